@@ -1,0 +1,37 @@
+"""Backends turn an IRModule into a runnable :class:`mlc.runtime.Module`.
+
+``build(mod, target)`` is the one entry point: "llvm" compiles native code for
+the host CPU, "reference" interprets the IR with NumPy (the test oracle).
+"""
+from __future__ import annotations
+
+from ..errors import MLCError
+from ..ir.tir import IRModule, PrimFunc
+from .target import Target
+
+__all__ = ["build", "Target"]
+
+
+def build(mod, target="llvm"):
+    """Compile every function of ``mod`` for ``target``; returns a runtime Module.
+
+    >>> import numpy as np
+    >>> from mlc import te
+    >>> A = te.placeholder((4,), "float32", "A")
+    >>> B = te.compute((4,), lambda i: A[i] * 2, "B")
+    >>> lib = build(IRModule({"double": te.create_prim_func([A, B])}), "llvm")
+    >>> b = np.empty(4, "float32"); lib["double"](np.arange(4, dtype="float32"), b); b
+    array([0., 2., 4., 6.], dtype=float32)
+    """
+    if isinstance(mod, PrimFunc):
+        mod = IRModule({mod.attr("global_symbol", "main"): mod})
+    if not isinstance(mod, IRModule):
+        raise MLCError(f"build takes an IRModule or PrimFunc, got {type(mod).__name__}")
+    target = Target.from_str(target)
+    if target.kind == "llvm":
+        from .llvm import build_llvm
+        return build_llvm(mod, target)
+    if target.kind == "reference":
+        from .reference import build_reference
+        return build_reference(mod, target)
+    raise MLCError(f"target {target.kind!r} is not available in this build of mlc")

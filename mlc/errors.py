@@ -1,0 +1,43 @@
+"""The typed errors every layer of mlc raises.
+
+Every message says what happened, where, what was expected and how to fix it.
+Nothing a user can cause is guarded by a bare ``assert``.
+"""
+from __future__ import annotations
+
+__all__ = [
+    "MLCError", "TraceError", "ShapeError", "DTypeError", "ScheduleError",
+    "CompileError", "IRError",
+]
+
+
+class MLCError(Exception):
+    """Base class of every error mlc raises on purpose."""
+
+
+class IRError(MLCError, ValueError):
+    """An IR node was built from values that make no sense (bad dtype, arity...)."""
+
+
+class TraceError(MLCError):
+    """Tracing a Python function failed (including asking a tracer for a value)."""
+
+
+class ShapeError(MLCError, ValueError):
+    """An argument or operand has the wrong rank or shape."""
+
+
+class DTypeError(MLCError, TypeError):
+    """An argument or operand has the wrong dtype."""
+
+
+class ScheduleError(MLCError):
+    """A schedule primitive was asked for an illegal transformation."""
+
+
+class CompileError(MLCError):
+    """A backend failed to compile; ``source`` holds the generated code."""
+
+    def __init__(self, message: str, source: str | None = None):
+        super().__init__(message)
+        self.source = source

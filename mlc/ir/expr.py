@@ -1,0 +1,558 @@
+"""Scalar expressions: the leaves and arithmetic every tensor program is made of.
+
+Nodes are immutable. Python operators build IR, so ``A[i, k] * B[k, j]`` is an
+expression, not a number. Operands follow NumPy 2 promotion: two typed operands
+promote with ``np.promote_types``; a Python scalar takes its partner's dtype
+(NEP 50).
+
+>>> i = Var("i", "int32")
+>>> e = i * 4 + 1
+>>> e.dtype, type(e).__name__, e.op
+('int32', 'Binary', 'add')
+
+Equality builds IR too; an ``==`` expression is truthy only when both sides
+are the same node, as in TVM, so ``var in list_of_vars`` works by identity.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DTypeError, IRError
+from . import dtype as dt
+
+if TYPE_CHECKING:
+    from .buffer import Buffer
+
+__all__ = [
+    "PrimExpr", "Var", "IntImm", "FloatImm", "Cast", "Binary", "Not", "Select", "Call",
+    "BufferLoad", "Reduce", "CommReducer", "Range", "IterVar", "const", "convert",
+    "cast", "select", "if_then_else", "min", "max", "floordiv", "floormod", "truncdiv",
+    "truncmod", "logical_and", "logical_or", "logical_not", "call", "MATH_OPS",
+    "FLOAT_ONLY_OPS", "ARITH_OPS", "COMPARE_OPS", "LOGIC_OPS", "BITWISE_OPS",
+    "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "abs", "pow",
+    "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf",
+]
+
+
+def _node(cls):
+    """Make ``cls`` an immutable IR node: frozen, slotted, compared structurally
+    through :mod:`mlc.ir.structural` (never by the generated ``__eq__``)."""
+    return dataclass(frozen=True, slots=True, eq=False, repr=False)(cls)
+
+
+class ExprOp:
+    """Python operators that build IR. Mixed into PrimExpr and IterVar."""
+
+    __slots__ = ()
+
+    def __add__(self, o): return _binary("add", self, o)
+    def __radd__(self, o): return _binary("add", o, self)
+    def __sub__(self, o): return _binary("sub", self, o)
+    def __rsub__(self, o): return _binary("sub", o, self)
+    def __mul__(self, o): return _binary("mul", self, o)
+    def __rmul__(self, o): return _binary("mul", o, self)
+    def __truediv__(self, o): return _truediv(self, o)
+    def __rtruediv__(self, o): return _truediv(o, self)
+    def __floordiv__(self, o): return _binary("floordiv", self, o)
+    def __rfloordiv__(self, o): return _binary("floordiv", o, self)
+    def __mod__(self, o): return _binary("floormod", self, o)
+    def __rmod__(self, o): return _binary("floormod", o, self)
+    def __pow__(self, o): return pow(self, o)
+    def __rpow__(self, o): return pow(o, self)
+    def __neg__(self):
+        e = convert(self)
+        return _binary("sub", const(0, e.dtype), e)
+    def __pos__(self): return convert(self)
+    def __abs__(self): return abs(self)
+    def __lt__(self, o): return _binary("lt", self, o)
+    def __le__(self, o): return _binary("le", self, o)
+    def __gt__(self, o): return _binary("gt", self, o)
+    def __ge__(self, o): return _binary("ge", self, o)
+    def __eq__(self, o): return _binary("eq", self, o)  # type: ignore[override]
+    def __ne__(self, o): return _binary("ne", self, o)  # type: ignore[override]
+    def __and__(self, o): return _bitwise_or_logical("bitand", "and", self, o)
+    def __rand__(self, o): return _bitwise_or_logical("bitand", "and", o, self)
+    def __or__(self, o): return _bitwise_or_logical("bitor", "or", self, o)
+    def __ror__(self, o): return _bitwise_or_logical("bitor", "or", o, self)
+    def __xor__(self, o): return _binary("bitxor", self, o)
+    def __rxor__(self, o): return _binary("bitxor", o, self)
+    def __lshift__(self, o): return _binary("shl", self, o)
+    def __rshift__(self, o): return _binary("shr", self, o)
+    def __invert__(self):
+        e = convert(self)
+        if e.dtype == "bool":
+            return logical_not(e)
+        return _binary("bitxor", e, const(-1 if dt.is_signed(e.dtype) else (1 << dt.bits(e.dtype)) - 1, e.dtype))
+
+    __hash__ = object.__hash__
+
+    def astype(self, dtype) -> PrimExpr:
+        """Cast to ``dtype`` with NumPy's conversion rules."""
+        return cast(convert(self), dtype)
+
+    def __repr__(self) -> str:
+        from .printer import expr_to_str
+        return expr_to_str(convert(self))
+
+
+class PrimExpr(ExprOp):
+    """Base of scalar expressions. Every node has a ``dtype`` (a NumPy name)."""
+
+    __slots__ = ()
+    dtype: str
+
+    def __bool__(self) -> bool:
+        raise IRError(
+            f"the truth value of the symbolic expression `{self!r}` is unknown while "
+            "building IR; use te.if_then_else / select for a data-dependent choice")
+
+    def __float__(self) -> float:
+        raise IRError(f"`{self!r}` is symbolic and has no float value")
+
+    def __index__(self) -> int:
+        raise IRError(f"`{self!r}` is symbolic and has no integer value; "
+                      "shapes and loop extents must be Python ints here")
+
+
+@_node
+class Var(PrimExpr):
+    """A named scalar variable: loop indices, block iterators, reducer operands."""
+    name: str
+    dtype: str = dt.INDEX
+
+
+@_node
+class IntImm(PrimExpr):
+    """An integer or bool constant."""
+    value: int
+    dtype: str = dt.INDEX
+
+
+@_node
+class FloatImm(PrimExpr):
+    """A floating-point constant."""
+    value: float
+    dtype: str = "float32"
+
+
+@_node
+class Cast(PrimExpr):
+    """Conversion of ``value`` to ``dtype`` (NumPy ``astype`` semantics)."""
+    dtype: str
+    value: PrimExpr
+
+
+ARITH_OPS = ("add", "sub", "mul", "div", "floordiv", "floormod", "truncdiv", "truncmod",
+             "min", "max")
+COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
+LOGIC_OPS = ("and", "or")
+BITWISE_OPS = ("bitand", "bitor", "bitxor", "shl", "shr")
+
+
+@_node
+class Binary(PrimExpr):
+    """``a <op> b`` for op in ARITH_OPS, COMPARE_OPS, LOGIC_OPS or BITWISE_OPS.
+
+    Both operands have one dtype; ``dtype`` is that dtype, or bool for
+    comparisons. ``div`` is true division of floats; ``floordiv``/``floormod``
+    follow Python (and NumPy) for ints and floats alike.
+    """
+    op: str
+    a: PrimExpr
+    b: PrimExpr
+    dtype: str
+
+    def __bool__(self) -> bool:
+        if self.op == "eq":
+            return self.a is self.b
+        if self.op == "ne":
+            return self.a is not self.b
+        return PrimExpr.__bool__(self)
+
+
+@_node
+class Not(PrimExpr):
+    """Logical negation of a bool expression."""
+    a: PrimExpr
+    dtype: str = "bool"
+
+
+@_node
+class Select(PrimExpr):
+    """``true_value if cond else false_value``; both sides may be evaluated."""
+    cond: PrimExpr
+    true_value: PrimExpr
+    false_value: PrimExpr
+    dtype: str
+
+
+#: name -> number of arguments
+MATH_OPS = {
+    "exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 1, "erf": 1,
+    "sin": 1, "cos": 1, "abs": 1, "pow": 2, "floor": 1, "ceil": 1, "round": 1,
+    "expm1": 1, "log1p": 1, "isnan": 1, "isfinite": 1, "isinf": 1,
+}
+FLOAT_ONLY_OPS = frozenset(MATH_OPS) - {"abs", "isnan", "isfinite", "isinf", "floor", "ceil", "round"}
+_PREDICATES = frozenset({"isnan", "isfinite", "isinf"})
+
+
+@_node
+class Call(PrimExpr):
+    """A math intrinsic ``op(*args)``, op one of MATH_OPS."""
+    op: str
+    args: tuple[PrimExpr, ...]
+    dtype: str
+
+
+@_node
+class BufferLoad(PrimExpr):
+    """``buffer[indices]``: a read of one element."""
+    buffer: Buffer
+    indices: tuple[PrimExpr, ...]
+    dtype: str
+
+
+@_node
+class Range:
+    """The half-open interval ``[min, min + extent)``."""
+    min: PrimExpr
+    extent: PrimExpr
+
+    @staticmethod
+    def from_extent(extent) -> Range:
+        return Range(const(0, dt.INDEX), convert(extent, dt.INDEX))
+
+    def __repr__(self) -> str:
+        return f"Range({self.min!r}, {self.extent!r})"
+
+
+ITER_TYPES = ("spatial", "reduce", "opaque")
+
+
+@_node
+class IterVar(ExprOp):
+    """An iteration variable with its domain: te axes and TensorIR block iterators.
+
+    ``iter_type`` is "spatial", "reduce" or "opaque". In arithmetic an IterVar
+    stands for its ``var``.
+    """
+    var: Var
+    dom: Range
+    iter_type: str = "spatial"
+
+    def __post_init__(self):
+        if self.iter_type not in ITER_TYPES:
+            raise IRError(f"iter_type must be one of {ITER_TYPES}, got {self.iter_type!r}")
+
+    @property
+    def dtype(self) -> str:
+        return self.var.dtype
+
+
+@_node
+class CommReducer:
+    """A commutative, associative reduction: ``result(lhs, rhs)`` with ``identity``.
+
+    ``lhs`` is the accumulated value, ``rhs`` the incoming one.
+    """
+    name: str
+    lhs: Var
+    rhs: Var
+    result: PrimExpr
+    identity: PrimExpr
+
+    def combine(self, acc: PrimExpr, value: PrimExpr) -> PrimExpr:
+        from .functor import substitute
+        return substitute(self.result, {self.lhs: acc, self.rhs: value})
+
+    def __repr__(self) -> str:
+        return f"CommReducer({self.name})"
+
+
+@_node
+class Reduce(PrimExpr):
+    """A reduction of ``source`` over ``axis`` (te only; lowered into blocks).
+
+    ``condition`` (optional) restricts which points are combined.
+    """
+    combiner: CommReducer
+    source: PrimExpr
+    axis: tuple[IterVar, ...]
+    condition: PrimExpr | None
+    dtype: str
+
+
+# ---------------------------------------------------------------- constructors
+
+def const(value, dtype: str | None = None) -> PrimExpr:
+    """A constant of ``dtype`` (inferred NumPy-style when omitted).
+
+    >>> const(1.5, "float32").value, const(3).dtype
+    (1.5, 'int32')
+    """
+    dtype = dt.canonical(dtype) if dtype is not None else dt.scalar_dtype(value)
+    if dt.is_float(dtype):
+        return FloatImm(float(value), dtype)
+    if dtype == "bool":
+        return IntImm(int(bool(value)), "bool")
+    if isinstance(value, float) and not value.is_integer():
+        raise DTypeError(f"constant {value!r} does not fit integer dtype {dtype}")
+    ivalue = int(value)
+    lo, hi = _int_range(dtype)
+    if not lo <= ivalue <= hi:
+        ivalue = (ivalue - lo) % (hi - lo + 1) + lo  # wrap like NumPy's astype
+    return IntImm(ivalue, dtype)
+
+
+def _int_range(dtype: str) -> tuple[int, int]:
+    b = dt.bits(dtype)
+    return (-(1 << (b - 1)), (1 << (b - 1)) - 1) if dt.is_signed(dtype) else (0, (1 << b) - 1)
+
+
+def convert(value: Any, dtype: str | None = None) -> PrimExpr:
+    """Turn a Python scalar or IterVar into a PrimExpr; PrimExprs pass through.
+
+    ``dtype`` is the partner operand's dtype, used for Python scalars (NEP 50).
+    """
+    if isinstance(value, PrimExpr):
+        return value
+    if isinstance(value, IterVar):
+        return value.var
+    if isinstance(value, (bool, int, float)) or _is_numpy_scalar(value):
+        target = dt.scalar_dtype(value, dtype)
+        if isinstance(value, int) and not isinstance(value, bool) and dt.is_int(target):
+            lo, hi = _int_range(target)
+            if not lo <= value <= hi:
+                raise DTypeError(f"Python integer {value} is out of bounds for {target}; "
+                                 "cast the other operand to a wider dtype first")
+        return const(value, target)
+    raise IRError(f"cannot use {value!r} of type {type(value).__name__} in an expression; "
+                  "expected an expression, IterVar or Python scalar")
+
+
+def _is_numpy_scalar(value) -> bool:
+    import numpy as np
+    return isinstance(value, np.generic)
+
+
+def cast(value, dtype) -> PrimExpr:
+    """``value.astype(dtype)``; a no-op when the dtype already matches."""
+    value, dtype = convert(value), dt.canonical(dtype)
+    if value.dtype == dtype:
+        return value
+    if isinstance(value, (IntImm, FloatImm)):
+        return _cast_const(value, dtype)
+    return Cast(dtype, value)
+
+
+def _cast_const(value, dtype: str) -> PrimExpr:
+    if dt.is_float(dtype):
+        return const(float(value.value), dtype)
+    if dtype == "bool":
+        return const(value.value != 0, "bool")
+    if isinstance(value, FloatImm) and not math.isfinite(value.value):
+        return Cast(dtype, value)  # NumPy's result is platform-defined; keep it symbolic
+    return const(math.trunc(value.value), dtype)
+
+
+def _operands(a, b) -> tuple[PrimExpr, PrimExpr]:
+    """Convert and promote two operands to one dtype (NumPy 2 / NEP 50)."""
+    a_typed = isinstance(a, (PrimExpr, IterVar))
+    b_typed = isinstance(b, (PrimExpr, IterVar))
+    if a_typed and not b_typed:
+        a = convert(a)
+        b = convert(b, a.dtype)
+    elif b_typed and not a_typed:
+        b = convert(b)
+        a = convert(a, b.dtype)
+    else:
+        a, b = convert(a), convert(b)
+    if a.dtype != b.dtype:
+        target = dt.promote(a.dtype, b.dtype)
+        a, b = cast(a, target), cast(b, target)
+    return a, b
+
+
+def _binary(op: str, a, b) -> PrimExpr:
+    a, b = _operands(a, b)
+    return make_binary(op, a, b)
+
+
+def make_binary(op: str, a: PrimExpr, b: PrimExpr) -> PrimExpr:
+    """Build ``Binary(op, a, b)`` from operands of equal dtype, folding integer constants."""
+    if a.dtype != b.dtype:
+        raise DTypeError(f"operands of {op} have dtypes {a.dtype} and {b.dtype}; cast one first")
+    dtype = a.dtype
+    if op in COMPARE_OPS:
+        out = "bool"
+    elif op in LOGIC_OPS:
+        if dtype != "bool":
+            raise DTypeError(f"logical {op} needs bool operands, got {dtype}")
+        out = "bool"
+    elif op in BITWISE_OPS:
+        if not (dt.is_int(dtype) or dtype == "bool") or (op in ("shl", "shr") and dtype == "bool"):
+            raise DTypeError(f"{op} needs integer operands, got {dtype}")
+        out = dtype
+    elif op in ARITH_OPS:
+        if op == "div" and not dt.is_float(dtype):
+            raise DTypeError(f"true division needs float operands, got {dtype}; use // for "
+                             "integer division or cast to a float dtype")
+        if dtype == "bool" and op not in ("min", "max"):
+            raise DTypeError(f"{op} is not defined for bool operands; cast to an integer dtype")
+        out = dtype
+    else:
+        raise IRError(f"unknown binary op {op!r}")
+    folded = _fold(op, a, b, out)
+    return folded if folded is not None else Binary(op, a, b, out)
+
+
+def _fold(op, a, b, out) -> PrimExpr | None:
+    """Fold integer constants and the identities x+0, x-0, x*1, x*0, x//1 (ints only)."""
+    if not (dt.is_int(a.dtype) or a.dtype == "bool"):
+        return None
+    ca = a.value if isinstance(a, IntImm) else None
+    cb = b.value if isinstance(b, IntImm) else None
+    if ca is not None and cb is not None:
+        value = _fold_int(op, ca, cb)
+        return None if value is None else const(value, out)
+    if op in ("add", "sub") and cb == 0 or op == "mul" and cb == 1 or op in ("floordiv", "truncdiv") and cb == 1:
+        return a
+    if op == "add" and ca == 0 or op == "mul" and ca == 1:
+        return b
+    if op == "mul" and (ca == 0 or cb == 0):
+        return const(0, out)
+    if op in ("floormod", "truncmod") and cb == 1:
+        return const(0, out)
+    return None
+
+
+def _fold_int(op, x, y):
+    if op in ("floordiv", "floormod", "truncdiv", "truncmod") and y == 0:
+        return None
+    table = {
+        "add": lambda: x + y, "sub": lambda: x - y, "mul": lambda: x * y,
+        "floordiv": lambda: x // y, "floormod": lambda: x % y,
+        "truncdiv": lambda: _truncdiv(x, y), "truncmod": lambda: x - _truncdiv(x, y) * y,
+        "min": lambda: builtins.min(x, y), "max": lambda: builtins.max(x, y),
+        "eq": lambda: x == y, "ne": lambda: x != y, "lt": lambda: x < y,
+        "le": lambda: x <= y, "gt": lambda: x > y, "ge": lambda: x >= y,
+        "and": lambda: x and y, "or": lambda: x or y,
+        "bitand": lambda: x & y, "bitor": lambda: x | y, "bitxor": lambda: x ^ y,
+    }
+    fn = table.get(op)
+    return None if fn is None else fn()
+
+
+def _truncdiv(x: int, y: int) -> int:
+    q = builtins.abs(x) // builtins.abs(y)
+    return q if (x >= 0) == (y >= 0) else -q
+
+
+def _truediv(a, b) -> PrimExpr:
+    a, b = _operands(a, b)
+    if not dt.is_float(a.dtype):  # NumPy: int / int -> float64
+        a, b = cast(a, "float64"), cast(b, "float64")
+    return make_binary("div", a, b)
+
+
+def _bitwise_or_logical(bitwise: str, logical: str, a, b) -> PrimExpr:
+    a, b = _operands(a, b)
+    return make_binary(logical if a.dtype == "bool" else bitwise, a, b)
+
+
+def min(a, b) -> PrimExpr:  # noqa: A001 - mirrors te.min / T.min
+    """Elementwise minimum (NaN-propagating for floats, like ``np.minimum``)."""
+    return _binary("min", a, b)
+
+
+def max(a, b) -> PrimExpr:  # noqa: A001
+    """Elementwise maximum (NaN-propagating for floats, like ``np.maximum``)."""
+    return _binary("max", a, b)
+
+
+def floordiv(a, b) -> PrimExpr:
+    return _binary("floordiv", a, b)
+
+
+def floormod(a, b) -> PrimExpr:
+    return _binary("floormod", a, b)
+
+
+def truncdiv(a, b) -> PrimExpr:
+    return _binary("truncdiv", a, b)
+
+
+def truncmod(a, b) -> PrimExpr:
+    return _binary("truncmod", a, b)
+
+
+def logical_and(a, b) -> PrimExpr:
+    return _binary("and", cast(a, "bool"), cast(b, "bool"))
+
+
+def logical_or(a, b) -> PrimExpr:
+    return _binary("or", cast(a, "bool"), cast(b, "bool"))
+
+
+def logical_not(a) -> PrimExpr:
+    a = convert(a)
+    if a.dtype != "bool":
+        raise DTypeError(f"logical_not needs a bool operand, got {a.dtype}")
+    if isinstance(a, IntImm):
+        return const(not a.value, "bool")
+    return Not(a)
+
+
+def select(cond, true_value, false_value) -> PrimExpr:
+    """``true_value if cond else false_value``, elementwise like ``np.where``."""
+    cond = convert(cond)
+    if cond.dtype != "bool":
+        raise DTypeError(f"select condition must be bool, got {cond.dtype}")
+    t, f = _operands(true_value, false_value)
+    return Select(cond, t, f, t.dtype)
+
+
+if_then_else = select
+
+
+def call(op: str, *args) -> PrimExpr:
+    """Build the math intrinsic ``op(*args)``."""
+    arity = MATH_OPS.get(op)
+    if arity is None:
+        raise IRError(f"unknown math op {op!r}; expected one of {', '.join(MATH_OPS)}")
+    if len(args) != arity:
+        raise IRError(f"{op} takes {arity} argument(s), got {len(args)}")
+    if arity == 2:
+        args = _operands(*args)
+    else:
+        args = (convert(args[0]),)
+    dtype = args[0].dtype
+    if op in FLOAT_ONLY_OPS and not dt.is_float(dtype):
+        raise DTypeError(f"{op} needs a float operand, got {dtype}; cast it first, "
+                         f"e.g. {op}(x.astype('float32'))")
+    if op in ("floor", "ceil", "round") and not dt.is_float(dtype):
+        return args[0]
+    if op == "abs" and (dtype == "bool" or dt.is_unsigned(dtype)):
+        return args[0]
+    if op in _PREDICATES:
+        if not dt.is_float(dtype):
+            return const(op == "isfinite", "bool")
+        return Call(op, args, "bool")
+    return Call(op, tuple(args), dtype)
+
+
+def _math(op: str):
+    def fn(*args):
+        return call(op, *args)
+    fn.__name__ = fn.__qualname__ = op
+    fn.__doc__ = f"Elementwise ``{op}`` (NumPy semantics)."
+    return fn
+
+
+exp, log, sqrt, rsqrt, tanh, sigmoid, erf, sin, cos = (
+    _math(n) for n in ("exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos"))
+abs, pow, floor, ceil, round = (_math(n) for n in ("abs", "pow", "floor", "ceil", "round"))  # noqa: A001
+expm1, log1p, isnan, isfinite, isinf = (_math(n) for n in ("expm1", "log1p", "isnan", "isfinite", "isinf"))

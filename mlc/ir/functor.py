@@ -1,0 +1,105 @@
+"""Generic traversal of IR nodes: visit, rewrite and substitute.
+
+Every node is a dataclass, so one generic walker serves them all; a rewrite
+overrides ``visit_<ClassName>`` for the nodes it cares about and returns new
+nodes, sharing every unchanged subtree.
+
+>>> from mlc.ir.expr import Var
+>>> i, j = Var("i"), Var("j")
+>>> substitute(i * 2 + 1, {i: j + 3})
+(j + 3) * 2 + 1
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from .buffer import Buffer, BufferRegion
+from .expr import CommReducer, IterVar, PrimExpr, Range, Var
+from .tir import Stmt
+
+__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "substitute", "NODE_TYPES"]
+
+NODE_TYPES = (PrimExpr, Stmt, IterVar, Range, BufferRegion, CommReducer)
+
+
+@lru_cache(maxsize=None)
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def node_fields(node) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, getattr(node, name)) for name in _field_names(type(node)))
+
+
+class Mutator:
+    """Rebuilds an IR tree bottom-up; override ``visit_<ClassName>`` to rewrite.
+
+    Buffers are leaves: override :meth:`visit_buffer` to replace them.
+    """
+
+    def visit(self, node):
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        return method(node) if method is not None else self.generic_visit(node)
+
+    def visit_buffer(self, buffer: Buffer) -> Buffer:
+        return buffer
+
+    def generic_visit(self, node):
+        changes = {}
+        for name, value in node_fields(node):
+            new = self._visit_value(value)
+            if new is not value:
+                changes[name] = new
+        return dataclasses.replace(node, **changes) if changes else node
+
+    def _visit_value(self, value):
+        if isinstance(value, NODE_TYPES):
+            return self.visit(value)
+        if isinstance(value, Buffer):
+            return self.visit_buffer(value)
+        if isinstance(value, tuple) and value and not isinstance(value[0], (str, tuple)):
+            new = tuple(self._visit_value(v) for v in value)
+            return value if all(a is b for a, b in zip(new, value)) else new
+        return value
+
+
+def pre_order_nodes(root):
+    """Yield every IR node under ``root`` (itself included), parents first.
+
+    Walks with an explicit stack; buffers and their shapes are not entered.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        kids = []
+        for _, value in node_fields(node):
+            if isinstance(value, NODE_TYPES):
+                kids.append(value)
+            elif isinstance(value, tuple):
+                kids.extend(v for v in value if isinstance(v, NODE_TYPES))
+        stack.extend(reversed(kids))
+
+
+def post_order_visit(root, fn: Callable[[Any], None]) -> None:
+    """Call ``fn`` on every node under ``root``, children before parents."""
+    for node in reversed(list(pre_order_nodes(root))):
+        fn(node)
+
+
+class _Substitute(Mutator):
+    def __init__(self, vmap):
+        self.vmap = vmap
+
+    def visit_Var(self, var: Var):
+        return self.vmap.get(var, var)
+
+
+def substitute(node, vmap: dict[Var, PrimExpr]):
+    """Replace free occurrences of the variables in ``vmap`` (keys compared by identity)."""
+    if not vmap:
+        return node
+    return _Substitute(vmap).visit(node)

@@ -1,0 +1,236 @@
+"""TensorIR: loop nests of blocks over buffers, as in TVM's TensorIR.
+
+A PrimFunc's body is a root :class:`BlockRealize` whose block allocates the
+intermediate buffers. Inside, :class:`For` loops nest :class:`BlockRealize`
+nodes; each binds its block's iterators (spatial ``S`` or reduce ``R``) to
+loop expressions. A block declares what it reads and writes, and an optional
+``init`` that runs before the first reduction step.
+
+After lowering (``mlc.passes.tir``) blocks are gone and buffers are flat:
+only For, IfThenElse, SeqStmt, Allocate and BufferStore/BufferLoad remain.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import IRError
+from .buffer import Buffer, BufferRegion
+from .expr import IntImm, IterVar, PrimExpr, Var, const
+
+__all__ = [
+    "Stmt", "BufferStore", "SeqStmt", "For", "IfThenElse", "Allocate", "Evaluate",
+    "Block", "BlockRealize", "PrimFunc", "IRModule", "FOR_KINDS", "seq",
+]
+
+
+def _node(cls):
+    return dataclass(frozen=True, slots=True, eq=False, repr=False)(cls)
+
+
+class Stmt:
+    """Base of statements."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        from .printer import stmt_to_str
+        return stmt_to_str(self)
+
+
+@_node
+class BufferStore(Stmt):
+    """``buffer[indices] = value``."""
+    buffer: Buffer
+    value: PrimExpr
+    indices: tuple[PrimExpr, ...]
+
+
+@_node
+class Evaluate(Stmt):
+    """Evaluate an expression for its effect (a no-op for pure expressions)."""
+    value: PrimExpr
+
+
+@_node
+class SeqStmt(Stmt):
+    """Statements run one after the other."""
+    seq: tuple[Stmt, ...]
+
+
+def seq(*stmts: Stmt) -> Stmt:
+    """A SeqStmt of ``stmts``, flattening nested sequences; one statement stays itself."""
+    flat: list[Stmt] = []
+    for s in stmts:
+        if s is None:
+            continue
+        flat.extend(s.seq if isinstance(s, SeqStmt) else (s,))
+    if not flat:
+        return Evaluate(const(0))
+    return flat[0] if len(flat) == 1 else SeqStmt(tuple(flat))
+
+
+FOR_KINDS = ("serial", "parallel", "vectorized", "unrolled", "thread_binding")
+
+
+@_node
+class For(Stmt):
+    """``for loop_var in range(min, min + extent)``, run as ``kind`` says.
+
+    ``thread_binding`` names the thread axis ("blockIdx.x", "threadIdx.x", ...)
+    when kind is "thread_binding". ``annotations`` is a tuple of (key, value).
+    """
+    loop_var: Var
+    min: PrimExpr
+    extent: PrimExpr
+    kind: str
+    body: Stmt
+    thread_binding: str | None = None
+    annotations: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self):
+        if self.kind not in FOR_KINDS:
+            raise IRError(f"loop kind must be one of {FOR_KINDS}, got {self.kind!r}")
+
+
+@_node
+class IfThenElse(Stmt):
+    """``if condition: then_case else: else_case``."""
+    condition: PrimExpr
+    then_case: Stmt
+    else_case: Stmt | None = None
+
+
+@_node
+class Allocate(Stmt):
+    """Allocate ``buffer`` (in its scope) for the duration of ``body``."""
+    buffer: Buffer
+    body: Stmt
+
+
+@_node
+class Block(Stmt):
+    """A unit of computation with declared iterators, reads and writes.
+
+    ``iter_vars`` are the block's own iterators; ``init`` (reductions only)
+    runs when every reduce iterator is at its minimum.
+    """
+    name_hint: str
+    iter_vars: tuple[IterVar, ...]
+    reads: tuple[BufferRegion, ...]
+    writes: tuple[BufferRegion, ...]
+    body: Stmt
+    init: Stmt | None = None
+    alloc_buffers: tuple[Buffer, ...] = ()
+    annotations: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def is_reduction(self) -> bool:
+        return any(iv.iter_type == "reduce" for iv in self.iter_vars)
+
+
+@_node
+class BlockRealize(Stmt):
+    """Run ``block`` with its iterators bound to ``iter_values`` where ``predicate`` holds."""
+    iter_values: tuple[PrimExpr, ...]
+    predicate: PrimExpr
+    block: Block
+
+    def __post_init__(self):
+        if len(self.iter_values) != len(self.block.iter_vars):
+            raise IRError(f"block {self.block.name_hint} has {len(self.block.iter_vars)} "
+                          f"iterators but {len(self.iter_values)} bindings")
+
+
+@_node
+class PrimFunc:
+    """A tensor program: buffer parameters (destination passing) and a body.
+
+    ``attrs`` is a tuple of (key, value) pairs; see :meth:`attr`.
+    """
+    params: tuple[Buffer, ...]
+    body: Stmt
+    attrs: tuple[tuple[str, Any], ...] = ()
+
+    def attr(self, key: str, default=None):
+        for k, v in self.attrs:
+            if k == key:
+                return v
+        return default
+
+    def with_attr(self, key: str, value) -> PrimFunc:
+        attrs = tuple((k, v) for k, v in self.attrs if k != key) + ((key, value),)
+        return replace(self, attrs=tuple(sorted(attrs, key=lambda kv: kv[0])))
+
+    def with_body(self, body: Stmt) -> PrimFunc:
+        return replace(self, body=body)
+
+    @property
+    def root_block(self) -> Block | None:
+        body = self.body
+        if isinstance(body, BlockRealize) and body.block.name_hint == "root":
+            return body.block
+        return None
+
+    def script(self, name: str | None = None) -> str:
+        from .printer import func_to_str
+        return func_to_str(self, name or self.attr("global_symbol", "main"))
+
+    def __repr__(self) -> str:
+        return self.script()
+
+
+class IRModule(Mapping):
+    """A dict-like collection of named functions: ``mod["mm_relu"]``.
+
+    Immutable: :meth:`with_function` returns a new module. Each function's
+    ``global_symbol`` attribute is set to its name.
+    """
+
+    __slots__ = ("_functions",)
+
+    def __init__(self, functions: Mapping[str, PrimFunc] | None = None):
+        funcs: dict[str, PrimFunc] = {}
+        for name, func in (functions or {}).items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise IRError(f"function names must be identifiers, got {name!r}")
+            if not isinstance(func, PrimFunc):
+                raise IRError(f"IRModule values must be PrimFuncs (te.create_prim_func), "
+                              f"got {type(func).__name__} for {name!r}")
+            if func.attr("global_symbol") != name:
+                func = func.with_attr("global_symbol", name)
+            funcs[name] = func
+        self._functions = funcs
+
+    def __getitem__(self, name: str) -> PrimFunc:
+        try:
+            return self._functions[name]
+        except KeyError:
+            raise KeyError(f"IRModule has no function {name!r}; it has {sorted(self._functions)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._functions)
+
+    def __len__(self) -> int:
+        return len(self._functions)
+
+    def with_function(self, name: str, func: PrimFunc) -> IRModule:
+        return IRModule({**self._functions, name: func})
+
+    def script(self) -> str:
+        from .printer import module_to_str
+        return module_to_str(self)
+
+    def __repr__(self) -> str:
+        return self.script()
+
+    def __eq__(self, other):  # structural, like every IR comparison in tests
+        from .structural import structural_equal
+        return isinstance(other, IRModule) and structural_equal(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def is_one(e: PrimExpr) -> bool:
+    return isinstance(e, IntImm) and e.value == 1

@@ -1,0 +1,154 @@
+"""A built module: named functions called with NumPy arrays (destination passing).
+
+Every backend returns a :class:`Module`. It checks each call's arguments
+against the PrimFunc's buffers (count, type, dtype, shape, C-contiguity),
+then hands the arrays to the backend's kernel.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DTypeError, MLCError, ShapeError
+from ..ir.tir import PrimFunc
+
+__all__ = ["Module", "Function", "TimeResult", "check_arguments"]
+
+#: A backend's compiled function: receives already-checked arrays.
+Kernel = Callable[[Sequence[np.ndarray]], None]
+
+
+def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozenset[int] = frozenset()) -> None:
+    """Raise ShapeError/DTypeError naming the parameter whose argument is wrong.
+
+    ``written`` holds the positions of parameters the function stores to;
+    those arrays must be writeable.
+    """
+    params = func.params
+    if len(args) != len(params):
+        names = ", ".join(p.name for p in params)
+        raise ShapeError(f"{name}() takes {len(params)} arrays ({names}), got {len(args)}")
+    for n, (param, arg) in enumerate(zip(params, args)):
+        if not isinstance(arg, np.ndarray):
+            raise DTypeError(f"{name}(): argument {param.name} must be a numpy.ndarray of "
+                             f"{param.dtype}, got {type(arg).__name__}; wrap it with np.asarray")
+        if arg.dtype.name != param.dtype:
+            raise DTypeError(f"{name}(): argument {param.name} must have dtype {param.dtype}, "
+                             f"got {arg.dtype.name}; convert it with .astype('{param.dtype}')")
+        shape = param.static_shape()
+        if arg.shape != shape:
+            raise ShapeError(f"{name}(): argument {param.name} must have shape {shape}, got {arg.shape}")
+        if not arg.flags.c_contiguous:
+            raise ShapeError(f"{name}(): argument {param.name} must be C-contiguous; pass "
+                             "np.ascontiguousarray(x)")
+        if n in written and not arg.flags.writeable:
+            raise MLCError(f"{name}(): argument {param.name} is written but the array is read-only")
+
+
+def written_params(func: PrimFunc) -> frozenset[int]:
+    """Positions of the parameters ``func`` stores to."""
+    from ..ir.functor import pre_order_nodes
+    from ..ir.tir import BufferStore
+    stored = {id(n.buffer) for n in pre_order_nodes(func.body) if isinstance(n, BufferStore)}
+    return frozenset(n for n, p in enumerate(func.params) if id(p) in stored)
+
+
+class Function:
+    """One callable function of a module: ``f(*arrays)`` runs it in place."""
+
+    __slots__ = ("name", "func", "kernel", "written")
+
+    def __init__(self, name: str, func: PrimFunc, kernel: Kernel):
+        self.name, self.func, self.kernel = name, func, kernel
+        self.written = written_params(func)
+
+    def __call__(self, *args) -> None:
+        check_arguments(self.name, self.func, args, self.written)
+        self.kernel(args)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{p.name}: {p.dtype}{list(p.static_shape())}" for p in self.func.params)
+        return f"<mlc function {self.name}({params})>"
+
+
+@dataclass(frozen=True)
+class TimeResult:
+    """Seconds per call for each repeat; ``mean`` and ``median`` summarise them."""
+    results: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.results)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.results)
+
+    @property
+    def min(self) -> float:
+        return min(self.results)
+
+    def __repr__(self) -> str:
+        return (f"TimeResult(mean={self.mean * 1e3:.4f} ms, median={self.median * 1e3:.4f} ms, "
+                f"repeat={len(self.results)})")
+
+
+class Module:
+    """The result of ``mlc.build``: ``lib["name"](*arrays)``."""
+
+    def __init__(self, target, functions: Mapping[str, Function], sources: Mapping[str, str] | None = None,
+                 keepalive=None):
+        self.target = target
+        self._functions = dict(functions)
+        self._sources = dict(sources or {})
+        self._keepalive = keepalive  # e.g. the JIT engine that owns the machine code
+
+    def __getitem__(self, name: str) -> Function:
+        try:
+            return self._functions[name]
+        except KeyError:
+            raise KeyError(f"module has no function {name!r}; it has {sorted(self._functions)}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._functions
+
+    @property
+    def function_names(self) -> list[str]:
+        return list(self._functions)
+
+    def get_source(self, fmt: str = "ll") -> str:
+        """The generated code: "ll" (LLVM IR), "asm", "cuda", ... as the backend offers."""
+        if fmt not in self._sources:
+            raise MLCError(f"this {self.target} module has no {fmt!r} source; it has {sorted(self._sources)}")
+        return self._sources[fmt]
+
+    def time_evaluator(self, name: str, number: int = 10, repeat: int = 1, warmup: int = 1):
+        """A timer for ``self[name]``: returns a callable giving a :class:`TimeResult`.
+
+        Each of ``repeat`` measurements is the mean time of ``number`` calls.
+        Arguments are checked once, then the kernel is called directly.
+        """
+        fn = self[name]
+        if number < 1 or repeat < 1:
+            raise ValueError("number and repeat must be at least 1")
+
+        def evaluate(*args) -> TimeResult:
+            check_arguments(name, fn.func, args, fn.written)
+            for _ in range(warmup):
+                fn.kernel(args)
+            results = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                for _ in range(number):
+                    fn.kernel(args)
+                results.append((time.perf_counter() - start) / number)
+            return TimeResult(tuple(results))
+
+        return evaluate
+
+    def __repr__(self) -> str:
+        return f"<mlc.Module target={self.target} functions={self.function_names}>"
