@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import IRError, ShapeError
 from . import dtype as dt
 from . import expr as _e
+from .arith import split_offset
 from .buffer import Buffer, BufferRegion, decl_buffer
 from .expr import (BufferLoad, CommReducer, IntImm, IterVar, PrimExpr, Range, Reduce, Var,
                    const, convert)
@@ -159,7 +160,7 @@ def compute(shape, fcompute: Callable, name: str = "compute", tag: str = ""):
     if not bodies:
         raise IRError(f"compute {name}: fcompute returned an empty tuple")
     bodies = tuple(_check_body(b, name) for b in bodies)
-    if len(bodies) > 1 and any(isinstance(b, Reduce) for b in bodies):
+    if len(bodies) > 1 and builtins.any(isinstance(b, Reduce) for b in bodies):
         raise IRError(f"compute {name}: a reduction cannot be one of several outputs; "
                       "write each reduction in its own compute")
     inputs = tuple({id(t): t for t in captured}.values())
@@ -250,7 +251,7 @@ _max = comm_reducer(lambda x, y: _e.max(x, y), _lowest, name="max")
 _min = comm_reducer(lambda x, y: _e.min(x, y), _highest, name="min")
 
 
-def sum(expr, axis, where=None) -> Reduce:  # noqa: A001
+def sum(expr, axis=None, where=None) -> Reduce:  # noqa: A001
     """Sum ``expr`` over the reduce ``axis`` (one IterVar or a list)."""
     return _sum(expr, axis, where)
 
@@ -437,21 +438,12 @@ def access_regions(exprs) -> tuple[BufferRegion, ...]:
 
 
 def _cover(indices: list[PrimExpr], extent: PrimExpr) -> Range:
-    base, offset = _split_offset(indices[0])
+    base, offset = split_offset(indices[0])
     offsets = [offset]
     for idx in indices[1:]:
-        b, o = _split_offset(idx)
+        b, o = split_offset(idx)
         if not structural_equal(b, base):
             return Range(const(0, dt.INDEX), extent)
         offsets.append(o)
     lo, hi = builtins.min(offsets), builtins.max(offsets)
     return Range(base + lo if base is not None else const(lo, dt.INDEX), const(hi - lo + 1, dt.INDEX))
-
-
-def _split_offset(e: PrimExpr) -> tuple[PrimExpr | None, int]:
-    """``e`` as (base, constant offset): ``i + 2`` -> (i, 2), ``3`` -> (None, 3)."""
-    if isinstance(e, IntImm):
-        return None, e.value
-    if isinstance(e, _e.Binary) and e.op in ("add", "sub") and isinstance(e.b, IntImm):
-        return e.a, e.b.value if e.op == "add" else -e.b.value
-    return e, 0

@@ -46,6 +46,11 @@ class BufferStore(Stmt):
     value: PrimExpr
     indices: tuple[PrimExpr, ...]
 
+    def __post_init__(self):
+        if self.value.dtype != self.buffer.dtype:
+            raise IRError(f"storing a {self.value.dtype} value into {self.buffer.dtype} buffer "
+                          f"{self.buffer.name}; cast the value first")
+
 
 @_node
 class Evaluate(Stmt):
