@@ -84,9 +84,14 @@ class Namer:
 
 
 class Printer:
-    def __init__(self):
+    def __init__(self, marks: dict[int, str] | None = None):
         self.namer = Namer()
         self.lines: list[str] = []
+        self.marks = marks or {}  # id(node) -> note appended to the node's first line
+
+    def mark(self, *nodes) -> str:
+        notes = [self.marks[id(n)] for n in nodes if id(n) in self.marks]
+        return f"  # <-- {'; '.join(notes)}" if notes else ""
 
     # ------------------------------------------------------------ expressions
     def expr(self, e) -> str:
@@ -196,10 +201,10 @@ class Printer:
         if len(loops) > 1:
             names = ", ".join(self.namer.define(f.loop_var, f.loop_var.name) for f in loops)
             extents = ", ".join(self.expr(f.extent) for f in loops)
-            self.emit(depth, f"for {names} in T.grid({extents}):")
+            self.emit(depth, f"for {names} in T.grid({extents}):{self.mark(*loops)}")
         else:
             name = self.namer.define(s.loop_var, s.loop_var.name)
-            self.emit(depth, f"for {name} in {self._loop_range(s)}:")
+            self.emit(depth, f"for {name} in {self._loop_range(s)}:{self.mark(s)}")
         self.stmt(loops[-1].body, depth + 1)
         self.namer.pop()
 
@@ -215,7 +220,7 @@ class Printer:
 
     def stmt_BlockRealize(self, s: BlockRealize, depth: int) -> None:
         block = s.block
-        self.emit(depth, f'with T.block("{block.name_hint}"):')
+        self.emit(depth, f'with T.block("{block.name_hint}"):{self.mark(s, block)}')
         self.namer.push()
         inner = depth + 1
         self._bindings(s, inner)
@@ -339,8 +344,9 @@ def stmt_to_str(s: Stmt) -> str:
     return "\n".join(p.lines)
 
 
-def func_to_str(f: PrimFunc, name: str = "main") -> str:
-    p = Printer()
+def func_to_str(f: PrimFunc, name: str = "main", marks: dict[int, str] | None = None) -> str:
+    """``f`` as TVMScript; ``marks`` maps id(loop or block node) to a note shown on its line."""
+    p = Printer(marks)
     p.func(f, name, 0)
     return "\n".join(p.lines)
 

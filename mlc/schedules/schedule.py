@@ -1,0 +1,23 @@
+"""``mlc.Schedule``: TensorIR transformations with legality checks and a trace.
+
+>>> import mlc
+>>> from mlc import te
+>>> A = te.placeholder((8,), "float32", "A")
+>>> B = te.compute((8,), lambda i: A[i] + 1, "B")
+>>> sch = Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+>>> (i,) = sch.get_loops(sch.get_block("B"))
+>>> print(sch.trace)
+def apply_schedule(sch):
+    b0 = sch.get_block(name='B', func_name=None)
+    l1, = sch.get_loops(block=b0)
+"""
+from __future__ import annotations
+
+from .base import BlockRV, ExprRV, LoopRV
+from .primitives.get import GetPrimitives
+
+__all__ = ["Schedule", "BlockRV", "LoopRV", "ExprRV"]
+
+
+class Schedule(GetPrimitives):
+    """Edit a copy of an IRModule; ``sch.mod`` is the result, ``sch.trace`` the record."""

@@ -1,0 +1,150 @@
+"""Finding and replacing nodes in a PrimFunc: the tree helpers every primitive uses.
+
+IR is immutable, so a primitive computes a new subtree and :func:`replace`
+rebuilds the path from the root to the replaced node (everything else is
+shared). Loops are identified by their ``loop_var`` object, blocks by their
+name, which is unique in a function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ScheduleError
+from ..ir.expr import Var
+from ..ir.functor import Mutator
+from ..ir.tir import Block, BlockRealize, For, IfThenElse, PrimFunc, SeqStmt, Stmt
+
+__all__ = ["Location", "find_block", "find_loop", "all_blocks", "all_loops", "replace",
+           "loops_above", "blocks_under", "child_blocks", "parent_block"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A node and its ancestors, outermost first (the root BlockRealize included)."""
+    node: Stmt
+    path: tuple[Stmt, ...]
+
+
+def _walk(func: PrimFunc):
+    """Yield (node, ancestors) for every statement, parents first (explicit stack)."""
+    stack = [(func.body, ())]
+    while stack:
+        node, path = stack.pop()
+        yield node, path
+        inner = path + (node,)
+        if isinstance(node, SeqStmt):
+            stack.extend((s, inner) for s in reversed(node.seq))
+        elif isinstance(node, For):
+            stack.append((node.body, inner))
+        elif isinstance(node, BlockRealize):
+            block = node.block
+            stack.append((block.body, inner))
+            if block.init is not None:
+                stack.append((block.init, inner))
+        elif isinstance(node, IfThenElse):
+            if node.else_case is not None:
+                stack.append((node.else_case, inner))
+            stack.append((node.then_case, inner))
+        elif hasattr(node, "body") and isinstance(getattr(node, "body"), Stmt):
+            stack.append((node.body, inner))
+
+
+def all_blocks(func: PrimFunc) -> list[Location]:
+    """Every BlockRealize except the root, in program order."""
+    return [Location(n, p) for n, p in _walk(func) if isinstance(n, BlockRealize) and p]
+
+
+def all_loops(func: PrimFunc) -> list[Location]:
+    return [Location(n, p) for n, p in _walk(func) if isinstance(n, For)]
+
+
+def find_block(func: PrimFunc, name: str, primitive: str = "get_block") -> Location:
+    for loc in all_blocks(func):
+        if loc.node.block.name_hint == name:
+            return loc
+    names = [loc.node.block.name_hint for loc in all_blocks(func)]
+    raise ScheduleError(f"{primitive}: no block named {name!r}; the function has blocks {names}")
+
+
+def find_loop(func: PrimFunc, loop_var: Var, primitive: str = "schedule") -> Location:
+    for loc in all_loops(func):
+        if loc.node.loop_var is loop_var:
+            return loc
+    raise ScheduleError(f"{primitive}: the loop {loop_var.name!r} no longer exists; a primitive "
+                        "such as split, fuse or compute_at replaced it — use the handles it returned")
+
+
+def loops_above(loc: Location) -> list[For]:
+    """The loops enclosing a node, up to its parent block, outermost first."""
+    loops: list[For] = []
+    for node in reversed(loc.path):
+        if isinstance(node, BlockRealize):
+            break
+        if isinstance(node, For):
+            loops.append(node)
+    return loops[::-1]
+
+
+def parent_block(loc: Location) -> BlockRealize:
+    for node in reversed(loc.path):
+        if isinstance(node, BlockRealize):
+            return node
+    raise ScheduleError("node has no parent block")
+
+
+def blocks_under(stmt: Stmt) -> list[BlockRealize]:
+    """BlockRealizes under ``stmt`` that are not nested in another block, in order."""
+    out, stack = [], [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BlockRealize):
+            out.append(node)
+        elif isinstance(node, SeqStmt):
+            stack.extend(reversed(node.seq))
+        elif isinstance(node, For):
+            stack.append(node.body)
+        elif isinstance(node, IfThenElse):
+            if node.else_case is not None:
+                stack.append(node.else_case)
+            stack.append(node.then_case)
+        elif hasattr(node, "body") and isinstance(getattr(node, "body"), Stmt):
+            stack.append(node.body)
+    return out
+
+
+def child_blocks(node: Stmt) -> list[BlockRealize]:
+    """Direct child blocks of a block realize or loop."""
+    body = node.block.body if isinstance(node, BlockRealize) else node.body if isinstance(node, For) else node
+    return blocks_under(body)
+
+
+class _Replace(Mutator):
+    def __init__(self, old: Stmt, new: Stmt | None):
+        self.old, self.new = old, new
+
+    def visit(self, node):
+        if node is self.old:
+            return self.new
+        return super().visit(node)
+
+    def visit_SeqStmt(self, node: SeqStmt):
+        from ..ir.tir import seq
+        items = [self.visit(s) for s in node.seq]
+        if all(a is b for a, b in zip(items, node.seq)):
+            return node
+        return seq(*[s for s in items if s is not None])
+
+    # Expressions never contain statements: do not descend into them.
+    def visit_BufferStore(self, node):
+        return node
+
+
+def replace(func: PrimFunc, old: Stmt, new: Stmt | None) -> PrimFunc:
+    """``func`` with the node ``old`` (found by identity) replaced by ``new``.
+
+    ``new=None`` removes ``old`` from its enclosing sequence.
+    """
+    body = _Replace(old, new).visit(func.body)
+    if body is func.body:
+        raise ScheduleError("internal: the node to replace is not in the function")
+    return func.with_body(body)

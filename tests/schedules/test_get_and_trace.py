@@ -1,0 +1,62 @@
+"""get_* primitives and the trace: printing, JSON round trip, replay."""
+import pytest
+
+import mlc
+from mlc import ScheduleError, te
+from mlc.schedules import Schedule, Trace
+
+
+def course_module(n=16):
+    A = te.placeholder((n, n), "float32", name="A")
+    B = te.placeholder((n, n), "float32", name="B")
+    k = te.reduce_axis((0, n), name="k")
+    Y = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="Y")
+    C = te.compute((n, n), lambda i, j: te.max(Y[i, j], 0), name="C")
+    return mlc.IRModule({"mm_relu": te.create_prim_func([A, B, C])})
+
+
+def test_get_block_loops_producers_consumers():
+    sch = Schedule(course_module())
+    y = sch.get_block("Y", func_name="mm_relu")
+    c = sch.get_block("C")
+    assert len(sch.get_loops(y)) == 3 and len(sch.get_loops(c)) == 2
+    (p,) = sch.get_producers(c)
+    (q,) = sch.get_consumers(y)
+    assert sch._blocks[p][1] == "Y" and sch._blocks[q][1] == "C"
+    i, _, _ = sch.get_loops(y)
+    (inner,) = sch.get_child_blocks(i)
+    assert sch._blocks[inner][1] == "Y"
+
+
+def test_get_errors_name_what_exists():
+    sch = Schedule(course_module())
+    with pytest.raises(ScheduleError, match=r"no block named 'Z'.*\['Y', 'C'\]"):
+        sch.get_block("Z")
+    with pytest.raises(ScheduleError, match="no function 'f'"):
+        sch.get_block("Y", func_name="f")
+    with pytest.raises(ScheduleError, match="expected a BlockRV"):
+        sch.get_loops("Y")
+
+
+def test_failed_calls_are_not_recorded():
+    sch = Schedule(course_module())
+    with pytest.raises(ScheduleError):
+        sch.get_block("nope")
+    assert len(sch.trace) == 0
+
+
+def test_trace_prints_python_and_round_trips_through_json():
+    sch = Schedule(course_module())
+    y = sch.get_block("Y", func_name="mm_relu")
+    sch.get_loops(y)
+    text = str(sch.trace)
+    assert "b0 = sch.get_block(name='Y', func_name='mm_relu')" in text
+    assert "l1, l2, l3 = sch.get_loops(block=b0)" in text
+    replayed = Trace.from_json(sch.trace.to_json()).apply(Schedule(course_module()))
+    assert len(replayed.trace) == 2
+    mlc.assert_structural_equal(replayed.mod, sch.mod)
+    namespace = {}
+    exec(text, namespace)
+    fresh = Schedule(course_module())
+    namespace["apply_schedule"](fresh)
+    assert str(fresh.trace) == text
