@@ -1,0 +1,16 @@
+"""TIR lowering passes, each a pure ``PrimFunc -> PrimFunc`` function in its own module.
+
+:func:`lower` runs :data:`LOWER_PIPELINE`: lower_init_block,
+convert_blocks_to_loops, flatten_buffers, simplify.
+"""
+from .convert_blocks import convert_blocks_to_loops
+from .flatten_buffers import flatten_buffers
+from .lower_init_block import lower_init_block
+from .pipeline import LOWER_PIPELINE, lower, run_passes
+from .simplify import simplify, simplify_expr
+from .verify import verify_lowered, verify_well_formed
+
+__all__ = [
+    "LOWER_PIPELINE", "lower", "run_passes", "lower_init_block", "convert_blocks_to_loops",
+    "flatten_buffers", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
+]

@@ -1,0 +1,64 @@
+"""The TIR lowering pipeline: scheduled TensorIR in, backend-ready loops out.
+
+``LOWER_PIPELINE`` is the explicit list of passes :func:`lower` runs, in
+order. With ``MLC_DEBUG`` set, the IR is verified after every pass, and the
+error names the pass that broke it.
+
+>>> from mlc import te
+>>> A = te.placeholder((4, 8), "float32", "A")
+>>> B = te.compute((4, 8), lambda i, j: A[i, j] * 2, "B")
+>>> f = lower(te.create_prim_func([A, B]))
+>>> [tuple(p.static_shape()) for p in f.params]
+[(32,), (32,)]
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ...config import config
+from ...errors import IRError
+from ...ir.tir import PrimFunc
+from .convert_blocks import convert_blocks_to_loops
+from .flatten_buffers import flatten_buffers
+from .lower_init_block import lower_init_block
+from .simplify import simplify
+from .verify import verify_lowered, verify_well_formed
+
+__all__ = ["LOWER_PIPELINE", "lower", "run_passes"]
+
+Pass = Callable[[PrimFunc], PrimFunc]
+
+LOWER_PIPELINE: list[Pass] = [
+    lower_init_block,
+    convert_blocks_to_loops,
+    flatten_buffers,
+    simplify,
+]
+
+
+def run_passes(func: PrimFunc, passes: Sequence[Pass], verify: bool | None = None) -> PrimFunc:
+    """Apply ``passes`` in order; with ``verify`` (default: the debug flag) check the IR after each."""
+    if verify is None:
+        verify = config().debug
+    if verify:
+        _checked(verify_well_formed, func, "before lowering")
+    for p in passes:
+        func = p(func)
+        if verify:
+            _checked(verify_well_formed, func, f"after pass {p.__name__}")
+    return func
+
+
+def lower(func: PrimFunc) -> PrimFunc:
+    """Run :data:`LOWER_PIPELINE` on ``func``; the result has only loops and flat buffers."""
+    out = run_passes(func, LOWER_PIPELINE)
+    if config().debug:
+        _checked(verify_lowered, out, "after lowering")
+    return out
+
+
+def _checked(verifier, func: PrimFunc, where: str) -> None:
+    try:
+        verifier(func)
+    except IRError as err:
+        raise IRError(f"invalid IR {where}: {err}") from None
