@@ -1,0 +1,307 @@
+"""Lowered PrimFunc -> one LLVM function ``void @name(ptr noalias %A, ...)``.
+
+The input has been through :func:`mlc.passes.tir.lower`: only For,
+IfThenElse, SeqStmt, Allocate, BufferStore and Evaluate remain, and every
+buffer is one-dimensional. Parameters are the arrays' data pointers, in
+order. Element offsets are computed in i64.
+
+Expressions map one to one onto :mod:`.arith` and :mod:`.intrinsics`; three
+things need care here:
+
+* float16 values are widened to float32 for every operation and rounded
+  back to half afterwards (NumPy's float16 arithmetic);
+* a ``Select`` whose branches load memory becomes branches and a phi, so the
+  untaken load never executes (it may be out of bounds);
+* the float add/mul of a reduction update ``X[i] = X[i] + ...`` inside a loop
+  carries ``reassoc contract``, so LLVM may vectorise the reduction. No
+  other fast-math flag is ever used.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ...errors import CompileError
+from ...ir import dtype as dt
+from ...ir.buffer import Buffer
+from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Select,
+                        Var)
+from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS
+from ...ir.functor import node_fields, pre_order_nodes
+from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
+from . import arith
+from .intrinsics import emit_math
+from .loops import emit_loop, loop_metadata
+from .memory import BufferAllocator
+from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
+
+__all__ = ["emit_function", "REDUCTION_FLAGS"]
+
+#: Fast-math flags on the float add/mul of a reduction update, and nowhere else.
+REDUCTION_FLAGS = ("reassoc", "contract")
+
+
+def emit_function(module: ir.Module, func: PrimFunc, symbol: str) -> ir.Function:
+    """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``."""
+    return _FunctionCodegen(module, func, symbol).emit()
+
+
+class _FunctionCodegen:
+    def __init__(self, module: ir.Module, func: PrimFunc, symbol: str):
+        self.module, self.func, self.symbol = module, func, symbol
+        fnty = ir.FunctionType(ir.VoidType(), [PTR] * len(func.params))
+        self.fn = ir.Function(module, fnty, name=symbol)
+        self.fn.attributes.add("nounwind")
+        # "entry" holds only the stack allocations; the code starts in "body".
+        self.entry = self.fn.append_basic_block("entry")
+        self.builder = ir.IRBuilder(self.fn.append_basic_block("body"))
+        self.allocator = BufferAllocator(self.builder, self.entry)
+        self.vars: dict[Var, ir.Value] = {}
+        self.buffers: dict[Buffer, ir.Value] = {}
+        self.loop_depth = 0
+        self._has_load: dict[int, bool] = {}
+
+    # ------------------------------------------------------------ function
+
+    def emit(self) -> ir.Function:
+        noalias = bool(self.func.attr("tir.noalias", True))
+        for arg, param in zip(self.fn.args, self.func.params):
+            arg.name = param.name
+            if noalias:
+                arg.add_attribute("noalias")
+            arg.add_attribute("captures(none)")
+            arg.attributes.align = itemsize(param.dtype)
+            nbytes = _static_nbytes(param)
+            if nbytes:
+                arg.attributes.dereferenceable = nbytes
+            self.buffers[param] = arg
+        self.stmt(self.func.body)
+        self.builder.ret_void()
+        ir.IRBuilder(self.entry).branch(self.fn.blocks[1])
+        return self.fn
+
+    # ---------------------------------------------------------- statements
+
+    def stmt(self, s: Stmt) -> None:
+        method = _STMT.get(type(s))
+        if method is None:
+            raise CompileError(f"the llvm backend cannot generate {type(s).__name__}; "
+                               "lower the function first (mlc.passes.tir.lower)")
+        method(self, s)
+
+    def _seq(self, s: SeqStmt) -> None:
+        for child in s.seq:
+            self.stmt(child)
+
+    def _evaluate(self, s: Evaluate) -> None:
+        pass  # expressions have no effects
+
+    def _store(self, s: BufferStore) -> None:
+        value = s.value
+        if self.loop_depth and _is_reduction_update(s):
+            v = self._binary(value, flags=REDUCTION_FLAGS)
+        else:
+            v = self.expr(value)
+        ptr = self._element_ptr(s.buffer, s.indices)
+        if s.buffer.dtype == "bool":
+            v = self.builder.zext(v, mem_type("bool"))
+        self.builder.store(v, ptr, align=itemsize(s.buffer.dtype))
+
+    def _if(self, s: IfThenElse) -> None:
+        cond = self.expr(s.condition)
+        b = self.builder
+        if s.else_case is None:
+            with b.if_then(cond):
+                self.stmt(s.then_case)
+            return
+        with b.if_else(cond) as (then, otherwise):
+            with then:
+                self.stmt(s.then_case)
+            with otherwise:
+                self.stmt(s.else_case)
+
+    def _allocate(self, s: Allocate) -> None:
+        buf = s.buffer
+        count = self._index(buf.shape[0]) if buf.shape else ir.Constant(I64, 1)
+        static = buf.shape[0].value if buf.shape and isinstance(buf.shape[0], IntImm) else None
+        ptr, release = self.allocator.allocate(buf.name, mem_type(buf.dtype), itemsize(buf.dtype),
+                                               count, static)
+        self.buffers[buf] = ptr
+        self.stmt(s.body)
+        del self.buffers[buf]
+        release()
+
+    def _for(self, s: For) -> None:
+        if s.kind == "thread_binding":
+            raise CompileError(
+                f"loop {s.loop_var.name} is bound to GPU thread axis {s.thread_binding!r}; "
+                "thread-bound loops need the cuda target (build with target='cuda'), or "
+                "remove the binding for the llvm target")
+        extent = s.extent.value if isinstance(s.extent, IntImm) else None
+        metadata = loop_metadata(self.module, s.kind, extent)
+        begin = arith.cast(self.builder, self.expr(s.min), s.min.dtype, s.loop_var.dtype)
+        count = arith.cast(self.builder, self.expr(s.extent), s.extent.dtype, s.loop_var.dtype)
+        # "parallel" loops run serially for now: the body is one callable, so a
+        # thread pool can later outline it into a task without touching the rest.
+        self.loop_depth += 1
+        try:
+            emit_loop(self.builder, begin, count, s.loop_var.name, lambda i: self._loop_body(s, i), metadata)
+        finally:
+            self.loop_depth -= 1
+
+    def _loop_body(self, s: For, index: ir.Value) -> None:
+        self.vars[s.loop_var] = index
+        self.stmt(s.body)
+        del self.vars[s.loop_var]
+
+    # --------------------------------------------------------- expressions
+
+    def expr(self, e: PrimExpr) -> ir.Value:
+        """``e`` as a register value of its dtype (bool as i1, float16 as half)."""
+        method = _EXPR.get(type(e))
+        if method is None:
+            raise CompileError(f"the llvm backend cannot generate {type(e).__name__} expressions")
+        return method(self, e)
+
+    def _compute(self, e: PrimExpr) -> ir.Value:
+        """``e`` widened to its compute type (float16 -> float)."""
+        v = self.expr(e)
+        if e.dtype == "float16":
+            v = self.builder.fpext(v, reg_type("float32"))
+        return v
+
+    def _to_dtype(self, v: ir.Value, dtype: str) -> ir.Value:
+        """Round a compute-type result back to ``dtype`` (float -> half for float16)."""
+        if dtype == "float16":
+            return self.builder.fptrunc(v, reg_type("float16"))
+        return v
+
+    def _imm(self, e) -> ir.Value:
+        return constant(e.dtype, e.value)
+
+    def _var(self, e: Var) -> ir.Value:
+        v = self.vars.get(e)
+        if v is None:
+            raise CompileError(f"variable {e.name} is used outside the loop that defines it")
+        return v
+
+    def _cast(self, e: Cast) -> ir.Value:
+        return arith.cast(self.builder, self.expr(e.value), e.value.dtype, e.dtype)
+
+    def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
+        op, dtype = e.op, e.a.dtype
+        if op in LOGIC_OPS:
+            return arith.logical(self.builder, op, self.expr(e.a), self.expr(e.b))
+        a, b = self._compute(e.a), self._compute(e.b)
+        cdtype = compute_dtype(dtype)
+        if op in COMPARE_OPS:
+            return arith.compare(self.builder, op, a, b, cdtype)
+        if op not in ARITH_OPS and op not in BITWISE_OPS:
+            raise CompileError(f"unknown binary op {op!r}")
+        use_flags = flags if op in ("add", "mul") and dtype in ("float32", "float64") else ()
+        return self._to_dtype(arith.binary(self.builder, op, a, b, cdtype, use_flags), e.dtype)
+
+    def _not(self, e: Not) -> ir.Value:
+        return self.builder.not_(self.expr(e.a))
+
+    def _call(self, e: Call) -> ir.Value:
+        args = [self._compute(a) for a in e.args]
+        out = emit_math(self.builder, e.op, args, compute_dtype(e.args[0].dtype))
+        return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
+
+    def _select(self, e: Select) -> ir.Value:
+        cond = self.expr(e.cond)
+        if not (self._loads(e.true_value) or self._loads(e.false_value)):
+            return self.builder.select(cond, self.expr(e.true_value), self.expr(e.false_value))
+        b = self.builder  # only the taken side runs: its loads may be out of bounds otherwise
+        with b.if_else(cond) as (then, otherwise):
+            with then:
+                t, t_block = self.expr(e.true_value), b.block
+            with otherwise:
+                f, f_block = self.expr(e.false_value), b.block
+        phi = b.phi(reg_type(e.dtype))
+        phi.add_incoming(t, t_block)
+        phi.add_incoming(f, f_block)
+        return phi
+
+    def _loads(self, e: PrimExpr) -> bool:
+        key = id(e)
+        if key not in self._has_load:
+            self._has_load[key] = any(isinstance(n, BufferLoad) for n in pre_order_nodes(e))
+        return self._has_load[key]
+
+    def _load(self, e: BufferLoad) -> ir.Value:
+        ptr = self._element_ptr(e.buffer, e.indices)
+        v = self.builder.load(ptr, align=itemsize(e.buffer.dtype), typ=mem_type(e.buffer.dtype))
+        if e.buffer.dtype == "bool":  # any nonzero byte is True
+            v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
+        return v
+
+    # ------------------------------------------------------------- memory
+
+    def _index(self, e: PrimExpr) -> ir.Value:
+        """An integer expression as i64 (sign-extended: offsets are computed in i64)."""
+        v = self.expr(e)
+        if not dt.is_int(e.dtype):
+            raise CompileError(f"buffer index of dtype {e.dtype}; indices must be integers")
+        if v.type.width < 64:
+            v = self.builder.sext(v, I64) if dt.is_signed(e.dtype) else self.builder.zext(v, I64)
+        return v
+
+    def _element_ptr(self, buffer: Buffer, indices) -> ir.Value:
+        base = self.buffers.get(buffer)
+        if base is None:
+            raise CompileError(f"buffer {buffer.name} is accessed outside the Allocate or "
+                               "parameter list that defines it")
+        if len(indices) != 1:
+            raise CompileError(f"buffer {buffer.name} is accessed with {len(indices)} indices; "
+                               "the llvm backend needs flattened buffers (mlc.passes.tir.lower)")
+        return self.builder.gep(base, [self._index(indices[0])], inbounds=True,
+                                source_etype=mem_type(buffer.dtype))
+
+
+_STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
+         BufferStore: _FunctionCodegen._store, IfThenElse: _FunctionCodegen._if,
+         Allocate: _FunctionCodegen._allocate, For: _FunctionCodegen._for}
+
+_EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _FunctionCodegen._var,
+         Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
+         Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
+         BufferLoad: _FunctionCodegen._load}
+
+
+def _is_reduction_update(s: BufferStore) -> bool:
+    """``X[i] = X[i] + v`` or ``X[i] = v * X[i]`` (float add/mul reading the stored element)."""
+    v = s.value
+    if not (isinstance(v, Binary) and v.op in ("add", "mul") and v.dtype in ("float32", "float64")):
+        return False
+    return any(isinstance(x, BufferLoad) and x.buffer is s.buffer and _identical(x.indices, s.indices)
+               for x in (v.a, v.b))
+
+
+def _identical(a, b) -> bool:
+    """Structural equality with variables compared by identity (no renaming)."""
+    stack = [(a, b)]
+    while stack:
+        x, y = stack.pop()
+        if x is y:
+            continue
+        if type(x) is not type(y) or isinstance(x, (Var, Buffer)):
+            return False
+        if isinstance(x, tuple):
+            if len(x) != len(y):
+                return False
+            stack.extend(zip(x, y))
+        elif isinstance(x, PrimExpr):
+            stack.extend(zip((v for _, v in node_fields(x)), (v for _, v in node_fields(y))))
+        elif x != y:
+            return False
+    return True
+
+
+def _static_nbytes(buffer: Buffer) -> int:
+    n = itemsize(buffer.dtype)
+    for e in buffer.shape:
+        if not isinstance(e, IntImm):
+            return 0
+        n *= e.value
+    return n

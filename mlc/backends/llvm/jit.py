@@ -1,0 +1,91 @@
+"""LLVM IR text -> optimised module -> object code -> MCJIT engine for the host.
+
+LLVM is initialised once; one TargetMachine per (cpu, features) serves
+optimisation and code emission (an engine owns its own). Optimisation is
+LLVM's new pass manager at O3. The object file is checked for symbols mlc
+did not register (:mod:`.symbols`) before the engine loads it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import llvmlite.binding as llvm
+
+from ...errors import CompileError
+from ..target import Target
+from .symbols import register_symbols, undefined_symbols
+
+__all__ = ["compile_ir", "CompiledModule", "target_machine", "emit_assembly", "target_layout"]
+
+
+@lru_cache(maxsize=1)
+def _initialise() -> None:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()
+    register_symbols()
+
+
+def _create_target_machine(cpu: str, features: str) -> llvm.TargetMachine:
+    _initialise()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
+
+
+@lru_cache(maxsize=8)
+def target_machine(cpu: str, features: str) -> llvm.TargetMachine:
+    """The shared TargetMachine for optimisation and code emission (cached)."""
+    return _create_target_machine(cpu, features)
+
+
+def target_layout(target: Target) -> tuple[str, str]:
+    """(triple, data layout) to stamp on modules generated for ``target``."""
+    tm = target_machine(target.cpu, target.features)
+    return tm.triple, str(tm.target_data)
+
+
+@dataclass
+class CompiledModule:
+    """A loaded module: the engine that owns the machine code, and its optimised IR."""
+    engine: llvm.ExecutionEngine
+    optimized_ir: str
+
+    def address(self, symbol: str) -> int:
+        return self.engine.get_function_address(symbol)
+
+
+def compile_ir(ir_text: str, target: Target) -> CompiledModule:
+    """Parse, verify, optimise (O3) and load ``ir_text`` for ``target``'s CPU."""
+    _initialise()
+    tm = target_machine(target.cpu, target.features)
+    try:
+        module = llvm.parse_assembly(ir_text)
+        module.verify()
+    except RuntimeError as err:
+        raise CompileError(f"LLVM rejected the generated IR: {err}", source=ir_text) from None
+    pass_builder = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
+    pass_builder.getModulePassManager().run(module, pass_builder)
+    optimized = str(module)
+    obj = tm.emit_object(module)
+    unknown = undefined_symbols(obj)
+    if unknown:
+        unknown -= register_symbols()
+    if unknown:
+        raise CompileError(
+            f"the generated code needs external symbol(s) {sorted(unknown)} that mlc does not "
+            "provide (see mlc/backends/llvm/symbols.py)", source=optimized)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""),
+                                        _create_target_machine(target.cpu, target.features))
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    return CompiledModule(engine, optimized)
+
+
+def emit_assembly(ir_text: str, target: Target) -> str:
+    """Host assembly for (already optimised) ``ir_text``."""
+    tm = target_machine(target.cpu, target.features)
+    try:
+        return tm.emit_assembly(llvm.parse_assembly(ir_text))
+    except RuntimeError as err:
+        raise CompileError(f"LLVM could not emit assembly: {err}", source=ir_text) from None

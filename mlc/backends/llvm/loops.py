@@ -1,0 +1,83 @@
+"""Counted loops in LLVM IR, and the loop metadata that carries a For's kind.
+
+``emit_loop`` builds the canonical shape LLVM's loop passes expect::
+
+    preheader:  br header
+    header:     i = phi [min, preheader], [i.next, latch]
+                br (i < min + extent), body, exit
+    body ...    (the caller's code; may add blocks)
+    latch:      i.next = add nsw i, 1
+                br header, !llvm.loop !N      ; kind hints live here
+    exit:
+
+``vectorized`` loops carry ``llvm.loop.vectorize.enable`` (and a width hint
+for small constant extents), ``unrolled`` ones ``llvm.loop.unroll.full``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from llvmlite import ir
+from llvmlite.ir.values import MDValue
+
+__all__ = ["emit_loop", "loop_metadata", "MAX_VECTOR_WIDTH_HINT"]
+
+#: A vectorized loop with a constant power-of-two extent up to this many
+#: iterations asks LLVM for exactly that vector width.
+MAX_VECTOR_WIDTH_HINT = 16
+
+
+class _LoopID(MDValue):
+    """A distinct, self-referential loop-ID node: ``distinct !{!self, !props...}``."""
+
+    def descr(self, buf):
+        buf.append("distinct ")
+        super().descr(buf)
+
+
+def loop_metadata(module: ir.Module, kind: str, extent: int | None) -> MDValue | None:
+    """The ``!llvm.loop`` node for a loop of ``kind`` (None when it needs none)."""
+    props = []
+    if kind == "vectorized":
+        props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"),
+                                          ir.Constant(ir.IntType(1), 1)]))
+        if extent is not None and 1 < extent <= MAX_VECTOR_WIDTH_HINT and extent & (extent - 1) == 0:
+            props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.width"),
+                                              ir.Constant(ir.IntType(32), extent)]))
+    elif kind == "unrolled":
+        props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.full")]))
+    if not props:
+        return None
+    node = _LoopID(module, (), name=str(len(module.metadata)))
+    node.operands = (node, *props)
+    return node
+
+
+def emit_loop(builder: ir.IRBuilder, begin: ir.Value, extent: ir.Value, name: str,
+              body: Callable[[ir.Value], None], metadata: MDValue | None = None) -> None:
+    """Emit ``for i in range(begin, begin + extent): body(i)``; the builder ends after the loop.
+
+    ``body`` emits the loop body at the builder's position, given ``i``.
+    """
+    fn = builder.function
+    end = builder.add(begin, extent, name=f"{name}.end")
+    preheader = builder.block
+    header = fn.append_basic_block(f"{name}.header")
+    body_block = fn.append_basic_block(f"{name}.body")
+    exit_block = fn.append_basic_block(f"{name}.exit")
+    builder.branch(header)
+
+    builder.position_at_end(header)
+    index = builder.phi(begin.type, name=name)
+    index.add_incoming(begin, preheader)
+    builder.cbranch(builder.icmp_signed("<", index, end), body_block, exit_block)
+
+    builder.position_at_end(body_block)
+    body(index)
+    nxt = builder.add(index, ir.Constant(begin.type, 1), name=f"{name}.next", flags=("nsw",))
+    latch = builder.block
+    back = builder.branch(header)
+    if metadata is not None:
+        back.set_metadata("llvm.loop", metadata)
+    index.add_incoming(nxt, latch)
+    builder.position_at_end(exit_block)

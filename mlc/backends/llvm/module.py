@@ -1,0 +1,74 @@
+"""build_llvm: IRModule -> one LLVM module -> one MCJIT engine -> runtime Module.
+
+Every function of the IRModule is lowered, generated into a single LLVM
+module, optimised and loaded together, so a build costs one LLVM pipeline
+however many functions it holds. Each function is then called through a
+precomputed ctypes prototype with the arrays' data pointers.
+"""
+from __future__ import annotations
+
+import ctypes
+
+from llvmlite import ir
+
+from ...errors import CompileError, MLCError
+from ...ir.tir import IRModule, PrimFunc
+from ...passes.tir import lower
+from ...runtime.module import Function, Module
+from ..target import Target
+from .codegen import emit_function
+from .jit import CompiledModule, compile_ir, emit_assembly, target_layout
+from .symbols import RUNTIME_SYMBOLS
+
+__all__ = ["build_llvm", "LLVMModule", "generate_ir"]
+
+_RESERVED = frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
+
+
+def symbol_name(name: str) -> str:
+    """The LLVM symbol of function ``name``: itself, unless it would shadow a runtime symbol."""
+    return f"mlc_{name}" if name in _RESERVED or name.startswith("llvm") else name
+
+
+def generate_ir(funcs: dict[str, PrimFunc], target: Target) -> str:
+    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc)."""
+    module = ir.Module(name="mlc")
+    module.triple, module.data_layout = target_layout(target)
+    for name, func in funcs.items():
+        emit_function(module, func, symbol_name(name))
+    return str(module)
+
+
+def build_llvm(mod: IRModule, target: Target) -> Module:
+    """Compile every PrimFunc of ``mod`` for the host CPU described by ``target``."""
+    lowered = {name: lower(func) for name, func in mod.items()}
+    try:
+        ir_text = generate_ir(lowered, target)
+    except MLCError:
+        raise
+    except Exception as err:  # an llvmlite builder error is a bug here, not the user's
+        raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
+    compiled = compile_ir(ir_text, target)
+    functions = {name: Function(name, mod[name], _kernel(compiled, symbol_name(name), len(func.params)))
+                 for name, func in mod.items()}
+    return LLVMModule(target, functions, {"ll": compiled.optimized_ir}, keepalive=compiled)
+
+
+def _kernel(compiled: CompiledModule, symbol: str, nparams: int):
+    """The callable the runtime hands checked arrays to; it keeps the engine alive."""
+    prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams))
+    cfunc = prototype(compiled.address(symbol))
+
+    def kernel(arrays, _cfunc=cfunc, _owner=compiled):
+        _cfunc(*[a.ctypes.data for a in arrays])
+
+    return kernel
+
+
+class LLVMModule(Module):
+    """A runtime Module whose ``get_source("asm")`` is generated on first request."""
+
+    def get_source(self, fmt: str = "ll") -> str:
+        if fmt == "asm" and "asm" not in self._sources:
+            self._sources["asm"] = emit_assembly(self._sources["ll"], self.target)
+        return super().get_source(fmt)

@@ -1,0 +1,74 @@
+"""The external symbols JIT-compiled kernels may use, registered explicitly.
+
+MCJIT would otherwise look unknown names up in the whole process (and crash
+on a name it cannot find). Instead mlc registers the addresses of the
+functions it knows kernels can need — libm functions the math intrinsics
+lower to, ``malloc``/``free``, the ``mem*`` functions loop idioms become,
+and the half-precision conversions of libgcc — and checks every object file
+before loading it: an undefined symbol outside this list is a CompileError.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import struct
+from functools import lru_cache
+
+import llvmlite.binding as llvm
+
+__all__ = ["register_symbols", "undefined_symbols", "RUNTIME_SYMBOLS"]
+
+_LIBM_BASE = ("exp", "exp2", "exp10", "expm1", "log", "log2", "log10", "log1p", "pow", "sqrt",
+              "sin", "cos", "tan", "sincos", "tanh", "erf", "fmod", "floor", "ceil", "trunc",
+              "round", "roundeven", "rint", "nearbyint", "fmin", "fmax", "fma", "ldexp", "frexp",
+              "copysign", "fabs")
+
+#: library -> names looked up in it.
+RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
+    "m": tuple(n for base in _LIBM_BASE for n in (base, base + "f")),
+    "c": ("malloc", "free", "memset", "memcpy", "memmove"),
+    "gcc_s": ("__truncdfhf2", "__truncsfhf2", "__extendhfsf2"),
+}
+
+
+@lru_cache(maxsize=1)
+def register_symbols() -> frozenset[str]:
+    """Register every available runtime symbol with LLVM (once); return their names."""
+    found = set()
+    for lib_name, names in RUNTIME_SYMBOLS.items():
+        path = ctypes.util.find_library(lib_name)
+        try:
+            lib = ctypes.CDLL(path) if path else None
+        except OSError:
+            lib = None
+        if lib is None:
+            continue
+        for name in names:
+            try:
+                fn = getattr(lib, name)
+            except AttributeError:
+                continue  # not in this libc/libm version; kernels needing it fail to compile
+            llvm.add_symbol(name, ctypes.cast(fn, ctypes.c_void_p).value)
+            found.add(name)
+    return frozenset(found)
+
+
+def undefined_symbols(obj: bytes) -> set[str] | None:
+    """Names an ELF64 object file uses but does not define; None for other formats."""
+    if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:  # ELF, 64-bit, little-endian
+        return None
+    shoff, = struct.unpack_from("<Q", obj, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", obj, shoff + n * shentsize) for n in range(shnum)]
+    names = set()
+    for sh in sections:
+        if sh[1] != 2:  # SHT_SYMTAB
+            continue
+        offset, size, link, entsize = sh[4], sh[5], sh[6], sh[9] or 24
+        strtab = sections[link][4]
+        for pos in range(offset + entsize, offset + size, entsize):  # entry 0 is the null symbol
+            st_name, _info, _other, st_shndx = struct.unpack_from("<IBBH", obj, pos)
+            if st_shndx == 0 and st_name:
+                end = obj.index(b"\0", strtab + st_name)
+                names.add(obj[strtab + st_name:end].decode())
+    return names

@@ -1,0 +1,59 @@
+"""How mlc dtypes look in LLVM: register types, memory types and constants.
+
+bool is ``i1`` in registers and ``i8`` in memory (a NumPy bool is one byte);
+float16 is ``half`` in memory and registers, and computed in ``float``
+(NumPy's float16 arithmetic: each operation in float32, rounded to half).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from llvmlite import ir
+
+from ...ir import dtype as dt
+
+__all__ = ["reg_type", "mem_type", "compute_dtype", "constant", "I1", "I8", "I32", "I64", "PTR",
+           "itemsize"]
+
+I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+PTR = ir.PointerType()
+
+_FLOATS = {"float16": ir.HalfType(), "float32": ir.FloatType(), "float64": ir.DoubleType()}
+
+
+def reg_type(dtype: str) -> ir.Type:
+    """The LLVM type of a value of ``dtype`` in a register."""
+    if dtype in _FLOATS:
+        return _FLOATS[dtype]
+    return ir.IntType(dt.bits(dtype))
+
+
+def mem_type(dtype: str) -> ir.Type:
+    """The LLVM type of one element of a ``dtype`` buffer in memory."""
+    return I8 if dtype == "bool" else reg_type(dtype)
+
+
+def itemsize(dtype: str) -> int:
+    return np.dtype(dtype).itemsize
+
+
+def compute_dtype(dtype: str) -> str:
+    """The dtype arithmetic on ``dtype`` is carried out in (float16 -> float32)."""
+    return "float32" if dtype == "float16" else dtype
+
+
+def constant(dtype: str, value) -> ir.Constant:
+    """An LLVM constant equal to NumPy's ``np.asarray(value).astype(dtype)``."""
+    if dt.is_float(dtype):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # out-of-range -> inf, as NumPy does
+            rounded = float(np.array(value, dtype="float64").astype(dtype))
+        return ir.Constant(reg_type(dtype), rounded)
+    if dtype == "bool":
+        return ir.Constant(I1, int(bool(value)))
+    bits = dt.bits(dtype)
+    wrapped = int(value) & ((1 << bits) - 1)
+    if wrapped >> (bits - 1):  # LLVM prints and parses integer constants signed
+        wrapped -= 1 << bits
+    return ir.Constant(ir.IntType(bits), wrapped)
