@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..errors import MLCError
 
-__all__ = ["TensorType", "OpDef", "PATTERNS", "register_op", "get_op", "list_ops"]
+__all__ = ["TensorType", "OpDef", "PATTERNS", "register_op", "register_alias", "get_op", "list_ops"]
 
 #: Fusion patterns, from most to least fusable.
 PATTERNS = ("elemwise", "broadcast", "injective", "reduction", "out_elemwise_fusable", "opaque")
@@ -48,20 +48,27 @@ class TensorType:
 
 @dataclass(frozen=True)
 class OpDef:
+    """One registered op.
+
+    ``num_outputs`` is 1 for ops whose ``infer`` returns one TensorType and
+    whose ``lower`` returns one te Tensor; an int above 1 or ``None`` (the
+    count depends on the attributes, as for ``split``) means both return tuples.
+    """
     name: str
     pattern: str
     infer: Callable
     lower: Callable
     reference: Callable
-    num_outputs: int = 1
+    num_outputs: int | None = 1
     doc: str = ""
 
 
 _REGISTRY: dict[str, OpDef] = {}
+_ALIASES: dict[str, str] = {}
 
 
 def register_op(name: str, *, pattern: str, infer: Callable, lower: Callable, reference: Callable,
-                num_outputs: int = 1, doc: str = "") -> OpDef:
+                num_outputs: int | None = 1, doc: str = "") -> OpDef:
     """Add an op; user-defined ops (``mlc.op``) use the same path."""
     if pattern not in PATTERNS:
         raise MLCError(f"op {name}: pattern must be one of {PATTERNS}, got {pattern!r}")
@@ -72,12 +79,25 @@ def register_op(name: str, *, pattern: str, infer: Callable, lower: Callable, re
     return op
 
 
+def register_alias(alias: str, name: str) -> None:
+    """Let ``get_op(alias)`` return the op ``name`` (NumPy's other spellings:
+    ``true_divide`` for ``divide``, ``mod`` for ``remainder``)."""
+    if alias in _REGISTRY or alias in _ALIASES:
+        raise MLCError(f"op {alias!r} is already registered")
+    if name not in _REGISTRY:
+        raise MLCError(f"cannot alias {alias!r} to unknown op {name!r}")
+    _ALIASES[alias] = name
+
+
 def get_op(name: str) -> OpDef:
+    """The op registered as ``name`` (or under an alias of it)."""
     _load_library()
     try:
-        return _REGISTRY[name]
+        return _REGISTRY[_ALIASES.get(name, name)]
     except KeyError:
-        raise MLCError(f"unknown op {name!r}") from None
+        close = [n for n in list(_REGISTRY) + list(_ALIASES) if name.split(".")[-1] in n]
+        hint = f"; similar: {', '.join(sorted(close)[:5])}" if close else ""
+        raise MLCError(f"unknown op {name!r}{hint}") from None
 
 
 def list_ops() -> list[str]:

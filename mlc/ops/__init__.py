@@ -1,0 +1,10 @@
+"""The operator library: one registry of ops, each a shape/dtype rule, a te
+lowering, a NumPy reference and a fusion pattern.
+
+>>> from mlc.ops import get_op, TensorType
+>>> get_op("matmul").infer(TensorType((8, 4, 3), "float32"), TensorType((3, 5), "float32"))
+TensorType(shape=(8, 4, 5), dtype='float32')
+"""
+from .registry import PATTERNS, OpDef, TensorType, get_op, list_ops, register_alias, register_op
+
+__all__ = ["PATTERNS", "OpDef", "TensorType", "get_op", "list_ops", "register_op", "register_alias"]

@@ -1,0 +1,216 @@
+"""Shape and dtype rules shared by the op library (and importable by the tracer).
+
+Everything here follows NumPy 2: broadcasting (right-aligned, size 1 stretches),
+type promotion between typed operands (``np.result_type`` on dtypes), NEP 50
+for Python scalars (they adapt to the typed operand), and the ufunc loop
+selection NumPy itself uses (``exp`` of int32 is float64, of int8 float16).
+
+>>> broadcast_shapes((4, 1), (3,))
+(4, 3)
+>>> result_type("int8", "uint8"), result_type("int32", "float32")
+('int16', 'float64')
+>>> ufunc_dtypes("exp", np.exp, "int16")
+(('float32',), 'float32')
+"""
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+
+import numpy as np
+
+from ...errors import DTypeError, ShapeError
+from ...ir import dtype as dt
+from ...ir import expr as _e
+from ...ir import te
+from ...ir.expr import PrimExpr
+
+__all__ = [
+    "broadcast_shapes", "result_type", "weak_result_type", "ufunc_dtypes", "float_dtype",
+    "normalize_axis", "normalize_axes", "broadcast_indices", "check_int_attr", "check_ndim",
+    "shape_size", "bind_scalar", "canonical_dtype", "reduce_compute",
+]
+
+
+def canonical_dtype(op: str, dtype) -> str:
+    """The NumPy name of ``dtype``, or a DTypeError naming ``op``."""
+    try:
+        return dt.canonical(dtype)
+    except DTypeError as err:
+        raise DTypeError(f"{op}: {err}") from None
+
+
+def broadcast_shapes(*shapes: Sequence[int], op: str = "broadcast") -> tuple[int, ...]:
+    """The NumPy broadcast of ``shapes``; ShapeError names the clashing dimension.
+
+    >>> broadcast_shapes((2, 1, 5), (7, 1), ())
+    (2, 7, 5)
+    """
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for shape in shapes:
+        for n, extent in enumerate(shape):
+            d = ndim - len(shape) + n
+            if extent == out[d] or extent == 1:
+                continue
+            if out[d] == 1:
+                out[d] = extent
+                continue
+            listed = ", ".join(str(tuple(s)) for s in shapes)
+            raise ShapeError(
+                f"{op}: shapes {listed} cannot be broadcast together: dimension {d - ndim} "
+                f"(counted from the right) is {out[d]} in one operand and {extent} in another; "
+                "NumPy broadcasting needs equal sizes or 1 (reshape or expand_dims the operand)")
+    return tuple(out)
+
+
+def result_type(*dtypes: str, op: str = "result_type") -> str:
+    """NumPy 2's promotion of typed operands: ``np.result_type`` on dtypes.
+
+    >>> result_type("bool", "int8"), result_type("uint64", "int64"), result_type("float16", "int16")
+    ('int8', 'float64', 'float32')
+    """
+    if not dtypes:
+        raise DTypeError(f"{op}: needs at least one dtype")
+    names = [canonical_dtype(op, d) for d in dtypes]
+    return canonical_dtype(op, np.result_type(*(np.dtype(n) for n in names)))
+
+
+def weak_result_type(dtype: str, *scalars) -> str:
+    """The dtype of ``dtype`` combined with Python scalars (NEP 50; ``None`` is skipped).
+
+    Python ints keep an integer or float dtype; next to bool they are int64.
+    Python floats keep a float dtype and are float64 next to integers or bool.
+
+    >>> weak_result_type("int8", 300), weak_result_type("bool", 1), weak_result_type("int16", 0.5)
+    ('int8', 'int64', 'float64')
+    """
+    out = dtype
+    for value in scalars:
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            if out == "bool":
+                out = "int64"
+        elif isinstance(value, float):
+            if not dt.is_float(out):
+                out = "float64"
+        else:
+            raise DTypeError(f"expected a Python int, float or bool, got {value!r}")
+    return out
+
+
+def ufunc_dtypes(op: str, ufunc: np.ufunc, *dtypes: str) -> tuple[tuple[str, ...], str]:
+    """The input dtypes NumPy's ``ufunc`` computes in and its (first) output dtype.
+
+    This is NumPy's own loop selection, so ``exp`` of int8 is float16 and
+    ``left_shift`` of floats is an error (raised as DTypeError naming ``op``).
+    """
+    names = tuple(canonical_dtype(op, d) for d in dtypes)
+    try:
+        resolved = ufunc.resolve_dtypes(tuple(np.dtype(n) for n in names) + (None,) * ufunc.nout)
+    except TypeError:  # includes numpy.exceptions UFuncTypeError (no loop)
+        kinds = ", ".join(names)
+        raise DTypeError(f"{op}: not defined for inputs of dtype {kinds}; NumPy's {ufunc.__name__} "
+                         "has no loop for them — cast the inputs (astype) to a supported dtype") from None
+    out = [r.name for r in resolved]
+    for name in out:
+        canonical_dtype(op, name)
+    return tuple(out[:len(names)]), out[len(names)]
+
+
+def float_dtype(op: str, dtype: str) -> str:
+    """The float dtype NumPy computes float math in for ``dtype`` (like ``np.exp``)."""
+    return ufunc_dtypes(op, np.exp, dtype)[1]
+
+
+def normalize_axis(op: str, axis, ndim: int, what: str = "axis") -> int:
+    """``axis`` as a non-negative int below ``ndim``; negative counts from the end."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ShapeError(f"{op}: {what} must be an int, got {axis!r}")
+    axis = int(axis)
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op}: {what} {axis} is out of bounds for an array of dimension {ndim}; "
+                         f"use an axis in [{-ndim}, {ndim})")
+    return axis % ndim
+
+
+def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
+    """``axis`` (None = all, an int, or a tuple of ints) as sorted distinct axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out = [normalize_axis(op, a, ndim) for a in items]
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis!r}; list each axis once")
+    return tuple(sorted(out))
+
+
+def broadcast_indices(shape: Sequence[int], out_indices: Sequence) -> tuple:
+    """Indices into an operand of ``shape`` for an output point under broadcasting.
+
+    The operand's dimensions align with the trailing output indices; a
+    dimension of size 1 reads index 0.
+    """
+    offset = len(out_indices) - len(shape)
+    if offset < 0:
+        raise ShapeError(f"operand of rank {len(shape)} cannot broadcast to rank {len(out_indices)}")
+    return tuple(_e.const(0, dt.INDEX) if extent == 1 else out_indices[offset + n]
+                 for n, extent in enumerate(shape))
+
+
+def check_int_attr(op: str, name: str, value, minimum: int | None = None) -> int:
+    """An int attribute (not bool), optionally at least ``minimum``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        ivalue = operator.index(value)
+    except TypeError:
+        raise ShapeError(f"{op}: attribute {name} must be an int, got {value!r}") from None
+    if minimum is not None and ivalue < minimum:
+        raise ShapeError(f"{op}: attribute {name} must be at least {minimum}, got {ivalue}")
+    return ivalue
+
+
+def check_ndim(op: str, arg: str, shape: Sequence[int], allowed) -> None:
+    """Raise ShapeError unless ``len(shape)`` is in ``allowed`` (an int or a collection)."""
+    allowed = (allowed,) if isinstance(allowed, int) else tuple(allowed)
+    if len(shape) not in allowed:
+        want = " or ".join(str(a) for a in allowed)
+        raise ShapeError(f"{op}: {arg} must have {want} dimension(s), got shape {tuple(shape)} "
+                         f"with {len(shape)}")
+
+
+def shape_size(shape: Sequence[int]) -> int:
+    """The number of elements of ``shape``."""
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def bind_scalar(value, dtype: str) -> PrimExpr:
+    """A Python scalar attribute as a constant of ``dtype`` (clamped into an int dtype's range)."""
+    if dt.is_int(dtype) and not isinstance(value, float):
+        info = np.iinfo(dtype)
+        value = min(max(int(value), int(info.min)), int(info.max))
+    return _e.const(value, dtype)
+
+
+def reduce_compute(shape: Sequence[int], extents: Sequence[int], body, reducer, identity,
+                   name: str, dtype: str):
+    """A te stage ``out[idx] = reducer(body(idx, ks) for ks in product(ranges(extents)))``.
+
+    ``reducer`` is ``te.sum`` / ``te.max`` / ``te.min`` or a ``te.comm_reducer``;
+    ``identity(dtype)`` is its identity, used when a reduced extent is 0 (the
+    loop would never run). ``dtype`` is the dtype ``body`` produces. With no
+    extents the body is computed directly.
+    """
+    if any(e == 0 for e in extents):
+        return te.compute(tuple(shape), lambda *idx: identity(dtype), name=name)
+    if not extents:
+        return te.compute(tuple(shape), lambda *idx: body(idx, ()), name=name)
+    axes = [te.reduce_axis((0, e), f"k{n}") for n, e in enumerate(extents)]
+    return te.compute(tuple(shape), lambda *idx: reducer(body(idx, tuple(a.var for a in axes)), axis=axes),
+                      name=name)
+

@@ -1,0 +1,350 @@
+"""Elementwise ops: NumPy's ufuncs as one te.compute each.
+
+Every op here broadcasts its tensor inputs the NumPy way and computes in the
+dtypes NumPy's own ufunc loop would pick (``ufunc.resolve_dtypes``), so
+``exp`` of int32 is float64 and ``add`` of uint8 and int8 is int16. The
+lowering casts each operand to its loop dtype, applies the scalar rule, and
+writes one output element per point:
+
+>>> from mlc import te
+>>> from mlc.ops import get_op
+>>> x = te.placeholder((4, 1), "int8", "x"); y = te.placeholder((3,), "uint8", "y")
+>>> z = get_op("add").lower(x, y)
+>>> z.shape, z.dtype
+((4, 3), 'int16')
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ...errors import DTypeError, ShapeError
+from ...ir import dtype as dt
+from ...ir import expr as _e
+from ...ir import te
+from ..registry import TensorType, register_alias, register_op
+from ._common import (bind_scalar, broadcast_indices, broadcast_shapes, canonical_dtype,
+                      result_type, ufunc_dtypes, weak_result_type)
+
+__all__: list[str] = []
+
+Rule = Callable[[tuple[str, ...]], tuple[tuple[str, ...], str]]
+
+
+def _check_arity(op: str, args, nin: int) -> None:
+    if len(args) != nin:
+        raise ShapeError(f"{op}: takes {nin} tensor input(s), got {len(args)}; pass Python "
+                         "scalars as 0-d tensors")
+
+
+def elementwise_op(name: str, nin: int, scalar: Callable, rule: Rule, reference: Callable,
+                   doc: str = "", pattern: str | None = None):
+    """Register an elementwise op from its scalar rule.
+
+    ``rule(dtypes)`` returns the loop dtypes of the inputs and the output
+    dtype; ``scalar(*exprs)`` builds the output element from operands
+    already cast to the loop dtypes.
+    """
+    def infer(*types: TensorType) -> TensorType:
+        _check_arity(name, types, nin)
+        _, out = rule(tuple(t.dtype for t in types))
+        return TensorType(broadcast_shapes(*(t.shape for t in types), op=name), out)
+
+    def lower(*tensors):
+        _check_arity(name, tensors, nin)
+        in_dtypes, out = rule(tuple(t.dtype for t in tensors))
+        shape = broadcast_shapes(*(t.shape for t in tensors), op=name)
+
+        def element(*idx):
+            args = [_e.cast(t[broadcast_indices(t.shape, idx)], d) for t, d in zip(tensors, in_dtypes)]
+            return _e.cast(scalar(*args), out)
+
+        return te.compute(shape, element, name=f"T_{name}")
+
+    def ref(*arrays):
+        _check_arity(name, arrays, nin)
+        return np.asarray(reference(*arrays))
+
+    pattern = pattern or ("elemwise" if nin == 1 else "broadcast")
+    return register_op(name, pattern=pattern, infer=infer, lower=lower, reference=ref,
+                       doc=doc or f"NumPy's ``{name}``, elementwise with broadcasting.")
+
+
+def ufunc_rule(name: str, ufunc: np.ufunc) -> Rule:
+    """Loop dtypes as NumPy's ``ufunc`` picks them."""
+    return lambda dtypes: ufunc_dtypes(name, ufunc, *dtypes)
+
+
+def _float_rule(name: str) -> Rule:
+    """Float math without a NumPy ufunc (erf, sigmoid): compute like ``np.exp`` does."""
+    def rule(dtypes):
+        (d,), out = ufunc_dtypes(name, np.exp, *dtypes)
+        return (d,), out
+    return rule
+
+
+# ------------------------------------------------------------------ scalar rules
+
+def _add(a, b):
+    return _e.logical_or(a, b) if a.dtype == "bool" else a + b
+
+
+def _multiply(a, b):
+    return _e.logical_and(a, b) if a.dtype == "bool" else a * b
+
+
+def _sign(a):
+    one, zero = _e.const(1, a.dtype), _e.const(0, a.dtype)
+    if dt.is_unsigned(a.dtype):
+        return _e.select(a > zero, one, zero)
+    inner = _e.select(a < zero, _e.const(-1, a.dtype), zero)
+    if dt.is_float(a.dtype):
+        inner = _e.select(a < zero, _e.const(-1, a.dtype), _e.select(a == zero, zero, a))  # NaN stays
+    return _e.select(a > zero, one, inner)
+
+
+def _reciprocal(a):
+    if dt.is_float(a.dtype):
+        return _e.const(1, a.dtype) / a
+    return _e.truncdiv(_e.const(1, a.dtype), a)  # C semantics; a zero divisor gives 0
+
+
+def _shift_in_range(b):
+    bits = _e.const(dt.bits(b.dtype), b.dtype)
+    in_range = b < bits
+    return _e.logical_and(b >= _e.const(0, b.dtype), in_range) if dt.is_signed(b.dtype) else in_range
+
+
+def _left_shift(a, b):
+    """NumPy's ``a << b``: a shift by the bit width or more (or negative) gives 0."""
+    return _e.select(_shift_in_range(b), a << b, _e.const(0, a.dtype))
+
+
+def _right_shift(a, b):
+    """NumPy's ``a >> b``: a shift past the width gives 0, or -1 for negative signed ``a``."""
+    zero = _e.const(0, a.dtype)
+    overflow = _e.select(a < zero, _e.const(-1, a.dtype), zero) if dt.is_signed(a.dtype) else zero
+    return _e.select(_shift_in_range(b), a >> b, overflow)
+
+
+def _comparison(op: str):
+    """``a <op> b``; signed vs unsigned 64-bit operands compare exactly, as in NumPy."""
+    def scalar(a, b):
+        if a.dtype == b.dtype:
+            return _e.make_binary(op, a, b)
+        if dt.is_signed(a.dtype) and dt.is_unsigned(b.dtype):
+            negative_result = op in ("lt", "le", "ne")
+            return _e.select(a < _e.const(0, a.dtype), _e.const(negative_result, "bool"),
+                             _e.make_binary(op, _e.cast(a, b.dtype), b))
+        if dt.is_unsigned(a.dtype) and dt.is_signed(b.dtype):
+            negative_result = op in ("gt", "ge", "ne")
+            return _e.select(b < _e.const(0, b.dtype), _e.const(negative_result, "bool"),
+                             _e.make_binary(op, a, _e.cast(b, a.dtype)))
+        raise DTypeError(f"cannot compare {a.dtype} with {b.dtype}")
+    return scalar
+
+
+def _logical(fn):
+    return lambda *args: fn(*(_e.cast(a, "bool") for a in args))
+
+
+_BINARY = [
+    # name, ufunc, scalar rule
+    ("add", np.add, _add),
+    ("subtract", np.subtract, lambda a, b: a - b),
+    ("multiply", np.multiply, _multiply),
+    ("divide", np.divide, lambda a, b: a / b),
+    ("floor_divide", np.floor_divide, _e.floordiv),
+    ("remainder", np.remainder, _e.floormod),
+    ("maximum", np.maximum, _e.max),
+    ("minimum", np.minimum, _e.min),
+    ("equal", np.equal, _comparison("eq")),
+    ("not_equal", np.not_equal, _comparison("ne")),
+    ("less", np.less, _comparison("lt")),
+    ("less_equal", np.less_equal, _comparison("le")),
+    ("greater", np.greater, _comparison("gt")),
+    ("greater_equal", np.greater_equal, _comparison("ge")),
+    ("logical_and", np.logical_and, _logical(_e.logical_and)),
+    ("logical_or", np.logical_or, _logical(_e.logical_or)),
+    ("logical_xor", np.logical_xor, _logical(lambda a, b: a != b)),
+    ("bitwise_and", np.bitwise_and, lambda a, b: a & b),
+    ("bitwise_or", np.bitwise_or, lambda a, b: a | b),
+    ("bitwise_xor", np.bitwise_xor, lambda a, b: a ^ b),
+    ("left_shift", np.left_shift, _left_shift),
+    ("right_shift", np.right_shift, _right_shift),
+]
+
+_UNARY = [
+    ("negative", np.negative, lambda a: -a),
+    ("absolute", np.absolute, _e.abs),
+    ("sign", np.sign, _sign),
+    ("exp", np.exp, _e.exp),
+    ("expm1", np.expm1, _e.expm1),
+    ("log", np.log, _e.log),
+    ("log1p", np.log1p, _e.log1p),
+    ("sqrt", np.sqrt, _e.sqrt),
+    ("square", np.square, lambda a: _e.logical_and(a, a) if a.dtype == "bool" else a * a),
+    ("reciprocal", np.reciprocal, _reciprocal),
+    ("tanh", np.tanh, _e.tanh),
+    ("sin", np.sin, _e.sin),
+    ("cos", np.cos, _e.cos),
+    ("floor", np.floor, _e.floor),
+    ("ceil", np.ceil, _e.ceil),
+    ("logical_not", np.logical_not, _logical(_e.logical_not)),
+    ("invert", np.invert, lambda a: ~a),
+    ("isnan", np.isnan, _e.isnan),
+    ("isfinite", np.isfinite, _e.isfinite),
+    ("isinf", np.isinf, _e.isinf),
+]
+
+for _name, _ufunc, _scalar in _BINARY:
+    elementwise_op(_name, 2, _scalar, ufunc_rule(_name, _ufunc), _ufunc)
+for _name, _ufunc, _scalar in _UNARY:
+    elementwise_op(_name, 1, _scalar, ufunc_rule(_name, _ufunc), _ufunc)
+
+
+def _erf_reference(x):
+    from scipy.special import erf  # the oracle only; optional at runtime
+    (d,), out = _float_rule("erf")((x.dtype.name,))
+    return erf(x.astype(d)).astype(out)
+
+
+def _sigmoid_reference(x):
+    (d,), out = _float_rule("sigmoid")((x.dtype.name,))
+    x = x.astype(d)
+    with np.errstate(over="ignore"):
+        pos = 1 / (1 + np.exp(-x))
+        ez = np.exp(x)
+        neg = ez / (1 + ez)
+    return np.where(x >= 0, pos, neg).astype(out)
+
+
+elementwise_op("erf", 1, _e.erf, _float_rule("erf"), _erf_reference, "The error function (float math).")
+elementwise_op("sigmoid", 1, _e.sigmoid, _float_rule("sigmoid"), _sigmoid_reference,
+               "``1 / (1 + exp(-x))`` (float math).")
+
+for _alias, _target in [("true_divide", "divide"), ("mod", "remainder"), ("abs", "absolute"),
+                        ("bitwise_not", "invert"), ("bitwise_invert", "invert")]:
+    register_alias(_alias, _target)
+
+
+# --------------------------------------------------------------------- power
+
+def _power_lower(a, b):
+    """``a ** b``: ``pow`` for floats; exponentiation by squaring for integers.
+
+    The integer form uses one stage per exponent bit (result, running square),
+    so it wraps on overflow exactly like NumPy. A negative integer exponent
+    gives ``1 // a ** -b`` truncated (0 unless ``a`` is 1 or -1); NumPy raises.
+    """
+    (da, db), out = ufunc_dtypes("power", np.power, a.dtype, b.dtype)
+    shape = broadcast_shapes(a.shape, b.shape, op="power")
+
+    def load(t, d, idx):
+        return _e.cast(t[broadcast_indices(t.shape, idx)], d)
+
+    if dt.is_float(out):
+        return te.compute(shape, lambda *i: _e.pow(load(a, da, i), load(b, db, i)), name="T_power")
+    one = _e.const(1, out)
+    state = te.compute(shape, lambda *i: (one, load(a, da, i)), name="T_power_init")
+    bits = dt.bits(out) - (1 if dt.is_signed(out) else 0)
+    for k in range(bits):
+        res, base = state
+
+        def step(*i, res=res, base=base, k=k):
+            e = load(b, db, i)
+            bit = ((e >> _e.const(k, out)) & _e.const(1, out)) != _e.const(0, out)
+            return _e.select(bit, res[i] * base[i], res[i]), base[i] * base[i]
+
+        state = te.compute(shape, step, name=f"T_power_bit{k}")
+    res = state[0]
+
+    def finish(*i):
+        x, e = load(a, da, i), load(b, db, i)
+        if dt.is_unsigned(out):
+            return res[i]
+        negative = _e.select(x == one, one, _e.select(
+            x == _e.const(-1, out), _e.select((e & one) == one, _e.const(-1, out), one), _e.const(0, out)))
+        return _e.select(e < _e.const(0, out), negative, res[i])
+
+    return te.compute(shape, finish, name="T_power")
+
+
+def _power_infer(a: TensorType, b: TensorType) -> TensorType:
+    _, out = ufunc_dtypes("power", np.power, a.dtype, b.dtype)
+    return TensorType(broadcast_shapes(a.shape, b.shape, op="power"), out)
+
+
+register_op("power", pattern="broadcast", infer=_power_infer, lower=_power_lower,
+            reference=lambda a, b: np.asarray(np.power(a, b)),
+            doc="``a ** b`` with NumPy's dtype rules (integer powers wrap on overflow).")
+
+
+# ---------------------------------------------------------------- where, clip, astype
+
+def _where_infer(cond: TensorType, x: TensorType, y: TensorType) -> TensorType:
+    return TensorType(broadcast_shapes(cond.shape, x.shape, y.shape, op="where"),
+                      result_type(x.dtype, y.dtype, op="where"))
+
+
+def _where_lower(cond, x, y):
+    out = _where_infer(cond, x, y)
+
+    def element(*i):
+        c = _e.cast(cond[broadcast_indices(cond.shape, i)], "bool")
+        return _e.select(c, _e.cast(x[broadcast_indices(x.shape, i)], out.dtype),
+                         _e.cast(y[broadcast_indices(y.shape, i)], out.dtype))
+
+    return te.compute(out.shape, element, name="T_where")
+
+
+register_op("where", pattern="broadcast", infer=_where_infer, lower=_where_lower,
+            reference=lambda c, x, y: np.asarray(np.where(c, x, y)),
+            doc="``x`` where ``cond`` (cast to bool) else ``y``, broadcasting all three.")
+
+
+def _check_bound(name: str, value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise DTypeError(f"clip: {name} must be a Python int, float or None, got {value!r}")
+
+
+def _clip_infer(x: TensorType, *, a_min=None, a_max=None) -> TensorType:
+    _check_bound("a_min", a_min)
+    _check_bound("a_max", a_max)
+    if a_min is None and a_max is None:
+        raise ShapeError("clip: give a_min, a_max or both (at most one may be None)")
+    return TensorType(x.shape, weak_result_type(x.dtype, a_min, a_max))
+
+
+def _clip_lower(x, *, a_min=None, a_max=None):
+    out = _clip_infer(x, a_min=a_min, a_max=a_max).dtype
+
+    def element(*i):
+        v = _e.cast(x[i], out)
+        if a_min is not None:
+            v = _e.max(v, bind_scalar(a_min, out))
+        if a_max is not None:
+            v = _e.min(v, bind_scalar(a_max, out))
+        return v
+
+    return te.compute(x.shape, element, name="T_clip")
+
+
+register_op("clip", pattern="elemwise", infer=_clip_infer, lower=_clip_lower,
+            reference=lambda x, a_min=None, a_max=None: np.asarray(np.clip(x, a_min, a_max)),
+            doc="``minimum(maximum(x, a_min), a_max)``; the bounds are Python scalars (NEP 50).")
+
+
+def _astype_infer(x: TensorType, *, dtype) -> TensorType:
+    return TensorType(x.shape, canonical_dtype("astype", dtype))
+
+
+def _astype_lower(x, *, dtype):
+    dtype = canonical_dtype("astype", dtype)
+    return te.compute(x.shape, lambda *i: _e.cast(x[i], dtype), name="T_astype")
+
+
+register_op("astype", pattern="elemwise", infer=_astype_infer, lower=_astype_lower,
+            reference=lambda x, dtype: np.asarray(x).astype(dtype),
+            doc="``x.astype(dtype)`` (float to int truncates toward zero).")

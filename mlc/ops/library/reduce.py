@@ -1,0 +1,344 @@
+"""Reductions: sum, mean, max, min, prod, argmax, argmin, var, std, logsumexp.
+
+Attributes follow NumPy: ``axis`` (None = all, an int, or a tuple) and
+``keepdims``. Result dtypes are NumPy's: ``sum``/``prod`` of bool or of a
+narrow integer accumulate in the platform integer (int64/uint64 here),
+``mean``/``var``/``std`` of integers are float64. float16 data accumulates
+in float32 and is rounded once at the end.
+
+Each lowering is one reduction stage (a te.compute whose body is a reducer
+over reduce axes) plus elementwise stages where the math needs them, so a
+schedule can tile, rfactor or fuse them:
+
+>>> from mlc import te
+>>> from mlc.ops import get_op
+>>> x = te.placeholder((3, 5), "int32", "x")
+>>> s = get_op("sum").lower(x, axis=1)
+>>> s.shape, s.dtype, len(s.op.reduce_axis)
+((3,), 'int64', 1)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import DTypeError, ShapeError
+from ...ir import dtype as dt
+from ...ir import expr as _e
+from ...ir import te
+from ..registry import TensorType, register_op
+from ._common import canonical_dtype, float_dtype, normalize_axes, normalize_axis, reduce_compute
+
+__all__ = ["reduced_shape", "reduced_indices"]
+
+_prod = te.comm_reducer(lambda x, y: x * y, lambda t: _e.const(1, t), name="prod")
+_any = te.comm_reducer(lambda x, y: _e.logical_or(x, y), lambda t: _e.const(False, t), name="any")
+_all = te.comm_reducer(lambda x, y: _e.logical_and(x, y), lambda t: _e.const(True, t), name="all")
+
+
+def _zero(dtype):
+    return _e.const(0, dtype)
+
+
+def _one(dtype):
+    return _e.const(1, dtype)
+
+
+def _lowest(dtype):
+    return _e.const(-np.inf, dtype) if dt.is_float(dtype) else _e.const(
+        0 if dtype == "bool" else int(np.iinfo(dtype).min), dtype)
+
+
+def _highest(dtype):
+    return _e.const(np.inf, dtype) if dt.is_float(dtype) else _e.const(
+        1 if dtype == "bool" else int(np.iinfo(dtype).max), dtype)
+
+
+def reduced_shape(op: str, shape, axis, keepdims) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(sorted reduced axes, output shape) of reducing ``shape`` over ``axis``."""
+    if not isinstance(keepdims, bool):
+        raise ShapeError(f"{op}: keepdims must be True or False, got {keepdims!r}")
+    axes = normalize_axes(op, axis, len(shape))
+    if keepdims:
+        out = tuple(1 if d in axes else n for d, n in enumerate(shape))
+    else:
+        out = tuple(n for d, n in enumerate(shape) if d not in axes)
+    return axes, out
+
+
+def reduced_indices(ndim: int, axes, keepdims: bool, out_idx, red_vars) -> tuple:
+    """Input indices for an output point ``out_idx`` and reduce variables ``red_vars``."""
+    out_idx, red = list(out_idx), iter(red_vars)
+    result, pos = [], 0
+    for d in range(ndim):
+        if d in axes:
+            result.append(next(red))
+            pos += keepdims
+        else:
+            result.append(out_idx[pos])
+            pos += 1
+    return tuple(result)
+
+
+def _accumulate_dtype(dtype: str) -> str:
+    return "float32" if dtype == "float16" else dtype
+
+
+def _reduce_stage(x, axes, keepdims, out_shape, acc, reducer, identity, name, fn=None):
+    """One reduction stage of ``fn(x[...])`` cast to ``acc`` over ``axes``."""
+    fn = fn or (lambda v, idx: v)
+
+    def body(idx, ks):
+        index = reduced_indices(x.ndim, axes, keepdims, idx, ks)
+        return _e.cast(fn(x[index], index), acc)
+
+    return reduce_compute(out_shape, [x.shape[a] for a in axes], body, reducer, identity, name, acc)
+
+
+def _cast_stage(t, dtype, name):
+    if t.dtype == dtype:
+        return t
+    return te.compute(t.shape, lambda *i: _e.cast(t[i], dtype), name=name)
+
+
+def _sum_dtype(dtype: str) -> str:
+    """NumPy's default accumulator for ``sum``/``prod``: the platform int for narrow ints."""
+    if dtype == "bool" or (dt.is_signed(dtype) and dt.bits(dtype) < 64):
+        return "int64"
+    if dt.is_unsigned(dtype) and dt.bits(dtype) < 64:
+        return "uint64"
+    return dtype
+
+
+# ------------------------------------------------------------------ sum / prod
+
+def _sum_like(name, reducer, bool_reducer, identity, numpy_fn):
+    def out_dtype(x_dtype, dtype):
+        return canonical_dtype(name, dtype) if dtype is not None else _sum_dtype(x_dtype)
+
+    def infer(x: TensorType, *, axis=None, keepdims=False, dtype=None) -> TensorType:
+        _, shape = reduced_shape(name, x.shape, axis, keepdims)
+        return TensorType(shape, out_dtype(x.dtype, dtype))
+
+    def lower(x, *, axis=None, keepdims=False, dtype=None):
+        axes, shape = reduced_shape(name, x.shape, axis, keepdims)
+        out = out_dtype(x.dtype, dtype)
+        acc = _accumulate_dtype(out)
+        red = bool_reducer if acc == "bool" else reducer
+        s = _reduce_stage(x, axes, keepdims, shape, acc, red, identity, f"T_{name}")
+        return _cast_stage(s, out, f"T_{name}_cast")
+
+    def reference(x, *, axis=None, keepdims=False, dtype=None):
+        return np.asarray(numpy_fn(x, axis=axis, keepdims=keepdims, dtype=dtype))
+
+    register_op(name, pattern="reduction", infer=infer, lower=lower, reference=reference,
+                doc=f"``np.{name}(x, axis, keepdims=..., dtype=...)``.")
+
+
+_sum_like("sum", te.sum, _any, _zero, np.sum)
+_sum_like("prod", _prod, _all, _one, np.prod)
+
+
+# ------------------------------------------------------------------ max / min
+
+def _extremum(name, reducer, identity, numpy_fn):
+    def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+        axes, shape = reduced_shape(name, x.shape, axis, keepdims)
+        if any(x.shape[a] == 0 for a in axes):
+            raise ShapeError(f"{name}: zero-size reduction over axis {axis!r} of shape {x.shape} has "
+                             "no identity; reduce over non-empty axes")
+        return TensorType(shape, x.dtype)
+
+    def lower(x, *, axis=None, keepdims=False):
+        infer(x, axis=axis, keepdims=keepdims)
+        axes, shape = reduced_shape(name, x.shape, axis, keepdims)
+        return _reduce_stage(x, axes, keepdims, shape, x.dtype, reducer, identity, f"T_{name}")
+
+    register_op(name, pattern="reduction", infer=infer, lower=lower,
+                reference=lambda x, *, axis=None, keepdims=False: np.asarray(
+                    numpy_fn(x, axis=axis, keepdims=keepdims)),
+                doc=f"``np.{name}(x, axis, keepdims)``; a NaN in a slice gives NaN.")
+
+
+_extremum("max", te.max, _lowest, np.max)
+_extremum("min", te.min, _highest, np.min)
+
+
+# ------------------------------------------------------------------ argmax / argmin
+
+def _arg_extremum(name, reducer, identity, numpy_fn):
+    def signature(x, axis, keepdims):
+        if axis is not None:
+            axis = normalize_axis(name, axis, x.ndim) if x.ndim else normalize_axis(name, axis, 1)
+        axes, shape = reduced_shape(name, x.shape, axis if x.ndim else None, keepdims)
+        if any(x.shape[a] == 0 for a in axes) or (x.ndim and not axes):
+            raise ShapeError(f"{name}: attempt to get {name} of an empty sequence (shape {x.shape})")
+        return axes, shape
+
+    def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+        return TensorType(signature(x, axis, keepdims)[1], "int64")
+
+    def lower(x, *, axis=None, keepdims=False):
+        axes, shape = signature(x, axis, keepdims)
+        best = _reduce_stage(x, axes, True, tuple(1 if d in axes else n for d, n in enumerate(x.shape)),
+                             x.dtype, reducer, identity, f"T_{name}_value")
+        strides = [1] * len(axes)
+        for n in range(len(axes) - 2, -1, -1):
+            strides[n] = strides[n + 1] * x.shape[axes[n + 1]]
+        none = _e.const(np.iinfo("int64").max, "int64")
+
+        def first_match(v, index):
+            m = best[tuple(_e.const(0, dt.INDEX) if d in axes else i for d, i in enumerate(index))]
+            hit = v == m
+            if dt.is_float(x.dtype):
+                hit = _e.logical_or(hit, _e.isnan(v))  # a NaN is the extremum; take the first
+            linear = _e.const(0, "int64")
+            for a, stride in zip(axes, strides):
+                linear = linear + _e.cast(index[a], "int64") * _e.const(stride, "int64")
+            return _e.select(hit, linear, none)
+
+        return _reduce_stage(x, axes, keepdims, shape, "int64", te.min, _highest, f"T_{name}",
+                             first_match)
+
+    register_op(name, pattern="reduction", infer=infer, lower=lower,
+                reference=lambda x, *, axis=None, keepdims=False: np.asarray(
+                    numpy_fn(x, axis=axis, keepdims=keepdims)),
+                doc=f"``np.{name}(x, axis, keepdims)``: the first index of the extremum "
+                    "(of the first NaN when there is one), int64.")
+
+
+_arg_extremum("argmax", te.max, _lowest, np.argmax)
+_arg_extremum("argmin", te.min, _highest, np.argmin)
+
+
+# ------------------------------------------------------------------ mean / var / std
+
+def _moment_dtype(name: str, x_dtype: str, dtype) -> str:
+    if dtype is not None:
+        out = canonical_dtype(name, dtype)
+        if not dt.is_float(out):
+            raise DTypeError(f"{name}: dtype must be a float dtype, got {out}")
+        return out
+    return x_dtype if dt.is_float(x_dtype) else "float64"
+
+
+def _mean_stage(x, axes, keepdims, shape, acc, name):
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    s = _reduce_stage(x, axes, keepdims, shape, acc, te.sum, _zero, f"T_{name}_sum")
+    return te.compute(shape, lambda *i: s[i] / _e.const(count, acc), name=f"T_{name}_mean"), count
+
+
+def _mean_infer(x: TensorType, *, axis=None, keepdims=False, dtype=None) -> TensorType:
+    _, shape = reduced_shape("mean", x.shape, axis, keepdims)
+    return TensorType(shape, _moment_dtype("mean", x.dtype, dtype))
+
+
+def _mean_lower(x, *, axis=None, keepdims=False, dtype=None):
+    axes, shape = reduced_shape("mean", x.shape, axis, keepdims)
+    out = _moment_dtype("mean", x.dtype, dtype)
+    m, _ = _mean_stage(x, axes, keepdims, shape, _accumulate_dtype(out), "mean")
+    return _cast_stage(m, out, "T_mean_cast")
+
+
+def _mean_reference(x, *, axis=None, keepdims=False, dtype=None):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.mean(x, axis=axis, keepdims=keepdims, dtype=dtype))
+
+
+register_op("mean", pattern="reduction", infer=_mean_infer, lower=_mean_lower,
+            reference=_mean_reference, doc="``np.mean(x, axis, keepdims=..., dtype=...)``.")
+
+
+def _check_ddof(name, ddof):
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, float)):
+        raise ShapeError(f"{name}: ddof must be an int or float, got {ddof!r}")
+
+
+def _variance(name, take_sqrt, numpy_fn):
+    def infer(x: TensorType, *, axis=None, keepdims=False, ddof=0) -> TensorType:
+        _check_ddof(name, ddof)
+        _, shape = reduced_shape(name, x.shape, axis, keepdims)
+        return TensorType(shape, _moment_dtype(name, x.dtype, None))
+
+    def lower(x, *, axis=None, keepdims=False, ddof=0):
+        _check_ddof(name, ddof)
+        axes, shape = reduced_shape(name, x.shape, axis, keepdims)
+        out = _moment_dtype(name, x.dtype, None)
+        acc = _accumulate_dtype(out)
+        kept = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
+        mean, count = _mean_stage(x, axes, True, kept, acc, name)
+
+        def deviation(v, index):
+            m = mean[tuple(_e.const(0, dt.INDEX) if d in axes else i for d, i in enumerate(index))]
+            diff = _e.cast(v, acc) - m
+            return diff * diff
+
+        sq = _reduce_stage(x, axes, keepdims, shape, acc, te.sum, _zero, f"T_{name}_sq", deviation)
+        denom = _e.const(max(count - ddof, 0), acc)
+
+        def finish(*i):
+            v = sq[i] / denom
+            return _e.cast(_e.sqrt(v) if take_sqrt else v, out)
+
+        return te.compute(shape, finish, name=f"T_{name}")
+
+    def reference(x, *, axis=None, keepdims=False, ddof=0):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(numpy_fn(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+    register_op(name, pattern="reduction", infer=infer, lower=lower, reference=reference,
+                doc=f"``np.{name}(x, axis, keepdims=..., ddof=...)`` (two-pass: mean, then squares).")
+
+
+_variance("var", False, np.var)
+_variance("std", True, np.std)
+
+
+# ------------------------------------------------------------------ logsumexp
+
+def _lse_infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+    _, shape = reduced_shape("logsumexp", x.shape, axis, keepdims)
+    return TensorType(shape, float_dtype("logsumexp", x.dtype))
+
+
+def _lse_lower(x, *, axis=None, keepdims=False):
+    """max stage, sum of ``exp(x - max)`` stage, then ``log(sum) + max``."""
+    axes, shape = reduced_shape("logsumexp", x.shape, axis, keepdims)
+    out = float_dtype("logsumexp", x.dtype)
+    acc = _accumulate_dtype(out)
+    m = _reduce_stage(x, axes, keepdims, shape, acc, te.max, _lowest, "T_logsumexp_max")
+    shift = te.compute(shape, lambda *i: _e.select(_e.isfinite(m[i]), m[i], _zero(acc)),
+                       name="T_logsumexp_shift")
+
+    def shifted_exp(v, index):
+        out_index = _keep_index(index, axes, keepdims)
+        return _e.exp(_e.cast(v, acc) - shift[out_index])
+
+    s = _reduce_stage(x, axes, keepdims, shape, acc, te.sum, _zero, "T_logsumexp_sum", shifted_exp)
+    return te.compute(shape, lambda *i: _e.cast(_e.log(s[i]) + shift[i], out), name="T_logsumexp")
+
+
+def _keep_index(index, axes, keepdims):
+    """The output index of an input point (reduced dims dropped or zeroed)."""
+    if keepdims:
+        return tuple(_e.const(0, dt.INDEX) if d in axes else i for d, i in enumerate(index))
+    return tuple(i for d, i in enumerate(index) if d not in axes)
+
+
+def _lse_reference(x, *, axis=None, keepdims=False):
+    out = float_dtype("logsumexp", x.dtype.name)
+    x = x.astype(_accumulate_dtype(out))
+    axes = normalize_axes("logsumexp", axis, x.ndim)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
+        m = np.where(np.isfinite(m), m, 0)
+        r = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+    if not keepdims:
+        r = r.reshape([n for d, n in enumerate(x.shape) if d not in axes])
+    return np.asarray(r.astype(out))
+
+
+register_op("logsumexp", pattern="reduction", infer=_lse_infer, lower=_lse_lower,
+            reference=_lse_reference,
+            doc="``log(sum(exp(x)))`` over ``axis``, computed stably by subtracting the max.")
