@@ -1,0 +1,155 @@
+"""arith: simplify (canonical linear form, division rules under ranges) and const_bounds."""
+import itertools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlc.ir import arith
+from mlc.ir.expr import Binary, IntImm, Range, Var, const, floordiv, floormod
+from mlc.ir.expr import max as emax
+from mlc.ir.expr import min as emin
+from mlc.ir.printer import expr_to_str
+from mlc.ir.structural import structural_equal
+
+
+def evaluate(e, env):
+    """Python-semantics evaluation of an integer/bool index expression."""
+    if isinstance(e, IntImm):
+        return e.value
+    if isinstance(e, Var):
+        return env[e]
+    assert isinstance(e, Binary), e
+    a, b = evaluate(e.a, env), evaluate(e.b, env)
+    ops = {"add": a + b, "sub": a - b, "mul": a * b, "min": min(a, b), "max": max(a, b),
+           "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b, "eq": a == b, "ne": a != b,
+           "and": bool(a) and bool(b), "or": bool(a) or bool(b)}
+    if e.op in ("floordiv", "floormod"):
+        return (a // b if e.op == "floordiv" else a % b) if b else 0
+    return ops[e.op]
+
+
+def text(e):
+    return expr_to_str(e)
+
+
+I, J, K = Var("i"), Var("j"), Var("k")
+RANGES = {I: Range.from_extent(7), J: Range.from_extent(16), K: Range.from_extent(5)}
+
+
+def test_linear_terms_merge_and_order_by_coefficient():
+    assert text(arith.simplify(J + I * 4 - 2 + I * 2 + 5)) == "i * 6 + j + 3"
+    assert text(arith.simplify(I - J)) == "i - j"
+    assert text(arith.simplify(0 - J + 7)) == "7 - j"
+    assert text(arith.simplify(I * 3 - I * 3 + 2)) == "2"
+    assert text(arith.simplify((I + 1) * 4 - 4)) == "i * 4"
+
+
+def test_split_and_fuse_rules():
+    j0, j1 = Var("j_0"), Var("j_1")
+    r = {j0: Range.from_extent(32), j1: Range.from_extent(4)}
+    assert text(arith.simplify((j0 * 4 + j1) // 4, r)) == "j_0"
+    assert text(arith.simplify((j0 * 4 + j1) % 4, r)) == "j_1"
+    # without ranges the remainder is kept, exactly
+    assert text(arith.simplify((j0 * 4 + j1) // 4)) == "j_0 + j_1 // 4"
+    assert text(arith.simplify((j0 * 4 + j1) % 4)) == "j_1 % 4"
+    f = Var("f")
+    rf = {f: Range.from_extent(128 * 128)}
+    assert text(arith.simplify(f // 128 % 128, rf)) == "f // 128"
+    assert text(arith.simplify(f // 1 % 128, rf)) == "f % 128"
+    assert text(arith.simplify(f % 1, rf)) == "0"
+    assert text(arith.simplify((f * 8) // 8)) == "f"
+    assert text(arith.simplify(f // 4 // 8)) == "f // 32"
+    assert text(arith.simplify(f % 32 % 8)) == "f % 8"
+
+
+def test_min_max_with_provable_order():
+    assert text(arith.simplify(emin(I, I + 1))) == "i"
+    assert text(arith.simplify(emax(I, I + 1))) == "i + 1"
+    assert text(arith.simplify(emin(I, 100), RANGES)) == "i"
+    assert text(arith.simplify(emin(I, J), RANGES)) == "T.min(i, j)"
+
+
+def test_comparisons_decided_by_ranges():
+    assert arith.simplify(I * 16 + J < 112, RANGES).value == 1
+    assert arith.simplify(I < 0, RANGES).value == 0
+    assert text(arith.simplify(I * 16 + J < 100, RANGES)) == "i * 16 + j < 100"
+
+
+def test_float_expressions_keep_shape_but_indices_simplify():
+    from mlc.ir.buffer import decl_buffer
+    A = decl_buffer((64,), "float32", "A")
+    e = A[(I * 4 + J) // 4] * 2.0
+    out = arith.simplify(e, {I: Range.from_extent(16), J: Range.from_extent(4)})
+    assert text(out) == "A[i] * T.float32(2)"
+
+
+def test_const_bounds():
+    assert arith.const_bounds(I * 16 + J, RANGES) == (0, 111)
+    assert arith.const_bounds(I - J, RANGES) == (-15, 6)
+    assert arith.const_bounds(I % 4, RANGES) == (0, 3)
+    assert arith.const_bounds((I + 8) % 16, RANGES) == (8, 14)
+    assert arith.const_bounds(emax(I, K) // 2, RANGES) == (0, 3)
+    assert arith.const_bounds(I + Var("free"), RANGES) is None
+
+
+def test_old_helpers_still_work():
+    assert arith.split_offset(I + 3 - 1) == (I, 2)
+    assert arith.extent_between(I, I + 4) == 4
+    assert structural_equal(arith.difference(I, J), J - I)
+
+
+# ------------------------------------------------------------- properties
+
+VARS = [I, J, K]
+
+
+@st.composite
+def index_exprs(draw, depth=3):
+    if depth == 0 or draw(st.booleans()):
+        if draw(st.booleans()):
+            return draw(st.sampled_from(VARS))
+        return const(draw(st.integers(-9, 20)))
+    op = draw(st.sampled_from(["add", "sub", "mul", "floordiv", "floormod", "min", "max"]))
+    a = draw(index_exprs(depth - 1))
+    if op in ("mul", "floordiv", "floormod"):
+        c = draw(st.integers(1, 9))
+        b = draw(index_exprs(depth - 1)) if op == "mul" and draw(st.booleans()) else const(c)
+    else:
+        b = draw(index_exprs(depth - 1))
+    return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b,
+            "floordiv": lambda: floordiv(a, b), "floormod": lambda: floormod(a, b),
+            "min": lambda: emin(a, b), "max": lambda: emax(a, b)}[op]()
+
+
+def points():
+    return itertools.product(range(7), range(0, 16, 3), range(5))
+
+
+@given(index_exprs(), st.booleans())
+def test_simplify_preserves_value(e, with_ranges):
+    out = arith.simplify(e, RANGES if with_ranges else None)
+    for vi, vj, vk in points():
+        env = {I: vi, J: vj, K: vk}
+        assert evaluate(out, env) == evaluate(e, env), (text(e), text(out), env)
+
+
+@given(index_exprs())
+def test_simplify_is_idempotent(e):
+    once = arith.simplify(e, RANGES)
+    assert text(arith.simplify(once, RANGES)) == text(once)
+
+
+@given(index_exprs())
+def test_const_bounds_are_sound(e):
+    bounds = arith.const_bounds(e, RANGES)
+    assert bounds is not None
+    for vi, vj, vk in points():
+        assert bounds[0] <= evaluate(e, {I: vi, J: vj, K: vk}) <= bounds[1]
+
+
+@given(index_exprs(), st.integers(-20, 40))
+def test_decided_comparisons_are_true(e, c):
+    out = arith.simplify(e < c, RANGES)
+    if isinstance(out, IntImm):
+        for vi, vj, vk in points():
+            assert bool(out.value) == (evaluate(e, {I: vi, J: vj, K: vk}) < c)
