@@ -5,5 +5,5 @@ Modules by kind: elementwise (ufuncs, where, clip, astype), reduce, linalg
 and nn (activations, softmax, normalisation, convolution, pooling). The
 NumPy shape and dtype rules they share live in :mod:`._common`.
 """
-from . import elementwise, linalg, reduce, shape  # noqa: F401
+from . import elementwise, linalg, nn, reduce, shape  # noqa: F401
 from ._common import broadcast_shapes, result_type  # noqa: F401
