@@ -26,7 +26,7 @@ from .buffer import Buffer, BufferRegion, decl_buffer
 from .expr import (BufferLoad, CommReducer, IntImm, IterVar, PrimExpr, Range, Reduce, Var,
                    const, convert)
 from .functor import pre_order_nodes, substitute
-from .structural import structural_equal
+from .int_set import expr_key
 from .tir import Block, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, seq
 
 __all__ = [
@@ -442,7 +442,7 @@ def _cover(indices: list[PrimExpr], extent: PrimExpr) -> Range:
     offsets = [offset]
     for idx in indices[1:]:
         b, o = split_offset(idx)
-        if not structural_equal(b, base):
+        if (b is None) != (base is None) or (b is not None and expr_key(b) != expr_key(base)):
             return Range(const(0, dt.INDEX), extent)
         offsets.append(o)
     lo, hi = builtins.min(offsets), builtins.max(offsets)
