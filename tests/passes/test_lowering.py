@@ -174,6 +174,16 @@ def test_simplify_gathers_integer_constants():
     mlc.assert_structural_equal(simplify_expr(3 + i), i + 3)
 
 
+def test_simplify_uses_enclosing_loop_ranges_for_indices():
+    out = decl_buffer((64,), "float32", "O")
+    f0, f1 = Var("f0"), Var("f1")
+    store = BufferStore(out, const(1.0, "float32"), ((f0 * 32 + f1) // 64,))
+    func = simplify(PrimFunc((out,), For(f0, const(0), const(64), "serial",
+                                         For(f1, const(0), const(32), "serial", store))))
+    (new,) = nodes(func, BufferStore)
+    mlc.assert_structural_equal(new.indices[0], f0 // 2)
+
+
 def test_simplify_never_reassociates_floats():
     x = Var("x", "float32")
     e = (x + 1.0) + 2.0

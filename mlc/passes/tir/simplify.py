@@ -1,14 +1,18 @@
 """simplify: small, always-valid clean-ups of lowered programs.
 
-* integer constant folding through the expression builders, plus moving
-  constants together: ``(x + 2) + 3 -> x + 5``, ``(x * 2) * 4 -> x * 8``,
-  ``3 + x -> x + 3`` (integer arithmetic wraps, so reassociation is exact);
+* buffer indices and loop bounds go through :func:`mlc.ir.arith.simplify`
+  with the ranges of the enclosing loops: ``(i + 2) + 3 -> i + 5``,
+  ``(f0 * 32 + f1) // 64 -> f0 // 2`` when ``f1 < 32``;
+* other expressions are rebuilt through the expression builders, which fold
+  integer constants; ``True and c -> c``, ``False or c -> c``; float
+  expressions are never reassociated;
 * ``Select``/``IfThenElse`` with a constant condition keep the taken side;
-  ``True and c -> c``, ``False or c -> c``;
 * loops of extent 0 disappear, loops of extent 1 become their body with the
   loop variable replaced by the loop's minimum.
 
-Float expressions are never reassociated.
+Canonical integer forms (reassociation, splitting ``//`` and ``%``) are used
+for indices only: they assume no wrap-around, which holds for the offsets of
+in-bounds accesses but not for arbitrary integer data.
 
 >>> from mlc.ir.expr import Var
 >>> i = Var("i")
@@ -19,15 +23,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ...ir import arith
 from ...ir import dtype as dt
-from ...ir.expr import (Binary, Cast, IntImm, Not, PrimExpr, Select, cast, const, logical_not,
-                        make_binary)
+from ...ir.expr import (Binary, BufferLoad, Cast, IntImm, Not, PrimExpr, Range, Select, Var,
+                        cast, const, logical_not, make_binary)
 from ...ir.functor import Mutator, substitute
-from ...ir.tir import Evaluate, For, IfThenElse, PrimFunc, SeqStmt, seq
+from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, seq
 
 __all__ = ["simplify", "simplify_expr"]
-
-_COMMUTATIVE = ("add", "mul")
 
 
 def _int_const(e: PrimExpr) -> int | None:
@@ -38,37 +41,25 @@ def _bool_const(e: PrimExpr) -> bool | None:
     return bool(e.value) if isinstance(e, IntImm) and e.dtype == "bool" else None
 
 
-def _rewrite_binary(op: str, a: PrimExpr, b: PrimExpr) -> PrimExpr:
-    """``a op b`` with constants folded and gathered on the right."""
-    if dt.is_int(a.dtype):
-        if op in _COMMUTATIVE and _int_const(a) is not None and _int_const(b) is None:
-            a, b = b, a
-        cb = _int_const(b)
-        if cb is not None and isinstance(a, Binary):
-            ca = _int_const(a.b)
-            if ca is not None:
-                if op == "mul" and a.op == "mul":
-                    return _rewrite_binary("mul", a.a, const(ca * cb, a.dtype))
-                if op in ("add", "sub") and a.op in ("add", "sub"):
-                    total = (ca if a.op == "add" else -ca) + (cb if op == "add" else -cb)
-                    if total == 0:
-                        return a.a
-                    return make_binary("add" if total > 0 else "sub", a.a, const(abs(total), a.dtype))
-    if a.dtype == "bool" and op in ("and", "or"):
-        for x, y in ((a, b), (b, a)):
-            c = _bool_const(x)
-            if c is not None:
-                return y if c == (op == "and") else x
-    return make_binary(op, a, b)
-
-
 class _Simplify(Mutator):
+    def __init__(self, ranges: dict[Var, Range] | None = None):
+        self.ranges: dict[Var, Range] = dict(ranges or {})
+
+    def index(self, e: PrimExpr) -> PrimExpr:
+        """An index or loop bound, in canonical form under the enclosing loops' ranges."""
+        return arith.simplify(self.visit(e), self.ranges)
+
+    # ------------------------------------------------------------ expressions
     def visit_Binary(self, node: Binary):
         a, b = self.visit(node.a), self.visit(node.b)
-        out = _rewrite_binary(node.op, a, b)
-        if isinstance(out, Binary) and out.op == node.op and out.a is node.a and out.b is node.b:
+        if a.dtype == "bool" and node.op in ("and", "or"):
+            for x, y in ((a, b), (b, a)):
+                c = _bool_const(x)
+                if c is not None:
+                    return y if c == (node.op == "and") else x
+        if a is node.a and b is node.b and not (isinstance(a, IntImm) and isinstance(b, IntImm)):
             return node
-        return out
+        return make_binary(node.op, a, b)
 
     def visit_Cast(self, node: Cast):
         value = self.visit(node.value)
@@ -85,6 +76,20 @@ class _Simplify(Mutator):
             return self.visit(node.true_value if c else node.false_value)
         return self.generic_visit(node)
 
+    def visit_BufferLoad(self, node: BufferLoad):
+        indices = tuple(self.index(i) for i in node.indices)
+        if all(a is b for a, b in zip(indices, node.indices)):
+            return node
+        return replace(node, indices=indices)
+
+    # ------------------------------------------------------------- statements
+    def visit_BufferStore(self, node: BufferStore):
+        value = self.visit(node.value)
+        indices = tuple(self.index(i) for i in node.indices)
+        if value is node.value and all(a is b for a, b in zip(indices, node.indices)):
+            return node
+        return BufferStore(node.buffer, value, indices)
+
     def visit_IfThenElse(self, node: IfThenElse):
         cond = self.visit(node.condition)
         c = _bool_const(cond)
@@ -98,19 +103,22 @@ class _Simplify(Mutator):
         return IfThenElse(cond, then_case, else_case)
 
     def visit_For(self, node: For):
-        extent = self.visit(node.extent)
+        begin, extent = self.index(node.min), self.index(node.extent)
         n = _int_const(extent)
         if n is not None and n <= 0:
             return _NOP
         if n == 1 and node.kind != "thread_binding":
-            return self.visit(substitute(node.body, {node.loop_var: cast(node.min, node.loop_var.dtype)}))
-        body = self.visit(node.body)
+            return self.visit(substitute(node.body, {node.loop_var: cast(begin, node.loop_var.dtype)}))
+        self.ranges[node.loop_var] = Range(begin, extent)
+        try:
+            body = self.visit(node.body)
+        finally:
+            del self.ranges[node.loop_var]
         if _is_nop(body):
             return _NOP
-        new_min = self.visit(node.min)
-        if new_min is node.min and extent is node.extent and body is node.body:
+        if begin is node.min and extent is node.extent and body is node.body:
             return node
-        return replace(node, min=new_min, extent=extent, body=body)
+        return replace(node, min=begin, extent=extent, body=body)
 
     def visit_SeqStmt(self, node: SeqStmt):
         stmts = [self.visit(s) for s in node.seq]
@@ -126,12 +134,13 @@ def _is_nop(stmt) -> bool:
     return isinstance(stmt, Evaluate) and isinstance(stmt.value, IntImm)
 
 
-def simplify_expr(e: PrimExpr) -> PrimExpr:
-    """Simplify one expression (see the module docstring)."""
-    return _Simplify().visit(e)
+def simplify_expr(e: PrimExpr, ranges: dict[Var, Range] | None = None) -> PrimExpr:
+    """Simplify one expression; an integer one is treated as an index (canonical form)."""
+    s = _Simplify(ranges)
+    return s.index(e) if dt.is_int(e.dtype) else s.visit(e)
 
 
 def simplify(func: PrimFunc) -> PrimFunc:
-    """Simplify every expression and statement of ``func``."""
+    """Simplify every expression and statement of ``func`` (see the module docstring)."""
     body = _Simplify().visit(func.body)
     return func if body is func.body else func.with_body(body)
