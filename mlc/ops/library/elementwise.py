@@ -314,7 +314,14 @@ def _clip_infer(x: TensorType, *, a_min=None, a_max=None) -> TensorType:
     _check_bound("a_max", a_max)
     if a_min is None and a_max is None:
         raise ShapeError("clip: give a_min, a_max or both (at most one may be None)")
-    return TensorType(x.shape, weak_result_type(x.dtype, a_min, a_max))
+    out = weak_result_type(x.dtype, a_min, a_max)
+    if dt.is_int(out):
+        info = np.iinfo(out)
+        for name, value, bad in (("a_min", a_min, lambda v: v > info.max), ("a_max", a_max, lambda v: v < info.min)):
+            if isinstance(value, int) and bad(value):
+                raise DTypeError(f"clip: {name}={value} is out of bounds for {out} (NumPy raises "
+                                 f"OverflowError); cast x to a wider dtype first")
+    return TensorType(x.shape, out)
 
 
 def _clip_lower(x, *, a_min=None, a_max=None):

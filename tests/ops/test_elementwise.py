@@ -1,0 +1,184 @@
+"""Elementwise ops against NumPy's ufuncs: dtype rules, broadcasting, values incl. inf/nan."""
+import numpy as np
+import pytest
+import scipy.special
+from hypothesis import assume, given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+from mlc import DTypeError, ShapeError
+from mlc.ops import TensorType, get_op, list_ops
+
+from ._harness import ALL, FLOATS, INTS, arrays, broadcast_pair, check_op, numpy_call, shapes
+
+BINARY = {
+    "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
+    "floor_divide": np.floor_divide, "remainder": np.remainder, "power": np.power,
+    "maximum": np.maximum, "minimum": np.minimum, "equal": np.equal, "not_equal": np.not_equal,
+    "less": np.less, "less_equal": np.less_equal, "greater": np.greater,
+    "greater_equal": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
+    "logical_xor": np.logical_xor, "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
+    "bitwise_xor": np.bitwise_xor, "left_shift": np.left_shift, "right_shift": np.right_shift,
+}
+
+UNARY = {
+    "negative": np.negative, "absolute": np.absolute, "sign": np.sign, "exp": np.exp,
+    "expm1": np.expm1, "log": np.log, "log1p": np.log1p, "sqrt": np.sqrt, "square": np.square,
+    "reciprocal": np.reciprocal, "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "floor": np.floor,
+    "ceil": np.ceil, "logical_not": np.logical_not, "invert": np.invert, "isnan": np.isnan,
+    "isfinite": np.isfinite, "isinf": np.isinf,
+}
+
+
+def _scipy_float(fn):
+    """erf / sigmoid have no NumPy ufunc: SciPy's, in the float dtype np.exp would use."""
+    def call(x):
+        out = np.exp(np.zeros((), x.dtype)).dtype
+        return np.asarray(fn(x.astype(out))).astype(out)
+    return call
+
+
+SCIPY = {"erf": _scipy_float(scipy.special.erf), "sigmoid": _scipy_float(scipy.special.expit)}
+
+
+def _numpy_dtype_error(fn, *dtypes) -> bool:
+    try:
+        numpy_call(fn, *(np.zeros((), d) for d in dtypes))
+    except (TypeError, ValueError):
+        return True
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@settings(max_examples=12)
+@given(data=st.data(), dtypes=st.tuples(st.sampled_from(ALL), st.sampled_from(ALL)), pair=broadcast_pair())
+def test_binary_matches_numpy(name, data, dtypes, pair):
+    fn = BINARY[name]
+    if _numpy_dtype_error(fn, *dtypes):
+        with pytest.raises(DTypeError, match=name):
+            get_op(name).infer(*(TensorType(s, d) for s, d in zip(pair, dtypes)))
+        return
+    a = data.draw(arrays(dtypes[0], pair[0]), label="a")
+    # NumPy raises for negative integer powers; everything else is drawn from the full range.
+    b_floor = 0 if name == "power" and dtypes[1] in INTS else None
+    b = data.draw(arrays(dtypes[1], pair[1], min_value=b_floor), label="b")
+    check_op(name, [a, b], numpy_call(fn, a, b))
+
+
+@pytest.mark.parametrize("name", sorted(UNARY) + sorted(SCIPY))
+@settings(max_examples=12)
+@given(data=st.data(), dtype=st.sampled_from(ALL), shape=shapes())
+def test_unary_matches_numpy(name, data, dtype, shape):
+    fn = UNARY.get(name) or SCIPY[name]
+    if _numpy_dtype_error(UNARY.get(name, np.exp), dtype):
+        with pytest.raises(DTypeError, match=name):
+            get_op(name).infer(TensorType(shape, dtype))
+        return
+    x = data.draw(arrays(dtype, shape), label="x")
+    if name == "reciprocal" and dtype not in FLOATS:
+        assume(np.all(x != 0))  # integer 1/0 is undefined behaviour in NumPy's C loop
+    check_op(name, [x], numpy_call(fn, x))
+
+
+@settings(max_examples=15)
+@given(data=st.data(), dtypes=st.tuples(*[st.sampled_from(ALL)] * 3),
+       shapes3=hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=4))
+def test_where(data, dtypes, shapes3):
+    c, x, y = (data.draw(arrays(d, s)) for d, s in zip(dtypes, shapes3.input_shapes))
+    check_op("where", [c, x, y], np.where(c, x, y))
+
+
+_bounds = st.one_of(st.none(), st.integers(-300, 300), st.floats(-1e3, 1e3))
+
+
+@settings(max_examples=25)
+@given(data=st.data(), dtype=st.sampled_from(ALL), shape=shapes(), a_min=_bounds, a_max=_bounds)
+def test_clip(data, dtype, shape, a_min, a_max):
+    assume(a_min is not None or a_max is not None)
+    x = data.draw(arrays(dtype, shape))
+    try:
+        expected = numpy_call(np.clip, x, a_min, a_max)
+    except OverflowError:  # a lower bound above the dtype's range (or upper below it)
+        with pytest.raises(DTypeError, match="out of bounds"):
+            get_op("clip").infer(TensorType(shape, dtype), a_min=a_min, a_max=a_max)
+        return
+    check_op("clip", [x], expected, a_min=a_min, a_max=a_max)
+
+
+@settings(max_examples=30)
+@given(data=st.data(), src=st.sampled_from(ALL), dst=st.sampled_from(ALL), shape=shapes())
+def test_astype(data, src, dst, shape):
+    # Out-of-range and NaN float-to-int casts are unspecified; draw values every target holds.
+    if src in FLOATS and dst not in FLOATS:
+        x = data.draw(arrays(src, shape, special=False, bound=100.0,
+                             min_value=0.0 if dst.startswith("u") else None))
+    else:
+        x = data.draw(arrays(src, shape))
+    check_op("astype", [x], x.astype(dst), dtype=dst)
+
+
+def test_integer_math_promotes_like_numpy():
+    exp = get_op("exp")
+    for dtype, want in [("int8", "float16"), ("uint8", "float16"), ("int16", "float32"),
+                        ("uint16", "float32"), ("int32", "float64"), ("int64", "float64"), ("bool", "float16")]:
+        assert exp.infer(TensorType((2,), dtype)).dtype == want
+        assert get_op("erf").infer(TensorType((2,), dtype)).dtype == want
+    assert get_op("divide").infer(TensorType((2,), "int8"), TensorType((), "int8")).dtype == "float64"
+
+
+def test_aliases_resolve():
+    assert get_op("true_divide") is get_op("divide")
+    assert get_op("mod") is get_op("remainder")
+    assert get_op("abs") is get_op("absolute")
+    assert "true_divide" not in list_ops()
+
+
+def test_int_power_wraps_and_handles_big_exponents():
+    a = np.array([3, -3, 2, 7, 0, 1], "int64")
+    b = np.array([40, 41, 63, 0, 5, 2**62], "int64")
+    check_op("power", [a, b], np.power(a, b))
+
+
+def test_shift_past_width_follows_numpy():
+    a = np.array([1, -8, 5, -1], "int8")
+    b = np.array([8, 9, -1, 100], "int8")
+    check_op("left_shift", [a, b], np.left_shift(a, b))
+    check_op("right_shift", [a, b], np.right_shift(a, b))
+
+
+def test_mixed_sign_64_bit_comparison_is_exact():
+    a = np.array([-1, 2**62, -(2**63)], "int64")
+    b = np.array([2**64 - 1, 2**62, 0], "uint64")
+    for name in ("less", "less_equal", "equal", "not_equal", "greater", "greater_equal"):
+        check_op(name, [a, b], BINARY[name](a, b))
+
+
+# ------------------------------------------------------------------ errors
+
+def test_binary_shape_mismatch_names_op_and_dims():
+    with pytest.raises(ShapeError, match=r"add: shapes \(3, 4\), \(5,\) cannot be broadcast"):
+        get_op("add").infer(TensorType((3, 4), "float32"), TensorType((5,), "float32"))
+
+
+def test_wrong_number_of_inputs():
+    with pytest.raises(ShapeError, match="takes 2 tensor input"):
+        get_op("multiply").infer(TensorType((3,), "float32"))
+    with pytest.raises(ShapeError, match="takes 1 tensor input"):
+        get_op("exp").infer(TensorType((3,), "float32"), TensorType((3,), "float32"))
+
+
+def test_bad_dtypes_are_dtype_errors():
+    with pytest.raises(DTypeError, match="left_shift.*float32"):
+        get_op("left_shift").infer(TensorType((3,), "float32"), TensorType((3,), "int32"))
+    with pytest.raises(DTypeError, match="negative"):
+        get_op("negative").infer(TensorType((3,), "bool"))
+    with pytest.raises(DTypeError, match="astype"):
+        get_op("astype").infer(TensorType((3,), "float32"), dtype="complex64")
+    with pytest.raises(DTypeError, match="add"):
+        get_op("add").infer(TensorType((3,), "float32"), TensorType((3,), "complex64"))
+
+
+def test_clip_needs_a_bound_and_scalar_bounds():
+    with pytest.raises(ShapeError, match="a_min, a_max"):
+        get_op("clip").infer(TensorType((3,), "float32"))
+    with pytest.raises(DTypeError, match="a_min"):
+        get_op("clip").infer(TensorType((3,), "float32"), a_min="0", a_max=1)
