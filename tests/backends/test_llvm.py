@@ -438,7 +438,6 @@ def test_loop_kinds_compute_the_same():
 
 
 def test_thread_binding_needs_the_cuda_target():
-    A = te.placeholder((8,), "float32", "A")
     func = with_kind(elementwise((8,), ["float32"], lambda x: x + 1), "thread_binding")
     with pytest.raises(mlc.CompileError, match="cuda"):
         build({"f": func})
@@ -466,9 +465,14 @@ def test_functions_outlive_their_module():
     assert_same(y, np.arange(1, 5, dtype="int32"), "inc")
 
 
-def test_function_named_like_a_libc_symbol():
-    lib = build({"malloc": elementwise((3,), ["float32"], lambda x: x - 1)})
-    assert_same(run(lib, "malloc", "float32", np.ones(3, "float32")), np.zeros(3, "float32"), "malloc")
+def test_functions_named_like_runtime_symbols():
+    lib = build({"malloc": elementwise((3,), ["float32"], lambda x: x - 1),
+                 "mlc_malloc": elementwise((3,), ["float32"], lambda x: x + 1),
+                 "expf": elementwise((3,), ["float32"], te.exp)})
+    one = np.ones(3, "float32")
+    assert_same(run(lib, "malloc", "float32", one), np.zeros(3, "float32"), "malloc")
+    assert_same(run(lib, "mlc_malloc", "float32", one), np.full(3, 2, "float32"), "mlc_malloc")
+    np.testing.assert_allclose(run(lib, "expf", "float32", one), np.exp(one), rtol=1e-6)
 
 
 def test_unknown_external_symbol_is_a_compile_error_not_a_crash():

@@ -16,7 +16,7 @@ from llvmlite import ir
 from ...errors import CompileError
 from ...ir import dtype as dt
 from .intrinsics import call_intrinsic
-from .types import I1, reg_type
+from .types import reg_type
 
 __all__ = ["binary", "compare", "cast", "logical"]
 

@@ -26,7 +26,8 @@ from ...ir.buffer import Buffer
 from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Select,
                         Var)
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS
-from ...ir.functor import node_fields, pre_order_nodes
+from ...ir.arith import same_expr
+from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
 from . import arith
 from .intrinsics import emit_math
@@ -47,7 +48,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str) -> ir.Function
 
 class _FunctionCodegen:
     def __init__(self, module: ir.Module, func: PrimFunc, symbol: str):
-        self.module, self.func, self.symbol = module, func, symbol
+        self.module, self.func = module, func
         fnty = ir.FunctionType(ir.VoidType(), [PTR] * len(func.params))
         self.fn = ir.Function(module, fnty, name=symbol)
         self.fn.attributes.add("nounwind")
@@ -136,12 +137,25 @@ class _FunctionCodegen:
                 f"loop {s.loop_var.name} is bound to GPU thread axis {s.thread_binding!r}; "
                 "thread-bound loops need the cuda target (build with target='cuda'), or "
                 "remove the binding for the llvm target")
+        if s.kind == "parallel":
+            self._parallel_loop(s)
+        else:
+            self._serial_loop(s)
+
+    def _parallel_loop(self, s: For) -> None:
+        """A parallel loop; it runs serially for now.
+
+        Everything the body uses from outside is in ``self.vars`` and
+        ``self.buffers``, so a thread pool can later outline the body into a
+        task function that receives those values and a range of iterations.
+        """
+        self._serial_loop(s)
+
+    def _serial_loop(self, s: For) -> None:
         extent = s.extent.value if isinstance(s.extent, IntImm) else None
         metadata = loop_metadata(self.module, s.kind, extent)
         begin = arith.cast(self.builder, self.expr(s.min), s.min.dtype, s.loop_var.dtype)
         count = arith.cast(self.builder, self.expr(s.extent), s.extent.dtype, s.loop_var.dtype)
-        # "parallel" loops run serially for now: the body is one callable, so a
-        # thread pool can later outline it into a task without touching the rest.
         self.loop_depth += 1
         try:
             emit_loop(self.builder, begin, count, s.loop_var.name, lambda i: self._loop_body(s, i), metadata)
@@ -274,28 +288,8 @@ def _is_reduction_update(s: BufferStore) -> bool:
     v = s.value
     if not (isinstance(v, Binary) and v.op in ("add", "mul") and v.dtype in ("float32", "float64")):
         return False
-    return any(isinstance(x, BufferLoad) and x.buffer is s.buffer and _identical(x.indices, s.indices)
-               for x in (v.a, v.b))
-
-
-def _identical(a, b) -> bool:
-    """Structural equality with variables compared by identity (no renaming)."""
-    stack = [(a, b)]
-    while stack:
-        x, y = stack.pop()
-        if x is y:
-            continue
-        if type(x) is not type(y) or isinstance(x, (Var, Buffer)):
-            return False
-        if isinstance(x, tuple):
-            if len(x) != len(y):
-                return False
-            stack.extend(zip(x, y))
-        elif isinstance(x, PrimExpr):
-            stack.extend(zip((v for _, v in node_fields(x)), (v for _, v in node_fields(y))))
-        elif x != y:
-            return False
-    return True
+    return any(isinstance(x, BufferLoad) and x.buffer is s.buffer and len(x.indices) == len(s.indices)
+               and all(same_expr(p, q) for p, q in zip(x.indices, s.indices)) for x in (v.a, v.b))
 
 
 def _static_nbytes(buffer: Buffer) -> int:

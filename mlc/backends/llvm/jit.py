@@ -7,6 +7,7 @@ did not register (:mod:`.symbols`) before the engine loads it.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,6 +18,9 @@ from ..target import Target
 from .symbols import register_symbols, undefined_symbols
 
 __all__ = ["compile_ir", "CompiledModule", "target_machine", "emit_assembly", "target_layout"]
+
+
+_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -56,8 +60,16 @@ class CompiledModule:
 
 
 def compile_ir(ir_text: str, target: Target) -> CompiledModule:
-    """Parse, verify, optimise (O3) and load ``ir_text`` for ``target``'s CPU."""
-    _initialise()
+    """Parse, verify, optimise (O3) and load ``ir_text`` for ``target``'s CPU.
+
+    Builds from several threads take turns: the TargetMachines are shared.
+    """
+    with _LOCK:
+        _initialise()
+        return _compile(ir_text, target)
+
+
+def _compile(ir_text: str, target: Target) -> CompiledModule:
     tm = target_machine(target.cpu, target.features)
     try:
         module = llvm.parse_assembly(ir_text)
@@ -67,7 +79,10 @@ def compile_ir(ir_text: str, target: Target) -> CompiledModule:
     pass_builder = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
     pass_builder.getModulePassManager().run(module, pass_builder)
     optimized = str(module)
-    obj = tm.emit_object(module)
+    try:
+        obj = tm.emit_object(module)
+    except RuntimeError as err:
+        raise CompileError(f"LLVM could not generate machine code: {err}", source=optimized) from None
     unknown = undefined_symbols(obj)
     if unknown:
         unknown -= register_symbols()
@@ -75,10 +90,13 @@ def compile_ir(ir_text: str, target: Target) -> CompiledModule:
         raise CompileError(
             f"the generated code needs external symbol(s) {sorted(unknown)} that mlc does not "
             "provide (see mlc/backends/llvm/symbols.py)", source=optimized)
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""),
-                                        _create_target_machine(target.cpu, target.features))
-    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-    engine.finalize_object()
+    try:
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""),
+                                            _create_target_machine(target.cpu, target.features))
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+    except RuntimeError as err:
+        raise CompileError(f"LLVM could not load the machine code: {err}", source=optimized) from None
     return CompiledModule(engine, optimized)
 
 
@@ -86,6 +104,7 @@ def emit_assembly(ir_text: str, target: Target) -> str:
     """Host assembly for (already optimised) ``ir_text``."""
     tm = target_machine(target.cpu, target.features)
     try:
-        return tm.emit_assembly(llvm.parse_assembly(ir_text))
+        with _LOCK:
+            return tm.emit_assembly(llvm.parse_assembly(ir_text))
     except RuntimeError as err:
         raise CompileError(f"LLVM could not emit assembly: {err}", source=ir_text) from None

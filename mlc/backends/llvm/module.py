@@ -20,36 +20,48 @@ from .codegen import emit_function
 from .jit import CompiledModule, compile_ir, emit_assembly, target_layout
 from .symbols import RUNTIME_SYMBOLS
 
-__all__ = ["build_llvm", "LLVMModule", "generate_ir"]
+__all__ = ["build_llvm", "LLVMModule", "generate_ir", "symbol_names"]
 
 _RESERVED = frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
 
 
-def symbol_name(name: str) -> str:
-    """The LLVM symbol of function ``name``: itself, unless it would shadow a runtime symbol."""
-    return f"mlc_{name}" if name in _RESERVED or name.startswith("llvm") else name
+def symbol_names(names) -> dict[str, str]:
+    """LLVM symbol of each function: its name, unless that would shadow a runtime symbol."""
+    taken = set(_RESERVED)
+    out = {}
+    for name in names:
+        symbol = name if name not in taken and not name.startswith("llvm") else f"mlc_{name}"
+        n = 0
+        while symbol in taken:
+            n += 1
+            symbol = f"mlc_{name}_{n}"
+        taken.add(symbol)
+        out[name] = symbol
+    return out
 
 
-def generate_ir(funcs: dict[str, PrimFunc], target: Target) -> str:
+def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None) -> str:
     """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc)."""
+    symbols = symbols or symbol_names(funcs)
     module = ir.Module(name="mlc")
     module.triple, module.data_layout = target_layout(target)
     for name, func in funcs.items():
-        emit_function(module, func, symbol_name(name))
+        emit_function(module, func, symbols[name])
     return str(module)
 
 
 def build_llvm(mod: IRModule, target: Target) -> Module:
     """Compile every PrimFunc of ``mod`` for the host CPU described by ``target``."""
     lowered = {name: lower(func) for name, func in mod.items()}
+    symbols = symbol_names(lowered)
     try:
-        ir_text = generate_ir(lowered, target)
+        ir_text = generate_ir(lowered, target, symbols)
     except MLCError:
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's
         raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
     compiled = compile_ir(ir_text, target)
-    functions = {name: Function(name, mod[name], _kernel(compiled, symbol_name(name), len(func.params)))
+    functions = {name: Function(name, mod[name], _kernel(compiled, symbols[name], len(func.params)))
                  for name, func in mod.items()}
     return LLVMModule(target, functions, {"ll": compiled.optimized_ir}, keepalive=compiled)
 
