@@ -26,7 +26,7 @@ from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
 from ..registry import TensorType, register_op
-from ._common import canonical_dtype, float_dtype, normalize_axes, normalize_axis, reduce_compute
+from ._common import canonical_dtype, normalize_axes, normalize_axis, reduce_compute
 
 __all__ = ["reduced_shape", "reduced_indices"]
 
@@ -297,15 +297,20 @@ _variance("std", True, np.std)
 
 # ------------------------------------------------------------------ logsumexp
 
+def _lse_dtype(dtype: str) -> str:
+    """SciPy's rule: floats keep their dtype, integers and bool give float64."""
+    return dtype if dt.is_float(dtype) else "float64"
+
+
 def _lse_infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
     _, shape = reduced_shape("logsumexp", x.shape, axis, keepdims)
-    return TensorType(shape, float_dtype("logsumexp", x.dtype))
+    return TensorType(shape, _lse_dtype(x.dtype))
 
 
 def _lse_lower(x, *, axis=None, keepdims=False):
     """max stage, sum of ``exp(x - max)`` stage, then ``log(sum) + max``."""
     axes, shape = reduced_shape("logsumexp", x.shape, axis, keepdims)
-    out = float_dtype("logsumexp", x.dtype)
+    out = _lse_dtype(x.dtype)
     acc = _accumulate_dtype(out)
     m = _reduce_stage(x, axes, keepdims, shape, acc, te.max, _lowest, "T_logsumexp_max")
     shift = te.compute(shape, lambda *i: _e.select(_e.isfinite(m[i]), m[i], _zero(acc)),
@@ -327,7 +332,7 @@ def _keep_index(index, axes, keepdims):
 
 
 def _lse_reference(x, *, axis=None, keepdims=False):
-    out = float_dtype("logsumexp", x.dtype.name)
+    out = _lse_dtype(x.dtype.name)
     x = x.astype(_accumulate_dtype(out))
     axes = normalize_axes("logsumexp", axis, x.ndim)
     with np.errstate(invalid="ignore", divide="ignore"):
