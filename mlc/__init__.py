@@ -11,7 +11,7 @@ from .errors import (CompileError, DTypeError, IRError, MLCError, ScheduleError,
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
-from .schedules import BlockRV, ExprRV, LoopRV, Schedule, Trace
+from .schedules import BlockRV, ExprRV, LoopRV, Schedule, TensorIntrin, Trace
 
 __version__ = "0.1.0"
 
@@ -19,5 +19,5 @@ __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
     "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
-    "ExprRV",
+    "ExprRV", "TensorIntrin",
 ]

@@ -1,0 +1,143 @@
+"""blockize: wrap the subtree under a loop into a new outer block.
+
+Each iterator binding of the inner block is divided into a part from the
+loops outside (which becomes an iterator of the outer block) and a part from
+the loops inside. The outer block's reads and writes are the inner ones
+relaxed over the inner loops::
+
+    for i_0, i_1 in T.grid(8, 4):                for i_0 in range(8):
+        with T.block("B"):                           with T.block("B_o"):
+            vi = T.axis.spatial(32, i_0 * 4 + i_1)       vi_o = T.axis.spatial(8, i_0)
+            B[vi] = A[vi] * 2                 ->         T.reads(A[vi_o * 4:vi_o * 4 + 4])
+                                                         T.writes(B[vi_o * 4:vi_o * 4 + 4])
+                                                         for i_1 in range(4):
+                                                             with T.block("B"):
+                                                                 vi = T.axis.spatial(32, vi_o * 4 + i_1)
+                                                                 B[vi] = A[vi] * 2
+"""
+from __future__ import annotations
+
+from dataclasses import replace as dc_replace
+
+from ...ir.expr import IntImm, IterVar, Range, Var, const
+from ...ir.functor import substitute
+from ...ir.int_set import Linear, canonical, const_bounds, linear, uses_any
+from ...ir.tir import Block, BlockRealize, For, PrimFunc
+from ..analysis import loop_dom, loop_ranges, loops_below, relax_regions
+from ..base import BlockRV, ScheduleBase, instruction, schedule_error
+from ..edit import unique_block_name
+from ..state import blocks_under, find_block, find_loop, replace
+
+__all__ = ["BlockizePrimitives", "blockize_ir", "split_binding"]
+
+
+def split_binding(value, inner_vars) -> tuple[Linear, Linear] | None:
+    """``value`` as (outer part, inner part): the terms without and with ``inner_vars``.
+
+    The constant goes with the outer part. None when a non-affine term mixes both.
+    """
+    lin = linear(canonical(value))
+    outer, inner = Linear(const_=lin.const, dtype=lin.dtype), Linear(dtype=lin.dtype)
+    for key, (atom, coef) in lin.terms.items():
+        if not uses_any(atom, inner_vars):
+            outer.terms[key] = [atom, coef]
+        elif isinstance(atom, Var) or not uses_any(atom, _outer_of(atom, inner_vars)):
+            inner.terms[key] = [atom, coef]
+        else:
+            return None
+    return outer, inner
+
+
+def _outer_of(atom, inner_vars) -> list[Var]:
+    from ...ir.int_set import free_vars
+    ids = {id(v) for v in inner_vars}
+    return [v for v in free_vars(atom) if id(v) not in ids]
+
+
+def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
+    """Wrap the loop ``loop`` and everything under it into a block ``{inner}_o``."""
+    prim = "blockize"
+    lloc = find_loop(func, loop, prim)
+    target: For = lloc.node
+    blocks = blocks_under(target.body)
+    if len(blocks) != 1:
+        raise schedule_error(prim, f"loop {loop.name!r}: blockize needs exactly one block under the "
+                             f"loop, found {[b.block.name_hint for b in blocks]}", func, target)
+    loc = find_block(func, blocks[0].block.name_hint, prim)
+    inner_realize = loc.node
+    inner_blk = inner_realize.block
+    between = loc.path[next(k for k, n in enumerate(loc.path) if n is target):]
+    if not all(isinstance(n, For) for n in between):
+        raise schedule_error(prim, f"loop {loop.name!r}: only loops may stand between it and block "
+                             f"{inner_blk.name_hint!r}", func, target)
+    inner_loops = [target] + loops_below(loc, target)
+    inner_vars = [f.loop_var for f in inner_loops]
+    inner_ranges = loop_ranges(inner_loops)
+    outer_ranges = loop_ranges(n for n in lloc.path if isinstance(n, For))
+    outer_iters, outer_values, new_values = [], [], []
+    for iv, value in zip(inner_blk.iter_vars, inner_realize.iter_values):
+        parts = split_binding(value, inner_vars)
+        if parts is None:
+            raise schedule_error(prim, f"loop {loop.name!r}: the binding {value!r} of {iv.var.name} "
+                                 "mixes loops inside and outside it non-affinely", func, inner_realize)
+        outer, inner = parts
+        if not outer.terms:  # bound to inner loops (or a constant) only
+            new_values.append(value)
+            continue
+        if not inner.terms:
+            factor = 1
+        else:
+            lo, hi = const_bounds(inner.to_expr(), inner_ranges)
+            if lo is None or hi is None:
+                raise schedule_error(prim, f"loop {loop.name!r}: cannot bound the inner part of "
+                                     f"{iv.var.name}'s binding {value!r}", func, inner_realize)
+            factor = hi - lo + 1
+        rem = outer.const % factor  # the constant's remainder belongs to the inner part
+        outer.const -= rem
+        inner.const += rem
+        if any(c % factor for _, c in outer.terms.values()):
+            raise schedule_error(prim, f"loop {loop.name!r}: the binding {value!r} of {iv.var.name} is "
+                                 f"not `outer * {factor} + inner`, so no outer iterator can describe "
+                                 "the tile", func, inner_realize)
+        scaled = Linear({k: [a, c // factor] for k, (a, c) in outer.terms.items()}, outer.const // factor,
+                        outer.dtype)
+        ovalue = scaled.to_expr()
+        o_lo, o_hi = const_bounds(ovalue, outer_ranges)
+        if o_lo is None or o_hi is None:
+            dom = iv.dom
+            if not (isinstance(dom.extent, IntImm) and isinstance(dom.min, IntImm) and dom.min.value == 0):
+                raise schedule_error(prim, f"loop {loop.name!r}: cannot bound the outer iterator of "
+                                     f"{iv.var.name}", func, inner_realize)
+            o_lo, o_hi = 0, -(-dom.extent.value // factor) - 1
+        o_iv = IterVar(Var(f"{iv.var.name}_o", iv.var.dtype), Range(const(o_lo), const(o_hi - o_lo + 1)),
+                       iv.iter_type)
+        outer_iters.append(o_iv)
+        outer_values.append(ovalue)
+        new_values.append(canonical(o_iv.var * factor + inner.to_expr()))
+    new_inner = dc_replace(inner_realize, iter_values=tuple(new_values))
+    vmap = {iv.var: v for iv, v in zip(inner_blk.iter_vars, new_values)}
+    dom = loop_dom(inner_loops)
+    reads = relax_regions([_subst_region(r, vmap) for r in inner_blk.reads], dom)
+    writes = relax_regions([_subst_region(r, vmap) for r in inner_blk.writes], dom)
+    name = unique_block_name(func, f"{inner_blk.name_hint}_o")
+    func = replace(func, inner_realize, new_inner)
+    target = find_loop(func, loop, prim).node
+    outer_block = Block(name, tuple(outer_iters), tuple(reads), tuple(writes), target)
+    outer = BlockRealize(tuple(outer_values), const(True, "bool"), outer_block)
+    return replace(func, target, outer), name
+
+
+def _subst_region(region, vmap):
+    from ...ir.buffer import BufferRegion
+    return BufferRegion(region.buffer, tuple(Range(substitute(r.min, vmap), r.extent) for r in region.region))
+
+
+class BlockizePrimitives(ScheduleBase):
+
+    @instruction
+    def blockize(self, loop) -> BlockRV:
+        """Wrap ``loop`` and its subtree into a new block ``{inner}_o``; returns it."""
+        fname, func, lloc = self._loop(loop, "blockize")
+        new, name = blockize_ir(func, lloc.node.loop_var)
+        self._commit(fname, new)
+        return self._block_rv(fname, name)

@@ -1,0 +1,150 @@
+"""cache_read and cache_write: stage a buffer through a copy in another memory scope.
+
+``cache_read(block, i, "shared")`` copies the ``i``-th buffer ``block`` reads
+into ``{A}_shared`` right before its first reader and makes every reader use
+the copy::
+
+    for i, j in T.grid(8, 8):                     A_shared = T.alloc_buffer((8, 8), scope="shared")
+        with T.block("B"):                        for ax0, ax1 in T.grid(8, 8):
+            B[vi, vj] = A[vi, vj] + 1       ->        with T.block("A_shared"):
+                                                          A_shared[v0, v1] = A[v0, v1]
+                                                  for i, j in T.grid(8, 8):
+                                                      with T.block("B"):
+                                                          B[vi, vj] = A_shared[vi, vj] + 1
+
+``cache_write(block, i, "local")`` makes ``block`` write ``{B}_local`` and adds a
+block ``{B}_local`` right after it that copies the written region back to ``B``.
+Both return the new block. Loops of the copy are named ``ax0, ax1, ...``.
+"""
+from __future__ import annotations
+
+from dataclasses import replace as dc_replace
+
+from ...ir.buffer import SCOPES, Buffer, BufferRegion
+from ...ir.expr import IntImm, IterVar, Range, Var, const
+from ...ir.int_set import canonical, relax_region
+from ...ir.tir import BlockRealize, BufferStore, PrimFunc, seq
+from ..analysis import loop_dom, regions_in_loops, stmt_blocks
+from ..base import BlockRV, ScheduleBase, instruction, schedule_error
+from ..edit import body_items, index_var, make_loops, replace_buffers, unique_block_name, unique_buffer_name
+from ..state import find_block, loops_above, parent_block, replace
+
+__all__ = ["CachePrimitives", "cache_read_ir", "cache_write_ir"]
+
+
+def _check(prim, func, realize, regions, index, scope, what) -> Buffer:
+    name = realize.block.name_hint
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(regions):
+        listed = ", ".join(r.buffer.name for r in regions) or "none"
+        raise schedule_error(prim, f"block {name!r}: {what}_buffer_index {index!r} is out of range; the "
+                             f"block {what}s {len(regions)} buffer(s) ({listed})", func, realize)
+    if scope not in SCOPES:
+        raise schedule_error(prim, f"unknown storage scope {scope!r}; expected one of {', '.join(SCOPES)}")
+    return regions[index].buffer
+
+
+def _copy_nest(name: str, src: Buffer, dst: Buffer, region: list[tuple]) -> object:
+    """``dst[v] = src[v]`` for v in ``region`` (pairs of (min, extent)), loops ``ax0...``."""
+    loops, iters, values = [], [], []
+    for d, ((lo, extent), size) in enumerate(zip(region, src.shape)):
+        ax = index_var(f"ax{d}")
+        loops.append((ax, const(0), extent))
+        iters.append(IterVar(Var(f"v{d}"), Range(const(0), size), "spatial"))
+        values.append(canonical(lo + ax))
+    idx = tuple(iv.var for iv in iters)
+    point = lambda buf: BufferRegion(buf, tuple(Range(i, const(1)) for i in idx))  # noqa: E731
+    from ...ir.tir import Block
+    block = Block(name, tuple(iters), (point(src),), (point(dst),), BufferStore(dst, src[idx], idx))
+    return make_loops(loops, BlockRealize(tuple(values), const(True, "bool"), block))
+
+
+def _with_scope_body(func: PrimFunc, scope: BlockRealize, items, alloc: Buffer) -> PrimFunc:
+    blk = scope.block
+    new = dc_replace(scope, block=dc_replace(blk, body=seq(*items), alloc_buffers=blk.alloc_buffers + (alloc,)))
+    return replace(func, scope, new)
+
+
+def cache_read_ir(func: PrimFunc, block: str, read_buffer_index: int, storage_scope: str) -> tuple[PrimFunc, str]:
+    """Copy the buffer ``block`` reads into a ``storage_scope`` cache; returns (func, copy block)."""
+    prim = "cache_read"
+    loc = find_block(func, block, prim)
+    buf = _check(prim, func, loc.node, loc.node.block.reads, read_buffer_index, storage_scope, "read")
+    scope = parent_block(loc)
+    items = body_items(scope.block.body)
+    readers = [k for k, item in enumerate(items)
+               if any(r.buffer is buf for b in stmt_blocks(item) for r in b.block.reads)]
+    first = readers[0]
+    for item in items[first:]:
+        for b in stmt_blocks(item):
+            if any(w.buffer is buf for w in b.block.writes):
+                raise schedule_error(prim, f"block {block!r}: block {b.block.name_hint!r} writes "
+                                     f"{buf.name} at or after its first read, so a copy made before "
+                                     "the readers would be stale", func, b)
+    cache = Buffer(unique_buffer_name(func, f"{buf.name}_{storage_scope}"), buf.shape, buf.dtype, storage_scope)
+    name = unique_block_name(func, f"{buf.name}_{storage_scope}")
+    nest = _copy_nest(name, buf, cache, [(const(0), e) for e in buf.shape])
+    rest = [replace_buffers(item, {id(buf): cache}) for item in items[first:]]
+    return _with_scope_body(func, scope, items[:first] + [nest] + rest, cache), name
+
+
+def cache_write_ir(func: PrimFunc, block: str, write_buffer_index: int, storage_scope: str) -> tuple[PrimFunc, str]:
+    """Make ``block`` write a ``storage_scope`` cache copied back after it; returns (func, copy block)."""
+    prim = "cache_write"
+    loc = find_block(func, block, prim)
+    realize = loc.node
+    buf = _check(prim, func, realize, realize.block.writes, write_buffer_index, storage_scope, "write")
+    scope = parent_block(loc)
+    items = body_items(scope.block.body)
+    pos = next(k for k, item in enumerate(items) if any(b is realize for b in stmt_blocks(item)))
+    for b in stmt_blocks(scope.block.body):
+        if b is realize or b is scope:
+            continue
+        if any(w.buffer is buf for w in b.block.writes):
+            raise schedule_error(prim, f"block {block!r}: block {b.block.name_hint!r} also writes "
+                                 f"{buf.name}; the copy back would overwrite it", func, b)
+    for b in stmt_blocks(items[pos]):
+        if b is not realize and any(r.buffer is buf for r in b.block.reads):
+            raise schedule_error(prim, f"block {block!r}: block {b.block.name_hint!r} reads {buf.name} "
+                                 "in the same loop nest, before the copy back could run", func, b)
+    cache = Buffer(unique_buffer_name(func, f"{buf.name}_{storage_scope}"), buf.shape, buf.dtype, storage_scope)
+    name = unique_block_name(func, f"{buf.name}_{storage_scope}")
+    region = _written_region(loc, buf)
+    nest = _copy_nest(name, cache, buf, region)
+    item = replace_buffers(items[pos], {id(buf): cache})
+    return _with_scope_body(func, scope, items[:pos] + [item, nest] + items[pos + 1:], cache), name
+
+
+def _written_region(loc, buf: Buffer) -> list[tuple]:
+    """(min, extent) per dimension of what the block writes to ``buf`` over all its loops."""
+    dom = loop_dom(loops_above(loc))
+    out = None
+    for r in regions_in_loops(loc.node, loc.node.block.writes):
+        if r.buffer is buf:
+            sets = relax_region(r.region, dom)
+            out = sets if out is None else [a.union(b) for a, b in zip(out, sets)]
+    dims = []
+    for s, size in zip(out, buf.shape):
+        e = s.extent()
+        dims.append((s.min, e) if isinstance(e, IntImm) and s.min is not None else (const(0), size))
+    return dims
+
+
+class CachePrimitives(ScheduleBase):
+
+    @instruction
+    def cache_read(self, block, read_buffer_index: int, storage_scope: str) -> BlockRV:
+        """Read the ``read_buffer_index``-th input of ``block`` through a copy in
+        ``storage_scope`` (block and buffer ``{buffer}_{scope}``); returns the copy block."""
+        fname, func, loc = self._block(block, "cache_read")
+        new, name = cache_read_ir(func, loc.node.block.name_hint, read_buffer_index, storage_scope)
+        self._commit(fname, new)
+        return self._block_rv(fname, name)
+
+    @instruction
+    def cache_write(self, block, write_buffer_index: int, storage_scope: str) -> BlockRV:
+        """Write the ``write_buffer_index``-th output of ``block`` to a copy in
+        ``storage_scope``, copied back by a new block ``{buffer}_{scope}``, which is returned."""
+        fname, func, loc = self._block(block, "cache_write")
+        new, name = cache_write_ir(func, loc.node.block.name_hint, write_buffer_index, storage_scope)
+        self._commit(fname, new)
+        return self._block_rv(fname, name)

@@ -1,0 +1,357 @@
+"""compute_at, reverse_compute_at and sample_compute_location.
+
+``compute_at(block, loop)`` moves a producer under a loop of its consumers so
+that each iteration computes exactly the region the consumers read during that
+iteration; ``reverse_compute_at(block, loop)`` moves a consumer under a loop of
+its producers so that each iteration consumes what was just produced.
+
+Before (``Y`` then ``C``, ``Y``'s ``j`` split by 4 and reordered)::
+
+    for i, j_0 in T.grid(128, 32):
+        for k, j_1 in T.grid(128, 4):
+            with T.block("Y"): ...   # writes Y[i, j_0 * 4 + j_1]
+    for i, j in T.grid(128, 128):
+        with T.block("C"): ...       # C[vi, vj] = T.max(Y[vi, vj], 0)
+
+``reverse_compute_at(C, j_0)``::
+
+    for i, j_0 in T.grid(128, 32):
+        for k, j_1 in T.grid(128, 4):
+            with T.block("Y"): ...
+        for ax0 in range(4):
+            with T.block("C"):
+                vi = T.axis.spatial(128, i)
+                vj = T.axis.spatial(128, j_0 * 4 + ax0)
+                ...
+
+New loops are named ``ax0, ax1, ...``; a unit loop is left out unless
+``preserve_unit_loops``. Where the region may run past the block's iteration
+domain (a split that does not divide), a ``T.where`` predicate clips it.
+"""
+from __future__ import annotations
+
+from ...ir.expr import Binary, IntImm, PrimExpr, Var, const, make_binary
+from ...ir.int_set import (IntSet, can_prove, canonical, const_bounds, constant_difference,
+                           uses_any)
+from ...ir.tir import BlockRealize, For, PrimFunc
+from ..analysis import (block_order, buffer_ids, conjuncts, is_param, loop_ranges,
+                        loops_below, point_pattern, relaxed_access, stmt_blocks)
+from ..base import LoopRV, ScheduleBase, instruction, schedule_error
+from ..edit import body_items, index_var, insert_at, make_loops, remove_block
+from ..state import Location, all_blocks, all_loops, find_block, find_loop, parent_block, replace
+
+__all__ = ["ComputeLocationPrimitives", "compute_at_ir", "reverse_compute_at_ir"]
+
+
+def compute_at_ir(func: PrimFunc, block: str, loop: Var, preserve_unit_loops: bool = False) -> PrimFunc:
+    """Move producer ``block`` under the loop whose variable is ``loop``."""
+    return _Move(func, block, loop, preserve_unit_loops, reverse=False).run()
+
+
+def reverse_compute_at_ir(func: PrimFunc, block: str, loop: Var, preserve_unit_loops: bool = False) -> PrimFunc:
+    """Move consumer ``block`` under the loop whose variable is ``loop``."""
+    return _Move(func, block, loop, preserve_unit_loops, reverse=True).run()
+
+
+class _Move:
+    """One compute_at / reverse_compute_at: checks, then the rewrite."""
+
+    def __init__(self, func, block_name, loop_var, preserve_unit_loops, reverse):
+        self.func, self.reverse, self.preserve = func, reverse, bool(preserve_unit_loops)
+        self.prim = "reverse_compute_at" if reverse else "compute_at"
+        self.loc = find_block(func, block_name, self.prim)
+        self.lloc = find_loop(func, loop_var, self.prim)
+        self.realize: BlockRealize = self.loc.node
+        self.block = self.realize.block
+        self.loop: For = self.lloc.node
+
+    def error(self, why: str, node=None):
+        where = f"block {self.block.name_hint!r}, loop {self.loop.loop_var.name!r}: "
+        return schedule_error(self.prim, where + why, self.func, node if node is not None else self.loop)
+
+    # ---------------------------------------------------------------- checks
+    def _check_position(self) -> None:
+        if any(n is self.loop for n in self.loc.path):
+            raise self.error("the block is already inside this loop")
+        if any(n is self.realize for n in self.lloc.path):
+            raise self.error("the loop is inside the block")
+        if parent_block(self.loc) is not parent_block(self.lloc):
+            raise self.error("the block and the loop are in different block scopes")
+        if self.reverse and self.block.is_reduction:
+            raise self.error("reverse_compute_at moves a spatial consumer; this block is a "
+                             "reduction (use compute_at on its producer instead)", self.realize)
+
+    def _under_loop(self) -> list[Location]:
+        """Blocks directly under the loop (not nested in another block)."""
+        out = []
+        for loc in all_blocks(self.func):
+            path = loc.path
+            if any(n is self.loop for n in path):
+                tail = path[next(k for k, n in enumerate(path) if n is self.loop) + 1:]
+                if not any(isinstance(n, BlockRealize) for n in tail):
+                    out.append(loc)
+        return out
+
+    def _related(self, under: list[Location]) -> list[Location]:
+        if self.reverse:
+            ins = buffer_ids(self.block.reads)
+            related = [l for l in under if buffer_ids(l.node.block.writes) & ins]
+            if not related:
+                raise self.error("no block under the loop produces a buffer this block reads")
+            return related
+        outs = buffer_ids(self.block.writes)
+        related = [l for l in under if buffer_ids(l.node.block.reads) & outs]
+        if not related:
+            raise self.error("no block under the loop reads what this block writes, so the "
+                             "loop does not cover any use of it")
+        for w in self.block.writes:
+            if is_param(self.func, w.buffer):
+                raise self.error(f"it writes the function parameter {w.buffer.name}, which must be "
+                                 "computed in full, not only where consumers under the loop read it",
+                                 self.realize)
+        under_ids = {id(l.node) for l in under}
+        for loc in all_blocks(self.func):
+            other = loc.node
+            if other is self.realize or id(other) in under_ids:
+                continue
+            if buffer_ids(other.block.reads) & outs:
+                raise self.error(f"block {other.block.name_hint!r} also reads what this block writes "
+                                 "but is not under the loop; it would miss the values computed "
+                                 "only for the consumers under the loop", other)
+        return related
+
+    def _check_finality(self, related: list[Location]) -> None:
+        """reverse_compute_at: each iteration must produce final values."""
+        for loc in related:
+            inner = {id(f.loop_var) for f in loops_below(loc, self.loop)}
+            producer = loc.node
+            for iv, value in zip(producer.block.iter_vars, producer.iter_values):
+                if iv.iter_type != "spatial":
+                    outer = [v for v in _vars(value) if id(v) not in inner]
+                    if outer:
+                        raise self.error(
+                            f"producer {producer.block.name_hint!r} reduces over {iv.var.name} "
+                            f"across iterations of loop {outer[0].name!r}, so its output is not "
+                            "final inside one iteration", producer)
+
+    def _check_dependences(self, items, idx: int) -> None:
+        order = block_order(self.func)
+        pos = next(k for k, r in enumerate(order) if r is self.realize)
+        before = [r for item in items[:idx] for r in stmt_blocks(item)]
+        after = [r for item in items[idx:] for r in stmt_blocks(item)]
+        first_in_loop = next(k for k, r in enumerate(order) if r is (before + after)[0])
+        ins = first_in_loop + len(before)
+        passed = order[pos + 1:ins] if pos < ins else order[ins:pos]
+        x_reads, x_writes = buffer_ids(self.block.reads), buffer_ids(self.block.writes)
+        for other in passed:
+            if other is self.realize:
+                continue
+            clash = _clash(other, x_reads, x_writes)
+            if clash:
+                raise self.error(f"moving it past block {other.block.name_hint!r} would break a "
+                                 f"dependence: {clash}", other)
+        # Blocks under the loop that now run between two iterations of the moved block.
+        for other in (before if self.reverse else after):
+            o_reads, o_writes = buffer_ids(other.block.reads), buffer_ids(other.block.writes)
+            bad = o_writes & x_writes or (o_reads & x_writes if self.reverse else o_writes & x_reads)
+            if bad:
+                raise self.error(f"block {other.block.name_hint!r} under the loop would interleave "
+                                 "with it on a buffer both use", other)
+
+    # ------------------------------------------------------------- domains
+    def _domains(self, related) -> dict[int, IntSet]:
+        """The iteration interval of each of the block's iterators, by id(var)."""
+        if self.reverse:
+            regions = [r for r in self.block.reads]
+            kind = "writes"
+        else:
+            regions = list(self.block.writes)
+            kind = "reads"
+        targets = {id(r.buffer) for loc in related for r in getattr(loc.node.block, kind)}
+        regions = [r for r in regions if id(r.buffer) in targets]
+        needed: dict[int, list[IntSet]] = {}
+        for loc in related:
+            for key, sets in relaxed_access(loc, self.loop, kind, targets).items():
+                needed[key] = sets if key not in needed else [a.union(b) for a, b in zip(needed[key], sets)]
+        doms: dict[int, IntSet] = {}
+        what = "reads" if self.reverse else "writes"
+        for region in regions:
+            pattern = point_pattern(region, self.block.iter_vars)
+            if pattern is None:
+                raise self.error(f"the block {what} {region!r}, not one point per block iterator "
+                                 f"(like {region.buffer.name}[vi, vj]); cannot derive its domain",
+                                 self.realize)
+            for (var, offset), s in zip(pattern, needed[id(region.buffer)]):
+                shifted = IntSet(None if s.min is None else canonical(s.min - offset),
+                                 None if s.max is None else canonical(s.max - offset))
+                old = doms.get(id(var))
+                if old is None:
+                    doms[id(var)] = shifted
+                else:
+                    doms[id(var)] = old.intersect(shifted) if self.reverse else old.union(shifted)
+        return doms
+
+    # ---------------------------------------------------------------- build
+    def _new_nest(self, doms):
+        ranges = loop_ranges([n for n in self.lloc.path if isinstance(n, For)] + [self.loop])
+        loops, values, conds = [], [], []
+        for iv in self.block.iter_vars:
+            full = IntSet.from_range(iv.dom)
+            s = doms.get(id(iv.var), full)
+            s = IntSet(full.min if s.min is None else s.min, full.max if s.max is None else s.max)
+            extent = s.extent()
+            exact = isinstance(extent, IntImm)
+            if exact:
+                size = extent.value
+            else:
+                size = const_bounds(extent, ranges)[1]
+                if size is None:
+                    raise self.error(f"cannot bound the number of values of {iv.var.name} "
+                                     f"needed per iteration ({extent!r})", self.realize)
+            if size <= 0:
+                raise self.error(f"the region of {iv.var.name} needed per iteration is empty", self.realize)
+            if size == 1 and not self.preserve:
+                value = s.min
+            else:
+                ax = index_var(f"ax{len(loops)}")
+                loops.append((ax, const(0), const(size)))
+                ranges[ax] = _range(size)
+                value = canonical(s.min + ax)
+            values.append(value)
+            if not exact:
+                conds.append(value <= s.max)
+            for cond in (value >= full.min, value <= full.max):
+                if not can_prove(cond, ranges):
+                    conds.append(_pretty_bound(cond))
+        conds += self._carried_predicate(values)
+        pred = conds[0] if conds else const(True, "bool")
+        for c in conds[1:]:
+            pred = make_binary("and", pred, c)
+        realize = BlockRealize(tuple(values), pred, self.block)
+        return make_loops(loops, realize)
+
+    def _carried_predicate(self, values) -> list[PrimExpr]:
+        """The block's own predicate, rewritten from old loops to its new bindings."""
+        out = []
+        for cond in conjuncts(self.realize.predicate):
+            new = None
+            if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge"):
+                for old_val, new_val in zip(self.realize.iter_values, values):
+                    for side in ("a", "b"):
+                        expr, other = getattr(cond, side), getattr(cond, "b" if side == "a" else "a")
+                        d = constant_difference(old_val, expr)
+                        if d is not None and isinstance(canonical(other), IntImm):
+                            lhs = canonical(new_val + d)
+                            args = (lhs, other) if side == "a" else (other, lhs)
+                            new = make_binary(cond.op, *args)
+                            break
+                    if new is not None:
+                        break
+            if new is None:
+                raise self.error(f"its predicate {cond!r} is not a bound on one block iterator, so "
+                                 "it cannot be carried to the new loops", self.realize)
+            out.append(new)
+        return out
+
+    def run(self) -> PrimFunc:
+        self._check_position()
+        under = self._under_loop()
+        related = self._related(under)
+        if self.reverse:
+            self._check_finality(related)
+        items = body_items(self.loop.body)
+        holders = [k for k, item in enumerate(items)
+                   if any(r is l.node for r in stmt_blocks(item) for l in related)]
+        idx = holders[-1] + 1 if self.reverse else holders[0]
+        self._check_dependences(items, idx)
+        nest = self._new_nest(self._domains(related))
+        func = remove_block(self.func, self.loc)
+        loop = find_loop(func, self.loop.loop_var, self.prim).node
+        return replace(func, loop, insert_at(loop, nest, idx))
+
+
+def _vars(e) -> list[Var]:
+    from ...ir.int_set import free_vars
+    return free_vars(e)
+
+
+def _range(size: int):
+    from ...ir.expr import Range
+    return Range(const(0), const(size))
+
+
+def _pretty_bound(cond: Binary) -> PrimExpr:
+    """``x <= c`` as ``x < c + 1`` for constants, matching TVM's predicates."""
+    if cond.op == "le" and isinstance(cond.b, IntImm):
+        return cond.a < cond.b.value + 1
+    return cond
+
+
+def _clash(other: BlockRealize, x_reads: set[int], x_writes: set[int]) -> str:
+    o_reads, o_writes = buffer_ids(other.block.reads), buffer_ids(other.block.writes)
+    names = {id(r.buffer): r.buffer.name for r in other.block.reads + other.block.writes}
+    for ids, text in ((o_writes & x_reads, "it writes {} which the block reads"),
+                      (o_reads & x_writes, "it reads {} which the block writes"),
+                      (o_writes & x_writes, "both write {}")):
+        if ids:
+            return text.format(", ".join(sorted(names[i] for i in ids)))
+    return ""
+
+
+def legal_compute_at_loops(func: PrimFunc, block: str) -> list[Var]:
+    """The loop variables ``compute_at(block, loop)`` accepts, in program order."""
+    out = []
+    for loc in all_loops(func):
+        try:
+            compute_at_ir(func, block, loc.node.loop_var)
+        except Exception as err:  # noqa: BLE001 - any refusal means "not a candidate"
+            from ...errors import ScheduleError
+            if not isinstance(err, ScheduleError):
+                raise
+            continue
+        out.append(loc.node.loop_var)
+    return out
+
+
+class ComputeLocationPrimitives(ScheduleBase):
+
+    def _block_and_loop(self, block, loop, prim):
+        fname, func, bloc = self._block(block, prim)
+        lname, _, lloc = self._loop(loop, prim)
+        if lname != fname:
+            raise schedule_error(prim, f"the block is in function {fname!r} but the loop in {lname!r}")
+        return fname, func, bloc.node.block.name_hint, lloc.node.loop_var
+
+    @instruction
+    def compute_at(self, block, loop, preserve_unit_loops: bool = False) -> None:
+        """Move producer ``block`` under ``loop``, computing per iteration what the
+        consumers under ``loop`` read (new loops ``ax0, ax1, ...``)."""
+        fname, func, name, var = self._block_and_loop(block, loop, "compute_at")
+        self._commit(fname, compute_at_ir(func, name, var, preserve_unit_loops))
+
+    @instruction
+    def reverse_compute_at(self, block, loop, preserve_unit_loops: bool = False) -> None:
+        """Move consumer ``block`` under ``loop``, consuming per iteration what the
+        producers under ``loop`` wrote."""
+        fname, func, name, var = self._block_and_loop(block, loop, "reverse_compute_at")
+        self._commit(fname, reverse_compute_at_ir(func, name, var, preserve_unit_loops))
+
+    @instruction
+    def sample_compute_location(self, block, decision: int | None = None) -> LoopRV:
+        """A loop where ``compute_at(block, loop)`` is legal, chosen with the schedule's
+        random generator; ``decision`` (an index into the legal loops in program
+        order) replays an earlier choice."""
+        fname, func, bloc = self._block(block, "sample_compute_location")
+        name = bloc.node.block.name_hint
+        candidates = legal_compute_at_loops(func, name)
+        if not candidates:
+            raise schedule_error("sample_compute_location",
+                                 f"block {name!r} has no loop where compute_at is legal", func, bloc.node)
+        if decision is None:
+            decision = self._rng.randrange(len(candidates))
+        elif not isinstance(decision, int) or not 0 <= decision < len(candidates):
+            raise schedule_error("sample_compute_location",
+                                 f"decision {decision!r} is out of range: block {name!r} has "
+                                 f"{len(candidates)} legal location(s)")
+        self._last_decision = int(decision)
+        return self._loop_rv(fname, candidates[decision])

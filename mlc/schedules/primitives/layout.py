@@ -1,0 +1,97 @@
+"""storage_align: pad an allocated buffer's rows so a dimension's stride is aligned.
+
+``storage_align(block, buffer_index, axis, factor, offset)`` gives the
+``buffer_index``-th buffer ``block`` writes explicit strides such that
+``stride[axis] % factor == offset`` (the usual trick against shared-memory bank
+conflicts). Every use of the buffer is replaced by the strided one and the
+request is recorded in the block's ``buffer_dim_align`` annotation, so
+alignments of several axes combine::
+
+    A_shared = T.alloc_buffer((64, 64), scope="shared")
+        -> storage_align(b, 0, axis=0, factor=32, offset=8) ->
+    A_shared = T.alloc_buffer((64, 64), strides=(72, 1,), scope="shared")
+"""
+from __future__ import annotations
+
+from dataclasses import replace as dc_replace
+
+from ...ir.buffer import Buffer
+from ...ir.expr import IntImm, const
+from ...ir.tir import PrimFunc
+from ..analysis import is_param
+from ..base import ScheduleBase, instruction, schedule_error
+from ..edit import replace_buffers
+from ..state import find_block, replace
+
+__all__ = ["LayoutPrimitives", "storage_align_ir", "aligned_strides"]
+
+ANNOTATION = "buffer_dim_align"
+
+
+def aligned_strides(shape: tuple[int, ...], aligns: dict[int, tuple[int, int]]) -> tuple[int, ...]:
+    """Row-major strides where ``stride[axis] % factor == offset`` for each
+    ``axis -> (factor, offset)``, each padded as little as possible.
+
+    >>> aligned_strides((64, 64), {0: (32, 8)})
+    (72, 1)
+    """
+    strides = [0] * len(shape)
+    for d in reversed(range(len(shape))):
+        stride = 1 if d == len(shape) - 1 else strides[d + 1] * shape[d + 1]
+        if d in aligns:
+            factor, offset = aligns[d]
+            stride += (offset - stride) % factor
+        strides[d] = stride
+    return tuple(strides)
+
+
+def storage_align_ir(func: PrimFunc, block: str, buffer_index: int, axis: int, factor: int,
+                     offset: int) -> PrimFunc:
+    """Align ``stride[axis]`` of the ``buffer_index``-th buffer ``block`` writes."""
+    prim = "storage_align"
+    loc = find_block(func, block, prim)
+    realize = loc.node
+    blk = realize.block
+    writes = blk.writes
+    if isinstance(buffer_index, bool) or not isinstance(buffer_index, int) or not 0 <= buffer_index < len(writes):
+        listed = ", ".join(w.buffer.name for w in writes) or "none"
+        raise schedule_error(prim, f"block {block!r}: buffer_index {buffer_index!r} is out of range; the "
+                             f"block writes {len(writes)} buffer(s) ({listed})", func, realize)
+    buf: Buffer = writes[buffer_index].buffer
+    if is_param(func, buf):
+        raise schedule_error(prim, f"block {block!r}: {buf.name} is a function parameter; its layout "
+                             "belongs to the caller (align an allocated buffer, e.g. a cache_read copy)",
+                             func, realize)
+    if not all(isinstance(e, IntImm) for e in buf.shape):
+        raise schedule_error(prim, f"block {block!r}: {buf.name} has a symbolic shape", func, realize)
+    ndim = buf.ndim
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -ndim <= axis < ndim:
+        raise schedule_error(prim, f"block {block!r}: axis {axis!r} is out of range for the {ndim}-d "
+                             f"buffer {buf.name}")
+    for label, value in (("factor", factor), ("offset", offset)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise schedule_error(prim, f"block {block!r}: {label} must be an int, got {value!r}")
+    if factor <= 0 or not 0 <= offset < factor:
+        raise schedule_error(prim, f"block {block!r}: need factor > 0 and 0 <= offset < factor, got "
+                             f"factor={factor}, offset={offset}")
+    axis %= ndim
+    entries = dict(((e[0], e[1]), e) for e in dict(blk.annotations).get(ANNOTATION, ()))
+    entries[(buffer_index, axis)] = (buffer_index, axis, factor, offset)
+    entries = tuple(entries[k] for k in sorted(entries))
+    aligns = {a: (f, o) for b, a, f, o in entries if b == buffer_index}
+    strides = aligned_strides(buf.static_shape(), aligns)
+    new_buf = dc_replace(buf, strides=tuple(const(s) for s in strides))
+    annotations = tuple((k, v) for k, v in blk.annotations if k != ANNOTATION) + ((ANNOTATION, entries),)
+    func = replace(func, realize, dc_replace(realize, block=dc_replace(blk, annotations=annotations)))
+    return func.with_body(replace_buffers(func.body, {id(buf): new_buf}))
+
+
+class LayoutPrimitives(ScheduleBase):
+
+    @instruction
+    def storage_align(self, block, buffer_index: int, axis: int, factor: int, offset: int) -> None:
+        """Pad the ``buffer_index``-th buffer ``block`` writes so that
+        ``stride[axis] % factor == offset``."""
+        fname, func, loc = self._block(block, "storage_align")
+        self._commit(fname, storage_align_ir(func, loc.node.block.name_hint, buffer_index, axis,
+                                             factor, offset))

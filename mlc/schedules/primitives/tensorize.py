@@ -1,0 +1,290 @@
+"""tensorize: replace a blockized computation by a tensor intrinsic's implementation.
+
+The block's body must be loops around one inner block (what ``blockize``
+makes). It is matched against the intrinsic's description:
+
+* the loops pair up in order with equal extents;
+* every inner iterator bound to the loops has a description iterator with the
+  same binding and kind (spatial/reduce);
+* the computations have the same shape (ops, dtypes, constants), and each
+  buffer access equals the description's up to a fixed offset per dimension
+  (the region of the real buffer the description's parameter stands for;
+  extra leading dimensions of the real buffer stay fixed).
+
+On success the block's body becomes the implementation, its parameters bound
+to those regions; on a mismatch ScheduleError says which loop extent,
+iterator, index or operation differs::
+
+    with T.block("Y_update_o"):                     with T.block("Y_update_o"):
+        vi_o, vj_o, vk_o = T.axis.remap(...)            vi_o, vj_o, vk_o = T.axis.remap(...)
+        for j_1 in range(4):                  ->        for j in T.vectorized(4):
+            with T.block("Y_update"): ...                   Y[vi_o, vj_o * 4 + j] = Y[vi_o, vj_o * 4 + j] + A[vi_o, vk_o] * B[vk_o, vj_o * 4 + j]
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace as dc_replace
+
+from ...ir.buffer import Buffer, BufferRegion
+from ...ir.expr import BufferLoad, FloatImm, IntImm, PrimExpr, Range, Var
+from ...ir.functor import Mutator, node_fields, pre_order_nodes, substitute
+from ...ir.int_set import canonical, expr_key, linear, uses_any
+from ...ir.expr import IterVar
+from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, Stmt
+from ..analysis import is_true
+from ..base import LoopRV, ScheduleBase, instruction, schedule_error
+from ..state import find_block, replace
+from ..tensor_intrin import TensorIntrin, body_of, unit_of
+from .blockize import blockize_ir, split_binding
+
+__all__ = ["TensorizePrimitives", "tensorize_ir"]
+
+
+class _Mismatch(Exception):
+    """Internal: the first difference found, turned into a ScheduleError by the caller."""
+
+
+class _Matcher:
+    def __init__(self, d_loops, r_loops):
+        self.loop_map = {r.loop_var: d.loop_var for r, d in zip(r_loops, d_loops)}
+        self.d_loop_vars = [d.loop_var for d in d_loops]
+        self.buffers: dict[int, Buffer] = {}     # id(desc buffer) -> real buffer
+        self.reverse: dict[int, Buffer] = {}     # id(real buffer) -> desc buffer
+        self.layout: dict[int, tuple] = {}       # id(desc buffer) -> (dims, offsets)
+
+    # ------------------------------------------------------------ iterators
+    def check_iters(self, d_inner: BlockRealize, r_inner: BlockRealize) -> None:
+        d_parts = []
+        for iv, value in zip(d_inner.block.iter_vars, d_inner.iter_values):
+            parts = split_binding(value, self.d_loop_vars)
+            d_parts.append((iv, parts[1] if parts else linear(value)))
+        used = set()
+        for iv, value in zip(r_inner.block.iter_vars, r_inner.iter_values):
+            parts = split_binding(substitute(value, self.loop_map), self.d_loop_vars)
+            if parts is None:
+                raise _Mismatch(f"iterator {iv.var.name} is bound to {value!r}, which mixes the "
+                                "tensorized loops with outer ones non-affinely")
+            inner = parts[1]
+            if not inner.terms:
+                continue
+            key = _lin_key(inner)
+            match = next((n for n, (_, p) in enumerate(d_parts) if p.terms and _lin_key(p) == key), None)
+            if match is None:
+                listed = ", ".join(f"{d.var.name} = {p.to_expr()!r}" for d, p in d_parts if p.terms)
+                raise _Mismatch(f"iterator {iv.var.name} is bound to {inner.to_expr()!r} inside the "
+                                f"tensorized loops, but no description iterator is (description: {listed})")
+            d_iv = d_parts[match][0]
+            if d_iv.iter_type != iv.iter_type:
+                raise _Mismatch(f"iterator {iv.var.name} is {iv.iter_type} in the block but "
+                                f"{d_iv.var.name} is {d_iv.iter_type} in the description")
+            used.add(match)
+        for n, (d_iv, p) in enumerate(d_parts):
+            if p.terms and n not in used:
+                raise _Mismatch(f"description iterator {d_iv.var.name} (bound to {p.to_expr()!r}) has no "
+                                "counterpart in the block")
+
+    # ---------------------------------------------------------------- bodies
+    def compare(self, d, r) -> None:
+        if type(d) is not type(r):
+            raise _Mismatch(f"the block computes `{r!r}` where the description has `{d!r}`")
+        if isinstance(d, (BufferLoad, BufferStore)):
+            self._access(d, r)
+            if isinstance(d, BufferStore):
+                self.compare(d.value, r.value)
+            return
+        if isinstance(d, Var):
+            if d is not r:
+                raise _Mismatch(f"the block uses `{r!r}` where the description uses `{d!r}`")
+            return
+        if isinstance(d, (IntImm, FloatImm)):
+            if d.dtype != r.dtype or d.value != r.value:
+                raise _Mismatch(f"constant {r!r} in the block vs {d!r} in the description")
+            return
+        if hasattr(d, "dtype") and getattr(d, "dtype") != getattr(r, "dtype"):
+            raise _Mismatch(f"dtype {r.dtype} of `{r!r}` in the block vs {d.dtype} of `{d!r}` in the "
+                            "description")
+        for (name, dv), (_, rv) in zip(node_fields(d), node_fields(r)):
+            if isinstance(dv, tuple):
+                if len(dv) != len(rv):
+                    raise _Mismatch(f"`{r!r}` in the block vs `{d!r}` in the description")
+                for x, y in zip(dv, rv):
+                    self.compare(x, y)
+            elif isinstance(dv, (PrimExpr, Stmt)) or dv is None:
+                if (dv is None) != (rv is None):
+                    raise _Mismatch(f"`{r!r}` in the block vs `{d!r}` in the description")
+                if dv is not None:
+                    self.compare(dv, rv)
+            elif dv != rv:
+                raise _Mismatch(f"{name} {rv!r} in the block vs {dv!r} in the description "
+                                f"(`{r!r}` vs `{d!r}`)")
+
+    def _access(self, d, r) -> None:
+        dbuf, rbuf = d.buffer, r.buffer
+        bound = self.buffers.get(id(dbuf))
+        if bound is None:
+            if id(rbuf) in self.reverse:
+                raise _Mismatch(f"buffer {rbuf.name} plays two roles ({self.reverse[id(rbuf)].name} and "
+                                f"{dbuf.name} in the description)")
+            if dbuf.dtype != rbuf.dtype:
+                raise _Mismatch(f"buffer {rbuf.name} is {rbuf.dtype} but the description's {dbuf.name} "
+                                f"is {dbuf.dtype}")
+            self.buffers[id(dbuf)], self.reverse[id(rbuf)] = rbuf, dbuf
+        elif bound is not rbuf:
+            raise _Mismatch(f"the description's {dbuf.name} is {bound.name} elsewhere but {rbuf.name} here")
+        self._indices(dbuf, rbuf, d.indices, r.indices)
+
+    def _indices(self, dbuf, rbuf, d_idx, r_idx) -> None:
+        D, R = len(d_idx), len(r_idx)
+        if D > R:
+            raise _Mismatch(f"the description's {dbuf.name} has {D} dimensions but {rbuf.name} has {R}")
+        known = self.layout.get(id(dbuf))
+        choices = [known[0]] if known else list(itertools.combinations(range(R), D))[::-1]
+        first_error = None
+        for dims in choices:
+            offsets, error = self._offsets(dims, d_idx, r_idx, rbuf, dbuf)
+            if error is None:
+                if known and [expr_key(canonical(o)) for o in offsets] != [expr_key(canonical(o)) for o in known[1]]:
+                    raise _Mismatch(f"{rbuf.name} is accessed at {_show(rbuf, r_idx)} but elsewhere at an "
+                                    "offset inconsistent with the description's "
+                                    f"{_show(dbuf, d_idx)}")
+                self.layout[id(dbuf)] = (dims, offsets)
+                return
+            first_error = first_error or error
+        raise _Mismatch(first_error)
+
+    def _offsets(self, dims, d_idx, r_idx, rbuf, dbuf):
+        offsets = []
+        for rd, r in enumerate(r_idx):
+            if rd in dims:
+                dd = dims.index(rd)
+                diff = linear(r).add(linear(d_idx[dd]), -1).to_expr()
+            else:
+                dd, diff = None, canonical(r)
+            if uses_any(diff, self.d_loop_vars):
+                which = f"index {rd} of {rbuf.name}"
+                want = "a fixed offset" if dd is None else f"{d_idx[dd]!r} plus a fixed offset"
+                return None, (f"{which} is `{canonical(r)!r}` where the description needs {want} "
+                              f"({_show(rbuf, r_idx)} vs {_show(dbuf, d_idx)})")
+            offsets.append(diff)
+        return offsets, None
+
+
+def _lin_key(lin) -> tuple:
+    return tuple(sorted((expr_key(a), c) for a, c in lin.terms.values())) + (lin.const,)
+
+
+def _show(buf: Buffer, idx) -> str:
+    return f"{buf.name}[{', '.join(repr(canonical(i)) for i in idx)}]"
+
+
+class _BindImpl(Mutator):
+    """Point the implementation's parameters at the matched regions of the real buffers."""
+
+    def __init__(self, binding: dict[int, tuple[Buffer, tuple, list]]):
+        self.binding = binding
+
+    def _map(self, buf, idx):
+        real, dims, offsets = self.binding[id(buf)]
+        out = []
+        for rd, off in enumerate(offsets):
+            out.append(canonical(off + idx[dims.index(rd)]) if rd in dims else off)
+        return real, tuple(out)
+
+    def visit_BufferLoad(self, node):
+        node = self.generic_visit(node)
+        if id(node.buffer) not in self.binding:
+            return node
+        real, idx = self._map(node.buffer, node.indices)
+        return BufferLoad(real, idx, node.dtype)
+
+    def visit_BufferStore(self, node):
+        node = self.generic_visit(node)
+        if id(node.buffer) not in self.binding:
+            return node
+        real, idx = self._map(node.buffer, node.indices)
+        return BufferStore(real, node.value, idx)
+
+    def visit_BufferRegion(self, node):
+        if id(node.buffer) not in self.binding:
+            return node
+        real, dims, offsets = self.binding[id(node.buffer)]
+        ranges = [Range(canonical(off + node.region[dims.index(rd)].min), node.region[dims.index(rd)].extent)
+                  if rd in dims else Range(off, IntImm(1, off.dtype)) for rd, off in enumerate(offsets)]
+        return BufferRegion(real, tuple(ranges))
+
+
+def _fresh_vars(stmt: Stmt) -> Stmt:
+    """``stmt`` with every loop and block iterator variable it defines renamed to a fresh one."""
+    defined = {}
+    for node in pre_order_nodes(stmt):
+        if isinstance(node, For):
+            defined[node.loop_var] = Var(node.loop_var.name, node.loop_var.dtype)
+        elif isinstance(node, IterVar):
+            defined[node.var] = Var(node.var.name, node.var.dtype)
+    return substitute(stmt, defined)
+
+
+def tensorize_ir(func: PrimFunc, block: str, intrin: TensorIntrin) -> PrimFunc:
+    """Replace the body of the blockized ``block`` with ``intrin``'s implementation."""
+    prim = "tensorize"
+    loc = find_block(func, block, prim)
+    outer = loc.node
+    where = f"block {block!r}, intrinsic {intrin.name!r}: "
+    real = unit_of(outer.block.body)
+    if real is None:
+        raise schedule_error(prim, where + "the block's body must be loops around one inner block; "
+                             "blockize a loop first, or tensorize the loop itself", func, outer)
+    r_loops, r_inner = real
+    d_loops, d_inner = unit_of(body_of(intrin.desc))
+    try:
+        if len(r_loops) != len(d_loops):
+            raise _Mismatch(f"the block has {len(r_loops)} loop(s) inside, the description {len(d_loops)}")
+        for n, (r, d) in enumerate(zip(r_loops, d_loops)):
+            for what in ("extent", "min"):
+                rv, dv = getattr(r, what), getattr(d, what)
+                if not (isinstance(rv, IntImm) and isinstance(dv, IntImm) and rv.value == dv.value):
+                    raise _Mismatch(f"loop {n} ({r.loop_var.name}) has {what} {rv!r} but the "
+                                    f"description's loop {d.loop_var.name} has {what} {dv!r}")
+        matcher = _Matcher(d_loops, r_loops)
+        matcher.check_iters(d_inner, r_inner)
+        if not is_true(r_inner.predicate):
+            raise _Mismatch(f"the inner block has the predicate {r_inner.predicate!r}; tensorize "
+                            "needs whole tiles")
+        r_blk, d_blk = r_inner.block, d_inner.block
+        if (r_blk.init is None) != (d_blk.init is None):
+            has = "has" if r_blk.init is not None else "has no"
+            raise _Mismatch(f"the inner block {has} T.init() but the description "
+                            f"{'does not' if d_blk.init is None else 'does'}; decompose_reduction first")
+        r_sub = {iv.var: substitute(v, matcher.loop_map) for iv, v in zip(r_blk.iter_vars, r_inner.iter_values)}
+        d_sub = {iv.var: v for iv, v in zip(d_blk.iter_vars, d_inner.iter_values)}
+        matcher.compare(substitute(d_blk.body, d_sub), substitute(r_blk.body, r_sub))
+        if d_blk.init is not None:
+            matcher.compare(substitute(d_blk.init, d_sub), substitute(r_blk.init, r_sub))
+    except _Mismatch as err:
+        raise schedule_error(prim, where + f"the block does not match the description: {err}",
+                             func, outer) from None
+    binding = {}
+    for d_param, i_param in zip(intrin.desc.params, intrin.impl.params):
+        if id(d_param) not in matcher.buffers:
+            raise schedule_error(prim, where + f"the description never accesses its parameter "
+                                 f"{d_param.name}, so it cannot be bound", func, outer)
+        dims, offsets = matcher.layout[id(d_param)]
+        binding[id(i_param)] = (matcher.buffers[id(d_param)], dims, offsets)
+    body = _BindImpl(binding).visit(_fresh_vars(body_of(intrin.impl)))
+    return replace(func, outer, dc_replace(outer, block=dc_replace(outer.block, body=body)))
+
+
+class TensorizePrimitives(ScheduleBase):
+
+    @instruction
+    def tensorize(self, block_or_loop, intrin_name: str) -> None:
+        """Replace a blockized block (or a loop, blockized first) by the tensor
+        intrinsic ``intrin_name``'s implementation."""
+        intrin = TensorIntrin.get(intrin_name)
+        if isinstance(block_or_loop, LoopRV):
+            fname, func, lloc = self._loop(block_or_loop, "tensorize")
+            func, name = blockize_ir(func, lloc.node.loop_var)
+        else:
+            fname, func, loc = self._block(block_or_loop, "tensorize")
+            name = loc.node.block.name_hint
+        self._commit(fname, tensorize_ir(func, name, intrin))

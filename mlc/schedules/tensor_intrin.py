@@ -1,0 +1,153 @@
+"""Tensor intrinsics: a description of a small computation and its fast implementation.
+
+``TensorIntrin.register(name, description, implementation)`` stores a pair of
+PrimFuncs with the same parameters (in order, shapes and dtypes). The
+description is a loop nest over one block, e.g. a 4-element dot product::
+
+    for k in range(4):
+        with T.block("update"):
+            vk = T.axis.reduce(4, k)
+            C[0] = C[0] + A[vk] * B[vk]
+
+``sch.tensorize(block_or_loop, name)`` matches a (blockized) part of a
+schedule against the description and swaps in the implementation with the
+parameters bound to the matched buffer regions.
+
+Registered by default (CPU, float32):
+
+* ``"dot_4_f32"``: ``C[0] += sum(A[0:4] * B[0:4])``, implemented with an
+  unrolled loop;
+* ``"mac_1x4_f32"``: ``C[0, 0:4] += A[0, 0] * B[0, 0:4]`` (one row of a
+  matmul micro-kernel), implemented with a vectorized loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..errors import ScheduleError
+from ..ir.buffer import Buffer, BufferRegion, decl_buffer
+from ..ir.expr import IterVar, Range, Var, const
+from ..ir.structural import structural_equal
+from ..ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, Stmt
+
+__all__ = ["TensorIntrin", "unit_of", "body_of"]
+
+
+def body_of(func: PrimFunc) -> Stmt:
+    """The statement under a PrimFunc's root block (or its body when it has none)."""
+    root = func.root_block
+    return root.body if root is not None else func.body
+
+
+def unit_of(stmt: Stmt) -> tuple[list[For], BlockRealize] | None:
+    """``stmt`` as (loops, block) when it is a chain of loops around one block."""
+    loops = []
+    while isinstance(stmt, For):
+        loops.append(stmt)
+        stmt = stmt.body
+    return (loops, stmt) if isinstance(stmt, BlockRealize) else None
+
+
+@dataclass(frozen=True, eq=False)
+class TensorIntrin:
+    """A registered (description, implementation) pair."""
+    name: str
+    desc: PrimFunc
+    impl: PrimFunc
+
+    _registry: ClassVar[dict[str, TensorIntrin]] = {}
+
+    @staticmethod
+    def register(name: str, description: PrimFunc, implementation: PrimFunc,
+                 override: bool = False) -> TensorIntrin:
+        """Check and store an intrinsic under ``name``; returns it."""
+        if not isinstance(name, str) or not name:
+            raise ScheduleError(f"TensorIntrin.register: the name must be a non-empty string, got {name!r}")
+        if name in TensorIntrin._registry and not override:
+            raise ScheduleError(f"TensorIntrin.register: {name!r} is already registered; pass "
+                                "override=True to replace it")
+        for label, f in (("description", description), ("implementation", implementation)):
+            if not isinstance(f, PrimFunc):
+                raise ScheduleError(f"TensorIntrin.register({name!r}): the {label} must be a PrimFunc, "
+                                    f"got {type(f).__name__}")
+        if unit_of(body_of(description)) is None:
+            raise ScheduleError(f"TensorIntrin.register({name!r}): the description must be loops "
+                                "around exactly one block")
+        if len(description.params) != len(implementation.params):
+            raise ScheduleError(f"TensorIntrin.register({name!r}): the description has "
+                                f"{len(description.params)} parameters, the implementation "
+                                f"{len(implementation.params)}")
+        for d, i in zip(description.params, implementation.params):
+            if d.dtype != i.dtype or not structural_equal(d.shape, i.shape):
+                raise ScheduleError(f"TensorIntrin.register({name!r}): parameter {d.name} is "
+                                    f"{d.dtype}{tuple(d.shape)!r} in the description but "
+                                    f"{i.dtype}{tuple(i.shape)!r} in the implementation")
+        intrin = TensorIntrin(name, description, implementation)
+        TensorIntrin._registry[name] = intrin
+        return intrin
+
+    @staticmethod
+    def get(name: str) -> TensorIntrin:
+        """The intrinsic registered under ``name``."""
+        try:
+            return TensorIntrin._registry[name]
+        except KeyError:
+            raise ScheduleError(f"no tensor intrinsic named {name!r}; registered: "
+                                f"{sorted(TensorIntrin._registry)}") from None
+
+    @staticmethod
+    def names() -> list[str]:
+        return sorted(TensorIntrin._registry)
+
+
+# ------------------------------------------------------------- CPU examples
+
+def _point(buf: Buffer, *idx) -> BufferRegion:
+    return BufferRegion(buf, tuple(Range(i, const(1)) for i in idx))
+
+
+def _func(params, body: Stmt) -> PrimFunc:
+    root = Block("root", (), (), (), body)
+    return PrimFunc(tuple(params), BlockRealize((), const(True, "bool"), root), (("tir.noalias", True),))
+
+
+def _dot_4_f32() -> tuple[PrimFunc, PrimFunc]:
+    A, B, C = (decl_buffer(s, "float32", n) for n, s in (("A", (4,)), ("B", (4,)), ("C", (1,))))
+    k = Var("k")
+    vk = IterVar(Var("vk"), Range.from_extent(4), "reduce")
+    zero = const(0)
+    update = Block("update", (vk,), (_point(C, zero), _point(A, vk.var), _point(B, vk.var)),
+                   (_point(C, zero),),
+                   BufferStore(C, C[0] + A[vk.var] * B[vk.var], (zero,)))
+    desc = _func((A, B, C), For(k, const(0), const(4), "serial",
+                                BlockRealize((k,), const(True, "bool"), update)))
+    Ai, Bi, Ci = (decl_buffer(b.shape, "float32", b.name) for b in (A, B, C))
+    ki = Var("k")
+    impl = _func((Ai, Bi, Ci), For(ki, const(0), const(4), "unrolled",
+                                   BufferStore(Ci, Ci[0] + Ai[ki] * Bi[ki], (zero,))))
+    return desc, impl
+
+
+def _mac_1x4_f32() -> tuple[PrimFunc, PrimFunc]:
+    A, B, C = (decl_buffer(s, "float32", n) for n, s in (("A", (1, 1)), ("B", (1, 4)), ("C", (1, 4))))
+    j = Var("j")
+    vi = IterVar(Var("vi"), Range.from_extent(1), "spatial")
+    vj = IterVar(Var("vj"), Range.from_extent(4), "spatial")
+    vk = IterVar(Var("vk"), Range.from_extent(1), "reduce")
+    i_, j_, k_ = vi.var, vj.var, vk.var
+    update = Block("update", (vi, vj, vk), (_point(C, i_, j_), _point(A, i_, k_), _point(B, k_, j_)),
+                   (_point(C, i_, j_),),
+                   BufferStore(C, C[i_, j_] + A[i_, k_] * B[k_, j_], (i_, j_)))
+    zero = const(0)
+    desc = _func((A, B, C), For(j, zero, const(4), "serial",
+                                BlockRealize((zero, j, zero), const(True, "bool"), update)))
+    Ai, Bi, Ci = (decl_buffer(b.shape, "float32", b.name) for b in (A, B, C))
+    ji = Var("j")
+    impl = _func((Ai, Bi, Ci), For(ji, zero, const(4), "vectorized",
+                                   BufferStore(Ci, Ci[0, ji] + Ai[0, 0] * Bi[0, ji], (zero, ji))))
+    return desc, impl
+
+
+TensorIntrin.register("dot_4_f32", *_dot_4_f32())
+TensorIntrin.register("mac_1x4_f32", *_mac_1x4_f32())
