@@ -168,6 +168,11 @@ def _key(x):
     return x
 
 
+def _by_const(e: PrimExpr, op: str) -> bool:
+    """``e`` is ``x <op> c`` with a positive constant ``c``."""
+    return isinstance(e, Binary) and e.op == op and isinstance(e.b, IntImm) and e.b.value > 0
+
+
 class _Sum:
     """``sum(coeff * atom) + const``: terms keyed structurally, in first-seen order."""
 
@@ -269,7 +274,7 @@ class _Simplifier(Mutator):
         if not isinstance(e, Binary):
             return _Sum.atom(e if isinstance(e, Var) else self.generic_visit(e))
         if e.op in ("add", "sub"):
-            return self.sum(e.a).plus(self.sum(e.b), 1 if e.op == "add" else -1)
+            return self.merge_div_mod(self.sum(e.a).plus(self.sum(e.b), 1 if e.op == "add" else -1))
         if e.op == "mul":
             a, b = self.sum(e.a), self.sum(e.b)
             if b.is_const():
@@ -369,9 +374,40 @@ class _Simplifier(Mutator):
         if s.const or len(s.terms) != 1:
             return None
         ((atom, coeff),) = s.terms.values()
-        if coeff == 1 and isinstance(atom, Binary) and atom.op == op and \
-                isinstance(atom.b, IntImm) and atom.b.value > 0:
+        if coeff == 1 and _by_const(atom, op):
             return atom
+        return None
+
+    def merge_div_mod(self, s: _Sum) -> _Sum:
+        """Undo fusion: ``x // k * k + x % k -> x`` and ``x // k % m * k + x % k -> x % (k*m)``."""
+        changed = True
+        while changed:
+            changed = False
+            for key, (atom, c) in s.terms.items():
+                if not _by_const(atom, "floormod"):
+                    continue
+                x, k = atom.a, atom.b.value
+                partner = self._partner(s, x, k, c * k)
+                if partner is not None:
+                    pkey, merged = partner
+                    s = s.scaled(1)
+                    del s.terms[key], s.terms[pkey]
+                    s = s.plus(merged.scaled(c))
+                    changed = True
+                    break
+        return s
+
+    def _partner(self, s: _Sum, x: PrimExpr, k: int, coeff: int):
+        """A term pairing with ``x % k``: (its key, what the pair merges into, per unit)."""
+        xkey = _key(x)
+        for key, (atom, c) in s.terms.items():
+            if c != coeff:
+                continue
+            if _by_const(atom, "floordiv") and atom.b.value == k and _key(atom.a) == xkey:
+                return key, self.sum(x)
+            if _by_const(atom, "floormod") and _by_const(atom.a, "floordiv") and \
+                    atom.a.b.value == k and _key(atom.a.a) == xkey:
+                return key, self.floormod(self.sum(x), k * atom.b.value)
         return None
 
     def min_max(self, e: Binary) -> _Sum:
@@ -436,6 +472,8 @@ def simplify(expr: PrimExpr, ranges: Ranges | None = None) -> PrimExpr:
     >>> r = {f0: Range.from_extent(64), f1: Range.from_extent(32)}
     >>> simplify((f0 * 32 + f1) // 64, r), simplify((f0 * 32 + f1) % 64, r)
     (f0 // 2, f0 % 2 * 32 + f1)
+    >>> simplify(f // 64 * 64 + f % 64), simplify(f // 8 % 4 * 8 + f % 8)
+    (f, f % 32)
     >>> simplify(f0 * 32 + f1 < 2048, r), simplify(f0 * 32 + f1 < 2000, r)
     (T.bool(True), f0 * 32 + f1 < 2000)
     """

@@ -14,10 +14,21 @@ def apply_schedule(sch):
 from __future__ import annotations
 
 from .base import BlockRV, ExprRV, LoopRV
+from .primitives.blockize import BlockizePrimitives
+from .primitives.cache import CachePrimitives
+from .primitives.compute_location import ComputeLocationPrimitives
 from .primitives.get import GetPrimitives
+from .primitives.inline import InlinePrimitives
+from .primitives.layout import LayoutPrimitives
+from .primitives.loops import LoopPrimitives
+from .primitives.sampling import SamplingPrimitives
+from .primitives.reduction import ReductionPrimitives
+from .primitives.tensorize import TensorizePrimitives
 
 __all__ = ["Schedule", "BlockRV", "LoopRV", "ExprRV"]
 
 
-class Schedule(GetPrimitives):
+class Schedule(GetPrimitives, LoopPrimitives, SamplingPrimitives, ComputeLocationPrimitives,
+               InlinePrimitives, CachePrimitives, ReductionPrimitives, LayoutPrimitives,
+               BlockizePrimitives, TensorizePrimitives):
     """Edit a copy of an IRModule; ``sch.mod`` is the result, ``sch.trace`` the record."""

@@ -62,6 +62,15 @@ def test_split_and_fuse_rules():
     assert text(arith.simplify(f % 32 % 8)) == "f % 8"
 
 
+def test_fused_indices_recombine():
+    f = Var("f")
+    assert text(arith.simplify(f // 16 * 16 + f % 16)) == "f"
+    assert text(arith.simplify((f // 16 * 16 + f % 16) * 3 + 1)) == "f * 3 + 1"
+    assert text(arith.simplify(f // 48 * 48 + f // 8 % 6 * 8 + f % 8)) == "f"
+    assert text(arith.simplify(f // 8 % 6 * 8 + f % 8)) == "f % 48"
+    assert text(arith.simplify(f // 16 * 15 + f % 16)) == "f // 16 * 15 + f % 16"  # no match
+
+
 def test_min_max_with_provable_order():
     assert text(arith.simplify(emin(I, I + 1))) == "i"
     assert text(arith.simplify(emax(I, I + 1))) == "i + 1"

@@ -1,0 +1,196 @@
+"""Can a loop's iterations run at once? The checks behind parallel, vectorize and bind.
+
+Two questions, both answered conservatively (a "no" may be too cautious,
+a "yes" is always right):
+
+* :func:`reduction_binding`: is a block iterator of kind reduce (or opaque)
+  bound to an expression of the loop variable? Running those iterations
+  together would race on the accumulator.
+* :func:`iteration_conflict`: may one iteration touch a buffer element
+  another iteration writes? For every buffer written under the loop we look
+  for one index space -- a dimension, or the row-major address of the whole
+  element -- in which every access (read or write) starts at
+  ``c * loop_var + offset`` with one step ``c`` and offsets that, together
+  with the region extents, stay inside a window of ``|c|``. Then iteration
+  ``t`` only touches ``[c*t + lo, c*t + hi]`` and iterations are disjoint.
+  Buffers allocated under the loop are private to an iteration.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ...ir.arith import const_bounds, simplify
+from ...ir.buffer import Buffer
+from ...ir.expr import BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const
+from ...ir.functor import pre_order_nodes, substitute
+from ...ir.tir import Allocate, BlockRealize, BufferStore, For, IfThenElse, SeqStmt, Stmt
+
+__all__ = ["reduction_binding", "iteration_conflict", "Access", "loop_accesses", "stmt_children"]
+
+
+def _uses_any(expr, ids: set[int]) -> bool:
+    return any(isinstance(n, Var) and id(n) in ids for n in pre_order_nodes(expr))
+
+
+def stmt_children(node: Stmt) -> list[Stmt]:
+    """The statements directly inside ``node`` (a block's init before its body)."""
+    if isinstance(node, SeqStmt):
+        return list(node.seq)
+    if isinstance(node, IfThenElse):
+        return [s for s in (node.then_case, node.else_case) if s is not None]
+    if isinstance(node, BlockRealize):
+        return [s for s in (node.block.init, node.block.body) if s is not None]
+    body = getattr(node, "body", None)
+    return [body] if isinstance(body, Stmt) else []
+
+
+def reduction_binding(loop: For) -> tuple[BlockRealize, IterVar] | None:
+    """The first (block, iterator) under ``loop`` whose non-spatial iterator depends on it.
+
+    Dependence follows nested blocks: an inner block bound to an outer
+    block's iterator that the loop drives depends on the loop too.
+    """
+    stack: list[tuple[Stmt, frozenset[int]]] = [(loop.body, frozenset({id(loop.loop_var)}))]
+    while stack:
+        node, dependent = stack.pop()
+        if isinstance(node, BlockRealize):
+            inner = set(dependent)
+            for iv, value in zip(node.block.iter_vars, node.iter_values):
+                if _uses_any(value, dependent):
+                    if iv.iter_type != "spatial":
+                        return node, iv
+                    inner.add(id(iv.var))
+            dependent = frozenset(inner)
+        stack.extend((child, dependent) for child in reversed(stmt_children(node)))
+    return None
+
+
+@dataclass(frozen=True)
+class Access:
+    """A read or write of ``region`` (expressed in loop variables) by ``realize``."""
+    buffer: Buffer
+    region: tuple[Range, ...]
+    is_write: bool
+    realize: BlockRealize | None
+
+
+def loop_accesses(loop: For) -> tuple[list[Access], dict[Var, Range], set[int]]:
+    """Every buffer access under ``loop``, the ranges of the loops inside it, and the
+    ids of buffers allocated under it (private to an iteration).
+
+    Block regions are rewritten from block iterators to loop variables through
+    the bindings; stores outside blocks count as point accesses.
+    """
+    accesses: list[Access] = []
+    ranges: dict[Var, Range] = {}
+    private: set[int] = set()
+    stack: list[tuple[Stmt, dict, bool]] = [(loop.body, {}, False)]
+    while stack:
+        node, vmap, in_block = stack.pop()
+        if isinstance(node, For):
+            ranges[node.loop_var] = Range(substitute(node.min, vmap), substitute(node.extent, vmap))
+        elif isinstance(node, Allocate):
+            private.add(id(node.buffer))
+        elif isinstance(node, BlockRealize):
+            block = node.block
+            vmap = {**vmap, **{iv.var: substitute(v, vmap) for iv, v in
+                               zip(block.iter_vars, node.iter_values)}}
+            private.update(id(b) for b in block.alloc_buffers)
+            for regions, is_write in ((block.reads, False), (block.writes, True)):
+                for r in regions:
+                    region = tuple(Range(substitute(x.min, vmap), substitute(x.extent, vmap))
+                                   for x in r.region)
+                    accesses.append(Access(r.buffer, region, is_write, node))
+            in_block = True
+        elif isinstance(node, BufferStore) and not in_block:
+            accesses.append(_point(node.buffer, node.indices, vmap, True))
+            accesses.extend(_point(n.buffer, n.indices, vmap, False) for n in
+                            pre_order_nodes(node.value) if isinstance(n, BufferLoad))
+        stack.extend((child, vmap, in_block) for child in reversed(stmt_children(node)))
+    return accesses, ranges, private
+
+
+def _point(buffer, indices, vmap, is_write) -> Access:
+    one = const(1, "int32")
+    return Access(buffer, tuple(Range(substitute(i, vmap), one) for i in indices), is_write, None)
+
+
+def iteration_conflict(loop: For, skip_scopes: Iterable[str] = ()) -> tuple[Buffer, Access] | None:
+    """A (buffer, access) that may make iterations of ``loop`` depend on each other, or None.
+
+    Buffers whose scope is in ``skip_scopes`` are not checked (``bind`` skips
+    GPU scopes, whose sharing follows thread semantics).
+    """
+    accesses, ranges, private = loop_accesses(loop)
+    skip = set(skip_scopes)
+    written: dict[int, Buffer] = {}
+    for a in accesses:
+        if a.is_write and id(a.buffer) not in private and a.buffer.scope not in skip:
+            written.setdefault(id(a.buffer), a.buffer)
+    for buf in written.values():
+        mine = [a for a in accesses if a.buffer is buf]
+        candidates = [[(a.region[d].min, a.region[d].extent) for a in mine] for d in range(buf.ndim)]
+        flat = _flattened(buf, mine)
+        if flat is not None:
+            candidates.append(flat)
+        if not any(_disjoint(windows, loop.loop_var, ranges) for windows in candidates):
+            culprit = next((a for a in mine if not a.is_write), mine[0])
+            return buf, culprit
+    return None
+
+
+def _flattened(buf: Buffer, accesses: list[Access]):
+    """Each access as one window of row-major addresses (its bounding hull), or None.
+
+    In-bounds index tuples map one-to-one onto addresses, so disjoint address
+    windows mean disjoint elements; this sees through fused loops, whose
+    ``f // n`` and ``f % n`` indices recombine into ``f``.
+    """
+    if not all(isinstance(e, IntImm) for e in buf.shape):
+        return None
+    strides, stride = [], 1
+    for extent in reversed(buf.shape):
+        strides.append(stride)
+        stride *= extent.value
+    strides.reverse()
+    windows = []
+    for a in accesses:
+        lo: PrimExpr = const(0, "int32")
+        span: PrimExpr = const(1, "int32")
+        for r, st in zip(a.region, strides):
+            lo = lo + r.min * st
+            span = span + (r.extent - 1) * st
+        windows.append((lo, span))
+    return windows
+
+
+def _disjoint(windows: list[tuple[PrimExpr, PrimExpr]], var: Var, ranges: dict[Var, Range]) -> bool:
+    """True when different iterations of ``var`` touch disjoint windows.
+
+    Each window is (start, extent) in one index space. Every start must be
+    ``step * var + offset`` with one constant ``step``; the offsets, with the
+    part fixed during the loop cancelled, and extents must fit in ``|step|``.
+    """
+    step = None
+    rests = []
+    for lo, extent in windows:
+        diff = simplify(substitute(lo, {var: var + 1}) - lo)
+        if not isinstance(diff, IntImm) or diff.value == 0 or (step is not None and diff.value != step):
+            return False
+        step = diff.value
+        bounds = const_bounds(simplify(extent, ranges), ranges)
+        if bounds is None:
+            return False
+        rests.append((simplify(lo - var * step), bounds[1]))
+    # The part of the offsets that does not change inside the loop cancels against a base.
+    base = substitute(rests[0][0], {v: r.min for v, r in ranges.items()})
+    window_lo = window_hi = None
+    for rest, extent_hi in rests:
+        bounds = const_bounds(simplify(rest - base, ranges), ranges)
+        if bounds is None:
+            return False
+        lo, hi = bounds[0], bounds[1] + max(extent_hi, 1) - 1
+        window_lo = lo if window_lo is None else min(window_lo, lo)
+        window_hi = hi if window_hi is None else max(window_hi, hi)
+    return window_hi - window_lo + 1 <= abs(step)

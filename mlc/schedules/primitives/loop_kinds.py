@@ -1,0 +1,110 @@
+"""Changing how a loop runs: parallel, vectorized, unrolled or bound to a GPU thread axis.
+
+:func:`set_loop_kind` is the pure function behind ``parallel``, ``vectorize``,
+``unroll`` and ``bind``. It refuses, before building anything, a loop that is
+already of another kind, and for every kind whose iterations run at once
+(all but ``unrolled``) a loop driving a reduction iterator or whose
+iterations touch each other's data (see :mod:`.loop_analysis`).
+
+Before::
+
+    for i, j in T.grid(128, 128):
+        with T.block("C"):
+            ...
+
+After ``set_loop_kind(func, i, "parallel")``::
+
+    for i in T.parallel(128):
+        for j in range(128):
+            with T.block("C"):
+                ...
+"""
+from __future__ import annotations
+
+from dataclasses import replace as dc_replace
+
+from ...ir.expr import Var
+from ...ir.tir import For, PrimFunc
+from ..base import schedule_error
+from ..state import find_loop, replace
+from .loop_analysis import iteration_conflict, reduction_binding, stmt_children
+
+__all__ = ["THREAD_AXES", "set_loop_kind"]
+
+THREAD_AXES = tuple(f"{scope}.{axis}" for scope in ("blockIdx", "threadIdx", "vthread")
+                    for axis in "xyz")
+
+_PRIMITIVE = {"parallel": "parallel", "vectorized": "vectorize", "unrolled": "unroll",
+              "thread_binding": "bind"}
+# GPU memory whose sharing between threads follows thread semantics, not loop order.
+_GPU_SCOPES = ("shared", "local", "wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator")
+
+
+def _describe(loop: For) -> str:
+    if loop.kind == "thread_binding":
+        return f"bound to {loop.thread_binding}"
+    return loop.kind
+
+
+def set_loop_kind(func: PrimFunc, loop_var: Var, kind: str, thread: str | None = None) -> PrimFunc:
+    """``func`` with the loop of ``loop_var`` turned into a ``kind`` loop (checked)."""
+    primitive = _PRIMITIVE[kind]
+    loop: For = find_loop(func, loop_var, primitive).node
+    name = loop_var.name
+    if kind == "thread_binding":
+        _check_thread_axis(func, loop, thread)
+    if loop.kind != "serial" and (loop.kind, loop.thread_binding) != (kind, thread):
+        raise schedule_error(primitive, f"loop {name} is already {_describe(loop)}; {primitive} "
+                             "needs a serial loop", func, loop)
+    if kind != "unrolled":
+        _check_independent(func, loop, primitive, kind)
+    return replace(func, loop, dc_replace(loop, kind=kind, thread_binding=thread))
+
+
+def _check_thread_axis(func: PrimFunc, loop: For, thread) -> None:
+    if thread not in THREAD_AXES:
+        raise schedule_error("bind", f"unknown thread axis {thread!r}; expected one of "
+                             f"{', '.join(THREAD_AXES)}", func, loop)
+    loc = find_loop(func, loop.loop_var, "bind")
+    nested = [f for f in loc.path if isinstance(f, For)] + list(_loops_under(loop))
+    for other in nested:
+        if other.kind == "thread_binding" and other.thread_binding == thread:
+            raise schedule_error("bind", f"loop {other.loop_var.name}, nested with loop "
+                                 f"{loop.loop_var.name}, is already bound to {thread}; a thread "
+                                 "axis can be bound once per nest", func, other)
+
+
+def _loops_under(loop: For):
+    stack = [loop.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, For):
+            yield node
+        stack.extend(stmt_children(node))
+
+
+def _check_independent(func: PrimFunc, loop: For, primitive: str, kind: str) -> None:
+    name = loop.loop_var.name
+    found = reduction_binding(loop)
+    if found is not None:
+        realize, iv = found
+        block = realize.block.name_hint
+        if kind == "thread_binding":
+            why = (f"loop {name} drives the {iv.iter_type} iterator {iv.var.name} of block "
+                   f"{block!r}; cross-thread reduction is not supported — bind a spatial loop, "
+                   "or rfactor the reduction first")
+        else:
+            why = (f"loop {name} drives the {iv.iter_type} iterator {iv.var.name} of block "
+                   f"{block!r}; its iterations accumulate into the same elements, so they cannot "
+                   f"run at once — {primitive} a spatial loop instead")
+        raise schedule_error(primitive, why, func, loop)
+    skip = _GPU_SCOPES if kind == "thread_binding" else ()
+    conflict = iteration_conflict(loop, skip)
+    if conflict is not None:
+        buf, access = conflict
+        who = f" by block {access.realize.block.name_hint!r}" if access.realize is not None else ""
+        raise schedule_error(
+            primitive, f"iterations of loop {name} may depend on each other: buffer {buf.name} is "
+            f"written under the loop and accessed{who} at elements another iteration may write "
+            f"(no dimension of {buf.name} is indexed by {name} one-to-one in every access)",
+            func, loop)

@@ -1,0 +1,306 @@
+"""Pure loop transformations behind split, fuse and reorder.
+
+Each function takes a PrimFunc and loop variables (loops are named by their
+``loop_var`` object), checks that the request is legal, raising
+:class:`~mlc.ScheduleError` before building anything, and returns a new
+PrimFunc; the input is never modified. Block iterator bindings and
+predicates are rewritten with :func:`rebind`, which simplifies them under
+the loop ranges so the printed IR stays the way a person would write it.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace as dc_replace
+
+from ...ir.arith import simplify
+from ...ir.expr import IntImm, PrimExpr, Range, Var, const, logical_and
+from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.tir import BlockRealize, For, IfThenElse, PrimFunc
+from ..base import schedule_error
+from ..state import Location, blocks_under, find_loop, replace
+
+__all__ = ["rebind", "outer_ranges", "split_loop", "fuse_loops", "reorder_loops", "loop_chain",
+           "const_extent"]
+
+
+# ------------------------------------------------------------------ helpers
+
+def outer_ranges(loc: Location) -> dict[Var, Range]:
+    """Ranges of every loop and block iterator enclosing ``loc`` (for simplification)."""
+    ranges: dict[Var, Range] = {}
+    for node in loc.path:
+        if isinstance(node, For):
+            ranges[node.loop_var] = Range(node.min, node.extent)
+        elif isinstance(node, BlockRealize):
+            for iv in node.block.iter_vars:
+                ranges[iv.var] = iv.dom
+    return ranges
+
+
+class _Rebind(Mutator):
+    """Substitute loop variables; simplify bindings and predicates of the blocks met.
+
+    ``predicate`` (optional) is added to every outermost BlockRealize.
+    """
+
+    def __init__(self, vmap: Mapping[Var, PrimExpr], ranges: Mapping[Var, Range],
+                 predicate: PrimExpr | None):
+        self.vmap, self.ranges, self.predicate = vmap, dict(ranges), predicate
+        self.block_depth = 0
+
+    def visit_Var(self, var: Var):
+        return self.vmap.get(var, var)
+
+    def visit_For(self, node: For):
+        lo, extent = self.visit(node.min), self.visit(node.extent)
+        if lo is not node.min or extent is not node.extent:
+            lo, extent = simplify(lo, self.ranges), simplify(extent, self.ranges)
+        self.ranges[node.loop_var] = Range(lo, extent)
+        try:
+            body = self.visit(node.body)
+        finally:
+            del self.ranges[node.loop_var]
+        if lo is node.min and extent is node.extent and body is node.body:
+            return node
+        return dc_replace(node, min=lo, extent=extent, body=body)
+
+    def visit_BlockRealize(self, node: BlockRealize):
+        values = tuple(self._simplified(v) for v in node.iter_values)
+        predicate = self.visit(node.predicate)
+        if self.predicate is not None and self.block_depth == 0:
+            predicate = logical_and(predicate, self.predicate)
+        if predicate is not node.predicate:
+            predicate = simplify(predicate, self.ranges)
+        inner = {iv.var: iv.dom for iv in node.block.iter_vars}
+        saved = {v: self.ranges[v] for v in inner if v in self.ranges}
+        self.ranges.update(inner)
+        self.block_depth += 1
+        try:
+            block = self.visit(node.block)
+        finally:
+            self.block_depth -= 1
+            for v in inner:
+                self.ranges.pop(v, None)
+            self.ranges.update(saved)
+        if block is node.block and predicate is node.predicate and \
+                all(a is b for a, b in zip(values, node.iter_values)):
+            return node
+        return BlockRealize(values, predicate, block)
+
+    def _simplified(self, value: PrimExpr) -> PrimExpr:
+        new = self.visit(value)
+        return value if new is value else simplify(new, self.ranges)
+
+
+def rebind(stmt, vmap: Mapping[Var, PrimExpr], ranges: Mapping[Var, Range],
+           predicate: PrimExpr | None = None):
+    """``stmt`` with ``vmap`` substituted; changed bindings simplified under ``ranges``.
+
+    When ``predicate`` is given it is and-ed into the predicate of every
+    outermost block under ``stmt``; without such a block, ``stmt`` is wrapped
+    in ``if predicate:`` so no iteration outside the old domain ever runs.
+    """
+    if predicate is not None and not blocks_under(stmt):
+        stmt = IfThenElse(predicate, stmt)
+        predicate = None
+    return _Rebind(vmap, ranges, predicate).visit(stmt)
+
+
+def const_extent(loop: For, primitive: str, func: PrimFunc) -> int:
+    """The loop's extent as an int; a symbolic extent is a ScheduleError."""
+    if not isinstance(loop.extent, IntImm):
+        raise schedule_error(primitive, f"loop {loop.loop_var.name} has the symbolic extent "
+                             f"`{loop.extent!r}`; {primitive} needs a constant extent",
+                             func, loop)
+    return loop.extent.value
+
+
+def _uses(exprs: Sequence[PrimExpr], vars_: Sequence[Var]) -> Var | None:
+    """The first of ``vars_`` that occurs in ``exprs``, or None."""
+    ids = {id(v): v for v in vars_}
+    for expr in exprs:
+        for node in pre_order_nodes(expr):
+            if isinstance(node, Var) and id(node) in ids:
+                return ids[id(node)]
+    return None
+
+
+# -------------------------------------------------------------------- split
+
+def split_loop(func: PrimFunc, loop_var: Var, factors: Sequence[int]) -> tuple[PrimFunc, list[Var]]:
+    """Split a loop into ``len(factors)`` nested loops; returns (func, new loop vars).
+
+    ``factors`` are positive ints whose product covers the extent. When the
+    product is larger, every block under the loop gets the predicate
+    ``outer * inner_extent + inner < extent`` so the extra iterations do
+    nothing. The new loops are serial and named ``{name}_0``, ``{name}_1``, ...
+
+    Before (``factors=[3, 4]`` on ``j`` of extent 10)::
+
+        for i, j in T.grid(8, 10):
+            with T.block("B"):
+                vi, vj = T.axis.remap("SS", [i, j])
+                ...
+
+    After::
+
+        for i, j_0, j_1 in T.grid(8, 3, 4):
+            with T.block("B"):
+                vi = T.axis.spatial(8, i)
+                vj = T.axis.spatial(10, j_0 * 4 + j_1)
+                T.where(j_0 * 4 + j_1 < 10)
+                ...
+    """
+    loc = find_loop(func, loop_var, "split")
+    loop: For = loc.node
+    extent = const_extent(loop, "split", func)
+    if not factors or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in factors):
+        raise schedule_error("split", f"factors must be positive ints, got {list(factors)}", func, loop)
+    total = math.prod(factors)
+    if total < extent:
+        raise schedule_error("split", f"the factors {list(factors)} multiply to {total}, less than "
+                             f"the extent {extent} of loop {loop_var.name}; they must cover it",
+                             func, loop)
+    dtype = loop_var.dtype
+    new_vars = [Var(f"{loop_var.name}_{n}", dtype) for n in range(len(factors))]
+    fused: PrimExpr = const(0, dtype)
+    for var, factor in zip(new_vars, factors):
+        fused = fused * factor + var
+    ranges = outer_ranges(loc)
+    ranges.update({v: Range.from_extent(const(f, dtype)) for v, f in zip(new_vars, factors)})
+    fused = simplify(fused, ranges)
+    predicate = simplify(fused < extent, ranges) if total > extent else None
+    body = rebind(loop.body, {loop_var: simplify(loop.min + fused, ranges)}, ranges, predicate)
+    for var, factor in reversed(list(zip(new_vars, factors))):
+        body = For(var, const(0, dtype), const(factor, dtype), "serial", body)
+    return replace(func, loop, body), new_vars
+
+
+# --------------------------------------------------------------------- fuse
+
+def loop_chain(func: PrimFunc, loop_vars: Sequence[Var], primitive: str) -> list[Location]:
+    """Locations of loops that form a perfectly nested chain, outermost first.
+
+    Raises when a loop is repeated or two loops are not ancestor and
+    descendant with nothing but loops between them.
+    """
+    locs = [find_loop(func, v, primitive) for v in loop_vars]
+    if len({id(v) for v in loop_vars}) != len(loop_vars):
+        names = [v.name for v in loop_vars]
+        raise schedule_error(primitive, f"a loop is listed twice in {names}", func)
+    locs.sort(key=lambda loc: len(loc.path))
+    bottom = locs[-1]
+    chain_ids = {id(n) for n in bottom.path} | {id(bottom.node)}
+    for loc in locs:
+        if id(loc.node) not in chain_ids:
+            raise schedule_error(
+                primitive, f"loops {loc.node.loop_var.name} and {bottom.node.loop_var.name} are "
+                "not nested in one another; the loops must form a single chain", func, loc.node)
+    chain = _chain(locs)
+    for outer, inner in zip(chain, chain[1:]):
+        if not isinstance(inner, For) or outer.body is not inner:
+            what = type(outer.body).__name__
+            raise schedule_error(
+                primitive, f"loop {outer.loop_var.name} does not directly contain the next loop "
+                f"(there is a {what} in between); only loops may separate the loops of {primitive}",
+                func, outer)
+    return locs
+
+
+def _chain(locs: list[Location]) -> list:
+    """Every node from the outermost to the innermost of ``locs`` (sorted by depth)."""
+    top, bottom = locs[0].node, locs[-1]
+    if top is bottom.node:
+        return [top]
+    start = next(n for n, node in enumerate(bottom.path) if node is top)
+    return list(bottom.path[start:]) + [bottom.node]
+
+
+def fuse_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> tuple[PrimFunc, Var]:
+    """Fuse directly nested loops (outermost first) into one; returns (func, fused var).
+
+    The fused loop ``i_j_fused`` runs over the product of the extents; each
+    old variable becomes ``fused // stride % extent``, simplified.
+
+    Before::
+
+        for i, j in T.grid(128, 128):
+            with T.block("C"):
+                vi, vj = T.axis.remap("SS", [i, j])
+                ...
+
+    After ``fuse(i, j)``::
+
+        for i_j_fused in range(16384):
+            with T.block("C"):
+                vi = T.axis.spatial(128, i_j_fused // 128)
+                vj = T.axis.spatial(128, i_j_fused % 128)
+                ...
+    """
+    if not loop_vars:
+        raise schedule_error("fuse", "fuse needs at least one loop")
+    locs = [find_loop(func, v, "fuse") for v in loop_vars]
+    for outer, inner in zip(locs, locs[1:]):
+        if outer.node.body is not inner.node:
+            raise schedule_error(
+                "fuse", f"loop {inner.node.loop_var.name} is not the only statement directly "
+                f"inside loop {outer.node.loop_var.name}; fuse takes directly nested loops, "
+                "outermost first", func, outer.node)
+    loops = [loc.node for loc in locs]
+    extents = [const_extent(f, "fuse", func) for f in loops]
+    for n, f in enumerate(loops):
+        used = _uses((f.min, f.extent), [g.loop_var for g in loops[:n]])
+        if used is not None:
+            raise schedule_error("fuse", f"the range of loop {f.loop_var.name} depends on loop "
+                                 f"{used.name}, so the two cannot be fused", func, f)
+    dtype = loops[0].loop_var.dtype
+    fused = Var("_".join(f.loop_var.name for f in loops) + "_fused", dtype)
+    total = math.prod(extents)
+    ranges = outer_ranges(locs[0])
+    ranges[fused] = Range.from_extent(const(total, dtype))
+    vmap, stride = {}, total
+    for f, extent in zip(loops, extents):
+        stride //= extent
+        value = (fused // stride) % extent
+        vmap[f.loop_var] = simplify(f.min + value, ranges)
+    body = rebind(loops[-1].body, vmap, ranges)
+    new = For(fused, const(0, dtype), const(total, dtype), "serial", body)
+    return replace(func, loops[0], new), fused
+
+
+# ------------------------------------------------------------------ reorder
+
+def reorder_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> PrimFunc:
+    """Reorder loops of one perfectly nested chain into the given order.
+
+    The listed loops take, in order, the positions they occupy together
+    (outermost first); unlisted loops between them stay where they are.
+    Loops keep their kind and annotations.
+
+    Before::
+
+        for i, j_0, j_1, k in T.grid(128, 32, 4, 128):
+            ...
+
+    After ``reorder(j_0, k, j_1)``::
+
+        for i, j_0, k, j_1 in T.grid(128, 32, 128, 4):
+            ...
+    """
+    locs = loop_chain(func, loop_vars, "reorder")
+    chain = _chain(locs)
+    top, bottom = chain[0], chain[-1]
+    listed = {id(v) for v in loop_vars}
+    by_var = {id(loc.node.loop_var): loc.node for loc in locs}
+    order = iter(by_var[id(v)] for v in loop_vars)
+    new_chain = [next(order) if id(f.loop_var) in listed else f for f in chain]
+    for n, f in enumerate(new_chain):
+        used = _uses((f.min, f.extent), [g.loop_var for g in new_chain[n + 1:]])
+        if used is not None:
+            raise schedule_error("reorder", f"the range of loop {f.loop_var.name} depends on loop "
+                                 f"{used.name}, which would move inside it", func, f)
+    body = bottom.body
+    for f in reversed(new_chain):
+        body = dc_replace(f, body=body)
+    return replace(func, top, body)

@@ -1,0 +1,221 @@
+"""Loop primitives: split, fuse, reorder, parallel, vectorize, unroll, bind, annotate.
+
+The mixin resolves handles and arguments and records the call; the IR work
+and its legality checks live in pure functions (:mod:`.loop_transforms`,
+:mod:`.loop_kinds`), which raise :class:`~mlc.ScheduleError` before anything
+changes.
+
+>>> import mlc
+>>> from mlc import te
+>>> A = te.placeholder((10,), "float32", "A")
+>>> B = te.compute((10,), lambda j: A[j] * 2, "B")
+>>> sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+>>> (j,) = sch.get_loops(sch.get_block("B"))
+>>> j0, j1 = sch.split(j, factors=[None, 4])
+>>> sch.vectorize(j1)
+>>> print(sch.mod["main"].script())  # doctest: +NORMALIZE_WHITESPACE
+@T.prim_func
+def main(A: T.Buffer((10,), "float32"), B: T.Buffer((10,), "float32")):
+    T.func_attr({"global_symbol": "main", "tir.noalias": True})
+    for j_0 in range(3):
+        for j_1 in T.vectorized(4):
+            with T.block("B"):
+                vj = T.axis.spatial(10, j_0 * 4 + j_1)
+                T.where(j_0 * 4 + j_1 < 10)
+                T.reads(A[vj])
+                T.writes(B[vj])
+                B[vj] = A[vj] * T.float32(2)
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import replace as dc_replace
+
+from ...errors import ScheduleError
+from ...ir.tir import BlockRealize, For, PrimFunc
+from ..base import BlockRV, LoopRV, ScheduleBase, instruction, schedule_error
+from ..state import replace
+from .loop_kinds import THREAD_AXES, set_loop_kind
+from .loop_transforms import const_extent, fuse_loops, reorder_loops, split_loop
+
+__all__ = ["LoopPrimitives", "set_annotation", "THREAD_AXES"]
+
+_ANN_SCALARS = (str, int, float, bool)
+
+
+def _loops_positional(method):
+    """Let an instruction taking ``loops: list`` also take the loops positionally.
+
+    ``sch.fuse(i, j)`` and ``sch.fuse(loops=[i, j])`` (what the trace prints)
+    are the same call.
+    """
+    @functools.wraps(method)
+    def wrapper(self, *loops, **kwargs):
+        if loops:
+            if "loops" in kwargs:
+                raise ScheduleError(f"{method.__name__}: pass the loops positionally or as "
+                                    "loops=[...], not both")
+            if len(loops) == 1 and isinstance(loops[0], (list, tuple)):
+                loops = tuple(loops[0])
+            kwargs["loops"] = list(loops)
+        kwargs.setdefault("loops", [])
+        return method(self, **kwargs)
+
+    wrapper.is_instruction = True
+    return wrapper
+
+
+class LoopPrimitives(ScheduleBase):
+    """Primitives that restructure loops or change how they run."""
+
+    # ------------------------------------------------------------ structure
+    @instruction
+    def split(self, loop: LoopRV, factors) -> list[LoopRV]:
+        """Split ``loop`` into nested loops of extents ``factors`` (outermost first).
+
+        At most one factor may be None; it is inferred as the smallest that
+        covers the extent. When the factors' product exceeds the extent, the
+        blocks under the loop get a ``T.where`` guard. The old handle becomes
+        invalid; the new loops are returned.
+        """
+        fname, func, loc = self._loop(loop, "split")
+        ints = _resolve_factors(func, loc.node, factors)
+        new_func, new_vars = split_loop(func, loc.node.loop_var, ints)
+        self._commit(fname, new_func)
+        return [self._loop_rv(fname, v) for v in new_vars]
+
+    @_loops_positional
+    @instruction
+    def fuse(self, loops: list[LoopRV]) -> LoopRV:
+        """Fuse directly nested loops (outermost first) into one loop ``a_b_fused``."""
+        fname, func, vars_ = self._loop_vars(loops, "fuse")
+        new_func, fused = fuse_loops(func, vars_)
+        self._commit(fname, new_func)
+        return self._loop_rv(fname, fused)
+
+    @_loops_positional
+    @instruction
+    def reorder(self, loops: list[LoopRV]) -> None:
+        """Put loops of one perfectly nested chain in the given order (outermost first)."""
+        fname, func, vars_ = self._loop_vars(loops, "reorder")
+        self._commit(fname, reorder_loops(func, vars_))
+
+    # ------------------------------------------------------------------ kind
+    @instruction
+    def parallel(self, loop: LoopRV) -> None:
+        """Run the iterations of ``loop`` on a thread pool (they must be independent)."""
+        self._set_kind(loop, "parallel")
+
+    @instruction
+    def vectorize(self, loop: LoopRV) -> None:
+        """Run ``loop`` as vector instructions (its iterations must be independent)."""
+        self._set_kind(loop, "vectorized")
+
+    @instruction
+    def unroll(self, loop: LoopRV) -> None:
+        """Unroll ``loop`` (always legal: the order of iterations is kept)."""
+        self._set_kind(loop, "unrolled")
+
+    @instruction
+    def bind(self, loop: LoopRV, thread_axis: str) -> None:
+        """Bind ``loop`` to a GPU thread axis: blockIdx.x/y/z, threadIdx.x/y/z or vthread.x/y/z."""
+        self._set_kind(loop, "thread_binding", thread_axis)
+
+    # ----------------------------------------------------------- annotations
+    @instruction
+    def annotate(self, block_or_loop, ann_key: str, ann_val) -> None:
+        """Attach ``ann_key: ann_val`` to a block or loop (replacing an old value)."""
+        fname, func, node = self._annotatable(block_or_loop, "annotate")
+        value = _annotation_value(ann_val, func, node)
+        if not isinstance(ann_key, str) or not ann_key:
+            raise schedule_error("annotate", f"ann_key must be a non-empty string, got {ann_key!r}",
+                                 func, node)
+        self._commit(fname, set_annotation(func, node, ann_key, value))
+
+    @instruction
+    def unannotate(self, block_or_loop, ann_key: str) -> None:
+        """Remove the annotation ``ann_key`` from a block or loop."""
+        fname, func, node = self._annotatable(block_or_loop, "unannotate")
+        owner = node.block if isinstance(node, BlockRealize) else node
+        if all(k != ann_key for k, _ in owner.annotations):
+            keys = [k for k, _ in owner.annotations]
+            raise schedule_error("unannotate", f"no annotation {ann_key!r} here; it has {keys}",
+                                 func, node)
+        self._commit(fname, set_annotation(func, node, ann_key, None))
+
+    # --------------------------------------------------------------- helpers
+    def _loop_vars(self, loops, primitive: str):
+        if not isinstance(loops, (list, tuple)) or not loops:
+            raise ScheduleError(f"{primitive}: expected one or more LoopRVs, got {loops!r}")
+        resolved = [self._loop(rv, primitive) for rv in loops]
+        names = {fname for fname, _, _ in resolved}
+        if len(names) > 1:
+            raise ScheduleError(f"{primitive}: the loops belong to different functions {sorted(names)}")
+        fname, func, _ = resolved[0]
+        return fname, func, [loc.node.loop_var for _, _, loc in resolved]
+
+    def _set_kind(self, loop: LoopRV, kind: str, thread: str | None = None) -> None:
+        primitive = {"parallel": "parallel", "vectorized": "vectorize", "unrolled": "unroll",
+                     "thread_binding": "bind"}[kind]
+        fname, func, loc = self._loop(loop, primitive)
+        self._commit(fname, set_loop_kind(func, loc.node.loop_var, kind, thread))
+
+    def _annotatable(self, rv, primitive: str):
+        if isinstance(rv, LoopRV):
+            fname, func, loc = self._loop(rv, primitive)
+        elif isinstance(rv, BlockRV):
+            fname, func, loc = self._block(rv, primitive)
+        else:
+            raise ScheduleError(f"{primitive}: expected a BlockRV or LoopRV, got {rv!r}")
+        return fname, func, loc.node
+
+
+def _resolve_factors(func: PrimFunc, loop: For, factors) -> list[int]:
+    """Check split factors and infer the None one; returns positive ints."""
+    if not isinstance(factors, (list, tuple)) or not factors:
+        raise schedule_error("split", f"factors must be a non-empty list, got {factors!r}", func, loop)
+    for f in factors:
+        if f is not None and (isinstance(f, bool) or not isinstance(f, int)):
+            raise schedule_error("split", f"factors must be ints (or one None), got {f!r} in "
+                                 f"{list(factors)}", func, loop)
+        if f is not None and f < 1:
+            raise schedule_error("split", f"factor {f} in {list(factors)} is less than 1; every "
+                                 "factor must be a positive int", func, loop)
+    nones = sum(f is None for f in factors)
+    if nones > 1:
+        raise schedule_error("split", f"at most one factor may be None, got {list(factors)}",
+                             func, loop)
+    if nones == 0:
+        return [int(f) for f in factors]
+    extent = const_extent(loop, "split", func)
+    known = math.prod(int(f) for f in factors if f is not None)
+    inferred = max(1, -(-extent // known))
+    return [inferred if f is None else int(f) for f in factors]
+
+
+def _annotation_value(value, func, node):
+    """Annotation values: str, int, float, bool, or a list of those (stored as a tuple)."""
+    if isinstance(value, _ANN_SCALARS):
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, _ANN_SCALARS) for v in value):
+        return tuple(value)
+    raise schedule_error("annotate", f"annotation values must be str, int, float, bool or a list "
+                         f"of them, got {value!r}", func, node)
+
+
+def set_annotation(func: PrimFunc, node, key: str, value) -> PrimFunc:
+    """``func`` with annotation ``key`` of a For or BlockRealize set (None removes it).
+
+    A new key goes last; an existing key keeps its place.
+    """
+    owner = node.block if isinstance(node, BlockRealize) else node
+    pairs = [(k, v) for k, v in owner.annotations if k != key or value is not None]
+    if value is not None:
+        if any(k == key for k, _ in pairs):
+            pairs = [(k, value if k == key else v) for k, v in pairs]
+        else:
+            pairs.append((key, value))
+    new_owner = dc_replace(owner, annotations=tuple(pairs))
+    new_node = dc_replace(node, block=new_owner) if isinstance(node, BlockRealize) else new_owner
+    return replace(func, node, new_node)
