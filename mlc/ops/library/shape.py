@@ -11,7 +11,7 @@ loads, so fusion can inline them into their consumers.
 >>> get_op("reshape").lower(x, newshape=(4, -1)).shape
 (4, 6)
 >>> plan_getitem((5, 6), (slice(None, None, -2), None, 3))
-((4, 3), (-1, 4), (-2, 1), (3, 1))
+((4, 3), (-6, 4), (-2, 1), (3, 1))
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
 from ..registry import TensorType, register_op
-from ._common import (broadcast_indices, broadcast_shapes, check_int_attr, normalize_axes,
+from ._common import (broadcast_indices, check_int_attr, normalize_axes,
                       normalize_axis, result_type, shape_size)
 
 __all__ = ["plan_getitem", "reshape_shape"]
@@ -202,7 +202,8 @@ def _broadcast_to_shape(x_shape, shape) -> tuple[int, ...]:
     if not isinstance(shape, (tuple, list)):
         raise ShapeError(f"broadcast_to: shape must be a tuple of ints, got {shape!r}")
     shape = tuple(check_int_attr("broadcast_to", "shape", d, minimum=0) for d in shape)
-    if len(x_shape) > len(shape) or broadcast_shapes(x_shape, shape, op="broadcast_to") != shape:
+    tail = shape[len(shape) - len(x_shape):] if x_shape else ()
+    if len(x_shape) > len(shape) or any(a not in (1, b) for a, b in zip(x_shape, tail)):
         raise ShapeError(f"broadcast_to: cannot broadcast shape {tuple(x_shape)} to {shape}; every "
                          "input dimension must equal the target's or be 1")
     return shape
@@ -406,6 +407,8 @@ def plan_getitem(shape, key):
         if isinstance(k, slice):
             lo, hi, step = k.indices(n)
             out_shape.append(len(range(lo, hi, step)))
+            if hi < 0:  # "before index 0" for a negative step; -1 would mean the last element
+                hi = -n - 1
         else:
             index = check_int_attr("getitem", "index", k)
             if not -n <= index < n:
