@@ -1,0 +1,258 @@
+"""nn ops against independent NumPy/SciPy formulations: activations, softmax, layer norm,
+conv2d and pooling (direct loops), dense."""
+import math
+
+import numpy as np
+import pytest
+import scipy.special
+import scipy.stats
+from hypothesis import assume, given, settings, strategies as st
+
+from mlc import DTypeError, ShapeError
+from mlc.ops import TensorType, get_op
+
+from ._harness import FLOATS, NUMERIC, SIGNED, arrays, check_op, numpy_call, shapes
+
+floats = st.sampled_from(FLOATS)
+
+
+def _compute_dtype(dtype):
+    """The float dtype ops compute in (np.exp's rule), and the wider one they accumulate in."""
+    out = np.exp(np.zeros((), dtype)).dtype
+    return out, (np.float32 if out == np.float16 else out)
+
+
+def _in_float(fn, x):
+    out, acc = _compute_dtype(x.dtype)
+    return numpy_call(fn, x.astype(acc)).astype(out)
+
+
+@settings(max_examples=20)
+@given(data=st.data(), dtype=st.sampled_from(NUMERIC), shape=shapes())
+def test_relu(data, dtype, shape):
+    x = data.draw(arrays(dtype, shape))
+    check_op("nn.relu", [x], np.maximum(x, np.zeros((), dtype)))
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@settings(max_examples=15)
+@given(data=st.data(), dtype=st.sampled_from(FLOATS + SIGNED), shape=shapes())
+def test_gelu(approximate, data, dtype, shape):
+    x = data.draw(arrays(dtype, shape, special=False, bound=30.0 if dtype in FLOATS else 30))
+    if approximate == "none":
+        expected = _in_float(lambda v: v * scipy.stats.norm.cdf(v), x)
+    else:
+        expected = _in_float(lambda v: v / 2 * (1 + np.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3))), x)
+    check_op("nn.gelu", [x], expected, atol=4 * np.finfo(expected.dtype).eps, approximate=approximate)
+
+
+@settings(max_examples=15)
+@given(data=st.data(), dtype=st.sampled_from(FLOATS + SIGNED), shape=shapes())
+def test_silu(data, dtype, shape):
+    x = data.draw(arrays(dtype, shape, special=False))
+    check_op("nn.silu", [x], _in_float(lambda v: v / (1 + np.exp(-v)), x),
+             atol=4 * np.finfo(_compute_dtype(x.dtype)[0]).tiny)
+
+
+@pytest.mark.parametrize("name,fn", [("nn.softmax", scipy.special.softmax),
+                                     ("nn.log_softmax", scipy.special.log_softmax)])
+@settings(max_examples=15)
+@given(data=st.data(), dtype=st.sampled_from(FLOATS + ("int32",)), shape=shapes(min_dims=1, max_side=5))
+def test_softmax(name, fn, data, dtype, shape):
+    x = data.draw(arrays(dtype, shape, special=False, bound=1e4 if dtype in FLOATS else 100))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    expected = _in_float(lambda v: fn(v, axis=axis), x)
+    out = expected.dtype
+    atol = 8 * shape[axis] * np.finfo(out).eps * (1 if name == "nn.softmax" else float(np.max(np.abs(x), initial=1)))
+    check_op(name, [x], expected, atol=atol, axis=axis)
+
+
+def test_softmax_is_stable_for_huge_logits():
+    x = np.array([[1e4, 1e4 - 1, -1e4], [0.0, -np.inf, 1.0]], "float32")
+    check_op("nn.softmax", [x], scipy.special.softmax(x, axis=1), axis=1)
+    check_op("nn.log_softmax", [x], scipy.special.log_softmax(x, axis=1), axis=1, atol=1e-6)
+
+
+@settings(max_examples=20)
+@given(data=st.data(), dtype=floats, shape=shapes(min_dims=1, max_dims=3, max_side=5),
+       eps=st.sampled_from([1e-5, 1e-3, 0.1]))
+def test_layer_norm(data, dtype, shape, eps):
+    n_axes = data.draw(st.integers(1, len(shape)))
+    axis = tuple(range(len(shape) - n_axes, len(shape)))
+    axis = axis[0] - len(shape) if n_axes == 1 and data.draw(st.booleans()) else axis
+    x = data.draw(arrays(dtype, shape, special=False, bound=100.0))
+    norm_shape = shape[len(shape) - n_axes:]
+    gamma = data.draw(arrays(dtype, norm_shape, special=False, bound=4.0))
+    beta = data.draw(arrays(dtype, norm_shape, special=False, bound=4.0))
+    acc = _compute_dtype(dtype)[1]
+    axes = tuple(range(len(shape) - n_axes, len(shape)))
+    v = x.astype(acc)
+    expected = ((v - v.mean(axis=axes, keepdims=True)) / np.sqrt(v.var(axis=axes, keepdims=True) + eps)
+                * gamma.astype(acc) + beta.astype(acc)).astype(dtype)
+    # cancellation in x - mean: error grows with |x| / sqrt(var + eps)
+    spread = float(np.max(np.abs(v), initial=0)) / math.sqrt(eps)
+    atol = 16 * math.prod(norm_shape) * np.finfo(acc).eps * spread * 4 + 4 * np.finfo(dtype).eps * 4
+    check_op("nn.layer_norm", [x, gamma, beta], expected, atol=atol, axis=axis, eps=eps)
+
+
+# ------------------------------------------------------------------ conv2d / pooling
+
+def _direct_conv2d(x, w, stride, padding, dilation, groups, acc):
+    """The textbook 7-loop definition (loops over output pixels and kernel taps)."""
+    sh, sw = stride
+    dh, dw = dilation
+    top, left, bottom, right = padding
+    n, c, h, wd = x.shape
+    o, icg, kh, kw = w.shape
+    xp = np.zeros((n, c, h + top + bottom, wd + left + right), acc)
+    xp[:, :, top:top + h, left:left + wd] = x
+    oh = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + left + right - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros((n, o, oh, ow), acc)
+    ocg = o // groups
+    for oc in range(o):
+        g = oc // ocg
+        for y in range(oh):
+            for z in range(ow):
+                for ry in range(kh):
+                    for rx in range(kw):
+                        patch = xp[:, g * icg:(g + 1) * icg, y * sh + ry * dh, z * sw + rx * dw]
+                        out[:, oc, y, z] += patch @ w[oc, :, ry, rx].astype(acc)
+    return out
+
+
+@st.composite
+def conv_cases(draw):
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    icg, ocg = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    stride = draw(st.one_of(st.integers(1, 2).map(lambda s: (s, s)), st.tuples(st.integers(1, 2), st.integers(1, 2))))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = draw(st.one_of(st.integers(0, 2), st.tuples(*[st.integers(0, 2)] * 4)))
+    pads = (padding,) * 4 if isinstance(padding, int) else padding
+    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    assume(h + pads[0] + pads[2] >= dilation[0] * (kh - 1) + 1)
+    assume(w + pads[1] + pads[3] >= dilation[1] * (kw - 1) + 1)
+    x_shape = (draw(st.integers(1, 2)), groups * icg, h, w)
+    w_shape = (groups * ocg, icg, kh, kw)
+    attrs = dict(stride=stride[0] if stride[0] == stride[1] and draw(st.booleans()) else stride, padding=padding,
+                 dilation=dilation, groups=groups)
+    return x_shape, w_shape, pads, stride, dilation, attrs
+
+
+@settings(max_examples=25)
+@given(data=st.data(), dtype=st.sampled_from(FLOATS + ("int32", "int8")), case=conv_cases())
+def test_conv2d(data, dtype, case):
+    x_shape, w_shape, pads, stride, dilation, attrs = case
+    x = data.draw(arrays(dtype, x_shape, special=False, bound=8.0 if dtype in FLOATS else None))
+    w = data.draw(arrays(dtype, w_shape, special=False, bound=8.0 if dtype in FLOATS else None))
+    acc = np.float32 if dtype == "float16" else dtype
+    expected = numpy_call(_direct_conv2d, x, w, stride, pads, dilation, attrs["groups"], acc).astype(dtype)
+    terms = w_shape[1] * w_shape[2] * w_shape[3]
+    atol = 4 * terms * 64 * np.finfo(dtype).eps if dtype in FLOATS else 0
+    check_op("nn.conv2d", [x, w], expected, atol=atol, **attrs)
+
+
+def _direct_pool(x, kernel, stride, pads, dilation, is_max, count_include_pad):
+    kh, kw = kernel
+    sh, sw = stride
+    dh, dw = dilation
+    top, left, bottom, right = pads
+    n, c, h, w = x.shape
+    oh = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + left + right - dw * (kw - 1) - 1) // sw + 1
+    acc = x.dtype if is_max else _compute_dtype(x.dtype)[1]
+    out = np.zeros((n, c, oh, ow), acc)
+    for y in range(oh):
+        for z in range(ow):
+            vals, inside = [], 0
+            for ry in range(kh):
+                for rx in range(kw):
+                    r, q = y * sh + ry * dh - top, z * sw + rx * dw - left
+                    if 0 <= r < h and 0 <= q < w:
+                        vals.append(x[:, :, r, q].astype(acc))
+                        inside += 1
+            if is_max:
+                out[:, :, y, z] = np.max(vals, axis=0)  # NaN propagates like np.maximum
+            else:
+                out[:, :, y, z] = np.sum(vals, axis=0) / (kh * kw if count_include_pad else inside)
+    return out.astype(x.dtype if is_max else _compute_dtype(x.dtype)[0])
+
+
+@pytest.mark.parametrize("name", ["nn.max_pool2d", "nn.avg_pool2d"])
+@settings(max_examples=20)
+@given(data=st.data(), dtype=st.sampled_from(FLOATS + ("int32", "uint8")))
+def test_pool2d(name, data, dtype):
+    is_max = name == "nn.max_pool2d"
+    kernel = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
+    stride = data.draw(st.one_of(st.none(), st.tuples(st.integers(1, 2), st.integers(1, 2))))
+    dilation = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))) if is_max else (1, 1)
+    pads = tuple(data.draw(st.integers(0, k // 2)) for k in (kernel[0], kernel[1], kernel[0], kernel[1]))
+    h, w = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
+    assume(h + pads[0] + pads[2] >= dilation[0] * (kernel[0] - 1) + 1)
+    assume(w + pads[1] + pads[3] >= dilation[1] * (kernel[1] - 1) + 1)
+    x = data.draw(arrays(dtype, (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), h, w),
+                         special=is_max, bound=100.0 if dtype in FLOATS else None))
+    attrs = dict(kernel=kernel, stride=stride, padding=pads)
+    count_include_pad = True
+    if is_max:
+        attrs["dilation"] = dilation
+    else:
+        count_include_pad = data.draw(st.booleans())
+        attrs["count_include_pad"] = count_include_pad
+    expected = numpy_call(_direct_pool, x, kernel, stride or kernel, pads, dilation, is_max, count_include_pad)
+    check_op(name, [x], expected, **attrs)
+
+
+@settings(max_examples=15)
+@given(data=st.data(), dtype=st.sampled_from(FLOATS + ("int32",)), lead=shapes(max_dims=2, max_side=3),
+       k=st.integers(1, 5), n=st.integers(1, 4))
+def test_dense(data, dtype, lead, k, n):
+    x = data.draw(arrays(dtype, lead + (k,), special=False, bound=8.0 if dtype in FLOATS else None))
+    w = data.draw(arrays(dtype, (n, k), special=False, bound=8.0 if dtype in FLOATS else None))
+    atol = 4 * k * 64 * np.finfo(dtype).eps if dtype in FLOATS else 0
+    check_op("nn.dense", [x, w], numpy_call(np.matmul, x, w.T), atol=atol)
+
+
+# ------------------------------------------------------------------ errors
+
+def test_conv2d_errors():
+    conv = get_op("nn.conv2d")
+    x, w = TensorType((1, 4, 8, 8), "float32"), TensorType((6, 2, 3, 3), "float32")
+    with pytest.raises(ShapeError, match="expects 2 input channels per group"):
+        conv.infer(x, w)
+    with pytest.raises(ShapeError, match="groups=4 must divide"):
+        conv.infer(x, w, groups=4)
+    with pytest.raises(ShapeError, match="input \\(NCHW\\) must have 4"):
+        conv.infer(TensorType((4, 8, 8), "float32"), w, groups=2)
+    with pytest.raises(ShapeError, match="window .* is larger"):
+        conv.infer(TensorType((1, 4, 2, 2), "float32"), w, groups=2)
+    with pytest.raises(ShapeError, match="stride must be at least 1"):
+        conv.infer(x, w, groups=2, stride=0)
+
+
+def test_pool_layer_norm_dense_errors():
+    x = TensorType((1, 2, 6, 6), "float32")
+    with pytest.raises(ShapeError, match="at most half the kernel"):
+        get_op("nn.max_pool2d").infer(x, kernel=2, padding=2)
+    with pytest.raises(ShapeError, match="unknown attribute"):
+        get_op("nn.avg_pool2d").infer(x, kernel=2, ceil_mode=True)
+    with pytest.raises(DTypeError, match="bool"):
+        get_op("nn.max_pool2d").infer(TensorType((1, 2, 6, 6), "bool"), kernel=2)
+    with pytest.raises(ShapeError, match="gamma must have shape \\(6,\\)"):
+        get_op("nn.layer_norm").infer(TensorType((2, 6), "float32"), TensorType((5,), "float32"),
+                                      TensorType((6,), "float32"))
+    with pytest.raises(ShapeError, match="weight \\(2, 5\\) expects 5"):
+        get_op("nn.dense").infer(TensorType((3, 4), "float32"), TensorType((2, 5), "float32"))
+    with pytest.raises(ShapeError, match="approximate"):
+        get_op("nn.gelu").infer(TensorType((3,), "float32"), approximate="fast")
+    with pytest.raises(DTypeError, match="relu"):
+        get_op("nn.relu").infer(TensorType((3,), "bool"))
+
+
+def test_conv2d_lowering_is_pad_stage_plus_one_reduction():
+    from mlc import te
+    x, w = te.placeholder((1, 3, 8, 8), "float32", "x"), te.placeholder((4, 3, 3, 3), "float32", "w")
+    y = get_op("nn.conv2d").lower(x, w, padding=1)
+    assert [iv.dom.extent.value for iv in y.op.reduce_axis] == [3, 3, 3]
+    assert sorted(t.name for t in y.op.inputs) == ["T_conv2d_pad", "w"]
