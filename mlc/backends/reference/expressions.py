@@ -1,0 +1,101 @@
+"""Evaluating expressions over lanes: NumPy scalars or arrays of the node's dtype.
+
+A condition (``and``/``or``, Select) evaluates the side it does not need only
+in the lanes where it matters, so an out-of-bounds load there never faults.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import MLCError
+from ...ir.buffer import Buffer
+from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Reduce, Select,
+                        Var)
+from . import values as V
+from .lanes import Ctx, align, is_scalar
+from .memory import Storage
+
+__all__ = ["Evaluator"]
+
+
+class Evaluator:
+    """Evaluates expressions against the buffers' storage (``storages``, by buffer id)."""
+
+    def __init__(self, constants: dict):
+        self.constants = constants
+        self.storages: dict[int, Storage] = {}
+        self._expr = {
+            Var: self._var, IntImm: self._const, FloatImm: self._const, Binary: self._binary,
+            Not: self._not, Select: self._select, Call: self._call, Cast: self._cast,
+            BufferLoad: self._load, Reduce: self._reduce,
+        }
+
+    def ev(self, e, ctx: Ctx):
+        fn = self._expr.get(type(e))
+        if fn is None:
+            raise MLCError(f"reference interpreter: cannot evaluate {type(e).__name__} nodes")
+        return fn(e, ctx)
+
+    def _var(self, e: Var, ctx: Ctx):
+        try:
+            value = ctx.env[e]
+        except KeyError:
+            raise MLCError(f"reference interpreter: variable {e.name} is used outside the loop "
+                           "or block that binds it") from None
+        return align(value, len(ctx.axes)) if ctx.axes else value
+
+    def _const(self, e, ctx: Ctx):
+        value = self.constants.get(id(e))
+        if value is None:
+            value = self.constants[id(e)] = V.constant(e.value, e.dtype)
+        return value
+
+    def _binary(self, e: Binary, ctx: Ctx):
+        a = self.ev(e.a, ctx)
+        if e.op in ("and", "or"):  # the right side only runs where it decides the result
+            rest = ctx.narrow(a if e.op == "and" else np.logical_not(a))
+            if rest is None:
+                return a
+            return V.binary(e.op, a, self.ev(e.b, rest))
+        return V.binary(e.op, a, self.ev(e.b, ctx))
+
+    def _not(self, e: Not, ctx: Ctx):
+        return np.logical_not(self.ev(e.a, ctx))
+
+    def _select(self, e: Select, ctx: Ctx):
+        cond = self.ev(e.cond, ctx)
+        if is_scalar(cond):
+            return self.ev(e.true_value if cond else e.false_value, ctx)
+        on_true, on_false = ctx.narrow(cond), ctx.narrow(np.logical_not(cond))
+        if on_false is None:
+            return self.ev(e.true_value, on_true)
+        if on_true is None:
+            return self.ev(e.false_value, on_false)
+        return np.where(cond, self.ev(e.true_value, on_true), self.ev(e.false_value, on_false))
+
+    def _call(self, e: Call, ctx: Ctx):
+        return V.call(e.op, [self.ev(a, ctx) for a in e.args], e.dtype)
+
+    def _cast(self, e: Cast, ctx: Ctx):
+        return V.cast(self.ev(e.value, ctx), e.dtype)
+
+    def _load(self, e: BufferLoad, ctx: Ctx):
+        arr, flat = self._locate(e.buffer, e.indices, ctx)
+        if arr is None:
+            return np.zeros(np.shape(flat), e.dtype)
+        recorder = ctx.region.recorder if ctx.region is not None else None
+        if recorder is not None:
+            recorder.access(e.buffer, arr, flat, ctx, write=False)
+        return arr[flat]
+
+    def _reduce(self, e: Reduce, ctx: Ctx):
+        raise MLCError(f"reference interpreter: a te reduction ({e.combiner.name}) is inside a "
+                       "PrimFunc; reductions exist only in te.compute and become blocks in "
+                       "te.create_prim_func")
+
+    def _locate(self, buffer: Buffer, indices, ctx: Ctx):
+        storage = self.storages.get(id(buffer))
+        if storage is None:
+            raise MLCError(f"reference interpreter: buffer {buffer.name} is neither a parameter "
+                           "nor allocated where it is used")
+        return storage.locate([self.ev(i, ctx) for i in indices], ctx)
