@@ -20,7 +20,8 @@ from .state import Location, all_blocks
 __all__ = [
     "binding_map", "regions_in_loops", "loop_dom", "loops_below", "relaxed_access",
     "block_order", "buffer_ids", "is_param", "intersects", "recompute_reads", "conjuncts",
-    "loop_ranges", "is_true", "point_pattern", "merge_regions", "stmt_blocks", "relax_regions",
+    "loop_ranges", "is_true", "point_pattern", "merge_regions", "stmt_blocks", "relax_regions", "and_all",
+    "simplify_predicate",
 ]
 
 
@@ -172,3 +173,25 @@ def relax_regions(regions: Iterable[BufferRegion], dom) -> list[BufferRegion]:
             dims.append(Range(s.min, e) if isinstance(e, IntImm) else Range(IntImm(0, extent.dtype), extent))
         out.append(BufferRegion(r.buffer, tuple(dims)))
     return out
+
+
+def and_all(conds: Sequence[PrimExpr]) -> PrimExpr:
+    """``c0 and c1 and ...``; ``True`` for none."""
+    from ..ir.expr import const, make_binary
+    out = conds[0] if conds else const(True, "bool")
+    for c in conds[1:]:
+        out = make_binary("and", out, c)
+    return out
+
+
+def simplify_predicate(pred: PrimExpr, ranges) -> PrimExpr:
+    """``pred`` with integer comparisons normalised and conjuncts ``ranges`` prove dropped."""
+    from ..ir.expr import make_binary
+    from ..ir.int_set import can_prove
+    keep = []
+    for cond in conjuncts(pred):
+        if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge", "eq", "ne"):
+            cond = make_binary(cond.op, canonical(cond.a), canonical(cond.b))
+        if not can_prove(cond, ranges):
+            keep.append(cond)
+    return and_all(keep)

@@ -114,7 +114,8 @@ def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
         outer_iters.append(o_iv)
         outer_values.append(ovalue)
         new_values.append(canonical(o_iv.var * factor + inner.to_expr()))
-    new_inner = dc_replace(inner_realize, iter_values=tuple(new_values))
+    pred = _rebind_predicate(inner_realize.predicate, inner_realize.iter_values, new_values)
+    new_inner = dc_replace(inner_realize, iter_values=tuple(new_values), predicate=pred)
     vmap = {iv.var: v for iv, v in zip(inner_blk.iter_vars, new_values)}
     dom = loop_dom(inner_loops)
     reads = relax_regions([_subst_region(r, vmap) for r in inner_blk.reads], dom)
@@ -125,6 +126,24 @@ def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
     outer_block = Block(name, tuple(outer_iters), tuple(reads), tuple(writes), target)
     outer = BlockRealize(tuple(outer_values), const(True, "bool"), outer_block)
     return replace(func, target, outer), name
+
+
+def _rebind_predicate(pred, old_values, new_values):
+    """Conjuncts comparing an old binding (plus a constant) are rewritten on the new one,
+    so ``T.where(i_0 * 5 + i_1 < 12)`` becomes ``T.where(vi_o * 5 + i_1 < 12)``."""
+    from ...ir.expr import Binary, make_binary
+    from ...ir.int_set import constant_difference
+    from ..analysis import and_all, conjuncts
+    out = []
+    for cond in conjuncts(pred):
+        if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge"):
+            for old, new in zip(old_values, new_values):
+                d = constant_difference(old, cond.a)
+                if d is not None:
+                    cond = make_binary(cond.op, canonical(new + d), cond.b)
+                    break
+        out.append(cond)
+    return and_all(out)
 
 
 def _subst_region(region, vmap):

@@ -31,20 +31,22 @@ from ..state import all_blocks, find_block, replace
 __all__ = ["InlinePrimitives", "compute_inline_ir", "reverse_compute_inline_ir"]
 
 
-def _single_store(prim, func, realize, role: str) -> BufferStore:
-    """The block's one BufferStore, checking the block is injective and init-free."""
+def _single_store(prim, func, realize, target: str, role: str) -> BufferStore:
+    """The block's one BufferStore, checking the block is injective and init-free.
+
+    ``target`` names the block the primitive was called on, ``role`` the block
+    checked (``"the block"``, ``"its producer 'Y'"``).
+    """
     blk = realize.block
-    name = blk.name_hint
+    where = f"block {target!r}: {role}"
     if blk.is_reduction or blk.init is not None:
-        raise schedule_error(prim, f"block {name!r}: the {role} is a reduction, not an injective "
-                             "computation; its values are final only after every reduction step",
-                             func, realize)
+        raise schedule_error(prim, f"{where} is a reduction, not an injective computation; its "
+                             "values are final only after every reduction step", func, realize)
     if blk.alloc_buffers:
-        raise schedule_error(prim, f"block {name!r}: the {role} allocates buffers of its own", func, realize)
+        raise schedule_error(prim, f"{where} allocates buffers of its own", func, realize)
     if not isinstance(blk.body, BufferStore):
-        raise schedule_error(prim, f"block {name!r}: the {role} must be a single store "
-                             "`buf[...] = value`; it has several statements or control flow",
-                             func, realize)
+        raise schedule_error(prim, f"{where} must be a single store `buf[...] = value`; it has "
+                             "several statements or control flow", func, realize)
     return blk.body
 
 
@@ -80,7 +82,7 @@ def compute_inline_ir(func: PrimFunc, block: str) -> PrimFunc:
     prim = "compute_inline"
     loc = find_block(func, block, prim)
     realize, blk = loc.node, loc.node.block
-    store = _single_store(prim, func, realize, "block")
+    store = _single_store(prim, func, realize, block, "the block")
     buf = store.buffer
     if not _iterator_indices(store.indices, blk.iter_vars):
         raise schedule_error(prim, f"block {block!r}: its store indices {list(store.indices)!r} are not "
@@ -136,7 +138,7 @@ def reverse_compute_inline_ir(func: PrimFunc, block: str) -> PrimFunc:
     prim = "reverse_compute_inline"
     loc = find_block(func, block, prim)
     realize, blk = loc.node, loc.node.block
-    store = _single_store(prim, func, realize, "consumer")
+    store = _single_store(prim, func, realize, block, "the block")
     order = block_order(func)
     read_ids = buffer_ids(blk.reads)
     producers = [o for o in order if o is not realize and buffer_ids(o.block.writes) & read_ids]
@@ -147,7 +149,7 @@ def reverse_compute_inline_ir(func: PrimFunc, block: str) -> PrimFunc:
         raise schedule_error(prim, f"block {block!r}: it reads buffers of several producers {names}; "
                              "reverse_compute_inline needs exactly one", func, realize)
     producer = producers[0]
-    p_store = _single_store(prim, func, producer, "producer")
+    p_store = _single_store(prim, func, producer, block, f"its producer {producer.block.name_hint!r}")
     buf = p_store.buffer
     if is_param(func, buf):
         raise schedule_error(prim, f"block {block!r}: the intermediate buffer {buf.name} is a "

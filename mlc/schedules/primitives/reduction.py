@@ -31,19 +31,12 @@ from ...ir.functor import substitute
 from ...ir.int_set import canonical, expr_key, free_vars, uses_any
 from ...ir.te import access_regions
 from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, seq
-from ..analysis import buffer_ids, conjuncts
+from ..analysis import and_all, buffer_ids, conjuncts, loop_ranges, simplify_predicate
 from ..base import BlockRV, ScheduleBase, instruction, schedule_error
 from ..edit import add_alloc, unique_block_name, unique_buffer_name
 from ..state import blocks_under, find_block, find_loop, loops_above, replace
 
 __all__ = ["ReductionPrimitives", "decompose_reduction_ir", "rfactor_ir"]
-
-
-def _and_all(conds: list[PrimExpr]) -> PrimExpr:
-    out = conds[0] if conds else const(True, "bool")
-    for c in conds[1:]:
-        out = make_binary("and", out, c)
-    return out
 
 
 def _fresh_iter(iv: IterVar, iter_type: str | None = None) -> IterVar:
@@ -105,7 +98,8 @@ def decompose_reduction_ir(func: PrimFunc, block: str, loop: Var) -> tuple[PrimF
     init_block = dc_replace(blk, name_hint=init_name, iter_vars=tuple(new_iters), reads=(),
                             writes=writes, body=substitute(blk.init, iter_map), init=None,
                             alloc_buffers=())
-    init_pred = _init_predicate(prim, where, func, realize, inner_ids, loop_map)
+    init_pred = _init_predicate(prim, where, func, realize, inner_ids, loop_map,
+                                [f for f in loc.path if isinstance(f, For)])
     init_stmt = BlockRealize(tuple(values), init_pred, init_block)
     for f in reversed(copied):
         init_stmt = dc_replace(f, loop_var=loop_map[f.loop_var], body=init_stmt)
@@ -116,7 +110,7 @@ def decompose_reduction_ir(func: PrimFunc, block: str, loop: Var) -> tuple[PrimF
     return replace(func, target, seq(init_stmt, target)), init_name, update_name
 
 
-def _init_predicate(prim, where, func, realize, inner_ids, loop_map) -> PrimExpr:
+def _init_predicate(prim, where, func, realize, inner_ids, loop_map, loops) -> PrimExpr:
     """The conjuncts of the block predicate that constrain the init's loops."""
     keep = []
     for cond in conjuncts(realize.predicate):
@@ -127,7 +121,9 @@ def _init_predicate(prim, where, func, realize, inner_ids, loop_map) -> PrimExpr
         elif ids & {id(v) for v in loop_map}:
             raise schedule_error(prim, where + f"the predicate {cond!r} mixes the init's loops with "
                                  "reduction loops", func, realize)
-    return _and_all(keep)
+    ranges = loop_ranges(f for f in loops if f.loop_var not in loop_map)
+    ranges.update({loop_map[f.loop_var]: Range(f.min, f.extent) for f in loops if f.loop_var in loop_map})
+    return simplify_predicate(and_all(keep), ranges)
 
 
 # ----------------------------------------------------------------------- rfactor
@@ -256,7 +252,9 @@ def rfactor_ir(func: PrimFunc, loop: Var, factor_axis: int) -> tuple[PrimFunc, s
         body=BufferStore(buf, make_binary(op, BufferLoad(buf, wb_idx, buf.dtype), wb_load), wb_idx),
         init=substitute(blk.init, wb_map), alloc_buffers=())
     mins = {f.loop_var: f.min for f in nest if f.loop_var not in copies}
-    wb_pred = substitute(substitute(realize.predicate, mins), copies)
+    wb_ranges = loop_ranges(n for n in loc.path if isinstance(n, For) and n.loop_var not in copies)
+    wb_ranges.update({copies[f.loop_var]: Range(f.min, f.extent) for f in kept})
+    wb_pred = simplify_predicate(substitute(substitute(realize.predicate, mins), copies), wb_ranges)
     wb_values = [substitute(v, copies) for iv, v in zip(blk.iter_vars, realize.iter_values)
                  if iv.iter_type == "spatial"] + [copies[loop]]
     wb: object = BlockRealize(tuple(wb_values), wb_pred, wb_block)
