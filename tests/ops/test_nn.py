@@ -173,7 +173,9 @@ def _direct_pool(x, kernel, stride, pads, dilation, is_max, count_include_pad):
                         vals.append(x[:, :, r, q].astype(acc))
                         inside += 1
             if is_max:
-                out[:, :, y, z] = np.max(vals, axis=0)  # NaN propagates like np.maximum
+                # NaN propagates like np.maximum; a window wholly in the padding is the fill value
+                fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+                out[:, :, y, z] = np.max(vals, axis=0, initial=fill) if vals else fill
             else:
                 out[:, :, y, z] = np.sum(vals, axis=0) / (kh * kw if count_include_pad else inside)
     return out.astype(x.dtype if is_max else _compute_dtype(x.dtype)[0])

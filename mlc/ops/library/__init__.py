@@ -2,13 +2,13 @@
 
 Modules by kind: elementwise (ufuncs, where, clip, astype), reduce, linalg
 (matmul, dot, einsum), shape (reshape, transpose, slicing, concat, pad, ...)
-and nn (activations, softmax, normalisation, convolution, pooling). The
+nn (activations, softmax, normalisation, dense) and conv (conv2d, pooling). The
 NumPy shape and dtype rules they share live in :mod:`._common`;
 ``broadcast_shapes`` and ``result_type`` are re-exported for the tracer.
 """
-from . import elementwise, linalg, nn, reduce, shape
+from . import conv, elementwise, linalg, nn, reduce, shape
 from ._common import broadcast_shapes, result_type
 from .shape import plan_getitem
 
-__all__ = ["elementwise", "linalg", "nn", "reduce", "shape", "broadcast_shapes", "result_type",
+__all__ = ["conv", "elementwise", "linalg", "nn", "reduce", "shape", "broadcast_shapes", "result_type",
            "plan_getitem"]

@@ -28,7 +28,9 @@ from ...ir.expr import PrimExpr
 __all__ = [
     "broadcast_shapes", "result_type", "weak_result_type", "ufunc_dtypes", "float_dtype",
     "normalize_axis", "normalize_axes", "broadcast_indices", "check_int_attr", "check_ndim",
-    "shape_size", "bind_scalar", "canonical_dtype", "reduce_compute",
+    "shape_size", "bind_scalar", "canonical_dtype", "reduce_compute", "index", "accumulate_dtype",
+    "lowest", "highest", "zero", "one", "prod_reducer", "any_reducer", "all_reducer", "multiply",
+    "cast_stage", "contract",
 ]
 
 
@@ -214,3 +216,73 @@ def reduce_compute(shape: Sequence[int], extents: Sequence[int], body, reducer, 
     return te.compute(tuple(shape), lambda *idx: reducer(body(idx, tuple(a.var for a in axes)), axis=axes),
                       name=name)
 
+
+
+# ------------------------------------------------------------ te building blocks
+
+def index(value: int) -> PrimExpr:
+    """An index constant (the dtype of loop and block iterators)."""
+    return _e.const(value, dt.INDEX)
+
+
+def accumulate_dtype(dtype: str) -> str:
+    """The dtype sums and products accumulate in: float32 for float16 data, else ``dtype``."""
+    return "float32" if dtype == "float16" else dtype
+
+
+def lowest(dtype: str) -> PrimExpr:
+    """The identity of ``max``: -inf, the smallest integer, or False."""
+    if dt.is_float(dtype):
+        return _e.const(-np.inf, dtype)
+    return _e.const(0 if dtype == "bool" else int(np.iinfo(dtype).min), dtype)
+
+
+def highest(dtype: str) -> PrimExpr:
+    """The identity of ``min``: +inf, the largest integer, or True."""
+    if dt.is_float(dtype):
+        return _e.const(np.inf, dtype)
+    return _e.const(1 if dtype == "bool" else int(np.iinfo(dtype).max), dtype)
+
+
+def zero(dtype: str) -> PrimExpr:
+    return _e.const(0, dtype)
+
+
+def one(dtype: str) -> PrimExpr:
+    return _e.const(1, dtype)
+
+
+prod_reducer = te.comm_reducer(lambda x, y: x * y, one, name="prod")
+any_reducer = te.comm_reducer(_e.logical_or, lambda t: _e.const(False, t), name="any")
+all_reducer = te.comm_reducer(_e.logical_and, lambda t: _e.const(True, t), name="all")
+
+
+def multiply(a: PrimExpr, b: PrimExpr) -> PrimExpr:
+    """``a * b``, or logical and for bools (NumPy's bool product)."""
+    return _e.logical_and(a, b) if a.dtype == "bool" else a * b
+
+
+def cast_stage(t, dtype: str, name: str):
+    """``t`` converted to ``dtype`` as an elementwise stage (``t`` itself when it already is)."""
+    if t.dtype == dtype:
+        return t
+    return te.compute(t.shape, lambda *i: _e.cast(t[i], dtype), name=name)
+
+
+def contract(shape: Sequence[int], extents: Sequence[int], factors, out: str, name: str):
+    """``out[idx] = sum over ks of prod(factors(idx, ks))``: matmul, einsum, conv, dense.
+
+    The sum accumulates in :func:`accumulate_dtype` (logical or of ands for
+    bool) and is cast to ``out`` by a second stage when that differs.
+    """
+    acc = accumulate_dtype(out)
+
+    def term(idx, ks):
+        value = None
+        for f in factors(idx, ks):
+            f = _e.cast(f, acc)
+            value = f if value is None else multiply(value, f)
+        return value
+
+    reducer = any_reducer if acc == "bool" else te.sum
+    return cast_stage(reduce_compute(shape, extents, term, reducer, zero, name, acc), out, f"{name}_cast")

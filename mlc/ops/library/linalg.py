@@ -17,36 +17,14 @@ import numpy as np
 
 from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
-from ...ir import expr as _e
-from ...ir import te
 from ..registry import TensorType, register_op
-from ._common import broadcast_indices, broadcast_shapes, reduce_compute, result_type
+from ._common import broadcast_indices, broadcast_shapes, contract, result_type
 
 __all__ = ["matmul_shape", "parse_einsum"]
-
-_any = te.comm_reducer(lambda x, y: _e.logical_or(x, y), lambda t: _e.const(False, t), name="any")
 
 
 def _product_dtype(op: str, *dtypes: str) -> str:
     return result_type(*dtypes, op=op)
-
-
-def _accumulator(dtype: str) -> str:
-    return "float32" if dtype == "float16" else dtype
-
-
-def _contract(shape, extents, body, acc, out, name):
-    """``sum(body)`` over ``extents`` in ``acc`` (logical or for bool), cast to ``out``."""
-    def term(idx, ks):
-        a, b = body(idx, ks)
-        a, b = _e.cast(a, acc), _e.cast(b, acc)
-        return _e.logical_and(a, b) if acc == "bool" else a * b
-
-    reducer = _any if acc == "bool" else te.sum
-    c = reduce_compute(shape, extents, term, reducer, lambda d: _e.const(0, d), name, acc)
-    if acc == out:
-        return c
-    return te.compute(shape, lambda *i: _e.cast(c[i], out), name=f"{name}_cast")
 
 
 # ------------------------------------------------------------------ matmul
@@ -96,7 +74,7 @@ def _matmul_lower(a, b):
         b_idx = (broadcast_indices(b.shape[:-2], bidx) + (ks[0], j)) if b.ndim > 1 else (ks[0],)
         return a[a_idx], b[b_idx]
 
-    return _contract(shape, [k], body, _accumulator(out), out, "T_matmul")
+    return contract(shape, [k], body, out, "T_matmul")
 
 
 register_op("matmul", pattern="out_elemwise_fusable", infer=_matmul_infer, lower=_matmul_lower,
@@ -127,9 +105,8 @@ def _dot_lower(a, b):
     shape = _dot_shape(a.shape, b.shape)
     out = _product_dtype("dot", a.dtype, b.dtype)
     if not a.shape or not b.shape:  # a scalar operand: a plain product
-        return _contract(shape, [], lambda idx, ks: (a[broadcast_indices(a.shape, idx)],
-                                                     b[broadcast_indices(b.shape, idx)]),
-                         _accumulator(out), out, "T_dot")
+        return contract(shape, [], lambda idx, ks: (a[broadcast_indices(a.shape, idx)],
+                                                    b[broadcast_indices(b.shape, idx)]), out, "T_dot")
     na = a.ndim - 1
 
     def body(idx, ks):
@@ -138,7 +115,7 @@ def _dot_lower(a, b):
         b_idx = (tuple(rest[:-1]) + (ks[0], rest[-1])) if b.ndim > 1 else (ks[0],)
         return a[a_idx], b[b_idx]
 
-    return _contract(shape, [a.shape[-1]], body, _accumulator(out), out, "T_dot")
+    return contract(shape, [a.shape[-1]], body, out, "T_dot")
 
 
 register_op("dot", pattern="out_elemwise_fusable", infer=_dot_infer, lower=_dot_lower,
@@ -202,25 +179,12 @@ def _einsum_lower(*tensors, subscripts):
     out_type = _einsum_infer(*tensors, subscripts=subscripts)
     terms, rhs, sizes = parse_einsum(subscripts, [t.shape for t in tensors])
     contracted = sorted({c for t in terms for c in t} - set(rhs))
-    acc = _accumulator(out_type.dtype)
 
-    def term(idx, ks):
+    def factors(idx, ks):
         env = dict(zip(rhs, idx)) | dict(zip(contracted, ks))
-        value = None
-        for t, letters in zip(tensors, terms):
-            v = _e.cast(t[tuple(env[c] for c in letters)], acc)
-            if value is None:
-                value = v
-            else:
-                value = _e.logical_and(value, v) if acc == "bool" else value * v
-        return value
+        return [t[tuple(env[c] for c in letters)] for t, letters in zip(tensors, terms)]
 
-    reducer = _any if acc == "bool" else te.sum
-    c = reduce_compute(out_type.shape, [sizes[l] for l in contracted], term, reducer,
-                       lambda d: _e.const(0, d), "T_einsum", acc)
-    if acc == out_type.dtype:
-        return c
-    return te.compute(out_type.shape, lambda *i: _e.cast(c[i], out_type.dtype), name="T_einsum_cast")
+    return contract(out_type.shape, [sizes[c] for c in contracted], factors, out_type.dtype, "T_einsum")
 
 
 register_op("einsum", pattern="out_elemwise_fusable", infer=_einsum_infer, lower=_einsum_lower,

@@ -26,32 +26,11 @@ from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
 from ..registry import TensorType, register_op
-from ._common import canonical_dtype, normalize_axes, normalize_axis, reduce_compute
+from ._common import (accumulate_dtype, all_reducer, any_reducer, canonical_dtype, cast_stage,
+                      highest, lowest, normalize_axes, normalize_axis, one, prod_reducer,
+                      reduce_compute, zero)
 
-__all__ = ["reduced_shape", "reduced_indices"]
-
-_prod = te.comm_reducer(lambda x, y: x * y, lambda t: _e.const(1, t), name="prod")
-_any = te.comm_reducer(lambda x, y: _e.logical_or(x, y), lambda t: _e.const(False, t), name="any")
-_all = te.comm_reducer(lambda x, y: _e.logical_and(x, y), lambda t: _e.const(True, t), name="all")
-
-
-def _zero(dtype):
-    return _e.const(0, dtype)
-
-
-def _one(dtype):
-    return _e.const(1, dtype)
-
-
-def _lowest(dtype):
-    return _e.const(-np.inf, dtype) if dt.is_float(dtype) else _e.const(
-        0 if dtype == "bool" else int(np.iinfo(dtype).min), dtype)
-
-
-def _highest(dtype):
-    return _e.const(np.inf, dtype) if dt.is_float(dtype) else _e.const(
-        1 if dtype == "bool" else int(np.iinfo(dtype).max), dtype)
-
+__all__ = ["reduced_shape", "reduced_indices", "kept_indices", "reduce_over", "moments"]
 
 def reduced_shape(op: str, shape, axis, keepdims) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(sorted reduced axes, output shape) of reducing ``shape`` over ``axis``."""
@@ -79,12 +58,15 @@ def reduced_indices(ndim: int, axes, keepdims: bool, out_idx, red_vars) -> tuple
     return tuple(result)
 
 
-def _accumulate_dtype(dtype: str) -> str:
-    return "float32" if dtype == "float16" else dtype
+def kept_indices(index, axes, keepdims: bool) -> tuple:
+    """The output index of the input point ``index``: reduced dims dropped, or 0 with keepdims."""
+    if keepdims:
+        return tuple(_e.const(0, dt.INDEX) if d in axes else i for d, i in enumerate(index))
+    return tuple(i for d, i in enumerate(index) if d not in axes)
 
 
-def _reduce_stage(x, axes, keepdims, out_shape, acc, reducer, identity, name, fn=None):
-    """One reduction stage of ``fn(x[...])`` cast to ``acc`` over ``axes``."""
+def reduce_over(x, axes, keepdims, out_shape, acc, reducer, identity, name, fn=None):
+    """One reduction stage of ``fn(x[index], index)`` cast to ``acc`` over ``axes`` of ``x``."""
     fn = fn or (lambda v, idx: v)
 
     def body(idx, ks):
@@ -92,12 +74,6 @@ def _reduce_stage(x, axes, keepdims, out_shape, acc, reducer, identity, name, fn
         return _e.cast(fn(x[index], index), acc)
 
     return reduce_compute(out_shape, [x.shape[a] for a in axes], body, reducer, identity, name, acc)
-
-
-def _cast_stage(t, dtype, name):
-    if t.dtype == dtype:
-        return t
-    return te.compute(t.shape, lambda *i: _e.cast(t[i], dtype), name=name)
 
 
 def _sum_dtype(dtype: str) -> str:
@@ -122,10 +98,10 @@ def _sum_like(name, reducer, bool_reducer, identity, numpy_fn):
     def lower(x, *, axis=None, keepdims=False, dtype=None):
         axes, shape = reduced_shape(name, x.shape, axis, keepdims)
         out = out_dtype(x.dtype, dtype)
-        acc = _accumulate_dtype(out)
+        acc = accumulate_dtype(out)
         red = bool_reducer if acc == "bool" else reducer
-        s = _reduce_stage(x, axes, keepdims, shape, acc, red, identity, f"T_{name}")
-        return _cast_stage(s, out, f"T_{name}_cast")
+        s = reduce_over(x, axes, keepdims, shape, acc, red, identity, f"T_{name}")
+        return cast_stage(s, out, f"T_{name}_cast")
 
     def reference(x, *, axis=None, keepdims=False, dtype=None):
         return np.asarray(numpy_fn(x, axis=axis, keepdims=keepdims, dtype=dtype))
@@ -134,8 +110,8 @@ def _sum_like(name, reducer, bool_reducer, identity, numpy_fn):
                 doc=f"``np.{name}(x, axis, keepdims=..., dtype=...)``.")
 
 
-_sum_like("sum", te.sum, _any, _zero, np.sum)
-_sum_like("prod", _prod, _all, _one, np.prod)
+_sum_like("sum", te.sum, any_reducer, zero, np.sum)
+_sum_like("prod", prod_reducer, all_reducer, one, np.prod)
 
 
 # ------------------------------------------------------------------ max / min
@@ -151,7 +127,7 @@ def _extremum(name, reducer, identity, numpy_fn):
     def lower(x, *, axis=None, keepdims=False):
         infer(x, axis=axis, keepdims=keepdims)
         axes, shape = reduced_shape(name, x.shape, axis, keepdims)
-        return _reduce_stage(x, axes, keepdims, shape, x.dtype, reducer, identity, f"T_{name}")
+        return reduce_over(x, axes, keepdims, shape, x.dtype, reducer, identity, f"T_{name}")
 
     register_op(name, pattern="reduction", infer=infer, lower=lower,
                 reference=lambda x, *, axis=None, keepdims=False: np.asarray(
@@ -159,8 +135,8 @@ def _extremum(name, reducer, identity, numpy_fn):
                 doc=f"``np.{name}(x, axis, keepdims)``; a NaN in a slice gives NaN.")
 
 
-_extremum("max", te.max, _lowest, np.max)
-_extremum("min", te.min, _highest, np.min)
+_extremum("max", te.max, lowest, np.max)
+_extremum("min", te.min, highest, np.min)
 
 
 # ------------------------------------------------------------------ argmax / argmin
@@ -179,7 +155,7 @@ def _arg_extremum(name, reducer, identity, numpy_fn):
 
     def lower(x, *, axis=None, keepdims=False):
         axes, shape = signature(x, axis, keepdims)
-        best = _reduce_stage(x, axes, True, tuple(1 if d in axes else n for d, n in enumerate(x.shape)),
+        best = reduce_over(x, axes, True, tuple(1 if d in axes else n for d, n in enumerate(x.shape)),
                              x.dtype, reducer, identity, f"T_{name}_value")
         strides = [1] * len(axes)
         for n in range(len(axes) - 2, -1, -1):
@@ -187,7 +163,7 @@ def _arg_extremum(name, reducer, identity, numpy_fn):
         none = _e.const(np.iinfo("int64").max, "int64")
 
         def first_match(v, index):
-            m = best[tuple(_e.const(0, dt.INDEX) if d in axes else i for d, i in enumerate(index))]
+            m = best[kept_indices(index, axes, True)]
             hit = v == m
             if dt.is_float(x.dtype):
                 hit = _e.logical_or(hit, _e.isnan(v))  # a NaN is the extremum; take the first
@@ -196,7 +172,7 @@ def _arg_extremum(name, reducer, identity, numpy_fn):
                 linear = linear + _e.cast(index[a], "int64") * _e.const(stride, "int64")
             return _e.select(hit, linear, none)
 
-        return _reduce_stage(x, axes, keepdims, shape, "int64", te.min, _highest, f"T_{name}",
+        return reduce_over(x, axes, keepdims, shape, "int64", te.min, highest, f"T_{name}",
                              first_match)
 
     register_op(name, pattern="reduction", infer=infer, lower=lower,
@@ -206,8 +182,8 @@ def _arg_extremum(name, reducer, identity, numpy_fn):
                     "(of the first NaN when there is one), int64.")
 
 
-_arg_extremum("argmax", te.max, _lowest, np.argmax)
-_arg_extremum("argmin", te.min, _highest, np.argmin)
+_arg_extremum("argmax", te.max, lowest, np.argmax)
+_arg_extremum("argmin", te.min, highest, np.argmin)
 
 
 # ------------------------------------------------------------------ mean / var / std
@@ -225,8 +201,24 @@ def _mean_stage(x, axes, keepdims, shape, acc, name):
     count = 1
     for a in axes:
         count *= x.shape[a]
-    s = _reduce_stage(x, axes, keepdims, shape, acc, te.sum, _zero, f"T_{name}_sum")
-    return te.compute(shape, lambda *i: s[i] / _e.const(count, acc), name=f"T_{name}_mean"), count
+    s = reduce_over(x, axes, keepdims, shape, acc, te.sum, zero, f"{name}_sum")
+    return te.compute(shape, lambda *i: s[i] / _e.const(count, acc), name=f"{name}_mean"), count
+
+
+def moments(x, axes, acc: str, name: str):
+    """Two-pass moment stages over ``axes``, reduced dims kept as size 1.
+
+    Returns (mean, sum of squared deviations from it, element count); the
+    variance is ``squares / (count - ddof)``. Used by var/std and layer_norm.
+    """
+    kept = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
+    mean, count = _mean_stage(x, axes, True, kept, acc, name)
+
+    def deviation(v, index):
+        diff = _e.cast(v, acc) - mean[kept_indices(index, axes, True)]
+        return diff * diff
+
+    return mean, reduce_over(x, axes, True, kept, acc, te.sum, zero, f"{name}_sq", deviation), count
 
 
 def _mean_infer(x: TensorType, *, axis=None, keepdims=False, dtype=None) -> TensorType:
@@ -237,8 +229,8 @@ def _mean_infer(x: TensorType, *, axis=None, keepdims=False, dtype=None) -> Tens
 def _mean_lower(x, *, axis=None, keepdims=False, dtype=None):
     axes, shape = reduced_shape("mean", x.shape, axis, keepdims)
     out = _moment_dtype("mean", x.dtype, dtype)
-    m, _ = _mean_stage(x, axes, keepdims, shape, _accumulate_dtype(out), "mean")
-    return _cast_stage(m, out, "T_mean_cast")
+    m, _ = _mean_stage(x, axes, keepdims, shape, accumulate_dtype(out), "T_mean")
+    return cast_stage(m, out, "T_mean_cast")
 
 
 def _mean_reference(x, *, axis=None, keepdims=False, dtype=None):
@@ -265,20 +257,13 @@ def _variance(name, take_sqrt, numpy_fn):
         _check_ddof(name, ddof)
         axes, shape = reduced_shape(name, x.shape, axis, keepdims)
         out = _moment_dtype(name, x.dtype, None)
-        acc = _accumulate_dtype(out)
-        kept = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
-        mean, count = _mean_stage(x, axes, True, kept, acc, name)
-
-        def deviation(v, index):
-            m = mean[tuple(_e.const(0, dt.INDEX) if d in axes else i for d, i in enumerate(index))]
-            diff = _e.cast(v, acc) - m
-            return diff * diff
-
-        sq = _reduce_stage(x, axes, keepdims, shape, acc, te.sum, _zero, f"T_{name}_sq", deviation)
+        acc = accumulate_dtype(out)
+        _, sq, count = moments(x, axes, acc, f"T_{name}")
         denom = _e.const(max(count - ddof, 0), acc)
+        zeros = [_e.const(0, dt.INDEX)] * len(axes)
 
         def finish(*i):
-            v = sq[i] / denom
+            v = sq[reduced_indices(x.ndim, axes, keepdims, i, zeros)] / denom
             return _e.cast(_e.sqrt(v) if take_sqrt else v, out)
 
         return te.compute(shape, finish, name=f"T_{name}")
@@ -311,29 +296,22 @@ def _lse_lower(x, *, axis=None, keepdims=False):
     """max stage, sum of ``exp(x - max)`` stage, then ``log(sum) + max``."""
     axes, shape = reduced_shape("logsumexp", x.shape, axis, keepdims)
     out = _lse_dtype(x.dtype)
-    acc = _accumulate_dtype(out)
-    m = _reduce_stage(x, axes, keepdims, shape, acc, te.max, _lowest, "T_logsumexp_max")
-    shift = te.compute(shape, lambda *i: _e.select(_e.isfinite(m[i]), m[i], _zero(acc)),
+    acc = accumulate_dtype(out)
+    m = reduce_over(x, axes, keepdims, shape, acc, te.max, lowest, "T_logsumexp_max")
+    shift = te.compute(shape, lambda *i: _e.select(_e.isfinite(m[i]), m[i], zero(acc)),
                        name="T_logsumexp_shift")
 
     def shifted_exp(v, index):
-        out_index = _keep_index(index, axes, keepdims)
+        out_index = kept_indices(index, axes, keepdims)
         return _e.exp(_e.cast(v, acc) - shift[out_index])
 
-    s = _reduce_stage(x, axes, keepdims, shape, acc, te.sum, _zero, "T_logsumexp_sum", shifted_exp)
+    s = reduce_over(x, axes, keepdims, shape, acc, te.sum, zero, "T_logsumexp_sum", shifted_exp)
     return te.compute(shape, lambda *i: _e.cast(_e.log(s[i]) + shift[i], out), name="T_logsumexp")
-
-
-def _keep_index(index, axes, keepdims):
-    """The output index of an input point (reduced dims dropped or zeroed)."""
-    if keepdims:
-        return tuple(_e.const(0, dt.INDEX) if d in axes else i for d, i in enumerate(index))
-    return tuple(i for d, i in enumerate(index) if d not in axes)
 
 
 def _lse_reference(x, *, axis=None, keepdims=False):
     out = _lse_dtype(x.dtype.name)
-    x = x.astype(_accumulate_dtype(out))
+    x = x.astype(accumulate_dtype(out))
     axes = normalize_axes("logsumexp", axis, x.ndim)
     with np.errstate(invalid="ignore", divide="ignore"):
         m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
