@@ -104,6 +104,12 @@ def _sign(a):
     return _e.select(a > zero, one, inner)
 
 
+def _trunc(a):
+    if not dt.is_float(a.dtype):
+        return a
+    return _e.select(a < _e.const(0, a.dtype), _e.ceil(a), _e.floor(a))
+
+
 def _reciprocal(a):
     if dt.is_float(a.dtype):
         return _e.const(1, a.dtype) / a
@@ -191,6 +197,9 @@ _UNARY = [
     ("cos", np.cos, _e.cos),
     ("floor", np.floor, _e.floor),
     ("ceil", np.ceil, _e.ceil),
+    ("trunc", np.trunc, _trunc),
+    ("rint", np.rint, _e.round),
+    ("positive", np.positive, lambda a: a),
     ("logical_not", np.logical_not, _logical(_e.logical_not)),
     ("invert", np.invert, lambda a: ~a),
     ("isnan", np.isnan, _e.isnan),

@@ -1,0 +1,76 @@
+"""The op registry: registration rules, aliases, errors, and that every op is tested."""
+import pathlib
+import re
+
+import numpy as np
+import pytest
+
+import mlc
+from mlc import MLCError
+from mlc.ops import PATTERNS, TensorType, get_op, list_ops, register_alias, register_op
+from mlc.ops.library import broadcast_shapes, result_type
+
+from ._harness import ALL_TARGETS, TARGETS, check_op
+
+
+@pytest.mark.parametrize("target", sorted(ALL_TARGETS))
+def test_target_is_available(target):
+    if target not in TARGETS:
+        pytest.skip(f"{ALL_TARGETS[target]} is not in this tree yet; op lowerings are not run on {target}")
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    check_op("add", [x, x[0]], x + x[0], targets=(target,))
+
+
+def test_every_op_has_a_pattern_and_doc():
+    for name in list_ops():
+        op = get_op(name)
+        assert op.pattern in PATTERNS, name
+        assert op.doc, f"{name} has no doc"
+
+
+def test_every_op_is_exercised_by_a_differential_test():
+    """Each registered name must appear as a string in some tests/ops test module."""
+    here = pathlib.Path(__file__).parent
+    text = "\n".join(p.read_text() for p in here.glob("test_*.py") if p.name != "test_registry.py")
+    quoted = set(re.findall(r"""["']([a-z_.0-9]+)["']""", text))
+    missing = [name for name in list_ops() if name not in quoted and not name.startswith("test.")]
+    assert not missing, f"ops without tests: {missing}"
+
+
+def test_register_op_rules():
+    with pytest.raises(MLCError, match="pattern must be one of"):
+        register_op("test.bad_pattern", pattern="fancy", infer=None, lower=None, reference=None)
+    with pytest.raises(MLCError, match="already registered"):
+        get_op("add")
+        register_op("add", pattern="elemwise", infer=None, lower=None, reference=None)
+    with pytest.raises(MLCError, match="already registered"):
+        register_alias("divide", "add")
+    with pytest.raises(MLCError, match="unknown op"):
+        register_alias("test.alias", "no_such_op")
+
+
+def test_unknown_op_suggests_similar_names():
+    with pytest.raises(MLCError, match="unknown op 'softmax'; similar: nn.log_softmax, nn.softmax"):
+        get_op("softmax")
+
+
+def test_user_defined_op_goes_through_the_same_path():
+    from mlc import te
+
+    def lower(x):
+        return te.compute(x.shape, lambda *i: x[i] * 3 + 1, name="triple_plus_one")
+
+    if "test.triple_plus_one" not in list_ops():
+        register_op("test.triple_plus_one", pattern="elemwise", infer=lambda t: t, lower=lower,
+                    reference=lambda a: a * 3 + 1, doc="3x + 1")
+    x = np.arange(5, dtype="int32")
+    check_op("test.triple_plus_one", [x], x * 3 + 1)
+
+
+def test_tracer_helpers():
+    assert broadcast_shapes((2, 1), (1, 3), ()) == (2, 3)
+    assert broadcast_shapes() == ()
+    assert result_type("int8", "uint8", "float16") == np.result_type(np.int8, np.uint8, np.float16).name
+    with pytest.raises(mlc.DTypeError):
+        result_type()
+    assert get_op("matmul").infer(TensorType((3,), "float32"), TensorType((3,), "float32")).shape == ()
