@@ -347,8 +347,13 @@ def test_reduction_update_alone_carries_reassoc_and_no_unsafe_flags():
     text = generate_ir({"s": lower(te.create_prim_func([A, S]))}, mlc.Target.from_str("llvm"))
     assert text.count("reassoc contract") == 1
     assert "fadd reassoc contract" in text
-    for unsafe in ("nnan", "ninf", " fast "):
+    assert text.count("fmul contract") == 1  # the product the update sums may become an FMA
+    for unsafe in ("nnan", "ninf", " fast ", "afn", "arcp", "nsz"):
         assert unsafe not in text
+    X = te.placeholder((8,), "float32", "X")
+    plain = te.compute((8,), lambda i: X[i] * 2.0 + X[i], "P")
+    text = generate_ir({"p": lower(te.create_prim_func([X, plain]))}, mlc.Target.from_str("llvm"))
+    assert "contract" not in text and "reassoc" not in text
 
 
 # --------------------------------------------------------- intermediate buffers

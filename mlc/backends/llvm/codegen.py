@@ -13,8 +13,9 @@ things need care here:
 * a ``Select`` whose branches load memory becomes branches and a phi, so the
   untaken load never executes (it may be out of bounds);
 * the float add/mul of a reduction update ``X[i] = X[i] + ...`` inside a loop
-  carries ``reassoc contract``, so LLVM may vectorise the reduction. No
-  other fast-math flag is ever used.
+  carries ``reassoc contract``, so LLVM may vectorise the reduction, and a
+  product it sums carries ``contract``, so the two may become one FMA (as in
+  BLAS dot products). No other fast-math flag is ever used.
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_ty
 
 __all__ = ["emit_function", "REDUCTION_FLAGS"]
 
-#: Fast-math flags on the float add/mul of a reduction update, and nowhere else.
+#: Fast-math flags on the float add/mul of a reduction update, and nowhere else
+#: (a product added by the update gets ``contract`` alone).
 REDUCTION_FLAGS = ("reassoc", "contract")
 
 
@@ -205,7 +207,11 @@ class _FunctionCodegen:
         op, dtype = e.op, e.a.dtype
         if op in LOGIC_OPS:
             return arith.logical(self.builder, op, self.expr(e.a), self.expr(e.b))
-        a, b = self._compute(e.a), self._compute(e.b)
+        if flags and op == "add":  # a product summed by the reduction may fuse into an FMA
+            a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(x)
+                    for x in (e.a, e.b))
+        else:
+            a, b = self._compute(e.a), self._compute(e.b)
         cdtype = compute_dtype(dtype)
         if op in COMPARE_OPS:
             return arith.compare(self.builder, op, a, b, cdtype)
@@ -290,6 +296,10 @@ def _is_reduction_update(s: BufferStore) -> bool:
         return False
     return any(isinstance(x, BufferLoad) and x.buffer is s.buffer and len(x.indices) == len(s.indices)
                and all(same_expr(p, q) for p, q in zip(x.indices, s.indices)) for x in (v.a, v.b))
+
+
+def _is_float_mul(e: PrimExpr) -> bool:
+    return isinstance(e, Binary) and e.op == "mul" and e.dtype in ("float32", "float64")
 
 
 def _static_nbytes(buffer: Buffer) -> int:
