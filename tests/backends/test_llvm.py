@@ -347,7 +347,11 @@ def test_reduction_update_alone_carries_reassoc_and_no_unsafe_flags():
     text = generate_ir({"s": lower(te.create_prim_func([A, S]))}, mlc.Target.from_str("llvm"))
     assert text.count("reassoc contract") == 1
     assert "fadd reassoc contract" in text
-    assert text.count("fmul contract") == 1  # the product the update sums may become an FMA
+    assert "fmul contract" not in text  # the inner mul of A * 2 + 1 is not the summed product
+    k2 = te.reduce_axis((0, 8), "k")
+    dot = te.compute((8,), lambda i: te.sum(A[i, k2] * A[k2, i], axis=k2), "D")
+    text_dot = generate_ir({"d": lower(te.create_prim_func([A, dot]))}, mlc.Target.from_str("llvm"))
+    assert text_dot.count("fmul contract") == 1  # the summed product may become an FMA
     for unsafe in ("nnan", "ninf", " fast ", "afn", "arcp", "nsz"):
         assert unsafe not in text
     X = te.placeholder((8,), "float32", "X")
