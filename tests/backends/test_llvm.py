@@ -519,3 +519,13 @@ def test_target_uses_the_host_cpu():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         lib.get_source("asm")
+
+
+def test_target_with_features_the_host_lacks_is_refused():
+    from mlc.backends.target import host_cpu
+    lacking = [f[1:] for f in host_cpu()[1].split(",") if f.startswith("-")]
+    if not lacking:
+        pytest.skip("this host has every feature LLVM knows")
+    with pytest.raises(mlc.CompileError, match=lacking[0]):
+        mlc.build(mlc.IRModule({"f": elementwise((4,), ["float32"], lambda x: x + 1)}),
+                  f"llvm -mattr=+{lacking[0]}")

@@ -15,7 +15,7 @@ from ...errors import CompileError, MLCError
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import lower
 from ...runtime.module import Function, Module
-from ..target import Target
+from ..target import Target, host_cpu
 from .codegen import emit_function
 from .jit import CompiledModule, compile_ir, emit_assembly, target_layout
 from .symbols import RUNTIME_SYMBOLS
@@ -52,6 +52,7 @@ def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, s
 
 def build_llvm(mod: IRModule, target: Target) -> Module:
     """Compile every PrimFunc of ``mod`` for the host CPU described by ``target``."""
+    _check_runnable(target)
     lowered = {name: lower(func) for name, func in mod.items()}
     symbols = symbol_names(lowered)
     try:
@@ -64,6 +65,16 @@ def build_llvm(mod: IRModule, target: Target) -> Module:
     functions = {name: Function(name, mod[name], _kernel(compiled, symbols[name], len(func.params)))
                  for name, func in mod.items()}
     return LLVMModule(target, functions, {"ll": compiled.optimized_ir}, keepalive=compiled)
+
+
+def _check_runnable(target: Target) -> None:
+    """Refuse a target whose CPU features this machine lacks: its code would crash here."""
+    host = {f[1:] for f in host_cpu()[1].split(",") if f.startswith("+")}
+    missing = sorted(f[1:] for f in target.features.split(",") if f.startswith("+") and f[1:] not in host)
+    if missing:
+        raise CompileError(f"target {target} enables CPU features this machine lacks "
+                           f"({', '.join(missing)}); the JIT runs code here, so build for the host "
+                           "(target='llvm') or drop those -mattr features")
 
 
 def _kernel(compiled: CompiledModule, symbol: str, nparams: int):
