@@ -444,8 +444,10 @@ def test_bind_errors():
     with pytest.raises(ScheduleError, match="unknown thread axis"):
         sch.bind(i, "x")
     sch.bind(i, "threadIdx.x")
-    with pytest.raises(ScheduleError, match="already bound to threadIdx.x"):
-        sch.bind(j, "threadIdx.x")
+    with pytest.raises(ScheduleError, match="bound to threadIdx.x with extent 16; loops nested in "
+                                            "one another may share a thread axis only with the "
+                                            "same extent"):
+        sch.bind(sch.split(j, factors=[2, 8])[1], "threadIdx.x")
     with pytest.raises(ScheduleError, match="loop i is already bound to threadIdx.x; parallel "
                                             "needs a serial loop"):
         sch.parallel(i)
@@ -537,6 +539,32 @@ def test_split_windows_are_disjoint():
     assert_same_result(module, sch.mod)
 
 
+def test_fused_tiles_are_independent_and_shared_elements_are_not():
+    """Tiled-then-fused indices (f // 4 * 4 + i1) are checked by enumerating the loop."""
+    module = add_one((8, 16))
+    sch = Schedule(module)
+    i, j = loops_of(sch, "B")
+    i0, i1 = sch.split(i, factors=[None, 4])
+    j0, j1 = sch.split(j, factors=[None, 4])
+    sch.reorder(i0, j0, i1, j1)
+    f = sch.fuse(i0, j0)
+    sch.parallel(f)
+    assert "vi = T.axis.spatial(8, i_0_j_0_fused // 4 * 4 + i_1)" in sch.mod.script()
+    assert_same_result(module, sch.mod)
+    # every two iterations write one element: B[f // 2]
+    A, B = decl_buffer((8,), "float32", "A"), decl_buffer((4,), "float32", "B")
+    f_ = Var("f")
+    vi = spatial("vi", 4)
+    block = Block("B", (vi,), (point(A, vi.var),), (point(B, vi.var),),
+                  BufferStore(B, A[vi.var], (vi.var,)))
+    func = prim_func([A, B], For(f_, const(0), const(8), "serial",
+                                 BlockRealize((f_ // 2,), const(True, "bool"), block)))
+    sch = Schedule(mlc.IRModule({"main": func}))
+    (loop,) = sch.get_loops(sch.get_block("B"))
+    with pytest.raises(ScheduleError, match="buffer B"):
+        sch.parallel(loop)
+
+
 # -------------------------------------------------------------- annotations
 
 def test_annotate_and_unannotate():
@@ -603,3 +631,45 @@ def test_trace_round_trips_python_and_json():
     replayed = Trace.from_json(sch.trace.to_json()).apply(Schedule(course_module()))
     mlc.assert_structural_equal(replayed.mod, sch.mod)
     assert_same_result(course_module(), sch.mod, "mm_relu")
+
+
+# -------------------------------------------------------------------- fuzzing
+
+def row_sum(shape):
+    A = te.placeholder(shape, "float32", "A")
+    k = te.reduce_axis((0, shape[2]), "k")
+    S = te.compute(shape[:2], lambda i, j: te.sum(A[i, j, k], axis=k), "S")
+    T = te.compute(shape[:2], lambda i, j: S[i, j] * 2, "T")
+    return mlc.IRModule({"main": te.create_prim_func([A, T])})
+
+
+PROGRAMS = st.one_of(
+    st.tuples(st.integers(1, 9), st.integers(1, 13)).map(lambda s: (add_one(s), "main", ["B"])),
+    st.integers(2, 9).map(lambda n: (course_module(n), "mm_relu", ["Y", "C"])),
+    st.tuples(st.integers(1, 5), st.integers(1, 6), st.integers(1, 7)).map(
+        lambda s: (row_sum(s), "main", ["S", "T"])))
+
+
+@given(PROGRAMS, st.data())
+def test_random_legal_loop_schedules_compute_the_same(program, data):
+    module, name, blocks = program
+    sch = Schedule(module, seed=0)
+    for _ in range(data.draw(st.integers(1, 6), label="steps")):
+        loops = sch.get_loops(sch.get_block(data.draw(st.sampled_from(blocks)), name))
+        op = data.draw(st.sampled_from(["split", "fuse", "reorder", "parallel", "vectorize", "unroll"]))
+        pick = st.integers(0, len(loops) - 1)
+        try:
+            if op == "split":
+                factors = data.draw(st.lists(st.one_of(st.none(), st.integers(1, 5)), min_size=2,
+                                             max_size=3))
+                sch.split(loops[data.draw(pick)], factors=factors)
+            elif op == "fuse":
+                start = data.draw(pick)
+                sch.fuse(*loops[start:start + data.draw(st.integers(1, 3))])
+            elif op == "reorder":
+                sch.reorder(*data.draw(st.permutations(loops)))
+            else:
+                getattr(sch, op)(loops[data.draw(pick)])
+        except ScheduleError:
+            pass
+    assert_same_result(module, sch.mod, name)

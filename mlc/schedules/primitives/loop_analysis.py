@@ -20,13 +20,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ...ir.arith import const_bounds, simplify
+import numpy as np
+
+from ...ir.arith import const_bounds, same_expr, simplify
 from ...ir.buffer import Buffer
-from ...ir.expr import BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const
+from ...ir.expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const
 from ...ir.functor import pre_order_nodes, substitute
 from ...ir.tir import Allocate, BlockRealize, BufferStore, For, IfThenElse, SeqStmt, Stmt
 
-__all__ = ["reduction_binding", "iteration_conflict", "Access", "loop_accesses", "stmt_children"]
+__all__ = ["reduction_binding", "iteration_conflict", "Access", "loop_accesses", "stmt_children",
+           "evaluate_index", "ENUMERATION_LIMIT"]
 
 
 def _uses_any(expr, ids: set[int]) -> bool:
@@ -130,11 +133,11 @@ def iteration_conflict(loop: For, skip_scopes: Iterable[str] = ()) -> tuple[Buff
             written.setdefault(id(a.buffer), a.buffer)
     for buf in written.values():
         mine = [a for a in accesses if a.buffer is buf]
-        candidates = [[(a.region[d].min, a.region[d].extent) for a in mine] for d in range(buf.ndim)]
+        spaces = [[(a.region[d].min, a.region[d].extent) for a in mine] for d in range(buf.ndim)]
         flat = _flattened(buf, mine)
         if flat is not None:
-            candidates.append(flat)
-        if not any(_disjoint(windows, loop.loop_var, ranges) for windows in candidates):
+            spaces.append(flat)
+        if not _iterations_disjoint(spaces, loop, ranges):
             culprit = next((a for a in mine if not a.is_write), mine[0])
             return buf, culprit
     return None
@@ -165,32 +168,106 @@ def _flattened(buf: Buffer, accesses: list[Access]):
     return windows
 
 
-def _disjoint(windows: list[tuple[PrimExpr, PrimExpr]], var: Var, ranges: dict[Var, Range]) -> bool:
-    """True when different iterations of ``var`` touch disjoint windows.
+#: Loops longer than this are not enumerated by the numeric fallback.
+ENUMERATION_LIMIT = 1 << 20
 
-    Each window is (start, extent) in one index space. Every start must be
-    ``step * var + offset`` with one constant ``step``; the offsets, with the
-    part fixed during the loop cancelled, and extents must fit in ``|step|``.
+
+def _iterations_disjoint(spaces, loop: For, ranges: dict[Var, Range]) -> bool:
+    """True when two different iterations of ``loop`` never touch one element.
+
+    Each space is a list of (start, extent) windows, one per access, in one
+    index space (a dimension, or flattened addresses). A space is usable when
+    every start is ``g(var) + offset`` with one ``g`` and offsets bounded
+    inside the loop; it then separates iterations whose ``g`` differ by at
+    least the window span. Linear ``g`` is decided symbolically; otherwise
+    (fused and tiled indices such as ``f // 8 * 4``) the ``g`` of every
+    usable space is enumerated over the loop's range.
     """
-    step = None
+    if isinstance(loop.extent, IntImm) and loop.extent.value <= 1:
+        return True
+    var = loop.loop_var
+    usable = []
+    for windows in spaces:
+        separated = _separate(windows, var, ranges)
+        if separated is None:
+            continue
+        g, span = separated
+        step = simplify(substitute(g, {var: var + 1}) - g)
+        if isinstance(step, IntImm) and abs(step.value) >= span:
+            return True
+        usable.append((g, span))
+    return _enumerated_disjoint(usable, loop)
+
+
+def _separate(windows, var: Var, ranges: dict[Var, Range]) -> tuple[PrimExpr, int] | None:
+    """(g, span): every window starts at ``g(var) + offset``, offsets and extents in ``span``."""
+    g = None
     rests = []
+    zero = {var: const(0, var.dtype)}
     for lo, extent in windows:
-        diff = simplify(substitute(lo, {var: var + 1}) - lo)
-        if not isinstance(diff, IntImm) or diff.value == 0 or (step is not None and diff.value != step):
-            return False
-        step = diff.value
+        rest = simplify(substitute(lo, zero))
+        part = simplify(lo - rest)
+        if any(isinstance(n, Var) and n is not var for n in pre_order_nodes(part)):
+            return None  # the loop variable is entangled with other variables
+        if g is None:
+            g = part
+        elif not same_expr(g, part):
+            return None
         bounds = const_bounds(simplify(extent, ranges), ranges)
         if bounds is None:
-            return False
-        rests.append((simplify(lo - var * step), bounds[1]))
+            return None
+        rests.append((rest, bounds[1]))
     # The part of the offsets that does not change inside the loop cancels against a base.
     base = substitute(rests[0][0], {v: r.min for v, r in ranges.items()})
     window_lo = window_hi = None
     for rest, extent_hi in rests:
         bounds = const_bounds(simplify(rest - base, ranges), ranges)
         if bounds is None:
-            return False
+            return None
         lo, hi = bounds[0], bounds[1] + max(extent_hi, 1) - 1
         window_lo = lo if window_lo is None else min(window_lo, lo)
         window_hi = hi if window_hi is None else max(window_hi, hi)
-    return window_hi - window_lo + 1 <= abs(step)
+    return g, window_hi - window_lo + 1
+
+
+def _enumerated_disjoint(usable, loop: For) -> bool:
+    """Enumerate ``g`` of each usable space over the loop: iterations must differ, in some
+    space whose values are all congruent modulo its span, by a whole window."""
+    if not usable or not isinstance(loop.min, IntImm) or not isinstance(loop.extent, IntImm) \
+            or loop.extent.value > ENUMERATION_LIMIT:
+        return False
+    points = np.arange(loop.min.value, loop.min.value + loop.extent.value, dtype=np.int64)
+    columns = []
+    for g, span in usable:
+        values = evaluate_index(g, {loop.loop_var: points})
+        if values is None:
+            continue
+        values = np.broadcast_to(values, points.shape)
+        if np.any((values - values[0]) % span):
+            continue  # values closer than a window apart: this space cannot separate
+        columns.append(values)
+    if not columns:
+        return False
+    keys = np.stack(columns, axis=1)
+    return len(np.unique(keys, axis=0)) == len(points)
+
+
+_NUMPY_OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "floordiv": np.floor_divide,
+              "floormod": np.mod, "min": np.minimum, "max": np.maximum}
+
+
+def evaluate_index(expr, env: dict[Var, np.ndarray]) -> np.ndarray | None:
+    """Evaluate an integer index expression on arrays (Python floor semantics), or None
+    when it uses something other than constants, ``env``'s variables and + - * // % min max."""
+    if isinstance(expr, IntImm):
+        return np.int64(expr.value)
+    if isinstance(expr, Var):
+        return env.get(expr)
+    if isinstance(expr, Binary) and expr.op in _NUMPY_OPS:
+        a, b = evaluate_index(expr.a, env), evaluate_index(expr.b, env)
+        if a is None or b is None:
+            return None
+        if expr.op in ("floordiv", "floormod") and np.any(b == 0):
+            return None
+        return _NUMPY_OPS[expr.op](a, b)
+    return None

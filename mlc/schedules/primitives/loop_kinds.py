@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import replace as dc_replace
 
+from ...ir.arith import same_expr
 from ...ir.expr import Var
 from ...ir.tir import For, PrimFunc
 from ..base import schedule_error
@@ -68,10 +69,13 @@ def _check_thread_axis(func: PrimFunc, loop: For, thread) -> None:
     loc = find_loop(func, loop.loop_var, "bind")
     nested = [f for f in loc.path if isinstance(f, For)] + list(_loops_under(loop))
     for other in nested:
-        if other.kind == "thread_binding" and other.thread_binding == thread:
-            raise schedule_error("bind", f"loop {other.loop_var.name}, nested with loop "
-                                 f"{loop.loop_var.name}, is already bound to {thread}; a thread "
-                                 "axis can be bound once per nest", func, other)
+        if other.kind == "thread_binding" and other.thread_binding == thread and \
+                not same_expr(other.extent, loop.extent):
+            raise schedule_error(
+                "bind", f"loop {other.loop_var.name}, nested with loop {loop.loop_var.name}, is "
+                f"bound to {thread} with extent {other.extent!r}; loops nested in one another "
+                f"may share a thread axis only with the same extent (here {loop.extent!r})",
+                func, other)
 
 
 def _loops_under(loop: For):
