@@ -9,7 +9,13 @@ An op declares
 - ``pattern``: how it fuses (TVM's FuseOps kinds).
 
 Attributes are hashable Python values (ints, floats, bools, strings, None and
-tuples of them), so graph nodes can be compared and cached.
+tuples of them), so graph nodes can be compared and cached. Inputs are
+tensors only: Python scalars become 0-d tensors first (NEP 50 dtypes).
+
+Ops with several outputs (``split``: ``num_outputs=None``, the count depends
+on the attributes) return tuples from ``infer``, ``lower`` and ``reference``.
+NumPy's other spellings resolve through aliases (``get_op("true_divide")``
+is ``divide``); ``list_ops`` lists canonical names only.
 
 >>> add = get_op("add")
 >>> add.infer(TensorType((4, 1), "float32"), TensorType((3,), "float32"))

@@ -245,10 +245,12 @@ def highest(dtype: str) -> PrimExpr:
 
 
 def zero(dtype: str) -> PrimExpr:
+    """The identity of ``sum``."""
     return _e.const(0, dtype)
 
 
 def one(dtype: str) -> PrimExpr:
+    """The identity of ``prod``."""
     return _e.const(1, dtype)
 
 
