@@ -415,6 +415,37 @@ def test_bool_buffers_round_trip():
     assert_same(run(lib, "f", "bool", p, x), np.where(p, x > 2, p), "bool")
 
 
+def test_handwritten_tir_with_else_branches_and_allocations_inside_loops():
+    """IfThenElse with an else, Evaluate, and per-iteration scratch on the stack and the heap."""
+    from mlc.ir.buffer import decl_buffer
+    from mlc.ir.expr import BufferLoad, Var, const
+    from mlc.ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, seq
+
+    n, big = 6, 20_000  # 20000 float32 = 80 KB: heap
+    out = decl_buffer((n,), "float32", "O")
+    small_buf = decl_buffer((3,), "float32", "small")
+    big_buf = decl_buffer((big,), "float32", "big")
+    i, j = Var("i"), Var("j")
+    fill = For(j, const(0), const(big), "serial", BufferStore(big_buf, (i + j).astype("float32"), (j,)))
+    body = seq(
+        Evaluate(const(0)),
+        Allocate(small_buf, Allocate(big_buf, seq(
+            fill,
+            BufferStore(small_buf, BufferLoad(big_buf, (const(big - 1),), "float32"), (const(0),)),
+            IfThenElse(i % 2 == 0,
+                       BufferStore(out, BufferLoad(small_buf, (const(0),), "float32"), (i,)),
+                       BufferStore(out, const(-1.0, "float32"), (i,))),
+        ))),
+    )
+    func = PrimFunc((out,), For(i, const(0), const(n), "serial", body))
+    text = generate_ir({"f": lower(func)}, mlc.Target.from_str("llvm"))  # before LLVM elides them
+    assert "call ptr @\"malloc\"" in text and "@\"free\"" in text and "alloca float, i64 3" in text
+    lib = build({"f": func})
+    o = np.zeros(n, "float32")
+    lib["f"](o)
+    assert_same(o, np.where(np.arange(n) % 2 == 0, np.arange(n) + big - 1.0, -1.0).astype("float32"), "tir")
+
+
 # ------------------------------------------------------------------- loop kinds
 
 class _SetKind(Mutator):
