@@ -149,7 +149,9 @@ class _FunctionCodegen:
 
         Everything the body uses from outside is in ``self.vars`` and
         ``self.buffers``, so a thread pool can later outline the body into a
-        task function that receives those values and a range of iterations.
+        task function that receives those values and a range of iterations
+        (with its own entry block for the body's stack allocations, which must
+        not be shared between threads).
         """
         self._serial_loop(s)
 
