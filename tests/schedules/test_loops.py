@@ -673,3 +673,67 @@ def test_random_legal_loop_schedules_compute_the_same(program, data):
         except ScheduleError:
             pass
     assert_same_result(module, sch.mod, name)
+
+
+# ------------------------------------------------------------------ GPU shapes
+
+def gpu_matmul(n=32):
+    A = te.placeholder((n, n), "float32", "A")
+    B = te.placeholder((n, n), "float32", "B")
+    k = te.reduce_axis((0, n), "k")
+    C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), "C")
+    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+
+
+def test_bind_tiled_and_fused_thread_loops():
+    module = gpu_matmul()
+    sch = Schedule(module)
+    i, j, k = loops_of(sch, "C")
+    i0, i1, i2 = sch.split(i, factors=[None, 4, 2])
+    j0, j1, j2 = sch.split(j, factors=[None, 4, 2])
+    sch.reorder(i0, j0, i1, j1, k, i2, j2)
+    sch.bind(i0, "blockIdx.y")
+    sch.bind(j0, "blockIdx.x")
+    tx = sch.fuse(i1, j1)
+    sch.bind(tx, "threadIdx.x")
+    assert "vi = T.axis.spatial(32, i_0 * 8 + i_1_j_1_fused // 4 * 2 + i_2)" in sch.mod.script()
+    _reference_only(module, sch.mod)  # thread-bound loops run on the reference interpreter
+
+
+def _reference_only(before, after):
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal(p.static_shape()).astype("float32") for p in before["main"].params]
+    outs = []
+    for mod in (before, after):
+        arrays = [x.copy() for x in inputs]
+        mlc.build(mod, "reference")["main"](*arrays)
+        outs.append(arrays[-1])
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+
+
+def test_course_gpu_schedule_with_shared_memory_binds():
+    """The MLC course's shared-memory matmul: cooperative fetches re-bind threadIdx.x."""
+    module = gpu_matmul(64)
+    sch = Schedule(module)
+    block_C = sch.get_block("C")
+    C_local = sch.cache_write(block_C, 0, "local")
+    i, j, k = sch.get_loops(block_C)
+    i0, i1, i2 = sch.split(i, factors=[None, 8, 4])
+    j0, j1, j2 = sch.split(j, factors=[None, 8, 4])
+    k0, k1 = sch.split(k, factors=[None, 8])
+    sch.reorder(i0, j0, i1, j1, k0, k1, i2, j2)
+    sch.reverse_compute_at(C_local, j1)
+    sch.bind(i0, "blockIdx.y")
+    sch.bind(j0, "blockIdx.x")
+    tx = sch.fuse(i1, j1)
+    sch.bind(tx, "threadIdx.x")
+    for index in (0, 1):
+        cache = sch.cache_read(block_C, index, "shared")
+        sch.compute_at(cache, k0)
+        fused = sch.fuse(*sch.get_loops(cache)[-2:])
+        _, fetch_tx, vec = sch.split(fused, factors=[None, 64, 4])
+        sch.vectorize(vec)
+        sch.bind(fetch_tx, "threadIdx.x")
+    sch.decompose_reduction(block_C, k0)
+    assert sch.mod.script().count('T.thread_binding(64, thread="threadIdx.x")') == 3
+    _reference_only(module, sch.mod)
