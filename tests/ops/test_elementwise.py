@@ -24,7 +24,8 @@ UNARY = {
     "negative": np.negative, "absolute": np.absolute, "sign": np.sign, "exp": np.exp,
     "expm1": np.expm1, "log": np.log, "log1p": np.log1p, "sqrt": np.sqrt, "square": np.square,
     "reciprocal": np.reciprocal, "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "floor": np.floor,
-    "ceil": np.ceil, "trunc": np.trunc, "rint": np.rint, "positive": np.positive, "logical_not": np.logical_not, "invert": np.invert, "isnan": np.isnan,
+    "ceil": np.ceil, "trunc": np.trunc, "rint": np.rint, "positive": np.positive,
+    "logical_not": np.logical_not, "invert": np.invert, "isnan": np.isnan,
     "isfinite": np.isfinite, "isinf": np.isinf,
 }
 

@@ -126,7 +126,8 @@ def conv_cases(draw):
     groups = draw(st.sampled_from([1, 1, 2, 3]))
     icg, ocg = draw(st.integers(1, 2)), draw(st.integers(1, 2))
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    stride = draw(st.one_of(st.integers(1, 2).map(lambda s: (s, s)), st.tuples(st.integers(1, 2), st.integers(1, 2))))
+    side = st.integers(1, 2)
+    stride = draw(st.one_of(side.map(lambda s: (s, s)), st.tuples(side, side)))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     padding = draw(st.one_of(st.integers(0, 2), st.tuples(*[st.integers(0, 2)] * 4)))
     pads = (padding,) * 4 if isinstance(padding, int) else padding

@@ -81,7 +81,8 @@ def test_broadcast_to(data, dtype, shape):
 
 
 @settings(max_examples=25)
-@given(data=st.data(), types=st.lists(dtypes, min_size=1, max_size=3), shape=shapes(min_dims=1, max_dims=3, min_side=0))
+@given(data=st.data(), types=st.lists(dtypes, min_size=1, max_size=3),
+       shape=shapes(min_dims=1, max_dims=3, min_side=0))
 def test_concatenate(data, types, shape):
     axis = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
     ax = 0 if axis is None else axis % len(shape)
