@@ -11,6 +11,7 @@ import ctypes
 
 from llvmlite import ir
 
+from ...config import config
 from ...errors import CompileError, MLCError
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import lower
@@ -64,7 +65,10 @@ def build_llvm(mod: IRModule, target: Target) -> Module:
     compiled = compile_ir(ir_text, target)
     functions = {name: Function(name, mod[name], _kernel(compiled, symbols[name], len(func.params)))
                  for name, func in mod.items()}
-    return LLVMModule(target, functions, {"ll": compiled.optimized_ir}, keepalive=compiled)
+    sources = {"ll": compiled.optimized_ir}
+    if config().debug:  # MLC_DEBUG keeps what the optimiser started from
+        sources["ll-unoptimized"] = ir_text
+    return LLVMModule(target, functions, sources, keepalive=compiled)
 
 
 def _check_runnable(target: Target) -> None:
@@ -89,7 +93,11 @@ def _kernel(compiled: CompiledModule, symbol: str, nparams: int):
 
 
 class LLVMModule(Module):
-    """A runtime Module whose ``get_source("asm")`` is generated on first request."""
+    """A runtime Module whose ``get_source("asm")`` is generated on first request.
+
+    Sources: "ll" (optimised LLVM IR), "asm" (host assembly) and, with
+    MLC_DEBUG, "ll-unoptimized" (the IR as generated).
+    """
 
     def get_source(self, fmt: str = "ll") -> str:
         if fmt == "asm" and "asm" not in self._sources:
