@@ -11,7 +11,7 @@ setup(
     python_requires=">=3.10",
     install_requires=["numpy>=1.26", "llvmlite>=0.44"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80"],
+        "test": ["pytest>=7", "hypothesis>=6.80", "scipy>=1.10"],
         "cuda": ["cupy-cuda12x"],
     },
 )

@@ -17,6 +17,8 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 
+import math
+
 import numpy as np
 
 from ...errors import DTypeError, ShapeError
@@ -26,6 +28,7 @@ from ...ir import te
 from ...ir.expr import PrimExpr
 
 __all__ = [
+    "np_erf", "np_sigmoid",
     "broadcast_shapes", "result_type", "weak_result_type", "ufunc_dtypes", "float_dtype",
     "normalize_axis", "normalize_axes", "broadcast_indices", "check_int_attr", "check_ndim",
     "shape_size", "bind_scalar", "canonical_dtype", "reduce_compute", "index", "accumulate_dtype",
@@ -288,3 +291,17 @@ def contract(shape: Sequence[int], extents: Sequence[int], factors, out: str, na
 
     reducer = any_reducer if acc == "bool" else te.sum
     return cast_stage(reduce_compute(shape, extents, term, reducer, zero, name, acc), out, f"{name}_cast")
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def np_erf(x: np.ndarray) -> np.ndarray:
+    """``erf`` on arrays, exact to float64 (NumPy has none; ``math.erf`` elementwise)."""
+    return np.asarray(_ERF(np.asarray(x, dtype="float64")), dtype="float64")
+
+
+def np_sigmoid(x: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` without overflow warnings, in ``x``'s float dtype."""
+    with np.errstate(over="ignore"):
+        return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))).astype(x.dtype)

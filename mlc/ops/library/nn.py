@@ -24,7 +24,7 @@ from ...errors import DTypeError, ShapeError
 from ...ir import expr as _e
 from ...ir import te
 from ..registry import TensorType, register_op
-from ._common import (accumulate_dtype, check_ndim, contract, float_dtype, lowest, normalize_axes,
+from ._common import (np_erf, np_sigmoid, accumulate_dtype, check_ndim, contract, float_dtype, lowest, normalize_axes,
                       result_type, zero)
 from .reduce import kept_indices, moments, reduce_over
 
@@ -95,13 +95,11 @@ def _gelu(v, approximate):
 def _gelu_reference(x, approximate):
     if approximate == "tanh":
         return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
-    from scipy.special import erf
-    return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+    return (0.5 * x * (1 + np_erf(x / math.sqrt(2)))).astype(x.dtype)
 
 
 def _silu_reference(x):
-    from scipy.special import expit
-    return x * expit(x)
+    return x * np_sigmoid(x)
 
 
 _float_unary("nn.gelu", _gelu, _gelu_reference,
