@@ -33,6 +33,7 @@ from .expr import (Binary, Cast, IntImm, PrimExpr, Range, Select, Var, const, ma
 __all__ = [
     "IntSet", "Linear", "linear", "canonical", "expr_key", "free_vars", "uses_any",
     "relax", "relax_region", "union_regions", "const_bounds", "can_prove", "constant_difference",
+    "enumerated_bounds",
 ]
 
 
@@ -426,12 +427,62 @@ def can_prove(cond: PrimExpr, ranges: Mapping[Var, object]) -> bool:
         return can_prove(cond.a, ranges) and can_prove(cond.b, ranges)
     if not dt.is_int(cond.a.dtype):
         return False
-    if cond.op in ("lt", "le"):
-        lo, _ = const_bounds(cond.b - cond.a, ranges)
-        return lo is not None and lo >= (1 if cond.op == "lt" else 0)
-    if cond.op in ("gt", "ge"):
-        lo, _ = const_bounds(cond.a - cond.b, ranges)
-        return lo is not None and lo >= (1 if cond.op == "gt" else 0)
+    if cond.op in ("lt", "le", "gt", "ge"):
+        gap = cond.b - cond.a if cond.op in ("lt", "le") else cond.a - cond.b
+        need = 1 if cond.op in ("lt", "gt") else 0
+        lo, _ = const_bounds(gap, ranges)
+        if lo is None or lo < need:  # interval analysis is loose on correlated terms
+            exact = enumerated_bounds(canonical(gap), ranges)
+            lo = exact[0] if exact else lo
+        return lo is not None and lo >= need
     if cond.op == "eq":
         return constant_difference(cond.a, cond.b) == 0
     return False
+
+
+_EVAL = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "floordiv": lambda a, b: a // b if b else 0, "floormod": lambda a, b: a % b if b else 0,
+    "min": builtins.min, "max": builtins.max,
+}
+
+
+def _eval_int(e: PrimExpr, env: dict[int, int]) -> int:
+    if isinstance(e, IntImm):
+        return e.value
+    if isinstance(e, Var):
+        return env[id(e)]
+    if isinstance(e, Binary) and e.op in _EVAL:
+        return _EVAL[e.op](_eval_int(e.a, env), _eval_int(e.b, env))
+    raise KeyError(e)
+
+
+def enumerated_bounds(e: PrimExpr, ranges: Mapping[Var, object], limit: int = 4096) -> tuple[int, int] | None:
+    """Exact ``(min, max)`` of ``e`` by trying every value of its variables, when
+    they all have constant ranges whose product is at most ``limit``; else None.
+
+    >>> i = Var("i")
+    >>> enumerated_bounds((i * 4 + 3) // 5 - i * 4 // 5 + 1, {i: (0, 4)})
+    (1, 2)
+    """
+    import itertools
+    dom = _const_dom(ranges)
+    variables = free_vars(e)
+    spans = []
+    for v in variables:
+        s = dom.get(v)
+        lo, hi = (None, None) if s is None else (_as_int(s.min), _as_int(s.max))
+        if lo is None or hi is None or hi < lo:
+            return None
+        spans.append(range(lo, hi + 1))
+    count = 1
+    for r in spans:
+        count *= len(r)
+    if count > limit:
+        return None
+    try:
+        values = [_eval_int(e, {id(v): x for v, x in zip(variables, point)})
+                  for point in itertools.product(*spans)]
+    except KeyError:
+        return None
+    return builtins.min(values), builtins.max(values)

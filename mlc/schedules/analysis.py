@@ -20,7 +20,7 @@ from .state import Location, all_blocks
 __all__ = [
     "binding_map", "regions_in_loops", "loop_dom", "loops_below", "relaxed_access",
     "block_order", "buffer_ids", "is_param", "intersects", "recompute_reads", "conjuncts",
-    "loop_ranges", "is_true", "point_pattern", "merge_regions", "stmt_blocks", "relax_regions", "and_all",
+    "loop_ranges", "is_true", "point_pattern", "merge_regions", "stmt_blocks", "relax_regions", "and_all", "clip_to_shape",
     "simplify_predicate",
 ]
 
@@ -168,7 +168,7 @@ def relax_regions(regions: Iterable[BufferRegion], dom) -> list[BufferRegion]:
     out = []
     for r in regions:
         dims = []
-        for s, extent in zip(relax_region(r.region, dom), r.buffer.shape):
+        for s, extent in zip(clip_to_shape(relax_region(r.region, dom), r.buffer.shape), r.buffer.shape):
             e = s.extent()
             dims.append(Range(s.min, e) if isinstance(e, IntImm) else Range(IntImm(0, extent.dtype), extent))
         out.append(BufferRegion(r.buffer, tuple(dims)))
@@ -195,3 +195,17 @@ def simplify_predicate(pred: PrimExpr, ranges) -> PrimExpr:
         if not can_prove(cond, ranges):
             keep.append(cond)
     return and_all(keep)
+
+
+def clip_to_shape(sets: Sequence[IntSet], shape) -> list[IntSet]:
+    """Constant endpoints outside ``[0, extent)`` moved inside: a block never
+    touches a buffer out of bounds, so the part outside is never accessed."""
+    out = []
+    for s, extent in zip(sets, shape):
+        lo, hi = s.min, s.max
+        if isinstance(lo, IntImm) and lo.value < 0:
+            lo = IntImm(0, lo.dtype)
+        if isinstance(hi, IntImm) and isinstance(extent, IntImm) and hi.value > extent.value - 1:
+            hi = IntImm(extent.value - 1, hi.dtype)
+        out.append(IntSet(lo, hi))
+    return out

@@ -284,3 +284,15 @@ def test_sample_compute_location_replays_a_decision_and_checks_it():
         fresh.sample_compute_location(fresh.get_block("Y"), decision=5)
     with pytest.raises(ScheduleError, match="no loop where compute_at is legal"):
         fresh.sample_compute_location(fresh.get_block("C"))
+
+
+def test_compute_at_under_a_fused_and_split_loop_bounds_the_region_exactly():
+    sch = Schedule(elementwise_chain(4, 5))
+    i, j = sch.get_loops(sch.get_block("C"))
+    f0, _ = sch.split(sch.fuse(i, j), factors=[None, 4])
+    sch.compute_at(sch.get_block("B"), f0)
+    text = sch.mod.script()
+    assert "for ax0, ax1 in T.grid(2, 5):" in text  # rows i_j_fused_0 * 4 // 5 .. (i_j_fused_0 * 4 + 3) // 5
+    assert "T.where(i_j_fused_0 * 4 // 5 + ax0 <= (i_j_fused_0 * 4 + 3) // 5" in text
+    assert_same_numerics(elementwise_chain(4, 5), sch.mod)
+    assert_replays(sch, lambda: elementwise_chain(4, 5))

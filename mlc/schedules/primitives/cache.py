@@ -22,9 +22,9 @@ from dataclasses import replace as dc_replace
 
 from ...ir.buffer import SCOPES, Buffer, BufferRegion
 from ...ir.expr import IntImm, IterVar, Range, Var, const
-from ...ir.int_set import canonical, relax_region
-from ...ir.tir import BlockRealize, BufferStore, PrimFunc, seq
-from ..analysis import loop_dom, regions_in_loops, stmt_blocks
+from ...ir.int_set import can_prove, canonical, relax_region
+from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
+from ..analysis import and_all, clip_to_shape, loop_dom, loop_ranges, regions_in_loops, stmt_blocks
 from ..base import BlockRV, ScheduleBase, instruction, schedule_error
 from ..edit import body_items, index_var, make_loops, replace_buffers, unique_block_name, unique_buffer_name
 from ..state import find_block, loops_above, parent_block, replace
@@ -43,19 +43,26 @@ def _check(prim, func, realize, regions, index, scope, what) -> Buffer:
     return regions[index].buffer
 
 
-def _copy_nest(name: str, src: Buffer, dst: Buffer, region: list[tuple]) -> object:
-    """``dst[v] = src[v]`` for v in ``region`` (pairs of (min, extent)), loops ``ax0...``."""
-    loops, iters, values = [], [], []
+def _copy_nest(name: str, src: Buffer, dst: Buffer, region: list[tuple], ranges) -> object:
+    """``dst[v] = src[v]`` for v in ``region`` (pairs of (min, extent)), loops ``ax0...``.
+
+    ``ranges`` bounds the variables of the region's minimums; where the copy
+    cannot be proven inside the buffer, a predicate keeps it there.
+    """
+    loops, iters, values, conds = [], [], [], []
+    ranges = dict(ranges)
     for d, ((lo, extent), size) in enumerate(zip(region, src.shape)):
         ax = index_var(f"ax{d}")
         loops.append((ax, const(0), extent))
+        ranges[ax] = Range(const(0), extent)
         iters.append(IterVar(Var(f"v{d}"), Range(const(0), size), "spatial"))
-        values.append(canonical(lo + ax))
+        value = canonical(lo + ax)
+        values.append(value)
+        conds += [c for c in (value >= 0, value < size) if not can_prove(c, ranges)]
     idx = tuple(iv.var for iv in iters)
     point = lambda buf: BufferRegion(buf, tuple(Range(i, const(1)) for i in idx))  # noqa: E731
-    from ...ir.tir import Block
     block = Block(name, tuple(iters), (point(src),), (point(dst),), BufferStore(dst, src[idx], idx))
-    return make_loops(loops, BlockRealize(tuple(values), const(True, "bool"), block))
+    return make_loops(loops, BlockRealize(tuple(values), and_all(conds), block))
 
 
 def _with_scope_body(func: PrimFunc, scope: BlockRealize, items, alloc: Buffer) -> PrimFunc:
@@ -82,7 +89,7 @@ def cache_read_ir(func: PrimFunc, block: str, read_buffer_index: int, storage_sc
                                      "the readers would be stale", func, b)
     cache = Buffer(unique_buffer_name(func, f"{buf.name}_{storage_scope}"), buf.shape, buf.dtype, storage_scope)
     name = unique_block_name(func, f"{buf.name}_{storage_scope}")
-    nest = _copy_nest(name, buf, cache, [(const(0), e) for e in buf.shape])
+    nest = _copy_nest(name, buf, cache, [(const(0), e) for e in buf.shape], {})
     rest = [replace_buffers(item, {id(buf): cache}) for item in items[first:]]
     return _with_scope_body(func, scope, items[:first] + [nest] + rest, cache), name
 
@@ -109,7 +116,7 @@ def cache_write_ir(func: PrimFunc, block: str, write_buffer_index: int, storage_
     cache = Buffer(unique_buffer_name(func, f"{buf.name}_{storage_scope}"), buf.shape, buf.dtype, storage_scope)
     name = unique_block_name(func, f"{buf.name}_{storage_scope}")
     region = _written_region(loc, buf)
-    nest = _copy_nest(name, cache, buf, region)
+    nest = _copy_nest(name, cache, buf, region, loop_ranges(n for n in loc.path if isinstance(n, For)))
     item = replace_buffers(items[pos], {id(buf): cache})
     return _with_scope_body(func, scope, items[:pos] + [item, nest] + items[pos + 1:], cache), name
 
@@ -123,7 +130,7 @@ def _written_region(loc, buf: Buffer) -> list[tuple]:
             sets = relax_region(r.region, dom)
             out = sets if out is None else [a.union(b) for a, b in zip(out, sets)]
     dims = []
-    for s, size in zip(out, buf.shape):
+    for s, size in zip(clip_to_shape(out, buf.shape), buf.shape):
         e = s.extent()
         dims.append((s.min, e) if isinstance(e, IntImm) and s.min is not None else (const(0), size))
     return dims

@@ -30,9 +30,10 @@ domain (a split that does not divide), a ``T.where`` predicate clips it.
 """
 from __future__ import annotations
 
+from ...ir import arith
 from ...ir.expr import Binary, IntImm, PrimExpr, Var, const, make_binary
 from ...ir.int_set import (IntSet, can_prove, canonical, const_bounds, constant_difference,
-                           uses_any)
+                           enumerated_bounds)
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..analysis import (block_order, buffer_ids, conjuncts, is_param, loop_ranges,
                         loops_below, point_pattern, relaxed_access, stmt_blocks)
@@ -200,11 +201,14 @@ class _Move:
             s = doms.get(id(iv.var), full)
             s = IntSet(full.min if s.min is None else s.min, full.max if s.max is None else s.max)
             extent = s.extent()
+            if not isinstance(extent, IntImm):  # the loop ranges may decide divisions
+                extent = arith.simplify(extent, ranges)
             exact = isinstance(extent, IntImm)
             if exact:
                 size = extent.value
             else:
-                size = const_bounds(extent, ranges)[1]
+                exact_bounds = enumerated_bounds(extent, ranges)
+                size = exact_bounds[1] if exact_bounds else const_bounds(extent, ranges)[1]
                 if size is None:
                     raise self.error(f"cannot bound the number of values of {iv.var.name} "
                                      f"needed per iteration ({extent!r})", self.realize)
