@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc import ScheduleError, te
-from mlc.ir import decl_buffer, const
+from mlc.ir import decl_buffer
 from mlc.ir.tir import BufferStore
 from mlc.schedules import Schedule
 

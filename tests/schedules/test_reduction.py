@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import ScheduleError, te
 from mlc.ir import Buffer, decl_buffer, const
-from mlc.ir.tir import BufferStore, seq
+from mlc.ir.tir import BufferStore
 from mlc.schedules import Schedule
 
 from .block_programs import (V, assert_replays, assert_same_numerics, block, course_module, func,

@@ -110,10 +110,9 @@ class _Move:
                 raise self.error(f"it writes the function parameter {w.buffer.name}, which must be "
                                  "computed in full, not only where consumers under the loop read it",
                                  self.realize)
-        under_ids = {id(l.node) for l in under}
         for loc in all_blocks(self.func):
             other = loc.node
-            if other is self.realize or id(other) in under_ids:
+            if other is self.realize or any(n is self.loop for n in loc.path):
                 continue
             if buffer_ids(other.block.reads) & outs:
                 raise self.error(f"block {other.block.name_hint!r} also reads what this block writes "

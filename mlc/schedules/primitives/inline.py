@@ -78,7 +78,23 @@ def _between(func: PrimFunc, first: BlockRealize, last: BlockRealize) -> list[Bl
 
 
 def compute_inline_ir(func: PrimFunc, block: str) -> PrimFunc:
-    """Inline the injective block ``block`` into every reader of its output."""
+    """Inline the injective block ``block`` into every reader of its output.
+
+    >>> from mlc import te
+    >>> A = te.placeholder((4,), "float32", "A")
+    >>> B = te.compute((4,), lambda i: A[i] * 2, "B")
+    >>> C = te.compute((4,), lambda i: B[i] + 1, "C")
+    >>> print(compute_inline_ir(te.create_prim_func([A, C]), "B").script())
+    @T.prim_func
+    def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
+        T.func_attr({"global_symbol": "main", "tir.noalias": True})
+        for i in range(4):
+            with T.block("C"):
+                vi = T.axis.spatial(4, i)
+                T.reads(A[vi])
+                T.writes(C[vi])
+                C[vi] = A[vi] * T.float32(2) + T.float32(1)
+    """
     prim = "compute_inline"
     loc = find_block(func, block, prim)
     realize, blk = loc.node, loc.node.block
