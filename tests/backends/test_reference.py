@@ -241,9 +241,26 @@ def test_custom_comm_reducers():
     O = te.compute((6,), lambda i: bit_or(A[i, k1], axis=k1), "O")
     P = te.compute((6,), lambda i: prod(A[i, k2], axis=k2), "P")
     o, p = np.empty(6, "int32"), np.empty(6, "int32")
-    run(te.create_prim_func([A, O, P]), [a, o, p])
+    prog = Program(te.create_prim_func([A, O, P]))
+    prog.run([a, o, p])
     np.testing.assert_array_equal(o, np.bitwise_or.reduce(a, axis=1))
     np.testing.assert_array_equal(p, np.multiply.reduce(a, axis=1, dtype="int32"))
+    assert not prog.serial_loops  # the reduce loop runs slice by slice, the rest as lanes
+
+
+def test_custom_float_reducer_combines_in_serial_order():
+    """A combiner that is not associative in floating point gives serial order's result."""
+    a = rand((4, 6), "float32")
+    avg = te.comm_reducer(lambda x, y: (x + y) * te.const(0.5, "float32"), lambda t: te.const(0, t), "avg")
+    A = te.placeholder(a.shape, "float32", "A")
+    k = te.reduce_axis((0, 6), "k")
+    M = te.compute((4,), lambda i: avg(A[i, k], axis=k), "M")
+    m = np.empty(4, "float32")
+    run(te.create_prim_func([A, M]), [a, m])
+    want = np.zeros(4, "float32")
+    for col in a.T:
+        want = (want + col) * np.float32(0.5)
+    np.testing.assert_array_equal(m, want)
 
 
 def test_multi_output_compute_and_chained_stages():
@@ -423,6 +440,39 @@ def test_block_local_allocation_is_private_to_each_iteration():
     np.testing.assert_array_equal(b, (a + 1) * (a * 3))
 
 
+def test_cache_refilled_by_every_iteration_of_an_unused_loop_still_runs_as_lanes():
+    """for i, j: { for c: S[i, c] = A[i, c]; for k: Y[i, j] += S[i, k] * B[k, j] }: every j
+    rewrites the same values into S, so running all j at once is still serial order."""
+    n = 6
+    A, B, Y = decl_buffer((n, n), "float32", "A"), decl_buffer((n, n), "float32", "B"), decl_buffer((n, n), "float32", "Y")
+    S = decl_buffer((n, n), "float32", "S", "shared")
+
+    def body(i, j):
+        fill = loop("c", n, lambda c: BufferStore(S, BufferLoad(A, (i, c), "float32"), (i, c)))
+        init = BufferStore(Y, const(0.0, "float32"), (i, j))
+        acc = loop("k", n, lambda k: BufferStore(Y, BufferLoad(Y, (i, j), "float32") + BufferLoad(
+            S, (i, k), "float32") * BufferLoad(B, (k, j), "float32"), (i, j)))
+        return seq(fill, init, acc)
+
+    prog = Program(prim_func([A, B, Y], loop("i", n, lambda i: loop("j", n, lambda j: body(i, j))), allocs=[S]))
+    a, b, y = rand((n, n)), rand((n, n)), np.empty((n, n), "float32")
+    prog.run([a, b, y])
+    np.testing.assert_allclose(y, a @ b, rtol=1e-5, atol=1e-5)
+    assert not prog.serial_loops
+
+
+def test_strided_parameter_buffer():
+    from mlc.ir.buffer import Buffer
+    A = Buffer("A", (const(3), const(2)), "int32", "global", (const(4), const(1)))
+    B = decl_buffer((3, 2), "int32", "B")
+    body = loop("i", 3, lambda i: loop("j", 2, lambda j: BufferStore(
+        B, BufferLoad(A, (i, j), "int32") * 10, (i, j))))
+    a = np.arange(12, dtype="int32")[:10]  # rows of 4, the last row only needs 2
+    b = np.empty((3, 2), "int32")
+    run(PrimFunc((A, B), body), [a, b])
+    np.testing.assert_array_equal(b, np.arange(12).reshape(3, 4)[:, :2] * 10)
+
+
 def test_prefix_sum_reading_previous_iteration_runs_serially():
     n = 10
     A, X = decl_buffer((n,), "int64", "A"), decl_buffer((n,), "int64", "X")
@@ -496,6 +546,19 @@ def test_gpu_matmul_with_shared_tiles_and_per_thread_local_accumulator():
     # thread tx of block bx reads the row its right neighbour fetched
     rows = [(r // t) * t + (r % t + 1) % t for r in range(n)]
     np.testing.assert_allclose(c, a[rows] @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_block_idx_loops_run_as_lanes_when_blocks_share_nothing():
+    n, t = 12, 4
+    A, B = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    body = loop("bx", n // t, lambda bx: loop("tx", t, lambda tx: BufferStore(
+        B, BufferLoad(A, (bx * t + tx,), "float32") + 1.0, (bx * t + tx,)), "thread_binding", "threadIdx.x"),
+        "thread_binding", "blockIdx.x")
+    prog = Program(PrimFunc((A, B), body))
+    a, b = rand(n), np.empty(n, "float32")
+    prog.run([a, b])
+    np.testing.assert_allclose(b, a + 1)
+    assert not prog.serial_loops
 
 
 # ------------------------------------------------------------- lowered TIR
@@ -622,12 +685,13 @@ def random_loop_programs(draw):
         vars_ = outer[:depth]
         stmts = []
         for _ in range(draw(st.integers(1, 3))):
-            if draw(st.booleans()):
-                v = Var(f"j{depth}_{len(stmts)}")
-                inner = statement(vars_ + [v])
-                stmts.append(For(v, const(0), const(draw(st.integers(1, 3))), "serial", inner))
-            else:
+            shape = draw(st.sampled_from(["plain", "loop", "loop of two"]))
+            if shape == "plain":
                 stmts.append(statement(vars_))
+                continue
+            v = Var(f"j{depth}_{len(stmts)}")
+            inner = seq(*(statement(vars_ + [v]) for _ in range(1 if shape == "loop" else 2)))
+            stmts.append(For(v, const(0), const(draw(st.integers(1, 3))), "serial", inner))
         return seq(*stmts)
 
     stmt = body(len(extents))

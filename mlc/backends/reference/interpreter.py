@@ -34,7 +34,7 @@ from .analysis import Analysis, InitReduction, RegionPlan, is_lockstep
 from .expressions import Evaluator
 from .lanes import Axis, Ctx, align, is_scalar
 from .memory import (NotVectorizable, Storage, is_unique, position_bounds, repeated_axes,
-                     store_plain, store_reduce, to_lanes)
+                     store_plain, store_reduce, to_lanes, uniform_store)
 from .regions import Recorder, Region
 
 __all__ = ["Program", "LANE_LIMIT"]
@@ -258,7 +258,8 @@ class _Execution(Evaluator):
         if arr is None:
             return
         if recorder is not None:
-            recorder.access(stmt.buffer, arr, flat, ctx, write=True)
+            uniform = not reduce and uniform_store(flat, value, ctx)
+            recorder.access(stmt.buffer, arr, flat, ctx, write=True, uniform=uniform)
         if reduce:
             store_reduce(arr, flat, value, kind.ufunc, ctx)
         else:

@@ -22,7 +22,7 @@ from .lanes import Ctx, align, is_scalar
 from .values import identity, poison
 
 __all__ = ["Storage", "NotVectorizable", "store_plain", "store_reduce", "to_lanes", "active_lanes",
-           "is_unique", "repeated_axes", "position_bounds"]
+           "is_unique", "repeated_axes", "position_bounds", "uniform_store"]
 
 #: scopes whose buffers every GPU thread holds privately
 _PER_THREAD_SCOPES = ("local", "wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator")
@@ -214,6 +214,20 @@ def to_lanes(x, ndim: int) -> np.ndarray:
     """``x`` as an array with one dimension per lane axis."""
     x = np.asarray(x)
     return x.reshape(x.shape + (1,) * (ndim - x.ndim)) if x.ndim < ndim else x
+
+
+def uniform_store(flat, value, ctx: Ctx) -> bool:
+    """True when lanes that store to one element all store the same bits (so
+    which of them writes last does not matter)."""
+    flat, value = to_lanes(flat, ctx.ndim), to_lanes(value, ctx.ndim)
+    repeated = repeated_axes(flat, ctx)
+    if ctx.mask is not None or not is_unique(np.ravel(flat)) and flat.size > 1:
+        return False
+    raw = value.view(f"u{value.dtype.itemsize}") if value.dtype.kind == "f" else value
+    for k in repeated:
+        if raw.shape[k] > 1 and not (raw == raw.take([-1], axis=k)).all():
+            return False
+    return True
 
 
 def store_plain(arr: np.ndarray, flat, value, ctx: Ctx, strict: bool) -> None:
