@@ -1,0 +1,139 @@
+"""Relax-like text for graphs: what ``make_jaxpr`` or ``mod.show()`` would print.
+
+Inputs keep their names; binding results are numbered ``lv0, lv1, ...`` in
+order; constants print inline when they are scalars and as
+``metadata["cN"]`` otherwise. A graph with fused groups prints each group as
+a private ``@R.function`` before ``main``, which calls it as
+``cls.fused_...``; after lowering, ``R.call_tir`` names the PrimFunc.
+
+>>> import numpy as np
+>>> from mlc.ops.registry import TensorType
+>>> from mlc.ir.graph import Binding, Graph, Var, constant
+>>> x = Var("x", TensorType((4,), "float32"))
+>>> y = Var("y", TensorType((4,), "float32"))
+>>> b = Binding((y,), "add", (x, constant(np.float32(1))))
+>>> print(graph_to_str(Graph((x,), (b,), (y,))))
+@R.function
+def main(x: R.Tensor((4,), "float32")):
+    lv0 = R.add(x, R.const(1.0, "float32"))
+    return lv0
+"""
+from __future__ import annotations
+
+from .graph import Binding, Constant, Graph, Var
+
+__all__ = ["graph_to_str", "tensor_sinfo"]
+
+INDENT = "    "
+
+
+def tensor_sinfo(t) -> str:
+    """``R.Tensor((64, 128), "float32")`` for a TensorType (or Var / Constant)."""
+    t = getattr(t, "type", t)
+    shape = "(" + ", ".join(str(d) for d in t.shape) + ("," if len(t.shape) == 1 else "") + ")"
+    return f'R.Tensor({shape}, "{t.dtype}")'
+
+
+class _Names:
+    """Readable, unique names for one function's values."""
+
+    def __init__(self):
+        self.names: dict[int, str] = {}
+        self.taken: set[str] = set()
+        self.counter = 0
+        self.consts: list[Constant] = []
+
+    def define_input(self, var: Var) -> str:
+        base = var.name if var.name.isidentifier() else "arg"
+        name, n = base, 0
+        while name in self.taken:
+            n += 1
+            name = f"{base}_{n}"
+        return self._set(var, name)
+
+    def define_local(self, var: Var) -> str:
+        while f"lv{self.counter}" in self.taken:
+            self.counter += 1
+        name = f"lv{self.counter}"
+        self.counter += 1
+        return self._set(var, name)
+
+    def _set(self, var, name: str) -> str:
+        self.names[id(var)] = name
+        self.taken.add(name)
+        return name
+
+    def ref(self, atom) -> str:
+        if isinstance(atom, Constant):
+            if atom.data.ndim == 0:
+                return f'R.const({atom.data.item()!r}, "{atom.dtype}")'
+            for n, c in enumerate(self.consts):
+                if c is atom:
+                    return f'metadata["c{n}"]'
+            self.consts.append(atom)
+            return f'metadata["c{len(self.consts) - 1}"]'
+        return self.names.get(id(atom), f"<free {atom.name}>")
+
+
+def _attr_value(value) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def _binding_line(b: Binding, names: _Names, fused_names: dict[int, str]) -> str:
+    args = ", ".join(names.ref(a) for a in b.args)
+    if b.op == "fused":
+        rhs = f"cls.{fused_names[id(b)]}({args})"
+    elif b.op == "call_tir":
+        sinfo = [tensor_sinfo(v) for v in b.outputs]
+        out = sinfo[0] if len(sinfo) == 1 else "[" + ", ".join(sinfo) + "]"
+        tup = "(" + args + ("," if len(b.args) == 1 else "") + ")"
+        rhs = f"R.call_tir({b.attr('func')}, {tup}, out_sinfo={out})"
+    else:
+        attrs = "".join(f", {k}={_attr_value(v)}" for k, v in b.attrs)
+        rhs = f"R.{b.op}({args}{attrs})"
+    lhs = ", ".join(names.define_local(v) for v in b.outputs)
+    line = f"{lhs} = {rhs}"
+    storage = b.attr("storage")
+    if storage is not None:
+        slots = ", ".join("new" if s is None else f"s{s}" for s in storage)
+        line += f"  # storage: {slots}"
+    return line
+
+
+def _function(graph: Graph, name: str, private: bool, fused_names: dict[int, str]) -> list[str]:
+    names = _Names()
+    params = ", ".join(f"{names.define_input(v)}: {tensor_sinfo(v)}" for v in graph.inputs)
+    lines = ["@R.function(private=True)" if private else "@R.function", f"def {name}({params}):"]
+    if private:
+        lines.append(INDENT + 'R.func_attr({"Primitive": True})')
+    if graph.storages:
+        desc = ", ".join(f"s{n}: {s.dtype}[{s.size}]" for n, s in enumerate(graph.storages))
+        lines.append(INDENT + f"# planned storage: {desc}")
+    body = [INDENT + _binding_line(b, names, fused_names) for b in graph.bindings]
+    outs = [names.ref(a) for a in graph.outputs]
+    ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")"
+    if names.consts:
+        for n, c in enumerate(names.consts):
+            lines.append(INDENT + f'# metadata["c{n}"]: {tensor_sinfo(c)}')
+    return lines + body + [INDENT + f"return {ret}"]
+
+
+def graph_to_str(graph: Graph) -> str:
+    """The Relax-like script of ``graph``, fused groups first."""
+    fused = [b for b in graph.bindings if b.op == "fused"]
+    fused_names: dict[int, str] = {}
+    taken: set[str] = set()
+    blocks = []
+    for b in fused:
+        base = b.attr("name", "fused")
+        name, n = base, 0
+        while name in taken:
+            n += 1
+            name = f"{base}{n}"
+        taken.add(name)
+        fused_names[id(b)] = name
+        blocks.append("\n".join(_function(b.attr("body"), name, True, {})))
+    blocks.append("\n".join(_function(graph, graph.name, False, fused_names)))
+    return "\n\n".join(blocks)
