@@ -1,0 +1,232 @@
+"""Operator fusion, after TVM's FuseOps: group ops that will run as one kernel.
+
+Every op has a fusion pattern (elemwise < broadcast < injective < reduction
+< out_elemwise_fusable < opaque). An op may join the group of its immediate
+*post-dominator* (the nearest op every path from it reaches) when every op on
+the way is cheap enough, so a value with several consumers is never
+computed twice: it fuses only into a group that contains all its consumers.
+
+- elemwise/broadcast producers fuse into injective, reduction and epilogue
+  consumers (phase 0 onwards);
+- reductions and out_elemwise_fusable ops (matmul, conv2d) take an
+  elementwise epilogue: their post-dominator path must be elementwise
+  (phase 0);
+- injective ops (reshape, transpose, slicing) fuse into injective
+  consumers (phase 1);
+- opaque ops, multi-output ops and values the graph returns end a group.
+
+Each group becomes one ``fused`` binding whose ``body`` attribute is the
+group as a Graph; its results are the group's values used outside it.
+
+>>> from mlc.ops.registry import TensorType
+>>> from mlc.ir.graph import Binding, Graph, Var
+>>> x, w = Var("x", TensorType((4, 8), "float32")), Var("w", TensorType((8, 3), "float32"))
+>>> b = Var("b", TensorType((3,), "float32"))
+>>> y, z = Var("y", TensorType((4, 3), "float32")), Var("z", TensorType((4, 3), "float32"))
+>>> g = Graph((x, w, b), (Binding((y,), "matmul", (x, w)), Binding((z,), "add", (y, b))), (z,))
+>>> fused = fuse_ops(g)
+>>> fused.ops(), fused.bindings[0].attr("name"), fused.bindings[0].attr("body").ops()
+(['fused'], 'fused_matmul_add', ['matmul', 'add'])
+"""
+from __future__ import annotations
+
+from ...ir.graph import Binding, Graph, Var
+from ...ops.registry import PATTERNS, get_op
+
+__all__ = ["fuse_ops", "MAX_GROUP_OPS"]
+
+#: The most ops one fused kernel may hold (TVM's max_fuse_depth).
+MAX_GROUP_OPS = 64
+
+ELEMWISE, BROADCAST, INJECTIVE, REDUCTION, OUT_EWISE, OPAQUE = range(len(PATTERNS))
+
+
+def _op_pattern(b: Binding) -> int:
+    if len(b.outputs) != 1:
+        return OPAQUE
+    return PATTERNS.index(get_op(b.op).pattern)
+
+
+class _Group:
+    """A union-find set of bindings; the root holds the group's pattern and size."""
+
+    __slots__ = ("parent", "pattern", "size")
+
+    def __init__(self, pattern: int):
+        self.parent: _Group | None = None
+        self.pattern = pattern
+        self.size = 1
+
+    def root(self) -> _Group:
+        g = self
+        while g.parent is not None:
+            g = g.parent
+        return g
+
+
+class _DomNode:
+    """A node of the post-dominator tree: parent, depth and the path pattern to the parent."""
+
+    __slots__ = ("parent", "depth", "pattern")
+
+    def __init__(self, parent: int | None, depth: int, pattern: int):
+        self.parent, self.depth, self.pattern = parent, depth, pattern
+
+
+class _Fuser:
+    def __init__(self, graph: Graph):
+        self.bindings = graph.bindings
+        n = len(self.bindings)
+        producer = {id(v): i for i, b in enumerate(self.bindings) for v in b.outputs}
+        self.patterns = [_op_pattern(b) for b in self.bindings]
+        # consumers[i]: (consumer index, edge pattern) for each use of i's results
+        self.consumers: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        for j, b in enumerate(self.bindings):
+            for a in b.args:
+                i = producer.get(id(a))
+                if i is not None:
+                    self.consumers[i].append((j, self._edge_pattern(j, a)))
+        returned = {id(a) for a in graph.outputs}
+        self.extern = [any(id(v) in returned for v in b.outputs) for b in self.bindings]
+        self.dom = self._post_dominators()
+        self.groups = [_Group(p) for p in self.patterns]
+
+    def _edge_pattern(self, consumer: int, arg) -> int:
+        """A broadcast op reading an operand of its output's shape is elementwise on that edge."""
+        pattern = self.patterns[consumer]
+        if pattern == BROADCAST and arg.type.shape == self.bindings[consumer].outputs[0].type.shape:
+            return ELEMWISE
+        return pattern
+
+    # ------------------------------------------------------------ dominators
+
+    def _post_dominators(self) -> list[_DomNode]:
+        n = len(self.bindings)
+        dom: list[_DomNode | None] = [None] * n
+        for i in range(n - 1, -1, -1):
+            if self.extern[i] or not self.consumers[i]:
+                dom[i] = _DomNode(None, 1, OPAQUE)
+                continue
+            pattern = ELEMWISE
+            parent = self.consumers[i][0][0]
+            for j, edge in self.consumers[i]:
+                pattern = max(pattern, edge)
+                parent, pattern = self._lca(parent, j, pattern, dom)
+                if parent is None:
+                    break
+            depth = dom[parent].depth + 1 if parent is not None else 1
+            dom[i] = _DomNode(parent, depth, pattern)
+        return dom
+
+    @staticmethod
+    def _lca(a: int | None, b: int | None, pattern: int, dom) -> tuple[int | None, int]:
+        while a != b:
+            if a is None or b is None:
+                return None, pattern
+            if dom[a].depth < dom[b].depth:
+                pattern = max(pattern, dom[b].pattern)
+                b = dom[b].parent
+            elif dom[b].depth < dom[a].depth:
+                pattern = max(pattern, dom[a].pattern)
+                a = dom[a].parent
+            else:
+                pattern = max(pattern, dom[a].pattern, dom[b].pattern)
+                a, b = dom[a].parent, dom[b].parent
+        return a, pattern
+
+    # ---------------------------------------------------------------- paths
+
+    def _path_nodes(self, src: int, sink: int) -> list[int]:
+        """Every node on a path from ``src`` (exclusive) to ``sink`` (inclusive)."""
+        seen, order, stack = set(), [], [j for j, _ in self.consumers[src]]
+        while stack:
+            node = stack.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            order.append(node)
+            if node != sink:
+                stack.extend(j for j, _ in self.consumers[node])
+        return order
+
+    def _check_path(self, src: int, sink: int, ok) -> bool:
+        return all(ok(self.groups[node].root().pattern, node == sink)
+                   for node in self._path_nodes(src, sink))
+
+    def _commit(self, src: int, sink: int) -> None:
+        target = self.groups[sink].root()
+        for node in [src] + self._path_nodes(src, sink):
+            child = self.groups[node].root()
+            if child is not target:
+                child.parent = target
+                target.size += child.size
+                target.pattern = max(target.pattern, child.pattern)
+
+    # ----------------------------------------------------------------- fuse
+
+    def run(self) -> list[int]:
+        for phase in range(2):
+            for i in range(len(self.bindings)):
+                self._try_fuse(i, phase)
+        return [id(self.groups[i].root()) for i in range(len(self.bindings))]
+
+    def _try_fuse(self, i: int, phase: int) -> None:
+        dom, group = self.dom[i], self.groups[i]
+        if group.pattern == OPAQUE or dom.parent is None:
+            return
+        sink = dom.parent
+        if self.groups[sink].root() is group.root():
+            return
+        if self.groups[sink].root().size + group.root().size > MAX_GROUP_OPS:
+            return
+        if group.pattern in (OUT_EWISE, REDUCTION):
+            if phase == 0 and dom.pattern == ELEMWISE and \
+                    self._check_path(i, sink, lambda p, is_sink: p <= BROADCAST or is_sink):
+                self._commit(i, sink)
+        elif group.pattern <= BROADCAST:
+            if dom.pattern <= INJECTIVE or dom.pattern == REDUCTION:
+                def ok(p, is_sink):
+                    return p != OPAQUE if is_sink else p <= INJECTIVE
+                if self._check_path(i, sink, ok):
+                    self._commit(i, sink)
+        elif group.pattern == INJECTIVE and phase == 1:
+            if dom.pattern <= INJECTIVE and self._check_path(i, sink, lambda p, is_sink: p <= INJECTIVE):
+                self._commit(i, sink)
+
+
+def _group_name(ops: list[str]) -> str:
+    short = [op.split(".")[-1] for op in ops]
+    return "fused_" + "_".join(short[:6]) + ("_etc" if len(short) > 6 else "")
+
+
+def _make_group(members: list[Binding], used_outside: set[int]) -> Binding:
+    """The ``fused`` binding for ``members`` (in order)."""
+    inside = {id(v) for b in members for v in b.outputs}
+    inputs: dict[int, Var] = {}
+    for b in members:
+        for a in b.args:
+            if isinstance(a, Var) and id(a) not in inside:
+                inputs.setdefault(id(a), a)
+    outputs = tuple(v for b in members for v in b.outputs if id(v) in used_outside)
+    body = Graph(tuple(inputs.values()), tuple(members), outputs, name="fused")
+    return Binding(outputs, "fused", tuple(inputs.values()),
+                   (("body", body), ("name", _group_name([b.op for b in members]))),
+                   members[-1].loc)
+
+
+def fuse_ops(graph: Graph) -> Graph:
+    """Group the graph's ops into ``fused`` bindings (a single op is a group of one)."""
+    if not graph.bindings:
+        return graph
+    group_of = _Fuser(graph).run()
+    members: dict[int, list[Binding]] = {}
+    last: dict[int, int] = {}
+    for i, (b, g) in enumerate(zip(graph.bindings, group_of)):
+        members.setdefault(g, []).append(b)
+        last[g] = i
+    owner = {id(v): g for b, g in zip(graph.bindings, group_of) for v in b.outputs}
+    used_outside: set[int] = {id(a) for a in graph.outputs}
+    for b, g in zip(graph.bindings, group_of):
+        used_outside.update(id(a) for a in b.args if owner.get(id(a), g) != g)
+    order = sorted(members, key=last.__getitem__)
+    return graph.with_bindings(_make_group(members[g], used_outside) for g in order)

@@ -1,0 +1,126 @@
+"""Inline elementwise and injective te stages into the stages that read them.
+
+A fused group is lowered op by op into te stages; a stage that computes one
+value per point without a reduction (``T_add``, ``T_exp``, a reshape) need
+not be stored: each load of it is replaced by its body with the load's
+indices substituted for its axes. A chain of elementwise ops then becomes a
+single block, and matmul + bias + relu becomes the reduction block plus one
+epilogue block.
+
+A stage read from several places is inlined only while its body stays
+small (:data:`INLINE_MAX_NODES`), so repeated inlining cannot blow up
+expressions; larger ones stay intermediate buffers of the PrimFunc.
+
+>>> from mlc import te
+>>> A = te.placeholder((4,), "float32", "A")
+>>> B = te.compute((4,), lambda i: A[i] + 1, name="B")
+>>> C = te.compute((4,), lambda i: te.exp(B[i]), name="C")
+>>> (C2,) = inline_stages([C])
+>>> C2.op.body[0]
+T.exp(A[i] + T.float32(1))
+"""
+from __future__ import annotations
+
+from ...ir.expr import BufferLoad, Reduce
+from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.te import ComputeOp, PlaceholderOp, Tensor
+
+__all__ = ["inline_stages", "INLINE_MAX_NODES"]
+
+#: A stage read from more than one place is inlined only up to this many IR nodes.
+INLINE_MAX_NODES = 24
+
+
+def _stages(outputs: list[Tensor]) -> list[Tensor]:
+    """Every tensor reachable from ``outputs``, producers first (explicit stack)."""
+    order, seen = [], set()
+    stack = [(t, False) for t in reversed(outputs)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t.buffer) in seen:
+            continue
+        seen.add(id(t.buffer))
+        stack.append((t, True))
+        for u in reversed(getattr(t.op, "inputs", ())):
+            if id(u.buffer) not in seen:
+                stack.append((u, False))
+    return order
+
+
+def _load_counts(stages: list[Tensor]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for t in stages:
+        if isinstance(t.op, ComputeOp) and t.value_index == 0:
+            for body in t.op.body:
+                for node in pre_order_nodes(body):
+                    if isinstance(node, BufferLoad):
+                        counts[id(node.buffer)] = counts.get(id(node.buffer), 0) + 1
+    return counts
+
+
+class _Inliner(Mutator):
+    """Replaces loads of inlined buffers by the (already inlined) bodies of their stages."""
+
+    def __init__(self, inlined: dict[int, tuple[ComputeOp, object]]):
+        self.inlined = inlined
+
+    def visit_BufferLoad(self, load: BufferLoad):
+        load = self.generic_visit(load)
+        entry = self.inlined.get(id(load.buffer))
+        if entry is None:
+            return load
+        op, body = entry
+        return substitute(body, {iv.var: idx for iv, idx in zip(op.axis, load.indices)})
+
+
+def _inlinable(t: Tensor, outputs: set[int]) -> bool:
+    op = t.op
+    return (isinstance(op, ComputeOp) and len(op.body) == 1 and not isinstance(op.body[0], Reduce)
+            and id(t.buffer) not in outputs)
+
+
+def _size(expr) -> int:
+    return sum(1 for _ in pre_order_nodes(expr))
+
+
+def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
+    """The ``outputs`` recomputed with inlinable intermediate stages substituted away.
+
+    Output stages are kept (they are the PrimFunc's results); reductions and
+    multi-output stages are kept as intermediate buffers.
+    """
+    stages = _stages(outputs)
+    counts = _load_counts(stages)
+    output_buffers = {id(t.buffer) for t in outputs}
+    inlined: dict[int, tuple[ComputeOp, object]] = {}
+    rebuilt: dict[int, Tensor] = {}   # buffer id -> tensor of the rewritten stage
+    new_ops: dict[int, ComputeOp] = {}
+    inliner = _Inliner(inlined)
+    for t in stages:
+        op = t.op
+        if isinstance(op, PlaceholderOp):
+            rebuilt[id(t.buffer)] = t
+            continue
+        new_op = new_ops.get(id(op))
+        if new_op is None:
+            bodies = tuple(inliner.visit(b) for b in op.body)
+            inputs = _inputs_of(bodies, rebuilt)
+            new_op = new_ops[id(op)] = ComputeOp(op.name, op.axis, bodies, inputs, op.tag)
+        if _inlinable(t, output_buffers) and (counts.get(id(t.buffer), 0) <= 1
+                                               or _size(new_op.body[0]) <= INLINE_MAX_NODES):
+            inlined[id(t.buffer)] = (new_op, new_op.body[0])
+            continue
+        rebuilt[id(t.buffer)] = Tensor(new_op, t.buffer, t.value_index)
+    return [rebuilt[id(t.buffer)] for t in outputs]
+
+
+def _inputs_of(bodies, rebuilt: dict[int, Tensor]) -> tuple[Tensor, ...]:
+    found: dict[int, Tensor] = {}
+    for body in bodies:
+        for node in pre_order_nodes(body):
+            if isinstance(node, BufferLoad) and id(node.buffer) in rebuilt:
+                found.setdefault(id(node.buffer), rebuilt[id(node.buffer)])
+    return tuple(found.values())

@@ -1,0 +1,138 @@
+"""Lower each fused group to ONE PrimFunc and call it with ``call_tir``.
+
+The group's ops are lowered with their registry ``lower`` functions on te
+placeholders for the group's inputs; 0-d constants become immediates, larger
+constants extra parameters. Intermediate elementwise/injective stages are
+inlined (:mod:`.inline`), then ``te.create_prim_func`` makes the kernel:
+parameters are the inputs, then constants, then the outputs (destination
+passing). Structurally equal kernels are built once and shared.
+
+>>> from mlc.ops.registry import TensorType
+>>> from mlc.ir.graph import Binding, Graph, Var
+>>> from mlc.passes.graph.fuse import fuse_ops
+>>> x = Var("x", TensorType((8,), "float32"))
+>>> a, b = Var("a", TensorType((8,), "float32")), Var("b", TensorType((8,), "float32"))
+>>> g = fuse_ops(Graph((x,), (Binding((a,), "exp", (x,)), Binding((b,), "negative", (a,))), (b,)))
+>>> lowered = lower_to_tir(g)
+>>> print(lowered.script())
+@R.function
+def main(x: R.Tensor((8,), "float32")):
+    lv0 = R.call_tir(fused_exp_negative, (x,), out_sinfo=R.Tensor((8,), "float32"))
+    return lv0
+>>> from mlc.ir.functor import pre_order_nodes
+>>> from mlc.ir.tir import Block
+>>> func = lowered.module["fused_exp_negative"]
+>>> [n.name_hint for n in pre_order_nodes(func.body) if isinstance(n, Block)]
+['root', 'T_negative']
+"""
+from __future__ import annotations
+
+from ...errors import CompileError, MLCError
+from ...ir import te
+from ...ir.expr import const
+from ...ir.graph import Binding, Constant, Graph
+from ...ir.structural import structural_equal, structural_hash
+from ...ir.tir import IRModule, PrimFunc
+from ...ops.registry import get_op
+from .inline import inline_stages
+
+__all__ = ["lower_to_tir", "lower_group"]
+
+
+def _param_name(name: str, n: int, taken: set[str]) -> str:
+    base = name if name.isidentifier() and not name.startswith("lv") else f"p{n}"
+    candidate, k = base, 0
+    while candidate in taken:
+        k += 1
+        candidate = f"{base}_{k}"
+    taken.add(candidate)
+    return candidate
+
+
+def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Constant]]:
+    """The PrimFunc computing ``body`` and the constants it takes after the inputs."""
+    taken: set[str] = set()
+    tensors: dict[int, te.Tensor] = {}
+    params = []
+    for n, v in enumerate(body.inputs):
+        p = te.placeholder(v.shape, v.dtype, _param_name(v.name, n, taken))
+        tensors[id(v)] = p
+        params.append(p)
+    const_params, const_atoms = [], []
+
+    def tensor_of(atom):
+        t = tensors.get(id(atom))
+        if t is None:  # a Constant
+            if atom.data.ndim == 0:
+                value = atom.data.item()
+                t = te.compute((), lambda: const(value, atom.dtype), name="c")
+            else:
+                t = te.placeholder(atom.shape, atom.dtype, _param_name("c", len(taken), taken))
+                const_params.append(t)
+                const_atoms.append(atom)
+            tensors[id(atom)] = t
+        return t
+
+    for b in body.bindings:
+        args = [tensor_of(a) for a in b.args]
+        try:
+            result = get_op(b.op).lower(*args, **dict(b.attrs))
+        except MLCError as err:
+            loc = f"\n  at {b.loc}" if b.loc is not None else ""
+            raise CompileError(f"lowering {b.op} in {name} failed: {err}{loc}") from err
+        results = result if isinstance(result, (tuple, list)) else (result,)
+        for v, t in zip(b.outputs, results):
+            if tuple(t.shape) != v.shape or t.dtype != v.dtype:
+                raise CompileError(f"op {b.op}: lowering gave {t.dtype}{list(t.shape)} but its shape "
+                                   f"rule says {v.dtype}{list(v.shape)}")
+            tensors[id(v)] = t
+    outputs = [tensor_of(a) for a in body.outputs]
+    outputs = _distinct_computes(outputs)
+    outputs = inline_stages(outputs)
+    return te.create_prim_func(params + const_params + outputs), const_atoms
+
+
+def _distinct_computes(outputs: list[te.Tensor]) -> list[te.Tensor]:
+    """Outputs that are inputs, or repeat another output, become copies (own buffers)."""
+    seen: set[int] = set()
+    out = []
+    for t in outputs:
+        if isinstance(t.op, te.PlaceholderOp) or id(t.buffer) in seen:
+            t = te.compute(t.shape, lambda *i, t=t: t[i], name="T_copy")
+        seen.add(id(t.buffer))
+        out.append(t)
+    return out
+
+
+def lower_to_tir(graph: Graph) -> Graph:
+    """Replace every ``fused`` binding by a ``call_tir`` of its PrimFunc."""
+    functions: dict[str, PrimFunc] = {} if graph.module is None else dict(graph.module.items())
+    by_hash: dict[int, list[str]] = {}
+    bindings = []
+    for b in graph.bindings:
+        if b.op != "fused":
+            bindings.append(b)
+            continue
+        func, consts = lower_group(b.attr("body"), b.attr("name"))
+        name = _find_equal(func, by_hash, functions)
+        if name is None:
+            name = _unique(b.attr("name"), functions)
+            functions[name] = func
+            by_hash.setdefault(structural_hash(func), []).append(name)
+        bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
+    return graph.with_bindings(bindings, module=IRModule(functions))
+
+
+def _find_equal(func: PrimFunc, by_hash, functions) -> str | None:
+    for name in by_hash.get(structural_hash(func), ()):
+        if structural_equal(functions[name], func):
+            return name
+    return None
+
+
+def _unique(name: str, taken) -> str:
+    candidate, n = name, 0
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    return candidate

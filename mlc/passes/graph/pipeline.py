@@ -1,0 +1,44 @@
+"""The graph pipeline: the named passes a traced graph goes through, in order.
+
+>>> [p.__name__ for p in GRAPH_PIPELINE]
+['dead_code_elimination', 'common_subexpression_elimination', 'fold_constants', 'dead_code_elimination', 'fuse_ops', 'lower_to_tir', 'plan_memory']
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ...config import config
+from ...ir.graph import Graph
+from .cse import common_subexpression_elimination
+from .dce import dead_code_elimination
+from .fold import fold_constants
+from .fuse import fuse_ops
+from .lower import lower_to_tir
+from .plan import plan_memory
+from .verify import verify_graph
+
+__all__ = ["GRAPH_PIPELINE", "run_graph_passes"]
+
+GraphPass = Callable[[Graph], Graph]
+
+#: Traced graph -> memory-planned graph of call_tir bindings plus its IRModule.
+GRAPH_PIPELINE: tuple[GraphPass, ...] = (
+    dead_code_elimination,
+    common_subexpression_elimination,
+    fold_constants,
+    dead_code_elimination,
+    fuse_ops,
+    lower_to_tir,
+    plan_memory,
+)
+
+
+def run_graph_passes(graph: Graph, passes: Sequence[GraphPass] = GRAPH_PIPELINE,
+                     verify: bool | None = None) -> Graph:
+    """Run ``passes`` in order; with ``verify`` (default: MLC_DEBUG) check the graph after each."""
+    verify = config().debug if verify is None else verify
+    for p in passes:
+        graph = p(graph)
+        if verify:
+            verify_graph(graph, after=p.__name__)
+    return graph

@@ -1,0 +1,76 @@
+"""Static memory planning: intermediate results share buffers by liveness.
+
+Each ``call_tir`` result that the graph does not return gets a *storage*:
+a flat buffer of one dtype. Walking the bindings in order, a result takes a
+free storage of its dtype (the smallest that fits, else the largest, which
+grows), and a storage is freed after the last binding that reads its value.
+A kernel never writes a storage it also reads. Returned values are left to
+the caller (allocated per call). The plan is recorded as each binding's
+``storage`` attribute and the graph's ``storages``. Three intermediates of a
+chain share two storages:
+
+>>> from mlc.ops.registry import TensorType
+>>> from mlc.ir.graph import Binding, Graph, Var
+>>> t = TensorType((4,), "float32")
+>>> x, a, b, c, d = (Var(n, t) for n in "xabcd")
+>>> chain = [Binding((a,), "call_tir", (x,)), Binding((b,), "call_tir", (a,)),
+...          Binding((c,), "call_tir", (b,)), Binding((d,), "call_tir", (c,))]
+>>> planned = plan_memory(Graph((x,), tuple(chain), (d,)))
+>>> [b.attr("storage") for b in planned.bindings], len(planned.storages)
+([(0,), (1,), (0,), (None,)], 2)
+"""
+from __future__ import annotations
+
+from ...ir.graph import Binding, Graph, Storage
+
+__all__ = ["plan_memory"]
+
+
+def plan_memory(graph: Graph) -> Graph:
+    """Assign storages to the results of ``call_tir`` bindings the graph does not return."""
+    returned = {id(a) for a in graph.outputs}
+    last_use: dict[int, int] = {}
+    for n, b in enumerate(graph.bindings):
+        for a in b.args:
+            last_use[id(a)] = n
+    sizes: list[int] = []
+    dtypes: list[str] = []
+    free: list[int] = []
+    holder: dict[int, int] = {}   # value id -> storage index
+    bindings = []
+    for n, b in enumerate(graph.bindings):
+        if b.op != "call_tir":
+            bindings.append(b)
+            continue
+        slots = []
+        for v in b.outputs:
+            if id(v) in returned:
+                slots.append(None)
+                continue
+            k = _take(free, sizes, dtypes, v.type.size, v.dtype)
+            holder[id(v)] = k
+            slots.append(k)
+        for v in b.outputs:  # results nobody reads are free right away
+            if id(v) in holder and id(v) not in last_use:
+                free.append(holder.pop(id(v)))
+        for key in {id(a) for a in b.args}:
+            if last_use.get(key) == n and key in holder:
+                free.append(holder.pop(key))
+        attrs = tuple(kv for kv in b.attrs if kv[0] != "storage") + (("storage", tuple(slots)),)
+        bindings.append(Binding(b.outputs, b.op, b.args, attrs, b.loc))
+    storages = tuple(Storage(s, d) for s, d in zip(sizes, dtypes))
+    return graph.with_bindings(bindings, storages=storages)
+
+
+def _take(free: list[int], sizes: list[int], dtypes: list[str], size: int, dtype: str) -> int:
+    """A free storage of ``dtype`` for ``size`` elements (grown if needed), else a new one."""
+    candidates = [k for k in free if dtypes[k] == dtype]
+    if candidates:
+        fitting = [k for k in candidates if sizes[k] >= size]
+        k = min(fitting, key=sizes.__getitem__) if fitting else max(candidates, key=sizes.__getitem__)
+        free.remove(k)
+        sizes[k] = max(sizes[k], size)
+        return k
+    sizes.append(size)
+    dtypes.append(dtype)
+    return len(sizes) - 1

@@ -1,0 +1,38 @@
+"""Check that a Graph is well formed: every value defined once, before its use.
+
+Run between passes when ``MLC_DEBUG`` is set (see :mod:`.pipeline`).
+"""
+from __future__ import annotations
+
+from ...errors import IRError
+from ...ir.graph import Constant, Graph, Var
+
+__all__ = ["verify_graph"]
+
+
+def verify_graph(graph: Graph, after: str = "") -> Graph:
+    """Return ``graph`` unchanged, or raise IRError naming the first problem."""
+    where = f" after {after}" if after else ""
+    defined: set[int] = set()
+    for v in graph.inputs:
+        if id(v) in defined:
+            raise IRError(f"graph{where}: input {v.name} is listed twice")
+        defined.add(id(v))
+    for n, b in enumerate(graph.bindings):
+        for a in b.args:
+            if isinstance(a, Var) and id(a) not in defined:
+                raise IRError(f"graph{where}: binding {n} ({b.op}) uses {a.name} before it is defined")
+            if not isinstance(a, (Var, Constant)):
+                raise IRError(f"graph{where}: binding {n} ({b.op}) has argument {a!r} that is not a value")
+        for v in b.outputs:
+            if id(v) in defined:
+                raise IRError(f"graph{where}: {v.name} is defined twice (binding {n}, {b.op})")
+            defined.add(id(v))
+        if b.op == "call_tir" and (graph.module is None or b.attr("func") not in graph.module):
+            raise IRError(f"graph{where}: call_tir names {b.attr('func')!r}, which the module lacks")
+        if b.op == "fused":
+            verify_graph(b.attr("body"), after)
+    for a in graph.outputs:
+        if isinstance(a, Var) and id(a) not in defined:
+            raise IRError(f"graph{where}: output {a.name} is never defined")
+    return graph
