@@ -12,6 +12,9 @@ from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
 from .schedules import BlockRV, ExprRV, LoopRV, Schedule, TensorIntrin, Trace
+from .tracer import jit
+from . import nn, numpy  # noqa: E402  (after jit: they trace through it)
+from .custom_op import op
 
 __version__ = "0.1.0"
 
@@ -19,5 +22,5 @@ __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
     "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
-    "ExprRV", "TensorIntrin",
+    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op",
 ]

@@ -1,0 +1,33 @@
+"""``mlc.numpy``: NumPy's API, traced inside ``@mlc.jit`` and compiled when called eagerly.
+
+Inside a jitted function these functions (and NumPy's own, which dispatch
+here through ``__array_ufunc__`` / ``__array_function__``) record registry
+ops. Outside, on concrete arrays, each call compiles its op once per shape,
+dtype and attributes, then runs the compiled kernel, as ``jax.numpy`` does.
+
+>>> import numpy as np
+>>> import mlc.numpy as mnp
+>>> mnp.exp(np.zeros(2, "float32"))
+array([1., 1.], dtype=float32)
+"""
+from .creation import (arange, array, asarray, empty, empty_like, eye, full, full_like, ones,  # noqa: F401
+                       ones_like, zeros, zeros_like)
+from .elementwise import *  # noqa: F401,F403
+from .elementwise import UFUNCS, __all__ as _elementwise_all
+from .linalg import dot, einsum, matmul  # noqa: F401
+from .reductions import amax, amin, argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: F401
+from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
+                     ravel, reshape, split, squeeze, stack, swapaxes, transpose)
+
+_PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
+    "arange", "array", "asarray", "empty", "empty_like", "eye", "full", "full_like", "ones",
+    "ones_like", "zeros", "zeros_like", "dot", "einsum", "matmul", "amax", "amin", "argmax",
+    "argmin", "max", "mean", "min", "prod", "std", "sum", "var", "broadcast_to", "concatenate",
+    "expand_dims", "flip", "getitem", "moveaxis", "pad", "ravel", "reshape", "split", "squeeze",
+    "stack", "swapaxes", "transpose",
+]
+
+#: NumPy function name -> the function implementing it here (``__array_function__``).
+FUNCTIONS = {name: globals()[name] for name in _PUBLIC}
+
+__all__ = _PUBLIC + ["UFUNCS", "FUNCTIONS"]

@@ -1,0 +1,62 @@
+"""How an ``mlc.numpy`` function runs: traced inside ``@mlc.jit``, compiled when eager.
+
+Each function is written once, in terms of Tracers. Inside a trace it
+records ops. Called outside a trace on concrete arrays, it is jitted itself
+(its array parameters are dynamic, every other parameter is static), so
+``mlc.numpy.exp(a)`` compiles the ``exp`` op once per shape and dtype and
+then runs the compiled kernel — NumPy is never asked to compute the result.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+from ..tracer.trace import is_tracing
+
+__all__ = ["numpy_function", "implementation", "emit", "hashable"]
+
+
+def numpy_function(*array_params: str):
+    """Decorate an implementation whose parameters ``array_params`` take arrays.
+
+    Those parameters (and ``*args`` parameters) may hold pytrees of arrays and
+    scalars; the rest are static attributes (axis, keepdims, dtype, ...).
+    """
+    def decorate(impl):
+        params = inspect.signature(impl).parameters
+        static = tuple(name for name, p in params.items()
+                       if name not in array_params and p.kind is not inspect.Parameter.VAR_POSITIONAL)
+        eager = None
+
+        @functools.wraps(impl)
+        def wrapper(*args, **kwargs):
+            nonlocal eager
+            if is_tracing():
+                return impl(*args, **kwargs)
+            if eager is None:
+                from ..tracer.jit import jit
+                eager = jit(impl, static_argnames=static)
+            return eager(*args, **kwargs)
+
+        wrapper.__mlc_impl__ = impl
+        return wrapper
+    return decorate
+
+
+def implementation(fn):
+    """The tracing implementation behind an ``mlc.numpy`` function."""
+    return getattr(fn, "__mlc_impl__", fn)
+
+
+def emit(op: str, tracers, **attrs):
+    """Record ``op(*tracers, **attrs)`` in the tracers' trace; attributes made hashable."""
+    return tracers[0]._ctx.emit(op, list(tracers), {k: hashable(v) for k, v in attrs.items()})
+
+
+def hashable(value):
+    """Lists (and NumPy ints) in an attribute as tuples (and Python ints)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(hashable(v) for v in value)
+    if hasattr(value, "__index__") and not isinstance(value, (bool, int)):
+        return int(value.__index__())
+    return value

@@ -1,0 +1,164 @@
+"""Shape functions: reshape, transpose, indexing, concatenation, padding, ...
+
+Indexing takes static keys only: ints, slices (any step, negative too),
+``None`` and ``...``; it records one ``slice`` op and, when dimensions are
+dropped or added, one ``reshape``.
+
+>>> import numpy as np, mlc
+>>> mlc.numpy.getitem(np.arange(6, dtype="int32").reshape(2, 3), (slice(None, None, -1), 1))
+array([4, 1], dtype=int32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError, TraceError
+from ..ops.library.shape import plan_getitem
+from ..tracer.operands import as_tracer, as_tracers
+from ..tracer.source import describe_location, user_location
+from ._api import emit, hashable, numpy_function
+
+__all__ = [
+    "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "expand_dims", "squeeze",
+    "broadcast_to", "concatenate", "stack", "split", "flip", "pad", "getitem",
+]
+
+
+@numpy_function("a")
+def reshape(a, shape=None, order="C", *, newshape=None):
+    """``np.reshape(a, shape)`` in row-major order; one dimension may be -1."""
+    shape = newshape if shape is None else shape
+    if shape is None:
+        raise ShapeError("reshape: give the new shape")
+    if order != "C":
+        raise TraceError(f"reshape: only order='C' is supported, got {order!r}")
+    t = as_tracer(a)
+    shape = hashable(shape if isinstance(shape, (tuple, list)) else (shape,))
+    return t if shape == t.shape else emit("reshape", [t], newshape=shape)
+
+
+@numpy_function("a")
+def ravel(a, order="C"):
+    """``a`` flattened to one dimension."""
+    return reshape(a, (-1,), order)
+
+
+@numpy_function("a")
+def transpose(a, axes=None):
+    """``np.transpose(a, axes)``; no axes reverses them."""
+    t = as_tracer(a)
+    if t.ndim < 2 and axes is None:
+        return t
+    return emit("transpose", [t], axes=hashable(axes))
+
+
+@numpy_function("a")
+def moveaxis(a, source, destination):
+    """``np.moveaxis(a, source, destination)``."""
+    return emit("moveaxis", [as_tracer(a)], source=hashable(source), destination=hashable(destination))
+
+
+@numpy_function("a")
+def swapaxes(a, axis1, axis2):
+    """``np.swapaxes(a, axis1, axis2)``."""
+    t = as_tracer(a)
+    perm = list(range(t.ndim))
+    try:
+        perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
+    except IndexError:
+        raise ShapeError(f"swapaxes: axes ({axis1}, {axis2}) out of bounds for {t.ndim} dimensions") from None
+    return emit("transpose", [t], axes=tuple(perm))
+
+
+@numpy_function("a")
+def expand_dims(a, axis):
+    """``np.expand_dims(a, axis)``."""
+    return emit("expand_dims", [as_tracer(a)], axis=hashable(axis))
+
+
+@numpy_function("a")
+def squeeze(a, axis=None):
+    """``np.squeeze(a, axis)``."""
+    t = as_tracer(a)
+    return emit("squeeze", [t], axis=hashable(axis))
+
+
+@numpy_function("array")
+def broadcast_to(array, shape):
+    """``np.broadcast_to(array, shape)`` (a copy, as every traced value is)."""
+    t = as_tracer(array)
+    shape = hashable(shape if isinstance(shape, (tuple, list)) else (shape,))
+    return t if shape == t.shape else emit("broadcast_to", [t], shape=shape)
+
+
+def _sequence(name: str, arrays) -> list:
+    if not isinstance(arrays, (list, tuple)) or not arrays:
+        raise ShapeError(f"{name}: takes a non-empty list or tuple of arrays, got {arrays!r}")
+    return as_tracers(list(arrays))
+
+
+@numpy_function("arrays")
+def concatenate(arrays, axis=0):
+    """``np.concatenate(arrays, axis)``; ``axis=None`` flattens first."""
+    return emit("concatenate", _sequence("concatenate", arrays), axis=axis)
+
+
+@numpy_function("arrays")
+def stack(arrays, axis=0):
+    """``np.stack(arrays, axis)``."""
+    return emit("stack", _sequence("stack", arrays), axis=axis)
+
+
+@numpy_function("ary")
+def split(ary, indices_or_sections, axis=0):
+    """``np.split(ary, indices_or_sections, axis)``: a list of arrays."""
+    return list(emit("split", [as_tracer(ary)], indices_or_sections=hashable(indices_or_sections),
+                     axis=axis))
+
+
+@numpy_function("m")
+def flip(m, axis=None):
+    """``np.flip(m, axis)``."""
+    return emit("flip", [as_tracer(m)], axis=hashable(axis))
+
+
+@numpy_function("array")
+def pad(array, pad_width, mode="constant", constant_values=0):
+    """``np.pad(array, pad_width, constant_values=...)`` (constant mode)."""
+    if mode != "constant":
+        raise TraceError(f"pad: only mode='constant' is supported, got {mode!r}")
+    return emit("pad", [as_tracer(array)], pad_width=hashable(pad_width), constant_values=constant_values)
+
+
+# ------------------------------------------------------------------ indexing
+
+_STATIC_KEYS = (int, np.integer, slice, type(None), type(Ellipsis))
+
+
+def _check_static(key) -> None:
+    items = key if isinstance(key, tuple) else (key,)
+    for k in items:
+        parts = (k.start, k.stop, k.step) if isinstance(k, slice) else (k,)
+        for part in parts:
+            if part is not None and not isinstance(part, _STATIC_KEYS) or isinstance(part, bool):
+                raise TraceError(
+                    f"only static indexing is supported while tracing: ints, slices, None and ...; "
+                    f"got {type(part).__name__} {part!r}{describe_location(user_location())}\n"
+                    "Use mlc.numpy.where for masks, or mark the index argument static "
+                    "(static_argnums)")
+
+
+@numpy_function("a")
+def getitem(a, key):
+    """``a[key]`` with a static basic index: one ``slice`` op, then a ``reshape`` if needed."""
+    t = as_tracer(a)
+    _check_static(key)
+    try:
+        starts, stops, steps, out_shape = plan_getitem(t.shape, key)
+    except ShapeError as err:
+        raise ShapeError(f"{err}{describe_location(user_location())}") from None
+    whole = all(lo == 0 and hi == n and st == 1
+                for lo, hi, st, n in zip(starts, stops, steps, t.shape))
+    if not whole:
+        t = emit("slice", [t], starts=starts, stops=stops, steps=steps)
+    return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)

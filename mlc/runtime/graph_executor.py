@@ -1,0 +1,202 @@
+"""Run a lowered graph: one precomputed, straight-line Python function over the kernels.
+
+The executor is generated once per compiled graph as Python source (see
+``executor.source``): unpack the inputs, allocate the returned arrays, call
+each kernel with its arguments, return. Intermediate results live in the
+planned storages of a per-thread workspace (allocated on a thread's first
+call), so concurrent calls from several threads never share scratch memory,
+and a call allocates only its outputs.
+
+When the backend exposes a kernel's C entry point (llvm), kernels are called
+with raw data pointers: constants' and workspace pointers are computed once,
+inputs' and outputs' once per call. Otherwise each kernel gets the arrays
+(and with ``MLC_DEBUG`` every call checks them against its PrimFunc).
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..config import config
+from ..errors import MLCError
+from ..ir.graph import Constant, Graph, Var
+from ..tracer.pytree import unflatten
+from .module import Module
+
+#: ``out_tree`` meaning "return a list of the outputs".
+LEAF_LIST = None
+
+__all__ = ["GraphExecutor", "data_pointer", "native_entry"]
+
+_CFuncPtr = ctypes.CFUNCTYPE(None).__mro__[1]  # ctypes' base class of C function pointers
+
+
+def _array_struct_pointer(array: np.ndarray) -> int:
+    """The data pointer of ``array``: the ``data`` field of NumPy's PyArrayObject (after the
+    object header), which is what ``PyArray_DATA`` reads; about 10x faster than ``.ctypes.data``."""
+    return _read_pointer(id(array) + _DATA_OFFSET).value
+
+
+_DATA_OFFSET = object.__basicsize__  # PyObject_HEAD: the data pointer follows it
+_read_pointer = ctypes.c_void_p.from_address
+
+
+def _check_struct_pointer() -> bool:
+    probes = [np.arange(5, dtype="float32"), np.zeros((3, 2), "int8")[1:], np.empty(0)]
+    return all(_array_struct_pointer(a) == a.ctypes.data for a in probes)
+
+
+#: ``data_pointer(array)``: the address of an array's first element.
+data_pointer = _array_struct_pointer if _check_struct_pointer() else (lambda a: a.ctypes.data)
+
+
+def native_entry(function):
+    """The C function behind a built module function, if its backend exposes one (else None)."""
+    for value in getattr(function.kernel, "__defaults__", None) or ():
+        if isinstance(value, _CFuncPtr):
+            return value
+    return None
+
+
+class GraphExecutor:
+    """``executor(inputs) -> outputs`` for a memory-planned graph of ``call_tir`` bindings.
+
+    ``inputs`` are NumPy arrays of the graph inputs' shapes and dtypes (any
+    memory layout). The result is a list with one array per graph output,
+    or, given ``out_tree`` (a pytree definition), that pytree of them.
+    """
+
+    def __init__(self, graph: Graph, lib: Module, out_tree=LEAF_LIST):
+        self.graph = graph
+        self.lib = lib
+        self.out_tree = out_tree
+        kernels = {}
+        for b in graph.bindings:
+            if b.op != "call_tir":
+                raise MLCError(f"GraphExecutor runs call_tir bindings only, got {b.op!r}; run the "
+                               "graph pipeline first")
+            kernels.setdefault(b.attr("func"), lib[b.attr("func")])
+        entries = {name: native_entry(fn) for name, fn in kernels.items()}
+        if config().debug:  # every call checks its arrays against the PrimFunc
+            self.mode, self._kernels = "checked", kernels
+        elif all(e is not None for e in entries.values()):
+            self.mode, self._kernels = "native", entries
+        else:
+            self.mode, self._kernels = "arrays", {name: fn.kernel for name, fn in kernels.items()}
+        self.native = self.mode == "native"
+        self._local = threading.local()
+        self.source = self._generate()
+        namespace = self._namespace()
+        exec(compile(self.source, f"<mlc executor {graph.name}>", "exec"), namespace)  # noqa: S102
+        #: ``run(inputs)``: the generated function (``executor(inputs)`` calls it).
+        self.run = namespace["run"]
+
+    # ---------------------------------------------------------- workspace
+
+    def _intermediates(self) -> list[tuple[Var, int]]:
+        """(value, storage index) of every planned intermediate, in binding order."""
+        out = []
+        for b in self.graph.bindings:
+            for v, s in zip(b.outputs, b.attr("storage") or (None,) * len(b.outputs)):
+                if s is not None:
+                    out.append((v, s))
+        return out
+
+    def _workspace(self) -> list:
+        """This thread's views (or pointers) of the planned storages, made on first use."""
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            storages = [np.empty(s.size, s.dtype) for s in self.graph.storages]
+            views = [storages[s][:v.type.size].reshape(v.shape) for v, s in self._intermediates()]
+            ws = [data_pointer(a) for a in views] if self.native else views
+            self._local.ws = ws
+            self._local.keep = storages
+        return ws
+
+    # ------------------------------------------------------------- codegen
+
+    def _namespace(self) -> dict:
+        ns = {"np": np, "_ptr": data_pointer, "_workspace": self._workspace,
+              "_contig": np.ascontiguousarray, "_unflatten": unflatten, "_tree": self.out_tree}
+        for n, name in enumerate(self._kernel_names):
+            ns[f"_k{n}"] = self._kernels[name]
+        for n, c in enumerate(self._constants):
+            array = np.ascontiguousarray(c.data)
+            ns[f"_c{n}"] = data_pointer(array) if self.native else array
+            ns[f"_c{n}_array"] = array
+        for n, (shape, dtype) in enumerate(self._fresh_types):
+            ns[f"_t{n}"] = np.dtype(dtype)
+        return ns
+
+    def _generate(self) -> str:
+        graph = self.graph
+        names: dict[int, str] = {}
+        lines = ["def run(inputs):"]
+        ind = "    "
+        self._kernel_names = list(self._kernels)
+        self._constants = graph.constants()
+        self._fresh_types = []
+        for n, c in enumerate(self._constants):
+            names[id(c)] = f"_c{n}"
+        inputs = [f"a{n}" for n in range(len(graph.inputs))]
+        if inputs:
+            lines.append(ind + ", ".join(inputs) + ("," if len(inputs) == 1 else "") + " = inputs")
+        used = {id(a) for b in graph.bindings for a in b.args}
+        for n, v in enumerate(graph.inputs):
+            if id(v) not in used:
+                names[id(v)] = inputs[n]
+                continue
+            lines.append(ind + f"if not {inputs[n]}.flags.c_contiguous: {inputs[n]} = _contig({inputs[n]})")
+            if self.native:
+                lines.append(ind + f"p{n} = _ptr({inputs[n]})")
+                names[id(v)] = f"p{n}"
+            else:
+                names[id(v)] = inputs[n]
+        if graph.storages:
+            lines.append(ind + "ws = _workspace()")
+        arrays: dict[int, str] = {}
+        for n, (v, _) in enumerate(self._intermediates()):
+            names[id(v)] = f"ws[{n}]"
+        for b in graph.bindings:
+            for v, s in zip(b.outputs, b.attr("storage") or (None,) * len(b.outputs)):
+                if s is None:
+                    k = len(self._fresh_types)
+                    self._fresh_types.append((v.shape, v.dtype))
+                    lines.append(ind + f"o{k} = np.empty({v.shape!r}, _t{k})")
+                    arrays[id(v)] = f"o{k}"
+                    if self.native:
+                        lines.append(ind + f"q{k} = _ptr(o{k})")
+                        names[id(v)] = f"q{k}"
+                    else:
+                        names[id(v)] = f"o{k}"
+        for b in graph.bindings:
+            args = ", ".join(names[id(a)] for a in b.args + b.outputs)
+            k = self._kernel_names.index(b.attr("func"))
+            call = f"_k{k}(({args},))" if self.mode == "arrays" else f"_k{k}({args})"
+            lines.append(ind + call + f"  # {b.attr('func')}")
+        results = []
+        for n, a in enumerate(graph.outputs):
+            if id(a) in arrays:
+                results.append(arrays[id(a)])
+            elif isinstance(a, Constant):
+                results.append(f"{names[id(a)]}_array.copy()")
+            else:  # a graph input returned as it is: a fresh copy, like every result
+                results.append(f"{inputs[graph.inputs.index(a)]}.copy()")
+        if self.out_tree is LEAF_LIST:
+            lines.append(ind + "return [" + ", ".join(results) + "]")
+        elif type(self.out_tree) is str:  # a single array
+            lines.append(ind + "return " + results[0])
+        else:
+            lines.append(ind + "return _unflatten(_tree, [" + ", ".join(results) + "])")
+        return "\n".join(lines) + "\n"
+
+    # ----------------------------------------------------------------- call
+
+    def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return self.run(inputs)
+
+    def __repr__(self) -> str:
+        return f"<GraphExecutor {self.graph.name}: {len(self.graph.bindings)} kernel call(s)>"

@@ -1,0 +1,155 @@
+"""Split a jitted call's arguments into static values and dynamic array leaves.
+
+The compile-cache key of a call is built here from cheap tuples: each
+dynamic leaf's shape and dtype (or its Python scalar kind), the pytree
+structure, and the static arguments' values. Nothing is traced or hashed
+beyond that.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DTypeError, TraceError
+from ..ir import dtype as dt
+from .pytree import flatten
+
+__all__ = ["ArgumentSpec", "leaf_signature", "static_key"]
+
+_WEAK_DTYPES = {bool: "bool", int: "int64", float: "float64"}
+
+
+def leaf_signature(leaf, where: str):
+    """(cache-key part, array to pass, weak) for one dynamic leaf; typed error otherwise."""
+    t = type(leaf)
+    if t is np.ndarray or isinstance(leaf, np.ndarray):
+        if leaf.dtype.kind not in "biuf" or leaf.dtype.name not in dt.SUPPORTED:
+            raise DTypeError(f"{where}: arrays of dtype {leaf.dtype} are not supported; expected one "
+                             f"of {', '.join(dt.SUPPORTED)}")
+        if not leaf.dtype.isnative:
+            leaf = leaf.astype(leaf.dtype.newbyteorder("="))
+        return (leaf.shape, leaf.dtype.name), np.asarray(leaf), False
+    if t in _WEAK_DTYPES:
+        try:
+            value = np.asarray(leaf, _WEAK_DTYPES[t])
+        except OverflowError:
+            raise DTypeError(f"{where}: Python int {leaf} does not fit int64") from None
+        return t, value, True
+    if isinstance(leaf, np.generic):
+        return leaf_signature(np.asarray(leaf), where)
+    from .tracer import Tracer
+    if isinstance(leaf, Tracer):
+        raise TraceError(f"{where} is a traced value from a finished trace; a traced value escaped "
+                         "its jitted function (return it instead of storing it)")
+    raise DTypeError(
+        f"{where} is a {type(leaf).__name__} ({leaf!r:.60}), which is not an array or a number. "
+        "Pass arrays (or tuples/lists/dicts of them), or mark the argument static with "
+        "@mlc.jit(static_argnums=...) or static_argnames=... so its value is part of the compiled "
+        "function")
+
+
+def static_key(value, where: str):
+    """A hashable stand-in for a static argument (slices and lists made hashable)."""
+    if isinstance(value, slice):
+        return ("slice", static_key(value.start, where), static_key(value.stop, where),
+                static_key(value.step, where))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__,) + tuple(static_key(v, where) for v in value)
+    if isinstance(value, dict):
+        return ("dict",) + tuple((k, static_key(v, where)) for k, v in value.items())
+    if isinstance(value, np.ndarray):
+        raise TraceError(f"{where} is static but is a NumPy array; static arguments must be "
+                         "hashable values (ints, strings, tuples); pass arrays as dynamic arguments")
+    try:
+        hash(value)
+    except TypeError:
+        raise TraceError(f"{where} is static but its value {value!r:.60} is not hashable; use a "
+                         "tuple instead of a list, or make it hashable") from None
+    return (type(value), value)
+
+
+@dataclass(frozen=True)
+class ArgumentSpec:
+    """Which of a function's arguments are static, by position and by name."""
+    names: tuple[str, ...]            # positional parameter names, in order
+    static_nums: frozenset[int]
+    static_names: frozenset[str]
+
+    @staticmethod
+    def of(fn, static_argnums, static_argnames) -> ArgumentSpec:
+        nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums or ())
+        names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames or ())
+        try:
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        positional = tuple(p.name for p in params if p.kind in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD))
+        count = len(positional)
+        resolved = set()
+        for n in nums:
+            if not isinstance(n, int) or isinstance(n, bool):
+                raise TraceError(f"static_argnums must be ints, got {n!r}")
+            if n < 0:
+                if not count:
+                    raise TraceError(f"static_argnums {n} is negative and the function's "
+                                     "parameters are unknown")
+                n += count
+            resolved.add(n)
+        all_names = {p.name for p in params}
+        for name in names:
+            if params and name not in all_names:
+                raise TraceError(f"static_argnames names {name!r}, which is not a parameter of "
+                                 f"{getattr(fn, '__name__', fn)}; it has {sorted(all_names)}")
+        name_set = set(names)
+        name_set.update(positional[n] for n in resolved if n < count)
+        resolved.update(n for n, p in enumerate(positional) if p in name_set)
+        return ArgumentSpec(positional, frozenset(resolved), frozenset(name_set))
+
+    @property
+    def has_static(self) -> bool:
+        return bool(self.static_nums or self.static_names)
+
+    def split(self, args: tuple, kwargs: dict):
+        """(dynamic tree, static key, static values) of one call."""
+        dyn_args, statics, keys = [], {}, []
+        for n, a in enumerate(args):
+            if n in self.static_nums:
+                statics[n] = a
+                keys.append((n, static_key(a, self.describe(n))))
+            else:
+                dyn_args.append(a)
+        dyn_kwargs = {}
+        for name in sorted(kwargs):
+            if name in self.static_names:
+                statics[name] = kwargs[name]
+                keys.append((name, static_key(kwargs[name], f"argument {name!r}")))
+            else:
+                dyn_kwargs[name] = kwargs[name]
+        return (tuple(dyn_args), dyn_kwargs), tuple(keys), statics
+
+    def merge(self, dynamic, statics: dict, n_args: int) -> tuple[tuple, dict]:
+        """Rebuild (args, kwargs) from the dynamic tree and the static values."""
+        dyn_args, dyn_kwargs = dynamic
+        it = iter(dyn_args)
+        args = tuple(statics[n] if n in statics else next(it) for n in range(n_args))
+        kwargs = dict(dyn_kwargs)
+        kwargs.update((k, v) for k, v in statics.items() if isinstance(k, str))
+        return args, kwargs
+
+    def describe(self, n: int) -> str:
+        return f"argument {self.names[n]!r}" if n < len(self.names) else f"positional argument {n}"
+
+    def leaf_names(self, dynamic, static_positions) -> list[str]:
+        """A readable name per dynamic leaf: the parameter name, suffixed inside pytrees."""
+        dyn_args, dyn_kwargs = dynamic
+        positions = [n for n in range(len(dyn_args) + len(static_positions)) if n not in static_positions]
+        named = [(self.names[n] if n < len(self.names) else f"arg{n}", a)
+                 for n, a in zip(positions, dyn_args)] + list(dyn_kwargs.items())
+        out = []
+        for name, value in named:
+            leaves, _ = flatten(value)
+            out.extend([name] if len(leaves) == 1 else [f"{name}_{k}" for k in range(len(leaves))])
+        return out

@@ -1,0 +1,215 @@
+"""``mlc.jit``: trace a NumPy-like function, compile its graph once per signature, run it.
+
+>>> import numpy as np, mlc
+>>> @mlc.jit
+... def f(x, y):
+...     return np.exp(x) * 2 + y
+>>> x = np.zeros(3, "float32")
+>>> f(x, x)
+array([2., 2., 2.], dtype=float32)
+>>> f.trace_count, f(x, x + 1)[0], f.trace_count   # same signature: no new trace
+(1, np.float32(3.0), 1)
+
+A call whose array shapes, dtypes, Python scalar kinds, pytree structure or
+static arguments differ from every earlier call traces and compiles again.
+Inside another trace a jitted function is simply inlined.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DTypeError, TraceError
+from ..ir.graph import Graph
+from ..ops.registry import TensorType
+from .arguments import ArgumentSpec, leaf_signature
+from .compile import CompiledFunction, build_lowered, lower_graph
+from .operands import as_tracer
+from .pytree import flatten, unflatten
+from .trace import TraceContext, is_tracing
+
+__all__ = ["jit", "JitFunction", "Lowered"]
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """What a jitted function compiles to for one signature (``f.lower(*args)``).
+
+    ``traced`` is the graph as traced; ``graph`` the graph after the pipeline
+    (one ``call_tir`` per fused kernel, memory planned); ``mod`` the IRModule
+    of fused PrimFuncs that ``mlc.build`` compiles.
+    """
+    traced: Graph
+    graph: Graph
+    mod: object
+
+    def as_text(self) -> str:
+        """The graph (Relax-like) followed by the kernels (TVMScript-like)."""
+        return self.graph.script() + "\n\n" + self.mod.script()
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+
+class JitFunction:
+    """A jitted function: call it like the original; see :func:`jit`."""
+
+    def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None):
+        if not callable(fn):
+            raise TraceError(f"mlc.jit needs a function, got {fn!r}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self._spec = ArgumentSpec.of(fn, static_argnums, static_argnames)
+        self._fast = not self._spec.has_static
+        self._target = target
+        self._schedule = schedule
+        self._cache: dict = {}   # signature key -> CompiledFunction
+        self._runs: dict = {}    # signature key or fast key -> the compiled function's run
+        self._lock = threading.RLock()
+        #: How many times the function was traced (once per new signature).
+        self.trace_count = 0
+
+    # ------------------------------------------------------------------ call
+
+    def __call__(self, *args, **kwargs):
+        if not kwargs and self._fast:  # the cache hit path: a few tuple operations
+            key = []
+            for a in args:
+                if type(a) is not _ndarray:
+                    break
+                key.append(a.shape)
+                key.append(a.dtype)
+            else:
+                run = self._runs.get(tuple(key))
+                if run is not None:
+                    return run(args)
+        if is_tracing():  # called from another traced function: inline
+            return self.fn(*args, **kwargs)
+        return self._call_general(args, kwargs)
+
+    def _call_general(self, args, kwargs):
+        key, leaves, call = self._signature(args, kwargs)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            with self._lock:
+                compiled = self._cache.get(key)
+                if compiled is None:
+                    compiled = self._cache[key] = self._compile(call)
+                    self._runs[key] = compiled.run
+        if self._fast and not kwargs and all(a is b for a, b in zip(args, leaves)):
+            fast = _fast_key(args)  # this call's arrays pass through unconverted
+            if fast is not None:
+                self._runs[fast] = compiled.run
+        return compiled.run(leaves)
+
+    def _signature(self, args, kwargs):
+        """(cache key, arrays to pass, what tracing needs) for a call."""
+        dynamic, static_keys, statics = self._spec.split(args, kwargs)
+        leaves, treedef = flatten(dynamic)
+        parts, arrays, weak = [], [], []
+        for n, leaf in enumerate(leaves):
+            try:
+                part, array, is_weak = leaf_signature(leaf, "argument")
+            except (DTypeError, TraceError):
+                names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
+                leaf_signature(leaf, f"argument {names[n]!r} of {self.__name__}()")
+                raise
+            parts.append(part)
+            arrays.append(array)
+            weak.append(is_weak)
+        key = ("general", treedef, tuple(parts), static_keys)
+        return key, arrays, (dynamic, treedef, arrays, weak, statics, len(args))
+
+    # --------------------------------------------------------------- compile
+
+    def _trace(self, call) -> Graph:
+        dynamic, treedef, arrays, weak, statics, n_args = call
+        names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
+        with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
+            tracers = [ctx.new_input(TensorType(a.shape, a.dtype.name), name, w)
+                       for a, name, w in zip(arrays, names, weak)]
+            args, kwargs = self._spec.merge(unflatten(treedef, tracers), statics, n_args)
+            result = self.fn(*args, **kwargs)
+            out_leaves, out_tree = flatten(result)
+            outputs = [_output_tracer(leaf, ctx, n) for n, leaf in enumerate(out_leaves)]
+        self.trace_count += 1
+        graph = ctx.finish(outputs)
+        return graph, out_tree
+
+    def _compile(self, call) -> CompiledFunction:
+        traced, out_tree = self._trace(call)
+        graph = lower_graph(traced)
+        return build_lowered(graph, out_tree, self._target, self._schedule)
+
+    # ---------------------------------------------------------------- inspect
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        """Trace and run the graph passes for these arguments, without building.
+
+        ``print(f.lower(x).as_text())`` shows the fused graph and its kernels.
+        """
+        _, _, call = self._signature(args, kwargs)
+        traced, _ = self._trace(call)
+        graph = lower_graph(traced)
+        from .compile import apply_schedule
+        return Lowered(traced, graph, apply_schedule(graph.module, self._schedule))
+
+    def clear_cache(self) -> None:
+        """Forget every compiled signature."""
+        with self._lock:
+            self._cache.clear()
+            self._runs.clear()
+
+    def __get__(self, obj, objtype=None):  # jitted methods bind like functions
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<mlc.jit {getattr(self.fn, '__qualname__', self.fn)}>"
+
+
+_ndarray = np.ndarray
+
+
+def _fast_key(args) -> tuple | None:
+    """The cache key of an all-ndarray positional call (shapes and dtypes), else None."""
+    key = []
+    for a in args:
+        if type(a) is not np.ndarray:
+            return None
+        key.append(a.shape)
+        key.append(a.dtype)
+    return tuple(key)
+
+
+def _output_tracer(leaf, ctx: TraceContext, n: int):
+    try:
+        return as_tracer(leaf, ctx)
+    except DTypeError as err:
+        raise TraceError(f"output {n} of the traced function is not an array or number: {err}") from None
+
+
+def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None):
+    """Compile ``fn`` on its first call per signature; usable bare or with options.
+
+    - ``static_argnums`` / ``static_argnames``: arguments whose *values* are
+      part of the compiled function (Python ints, strings, tuples); each new
+      value compiles again. Every other argument is a pytree of arrays and
+      scalars.
+    - ``target``: "llvm" (default: ``mlc.config.config().target``) or "reference".
+    - ``schedule``: a function ``schedule(sch)`` editing an ``mlc.Schedule``
+      of the fused kernels' IRModule (or returning a Schedule / IRModule).
+
+    >>> @jit(static_argnames="axis")
+    ... def norm(x, axis):
+    ...     return x / x.sum(axis=axis, keepdims=True)
+    >>> norm(np.ones((2, 2), "float32"), axis=1)
+    array([[0.5, 0.5],
+           [0.5, 0.5]], dtype=float32)
+    """
+    if fn is None:
+        return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
+                                 target=target, schedule=schedule)
+    return JitFunction(fn, static_argnums, static_argnames, target, schedule)

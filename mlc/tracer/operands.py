@@ -1,0 +1,144 @@
+"""Turn the operands of a traced NumPy call into Tracers, following NumPy 2 / NEP 50.
+
+Typed operands (Tracers, NumPy arrays and NumPy scalars) are *strong*: they
+promote with ``np.result_type``. Python scalars (and Tracers of Python
+scalars passed to a jitted function) are *weak*: they take the dtype of the
+strong operands when their kind fits (an int next to floats or ints, a float
+next to floats), and otherwise the default dtype of their kind (``int64``,
+``float64``). So ``x_f32 * 2.0`` stays float32 and ``x_i32 * 0.5`` is float64,
+exactly as NumPy 2 computes them.
+
+>>> from mlc.ir.dtype import canonical
+>>> weak_dtype(2.0, "float32"), weak_dtype(2.0, "int32"), weak_dtype(7, "uint8"), weak_dtype(True, None)
+('float32', 'float64', 'uint8', 'bool')
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DTypeError, TraceError
+from ..ir import dtype as dt
+from .source import describe_location, user_location
+from .trace import TraceContext, current_trace
+
+__all__ = ["weak_dtype", "as_tracers", "as_tracer", "is_weak_scalar", "trace_of"]
+
+_KIND_DEFAULT = {bool: "bool", int: "int64", float: "float64"}
+
+
+def is_weak_scalar(value) -> bool:
+    """A Python bool, int or float (not a NumPy scalar, which is typed)."""
+    return type(value) in _KIND_DEFAULT
+
+
+def _kind(value) -> type:
+    from .tracer import Tracer
+    if isinstance(value, Tracer):
+        return {"bool": bool, "float64": float}.get(value.dtype, int)
+    return type(value)
+
+
+def weak_dtype(value, strong: str | None) -> str:
+    """The dtype a weak scalar of ``value``'s kind takes next to dtype ``strong``."""
+    kind = _kind(value)
+    if strong is None:
+        return _KIND_DEFAULT[kind]
+    if kind is bool:
+        return strong
+    if kind is int:
+        return "int64" if strong == "bool" else strong
+    return strong if dt.is_float(strong) else "float64"
+
+
+def _check_int_range(value: int, dtype: str) -> None:
+    if dt.is_int(dtype):
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            raise DTypeError(f"Python integer {value} is out of bounds for {dtype} (NumPy 2 raises "
+                             f"OverflowError here); cast the array to a wider dtype first"
+                             + describe_location(user_location()))
+
+
+def trace_of(values) -> TraceContext:
+    """The trace the Tracers among ``values`` belong to (else the active one)."""
+    from .tracer import Tracer
+    for v in values:
+        if isinstance(v, Tracer):
+            return v._ctx
+    ctx = current_trace()
+    if ctx is None:
+        raise TraceError("no trace is active; mlc.numpy functions trace only inside @mlc.jit")
+    return ctx
+
+
+def _strong_dtype(values) -> str | None:
+    from .tracer import Tracer
+    dtypes = []
+    for v in values:
+        if isinstance(v, Tracer):
+            if not v.weak:
+                dtypes.append(v.dtype)
+        elif isinstance(v, (np.ndarray, np.generic)):
+            dtypes.append(dt.canonical(v.dtype))
+        elif isinstance(v, (list, tuple)):
+            dtypes.append(dt.canonical(np.asarray(v).dtype))
+    if not dtypes:
+        return None
+    return dtypes[0] if len(dtypes) == 1 else dt.canonical(np.result_type(*dtypes))
+
+
+def as_tracers(values, ctx: TraceContext | None = None) -> list:
+    """Tracers for ``values`` (Tracers, arrays, NumPy or Python scalars), promoted together.
+
+    Weak operands (Python scalars, weak Tracers) are given the dtype NEP 50
+    assigns next to the strong ones; ``None`` entries stay None.
+    """
+    from .tracer import Tracer
+    ctx = ctx or trace_of(values)
+    strong = _strong_dtype(values)
+    if strong is None:  # all weak: the widest kind wins (bool < int < float)
+        kinds = [_kind(v) for v in values if v is not None]
+        strong_kind = float if float in kinds else int if int in kinds else bool
+        strong = _KIND_DEFAULT[strong_kind] if kinds else None
+    out = []
+    for v in values:
+        if v is None:
+            out.append(None)
+        elif isinstance(v, Tracer):
+            if v._ctx is not ctx:
+                raise TraceError("a traced value from another (finished) trace was used; a traced "
+                                 "value escaped its function" + describe_location(user_location()))
+            if v.weak:
+                target = weak_dtype(v, strong)
+                v = ctx.emit("astype", [v], {"dtype": target}) if target != v.dtype else v
+                v = v.strong()
+            out.append(v)
+        elif is_weak_scalar(v):
+            target = weak_dtype(v, strong)
+            if type(v) is int:
+                _check_int_range(v, target)
+            out.append(ctx.scalar(v, target))
+        else:
+            out.append(as_tracer(v, ctx))
+    return out
+
+
+def as_tracer(value, ctx: TraceContext | None = None):
+    """One operand as a Tracer with its own dtype (Python scalars: int64/float64/bool)."""
+    from .tracer import Tracer
+    if isinstance(value, Tracer):
+        return as_tracers([value], ctx)[0]
+    ctx = ctx or trace_of([value])
+    if is_weak_scalar(value):
+        return ctx.scalar(value, _KIND_DEFAULT[type(value)])
+    if isinstance(value, np.generic):
+        return ctx.scalar(value.item(), dt.canonical(value.dtype))
+    if isinstance(value, (np.ndarray, list, tuple)):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise DTypeError(f"cannot use an array of dtype {array.dtype} in a traced function; "
+                             "expected bool, int or float data" + describe_location(user_location()))
+        return ctx.array(array)
+    raise DTypeError(f"cannot use {value!r} of type {type(value).__name__} as an array operand in "
+                     "a traced function; expected an array, a Python or NumPy scalar, or a traced "
+                     "value" + describe_location(user_location()))

@@ -1,0 +1,38 @@
+"""Find the user's source line that is being traced, for error messages.
+
+The user's frame is the innermost one whose file lies outside mlc and NumPy
+(those are the layers between the user's expression and the tracer).
+"""
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+import numpy as np
+
+from ..ir.graph import SourceLoc
+
+__all__ = ["user_location", "describe_location"]
+
+_MLC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
+_SKIP = (_MLC_DIR, _NUMPY_DIR)
+
+
+def user_location(depth: int = 1) -> SourceLoc | None:
+    """The SourceLoc of the innermost frame outside mlc and NumPy, or None."""
+    frame = sys._getframe(depth)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        absolute = os.path.abspath(filename) if not filename.startswith("<") else filename
+        if not absolute.startswith(_SKIP):
+            code = linecache.getline(filename, frame.f_lineno, frame.f_globals).strip()
+            return SourceLoc(filename, frame.f_lineno, code)
+        frame = frame.f_back
+    return None
+
+
+def describe_location(loc: SourceLoc | None) -> str:
+    """A line for an error message: ``\\n  at File "f.py", line 3: y = x + 1``."""
+    return "" if loc is None else f"\n  at {loc}"

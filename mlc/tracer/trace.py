@@ -1,0 +1,146 @@
+"""The trace being recorded: inputs, constants and op bindings, turned into a Graph.
+
+A :class:`TraceContext` is active while a function is traced (one per
+thread, nested traces stack). :meth:`TraceContext.emit` checks an op's
+argument types with the op's shape/dtype rule and records a binding; errors
+name the op and the user's source line.
+
+>>> import numpy as np
+>>> from mlc.ops.registry import TensorType
+>>> with TraceContext("f") as ctx:
+...     x = ctx.new_input(TensorType((3,), "float32"), "x")
+...     y = ctx.emit("exp", [x])
+>>> print(ctx.finish([y]).script())
+@R.function
+def f(x: R.Tensor((3,), "float32")):
+    lv0 = R.exp(x)
+    return lv0
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..errors import DTypeError, MLCError, ShapeError, TraceError
+from ..ir import dtype as dt
+from ..ir.graph import Binding, Constant, Graph, Var, constant
+from ..ops.registry import TensorType, get_op
+from .source import describe_location, user_location
+
+__all__ = ["TraceContext", "current_trace", "is_tracing"]
+
+_state = threading.local()
+
+
+def _stack() -> list:
+    stack = getattr(_state, "stack", None)
+    if stack is None:
+        stack = _state.stack = []
+    return stack
+
+
+def current_trace() -> TraceContext | None:
+    """The innermost active trace of this thread, or None outside tracing."""
+    stack = getattr(_state, "stack", None)
+    return stack[-1] if stack else None
+
+
+def is_tracing() -> bool:
+    return bool(getattr(_state, "stack", None))
+
+
+class TraceContext:
+    """Records one traced function; use as a context manager, then :meth:`finish`."""
+
+    def __init__(self, name: str = "main"):
+        self.name = name
+        self.inputs: list[Var] = []
+        self.bindings: list[Binding] = []
+        self.closed = False
+        self._counter = 0
+        self._scalars: dict[tuple, Constant] = {}
+        self._arrays: dict[int, tuple[np.ndarray, Constant]] = {}
+
+    # -------------------------------------------------------------- lifetime
+
+    def __enter__(self) -> TraceContext:
+        _stack().append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        stack = _stack()
+        if stack and stack[-1] is self:
+            stack.pop()
+        self.closed = True
+
+    # ------------------------------------------------------------- values
+
+    def _tracer(self, atom, weak: bool = False):
+        from .tracer import Tracer
+        return Tracer(self, atom, weak)
+
+    def new_input(self, ttype: TensorType, name: str, weak: bool = False):
+        """A Tracer for a new graph input of type ``ttype``."""
+        var = Var(name, ttype)
+        self.inputs.append(var)
+        return self._tracer(var, weak)
+
+    def scalar(self, value, dtype: str):
+        """A 0-d constant ``value`` of ``dtype`` (shared within the trace)."""
+        key = (type(value), value, dtype)
+        const = self._scalars.get(key)
+        if const is None:
+            const = self._scalars[key] = constant(np.array(value, dtype=dtype), "c")
+        return self._tracer(const)
+
+    def array(self, array: np.ndarray):
+        """A constant holding a copy of ``array`` (one per array object within the trace)."""
+        entry = self._arrays.get(id(array))
+        if entry is None:
+            dt.canonical(array.dtype)
+            entry = self._arrays[id(array)] = (array, constant(array, "c"))
+        return self._tracer(entry[1])
+
+    # --------------------------------------------------------------- ops
+
+    def emit(self, op_name: str, args, attrs: dict | None = None):
+        """Record ``op_name(*args, **attrs)``; returns a Tracer (a tuple for multi-output ops)."""
+        for a in args:
+            if a._ctx is not self:
+                raise TraceError(
+                    f"{op_name}: an argument is a traced value from another (finished) trace; "
+                    "a traced value escaped its function — return it instead of storing it"
+                    + describe_location(user_location(2)))
+        attrs = attrs or {}
+        op = get_op(op_name)
+        types = [a._atom.type for a in args]
+        try:
+            result = op.infer(*types, **attrs)
+        except (ShapeError, DTypeError) as err:
+            raise type(err)(f"{err}{describe_location(user_location(2))}") from None
+        except TypeError as err:  # wrong attribute names: a bug in the caller, reported plainly
+            raise TraceError(f"{op_name}: {err}{describe_location(user_location(2))}") from None
+        outs = result if isinstance(result, (tuple, list)) else (result,)
+        out_vars = tuple(Var(self._fresh(), t) for t in outs)
+        binding = Binding(out_vars, op_name, tuple(a._atom for a in args),
+                          tuple(sorted(attrs.items())), user_location(2))
+        self.bindings.append(binding)
+        tracers = tuple(self._tracer(v) for v in out_vars)
+        return tracers if isinstance(result, (tuple, list)) else tracers[0]
+
+    def _fresh(self) -> str:
+        name = f"lv{self._counter}"
+        self._counter += 1
+        return name
+
+    # ------------------------------------------------------------- result
+
+    def finish(self, outputs) -> Graph:
+        """The Graph whose outputs are the Tracers ``outputs``."""
+        atoms = []
+        for out in outputs:
+            if getattr(out, "_ctx", None) is not self:
+                raise MLCError("finish() takes Tracers of this trace")
+            atoms.append(out._atom)
+        return Graph(tuple(self.inputs), tuple(self.bindings), tuple(atoms), name=self.name)
