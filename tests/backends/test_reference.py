@@ -173,6 +173,61 @@ def test_integer_binary_ops_wrap_and_never_trap(op, dtype):
     np.testing.assert_array_equal(out, _expected_int(op, a, b, dtype))
 
 
+FLOAT_BINARY = {
+    "add": (lambda a, b: a + b, np.add), "sub": (lambda a, b: a - b, np.subtract),
+    "mul": (lambda a, b: a * b, np.multiply), "div": (lambda a, b: a / b, np.true_divide),
+    "min": (te.min, np.minimum), "max": (te.max, np.maximum), "pow": (te.pow, np.power),
+    "floordiv": (floordiv, np.floor_divide), "floormod": (floormod, np.mod),
+    "truncdiv": (truncdiv, lambda a, b: np.trunc(a / b)), "truncmod": (truncmod, np.fmod),
+    "lt": (lambda a, b: a < b, np.less), "ne": (lambda a, b: a != b, np.not_equal),
+    "eq": (lambda a, b: a == b, np.equal), "ge": (lambda a, b: a >= b, np.greater_equal),
+}
+
+
+@pytest.mark.parametrize("dtype", dt.FLOATS)
+@pytest.mark.parametrize("op", sorted(FLOAT_BINARY))
+def test_float_binary_ops_with_nan_inf_and_zero(op, dtype):
+    a = np.array([1.5, -2.5, 7, -7, 0, np.nan, np.inf, 3, -0.0, 2], dtype)
+    b = np.array([2, 2, -2, 0, 0, 1, 2, np.nan, 1, np.inf], dtype)
+    build, ref = FLOAT_BINARY[op]
+    A, B = te.placeholder(a.shape, dtype, "A"), te.placeholder(b.shape, dtype, "B")
+    C = te.compute(a.shape, lambda i: build(A[i], B[i]), "C")
+    out = np.empty(a.shape, C.dtype)
+    run(te.create_prim_func([A, B, C]), [a, b, out])
+    with np.errstate(all="ignore"):
+        want = np.asarray(ref(a, b)).astype(C.dtype)
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("src,dst", [("float32", "int32"), ("float64", "int8"), ("int32", "float16"),
+                                     ("bool", "float32"), ("int64", "bool"), ("float32", "bool"),
+                                     ("float64", "float16"), ("int32", "uint8"), ("uint8", "int8")])
+def test_casts_follow_astype(src, dst):
+    x = {"bool": np.array([True, False, True, True]),
+         "float32": np.array([-2.7, 0.0, 3.9, np.nan if dst == "bool" else 100.5], "float32"),
+         "float64": np.array([-2.7, 0.5, 3.9, 65519.0 if dst == "float16" else 100.0]),
+         "int32": np.array([-300, 0, 255, 70000], "int32"), "int64": np.array([0, -1, 2, 2**40]),
+         "uint8": np.array([0, 127, 128, 255], "uint8")}[src]
+    A = te.placeholder(x.shape, src, "A")
+    B = te.compute(x.shape, lambda i: A[i].astype(dst), "B")
+    out = np.empty(x.shape, dst)
+    run(te.create_prim_func([A, B]), [x, out])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(out, x.astype(dst))
+
+
+def test_bool_logic_min_max_and_not():
+    a = np.array([True, True, False, False])
+    b = np.array([True, False, True, False])
+    A, B = te.placeholder((4,), "bool", "A"), te.placeholder((4,), "bool", "B")
+    outs = te.compute((4,), lambda i: (A[i] & B[i], A[i] | B[i], ~A[i], te.min(A[i], B[i]),
+                                       te.max(A[i], B[i]), A[i] ^ B[i]), "outs")
+    bufs = [np.empty(4, bool) for _ in outs]
+    run(te.create_prim_func([A, B, *outs]), [a, b, *bufs])
+    for got, want in zip(bufs, [a & b, a | b, ~a, a & b, a | b, a ^ b]):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_shifts_bool_logic_casts_and_float_division():
     a = np.array([1, -8, 100, 3], "int32")
     b = np.array([2, 1, 3, 0], "int32")
@@ -493,19 +548,26 @@ def test_in_place_update_with_repeated_index_is_serial():
     np.testing.assert_array_equal(x, [(v * 2 + 1) * 2 + 1 for v in (1, 2, 3)])
 
 
-def test_triangular_loop_with_extent_depending_on_outer_loop():
+def _triangular_sum(A, S, i, kind="serial", thread=None):
+    """S[i] = 0; for j in range(i + 1): S[i] += A[i, j]"""
+    j = Var("j")
+    update = For(j, const(0), i + 1, kind, BufferStore(
+        S, BufferLoad(S, (i,), "float64") + BufferLoad(A, (i, j), "float64"), (i,)), thread)
+    return seq(BufferStore(S, const(0.0, "float64"), (i,)), update)
+
+
+@pytest.mark.parametrize("outer,inner", [("serial", "serial"), ("threadIdx.x", "serial"),
+                                         ("threadIdx.x", "threadIdx.y")])
+def test_loop_extent_depending_on_an_outer_loop(outer, inner):
+    """Serially, in a thread (bounds differ per lane) and as a thread axis of its own."""
     n = 6
     A, S = decl_buffer((n, n), "float64", "A"), decl_buffer((n,), "float64", "S")
-    body = loop("i", n, lambda i: seq(BufferStore(S, const(0.0, "float64"), (i,)), _tri(A, S, i)))
+    outer_kind = ("thread_binding", outer) if outer != "serial" else ("serial", None)
+    inner_kind = ("thread_binding", inner) if inner != "serial" else ("serial", None)
+    body = loop("i", n, lambda i: _triangular_sum(A, S, i, *inner_kind), *outer_kind)
     a, s = rand((n, n), "float64"), np.empty(n, "float64")
     run(PrimFunc((A, S), body), [a, s])
     np.testing.assert_allclose(s, [a[i, :i + 1].sum() for i in range(n)])
-
-
-def _tri(A, S, i):
-    j = Var("j")
-    return For(j, const(0), i + 1, "serial", BufferStore(
-        S, BufferLoad(S, (i,), "float64") + BufferLoad(A, (i, j), "float64"), (i,)))
 
 
 # --------------------------------------------------------------- GPU forms

@@ -15,7 +15,10 @@ must equal serial order:
   loop runs serially (remembered per loop).
 
 GPU thread loops (threadIdx, vthread) always run as lockstep axes: every thread
-runs a statement before the next statement starts.
+runs a statement before the next statement starts; ``local`` buffers are
+private to each thread. blockIdx loops are independent, like parallel loops:
+they run as a region when that equals serial order (blocks sharing a
+``shared`` buffer allocated at the root therefore run one after another).
 """
 from __future__ import annotations
 

@@ -220,9 +220,9 @@ def uniform_store(flat, value, ctx: Ctx) -> bool:
     """True when lanes that store to one element all store the same bits (so
     which of them writes last does not matter)."""
     flat, value = to_lanes(flat, ctx.ndim), to_lanes(value, ctx.ndim)
+    if ctx.mask is not None or not is_unique(np.ravel(flat)):
+        return False  # (masks: conservatively not uniform)
     repeated = repeated_axes(flat, ctx)
-    if ctx.mask is not None or not is_unique(np.ravel(flat)) and flat.size > 1:
-        return False
     raw = value.view(f"u{value.dtype.itemsize}") if value.dtype.kind == "f" else value
     for k in repeated:
         if raw.shape[k] > 1 and not (raw == raw.take([-1], axis=k)).all():
