@@ -28,17 +28,22 @@ def numpy_function(*array_params: str):
                        if name not in array_params and p.kind is not inspect.Parameter.VAR_POSITIONAL)
         eager = None
 
-        @functools.wraps(impl)
-        def wrapper(*args, **kwargs):
+        def jitted():
+            """The jitted implementation eager calls go through (made on first use)."""
             nonlocal eager
-            if is_tracing():
-                return impl(*args, **kwargs)
             if eager is None:
                 from ..tracer.jit import jit
                 eager = jit(impl, static_argnames=static)
-            return eager(*args, **kwargs)
+            return eager
+
+        @functools.wraps(impl)
+        def wrapper(*args, **kwargs):
+            if is_tracing():
+                return impl(*args, **kwargs)
+            return (eager or jitted())(*args, **kwargs)
 
         wrapper.__mlc_impl__ = impl
+        wrapper.jitted = jitted
         return wrapper
     return decorate
 

@@ -37,7 +37,7 @@ def ufunc_call(ufunc, method: str, inputs, kwargs):
         raise TraceError(f"np.{ufunc.__name__}(..., out=...) cannot write into a traced value; use the "
                          f"result instead{describe_location(user_location())}")
     if method == "__call__":
-        fn = mnp.UFUNCS.get(ufunc.__name__)
+        fn = mnp.UFUNCS.get(ufunc.__name__) or mnp.FUNCTIONS.get(ufunc.__name__)  # matmul is a ufunc
         if fn is None:
             raise _unsupported(f"the ufunc np.{ufunc.__name__}")
         dtype = kwargs.pop("dtype", None)

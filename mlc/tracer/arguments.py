@@ -118,7 +118,8 @@ class ArgumentSpec:
         for n, a in enumerate(args):
             if n in self.static_nums:
                 statics[n] = a
-                keys.append((n, static_key(a, self.describe(n))))
+                name = self.names[n] if n < len(self.names) else n  # f(x, 3) == f(x, n=3)
+                keys.append((name, static_key(a, self.describe(n))))
             else:
                 dyn_args.append(a)
         dyn_kwargs = {}
@@ -128,6 +129,7 @@ class ArgumentSpec:
                 keys.append((name, static_key(kwargs[name], f"argument {name!r}")))
             else:
                 dyn_kwargs[name] = kwargs[name]
+        keys.sort(key=lambda kv: str(kv[0]))
         return (tuple(dyn_args), dyn_kwargs), tuple(keys), statics
 
     def merge(self, dynamic, statics: dict, n_args: int) -> tuple[tuple, dict]:

@@ -34,7 +34,7 @@ def is_weak_scalar(value) -> bool:
 def _kind(value) -> type:
     from .tracer import Tracer
     if isinstance(value, Tracer):
-        return {"bool": bool, "float64": float}.get(value.dtype, int)
+        return {"bool": bool, "float64": float}.get(value._atom.type.dtype, int)
     return type(value)
 
 
@@ -77,7 +77,7 @@ def _strong_dtype(values) -> str | None:
     for v in values:
         if isinstance(v, Tracer):
             if not v.weak:
-                dtypes.append(v.dtype)
+                dtypes.append(v._atom.type.dtype)
         elif isinstance(v, (np.ndarray, np.generic)):
             dtypes.append(dt.canonical(v.dtype))
         elif isinstance(v, (list, tuple)):
@@ -110,7 +110,7 @@ def as_tracers(values, ctx: TraceContext | None = None) -> list:
                                  "value escaped its function" + describe_location(user_location()))
             if v.weak:
                 target = weak_dtype(v, strong)
-                v = ctx.emit("astype", [v], {"dtype": target}) if target != v.dtype else v
+                v = ctx.emit("astype", [v], {"dtype": target}) if target != v._atom.type.dtype else v
                 v = v.strong()
             out.append(v)
         elif is_weak_scalar(v):

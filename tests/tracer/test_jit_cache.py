@@ -1,0 +1,116 @@
+"""The compile cache: no retrace on a known signature; a retrace on new shapes, dtypes, statics."""
+import threading
+
+import numpy as np
+
+import mlc
+
+
+def counted(static_argnums=(), static_argnames=()):
+    calls = []
+
+    @mlc.jit(static_argnums=static_argnums, static_argnames=static_argnames)
+    def f(x, n=1, scale=1.0):
+        calls.append(1)
+        return x * n + scale
+
+    return f, calls
+
+
+def test_same_signature_traces_once():
+    f, calls = counted()
+    x = np.ones((2, 3), "float32")
+    for _ in range(5):
+        f(x)
+        f(x + 1)  # new values, same signature
+    assert len(calls) == 1 and f.trace_count == 1
+
+
+def test_new_shape_dtype_or_rank_retraces():
+    f, calls = counted()
+    f(np.ones((2, 3), "float32"))
+    f(np.ones((2, 4), "float32"))
+    f(np.ones((2, 3), "float64"))
+    f(np.ones((2, 3, 1), "float32"))
+    f(np.ones((2, 3), "float32"))
+    assert f.trace_count == 4 == len(calls)
+
+
+def test_static_values_are_part_of_the_key():
+    f, calls = counted(static_argnums=(1,), static_argnames=("scale",))
+    x = np.ones(3, "float32")
+    np.testing.assert_allclose(f(x, 2), x * 2 + 1)
+    np.testing.assert_allclose(f(x, 3), x * 3 + 1)
+    np.testing.assert_allclose(f(x, 3, scale=0.5), x * 3 + 0.5)
+    f(x, 3, scale=0.5)
+    f(x, n=3, scale=0.5)  # keyword spelling of a static positional
+    assert f.trace_count == 3
+
+
+def test_python_scalar_arguments_are_weak_inputs_not_constants():
+    f, _ = counted()
+    x = np.ones(3, "float32")
+    assert f(x, 2, 0.5).dtype == np.float32  # weak scalars adopt float32
+    np.testing.assert_allclose(f(x, 5, 1.5), x * 5 + 1.5)
+    assert f.trace_count == 1  # new scalar values reuse the compiled function
+    assert f(x, 2.5, 0.5).dtype == np.float32
+    assert f.trace_count == 2  # an int became a float: a new signature
+
+
+def test_pytree_structure_is_part_of_the_key():
+    @mlc.jit
+    def f(params):
+        return sum(params)
+
+    a = np.ones(2, "float32")
+    f([a, a])
+    f([a, a])
+    f((a, a))
+    f([a, a, a])
+    assert f.trace_count == 3
+
+
+def test_non_contiguous_and_byteswapped_inputs_reuse_the_cache():
+    f = mlc.jit(lambda x: x * 2)
+    x = np.arange(12, dtype="float32").reshape(3, 4)
+    np.testing.assert_array_equal(f(x), x * 2)
+    reversed_columns = x[:, ::-1]
+    np.testing.assert_array_equal(f(reversed_columns), reversed_columns * 2)
+    view = np.arange(24, dtype="float32").reshape(3, 8)[:, ::2]
+    np.testing.assert_array_equal(f(view), view * 2)
+    swapped = x.astype(">f4")
+    np.testing.assert_array_equal(f(swapped), x * 2)
+    assert f.trace_count == 1
+
+
+def test_clear_cache_forces_a_retrace():
+    f, _ = counted()
+    x = np.ones(3, "float32")
+    f(x)
+    f.clear_cache()
+    f(x)
+    assert f.trace_count == 2
+
+
+def test_concurrent_calls_share_one_compile_and_stay_correct():
+    f = mlc.jit(lambda x, w: np.maximum(x @ w, 0).sum(axis=1) + 1)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((16, 8)).astype("float32")
+    inputs = [rng.standard_normal((5, 16)).astype("float32") for _ in range(8)]
+    f(inputs[0], w)
+    errors = []
+
+    def worker(x):
+        try:
+            for _ in range(50):
+                np.testing.assert_allclose(f(x, w), np.maximum(x @ w, 0).sum(axis=1) + 1, rtol=1e-4)
+        except AssertionError as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(x,)) for x in inputs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert f.trace_count == 1

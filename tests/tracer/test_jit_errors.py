@@ -1,0 +1,171 @@
+"""Errors name the user's source line, say why, and say what to do instead."""
+import numpy as np
+import pytest
+
+import mlc
+
+X = np.ones((2, 3), "float32")
+
+
+def source_line(fn, marker: str) -> str:
+    """The text of the line of ``fn``'s source file that contains ``marker``."""
+    import inspect
+    lines, _ = inspect.getsourcelines(fn)
+    return next(line.strip() for line in lines if marker in line)
+
+
+def test_if_on_traced_value():
+    def f(x):
+        if x.sum() > 0:  # marker-if
+            return x
+        return -x
+
+    with pytest.raises(mlc.TraceError) as info:
+        mlc.jit(f)(X)
+    message = str(info.value)
+    assert __file__ in message and source_line(f, "marker-if") in message
+    assert "mlc.numpy.where" in message and "static_argnums" in message
+
+
+def test_while_on_traced_value():
+    def f(x):
+        while x.max() > 1:  # marker-while
+            x = x / 2
+        return x
+
+    with pytest.raises(mlc.TraceError, match="marker-while"):
+        mlc.jit(f)(X)
+
+
+@pytest.mark.parametrize("convert", [bool, float, int])
+def test_scalar_conversions(convert):
+    def f(x):
+        return x * convert(x[0, 0])  # marker-convert
+
+    with pytest.raises(mlc.TraceError) as info:
+        mlc.jit(f)(X)
+    assert "marker-convert" in str(info.value) and "line" in str(info.value)
+
+
+def test_np_asarray_of_traced_value():
+    def f(x):
+        return np.asarray(x) + 1  # marker-asarray
+
+    with pytest.raises(mlc.TraceError, match="marker-asarray"):
+        mlc.jit(f)(X)
+
+
+def test_python_index_with_traced_value():
+    def f(x):
+        return x[x.argmax()]  # marker-index
+
+    with pytest.raises(mlc.TraceError, match="marker-index"):
+        mlc.jit(f)(X)
+
+
+def test_shape_mismatch_names_op_and_line():
+    def f(x, y):
+        return x + y  # marker-shape
+
+    with pytest.raises(mlc.ShapeError) as info:
+        mlc.jit(f)(X, np.ones((4,), "float32"))
+    message = str(info.value)
+    assert message.startswith("add:") and "marker-shape" in message and __file__ in message
+
+
+def test_matmul_mismatch_names_op_and_line():
+    def f(x):
+        return x @ x  # marker-matmul
+
+    with pytest.raises(mlc.ShapeError, match=r"(?s)matmul.*marker-matmul"):
+        mlc.jit(f)(X)
+
+
+def test_dtype_error_names_op_and_line():
+    def f(x):
+        return x << 1  # marker-shift
+
+    with pytest.raises(mlc.DTypeError, match=r"(?s)left_shift.*marker-shift"):
+        mlc.jit(f)(X)
+
+
+def test_out_of_range_python_int_raises_like_numpy():
+    with pytest.raises(mlc.DTypeError, match="out of bounds for int8"):
+        mlc.jit(lambda x: x + 1000)(np.ones(2, "int8"))
+
+
+def test_out_of_bounds_static_index():
+    def f(x):
+        return x[5]  # marker-oob
+
+    with pytest.raises(mlc.ShapeError, match=r"(?s)out of bounds.*marker-oob"):
+        mlc.jit(f)(X)
+
+
+def test_string_argument_is_rejected_before_compiling():
+    calls = []
+
+    @mlc.jit
+    def f(x, mode):
+        calls.append(mode)
+        return x
+
+    with pytest.raises(mlc.DTypeError) as info:
+        f(X, "relu")
+    assert "'mode'" in str(info.value) and "static_argnums" in str(info.value)
+    assert calls == [] and f.trace_count == 0
+
+
+def test_static_arguments_must_be_hashable_values():
+    f = mlc.jit(lambda x, shape: x.reshape(tuple(shape)), static_argnums=1)
+    with pytest.raises(mlc.TraceError, match="not hashable"):
+        f(X, {3, 2})
+    with pytest.raises(mlc.TraceError, match="NumPy array"):
+        f(X, np.array([3, 2]))
+    np.testing.assert_array_equal(f(X, [3, 2]), X.reshape(3, 2))  # lists are keyed by value
+    np.testing.assert_array_equal(f(X, [3, 2]), X.reshape(3, 2))
+    assert f.trace_count == 1
+
+
+def test_unknown_static_argname():
+    with pytest.raises(mlc.TraceError, match="not a parameter"):
+        mlc.jit(lambda x: x, static_argnames="y")
+
+
+def test_unsupported_numpy_function():
+    def f(x):
+        return np.cumsum(x)  # marker-cumsum
+
+    with pytest.raises(mlc.TraceError, match=r"(?s)np.cumsum.*marker-cumsum"):
+        mlc.jit(f)(X)
+
+
+def test_escaped_tracer():
+    leaked = []
+
+    @mlc.jit
+    def f(x):
+        leaked.append(x)
+        return x * 2
+
+    f(X)
+    g = mlc.jit(lambda x: x + leaked[0])
+    with pytest.raises(mlc.TraceError, match="escaped"):
+        g(X)
+
+
+def test_unsupported_dtype_argument():
+    with pytest.raises(mlc.DTypeError, match="complex"):
+        mlc.jit(lambda x: x)(np.ones(2, "complex64"))
+
+
+def test_wrong_rank_is_just_a_retrace():
+    f = mlc.jit(lambda x: x.sum(axis=-1))
+    assert f(X).shape == (2,)
+    assert f(np.ones((2, 3, 4), "float32")).shape == (2, 3)
+    assert f.trace_count == 2
+
+
+def test_non_array_output():
+    with pytest.raises(mlc.TraceError, match="output 0"):
+        mlc.jit(lambda x: "done")(X)
