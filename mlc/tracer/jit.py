@@ -60,7 +60,7 @@ class JitFunction:
     def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None):
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())
         self.fn = fn
         self._spec = ArgumentSpec.of(fn, static_argnums, static_argnames)
         self._fast = not self._spec.has_static

@@ -1,0 +1,109 @@
+"""Fusion: which ops share a kernel (TVM FuseOps rules), and results stay equal."""
+import numpy as np
+
+import mlc
+from mlc.passes.graph import fuse_ops, verify_graph
+from mlc.passes.graph.fuse import MAX_GROUP_OPS
+
+from .graph_helpers import evaluate, fused, group_ops, traced
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((4, 6)).astype("float32")
+W = RNG.standard_normal((6, 5)).astype("float32")
+B = RNG.standard_normal(5).astype("float32")
+
+
+def check(fn, *args, expect):
+    g = fused(fn, *args)
+    verify_graph(g)
+    assert group_ops(g) == expect
+    for got, want in zip(evaluate(g, *args), [fn(*args)]):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_allclose(mlc.jit(fn)(*args), fn(*args), rtol=1e-5, atol=1e-6)
+
+
+def test_elementwise_chain_is_one_group():
+    check(lambda x: np.tanh(np.exp(x) * 2 - 1) + x, X,
+          expect=[["exp", "multiply", "subtract", "tanh", "add"]])
+
+
+def test_mlp_is_two_groups():
+    w2 = RNG.standard_normal((5, 3)).astype("float32")
+    b2 = RNG.standard_normal(3).astype("float32")
+    check(lambda x, w1, b1: np.maximum(x @ w1 + b1, 0) @ w2 + b2, X, W, B,
+          expect=[["matmul", "add", "maximum"], ["matmul", "add"]])
+
+
+def test_diamond_fuses_into_its_post_dominator():
+    def f(x):
+        a = np.exp(x)
+        return np.sin(a) * np.cos(a)  # a has two consumers, both reach the multiply
+
+    check(f, X, expect=[["exp", "sin", "cos", "multiply"]])
+
+
+def test_shared_producer_is_not_duplicated():
+    def f(x):
+        a = np.exp(x)
+        return a * 2, a.sum(axis=1)  # two consumers with no common post-dominator
+
+    g = fused(f, X)
+    assert group_ops(g) == [["exp"], ["multiply"], ["sum"]]
+    assert sum(ops.count("exp") for ops in group_ops(g)) == 1
+    got = mlc.jit(f)(X)
+    np.testing.assert_allclose(got[0], np.exp(X) * 2, rtol=1e-6)
+    np.testing.assert_allclose(got[1], np.exp(X).sum(axis=1), rtol=1e-5)
+
+
+def test_elementwise_producers_fuse_into_reductions():
+    check(lambda x: np.exp(x - 1).sum(axis=1), X, expect=[["subtract", "exp", "sum"]])
+
+
+def test_reduction_takes_an_elementwise_epilogue():
+    check(lambda x: np.sqrt(x.max(axis=1) + 10) * 2, X, expect=[["max", "add", "sqrt", "multiply"]])
+
+
+def test_reduction_broadcast_into_a_larger_consumer_ends_its_group():
+    check(lambda x: x - x.mean(axis=1, keepdims=True), X, expect=[["mean"], ["subtract"]])
+
+
+def test_injective_ops_fuse_with_injective_and_elementwise_neighbours():
+    check(lambda x: (x.T * 2).reshape(3, 8)[::-1], X, expect=[["transpose", "multiply", "reshape", "slice"]])
+
+
+def test_elementwise_producer_does_not_fuse_into_matmul():
+    check(lambda x, w: np.exp(x) @ w, X, W, expect=[["exp"], ["matmul"]])
+
+
+def test_opaque_ops_stay_alone():
+    check(lambda x: mlc.nn.softmax(x * 2) + 1, X, expect=[["multiply"], ["nn.softmax"], ["add"]])
+
+
+def test_returned_values_end_their_group():
+    def f(x):
+        h = np.exp(x)
+        return h, h + 1
+
+    check_groups = group_ops(fused(f, X))
+    assert check_groups == [["exp"], ["add"]]
+
+
+def test_group_size_is_bounded():
+    def f(x):
+        for _ in range(MAX_GROUP_OPS + 10):
+            x = x * 1.0001
+        return x
+
+    g = fused(f, X)
+    assert all(len(ops) <= MAX_GROUP_OPS for ops in group_ops(g)) and len(g.bindings) == 2
+    np.testing.assert_allclose(mlc.jit(f)(X), f(X), rtol=1e-4)
+
+
+def test_fusion_of_a_long_graph_needs_no_recursion():
+    def f(x):
+        for _ in range(3000):
+            x = np.maximum(x, 0)
+        return x
+
+    g = fuse_ops(traced(f, X))
+    assert sum(len(ops) for ops in group_ops(g)) == 3000

@@ -1,0 +1,94 @@
+"""Lowering fused groups: one PrimFunc per group, elementwise stages inlined, equal kernels shared."""
+import numpy as np
+import pytest
+
+import mlc
+from mlc import te
+from mlc.ir.functor import pre_order_nodes
+from mlc.ir.expr import FloatImm
+from mlc.passes.graph import inline_stages, lower_to_tir
+from mlc.passes.graph.inline import INLINE_MAX_NODES
+
+from .graph_helpers import blocks, fused
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((4, 6)).astype("float32")
+
+
+def lowered(fn, *args):
+    return lower_to_tir(fused(fn, *args))
+
+
+def test_elementwise_chain_is_a_single_block():
+    g = lowered(lambda x: np.tanh(np.exp(x) * 2 - 1) + x, X)
+    (name,) = g.module
+    assert blocks(g.module[name]) == ["T_add"]
+    assert g.module[name].root_block.alloc_buffers == ()
+
+
+def test_matmul_bias_relu_is_reduction_plus_one_epilogue():
+    w, b = RNG.standard_normal((6, 3)).astype("float32"), RNG.standard_normal(3).astype("float32")
+    g = lowered(lambda x: np.maximum(x @ w + b, 0), X)
+    func = g.module["fused_matmul_add_maximum"]
+    assert blocks(func) == ["T_matmul", "T_maximum"]
+    assert [buf.name for buf in func.root_block.alloc_buffers] == ["T_matmul"]
+    assert len(func.params) == 4  # x, the two constants, the output
+
+
+def test_scalar_constants_become_immediates():
+    g = lowered(lambda x: x * 2.5 + 1, X)
+    (func,) = g.module.values()
+    assert len(func.params) == 2
+    values = {n.value for n in pre_order_nodes(func.body) if isinstance(n, FloatImm)}
+    assert {2.5, 1.0} <= values
+
+
+def test_array_constants_become_parameters():
+    c = np.arange(6, dtype="float32")
+    g = lowered(lambda x: x * c, X)
+    (binding,) = g.bindings
+    assert binding.op == "call_tir" and len(binding.args) == 2
+    np.testing.assert_array_equal(binding.args[1].data, c)
+
+
+def test_structurally_equal_kernels_are_shared():
+    def f(x, y):
+        return np.exp(x) + 1, np.exp(y) + 1  # two groups, one kernel
+
+    g = lowered(f, X, X * 2)
+    assert len(g.bindings) == 2 and len(g.module) == 1
+    np.testing.assert_allclose(mlc.jit(f)(X, X * 2)[1], np.exp(X * 2) + 1, rtol=1e-6)
+
+
+def test_returned_inputs_and_duplicate_outputs_get_copies():
+    f = mlc.jit(lambda x: (x.reshape(6, 4), x.reshape(6, 4)))
+    a, b = f(X)
+    np.testing.assert_array_equal(a, X.reshape(6, 4))
+    assert a is b  # one value returned twice
+
+
+def test_inline_keeps_large_multiply_read_stages():
+    A = te.placeholder((8,), "float32", "A")
+    big = te.compute((8,), lambda i: sum((A[i] * k for k in range(1, INLINE_MAX_NODES)), A[i]), name="big")
+    out = te.compute((8,), lambda i: big[i] * big[i], name="out")
+    (new_out,) = inline_stages([out])
+    func = te.create_prim_func([A, new_out])
+    assert [b.name for b in func.root_block.alloc_buffers] == ["big"]
+    small = te.compute((8,), lambda i: A[i] + 1, name="small")
+    out2 = te.compute((8,), lambda i: small[i] * small[i], name="out2")
+    (new_out2,) = inline_stages([out2])
+    assert te.create_prim_func([A, new_out2]).root_block.alloc_buffers == ()
+
+
+def test_integer_power_lowering_stays_bounded():
+    f = mlc.jit(lambda x: x ** 7 + 1)
+    x = np.arange(-3, 4, dtype="int64")
+    np.testing.assert_array_equal(f(x), x ** 7 + 1)
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+def test_lowered_kernels_run_on_every_backend(target):
+    def f(x):
+        return (np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)).T[1:, ::2]
+
+    np.testing.assert_allclose(mlc.jit(f, target=target)(X), f(X), rtol=1e-5)

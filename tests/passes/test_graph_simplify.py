@@ -1,0 +1,76 @@
+"""DCE, CSE and constant folding: structure after each pass, and unchanged results."""
+import numpy as np
+import pytest
+
+import mlc
+from mlc.ir.graph import Constant
+from mlc.passes.graph import (common_subexpression_elimination, dead_code_elimination,
+                              fold_constants, verify_graph)
+
+from .graph_helpers import evaluate, traced
+
+X = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
+
+
+def test_dce_removes_unused_values_only():
+    def f(x):
+        unused = np.exp(x) * 3
+        _ = unused.sum()
+        return x + 1
+
+    g = traced(f, X)
+    assert g.ops() == ["exp", "multiply", "sum", "add"]
+    out = dead_code_elimination(g)
+    assert out.ops() == ["add"]
+    np.testing.assert_allclose(evaluate(out, X)[0], X + 1)
+    assert dead_code_elimination(out) is out  # nothing left to remove: the same graph
+
+
+def test_cse_merges_repeated_computations_and_constants():
+    def f(x):
+        a = np.exp(x * 2)
+        b = np.exp(x * 2)
+        return a + b + x.sum(axis=0) + x.sum(axis=0) + x.sum(axis=1, keepdims=True)
+
+    g = traced(f, X)
+    out = dead_code_elimination(common_subexpression_elimination(g))
+    assert out.ops() == ["multiply", "exp", "add", "sum", "add", "add", "sum", "add"]
+    verify_graph(out)
+    np.testing.assert_allclose(evaluate(out, X)[0], f(X), rtol=1e-5)
+
+
+def test_cse_keeps_different_attributes_apart():
+    g = traced(lambda x: x.sum(axis=0)[None] + x.sum(axis=1)[:, None], X)
+    assert common_subexpression_elimination(g).ops().count("sum") == 2
+
+
+def test_fold_constants_evaluates_constant_subgraphs():
+    w = np.arange(4, dtype="float32")
+
+    def f(x):
+        scale = np.exp(w) * 2 + mlc.numpy.sqrt(np.float32(4))  # constants only
+        return x * scale
+
+    g = traced(f, X)
+    out = dead_code_elimination(fold_constants(g))
+    assert out.ops() == ["multiply"]
+    (const,) = [a for a in out.bindings[0].args if isinstance(a, Constant)]
+    np.testing.assert_allclose(const.data, np.exp(w) * 2 + 2, rtol=1e-6)
+    assert const.dtype == "float32"
+    np.testing.assert_allclose(evaluate(out, X)[0], f(X), rtol=1e-6)
+
+
+def test_fold_keeps_large_broadcasts_as_ops():
+    g = traced(lambda x: x + mlc.numpy.broadcast_to(np.float32(1), (64, 64)), np.ones((64, 64), "float32"))
+    out = fold_constants(g)
+    assert out.ops() == ["broadcast_to", "add"]
+    small = fold_constants(traced(lambda x: x + mlc.numpy.broadcast_to(np.float32(1), (3, 4)), X))
+    assert small.ops() == ["add"]
+
+
+@pytest.mark.parametrize("p", [dead_code_elimination, common_subexpression_elimination, fold_constants])
+def test_passes_are_pure(p):
+    g = traced(lambda x: np.exp(x) + np.exp(x) + np.float32(2) * np.float32(3), X)
+    before = g.script()
+    p(g)
+    assert g.script() == before
