@@ -51,7 +51,8 @@ def test_inside_jit_fuses_with_the_matmul_epilogue():
     np.testing.assert_allclose(f(X), softplus_ref(X @ w + 1, 0.5), rtol=1e-5)
     lowered = f.lower(X)
     assert [b.op for b in lowered.graph.bindings] == ["call_tir"]
-    assert list(lowered.mod) == ["fused_matmul_add_scaled_softplus"]
+    (kernel,) = lowered.mod
+    assert kernel.startswith("fused_matmul_add_scaled_softplus")
 
 
 def test_registered_in_the_registry_with_inferred_patterns():
@@ -59,7 +60,7 @@ def test_registered_in_the_registry_with_inferred_patterns():
     flip_rows(X)
     scaled_softplus(X)
     assert get_op(scaled_softplus.op.name) is scaled_softplus.op
-    assert scaled_softplus.op.name == "custom.scaled_softplus"
+    assert scaled_softplus.op.name.startswith("custom.scaled_softplus")  # unique: may get a suffix
     assert scaled_softplus.op.pattern == "elemwise"
     assert row_sumsq.op.pattern == "reduction"
     assert flip_rows.op.pattern == "injective"
