@@ -2,14 +2,20 @@
 
 MLC_CACHE_DIR (default ~/.cache/mlc), MLC_NUM_THREADS (default: all cores),
 MLC_TARGET (default "llvm"), MLC_DEBUG (verify IR between passes, keep sources).
+
+Tests that need another value for a while use :func:`override`
+(``with override(num_threads=1): ...``); it replaces the whole process's
+configuration until the ``with`` ends, so it is for tests, not for threads.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
-__all__ = ["Config", "config"]
+__all__ = ["Config", "config", "override"]
 
 
 @dataclass(frozen=True)
@@ -20,8 +26,31 @@ class Config:
     debug: bool
 
 
-@lru_cache(maxsize=1)
 def config() -> Config:
+    """The configuration: the environment's, or the innermost :func:`override`'s."""
+    return _OVERRIDES[-1] if _OVERRIDES else _from_environment()
+
+
+_OVERRIDES: list[Config] = []
+
+
+@contextmanager
+def override(**changes) -> Iterator[Config]:
+    """Replace fields of :func:`config` until the ``with`` block ends (for tests).
+
+    >>> with override(num_threads=1):
+    ...     config().num_threads
+    1
+    """
+    _OVERRIDES.append(replace(config(), **changes))
+    try:
+        yield _OVERRIDES[-1]
+    finally:
+        _OVERRIDES.pop()
+
+
+@lru_cache(maxsize=1)
+def _from_environment() -> Config:
     env = os.environ
     threads = env.get("MLC_NUM_THREADS", "")
     try:
