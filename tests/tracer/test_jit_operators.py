@@ -51,6 +51,14 @@ def test_unary_operators():
     check(lambda a: ~(a > 0), X)
 
 
+def test_bool_arrays():
+    a, b = X > 0, Y > 0
+    check(lambda p, q: (p & q) | ~p ^ (p == q), a, b)
+    check(lambda p: p.sum(axis=0) + p.astype("int8") * 3, a)
+    check(lambda p, q: np.logical_and(p, q) | np.logical_not(q), a, b)
+    check(lambda p: np.where(p, 1.5, -1), a)
+
+
 def test_matmul_operator_and_numpy_array_operand():
     w = RNG.standard_normal((4, 2)).astype("float32")
     check(lambda a: a @ w, X, rtol=1e-5)      # w is a closed-over constant
