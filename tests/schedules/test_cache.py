@@ -113,3 +113,41 @@ def test_cache_read_refuses_a_buffer_written_after_its_first_read():
     sch = Schedule(module(func((A, B), (), loops([(i1, n)], read), loops([(i2, n)], write))))
     with pytest.raises(ScheduleError, match="block 'Z' writes A at or after its first read"):
         sch.cache_read(sch.get_block("B"), 0, "shared")
+
+
+# ------------------------------------------------- splits that do not divide
+
+def _scale_rows(n=4, m=32):
+    X = te.placeholder((n, m), "float32", name="X")
+    Y = te.compute((n, m), lambda i, j: X[i, j] * 2, name="Y")
+    return mlc.IRModule({"main": te.create_prim_func([X, Y])})
+
+
+def test_cache_write_after_a_ragged_split_copies_back_only_the_buffer():
+    """Regression: j split by 3 runs 11 * 3 = 33 iterations over 32 columns; the copy
+    back used to run 33 columns and write Y[0, 32] (out of bounds)."""
+    sch = Schedule(_scale_rows())
+    block_Y = sch.get_block("Y")
+    _, j = sch.get_loops(block_Y)
+    sch.split(j, factors=[None, 3])
+    sch.cache_write(block_Y, 0, "local")
+    text = sch.mod.script()
+    assert "for ax0, ax1 in T.grid(4, 32):" in text
+    assert_same_numerics(_scale_rows(), sch.mod)
+    assert_replays(sch, _scale_rows)
+
+
+def test_cache_write_of_a_ragged_tile_under_a_block_is_clipped_by_a_predicate():
+    """Inside an outer block the copied tile is 3 wide at column vj_o * 3; the last
+    tile (vj_o = 10) would reach column 32, so a predicate keeps the copy in bounds."""
+    sch = Schedule(_scale_rows())
+    block_Y = sch.get_block("Y")
+    _, j = sch.get_loops(block_Y)
+    _, j1 = sch.split(j, factors=[None, 3])
+    sch.blockize(j1)
+    sch.cache_write(block_Y, 0, "local")
+    text = sch.mod.script()
+    assert "for ax0, ax1 in T.grid(1, 3):" in text
+    assert "T.where(vj_o * 3 + ax1 < 32)" in text
+    assert_same_numerics(_scale_rows(), sch.mod)
+    assert_replays(sch, _scale_rows)

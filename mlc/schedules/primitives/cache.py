@@ -116,9 +116,18 @@ def cache_write_ir(func: PrimFunc, block: str, write_buffer_index: int, storage_
     cache = Buffer(unique_buffer_name(func, f"{buf.name}_{storage_scope}"), buf.shape, buf.dtype, storage_scope)
     name = unique_block_name(func, f"{buf.name}_{storage_scope}")
     region = _written_region(loc, buf)
-    nest = _copy_nest(name, cache, buf, region, loop_ranges(n for n in loc.path if isinstance(n, For)))
+    nest = _copy_nest(name, cache, buf, region, _enclosing_ranges(loc))
     item = replace_buffers(items[pos], {id(buf): cache})
     return _with_scope_body(func, scope, items[:pos] + [item, nest] + items[pos + 1:], cache), name
+
+
+def _enclosing_ranges(loc) -> dict:
+    """Ranges of every loop and block iterator around ``loc``: what bounds the copy's indices."""
+    ranges = loop_ranges(n for n in loc.path if isinstance(n, For))
+    for node in loc.path:
+        if isinstance(node, BlockRealize):
+            ranges.update({iv.var: iv.dom for iv in node.block.iter_vars})
+    return ranges
 
 
 def _written_region(loc, buf: Buffer) -> list[tuple]:
