@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import csv
 import pathlib
+import statistics
 import time
+import timeit
 
 import numpy as np
 
@@ -73,13 +75,7 @@ def train(x, y, hidden=16, steps=400, lr=0.1, seed=0):
 
 def median_seconds(fn, number=200, repeat=5) -> float:
     fn()
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - start) / number)
-    return sorted(runs)[len(runs) // 2]
+    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number
 
 
 def main(steps: int = 400, verbose: bool = True) -> dict:

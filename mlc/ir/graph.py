@@ -49,41 +49,38 @@ class SourceLoc:
         return f'File "{self.filename}", line {self.lineno}: {self.code}'
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Var:
+class _Value:
+    """What graph values share: a TensorType, seen through ``shape`` and ``dtype``."""
+
+    __slots__ = ()
+    name: str
+    type: TensorType
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.type.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    def __repr__(self) -> str:
+        return f"%{self.name}"
+
+
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Var(_Value):
     """A tensor value of the graph: an input or the result of a binding."""
     name: str
     type: TensorType
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.type.shape
 
-    @property
-    def dtype(self) -> str:
-        return self.type.dtype
-
-    def __repr__(self) -> str:
-        return f"%{self.name}"
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Constant:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class Constant(_Value):
     """A NumPy array baked into the graph (read-only)."""
     name: str
     data: np.ndarray
     type: TensorType
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.type.shape
-
-    @property
-    def dtype(self) -> str:
-        return self.type.dtype
-
-    def __repr__(self) -> str:
-        return f"%{self.name}"
 
 
 def constant(data, name: str = "const") -> Constant:

@@ -16,7 +16,7 @@ __all__ = ["ufunc_call", "function_call", "REDUCE_METHODS"]
 REDUCE_METHODS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
 
 #: NumPy function names that are spelled differently here.
-_RENAMED = {"amax": "max", "amin": "min", "round_": "round"}
+_RENAMED = {"amax": "max", "amin": "min"}
 
 
 def _namespace():
