@@ -6,9 +6,9 @@ table of medians and ratios (NumPy time / mlc time: above 1 means mlc wins).
 """
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
+
+from mlc.runtime import time_function
 
 __all__ = ["Row", "median_time", "print_table"]
 
@@ -28,15 +28,7 @@ class Row:
 
 def median_time(fn, number: int = 10, repeat: int = 5, warmup: int = 1) -> float:
     """Median over ``repeat`` runs of the mean time of ``number`` calls, in seconds."""
-    for _ in range(warmup):
-        fn()
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - start) / number)
-    return statistics.median(runs)
+    return time_function(fn, number, repeat, warmup).median
 
 
 def _fmt_time(seconds: float) -> str:

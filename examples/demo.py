@@ -9,6 +9,7 @@ import numpy as np
 
 import mlc
 from mlc import te
+from mlc.runtime import time_function
 
 
 def mm_relu_module(n: int = 128) -> mlc.IRModule:
@@ -18,17 +19,6 @@ def mm_relu_module(n: int = 128) -> mlc.IRModule:
     Y = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="Y")
     C = te.compute((n, n), lambda i, j: te.max(Y[i, j], 0), name="C")
     return mlc.IRModule({"mm_relu": te.create_prim_func([A, B, C])})
-
-
-def median_seconds(fn, number=100, repeat=7) -> float:
-    fn()
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - start) / number)
-    return float(np.median(runs))
 
 
 def main() -> None:
@@ -48,7 +38,7 @@ def main() -> None:
     print("result matches NumPy")
 
     t_mlc = lib.time_evaluator("mm_relu", number=100, repeat=7)(a, b, c).median
-    t_np = median_seconds(lambda: np.maximum(a @ b, 0))
+    t_np = time_function(lambda: np.maximum(a @ b, 0), number=100, repeat=7).median
     print(f"mlc   mm_relu 128^3: {t_mlc * 1e6:8.1f} us")
     print(f"numpy mm_relu 128^3: {t_np * 1e6:8.1f} us")
     print(f"speed-up over NumPy: {t_np / t_mlc:.2f}x")

@@ -6,15 +6,13 @@ then hands the arrays to the backend's kernel.
 """
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.tir import PrimFunc
+from .timing import TimeResult, time_function
 
 __all__ = ["Module", "Function", "TimeResult", "check_arguments"]
 
@@ -75,28 +73,6 @@ class Function:
         return f"<mlc function {self.name}({params})>"
 
 
-@dataclass(frozen=True)
-class TimeResult:
-    """Seconds per call for each repeat; ``mean`` and ``median`` summarise them."""
-    results: tuple[float, ...]
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.results)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.results)
-
-    @property
-    def min(self) -> float:
-        return min(self.results)
-
-    def __repr__(self) -> str:
-        return (f"TimeResult(mean={self.mean * 1e3:.4f} ms, median={self.median * 1e3:.4f} ms, "
-                f"repeat={len(self.results)})")
-
-
 class Module:
     """The result of ``mlc.build``: ``lib["name"](*arrays)``."""
 
@@ -133,20 +109,10 @@ class Module:
         Arguments are checked once, then the kernel is called directly.
         """
         fn = self[name]
-        if number < 1 or repeat < 1:
-            raise ValueError("number and repeat must be at least 1")
 
         def evaluate(*args) -> TimeResult:
             check_arguments(name, fn.func, args, fn.written)
-            for _ in range(warmup):
-                fn.kernel(args)
-            results = []
-            for _ in range(repeat):
-                start = time.perf_counter()
-                for _ in range(number):
-                    fn.kernel(args)
-                results.append((time.perf_counter() - start) / number)
-            return TimeResult(tuple(results))
+            return time_function(lambda: fn.kernel(args), number, repeat, warmup)
 
         return evaluate
 
