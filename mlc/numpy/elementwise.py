@@ -24,15 +24,6 @@ __all__ = [
     "astype", "UFUNCS",
 ]
 
-_BINARY = ("add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power", "maximum",
-           "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
-           "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
-           "left_shift", "right_shift")
-_UNARY = ("negative", "absolute", "sign", "exp", "expm1", "log", "log1p", "sqrt", "square",
-          "reciprocal", "tanh", "sin", "cos", "floor", "ceil", "logical_not", "invert", "isnan",
-          "isfinite", "isinf")
-
-
 def _binary(op: str):
     @numpy_function("x1", "x2")
     def fn(x1, x2):
@@ -51,14 +42,21 @@ def _unary(op: str):
     return fn
 
 
-#: NumPy ufunc name -> the function implementing it here.
-UFUNCS = {name: _binary(name) for name in _BINARY} | {name: _unary(name) for name in _UNARY}
-globals().update(UFUNCS)
+(add, subtract, multiply, divide, floor_divide, remainder, power, maximum, minimum, equal, not_equal,
+ less, less_equal, greater, greater_equal, logical_and, logical_or, logical_xor, bitwise_and,
+ bitwise_or, bitwise_xor, left_shift, right_shift) = (_binary(name) for name in (
+    "add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power", "maximum",
+    "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+    "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "left_shift", "right_shift"))
 
-true_divide = UFUNCS["true_divide"] = UFUNCS["divide"]
-mod = UFUNCS["mod"] = UFUNCS["remainder"]
-abs = UFUNCS["abs"] = UFUNCS["absolute"]  # noqa: A001 - NumPy's name
-bitwise_not = UFUNCS["bitwise_not"] = UFUNCS["invert"]
+(negative, absolute, sign, exp, expm1, log, log1p, sqrt, square, reciprocal, tanh, sin, cos, floor,
+ ceil, logical_not, invert, isnan, isfinite, isinf) = (_unary(name) for name in (
+    "negative", "absolute", "sign", "exp", "expm1", "log", "log1p", "sqrt", "square", "reciprocal",
+    "tanh", "sin", "cos", "floor", "ceil", "logical_not", "invert", "isnan", "isfinite", "isinf"))
+
+# NumPy's other spellings
+true_divide, mod, abs, bitwise_not = divide, remainder, absolute, invert  # noqa: A001
 
 
 @numpy_function("x")
@@ -68,9 +66,6 @@ def positive(x):
     if t.dtype == bool:
         raise TraceError("positive (+x) is not defined for bool arrays, as in NumPy")
     return t
-
-
-UFUNCS["positive"] = positive
 
 
 @numpy_function("condition", "x", "y")
@@ -103,3 +98,7 @@ def astype(x, dtype):
     t = as_tracer(x)
     dtype = dt.canonical(dtype)
     return t if t._atom.type.dtype == dtype else emit("astype", [t], dtype=dtype)
+
+
+#: NumPy ufunc name -> the function implementing it here (``__array_ufunc__``).
+UFUNCS = {name: globals()[name] for name in __all__ if name not in ("where", "clip", "astype", "UFUNCS")}

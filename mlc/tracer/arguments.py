@@ -21,13 +21,16 @@ __all__ = ["ArgumentSpec", "leaf_signature", "static_key"]
 _WEAK_DTYPES = {bool: "bool", int: "int64", float: "float64"}
 
 
-def leaf_signature(leaf, where: str):
-    """(cache-key part, array to pass, weak) for one dynamic leaf; typed error otherwise."""
+def leaf_signature(leaf, where):
+    """(cache-key part, array to pass, weak) for one dynamic leaf; typed error otherwise.
+
+    ``where()`` describes the leaf for an error message ("argument 'x' of f()").
+    """
     t = type(leaf)
     if t is np.ndarray or isinstance(leaf, np.ndarray):
         if leaf.dtype.kind not in "biuf" or leaf.dtype.name not in dt.SUPPORTED:
-            raise DTypeError(f"{where}: arrays of dtype {leaf.dtype} are not supported; expected one "
-                             f"of {', '.join(dt.SUPPORTED)}")
+            raise DTypeError(f"{where()}: arrays of dtype {leaf.dtype} are not supported; expected "
+                             f"one of {', '.join(dt.SUPPORTED)}")
         if not leaf.dtype.isnative:
             leaf = leaf.astype(leaf.dtype.newbyteorder("="))
         return (leaf.shape, leaf.dtype.name), np.asarray(leaf), False
@@ -35,16 +38,16 @@ def leaf_signature(leaf, where: str):
         try:
             value = np.asarray(leaf, _WEAK_DTYPES[t])
         except OverflowError:
-            raise DTypeError(f"{where}: Python int {leaf} does not fit int64") from None
+            raise DTypeError(f"{where()}: Python int {leaf} does not fit int64") from None
         return t, value, True
     if isinstance(leaf, np.generic):
         return leaf_signature(np.asarray(leaf), where)
     from .tracer import Tracer
     if isinstance(leaf, Tracer):
-        raise TraceError(f"{where} is a traced value from a finished trace; a traced value escaped "
+        raise TraceError(f"{where()} is a traced value from a finished trace; a traced value escaped "
                          "its jitted function (return it instead of storing it)")
     raise DTypeError(
-        f"{where} is a {type(leaf).__name__} ({leaf!r:.60}), which is not an array or a number. "
+        f"{where()} is a {type(leaf).__name__} ({leaf!r:.60}), which is not an array or a number. "
         "Pass arrays (or tuples/lists/dicts of them), or mark the argument static with "
         "@mlc.jit(static_argnums=...) or static_argnames=... so its value is part of the compiled "
         "function")

@@ -110,13 +110,12 @@ class JitFunction:
         dynamic, static_keys, statics = self._spec.split(args, kwargs)
         leaves, treedef = flatten(dynamic)
         parts, arrays, weak = [], [], []
+        def where(n):  # names the argument in an error message (computed only then)
+            names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
+            return f"argument {names[n]!r} of {self.__name__}()"
+
         for n, leaf in enumerate(leaves):
-            try:
-                part, array, is_weak = leaf_signature(leaf, "argument")
-            except (DTypeError, TraceError):
-                names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
-                leaf_signature(leaf, f"argument {names[n]!r} of {self.__name__}()")
-                raise
+            part, array, is_weak = leaf_signature(leaf, lambda n=n: where(n))
             parts.append(part)
             arrays.append(array)
             weak.append(is_weak)
