@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import csv
 import pathlib
-import statistics
 import time
-import timeit
 
 import numpy as np
 
 import mlc
+from mlc.runtime import time_function
 
 DATA = pathlib.Path(__file__).parent / "data" / "iris.csv"
 
@@ -73,11 +72,6 @@ def train(x, y, hidden=16, steps=400, lr=0.1, seed=0):
     return params
 
 
-def median_seconds(fn, number=200, repeat=5) -> float:
-    fn()
-    return statistics.median(timeit.repeat(fn, number=number, repeat=repeat)) / number
-
-
 def main(steps: int = 400, verbose: bool = True) -> dict:
     x, y, species = load_iris()
     x_train, y_train, x_test, y_test = split(x, y)
@@ -106,8 +100,8 @@ def main(steps: int = 400, verbose: bool = True) -> dict:
               f"max |difference| {result['max_abs_difference']:.2e}")
         print(f"first mlc.jit call (trace, fuse, compile, run): {first_call * 1e3:.1f} ms\n")
         print(mlp_jit.lower(x_test, *params).as_text())
-        t_np = median_seconds(lambda: mlp(x_test, *params))
-        t_mlc = median_seconds(lambda: mlp_jit(x_test, *params))
+        t_np = time_function(lambda: mlp(x_test, *params), number=200, repeat=5).median
+        t_mlc = time_function(lambda: mlp_jit(x_test, *params), number=200, repeat=5).median
         print(f"\ninference on {len(x_test)} flowers: NumPy {t_np * 1e6:.1f} us, "
               f"mlc.jit {t_mlc * 1e6:.1f} us ({t_np / t_mlc:.2f}x)")
     return result
