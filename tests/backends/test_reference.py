@@ -15,6 +15,7 @@ from mlc.ir.expr import (BufferLoad, IterVar, Range, Reduce, Var, const, floordi
                          select, truncdiv, truncmod)
 from mlc.ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                         PrimFunc, seq)
+from tests.programs import mm_relu_func
 
 RNG = np.random.default_rng(0)
 
@@ -53,13 +54,7 @@ def rand(shape, dtype="float32"):
 
 
 def mm_relu(n, m=None, k_=None):
-    m, k_ = m or n, k_ or n
-    A = te.placeholder((n, k_), "float32", name="A")
-    B = te.placeholder((k_, m), "float32", name="B")
-    k = te.reduce_axis((0, k_), name="k")
-    Y = te.compute((n, m), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="Y")
-    C = te.compute((n, m), lambda i, j: te.max(Y[i, j], 0), name="C")
-    return te.create_prim_func([A, B, C])
+    return mm_relu_func(n, m, k_)
 
 
 # ------------------------------------------------------------ te programs

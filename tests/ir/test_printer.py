@@ -7,6 +7,7 @@ from mlc.ir import tir
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import IterVar, Range, Var, const
 from mlc.ir import expr as E
+from tests.programs import mm_relu_module
 
 COURSE = '''\
 @I.ir_module
@@ -32,12 +33,7 @@ class Module:
 
 
 def course_module():
-    A = te.placeholder((128, 128), "float32", name="A")
-    B = te.placeholder((128, 128), "float32", name="B")
-    k = te.reduce_axis((0, 128), name="k")
-    Y = te.compute((128, 128), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="Y")
-    C = te.compute((128, 128), lambda i, j: te.max(Y[i, j], 0), name="C")
-    return mlc.IRModule({"mm_relu": te.create_prim_func([A, B, C])})
+    return mm_relu_module(128)
 
 
 def test_course_program_prints_in_the_course_form():

@@ -3,15 +3,11 @@ from mlc import te
 from mlc.ir import assert_structural_equal, structural_equal, structural_hash
 from mlc.ir.expr import Var
 import pytest
+from tests.programs import mm_relu_func
 
 
 def mm_relu(n=16, name="Y"):
-    A = te.placeholder((n, n), "float32", name="A")
-    B = te.placeholder((n, n), "float32", name="B")
-    k = te.reduce_axis((0, n), name="k")
-    Y = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name=name)
-    C = te.compute((n, n), lambda i, j: te.max(Y[i, j], 0), name="C")
-    return te.create_prim_func([A, B, C])
+    return mm_relu_func(n, name=name)
 
 
 def test_equal_programs_built_twice_are_equal_and_hash_equal():

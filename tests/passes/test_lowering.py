@@ -16,6 +16,7 @@ from mlc.passes.tir import (LOWER_PIPELINE, convert_blocks_to_loops, flatten_buf
                             lower_init_block, run_passes, simplify, simplify_expr, verify_lowered,
                             verify_well_formed)
 from mlc.runtime.module import written_params
+from tests.programs import mm_relu_func
 
 
 def nodes(func_or_stmt, cls):
@@ -35,12 +36,7 @@ def row_sum(n=4, m=6, lo=0):
 
 
 def mm_relu(n=16):
-    A = te.placeholder((n, n), "float32", name="A")
-    B = te.placeholder((n, n), "float32", name="B")
-    k = te.reduce_axis((0, n), name="k")
-    Y = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="Y")
-    C = te.compute((n, n), lambda i, j: te.max(Y[i, j], 0), name="C")
-    return te.create_prim_func([A, B, C])
+    return mm_relu_func(n)
 
 
 # ------------------------------------------------------------ lower_init_block
@@ -268,7 +264,8 @@ def test_lowered_course_program_matches_numpy():
     _run_llvm(lower(mm_relu(16)), [a.reshape(-1), b.reshape(-1), c_flat.reshape(-1)])
     want = np.maximum(a @ b, 0)
     np.testing.assert_allclose(c_full, want, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(c_flat, c_full)
+    # build() may schedule the two forms differently (summation order), so not bit-equal
+    np.testing.assert_allclose(c_flat, want, rtol=1e-5, atol=1e-5)
 
 
 def test_lowered_reduction_with_offset_domain_matches_numpy():

@@ -11,6 +11,7 @@ from mlc.ir.functor import pre_order_nodes
 from mlc.ir.te import access_regions
 from mlc.ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
 from mlc.schedules import Schedule, Trace
+from tests.programs import mm_relu_module
 
 TRUE = const(True, "bool")
 KINDS = {"S": "spatial", "R": "reduce"}
@@ -20,13 +21,7 @@ KINDS = {"S": "spatial", "R": "reduce"}
 
 def course_module(n=128, m=None, k=None):
     """The MLC course's mm_relu: Y = A @ B, C = relu(Y)."""
-    m, k = m or n, k or n
-    A = te.placeholder((n, k), "float32", name="A")
-    B = te.placeholder((k, m), "float32", name="B")
-    r = te.reduce_axis((0, k), name="k")
-    Y = te.compute((n, m), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="Y")
-    C = te.compute((n, m), lambda i, j: te.max(Y[i, j], 0), name="C")
-    return mlc.IRModule({"mm_relu": te.create_prim_func([A, B, C])})
+    return mm_relu_module(n, m, k)
 
 
 def elementwise_chain(n=8, m=8):

@@ -4,15 +4,11 @@ import pytest
 import mlc
 from mlc import ScheduleError, te
 from mlc.schedules import Schedule, Trace
+from tests.programs import mm_relu_module
 
 
 def course_module(n=16):
-    A = te.placeholder((n, n), "float32", name="A")
-    B = te.placeholder((n, n), "float32", name="B")
-    k = te.reduce_axis((0, n), name="k")
-    Y = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="Y")
-    C = te.compute((n, n), lambda i, j: te.max(Y[i, j], 0), name="C")
-    return mlc.IRModule({"mm_relu": te.create_prim_func([A, B, C])})
+    return mm_relu_module(n)
 
 
 def test_get_block_loops_producers_consumers():
