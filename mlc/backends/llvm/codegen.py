@@ -30,7 +30,7 @@ from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS
 from ...ir.arith import same_expr
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
-from . import arith
+from . import arith, parallel
 from .intrinsics import emit_math
 from .loops import emit_loop, loop_metadata
 from .memory import BufferAllocator
@@ -45,14 +45,32 @@ REDUCTION_FLAGS = ("reassoc", "contract")
 
 def emit_function(module: ir.Module, func: PrimFunc, symbol: str) -> ir.Function:
     """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``."""
-    return _FunctionCodegen(module, func, symbol).emit()
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * len(func.params)), name=symbol)
+    noalias = bool(func.attr("tir.noalias", True))
+    gen = _FunctionCodegen(module, func, fn)
+    for arg, param in zip(fn.args, func.params):
+        arg.name = param.name
+        _pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
+        gen.buffers[param] = arg
+    gen.stmt(func.body)
+    gen.finish()
+    return fn
+
+
+def _pointer_attributes(arg: ir.Argument, dtype: str, noalias: bool, nbytes: int) -> None:
+    if noalias:
+        arg.add_attribute("noalias")
+    arg.add_attribute("captures(none)")
+    arg.attributes.align = itemsize(dtype)
+    if nbytes:
+        arg.attributes.dereferenceable = nbytes
 
 
 class _FunctionCodegen:
-    def __init__(self, module: ir.Module, func: PrimFunc, symbol: str):
-        self.module, self.func = module, func
-        fnty = ir.FunctionType(ir.VoidType(), [PTR] * len(func.params))
-        self.fn = ir.Function(module, fnty, name=symbol)
+    """Emits statements into one LLVM function (a kernel, or the body of a parallel loop)."""
+
+    def __init__(self, module: ir.Module, func: PrimFunc, fn: ir.Function, in_parallel: bool = False):
+        self.module, self.func, self.fn = module, func, fn
         self.fn.attributes.add("nounwind")
         # "entry" holds only the stack allocations; the code starts in "body".
         self.entry = self.fn.append_basic_block("entry")
@@ -61,26 +79,13 @@ class _FunctionCodegen:
         self.vars: dict[Var, ir.Value] = {}
         self.buffers: dict[Buffer, ir.Value] = {}
         self.loop_depth = 0
+        self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
         self._has_load: dict[int, bool] = {}
 
-    # ------------------------------------------------------------ function
-
-    def emit(self) -> ir.Function:
-        noalias = bool(self.func.attr("tir.noalias", True))
-        for arg, param in zip(self.fn.args, self.func.params):
-            arg.name = param.name
-            if noalias:
-                arg.add_attribute("noalias")
-            arg.add_attribute("captures(none)")
-            arg.attributes.align = itemsize(param.dtype)
-            nbytes = _static_nbytes(param)
-            if nbytes:
-                arg.attributes.dereferenceable = nbytes
-            self.buffers[param] = arg
-        self.stmt(self.func.body)
+    def finish(self) -> None:
+        """Return at the end of the code and jump from the entry block to it."""
         self.builder.ret_void()
         ir.IRBuilder(self.entry).branch(self.fn.blocks[1])
-        return self.fn
 
     # ---------------------------------------------------------- statements
 
@@ -145,21 +150,57 @@ class _FunctionCodegen:
             self._serial_loop(s)
 
     def _parallel_loop(self, s: For) -> None:
-        """A parallel loop; it runs serially for now.
+        """Outline the loop into a body function and run it on the thread pool (:mod:`.parallel`).
 
-        Everything the body uses from outside is in ``self.vars`` and
-        ``self.buffers``, so a thread pool can later outline the body into a
-        task function that receives those values and a range of iterations
-        (with its own entry block for the body's stack allocations, which must
-        not be shared between threads).
+        The body function receives every buffer and variable in scope (LLVM
+        drops the unused ones once it inlines the body into the task); inside
+        it, nested parallel loops run serially.
         """
-        self._serial_loop(s)
+        if self.in_parallel:
+            self._serial_loop(s)
+            return
+        if not parallel.openmp_available():
+            parallel.warn_serial()
+            self._serial_loop(s)
+            return
+        b = self.builder
+        begin = arith.cast(b, self.expr(s.min), s.min.dtype, s.loop_var.dtype)
+        extent = arith.cast(b, self.expr(s.extent), s.extent.dtype, s.loop_var.dtype)
+        buffers, variables = list(self.buffers.items()), list(self.vars.items())
+        index_type = reg_type(s.loop_var.dtype)
+        body_fn = parallel.body_function(
+            self.module, self.fn.name,
+            [PTR] * len(buffers) + [v.type for _, v in variables] + [index_type, index_type])
+        noalias = bool(self.func.attr("tir.noalias", True))
+        child = _FunctionCodegen(self.module, self.func, body_fn, in_parallel=True)
+        child.loop_depth = self.loop_depth
+        child._has_load = self._has_load
+        args = iter(body_fn.args)
+        for buf, _ in buffers:
+            arg = next(args)
+            arg.name = buf.name
+            _pointer_attributes(arg, buf.dtype, noalias, 0)
+            child.buffers[buf] = arg
+        for var, _ in variables:
+            arg = next(args)
+            arg.name = var.name
+            child.vars[var] = arg
+        lo, count = next(args), next(args)
+        child._counted_loop(s, lo, count)
+        child.finish()
+        parallel.emit_launch(b, ir.IRBuilder(self.entry), body_fn,
+                             [v for _, v in buffers] + [v for _, v in variables], begin, extent)
 
     def _serial_loop(self, s: For) -> None:
-        extent = s.extent.value if isinstance(s.extent, IntImm) else None
-        metadata = loop_metadata(self.module, s.kind, extent)
         begin = arith.cast(self.builder, self.expr(s.min), s.min.dtype, s.loop_var.dtype)
         count = arith.cast(self.builder, self.expr(s.extent), s.extent.dtype, s.loop_var.dtype)
+        self._counted_loop(s, begin, count)
+
+    def _counted_loop(self, s: For, begin: ir.Value, count: ir.Value) -> None:
+        """``s``'s body for ``count`` iterations from ``begin``, with its kind's loop metadata."""
+        extent = s.extent.value if isinstance(s.extent, IntImm) else None
+        kind = "serial" if s.kind == "parallel" else s.kind
+        metadata = loop_metadata(self.module, kind, extent)
         self.loop_depth += 1
         try:
             emit_loop(self.builder, begin, count, s.loop_var.name, lambda i: self._loop_body(s, i), metadata)

@@ -19,11 +19,12 @@ from ...runtime.module import Function, Module
 from ..target import Target, host_cpu
 from .codegen import emit_function
 from .jit import CompiledModule, compile_ir, emit_assembly, target_layout
-from .symbols import RUNTIME_SYMBOLS
+from .parallel import set_num_threads
+from .symbols import PARALLEL_STATE_SYMBOL, RUNTIME_SYMBOLS
 
 __all__ = ["build_llvm", "LLVMModule", "generate_ir", "symbol_names"]
 
-_RESERVED = frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
+_RESERVED = frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names) | {PARALLEL_STATE_SYMBOL}
 
 
 def symbol_names(names) -> dict[str, str]:
@@ -31,7 +32,8 @@ def symbol_names(names) -> dict[str, str]:
     taken = set(_RESERVED)
     out = {}
     for name in names:
-        symbol = name if name not in taken and not name.startswith("llvm") else f"mlc_{name}"
+        internal = name.startswith(("llvm", "__mlc"))  # LLVM's and mlc's own (.parallel) names
+        symbol = name if name not in taken and not internal else f"mlc_{name}"
         n = 0
         while symbol in taken:
             n += 1
@@ -63,6 +65,7 @@ def build_llvm(mod: IRModule, target: Target) -> Module:
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's
         raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
     compiled = compile_ir(ir_text, target)
+    set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
     functions = {name: Function(name, mod[name], _kernel(compiled, symbols[name], len(func.params)))
                  for name, func in mod.items()}
     sources = {"ll": compiled.optimized_ir}
@@ -82,11 +85,16 @@ def _check_runnable(target: Target) -> None:
 
 
 def _kernel(compiled: CompiledModule, symbol: str, nparams: int):
-    """The callable the runtime hands checked arrays to; it keeps the engine alive."""
+    """The callable the runtime hands checked arrays to; it keeps the engine alive.
+
+    Each call first stores ``config().num_threads`` for the kernel's parallel
+    loops (:mod:`.parallel`); ctypes releases the GIL for the call itself.
+    """
     prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams))
     cfunc = prototype(compiled.address(symbol))
 
     def kernel(arrays, _cfunc=cfunc, _owner=compiled):
+        set_num_threads(config().num_threads)
         _cfunc(*[a.ctypes.data for a in arrays])
 
     return kernel

@@ -4,8 +4,10 @@ MCJIT would otherwise look unknown names up in the whole process (and crash
 on a name it cannot find). Instead mlc registers the addresses of the
 functions it knows kernels can need — libm functions the math intrinsics
 lower to, ``malloc``/``free``, the ``mem*`` functions loop idioms become,
-and the half-precision conversions of libgcc — and checks every object file
-before loading it: an undefined symbol outside this list is a CompileError.
+the half-precision conversions of libgcc, libgomp's entry points for
+parallel loops, and :data:`PARALLEL_STATE` (mlc's process-wide thread-pool
+state, see :mod:`.parallel`) — and checks every object file before loading
+it: an undefined symbol outside this list is a CompileError.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from functools import lru_cache
 
 import llvmlite.binding as llvm
 
-__all__ = ["register_symbols", "undefined_symbols", "RUNTIME_SYMBOLS"]
+__all__ = ["register_symbols", "undefined_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
+           "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState"]
 
 _LIBM_BASE = ("exp", "exp2", "exp10", "expm1", "log", "log2", "log10", "log1p", "pow", "sqrt",
               "sin", "cos", "tan", "sincos", "tanh", "erf", "fmod", "floor", "ceil", "trunc",
@@ -28,7 +31,21 @@ RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
     "m": tuple(n for base in _LIBM_BASE for n in (base, base + "f")),
     "c": ("malloc", "free", "memset", "memcpy", "memmove"),
     "gcc_s": ("__truncdfhf2", "__truncsfhf2", "__extendhfsf2"),
+    "gomp": ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads"),
 }
+
+#: The libgomp functions parallel loops need (all of them, or loops run serially).
+OPENMP_SYMBOLS = frozenset(RUNTIME_SYMBOLS["gomp"])
+
+
+class ParallelState(ctypes.Structure):
+    """``{i32 busy; i32 num_threads}``: which launch holds the thread pool, and its size."""
+    _fields_ = [("busy", ctypes.c_int32), ("num_threads", ctypes.c_int32)]
+
+
+#: The one process-wide instance kernels read and update (atomically).
+PARALLEL_STATE = ParallelState(0, 1)
+PARALLEL_STATE_SYMBOL = "mlc_parallel_state"
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +67,8 @@ def register_symbols() -> frozenset[str]:
                 continue  # not in this libc/libm version; kernels needing it fail to compile
             llvm.add_symbol(name, ctypes.cast(fn, ctypes.c_void_p).value)
             found.add(name)
+    llvm.add_symbol(PARALLEL_STATE_SYMBOL, ctypes.addressof(PARALLEL_STATE))
+    found.add(PARALLEL_STATE_SYMBOL)
     return frozenset(found)
 
 

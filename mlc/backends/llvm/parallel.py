@@ -1,0 +1,178 @@
+"""Parallel loops on libgomp's thread pool: outlining, chunking and the launch policy.
+
+A ``For(kind="parallel")`` that is not inside another parallel loop becomes
+three pieces (the codegen emits the loop body into the first):
+
+* the **body function** ``void @__mlc_par.<f>.N(captured..., iK begin, iK count)``
+  (internal) runs the loop over ``[begin, begin + count)``. Captured buffers
+  are ``noalias`` pointer parameters, as in the kernel, so the body
+  vectorises as it would in place; its entry block holds the body's stack
+  buffers, so every thread has its own;
+* the **task** ``void @__mlc_par.<f>.N.task(ptr %closure)`` is what each thread
+  of the team runs: it unpacks the closure ``{begin, extent, captured...}``,
+  takes its static chunk of ``ceil(extent / omp_get_num_threads())``
+  iterations by ``omp_get_thread_num()``, and calls the body function (LLVM
+  inlines it);
+* the **launch** in the kernel stores the closure on the stack, asks
+  ``@__mlc_parallel_threads(extent)`` for a thread count ``n``, and calls
+  ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (then frees the pool)
+  or the task directly otherwise (``omp_get_num_threads()`` is 1 outside a
+  parallel region, so the one call takes the whole range).
+
+Thread-count policy, kept in the process-wide
+:data:`~mlc.backends.llvm.symbols.PARALLEL_STATE` ``{busy, num_threads}``:
+
+* ``num_threads`` is ``mlc.config.config().num_threads`` (MLC_NUM_THREADS,
+  default: all cores). :func:`set_num_threads` stores it; the llvm runtime
+  does so at every build and before every call of a built function;
+* a launch uses ``min(num_threads, extent)`` threads, and only if it takes the
+  pool with a try-lock (``cmpxchg busy, 0 -> 1``). While a launch from another
+  Python thread holds it, a launch runs on its calling thread alone, so
+  concurrent callers never oversubscribe the cores (and never wait);
+* parallel loops nested in a parallel body run serially inside it.
+
+Without libgomp every parallel loop runs serially, and a warning says so once
+per process.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+from llvmlite import ir
+
+from .intrinsics import declare
+from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, register_symbols
+from .types import I32, I64, PTR
+
+__all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
+           "PREFIX"]
+
+#: Every function this module adds starts with it (user functions are renamed away from it).
+PREFIX = "__mlc_par"
+_THREADS_FN = "__mlc_parallel_threads"
+_STATE_TYPE = ir.LiteralStructType([I32, I32])  # {busy, num_threads}
+_VOID = ir.VoidType()
+_warned = False
+
+
+def openmp_available() -> bool:
+    """Whether libgomp's entry points are registered (else parallel loops run serially)."""
+    return OPENMP_SYMBOLS <= register_symbols()
+
+
+def warn_serial() -> None:
+    """Say once per process that parallel loops run serially for lack of libgomp."""
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn("libgomp (libgomp.so.1) could not be loaded: parallel loops of the llvm "
+                      "backend run serially; install the GCC OpenMP runtime (e.g. apt-get install "
+                      "libgomp1) to run them on all cores", RuntimeWarning, stacklevel=3)
+
+
+def set_num_threads(n: int) -> None:
+    """The thread count launches use from now on (at least 1)."""
+    n = max(1, int(n))
+    if PARALLEL_STATE.num_threads != n:
+        PARALLEL_STATE.num_threads = n
+
+
+def body_function(module: ir.Module, owner: str, arg_types: Sequence[ir.Type]) -> ir.Function:
+    """A new internal ``void`` function for the body of a parallel loop of ``owner``."""
+    name = module.get_unique_name(f"{PREFIX}.{owner}")
+    fn = ir.Function(module, ir.FunctionType(_VOID, list(arg_types)), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    return fn
+
+
+def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
+                captured: Sequence[ir.Value], begin: ir.Value, extent: ir.Value) -> None:
+    """Run ``body(*captured, lo, count)`` over chunks of ``[begin, begin + extent)`` on the pool.
+
+    ``stack`` is a builder in the kernel's entry block, where the closure is
+    allocated (one slot, reused by every launch of this loop).
+    """
+    module = builder.module
+    index_type = begin.type
+    closure_type = ir.LiteralStructType([index_type, index_type] + [v.type for v in captured])
+    task = _task_function(module, body, closure_type, index_type)
+    closure = stack.alloca(closure_type, name="closure")
+    for n, value in enumerate([begin, extent, *captured]):
+        # (the alloca and the state global are typed: llvmlite derives the field's type)
+        builder.store(value, builder.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)],
+                                         inbounds=True))
+    wide = builder.sext(extent, I64) if index_type.width < 64 else extent
+    threads = builder.call(_threads_function(module), [wide], name="threads")
+    with builder.if_else(builder.icmp_signed(">", threads, ir.Constant(I32, 1))) as (pooled, alone):
+        with pooled:
+            gomp = declare(module, "GOMP_parallel", ir.FunctionType(_VOID, [PTR, PTR, I32, I32]))
+            builder.call(gomp, [task, closure, threads, ir.Constant(I32, 0)])
+            builder.store_atomic(ir.Constant(I32, 0), _state_field(builder, 0), "release", align=4)
+        with alone:
+            builder.call(task, [closure])
+
+
+def _state_field(builder: ir.IRBuilder, n: int) -> ir.Value:
+    state = builder.module.globals.get(PARALLEL_STATE_SYMBOL)
+    if state is None:
+        state = ir.GlobalVariable(builder.module, _STATE_TYPE, PARALLEL_STATE_SYMBOL)
+    return builder.gep(state, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
+
+
+def _threads_function(module: ir.Module) -> ir.Function:
+    """``i32 @__mlc_parallel_threads(i64 extent)``: the team size; > 1 means the pool is taken."""
+    fn = module.globals.get(_THREADS_FN)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(I32, [I64]), name=_THREADS_FN)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    extent, = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    one = ir.Constant(I32, 1)
+    want = b.sext(b.load_atomic(_state_field(b, 1), "monotonic", align=4, typ=I32), I64)
+    n = b.select(b.icmp_signed("<", extent, want), extent, want)
+    try_block, taken, alone = (fn.append_basic_block(x) for x in ("try", "taken", "alone"))
+    b.cbranch(b.icmp_signed(">", n, ir.Constant(I64, 1)), try_block, alone)
+    b.position_at_end(try_block)
+    swapped = b.cmpxchg(_state_field(b, 0), ir.Constant(I32, 0), one, "acquire", "monotonic")
+    b.cbranch(b.extract_value(swapped, 1), taken, alone)
+    b.position_at_end(taken)
+    b.ret(b.trunc(n, I32))
+    b.position_at_end(alone)
+    b.ret(one)
+    return fn
+
+
+def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.LiteralStructType,
+                   index_type: ir.IntType) -> ir.Function:
+    """``void @<body>.task(ptr closure)``: this thread's static chunk of the loop."""
+    fn = ir.Function(module, ir.FunctionType(_VOID, [PTR]), name=f"{body.name}.task")
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    closure, = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    fields = [b.load(b.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True,
+                           source_etype=closure_type), typ=t)
+              for n, t in enumerate(closure_type.elements)]
+    begin, extent, captured = fields[0], fields[1], fields[2:]
+    thread = declare(module, "omp_get_thread_num", ir.FunctionType(I32, []))
+    team = declare(module, "omp_get_num_threads", ir.FunctionType(I32, []))
+    tid, nthreads = (b.sext(b.call(f, []), I64) for f in (thread, team))
+    total = b.sext(extent, I64) if index_type.width < 64 else extent
+    chunk = b.sdiv(b.add(total, b.sub(nthreads, ir.Constant(I64, 1))), nthreads)
+    lo = _min(b, b.mul(tid, chunk), total)
+    hi = _min(b, b.add(lo, chunk), total)
+    count, start = b.sub(hi, lo), lo
+    if index_type.width < 64:
+        count, start = b.trunc(count, index_type), b.trunc(start, index_type)
+    with b.if_then(b.icmp_signed(">", count, ir.Constant(index_type, 0))):
+        b.call(body, [*captured, b.add(begin, start), count])
+    b.ret_void()
+    return fn
+
+
+def _min(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y)

@@ -1,0 +1,279 @@
+"""Parallel loops of the llvm backend on libgomp's thread pool.
+
+Parallel results equal serial ones (random programs, ragged extents, loops
+nested in serial and parallel loops, per-thread scratch buffers); calls from
+several Python threads are right, release the GIL and never oversubscribe;
+MLC_NUM_THREADS sets the team size; without libgomp loops run serially with
+one warning.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import te
+from mlc.backends.llvm import parallel
+from mlc.backends.llvm.module import generate_ir
+from mlc.backends.llvm.symbols import PARALLEL_STATE
+from mlc.config import override
+from mlc.ir.buffer import decl_buffer
+from mlc.ir.expr import BufferLoad, Var, const
+from mlc.ir.tir import Allocate, BufferStore, For, PrimFunc, seq
+from mlc.passes.tir import lower
+
+from ..test_random_programs import assert_close, build_te, programs, random_inputs
+
+pytestmark = pytest.mark.skipif(not parallel.openmp_available(), reason="libgomp is not available")
+
+TARGET = mlc.Target.from_str("llvm")
+
+
+def parallel_outer_loops(func, names):
+    """``func`` with the outermost loop of every block in ``names`` parallel where legal."""
+    sch = mlc.Schedule(mlc.IRModule({"main": func}))
+    for name in names:
+        try:
+            sch.parallel(sch.get_loops(sch.get_block(name))[0])
+        except mlc.ScheduleError:
+            pass  # a stage no output needs, or a loop that must stay serial
+    return sch.mod["main"]
+
+
+def gomp_launches(func) -> int:
+    return generate_ir({"f": lower(func)}, TARGET).count('call void @"GOMP_parallel"')
+
+
+def elementwise_2d(n, m, fn=lambda x: x * 2 + 1):
+    A = te.placeholder((n, m), "float32", "A")
+    B = te.compute((n, m), lambda i, j: fn(A[i, j]), "B")
+    return te.create_prim_func([A, B])
+
+
+# ----------------------------------------------------------- parallel == serial
+
+@settings(max_examples=25)
+@given(programs(), st.integers(0, 2**32 - 1))
+def test_parallel_equals_serial_on_random_programs(program, seed):
+    dtype, shape, n_inputs, stages, outputs = program
+    func = build_te(dtype, shape, n_inputs, stages, outputs)
+    par = parallel_outer_loops(func, [f"S{s}" for s in range(len(stages))])
+    lib = mlc.build(mlc.IRModule({"serial": func, "parallel": par}), "llvm")
+    inputs = random_inputs(np.random.default_rng(seed), dtype, shape, n_inputs)
+    results = {}
+    for name in ("serial", "parallel"):
+        outs = [np.zeros(shape, dtype) for _ in outputs]
+        with np.errstate(all="ignore"):
+            lib[name](*inputs, *outs)
+        results[name] = outs
+    exact = not any(s[0] == "reduce" and s[1] == "sum" for s in stages)  # sums may reassociate
+    for got, want in zip(results["parallel"], results["serial"]):
+        if exact:
+            np.testing.assert_array_equal(got, want)
+        else:
+            assert_close(got, want, dtype, "parallel vs serial")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 1001])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_ragged_extents_split_into_static_chunks(n, threads):
+    func = parallel_outer_loops(elementwise_2d(n, 5), ["B"])
+    assert gomp_launches(func) == (n > 1)  # loops of 0 or 1 iterations are simplified away
+    lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
+    a = np.random.default_rng(n).standard_normal((n, 5)).astype("float32")
+    b = np.full((n, 5), np.nan, "float32")
+    with override(num_threads=threads):
+        lib["f"](a, b)
+    np.testing.assert_array_equal(b, a * 2 + 1)
+
+
+def test_parallel_loop_inside_a_serial_loop_captures_the_outer_index():
+    n, m = 6, 50
+    A = te.placeholder((n, m), "int64", "A")
+    B = te.compute((n, m), lambda i, j: A[i, j] * 10 + i.astype("int64"), "B")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+    i, j = sch.get_loops(sch.get_block("B"))
+    sch.parallel(j)
+    lib = mlc.build(sch.mod, "llvm")
+    a = np.arange(n * m, dtype="int64").reshape(n, m)
+    b = np.zeros_like(a)
+    lib["main"](a, b)
+    np.testing.assert_array_equal(b, a * 10 + np.arange(n)[:, None])
+
+
+def test_nested_parallel_loops_run_serially_inside_the_outer_one():
+    func = elementwise_2d(33, 40)
+    sch = mlc.Schedule(mlc.IRModule({"main": func}))
+    i, j = sch.get_loops(sch.get_block("B"))
+    sch.parallel(i)
+    sch.parallel(j)
+    assert gomp_launches(sch.mod["main"]) == 1
+    lib = mlc.build(sch.mod, "llvm")
+    a = np.random.default_rng(1).standard_normal((33, 40)).astype("float32")
+    b = np.empty_like(a)
+    lib["main"](a, b)
+    np.testing.assert_array_equal(b, a * 2 + 1)
+
+
+@pytest.mark.parametrize("scratch", [16, 20_000])  # stack (alloca) and heap (malloc) scratch
+def test_buffers_allocated_in_a_parallel_body_are_per_thread(scratch):
+    """Each iteration fills a scratch buffer and reads it back reversed: shared
+    scratch would mix rows of different threads."""
+    n = 64
+    A, B = decl_buffer((n * scratch,), "float32", "A"), decl_buffer((n * scratch,), "float32", "B")
+    tmp = decl_buffer((scratch,), "float32", "tmp")
+    i, j, k = Var("i"), Var("j"), Var("k")
+    body = Allocate(tmp, seq(
+        For(j, const(0), const(scratch), "serial",
+            BufferStore(tmp, BufferLoad(A, (i * scratch + j,), "float32") * 3.0, (j,))),
+        For(k, const(0), const(scratch), "serial",
+            BufferStore(B, BufferLoad(tmp, (const(scratch - 1) - k,), "float32"), (i * scratch + k,))),
+    ))
+    func = PrimFunc((A, B), For(i, const(0), const(n), "parallel", body))
+    text = generate_ir({"f": lower(func)}, TARGET)
+    body_fn = text[text.index('define internal void @"__mlc_par.f"'):]
+    assert ("alloca float" if scratch == 16 else '@"malloc"') in body_fn.split("\n}")[0]
+    lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
+    a = np.random.default_rng(2).standard_normal(n * scratch).astype("float32")
+    b = np.empty_like(a)
+    with override(num_threads=2):
+        for _ in range(3):
+            lib["f"](a, b)
+            np.testing.assert_array_equal(b, (a * 3).reshape(n, scratch)[:, ::-1].reshape(-1))
+
+
+# ------------------------------------------------------------- Python threads
+
+def long_kernel(n=1 << 21):
+    """A parallel kernel taking tens of milliseconds, and its expected result."""
+    func = parallel_outer_loops(elementwise_2d(n // 256, 256, lambda x: te.sqrt(te.abs(x)) * 0.5 + x),
+                                ["B"])
+    lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
+    a = np.random.default_rng(3).standard_normal((n // 256, 256)).astype("float32")
+    return lib["f"], a, np.sqrt(np.abs(a)) * np.float32(0.5) + a
+
+
+def test_concurrent_calls_from_four_python_threads_are_right():
+    fn, a, want = long_kernel(1 << 18)
+    errors, barrier = [], threading.Barrier(4)
+
+    def worker(seed):
+        x = np.random.default_rng(seed).standard_normal(a.shape).astype("float32")
+        expect = np.sqrt(np.abs(x)) * np.float32(0.5) + x
+        out = np.empty_like(x)
+        barrier.wait()
+        for _ in range(20):
+            fn(x, out)
+            if not np.array_equal(out, expect):
+                errors.append(seed)
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert PARALLEL_STATE.busy == 0  # every launch that took the pool gave it back
+
+
+def test_calls_release_the_gil():
+    """The main thread keeps running Python code while a worker thread is inside a kernel."""
+    fn, a, want = long_kernel()
+    out = np.empty_like(a)
+    fn(a, out)  # warm up the pool
+    span = []
+
+    def worker():
+        start = time.perf_counter()
+        for _ in range(5):
+            fn(a, out)
+        span.extend([start, time.perf_counter()])
+    t = threading.Thread(target=worker)
+    ticks = []
+    t.start()
+    while t.is_alive():
+        ticks.append(time.perf_counter())
+    t.join()
+    start, end = span
+    middle = [x for x in ticks if start + 0.2 * (end - start) < x < end - 0.2 * (end - start)]
+    assert len(middle) > 100, "the main thread was blocked while the kernel ran"
+    np.testing.assert_array_equal(out, want)
+
+
+def test_a_launch_while_the_pool_is_taken_runs_on_its_own_thread():
+    fn, a, want = long_kernel(1 << 16)
+    out = np.empty_like(a)
+    PARALLEL_STATE.busy = 1  # as if another Python thread's launch held the pool
+    try:
+        fn(a, out)
+        assert PARALLEL_STATE.busy == 1  # it did not take (and so did not free) the pool
+    finally:
+        PARALLEL_STATE.busy = 0
+    np.testing.assert_array_equal(out, want)
+    fn(a, out)
+    assert PARALLEL_STATE.busy == 0
+
+
+def test_each_call_uses_the_configured_thread_count():
+    fn, a, want = long_kernel(1 << 12)
+    out = np.empty_like(a)
+    with override(num_threads=3):
+        fn(a, out)
+        assert PARALLEL_STATE.num_threads == 3
+    with override(num_threads=1):
+        fn(a, out)
+        assert PARALLEL_STATE.num_threads == 1
+    np.testing.assert_array_equal(out, want)
+
+
+_COUNT_THREADS = textwrap.dedent("""
+    import os, numpy as np, mlc
+    from mlc import te
+    A = te.placeholder((64, 64), "float32", "A")
+    B = te.compute((64, 64), lambda i, j: A[i, j] + 1, "B")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+    sch.parallel(sch.get_loops(sch.get_block("B"))[0])
+    lib = mlc.build(sch.mod, "llvm")
+    a = np.ones((64, 64), "float32"); b = np.empty_like(a)
+    before = len(os.listdir("/proc/self/task"))
+    lib["main"](a, b)
+    assert (b == 2).all()
+    print(len(os.listdir("/proc/self/task")) - before)
+""")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_mlc_num_threads_sets_the_team_size(threads):
+    """libgomp starts ``MLC_NUM_THREADS - 1`` worker threads for the first launch."""
+    env = dict(os.environ, MLC_NUM_THREADS=threads)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", _COUNT_THREADS], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) == int(threads) - 1
+
+
+# ---------------------------------------------------------------- no libgomp
+
+def test_without_libgomp_parallel_loops_run_serially_and_warn_once(monkeypatch):
+    monkeypatch.setattr(parallel, "openmp_available", lambda: False)
+    monkeypatch.setattr(parallel, "_warned", False)
+    func = parallel_outer_loops(elementwise_2d(9, 4), ["B"])
+    with pytest.warns(RuntimeWarning, match="libgomp"):
+        lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
+    assert "GOMP_parallel" not in lib.get_source("ll")
+    a = np.arange(36, dtype="float32").reshape(9, 4)
+    b = np.empty_like(a)
+    lib["f"](a, b)
+    np.testing.assert_array_equal(b, a * 2 + 1)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mlc.build(mlc.IRModule({"g": func}), "llvm")  # said once per process
