@@ -62,7 +62,8 @@ def native_entry(function):
 
 
 class GraphExecutor:
-    """``executor(inputs) -> outputs`` for a memory-planned graph of ``call_tir`` bindings.
+    """``executor(inputs) -> outputs`` for a memory-planned graph of ``call_tir`` (and
+    ``view``) bindings.
 
     ``inputs`` are NumPy arrays of the graph inputs' shapes and dtypes (any
     memory layout). The result is a list with one array per graph output,
@@ -75,9 +76,11 @@ class GraphExecutor:
         self.out_tree = out_tree
         kernels = {}
         for b in graph.bindings:
+            if b.op == "view":
+                continue
             if b.op != "call_tir":
-                raise MLCError(f"GraphExecutor runs call_tir bindings only, got {b.op!r}; run the "
-                               "graph pipeline first")
+                raise MLCError(f"GraphExecutor runs call_tir and view bindings only, got {b.op!r}; "
+                               "run the graph pipeline first")
             kernels.setdefault(b.attr("func"), lib[b.attr("func")])
         entries = {name: native_entry(fn) for name, fn in kernels.items()}
         if config().debug:  # every call checks its arrays against the PrimFunc
@@ -100,7 +103,7 @@ class GraphExecutor:
         """(value, storage index) of every planned intermediate, in binding order."""
         out = []
         for b in self.graph.bindings:
-            for v, s in zip(b.outputs, b.attr("storage") or (None,) * len(b.outputs)):
+            for v, s in zip(b.outputs, b.attr("storage") or ()):
                 if s is not None:
                     out.append((v, s))
         return out
@@ -161,7 +164,7 @@ class GraphExecutor:
         for n, (v, _) in enumerate(self._intermediates()):
             names[id(v)] = f"ws[{n}]"
         for b in graph.bindings:
-            for v, s in zip(b.outputs, b.attr("storage") or (None,) * len(b.outputs)):
+            for v, s in zip(b.outputs, b.attr("storage") or ()):
                 if s is None:
                     k = len(self._fresh_types)
                     self._fresh_types.append((v.shape, v.dtype))
@@ -172,7 +175,15 @@ class GraphExecutor:
                         names[id(v)] = f"q{k}"
                     else:
                         names[id(v)] = f"o{k}"
-        for b in graph.bindings:
+        for n, b in enumerate(graph.bindings):
+            if b.op == "view":  # the same memory: the same pointer, or a reshaped array
+                (source,), (view,) = b.args, b.outputs
+                if self.native:
+                    names[id(view)] = names[id(source)]
+                else:
+                    lines.append(ind + f"v{n} = {names[id(source)]}.reshape({view.shape!r})")
+                    names[id(view)] = f"v{n}"
+                continue
             args = ", ".join(names[id(a)] for a in b.args + b.outputs)
             k = self._kernel_names.index(b.attr("func"))
             call = f"_k{k}(({args},))" if self.mode == "arrays" else f"_k{k}({args})"

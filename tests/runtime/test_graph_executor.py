@@ -46,13 +46,20 @@ def test_memory_planning_allocates_fewer_buffers_than_intermediates():
     np.testing.assert_allclose(f(X, W), ref_chain(X, W), rtol=1e-5)
 
 
-def test_llvm_kernels_are_called_through_native_entry_points():
+@pytest.fixture
+def release_mode(monkeypatch):
+    """Executors built as without MLC_DEBUG, whatever the environment says."""
+    release = dataclasses.replace(config(), debug=False)
+    monkeypatch.setattr(graph_executor, "config", lambda: release)
+
+
+def test_llvm_kernels_are_called_through_native_entry_points(release_mode):
     _, entry = compiled(chain, X, W)
     assert entry.executor.mode == "native"
     assert "_ptr(" in entry.executor.source
 
 
-def test_reference_backend_uses_array_kernels():
+def test_reference_backend_uses_array_kernels(release_mode):
     f, entry = compiled(chain, X, W, target="reference")
     assert entry.executor.mode == "arrays"
     np.testing.assert_allclose(f(X, W), ref_chain(X, W), rtol=1e-5)

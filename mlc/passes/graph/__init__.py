@@ -1,8 +1,8 @@
 """Graph passes, each a pure, named ``Graph -> Graph`` function in its own module.
 
 :func:`run_graph_passes` runs :data:`GRAPH_PIPELINE`: dead code elimination,
-common subexpression elimination, constant folding, fusion, lowering of each
-fused group to one PrimFunc, and memory planning.
+common subexpression elimination, constant folding, fusion, reshapes as
+views, lowering of each fused group to one PrimFunc, and memory planning.
 """
 from .cse import common_subexpression_elimination
 from .dce import dead_code_elimination
@@ -13,9 +13,10 @@ from .lower import lower_group, lower_to_tir
 from .pipeline import GRAPH_PIPELINE, run_graph_passes
 from .plan import plan_memory
 from .verify import verify_graph
+from .views import reshape_to_view
 
 __all__ = [
     "GRAPH_PIPELINE", "run_graph_passes", "dead_code_elimination",
     "common_subexpression_elimination", "fold_constants", "fuse_ops", "inline_stages",
-    "lower_group", "lower_to_tir", "plan_memory", "verify_graph",
+    "lower_group", "lower_to_tir", "plan_memory", "reshape_to_view", "verify_graph",
 ]

@@ -1,7 +1,7 @@
 """The graph pipeline: the named passes a traced graph goes through, in order.
 
 >>> [p.__name__ for p in GRAPH_PIPELINE]
-['dead_code_elimination', 'common_subexpression_elimination', 'fold_constants', 'dead_code_elimination', 'fuse_ops', 'lower_to_tir', 'plan_memory']
+['dead_code_elimination', 'common_subexpression_elimination', 'fold_constants', 'dead_code_elimination', 'fuse_ops', 'reshape_to_view', 'lower_to_tir', 'plan_memory']
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .fold import fold_constants
 from .fuse import fuse_ops
 from .lower import lower_to_tir
 from .plan import plan_memory
+from .views import reshape_to_view
 from .verify import verify_graph
 
 __all__ = ["GRAPH_PIPELINE", "run_graph_passes"]
@@ -28,6 +29,7 @@ GRAPH_PIPELINE: tuple[GraphPass, ...] = (
     fold_constants,
     dead_code_elimination,
     fuse_ops,
+    reshape_to_view,
     lower_to_tir,
     plan_memory,
 )

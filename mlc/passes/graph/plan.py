@@ -5,7 +5,8 @@ a flat buffer of one dtype. Walking the bindings in order, a result takes a
 free storage of its dtype (the smallest that fits, else the largest, which
 grows), and a storage is freed after the last binding that reads its value.
 A kernel never writes a storage it also reads. Returned values are left to
-the caller (allocated per call). The plan is recorded as each binding's
+the caller (allocated per call); a ``view`` keeps the storage it views alive
+as long as it is read. The plan is recorded as each binding's
 ``storage`` attribute and the graph's ``storages``. Three intermediates of a
 chain share two storages:
 
@@ -29,35 +30,37 @@ __all__ = ["plan_memory"]
 def plan_memory(graph: Graph) -> Graph:
     """Assign storages to the results of ``call_tir`` bindings the graph does not return."""
     returned = {id(a) for a in graph.outputs}
-    last_use: dict[int, int] = {}
+    root: dict[int, int] = {}     # a view's id -> the id of the value it views
+    last_use: dict[int, int] = {}  # by root: a storage lives while any view of it is read
     for n, b in enumerate(graph.bindings):
         for a in b.args:
-            last_use[id(a)] = n
+            last_use[root.get(id(a), id(a))] = n
+        if b.op == "view":
+            root[id(b.outputs[0])] = root.get(id(b.args[0]), id(b.args[0]))
     sizes: list[int] = []
     dtypes: list[str] = []
     free: list[int] = []
     holder: dict[int, int] = {}   # value id -> storage index
     bindings = []
     for n, b in enumerate(graph.bindings):
-        if b.op != "call_tir":
-            bindings.append(b)
-            continue
-        slots = []
-        for v in b.outputs:
-            if id(v) in returned:
-                slots.append(None)
-                continue
-            k = _take(free, sizes, dtypes, v.type.size, v.dtype)
-            holder[id(v)] = k
-            slots.append(k)
-        for v in b.outputs:  # results nobody reads are free right away
-            if id(v) in holder and id(v) not in last_use:
-                free.append(holder.pop(id(v)))
-        for key in {id(a) for a in b.args}:
+        if b.op == "call_tir":
+            slots = []
+            for v in b.outputs:
+                if id(v) in returned:
+                    slots.append(None)
+                    continue
+                k = _take(free, sizes, dtypes, v.type.size, v.dtype)
+                holder[id(v)] = k
+                slots.append(k)
+            for v in b.outputs:  # results nobody reads are free right away
+                if id(v) in holder and id(v) not in last_use:
+                    free.append(holder.pop(id(v)))
+            attrs = tuple(kv for kv in b.attrs if kv[0] != "storage") + (("storage", tuple(slots)),)
+            b = Binding(b.outputs, b.op, b.args, attrs, b.loc)
+        for key in {root.get(id(a), id(a)) for a in b.args}:
             if last_use.get(key) == n and key in holder:
                 free.append(holder.pop(key))
-        attrs = tuple(kv for kv in b.attrs if kv[0] != "storage") + (("storage", tuple(slots)),)
-        bindings.append(Binding(b.outputs, b.op, b.args, attrs, b.loc))
+        bindings.append(b)
     storages = tuple(Storage(s, d) for s, d in zip(sizes, dtypes))
     return graph.with_bindings(bindings, storages=storages)
 

@@ -32,6 +32,10 @@ def verify_graph(graph: Graph, after: str = "") -> Graph:
             raise IRError(f"graph{where}: call_tir names {b.attr('func')!r}, which the module lacks")
         if b.op == "fused":
             verify_graph(b.attr("body"), after)
+        if b.op == "view" and (len(b.args) != 1 or len(b.outputs) != 1
+                               or b.args[0].type.size != b.outputs[0].type.size
+                               or b.args[0].dtype != b.outputs[0].dtype):
+            raise IRError(f"graph{where}: view binding {n} must see one value with its size and dtype")
     for a in graph.outputs:
         if isinstance(a, Var) and id(a) not in defined:
             raise IRError(f"graph{where}: output {a.name} is never defined")
