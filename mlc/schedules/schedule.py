@@ -22,6 +22,7 @@ from .primitives.inline import InlinePrimitives
 from .primitives.layout import LayoutPrimitives
 from .primitives.loops import LoopPrimitives
 from .primitives.sampling import SamplingPrimitives
+from .primitives.transform_layout import LayoutTransformPrimitives
 from .primitives.reduction import ReductionPrimitives
 from .primitives.tensorize import TensorizePrimitives
 
@@ -30,5 +31,5 @@ __all__ = ["Schedule", "BlockRV", "LoopRV", "ExprRV"]
 
 class Schedule(GetPrimitives, LoopPrimitives, SamplingPrimitives, ComputeLocationPrimitives,
                InlinePrimitives, CachePrimitives, ReductionPrimitives, LayoutPrimitives,
-               BlockizePrimitives, TensorizePrimitives):
+               BlockizePrimitives, TensorizePrimitives, LayoutTransformPrimitives):
     """Edit a copy of an IRModule; ``sch.mod`` is the result, ``sch.trace`` the record."""
