@@ -1,7 +1,10 @@
 """Backends turn an IRModule into a runnable :class:`mlc.runtime.Module`.
 
-``build(mod, target)`` is the one entry point: "llvm" compiles native code for
-the host CPU, "reference" interprets the IR with NumPy (the test oracle).
+``build(mod, target, schedule)`` is the one entry point: "llvm" compiles native
+code for the host CPU, "reference" interprets the IR with NumPy (the test oracle).
+``schedule`` is a function ``f(sch)`` applied to ``mlc.Schedule(mod)`` first;
+without one, the target's default schedule rules handle every function nobody
+scheduled (:mod:`mlc.schedules.default`).
 """
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ from .target import Target
 __all__ = ["build", "Target"]
 
 
-def build(mod, target="llvm"):
-    """Compile every function of ``mod`` for ``target``; returns a runtime Module.
+def build(mod, target="llvm", schedule=None):
+    """Schedule ``mod`` with ``schedule`` (default rules when None), then compile every
+    function for ``target``; returns a runtime Module.
 
     >>> import numpy as np
     >>> from mlc import te
@@ -28,6 +32,8 @@ def build(mod, target="llvm"):
     if not isinstance(mod, IRModule):
         raise MLCError(f"build takes an IRModule or PrimFunc, got {type(mod).__name__}")
     target = Target.from_str(target)
+    from ..schedules.apply import apply_schedule
+    mod = apply_schedule(mod, target, schedule)
     if target.kind == "llvm":
         from .llvm import build_llvm
         return build_llvm(mod, target)

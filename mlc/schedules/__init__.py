@@ -1,7 +1,11 @@
-"""Schedules: TensorIR primitives, their trace, and (later) default rules and tuning."""
+"""Schedules: TensorIR primitives, their trace, default rules per target, and (later) tuning."""
+from .apply import apply_schedule, as_written
 from .base import BlockRV, ExprRV, LoopRV
+from .default import default_schedule
+from .index_map import IndexMap
 from .schedule import Schedule
 from .tensor_intrin import TensorIntrin
 from .trace import Instruction, Trace
 
-__all__ = ["Schedule", "BlockRV", "LoopRV", "ExprRV", "Trace", "Instruction", "TensorIntrin"]
+__all__ = ["Schedule", "BlockRV", "LoopRV", "ExprRV", "Trace", "Instruction", "TensorIntrin",
+           "IndexMap", "apply_schedule", "as_written", "default_schedule"]

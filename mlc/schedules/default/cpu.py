@@ -1,0 +1,145 @@
+"""The default CPU schedule: an explicit list of rules, each a function of one block.
+
+:func:`schedule_cpu` runs :data:`FUNCTION_RULES` once, then visits the
+blocks in program order and applies the first of :data:`BLOCK_RULES` that
+takes the block:
+
+1. ``inline_injective`` — inline elementwise/injective intermediate blocks
+   into their consumers (only data movement into reductions, so nothing
+   expensive is recomputed per reduction step);
+2. ``schedule_matmul`` (:mod:`.matmul`) — register tiling of
+   ``C[...] += A[...] * B[...]`` with B packed into panels, the reduction
+   between the outer tiles and the register tile, a local accumulator,
+   vectorized columns, unrolled rows, parallel outer tiles and the epilogue
+   fused;
+3. ``schedule_reduction`` — other reductions: move the reduction outside a
+   contiguous spatial loop so that loop can be vectorized, parallelize the
+   outer spatial loops;
+4. ``schedule_spatial`` — everything else: vectorize the innermost
+   contiguous loop (split by the vector width; a predicate guards ragged
+   sizes), parallelize fused outer loops.
+
+A rule that does not apply returns None; one whose primitive refuses is
+undone (:func:`.steps.attempt`). Either way the function stays correct: every
+change is made by a checked schedule primitive.
+"""
+from __future__ import annotations
+
+from ...ir.expr import BufferLoad
+from ...ir.functor import pre_order_nodes
+from ..analysis import is_param
+from ..state import all_blocks
+from .matmul import schedule_matmul
+from .patterns import contiguous_along, is_data_movement, is_injective, view, view_by_name
+from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
+
+__all__ = ["schedule_cpu", "FUNCTION_RULES", "BLOCK_RULES", "inline_injective",
+           "schedule_reduction", "schedule_spatial"]
+
+
+def _block_names(sch, func_name: str) -> list[str]:
+    return [loc.node.block.name_hint for loc in all_blocks(sch.mod[func_name])]
+
+
+# ------------------------------------------------------------------ inlining
+
+def _readers(func, buffer) -> list:
+    return [loc.node for loc in all_blocks(func)
+            if any(r.buffer is buffer for r in loc.node.block.reads)]
+
+
+def _inline_pays(func, name: str) -> bool:
+    """Inline ``name`` only where it cannot multiply expensive work."""
+    v = view_by_name(func, name)
+    if not is_injective(v) or len(v.block.writes) != 1:
+        return False
+    out = v.block.writes[0].buffer
+    if is_param(func, out):
+        return False
+    if is_data_movement(v.block.body.value):
+        return True
+    for reader in _readers(func, out):
+        if reader.block.is_reduction:
+            return False
+        loads = [n for n in pre_order_nodes(reader.block.body)
+                 if isinstance(n, BufferLoad) and n.buffer is out]
+        if len(loads) > 1:
+            return False
+    return True
+
+
+def inline_injective(sch, func_name: str, cpu: CpuInfo) -> set[str]:
+    """compute_inline every intermediate elementwise/injective block where it pays."""
+    inlined = set()
+    for name in _block_names(sch, func_name):
+        if not _inline_pays(sch.mod[func_name], name):
+            continue
+        if attempt(sch, lambda s: s.compute_inline(s.get_block(name, func_name)) or True):
+            inlined.add(name)
+    return inlined
+
+
+# --------------------------------------------------------------- reductions
+
+def schedule_reduction(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
+    """A reduction that is not a matmul: vectorize a contiguous spatial loop moved
+    inside the reduction loops when there is one, parallelize outer spatial loops."""
+    block = sch.get_block(name, func_name)
+    v = view(sch, block)
+    if not v.block.is_reduction:
+        return None
+    kinds = [iv.iter_type for iv in v.block.iter_vars]
+    loops = sch.get_loops(block)
+    if len(loops) != len(kinds) or any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+        return None
+    spatial = [n for n, kind in enumerate(kinds) if kind == "spatial"]
+    if spatial and spatial[-1] < len(kinds) - 1:
+        last = v.block.iter_vars[spatial[-1]].var
+        write_last = all(w.region and w.region[-1].min is last for w in v.block.writes)
+        if write_last and contiguous_along(last, v.block.reads):
+            order = [loops[n] for n in spatial[:-1]] + [loops[n] for n in range(len(kinds))
+                                                        if kinds[n] != "spatial"] + [loops[spatial[-1]]]
+            if attempt(sch, lambda s: s.reorder(*order) or True):
+                attempt(sch, vectorize_innermost, block, cpu.lanes(v.block.writes[0].buffer.dtype))
+    attempt(sch, parallelize_outer, block, cpu)
+    return {name}
+
+
+# ------------------------------------------------------------------ spatial
+
+def schedule_spatial(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
+    """A spatial block: vectorize the innermost loop where it writes contiguously,
+    parallelize the fused outer loops."""
+    block = sch.get_block(name, func_name)
+    v = view(sch, block)
+    if v.block.is_reduction:
+        return None
+    if v.loops and v.block.writes:
+        inner = v.loops[-1].loop_var
+        binding = [iv.var for iv, val in zip(v.block.iter_vars, v.realize.iter_values) if val is inner]
+        if len(binding) == 1 and all(w.region and w.region[-1].min is binding[0] for w in v.block.writes):
+            dtype = v.block.writes[0].buffer.dtype
+            attempt(sch, vectorize_innermost, block, cpu.lanes(dtype))
+    attempt(sch, parallelize_outer, block, cpu)
+    return {name}
+
+
+#: Rules run once per function, in order.
+FUNCTION_RULES = (inline_injective,)
+#: Rules tried on each block in order; the first that applies schedules it.
+BLOCK_RULES = (schedule_matmul, schedule_reduction, schedule_spatial)
+
+
+def schedule_cpu(sch, func_name: str, cpu: CpuInfo) -> None:
+    """Apply the CPU rules to function ``func_name`` of ``sch`` (in place)."""
+    for rule in FUNCTION_RULES:
+        attempt(sch, rule, func_name, cpu)
+    done: set[str] = set()
+    for name in _block_names(sch, func_name):
+        if name in done or name not in _block_names(sch, func_name):
+            continue
+        for rule in BLOCK_RULES:
+            handled = attempt(sch, rule, func_name, name, cpu)
+            if handled is not None:
+                done |= handled
+                break

@@ -1,0 +1,155 @@
+"""The default CPU schedule of matmul-like blocks: register tiles, packed panels, threads.
+
+For ``C[b, i, j] += A[b, i, k] * B[b, k, j]`` (any layout of A and B, any
+number of batch axes, i optional) :func:`schedule_matmul` builds::
+
+    B_global[b, j // NR, k, j % NR] = B[b, k, j]    # pack B into column panels (when it pays)
+    for b, j_0 in T.parallel(...):                    # outer tiles, fused, on threads
+        for i_0 in range(M / MR):
+            C_local[MR x NR] = 0                      # init: vectorized, rows unrolled
+            for k in range(K):                        # the reduction, between the tiles
+                for i_1 in T.unroll(MR):              # register tile: MR x NR accumulators
+                    for j_1 in T.vectorized(NR):
+                        C_local[i, j] += A[i, k] * B_global[j // NR, k, j % NR]
+            C[tile] = epilogue(C_local[tile])         # write back, relu/bias fused in
+
+The column tile NR is two vectors (16 float32 lanes with AVX2), the row tile
+MR four rows: eight vector accumulators, enough to hide the FMA latency, few
+enough to stay in registers. Sizes that the tiles do not divide get the
+split's ``T.where`` predicate. Packing copies each NR-wide column panel of B
+into consecutive memory, so the inner loop streams it from one place instead
+of jumping a whole row of B per step; it pays once A has enough rows to reuse
+each panel and B is larger than the L1 cache, or when B is stored with j not
+contiguous.
+"""
+from __future__ import annotations
+
+from ...ir import dtype as dt
+from ...ir.expr import IntImm
+from .patterns import match_matmul, view
+from .steps import JOBS_PER_CORE, MIN_PARALLEL_WORK, CpuInfo, attempt, vector_split
+
+__all__ = ["schedule_matmul", "MATMUL_ROWS", "PACK_MIN_ROWS", "PACK_MIN_BYTES"]
+
+#: Rows of the register tile.
+MATMUL_ROWS = 4
+#: Packing B needs at least this many rows of A to reuse each panel.
+PACK_MIN_ROWS = 16
+#: ... and a B bigger than this (L1-resident B gains nothing from packing).
+PACK_MIN_BYTES = 32 * 1024
+
+
+def _column_tile(n: int, lanes: int) -> int:
+    width = vector_split(n, lanes)
+    return n if width is None else width
+
+
+def _pack_b(sch, block, pat, nr: int, cpu: CpuInfo) -> str:
+    """Copy B into panels ``[batch..., j // nr, k, j % nr]``; returns the copy block's name."""
+    copy = sch.cache_read(block, pat.b_read, "global")
+    ndim = len(pat.b_dims)
+    pj, pk = pat.b_dims.index(pat.j), pat.b_dims.index(pat.k)
+    names = [f"d{d}" for d in range(ndim)]
+    results = [names[d] for d in range(ndim) if d not in (pj, pk)]
+    results += [f"{names[pj]} // {nr}", names[pk], f"{names[pj]} % {nr}"]
+    sch.transform_layout(block, ("read", pat.b_read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    name = view(sch, copy).name
+    loops = sch.get_loops(copy)
+    outer, inner = sch.split(loops[pj], [None, nr])
+    order = [loops[d] for d in range(ndim) if d not in (pj, pk)] + [outer, loops[pk], inner]
+    sch.reorder(*order)
+    lanes = cpu.lanes(view(sch, copy).block.writes[0].buffer.dtype)
+    if nr >= lanes:
+        attempt(sch, lambda s: s.vectorize(inner) or True)
+    if cpu.cores > 1:
+        par = order[:-2]
+        attempt(sch, lambda s: s.parallel(par[0] if len(par) == 1 else s.fuse(*par)) or True)
+    return name
+
+
+def _finish_tile(sch, block, n_outer: int) -> None:
+    """Vectorize the innermost loop of a tile block and unroll the row loop above it
+    (when that loop is part of the tile, i.e. not one of the ``n_outer`` outer loops)."""
+    loops = sch.get_loops(block)
+    if len(loops) <= n_outer:
+        return
+    attempt(sch, lambda s: s.vectorize(loops[-1]) or True)
+    if len(loops) - 2 >= n_outer:
+        attempt(sch, lambda s: s.unroll(loops[-2]) or True)
+
+
+def _fuse_epilogue(sch, copy, anchor, n_outer: int) -> set[str]:
+    """Fold elementwise consumers of C into the write back (or run them right after it)."""
+    names = set()
+    for consumer in sch.get_consumers(copy):
+        name = view(sch, consumer).name
+        if attempt(sch, lambda s: s.reverse_compute_inline(consumer) or True):
+            names.add(name)
+        elif attempt(sch, lambda s: s.reverse_compute_at(consumer, anchor) or True):
+            _finish_tile(sch, consumer, n_outer)
+            names.add(name)
+    return names
+
+
+def _parallel_tiles(sch, outer, extents, cpu: CpuInfo, work: int) -> None:
+    if cpu.cores < 2 or work < MIN_PARALLEL_WORK or not outer:
+        return
+    chosen, product = [], 1
+    for rv, extent in zip(outer, extents):
+        chosen.append(rv)
+        product *= extent
+        if product >= JOBS_PER_CORE * cpu.cores:
+            break
+    if product >= 2:
+        attempt(sch, lambda s: s.parallel(chosen[0] if len(chosen) == 1 else s.fuse(*chosen)) or True)
+
+
+def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
+    """Register-tile a matmul-like block (see the module docstring); None if it is not one."""
+    block = sch.get_block(name, func_name)
+    v = view(sch, block)
+    pat = match_matmul(v)
+    if pat is None or len(v.loops) != len(v.block.iter_vars):
+        return None
+    if any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+        return None
+    if not all(isinstance(iv.dom.extent, IntImm) for iv in v.block.iter_vars):
+        return None
+    ext = [iv.dom.extent.value for iv in v.block.iter_vars]
+    out = v.block.writes[0].buffer
+    lanes = cpu.lanes(out.dtype)
+    m = ext[pat.i] if pat.i is not None else 1
+    n, k = ext[pat.j], ext[pat.k]
+    b_bytes = n * k * dt.bits(v.block.reads[pat.b_read].buffer.dtype) // 8
+    pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_MIN_BYTES or not pat.b_contiguous())
+    if not pack and not pat.b_contiguous():
+        return None
+    nr = _column_tile(n, lanes)
+    mr = min(MATMUL_ROWS, m)
+    handled = {name}
+    if pack:
+        handled.add(_pack_b(sch, block, pat, nr, cpu))
+    loops = sch.get_loops(block)
+    j0, j1 = sch.split(loops[pat.j], [None, nr]) if nr < n else (None, loops[pat.j])
+    if pat.i is not None and mr < m:
+        i0, i1 = sch.split(loops[pat.i], [None, mr])
+    else:
+        i0, i1 = None, (loops[pat.i] if pat.i is not None else None)
+    batch = [loops[b] for b in pat.batch]
+    outer = [rv for rv in batch + [j0, i0] if rv is not None]
+    inner = [rv for rv in (i1, j1) if rv is not None]
+    sch.reorder(*outer, loops[pat.k], *inner)
+    if outer:
+        anchor = outer[-1]
+        copy = sch.cache_write(block, 0, "local")
+        sch.reverse_compute_at(copy, anchor)
+        handled.add(view(sch, copy).name)
+        init = sch.decompose_reduction(block, loops[pat.k])
+        _finish_tile(sch, init, len(outer))
+        _finish_tile(sch, copy, len(outer))
+        handled |= _fuse_epilogue(sch, copy, anchor, len(outer))
+    _finish_tile(sch, block, len(outer) + 1)
+    outer_extents = [ext[b] for b in pat.batch] + ([-(-n // nr)] if j0 is not None else []) + \
+        ([-(-m // mr)] if i0 is not None else [])
+    _parallel_tiles(sch, outer, outer_extents, cpu, m * n * k)
+    return handled

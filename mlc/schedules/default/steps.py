@@ -1,0 +1,154 @@
+"""Building blocks of the default rules: try a step, vectorize the innermost loop,
+parallelize the outer loops.
+
+Every step edits a :class:`~mlc.schedules.Schedule` through its primitives,
+so what a rule did is in ``sch.trace``. :func:`attempt` makes a step
+optional: when a primitive refuses (``ScheduleError``) the schedule is put
+back exactly as it was before the step, trace included.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import ScheduleError
+from ...ir import dtype as dt
+from ...ir.expr import IntImm, Var
+from ...ir.functor import pre_order_nodes
+from .patterns import view
+
+__all__ = ["CpuInfo", "attempt", "vectorize_innermost", "parallelize_outer", "vector_split",
+           "MIN_PARALLEL_WORK", "JOBS_PER_CORE"]
+
+#: A loop nest runs on threads only when it has at least this many block instances
+#: (below that, waking the thread pool costs more than the work).
+MIN_PARALLEL_WORK = 1 << 14
+#: Outer loops are fused until the parallel loop has this many iterations per core,
+#: so that uneven iterations still balance across cores.
+JOBS_PER_CORE = 4
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    """What the CPU rules need to know about the machine."""
+    vector_bits: int = 256
+    cores: int = 1
+
+    def lanes(self, dtype: str) -> int:
+        """Elements of ``dtype`` in one vector register."""
+        return max(1, self.vector_bits // max(8, dt.bits(dtype)))
+
+    @staticmethod
+    def from_target(target) -> CpuInfo:
+        from ...config import config
+        features = set(target.features.split(","))
+        bits = 512 if "+avx512f" in features else 256 if "+avx" in features or "+avx2" in features else 128
+        return CpuInfo(bits, config().num_threads)
+
+
+def _restore(sch, saved) -> None:
+    sch.__dict__.clear()
+    sch.__dict__.update(saved.__dict__)
+
+
+def attempt(sch, step, *args):
+    """``step(sch, *args)``, or nothing at all if a primitive refuses or the step returns None.
+
+    Returns what the step returned (None when it did not apply).
+    """
+    saved = sch.copy()
+    try:
+        result = step(sch, *args)
+    except ScheduleError:
+        result = None
+    if result is None:
+        _restore(sch, saved)
+    return result
+
+
+def _extent(loop_view) -> int | None:
+    return loop_view.extent.value if isinstance(loop_view.extent, IntImm) else None
+
+
+def vector_split(extent: int, lanes: int) -> int | None:
+    """The inner extent to vectorize a loop of ``extent`` with: two vectors or one,
+    preferring a width that divides the extent; None when shorter than a vector."""
+    if extent < lanes:
+        return None
+    for width in (2 * lanes, lanes):
+        if extent % width == 0:
+            return width
+    return 2 * lanes if extent >= 2 * lanes else lanes
+
+
+def vectorize_innermost(sch, block, lanes: int, unroll_next: bool = False):
+    """Split the innermost loop of ``block`` by the vector width and vectorize the inner part.
+
+    ``unroll_next`` also unrolls the loop right above the vector loop (register tiles).
+    Returns the vector loop, or None when the loop is shorter than a vector or not spatial.
+    """
+    loops = sch.get_loops(block)
+    if not loops:
+        return None
+    v = view(sch, block)
+    inner = v.loops[-1]
+    extent = _extent(inner)
+    if extent is None or inner.kind != "serial" or not _binds_spatial_only(v, inner.loop_var):
+        return None
+    width = vector_split(extent, lanes)
+    if width is None:
+        return None
+    vec = loops[-1] if width == extent else sch.split(loops[-1], [None, width])[1]
+    sch.vectorize(vec)
+    if unroll_next and len(v.loops) >= 2:
+        above = sch.get_loops(block)[-2]
+        attempt(sch, lambda s: s.unroll(above) or True)
+    return vec
+
+
+def _binds_spatial_only(v, var: Var) -> bool:
+    """``var`` appears only in bindings of spatial iterators of the block."""
+    for iv, value in zip(v.block.iter_vars, v.realize.iter_values):
+        if iv.iter_type != "spatial" and any(n is var for n in pre_order_nodes(value)):
+            return False
+    return True
+
+
+def parallelize_outer(sch, block, cpu: CpuInfo, work: int | None = None):
+    """Fuse the outer serial spatial loops of ``block`` until there is enough to share
+    among the cores, and run the fused loop in parallel.
+
+    ``work`` is the number of block instances (default: the product of all loop
+    extents); a small nest stays serial. Returns the parallel loop or None.
+    """
+    if cpu.cores < 2:
+        return None
+    loops = sch.get_loops(block)
+    v = view(sch, block)
+    extents = [_extent(f) for f in v.loops]
+    if any(e is None for e in extents):
+        return None
+    if work is None:
+        work = 1
+        for e in extents:
+            work *= e
+    if work < MIN_PARALLEL_WORK:
+        return None
+    chosen, product = [], 1
+    for rv, loop in zip(loops, v.loops):
+        if loop.kind != "serial" or not _binds_spatial_only(v, loop.loop_var):
+            break
+        if chosen and loop is not _body_loop(v.loops[len(chosen) - 1]):
+            break
+        chosen.append(rv)
+        product *= _extent(loop)
+        if product >= JOBS_PER_CORE * cpu.cores:
+            break
+    if product < 2:
+        return None
+    fused = chosen[0] if len(chosen) == 1 else sch.fuse(*chosen)
+    sch.parallel(fused)
+    return fused
+
+
+def _body_loop(loop):
+    return loop.body
