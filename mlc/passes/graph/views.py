@@ -11,9 +11,9 @@ it is (:mod:`.plan`); the executor passes the same buffer on.
 >>> from mlc.ir.graph import Binding, Graph, Var
 >>> from mlc.passes.graph.fuse import fuse_ops
 >>> x = Var("x", TensorType((2, 3), "float32"))
->>> f, e = Var("f", TensorType((6,), "float32")), Var("e", TensorType((6,), "float32"))
+>>> f, s = Var("f", TensorType((6,), "float32")), Var("s", TensorType((6,), "float32"))
 >>> g = Graph((x,), (Binding((f,), "reshape", (x,), (("newshape", (6,)),)),
-...                  Binding((e,), "exp", (f,))), (e,))
+...                  Binding((s,), "nn.softmax", (f,))), (s,))
 >>> reshape_to_view(fuse_ops(g)).ops()
 ['view', 'fused']
 """
