@@ -40,11 +40,20 @@ class Lowered:
 
     ``traced`` is the graph as traced; ``graph`` the graph after the pipeline
     (one ``call_tir`` per fused kernel, memory planned); ``mod`` the IRModule
-    of fused PrimFuncs that ``mlc.build`` compiles.
+    of fused PrimFuncs that ``mlc.build`` compiles, before scheduling;
+    :meth:`scheduled` is that module as the build schedules it.
     """
     traced: Graph
     graph: Graph
     mod: object
+    target: object = None
+    schedule: object = None
+
+    def scheduled(self):
+        """``mod`` after the jit's schedule (or the target's default rules)."""
+        from ..backends.target import Target
+        from ..schedules.apply import apply_schedule
+        return apply_schedule(self.mod, Target.from_str(self.target), self.schedule)
 
     def as_text(self) -> str:
         """The graph (Relax-like) followed by the kernels (TVMScript-like)."""
@@ -153,8 +162,7 @@ class JitFunction:
         _, _, call = self._signature(args, kwargs)
         traced, _ = self._trace(call)
         graph = lower_graph(traced)
-        from .compile import apply_schedule
-        return Lowered(traced, graph, apply_schedule(graph.module, self._schedule))
+        return Lowered(traced, graph, graph.module, self._target, self._schedule)
 
     def clear_cache(self) -> None:
         """Forget every compiled signature."""
@@ -199,7 +207,8 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       scalars.
     - ``target``: "llvm" (default: ``mlc.config.config().target``) or "reference".
     - ``schedule``: a function ``schedule(sch)`` editing an ``mlc.Schedule``
-      of the fused kernels' IRModule (or returning a Schedule / IRModule).
+      of the fused kernels' IRModule (or returning a Schedule / IRModule), or
+      a Trace; without one ``mlc.build`` applies the target's default rules.
 
     >>> @jit(static_argnames="axis")
     ... def norm(x, axis):

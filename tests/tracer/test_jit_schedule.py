@@ -26,7 +26,7 @@ def tile_matmul(sch):
 def test_schedule_function_edits_the_kernels():
     f = mlc.jit(layer, schedule=tile_matmul)
     np.testing.assert_allclose(f(X, W, B), layer(X, W, B), rtol=1e-5, atol=1e-5)
-    func = f.lower(X, W, B).mod["fused_matmul_add_maximum"]
+    func = f.lower(X, W, B).scheduled()["fused_matmul_add_maximum"]
     kinds = [n.kind for n in pre_order_nodes(func.body) if isinstance(n, For)]
     assert "parallel" in kinds and len(kinds) == 6  # i split in two, plus j, k and the epilogue's 2
 
@@ -45,7 +45,7 @@ def test_schedule_may_return_a_schedule_or_module():
 
 
 def test_bad_schedule_result():
-    with pytest.raises(mlc.MLCError, match="must edit the Schedule"):
+    with pytest.raises(mlc.MLCError, match="edits the Schedule"):
         mlc.jit(layer, schedule=lambda sch: 42)(X, W, B)
 
 
@@ -56,3 +56,13 @@ def test_illegal_schedule_raises_schedule_error():
 
     with pytest.raises(mlc.ScheduleError):
         mlc.jit(layer, schedule=bad)(X, W, B)
+
+
+def test_without_a_schedule_the_default_rules_apply():
+    lowered = mlc.jit(layer).lower(X, W, B)
+    scheduled = lowered.scheduled()
+    assert not mlc.structural_equal(scheduled, lowered.mod)
+    kinds = {n.kind for func in scheduled.values() for n in pre_order_nodes(func.body) if isinstance(n, For)}
+    assert "vectorized" in kinds or "parallel" in kinds
+    reference = mlc.jit(layer, target="reference").lower(X, W, B).scheduled()
+    assert mlc.structural_equal(reference, lowered.mod)  # the reference target runs kernels as written
