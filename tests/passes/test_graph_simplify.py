@@ -74,3 +74,21 @@ def test_passes_are_pure(p):
     before = g.script()
     p(g)
     assert g.script() == before
+
+
+def test_verify_graph_rejects_malformed_graphs():
+    from mlc.ir.graph import Binding, Graph, Var
+    from mlc.ops.registry import TensorType
+    t = TensorType((2,), "float32")
+    x, a, b = Var("x", t), Var("a", t), Var("b", t)
+    with pytest.raises(mlc.IRError, match="before it is defined"):
+        verify_graph(Graph((x,), (Binding((a,), "exp", (b,)), Binding((b,), "exp", (x,))), (a,)))
+    with pytest.raises(mlc.IRError, match="defined twice"):
+        verify_graph(Graph((x,), (Binding((a,), "exp", (x,)), Binding((a,), "exp", (x,))), (a,)))
+    with pytest.raises(mlc.IRError, match="never defined"):
+        verify_graph(Graph((x,), (), (a,)))
+    with pytest.raises(mlc.IRError, match="module lacks"):
+        verify_graph(Graph((x,), (Binding((a,), "call_tir", (x,), (("func", "f"),)),), (a,)))
+    with pytest.raises(mlc.IRError, match="view binding"):
+        bad = Var("bad", TensorType((3,), "float32"))
+        verify_graph(Graph((x,), (Binding((bad,), "view", (x,)),), (bad,)))
