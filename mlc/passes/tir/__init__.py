@@ -1,8 +1,9 @@
 """TIR lowering passes, each a pure ``PrimFunc -> PrimFunc`` function in its own module.
 
 :func:`lower` runs :data:`LOWER_PIPELINE`: lower_init_block,
-convert_blocks_to_loops, flatten_buffers, simplify.
+convert_blocks_to_loops, compact_buffers, flatten_buffers, simplify.
 """
+from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
 from .flatten_buffers import flatten_buffers
 from .lower_init_block import lower_init_block
@@ -12,5 +13,5 @@ from .verify import verify_lowered, verify_well_formed
 
 __all__ = [
     "LOWER_PIPELINE", "lower", "run_passes", "lower_init_block", "convert_blocks_to_loops",
-    "flatten_buffers", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
+    "flatten_buffers", "compact_buffers", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
 ]

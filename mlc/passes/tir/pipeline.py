@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from ...config import config
 from ...errors import IRError
 from ...ir.tir import PrimFunc
+from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
 from .flatten_buffers import flatten_buffers
 from .lower_init_block import lower_init_block
@@ -31,6 +32,7 @@ Pass = Callable[[PrimFunc], PrimFunc]
 LOWER_PIPELINE: list[Pass] = [
     lower_init_block,
     convert_blocks_to_loops,
+    compact_buffers,
     flatten_buffers,
     simplify,
 ]

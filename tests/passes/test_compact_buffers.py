@@ -1,0 +1,120 @@
+"""compact_buffers: register tiles shrink into their loop; anything unsafe stays as it is."""
+import numpy as np
+import pytest
+
+import mlc
+from mlc.ir.buffer import decl_buffer
+from mlc.ir.expr import BufferLoad, Var, const
+from mlc.ir.functor import pre_order_nodes
+from mlc.ir.tir import Allocate, BufferStore, For, PrimFunc, seq
+from mlc.passes.tir import compact_buffers, convert_blocks_to_loops, lower_init_block
+from mlc.schedules import Schedule
+from tests.programs import mm_relu_func
+
+
+def loops_to_alloc(func):
+    """The loop variable names enclosing each Allocate, and its shape."""
+    out, stack = {}, [(func.body, ())]
+    while stack:
+        node, names = stack.pop()
+        if isinstance(node, Allocate):
+            out[node.buffer.name] = (names, node.buffer.static_shape())
+        for child in [getattr(node, f, None) for f in ("body", "then_case", "else_case")]:
+            if child is not None:
+                stack.append((child, names + ((node.loop_var.name,) if isinstance(node, For) else ())))
+        if hasattr(node, "seq"):
+            stack.extend((s, names) for s in node.seq)
+    return out
+
+
+def compacted(func):
+    return compact_buffers(convert_blocks_to_loops(lower_init_block(func)))
+
+
+def course_tiles(n=16, fuse=False):
+    sch = Schedule(mlc.IRModule({"main": mm_relu_func(n)}))
+    block = sch.get_block("Y")
+    i, j, k = sch.get_loops(block)
+    i0, i1 = sch.split(i, [None, 4])
+    j0, j1 = sch.split(j, [None, 8])
+    sch.reorder(i0, j0, k, i1, j1)
+    copy = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(copy, j0)
+    sch.decompose_reduction(block, k)
+    if fuse:
+        sch.fuse(i0, j0)
+    return sch.mod["main"]
+
+
+def run(func, *arrays):
+    out = [a.copy() for a in arrays]
+    mlc.build(mlc.IRModule({"main": func}), "llvm", schedule=mlc.schedules.as_written)["main"](*out)
+    return out
+
+
+@pytest.mark.parametrize("fuse", [False, True])
+def test_register_tile_moves_into_the_tile_loop(fuse):
+    func = course_tiles(fuse=fuse)
+    allocs = loops_to_alloc(compacted(func))
+    home = ("i_0_j_0_fused",) if fuse else ("i_0", "j_0")
+    assert allocs["Y_local"] == (home, (4, 8))
+    assert allocs["Y"] == ((), (16, 16))  # read by C's separate nest: stays whole at the root
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 16, 16)).astype("float32")
+    (_, _, c) = run(func, a, b, np.zeros((16, 16), "float32"))
+    np.testing.assert_allclose(c, np.maximum(a @ b, 0), rtol=1e-5, atol=1e-5)
+
+
+def test_a_value_carried_across_iterations_keeps_its_allocation():
+    """s[0] accumulates over i: every iteration touches the same element, so the
+    buffer cannot be fresh per iteration."""
+    n = 5
+    A, B = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    s = decl_buffer((1,), "float32", "s")
+    i = Var("i")
+    zero = const(0)
+    body = seq(BufferStore(s, const(0.0, "float32"), (zero,)),
+               For(i, const(0), const(n), "serial", seq(
+                   BufferStore(s, BufferLoad(s, (zero,), "float32") + BufferLoad(A, (i,), "float32"), (zero,)),
+                   BufferStore(B, BufferLoad(s, (zero,), "float32"), (i,)))))
+    func = PrimFunc((A, B), Allocate(s, body))
+    assert compact_buffers(func) is func
+    a = np.arange(1, n + 1, dtype="float32")
+    (_, b) = run(func, a, np.zeros(n, "float32"))
+    np.testing.assert_array_equal(b, np.cumsum(a))
+
+
+def test_overlapping_windows_keep_their_allocation():
+    """Each i touches t[i], t[i + 1]: neighbouring iterations share an element."""
+    n = 6
+    A, B = decl_buffer((n + 1,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    t = decl_buffer((n + 1,), "float32", "t")
+    i = Var("i")
+    body = For(i, const(0), const(n), "serial", seq(
+        BufferStore(t, BufferLoad(A, (i + 1,), "float32"), (i + 1,)),
+        BufferStore(B, BufferLoad(t, (i,), "float32") + BufferLoad(t, (i + 1,), "float32"), (i,))))
+    func = PrimFunc((A, B), Allocate(t, body))
+    assert compact_buffers(func) is func
+
+
+def test_vectorized_loops_and_shared_memory_are_not_entered():
+    n = 8
+    A, B = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    i = Var("i")
+    for kind, scope in (("vectorized", "local"), ("serial", "shared")):
+        t = decl_buffer((n,), "float32", "t", scope)
+        body = For(i, const(0), const(n), kind, seq(
+            BufferStore(t, BufferLoad(A, (i,), "float32"), (i,)),
+            BufferStore(B, BufferLoad(t, (i,), "float32"), (i,))))
+        func = PrimFunc((A, B), Allocate(t, body))
+        assert compact_buffers(func) is func
+
+
+def test_default_matmul_accumulator_is_a_small_per_tile_buffer():
+    lib = mlc.build(mlc.IRModule({"main": mm_relu_func(64, 48, 20)}), "llvm")
+    func = lib["main"].func
+    allocs = loops_to_alloc(compacted(func))
+    names, shape = allocs["Y_local"]
+    assert len(shape) == 2 and shape[0] * shape[1] <= 64 and names
+    nodes = [n for n in pre_order_nodes(compacted(func).body) if isinstance(n, Allocate)]
+    assert all(n.buffer.name != "Y" for n in nodes)  # relu was folded into the write back
