@@ -34,6 +34,7 @@ from . import arith, parallel
 from .intrinsics import emit_math
 from .loops import emit_loop, loop_metadata
 from .memory import BufferAllocator
+from .vecmath import call_vector_math, has_vector_math
 from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
 
 __all__ = ["emit_function", "REDUCTION_FLAGS"]
@@ -268,7 +269,10 @@ class _FunctionCodegen:
 
     def _call(self, e: Call) -> ir.Value:
         args = [self._compute(a) for a in e.args]
-        out = emit_math(self.builder, e.op, args, compute_dtype(e.args[0].dtype))
+        cdtype = compute_dtype(e.args[0].dtype)
+        if has_vector_math(e.op, cdtype):
+            return self._to_dtype(call_vector_math(self.builder, e.op, args[0], cdtype), e.dtype)
+        out = emit_math(self.builder, e.op, args, cdtype)
         return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
 
     def _select(self, e: Select) -> ir.Value:

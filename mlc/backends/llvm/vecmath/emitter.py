@@ -1,0 +1,168 @@
+"""Branch-free float building blocks for the vector math routines.
+
+:class:`FloatOps` emits scalar LLVM IR for one float format (float or double)
+using only instructions LLVM's loop vectorizer widens one to one: arithmetic,
+``llvm.fma``/``fabs``/``copysign``/``roundeven``, compares, selects, bitcasts
+and integer shifts. Nothing here can produce poison: float -> int conversions
+only ever see finite, in-range values (callers clamp first).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from fractions import Fraction
+
+import numpy as np
+from llvmlite import ir
+
+from ..intrinsics import call_intrinsic
+
+__all__ = ["Format", "FORMATS", "FloatOps"]
+
+#: ln 2 to 40 digits (the Cody-Waite split below needs more than a double holds).
+_LN2 = "0.6931471805599453094172321214581765680755"
+
+
+@dataclass(frozen=True)
+class Format:
+    """An IEEE binary format: its dtype, widths and the constants the routines share."""
+    dtype: str
+    bits: int
+    mant: int  # explicit mantissa bits
+    bias: int
+    ln2_hi_bits: int  # significant bits of ln2_hi: k * ln2_hi is exact for the k exp/log see
+
+    @property
+    def float_type(self) -> ir.Type:
+        return ir.FloatType() if self.bits == 32 else ir.DoubleType()
+
+    @property
+    def int_type(self) -> ir.IntType:
+        return ir.IntType(self.bits)
+
+    def ln2_split(self) -> tuple[float, float]:
+        """(hi, lo): hi has ``ln2_hi_bits`` significant bits, hi + lo = ln 2 to 2 * mant bits."""
+        with localcontext() as ctx:
+            ctx.prec = 60
+            exact = Fraction(Decimal(_LN2))
+        scale = 2 ** self.ln2_hi_bits
+        hi = Fraction(int(exact * scale), scale)
+        return float(hi), self.round(float(exact - hi))
+
+    def round(self, value: float) -> float:
+        """``value`` rounded to this format (as a Python float)."""
+        return float(np.array(value, "float64").astype(self.dtype))
+
+
+FORMATS = {
+    "float32": Format("float32", 32, 23, 127, 16),
+    "float64": Format("float64", 64, 52, 1023, 32),
+}
+
+
+class FloatOps:
+    """Emit float operations of one :class:`Format` at ``builder``'s position."""
+
+    def __init__(self, builder: ir.IRBuilder, fmt: Format):
+        self.b, self.fmt = builder, fmt
+        self.ty, self.ity = fmt.float_type, fmt.int_type
+
+    # ---------------------------------------------------------- constants
+    def c(self, value: float) -> ir.Constant:
+        return ir.Constant(self.ty, self.fmt.round(value))
+
+    def ci(self, value: int) -> ir.Constant:
+        return ir.Constant(self.ity, value)
+
+    def _f(self, v):
+        return self.c(v) if isinstance(v, (int, float)) else v
+
+    # --------------------------------------------------------- arithmetic
+    def add(self, x, y):
+        return self.b.fadd(self._f(x), self._f(y))
+
+    def sub(self, x, y):
+        return self.b.fsub(self._f(x), self._f(y))
+
+    def mul(self, x, y):
+        return self.b.fmul(self._f(x), self._f(y))
+
+    def div(self, x, y):
+        return self.b.fdiv(self._f(x), self._f(y))
+
+    def neg(self, x):
+        return self.b.fneg(x)
+
+    def fma(self, x, y, z):
+        """x * y + z with one rounding."""
+        return call_intrinsic(self.b, "fma", self._f(x), self._f(y), self._f(z))
+
+    def horner(self, t, coeffs) -> ir.Value:
+        """sum(coeffs[k] * t**k), highest degree first, with FMAs."""
+        acc = self.c(coeffs[-1])
+        for c in reversed(coeffs[:-1]):
+            acc = self.fma(acc, t, c)
+        return acc
+
+    def abs(self, x):
+        return call_intrinsic(self.b, "fabs", x)
+
+    def copysign(self, magnitude, sign):
+        return call_intrinsic(self.b, "copysign", magnitude, sign)
+
+    def roundeven(self, x):
+        return call_intrinsic(self.b, "roundeven", x)
+
+    # ------------------------------------------------- compares and selects
+    def lt(self, x, y):
+        return self.b.fcmp_ordered("<", self._f(x), self._f(y))
+
+    def gt(self, x, y):
+        return self.b.fcmp_ordered(">", self._f(x), self._f(y))
+
+    def ge(self, x, y):
+        return self.b.fcmp_ordered(">=", self._f(x), self._f(y))
+
+    def eq(self, x, y):
+        return self.b.fcmp_ordered("==", self._f(x), self._f(y))
+
+    def isnan(self, x):
+        return self.b.fcmp_unordered("uno", x, x)
+
+    def select(self, cond, x, y):
+        return self.b.select(cond, self._f(x), self._f(y))
+
+    def finite_or_zero(self, x):
+        """``x`` with NaN replaced by 0, so later conversions to int stay defined."""
+        return self.select(self.isnan(x), 0.0, x)
+
+    def clamp(self, x, lo: float, hi: float):
+        """``x`` limited to [lo, hi] (``x`` must not be NaN)."""
+        x = self.select(self.lt(x, lo), lo, x)
+        return self.select(self.gt(x, hi), hi, x)
+
+    # ----------------------------------------------------- bits and powers
+    def to_int(self, x):
+        """A finite, integral, in-range float as a signed integer."""
+        return self.b.fptosi(x, self.ity)
+
+    def to_float(self, k):
+        return self.b.sitofp(k, self.ty)
+
+    def bits(self, x):
+        return self.b.bitcast(x, self.ity)
+
+    def from_bits(self, i):
+        return self.b.bitcast(i, self.ty)
+
+    def pow2(self, k):
+        """2**k for an integer ``k`` in the normal exponent range."""
+        biased = self.b.add(k, self.ci(self.fmt.bias))
+        return self.from_bits(self.b.shl(biased, self.ci(self.fmt.mant)))
+
+    def scale(self, p, k):
+        """p * 2**k in two exact-then-rounded steps, so results that overflow
+        give inf and results in the subnormal range round once, as they should
+        (``|k| <= 2 * (bias - 1)``)."""
+        half = self.b.ashr(k, self.ci(1))
+        return self.mul(self.mul(p, self.pow2(half)), self.pow2(self.b.sub(k, half)))

@@ -1,0 +1,136 @@
+"""exp, expm1, log, tanh, sigmoid and erf as branch-free polynomial code.
+
+Each routine takes and returns a value of one :class:`~.emitter.Format`,
+handles NaN, infinities, zeros and subnormals the way NumPy does, and uses
+only operations LLVM vectorises, so a loop calling it becomes SIMD code.
+Coefficients come from :mod:`.coefficients` (fitted by :mod:`.fit`).
+
+Algorithms (``r``, ``k`` from the Cody-Waite reduction ``x = k ln2 + r``,
+``|r| <= ln2 / 2``, with ``ln2_hi`` short enough that ``k * ln2_hi`` is exact):
+
+* exp:     ``2^k (1 + t)``, ``t = r + r^2 q(r)`` ~ expm1(r), scaled in two steps
+           (gradual underflow rounds once, overflow gives inf);
+* expm1:   ``fma(2^k, t, 2^k - 1)``; exp's result once ``k > mant + 1``;
+* log:     ``x = 2^k m``, ``m`` in [sqrt(1/2), sqrt 2) (subnormals pre-scaled),
+           ``f = m - 1``, ``s = f / (2 + f)``,
+           ``log = k ln2_hi + (f - (f^2/2 - (s (f^2/2 + s^2 q(s^2)) + k ln2_lo)))``;
+* tanh:    ``sign(x) e / (e + 2)``, ``e = expm1(2 |x|)``, |x| clamped where tanh rounds to 1;
+* sigmoid: ``(x >= 0 ? 1 : e) / (1 + e)``, ``e = exp(-|x|)`` (never overflows);
+* erf:     ``x p(x^2)`` for ``|x| < 1``; ``1 - exp(-x^2) g((|x| - 3) / (|x| + 3))``
+           up to where erf rounds to 1 (4 for float, 6 for double).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .coefficients import COEFFICIENTS, ERF_LARGE_END
+from .emitter import FloatOps
+
+__all__ = ["ROUTINES", "exp", "expm1", "log", "tanh", "sigmoid", "erf"]
+
+_LOG2E = 1.4426950408889634
+
+# Arguments outside [lo, hi] give exp's overflow (inf) or underflow (0) anyway.
+_EXP_RANGE = {"float32": (-104.0, 89.0), "float64": (-746.0, 710.0)}
+# |x| from which tanh(x) rounds to +-1.
+_TANH_ONE = {"float32": 10.0, "float64": 20.0}
+
+
+def _coeffs(o: FloatOps, name: str):
+    return COEFFICIENTS[(name, o.fmt.dtype)]
+
+
+def _reduce(o: FloatOps, x):
+    """(k as an integer, t ~ expm1(r)) with e^x = 2^k (1 + t); ``x`` finite and in range."""
+    ln2_hi, ln2_lo = o.fmt.ln2_split()
+    k = o.roundeven(o.mul(x, _LOG2E))
+    r = o.fma(o.neg(k), ln2_hi, x)  # exact (Sterbenz)
+    r = o.fma(o.neg(k), ln2_lo, r)
+    t = o.fma(o.mul(r, r), o.horner(r, _coeffs(o, "exp_q")), r)
+    return o.to_int(k), t
+
+
+def _exp_finite(o: FloatOps, x):
+    lo, hi = _EXP_RANGE[o.fmt.dtype]
+    k, t = _reduce(o, o.clamp(x, lo, hi))
+    return o.scale(o.add(t, 1.0), k)
+
+
+def exp(o: FloatOps, x):
+    """e^x; max error 1 ulp (float32), see the module tests for the measured bounds."""
+    return o.select(o.isnan(x), x, _exp_finite(o, o.finite_or_zero(x)))
+
+
+def _expm1_finite(o: FloatOps, x):
+    mant = o.fmt.mant
+    _, hi = _EXP_RANGE[o.fmt.dtype]
+    lo = -float(mant + 3) * 0.6931471805599453  # below, e^x < ulp(1) / 4: the result rounds to -1
+    k, t = _reduce(o, o.clamp(x, lo, hi))
+    b = o.b
+    exact_k = b.select(b.icmp_signed(">", k, o.ci(mant + 1)), o.ci(mant + 1), k)
+    s = o.pow2(exact_k)
+    near = o.fma(s, t, o.sub(s, 1.0))
+    far = o.scale(o.add(t, 1.0), k)
+    return b.select(b.icmp_signed(">", k, o.ci(mant + 1)), far, near)
+
+
+def expm1(o: FloatOps, x):
+    """e^x - 1, accurate near 0 (zeros keep their sign)."""
+    y = _expm1_finite(o, o.finite_or_zero(x))
+    y = o.select(o.eq(x, 0.0), x, y)
+    return o.select(o.isnan(x), x, y)
+
+
+def log(o: FloatOps, x):
+    """Natural logarithm: log(0) = -inf, log(x < 0) = nan, log(inf) = inf."""
+    fmt, b = o.fmt, o.b
+    ln2_hi, ln2_lo = fmt.ln2_split()
+    subnormal = o.lt(x, 2.0 ** (1 - fmt.bias))
+    xs = o.select(subnormal, o.mul(x, 2.0 ** fmt.mant), x)
+    offset = o.bits(o.c(0.7071067811865476))  # bits of sqrt(1/2): m lands in [sqrt(1/2), sqrt(2))
+    ix = b.sub(o.bits(xs), offset)
+    k = b.add(b.ashr(ix, o.ci(fmt.mant)), b.select(subnormal, o.ci(-fmt.mant), o.ci(0)))
+    m = o.from_bits(b.add(b.and_(ix, o.ci((1 << fmt.mant) - 1)), offset))
+    f = o.sub(m, 1.0)
+    s = o.div(f, o.add(f, 2.0))
+    z = o.mul(s, s)
+    r = o.mul(z, o.horner(z, _coeffs(o, "log_q")))
+    hfsq = o.mul(o.mul(f, f), 0.5)
+    kf = o.to_float(k)
+    y = o.fma(kf, ln2_hi, o.sub(f, o.sub(hfsq, o.fma(s, o.add(hfsq, r), o.mul(kf, ln2_lo)))))
+    y = o.select(o.eq(x, float("inf")), x, y)
+    y = o.select(o.eq(x, 0.0), float("-inf"), y)
+    y = o.select(o.lt(x, 0.0), float("nan"), y)
+    return o.select(o.isnan(x), x, y)
+
+
+def tanh(o: FloatOps, x):
+    """tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|); +-1 at +-inf."""
+    a = o.abs(o.finite_or_zero(x))
+    e = _expm1_finite(o, o.mul(o.select(o.gt(a, _TANH_ONE[o.fmt.dtype]), _TANH_ONE[o.fmt.dtype], a), 2.0))
+    y = o.copysign(o.div(e, o.add(e, 2.0)), x)
+    return o.select(o.isnan(x), x, y)
+
+
+def sigmoid(o: FloatOps, x):
+    """1 / (1 + e^-x), as e^x / (1 + e^x) for x < 0 so small results keep their precision."""
+    xs = o.finite_or_zero(x)
+    e = _exp_finite(o, o.neg(o.abs(xs)))
+    y = o.div(o.select(o.ge(xs, 0.0), 1.0, e), o.add(e, 1.0))
+    return o.select(o.isnan(x), x, y)
+
+
+def erf(o: FloatOps, x):
+    """erf(x): a polynomial below |x| = 1, 1 - exp(-x^2) g(u) above; +-1 at +-inf."""
+    a = o.abs(o.finite_or_zero(x))
+    small = o.mul(a, o.horner(o.mul(a, a), _coeffs(o, "erf_small")))
+    c = o.clamp(a, 1.0, float(ERF_LARGE_END[o.fmt.dtype]))
+    g = o.horner(o.div(o.sub(c, 3.0), o.add(c, 3.0)), _coeffs(o, "erfc_large"))
+    large = o.fma(o.neg(_exp_finite(o, o.neg(o.mul(c, c)))), g, 1.0)
+    y = o.copysign(o.select(o.lt(a, 1.0), small, large), x)
+    return o.select(o.isnan(x), x, y)
+
+
+#: op name -> routine(FloatOps, x)
+ROUTINES: dict[str, Callable] = {"exp": exp, "expm1": expm1, "log": log, "tanh": tanh,
+                                 "sigmoid": sigmoid, "erf": erf}
