@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import DTypeError, TraceError
 from ..ir import dtype as dt
 from .pytree import flatten
+from .tracer import Tracer
 
 __all__ = ["ArgumentSpec", "leaf_signature", "static_key"]
 
@@ -42,7 +43,6 @@ def leaf_signature(leaf, where):
         return t, value, True
     if isinstance(leaf, np.generic):
         return leaf_signature(np.asarray(leaf), where)
-    from .tracer import Tracer
     if isinstance(leaf, Tracer):
         raise TraceError(f"{where()} is a traced value from a finished trace; a traced value escaped "
                          "its jitted function (return it instead of storing it)")

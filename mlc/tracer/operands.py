@@ -20,6 +20,7 @@ from ..errors import DTypeError, TraceError
 from ..ir import dtype as dt
 from .source import describe_location, user_location
 from .trace import TraceContext, current_trace
+from .tracer import Tracer
 
 __all__ = ["weak_dtype", "as_tracers", "as_tracer", "is_weak_scalar", "trace_of"]
 
@@ -32,7 +33,6 @@ def is_weak_scalar(value) -> bool:
 
 
 def _kind(value) -> type:
-    from .tracer import Tracer
     if isinstance(value, Tracer):
         return {"bool": bool, "float64": float}.get(value._atom.type.dtype, int)
     return type(value)
@@ -61,7 +61,6 @@ def _check_int_range(value: int, dtype: str) -> None:
 
 def trace_of(values) -> TraceContext:
     """The trace the Tracers among ``values`` belong to (else the active one)."""
-    from .tracer import Tracer
     for v in values:
         if isinstance(v, Tracer):
             return v._ctx
@@ -72,7 +71,6 @@ def trace_of(values) -> TraceContext:
 
 
 def _strong_dtype(values) -> str | None:
-    from .tracer import Tracer
     dtypes = []
     for v in values:
         if isinstance(v, Tracer):
@@ -93,7 +91,6 @@ def as_tracers(values, ctx: TraceContext | None = None) -> list:
     Weak operands (Python scalars, weak Tracers) are given the dtype NEP 50
     assigns next to the strong ones; ``None`` entries stay None.
     """
-    from .tracer import Tracer
     ctx = ctx or trace_of(values)
     strong = _strong_dtype(values)
     if strong is None:  # all weak: the widest kind wins (bool < int < float)
@@ -125,7 +122,6 @@ def as_tracers(values, ctx: TraceContext | None = None) -> list:
 
 def as_tracer(value, ctx: TraceContext | None = None):
     """One operand as a Tracer with its own dtype (Python scalars: int64/float64/bool)."""
-    from .tracer import Tracer
     if isinstance(value, Tracer):
         return as_tracers([value], ctx)[0]
     ctx = ctx or trace_of([value])

@@ -27,6 +27,7 @@ from ..ir import dtype as dt
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
 from .source import describe_location, user_location
+from .tracer import Tracer
 
 __all__ = ["TraceContext", "current_trace", "is_tracing"]
 
@@ -57,7 +58,6 @@ class TraceContext:
         self.name = name
         self.inputs: list[Var] = []
         self.bindings: list[Binding] = []
-        self.closed = False
         self._counter = 0
         self._scalars: dict[tuple, Constant] = {}
         self._arrays: dict[int, tuple[np.ndarray, Constant]] = {}
@@ -72,12 +72,10 @@ class TraceContext:
         stack = _stack()
         if stack and stack[-1] is self:
             stack.pop()
-        self.closed = True
 
     # ------------------------------------------------------------- values
 
-    def _tracer(self, atom, weak: bool = False):
-        from .tracer import Tracer
+    def _tracer(self, atom, weak: bool = False) -> Tracer:
         return Tracer(self, atom, weak)
 
     def new_input(self, ttype: TensorType, name: str, weak: bool = False):
