@@ -1,0 +1,292 @@
+"""The default CPU schedule: every rule keeps results equal to the reference interpreter.
+
+Hypothesis draws te programs (matmuls of any size incl. 1 and primes, with
+batch axes, transposed operands and epilogues; elementwise chains with
+broadcasts; reductions over any axis; conv-like padded windows; multi-output
+blocks). Each is scheduled by the CPU rules, run on the reference interpreter
+and built with LLVM, and compared with the unscheduled program on the
+reference interpreter.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import MLCError, te
+from mlc.schedules import Schedule, Trace, as_written, default_schedule
+from mlc.schedules.default import SCHEDULED_ATTR, is_unscheduled
+from mlc.schedules.default.cpu import inline_injective, schedule_reduction, schedule_spatial
+from mlc.schedules.default.matmul import schedule_matmul
+from mlc.schedules.default.steps import CpuInfo, attempt
+from tests.programs import mm_relu_func
+
+SIZES = [1, 2, 3, 5, 7, 8, 13, 16, 17, 31, 33]
+TWO_CORES = CpuInfo(256, 2)
+
+
+def module(*tensors) -> mlc.IRModule:
+    return mlc.IRModule({"main": te.create_prim_func(list(tensors))})
+
+
+def random_args(func, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-2, 2, p.static_shape()).astype(p.dtype) for p in func.params]
+
+
+def run(mod, target, args, schedule=None):
+    out = [a.copy() for a in args]
+    mlc.build(mod, target, schedule=schedule)["main"](*out)
+    return out
+
+
+def check(mod, rtol=1e-5, atol=1e-5):
+    """Default-scheduled ``mod`` equals ``mod`` on the reference, scheduled and on LLVM."""
+    args = random_args(mod["main"])
+    want = run(mod, "reference", args)
+    scheduled = default_schedule(mod, "llvm").mod
+    assert scheduled["main"].attr(SCHEDULED_ATTR) == "default"
+    got_ref = run(scheduled, "reference", args)
+    got_llvm = run(mod, "llvm", args)  # build applies the same default schedule
+    for p, w, r, g in zip(mod["main"].params, want, got_ref, got_llvm):
+        np.testing.assert_allclose(r, w, rtol=rtol, atol=atol, err_msg=f"reference, {p.name}")
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"llvm, {p.name}")
+    return scheduled
+
+
+def kinds(sch):
+    return [inst.kind for inst in sch.trace]
+
+
+# ----------------------------------------------------------------- programs
+
+def matmul(m, n, k, batch=0, transpose_b=False, epilogue="none", dtype="float32"):
+    bshape = (batch,) if batch else ()
+    A = te.placeholder(bshape + (m, k), dtype, name="A")
+    B = te.placeholder(bshape + ((n, k) if transpose_b else (k, n)), dtype, name="B")
+    r = te.reduce_axis((0, k), name="k")
+
+    def b_at(idx, kk, j):
+        return B[idx + ((j, kk) if transpose_b else (kk, j))]
+
+    if batch:
+        Y = te.compute(bshape + (m, n), lambda b, i, j: te.sum(A[b, i, r] * b_at((b,), r, j), axis=r), name="Y")
+    else:
+        Y = te.compute((m, n), lambda i, j: te.sum(A[i, r] * b_at((), r, j), axis=r), name="Y")
+    if epilogue == "none":
+        return module(A, B, Y)
+    if epilogue == "relu":
+        C = te.compute(Y.shape, lambda *idx: te.max(Y[idx], 0), name="C")
+        return module(A, B, C)
+    bias = te.placeholder((n,), dtype, name="bias")
+    C = te.compute(Y.shape, lambda *idx: Y[idx] + bias[idx[-1]], name="C")
+    return module(A, B, bias, C)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(SIZES), st.sampled_from(SIZES + [40, 64]), st.sampled_from(SIZES),
+       st.sampled_from([0, 0, 2]), st.booleans(), st.sampled_from(["none", "relu", "bias"]))
+def test_matmuls_of_any_size(m, n, k, batch, transpose_b, epilogue):
+    check(matmul(m, n, k, batch, transpose_b, epilogue))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from([1, 3, 7, 16, 33, 100]), st.sampled_from([1, 5, 8, 17, 64]),
+       st.lists(st.sampled_from(["add", "mul", "exp", "relu", "bias", "square"]), min_size=1, max_size=4))
+def test_elementwise_chains(n, m, ops):
+    A = te.placeholder((n, m), "float32", name="A")
+    bias = te.placeholder((m,), "float32", name="bias")
+    t = A
+    for s, op in enumerate(ops):
+        prev = t
+        body = {"add": lambda i, j: prev[i, j] + 1.5,
+                "mul": lambda i, j: prev[i, j] * A[i, j],
+                "exp": lambda i, j: te.exp(prev[i, j] * 0.25),
+                "relu": lambda i, j: te.max(prev[i, j], 0),
+                "bias": lambda i, j: prev[i, j] + bias[j],
+                "square": lambda i, j: prev[i, j] * prev[i, j]}[op]
+        t = te.compute((n, m), body, name=f"T{s}")
+    scheduled = check(module(A, bias, t))
+    # intermediates are inlined, except into a consumer that reads them twice (square)
+    assert len(scheduled["main"].root_block.alloc_buffers) <= ops.count("square")
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from([1, 2, 5, 16, 37]), st.sampled_from([1, 3, 8, 19, 64]),
+       st.sampled_from(["sum0", "sum1", "max1", "mean1", "all"]))
+def test_reductions_over_any_axis(n, m, kind):
+    A = te.placeholder((n, m), "float32", name="A")
+    if kind == "sum0":
+        k = te.reduce_axis((0, n), name="k")
+        out = te.compute((m,), lambda j: te.sum(A[k, j], axis=k), name="S")
+    elif kind in ("sum1", "mean1"):
+        k = te.reduce_axis((0, m), name="k")
+        out = te.compute((n,), lambda i: te.sum(A[i, k], axis=k), name="S")
+        if kind == "mean1":
+            out = te.compute((n,), lambda i: out[i] / m, name="M")
+    elif kind == "max1":
+        k = te.reduce_axis((0, m), name="k")
+        out = te.compute((n,), lambda i: te.max(A[i, k], axis=k), name="S")
+    else:
+        k0, k1 = te.reduce_axis((0, n), name="k0"), te.reduce_axis((0, m), name="k1")
+        out = te.compute((), lambda: te.sum(A[k0, k1], axis=[k0, k1]), name="S")
+    check(module(A, out), rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from([1, 3, 8]), st.sampled_from([1, 4, 9, 20]), st.sampled_from([1, 3]),
+       st.sampled_from([1, 2, 5]))
+def test_conv_like_padded_windows(c_in, width, ksize, c_out):
+    """1-d convolution with zero padding: a pad stage inlined into a reduction."""
+    pad = ksize // 2
+    X = te.placeholder((c_in, width), "float32", name="X")
+    W = te.placeholder((c_out, c_in, ksize), "float32", name="W")
+    P = te.compute((c_in, width + 2 * pad),
+                   lambda c, i: te.if_then_else(te.all(i >= pad, i < width + pad), X[c, i - pad], 0.0), name="P")
+    rc, rk = te.reduce_axis((0, c_in), name="rc"), te.reduce_axis((0, ksize), name="rk")
+    Y = te.compute((c_out, width), lambda o, i: te.sum(P[rc, i + rk] * W[o, rc, rk], axis=[rc, rk]), name="Y")
+    scheduled = check(module(X, W, Y), rtol=1e-4, atol=1e-4)
+    assert "P" not in {b.name for b in scheduled["main"].root_block.alloc_buffers}  # padding inlined
+
+
+def test_the_course_mm_relu_and_multi_output_blocks():
+    check(mlc.IRModule({"main": mm_relu_func(128)}), rtol=1e-4, atol=1e-4)
+    A = te.placeholder((9, 40), "float32", name="A")
+    lo, hi = te.compute((9, 40), lambda i, j: (te.min(A[i, j], 0), te.max(A[i, j], 0)), name="split")
+    check(module(A, lo, hi))
+
+
+def test_integer_and_double_matmuls():
+    check(matmul(5, 24, 7, dtype="float64"))
+    A = te.placeholder((6, 9), "int32", name="A")
+    B = te.placeholder((9, 20), "int32", name="B")
+    k = te.reduce_axis((0, 9), name="k")
+    check(module(A, B, te.compute((6, 20), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), name="C")))
+
+
+# -------------------------------------------------------- what the rules do
+
+def test_matmul_rule_builds_the_register_tiled_schedule():
+    sch = Schedule(matmul(64, 64, 256, epilogue="relu"))
+    handled = schedule_matmul(sch, "main", "Y", TWO_CORES)
+    assert handled == {"Y", "B_global", "Y_local", "C"}
+    assert kinds(sch) == [
+        "get_block", "cache_read", "transform_layout", "get_loops", "split", "reorder", "vectorize",
+        "parallel", "get_loops", "split", "split", "reorder", "cache_write", "reverse_compute_at",
+        "decompose_reduction", "get_loops", "vectorize", "unroll", "get_loops", "vectorize", "unroll",
+        "get_consumers", "reverse_compute_inline", "get_loops", "vectorize", "unroll", "fuse", "parallel"]
+    text = sch.mod.script()
+    assert "B_global = T.alloc_buffer((4, 256, 16))" in text
+    assert "for j_0 in T.parallel(4):" not in text  # 4 column tiles < 4 per core: fused with rows
+    assert "T.parallel(64)" in text and "for k in range(256):" in text
+    assert "C[v0, v1] = T.max(Y_local[v0, v1], T.float32(0))" in text
+
+
+def test_small_or_vector_matmuls_are_not_packed():
+    sch = Schedule(matmul(8, 16, 8))
+    schedule_matmul(sch, "main", "Y", TWO_CORES)
+    assert "cache_read" not in kinds(sch)
+    sch = Schedule(matmul(1, 40, 300, transpose_b=True))  # one row: packing never pays, B strided
+    assert schedule_matmul(sch, "main", "Y", TWO_CORES) is None
+
+
+def test_reduction_rule_vectorizes_columns_of_an_axis_0_sum():
+    A = te.placeholder((64, 256), "float32", name="A")
+    k = te.reduce_axis((0, 64), name="k")
+    S = te.compute((256,), lambda j: te.sum(A[k, j], axis=k), name="S")
+    sch = Schedule(module(A, S))
+    assert schedule_reduction(sch, "main", "S", TWO_CORES) == {"S"}
+    assert kinds(sch)[:5] == ["get_block", "get_loops", "reorder", "get_loops", "split"]
+    assert "for j_1 in T.vectorized(16):" in sch.mod.script()
+
+
+def test_spatial_rule_vectorizes_and_parallelizes_with_a_ragged_tail():
+    A = te.placeholder((300, 100), "float32", name="A")
+    B = te.compute((300, 100), lambda i, j: A[i, j] * 2, name="B")
+    sch = Schedule(module(A, B))
+    schedule_spatial(sch, "main", "B", TWO_CORES)
+    text = sch.mod.script()
+    assert "for i in T.parallel(300):" in text and "for j_1 in T.vectorized(16):" in text
+    assert "T.where(j_0 * 16 + j_1 < 100)" in text
+
+
+def test_small_nests_stay_serial_and_one_core_never_goes_parallel():
+    A = te.placeholder((4, 8), "float32", name="A")
+    B = te.compute((4, 8), lambda i, j: A[i, j] * 2, name="B")
+    sch = Schedule(module(A, B))
+    schedule_spatial(sch, "main", "B", TWO_CORES)
+    assert "parallel" not in kinds(sch)
+    big = te.placeholder((256, 256), "float32", name="A")
+    sch = Schedule(module(big, te.compute((256, 256), lambda i, j: big[i, j] + 1, name="B")))
+    schedule_spatial(sch, "main", "B", CpuInfo(256, 1))
+    assert "parallel" not in kinds(sch)
+
+
+def test_inline_keeps_expensive_producers_out_of_reductions():
+    A = te.placeholder((8, 8), "float32", name="A")
+    E = te.compute((8, 8), lambda i, j: te.exp(A[i, j]), name="E")
+    T = te.compute((8, 8), lambda i, j: A[j, i], name="T")
+    k = te.reduce_axis((0, 8), name="k")
+    Y = te.compute((8, 8), lambda i, j: te.sum(E[i, k] * T[k, j], axis=k), name="Y")
+    sch = Schedule(module(A, Y))
+    assert inline_injective(sch, "main", TWO_CORES) == {"T"}  # the transpose, not the exp
+
+
+def test_attempt_undoes_a_refused_step_trace_included():
+    sch = Schedule(matmul(8, 8, 8))
+    before = (sch.mod, len(sch.trace))
+
+    def bad(s):
+        s.split(s.get_loops(s.get_block("Y"))[0], [None, 2])
+        s.vectorize(s.get_loops(s.get_block("Y"))[-1])  # the reduction loop: refused
+        return True
+
+    assert attempt(sch, bad) is None
+    assert sch.mod is before[0] and len(sch.trace) == before[1]
+
+
+# ---------------------------------------------- build: user schedule or default
+
+def test_build_applies_a_user_schedule_and_marks_it():
+    def tile(sch):
+        block = sch.get_block("Y")
+        i, j, k = sch.get_loops(block)
+        sch.split(j, [None, 4])
+
+    mod = mlc.IRModule({"main": mm_relu_func(8)})
+    lib = mlc.build(mod, "llvm", schedule=tile)
+    expected = Schedule(mod)
+    tile(expected)
+    built = lib["main"].func
+    assert built.attr(SCHEDULED_ATTR) == "user"
+    mlc.assert_structural_equal(built.with_attr(SCHEDULED_ATTR, None).body, expected.mod["main"].body)
+    a, b = random_args(mod["main"])[:2]
+    c = np.empty((8, 8), "float32")
+    lib["main"](a, b, c)
+    np.testing.assert_allclose(c, np.maximum(a @ b, 0), rtol=1e-5, atol=1e-5)
+    # the trace is the same schedule: replaying it builds the same function
+    replayed = mlc.build(mod, "llvm", schedule=Trace.from_json(expected.trace.to_json()))
+    mlc.assert_structural_equal(replayed["main"].func, built)
+
+
+def test_a_hand_scheduled_module_is_built_as_written():
+    sch = Schedule(mlc.IRModule({"main": mm_relu_func(16)}))
+    i, j, k = sch.get_loops(sch.get_block("Y"))
+    sch.reorder(i, k, j)
+    assert not is_unscheduled(sch.mod["main"])
+    lib = mlc.build(sch.mod, "llvm")
+    mlc.assert_structural_equal(lib["main"].func, sch.mod["main"])
+    plain = mlc.build(mlc.IRModule({"main": mm_relu_func(16)}), "llvm", schedule=as_written)
+    assert "parallel" not in plain["main"].func.script() and "vectorized" not in plain["main"].func.script()
+
+
+def test_the_reference_target_runs_functions_as_written():
+    mod = mlc.IRModule({"main": mm_relu_func(16)})
+    assert mlc.build(mod, "reference")["main"].func is mod["main"]
+
+
+def test_schedule_argument_errors():
+    mod = mlc.IRModule({"main": mm_relu_func(8)})
+    with pytest.raises(MLCError, match="schedule must be a function f\\(sch\\)"):
+        mlc.build(mod, "llvm", schedule=3)
+    with pytest.raises(MLCError, match="returned int"):
+        mlc.build(mod, "llvm", schedule=lambda sch: 3)
