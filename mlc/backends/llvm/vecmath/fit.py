@@ -9,7 +9,9 @@ by. The approximated functions (see :mod:`.functions` for how they are used):
 
 * ``exp_q``:   (e^r - 1 - r) / r^2 in r, r in [-ln2/2, ln2/2]
 * ``log_q``:   (2 atanh(s) / s - 2) / z in z = s^2, s in [-(3 - 2 sqrt 2), 3 - 2 sqrt 2]
-* ``erf_small``: erf(x) / x in x^2, x in [0, 1]
+* ``tanh_small``: (tanh(x) - x) / x^3 in x^2, x in [0, 1/2]
+* ``erf_small``: erf(x) / x in x^2, x in [0, 1]; its constant term is a pair
+  (hi, lo) of the format, so the result near 0 is not off by hi's rounding
 * ``erfc_large``: erfc(x) exp(x^2) in u = (x - 3) / (x + 3), x in [1, T] (T: 4 float, 6 double)
 """
 from __future__ import annotations
@@ -20,10 +22,12 @@ import numpy as np
 DEGREES = {
     ("exp_q", "float32"): 5, ("exp_q", "float64"): 11,
     ("log_q", "float32"): 3, ("log_q", "float64"): 7,
+    ("tanh_small", "float32"): 5, ("tanh_small", "float64"): 10,
     ("erf_small", "float32"): 7, ("erf_small", "float64"): 12,
     ("erfc_large", "float32"): 9, ("erfc_large", "float64"): 17,
 }
 ERF_LARGE_END = {"float32": 4, "float64": 6}
+TANH_SMALL_END = 0.5
 
 
 def _problems(mp):
@@ -37,7 +41,12 @@ def _problems(mp):
         with mp.workprec(1000):
             return +((2 * mp.atanh(mp.sqrt(z)) / mp.sqrt(z) - 2) / z) if z > 1e-40 else mp.mpf(2) / 3
 
+    def tanh_small(x):
+        with mp.workprec(1000):
+            return +((mp.tanh(x) - x) / x**3) if x > 1e-40 else mp.mpf(-1) / 3
+
     return {
+        "tanh_small": (tanh_small, lambda x: x * x, lambda d: (0, TANH_SMALL_END)),
         "exp_q": (exp_q, lambda r: r, lambda d: (-mp.log(2) / 2, mp.log(2) / 2)),
         "log_q": (log_q, lambda z: z, lambda d: (0, s_max**2)),
         "erf_small": (lambda x: mp.erf(x) / x if x else 2 / mp.sqrt(mp.pi), lambda x: x * x,
@@ -47,7 +56,11 @@ def _problems(mp):
     }
 
 
-def fit(mp, f, var, a, b, degree, dtype):
+#: Fits whose constant term is stored as two numbers, hi + lo.
+SPLIT_CONSTANT = {"erf_small"}
+
+
+def fit(mp, f, var, a, b, degree, dtype, split_constant=False):
     """Coefficients (lowest first, rounded to ``dtype``) and the max relative error.
 
     Coefficients are rounded one at a time, lowest first, each time refitting
@@ -67,12 +80,20 @@ def fit(mp, f, var, a, b, degree, dtype):
                 A[i, k - first] = t**k / abs(fx)
             y[i] = (fx - fixed) / abs(fx)
         solution = mp.qr_solve(A, y)[0]
+        if first == 0 and split_constant:
+            hi = float(np.array(float(solution[0])).astype(dtype))
+            lo = float(np.array(float(solution[0] - mp.mpf(hi))).astype(dtype))
+            coeffs.append(mp.mpf(hi) + mp.mpf(lo))
+            continue
         coeffs.append(float(np.array(float(solution[0])).astype(dtype)))
     worst = 0
     for i in range(3001):
         x = a + (b - a) * i / 3000
         fx, t = f(x), var(x)
         worst = max(worst, abs(sum(mp.mpf(c) * t**k for k, c in enumerate(coeffs)) - fx) / abs(fx))
+    if split_constant:
+        hi = float(np.array(float(coeffs[0])).astype(dtype))
+        coeffs = [hi, float(np.array(float(coeffs[0] - mp.mpf(hi))).astype(dtype))] + coeffs[1:]
     return coeffs, float(worst)
 
 
@@ -86,7 +107,7 @@ def main() -> None:
     print("COEFFICIENTS = {")
     for (name, dtype), degree in DEGREES.items():
         f, var, interval = problems[name]
-        coeffs, err = fit(mp, f, var, *interval(dtype), degree, dtype)
+        coeffs, err = fit(mp, f, var, *interval(dtype), degree, dtype, name in SPLIT_CONSTANT)
         print(f"    # {name} {dtype}: degree {degree}, max relative error 2^{np.log2(err):.1f}")
         print(f"    ({name!r}, {dtype!r}): (")
         for c in coeffs:
@@ -94,6 +115,7 @@ def main() -> None:
         print("    ),")
     print("}")
     print(f"ERF_LARGE_END = {ERF_LARGE_END!r}")
+    print(f"TANH_SMALL_END = {TANH_SMALL_END!r}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ Algorithms (``r``, ``k`` from the Cody-Waite reduction ``x = k ln2 + r``,
 * log:     ``x = 2^k m``, ``m`` in [sqrt(1/2), sqrt 2) (subnormals pre-scaled),
            ``f = m - 1``, ``s = f / (2 + f)``,
            ``log = k ln2_hi + (f - (f^2/2 - (s (f^2/2 + s^2 q(s^2)) + k ln2_lo)))``;
-* tanh:    ``sign(x) e / (e + 2)``, ``e = expm1(2 |x|)``, |x| clamped where tanh rounds to 1;
+* tanh:    ``x + x^3 p(x^2)`` for ``|x| < 1/2``, else ``sign(x) e / (e + 2)``,
+           ``e = expm1(2 |x|)``, |x| clamped where tanh rounds to 1;
 * sigmoid: ``(x >= 0 ? 1 : e) / (1 + e)``, ``e = exp(-|x|)`` (never overflows);
 * erf:     ``x p(x^2)`` for ``|x| < 1``; ``1 - exp(-x^2) g((|x| - 3) / (|x| + 3))``
            up to where erf rounds to 1 (4 for float, 6 for double).
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .coefficients import COEFFICIENTS, ERF_LARGE_END
+from .coefficients import COEFFICIENTS, ERF_LARGE_END, TANH_SMALL_END
 from .emitter import FloatOps
 
 __all__ = ["ROUTINES", "exp", "expm1", "log", "tanh", "sigmoid", "erf"]
@@ -57,7 +58,7 @@ def _exp_finite(o: FloatOps, x):
 
 
 def exp(o: FloatOps, x):
-    """e^x; max error 1 ulp (float32), see the module tests for the measured bounds."""
+    """e^x; exp(inf) = inf, exp(-inf) = 0 (bounds: the table in :mod:`..vecmath`)."""
     return o.select(o.isnan(x), x, _exp_finite(o, o.finite_or_zero(x)))
 
 
@@ -105,10 +106,14 @@ def log(o: FloatOps, x):
 
 
 def tanh(o: FloatOps, x):
-    """tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|); +-1 at +-inf."""
+    """tanh(x): x + x^3 p(x^2) below |x| = 1/2, else sign(x) e / (e + 2) with
+    e = expm1(2|x|); +-1 at +-inf."""
     a = o.abs(o.finite_or_zero(x))
+    z = o.mul(a, a)
+    small = o.fma(o.mul(a, z), o.horner(z, _coeffs(o, "tanh_small")), a)
     e = _expm1_finite(o, o.mul(o.select(o.gt(a, _TANH_ONE[o.fmt.dtype]), _TANH_ONE[o.fmt.dtype], a), 2.0))
-    y = o.copysign(o.div(e, o.add(e, 2.0)), x)
+    large = o.div(e, o.add(e, 2.0))
+    y = o.copysign(o.select(o.lt(a, TANH_SMALL_END), small, large), x)
     return o.select(o.isnan(x), x, y)
 
 
@@ -123,7 +128,9 @@ def sigmoid(o: FloatOps, x):
 def erf(o: FloatOps, x):
     """erf(x): a polynomial below |x| = 1, 1 - exp(-x^2) g(u) above; +-1 at +-inf."""
     a = o.abs(o.finite_or_zero(x))
-    small = o.mul(a, o.horner(o.mul(a, a), _coeffs(o, "erf_small")))
+    hi, lo, *rest = _coeffs(o, "erf_small")  # the constant term is hi + lo
+    z = o.mul(a, a)
+    small = o.fma(a, hi, o.mul(a, o.fma(z, o.horner(z, rest), lo)))
     c = o.clamp(a, 1.0, float(ERF_LARGE_END[o.fmt.dtype]))
     g = o.horner(o.div(o.sub(c, 3.0), o.add(c, 3.0)), _coeffs(o, "erfc_large"))
     large = o.fma(o.neg(_exp_finite(o, o.neg(o.mul(c, c)))), g, 1.0)
