@@ -6,7 +6,7 @@ import sys
 
 from . import print_table
 
-MODULES = ["bench_spine", "bench_jit"]
+MODULES = ["bench_spine", "bench_jit", "bench_schedules"]
 
 
 def main(argv: list[str]) -> None:

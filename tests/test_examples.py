@@ -1,0 +1,39 @@
+"""The schedule examples run, at small sizes, and check themselves against NumPy."""
+import importlib
+
+import pytest
+
+
+def example(name):
+    return importlib.import_module(f"examples.{name}")
+
+
+def test_ch2_tensor_program_transformations(capsys):
+    rows = dict(example("ch2_tensor_program_transformations").main(n=16, number=1, repeat=1, jfactors=(2, 4, 8)))
+    out = capsys.readouterr().out
+    for step in ("split j by 4", "reorder j0, k, j1", "reverse_compute_at C under j0",
+                 "decompose_reduction of Y at k"):
+        assert f"=== {step} ===" in out and f"-> {step}: matches NumPy" in out
+    assert "sch.decompose_reduction(block=b0, loop=l3)" in out  # the trace is printed
+    assert {"as written", "transform(mod, jfactor=8)", "course schedule + vectorize + parallel",
+            "mlc default schedule", "NumPy (matmul, then maximum)"} <= set(rows)
+
+
+@pytest.mark.parametrize("n", [16, 37])
+def test_fast_matmul(n, capsys):
+    times = example("fast_matmul").main(n=n, number=1, repeat=1, show_script=n == 16)
+    assert set(times) == {"hand schedule", "default schedule", "NumPy"}
+    out = capsys.readouterr().out
+    assert f"matmul {n} x {n} x {n} float32" in out and "GFLOP/s" in out
+    if n == 16:
+        assert "B_global = T.alloc_buffer((1, 16, 16))" in out
+
+
+def test_the_hand_schedule_is_a_replayable_trace():
+    import mlc
+    fast = example("fast_matmul")
+    sch = mlc.Schedule(fast.matmul_module(20, 40, 12))
+    fast.fast_schedule(sch)
+    fresh = mlc.Schedule(fast.matmul_module(20, 40, 12))
+    mlc.schedules.Trace.from_json(sch.trace.to_json()).apply(fresh)
+    mlc.assert_structural_equal(fresh.mod, sch.mod)
