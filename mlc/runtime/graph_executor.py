@@ -135,6 +135,8 @@ class GraphExecutor:
         return ns
 
     def _generate(self) -> str:
+        """The source of ``run``; also fills the tables that :meth:`_namespace` binds
+        (kernel order, constants, output types), so it runs first."""
         graph = self.graph
         names: dict[int, str] = {}
         lines = ["def run(inputs):"]
