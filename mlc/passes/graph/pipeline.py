@@ -1,7 +1,15 @@
 """The graph pipeline: the named passes a traced graph goes through, in order.
 
->>> [p.__name__ for p in GRAPH_PIPELINE]
-['dead_code_elimination', 'common_subexpression_elimination', 'fold_constants', 'dead_code_elimination', 'fuse_ops', 'reshape_to_view', 'lower_to_tir', 'plan_memory']
+>>> for p in GRAPH_PIPELINE:
+...     print(p.__name__)
+dead_code_elimination
+common_subexpression_elimination
+fold_constants
+dead_code_elimination
+fuse_ops
+reshape_to_view
+lower_to_tir
+plan_memory
 """
 from __future__ import annotations
 
