@@ -40,13 +40,7 @@ __all__ = ["lower_to_tir", "lower_group"]
 
 
 def _param_name(name: str, n: int, taken: set[str]) -> str:
-    base = name if name.isidentifier() and not name.startswith("lv") else f"p{n}"
-    candidate, k = base, 0
-    while candidate in taken:
-        k += 1
-        candidate = f"{base}_{k}"
-    taken.add(candidate)
-    return candidate
+    return _unique(name if name.isidentifier() and not name.startswith("lv") else f"p{n}", taken)
 
 
 def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Constant]]:
@@ -116,7 +110,7 @@ def lower_to_tir(graph: Graph) -> Graph:
         func, consts = lower_group(b.attr("body"), b.attr("name"))
         name = _find_equal(func, by_hash, functions)
         if name is None:
-            name = _unique(b.attr("name"), functions)
+            name = _unique(b.attr("name"), set(functions))
             functions[name] = func
             by_hash.setdefault(structural_hash(func), []).append(name)
         bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
@@ -130,9 +124,11 @@ def _find_equal(func: PrimFunc, by_hash, functions) -> str | None:
     return None
 
 
-def _unique(name: str, taken) -> str:
+def _unique(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_1``, ``name_2``, ... if taken; the result is added to ``taken``."""
     candidate, n = name, 0
     while candidate in taken:
         n += 1
         candidate = f"{name}_{n}"
+    taken.add(candidate)
     return candidate
