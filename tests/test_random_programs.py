@@ -67,7 +67,7 @@ def programs(draw):
             src = draw(st.integers(0, n_avail - 1))
             stages.append((kind, src, draw(st.integers(1, 2))))
     n_stages = len(stages)
-    extra_outputs = draw(st.lists(st.integers(0, n_stages - 2), unique=True, max_size=2)) if n_stages > 1 else []
+    extra_outputs = draw(st.lists(st.integers(0, n_stages - 2), unique=True, max_size=1)) if n_stages > 1 else []
     return dtype, shape, n_inputs, stages, sorted(extra_outputs) + [n_stages - 1]
 
 
@@ -192,7 +192,12 @@ def random_inputs(rng, dtype, shape, n):
     return [rng.integers(lo, 9, shape).astype(dtype) for _ in range(n)]
 
 
-def assert_close(actual, expected, dtype, what):
+def assert_close(actual, expected, dtype, what, slack=1.0):
+    """Exact for integers; for floats within a few ulps of the largest magnitude.
+
+    ``slack`` widens float tolerance when summation order may differ (e.g. a
+    schedule reordered a reduction of ``slack`` terms).
+    """
     if not dt.is_float(dtype):
         np.testing.assert_array_equal(actual, expected, err_msg=what)
         return
@@ -201,7 +206,7 @@ def assert_close(actual, expected, dtype, what):
     if not np.isfinite(scale):
         scale = 1.0
     np.testing.assert_allclose(actual.astype("float64"), expected.astype("float64"),
-                               rtol=eps * 8, atol=eps * 8 * scale, err_msg=what)
+                               rtol=eps * 8 * slack, atol=eps * 8 * scale * slack, err_msg=what)
 
 
 @settings(max_examples=250)
