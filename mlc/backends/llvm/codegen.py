@@ -32,7 +32,7 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
 from . import arith, parallel
 from .intrinsics import emit_math
-from .loops import emit_loop, loop_metadata
+from .loops import MAX_UNROLL, emit_loop, loop_metadata
 from .memory import BufferAllocator
 from .vecmath import call_vector_math, has_vector_math
 from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
@@ -147,8 +147,23 @@ class _FunctionCodegen:
                 "remove the binding for the llvm target")
         if s.kind == "parallel":
             self._parallel_loop(s)
+        elif s.kind == "unrolled" and isinstance(s.extent, IntImm) and s.extent.value <= MAX_UNROLL:
+            self._unrolled_loop(s)
         else:
             self._serial_loop(s)
+
+    def _unrolled_loop(self, s: For) -> None:
+        """The body once per iteration, the index a constant offset from the start: no loop
+        is left for LLVM to keep (longer ``unrolled`` loops get ``llvm.loop.unroll.full``)."""
+        b = self.builder
+        begin = arith.cast(b, self.expr(s.min), s.min.dtype, s.loop_var.dtype)
+        self.loop_depth += 1
+        try:
+            for k in range(s.extent.value):
+                index = b.add(begin, ir.Constant(begin.type, k), name=s.loop_var.name, flags=("nsw",))
+                self._loop_body(s, index)
+        finally:
+            self.loop_depth -= 1
 
     def _parallel_loop(self, s: For) -> None:
         """Outline the loop into a body function and run it on the thread pool (:mod:`.parallel`).

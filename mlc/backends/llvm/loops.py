@@ -11,7 +11,9 @@
     exit:
 
 ``vectorized`` loops carry ``llvm.loop.vectorize.enable`` (and a width hint
-for small constant extents), ``unrolled`` ones ``llvm.loop.unroll.full``.
+for small constant extents), ``unrolled`` ones ``llvm.loop.unroll.full``
+(the codegen writes out unrolled loops of at most :data:`MAX_UNROLL`
+iterations itself, so those never reach LLVM as loops).
 """
 from __future__ import annotations
 
@@ -20,11 +22,14 @@ from collections.abc import Callable
 from llvmlite import ir
 from llvmlite.ir.values import MDValue
 
-__all__ = ["emit_loop", "loop_metadata", "MAX_VECTOR_WIDTH_HINT"]
+__all__ = ["emit_loop", "loop_metadata", "MAX_VECTOR_WIDTH_HINT", "MAX_UNROLL"]
 
 #: A vectorized loop with a constant power-of-two extent up to this many
 #: iterations asks LLVM for exactly that vector width.
 MAX_VECTOR_WIDTH_HINT = 16
+
+#: ``unrolled`` loops with a constant extent up to this are unrolled by the codegen.
+MAX_UNROLL = 64
 
 
 class _LoopID(MDValue):
@@ -44,6 +49,8 @@ def loop_metadata(module: ir.Module, kind: str, extent: int | None) -> MDValue |
         if extent is not None and 1 < extent <= MAX_VECTOR_WIDTH_HINT and extent & (extent - 1) == 0:
             props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.width"),
                                               ir.Constant(ir.IntType(32), extent)]))
+        # Else LLVM fully unrolls a short loop before the vectorizer sees it.
+        props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]))
     elif kind == "unrolled":
         props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.full")]))
     if not props:
