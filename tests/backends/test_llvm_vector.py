@@ -107,3 +107,21 @@ def test_unrolled_loops_leave_no_loop(m):
 def test_long_unrolled_loops_ask_llvm_to_unroll():
     text = generate_ir({"f": lower(unrolled(3, MAX_UNROLL + 1, "unrolled")["main"])}, TARGET)
     assert "llvm.loop.unroll.full" in text
+
+
+def test_nested_unrolled_loops_are_written_out_within_the_copy_budget():
+    A = te.placeholder((4, 4, 40), "float32", "A")
+    B = te.compute((4, 4, 40), lambda i, j, k: A[i, j, k] * 2, "B")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+    i, j, k = sch.get_loops(sch.get_block("B"))
+    for loop in (i, j, k):
+        sch.unroll(loop)
+    text = generate_ir({"f": lower(sch.mod["main"])}, TARGET)
+    # 4 * 4 copies fit in MAX_UNROLL; 4 * 4 * 40 do not: k stays a loop, marked for LLVM
+    assert "i.header" not in text and "j.header" not in text and "k.header" in text
+    assert "llvm.loop.unroll.full" in text
+    lib = mlc.build(sch.mod, "llvm")
+    a = np.random.default_rng(0).standard_normal((4, 4, 40)).astype("float32")
+    b = np.empty_like(a)
+    lib["main"](a, b)
+    np.testing.assert_array_equal(b, a * 2)

@@ -81,6 +81,7 @@ class _FunctionCodegen:
         self.buffers: dict[Buffer, ir.Value] = {}
         self.loop_depth = 0
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
+        self.unrolled_copies = 1  # copies of the current code the unrolled loops around it made
         self._has_load: dict[int, bool] = {}
 
     def finish(self) -> None:
@@ -147,23 +148,27 @@ class _FunctionCodegen:
                 "remove the binding for the llvm target")
         if s.kind == "parallel":
             self._parallel_loop(s)
-        elif s.kind == "unrolled" and isinstance(s.extent, IntImm) and s.extent.value <= MAX_UNROLL:
+        elif (s.kind == "unrolled" and isinstance(s.extent, IntImm)
+              and self.unrolled_copies * s.extent.value <= MAX_UNROLL):
             self._unrolled_loop(s)
         else:
             self._serial_loop(s)
 
     def _unrolled_loop(self, s: For) -> None:
         """The body once per iteration, the index a constant offset from the start: no loop
-        is left for LLVM to keep (longer ``unrolled`` loops get ``llvm.loop.unroll.full``)."""
+        is left for LLVM to keep. Nested unrolled loops are written out while the body's
+        copies stay at most MAX_UNROLL; longer ones get ``llvm.loop.unroll.full``."""
         b = self.builder
         begin = arith.cast(b, self.expr(s.min), s.min.dtype, s.loop_var.dtype)
         self.loop_depth += 1
+        self.unrolled_copies *= max(s.extent.value, 1)
         try:
             for k in range(s.extent.value):
                 index = b.add(begin, ir.Constant(begin.type, k), name=s.loop_var.name, flags=("nsw",))
                 self._loop_body(s, index)
         finally:
             self.loop_depth -= 1
+            self.unrolled_copies //= max(s.extent.value, 1)
 
     def _parallel_loop(self, s: For) -> None:
         """Outline the loop into a body function and run it on the thread pool (:mod:`.parallel`).
