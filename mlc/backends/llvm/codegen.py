@@ -5,8 +5,13 @@ IfThenElse, SeqStmt, Allocate, BufferStore and Evaluate remain, and every
 buffer is one-dimensional. Parameters are the arrays' data pointers, in
 order. Element offsets are computed in i64.
 
-Expressions map one to one onto :mod:`.arith` and :mod:`.intrinsics`; three
-things need care here:
+Loops: ``parallel`` ones are outlined into a body function run on the
+thread pool (:mod:`.parallel`); ``vectorized`` ones carry loop metadata for
+LLVM's vectorizer (their math calls are :mod:`.vecmath` routines, so they
+vectorise too); short ``unrolled`` ones are written out here.
+
+Expressions map one to one onto :mod:`.arith`, :mod:`.vecmath` and
+:mod:`.intrinsics`; three things need care here:
 
 * float16 values are widened to float32 for every operation and rounded
   back to half afterwards (NumPy's float16 arithmetic);

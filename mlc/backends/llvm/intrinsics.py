@@ -1,8 +1,10 @@
 """Math calls: LLVM intrinsics where they exist, registered libm functions otherwise.
 
-Every function a kernel may call is declared here and nowhere else, so the
-list of external symbols a module can need is known: LLVM intrinsics
-(``llvm.exp.f32`` ...) lower to the libm functions listed in
+exp, expm1, log, tanh, sigmoid and erf on floats are not here: they are
+vectorisable IR of :mod:`.vecmath` (the codegen asks it first). Every
+external function a kernel may call is declared here and nowhere else, so
+the list of external symbols a module can need is known: LLVM intrinsics
+(``llvm.sin.f32`` ...) lower to the libm functions listed in
 :mod:`mlc.backends.llvm.symbols`, which registers their addresses.
 
 Values arrive in their compute type (float16 already widened to float32).
@@ -20,11 +22,10 @@ from .types import I1
 __all__ = ["declare", "call_intrinsic", "call_libm", "emit_math", "LIBM_CALLS"]
 
 #: Call ops computed by a libm function without an LLVM intrinsic: op -> (float name, double name).
-LIBM_CALLS = {"tanh": ("tanhf", "tanh"), "erf": ("erff", "erf"), "expm1": ("expm1f", "expm1"),
-              "log1p": ("log1pf", "log1p")}
+LIBM_CALLS = {"log1p": ("log1pf", "log1p")}
 
 #: Call ops that are exactly one LLVM intrinsic of the same arity.
-_INTRINSIC_CALLS = {"exp": "exp", "log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos",
+_INTRINSIC_CALLS = {"sqrt": "sqrt", "sin": "sin", "cos": "cos",
                     "pow": "pow", "floor": "floor", "ceil": "ceil", "round": "roundeven",
                     "abs": "fabs"}
 
@@ -61,11 +62,6 @@ def _rsqrt(b, x):
     return b.fdiv(_const(x.type, 1.0), call_intrinsic(b, "sqrt", x))
 
 
-def _sigmoid(b, x):
-    one = _const(x.type, 1.0)
-    return b.fdiv(one, b.fadd(one, call_intrinsic(b, "exp", b.fneg(x))))
-
-
 def _isnan(b, x):
     return b.fcmp_unordered("uno", x, x)
 
@@ -78,7 +74,7 @@ def _isfinite(b, x):
     return b.fcmp_ordered("<", call_intrinsic(b, "fabs", x), _const(x.type, float("inf")))
 
 
-_COMPOSED: dict[str, Callable] = {"rsqrt": _rsqrt, "sigmoid": _sigmoid, "isnan": _isnan,
+_COMPOSED: dict[str, Callable] = {"rsqrt": _rsqrt, "isnan": _isnan,
                                   "isinf": _isinf, "isfinite": _isfinite}
 
 
@@ -92,7 +88,8 @@ def emit_math(builder: ir.IRBuilder, op: str, args: list[ir.Value], dtype: str) 
         return call_libm(builder, LIBM_CALLS[op], args[0])
     if op in _COMPOSED:
         return _COMPOSED[op](builder, args[0])
-    raise CompileError(f"the llvm backend has no implementation of math call {op!r}")
+    raise CompileError(f"the llvm backend has no implementation of math call {op!r} on {dtype} "
+                       "here (exp, expm1, log, tanh, sigmoid and erf are in vecmath)")
 
 
 def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir.Value:
