@@ -22,6 +22,7 @@ from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
 from .flatten_buffers import flatten_buffers
 from .lower_init_block import lower_init_block
+from .lower_intrinsics import lower_intrinsics
 from .simplify import simplify
 from .verify import verify_lowered, verify_well_formed
 
@@ -32,6 +33,7 @@ Pass = Callable[[PrimFunc], PrimFunc]
 LOWER_PIPELINE: list[Pass] = [
     lower_init_block,
     convert_blocks_to_loops,
+    lower_intrinsics,
     compact_buffers,
     flatten_buffers,
     simplify,
