@@ -13,8 +13,9 @@ number of batch axes, i optional) :func:`schedule_matmul` builds::
                         C_local[i, j] += A[i, k] * B_global[j // NR, k, j % NR]
             C[tile] = epilogue(C_local[tile])         # write back, relu/bias fused in
 
-The column tile NR is two vectors (16 float32 lanes with AVX2), the row tile
-MR four rows: eight vector accumulators, enough to hide the FMA latency, few
+The column tile NR is two vectors (16 float32 lanes with AVX2) or one where
+two do not divide the columns, and the row tile MR has as many rows as make
+eight vector accumulators (4 or 8): enough to hide the FMA latency, few
 enough to stay in registers. Sizes that the tiles do not divide get the
 split's ``T.where`` predicate. Packing copies each NR-wide column panel of B
 into consecutive memory, so the inner loop streams it from one place instead
@@ -29,10 +30,11 @@ from ...ir.expr import IntImm
 from .patterns import match_matmul, view
 from .steps import JOBS_PER_CORE, MIN_PARALLEL_WORK, CpuInfo, attempt, vector_split
 
-__all__ = ["schedule_matmul", "MATMUL_ROWS", "PACK_MIN_ROWS", "PACK_MIN_BYTES"]
+__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES"]
 
-#: Rows of the register tile.
-MATMUL_ROWS = 4
+#: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
+#: the FMA units (2), so every unit always has an independent accumulator to update.
+ACCUMULATORS = 8
 #: Packing B needs at least this many rows of A to reuse each panel.
 PACK_MIN_ROWS = 16
 #: ... and a B bigger than this (L1-resident B gains nothing from packing).
@@ -42,6 +44,11 @@ PACK_MIN_BYTES = 32 * 1024
 def _column_tile(n: int, lanes: int) -> int:
     width = vector_split(n, lanes)
     return n if width is None else width
+
+
+def _row_tile(nr: int, lanes: int) -> int:
+    """Rows for ACCUMULATORS vector registers: 4 rows of two vectors, 8 rows of one."""
+    return max(1, ACCUMULATORS // max(1, -(-nr // lanes)))
 
 
 def _pack_b(sch, block, pat, nr: int, cpu: CpuInfo) -> str:
@@ -125,7 +132,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if not pack and not pat.b_contiguous():
         return None
     nr = _column_tile(n, lanes)
-    mr = min(MATMUL_ROWS, m)
+    mr = min(_row_tile(nr, lanes), m)
     handled = {name}
     if pack:
         handled.add(_pack_b(sch, block, pat, nr, cpu))
