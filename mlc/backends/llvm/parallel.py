@@ -9,15 +9,15 @@ three pieces (the codegen emits the loop body into the first):
   vectorises as it would in place; its entry block holds the body's stack
   buffers, so every thread has its own;
 * the **task** ``void @__mlc_par.<f>.N.task(ptr %closure)`` is what each thread
-  of the team runs: it unpacks the closure ``{begin, extent, captured...}``,
+  of the team runs: it unpacks the closure ``{begin, extent, pooled, captured...}``,
   takes its static chunk of ``ceil(extent / omp_get_num_threads())``
   iterations by ``omp_get_thread_num()``, and calls the body function (LLVM
   inlines it);
 * the **launch** in the kernel stores the closure on the stack, asks
   ``@__mlc_parallel_threads(extent)`` for a thread count ``n``, and calls
   ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (then frees the pool)
-  or the task directly otherwise (``omp_get_num_threads()`` is 1 outside a
-  parallel region, so the one call takes the whole range).
+  or the task directly otherwise (``pooled`` is 0 then, and the one call
+  takes the whole range).
 
 Thread-count policy, kept in the process-wide
 :data:`~mlc.backends.llvm.symbols.PARALLEL_STATE` ``{busy, num_threads}``:
@@ -96,16 +96,17 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     """
     module = builder.module
     index_type = begin.type
-    closure_type = ir.LiteralStructType([index_type, index_type] + [v.type for v in captured])
+    closure_type = ir.LiteralStructType([index_type, index_type, I32] + [v.type for v in captured])
     task = _task_function(module, body, closure_type, index_type)
     closure = stack.alloca(closure_type, name="closure")
-    for n, value in enumerate([begin, extent, *captured]):
+    wide = builder.sext(extent, I64) if index_type.width < 64 else extent
+    threads = builder.call(_threads_function(module), [wide], name="threads")
+    use_pool = builder.icmp_signed(">", threads, ir.Constant(I32, 1))
+    for n, value in enumerate([begin, extent, builder.zext(use_pool, I32), *captured]):
         # (the alloca and the state global are typed: llvmlite derives the field's type)
         builder.store(value, builder.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)],
                                          inbounds=True))
-    wide = builder.sext(extent, I64) if index_type.width < 64 else extent
-    threads = builder.call(_threads_function(module), [wide], name="threads")
-    with builder.if_else(builder.icmp_signed(">", threads, ir.Constant(I32, 1))) as (pooled, alone):
+    with builder.if_else(use_pool) as (pooled, alone):
         with pooled:
             gomp = declare(module, "GOMP_parallel", ir.FunctionType(_VOID, [PTR, PTR, I32, I32]))
             builder.call(gomp, [task, closure, threads, ir.Constant(I32, 0)])
@@ -157,10 +158,14 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     fields = [b.load(b.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True,
                            source_etype=closure_type), typ=t)
               for n, t in enumerate(closure_type.elements)]
-    begin, extent, captured = fields[0], fields[1], fields[2:]
+    begin, extent, pooled, captured = fields[0], fields[1], fields[2], fields[3:]
     thread = declare(module, "omp_get_thread_num", ir.FunctionType(I32, []))
     team = declare(module, "omp_get_num_threads", ir.FunctionType(I32, []))
-    tid, nthreads = (b.sext(b.call(f, []), I64) for f in (thread, team))
+    # Called directly (not by GOMP_parallel), the task takes the whole range even if its
+    # thread happens to be in some other OpenMP team.
+    in_team = b.icmp_signed("!=", pooled, ir.Constant(I32, 0))
+    tid = b.select(in_team, b.sext(b.call(thread, []), I64), ir.Constant(I64, 0))
+    nthreads = b.select(in_team, b.sext(b.call(team, []), I64), ir.Constant(I64, 1))
     total = b.sext(extent, I64) if index_type.width < 64 else extent
     chunk = b.sdiv(b.add(total, b.sub(nthreads, ir.Constant(I64, 1))), nthreads)
     lo = _min(b, b.mul(tid, chunk), total)
