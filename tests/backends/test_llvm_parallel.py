@@ -260,6 +260,34 @@ def test_mlc_num_threads_sets_the_team_size(threads):
     assert int(out.stdout.split()[-1]) == int(threads) - 1
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_child_runs_parallel_loops_serially_instead_of_hanging():
+    """libgomp's workers do not survive fork: the child must not wait for them."""
+    fn, a, want = long_kernel(1 << 14)
+    out = np.empty_like(a)
+    fn(a, out)  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 when right; the parent's timeout catches a hang
+        try:
+            fn(a, out)
+            os._exit(0 if np.array_equal(out, want) and PARALLEL_STATE.num_threads == 1 else 1)
+        finally:
+            os._exit(2)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the fork child hung in its parallel loop")
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(status) == 0
+    fn(a, out)  # the parent still uses its pool
+    np.testing.assert_array_equal(out, want)
+
+
 # ---------------------------------------------------------------- no libgomp
 
 def test_without_libgomp_parallel_loops_run_serially_and_warn_once(monkeypatch):

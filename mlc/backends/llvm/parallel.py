@@ -29,13 +29,17 @@ Thread-count policy, kept in the process-wide
   pool with a try-lock (``cmpxchg busy, 0 -> 1``). While a launch from another
   Python thread holds it, a launch runs on its calling thread alone, so
   concurrent callers never oversubscribe the cores (and never wait);
-* parallel loops nested in a parallel body run serially inside it.
+* parallel loops nested in a parallel body run serially inside it;
+* in a child process made by ``fork`` every launch runs serially: libgomp's
+  worker threads do not survive a fork, and a launch would wait for them
+  forever (start worker processes with "spawn" to use all cores there).
 
 Without libgomp every parallel loop runs serially, and a warning says so once
 per process.
 """
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 
@@ -54,6 +58,17 @@ _THREADS_FN = "__mlc_parallel_threads"
 _STATE_TYPE = ir.LiteralStructType([I32, I32])  # {busy, num_threads}
 _VOID = ir.VoidType()
 _warned = False
+_forked = False  # this process is a fork child: the thread pool is unusable
+
+
+def _after_fork_in_child() -> None:
+    global _forked
+    _forked = True
+    PARALLEL_STATE.busy = 0
+    PARALLEL_STATE.num_threads = 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def openmp_available() -> bool:
@@ -72,8 +87,8 @@ def warn_serial() -> None:
 
 
 def set_num_threads(n: int) -> None:
-    """The thread count launches use from now on (at least 1)."""
-    n = max(1, int(n))
+    """The thread count launches use from now on (at least 1; 1 in a fork child)."""
+    n = 1 if _forked else max(1, int(n))
     if PARALLEL_STATE.num_threads != n:
         PARALLEL_STATE.num_threads = n
 
