@@ -15,7 +15,7 @@ def test_ch2_tensor_program_transformations(capsys):
                  "decompose_reduction of Y at k"):
         assert f"=== {step} ===" in out and f"-> {step}: matches NumPy" in out
     assert "sch.decompose_reduction(block=b0, loop=l3)" in out  # the trace is printed
-    assert {"as written", "transform(mod, jfactor=8)", "course schedule + vectorize + parallel",
+    assert {"as written", "transform(mod, jfactor=8)", "course schedule + vectorize/unroll/parallel",
             "mlc default schedule", "NumPy (matmul, then maximum)"} <= set(rows)
 
 
