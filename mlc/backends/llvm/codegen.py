@@ -164,7 +164,7 @@ class _FunctionCodegen:
         is left for LLVM to keep. Nested unrolled loops are written out while the body's
         copies stay at most MAX_UNROLL; longer ones get ``llvm.loop.unroll.full``."""
         b = self.builder
-        begin = arith.cast(b, self.expr(s.min), s.min.dtype, s.loop_var.dtype)
+        begin, _ = self._loop_range(s)
         self.loop_depth += 1
         self.unrolled_copies *= max(s.extent.value, 1)
         try:
@@ -190,8 +190,7 @@ class _FunctionCodegen:
             self._serial_loop(s)
             return
         b = self.builder
-        begin = arith.cast(b, self.expr(s.min), s.min.dtype, s.loop_var.dtype)
-        extent = arith.cast(b, self.expr(s.extent), s.extent.dtype, s.loop_var.dtype)
+        begin, extent = self._loop_range(s)
         buffers, variables = list(self.buffers.items()), list(self.vars.items())
         index_type = reg_type(s.loop_var.dtype)
         body_fn = parallel.body_function(
@@ -218,9 +217,13 @@ class _FunctionCodegen:
                              [v for _, v in buffers] + [v for _, v in variables], begin, extent)
 
     def _serial_loop(self, s: For) -> None:
-        begin = arith.cast(self.builder, self.expr(s.min), s.min.dtype, s.loop_var.dtype)
-        count = arith.cast(self.builder, self.expr(s.extent), s.extent.dtype, s.loop_var.dtype)
-        self._counted_loop(s, begin, count)
+        self._counted_loop(s, *self._loop_range(s))
+
+    def _loop_range(self, s: For) -> tuple[ir.Value, ir.Value]:
+        """(min, extent) of ``s`` in its loop variable's type."""
+        cast = arith.cast
+        return (cast(self.builder, self.expr(s.min), s.min.dtype, s.loop_var.dtype),
+                cast(self.builder, self.expr(s.extent), s.extent.dtype, s.loop_var.dtype))
 
     def _counted_loop(self, s: For, begin: ir.Value, count: ir.Value) -> None:
         """``s``'s body for ``count`` iterations from ``begin``, with its kind's loop metadata."""
