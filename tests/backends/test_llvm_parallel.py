@@ -82,7 +82,7 @@ def test_parallel_equals_serial_on_random_programs(program, seed):
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 1001])
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_ragged_extents_split_into_static_chunks(n, threads):
+def test_ragged_extents_split_into_chunks(n, threads):
     func = parallel_outer_loops(elementwise_2d(n, 5), ["B"])
     assert gomp_launches(func) == (n > 1)  # loops of 0 or 1 iterations are simplified away
     lib = mlc.build(mlc.IRModule({"f": func}), "llvm")

@@ -9,10 +9,13 @@ three pieces (the codegen emits the loop body into the first):
   vectorises as it would in place; its entry block holds the body's stack
   buffers, so every thread has its own;
 * the **task** ``void @__mlc_par.<f>.N.task(ptr %closure)`` is what each thread
-  of the team runs: it unpacks the closure ``{begin, extent, pooled, captured...}``,
-  takes its static chunk of ``ceil(extent / omp_get_num_threads())``
-  iterations by ``omp_get_thread_num()``, and calls the body function (LLVM
-  inlines it);
+  of the team runs: it unpacks the closure ``{begin, extent, pooled, next,
+  captured...}`` and, until the loop is used up, takes the next chunk of
+  ``ceil(extent / (CHUNKS_PER_THREAD * omp_get_num_threads()))`` iterations
+  (``atomicrmw add next``) and calls the body function on it (LLVM inlines
+  it). Taking chunks in turn rather than one fixed share per thread keeps a
+  thread that the OS preempted (another process on a busy machine) from
+  holding up the others;
 * the **launch** in the kernel stores the closure on the stack, asks
   ``@__mlc_parallel_threads(extent)`` for a thread count ``n``, and calls
   ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (then frees the pool)
@@ -55,6 +58,8 @@ __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function"
 #: Every function this module adds starts with it (user functions are renamed away from it).
 PREFIX = "__mlc_par"
 _THREADS_FN = "__mlc_parallel_threads"
+#: A team splits a loop into this many chunks per thread, which threads take in turn.
+CHUNKS_PER_THREAD = 4
 _STATE_TYPE = ir.LiteralStructType([I32, I32])  # {busy, num_threads}
 _VOID = ir.VoidType()
 _warned = False
@@ -111,13 +116,14 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     """
     module = builder.module
     index_type = begin.type
-    closure_type = ir.LiteralStructType([index_type, index_type, I32] + [v.type for v in captured])
+    closure_type = ir.LiteralStructType([index_type, index_type, I32, I64] + [v.type for v in captured])
     task = _task_function(module, body, closure_type, index_type)
     closure = stack.alloca(closure_type, name="closure")
     wide = builder.sext(extent, I64) if index_type.width < 64 else extent
     threads = builder.call(_threads_function(module), [wide], name="threads")
     use_pool = builder.icmp_signed(">", threads, ir.Constant(I32, 1))
-    for n, value in enumerate([begin, extent, builder.zext(use_pool, I32), *captured]):
+    for n, value in enumerate([begin, extent, builder.zext(use_pool, I32), ir.Constant(I64, 0),
+                               *captured]):
         # (the alloca and the state global are typed: llvmlite derives the field's type)
         builder.store(value, builder.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)],
                                          inbounds=True))
@@ -164,32 +170,40 @@ def _threads_function(module: ir.Module) -> ir.Function:
 
 def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.LiteralStructType,
                    index_type: ir.IntType) -> ir.Function:
-    """``void @<body>.task(ptr closure)``: this thread's static chunk of the loop."""
+    """``void @<body>.task(ptr closure)``: run chunks of the loop until none is left."""
     fn = ir.Function(module, ir.FunctionType(_VOID, [PTR]), name=f"{body.name}.task")
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
     closure, = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    fields = [b.load(b.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True,
-                           source_etype=closure_type), typ=t)
-              for n, t in enumerate(closure_type.elements)]
-    begin, extent, pooled, captured = fields[0], fields[1], fields[2], fields[3:]
-    thread = declare(module, "omp_get_thread_num", ir.FunctionType(I32, []))
-    team = declare(module, "omp_get_num_threads", ir.FunctionType(I32, []))
-    # Called directly (not by GOMP_parallel), the task takes the whole range even if its
-    # thread happens to be in some other OpenMP team.
-    in_team = b.icmp_signed("!=", pooled, ir.Constant(I32, 0))
-    tid = b.select(in_team, b.sext(b.call(thread, []), I64), ir.Constant(I64, 0))
-    nthreads = b.select(in_team, b.sext(b.call(team, []), I64), ir.Constant(I64, 1))
+
+    def field(n):
+        return b.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True,
+                     source_etype=closure_type)
+    begin, extent, pooled = (b.load(field(n), typ=closure_type.elements[n]) for n in range(3))
+    captured = [b.load(field(n), typ=t) for n, t in enumerate(closure_type.elements) if n > 3]
     total = b.sext(extent, I64) if index_type.width < 64 else extent
-    chunk = b.sdiv(b.add(total, b.sub(nthreads, ir.Constant(I64, 1))), nthreads)
-    lo = _min(b, b.mul(tid, chunk), total)
+    # Called directly (not by GOMP_parallel), the task takes the whole range in one chunk,
+    # without asking OpenMP (its thread might sit in some other OpenMP team).
+    team = declare(module, "omp_get_num_threads", ir.FunctionType(I32, []))
+    in_team = b.icmp_signed("!=", pooled, ir.Constant(I32, 0))
+    per_team = b.mul(b.sext(b.call(team, []), I64), ir.Constant(I64, CHUNKS_PER_THREAD))
+    pieces = b.select(in_team, per_team, ir.Constant(I64, 1))
+    chunk = b.sdiv(b.add(total, b.sub(pieces, ir.Constant(I64, 1))), pieces)
+    chunk = b.select(b.icmp_signed("<", chunk, ir.Constant(I64, 1)), ir.Constant(I64, 1), chunk)
+    grab, work, done = (fn.append_basic_block(x) for x in ("grab", "work", "done"))
+    b.branch(grab)
+    b.position_at_end(grab)
+    lo = b.atomic_rmw("add", field(3), chunk, "monotonic")
+    b.cbranch(b.icmp_signed("<", lo, total), work, done)
+    b.position_at_end(work)
     hi = _min(b, b.add(lo, chunk), total)
     count, start = b.sub(hi, lo), lo
     if index_type.width < 64:
         count, start = b.trunc(count, index_type), b.trunc(start, index_type)
-    with b.if_then(b.icmp_signed(">", count, ir.Constant(index_type, 0))):
-        b.call(body, [*captured, b.add(begin, start), count])
+    b.call(body, [*captured, b.add(begin, start), count])
+    b.branch(grab)
+    b.position_at_end(done)
     b.ret_void()
     return fn
 

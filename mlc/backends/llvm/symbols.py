@@ -31,7 +31,7 @@ RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
     "m": tuple(n for base in _LIBM_BASE for n in (base, base + "f")),
     "c": ("malloc", "free", "memset", "memcpy", "memmove"),
     "gcc_s": ("__truncdfhf2", "__truncsfhf2", "__extendhfsf2"),
-    "gomp": ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads"),
+    "gomp": ("GOMP_parallel", "omp_get_num_threads"),
 }
 
 #: The libgomp functions parallel loops need (all of them, or loops run serially).
