@@ -111,4 +111,5 @@ def test_special_values_like_numpy(dtype):
         np.testing.assert_array_equal(np.signbit(y[3:5]), np.signbit(want[3:5]), err_msg=op)  # zeros
         finite = np.isfinite(want)
         np.testing.assert_array_equal(y[~finite], want[~finite], err_msg=f"{op} {dtype}")
-        np.testing.assert_allclose(y[finite], want[finite], rtol=1e-6, atol=1e-44, err_msg=f"{op} {dtype}")
+        np.testing.assert_allclose(y[finite], want[finite], rtol=1e-6, atol=1e-44,
+                                   err_msg=f"{op} {dtype}")

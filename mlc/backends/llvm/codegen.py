@@ -232,7 +232,8 @@ class _FunctionCodegen:
         metadata = loop_metadata(self.module, kind, extent)
         self.loop_depth += 1
         try:
-            emit_loop(self.builder, begin, count, s.loop_var.name, lambda i: self._loop_body(s, i), metadata)
+            emit_loop(self.builder, begin, count, s.loop_var.name, lambda i: self._loop_body(s, i),
+                      metadata)
         finally:
             self.loop_depth -= 1
 

@@ -111,7 +111,8 @@ def tanh(o: FloatOps, x):
     a = o.abs(o.finite_or_zero(x))
     z = o.mul(a, a)
     small = o.fma(o.mul(a, z), o.horner(z, _coeffs(o, "tanh_small")), a)
-    e = _expm1_finite(o, o.mul(o.select(o.gt(a, _TANH_ONE[o.fmt.dtype]), _TANH_ONE[o.fmt.dtype], a), 2.0))
+    one_from = _TANH_ONE[o.fmt.dtype]
+    e = _expm1_finite(o, o.mul(o.select(o.gt(a, one_from), one_from, a), 2.0))
     large = o.div(e, o.add(e, 2.0))
     y = o.copysign(o.select(o.lt(a, TANH_SMALL_END), small, large), x)
     return o.select(o.isnan(x), x, y)
