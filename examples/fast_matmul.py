@@ -5,10 +5,12 @@ column of B (a new cache line per step, N * 4 bytes apart) for every element
 of C and keeps nothing in registers. The schedule below is the classic
 recipe of BLAS kernels, written with schedule primitives:
 
-1. **Pack B into column panels.** ``cache_read`` copies B into a buffer that
-   ``transform_layout`` lays out as ``[N / NR, K, NR]``: the NR columns a
-   register tile needs are consecutive in memory for every k, so the inner
-   loop streams one contiguous panel instead of striding through B.
+1. **Pack B into column panels, A into row panels.** ``cache_read`` copies
+   B into a buffer that ``transform_layout`` lays out as ``[N / NR, K, NR]``:
+   the NR columns a register tile needs are consecutive in memory for every
+   k, so the inner loop streams one contiguous panel instead of striding
+   through B. A gets ``[M / MR, K, MR]`` the same way: the MR values
+   broadcast at each step are adjacent, one stream instead of MR rows.
 2. **Register tile.** Split i by MR and j by NR and put the reduction
    ``k`` between the outer tiles and the tile: ``j_0, i_0, k, i_1, j_1``.
    For each tile, MR x NR accumulators (4 x 16 floats = 8 AVX2 registers)
@@ -50,14 +52,22 @@ def fast_schedule(sch: mlc.Schedule, mr: int = MR, nr: int = NR) -> None:
     """The schedule of the module docstring, applied to block "C"."""
     block = sch.get_block("C")
 
-    # 1. Pack B: B_global[j // nr, k, j % nr] = B[k, j], panel by panel.
-    pack = sch.cache_read(block, 1, "global")
+    # 1. Pack B: B_global[j // nr, k, j % nr] = B[k, j], panel by panel ...
+    pack_b = sch.cache_read(block, 1, "global")
     sch.transform_layout(block, ("read", 1), lambda kk, jj: (jj // nr, kk, jj % nr))
-    pk, pj = sch.get_loops(pack)
+    pk, pj = sch.get_loops(pack_b)
     pj0, pj1 = sch.split(pj, [None, nr])
     sch.reorder(pj0, pk, pj1)          # write each panel contiguously
     sch.vectorize(pj1)
     sch.parallel(pj0)
+    # ... and A: A_global[i // mr, k, i % mr] = A[i, k], the mr values of a step adjacent.
+    pack_a = sch.cache_read(block, 0, "global")
+    sch.transform_layout(block, ("read", 0), lambda ii, kk: (ii // mr, kk, ii % mr))
+    pi, pk = sch.get_loops(pack_a)
+    pi0, pi1 = sch.split(pi, [None, mr])
+    sch.reorder(pi0, pk, pi1)
+    sch.unroll(pi1)
+    sch.parallel(pi0)
 
     # 2. Register tile with the reduction between the outer tiles and the tile.
     i, j, k = sch.get_loops(block)

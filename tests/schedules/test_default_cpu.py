@@ -168,14 +168,17 @@ def test_integer_and_double_matmuls():
 def test_matmul_rule_builds_the_register_tiled_schedule():
     sch = Schedule(matmul(64, 64, 256, epilogue="relu"))
     handled = schedule_matmul(sch, "main", "Y", TWO_CORES)
-    assert handled == {"Y", "B_global", "Y_local", "C"}
+    assert handled == {"Y", "B_global", "A_global", "Y_local", "C"}
     assert kinds(sch) == [
-        "get_block", "cache_read", "transform_layout", "get_loops", "split", "reorder", "vectorize",
-        "parallel", "get_loops", "split", "split", "reorder", "cache_write", "reverse_compute_at",
+        "get_block",
+        "cache_read", "transform_layout", "get_loops", "split", "reorder", "vectorize", "parallel",
+        "cache_read", "transform_layout", "get_loops", "split", "reorder", "unroll", "parallel",
+        "get_loops", "split", "split", "reorder", "cache_write", "reverse_compute_at",
         "decompose_reduction", "get_loops", "vectorize", "unroll", "get_loops", "vectorize", "unroll",
         "get_consumers", "reverse_compute_inline", "get_loops", "vectorize", "unroll", "fuse", "parallel"]
     text = sch.mod.script()
     assert "B_global = T.alloc_buffer((4, 256, 16))" in text
+    assert "A_global = T.alloc_buffer((16, 256, 4))" in text
     assert "for j_0 in T.parallel(4):" not in text  # 4 column tiles < 4 per core: fused with rows
     assert "T.parallel(64)" in text and "for k in range(256):" in text
     assert "C[v0, v1] = T.max(Y_local[v0, v1], T.float32(0))" in text

@@ -4,13 +4,14 @@ For ``C[b, i, j] += A[b, i, k] * B[b, k, j]`` (any layout of A and B, any
 number of batch axes, i optional) :func:`schedule_matmul` builds::
 
     B_global[b, j // NR, k, j % NR] = B[b, k, j]    # pack B into column panels (when it pays)
+    A_global[b, i // MR, k, i % MR] = A[b, i, k]    # and A into row panels (when it pays)
     for b, j_0 in T.parallel(...):                    # outer tiles, fused, on threads
         for i_0 in range(M / MR):
             C_local[MR x NR] = 0                      # init: vectorized, rows unrolled
             for k in range(K):                        # the reduction, between the tiles
                 for i_1 in T.unroll(MR):              # register tile: MR x NR accumulators
                     for j_1 in T.vectorized(NR):
-                        C_local[i, j] += A[i, k] * B_global[j // NR, k, j % NR]
+                        C_local[i, j] += A_global[i // MR, k, i % MR] * B_global[j // NR, k, j % NR]
             C[tile] = epilogue(C_local[tile])         # write back, relu/bias fused in
 
 The column tile NR is two vectors (16 float32 lanes with AVX2) or one where
@@ -21,7 +22,8 @@ split's ``T.where`` predicate. Packing copies each NR-wide column panel of B
 into consecutive memory, so the inner loop streams it from one place instead
 of jumping a whole row of B per step; it pays once A has enough rows to reuse
 each panel and B is larger than the L1 cache, or when B is stored with j not
-contiguous.
+contiguous. Packing A the same way makes the MR values broadcast per step
+adjacent too (one stream instead of MR rows a whole row of A apart).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from ...ir.expr import IntImm
 from .patterns import match_matmul, view
 from .steps import JOBS_PER_CORE, MIN_PARALLEL_WORK, CpuInfo, attempt, vector_split
 
-__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES"]
+__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES", "PACK_A_MIN_PANELS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -39,6 +41,9 @@ ACCUMULATORS = 8
 PACK_MIN_ROWS = 16
 #: ... and a B bigger than this (L1-resident B gains nothing from packing).
 PACK_MIN_BYTES = 32 * 1024
+#: A is packed into MR-row panels too when it is that big and each of its panels
+#: serves at least this many column panels of B.
+PACK_A_MIN_PANELS = 4
 
 
 def _column_tile(n: int, lanes: int) -> int:
@@ -51,23 +56,26 @@ def _row_tile(nr: int, lanes: int) -> int:
     return max(1, ACCUMULATORS // max(1, -(-nr // lanes)))
 
 
-def _pack_b(sch, block, pat, nr: int, cpu: CpuInfo) -> str:
-    """Copy B into panels ``[batch..., j // nr, k, j % nr]``; returns the copy block's name."""
-    copy = sch.cache_read(block, pat.b_read, "global")
-    ndim = len(pat.b_dims)
-    pj, pk = pat.b_dims.index(pat.j), pat.b_dims.index(pat.k)
+def _pack(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile: int,
+          cpu: CpuInfo) -> str:
+    """Copy the ``read``-th input of ``block`` into panels ``[other dims..., t // tile, k,
+    t % tile]``, ``t`` being its dimension indexed by iterator ``tiled``; returns the
+    copy block's name. The copy writes each panel contiguously, on all cores."""
+    copy = sch.cache_read(block, read, "global")
+    ndim = len(dims)
+    pt, pk = dims.index(tiled), dims.index(k)
     names = [f"d{d}" for d in range(ndim)]
-    results = [names[d] for d in range(ndim) if d not in (pj, pk)]
-    results += [f"{names[pj]} // {nr}", names[pk], f"{names[pj]} % {nr}"]
-    sch.transform_layout(block, ("read", pat.b_read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    results = [names[d] for d in range(ndim) if d not in (pt, pk)]
+    results += [f"{names[pt]} // {tile}", names[pk], f"{names[pt]} % {tile}"]
+    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})")
     name = view(sch, copy).name
     loops = sch.get_loops(copy)
-    outer, inner = sch.split(loops[pj], [None, nr])
-    order = [loops[d] for d in range(ndim) if d not in (pj, pk)] + [outer, loops[pk], inner]
+    outer, inner = sch.split(loops[pt], [None, tile])
+    order = [loops[d] for d in range(ndim) if d not in (pt, pk)] + [outer, loops[pk], inner]
     sch.reorder(*order)
     lanes = cpu.lanes(view(sch, copy).block.writes[0].buffer.dtype)
-    if nr >= lanes:
-        attempt(sch, lambda s: s.vectorize(inner) or True)
+    kind = (lambda s: s.vectorize(inner)) if tile >= lanes else (lambda s: s.unroll(inner))
+    attempt(sch, lambda s: kind(s) or True)
     if cpu.cores > 1:
         par = order[:-2]
         attempt(sch, lambda s: s.parallel(par[0] if len(par) == 1 else s.fuse(*par)) or True)
@@ -133,9 +141,13 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         return None
     nr = _column_tile(n, lanes)
     mr = min(_row_tile(nr, lanes), m)
+    a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
+    pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and a_bytes > PACK_MIN_BYTES
     handled = {name}
     if pack:
-        handled.add(_pack_b(sch, block, pat, nr, cpu))
+        handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu))
+    if pack_a:
+        handled.add(_pack(sch, block, pat.a_read, pat.a_dims, pat.i, pat.k, mr, cpu))
     loops = sch.get_loops(block)
     j0, j1 = sch.split(loops[pat.j], [None, nr]) if nr < n else (None, loops[pat.j])
     if pat.i is not None and mr < m:

@@ -95,7 +95,8 @@ class MatmulPattern:
     batch: tuple[int, ...]
     a_read: int
     b_read: int
-    b_dims: tuple[int, ...]  # for each dimension of B, the iterator position indexing it
+    a_dims: tuple[int, ...]  # for each dimension of A, the iterator position indexing it
+    b_dims: tuple[int, ...]  # ... and of B
 
     def b_contiguous(self) -> bool:
         return self.b_dims[-1] == self.j
@@ -158,4 +159,4 @@ def match_matmul(v: BlockView) -> MatmulPattern | None:
     reads = [r.buffer for r in blk.reads]
     if a.buffer not in reads or b.buffer not in reads or a.buffer is b.buffer:
         return None
-    return MatmulPattern(i, j, k, batch, reads.index(a.buffer), reads.index(b.buffer), pb)
+    return MatmulPattern(i, j, k, batch, reads.index(a.buffer), reads.index(b.buffer), pa, pb)
