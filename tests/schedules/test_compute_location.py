@@ -296,3 +296,18 @@ def test_compute_at_under_a_fused_and_split_loop_bounds_the_region_exactly():
     assert "T.where(i_j_fused_0 * 4 // 5 + ax0 <= (i_j_fused_0 * 4 + 3) // 5" in text
     assert_same_numerics(elementwise_chain(4, 5), sch.mod)
     assert_replays(sch, lambda: elementwise_chain(4, 5))
+
+
+def test_reverse_compute_at_refuses_to_drop_consumer_iterations_that_read_nothing():
+    """out[j] = j >= 1 ? in[j - 1] : 1 — iteration j = 0 reads nothing the producer makes."""
+    from mlc import ScheduleError, te
+    from mlc.schedules import Schedule
+    A = te.placeholder((1, 4), "float32", "A")
+    P = te.compute((1, 4), lambda i, j: A[i, j] * 2, "P")
+    S = te.compute((1, 4), lambda i, j: te.if_then_else(j >= 1, P[i, j - 1], 1.0), "S")
+    sch = Schedule(mlc.IRModule({"main": te.create_prim_func([A, S])}))
+    i, j = sch.get_loops(sch.get_block("P"))
+    before = sch.mod
+    with pytest.raises(ScheduleError, match="j=0 reads nothing produced under the loop"):
+        sch.reverse_compute_at(sch.get_block("S"), j)
+    mlc.assert_structural_equal(sch.mod, before)

@@ -30,8 +30,13 @@ domain (a split that does not divide), a ``T.where`` predicate clips it.
 """
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
+
 from ...ir import arith
 from ...ir.expr import Binary, IntImm, PrimExpr, Var, const, make_binary
+from ...ir.int_set import _eval_int as eval_int
 from ...ir.int_set import (IntSet, can_prove, canonical, const_bounds, constant_difference,
                            enumerated_bounds)
 from ...ir.tir import BlockRealize, For, PrimFunc
@@ -191,6 +196,55 @@ class _Move:
                     doms[id(var)] = old.intersect(shifted) if self.reverse else old.union(shifted)
         return doms
 
+    def _check_coverage(self, doms) -> None:
+        """reverse_compute_at: every iteration of the consumer must still run.
+
+        The consumer's new loops cover, per iteration of the target loop, the
+        points that read what that iteration produced. Points that read none
+        of it (``j = 0`` of ``out[j] = j >= 1 ? in[j - 1] : 1``) would be
+        dropped, so the windows over all iterations must cover the whole
+        domain. Checked exactly by enumeration; refused when too large to check.
+        """
+        outer = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
+        ranges = loop_ranges(outer)
+        bounds, shape = [], []
+        for iv in self.block.iter_vars:
+            full = IntSet.from_range(iv.dom)
+            s = doms.get(id(iv.var), full)
+            lo = full.min if s.min is None else s.min
+            hi = full.max if s.max is None else s.max
+            if not (isinstance(full.min, IntImm) and isinstance(full.max, IntImm)):
+                raise self.error(f"cannot check that every {iv.var.name} is still computed: its "
+                                 "domain is not constant", self.realize)
+            bounds.append((lo, hi, full.min.value))
+            shape.append(full.max.value - full.min.value + 1)
+        loop_vars = [f.loop_var for f in outer]
+        spans = []
+        for v in loop_vars:
+            lo, hi = const_bounds(v, ranges)
+            spans.append(range(lo, hi + 1) if lo is not None and hi is not None else None)
+        points = 1
+        for r in spans:
+            points *= len(r) if r is not None else 1 << 30
+        if points > 1 << 16 or int(np.prod(shape)) > 1 << 22:
+            raise self.error("cannot check that every iteration of the block is still computed "
+                             "(too many points to verify); move it under an inner loop", self.realize)
+        covered = np.zeros(shape, dtype=bool)
+        for point in itertools.product(*spans):
+            env = {id(v): x for v, x in zip(loop_vars, point)}
+            window = []
+            for (lo, hi, base), size in zip(bounds, shape):
+                a = max(eval_int(lo, env) - base, 0)
+                b = min(eval_int(hi, env) - base, size - 1)
+                window.append(slice(a, b + 1) if a <= b else slice(0, 0))
+            covered[tuple(window)] = True
+        if not covered.all():
+            missing = tuple(int(x[0]) for x in np.nonzero(~covered))
+            names = ", ".join(f"{iv.var.name}={m + b[2]}" for iv, m, b in zip(self.block.iter_vars, missing, bounds))
+            raise self.error(f"the consumer's iteration {names} reads nothing produced under the "
+                             "loop, so it would never run there; keep the block where it is",
+                             self.realize)
+
     # ---------------------------------------------------------------- build
     def _new_nest(self, doms):
         ranges = loop_ranges([n for n in self.lloc.path if isinstance(n, For)] + [self.loop])
@@ -267,7 +321,10 @@ class _Move:
                    if any(r is l.node for r in stmt_blocks(item) for l in related)]
         idx = holders[-1] + 1 if self.reverse else holders[0]
         self._check_dependences(items, idx)
-        nest = self._new_nest(self._domains(related))
+        doms = self._domains(related)
+        if self.reverse:
+            self._check_coverage(doms)
+        nest = self._new_nest(doms)
         func = remove_block(self.func, self.loc)
         loop = find_loop(func, self.loop.loop_var, self.prim).node
         return replace(func, loop, insert_at(loop, nest, idx))
