@@ -132,3 +132,17 @@ def test_rfactor_errors():
         sch.rfactor(k, 0)
     with pytest.raises(ScheduleError, match=r"exactly one block under the loop, found \['Y', 'C'\]"):
         sch.rfactor(i, 0)
+
+
+def test_decompose_reduction_refuses_a_loop_that_reruns_the_reduction():
+    """After compute_at under a consumer's j loop, S is recomputed per j; hoisting its init out of j
+    would accumulate several times (found by the fuzzer)."""
+    from tests.schedules.test_block_fuzz import normalize
+    sch = Schedule(normalize(1, 5))
+    _, j = sch.get_loops(sch.get_block("D"))
+    sch.compute_at(sch.get_block("S"), j)
+    i = sch.get_loops(sch.get_block("S"))[0]
+    before = sch.mod
+    with pytest.raises(ScheduleError, match="loop 'j' does not index the block"):
+        sch.decompose_reduction(sch.get_block("S"), i)
+    mlc.assert_structural_equal(sch.mod, before)

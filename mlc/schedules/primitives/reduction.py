@@ -76,6 +76,11 @@ def decompose_reduction_ir(func: PrimFunc, block: str, loop: Var) -> tuple[PrimF
                 raise schedule_error(prim, where + f"the reduction iterator {iv.var.name} is bound to "
                                      f"{value!r}, which uses a loop outside {loop.name!r}; the init "
                                      "would run again on every iteration of it", func, target)
+    free = [f.loop_var.name for f in inner if id(f.loop_var) not in spatial_ids | reduce_ids]
+    if free:
+        raise schedule_error(prim, where + f"loop {free[0]!r} does not index the block, so the block "
+                             f"reruns the whole reduction on each of its iterations while the init "
+                             "would run only once; decompose at a loop below it", func, realize)
     both = [f.loop_var.name for f in inner if id(f.loop_var) in spatial_ids & reduce_ids]
     if both:
         raise schedule_error(prim, where + f"loop {both[0]!r} feeds both spatial and reduction "
