@@ -31,7 +31,6 @@ LEAF_LIST = None
 
 __all__ = ["GraphExecutor", "data_pointer", "native_entry"]
 
-_CFuncPtr = ctypes.CFUNCTYPE(None).__mro__[1]  # ctypes' base class of C function pointers
 
 
 def _array_struct_pointer(array: np.ndarray) -> int:
@@ -55,10 +54,7 @@ data_pointer = _array_struct_pointer if _check_struct_pointer() else (lambda a: 
 
 def native_entry(function):
     """The C function behind a built module function, if its backend exposes one (else None)."""
-    for value in getattr(function.kernel, "__defaults__", None) or ():
-        if isinstance(value, _CFuncPtr):
-            return value
-    return None
+    return function.native
 
 
 class GraphExecutor:

@@ -58,11 +58,14 @@ def written_params(func: PrimFunc) -> frozenset[int]:
 class Function:
     """One callable function of a module: ``f(*arrays)`` runs it in place."""
 
-    __slots__ = ("name", "func", "kernel", "written")
+    __slots__ = ("name", "func", "kernel", "written", "native")
 
-    def __init__(self, name: str, func: PrimFunc, kernel: Kernel):
+    def __init__(self, name: str, func: PrimFunc, kernel: Kernel, native=None):
         self.name, self.func, self.kernel = name, func, kernel
         self.written = written_params(func)
+        #: the backend's C entry point taking one data pointer per parameter, or None;
+        #: callers that hold checked, contiguous arrays may call it directly
+        self.native = native
 
     def __call__(self, *args) -> None:
         check_arguments(self.name, self.func, args, self.written)

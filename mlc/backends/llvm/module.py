@@ -66,7 +66,7 @@ def build_llvm(mod: IRModule, target: Target) -> Module:
         raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
     compiled = compile_ir(ir_text, target)
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
-    functions = {name: Function(name, mod[name], _kernel(compiled, symbols[name], len(func.params)))
+    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params)))
                  for name, func in mod.items()}
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
@@ -85,7 +85,8 @@ def _check_runnable(target: Target) -> None:
 
 
 def _kernel(compiled: CompiledModule, symbol: str, nparams: int):
-    """The callable the runtime hands checked arrays to; it keeps the engine alive.
+    """(kernel, C entry): the callable the runtime hands checked arrays to, which keeps the
+    engine alive, and the C function itself (one data pointer per parameter).
 
     Each call first stores ``config().num_threads`` for the kernel's parallel
     loops (:mod:`.parallel`); ctypes releases the GIL for the call itself.
@@ -97,7 +98,7 @@ def _kernel(compiled: CompiledModule, symbol: str, nparams: int):
         set_num_threads(config().num_threads)
         _cfunc(*[a.ctypes.data for a in arrays])
 
-    return kernel
+    return kernel, cfunc
 
 
 class LLVMModule(Module):
