@@ -3,7 +3,8 @@
 LLVM is initialised once; one TargetMachine per (cpu, features) serves
 optimisation and code emission (an engine owns its own). Optimisation is
 LLVM's new pass manager at O3. The object file is checked for symbols mlc
-did not register (:mod:`.symbols`) before the engine loads it.
+did not register (:mod:`.symbols`) before the engine loads it, and kept in
+the on-disk :mod:`.object_cache` for the next build of the same IR.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import llvmlite.binding as llvm
 
 from ...errors import CompileError
 from ..target import Target
+from . import object_cache
 from .symbols import register_symbols, undefined_symbols
 
 __all__ = ["compile_ir", "CompiledModule", "target_machine", "emit_assembly", "target_layout"]
@@ -70,6 +72,21 @@ def compile_ir(ir_text: str, target: Target) -> CompiledModule:
 
 
 def _compile(ir_text: str, target: Target) -> CompiledModule:
+    key = object_cache.cache_key(ir_text, target.cpu, target.features)
+    cached = object_cache.load(key)
+    if cached is not None:
+        try:
+            return _load(*cached, target)
+        except CompileError:
+            object_cache.discard(key)  # a damaged entry: compile afresh
+    obj, optimized = _optimise_and_emit(ir_text, target)
+    module = _load(obj, optimized, target)
+    object_cache.store(key, obj, optimized)
+    return module
+
+
+def _optimise_and_emit(ir_text: str, target: Target) -> tuple[bytes, str]:
+    """(object code, optimised IR) for ``ir_text``: parse, verify, O3, emit."""
     tm = target_machine(target.cpu, target.features)
     try:
         module = llvm.parse_assembly(ir_text)
@@ -80,9 +97,13 @@ def _compile(ir_text: str, target: Target) -> CompiledModule:
     pass_builder.getModulePassManager().run(module, pass_builder)
     optimized = str(module)
     try:
-        obj = tm.emit_object(module)
+        return tm.emit_object(module), optimized
     except RuntimeError as err:
         raise CompileError(f"LLVM could not generate machine code: {err}", source=optimized) from None
+
+
+def _load(obj: bytes, optimized: str, target: Target) -> CompiledModule:
+    """Check ``obj`` needs only registered symbols, then load it into a new engine."""
     unknown = undefined_symbols(obj)
     if unknown:
         unknown -= register_symbols()
