@@ -21,9 +21,11 @@ recipe of BLAS kernels, written with schedule primitives:
    k loop, and ``decompose_reduction`` zeroes it right before. The lowering
    shrinks ``C_local`` to one MR x NR tile on the stack, which LLVM turns
    into registers.
-4. **Vectorize, unroll, parallelize.** The NR columns become vector
-   instructions, the MR rows are unrolled, and the outer column panels run
-   on all cores (each core streams its own panels of B; all share A).
+4. **Block the rows, vectorize, unroll, parallelize.** Rows go in blocks of
+   MC: a block of packed A (MC x K) stays in the L2/L3 caches while every
+   column panel of B passes over it. The NR columns become vector
+   instructions, the MR rows are unrolled, and the (row block, column panel)
+   pairs run on all cores.
 
     python examples/fast_matmul.py [n]
 """
@@ -38,6 +40,7 @@ from mlc import te
 from mlc.runtime import time_function
 
 MR, NR = 4, 16  # register tile: rows unrolled, columns vectorized (two AVX2 vectors)
+MC = 256        # rows of A per cache block
 
 
 def matmul_module(m: int, n: int, k: int) -> mlc.IRModule:
@@ -48,7 +51,7 @@ def matmul_module(m: int, n: int, k: int) -> mlc.IRModule:
     return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
 
 
-def fast_schedule(sch: mlc.Schedule, mr: int = MR, nr: int = NR) -> None:
+def fast_schedule(sch: mlc.Schedule, mr: int = MR, nr: int = NR, mc: int = MC) -> None:
     """The schedule of the module docstring, applied to block "C"."""
     block = sch.get_block("C")
 
@@ -69,23 +72,24 @@ def fast_schedule(sch: mlc.Schedule, mr: int = MR, nr: int = NR) -> None:
     sch.unroll(pi1)
     sch.parallel(pi0)
 
-    # 2. Register tile with the reduction between the outer tiles and the tile.
+    # 2. Register tile with the reduction between the outer tiles and the tile; rows also
+    #    go in blocks of mc so a block of A stays in cache while all panels of B pass.
     i, j, k = sch.get_loops(block)
     j0, j1 = sch.split(j, [None, nr])
-    i0, i1 = sch.split(i, [None, mr])
-    sch.reorder(j0, i0, k, i1, j1)
+    ic, i0, i1 = sch.split(i, [None, mc // mr, mr])
+    sch.reorder(ic, j0, i0, k, i1, j1)
 
     # 3. Accumulate in C_local; copy back after k, zero it before k.
     write_back = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(write_back, i0)
     init = sch.decompose_reduction(block, k)
 
-    # 4. Vector columns, unrolled rows, parallel column panels.
+    # 4. Vector columns, unrolled rows, (row block, column panel) pairs on all cores.
     for tile in (init, block, write_back):
         *_, rows, cols = sch.get_loops(tile)
         sch.vectorize(cols)
         sch.unroll(rows)
-    sch.parallel(j0)
+    sch.parallel(sch.fuse(ic, j0))
 
 
 def gflops(m: int, n: int, k: int, seconds: float) -> float:

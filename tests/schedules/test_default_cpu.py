@@ -155,6 +155,13 @@ def test_the_course_mm_relu_and_multi_output_blocks():
     check(module(A, lo, hi))
 
 
+def test_large_ragged_matmul_with_row_blocks_and_both_operands_packed():
+    scheduled = check(matmul(515, 64, 40, transpose_b=True), rtol=1e-4, atol=1e-4)
+    text = scheduled["main"].script()
+    assert "A_global = T.alloc_buffer((129, 40, 4))" in text and "B_global = T.alloc_buffer((4, 40, 16))" in text
+    assert "for i_1 in range(64):" in text  # 256-row blocks of 4-row tiles
+
+
 def test_integer_and_double_matmuls():
     check(matmul(5, 24, 7, dtype="float64"))
     A = te.placeholder((6, 9), "int32", name="A")

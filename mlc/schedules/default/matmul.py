@@ -5,8 +5,8 @@ number of batch axes, i optional) :func:`schedule_matmul` builds::
 
     B_global[b, j // NR, k, j % NR] = B[b, k, j]    # pack B into column panels (when it pays)
     A_global[b, i // MR, k, i % MR] = A[b, i, k]    # and A into row panels (when it pays)
-    for b, j_0 in T.parallel(...):                    # outer tiles, fused, on threads
-        for i_0 in range(M / MR):
+    for b, i_c, j_0 in T.parallel(...):               # outer tiles, fused, on threads
+        for i_0 in range(ROW_BLOCK / MR):             # (i_c: blocks of rows, for large M)
             C_local[MR x NR] = 0                      # init: vectorized, rows unrolled
             for k in range(K):                        # the reduction, between the tiles
                 for i_1 in T.unroll(MR):              # register tile: MR x NR accumulators
@@ -32,7 +32,8 @@ from ...ir.expr import IntImm
 from .patterns import match_matmul, view
 from .steps import JOBS_PER_CORE, MIN_PARALLEL_WORK, CpuInfo, attempt, vector_split
 
-__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES", "PACK_A_MIN_PANELS"]
+__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES", "PACK_A_MIN_PANELS",
+           "ROW_BLOCK"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -44,6 +45,10 @@ PACK_MIN_BYTES = 32 * 1024
 #: A is packed into MR-row panels too when it is that big and each of its panels
 #: serves at least this many column panels of B.
 PACK_A_MIN_PANELS = 4
+#: With packed A, rows go in blocks of this many when there are at least two: a
+#: block of A (ROW_BLOCK x K) stays in the L2/L3 caches while every column panel of
+#: B passes over it.
+ROW_BLOCK = 256
 
 
 def _column_tile(n: int, lanes: int) -> int:
@@ -150,12 +155,16 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         handled.add(_pack(sch, block, pat.a_read, pat.a_dims, pat.i, pat.k, mr, cpu))
     loops = sch.get_loops(block)
     j0, j1 = sch.split(loops[pat.j], [None, nr]) if nr < n else (None, loops[pat.j])
-    if pat.i is not None and mr < m:
+    ic, row_blocks = None, 1
+    if pack_a and m >= 2 * ROW_BLOCK:
+        ic, i0, i1 = sch.split(loops[pat.i], [None, ROW_BLOCK // mr, mr])
+        row_blocks = -(-m // ROW_BLOCK)
+    elif pat.i is not None and mr < m:
         i0, i1 = sch.split(loops[pat.i], [None, mr])
     else:
         i0, i1 = None, (loops[pat.i] if pat.i is not None else None)
     batch = [loops[b] for b in pat.batch]
-    outer = [rv for rv in batch + [j0, i0] if rv is not None]
+    outer = [rv for rv in batch + [ic, j0, i0] if rv is not None]
     inner = [rv for rv in (i1, j1) if rv is not None]
     sch.reorder(*outer, loops[pat.k], *inner)
     if outer:
@@ -168,7 +177,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         _finish_tile(sch, copy, len(outer))
         handled |= _fuse_epilogue(sch, copy, anchor, len(outer))
     _finish_tile(sch, block, len(outer) + 1)
-    outer_extents = [ext[b] for b in pat.batch] + ([-(-n // nr)] if j0 is not None else []) + \
-        ([-(-m // mr)] if i0 is not None else [])
+    outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if ic is not None else []) + \
+        ([-(-n // nr)] if j0 is not None else []) + \
+        ([-(-min(m, ROW_BLOCK if ic is not None else m) // mr)] if i0 is not None else [])
     _parallel_tiles(sch, outer, outer_extents, cpu, m * n * k)
     return handled
