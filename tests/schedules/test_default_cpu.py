@@ -16,6 +16,7 @@ from mlc import MLCError, te
 from mlc.schedules import Schedule, Trace, as_written, default_schedule
 from mlc.schedules.default import SCHEDULED_ATTR, is_unscheduled
 from mlc.schedules.default.cpu import inline_injective, schedule_reduction, schedule_spatial
+from mlc.schedules.default import matmul as matmul_rule
 from mlc.schedules.default.matmul import schedule_matmul
 from mlc.schedules.default.steps import CpuInfo, attempt
 from tests.programs import mm_relu_func
@@ -155,7 +156,10 @@ def test_the_course_mm_relu_and_multi_output_blocks():
     check(module(A, lo, hi))
 
 
-def test_large_ragged_matmul_with_row_blocks_and_both_operands_packed():
+def test_large_ragged_matmul_with_row_blocks_and_both_operands_packed(monkeypatch):
+    """The thresholds scaled down so that a test-sized matmul takes the large-matrix path."""
+    monkeypatch.setattr(matmul_rule, "PACK_A_MIN_BYTES", 32 * 1024)
+    monkeypatch.setattr(matmul_rule, "ROW_BLOCKS_FROM", 2)
     scheduled = check(matmul(515, 64, 40, transpose_b=True), rtol=1e-4, atol=1e-4)
     text = scheduled["main"].script()
     assert "A_global = T.alloc_buffer((129, 40, 4))" in text and "B_global = T.alloc_buffer((4, 40, 16))" in text
@@ -175,17 +179,14 @@ def test_integer_and_double_matmuls():
 def test_matmul_rule_builds_the_register_tiled_schedule():
     sch = Schedule(matmul(64, 64, 256, epilogue="relu"))
     handled = schedule_matmul(sch, "main", "Y", TWO_CORES)
-    assert handled == {"Y", "B_global", "A_global", "Y_local", "C"}
+    assert handled == {"Y", "B_global", "Y_local", "C"}
     assert kinds(sch) == [
-        "get_block",
-        "cache_read", "transform_layout", "get_loops", "split", "reorder", "vectorize", "parallel",
-        "cache_read", "transform_layout", "get_loops", "split", "reorder", "unroll", "parallel",
-        "get_loops", "split", "split", "reorder", "cache_write", "reverse_compute_at",
+        "get_block", "cache_read", "transform_layout", "get_loops", "split", "reorder", "vectorize",
+        "parallel", "get_loops", "split", "split", "reorder", "cache_write", "reverse_compute_at",
         "decompose_reduction", "get_loops", "vectorize", "unroll", "get_loops", "vectorize", "unroll",
         "get_consumers", "reverse_compute_inline", "get_loops", "vectorize", "unroll", "fuse", "parallel"]
     text = sch.mod.script()
-    assert "B_global = T.alloc_buffer((4, 256, 16))" in text
-    assert "A_global = T.alloc_buffer((16, 256, 4))" in text
+    assert "B_global = T.alloc_buffer((4, 256, 16))" in text and "A_global" not in text  # A fits L2
     assert "for j_0 in T.parallel(4):" not in text  # 4 column tiles < 4 per core: fused with rows
     assert "T.parallel(64)" in text and "for k in range(256):" in text
     assert "C[v0, v1] = T.max(Y_local[v0, v1], T.float32(0))" in text

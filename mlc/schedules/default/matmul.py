@@ -32,8 +32,8 @@ from ...ir.expr import IntImm
 from .patterns import match_matmul, view
 from .steps import JOBS_PER_CORE, MIN_PARALLEL_WORK, CpuInfo, attempt, vector_split
 
-__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES", "PACK_A_MIN_PANELS",
-           "ROW_BLOCK"]
+__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES", "PACK_A_MIN_BYTES",
+           "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCKS_FROM"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -42,13 +42,15 @@ ACCUMULATORS = 8
 PACK_MIN_ROWS = 16
 #: ... and a B bigger than this (L1-resident B gains nothing from packing).
 PACK_MIN_BYTES = 32 * 1024
-#: A is packed into MR-row panels too when it is that big and each of its panels
-#: serves at least this many column panels of B.
+#: A is packed into MR-row panels too when it does not fit the L2 cache and each of
+#: its panels serves at least this many column panels of B.
+PACK_A_MIN_BYTES = 512 * 1024
 PACK_A_MIN_PANELS = 4
-#: With packed A, rows go in blocks of this many when there are at least two: a
-#: block of A (ROW_BLOCK x K) stays in the L2/L3 caches while every column panel of
-#: B passes over it.
+#: With packed A, rows go in blocks of ROW_BLOCK when there are ROW_BLOCKS_FROM
+#: blocks or more: a block of A (ROW_BLOCK x K) stays in the L2/L3 caches while
+#: every column panel of B passes over it.
 ROW_BLOCK = 256
+ROW_BLOCKS_FROM = 4
 
 
 def _column_tile(n: int, lanes: int) -> int:
@@ -147,7 +149,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     nr = _column_tile(n, lanes)
     mr = min(_row_tile(nr, lanes), m)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
-    pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and a_bytes > PACK_MIN_BYTES
+    pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and a_bytes > PACK_A_MIN_BYTES
     handled = {name}
     if pack:
         handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu))
@@ -156,7 +158,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     loops = sch.get_loops(block)
     j0, j1 = sch.split(loops[pat.j], [None, nr]) if nr < n else (None, loops[pat.j])
     ic, row_blocks = None, 1
-    if pack_a and m >= 2 * ROW_BLOCK:
+    if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK:
         ic, i0, i1 = sch.split(loops[pat.i], [None, ROW_BLOCK // mr, mr])
         row_blocks = -(-m // ROW_BLOCK)
     elif pat.i is not None and mr < m:
