@@ -27,6 +27,8 @@ adjacent too (one stream instead of MR rows a whole row of A apart).
 """
 from __future__ import annotations
 
+import math
+
 from ...ir import dtype as dt
 from ...ir.expr import IntImm
 from .patterns import match_matmul, view
@@ -182,5 +184,5 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if ic is not None else []) + \
         ([-(-n // nr)] if j0 is not None else []) + \
         ([-(-min(m, ROW_BLOCK if ic is not None else m) // mr)] if i0 is not None else [])
-    _parallel_tiles(sch, outer, outer_extents, cpu, m * n * k)
+    _parallel_tiles(sch, outer, outer_extents, cpu, math.prod(ext))
     return handled
