@@ -1,8 +1,15 @@
 """mlc: a machine-learning compiler for NumPy-like Python.
 
 Write tensor programs with :mod:`mlc.te`, schedule them, and build them for
-the host CPU (LLVM) or run them on the NumPy reference interpreter.
+the host CPU (LLVM) or run them on the NumPy reference interpreter; or let
+``@mlc.jit`` trace NumPy code into them.
+
+The IR, errors and ``build`` load with the package; the tracer, schedules,
+``mlc.numpy`` and ``mlc.nn`` load on first use (PEP 562), which keeps
+``import mlc`` cheap.
 """
+from importlib import import_module
+
 from . import ir
 from .backends import build
 from .backends.target import Target
@@ -11,12 +18,35 @@ from .errors import (CompileError, DTypeError, IRError, MLCError, ScheduleError,
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
-from .schedules import BlockRV, ExprRV, LoopRV, Schedule, TensorIntrin, Trace
-from .tracer import jit
-from . import nn, numpy  # noqa: E402  (after jit: they trace through it)
-from .custom_op import op
 
 __version__ = "0.1.0"
+
+#: public name -> (module, attribute or None for the module itself), loaded on first use
+_LAZY = {
+    "Schedule": ("mlc.schedules", "Schedule"), "Trace": ("mlc.schedules", "Trace"),
+    "BlockRV": ("mlc.schedules", "BlockRV"), "LoopRV": ("mlc.schedules", "LoopRV"),
+    "ExprRV": ("mlc.schedules", "ExprRV"), "TensorIntrin": ("mlc.schedules", "TensorIntrin"),
+    "jit": ("mlc.tracer", "jit"), "op": ("mlc.custom_op", "op"),
+    "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "schedules": ("mlc.schedules", None),
+    "ops": ("mlc.ops", None), "runtime": ("mlc.runtime", None), "passes": ("mlc.passes", None),
+}
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'mlc' has no attribute {name!r}") from None
+    value = import_module(module)
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",

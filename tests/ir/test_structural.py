@@ -29,3 +29,4 @@ def test_differences_are_seen():
 def test_assert_structural_equal_shows_the_difference():
     with pytest.raises(AssertionError, match="IR differs"):
         assert_structural_equal(mm_relu(16), mm_relu(8))
+
