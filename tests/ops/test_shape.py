@@ -234,3 +234,13 @@ def test_split_returns_one_type_per_piece():
     outs = get_op("split").infer(TensorType((6, 2), "int8"), indices_or_sections=(1, 4))
     assert outs == (TensorType((1, 2), "int8"), TensorType((3, 2), "int8"), TensorType((2, 2), "int8"))
     assert get_op("split").num_outputs is None
+
+
+@pytest.mark.parametrize("key", [slice(-4, None, -1), slice(-10, -5, -1), slice(5, 9), slice(None, -4, -1),
+                                 slice(0, 0), slice(2, 0, 1)])
+def test_plan_getitem_empty_slices_stay_empty(key):
+    """Regression: ``x[-4::-1]`` of a length-3 array is empty (indices() gives start -1)."""
+    x = np.arange(3, dtype="int32")
+    starts, stops, steps, shape = plan_getitem(x.shape, (key,))
+    got = x[tuple(slice(*d) for d in zip(starts, stops, steps))].reshape(shape)
+    np.testing.assert_array_equal(got, x[key])

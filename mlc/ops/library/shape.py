@@ -406,8 +406,11 @@ def plan_getitem(shape, key):
         n = shape[dim]
         if isinstance(k, slice):
             lo, hi, step = k.indices(n)
-            out_shape.append(len(range(lo, hi, step)))
-            if hi < 0:  # "before index 0" for a negative step; -1 would mean the last element
+            length = len(range(lo, hi, step))
+            out_shape.append(length)
+            if length == 0:  # indices() may say "before index 0" as -1, which slice reads as the end
+                lo, hi, step = 0, 0, 1
+            elif hi < 0:  # "before index 0" for a negative step; -1 would mean the last element
                 hi = -n - 1
         else:
             index = check_int_attr("getitem", "index", k)
