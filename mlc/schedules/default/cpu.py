@@ -29,6 +29,7 @@ from ...ir.expr import BufferLoad
 from ...ir.functor import pre_order_nodes
 from ..analysis import is_param
 from ..state import all_blocks
+from .conv import schedule_conv
 from .matmul import schedule_matmul
 from .patterns import contiguous_along, is_data_movement, is_injective, view, view_by_name
 from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
@@ -127,7 +128,7 @@ def schedule_spatial(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
 #: Rules run once per function, in order.
 FUNCTION_RULES = (inline_injective,)
 #: Rules tried on each block in order; the first that applies schedules it.
-BLOCK_RULES = (schedule_matmul, schedule_reduction, schedule_spatial)
+BLOCK_RULES = (schedule_matmul, schedule_conv, schedule_reduction, schedule_spatial)
 
 
 def schedule_cpu(sch, func_name: str, cpu: CpuInfo) -> None:
