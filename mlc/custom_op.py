@@ -115,7 +115,8 @@ class CustomOp:
             if self._op is None:
                 self._op = register_op(_unique_name(self._name), pattern=pattern, infer=self._infer,
                                        lower=self._lower, reference=self._reference,
-                                       num_outputs=None, doc=self.fn.__doc__ or "")
+                                       num_outputs=None, doc=self.fn.__doc__
+                                       or f"custom operator from te function {self.fn.__qualname__}")
 
     def _ensure_registered(self, types, attrs) -> str:
         if self._op is None:

@@ -33,7 +33,8 @@ def test_every_op_is_exercised_by_a_differential_test():
     here = pathlib.Path(__file__).parent
     text = "\n".join(p.read_text() for p in here.glob("test_*.py") if p.name != "test_registry.py")
     quoted = set(re.findall(r"""["']([a-z_.0-9]+)["']""", text))
-    missing = [name for name in list_ops() if name not in quoted and not name.startswith("test.")]
+    # ops registered at run time by tests (test.*) and by users (mlc.op: custom.*) are not the library's
+    missing = [name for name in list_ops() if name not in quoted and not name.startswith(("test.", "custom."))]
     assert not missing, f"ops without tests: {missing}"
 
 
