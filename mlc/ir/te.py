@@ -34,7 +34,7 @@ __all__ = [
     "comm_reducer", "sum", "max", "min", "create_prim_func", "if_then_else", "select",
     "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "abs", "pow",
     "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf", "floordiv",
-    "floormod", "truncdiv", "truncmod", "const", "var", "all", "any",
+    "floormod", "truncdiv", "truncmod", "const", "var", "all", "any", "unique_name",
 ]
 
 # Math and constructors re-exported so a te program needs one import.
@@ -315,7 +315,7 @@ def create_prim_func(args: Sequence[Tensor]) -> PrimFunc:
         for t in outs:
             if id(t.buffer) not in param_ids:
                 allocs.append(t.buffer)
-        stages.append(_lower_compute(op, [t.buffer for t in outs], _unique(op.name, block_names)))
+        stages.append(_lower_compute(op, [t.buffer for t in outs], unique_name(op.name, block_names)))
     root = Block("root", (), (), (), seq(*stages), alloc_buffers=tuple(allocs))
     body = BlockRealize((), const(True, "bool"), root)
     return PrimFunc(tuple(params), body, (("global_symbol", "main"), ("tir.noalias", True)))
@@ -371,7 +371,8 @@ def _outputs_by_op(ops, args) -> dict[int, list[Tensor]]:
     return out
 
 
-def _unique(name: str, taken: set) -> str:
+def unique_name(name: str, taken: set) -> str:
+    """``name``, or ``name_1``, ``name_2``, ... if taken; the result is added to ``taken``."""
     candidate, n = name, 0
     while candidate in taken:
         n += 1

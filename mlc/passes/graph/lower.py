@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from ...errors import CompileError, MLCError
 from ...ir import te
+from ...ir.te import unique_name
 from ...ir.expr import const
 from ...ir.graph import Binding, Constant, Graph
 from ...ir.structural import structural_equal, structural_hash
@@ -40,7 +41,7 @@ __all__ = ["lower_to_tir", "lower_group"]
 
 
 def _param_name(name: str, n: int, taken: set[str]) -> str:
-    return _unique(name if name.isidentifier() and not name.startswith("lv") else f"p{n}", taken)
+    return unique_name(name if name.isidentifier() and not name.startswith("lv") else f"p{n}", taken)
 
 
 def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Constant]]:
@@ -110,7 +111,7 @@ def lower_to_tir(graph: Graph) -> Graph:
         func, consts = lower_group(b.attr("body"), b.attr("name"))
         name = _find_equal(func, by_hash, functions)
         if name is None:
-            name = _unique(b.attr("name"), set(functions))
+            name = unique_name(b.attr("name"), set(functions))
             functions[name] = func
             by_hash.setdefault(structural_hash(func), []).append(name)
         bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
@@ -122,13 +123,3 @@ def _find_equal(func: PrimFunc, by_hash, functions) -> str | None:
         if structural_equal(functions[name], func):
             return name
     return None
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    """``name``, or ``name_1``, ``name_2``, ... if taken; the result is added to ``taken``."""
-    candidate, n = name, 0
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}_{n}"
-    taken.add(candidate)
-    return candidate
