@@ -28,50 +28,13 @@ from ...ir.expr import Binary, BufferLoad, Cast, IntImm, Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
 from .patterns import match_matmul, view
-from .steps import JOBS_PER_CORE, MIN_PARALLEL_WORK, CpuInfo, attempt, vector_split
+from .steps import (CpuInfo, finish_tile, fuse_epilogue, parallel_tiles,
+                    vector_split)
 
 __all__ = ["schedule_conv", "match_conv", "ACCUMULATORS"]
 
 #: Vector registers a register tile accumulates in.
 ACCUMULATORS = 8
-
-
-def _finish_tile(sch, block, n_outer: int) -> None:
-    """Vectorize the innermost loop of a tile block and unroll the loop above it
-    (when that loop is inside the ``n_outer`` outer loops)."""
-    loops = sch.get_loops(block)
-    if len(loops) <= n_outer:
-        return
-    attempt(sch, lambda s: s.vectorize(loops[-1]) or True)
-    if len(loops) - 2 >= n_outer:
-        attempt(sch, lambda s: s.unroll(loops[-2]) or True)
-
-
-def _fuse_epilogue(sch, copy, anchor, n_outer: int) -> set[str]:
-    """Fold elementwise consumers of the output into the write back (or run them right after it)."""
-    names = set()
-    for consumer in sch.get_consumers(copy):
-        name = view(sch, consumer).name
-        if attempt(sch, lambda s: s.reverse_compute_inline(consumer) or True):
-            names.add(name)
-        elif attempt(sch, lambda s: s.reverse_compute_at(consumer, anchor) or True):
-            _finish_tile(sch, consumer, n_outer)
-            names.add(name)
-    return names
-
-
-def _parallel_tiles(sch, outer, extents, cpu: CpuInfo, work: int) -> None:
-    """Fuse outer loops until each core has JOBS_PER_CORE jobs and run them on threads."""
-    if cpu.cores < 2 or work < MIN_PARALLEL_WORK or not outer:
-        return
-    chosen, product = [], 1
-    for rv, extent in zip(outer, extents):
-        chosen.append(rv)
-        product *= extent
-        if product >= JOBS_PER_CORE * cpu.cores:
-            break
-    if product >= 2:
-        attempt(sch, lambda s: s.parallel(chosen[0] if len(chosen) == 1 else s.fuse(*chosen)) or True)
 
 
 def _strip_cast(e):
@@ -163,11 +126,11 @@ def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | No
         sch.reverse_compute_at(copy, anchor)
         handled.add(view(sch, copy).name)
         init = sch.decompose_reduction(block, reduce[0])
-        _finish_tile(sch, init, len(outer))
-        _finish_tile(sch, copy, len(outer))
-        handled |= _fuse_epilogue(sch, copy, anchor, len(outer))
-    _finish_tile(sch, block, len(outer) + len(reduce))
+        finish_tile(sch, init, len(outer))
+        finish_tile(sch, copy, len(outer))
+        handled |= fuse_epilogue(sch, copy, anchor, len(outer))
+    finish_tile(sch, block, len(outer) + len(reduce))
     par = outer[:-1] if ow0 is not None else outer
     par_ext = [ext[n] for n in before] + ([-(-ext[co] // cr)] if co0 is not None else []) + [ext[n] for n in after]
-    _parallel_tiles(sch, par, par_ext, cpu, math.prod(ext))
+    parallel_tiles(sch, par, par_ext, cpu, math.prod(ext))
     return handled

@@ -32,7 +32,8 @@ import math
 from ...ir import dtype as dt
 from ...ir.expr import IntImm
 from .patterns import match_matmul, view
-from .steps import JOBS_PER_CORE, MIN_PARALLEL_WORK, CpuInfo, attempt, vector_split
+from .steps import (CpuInfo, attempt, finish_tile, fuse_epilogue, parallel_tiles,
+                    vector_split)
 
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES", "PACK_A_MIN_BYTES",
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCKS_FROM"]
@@ -91,43 +92,6 @@ def _pack(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile
     return name
 
 
-def _finish_tile(sch, block, n_outer: int) -> None:
-    """Vectorize the innermost loop of a tile block and unroll the row loop above it
-    (when that loop is part of the tile, i.e. not one of the ``n_outer`` outer loops)."""
-    loops = sch.get_loops(block)
-    if len(loops) <= n_outer:
-        return
-    attempt(sch, lambda s: s.vectorize(loops[-1]) or True)
-    if len(loops) - 2 >= n_outer:
-        attempt(sch, lambda s: s.unroll(loops[-2]) or True)
-
-
-def _fuse_epilogue(sch, copy, anchor, n_outer: int) -> set[str]:
-    """Fold elementwise consumers of C into the write back (or run them right after it)."""
-    names = set()
-    for consumer in sch.get_consumers(copy):
-        name = view(sch, consumer).name
-        if attempt(sch, lambda s: s.reverse_compute_inline(consumer) or True):
-            names.add(name)
-        elif attempt(sch, lambda s: s.reverse_compute_at(consumer, anchor) or True):
-            _finish_tile(sch, consumer, n_outer)
-            names.add(name)
-    return names
-
-
-def _parallel_tiles(sch, outer, extents, cpu: CpuInfo, work: int) -> None:
-    if cpu.cores < 2 or work < MIN_PARALLEL_WORK or not outer:
-        return
-    chosen, product = [], 1
-    for rv, extent in zip(outer, extents):
-        chosen.append(rv)
-        product *= extent
-        if product >= JOBS_PER_CORE * cpu.cores:
-            break
-    if product >= 2:
-        attempt(sch, lambda s: s.parallel(chosen[0] if len(chosen) == 1 else s.fuse(*chosen)) or True)
-
-
 def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
     """Register-tile a matmul-like block (see the module docstring); None if it is not one."""
     block = sch.get_block(name, func_name)
@@ -177,12 +141,12 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         sch.reverse_compute_at(copy, anchor)
         handled.add(view(sch, copy).name)
         init = sch.decompose_reduction(block, loops[pat.k])
-        _finish_tile(sch, init, len(outer))
-        _finish_tile(sch, copy, len(outer))
-        handled |= _fuse_epilogue(sch, copy, anchor, len(outer))
-    _finish_tile(sch, block, len(outer) + 1)
+        finish_tile(sch, init, len(outer))
+        finish_tile(sch, copy, len(outer))
+        handled |= fuse_epilogue(sch, copy, anchor, len(outer))
+    finish_tile(sch, block, len(outer) + 1)
     outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if ic is not None else []) + \
         ([-(-n // nr)] if j0 is not None else []) + \
         ([-(-min(m, ROW_BLOCK if ic is not None else m) // mr)] if i0 is not None else [])
-    _parallel_tiles(sch, outer, outer_extents, cpu, math.prod(ext))
+    parallel_tiles(sch, outer, outer_extents, cpu, math.prod(ext))
     return handled

@@ -152,3 +152,43 @@ def parallelize_outer(sch, block, cpu: CpuInfo, work: int | None = None):
 
 def _body_loop(loop):
     return loop.body
+
+
+# ------------------------------------------------------ tile helpers (matmul, conv)
+
+def finish_tile(sch, block, n_outer: int) -> None:
+    """Vectorize the innermost loop of a tile block and unroll the row loop above it
+    (when that loop is part of the tile, i.e. not one of the ``n_outer`` outer loops)."""
+    loops = sch.get_loops(block)
+    if len(loops) <= n_outer:
+        return
+    attempt(sch, lambda s: s.vectorize(loops[-1]) or True)
+    if len(loops) - 2 >= n_outer:
+        attempt(sch, lambda s: s.unroll(loops[-2]) or True)
+
+
+def fuse_epilogue(sch, copy, anchor, n_outer: int) -> set[str]:
+    """Fold elementwise consumers of the output into the write back (or run them right after it)."""
+    names = set()
+    for consumer in sch.get_consumers(copy):
+        name = view(sch, consumer).name
+        if attempt(sch, lambda s: s.reverse_compute_inline(consumer) or True):
+            names.add(name)
+        elif attempt(sch, lambda s: s.reverse_compute_at(consumer, anchor) or True):
+            finish_tile(sch, consumer, n_outer)
+            names.add(name)
+    return names
+
+
+def parallel_tiles(sch, outer, extents, cpu: CpuInfo, work: int) -> None:
+    """Fuse outer loops until each core has JOBS_PER_CORE jobs and run them on threads."""
+    if cpu.cores < 2 or work < MIN_PARALLEL_WORK or not outer:
+        return
+    chosen, product = [], 1
+    for rv, extent in zip(outer, extents):
+        chosen.append(rv)
+        product *= extent
+        if product >= JOBS_PER_CORE * cpu.cores:
+            break
+    if product >= 2:
+        attempt(sch, lambda s: s.parallel(chosen[0] if len(chosen) == 1 else s.fuse(*chosen)) or True)
