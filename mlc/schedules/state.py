@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..errors import ScheduleError
 from ..ir.expr import Var
 from ..ir.functor import Mutator
-from ..ir.tir import Block, BlockRealize, For, IfThenElse, PrimFunc, SeqStmt, Stmt
+from ..ir.tir import BlockRealize, For, IfThenElse, PrimFunc, SeqStmt, Stmt
 
 __all__ = ["Location", "find_block", "find_loop", "all_blocks", "all_loops", "replace",
            "loops_above", "blocks_under", "child_blocks", "parent_block"]

@@ -184,5 +184,4 @@ class _JsonTrace(Trace):
         return None
 
     def as_python(self, func_name: str = "apply_schedule") -> str:
-        from .base import ScheduleBase  # noqa: F401  (printing needs live RVs)
         raise ScheduleError("apply a JSON trace to a Schedule first; print sch.trace instead")

@@ -220,12 +220,7 @@ def _erf_reference(x):
 
 def _sigmoid_reference(x):
     (d,), out = _float_rule("sigmoid")((x.dtype.name,))
-    x = x.astype(d)
-    with np.errstate(over="ignore"):
-        pos = 1 / (1 + np.exp(-x))
-        ez = np.exp(x)
-        neg = ez / (1 + ez)
-    return np.where(x >= 0, pos, neg).astype(out)
+    return np_sigmoid(x.astype(d)).astype(out)
 
 
 elementwise_op("erf", 1, _e.erf, _float_rule("erf"), _erf_reference, "The error function (float math).")

@@ -15,7 +15,7 @@ from dataclasses import replace as dc_replace
 
 from ...ir.arith import simplify
 from ...ir.expr import IntImm, PrimExpr, Range, Var, const, logical_and
-from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.tir import BlockRealize, For, IfThenElse, PrimFunc
 from ..base import schedule_error
 from ..state import Location, blocks_under, find_loop, replace
