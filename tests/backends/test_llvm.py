@@ -160,6 +160,41 @@ def test_integer_division_never_traps(dtype):
         assert run(lib, "floormod", dtype, a, b)[0] == 0
 
 
+CONSTANT_DIVISORS = [1, 2, 3, 7, 8, 16, 100, 127]
+
+
+@functools.lru_cache(maxsize=None)
+def constant_divisor_lib(dtype):
+    """``X // d``, ``X % d``, truncdiv and truncmod for each constant divisor ``d``."""
+    ops = {"floordiv": lambda a, d: a // d, "floormod": lambda a, d: a % d,
+           "truncdiv": te.truncdiv, "truncmod": te.truncmod}
+    return build({f"{op}_{d}": elementwise((9,), [dtype], lambda a, f=f, d=d: f(a, mlc.ir.expr.const(d, dtype)))
+                  for op, f in ops.items() for d in CONSTANT_DIVISORS})
+
+
+@settings(max_examples=30)
+@given(st.sampled_from(dt.INTS), st.data())
+def test_division_by_a_positive_constant_matches_numpy(dtype, data):
+    """Tiled loops divide by constants; that path skips the zero/overflow guards and uses
+    shifts and masks for powers of two, and must still round toward -inf like NumPy."""
+    info = np.iinfo(dtype)
+    a = data.draw(hnp.arrays(dtype, (9,), elements=st.integers(int(info.min), int(info.max))))
+    a[:3] = [info.min, info.max, -1 if info.min else 1]
+    lib = constant_divisor_lib(dtype)
+    for d in CONSTANT_DIVISORS:
+        if d > info.max:
+            continue
+        divisor = np.full_like(a, d)
+        for op in ("floordiv", "floormod", "truncdiv", "truncmod"):
+            assert_same(run(lib, f"{op}_{d}", dtype, a), NP_BINARY[op](a, divisor), f"{op} {d} {dtype}\na={a!r}")
+
+
+def test_division_by_a_power_of_two_constant_is_a_shift():
+    func = elementwise((16,), ["int32"], lambda a: a // 8 + a % 8)
+    ll = generate_ir({"f": lower(func)}, mlc.backends.Target.from_str("llvm"))
+    assert "sdiv" not in ll and "srem" not in ll and "select" not in ll and "ashr" in ll
+
+
 # ------------------------------------------------------------------ math calls
 
 UNARY_CALLS = ["exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "abs",

@@ -131,6 +131,9 @@ def _int_binary(b, op, x, y, dtype):
 
 def _int_divmod(b, op, x, y, dtype):
     """Division that never traps: a zero divisor gives 0 and ``INT_MIN // -1`` wraps."""
+    divisor = _positive_constant(y)
+    if divisor is not None:
+        return _divmod_by_constant(b, op, x, divisor, dtype)
     ty = x.type
     zero, one = ir.Constant(ty, 0), ir.Constant(ty, 1)
     y_zero = b.icmp_unsigned("==", y, zero)
@@ -152,6 +155,38 @@ def _int_divmod(b, op, x, y, dtype):
         remainder = b.add(remainder, b.select(fix, divisor, zero))
     result = quotient if op.endswith("div") else remainder
     return b.select(y_zero, zero, result)
+
+
+def _positive_constant(y: ir.Value) -> int | None:
+    """The value of ``y`` when it is an integer constant above zero (loop tiling's divisors)."""
+    if isinstance(y, ir.Constant) and isinstance(y.type, ir.IntType) and isinstance(y.constant, int):
+        value = y.constant & ((1 << y.type.width) - 1)  # the constant as unsigned bits
+        if value >> (y.type.width - 1):
+            value -= 1 << y.type.width
+        if value > 0:
+            return value
+    return None
+
+
+def _divmod_by_constant(b, op, x, d: int, dtype):
+    """``x // d`` or ``x % d`` (floor or trunc) for a constant ``d > 0``: nothing can trap,
+    so no guards. For signed ``x`` and a power of two, floor division is an arithmetic
+    shift and floor modulo a mask; otherwise the remainder is corrected toward -inf."""
+    ty = x.type
+    if d == 1:
+        return x if op.endswith("div") else ir.Constant(ty, 0)
+    if not dt.is_signed(dtype):  # floor and trunc agree on unsigned operands
+        return b.udiv(x, ir.Constant(ty, d)) if op.endswith("div") else b.urem(x, ir.Constant(ty, d))
+    if op.startswith("floor") and d & (d - 1) == 0:
+        shift = d.bit_length() - 1
+        return b.ashr(x, ir.Constant(ty, shift)) if op == "floordiv" else b.and_(x, ir.Constant(ty, d - 1))
+    quotient, remainder = b.sdiv(x, ir.Constant(ty, d)), b.srem(x, ir.Constant(ty, d))
+    if op.startswith("trunc"):
+        return quotient if op == "truncdiv" else remainder
+    negative = b.icmp_signed("<", remainder, ir.Constant(ty, 0))  # d > 0: signs differ iff rem < 0
+    if op == "floordiv":
+        return b.sub(quotient, b.zext(negative, ty))
+    return b.add(remainder, b.select(negative, ir.Constant(ty, d), ir.Constant(ty, 0)))
 
 
 def _shift(b, op, x, y, dtype):
