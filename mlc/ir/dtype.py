@@ -20,6 +20,7 @@ SIGNED = ("int8", "int16", "int32", "int64")
 UNSIGNED = ("uint8", "uint16", "uint32", "uint64")
 INTS = SIGNED + UNSIGNED
 SUPPORTED = ("bool",) + INTS + FLOATS
+_SUPPORTED_SET = frozenset(SUPPORTED)
 
 #: dtype of loop and block iteration variables.
 INDEX = "int32"
@@ -31,6 +32,8 @@ def canonical(dtype) -> str:
     >>> canonical(np.float32), canonical("float")
     ('float32', 'float64')
     """
+    if type(dtype) is str and dtype in _SUPPORTED_SET:  # the common case, already canonical
+        return dtype
     try:
         name = np.dtype(dtype).name
     except TypeError as err:

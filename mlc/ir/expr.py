@@ -16,6 +16,7 @@ are the same node, as in TVM, so ``var in list_of_vars`` works by identity.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -307,6 +308,7 @@ def const(value, dtype: str | None = None) -> PrimExpr:
     return IntImm(ivalue, dtype)
 
 
+@functools.lru_cache(maxsize=None)
 def _int_range(dtype: str) -> tuple[int, int]:
     b = dt.bits(dtype)
     return (-(1 << (b - 1)), (1 << (b - 1)) - 1) if dt.is_signed(dtype) else (0, (1 << b) - 1)

@@ -7,11 +7,12 @@ name, which is unique in a function.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ..errors import ScheduleError
 from ..ir.expr import Var
-from ..ir.functor import Mutator
+from ..ir.functor import Mutator, node_fields
 from ..ir.tir import BlockRealize, For, IfThenElse, PrimFunc, SeqStmt, Stmt
 
 __all__ = ["Location", "find_block", "find_loop", "all_blocks", "all_loops", "replace",
@@ -134,9 +135,15 @@ class _Replace(Mutator):
             return node
         return seq(*[s for s in items if s is not None])
 
-    # Expressions never contain statements: do not descend into them.
-    def visit_BufferStore(self, node):
-        return node
+    def generic_visit(self, node):
+        """Rebuild through statement fields only: expressions never contain statements."""
+        changes = {}
+        for name, value in node_fields(node):
+            if isinstance(value, Stmt):
+                new = self.visit(value)
+                if new is not value:
+                    changes[name] = new
+        return dataclasses.replace(node, **changes) if changes else node
 
 
 def replace(func: PrimFunc, old: Stmt, new: Stmt | None) -> PrimFunc:
