@@ -13,7 +13,8 @@ three pieces (the codegen emits the loop body into the first):
   captured...}`` and, until the loop is used up, takes the next chunk of
   ``ceil(extent / (CHUNKS_PER_THREAD * omp_get_num_threads()))`` iterations
   (``atomicrmw add next``) and calls the body function on it (LLVM inlines
-  it). Taking chunks in turn rather than one fixed share per thread keeps a
+  it). The task itself is never inlined, so the kernel holds one copy of the
+  loop body however it launches it. Taking chunks in turn rather than one fixed share per thread keeps a
   thread that the OS preempted (another process on a busy machine) from
   holding up the others;
 * the **launch** in the kernel stores the closure on the stack, asks
@@ -174,6 +175,7 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     fn = ir.Function(module, ir.FunctionType(_VOID, [PTR]), name=f"{body.name}.task")
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
+    fn.attributes.add("noinline")  # one copy of the loop body: the serial path calls it too
     closure, = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
 
