@@ -595,3 +595,25 @@ def test_target_with_features_the_host_lacks_is_refused():
     with pytest.raises(mlc.CompileError, match=lacking[0]):
         mlc.build(mlc.IRModule({"f": elementwise((4,), ["float32"], lambda x: x + 1)}),
                   f"llvm -mattr=+{lacking[0]}")
+
+
+# ------------------------------------------------------------------ index arithmetic
+
+@settings(max_examples=40)
+@given(st.integers(1, 40), st.integers(-50, 50), st.integers(1, 9), st.integers(-7, 7), st.integers(1, 40))
+def test_index_arithmetic_with_negative_steps_and_floor_division(n, offset, d, scale, m):
+    """Indices are computed in 64 bits; floordiv/floormod by constants of negative
+    intermediates must still round toward -inf, as the reference does."""
+    A = te.placeholder((m,), "float32", "A")
+    B = te.compute((n,), lambda i: A[((i * scale + offset) // d) % m], "B")
+    func = te.create_prim_func([A, B])
+    a = np.arange(m, dtype="float32")
+    want = a[((np.arange(n) * scale + offset) // d) % m]
+    np.testing.assert_array_equal(run(build({"f": func}), "f", "float32", a, shape=(n,)), want)
+
+
+def test_affine_indices_are_64_bit_arithmetic_without_wrap():
+    A = te.placeholder((64, 32), "float32", "A")
+    B = te.compute((32, 64), lambda i, j: A[j, i], "B")
+    ll = generate_ir({"f": lower(te.create_prim_func([A, B]))}, mlc.backends.Target.from_str("llvm"))
+    assert "mul nsw i64" in ll and "add nsw i64" in ll

@@ -336,12 +336,31 @@ class _FunctionCodegen:
 
     def _index(self, e: PrimExpr) -> ir.Value:
         """An integer expression as i64 (sign-extended: offsets are computed in i64)."""
+        if _is_index_arith(e):
+            return self._index64(e)
         v = self.expr(e)
         if not dt.is_int(e.dtype):
             raise CompileError(f"buffer index of dtype {e.dtype}; indices must be integers")
         if v.type.width < 64:
             v = self.builder.sext(v, I64) if dt.is_signed(e.dtype) else self.builder.zext(v, I64)
         return v
+
+    def _index64(self, e: PrimExpr) -> ir.Value:
+        """An index expression accepted by :func:`_is_index_arith`, computed in i64.
+
+        Its int32 operands are sign-extended first, so no step can overflow (the
+        ``nsw`` flags say so), and LLVM's loop passes see the address arithmetic
+        directly rather than through a sign extension of every index.
+        """
+        if isinstance(e, IntImm):
+            return ir.Constant(I64, e.value)
+        if isinstance(e, Var):
+            return self.builder.sext(self._var(e), I64)
+        a, b = self._index64(e.a), self._index64(e.b)
+        if e.op in ("floordiv", "floormod"):
+            return arith.binary(self.builder, e.op, a, b, "int64")
+        op = {"add": self.builder.add, "sub": self.builder.sub, "mul": self.builder.mul}[e.op]
+        return op(a, b, flags=("nsw",))
 
     def _element_ptr(self, buffer: Buffer, indices) -> ir.Value:
         base = self.buffers.get(buffer)
@@ -363,6 +382,38 @@ _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _F
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
          Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
          BufferLoad: _FunctionCodegen._load}
+
+
+def _is_index_arith(e: PrimExpr) -> bool:
+    """Whether ``e`` is int32 index arithmetic that is exact when computed in i64: loop
+    variables and constants combined by +, -, * by a constant, and floordiv/floormod by a
+    positive constant, with every intermediate value bounded below 2**62."""
+    bound = _index_bound(e)
+    return bound is not None and bound < 1 << 62
+
+
+def _index_bound(e: PrimExpr) -> int | None:
+    """A bound on ``|e|`` for every int32 value of its variables (None: not index arithmetic)."""
+    if e.dtype != "int32":
+        return None
+    if isinstance(e, IntImm):
+        return abs(e.value)
+    if isinstance(e, Var):
+        return 1 << 31
+    if not isinstance(e, Binary):
+        return None
+    if e.op in ("floordiv", "floormod"):
+        if not (isinstance(e.b, IntImm) and e.b.value > 0):
+            return None
+        a = _index_bound(e.a)
+        return None if a is None else a if e.op == "floordiv" else e.b.value
+    if e.op not in ("add", "sub", "mul") or (e.op == "mul" and not isinstance(e.a, IntImm)
+                                             and not isinstance(e.b, IntImm)):
+        return None
+    a, b = _index_bound(e.a), _index_bound(e.b)
+    if a is None or b is None:
+        return None
+    return a * b if e.op == "mul" else a + b
 
 
 def _is_reduction_update(s: BufferStore) -> bool:
