@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from ...ir.expr import BufferLoad, Call, Reduce
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.te import ComputeOp, PlaceholderOp, Tensor
+from ...ir.te import KEEP_TAG, ComputeOp, PlaceholderOp, Tensor
 
 __all__ = ["inline_stages", "INLINE_MAX_NODES"]
 
@@ -90,7 +90,7 @@ class _Inliner(Mutator):
 def _inlinable(t: Tensor, outputs: set[int]) -> bool:
     op = t.op
     return (isinstance(op, ComputeOp) and len(op.body) == 1 and not isinstance(op.body[0], Reduce)
-            and id(t.buffer) not in outputs)
+            and op.tag != KEEP_TAG and id(t.buffer) not in outputs)
 
 
 def _calls(expr) -> bool:
@@ -104,8 +104,10 @@ def _size(expr) -> int:
 def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
     """The ``outputs`` recomputed with inlinable intermediate stages substituted away.
 
-    Output stages are kept (they are the PrimFunc's results); reductions and
-    multi-output stages are kept as intermediate buffers.
+    Output stages are kept (they are the PrimFunc's results); reductions,
+    multi-output stages and stages tagged ``te.KEEP_TAG`` (a convolution's padded
+    input: inlined, its padding conditions would run in the convolution's inner loop) are kept
+    as intermediate buffers.
     """
     stages = _stages(outputs)
     counts, shared_with_reduction = _load_counts(stages)

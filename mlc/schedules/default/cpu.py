@@ -37,7 +37,7 @@ from ...ir.expr import BufferLoad
 from ...ir.functor import pre_order_nodes
 from ..analysis import is_param
 from ..state import all_blocks
-from .conv import schedule_conv
+from .conv import pads_conv, schedule_conv
 from .matmul import schedule_matmul
 from .patterns import contiguous_along, is_data_movement, is_injective, view, view_by_name
 from .rows import schedule_rows
@@ -67,7 +67,7 @@ def _inline_pays(func, name: str) -> bool:
     if is_param(func, out):
         return False
     if is_data_movement(v.block.body.value):
-        return True
+        return not pads_conv(func, v)
     for reader in _readers(func, out):
         if reader.block.is_reduction:
             return False
