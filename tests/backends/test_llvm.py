@@ -560,3 +560,18 @@ def test_target_with_features_the_host_lacks_is_refused():
     with pytest.raises(mlc.CompileError, match=lacking[0]):
         mlc.build(mlc.IRModule({"f": elementwise((4,), ["float32"], lambda x: x + 1)}),
                   f"llvm -mattr=+{lacking[0]}")
+
+
+def test_index_arithmetic_is_computed_in_i64():
+    """Sums and products of signed indices are i64 (constant terms fold into addresses),
+    negative intermediate offsets included."""
+    X = te.placeholder((6, 9), "float32", "X")
+    Y = te.compute((4, 7), lambda i, j: X[i + 2, j - 1 + 2] * 2 + X[i * 1 + 1 - 1, j + 2 - 2], "Y")
+    mod = mlc.IRModule({"main": te.create_prim_func([X, Y])})
+    lib = mlc.build(mod, target="llvm")
+    x = np.arange(54, dtype="float32").reshape(6, 9)
+    y = np.zeros((4, 7), "float32")
+    lib["main"](x, y)
+    np.testing.assert_array_equal(y, x[2:6, 1:8] * 2 + x[0:4, 0:7])
+    text = generate_ir({"main": lower(mod["main"])}, mlc.Target.from_str("llvm"))
+    assert "add nsw i64" in text and "mul nsw i64" in text

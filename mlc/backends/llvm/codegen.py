@@ -335,10 +335,19 @@ class _FunctionCodegen:
     # ------------------------------------------------------------- memory
 
     def _index(self, e: PrimExpr) -> ir.Value:
-        """An integer expression as i64 (sign-extended: offsets are computed in i64)."""
-        v = self.expr(e)
+        """An integer expression as i64 (sign-extended: offsets are computed in i64).
+
+        The sums and products of signed indices are computed in i64 from sign-extended
+        operands, so LLVM folds their constant terms into the addressing mode (an i32
+        sum, which may wrap, would need its own add and sign extension per load)."""
         if not dt.is_int(e.dtype):
             raise CompileError(f"buffer index of dtype {e.dtype}; indices must be integers")
+        if isinstance(e, Binary) and e.op in _WIDE_INDEX_OPS and e.dtype in ("int32", "int64"):
+            a, b = self._index(e.a), self._index(e.b)
+            return getattr(self.builder, e.op)(a, b, flags=("nsw",))
+        if isinstance(e, IntImm):
+            return ir.Constant(I64, e.value)
+        v = self.expr(e)
         if v.type.width < 64:
             v = self.builder.sext(v, I64) if dt.is_signed(e.dtype) else self.builder.zext(v, I64)
         return v
@@ -354,6 +363,9 @@ class _FunctionCodegen:
         return self.builder.gep(base, [self._index(indices[0])], inbounds=True,
                                 source_etype=mem_type(buffer.dtype))
 
+
+#: Index arithmetic :meth:`_FunctionCodegen._index` computes in i64.
+_WIDE_INDEX_OPS = ("add", "sub", "mul")
 
 _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
          BufferStore: _FunctionCodegen._store, IfThenElse: _FunctionCodegen._if,
