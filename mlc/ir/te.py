@@ -34,7 +34,7 @@ __all__ = [
     "comm_reducer", "sum", "max", "min", "create_prim_func", "if_then_else", "select",
     "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "abs", "pow",
     "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf", "floordiv",
-    "floormod", "truncdiv", "truncmod", "const", "var", "all", "any", "unique_name",
+    "floormod", "truncdiv", "truncmod", "const", "var", "all", "any", "unique_name", "KEEP_TAG",
 ]
 
 # Math and constructors re-exported so a te program needs one import.
@@ -139,6 +139,11 @@ def reduce_axis(dom, name: str = "rv") -> IterVar:
         begin, end = (convert(x, dt.INDEX) for x in dom)
         rng = Range(begin, end - begin)
     return IterVar(Var(name, dt.INDEX), rng, "reduce")
+
+
+#: The ``tag`` of a compute stage that the graph's inliner (``inline_stages``) leaves a
+#: buffer of its own, as a convolution's padded input.
+KEEP_TAG = "keep"
 
 
 def compute(shape, fcompute: Callable, name: str = "compute", tag: str = ""):

@@ -612,8 +612,16 @@ def test_index_arithmetic_with_negative_steps_and_floor_division(n, offset, d, s
     np.testing.assert_array_equal(run(build({"f": func}), "f", "float32", a, shape=(n,)), want)
 
 
-def test_affine_indices_are_64_bit_arithmetic_without_wrap():
-    A = te.placeholder((64, 32), "float32", "A")
-    B = te.compute((32, 64), lambda i, j: A[j, i], "B")
-    ll = generate_ir({"f": lower(te.create_prim_func([A, B]))}, mlc.backends.Target.from_str("llvm"))
-    assert "mul nsw i64" in ll and "add nsw i64" in ll
+def test_index_arithmetic_is_computed_in_i64():
+    """Sums and products of signed indices are i64 (constant terms fold into addresses),
+    negative intermediate offsets included."""
+    X = te.placeholder((6, 9), "float32", "X")
+    Y = te.compute((4, 7), lambda i, j: X[i + 2, j - 1 + 2] * 2 + X[i * 1 + 1 - 1, j + 2 - 2], "Y")
+    mod = mlc.IRModule({"main": te.create_prim_func([X, Y])})
+    lib = mlc.build(mod, target="llvm")
+    x = np.arange(54, dtype="float32").reshape(6, 9)
+    y = np.zeros((4, 7), "float32")
+    lib["main"](x, y)
+    np.testing.assert_array_equal(y, x[2:6, 1:8] * 2 + x[0:4, 0:7])
+    text = generate_ir({"main": lower(mod["main"])}, mlc.Target.from_str("llvm"))
+    assert "add nsw i64" in text and "mul nsw i64" in text

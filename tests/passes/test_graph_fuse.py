@@ -63,8 +63,16 @@ def test_reduction_takes_an_elementwise_epilogue():
     check(lambda x: np.sqrt(x.max(axis=1) + 10) * 2, X, expect=[["max", "add", "sqrt", "multiply"]])
 
 
-def test_reduction_broadcast_into_a_larger_consumer_ends_its_group():
-    check(lambda x: x - x.mean(axis=1, keepdims=True), X, expect=[["mean"], ["subtract"]])
+def test_row_reduction_fuses_with_its_broadcast_consumer():
+    check(lambda x: x - x.mean(axis=1, keepdims=True), X, expect=[["mean", "subtract"]])
+
+
+def test_column_reduction_broadcast_into_a_larger_consumer_ends_its_group():
+    check(lambda x: x - x.mean(axis=0, keepdims=True), X, expect=[["mean"], ["subtract"]])
+
+
+def test_full_reduction_broadcast_ends_its_group():
+    check(lambda x: x / x.sum(), X, expect=[["sum"], ["divide"]])
 
 
 def test_injective_ops_fuse_with_injective_and_elementwise_neighbours():

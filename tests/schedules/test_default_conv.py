@@ -5,6 +5,7 @@ dilation and groups variants); the jitted function, scheduled by the default
 CPU rules, must equal the same function on the reference interpreter.
 """
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
@@ -67,3 +68,60 @@ def test_conv_rule_leaves_non_conv_alone():
     # a 1x1 conv on a 1x1 image has no vector-wide column loop: the rule declines
     assert attempt(sch, schedule_conv, name, "T_conv2d", TWO_CORES) is None
     assert sch.mod[name].script() == before
+
+
+def test_channel_tiles_fill_the_accumulators_with_divisors():
+    from mlc.schedules.default.conv import channel_tiles
+    assert channel_tiles(64, 56, 8) == (8, 8)
+    assert channel_tiles(64, 28, 8) == (16, 4)    # 7 columns would leave one accumulator idle
+    assert channel_tiles(16, 14, 8) == (8, 7)
+    assert channel_tiles(24, 6, 8) == (8, 6)      # 24 channels: one vector, not two
+    assert channel_tiles(32, 13, 8) == (8, 8)     # prime width: a predicated tile
+    assert channel_tiles(32, 1, 8) == (16, 1)
+    assert channel_tiles(12, 56, 8) is None       # no vector of channels divides 12
+    assert channel_tiles(4, 56, 8) is None
+
+
+def _check_conv(x_shape, w_shape, fn_kwargs=None, epilogue=None, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype("float32")
+    wt = rng.standard_normal(w_shape).astype("float32")
+    kwargs = fn_kwargs or {}
+
+    def f(a, b):
+        y = mlc.nn.conv2d(a, b, **kwargs)
+        return y if epilogue is None else epilogue(y)
+
+    want = mlc.jit(f, target="reference")(x, wt)
+    jitted = mlc.jit(f)
+    np.testing.assert_allclose(jitted(x, wt), want, rtol=1e-4, atol=1e-4)
+    return jitted.lower(x, wt).scheduled()
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", [
+    ((1, 8, 10, 16), (16, 8, 3, 3), dict(padding=1)),                 # tiles divide
+    ((2, 5, 13, 13), (24, 5, 3, 3), dict(padding=1)),                 # batch 2, prime width: ragged tile
+    ((1, 6, 17, 17), (32, 6, 3, 3), dict(stride=2, padding=1)),       # stride 2
+    ((1, 4, 12, 11), (8, 4, 3, 3), dict(padding=2, dilation=2)),      # dilation
+    ((1, 16, 7, 7), (32, 16, 1, 1), {}),                              # 1x1, no padding
+    ((1, 3, 9, 9), (16, 3, 5, 5), dict(padding=(2, 1, 0, 3))),        # asymmetric padding
+    ((1, 4, 6, 6), (16, 2, 3, 3), dict(padding=1, groups=2)),         # groups: other rules
+    ((1, 4, 9, 20), (12, 4, 3, 3), dict(padding=1)),                  # 12 channels: columns vectorized
+])
+def test_conv_rule_matches_reference(x_shape, w_shape, kwargs):
+    _check_conv(x_shape, w_shape, kwargs)
+
+
+def test_channel_vectorized_tile_packs_weights_and_keeps_padding_out_of_the_loop():
+    mod = _check_conv((1, 8, 14, 14), (16, 8, 3, 3), dict(padding=1))
+    text = mod.script()
+    assert "T_conv2d_pad = T.alloc_buffer((1, 8, 16, 16))" in text     # padding: its own stage
+    assert "b_global = T.alloc_buffer((2, 8, 3, 3, 8))" in text          # weights packed by 8 channels
+    assert "if_then_else" not in text.split('T.block("T_conv2d_update")')[1]
+
+
+def test_channel_vectorized_tile_fuses_bias_and_relu():
+    bias = np.linspace(-1, 1, 16, dtype="float32").reshape(1, 16, 1, 1)
+    mod = _check_conv((2, 8, 9, 12), (16, 8, 3, 3), dict(padding=1),
+                      epilogue=lambda y: np.maximum(y + bias, 0))
+    assert len(mod) == 1

@@ -137,7 +137,8 @@ def test_reductions_over_any_axis(n, m, kind):
 @given(st.sampled_from([1, 3, 8]), st.sampled_from([1, 4, 9, 20]), st.sampled_from([1, 3]),
        st.sampled_from([1, 2, 5]))
 def test_conv_like_padded_windows(c_in, width, ksize, c_out):
-    """1-d convolution with zero padding: a pad stage inlined into a reduction."""
+    """1-d convolution with zero padding: the pad stage stays a stage of its own, so the
+    convolution's inner loop loads without conditions."""
     pad = ksize // 2
     X = te.placeholder((c_in, width), "float32", name="X")
     W = te.placeholder((c_out, c_in, ksize), "float32", name="W")
@@ -146,7 +147,7 @@ def test_conv_like_padded_windows(c_in, width, ksize, c_out):
     rc, rk = te.reduce_axis((0, c_in), name="rc"), te.reduce_axis((0, ksize), name="rk")
     Y = te.compute((c_out, width), lambda o, i: te.sum(P[rc, i + rk] * W[o, rc, rk], axis=[rc, rk]), name="Y")
     scheduled = check(module(X, W, Y), rtol=1e-4, atol=1e-4)
-    assert "P" not in {b.name for b in scheduled["main"].root_block.alloc_buffers}  # padding inlined
+    assert "P" in {b.name for b in scheduled["main"].root_block.alloc_buffers}  # padding kept
 
 
 def test_the_course_mm_relu_and_multi_output_blocks():

@@ -335,12 +335,17 @@ class _FunctionCodegen:
     # ------------------------------------------------------------- memory
 
     def _index(self, e: PrimExpr) -> ir.Value:
-        """An integer expression as i64 (sign-extended: offsets are computed in i64)."""
+        """An integer expression as i64 (sign-extended: offsets are computed in i64).
+
+        int32 index arithmetic is computed in i64 from sign-extended operands
+        (:meth:`_index64`), so LLVM folds constant terms into the addressing mode
+        and its loop passes see the address arithmetic (an i32 sum, which may wrap,
+        would need its own add and sign extension per load)."""
         if _is_index_arith(e):
             return self._index64(e)
-        v = self.expr(e)
         if not dt.is_int(e.dtype):
             raise CompileError(f"buffer index of dtype {e.dtype}; indices must be integers")
+        v = self.expr(e)
         if v.type.width < 64:
             v = self.builder.sext(v, I64) if dt.is_signed(e.dtype) else self.builder.zext(v, I64)
         return v
@@ -354,8 +359,8 @@ class _FunctionCodegen:
         """
         if isinstance(e, IntImm):
             return ir.Constant(I64, e.value)
-        if isinstance(e, Var):
-            return self.builder.sext(self._var(e), I64)
+        if not (isinstance(e, Binary) and e.op in _INDEX_OPS):
+            return self.builder.sext(self.expr(e), I64)  # a leaf: a variable, a load, ...
         a, b = self._index64(e.a), self._index64(e.b)
         if e.op in ("floordiv", "floormod"):
             return arith.binary(self.builder, e.op, a, b, "int64")
@@ -384,32 +389,33 @@ _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _F
          BufferLoad: _FunctionCodegen._load}
 
 
+#: Operations :meth:`_FunctionCodegen._index64` computes in i64 (the divisions by a positive constant).
+_INDEX_OPS = ("add", "sub", "mul", "floordiv", "floormod")
+
+
 def _is_index_arith(e: PrimExpr) -> bool:
-    """Whether ``e`` is int32 index arithmetic that is exact when computed in i64: loop
-    variables and constants combined by +, -, * by a constant, and floordiv/floormod by a
-    positive constant, with every intermediate value bounded below 2**62."""
+    """Whether ``e`` is int32 index arithmetic that is exact when computed in i64: any
+    int32 values combined by +, -, * and floordiv/floormod by a positive constant, with
+    every intermediate value bounded below 2**62 in magnitude."""
+    if not (isinstance(e, Binary) and e.op in _INDEX_OPS):
+        return False
     bound = _index_bound(e)
     return bound is not None and bound < 1 << 62
 
 
 def _index_bound(e: PrimExpr) -> int | None:
-    """A bound on ``|e|`` for every int32 value of its variables (None: not index arithmetic)."""
+    """A bound on ``|e|`` for all int32 values of its leaves (None: not int32 index arithmetic)."""
     if e.dtype != "int32":
         return None
     if isinstance(e, IntImm):
         return abs(e.value)
-    if isinstance(e, Var):
-        return 1 << 31
-    if not isinstance(e, Binary):
-        return None
+    if not (isinstance(e, Binary) and e.op in _INDEX_OPS):
+        return 1 << 31  # a leaf: any int32 value
     if e.op in ("floordiv", "floormod"):
         if not (isinstance(e.b, IntImm) and e.b.value > 0):
             return None
         a = _index_bound(e.a)
         return None if a is None else a if e.op == "floordiv" else e.b.value
-    if e.op not in ("add", "sub", "mul") or (e.op == "mul" and not isinstance(e.a, IntImm)
-                                             and not isinstance(e.b, IntImm)):
-        return None
     a, b = _index_bound(e.a), _index_bound(e.b)
     if a is None or b is None:
         return None

@@ -79,7 +79,7 @@ def conv2d_shape(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1):
     return (n, o, oh, ow)
 
 
-def _pad_stage(x, pads, fill, name):
+def _pad_stage(x, pads, fill, name, tag=""):
     """A padded copy of an NCHW tensor (the input itself when there is no padding)."""
     top, left, bottom, right = pads
     if not any(pads):
@@ -91,7 +91,7 @@ def _pad_stage(x, pads, fill, name):
                                 _e.logical_and(z >= _c(left), z < _c(left + w)))
         return _e.select(inside, x[b, ch, y - _c(top), z - _c(left)], fill)
 
-    return te.compute((n, c, h + top + bottom, w + left + right), element, name=name)
+    return te.compute((n, c, h + top + bottom, w + left + right), element, name=name, tag=tag)
 
 
 def _conv2d_infer(x, w, *, stride=1, padding=0, dilation=1, groups=1):
@@ -103,7 +103,9 @@ def _conv2d_lower(x, w, *, stride=1, padding=0, dilation=1, groups=1):
     """Padded-input stage, then ``sum over (ic, kh, kw)`` of ``pad * w``."""
     out_type = _conv2d_infer(x, w, stride=stride, padding=padding, dilation=dilation, groups=groups)
     (sh, sw), (dh, dw) = _pair("nn.conv2d", "stride", stride, 1), _pair("nn.conv2d", "dilation", dilation, 1)
-    pad = _pad_stage(x, _padding("nn.conv2d", padding), _e.const(0, x.dtype), "T_conv2d_pad")
+    # kept a stage of its own (te.KEEP_TAG): each padded element is read o * kh * kw times,
+    # and the schedule's inner loop then loads it without the padding conditions.
+    pad = _pad_stage(x, _padding("nn.conv2d", padding), _e.const(0, x.dtype), "T_conv2d_pad", te.KEEP_TAG)
     o, icg, kh, kw = w.shape
     ocg = o // groups
 

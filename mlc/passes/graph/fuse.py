@@ -11,6 +11,13 @@ computed twice: it fuses only into a group that contains all its consumers.
 - reductions and out_elemwise_fusable ops (matmul, conv2d) take an
   elementwise epilogue: their post-dominator path must be elementwise
   (phase 0);
+- row reductions (over trailing axes, like softmax's max and sum or
+  layer_norm's means) also fuse with the broadcast consumers of their
+  result, other row reductions and elementwise ops on the same rows, when
+  every op of the merged group keeps the same leading ("row") dimensions
+  (phase 0): the kernel then handles one row at a time, the row staying
+  in cache between its reduction and its uses (see
+  :mod:`mlc.schedules.default.rows`);
 - injective ops (reshape, transpose, slicing) fuse into injective
   consumers (phase 1);
 - opaque ops, multi-output ops and values the graph returns end a group.
@@ -30,7 +37,9 @@ group as a Graph; its results are the group's values used outside it.
 """
 from __future__ import annotations
 
+from ...errors import MLCError
 from ...ir.graph import Binding, Graph, Var
+from ...ops.library._common import normalize_axes
 from ...ops.registry import PATTERNS, get_op
 
 __all__ = ["fuse_ops", "MAX_GROUP_OPS"]
@@ -47,15 +56,34 @@ def _op_pattern(b: Binding) -> int:
     return PATTERNS.index(get_op(b.op).pattern)
 
 
+def _row_prefix(b: Binding) -> tuple[int, ...] | None:
+    """The kept leading dimensions of a reduction over trailing axes (``x.max(axis=-1)``
+    of a (4096, 1024) ``x``: (4096,)); None for any other reduction."""
+    axis = b.attr("axis", None)
+    x = b.args[0] if b.args else None
+    if axis is None or not hasattr(x, "type") or not x.type.shape:
+        return None
+    shape = x.type.shape
+    try:
+        axes = normalize_axes(b.op, axis, len(shape))
+    except MLCError:
+        return None
+    first = axes[0] if axes else 0
+    if first == 0 or axes != tuple(range(first, len(shape))):
+        return None
+    return tuple(shape[:first])
+
+
 class _Group:
-    """A union-find set of bindings; the root holds the group's pattern and size."""
+    """A union-find set of bindings; the root holds the group's pattern, size and members."""
 
-    __slots__ = ("parent", "pattern", "size")
+    __slots__ = ("parent", "pattern", "size", "members")
 
-    def __init__(self, pattern: int):
+    def __init__(self, pattern: int, index: int):
         self.parent: _Group | None = None
         self.pattern = pattern
         self.size = 1
+        self.members = [index]
 
     def root(self) -> _Group:
         g = self
@@ -89,7 +117,7 @@ class _Fuser:
         returned = {id(a) for a in graph.outputs}
         self.extern = [any(id(v) in returned for v in b.outputs) for b in self.bindings]
         self.dom = self._post_dominators()
-        self.groups = [_Group(p) for p in self.patterns]
+        self.groups = [_Group(p, i) for i, p in enumerate(self.patterns)]
 
     def _edge_pattern(self, consumer: int, arg) -> int:
         """A broadcast op reading an operand of its output's shape is elementwise on that edge."""
@@ -161,6 +189,8 @@ class _Fuser:
                 child.parent = target
                 target.size += child.size
                 target.pattern = max(target.pattern, child.pattern)
+                target.members += child.members
+                child.members = []
 
     # ----------------------------------------------------------------- fuse
 
@@ -183,15 +213,45 @@ class _Fuser:
             if phase == 0 and dom.pattern == ELEMWISE and \
                     self._check_path(i, sink, lambda p, is_sink: p <= BROADCAST or is_sink):
                 self._commit(i, sink)
+                return
         elif group.pattern <= BROADCAST:
             if dom.pattern <= INJECTIVE or dom.pattern == REDUCTION:
                 def ok(p, is_sink):
                     return p != OPAQUE if is_sink else p <= INJECTIVE
                 if self._check_path(i, sink, ok):
                     self._commit(i, sink)
+                    return
         elif group.pattern == INJECTIVE and phase == 1:
             if dom.pattern <= INJECTIVE and self._check_path(i, sink, lambda p, is_sink: p <= INJECTIVE):
                 self._commit(i, sink)
+            return
+        if phase == 0 and group.root().pattern <= REDUCTION and dom.pattern <= REDUCTION:
+            self._try_fuse_rows(i, sink)
+
+    # ------------------------------------------------------------------ rows
+
+    def _try_fuse_rows(self, i: int, sink: int) -> None:
+        """Fuse ``i``'s group up to its post-dominator when the merged group is a
+        row group: its reductions all reduce trailing axes and keep the same leading
+        dimensions, which every op's result starts with."""
+        path = self._path_nodes(i, sink)
+        roots = {id(g): g for g in (self.groups[n].root() for n in [i] + path)}
+        if any(g.pattern > REDUCTION for g in roots.values()):
+            return
+        members = [m for g in roots.values() for m in g.members]
+        if len(members) > MAX_GROUP_OPS:
+            return
+        rows = None
+        for m in members:
+            if self.patterns[m] == REDUCTION:
+                prefix = _row_prefix(self.bindings[m])
+                if prefix is None or (rows is not None and prefix != rows):
+                    return
+                rows = prefix
+        if rows is None:
+            return
+        if all(self.bindings[m].outputs[0].type.shape[:len(rows)] == rows for m in members):
+            self._commit(i, sink)
 
 
 def _group_name(ops: list[str]) -> str:

@@ -9,7 +9,10 @@ epilogue block.
 
 A stage read from several places is inlined only while its body stays
 small (:data:`INLINE_MAX_NODES`), so repeated inlining cannot blow up
-expressions; larger ones stay intermediate buffers of the PrimFunc.
+expressions; larger ones stay intermediate buffers of the PrimFunc. A stage
+that calls a math function (``exp``, ``log``...) and is read both by a
+reduction and by another stage stays a buffer too, so it is computed once
+(softmax's ``exp(x - max)``, summed and then divided by the sum).
 
 >>> from mlc import te
 >>> A = te.placeholder((4,), "float32", "A")
@@ -21,9 +24,9 @@ T.exp(A[i] + T.float32(1))
 """
 from __future__ import annotations
 
-from ...ir.expr import BufferLoad, Reduce
+from ...ir.expr import BufferLoad, Call, Reduce
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.te import ComputeOp, PlaceholderOp, Tensor
+from ...ir.te import KEEP_TAG, ComputeOp, PlaceholderOp, Tensor
 
 __all__ = ["inline_stages", "INLINE_MAX_NODES"]
 
@@ -50,15 +53,23 @@ def _stages(outputs: list[Tensor]) -> list[Tensor]:
     return order
 
 
-def _load_counts(stages: list[Tensor]) -> dict[int, int]:
+def _load_counts(stages: list[Tensor]) -> tuple[dict[int, int], set[int]]:
+    """(loads of each buffer, buffers read by a reduction and by some other stage)."""
     counts: dict[int, int] = {}
+    readers: dict[int, list[bool]] = {}  # buffer -> for each reading stage: is it a reduction
     for t in stages:
         if isinstance(t.op, ComputeOp) and t.value_index == 0:
+            read = set()
             for body in t.op.body:
                 for node in pre_order_nodes(body):
                     if isinstance(node, BufferLoad):
                         counts[id(node.buffer)] = counts.get(id(node.buffer), 0) + 1
-    return counts
+                        read.add(id(node.buffer))
+            is_reduce = any(isinstance(b, Reduce) for b in t.op.body)
+            for buf in read:
+                readers.setdefault(buf, []).append(is_reduce)
+    shared = {buf for buf, kinds in readers.items() if len(kinds) > 1 and any(kinds)}
+    return counts, shared
 
 
 class _Inliner(Mutator):
@@ -79,7 +90,11 @@ class _Inliner(Mutator):
 def _inlinable(t: Tensor, outputs: set[int]) -> bool:
     op = t.op
     return (isinstance(op, ComputeOp) and len(op.body) == 1 and not isinstance(op.body[0], Reduce)
-            and id(t.buffer) not in outputs)
+            and op.tag != KEEP_TAG and id(t.buffer) not in outputs)
+
+
+def _calls(expr) -> bool:
+    return any(isinstance(n, Call) for n in pre_order_nodes(expr))
 
 
 def _size(expr) -> int:
@@ -89,11 +104,13 @@ def _size(expr) -> int:
 def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
     """The ``outputs`` recomputed with inlinable intermediate stages substituted away.
 
-    Output stages are kept (they are the PrimFunc's results); reductions and
-    multi-output stages are kept as intermediate buffers.
+    Output stages are kept (they are the PrimFunc's results); reductions,
+    multi-output stages and stages tagged ``te.KEEP_TAG`` (a convolution's padded
+    input: inlined, its padding conditions would run in the convolution's inner loop) are kept
+    as intermediate buffers.
     """
     stages = _stages(outputs)
-    counts = _load_counts(stages)
+    counts, shared_with_reduction = _load_counts(stages)
     output_buffers = {id(t.buffer) for t in outputs}
     inlined: dict[int, tuple[ComputeOp, object]] = {}
     rebuilt: dict[int, Tensor] = {}   # buffer id -> tensor of the rewritten stage
@@ -110,7 +127,8 @@ def inline_stages(outputs: list[Tensor]) -> list[Tensor]:
             inputs = _inputs_of(bodies, rebuilt)
             new_op = new_ops[id(op)] = ComputeOp(op.name, op.axis, bodies, inputs, op.tag)
         if _inlinable(t, output_buffers) and (counts.get(id(t.buffer), 0) <= 1
-                                               or _size(new_op.body[0]) <= INLINE_MAX_NODES):
+                                               or _size(new_op.body[0]) <= INLINE_MAX_NODES) \
+                and not (id(t.buffer) in shared_with_reduction and _calls(new_op.body[0])):
             inlined[id(t.buffer)] = (new_op, new_op.body[0])
             continue
         rebuilt[id(t.buffer)] = Tensor(new_op, t.buffer, t.value_index)

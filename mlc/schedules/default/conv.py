@@ -2,21 +2,37 @@
 channels x output columns.
 
 For ``Y[n, co, oh, ow] += X(n, ci, oh, ow, kh, kw) * W[co, ci, kh, kw]`` (``X`` any
-expression of the input reading along ``ow``, padding selects included; any number
-of spatial and reduce iterators) :func:`schedule_conv` builds::
+expression of the input reading along ``ow``; any number of spatial and reduce
+iterators) :func:`schedule_conv` vectorizes the output channels when a vector of them
+(or two) divides ``CO``, as in TVM's NCHWc x86 convolutions::
 
+    W_global[co // CR, ci, kh, kw, co % CR] = W[co, ci, kh, kw]   # pack: CR channels adjacent
     for n, co_0, oh in T.parallel(...):          # outer tiles, fused, on threads
         for ow_0 in range(OW / OR):
-            Y_local[CR x OR] = 0
+            Y_local[OR x CR] = 0                  # accumulators, channels last
             for ci, kh, kw in T.grid(...):        # the reduction, between the tiles
-                for co_1 in T.unroll(CR):         # register tile: CR x OR accumulators
-                    for ow_1 in T.vectorized(OR):
-                        Y_local[co_1, ow_1] += X(...) * W[co, ci, kh, kw]
+                for ow_1 in T.unroll(OR):         # register tile: OR x CR / lanes accumulators
+                    for co_1 in T.vectorized(CR):
+                        Y_local[ow_1, co_1] += X(...) * W_global[co_0, ci, kh, kw, co_1]
             Y[tile] = Y_local[tile]                # write back (epilogue fused)
 
+so each step of the reduction is one or two vector loads of packed weights, ``OR``
+broadcasts of input values and ``OR x CR / lanes`` FMAs, whatever the stride and
+dilation. ``OR x CR / lanes`` is :data:`ACCUMULATORS`, ``OR`` a divisor of ``OW``
+where one is large enough (a predicate on the register tile halves its speed).
+Otherwise (fewer channels than a vector, or a ``CO`` no vector divides) the columns
+are vectorized instead, ``W`` broadcast::
+
+    for n, co_0, oh in T.parallel(...):
+        for ow_0 in range(OW / OR):
+            for ci, kh, kw in T.grid(...):
+                for co_1 in T.unroll(CR):
+                    for ow_1 in T.vectorized(OR):
+                        Y_local[co_1, ow_1] += X(...) * W[co, ci, kh, kw]
+
 ``W`` is the factor of the product that does not depend on ``ow`` and is read at
-plain iterators; ``co`` is a spatial iterator that indexes ``W`` only. ``OR`` is one
-or two vectors, ``CR`` as many channels as make eight vector accumulators; sizes the
+plain iterators; ``co`` is a spatial iterator that indexes ``W`` only. Padding is a
+stage of its own (:func:`pads_conv`), so ``X`` loads carry no conditions. Sizes the
 tiles do not divide get the split's predicate. Every change is a checked schedule
 primitive, so any block the rule takes stays correct.
 """
@@ -24,14 +40,15 @@ from __future__ import annotations
 
 import math
 
-from ...ir.expr import Binary, BufferLoad, Cast, IntImm, Var
+from ...ir.expr import Binary, BufferLoad, Cast, IntImm, Select, Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
-from .patterns import match_matmul, view
-from .steps import (CpuInfo, finish_tile, fuse_epilogue, parallel_tiles,
-                    vector_split)
+from ..state import all_blocks
+from .patterns import match_matmul, view, view_by_name
+from .steps import (MIN_PARALLEL_WORK, CpuInfo, attempt, finish_tile, fuse_epilogue,
+                    parallel_tiles, vector_split)
 
-__all__ = ["schedule_conv", "match_conv", "ACCUMULATORS"]
+__all__ = ["schedule_conv", "match_conv", "pads_conv", "channel_tiles", "ACCUMULATORS"]
 
 #: Vector registers a register tile accumulates in.
 ACCUMULATORS = 8
@@ -48,6 +65,12 @@ def _uses(expr, var: Var) -> bool:
 def match_conv(v) -> tuple[int, int] | None:
     """``(co, ow)``: positions of the output-channel and output-column iterators of a
     convolution-like block (see the module docstring), or None."""
+    found = _match(v)
+    return None if found is None else found[:2]
+
+
+def _match(v) -> tuple[int, int, BufferLoad] | None:
+    """``(co, ow, W)``: :func:`match_conv` and the load of ``W``."""
     blk = v.block
     body = blk.body
     if not (blk.is_reduction and isinstance(body, BufferStore) and isinstance(blk.init, BufferStore)):
@@ -83,8 +106,81 @@ def match_conv(v) -> tuple[int, int] | None:
             continue
         channels = [n for n in out[:-1] if n in w_iters and not _uses(x, blk.iter_vars[n].var)]
         if channels:
-            return channels[-1], ow
+            return channels[-1], ow, w
     return None
+
+
+def pads_conv(func, v) -> bool:
+    """True when block ``v`` pads (selects with a condition) a buffer that a
+    convolution-like block reads: kept a stage of its own, the padding conditions stay
+    out of the convolution's inner loop, whose loads become plain vector loads."""
+    if not any(isinstance(n, Select) for n in pre_order_nodes(v.block.body.value)):
+        return False
+    out = v.block.writes[0].buffer
+    for loc in all_blocks(func):
+        reader = loc.node.block
+        if reader.is_reduction and any(r.buffer is out for r in reader.reads):
+            if match_conv(view_by_name(func, reader.name_hint)) is not None:
+                return True
+    return False
+
+
+def _divisor_at_most(n: int, limit: int) -> int:
+    return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
+
+
+def channel_tiles(channels: int, columns: int, lanes: int) -> tuple[int, int] | None:
+    """``(CR, OR)`` of the channel-vectorized register tile, or None when no vector of
+    channels divides ``channels``.
+
+    ``CR`` is one vector or two, ``OR`` the columns that make :data:`ACCUMULATORS`
+    vectors with it; a divisor of ``columns`` is preferred, a predicated ``OR`` taken
+    only where every divisor would leave more than half the accumulators unused.
+
+    >>> channel_tiles(64, 56, 8), channel_tiles(64, 28, 8), channel_tiles(32, 13, 8)
+    ((8, 8), (16, 4), (8, 8))
+    >>> channel_tiles(12, 56, 8) is None
+    True
+    """
+    best, best_score = None, 0.0
+    for vectors in (1, 2):
+        cr = vectors * lanes
+        if channels % cr:
+            continue
+        most = max(1, ACCUMULATORS // vectors)
+        rows = _divisor_at_most(columns, most)
+        score = float(vectors * rows)
+        if columns > most and 2 * rows < most:
+            rows, score = most, vectors * most / 2  # ragged: the predicate costs about half
+        if score > best_score:
+            best, best_score = (cr, rows), score
+    return best
+
+
+def _pack_weights(sch, block, read: int, w: BufferLoad, co_var, cr: int, cpu: CpuInfo) -> str:
+    """Copy the weights (``read``-th input of ``block``) into ``[co // CR, other dims...,
+    co % CR]``: the CR channels one vector loads are adjacent. Returns the copy's name."""
+    copy = sch.cache_read(block, read, "global")
+    ndim = len(w.indices)
+    pc = next(d for d, i in enumerate(w.indices) if i is co_var)
+    names = [f"d{d}" for d in range(ndim)]
+    results = [f"{names[pc]} // {cr}"] + [names[d] for d in range(ndim) if d != pc] + [f"{names[pc]} % {cr}"]
+    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    name = view(sch, copy).name
+    loops = sch.get_loops(copy)
+    outer, inner = sch.split(loops[pc], [None, cr])
+    sch.reorder(outer, *[loops[d] for d in range(ndim) if d != pc], inner)
+    attempt(sch, lambda s: s.vectorize(inner) or True)
+    if cpu.cores > 1 and math.prod(w.buffer.static_shape()) >= MIN_PARALLEL_WORK:
+        attempt(sch, lambda s: s.parallel(outer) or True)
+    return name
+
+
+def _move_last(ndim: int, dim: int) -> str:
+    """The index map that moves dimension ``dim`` of an ``ndim``-d buffer last."""
+    names = [f"d{d}" for d in range(ndim)]
+    results = [names[d] for d in range(ndim) if d != dim] + [names[dim]]
+    return f"lambda {', '.join(names)}: ({', '.join(results)})"
 
 
 def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
@@ -97,17 +193,43 @@ def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | No
         return None
     if not all(isinstance(iv.dom.extent, IntImm) for iv in v.block.iter_vars):
         return None
-    found = match_conv(v)
+    found = _match(v)
     if found is None:
         return None
-    co, ow = found
+    co, ow, w = found
     ext = [iv.dom.extent.value for iv in v.block.iter_vars]
-    kinds = [iv.iter_type for iv in v.block.iter_vars]
     lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
+    tiles = channel_tiles(ext[co], ext[ow], lanes)
+    if tiles is not None:
+        handled = attempt(sch, _vector_channels, block, v, co, ow, w, tiles, cpu)
+        if handled is not None:
+            return handled
     width = vector_split(ext[ow], lanes)
     if width is None:
         return None
     cr = min(ext[co], max(1, ACCUMULATORS // max(1, -(-width // lanes))))
+    return _register_tile(sch, block, v, co, ow, cr, width, False, cpu) | {name}
+
+
+def _vector_channels(sch, block, v, co: int, ow: int, w: BufferLoad, tiles, cpu: CpuInfo) -> set[str]:
+    """The channel-vectorized tile: weights packed (unless channels are already their
+    contiguous dimension), accumulators stored channels last."""
+    cr, rows = tiles
+    handled = {v.name}
+    co_var = v.block.iter_vars[co].var
+    if w.indices[-1] is not co_var:
+        read = next(n for n, r in enumerate(v.block.reads) if r.buffer is w.buffer)
+        handled.add(_pack_weights(sch, block, read, w, co_var, cr, cpu))
+    return handled | _register_tile(sch, block, v, co, ow, cr, rows, True, cpu)
+
+
+def _register_tile(sch, block, v, co: int, ow: int, cr: int, width: int, channels_inner: bool,
+                   cpu: CpuInfo) -> set[str]:
+    """Split ``co`` by ``cr`` and ``ow`` by ``width``, put the reduction between the outer
+    loops and the register tile (``ow_1, co_1`` with ``channels_inner``, else ``co_1,
+    ow_1``), accumulate in a local buffer, vectorize, unroll and parallelize."""
+    ext = [iv.dom.extent.value for iv in v.block.iter_vars]
+    kinds = [iv.iter_type for iv in v.block.iter_vars]
     loops = sch.get_loops(block)
     ow0, ow1 = sch.split(loops[ow], [None, width]) if width < ext[ow] else (None, loops[ow])
     co0, co1 = sch.split(loops[co], [None, cr]) if cr < ext[co] else (None, loops[co])
@@ -118,16 +240,24 @@ def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | No
     after = [n for n in spatial if n > co]
     outer = [loops[n] for n in before] + ([co0] if co0 is not None else []) + [loops[n] for n in after]
     outer += [ow0] if ow0 is not None else []
-    sch.reorder(*outer, *reduce, co1, ow1)
-    handled = {name}
+    sch.reorder(*outer, *reduce, *((ow1, co1) if channels_inner else (co1, ow1)))
+    handled = set()
     if outer:
         anchor = outer[-1]
         copy = sch.cache_write(block, 0, "local")
+        if channels_inner:
+            co_var, indices = v.block.iter_vars[co].var, v.block.body.indices
+            dim = next(d for d, i in enumerate(indices) if i is co_var)
+            sch.transform_layout(block, ("write", 0), _move_last(len(indices), dim))
         sch.reverse_compute_at(copy, anchor)
         handled.add(view(sch, copy).name)
         init = sch.decompose_reduction(block, reduce[0])
         finish_tile(sch, init, len(outer))
-        finish_tile(sch, copy, len(outer))
+        if channels_inner:  # a transpose: written out (SLP-vectorized), the tile stays in registers
+            for loop in sch.get_loops(copy)[len(outer):]:
+                attempt(sch, lambda s: s.unroll(loop) or True)
+        else:
+            finish_tile(sch, copy, len(outer))
         handled |= fuse_epilogue(sch, copy, anchor, len(outer))
     finish_tile(sch, block, len(outer) + len(reduce))
     par = outer[:-1] if ow0 is not None else outer

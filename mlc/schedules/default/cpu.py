@@ -1,21 +1,29 @@
 """The default CPU schedule: an explicit list of rules, each a function of one block.
 
-:func:`schedule_cpu` runs :data:`FUNCTION_RULES` once, then visits the
-blocks in program order and applies the first of :data:`BLOCK_RULES` that
-takes the block:
+:func:`schedule_cpu` runs :data:`FUNCTION_RULES` once, in order, then
+visits the blocks in program order and applies the first of
+:data:`BLOCK_RULES` that takes the block (blocks a function rule scheduled
+are left alone):
 
 1. ``inline_injective`` — inline elementwise/injective intermediate blocks
    into their consumers (only data movement into reductions, so nothing
    expensive is recomputed per reduction step);
-2. ``schedule_matmul`` (:mod:`.matmul`) — register tiling of
+2. ``schedule_rows`` (:mod:`.rows`) — a kernel of row reductions and their
+   elementwise neighbours (softmax, layer_norm) runs one row at a time:
+   every stage under the row loop, reductions with vector accumulators,
+   rows in parallel;
+
+then per block:
+
+1. ``schedule_matmul`` (:mod:`.matmul`) — register tiling of
    ``C[...] += A[...] * B[...]`` with B packed into panels, the reduction
    between the outer tiles and the register tile, a local accumulator,
    vectorized columns, unrolled rows, parallel outer tiles and the epilogue
    fused;
-3. ``schedule_reduction`` — other reductions: move the reduction outside a
+2. ``schedule_reduction`` — other reductions: move the reduction outside a
    contiguous spatial loop so that loop can be vectorized, parallelize the
    outer spatial loops;
-4. ``schedule_spatial`` — everything else: vectorize the innermost
+3. ``schedule_spatial`` — everything else: vectorize the innermost
    contiguous loop (split by the vector width; a predicate guards ragged
    sizes), parallelize fused outer loops.
 
@@ -29,9 +37,10 @@ from ...ir.expr import BufferLoad
 from ...ir.functor import pre_order_nodes
 from ..analysis import is_param
 from ..state import all_blocks
-from .conv import schedule_conv
+from .conv import pads_conv, schedule_conv
 from .matmul import schedule_matmul
 from .patterns import contiguous_along, is_data_movement, is_injective, view, view_by_name
+from .rows import schedule_rows
 from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
 
 __all__ = ["schedule_cpu", "FUNCTION_RULES", "BLOCK_RULES", "inline_injective",
@@ -58,7 +67,7 @@ def _inline_pays(func, name: str) -> bool:
     if is_param(func, out):
         return False
     if is_data_movement(v.block.body.value):
-        return True
+        return not pads_conv(func, v)
     for reader in _readers(func, out):
         if reader.block.is_reduction:
             return False
@@ -125,17 +134,18 @@ def schedule_spatial(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
     return {name}
 
 
-#: Rules run once per function, in order.
-FUNCTION_RULES = (inline_injective,)
+#: Rules run once per function, in order; each returns the names of the blocks it
+#: scheduled (which the block rules then leave alone), or None when it did not apply.
+FUNCTION_RULES = (inline_injective, schedule_rows)
 #: Rules tried on each block in order; the first that applies schedules it.
 BLOCK_RULES = (schedule_matmul, schedule_conv, schedule_reduction, schedule_spatial)
 
 
 def schedule_cpu(sch, func_name: str, cpu: CpuInfo) -> None:
     """Apply the CPU rules to function ``func_name`` of ``sch`` (in place)."""
-    for rule in FUNCTION_RULES:
-        attempt(sch, rule, func_name, cpu)
     done: set[str] = set()
+    for rule in FUNCTION_RULES:
+        done |= attempt(sch, rule, func_name, cpu) or set()
     for name in _block_names(sch, func_name):
         if name in done or name not in _block_names(sch, func_name):
             continue

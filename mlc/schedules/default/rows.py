@@ -1,0 +1,181 @@
+"""The row rule: a kernel of row reductions and their elementwise neighbours
+(softmax, layer_norm, ``x - x.mean(axis=-1, keepdims=True)``) runs one row at
+a time.
+
+Fusion (:mod:`mlc.passes.graph.fuse`) puts a reduction over trailing axes in
+one kernel with its producers and the consumers of its broadcast result.
+Scheduled block by block, each stage would stream the whole tensor through
+memory once; this rule instead moves every stage under the outer ("row")
+loops of the last block, so a row is read from memory once and stays in L1
+while its maximum, exponentials, sum and quotient are computed::
+
+    for i0 in T.parallel(4096):                      # one row per iteration
+        for k_1 in T.vectorized(32): T_max_rf[k_1] = -inf
+        for k_0 in range(32):                        # 4 vector accumulators
+            for k_1_0 in T.unroll(4):
+                for k_1_1 in T.vectorized(8):
+                    T_max_rf[...] = T.max(T_max_rf[...], x[i0, k_0 * 32 + ...])
+        for k_1 in range(32): T_max[0] = T.max(T_max[0], T_max_rf[k_1])
+        for j_0, j_1 in ...: T_exp[j] = T.exp(x[i0, j] - T_max[0])   # vectorized
+        ... the same two-level reduction for the sum ...
+        for j_0, j_1 in ...: T_divide[i0, j] = T_exp[j] / T_sum[0]
+
+Intermediate buffers shrink to one row (buffer compaction). A reduction over
+a contiguous axis is split by :func:`accumulator_width` and rfactored, so it
+keeps several vector accumulators in registers: a max reduction, whose
+NaN-propagating select LLVM does not vectorize itself, runs on vectors too.
+
+The rule applies only when every stage keeps the row dimensions of the last
+block, and is undone when moving the stages would recompute anything (the
+block instance count must not grow).
+"""
+from __future__ import annotations
+
+from ...ir.expr import IntImm
+from ..analysis import is_param
+from ..state import all_blocks, loops_above
+from .patterns import match_matmul, view, view_by_name
+from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
+
+__all__ = ["schedule_rows", "row_depth", "accumulator_width", "ACCUMULATORS"]
+
+#: Vector accumulators a rfactored reduction keeps (enough to hide the add/max latency).
+ACCUMULATORS = 4
+
+
+def _instances(func) -> int:
+    """Block instances the function executes (product of the loop extents above each block)."""
+    total = 0
+    for loc in all_blocks(func):
+        n = 1
+        for f in loops_above(loc):
+            n *= f.extent.value if isinstance(f.extent, IntImm) else 1
+        total += n
+    return total
+
+
+def row_depth(func, names: list[str]) -> int:
+    """How many leading dimensions of the last block's output every other block's
+    output shares (0 when some block does not keep the rows)."""
+    out = view_by_name(func, names[-1]).block.writes[0].buffer.shape
+    depth = len(out) - 1
+    for name in names[:-1]:
+        blk = view_by_name(func, name).block
+        if len(blk.writes) != 1:
+            return 0
+        shape = blk.writes[0].buffer.shape
+        d = 0
+        while d < min(depth, len(shape)) and _same_extent(shape[d], out[d]):
+            d += 1
+        depth = d
+    return depth
+
+
+def _same_extent(a, b) -> bool:
+    return isinstance(a, IntImm) and isinstance(b, IntImm) and a.value == b.value
+
+
+def accumulator_width(extent: int, lanes: int) -> int | None:
+    """The split of a reduction loop of ``extent`` into vector accumulators:
+    ``lanes * ACCUMULATORS`` (or fewer accumulators) dividing the extent at least twice."""
+    for acc in range(ACCUMULATORS, 0, -1):
+        width = lanes * acc
+        if lanes > 1 and extent % width == 0 and extent >= 2 * width:
+            return width
+    return None
+
+
+def _is_canonical(v) -> bool:
+    """One loop per iterator, bound directly (te's form, as inline_injective leaves it)."""
+    return len(v.loops) == len(v.block.iter_vars) and all(
+        val is f.loop_var for val, f in zip(v.realize.iter_values, v.loops))
+
+
+def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo) -> str | None:
+    """Split the innermost (reduce, contiguous) loop of reduction ``name`` into
+    accumulators and rfactor them; returns the rf block's name."""
+    block = sch.get_block(name, func_name)
+    v = view(sch, block)
+    if not _is_canonical(v) or not v.loops:
+        return None
+    iv = v.block.iter_vars[-1]
+    extent = v.loops[-1].extent
+    if iv.iter_type != "reduce" or not isinstance(extent, IntImm) or len(v.block.writes) != 1:
+        return None
+    # the reduce variable must walk the last dimension of what it reads
+    for r in v.block.reads:
+        for d, rng in enumerate(r.region):
+            if rng.min is iv.var and d != len(r.region) - 1:
+                return None
+    out = v.block.writes[0].buffer
+    width = accumulator_width(extent.value, cpu.lanes(out.dtype))
+    if width is None:
+        return None
+    _, inner = sch.split(sch.get_loops(block)[-1], [None, width])
+    rf = sch.rfactor(inner, len(out.shape))
+    return view(sch, rf).name
+
+
+def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
+    """Order the rf block (outer reduction, inner accumulators), move its init out,
+    and keep the accumulators in vector registers (unrolled vectors)."""
+    rf = sch.get_block(rf_name, func_name)
+    loops = sch.get_loops(rf)
+    acc, red = loops[-2], loops[-1]
+    sch.reorder(red, acc)
+    init = sch.decompose_reduction(rf, red)
+    attempt(sch, lambda s: s.vectorize(s.get_loops(init)[-1]) or True)
+    unrolled, vec = sch.split(sch.get_loops(rf)[-1], [None, lanes])
+    sch.vectorize(vec)
+    attempt(sch, lambda s: s.unroll(unrolled) or True)
+    return True
+
+
+def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
+    """Compute every block under the row loops of the last block, reductions with
+    vector accumulators, spatial blocks vectorized, rows in parallel.
+
+    Returns the names of the blocks scheduled (all of them), or None when the
+    function is not such a kernel.
+    """
+    func = sch.mod[func_name]
+    names = [loc.node.block.name_hint for loc in all_blocks(func)]
+    if len(names) < 2:
+        return None
+    last = view_by_name(func, names[-1])
+    if last.block.is_reduction or not _is_canonical(last) or len(last.block.writes) != 1 \
+            or not is_param(func, last.block.writes[0].buffer):
+        return None
+    views = [view_by_name(func, n) for n in names[:-1]]
+    if any(len(v.loops) == 0 or (v.block.is_reduction and match_matmul(v) is not None) for v in views):
+        return None
+    reductions = [v.name for v in views if v.block.is_reduction]
+    depth = row_depth(func, names)
+    if not reductions or depth < 1:
+        return None
+    rfs = {}
+    for name in reductions:
+        rf = attempt(sch, _rfactor_inner, func_name, name, cpu)
+        if rf is not None:
+            rfs[name] = rf
+    before = _instances(sch.mod[func_name])
+    anchor = sch.get_block(names[-1], func_name)
+    row_loop = sch.get_loops(anchor)[depth - 1]
+    producers = [n for loc in all_blocks(sch.mod[func_name])
+                 if (n := loc.node.block.name_hint) != names[-1]]
+    for name in reversed(producers):
+        sch.compute_at(sch.get_block(name, func_name), row_loop)
+    if _instances(sch.mod[func_name]) > before:
+        return None   # some stage would be computed more than once per row
+    for name in producers + [names[-1]]:
+        if name in rfs.values():
+            attempt(sch, _vector_accumulators, func_name, name, cpu.lanes(_dtype(sch, func_name, name)))
+        elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
+            attempt(sch, vectorize_innermost, sch.get_block(name, func_name),
+                    cpu.lanes(_dtype(sch, func_name, name)))
+    attempt(sch, parallelize_outer, sch.get_block(names[-1], func_name), cpu)
+    return {loc.node.block.name_hint for loc in all_blocks(sch.mod[func_name])}
+
+
+def _dtype(sch, func_name: str, name: str) -> str:
+    return view_by_name(sch.mod[func_name], name).block.writes[0].buffer.dtype

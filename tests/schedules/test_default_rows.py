@@ -1,0 +1,103 @@
+"""The row rule of the default CPU schedule: softmax / layer_norm kernels run one row
+at a time, reductions with vector accumulators; results equal the reference interpreter."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import te
+from mlc.ir.functor import pre_order_nodes
+from mlc.ir.tir import For
+from mlc.ops import get_op
+from mlc.schedules import Schedule
+from mlc.schedules.default.cpu import inline_injective
+from mlc.schedules.default.rows import accumulator_width, schedule_rows
+from mlc.schedules.default.steps import CpuInfo, attempt
+
+from .test_default_cpu import check, module
+
+TWO_CORES = CpuInfo(256, 2)
+
+
+def rows_applied(mod) -> tuple[Schedule, set | None]:
+    sch = Schedule(mod)
+    inline_injective(sch, "main", TWO_CORES)
+    return sch, attempt(sch, schedule_rows, "main", TWO_CORES)
+
+
+def root_loops(func) -> list[For]:
+    body = func.body.block.body if hasattr(func.body, "block") else func.body
+    seq = getattr(body, "seq", (body,))
+    return [s for s in seq if isinstance(s, For)]
+
+
+@pytest.mark.parametrize("op", ["nn.softmax", "nn.log_softmax"])
+def test_softmax_stages_share_one_row_loop(op):
+    X = te.placeholder((64, 128), "float32", "X")
+    mod = module(X, get_op(op).lower(X, axis=-1))
+    sch, done = rows_applied(mod)
+    assert done is not None
+    (loop,) = root_loops(sch.mod["main"])           # every stage under one loop over rows
+    assert loop.extent.value == 64 and loop.kind == "serial"   # 64x128: too little work for threads
+    kinds = [n.kind for n in pre_order_nodes(loop) if isinstance(n, For)]
+    assert "vectorized" in kinds and "unrolled" in kinds     # vector accumulators
+    check(mod, rtol=1e-5, atol=1e-6)
+
+
+def test_rows_run_in_parallel_when_there_is_enough_work():
+    X = te.placeholder((512, 256), "float32", "X")
+    sch, _ = rows_applied(module(X, get_op("nn.softmax").lower(X, axis=-1)))
+    (loop,) = root_loops(sch.mod["main"])
+    assert loop.kind == "parallel" and loop.extent.value == 512
+
+
+def test_layer_norm_stages_share_one_row_loop():
+    X = te.placeholder((8, 3, 40), "float32", "X")
+    g, b = te.placeholder((40,), "float32", "g"), te.placeholder((40,), "float32", "b")
+    mod = module(X, g, b, get_op("nn.layer_norm").lower(X, g, b))
+    sch, done = rows_applied(mod)
+    assert done is not None and len(root_loops(sch.mod["main"])) == 1
+    check(mod, rtol=1e-4, atol=1e-5)
+
+
+def test_column_reductions_are_left_to_the_block_rules():
+    X = te.placeholder((64, 128), "float32", "X")
+    mod = module(X, get_op("nn.softmax").lower(X, axis=0))
+    _, done = rows_applied(mod)
+    assert done is None
+    check(mod, rtol=1e-5, atol=1e-6)
+
+
+def test_a_move_that_would_recompute_is_undone():
+    """out[i, j] = A[i, j] - S[j]: S is read across rows, so computing it per row
+    would redo the whole reduction for every row."""
+    A = te.placeholder((16, 16), "float32", "A")
+    k = te.reduce_axis((0, 16), "k")
+    S = te.compute((16,), lambda i: te.sum(A[i, k], axis=k), name="S")
+    out = te.compute((16, 16), lambda i, j: A[i, j] - S[j], name="out")
+    mod = module(A, out)
+    sch, done = rows_applied(mod)
+    assert done is None and len(root_loops(sch.mod["main"])) == 2
+    check(mod)
+
+
+def test_accumulator_width():
+    assert accumulator_width(1024, 8) == 32       # 4 vectors of 8 lanes
+    assert accumulator_width(48, 8) == 24          # 3 vectors divide 48 at least twice
+    assert accumulator_width(16, 8) == 8
+    assert accumulator_width(8, 8) is None         # one vector: nothing to accumulate
+    assert accumulator_width(1023, 8) is None      # ragged: left to LLVM
+    assert accumulator_width(64, 1) is None
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from([1, 2, 3, 17]), st.sampled_from([1, 7, 8, 16, 33, 64, 96]),
+       st.sampled_from(["nn.softmax", "nn.log_softmax", "nn.layer_norm"]))
+def test_row_kernels_of_any_size(rows, cols, op):
+    X = te.placeholder((rows, cols), "float32", "X")
+    if op == "nn.layer_norm":
+        g, b = te.placeholder((cols,), "float32", "g"), te.placeholder((cols,), "float32", "b")
+        mod = module(X, g, b, get_op(op).lower(X, g, b))
+    else:
+        mod = module(X, get_op(op).lower(X, axis=-1))
+    check(mod, rtol=1e-4, atol=1e-5)
