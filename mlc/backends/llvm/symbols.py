@@ -53,11 +53,7 @@ def register_symbols() -> frozenset[str]:
     """Register every available runtime symbol with LLVM (once); return their names."""
     found = set()
     for lib_name, names in RUNTIME_SYMBOLS.items():
-        path = ctypes.util.find_library(lib_name)
-        try:
-            lib = ctypes.CDLL(path) if path else None
-        except OSError:
-            lib = None
+        lib = _load_library(lib_name)
         if lib is None:
             continue
         for name in names:
@@ -70,6 +66,23 @@ def register_symbols() -> frozenset[str]:
     llvm.add_symbol(PARALLEL_STATE_SYMBOL, ctypes.addressof(PARALLEL_STATE))
     found.add(PARALLEL_STATE_SYMBOL)
     return frozenset(found)
+
+
+#: The usual sonames on Linux, tried before ``ctypes.util.find_library`` (which runs
+#: ``ldconfig`` in a subprocess per library).
+_SONAMES = {"m": "libm.so.6", "c": "libc.so.6", "gcc_s": "libgcc_s.so.1", "gomp": "libgomp.so.1"}
+
+
+def _load_library(lib_name: str) -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(_SONAMES[lib_name])
+    except (KeyError, OSError):
+        pass
+    path = ctypes.util.find_library(lib_name)
+    try:
+        return ctypes.CDLL(path) if path else None
+    except OSError:
+        return None
 
 
 def undefined_symbols(obj: bytes) -> set[str] | None:
