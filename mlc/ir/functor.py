@@ -12,6 +12,7 @@ nodes, sharing every unchanged subtree.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -30,8 +31,23 @@ def _field_names(cls) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+@lru_cache(maxsize=None)
+def _field_values(cls) -> Callable[[Any], tuple]:
+    """``getter(node)``: the values of ``cls``'s fields, as a tuple, in declaration order."""
+    names = _field_names(cls)
+    if len(names) == 1:
+        name = names[0]
+        return lambda node: (getattr(node, name),)
+    return operator.attrgetter(*names) if names else (lambda node: ())
+
+
 def node_fields(node) -> tuple[tuple[str, Any], ...]:
-    return tuple((name, getattr(node, name)) for name in _field_names(type(node)))
+    cls = type(node)
+    return tuple(zip(_field_names(cls), _field_values(cls)(node)))
+
+
+def _node_values(node) -> tuple:
+    return _field_values(type(node))(node)
 
 
 class Mutator:
@@ -76,7 +92,7 @@ def pre_order_nodes(root):
         node = stack.pop()
         yield node
         kids = []
-        for _, value in node_fields(node):
+        for value in _node_values(node):
             if isinstance(value, NODE_TYPES):
                 kids.append(value)
             elif isinstance(value, tuple):
