@@ -22,8 +22,17 @@ split's ``T.where`` predicate. Packing copies each NR-wide column panel of B
 into consecutive memory, so the inner loop streams it from one place instead
 of jumping a whole row of B per step; it pays once A has enough rows to reuse
 each panel and B is larger than the L1 cache, or when B is stored with j not
-contiguous. Packing A the same way makes the MR values broadcast per step
-adjacent too (one stream instead of MR rows a whole row of A apart).
+contiguous. Where the threads split the work by column panels (or it runs on
+one thread), each panel is packed inside its iteration of ``j_0``, by the
+thread that then uses it while it is in cache, instead of in a pass of its
+own. Packing A the same way makes the MR values broadcast per step adjacent
+too (one stream instead of MR rows a whole row of A apart).
+
+Matmuls with fewer columns than two vectors, not a multiple of one (the 10
+classes of a classifier), would leave most of each vector to the predicate;
+:func:`_schedule_narrow` turns the tile around instead: one accumulator per
+column, each a vector of rows. Threads wake only for PARALLEL_MIN_MACS
+multiply-adds or more.
 """
 from __future__ import annotations
 
@@ -31,12 +40,13 @@ import math
 
 from ...ir import dtype as dt
 from ...ir.expr import IntImm
+from ...ir.functor import pre_order_nodes
 from .patterns import match_matmul, view
-from .steps import (CpuInfo, attempt, finish_tile, fuse_epilogue, parallel_tiles,
-                    vector_split)
+from .steps import (CpuInfo, attempt, finish_tile, fuse_epilogue, parallel_depth,
+                    parallel_tiles, vector_split)
 
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES", "PACK_A_MIN_BYTES",
-           "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCKS_FROM"]
+           "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -54,6 +64,12 @@ PACK_A_MIN_PANELS = 4
 #: every column panel of B passes over it.
 ROW_BLOCK = 256
 ROW_BLOCKS_FROM = 4
+#: A matmul runs on threads from this many multiply-adds (about 10 us on one core):
+#: below that, waking the thread pool costs more than the work.
+PARALLEL_MIN_MACS = 1 << 19
+#: Matmuls with fewer columns than two vectors that are not a multiple of one vector
+#: get one accumulator per column with vectors down the rows, up to this many columns.
+MAX_NARROW_COLUMNS = 12
 
 
 def _column_tile(n: int, lanes: int) -> int:
@@ -66,8 +82,54 @@ def _row_tile(nr: int, lanes: int) -> int:
     return max(1, ACCUMULATORS // max(1, -(-nr // lanes)))
 
 
+def _transpose_panel(sch, k, inner, extent: int, lanes: int):
+    """Copy loops ``k, inner`` of a panel whose source is contiguous along ``k``: vectors of
+    ``lanes`` k values are read, and the unrolled ``inner`` loop interleaves them (LLVM turns
+    the strided stores into shuffles)."""
+    if extent % lanes == 0 and extent > lanes:
+        _, k = sch.split(k, [None, lanes])
+        sch.reorder(k, inner)
+    sch.vectorize(k)
+    sch.unroll(inner)
+    return True
+
+
+def _pack_panel_at(sch, block, pat, tile: int, cpu: CpuInfo, loop) -> str:
+    """Copy the column panel of B that one iteration of ``loop`` (the loop over column
+    panels) uses into ``B_global[b, j // tile, k, j % tile]``, inside that iteration."""
+    copy = sch.cache_read(block, pat.b_read, "global")
+    sch.compute_at(copy, loop)
+    dims = pat.b_dims
+    ndim = len(dims)
+    pt, pk = dims.index(pat.j), dims.index(pat.k)
+    names = [f"d{d}" for d in range(ndim)]
+    results = [names[d] for d in range(ndim) if d not in (pt, pk)]
+    results += [f"{names[pt]} // {tile}", names[pk], f"{names[pt]} % {tile}"]
+    sch.transform_layout(block, ("read", pat.b_read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    v = view(sch, copy)
+    loops = sch.get_loops(copy)
+    k_loop, j_loop = (_loop_of(v, loops, v.realize.iter_values[d]) for d in (pk, pt))
+    lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
+    if k_loop is None or j_loop is None or {k_loop, j_loop} != set(loops[-2:]):
+        return v.name  # a panel one row or column long: left as a plain copy
+    sch.reorder(k_loop, j_loop)
+    k_extent = v.block.iter_vars[pk].dom.extent.value
+    if pk == ndim - 1:
+        attempt(sch, _transpose_panel, k_loop, j_loop, k_extent, lanes)
+    else:
+        sch.vectorize(j_loop)
+    return v.name
+
+
+def _loop_of(v, loops, value):
+    """The innermost of ``loops`` whose variable the binding ``value`` uses (None if none)."""
+    used = {id(n) for n in pre_order_nodes(value)}
+    found = [rv for rv, f in zip(loops, v.loops) if id(f.loop_var) in used]
+    return found[-1] if found else None
+
+
 def _pack(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile: int,
-          cpu: CpuInfo) -> str:
+          cpu: CpuInfo, threads: bool = True) -> str:
     """Copy the ``read``-th input of ``block`` into panels ``[other dims..., t // tile, k,
     t % tile]``, ``t`` being its dimension indexed by iterator ``tiled``; returns the
     copy block's name. The copy writes each panel contiguously, on all cores."""
@@ -84,9 +146,13 @@ def _pack(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile
     order = [loops[d] for d in range(ndim) if d not in (pt, pk)] + [outer, loops[pk], inner]
     sch.reorder(*order)
     lanes = cpu.lanes(view(sch, copy).block.writes[0].buffer.dtype)
-    kind = (lambda s: s.vectorize(inner)) if tile >= lanes else (lambda s: s.unroll(inner))
-    attempt(sch, lambda s: kind(s) or True)
-    if cpu.cores > 1:
+    k_extent = view(sch, copy).block.iter_vars[pk].dom.extent
+    if pk == ndim - 1 and tile <= 2 * lanes and isinstance(k_extent, IntImm):
+        attempt(sch, _transpose_panel, loops[pk], inner, k_extent.value, lanes)
+    else:
+        kind = (lambda s: s.vectorize(inner)) if tile >= lanes else (lambda s: s.unroll(inner))
+        attempt(sch, lambda s: kind(s) or True)
+    if threads and cpu.cores > 1:
         par = order[:-2]
         attempt(sch, lambda s: s.parallel(par[0] if len(par) == 1 else s.fuse(*par)) or True)
     return name
@@ -109,6 +175,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     m = ext[pat.i] if pat.i is not None else 1
     n, k = ext[pat.j], ext[pat.k]
     b_bytes = n * k * dt.bits(v.block.reads[pat.b_read].buffer.dtype) // 8
+    if pat.i is not None and 1 < n < 2 * lanes and n % lanes and m % lanes == 0 and n <= MAX_NARROW_COLUMNS:
+        return _schedule_narrow(sch, block, pat, ext, cpu, lanes, math.prod(ext) >= PARALLEL_MIN_MACS)
     pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_MIN_BYTES or not pat.b_contiguous())
     if not pack and not pat.b_contiguous():
         return None
@@ -116,17 +184,28 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     mr = min(_row_tile(nr, lanes), m)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
     pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and a_bytes > PACK_A_MIN_BYTES
+    row_blocks = -(-m // ROW_BLOCK) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
+    outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if row_blocks > 1 else []) + \
+        ([-(-n // nr)] if nr < n else []) + \
+        ([-(-min(m, ROW_BLOCK if row_blocks > 1 else m) // mr)] if pat.i is not None and mr < m else [])
+    work = math.prod(ext)
+    depth = parallel_depth(outer_extents, cpu, work) if work >= PARALLEL_MIN_MACS else 0
+    # Each column panel of B is packed inside its own iteration of the panel loop (on the
+    # thread that uses it, while it is hot in cache) when the threads split no finer
+    # than panels and no row blocks or batch axes B lacks would pack it again.
+    panels = len(pat.batch) + 1
+    pack_in_panel = pack and nr < n and row_blocks == 1 and depth <= panels and \
+        all(b in pat.b_dims for b in pat.batch)
     handled = {name}
-    if pack:
-        handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu))
+    if pack and not pack_in_panel:
+        handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, threads=depth > 0))
     if pack_a:
-        handled.add(_pack(sch, block, pat.a_read, pat.a_dims, pat.i, pat.k, mr, cpu))
+        handled.add(_pack(sch, block, pat.a_read, pat.a_dims, pat.i, pat.k, mr, cpu, threads=depth > 0))
     loops = sch.get_loops(block)
     j0, j1 = sch.split(loops[pat.j], [None, nr]) if nr < n else (None, loops[pat.j])
-    ic, row_blocks = None, 1
-    if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK:
+    ic = None
+    if row_blocks > 1:
         ic, i0, i1 = sch.split(loops[pat.i], [None, ROW_BLOCK // mr, mr])
-        row_blocks = -(-m // ROW_BLOCK)
     elif pat.i is not None and mr < m:
         i0, i1 = sch.split(loops[pat.i], [None, mr])
     else:
@@ -135,6 +214,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     outer = [rv for rv in batch + [ic, j0, i0] if rv is not None]
     inner = [rv for rv in (i1, j1) if rv is not None]
     sch.reorder(*outer, loops[pat.k], *inner)
+    if pack_in_panel:
+        handled.add(_pack_panel_at(sch, block, pat, nr, cpu, j0))
     if outer:
         anchor = outer[-1]
         copy = sch.cache_write(block, 0, "local")
@@ -145,8 +226,56 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         finish_tile(sch, copy, len(outer))
         handled |= fuse_epilogue(sch, copy, anchor, len(outer))
     finish_tile(sch, block, len(outer) + 1)
-    outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if ic is not None else []) + \
-        ([-(-n // nr)] if j0 is not None else []) + \
-        ([-(-min(m, ROW_BLOCK if ic is not None else m) // mr)] if i0 is not None else [])
-    parallel_tiles(sch, outer, outer_extents, cpu, math.prod(ext))
+    if depth:
+        parallel_tiles(sch, outer, outer_extents, cpu, work)
+    return handled
+
+
+def _output_dims(v, pat) -> tuple[int, int]:
+    """Positions of the i and j dimensions in the output buffer of the block."""
+    ids = {id(iv.var): n for n, iv in enumerate(v.block.iter_vars)}
+    dims = [ids.get(id(r.min)) for r in v.block.writes[0].region]
+    return dims.index(pat.i), dims.index(pat.j)
+
+
+def _schedule_narrow(sch, block, pat, ext, cpu: CpuInfo, lanes: int, parallel: bool) -> set[str]:
+    """Few columns (``n`` below two vectors, not a multiple of one): vectors run down the
+    rows instead, one accumulator per column::
+
+        A_global[b, i // L, k, i % L] = A[b, i, k]       # unless A is stored with i contiguous
+        for b, i_0 in (T.parallel)(...):
+            C_local[j, i] = 0                              # accumulators laid out column-major
+            for k in range(K):
+                for j in T.unroll(N):                      # N vector accumulators
+                    for i_1 in T.vectorized(L):
+                        C_local[j, i] += A_global[i // L, k, i % L] * B[k, j]   # B[k, j] broadcast
+            C[tile] = epilogue(C_local[tile])
+    """
+    v = view(sch, block)
+    name = v.name
+    handled = {name}
+    row, col = _output_dims(v, pat)
+    if pat.a_dims[-1] != pat.i:
+        handled.add(_pack(sch, block, pat.a_read, pat.a_dims, pat.i, pat.k, lanes, cpu, threads=parallel))
+    loops = sch.get_loops(block)
+    i0, i1 = sch.split(loops[pat.i], [None, lanes])
+    outer = [loops[b] for b in pat.batch] + [i0]
+    sch.reorder(*outer, loops[pat.k], loops[pat.j], i1)
+    copy = sch.cache_write(block, 0, "local")
+    ndim = len(v.block.writes[0].region)
+    names = [f"d{d}" for d in range(ndim)]
+    swapped = list(names)
+    swapped[row], swapped[col] = names[col], names[row]
+    sch.transform_layout(block, ("write", 0), f"lambda {', '.join(names)}: ({', '.join(swapped)})")
+    sch.reverse_compute_at(copy, i0)
+    handled.add(view(sch, copy).name)
+    init = sch.decompose_reduction(block, loops[pat.k])
+    finish_tile(sch, init, len(outer))
+    finish_tile(sch, block, len(outer) + 1)
+    i_loop, j_loop = sch.get_loops(copy)[-2:] if row < col else sch.get_loops(copy)[:-3:-1]
+    sch.reorder(j_loop, i_loop)
+    handled |= fuse_epilogue(sch, copy, i0, len(outer))
+    finish_tile(sch, copy, len(outer))
+    if parallel:
+        parallel_tiles(sch, outer, [ext[b] for b in pat.batch] + [ext[pat.i] // lanes], cpu, math.prod(ext))
     return handled

@@ -17,7 +17,7 @@ from ...ir.functor import pre_order_nodes
 from .patterns import view
 
 __all__ = ["CpuInfo", "attempt", "vectorize_innermost", "parallelize_outer", "vector_split",
-           "MIN_PARALLEL_WORK", "JOBS_PER_CORE"]
+           "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE"]
 
 #: A loop nest runs on threads only when it has at least this many block instances
 #: (below that, waking the thread pool costs more than the work).
@@ -180,15 +180,21 @@ def fuse_epilogue(sch, copy, anchor, n_outer: int) -> set[str]:
     return names
 
 
-def parallel_tiles(sch, outer, extents, cpu: CpuInfo, work: int) -> None:
-    """Fuse outer loops until each core has JOBS_PER_CORE jobs and run them on threads."""
-    if cpu.cores < 2 or work < MIN_PARALLEL_WORK or not outer:
-        return
-    chosen, product = [], 1
-    for rv, extent in zip(outer, extents):
-        chosen.append(rv)
+def parallel_depth(extents, cpu: CpuInfo, work: int) -> int:
+    """How many of the outer loops (of ``extents``) :func:`parallel_tiles` fuses and runs on
+    threads: enough for JOBS_PER_CORE jobs per core; 0 when the nest stays serial."""
+    if cpu.cores < 2 or work < MIN_PARALLEL_WORK:
+        return 0
+    product = 1
+    for depth, extent in enumerate(extents, 1):
         product *= extent
         if product >= JOBS_PER_CORE * cpu.cores:
-            break
-    if product >= 2:
+            return depth
+    return len(extents) if product >= 2 else 0
+
+
+def parallel_tiles(sch, outer, extents, cpu: CpuInfo, work: int) -> None:
+    """Fuse outer loops until each core has JOBS_PER_CORE jobs and run them on threads."""
+    chosen = outer[:parallel_depth(extents[:len(outer)], cpu, work)]
+    if chosen:
         attempt(sch, lambda s: s.parallel(chosen[0] if len(chosen) == 1 else s.fuse(*chosen)) or True)

@@ -1,0 +1,128 @@
+"""The default matmul rule's small-size paths against NumPy: few columns (vectors down
+the rows), column panels of B packed inside the loop over panels, and the thread
+threshold. Each schedule is built for a fixed two-core CPU and run on LLVM."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import te
+from mlc.schedules import Schedule
+from mlc.schedules.default import matmul as matmul_rule
+from mlc.schedules.default.matmul import schedule_matmul
+from mlc.schedules.default.steps import CpuInfo
+
+TWO_CORES = CpuInfo(256, 2)
+
+
+def matmul(m, n, k, batch=0, transpose_b=False, epilogue="none", dtype="float32", shared_b=False):
+    """``C = A @ B`` (``B`` stored ``(n, k)`` when ``transpose_b``; one ``B`` for every batch
+    when ``shared_b``), then ``epilogue``; returns the module and the NumPy function."""
+    bshape = (batch,) if batch else ()
+    A = te.placeholder(bshape + (m, k), dtype, name="A")
+    B = te.placeholder(((() if shared_b else bshape) + ((n, k) if transpose_b else (k, n))), dtype, name="B")
+    r = te.reduce_axis((0, k), name="k")
+
+    def b_at(idx, kk, j):
+        idx = () if shared_b else idx
+        return B[idx + ((j, kk) if transpose_b else (kk, j))]
+
+    if batch:
+        Y = te.compute(bshape + (m, n), lambda b, i, j: te.sum(A[b, i, r] * b_at((b,), r, j), axis=r), name="Y")
+    else:
+        Y = te.compute((m, n), lambda i, j: te.sum(A[i, r] * b_at((), r, j), axis=r), name="Y")
+    tensors = [A, B]
+    if epilogue == "relu":
+        Y = te.compute(Y.shape, lambda *idx: te.max(Y[idx], 0), name="C")
+    elif epilogue == "bias":
+        bias = te.placeholder((n,), dtype, name="bias")
+        tensors.append(bias)
+        Y = te.compute(Y.shape, lambda *idx: Y[idx] + bias[idx[-1]], name="C")
+    mod = mlc.IRModule({"main": te.create_prim_func(tensors + [Y])})
+
+    def reference(a, b, *bias):
+        out = a @ (np.swapaxes(b, -1, -2) if transpose_b else b)
+        if epilogue == "relu":
+            out = np.maximum(out, 0)
+        return out + bias[0] if bias else out
+    return mod, reference
+
+
+def scheduled(mod, cpu=TWO_CORES) -> Schedule:
+    """The rule applied to block Y (a schedule left as it was where the rule declines)."""
+    sch = Schedule(mod)
+    schedule_matmul(sch, "main", "Y", cpu)
+    return sch
+
+
+def check(mod, reference, cpu=TWO_CORES, seed=0):
+    """The rule's schedule for ``cpu``, built on LLVM, agrees with NumPy."""
+    sch = scheduled(mod, cpu)
+    func = mod["main"]
+    rng = np.random.default_rng(seed)
+    dtype = func.params[0].dtype
+    if dtype.startswith("int"):
+        args = [rng.integers(-5, 5, p.static_shape()).astype(dtype) for p in func.params]
+    else:
+        args = [rng.uniform(-2, 2, p.static_shape()).astype(dtype) for p in func.params]
+    mlc.build(sch.mod, "llvm")["main"](*args)
+    want = reference(*args[:-1])
+    if dtype.startswith("int"):
+        np.testing.assert_array_equal(args[-1], want)
+    else:
+        np.testing.assert_allclose(args[-1], want, rtol=1e-4, atol=1e-4)
+    return sch.mod["main"].script()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([1, 8, 16, 24, 64, 13]), st.integers(1, 15), st.sampled_from([1, 2, 7, 64, 131]),
+       st.sampled_from([0, 0, 3]), st.booleans(), st.sampled_from(["none", "relu", "bias"]),
+       st.sampled_from(["float32", "float32", "float64", "int32"]))
+def test_few_columns_of_any_size_and_type(m, n, k, batch, transpose_b, epilogue, dtype):
+    mod, reference = matmul(m, n, k, batch, transpose_b, epilogue, dtype)
+    check(mod, reference)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from([16, 20, 64]), st.sampled_from([24, 40, 128, 100]), st.sampled_from([300, 784]),
+       st.sampled_from([0, 2]), st.booleans(), st.booleans())
+def test_panels_packed_in_the_panel_loop(m, n, k, batch, transpose_b, shared_b):
+    mod, reference = matmul(m, n, k, batch, transpose_b, "bias", shared_b=shared_b)
+    check(mod, reference)
+
+
+def test_few_columns_run_vectors_down_the_rows():
+    mod, reference = matmul(64, 10, 128, epilogue="bias")
+    text = check(mod, reference)
+    assert "A_global = T.alloc_buffer((8, 128, 8))" in text  # A in 8-row panels
+    assert "Y_local = T.alloc_buffer((10, 64), scope=\"local\")" in text  # one vector per column
+    assert "for j in T.unroll(10):" in text and "for i_1 in T.vectorized(8):" in text
+    assert "T.where" not in text and "parallel" not in text  # 82k multiply-adds: one thread
+
+
+def test_few_columns_with_ragged_rows_keep_the_column_tile():
+    mod, reference = matmul(13, 10, 16)
+    text = check(mod, reference)
+    assert "A_global" not in text and "Y_local = T.alloc_buffer((13, 10)" in text
+
+
+def test_the_mlp_layer_packs_each_panel_on_the_thread_that_uses_it():
+    mod, reference = matmul(64, 128, 784, epilogue="relu")
+    text = check(mod, reference)
+    parallel = text.index("for j_0 in T.parallel(8):")
+    assert parallel < text.index('with T.block("B_global")') < text.index("for i_0 in range(16):")
+    assert text.count("T.parallel") == 1
+
+
+def test_small_matmuls_stay_on_one_thread(monkeypatch):
+    mod, reference = matmul(64, 64, 64)
+    assert "parallel" not in check(mod, reference)  # 262k multiply-adds
+    monkeypatch.setattr(matmul_rule, "PARALLEL_MIN_MACS", 1)
+    assert "parallel" in check(mod, reference)
+    assert "parallel" not in check(mod, reference, cpu=CpuInfo(256, 1))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 10, 5), (9, 1, 3), (8, 3, 1), (1, 128, 784)])
+def test_size_one_shapes(shape):
+    mod, reference = matmul(*shape, epilogue="bias")
+    check(mod, reference)
