@@ -11,7 +11,7 @@ from mlc.ir.tir import For
 from mlc.ops import get_op
 from mlc.schedules import Schedule
 from mlc.schedules.default.cpu import inline_injective
-from mlc.schedules.default.rows import accumulator_width, schedule_rows
+from mlc.schedules.default.rows import accumulator_width, schedule_row_reduction, schedule_rows
 from mlc.schedules.default.steps import CpuInfo, attempt
 
 from .test_default_cpu import check, module
@@ -101,3 +101,49 @@ def test_row_kernels_of_any_size(rows, cols, op):
     else:
         mod = module(X, get_op(op).lower(X, axis=-1))
     check(mod, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("reducer", [te.max, te.sum, te.min])
+def test_a_lone_row_reduction_gets_vector_accumulators(reducer):
+    A = te.placeholder((64, 256), "float32", "A")
+    k = te.reduce_axis((0, 256), "k")
+    R = te.compute((64,), lambda i: reducer(A[i, k], axis=k), name="R")
+    mod = module(A, R)
+    sch = Schedule(mod)
+    assert attempt(sch, schedule_row_reduction, "main", "R", TWO_CORES) is not None
+    kinds = [n.kind for n in pre_order_nodes(sch.mod["main"].body) if isinstance(n, For)]
+    assert kinds.count("vectorized") >= 2 and "unrolled" in kinds
+    check(mod, rtol=1e-5, atol=1e-5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from([(1,), (5,), (3, 16), (2, 7, 48), (4, 64)]), st.booleans(),
+       st.sampled_from([te.max, te.sum]))
+def test_lone_reductions_over_the_last_axis_of_any_size(shape, keepdims, reducer):
+    A = te.placeholder(shape, "float32", "A")
+    k = te.reduce_axis((0, shape[-1]), "k")
+    lead = shape[:-1]
+    if keepdims:
+        R = te.compute(lead + (1,), lambda *i: reducer(A[i[:-1] + (k,)], axis=k), name="R")
+    else:
+        R = te.compute(lead, lambda *i: reducer(A[i + (k,)], axis=k), name="R")
+    check(module(A, R), rtol=1e-5, atol=1e-5)
+
+
+def test_a_full_max_with_a_nan_is_nan():
+    A = te.placeholder((128,), "float32", "A")
+    k = te.reduce_axis((0, 128), "k")
+    mod = module(A, te.compute((), lambda: te.max(A[k], axis=k), name="R"))
+    a = np.arange(128, dtype="float32")
+    a[77] = np.nan
+    out = np.zeros((), "float32")
+    mlc.build(mod, "llvm")["main"](a, out)
+    assert np.isnan(out)
+
+
+@pytest.mark.parametrize("shape", [(0, 64), (0, 1, 1), (3, 0)])
+def test_empty_tensors_are_left_alone(shape):
+    X = te.placeholder(shape, "float32", "X")
+    mod = module(X, get_op("nn.softmax").lower(X, axis=-1))
+    assert rows_applied(mod)[1] is None
+    check(mod)

@@ -20,10 +20,12 @@ then per block:
    between the outer tiles and the register tile, a local accumulator,
    vectorized columns, unrolled rows, parallel outer tiles and the epilogue
    fused;
-2. ``schedule_reduction`` — other reductions: move the reduction outside a
+2. ``schedule_row_reduction`` (:mod:`.rows`) — a reduction along a
+   contiguous axis: vector accumulators (rfactor), parallel outer loops;
+3. ``schedule_reduction`` — other reductions: move the reduction outside a
    contiguous spatial loop so that loop can be vectorized, parallelize the
    outer spatial loops;
-3. ``schedule_spatial`` — everything else: vectorize the innermost
+4. ``schedule_spatial`` — everything else: vectorize the innermost
    contiguous loop (split by the vector width; a predicate guards ragged
    sizes), parallelize fused outer loops.
 
@@ -40,7 +42,7 @@ from ..state import all_blocks
 from .conv import pads_conv, schedule_conv
 from .matmul import schedule_matmul
 from .patterns import contiguous_along, is_data_movement, is_injective, view, view_by_name
-from .rows import schedule_rows
+from .rows import schedule_row_reduction, schedule_rows
 from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
 
 __all__ = ["schedule_cpu", "FUNCTION_RULES", "BLOCK_RULES", "inline_injective",
@@ -138,7 +140,8 @@ def schedule_spatial(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
 #: scheduled (which the block rules then leave alone), or None when it did not apply.
 FUNCTION_RULES = (inline_injective, schedule_rows)
 #: Rules tried on each block in order; the first that applies schedules it.
-BLOCK_RULES = (schedule_matmul, schedule_conv, schedule_reduction, schedule_spatial)
+BLOCK_RULES = (schedule_matmul, schedule_conv, schedule_row_reduction, schedule_reduction,
+               schedule_spatial)
 
 
 def schedule_cpu(sch, func_name: str, cpu: CpuInfo) -> None:

@@ -15,7 +15,7 @@ while its maximum, exponentials, sum and quotient are computed::
             for k_1_0 in T.unroll(4):
                 for k_1_1 in T.vectorized(8):
                     T_max_rf[...] = T.max(T_max_rf[...], x[i0, k_0 * 32 + ...])
-        for k_1 in range(32): T_max[0] = T.max(T_max[0], T_max_rf[k_1])
+        ... T_max_rf_1[0:8] = max of the 4 vectors, T_max[0] = max of its 8 lanes
         for j_0, j_1 in ...: T_exp[j] = T.exp(x[i0, j] - T_max[0])   # vectorized
         ... the same two-level reduction for the sum ...
         for j_0, j_1 in ...: T_divide[i0, j] = T_exp[j] / T_sum[0]
@@ -24,6 +24,8 @@ Intermediate buffers shrink to one row (buffer compaction). A reduction over
 a contiguous axis is split by :func:`accumulator_width` and rfactored, so it
 keeps several vector accumulators in registers: a max reduction, whose
 NaN-propagating select LLVM does not vectorize itself, runs on vectors too.
+:func:`schedule_row_reduction` does the same for such a reduction on its own
+(``x.max(axis=-1)``).
 
 The rule applies only when every stage keeps the row dimensions of the last
 block, and is undone when moving the stages would recompute anything (the
@@ -34,10 +36,11 @@ from __future__ import annotations
 from ...ir.expr import IntImm
 from ..analysis import is_param
 from ..state import all_blocks, loops_above
-from .patterns import match_matmul, view, view_by_name
+from .patterns import loop_extents, match_matmul, view, view_by_name
 from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
 
-__all__ = ["schedule_rows", "row_depth", "accumulator_width", "ACCUMULATORS"]
+__all__ = ["schedule_rows", "schedule_row_reduction", "row_depth", "accumulator_width",
+           "ACCUMULATORS"]
 
 #: Vector accumulators a rfactored reduction keeps (enough to hide the add/max latency).
 ACCUMULATORS = 4
@@ -52,6 +55,12 @@ def _instances(func) -> int:
             n *= f.extent.value if isinstance(f.extent, IntImm) else 1
         total += n
     return total
+
+
+def _has_empty_loop(func) -> bool:
+    """A loop of extent 0 anywhere: an empty tensor, nothing worth scheduling."""
+    return any(isinstance(f.extent, IntImm) and f.extent.value == 0
+               for loc in all_blocks(func) for f in loops_above(loc))
 
 
 def row_depth(func, names: list[str]) -> int:
@@ -91,9 +100,11 @@ def _is_canonical(v) -> bool:
         val is f.loop_var for val, f in zip(v.realize.iter_values, v.loops))
 
 
-def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo) -> str | None:
+def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo) -> list[str] | None:
     """Split the innermost (reduce, contiguous) loop of reduction ``name`` into
-    accumulators and rfactor them; returns the rf block's name."""
+    vector accumulators and rfactor them; the accumulators are then combined a
+    vector at a time (a second rfactor) before the last vector's lanes. Returns
+    the rf blocks' names."""
     block = sch.get_block(name, func_name)
     v = view(sch, block)
     if not _is_canonical(v) or not v.loops:
@@ -108,16 +119,20 @@ def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo) -> str | None:
             if rng.min is iv.var and d != len(r.region) - 1:
                 return None
     out = v.block.writes[0].buffer
-    width = accumulator_width(extent.value, cpu.lanes(out.dtype))
+    lanes = cpu.lanes(out.dtype)
+    width = accumulator_width(extent.value, lanes)
     if width is None:
         return None
     _, inner = sch.split(sch.get_loops(block)[-1], [None, width])
-    rf = sch.rfactor(inner, len(out.shape))
-    return view(sch, rf).name
+    rfs = [view(sch, sch.rfactor(inner, len(out.shape))).name]
+    if width > lanes:
+        _, inner = sch.split(sch.get_loops(block)[-1], [None, lanes])
+        rfs.append(view(sch, sch.rfactor(inner, len(out.shape))).name)
+    return rfs
 
 
 def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
-    """Order the rf block (outer reduction, inner accumulators), move its init out,
+    """Order an rf block (outer reduction, inner accumulators), move its init out,
     and keep the accumulators in vector registers (unrolled vectors)."""
     rf = sch.get_block(rf_name, func_name)
     loops = sch.get_loops(rf)
@@ -125,10 +140,43 @@ def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
     sch.reorder(red, acc)
     init = sch.decompose_reduction(rf, red)
     attempt(sch, lambda s: s.vectorize(s.get_loops(init)[-1]) or True)
-    unrolled, vec = sch.split(sch.get_loops(rf)[-1], [None, lanes])
+    inner = sch.get_loops(rf)[-1]
+    if view(sch, rf).loops[-1].extent.value == lanes:
+        sch.vectorize(inner)
+        return True
+    unrolled, vec = sch.split(inner, [None, lanes])
     sch.vectorize(vec)
     attempt(sch, lambda s: s.unroll(unrolled) or True)
     return True
+
+
+def schedule_row_reduction(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
+    """A reduction along a contiguous axis (``x.max(axis=-1)``) on its own: vector
+    accumulators computed per output element, outer spatial loops in parallel."""
+    v = view(sch, sch.get_block(name, func_name))
+    if not v.block.is_reduction or match_matmul(v) is not None or _has_empty_loop(v.func):
+        return None
+    work = 1
+    for e in loop_extents(v):
+        work *= e or 1
+    before = set(_block_names(sch, func_name))
+    rfs = _rfactor_inner(sch, func_name, name, cpu)
+    if rfs is None:
+        return None
+    block = sch.get_block(name, func_name)
+    loops = sch.get_loops(block)
+    if len(loops) >= 2:
+        for rf in reversed(rfs):
+            sch.compute_at(sch.get_block(rf, func_name), loops[-2])
+    lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
+    for rf in rfs:
+        attempt(sch, _vector_accumulators, func_name, rf, lanes)
+    attempt(sch, parallelize_outer, sch.get_block(name, func_name), cpu, work)
+    return {name} | (set(_block_names(sch, func_name)) - before)
+
+
+def _block_names(sch, func_name: str) -> list[str]:
+    return [loc.node.block.name_hint for loc in all_blocks(sch.mod[func_name])]
 
 
 def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
@@ -139,8 +187,8 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     function is not such a kernel.
     """
     func = sch.mod[func_name]
-    names = [loc.node.block.name_hint for loc in all_blocks(func)]
-    if len(names) < 2:
+    names = _block_names(sch, func_name)
+    if len(names) < 2 or _has_empty_loop(func):
         return None
     last = view_by_name(func, names[-1])
     if last.block.is_reduction or not _is_canonical(last) or len(last.block.writes) != 1 \
@@ -153,28 +201,25 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     depth = row_depth(func, names)
     if not reductions or depth < 1:
         return None
-    rfs = {}
+    rfs: list[str] = []
     for name in reductions:
-        rf = attempt(sch, _rfactor_inner, func_name, name, cpu)
-        if rf is not None:
-            rfs[name] = rf
+        rfs += attempt(sch, _rfactor_inner, func_name, name, cpu) or []
     before = _instances(sch.mod[func_name])
     anchor = sch.get_block(names[-1], func_name)
     row_loop = sch.get_loops(anchor)[depth - 1]
-    producers = [n for loc in all_blocks(sch.mod[func_name])
-                 if (n := loc.node.block.name_hint) != names[-1]]
+    producers = [n for n in _block_names(sch, func_name) if n != names[-1]]
     for name in reversed(producers):
         sch.compute_at(sch.get_block(name, func_name), row_loop)
     if _instances(sch.mod[func_name]) > before:
         return None   # some stage would be computed more than once per row
     for name in producers + [names[-1]]:
-        if name in rfs.values():
+        if name in rfs:
             attempt(sch, _vector_accumulators, func_name, name, cpu.lanes(_dtype(sch, func_name, name)))
         elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
             attempt(sch, vectorize_innermost, sch.get_block(name, func_name),
                     cpu.lanes(_dtype(sch, func_name, name)))
     attempt(sch, parallelize_outer, sch.get_block(names[-1], func_name), cpu)
-    return {loc.node.block.name_hint for loc in all_blocks(sch.mod[func_name])}
+    return set(_block_names(sch, func_name))
 
 
 def _dtype(sch, func_name: str, name: str) -> str:
