@@ -74,8 +74,8 @@ def check(mod, reference, cpu=TWO_CORES, seed=0):
     return sch.mod["main"].script()
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.sampled_from([1, 8, 16, 24, 64, 13]), st.integers(1, 15), st.sampled_from([1, 2, 7, 64, 131]),
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([1, 4, 8, 12, 16, 24, 64, 13]), st.integers(1, 30), st.sampled_from([1, 2, 7, 64, 131]),
        st.sampled_from([0, 0, 3]), st.booleans(), st.sampled_from(["none", "relu", "bias"]),
        st.sampled_from(["float32", "float32", "float64", "int32"]))
 def test_few_columns_of_any_size_and_type(m, n, k, batch, transpose_b, epilogue, dtype):
@@ -94,13 +94,31 @@ def test_panels_packed_in_the_panel_loop(m, n, k, batch, transpose_b, shared_b):
 def test_few_columns_run_vectors_down_the_rows():
     mod, reference = matmul(64, 10, 128, epilogue="bias")
     text = check(mod, reference)
-    assert "A_global = T.alloc_buffer((8, 128, 8))" in text  # A in 8-row panels
+    assert "A_global = T.alloc_buffer((8, 128, 8))" in text  # A in 8-row panels,
+    assert text.index("for i_0 in range(8):") < text.index('with T.block("A_global")')  # each packed in its tile
+    assert "for ax1_1 in T.vectorized(8):\n                for ax0 in T.unroll(8):" in text  # rows interleaved
     assert "Y_local = T.alloc_buffer((10, 64), scope=\"local\")" in text  # one vector per column
     assert "for j in T.unroll(10):" in text and "for i_1 in T.vectorized(8):" in text
     assert "T.where" not in text and "parallel" not in text  # 82k multiply-adds: one thread
 
 
-def test_few_columns_with_ragged_rows_keep_the_column_tile():
+def test_ragged_columns_in_tiles_of_a_divisor_or_with_a_ragged_unrolled_tile():
+    text = check(*matmul(64, 100, 40))  # 10 tiles of 10 columns
+    assert "for j_0 in range(10):" in text and "for j_1 in T.unroll(10):" in text
+    assert "T.where" not in text
+    text = check(*matmul(64, 97, 40))  # 9 tiles of 11 columns (99: the least waste), the last ragged
+    assert "for j_1 in T.unroll(11):" in text and "T.where(j_0 * 11 + j_1 < 97)" in text
+    assert "T.vectorized(8)" in text
+
+
+def test_ragged_rows_and_columns_use_half_vectors():
+    text = check(*matmul(100, 100, 24))  # vectors of 4 rows
+    assert "for i_1 in T.vectorized(4):" in text and "T.where" not in text
+    text = check(*matmul(101, 100, 24))  # odd rows: column tiles of 4
+    assert "for j_1 in T.vectorized(4):" in text
+
+
+def test_few_columns_with_odd_rows_keep_the_column_tile():
     mod, reference = matmul(13, 10, 16)
     text = check(mod, reference)
     assert "A_global" not in text and "Y_local = T.alloc_buffer((13, 10)" in text

@@ -67,14 +67,20 @@ ROW_BLOCKS_FROM = 4
 #: A matmul runs on threads from this many multiply-adds (about 10 us on one core):
 #: below that, waking the thread pool costs more than the work.
 PARALLEL_MIN_MACS = 1 << 19
-#: Matmuls with fewer columns than two vectors that are not a multiple of one vector
-#: get one accumulator per column with vectors down the rows, up to this many columns.
+#: Matmuls whose columns no vector divides get one accumulator per column with vectors
+#: down the rows, in tiles of up to this many columns.
 MAX_NARROW_COLUMNS = 12
 
 
 def _column_tile(n: int, lanes: int) -> int:
+    """Two vectors or one, or half a vector where that divides ``n`` and they do not (a
+    ragged vector tile needs a predicate, which leaves its loop scalar)."""
     width = vector_split(n, lanes)
-    return n if width is None else width
+    if width is None:
+        return n
+    if n % width and lanes >= 4 and n % (lanes // 2) == 0:
+        return lanes // 2
+    return width
 
 
 def _row_tile(nr: int, lanes: int) -> int:
@@ -94,30 +100,31 @@ def _transpose_panel(sch, k, inner, extent: int, lanes: int):
     return True
 
 
-def _pack_panel_at(sch, block, pat, tile: int, cpu: CpuInfo, loop) -> str:
-    """Copy the column panel of B that one iteration of ``loop`` (the loop over column
-    panels) uses into ``B_global[b, j // tile, k, j % tile]``, inside that iteration."""
-    copy = sch.cache_read(block, pat.b_read, "global")
+def _pack_panel_at(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile: int,
+                   cpu: CpuInfo, loop) -> str:
+    """Like :func:`_pack`, but each iteration of ``loop`` (a loop over the panels) copies
+    the one panel it uses, right before using it."""
+    copy = sch.cache_read(block, read, "global")
     sch.compute_at(copy, loop)
-    dims = pat.b_dims
     ndim = len(dims)
-    pt, pk = dims.index(pat.j), dims.index(pat.k)
+    pt, pk = dims.index(tiled), dims.index(k)
     names = [f"d{d}" for d in range(ndim)]
     results = [names[d] for d in range(ndim) if d not in (pt, pk)]
     results += [f"{names[pt]} // {tile}", names[pk], f"{names[pt]} % {tile}"]
-    sch.transform_layout(block, ("read", pat.b_read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})")
     v = view(sch, copy)
     loops = sch.get_loops(copy)
-    k_loop, j_loop = (_loop_of(v, loops, v.realize.iter_values[d]) for d in (pk, pt))
+    k_loop, t_loop = (_loop_of(v, loops, v.realize.iter_values[d]) for d in (pk, pt))
     lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
-    if k_loop is None or j_loop is None or {k_loop, j_loop} != set(loops[-2:]):
+    if k_loop is None or t_loop is None or {k_loop, t_loop} != set(loops[-2:]):
         return v.name  # a panel one row or column long: left as a plain copy
-    sch.reorder(k_loop, j_loop)
+    sch.reorder(k_loop, t_loop)
     k_extent = v.block.iter_vars[pk].dom.extent.value
-    if pk == ndim - 1:
-        attempt(sch, _transpose_panel, k_loop, j_loop, k_extent, lanes)
+    if pk == ndim - 1 and tile <= 2 * lanes:
+        attempt(sch, _transpose_panel, k_loop, t_loop, k_extent, lanes)
     else:
-        sch.vectorize(j_loop)
+        kind = (lambda s: s.vectorize(t_loop)) if tile >= lanes else (lambda s: s.unroll(t_loop))
+        attempt(sch, lambda s: kind(s) or True)
     return v.name
 
 
@@ -175,8 +182,11 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     m = ext[pat.i] if pat.i is not None else 1
     n, k = ext[pat.j], ext[pat.k]
     b_bytes = n * k * dt.bits(v.block.reads[pat.b_read].buffer.dtype) // 8
-    if pat.i is not None and 1 < n < 2 * lanes and n % lanes and m % lanes == 0 and n <= MAX_NARROW_COLUMNS:
-        return _schedule_narrow(sch, block, pat, ext, cpu, lanes, math.prod(ext) >= PARALLEL_MIN_MACS)
+    # vectors down the rows: a whole vector, or half of one, that divides the rows
+    row_lanes = next((w for w in (lanes, lanes // 2) if w >= 2 and m % w == 0), None)
+    nc = _narrow_columns(n, lanes) if pat.i is not None and row_lanes else None
+    if nc is not None:
+        return _schedule_narrow(sch, block, pat, ext, cpu, row_lanes, nc, math.prod(ext) >= PARALLEL_MIN_MACS)
     pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_MIN_BYTES or not pat.b_contiguous())
     if not pack and not pat.b_contiguous():
         return None
@@ -215,7 +225,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     inner = [rv for rv in (i1, j1) if rv is not None]
     sch.reorder(*outer, loops[pat.k], *inner)
     if pack_in_panel:
-        handled.add(_pack_panel_at(sch, block, pat, nr, cpu, j0))
+        handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, j0))
     if outer:
         anchor = outer[-1]
         copy = sch.cache_write(block, 0, "local")
@@ -238,44 +248,66 @@ def _output_dims(v, pat) -> tuple[int, int]:
     return dims.index(pat.i), dims.index(pat.j)
 
 
-def _schedule_narrow(sch, block, pat, ext, cpu: CpuInfo, lanes: int, parallel: bool) -> set[str]:
-    """Few columns (``n`` below two vectors, not a multiple of one): vectors run down the
-    rows instead, one accumulator per column::
+def _narrow_columns(n: int, lanes: int) -> int | None:
+    """Columns per tile of :func:`_schedule_narrow` for ``n`` columns that no vector divides:
+    all of them when few, else the largest divisor of ``n`` that keeps the accumulators in
+    registers (at least 4: fewer would starve the FMA units), else the fewest tiles, the
+    last one ragged (its predicate is on the unrolled column loop, not on a vector)."""
+    if n % lanes == 0 or n < 2:
+        return None
+    if n <= MAX_NARROW_COLUMNS:
+        return n
+    sizes = range(MAX_NARROW_COLUMNS, 3, -1)
+    divisor = next((d for d in sizes if n % d == 0), None)
+    return divisor or min(sizes, key=lambda d: (-(-n // d), -(-n // d) * d - n))
 
-        A_global[b, i // L, k, i % L] = A[b, i, k]       # unless A is stored with i contiguous
+
+def _schedule_narrow(sch, block, pat, ext, cpu: CpuInfo, lanes: int, nc: int, parallel: bool) -> set[str]:
+    """Columns that no vector divides: vectors run down the rows instead, one accumulator
+    per column of a tile of NC columns (NC divides the columns, so no tile is ragged)::
+
         for b, i_0 in (T.parallel)(...):
-            C_local[j, i] = 0                              # accumulators laid out column-major
-            for k in range(K):
-                for j in T.unroll(N):                      # N vector accumulators
-                    for i_1 in T.vectorized(L):
-                        C_local[j, i] += A_global[i // L, k, i % L] * B[k, j]   # B[k, j] broadcast
-            C[tile] = epilogue(C_local[tile])
+            A_global[b, i_0, k, i_1] = A[b, i, k]          # this row panel (unless A is stored
+                                                           # with i contiguous)
+            for j_0 in range(N / NC):
+                C_local[j, i] = 0                          # accumulators laid out column-major
+                for k in range(K):
+                    for j_1 in T.unroll(NC):               # NC vector accumulators
+                        for i_1 in T.vectorized(L):
+                            C_local[j, i] += A_global[i // L, k, i % L] * B[k, j]   # B[k, j] broadcast
+                C[tile] = epilogue(C_local[tile])
     """
     v = view(sch, block)
     name = v.name
     handled = {name}
     row, col = _output_dims(v, pat)
-    if pat.a_dims[-1] != pat.i:
+    pack = pat.a_dims[-1] != pat.i
+    pack_in_panel = pack and all(b in pat.a_dims for b in pat.batch)
+    if pack and not pack_in_panel:
         handled.add(_pack(sch, block, pat.a_read, pat.a_dims, pat.i, pat.k, lanes, cpu, threads=parallel))
     loops = sch.get_loops(block)
     i0, i1 = sch.split(loops[pat.i], [None, lanes])
-    outer = [loops[b] for b in pat.batch] + [i0]
-    sch.reorder(*outer, loops[pat.k], loops[pat.j], i1)
+    j0, j1 = sch.split(loops[pat.j], [None, nc]) if nc < ext[pat.j] else (None, loops[pat.j])
+    rows = [loops[b] for b in pat.batch] + [i0]
+    outer = rows + ([j0] if j0 is not None else [])
+    sch.reorder(*outer, loops[pat.k], j1, i1)
+    if pack_in_panel:
+        handled.add(_pack_panel_at(sch, block, pat.a_read, pat.a_dims, pat.i, pat.k, lanes, cpu, i0))
     copy = sch.cache_write(block, 0, "local")
     ndim = len(v.block.writes[0].region)
     names = [f"d{d}" for d in range(ndim)]
     swapped = list(names)
     swapped[row], swapped[col] = names[col], names[row]
     sch.transform_layout(block, ("write", 0), f"lambda {', '.join(names)}: ({', '.join(swapped)})")
-    sch.reverse_compute_at(copy, i0)
+    sch.reverse_compute_at(copy, outer[-1])
     handled.add(view(sch, copy).name)
     init = sch.decompose_reduction(block, loops[pat.k])
     finish_tile(sch, init, len(outer))
     finish_tile(sch, block, len(outer) + 1)
     i_loop, j_loop = sch.get_loops(copy)[-2:] if row < col else sch.get_loops(copy)[:-3:-1]
     sch.reorder(j_loop, i_loop)
-    handled |= fuse_epilogue(sch, copy, i0, len(outer))
+    handled |= fuse_epilogue(sch, copy, outer[-1], len(outer))
     finish_tile(sch, copy, len(outer))
-    if parallel:
-        parallel_tiles(sch, outer, [ext[b] for b in pat.batch] + [ext[pat.i] // lanes], cpu, math.prod(ext))
+    if parallel:  # over rows only: the row panel of A is packed once per row tile
+        parallel_tiles(sch, rows, [ext[b] for b in pat.batch] + [ext[pat.i] // lanes], cpu, math.prod(ext))
     return handled
