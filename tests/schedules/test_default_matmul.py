@@ -140,6 +140,21 @@ def test_small_matmuls_stay_on_one_thread(monkeypatch):
     assert "parallel" not in check(mod, reference, cpu=CpuInfo(256, 1))
 
 
+def test_few_rows_take_more_column_vectors():
+    text = check(*matmul(1, 1024, 64, epilogue="bias"))  # 1 x 64: 4 tiles of 2 vectors
+    assert "for j_1 in T.unroll(4):" in text and "for j_2 in T.vectorized(16):" in text
+    assert "for j_0 in range(16):" in text
+    text = check(*matmul(2, 96, 64))  # 2 x 32: of the 4 tiles 2 rows leave room for, 2 divide 6
+    assert "for i in T.unroll(2):" in text and "for j_1 in T.unroll(2):" in text
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 3), st.sampled_from([8, 16, 32, 48, 64, 96, 128, 1024]), st.sampled_from([1, 9, 64]),
+       st.sampled_from([0, 2]), st.booleans(), st.sampled_from(["float32", "float64", "int32"]))
+def test_few_rows_of_any_size_and_type(m, n, k, batch, transpose_b, dtype):
+    check(*matmul(m, n, k, batch, transpose_b, "bias", dtype))
+
+
 @pytest.mark.parametrize("shape", [(1, 1, 1), (1, 10, 5), (9, 1, 3), (8, 3, 1), (1, 128, 784)])
 def test_size_one_shapes(shape):
     mod, reference = matmul(*shape, epilogue="bias")

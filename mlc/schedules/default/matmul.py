@@ -17,8 +17,9 @@ number of batch axes, i optional) :func:`schedule_matmul` builds::
 The column tile NR is two vectors (16 float32 lanes with AVX2) or one where
 two do not divide the columns, and the row tile MR has as many rows as make
 eight vector accumulators (4 or 8): enough to hide the FMA latency, few
-enough to stay in registers. Sizes that the tiles do not divide get the
-split's ``T.where`` predicate. Packing copies each NR-wide column panel of B
+enough to stay in registers; with fewer rows than that (a matrix-vector
+product) the tile takes several NR-wide column tiles instead, unrolled. Sizes
+that the tiles do not divide get the split's ``T.where`` predicate. Packing copies each NR-wide column panel of B
 into consecutive memory, so the inner loop streams it from one place instead
 of jumping a whole row of B per step; it pays once A has enough rows to reuse
 each panel and B is larger than the L1 cache, or when B is stored with j not
@@ -86,6 +87,16 @@ def _column_tile(n: int, lanes: int) -> int:
 def _row_tile(nr: int, lanes: int) -> int:
     """Rows for ACCUMULATORS vector registers: 4 rows of two vectors, 8 rows of one."""
     return max(1, ACCUMULATORS // max(1, -(-nr // lanes)))
+
+
+def _wide_columns(n: int, nr: int, mr: int, lanes: int) -> int:
+    """Column tiles per register tile: 1, or where too few rows leave accumulators unused
+    (a matrix-vector product), as many NR-wide tiles as fill them and divide the columns."""
+    vectors = -(-nr // lanes)
+    room = ACCUMULATORS // (max(1, mr) * vectors)
+    if room < 2 or n % nr:
+        return 1
+    return max(d for d in range(1, room + 1) if (n // nr) % d == 0)
 
 
 def _transpose_panel(sch, k, inner, extent: int, lanes: int):
@@ -192,11 +203,12 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         return None
     nr = _column_tile(n, lanes)
     mr = min(_row_tile(nr, lanes), m)
+    wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
     pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and a_bytes > PACK_A_MIN_BYTES
     row_blocks = -(-m // ROW_BLOCK) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
     outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if row_blocks > 1 else []) + \
-        ([-(-n // nr)] if nr < n else []) + \
+        ([-(-n // (nr * wide))] if nr * wide < n else []) + \
         ([-(-min(m, ROW_BLOCK if row_blocks > 1 else m) // mr)] if pat.i is not None and mr < m else [])
     work = math.prod(ext)
     depth = parallel_depth(outer_extents, cpu, work) if work >= PARALLEL_MIN_MACS else 0
@@ -212,7 +224,13 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if pack_a:
         handled.add(_pack(sch, block, pat.a_read, pat.a_dims, pat.i, pat.k, mr, cpu, threads=depth > 0))
     loops = sch.get_loops(block)
-    j0, j1 = sch.split(loops[pat.j], [None, nr]) if nr < n else (None, loops[pat.j])
+    j0, ju, j1 = None, None, loops[pat.j]
+    if wide > 1 and nr * wide < n:
+        j0, ju, j1 = sch.split(loops[pat.j], [None, wide, nr])
+    elif wide > 1:
+        ju, j1 = sch.split(loops[pat.j], [wide, nr])
+    elif nr < n:
+        j0, j1 = sch.split(loops[pat.j], [None, nr])
     ic = None
     if row_blocks > 1:
         ic, i0, i1 = sch.split(loops[pat.i], [None, ROW_BLOCK // mr, mr])
@@ -222,7 +240,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         i0, i1 = None, (loops[pat.i] if pat.i is not None else None)
     batch = [loops[b] for b in pat.batch]
     outer = [rv for rv in batch + [ic, j0, i0] if rv is not None]
-    inner = [rv for rv in (i1, j1) if rv is not None]
+    inner = [rv for rv in (i1, ju, j1) if rv is not None]
     sch.reorder(*outer, loops[pat.k], *inner)
     if pack_in_panel:
         handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, j0))
@@ -236,6 +254,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         finish_tile(sch, copy, len(outer))
         handled |= fuse_epilogue(sch, copy, anchor, len(outer))
     finish_tile(sch, block, len(outer) + 1)
+    if ju is not None and i1 is not None:
+        attempt(sch, lambda s: s.unroll(i1) or True)
     if depth:
         parallel_tiles(sch, outer, outer_extents, cpu, work)
     return handled
