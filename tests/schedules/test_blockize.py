@@ -90,3 +90,19 @@ def test_blockize_a_ragged_tile_keeps_its_predicate():
     text = sch.mod.script()
     assert "vi_o = T.axis.spatial(3, i_0)" in text and "T.where(vi_o * 5 + i_1 < 12)" in text
     assert_same_numerics(double(12), sch.mod)
+
+
+def test_blockize_under_a_non_divisible_split_guards_the_outer_block():
+    """The split's predicate uses only loops outside the new block, so it guards the new
+    block too: a cache stage added inside it later must not run past the edge."""
+    sch = Schedule(course_module(1, m=2, k=3))
+    i, j, k = sch.get_loops(sch.get_block("Y"))
+    i_0, i_1 = sch.split(i, factors=[None, 2])
+    sch.blockize(i_1)
+    _, j, _ = sch.get_loops(sch.get_block("Y"))  # i_1, j, k: under the first new block
+    sch.blockize(j)
+    from mlc.schedules.state import find_block
+    guard = find_block(sch.mod["mm_relu"], "Y_o_1").node.predicate
+    assert "i_1" in str(guard) and "< 1" in str(guard)
+    sch.cache_write(sch.get_block("Y"), 0, "local")
+    assert_same_numerics(course_module(1, m=2, k=3), sch.mod, rtol=1e-4)

@@ -151,3 +151,15 @@ def test_cache_write_of_a_ragged_tile_under_a_block_is_clipped_by_a_predicate():
     assert "T.where(vj_o * 3 + ax1 < 32)" in text
     assert_same_numerics(_scale_rows(), sch.mod)
     assert_replays(sch, _scale_rows)
+
+
+def test_cache_write_inside_a_reduction_step_block_is_refused():
+    """A cache allocated in a block that runs once per reduction step would lose the sum."""
+    sch = Schedule(course_module(1, m=2, k=3))
+    _, _, k = sch.get_loops(sch.get_block("Y"))
+    _, k_1 = sch.split(k, factors=[None, 2])
+    sch.blockize(k_1)
+    before = sch.mod
+    with pytest.raises(ScheduleError, match="reduction"):
+        sch.cache_write(sch.get_block("Y"), 0, "local")
+    mlc.assert_structural_equal(sch.mod, before)

@@ -124,8 +124,20 @@ def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
     func = replace(func, inner_realize, new_inner)
     target = find_loop(func, loop, prim).node
     outer_block = Block(name, tuple(outer_iters), tuple(reads), tuple(writes), target)
-    outer = BlockRealize(tuple(outer_values), const(True, "bool"), outer_block)
+    outer = BlockRealize(tuple(outer_values), _outer_predicate(inner_realize.predicate, inner_vars),
+                         outer_block)
     return replace(func, target, outer), name
+
+
+def _outer_predicate(pred, inner_vars):
+    """The conjuncts of the inner block's predicate that use no loop inside the new block.
+
+    They also guard the outer block: where they fail, the outer bindings may leave their
+    domains (a non-divisible split above), and nothing the outer block holds, such as a
+    cache stage added later, may run there.
+    """
+    from ..analysis import and_all, conjuncts
+    return and_all([c for c in conjuncts(pred) if not uses_any(c, inner_vars)])
 
 
 def _rebind_predicate(pred, old_values, new_values):

@@ -101,6 +101,12 @@ def cache_write_ir(func: PrimFunc, block: str, write_buffer_index: int, storage_
     realize = loc.node
     buf = _check(prim, func, realize, realize.block.writes, write_buffer_index, storage_scope, "write")
     scope = parent_block(loc)
+    carried = [iv.var.name for iv in scope.block.iter_vars if iv.iter_type != "spatial"]
+    if carried:
+        raise schedule_error(prim, f"block {block!r}: the cache would live in block "
+                             f"{scope.block.name_hint!r}, one instance per step of its reduction "
+                             f"iterator(s) {carried}, and lose what {block!r} accumulated across "
+                             "them; cache the outer block instead", func, scope)
     items = body_items(scope.block.body)
     pos = next(k for k, item in enumerate(items) if any(b is realize for b in stmt_blocks(item)))
     for b in stmt_blocks(scope.block.body):

@@ -340,9 +340,10 @@ def _range(size: int):
     return Range(const(0), const(size))
 
 
-def _pretty_bound(cond: Binary) -> PrimExpr:
-    """``x <= c`` as ``x < c + 1`` for constants, matching TVM's predicates."""
-    if cond.op == "le" and isinstance(cond.b, IntImm):
+def _pretty_bound(cond: PrimExpr) -> PrimExpr:
+    """``x <= c`` as ``x < c + 1`` for constants, matching TVM's predicates (a bound that
+    folded to a constant stays as it is)."""
+    if isinstance(cond, Binary) and cond.op == "le" and isinstance(cond.b, IntImm):
         return cond.a < cond.b.value + 1
     return cond
 
