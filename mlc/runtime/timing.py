@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +20,13 @@ class TimeResult:
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.results)
+        return sum(self.results) / len(self.results)
 
     @property
     def median(self) -> float:
-        return statistics.median(self.results)
+        ordered = sorted(self.results)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
     @property
     def min(self) -> float:

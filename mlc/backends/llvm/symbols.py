@@ -12,7 +12,6 @@ it: an undefined symbol outside this list is a CompileError.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import struct
 from functools import lru_cache
 
@@ -78,7 +77,8 @@ def _load_library(lib_name: str) -> ctypes.CDLL | None:
         return ctypes.CDLL(_SONAMES[lib_name])
     except (KeyError, OSError):
         pass
-    path = ctypes.util.find_library(lib_name)
+    from ctypes.util import find_library  # runs ldconfig: only when the usual soname fails
+    path = find_library(lib_name)
     try:
         return ctypes.CDLL(path) if path else None
     except OSError:

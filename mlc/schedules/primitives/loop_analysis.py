@@ -249,7 +249,8 @@ def _enumerated_disjoint(usable, loop: For) -> bool:
     if not columns:
         return False
     keys = np.stack(columns, axis=1)
-    return len(np.unique(keys, axis=0)) == len(points)
+    ordered = keys[np.lexsort(keys.T)]  # equal key rows end up next to each other
+    return not np.any(np.all(ordered[1:] == ordered[:-1], axis=1))
 
 
 _NUMPY_OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "floordiv": np.floor_divide,
