@@ -111,6 +111,18 @@ def _transpose_panel(sch, k, inner, extent: int, lanes: int):
     return True
 
 
+def _panel_layout(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile: int):
+    """Make ``block`` read its ``read``-th input (the cache) as panels ``[other dims...,
+    t // tile, k, t % tile]``; returns the positions of ``t`` and ``k`` in ``dims``."""
+    ndim = len(dims)
+    pt, pk = dims.index(tiled), dims.index(k)
+    names = [f"d{d}" for d in range(ndim)]
+    results = [names[d] for d in range(ndim) if d not in (pt, pk)]
+    results += [f"{names[pt]} // {tile}", names[pk], f"{names[pt]} % {tile}"]
+    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    return pt, pk
+
+
 def _pack_panel_at(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile: int,
                    cpu: CpuInfo, loop) -> str:
     """Like :func:`_pack`, but each iteration of ``loop`` (a loop over the panels) copies
@@ -118,11 +130,7 @@ def _pack_panel_at(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: 
     copy = sch.cache_read(block, read, "global")
     sch.compute_at(copy, loop)
     ndim = len(dims)
-    pt, pk = dims.index(tiled), dims.index(k)
-    names = [f"d{d}" for d in range(ndim)]
-    results = [names[d] for d in range(ndim) if d not in (pt, pk)]
-    results += [f"{names[pt]} // {tile}", names[pk], f"{names[pt]} % {tile}"]
-    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    pt, pk = _panel_layout(sch, block, read, dims, tiled, k, tile)
     v = view(sch, copy)
     loops = sch.get_loops(copy)
     k_loop, t_loop = (_loop_of(v, loops, v.realize.iter_values[d]) for d in (pk, pt))
@@ -153,11 +161,7 @@ def _pack(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile
     copy block's name. The copy writes each panel contiguously, on all cores."""
     copy = sch.cache_read(block, read, "global")
     ndim = len(dims)
-    pt, pk = dims.index(tiled), dims.index(k)
-    names = [f"d{d}" for d in range(ndim)]
-    results = [names[d] for d in range(ndim) if d not in (pt, pk)]
-    results += [f"{names[pt]} // {tile}", names[pk], f"{names[pt]} % {tile}"]
-    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    pt, pk = _panel_layout(sch, block, read, dims, tiled, k, tile)
     name = view(sch, copy).name
     loops = sch.get_loops(copy)
     outer, inner = sch.split(loops[pt], [None, tile])
