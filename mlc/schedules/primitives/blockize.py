@@ -23,7 +23,7 @@ from ...ir.expr import IntImm, IterVar, Range, Var, const
 from ...ir.functor import substitute
 from ...ir.int_set import Linear, canonical, const_bounds, linear, uses_any
 from ...ir.tir import Block, BlockRealize, For, PrimFunc
-from ..analysis import loop_dom, loop_ranges, loops_below, relax_regions
+from ..analysis import and_all, conjuncts, loop_dom, loop_ranges, loops_below, relax_regions
 from ..base import BlockRV, ScheduleBase, instruction, schedule_error
 from ..edit import unique_block_name
 from ..state import blocks_under, find_block, find_loop, replace
@@ -136,7 +136,6 @@ def _outer_predicate(pred, inner_vars):
     domains (a non-divisible split above), and nothing the outer block holds, such as a
     cache stage added later, may run there.
     """
-    from ..analysis import and_all, conjuncts
     return and_all([c for c in conjuncts(pred) if not uses_any(c, inner_vars)])
 
 
@@ -145,7 +144,6 @@ def _rebind_predicate(pred, old_values, new_values):
     so ``T.where(i_0 * 5 + i_1 < 12)`` becomes ``T.where(vi_o * 5 + i_1 < 12)``."""
     from ...ir.expr import Binary, make_binary
     from ...ir.int_set import constant_difference
-    from ..analysis import and_all, conjuncts
     out = []
     for cond in conjuncts(pred):
         if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge"):
