@@ -83,6 +83,7 @@ class _FunctionCodegen:
         self.builder = ir.IRBuilder(self.fn.append_basic_block("body"))
         self.allocator = BufferAllocator(self.builder, self.entry)
         self.vars: dict[Var, ir.Value] = {}
+        self.wide: dict[Var, ir.Value] = {}  # int32 loop variables: their i64 induction variable
         self.buffers: dict[Buffer, ir.Value] = {}
         self.loop_depth = 0
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
@@ -164,7 +165,7 @@ class _FunctionCodegen:
         is left for LLVM to keep. Nested unrolled loops are written out while the body's
         copies stay at most MAX_UNROLL; longer ones get ``llvm.loop.unroll.full``."""
         b = self.builder
-        begin, _ = self._loop_range(s)
+        begin = self._widen(s, self._loop_range(s)[0])
         self.loop_depth += 1
         self.unrolled_copies *= max(s.extent.value, 1)
         try:
@@ -232,15 +233,31 @@ class _FunctionCodegen:
         metadata = loop_metadata(self.module, kind, extent)
         self.loop_depth += 1
         try:
-            emit_loop(self.builder, begin, count, s.loop_var.name, lambda i: self._loop_body(s, i),
-                      metadata)
+            emit_loop(self.builder, self._widen(s, begin), self._widen(s, count), s.loop_var.name,
+                      lambda i: self._loop_body(s, i), metadata)
         finally:
             self.loop_depth -= 1
 
+    def _widen(self, s: For, value: ir.Value) -> ir.Value:
+        """An int32 loop bound as i64: int32 loops count in i64 (see :meth:`_loop_body`)."""
+        return self.builder.sext(value, I64) if s.loop_var.dtype == "int32" else value
+
     def _loop_body(self, s: For, index: ir.Value) -> None:
-        self.vars[s.loop_var] = index
+        """``s``'s body with its variable bound to ``index``.
+
+        An int32 loop variable is counted in i64 (its values are int32, so this
+        is exact): indices use the i64 value directly (:meth:`_index64`), other
+        uses its truncation. LLVM's loop passes then have no sign extensions of
+        induction variables to widen.
+        """
+        var = s.loop_var
+        if var.dtype == "int32":
+            self.wide[var] = index
+            index = self.builder.trunc(index, reg_type("int32"), name=f"{var.name}.i32")
+        self.vars[var] = index
         self.stmt(s.body)
-        del self.vars[s.loop_var]
+        del self.vars[var]
+        self.wide.pop(var, None)
 
     # --------------------------------------------------------- expressions
 
@@ -341,7 +358,7 @@ class _FunctionCodegen:
         (:meth:`_index64`), so LLVM folds constant terms into the addressing mode
         and its loop passes see the address arithmetic (an i32 sum, which may wrap,
         would need its own add and sign extension per load)."""
-        if _is_index_arith(e):
+        if _is_index_arith(e) or (isinstance(e, Var) and e in self.wide):
             return self._index64(e)
         if not dt.is_int(e.dtype):
             raise CompileError(f"buffer index of dtype {e.dtype}; indices must be integers")
@@ -360,6 +377,9 @@ class _FunctionCodegen:
         if isinstance(e, IntImm):
             return ir.Constant(I64, e.value)
         if not (isinstance(e, Binary) and e.op in _INDEX_OPS):
+            wide = self.wide.get(e) if isinstance(e, Var) else None
+            if wide is not None:
+                return wide
             return self.builder.sext(self.expr(e), I64)  # a leaf: a variable, a load, ...
         a, b = self._index64(e.a), self._index64(e.b)
         if e.op in ("floordiv", "floormod"):
