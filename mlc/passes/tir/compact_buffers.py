@@ -150,7 +150,16 @@ def _disjoint(prefix: list[For], box) -> bool:
         if np.any((values - values[0]) % extent):
             return False
         corners.append(values // extent)
-    return len(np.unique(np.stack(corners, axis=1), axis=0)) == count
+    return _distinct_rows(np.stack(corners, axis=1))
+
+
+def _distinct_rows(rows: np.ndarray) -> bool:
+    """No two rows of ``rows`` are equal (sorted lexicographically, neighbours differ;
+    ``np.unique(axis=0)`` would import numpy.ma on the first compile)."""
+    if len(rows) < 2:
+        return True
+    ordered = rows[np.lexsort(rows.T[::-1])]
+    return not np.any(np.all(ordered[1:] == ordered[:-1], axis=1))
 
 
 def _plan(buffer: Buffer, body):

@@ -9,8 +9,6 @@ only ever see finite, in-range values (callers clamp first).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
-from fractions import Fraction
 
 import numpy as np
 from llvmlite import ir
@@ -19,8 +17,8 @@ from ..intrinsics import call_intrinsic
 
 __all__ = ["Format", "FORMATS", "FloatOps"]
 
-#: ln 2 to 40 digits (the Cody-Waite split below needs more than a double holds).
-_LN2 = "0.6931471805599453094172321214581765680755"
+#: ln 2 to 40 digits, times 10**40 (the Cody-Waite split below needs more than a double holds).
+_LN2_E40 = 6931471805599453094172321214581765680755
 
 
 @dataclass(frozen=True)
@@ -42,12 +40,10 @@ class Format:
 
     def ln2_split(self) -> tuple[float, float]:
         """(hi, lo): hi has ``ln2_hi_bits`` significant bits, hi + lo = ln 2 to 2 * mant bits."""
-        with localcontext() as ctx:
-            ctx.prec = 60
-            exact = Fraction(Decimal(_LN2))
-        scale = 2 ** self.ln2_hi_bits
-        hi = Fraction(int(exact * scale), scale)
-        return float(hi), self.round(float(exact - hi))
+        scale, unit = 1 << self.ln2_hi_bits, 10 ** 40
+        hi = _LN2_E40 * scale // unit  # ln 2 * scale, rounded down
+        lo = _LN2_E40 * scale - hi * unit  # (ln 2 - hi / scale) * scale * unit, exactly
+        return hi / scale, self.round(lo / (scale * unit))  # int / int rounds correctly
 
     def round(self, value: float) -> float:
         """``value`` rounded to this format (as a Python float)."""
