@@ -35,7 +35,7 @@ from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS
 from ...ir.arith import same_expr
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
-from . import arith, parallel
+from . import arith, parallel, vectorize
 from .intrinsics import emit_math
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
 from .memory import BufferAllocator
@@ -154,6 +154,8 @@ class _FunctionCodegen:
                 "remove the binding for the llvm target")
         if s.kind == "parallel":
             self._parallel_loop(s)
+        elif s.kind == "vectorized" and (stores := vectorize.plan(self, s)) is not None:
+            vectorize.emit(self, s, stores)
         elif (s.kind == "unrolled" and isinstance(s.extent, IntImm)
               and self.unrolled_copies * s.extent.value <= MAX_UNROLL):
             self._unrolled_loop(s)

@@ -1,0 +1,210 @@
+"""Vectorized loops of constant extent emitted as vector code (mlc.backends.llvm.vectorize).
+
+Each program is a row loop around one vectorized loop ``j`` of ``width``
+lanes, built for the llvm target and checked against the reference
+interpreter, which runs every loop one iteration at a time. The IR shows
+which path the loop took: vector code, or LLVM loop metadata (the loop
+vectorizer's path, taken whenever lanes might see each other's writes or
+the body has no vector form here).
+"""
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc.backends.llvm.module import generate_ir
+from mlc.backends.llvm.vectorize import MAX_LANES, lane_stride
+from mlc.ir import expr as E
+from mlc.ir.buffer import Buffer
+from mlc.ir.expr import BufferLoad, Var, const
+from mlc.ir.tir import BufferStore, For, PrimFunc, seq
+from mlc.passes.tir import lower
+from mlc.schedules.apply import as_written
+
+TARGET = mlc.Target.from_str("llvm")
+FLOATS = ("float32", "float64")
+WIDTHS = st.sampled_from([2, 3, 4, 7, 8, 10, 16, 17, 32, MAX_LANES])
+ROWS = st.integers(1, 5)
+
+
+def program(rows, width, dtype, body, buffers):
+    """``for i in range(rows): for j in T.vectorized(width): body(i, j, *buffers)``."""
+    i, j = Var("i", "int32"), Var("j", "int32")
+    inner = For(j, const(0), const(width), "vectorized", body(i, j, *buffers))
+    return PrimFunc(tuple(buffers), For(i, const(0), const(rows), "serial", inner))
+
+
+def buf(name, n, dtype):
+    return Buffer(name, (const(n),), dtype)
+
+
+def load(b, index):
+    return BufferLoad(b, (index,), b.dtype)
+
+
+def store(b, index, value):
+    return BufferStore(b, value, (index,))
+
+
+def vector_code(func) -> bool:
+    """Whether the vectorized loop became vector code (else it carries LLVM loop metadata)."""
+    text = generate_ir({"f": lower(func)}, TARGET)
+    return "llvm.loop.vectorize.enable" not in text
+
+
+def run_both(func, arrays):
+    """The outputs of ``func`` on copies of ``arrays``: llvm build, then reference."""
+    outs = []
+    for target in ("llvm", "reference"):
+        lib = mlc.build(mlc.IRModule({"f": func}), target, schedule=as_written)
+        copies = [a.copy() for a in arrays]
+        lib["f"](*copies)
+        outs.append(copies)
+    return outs
+
+
+def values(rng, n, dtype):
+    if dtype in FLOATS:
+        return rng.standard_normal(n).astype(dtype) * 10
+    return rng.integers(-1000, 1000, n).astype(dtype)
+
+
+def check(func, arrays, vectorized):
+    assert vector_code(func) == vectorized
+    got, want = run_both(func, arrays)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=ROWS, width=WIDTHS, dtype=st.sampled_from(FLOATS + ("int32", "int64")), seed=st.integers(0, 99))
+def test_contiguous_rows_with_a_broadcast_operand(rows, width, dtype, seed):
+    n = rows * width
+
+    def body(i, j, A, bias, B):
+        x = load(A, i * width + j)
+        return store(B, i * width + j, E.max(x * const(3, dtype) - load(bias, i), x))
+
+    bufs = [buf("A", n, dtype), buf("bias", rows, dtype), buf("B", n, dtype)]
+    rng = np.random.default_rng(seed)
+    check(program(rows, width, dtype, body, bufs),
+          [values(rng, n, dtype), values(rng, rows, dtype), np.zeros(n, dtype)], True)
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=ROWS, width=WIDTHS, dtype=st.sampled_from(FLOATS + ("int32",)), seed=st.integers(0, 99))
+def test_transposed_store_is_a_scatter_and_transposed_load_a_gather(rows, width, dtype, seed):
+    n = rows * width
+
+    def body(i, j, A, B, C):
+        return seq(store(B, j * rows + i, load(A, i * width + j) + const(1, dtype)),  # scatter
+                   store(C, i * width + j, load(A, ((width - 1 - j) * rows + i) % n) * const(2, dtype)))  # gather
+
+    bufs = [buf("A", n, dtype), buf("B", n, dtype), buf("C", n, dtype)]
+    rng = np.random.default_rng(seed)
+    check(program(rows, width, dtype, body, bufs), [values(rng, n, dtype), np.zeros(n, dtype),
+                                                    np.zeros(n, dtype)], True)
+
+
+@settings(max_examples=10, deadline=None)
+@given(rows=ROWS, width=WIDTHS, seed=st.integers(0, 99))
+def test_a_later_statement_reads_what_an_earlier_one_wrote_at_the_same_index(rows, width, seed):
+    n = rows * width
+
+    def body(i, j, A, B, C):
+        k = i * width + j
+        return seq(store(B, k, load(A, k) - const(1.0, "float32")),
+                   store(B, k, load(B, k) * load(B, k)),
+                   store(C, k, E.min(load(B, k), load(A, k) * const(0.5, "float32"))))
+
+    bufs = [buf("A", n, "float32"), buf("B", n, "float32"), buf("C", n, "float32")]
+    rng = np.random.default_rng(seed)
+    check(program(rows, width, "float32", body, bufs),
+          [values(rng, n, "float32"), np.zeros(n, "float32"), np.zeros(n, "float32")], True)
+
+
+@settings(max_examples=10, deadline=None)
+@given(rows=ROWS, width=WIDTHS, seed=st.integers(0, 99))
+def test_lane_variable_comparisons_and_selects(rows, width, seed):
+    n = rows * width
+
+    def body(i, j, A, B):
+        k = i * width + j
+        lane_bonus = E.select(j < 3, const(100, "int32"), j * 7 - i)
+        flag = E.select(E.logical_and(load(A, k) > const(0, "int32"), j > i),
+                        const(1, "int32"), const(-1, "int32"))
+        return store(B, k, load(A, k) + lane_bonus + flag + j)
+
+    bufs = [buf("A", n, "int32"), buf("B", n, "int32")]
+    rng = np.random.default_rng(seed)
+    check(program(rows, width, "int32", body, bufs), [values(rng, n, "int32"), np.zeros(n, "int32")], True)
+
+
+def test_nan_propagation_of_max_matches_numpy():
+    def body(i, j, A, B):
+        return store(B, i * 8 + j, E.max(load(A, i * 8 + j), const(0.0, "float32")))
+
+    bufs = [buf("A", 16, "float32"), buf("B", 16, "float32")]
+    a = np.array([np.nan, -1, 2, -np.inf, np.inf, 0, -0.0, 3] * 2, "float32")
+    func = program(2, 8, "float32", body, bufs)
+    assert vector_code(func)
+    lib = mlc.build(mlc.IRModule({"f": func}), "llvm", schedule=as_written)
+    b = np.zeros(16, "float32")
+    lib["f"](a, b)
+    np.testing.assert_array_equal(b, np.maximum(a, 0))
+
+
+# ------------------------------------------------- loops left to LLVM's vectorizer
+
+@settings(max_examples=8, deadline=None)
+@given(rows=ROWS, width=WIDTHS, seed=st.integers(0, 99))
+def test_all_lanes_writing_one_element_is_left_to_llvm(rows, width, seed):
+    def body(i, j, A, S):  # a sum over j: every lane writes S[i]
+        return store(S, i, load(S, i) + load(A, i * width + j))
+
+    bufs = [buf("A", rows * width, "float32"), buf("S", rows, "float32")]
+    rng = np.random.default_rng(seed)
+    func = program(rows, width, "float32", body, bufs)
+    assert not vector_code(func)
+    got, want = run_both(func, [values(rng, rows * width, "float32"), np.zeros(rows, "float32")])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-4)
+
+
+@settings(max_examples=8, deadline=None)
+@given(rows=ROWS, width=WIDTHS, seed=st.integers(0, 99))
+def test_reading_another_lanes_write_is_left_to_llvm(rows, width, seed):
+    n = rows * width
+
+    def body(i, j, A, B, C):  # lane j reads B[width - 1 - j], which lane width - 1 - j writes
+        return seq(store(B, i * width + j, load(A, i * width + j) * const(2.0, "float32")),
+                   store(C, i * width + j, load(B, i * width + (width - 1 - j))))
+
+    bufs = [buf("A", n, "float32"), buf("B", n, "float32"), buf("C", n, "float32")]
+    rng = np.random.default_rng(seed)
+    check(program(rows, width, "float32", body, bufs),
+          [values(rng, n, "float32"), np.full(n, -7.0, "float32"), np.zeros(n, "float32")], False)
+
+
+def test_math_calls_and_casts_are_left_to_llvm():
+    def exp_body(i, j, A, B):
+        return store(B, i * 8 + j, E.call("exp", load(A, i * 8 + j)))
+
+    def cast_body(i, j, A, B):
+        return store(B, i * 8 + j, load(A, i * 8 + j) + j.astype("float32"))
+
+    for body in (exp_body, cast_body):
+        func = program(3, 8, "float32", body, [buf("A", 24, "float32"), buf("B", 24, "float32")])
+        a = np.linspace(-2, 2, 24, dtype="float32")
+        assert not vector_code(func)
+        got, want = run_both(func, [a, np.zeros(24, "float32")])
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+
+
+def test_lane_stride():
+    i, j, n = Var("i", "int32"), Var("j", "int32"), Var("n", "int32")
+    assert lane_stride(i * 16 + j, j) == 1
+    assert lane_stride(j * 10 + i * 3 - 2, j) == 10
+    assert lane_stride(i * 16 + 4, j) == 0
+    assert lane_stride((8 - j) * 2, j) == -2
+    assert lane_stride(j * n, j) is None  # not a constant step
+    assert lane_stride(E.floordiv(j, 2), j) is None
+    assert lane_stride(E.floordiv(i, 2) + j, j) == 1
