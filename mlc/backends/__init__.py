@@ -15,9 +15,13 @@ from .target import Target
 __all__ = ["build", "Target"]
 
 
-def build(mod, target="llvm", schedule=None):
+def build(mod, target="llvm", schedule=None, *, programs=None):
     """Schedule ``mod`` with ``schedule`` (default rules when None), then compile every
     function for ``target``; returns a runtime Module.
+
+    ``programs`` (name -> :class:`~mlc.backends.program.Program`) are sequences of the
+    module's functions that the llvm backend also compiles into one native entry
+    each (``lib.program(name)``); other backends ignore them.
 
     >>> import numpy as np
     >>> from mlc import te
@@ -36,7 +40,7 @@ def build(mod, target="llvm", schedule=None):
     mod = apply_schedule(mod, target, schedule)
     if target.kind == "llvm":
         from .llvm import build_llvm
-        return build_llvm(mod, target)
+        return build_llvm(mod, target, programs)
     if target.kind == "reference":
         from .reference import build_reference
         return build_reference(mod, target)

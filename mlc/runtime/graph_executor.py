@@ -9,8 +9,10 @@ and a call allocates only its outputs.
 
 When the backend exposes a kernel's C entry point (llvm), kernels are called
 with raw data pointers: constants' and workspace pointers are computed once,
-inputs' and outputs' once per call. Otherwise each kernel gets the arrays
-(and with ``MLC_DEBUG`` every call checks them against its PrimFunc).
+inputs' and outputs' once per call. When the module was also built with the
+graph's :func:`graph_program` (as ``mlc.jit`` builds it for llvm), the whole
+graph is one native call of that program. Otherwise each kernel gets the
+arrays (and with ``MLC_DEBUG`` every call checks them against its PrimFunc).
 """
 from __future__ import annotations
 
@@ -29,7 +31,10 @@ from .module import Module
 #: ``out_tree`` meaning "return a list of the outputs".
 LEAF_LIST = None
 
-__all__ = ["GraphExecutor", "data_pointer", "native_entry"]
+__all__ = ["GraphExecutor", "data_pointer", "native_entry", "graph_program", "PROGRAM"]
+
+#: The name of the graph's program in a module built by ``mlc.jit``.
+PROGRAM = "graph"
 
 
 
@@ -55,6 +60,31 @@ data_pointer = _array_struct_pointer if _check_struct_pointer() else (lambda a: 
 def native_entry(function):
     """The C function behind a built module function, if its backend exposes one (else None)."""
     return function.native
+
+
+def graph_program(graph: Graph):
+    """(program, slot values): the graph's kernel calls as a
+    :class:`~mlc.backends.program.Program`, and the graph value behind each slot
+    (a view shares its source's slot)."""
+    from ..backends.program import Program
+    source: dict[int, object] = {}
+    slots: list = []
+    index: dict[int, int] = {}
+    calls = []
+    for b in graph.bindings:
+        if b.op == "view":
+            (src,), (view,) = b.args, b.outputs
+            source[id(view)] = source.get(id(src), src)
+            continue
+        args = []
+        for v in b.args + b.outputs:
+            v = source.get(id(v), v)
+            if id(v) not in index:
+                index[id(v)] = len(slots)
+                slots.append(v)
+            args.append(index[id(v)])
+        calls.append((b.attr("func"), tuple(args)))
+    return Program(len(slots), tuple(calls)), slots
 
 
 class GraphExecutor:
@@ -86,6 +116,9 @@ class GraphExecutor:
         else:
             self.mode, self._kernels = "arrays", {name: fn.kernel for name, fn in kernels.items()}
         self.native = self.mode == "native"
+        self._program = lib.program(PROGRAM) if self.native else None
+        if self._program is not None:
+            self.mode = "program"
         self._local = threading.local()
         self.source = self._generate()
         namespace = self._namespace()
@@ -122,6 +155,8 @@ class GraphExecutor:
               "_contig": np.ascontiguousarray, "_unflatten": unflatten, "_tree": self.out_tree}
         for n, name in enumerate(self._kernel_names):
             ns[f"_k{n}"] = self._kernels[name]
+        if self._program is not None:
+            ns["_program"] = self._program
         for n, c in enumerate(self._constants):
             array = np.ascontiguousarray(c.data)
             ns[f"_c{n}"] = data_pointer(array) if self.native else array
@@ -173,7 +208,14 @@ class GraphExecutor:
                         names[id(v)] = f"q{k}"
                     else:
                         names[id(v)] = f"o{k}"
+        if self._program is not None:  # one native call runs every kernel
+            slots = graph_program(graph)[1]
+            lines.append(ind + "_program(" + ", ".join(names[id(v)] for v in slots) + ")")
         for n, b in enumerate(graph.bindings):
+            if self._program is not None:
+                if b.op == "view":
+                    names[id(b.outputs[0])] = names[id(b.args[0])]
+                continue
             if b.op == "view":  # the same memory: the same pointer, or a reshaped array
                 (source,), (view,) = b.args, b.outputs
                 if self.native:

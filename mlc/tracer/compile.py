@@ -32,11 +32,15 @@ class CompiledFunction:
 
 def build_lowered(graph: Graph, out_tree, target, schedule) -> CompiledFunction:
     """Build ``graph.module`` in one ``mlc.build`` call (which applies ``schedule``, or the
-    target's default rules when it is None); wrap the kernels in an executor."""
+    target's default rules when it is None), with the whole graph as one native
+    program; wrap them in an executor."""
     from ..backends import build
     from ..backends.target import Target
-    from ..runtime.graph_executor import GraphExecutor
+    from ..runtime.graph_executor import PROGRAM, GraphExecutor, graph_program
     from ..runtime.module import Module
     target = Target.from_str(target)
-    lib = build(graph.module, target, schedule) if len(graph.module) else Module(target, {})
+    if len(graph.module):
+        lib = build(graph.module, target, schedule, programs={PROGRAM: graph_program(graph)[0]})
+    else:
+        lib = Module(target, {})
     return CompiledFunction(graph, lib, GraphExecutor(graph, lib, out_tree))

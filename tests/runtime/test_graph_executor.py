@@ -53,10 +53,58 @@ def release_mode(monkeypatch):
     monkeypatch.setattr(graph_executor, "config", lambda: release)
 
 
-def test_llvm_kernels_are_called_through_native_entry_points(release_mode):
+def test_llvm_runs_the_whole_graph_as_one_native_program(release_mode):
+    f, entry = compiled(chain, X, W)
+    ex = entry.executor
+    assert ex.mode == "program" and "_ptr(" in ex.source
+    assert ex.source.count("_program(") == 1 and "_k0(" not in ex.source
+    ll = entry.lib.get_source("ll")
+    program = ll[ll.index("define void @__mlc_program_graph"):].split("\n}")[0]
+    n_calls = sum(b.op == "call_tir" for b in entry.graph.bindings)
+    assert program.count("call void @") == n_calls > 1  # the kernels stay calls, in order
+    np.testing.assert_allclose(f(X, W), ref_chain(X, W), rtol=1e-5)
+
+
+def test_without_a_program_llvm_kernels_are_called_one_by_one(release_mode):
     _, entry = compiled(chain, X, W)
-    assert entry.executor.mode == "native"
-    assert "_ptr(" in entry.executor.source
+    lib = mlc.build(entry.graph.module, "llvm")
+    assert lib.program(graph_executor.PROGRAM) is None
+    ex = GraphExecutor(entry.graph, lib)
+    assert ex.mode == "native" and "_program(" not in ex.source and "_k0(" in ex.source
+    np.testing.assert_allclose(ex([X, W])[0], ref_chain(X, W), rtol=1e-5)
+
+
+def test_program_with_views_constants_and_returned_inputs(release_mode):
+    c = np.arange(6, dtype="float32").reshape(3, 2)
+
+    def fn(x, y):
+        z = (x * 2).reshape(3, 2) + c  # a view of a kernel's output, and a constant
+        return z, x, z.sum(axis=0) + y, z.reshape(6)
+
+    x, y = RNG.standard_normal((2, 3)).astype("float32"), RNG.standard_normal(2).astype("float32")
+    f, entry = compiled(fn, x, y)
+    assert entry.executor.mode == "program"
+    for got, want in zip(f(x, y), fn(x, y)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_programs_are_checked_and_ignored_without_native_code():
+    from mlc.backends.program import Program
+    from mlc import te
+    A = te.placeholder((4,), "float32", "A")
+    mod = mlc.IRModule({"double": te.create_prim_func([A, te.compute((4,), lambda i: A[i] * 2, "B")])})
+    lib = mlc.build(mod, "llvm", programs={"twice": Program(3, (("double", (0, 1)), ("double", (1, 2))))})
+    a, out = np.arange(4, dtype="float32"), np.empty(4, "float32")
+    tmp = np.empty(4, "float32")
+    lib.program("twice")(data_pointer(a), data_pointer(tmp), data_pointer(out))
+    np.testing.assert_array_equal(out, a * 4)
+    assert mlc.build(mod, "reference", programs={"twice": Program(3, ())}).program("twice") is None
+    with pytest.raises(mlc.MLCError, match="does not define"):
+        mlc.build(mod, "llvm", programs={"p": Program(2, (("triple", (0, 1)),))})
+    with pytest.raises(mlc.MLCError, match="takes 2 buffers"):
+        mlc.build(mod, "llvm", programs={"p": Program(2, (("double", (0, 1, 1)),))})
+    with pytest.raises(mlc.MLCError, match="2 slots"):
+        mlc.build(mod, "llvm", programs={"p": Program(2, (("double", (0, 2)),))})
 
 
 def test_reference_backend_uses_array_kernels(release_mode):

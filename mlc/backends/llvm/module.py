@@ -16,13 +16,15 @@ from ...errors import CompileError, MLCError
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import lower
 from ...runtime.module import Function, Module
+from ..program import Program
 from ..target import Target, host_cpu
 from .codegen import emit_function
 from .jit import CompiledModule, compile_ir, emit_assembly, target_layout
 from .parallel import set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, RUNTIME_SYMBOLS
+from .types import PTR
 
-__all__ = ["build_llvm", "LLVMModule", "generate_ir", "symbol_names"]
+__all__ = ["build_llvm", "LLVMModule", "generate_ir", "symbol_names", "program_symbol"]
 
 _RESERVED = frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names) | {PARALLEL_STATE_SYMBOL}
 
@@ -43,23 +45,46 @@ def symbol_names(names) -> dict[str, str]:
     return out
 
 
-def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None) -> str:
-    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc)."""
+def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
+                programs: dict[str, Program] | None = None) -> str:
+    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc), and of each
+    program's entry (symbol :func:`program_symbol`)."""
     symbols = symbols or symbol_names(funcs)
     module = ir.Module(name="mlc")
     module.triple, module.data_layout = target_layout(target)
-    for name, func in funcs.items():
-        emit_function(module, func, symbols[name])
+    kernels = {name: emit_function(module, func, symbols[name]) for name, func in funcs.items()}
+    for name, program in (programs or {}).items():
+        _emit_program(module, program_symbol(name), program, kernels)
     return str(module)
 
 
-def build_llvm(mod: IRModule, target: Target) -> Module:
-    """Compile every PrimFunc of ``mod`` for the host CPU described by ``target``."""
+def program_symbol(name: str) -> str:
+    """The symbol of program ``name``'s entry (no function symbol starts with ``__mlc``)."""
+    return f"__mlc_program_{name}"
+
+
+def _emit_program(module: ir.Module, symbol: str, program: Program, kernels: dict[str, ir.Function]) -> None:
+    """``void @symbol(ptr slot0, ...)``: call each kernel with its slots, in order. The
+    calls stay calls (``noinline``): a kernel is compiled once, not again inside the program."""
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * program.slots), name=symbol)
+    fn.attributes.add("nounwind")
+    builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    for name, slots in program.calls:
+        builder.call(kernels[name], [fn.args[s] for s in slots], attrs=("noinline",))
+    builder.ret_void()
+
+
+def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | None = None) -> Module:
+    """Compile every PrimFunc of ``mod`` for the host CPU described by ``target``, and
+    each of ``programs`` into one native entry (``lib.program(name)``)."""
     _check_runnable(target)
+    programs = dict(programs or {})
+    for program in programs.values():
+        program.check(dict(mod.items()))
     lowered = {name: lower(func) for name, func in mod.items()}
     symbols = symbol_names(lowered)
     try:
-        ir_text = generate_ir(lowered, target, symbols)
+        ir_text = generate_ir(lowered, target, symbols, programs)
     except MLCError:
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's
@@ -68,10 +93,11 @@ def build_llvm(mod: IRModule, target: Target) -> Module:
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
     functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params)))
                  for name, func in mod.items()}
+    entries = {name: _entry(compiled, program_symbol(name), program.slots) for name, program in programs.items()}
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = ir_text
-    return LLVMModule(target, functions, sources, keepalive=compiled)
+    return LLVMModule(target, functions, sources, keepalive=compiled, programs=entries)
 
 
 def _check_runnable(target: Target) -> None:
@@ -91,14 +117,18 @@ def _kernel(compiled: CompiledModule, symbol: str, nparams: int):
     Each call first stores ``config().num_threads`` for the kernel's parallel
     loops (:mod:`.parallel`); ctypes releases the GIL for the call itself.
     """
-    prototype = ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams))
-    cfunc = prototype(compiled.address(symbol))
+    cfunc = _entry(compiled, symbol, nparams)
 
     def kernel(arrays, _cfunc=cfunc, _owner=compiled):
         set_num_threads(config().num_threads)
         _cfunc(*[a.ctypes.data for a in arrays])
 
     return kernel, cfunc
+
+
+def _entry(compiled: CompiledModule, symbol: str, nparams: int):
+    """The C function ``void symbol(void *, ...)`` with ``nparams`` pointer parameters."""
+    return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams))(compiled.address(symbol))
 
 
 class LLVMModule(Module):
