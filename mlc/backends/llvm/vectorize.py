@@ -52,7 +52,8 @@ _INT_OPS = frozenset({"add", "sub", "mul", "min", "max", "bitand", "bitor", "bit
 def plan(gen, s: For) -> list[BufferStore] | None:
     """The stores of ``s``'s body when it can be emitted as vector code, else None.
 
-    ``gen`` is the function codegen (for the function's aliasing attribute).
+    ``gen`` is the function codegen: its function's aliasing attribute, and which
+    expressions load (a select that loads keeps the codegen's branches).
     """
     if not (isinstance(s.extent, IntImm) and 2 <= s.extent.value <= MAX_LANES
             and s.loop_var.dtype == "int32" and bool(gen.func.attr("tir.noalias", True))):
