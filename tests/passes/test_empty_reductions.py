@@ -90,5 +90,8 @@ def test_numpy_and_jit_sums_over_empty_axes_match_numpy(shape, data):
     np.testing.assert_array_equal(mnp.prod(x, axis=axis), np.prod(x, axis=axis))
     f = mlc.jit(lambda a: np.sum(a, axis=axis) + 1)
     np.testing.assert_array_equal(f(x), np.sum(x, axis=axis) + 1)
-    with pytest.raises(ShapeError, match="no identity"):
+    with pytest.raises(ShapeError, match="zero-size array to reduction operation maximum which has "
+                                         "no identity"):
         mnp.max(x, axis=axis)
+    with pytest.raises(ShapeError, match="zero-size array to reduction operation minimum"):
+        mlc.jit(lambda a: np.min(a, axis=axis))(x)
