@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mlc
 from mlc import ScheduleError
 from mlc.schedules import Schedule, Trace
 from tests.programs import mm_relu_module

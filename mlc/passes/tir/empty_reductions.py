@@ -31,11 +31,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ...ir.arith import simplify
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.te import access_regions
-from ...ir.arith import simplify
 from ...ir.structural import structural_equal
+from ...ir.te import access_regions
 from ...ir.tir import Block, BlockRealize, For, PrimFunc, Stmt
 
 __all__ = ["expand_empty_reductions", "has_empty_reduce_domain"]
