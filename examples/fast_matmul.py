@@ -57,7 +57,7 @@ def fast_schedule(sch: mlc.Schedule, mr: int = MR, nr: int = NR, mc: int = MC) -
 
     # 1. Pack B: B_global[j // nr, k, j % nr] = B[k, j], panel by panel ...
     pack_b = sch.cache_read(block, 1, "global")
-    sch.transform_layout(block, ("read", 1), lambda kk, jj: (jj // nr, kk, jj % nr))
+    sch.transform_layout(block, ("read", 1), lambda kk, jj: (jj // nr, kk, jj % nr), pad_value=0.0)
     pk, pj = sch.get_loops(pack_b)
     pj0, pj1 = sch.split(pj, [None, nr])
     sch.reorder(pj0, pk, pj1)          # write each panel contiguously
@@ -65,7 +65,7 @@ def fast_schedule(sch: mlc.Schedule, mr: int = MR, nr: int = NR, mc: int = MC) -
     sch.parallel(pj0)
     # ... and A: A_global[i // mr, k, i % mr] = A[i, k], the mr values of a step adjacent.
     pack_a = sch.cache_read(block, 0, "global")
-    sch.transform_layout(block, ("read", 0), lambda ii, kk: (ii // mr, kk, ii % mr))
+    sch.transform_layout(block, ("read", 0), lambda ii, kk: (ii // mr, kk, ii % mr), pad_value=0.0)
     pi, pk = sch.get_loops(pack_a)
     pi0, pi1 = sch.split(pi, [None, mr])
     sch.reorder(pi0, pk, pi1)

@@ -265,6 +265,7 @@ def max(expr, axis=None, where=None):  # noqa: A001
     """Reduce with max over ``axis``; ``max(a, b)`` without an axis is elementwise."""
     if axis is not None and not isinstance(axis, (IterVar, list, tuple)):
         return _e.max(expr, axis)
+    _refuse_empty("max", "maximum", axis)
     return _max(expr, axis, where)
 
 
@@ -272,7 +273,18 @@ def min(expr, axis=None, where=None):  # noqa: A001
     """Reduce with min over ``axis``; ``min(a, b)`` without an axis is elementwise."""
     if axis is not None and not isinstance(axis, (IterVar, list, tuple)):
         return _e.min(expr, axis)
+    _refuse_empty("min", "minimum", axis)
     return _min(expr, axis, where)
+
+
+def _refuse_empty(name: str, numpy_name: str, axis) -> None:
+    """max and min have no identity: over an empty axis they are an error, as in NumPy."""
+    axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    for a in axes:
+        if isinstance(a, IterVar) and isinstance(a.dom.extent, IntImm) and a.dom.extent.value == 0:
+            raise ShapeError(f"te.{name}: zero-size array to reduction operation {numpy_name} which "
+                             f"has no identity (reduce axis {a.var.name} has extent 0); reduce over "
+                             "a non-empty axis, or use te.comm_reducer with an identity")
 
 
 def all(*conds) -> PrimExpr:  # noqa: A001

@@ -13,6 +13,11 @@ description is a loop nest over one block, e.g. a 4-element dot product::
 schedule against the description and swaps in the implementation with the
 parameters bound to the matched buffer regions.
 
+A description written in ``te`` (``te.sum``) has a ``T.init()``: it
+overwrites its output with a fresh reduction at every call. It matches only
+a tile that covers the block's whole reduction; to accumulate tile by tile,
+``decompose_reduction`` first and describe the update without an init.
+
 Registered by default (CPU, float32):
 
 * ``"dot_4_f32"``: ``C[0] += sum(A[0:4] * B[0:4])``, implemented with an

@@ -6,6 +6,7 @@ keeps the same information for databases.
 """
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -126,11 +127,30 @@ class Trace:
 
     @staticmethod
     def from_json(data) -> "Trace":
-        """A trace from :meth:`to_json` text (or its parsed dict); apply it with :meth:`apply`."""
-        obj = json.loads(data) if isinstance(data, str) else data
-        if not isinstance(obj, dict) or "insts" not in obj:
-            raise ScheduleError("trace JSON must be an object with an 'insts' list")
-        return _JsonTrace([Instruction(i["kind"], dict(i["inputs"]), i["outputs"]) for i in obj["insts"]])
+        """A trace from :meth:`to_json` text (or its parsed dict); apply it with :meth:`apply`.
+
+        The record is checked before anything is built: malformed JSON, a
+        missing or mistyped field, or an RV used before an instruction
+        produced it is a :class:`~mlc.ScheduleError` that names the
+        instruction and the field.
+        """
+        if isinstance(data, (str, bytes, bytearray)):
+            try:
+                obj = json.loads(data)
+            except (ValueError, RecursionError) as err:
+                raise ScheduleError(f"trace JSON is not valid JSON: {err}") from None
+        else:
+            obj = data
+        if not isinstance(obj, dict) or not isinstance(obj.get("insts"), list):
+            got = type(obj).__name__ if not isinstance(obj, dict) else \
+                f"an object with keys {sorted(map(str, obj))}"
+            raise ScheduleError(f"trace JSON must be an object with an 'insts' list, like "
+                                f"Trace.to_json() writes; got {got}")
+        produced: dict[int, str | None] = {}
+        insts = []
+        for n, raw in enumerate(obj["insts"]):
+            insts.append(_read_instruction(n, raw, produced))
+        return _JsonTrace(insts)
 
     # ---------------------------------------------------------------- replay
     def apply(self, sch):
@@ -152,7 +172,14 @@ class Trace:
             method = getattr(sch, inst.kind, None)
             if method is None or not getattr(method, "is_instruction", False):
                 raise ScheduleError(f"trace: unknown schedule primitive {inst.kind!r}")
-            result = method(**{k: dec(v) for k, v in inst.inputs.items()})
+            kwargs = {k: dec(v) for k, v in inst.inputs.items()}
+            try:
+                inspect.signature(method).bind(**kwargs)
+            except TypeError as err:
+                raise ScheduleError(f"trace: the {inst.kind} instruction's inputs "
+                                    f"{sorted(inst.inputs)} do not fit "
+                                    f"{inst.kind}{inspect.signature(method)}: {err}") from None
+            result = method(**kwargs)
             self._bind_outputs(inst.outputs, result, live, numbers)
         return sch
 
@@ -185,3 +212,69 @@ class _JsonTrace(Trace):
 
     def as_python(self, func_name: str = "apply_schedule") -> str:
         raise ScheduleError("apply a JSON trace to a Schedule first; print sch.trace instead")
+
+
+# ------------------------------------------------------------ JSON checking
+
+_RV_KINDS = {"b": "BlockRV", "l": "LoopRV", "v": "ExprRV"}
+
+
+def _read_instruction(n: int, raw, produced: dict) -> Instruction:
+    """Instruction ``n`` of a JSON trace, checked; records the RVs it produces in ``produced``."""
+    where = f"trace JSON: instruction {n}"
+    if not isinstance(raw, dict):
+        raise ScheduleError(f"{where} must be an object with 'kind', 'inputs' and 'outputs', "
+                            f"got {type(raw).__name__}")
+    missing = [key for key in ("kind", "inputs", "outputs") if key not in raw]
+    extra = sorted(str(key) for key in raw if key not in ("kind", "inputs", "outputs"))
+    if missing or extra:
+        raise ScheduleError(f"{where} must have exactly the keys 'kind', 'inputs' and 'outputs'; "
+                            f"missing {missing}, unexpected {extra}")
+    kind = raw["kind"]
+    if not isinstance(kind, str) or not kind.isidentifier():
+        raise ScheduleError(f"{where}: 'kind' must name a schedule primitive, got {kind!r}")
+    where = f"{where} ({kind})"
+    inputs = raw["inputs"]
+    if not isinstance(inputs, dict):
+        raise ScheduleError(f"{where}: 'inputs' must be an object of parameter names, "
+                            f"got {type(inputs).__name__}")
+    for name, value in inputs.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ScheduleError(f"{where}: input name {name!r} is not a parameter name")
+        _check_value(value, f"{where}, input {name!r}", produced, output=False)
+    _check_value(raw["outputs"], f"{where}, outputs", produced, output=True)
+    return Instruction(kind, dict(inputs), raw["outputs"])
+
+
+def _check_value(value, where: str, produced: dict, output: bool) -> None:
+    """A JSON value of a trace: a scalar, a list, or an RV ``{"rv": n, "kind": "b"|"l"|"v"}``.
+
+    An input RV must have been produced before; an output RV must be new.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, (bool, int, float, str)):
+            continue
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            raise ScheduleError(f"{where}: {type(item).__name__} is not a trace value")
+        number, kind = item.get("rv"), item.get("kind")
+        if set(item) - {"rv", "kind"} or isinstance(number, bool) or not isinstance(number, int) \
+                or number < 0 or kind not in (None, *_RV_KINDS):
+            raise ScheduleError(f"{where}: {item!r} is not an RV; RVs are written "
+                                "{\"rv\": <number >= 0>, \"kind\": \"b\" | \"l\" | \"v\"}")
+        if output:
+            if number in produced:
+                raise ScheduleError(f"{where}: RV {number} was already produced earlier; every "
+                                    "instruction produces new RVs")
+            produced[number] = kind
+        else:
+            if number not in produced:
+                raise ScheduleError(f"{where}: RV {number} is used before an instruction "
+                                    "produces it")
+            if kind is not None and produced[number] not in (None, kind):
+                raise ScheduleError(f"{where}: RV {number} is used as a {_RV_KINDS[kind]} but was "
+                                    f"produced as a {_RV_KINDS[produced[number]]}")

@@ -220,11 +220,8 @@ def test_compute_at_refuses_to_break_a_dependence():
 def test_reverse_compute_at_errors():
     sch = Schedule(course_module(8))
     block_Y = sch.get_block("Y")
-    _, _, k = sch.get_loops(block_Y)
-    with pytest.raises(ScheduleError, match="reduces over vk across iterations of loop 'k'"):
-        sch.reverse_compute_at(sch.get_block("C"), k)
     (_, cj) = sch.get_loops(sch.get_block("C"))
-    with pytest.raises(ScheduleError, match="this block is a reduction"):
+    with pytest.raises(ScheduleError, match="no block under the loop produces a buffer this block reads"):
         sch.reverse_compute_at(block_Y, cj)
     other = Schedule(three_blocks())
     (di,) = other.get_loops(other.get_block("D"))

@@ -22,7 +22,7 @@ def packed(make=matmul):
     sch = Schedule(make())
     block = sch.get_block("C")
     sch.cache_read(block, 1, "global")
-    sch.transform_layout(block, ("read", 1), lambda k, j: (j // 16, k, j % 16))
+    sch.transform_layout(block, ("read", 1), lambda k, j: (j // 16, k, j % 16), pad_value=0.0)
     return sch
 
 
@@ -115,3 +115,94 @@ def test_packed_matmul_runs_on_llvm_with_ragged_panels():
     c = np.empty((3, 21), "float32")
     mlc.build(sch.mod, "llvm")["main"](a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-5)
+
+
+# ------------------------------------------------------------------ padding
+
+from dataclasses import replace as _replace  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def two_stages(n: int, dtype="float32"):
+    """B = A * 2 (an intermediate), C = B + 1."""
+    A = te.placeholder((n,), dtype, "A")
+    B = te.compute((n,), lambda i: A[i] * 2, "B")
+    C = te.compute((n,), lambda i: B[i] + 1, "C")
+    return mlc.IRModule({"main": te.create_prim_func([A, C])})
+
+
+def exposed(func, name):
+    """``func`` with its allocated buffer ``name`` turned into a trailing parameter, so a test
+    can read every cell of it, padding included."""
+    root = func.root_block
+    buf = next(b for b in root.alloc_buffers if b.name == name)
+    new_root = _replace(root, alloc_buffers=tuple(b for b in root.alloc_buffers if b is not buf))
+    return _replace(func, params=func.params + (buf,), body=_replace(func.body, block=new_root))
+
+
+def test_a_padded_layout_without_pad_value_is_refused():
+    sch = Schedule(two_stages(34))
+    before = sch.mod
+    with pytest.raises(ScheduleError, match=r"lays B of shape \(34,\) out as \(9, 4\), which has 2 "
+                                            r"cells no element goes to; pass pad_value="):
+        sch.transform_layout(sch.get_block("B"), "B", lambda i: (i // 4, i % 4))
+    mlc.assert_structural_equal(sch.mod, before)
+
+
+def test_the_padding_is_filled_first_golden():
+    sch = Schedule(two_stages(34))
+    sch.transform_layout(sch.get_block("B"), "B", lambda i: (i // 4, i % 4), pad_value=-1.5)
+    text = sch.mod["main"].script()
+    assert "B = T.alloc_buffer((9, 4))" in text
+    pad = text.index('with T.block("B_pad")')
+    assert pad < text.index('with T.block("B")') < text.index('with T.block("C")')
+    assert "T.where(B_0 * 4 + B_1 >= 34)" in text and "B[v0, v1] = T.float32(-1.5)" in text
+    assert sch.trace.insts[-1].inputs["pad_value"] == -1.5
+    assert_replays(sch, lambda: two_stages(34))
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(1, 23), factor=st.integers(1, 6), target=st.sampled_from(["reference", "llvm"]))
+def test_every_padding_cell_holds_pad_value(n, factor, target):
+    sch = Schedule(two_stages(n))
+    sch.transform_layout(sch.get_block("B"), "B", lambda i: (i // factor, i % factor), pad_value=7.0)
+    assert_same_numerics(two_stages(n), sch.mod, targets=(target,))
+    func = exposed(sch.mod["main"], "B")
+    shape = func.params[-1].static_shape()  # the smallest box holding the image
+    a, c = np.arange(n, dtype="float32"), np.zeros(n, "float32")
+    b = np.full(shape, np.nan, "float32")
+    mlc.build(mlc.IRModule({"main": func}), target)["main"](a, c, b)
+    want = np.full(shape, 7.0, "float32")
+    for i in range(n):
+        want[i // factor, i % factor] = a[i] * 2
+    np.testing.assert_array_equal(b, want)
+    np.testing.assert_array_equal(c, a * 2 + 1)
+
+
+def test_a_general_padded_map_fills_the_whole_buffer_first():
+    sch = Schedule(matmul(4, 6, 3))
+    block = sch.get_block("C")
+    sch.cache_read(block, 1, "global")
+    sch.transform_layout(block, ("read", 1), lambda k, j: (k * 7 + j,), pad_value=0.0)   # 20 cells for 18
+    text = sch.mod.script()
+    assert "B_global = T.alloc_buffer((20,))" in text and 'T.block("B_global_pad")' in text
+    assert_same_numerics(matmul(4, 6, 3), sch.mod)
+
+
+def test_no_padding_needs_no_pad_value_and_gets_no_fill():
+    sch = Schedule(two_stages(32))
+    sch.transform_layout(sch.get_block("B"), "B", lambda i: (i // 4, i % 4), pad_value=0.0)
+    assert "B_pad" not in sch.mod.script()
+
+
+@pytest.mark.parametrize("dtype, pad_value, message", [
+    ("float32", "zero", "pad_value must be a scalar"),
+    ("int32", 1.5, "does not fit B's dtype int32"),
+    ("int32", 2**40, "does not fit B's dtype int32"),
+])
+def test_pad_values_that_do_not_fit_are_refused(dtype, pad_value, message):
+    sch = Schedule(two_stages(10, dtype))
+    with pytest.raises(ScheduleError, match=message):
+        sch.transform_layout(sch.get_block("B"), "B", lambda i: (i // 4, i % 4), pad_value=pad_value)

@@ -33,6 +33,7 @@ from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                        PrimFunc, SeqStmt)
+from ...passes.tir.empty_reductions import expand_empty_reductions
 from .analysis import Analysis, InitReduction, RegionPlan, is_lockstep
 from .expressions import Evaluator
 from .lanes import Axis, Ctx, align, is_scalar
@@ -57,12 +58,12 @@ class Program:
     def __init__(self, func: PrimFunc, vectorize: bool = True):
         if not isinstance(func, PrimFunc):
             raise MLCError(f"the reference interpreter runs PrimFuncs, got {type(func).__name__}")
-        self.func = func
+        self.func = expand_empty_reductions(func)  # docs/ir-semantics.md: empty reductions init
         self.vectorize = vectorize
         self.analysis = Analysis()
         self.serial_loops: set[int] = set()  # ids of loops whose region run failed
         self.constants: dict[int, object] = {}
-        self.stored = frozenset(id(n.buffer) for n in pre_order_nodes(func.body) if isinstance(n, BufferStore))
+        self.stored = frozenset(id(n.buffer) for n in pre_order_nodes(self.func.body) if isinstance(n, BufferStore))
 
     def run(self, args: Sequence[np.ndarray]) -> None:
         params = self.func.params

@@ -120,8 +120,9 @@ def _extremum(name, reducer, identity, numpy_fn):
     def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
         axes, shape = reduced_shape(name, x.shape, axis, keepdims)
         if any(x.shape[a] == 0 for a in axes):
-            raise ShapeError(f"{name}: zero-size reduction over axis {axis!r} of shape {x.shape} has "
-                             "no identity; reduce over non-empty axes")
+            raise ShapeError(f"{name}: zero-size array to reduction operation "
+                             f"{'maximum' if name == 'max' else 'minimum'} which has no identity "
+                             f"(axis {axis!r} of shape {x.shape} is empty); reduce over non-empty axes")
         return TensorType(shape, x.dtype)
 
     def lower(x, *, axis=None, keepdims=False):

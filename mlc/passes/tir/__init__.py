@@ -1,10 +1,11 @@
 """TIR lowering passes, each a pure ``PrimFunc -> PrimFunc`` function in its own module.
 
-:func:`lower` runs :data:`LOWER_PIPELINE`: lower_init_block,
+:func:`lower` runs :data:`LOWER_PIPELINE`: expand_empty_reductions, lower_init_block,
 convert_blocks_to_loops, lower_intrinsics, compact_buffers, flatten_buffers, simplify.
 """
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
+from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
@@ -13,6 +14,6 @@ from .simplify import simplify, simplify_expr
 from .verify import verify_lowered, verify_well_formed
 
 __all__ = [
-    "LOWER_PIPELINE", "lower", "run_passes", "lower_init_block", "convert_blocks_to_loops",
+    "LOWER_PIPELINE", "lower", "run_passes", "expand_empty_reductions", "lower_init_block", "convert_blocks_to_loops",
     "flatten_buffers", "compact_buffers", "lower_intrinsics", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
 ]

@@ -136,6 +136,8 @@ def _disjoint(prefix: list[For], box) -> bool:
             return False
         extents.append(f.extent.value)
     count = int(np.prod(extents, dtype=np.int64))
+    if count == 0:  # no iterations: nothing to overlap
+        return True
     if count > MAX_ENUMERATED_ITERATIONS:
         return False
     grids = np.meshgrid(*[np.arange(f.min.value, f.min.value + e) for f, e in zip(prefix, extents)],

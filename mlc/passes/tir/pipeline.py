@@ -20,6 +20,7 @@ from ...errors import IRError
 from ...ir.tir import PrimFunc
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
+from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
@@ -31,6 +32,7 @@ __all__ = ["LOWER_PIPELINE", "lower", "run_passes"]
 Pass = Callable[[PrimFunc], PrimFunc]
 
 LOWER_PIPELINE: list[Pass] = [
+    expand_empty_reductions,
     lower_init_block,
     convert_blocks_to_loops,
     lower_intrinsics,

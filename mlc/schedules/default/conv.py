@@ -165,7 +165,8 @@ def _pack_weights(sch, block, read: int, w: BufferLoad, co_var, cr: int, cpu: Cp
     pc = next(d for d, i in enumerate(w.indices) if i is co_var)
     names = [f"d{d}" for d in range(ndim)]
     results = [f"{names[pc]} // {cr}"] + [names[d] for d in range(ndim) if d != pc] + [f"{names[pc]} % {cr}"]
-    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})",
+                         pad_value=0)  # ragged panels: the padding is never read
     name = view(sch, copy).name
     loops = sch.get_loops(copy)
     outer, inner = sch.split(loops[pc], [None, cr])

@@ -119,7 +119,8 @@ def _panel_layout(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: i
     names = [f"d{d}" for d in range(ndim)]
     results = [names[d] for d in range(ndim) if d not in (pt, pk)]
     results += [f"{names[pt]} // {tile}", names[pk], f"{names[pt]} % {tile}"]
-    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})")
+    sch.transform_layout(block, ("read", read), f"lambda {', '.join(names)}: ({', '.join(results)})",
+                         pad_value=0)  # ragged panels: the padding is never read
     return pt, pk
 
 

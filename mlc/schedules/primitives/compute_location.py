@@ -24,6 +24,13 @@ Before (``Y`` then ``C``, ``Y``'s ``j`` split by 4 and reordered)::
                 vj = T.axis.spatial(128, j_0 * 4 + ax0)
                 ...
 
+reverse_compute_at also moves a reduction consumer (softmax's sum after the
+exp), which then runs in pieces: each piece once, the piece with its init
+first, and each output within one iteration of every non-serial loop. A
+spatial consumer may go under its producer's reduction loop, as in TVM: it is
+recomputed in every iteration that updates what it reads, so its last
+computation sees the final values (a reduction consumer there is refused).
+
 New loops are named ``ax0, ax1, ...``; a unit loop is left out unless
 ``preserve_unit_loops``. Where the region may run past the block's iteration
 domain (a split that does not divide), a ``T.where`` predicate clips it.
@@ -83,9 +90,6 @@ class _Move:
             raise self.error("the loop is inside the block")
         if parent_block(self.loc) is not parent_block(self.lloc):
             raise self.error("the block and the loop are in different block scopes")
-        if self.reverse and self.block.is_reduction:
-            raise self.error("reverse_compute_at moves a spatial consumer; this block is a "
-                             "reduction (use compute_at on its producer instead)", self.realize)
 
     def _under_loop(self) -> list[Location]:
         """Blocks directly under the loop (not nested in another block)."""
@@ -125,19 +129,32 @@ class _Move:
                                  "only for the consumers under the loop", other)
         return related
 
-    def _check_finality(self, related: list[Location]) -> None:
-        """reverse_compute_at: each iteration must produce final values."""
+    def _check_finality(self, related: list[Location]) -> set[int]:
+        """reverse_compute_at: the buffers whose values are not final inside one iteration.
+
+        A producer that reduces across iterations of the loop (the loop is, or
+        is inside, its reduction loop) leaves partial values there. A spatial
+        consumer may still move under the loop, as in TVM: it is recomputed in
+        every iteration that updates what it reads, so its last computation
+        sees final values (:meth:`_check_coverage` checks that it is). A
+        reduction consumer would add partial values up: refused.
+        """
+        partial: set[int] = set()
         for loc in related:
             inner = {id(f.loop_var) for f in loops_below(loc, self.loop)}
             producer = loc.node
             for iv, value in zip(producer.block.iter_vars, producer.iter_values):
                 if iv.iter_type != "spatial":
                     outer = [v for v in _vars(value) if id(v) not in inner]
-                    if outer:
+                    if outer and self.block.is_reduction:
                         raise self.error(
                             f"producer {producer.block.name_hint!r} reduces over {iv.var.name} "
                             f"across iterations of loop {outer[0].name!r}, so its output is not "
-                            "final inside one iteration", producer)
+                            "final inside one iteration, and this reduction would add up its "
+                            "partial values", producer)
+                    if outer:
+                        partial |= buffer_ids(producer.block.writes)
+        return partial
 
     def _check_dependences(self, items, idx: int) -> None:
         order = block_order(self.func)
@@ -164,8 +181,9 @@ class _Move:
                                  "with it on a buffer both use", other)
 
     # ------------------------------------------------------------- domains
-    def _domains(self, related) -> dict[int, IntSet]:
-        """The iteration interval of each of the block's iterators, by id(var)."""
+    def _domains(self, related, partial: set[int] = frozenset()) -> tuple[dict[int, IntSet], list]:
+        """The iteration interval of each of the block's iterators, by id(var); and, for each
+        region the block reads of a ``partial`` buffer, the intervals that region alone needs."""
         if self.reverse:
             regions = [r for r in self.block.reads]
             kind = "writes"
@@ -179,6 +197,7 @@ class _Move:
             for key, sets in relaxed_access(loc, self.loop, kind, targets).items():
                 needed[key] = sets if key not in needed else [a.union(b) for a, b in zip(needed[key], sets)]
         doms: dict[int, IntSet] = {}
+        per_region: list[dict[int, IntSet]] = []
         what = "reads" if self.reverse else "writes"
         for region in regions:
             pattern = point_pattern(region, self.block.iter_vars)
@@ -186,17 +205,21 @@ class _Move:
                 raise self.error(f"the block {what} {region!r}, not one point per block iterator "
                                  f"(like {region.buffer.name}[vi, vj]); cannot derive its domain",
                                  self.realize)
+            own: dict[int, IntSet] = {}
             for (var, offset), s in zip(pattern, needed[id(region.buffer)]):
                 shifted = IntSet(None if s.min is None else canonical(s.min - offset),
                                  None if s.max is None else canonical(s.max - offset))
+                own[id(var)] = shifted if id(var) not in own else own[id(var)].intersect(shifted)
                 old = doms.get(id(var))
                 if old is None:
                     doms[id(var)] = shifted
                 else:
                     doms[id(var)] = old.intersect(shifted) if self.reverse else old.union(shifted)
-        return doms
+            if id(region.buffer) in partial:
+                per_region.append((region, own))
+        return doms, per_region
 
-    def _check_coverage(self, doms) -> None:
+    def _check_coverage(self, doms, partial_reads=()) -> None:
         """reverse_compute_at: every iteration of the consumer must still run.
 
         The consumer's new loops cover, per iteration of the target loop, the
@@ -229,21 +252,93 @@ class _Move:
         if points > 1 << 16 or int(np.prod(shape)) > 1 << 22:
             raise self.error("cannot check that every iteration of the block is still computed "
                              "(too many points to verify); move it under an inner loop", self.realize)
-        covered = np.zeros(shape, dtype=bool)
-        for point in itertools.product(*spans):
+        counts = np.zeros(shape, dtype=np.int64)
+        reduce_dims = [d for d, iv in enumerate(self.block.iter_vars) if iv.iter_type != "spatial"]
+        started = np.zeros(shape, dtype=bool)  # reduction: the init of these points has run
+        # A reduction in pieces, or a consumer recomputed as partial values change, must keep
+        # each output in one iteration of every loop that does not run serially.
+        concurrent = [n for n, f in enumerate(outer) if f.kind not in ("serial", "unrolled")]
+        owner, keys = None, {}
+        if concurrent and (reduce_dims or partial_reads):
+            owner = np.full([1 if d in reduce_dims else n for d, n in enumerate(shape)], -1, np.int64)
+        for step, point in enumerate(itertools.product(*spans)):  # serial order of the iterations
             env = {id(v): x for v, x in zip(loop_vars, point)}
-            window = []
-            for (lo, hi, base), size in zip(bounds, shape):
-                a = max(eval_int(lo, env) - base, 0)
-                b = min(eval_int(hi, env) - base, size - 1)
-                window.append(slice(a, b + 1) if a <= b else slice(0, 0))
-            covered[tuple(window)] = True
+            window = tuple(self._window(bounds, shape, env))
+            for region, own in partial_reads:
+                self._check_recomputed(region, own, window, bounds, shape, env)
+            if reduce_dims:
+                self._check_reduction_order(window, reduce_dims, started, counts)
+            if owner is not None:
+                key = keys.setdefault(tuple(point[n] for n in concurrent), len(keys))
+                self._check_one_owner(owner, window, reduce_dims, key, [outer[n] for n in concurrent])
+            counts[window] += 1
+        covered = counts > 0
+        if reduce_dims and (counts > 1).any():
+            twice = tuple(int(x[0]) for x in np.nonzero(counts > 1))
+            names = ", ".join(f"{iv.var.name}={m + b[2]}" for iv, m, b in zip(self.block.iter_vars, twice, bounds))
+            raise self.error(f"the reduction's iteration {names} would run in several iterations of "
+                             "the loop and be added more than once", self.realize)
         if not covered.all():
             missing = tuple(int(x[0]) for x in np.nonzero(~covered))
             names = ", ".join(f"{iv.var.name}={m + b[2]}" for iv, m, b in zip(self.block.iter_vars, missing, bounds))
             raise self.error(f"the consumer's iteration {names} reads nothing produced under the "
                              "loop, so it would never run there; keep the block where it is",
                              self.realize)
+
+    @staticmethod
+    def _window(bounds, shape, env):
+        for (lo, hi, base), size in zip(bounds, shape):
+            a = max(eval_int(lo, env) - base, 0)
+            b = min(eval_int(hi, env) - base, size - 1)
+            yield slice(a, b + 1) if a <= b else slice(0, 0)
+
+    def _check_recomputed(self, region, own, window, bounds, shape, env) -> None:
+        """A consumer of partial values must be recomputed in every iteration that updates
+        them: every point reading ``region`` where this iteration writes must be in ``window``."""
+        for d, iv in enumerate(self.block.iter_vars):
+            s = own.get(id(iv.var))
+            lo, hi, base = bounds[d]
+            if s is None:
+                need = slice(0, shape[d])  # every value of vi reads the updated elements
+            else:
+                a = max(eval_int(lo if s.min is None else s.min, env) - base, 0)
+                b = min(eval_int(hi if s.max is None else s.max, env) - base, shape[d] - 1)
+                need = slice(a, b + 1) if a <= b else slice(0, 0)
+            if need.stop > need.start and not (window[d].start <= need.start and need.stop <= window[d].stop):
+                raise self.error(
+                    f"{region.buffer.name} is still being reduced inside the loop, so the block must "
+                    f"be recomputed in every iteration that updates it; but its iterations "
+                    f"{iv.var.name}={need.start + base}..{need.stop - 1 + base}, which read "
+                    f"{region!r}, are not all computed in the same iteration; move it under an inner "
+                    "loop or after the reduction", self.realize)
+
+    def _check_one_owner(self, owner, window, reduce_dims, key, loops) -> None:
+        """Outputs touched in this iteration must not be touched in another iteration of the
+        non-serial ``loops`` (``key`` numbers this iteration's values of them)."""
+        if any(w.stop <= w.start for w in window):
+            return
+        code = key
+        spatial = tuple(slice(None) if d in reduce_dims else window[d] for d in range(len(window)))
+        mine = owner[spatial]
+        if ((mine != -1) & (mine != code)).any():
+            names = ", ".join(f"{f.loop_var.name} ({f.kind})" for f in loops)
+            raise self.error(f"the same output would be updated in different iterations of {names}, "
+                             "which do not run one after another", self.realize)
+        owner[spatial] = code
+
+    def _check_reduction_order(self, window, reduce_dims, started, counts) -> None:
+        """A reduction moved in pieces must start each output with its init: the piece holding
+        the first reduce iteration must run before the others of the same output."""
+        if any(window[d].stop <= window[d].start for d in range(len(window))):
+            return
+        first = all(window[d].start == 0 for d in reduce_dims)
+        spatial = tuple(slice(None) if d in reduce_dims else window[d] for d in range(len(window)))
+        if not first and not started[spatial].all():
+            raise self.error("the pieces of the reduction would run in an order where an output is "
+                             "updated before its init runs (the loop does not visit the reduction's "
+                             "first iteration first)", self.realize)
+        if first:
+            started[spatial] = True
 
     # ---------------------------------------------------------------- build
     def _new_nest(self, doms):
@@ -314,16 +409,15 @@ class _Move:
         self._check_position()
         under = self._under_loop()
         related = self._related(under)
-        if self.reverse:
-            self._check_finality(related)
+        partial = self._check_finality(related) if self.reverse else set()
         items = body_items(self.loop.body)
         holders = [k for k, item in enumerate(items)
                    if any(r is l.node for r in stmt_blocks(item) for l in related)]
         idx = holders[-1] + 1 if self.reverse else holders[0]
         self._check_dependences(items, idx)
-        doms = self._domains(related)
+        doms, partial_reads = self._domains(related, partial)
         if self.reverse:
-            self._check_coverage(doms)
+            self._check_coverage(doms, partial_reads)
         nest = self._new_nest(doms)
         func = remove_block(self.func, self.loc)
         loop = find_loop(func, self.loop.loop_var, self.prim).node

@@ -13,8 +13,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace as dc_replace
 
+from ...ir import dtype as dt
 from ...ir.arith import simplify
-from ...ir.expr import IntImm, PrimExpr, Range, Var, const, logical_and
+from ...ir.expr import IntImm, PrimExpr, Range, Var, cast, const, logical_and
 from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.tir import BlockRealize, For, IfThenElse, PrimFunc
 from ..base import schedule_error
@@ -116,6 +117,17 @@ def const_extent(loop: For, primitive: str, func: PrimFunc) -> int:
     return loop.extent.value
 
 
+def loop_index_dtype(primitive: str, dtype: str, extent: int, func: PrimFunc, loop: For) -> str:
+    """The dtype of a loop variable that counts to ``extent``: ``dtype``, widened to int64
+    when ``extent`` does not fit it (a loop of 2**31 iterations needs 64-bit indices)."""
+    for candidate in (dtype, "int64"):
+        top = (1 << (dt.bits(candidate) - dt.is_signed(candidate))) - 1
+        if dt.bits(candidate) >= dt.bits(dtype) and extent <= top:
+            return candidate
+    raise schedule_error(primitive, f"the new loop would run {extent} iterations, more than a "
+                         "64-bit loop variable can count", func, loop)
+
+
 def _uses(exprs: Sequence[PrimExpr], vars_: Sequence[Var]) -> Var | None:
     """The first of ``vars_`` that occurs in ``exprs``, or None."""
     ids = {id(v): v for v in vars_}
@@ -162,7 +174,7 @@ def split_loop(func: PrimFunc, loop_var: Var, factors: Sequence[int]) -> tuple[P
         raise schedule_error("split", f"the factors {list(factors)} multiply to {total}, less than "
                              f"the extent {extent} of loop {loop_var.name}; they must cover it",
                              func, loop)
-    dtype = loop_var.dtype
+    dtype = loop_index_dtype("split", loop_var.dtype, total, func, loop)
     new_vars = [Var(f"{loop_var.name}_{n}", dtype) for n in range(len(factors))]
     fused: PrimExpr = const(0, dtype)
     for var, factor in zip(new_vars, factors):
@@ -171,7 +183,8 @@ def split_loop(func: PrimFunc, loop_var: Var, factors: Sequence[int]) -> tuple[P
     ranges.update({v: Range.from_extent(const(f, dtype)) for v, f in zip(new_vars, factors)})
     fused = simplify(fused, ranges)
     predicate = simplify(fused < extent, ranges) if total > extent else None
-    body = rebind(loop.body, {loop_var: simplify(loop.min + fused, ranges)}, ranges, predicate)
+    value = simplify(cast(loop.min, dtype) + fused, ranges)
+    body = rebind(loop.body, {loop_var: cast(value, loop_var.dtype)}, ranges, predicate)
     for var, factor in reversed(list(zip(new_vars, factors))):
         body = For(var, const(0, dtype), const(factor, dtype), "serial", body)
     return replace(func, loop, body), new_vars
@@ -254,16 +267,20 @@ def fuse_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> tuple[PrimFunc, Var]
         if used is not None:
             raise schedule_error("fuse", f"the range of loop {f.loop_var.name} depends on loop "
                                  f"{used.name}, so the two cannot be fused", func, f)
-    dtype = loops[0].loop_var.dtype
-    fused = Var("_".join(f.loop_var.name for f in loops) + "_fused", dtype)
     total = math.prod(extents)
+    widest = max((f.loop_var.dtype for f in loops), key=lambda d: dt.bits(d))
+    dtype = loop_index_dtype("fuse", widest, total, func, loops[0])
+    fused = Var("_".join(f.loop_var.name for f in loops) + "_fused", dtype)
     ranges = outer_ranges(locs[0])
     ranges[fused] = Range.from_extent(const(total, dtype))
     vmap, stride = {}, total
     for f, extent in zip(loops, extents):
+        if total == 0:  # an empty loop: the fused loop never runs, any binding will do
+            vmap[f.loop_var] = f.min
+            continue
         stride //= extent
-        value = (fused // stride) % extent
-        vmap[f.loop_var] = simplify(f.min + value, ranges)
+        value = simplify(cast(f.min, dtype) + (fused // stride) % extent, ranges)
+        vmap[f.loop_var] = cast(value, f.loop_var.dtype)  # each part fits its old loop's dtype
     body = rebind(loops[-1].body, vmap, ranges)
     new = For(fused, const(0, dtype), const(total, dtype), "serial", body)
     return replace(func, loops[0], new), fused

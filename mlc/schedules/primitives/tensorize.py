@@ -224,6 +224,46 @@ def _fresh_vars(stmt: Stmt) -> Stmt:
     return substitute(stmt, defined)
 
 
+def _check_inits(outer: BlockRealize, r_inner: BlockRealize, d_inner: BlockRealize, d_loop_vars,
+                 r_loops) -> None:
+    """The description's init must run exactly when the block's init runs.
+
+    A description with ``T.init()`` (what ``te.sum`` writes) overwrites its
+    output at the start of every call. That equals the block's init only when
+    each call covers the block's whole reduction: every reduce iterator's part
+    outside the tensorized loops is fixed at the start of its domain. Otherwise
+    (the reduction continues across calls, e.g. ``vk = vk_o * 16 + k_1``) the
+    result would keep only the last call's tile.
+    """
+    r_blk, d_blk = r_inner.block, d_inner.block
+    if d_blk.init is None:
+        if r_blk.init is not None:
+            raise _Mismatch("the inner block has T.init() but the description does not (it only "
+                            "accumulates); decompose_reduction first, so the init runs on its own")
+        return
+    if r_blk.init is None:
+        raise _Mismatch("the description has T.init(): it overwrites its output with a fresh "
+                        "reduction, but the inner block only accumulates into its output (its init was "
+                        "decomposed); tensorize it with an intrinsic whose description has no init")
+    fixed = {iv.var: iv.dom.min for iv in outer.block.iter_vars
+             if isinstance(iv.dom.extent, IntImm) and iv.dom.extent.value == 1}
+    loop_map = {r.loop_var: d for r, d in zip(r_loops, d_loop_vars)}
+    for iv, value in zip(r_blk.iter_vars, r_inner.iter_values):
+        if iv.iter_type != "reduce":
+            continue
+        parts = split_binding(substitute(value, loop_map), d_loop_vars)
+        start = canonical(substitute(parts[0].to_expr(), fixed)) if parts else None
+        if not (isinstance(start, IntImm) and isinstance(iv.dom.min, IntImm)
+                and start.value == iv.dom.min.value):
+            part = "?" if parts is None else repr(canonical(parts[0].to_expr()))
+            raise _Mismatch(
+                f"the description has T.init(), which re-initialises the output at the start of "
+                f"every tile, but the reduction over {iv.var.name} continues across tiles (its part "
+                f"outside the tensorized loops is `{part}`), so only the last tile would remain; "
+                f"decompose_reduction before blockize and tensorize the update with an intrinsic "
+                "whose description has no init, or tensorize a tile that covers the whole reduction")
+
+
 def tensorize_ir(func: PrimFunc, block: str, intrin: TensorIntrin) -> PrimFunc:
     """Replace the body of the blockized ``block`` with ``intrin``'s implementation."""
     prim = "tensorize"
@@ -251,10 +291,7 @@ def tensorize_ir(func: PrimFunc, block: str, intrin: TensorIntrin) -> PrimFunc:
             raise _Mismatch(f"the inner block has the predicate {r_inner.predicate!r}; tensorize "
                             "needs whole tiles")
         r_blk, d_blk = r_inner.block, d_inner.block
-        if (r_blk.init is None) != (d_blk.init is None):
-            has = "has" if r_blk.init is not None else "has no"
-            raise _Mismatch(f"the inner block {has} T.init() but the description "
-                            f"{'does not' if d_blk.init is None else 'does'}; decompose_reduction first")
+        _check_inits(outer, r_inner, d_inner, matcher.d_loop_vars, r_loops)
         r_sub = {iv.var: substitute(v, matcher.loop_map) for iv, v in zip(r_blk.iter_vars, r_inner.iter_values)}
         d_sub = {iv.var: v for iv, v in zip(d_blk.iter_vars, d_inner.iter_values)}
         matcher.compare(substitute(d_blk.body, d_sub), substitute(r_blk.body, r_sub))

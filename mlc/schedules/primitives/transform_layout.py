@@ -13,7 +13,12 @@ Only buffers the function allocates can change layout (a parameter's layout is
 the caller's). The map must send distinct elements to distinct places; that
 is checked by enumeration before anything changes. The new shape is the
 smallest box holding the image, so a map like ``j // 16`` on 40 columns
-allocates 3 panels, the last one partly unused.
+allocates 3 panels, the last one partly unused. Such a layout has *padding*,
+cells no element of the old buffer goes to; as in TVM, it needs a
+``pad_value``, which a block ``{name}_pad`` at the head of the buffer's
+allocating block writes into the padding before anything else runs::
+
+    sch.transform_layout(block, ("read", 1), lambda k, j: (j // 16, k, j % 16), pad_value=0.0)
 """
 from __future__ import annotations
 
@@ -22,11 +27,15 @@ from dataclasses import replace as dc_replace
 
 import numpy as np
 
+from ...errors import DTypeError, IRError
+from ...ir import dtype as dt
+from ...ir.arith import simplify
 from ...ir.buffer import Buffer, BufferRegion
-from ...ir.expr import Binary, BufferLoad, IntImm, Range, Var, const
-from ...ir.functor import Mutator
+from ...ir.expr import (Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, convert,
+                        logical_or)
+from ...ir.functor import Mutator, substitute
 from ...ir.int_set import IntSet, canonical, relax
-from ...ir.tir import BufferStore, PrimFunc
+from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, Stmt, seq
 from ..analysis import is_param
 from ..base import ScheduleBase, instruction, schedule_error
 from ..index_map import IndexMap
@@ -167,8 +176,9 @@ class _Relayout(Mutator):
         return BufferRegion(self.new, tuple(dims))
 
 
-def transform_layout_ir(func: PrimFunc, block: str, buffer, index_map) -> PrimFunc:
-    """``func`` with the buffer ``block`` accesses (see :func:`_resolve`) laid out by ``index_map``."""
+def transform_layout_ir(func: PrimFunc, block: str, buffer, index_map, pad_value=None) -> PrimFunc:
+    """``func`` with the buffer ``block`` accesses (see :func:`_resolve`) laid out by ``index_map``;
+    a layout with padding needs ``pad_value``, written into the padding first."""
     prim = "transform_layout"
     loc = find_block(func, block, prim)
     buf = _resolve(prim, func, loc.node, buffer)
@@ -183,8 +193,92 @@ def transform_layout_ir(func: PrimFunc, block: str, buffer, index_map) -> PrimFu
     imap = IndexMap.parse(index_map, buf.ndim)
     shape = _new_shape(prim, func, buf, imap)
     _check_injective(prim, func, buf, imap, shape)
+    padded = int(np.prod(shape, dtype=object)) > int(np.prod(buf.static_shape(), dtype=object))
+    if padded and pad_value is None:
+        raise schedule_error(prim, f"index map {imap.text!r} lays {buf.name} of shape "
+                             f"{buf.static_shape()} out as {shape}, which has "
+                             f"{int(np.prod(shape)) - int(np.prod(buf.static_shape()))} cells no "
+                             "element goes to; pass pad_value= (e.g. 0) to say what they hold",
+                             func, loc.node)
+    fill = _pad_constant(prim, func, buf, pad_value) if pad_value is not None else None
     new = dc_replace(buf, shape=tuple(const(n, buf.shape[0].dtype if buf.shape else "int32") for n in shape))
-    return func.with_body(_Relayout(buf, new, imap).visit(func.body))
+    body = _Relayout(buf, new, imap).visit(func.body)
+    if padded:
+        body = _AddPadding(new, _pad_block(new, imap, buf.static_shape(), fill)).visit(body)
+    return func.with_body(body)
+
+
+def _pad_constant(prim, func, buf: Buffer, value):
+    """``pad_value`` as a constant of the buffer's dtype (a Python or NumPy scalar)."""
+    if isinstance(value, (bool, int, float, np.generic)) and not isinstance(value, (str, bytes)):
+        try:
+            return convert(value, buf.dtype) if not isinstance(value, float) or dt.is_float(buf.dtype) \
+                else _exact_int(value, buf.dtype)
+        except (DTypeError, IRError) as err:
+            raise schedule_error(prim, f"pad_value {value!r} does not fit {buf.name}'s dtype "
+                                 f"{buf.dtype}: {err}", func) from None
+    raise schedule_error(prim, f"pad_value must be a scalar of {buf.name}'s dtype {buf.dtype}, got "
+                         f"{value!r}", func)
+
+
+def _exact_int(value: float, dtype: str):
+    if not value.is_integer():
+        raise DTypeError(f"{value!r} is not an integer")
+    return convert(int(value), dtype)
+
+
+def _padding_condition(imap: IndexMap, new_vars, old_shape) -> PrimExpr:
+    """True where a cell of the new layout is padding: exact for splits and permutations
+    (inverted), else True everywhere (the real elements overwrite the fill)."""
+    if not _splits_and_permutes(imap):
+        return const(True, "bool")
+    parts: dict[int, dict] = {}
+    for var, r in zip(new_vars, imap.results):
+        if isinstance(r, Var):
+            parts.setdefault(id(r), {})["plain"] = var
+        else:
+            parts.setdefault(id(r.a), {})[r.op] = (var, r.b.value)
+    cond = const(False, "bool")
+    for p, extent in zip(imap.params, old_shape):
+        got = parts[id(p)]
+        if "plain" in got:
+            old = got["plain"]
+        else:
+            (outer, factor), (inner, _) = got["floordiv"], got["floormod"]
+            old = outer * factor + inner
+        cond = logical_or(cond, old >= extent)
+    return cond
+
+
+def _pad_block(new: Buffer, imap: IndexMap, old_shape, value) -> Stmt:
+    """Loops over the new shape around a block writing ``value`` into the padding cells."""
+    shape = new.static_shape()
+    loops = [Var(f"{new.name}_{d}", "int32") for d in range(len(shape))]
+    ivs = tuple(IterVar(Var(f"v{d}", "int32"), Range.from_extent(const(n)), "spatial")
+                for d, n in enumerate(shape))
+    vs = [iv.var for iv in ivs]
+    write = BufferRegion(new, tuple(Range(v, const(1)) for v in vs))
+    block = Block(f"{new.name}_pad", ivs, (), (write,), BufferStore(new, value, tuple(vs)))
+    cond = simplify(_padding_condition(imap, vs, old_shape), {iv.var: iv.dom for iv in ivs})
+    stmt: Stmt = BlockRealize(tuple(loops), const(True, "bool"), block)
+    if not (isinstance(cond, IntImm) and cond.value):
+        stmt = BlockRealize(tuple(loops), substitute(cond, dict(zip(vs, loops))), block)
+    for var, n in reversed(list(zip(loops, shape))):
+        stmt = For(var, const(0), const(n), "serial", stmt)
+    return stmt
+
+
+class _AddPadding(Mutator):
+    """Put the padding fill first in the block that allocates ``buffer``."""
+
+    def __init__(self, buffer: Buffer, fill: Stmt):
+        self.buffer, self.fill = buffer, fill
+
+    def visit_Block(self, node: Block):
+        node = self.generic_visit(node)
+        if any(b is self.buffer for b in node.alloc_buffers):
+            return dc_replace(node, body=seq(self.fill, node.body))
+        return node
 
 
 def _normalised(method):
@@ -192,11 +286,13 @@ def _normalised(method):
     recorded = instruction(method)
 
     @functools.wraps(method)
-    def wrapper(self, block, buffer, index_map):
+    def wrapper(self, block, buffer, index_map, pad_value=None):
         _, func, loc = self._block(block, "transform_layout")
         buf = _resolve("transform_layout", func, loc.node, buffer)
         spec = tuple(buffer) if isinstance(buffer, list) else buffer
-        return recorded(self, block, spec, IndexMap.parse(index_map, buf.ndim).text)
+        if isinstance(pad_value, np.generic):
+            pad_value = pad_value.item()
+        return recorded(self, block, spec, IndexMap.parse(index_map, buf.ndim).text, pad_value)
 
     wrapper.is_instruction = True
     return wrapper
@@ -205,8 +301,12 @@ def _normalised(method):
 class LayoutTransformPrimitives(ScheduleBase):
 
     @_normalised
-    def transform_layout(self, block, buffer, index_map) -> None:
+    def transform_layout(self, block, buffer, index_map, pad_value=None) -> None:
         """Lay out the buffer ``block`` accesses as ``buffer`` (``("read", i)``,
-        ``("write", i)`` or its name) by ``index_map`` (a lambda of its indices)."""
+        ``("write", i)`` or its name) by ``index_map`` (a lambda of its indices).
+
+        When the new layout has cells no element goes to (``i // 4, i % 4`` on
+        34 elements allocates 36), ``pad_value`` is required and fills them."""
         fname, func, loc = self._block(block, "transform_layout")
-        self._commit(fname, transform_layout_ir(func, loc.node.block.name_hint, buffer, index_map))
+        self._commit(fname, transform_layout_ir(func, loc.node.block.name_hint, buffer, index_map,
+                                                pad_value))
