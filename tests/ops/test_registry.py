@@ -22,7 +22,8 @@ def test_target_is_available(target):
 def test_every_op_has_a_pattern_and_doc():
     for name in list_ops():
         op = get_op(name)
-        assert op.pattern in PATTERNS, name
+        # a user's mlc.op has no pattern until its first call infers one
+        assert op.pattern in PATTERNS or (name.startswith("custom.") and op.pattern is None), name
         assert op.doc, f"{name} has no doc"
 
 
