@@ -29,6 +29,10 @@ def leaf_signature(leaf, where):
     """
     t = type(leaf)
     if t is np.ndarray or isinstance(leaf, np.ndarray):
+        if isinstance(leaf, np.ma.MaskedArray):
+            raise DTypeError(f"{where()} is a masked array; compiled code would ignore its mask. "
+                             "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as "
+                             "a separate bool array, combined with mlc.numpy.where")
         if leaf.dtype.kind not in "biuf" or leaf.dtype.name not in dt.SUPPORTED:
             raise DTypeError(f"{where()}: arrays of dtype {leaf.dtype} are not supported; expected "
                              f"one of {', '.join(dt.SUPPORTED)}")

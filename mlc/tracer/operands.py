@@ -129,6 +129,10 @@ def as_tracer(value, ctx: TraceContext | None = None):
         return ctx.scalar(value, _KIND_DEFAULT[type(value)])
     if isinstance(value, np.generic):
         return ctx.scalar(value.item(), dt.canonical(value.dtype))
+    if isinstance(value, np.ma.MaskedArray):
+        raise DTypeError("cannot use a masked array in a traced function; its mask would be ignored. "
+                         "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as a bool "
+                         "array combined with mlc.numpy.where" + describe_location(user_location()))
     if isinstance(value, (np.ndarray, list, tuple)):
         array = np.asarray(value)
         if array.dtype.kind not in "biuf":

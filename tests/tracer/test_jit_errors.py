@@ -169,3 +169,22 @@ def test_wrong_rank_is_just_a_retrace():
 def test_non_array_output():
     with pytest.raises(mlc.TraceError, match="output 0"):
         mlc.jit(lambda x: "done")(X)
+
+
+def test_masked_arrays_are_refused_not_silently_unmasked():
+    """Compiled code reads the data only: a masked array would lose its mask."""
+    masked = np.ma.array([1.0, 2.0, 3.0], mask=[0, 1, 0], dtype="float32")
+    add_one = mlc.jit(lambda x: x + 1)
+    with pytest.raises(mlc.DTypeError, match="argument 'x' of <lambda>\\(\\) is a masked array"):
+        add_one(masked)
+    with pytest.raises(mlc.DTypeError, match="argument 'xs_1' .* is a masked array"):
+        mlc.jit(lambda xs: xs[0] + xs[1])((X, np.ma.zeros((2, 3), "float32")))
+    with pytest.raises(mlc.DTypeError, match="masked array"):
+        mlc.numpy.add(masked, 1)
+    with pytest.raises(mlc.DTypeError, match="masked array"):
+        mlc.numpy.sum(masked)
+    with pytest.raises(mlc.DTypeError, match="cannot use a masked array in a traced function"):
+        mlc.jit(lambda x: x + masked)(np.ones(3, "float32"))
+    with pytest.raises(mlc.MLCError):  # np.ma's operator asks for the traced data: refused too
+        mlc.jit(lambda x: np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0]) * x)(np.ones(3))
+    np.testing.assert_array_equal(add_one(np.ma.getdata(masked)), [2.0, 3.0, 4.0])
