@@ -9,20 +9,30 @@ array([0., 2.], dtype=float32)
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import TraceError
 from ..ir import dtype as dt
+from ..ops.registry import get_op, list_aliases, list_ops
 from ..tracer.operands import as_tracer, as_tracers
 from ._api import emit, numpy_function
 
-__all__ = [
-    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "mod",
-    "power", "maximum", "minimum", "equal", "not_equal", "less", "less_equal", "greater",
-    "greater_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "left_shift", "right_shift", "negative", "positive", "absolute", "abs", "sign",
-    "exp", "expm1", "log", "log1p", "sqrt", "square", "reciprocal", "tanh", "sin", "cos", "floor",
-    "ceil", "logical_not", "invert", "bitwise_not", "isnan", "isfinite", "isinf", "where", "clip",
-    "astype", "UFUNCS",
-]
+
+def _registry_ufuncs() -> tuple[list[str], list[str]]:
+    """(unary, binary): the registry's elementwise ops that are NumPy ufuncs, by name.
+
+    This is the one list: every such op is an ``mlc.numpy`` function (and
+    ``np.<name>`` on a traced value reaches it), so an op added to the
+    registry needs no second entry here.
+    """
+    unary, binary = [], []
+    for name in list_ops():
+        ufunc = getattr(np, name, None)
+        if (isinstance(ufunc, np.ufunc) and ufunc.nout == 1 and ufunc.nin in (1, 2)
+                and get_op(name).pattern in ("elemwise", "broadcast")):
+            (unary if ufunc.nin == 1 else binary).append(name)
+    return unary, binary
+
 
 def _binary(op: str):
     @numpy_function("x1", "x2")
@@ -42,21 +52,13 @@ def _unary(op: str):
     return fn
 
 
-(add, subtract, multiply, divide, floor_divide, remainder, power, maximum, minimum, equal, not_equal,
- less, less_equal, greater, greater_equal, logical_and, logical_or, logical_xor, bitwise_and,
- bitwise_or, bitwise_xor, left_shift, right_shift) = (_binary(name) for name in (
-    "add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power", "maximum",
-    "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
-    "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "left_shift", "right_shift"))
-
-(negative, absolute, sign, exp, expm1, log, log1p, sqrt, square, reciprocal, tanh, sin, cos, floor,
- ceil, logical_not, invert, isnan, isfinite, isinf) = (_unary(name) for name in (
-    "negative", "absolute", "sign", "exp", "expm1", "log", "log1p", "sqrt", "square", "reciprocal",
-    "tanh", "sin", "cos", "floor", "ceil", "logical_not", "invert", "isnan", "isfinite", "isinf"))
-
-# NumPy's other spellings
-true_divide, mod, abs, bitwise_not = divide, remainder, absolute, invert  # noqa: A001
+_UNARY_NAMES, _BINARY_NAMES = _registry_ufuncs()
+_GENERATED = {name: _unary(name) for name in _UNARY_NAMES}
+_GENERATED.update((name, _binary(name)) for name in _BINARY_NAMES)
+# NumPy's other spellings (true_divide, mod, abs, bitwise_not, bitwise_invert)
+_GENERATED.update((alias, _GENERATED[name]) for alias, name in list_aliases().items()
+                  if name in _GENERATED and hasattr(np, alias))
+globals().update(_GENERATED)
 
 
 @numpy_function("x")
@@ -100,5 +102,9 @@ def astype(x, dtype):
     return t if t._atom.type.dtype == dtype else emit("astype", [t], dtype=dtype)
 
 
+_GENERATED["positive"] = positive
+
 #: NumPy ufunc name -> the function implementing it here (``__array_ufunc__``).
-UFUNCS = {name: globals()[name] for name in __all__ if name not in ("where", "clip", "astype", "UFUNCS")}
+UFUNCS = dict(sorted(_GENERATED.items()))
+
+__all__ = [*UFUNCS, "where", "clip", "astype", "UFUNCS"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from ..errors import MLCError
 
 __all__ = ["TensorType", "OpDef", "PATTERNS", "register_op", "register_alias", "settle_pattern", "get_op",
-           "list_ops"]
+           "list_ops", "list_aliases"]
 
 #: Fusion patterns, from most to least fusable.
 PATTERNS = ("elemwise", "broadcast", "injective", "reduction", "out_elemwise_fusable", "opaque")
@@ -129,6 +129,12 @@ def get_op(name: str) -> OpDef:
 def list_ops() -> list[str]:
     _load_library()
     return sorted(_REGISTRY)
+
+
+def list_aliases() -> dict[str, str]:
+    """NumPy's other spellings: alias -> canonical op name."""
+    _load_library()
+    return dict(sorted(_ALIASES.items()))
 
 
 def _load_library() -> None:
