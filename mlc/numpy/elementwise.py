@@ -15,6 +15,7 @@ from ..errors import TraceError
 from ..ir import dtype as dt
 from ..ops.registry import get_op, list_aliases, list_ops
 from ..tracer.operands import as_tracer, as_tracers
+from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 
 
@@ -37,7 +38,7 @@ def _registry_ufuncs() -> tuple[list[str], list[str]]:
 def _binary(op: str):
     @numpy_function("x1", "x2")
     def fn(x1, x2):
-        return emit(op, as_tracers([x1, x2]))
+        return emit(op, as_tracers([x1, x2], op=op))
     fn.__name__ = fn.__qualname__ = op
     fn.__doc__ = f"``np.{op}(x1, x2)`` elementwise, broadcasting (registry op ``{op}``)."
     return fn
@@ -77,21 +78,43 @@ def where(condition, x=None, y=None):
         raise TraceError("where(condition) with one argument (nonzero indices) has a data-dependent "
                          "shape and cannot be traced; pass x and y: where(condition, x, y)")
     cond = as_tracer(condition)
-    x, y = as_tracers([x, y], cond._ctx)
+    x, y = as_tracers([x, y], cond._ctx, op="where")
     return emit("where", [cond, x, y])
 
 
 @numpy_function("a", "a_min", "a_max")
 def clip(a, a_min=None, a_max=None):
-    """``minimum(maximum(a, a_min), a_max)``; either bound may be None, a scalar or an array."""
+    """``minimum(maximum(a, a_min), a_max)``; either bound may be None, a scalar or an array.
+
+    As NumPy 2's ``np.clip``: on an integer array a Python int bound beyond the
+    dtype's range is no bound at all (``clip(x_u32, -2, 3)`` clips at 3 only),
+    while a lower bound above the dtype's maximum (or an upper one below its
+    minimum) is refused.
+    """
     if a_min is None and a_max is None:
         raise TraceError("clip: give a_min, a_max or both")
     out = as_tracer(a)
+    dtype = out._atom.type.dtype
+    if dt.is_int(dtype):
+        a_min, a_max = _int_bound(a_min, dtype, lower=True), _int_bound(a_max, dtype, lower=False)
     if a_min is not None:
-        out = emit("maximum", as_tracers([out, a_min]))
+        out = emit("maximum", as_tracers([out, a_min], op="maximum"))
     if a_max is not None:
-        out = emit("minimum", as_tracers([out, a_max]))
+        out = emit("minimum", as_tracers([out, a_max], op="minimum"))
     return out
+
+
+def _int_bound(bound, dtype: str, lower: bool):
+    """A clip bound on an integer array: a Python int past the dtype's range on its own side
+    drops out (None); a traced one is clamped there (in int64) and stays a Python int."""
+    info, wide = np.iinfo(dtype), np.iinfo("int64")
+    if type(bound) is int:
+        return None if (bound <= info.min if lower else bound >= info.max) else bound
+    if isinstance(bound, Tracer) and bound.weak and bound._atom.type.dtype == "int64":
+        edge = as_tracer(np.int64(max(int(info.min), int(wide.min)) if lower else min(int(info.max), int(wide.max))),
+                         bound._ctx)
+        return emit("maximum" if lower else "minimum", [bound.strong(), edge]).weak_copy()
+    return bound
 
 
 @numpy_function("x")

@@ -26,7 +26,7 @@ from ..errors import DTypeError, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from .arguments import ArgumentSpec, leaf_signature
-from .compile import CompiledFunction, build_lowered, lower_graph
+from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph
 from .operands import as_tracer
 from .pytree import flatten, unflatten
 from .trace import TraceContext, is_tracing
@@ -144,13 +144,15 @@ class JitFunction:
             out_leaves, out_tree = flatten(result)
             outputs = [_output_tracer(leaf, ctx, n) for n, leaf in enumerate(out_leaves)]
         self.trace_count += 1
-        graph = ctx.finish(outputs)
-        return graph, out_tree
+        # traced Python ints that must fit a dtype are returned too, and checked after the run
+        checks = tuple(RangeCheck(*check[1:]) for check in ctx.range_checks)
+        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
+        return graph, out_tree, checks
 
     def _compile(self, call) -> CompiledFunction:
-        traced, out_tree = self._trace(call)
+        traced, out_tree, checks = self._trace(call)
         graph = lower_graph(traced)
-        return build_lowered(graph, out_tree, self._target, self._schedule)
+        return build_lowered(graph, out_tree, self._target, self._schedule, checks)
 
     # ---------------------------------------------------------------- inspect
 
@@ -160,7 +162,7 @@ class JitFunction:
         ``print(f.lower(x).as_text())`` shows the fused graph and its kernels.
         """
         _, _, call = self._signature(args, kwargs)
-        traced, _ = self._trace(call)
+        traced, _, _ = self._trace(call)
         graph = lower_graph(traced)
         return Lowered(traced, graph, graph.module, self._target, self._schedule)
 

@@ -61,6 +61,9 @@ class TraceContext:
         self._counter = 0
         self._scalars: dict[tuple, Constant] = {}
         self._arrays: dict[int, tuple[np.ndarray, Constant]] = {}
+        #: (traced Python int, dtype, op): values the compiled function must find within
+        #: the dtype's range when it runs (see :meth:`check_range`)
+        self.range_checks: list[tuple[Tracer, str, str]] = []
 
     # -------------------------------------------------------------- lifetime
 
@@ -99,6 +102,16 @@ class TraceContext:
             dt.canonical(array.dtype)
             entry = self._arrays[id(array)] = (array, constant(array, "c"))
         return self._tracer(entry[1])
+
+    def check_range(self, value: Tracer, dtype: str, op: str) -> None:
+        """Require the traced Python int ``value`` to fit ``dtype`` when the function runs.
+
+        NumPy 2 raises OverflowError when a Python int does not fit the array
+        dtype it is converted to; a traced int's value is known only at run
+        time, so the compiled function returns it too and checks it then.
+        """
+        if not any(c[0]._atom is value._atom and c[1] == dtype for c in self.range_checks):
+            self.range_checks.append((value, dtype, op))
 
     # --------------------------------------------------------------- ops
 
