@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import DTypeError, MLCError, ShapeError, TraceError
 from ..ir import dtype as dt
+from ..ir.buffer import check_element_count
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
 from .source import describe_location, user_location
@@ -83,6 +84,7 @@ class TraceContext:
 
     def new_input(self, ttype: TensorType, name: str, weak: bool = False):
         """A Tracer for a new graph input of type ``ttype``."""
+        check_element_count(ttype.shape, f"argument {name!r}")
         var = Var(name, ttype)
         self.inputs.append(var)
         return self._tracer(var, weak)
@@ -133,6 +135,11 @@ class TraceContext:
         except TypeError as err:  # wrong attribute names: a bug in the caller, reported plainly
             raise TraceError(f"{op_name}: {err}{describe_location(user_location(2))}") from None
         outs = result if isinstance(result, (tuple, list)) else (result,)
+        for t in outs:
+            try:
+                check_element_count(t.shape, f"the result of {op_name}")
+            except ShapeError as err:
+                raise ShapeError(f"{err}{describe_location(user_location(2))}") from None
         out_vars = tuple(Var(self._fresh(), t) for t in outs)
         binding = Binding(out_vars, op_name, tuple(a._atom for a in args),
                           tuple(sorted(attrs.items())), user_location(2))

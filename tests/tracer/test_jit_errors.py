@@ -188,3 +188,33 @@ def test_masked_arrays_are_refused_not_silently_unmasked():
     with pytest.raises(mlc.MLCError):  # np.ma's operator asks for the traced data: refused too
         mlc.jit(lambda x: np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0]) * x)(np.ones(3))
     np.testing.assert_array_equal(add_one(np.ma.getdata(masked)), [2.0, 3.0, 4.0])
+
+
+LIMIT = 2**31 - 1  # elements per array: indices and flattened offsets are int32
+
+
+@pytest.mark.parametrize("shape", [(LIMIT + 1,), (2, 2**30), (2**16, 2**15 + 1)])
+def test_arrays_past_the_32_bit_index_space_are_refused_with_the_limit(shape):
+    """Broadcast views: no memory is allocated, only shapes are traced."""
+    huge = np.broadcast_to(np.float32(1), shape)
+    for run in (lambda: mlc.jit(lambda x: x.reshape(-1)).lower(huge),
+                lambda: mlc.jit(lambda x: np.argmax(x)).lower(huge),
+                lambda: mlc.numpy.argmax(huge)):
+        with pytest.raises(mlc.ShapeError, match=r"argument '\w+': shape .* has \d+ elements, more than "
+                                                 r"mlc's limit of 2147483647 \(2\*\*31 - 1\) elements"):
+            run()
+
+
+def test_a_result_past_the_index_space_names_the_op_and_line():
+    x = np.broadcast_to(np.float32(1), (2**16, 1))
+    with pytest.raises(mlc.ShapeError, match=r"(?s)the result of add: shape \(65536, 65536\) has 4294967296 "
+                                             r"elements, more than mlc's limit.*marker-huge"):
+        mlc.jit(lambda a: a + a.reshape(1, -1)).lower(x)  # marker-huge
+    from mlc import te
+    with pytest.raises(mlc.ShapeError, match=r"buffer A: shape \(65536, 65536\) has 4294967296 elements"):
+        te.placeholder((2**16, 2**16), "float32", "A")
+
+
+def test_the_largest_indexable_array_traces():
+    lowered = mlc.jit(lambda x: x * 2).lower(np.broadcast_to(np.float32(1), (LIMIT,)))
+    assert lowered.graph.outputs[0].type.shape == (LIMIT,)
