@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import DTypeError, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
-from .arguments import ArgumentSpec, leaf_signature
+from .arguments import ArgumentSpec, WideInt, leaf_signature
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph
 from .operands import as_tracer
 from .pytree import flatten, unflatten
@@ -112,6 +112,8 @@ class JitFunction:
             fast = _fast_key(args)  # this call's arrays pass through unconverted
             if fast is not None:
                 self._runs[fast] = compiled.run
+        if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
+            leaves = [a for a in leaves if type(a) is not WideInt]
         return compiled.run(leaves)
 
     def _signature(self, args, kwargs):
@@ -137,7 +139,7 @@ class JitFunction:
         dynamic, treedef, arrays, weak, statics, n_args = call
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
         with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
-            tracers = [ctx.new_input(TensorType(a.shape, a.dtype.name), name, w)
+            tracers = [int(a) if type(a) is WideInt else ctx.new_input(TensorType(a.shape, a.dtype.name), name, w)
                        for a, name, w in zip(arrays, names, weak)]
             args, kwargs = self._spec.merge(unflatten(treedef, tracers), statics, n_args)
             result = self.fn(*args, **kwargs)

@@ -70,6 +70,11 @@ def _weak_int_constant(ctx: TraceContext, value: int, target: str, op: str | Non
     """A Python int literal next to arrays: NumPy 2's conversion for ``op``, or its error."""
     if not dt.is_int(target):
         return ctx.scalar(value, target)
+    if op in _BOOL_LOOP:  # NumPy reads the int as a C long, then as bool
+        wide = np.iinfo("int64")
+        if not wide.min <= value <= wide.max:
+            raise _out_of_range(value, "int64", op)
+        return ctx.scalar(bool(value), "bool")
     info = np.iinfo(target)
     if info.min <= value <= info.max:
         return ctx.scalar(value, target)
@@ -79,8 +84,6 @@ def _weak_int_constant(ctx: TraceContext, value: int, target: str, op: str | Non
             if wide_info.min <= value <= wide_info.max:
                 return ctx.scalar(value, wide)
         return ctx.scalar(np.inf if value > 0 else -np.inf, "float64")
-    if op in _BOOL_LOOP:
-        return ctx.scalar(bool(value), "bool")
     if op in _FLOAT_LOOP:
         return ctx.scalar(float(value), "float64")
     raise _out_of_range(value, target, op)
