@@ -11,7 +11,7 @@ from ..errors import IRError, ShapeError
 from . import dtype as dt
 from .expr import BufferLoad, IntImm, PrimExpr, Range, convert, ExprOp
 
-__all__ = ["Buffer", "BufferRegion", "decl_buffer", "SCOPES", "MAX_ELEMENTS", "check_element_count"]
+__all__ = ["Buffer", "BufferRegion", "decl_buffer", "SCOPES"]
 
 SCOPES = ("global", "local", "shared", "wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator")
 
@@ -93,25 +93,8 @@ class BufferRegion:
         return region_to_str(self)
 
 
-#: The most elements a buffer may hold: indices (and flattened offsets) are ``dt.INDEX``, int32.
-MAX_ELEMENTS = 2**31 - 1
-
-
-def check_element_count(shape, what: str) -> None:
-    """ShapeError unless an array of ``shape`` (ints) fits the 32-bit index space."""
-    count = 1
-    for extent in shape:
-        count *= extent
-    if count > MAX_ELEMENTS:
-        raise ShapeError(
-            f"{what}: shape {tuple(shape)} has {count} elements, more than mlc's limit of "
-            f"{MAX_ELEMENTS} (2**31 - 1) elements per array: indices and offsets are 32-bit "
-            f"({dt.INDEX}). Process the data in chunks below that size")
-
-
 def decl_buffer(shape, dtype="float32", name="buffer", scope="global") -> Buffer:
-    """Declare a buffer; ``shape`` is a tuple of ints (or integer expressions) of at most
-    :data:`MAX_ELEMENTS` elements in all."""
+    """Declare a buffer; ``shape`` is a tuple of ints (or integer expressions)."""
     if isinstance(shape, int):
         shape = (shape,)
     if scope not in SCOPES:
@@ -122,8 +105,9 @@ def decl_buffer(shape, dtype="float32", name="buffer", scope="global") -> Buffer
             raise ShapeError(f"buffer {name}: shape entries must be ints, got {extent!r}")
         if isinstance(extent, int) and extent < 0:
             raise ShapeError(f"buffer {name}: negative extent {extent} in shape {tuple(shape)}")
-    if all(isinstance(extent, int) for extent in shape):
-        check_element_count(shape, f"buffer {name}")
-    for extent in shape:
+        if isinstance(extent, int) and extent >= 2**31:
+            raise ShapeError(f"buffer {name}: extent {extent} in shape {tuple(shape)} does not fit the "
+                             f"{dt.INDEX} index type; each dimension must be below 2**31 (reshape the "
+                             "data into more dimensions, or process it in chunks)")
         dims.append(convert(extent, dt.INDEX))
     return Buffer(name, tuple(dims), dt.canonical(dtype), scope)

@@ -24,13 +24,28 @@ import numpy as np
 
 from ..errors import DTypeError, MLCError, ShapeError, TraceError
 from ..ir import dtype as dt
-from ..ir.buffer import check_element_count
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
 from .source import describe_location, user_location
 from .tracer import Tracer
 
-__all__ = ["TraceContext", "current_trace", "is_tracing"]
+__all__ = ["TraceContext", "current_trace", "is_tracing", "MAX_ELEMENTS", "check_element_count"]
+
+#: The most elements a traced array may hold. Loop variables and indices are int32
+#: (``dt.INDEX``); a schedule's fused loop over a larger array would overflow them.
+MAX_ELEMENTS = 2**31 - 1
+
+
+def check_element_count(shape, what: str) -> None:
+    """ShapeError unless an array of ``shape`` has at most :data:`MAX_ELEMENTS` elements."""
+    count = 1
+    for extent in shape:
+        count *= extent
+    if count > MAX_ELEMENTS:
+        raise ShapeError(
+            f"{what}: shape {tuple(shape)} has {count} elements, more than mlc's limit of "
+            f"{MAX_ELEMENTS} (2**31 - 1) elements per array: loop and index arithmetic is 32-bit "
+            f"({dt.INDEX}). Process the data in chunks below that size")
 
 _state = threading.local()
 
