@@ -8,7 +8,7 @@ The IR, errors and ``build`` load with the package; the tracer, schedules,
 ``mlc.numpy`` and ``mlc.nn`` load on first use (PEP 562), which keeps
 ``import mlc`` cheap.
 """
-from importlib import import_module
+from importlib import import_module as _import_module
 
 from . import ir
 from .backends import build
@@ -37,7 +37,7 @@ def __getattr__(name: str):
         module, attr = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'mlc' has no attribute {name!r}") from None
-    value = import_module(module)
+    value = _import_module(module)
     if attr is not None:
         value = getattr(value, attr)
     globals()[name] = value

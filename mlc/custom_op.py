@@ -27,7 +27,7 @@ from .errors import MLCError, ShapeError
 from .ir import te
 from .ir.expr import BufferLoad, Reduce
 from .ir.functor import pre_order_nodes
-from .ops.registry import TensorType, register_op
+from .ops.registry import TensorType, register_op, settle_pattern
 from .tracer.operands import as_tracer
 
 __all__ = ["op", "CustomOp"]
@@ -96,32 +96,31 @@ class CustomOp:
         self.tensor_params, self.attr_params = _split_params(fn)
         self._signature = inspect.signature(fn)
         self._references: dict = {}
-        self._name = name or f"custom.{fn.__name__}"
-        self._op = None
-        if pattern is not None:
-            self._register(pattern)
+        self._op = self._register(name or f"custom.{fn.__name__}", pattern)
         self._call = self._make_call()
 
     @property
     def op(self):
-        """The registry entry (registered on first use when the pattern is inferred)."""
-        if self._op is None:
-            raise MLCError(f"mlc.op {self.__name__} is registered on its first call, which infers "
-                           "its fusion pattern from the body; call it once or pass pattern=...")
+        """The registry entry, registered at definition: ``op.name`` is known from the start;
+        ``op.pattern`` is None until the first call infers it from the body (unless
+        ``pattern=...`` was given)."""
         return self._op
 
-    def _register(self, pattern: str) -> None:
+    def _register(self, name: str, pattern: str | None):
         with _lock:
-            if self._op is None:
-                self._op = register_op(_unique_name(self._name), pattern=pattern, infer=self._infer,
-                                       lower=self._lower, reference=self._reference,
-                                       num_outputs=None, doc=self.fn.__doc__
-                                       or f"custom operator from te function {self.fn.__qualname__}")
+            return register_op(_unique_name(name), pattern=pattern, infer=self._infer,
+                               lower=self._lower, reference=self._reference, num_outputs=None,
+                               doc=self.fn.__doc__ or f"custom operator from te function "
+                               f"{self.fn.__qualname__}")
 
     def _ensure_registered(self, types, attrs) -> str:
-        if self._op is None:
+        """The op's name, once its fusion pattern is settled (inferred on the first call)."""
+        if self._op.pattern is None:
             placeholders, outs = self._build(types, attrs)
-            self._register(_infer_pattern(outs, placeholders))
+            pattern = _infer_pattern(outs, placeholders)
+            with _lock:
+                if self._op.pattern is None:
+                    self._op = settle_pattern(self._op.name, pattern)
         return self._op.name
 
     # ------------------------------------------------------------ registry
@@ -184,8 +183,8 @@ class CustomOp:
         return self._call(*args, **kwargs)
 
     def __repr__(self) -> str:
-        state = f"{self._op.name} ({self._op.pattern})" if self._op else f"{self._name} (unregistered)"
-        return f"<mlc.op {state}>"
+        pattern = self._op.pattern or "pattern inferred on the first call"
+        return f"<mlc.op {self._op.name} ({pattern})>"
 
 
 def _unique_name(name: str) -> str:

@@ -105,5 +105,9 @@ def decl_buffer(shape, dtype="float32", name="buffer", scope="global") -> Buffer
             raise ShapeError(f"buffer {name}: shape entries must be ints, got {extent!r}")
         if isinstance(extent, int) and extent < 0:
             raise ShapeError(f"buffer {name}: negative extent {extent} in shape {tuple(shape)}")
+        if isinstance(extent, int) and extent >= 2**31:
+            raise ShapeError(f"buffer {name}: extent {extent} in shape {tuple(shape)} does not fit the "
+                             f"{dt.INDEX} index type; each dimension must be below 2**31 (reshape the "
+                             "data into more dimensions, or process it in chunks)")
         dims.append(convert(extent, dt.INDEX))
     return Buffer(name, tuple(dims), dt.canonical(dtype), scope)

@@ -9,25 +9,36 @@ array([0., 2.], dtype=float32)
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import TraceError
 from ..ir import dtype as dt
+from ..ops.registry import get_op, list_aliases, list_ops
 from ..tracer.operands import as_tracer, as_tracers
+from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 
-__all__ = [
-    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "remainder", "mod",
-    "power", "maximum", "minimum", "equal", "not_equal", "less", "less_equal", "greater",
-    "greater_equal", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "left_shift", "right_shift", "negative", "positive", "absolute", "abs", "sign",
-    "exp", "expm1", "log", "log1p", "sqrt", "square", "reciprocal", "tanh", "sin", "cos", "floor",
-    "ceil", "logical_not", "invert", "bitwise_not", "isnan", "isfinite", "isinf", "where", "clip",
-    "astype", "UFUNCS",
-]
+
+def _registry_ufuncs() -> tuple[list[str], list[str]]:
+    """(unary, binary): the registry's elementwise ops that are NumPy ufuncs, by name.
+
+    This is the one list: every such op is an ``mlc.numpy`` function (and
+    ``np.<name>`` on a traced value reaches it), so an op added to the
+    registry needs no second entry here.
+    """
+    unary, binary = [], []
+    for name in list_ops():
+        ufunc = getattr(np, name, None)
+        if (isinstance(ufunc, np.ufunc) and ufunc.nout == 1 and ufunc.nin in (1, 2)
+                and get_op(name).pattern in ("elemwise", "broadcast")):
+            (unary if ufunc.nin == 1 else binary).append(name)
+    return unary, binary
+
 
 def _binary(op: str):
     @numpy_function("x1", "x2")
     def fn(x1, x2):
-        return emit(op, as_tracers([x1, x2]))
+        return emit(op, as_tracers([x1, x2], op=op))
     fn.__name__ = fn.__qualname__ = op
     fn.__doc__ = f"``np.{op}(x1, x2)`` elementwise, broadcasting (registry op ``{op}``)."
     return fn
@@ -42,21 +53,13 @@ def _unary(op: str):
     return fn
 
 
-(add, subtract, multiply, divide, floor_divide, remainder, power, maximum, minimum, equal, not_equal,
- less, less_equal, greater, greater_equal, logical_and, logical_or, logical_xor, bitwise_and,
- bitwise_or, bitwise_xor, left_shift, right_shift) = (_binary(name) for name in (
-    "add", "subtract", "multiply", "divide", "floor_divide", "remainder", "power", "maximum",
-    "minimum", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
-    "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor",
-    "left_shift", "right_shift"))
-
-(negative, absolute, sign, exp, expm1, log, log1p, sqrt, square, reciprocal, tanh, sin, cos, floor,
- ceil, logical_not, invert, isnan, isfinite, isinf) = (_unary(name) for name in (
-    "negative", "absolute", "sign", "exp", "expm1", "log", "log1p", "sqrt", "square", "reciprocal",
-    "tanh", "sin", "cos", "floor", "ceil", "logical_not", "invert", "isnan", "isfinite", "isinf"))
-
-# NumPy's other spellings
-true_divide, mod, abs, bitwise_not = divide, remainder, absolute, invert  # noqa: A001
+_UNARY_NAMES, _BINARY_NAMES = _registry_ufuncs()
+_GENERATED = {name: _unary(name) for name in _UNARY_NAMES}
+_GENERATED.update((name, _binary(name)) for name in _BINARY_NAMES)
+# NumPy's other spellings (true_divide, mod, abs, bitwise_not, bitwise_invert)
+_GENERATED.update((alias, _GENERATED[name]) for alias, name in list_aliases().items()
+                  if name in _GENERATED and hasattr(np, alias))
+globals().update(_GENERATED)
 
 
 @numpy_function("x")
@@ -75,21 +78,43 @@ def where(condition, x=None, y=None):
         raise TraceError("where(condition) with one argument (nonzero indices) has a data-dependent "
                          "shape and cannot be traced; pass x and y: where(condition, x, y)")
     cond = as_tracer(condition)
-    x, y = as_tracers([x, y], cond._ctx)
+    x, y = as_tracers([x, y], cond._ctx, op="where")
     return emit("where", [cond, x, y])
 
 
 @numpy_function("a", "a_min", "a_max")
 def clip(a, a_min=None, a_max=None):
-    """``minimum(maximum(a, a_min), a_max)``; either bound may be None, a scalar or an array."""
+    """``minimum(maximum(a, a_min), a_max)``; either bound may be None, a scalar or an array.
+
+    As NumPy 2's ``np.clip``: on an integer array a Python int bound beyond the
+    dtype's range is no bound at all (``clip(x_u32, -2, 3)`` clips at 3 only),
+    while a lower bound above the dtype's maximum (or an upper one below its
+    minimum) is refused.
+    """
     if a_min is None and a_max is None:
         raise TraceError("clip: give a_min, a_max or both")
     out = as_tracer(a)
+    dtype = out._atom.type.dtype
+    if dt.is_int(dtype):
+        a_min, a_max = _int_bound(a_min, dtype, lower=True), _int_bound(a_max, dtype, lower=False)
     if a_min is not None:
-        out = emit("maximum", as_tracers([out, a_min]))
+        out = emit("maximum", as_tracers([out, a_min], op="maximum"))
     if a_max is not None:
-        out = emit("minimum", as_tracers([out, a_max]))
+        out = emit("minimum", as_tracers([out, a_max], op="minimum"))
     return out
+
+
+def _int_bound(bound, dtype: str, lower: bool):
+    """A clip bound on an integer array: a Python int past the dtype's range on its own side
+    drops out (None); a traced one is clamped there (in int64) and stays a Python int."""
+    info, wide = np.iinfo(dtype), np.iinfo("int64")
+    if type(bound) is int:
+        return None if (bound <= info.min if lower else bound >= info.max) else bound
+    if isinstance(bound, Tracer) and bound.weak and bound._atom.type.dtype == "int64":
+        edge = as_tracer(np.int64(max(int(info.min), int(wide.min)) if lower else min(int(info.max), int(wide.max))),
+                         bound._ctx)
+        return emit("maximum" if lower else "minimum", [bound.strong(), edge]).weak_copy()
+    return bound
 
 
 @numpy_function("x")
@@ -100,5 +125,9 @@ def astype(x, dtype):
     return t if t._atom.type.dtype == dtype else emit("astype", [t], dtype=dtype)
 
 
+_GENERATED["positive"] = positive
+
 #: NumPy ufunc name -> the function implementing it here (``__array_ufunc__``).
-UFUNCS = {name: globals()[name] for name in __all__ if name not in ("where", "clip", "astype", "UFUNCS")}
+UFUNCS = dict(sorted(_GENERATED.items()))
+
+__all__ = [*UFUNCS, "where", "clip", "astype", "UFUNCS"]

@@ -24,11 +24,12 @@ TensorType(shape=(4, 3), dtype='float32')
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import MLCError
 
-__all__ = ["TensorType", "OpDef", "PATTERNS", "register_op", "register_alias", "get_op", "list_ops"]
+__all__ = ["TensorType", "OpDef", "PATTERNS", "register_op", "register_alias", "settle_pattern", "get_op",
+           "list_ops", "list_aliases"]
 
 #: Fusion patterns, from most to least fusable.
 PATTERNS = ("elemwise", "broadcast", "injective", "reduction", "out_elemwise_fusable", "opaque")
@@ -59,9 +60,12 @@ class OpDef:
     ``num_outputs`` is 1 for ops whose ``infer`` returns one TensorType and
     whose ``lower`` returns one te Tensor; an int above 1 or ``None`` (the
     count depends on the attributes, as for ``split``) means both return tuples.
+
+    ``pattern`` is None only for a user-defined op (``mlc.op``) registered
+    before its first call, which infers it from the body (:func:`settle_pattern`).
     """
     name: str
-    pattern: str
+    pattern: str | None
     infer: Callable
     lower: Callable
     reference: Callable
@@ -73,15 +77,31 @@ _REGISTRY: dict[str, OpDef] = {}
 _ALIASES: dict[str, str] = {}
 
 
-def register_op(name: str, *, pattern: str, infer: Callable, lower: Callable, reference: Callable,
+def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Callable, reference: Callable,
                 num_outputs: int | None = 1, doc: str = "") -> OpDef:
-    """Add an op; user-defined ops (``mlc.op``) use the same path."""
-    if pattern not in PATTERNS:
+    """Add an op; user-defined ops (``mlc.op``) use the same path.
+
+    ``pattern=None`` registers the op with its fusion pattern still to be
+    decided: :func:`settle_pattern` sets it before the op is first traced.
+    """
+    if pattern is not None and pattern not in PATTERNS:
         raise MLCError(f"op {name}: pattern must be one of {PATTERNS}, got {pattern!r}")
     if name in _REGISTRY:
         raise MLCError(f"op {name!r} is already registered")
     op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc)
     _REGISTRY[name] = op
+    return op
+
+
+def settle_pattern(name: str, pattern: str) -> OpDef:
+    """Give op ``name``, registered with ``pattern=None``, its fusion pattern; returns the new entry."""
+    op = get_op(name)
+    if pattern not in PATTERNS:
+        raise MLCError(f"op {name}: pattern must be one of {PATTERNS}, got {pattern!r}")
+    if op.pattern is not None:
+        raise MLCError(f"op {name} already has fusion pattern {op.pattern!r}")
+    op = replace(op, pattern=pattern)
+    _REGISTRY[op.name] = op
     return op
 
 
@@ -109,6 +129,12 @@ def get_op(name: str) -> OpDef:
 def list_ops() -> list[str]:
     _load_library()
     return sorted(_REGISTRY)
+
+
+def list_aliases() -> dict[str, str]:
+    """NumPy's other spellings: alias -> canonical op name."""
+    _load_library()
+    return dict(sorted(_ALIASES.items()))
 
 
 def _load_library() -> None:

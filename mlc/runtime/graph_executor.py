@@ -16,7 +16,6 @@ arrays (and with ``MLC_DEBUG`` every call checks them against its PrimFunc).
 """
 from __future__ import annotations
 
-import ctypes
 import threading
 from collections.abc import Sequence
 
@@ -27,6 +26,7 @@ from ..errors import MLCError
 from ..ir.graph import Constant, Graph, Var
 from ..tracer.pytree import unflatten
 from .module import Module
+from .pointers import data_pointer
 
 #: ``out_tree`` meaning "return a list of the outputs".
 LEAF_LIST = None
@@ -36,25 +36,6 @@ __all__ = ["GraphExecutor", "data_pointer", "native_entry", "graph_program", "PR
 #: The name of the graph's program in a module built by ``mlc.jit``.
 PROGRAM = "graph"
 
-
-
-def _array_struct_pointer(array: np.ndarray) -> int:
-    """The data pointer of ``array``: the ``data`` field of NumPy's PyArrayObject (after the
-    object header), which is what ``PyArray_DATA`` reads; about 10x faster than ``.ctypes.data``."""
-    return _read_pointer(id(array) + _DATA_OFFSET).value
-
-
-_DATA_OFFSET = object.__basicsize__  # PyObject_HEAD: the data pointer follows it
-_read_pointer = ctypes.c_void_p.from_address
-
-
-def _check_struct_pointer() -> bool:
-    probes = [np.arange(5, dtype="float32"), np.zeros((3, 2), "int8")[1:], np.empty(0)]
-    return all(_array_struct_pointer(a) == a.ctypes.data for a in probes)
-
-
-#: ``data_pointer(array)``: the address of an array's first element.
-data_pointer = _array_struct_pointer if _check_struct_pointer() else (lambda a: a.ctypes.data)
 
 
 def native_entry(function):

@@ -1,8 +1,18 @@
 """A built module: named functions called with NumPy arrays (destination passing).
 
 Every backend returns a :class:`Module`. It checks each call's arguments
-against the PrimFunc's buffers (count, type, dtype, shape, C-contiguity),
+against the PrimFunc's buffers (count, type, dtype and native byte order,
+shape, C-contiguity; masked arrays are refused, their mask would be ignored),
 then hands the arrays to the backend's kernel.
+
+Kernels are compiled on the promise that their arrays do not alias
+(``tir.noalias``, the default; LLVM's ``noalias``): an array the function
+writes must not share memory with any other argument. A call that breaks the
+promise raises :class:`~mlc.MLCError` naming both parameters (the check
+compares the arrays' byte ranges, a few comparisons per call) instead of
+computing garbage; pass a copy (``b.copy()``). A PrimFunc whose attributes say
+``tir.noalias=False`` is compiled without the promise and accepts aliased
+arguments.
 """
 from __future__ import annotations
 
@@ -12,6 +22,7 @@ import numpy as np
 
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.tir import PrimFunc
+from .pointers import overlapping_pair
 from .timing import TimeResult, time_function
 
 __all__ = ["Module", "Function", "TimeResult", "check_arguments"]
@@ -20,31 +31,56 @@ __all__ = ["Module", "Function", "TimeResult", "check_arguments"]
 Kernel = Callable[[Sequence[np.ndarray]], None]
 
 
-def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozenset[int] = frozenset()) -> None:
+_MASKED = np.ma.MaskedArray
+
+
+def param_specs(func: PrimFunc) -> tuple[tuple[str, str, np.dtype, tuple[int, ...]], ...]:
+    """(name, dtype name, NumPy dtype, shape) of each parameter: what a call is checked against."""
+    return tuple((p.name, p.dtype, np.dtype(p.dtype), p.static_shape()) for p in func.params)
+
+
+def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozenset[int] = frozenset(),
+                    noalias: bool = True, specs=None) -> None:
     """Raise ShapeError/DTypeError naming the parameter whose argument is wrong.
 
     ``written`` holds the positions of parameters the function stores to;
-    those arrays must be writeable.
+    those arrays must be writeable and, when ``noalias``, share no memory
+    with another argument. ``specs`` is ``param_specs(func)``, precomputed.
     """
-    params = func.params
-    if len(args) != len(params):
-        names = ", ".join(p.name for p in params)
-        raise ShapeError(f"{name}() takes {len(params)} arrays ({names}), got {len(args)}")
-    for n, (param, arg) in enumerate(zip(params, args)):
+    specs = specs or param_specs(func)
+    if len(args) != len(specs):
+        names = ", ".join(s[0] for s in specs)
+        raise ShapeError(f"{name}() takes {len(specs)} arrays ({names}), got {len(args)}")
+    for n, ((pname, pdtype, expected, shape), arg) in enumerate(zip(specs, args)):
         if not isinstance(arg, np.ndarray):
-            raise DTypeError(f"{name}(): argument {param.name} must be a numpy.ndarray of "
-                             f"{param.dtype}, got {type(arg).__name__}; wrap it with np.asarray")
-        if arg.dtype.name != param.dtype:
-            raise DTypeError(f"{name}(): argument {param.name} must have dtype {param.dtype}, "
-                             f"got {arg.dtype.name}; convert it with .astype('{param.dtype}')")
-        shape = param.static_shape()
+            raise DTypeError(f"{name}(): argument {pname} must be a numpy.ndarray of "
+                             f"{pdtype}, got {type(arg).__name__}; wrap it with np.asarray")
+        if isinstance(arg, _MASKED):
+            raise DTypeError(f"{name}(): argument {pname} is a masked array; its mask would be "
+                             "ignored. Pass plain data: np.ma.getdata(x), or x.filled(value)")
+        dtype = arg.dtype
+        if dtype is not expected and dtype != expected:  # (dtype.name is slow: only on error)
+            if dtype.name == pdtype:
+                raise DTypeError(f"{name}(): argument {pname} has non-native byte order "
+                                 f"({dtype.str}); the kernel reads native {pdtype}. Convert it "
+                                 f"with .astype('{pdtype}')")
+            raise DTypeError(f"{name}(): argument {pname} must have dtype {pdtype}, "
+                             f"got {dtype.name}; convert it with .astype('{pdtype}')")
         if arg.shape != shape:
-            raise ShapeError(f"{name}(): argument {param.name} must have shape {shape}, got {arg.shape}")
+            raise ShapeError(f"{name}(): argument {pname} must have shape {shape}, got {arg.shape}")
         if not arg.flags.c_contiguous:
-            raise ShapeError(f"{name}(): argument {param.name} must be C-contiguous; pass "
+            raise ShapeError(f"{name}(): argument {pname} must be C-contiguous; pass "
                              "np.ascontiguousarray(x)")
         if n in written and not arg.flags.writeable:
-            raise MLCError(f"{name}(): argument {param.name} is written but the array is read-only")
+            raise MLCError(f"{name}(): argument {pname} is written but the array is read-only")
+    if noalias and written and len(args) > 1:
+        pair = overlapping_pair(args, written)
+        if pair is not None:
+            m, n = pair
+            raise MLCError(f"{name}(): arguments {specs[m][0]} and {specs[n][0]} share memory, "
+                           f"and {specs[n if n in written else m][0]} is written; the kernel is "
+                           "compiled assuming its arrays do not alias (tir.noalias). Pass a copy "
+                           "(x.copy()) or a separate output array")
 
 
 def written_params(func: PrimFunc) -> frozenset[int]:
@@ -58,17 +94,19 @@ def written_params(func: PrimFunc) -> frozenset[int]:
 class Function:
     """One callable function of a module: ``f(*arrays)`` runs it in place."""
 
-    __slots__ = ("name", "func", "kernel", "written", "native")
+    __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native")
 
     def __init__(self, name: str, func: PrimFunc, kernel: Kernel, native=None):
         self.name, self.func, self.kernel = name, func, kernel
         self.written = written_params(func)
+        self.noalias = bool(func.attr("tir.noalias", True))
+        self.specs = param_specs(func)
         #: the backend's C entry point taking one data pointer per parameter, or None;
         #: callers that hold checked, contiguous arrays may call it directly
         self.native = native
 
     def __call__(self, *args) -> None:
-        check_arguments(self.name, self.func, args, self.written)
+        check_arguments(self.name, self.func, args, self.written, self.noalias, self.specs)
         self.kernel(args)
 
     def __repr__(self) -> str:
@@ -120,7 +158,7 @@ class Module:
         fn = self[name]
 
         def evaluate(*args) -> TimeResult:
-            check_arguments(name, fn.func, args, fn.written)
+            check_arguments(name, fn.func, args, fn.written, fn.noalias, fn.specs)
             return time_function(lambda: fn.kernel(args), number, repeat, warmup)
 
         return evaluate

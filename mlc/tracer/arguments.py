@@ -17,18 +17,35 @@ from ..ir import dtype as dt
 from .pytree import flatten
 from .tracer import Tracer
 
-__all__ = ["ArgumentSpec", "leaf_signature", "static_key"]
+__all__ = ["ArgumentSpec", "leaf_signature", "static_key", "WideInt"]
 
 _WEAK_DTYPES = {bool: "bool", int: "int64", float: "float64"}
+
+
+class WideInt(int):
+    """A Python int argument that int64 cannot hold (``2**70``, ``2**64 - 1``).
+
+    Its cache-key part: such an int is traced as a constant, so the function
+    compiles once per value and NumPy 2's exact rules for huge Python ints
+    apply (comparisons, ``clip`` bounds, ``uint64`` arithmetic).
+    """
+    __slots__ = ()
 
 
 def leaf_signature(leaf, where):
     """(cache-key part, array to pass, weak) for one dynamic leaf; typed error otherwise.
 
     ``where()`` describes the leaf for an error message ("argument 'x' of f()").
+    A Python int that int64 cannot hold comes back as a :class:`WideInt` in
+    both places: it is a constant of the trace, not an argument of the compiled
+    function.
     """
     t = type(leaf)
     if t is np.ndarray or isinstance(leaf, np.ndarray):
+        if isinstance(leaf, np.ma.MaskedArray):
+            raise DTypeError(f"{where()} is a masked array; compiled code would ignore its mask. "
+                             "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as "
+                             "a separate bool array, combined with mlc.numpy.where")
         if leaf.dtype.kind not in "biuf" or leaf.dtype.name not in dt.SUPPORTED:
             raise DTypeError(f"{where()}: arrays of dtype {leaf.dtype} are not supported; expected "
                              f"one of {', '.join(dt.SUPPORTED)}")
@@ -38,8 +55,9 @@ def leaf_signature(leaf, where):
     if t in _WEAK_DTYPES:
         try:
             value = np.asarray(leaf, _WEAK_DTYPES[t])
-        except OverflowError:
-            raise DTypeError(f"{where()}: Python int {leaf} does not fit int64") from None
+        except OverflowError:  # a Python int past int64
+            wide = WideInt(leaf)
+            return ("wide int", wide), wide, True
         return t, value, True
     if isinstance(leaf, np.generic):
         return leaf_signature(np.asarray(leaf), where)

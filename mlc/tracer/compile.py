@@ -5,11 +5,35 @@ call; the :class:`~mlc.runtime.graph_executor.GraphExecutor` then runs them.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import DTypeError
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..passes.graph import run_graph_passes
+from .pytree import unflatten
+from .source import describe_location, user_location
 
-__all__ = ["lower_graph", "build_lowered", "CompiledFunction"]
+__all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck"]
+
+
+class RangeCheck(NamedTuple):
+    """A traced Python int the run must find within ``dtype``'s range; ``op`` converts it
+    (``TraceContext.check_range``). The error names the user's line of the call."""
+    dtype: str
+    op: str
+
+    def verify(self, value: np.ndarray) -> None:
+        info = np.iinfo(self.dtype)
+        v = int(value)
+        if not info.min <= v <= info.max:
+            raise DTypeError(
+                f"{self.op}: Python integer {v} (a Python scalar argument, or computed from one) is "
+                f"out of bounds for {self.dtype}, in [{info.min}, {info.max}]; NumPy 2 raises "
+                "OverflowError here. Cast the array to a wider dtype, or pass a value in range"
+                + describe_location(user_location()))
 
 
 def lower_graph(traced: Graph) -> Graph:
@@ -23,24 +47,39 @@ def lower_graph(traced: Graph) -> Graph:
 class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
-    __slots__ = ("graph", "lib", "executor", "run")
+    __slots__ = ("graph", "lib", "executor", "run", "checks")
 
-    def __init__(self, graph: Graph, lib, executor):
-        self.graph, self.lib, self.executor = graph, lib, executor
-        self.run = executor.run
+    def __init__(self, graph: Graph, lib, executor, out_tree=None, checks: tuple[RangeCheck, ...] = ()):
+        self.graph, self.lib, self.executor, self.checks = graph, lib, executor, checks
+        self.run = executor.run if not checks else self._checked_run(executor.run, out_tree, checks)
+
+    @staticmethod
+    def _checked_run(run, out_tree, checks):
+        """``run`` whose last ``len(checks)`` outputs are verified, then dropped."""
+        n = -len(checks)
+
+        def checked(leaves):
+            outputs = run(leaves)
+            for check, value in zip(checks, outputs[n:]):
+                check.verify(value)
+            return unflatten(out_tree, outputs[:n])
+        return checked
 
 
-def build_lowered(graph: Graph, out_tree, target, schedule) -> CompiledFunction:
+def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = ()
+                  ) -> CompiledFunction:
     """Build ``graph.module`` in one ``mlc.build`` call (which applies ``schedule``, or the
     target's default rules when it is None), with the whole graph as one native
-    program; wrap them in an executor."""
+    program; wrap them in an executor. The graph's last ``len(checks)`` outputs are
+    the traced ints the :class:`RangeCheck` s verify after each run."""
     from ..backends import build
     from ..backends.target import Target
-    from ..runtime.graph_executor import PROGRAM, GraphExecutor, graph_program
+    from ..runtime.graph_executor import LEAF_LIST, PROGRAM, GraphExecutor, graph_program
     from ..runtime.module import Module
     target = Target.from_str(target)
     if len(graph.module):
         lib = build(graph.module, target, schedule, programs={PROGRAM: graph_program(graph)[0]})
     else:
         lib = Module(target, {})
-    return CompiledFunction(graph, lib, GraphExecutor(graph, lib, out_tree))
+    executor = GraphExecutor(graph, lib, LEAF_LIST if checks else out_tree)
+    return CompiledFunction(graph, lib, executor, out_tree, checks)

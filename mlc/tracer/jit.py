@@ -25,8 +25,8 @@ import numpy as np
 from ..errors import DTypeError, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
-from .arguments import ArgumentSpec, leaf_signature
-from .compile import CompiledFunction, build_lowered, lower_graph
+from .arguments import ArgumentSpec, WideInt, leaf_signature
+from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph
 from .operands import as_tracer
 from .pytree import flatten, unflatten
 from .trace import TraceContext, is_tracing
@@ -112,6 +112,8 @@ class JitFunction:
             fast = _fast_key(args)  # this call's arrays pass through unconverted
             if fast is not None:
                 self._runs[fast] = compiled.run
+        if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
+            leaves = [a for a in leaves if type(a) is not WideInt]
         return compiled.run(leaves)
 
     def _signature(self, args, kwargs):
@@ -137,20 +139,22 @@ class JitFunction:
         dynamic, treedef, arrays, weak, statics, n_args = call
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
         with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
-            tracers = [ctx.new_input(TensorType(a.shape, a.dtype.name), name, w)
+            tracers = [int(a) if type(a) is WideInt else ctx.new_input(TensorType(a.shape, a.dtype.name), name, w)
                        for a, name, w in zip(arrays, names, weak)]
             args, kwargs = self._spec.merge(unflatten(treedef, tracers), statics, n_args)
             result = self.fn(*args, **kwargs)
             out_leaves, out_tree = flatten(result)
             outputs = [_output_tracer(leaf, ctx, n) for n, leaf in enumerate(out_leaves)]
         self.trace_count += 1
-        graph = ctx.finish(outputs)
-        return graph, out_tree
+        # traced Python ints that must fit a dtype are returned too, and checked after the run
+        checks = tuple(RangeCheck(*check[1:]) for check in ctx.range_checks)
+        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
+        return graph, out_tree, checks
 
     def _compile(self, call) -> CompiledFunction:
-        traced, out_tree = self._trace(call)
+        traced, out_tree, checks = self._trace(call)
         graph = lower_graph(traced)
-        return build_lowered(graph, out_tree, self._target, self._schedule)
+        return build_lowered(graph, out_tree, self._target, self._schedule, checks)
 
     # ---------------------------------------------------------------- inspect
 
@@ -160,7 +164,7 @@ class JitFunction:
         ``print(f.lower(x).as_text())`` shows the fused graph and its kernels.
         """
         _, _, call = self._signature(args, kwargs)
-        traced, _ = self._trace(call)
+        traced, _, _ = self._trace(call)
         graph = lower_graph(traced)
         return Lowered(traced, graph, graph.module, self._target, self._schedule)
 

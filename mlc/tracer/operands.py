@@ -50,13 +50,56 @@ def weak_dtype(value, strong: str | None) -> str:
     return strong if dt.is_float(strong) else "float64"
 
 
-def _check_int_range(value: int, dtype: str) -> None:
-    if dt.is_int(dtype):
-        info = np.iinfo(dtype)
-        if not info.min <= value <= info.max:
-            raise DTypeError(f"Python integer {value} is out of bounds for {dtype} (NumPy 2 raises "
-                             f"OverflowError here); cast the array to a wider dtype first"
-                             + describe_location(user_location()))
+#: Ops that compare a Python int with the array exactly, whatever its value (NumPy 2).
+COMPARISONS = frozenset({"equal", "not_equal", "less", "less_equal", "greater", "greater_equal"})
+#: Ops whose loop converts a Python int to bool (``logical_and(x_i8, 256)`` is ``x_i8 != 0``).
+_BOOL_LOOP = frozenset({"logical_and", "logical_or", "logical_xor"})
+#: Ops whose loop computes integers in float64 (``divide(x_i8, 300)`` is ``x_i8 / 300.0``).
+_FLOAT_LOOP = frozenset({"divide"})
+
+
+def _out_of_range(value: int, dtype: str, op: str | None) -> DTypeError:
+    info = np.iinfo(dtype)
+    return DTypeError(f"{op or 'operation'}: Python integer {value} is out of bounds for {dtype} (NumPy 2 "
+                      f"raises OverflowError; the int takes the array's dtype, in [{info.min}, "
+                      f"{info.max}]); cast the array to a wider dtype first"
+                      + describe_location(user_location()))
+
+
+def _weak_int_constant(ctx: TraceContext, value: int, target: str, op: str | None):
+    """A Python int literal next to arrays: NumPy 2's conversion for ``op``, or its error."""
+    if not dt.is_int(target):
+        return ctx.scalar(value, target)
+    if op in _BOOL_LOOP:  # NumPy reads the int as a C long, then as bool
+        wide = np.iinfo("int64")
+        if not wide.min <= value <= wide.max:
+            raise _out_of_range(value, "int64", op)
+        return ctx.scalar(bool(value), "bool")
+    info = np.iinfo(target)
+    if info.min <= value <= info.max:
+        return ctx.scalar(value, target)
+    if op in COMPARISONS:  # exact: compare in a dtype that holds the value (inf beyond 64 bits)
+        for wide in ("int64", "uint64"):
+            wide_info = np.iinfo(wide)
+            if wide_info.min <= value <= wide_info.max:
+                return ctx.scalar(value, wide)
+        return ctx.scalar(np.inf if value > 0 else -np.inf, "float64")
+    if op in _FLOAT_LOOP:
+        return ctx.scalar(float(value), "float64")
+    raise _out_of_range(value, target, op)
+
+
+def _weak_int_tracer(ctx: TraceContext, v: Tracer, target: str, op: str | None):
+    """A traced Python int (int64, value known only when the function runs) as ``op``'s operand."""
+    if op in COMPARISONS and dt.is_int(target):
+        return v.strong()  # compared exactly in int64 (or int64 against uint64)
+    if op in _BOOL_LOOP:
+        target = "bool"
+    elif op in _FLOAT_LOOP and dt.is_int(target):
+        target = "float64"
+    if dt.is_int(target) and target != "int64":
+        ctx.check_range(v, target, op or "operation")
+    return (ctx.emit("astype", [v], {"dtype": target}) if target != v._atom.type.dtype else v).strong()
 
 
 def trace_of(values) -> TraceContext:
@@ -85,11 +128,15 @@ def _strong_dtype(values) -> str | None:
     return dtypes[0] if len(dtypes) == 1 else dt.canonical(np.result_type(*dtypes))
 
 
-def as_tracers(values, ctx: TraceContext | None = None) -> list:
+def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -> list:
     """Tracers for ``values`` (Tracers, arrays, NumPy or Python scalars), promoted together.
 
     Weak operands (Python scalars, weak Tracers) are given the dtype NEP 50
-    assigns next to the strong ones; ``None`` entries stay None.
+    assigns next to the strong ones; ``None`` entries stay None. A Python int
+    that the dtype cannot hold is handled as NumPy 2's ufunc ``op`` handles
+    it: compared exactly, converted to bool or float64 where ``op``'s loop
+    computes in those, refused otherwise (DTypeError; for a traced int, when
+    the compiled function runs).
     """
     ctx = ctx or trace_of(values)
     strong = _strong_dtype(values)
@@ -107,14 +154,15 @@ def as_tracers(values, ctx: TraceContext | None = None) -> list:
                                  "value escaped its function" + describe_location(user_location()))
             if v.weak:
                 target = weak_dtype(v, strong)
-                v = ctx.emit("astype", [v], {"dtype": target}) if target != v._atom.type.dtype else v
-                v = v.strong()
+                if _kind(v) is int:
+                    v = _weak_int_tracer(ctx, v, target, op)
+                else:
+                    v = ctx.emit("astype", [v], {"dtype": target}) if target != v._atom.type.dtype else v
+                    v = v.strong()
             out.append(v)
         elif is_weak_scalar(v):
             target = weak_dtype(v, strong)
-            if type(v) is int:
-                _check_int_range(v, target)
-            out.append(ctx.scalar(v, target))
+            out.append(_weak_int_constant(ctx, v, target, op) if type(v) is int else ctx.scalar(v, target))
         else:
             out.append(as_tracer(v, ctx))
     return out
@@ -129,6 +177,10 @@ def as_tracer(value, ctx: TraceContext | None = None):
         return ctx.scalar(value, _KIND_DEFAULT[type(value)])
     if isinstance(value, np.generic):
         return ctx.scalar(value.item(), dt.canonical(value.dtype))
+    if isinstance(value, np.ma.MaskedArray):
+        raise DTypeError("cannot use a masked array in a traced function; its mask would be ignored. "
+                         "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as a bool "
+                         "array combined with mlc.numpy.where" + describe_location(user_location()))
     if isinstance(value, (np.ndarray, list, tuple)):
         array = np.asarray(value)
         if array.dtype.kind not in "biuf":

@@ -29,7 +29,23 @@ from ..ops.registry import TensorType, get_op
 from .source import describe_location, user_location
 from .tracer import Tracer
 
-__all__ = ["TraceContext", "current_trace", "is_tracing"]
+__all__ = ["TraceContext", "current_trace", "is_tracing", "MAX_ELEMENTS", "check_element_count"]
+
+#: The most elements a traced array may hold. Loop variables and indices are int32
+#: (``dt.INDEX``); a schedule's fused loop over a larger array would overflow them.
+MAX_ELEMENTS = 2**31 - 1
+
+
+def check_element_count(shape, what: str) -> None:
+    """ShapeError unless an array of ``shape`` has at most :data:`MAX_ELEMENTS` elements."""
+    count = 1
+    for extent in shape:
+        count *= extent
+    if count > MAX_ELEMENTS:
+        raise ShapeError(
+            f"{what}: shape {tuple(shape)} has {count} elements, more than mlc's limit of "
+            f"{MAX_ELEMENTS} (2**31 - 1) elements per array: loop and index arithmetic is 32-bit "
+            f"({dt.INDEX}). Process the data in chunks below that size")
 
 _state = threading.local()
 
@@ -61,6 +77,9 @@ class TraceContext:
         self._counter = 0
         self._scalars: dict[tuple, Constant] = {}
         self._arrays: dict[int, tuple[np.ndarray, Constant]] = {}
+        #: (traced Python int, dtype, op): values the compiled function must find within
+        #: the dtype's range when it runs (see :meth:`check_range`)
+        self.range_checks: list[tuple[Tracer, str, str]] = []
 
     # -------------------------------------------------------------- lifetime
 
@@ -80,6 +99,7 @@ class TraceContext:
 
     def new_input(self, ttype: TensorType, name: str, weak: bool = False):
         """A Tracer for a new graph input of type ``ttype``."""
+        check_element_count(ttype.shape, f"argument {name!r}")
         var = Var(name, ttype)
         self.inputs.append(var)
         return self._tracer(var, weak)
@@ -99,6 +119,16 @@ class TraceContext:
             dt.canonical(array.dtype)
             entry = self._arrays[id(array)] = (array, constant(array, "c"))
         return self._tracer(entry[1])
+
+    def check_range(self, value: Tracer, dtype: str, op: str) -> None:
+        """Require the traced Python int ``value`` to fit ``dtype`` when the function runs.
+
+        NumPy 2 raises OverflowError when a Python int does not fit the array
+        dtype it is converted to; a traced int's value is known only at run
+        time, so the compiled function returns it too and checks it then.
+        """
+        if not any(c[0]._atom is value._atom and c[1] == dtype for c in self.range_checks):
+            self.range_checks.append((value, dtype, op))
 
     # --------------------------------------------------------------- ops
 
@@ -120,6 +150,11 @@ class TraceContext:
         except TypeError as err:  # wrong attribute names: a bug in the caller, reported plainly
             raise TraceError(f"{op_name}: {err}{describe_location(user_location(2))}") from None
         outs = result if isinstance(result, (tuple, list)) else (result,)
+        for t in outs:
+            try:
+                check_element_count(t.shape, f"the result of {op_name}")
+            except ShapeError as err:
+                raise ShapeError(f"{err}{describe_location(user_location(2))}") from None
         out_vars = tuple(Var(self._fresh(), t) for t in outs)
         binding = Binding(out_vars, op_name, tuple(a._atom for a in args),
                           tuple(sorted(attrs.items())), user_location(2))

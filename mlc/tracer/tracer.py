@@ -45,8 +45,11 @@ def _concrete_error(what: str, tracer: Tracer) -> TraceError:
 class Tracer:
     """A traced array: ``shape``, ``dtype`` and the graph value it stands for.
 
-    ``weak`` marks a Python scalar argument of a jitted function: it adopts
-    the dtype of the arrays it meets (NEP 50), like the literal would.
+    ``weak`` marks a Python scalar argument of a jitted function, and the
+    result of a Python operator between such values (``x * 2``, ``-x``,
+    ``abs(x)``, ``x > 1``): it adopts the dtype of the arrays it meets
+    (NEP 50), like the Python scalar would. NumPy's functions on them
+    (``np.exp(x)``, ``np.add(x, 1)``) give typed, strong results, as NumPy's do.
     """
 
     __slots__ = ("_ctx", "_atom", "weak")
@@ -57,6 +60,10 @@ class Tracer:
 
     def strong(self) -> Tracer:
         return self if not self.weak else Tracer(self._ctx, self._atom)
+
+    def weak_copy(self) -> Tracer:
+        """This value as a Python scalar's stand-in: it adopts the dtype of the arrays it meets."""
+        return self if self.weak else Tracer(self._ctx, self._atom, weak=True)
 
     # ------------------------------------------------------------- metadata
 
@@ -190,18 +197,46 @@ class Tracer:
         return _mnp().dot(self, other)
 
 
+def _weak_operand(value) -> bool:
+    """A Python scalar, or a traced one (a weak Tracer)."""
+    return type(value) in (bool, int, float) or (isinstance(value, Tracer) and value.weak)
+
+
+#: Python operators that turn bools into ints (``True + True == 2``, ``-True == -1``).
+_BOOL_TO_INT = frozenset({"add", "subtract", "multiply", "floor_divide", "remainder", "power",
+                          "left_shift", "right_shift", "negative", "positive", "absolute", "invert"})
+
+
+def _python_operands(name: str, operands) -> list:
+    """Operands of a Python operator between Python scalars, bools made ints where Python does."""
+    if name in _BOOL_TO_INT and all(_is_bool(v) for v in operands):
+        return [int(v) if type(v) is bool else _mnp().astype(v, "int64") for v in operands]
+    return list(operands)
+
+
+def _is_bool(value) -> bool:
+    return type(value) is bool or (isinstance(value, Tracer) and value._atom.type.dtype == "bool")
+
+
 def _binary(name: str, reflected: bool = False):
+    """``self <op> other``: NumPy's function; between Python scalars (traced or not) the
+    result is again a Python scalar, so it stays weak (NEP 50), as ``2.0 * 2`` is."""
     def method(self, other):
-        mnp = _mnp()
-        fn = getattr(mnp, name)
-        return fn(other, self) if reflected else fn(self, other)
+        fn = getattr(_mnp(), name)
+        operands = (other, self) if reflected else (self, other)
+        if self.weak and _weak_operand(other):
+            return fn(*_python_operands(name, operands)).weak_copy()
+        return fn(*operands)
     method.__name__ = f"__{'r' if reflected else ''}{name}__"
     return method
 
 
 def _unary(name: str):
     def method(self):
-        return getattr(_mnp(), name)(self)
+        fn = getattr(_mnp(), name)
+        if self.weak:  # -x, +x, abs(x), ~x of a Python scalar is a Python scalar
+            return fn(*_python_operands(name, [self])).weak_copy()
+        return fn(self)
     method.__name__ = f"__{name}__"
     return method
 

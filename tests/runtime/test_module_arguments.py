@@ -58,3 +58,89 @@ def test_time_evaluator_checks_once_and_times(lib):
     assert len(result.results) == 2 and result.mean > 0 and result.median > 0
     with pytest.raises(mlc.DTypeError):
         lib.time_evaluator("double")(a.astype("float64"), b)
+
+
+def test_non_native_byte_order_is_refused(lib):
+    """``'>f4'`` has ``dtype.name == 'float32'`` too; the kernel would read swapped bytes."""
+    swapped = np.ones((2, 3), "float32").astype(np.dtype("float32").newbyteorder())
+    assert swapped.dtype.name == "float32" and not swapped.dtype.isnative
+    with pytest.raises(mlc.DTypeError, match=r"argument A has non-native byte order \([<>]f4\).*"
+                                             r"astype\('float32'\)"):
+        lib["double"](swapped, np.empty((2, 3), "float32"))
+    with pytest.raises(mlc.DTypeError, match="argument B has non-native byte order"):
+        lib["double"](np.ones((2, 3), "float32"), np.empty((2, 3), swapped.dtype))
+
+
+def test_masked_arrays_are_refused(lib):
+    masked = np.ma.array(np.ones((2, 3), "float32"), mask=[[0, 1, 0], [0, 0, 0]])
+    with pytest.raises(mlc.DTypeError, match="argument A is a masked array; its mask would be ignored"):
+        lib["double"](masked, np.empty((2, 3), "float32"))
+    with pytest.raises(mlc.DTypeError, match="argument B is a masked array"):
+        lib["double"](np.ones((2, 3), "float32"), np.ma.zeros((2, 3), "float32"))
+    with pytest.raises(mlc.DTypeError, match="masked array"):
+        lib.time_evaluator("double")(masked, np.empty((2, 3), "float32"))
+
+
+def _matmul(n: int, noalias: bool = True):
+    X = te.placeholder((n, n), "float32", "X")
+    Y = te.placeholder((n, n), "float32", "Y")
+    k = te.reduce_axis((0, n), "k")
+    Z = te.compute((n, n), lambda i, j: te.sum(X[i, k] * Y[k, j], axis=k), "Z")
+    func = te.create_prim_func([X, Y, Z])
+    return mlc.IRModule({"mm": func if noalias else func.with_attr("tir.noalias", False)})
+
+
+@pytest.fixture(scope="module", params=["llvm", "reference"])
+def mm(request):
+    return mlc.build(_matmul(64), request.param)["mm"]
+
+
+def test_an_output_sharing_memory_with_another_argument_is_refused(mm):
+    """Kernels are compiled ``noalias``: ``mm(a, a, a)`` would compute garbage, so it raises."""
+    a = np.random.default_rng(0).random((64, 64), dtype="float32")
+    flat = np.zeros(2 * 64 * 64, "float32")
+    cases = [
+        ((a, a, a), "X and Z"),
+        ((a, np.ones_like(a), a), "X and Z"),
+        ((np.ones_like(a), a, a), "Y and Z"),
+        ((flat[:4096].reshape(64, 64), a, flat[2048:6144].reshape(64, 64)), "X and Z"),  # partial
+    ]
+    for args, names in cases:
+        with pytest.raises(mlc.MLCError, match=f"arguments {names} share memory, and Z is written"):
+            mm(*args)
+    out = np.empty_like(a)
+    mm(a, a, out)  # inputs may alias each other: they are only read
+    np.testing.assert_allclose(out, a @ a, rtol=1e-5)
+    mm(flat[:4096].reshape(64, 64), a, flat[4096:].reshape(64, 64))  # adjacent, not overlapping
+    np.testing.assert_allclose(flat[4096:].reshape(64, 64), flat[:4096].reshape(64, 64) @ a, rtol=1e-5)
+
+
+def test_empty_arrays_alias_nothing():
+    A = te.placeholder((0,), "float32", "A")
+    B = te.compute((0,), lambda i: A[i] + 1, "B")
+    f = mlc.build(mlc.IRModule({"f": te.create_prim_func([A, B])}), "llvm")["f"]
+    empty = np.empty(0, "float32")
+    f(empty, empty)
+
+
+def test_a_function_declared_aliasing_accepts_aliased_arguments_and_drops_noalias():
+    """``tir.noalias=False``: no refusal, and the LLVM function's pointers are not ``noalias``."""
+    aliasing = mlc.build(_matmul(8, noalias=False), "llvm")
+    a = np.full((8, 8), 1.0, "float32")
+    aliasing["mm"](np.ones_like(a), a, a)  # accepted (what it computes is another matter)
+    strict = mlc.build(_matmul(8), "llvm")
+    defines = [line for line in aliasing.get_source("ll").splitlines() if line.startswith("define")]
+    assert defines and not any("noalias" in line for line in defines), defines
+    assert any("noalias" in line for line in strict.get_source("ll").splitlines()
+               if line.startswith("define"))
+
+
+def test_overlapping_pair_compares_byte_ranges():
+    from mlc.runtime.pointers import overlapping_pair
+    base = np.zeros(16, "int32")
+    assert overlapping_pair([base[:8], base[8:]]) is None
+    assert overlapping_pair([base[:8], base[7:9]]) == (0, 1)
+    assert overlapping_pair([base[:8], base[8:], base[7:9]], among=[1]) == (1, 2)
+    assert overlapping_pair([base[:8], base[4:12]], among=[]) is None
+    assert overlapping_pair([base[:0], base]) is None and overlapping_pair([base[3:3], base]) is None
+    assert overlapping_pair([base.view("uint8")[1:5], base[:1]]) == (0, 1)

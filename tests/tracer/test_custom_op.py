@@ -98,8 +98,20 @@ def test_shape_errors_and_bad_definitions():
     bad = mlc.op(lambda x: 3)
     with pytest.raises(mlc.MLCError, match="must return a te tensor"):
         bad(X)
-    with pytest.raises(mlc.MLCError, match="registered on its first call"):
-        mlc.op(lambda x: x).op
+
+
+def test_op_is_registered_and_named_before_its_first_call():
+    """``f.op.name`` is known at definition; the pattern is inferred by the first call."""
+    def twice(x):
+        return te.compute(x.shape, lambda *i: x[i] * 2)
+    f = mlc.op(twice)
+    name = f.op.name
+    assert name.startswith("custom.twice") and get_op(name) is f.op
+    assert f.op.pattern is None and name in repr(f)
+    np.testing.assert_array_equal(f(X), X * 2)
+    assert f.op.name == name and f.op.pattern == "elemwise" and get_op(name) is f.op
+    g = mlc.op(twice)  # a second op from the same function gets its own name
+    assert g.op.name != name
 
 
 def test_explicit_pattern_registers_eagerly():

@@ -169,3 +169,53 @@ def test_wrong_rank_is_just_a_retrace():
 def test_non_array_output():
     with pytest.raises(mlc.TraceError, match="output 0"):
         mlc.jit(lambda x: "done")(X)
+
+
+def test_masked_arrays_are_refused_not_silently_unmasked():
+    """Compiled code reads the data only: a masked array would lose its mask."""
+    masked = np.ma.array([1.0, 2.0, 3.0], mask=[0, 1, 0], dtype="float32")
+    add_one = mlc.jit(lambda x: x + 1)
+    with pytest.raises(mlc.DTypeError, match="argument 'x' of <lambda>\\(\\) is a masked array"):
+        add_one(masked)
+    with pytest.raises(mlc.DTypeError, match="argument 'xs_1' .* is a masked array"):
+        mlc.jit(lambda xs: xs[0] + xs[1])((X, np.ma.zeros((2, 3), "float32")))
+    with pytest.raises(mlc.DTypeError, match="masked array"):
+        mlc.numpy.add(masked, 1)
+    with pytest.raises(mlc.DTypeError, match="masked array"):
+        mlc.numpy.sum(masked)
+    with pytest.raises(mlc.DTypeError, match="cannot use a masked array in a traced function"):
+        mlc.jit(lambda x: x + masked)(np.ones(3, "float32"))
+    with pytest.raises(mlc.MLCError):  # np.ma's operator asks for the traced data: refused too
+        mlc.jit(lambda x: np.ma.masked_array([1.0, 2.0, 3.0], mask=[0, 1, 0]) * x)(np.ones(3))
+    np.testing.assert_array_equal(add_one(np.ma.getdata(masked)), [2.0, 3.0, 4.0])
+
+
+LIMIT = 2**31 - 1  # elements per array: indices and flattened offsets are int32
+
+
+@pytest.mark.parametrize("shape", [(LIMIT + 1,), (2, 2**30), (2**16, 2**15 + 1)])
+def test_arrays_past_the_32_bit_index_space_are_refused_with_the_limit(shape):
+    """Broadcast views: no memory is allocated, only shapes are traced."""
+    huge = np.broadcast_to(np.float32(1), shape)
+    for run in (lambda: mlc.jit(lambda x: x.reshape(-1)).lower(huge),
+                lambda: mlc.jit(lambda x: np.argmax(x)).lower(huge),
+                lambda: mlc.numpy.argmax(huge)):
+        with pytest.raises(mlc.ShapeError, match=r"argument '\w+': shape .* has \d+ elements, more than "
+                                                 r"mlc's limit of 2147483647 \(2\*\*31 - 1\) elements"):
+            run()
+
+
+def test_a_result_past_the_index_space_names_the_op_and_line():
+    x = np.broadcast_to(np.float32(1), (2**16, 1))
+    with pytest.raises(mlc.ShapeError, match=r"(?s)the result of add: shape \(65536, 65536\) has 4294967296 "
+                                             r"elements, more than mlc's limit.*marker-huge"):
+        mlc.jit(lambda a: a + a.reshape(1, -1)).lower(x)  # marker-huge
+    from mlc import te
+    with pytest.raises(mlc.ShapeError, match=r"buffer A: extent 2147483648 in shape \(2147483648,\) does "
+                                             r"not fit the int32 index type; each dimension must be below 2\*\*31"):
+        te.placeholder((2**31,), "float32", "A")
+
+
+def test_the_largest_indexable_array_traces():
+    lowered = mlc.jit(lambda x: x * 2).lower(np.broadcast_to(np.float32(1), (LIMIT,)))
+    assert lowered.graph.outputs[0].type.shape == (LIMIT,)

@@ -84,3 +84,21 @@ def test_creation_functions():
     np.testing.assert_allclose(f(X), 2 + X[0, 0] * np.ones_like(X))
     g = mlc.jit(lambda x: mnp.asarray(x, "float64") + mnp.asarray([1.0, 2.0, 3.0, 4.0, 5.0]))
     assert g(X).dtype == np.float64
+
+
+_HALVES = st.integers(-41, 41).map(lambda k: k / 4) | st.sampled_from(
+    [0.5, -0.5, 2.5, -2.5, 1e30, -0.0, float("inf"), float("nan")])
+
+
+@given(st.sampled_from(["float32", "float64", "float16", "int8", "int32", "uint16", "bool"]).flatmap(
+           lambda d: hnp.arrays(d, hnp.array_shapes(min_dims=0, max_dims=2, max_side=5),
+                                elements=_HALVES.filter(lambda v: d != "float16" or abs(v) < 6e4)
+                                if d.startswith("float") else None)),
+       st.sampled_from(["rint", "trunc"]))
+def test_rint_and_trunc_are_compiled_and_match_numpy(x, name):
+    """Halves round to even (rint) and toward zero (trunc), as NumPy's; eager and under jit."""
+    want = getattr(np, name)(x)
+    for got in (getattr(mnp, name)(x), mlc.jit(lambda t: getattr(np, name)(t))(x)):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+    assert all(c.graph.ops() == ["call_tir"] for c in getattr(mnp, name).jitted()._cache.values())

@@ -134,6 +134,9 @@ def normalize_axis(op: str, axis, ndim: int, what: str = "axis") -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise ShapeError(f"{op}: {what} must be an int, got {axis!r}")
     axis = int(axis)
+    if not ndim:
+        raise ShapeError(f"{op}: {what} {axis} is out of bounds for a 0-d array, which has no axes; "
+                         f"use {what}=None")
     if not -ndim <= axis < ndim:
         raise ShapeError(f"{op}: {what} {axis} is out of bounds for an array of dimension {ndim}; "
                          f"use an axis in [{-ndim}, {ndim})")

@@ -32,16 +32,31 @@ from ._common import (accumulate_dtype, all_reducer, any_reducer, canonical_dtyp
 
 __all__ = ["reduced_shape", "reduced_indices", "kept_indices", "reduce_over", "moments"]
 
-def reduced_shape(op: str, shape, axis, keepdims) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(sorted reduced axes, output shape) of reducing ``shape`` over ``axis``."""
+def reduced_shape(op: str, shape, axis, keepdims, scalar_axis: bool = False
+                  ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(sorted reduced axes, output shape) of reducing ``shape`` over ``axis``.
+
+    ``scalar_axis``: NumPy's ufunc reductions (sum, prod, max, min) accept
+    ``axis=0`` or ``axis=-1`` -- an int, not a tuple -- on a 0-d array and
+    reduce nothing; ``mean``/``var``/``std`` refuse them, as NumPy does.
+
+    >>> reduced_shape("sum", (), -1, False, scalar_axis=True), reduced_shape("sum", (2, 3), 1, True)
+    (((), ()), ((1,), (2, 1)))
+    """
     if not isinstance(keepdims, bool):
         raise ShapeError(f"{op}: keepdims must be True or False, got {keepdims!r}")
+    if scalar_axis and not shape and _is_int(axis) and int(axis) in (0, -1):
+        return (), ()
     axes = normalize_axes(op, axis, len(shape))
     if keepdims:
         out = tuple(1 if d in axes else n for d, n in enumerate(shape))
     else:
         out = tuple(n for d, n in enumerate(shape) if d not in axes)
     return axes, out
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def reduced_indices(ndim: int, axes, keepdims: bool, out_idx, red_vars) -> tuple:
@@ -92,11 +107,11 @@ def _sum_like(name, reducer, bool_reducer, identity, numpy_fn):
         return canonical_dtype(name, dtype) if dtype is not None else _sum_dtype(x_dtype)
 
     def infer(x: TensorType, *, axis=None, keepdims=False, dtype=None) -> TensorType:
-        _, shape = reduced_shape(name, x.shape, axis, keepdims)
+        _, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
         return TensorType(shape, out_dtype(x.dtype, dtype))
 
     def lower(x, *, axis=None, keepdims=False, dtype=None):
-        axes, shape = reduced_shape(name, x.shape, axis, keepdims)
+        axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
         out = out_dtype(x.dtype, dtype)
         acc = accumulate_dtype(out)
         red = bool_reducer if acc == "bool" else reducer
@@ -118,7 +133,7 @@ _sum_like("prod", prod_reducer, all_reducer, one, np.prod)
 
 def _extremum(name, reducer, identity, numpy_fn):
     def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
-        axes, shape = reduced_shape(name, x.shape, axis, keepdims)
+        axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
         if any(x.shape[a] == 0 for a in axes):
             raise ShapeError(f"{name}: zero-size array to reduction operation "
                              f"{'maximum' if name == 'max' else 'minimum'} which has no identity "
@@ -127,7 +142,7 @@ def _extremum(name, reducer, identity, numpy_fn):
 
     def lower(x, *, axis=None, keepdims=False):
         infer(x, axis=axis, keepdims=keepdims)
-        axes, shape = reduced_shape(name, x.shape, axis, keepdims)
+        axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
         return reduce_over(x, axes, keepdims, shape, x.dtype, reducer, identity, f"T_{name}")
 
     register_op(name, pattern="reduction", infer=infer, lower=lower,

@@ -1,0 +1,60 @@
+"""Where an array's data lies: its first element's address and the byte range it spans.
+
+``data_pointer`` reads the ``data`` field of NumPy's PyArrayObject directly
+(what ``PyArray_DATA`` reads), about 10x faster than ``array.ctypes.data``;
+it is checked against ``ctypes.data`` once at import and falls back to it.
+
+>>> import numpy as np
+>>> a = np.arange(6, dtype="int32")
+>>> data_pointer(a[2:]) - data_pointer(a)
+8
+>>> overlapping_pair([a[:3], a[3:], a[2:4]])
+(0, 2)
+"""
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["data_pointer", "overlapping_pair"]
+
+_DATA_OFFSET = object.__basicsize__  # PyObject_HEAD: the data pointer follows it
+_read_pointer = ctypes.c_void_p.from_address
+
+
+def _array_struct_pointer(array: np.ndarray) -> int:
+    """The data pointer of ``array`` read from its PyArrayObject."""
+    return _read_pointer(id(array) + _DATA_OFFSET).value or 0
+
+
+def _check_struct_pointer() -> bool:
+    probes = [np.arange(5, dtype="float32"), np.zeros((3, 2), "int8")[1:], np.empty(0)]
+    return all(_array_struct_pointer(a) == a.ctypes.data for a in probes)
+
+
+#: ``data_pointer(array)``: the address of an array's first element.
+data_pointer = _array_struct_pointer if _check_struct_pointer() else (lambda a: a.ctypes.data)
+
+
+def overlapping_pair(arrays: Sequence[np.ndarray], among: Sequence[int] | None = None):
+    """The first pair of positions ``(m, n)`` whose C-contiguous arrays share bytes, or None.
+
+    Only pairs with at least one member in ``among`` (default: every position)
+    are compared. The test is on byte ranges ``[data, data + nbytes)``: exact
+    for C-contiguous arrays, and a constant-time-per-pair stand-in for
+    ``np.shares_memory``. Empty arrays overlap nothing.
+    """
+    ranges = []
+    for a in arrays:
+        start = data_pointer(a)
+        ranges.append((start, start + a.nbytes))
+    for m in range(len(ranges)) if among is None else among:
+        lo, hi = ranges[m]
+        if lo == hi:
+            continue
+        for n, (lo2, hi2) in enumerate(ranges):
+            if n != m and lo2 != hi2 and lo2 < hi and lo < hi2:
+                return (m, n) if m < n else (n, m)
+    return None
