@@ -133,13 +133,19 @@ def shapes(*, min_dims: int = 0, max_dims: int = 3, min_side: int = 0, max_side:
                          f"max_side, got dims {min_dims}..{max_dims}, sides {min_side}..{max_side}")
     plain = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
     sides = [s for s in _INTERESTING_SIDES if min_side <= s <= max_side]
+    sides += [1, 1] if min_side <= 1 <= max_side else []  # broadcasting dimensions, weighted up
     interesting = st.lists(st.sampled_from(sides), min_size=min_dims, max_size=max_dims).map(tuple)
     return st.one_of(plain, interesting)
 
 
 def broadcastable(n: int = 2, *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1,
                   max_side: int = 5):
-    """Tuples of ``n`` shapes that broadcast together (size-1 and missing dimensions included)."""
+    """Tuples of ``n`` shapes that broadcast together (size-1 and missing dimensions included).
+
+    To draw arrays of these shapes as separate arguments, share one draw:
+    ``pair = st.shared(broadcastable(2), key="pair")``, then
+    ``arrays("float32", shape=pair.map(lambda p: p[0]))`` and ``... p[1]``.
+    """
     if n < 1:
         raise ShapeError(f"mlc.testing.broadcastable: n must be at least 1, got {n}")
     return hnp.mutually_broadcastable_shapes(num_shapes=n, min_dims=min_dims, max_dims=max_dims,
