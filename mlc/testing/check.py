@@ -15,6 +15,7 @@ trace.
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass, field
 
@@ -87,6 +88,14 @@ def _signature(args, kwargs) -> tuple:
 
 # ------------------------------------------------------------------ subjects
 
+def _positional_names(fn) -> list[str]:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
 @dataclass
 class _Jitted:
     """A traceable function, compiled once per target."""
@@ -117,6 +126,11 @@ class _Jitted:
     def run(self, target, args):
         return _outputs(self.variants[target](*args, **self.kwargs))
 
+    def arg_names(self, n: int) -> list[str]:
+        fn = self.fn.fn if isinstance(self.fn, JitFunction) else self.fn
+        names = list(fn.tensor_params) if isinstance(fn, CustomOp) else _positional_names(fn)
+        return (names + [f"arg {k}" for k in range(len(names), n)])[:n]
+
     def budget(self, args) -> Budget:
         key = _signature(args, self.kwargs)
         if key not in self.budgets:
@@ -145,6 +159,10 @@ class _Built:
             arrays.append(next(it_out) if n in written else np.ascontiguousarray(next(it_in)))
         self.function(*arrays)
         return tuple(outs)
+
+    def arg_names(self, n: int) -> list[str]:
+        params = self.function.func.params
+        return [p.name for k, p in enumerate(params) if k not in self.function.written][:n]
 
     def budget(self, args) -> Budget:
         return error_budget([self.function.func])
@@ -201,7 +219,8 @@ def _report(subject, reference, mismatch: _Mismatch, kwargs) -> str:
     ref_name = getattr(reference, "__name__", "the reference")
     lines = [f"{subject.name} on {mismatch.target} disagrees with {ref_name} (shrunk counterexample)",
              "  inputs:"]
-    lines += [f"    arg {n}: {_format_value(a)}" for n, a in enumerate(mismatch.args)]
+    names = subject.arg_names(len(mismatch.args))
+    lines += [f"    {name}: {_format_value(a)}" for name, a in zip(names, mismatch.args)]
     if kwargs:
         lines.append(f"    keyword arguments: {kwargs}")
     if len(mismatch.results) != len(mismatch.expected):
@@ -209,8 +228,9 @@ def _report(subject, reference, mismatch: _Mismatch, kwargs) -> str:
     for n, c in enumerate(mismatch.comparisons):
         if not c.ok:
             lines.append(f"  output {n}: {c.summary}")
-            lines.append(f"    max error: {c.max_ulps:.0f} ulps, relative {c.max_rel:.3g}, "
-                         f"absolute {c.max_abs:.3g}")
+            if c.max_ulps or c.max_rel or c.max_abs:
+                lines.append(f"    max error: {c.max_ulps:.0f} ulps, relative {c.max_rel:.3g}, "
+                             f"absolute {c.max_abs:.3g}")
             lines.append(f"    got:      {_format_value(mismatch.results[n])}")
             lines.append(f"    expected: {_format_value(mismatch.expected[n])}")
     lines.append(f"  error budget: {mismatch.budget.ulps} ulps = {mismatch.budget.describe()}")

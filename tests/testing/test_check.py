@@ -1,6 +1,9 @@
 """check_against_numpy and mlc.op(...).check(): correct code passes; each kind of mistake
 (an off-by-one slice, a wrong reduction axis, float32 accumulation where float64 is
 needed) fails with a shrunk counterexample, its error and the kernel's IR."""
+import importlib.util
+import pathlib
+
 import numpy as np
 import pytest
 from hypothesis import strategies as st
@@ -66,7 +69,7 @@ def test_an_off_by_one_slice_is_caught():
     report = _counterexample(drop_first, lambda x: x[1:] * 2,
                              mt.arrays("float32", shapes=mt.shapes(min_dims=1, max_dims=1, min_side=2)))
     assert "drop_first on llvm disagrees with <lambda>" in report
-    assert "arg 0: float32 (2,) =" in report  # shrunk to the smallest input that shows it
+    assert "x: float32 (2,) =" in report  # shrunk to the smallest input that shows it
     assert "ulps" in report and "rel error" in report
     assert "--- traced graph ---" in report and "R.custom.drop_first" in report
     assert 'with T.block("dropped")' in report  # the kernel's IR
@@ -104,6 +107,7 @@ def test_a_built_function_with_destination_passing():
                            mt.arrays("float32", (7, 3), special=True), **FAST)
     report = _counterexample(lib["f"], lambda a: a[:, 0] + 1, mt.arrays("float32", (7, 3)), **FAST)
     assert "f on built disagrees" in report and "--- the built function ---" in report
+    assert "A: float32 (7, 3) =" in report
 
 
 @mlc.op
@@ -148,3 +152,13 @@ def test_bad_uses_are_typed_errors():
         mt.check_against_numpy(gelu, None, mt.arrays("float32"))
     with pytest.raises(mlc.MLCError, match="not a dtype mlc supports"):
         mt.arrays("complex64")
+
+
+def test_the_property_testing_example_runs(capsys):
+    spec = importlib.util.spec_from_file_location(
+        "example_property_testing", pathlib.Path(__file__).resolve().parents[2] / "examples" / "property_testing.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    report = example.main()
+    assert "row_sums on llvm disagrees" in report and 'with T.block("sums")' in report
+    assert "gelu and softplus agree with NumPy" in capsys.readouterr().out
