@@ -162,3 +162,22 @@ def test_the_property_testing_example_runs(capsys):
     report = example.main()
     assert "row_sums on llvm disagrees" in report and 'with T.block("sums")' in report
     assert "gelu and softplus agree with NumPy" in capsys.readouterr().out
+
+
+def test_static_keyword_arguments_of_a_jitted_function():
+    @mlc.jit(static_argnames="axis")
+    def normalise(x, axis):
+        return x / (np.abs(x).sum(axis=axis, keepdims=True) + 1)
+
+    strategy = mt.arrays("float64", shapes=mt.shapes(min_dims=2, max_dims=2, min_side=1), bound=1e3)
+    mt.check_against_numpy(normalise, normalise.__wrapped__, strategy, kwargs={"axis": 1}, **FAST)
+    with pytest.raises(mt.Counterexample, match="keyword arguments: {'axis': 0}"):
+        mt.check_against_numpy(normalise, lambda x, axis: normalise.__wrapped__(x, 1 - axis), strategy,
+                               kwargs={"axis": 0}, **FAST)
+
+
+def test_one_target_only():
+    mt.check_against_numpy(gelu, gelu.__wrapped__, mt.arrays("float32", shapes=mt.shapes()),
+                           targets=("reference",), **FAST)
+    with pytest.raises(mlc.MLCError, match="unknown target 'gpu'"):
+        mt.check_against_numpy(gelu, gelu.__wrapped__, mt.arrays("float32"), targets=("gpu",))
