@@ -12,6 +12,10 @@ setup(
     install_requires=["numpy>=1.26", "llvmlite>=0.44"],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.80", "scipy>=1.10"],
+        "testing": ["hypothesis>=6.80"],
         "cuda": ["cupy-cuda12x"],
     },
+    # mlc.testing's pytest plugin: registers profiles and --mlc-target, activates nothing by itself
+    # (the name is the module's, so `-p mlc.testing.pytest_plugin` never loads it twice)
+    entry_points={"pytest11": ["mlc.testing.pytest_plugin = mlc.testing.pytest_plugin"]},
 )

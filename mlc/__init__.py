@@ -29,6 +29,7 @@ _LAZY = {
     "jit": ("mlc.tracer", "jit"), "op": ("mlc.custom_op", "op"),
     "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "schedules": ("mlc.schedules", None),
     "ops": ("mlc.ops", None), "runtime": ("mlc.runtime", None), "passes": ("mlc.passes", None),
+    "testing": ("mlc.testing", None),
 }
 
 
@@ -52,5 +53,5 @@ __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
     "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
-    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op",
+    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing",
 ]

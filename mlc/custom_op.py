@@ -182,6 +182,17 @@ class CustomOp:
     def __call__(self, *args, **kwargs):
         return self._call(*args, **kwargs)
 
+    def check(self, reference=None, **options) -> None:
+        """Property-test this operator: random shapes and dtypes, every target, against
+        ``reference`` (a NumPy function; default: the te body on the reference interpreter).
+
+        Options (``dtypes``, ``shapes``, ``attrs``, ``special``, ``max_examples``, ...) are
+        :func:`mlc.testing.check_custom_op`'s. Raises ``mlc.testing.Counterexample`` with
+        the shrunk counterexample and the kernel's IR.
+        """
+        from .testing.check import check_custom_op  # loads Hypothesis, needed only here
+        check_custom_op(self, reference, **options)
+
     def __repr__(self) -> str:
         pattern = self._op.pattern or "pattern inferred on the first call"
         return f"<mlc.op {self._op.name} ({pattern})>"

@@ -1,10 +1,15 @@
-"""Hypothesis profiles: "dev" for quick local runs, "ci" (the default under CI=true) runs more."""
+"""Hypothesis profiles: "dev" for quick local runs, "ci" (the default under CI=true) runs more.
+
+They are mlc.testing's profiles (the plugin, loaded here, also offers them as
+"mlc-dev"/"mlc-ci" and adds ``--mlc-target``).
+"""
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
-settings.register_profile("dev", max_examples=30, deadline=None)
-settings.register_profile(
-    "ci", max_examples=100, deadline=None, derandomize=True, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+from mlc.testing.profiles import register_profiles
+
+pytest_plugins = ("mlc.testing.pytest_plugin", "pytester")
+
+register_profiles(prefix="")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import scipy.special
 from hypothesis import assume, given, settings, strategies as st
-from hypothesis.extra import numpy as hnp
 
+import mlc.testing as mt
 from mlc import DTypeError, ShapeError
 from mlc.ops import TensorType, get_op, list_ops
 
@@ -82,9 +82,9 @@ def test_unary_matches_numpy(name, data, dtype, shape):
 
 @settings(max_examples=15)
 @given(data=st.data(), dtypes=st.tuples(*[st.sampled_from(ALL)] * 3),
-       shapes3=hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=4))
+       shapes3=mt.broadcastable(3, max_dims=3, max_side=4))
 def test_where(data, dtypes, shapes3):
-    c, x, y = (data.draw(arrays(d, s)) for d, s in zip(dtypes, shapes3.input_shapes))
+    c, x, y = (data.draw(arrays(d, s)) for d, s in zip(dtypes, shapes3))
     check_op("where", [c, x, y], np.where(c, x, y))
 
 

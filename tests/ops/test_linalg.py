@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from hypothesis.extra import numpy as hnp
 
+import mlc.testing as mt
 from mlc import DTypeError, ShapeError
 from mlc.ops import TensorType, get_op
 
@@ -29,7 +29,7 @@ def matmul_shapes(draw):
     """NumPy matmul operand shapes: 1-D, 2-D, or batched with broadcasting batch dims."""
     n, k, m = (draw(st.integers(1, 5)) for _ in range(3))
     k = draw(st.sampled_from([k, 0])) if draw(st.integers(0, 9)) == 0 else k
-    batch = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3)).input_shapes
+    batch = draw(mt.broadcastable(2, max_dims=2, max_side=3))
     a = (k,) if draw(st.integers(0, 3)) == 0 else batch[0] + (n, k)
     b = (k,) if draw(st.integers(0, 3)) == 0 else batch[1] + (k, m)
     return a, b

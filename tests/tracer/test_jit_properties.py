@@ -8,6 +8,7 @@ from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import mlc
+import mlc.testing as mt
 
 FLOATS = ["float16", "float32", "float64"]
 INTS = ["int32", "int64", "int8", "uint8"]
@@ -25,9 +26,9 @@ def arrays(dtype, shape):
 
 @st.composite
 def broadcast_pair(draw, dtypes):
-    shapes = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=7))
+    shapes = draw(mt.broadcastable(2, max_dims=3, max_side=7))
     dtype = draw(st.sampled_from(dtypes))
-    return draw(arrays(dtype, shapes.input_shapes[0])), draw(arrays(dtype, shapes.input_shapes[1]))
+    return draw(arrays(dtype, shapes[0])), draw(arrays(dtype, shapes[1]))
 
 
 def assert_same(got, want, rtol=1e-5):
@@ -62,7 +63,7 @@ def test_float_math_with_where(pair):
 
 @st.composite
 def matrix_and_axis(draw):
-    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6))
+    shape = draw(mt.shapes(min_dims=1, max_dims=3, min_side=1, max_side=6))
     # float16 sums accumulate in float32 in mlc (rounded once), pairwise in float16 in NumPy
     dtype = draw(st.sampled_from(["float32", "float64", "int32", "int64"]))
     axis = draw(st.sampled_from([None] + list(range(-len(shape), len(shape)))))
@@ -99,7 +100,7 @@ def test_matmul_bias_relu(case):
     assert_same(mlc.jit(dense_relu)(*case), dense_relu(*case), rtol=1e-4)
 
 
-@given(arrays("float32", hnp.array_shapes(min_dims=1, max_dims=3, max_side=6)),
+@given(arrays("float32", mt.shapes(min_dims=1, max_dims=3, min_side=1, max_side=6)),
        st.sampled_from([2, 0.5, -3, True]))
 def test_python_scalars_follow_nep50(x, scalar):
     def f(a):
@@ -109,7 +110,7 @@ def test_python_scalars_follow_nep50(x, scalar):
         assert_same(got, want)
 
 
-@given(arrays("int32", hnp.array_shapes(min_dims=1, max_dims=2, max_side=5)))
+@given(arrays("int32", mt.shapes(min_dims=1, max_dims=2, min_side=1, max_side=5)))
 def test_int_array_with_float_scalar_is_float64(x):
     got = mlc.jit(lambda a: a * 1.5)(x)
     assert got.dtype == np.float64
@@ -118,7 +119,7 @@ def test_int_array_with_float_scalar_is_float64(x):
 
 @given(st.data())
 def test_static_slices_and_transposes(data):
-    shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=6))
+    shape = data.draw(mt.shapes(min_dims=2, max_dims=3, min_side=1, max_side=6))
     x = data.draw(arrays("float32", shape))
     key = tuple(data.draw(st.slices(n)) for n in shape)
 

@@ -1,0 +1,98 @@
+"""How far a compiled kernel may be from NumPy: an error budget read off its TensorIR.
+
+Every rounding float operation in a kernel (``+ - * /``, a narrowing cast)
+may cost one ulp; every math function a few more (mlc's vector math and the
+platform's libm round differently, :data:`MATH_ULPS`); a reduction over ``n``
+elements, summed in another order than NumPy's pairwise sums, ``n``. The
+budget is their sum. Since an error of ``k`` ulps in an intermediate value is
+``k`` ulps *of that value*, results that cancel (``1 + tanh(x)`` near -1) are
+allowed the same number of ulps of the inputs' and outputs' magnitude
+(and of 1 where bounded functions such as ``tanh`` are used).
+
+>>> from mlc import te
+>>> A = te.placeholder((4, 5), "float32", "A")
+>>> k = te.reduce_axis((0, 5), "k")
+>>> B = te.compute((4,), lambda i: te.sum(te.exp(A[i, k]) * 2, axis=k), "B")
+>>> budget = error_budget([te.create_prim_func([A, B])])
+>>> budget.ulps, budget.reduction, budget.describe()
+(10, 5, '1 (final rounding) + 2 arithmetic + 2 (exp) + 5 (reduction of 5)')
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import dtype as dt
+from ..ir.expr import Binary, Call, Cast, IntImm
+from ..ir.functor import pre_order_nodes
+from ..ir.tir import Block
+
+__all__ = ["MATH_ULPS", "Budget", "error_budget"]
+
+#: ulps each call of a math function may differ from NumPy's, beyond one final rounding.
+MATH_ULPS = {"exp": 2, "expm1": 2, "log": 2, "log1p": 2, "sqrt": 1, "rsqrt": 2, "tanh": 4,
+             "sigmoid": 4, "erf": 4, "sin": 2, "cos": 2, "pow": 4}
+#: Functions whose results lie in [-1, 1]: their errors are ulps of 1, whatever the output.
+BOUNDED = frozenset({"tanh", "sigmoid", "erf", "sin", "cos"})
+_ROUNDING = frozenset({"add", "sub", "mul", "div", "floordiv", "floormod"})
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The error budget of some kernels: ``ulps`` in all, the longest ``reduction``, whether a
+    bounded math function is used, and the parts (for the failure report)."""
+    ulps: int = 1
+    reduction: int = 1
+    bounded: bool = False
+    parts: tuple[tuple[str, int], ...] = (("final rounding", 1),)
+
+    def atol(self, dtype: str, arrays) -> float:
+        """The absolute slack: ``ulps`` epsilons of the largest magnitude among ``arrays``
+        (1 with bounded math functions), times the longest reduction."""
+        if not dt.is_float(dtype):
+            return 0.0
+        scale = 1.0 if self.bounded else 0.0
+        for a in arrays:
+            a = np.asarray(a)
+            if a.dtype.kind in "biuf" and a.size:
+                with np.errstate(all="ignore"):
+                    magnitude = np.abs(a.astype(np.float64))
+                finite = magnitude[np.isfinite(magnitude)]
+                if finite.size:
+                    scale = max(scale, float(finite.max()))
+        return float(self.ulps * np.finfo(dtype).eps * scale * self.reduction)
+
+    def describe(self) -> str:
+        return " + ".join(f"{n} ({what})" if what != "arithmetic" else f"{n} arithmetic"
+                          for what, n in self.parts)
+
+
+def error_budget(funcs) -> Budget:
+    """The :class:`Budget` of PrimFuncs (a module's functions, or one function)."""
+    arithmetic, math, reductions = 0, Counter(), []
+    bounded = False
+    for func in funcs:
+        for node in pre_order_nodes(func.body):
+            if isinstance(node, Binary) and node.op in _ROUNDING and dt.is_float(node.dtype):
+                arithmetic += 1
+            elif isinstance(node, Cast) and dt.is_float(node.dtype) and node.dtype != node.value.dtype:
+                arithmetic += 1
+            elif isinstance(node, Call) and node.op in MATH_ULPS and dt.is_float(node.dtype):
+                math[node.op] += 1
+                bounded |= node.op in BOUNDED
+            elif isinstance(node, Block) and node.is_reduction:
+                n = 1
+                for iv in node.iter_vars:
+                    if iv.iter_type == "reduce":
+                        n *= iv.dom.extent.value if isinstance(iv.dom.extent, IntImm) else 1
+                reductions.append(max(n, 1))
+    parts = [("final rounding", 1)]
+    if arithmetic:
+        parts.append(("arithmetic", arithmetic))
+    for name, count in sorted(math.items()):
+        parts.append((name if count == 1 else f"{count} x {name}", MATH_ULPS[name] * count))
+    for n in reductions:
+        parts.append((f"reduction of {n}", n))
+    return Budget(sum(n for _, n in parts), max(reductions, default=1), bounded, tuple(parts))
