@@ -8,6 +8,8 @@
 array([0.6931472, 0.6931472], dtype=float32)
 >>> scaled_softplus.op.pattern
 'elemwise'
+>>> scaled_softplus.reference(np.zeros(2, "float32"), alpha=1.0)  # the te body, interpreted
+array([0.6931472, 0.6931472], dtype=float32)
 
 Parameters annotated ``te.Tensor`` (without annotations: those without a
 default) are tensor inputs; the others are attributes, static values of the
@@ -181,6 +183,17 @@ class CustomOp:
 
     def __call__(self, *args, **kwargs):
         return self._call(*args, **kwargs)
+
+    def reference(self, *args, **kwargs):
+        """Evaluate the op on the reference interpreter: the oracle its tests compare with.
+
+        Takes the same arguments as a call (arrays and attributes) and returns NumPy arrays.
+        """
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arrays = [np.asarray(bound.arguments[p]) for p in self.tensor_params]
+        attrs = {p: bound.arguments[p] for p in self.attr_params}
+        return self._reference(*arrays, **attrs)
 
     def check(self, reference=None, **options) -> None:
         """Property-test this operator: random shapes and dtypes, every target, against

@@ -119,3 +119,15 @@ def test_explicit_pattern_registers_eagerly():
                     pattern="injective")
     assert double.op.pattern == "injective" and get_op(double.op.name) is double.op
     np.testing.assert_array_equal(double(X), X * 2)
+
+
+def test_reference_evaluates_the_te_body_with_default_attributes():
+    @mlc.op
+    def shifted_sum(x: te.Tensor, shift: float = 1.5):
+        k = te.reduce_axis((0, x.shape[1]), name="k")
+        return te.compute((x.shape[0],), lambda i: te.sum(x[i, k] + shift, axis=k))
+
+    x = np.arange(12, dtype="float32").reshape(3, 4)
+    np.testing.assert_allclose(shifted_sum.reference(x), (x + 1.5).sum(axis=1))
+    np.testing.assert_allclose(shifted_sum.reference(x, shift=-2.0), (x - 2.0).sum(axis=1))
+    np.testing.assert_allclose(shifted_sum(x), shifted_sum.reference(x), rtol=1e-6)
