@@ -27,7 +27,7 @@ from functools import lru_cache
 import llvmlite.binding as llvm
 
 from ..errors import MLCError
-from .llvm_output import captured_stderr
+from .llvm_output import captured_stderr, llvm_output
 
 __all__ = ["host_cpu", "known_cpus", "known_features", "check_cpu_and_features", "vector_bits",
            "REFUSED_FLAGS"]
@@ -168,8 +168,9 @@ def vector_bits(cpu: str, features: str) -> int:
     compiles a 16-float addition and the registers it used say."""
     check_cpu_and_features(cpu, features)
     _initialise()
-    machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=2)
-    asm = machine.emit_assembly(llvm.parse_assembly(_PROBE))
+    with llvm_output():
+        machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=2)
+        asm = machine.emit_assembly(llvm.parse_assembly(_PROBE))
     for register, bits in (("zmm", 512), ("ymm", 256)):
         if re.search(rf"%{register}\d", asm):
             return bits
