@@ -6,6 +6,9 @@ diagnostic handler write "remark: ... loop not vectorized" to fd 2. Builds
 compile afresh here (an empty object cache), and fd 2 is read with ``capfd``.
 """
 import os
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from mlc.backends.llvm_output import captured_stderr, llvm_output
 from mlc.config import override
 
 REMARK = "remark: <unknown>:0:0: loop not vectorized: as LLVM writes it\n"
+REPO = pathlib.Path(__file__).resolve().parents[2]  # subprocesses import this checkout's mlc
 
 
 def tiny_int_matmul():
@@ -60,3 +64,13 @@ def test_nested_captures_each_see_their_own_output():
         with captured_stderr() as inner:
             os.write(2, b"inner\n")
     assert inner.text == "inner\n" and outer.text == "outer\n"
+
+
+def test_a_process_without_stderr_still_compiles():
+    code = ("import os, numpy as np, mlc\n"
+            "os.close(2)\n"
+            "a = np.arange(6, dtype='int32').reshape(2, 3)\n"
+            "print(mlc.jit(lambda x, y: x @ y)(a, a.T).tolist())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=REPO, env={**os.environ, "MLC_CACHE_DIR": ""})
+    assert done.returncode == 0 and done.stdout.strip() == "[[5, 14], [14, 50]]", done

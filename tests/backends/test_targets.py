@@ -7,6 +7,7 @@ this process (an abort would take the test run down with it), naming close
 matches; nothing is printed. The vector width a target gets is LLVM's own
 answer for its CPU and features.
 """
+import pathlib
 import subprocess
 import sys
 
@@ -21,6 +22,8 @@ from mlc.backends.llvm import compile_sources
 from mlc.backends.llvm_cpus import REFUSED_FLAGS, known_cpus, known_features
 from mlc.backends.target import Target, host_cpu
 from tests.targets import AVX2, AVX512
+
+REPO = pathlib.Path(__file__).resolve().parents[2]  # subprocesses import this checkout's mlc
 
 
 def elementwise_module():
@@ -120,6 +123,7 @@ def test_malformed_target_in_a_fresh_interpreter_exits_with_the_error():
             "        mlc.Target.from_str(spec)\n"
             "    except mlc.MLCError as err:\n"
             "        print(type(err).__name__)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["MLCError"] * 3 and done.stderr == ""
