@@ -132,11 +132,15 @@ def _check(cpu: str, features: str) -> None:
         raise MLCError(f"unknown CPU {cpu!r} for -mcpu; {_suggest(cpu, catalogue.cpus)}"
                        f"LLVM knows {len(catalogue.cpus)} CPUs ({', '.join(sorted(catalogue.cpus)[:6])}, ...); "
                        f"leave -mcpu out to compile for this machine ({host_cpu()[0]})")
-    for flag in filter(None, (f.strip() for f in features.split(","))):
+    for flag in filter(None, features.split(",")):  # as LLVM splits them: empty items skipped
         sign, name = flag[0], flag[1:]
-        if sign not in "+-":
+        if sign not in "+-" and flag in catalogue.features:
             raise MLCError(f"feature {flag!r} in -mattr has no sign: write +{flag} to enable it "
                            f"or -{flag} to disable it (e.g. -mattr=+avx2,-avx512f)")
+        if sign not in "+-":
+            raise MLCError(f"-mattr={features!r} has {flag!r}, not a +feature or -feature; "
+                           f"{_suggest(flag.strip().lstrip('+-'), catalogue.features)}"
+                           "write the features as -mattr=+avx2,-avx512f (no spaces)")
         if name not in catalogue.features:
             raise MLCError(f"unknown CPU feature {name!r} in -mattr={features}; "
                            f"{_suggest(name, catalogue.features)}"

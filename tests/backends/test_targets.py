@@ -55,6 +55,9 @@ def test_targets_built_directly_are_checked_too():
         Target("llvm", "foo")
     with pytest.raises(mlc.MLCError, match="no sign"):
         Target("llvm", "haswell", "avx2")
+    with pytest.raises(mlc.MLCError, match=r"' \+fma', not a \+feature.*did you mean 'fma'"):
+        Target("llvm", "haswell", "+avx2, +fma")  # LLVM would take " +fma" for a flag without sign
+    assert Target("llvm", "haswell", "+avx2,,+fma,").vector_bits == 256  # empty items: skipped by LLVM too
 
 
 def test_well_formed_targets_are_accepted():
