@@ -19,6 +19,7 @@ import mlc
 from mlc import te
 from mlc.ops import get_op
 from mlc.schedules import default_schedule
+from mlc.schedules.default import CpuInfo
 from tests.targets import each_pinned_target, pinned_threads
 
 from .test_default_cpu import matmul, module
@@ -73,3 +74,10 @@ def test_the_two_pinned_targets_tile_differently():
     """The golden files are not one file twice: the vector width shows in every one."""
     for program in PROGRAMS:
         assert (GOLDEN / f"{program}.avx2.txt").read_text() != (GOLDEN / f"{program}.avx512.txt").read_text()
+
+
+@each_pinned_target
+def test_the_rules_see_the_targets_vector_width_and_the_configured_threads(isa, target):
+    with pinned_threads():
+        cpu = CpuInfo.from_target(target)
+    assert (cpu.lanes("float32"), cpu.lanes("float64"), cpu.cores) == {"avx2": (8, 4, 2), "avx512": (16, 8, 2)}[isa]
