@@ -1,16 +1,27 @@
 """Targets say *what* to compile for (device, CPU name, features), not *how*.
 
+``"llvm"`` is this machine: its CPU name and its whole feature string, so
+code built for it runs here. ``-mcpu=`` names another CPU to tune for and,
+without ``-mattr=``, keeps this machine's features; ``-mattr=`` replaces them
+(LLVM then starts from the named CPU's own features). A target that describes
+code rather than runs it (golden IR and assembly in the tests) names both,
+or is built as ``Target("llvm", cpu)``: that CPU with exactly its own
+features, whatever machine compiles it. CPU and feature names are checked
+against what LLVM knows (:mod:`.llvm_cpus`).
+
 >>> Target.from_str("llvm").kind
 'llvm'
+>>> Target("llvm", "skylake-avx512").vector_bits
+512
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ..errors import MLCError
+from .llvm_cpus import check_cpu_and_features, host_cpu, vector_bits
 
-__all__ = ["Target", "KINDS"]
+__all__ = ["Target", "KINDS", "host_cpu"]
 
 KINDS = ("llvm", "cuda", "reference")
 
@@ -19,13 +30,22 @@ KINDS = ("llvm", "cuda", "reference")
 class Target:
     """A compilation target.
 
-    ``cpu`` and ``features`` are LLVM's names (host values by default);
-    ``arch`` is the CUDA compute capability ("sm_80") for cuda.
+    ``cpu`` and ``features`` are LLVM's names (host values by default; ``features``
+    "" means the CPU's own); ``arch`` is the CUDA compute capability ("sm_80") for cuda.
     """
     kind: str
     cpu: str = ""
     features: str = ""
     arch: str = ""
+
+    def __post_init__(self):
+        if self.kind == "llvm":
+            check_cpu_and_features(self.cpu, self.features)
+
+    @property
+    def vector_bits(self) -> int:
+        """Width of the vector registers code for this (llvm) target uses: 128, 256, 512."""
+        return vector_bits(self.cpu, self.features)
 
     @staticmethod
     def from_str(spec) -> Target:
@@ -45,6 +65,8 @@ class Target:
             key, _, value = opt.lstrip("-").partition("=")
             if key not in ("mcpu", "mattr", "arch") or not value:
                 raise MLCError(f"unknown target option {opt!r} in {spec!r}; expected -mcpu=, -mattr= or -arch=")
+            if key in values:
+                raise MLCError(f"target option -{key}= given twice in {spec!r}; give it once")
             values[key] = value
         if kind == "llvm":
             cpu, features = host_cpu()
@@ -53,16 +75,9 @@ class Target:
 
     def __str__(self) -> str:
         if self.kind == "llvm":
-            return f"llvm -mcpu={self.cpu}"
+            own = self.features in ("", host_cpu()[1])
+            return f"llvm -mcpu={self.cpu}" + ("" if own else f" -mattr={self.features}")
         if self.kind == "cuda" and self.arch:
             return f"cuda -arch={self.arch}"
         return self.kind
 
-
-@lru_cache(maxsize=1)
-def host_cpu() -> tuple[str, str]:
-    """LLVM's name and feature string for the machine we run on."""
-    import llvmlite.binding as llvm
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()

@@ -1,8 +1,10 @@
 """Vectorized and unrolled loops of the llvm backend.
 
-Vectorized loops become SIMD code on the host's widest registers (ymm on
-AVX2 machines), math calls included (no libm call is left in them), and
-compute what NumPy does; unrolled loops leave no loop behind.
+Vectorized loops become SIMD code on the CPU's vector registers (ymm with
+AVX2; zmm with AVX-512 where the loop's width fills one), math calls
+included (no libm call is left in them), and compute what NumPy does;
+unrolled loops leave no loop behind. The assembly is read for pinned CPUs
+(:mod:`tests.targets`) on any host; the results are checked on the host.
 """
 import re
 
@@ -11,17 +13,16 @@ import pytest
 
 import mlc
 from mlc import te
+from mlc.backends.llvm import compile_sources
 from mlc.backends.llvm.loops import MAX_UNROLL
 from mlc.backends.llvm.module import generate_ir
-from mlc.backends.target import host_cpu
 from mlc.passes.tir import lower
+from tests.targets import AVX2, each_pinned_target
 
-TARGET = mlc.Target.from_str("llvm")
-HAS_AVX2 = "+avx2" in host_cpu()[1].split(",")
-needs_avx2 = pytest.mark.skipif(not HAS_AVX2, reason="the host has no AVX2 (no ymm registers)")
+TARGET = AVX2
 
 
-def scheduled(fn, n, dtype, width=8, parallel=False, n_inputs=1):
+def scheduled(fn, n, dtype, width=8, parallel=False, n_inputs=1) -> mlc.IRModule:
     """``Y[i] = fn(X0[i], ...)`` with ``i`` split by ``width``, the inner loop vectorized."""
     xs = [te.placeholder((n,), dtype, f"X{k}") for k in range(n_inputs)]
     Y = te.compute((n,), lambda i: fn(*(x[i] for x in xs)), "Y")
@@ -31,21 +32,33 @@ def scheduled(fn, n, dtype, width=8, parallel=False, n_inputs=1):
     sch.vectorize(inner)
     if parallel:
         sch.parallel(outer)
-    return mlc.build(sch.mod, "llvm")
+    return sch.mod
 
 
-def simd(asm, suffix):
-    """Vector arithmetic instructions on ymm registers with suffix ps/pd found in ``asm``."""
-    return set(re.findall(rf"\b(v(?:mul|add|sub|div|fmadd\d*|fnmadd\d*){suffix})\s+[^\n]*%ymm", asm))
+def simd(asm, suffix, register):
+    """Vector arithmetic instructions with suffix ps/pd on ``register`` (ymm, zmm) in ``asm``."""
+    return set(re.findall(rf"\b(v(?:mul|add|sub|div|fmadd\d*|fnmadd\d*){suffix})\s+[^\n]*%{register}", asm))
 
 
-@needs_avx2
+#: The register 8 lanes of each dtype fill: 8 doubles are a zmm with AVX-512, two ymm without.
+REGISTER = {("avx2", "float32"): "ymm", ("avx2", "float64"): "ymm",
+            ("avx512", "float32"): "ymm", ("avx512", "float64"): "zmm"}
+
+
+@each_pinned_target
 @pytest.mark.parametrize("dtype, suffix", [("float32", "ps"), ("float64", "pd")])
 @pytest.mark.parametrize("n", [1024, 1001])  # 1001: the last vector iteration is guarded
-def test_vectorized_elementwise_loop_is_simd_on_ymm(dtype, suffix, n):
-    lib = scheduled(lambda x, y: x * y + x, n, dtype, n_inputs=2)
-    found = simd(lib.get_source("asm"), suffix)
+def test_vectorized_elementwise_loop_is_simd(isa, target, dtype, suffix, n):
+    asm = compile_sources(scheduled(lambda x, y: x * y + x, n, dtype, n_inputs=2), target)["asm"]
+    found = simd(asm, suffix, REGISTER[isa, dtype])
     assert found & {f"vmul{suffix}", f"vadd{suffix}"}, found
+    assert not simd(asm, suffix, "zmm" if REGISTER[isa, dtype] == "ymm" else "ymm"), "one register width"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [1024, 1001])
+def test_vectorized_elementwise_loop_computes_what_numpy_does(dtype, n):
+    lib = mlc.build(scheduled(lambda x, y: x * y + x, n, dtype, n_inputs=2), "llvm")
     rng = np.random.default_rng(n)
     x, y = rng.standard_normal((2, n)).astype(dtype)
     out = np.empty(n, dtype)
@@ -53,15 +66,27 @@ def test_vectorized_elementwise_loop_is_simd_on_ymm(dtype, suffix, n):
     np.testing.assert_array_equal(out, x * y + x)
 
 
-@needs_avx2
-@pytest.mark.parametrize("op", ["exp", "log", "tanh", "sigmoid", "erf"])
-@pytest.mark.parametrize("dtype, suffix", [("float32", "ps"), ("float64", "pd")])
-def test_math_calls_in_vectorized_loops_are_simd_without_libm(op, dtype, suffix):
+MATH = ["exp", "log", "tanh", "sigmoid", "erf"]
+
+
+def math_program(op, dtype):
     fn = getattr(te, op)
-    lib = scheduled(lambda x: fn(x) * 2.0, 256, dtype, parallel=True)
-    asm = lib.get_source("asm")
+    return scheduled(lambda x: fn(x) * 2.0, 256, dtype, parallel=True)
+
+
+@each_pinned_target
+@pytest.mark.parametrize("op", MATH)
+@pytest.mark.parametrize("dtype, suffix", [("float32", "ps"), ("float64", "pd")])
+def test_math_calls_in_vectorized_loops_are_simd_without_libm(isa, target, op, dtype, suffix):
+    asm = compile_sources(math_program(op, dtype), target)["asm"]
     assert re.search(r"\bcall[q]?\s+[^\n]*(exp|log|tanh|erf)", asm) is None
-    assert len(simd(asm, suffix)) >= 2
+    assert len(simd(asm, suffix, REGISTER[isa, dtype])) >= 2
+
+
+@pytest.mark.parametrize("op", MATH)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_math_calls_in_vectorized_loops_compute_what_numpy_does(op, dtype):
+    lib = mlc.build(math_program(op, dtype), "llvm")
     x = np.random.default_rng(0).uniform(0.01 if op == "log" else -6, 6, 256).astype(dtype)
     out = np.empty_like(x)
     lib["main"](x, out)
@@ -70,12 +95,19 @@ def test_math_calls_in_vectorized_loops_are_simd_without_libm(op, dtype, suffix)
     np.testing.assert_allclose(out, (reference(op, x) * 2).astype(dtype), rtol=rtol)
 
 
-@needs_avx2
-def test_parallel_outer_vectorized_inner_is_simd_in_the_task():
-    lib = scheduled(lambda x: te.exp(x) + x, 1 << 14, "float32", width=8, parallel=True)
-    ll = lib.get_source("ll")
+def exp_plus_x():
+    return scheduled(lambda x: te.exp(x) + x, 1 << 14, "float32", width=8, parallel=True)
+
+
+@each_pinned_target
+def test_parallel_outer_vectorized_inner_is_simd_in_the_task(isa, target):
+    ll = compile_sources(exp_plus_x(), target)["ll"]
     task = ll[ll.index("define internal void @__mlc_par.main.task"):]
     assert "<8 x float>" in task.split("\n}")[0]
+
+
+def test_parallel_outer_vectorized_inner_computes_what_numpy_does():
+    lib = mlc.build(exp_plus_x(), "llvm")
     x = np.linspace(-3, 3, 1 << 14, dtype="float32")
     out = np.empty_like(x)
     lib["main"](x, out)

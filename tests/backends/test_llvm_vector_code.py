@@ -19,8 +19,9 @@ from mlc.ir.expr import BufferLoad, Var, const
 from mlc.ir.tir import BufferStore, For, PrimFunc, seq
 from mlc.passes.tir import lower
 from mlc.schedules.apply import as_written
+from tests.targets import AVX2
 
-TARGET = mlc.Target.from_str("llvm")
+TARGET = AVX2  # the IR as generated, before any CPU-specific optimisation
 FLOATS = ("float32", "float64")
 WIDTHS = st.sampled_from([2, 3, 4, 7, 8, 10, 16, 17, 32, MAX_LANES])
 ROWS = st.integers(1, 5)

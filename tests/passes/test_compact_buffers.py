@@ -8,8 +8,9 @@ from mlc.ir.expr import BufferLoad, Var, const
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import Allocate, BufferStore, For, PrimFunc, seq
 from mlc.passes.tir import compact_buffers, convert_blocks_to_loops, lower_init_block
-from mlc.schedules import Schedule
+from mlc.schedules import Schedule, default_schedule
 from tests.programs import mm_relu_func
+from tests.targets import each_pinned_target, pinned_threads
 
 
 def loops_to_alloc(func):
@@ -110,11 +111,17 @@ def test_vectorized_loops_and_shared_memory_are_not_entered():
         assert compact_buffers(func) is func
 
 
-def test_default_matmul_accumulator_is_a_small_per_tile_buffer():
-    lib = mlc.build(mlc.IRModule({"main": mm_relu_func(64, 48, 20)}), "llvm")
-    func = lib["main"].func
+#: The default matmul's register tile: 4 rows of two 8-float vectors with AVX2,
+#: 8 rows of one 16-float vector with AVX-512.
+ACCUMULATOR_TILE = {"avx2": (4, 16), "avx512": (8, 16)}
+
+
+@each_pinned_target
+def test_default_matmul_accumulator_is_a_small_per_tile_buffer(isa, target):
+    with pinned_threads():
+        func = default_schedule(mlc.IRModule({"main": mm_relu_func(64, 48, 20)}), target).mod["main"]
     allocs = loops_to_alloc(compacted(func))
     names, shape = allocs["Y_local"]
-    assert len(shape) == 2 and shape[0] * shape[1] <= 64 and names
+    assert shape == ACCUMULATOR_TILE[isa] and names == ("j_0", "i_0")  # inside the tile loops
     nodes = [n for n in pre_order_nodes(compacted(func).body) if isinstance(n, Allocate)]
     assert all(n.buffer.name != "Y" for n in nodes)  # relu was folded into the write back

@@ -12,7 +12,8 @@ import mlc
 from mlc.schedules.default.conv import match_conv, schedule_conv
 from mlc.schedules.default.patterns import view_by_name
 from mlc.schedules.default.steps import CpuInfo, attempt
-from mlc.schedules import Schedule
+from mlc.schedules import Schedule, default_schedule
+from tests.targets import each_pinned_target, pinned_threads
 
 TWO_CORES = CpuInfo(256, 2)
 
@@ -112,12 +113,23 @@ def test_conv_rule_matches_reference(x_shape, w_shape, kwargs):
     _check_conv(x_shape, w_shape, kwargs)
 
 
-def test_channel_vectorized_tile_packs_weights_and_keeps_padding_out_of_the_loop():
-    mod = _check_conv((1, 8, 14, 14), (16, 8, 3, 3), dict(padding=1))
-    text = mod.script()
+#: The weights packed by one vector of output channels: 8 with AVX2, 16 with AVX-512.
+PACKED_WEIGHTS = {"avx2": "b_global = T.alloc_buffer((2, 8, 3, 3, 8))",
+                  "avx512": "b_global = T.alloc_buffer((1, 8, 3, 3, 16))"}
+
+
+@each_pinned_target
+def test_channel_vectorized_tile_packs_weights_and_keeps_padding_out_of_the_loop(isa, target):
+    mod, _ = _scheduled_conv((1, 8, 14, 14), (16, 8, 3, 3), 1)
+    with pinned_threads():
+        text = default_schedule(mod, target).mod.script()
     assert "T_conv2d_pad = T.alloc_buffer((1, 8, 16, 16))" in text     # padding: its own stage
-    assert "b_global = T.alloc_buffer((2, 8, 3, 3, 8))" in text          # weights packed by 8 channels
+    assert PACKED_WEIGHTS[isa] in text
     assert "if_then_else" not in text.split('T.block("T_conv2d_update")')[1]
+
+
+def test_channel_vectorized_tile_with_packed_weights_matches_reference():
+    _check_conv((1, 8, 14, 14), (16, 8, 3, 3), dict(padding=1))
 
 
 def test_channel_vectorized_tile_fuses_bias_and_relu():

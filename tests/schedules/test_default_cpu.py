@@ -20,6 +20,7 @@ from mlc.schedules.default import matmul as matmul_rule
 from mlc.schedules.default.matmul import schedule_matmul
 from mlc.schedules.default.steps import CpuInfo, attempt
 from tests.programs import mm_relu_func
+from tests.targets import each_pinned_target, pinned_threads
 
 SIZES = [1, 2, 3, 5, 7, 8, 13, 16, 17, 31, 33]
 TWO_CORES = CpuInfo(256, 2)
@@ -157,14 +158,24 @@ def test_the_course_mm_relu_and_multi_output_blocks():
     check(module(A, lo, hi))
 
 
-def test_large_ragged_matmul_with_row_blocks_and_both_operands_packed(monkeypatch):
+#: (columns, packed B) of a large ragged matmul: A packs only with 4 column panels or
+#: more, and a panel is two vectors (16 floats with AVX2, 32 with AVX-512).
+LARGE_MATMUL = {"avx2": (64, "B_global = T.alloc_buffer((4, 40, 16))"),
+                "avx512": (128, "B_global = T.alloc_buffer((4, 40, 32))")}
+
+
+@each_pinned_target
+def test_large_ragged_matmul_with_row_blocks_and_both_operands_packed(monkeypatch, isa, target):
     """The thresholds scaled down so that a test-sized matmul takes the large-matrix path."""
     monkeypatch.setattr(matmul_rule, "PACK_A_MIN_BYTES", 32 * 1024)
     monkeypatch.setattr(matmul_rule, "ROW_BLOCKS_FROM", 2)
-    scheduled = check(matmul(515, 64, 40, transpose_b=True), rtol=1e-4, atol=1e-4)
-    text = scheduled["main"].script()
-    assert "A_global = T.alloc_buffer((129, 40, 4))" in text and "B_global = T.alloc_buffer((4, 40, 16))" in text
+    columns, packed_b = LARGE_MATMUL[isa]
+    mod = matmul(515, columns, 40, transpose_b=True)
+    with pinned_threads():
+        text = default_schedule(mod, target).mod["main"].script()
+    assert "A_global = T.alloc_buffer((129, 40, 4))" in text and packed_b in text
     assert "for i_1 in range(64):" in text  # 256-row blocks of 4-row tiles
+    check(mod, rtol=1e-4, atol=1e-4)  # and whatever the host's tiles, the same results
 
 
 def test_integer_and_double_matmuls():

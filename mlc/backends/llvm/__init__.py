@@ -14,6 +14,6 @@ Modules, by responsibility:
 * ``jit``        parse, optimise (new pass manager, O3), emit, load
 * ``module``     build_llvm and the runtime Module it returns
 """
-from .module import LLVMModule, build_llvm
+from .module import LLVMModule, build_llvm, compile_sources
 
-__all__ = ["build_llvm", "LLVMModule"]
+__all__ = ["build_llvm", "compile_sources", "LLVMModule"]

@@ -5,6 +5,12 @@ optimisation and code emission (an engine owns its own). Optimisation is
 LLVM's new pass manager at O3. The object file is checked for symbols mlc
 did not register (:mod:`.symbols`) before the engine loads it, and kept in
 the on-disk :mod:`.object_cache` for the next build of the same IR.
+:func:`optimise` and :func:`emit_assembly` work for any CPU LLVM knows and
+load nothing, so code for another machine can be read here.
+
+What LLVM prints while it works (remarks on loops it was asked to vectorize
+and could not, say) goes through :func:`~mlc.backends.llvm_output.llvm_output`:
+the user sees it only under ``MLC_DEBUG``.
 """
 from __future__ import annotations
 
@@ -15,11 +21,12 @@ from functools import lru_cache
 import llvmlite.binding as llvm
 
 from ...errors import CompileError
+from ..llvm_output import llvm_output
 from ..target import Target
 from . import object_cache
 from .symbols import register_symbols, undefined_symbols
 
-__all__ = ["compile_ir", "CompiledModule", "target_machine", "emit_assembly", "target_layout"]
+__all__ = ["compile_ir", "CompiledModule", "target_machine", "optimise", "emit_assembly", "target_layout"]
 
 
 _LOCK = threading.Lock()
@@ -36,7 +43,8 @@ def _initialise() -> None:
 def _create_target_machine(cpu: str, features: str) -> llvm.TargetMachine:
     _initialise()
     target = llvm.Target.from_default_triple()
-    return target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
+    with llvm_output():
+        return target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
 
 
 @lru_cache(maxsize=8)
@@ -88,18 +96,34 @@ def _compile(ir_text: str, target: Target) -> CompiledModule:
 def _optimise_and_emit(ir_text: str, target: Target) -> tuple[bytes, str]:
     """(object code, optimised IR) for ``ir_text``: parse, verify, O3, emit."""
     tm = target_machine(target.cpu, target.features)
+    module = _optimised_module(ir_text, tm)
+    optimized = str(module)
+    try:
+        with llvm_output():
+            return tm.emit_object(module), optimized
+    except RuntimeError as err:
+        raise CompileError(f"LLVM could not generate machine code: {err}", source=optimized) from None
+
+
+def _optimised_module(ir_text: str, tm: llvm.TargetMachine) -> llvm.ModuleRef:
+    """``ir_text`` parsed, verified and optimised at O3 for ``tm``."""
     try:
         module = llvm.parse_assembly(ir_text)
         module.verify()
     except RuntimeError as err:
         raise CompileError(f"LLVM rejected the generated IR: {err}", source=ir_text) from None
     pass_builder = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
-    pass_builder.getModulePassManager().run(module, pass_builder)
-    optimized = str(module)
-    try:
-        return tm.emit_object(module), optimized
-    except RuntimeError as err:
-        raise CompileError(f"LLVM could not generate machine code: {err}", source=optimized) from None
+    with llvm_output():
+        pass_builder.getModulePassManager().run(module, pass_builder)
+    return module
+
+
+def optimise(ir_text: str, target: Target) -> str:
+    """The O3-optimised IR of ``ir_text`` for ``target``; nothing is loaded, so ``target``
+    may be any CPU LLVM knows, whether this machine can run its code or not."""
+    with _LOCK:
+        _initialise()
+        return str(_optimised_module(ir_text, target_machine(target.cpu, target.features)))
 
 
 def _load(obj: bytes, optimized: str, target: Target) -> CompiledModule:
@@ -114,18 +138,18 @@ def _load(obj: bytes, optimized: str, target: Target) -> CompiledModule:
     try:
         engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""),
                                             _create_target_machine(target.cpu, target.features))
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-        engine.finalize_object()
+        with llvm_output():
+            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            engine.finalize_object()
     except RuntimeError as err:
         raise CompileError(f"LLVM could not load the machine code: {err}", source=optimized) from None
     return CompiledModule(engine, optimized)
 
 
 def emit_assembly(ir_text: str, target: Target) -> str:
-    """Host assembly for (already optimised) ``ir_text``."""
-    tm = target_machine(target.cpu, target.features)
+    """Assembly of (already optimised) ``ir_text`` for ``target``'s CPU (any CPU LLVM knows)."""
     try:
-        with _LOCK:
-            return tm.emit_assembly(llvm.parse_assembly(ir_text))
+        with _LOCK, llvm_output():
+            return target_machine(target.cpu, target.features).emit_assembly(llvm.parse_assembly(ir_text))
     except RuntimeError as err:
         raise CompileError(f"LLVM could not emit assembly: {err}", source=ir_text) from None

@@ -4,6 +4,10 @@ Every function of the IRModule is lowered, generated into a single LLVM
 module, optimised and loaded together, so a build costs one LLVM pipeline
 however many functions it holds. Each function is then called through a
 precomputed ctypes prototype with the arrays' data pointers.
+
+:func:`compile_sources` runs the same steps up to the optimised IR and the
+assembly and loads nothing: it describes the code for any CPU LLVM knows
+(``Target("llvm", "skylake-avx512")``) on any machine.
 """
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import lower
 from ...runtime.module import Function, Module
 from ..program import Program
+from ..llvm_cpus import vector_bits
 from ..target import Target, host_cpu
 from .codegen import emit_function
-from .jit import CompiledModule, compile_ir, emit_assembly, target_layout
+from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_layout
 from .parallel import set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, RUNTIME_SYMBOLS
 from .types import PTR
 
-__all__ = ["build_llvm", "LLVMModule", "generate_ir", "symbol_names", "program_symbol"]
+__all__ = ["build_llvm", "compile_sources", "LLVMModule", "generate_ir", "symbol_names", "program_symbol"]
 
 _RESERVED = frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names) | {PARALLEL_STATE_SYMBOL}
 
@@ -79,16 +84,7 @@ def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | Non
     each of ``programs`` into one native entry (``lib.program(name)``)."""
     _check_runnable(target)
     programs = dict(programs or {})
-    for program in programs.values():
-        program.check(dict(mod.items()))
-    lowered = {name: lower(func) for name, func in mod.items()}
-    symbols = symbol_names(lowered)
-    try:
-        ir_text = generate_ir(lowered, target, symbols, programs)
-    except MLCError:
-        raise
-    except Exception as err:  # an llvmlite builder error is a bug here, not the user's
-        raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
+    ir_text, symbols = _generate(mod, target, programs)
     compiled = compile_ir(ir_text, target)
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
     functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params)))
@@ -100,14 +96,47 @@ def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | Non
     return LLVMModule(target, functions, sources, keepalive=compiled, programs=entries)
 
 
+def compile_sources(mod: IRModule, target: Target, programs: dict[str, Program] | None = None) -> dict[str, str]:
+    """The code :func:`build_llvm` would generate for ``mod`` (already scheduled), without
+    loading or running it: ``{"ll-unoptimized", "ll", "asm"}``. ``target`` may be any CPU
+    LLVM knows, this machine's or not (golden IR and assembly tests pin theirs)."""
+    ir_text, _ = _generate(mod, target, dict(programs or {}))
+    optimized = optimise(ir_text, target)
+    return {"ll-unoptimized": ir_text, "ll": optimized, "asm": emit_assembly(optimized, target)}
+
+
+def _generate(mod: IRModule, target: Target, programs: dict[str, Program]) -> tuple[str, dict[str, str]]:
+    """(LLVM IR text, function name -> symbol) of every function of ``mod`` and of ``programs``."""
+    for program in programs.values():
+        program.check(dict(mod.items()))
+    lowered = {name: lower(func) for name, func in mod.items()}
+    symbols = symbol_names(lowered)
+    try:
+        return generate_ir(lowered, target, symbols, programs), symbols
+    except MLCError:
+        raise
+    except Exception as err:  # an llvmlite builder error is a bug here, not the user's
+        raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
+
+
 def _check_runnable(target: Target) -> None:
-    """Refuse a target whose CPU features this machine lacks: its code would crash here."""
-    host = {f[1:] for f in host_cpu()[1].split(",") if f.startswith("+")}
+    """Refuse a target whose CPU features this machine lacks: its code would crash here.
+
+    Features the target names are compared with the host's; features its CPU implies
+    are not listed by LLVM, but the vector registers they give are (512-bit code for a
+    256-bit machine is refused)."""
+    cpu, features = host_cpu()
+    host = {f[1:] for f in features.split(",") if f.startswith("+")}
     missing = sorted(f[1:] for f in target.features.split(",") if f.startswith("+") and f[1:] not in host)
     if missing:
         raise CompileError(f"target {target} enables CPU features this machine lacks "
                            f"({', '.join(missing)}); the JIT runs code here, so build for the host "
                            "(target='llvm') or drop those -mattr features")
+    if target.vector_bits > vector_bits(cpu, features):
+        raise CompileError(f"target {target} uses {target.vector_bits}-bit vector registers and this "
+                           f"machine ({cpu}) has {vector_bits(cpu, features)}-bit ones; the JIT runs code "
+                           "here, so build for the host (target='llvm'), or read the code for that CPU "
+                           "without running it (mlc.backends.llvm.compile_sources)")
 
 
 def _kernel(compiled: CompiledModule, symbol: str, nparams: int):

@@ -39,10 +39,10 @@ class CpuInfo:
 
     @staticmethod
     def from_target(target) -> CpuInfo:
+        """The vector width of ``target``'s CPU and features (not the host's, unless the
+        target is the host) and the configured number of threads."""
         from ...config import config
-        features = set(target.features.split(","))
-        bits = 512 if "+avx512f" in features else 256 if "+avx" in features or "+avx2" in features else 128
-        return CpuInfo(bits, config().num_threads)
+        return CpuInfo(target.vector_bits, config().num_threads)
 
 
 def _restore(sch, saved) -> None:

@@ -1,0 +1,181 @@
+"""What LLVM knows about CPUs: the host's name and features, the names it accepts
+for ``-mcpu`` and ``-mattr``, and how wide the vector registers of a (cpu,
+features) pair are.
+
+LLVM aborts the process on a feature without its ``+``/``-`` sign, cannot
+generate code once ``64bit-mode``, ``64bit`` or ``sse`` is switched off
+(:data:`REFUSED_FLAGS`), and on an unknown CPU
+prints a warning for every subtarget it creates and goes on with generic
+code. So a CPU name and a feature string are checked here, against the names
+this LLVM lists in its ``-mcpu=help`` text, before any target machine sees them.
+
+>>> from mlc.backends.llvm_cpus import check_cpu_and_features
+>>> check_cpu_and_features("haswel", "")
+Traceback (most recent call last):
+  ...
+mlc.errors.MLCError: unknown CPU 'haswel' for -mcpu; did you mean 'haswell'? ...
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+
+import llvmlite.binding as llvm
+
+from ..errors import MLCError
+from .llvm_output import captured_stderr, llvm_output
+
+__all__ = ["host_cpu", "known_cpus", "known_features", "check_cpu_and_features", "vector_bits",
+           "REFUSED_FLAGS"]
+
+_MODE = "is not a CPU feature but the mode the code runs in, fixed by the x86_64 target"
+#: Flags LLVM knows that x86_64 code cannot be generated with (LLVM aborts the process on
+#: the ``-`` ones; the modes would give code for another mode), and why.
+REFUSED_FLAGS = {
+    **{f"{sign}{bits}bit-mode": _MODE for sign in "+-" for bits in (16, 32, 64)},
+    "-64bit": "turns off the 64-bit instructions x86_64 code is made of",
+    "-sse": "turns off SSE, where x86_64 code keeps its floating-point values",
+}
+
+_HELP_SCRIPT = ("import llvmlite.binding as llvm; llvm.initialize_native_target(); "
+                "llvm.initialize_native_asmprinter(); "
+                "llvm.Target.from_default_triple().create_target_machine(cpu='help')")
+
+
+@lru_cache(maxsize=1)
+def _initialise() -> None:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+
+
+@lru_cache(maxsize=1)
+def host_cpu() -> tuple[str, str]:
+    """LLVM's name and feature string for the machine we run on."""
+    _initialise()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    cpus: frozenset[str]
+    features: frozenset[str]
+
+
+def known_cpus() -> frozenset[str]:
+    """The CPU names this LLVM accepts for ``-mcpu`` (for the host's architecture)."""
+    return _catalogue().cpus
+
+
+def known_features() -> frozenset[str]:
+    """The feature names this LLVM accepts in ``-mattr`` (without their sign)."""
+    return _catalogue().features
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> _Catalogue:
+    text = _help_text()
+    cpus = _section(text, "Available CPUs")
+    features = _section(text, "Available features")
+    if not cpus or not features:
+        raise MLCError(f"could not read the CPU and feature names of LLVM "
+                       f"{'.'.join(map(str, llvm.llvm_version_info))} from its help text:\n{text[:2000]}")
+    return _Catalogue(frozenset(cpus), frozenset(features))
+
+
+def _help_text() -> str:
+    """LLVM's ``-mcpu=help`` text, which it prints to stderr when a target machine is
+    created for the CPU "help" (only the first time in a process: else a fresh one is asked)."""
+    _initialise()
+    with captured_stderr() as captured:
+        llvm.Target.from_default_triple().create_target_machine(cpu="help")
+    if "Available features" in captured.text:
+        return captured.text
+    done = subprocess.run([sys.executable, "-c", _HELP_SCRIPT], capture_output=True, text=True, timeout=120)
+    return done.stderr
+
+
+def _section(text: str, title: str) -> list[str]:
+    """The names listed under ``title`` (lines ``  name  - description``)."""
+    start = text.find(title)
+    if start < 0:
+        return []
+    names = []
+    for line in text[start:].splitlines()[1:]:
+        if not line.strip():
+            if names:
+                break
+            continue
+        match = re.match(r"^\s+(\S+)\s+- ", line)
+        if match is None:
+            break
+        names.append(match.group(1))
+    return names
+
+
+def check_cpu_and_features(cpu: str, features: str) -> None:
+    """Raise :class:`MLCError` unless LLVM knows ``cpu`` ("" for its default) and every
+    ``+name``/``-name`` of the comma-separated ``features``, and none is one of
+    :data:`REFUSED_FLAGS`."""
+    if (cpu, features) == host_cpu():
+        return
+    _check(cpu, features)
+
+
+@lru_cache(maxsize=64)
+def _check(cpu: str, features: str) -> None:
+    catalogue = _catalogue()
+    if cpu and cpu not in catalogue.cpus:
+        raise MLCError(f"unknown CPU {cpu!r} for -mcpu; {_suggest(cpu, catalogue.cpus)}"
+                       f"LLVM knows {len(catalogue.cpus)} CPUs ({', '.join(sorted(catalogue.cpus)[:6])}, ...); "
+                       f"leave -mcpu out to compile for this machine ({host_cpu()[0]})")
+    for flag in filter(None, features.split(",")):  # as LLVM splits them: empty items skipped
+        sign, name = flag[0], flag[1:]
+        if sign not in "+-" and flag in catalogue.features:
+            raise MLCError(f"feature {flag!r} in -mattr has no sign: write +{flag} to enable it "
+                           f"or -{flag} to disable it (e.g. -mattr=+avx2,-avx512f)")
+        if sign not in "+-":
+            raise MLCError(f"-mattr={features!r} has {flag!r}, not a +feature or -feature; "
+                           f"{_suggest(flag.strip().lstrip('+-'), catalogue.features)}"
+                           "write the features as -mattr=+avx2,-avx512f (no spaces)")
+        if name not in catalogue.features:
+            raise MLCError(f"unknown CPU feature {name!r} in -mattr={features}; "
+                           f"{_suggest(name, catalogue.features)}"
+                           f"LLVM knows {len(catalogue.features)} features (avx2, avx512f, fma, ...)")
+        if flag in REFUSED_FLAGS:
+            raise MLCError(f"-mattr={features} cannot be compiled for: {flag!r} {REFUSED_FLAGS[flag]}; "
+                           f"remove {flag} from -mattr")
+
+
+def _suggest(name: str, names) -> str:
+    close = difflib.get_close_matches(name, sorted(names), n=4, cutoff=0.6)
+    return f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+
+
+_PROBE = """
+define void @probe(ptr %p) {
+  %v = load <16 x float>, ptr %p, align 4
+  %w = fadd <16 x float> %v, %v
+  store <16 x float> %w, ptr %p, align 4
+  ret void
+}
+"""
+
+
+@lru_cache(maxsize=32)
+def vector_bits(cpu: str, features: str) -> int:
+    """Width in bits of the vector registers LLVM generates code with for ``cpu`` and
+    ``features`` (512 with AVX-512, 256 with AVX, else 128), asked of LLVM itself: it
+    compiles a 16-float addition and the registers it used say."""
+    check_cpu_and_features(cpu, features)
+    _initialise()
+    with llvm_output():
+        machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=2)
+        asm = machine.emit_assembly(llvm.parse_assembly(_PROBE))
+    for register, bits in (("zmm", 512), ("ymm", 256)):
+        if re.search(rf"%{register}\d", asm):
+            return bits
+    return 128

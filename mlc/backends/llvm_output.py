@@ -1,0 +1,97 @@
+"""What LLVM writes to the terminal, routed through mlc.
+
+LLVM reports remarks and warnings (a loop it was asked to vectorize and could
+not, say) and its help text through its default diagnostic handler, which
+writes straight to file descriptor 2; llvmlite offers no way to install
+another handler. So every call into LLVM that may write runs inside
+:func:`llvm_output`: for its duration fd 2 points at a temporary file, and
+afterwards LLVM's remarks and warnings reach the real stderr only under
+``MLC_DEBUG``. Any other line in the file (another thread's output written in
+the meantime) is passed on unchanged. :func:`captured_stderr` is the plain
+capture underneath, for callers that read what LLVM printed (its help text).
+
+One thread at a time redirects fd 2 (the descriptor belongs to the process);
+a thread may nest captures.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..config import config
+
+__all__ = ["Captured", "captured_stderr", "llvm_output", "is_llvm_diagnostic"]
+
+_LOCK = threading.RLock()
+
+#: LLVM's diagnostic lines: ``remark: <unknown>:0:0: loop not vectorized: ...``.
+_DIAGNOSTIC = re.compile(r"^(remark|warning|note): ")
+
+
+@dataclass
+class Captured:
+    """What was written to fd 2 inside a :func:`captured_stderr` block (set when it ends)."""
+    text: str = ""
+
+
+@contextmanager
+def captured_stderr() -> Iterator[Captured]:
+    """Point fd 2 at a temporary file for the block; ``.text`` holds what was written."""
+    captured = Captured()
+    with _LOCK, tempfile.TemporaryFile() as sink:
+        _flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no fd 2 at all: what LLVM writes goes nowhere anyway
+            yield captured
+            return
+        try:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield captured
+            finally:
+                _flush()
+                os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+            sink.seek(0)
+            captured.text = sink.read().decode(errors="replace")
+
+
+def is_llvm_diagnostic(line: str) -> bool:
+    """Whether ``line`` is one of LLVM's remarks, warnings or notes."""
+    return _DIAGNOSTIC.match(line) is not None
+
+
+@contextmanager
+def llvm_output() -> Iterator[None]:
+    """Run LLVM calls in the block with their remarks and warnings shown only under
+    ``MLC_DEBUG``; anything else written to fd 2 meanwhile is passed on."""
+    captured = Captured()
+    try:
+        with captured_stderr() as captured:
+            yield
+    finally:
+        lines = captured.text.splitlines(keepends=True)
+        shown = lines if config().debug else [line for line in lines if not is_llvm_diagnostic(line)]
+        if shown:
+            _write(2, "".join(shown).encode())
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass  # a closed or replaced stream has nothing of ours to flush
+
+
+def _write(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]

@@ -1,0 +1,28 @@
+"""The targets that tests describing generated code pin, whatever machine runs them.
+
+Golden IR, tile sizes and assembly depend on the CPU's vector width, so such
+tests name a CPU with exactly its own features (``Target("llvm", cpu)``) and a
+number of threads, and compile without running (``compile_sources``). Each
+runs for an AVX2 CPU and an AVX-512 one, on every host. Tests that run code
+build for the host (``"llvm"``).
+"""
+import pytest
+
+from mlc.backends.target import Target
+from mlc.config import override
+
+#: An AVX2 CPU (256-bit vectors) and an AVX-512 one (512-bit vectors).
+AVX2 = Target("llvm", "haswell")
+AVX512 = Target("llvm", "skylake-avx512")
+PINNED = {"avx2": AVX2, "avx512": AVX512}
+
+#: Threads the pinned schedules are made for.
+THREADS = 2
+
+#: ``@each_pinned_target``: the test takes ``isa`` ("avx2" or "avx512") and ``target``.
+each_pinned_target = pytest.mark.parametrize("isa, target", list(PINNED.items()), ids=list(PINNED))
+
+
+def pinned_threads():
+    """``with pinned_threads():`` schedules are made for :data:`THREADS` threads."""
+    return override(num_threads=THREADS)
