@@ -3,12 +3,15 @@
 LLVM is initialised once; one TargetMachine per (cpu, features) serves
 optimisation and code emission (an engine owns its own). Optimisation is
 LLVM's new pass manager at O3. The object file is checked for symbols mlc
-did not register (:mod:`.symbols`) before the engine loads it, and kept in
-the on-disk :mod:`.object_cache` for the next build of the same IR.
+did not register (:mod:`.symbols`) and read in full (:mod:`.elf`) before the
+engine loads it, and kept in the on-disk :mod:`.object_cache` for the next
+build of the same IR; a cached object that fails any check is discarded and
+compiled again.
 """
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -18,7 +21,8 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 from ...errors import CompileError
 from ..target import Target
 from . import object_cache
-from .symbols import register_symbols, undefined_symbols
+from .elf import ObjectFileError, read_object
+from .symbols import register_symbols
 
 __all__ = ["compile_ir", "CompiledModule", "target_machine", "emit_assembly", "target_layout"]
 
@@ -62,26 +66,27 @@ class CompiledModule:
         return self.engine.get_function_address(symbol)
 
 
-def compile_ir(ir_text: str, target: Target) -> CompiledModule:
-    """Parse, verify, optimise (O3) and load ``ir_text`` for ``target``'s CPU.
+def compile_ir(ir_text: str, target: Target, entry_points: Iterable[str] = ()) -> CompiledModule:
+    """Parse, verify, optimise (O3) and load ``ir_text`` for ``target``'s CPU; the
+    object must define every symbol of ``entry_points``.
 
     Builds from several threads take turns: the TargetMachines are shared.
     """
     with _LOCK:
         _initialise()
-        return _compile(ir_text, target)
+        return _compile(ir_text, target, frozenset(entry_points))
 
 
-def _compile(ir_text: str, target: Target) -> CompiledModule:
+def _compile(ir_text: str, target: Target, entry_points: frozenset[str]) -> CompiledModule:
     key = object_cache.cache_key(ir_text, target.cpu, target.features)
     cached = object_cache.load(key)
     if cached is not None:
         try:
-            return _load(*cached, target)
+            return _load(*cached, target, entry_points)
         except CompileError:
-            object_cache.discard(key)  # a damaged entry: compile afresh
+            object_cache.discard(key)  # an entry that cannot be trusted: compile afresh
     obj, optimized = _optimise_and_emit(ir_text, target)
-    module = _load(obj, optimized, target)
+    module = _load(obj, optimized, target, entry_points)
     object_cache.store(key, obj, optimized)
     return module
 
@@ -132,11 +137,18 @@ def _dispose_pipeline(pipeline: llvm.ModulePassManager) -> None:
         pipeline.close()
 
 
-def _load(obj: bytes, optimized: str, target: Target) -> CompiledModule:
-    """Check ``obj`` needs only registered symbols, then load it into a new engine."""
-    unknown = undefined_symbols(obj)
-    if unknown:
-        unknown -= register_symbols()
+def _load(obj: bytes, optimized: str, target: Target, entry_points: frozenset[str]) -> CompiledModule:
+    """Check ``obj`` (a well-formed object for this machine, defining ``entry_points``,
+    needing only registered symbols), then load it into a new engine."""
+    tm = target_machine(target.cpu, target.features)
+    try:
+        symbols = read_object(obj, tm.triple)
+    except ObjectFileError as err:
+        raise ObjectFileError(f"LLVM's object code cannot be loaded: {err}", source=optimized) from None
+    missing = entry_points - symbols.defined
+    if missing:
+        raise CompileError(f"the object code does not define {sorted(missing)}", source=optimized)
+    unknown = symbols.undefined - register_symbols()
     if unknown:
         raise CompileError(
             f"the generated code needs external symbol(s) {sorted(unknown)} that mlc does not "

@@ -89,7 +89,7 @@ def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | Non
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's
         raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
-    compiled = compile_ir(ir_text, target)
+    compiled = compile_ir(ir_text, target, [*symbols.values(), *map(program_symbol, programs)])
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
     functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params)))
                  for name, func in mod.items()}
