@@ -16,7 +16,10 @@ on it). Nothing aborts: the kernel finishes without touching memory outside
 its buffers, and the Python wrapper raises :class:`~mlc.errors.BoundsError`
 naming the function, the buffer, the index expression, its value and the
 extent (:func:`raise_violation`). The same mechanism stands in for TVM's
-``instrument_bound_checkers``.
+``instrument_bound_checkers``, and like it checks the flattened index against
+the buffer's element count: an index that leaves one dimension but stays
+inside the buffer's memory is not reported (the reference interpreter, which
+checks every dimension, is the tool for that).
 """
 from __future__ import annotations
 
