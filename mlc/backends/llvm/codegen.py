@@ -213,8 +213,9 @@ class _FunctionCodegen:
         begin, extent = self._loop_range(s)
         buffers, variables = list(self.buffers.items()), list(self.vars.items())
         index_type = reg_type(s.loop_var.dtype)
-        extents = [(buf, v) for buf, v in self.extents.items() if not isinstance(v, ir.Constant)]
         checks = [self.checks.record] if self.checks is not None else []
+        # the checks in the body need the element counts of dynamic Allocates around the loop
+        extents = [(buf, v) for buf, v in self.extents.items() if checks and not isinstance(v, ir.Constant)]
         body_fn = parallel.body_function(
             self.module, self.fn.name,
             [PTR] * len(buffers) + [v.type for _, v in variables] + [I64] * len(extents)
@@ -431,7 +432,7 @@ class _FunctionCodegen:
             with otherwise:
                 self.checks.violation(b, buffer, indices[0], kind, index, extent)
                 skipped_block = b.block
-        if value is None or isinstance(value.type, ir.VoidType) or kind != "load from":
+        if kind != "load from":
             return value
         phi = b.phi(value.type)
         phi.add_incoming(value, value_block)
