@@ -9,12 +9,14 @@ turned into loops (:func:`convert_blocks_to_loops`, block predicates become
 ``if``) and checks every access that runs on *every* iteration of the loops
 around it: one under no ``if`` and no ``select``/``if_then_else`` branch
 (guarded accesses and padded stages are legal however their index ranges).
-Each loop variable must have a constant range, and each index its *exact*
-range over them: from the linear normal form when the index is affine in the
-loop variables (:func:`mlc.ir.int_set.linear`), else by enumerating at most
-4096 points (:func:`mlc.ir.int_set.enumerated_bounds`). Any access for which
-that is not possible is left alone (the ``check_bounds`` build mode checks
-those at run time).
+Each loop variable must have a constant range. An index whose sound interval
+bounds (:func:`mlc.ir.int_set.const_bounds`) lie inside its dimension is
+fine; any other is refused only on its *exact* range over the loops: from
+the linear normal form when the index is affine in the loop variables
+(:func:`mlc.ir.int_set.linear`), else by enumerating at most 4096 points
+(:func:`mlc.ir.int_set.enumerated_bounds`). Any access for which that is not
+possible is left alone (the ``check_bounds`` build mode checks those at run
+time).
 
 >>> from mlc import te
 >>> A = te.placeholder((4,), "float32", "A")
@@ -32,7 +34,7 @@ from ...errors import CompileError
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, Select, Var
 from ...ir.functor import node_fields
-from ...ir.int_set import enumerated_bounds, free_vars, linear
+from ...ir.int_set import const_bounds, enumerated_bounds, free_vars, linear
 from ...ir.printer import expr_to_str
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt
 from .convert_blocks import convert_blocks_to_loops
@@ -109,6 +111,8 @@ class _Walker:
         for dim, (index, extent) in enumerate(zip(a.indices, a.buffer.shape)):
             if not isinstance(extent, IntImm):
                 continue
+            if _surely_inside(index, extent.value, ranges):
+                continue
             bounds = exact_bounds(index, ranges)
             if bounds is None or (0 <= bounds[0] and bounds[1] < extent.value):
                 continue
@@ -120,6 +124,16 @@ class _Walker:
                 f"{expr_to_str(index)} (dimension {dim}) takes {values}"
                 f"{' for ' + over if over else ''}, but {a.buffer.name} has extent {extent.value} "
                 "there; fix the index, or guard the access (te.if_then_else, T.where)")
+
+
+def _surely_inside(index: PrimExpr, extent: int, ranges) -> bool:
+    """Whether sound (possibly loose) interval bounds already put ``index`` in
+    ``[0, extent)``: the cheap test that settles almost every access."""
+    variables = free_vars(index)
+    if any(ranges.get(v) is None for v in variables):
+        return False
+    lo, hi = const_bounds(index, {v: ranges[v] for v in variables})
+    return lo is not None and hi is not None and 0 <= lo and hi < extent
 
 
 def exact_bounds(index: PrimExpr, ranges: dict[Var, tuple[int, int] | None]) -> tuple[int, int] | None:
