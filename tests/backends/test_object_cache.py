@@ -209,8 +209,15 @@ with override(cache_dir=sys.argv[1]):
                patched(good, 0x12, "<H", 3),                # another machine (i386)
                patched(good, 0x10, "<H", 2)]                # an executable, not an object
     for n in range(1, struct.unpack_from("<H", good, 0x3C)[0]):  # each section's offset and size
-        damaged.append(patched(good, shoff + n * 64 + 0x18, "<Q", 1 << 40))
-        damaged.append(patched(good, shoff + n * 64 + 0x20, "<Q", 1 << 40))
+        header = shoff + n * 64
+        damaged.append(patched(good, header + 0x18, "<Q", 1 << 40))
+        damaged.append(patched(good, header + 0x20, "<Q", 1 << 40))
+        kind, = struct.unpack_from("<I", good, header + 4)
+        if kind == 4:  # a relocation section: its first entry's target, type and symbol
+            first, = struct.unpack_from("<Q", good, header + 0x18)
+            damaged.append(patched(good, first, "<Q", 1 << 40))
+            damaged.append(patched(good, first + 8, "<Q", 999))
+            damaged.append(patched(good, first + 8, "<Q", (1 << 32 | 1) << 20))
     for bad in damaged:
         object_cache.store(key, bad, ir)
         build_and_check()

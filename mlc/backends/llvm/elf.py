@@ -38,6 +38,15 @@ _WIDE_RELOCATIONS = frozenset({1, 24, 257, 260})
 #: The ELF ``e_machine`` of each architecture mlc generates code for (by triple prefix).
 _MACHINES = {"x86_64": 62, "aarch64": 183}
 
+#: Relocation types MCJIT's linker implements, per machine (others would stop the
+#: process inside LLVM): x86-64 NONE, 64, PC32, PLT32, GOTPCREL, 32, 32S, PC64,
+#: GOTPCRELX, REX_GOTPCRELX; AArch64 NONE, the absolute, PC-relative, MOVW, page,
+#: branch and GOT relocations of the small and large code models.
+_RELOCATIONS = {
+    62: frozenset({0, 1, 2, 4, 9, 10, 11, 24, 41, 42}),
+    183: frozenset({0, *range(257, 287), 299, 311, 312}),
+}
+
 
 class ObjectFileError(CompileError):
     """An object file is malformed, or for another machine: it must not be loaded."""
@@ -80,7 +89,7 @@ def read_object(obj: bytes, triple: str) -> ObjectSymbols:
     symbols, result = _symbols(data, sections, symtabs[0])
     for n, sh in enumerate(sections):
         if sh[1] in (_SHT_RELA, _SHT_REL):
-            _check_relocations(data, sections, n, symtabs[0], len(symbols))
+            _check_relocations(data, sections, n, symtabs[0], len(symbols), _RELOCATIONS[machine])
     return result
 
 
@@ -117,7 +126,8 @@ def _symbols(data: memoryview, sections: list, index: int) -> tuple[list, Object
     return symbols, ObjectSymbols(frozenset(defined), frozenset(undefined))
 
 
-def _check_relocations(data: memoryview, sections: list, index: int, symtab: int, nsyms: int) -> None:
+def _check_relocations(data: memoryview, sections: list, index: int, symtab: int, nsyms: int,
+                       known: frozenset[int]) -> None:
     _name, kind, _f, _a, offset, size, link, target, _align, entsize = sections[index]
     entry = _RELA if kind == _SHT_RELA else _REL
     if entsize != entry.size or size % entry.size or link != symtab or not 0 < target < len(sections):
@@ -125,6 +135,9 @@ def _check_relocations(data: memoryview, sections: list, index: int, symtab: int
     target_size = sections[target][5]
     for pos in range(offset, offset + size, entry.size):
         r_offset, r_info = entry.unpack_from(data, pos)[:2]
+        if r_info & 0xFFFFFFFF not in known:
+            raise ObjectFileError(f"relocation type {r_info & 0xFFFFFFFF} in section {index} is "
+                                  "not one the JIT linker implements")
         width = 8 if r_info & 0xFFFFFFFF in _WIDE_RELOCATIONS else 4
         if r_info >> 32 >= nsyms or not _fits(r_offset, width, target_size):
             raise ObjectFileError(f"a relocation in section {index} points outside its section "
