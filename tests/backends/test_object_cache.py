@@ -213,6 +213,9 @@ with override(cache_dir=sys.argv[1]):
         damaged.append(patched(good, header + 0x18, "<Q", 1 << 40))
         damaged.append(patched(good, header + 0x20, "<Q", 1 << 40))
         kind, = struct.unpack_from("<I", good, header + 4)
+        if kind == 2:  # the symbol table: its last symbol's value (where a function starts)
+            last = struct.unpack_from("<Q", good, header + 0x18)[0] + struct.unpack_from("<Q", good, header + 0x20)[0] - 24
+            damaged.append(patched(good, last + 8, "<Q", 1 << 40))
         if kind == 4:  # a relocation section: its first entry's target, type and symbol
             first, = struct.unpack_from("<Q", good, header + 0x18)
             damaged.append(patched(good, first, "<Q", 1 << 40))

@@ -105,7 +105,7 @@ def _symbols(data: memoryview, sections: list, index: int) -> tuple[list, Object
     strings = bytes(data[str_offset:str_offset + str_size])
     symbols = [_SYM.unpack_from(data, pos) for pos in range(offset, offset + size, _SYM.size)]
     defined, undefined = set(), set()
-    for st_name, info, _other, shndx, _value, _size in symbols[1:]:  # entry 0 is the null symbol
+    for st_name, info, _other, shndx, value, extent in symbols[1:]:  # entry 0 is the null symbol
         if st_name >= max(str_size, 1) and st_name:
             raise ObjectFileError("a symbol's name lies outside the string table")
         end = strings.find(b"\0", st_name)
@@ -115,8 +115,11 @@ def _symbols(data: memoryview, sections: list, index: int) -> tuple[list, Object
             name = strings[st_name:end].decode("ascii")
         except UnicodeDecodeError:
             raise ObjectFileError("a symbol's name is not ASCII") from None
-        if shndx != _SHN_UNDEF and shndx < _SHN_LORESERVE and shndx >= len(sections):
-            raise ObjectFileError(f"symbol {name!r} refers to section {shndx}, which does not exist")
+        if _SHN_UNDEF < shndx < _SHN_LORESERVE:
+            if shndx >= len(sections):
+                raise ObjectFileError(f"symbol {name!r} refers to section {shndx}, which does not exist")
+            if not _fits(value, extent, sections[shndx][5]):
+                raise ObjectFileError(f"symbol {name!r} lies outside its section")
         if not name:
             continue
         if shndx == _SHN_UNDEF:
