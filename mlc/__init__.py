@@ -13,8 +13,8 @@ from importlib import import_module as _import_module
 from . import ir
 from .backends import build
 from .backends.target import Target
-from .errors import (CompileError, DTypeError, IRError, MLCError, ScheduleError, ShapeError,
-                     TraceError)
+from .errors import (BoundsError, CompileError, DTypeError, IRError, MLCError, ScheduleError,
+                     ShapeError, TraceError)
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
@@ -51,7 +51,7 @@ def __dir__():
 
 __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
-    "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "structural_equal",
+    "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "BoundsError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing",
 ]

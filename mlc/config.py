@@ -1,7 +1,8 @@
 """Configuration, read once from the environment into one object.
 
 MLC_CACHE_DIR (default ~/.cache/mlc), MLC_NUM_THREADS (default: all cores),
-MLC_TARGET (default "llvm"), MLC_DEBUG (verify IR between passes, keep sources).
+MLC_TARGET (default "llvm"), MLC_DEBUG (verify IR between passes, keep sources, check
+every buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default).
 
 Tests that need another value for a while use :func:`override`
 (``with override(num_threads=1): ...``); it replaces the whole process's

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "MLCError", "TraceError", "ShapeError", "DTypeError", "ScheduleError",
-    "CompileError", "IRError",
+    "CompileError", "IRError", "BoundsError",
 ]
 
 
@@ -41,3 +41,8 @@ class CompileError(MLCError):
     def __init__(self, message: str, source: str | None = None):
         super().__init__(message)
         self.source = source
+
+
+class BoundsError(MLCError, IndexError):
+    """A buffer access at run time is outside its buffer (the reference backend, or a
+    build with ``check_bounds``); the message names the function, buffer, index and extent."""

@@ -8,20 +8,29 @@ scheduled (:mod:`mlc.schedules.default`).
 """
 from __future__ import annotations
 
+from ..config import config
 from ..errors import MLCError
 from ..ir.tir import IRModule, PrimFunc
+from ..passes.tir import verify_bounds
 from .target import Target
 
 __all__ = ["build", "Target"]
 
 
-def build(mod, target="llvm", schedule=None, *, programs=None):
+def build(mod, target="llvm", schedule=None, *, programs=None, check_bounds=None):
     """Schedule ``mod`` with ``schedule`` (default rules when None), then compile every
     function for ``target``; returns a runtime Module.
 
     ``programs`` (name -> :class:`~mlc.backends.program.Program`) are sequences of the
     module's functions that the llvm backend also compiles into one native entry
     each (``lib.program(name)``); other backends ignore them.
+
+    A buffer access the compiler proves out of bounds is a CompileError, for every
+    target (:func:`~mlc.passes.tir.verify_bounds`). ``check_bounds`` (default: the
+    ``MLC_DEBUG`` setting) makes the llvm backend check every access when it runs:
+    an index outside its buffer raises :class:`~mlc.errors.BoundsError` from the
+    call instead of touching memory (the reference backend always checks);
+    those builds run no program entries (``lib.program`` gives None).
 
     >>> import numpy as np
     >>> from mlc import te
@@ -38,9 +47,13 @@ def build(mod, target="llvm", schedule=None, *, programs=None):
     target = Target.from_str(target)
     from ..schedules.apply import apply_schedule
     mod = apply_schedule(mod, target, schedule)
+    for func in mod.values():
+        verify_bounds(func)
+    if check_bounds is None:
+        check_bounds = config().debug
     if target.kind == "llvm":
         from .llvm import build_llvm
-        return build_llvm(mod, target, programs)
+        return build_llvm(mod, target, programs, check_bounds=bool(check_bounds))
     if target.kind == "reference":
         from .reference import build_reference
         return build_reference(mod, target)

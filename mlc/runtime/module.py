@@ -149,10 +149,11 @@ class Module:
             raise MLCError(f"this {self.target} module has no {fmt!r} source; it has {sorted(self._sources)}")
         return self._sources[fmt]
 
-    def time_evaluator(self, name: str, number: int = 10, repeat: int = 1, warmup: int = 1):
+    def time_evaluator(self, name: str, number: int = 10, repeat: int = 3, warmup: int = 1):
         """A timer for ``self[name]``: returns a callable giving a :class:`TimeResult`.
 
-        Each of ``repeat`` measurements is the mean time of ``number`` calls.
+        Each of ``repeat`` measurements is the mean time of ``number`` calls, after
+        a warm-up (:func:`~mlc.runtime.timing.time_function`); report its ``median``.
         Arguments are checked once, then the kernel is called directly.
         """
         fn = self[name]

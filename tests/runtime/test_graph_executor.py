@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mlc
-from mlc.config import config
+from mlc.config import config, override
 from mlc.runtime import graph_executor
 from mlc.runtime.graph_executor import GraphExecutor, data_pointer
 
@@ -47,10 +47,11 @@ def test_memory_planning_allocates_fewer_buffers_than_intermediates():
 
 
 @pytest.fixture
-def release_mode(monkeypatch):
-    """Executors built as without MLC_DEBUG, whatever the environment says."""
-    release = dataclasses.replace(config(), debug=False)
-    monkeypatch.setattr(graph_executor, "config", lambda: release)
+def release_mode():
+    """Modules and executors built as without MLC_DEBUG (which also bounds-checks every
+    access, leaving no native entries), whatever the environment says."""
+    with override(debug=False):
+        yield
 
 
 def test_llvm_runs_the_whole_graph_as_one_native_program(release_mode):
@@ -88,7 +89,7 @@ def test_program_with_views_constants_and_returned_inputs(release_mode):
         np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
-def test_programs_are_checked_and_ignored_without_native_code():
+def test_programs_are_checked_and_ignored_without_native_code(release_mode):
     from mlc.backends.program import Program
     from mlc import te
     A = te.placeholder((4,), "float32", "A")

@@ -35,7 +35,9 @@ from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS
 from ...ir.arith import same_expr
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
+from ...ir.printer import expr_to_str
 from . import arith, parallel, vectorize
+from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
 from .memory import BufferAllocator
@@ -49,15 +51,25 @@ __all__ = ["emit_function", "REDUCTION_FLAGS"]
 REDUCTION_FLAGS = ("reassoc", "contract")
 
 
-def emit_function(module: ir.Module, func: PrimFunc, symbol: str) -> ir.Function:
-    """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``."""
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * len(func.params)), name=symbol)
+def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | None = None,
+                  sites: SiteTable | None = None) -> ir.Function:
+    """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``.
+
+    With ``sites``, every buffer access is checked at run time (:mod:`.bounds`):
+    the function takes one more pointer, its :class:`~.bounds.BoundsRecord`, and
+    each checked access is added to ``sites`` under the function's ``name``.
+    """
+    nparams = len(func.params) + (sites is not None)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * nparams), name=symbol)
     noalias = bool(func.attr("tir.noalias", True))
     gen = _FunctionCodegen(module, func, fn)
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
         _pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
         gen.buffers[param] = arg
+    if sites is not None:
+        fn.args[-1].name = "bounds_record"
+        gen.checks = _Checks(name or symbol, sites, fn.args[-1])
     gen.stmt(func.body)
     gen.finish()
     return fn
@@ -89,6 +101,8 @@ class _FunctionCodegen:
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
         self.unrolled_copies = 1  # copies of the current code the unrolled loops around it made
         self._has_load: dict[int, bool] = {}
+        self.checks: _Checks | None = None  # run-time bounds checks (see .bounds)
+        self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
 
     def finish(self) -> None:
         """Return at the end of the code and jump from the entry block to it."""
@@ -117,10 +131,10 @@ class _FunctionCodegen:
             v = self._binary(value, flags=REDUCTION_FLAGS)
         else:
             v = self.expr(value)
-        ptr = self._element_ptr(s.buffer, s.indices)
         if s.buffer.dtype == "bool":
             v = self.builder.zext(v, mem_type("bool"))
-        self.builder.store(v, ptr, align=itemsize(s.buffer.dtype))
+        self._access(s.buffer, s.indices, "store to",
+                     lambda ptr: self.builder.store(v, ptr, align=itemsize(s.buffer.dtype)))
 
     def _if(self, s: IfThenElse) -> None:
         cond = self.expr(s.condition)
@@ -142,8 +156,10 @@ class _FunctionCodegen:
         ptr, release = self.allocator.allocate(buf.name, mem_type(buf.dtype), itemsize(buf.dtype),
                                                count, static)
         self.buffers[buf] = ptr
+        self.extents[buf] = count
         self.stmt(s.body)
         del self.buffers[buf]
+        del self.extents[buf]
         release()
 
     def _for(self, s: For) -> None:
@@ -154,7 +170,8 @@ class _FunctionCodegen:
                 "remove the binding for the llvm target")
         if s.kind == "parallel":
             self._parallel_loop(s)
-        elif s.kind == "vectorized" and (stores := vectorize.plan(self, s)) is not None:
+        elif (s.kind == "vectorized" and self.checks is None  # checked accesses stay scalar
+              and (stores := vectorize.plan(self, s)) is not None):
             vectorize.emit(self, s, stores)
         elif (s.kind == "unrolled" and isinstance(s.extent, IntImm)
               and self.unrolled_copies * s.extent.value <= MAX_UNROLL):
@@ -196,9 +213,13 @@ class _FunctionCodegen:
         begin, extent = self._loop_range(s)
         buffers, variables = list(self.buffers.items()), list(self.vars.items())
         index_type = reg_type(s.loop_var.dtype)
+        checks = [self.checks.record] if self.checks is not None else []
+        # the checks in the body need the element counts of dynamic Allocates around the loop
+        extents = [(buf, v) for buf, v in self.extents.items() if checks and not isinstance(v, ir.Constant)]
         body_fn = parallel.body_function(
             self.module, self.fn.name,
-            [PTR] * len(buffers) + [v.type for _, v in variables] + [index_type, index_type])
+            [PTR] * len(buffers) + [v.type for _, v in variables] + [I64] * len(extents)
+            + [PTR] * len(checks) + [index_type, index_type])
         noalias = bool(self.func.attr("tir.noalias", True))
         child = _FunctionCodegen(self.module, self.func, body_fn, in_parallel=True)
         child.loop_depth = self.loop_depth
@@ -213,11 +234,16 @@ class _FunctionCodegen:
             arg = next(args)
             arg.name = var.name
             child.vars[var] = arg
+        for buf, _ in extents:
+            child.extents[buf] = next(args)
+        if checks:  # every thread records into the caller's record (see .bounds)
+            child.checks = self.checks.with_record(next(args))
         lo, count = next(args), next(args)
         child._counted_loop(s, lo, count)
         child.finish()
         parallel.emit_launch(b, ir.IRBuilder(self.entry), body_fn,
-                             [v for _, v in buffers] + [v for _, v in variables], begin, extent)
+                             [v for _, v in buffers] + [v for _, v in variables]
+                             + [v for _, v in extents] + checks, begin, extent)
 
     def _serial_loop(self, s: For) -> None:
         self._counted_loop(s, *self._loop_range(s))
@@ -345,8 +371,9 @@ class _FunctionCodegen:
         return self._has_load[key]
 
     def _load(self, e: BufferLoad) -> ir.Value:
-        ptr = self._element_ptr(e.buffer, e.indices)
-        v = self.builder.load(ptr, align=itemsize(e.buffer.dtype), typ=mem_type(e.buffer.dtype))
+        v = self._access(e.buffer, e.indices, "load from",
+                         lambda ptr: self.builder.load(ptr, align=itemsize(e.buffer.dtype),
+                                                       typ=mem_type(e.buffer.dtype)))
         if e.buffer.dtype == "bool":  # any nonzero byte is True
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
         return v
@@ -389,7 +416,38 @@ class _FunctionCodegen:
         op = {"add": self.builder.add, "sub": self.builder.sub, "mul": self.builder.mul}[e.op]
         return op(a, b, flags=("nsw",))
 
-    def _element_ptr(self, buffer: Buffer, indices) -> ir.Value:
+    def _access(self, buffer: Buffer, indices, kind: str, access):
+        """``access(element pointer)``, behind a bounds check when the build checks them:
+        then an index outside the buffer records a violation and skips the access (a
+        load gives zero). Returns what ``access`` returns."""
+        extent = self._extent(buffer) if self.checks is not None else None
+        if extent is None:
+            return access(self._element_ptr(buffer, indices))
+        b = self.builder
+        index = self._index(indices[0])
+        ok = b.icmp_unsigned("<", index, extent)
+        with b.if_else(ok, likely=True) as (then, otherwise):
+            with then:
+                value, value_block = access(self._element_ptr(buffer, indices, index)), b.block
+            with otherwise:
+                self.checks.violation(b, buffer, indices[0], kind, index, extent)
+                skipped_block = b.block
+        if kind != "load from":
+            return value
+        phi = b.phi(value.type)
+        phi.add_incoming(value, value_block)
+        phi.add_incoming(ir.Constant(value.type, None), skipped_block)
+        return phi
+
+    def _extent(self, buffer: Buffer) -> ir.Value | None:
+        """The element count of a flattened buffer as i64, or None when not known here."""
+        if len(buffer.shape) != 1:
+            return None
+        if isinstance(buffer.shape[0], IntImm):
+            return ir.Constant(I64, buffer.shape[0].value)
+        return self.extents.get(buffer)
+
+    def _element_ptr(self, buffer: Buffer, indices, index: ir.Value | None = None) -> ir.Value:
         base = self.buffers.get(buffer)
         if base is None:
             raise CompileError(f"buffer {buffer.name} is accessed outside the Allocate or "
@@ -397,8 +455,25 @@ class _FunctionCodegen:
         if len(indices) != 1:
             raise CompileError(f"buffer {buffer.name} is accessed with {len(indices)} indices; "
                                "the llvm backend needs flattened buffers (mlc.passes.tir.lower)")
-        return self.builder.gep(base, [self._index(indices[0])], inbounds=True,
-                                source_etype=mem_type(buffer.dtype))
+        if index is None:
+            index = self._index(indices[0])
+        return self.builder.gep(base, [index], inbounds=True, source_etype=mem_type(buffer.dtype))
+
+
+class _Checks:
+    """The bounds checks of one kernel: its record pointer and the build's site table."""
+
+    def __init__(self, function: str, sites: SiteTable, record: ir.Value):
+        self.function, self.sites, self.record = function, sites, record
+
+    def with_record(self, record: ir.Value) -> _Checks:
+        """The same checks in an outlined body, which receives the record as ``record``."""
+        return _Checks(self.function, self.sites, record)
+
+    def violation(self, builder: ir.IRBuilder, buffer: Buffer, index: PrimExpr, kind: str,
+                  value: ir.Value, extent: ir.Value) -> None:
+        site = self.sites.add(Site(self.function, buffer.name, kind, expr_to_str(index)))
+        emit_violation(builder, self.record, site, value, extent)
 
 
 _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,

@@ -3,10 +3,11 @@
 LLVM is initialised once; one TargetMachine per (cpu, features) serves
 optimisation and code emission (an engine owns its own). Optimisation is
 LLVM's new pass manager at O3. The object file is checked for symbols mlc
-did not register (:mod:`.symbols`) before the engine loads it, and kept in
-the on-disk :mod:`.object_cache` for the next build of the same IR.
-:func:`optimise` and :func:`emit_assembly` work for any CPU LLVM knows and
-load nothing, so code for another machine can be read here.
+did not register (:mod:`.symbols`) and read in full (:mod:`.elf`) before the
+engine loads it, and kept in the on-disk :mod:`.object_cache` for the next
+build of the same IR; a cached object that fails any check is discarded and
+compiled again. :func:`optimise` and :func:`emit_assembly` work for any CPU
+LLVM knows and load nothing, so code for another machine can be read here.
 
 What LLVM prints while it works (remarks on loops it was asked to vectorize
 and could not, say) goes through :func:`~mlc.backends.llvm_output.llvm_output`:
@@ -15,16 +16,19 @@ the user sees it only under ``MLC_DEBUG``.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
 import llvmlite.binding as llvm
+from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ...errors import CompileError
 from ..llvm_output import llvm_output
 from ..target import Target
 from . import object_cache
-from .symbols import register_symbols, undefined_symbols
+from .elf import ObjectFileError, read_object
+from .symbols import register_symbols
 
 __all__ = ["compile_ir", "CompiledModule", "target_machine", "optimise", "emit_assembly", "target_layout"]
 
@@ -69,26 +73,27 @@ class CompiledModule:
         return self.engine.get_function_address(symbol)
 
 
-def compile_ir(ir_text: str, target: Target) -> CompiledModule:
-    """Parse, verify, optimise (O3) and load ``ir_text`` for ``target``'s CPU.
+def compile_ir(ir_text: str, target: Target, entry_points: Iterable[str] = ()) -> CompiledModule:
+    """Parse, verify, optimise (O3) and load ``ir_text`` for ``target``'s CPU; the
+    object must define every symbol of ``entry_points``.
 
     Builds from several threads take turns: the TargetMachines are shared.
     """
     with _LOCK:
         _initialise()
-        return _compile(ir_text, target)
+        return _compile(ir_text, target, frozenset(entry_points))
 
 
-def _compile(ir_text: str, target: Target) -> CompiledModule:
+def _compile(ir_text: str, target: Target, entry_points: frozenset[str]) -> CompiledModule:
     key = object_cache.cache_key(ir_text, target.cpu, target.features)
     cached = object_cache.load(key)
     if cached is not None:
         try:
-            return _load(*cached, target)
+            return _load(*cached, target, entry_points)
         except CompileError:
-            object_cache.discard(key)  # a damaged entry: compile afresh
+            object_cache.discard(key)  # an entry that cannot be trusted: compile afresh
     obj, optimized = _optimise_and_emit(ir_text, target)
-    module = _load(obj, optimized, target)
+    module = _load(obj, optimized, target, entry_points)
     object_cache.store(key, obj, optimized)
     return module
 
@@ -103,18 +108,25 @@ def _optimise_and_emit(ir_text: str, target: Target) -> tuple[bytes, str]:
             return tm.emit_object(module), optimized
     except RuntimeError as err:
         raise CompileError(f"LLVM could not generate machine code: {err}", source=optimized) from None
+    finally:
+        module.close()
 
 
 def _optimised_module(ir_text: str, tm: llvm.TargetMachine) -> llvm.ModuleRef:
-    """``ir_text`` parsed, verified and optimised at O3 for ``tm``."""
+    """``ir_text`` parsed, verified and optimised at O3 for ``tm`` (the caller closes it)."""
     try:
         module = llvm.parse_assembly(ir_text)
         module.verify()
     except RuntimeError as err:
         raise CompileError(f"LLVM rejected the generated IR: {err}", source=ir_text) from None
-    pass_builder = llvm.create_pass_builder(tm, llvm.PipelineTuningOptions(speed_level=3))
-    with llvm_output():
-        pass_builder.getModulePassManager().run(module, pass_builder)
+    pass_builder = llvm.create_pass_builder(tm, _tuning_options())
+    pipeline = pass_builder.getModulePassManager()
+    try:
+        with llvm_output():
+            pipeline.run(module, pass_builder)
+    finally:
+        _dispose_pipeline(pipeline)
+        pass_builder.close()
     return module
 
 
@@ -123,14 +135,47 @@ def optimise(ir_text: str, target: Target) -> str:
     may be any CPU LLVM knows, whether this machine can run its code or not."""
     with _LOCK:
         _initialise()
-        return str(_optimised_module(ir_text, target_machine(target.cpu, target.features)))
+        module = _optimised_module(ir_text, target_machine(target.cpu, target.features))
+        try:
+            return str(module)
+        finally:
+            module.close()
 
 
-def _load(obj: bytes, optimized: str, target: Target) -> CompiledModule:
-    """Check ``obj`` needs only registered symbols, then load it into a new engine."""
-    unknown = undefined_symbols(obj)
-    if unknown:
-        unknown -= register_symbols()
+@lru_cache(maxsize=1)
+def _tuning_options() -> llvm.PipelineTuningOptions:
+    """O3's pipeline tuning options (one object for every build: the pass builder copies them)."""
+    return llvm.PipelineTuningOptions(speed_level=3)
+
+
+def _dispose_pipeline(pipeline: llvm.ModulePassManager) -> None:
+    """Free ``pipeline`` and every pass in it now.
+
+    ``ModulePassManager.close()`` does not: in llvmlite's class the no-op
+    ``ObjectRef._dispose`` precedes ``NewPassManager._dispose`` in the method
+    order, so each O3 pipeline and the state its passes grew while running
+    (GVN's value table, InstCombine's worklist, ...) stayed allocated, some
+    60-110 KB per build.
+    """
+    if type(pipeline)._dispose is llvm.ffi.ObjectRef._dispose:
+        NewPassManager._dispose(pipeline)
+        pipeline.detach()
+    else:  # a fixed llvmlite
+        pipeline.close()
+
+
+def _load(obj: bytes, optimized: str, target: Target, entry_points: frozenset[str]) -> CompiledModule:
+    """Check ``obj`` (a well-formed object for this machine, defining ``entry_points``,
+    needing only registered symbols), then load it into a new engine."""
+    tm = target_machine(target.cpu, target.features)
+    try:
+        symbols = read_object(obj, tm.triple)
+    except ObjectFileError as err:
+        raise ObjectFileError(f"LLVM's object code cannot be loaded: {err}", source=optimized) from None
+    missing = entry_points - symbols.defined
+    if missing:
+        raise CompileError(f"the object code does not define {sorted(missing)}", source=optimized)
+    unknown = symbols.undefined - register_symbols()
     if unknown:
         raise CompileError(
             f"the generated code needs external symbol(s) {sorted(unknown)} that mlc does not "

@@ -23,6 +23,7 @@ from ...runtime.module import Function, Module
 from ..program import Program
 from ..llvm_cpus import vector_bits
 from ..target import Target, host_cpu
+from .bounds import BoundsRecord, SiteTable, raise_violation
 from .codegen import emit_function
 from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_layout
 from .parallel import set_num_threads
@@ -51,13 +52,14 @@ def symbol_names(names) -> dict[str, str]:
 
 
 def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
-                programs: dict[str, Program] | None = None) -> str:
+                programs: dict[str, Program] | None = None, sites: SiteTable | None = None) -> str:
     """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc), and of each
-    program's entry (symbol :func:`program_symbol`)."""
+    program's entry (symbol :func:`program_symbol`). With ``sites``, every access is
+    bounds-checked at run time and listed there (:mod:`.bounds`); programs need none."""
     symbols = symbols or symbol_names(funcs)
     module = ir.Module(name="mlc")
     module.triple, module.data_layout = target_layout(target)
-    kernels = {name: emit_function(module, func, symbols[name]) for name, func in funcs.items()}
+    kernels = {name: emit_function(module, func, symbols[name], name, sites) for name, func in funcs.items()}
     for name, program in (programs or {}).items():
         _emit_program(module, program_symbol(name), program, kernels)
     return str(module)
@@ -79,15 +81,23 @@ def _emit_program(module: ir.Module, symbol: str, program: Program, kernels: dic
     builder.ret_void()
 
 
-def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | None = None) -> Module:
+def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | None = None, *,
+               check_bounds: bool = False) -> Module:
     """Compile every PrimFunc of ``mod`` for the host CPU described by ``target``, and
-    each of ``programs`` into one native entry (``lib.program(name)``)."""
+    each of ``programs`` into one native entry (``lib.program(name)``).
+
+    ``check_bounds``: every buffer access is checked when it runs, and a call whose
+    index leaves its buffer raises BoundsError (:mod:`.bounds`); such a module has
+    no program entries and no unchecked C entries (``Function.native`` is None)."""
     _check_runnable(target)
     programs = dict(programs or {})
-    ir_text, symbols = _generate(mod, target, programs)
-    compiled = compile_ir(ir_text, target)
+    sites = SiteTable() if check_bounds else None
+    if check_bounds:
+        programs = {}  # their entries pass no bounds record: the functions are called one by one
+    ir_text, symbols = _generate(mod, target, programs, sites)
+    compiled = compile_ir(ir_text, target, [*symbols.values(), *map(program_symbol, programs)])
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
-    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params)))
+    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params), sites))
                  for name, func in mod.items()}
     entries = {name: _entry(compiled, program_symbol(name), program.slots) for name, program in programs.items()}
     sources = {"ll": compiled.optimized_ir}
@@ -100,19 +110,21 @@ def compile_sources(mod: IRModule, target: Target, programs: dict[str, Program] 
     """The code :func:`build_llvm` would generate for ``mod`` (already scheduled), without
     loading or running it: ``{"ll-unoptimized", "ll", "asm"}``. ``target`` may be any CPU
     LLVM knows, this machine's or not (golden IR and assembly tests pin theirs)."""
-    ir_text, _ = _generate(mod, target, dict(programs or {}))
+    ir_text, _ = _generate(mod, target, dict(programs or {}), None)
     optimized = optimise(ir_text, target)
     return {"ll-unoptimized": ir_text, "ll": optimized, "asm": emit_assembly(optimized, target)}
 
 
-def _generate(mod: IRModule, target: Target, programs: dict[str, Program]) -> tuple[str, dict[str, str]]:
-    """(LLVM IR text, function name -> symbol) of every function of ``mod`` and of ``programs``."""
+def _generate(mod: IRModule, target: Target, programs: dict[str, Program],
+              sites: SiteTable | None) -> tuple[str, dict[str, str]]:
+    """(LLVM IR text, function name -> symbol) of every function of ``mod`` and of ``programs``
+    (with ``sites``, every buffer access is checked at run time: see :mod:`.bounds`)."""
     for program in programs.values():
         program.check(dict(mod.items()))
     lowered = {name: lower(func) for name, func in mod.items()}
     symbols = symbol_names(lowered)
     try:
-        return generate_ir(lowered, target, symbols, programs), symbols
+        return generate_ir(lowered, target, symbols, programs, sites), symbols
     except MLCError:
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's
@@ -139,13 +151,24 @@ def _check_runnable(target: Target) -> None:
                            "without running it (mlc.backends.llvm.compile_sources)")
 
 
-def _kernel(compiled: CompiledModule, symbol: str, nparams: int):
+def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTable | None = None):
     """(kernel, C entry): the callable the runtime hands checked arrays to, which keeps the
-    engine alive, and the C function itself (one data pointer per parameter).
+    engine alive, and the C function itself (one data pointer per parameter; None for a
+    bounds-checked kernel, whose C function also takes its :class:`~.bounds.BoundsRecord`).
 
     Each call first stores ``config().num_threads`` for the kernel's parallel
     loops (:mod:`.parallel`); ctypes releases the GIL for the call itself.
     """
+    if sites is not None:
+        checked = _entry(compiled, symbol, nparams + 1)
+
+        def checked_kernel(arrays, _cfunc=checked, _owner=compiled, _sites=sites.sites):
+            set_num_threads(config().num_threads)
+            record = BoundsRecord()
+            _cfunc(*[a.ctypes.data for a in arrays], ctypes.addressof(record))
+            raise_violation(record, _sites)
+
+        return checked_kernel, None
     cfunc = _entry(compiled, symbol, nparams)
 
     def kernel(arrays, _cfunc=cfunc, _owner=compiled):

@@ -7,17 +7,17 @@ lower to, ``malloc``/``free``, the ``mem*`` functions loop idioms become,
 the half-precision conversions of libgcc, libgomp's entry points for
 parallel loops, and :data:`PARALLEL_STATE` (mlc's process-wide thread-pool
 state, see :mod:`.parallel`) — and checks every object file before loading
-it: an undefined symbol outside this list is a CompileError.
+it (:mod:`.elf` lists its symbols): an undefined symbol outside this list is
+a CompileError.
 """
 from __future__ import annotations
 
 import ctypes
-import struct
 from functools import lru_cache
 
 import llvmlite.binding as llvm
 
-__all__ = ["register_symbols", "undefined_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
+__all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
            "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState"]
 
 _LIBM_BASE = ("exp", "exp2", "exp10", "expm1", "log", "log2", "log10", "log1p", "pow", "sqrt",
@@ -83,24 +83,3 @@ def _load_library(lib_name: str) -> ctypes.CDLL | None:
         return ctypes.CDLL(path) if path else None
     except OSError:
         return None
-
-
-def undefined_symbols(obj: bytes) -> set[str] | None:
-    """Names an ELF64 object file uses but does not define; None for other formats."""
-    if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:  # ELF, 64-bit, little-endian
-        return None
-    shoff, = struct.unpack_from("<Q", obj, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", obj, shoff + n * shentsize) for n in range(shnum)]
-    names = set()
-    for sh in sections:
-        if sh[1] != 2:  # SHT_SYMTAB
-            continue
-        offset, size, link, entsize = sh[4], sh[5], sh[6], sh[9] or 24
-        strtab = sections[link][4]
-        for pos in range(offset + entsize, offset + size, entsize):  # entry 0 is the null symbol
-            st_name, _info, _other, st_shndx = struct.unpack_from("<IBBH", obj, pos)
-            if st_shndx == 0 and st_name:
-                end = obj.index(b"\0", strtab + st_name)
-                names.add(obj[strtab + st_name:end].decode())
-    return names

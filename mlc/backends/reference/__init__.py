@@ -34,5 +34,5 @@ def build_reference(mod: IRModule, target) -> Module:
     """A runtime Module whose functions run on the reference interpreter."""
     functions = {}
     for name, func in mod.items():
-        functions[name] = Function(name, func, Program(func).run)
+        functions[name] = Function(name, func, Program(func, name=name).run)
     return Module(target, functions, sources={})

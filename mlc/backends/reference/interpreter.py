@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ...errors import DTypeError, MLCError, ShapeError
+from ...errors import BoundsError, DTypeError, MLCError, ShapeError
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
@@ -55,10 +55,11 @@ class Program:
     one iteration at a time: slow, and a check on the fast path.
     """
 
-    def __init__(self, func: PrimFunc, vectorize: bool = True):
+    def __init__(self, func: PrimFunc, vectorize: bool = True, name: str | None = None):
         if not isinstance(func, PrimFunc):
             raise MLCError(f"the reference interpreter runs PrimFuncs, got {type(func).__name__}")
         self.func = expand_empty_reductions(func)  # docs/ir-semantics.md: empty reductions init
+        self.name = name or func.attr("global_symbol", "main")
         self.vectorize = vectorize
         self.analysis = Analysis()
         self.serial_loops: set[int] = set()  # ids of loops whose region run failed
@@ -71,7 +72,12 @@ class Program:
             raise ShapeError(f"the function takes {len(params)} arrays "
                              f"({', '.join(p.name for p in params)}), got {len(args)}")
         with np.errstate(all="ignore"):
-            _Execution(self).run(args)
+            try:
+                _Execution(self).run(args)
+            except BoundsError as err:
+                raise BoundsError(f"{self.name}(): {err}; fix the index (or the index data the "
+                                  "function reads), or guard the access (te.if_then_else, "
+                                  "T.where)") from None
 
 
 class _Execution(Evaluator):

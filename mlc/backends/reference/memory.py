@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import MLCError, ShapeError
+from ...errors import BoundsError, MLCError, ShapeError
 from ...ir.buffer import Buffer
 from ...ir.expr import IntImm
 from .lanes import Ctx, align, is_scalar
@@ -124,7 +124,8 @@ class Storage:
         return tuple(key), lane
 
     def _out_of_bounds(self, indices, ctx: Ctx, bad) -> None:
-        """Raise IndexError naming the buffer, the index of the first bad lane and the shape."""
+        """Raise BoundsError (an IndexError) naming the buffer, the index of the first bad
+        lane and the shape."""
         if bad is None:
             bad = ctx.mask
         if bad is None:
@@ -139,8 +140,8 @@ class Storage:
             else:
                 i = align(i, len(where))
                 point.append(int(i[tuple(w if s > 1 else 0 for w, s in zip(where, i.shape))]))
-        raise IndexError(f"buffer {self.buffer.name}: index {tuple(point)} is out of bounds for "
-                         f"shape {self.dims}")
+        raise BoundsError(f"buffer {self.buffer.name}: index {tuple(point)} is out of bounds for "
+                          f"shape {self.dims}")
 
     def snapshot(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(arr, arr.copy()) for arr in self.arrays.values()]

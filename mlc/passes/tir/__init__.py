@@ -2,6 +2,8 @@
 
 :func:`lower` runs :data:`LOWER_PIPELINE`: expand_empty_reductions, lower_init_block,
 convert_blocks_to_loops, lower_intrinsics, compact_buffers, flatten_buffers, simplify.
+:func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
+proves out of bounds.
 """
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
@@ -12,8 +14,10 @@ from .lower_intrinsics import lower_intrinsics
 from .pipeline import LOWER_PIPELINE, lower, run_passes
 from .simplify import simplify, simplify_expr
 from .verify import verify_lowered, verify_well_formed
+from .verify_bounds import verify_bounds
 
 __all__ = [
     "LOWER_PIPELINE", "lower", "run_passes", "expand_empty_reductions", "lower_init_block", "convert_blocks_to_loops",
     "flatten_buffers", "compact_buffers", "lower_intrinsics", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
+    "verify_bounds",
 ]

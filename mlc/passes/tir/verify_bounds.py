@@ -1,0 +1,153 @@
+"""verify_bounds: refuse a PrimFunc with a buffer access it can prove out of bounds.
+
+Every backend builds only functions this check accepts (``mlc.build`` runs
+it), so ``A[i + 10**9]`` is a CompileError at build time instead of a crash
+(llvm) or an IndexError (reference) at run time.
+
+It refuses only what it proves. It looks at the function with its blocks
+turned into loops (:func:`convert_blocks_to_loops`, block predicates become
+``if``) and checks every access that runs on *every* iteration of the loops
+around it: one under no ``if`` and no ``select``/``if_then_else`` branch
+(guarded accesses and padded stages are legal however their index ranges).
+Each loop variable must have a constant range. An index whose sound interval
+bounds (:func:`mlc.ir.int_set.const_bounds`) lie inside its dimension is
+fine; any other is refused only on its *exact* range over the loops: from
+the linear normal form when the index is affine in the loop variables
+(:func:`mlc.ir.int_set.linear`), else by enumerating at most 4096 points
+(:func:`mlc.ir.int_set.enumerated_bounds`). Any access for which that is not
+possible is left alone (the ``check_bounds`` build mode checks those at run
+time).
+
+>>> from mlc import te
+>>> A = te.placeholder((4,), "float32", "A")
+>>> B = te.compute((4,), lambda i: A[i + 10], "B")
+>>> verify_bounds(te.create_prim_func([A, B]))
+Traceback (most recent call last):
+...
+mlc.errors.CompileError: function main reads buffer A out of bounds: index i + 10 (dimension 0) takes the values 10 to 13 for i in [0, 4), but A has extent 4 there; fix the index, or guard the access (te.if_then_else, T.where)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import CompileError
+from ...ir.buffer import Buffer
+from ...ir.expr import BufferLoad, IntImm, PrimExpr, Select, Var
+from ...ir.functor import node_fields
+from ...ir.int_set import const_bounds, enumerated_bounds, free_vars, linear
+from ...ir.printer import expr_to_str
+from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt
+from .convert_blocks import convert_blocks_to_loops
+from .lower_init_block import lower_init_block
+
+__all__ = ["verify_bounds", "ENUMERATION_LIMIT"]
+
+#: Non-affine indices are bounded exactly by enumeration over at most this many points.
+ENUMERATION_LIMIT = 4096
+
+
+def verify_bounds(func: PrimFunc) -> PrimFunc:
+    """Return ``func`` unchanged, or raise CompileError naming the first buffer access
+    that is out of bounds on some iteration of the loops around it."""
+    loops = convert_blocks_to_loops(lower_init_block(func))
+    _Walker(func.attr("global_symbol", "main")).stmt(loops.body, {})
+    return func
+
+
+@dataclass(frozen=True)
+class _Access:
+    buffer: Buffer
+    indices: tuple[PrimExpr, ...]
+    kind: str  # "reads" or "writes"
+
+
+class _Walker:
+    def __init__(self, name: str):
+        self.name = name
+
+    def stmt(self, s: Stmt, ranges: dict[Var, tuple[int, int] | None]) -> None:
+        """Check ``s``'s unconditional accesses; ``ranges`` holds the enclosing loops'
+        inclusive constant ranges (None: not constant)."""
+        stack = [(s, ranges)]
+        while stack:
+            s, ranges = stack.pop()
+            if isinstance(s, SeqStmt):
+                stack.extend((c, ranges) for c in reversed(s.seq))
+            elif isinstance(s, For):
+                self.expr(s.min, ranges)
+                self.expr(s.extent, ranges)
+                lo, n = s.min, s.extent
+                if not isinstance(n, IntImm) or n.value <= 0:
+                    continue  # may run no iteration at all: nothing inside is sure to run
+                known = isinstance(lo, IntImm)
+                stack.append((s.body, {**ranges, s.loop_var: (lo.value, lo.value + n.value - 1) if known else None}))
+            elif isinstance(s, IfThenElse):
+                self.expr(s.condition, ranges)  # the branches run on some iterations only
+            elif isinstance(s, BufferStore):
+                self.access(_Access(s.buffer, s.indices, "writes"), ranges)
+                for e in (*s.indices, s.value):
+                    self.expr(e, ranges)
+            elif isinstance(s, Allocate):
+                stack.append((s.body, ranges))
+            # Evaluate and anything else: no memory access the backends perform
+
+    def expr(self, e: PrimExpr, ranges) -> None:
+        """Check the loads ``e`` performs whenever it is evaluated (not those under a
+        ``select`` branch, which may be the untaken one)."""
+        stack = [e]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Select):
+                stack.append(node.cond)
+                continue
+            if isinstance(node, BufferLoad):
+                self.access(_Access(node.buffer, node.indices, "reads"), ranges)
+            if isinstance(node, PrimExpr):
+                stack.extend(v for _, v in node_fields(node) if isinstance(v, PrimExpr))
+                stack.extend(x for _, v in node_fields(node) if isinstance(v, tuple)
+                             for x in v if isinstance(x, PrimExpr))
+
+    def access(self, a: _Access, ranges) -> None:
+        for dim, (index, extent) in enumerate(zip(a.indices, a.buffer.shape)):
+            if not isinstance(extent, IntImm):
+                continue
+            if _surely_inside(index, extent.value, ranges):
+                continue
+            bounds = exact_bounds(index, ranges)
+            if bounds is None or (0 <= bounds[0] and bounds[1] < extent.value):
+                continue
+            variables = free_vars(index)
+            over = ", ".join(f"{v.name} in [{ranges[v][0]}, {ranges[v][1] + 1})" for v in variables)
+            values = f"the value {bounds[0]}" if bounds[0] == bounds[1] else f"the values {bounds[0]} to {bounds[1]}"
+            raise CompileError(
+                f"function {self.name} {a.kind} buffer {a.buffer.name} out of bounds: index "
+                f"{expr_to_str(index)} (dimension {dim}) takes {values}"
+                f"{' for ' + over if over else ''}, but {a.buffer.name} has extent {extent.value} "
+                "there; fix the index, or guard the access (te.if_then_else, T.where)")
+
+
+def _surely_inside(index: PrimExpr, extent: int, ranges) -> bool:
+    """Whether sound (possibly loose) interval bounds already put ``index`` in
+    ``[0, extent)``: the cheap test that settles almost every access."""
+    variables = free_vars(index)
+    if any(ranges.get(v) is None for v in variables):
+        return False
+    lo, hi = const_bounds(index, {v: ranges[v] for v in variables})
+    return lo is not None and hi is not None and 0 <= lo and hi < extent
+
+
+def exact_bounds(index: PrimExpr, ranges: dict[Var, tuple[int, int] | None]) -> tuple[int, int] | None:
+    """The exact (min, max) of ``index`` over the constant ``ranges`` of its variables
+    (each independent, each range non-empty), or None when it cannot be computed."""
+    variables = free_vars(index)
+    if any(ranges.get(v) is None for v in variables):
+        return None
+    form = linear(index)
+    if all(isinstance(atom, Var) for atom, _ in form.terms.values()):
+        lo = hi = form.const
+        for atom, coef in form.terms.values():
+            a, b = ranges[atom]
+            lo += min(coef * a, coef * b)
+            hi += max(coef * a, coef * b)
+        return lo, hi
+    return enumerated_bounds(index, {v: ranges[v] for v in variables}, limit=ENUMERATION_LIMIT)
