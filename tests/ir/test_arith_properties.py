@@ -287,8 +287,13 @@ def test_linear_form_of_constants_and_coefficients_is_exact():
                         assert value(canon, env) == value(e, env), (e, canon, env)
     for k in range(-9, 10):
         for c in (2, 3, -2, -3):
-            assert int_set.canonical(floordiv(const(k), const(c))).value == k // c
-            assert int_set.canonical(floormod(const(k), const(c))).value == k % c
+            for op, want in (("floordiv", k // c), ("floormod", k % c)):
+                unfolded = Binary(op, const(k), const(c), "int32")  # as a rewrite may leave it
+                assert int_set.canonical(unfolded).value == want, (op, k, c)
+                assert arith.simplify(unfolded).value == want, (op, k, c)
+                cancelled = Binary(op, X - X + k, const(c), "int32")
+                assert int_set.canonical(cancelled).value == want, (op, k, c)
+                assert arith.simplify(cancelled).value == want, (op, k, c)
     for d in range(-3, 4):
         for op, want in ((emin, min), (emax, max)):
             canon = int_set.canonical(op(X, X + d))
