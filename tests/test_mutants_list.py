@@ -5,14 +5,16 @@ tool mutates what the entry says), differ from its mutation, and name covering
 tests that exist. When code moves, update the entry with it.
 """
 import importlib.util
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("mutants", ROOT / "tools" / "mutants.py")
+    spec = importlib.util.spec_from_file_location("mlc_tools_mutants", ROOT / "tools" / "mutants.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("mlc_tools_mutants", module)  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
