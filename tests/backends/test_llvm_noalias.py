@@ -64,3 +64,17 @@ def test_an_input_that_is_also_the_output_is_updated_in_place(target):
     lib["inc"](a, a)
     np.testing.assert_array_equal(a, np.arange(N, dtype="float32") + 1)
     assert "noalias" not in _define_line(lib, "inc") if target == "llvm" else True
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+def test_a_vectorized_loop_of_an_aliasing_function_keeps_program_order(target):
+    """Vector code would load A[i:i + 8] before storing B[i + 1:i + 9]: on one array, lanes
+    would miss the values the previous iterations stored. Without noalias it stays scalar."""
+    sch = mlc.Schedule(shifted_increment(noalias=False, n=N + 1))
+    (i,) = sch.get_loops(sch.get_block("B", "shift"))
+    _, inner = sch.split(i, factors=[None, 8])
+    sch.vectorize(inner)
+    lib = mlc.build(sch.mod, target)
+    a = np.zeros(N + 1, "float32")
+    lib["shift"](a, a)
+    np.testing.assert_array_equal(a, np.arange(N + 1, dtype="float32"))

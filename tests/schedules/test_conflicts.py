@@ -174,3 +174,26 @@ def test_cache_write_refuses_a_second_writer():
     sch = Schedule(module(f))
     with pytest.raises(ScheduleError, match="block 'W2' also writes B"):
         sch.cache_write(sch.get_block("W1"), 0, "local")
+
+
+# ------------------------------------------------------------------ inline / decompose_reduction
+
+def test_compute_inline_refuses_a_block_reading_its_own_output():
+    A, B, C = buffers("ABC")
+    f = func((A, C), (B,), alone("B0", B, lambda v: A[v]), alone("B", B, lambda v: B[v] * TWO),
+             alone("C", C, lambda v: B[v] + ONE))
+    sch = Schedule(module(f))
+    with pytest.raises(ScheduleError, match="block 'B': it reads its own output B"):
+        sch.compute_inline(sch.get_block("B"))
+
+
+def test_decompose_reduction_refuses_a_loop_feeding_spatial_and_reduction_iterators():
+    from .block_programs import course_module
+    sch = Schedule(course_module(4))
+    block_Y = sch.get_block("Y")
+    _, j, k = sch.get_loops(block_Y)
+    jk = sch.fuse(j, k)
+    before = sch.mod
+    with pytest.raises(ScheduleError, match="loop 'j_k_fused' feeds both spatial and reduction iterators"):
+        sch.decompose_reduction(block_Y, jk)
+    mlc.assert_structural_equal(sch.mod, before)
