@@ -68,6 +68,10 @@ def column_sum_broadcast(x):
     return x * x.sum(axis=0, keepdims=True)
 
 
+def into_column_reduction(x):
+    return np.exp(x - 1).sum(axis=0)
+
+
 def total_broadcast(x):
     return x - x.mean()
 
@@ -111,6 +115,8 @@ CASES = {
                           [["sum", "multiply"]]),
     "column_sum_broadcast": (column_sum_broadcast, (X,),
                              [["sum"], ["multiply"]]),
+    "into_column_reduction": (into_column_reduction, (X,),
+                              [["subtract", "exp", "sum"]]),
     "total_broadcast": (total_broadcast, (X,),
                         [["mean"], ["subtract"]]),
     "mixed_rows": (mixed_rows, (X3,),
