@@ -43,7 +43,6 @@ def _define_line(lib, name):
 def test_noalias_false_arguments_carry_no_noalias():
     lib = mlc.build(shifted_increment(noalias=False), "llvm")
     assert "noalias" not in _define_line(lib, "shift")
-    assert "noalias" not in lib.get_source("ll").split("define")[1].split("\n")[0]
     marked = mlc.build(shifted_increment(noalias=True), "llvm")
     assert "noalias" in _define_line(marked, "shift")
 
@@ -63,7 +62,8 @@ def test_an_input_that_is_also_the_output_is_updated_in_place(target):
     a = np.arange(N, dtype="float32")
     lib["inc"](a, a)
     np.testing.assert_array_equal(a, np.arange(N, dtype="float32") + 1)
-    assert "noalias" not in _define_line(lib, "inc") if target == "llvm" else True
+    if target == "llvm":
+        assert "noalias" not in _define_line(lib, "inc")
 
 
 @pytest.mark.parametrize("target", ["llvm", "reference"])

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlc.ir import arith, int_set
-from mlc.ir.expr import (Binary, IntImm, Not, Range, Select, Var, const, floordiv, floormod, truncdiv,
-                         truncmod)
+from mlc.ir.expr import (Binary, IntImm, Not, Range, Select, Var, const, floordiv, floormod, make_binary,
+                         truncdiv, truncmod)
 from mlc.ir.expr import max as emax
 from mlc.ir.expr import min as emin
 from mlc.ir.int_set import IntSet
@@ -182,7 +182,6 @@ def test_min_and_max_decided_only_when_the_order_is_proven():
 @pytest.mark.parametrize("op", ["lt", "le", "gt", "ge", "eq", "ne"])
 def test_comparisons_decided_only_when_the_bounds_settle_them(op):
     """``a*x + b*y <op> c`` for ``c`` at, just inside and just outside the bounds."""
-    from mlc.ir.expr import make_binary
     for a, b in ((1, 1), (4, 1), (1, -1), (-2, 3)):
         for spans in ({"x": (0, 3), "y": (0, 3)}, {"x": (-2, 1), "y": (1, 1)}):
             e = X * a + Y * b
@@ -374,7 +373,6 @@ def test_random_expressions_keep_their_value_under_every_analysis(tree, spans, c
     check_simplify(e, spans)
     check_bounds(e, spans)
     for op in ("lt", "ge", "eq"):
-        from mlc.ir.expr import make_binary
-        check_simplify(make_binary(op, e, const(c)), spans)
+            check_simplify(make_binary(op, e, const(c)), spans)
     check_relax(e, spans, ["y", "z"])
     check_relax(e, spans, ["x", "y", "z"])

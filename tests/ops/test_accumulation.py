@@ -9,19 +9,19 @@ not accumulated in int64 as NumPy does.
 import numpy as np
 import pytest
 
+from mlc import te
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import Block
 from mlc.ops import TensorType, get_op
 from mlc.ops.library._common import result_type, weak_result_type
 
-from ._harness import ALL, FLOATS, INTS, TARGETS, build_op, run_op
+from ._harness import ALL, FLOATS, INTS, TARGETS, run_op
 
 N16 = 4096  # float16 counts exactly up to 2048; 4096 ones need a float32 accumulator
 
 
 def _stage_dtypes(name, in_types, **attrs):
     """{block name: dtype it stores} of op ``name``'s lowering."""
-    from mlc import te
     op = get_op(name)
     inputs = [te.placeholder(t.shape, t.dtype, f"in{n}") for n, t in enumerate(in_types)]
     outs = op.lower(*inputs, **attrs)

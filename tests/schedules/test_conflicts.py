@@ -23,13 +23,6 @@ def buffers(names, n=N):
     return [decl_buffer((n,), F32, x) for x in names]
 
 
-def pointwise(name, out, value, n=N, shift=0):
-    """``out[vi + shift] = value(vi)`` over ``vi < n`` in its own loop; returns (loop var, nest)."""
-    i = V("i")
-    b = block(name, [("vi", n, "S")], (i,), lambda vi: BufferStore(out, value(vi), (vi + shift,)))
-    return i, b
-
-
 def nest(*pairs):
     """One loop ``i < N`` holding the blocks of ``pairs`` (made with a shared loop var)."""
     i = V("i")
