@@ -76,6 +76,11 @@ def total_broadcast(x):
     return x - x.mean()
 
 
+def total_over_named_axes(x, v):
+    """Full reductions spelled with axes: still whole-array reductions, not row ones."""
+    return x - x.mean(axis=(0, 1)), v / v.sum(axis=0)
+
+
 def mixed_rows(x):
     """A reduction over the last axis (rows (3, 4)) feeding one over the last two (rows (3,))."""
     m = x.max(axis=2, keepdims=True)
@@ -119,6 +124,8 @@ CASES = {
                               [["subtract", "exp", "sum"]]),
     "total_broadcast": (total_broadcast, (X,),
                         [["mean"], ["subtract"]]),
+    "total_over_named_axes": (total_over_named_axes, (X, B1),
+                              [["mean"], ["subtract"], ["sum"], ["divide"]]),
     "mixed_rows": (mixed_rows, (X3,),
                    [["max", "subtract"], ["sum", "multiply"]]),
     "reduction_then_same_shape_operand": (reduction_then_same_shape_operand, (X, rand(4)),
