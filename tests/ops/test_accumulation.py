@@ -125,3 +125,14 @@ def test_promotion_between_typed_operands_follows_numpy():
     for a in ALL:
         for b in ALL:
             assert result_type(a, b) == np.result_type(a, b).name, (a, b)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", FLOATS + ("int8", "int32"))
+def test_max_pool_padding_is_the_identity_of_max(dtype, target):
+    """Padding of max_pool2d is -inf (the smallest integer): a window over padding and the
+    lowest values keeps the lowest value, not the smallest finite float or one above it."""
+    low = -np.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+    x = np.full((1, 1, 3, 3), low, dtype)
+    (out,) = run_op("nn.max_pool2d", [x], target, kernel=2, stride=2, padding=1)
+    np.testing.assert_array_equal(out, np.full(out.shape, low, dtype))
