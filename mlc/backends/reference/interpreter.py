@@ -73,19 +73,29 @@ class Program:
                              f"({', '.join(p.name for p in params)}), got {len(args)}")
         with np.errstate(all="ignore"):
             try:
-                _Execution(self).run(args)
+                _Execution(self, vectorize=self.vectorize and not self._aliased(args)).run(args)
             except BoundsError as err:
                 raise BoundsError(f"{self.name}(): {err}; fix the index (or the index data the "
                                   "function reads), or guard the access (te.if_then_else, "
                                   "T.where)") from None
 
+    def _aliased(self, args: Sequence[np.ndarray]) -> bool:
+        """True when the function allows aliasing (``tir.noalias=False``) and two arguments
+        share memory: lanes would read values a serial loop had already overwritten, so
+        every loop then runs in order."""
+        if self.func.attr("tir.noalias", True):
+            return False
+        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        return any(np.may_share_memory(a, b) for n, a in enumerate(arrays) for b in arrays[n + 1:])
+
 
 class _Execution(Evaluator):
     """One run of a Program: the buffers' storage and the statement walkers."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, vectorize: bool = True):
         super().__init__(program.constants)
         self.program = program
+        self.vectorize = vectorize
         self.analysis = program.analysis
         self._stmt = {
             BufferStore: self._store, SeqStmt: self._seq, For: self._for, IfThenElse: self._if,
@@ -300,7 +310,7 @@ class _Execution(Evaluator):
         if is_scalar(lo) and is_scalar(extent):
             if int(extent) <= 0:
                 return
-            if self.program.vectorize and id(loop) not in self.program.serial_loops:
+            if self.vectorize and id(loop) not in self.program.serial_loops:
                 plan = self.analysis.region_plan(loop)
                 if plan is not None:
                     self._run_region(loop, plan, lo, int(extent), ctx)
