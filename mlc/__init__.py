@@ -13,8 +13,8 @@ from importlib import import_module
 from . import ir
 from .backends import build
 from .backends.target import Target
-from .errors import (CompileError, DTypeError, IRError, MLCError, ScheduleError, ShapeError,
-                     TraceError)
+from .errors import (CompileError, DTypeError, IRError, MLCError, ParseError, ScheduleError,
+                     ShapeError, TraceError)
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
@@ -29,6 +29,7 @@ _LAZY = {
     "jit": ("mlc.tracer", "jit"), "op": ("mlc.custom_op", "op"),
     "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "schedules": ("mlc.schedules", None),
     "ops": ("mlc.ops", None), "runtime": ("mlc.runtime", None), "passes": ("mlc.passes", None),
+    "parse": ("mlc.script", "parse"), "script": ("mlc.script", None),
 }
 
 
@@ -52,5 +53,5 @@ __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
     "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
-    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op",
+    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "parse", "ParseError",
 ]
