@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.tir import PrimFunc
+from .ndarray import check_device
 from .timing import TimeResult, time_function
 
 __all__ = ["Module", "Function", "TimeResult", "check_arguments"]
@@ -111,13 +112,15 @@ class Module:
             raise MLCError(f"this {self.target} module has no {fmt!r} source; it has {sorted(self._sources)}")
         return self._sources[fmt]
 
-    def time_evaluator(self, name: str, number: int = 10, repeat: int = 1, warmup: int = 1):
+    def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 1, warmup: int = 1):
         """A timer for ``self[name]``: returns a callable giving a :class:`TimeResult`.
 
         Each of ``repeat`` measurements is the mean time of ``number`` calls.
         Arguments are checked once, then the kernel is called directly.
+        ``dev`` (``mlc.cpu()``, as the course passes it) must be where this module runs.
         """
         fn = self[name]
+        check_device(self.target, dev)
 
         def evaluate(*args) -> TimeResult:
             check_arguments(name, fn.func, args, fn.written)
