@@ -4,14 +4,15 @@ from __future__ import annotations
 import ast
 
 from ..ir.tir import IRModule
+from .graph_module import GraphModule
 from ._source import Source
+from .parser import module
 
 __all__ = ["ir_module"]
 
 
-def ir_module(cls) -> IRModule:
+def ir_module(cls) -> IRModule | GraphModule:
     """Parse the decorated class's source into an IRModule named after its functions."""
-    from .parser import module
     src = Source.of(cls)
     node = src.tree().body[0]
     if not isinstance(node, ast.ClassDef):

@@ -11,13 +11,13 @@ import ast
 
 from ..ir.tir import PrimFunc
 from ._source import Source
+from .parser import function
 
 __all__ = ["prim_func", "Buffer", "handle"]
 
 
 def prim_func(fn) -> PrimFunc:
     """Parse ``fn``'s source as TensorIR; errors point at the line in ``fn``'s file."""
-    from .parser import function
     src = Source.of(fn)
     tree = src.tree()
     node = tree.body[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import sys
 
 from ..errors import MLCError, ParseError
 from ..ir import dtype as dt
@@ -57,20 +58,10 @@ class ExprParser:
     @staticmethod
     def _aliases(env: dict) -> dict[str, str]:
         """Which names stand for mlc.script.tir/ir/relax: the course's T, I, R unless rebound."""
-        from importlib import import_module
-        out = {}
-        for module, alias in NAMESPACES.items():
-            if alias not in env:
-                out[alias] = module
-        modules = {}
-        for module in NAMESPACES:
-            try:
-                modules[module] = import_module(f"mlc.script.{module}")
-            except ImportError:
-                continue
+        out = {alias: module for module, alias in NAMESPACES.items() if alias not in env}
         for name, value in env.items():
-            for module, obj in modules.items():
-                if value is obj:
+            for module in NAMESPACES:
+                if value is not None and value is sys.modules.get(f"mlc.script.{module}"):
                     out[name] = module
         return out
 
