@@ -42,7 +42,8 @@ class Source:
         raw = "".join(lines)
         text = textwrap.dedent(raw)
         indent = len(lines[0]) - len(lines[0].lstrip()) if lines else 0
-        env = dict(getattr(obj, "__globals__", None) or vars(inspect.getmodule(obj) or object()))
+        module = inspect.getmodule(obj)
+        env = dict(getattr(obj, "__globals__", None) or (vars(module) if module else {}))
         code = getattr(obj, "__code__", None)
         if code is not None and obj.__closure__:
             for name, cell in zip(code.co_freevars, obj.__closure__):
