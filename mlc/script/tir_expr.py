@@ -13,6 +13,8 @@ import math
 import operator
 import sys
 
+import numpy as np
+
 from ..errors import MLCError, ParseError
 from ..ir import dtype as dt
 from ..ir.buffer import Buffer, BufferRegion
@@ -312,5 +314,11 @@ class ExprParser:
                 return const(float(value), dtype)
             if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
                 raise self.error(args[0], f"T.{dtype}({value!r}): not an integer")
-            return self.wrap(node, lambda: const(int(value), dtype))
+            if dtype == "bool":
+                return const(bool(value), dtype)
+            info = np.iinfo(dtype)
+            if not info.min <= int(value) <= info.max:
+                raise self.error(node, f"T.{dtype}({value}) is out of range: {dtype} holds "
+                                       f"{info.min}..{info.max}")
+            return const(int(value), dtype)
         return self.wrap(node, lambda: cast(self.prim(args[0]), dtype))

@@ -353,11 +353,11 @@ class TIRParser(ExprParser):
         self.scopes.pop()
         if node.orelse:
             raise self.error(node, "for ... else is not supported in TensorIR")
-        for n, (v, lo, extent) in reversed(list(enumerate(loop_vars))):
-            inner = len(loop_vars) == 1
-            body = self.wrap(node, lambda: For(v, lo, extent, kind, body,
-                                               thread if inner else None,
-                                               annotations if inner else ()))
+        single = len(loop_vars) == 1  # T.grid loops are plain serial loops
+        for v, lo, extent in reversed(loop_vars):
+            inner = body
+            body = self.wrap(node, lambda: For(v, lo, extent, kind, inner, thread if single else None,
+                                               annotations if single else ()))
         return body
 
     def bounds(self, node, args) -> tuple[PrimExpr, PrimExpr]:
