@@ -115,3 +115,12 @@ def test_r_functions_are_read_with_their_module():
         MyModule_main(1)
     with pytest.raises(mlc.MLCError, match="takes a module with @R.function graphs"):
         R.build(mlc.IRModule({}))
+
+
+def test_the_older_call_tir_spelling_with_a_shape_and_dtype():
+    text = _graph_text('    with R.dataflow():\n'
+                       '        lv0 = R.call_tir("copy", (x,), (4,), dtype="float32")\n'
+                       '        R.output(lv0)\n    return lv0\n')
+    mod = mlc.parse(text)
+    x = np.arange(4, dtype="float32")
+    np.testing.assert_array_equal(R.build(mod)["main"](x), x)
