@@ -13,7 +13,7 @@ from importlib import import_module as _import_module
 from . import ir
 from .backends import build
 from .backends.target import Target
-from .errors import (BoundsError, CompileError, DTypeError, IRError, MLCError, ScheduleError,
+from .errors import (BoundsError, CompileError, DTypeError, IRError, MLCError, ParseError, ScheduleError,
                      ShapeError, TraceError)
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
@@ -30,6 +30,9 @@ _LAZY = {
     "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "schedules": ("mlc.schedules", None),
     "ops": ("mlc.ops", None), "runtime": ("mlc.runtime", None), "passes": ("mlc.passes", None),
     "testing": ("mlc.testing", None),
+    "parse": ("mlc.script", "parse"), "script": ("mlc.script", None),
+    "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
+    "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
 }
 
 
@@ -53,5 +56,6 @@ __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
     "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "BoundsError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
-    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing",
+    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "parse", "ParseError",
+    "nd", "cpu", "cuda", "device",
 ]

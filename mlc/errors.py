@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "MLCError", "TraceError", "ShapeError", "DTypeError", "ScheduleError",
-    "CompileError", "IRError", "BoundsError",
+    "CompileError", "IRError", "BoundsError", "ParseError",
 ]
 
 
@@ -46,3 +46,21 @@ class CompileError(MLCError):
 class BoundsError(MLCError, IndexError):
     """A buffer access at run time is outside its buffer (the reference backend, or a
     build with ``check_bounds``); the message names the function, buffer, index and extent."""
+
+
+class ParseError(MLCError):
+    """TVMScript text could not be read; ``lineno``/``col`` point at the offending code.
+
+    The message names the file (or ``<string>``), the line and column, and
+    shows the source line with a caret under the column.
+    """
+
+    def __init__(self, message: str, filename: str = "<string>", lineno: int = 0, col_offset: int = 0,
+                 source_line: str = ""):
+        col = col_offset
+        text = f"{filename}:{lineno}:{col + 1}: {message}"
+        if source_line:
+            text += f"\n    {source_line.rstrip()}\n    {' ' * col}^"
+        super().__init__(text)
+        self.message, self.filename, self.lineno, self.col = message, filename, lineno, col + 1
+        self.source_line = source_line

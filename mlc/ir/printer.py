@@ -88,6 +88,7 @@ class Printer:
         self.namer = Namer()
         self.lines: list[str] = []
         self.marks = marks or {}  # id(node) -> note appended to the node's first line
+        self.loop_extents: dict[int, PrimExpr] = {}  # id(loop var) -> extent, for T.axis.remap
 
     def mark(self, *nodes) -> str:
         notes = [self.marks[id(n)] for n in nodes if id(n) in self.marks]
@@ -198,6 +199,8 @@ class Printer:
                and _is_grid_loop(loops[-1].body)):
             loops.append(loops[-1].body)
         self.namer.push()
+        for f in loops:
+            self.loop_extents[id(f.loop_var)] = f.extent
         if len(loops) > 1:
             names = ", ".join(self.namer.define(f.loop_var, f.loop_var.name) for f in loops)
             extents = ", ".join(self.expr(f.extent) for f in loops)
@@ -247,7 +250,9 @@ class Printer:
             return
         # Values are printed before the iterators are defined: they name outer loops.
         texts = [self.expr(v) for v in values]
-        if all(isinstance(v, Var) and _is_zero(iv.dom.min) for v, iv in zip(values, ivs)) and len(ivs) > 1:
+        # T.axis.remap says only "the domain is the bound loop's range": use it when that holds
+        if all(isinstance(v, Var) and _is_zero(iv.dom.min) and _same_extent(self.loop_extents.get(id(v)), iv.dom.extent)
+               for v, iv in zip(values, ivs)) and len(ivs) > 1:
             kinds = "".join({"spatial": "S", "reduce": "R", "opaque": "O"}[iv.iter_type] for iv in ivs)
             names = ", ".join(self.namer.define(iv.var, iv.var.name) for iv in ivs)
             self.emit(depth, f'{names} = T.axis.remap("{kinds}", [{", ".join(texts)}])')
@@ -296,6 +301,12 @@ class Printer:
 
 def _is_zero(e) -> bool:
     return isinstance(e, IntImm) and e.value == 0
+
+
+def _same_extent(a, b) -> bool:
+    if a is None:
+        return False
+    return a is b or (isinstance(a, IntImm) and isinstance(b, IntImm) and a.value == b.value and a.dtype == b.dtype)
 
 
 def _is_grid_loop(f: For) -> bool:

@@ -96,6 +96,10 @@ class Tensor:
             _capture_stack[-1].append(self)
         return self.buffer[indices]
 
+    def __call__(self, *indices) -> BufferLoad:
+        """``A(i, k)``: the same read as ``A[i, k]`` (the course writes both)."""
+        return self[indices]
+
     def __repr__(self) -> str:
         return f"Tensor({self.name}, shape={self.shape}, dtype={self.dtype})"
 

@@ -21,7 +21,7 @@ from .expr import IntImm, IterVar, PrimExpr, Var, const
 
 __all__ = [
     "Stmt", "BufferStore", "SeqStmt", "For", "IfThenElse", "Allocate", "Evaluate",
-    "Block", "BlockRealize", "PrimFunc", "IRModule", "FOR_KINDS", "seq",
+    "Block", "BlockRealize", "PrimFunc", "IRModule", "GlobalVar", "FOR_KINDS", "seq",
 ]
 
 
@@ -182,6 +182,10 @@ class PrimFunc:
         from .printer import func_to_str
         return func_to_str(self, name or self.attr("global_symbol", "main"))
 
+    def show(self, name: str | None = None) -> None:
+        """Print :meth:`script` (the course's ``func.show()``)."""
+        print(self.script(name))
+
     def __repr__(self) -> str:
         return self.script()
 
@@ -223,9 +227,32 @@ class IRModule(Mapping):
     def with_function(self, name: str, func: PrimFunc) -> IRModule:
         return IRModule({**self._functions, name: func})
 
+    def get_global_var(self, name: str) -> GlobalVar:
+        """The handle of function ``name``, for :meth:`update_func` (TVM's spelling)."""
+        self[name]  # raises KeyError naming the functions there are
+        return GlobalVar(name)
+
+    def update_func(self, name: str | GlobalVar, func: PrimFunc) -> None:
+        """Replace function ``name`` (a str or :meth:`get_global_var`) by ``func``, in place.
+
+        TVM's ``mod.update_func(gv, func)``: this module now maps ``name`` to
+        ``func``. The functions themselves stay immutable, and modules made
+        from this one before (``with_function``, schedules) are unaffected;
+        prefer :meth:`with_function` in new code.
+        """
+        key = name.name_hint if isinstance(name, GlobalVar) else name
+        if not isinstance(key, str) or key not in self._functions:
+            raise KeyError(f"IRModule has no function {key!r} to update; it has {sorted(self._functions)}; "
+                           "use with_function to add one")
+        self._functions = IRModule({**self._functions, key: func})._functions
+
     def script(self) -> str:
         from .printer import module_to_str
         return module_to_str(self)
+
+    def show(self) -> None:
+        """Print :meth:`script` (the course's ``mod.show()``)."""
+        print(self.script())
 
     def __repr__(self) -> str:
         return self.script()
@@ -235,6 +262,12 @@ class IRModule(Mapping):
         return isinstance(other, IRModule) and structural_equal(self, other)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalVar:
+    """The name of a function in an IRModule, as ``mod.get_global_var(name)`` returns it."""
+    name_hint: str
 
 
 def is_one(e: PrimExpr) -> bool:

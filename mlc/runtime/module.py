@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.tir import PrimFunc
+from .ndarray import check_device
 from .pointers import overlapping_pair
 from .timing import TimeResult, time_function
 
@@ -149,14 +150,16 @@ class Module:
             raise MLCError(f"this {self.target} module has no {fmt!r} source; it has {sorted(self._sources)}")
         return self._sources[fmt]
 
-    def time_evaluator(self, name: str, number: int = 10, repeat: int = 3, warmup: int = 1):
+    def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 3, warmup: int = 1):
         """A timer for ``self[name]``: returns a callable giving a :class:`TimeResult`.
 
         Each of ``repeat`` measurements is the mean time of ``number`` calls, after
         a warm-up (:func:`~mlc.runtime.timing.time_function`); report its ``median``.
         Arguments are checked once, then the kernel is called directly.
+        ``dev`` (``mlc.cpu()``, as the course passes it) must be where this module runs.
         """
         fn = self[name]
+        check_device(self.target, dev)
 
         def evaluate(*args) -> TimeResult:
             check_arguments(name, fn.func, args, fn.written, fn.noalias, fn.specs)

@@ -99,6 +99,10 @@ class Trace:
             lines.append("    pass")
         return "\n".join(lines)
 
+    def show(self) -> None:
+        """Print the trace as Python (the course's ``sch.trace.show()``)."""
+        print(self.as_python())
+
     def __str__(self) -> str:
         return self.as_python()
 

@@ -1,0 +1,157 @@
+"""Devices and arrays in the MLC course's spelling: ``mlc.cpu()``, ``mlc.nd.array(x, dev)``.
+
+A CPU array is a NumPy array (an ``ndarray`` subclass that remembers its
+device), so built functions take it as they take any array; a CUDA array
+wraps a CuPy array. Both have ``.numpy()`` (a NumPy copy) and ``.device``.
+
+>>> import numpy as np
+>>> a = array(np.arange(3, dtype="float32"), cpu())
+>>> a.device, a.numpy().tolist(), empty((2,), "int32").shape
+(cpu(0), [0.0, 1.0, 2.0], (2,))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import MLCError
+from ..ir import dtype as dt
+
+__all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device"]
+
+DEVICE_KINDS = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where arrays live: ``kind`` "cpu" or "cuda", and the device's index."""
+    kind: str
+    index: int = 0
+
+    def __post_init__(self):
+        if self.kind not in DEVICE_KINDS:
+            raise MLCError(f"unknown device kind {self.kind!r}; expected one of {', '.join(DEVICE_KINDS)}")
+        if not isinstance(self.index, int) or self.index < 0:
+            raise MLCError(f"device index must be a non-negative int, got {self.index!r}")
+
+    def __repr__(self) -> str:
+        return f"{self.kind}({self.index})"
+
+
+def cpu(index: int = 0) -> Device:
+    """The host CPU."""
+    return Device("cpu", index)
+
+
+def cuda(index: int = 0) -> Device:
+    """CUDA GPU ``index``; arrays on it need CuPy."""
+    return Device("cuda", index)
+
+
+def device(kind: str, index: int = 0) -> Device:
+    """``mlc.device("cuda", 0)``: a device by name."""
+    return Device(kind, index)
+
+
+class NDArray(np.ndarray):
+    """A NumPy array on the CPU, with the course's ``.numpy()`` and ``.device``."""
+
+    def numpy(self) -> np.ndarray:
+        """A plain NumPy copy of the data."""
+        return np.array(self, copy=True).view(np.ndarray)
+
+    @property
+    def device(self) -> Device:
+        return cpu()
+
+    def copyfrom(self, source) -> NDArray:
+        """Copy ``source`` (same shape) into this array, in place."""
+        np.copyto(self, _host(source), casting="same_kind")
+        return self
+
+
+class CUDAArray:
+    """A CuPy array on a CUDA device, with ``.numpy()``, ``.shape``, ``.dtype`` and ``.device``."""
+
+    __slots__ = ("data", "device")
+
+    def __init__(self, data, dev: Device):
+        self.data, self.device = data, dev
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.data.dtype)
+
+    @property
+    def __cuda_array_interface__(self):
+        return self.data.__cuda_array_interface__
+
+    def numpy(self) -> np.ndarray:
+        return self.data.get()
+
+    def __repr__(self) -> str:
+        return f"<mlc.nd array on {self.device}: shape={self.shape}, dtype={self.dtype.name}>"
+
+
+def _check_device(dev) -> Device:
+    if dev is None:
+        return cpu()
+    if not isinstance(dev, Device):
+        raise MLCError(f"expected a device such as mlc.cpu() or mlc.cuda(), got {dev!r}")
+    return dev
+
+
+def _cupy(dev: Device):
+    try:
+        import cupy
+    except ImportError:
+        raise MLCError(f"arrays on {dev} need CuPy, which is not installed; install the "
+                       "cupy package matching your CUDA (e.g. cupy-cuda12x), or use mlc.cpu()") from None
+    return cupy
+
+
+def _host(x) -> np.ndarray:
+    return x.numpy() if isinstance(x, CUDAArray) else np.asarray(x)
+
+
+def array(data, dev: Device | None = None):
+    """A copy of ``data`` (a NumPy array, nested lists, or another mlc array) on ``dev``."""
+    dev = _check_device(dev)
+    if dev.kind == "cpu":
+        host = np.array(_host(data), copy=True, order="C")
+        dt.canonical(host.dtype)  # refuse dtypes mlc cannot compute with
+        return host.view(NDArray)
+    cupy = _cupy(dev)
+    with cupy.cuda.Device(dev.index):
+        return CUDAArray(cupy.asarray(_host(data)), dev)
+
+
+def empty(shape, dtype="float32", dev: Device | None = None):
+    """An uninitialised array of ``shape`` and ``dtype`` on ``dev``."""
+    dev = _check_device(dev)
+    dtype = dt.canonical(dtype)
+    if isinstance(shape, int):
+        shape = (shape,)
+    if dev.kind == "cpu":
+        return np.empty(tuple(shape), dtype).view(NDArray)
+    cupy = _cupy(dev)
+    with cupy.cuda.Device(dev.index):
+        return CUDAArray(cupy.empty(tuple(shape), dtype), dev)
+
+
+def check_device(target, dev) -> None:
+    """Refuse timing a module on a device it was not built for (None means "the module's own")."""
+    if dev is None:
+        return
+    if not isinstance(dev, Device):
+        raise MLCError(f"time_evaluator: dev must be a device such as mlc.cpu(), got {dev!r}")
+    kind = getattr(target, "kind", str(target))
+    expected = "cuda" if kind == "cuda" else "cpu"
+    if dev.kind != expected:
+        raise MLCError(f"time_evaluator: this {kind} module runs on {expected}, not on {dev}; "
+                       f"pass mlc.{expected}()")

@@ -1,0 +1,20 @@
+"""``I``: ``@I.ir_module`` turns a class of ``@T.prim_func`` functions into an IRModule."""
+from __future__ import annotations
+
+import ast
+
+from ..ir.tir import IRModule
+from .graph_module import GraphModule
+from ._source import Source
+from .parser import module
+
+__all__ = ["ir_module"]
+
+
+def ir_module(cls) -> IRModule | GraphModule:
+    """Parse the decorated class's source into an IRModule named after its functions."""
+    src = Source.of(cls)
+    node = src.tree().body[0]
+    if not isinstance(node, ast.ClassDef):
+        raise src.error(node, "@I.ir_module decorates a class")
+    return module(src, node)

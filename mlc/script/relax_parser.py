@@ -1,0 +1,190 @@
+"""Graph functions in TVMScript (``@R.function``) -> :class:`~mlc.ir.graph.Graph`.
+
+Reads the graphs ``Lowered.as_text()`` prints and the course's hand-written
+``main``: tensor parameters ``x: R.Tensor((n, m), "float32")``, an optional
+``with R.dataflow():`` block ending in ``R.output(...)``, bindings
+``lv = R.call_tir(cls.f, (x, w), out_sinfo=R.Tensor((n, k), "float32"))`` (the
+function also as a bare name or a string; the result type also as a third
+positional argument, or as a shape with ``dtype=``), scalar constants
+``R.const(1.0, "float32")`` among the arguments, and ``return``.
+"""
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+
+from ..ir import dtype as dt
+from ..ir.graph import Binding, Graph, Var, constant
+from ..ir.tir import IRModule
+from ..ops.registry import TensorType
+from ..passes.graph.plan import plan_memory
+from ._source import Scopes, Source
+from .tir_expr import ExprParser
+
+__all__ = ["GraphParser"]
+
+
+class GraphParser(ExprParser):
+    """Parses one ``@R.function`` against the PrimFuncs of its module into a memory-planned Graph."""
+
+    def __init__(self, source: Source, prim_funcs: IRModule):
+        super().__init__(source)
+        self.prim_funcs = prim_funcs
+        self.values = Scopes()
+
+    def relax_call(self, node) -> str | None:
+        if not isinstance(node, ast.Call):
+            return None
+        ns = self.namespace(node.func)
+        return ".".join(ns[1]) if ns and ns[0] == "relax" else None
+
+    def function(self, node: ast.FunctionDef) -> Graph:
+        inputs = []
+        for arg in node.args.args:
+            if arg.annotation is None:
+                raise self.error(arg, f'parameter {arg.arg} needs a type, e.g. {arg.arg}: R.Tensor((n, m), "float32")')
+            var = Var(arg.arg, self.tensor_type(arg.annotation))
+            self.values.define(arg.arg, var)
+            inputs.append(var)
+        bindings: list[Binding] = []
+        outputs = self.body(node.body, bindings, node)
+        if outputs is None:
+            raise self.error(node, f"@R.function {node.name} has no return statement")
+        graph = Graph(tuple(inputs), tuple(bindings), outputs, self.prim_funcs, name=node.name)
+        return plan_memory(graph)  # what the graph pipeline ends with; the executor needs it
+
+    def body(self, stmts, bindings: list, parent):
+        for stmt in stmts:
+            if isinstance(stmt, ast.Expr) and self.relax_call(stmt.value) in ("func_attr", "output"):
+                continue
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue  # a docstring
+            if isinstance(stmt, ast.With):
+                items = stmt.items
+                if len(items) != 1 or self.relax_call(items[0].context_expr) != "dataflow":
+                    raise self.error(stmt, "expected `with R.dataflow():`")
+                if self.body(stmt.body, bindings, stmt) is not None:
+                    raise self.error(stmt, "return from the function after the dataflow block")
+                continue
+            if isinstance(stmt, ast.Assign):
+                bindings.append(self.binding(stmt))
+                continue
+            if isinstance(stmt, ast.Return):
+                if stmt.value is None:
+                    raise self.error(stmt, "a graph function returns its result tensors")
+                elts = stmt.value.elts if isinstance(stmt.value, ast.Tuple) else [stmt.value]
+                return tuple(self.atom(e) for e in elts)
+            raise self.error(stmt, f"{type(stmt).__name__} is not supported in an @R.function; "
+                                   "bind R.call_tir results and return them")
+        return None
+
+    def binding(self, stmt: ast.Assign) -> Binding:
+        if len(stmt.targets) != 1:
+            raise self.error(stmt, "bind one call at a time: lv = R.call_tir(...)")
+        target = stmt.targets[0]
+        names = target.elts if isinstance(target, ast.Tuple) else [target]
+        if not all(isinstance(n, ast.Name) for n in names):
+            raise self.error(target, "bind the result to names, e.g. lv0 = R.call_tir(...)")
+        call = stmt.value
+        kind = self.relax_call(call)
+        if kind != "call_tir":
+            what = f"R.{kind}" if kind else ast.unparse(call)
+            raise self.error(call, f"{what} is not supported in parsed graphs; call kernels with "
+                                   "R.call_tir(cls.func, (args,), out_sinfo=R.Tensor(shape, dtype))")
+        if len(call.args) < 2:
+            raise self.error(call, "R.call_tir takes (func, (args,), out_sinfo)")
+        func = self.func_name(call.args[0])
+        arg_nodes = call.args[1].elts if isinstance(call.args[1], (ast.Tuple, ast.List)) else [call.args[1]]
+        args = tuple(self.atom(a) for a in arg_nodes)
+        types = self.out_types(call)
+        if len(types) != len(names):
+            raise self.error(target, f"R.call_tir of {func} gives {len(types)} tensor(s), bound to {len(names)} name(s)")
+        outputs = tuple(Var(n.id, t) for n, t in zip(names, types))
+        self.check_call(call, func, args, outputs)
+        for n, v in zip(names, outputs):
+            self.values.define(n.id, v)
+        return Binding(outputs, "call_tir", args, (("func", func),))
+
+    def func_name(self, node) -> str:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "cls":
+            name = node.attr
+        elif isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            name = node.value
+        else:
+            raise self.error(node, "R.call_tir's first argument names a @T.prim_func: cls.f, f or \"f\"")
+        if name not in self.prim_funcs:
+            raise self.error(node, f"R.call_tir of {name!r}: no such @T.prim_func in the module "
+                                   f"(it has {sorted(self.prim_funcs)})")
+        return name
+
+    def out_types(self, call: ast.Call) -> list[TensorType]:
+        sinfo = [kw.value for kw in call.keywords if kw.arg == "out_sinfo"]
+        dtype_kw = [kw.value for kw in call.keywords if kw.arg == "dtype"]
+        if sinfo:
+            node = sinfo[0]
+        elif len(call.args) >= 3:
+            node = call.args[2]
+        else:
+            raise self.error(call, "R.call_tir needs the result type: out_sinfo=R.Tensor(shape, dtype)")
+        if dtype_kw or isinstance(node, ast.Tuple) and not any(self.relax_call(e) == "Tensor" for e in node.elts):
+            dtype = self.constant(dtype_kw[0]) if dtype_kw else "float32"
+            shape = self.shape(node)
+            return [TensorType(shape, self.wrap(node, lambda: dt.canonical(dtype)))]
+        elts = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
+        return [self.tensor_type(e) for e in elts]
+
+    def check_call(self, node, func: str, args, outputs) -> None:
+        """The arguments and results must match the PrimFunc's buffers, in order."""
+        params = self.prim_funcs[func].params
+        values = list(args) + list(outputs)
+        if len(params) != len(values):
+            raise self.error(node, f"R.call_tir of {func}: the PrimFunc has {len(params)} buffers, "
+                                   f"given {len(args)} argument(s) and {len(outputs)} result(s)")
+        for p, v in zip(params, values):
+            shape = p.static_shape()
+            if tuple(v.shape) != shape or v.dtype != p.dtype:
+                raise self.error(node, f"R.call_tir of {func}: buffer {p.name} is {p.dtype}{list(shape)}, "
+                                       f"given {v.dtype}{list(v.shape)}")
+
+    def atom(self, node):
+        if isinstance(node, ast.Name):
+            value = self.values.lookup(node.id)
+            if value is None:
+                raise self.error(node, f"name {node.id!r} is not a parameter or an earlier binding")
+            return value
+        if self.relax_call(node) == "const":
+            if not node.args:
+                raise self.error(node, 'R.const takes (value, "dtype")')
+            value = self.constant(node.args[0])
+            dtype = self.constant(node.args[1]) if len(node.args) > 1 else \
+                self.constant(node.keywords[0].value) if node.keywords else None
+            return constant(np.array(value, dtype=self.wrap(node, lambda: dt.canonical(dtype)) if dtype else None))
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "metadata":
+            raise self.error(node, "metadata[...] constants are printed without their data and cannot be "
+                                   "parsed back; pass the array as a parameter")
+        raise self.error(node, f"expected a tensor name or R.const(...), got {ast.unparse(node)}")
+
+    def tensor_type(self, node) -> TensorType:
+        if self.relax_call(node) != "Tensor":
+            raise self.error(node, f'expected R.Tensor((n, m), "float32"), got {ast.unparse(node)}')
+        args = list(node.args)
+        kwargs = {kw.arg: kw.value for kw in node.keywords}
+        shape_node = args[0] if args else kwargs.get("shape")
+        dtype_node = args[1] if len(args) > 1 else kwargs.get("dtype")
+        if shape_node is None:
+            raise self.error(node, "R.Tensor needs a shape")
+        dtype = self.constant(dtype_node) if dtype_node is not None else "float32"
+        return TensorType(self.shape(shape_node), self.wrap(node, lambda: dt.canonical(dtype)))
+
+    def shape(self, node) -> tuple[int, ...]:
+        elts = node.elts if isinstance(node, (ast.Tuple, ast.List)) else [node]
+        out = []
+        for e in elts:
+            n = self.int_const(e)
+            if n < 0:
+                raise self.error(e, f"negative extent {n} in a tensor shape")
+            out.append(n)
+        return tuple(out)

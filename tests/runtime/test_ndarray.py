@@ -1,0 +1,82 @@
+"""The course's devices and arrays: mlc.cpu(), mlc.cuda(), mlc.nd.array/empty, time_evaluator(name, dev)."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mlc
+from mlc import MLCError
+
+from tests.programs import mm_relu_module
+
+
+def test_course_chapter_2_build_and_run_with_nd_arrays():
+    rng = np.random.default_rng(1)
+    a_np = rng.uniform(-1, 1, (16, 16)).astype("float32")
+    b_np = rng.uniform(-1, 1, (16, 16)).astype("float32")
+    rt_lib = mlc.build(mm_relu_module(16), target="llvm")
+    a_nd = mlc.nd.array(a_np)
+    b_nd = mlc.nd.array(b_np, mlc.cpu())
+    c_nd = mlc.nd.empty((16, 16), dtype="float32")
+    rt_lib["mm_relu"](a_nd, b_nd, c_nd)
+    np.testing.assert_allclose(c_nd.numpy(), np.maximum(a_np @ b_np, 0), rtol=1e-5, atol=1e-5)
+    f_timer = rt_lib.time_evaluator("mm_relu", mlc.cpu(), number=2)
+    assert f_timer(a_nd, b_nd, c_nd).mean > 0
+
+
+def test_nd_array_copies_and_numpy_returns_a_plain_copy():
+    src = np.arange(6, dtype="int32").reshape(2, 3)
+    arr = mlc.nd.array(src, mlc.cpu(0))
+    src[0, 0] = 100
+    out = arr.numpy()
+    assert type(out) is np.ndarray and out[0, 0] == 0
+    out[0, 1] = 7
+    assert arr[0, 1] == 1
+    assert arr.device == mlc.cpu() and repr(arr.device) == "cpu(0)"
+    assert mlc.nd.empty(4, "float64").shape == (4,)
+
+
+def test_nd_arrays_are_checked_like_numpy_arrays():
+    lib = mlc.build(mm_relu_module(4), "llvm")
+    ok = mlc.nd.empty((4, 4), "float32")
+    with pytest.raises(mlc.DTypeError, match="dtype float32"):
+        lib["mm_relu"](mlc.nd.empty((4, 4), "float64"), ok, ok)
+
+
+def test_cuda_device_without_cupy_says_what_is_missing():
+    dev = mlc.cuda()
+    assert repr(dev) == "cuda(0)" and mlc.device("cuda", 1) == mlc.cuda(1)
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        with pytest.raises(MLCError, match="need CuPy"):
+            mlc.nd.array(np.zeros(3, "float32"), dev)
+        with pytest.raises(MLCError, match="need CuPy"):
+            mlc.nd.empty((3,), "float32", dev)
+    else:
+        arr = mlc.nd.array(np.arange(3, dtype="float32"), dev)
+        np.testing.assert_array_equal(arr.numpy(), np.arange(3, dtype="float32"))
+        assert arr.device == dev and arr.shape == (3,)
+
+
+def test_bad_devices_and_dtypes_are_refused():
+    with pytest.raises(MLCError, match="unknown device kind"):
+        mlc.device("tpu")
+    with pytest.raises(MLCError, match="expected a device"):
+        mlc.nd.array(np.zeros(2), "cpu")
+    with pytest.raises(mlc.DTypeError):
+        mlc.nd.empty((2,), "complex64")
+    lib = mlc.build(mm_relu_module(4), "llvm")
+    with pytest.raises(MLCError, match="runs on cpu, not on cuda"):
+        lib.time_evaluator("mm_relu", mlc.cuda())
+    with pytest.raises(MLCError, match="dev must be a device"):
+        lib.time_evaluator("mm_relu", 3)
+
+
+def test_the_script_parser_loads_lazily_and_nd_on_use():
+    code = ("import sys, mlc\n"
+            "assert 'mlc.script' not in sys.modules\n"
+            "assert mlc.nd.array is sys.modules['mlc.runtime.ndarray'].array and mlc.cpu().kind == 'cpu'\n"
+            "assert mlc.parse is sys.modules['mlc.script'].parse\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

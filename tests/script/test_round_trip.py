@@ -1,0 +1,112 @@
+"""``mlc.parse(mod.script())`` gives back ``mod``, for random te programs, unscheduled and scheduled.
+
+The programs are the suite's random te programs (tests/test_random_programs.py);
+schedules are the schedule fuzzer's random primitive sequences
+(tests/schedules/test_fuzz.py), so every kind of TIR the schedules make
+(split/fuse loops, T.where, loop kinds and annotations, decomposed and
+rfactored reductions, blockized nests, cache stages, block attributes)
+is printed and read back.
+"""
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import mlc
+from mlc import ScheduleError
+from mlc.schedules import Schedule
+
+from tests.schedules.test_fuzz import random_step
+from tests.test_random_programs import build_te, programs
+
+
+def assert_round_trip(mod):
+    text = mod.script()
+    parsed = mlc.parse(text)
+    mlc.assert_structural_equal(parsed, mod)
+    assert parsed.script() == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(programs())
+def test_unscheduled_programs_round_trip(program):
+    assert_round_trip(mlc.IRModule({"prog": build_te(*program)}))
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(programs(), st.data())
+def test_scheduled_programs_round_trip(program, data):
+    sch = Schedule(mlc.IRModule({"prog": build_te(*program)}))
+    for _ in range(data.draw(st.integers(1, 6), label="steps")):
+        try:
+            random_step(sch, data)
+        except ScheduleError:
+            pass
+    assert_round_trip(sch.mod)
+
+
+def test_a_loop_narrower_than_its_block_domain_is_not_printed_as_remap():
+    """compute_at can bind a block iterator of domain 8 to a loop of 3 iterations: the
+    printer must then spell the domain out, or the parsed block would have domain 3."""
+    text = '''
+@T.prim_func
+def f(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+    for i, j in T.grid(3, 8):
+        with T.block("B"):
+            vi = T.axis.spatial(8, i)
+            vj = T.axis.spatial(8, j)
+            T.reads(A[vi])
+            T.writes(B[vi])
+            B[vi] = A[vi]
+'''
+    func = mlc.parse(text)
+    printed = func.script("f")
+    assert "T.axis.remap" not in printed
+    mlc.assert_structural_equal(mlc.parse(printed), func)
+
+
+EVERY_FORM = '''
+@I.ir_module
+class Module:
+    @T.prim_func
+    def f(A: T.Buffer((8, 4), "float32"), B: T.Buffer((8,), "int64"), C: T.Buffer((8,), "float32", scope="global")):
+        T.func_attr({"global_symbol": "f", "tir.noalias": True})
+        S = T.alloc_buffer((8,), "float64", strides=(1,), scope="local")
+        for i_0 in T.parallel(3, annotations={"pragma_note": 1}):
+            for i_1 in T.vectorized(3):
+                with T.block("S"):
+                    vi = T.axis.spatial(8, i_0 * 3 + i_1)
+                    T.where(i_0 * 3 + i_1 < 8)
+                    T.reads(A[vi, 0:4])
+                    T.writes(S[vi])
+                    T.block_attr({"note": "x", "dims": ((0, 0, 4, 1),)})
+                    for k in T.unroll(4):
+                        with T.block("S_update"):
+                            vk = T.axis.reduce((0, 4), k)
+                            T.reads(A[vi, vk])
+                            T.writes(S[vi])
+                            with T.init():
+                                S[vi] = T.float64(-1.5)
+                            if vk % 2 == 0 and not vi < 2:
+                                S[vi] = T.max(S[vi], T.Cast("float64", T.exp(A[vi, vk])))
+                            else:
+                                S[vi] = T.min(S[vi], -T.Cast("float64", A[vi, vk]) / T.float64(2))
+        for i in T.thread_binding(8, thread="threadIdx.x"):
+            with T.block("B"):
+                vi = T.axis.opaque(8, i)
+                T.reads(S[vi])
+                T.writes(B[vi], C[vi])
+                B[vi] = T.if_then_else(T.isnan(S[vi]), T.int64(9223372036854775807), T.Cast("int64", S[vi])) >> T.int64(1)
+                C[vi] = T.Cast("float32", S[vi]) + T.float32("inf") * T.float32(0.25)
+        for j in range(2, 5):
+            T.evaluate(0)
+'''
+
+
+def test_every_printed_form_round_trips():
+    mod = mlc.parse(EVERY_FORM)
+    text = mod.script()
+    for form in ("T.parallel(3, annotations=", "T.vectorized(3)", "T.where(", "T.unroll(4)",
+                 "T.block_attr(", "T.axis.reduce(4, k)", "T.thread_binding(8, thread=", "T.axis.opaque",
+                 "if ", "else:", "T.isnan", "T.int64(9223372036854775807)", 'T.float32("inf")',
+                 "range(2, 5)", "T.evaluate(0)", 'scope="local"', "strides=(1,)"):
+        assert form in text, form
+    assert_round_trip(mod)
