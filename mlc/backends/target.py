@@ -39,6 +39,10 @@ class Target:
     arch: str = ""
 
     def __post_init__(self):
+        if self.kind not in KINDS:
+            hint = (f"; to parse a target string use Target.from_str({self.kind!r})"
+                    if isinstance(self.kind, str) and " " in self.kind else "")
+            raise MLCError(f"unknown target kind {self.kind!r}; expected one of {', '.join(KINDS)}{hint}")
         if self.kind == "llvm":
             check_cpu_and_features(self.cpu, self.features)
 

@@ -21,6 +21,7 @@ from mlc.backends import llvm_cpus
 from mlc.backends.llvm import compile_sources
 from mlc.backends.llvm_cpus import REFUSED_FLAGS, known_cpus, known_features
 from mlc.backends.target import Target, host_cpu
+from mlc.errors import MLCError
 from tests.targets import AVX2, AVX512
 
 REPO = pathlib.Path(__file__).resolve().parents[2]  # subprocesses import this checkout's mlc
@@ -130,3 +131,10 @@ def test_malformed_target_in_a_fresh_interpreter_exits_with_the_error():
                           cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["MLCError"] * 3 and done.stderr == ""
+
+
+def test_a_target_string_given_to_the_constructor_is_refused_with_a_hint():
+    with pytest.raises(MLCError, match=r"Target.from_str\('llvm -mcpu=foo'\)"):
+        Target("llvm -mcpu=foo")
+    with pytest.raises(MLCError, match="unknown target kind 'vulkan'"):
+        Target("vulkan")
