@@ -1,31 +1,100 @@
-"""``python -m benchmarks [module ...]``: run benchmark modules and print one table."""
-import importlib
+"""``python -m benchmarks [name ...] [--rounds N] [--quick] [--tiny] [--json FILE]``.
+
+Prints the machine (CPU, features, cores, measured fp32 FMA peak and copy
+bandwidth, NumPy's BLAS), then one table of every selected workload with every
+contender, then the start-up costs. Names select workloads (``--list`` shows
+them; ``import`` and ``first_call`` select the start-up measurements).
+"""
+from __future__ import annotations
+
+import argparse
 import os
-import platform
 import sys
-
-from . import print_table
-
-MODULES = ["bench_spine", "bench_jit", "bench_schedules"]
+import tempfile
+import time
 
 
-def main(argv: list[str]) -> None:
-    names = argv or MODULES
-    unknown = [n for n in names if n not in MODULES]
+def _parser(names: list[str]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
+    p.add_argument("names", nargs="*", metavar="name", help=f"workloads to run (default: all): {', '.join(names)}")
+    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per workload (default 7; 2 with --quick)")
+    p.add_argument("--quick", action="store_true", help="few rounds, short batches, quick peak measurements (smoke tests)")
+    p.add_argument("--tiny", action="store_true", help="tiny problem sizes (smoke tests; not a benchmark)")
+    p.add_argument("--json", metavar="FILE", help="write the whole run (machine, every timing) as JSON")
+    p.add_argument("--list", action="store_true", help="list the workload names and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    # A cold object cache, so that every first call is trace + compile; set before mlc reads its config.
+    cache = tempfile.TemporaryDirectory(prefix="mlc-bench-cache-")
+    os.environ["MLC_CACHE_DIR"] = cache.name
+    try:
+        return _run(argv if argv is not None else sys.argv[1:])
+    finally:
+        cache.cleanup()
+
+
+def _run(argv: list[str]) -> int:
+    from .workloads import WORKLOADS
+    startup = ["first_call", "import"]
+    args = _parser(list(WORKLOADS) + startup).parse_args(argv)
+    if args.list:
+        print("\n".join(list(WORKLOADS) + startup))
+        return 0
+    names = args.names or list(WORKLOADS) + startup
+    unknown = [n for n in names if n not in WORKLOADS and n not in startup]
     if unknown:
-        sys.exit(f"unknown benchmark module(s) {unknown}; choose from {MODULES}")
-    import numpy as np
-    from mlc.backends.target import host_cpu
-    print(f"host: {host_cpu()[0]}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"NumPy {np.__version__}")
-    rows = []
-    for name in names:
-        module = importlib.import_module(f"benchmarks.{name}")
-        for bench in module.BENCHMARKS:
-            rows.append(bench())
-            print(f"  done: {rows[-1].name}", file=sys.stderr)
-    print_table(rows)
+        print(f"unknown benchmark(s) {unknown}; choose from {list(WORKLOADS) + startup}", file=sys.stderr)
+        return 2
+    rounds = args.rounds or (2 if args.quick else 7)
+    if rounds < 1:
+        print(f"--rounds must be at least 1, got {rounds}", file=sys.stderr)
+        return 2
+
+    from . import startup as start
+    from .harness import print_table, run_workload, write_json
+    from .machine import measure_machine
+    from .peers import INSTALL_HINT, installed, versions
+
+    began = time.time()
+    machine = measure_machine(quick=args.quick)
+    print(machine.describe())
+    peers = versions()
+    print("versions: " + ", ".join(f"{k} {v or '—'}" for k, v in peers.items()))
+    missing = [p for p in ("numba", "jax", "tvm") if not installed(p)]
+    if missing:
+        print(f"peers {', '.join(missing)} {INSTALL_HINT}")
+    print(f"timing: {rounds} rounds; each round times every contender once (a batch of calls of about "
+          f"{'5' if args.quick else '50'} ms) in a rotated order, {50} ms pause between contenders; "
+          "median and min..max over rounds. 'vs numpy': NumPy's median / this median. "
+          "% of peak: of the FMA peak (GF/s) or of the copy bandwidth (GB/s) above.")
+    print()
+    target_s = 0.005 if args.quick else 0.05
+    results = [run_workload(WORKLOADS[n](args.tiny), rounds, target_s) for n in names if n in WORKLOADS]
+    # the sgemm lower bound on the peak: a measured peak below the best sgemm is not a peak
+    best_sgemm = max((r.workload.flops / r.median_s / 1e9 for wr in results for r in wr.results
+                      if wr.workload.key.startswith("sgemm") and r.times_s), default=0.0)
+    peak = max(machine.fma_peak_gflops, best_sgemm)
+    if best_sgemm > machine.fma_peak_gflops:
+        print(f"(the best sgemm, {best_sgemm:.0f} GFLOP/s, beat the measured FMA peak: % of peak uses it)")
+    notes = print_table(results, peak, machine.copy_gbs) if results else []
+    processes = 1 if args.quick else 5
+    imports = start.import_times(processes) if "import" in names else None
+    first = start.mlp_first_call(1 if args.quick else 3) if "first_call" in names else None
+    print()
+    startup_lines = start.report(imports, first)
+    print(f"\n(total {time.time() - began:.0f} s)", file=sys.stderr)
+    if args.json:
+        write_json(args.json, {
+            "machine": machine.as_dict(), "versions": peers, "rounds": rounds, "quick": args.quick,
+            "tiny": args.tiny, "peak_gflops_used": peak, "best_sgemm_gflops": best_sgemm,
+            "workloads": [wr.as_dict(peak, machine.copy_gbs) for wr in results], "footnotes": notes,
+            "import_s": imports, "mlp_first_call_s": first, "startup": startup_lines,
+        })
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main())
