@@ -13,5 +13,7 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.80", "scipy>=1.10"],
         "cuda": ["cupy-cuda12x"],
+        # the peers python -m benchmarks compares against (and NumPy's BLAS, named by threadpoolctl)
+        "bench": ["numba", "jax[cpu]", "apache-tvm", "threadpoolctl"],
     },
 )

@@ -181,7 +181,7 @@ def print_table(results: list[WorkloadResult], peak_gflops: float, copy_gbs: flo
     first call, and the time relative to NumPy's (``vs numpy`` above 1: faster than NumPy).
     Returns the footnotes it printed."""
     out = out or sys.stdout
-    header = (f"{'workload':<36} {'contender':<34} {'median':>10} {'spread':>19} {'rate, % of peak':>18} "
+    header = (f"{'workload':<40} {'contender':<34} {'median':>10} {'spread':>19} {'rate, % of peak':>18} "
               f"{'first call':>11} {'vs numpy':>9}")
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -200,11 +200,11 @@ def print_table(results: list[WorkloadResult], peak_gflops: float, copy_gbs: flo
             name = f"{r.peer} {r.label}".strip()
             if r.missing or r.error:
                 mark = footnote(r.missing or f"{name}: {r.error}")
-                print(f"{title:<36} {name:<34} {'— ' + mark:>10}", file=out)
+                print(f"{title:<40} {name:<34} {'— ' + mark:>10}", file=out)
             else:
                 spread = f"{format_time(min(r.times_s))}..{format_time(max(r.times_s))}"
                 ratio = f"{numpy_s / r.median_s:.2f}x" if not math.isnan(numpy_s) else ""
-                print(f"{title:<36} {name:<34} {format_time(r.median_s):>10} {spread:>19} "
+                print(f"{title:<40} {name:<34} {format_time(r.median_s):>10} {spread:>19} "
                       f"{_rate_text(w, r.median_s, peak_gflops, copy_gbs):>18} "
                       f"{format_time(r.first_call_s):>11} {ratio:>9}", file=out)
             title = ""

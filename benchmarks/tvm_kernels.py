@@ -97,20 +97,6 @@ def add(a: np.ndarray, b: np.ndarray):
     return _compile(_module(A, B, C), [a, b], [((n,), "float32")])
 
 
-def _rows_schedule(sch, out: str, reductions: list[str], rows_inner: list[str]) -> None:
-    """Rows in parallel: every block computed under the output's row loop, the
-    elementwise blocks' columns vectorized."""
-    i, j = sch.get_loops(sch.get_sblock(out))
-    sch.parallel(i)
-    jo, ji = sch.split(j, [None, VECTOR])
-    sch.vectorize(ji)
-    for name in reversed(reductions + rows_inner):
-        sch.compute_at(sch.get_sblock(name), i)
-    for name in rows_inner:
-        jo, ji = sch.split(sch.get_loops(sch.get_sblock(name))[-1], [None, VECTOR])
-        sch.vectorize(ji)
-
-
 def softmax(x: np.ndarray):
     n, m = x.shape
     X = te.placeholder((n, m), "float32", name="X")
