@@ -12,7 +12,7 @@ extra is installed, Numba, JAX and Apache TVM, each with its first-call time.
 - :mod:`.machine`   CPU, FMA peak, copy bandwidth, BLAS
 - :mod:`.startup`   import time and the MLP's first call, in fresh processes
 - :mod:`.numba_kernels`, :mod:`.tvm_kernels`  the peers' versions (imported only if installed)
-"""
-from .harness import Contender, Result, Workload, WorkloadResult, run_workload
 
-__all__ = ["Contender", "Result", "Workload", "WorkloadResult", "run_workload"]
+Importing this package imports nothing else: ``python -m benchmarks --threads N``
+must set the peers' thread counts before NumPy (OpenBLAS) or any peer loads.
+"""

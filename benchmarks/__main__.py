@@ -1,4 +1,4 @@
-"""``python -m benchmarks [name ...] [--rounds N] [--quick] [--tiny] [--json FILE]``.
+"""``python -m benchmarks [name ...] [--rounds N] [--threads N] [--quick] [--tiny] [--json FILE]``.
 
 Prints the machine (CPU, features, cores, measured fp32 FMA peak and copy
 bandwidth, NumPy's BLAS), then one table of every selected workload with every
@@ -21,25 +21,51 @@ def _parser(names: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per workload (default 7; 2 with --quick)")
     p.add_argument("--quick", action="store_true", help="few rounds, short batches, quick peak measurements (smoke tests)")
     p.add_argument("--tiny", action="store_true", help="tiny problem sizes (smoke tests; not a benchmark)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for every contender (mlc, OpenBLAS, Numba, TVM, XLA); default: all cores")
     p.add_argument("--json", metavar="FILE", help="write the whole run (machine, every timing) as JSON")
     p.add_argument("--list", action="store_true", help="list the workload names and exit")
     return p
 
 
+def limit_threads(threads: int) -> None:
+    """Every contender on ``threads`` threads; effective only before NumPy and the peers load."""
+    n = str(threads)
+    for var in ("MLC_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+                "TVM_NUM_THREADS"):
+        os.environ[var] = n
+    # XLA's CPU client has no thread-count flag beyond on/off for its Eigen pool
+    flags = os.environ.get("XLA_FLAGS", "")
+    if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = argv if argv is not None else sys.argv[1:]
+    args = _parser(WORKLOAD_NAMES + STARTUP).parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"--threads must be at least 1, got {args.threads}", file=sys.stderr)
+            return 2
+        limit_threads(args.threads)
     # A cold object cache, so that every first call is trace + compile; set before mlc reads its config.
     cache = tempfile.TemporaryDirectory(prefix="mlc-bench-cache-")
     os.environ["MLC_CACHE_DIR"] = cache.name
     try:
-        return _run(argv if argv is not None else sys.argv[1:])
+        return _run(args)
     finally:
         cache.cleanup()
 
 
-def _run(argv: list[str]) -> int:
+#: the names ``workloads.WORKLOADS`` defines (listed here so that parsing imports nothing)
+WORKLOAD_NAMES = ["add", "gelu", "softmax", "layer_norm", "window_sum", "black_scholes", "mm_relu", "conv2d",
+                  "sgemm1024", "sgemm2048", "mlp"]
+STARTUP = ["first_call", "import"]
+
+
+def _run(args: argparse.Namespace) -> int:
     from .workloads import WORKLOADS
-    startup = ["first_call", "import"]
-    args = _parser(list(WORKLOADS) + startup).parse_args(argv)
+    startup = STARTUP
     if args.list:
         print("\n".join(list(WORKLOADS) + startup))
         return 0
@@ -59,8 +85,12 @@ def _run(argv: list[str]) -> int:
     from .peers import INSTALL_HINT, installed, versions
 
     began = time.time()
-    machine = measure_machine(quick=args.quick)
+    machine = measure_machine(quick=args.quick, threads=args.threads)
     print(machine.describe())
+    if args.threads is not None:
+        print(f"threads: every contender limited to {args.threads} (MLC_NUM_THREADS, OPENBLAS_NUM_THREADS, "
+              "NUMBA_NUM_THREADS, TVM_NUM_THREADS" + (", XLA without its Eigen pool)" if args.threads == 1 else
+                                                      "; XLA's pool is not limited)"))
     peers = versions()
     print("versions: " + ", ".join(f"{k} {v or '—'}" for k, v in peers.items()))
     missing = [p for p in ("numba", "jax", "tvm") if not installed(p)]
@@ -93,7 +123,7 @@ def _run(argv: list[str]) -> int:
     if args.json:
         write_json(args.json, {
             "machine": machine.as_dict(), "versions": peers, "rounds": rounds, "quick": args.quick,
-            "tiny": args.tiny, "peak_gflops_used": peak, "best_sgemm_gflops": best_sgemm,
+            "tiny": args.tiny, "threads": args.threads, "peak_gflops_used": peak, "best_sgemm_gflops": best_sgemm,
             "copy_gbs_used": bandwidth,
             "workloads": [wr.as_dict(peak, bandwidth) for wr in results], "table": table.getvalue(), "footnotes": notes,
             "import_s": imports, "mlp_first_call_s": first, "startup": startup_lines,

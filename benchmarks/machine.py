@@ -29,6 +29,7 @@ class Machine:
     llvm_cpu: str
     llvm_features: list[str]
     cores: int
+    threads: int  # the threads the run's contenders use (the "all threads" figures use as many)
     python: str
     numpy: str
     fma_vector_width: int
@@ -56,9 +57,9 @@ class Machine:
             f"Python {self.python}, NumPy {self.numpy}, BLAS: {blas}",
             f"fp32 FMA peak (measured, {FMA_CHAINS} chains of <{self.fma_vector_width} x float> FMAs): "
             f"{self.fma_peak_1t_gflops:.0f} GFLOP/s on 1 thread, {self.fma_peak_gflops:.0f} GFLOP/s on "
-            f"{self.cores}",
+            f"{self.threads}",
             f"copy bandwidth (np.copyto, read + write bytes): {self.copy_1t_gbs:.1f} GB/s on 1 thread, "
-            f"{self.copy_gbs:.1f} GB/s on {self.cores}",
+            f"{self.copy_gbs:.1f} GB/s on {self.threads}",
         ])
 
 
@@ -223,21 +224,23 @@ def copy_bandwidth_gbs(threads: int, nbytes: int, repeat: int = 5) -> float:
     return best
 
 
-def measure_machine(quick: bool = False) -> Machine:
+def measure_machine(quick: bool = False, threads: int | None = None) -> Machine:
+    """The machine, with the peaks measured on one thread and on ``threads`` (default: all cores)."""
     cores = os.cpu_count() or 1
+    threads = threads or cores
     llvm_cpu, features = _host()
     seconds = 0.02 if quick else 0.2
     peak_1t, width = fma_peak_gflops(1, seconds, repeat=2 if quick else 5)
-    peak = fma_peak_gflops(cores, seconds, repeat=2 if quick else 5)[0] if cores > 1 else peak_1t
+    peak = fma_peak_gflops(threads, seconds, repeat=2 if quick else 5)[0] if threads > 1 else peak_1t
     nbytes = (16 if quick else 256) << 20
     copy_1t = copy_bandwidth_gbs(1, nbytes, repeat=2 if quick else 5)
-    copy = copy_bandwidth_gbs(cores, nbytes, repeat=2 if quick else 5) if cores > 1 else copy_1t
+    copy = copy_bandwidth_gbs(threads, nbytes, repeat=2 if quick else 5) if threads > 1 else copy_1t
     try:
         load = os.getloadavg()
     except OSError:
         load = (0.0, 0.0, 0.0)
     return Machine(cpu_name=cpu_name(), llvm_cpu=llvm_cpu,
                    llvm_features=sorted(f[1:] for f in features.split(",") if f.startswith("+")),
-                   cores=cores, python=platform.python_version(), numpy=np.__version__,
+                   cores=cores, threads=threads, python=platform.python_version(), numpy=np.__version__,
                    fma_vector_width=width, fma_peak_1t_gflops=peak_1t, fma_peak_gflops=peak,
                    copy_1t_gbs=copy_1t, copy_gbs=copy, blas=blas_info(), load_average=tuple(load))

@@ -103,3 +103,21 @@ def test_wrong_results_and_failing_builds_are_reported_not_timed(capsys):
 def test_rounds_must_be_an_integer(bad):
     proc = run_cli("--rounds", bad, "add")
     assert proc.returncode == 2
+
+
+def test_the_cli_knows_every_workload_without_importing_them():
+    from benchmarks.__main__ import WORKLOAD_NAMES
+    from benchmarks.workloads import WORKLOADS
+    assert list(WORKLOADS) == WORKLOAD_NAMES
+
+
+def test_threads_option_limits_every_pool_before_numpy_loads(tmp_path):
+    out_file = tmp_path / "one.json"
+    proc = run_cli("--quick", "--tiny", "--threads", "1", "add", "--json", str(out_file))
+    assert proc.returncode == 0, proc.stderr
+    assert "every contender limited to 1" in proc.stdout
+    record = json.loads(out_file.read_text())
+    assert record["threads"] == 1 and record["machine"]["threads"] == 1
+    for blas in record["machine"]["blas"]:  # present when threadpoolctl is installed
+        assert blas["num_threads"] == 1
+    assert run_cli("--threads", "0", "add").returncode == 2
