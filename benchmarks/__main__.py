@@ -103,14 +103,15 @@ def _run(args: argparse.Namespace) -> int:
     print()
     target_s = 0.005 if args.quick else 0.05
     results = [run_workload(WORKLOADS[n](args.tiny), rounds, target_s) for n in names if n in WORKLOADS]
-    # the sgemm lower bound on the peak: a measured peak below the best sgemm is not a peak
-    best_sgemm = max((wr.workload.flops / r.median_s / 1e9 for wr in results for r in wr.results
-                      if wr.workload.key.startswith("sgemm") and r.times_s), default=0.0)
+    # every measured GFLOP/s is a lower bound on the peak: on a shared machine the FMA kernel
+    # may have had less of the cores than the fastest contender did
+    best_gflops = max((wr.workload.flops / r.median_s / 1e9 for wr in results for r in wr.results
+                       if wr.workload.flops and r.times_s), default=0.0)
     measured = max(machine.fma_peak_gflops, machine.fma_peak_1t_gflops)
-    peak = max(measured, best_sgemm)
+    peak = max(measured, best_gflops)
     bandwidth = max(machine.copy_gbs, machine.copy_1t_gbs)
-    if best_sgemm > measured:
-        print(f"(the best sgemm, {best_sgemm:.0f} GFLOP/s, beat the measured FMA peak: % of peak uses it)")
+    if best_gflops > measured:
+        print(f"(a contender's {best_gflops:.0f} GFLOP/s beat the measured FMA peak: % of peak is of that)")
     table = io.StringIO()
     notes = print_table(results, peak, bandwidth, out=table) if results else []
     print(table.getvalue(), end="")
@@ -123,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, {
             "machine": machine.as_dict(), "versions": peers, "rounds": rounds, "quick": args.quick,
-            "tiny": args.tiny, "threads": args.threads, "peak_gflops_used": peak, "best_sgemm_gflops": best_sgemm,
+            "tiny": args.tiny, "threads": args.threads, "peak_gflops_used": peak, "best_gflops": best_gflops,
             "copy_gbs_used": bandwidth,
             "workloads": [wr.as_dict(peak, bandwidth) for wr in results], "table": table.getvalue(), "footnotes": notes,
             "import_s": imports, "mlp_first_call_s": first, "startup": startup_lines,

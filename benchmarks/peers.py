@@ -31,6 +31,9 @@ def versions() -> dict[str, str | None]:
     for peer, module in _MODULES.items():
         if installed(peer):
             found[peer] = getattr(importlib.import_module(module), "__version__", "?")
+            if peer == "numba":  # without Intel's SVML (pip install icc_rt) its math calls stay scalar
+                from numba.core import config as numba_config
+                found[peer] += f" (SVML {'on' if numba_config.USING_SVML else 'off'})"
         else:
             found[peer] = None
     return found

@@ -3,7 +3,8 @@
 
 Imported only when apache-tvm is installed (written against TVM 0.2x, where the
 schedule lives in ``tvm.s_tir`` and targets are dicts). Transcendentals use
-TVM's fast math where it has it (``topi.fast_tanh``, ``topi.fast_exp``).
+TVM's fast math where it has it (``topi.fast_tanh``, ``topi.fast_exp``), and
+the build turns on ``tirx.enable_fast_math`` (LLVM's fast-math flags).
 Each builder returns ``(run, result)``: ``run()`` computes into preallocated
 TVM tensors and returns the output.
 """
@@ -43,16 +44,24 @@ def _inline_except(sch, keep: set[str]) -> None:
 
 
 def _vectorize_parallel(sch, block: str, width: int = VECTOR) -> None:
-    """Fuse the block's loops, split by ``width``: the outer part parallel, the inner vector."""
+    """Fuse the block's loops, split by ``width``: the outer part parallel, the inner vector.
+    When ``width`` does not divide the extent, the split's bounds check would keep the
+    inner loop scalar: the fused loop is only made parallel, and LLVM vectorizes each
+    thread's contiguous chunk."""
     loops = sch.get_loops(sch.get_sblock(block))
     fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    extent = int(sch.get(fused).extent)
+    if extent % width:
+        sch.parallel(fused)
+        return
     outer, inner = sch.split(fused, [None, width])
     sch.parallel(outer)
     sch.vectorize(inner)
 
 
 def _compile(sch, inputs: list[np.ndarray], outputs: list[tuple[tuple[int, ...], str]]):
-    lib = tvm.compile(sch.mod, target=_target())
+    with tvm.transform.PassContext(opt_level=3, config={"tirx.enable_fast_math": True}):
+        lib = tvm.compile(sch.mod, target=_target())
     dev = tvm.cpu()
     args = [tvm.runtime.tensor(a, dev) for a in inputs]
     outs = [tvm.runtime.empty(shape, dtype, dev) for shape, dtype in outputs]
