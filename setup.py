@@ -14,6 +14,8 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6.80", "scipy>=1.10"],
         "testing": ["hypothesis>=6.80"],
         "cuda": ["cupy-cuda12x"],
+        # the peers python -m benchmarks compares against (and NumPy's BLAS, named by threadpoolctl)
+        "bench": ["numba", "jax[cpu]", "apache-tvm", "threadpoolctl"],
     },
     # mlc.testing's pytest plugin: registers profiles and --mlc-target, activates nothing by itself
     # (the name is the module's, so `-p mlc.testing.pytest_plugin` never loads it twice)

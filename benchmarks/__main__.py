@@ -1,31 +1,137 @@
-"""``python -m benchmarks [module ...]``: run benchmark modules and print one table."""
-import importlib
+"""``python -m benchmarks [name ...] [--rounds N] [--threads N] [--quick] [--tiny] [--json FILE]``.
+
+Prints the machine (CPU, features, cores, measured fp32 FMA peak and copy
+bandwidth, NumPy's BLAS), then one table of every selected workload with every
+contender, then the start-up costs. Names select workloads (``--list`` shows
+them; ``import`` and ``first_call`` select the start-up measurements).
+"""
+from __future__ import annotations
+
+import argparse
+import io
 import os
-import platform
 import sys
-
-from . import print_table
-
-MODULES = ["bench_spine", "bench_jit", "bench_schedules"]
+import tempfile
+import time
 
 
-def main(argv: list[str]) -> None:
-    names = argv or MODULES
-    unknown = [n for n in names if n not in MODULES]
+def _parser(names: list[str]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
+    p.add_argument("names", nargs="*", metavar="name", help=f"workloads to run (default: all): {', '.join(names)}")
+    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per workload (default 7; 2 with --quick)")
+    p.add_argument("--quick", action="store_true", help="few rounds, short batches, quick peak measurements (smoke tests)")
+    p.add_argument("--tiny", action="store_true", help="tiny problem sizes (smoke tests; not a benchmark)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for every contender (mlc, OpenBLAS, Numba, TVM, XLA); default: all cores")
+    p.add_argument("--json", metavar="FILE", help="write the whole run (machine, every timing) as JSON")
+    p.add_argument("--list", action="store_true", help="list the workload names and exit")
+    return p
+
+
+def limit_threads(threads: int) -> None:
+    """Every contender on ``threads`` threads; effective only before NumPy and the peers load."""
+    n = str(threads)
+    for var in ("MLC_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
+                "TVM_NUM_THREADS"):
+        os.environ[var] = n
+    # XLA's CPU client has no thread-count flag beyond on/off for its Eigen pool
+    flags = os.environ.get("XLA_FLAGS", "")
+    if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
+        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = argv if argv is not None else sys.argv[1:]
+    args = _parser(WORKLOAD_NAMES + STARTUP).parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"--threads must be at least 1, got {args.threads}", file=sys.stderr)
+            return 2
+        limit_threads(args.threads)
+    # A cold object cache, so that every first call is trace + compile; set before mlc reads its config.
+    cache = tempfile.TemporaryDirectory(prefix="mlc-bench-cache-")
+    os.environ["MLC_CACHE_DIR"] = cache.name
+    try:
+        return _run(args)
+    finally:
+        cache.cleanup()
+
+
+#: the names ``workloads.WORKLOADS`` defines (listed here so that parsing imports nothing)
+WORKLOAD_NAMES = ["add", "gelu", "softmax", "layer_norm", "window_sum", "black_scholes", "mm_relu", "conv2d",
+                  "sgemm1024", "sgemm2048", "mlp"]
+STARTUP = ["first_call", "import"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .workloads import WORKLOADS
+    startup = STARTUP
+    if args.list:
+        print("\n".join(list(WORKLOADS) + startup))
+        return 0
+    names = args.names or list(WORKLOADS) + startup
+    unknown = [n for n in names if n not in WORKLOADS and n not in startup]
     if unknown:
-        sys.exit(f"unknown benchmark module(s) {unknown}; choose from {MODULES}")
-    import numpy as np
-    from mlc.backends.target import host_cpu
-    print(f"host: {host_cpu()[0]}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"NumPy {np.__version__}")
-    rows = []
-    for name in names:
-        module = importlib.import_module(f"benchmarks.{name}")
-        for bench in module.BENCHMARKS:
-            rows.append(bench())
-            print(f"  done: {rows[-1].name}", file=sys.stderr)
-    print_table(rows)
+        print(f"unknown benchmark(s) {unknown}; choose from {list(WORKLOADS) + startup}", file=sys.stderr)
+        return 2
+    rounds = args.rounds if args.rounds is not None else (2 if args.quick else 7)
+    if rounds < 1:
+        print(f"--rounds must be at least 1, got {rounds}", file=sys.stderr)
+        return 2
+
+    from . import startup as start
+    from .harness import print_table, run_workload, write_json
+    from .machine import measure_machine
+    from .peers import INSTALL_HINT, installed, versions
+
+    began = time.time()
+    machine = measure_machine(quick=args.quick, threads=args.threads)
+    print(machine.describe())
+    if args.threads is not None:
+        print(f"threads: every contender limited to {args.threads} (MLC_NUM_THREADS, OPENBLAS_NUM_THREADS, "
+              "NUMBA_NUM_THREADS, TVM_NUM_THREADS" + (", XLA without its Eigen pool)" if args.threads == 1 else
+                                                      "; XLA's pool is not limited)"))
+    peers = versions()
+    print("versions: " + ", ".join(f"{k} {v or '—'}" for k, v in peers.items()))
+    missing = [p for p in ("numba", "jax", "tvm") if not installed(p)]
+    if missing:
+        print(f"peers {', '.join(missing)} {INSTALL_HINT}")
+    print(f"timing: {rounds} rounds; each round times every contender once (a batch of calls of about "
+          f"{'5' if args.quick else '50'} ms) in a rotated order, {50} ms pause between contenders; "
+          "median and min..max over rounds. 'vs numpy': NumPy's median / this median. "
+          "% of peak: of the higher FMA peak (GF/s) or copy bandwidth (GB/s) above.")
+    print()
+    target_s = 0.005 if args.quick else 0.05
+    results = [run_workload(WORKLOADS[n](args.tiny), rounds, target_s) for n in names if n in WORKLOADS]
+    # every measured GFLOP/s is a lower bound on the peak: on a shared machine the FMA kernel
+    # may have had less of the cores than the fastest contender did
+    best_gflops = max((wr.workload.flops / r.median_s / 1e9 for wr in results for r in wr.results
+                       if wr.workload.flops and r.times_s), default=0.0)
+    measured = max(machine.fma_peak_gflops, machine.fma_peak_1t_gflops)
+    peak = max(measured, best_gflops)
+    bandwidth = max(machine.copy_gbs, machine.copy_1t_gbs)
+    if best_gflops > measured:
+        print(f"(a contender's {best_gflops:.0f} GFLOP/s beat the measured FMA peak: % of peak is of that)")
+    table = io.StringIO()
+    notes = print_table(results, peak, bandwidth, out=table) if results else []
+    print(table.getvalue(), end="")
+    processes = 1 if args.quick else 5
+    imports = start.import_times(processes) if "import" in names else None
+    first = start.mlp_first_call(1 if args.quick else 3) if "first_call" in names else None
+    print()
+    startup_lines = start.report(imports, first)
+    print(f"\n(total {time.time() - began:.0f} s)", file=sys.stderr)
+    if args.json:
+        write_json(args.json, {
+            "machine": machine.as_dict(), "versions": peers, "rounds": rounds, "quick": args.quick,
+            "tiny": args.tiny, "threads": args.threads, "peak_gflops_used": peak, "best_gflops": best_gflops,
+            "copy_gbs_used": bandwidth,
+            "workloads": [wr.as_dict(peak, bandwidth) for wr in results], "table": table.getvalue(), "footnotes": notes,
+            "import_s": imports, "mlp_first_call_s": first, "startup": startup_lines,
+        })
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main())

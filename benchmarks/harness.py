@@ -1,0 +1,228 @@
+"""Workloads, contenders, interleaved timing, the table and the JSON record.
+
+A :class:`Workload` is one computation at one size (its FLOPs or the bytes it
+must move, its inputs, its NumPy reference) and the :class:`Contender` s that
+compute it: NumPy's fastest idiomatic spelling, mlc, and the optional peers.
+
+A contender's ``build`` compiles what it needs and returns a ``run()`` that
+computes the result once; the first call (``build`` plus the first ``run``) is
+timed on its own: trace + compile for the JIT peers, build for the ahead-of-time
+ones. Then every contender is timed in *rounds*: round r times each contender
+once (a batch of ``number`` calls), in an order rotated by r, sleeping between
+contenders so that one peer's spinning thread pool has stopped before the next
+one runs. The table gives the median over rounds and the spread (min..max).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Contender", "Workload", "Result", "WorkloadResult", "run_workload", "print_table",
+           "format_time", "unavailable"]
+
+PAUSE_S = 0.05
+
+
+@dataclass(frozen=True)
+class Contender:
+    """``peer`` is the column ("numpy", "mlc", "numba", "jax", "tvm"); ``label`` says how
+    (e.g. "jit", "te default schedule"). ``build`` returns ``run``, or the contender is
+    unavailable with ``missing`` saying why (shown as "—" plus a footnote)."""
+    peer: str
+    label: str
+    build: Callable[[], Callable[[], object]] | None = None
+    missing: str = ""
+
+
+def unavailable(peer: str, why: str, label: str = "") -> Contender:
+    return Contender(peer, label, None, why)
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str
+    title: str
+    flops: float = 0.0        # > 0: report GFLOP/s and % of the fp32 FMA peak
+    bytes: float = 0.0        # > 0 (and no flops): report GB/s and % of copy bandwidth
+    reference: Callable[[], object] | None = None   # NumPy result every contender must match
+    contenders: tuple[Contender, ...] = ()
+    rtol: float = 1e-4
+    atol: float = 1e-4
+    note: str = ""
+
+
+@dataclass
+class Result:
+    peer: str
+    label: str
+    first_call_s: float = math.nan
+    times_s: list[float] = field(default_factory=list)
+    number: int = 0
+    missing: str = ""
+    error: str = ""
+
+    @property
+    def median_s(self) -> float:
+        return float(np.median(self.times_s)) if self.times_s else math.nan
+
+    def as_dict(self) -> dict:
+        return {"peer": self.peer, "label": self.label, "first_call_s": self.first_call_s,
+                "median_s": self.median_s, "min_s": min(self.times_s, default=math.nan),
+                "max_s": max(self.times_s, default=math.nan), "times_s": self.times_s,
+                "calls_per_round": self.number, "missing": self.missing, "error": self.error}
+
+
+@dataclass
+class WorkloadResult:
+    workload: Workload
+    results: list[Result]
+
+    def as_dict(self, peak_gflops: float, copy_gbs: float) -> dict:
+        w = self.workload
+        rows = []
+        for r in self.results:
+            d = r.as_dict()
+            d.update(_rate(w, r.median_s, peak_gflops, copy_gbs))
+            rows.append(d)
+        return {"key": w.key, "title": w.title, "flops": w.flops, "bytes": w.bytes, "note": w.note,
+                "contenders": rows}
+
+
+def _same(value, expected, rtol: float, atol: float) -> bool:
+    if isinstance(expected, (tuple, list)):
+        return (isinstance(value, (tuple, list)) and len(value) == len(expected)
+                and all(_same(v, e, rtol, atol) for v, e in zip(value, expected)))
+    if not isinstance(value, np.ndarray) and hasattr(value, "numpy"):
+        value = value.numpy()  # a TVM tensor
+    value = np.asarray(value)
+    return value.shape == np.shape(expected) and bool(np.allclose(value, expected, rtol=rtol, atol=atol))
+
+
+def _batch(run: Callable[[], object], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        run()
+    return (time.perf_counter() - start) / number
+
+
+def run_workload(workload: Workload, rounds: int, target_s: float, log=None) -> WorkloadResult:
+    """First call of every contender, a check against the reference, then ``rounds``
+    interleaved rounds of batches lasting about ``target_s`` each."""
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    expected = workload.reference() if workload.reference else None
+    results, runners = [], []
+    for c in workload.contenders:
+        result = Result(c.peer, c.label, missing=c.missing)
+        results.append(result)
+        if c.build is None:
+            continue
+        try:
+            start = time.perf_counter()
+            run = c.build()
+            value = run()
+            result.first_call_s = time.perf_counter() - start
+            if expected is not None and not _same(value, expected, workload.rtol, workload.atol):
+                result.error = "result differs from NumPy's"
+                continue
+            t = _batch(run, 1)  # second call: the warm cost, to size the batches
+            result.number = max(1, min(100000, int(target_s / max(t, 1e-7))))
+            runners.append((result, run))
+        except Exception as e:  # a peer that cannot build this workload is reported, not fatal
+            result.error = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+        time.sleep(PAUSE_S)
+    for r in range(rounds):
+        order = runners[r % len(runners):] + runners[:r % len(runners)] if runners else []
+        for result, run in order:
+            result.times_s.append(_batch(run, result.number))
+            time.sleep(PAUSE_S)
+    log(f"  done: {workload.title}")
+    return WorkloadResult(workload, results)
+
+
+def format_time(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _rate(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float) -> dict:
+    if math.isnan(seconds) or seconds <= 0:
+        return {}
+    if w.flops:
+        g = w.flops / seconds / 1e9
+        return {"gflops": g, "percent_of_peak": 100 * g / peak_gflops if peak_gflops else math.nan}
+    if w.bytes:
+        g = w.bytes / seconds / 1e9
+        return {"gbs": g, "percent_of_peak": 100 * g / copy_gbs if copy_gbs else math.nan}
+    return {}
+
+
+def _rate_text(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float) -> str:
+    rate = _rate(w, seconds, peak_gflops, copy_gbs)
+    if "gflops" in rate:
+        return f"{rate['gflops']:.1f} GF/s {rate['percent_of_peak']:.0f}%"
+    if "gbs" in rate:
+        return f"{rate['gbs']:.1f} GB/s {rate['percent_of_peak']:.0f}%"
+    return ""
+
+
+def print_table(results: list[WorkloadResult], peak_gflops: float, copy_gbs: float, out=None) -> list[str]:
+    """One row per workload and contender: median, spread over rounds, rate and % of peak,
+    first call, and the time relative to NumPy's (``vs numpy`` above 1: faster than NumPy).
+    Returns the footnotes it printed."""
+    out = out or sys.stdout
+    header = (f"{'workload':<40} {'contender':<34} {'median':>10} {'spread':>19} {'rate, % of peak':>18} "
+              f"{'first call':>11} {'vs numpy':>9}")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    notes: list[str] = []
+
+    def footnote(text: str) -> str:
+        if text not in notes:
+            notes.append(text)
+        return f"[{notes.index(text) + 1}]"
+
+    for wr in results:
+        w = wr.workload
+        numpy_s = next((r.median_s for r in wr.results if r.peer == "numpy"), math.nan)
+        title = w.title + (f" {footnote(w.note)}" if w.note else "")
+        for r in wr.results:
+            name = f"{r.peer} {r.label}".strip()
+            if r.missing or r.error:
+                mark = footnote(r.missing or f"{name}: {r.error}")
+                print(f"{title:<40} {name:<34} {'— ' + mark:>10}", file=out)
+            else:
+                spread = f"{format_time(min(r.times_s))}..{format_time(max(r.times_s))}"
+                ratio = f"{numpy_s / r.median_s:.2f}x" if not math.isnan(numpy_s) else ""
+                print(f"{title:<40} {name:<34} {format_time(r.median_s):>10} {spread:>19} "
+                      f"{_rate_text(w, r.median_s, peak_gflops, copy_gbs):>18} "
+                      f"{format_time(r.first_call_s):>11} {ratio:>9}", file=out)
+            title = ""
+    if notes:
+        print(file=out)
+        for i, text in enumerate(notes, 1):
+            print(f"[{i}] {text}", file=out)
+    return notes
+
+
+def write_json(path: str, record: dict) -> None:
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(clean(record), f, indent=1)

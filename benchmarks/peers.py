@@ -1,0 +1,122 @@
+"""The optional peers (Numba, JAX, Apache TVM) and how each contender is built.
+
+A peer is imported only when it is installed; otherwise its contender is
+unavailable and the table says how to install the ``bench`` extra.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from .harness import Contender, unavailable
+
+__all__ = ["INSTALL_HINT", "installed", "numpy_contender", "mlc_jit", "mlc_built", "numba_contender",
+           "jax_contender", "tvm_contender", "versions"]
+
+INSTALL_HINT = 'not installed; pip install -e ".[bench]" adds numba, jax[cpu], apache-tvm and threadpoolctl'
+
+_MODULES = {"numba": "numba", "jax": "jax", "tvm": "tvm"}
+
+
+def installed(peer: str) -> bool:
+    return importlib.util.find_spec(_MODULES[peer]) is not None
+
+
+def versions() -> dict[str, str | None]:
+    import mlc
+    found = {"numpy": np.__version__, "mlc": getattr(mlc, "__version__", "?")}
+    for peer, module in _MODULES.items():
+        if installed(peer):
+            found[peer] = getattr(importlib.import_module(module), "__version__", "?")
+            if peer == "numba":  # without Intel's SVML (pip install icc_rt) its math calls stay scalar
+                from numba.core import config as numba_config
+                found[peer] += f" (SVML {'on' if numba_config.USING_SVML else 'off'})"
+        else:
+            found[peer] = None
+    return found
+
+
+def _missing(peer: str, label: str) -> Contender:
+    return unavailable(peer, f"peer {INSTALL_HINT}", label)
+
+
+def numpy_contender(label: str, fn: Callable, args: tuple) -> Contender:
+    return Contender("numpy", label, lambda: lambda: fn(*args))
+
+
+def mlc_jit(fn: Callable, args: tuple, label: str = "jit") -> Contender:
+    def build():
+        import mlc
+        jitted = mlc.jit(fn)
+        return lambda: jitted(*args)
+    return Contender("mlc", label, build)
+
+
+def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: str,
+              entry: str = "main") -> Contender:
+    """A te program built ahead of time with ``mlc.build`` (the first call times the build)."""
+    def build():
+        import mlc
+        kwargs = {} if schedule is None else {"schedule": schedule}
+        lib = mlc.build(mod_fn(), "llvm", **kwargs)
+        f = lib[entry]
+
+        def run():
+            f(*args, out)
+            return out
+        return run
+    return Contender("mlc", label, build)
+
+
+def numba_contender(kernel: str, args: tuple, label: str = "njit(parallel, fastmath)") -> Contender:
+    if not installed("numba"):
+        return _missing("numba", label)
+
+    def build():
+        from . import numba_kernels
+        f = getattr(numba_kernels, kernel)
+        return lambda: f(*args)
+    return Contender("numba", label, build)
+
+
+def jax_contender(make: Callable, args: tuple, label: str = "jit") -> Contender:
+    """``make(jnp)`` returns the function to ``jax.jit``; arguments are put on the device
+    first and every call waits for its result (``block_until_ready``)."""
+    if not installed("jax"):
+        return _missing("jax", label)
+
+    def build():
+        jax = _jax()
+        f = jax.jit(make(jax.numpy))
+        on_device = [jax.device_put(a) if isinstance(a, np.ndarray) else a for a in args]
+        return lambda: jax.block_until_ready(f(*on_device))
+    return Contender("jax", label, build)
+
+
+def _jax():
+    import jax
+    jax.config.update("jax_enable_x64", True)  # float64 workloads stay float64; float32 ones are unaffected
+    return jax
+
+
+def tvm_contender(kernel: str, args: tuple, label: str = "te + hand schedule", **kwargs) -> Contender:
+    if not installed("tvm"):
+        return _missing("tvm", label)
+
+    def build():
+        from . import tvm_kernels
+        return getattr(tvm_kernels, kernel)(*args, **kwargs)
+    return Contender("tvm", label, build)
+
+
+def tvm_impractical(label: str, why: str) -> Contender:
+    if not installed("tvm"):
+        return _missing("tvm", label)
+    return unavailable("tvm", why, label)
+
+
+def cores() -> int:
+    return os.cpu_count() or 1

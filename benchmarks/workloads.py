@@ -1,0 +1,241 @@
+"""Every workload of the benchmark, at full size or (``tiny=True``) at a smoke-test size.
+
+float32 throughout except Black–Scholes (float64). Elementwise and row-wise
+workloads report the bytes they must move (inputs read once, outputs written
+once) as GB/s against the measured copy bandwidth; matrix products and
+convolutions report GFLOP/s against the measured fp32 FMA peak.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from . import programs as P
+from .harness import Workload, unavailable
+from .peers import (jax_contender, mlc_built, mlc_jit, numba_contender, numpy_contender, tvm_contender,
+                    tvm_impractical)
+
+_BLAS_ONLY = "Numba's matrix product is a call of NumPy's BLAS: no contender of its own"
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def call_overhead(tiny: bool = False) -> Workload:
+    a = np.ones(4, "float32")
+    b = np.full(4, 2.0, "float32")
+    return Workload(
+        "add", "call overhead: a + b, 4 float32", reference=lambda: a + b,
+        note="per-call cost of a compiled function on a cache hit (mlc: jit cache lookup + native call)",
+        contenders=(
+            numpy_contender("a + b", lambda x, y: x + y, (a, b)),
+            mlc_jit(lambda x, y: x + y, (a, b)),
+            numba_contender("add", (a, b), label="njit"),
+            jax_contender(lambda jnp: lambda x, y: x + y, (a, b)),
+            tvm_contender("add", (a, b), label="te, compiled function call"),
+        ))
+
+
+def gelu(tiny: bool = False) -> Workload:
+    n = 1 << (10 if tiny else 22)
+    x = _rng().standard_normal(n, dtype="float32")
+    return Workload(
+        "gelu", f"GELU (tanh form), 2^{n.bit_length() - 1} float32", bytes=2 * 4 * n,
+        reference=lambda: P.gelu(x), rtol=1e-4, atol=1e-5,
+        contenders=(
+            numpy_contender("x * x * x", P.gelu, (x,)),
+            mlc_jit(lambda v: P.gelu(v), (x,)),
+            numba_contender("gelu", (x,)),
+            jax_contender(lambda jnp: lambda v: P.gelu(v, jnp), (x,)),
+            tvm_contender("gelu", (x,), label="te + hand schedule, fast_tanh"),
+        ))
+
+
+def softmax(tiny: bool = False) -> Workload:
+    n, m = (64, 128) if tiny else (4096, 1024)
+    x = _rng().standard_normal((n, m), dtype="float32")
+    return Workload(
+        "softmax", f"row softmax {n}x{m} float32", bytes=2 * 4 * n * m,
+        reference=lambda: P.softmax(x), rtol=1e-4, atol=1e-6,
+        contenders=(
+            numpy_contender("in-place normalise", P.softmax_numpy, (x,)),
+            mlc_jit(lambda v: P.softmax(v), (x,)),
+            numba_contender("softmax", (x,)),
+            jax_contender(lambda jnp: lambda v: P.softmax(v, jnp), (x,)),
+            tvm_contender("softmax", (x,), label="te + hand schedule, fast_exp"),
+        ))
+
+
+def layer_norm(tiny: bool = False) -> Workload:
+    n, m = (64, 128) if tiny else (4096, 1024)
+    rng = _rng()
+    x = rng.standard_normal((n, m), dtype="float32")
+    gamma, beta = rng.standard_normal(m, dtype="float32"), rng.standard_normal(m, dtype="float32")
+    args = (x, gamma, beta)
+    return Workload(
+        "layer_norm", f"layer_norm {n}x{m} float32", bytes=2 * 4 * n * m,
+        reference=lambda: P.layer_norm(*args), rtol=1e-3, atol=1e-4,
+        contenders=(
+            numpy_contender("in-place scale/shift", P.layer_norm_numpy, args),
+            mlc_jit(lambda v, g, b: P.layer_norm(v, g, b), args),
+            numba_contender("layer_norm", args),
+            jax_contender(lambda jnp: lambda v, g, b: P.layer_norm(v, g, b, jnp), args),
+            tvm_contender("layer_norm", args),
+        ))
+
+
+def mm_relu(tiny: bool = False) -> Workload:
+    from examples.ch2_tensor_program_transformations import (FAST_JFACTOR, mm_relu_module, transform,
+                                                            with_vectors_and_threads)
+    import mlc
+    n = 32 if tiny else 128
+    rng = _rng()
+    a, b = rng.random((n, n), dtype="float32"), rng.random((n, n), dtype="float32")
+    c = np.empty((n, n), "float32")
+    tmp = np.empty((n, n), "float32")
+
+    def numpy_mm_relu(x, y):
+        np.matmul(x, y, out=tmp)
+        return np.maximum(tmp, 0, out=tmp)
+
+    def course_module():
+        return with_vectors_and_threads(transform(mm_relu_module(n), min(FAST_JFACTOR, n))).mod
+
+    return Workload(
+        "mm_relu", f"mm_relu {n}^3 float32 (course program)", flops=2.0 * n ** 3,
+        reference=lambda: np.maximum(a @ b, 0), rtol=1e-4, atol=1e-3,
+        contenders=(
+            numpy_contender("matmul + maximum, out=", numpy_mm_relu, (a, b)),
+            mlc_built(lambda: mm_relu_module(n), None, (a, b), c, "te, default schedule", entry="mm_relu"),
+            mlc_built(course_module, mlc.schedules.as_written, (a, b), np.empty_like(c),
+                      "te, course schedule + vec/par", entry="mm_relu"),
+            mlc_jit(lambda x, y: P.mm_relu(x, y), (a, b)),
+            numba_contender("mm_relu", (a, b), label="njit(parallel, fastmath) loops"),
+            jax_contender(lambda jnp: lambda x, y: P.mm_relu(x, y, jnp), (a, b)),
+            tvm_contender("matmul", (a, b), relu=True),
+        ))
+
+
+def window_sum(tiny: bool = False) -> Workload:
+    n = 1 << (10 if tiny else 22)
+    a = _rng().standard_normal(n, dtype="float32")
+    out = np.empty(n - 2, "float32")
+
+    def numpy_window(x):
+        np.add(x[:-2], x[1:-1], out=out)
+        return np.add(out, x[2:], out=out)
+
+    return Workload(
+        "window_sum", f"window sum A[i]+A[i+1]+A[i+2], 2^{n.bit_length() - 1}",
+        bytes=4 * (n + n - 2), reference=lambda: P.window_sum(a), rtol=1e-5, atol=1e-5,
+        contenders=(
+            numpy_contender("add, out= twice", numpy_window, (a,)),
+            mlc_jit(lambda x: P.window_sum(x), (a,)),
+            numba_contender("window_sum", (a,)),
+            jax_contender(lambda jnp: lambda x: P.window_sum(x, jnp), (a,)),
+            tvm_contender("window_sum", (a,)),
+        ))
+
+
+def conv2d(tiny: bool = False) -> Workload:
+    import mlc
+    c, hw = (8, 12) if tiny else (64, 56)
+    rng = _rng()
+    x = rng.standard_normal((1, c, hw, hw), dtype="float32")
+    w = (rng.standard_normal((c, c, 3, 3)) / (3 * np.sqrt(c))).astype("float32")
+
+    def jax_conv(jnp):
+        import jax
+        return lambda a, b: jax.lax.conv_general_dilated(a, b, (1, 1), ((1, 1), (1, 1)))
+
+    return Workload(
+        "conv2d", f"conv2d 1x{c}x{hw}x{hw}, {c}x3x3, pad 1", flops=2.0 * hw * hw * c * c * 9,
+        reference=lambda: P.im2col_conv2d(x, w), rtol=1e-3, atol=1e-3,
+        contenders=(
+            numpy_contender("im2col + matmul", P.im2col_conv2d, (x, w)),
+            mlc_jit(lambda a, b: mlc.nn.conv2d(a, b, padding=1), (x, w), label="jit (mlc.nn.conv2d)"),
+            numba_contender("conv2d_pad1", (x, w), label="njit(parallel, fastmath) loops"),
+            jax_contender(jax_conv, (x, w), label="jit (lax.conv_general_dilated)"),
+            tvm_contender("conv2d_pad1", (x, w), label="te + hand schedule (direct)"),
+        ))
+
+
+def _sgemm(n: int, key: str) -> Callable[[bool], Workload]:
+    def make(tiny: bool = False) -> Workload:
+        from examples.fast_matmul import fast_schedule, matmul_module
+        size = n // 16 if tiny else n
+        rng = _rng()
+        a, b = rng.random((size, size), dtype="float32"), rng.random((size, size), dtype="float32")
+        out = np.empty((size, size), "float32")
+
+        def numpy_matmul(x, y):
+            return np.matmul(x, y, out=out)
+
+        return Workload(
+            key, f"sgemm {size}^3 float32", flops=2.0 * size ** 3,
+            reference=lambda: a @ b, rtol=1e-4, atol=1e-3 * np.sqrt(size),
+            contenders=(
+                numpy_contender("matmul, out= (BLAS)", numpy_matmul, (a, b)),
+                mlc_built(lambda: matmul_module(size, size, size), fast_schedule, (a, b), np.empty_like(out),
+                          "te, hand schedule (fast_matmul)"),
+                mlc_built(lambda: matmul_module(size, size, size), None, (a, b), np.empty_like(out),
+                          "te, default schedule"),
+                mlc_jit(lambda x, y: x @ y, (a, b)),
+                unavailable("numba", _BLAS_ONLY),
+                jax_contender(lambda jnp: lambda x, y: x @ y, (a, b)),
+                tvm_contender("matmul", (a, b), label="te + tutorial schedule"),
+            ))
+    make.__name__ = key
+    return make
+
+
+sgemm_1024 = _sgemm(1024, "sgemm1024")
+sgemm_2048 = _sgemm(2048, "sgemm2048")
+
+
+def mlp(tiny: bool = False) -> Workload:
+    batch = 8 if tiny else 64
+    rng = _rng()
+    args = (rng.standard_normal((batch, 784), dtype="float32"),
+            (rng.standard_normal((784, 128)) / 28).astype("float32"), np.zeros(128, "float32"),
+            (rng.standard_normal((128, 10)) / 11).astype("float32"), np.zeros(10, "float32"))
+    return Workload(
+        "mlp", f"MLP forward, batch {batch} (784-128-10)", flops=2.0 * batch * (784 * 128 + 128 * 10),
+        reference=lambda: P.mlp(*args), rtol=1e-4, atol=1e-4,
+        contenders=(
+            numpy_contender("@, +=, maximum out=", P.mlp_numpy, args),
+            mlc_jit(lambda x, w1, b1, w2, b2: P.mlp(x, w1, b1, w2, b2), args),
+            unavailable("numba", _BLAS_ONLY),
+            jax_contender(lambda jnp: lambda *a: P.mlp(*a, xp=jnp), args),
+            tvm_impractical("te", "a two-kernel graph is Relax's job in TVM 0.2x; "
+                            "not scheduled by hand here (see sgemm and mm_relu for TVM's matmul)"),
+        ))
+
+
+def black_scholes(tiny: bool = False) -> Workload:
+    n = 1 << (10 if tiny else 22)
+    rng = _rng()
+    S, K, T = rng.uniform(10, 100, n), rng.uniform(10, 100, n), rng.uniform(0.1, 2.0, n)
+    r, sigma = 0.02, 0.3
+    return Workload(
+        "black_scholes", f"Black-Scholes call, 2^{n.bit_length() - 1} float64", bytes=4 * 8 * n,
+        reference=lambda: P.black_scholes(S, K, T, r, sigma), rtol=1e-9, atol=1e-9,
+        note="float64; erf by Abramowitz & Stegun 7.1.26 (NumPy has no erf), the same formula for every peer",
+        contenders=(
+            numpy_contender("log, sqrt, exp, where", lambda s, k, t: P.black_scholes(s, k, t, r, sigma),
+                            (S, K, T)),
+            mlc_jit(lambda s, k, t: P.black_scholes(s, k, t, r, sigma), (S, K, T)),
+            numba_contender("black_scholes", (S, K, T, r, sigma)),
+            jax_contender(lambda jnp: lambda s, k, t: P.black_scholes(s, k, t, r, sigma, jnp), (S, K, T)),
+            tvm_contender("black_scholes", (S, K, T, r, sigma)),
+        ))
+
+
+#: Selection names (``python -m benchmarks gelu softmax``) -> workload factories, in table order.
+WORKLOADS: dict[str, Callable[[bool], Workload]] = {
+    "add": call_overhead, "gelu": gelu, "softmax": softmax, "layer_norm": layer_norm,
+    "window_sum": window_sum, "black_scholes": black_scholes, "mm_relu": mm_relu, "conv2d": conv2d,
+    "sgemm1024": sgemm_1024, "sgemm2048": sgemm_2048, "mlp": mlp,
+}

@@ -1,0 +1,123 @@
+"""The benchmark harness runs end to end at tiny sizes, prints its table and writes valid
+JSON; its rounds interleave the contenders. No timing is asserted."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.harness import Contender, Workload, print_table, run_workload
+from benchmarks.peers import INSTALL_HINT, installed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, timeout=120):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_quick_tiny_run_prints_the_machine_and_a_table_and_writes_json(tmp_path):
+    out_file = tmp_path / "run.json"
+    start = time.perf_counter()
+    proc = run_cli("--quick", "--tiny", "add", "window_sum", "--json", str(out_file))
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "machine:" in out and "fp32 FMA peak (measured" in out and "copy bandwidth" in out
+    assert "workload" in out and "vs numpy" in out
+    assert "call overhead: a + b, 4 float32" in out and "window sum A[i]+A[i+1]+A[i+2], 2^10" in out
+    if not all(installed(p) for p in ("numba", "jax", "tvm")):
+        assert INSTALL_HINT in out  # a missing peer says how to install the bench extra
+
+    record = json.loads(out_file.read_text())
+    assert record["quick"] and record["tiny"] and record["rounds"] == 2
+    assert record["machine"]["cores"] >= 1 and record["machine"]["fma_peak_gflops"] > 0
+    assert [w["key"] for w in record["workloads"]] == ["add", "window_sum"]
+    for w in record["workloads"]:
+        by_peer = {c["peer"]: c for c in w["contenders"]}
+        assert set(by_peer) == {"numpy", "mlc", "numba", "jax", "tvm"}
+        for peer in ("numpy", "mlc"):
+            c = by_peer[peer]
+            assert not c["error"] and not c["missing"], c
+            assert len(c["times_s"]) == 2 and c["median_s"] > 0 and c["first_call_s"] > 0
+    window = record["workloads"][1]["contenders"][0]
+    assert window["gbs"] > 0 and window["percent_of_peak"] > 0
+    assert "mlc jit" in record["table"]
+    assert elapsed < 60  # generous: the suite runs on loaded machines; about 3 s when idle
+
+
+def test_unknown_names_and_bad_rounds_are_refused():
+    proc = run_cli("gelu", "no_such_workload")
+    assert proc.returncode == 2 and "no_such_workload" in proc.stderr and "softmax" in proc.stderr
+    proc = run_cli("--rounds", "0", "add")
+    assert proc.returncode == 2 and "--rounds" in proc.stderr
+
+
+def test_rounds_interleave_contenders_in_rotated_order():
+    calls = []
+
+    def contender(name):
+        def build():
+            def run():
+                calls.append(name)
+                return 1.0
+            return run
+        return Contender(name, "", build)
+
+    work = Workload("fake", "fake workload", reference=lambda: 1.0,
+                    contenders=(contender("a"), contender("b"), contender("c")))
+    result = run_workload(work, rounds=3, target_s=1e-5, log=lambda msg: None)
+    batches = []  # the timed rounds, collapsed to one entry per batch
+    for name in calls[6:]:  # after each contender's first call and sizing call
+        if not batches or batches[-1] != name:
+            batches.append(name)
+    assert batches == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert all(len(r.times_s) == 3 for r in result.results)
+
+
+def test_wrong_results_and_failing_builds_are_reported_not_timed(capsys):
+    def broken():
+        raise RuntimeError("cannot build this")
+
+    work = Workload("fake", "fake workload", flops=1e6, reference=lambda: 1.0, contenders=(
+        Contender("numpy", "", lambda: lambda: 1.0),
+        Contender("mlc", "jit", lambda: lambda: 2.0),
+        Contender("tvm", "", broken),
+    ))
+    result = run_workload(work, rounds=2, target_s=1e-5, log=lambda msg: None)
+    numpy_r, wrong, failed = result.results
+    assert len(numpy_r.times_s) == 2 and not numpy_r.error
+    assert wrong.error == "result differs from NumPy's" and not wrong.times_s
+    assert failed.error == "RuntimeError: cannot build this" and not failed.times_s
+    notes = print_table([result], peak_gflops=100.0, copy_gbs=10.0)
+    assert notes == ["mlc jit: result differs from NumPy's", "tvm: RuntimeError: cannot build this"]
+    assert "GF/s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", ["x", "-1"])
+def test_rounds_must_be_an_integer(bad):
+    proc = run_cli("--rounds", bad, "add")
+    assert proc.returncode == 2
+
+
+def test_the_cli_knows_every_workload_without_importing_them():
+    from benchmarks.__main__ import WORKLOAD_NAMES
+    from benchmarks.workloads import WORKLOADS
+    assert list(WORKLOADS) == WORKLOAD_NAMES
+
+
+def test_threads_option_limits_every_pool_before_numpy_loads(tmp_path):
+    out_file = tmp_path / "one.json"
+    proc = run_cli("--quick", "--tiny", "--threads", "1", "add", "--json", str(out_file))
+    assert proc.returncode == 0, proc.stderr
+    assert "every contender limited to 1" in proc.stdout
+    record = json.loads(out_file.read_text())
+    assert record["threads"] == 1 and record["machine"]["threads"] == 1
+    for blas in record["machine"]["blas"]:  # present when threadpoolctl is installed
+        assert blas["num_threads"] == 1
+    assert run_cli("--threads", "0", "add").returncode == 2
