@@ -29,7 +29,8 @@ _LAZY = {
     "jit": ("mlc.tracer", "jit"), "op": ("mlc.custom_op", "op"),
     "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "schedules": ("mlc.schedules", None),
     "ops": ("mlc.ops", None), "runtime": ("mlc.runtime", None), "passes": ("mlc.passes", None),
-    "testing": ("mlc.testing", None),
+    "testing": ("mlc.testing", None), "graph": ("mlc.graph", None),
+    "register_func": ("mlc.runtime.packed", "register_func"),
 }
 
 
@@ -53,5 +54,5 @@ __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
     "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
-    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing",
+    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "graph", "register_func",
 ]

@@ -27,7 +27,7 @@ def main(x: R.Tensor((8,), "float32")):
 """
 from __future__ import annotations
 
-from ...errors import CompileError, MLCError
+from ...errors import CompileError, IRError, MLCError
 from ...ir import te
 from ...ir.te import unique_name
 from ...ir.expr import const
@@ -35,6 +35,7 @@ from ...ir.graph import Binding, Constant, Graph
 from ...ir.structural import structural_equal, structural_hash
 from ...ir.tir import IRModule, PrimFunc
 from ...ops.registry import get_op
+from .fuse import group_name
 from .inline import inline_stages
 
 __all__ = ["lower_to_tir", "lower_group"]
@@ -108,14 +109,28 @@ def lower_to_tir(graph: Graph) -> Graph:
         if b.op != "fused":
             bindings.append(b)
             continue
-        func, consts = lower_group(b.attr("body"), b.attr("name"))
+        body, base = _group_of(b)
+        func, consts = lower_group(body, base)
         name = _find_equal(func, by_hash, functions)
         if name is None:
-            name = unique_name(b.attr("name"), set(functions))
+            name = unique_name(base, set(functions))
             functions[name] = func
             by_hash.setdefault(structural_hash(func), []).append(name)
         bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
     return graph.with_bindings(bindings, module=IRModule(functions))
+
+
+def _group_of(b: Binding) -> tuple[Graph, str]:
+    """A fused binding's body and the name its PrimFunc takes: its ``name`` attribute,
+    or one made from the body's ops when it has none (or one that is no identifier)."""
+    body = b.attr("body")
+    if not isinstance(body, Graph):
+        raise IRError(f"binding {b.describe()}: a fused binding needs a 'body' attribute holding "
+                      f"the group as a Graph, got {type(body).__name__}")
+    name = b.attr("name")
+    if not isinstance(name, str) or not name.isidentifier():
+        name = group_name([m.op for m in body.bindings])
+    return body, name
 
 
 def _find_equal(func: PrimFunc, by_hash, functions) -> str | None:

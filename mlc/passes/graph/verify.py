@@ -31,6 +31,8 @@ def verify_graph(graph: Graph, after: str = "") -> Graph:
         if b.op == "call_tir" and (graph.module is None or b.attr("func") not in graph.module):
             raise IRError(f"graph{where}: call_tir names {b.attr('func')!r}, which the module lacks")
         if b.op == "fused":
+            if not isinstance(b.attr("body"), Graph):
+                raise IRError(f"graph{where}: fused binding {n} ({b.describe()}) has no 'body' Graph")
             verify_graph(b.attr("body"), after)
         if b.op == "view" and (len(b.args) != 1 or len(b.outputs) != 1
                                or b.args[0].type.size != b.outputs[0].type.size
