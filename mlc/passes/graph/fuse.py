@@ -57,7 +57,9 @@ NOT_OPS = frozenset({"fused", "call_tir", "call_dps_packed", "view"})
 def _op_pattern(b: Binding) -> int:
     if len(b.outputs) != 1 or b.op in NOT_OPS:
         return OPAQUE
-    return PATTERNS.index(get_op(b.op).pattern)
+    pattern = get_op(b.op).pattern
+    # a custom op (mlc.op) not yet called has no pattern: fuse nothing into it
+    return OPAQUE if pattern is None else PATTERNS.index(pattern)
 
 
 def _row_prefix(b: Binding) -> tuple[int, ...] | None:
