@@ -147,6 +147,7 @@ class _Frame:
         self.had_dataflow = False
         self.result: Graph | None = None
         self.counter = 0
+        self.free: dict[int, Var] = {}  # values used before the parameters were given
 
 
 class BlockBuilder:
@@ -241,6 +242,10 @@ class BlockBuilder:
         outputs = tuple(output) if isinstance(output, (tuple, list)) else (output,)
         outputs = tuple(self._atom(o, frame, "the function's output") for o in outputs)
         defined = {id(p) for p in params} | {id(v) for b in frame.bindings for v in b.outputs}
+        for v in frame.free.values():
+            if id(v) not in defined:
+                raise IRError(f"function {frame.name!r}: {v.name} is used but is neither a parameter "
+                              "nor a value this function computes")
         for o in outputs:
             if isinstance(o, Var) and id(o) not in defined:
                 raise IRError(f"function {frame.name!r}: output {o.name} is neither a parameter "
@@ -273,7 +278,7 @@ class BlockBuilder:
         where = f"function {frame.name!r}, binding lv{frame.counter} = {expr.op}(...)"
         if expr.op == "call_tir":
             func = dict(attrs)["func"]
-            name = self.add_func(func, getattr(func, "name_hint", None)) if isinstance(func, PrimFunc) else func
+            name = self.add_func(func) if isinstance(func, PrimFunc) else func
             attrs = (("func", name),)
             self._check_call_tir(where.replace("call_tir(...)", f"call_tir({name})"), name, args,
                                  expr.out_types)
@@ -298,7 +303,9 @@ class BlockBuilder:
         """Append an already-built Binding to the open function."""
         frame = self._require("emit_binding")
         for a in binding.args:
-            if isinstance(a, Var) and id(a) not in frame.defined:
+            if isinstance(a, Var) and id(a) not in frame.defined and frame.params is None:
+                frame.free.setdefault(id(a), a)
+            elif isinstance(a, Var) and id(a) not in frame.defined:
                 raise IRError(f"function {frame.name!r}, binding {binding.describe()}: argument "
                               f"{a.name} is not defined in this function (a parameter or an earlier "
                               "binding)")
@@ -365,20 +372,20 @@ class BlockBuilder:
     def add_func(self, func: PrimFunc | Graph, name: str | None = None) -> str:
         """Add ``func`` to the module under ``name`` (made unique; an equal PrimFunc
         already there is reused); returns the name it has."""
-        name = name or getattr(func, "name", None) or "func"
-        if not name.isidentifier():
-            name = "func"
         if isinstance(func, PrimFunc):
             for n, f in self._functions.items():
                 if isinstance(f, PrimFunc) and structural_equal(f, func):
                     return n
             gs = func.attr("global_symbol")
-            if gs and gs.isidentifier() and name == "func":
-                name = gs
-        elif not isinstance(func, Graph):
+            default = gs if isinstance(gs, str) and gs.isidentifier() and gs != "main" else "tir_func"
+        elif isinstance(func, Graph):
+            default = func.name
+        else:
             raise IRError(f"add_func: expected a PrimFunc or a Graph, got {type(func).__name__}")
+        name = name if isinstance(name, str) and name.isidentifier() else default
+        taken = set(self._functions) | ({self._frame.name} if self._frame is not None else set())
         base, n = name, 0
-        while name in self._functions:
+        while name in taken:
             n += 1
             name = f"{base}_{n}" if base[-1].isdigit() else f"{base}{n}"
         self._functions[name] = func
@@ -412,6 +419,9 @@ class BlockBuilder:
             raise IRError(f"function {frame.name!r}, {op_name} argument {n}: a call with several "
                           "results; pass one of them")
         if isinstance(value, Var) and id(value) not in frame.defined:
+            if frame.params is None:  # parameters come with emit_func_output: checked there
+                frame.free.setdefault(id(value), value)
+                return value
             raise IRError(f"function {frame.name!r}, {op_name} argument {n}: {value.name} is not "
                           "defined in this function (a parameter or an earlier binding)")
         return value
