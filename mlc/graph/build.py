@@ -8,9 +8,11 @@ are then built in one ``mlc.build`` call, and each graph function becomes a
 :class:`GraphFunction` run by a :class:`~mlc.runtime.graph_executor.GraphExecutor`:
 ``lib["main"](x)`` returns the result array (a tuple for several results).
 
-Library calls (``call_dps_packed``) are Python callables: the executor calls
-them with arrays between the native kernel calls, so such a graph runs one
-kernel call at a time rather than as one native program.
+On the llvm target, a graph function of kernels only is also compiled into
+one native program (as ``@mlc.jit`` compiles a traced graph): a call is one
+native call. Library calls (``call_dps_packed``) are Python callables: the
+executor calls them with arrays between the native kernel calls, so such a
+graph runs one kernel call at a time rather than as one native program.
 """
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ __all__ = ["build", "GraphLibrary", "GraphFunction", "LOWERING", "lower_module"]
 #: The passes each graph function of a built module goes through, in order.
 LOWERING = (dead_code_elimination, common_subexpression_elimination, fold_constants,
             dead_code_elimination, fuse_ops, reshape_to_view, lower_to_tir, plan_memory)
+
+
+def program_name(function: str) -> str:
+    """The name of graph function ``function``'s native program in the built module."""
+    return f"graph_{function}"
 
 
 def lower_module(mod: GraphModule) -> tuple[dict[str, Graph], object]:
@@ -104,12 +111,18 @@ def build(mod: GraphModule, target="llvm", schedule=None) -> GraphLibrary:
     """Compile ``mod``'s graph functions (and every PrimFunc) for ``target``."""
     from ..backends import build as build_prims
     from ..backends.target import Target
-    from ..runtime.graph_executor import GraphExecutor
+    from ..runtime.graph_executor import GraphExecutor, graph_program
     from ..runtime.module import Module
     if not isinstance(mod, GraphModule):
         raise MLCError(f"mlc.graph.build takes a GraphModule, got {type(mod).__name__}")
     target = Target.from_str(target)
     lowered, functions = lower_module(mod)
-    kernels = build_prims(functions, target, schedule) if len(functions) else Module(target, {})
-    graphs = {name: GraphFunction(g, GraphExecutor(g, kernels)) for name, g in lowered.items()}
+    # a graph of kernels only is also one native program (llvm); library calls run from Python
+    programs = {program_name(name): graph_program(g)[0] for name, g in lowered.items()
+                if not any(b.op == "call_dps_packed" for b in g.bindings)
+                and any(b.op == "call_tir" for b in g.bindings)}
+    kernels = build_prims(functions, target, schedule, programs=programs) if len(functions) \
+        else Module(target, {})
+    graphs = {name: GraphFunction(g, GraphExecutor(g, kernels, program=program_name(name)))
+              for name, g in lowered.items()}
     return GraphLibrary(kernels, graphs)

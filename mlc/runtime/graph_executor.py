@@ -124,11 +124,11 @@ class GraphExecutor:
     ``view``) bindings.
 
     ``inputs`` are NumPy arrays of the graph inputs' shapes and dtypes (any
-    memory layout). The result is a list with one array per graph output,
+    memory layout). ``program`` names the graph's program in ``lib``, if it has one. The result is a list with one array per graph output,
     or, given ``out_tree`` (a pytree definition), that pytree of them.
     """
 
-    def __init__(self, graph: Graph, lib: Module, out_tree=LEAF_LIST):
+    def __init__(self, graph: Graph, lib: Module, out_tree=LEAF_LIST, program: str = PROGRAM):
         self.graph = graph
         self.lib = lib
         self.out_tree = out_tree
@@ -149,7 +149,7 @@ class GraphExecutor:
         else:
             self.mode, self._kernels = "arrays", {name: fn.kernel for name, fn in kernels.items()}
         self.native = self.mode == "native"
-        self._program = lib.program(PROGRAM) if self.native else None
+        self._program = lib.program(program) if self.native else None
         if self._program is not None:
             self.mode = "program"
         self._local = threading.local()

@@ -285,3 +285,20 @@ def test_graph_function_arguments_are_checked():
         lib["main"](args[0], args[1].T, *args[2:])
     with pytest.raises(DTypeError, match="argument x must have dtype float32, got float64"):
         lib["main"](args[0].astype("float64"), *args[1:])
+
+
+def test_a_graph_of_kernels_is_one_native_program_and_library_calls_run_between_kernels(env_funcs):
+    assert mlc.build(emit_te_mlp(), "llvm")["main"].executor.mode == "program"
+    bb = BlockBuilder()
+    x = Var("x", Tensor((2, 4), "float32"))
+    with bb.function("main", [x]):
+        lv0 = bb.emit_te(te_relu, x)
+        bb.emit_func_output(bb.call_dps_packed("test.env.relu", (lv0,), Tensor((2, 4), "float32")))
+    ex = mlc.build(bb.get(), "llvm")["main"].executor
+    assert ex.mode == "arrays" and "_f0(ws[0], o0)  # test.env.relu" in ex.source
+
+
+def test_the_reference_target_runs_graph_functions_too():
+    args = mlp_inputs()
+    np.testing.assert_allclose(mlc.build(emit_te_mlp(), "reference")["main"](*args), numpy_mlp(*args),
+                               rtol=1e-5, atol=1e-5)
