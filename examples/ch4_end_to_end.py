@@ -10,7 +10,8 @@
 3. The same model with ``bb.emit_te`` (te functions, PrimFuncs made for us).
 4. Library calls: ``env.linear`` and ``env.relu`` registered with
    ``mlc.register_func`` (NumPy, destination passing), mixed with the
-   ``relu0`` TensorIR kernel through ``R.call_dps_packed``.
+   ``relu0`` TensorIR kernel through ``R.call_dps_packed``; the compiled
+   graph is one native program that calls the NumPy functions back.
 5. ``bind_params``: the weights become constants; ``main`` takes ``x`` only.
 
 Each variant's logits are checked against NumPy, and its accuracy printed.

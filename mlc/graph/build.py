@@ -8,11 +8,12 @@ are then built in one ``mlc.build`` call, and each graph function becomes a
 :class:`GraphFunction` run by a :class:`~mlc.runtime.graph_executor.GraphExecutor`:
 ``lib["main"](x)`` returns the result array (a tuple for several results).
 
-On the llvm target, a graph function of kernels only is also compiled into
-one native program (as ``@mlc.jit`` compiles a traced graph): a call is one
-native call. Library calls (``call_dps_packed``) are Python callables: the
-executor calls them with arrays between the native kernel calls, so such a
-graph runs one kernel call at a time rather than as one native program.
+On the llvm target, each graph function is also compiled into one native
+program (as ``@mlc.jit`` compiles a traced graph): a call is one native call.
+Library calls (``call_dps_packed``) are Python callables the program calls
+back through a C function pointer (:mod:`mlc.runtime.callbacks`); with
+``MLC_DEBUG``, or on targets without native code, the executor calls them
+with arrays between the kernel calls instead.
 """
 from __future__ import annotations
 
@@ -117,10 +118,9 @@ def build(mod: GraphModule, target="llvm", schedule=None) -> GraphLibrary:
         raise MLCError(f"mlc.graph.build takes a GraphModule, got {type(mod).__name__}")
     target = Target.from_str(target)
     lowered, functions = lower_module(mod)
-    # a graph of kernels only is also one native program (llvm); library calls run from Python
+    # each graph is also one native program (llvm), library calls as callbacks
     programs = {program_name(name): graph_program(g)[0] for name, g in lowered.items()
-                if not any(b.op == "call_dps_packed" for b in g.bindings)
-                and any(b.op == "call_tir" for b in g.bindings)}
+                if any(b.op == "call_tir" for b in g.bindings)}
     kernels = build_prims(functions, target, schedule, programs=programs) if len(functions) \
         else Module(target, {})
     graphs = {name: GraphFunction(g, GraphExecutor(g, kernels, program=program_name(name)))

@@ -15,9 +15,10 @@ graph is one native call of that program. Otherwise each kernel gets the
 arrays (and with ``MLC_DEBUG`` every call checks them against its PrimFunc).
 
 ``call_dps_packed`` bindings call a registered Python library function
-(:mod:`mlc.runtime.packed`) with arrays, between the kernel calls: a graph
-with library calls runs its kernels one Python-level call at a time (arrays
-mode) instead of as one native program.
+(:mod:`mlc.runtime.packed`) with arrays. When the module holds the graph's
+program, the native program calls them back (:mod:`mlc.runtime.callbacks`):
+the graph is still one native call. Otherwise the executor calls them between
+the kernel calls, which then run one Python-level call at a time (arrays mode).
 
 The executor checks the graph first: a binding it cannot run (an op the graph
 pipeline did not lower, a result without a storage plan, a kernel the module
@@ -54,8 +55,8 @@ def native_entry(function):
 
 def graph_program(graph: Graph):
     """(program, slot values): the graph's kernel calls as a
-    :class:`~mlc.backends.program.Program`, and the graph value behind each slot
-    (a view shares its source's slot)."""
+    :class:`~mlc.backends.program.Program` (library calls as its callbacks), and
+    the graph value behind each slot (a view shares its source's slot)."""
     from ..backends.program import Program
     source: dict[int, object] = {}
     slots: list = []
@@ -73,7 +74,7 @@ def graph_program(graph: Graph):
                 index[id(v)] = len(slots)
                 slots.append(v)
             args.append(index[id(v)])
-        calls.append((b.attr("func"), tuple(args)))
+        calls.append((None if b.op == "call_dps_packed" else b.attr("func"), tuple(args)))
     return Program(len(slots), tuple(calls)), slots
 
 
@@ -142,16 +143,26 @@ class GraphExecutor:
                 from .packed import get_func
                 self._packed.setdefault(b.attr("func"), get_func(b.attr("func")))
         entries = {name: native_entry(fn) for name, fn in kernels.items()}
+        native = all(e is not None for e in entries.values())
+        # library calls need arrays, unless the native program calls them back
+        self._program = lib.program(program) if native and not config().debug else None
         if config().debug:  # every call checks its arrays against the PrimFunc
             self.mode, self._kernels = "checked", kernels
-        elif all(e is not None for e in entries.values()) and not self._packed:
+        elif native and (self._program is not None or not self._packed):
             self.mode, self._kernels = "native", entries
         else:
             self.mode, self._kernels = "arrays", {name: fn.kernel for name, fn in kernels.items()}
         self.native = self.mode == "native"
-        self._program = lib.program(program) if self.native else None
+        if not self.native:
+            self._program = None
+        self._callbacks = None
         if self._program is not None:
             self.mode = "program"
+            if self._packed:
+                from .callbacks import CallbackTable
+                self._callbacks = CallbackTable(self, [
+                    (self._packed[b.attr("func")], [(v.shape, v.dtype) for v in b.args + b.outputs])
+                    for b in graph.bindings if b.op == "call_dps_packed"])
         self._local = threading.local()
         self.source = self._generate()
         namespace = self._namespace()
@@ -192,6 +203,8 @@ class GraphExecutor:
             ns[f"_f{n}"] = self._packed[name]
         if self._program is not None:
             ns["_program"] = self._program
+        if self._callbacks is not None:
+            ns["_callbacks"] = self._callbacks
         for n, c in enumerate(self._constants):
             array = np.ascontiguousarray(c.data)
             ns[f"_c{n}"] = data_pointer(array) if self.native else array
@@ -246,7 +259,12 @@ class GraphExecutor:
                         names[id(v)] = f"o{k}"
         if self._program is not None:  # one native call runs every kernel
             slots = graph_program(graph)[1]
-            lines.append(ind + "_program(" + ", ".join(names[id(v)] for v in slots) + ")")
+            args = [names[id(v)] for v in slots]
+            if self._callbacks is not None:  # library calls come back through the table
+                args.append(str(self._callbacks.token))
+            lines.append(ind + "_program(" + ", ".join(args) + ")")
+            if self._callbacks is not None:
+                lines.append(ind + "_callbacks.raise_pending()")
         for n, b in enumerate(graph.bindings):
             if self._program is not None:
                 if b.op == "view":

@@ -287,15 +287,62 @@ def test_graph_function_arguments_are_checked():
         lib["main"](args[0].astype("float64"), *args[1:])
 
 
-def test_a_graph_of_kernels_is_one_native_program_and_library_calls_run_between_kernels(env_funcs):
-    assert mlc.build(emit_te_mlp(), "llvm")["main"].executor.mode == "program"
+def relu_then_library(name):
     bb = BlockBuilder()
     x = Var("x", Tensor((2, 4), "float32"))
     with bb.function("main", [x]):
         lv0 = bb.emit_te(te_relu, x)
-        bb.emit_func_output(bb.call_dps_packed("test.env.relu", (lv0,), Tensor((2, 4), "float32")))
-    ex = mlc.build(bb.get(), "llvm")["main"].executor
-    assert ex.mode == "arrays" and "_f0(ws[0], o0)  # test.env.relu" in ex.source
+        lv1 = bb.call_dps_packed(name, (lv0,), Tensor((2, 4), "float32"))
+        bb.emit_func_output(bb.emit(op("negative", lv1)))
+    return bb.get()
+
+
+X24 = np.array([[-1, 2, -3, 4], [5, -6, 7, -8]], "float32")
+
+
+def test_a_graph_with_library_calls_is_one_native_program_calling_back(env_funcs):
+    assert mlc.build(emit_te_mlp(), "llvm")["main"].executor.mode == "program"
+    f = mlc.build(relu_then_library("test.env.relu"), "llvm")["main"]
+    assert f.executor.mode == "program" and "_callbacks.raise_pending()" in f.executor.source
+    assert "call void @mlc_graph_callback(ptr" in f.executor.lib.get_source("ll")
+    for _ in range(2):
+        np.testing.assert_array_equal(f(X24), -np.maximum(X24, 0))
+    assert env_funcs == ["env.relu"] * 2
+
+
+def test_library_calls_between_kernels_when_debugging(env_funcs, monkeypatch):
+    import dataclasses
+    from mlc.config import config
+    from mlc.runtime import graph_executor
+    debug = dataclasses.replace(config(), debug=True)
+    monkeypatch.setattr(graph_executor, "config", lambda: debug)
+    f = mlc.build(relu_then_library("test.env.relu"), "llvm")["main"]
+    assert f.executor.mode == "checked" and "_f0(ws[0], ws[1])  # test.env.relu" in f.executor.source
+    np.testing.assert_array_equal(f(X24), -np.maximum(X24, 0))
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_exception_in_a_library_function_reaches_the_caller(debug, monkeypatch):
+    import dataclasses
+    from mlc.config import config
+    from mlc.runtime import graph_executor
+    mode = dataclasses.replace(config(), debug=debug)
+    monkeypatch.setattr(graph_executor, "config", lambda: mode)
+    calls = []
+
+    def broken(x, out):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ZeroDivisionError("broken library function")
+        np.copyto(out, x)
+    mlc.register_func("test.broken", broken)
+    try:
+        f = mlc.build(relu_then_library("test.broken"), "llvm")["main"]
+        with pytest.raises(ZeroDivisionError, match="broken library function"):
+            f(X24)
+        np.testing.assert_array_equal(f(X24), -np.maximum(X24, 0))  # the next call is unaffected
+    finally:
+        mlc.graph.remove_func("test.broken")
 
 
 def test_the_reference_target_runs_graph_functions_too():

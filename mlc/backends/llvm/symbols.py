@@ -5,8 +5,9 @@ on a name it cannot find). Instead mlc registers the addresses of the
 functions it knows kernels can need — libm functions the math intrinsics
 lower to, ``malloc``/``free``, the ``mem*`` functions loop idioms become,
 the half-precision conversions of libgcc, libgomp's entry points for
-parallel loops, and :data:`PARALLEL_STATE` (mlc's process-wide thread-pool
-state, see :mod:`.parallel`) — and checks every object file before loading
+parallel loops, :data:`PARALLEL_STATE` (mlc's process-wide thread-pool
+state, see :mod:`.parallel`) and ``mlc_graph_callback`` (graph programs'
+library calls, see :mod:`mlc.runtime.callbacks`) — and checks every object file before loading
 it: an undefined symbol outside this list is a CompileError.
 """
 from __future__ import annotations
@@ -64,6 +65,9 @@ def register_symbols() -> frozenset[str]:
             found.add(name)
     llvm.add_symbol(PARALLEL_STATE_SYMBOL, ctypes.addressof(PARALLEL_STATE))
     found.add(PARALLEL_STATE_SYMBOL)
+    from ...runtime.callbacks import CALLBACK, CALLBACK_SYMBOL  # graph programs' library calls
+    llvm.add_symbol(CALLBACK_SYMBOL, ctypes.cast(CALLBACK, ctypes.c_void_p).value)
+    found.add(CALLBACK_SYMBOL)
     return frozenset(found)
 
 
