@@ -108,7 +108,7 @@ def test_pattern_construction_errors():
 
 # ------------------------------------------------------------------------ rewrite
 
-@mlc.op(name="test_fma")
+@mlc.op
 def fma(a: te.Tensor, b: te.Tensor, c: te.Tensor):
     return te.compute(a.shape, lambda *i: a[i] * b[i] + c[i])
 
