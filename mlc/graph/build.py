@@ -21,10 +21,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..backends import build as build_prims
+from ..backends.target import Target
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.graph import Graph
 from ..passes.graph import (common_subexpression_elimination, dead_code_elimination, fold_constants,
                             fuse_ops, lower_to_tir, plan_memory, reshape_to_view, run_graph_passes)
+from ..runtime.graph_executor import GraphExecutor, graph_program
+from ..runtime.module import Module
 from .module import GraphModule
 
 __all__ = ["build", "GraphLibrary", "GraphFunction", "LOWERING", "lower_module"]
@@ -110,10 +114,6 @@ class GraphLibrary:
 
 def build(mod: GraphModule, target="llvm", schedule=None) -> GraphLibrary:
     """Compile ``mod``'s graph functions (and every PrimFunc) for ``target``."""
-    from ..backends import build as build_prims
-    from ..backends.target import Target
-    from ..runtime.graph_executor import GraphExecutor, graph_program
-    from ..runtime.module import Module
     if not isinstance(mod, GraphModule):
         raise MLCError(f"mlc.graph.build takes a GraphModule, got {type(mod).__name__}")
     target = Target.from_str(target)

@@ -41,8 +41,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DTypeError, IRError, MLCError, ShapeError
+from ..ir import dtype as dt
 from ..ir import te
-from ..ir.graph import Binding, Constant, Graph, Var
+from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ir.structural import structural_equal
 from ..ir.tir import PrimFunc
 from ..ops.registry import TensorType, get_op
@@ -54,7 +55,6 @@ __all__ = ["BlockBuilder", "Call", "TECall", "Tensor", "op", "call_tir", "call_d
 
 def Tensor(shape: Sequence[int], dtype: str = "float32") -> TensorType:
     """``R.Tensor((1, 784), "float32")``: the type of a graph value."""
-    from ..ir import dtype as dt
     try:
         shape = tuple(int(d) for d in shape)
     except TypeError:
@@ -406,7 +406,6 @@ class BlockBuilder:
         if isinstance(value, (Var, Constant)):
             return value
         if isinstance(value, (np.ndarray, np.generic)):
-            from ..ir.graph import constant
             return constant(value)
         if isinstance(value, (Call, TECall)):
             return self.emit(value)

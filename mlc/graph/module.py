@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from ..errors import IRError
 from ..ir.graph import Graph
+from ..ir.graph_printer import graph_to_str
 from ..ir.tir import IRModule, PrimFunc
 
 __all__ = ["GraphModule"]
@@ -81,7 +82,6 @@ class GraphModule(Mapping):
     def script(self) -> str:
         """The module as TVMScript-like text: ``@I.ir_module class Module:`` with its
         ``@T.prim_func`` and ``@R.function`` members."""
-        from ..ir.graph_printer import graph_to_str
         blocks = []
         for name, func in self._functions.items():
             text = func.script(name) if isinstance(func, PrimFunc) else graph_to_str(func)

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..errors import IRError
+from ..ir import dtype as dt
 from ..ir.graph import Binding, Constant, Graph, Var
+from ..ops.registry import get_op
 
 __all__ = ["Pattern", "WildcardPattern", "OpPattern", "CallPattern", "ConstantPattern", "VarPattern",
            "OrPattern", "AttrPattern", "TypePattern", "wildcard", "is_op", "is_const", "is_var",
@@ -41,7 +43,6 @@ class Pattern:
         return TypePattern(self, shape=tuple(shape))
 
     def has_dtype(self, dtype: str) -> TypePattern:
-        from ..ir import dtype as dt
         return TypePattern(self, dtype=dt.canonical(dtype))
 
     def match(self, value, graph: Graph | Mapping[int, Binding]) -> bool:
@@ -194,7 +195,6 @@ def _canonical(name: str) -> str:
         raise IRError(f"is_op: expected an op name, got {name!r}")
     if name in ("call_tir", "call_dps_packed", "fused", "view"):
         return name
-    from ..ops.registry import get_op
     return get_op(name).name  # raises naming an unknown op
 
 

@@ -35,7 +35,9 @@ from ..config import config
 from ..errors import IRError
 from ..ir.graph import Constant, Graph, Var
 from ..tracer.pytree import unflatten
+from .callbacks import CallbackTable
 from .module import Module
+from .packed import get_func, list_funcs
 from .pointers import data_pointer
 
 #: ``out_tree`` meaning "return a list of the outputs".
@@ -110,8 +112,7 @@ def check_runnable(graph: Graph, lib: Module) -> None:
             raise IRError(f"{where}: the built module has no function {b.attr('func')!r}; it has "
                           f"{lib.function_names}")
         if b.op == "call_dps_packed":
-            from .packed import _FUNCS
-            if b.attr("func") not in _FUNCS:
+            if b.attr("func") not in list_funcs():
                 raise IRError(f"{where}: no library function is registered as {b.attr('func')!r}; "
                               f"register it with mlc.register_func({b.attr('func')!r}, fn) first")
         defined.update(id(v) for v in b.outputs)
@@ -140,7 +141,6 @@ class GraphExecutor:
             if b.op == "call_tir":
                 kernels.setdefault(b.attr("func"), lib[b.attr("func")])
             elif b.op == "call_dps_packed":
-                from .packed import get_func
                 self._packed.setdefault(b.attr("func"), get_func(b.attr("func")))
         entries = {name: native_entry(fn) for name, fn in kernels.items()}
         native = all(e is not None for e in entries.values())
@@ -159,7 +159,6 @@ class GraphExecutor:
         if self._program is not None:
             self.mode = "program"
             if self._packed:
-                from .callbacks import CallbackTable
                 self._callbacks = CallbackTable(self, [
                     (self._packed[b.attr("func")], [(v.shape, v.dtype) for v in b.args + b.outputs])
                     for b in graph.bindings if b.op == "call_dps_packed"])

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import llvmlite.binding as llvm
 
+from ...runtime.callbacks import CALLBACK, CALLBACK_SYMBOL
+
 __all__ = ["register_symbols", "undefined_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
            "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState"]
 
@@ -65,7 +67,6 @@ def register_symbols() -> frozenset[str]:
             found.add(name)
     llvm.add_symbol(PARALLEL_STATE_SYMBOL, ctypes.addressof(PARALLEL_STATE))
     found.add(PARALLEL_STATE_SYMBOL)
-    from ...runtime.callbacks import CALLBACK, CALLBACK_SYMBOL  # graph programs' library calls
     llvm.add_symbol(CALLBACK_SYMBOL, ctypes.cast(CALLBACK, ctypes.c_void_p).value)
     found.add(CALLBACK_SYMBOL)
     return frozenset(found)
