@@ -1,6 +1,7 @@
 """Patterns (each kind, alternatives, predicates, no match), rewrite, GraphMutator and the passes."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc import te
@@ -246,3 +247,56 @@ def test_dead_code_elimination_and_pass_errors():
     assert DeadCodeElimination(bb.get())["main"].ops() == ["negative"]
     with pytest.raises(IRError, match="FuseOps: expected a GraphModule or Graph, got int"):
         FuseOps(3)
+
+
+# ------------------------------------------------- passes on random programs, against NumPy
+
+UNARY = {"negative": np.negative, "tanh": np.tanh, "nn.relu": lambda a: np.maximum(a, 0)}
+BINARY = {"add": np.add, "multiply": np.multiply, "subtract": np.subtract, "maximum": np.maximum}
+
+
+@st.composite
+def op_chains(draw):
+    """(shape, [(op, operand indices)]): each step reads the inputs or earlier steps."""
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=2)))
+    steps = []
+    for n in range(draw(st.integers(1, 6))):
+        available = 2 + n
+        if draw(st.booleans()):
+            steps.append((draw(st.sampled_from(sorted(UNARY))), (draw(st.integers(0, available - 1)),)))
+        else:
+            steps.append((draw(st.sampled_from(sorted(BINARY))),
+                          tuple(draw(st.integers(0, available - 1)) for _ in range(2))))
+    return shape, steps
+
+
+def chain_module(shape, steps):
+    bb = BlockBuilder()
+    x, y = Var("x", Tensor(shape, "float32")), Var("y", Tensor(shape, "float32"))
+    with bb.function("main", [x, y]):
+        values = [x, y]
+        for name, operands in steps:
+            values.append(bb.emit(op(name, *(values[i] for i in operands))))
+        bb.emit_func_output(values[-1])
+    return bb.get()
+
+
+def chain_numpy(steps, x, y):
+    values = [x, y]
+    for name, operands in steps:
+        values.append((UNARY | BINARY)[name](*(values[i] for i in operands)))
+    return values[-1]
+
+
+@settings(max_examples=10, deadline=None)
+@given(op_chains(), st.integers(0, 2**32 - 1))
+def test_fuse_ops_fuse_tir_and_legalize_ops_keep_random_programs_equal_to_numpy(chain, seed):
+    shape, steps = chain
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((2,) + shape).astype("float32")
+    expected = chain_numpy(steps, x, y)
+    mod = chain_module(shape, steps)
+    for transformed in (mod, FuseOps(mod), FuseTIR(FuseOps(mod)), LegalizeOps(mod)):
+        np.testing.assert_allclose(mlc.build(transformed, "llvm")["main"](x, y), expected,
+                                   rtol=1e-5, atol=1e-6)
+    assert set(FuseTIR(FuseOps(mod))["main"].ops()) <= {"call_tir"}
