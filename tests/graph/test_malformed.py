@@ -118,3 +118,18 @@ def test_bind_params_of_a_prim_func_or_a_non_module():
 def test_build_of_something_else_names_what_it_takes():
     with pytest.raises(MLCError, match="build takes an IRModule, PrimFunc or GraphModule"):
         mlc.build({"main": None}, "llvm")
+
+
+def test_a_fused_function_of_call_tir_bindings_is_refused_by_fuse_tir():
+    from mlc.graph import BlockBuilder, FuseTIR, call_fused
+    sub = BlockBuilder()
+    p = Var("p", T4)
+    with sub.function("f", [p]):
+        sub.emit_func_output(sub.emit_te(te_relu, p))
+    bb = BlockBuilder(sub.get())
+    x = Var("x", T4)
+    with bb.function("main", [x]):
+        bb.emit_func_output(bb.emit(call_fused(sub.get()["f"], (x,))))
+    with pytest.raises(IRError, match=r"lowering fused function f: binding lv0 = call_tir\('te_relu', p\) "
+                                      r"is a call_tir, but a fused function is lowered from registry ops"):
+        FuseTIR(bb.get())

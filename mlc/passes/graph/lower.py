@@ -35,7 +35,7 @@ from ...ir.graph import Binding, Constant, Graph
 from ...ir.structural import structural_equal, structural_hash
 from ...ir.tir import IRModule, PrimFunc
 from ...ops.registry import get_op
-from .fuse import group_name
+from .fuse import NOT_OPS, group_name
 from .inline import inline_stages
 
 __all__ = ["lower_to_tir", "lower_group"]
@@ -70,6 +70,11 @@ def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Consta
         return t
 
     for b in body.bindings:
+        if b.op in NOT_OPS:
+            raise IRError(f"lowering fused function {name}: binding {b.describe()} is a {b.op}, but a "
+                          "fused function is lowered from registry ops (its PrimFuncs are not merged); "
+                          "fuse the ops first (FuseOps or a rewrite into call_fused), then map the rest "
+                          "to TensorIR, or call the PrimFunc outside the fused function")
         args = [tensor_of(a) for a in b.args]
         try:
             result = get_op(b.op).lower(*args, **dict(b.attrs))
