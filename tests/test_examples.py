@@ -55,7 +55,8 @@ def test_ch9_graph_optimization(capsys):
     assert results["ewise_fma ops"] == ["custom.ewise_fma"]
     assert results["each op a call_tir"] == ["call_tir"] * 5
     assert results["dense+add fused ops"] == ["fused", "nn.relu", "fused"]
+    assert results["mapped fused body ops"] == ["call_tir", "call_tir"]
     assert results["lowered ops"] == ["call_tir"] * 3
     assert results["FuseOps + FuseTIR ops"] == ["call_tir"] * 2
     assert results["test accuracy mlc"] == results["test accuracy NumPy"] > 0.6
-    assert out.count("matches NumPy") == 6 and "def fused_dense_add(" in out
+    assert out.count("matches NumPy") == 7 and "def fused_dense_add(" in out

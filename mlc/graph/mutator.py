@@ -38,6 +38,9 @@ __all__ = ["GraphMutator", "rewrite"]
 class GraphMutator:
     """Rebuild graph functions binding by binding; subclasses override the hooks."""
 
+    #: whether fused bindings' bodies (the course's primitive functions) are visited too
+    visit_fused_bodies = True
+
     def __init__(self, mod: GraphModule | None = None):
         self.mod = mod
         self.builder: BlockBuilder | None = None
@@ -91,11 +94,33 @@ class GraphMutator:
         args = tuple(self.lookup(a) for a in binding.args)
         if any(x is not y for x, y in zip(args, binding.args)):
             binding = Binding(binding.outputs, binding.op, args, binding.attrs, binding.loc)
+        if binding.op == "fused" and self.visit_fused_bodies and isinstance(binding.attr("body"), Graph):
+            binding = self._visit_fused(binding)
         replacement = self.rewrite_binding(binding)
         if replacement is None:
             self.builder.emit_binding(binding)
             return
         self.replace(binding, replacement)
+
+    def _visit_fused(self, binding: Binding) -> Binding:
+        """``binding`` with its body visited by this mutator (PrimFuncs land in the module)."""
+        outer, subst = self.builder, self._subst
+        inner = BlockBuilder()
+        inner._functions = outer._functions  # one module: emit_te in the body adds to it
+        self.builder = inner
+        name = binding.attr("body").name
+        previous = outer._functions.get(name)
+        try:
+            body = self.visit_graph(binding.attr("body"))
+        finally:
+            self.builder, self._subst = outer, subst
+            # the body is an attribute of the binding, not a function of the module
+            if previous is None:
+                inner._functions.pop(name, None)
+            else:
+                inner._functions[name] = previous
+        attrs = tuple((k, body if k == "body" else v) for k, v in binding.attrs)
+        return Binding(binding.outputs, binding.op, binding.args, attrs, binding.loc)
 
     def rewrite_binding(self, binding: Binding):
         """None to keep ``binding``; else its replacement (Call, TECall, value, or a tuple

@@ -11,7 +11,9 @@ the pass itself, so the course's ``FuseOps()(mod)`` reads the same.
   reductions); call_tir and library calls are left as they are.
 - :data:`FuseTIR`: lower each ``fused`` binding (from FuseOps, or written
   with :func:`~mlc.graph.call_fused` / a rewrite) to one PrimFunc and a
-  ``call_tir`` of it.
+  ``call_tir`` of it: from its ops' te lowerings, or, when its ops were mapped
+  to TensorIR already, by merging their PrimFuncs (which leave the module
+  when nothing else calls them).
 - :data:`LegalizeOps`: map each remaining registry op to a PrimFunc of its
   te lowering and a ``call_tir`` of it (the course's "map each op to TensorIR").
 - :data:`DeadCodeElimination`: drop bindings whose results nobody uses.
@@ -62,15 +64,30 @@ def _per_graph(fn: Callable[[Graph], Graph]) -> Callable[[GraphModule], GraphMod
     return run
 
 
+def _called(graph: Graph, fused_only: bool) -> set[str]:
+    """Names of the PrimFuncs ``graph`` calls (only from its fused bodies, if ``fused_only``)."""
+    names = set()
+    for b in graph.bindings:
+        if b.op == "call_tir" and not fused_only:
+            names.add(b.attr("func"))
+        elif b.op == "fused" and isinstance(b.attr("body"), Graph):
+            names |= _called(b.attr("body"), False)
+    return names
+
+
 def _fuse_tir(mod: GraphModule) -> GraphModule:
     prims = mod.prim_funcs
     graphs = {}
+    merged: set[str] = set()
     for name, graph in mod.graph_functions.items():
+        merged |= _called(graph, fused_only=True)
         graph = lower_to_tir(replace(graph, module=prims))
         prims = graph.module
         graphs[name] = graph
-    functions = {n: graphs.get(n, f) for n, f in mod.items()}
-    functions.update((n, prims[n]) for n in prims if n not in functions)
+    still_called = set().union(*(_called(g, False) for g in graphs.values())) if graphs else set()
+    functions = {n: graphs.get(n, f) for n, f in mod.items()
+                 if n not in merged or n in still_called}  # PrimFuncs merged away are dropped
+    functions.update((n, prims[n]) for n in prims if n not in functions and n not in merged)
     return GraphModule(functions)
 
 

@@ -6,7 +6,9 @@ import mlc
 from mlc import te
 from mlc.errors import DTypeError, IRError, MLCError, ShapeError
 from mlc.graph import Tensor, Var, bind_params
+from mlc.ir.functor import pre_order_nodes
 from mlc.ir.graph import Binding, Graph, Storage
+from mlc.ir.tir import Block
 from mlc.ir.tir import IRModule
 from mlc.passes.graph import lower_to_tir, plan_memory, run_graph_passes
 from mlc.runtime.graph_executor import GraphExecutor
@@ -120,16 +122,31 @@ def test_build_of_something_else_names_what_it_takes():
         mlc.build({"main": None}, "llvm")
 
 
-def test_a_fused_function_of_call_tir_bindings_is_refused_by_fuse_tir():
-    from mlc.graph import BlockBuilder, FuseTIR, call_fused
+def fused_call(body_fn):
+    from mlc.graph import BlockBuilder, call_fused
     sub = BlockBuilder()
     p = Var("p", T4)
     with sub.function("f", [p]):
-        sub.emit_func_output(sub.emit_te(te_relu, p))
-    bb = BlockBuilder(sub.get())
+        sub.emit_func_output(body_fn(sub, p))
+    bb = BlockBuilder(sub.get().without("f"))
     x = Var("x", T4)
     with bb.function("main", [x]):
         bb.emit_func_output(bb.emit(call_fused(sub.get()["f"], (x,))))
-    with pytest.raises(IRError, match=r"lowering fused function f: binding lv0 = call_tir\('te_relu', p\) "
-                                      r"is a call_tir, but a fused function is lowered from registry ops"):
-        FuseTIR(bb.get())
+    return bb.get()
+
+
+def test_fuse_tir_merges_a_fused_function_of_call_tir_bindings():
+    from mlc.graph import FuseTIR, op
+    mod = fused_call(lambda sb, p: sb.emit_te(te_relu, sb.emit_te(te_relu, sb.emit(op("negative", p)))))
+    with pytest.raises(IRError, match=r"lowering fused function f: binding lv1 = call_tir\('te_relu', lv0\) "
+                                      r"is a call_tir among registry ops"):
+        FuseTIR(mod)
+    mod = fused_call(lambda sb, p: sb.emit_te(te_relu, sb.emit_te(te_relu, p)))
+    merged = FuseTIR(mod)
+    assert merged["main"].ops() == ["call_tir"] and merged["main"].bindings[0].attr("func") == "f"
+    assert list(mod.prim_funcs) == ["te_relu"] and list(merged.prim_funcs) == ["f"]  # te_relu merged away
+    blocks = [n.name_hint for n in pre_order_nodes(merged["f"].body) if isinstance(n, Block)]
+    assert blocks == ["root", "R", "R_1"]  # te_relu inlined twice, its block renamed
+    x = np.array([-1, 2, -3, 4], "float32")
+    np.testing.assert_array_equal(mlc.build(merged, "llvm")["main"](x), np.maximum(x, 0))
+    np.testing.assert_array_equal(mlc.build(mod, "llvm")["main"](x), np.maximum(x, 0))

@@ -296,7 +296,9 @@ def test_fuse_ops_fuse_tir_and_legalize_ops_keep_random_programs_equal_to_numpy(
     x, y = rng.standard_normal((2,) + shape).astype("float32")
     expected = chain_numpy(steps, x, y)
     mod = chain_module(shape, steps)
-    for transformed in (mod, FuseOps(mod), FuseTIR(FuseOps(mod)), LegalizeOps(mod)):
+    course_order = FuseTIR(LegalizeOps(FuseOps(mod)))  # fuse, map ops to TensorIR, merge
+    assert set(course_order["main"].ops()) <= {"call_tir"}
+    for transformed in (mod, FuseOps(mod), FuseTIR(FuseOps(mod)), LegalizeOps(mod), course_order):
         np.testing.assert_allclose(mlc.build(transformed, "llvm")["main"](x, y), expected,
                                    rtol=1e-5, atol=1e-6)
     assert set(FuseTIR(FuseOps(mod))["main"].ops()) <= {"call_tir"}

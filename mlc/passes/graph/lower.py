@@ -36,6 +36,7 @@ from ...ir.structural import structural_equal, structural_hash
 from ...ir.tir import IRModule, PrimFunc
 from ...ops.registry import get_op
 from .fuse import NOT_OPS, group_name
+from .fuse_tir import is_call_tir_group, merge_call_tir_group
 from .inline import inline_stages
 
 __all__ = ["lower_to_tir", "lower_group"]
@@ -71,10 +72,10 @@ def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Consta
 
     for b in body.bindings:
         if b.op in NOT_OPS:
-            raise IRError(f"lowering fused function {name}: binding {b.describe()} is a {b.op}, but a "
-                          "fused function is lowered from registry ops (its PrimFuncs are not merged); "
-                          "fuse the ops first (FuseOps or a rewrite into call_fused), then map the rest "
-                          "to TensorIR, or call the PrimFunc outside the fused function")
+            raise IRError(f"lowering fused function {name}: binding {b.describe()} is a {b.op} among "
+                          "registry ops; a fused function is either registry ops or call_tir bindings: "
+                          "map every op of the function to TensorIR (then FuseTIR merges the PrimFuncs) "
+                          "or none of them")
         args = [tensor_of(a) for a in b.args]
         try:
             result = get_op(b.op).lower(*args, **dict(b.attrs))
@@ -106,7 +107,9 @@ def _distinct_computes(outputs: list[te.Tensor]) -> list[te.Tensor]:
 
 
 def lower_to_tir(graph: Graph) -> Graph:
-    """Replace every ``fused`` binding by a ``call_tir`` of its PrimFunc."""
+    """Replace every ``fused`` binding by a ``call_tir`` of its PrimFunc: lowered from its
+    ops, or, when its bindings are all ``call_tir``, their PrimFuncs merged into one
+    (:func:`~.fuse_tir.merge_call_tir_group`)."""
     functions: dict[str, PrimFunc] = {} if graph.module is None else dict(graph.module.items())
     by_hash: dict[int, list[str]] = {}
     bindings = []
@@ -115,7 +118,10 @@ def lower_to_tir(graph: Graph) -> Graph:
             bindings.append(b)
             continue
         body, base = _group_of(b)
-        func, consts = lower_group(body, base)
+        if is_call_tir_group(body):  # ops already mapped to TensorIR: merge their PrimFuncs
+            func, consts = merge_call_tir_group(body, graph.module, base), []
+        else:
+            func, consts = lower_group(body, base)
         name = _find_equal(func, by_hash, functions)
         if name is None:
             name = unique_name(base, set(functions))

@@ -4,6 +4,8 @@ Run between passes when ``MLC_DEBUG`` is set (see :mod:`.pipeline`).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...errors import IRError
 from ...ir.graph import Constant, Graph, Var
 
@@ -33,7 +35,8 @@ def verify_graph(graph: Graph, after: str = "") -> Graph:
         if b.op == "fused":
             if not isinstance(b.attr("body"), Graph):
                 raise IRError(f"graph{where}: fused binding {n} ({b.describe()}) has no 'body' Graph")
-            verify_graph(b.attr("body"), after)
+            body = b.attr("body")  # its call_tir bindings name the enclosing graph's PrimFuncs
+            verify_graph(body if body.module is not None else replace(body, module=graph.module), after)
         if b.op == "view" and (len(b.args) != 1 or len(b.outputs) != 1
                                or b.args[0].type.size != b.outputs[0].type.size
                                or b.args[0].dtype != b.outputs[0].dtype):
