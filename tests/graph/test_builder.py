@@ -112,7 +112,8 @@ def test_emit_func_output_takes_params_and_tuples_return_tuples():
         bb.emit_func_output((e, x), params=[x])
     lib = mlc.build(bb.get(), "llvm")
     e, same = lib["f"](np.zeros(2, "float32"))
-    np.testing.assert_allclose(e, np.ones(2)) and np.testing.assert_allclose(same, np.zeros(2))
+    np.testing.assert_allclose(e, np.ones(2))
+    np.testing.assert_array_equal(same, np.zeros(2))
 
 
 def test_call_te_is_emitted_through_emit_te():
@@ -349,3 +350,29 @@ def test_the_reference_target_runs_graph_functions_too():
     args = mlp_inputs()
     np.testing.assert_allclose(mlc.build(emit_te_mlp(), "reference")["main"](*args), numpy_mlp(*args),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_graph_module_is_an_immutable_mapping_of_graphs_and_prim_funcs():
+    mod = emit_te_mlp()
+    assert list(mod) == ["te_linear", "te_relu", "te_linear1", "main"]
+    assert mod["main"].module is mod.prim_funcs  # every graph function sees the module's PrimFuncs
+    smaller = mod.without("te_relu")
+    assert "te_relu" in mod and "te_relu" not in smaller
+    renamed = mod.with_function("forward", mod["main"])
+    assert renamed["forward"].name == "forward" and set(renamed.graph_functions) == {"main", "forward"}
+    with pytest.raises(KeyError, match=r"GraphModule has no function 'nope'; it has \['te_linear'"):
+        mod["nope"]
+    with pytest.raises(IRError, match="function names must be identifiers, got 'a b'"):
+        GraphModule({"a b": mod["main"]})
+    with pytest.raises(IRError, match="'x' must be a Graph or a PrimFunc, got int"):
+        GraphModule({"x": 3})
+
+
+def test_tensor_types():
+    assert Tensor((2, 3)) == Tensor([2, 3], "float32") and Tensor((), "int64").shape == ()
+    with pytest.raises(ShapeError, match="negative dimension"):
+        Tensor((2, -1))
+    with pytest.raises(ShapeError, match="shape must be a sequence of ints"):
+        Tensor(3)
+    with pytest.raises(mlc.MLCError):
+        Tensor((2,), "not_a_dtype")
