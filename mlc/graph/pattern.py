@@ -220,12 +220,16 @@ def is_var(name: str | None = None) -> VarPattern:
     return VarPattern(name)
 
 
+def _named_call(op: str, func: str | None, args) -> Pattern:
+    p = OpPattern(op)(*args) if args else OpPattern(op)
+    return p.has_attr(func=func) if func is not None else p
+
+
 def is_call_tir(func: str | None = None, *args) -> Pattern:
     """A call_tir (of PrimFunc ``func``, when given; with these argument patterns, when given)."""
-    p = OpPattern("call_tir")(*args) if args else OpPattern("call_tir")
-    return p.has_attr(func=func) if func is not None else p
+    return _named_call("call_tir", func, args)
 
 
 def is_call_dps_packed(func: str | None = None, *args) -> Pattern:
-    p = OpPattern("call_dps_packed")(*args) if args else OpPattern("call_dps_packed")
-    return p.has_attr(func=func) if func is not None else p
+    """A library call (of the function registered as ``func``, when given)."""
+    return _named_call("call_dps_packed", func, args)
