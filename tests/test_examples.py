@@ -37,3 +37,26 @@ def test_the_hand_schedule_is_a_replayable_trace():
     fresh = mlc.Schedule(fast.matmul_module(20, 40, 12))
     mlc.schedules.Trace.from_json(sch.trace.to_json()).apply(fresh)
     mlc.assert_structural_equal(fresh.mod, sch.mod)
+
+
+def test_ch4_end_to_end(capsys):
+    results = example("ch4_end_to_end").main(steps=60)
+    out = capsys.readouterr().out
+    assert set(results) == {"NumPy", "call_tir (course's MyModule)", "emit_te",
+                            "env.linear library calls + relu0 TensorIR", "bound parameters"}
+    assert len(set(results.values())) == 1 and results["NumPy"] > 0.6  # every variant agrees with NumPy
+    assert "R.call_tir(linear0, (x, w0, b0), out_sinfo=R.Tensor((45, 16), \"float32\"))" in out
+    assert 'R.call_dps_packed("env.linear", (x, w0, b0)' in out and "R.output(gv)" in out
+
+
+def test_ch9_graph_optimization(capsys):
+    results = example("ch9_graph_optimization").main(steps=60)
+    out = capsys.readouterr().out
+    assert results["ewise_fma ops"] == ["custom.ewise_fma"]
+    assert results["each op a call_tir"] == ["call_tir"] * 5
+    assert results["dense+add fused ops"] == ["fused", "nn.relu", "fused"]
+    assert results["mapped fused body ops"] == ["call_tir", "call_tir"]
+    assert results["lowered ops"] == ["call_tir"] * 3
+    assert results["FuseOps + FuseTIR ops"] == ["call_tir"] * 2
+    assert results["test accuracy mlc"] == results["test accuracy NumPy"] > 0.6
+    assert out.count("matches NumPy") == 7 and "def fused_dense_add(" in out

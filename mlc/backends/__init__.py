@@ -4,7 +4,9 @@
 code for the host CPU, "reference" interprets the IR with NumPy (the test oracle).
 ``schedule`` is a function ``f(sch)`` applied to ``mlc.Schedule(mod)`` first;
 without one, the target's default schedule rules handle every function nobody
-scheduled (:mod:`mlc.schedules.default`).
+scheduled (:mod:`mlc.schedules.default`). A :class:`mlc.graph.GraphModule` (graph
+functions beside PrimFuncs) is built by :func:`mlc.graph.build.build`: its graph
+functions come back callable, ``lib["main"](x)`` returning arrays.
 """
 from __future__ import annotations
 
@@ -43,7 +45,12 @@ def build(mod, target="llvm", schedule=None, *, programs=None, check_bounds=None
     if isinstance(mod, PrimFunc):
         mod = IRModule({mod.attr("global_symbol", "main"): mod})
     if not isinstance(mod, IRModule):
-        raise MLCError(f"build takes an IRModule or PrimFunc, got {type(mod).__name__}")
+        from ..graph.module import GraphModule
+        if isinstance(mod, GraphModule):  # graph functions too: lowered, planned, run by executors
+            from ..graph.build import build as build_graph_module
+            return build_graph_module(mod, target, schedule)
+        raise MLCError(f"build takes an IRModule, PrimFunc or GraphModule (mlc.graph.BlockBuilder), "
+                       f"got {type(mod).__name__}")
     target = Target.from_str(target)
     from ..schedules.apply import apply_schedule
     mod = apply_schedule(mod, target, schedule)

@@ -12,7 +12,9 @@ one of the forms later passes introduce:
 - ``"fused"``: a group of ops to compile as one kernel; attribute ``body``
   holds the group as a Graph (its inputs are the binding's arguments);
 - ``"call_tir"``: a call of the PrimFunc named by attribute ``func`` in the
-  graph's ``module``, destination passing (the results are its outputs).
+  graph's ``module``, destination passing (the results are its outputs);
+- ``"call_dps_packed"``: a call of the library function registered under the
+  name in attribute ``func`` (:func:`mlc.register_func`), destination passing.
 
 >>> from mlc.ops.registry import TensorType
 >>> x = Var("x", TensorType((2, 3), "float32"))
@@ -122,6 +124,17 @@ class Binding:
     def attr_dict(self) -> dict[str, Any]:
         return dict(self.attrs)
 
+    def describe(self) -> str:
+        """``lv3 = call_tir(linear0, x, w0)``: how error messages name this binding."""
+        outs = ", ".join(v.name for v in self.outputs) or "()"
+        func = self.attr("func") if self.op in ("call_tir", "call_dps_packed") else None
+        if func is None and self.op == "fused":
+            func = self.attr("name")
+        head = self.op if func is None else f"{self.op}({func!r}"
+        args = ", ".join(getattr(a, "name", repr(a)) for a in self.args)
+        call = f"{head}, {args})" if func is not None else f"{head}({args})"
+        return f"{outs} = {call}"
+
 
 @dataclass(frozen=True, slots=True)
 class Storage:
@@ -145,6 +158,8 @@ class Graph:
     module: IRModule | None = None
     storages: tuple[Storage, ...] = ()
     name: str = field(default="main")
+    #: printed with its bindings in ``with R.dataflow():`` (as a BlockBuilder writes it)
+    dataflow: bool = False
 
     def with_bindings(self, bindings, outputs=None, **changes) -> Graph:
         """A copy with new bindings (and outputs); other fields are kept."""

@@ -42,6 +42,7 @@ class _Names:
         self.taken: set[str] = set()
         self.counter = 0
         self.consts: list[Constant] = []
+        self.outputs: set[int] = set()  # values named gv (a dataflow function's results)
 
     def define_input(self, var: Var) -> str:
         base = var.name if var.name.isidentifier() else "arg"
@@ -51,7 +52,16 @@ class _Names:
             name = f"{base}_{n}"
         return self._set(var, name)
 
+    def define_output(self, var: Var) -> str:
+        """``gv``, ``gv1``, ...: a dataflow block's output."""
+        n = 0
+        while (f"gv{n}" if n else "gv") in self.taken:
+            n += 1
+        return self._set(var, f"gv{n}" if n else "gv")
+
     def define_local(self, var: Var) -> str:
+        if id(var) in self.outputs:
+            return self.define_output(var)
         while f"lv{self.counter}" in self.taken:
             self.counter += 1
         name = f"lv{self.counter}"
@@ -85,11 +95,12 @@ def _binding_line(b: Binding, names: _Names, fused_names: dict[int, str]) -> str
     args = ", ".join(names.ref(a) for a in b.args)
     if b.op == "fused":
         rhs = f"cls.{fused_names[id(b)]}({args})"
-    elif b.op == "call_tir":
+    elif b.op in ("call_tir", "call_dps_packed"):
         sinfo = [tensor_sinfo(v) for v in b.outputs]
         out = sinfo[0] if len(sinfo) == 1 else "[" + ", ".join(sinfo) + "]"
         tup = "(" + args + ("," if len(b.args) == 1 else "") + ")"
-        rhs = f"R.call_tir({b.attr('func')}, {tup}, out_sinfo={out})"
+        func = b.attr("func") if b.op == "call_tir" else f'"{b.attr("func")}"'
+        rhs = f"R.{b.op}({func}, {tup}, out_sinfo={out})"
     else:
         attrs = "".join(f", {k}={_attr_value(v)}" for k, v in b.attrs)
         rhs = f"R.{b.op}({args}{attrs})"
@@ -111,12 +122,19 @@ def _function(graph: Graph, name: str, private: bool, fused_names: dict[int, str
     if graph.storages:
         desc = ", ".join(f"s{n}: {s.dtype}[{s.size}]" for n, s in enumerate(graph.storages))
         lines.append(INDENT + f"# planned storage: {desc}")
+    if graph.dataflow:
+        names.outputs = {id(a) for a in graph.outputs}
     body = [INDENT + _binding_line(b, names, fused_names) for b in graph.bindings]
     outs = [names.ref(a) for a in graph.outputs]
     ret = outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ("," if len(outs) == 1 else "") + ")"
     if names.consts:
         for n, c in enumerate(names.consts):
             lines.append(INDENT + f'# metadata["c{n}"]: {tensor_sinfo(c)}')
+    if graph.dataflow and body:
+        defined = [names.ref(a) for a in graph.outputs if id(a) in names.outputs
+                   and any(a is v for b in graph.bindings for v in b.outputs)]
+        body = ([INDENT + "with R.dataflow():"] + [INDENT + line for line in body]
+                + ([INDENT * 2 + f"R.output({', '.join(dict.fromkeys(defined))})"] if defined else []))
     return lines + body + [INDENT + f"return {ret}"]
 
 

@@ -13,6 +13,16 @@ inputs' and outputs' once per call. When the module was also built with the
 graph's :func:`graph_program` (as ``mlc.jit`` builds it for llvm), the whole
 graph is one native call of that program. Otherwise each kernel gets the
 arrays (and with ``MLC_DEBUG`` every call checks them against its PrimFunc).
+
+``call_dps_packed`` bindings call a registered Python library function
+(:mod:`mlc.runtime.packed`) with arrays. When the module holds the graph's
+program, the native program calls them back (:mod:`mlc.runtime.callbacks`):
+the graph is still one native call. Otherwise the executor calls them between
+the kernel calls, which then run one Python-level call at a time (arrays mode).
+
+The executor checks the graph first: a binding it cannot run (an op the graph
+pipeline did not lower, a result without a storage plan, a kernel the module
+lacks, a value used before it is defined) raises IRError naming the binding.
 """
 from __future__ import annotations
 
@@ -22,10 +32,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..config import config
-from ..errors import MLCError
+from ..errors import IRError
 from ..ir.graph import Constant, Graph, Var
 from ..tracer.pytree import unflatten
+from .callbacks import CallbackTable
 from .module import Module
+from .packed import get_func, list_funcs
 from .pointers import data_pointer
 
 #: ``out_tree`` meaning "return a list of the outputs".
@@ -45,8 +57,8 @@ def native_entry(function):
 
 def graph_program(graph: Graph):
     """(program, slot values): the graph's kernel calls as a
-    :class:`~mlc.backends.program.Program`, and the graph value behind each slot
-    (a view shares its source's slot)."""
+    :class:`~mlc.backends.program.Program` (library calls as its callbacks), and
+    the graph value behind each slot (a view shares its source's slot)."""
     from ..backends.program import Program
     source: dict[int, object] = {}
     slots: list = []
@@ -64,8 +76,49 @@ def graph_program(graph: Graph):
                 index[id(v)] = len(slots)
                 slots.append(v)
             args.append(index[id(v)])
-        calls.append((b.attr("func"), tuple(args)))
+        calls.append((None if b.op == "call_dps_packed" else b.attr("func"), tuple(args)))
     return Program(len(slots), tuple(calls)), slots
+
+
+#: The binding forms an executor runs.
+RUNNABLE = ("call_tir", "call_dps_packed", "view")
+
+
+def check_runnable(graph: Graph, lib: Module) -> None:
+    """Raise IRError naming the first binding of ``graph`` the executor cannot run."""
+    defined = {id(v) for v in graph.inputs}
+    for n, b in enumerate(graph.bindings):
+        where = f"graph {graph.name!r}, binding {n} ({b.describe()})"
+        if b.op not in RUNNABLE:
+            raise IRError(f"{where}: the executor runs only {', '.join(RUNNABLE)} bindings, got "
+                          f"{b.op!r}; lower the graph first (mlc.build of a graph module, or "
+                          "mlc.passes.graph.run_graph_passes)")
+        for a in b.args:
+            if isinstance(a, Var) and id(a) not in defined:
+                raise IRError(f"{where}: argument {a.name} is used before it is defined")
+            if not isinstance(a, (Var, Constant)):
+                raise IRError(f"{where}: argument {a!r} is not a graph value (Var or Constant)")
+        if b.op != "view":
+            storage = b.attr("storage")
+            if storage is None or len(storage) != len(b.outputs):
+                raise IRError(f"{where}: its results have no memory plan (no 'storage' attribute "
+                              f"for each of its {len(b.outputs)} result(s)); run "
+                              "mlc.passes.graph.plan_memory(graph) before GraphExecutor")
+            bad = [s for s in storage if s is not None and not 0 <= s < len(graph.storages)]
+            if bad:
+                raise IRError(f"{where}: storage {bad[0]} is not one of the graph's "
+                              f"{len(graph.storages)} planned storages; rerun plan_memory")
+        if b.op == "call_tir" and b.attr("func") not in lib:
+            raise IRError(f"{where}: the built module has no function {b.attr('func')!r}; it has "
+                          f"{lib.function_names}")
+        if b.op == "call_dps_packed":
+            if b.attr("func") not in list_funcs():
+                raise IRError(f"{where}: no library function is registered as {b.attr('func')!r}; "
+                              f"register it with mlc.register_func({b.attr('func')!r}, fn) first")
+        defined.update(id(v) for v in b.outputs)
+    for a in graph.outputs:
+        if isinstance(a, Var) and id(a) not in defined:
+            raise IRError(f"graph {graph.name!r}: output {a.name} is never defined")
 
 
 class GraphExecutor:
@@ -73,33 +126,42 @@ class GraphExecutor:
     ``view``) bindings.
 
     ``inputs`` are NumPy arrays of the graph inputs' shapes and dtypes (any
-    memory layout). The result is a list with one array per graph output,
+    memory layout). ``program`` names the graph's program in ``lib``, if it has one. The result is a list with one array per graph output,
     or, given ``out_tree`` (a pytree definition), that pytree of them.
     """
 
-    def __init__(self, graph: Graph, lib: Module, out_tree=LEAF_LIST):
+    def __init__(self, graph: Graph, lib: Module, out_tree=LEAF_LIST, program: str = PROGRAM):
         self.graph = graph
         self.lib = lib
         self.out_tree = out_tree
+        check_runnable(graph, lib)
         kernels = {}
+        self._packed: dict[str, object] = {}
         for b in graph.bindings:
-            if b.op == "view":
-                continue
-            if b.op != "call_tir":
-                raise MLCError(f"GraphExecutor runs call_tir and view bindings only, got {b.op!r}; "
-                               "run the graph pipeline first")
-            kernels.setdefault(b.attr("func"), lib[b.attr("func")])
+            if b.op == "call_tir":
+                kernels.setdefault(b.attr("func"), lib[b.attr("func")])
+            elif b.op == "call_dps_packed":
+                self._packed.setdefault(b.attr("func"), get_func(b.attr("func")))
         entries = {name: native_entry(fn) for name, fn in kernels.items()}
+        native = all(e is not None for e in entries.values())
+        # library calls need arrays, unless the native program calls them back
+        self._program = lib.program(program) if native and not config().debug else None
         if config().debug:  # every call checks its arrays against the PrimFunc
             self.mode, self._kernels = "checked", kernels
-        elif all(e is not None for e in entries.values()):
+        elif native and (self._program is not None or not self._packed):
             self.mode, self._kernels = "native", entries
         else:
             self.mode, self._kernels = "arrays", {name: fn.kernel for name, fn in kernels.items()}
         self.native = self.mode == "native"
-        self._program = lib.program(PROGRAM) if self.native else None
+        if not self.native:
+            self._program = None
+        self._callbacks = None
         if self._program is not None:
             self.mode = "program"
+            if self._packed:
+                self._callbacks = CallbackTable(self, [
+                    (self._packed[b.attr("func")], [(v.shape, v.dtype) for v in b.args + b.outputs])
+                    for b in graph.bindings if b.op == "call_dps_packed"])
         self._local = threading.local()
         self.source = self._generate()
         namespace = self._namespace()
@@ -136,8 +198,12 @@ class GraphExecutor:
               "_contig": np.ascontiguousarray, "_unflatten": unflatten, "_tree": self.out_tree}
         for n, name in enumerate(self._kernel_names):
             ns[f"_k{n}"] = self._kernels[name]
+        for n, name in enumerate(self._packed_names):
+            ns[f"_f{n}"] = self._packed[name]
         if self._program is not None:
             ns["_program"] = self._program
+        if self._callbacks is not None:
+            ns["_callbacks"] = self._callbacks
         for n, c in enumerate(self._constants):
             array = np.ascontiguousarray(c.data)
             ns[f"_c{n}"] = data_pointer(array) if self.native else array
@@ -154,6 +220,7 @@ class GraphExecutor:
         lines = ["def run(inputs):"]
         ind = "    "
         self._kernel_names = list(self._kernels)
+        self._packed_names = list(self._packed)
         self._constants = graph.constants()
         self._fresh_types = []
         for n, c in enumerate(self._constants):
@@ -191,7 +258,12 @@ class GraphExecutor:
                         names[id(v)] = f"o{k}"
         if self._program is not None:  # one native call runs every kernel
             slots = graph_program(graph)[1]
-            lines.append(ind + "_program(" + ", ".join(names[id(v)] for v in slots) + ")")
+            args = [names[id(v)] for v in slots]
+            if self._callbacks is not None:  # library calls come back through the table
+                args.append(str(self._callbacks.token))
+            lines.append(ind + "_program(" + ", ".join(args) + ")")
+            if self._callbacks is not None:
+                lines.append(ind + "_callbacks.raise_pending()")
         for n, b in enumerate(graph.bindings):
             if self._program is not None:
                 if b.op == "view":
@@ -206,6 +278,10 @@ class GraphExecutor:
                     names[id(view)] = f"v{n}"
                 continue
             args = ", ".join(names[id(a)] for a in b.args + b.outputs)
+            if b.op == "call_dps_packed":  # a library function: arrays, destination passing
+                k = self._packed_names.index(b.attr("func"))
+                lines.append(ind + f"_f{k}({args})  # {b.attr('func')}")
+                continue
             k = self._kernel_names.index(b.attr("func"))
             call = f"_k{k}(({args},))" if self.mode == "arrays" else f"_k{k}({args})"
             lines.append(ind + call + f"  # {b.attr('func')}")

@@ -19,6 +19,7 @@ from ...config import config
 from ...errors import CompileError, MLCError
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import lower
+from ...runtime.callbacks import CALLBACK_SYMBOL
 from ...runtime.module import Function, Module
 from ..program import Program
 from ..llvm_cpus import vector_bits
@@ -73,11 +74,25 @@ def program_symbol(name: str) -> str:
 def _emit_program(module: ir.Module, symbol: str, program: Program, kernels: dict[str, ir.Function]) -> None:
     """``void @symbol(ptr slot0, ...)``: call each kernel with its slots, in order. The
     calls stay calls (``noinline``): a kernel is compiled once, not again inside the program."""
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * program.slots), name=symbol)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * program.nparams), name=symbol)
     fn.attributes.add("nounwind")
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
+    callback = None
+    n_callbacks = 0
     for name, slots in program.calls:
-        builder.call(kernels[name], [fn.args[s] for s in slots], attrs=("noinline",))
+        if name is not None:
+            builder.call(kernels[name], [fn.args[s] for s in slots], attrs=("noinline",))
+            continue
+        # a library function: mlc_graph_callback(ctx, index, {slot pointers})
+        if callback is None:
+            callback = module.globals.get(CALLBACK_SYMBOL) or ir.Function(
+                module, ir.FunctionType(ir.VoidType(), [PTR, ir.IntType(64), PTR]), name=CALLBACK_SYMBOL)
+        array = builder.alloca(ir.ArrayType(PTR, max(len(slots), 1)))
+        for k, s in enumerate(slots):
+            builder.store(fn.args[s], builder.gep(array, [ir.Constant(ir.IntType(32), 0),
+                                                          ir.Constant(ir.IntType(32), k)]))
+        builder.call(callback, [fn.args[program.slots], ir.Constant(ir.IntType(64), n_callbacks), array])
+        n_callbacks += 1
     builder.ret_void()
 
 
@@ -99,7 +114,8 @@ def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | Non
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
     functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params), sites))
                  for name, func in mod.items()}
-    entries = {name: _entry(compiled, program_symbol(name), program.slots) for name, program in programs.items()}
+    entries = {name: _entry(compiled, program_symbol(name), program.nparams)
+               for name, program in programs.items()}
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = ir_text

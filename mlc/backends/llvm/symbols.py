@@ -5,10 +5,11 @@ on a name it cannot find). Instead mlc registers the addresses of the
 functions it knows kernels can need — libm functions the math intrinsics
 lower to, ``malloc``/``free``, the ``mem*`` functions loop idioms become,
 the half-precision conversions of libgcc, libgomp's entry points for
-parallel loops, and :data:`PARALLEL_STATE` (mlc's process-wide thread-pool
-state, see :mod:`.parallel`) — and checks every object file before loading
-it (:mod:`.elf` lists its symbols): an undefined symbol outside this list is
-a CompileError.
+parallel loops, :data:`PARALLEL_STATE` (mlc's process-wide thread-pool
+state, see :mod:`.parallel`) and ``mlc_graph_callback`` (graph programs'
+library calls, see :mod:`mlc.runtime.callbacks`) — and checks every object
+file before loading it (:mod:`.elf` lists its symbols): an undefined symbol
+outside this list is a CompileError.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import ctypes
 from functools import lru_cache
 
 import llvmlite.binding as llvm
+
+from ...runtime.callbacks import CALLBACK, CALLBACK_SYMBOL
 
 __all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
            "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState"]
@@ -64,6 +67,8 @@ def register_symbols() -> frozenset[str]:
             found.add(name)
     llvm.add_symbol(PARALLEL_STATE_SYMBOL, ctypes.addressof(PARALLEL_STATE))
     found.add(PARALLEL_STATE_SYMBOL)
+    llvm.add_symbol(CALLBACK_SYMBOL, ctypes.cast(CALLBACK, ctypes.c_void_p).value)
+    found.add(CALLBACK_SYMBOL)
     return frozenset(found)
 
 

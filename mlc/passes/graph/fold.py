@@ -27,7 +27,7 @@ __all__ = ["fold_constants", "SMALL_CONSTANT"]
 #: Results up to this many elements are always folded.
 SMALL_CONSTANT = 1024
 
-_NOT_OPS = ("fused", "call_tir")
+_NOT_OPS = ("fused", "call_tir", "call_dps_packed", "view")
 
 
 def _evaluate(b: Binding) -> list[Constant] | None:

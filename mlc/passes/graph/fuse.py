@@ -42,7 +42,7 @@ from ...ir.graph import Binding, Graph, Var
 from ...ops.library._common import normalize_axes
 from ...ops.registry import PATTERNS, get_op
 
-__all__ = ["fuse_ops", "MAX_GROUP_OPS"]
+__all__ = ["fuse_ops", "group_name", "MAX_GROUP_OPS", "NOT_OPS"]
 
 #: The most ops one fused kernel may hold (TVM's max_fuse_depth).
 MAX_GROUP_OPS = 64
@@ -50,10 +50,16 @@ MAX_GROUP_OPS = 64
 ELEMWISE, BROADCAST, INJECTIVE, REDUCTION, OUT_EWISE, OPAQUE = range(len(PATTERNS))
 
 
+#: Binding forms that are not registry ops: fusion leaves them as they are.
+NOT_OPS = frozenset({"fused", "call_tir", "call_dps_packed", "view"})
+
+
 def _op_pattern(b: Binding) -> int:
-    if len(b.outputs) != 1:
+    if len(b.outputs) != 1 or b.op in NOT_OPS:
         return OPAQUE
-    return PATTERNS.index(get_op(b.op).pattern)
+    pattern = get_op(b.op).pattern
+    # a custom op (mlc.op) not yet called has no pattern: fuse nothing into it
+    return OPAQUE if pattern is None else PATTERNS.index(pattern)
 
 
 def _row_prefix(b: Binding) -> tuple[int, ...] | None:
@@ -254,13 +260,17 @@ class _Fuser:
             self._commit(i, sink)
 
 
-def _group_name(ops: list[str]) -> str:
+def group_name(ops: list[str]) -> str:
+    """``fused_matmul_add``: the name of a fused group of ``ops``."""
     short = [op.split(".")[-1] for op in ops]
     return "fused_" + "_".join(short[:6]) + ("_etc" if len(short) > 6 else "")
 
 
 def _make_group(members: list[Binding], used_outside: set[int]) -> Binding:
-    """The ``fused`` binding for ``members`` (in order)."""
+    """The ``fused`` binding for ``members`` (in order); a lone call_tir, library call,
+    view or already fused binding stays as it is."""
+    if len(members) == 1 and members[0].op in NOT_OPS:
+        return members[0]
     inside = {id(v) for b in members for v in b.outputs}
     inputs: dict[int, Var] = {}
     for b in members:
@@ -270,12 +280,15 @@ def _make_group(members: list[Binding], used_outside: set[int]) -> Binding:
     outputs = tuple(v for b in members for v in b.outputs if id(v) in used_outside)
     body = Graph(tuple(inputs.values()), tuple(members), outputs, name="fused")
     return Binding(outputs, "fused", tuple(inputs.values()),
-                   (("body", body), ("name", _group_name([b.op for b in members]))),
+                   (("body", body), ("name", group_name([b.op for b in members]))),
                    members[-1].loc)
 
 
 def fuse_ops(graph: Graph) -> Graph:
-    """Group the graph's ops into ``fused`` bindings (a single op is a group of one)."""
+    """Group the graph's ops into ``fused`` bindings (a single op is a group of one).
+
+    Bindings that are not registry ops (``call_tir``, ``call_dps_packed``,
+    ``view``, ``fused``) are opaque: they end groups and are kept as they are."""
     if not graph.bindings:
         return graph
     group_of = _Fuser(graph).run()

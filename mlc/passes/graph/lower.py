@@ -27,7 +27,7 @@ def main(x: R.Tensor((8,), "float32")):
 """
 from __future__ import annotations
 
-from ...errors import CompileError, MLCError
+from ...errors import CompileError, IRError, MLCError
 from ...ir import te
 from ...ir.te import unique_name
 from ...ir.expr import const
@@ -35,6 +35,8 @@ from ...ir.graph import Binding, Constant, Graph
 from ...ir.structural import structural_equal, structural_hash
 from ...ir.tir import IRModule, PrimFunc
 from ...ops.registry import get_op
+from .fuse import NOT_OPS, group_name
+from .fuse_tir import is_call_tir_group, merge_call_tir_group
 from .inline import inline_stages
 
 __all__ = ["lower_to_tir", "lower_group"]
@@ -69,6 +71,11 @@ def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Consta
         return t
 
     for b in body.bindings:
+        if b.op in NOT_OPS:
+            raise IRError(f"lowering fused function {name}: binding {b.describe()} is a {b.op} among "
+                          "registry ops; a fused function is either registry ops or call_tir bindings: "
+                          "map every op of the function to TensorIR (then FuseTIR merges the PrimFuncs) "
+                          "or none of them")
         args = [tensor_of(a) for a in b.args]
         try:
             result = get_op(b.op).lower(*args, **dict(b.attrs))
@@ -100,7 +107,9 @@ def _distinct_computes(outputs: list[te.Tensor]) -> list[te.Tensor]:
 
 
 def lower_to_tir(graph: Graph) -> Graph:
-    """Replace every ``fused`` binding by a ``call_tir`` of its PrimFunc."""
+    """Replace every ``fused`` binding by a ``call_tir`` of its PrimFunc: lowered from its
+    ops, or, when its bindings are all ``call_tir``, their PrimFuncs merged into one
+    (:func:`~.fuse_tir.merge_call_tir_group`)."""
     functions: dict[str, PrimFunc] = {} if graph.module is None else dict(graph.module.items())
     by_hash: dict[int, list[str]] = {}
     bindings = []
@@ -108,14 +117,31 @@ def lower_to_tir(graph: Graph) -> Graph:
         if b.op != "fused":
             bindings.append(b)
             continue
-        func, consts = lower_group(b.attr("body"), b.attr("name"))
+        body, base = _group_of(b)
+        if is_call_tir_group(body):  # ops already mapped to TensorIR: merge their PrimFuncs
+            func, consts = merge_call_tir_group(body, graph.module, base), []
+        else:
+            func, consts = lower_group(body, base)
         name = _find_equal(func, by_hash, functions)
         if name is None:
-            name = unique_name(b.attr("name"), set(functions))
+            name = unique_name(base, set(functions))
             functions[name] = func
             by_hash.setdefault(structural_hash(func), []).append(name)
         bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
     return graph.with_bindings(bindings, module=IRModule(functions))
+
+
+def _group_of(b: Binding) -> tuple[Graph, str]:
+    """A fused binding's body and the name its PrimFunc takes: its ``name`` attribute,
+    or one made from the body's ops when it has none (or one that is no identifier)."""
+    body = b.attr("body")
+    if not isinstance(body, Graph):
+        raise IRError(f"binding {b.describe()}: a fused binding needs a 'body' attribute holding "
+                      f"the group as a Graph, got {type(body).__name__}")
+    name = b.attr("name")
+    if not isinstance(name, str) or not name.isidentifier():
+        name = group_name([m.op for m in body.bindings])
+    return body, name
 
 
 def _find_equal(func: PrimFunc, by_hash, functions) -> str | None:

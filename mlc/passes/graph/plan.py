@@ -1,6 +1,6 @@
 """Static memory planning: intermediate results share buffers by liveness.
 
-Each ``call_tir`` result that the graph does not return gets a *storage*:
+Each ``call_tir`` (or ``call_dps_packed``) result that the graph does not return gets a *storage*:
 a flat buffer of one dtype. Walking the bindings in order, a result takes a
 free storage of its dtype (the smallest that fits, else the largest, which
 grows), and a storage is freed after the last binding that reads its value.
@@ -43,7 +43,7 @@ def plan_memory(graph: Graph) -> Graph:
     holder: dict[int, int] = {}   # value id -> storage index
     bindings = []
     for n, b in enumerate(graph.bindings):
-        if b.op == "call_tir":
+        if b.op in ("call_tir", "call_dps_packed"):
             slots = []
             for v in b.outputs:
                 if id(v) in returned:

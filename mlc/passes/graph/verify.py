@@ -4,6 +4,8 @@ Run between passes when ``MLC_DEBUG`` is set (see :mod:`.pipeline`).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...errors import IRError
 from ...ir.graph import Constant, Graph, Var
 
@@ -31,7 +33,10 @@ def verify_graph(graph: Graph, after: str = "") -> Graph:
         if b.op == "call_tir" and (graph.module is None or b.attr("func") not in graph.module):
             raise IRError(f"graph{where}: call_tir names {b.attr('func')!r}, which the module lacks")
         if b.op == "fused":
-            verify_graph(b.attr("body"), after)
+            if not isinstance(b.attr("body"), Graph):
+                raise IRError(f"graph{where}: fused binding {n} ({b.describe()}) has no 'body' Graph")
+            body = b.attr("body")  # its call_tir bindings name the enclosing graph's PrimFuncs
+            verify_graph(body if body.module is not None else replace(body, module=graph.module), after)
         if b.op == "view" and (len(b.args) != 1 or len(b.outputs) != 1
                                or b.args[0].type.size != b.outputs[0].type.size
                                or b.args[0].dtype != b.outputs[0].dtype):

@@ -1,0 +1,77 @@
+"""Python library calls from native graph programs: one C entry point, ``mlc_graph_callback``.
+
+A graph program compiled by the llvm backend (:mod:`mlc.backends.program`)
+calls its library functions (``call_dps_packed``) through one C function,
+``void mlc_graph_callback(void *ctx, int64 index, void **args)``: ``ctx``
+is the token of the executor's callback table (passed to the program as its
+last argument), ``index`` the library call's position in the program, and
+``args`` its buffers' data pointers. :data:`CALLBACK` is that function, a
+ctypes callback into :func:`_dispatch`; the llvm backend registers its
+address under :data:`CALLBACK_SYMBOL`. The GIL is taken for the call only.
+
+A library function that raises cannot unwind through native code: the
+table records the exception and the executor raises it when the program
+returns.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["CALLBACK", "CALLBACK_SYMBOL", "CallbackTable"]
+
+#: The symbol native programs call; registered with LLVM by the llvm backend.
+CALLBACK_SYMBOL = "mlc_graph_callback"
+
+_TABLES: dict[int, CallbackTable] = {}
+_NEXT = [1]
+_LOCK = threading.Lock()
+
+
+def _dispatch(ctx, index, args) -> None:
+    table = _TABLES.get(ctx or 0)
+    if table is not None:
+        table.call(index, args)
+
+
+#: ``void mlc_graph_callback(void *ctx, int64_t index, void **args)``.
+CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)(_dispatch)
+
+
+class CallbackTable:
+    """The library calls of one executor: ``(function, [(shape, dtype) of each buffer])``
+    in program order; ``token`` is what the program passes as ``ctx``."""
+
+    def __init__(self, owner, calls: Sequence[tuple[Callable, Sequence[tuple[tuple[int, ...], str]]]]):
+        self.calls = [(fn, [(shape, np.dtype(dtype), int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+                            for shape, dtype in specs]) for fn, specs in calls]
+        self._local = threading.local()
+        with _LOCK:
+            self.token = _NEXT[0]
+            _NEXT[0] += 1
+            _TABLES[self.token] = self
+        weakref.finalize(owner, _TABLES.pop, self.token, None)
+
+    def call(self, index: int, args: int) -> None:
+        if getattr(self._local, "error", None) is not None:
+            return  # an earlier call of this run failed: its error is raised on return
+        try:
+            fn, specs = self.calls[index]
+            pointers = (ctypes.c_void_p * len(specs)).from_address(args)
+            arrays = [np.frombuffer((ctypes.c_char * nbytes).from_address(p or 0), dtype).reshape(shape)
+                      if nbytes else np.empty(shape, dtype)
+                      for p, (shape, dtype, nbytes) in zip(pointers, specs)]
+            fn(*arrays)
+        except BaseException as err:  # noqa: BLE001 - re-raised by raise_pending
+            self._local.error = err
+
+    def raise_pending(self) -> None:
+        """Raise (and clear) the error a library call of this thread's last run raised."""
+        err = getattr(self._local, "error", None)
+        if err is not None:
+            self._local.error = None
+            raise err
