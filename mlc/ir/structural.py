@@ -6,7 +6,8 @@ buffers correspond one to one. Names of variables and buffers do not matter.
 Graphs compare the same way: their values (graph ``Var``) correspond one to
 one with equal types, constants hold equal data, and a binding's source
 location does not matter. A graph inside another (a fused group's body) is a
-function of its own inputs: it is compared on its own. Modules (an IRModule, a GraphModule: any mapping
+function of its own inputs: it is compared on its own, without its ``module``
+(the enclosing graph's module holds the PrimFuncs it calls). Modules (an IRModule, a GraphModule: any mapping
 of names to functions but a plain dict) compare function by function, by name.
 
 >>> from mlc.ir.expr import Var
@@ -47,6 +48,12 @@ def _module_items(x):
         else None
 
 
+def _nested(graph: Graph) -> Graph:
+    """A graph inside another (a fused group's body), as compared: its call_tir bindings name
+    the PrimFuncs of the enclosing graph's module, so its own ``module`` field does not count."""
+    return dataclasses.replace(graph, module=None) if graph.module is not None else graph
+
+
 def _same_constant(x: Constant, y: Constant) -> bool:
     return x.type == y.type and x.data.tobytes() == y.data.tobytes()
 
@@ -75,7 +82,7 @@ def _first_difference(a, b):
         if type(x) is not type(y):
             return x, y
         if isinstance(x, Graph) and x is not a:  # a closed function: its own variable mapping
-            diff = _first_difference(x, y)
+            diff = _first_difference(_nested(x), _nested(y))
             if diff is not None:
                 return diff
             continue
@@ -144,7 +151,7 @@ def structural_hash(node) -> int:
         x = stack.pop()
         tokens.append(type(x).__name__)
         if isinstance(x, Graph) and x is not node:  # numbered on its own, as structural_equal compares it
-            tokens.append(structural_hash(x))
+            tokens.append(structural_hash(_nested(x)))
             continue
         if isinstance(x, (Var, Buffer)):
             if id(x) not in numbering:
