@@ -6,7 +6,7 @@
 ``mlc.parse(mod.script())`` is structurally ``mod``.
 """
 from . import ir, tir
-from .graph_module import GraphModule
+from ..graph.module import GraphModule
 from .parser import parse
 
 __all__ = ["tir", "ir", "relax", "parse", "GraphModule"]
