@@ -101,8 +101,22 @@ def module(src: Source, node: ast.ClassDef) -> IRModule | GraphModule:
 def _graph_module(src: Source, graphs: list[ast.FunctionDef], kernels: IRModule, order: list[str]) -> GraphModule:
     """The GraphModule of ``graphs`` over ``kernels``, functions in ``order``; private
     ``{"Primitive": True}`` functions are the bodies of the fused calls that name them."""
+    seen = set(kernels)
+    for g in graphs:
+        if g.name in seen:
+            raise src.error(g, f"the module defines {g.name} twice")
+        seen.add(g.name)
     probe = TIRParser(src)
     fused = {g.name: g for g in graphs if is_fused_body(probe, g)}
-    functions = {g.name: GraphParser(src, kernels, fused).function(g) for g in graphs if g.name not in fused}
+    functions, called = {}, set()
+    for g in graphs:
+        if g.name not in fused:
+            parser = GraphParser(src, kernels, fused)
+            functions[g.name] = parser.function(g)
+            called |= parser.called
+    for name, g in fused.items():
+        if name not in called:
+            raise src.error(g, f"private function {name} (a fused group, {{\"Primitive\": True}}) is called "
+                               f"by no graph function; call it as cls.{name}(...) or drop its R.func_attr")
     functions.update(kernels.items())
     return GraphModule({name: functions[name] for name in order if name in functions})

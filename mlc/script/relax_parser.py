@@ -40,6 +40,7 @@ class GraphParser(ExprParser):
         super().__init__(source)
         self.prim_funcs = prim_funcs
         self.fused = fused or {}
+        self.called: set[str] = set()  # the fused groups this function calls
         self.values = Scopes()
         self.dataflow = False
 
@@ -167,6 +168,7 @@ class GraphParser(ExprParser):
                                    "library functions with R.call_dps_packed, fused groups (private "
                                    '@R.function with R.func_attr({"Primitive": True})) as cls.name(args)')
         body = GraphParser(self.src, self.prim_funcs, {}).function(self.fused[name])
+        self.called.add(name)
         args = tuple(self.atom(a) for a in call.args)
         if len(args) != len(body.inputs):
             raise self.error(call, f"cls.{name} takes {len(body.inputs)} tensor(s), given {len(args)}")

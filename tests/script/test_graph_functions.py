@@ -190,3 +190,24 @@ def test_the_older_call_tir_spelling_with_a_shape_and_dtype():
     mod = mlc.parse(text)
     x = np.arange(4, dtype="float32")
     np.testing.assert_array_equal(R.build(mod)["main"](x), x)
+
+
+_COPY = ('    @T.prim_func\n    def copy(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):\n'
+         '        for i in range(4):\n            B[i] = A[i]\n')
+_NEG = ('    @R.function(private=True)\n    def neg(p: R.Tensor((4,), "float32")):\n'
+        '        R.func_attr({"Primitive": True})\n        lv0 = R.negative(p)\n        return lv0\n')
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ('@I.ir_module\nclass Module:\n' + _COPY + _COPY, 8, "the module defines copy twice"),
+    ('@R.function\ndef copy(x: R.Tensor((4,), "float32")):\n    return x\n@I.ir_module\nclass Module:\n' + _COPY,
+     2, "the module defines copy twice"),
+    ('@I.ir_module\nclass Module:\n' + _NEG + '    @R.function\n    def main(x: R.Tensor((4,), "float32")):\n'
+     '        return x\n', 4, "private function neg (a fused group"),
+    ('@I.ir_module\nclass Module:\n' + _NEG + '    @R.function\n    def main(x: R.Tensor((4,), "float32")):\n'
+     '        lv0 = cls.neg(x, x)\n        return lv0\n', 10, "cls.neg takes 1 tensor(s), given 2"),
+])
+def test_module_level_errors_point_at_the_line(text, line, words):
+    with pytest.raises(ParseError) as info:
+        mlc.parse(text)
+    assert info.value.lineno == line and words in str(info.value)
