@@ -3,6 +3,12 @@
 Two programs are equal when they have the same shape of nodes, the same
 constants, dtypes, loop kinds and block names, and their variables and
 buffers correspond one to one. Names of variables and buffers do not matter.
+Graphs compare the same way: their values (graph ``Var``) correspond one to
+one with equal types, constants hold equal data, and a binding's source
+location does not matter. A graph inside another (a fused group's body) is a
+function of its own inputs: it is compared on its own, without its ``module``
+(the enclosing graph's module holds the PrimFuncs it calls). Modules (an IRModule, a GraphModule: any mapping
+of names to functions but a plain dict) compare function by function, by name.
 
 >>> from mlc.ir.expr import Var
 >>> i, j = Var("i"), Var("j")
@@ -15,15 +21,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 
 from .buffer import Buffer
 from .expr import Var
+from .graph import Binding, Constant, Graph
+from .graph import Var as GraphVar
 
 __all__ = ["structural_equal", "structural_hash", "assert_structural_equal"]
 
 
 def _fields(node):
     from .functor import node_fields
+    if isinstance(node, Binding):  # where it was traced is for error messages only
+        return tuple((k, v) for k, v in node_fields(node) if k != "loc")
     return node_fields(node)
 
 
@@ -32,8 +43,19 @@ def _is_node(x) -> bool:
 
 
 def _module_items(x):
-    from .tir import IRModule
-    return sorted(x.items()) if isinstance(x, IRModule) else None
+    """A module's (name, function) pairs, sorted by name; None for anything else."""
+    return sorted(x.items(), key=lambda kv: kv[0]) if isinstance(x, Mapping) and not isinstance(x, dict) \
+        else None
+
+
+def _nested(graph: Graph) -> Graph:
+    """A graph inside another (a fused group's body), as compared: its call_tir bindings name
+    the PrimFuncs of the enclosing graph's module, so its own ``module`` field does not count."""
+    return dataclasses.replace(graph, module=None) if graph.module is not None else graph
+
+
+def _same_constant(x: Constant, y: Constant) -> bool:
+    return x.type == y.type and x.data.tobytes() == y.data.tobytes()
 
 
 def structural_equal(a, b) -> bool:
@@ -59,8 +81,21 @@ def _first_difference(a, b):
         x, y = stack.pop()
         if type(x) is not type(y):
             return x, y
+        if isinstance(x, Graph) and x is not a:  # a closed function: its own variable mapping
+            diff = _first_difference(_nested(x), _nested(y))
+            if diff is not None:
+                return diff
+            continue
         if isinstance(x, Var):
             if x.dtype != y.dtype or not bind(x, y):
+                return x, y
+            continue
+        if isinstance(x, GraphVar):
+            if x.type != y.type or not bind(x, y):
+                return x, y
+            continue
+        if isinstance(x, Constant):
+            if not _same_constant(x, y):
                 return x, y
             continue
         if isinstance(x, Buffer):
@@ -115,6 +150,9 @@ def structural_hash(node) -> int:
     while stack:
         x = stack.pop()
         tokens.append(type(x).__name__)
+        if isinstance(x, Graph) and x is not node:  # numbered on its own, as structural_equal compares it
+            tokens.append(structural_hash(_nested(x)))
+            continue
         if isinstance(x, (Var, Buffer)):
             if id(x) not in numbering:
                 numbering[id(x)] = len(numbering)
@@ -124,6 +162,15 @@ def structural_hash(node) -> int:
                     stack.append(x.shape)
                     stack.append(x.strides)
             tokens.append((numbering[id(x)], x.dtype))
+            continue
+        if isinstance(x, GraphVar):
+            if id(x) not in numbering:
+                numbering[id(x)] = len(numbering)
+                keep.append(x)
+            tokens.append((numbering[id(x)], x.type))
+            continue
+        if isinstance(x, Constant):
+            tokens.append((x.type, x.data.tobytes()))
             continue
         items = _module_items(x)
         if items is not None:

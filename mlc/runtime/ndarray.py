@@ -144,14 +144,15 @@ def empty(shape, dtype="float32", dev: Device | None = None):
         return CUDAArray(cupy.empty(tuple(shape), dtype), dev)
 
 
-def check_device(target, dev) -> None:
-    """Refuse timing a module on a device it was not built for (None means "the module's own")."""
+def check_device(target, dev, what: str = "time_evaluator") -> None:
+    """Refuse running a module on a device it was not built for (None means "the module's own");
+    ``what`` names the caller in the error."""
     if dev is None:
         return
     if not isinstance(dev, Device):
-        raise MLCError(f"time_evaluator: dev must be a device such as mlc.cpu(), got {dev!r}")
+        raise MLCError(f"{what}: dev must be a device such as mlc.cpu(), got {dev!r}")
     kind = getattr(target, "kind", str(target))
     expected = "cuda" if kind == "cuda" else "cpu"
     if dev.kind != expected:
-        raise MLCError(f"time_evaluator: this {kind} module runs on {expected}, not on {dev}; "
+        raise MLCError(f"{what}: this {kind} module runs on {expected}, not on {dev}; "
                        f"pass mlc.{expected}()")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 
 from ..ir.tir import IRModule
-from .graph_module import GraphModule
+from ..graph.module import GraphModule
 from ._source import Source
 from .parser import module
 

@@ -8,19 +8,20 @@
 >>> mlc.structural_equal(mlc.parse(mod.script()), mod)
 True
 
-Text with ``@R.function`` graphs (an ``@I.ir_module`` class holding them, or
-the graphs followed by the kernels' module, as ``Lowered.as_text()`` prints
-them) gives a :class:`~mlc.script.graph_module.GraphModule`.
+Text with ``@R.function`` graphs (an ``@I.ir_module`` class holding them, as
+:meth:`mlc.graph.GraphModule.script` prints it, or the graphs followed by the
+kernels' module, as ``Lowered.as_text()`` prints them) gives a
+:class:`mlc.graph.GraphModule`, which ``mlc.build`` compiles.
 """
 from __future__ import annotations
 
 import ast
 
 from ..errors import ParseError
+from ..graph.module import GraphModule
 from ..ir.tir import IRModule, PrimFunc
 from ._source import Source
-from .graph_module import GraphModule
-from .relax_parser import GraphParser
+from .relax_parser import GraphParser, is_fused_body
 from .tir_parser import TIRParser
 
 __all__ = ["parse", "parse_source", "function", "module"]
@@ -52,7 +53,7 @@ def parse_source(src: Source) -> IRModule | PrimFunc | GraphModule:
     kernels = module(src, classes[0]) if classes else IRModule({})
     if isinstance(kernels, GraphModule):
         raise src.error(classes[0], "the kernels' @I.ir_module cannot hold @R.function graphs too")
-    return GraphModule(kernels, {n.name: GraphParser(src, kernels).function(n) for n in graphs})
+    return _graph_module(src, graphs, kernels, [n.name for n in graphs] + list(kernels))
 
 
 def _kind(src: Source, node: ast.FunctionDef) -> str:
@@ -78,9 +79,12 @@ def function(src: Source, node: ast.FunctionDef) -> PrimFunc:
 
 def module(src: Source, node: ast.ClassDef) -> IRModule | GraphModule:
     """An @I.ir_module class: an IRModule, or a GraphModule when it holds @R.function graphs."""
-    prims, graphs = {}, []
+    prims, graphs, order = {}, [], []
     for item in node.body:
         if isinstance(item, ast.FunctionDef):
+            if item.name in order:
+                raise src.error(item, f"the module defines {item.name} twice")
+            order.append(item.name)
             if _kind(src, item) == "relax":
                 graphs.append(item)
             else:
@@ -91,4 +95,28 @@ def module(src: Source, node: ast.ClassDef) -> IRModule | GraphModule:
     kernels = IRModule(prims)
     if not graphs:
         return kernels
-    return GraphModule(kernels, {g.name: GraphParser(src, kernels).function(g) for g in graphs})
+    return _graph_module(src, graphs, kernels, order)
+
+
+def _graph_module(src: Source, graphs: list[ast.FunctionDef], kernels: IRModule, order: list[str]) -> GraphModule:
+    """The GraphModule of ``graphs`` over ``kernels``, functions in ``order``; private
+    ``{"Primitive": True}`` functions are the bodies of the fused calls that name them."""
+    seen = set(kernels)
+    for g in graphs:
+        if g.name in seen:
+            raise src.error(g, f"the module defines {g.name} twice")
+        seen.add(g.name)
+    probe = TIRParser(src)
+    fused = {g.name: g for g in graphs if is_fused_body(probe, g)}
+    functions, called = {}, set()
+    for g in graphs:
+        if g.name not in fused:
+            parser = GraphParser(src, kernels, fused)
+            functions[g.name] = parser.function(g)
+            called |= parser.called
+    for name, g in fused.items():
+        if name not in called:
+            raise src.error(g, f"private function {name} (a fused group, {{\"Primitive\": True}}) is called "
+                               f"by no graph function; call it as cls.{name}(...) or drop its R.func_attr")
+    functions.update(kernels.items())
+    return GraphModule({name: functions[name] for name in order if name in functions})

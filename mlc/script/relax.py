@@ -1,22 +1,23 @@
 """``R``: graph functions in TVMScript (``from mlc.script import relax as R``).
 
 Inside an ``@I.ir_module`` class, ``@R.function`` functions call the class's
-``@T.prim_func`` kernels with ``R.call_tir``; the class becomes a
-:class:`~mlc.script.graph_module.GraphModule`. :func:`build` compiles it
-(the graph is memory-planned and run by mlc's graph executor), and
-``VirtualMachine(build(mod), mlc.cpu())["main"](*arrays)`` runs it the way
-the course does.
+``@T.prim_func`` kernels with ``R.call_tir`` (and library functions with
+``R.call_dps_packed``); the class becomes a :class:`mlc.graph.GraphModule`,
+the module a BlockBuilder writes. :func:`build` is ``mlc.build`` of it, and
+``VirtualMachine(build(mod, "llvm"), mlc.cpu())["main"](*arrays)`` runs it the
+way the course does.
 """
 from __future__ import annotations
 
-from ..backends.target import Target
-from ..errors import MLCError
-from ..runtime.graph_executor import LEAF_LIST
-from ..runtime.ndarray import NDArray, check_device
-from ..tracer.compile import build_lowered
-from .graph_module import GraphModule
+import numpy as np
 
-__all__ = ["function", "Tensor", "build", "Executable", "VirtualMachine"]
+from ..backends import build as mlc_build
+from ..errors import MLCError
+from ..graph.build import GraphLibrary
+from ..graph.module import GraphModule
+from ..runtime.ndarray import NDArray, check_device
+
+__all__ = ["function", "Tensor", "build", "VirtualMachine"]
 
 
 class _DeferredFunction:
@@ -51,47 +52,37 @@ class _TensorType:
 Tensor = _TensorType()
 
 
-class Executable:
-    """A built GraphModule: ``ex["main"](*arrays)`` returns the result array(s)."""
-
-    def __init__(self, mod: GraphModule, target, schedule=None):
-        self.target = Target.from_str(target)
-        self._compiled = {name: build_lowered(g, LEAF_LIST, self.target, schedule)
-                          for name, g in mod.graphs.items()}
-
-    def __getitem__(self, name: str):
-        try:
-            compiled = self._compiled[name]
-        except KeyError:
-            raise KeyError(f"no graph function {name!r}; there are {sorted(self._compiled)}") from None
-        n_inputs = len(compiled.graph.inputs)
-
-        def run(*arrays):
-            if len(arrays) != n_inputs:
-                raise MLCError(f"{name}() takes {n_inputs} arrays, got {len(arrays)}")
-            outs = [o.view(NDArray) for o in compiled.run(list(arrays))]
-            return outs[0] if len(outs) == 1 else tuple(outs)
-        return run
-
-
-def build(mod: GraphModule, target="llvm", schedule=None) -> Executable:
-    """Compile every graph function of ``mod`` (and the kernels it calls) for ``target``.
-
-    ``schedule`` is as for ``mlc.build``: None schedules the kernels no one
-    has scheduled with the target's default rules.
-    """
+def build(mod: GraphModule, target="llvm", schedule=None) -> GraphLibrary:
+    """``mlc.build(mod, target, schedule)`` of a module with graph functions (the course's
+    ``relax.build``): ``lib["main"](*arrays)`` runs graph function ``main``."""
     if not isinstance(mod, GraphModule):
-        raise MLCError(f"relax.build takes a module with @R.function graphs, got {type(mod).__name__}; "
-                       "build a module of PrimFuncs with mlc.build")
-    return Executable(mod, target, schedule)
+        raise MLCError(f"relax.build takes a module with @R.function graphs (an mlc.graph.GraphModule), "
+                       f"got {type(mod).__name__}; build a module of PrimFuncs with mlc.build")
+    return mlc_build(mod, target, schedule)
+
+
+def _nd(array):
+    return np.asarray(array).view(NDArray)
 
 
 class VirtualMachine:
-    """The course's ``relax.VirtualMachine(ex, dev)``: ``vm["main"](*arrays)``."""
+    """The course's ``relax.VirtualMachine(ex, dev)``: ``vm["main"](*arrays)`` returns
+    ``mlc.nd`` arrays (``.numpy()``), a tuple of them for several results."""
 
-    def __init__(self, executable: Executable, dev=None):
-        check_device(executable.target, dev)
-        self.executable = executable
+    def __init__(self, library: GraphLibrary, dev=None):
+        if not isinstance(library, GraphLibrary):
+            raise MLCError(f"relax.VirtualMachine takes what relax.build returns (a GraphLibrary), "
+                           f"got {type(library).__name__}")
+        check_device(library.target, dev, "relax.VirtualMachine")
+        self.library = library
 
     def __getitem__(self, name: str):
-        return self.executable[name]
+        if name not in self.library.graphs:
+            raise KeyError(f"the virtual machine runs graph functions; there is no {name!r} among "
+                           f"{sorted(self.library.graphs)}")
+        func = self.library.graphs[name]
+
+        def run(*arrays):
+            out = func(*arrays)
+            return tuple(_nd(o) for o in out) if isinstance(out, tuple) else _nd(out)
+        return run

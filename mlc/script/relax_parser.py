@@ -1,12 +1,17 @@
 """Graph functions in TVMScript (``@R.function``) -> :class:`~mlc.ir.graph.Graph`.
 
-Reads the graphs ``Lowered.as_text()`` prints and the course's hand-written
-``main``: tensor parameters ``x: R.Tensor((n, m), "float32")``, an optional
-``with R.dataflow():`` block ending in ``R.output(...)``, bindings
+Reads what :meth:`mlc.graph.GraphModule.script` and ``Lowered.as_text()``
+print, and the course's hand-written ``main``: tensor parameters
+``x: R.Tensor((n, m), "float32")``, an optional ``with R.dataflow():`` block
+ending in ``R.output(...)``, bindings
 ``lv = R.call_tir(cls.f, (x, w), out_sinfo=R.Tensor((n, k), "float32"))`` (the
 function also as a bare name or a string; the result type also as a third
-positional argument, or as a shape with ``dtype=``), scalar constants
-``R.const(1.0, "float32")`` among the arguments, and ``return``.
+positional argument, or as a shape with ``dtype=``),
+``R.call_dps_packed("env.linear", (x, w), out_sinfo=...)``, registry ops
+``R.add(x, y)`` / ``R.nn.softmax(x, axis=-1)``, calls ``cls.fused_f(x)`` of
+private ``{"Primitive": True}`` functions (fused groups), scalar constants
+``R.const(1.0, "float32")`` among the arguments, and ``return``. The graphs are
+as a BlockBuilder writes them: unplanned (``mlc.build`` plans them).
 """
 from __future__ import annotations
 
@@ -17,21 +22,27 @@ import numpy as np
 from ..ir import dtype as dt
 from ..ir.graph import Binding, Graph, Var, constant
 from ..ir.tir import IRModule
-from ..ops.registry import TensorType
-from ..passes.graph.plan import plan_memory
+from ..ops.registry import TensorType, get_op
 from ._source import Scopes, Source
 from .tir_expr import ExprParser
 
-__all__ = ["GraphParser"]
+__all__ = ["GraphParser", "is_fused_body"]
 
 
 class GraphParser(ExprParser):
-    """Parses one ``@R.function`` against the PrimFuncs of its module into a memory-planned Graph."""
+    """Parses one ``@R.function`` against the PrimFuncs of its module into a Graph.
 
-    def __init__(self, source: Source, prim_funcs: IRModule):
+    ``fused`` maps the names of the module's private ``{"Primitive": True}``
+    functions to their definitions: ``cls.name(args)`` calls one as a fused group.
+    """
+
+    def __init__(self, source: Source, prim_funcs: IRModule, fused: dict[str, ast.FunctionDef] | None = None):
         super().__init__(source)
         self.prim_funcs = prim_funcs
+        self.fused = fused or {}
+        self.called: set[str] = set()  # the fused groups this function calls
         self.values = Scopes()
+        self.dataflow = False
 
     def relax_call(self, node) -> str | None:
         if not isinstance(node, ast.Call):
@@ -51,8 +62,8 @@ class GraphParser(ExprParser):
         outputs = self.body(node.body, bindings, node)
         if outputs is None:
             raise self.error(node, f"@R.function {node.name} has no return statement")
-        graph = Graph(tuple(inputs), tuple(bindings), outputs, self.prim_funcs, name=node.name)
-        return plan_memory(graph)  # what the graph pipeline ends with; the executor needs it
+        return Graph(tuple(inputs), tuple(bindings), outputs, self.prim_funcs, name=node.name,
+                     dataflow=self.dataflow)
 
     def body(self, stmts, bindings: list, parent):
         for stmt in stmts:
@@ -64,6 +75,9 @@ class GraphParser(ExprParser):
                 items = stmt.items
                 if len(items) != 1 or self.relax_call(items[0].context_expr) != "dataflow":
                     raise self.error(stmt, "expected `with R.dataflow():`")
+                if self.dataflow:
+                    raise self.error(stmt, "a graph function has one dataflow block")
+                self.dataflow = True
                 if self.body(stmt.body, bindings, stmt) is not None:
                     raise self.error(stmt, "return from the function after the dataflow block")
                 continue
@@ -87,24 +101,82 @@ class GraphParser(ExprParser):
         if not all(isinstance(n, ast.Name) for n in names):
             raise self.error(target, "bind the result to names, e.g. lv0 = R.call_tir(...)")
         call = stmt.value
+        if not isinstance(call, ast.Call):
+            raise self.error(call, f"expected a call, e.g. R.call_tir(...), got {ast.unparse(call)}")
         kind = self.relax_call(call)
-        if kind != "call_tir":
-            what = f"R.{kind}" if kind else ast.unparse(call)
-            raise self.error(call, f"{what} is not supported in parsed graphs; call kernels with "
-                                   "R.call_tir(cls.func, (args,), out_sinfo=R.Tensor(shape, dtype))")
-        if len(call.args) < 2:
-            raise self.error(call, "R.call_tir takes (func, (args,), out_sinfo)")
-        func = self.func_name(call.args[0])
-        arg_nodes = call.args[1].elts if isinstance(call.args[1], (ast.Tuple, ast.List)) else [call.args[1]]
-        args = tuple(self.atom(a) for a in arg_nodes)
-        types = self.out_types(call)
+        if kind in ("call_tir", "call_dps_packed"):
+            op, args, attrs, types = self.dps_call(kind, call)
+        elif kind is not None:
+            op, args, attrs, types = self.op_call(kind, call)
+        else:
+            op, args, attrs, types = self.fused_call(call)
         if len(types) != len(names):
-            raise self.error(target, f"R.call_tir of {func} gives {len(types)} tensor(s), bound to {len(names)} name(s)")
+            raise self.error(target, f"{ast.unparse(call.func)} gives {len(types)} tensor(s), "
+                                     f"bound to {len(names)} name(s)")
         outputs = tuple(Var(n.id, t) for n, t in zip(names, types))
-        self.check_call(call, func, args, outputs)
+        if op == "call_tir":
+            self.check_call(call, attrs[0][1], args, outputs)
         for n, v in zip(names, outputs):
             self.values.define(n.id, v)
-        return Binding(outputs, "call_tir", args, (("func", func),))
+        return Binding(outputs, op, args, attrs)
+
+    def arguments(self, node) -> tuple:
+        elts = node.elts if isinstance(node, (ast.Tuple, ast.List)) else [node]
+        return tuple(self.atom(a) for a in elts)
+
+    def dps_call(self, kind: str, call: ast.Call):
+        """``R.call_tir(f, (args,), out_sinfo)`` or ``R.call_dps_packed("name", (args,), out_sinfo)``."""
+        if len(call.args) < 2:
+            raise self.error(call, f"R.{kind} takes (func, (args,), out_sinfo)")
+        if kind == "call_tir":
+            func = self.func_name(call.args[0])
+        elif isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+            func = call.args[0].value
+        else:
+            raise self.error(call.args[0], 'R.call_dps_packed names its library function by a string: '
+                                           'R.call_dps_packed("env.linear", (x, w), out_sinfo=...)')
+        return kind, self.arguments(call.args[1]), (("func", func),), self.out_types(call, kind)
+
+    def op_call(self, name: str, call: ast.Call):
+        """``R.add(x, y)``, ``R.nn.softmax(x, axis=-1)``: a registry op, its result type inferred."""
+        opdef = self.wrap(call, lambda: get_op(name))
+        args = tuple(self.atom(a) for a in call.args)
+        attrs = {}
+        for kw in call.keywords:
+            if kw.arg is None:
+                raise self.error(kw, f"R.{name}: name each attribute, e.g. axis=-1")
+            try:
+                attrs[kw.arg] = ast.literal_eval(kw.value)
+            except ValueError:
+                raise self.error(kw.value, f"R.{name}: attribute {kw.arg} must be a literal "
+                                           f"(a number, string or tuple), got {ast.unparse(kw.value)}") from None
+        try:
+            result = self.wrap(call, lambda: opdef.infer(*(a.type for a in args), **attrs))
+        except TypeError as err:  # the op's type rule takes other arguments or attributes
+            raise self.error(call, f"R.{name} takes other arguments: {err}".replace("<lambda>()", "it")) from None
+        types = list(result) if isinstance(result, (tuple, list)) else [result]
+        return opdef.name, args, tuple(sorted(attrs.items())), types
+
+    def fused_call(self, call: ast.Call):
+        """``cls.fused_f(x, y)``: a call of a private ``{"Primitive": True}`` function of the module."""
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+            and func.value.id == "cls" else None
+        if name not in self.fused:
+            raise self.error(call, f"{ast.unparse(func)} is not supported in parsed graphs; call kernels with "
+                                   "R.call_tir(cls.func, (args,), out_sinfo=R.Tensor(shape, dtype)), "
+                                   "library functions with R.call_dps_packed, fused groups (private "
+                                   '@R.function with R.func_attr({"Primitive": True})) as cls.name(args)')
+        body = GraphParser(self.src, self.prim_funcs, {}).function(self.fused[name])
+        self.called.add(name)
+        args = tuple(self.atom(a) for a in call.args)
+        if len(args) != len(body.inputs):
+            raise self.error(call, f"cls.{name} takes {len(body.inputs)} tensor(s), given {len(args)}")
+        for p, a in zip(body.inputs, args):
+            if p.type != a.type:
+                raise self.error(call, f"cls.{name}: parameter {p.name} is {p.dtype}{list(p.shape)}, "
+                                       f"given {a.dtype}{list(a.shape)}")
+        return "fused", args, (("body", body), ("name", name)), [v.type for v in body.outputs]
 
     def func_name(self, node) -> str:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "cls":
@@ -120,7 +192,7 @@ class GraphParser(ExprParser):
                                    f"(it has {sorted(self.prim_funcs)})")
         return name
 
-    def out_types(self, call: ast.Call) -> list[TensorType]:
+    def out_types(self, call: ast.Call, kind: str = "call_tir") -> list[TensorType]:
         sinfo = [kw.value for kw in call.keywords if kw.arg == "out_sinfo"]
         dtype_kw = [kw.value for kw in call.keywords if kw.arg == "dtype"]
         if sinfo:
@@ -128,7 +200,7 @@ class GraphParser(ExprParser):
         elif len(call.args) >= 3:
             node = call.args[2]
         else:
-            raise self.error(call, "R.call_tir needs the result type: out_sinfo=R.Tensor(shape, dtype)")
+            raise self.error(call, f"R.{kind} needs the result type: out_sinfo=R.Tensor(shape, dtype)")
         if dtype_kw or isinstance(node, ast.Tuple) and not any(self.relax_call(e) == "Tensor" for e in node.elts):
             dtype = self.constant(dtype_kw[0]) if dtype_kw else "float32"
             shape = self.shape(node)
@@ -188,3 +260,17 @@ class GraphParser(ExprParser):
                 raise self.error(e, f"negative extent {n} in a tensor shape")
             out.append(n)
         return tuple(out)
+
+
+def is_fused_body(parser: ExprParser, node: ast.FunctionDef) -> bool:
+    """True for a function whose body sets ``R.func_attr({"Primitive": True})``: a fused group."""
+    for stmt in node.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            ns = parser.namespace(stmt.value.func)
+            if ns == ("relax", ["func_attr"]) and stmt.value.args:
+                try:
+                    attrs = ast.literal_eval(stmt.value.args[0])
+                except ValueError:
+                    raise parser.error(stmt, "R.func_attr takes a dict literal") from None
+                return isinstance(attrs, dict) and attrs.get("Primitive") is True
+    return False

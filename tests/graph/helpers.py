@@ -2,7 +2,7 @@
 import numpy as np
 
 from mlc import te
-from mlc.graph import BlockBuilder, Tensor, Var
+from mlc.graph import BlockBuilder, Tensor, Var, call_fused, op
 
 
 def te_linear(x, w, b):
@@ -40,3 +40,42 @@ def mlp_inputs(n=2, d=3, h=4, o=2, seed=0):
 
 def numpy_mlp(x, w0, b0, w1, b1):
     return np.maximum(x @ w0.T + b0, 0) @ w1.T + b1
+
+
+def op_mlp(n=2, d=3, h=4, o=2):
+    """dense -> add -> relu -> dense -> add, with graph ops."""
+    bb = BlockBuilder()
+    x, w0, b0, w1, b1 = params = mlp_vars(n, d, h, o)
+    with bb.function("main", params):
+        with bb.dataflow():
+            lv0 = bb.emit(op("nn.dense", x, w0))
+            lv1 = bb.emit(op("add", lv0, b0))
+            lv2 = bb.emit(op("nn.relu", lv1))
+            lv3 = bb.emit(op("nn.dense", lv2, w1))
+            gv = bb.emit_output(op("add", lv3, b1))
+        bb.emit_func_output(gv)
+    return bb.get()
+
+
+def relu_then_library(name):
+    """relu in TensorIR, then library function ``name``, then a registry op; no dataflow block."""
+    bb = BlockBuilder()
+    x = Var("x", Tensor((2, 4), "float32"))
+    with bb.function("main", [x]):
+        lv0 = bb.emit_te(te_relu, x)
+        lv1 = bb.call_dps_packed(name, (lv0,), Tensor((2, 4), "float32"))
+        bb.emit_func_output(bb.emit(op("negative", lv1)))
+    return bb.get()
+
+
+def fused_call(body_fn):
+    """``main`` calls graph function ``f`` (written by ``body_fn(builder, p)``) as one fused group."""
+    sub = BlockBuilder()
+    p = Var("p", Tensor((4,), "float32"))
+    with sub.function("f", [p]):
+        sub.emit_func_output(body_fn(sub, p))
+    bb = BlockBuilder(sub.get().without("f"))
+    x = Var("x", Tensor((4,), "float32"))
+    with bb.function("main", [x]):
+        bb.emit_func_output(bb.emit(call_fused(sub.get()["f"], (x,))))
+    return bb.get()

@@ -9,7 +9,7 @@ from mlc.errors import DTypeError, IRError, MLCError, ShapeError
 from mlc.graph import (BlockBuilder, GraphModule, Tensor, Var, call_dps_packed, call_te, call_tir,
                        op)
 
-from .helpers import emit_te_mlp, mlp_inputs, mlp_vars, numpy_mlp, te_linear, te_relu
+from .helpers import emit_te_mlp, mlp_inputs, mlp_vars, numpy_mlp, relu_then_library, te_linear, te_relu
 
 
 def relu_prim(shape):
@@ -286,16 +286,6 @@ def test_graph_function_arguments_are_checked():
         lib["main"](args[0], args[1].T, *args[2:])
     with pytest.raises(DTypeError, match="argument x must have dtype float32, got float64"):
         lib["main"](args[0].astype("float64"), *args[1:])
-
-
-def relu_then_library(name):
-    bb = BlockBuilder()
-    x = Var("x", Tensor((2, 4), "float32"))
-    with bb.function("main", [x]):
-        lv0 = bb.emit_te(te_relu, x)
-        lv1 = bb.call_dps_packed(name, (lv0,), Tensor((2, 4), "float32"))
-        bb.emit_func_output(bb.emit(op("negative", lv1)))
-    return bb.get()
 
 
 X24 = np.array([[-1, 2, -3, 4], [5, -6, 7, -8]], "float32")

@@ -13,7 +13,7 @@ from mlc.ir.tir import IRModule
 from mlc.passes.graph import lower_to_tir, plan_memory, run_graph_passes
 from mlc.runtime.graph_executor import GraphExecutor
 
-from .helpers import emit_te_mlp, mlp_inputs, numpy_mlp, te_relu
+from .helpers import emit_te_mlp, fused_call, mlp_inputs, numpy_mlp, te_relu
 
 T4 = Tensor((4,), "float32")
 
@@ -120,19 +120,6 @@ def test_bind_params_of_a_prim_func_or_a_non_module():
 def test_build_of_something_else_names_what_it_takes():
     with pytest.raises(MLCError, match="build takes an IRModule, PrimFunc or GraphModule"):
         mlc.build({"main": None}, "llvm")
-
-
-def fused_call(body_fn):
-    from mlc.graph import BlockBuilder, call_fused
-    sub = BlockBuilder()
-    p = Var("p", T4)
-    with sub.function("f", [p]):
-        sub.emit_func_output(body_fn(sub, p))
-    bb = BlockBuilder(sub.get().without("f"))
-    x = Var("x", T4)
-    with bb.function("main", [x]):
-        bb.emit_func_output(bb.emit(call_fused(sub.get()["f"], (x,))))
-    return bb.get()
 
 
 def test_fuse_tir_merges_a_fused_function_of_call_tir_bindings():

@@ -10,22 +10,7 @@ from mlc.graph import (BlockBuilder, DeadCodeElimination, FuseOps, FuseTIR, Grap
                        Tensor, Var, call_fused, call_te, is_call_dps_packed, is_call_tir, is_const, is_op,
                        is_var, op, rewrite, wildcard)
 
-from .helpers import emit_te_mlp, mlp_inputs, mlp_vars, numpy_mlp, te_relu
-
-
-def op_mlp(n=2, d=3, h=4, o=2):
-    """dense -> add -> relu -> dense -> add, with graph ops."""
-    bb = BlockBuilder()
-    x, w0, b0, w1, b1 = params = mlp_vars(n, d, h, o)
-    with bb.function("main", params):
-        with bb.dataflow():
-            lv0 = bb.emit(op("nn.dense", x, w0))
-            lv1 = bb.emit(op("add", lv0, b0))
-            lv2 = bb.emit(op("nn.relu", lv1))
-            lv3 = bb.emit(op("nn.dense", lv2, w1))
-            gv = bb.emit_output(op("add", lv3, b1))
-        bb.emit_func_output(gv)
-    return bb.get()
+from .helpers import emit_te_mlp, mlp_inputs, numpy_mlp, op_mlp, te_relu
 
 
 def values(graph):

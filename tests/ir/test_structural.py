@@ -1,8 +1,15 @@
 """Structural equality and hashing are up to renaming, and see every real difference."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+import mlc
 from mlc import te
 from mlc.ir import assert_structural_equal, structural_equal, structural_hash
 from mlc.ir.expr import Var
-import pytest
+from mlc.ir.graph import Binding, Graph, Var as GVar, constant
+from mlc.ops.registry import TensorType
 from tests.programs import mm_relu_func
 
 
@@ -30,3 +37,30 @@ def test_assert_structural_equal_shows_the_difference():
     with pytest.raises(AssertionError, match="IR differs"):
         assert_structural_equal(mm_relu(16), mm_relu(8))
 
+
+
+def _graph(names=("x", "y"), value=1.0, fused_inputs_shared=True, dataflow=False):
+    """y = exp(x + c) with the add fused into a group, as FuseOps writes it (the group's
+    inputs are the outer graph's values) or as a separate function (its own inputs)."""
+    t = TensorType((4,), "float32")
+    x, y, z = GVar(names[0], t), GVar(names[1], t), GVar("z", t)
+    p = x if fused_inputs_shared else GVar("p", t)
+    s = y if fused_inputs_shared else GVar("s", t)
+    body = Graph((p,), (Binding((s,), "add", (p, constant(np.full(4, value, "float32")))),), (s,), name="f")
+    bindings = (Binding((y,), "fused", (x,), (("body", body), ("name", "f"))), Binding((z,), "exp", (y,)))
+    return Graph((x,), bindings, (z,), dataflow=dataflow)
+
+
+def test_graphs_are_equal_up_to_renaming_and_each_function_has_its_own_values():
+    a = _graph()
+    for b in (_graph(names=("u", "v")), _graph(fused_inputs_shared=False)):
+        assert structural_equal(a, b) and structural_hash(a) == structural_hash(b)
+    for c in (_graph(value=2.0), _graph(dataflow=True)):
+        assert not structural_equal(a, c)
+    assert structural_hash(a) != structural_hash(_graph(value=2.0))
+    # a fused body's module does not count: its call_tir names the enclosing graph's PrimFuncs
+    body = a.bindings[0].attr("body")
+    other = dataclasses.replace(body, module=mlc.IRModule({}))
+    b = a.with_bindings([dataclasses.replace(a.bindings[0], attrs=(("body", other), ("name", "f"))),
+                         a.bindings[1]])
+    assert structural_equal(a, b) and structural_hash(a) == structural_hash(b)

@@ -1,4 +1,6 @@
 """@R.function graphs: the course's hand-written main, and what Lowered.as_text() prints, parse and run."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -43,15 +45,62 @@ class MyModule:
 
 
 def test_course_style_module_with_a_graph_runs_on_the_virtual_machine():
-    assert isinstance(MyModule, mlc.script.GraphModule)
+    assert isinstance(MyModule, mlc.graph.GraphModule) and mlc.script.GraphModule is mlc.graph.GraphModule
+    assert list(MyModule) == ["linear0", "relu0", "main"] and list(MyModule.graph_functions) == ["main"]
     assert isinstance(MyModule["linear0"], mlc.PrimFunc) and MyModule["main"].ops() == ["call_tir", "call_tir"]
+    assert MyModule["main"].dataflow and MyModule["main"].module is MyModule.prim_funcs
     rng = np.random.default_rng(0)
     x, w, b = (rng.uniform(-1, 1, s).astype("float32") for s in [(1, 8), (4, 8), (4,)])
-    vm = R.VirtualMachine(R.build(MyModule, target="llvm"), mlc.cpu())
+    ex = R.build(MyModule, target="llvm")
+    assert isinstance(ex, mlc.graph.GraphLibrary) and ex.target.kind == "llvm"
+    vm = R.VirtualMachine(ex, mlc.cpu())
     out = vm["main"](mlc.nd.array(x), mlc.nd.array(w), mlc.nd.array(b))
+    assert isinstance(out, mlc.nd.NDArray)
     np.testing.assert_allclose(out.numpy(), np.maximum(x @ w.T + b, 0), rtol=1e-5, atol=1e-6)
-    # the printed module parses back into the same text
+    # what R.build gives is what mlc.build gives: its kernels are destination passing
+    z = mlc.nd.empty((1, 4), "float32")
+    ex["linear0"](mlc.nd.array(x), mlc.nd.array(w), mlc.nd.array(b), z)
+    np.testing.assert_allclose(z.numpy(), x @ w.T + b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(mlc.build(MyModule, "llvm")["main"](x, w, b), out.numpy())
+    # the printed module parses back into the same module, and the same text
+    mlc.assert_structural_equal(mlc.parse(MyModule.script()), MyModule)
     assert mlc.parse(MyModule.script()).script() == MyModule.script()
+
+
+def test_the_virtual_machine_checks_its_device_and_function():
+    ex = R.build(MyModule, "llvm")
+    with pytest.raises(mlc.MLCError, match=r"relax.VirtualMachine: this llvm module runs on cpu, not on cuda"):
+        R.VirtualMachine(ex, mlc.cuda())
+    with pytest.raises(mlc.MLCError, match="relax.VirtualMachine: dev must be a device such as mlc.cpu()"):
+        R.VirtualMachine(ex, "cpu")
+    with pytest.raises(mlc.MLCError, match="takes what relax.build returns .a GraphLibrary., got GraphModule"):
+        R.VirtualMachine(MyModule, mlc.cpu())
+    with pytest.raises(KeyError, match=r"runs graph functions; there is no 'linear0' among \['main'\]"):
+        R.VirtualMachine(ex, mlc.cpu())["linear0"]
+    x, w = np.ones((1, 2), "float32"), np.ones((2, 4), "float32")
+    two = R.VirtualMachine(R.build(mlc.parse(_two_results)), mlc.cpu())["main"](x, w)
+    assert isinstance(two, tuple) and all(isinstance(t, mlc.nd.NDArray) for t in two)
+    np.testing.assert_array_equal(two[0].numpy(), x @ w)
+    np.testing.assert_array_equal(two[1].numpy(), x)
+
+
+_two_results = """
+@I.ir_module
+class Module:
+    @T.prim_func
+    def mm(A: T.Buffer((1, 2), "float32"), B: T.Buffer((2, 4), "float32"), C: T.Buffer((1, 4), "float32")):
+        for i, j, k in T.grid(1, 4, 2):
+            with T.block("C"):
+                vi, vj, vk = T.axis.remap("SSR", [i, j, k])
+                with T.init():
+                    C[vi, vj] = T.float32(0)
+                C[vi, vj] = C[vi, vj] + A[vi, vk] * B[vk, vj]
+
+    @R.function
+    def main(x: R.Tensor((1, 2), "float32"), w: R.Tensor((2, 4), "float32")):
+        lv = R.call_tir(cls.mm, (x, w), out_sinfo=R.Tensor((1, 4), dtype="float32"))
+        return (lv, x)
+"""
 
 
 def mlp(x, w, b):
@@ -78,8 +127,14 @@ def test_lowered_jit_graphs_round_trip_and_run(name):
     jitted = mlc.jit(fn)
     text = jitted.lower(*args).as_text()
     parsed = mlc.parse(text)
-    assert parsed.script() == text
-    assert list(parsed.graphs) == [name]
+    assert isinstance(parsed, mlc.graph.GraphModule) and list(parsed.graph_functions) == [name]
+    # the graph as lowered, less its memory plan (mlc.build plans the parsed graph again)
+    lowered = jitted.lower(*args).graph
+    unplanned = lowered.with_bindings([replace(b, attrs=tuple(kv for kv in b.attrs if kv[0] != "storage"))
+                                       for b in lowered.bindings], storages=(), module=parsed.prim_funcs)
+    mlc.assert_structural_equal(parsed[name], unplanned)
+    mlc.assert_structural_equal(parsed.prim_funcs, jitted.lower(*args).mod)
+    mlc.assert_structural_equal(mlc.parse(parsed.script()), parsed)
     got = R.build(parsed)[name](*args)
     want = jitted(*args)
     for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
@@ -98,7 +153,18 @@ def _graph_text(main_body: str) -> str:
      "no such @T.prim_func"),
     ('    lv0 = R.call_tir(copy, (x,), out_sinfo=R.Tensor((5,), "float32"))\n    return lv0\n', 3,
      "buffer B is float32[4], given float32[5]"),
-    ('    lv0 = R.exp(x)\n    return lv0\n', 3, "R.exp is not supported"),
+    ('    lv0 = R.frobnicate(x)\n    return lv0\n', 3, "unknown op 'frobnicate'"),
+    ('    lv0 = R.nn.dense(x, x)\n    return lv0\n', 3, "nn.dense: weight (out_features, in_features) must have 2"),
+    ('    lv0 = R.reshape(x, size=(3,))\n    return lv0\n', 3, "R.reshape takes other arguments: it got an "
+     "unexpected keyword argument 'size'"),
+    ('    lv0 = R.sum(x, axis=len(x))\n    return lv0\n', 3, "attribute axis must be a literal"),
+    ('    lv0 = cls.nope(x)\n    return lv0\n', 3, "cls.nope is not supported in parsed graphs"),
+    ('    lv0 = R.call_dps_packed(copy, (x,), out_sinfo=R.Tensor((4,), "float32"))\n    return lv0\n', 3,
+     "names its library function by a string"),
+    ('    lv0 = R.call_dps_packed("env.copy", (x,))\n    return lv0\n', 3,
+     "R.call_dps_packed needs the result type"),
+    ('    lv0, lv1 = R.call_tir(copy, (x,), out_sinfo=R.Tensor((4,), "float32"))\n    return lv0\n', 3,
+     "gives 1 tensor(s), bound to 2 name(s)"),
     ('    lv0 = R.call_tir(copy, (x, y), out_sinfo=R.Tensor((4,), "float32"))\n    return lv0\n', 3,
      "name 'y' is not a parameter"),
     ('    lv0 = R.call_tir(copy, (x,), out_sinfo=R.Tensor((4,), "float32"))\n', 2, "no return statement"),
@@ -124,3 +190,24 @@ def test_the_older_call_tir_spelling_with_a_shape_and_dtype():
     mod = mlc.parse(text)
     x = np.arange(4, dtype="float32")
     np.testing.assert_array_equal(R.build(mod)["main"](x), x)
+
+
+_COPY = ('    @T.prim_func\n    def copy(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):\n'
+         '        for i in range(4):\n            B[i] = A[i]\n')
+_NEG = ('    @R.function(private=True)\n    def neg(p: R.Tensor((4,), "float32")):\n'
+        '        R.func_attr({"Primitive": True})\n        lv0 = R.negative(p)\n        return lv0\n')
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ('@I.ir_module\nclass Module:\n' + _COPY + _COPY, 8, "the module defines copy twice"),
+    ('@R.function\ndef copy(x: R.Tensor((4,), "float32")):\n    return x\n@I.ir_module\nclass Module:\n' + _COPY,
+     2, "the module defines copy twice"),
+    ('@I.ir_module\nclass Module:\n' + _NEG + '    @R.function\n    def main(x: R.Tensor((4,), "float32")):\n'
+     '        return x\n', 4, "private function neg (a fused group"),
+    ('@I.ir_module\nclass Module:\n' + _NEG + '    @R.function\n    def main(x: R.Tensor((4,), "float32")):\n'
+     '        lv0 = cls.neg(x, x)\n        return lv0\n', 10, "cls.neg takes 1 tensor(s), given 2"),
+])
+def test_module_level_errors_point_at_the_line(text, line, words):
+    with pytest.raises(ParseError) as info:
+        mlc.parse(text)
+    assert info.value.lineno == line and words in str(info.value)

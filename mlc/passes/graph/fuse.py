@@ -278,9 +278,9 @@ def _make_group(members: list[Binding], used_outside: set[int]) -> Binding:
             if isinstance(a, Var) and id(a) not in inside:
                 inputs.setdefault(id(a), a)
     outputs = tuple(v for b in members for v in b.outputs if id(v) in used_outside)
-    body = Graph(tuple(inputs.values()), tuple(members), outputs, name="fused")
-    return Binding(outputs, "fused", tuple(inputs.values()),
-                   (("body", body), ("name", group_name([b.op for b in members]))),
+    name = group_name([b.op for b in members])
+    body = Graph(tuple(inputs.values()), tuple(members), outputs, name=name)  # printed under that name
+    return Binding(outputs, "fused", tuple(inputs.values()), (("body", body), ("name", name)),
                    members[-1].loc)
 
 
