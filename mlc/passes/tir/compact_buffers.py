@@ -41,7 +41,7 @@ import numpy as np
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, const
 from ...ir.functor import Mutator, pre_order_nodes
-from ...ir.int_set import IntSet, canonical, relax
+from ...ir.arith import IntSet, canonical, relax
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
 
 __all__ = ["compact_buffers", "MAX_ENUMERATED_ITERATIONS"]
