@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ...ir.analysis import reads_only_written_points
 from ...ir.arith import same_expr
 from ...ir.buffer import Buffer
 from ...ir.expr import Binary, BufferLoad, IntImm, PrimExpr
@@ -213,6 +214,6 @@ def _classify_store(store: BufferStore) -> StoreKind:
     own = loads_of(value, buffer)
     if not own:
         return StoreKind("plain")
-    if all(same_expr(load.indices, store.indices) for load in own):
+    if reads_only_written_points((value,), {buffer: store.indices}):  # each lane reads its own element
         return StoreKind("self", own_loads=tuple(own))
     return StoreKind("other")

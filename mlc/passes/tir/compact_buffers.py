@@ -129,7 +129,7 @@ def _disjoint(prefix: list[For], box) -> bool:
     and each dimension's corners agree modulo its extent."""
     if not prefix:
         return True
-    from ...schedules.primitives.loop_analysis import evaluate_index
+    from ...ir.analysis import evaluate_index
     extents = []
     for f in prefix:
         if not (isinstance(f.min, IntImm) and isinstance(f.extent, IntImm)):

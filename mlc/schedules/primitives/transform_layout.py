@@ -29,17 +29,17 @@ import numpy as np
 
 from ...errors import DTypeError, IRError
 from ...ir import dtype as dt
+from ...ir.analysis import evaluate_index
+from ...ir.arith import Analyzer, IntSet, canonical, relax
 from ...ir.buffer import Buffer, BufferRegion
 from ...ir.expr import (Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, convert,
                         logical_or)
 from ...ir.functor import Mutator, substitute
-from ...ir.arith import Analyzer, IntSet, canonical, relax
 from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, Stmt, seq
 from ..analysis import is_param
 from ..base import ScheduleBase, instruction, schedule_error
 from ..index_map import IndexMap
 from ..state import find_block
-from .loop_analysis import evaluate_index
 
 __all__ = ["LayoutTransformPrimitives", "transform_layout_ir", "MAX_CHECKED_ELEMENTS"]
 

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir.arith import Analyzer, same_expr
-from ...ir.buffer import Buffer
-from ...ir.expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const
-from ...ir.functor import pre_order_nodes, substitute
-from ...ir.tir import Allocate, BlockRealize, BufferStore, For, IfThenElse, SeqStmt, Stmt
+from ..arith import Analyzer, same_expr
+from ..buffer import Buffer
+from ..expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const
+from ..functor import pre_order_nodes, substitute
+from ..tir import Allocate, BlockRealize, BufferStore, For, IfThenElse, SeqStmt, Stmt
 
 __all__ = ["reduction_binding", "iteration_conflict", "Access", "loop_accesses", "stmt_children",
            "evaluate_index", "ENUMERATION_LIMIT"]
