@@ -128,10 +128,12 @@ def test_analyzer_bind_replaces_a_range():
     assert ana.can_prove(I - I == 0) and not ana.can_prove(I < 100)
 
 
-def test_old_helpers_still_work():
+def test_offsets_and_differences():
     assert arith.split_offset(I + 3 - 1) == (I, 2)
-    assert arith.extent_between(I, I + 4) == 4
+    assert arith.constant_difference(I, I + 4) == 4
+    assert arith.constant_difference(I * 2 + J, J + 2 * I + 3) == 3  # on the linear form
     assert structural_equal(arith.difference(I, J), J - I)
+    assert structural_equal(arith.difference(I, 4 + I), const(4))
 
 
 # ------------------------------------------------------------- properties

@@ -15,12 +15,11 @@ Layering: these modules import ``dtype``, ``expr``, ``buffer`` and
 from .analyzer import Analyzer, eval_int
 from .bounds import ConstIntBound
 from .int_set import IntSet, relax, relax_region, union_regions
-from .linear import (Linear, difference, expr_key, extent_between, free_vars, same_expr, split_offset,
-                     uses_any)
-from .rewrite import canonical, constant_difference, linear
+from .linear import Linear, expr_key, free_vars, same_expr, split_offset, uses_any
+from .rewrite import canonical, constant_difference, difference, linear
 
 __all__ = [
     "Analyzer", "ConstIntBound", "IntSet", "Linear", "canonical", "constant_difference", "difference",
-    "eval_int", "expr_key", "extent_between", "free_vars", "linear", "relax", "relax_region",
+    "eval_int", "expr_key", "free_vars", "linear", "relax", "relax_region",
     "same_expr", "split_offset", "union_regions", "uses_any",
 ]

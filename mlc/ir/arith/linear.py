@@ -9,8 +9,8 @@ buffers by identity, everything else by structure).
 >>> i, j = Var("i"), Var("j")
 >>> same_expr(i * 2 + 1, i * 2 + 1), same_expr(i, j)
 (True, False)
->>> split_offset(i + 3), extent_between(i + 1, i + 4)
-((i, 3), 3)
+>>> split_offset(i + 3)
+(i, 3)
 """
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ from ..buffer import Buffer
 from ..expr import Binary, IntImm, PrimExpr, Var, const, make_binary
 from ..functor import node_fields, pre_order_nodes
 
-__all__ = ["expr_key", "same_expr", "free_vars", "uses_any", "Linear", "split_offset",
-           "extent_between", "difference"]
+__all__ = ["expr_key", "same_expr", "free_vars", "uses_any", "Linear", "split_offset"]
 
 
 # ------------------------------------------------------------------ identity
@@ -184,19 +183,3 @@ def split_offset(e: PrimExpr) -> tuple[PrimExpr | None, int]:
         delta = e.b.value if e.op == "add" else -e.b.value
         return (base, off + delta) if base is not None else (None, off + delta)
     return e, 0
-
-
-def extent_between(lo: PrimExpr, hi: PrimExpr) -> int | None:
-    """``hi - lo`` when both are the same base plus constant offsets, else None."""
-    base_lo, off_lo = split_offset(lo)
-    base_hi, off_hi = split_offset(hi)
-    if base_lo is None and base_hi is None or (
-            base_lo is not None and base_hi is not None and same_expr(base_lo, base_hi)):
-        return off_hi - off_lo
-    return None
-
-
-def difference(lo: PrimExpr, hi: PrimExpr) -> PrimExpr:
-    """``hi - lo``, folded to a constant when the two differ by one."""
-    value = extent_between(lo, hi)
-    return const(value, lo.dtype) if value is not None else hi - lo

@@ -24,7 +24,7 @@ from ..functor import Mutator
 from .bounds import ConstIntBound, linear_bound
 from .linear import Linear, expr_key
 
-__all__ = ["Rewriter", "linear", "canonical", "constant_difference", "FLOORDIV_RULES",
+__all__ = ["Rewriter", "linear", "canonical", "constant_difference", "difference", "FLOORDIV_RULES",
            "FLOORMOD_RULES", "MERGE_RULES", "COMPARE_RULES"]
 
 
@@ -348,3 +348,9 @@ def constant_difference(a: PrimExpr, b: PrimExpr) -> int | None:
     """``b - a`` when it is a constant, else None."""
     diff = linear(b).add(linear(a), -1)
     return diff.const if diff.is_const() else None
+
+
+def difference(lo: PrimExpr, hi: PrimExpr) -> PrimExpr:
+    """``hi - lo``, folded to a constant when the two differ by one."""
+    value = constant_difference(lo, hi)
+    return const(value, lo.dtype) if value is not None else hi - lo

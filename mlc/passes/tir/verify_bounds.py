@@ -142,12 +142,7 @@ def exact_bounds(index: PrimExpr, ranges: dict[Var, tuple[int, int] | None]) -> 
     variables = free_vars(index)
     if any(ranges.get(v) is None for v in variables):
         return None
-    form = linear(index)
-    if all(isinstance(atom, Var) for atom, _ in form.terms.values()):
-        lo = hi = form.const
-        for atom, coef in form.terms.values():
-            a, b = ranges[atom]
-            lo += min(coef * a, coef * b)
-            hi += max(coef * a, coef * b)
-        return lo, hi
-    return Analyzer({v: ranges[v] for v in variables}).enumerated_bounds(index, limit=ENUMERATION_LIMIT)
+    ana = Analyzer({v: ranges[v] for v in variables})
+    if all(isinstance(atom, Var) for atom, _ in linear(index).terms.values()):
+        return tuple(ana.const_int_bound(index))  # exact: each variable appears once
+    return ana.enumerated_bounds(index, limit=ENUMERATION_LIMIT)
