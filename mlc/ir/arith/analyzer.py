@@ -83,7 +83,7 @@ class Analyzer:
         """
         if self._rewriter is None:
             self._rewriter = Rewriter(self._bounds)
-        return self._rewriter.visit(expr)
+        return self._rewriter.simplify(expr)
 
     def const_int_bound(self, expr: PrimExpr) -> ConstIntBound:
         """Inclusive constant bounds of the integer ``expr`` (``None`` on an unknown side).

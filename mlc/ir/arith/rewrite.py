@@ -159,6 +159,7 @@ class Rewriter(Mutator):
         return super().visit(node)
 
     def simplify(self, e: PrimExpr) -> PrimExpr:
+        """``e`` rewritten: integer parts in linear form with every applicable rule applied."""
         return self.visit(e)
 
     # ---------------------------------------------------------- entry
