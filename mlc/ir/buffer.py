@@ -73,7 +73,7 @@ def _to_range(x, extent) -> Range:
             raise IRError("buffer regions take unit-stride slices only")
         lo = _index(0 if x.start is None else x.start)
         hi = extent if x.stop is None else _index(x.stop)
-        from .arith import difference
+        from .arith.rewrite import difference
         return Range(lo, difference(lo, hi))
     return Range(_index(x), convert(1, dt.INDEX))
 

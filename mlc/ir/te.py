@@ -21,12 +21,12 @@ import numpy as np
 from ..errors import IRError, ShapeError
 from . import dtype as dt
 from . import expr as _e
-from .arith import split_offset
+from .arith.linear import split_offset
 from .buffer import Buffer, BufferRegion, decl_buffer
 from .expr import (BufferLoad, CommReducer, IntImm, IterVar, PrimExpr, Range, Reduce, Var,
                    const, convert)
 from .functor import pre_order_nodes, substitute
-from .int_set import expr_key
+from .arith.linear import expr_key
 from .tir import Block, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, seq
 
 __all__ = [

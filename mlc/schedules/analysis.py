@@ -2,7 +2,7 @@
 
 Blocks declare the regions they read and write in terms of their own
 iterators. Substituting the iterators' bindings gives the regions in terms of
-the enclosing loops; relaxing some of those loops (:mod:`mlc.ir.int_set`)
+the enclosing loops; relaxing some of those loops (:mod:`mlc.ir.arith.int_set`)
 gives the region touched during one iteration of an outer loop.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from ..ir.buffer import Buffer, BufferRegion
 from ..ir.expr import Binary, BufferLoad, IntImm, PrimExpr, Range, Var
 from ..ir.functor import pre_order_nodes, substitute
-from ..ir.int_set import IntSet, canonical, relax_region, union_regions
+from ..ir.arith import Analyzer, IntSet, canonical, linear, relax_region, union_regions
 from ..ir.te import access_regions
 from ..ir.tir import Block, BlockRealize, For, PrimFunc, Stmt
 from .state import Location, all_blocks
@@ -116,7 +116,6 @@ def is_true(cond: PrimExpr) -> bool:
 def point_pattern(region: BufferRegion, iter_vars) -> list[tuple[Var, int]] | None:
     """For a region that is one point ``buf[v0 + c0, v1 + c1, ...]`` with distinct
     block iterators ``v``, the list of (v, c); None for any other shape."""
-    from ..ir.int_set import linear
     ids = {id(iv.var): iv.var for iv in iter_vars}
     out, seen = [], set()
     for r in region.region:
@@ -187,12 +186,11 @@ def and_all(conds: Sequence[PrimExpr]) -> PrimExpr:
 def simplify_predicate(pred: PrimExpr, ranges) -> PrimExpr:
     """``pred`` with integer comparisons normalised and conjuncts ``ranges`` prove dropped."""
     from ..ir.expr import make_binary
-    from ..ir.int_set import can_prove
-    keep = []
+    keep, ana = [], Analyzer(ranges)
     for cond in conjuncts(pred):
         if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge", "eq", "ne"):
             cond = make_binary(cond.op, canonical(cond.a), canonical(cond.b))
-        if not can_prove(cond, ranges):
+        if not ana.can_prove(cond):
             keep.append(cond)
     return and_all(keep)
 

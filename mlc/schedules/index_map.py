@@ -22,7 +22,7 @@ from ..errors import ScheduleError
 from ..ir import dtype as dt
 from ..ir.expr import Binary, IntImm, PrimExpr, Var, const, convert, make_binary
 from ..ir.functor import substitute
-from ..ir.int_set import canonical
+from ..ir.arith import canonical
 
 __all__ = ["IndexMap"]
 

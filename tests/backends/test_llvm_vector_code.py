@@ -12,8 +12,9 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc.backends.llvm.module import generate_ir
-from mlc.backends.llvm.vectorize import MAX_LANES, lane_stride
+from mlc.backends.llvm.vectorize import MAX_LANES
 from mlc.ir import expr as E
+from mlc.ir.analysis import lane_stride
 from mlc.ir.buffer import Buffer
 from mlc.ir.expr import BufferLoad, Var, const
 from mlc.ir.tir import BufferStore, For, PrimFunc, seq

@@ -1,10 +1,12 @@
-"""arith: simplify (canonical linear form, division rules under ranges) and const_bounds."""
+"""Analyzer: simplify (canonical linear form, division rules under ranges) and const_int_bound."""
 import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mlc.ir import arith
+from mlc.ir.arith import Analyzer
+from mlc.ir.arith.bounds import const_int_bound, var_bounds
 from mlc.ir.expr import Binary, IntImm, Range, Var, const, floordiv, floormod
 from mlc.ir.expr import max as emax
 from mlc.ir.expr import min as emin
@@ -32,79 +34,106 @@ def text(e):
     return expr_to_str(e)
 
 
+def simplify(e, ranges=None):
+    return Analyzer(ranges).simplify(e)
+
+
 I, J, K = Var("i"), Var("j"), Var("k")
 RANGES = {I: Range.from_extent(7), J: Range.from_extent(16), K: Range.from_extent(5)}
 
 
 def test_linear_terms_merge_and_order_by_coefficient():
-    assert text(arith.simplify(J + I * 4 - 2 + I * 2 + 5)) == "i * 6 + j + 3"
-    assert text(arith.simplify(I - J)) == "i - j"
-    assert text(arith.simplify(0 - J + 7)) == "7 - j"
-    assert text(arith.simplify(I * 3 - I * 3 + 2)) == "2"
-    assert text(arith.simplify((I + 1) * 4 - 4)) == "i * 4"
+    assert text(simplify(J + I * 4 - 2 + I * 2 + 5)) == "i * 6 + j + 3"
+    assert text(simplify(I - J)) == "i - j"
+    assert text(simplify(0 - J + 7)) == "7 - j"
+    assert text(simplify(I * 3 - I * 3 + 2)) == "2"
+    assert text(simplify((I + 1) * 4 - 4)) == "i * 4"
 
 
 def test_split_and_fuse_rules():
     j0, j1 = Var("j_0"), Var("j_1")
     r = {j0: Range.from_extent(32), j1: Range.from_extent(4)}
-    assert text(arith.simplify((j0 * 4 + j1) // 4, r)) == "j_0"
-    assert text(arith.simplify((j0 * 4 + j1) % 4, r)) == "j_1"
+    assert text(simplify((j0 * 4 + j1) // 4, r)) == "j_0"
+    assert text(simplify((j0 * 4 + j1) % 4, r)) == "j_1"
     # without ranges the remainder is kept, exactly
-    assert text(arith.simplify((j0 * 4 + j1) // 4)) == "j_0 + j_1 // 4"
-    assert text(arith.simplify((j0 * 4 + j1) % 4)) == "j_1 % 4"
+    assert text(simplify((j0 * 4 + j1) // 4)) == "j_0 + j_1 // 4"
+    assert text(simplify((j0 * 4 + j1) % 4)) == "j_1 % 4"
     f = Var("f")
     rf = {f: Range.from_extent(128 * 128)}
-    assert text(arith.simplify(f // 128 % 128, rf)) == "f // 128"
-    assert text(arith.simplify(f // 1 % 128, rf)) == "f % 128"
-    assert text(arith.simplify(f % 1, rf)) == "0"
-    assert text(arith.simplify((f * 8) // 8)) == "f"
-    assert text(arith.simplify(f // 4 // 8)) == "f // 32"
-    assert text(arith.simplify(f % 32 % 8)) == "f % 8"
+    assert text(simplify(f // 128 % 128, rf)) == "f // 128"
+    assert text(simplify(f // 1 % 128, rf)) == "f % 128"
+    assert text(simplify(f % 1, rf)) == "0"
+    assert text(simplify((f * 8) // 8)) == "f"
+    assert text(simplify(f // 4 // 8)) == "f // 32"
+    assert text(simplify(f % 32 % 8)) == "f % 8"
 
 
 def test_fused_indices_recombine():
     f = Var("f")
-    assert text(arith.simplify(f // 16 * 16 + f % 16)) == "f"
-    assert text(arith.simplify((f // 16 * 16 + f % 16) * 3 + 1)) == "f * 3 + 1"
-    assert text(arith.simplify(f // 48 * 48 + f // 8 % 6 * 8 + f % 8)) == "f"
-    assert text(arith.simplify(f // 8 % 6 * 8 + f % 8)) == "f % 48"
-    assert text(arith.simplify(f // 16 * 15 + f % 16)) == "f // 16 * 15 + f % 16"  # no match
+    assert text(simplify(f // 16 * 16 + f % 16)) == "f"
+    assert text(simplify((f // 16 * 16 + f % 16) * 3 + 1)) == "f * 3 + 1"
+    assert text(simplify(f // 48 * 48 + f // 8 % 6 * 8 + f % 8)) == "f"
+    assert text(simplify(f // 8 % 6 * 8 + f % 8)) == "f % 48"
+    assert text(simplify(f // 16 * 15 + f % 16)) == "f // 16 * 15 + f % 16"  # no match
 
 
 def test_min_max_with_provable_order():
-    assert text(arith.simplify(emin(I, I + 1))) == "i"
-    assert text(arith.simplify(emax(I, I + 1))) == "i + 1"
-    assert text(arith.simplify(emin(I, 100), RANGES)) == "i"
-    assert text(arith.simplify(emin(I, J), RANGES)) == "T.min(i, j)"
+    assert text(simplify(emin(I, I + 1))) == "i"
+    assert text(simplify(emax(I, I + 1))) == "i + 1"
+    assert text(simplify(emin(I, 100), RANGES)) == "i"
+    assert text(simplify(emin(I, J), RANGES)) == "T.min(i, j)"
 
 
 def test_comparisons_decided_by_ranges():
-    assert arith.simplify(I * 16 + J < 112, RANGES).value == 1
-    assert arith.simplify(I < 0, RANGES).value == 0
-    assert text(arith.simplify(I * 16 + J < 100, RANGES)) == "i * 16 + j < 100"
+    assert simplify(I * 16 + J < 112, RANGES).value == 1
+    assert simplify(I < 0, RANGES).value == 0
+    assert text(simplify(I * 16 + J < 100, RANGES)) == "i * 16 + j < 100"
 
 
 def test_float_expressions_keep_shape_but_indices_simplify():
     from mlc.ir.buffer import decl_buffer
     A = decl_buffer((64,), "float32", "A")
     e = A[(I * 4 + J) // 4] * 2.0
-    out = arith.simplify(e, {I: Range.from_extent(16), J: Range.from_extent(4)})
+    out = simplify(e, {I: Range.from_extent(16), J: Range.from_extent(4)})
     assert text(out) == "A[i] * T.float32(2)"
 
 
-def test_const_bounds():
-    assert arith.const_bounds(I * 16 + J, RANGES) == (0, 111)
-    assert arith.const_bounds(I - J, RANGES) == (-15, 6)
-    assert arith.const_bounds(I % 4, RANGES) == (0, 3)
-    assert arith.const_bounds((I + 8) % 16, RANGES) == (8, 14)
-    assert arith.const_bounds(emax(I, K) // 2, RANGES) == (0, 3)
-    assert arith.const_bounds(I + Var("free"), RANGES) is None
+def test_const_int_bound():
+    ana = Analyzer(RANGES)
+    assert ana.const_int_bound(I * 16 + J) == (0, 111)
+    assert ana.const_int_bound(I - J) == (-15, 6)
+    assert ana.const_int_bound(I % 4) == (0, 3)
+    assert ana.const_int_bound((I + 8) % 16) == (8, 14)
+    assert ana.const_int_bound(emax(I, K) // 2) == (0, 3)
+    assert ana.const_int_bound(I + Var("free")) == (None, None)
+    assert ana.const_int_bound(I - Var("free")).min is None
+    assert ana.const_int_bound(I - I) == (0, 0)  # the linear form cancels correlated terms
+    # the interval analysis the simplifier asks on each term: plain, per side
+    bounds = var_bounds(RANGES)
+    assert const_int_bound(I - I, bounds) == (-6, 6)
+    assert const_int_bound(emin(I, Var("free")), bounds) == (None, 6)
+    assert const_int_bound(emax(I, Var("free")), bounds) == (0, None)
+    assert const_int_bound(Var("free") % 8, bounds) == (0, 7)
 
 
-def test_old_helpers_still_work():
+def test_analyzer_bind_replaces_a_range():
+    ana = Analyzer()
+    assert ana.const_int_bound(I) == (None, None)
+    ana.bind(I, Range.from_extent(4))
+    assert ana.simplify(I // 4).value == 0
+    ana.bind(I, (4, 7))
+    assert ana.simplify(I // 4).value == 1 and ana.const_int_bound(I) == (4, 7)
+    ana.bind(I, Range(J, const(3)))  # a non-constant range bounds nothing
+    assert ana.const_int_bound(I) == (None, None)
+    assert ana.can_prove(I - I == 0) and not ana.can_prove(I < 100)
+
+
+def test_offsets_and_differences():
     assert arith.split_offset(I + 3 - 1) == (I, 2)
-    assert arith.extent_between(I, I + 4) == 4
+    assert arith.constant_difference(I, I + 4) == 4
+    assert arith.constant_difference(I * 2 + J, J + 2 * I + 3) == 3  # on the linear form
     assert structural_equal(arith.difference(I, J), J - I)
+    assert structural_equal(arith.difference(I, 4 + I), const(4))
 
 
 # ------------------------------------------------------------- properties
@@ -136,7 +165,7 @@ def points():
 
 @given(index_exprs(), st.booleans())
 def test_simplify_preserves_value(e, with_ranges):
-    out = arith.simplify(e, RANGES if with_ranges else None)
+    out = simplify(e, RANGES if with_ranges else None)
     for vi, vj, vk in points():
         env = {I: vi, J: vj, K: vk}
         assert evaluate(out, env) == evaluate(e, env), (text(e), text(out), env)
@@ -144,21 +173,21 @@ def test_simplify_preserves_value(e, with_ranges):
 
 @given(index_exprs())
 def test_simplify_is_idempotent(e):
-    once = arith.simplify(e, RANGES)
-    assert text(arith.simplify(once, RANGES)) == text(once)
+    once = simplify(e, RANGES)
+    assert text(simplify(once, RANGES)) == text(once)
 
 
 @given(index_exprs())
 def test_const_bounds_are_sound(e):
-    bounds = arith.const_bounds(e, RANGES)
-    assert bounds is not None
-    for vi, vj, vk in points():
-        assert bounds[0] <= evaluate(e, {I: vi, J: vj, K: vk}) <= bounds[1]
+    for bounds in (Analyzer(RANGES).const_int_bound(e), const_int_bound(e, var_bounds(RANGES))):
+        assert bounds.is_known()
+        for vi, vj, vk in points():
+            assert bounds[0] <= evaluate(e, {I: vi, J: vj, K: vk}) <= bounds[1]
 
 
 @given(index_exprs(), st.integers(-20, 40))
 def test_decided_comparisons_are_true(e, c):
-    out = arith.simplify(e < c, RANGES)
+    out = simplify(e < c, RANGES)
     if isinstance(out, IntImm):
         for vi, vj, vk in points():
             assert bool(out.value) == (evaluate(e, {I: vi, J: vj, K: vk}) < c)

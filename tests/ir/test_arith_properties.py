@@ -1,11 +1,12 @@
 """Every rewrite of the integer analyzer keeps the value: checked against brute force.
 
-``simplify`` (mlc/ir/arith.py) and the linear form, relaxation and bounds of
-mlc/ir/int_set.py are evaluated at *every* point of small variable ranges, so
-the range boundaries (where an off-by-one rule goes wrong: ``y == g`` in
-``(g*x + y) // c``, ``a == b + 1`` in ``min(a, b)``) are always tried. The
-families below follow the rules the analyzer implements, each over ranges
-that start below, at and above zero; a Hypothesis test then draws random
+The analyzer's ``simplify`` (mlc/ir/arith/rewrite.py), the linear form, its
+bounds (mlc/ir/arith/bounds.py), proofs (mlc/ir/arith/analyzer.py) and
+relaxation (mlc/ir/arith/int_set.py) are evaluated at *every* point of small
+variable ranges, so the range boundaries (where an off-by-one rule goes wrong:
+``y == g`` in ``(g*x + y) // c``, ``a == b + 1`` in ``min(a, b)``) are always
+tried. The families below follow the rules the analyzer implements, each over
+ranges that start below, at and above zero; a Hypothesis test then draws random
 expression trees over random ranges (negative ones included).
 """
 import itertools
@@ -15,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlc.ir import arith, int_set
+from mlc.ir.arith import Analyzer, IntSet, canonical, relax, relax_region
+from mlc.ir.arith.bounds import const_int_bound, var_bounds
 from mlc.ir.expr import (Binary, IntImm, Not, Range, Select, Var, const, floordiv, floormod, make_binary,
                          truncdiv, truncmod)
 from mlc.ir.expr import max as emax
 from mlc.ir.expr import min as emin
-from mlc.ir.int_set import IntSet
 
 X, Y, Z = Var("x"), Var("y"), Var("z")
 
@@ -70,9 +71,9 @@ def ranges_of(spans):
 
 def check_simplify(e, spans):
     """``simplify`` with and without ranges agrees with ``e`` at every point of ``spans``."""
-    with_ranges = arith.simplify(e, ranges_of(spans))
-    without = arith.simplify(e)
-    canon = int_set.canonical(e) if e.dtype != "bool" else e
+    with_ranges = Analyzer(ranges_of(spans)).simplify(e)
+    without = Analyzer().simplify(e)
+    canon = canonical(e) if e.dtype != "bool" else e
     for env in env_points(spans):
         want = value(e, env)
         assert value(with_ranges, env) == want, (e, with_ranges, spans, env)
@@ -81,13 +82,14 @@ def check_simplify(e, spans):
 
 
 def check_bounds(e, spans, exact=False):
-    """Both ``const_bounds`` contain every value of ``e`` (or say they do not know: None);
-    with ``exact``, they know and equal the exact range."""
+    """Both bounds, the analyzer's (on the linear form) and the plain interval analysis the
+    simplifier asks, contain every value of ``e`` (or say they do not know: None); with
+    ``exact``, they know and equal the exact range."""
     values = [value(e, env) for env in env_points(spans)]
     lo, hi = min(values), max(values)
-    b = arith.const_bounds(e, ranges_of(spans))
-    assert b is None or b[0] <= lo and hi <= b[1], (e, spans, b, (lo, hi))
-    c = int_set.const_bounds(e, ranges_of(spans))
+    b = const_int_bound(e, var_bounds(ranges_of(spans)))
+    assert (b[0] is None or b[0] <= lo) and (b[1] is None or hi <= b[1]), (e, spans, b, (lo, hi))
+    c = Analyzer(ranges_of(spans)).const_int_bound(e)
     assert (c[0] is None or c[0] <= lo) and (c[1] is None or hi <= c[1]), (e, spans, c, (lo, hi))
     if exact:
         assert b == (lo, hi), (e, spans, b)
@@ -190,14 +192,14 @@ def test_comparisons_decided_only_when_the_bounds_settle_them(op):
             for c in (lo - 1, lo, lo + 1, hi - 1, hi, hi + 1):
                 cond = make_binary(op, e, const(c))
                 check_simplify(cond, spans)
-                proven = int_set.can_prove(cond, ranges_of(spans))
+                proven = Analyzer(ranges_of(spans)).can_prove(cond)
                 if proven:
                     assert all(value(cond, env) for env in env_points(spans)), (cond, spans)
         # a single variable against a constant: can_prove is complete there
         for c in range(-2, 6):
             cond = make_binary(op, X, const(c))
             truth = all(value(cond, env) for env in env_points({"x": (0, 3)}))
-            assert int_set.can_prove(cond, ranges_of({"x": (0, 3)})) == (truth and op != "ne"), cond
+            assert Analyzer(ranges_of({"x": (0, 3)})).can_prove(cond) == (truth and op != "ne"), cond
 
 
 def test_truncated_division_over_negative_ranges():
@@ -230,7 +232,7 @@ def check_relax(e, spans, relaxed, exact=False):
     other variables; with ``exact``, its ends are attained."""
     by_name = {"x": X, "y": Y, "z": Z}
     dom = {by_name[n]: IntSet(const(spans[n][0]), const(spans[n][1])) for n in relaxed}
-    s = int_set.relax(e, dom)
+    s = relax(e, dom)
     fixed = {n: r for n, r in spans.items() if n not in relaxed}
     for outer in env_points(fixed):
         inner = [value(e, {**outer, **env}) for env in env_points({n: spans[n] for n in relaxed})]
@@ -281,21 +283,21 @@ def test_linear_form_of_constants_and_coefficients_is_exact():
         for a in range(-2 * c, 2 * c + 1):
             for k in (-c - 1, -1, 0, 1, c + 1):
                 for e in (floordiv(X * a + k, c), floormod(X * a + k, c), floordiv(X * a + Y + k, c)):
-                    canon = int_set.canonical(e)
+                    canon = canonical(e)
                     for env in env_points({"x": (-3, 3), "y": (0, 2)}):
                         assert value(canon, env) == value(e, env), (e, canon, env)
     for k in range(-9, 10):
         for c in (2, 3, -2, -3):
             for op, want in (("floordiv", k // c), ("floormod", k % c)):
                 unfolded = Binary(op, const(k), const(c), "int32")  # as a rewrite may leave it
-                assert int_set.canonical(unfolded).value == want, (op, k, c)
-                assert arith.simplify(unfolded).value == want, (op, k, c)
+                assert canonical(unfolded).value == want, (op, k, c)
+                assert Analyzer().simplify(unfolded).value == want, (op, k, c)
                 cancelled = Binary(op, X - X + k, const(c), "int32")
-                assert int_set.canonical(cancelled).value == want, (op, k, c)
-                assert arith.simplify(cancelled).value == want, (op, k, c)
+                assert canonical(cancelled).value == want, (op, k, c)
+                assert Analyzer().simplify(cancelled).value == want, (op, k, c)
     for d in range(-3, 4):
         for op, want in ((emin, min), (emax, max)):
-            canon = int_set.canonical(op(X, X + d))
+            canon = canonical(op(X, X + d))
             for x in range(-2, 3):
                 assert value(canon, {"x": x}) == want(x, x + d), (d, canon)
 
@@ -324,9 +326,9 @@ def test_ranges_regions_and_enumeration_end_where_they_should():
         s = IntSet.from_range(Range(const(lo), const(extent)))
         assert (s.min.value, s.max.value) == (lo, lo + extent - 1)
         assert s.extent().value == extent
-        assert int_set.enumerated_bounds(X * 2 - 1, {X: (lo, lo + extent - 1)}) == (2 * lo - 1, 2 * (lo + extent - 1) - 1)
-        assert int_set.const_bounds(X, {X: Range(const(lo), const(extent))}) == (lo, lo + extent - 1)
-    (region,) = int_set.relax_region([Range(X * 4 + Y, const(2))], {Y: IntSet.from_extent(4)})
+        assert Analyzer({X: (lo, lo + extent - 1)}).enumerated_bounds(X * 2 - 1) == (2 * lo - 1, 2 * (lo + extent - 1) - 1)
+        assert Analyzer({X: Range(const(lo), const(extent))}).const_int_bound(X) == (lo, lo + extent - 1)
+    (region,) = relax_region([Range(X * 4 + Y, const(2))], {Y: IntSet.from_extent(4)})
     for x in (-1, 0, 3):
         assert (value(region.min, {"x": x}), value(region.max, {"x": x})) == (4 * x, 4 * x + 4)
 

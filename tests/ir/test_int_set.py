@@ -1,4 +1,4 @@
-"""int_set: linear normal form, relaxation, bounds; soundness checked by enumeration."""
+"""arith: linear normal form, relaxation, bounds; soundness checked by enumeration."""
 import itertools
 
 from hypothesis import given, settings, strategies as st
@@ -6,8 +6,7 @@ from hypothesis import given, settings, strategies as st
 from mlc.ir.expr import Binary, IntImm, Var, const, floordiv, floormod
 from mlc.ir.expr import max as emax
 from mlc.ir.expr import min as emin
-from mlc.ir.int_set import (IntSet, can_prove, canonical, const_bounds, constant_difference, expr_key,
-                            relax, relax_region)
+from mlc.ir.arith import Analyzer, IntSet, canonical, constant_difference, expr_key, relax, relax_region
 from mlc.ir.expr import Range
 
 i, j, k = Var("i"), Var("j"), Var("k")
@@ -52,14 +51,15 @@ def test_union_intersect_and_unknown_sides():
     assert relax(floordiv(i, j), {i: IntSet.from_extent(4), j: IntSet.from_extent(4)}).min is None
 
 
-def test_const_bounds_and_can_prove():
-    assert const_bounds(i * 4 + j, {i: (0, 31), j: (0, 3)}) == (0, 127)
-    assert const_bounds(floormod(i, 8), {i: Range.from_extent(100)}) == (0, 7)
-    assert const_bounds(i - i, {i: (0, 9)}) == (0, 0)  # correlations are exact in the linear form
-    assert const_bounds(i + k, {i: (0, 3)}) == (None, None)
-    assert can_prove(i * 4 + j < 128, {i: (0, 31), j: (0, 3)})
-    assert not can_prove(i * 4 + j < 127, {i: (0, 31), j: (0, 3)})
-    assert can_prove(Binary("and", i >= 0, j <= 3, "bool"), {i: (0, 1), j: (0, 3)})
+def test_const_int_bound_and_can_prove():
+    assert Analyzer({i: (0, 31), j: (0, 3)}).const_int_bound(i * 4 + j) == (0, 127)
+    assert Analyzer({i: Range.from_extent(100)}).const_int_bound(floormod(i, 8)) == (0, 7)
+    assert Analyzer({i: (0, 9)}).const_int_bound(i - i) == (0, 0)  # correlations are exact in the linear form
+    assert Analyzer({i: (0, 3)}).const_int_bound(i + k) == (None, None)
+    assert Analyzer({i: IntSet.from_extent(4, 2)}).const_int_bound(i) == (2, 5)
+    assert Analyzer({i: (0, 31), j: (0, 3)}).can_prove(i * 4 + j < 128)
+    assert not Analyzer({i: (0, 31), j: (0, 3)}).can_prove(i * 4 + j < 127)
+    assert Analyzer({i: (0, 1), j: (0, 3)}).can_prove(Binary("and", i >= 0, j <= 3, "bool"))
 
 
 LEAVES = st.sampled_from(["i", "j", "k"]) | st.integers(-3, 5)

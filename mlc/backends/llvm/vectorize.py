@@ -14,9 +14,10 @@ float16 or bool memory, a non-constant extent) keeps the loop metadata of
 
 The lanes run in lockstep, statement by statement, which is the loop's
 meaning only when no lane sees another lane's writes. :func:`plan` proves
-that before anything is emitted: each buffer the body writes is accessed
-(read or written) at one index expression only, and that index moves by a
-nonzero constant per lane, so different lanes touch different elements.
+that before anything is emitted (:func:`mlc.ir.analysis.lanes_independent`):
+each buffer the body writes is accessed (read or written) at one index
+expression only, and that index moves by a nonzero constant per lane, so
+different lanes touch different elements.
 
 Example: the register-tile update of the default matmul schedule::
 
@@ -31,9 +32,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ...ir.arith import same_expr
-from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, Binary, BufferLoad, FloatImm, IntImm, PrimExpr, Select,
-                        Var)
+from ...ir.analysis import lane_stride, lanes_independent
+from ...ir.expr import COMPARE_OPS, LOGIC_OPS, Binary, BufferLoad, IntImm, PrimExpr, Select, Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore, For, SeqStmt
 from . import arith
@@ -67,7 +67,7 @@ def plan(gen, s: For) -> list[BufferStore] | None:
         if (st.buffer.dtype not in _MEMORY_DTYPES or len(st.indices) != 1 or st.value.dtype != st.buffer.dtype
                 or not _supported(st.value, var, depends, gen)):
             return None
-    return stores if _lanes_independent(stores, var) else None
+    return stores if lanes_independent(stores, var) else None
 
 
 def emit(gen, s: For, stores: list[BufferStore]) -> None:
@@ -105,30 +105,6 @@ class _Dependence:
         return hit
 
 
-def lane_stride(e: PrimExpr, var: Var) -> int | None:
-    """How far integer expression ``e`` moves when ``var`` grows by one, when that is the
-    same constant for every value of ``var``; None when it is not (or is not known)."""
-    if isinstance(e, Var):
-        return 1 if e is var else 0
-    if isinstance(e, (IntImm, FloatImm)):
-        return 0
-    if isinstance(e, Binary) and e.op in ("add", "sub"):
-        a, b = lane_stride(e.a, var), lane_stride(e.b, var)
-        if a is None or b is None:
-            return None
-        return a + b if e.op == "add" else a - b
-    if isinstance(e, Binary) and e.op == "mul":
-        a, b = lane_stride(e.a, var), lane_stride(e.b, var)
-        if a == 0 and b == 0:
-            return 0
-        if a == 0 and isinstance(e.a, IntImm) and b is not None:
-            return e.a.value * b
-        if b == 0 and isinstance(e.b, IntImm) and a is not None:
-            return e.b.value * a
-        return None
-    return 0 if not any(n is var for n in pre_order_nodes(e)) else None
-
-
 def _supported(e: PrimExpr, var: Var, depends: _Dependence, gen) -> bool:
     """Whether the lane-dependent parts of value ``e`` have a vector form here."""
     if not depends(e):
@@ -153,23 +129,6 @@ def _supported(e: PrimExpr, var: Var, depends: _Dependence, gen) -> bool:
         return (e.dtype in _MEMORY_DTYPES and not gen._loads(e.true_value) and not gen._loads(e.false_value)
                 and all(_supported(x, var, depends, gen) for x in (e.cond, e.true_value, e.false_value)))
     return False
-
-
-def _lanes_independent(stores: list[BufferStore], var: Var) -> bool:
-    """Each written buffer is accessed at one index only, moving a nonzero constant per lane."""
-    written = {}
-    for st in stores:
-        index = written.setdefault(st.buffer, st.indices[0])
-        stride = lane_stride(index, var)
-        if stride is None or stride == 0 or not same_expr(index, st.indices[0]):
-            return False
-    for st in stores:
-        for root in (st.value, st.indices[0]):
-            for n in pre_order_nodes(root):
-                if isinstance(n, BufferLoad) and n.buffer in written:
-                    if len(n.indices) != 1 or not same_expr(n.indices[0], written[n.buffer]):
-                        return False
-    return True
 
 
 # ------------------------------------------------------------------ emission

@@ -15,43 +15,24 @@ stored indices. Orderings between units are checked while the region runs
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ...ir.analysis import reads_only_written_points
+from ...ir.arith import same_expr
 from ...ir.buffer import Buffer
-from ...ir.expr import Binary, BufferLoad, IntImm, PrimExpr, Var
+from ...ir.expr import Binary, BufferLoad, IntImm, PrimExpr
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                        SeqStmt, Stmt)
 from .values import REDUCTIONS
 
-__all__ = ["Analysis", "StoreKind", "InitReduction", "RegionPlan", "is_lockstep", "same_expr"]
+__all__ = ["Analysis", "StoreKind", "InitReduction", "RegionPlan", "is_lockstep"]
 
 
 def is_lockstep(loop: For) -> bool:
     """GPU thread axes run in lockstep; blockIdx loops are independent, like parallel loops."""
     return loop.kind == "thread_binding" and not (loop.thread_binding or "").startswith("blockIdx")
-
-
-def same_expr(a, b) -> bool:
-    """Exact equality of expressions: the same variables and buffers (by identity)."""
-    stack = [(a, b)]
-    while stack:
-        x, y = stack.pop()
-        if x is y:
-            continue
-        if type(x) is not type(y) or isinstance(x, (Var, Buffer)):
-            return False
-        if dataclasses.is_dataclass(x):
-            stack.extend((getattr(x, f.name), getattr(y, f.name)) for f in dataclasses.fields(x))
-        elif isinstance(x, tuple):
-            if len(x) != len(y):
-                return False
-            stack.extend(zip(x, y))
-        elif x != y:
-            return False
-    return True
 
 
 def loads_of(node, buffer: Buffer) -> list[BufferLoad]:
@@ -233,6 +214,6 @@ def _classify_store(store: BufferStore) -> StoreKind:
     own = loads_of(value, buffer)
     if not own:
         return StoreKind("plain")
-    if all(same_expr(load.indices, store.indices) for load in own):
+    if reads_only_written_points((value,), {buffer: store.indices}):  # each lane reads its own element
         return StoreKind("self", own_loads=tuple(own))
     return StoreKind("other")

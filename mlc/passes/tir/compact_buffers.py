@@ -41,7 +41,7 @@ import numpy as np
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, const
 from ...ir.functor import Mutator, pre_order_nodes
-from ...ir.int_set import IntSet, canonical, relax
+from ...ir.arith import IntSet, canonical, relax
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
 
 __all__ = ["compact_buffers", "MAX_ENUMERATED_ITERATIONS"]
@@ -129,7 +129,7 @@ def _disjoint(prefix: list[For], box) -> bool:
     and each dimension's corners agree modulo its extent."""
     if not prefix:
         return True
-    from ...schedules.primitives.loop_analysis import evaluate_index
+    from ...ir.analysis import evaluate_index
     extents = []
     for f in prefix:
         if not (isinstance(f.min, IntImm) and isinstance(f.extent, IntImm)):

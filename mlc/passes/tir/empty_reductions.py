@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ...ir.arith import simplify
+from ...ir.arith import Analyzer
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.structural import structural_equal
@@ -122,11 +122,12 @@ class _Expand(Mutator):
             lo = cast(iv.dom.min, value.dtype)
             conds += [lo <= value, value < lo + cast(iv.dom.extent, value.dtype)]
         predicate, seen = const(True, "bool"), []
-        for c in (simplify(c, self.ranges) for c in conds):
+        ana = Analyzer(self.ranges)
+        for c in (ana.simplify(c) for c in conds):
             if not any(structural_equal(c, d) for d in seen):
                 seen.append(c)
                 predicate = logical_and(predicate, c)
-        predicate = simplify(predicate, self.ranges)
+        predicate = ana.simplify(predicate)
         loads = list(pre_order_nodes(block.init))
         new_block = replace(block, iter_vars=tuple(iv for _, iv in kept), body=block.init, init=None,
                             reads=access_regions(loads))

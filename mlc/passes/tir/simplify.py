@@ -1,6 +1,6 @@
 """simplify: small, always-valid clean-ups of lowered programs.
 
-* buffer indices and loop bounds go through :func:`mlc.ir.arith.simplify`
+* buffer indices and loop bounds go through :meth:`mlc.ir.arith.Analyzer.simplify`
   with the ranges of the enclosing loops: ``(i + 2) + 3 -> i + 5``,
   ``(f0 * 32 + f1) // 64 -> f0 // 2`` when ``f1 < 32``;
 * other expressions are rebuilt through the expression builders, which fold
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ...ir import arith
+from ...ir.arith import Analyzer
 from ...ir import dtype as dt
 from ...ir.expr import (Binary, BufferLoad, Cast, IntImm, Not, PrimExpr, Range, Select, Var,
                         cast, const, logical_not, make_binary)
@@ -47,7 +47,7 @@ class _Simplify(Mutator):
 
     def index(self, e: PrimExpr) -> PrimExpr:
         """An index or loop bound, in canonical form under the enclosing loops' ranges."""
-        return arith.simplify(self.visit(e), self.ranges)
+        return Analyzer(self.ranges).simplify(self.visit(e))
 
     # ------------------------------------------------------------ expressions
     def visit_Binary(self, node: Binary):

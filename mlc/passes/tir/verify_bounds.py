@@ -10,11 +10,11 @@ turned into loops (:func:`convert_blocks_to_loops`, block predicates become
 around it: one under no ``if`` and no ``select``/``if_then_else`` branch
 (guarded accesses and padded stages are legal however their index ranges).
 Each loop variable must have a constant range. An index whose sound interval
-bounds (:func:`mlc.ir.int_set.const_bounds`) lie inside its dimension is
+bounds (:meth:`mlc.ir.arith.Analyzer.const_int_bound`) lie inside its dimension is
 fine; any other is refused only on its *exact* range over the loops: from
 the linear normal form when the index is affine in the loop variables
-(:func:`mlc.ir.int_set.linear`), else by enumerating at most 4096 points
-(:func:`mlc.ir.int_set.enumerated_bounds`). Any access for which that is not
+(:func:`mlc.ir.arith.linear`), else by enumerating at most 4096 points
+(:meth:`mlc.ir.arith.Analyzer.enumerated_bounds`). Any access for which that is not
 possible is left alone (the ``check_bounds`` build mode checks those at run
 time).
 
@@ -34,7 +34,7 @@ from ...errors import CompileError
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, Select, Var
 from ...ir.functor import node_fields
-from ...ir.int_set import const_bounds, enumerated_bounds, free_vars, linear
+from ...ir.arith import Analyzer, free_vars, linear
 from ...ir.printer import expr_to_str
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt
 from .convert_blocks import convert_blocks_to_loops
@@ -132,7 +132,7 @@ def _surely_inside(index: PrimExpr, extent: int, ranges) -> bool:
     variables = free_vars(index)
     if any(ranges.get(v) is None for v in variables):
         return False
-    lo, hi = const_bounds(index, {v: ranges[v] for v in variables})
+    lo, hi = Analyzer({v: ranges[v] for v in variables}).const_int_bound(index)
     return lo is not None and hi is not None and 0 <= lo and hi < extent
 
 
@@ -142,12 +142,7 @@ def exact_bounds(index: PrimExpr, ranges: dict[Var, tuple[int, int] | None]) -> 
     variables = free_vars(index)
     if any(ranges.get(v) is None for v in variables):
         return None
-    form = linear(index)
-    if all(isinstance(atom, Var) for atom, _ in form.terms.values()):
-        lo = hi = form.const
-        for atom, coef in form.terms.values():
-            a, b = ranges[atom]
-            lo += min(coef * a, coef * b)
-            hi += max(coef * a, coef * b)
-        return lo, hi
-    return enumerated_bounds(index, {v: ranges[v] for v in variables}, limit=ENUMERATION_LIMIT)
+    ana = Analyzer({v: ranges[v] for v in variables})
+    if all(isinstance(atom, Var) for atom, _ in linear(index).terms.values()):
+        return tuple(ana.const_int_bound(index))  # exact: each variable appears once
+    return ana.enumerated_bounds(index, limit=ENUMERATION_LIMIT)

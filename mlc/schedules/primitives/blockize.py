@@ -21,7 +21,7 @@ from dataclasses import replace as dc_replace
 
 from ...ir.expr import IntImm, IterVar, Range, Var, const
 from ...ir.functor import substitute
-from ...ir.int_set import Linear, canonical, const_bounds, linear, uses_any
+from ...ir.arith import Analyzer, Linear, canonical, constant_difference, free_vars, linear, uses_any
 from ...ir.tir import Block, BlockRealize, For, PrimFunc
 from ..analysis import and_all, conjuncts, loop_dom, loop_ranges, loops_below, relax_regions
 from ..base import BlockRV, ScheduleBase, instruction, schedule_error
@@ -49,7 +49,6 @@ def split_binding(value, inner_vars) -> tuple[Linear, Linear] | None:
 
 
 def _outer_of(atom, inner_vars) -> list[Var]:
-    from ...ir.int_set import free_vars
     ids = {id(v) for v in inner_vars}
     return [v for v in free_vars(atom) if id(v) not in ids]
 
@@ -87,7 +86,7 @@ def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
         if not inner.terms:
             factor = 1
         else:
-            lo, hi = const_bounds(inner.to_expr(), inner_ranges)
+            lo, hi = Analyzer(inner_ranges).const_int_bound(inner.to_expr())
             if lo is None or hi is None:
                 raise schedule_error(prim, f"loop {loop.name!r}: cannot bound the inner part of "
                                      f"{iv.var.name}'s binding {value!r}", func, inner_realize)
@@ -102,7 +101,7 @@ def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
         scaled = Linear({k: [a, c // factor] for k, (a, c) in outer.terms.items()}, outer.const // factor,
                         outer.dtype)
         ovalue = scaled.to_expr()
-        o_lo, o_hi = const_bounds(ovalue, outer_ranges)
+        o_lo, o_hi = Analyzer(outer_ranges).const_int_bound(ovalue)
         if o_lo is None or o_hi is None:
             dom = iv.dom
             if not (isinstance(dom.extent, IntImm) and isinstance(dom.min, IntImm) and dom.min.value == 0):
@@ -143,7 +142,6 @@ def _rebind_predicate(pred, old_values, new_values):
     """Conjuncts comparing an old binding (plus a constant) are rewritten on the new one,
     so ``T.where(i_0 * 5 + i_1 < 12)`` becomes ``T.where(vi_o * 5 + i_1 < 12)``."""
     from ...ir.expr import Binary, make_binary
-    from ...ir.int_set import constant_difference
     out = []
     for cond in conjuncts(pred):
         if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge"):

@@ -22,7 +22,7 @@ from dataclasses import replace as dc_replace
 
 from ...ir.buffer import SCOPES, Buffer, BufferRegion
 from ...ir.expr import IntImm, IterVar, Range, Var, const
-from ...ir.int_set import can_prove, canonical, relax_region
+from ...ir.arith import Analyzer, canonical, relax_region
 from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
 from ..analysis import and_all, clip_to_shape, loop_dom, loop_ranges, regions_in_loops, stmt_blocks
 from ..base import BlockRV, ScheduleBase, instruction, schedule_error
@@ -58,7 +58,8 @@ def _copy_nest(name: str, src: Buffer, dst: Buffer, region: list[tuple], ranges)
         iters.append(IterVar(Var(f"v{d}"), Range(const(0), size), "spatial"))
         value = canonical(lo + ax)
         values.append(value)
-        conds += [c for c in (value >= 0, value < size) if not can_prove(c, ranges)]
+        ana = Analyzer(ranges)
+        conds += [c for c in (value >= 0, value < size) if not ana.can_prove(c)]
     idx = tuple(iv.var for iv in iters)
     point = lambda buf: BufferRegion(buf, tuple(Range(i, const(1)) for i in idx))  # noqa: E731
     block = Block(name, tuple(iters), (point(src),), (point(dst),), BufferStore(dst, src[idx], idx))

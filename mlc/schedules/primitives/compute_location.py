@@ -41,11 +41,8 @@ import itertools
 
 import numpy as np
 
-from ...ir import arith
 from ...ir.expr import Binary, IntImm, PrimExpr, Var, const, make_binary
-from ...ir.int_set import _eval_int as eval_int
-from ...ir.int_set import (IntSet, can_prove, canonical, const_bounds, constant_difference,
-                           enumerated_bounds)
+from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..analysis import (block_order, buffer_ids, conjuncts, is_param, loop_ranges,
                         loops_below, point_pattern, relaxed_access, stmt_blocks)
@@ -242,9 +239,9 @@ class _Move:
             bounds.append((lo, hi, full.min.value))
             shape.append(full.max.value - full.min.value + 1)
         loop_vars = [f.loop_var for f in outer]
-        spans = []
+        spans, ana = [], Analyzer(ranges)
         for v in loop_vars:
-            lo, hi = const_bounds(v, ranges)
+            lo, hi = ana.const_int_bound(v)
             spans.append(range(lo, hi + 1) if lo is not None and hi is not None else None)
         points = 1
         for r in spans:
@@ -343,6 +340,7 @@ class _Move:
     # ---------------------------------------------------------------- build
     def _new_nest(self, doms):
         ranges = loop_ranges([n for n in self.lloc.path if isinstance(n, For)] + [self.loop])
+        ana = Analyzer(ranges)
         loops, values, conds = [], [], []
         for iv in self.block.iter_vars:
             full = IntSet.from_range(iv.dom)
@@ -350,13 +348,13 @@ class _Move:
             s = IntSet(full.min if s.min is None else s.min, full.max if s.max is None else s.max)
             extent = s.extent()
             if not isinstance(extent, IntImm):  # the loop ranges may decide divisions
-                extent = arith.simplify(extent, ranges)
+                extent = ana.simplify(extent)
             exact = isinstance(extent, IntImm)
             if exact:
                 size = extent.value
             else:
-                exact_bounds = enumerated_bounds(extent, ranges)
-                size = exact_bounds[1] if exact_bounds else const_bounds(extent, ranges)[1]
+                exact_bounds = ana.enumerated_bounds(extent)
+                size = exact_bounds[1] if exact_bounds else ana.const_int_bound(extent).max
                 if size is None:
                     raise self.error(f"cannot bound the number of values of {iv.var.name} "
                                      f"needed per iteration ({extent!r})", self.realize)
@@ -367,13 +365,13 @@ class _Move:
             else:
                 ax = index_var(f"ax{len(loops)}")
                 loops.append((ax, const(0), const(size)))
-                ranges[ax] = _range(size)
+                ana.bind(ax, _range(size))
                 value = canonical(s.min + ax)
             values.append(value)
             if not exact:
                 conds.append(value <= s.max)
             for cond in (value >= full.min, value <= full.max):
-                if not can_prove(cond, ranges):
+                if not ana.can_prove(cond):
                     conds.append(_pretty_bound(cond))
         conds += self._carried_predicate(values)
         pred = conds[0] if conds else const(True, "bool")
@@ -425,7 +423,6 @@ class _Move:
 
 
 def _vars(e) -> list[Var]:
-    from ...ir.int_set import free_vars
     return free_vars(e)
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace as dc_replace
 from ...ir.buffer import BufferRegion
 from ...ir.expr import BufferLoad, IntImm, Var
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.int_set import IntSet, expr_key
+from ...ir.arith import IntSet, expr_key
 from ...ir.tir import BlockRealize, BufferStore, PrimFunc
 from ..analysis import block_order, buffer_ids, is_param, merge_regions, relax_regions
 from ..base import ScheduleBase, instruction, schedule_error

@@ -4,7 +4,7 @@
 ``unroll`` and ``bind``. It refuses, before building anything, a loop that is
 already of another kind, and for every kind whose iterations run at once
 (all but ``unrolled``) a loop driving a reduction iterator or whose
-iterations touch each other's data (see :mod:`.loop_analysis`).
+iterations touch each other's data (see :mod:`mlc.ir.analysis.dependence`).
 
 Before::
 
@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from dataclasses import replace as dc_replace
 
+from ...ir.analysis import iteration_conflict, reduction_binding, stmt_children
 from ...ir.arith import same_expr
 from ...ir.expr import Var
 from ...ir.tir import For, PrimFunc
 from ..base import schedule_error
 from ..state import find_loop, replace
-from .loop_analysis import iteration_conflict, reduction_binding, stmt_children
 
 __all__ = ["THREAD_AXES", "set_loop_kind"]
 

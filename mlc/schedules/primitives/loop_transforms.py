@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace as dc_replace
 
 from ...ir import dtype as dt
-from ...ir.arith import simplify
+from ...ir.arith import Analyzer
 from ...ir.expr import IntImm, PrimExpr, Range, Var, cast, const, logical_and
 from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.tir import BlockRealize, For, IfThenElse, PrimFunc
@@ -56,7 +56,8 @@ class _Rebind(Mutator):
     def visit_For(self, node: For):
         lo, extent = self.visit(node.min), self.visit(node.extent)
         if lo is not node.min or extent is not node.extent:
-            lo, extent = simplify(lo, self.ranges), simplify(extent, self.ranges)
+            ana = Analyzer(self.ranges)
+            lo, extent = ana.simplify(lo), ana.simplify(extent)
         self.ranges[node.loop_var] = Range(lo, extent)
         try:
             body = self.visit(node.body)
@@ -72,7 +73,7 @@ class _Rebind(Mutator):
         if self.predicate is not None and self.block_depth == 0:
             predicate = logical_and(predicate, self.predicate)
         if predicate is not node.predicate:
-            predicate = simplify(predicate, self.ranges)
+            predicate = Analyzer(self.ranges).simplify(predicate)
         inner = {iv.var: iv.dom for iv in node.block.iter_vars}
         saved = {v: self.ranges[v] for v in inner if v in self.ranges}
         self.ranges.update(inner)
@@ -91,7 +92,7 @@ class _Rebind(Mutator):
 
     def _simplified(self, value: PrimExpr) -> PrimExpr:
         new = self.visit(value)
-        return value if new is value else simplify(new, self.ranges)
+        return value if new is value else Analyzer(self.ranges).simplify(new)
 
 
 def rebind(stmt, vmap: Mapping[Var, PrimExpr], ranges: Mapping[Var, Range],
@@ -181,9 +182,10 @@ def split_loop(func: PrimFunc, loop_var: Var, factors: Sequence[int]) -> tuple[P
         fused = fused * factor + var
     ranges = outer_ranges(loc)
     ranges.update({v: Range.from_extent(const(f, dtype)) for v, f in zip(new_vars, factors)})
-    fused = simplify(fused, ranges)
-    predicate = simplify(fused < extent, ranges) if total > extent else None
-    value = simplify(cast(loop.min, dtype) + fused, ranges)
+    ana = Analyzer(ranges)
+    fused = ana.simplify(fused)
+    predicate = ana.simplify(fused < extent) if total > extent else None
+    value = ana.simplify(cast(loop.min, dtype) + fused)
     body = rebind(loop.body, {loop_var: cast(value, loop_var.dtype)}, ranges, predicate)
     for var, factor in reversed(list(zip(new_vars, factors))):
         body = For(var, const(0, dtype), const(factor, dtype), "serial", body)
@@ -279,7 +281,7 @@ def fuse_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> tuple[PrimFunc, Var]
             vmap[f.loop_var] = f.min
             continue
         stride //= extent
-        value = simplify(cast(f.min, dtype) + (fused // stride) % extent, ranges)
+        value = Analyzer(ranges).simplify(cast(f.min, dtype) + (fused // stride) % extent)
         vmap[f.loop_var] = cast(value, f.loop_var.dtype)  # each part fits its old loop's dtype
     body = rebind(loops[-1].body, vmap, ranges)
     new = For(fused, const(0, dtype), const(total, dtype), "serial", body)

@@ -28,7 +28,7 @@ from dataclasses import replace as dc_replace
 from ...ir.buffer import Buffer, BufferRegion
 from ...ir.expr import Binary, BufferLoad, IterVar, PrimExpr, Range, Var, const, make_binary
 from ...ir.functor import substitute
-from ...ir.int_set import canonical, expr_key, free_vars, uses_any
+from ...ir.arith import canonical, expr_key, free_vars, uses_any
 from ...ir.te import access_regions
 from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, seq
 from ..analysis import and_all, buffer_ids, conjuncts, loop_ranges, simplify_predicate

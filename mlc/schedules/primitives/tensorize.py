@@ -28,7 +28,7 @@ from dataclasses import replace as dc_replace
 from ...ir.buffer import Buffer, BufferRegion
 from ...ir.expr import BufferLoad, FloatImm, IntImm, PrimExpr, Range, Var
 from ...ir.functor import Mutator, node_fields, pre_order_nodes, substitute
-from ...ir.int_set import canonical, expr_key, linear, uses_any
+from ...ir.arith import canonical, expr_key, linear, uses_any
 from ...ir.expr import IterVar
 from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, Stmt
 from ..analysis import is_true

@@ -29,18 +29,17 @@ import numpy as np
 
 from ...errors import DTypeError, IRError
 from ...ir import dtype as dt
-from ...ir.arith import simplify
+from ...ir.analysis import evaluate_index
+from ...ir.arith import Analyzer, IntSet, canonical, relax
 from ...ir.buffer import Buffer, BufferRegion
 from ...ir.expr import (Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, convert,
                         logical_or)
 from ...ir.functor import Mutator, substitute
-from ...ir.int_set import IntSet, canonical, relax
 from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, Stmt, seq
 from ..analysis import is_param
 from ..base import ScheduleBase, instruction, schedule_error
 from ..index_map import IndexMap
 from ..state import find_block
-from .loop_analysis import evaluate_index
 
 __all__ = ["LayoutTransformPrimitives", "transform_layout_ir", "MAX_CHECKED_ELEMENTS"]
 
@@ -259,7 +258,7 @@ def _pad_block(new: Buffer, imap: IndexMap, old_shape, value) -> Stmt:
     vs = [iv.var for iv in ivs]
     write = BufferRegion(new, tuple(Range(v, const(1)) for v in vs))
     block = Block(f"{new.name}_pad", ivs, (), (write,), BufferStore(new, value, tuple(vs)))
-    cond = simplify(_padding_condition(imap, vs, old_shape), {iv.var: iv.dom for iv in ivs})
+    cond = Analyzer({iv.var: iv.dom for iv in ivs}).simplify(_padding_condition(imap, vs, old_shape))
     stmt: Stmt = BlockRealize(tuple(loops), const(True, "bool"), block)
     if not (isinstance(cond, IntImm) and cond.value):
         stmt = BlockRealize(tuple(loops), substitute(cond, dict(zip(vs, loops))), block)

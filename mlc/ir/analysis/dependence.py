@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir.arith import const_bounds, same_expr, simplify
-from ...ir.buffer import Buffer
-from ...ir.expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const
-from ...ir.functor import pre_order_nodes, substitute
-from ...ir.tir import Allocate, BlockRealize, BufferStore, For, IfThenElse, SeqStmt, Stmt
+from ..arith import Analyzer, same_expr
+from ..buffer import Buffer
+from ..expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const
+from ..functor import pre_order_nodes, substitute
+from ..tir import Allocate, BlockRealize, BufferStore, For, IfThenElse, SeqStmt, Stmt
 
 __all__ = ["reduction_binding", "iteration_conflict", "Access", "loop_accesses", "stmt_children",
            "evaluate_index", "ENUMERATION_LIMIT"]
@@ -192,7 +192,7 @@ def _iterations_disjoint(spaces, loop: For, ranges: dict[Var, Range]) -> bool:
         if separated is None:
             continue
         g, span = separated
-        step = simplify(substitute(g, {var: var + 1}) - g)
+        step = Analyzer().simplify(substitute(g, {var: var + 1}) - g)
         if isinstance(step, IntImm) and abs(step.value) >= span:
             return True
         usable.append((g, span))
@@ -204,25 +204,26 @@ def _separate(windows, var: Var, ranges: dict[Var, Range]) -> tuple[PrimExpr, in
     g = None
     rests = []
     zero = {var: const(0, var.dtype)}
+    plain, ana = Analyzer(), Analyzer(ranges)
     for lo, extent in windows:
-        rest = simplify(substitute(lo, zero))
-        part = simplify(lo - rest)
+        rest = plain.simplify(substitute(lo, zero))
+        part = plain.simplify(lo - rest)
         if any(isinstance(n, Var) and n is not var for n in pre_order_nodes(part)):
             return None  # the loop variable is entangled with other variables
         if g is None:
             g = part
         elif not same_expr(g, part):
             return None
-        bounds = const_bounds(simplify(extent, ranges), ranges)
-        if bounds is None:
+        bounds = ana.const_int_bound(ana.simplify(extent))
+        if not bounds.is_known():
             return None
         rests.append((rest, bounds[1]))
     # The part of the offsets that does not change inside the loop cancels against a base.
     base = substitute(rests[0][0], {v: r.min for v, r in ranges.items()})
     window_lo = window_hi = None
     for rest, extent_hi in rests:
-        bounds = const_bounds(simplify(rest - base, ranges), ranges)
-        if bounds is None:
+        bounds = ana.const_int_bound(ana.simplify(rest - base))
+        if not bounds.is_known():
             return None
         lo, hi = bounds[0], bounds[1] + max(extent_hi, 1) - 1
         window_lo = lo if window_lo is None else min(window_lo, lo)

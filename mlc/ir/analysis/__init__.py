@@ -1,0 +1,22 @@
+"""Analyses of TensorIR statements: access regions, dependence between a loop's
+iterations, and lane independence.
+
+* :mod:`~mlc.ir.analysis.dependence`: the accesses under a loop
+  (:func:`loop_accesses`), reduction iterators bound to it
+  (:func:`reduction_binding`), and whether its iterations may touch each
+  other's data (:func:`iteration_conflict`), for ``parallel``, ``vectorize``
+  and ``bind``;
+* :mod:`~mlc.ir.analysis.lanes`: the one proof that a loop's iterations may
+  run as lockstep lanes (:func:`lanes_independent`), for the LLVM vectorizer
+  and the reference interpreter.
+
+They build on :mod:`mlc.ir.arith` and the IR below it, nothing above.
+"""
+from .dependence import (ENUMERATION_LIMIT, Access, evaluate_index, iteration_conflict, loop_accesses,
+                         reduction_binding, stmt_children)
+from .lanes import lane_stride, lanes_independent, reads_only_written_points, written_points
+
+__all__ = [
+    "Access", "ENUMERATION_LIMIT", "evaluate_index", "iteration_conflict", "lane_stride", "lanes_independent",
+    "loop_accesses", "reads_only_written_points", "reduction_binding", "stmt_children", "written_points",
+]

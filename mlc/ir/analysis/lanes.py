@@ -1,0 +1,98 @@
+"""Lane independence: may the iterations of a loop run as lanes, in lockstep?
+
+Lanes run statement by statement, every lane's loads before its stores, which
+is the loop's meaning only when no lane sees another lane's writes. The one
+proof, :func:`lanes_independent`, asks two things of the stores of a loop
+body:
+
+* each buffer they write is written at one index tuple only
+  (:func:`written_points`), and every load of such a buffer reads exactly
+  that tuple (:func:`reads_only_written_points`): a lane reads only the
+  element it writes itself;
+* with ``var`` given, that written index moves by a nonzero constant per
+  lane (:func:`lane_stride`), so different lanes write different elements.
+
+The LLVM vectorizer asks both; the reference interpreter, which checks at run
+time where lanes' writes collide, asks the first of each unit of a region.
+
+>>> from mlc.ir.buffer import decl_buffer
+>>> from mlc.ir.expr import Var
+>>> from mlc.ir.tir import BufferStore
+>>> i, j = Var("i"), Var("j")
+>>> A, C = decl_buffer((64,), "float32", "A"), decl_buffer((64,), "float32", "C")
+>>> lanes_independent([BufferStore(C, C[i * 16 + j] + A[j], (i * 16 + j,))], j)
+True
+>>> lanes_independent([BufferStore(C, C[i * 16 + j + 1], (i * 16 + j,))], j)
+False
+>>> lanes_independent([BufferStore(C, A[j], (i * 16,))], j)  # every lane writes one element
+False
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ..arith import same_expr
+from ..buffer import Buffer
+from ..expr import Binary, BufferLoad, FloatImm, IntImm, PrimExpr, Var
+from ..functor import pre_order_nodes
+from ..tir import BufferStore
+
+__all__ = ["lane_stride", "written_points", "reads_only_written_points", "lanes_independent"]
+
+
+def lane_stride(e: PrimExpr, var: Var) -> int | None:
+    """How far integer expression ``e`` moves when ``var`` grows by one, when that is the
+    same constant for every value of ``var``; None when it is not (or is not known)."""
+    if isinstance(e, Var):
+        return 1 if e is var else 0
+    if isinstance(e, (IntImm, FloatImm)):
+        return 0
+    if isinstance(e, Binary) and e.op in ("add", "sub"):
+        a, b = lane_stride(e.a, var), lane_stride(e.b, var)
+        if a is None or b is None:
+            return None
+        return a + b if e.op == "add" else a - b
+    if isinstance(e, Binary) and e.op == "mul":
+        a, b = lane_stride(e.a, var), lane_stride(e.b, var)
+        if a == 0 and b == 0:
+            return 0
+        if a == 0 and isinstance(e.a, IntImm) and b is not None:
+            return e.a.value * b
+        if b == 0 and isinstance(e.b, IntImm) and a is not None:
+            return e.b.value * a
+        return None
+    return 0 if not any(n is var for n in pre_order_nodes(e)) else None
+
+
+def written_points(stores: Iterable[BufferStore]) -> dict[Buffer, tuple[PrimExpr, ...]] | None:
+    """Each written buffer's one written index tuple, or None when some buffer is
+    written at two different index tuples."""
+    written: dict[Buffer, tuple[PrimExpr, ...]] = {}
+    for st in stores:
+        index = written.setdefault(st.buffer, st.indices)
+        if index is not st.indices and not same_expr(index, st.indices):
+            return None
+    return written
+
+
+def reads_only_written_points(roots: Iterable, written: dict[Buffer, tuple[PrimExpr, ...]]) -> bool:
+    """Every load under ``roots`` of a buffer in ``written`` reads exactly its written tuple."""
+    for root in roots:
+        for n in pre_order_nodes(root):
+            if isinstance(n, BufferLoad) and n.buffer in written and not same_expr(n.indices, written[n.buffer]):
+                return False
+    return True
+
+
+def lanes_independent(stores: Sequence[BufferStore], var: Var) -> bool:
+    """No lane of loop variable ``var`` sees another lane's writes: each written buffer is
+    accessed (read or written, values and indices alike) at one index tuple only, whose
+    last index moves by a nonzero constant per lane while the others stay put."""
+    written = written_points(stores)
+    if written is None:
+        return False
+    for index in written.values():
+        if not index or lane_stride(index[-1], var) in (None, 0) or \
+                any(lane_stride(i, var) != 0 for i in index[:-1]):
+            return False
+    return reads_only_written_points((root for st in stores for root in (st.value, *st.indices)), written)
