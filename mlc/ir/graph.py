@@ -76,6 +76,12 @@ class Var(_Value):
     name: str
     type: TensorType
 
+    #: mlc.ir.structural: bound one to one, compared by type (names do not matter)
+    STRUCTURAL_ROLE = "var"
+
+    def structural_key(self):
+        return self.type
+
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Constant(_Value):
@@ -83,6 +89,12 @@ class Constant(_Value):
     name: str
     data: np.ndarray
     type: TensorType
+
+    #: mlc.ir.structural: compared by type and data (names do not matter)
+    STRUCTURAL_ROLE = "constant"
+
+    def structural_key(self):
+        return self.type, self.data.tobytes()
 
 
 def constant(data, name: str = "const") -> Constant:
@@ -113,6 +125,9 @@ class Binding:
     args: tuple[Atom, ...]
     attrs: tuple[tuple[str, Any], ...] = ()
     loc: SourceLoc | None = None
+
+    #: mlc.ir.structural: where it was traced is for error messages only
+    STRUCTURAL_IGNORED = ("loc",)
 
     def attr(self, key: str, default=None):
         for k, v in self.attrs:
@@ -160,6 +175,14 @@ class Graph:
     name: str = field(default="main")
     #: printed with its bindings in ``with R.dataflow():`` (as a BlockBuilder writes it)
     dataflow: bool = False
+
+    #: mlc.ir.structural: a graph inside another (a fused group's body) is a function of its own
+    STRUCTURAL_ROLE = "function"
+
+    def structural_self(self) -> Graph:
+        """This graph as compared when nested: its call_tir bindings name the PrimFuncs of the
+        enclosing graph's module, so its own ``module`` field does not count."""
+        return replace(self, module=None) if self.module is not None else self
 
     def with_bindings(self, bindings, outputs=None, **changes) -> Graph:
         """A copy with new bindings (and outputs); other fields are kept."""

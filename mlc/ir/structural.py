@@ -10,6 +10,13 @@ function of its own inputs: it is compared on its own, without its ``module``
 (the enclosing graph's module holds the PrimFuncs it calls). Modules (an IRModule, a GraphModule: any mapping
 of names to functions but a plain dict) compare function by function, by name.
 
+Node classes above this layer take part through class attributes, so this
+module imports none of them: ``STRUCTURAL_IGNORED`` (field names that are not
+compared, e.g. a binding's source location), ``STRUCTURAL_ROLE`` = ``"var"``
+(bound one to one, compared by ``structural_key()``), ``"constant"``
+(compared by ``structural_key()``) or ``"function"`` (a nested function,
+compared on its own as ``structural_self()``).
+
 >>> from mlc.ir.expr import Var
 >>> i, j = Var("i"), Var("j")
 >>> structural_equal(i * 2 + 1, j * 2 + 1), structural_equal(i + j, i + i)
@@ -25,17 +32,21 @@ from collections.abc import Mapping
 
 from .buffer import Buffer
 from .expr import Var
-from .graph import Binding, Constant, Graph
-from .graph import Var as GraphVar
 
 __all__ = ["structural_equal", "structural_hash", "assert_structural_equal"]
 
 
 def _fields(node):
     from .functor import node_fields
-    if isinstance(node, Binding):  # where it was traced is for error messages only
-        return tuple((k, v) for k, v in node_fields(node) if k != "loc")
+    ignored = getattr(type(node), "STRUCTURAL_IGNORED", ())
+    if ignored:
+        return tuple((k, v) for k, v in node_fields(node) if k not in ignored)
     return node_fields(node)
+
+
+def _role(node) -> str | None:
+    """A node's STRUCTURAL_ROLE ("var", "constant", "function"), None for plain nodes."""
+    return getattr(type(node), "STRUCTURAL_ROLE", None)
 
 
 def _is_node(x) -> bool:
@@ -46,16 +57,6 @@ def _module_items(x):
     """A module's (name, function) pairs, sorted by name; None for anything else."""
     return sorted(x.items(), key=lambda kv: kv[0]) if isinstance(x, Mapping) and not isinstance(x, dict) \
         else None
-
-
-def _nested(graph: Graph) -> Graph:
-    """A graph inside another (a fused group's body), as compared: its call_tir bindings name
-    the PrimFuncs of the enclosing graph's module, so its own ``module`` field does not count."""
-    return dataclasses.replace(graph, module=None) if graph.module is not None else graph
-
-
-def _same_constant(x: Constant, y: Constant) -> bool:
-    return x.type == y.type and x.data.tobytes() == y.data.tobytes()
 
 
 def structural_equal(a, b) -> bool:
@@ -81,8 +82,9 @@ def _first_difference(a, b):
         x, y = stack.pop()
         if type(x) is not type(y):
             return x, y
-        if isinstance(x, Graph) and x is not a:  # a closed function: its own variable mapping
-            diff = _first_difference(_nested(x), _nested(y))
+        role = _role(x)
+        if role == "function" and x is not a:  # a closed function: its own variable mapping
+            diff = _first_difference(x.structural_self(), y.structural_self())
             if diff is not None:
                 return diff
             continue
@@ -90,12 +92,12 @@ def _first_difference(a, b):
             if x.dtype != y.dtype or not bind(x, y):
                 return x, y
             continue
-        if isinstance(x, GraphVar):
-            if x.type != y.type or not bind(x, y):
+        if role == "var":
+            if x.structural_key() != y.structural_key() or not bind(x, y):
                 return x, y
             continue
-        if isinstance(x, Constant):
-            if not _same_constant(x, y):
+        if role == "constant":
+            if x.structural_key() != y.structural_key():
                 return x, y
             continue
         if isinstance(x, Buffer):
@@ -150,8 +152,9 @@ def structural_hash(node) -> int:
     while stack:
         x = stack.pop()
         tokens.append(type(x).__name__)
-        if isinstance(x, Graph) and x is not node:  # numbered on its own, as structural_equal compares it
-            tokens.append(structural_hash(_nested(x)))
+        role = _role(x)
+        if role == "function" and x is not node:  # numbered on its own, as structural_equal compares it
+            tokens.append(structural_hash(x.structural_self()))
             continue
         if isinstance(x, (Var, Buffer)):
             if id(x) not in numbering:
@@ -163,14 +166,14 @@ def structural_hash(node) -> int:
                     stack.append(x.strides)
             tokens.append((numbering[id(x)], x.dtype))
             continue
-        if isinstance(x, GraphVar):
+        if role == "var":
             if id(x) not in numbering:
                 numbering[id(x)] = len(numbering)
                 keep.append(x)
-            tokens.append((numbering[id(x)], x.type))
+            tokens.append((numbering[id(x)], x.structural_key()))
             continue
-        if isinstance(x, Constant):
-            tokens.append((x.type, x.data.tobytes()))
+        if role == "constant":
+            tokens.append(x.structural_key())
             continue
         items = _module_items(x)
         if items is not None:
