@@ -64,8 +64,9 @@ class ExprOp:
     def __pow__(self, o): return pow(self, o)
     def __rpow__(self, o): return pow(o, self)
     def __neg__(self):
+        # -0.0 - x flips only the sign (IEEE negation: -(0.0) is -0.0); 0 - x would give +0.0
         e = convert(self)
-        return _binary("sub", const(0, e.dtype), e)
+        return _binary("sub", const(-0.0 if dt.is_float(e.dtype) else 0, e.dtype), e)
     def __pos__(self): return convert(self)
     def __abs__(self): return abs(self)
     def __lt__(self, o): return _binary("lt", self, o)

@@ -14,15 +14,18 @@ from .creation import (arange, array, asarray, empty, empty_like, eye, full, ful
                        ones_like, zeros, zeros_like)
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import UFUNCS, __all__ as _elementwise_all
-from .linalg import dot, einsum, matmul  # noqa: F401
-from .reductions import amax, amin, argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: F401
+from .contractions import dot, einsum, matmul  # noqa: F401
+from .datatypes import *  # noqa: F401,F403
+from .datatypes import __all__ as _datatypes_all
+from .datatypes import __array_api_version__, __array_namespace_info__  # noqa: F401
+from .reductions import all, amax, amin, any, argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: F401
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
 
 _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "arange", "array", "asarray", "empty", "empty_like", "eye", "full", "full_like", "ones",
     "ones_like", "zeros", "zeros_like", "dot", "einsum", "matmul", "amax", "amin", "argmax",
-    "argmin", "max", "mean", "min", "prod", "std", "sum", "var", "broadcast_to", "concatenate",
+    "argmin", "all", "any", "max", "mean", "min", "prod", "std", "sum", "var", "broadcast_to", "concatenate",
     "expand_dims", "flip", "getitem", "moveaxis", "pad", "ravel", "reshape", "split", "squeeze",
     "stack", "swapaxes", "transpose",
 ]
@@ -30,4 +33,4 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
 #: NumPy function name -> the function implementing it here (``__array_function__``).
 FUNCTIONS = {name: globals()[name] for name in _PUBLIC}
 
-__all__ = _PUBLIC + ["UFUNCS", "FUNCTIONS"]
+__all__ = _PUBLIC + _datatypes_all + ["UFUNCS", "FUNCTIONS"]

@@ -8,7 +8,7 @@ from hypothesis.extra import numpy as hnp
 from mlc import DTypeError, ShapeError
 from mlc.ops import TensorType, get_op, list_ops
 
-from ._harness import ALL, FLOATS, INTS, arrays, broadcast_pair, check_op, numpy_call, shapes
+from ._harness import ALL, FLOATS, INTS, arrays, broadcast_pair, check_op, numpy_call, run_op, shapes
 
 BINARY = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
@@ -183,3 +183,14 @@ def test_clip_needs_a_bound_and_scalar_bounds():
         get_op("clip").infer(TensorType((3,), "float32"))
     with pytest.raises(DTypeError, match="a_min"):
         get_op("clip").infer(TensorType((3,), "float32"), a_min="0", a_max=1)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_negative_flips_the_sign_of_zero(dtype):
+    """IEEE negation: -(+0.0) is -0.0 and -(-0.0) is +0.0 (``0 - x`` would give +0.0 for both)."""
+    x = np.array([0.0, -0.0, 1.5, -np.inf, np.nan], dtype)
+    for target in ("reference", "llvm"):
+        (got,) = run_op("negative", [x], target)
+        # (a NaN's sign is left to the implementation)
+        np.testing.assert_array_equal(np.signbit(got[:4]), np.signbit(np.negative(x[:4])))
+        np.testing.assert_array_equal(got, np.negative(x))

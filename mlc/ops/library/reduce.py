@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, prod, argmax, argmin, var, std, logsumexp.
+"""Reductions: sum, mean, max, min, all, any, prod, argmax, argmin, var, std, logsumexp.
 
 Attributes follow NumPy: ``axis`` (None = all, an int, or a tuple) and
 ``keepdims``. Result dtypes are NumPy's: ``sum``/``prod`` of bool or of a
@@ -127,6 +127,29 @@ def _sum_like(name, reducer, bool_reducer, identity, numpy_fn):
 
 _sum_like("sum", te.sum, any_reducer, zero, np.sum)
 _sum_like("prod", prod_reducer, all_reducer, one, np.prod)
+
+
+# ------------------------------------------------------------------ all / any
+
+def _truth(name, reducer, identity, numpy_fn):
+    """``all``/``any``: every element read as a bool (nonzero, NaN included), reduced."""
+    def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+        _, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
+        return TensorType(shape, "bool")
+
+    def lower(x, *, axis=None, keepdims=False):
+        axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
+        return reduce_over(x, axes, keepdims, shape, "bool", reducer, lambda _: _e.const(identity, "bool"),
+                           f"T_{name}", fn=lambda v, idx: v != _e.const(0, v.dtype))
+
+    register_op(name, pattern="reduction", infer=infer, lower=lower,
+                reference=lambda x, *, axis=None, keepdims=False: np.asarray(
+                    numpy_fn(x, axis=axis, keepdims=keepdims)),
+                doc=f"``np.{name}(x, axis, keepdims)``: bool; an empty slice gives {identity}.")
+
+
+_truth("all", all_reducer, True, np.all)
+_truth("any", any_reducer, False, np.any)
 
 
 # ------------------------------------------------------------------ max / min
