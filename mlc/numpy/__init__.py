@@ -10,24 +10,30 @@ dtype and attributes, then runs the compiled kernel, as ``jax.numpy`` does.
 >>> mnp.exp(np.zeros(2, "float32"))
 array([1., 1.], dtype=float32)
 """
-from .creation import (arange, array, asarray, empty, empty_like, eye, full, full_like, ones,  # noqa: F401
-                       ones_like, zeros, zeros_like)
+from .creation import (arange, array, asarray, empty, empty_like, eye, from_dlpack, full,  # noqa: F401
+                       full_like, linspace, meshgrid, ones, ones_like, tril, triu, zeros, zeros_like)
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import UFUNCS, __all__ as _elementwise_all
-from .contractions import dot, einsum, matmul  # noqa: F401
+from .contractions import dot, einsum, matmul, tensordot, vecdot  # noqa: F401
+from .cumulative import cumprod, cumsum, cumulative_prod, cumulative_sum, diff  # noqa: F401
 from .datatypes import *  # noqa: F401,F403
 from .datatypes import __all__ as _datatypes_all
 from .datatypes import __array_api_version__, __array_namespace_info__  # noqa: F401
-from .reductions import all, amax, amin, any, argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: F401
+from .manipulation import (broadcast_arrays, concat, matrix_transpose, permute_dims, repeat,  # noqa: F401
+                           roll, tile, unstack)
+from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, max, mean, min, prod,  # noqa: F401
+                         std, sum, var)
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
 
 _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "arange", "array", "asarray", "empty", "empty_like", "eye", "full", "full_like", "ones",
-    "ones_like", "zeros", "zeros_like", "dot", "einsum", "matmul", "amax", "amin", "argmax",
+    "ones_like", "zeros", "zeros_like", "from_dlpack", "linspace", "meshgrid", "tril", "triu", "dot", "einsum", "matmul", "amax", "amin", "argmax",
     "argmin", "all", "any", "max", "mean", "min", "prod", "std", "sum", "var", "broadcast_to", "concatenate",
     "expand_dims", "flip", "getitem", "moveaxis", "pad", "ravel", "reshape", "split", "squeeze",
-    "stack", "swapaxes", "transpose",
+    "stack", "swapaxes", "transpose", "broadcast_arrays", "concat", "matrix_transpose", "permute_dims",
+    "repeat", "roll", "tile", "unstack", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod",
+    "diff", "count_nonzero", "tensordot", "vecdot",
 ]
 
 #: NumPy function name -> the function implementing it here (``__array_function__``).

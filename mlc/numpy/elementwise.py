@@ -125,9 +125,37 @@ def astype(x, dtype):
     return t if t._atom.type.dtype == dtype else emit("astype", [t], dtype=dtype)
 
 
+@numpy_function("x")
+def round(x, decimals=0):  # noqa: A001 - NumPy's name
+    """Round to the nearest integer, ties to even (``np.round``); integers are returned as they are."""
+    if decimals != 0:
+        raise TraceError(f"round: only decimals=0 is supported, got decimals={decimals!r}")
+    t = as_tracer(x)
+    return t if t.dtype == np.bool_ or dt.is_int(t._atom.type.dtype) else emit("rint", [t])
+
+
+@numpy_function("x")
+def conj(x):
+    """The complex conjugate: real operands are returned as they are."""
+    return as_tracer(x)
+
+
+@numpy_function("x")
+def real(x):
+    """The real part: real operands are returned as they are."""
+    return as_tracer(x)
+
+
+@numpy_function("x")
+def imag(x):
+    """The imaginary part: zeros of ``x``'s dtype for real operands."""
+    t = as_tracer(x)
+    return emit("broadcast_to", [as_tracer(np.zeros((), t.dtype), t._ctx)], shape=t.shape)
+
+
 _GENERATED["positive"] = positive
 
 #: NumPy ufunc name -> the function implementing it here (``__array_ufunc__``).
 UFUNCS = dict(sorted(_GENERATED.items()))
 
-__all__ = [*UFUNCS, "where", "clip", "astype", "UFUNCS"]
+__all__ = [*UFUNCS, "where", "clip", "astype", "round", "conj", "real", "imag", "UFUNCS"]

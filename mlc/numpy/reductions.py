@@ -9,12 +9,14 @@ array([ 3, 12])
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import TraceError
 from ..ir import dtype as dt
 from ..tracer.operands import as_tracer
 from ._api import emit, hashable, numpy_function
 
-__all__ = ["sum", "prod", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "all", "any"]
+__all__ = ["sum", "prod", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "all", "any", "count_nonzero"]
 
 
 def _no_out(name: str, out) -> None:
@@ -118,3 +120,11 @@ def any(a, axis=None, out=None, keepdims=False):  # noqa: A001 - NumPy's name
     """``np.any(a, axis, keepdims=...)``: whether some element is nonzero (False when empty)."""
     _no_out("any", out)
     return emit("any", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims))
+
+
+@numpy_function("x")
+def count_nonzero(x, axis=None, *, keepdims=False):
+    """How many elements of ``x`` are nonzero (NaN counts), as int64, over ``axis``."""
+    t = as_tracer(x)
+    nonzero = emit("not_equal", [t, as_tracer(np.zeros((), t.dtype), t._ctx)])
+    return emit("sum", [nonzero], axis=hashable(axis), keepdims=bool(keepdims), dtype="int64")

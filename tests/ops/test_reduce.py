@@ -172,3 +172,15 @@ def test_all_any(name, data, dtype, shape, keepdims):
     axis = data.draw(axes(len(shape)), label="axis")
     x = data.draw(arrays(dtype, shape))
     check_op(name, [x], getattr(np, name)(x, axis=axis, keepdims=keepdims), axis=axis, keepdims=keepdims)
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@settings(max_examples=12)
+@given(data=st.data(), dtype=st.sampled_from(ALL), shape=shapes(min_dims=1, min_side=0, max_side=4))
+def test_scans(name, data, dtype, shape):
+    """Running sums/products along one axis, with sum's dtype rule (narrow ints widen)."""
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    x = data.draw(arrays(dtype, shape, special=False, bound=1.5 if name == "cumprod" else 100.0)
+                  if dtype in FLOATS else arrays(dtype, shape))
+    expected = numpy_call(getattr(np, name), x, axis=axis)
+    check_op(name, [x], expected, atol=_sum_tol(x, None, expected.dtype), axis=axis)
