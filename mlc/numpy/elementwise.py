@@ -82,15 +82,22 @@ def where(condition, x=None, y=None):
     return emit("where", [cond, x, y])
 
 
-@numpy_function("a", "a_min", "a_max")
-def clip(a, a_min=None, a_max=None):
-    """``minimum(maximum(a, a_min), a_max)``; either bound may be None, a scalar or an array.
+@numpy_function("a", "min", "max", "a_min", "a_max")
+def clip(a, min=None, max=None, *, a_min=None, a_max=None):  # noqa: A002 - the Array API's names
+    """``minimum(maximum(a, min), max)``; either bound may be None, a scalar or an array.
+
+    The bounds are ``min``/``max`` (the Array API's names, positional as in
+    NumPy) or NumPy's keywords ``a_min``/``a_max``.
 
     As NumPy 2's ``np.clip``: on an integer array a Python int bound beyond the
     dtype's range is no bound at all (``clip(x_u32, -2, 3)`` clips at 3 only),
     while a lower bound above the dtype's maximum (or an upper one below its
     minimum) is refused.
     """
+    if (min is not None and a_min is not None) or (max is not None and a_max is not None):
+        raise TraceError("clip: give each bound once (min or a_min, max or a_max)")
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
     if a_min is None and a_max is None:
         raise TraceError("clip: give a_min, a_max or both")
     out = as_tracer(a)
@@ -118,8 +125,11 @@ def _int_bound(bound, dtype: str, lower: bool):
 
 
 @numpy_function("x")
-def astype(x, dtype):
-    """``x.astype(dtype)``; a no-op when the dtype already matches."""
+def astype(x, dtype, *, copy=True, device=None):
+    """``x.astype(dtype)``; a no-op when the dtype already matches (traced values are immutable,
+    so ``copy`` changes nothing). ``device`` may be ``"cpu"`` or None."""
+    if device not in (None, "cpu"):
+        raise TraceError(f"astype: mlc.numpy arrays live on device 'cpu', got device={device!r}")
     t = as_tracer(x)
     dtype = dt.canonical(dtype)
     return t if t._atom.type.dtype == dtype else emit("astype", [t], dtype=dtype)

@@ -25,8 +25,15 @@ __all__ = [
 
 
 @numpy_function("a")
-def reshape(a, shape=None, order="C", *, newshape=None):
-    """``np.reshape(a, shape)`` in row-major order; one dimension may be -1."""
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    """``np.reshape(a, shape)`` in row-major order; one dimension may be -1.
+
+    The result is always a new array (``copy=None`` or True); ``copy=False``,
+    which asks for a view, is refused.
+    """
+    if copy is False:
+        raise TraceError("reshape: copy=False asks for a view, and mlc.numpy results are always new "
+                         "arrays; pass copy=None")
     shape = newshape if shape is None else shape
     if shape is None:
         raise ShapeError("reshape: give the new shape")

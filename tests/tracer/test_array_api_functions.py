@@ -138,3 +138,27 @@ def test_errors_name_the_function():
         mnp.tensordot(x, x, axes=((1,), (0,)))
     with pytest.raises(ShapeError, match="matrix_transpose: needs at least 2"):
         mnp.matrix_transpose(np.zeros(3))
+
+
+@settings(max_examples=15, deadline=None)
+@given(x=arrays(min_dims=1, dtypes=["bool", "int8", "uint64", "float32", "float64"]), data=st.data())
+def test_sort_argsort_match_numpy(x, data):
+    """Stable sorts, NaN last, -0.0 kept (ties between 0.0 and -0.0 keep their order)."""
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1), label="axis")
+    same(mnp.argsort(x, axis=axis), np.argsort(x, axis=axis, stable=True))
+    got, want = mnp.sort(x, axis=axis), np.take_along_axis(x, np.argsort(x, axis=axis, stable=True), axis)
+    same(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    if x.dtype.kind in "iu":  # descending: ties keep their order
+        same(mnp.argsort(x, axis=axis, descending=True),
+             np.argsort(-x.astype("float64"), axis=axis, stable=True))
+
+
+@settings(max_examples=15, deadline=None)
+@given(a=hnp.arrays("float64", st.integers(0, 6), elements=st.floats(-3, 3) | st.just(np.nan)),
+       v=hnp.arrays("float64", hnp.array_shapes(min_dims=0, max_dims=2, max_side=3),
+                    elements=st.floats(-4, 4) | st.just(np.nan)),
+       side=st.sampled_from(["left", "right"]))
+def test_searchsorted_matches_numpy(a, v, side):
+    a = np.sort(a)
+    same(mnp.searchsorted(a, v, side=side), np.searchsorted(a, v, side=side))
