@@ -23,6 +23,7 @@ from .manipulation import (broadcast_arrays, concat, matrix_transpose, permute_d
                            roll, tile, unstack)
 from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, max, mean, min, prod,  # noqa: F401
                          std, sum, var)
+from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
@@ -34,7 +35,7 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "expand_dims", "flip", "getitem", "moveaxis", "pad", "ravel", "reshape", "split", "squeeze",
     "stack", "swapaxes", "transpose", "broadcast_arrays", "concat", "matrix_transpose", "permute_dims",
     "repeat", "roll", "tile", "unstack", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod",
-    "diff", "count_nonzero", "tensordot", "vecdot", "argsort", "searchsorted", "sort",
+    "diff", "count_nonzero", "tensordot", "vecdot", "argsort", "searchsorted", "sort", "nonzero",
 ]
 
 #: NumPy function name -> the function implementing it here (``__array_function__``).

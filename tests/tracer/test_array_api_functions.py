@@ -162,3 +162,21 @@ def test_sort_argsort_match_numpy(x, data):
 def test_searchsorted_matches_numpy(a, v, side):
     a = np.sort(a)
     same(mnp.searchsorted(a, v, side=side), np.searchsorted(a, v, side=side))
+
+
+@settings(max_examples=15, deadline=None)
+@given(x=arrays(min_dims=1, dtypes=["bool", "int8", "float64"]))
+def test_nonzero_and_one_argument_where_match_numpy_eagerly(x):
+    same(mnp.nonzero(x), np.nonzero(x))
+    same(mnp.where(x), np.nonzero(x))
+
+
+def test_data_dependent_shapes_do_not_trace():
+    x = np.array([0.0, 2.0])
+    with pytest.raises(TraceError, match="nonzero has an output shape that depends on the values"):
+        mlc.jit(lambda a: np.nonzero(a))(x)
+    with pytest.raises(TraceError, match="one argument has an output shape that depends"):
+        mlc.jit(lambda a: mnp.where(a))(x)
+    with pytest.raises(ShapeError, match="nonzero: a 0-d array has no indices"):
+        mnp.nonzero(np.float64(1.0))
+    same(mlc.jit(lambda a: np.where(a > 1, a, -a))(x), np.where(x > 1, x, -x))
