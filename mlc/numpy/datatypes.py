@@ -17,6 +17,7 @@ dtype('float64')
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import math
 
 import numpy as np
@@ -120,21 +121,44 @@ def can_cast(from_, to) -> bool:
     return _promote(source, target, op="can_cast") == target
 
 
-def finfo(type):  # noqa: A002 - the standard's name
-    """Machine limits of a floating dtype (``bits``, ``eps``, ``max``, ``min``, ``smallest_normal``,
-    ``dtype``)."""
+@dataclasses.dataclass(frozen=True)
+class finfo_object:  # noqa: N801 - the standard's name
+    """Limits of a floating dtype, as Python numbers (what ``finfo`` returns)."""
+    bits: int
+    eps: float
+    max: float
+    min: float
+    smallest_normal: float
+    dtype: np.dtype
+
+
+@dataclasses.dataclass(frozen=True)
+class iinfo_object:  # noqa: N801 - the standard's name
+    """Limits of an integer dtype, as Python ints (what ``iinfo`` returns)."""
+    bits: int
+    max: int
+    min: int
+    dtype: np.dtype
+
+
+def finfo(type, /):  # noqa: A002 - the standard's name
+    """Machine limits of a floating dtype or array (``bits``, ``eps``, ``max``, ``min``,
+    ``smallest_normal`` as Python numbers; ``dtype``: the real dtype of the same precision)."""
     name = _array_or_dtype_name(type, "finfo")
     if name not in _REAL_FLOATING + _COMPLEX:
         raise DTypeError(f"finfo: needs a floating dtype, got {name}; use iinfo for integers")
-    return np.finfo(name)
+    info = np.finfo(name)
+    return finfo_object(int(info.bits), float(info.eps), float(info.max), float(info.min),
+                        float(info.smallest_normal), np.dtype(info.dtype))
 
 
-def iinfo(type):  # noqa: A002 - the standard's name
-    """Machine limits of an integer dtype (``bits``, ``max``, ``min``, ``dtype``)."""
+def iinfo(type, /):  # noqa: A002 - the standard's name
+    """Machine limits of an integer dtype or array (``bits``, ``max``, ``min`` as Python ints)."""
     name = _array_or_dtype_name(type, "iinfo")
     if name not in _SIGNED + _UNSIGNED:
         raise DTypeError(f"iinfo: needs an integer dtype, got {name}; use finfo for floats")
-    return np.iinfo(name)
+    info = np.iinfo(name)
+    return iinfo_object(int(info.bits), int(info.max), int(info.min), np.dtype(name))
 
 
 class ArrayNamespaceInfo:

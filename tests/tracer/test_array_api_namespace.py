@@ -62,7 +62,9 @@ def test_finfo_and_iinfo():
     assert (f.bits, f.eps, f.max, f.smallest_normal) == (32, np.finfo("float32").eps,
                                                          np.finfo("float32").max,
                                                          np.finfo("float32").smallest_normal)
-    assert mnp.finfo(np.zeros(1)).bits == 64
+    assert mnp.finfo(np.zeros(1)).bits == 64 and mnp.finfo(mnp.complex64).dtype == np.float32
+    assert all(type(v) is float for v in (f.eps, f.max, f.min, f.smallest_normal))  # Python numbers
+    assert type(mnp.iinfo(np.zeros(1, "int8")).max) is int
     i = mnp.iinfo(mnp.uint16)
     assert (i.bits, i.min, i.max) == (16, 0, 65535)
     with pytest.raises(DTypeError, match="finfo: needs a floating dtype, got int32"):
