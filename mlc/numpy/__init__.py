@@ -16,6 +16,7 @@ from .elementwise import *  # noqa: F401,F403
 from .elementwise import UFUNCS, __all__ as _elementwise_all
 from .contractions import dot, einsum, matmul, tensordot, vecdot  # noqa: F401
 from .cumulative import cumprod, cumsum, cumulative_prod, cumulative_sum, diff  # noqa: F401
+from . import linalg  # noqa: F401 - the linalg extension (in part)
 from .datatypes import *  # noqa: F401,F403
 from .datatypes import __all__ as _datatypes_all
 from .datatypes import __array_api_version__, __array_namespace_info__  # noqa: F401
