@@ -8,9 +8,10 @@ does not compute on them yet), ``--max-examples`` :data:`MAX_EXAMPLES` and deran
 examples, so a run is reproducible and takes a few minutes on two cores.
 
 ``tests/array_api_skips.txt`` lists the suite's tests that are not run, each group with
-its reason: first what the standard leaves to the implementation, then, separately,
-what mlc.numpy does not implement yet. Every other test must pass; the test prints the
-pass count.
+its reason: first what the standard leaves to the implementation, then where mlc.numpy
+gives NumPy's result (its differential oracle) and the standard asks for another, then,
+separately, what mlc.numpy does not implement yet. Every other test must pass; the test
+prints the pass count.
 
 Without the suite (or without its ``ndindex`` and ``pytest-json-report`` dependencies,
 installed by the ``test`` extra) the test fails and says so; set
@@ -79,6 +80,7 @@ def test_skip_list_gives_a_reason_for_every_entry():
         else:
             reason = False
     assert [s.split(":")[0] for s in sections] == ["## Left to the implementation",
+                                                   "## NumPy's results where the standard differs",
                                                    "## Not implemented yet"]
 
 

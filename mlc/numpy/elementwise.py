@@ -87,7 +87,7 @@ def clip(a, min=None, max=None, *, a_min=None, a_max=None):  # noqa: A002 - the 
     """``minimum(maximum(a, min), max)``; either bound may be None, a scalar or an array.
 
     The bounds are ``min``/``max`` (the Array API's names, positional as in
-    NumPy) or NumPy's keywords ``a_min``/``a_max``.
+    NumPy) or NumPy's keywords ``a_min``/``a_max``; with neither, ``x`` itself.
 
     As NumPy 2's ``np.clip``: on an integer array a Python int bound beyond the
     dtype's range is no bound at all (``clip(x_u32, -2, 3)`` clips at 3 only),
@@ -98,9 +98,9 @@ def clip(a, min=None, max=None, *, a_min=None, a_max=None):  # noqa: A002 - the 
         raise TraceError("clip: give each bound once (min or a_min, max or a_max)")
     a_min = min if a_min is None else a_min
     a_max = max if a_max is None else a_max
-    if a_min is None and a_max is None:
-        raise TraceError("clip: give a_min, a_max or both")
     out = as_tracer(a)
+    if a_min is None and a_max is None:
+        return out  # no bounds: x itself (the Array API's clip(x); NumPy 2 agrees)
     dtype = out._atom.type.dtype
     if dt.is_int(dtype):
         a_min, a_max = _int_bound(a_min, dtype, lower=True), _int_bound(a_max, dtype, lower=False)

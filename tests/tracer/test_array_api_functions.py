@@ -180,3 +180,13 @@ def test_data_dependent_shapes_do_not_trace():
     with pytest.raises(ShapeError, match="nonzero: a 0-d array has no indices"):
         mnp.nonzero(np.float64(1.0))
     same(mlc.jit(lambda a: np.where(a > 1, a, -a))(x), np.where(x > 1, x, -x))
+
+
+def test_clip_takes_the_array_api_names_and_no_bounds():
+    x = np.array([np.nan, -2.0, 0.5, 3.0])
+    same(mnp.clip(x), x)
+    same(mnp.clip(x, min=-1.0), np.clip(x, -1.0, None))
+    same(mnp.clip(x, max=1.0), np.clip(x, None, 1.0))
+    same(mnp.clip(x, a_min=-1.0, a_max=1.0), np.clip(x, -1.0, 1.0))
+    with pytest.raises(TraceError, match="give each bound once"):
+        mnp.clip(x, min=0.0, a_min=0.0)
