@@ -20,6 +20,7 @@ from . import linalg  # noqa: F401 - the linalg extension (in part)
 from .datatypes import *  # noqa: F401,F403
 from .datatypes import __all__ as _datatypes_all
 from .datatypes import __array_api_version__, __array_namespace_info__  # noqa: F401
+from .indexing import take, take_along_axis  # noqa: F401
 from .manipulation import (broadcast_arrays, concat, matrix_transpose, permute_dims, repeat,  # noqa: F401
                            roll, tile, unstack)
 from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, max, mean, min, prod,  # noqa: F401
@@ -36,7 +37,7 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "expand_dims", "flip", "getitem", "moveaxis", "pad", "ravel", "reshape", "split", "squeeze",
     "stack", "swapaxes", "transpose", "broadcast_arrays", "concat", "matrix_transpose", "permute_dims",
     "repeat", "roll", "tile", "unstack", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod",
-    "diff", "count_nonzero", "tensordot", "vecdot", "argsort", "searchsorted", "sort", "nonzero",
+    "diff", "count_nonzero", "tensordot", "vecdot", "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis",
 ]
 
 #: NumPy function name -> the function implementing it here (``__array_function__``).

@@ -190,3 +190,25 @@ def test_clip_takes_the_array_api_names_and_no_bounds():
     same(mnp.clip(x, a_min=-1.0, a_max=1.0), np.clip(x, -1.0, 1.0))
     with pytest.raises(TraceError, match="give each bound once"):
         mnp.clip(x, min=0.0, a_min=0.0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(x=arrays(min_dims=1, min_side=1, dtypes=["bool", "int8", "uint64", "float32"]), data=st.data())
+def test_take_and_take_along_axis_match_numpy(x, data):
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1), label="axis")
+    n = x.shape[axis]
+    idx = data.draw(hnp.arrays("int64", st.integers(0, 4), elements=st.integers(-n, n - 1)), label="idx")
+    same(mnp.take(x, idx, axis=axis), np.take(x, idx, axis=axis))
+    shape = list(x.shape)
+    shape[axis] = data.draw(st.integers(0, 4), label="m")
+    along = data.draw(hnp.arrays("int32", tuple(shape), elements=st.integers(0, n - 1)), label="along")
+    same(mnp.take_along_axis(x, along, axis=axis), np.take_along_axis(x, along, axis=axis))
+
+
+def test_take_traces_and_checks_its_arguments():
+    x = np.arange(6.0).reshape(2, 3)
+    same(mlc.jit(lambda a, i: mnp.take(a, i, axis=1))(x, np.array([2, 0])), x[:, [2, 0]])
+    with pytest.raises(ShapeError, match="take: axis is required"):
+        mnp.take(x, np.array([0]))
+    with pytest.raises(mlc.DTypeError, match="take: indices must be an integer array"):
+        mnp.take(x, np.array([0.5]), axis=0)
