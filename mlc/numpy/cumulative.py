@@ -16,7 +16,7 @@ from ..errors import ShapeError
 from ..ir import dtype as dt
 from ..tracer.operands import as_tracer
 from ._api import emit, numpy_function
-from .elementwise import _GENERATED
+from .elementwise import not_equal, subtract
 from .shapes import concatenate, getitem, reshape
 
 __all__ = ["cumsum", "cumprod", "cumulative_sum", "cumulative_prod", "diff"]
@@ -82,7 +82,7 @@ def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
     if len(parts) > 1:
         t = concatenate([as_tracer(p, t._ctx) for p in parts], axis=axis)
     lead = (slice(None),) * axis
-    subtract = _GENERATED["not_equal" if t.dtype == np.bool_ else "subtract"]
+    difference = not_equal if t.dtype == np.bool_ else subtract  # NumPy's diff of bools
     for _ in range(n):
-        t = subtract(getitem(t, lead + (slice(1, None),)), getitem(t, lead + (slice(None, -1),)))
+        t = difference(getitem(t, lead + (slice(1, None),)), getitem(t, lead + (slice(None, -1),)))
     return t

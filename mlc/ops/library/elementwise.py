@@ -155,6 +155,20 @@ def _logical(fn):
     return lambda *args: fn(*(_e.cast(a, "bool") for a in args))
 
 
+def _signbit(a):
+    """Whether the sign bit is set: -0.0 and NaNs with the sign bit set count (``copysign(1, a) < 0``)."""
+    return _e.copysign(_e.const(1, a.dtype), a) < _e.const(0, a.dtype)
+
+
+def _logaddexp(a, b):
+    """``log(exp(a) + exp(b))`` without overflow, as NumPy's loop computes it: ``a + log(2)``
+    when equal (infinities included), else the larger plus ``log1p(exp(-|a - b|))``; NaN stays."""
+    d = a - b
+    zero = _e.const(0, a.dtype)
+    larger = _e.select(d > zero, a + _e.log1p(_e.exp(-d)), b + _e.log1p(_e.exp(d)))
+    return _e.select(a == b, a + _e.const(np.log(2.0), a.dtype), _e.select(d == d, larger, d))
+
+
 _BINARY = [
     # name, ufunc, scalar rule
     ("add", np.add, _add),
@@ -179,6 +193,11 @@ _BINARY = [
     ("bitwise_xor", np.bitwise_xor, lambda a, b: a ^ b),
     ("left_shift", np.left_shift, _left_shift),
     ("right_shift", np.right_shift, _right_shift),
+    ("arctan2", np.arctan2, _e.atan2),
+    ("hypot", np.hypot, _e.hypot),
+    ("copysign", np.copysign, _e.copysign),
+    ("nextafter", np.nextafter, _e.nextafter),
+    ("logaddexp", np.logaddexp, _logaddexp),
 ]
 
 _UNARY = [
@@ -205,31 +224,6 @@ _UNARY = [
     ("isnan", np.isnan, _e.isnan),
     ("isfinite", np.isfinite, _e.isfinite),
     ("isinf", np.isinf, _e.isinf),
-]
-
-def _signbit(a):
-    """Whether the sign bit is set: -0.0 and NaNs with the sign bit set count (``copysign(1, a) < 0``)."""
-    return _e.copysign(_e.const(1, a.dtype), a) < _e.const(0, a.dtype)
-
-
-def _logaddexp(a, b):
-    """``log(exp(a) + exp(b))`` without overflow, as NumPy's loop computes it: ``a + log(2)``
-    when equal (infinities included), else the larger plus ``log1p(exp(-|a - b|))``; NaN stays."""
-    d = a - b
-    zero = _e.const(0, a.dtype)
-    larger = _e.select(d > zero, a + _e.log1p(_e.exp(-d)), b + _e.log1p(_e.exp(d)))
-    return _e.select(a == b, a + _e.const(np.log(2.0), a.dtype), _e.select(d == d, larger, d))
-
-
-_BINARY += [
-    ("arctan2", np.arctan2, _e.atan2),
-    ("hypot", np.hypot, _e.hypot),
-    ("copysign", np.copysign, _e.copysign),
-    ("nextafter", np.nextafter, _e.nextafter),
-    ("logaddexp", np.logaddexp, _logaddexp),
-]
-
-_UNARY += [
     ("tan", np.tan, _e.tan),
     ("arcsin", np.arcsin, _e.asin),
     ("arccos", np.arccos, _e.acos),
@@ -243,6 +237,7 @@ _UNARY += [
     ("log10", np.log10, _e.log10),
     ("signbit", np.signbit, _signbit),
 ]
+
 
 def _no_float16(name: str, rule: Rule) -> Rule:
     """``rule``, refusing float16 (the backends compute float16 in float32, which is exact for
