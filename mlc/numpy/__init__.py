@@ -27,6 +27,7 @@ from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, ma
                          std, sum, var)
 from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
+from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
 
@@ -37,7 +38,8 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "expand_dims", "flip", "getitem", "moveaxis", "pad", "ravel", "reshape", "split", "squeeze",
     "stack", "swapaxes", "transpose", "broadcast_arrays", "concat", "matrix_transpose", "permute_dims",
     "repeat", "roll", "tile", "unstack", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod",
-    "diff", "count_nonzero", "tensordot", "vecdot", "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis",
+    "diff", "count_nonzero", "tensordot", "vecdot", "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis", "unique_all", "unique_counts", "unique_inverse",
+    "unique_values",
 ]
 
 #: NumPy function name -> the function implementing it here (``__array_function__``).

@@ -212,3 +212,24 @@ def test_take_traces_and_checks_its_arguments():
         mnp.take(x, np.array([0]))
     with pytest.raises(mlc.DTypeError, match="take: indices must be an integer array"):
         mnp.take(x, np.array([0.5]), axis=0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(x=arrays(dtypes=["bool", "int8", "uint32", "float64"]))
+def test_unique_functions_match_numpy_eagerly(x):
+    """Sorted distinct values (each NaN distinct), first indices, inverse indices, counts."""
+    want = np.unique_all(x)
+    got = mnp.unique_all(x)
+    same(got.values, want.values)
+    same(got.indices, want.indices)
+    same(got.inverse_indices, want.inverse_indices)
+    same(got.counts, want.counts)
+    # (NumPy's unique_values may come unsorted; its unique_all's are sorted, as mlc.numpy's are)
+    same(mnp.unique_values(x), want.values)
+    same(tuple(mnp.unique_counts(x)), (want.values, want.counts))
+    same(tuple(mnp.unique_inverse(x)), (want.values, want.inverse_indices))
+
+
+def test_unique_does_not_trace():
+    with pytest.raises(TraceError, match="unique_counts has an output shape that depends on the values"):
+        mlc.jit(lambda a: mnp.unique_counts(a))(np.zeros(3))
