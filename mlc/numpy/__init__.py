@@ -1,4 +1,5 @@
-"""``mlc.numpy``: NumPy's API, traced inside ``@mlc.jit`` and compiled when called eagerly.
+"""``mlc.numpy``: NumPy's API and the Python Array API (2024.12), traced inside ``@mlc.jit``
+and compiled when called eagerly.
 
 Inside a jitted function these functions (and NumPy's own, which dispatch
 here through ``__array_ufunc__`` / ``__array_function__``) record registry
@@ -32,14 +33,21 @@ from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, move
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
 
 _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
-    "arange", "array", "asarray", "empty", "empty_like", "eye", "full", "full_like", "ones",
-    "ones_like", "zeros", "zeros_like", "from_dlpack", "linspace", "meshgrid", "tril", "triu", "dot", "einsum", "matmul", "amax", "amin", "argmax",
-    "argmin", "all", "any", "max", "mean", "min", "prod", "std", "sum", "var", "broadcast_to", "concatenate",
-    "expand_dims", "flip", "getitem", "moveaxis", "pad", "ravel", "reshape", "split", "squeeze",
-    "stack", "swapaxes", "transpose", "broadcast_arrays", "concat", "matrix_transpose", "permute_dims",
-    "repeat", "roll", "tile", "unstack", "cumsum", "cumprod", "cumulative_sum", "cumulative_prod",
-    "diff", "count_nonzero", "tensordot", "vecdot", "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis", "unique_all", "unique_counts", "unique_inverse",
-    "unique_values",
+    # creation
+    "arange", "array", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like",
+    "linspace", "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like",
+    # contractions
+    "dot", "einsum", "matmul", "tensordot", "vecdot",
+    # reductions and scans
+    "all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "max", "mean", "min", "prod",
+    "std", "sum", "var", "cumprod", "cumsum", "cumulative_prod", "cumulative_sum", "diff",
+    # shapes and manipulation
+    "broadcast_arrays", "broadcast_to", "concat", "concatenate", "expand_dims", "flip", "getitem",
+    "matrix_transpose", "moveaxis", "pad", "permute_dims", "ravel", "repeat", "reshape", "roll",
+    "split", "squeeze", "stack", "swapaxes", "tile", "transpose", "unstack",
+    # sorting, searching, indexing, sets
+    "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis", "unique_all",
+    "unique_counts", "unique_inverse", "unique_values",
 ]
 
 #: NumPy function name -> the function implementing it here (``__array_function__``).
