@@ -11,7 +11,8 @@ setup(
     python_requires=">=3.10",
     install_requires=["numpy>=1.26", "llvmlite>=0.44"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "scipy>=1.10"],
+        # ndindex and pytest-json-report: the Array API conformance suite (tests/test_array_api.py)
+        "test": ["pytest>=7", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report"],
         "testing": ["hypothesis>=6.80"],
         "cuda": ["cupy-cuda12x"],
         # the peers python -m benchmarks compares against (and NumPy's BLAS, named by threadpoolctl)

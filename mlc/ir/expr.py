@@ -35,6 +35,8 @@ __all__ = [
     "FLOAT_ONLY_OPS", "ARITH_OPS", "COMPARE_OPS", "LOGIC_OPS", "BITWISE_OPS",
     "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "abs", "pow",
     "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf",
+    "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10",
+    "atan2", "hypot", "copysign", "nextafter",
 ]
 
 
@@ -64,8 +66,9 @@ class ExprOp:
     def __pow__(self, o): return pow(self, o)
     def __rpow__(self, o): return pow(o, self)
     def __neg__(self):
+        # -0.0 - x flips only the sign (IEEE negation: -(0.0) is -0.0); 0 - x would give +0.0
         e = convert(self)
-        return _binary("sub", const(0, e.dtype), e)
+        return _binary("sub", const(-0.0 if dt.is_float(e.dtype) else 0, e.dtype), e)
     def __pos__(self): return convert(self)
     def __abs__(self): return abs(self)
     def __lt__(self, o): return _binary("lt", self, o)
@@ -195,6 +198,8 @@ MATH_OPS = {
     "exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 1, "erf": 1,
     "sin": 1, "cos": 1, "abs": 1, "pow": 2, "floor": 1, "ceil": 1, "round": 1,
     "expm1": 1, "log1p": 1, "isnan": 1, "isfinite": 1, "isinf": 1,
+    "tan": 1, "asin": 1, "acos": 1, "atan": 1, "sinh": 1, "cosh": 1, "asinh": 1, "acosh": 1,
+    "atanh": 1, "log2": 1, "log10": 1, "atan2": 2, "hypot": 2, "copysign": 2, "nextafter": 2,
 }
 FLOAT_ONLY_OPS = frozenset(MATH_OPS) - {"abs", "isnan", "isfinite", "isinf", "floor", "ceil", "round"}
 _PREDICATES = frozenset({"isnan", "isfinite", "isinf"})
@@ -558,3 +563,6 @@ exp, log, sqrt, rsqrt, tanh, sigmoid, erf, sin, cos = (
     _math(n) for n in ("exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos"))
 abs, pow, floor, ceil, round = (_math(n) for n in ("abs", "pow", "floor", "ceil", "round"))  # noqa: A001
 expm1, log1p, isnan, isfinite, isinf = (_math(n) for n in ("expm1", "log1p", "isnan", "isfinite", "isinf"))
+tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, log2, log10 = (
+    _math(n) for n in ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10"))
+atan2, hypot, copysign, nextafter = (_math(n) for n in ("atan2", "hypot", "copysign", "nextafter"))

@@ -35,12 +35,16 @@ __all__ = [
     "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "abs", "pow",
     "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf", "floordiv",
     "floormod", "truncdiv", "truncmod", "const", "var", "all", "any", "unique_name", "KEEP_TAG",
+    "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10",
+    "atan2", "hypot", "copysign", "nextafter",
 ]
 
 # Math and constructors re-exported so a te program needs one import.
 from .expr import (abs, ceil, cos, erf, exp, expm1, floor, floordiv, floormod,  # noqa: E402,F401
                    if_then_else, isfinite, isinf, isnan, log, log1p, pow, round, rsqrt,
                    select, sigmoid, sin, sqrt, tanh, truncdiv, truncmod)
+from .expr import (acos, acosh, asin, asinh, atan, atan2, atanh, copysign, cosh, hypot,  # noqa: E402,F401
+                   log2, log10, nextafter, sinh, tan)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

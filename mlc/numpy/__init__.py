@@ -1,4 +1,5 @@
-"""``mlc.numpy``: NumPy's API, traced inside ``@mlc.jit`` and compiled when called eagerly.
+"""``mlc.numpy``: NumPy's API and the Python Array API (2024.12), traced inside ``@mlc.jit``
+and compiled when called eagerly.
 
 Inside a jitted function these functions (and NumPy's own, which dispatch
 here through ``__array_ufunc__`` / ``__array_function__``) record registry
@@ -10,24 +11,46 @@ dtype and attributes, then runs the compiled kernel, as ``jax.numpy`` does.
 >>> mnp.exp(np.zeros(2, "float32"))
 array([1., 1.], dtype=float32)
 """
-from .creation import (arange, array, asarray, empty, empty_like, eye, full, full_like, ones,  # noqa: F401
-                       ones_like, zeros, zeros_like)
+from .creation import (arange, array, asarray, empty, empty_like, eye, from_dlpack, full,  # noqa: F401
+                       full_like, linspace, meshgrid, ones, ones_like, tril, triu, zeros, zeros_like)
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import UFUNCS, __all__ as _elementwise_all
-from .linalg import dot, einsum, matmul  # noqa: F401
-from .reductions import amax, amin, argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: F401
+from .contractions import dot, einsum, matmul, tensordot, vecdot  # noqa: F401
+from .cumulative import cumprod, cumsum, cumulative_prod, cumulative_sum, diff  # noqa: F401
+from . import linalg  # noqa: F401 - the linalg extension (in part)
+from .datatypes import *  # noqa: F401,F403
+from .datatypes import __all__ as _datatypes_all
+from .datatypes import __array_api_version__, __array_namespace_info__  # noqa: F401
+from .indexing import take, take_along_axis  # noqa: F401
+from .manipulation import (broadcast_arrays, concat, matrix_transpose, permute_dims, repeat,  # noqa: F401
+                           roll, tile, unstack)
+from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, max, mean, min, prod,  # noqa: F401
+                         std, sum, var)
+from .searching import nonzero, where  # noqa: F401,F811
+from .sorting import argsort, searchsorted, sort  # noqa: F401
+from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
 
 _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
-    "arange", "array", "asarray", "empty", "empty_like", "eye", "full", "full_like", "ones",
-    "ones_like", "zeros", "zeros_like", "dot", "einsum", "matmul", "amax", "amin", "argmax",
-    "argmin", "max", "mean", "min", "prod", "std", "sum", "var", "broadcast_to", "concatenate",
-    "expand_dims", "flip", "getitem", "moveaxis", "pad", "ravel", "reshape", "split", "squeeze",
-    "stack", "swapaxes", "transpose",
+    # creation
+    "arange", "array", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like",
+    "linspace", "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like",
+    # contractions
+    "dot", "einsum", "matmul", "tensordot", "vecdot",
+    # reductions and scans
+    "all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "max", "mean", "min", "prod",
+    "std", "sum", "var", "cumprod", "cumsum", "cumulative_prod", "cumulative_sum", "diff",
+    # shapes and manipulation
+    "broadcast_arrays", "broadcast_to", "concat", "concatenate", "expand_dims", "flip", "getitem",
+    "matrix_transpose", "moveaxis", "pad", "permute_dims", "ravel", "repeat", "reshape", "roll",
+    "split", "squeeze", "stack", "swapaxes", "tile", "transpose", "unstack",
+    # sorting, searching, indexing, sets
+    "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis", "unique_all",
+    "unique_counts", "unique_inverse", "unique_values",
 ]
 
 #: NumPy function name -> the function implementing it here (``__array_function__``).
 FUNCTIONS = {name: globals()[name] for name in _PUBLIC}
 
-__all__ = _PUBLIC + ["UFUNCS", "FUNCTIONS"]
+__all__ = _PUBLIC + _datatypes_all + ["UFUNCS", "FUNCTIONS"]

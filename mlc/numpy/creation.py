@@ -4,6 +4,11 @@ Creating an array computes nothing, so these build NumPy arrays (constants
 when used in a trace); ``*_like`` functions read only the shape and dtype of
 a traced value. ``asarray`` of a traced value is the value itself.
 
+Every function takes the Array API's ``device=`` keyword (``"cpu"``, the one
+device, or None); ``linspace``, ``meshgrid``, ``tril`` and ``triu`` are the
+Array API's (``meshgrid``, ``tril`` and ``triu`` trace: they broadcast and
+select).
+
 >>> import mlc
 >>> mlc.numpy.zeros((2,), "int32")
 array([0, 0], dtype=int32)
@@ -12,71 +17,164 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DTypeError, MLCError, ShapeError
 from ..ir import dtype as dt
+from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.tracer import Tracer
-from .elementwise import astype
-from .shapes import broadcast_to
+from ._api import numpy_function
+from .elementwise import astype, where
+from .shapes import broadcast_to, reshape
 
 __all__ = ["asarray", "array", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
-           "empty", "empty_like", "arange", "eye"]
+           "empty", "empty_like", "arange", "eye", "linspace", "meshgrid", "tril", "triu", "from_dlpack"]
 
 
-def asarray(a, dtype=None):
-    """``a`` as an array: a traced value stays traced (cast to ``dtype`` if given)."""
+def _check_device(function: str, device) -> None:
+    if device is not None and device != "cpu":
+        raise MLCError(f"{function}: mlc.numpy arrays live on device 'cpu', got device={device!r}; "
+                       "pass device='cpu' or None")
+
+
+def _dtype(dtype):
+    """A creation dtype: the op library's, or a complex one (creating an array computes nothing)."""
+    if dtype is None:
+        return None
+    name = np.dtype(dtype).name if not isinstance(dtype, str) or dtype not in dt.SUPPORTED else dtype
+    return name if name in ("complex64", "complex128") else dt.canonical(dtype)
+
+
+def asarray(a, dtype=None, *, device=None, copy=None):
+    """``a`` as an array: a traced value stays traced (cast to ``dtype`` if given).
+
+    ``copy=False`` refuses to copy (a NumPy error when a copy is needed);
+    ``copy=True`` always copies; traced values are immutable, so neither matters there.
+    """
+    _check_device("asarray", device)
     if isinstance(a, Tracer):
         return a if dtype is None else astype(a, dtype)
-    return np.asarray(a, dtype=dtype)
+    if copy is None:
+        return np.asarray(a, dtype=_dtype(dtype))
+    return np.array(a, dtype=_dtype(dtype), copy=copy)
 
 
-def array(a, dtype=None, copy=True):
+def array(a, dtype=None, copy=True, *, device=None):
     """Like :func:`asarray` (traced values are immutable, so no copy is needed)."""
+    _check_device("array", device)
     if isinstance(a, Tracer):
         return asarray(a, dtype)
-    return np.array(a, dtype=dtype, copy=copy)
+    return np.array(a, dtype=_dtype(dtype), copy=copy)
 
 
-def zeros(shape, dtype=float):
-    return np.zeros(shape, dtype=dt.canonical(dtype))
+def zeros(shape, dtype=None, *, device=None):
+    _check_device("zeros", device)
+    return np.zeros(shape, dtype=_dtype(dtype) or "float64")
 
 
-def ones(shape, dtype=float):
-    return np.ones(shape, dtype=dt.canonical(dtype))
+def ones(shape, dtype=None, *, device=None):
+    _check_device("ones", device)
+    return np.ones(shape, dtype=_dtype(dtype) or "float64")
 
 
-empty = zeros
+def empty(shape, dtype=None, *, device=None):
+    """Zeros (uninitialised memory is never handed out)."""
+    _check_device("empty", device)
+    return np.zeros(shape, dtype=_dtype(dtype) or "float64")
 
 
-def full(shape, fill_value, dtype=None):
+def full(shape, fill_value, dtype=None, *, device=None):
     """An array of ``shape`` filled with ``fill_value`` (which may be a traced 0-d value)."""
+    _check_device("full", device)
     if isinstance(fill_value, Tracer):
         value = fill_value if dtype is None else astype(fill_value, dtype)
         return broadcast_to(value, tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))
-    return np.full(shape, fill_value, dtype=None if dtype is None else dt.canonical(dtype))
+    if dtype is None and isinstance(fill_value, (bool, int, float, complex)):
+        dtype = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}[type(fill_value)]
+    return np.full(shape, fill_value, dtype=_dtype(dtype))
 
 
-def _like(a, dtype):
-    return a.shape, dt.canonical(a.dtype if dtype is None else dtype)
+def _like(a, dtype, device, function):
+    _check_device(function, device)
+    return a.shape, _dtype(a.dtype if dtype is None else dtype)
 
 
-def zeros_like(a, dtype=None):
-    return np.zeros(*_like(a, dtype))
+def zeros_like(a, dtype=None, *, device=None):
+    return np.zeros(*_like(a, dtype, device, "zeros_like"))
 
 
-def ones_like(a, dtype=None):
-    return np.ones(*_like(a, dtype))
+def ones_like(a, dtype=None, *, device=None):
+    return np.ones(*_like(a, dtype, device, "ones_like"))
 
 
-empty_like = zeros_like
+def empty_like(a, dtype=None, *, device=None):
+    return np.zeros(*_like(a, dtype, device, "empty_like"))
 
 
-def full_like(a, fill_value, dtype=None):
-    shape, dtype = _like(a, dtype)
+def full_like(a, fill_value, dtype=None, *, device=None):
+    shape, dtype = _like(a, dtype, device, "full_like")
     return full(shape, fill_value, dtype)
 
 
-def arange(start, stop=None, step=1, dtype=None):
-    return np.arange(start, stop, step, dtype=None if dtype is None else dt.canonical(dtype))
+def arange(start, stop=None, step=1, dtype=None, *, device=None):
+    _check_device("arange", device)
+    return np.arange(start, stop, step, dtype=_dtype(dtype))
 
 
-def eye(N, M=None, k=0, dtype=float):  # noqa: N803 - NumPy's names
-    return np.eye(N, M, k, dtype=dt.canonical(dtype))
+def eye(N, M=None, k=0, dtype=None, *, device=None):  # noqa: N803 - NumPy's names
+    _check_device("eye", device)
+    return np.eye(N, M, k, dtype=_dtype(dtype) or "float64")
+
+
+def linspace(start, stop, num, *, dtype=None, device=None, endpoint=True):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (included when ``endpoint``)."""
+    _check_device("linspace", device)
+    if isinstance(start, Tracer) or isinstance(stop, Tracer):
+        raise DTypeError("linspace: start and stop must be Python numbers (the values are constants)")
+    return np.linspace(start, stop, num, endpoint=endpoint, dtype=_dtype(dtype))
+
+
+@numpy_function()
+def meshgrid(*arrays, indexing="xy"):
+    """Coordinate grids from 1-D ``arrays``: ``"xy"`` (Cartesian) or ``"ij"`` (matrix) indexing."""
+    if indexing not in ("xy", "ij"):
+        raise ShapeError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    ts = as_tracers(list(arrays), op="meshgrid") if arrays else []
+    for n, t in enumerate(ts):
+        if t.ndim != 1:
+            raise ShapeError(f"meshgrid: array {n} must be 1-D, got shape {t.shape}")
+    shape = [t.shape[0] for t in ts]
+    if indexing == "xy" and len(ts) > 1:
+        shape[0], shape[1] = shape[1], shape[0]
+    grids = []
+    for n, t in enumerate(ts):
+        axis = n if indexing == "ij" or len(ts) < 2 else {0: 1, 1: 0}.get(n, n)
+        view = [1] * len(ts)
+        view[axis] = t.shape[0]
+        grids.append(broadcast_to(reshape(t, tuple(view)), tuple(shape)))
+    return grids
+
+
+def _triangle(name: str, x, k, lower: bool):
+    t = as_tracer(x)
+    if t.ndim < 2:
+        raise ShapeError(f"{name}: needs at least 2 dimensions, got shape {t.shape}")
+    rows, cols = t.shape[-2:]
+    keep = np.tri(rows, cols, k, dtype=bool) if lower else ~np.tri(rows, cols, k - 1, dtype=bool)
+    return where(keep, t, np.zeros((), t.dtype))
+
+
+@numpy_function("x")
+def tril(x, /, *, k=0):
+    """``x`` with the elements above the ``k``-th diagonal of its last two axes zeroed."""
+    return _triangle("tril", x, k, lower=True)
+
+
+@numpy_function("x")
+def triu(x, /, *, k=0):
+    """``x`` with the elements below the ``k``-th diagonal of its last two axes zeroed."""
+    return _triangle("triu", x, k, lower=False)
+
+
+def from_dlpack(x, /, *, device=None, copy=None):
+    """An array sharing ``x``'s memory through DLPack (a NumPy array on the CPU)."""
+    _check_device("from_dlpack", device)
+    return np.from_dlpack(x) if copy is None else np.from_dlpack(x, copy=copy)

@@ -82,18 +82,25 @@ def where(condition, x=None, y=None):
     return emit("where", [cond, x, y])
 
 
-@numpy_function("a", "a_min", "a_max")
-def clip(a, a_min=None, a_max=None):
-    """``minimum(maximum(a, a_min), a_max)``; either bound may be None, a scalar or an array.
+@numpy_function("a", "min", "max", "a_min", "a_max")
+def clip(a, min=None, max=None, *, a_min=None, a_max=None):  # noqa: A002 - the Array API's names
+    """``minimum(maximum(a, min), max)``; either bound may be None, a scalar or an array.
+
+    The bounds are ``min``/``max`` (the Array API's names, positional as in
+    NumPy) or NumPy's keywords ``a_min``/``a_max``; with neither, ``x`` itself.
 
     As NumPy 2's ``np.clip``: on an integer array a Python int bound beyond the
     dtype's range is no bound at all (``clip(x_u32, -2, 3)`` clips at 3 only),
     while a lower bound above the dtype's maximum (or an upper one below its
     minimum) is refused.
     """
-    if a_min is None and a_max is None:
-        raise TraceError("clip: give a_min, a_max or both")
+    if (min is not None and a_min is not None) or (max is not None and a_max is not None):
+        raise TraceError("clip: give each bound once (min or a_min, max or a_max)")
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
     out = as_tracer(a)
+    if a_min is None and a_max is None:
+        return out  # no bounds: x itself (the Array API's clip(x); NumPy 2 agrees)
     dtype = out._atom.type.dtype
     if dt.is_int(dtype):
         a_min, a_max = _int_bound(a_min, dtype, lower=True), _int_bound(a_max, dtype, lower=False)
@@ -118,11 +125,42 @@ def _int_bound(bound, dtype: str, lower: bool):
 
 
 @numpy_function("x")
-def astype(x, dtype):
-    """``x.astype(dtype)``; a no-op when the dtype already matches."""
+def astype(x, dtype, *, copy=True, device=None):
+    """``x.astype(dtype)``; a no-op when the dtype already matches (traced values are immutable,
+    so ``copy`` changes nothing). ``device`` may be ``"cpu"`` or None."""
+    if device not in (None, "cpu"):
+        raise TraceError(f"astype: mlc.numpy arrays live on device 'cpu', got device={device!r}")
     t = as_tracer(x)
     dtype = dt.canonical(dtype)
     return t if t._atom.type.dtype == dtype else emit("astype", [t], dtype=dtype)
+
+
+@numpy_function("x")
+def round(x, decimals=0):  # noqa: A001 - NumPy's name
+    """Round to the nearest integer, ties to even (``np.round``); integers are returned as they are."""
+    if decimals != 0:
+        raise TraceError(f"round: only decimals=0 is supported, got decimals={decimals!r}")
+    t = as_tracer(x)
+    return t if t.dtype == np.bool_ or dt.is_int(t._atom.type.dtype) else emit("rint", [t])
+
+
+@numpy_function("x")
+def conj(x):
+    """The complex conjugate: real operands are returned as they are."""
+    return as_tracer(x)
+
+
+@numpy_function("x")
+def real(x):
+    """The real part: real operands are returned as they are."""
+    return as_tracer(x)
+
+
+@numpy_function("x")
+def imag(x):
+    """The imaginary part: zeros of ``x``'s dtype for real operands."""
+    t = as_tracer(x)
+    return emit("broadcast_to", [as_tracer(np.zeros((), t.dtype), t._ctx)], shape=t.shape)
 
 
 _GENERATED["positive"] = positive
@@ -130,4 +168,4 @@ _GENERATED["positive"] = positive
 #: NumPy ufunc name -> the function implementing it here (``__array_ufunc__``).
 UFUNCS = dict(sorted(_GENERATED.items()))
 
-__all__ = [*UFUNCS, "where", "clip", "astype", "UFUNCS"]
+__all__ = [*UFUNCS, "where", "clip", "astype", "round", "conj", "real", "imag", "UFUNCS"]

@@ -10,12 +10,15 @@ array([4, 1], dtype=int32)
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import ShapeError, TraceError
-from ..ops.library.shape import plan_getitem
+from ..ops.library.shape import plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
+from ..tracer.trace import is_tracing
 from ._api import emit, hashable, numpy_function
 
 __all__ = [
@@ -25,16 +28,35 @@ __all__ = [
 
 
 @numpy_function("a")
-def reshape(a, shape=None, order="C", *, newshape=None):
-    """``np.reshape(a, shape)`` in row-major order; one dimension may be -1."""
+def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     shape = newshape if shape is None else shape
     if shape is None:
         raise ShapeError("reshape: give the new shape")
     if order != "C":
         raise TraceError(f"reshape: only order='C' is supported, got {order!r}")
+    if copy is False:
+        raise TraceError("reshape: copy=False asks for a view, and a traced reshape is always a new "
+                         "array; pass copy=None")
     t = as_tracer(a)
     shape = hashable(shape if isinstance(shape, (tuple, list)) else (shape,))
     return t if shape == t.shape else emit("reshape", [t], newshape=shape)
+
+
+@functools.wraps(_reshape)
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    """``np.reshape(a, shape)`` in row-major order; one dimension may be -1.
+
+    Traced, it records a ``reshape`` op. On a concrete C-contiguous array
+    (and ``copy`` not True) it is a view, as the Array API's ``copy=None`` and
+    NumPy allow: a new shape over the same memory, nothing computed.
+    Otherwise the copy is a compiled kernel; ``copy=False`` then raises.
+    """
+    target = newshape if shape is None else shape
+    if (isinstance(a, np.ndarray) and copy is not True and order == "C" and target is not None
+            and a.flags.c_contiguous and not is_tracing()):
+        target = hashable(target if isinstance(target, (tuple, list)) else (target,))
+        return a.reshape(reshape_shape(a.shape, target))
+    return _reshape(a, shape, order, newshape=newshape, copy=copy)
 
 
 @numpy_function("a")

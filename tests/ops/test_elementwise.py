@@ -8,7 +8,7 @@ import mlc.testing as mt
 from mlc import DTypeError, ShapeError
 from mlc.ops import TensorType, get_op, list_ops
 
-from ._harness import ALL, FLOATS, INTS, arrays, broadcast_pair, check_op, numpy_call, shapes
+from ._harness import ALL, FLOATS, INTS, arrays, broadcast_pair, check_op, numpy_call, run_op, shapes
 
 BINARY = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
@@ -18,6 +18,8 @@ BINARY = {
     "greater_equal": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
     "logical_xor": np.logical_xor, "bitwise_and": np.bitwise_and, "bitwise_or": np.bitwise_or,
     "bitwise_xor": np.bitwise_xor, "left_shift": np.left_shift, "right_shift": np.right_shift,
+    "arctan2": np.arctan2, "hypot": np.hypot, "copysign": np.copysign, "nextafter": np.nextafter,
+    "logaddexp": np.logaddexp,
 }
 
 UNARY = {
@@ -26,7 +28,10 @@ UNARY = {
     "reciprocal": np.reciprocal, "tanh": np.tanh, "sin": np.sin, "cos": np.cos, "floor": np.floor,
     "ceil": np.ceil, "trunc": np.trunc, "rint": np.rint, "positive": np.positive,
     "logical_not": np.logical_not, "invert": np.invert, "isnan": np.isnan,
-    "isfinite": np.isfinite, "isinf": np.isinf,
+    "isfinite": np.isfinite, "isinf": np.isinf, "tan": np.tan, "arcsin": np.arcsin,
+    "arccos": np.arccos, "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
+    "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh, "log2": np.log2,
+    "log10": np.log10, "signbit": np.signbit,
 }
 
 
@@ -54,7 +59,8 @@ def _numpy_dtype_error(fn, *dtypes) -> bool:
 @given(data=st.data(), dtypes=st.tuples(st.sampled_from(ALL), st.sampled_from(ALL)), pair=broadcast_pair())
 def test_binary_matches_numpy(name, data, dtypes, pair):
     fn = BINARY[name]
-    if _numpy_dtype_error(fn, *dtypes):
+    if _numpy_dtype_error(fn, *dtypes) or (
+            name == "nextafter" and numpy_call(fn, *(np.zeros((), d) for d in dtypes)).dtype == np.float16):
         with pytest.raises(DTypeError, match=name):
             get_op(name).infer(*(TensorType(s, d) for s, d in zip(pair, dtypes)))
         return
@@ -183,3 +189,14 @@ def test_clip_needs_a_bound_and_scalar_bounds():
         get_op("clip").infer(TensorType((3,), "float32"))
     with pytest.raises(DTypeError, match="a_min"):
         get_op("clip").infer(TensorType((3,), "float32"), a_min="0", a_max=1)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_negative_flips_the_sign_of_zero(dtype):
+    """IEEE negation: -(+0.0) is -0.0 and -(-0.0) is +0.0 (``0 - x`` would give +0.0 for both)."""
+    x = np.array([0.0, -0.0, 1.5, -np.inf, np.nan], dtype)
+    for target in ("reference", "llvm"):
+        (got,) = run_op("negative", [x], target)
+        # (a NaN's sign is left to the implementation)
+        np.testing.assert_array_equal(np.signbit(got[:4]), np.signbit(np.negative(x[:4])))
+        np.testing.assert_array_equal(got, np.negative(x))

@@ -161,3 +161,26 @@ def test_bad_attribute_types():
         get_op("var").infer(TensorType((3,), "float32"), ddof="1")
     with pytest.raises(DTypeError, match="mean: dtype must be a float"):
         get_op("mean").infer(TensorType((3,), "float32"), dtype="int32")
+
+
+@pytest.mark.parametrize("name", ["all", "any"])
+@settings(max_examples=15)
+@given(data=st.data(), dtype=st.sampled_from(ALL), shape=shapes(min_side=0, max_side=4),
+       keepdims=st.booleans())
+def test_all_any(name, data, dtype, shape, keepdims):
+    """Every element read as a bool (NaN is True); an empty slice gives the identity."""
+    axis = data.draw(axes(len(shape)), label="axis")
+    x = data.draw(arrays(dtype, shape))
+    check_op(name, [x], getattr(np, name)(x, axis=axis, keepdims=keepdims), axis=axis, keepdims=keepdims)
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@settings(max_examples=12)
+@given(data=st.data(), dtype=st.sampled_from(ALL), shape=shapes(min_dims=1, min_side=0, max_side=4))
+def test_scans(name, data, dtype, shape):
+    """Running sums/products along one axis, with sum's dtype rule (narrow ints widen)."""
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    x = data.draw(arrays(dtype, shape, special=False, bound=1.5 if name == "cumprod" else 100.0)
+                  if dtype in FLOATS else arrays(dtype, shape))
+    expected = numpy_call(getattr(np, name), x, axis=axis)
+    check_op(name, [x], expected, atol=_sum_tol(x, None, expected.dtype), axis=axis)

@@ -117,3 +117,17 @@ def test_mlc_numpy_exposes_every_elementwise_numpy_ufunc_of_the_registry():
         if isinstance(ufunc, np.ufunc) and ufunc.nin <= 2 and get_op(name).pattern in ("elemwise", "broadcast"):
             assert callable(getattr(mnp, name, None)), f"mlc.numpy has no {name}"
             assert mnp.UFUNCS[ufunc.__name__] is getattr(mnp, ufunc.__name__)
+
+
+def test_docs_list_exactly_what_mlc_numpy_exports():
+    """docs/ops.md's ``mlc.numpy`` section lists ``mlc.numpy.__all__`` (besides the dispatch tables)."""
+    import mlc.numpy as mnp
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "ops.md").read_text()
+    section = text.split("## `mlc.numpy`", 1)[1]
+    listed = section.split("```", 2)[1].split()
+    assert listed == sorted(listed), "docs/ops.md: keep the mlc.numpy list sorted"
+    exported = set(mnp.__all__) - {"UFUNCS", "FUNCTIONS"}
+    assert set(listed) - exported == set(), "listed in docs/ops.md but not exported by mlc.numpy"
+    assert exported - set(listed) == set(), "exported by mlc.numpy but not listed in docs/ops.md"
+    for name in exported:
+        assert hasattr(mnp, name), name

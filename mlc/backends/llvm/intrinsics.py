@@ -22,12 +22,14 @@ from .types import I1
 __all__ = ["declare", "call_intrinsic", "call_libm", "emit_math", "LIBM_CALLS"]
 
 #: Call ops computed by a libm function without an LLVM intrinsic: op -> (float name, double name).
-LIBM_CALLS = {"log1p": ("log1pf", "log1p")}
+LIBM_CALLS = {name: (name + "f", name) for name in (
+    "log1p", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+    "atan2", "hypot", "nextafter")}
 
 #: Call ops that are exactly one LLVM intrinsic of the same arity.
 _INTRINSIC_CALLS = {"sqrt": "sqrt", "sin": "sin", "cos": "cos",
                     "pow": "pow", "floor": "floor", "ceil": "ceil", "round": "roundeven",
-                    "abs": "fabs"}
+                    "abs": "fabs", "log2": "log2", "log10": "log10", "copysign": "copysign"}
 
 
 def declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
@@ -47,11 +49,12 @@ def call_intrinsic(builder: ir.IRBuilder, name: str, *args: ir.Value) -> ir.Valu
     return builder.call(declare(builder.module, f"llvm.{name}.{ty.intrinsic_name}", fnty), list(args))
 
 
-def call_libm(builder: ir.IRBuilder, names: tuple[str, str], x: ir.Value) -> ir.Value:
-    """A one-argument libm function: ``names[0]`` for float, ``names[1]`` for double."""
-    name = names[0] if isinstance(x.type, ir.FloatType) else names[1]
-    fn = declare(builder.module, name, ir.FunctionType(x.type, [x.type]))
-    return builder.call(fn, [x])
+def call_libm(builder: ir.IRBuilder, names: tuple[str, str], *args: ir.Value) -> ir.Value:
+    """A libm function of ``args`` (one type): ``names[0]`` for float, ``names[1]`` for double."""
+    ty = args[0].type
+    name = names[0] if isinstance(ty, ir.FloatType) else names[1]
+    fn = declare(builder.module, name, ir.FunctionType(ty, [ty] * len(args)))
+    return builder.call(fn, list(args))
 
 
 def _const(ty: ir.Type, value: float) -> ir.Constant:
@@ -85,7 +88,7 @@ def emit_math(builder: ir.IRBuilder, op: str, args: list[ir.Value], dtype: str) 
     if op in _INTRINSIC_CALLS:
         return call_intrinsic(builder, _INTRINSIC_CALLS[op], *args)
     if op in LIBM_CALLS:
-        return call_libm(builder, LIBM_CALLS[op], args[0])
+        return call_libm(builder, LIBM_CALLS[op], *args)
     if op in _COMPOSED:
         return _COMPOSED[op](builder, args[0])
     raise CompileError(f"the llvm backend has no implementation of math call {op!r} on {dtype} "

@@ -26,7 +26,8 @@ __all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
 _LIBM_BASE = ("exp", "exp2", "exp10", "expm1", "log", "log2", "log10", "log1p", "pow", "sqrt",
               "sin", "cos", "tan", "sincos", "tanh", "erf", "fmod", "floor", "ceil", "trunc",
               "round", "roundeven", "rint", "nearbyint", "fmin", "fmax", "fma", "ldexp", "frexp",
-              "copysign", "fabs")
+              "copysign", "fabs", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh",
+              "atanh", "hypot", "nextafter")
 
 #: library -> names looked up in it.
 RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {

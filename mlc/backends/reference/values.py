@@ -77,6 +77,10 @@ _CALLS = {
     "cos": np.cos, "abs": np.abs, "pow": np.power, "floor": np.floor, "ceil": np.ceil,
     "round": np.round, "expm1": np.expm1, "log1p": np.log1p, "isnan": np.isnan,
     "isfinite": np.isfinite, "isinf": np.isinf, "rsqrt": _rsqrt, "sigmoid": _sigmoid,
+    "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "sinh": np.sinh,
+    "cosh": np.cosh, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "log2": np.log2,
+    "log10": np.log10, "atan2": np.arctan2, "hypot": np.hypot, "copysign": np.copysign,
+    "nextafter": np.nextafter,
 }
 #: Intrinsics made of several NumPy operations: float16 computes them in float32, once.
 _COMPOSITE = frozenset({"rsqrt", "sigmoid"})

@@ -155,6 +155,20 @@ def _logical(fn):
     return lambda *args: fn(*(_e.cast(a, "bool") for a in args))
 
 
+def _signbit(a):
+    """Whether the sign bit is set: -0.0 and NaNs with the sign bit set count (``copysign(1, a) < 0``)."""
+    return _e.copysign(_e.const(1, a.dtype), a) < _e.const(0, a.dtype)
+
+
+def _logaddexp(a, b):
+    """``log(exp(a) + exp(b))`` without overflow, as NumPy's loop computes it: ``a + log(2)``
+    when equal (infinities included), else the larger plus ``log1p(exp(-|a - b|))``; NaN stays."""
+    d = a - b
+    zero = _e.const(0, a.dtype)
+    larger = _e.select(d > zero, a + _e.log1p(_e.exp(-d)), b + _e.log1p(_e.exp(d)))
+    return _e.select(a == b, a + _e.const(np.log(2.0), a.dtype), _e.select(d == d, larger, d))
+
+
 _BINARY = [
     # name, ufunc, scalar rule
     ("add", np.add, _add),
@@ -179,6 +193,11 @@ _BINARY = [
     ("bitwise_xor", np.bitwise_xor, lambda a, b: a ^ b),
     ("left_shift", np.left_shift, _left_shift),
     ("right_shift", np.right_shift, _right_shift),
+    ("arctan2", np.arctan2, _e.atan2),
+    ("hypot", np.hypot, _e.hypot),
+    ("copysign", np.copysign, _e.copysign),
+    ("nextafter", np.nextafter, _e.nextafter),
+    ("logaddexp", np.logaddexp, _logaddexp),
 ]
 
 _UNARY = [
@@ -205,10 +224,36 @@ _UNARY = [
     ("isnan", np.isnan, _e.isnan),
     ("isfinite", np.isfinite, _e.isfinite),
     ("isinf", np.isinf, _e.isinf),
+    ("tan", np.tan, _e.tan),
+    ("arcsin", np.arcsin, _e.asin),
+    ("arccos", np.arccos, _e.acos),
+    ("arctan", np.arctan, _e.atan),
+    ("sinh", np.sinh, _e.sinh),
+    ("cosh", np.cosh, _e.cosh),
+    ("arcsinh", np.arcsinh, _e.asinh),
+    ("arccosh", np.arccosh, _e.acosh),
+    ("arctanh", np.arctanh, _e.atanh),
+    ("log2", np.log2, _e.log2),
+    ("log10", np.log10, _e.log10),
+    ("signbit", np.signbit, _signbit),
 ]
 
+
+def _no_float16(name: str, rule: Rule) -> Rule:
+    """``rule``, refusing float16 (the backends compute float16 in float32, which is exact for
+    most ops but not for ``nextafter``, whose step is the dtype's own)."""
+    def checked(dtypes):
+        ins, out = rule(dtypes)
+        if out == "float16":
+            raise DTypeError(f"{name}: float16 operands are not supported; cast them to float32 or "
+                             "float64 first")
+        return ins, out
+    return checked
+
+
 for _name, _ufunc, _scalar in _BINARY:
-    elementwise_op(_name, 2, _scalar, ufunc_rule(_name, _ufunc), _ufunc)
+    _rule = ufunc_rule(_name, _ufunc)
+    elementwise_op(_name, 2, _scalar, _no_float16(_name, _rule) if _name == "nextafter" else _rule, _ufunc)
 for _name, _ufunc, _scalar in _UNARY:
     elementwise_op(_name, 1, _scalar, ufunc_rule(_name, _ufunc), _ufunc)
 
@@ -228,7 +273,11 @@ elementwise_op("sigmoid", 1, _e.sigmoid, _float_rule("sigmoid"), _sigmoid_refere
                "``1 / (1 + exp(-x))`` (float math).")
 
 for _alias, _target in [("true_divide", "divide"), ("mod", "remainder"), ("abs", "absolute"),
-                        ("bitwise_not", "invert"), ("bitwise_invert", "invert")]:
+                        ("bitwise_not", "invert"), ("bitwise_invert", "invert"),
+                        # the Array API's spellings (NumPy 2 has them too)
+                        ("acos", "arccos"), ("acosh", "arccosh"), ("asin", "arcsin"), ("asinh", "arcsinh"),
+                        ("atan", "arctan"), ("atanh", "arctanh"), ("atan2", "arctan2"),
+                        ("bitwise_left_shift", "left_shift"), ("bitwise_right_shift", "right_shift")]:
     register_alias(_alias, _target)
 
 
@@ -282,6 +331,7 @@ def _power_infer(a: TensorType, b: TensorType) -> TensorType:
 register_op("power", pattern="broadcast", infer=_power_infer, lower=_power_lower,
             reference=lambda a, b: np.asarray(np.power(a, b)),
             doc="``a ** b`` with NumPy's dtype rules (integer powers wrap on overflow).")
+register_alias("pow", "power")
 
 
 # ---------------------------------------------------------------- where, clip, astype

@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, prod, argmax, argmin, var, std, logsumexp.
+"""Reductions: sum, mean, max, min, all, any, prod, argmax, argmin, var, std, logsumexp.
 
 Attributes follow NumPy: ``axis`` (None = all, an int, or a tuple) and
 ``keepdims``. Result dtypes are NumPy's: ``sum``/``prod`` of bool or of a
@@ -127,6 +127,29 @@ def _sum_like(name, reducer, bool_reducer, identity, numpy_fn):
 
 _sum_like("sum", te.sum, any_reducer, zero, np.sum)
 _sum_like("prod", prod_reducer, all_reducer, one, np.prod)
+
+
+# ------------------------------------------------------------------ all / any
+
+def _truth(name, reducer, identity, numpy_fn):
+    """``all``/``any``: every element read as a bool (nonzero, NaN included), reduced."""
+    def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+        _, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
+        return TensorType(shape, "bool")
+
+    def lower(x, *, axis=None, keepdims=False):
+        axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
+        return reduce_over(x, axes, keepdims, shape, "bool", reducer, lambda _: _e.const(identity, "bool"),
+                           f"T_{name}", fn=lambda v, idx: v != _e.const(0, v.dtype))
+
+    register_op(name, pattern="reduction", infer=infer, lower=lower,
+                reference=lambda x, *, axis=None, keepdims=False: np.asarray(
+                    numpy_fn(x, axis=axis, keepdims=keepdims)),
+                doc=f"``np.{name}(x, axis, keepdims)``: bool; an empty slice gives {identity}.")
+
+
+_truth("all", all_reducer, True, np.all)
+_truth("any", any_reducer, False, np.any)
 
 
 # ------------------------------------------------------------------ max / min
@@ -341,3 +364,44 @@ def _lse_reference(x, *, axis=None, keepdims=False):
 register_op("logsumexp", pattern="reduction", infer=_lse_infer, lower=_lse_lower,
             reference=_lse_reference,
             doc="``log(sum(exp(x)))`` over ``axis``, computed stably by subtracting the max.")
+
+
+# ------------------------------------------------------------------ cumsum / cumprod
+
+def _scan(name, reducer, bool_reducer, identity, numpy_fn):
+    """Inclusive scans along one axis: ``out[..., i, ...]`` reduces ``x[..., k, ...]`` for ``k <= i``.
+
+    One reduction stage whose reduce axis runs the whole ``axis`` with the
+    condition ``k <= i`` (quadratic in the axis length, each output its own
+    in-order reduction), then a cast stage when the accumulator differs.
+    """
+    def out_dtype(x_dtype, dtype):
+        return canonical_dtype(name, dtype) if dtype is not None else _sum_dtype(x_dtype)
+
+    def infer(x: TensorType, *, axis=0, dtype=None) -> TensorType:
+        normalize_axis(name, axis, x.ndim)
+        return TensorType(x.shape, out_dtype(x.dtype, dtype))
+
+    def lower(x, *, axis=0, dtype=None):
+        axis = normalize_axis(name, axis, x.ndim)
+        out = out_dtype(x.dtype, dtype)
+        acc = accumulate_dtype(out)
+        red = bool_reducer if acc == "bool" else reducer
+        n = x.shape[axis]
+        if n == 0:
+            return te.compute(x.shape, lambda *i: identity(out), name=f"T_{name}")
+        k = te.reduce_axis((0, n), "k")
+
+        def body(*i):
+            src = i[:axis] + (k.var,) + i[axis + 1:]
+            return red(_e.cast(x[src], acc), axis=[k], where=k.var <= i[axis])
+
+        return cast_stage(te.compute(x.shape, body, name=f"T_{name}"), out, f"T_{name}_cast")
+
+    register_op(name, pattern="reduction", infer=infer, lower=lower,
+                reference=lambda x, *, axis=0, dtype=None: np.asarray(numpy_fn(x, axis=axis, dtype=dtype)),
+                doc=f"``np.{name}(x, axis, dtype=...)`` along one axis (sum's dtype rule).")
+
+
+_scan("cumsum", te.sum, any_reducer, zero, np.cumsum)
+_scan("cumprod", prod_reducer, all_reducer, one, np.cumprod)

@@ -1,0 +1,76 @@
+"""Contractions: matmul (``@``), dot, einsum.
+
+>>> import numpy as np, mlc
+>>> mlc.numpy.matmul(np.eye(2, dtype="float32"), np.array([[1.0], [2.0]], "float32"))
+array([[1.],
+       [2.]], dtype=float32)
+"""
+from __future__ import annotations
+
+from ..errors import ShapeError
+from ..tracer.operands import as_tracers
+from ._api import emit, numpy_function
+from .elementwise import multiply
+from .reductions import sum as _sum
+
+__all__ = ["matmul", "dot", "einsum", "vecdot", "tensordot"]
+
+
+@numpy_function("x1", "x2")
+def matmul(x1, x2):
+    """``x1 @ x2`` with NumPy's rules (1-D operands, broadcast batch dimensions)."""
+    return emit("matmul", as_tracers([x1, x2]))
+
+
+@numpy_function("a", "b")
+def dot(a, b):
+    """``np.dot(a, b)``."""
+    return emit("dot", as_tracers([a, b]))
+
+
+@numpy_function()
+def einsum(subscripts, *operands):
+    """``np.einsum(subscripts, *operands)`` (explicit letters, no ellipsis)."""
+    return emit("einsum", as_tracers(list(operands)), subscripts=subscripts)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@numpy_function("x1", "x2")
+def vecdot(x1, x2, /, *, axis=-1):
+    """Dot products of the vectors along ``axis`` (the other axes broadcast)."""
+    a, b = as_tracers([x1, x2], op="vecdot")
+    if not -min(a.ndim, b.ndim) <= axis < min(a.ndim, b.ndim):
+        raise ShapeError(f"vecdot: axis {axis} is out of bounds for shapes {a.shape} and {b.shape}")
+    if a.shape[axis] != b.shape[axis]:
+        raise ShapeError(f"vecdot: the vectors along axis {axis} differ in length: {a.shape} and {b.shape}")
+    products = multiply(a, b)
+    return _sum(products, axis=axis, dtype=products.dtype)  # (matmul's dtype, not sum's widening)
+
+
+@numpy_function("x1", "x2")
+def tensordot(x1, x2, /, *, axes=2):
+    """Sum of products over ``axes`` (an int: the last of ``x1`` with the first of ``x2``; or
+    two sequences of axes), as one ``einsum``."""
+    a, b = as_tracers([x1, x2], op="tensordot")
+    if isinstance(axes, int):
+        if not 0 <= axes <= min(a.ndim, b.ndim):
+            raise ShapeError(f"tensordot: axes={axes} must be between 0 and {min(a.ndim, b.ndim)}")
+        pairs = list(zip(range(a.ndim - axes, a.ndim), range(axes)))
+    else:
+        xa, xb = axes
+        if len(xa) != len(xb):
+            raise ShapeError(f"tensordot: axes {axes} pair up different numbers of axes")
+        pairs = [(p % a.ndim, q % b.ndim) for p, q in zip(xa, xb)]
+    if a.ndim + b.ndim > len(_LETTERS):
+        raise ShapeError("tensordot: too many dimensions")
+    sa = list(_LETTERS[:a.ndim])
+    sb = list(_LETTERS[a.ndim:a.ndim + b.ndim])
+    for p, q in pairs:
+        if a.shape[p] != b.shape[q]:
+            raise ShapeError(f"tensordot: axis {p} of {a.shape} and axis {q} of {b.shape} differ in length")
+        sb[q] = sa[p]
+    summed = {sa[p] for p, _ in pairs}
+    out = "".join(c for c in sa if c not in summed) + "".join(c for c in sb if c not in summed)
+    return emit("einsum", [a, b], subscripts=f"{''.join(sa)},{''.join(sb)}->{out}")

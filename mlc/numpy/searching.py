@@ -1,0 +1,67 @@
+"""Functions whose output shape depends on the values: ``nonzero`` and one-argument ``where``.
+
+They run eagerly only, as JAX's do without ``size=``: inside ``@mlc.jit`` a
+shape must be known before any value is, so they raise TraceError there.
+Eagerly every step is a compiled kernel; only the count of results is read
+back between kernels. The ``j``-th nonzero element of a flattened mask sits
+at the first position where the running count of nonzeros reaches ``j + 1``:
+
+>>> import numpy as np, mlc
+>>> mlc.numpy.nonzero(np.array([[0, 3], [4, 0]]))
+(array([0, 1]), array([1, 0]))
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError, TraceError
+from ..tracer.source import describe_location, user_location
+from ..tracer.trace import is_tracing
+from . import elementwise as _elementwise
+from .creation import asarray
+from .cumulative import cumsum
+from .elementwise import floor_divide, not_equal, remainder
+from .shapes import reshape
+from .sorting import searchsorted
+
+__all__ = ["nonzero", "where"]
+
+
+def _eager_only(name: str) -> None:
+    if is_tracing():
+        raise TraceError(f"{name} has an output shape that depends on the values, so it cannot be "
+                         f"traced (as in JAX without size=); call it outside @mlc.jit"
+                         f"{describe_location(user_location())}")
+
+
+def _flat_positions(mask) -> np.ndarray:
+    """int64 flat positions of the True elements of the 1-D bool ``mask`` (compiled kernels)."""
+    running = cumsum(mask, axis=0, dtype="int64")
+    count = int(running[-1]) if running.size else 0
+    return searchsorted(running, np.arange(1, count + 1, dtype="int64"), side="left")
+
+
+def nonzero(x, /):
+    """The indices of the nonzero elements of ``x``, one int64 array per dimension (eager only)."""
+    _eager_only("nonzero")
+    x = asarray(x)
+    if x.ndim == 0:
+        raise ShapeError("nonzero: a 0-d array has no indices; use atleast_1d or x[None] first")
+    flat = _flat_positions(not_equal(reshape(x, (-1,)), np.zeros((), x.dtype)))
+    out, stride = [], 1
+    for extent in reversed(x.shape):
+        out.append(remainder(floor_divide(flat, stride), extent) if extent > 1 else np.zeros_like(flat))
+        stride *= extent
+    return tuple(reversed(out))
+
+
+def where(condition, x=None, y=None, /):
+    """``x`` where ``condition`` else ``y`` (traced and compiled); with only ``condition``,
+    ``nonzero(condition)`` (eager only)."""
+    if x is None and y is None:
+        _eager_only("where(condition) with one argument")
+        return nonzero(condition)
+    if x is None or y is None:
+        raise TraceError("where: give both x and y, or neither (nonzero indices)")
+    return _elementwise.where(condition, x, y)
+
