@@ -138,3 +138,8 @@ def test_a_target_string_given_to_the_constructor_is_refused_with_a_hint():
         Target("llvm -mcpu=foo")
     with pytest.raises(MLCError, match="unknown target kind 'vulkan'"):
         Target("vulkan")
+
+
+def test_a_known_feature_with_trailing_noise_is_suggested():
+    with pytest.raises(MLCError, match=r"did you mean 'cf'"):
+        Target("llvm", "x86-64", "+cf000")
