@@ -160,8 +160,8 @@ class CachePrimitives(ScheduleBase):
         ``storage_scope`` (a new block and buffer ``{buffer}_{scope}``, placed at the
         top of the block's scope); returns the copy block.
 
-        An index out of range, an unknown scope, or a buffer written inside the
-        scope is a :class:`~mlc.ScheduleError`.
+        An index out of range, an unknown scope, or a buffer written at or after
+        its first read in the scope is a :class:`~mlc.ScheduleError`.
 
         >>> from mlc.schedules import Schedule, examples
         >>> sch = Schedule(examples.add_one(4))
@@ -205,8 +205,9 @@ class CachePrimitives(ScheduleBase):
         ``storage_scope``, copied back by a new block ``{buffer}_{scope}`` that is
         returned.
 
-        An index out of range, an unknown scope, or a buffer that other blocks of
-        the scope write or read is a :class:`~mlc.ScheduleError`.
+        An index out of range, an unknown scope, a block inside a reduction's
+        scope, or a buffer that another block of the scope also writes (or reads in
+        the same loop nest) is a :class:`~mlc.ScheduleError`.
 
         >>> from mlc.schedules import Schedule, examples
         >>> sch = Schedule(examples.add_one(4))

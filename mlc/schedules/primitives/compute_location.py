@@ -480,9 +480,10 @@ class ComputeLocationPrimitives(ScheduleBase):
         part its consumers under ``loop`` read (new loops ``ax0, ax1, ...``; a loop of
         extent 1 is dropped unless ``preserve_unit_loops``).
 
-        A block that does not produce what is read under ``loop``, a loop that is not
-        a legal location for it (see :meth:`sample_compute_location`), or a move that
-        would change what is computed is a :class:`~mlc.ScheduleError`.
+        A loop in another block scope, no consumer under ``loop``, an output that is
+        a function parameter or is also read outside ``loop``, or a move that would
+        break a dependence or leave iterations uncomputed is a
+        :class:`~mlc.ScheduleError`.
 
         >>> from mlc.schedules import Schedule, examples
         >>> sch = Schedule(examples.two_stage(8))
@@ -534,9 +535,9 @@ class ComputeLocationPrimitives(ScheduleBase):
         the producers under ``loop`` wrote (new loops ``ax0, ax1, ...``; a loop of
         extent 1 is dropped unless ``preserve_unit_loops``).
 
-        A block that does not consume what is written under ``loop``, or a move that
-        would read values before they are final or skip iterations, is a
-        :class:`~mlc.ScheduleError`.
+        A loop in another block scope, no producer under ``loop``, or a move that
+        would read values before they are final, add a reduction's iteration twice
+        or leave iterations unrun is a :class:`~mlc.ScheduleError`.
 
         >>> from mlc.schedules import Schedule, examples
         >>> sch = Schedule(examples.two_stage(8))

@@ -286,9 +286,9 @@ class ReductionPrimitives(ScheduleBase):
         placed before ``loop``; the block becomes ``{name}_update`` (the handle
         follows it). Returns the init block.
 
-        A block without an init, a loop not above it, or a loop between ``loop`` and
-        the block that feeds reduction iterators in a way the init cannot follow is
-        a :class:`~mlc.ScheduleError`.
+        A block without an init, a loop not above it, a loop under ``loop`` that
+        does not index the block, or a reduction iterator bound to a loop outside
+        ``loop`` is a :class:`~mlc.ScheduleError`.
 
         >>> from mlc.schedules import Schedule, examples
         >>> sch = Schedule(examples.row_sum(2, 4))
