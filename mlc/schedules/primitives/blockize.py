@@ -163,7 +163,43 @@ class BlockizePrimitives(ScheduleBase):
 
     @instruction
     def blockize(self, loop) -> BlockRV:
-        """Wrap ``loop`` and its subtree into a new block ``{inner}_o``; returns it."""
+        """Wrap ``loop`` and its subtree into a new outer block ``{inner}_o`` whose
+        iterators cover what the inner block's iterators span; returns it.
+
+        More than one block under ``loop``, or bindings that cannot be divided into
+        an outer and an inner part, are a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(8))
+        >>> (i,) = sch.get_loops(sch.get_block("B"))
+        >>> i0, i1 = sch.split(i, factors=[2, 4])
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i_0, i_1 in T.grid(2, 4):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> outer = sch.blockize(i1)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i_0 in range(2):
+                with T.block("B_o"):
+                    vi_o = T.axis.spatial(2, i_0)
+                    T.reads(A[vi_o * 4:vi_o * 4 + 4])
+                    T.writes(B[vi_o * 4:vi_o * 4 + 4])
+                    for i_1 in range(4):
+                        with T.block("B"):
+                            vi = T.axis.spatial(8, vi_o * 4 + i_1)
+                            T.reads(A[vi])
+                            T.writes(B[vi])
+                            B[vi] = A[vi] + T.float32(1)
+        """
         fname, func, lloc = self._loop(loop, "blockize")
         new, name = blockize_ir(func, lloc.node.loop_var)
         self._commit(fname, new)

@@ -157,7 +157,43 @@ class CachePrimitives(ScheduleBase):
     @instruction
     def cache_read(self, block, read_buffer_index: int, storage_scope: str) -> BlockRV:
         """Read the ``read_buffer_index``-th input of ``block`` through a copy in
-        ``storage_scope`` (block and buffer ``{buffer}_{scope}``); returns the copy block."""
+        ``storage_scope`` (a new block and buffer ``{buffer}_{scope}``, placed at the
+        top of the block's scope); returns the copy block.
+
+        An index out of range, an unknown scope, or a buffer written at or after
+        its first read in the scope is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(4))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> copy = sch.cache_read(sch.get_block("B"), 0, "local")
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            A_local = T.alloc_buffer((4,), scope="local")
+            for ax0 in range(4):
+                with T.block("A_local"):
+                    v0 = T.axis.spatial(4, ax0)
+                    T.reads(A[v0])
+                    T.writes(A_local[v0])
+                    A_local[v0] = A[v0]
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A_local[vi])
+                    T.writes(B[vi])
+                    B[vi] = A_local[vi] + T.float32(1)
+        """
         fname, func, loc = self._block(block, "cache_read")
         new, name = cache_read_ir(func, loc.node.block.name_hint, read_buffer_index, storage_scope)
         self._commit(fname, new)
@@ -165,8 +201,45 @@ class CachePrimitives(ScheduleBase):
 
     @instruction
     def cache_write(self, block, write_buffer_index: int, storage_scope: str) -> BlockRV:
-        """Write the ``write_buffer_index``-th output of ``block`` to a copy in
-        ``storage_scope``, copied back by a new block ``{buffer}_{scope}``, which is returned."""
+        """Make ``block`` write its ``write_buffer_index``-th output to a copy in
+        ``storage_scope``, copied back by a new block ``{buffer}_{scope}`` that is
+        returned.
+
+        An index out of range, an unknown scope, a block inside a reduction's
+        scope, or a buffer that another block of the scope also writes (or reads in
+        the same loop nest) is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(4))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> copy = sch.cache_write(sch.get_block("B"), 0, "local")
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B_local = T.alloc_buffer((4,), scope="local")
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B_local[vi])
+                    B_local[vi] = A[vi] + T.float32(1)
+            for ax0 in range(4):
+                with T.block("B_local"):
+                    v0 = T.axis.spatial(4, ax0)
+                    T.reads(B_local[v0])
+                    T.writes(B[v0])
+                    B[v0] = B_local[v0]
+        """
         fname, func, loc = self._block(block, "cache_write")
         new, name = cache_write_ir(func, loc.node.block.name_hint, write_buffer_index, storage_scope)
         self._commit(fname, new)

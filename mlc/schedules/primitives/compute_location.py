@@ -476,23 +476,165 @@ class ComputeLocationPrimitives(ScheduleBase):
 
     @instruction
     def compute_at(self, block, loop, preserve_unit_loops: bool = False) -> None:
-        """Move producer ``block`` under ``loop``, computing per iteration what the
-        consumers under ``loop`` read (new loops ``ax0, ax1, ...``)."""
+        """Move the producer ``block`` under ``loop``, computing in each iteration the
+        part its consumers under ``loop`` read (new loops ``ax0, ax1, ...``; a loop of
+        extent 1 is dropped unless ``preserve_unit_loops``).
+
+        A loop in another block scope, no consumer under ``loop``, an output that is
+        a function parameter or is also read outside ``loop``, or a move that would
+        break a dependence or leave iterations uncomputed is a
+        :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.two_stage(8))
+        >>> (i,) = sch.get_loops(sch.get_block("C"))
+        >>> i0, i1 = sch.split(i, factors=[2, 4])
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), C: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((8,))
+            for i in range(8):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] * T.float32(2)
+            for i_0, i_1 in T.grid(2, 4):
+                with T.block("C"):
+                    vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                    T.reads(B[vi])
+                    T.writes(C[vi])
+                    C[vi] = B[vi] + T.float32(1)
+        >>> sch.compute_at(sch.get_block("B"), i0)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), C: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((8,))
+            for i_0 in range(2):
+                for ax0 in range(4):
+                    with T.block("B"):
+                        vi = T.axis.spatial(8, i_0 * 4 + ax0)
+                        T.reads(A[vi])
+                        T.writes(B[vi])
+                        B[vi] = A[vi] * T.float32(2)
+                for i_1 in range(4):
+                    with T.block("C"):
+                        vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                        T.reads(B[vi])
+                        T.writes(C[vi])
+                        C[vi] = B[vi] + T.float32(1)
+        """
         fname, func, name, var = self._block_and_loop(block, loop, "compute_at")
         self._commit(fname, compute_at_ir(func, name, var, preserve_unit_loops))
 
     @instruction
     def reverse_compute_at(self, block, loop, preserve_unit_loops: bool = False) -> None:
-        """Move consumer ``block`` under ``loop``, consuming per iteration what the
-        producers under ``loop`` wrote."""
+        """Move the consumer ``block`` under ``loop``, consuming in each iteration what
+        the producers under ``loop`` wrote (new loops ``ax0, ax1, ...``; a loop of
+        extent 1 is dropped unless ``preserve_unit_loops``).
+
+        A loop in another block scope, no producer under ``loop``, or a move that
+        would read values before they are final, add a reduction's iteration twice
+        or leave iterations unrun is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.two_stage(8))
+        >>> (i,) = sch.get_loops(sch.get_block("B"))
+        >>> i0, i1 = sch.split(i, factors=[2, 4])
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), C: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((8,))
+            for i_0, i_1 in T.grid(2, 4):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] * T.float32(2)
+            for i in range(8):
+                with T.block("C"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(B[vi])
+                    T.writes(C[vi])
+                    C[vi] = B[vi] + T.float32(1)
+        >>> sch.reverse_compute_at(sch.get_block("C"), i0)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), C: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((8,))
+            for i_0 in range(2):
+                for i_1 in range(4):
+                    with T.block("B"):
+                        vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                        T.reads(A[vi])
+                        T.writes(B[vi])
+                        B[vi] = A[vi] * T.float32(2)
+                for ax0 in range(4):
+                    with T.block("C"):
+                        vi = T.axis.spatial(8, i_0 * 4 + ax0)
+                        T.reads(B[vi])
+                        T.writes(C[vi])
+                        C[vi] = B[vi] + T.float32(1)
+        """
         fname, func, name, var = self._block_and_loop(block, loop, "reverse_compute_at")
         self._commit(fname, reverse_compute_at_ir(func, name, var, preserve_unit_loops))
 
     @instruction
     def sample_compute_location(self, block, decision: int | None = None) -> LoopRV:
-        """A loop where ``compute_at(block, loop)`` is legal, chosen with the schedule's
-        random generator; ``decision`` (an index into the legal loops in program
-        order) replays an earlier choice."""
+        """A loop where ``compute_at(block, loop)`` is legal, drawn with the schedule's
+        random generator; ``decision`` (an index into the legal loops, in program
+        order) replays an earlier choice.
+
+        A block with no legal location, or a decision out of range, is a
+        :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.two_stage(8))
+        >>> (i,) = sch.get_loops(sch.get_block("C"))
+        >>> i0, i1 = sch.split(i, factors=[2, 4])
+        >>> block = sch.get_block("B")
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), C: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((8,))
+            for i in range(8):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] * T.float32(2)
+            for i_0, i_1 in T.grid(2, 4):
+                with T.block("C"):
+                    vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                    T.reads(B[vi])
+                    T.writes(C[vi])
+                    C[vi] = B[vi] + T.float32(1)
+        >>> loop = sch.sample_compute_location(block, decision=0)
+        >>> sch.compute_at(block, loop)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), C: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((8,))
+            for i_0 in range(2):
+                for ax0 in range(4):
+                    with T.block("B"):
+                        vi = T.axis.spatial(8, i_0 * 4 + ax0)
+                        T.reads(A[vi])
+                        T.writes(B[vi])
+                        B[vi] = A[vi] * T.float32(2)
+                for i_1 in range(4):
+                    with T.block("C"):
+                        vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                        T.reads(B[vi])
+                        T.writes(C[vi])
+                        C[vi] = B[vi] + T.float32(1)
+        """
         fname, func, bloc = self._block(block, "sample_compute_location")
         name = bloc.node.block.name_hint
         candidates = legal_compute_at_loops(func, name)

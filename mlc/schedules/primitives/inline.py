@@ -80,20 +80,7 @@ def _between(func: PrimFunc, first: BlockRealize, last: BlockRealize) -> list[Bl
 def compute_inline_ir(func: PrimFunc, block: str) -> PrimFunc:
     """Inline the injective block ``block`` into every reader of its output.
 
-    >>> from mlc import te
-    >>> A = te.placeholder((4,), "float32", "A")
-    >>> B = te.compute((4,), lambda i: A[i] * 2, "B")
-    >>> C = te.compute((4,), lambda i: B[i] + 1, "C")
-    >>> print(compute_inline_ir(te.create_prim_func([A, C]), "B").script())
-    @T.prim_func
-    def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
-        T.func_attr({"global_symbol": "main", "tir.noalias": True})
-        for i in range(4):
-            with T.block("C"):
-                vi = T.axis.spatial(4, i)
-                T.reads(A[vi])
-                T.writes(C[vi])
-                C[vi] = A[vi] * T.float32(2) + T.float32(1)
+    :meth:`mlc.Schedule.compute_inline` shows the IR before and after.
     """
     prim = "compute_inline"
     loc = find_block(func, block, prim)
@@ -215,12 +202,86 @@ class InlinePrimitives(ScheduleBase):
 
     @instruction
     def compute_inline(self, block) -> None:
-        """Inline the injective ``block`` into its consumers and drop its buffer."""
+        """Inline the injective ``block`` into every reader of its output and drop its
+        buffer.
+
+        A reduction, a block with more than one store or with indices that are not
+        its iterators, an output that is a function parameter, or an output written
+        by another block too is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.two_stage(4))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((4,))
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] * T.float32(2)
+            for i in range(4):
+                with T.block("C"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(B[vi])
+                    T.writes(C[vi])
+                    C[vi] = B[vi] + T.float32(1)
+        >>> sch.compute_inline(sch.get_block("B"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("C"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(C[vi])
+                    C[vi] = A[vi] * T.float32(2) + T.float32(1)
+        """
         fname, func, loc = self._block(block, "compute_inline")
         self._commit(fname, compute_inline_ir(func, loc.node.block.name_hint))
 
     @instruction
     def reverse_compute_inline(self, block) -> None:
-        """Fold the injective consumer ``block`` into its single producer."""
+        """Fold the injective consumer ``block`` into the single producer it reads; the
+        producer then writes the consumer's output.
+
+        A reduction, a block reading several producers or more than the producer's
+        point, an intermediate buffer that is a function parameter, or another reader
+        of it is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.two_stage(4))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((4,))
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] * T.float32(2)
+            for i in range(4):
+                with T.block("C"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(B[vi])
+                    T.writes(C[vi])
+                    C[vi] = B[vi] + T.float32(1)
+        >>> sch.reverse_compute_inline(sch.get_block("C"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(C[vi])
+                    C[vi] = A[vi] * T.float32(2) + T.float32(1)
+        """
         fname, func, loc = self._block(block, "reverse_compute_inline")
         self._commit(fname, reverse_compute_inline_ir(func, loc.node.block.name_hint))

@@ -91,7 +91,51 @@ class LayoutPrimitives(ScheduleBase):
     @instruction
     def storage_align(self, block, buffer_index: int, axis: int, factor: int, offset: int) -> None:
         """Pad the ``buffer_index``-th buffer ``block`` writes so that
-        ``stride[axis] % factor == offset``."""
+        ``stride[axis] % factor == offset`` (to avoid cache or bank conflicts).
+
+        A function parameter (its layout belongs to the caller), a symbolic shape,
+        an index or axis out of range, or ``factor``/``offset`` outside
+        ``factor > 0, 0 <= offset < factor`` is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.two_stage_2d(2, 4))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((2, 4), "float32"), C: T.Buffer((2, 4), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((2, 4))
+            for i, j in T.grid(2, 4):
+                with T.block("B"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    T.reads(A[vi, vj])
+                    T.writes(B[vi, vj])
+                    B[vi, vj] = A[vi, vj] * T.float32(2)
+            for i, j in T.grid(2, 4):
+                with T.block("C"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    T.reads(B[vi, vj])
+                    T.writes(C[vi, vj])
+                    C[vi, vj] = B[vi, vj] + T.float32(1)
+        >>> sch.storage_align(sch.get_block("B"), 0, axis=0, factor=8, offset=1)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((2, 4), "float32"), C: T.Buffer((2, 4), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((2, 4), strides=(9, 1,))
+            for i, j in T.grid(2, 4):
+                with T.block("B"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    T.reads(A[vi, vj])
+                    T.writes(B[vi, vj])
+                    T.block_attr({"buffer_dim_align": ((0, 0, 8, 1),)})
+                    B[vi, vj] = A[vi, vj] * T.float32(2)
+            for i, j in T.grid(2, 4):
+                with T.block("C"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    T.reads(B[vi, vj])
+                    T.writes(C[vi, vj])
+                    C[vi, vj] = B[vi, vj] + T.float32(1)
+        """
         fname, func, loc = self._block(block, "storage_align")
         self._commit(fname, storage_align_ir(func, loc.node.block.name_hint, buffer_index, axis,
                                              factor, offset))

@@ -6,18 +6,7 @@ already of another kind, and for every kind whose iterations run at once
 (all but ``unrolled``) a loop driving a reduction iterator or whose
 iterations touch each other's data (see :mod:`mlc.ir.analysis.dependence`).
 
-Before::
-
-    for i, j in T.grid(128, 128):
-        with T.block("C"):
-            ...
-
-After ``set_loop_kind(func, i, "parallel")``::
-
-    for i in T.parallel(128):
-        for j in range(128):
-            with T.block("C"):
-                ...
+:meth:`mlc.Schedule.parallel` and its siblings show the IR before and after.
 """
 from __future__ import annotations
 

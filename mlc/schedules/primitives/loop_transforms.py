@@ -149,21 +149,7 @@ def split_loop(func: PrimFunc, loop_var: Var, factors: Sequence[int]) -> tuple[P
     ``outer * inner_extent + inner < extent`` so the extra iterations do
     nothing. The new loops are serial and named ``{name}_0``, ``{name}_1``, ...
 
-    Before (``factors=[3, 4]`` on ``j`` of extent 10)::
-
-        for i, j in T.grid(8, 10):
-            with T.block("B"):
-                vi, vj = T.axis.remap("SS", [i, j])
-                ...
-
-    After::
-
-        for i, j_0, j_1 in T.grid(8, 3, 4):
-            with T.block("B"):
-                vi = T.axis.spatial(8, i)
-                vj = T.axis.spatial(10, j_0 * 4 + j_1)
-                T.where(j_0 * 4 + j_1 < 10)
-                ...
+    :meth:`mlc.Schedule.split` shows the IR before and after.
     """
     loc = find_loop(func, loop_var, "split")
     loop: For = loc.node
@@ -238,20 +224,7 @@ def fuse_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> tuple[PrimFunc, Var]
     The fused loop ``i_j_fused`` runs over the product of the extents; each
     old variable becomes ``fused // stride % extent``, simplified.
 
-    Before::
-
-        for i, j in T.grid(128, 128):
-            with T.block("C"):
-                vi, vj = T.axis.remap("SS", [i, j])
-                ...
-
-    After ``fuse(i, j)``::
-
-        for i_j_fused in range(16384):
-            with T.block("C"):
-                vi = T.axis.spatial(128, i_j_fused // 128)
-                vj = T.axis.spatial(128, i_j_fused % 128)
-                ...
+    :meth:`mlc.Schedule.fuse` shows the IR before and after.
     """
     if not loop_vars:
         raise schedule_error("fuse", "fuse needs at least one loop")
@@ -297,15 +270,7 @@ def reorder_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> PrimFunc:
     (outermost first); unlisted loops between them stay where they are.
     Loops keep their kind and annotations.
 
-    Before::
-
-        for i, j_0, j_1, k in T.grid(128, 32, 4, 128):
-            ...
-
-    After ``reorder(j_0, k, j_1)``::
-
-        for i, j_0, k, j_1 in T.grid(128, 32, 128, 4):
-            ...
+    :meth:`mlc.Schedule.reorder` shows the IR before and after.
     """
     locs = loop_chain(func, loop_vars, "reorder")
     chain = _chain(locs)

@@ -72,12 +72,38 @@ class LoopPrimitives(ScheduleBase):
     # ------------------------------------------------------------ structure
     @instruction
     def split(self, loop: LoopRV, factors) -> list[LoopRV]:
-        """Split ``loop`` into nested loops of extents ``factors`` (outermost first).
+        """Split ``loop`` into nested loops of extents ``factors`` (outermost first); returns them.
 
-        At most one factor may be None; it is inferred as the smallest that
-        covers the extent. When the factors' product exceeds the extent, the
-        blocks under the loop get a ``T.where`` guard. The old handle becomes
-        invalid; the new loops are returned.
+        At most one factor may be None: it is inferred as the ceiling of the extent
+        divided by the others. When the product exceeds the extent, the blocks
+        inside get a predicate ``T.where(...)``. Factors that are not positive ints,
+        two Nones, a product below the extent or a symbolic extent are a
+        :class:`~mlc.ScheduleError`. The handle ``loop`` is invalid afterwards.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(8))
+        >>> (i,) = sch.get_loops(sch.get_block("B"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(8):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> i0, i1 = sch.split(i, factors=[None, 4])
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i_0, i_1 in T.grid(2, 4):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
         """
         fname, func, loc = self._loop(loop, "split")
         ints = _resolve_factors(func, loc.node, factors)
@@ -88,7 +114,38 @@ class LoopPrimitives(ScheduleBase):
     @_loops_positional
     @instruction
     def fuse(self, loops: list[LoopRV]) -> LoopRV:
-        """Fuse directly nested loops (outermost first) into one loop ``a_b_fused``."""
+        """Fuse directly nested loops (outermost first, passed as a list or positionally)
+        into one loop named ``a_b_fused``; returns it.
+
+        Loops that are not a perfectly nested chain in that order, or a loop whose
+        range depends on another of them, are a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.scale_2d(2, 4))
+        >>> i, j = sch.get_loops(sch.get_block("B"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((2, 4), "float32"), B: T.Buffer((2, 4), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i, j in T.grid(2, 4):
+                with T.block("B"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    T.reads(A[vi, vj])
+                    T.writes(B[vi, vj])
+                    B[vi, vj] = A[vi, vj] * T.float32(2)
+        >>> ij = sch.fuse(i, j)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((2, 4), "float32"), B: T.Buffer((2, 4), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i_j_fused in range(8):
+                with T.block("B"):
+                    vi = T.axis.spatial(2, i_j_fused // 4)
+                    vj = T.axis.spatial(4, i_j_fused % 4)
+                    T.reads(A[vi, vj])
+                    T.writes(B[vi, vj])
+                    B[vi, vj] = A[vi, vj] * T.float32(2)
+        """
         fname, func, vars_ = self._loop_vars(loops, "fuse")
         new_func, fused = fuse_loops(func, vars_)
         self._commit(fname, new_func)
@@ -97,35 +154,220 @@ class LoopPrimitives(ScheduleBase):
     @_loops_positional
     @instruction
     def reorder(self, loops: list[LoopRV]) -> None:
-        """Put loops of one perfectly nested chain in the given order (outermost first)."""
+        """Put loops of one perfectly nested chain in the given order (outermost first;
+        a list or positional).
+
+        Loops listed twice, loops not nested in one chain, or a loop whose range
+        depends on a loop moved inside it are a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.scale_2d(2, 4))
+        >>> i, j = sch.get_loops(sch.get_block("B"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((2, 4), "float32"), B: T.Buffer((2, 4), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i, j in T.grid(2, 4):
+                with T.block("B"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    T.reads(A[vi, vj])
+                    T.writes(B[vi, vj])
+                    B[vi, vj] = A[vi, vj] * T.float32(2)
+        >>> sch.reorder(j, i)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((2, 4), "float32"), B: T.Buffer((2, 4), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for j, i in T.grid(4, 2):
+                with T.block("B"):
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    T.reads(A[vi, vj])
+                    T.writes(B[vi, vj])
+                    B[vi, vj] = A[vi, vj] * T.float32(2)
+        """
         fname, func, vars_ = self._loop_vars(loops, "reorder")
         self._commit(fname, reorder_loops(func, vars_))
 
     # ------------------------------------------------------------------ kind
     @instruction
     def parallel(self, loop: LoopRV) -> None:
-        """Run the iterations of ``loop`` on a thread pool (they must be independent)."""
+        """Run the iterations of ``loop`` on a thread pool.
+
+        The iterations must be independent: a loop that carries a reduction or a
+        dependence between its iterations, or that is already of another kind, is a
+        :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(4))
+        >>> (i,) = sch.get_loops(sch.get_block("B"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> sch.parallel(i)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in T.parallel(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        """
         self._set_kind(loop, "parallel")
 
     @instruction
     def vectorize(self, loop: LoopRV) -> None:
-        """Run ``loop`` as vector instructions (its iterations must be independent)."""
+        """Run ``loop`` as vector instructions.
+
+        The iterations must be independent: a loop that carries a reduction or a
+        dependence between its iterations, or that is already of another kind, is a
+        :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(4))
+        >>> (i,) = sch.get_loops(sch.get_block("B"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> sch.vectorize(i)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in T.vectorized(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        """
         self._set_kind(loop, "vectorized")
 
     @instruction
     def unroll(self, loop: LoopRV) -> None:
-        """Unroll ``loop`` (always legal: the order of iterations is kept)."""
+        """Unroll ``loop``.
+
+        Always legal for a serial loop, as the order of iterations is kept; a loop
+        already of another kind is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(4))
+        >>> (i,) = sch.get_loops(sch.get_block("B"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> sch.unroll(i)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in T.unroll(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        """
         self._set_kind(loop, "unrolled")
 
     @instruction
     def bind(self, loop: LoopRV, thread_axis: str) -> None:
-        """Bind ``loop`` to a GPU thread axis: blockIdx.x/y/z, threadIdx.x/y/z or vthread.x/y/z."""
+        """Bind ``loop`` to a GPU thread axis: ``blockIdx.x/y/z``, ``threadIdx.x/y/z`` or
+        ``vthread.x/y/z``.
+
+        An unknown axis, a loop whose iterations are not independent, a loop already
+        of another kind, or an axis already bound with another extent is a
+        :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(8))
+        >>> (i,) = sch.get_loops(sch.get_block("B"))
+        >>> i0, i1 = sch.split(i, factors=[2, 4])
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i_0, i_1 in T.grid(2, 4):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> sch.bind(i0, "blockIdx.x")
+        >>> sch.bind(i1, "threadIdx.x")
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i_0 in T.thread_binding(2, thread="blockIdx.x"):
+                for i_1 in T.thread_binding(4, thread="threadIdx.x"):
+                    with T.block("B"):
+                        vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                        T.reads(A[vi])
+                        T.writes(B[vi])
+                        B[vi] = A[vi] + T.float32(1)
+        """
         self._set_kind(loop, "thread_binding", thread_axis)
 
     # ----------------------------------------------------------- annotations
     @instruction
     def annotate(self, block_or_loop, ann_key: str, ann_val) -> None:
-        """Attach ``ann_key: ann_val`` to a block or loop (replacing an old value)."""
+        """Attach the annotation ``ann_key: ann_val`` to a block or loop, replacing an
+        earlier value of the same key.
+
+        An empty key, or a value that is not a str, int, float, bool or a list of
+        those, is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(4))
+        >>> block = sch.get_block("B")
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> sch.annotate(block, "note", "hot")
+        >>> sch.annotate(sch.get_loops(block)[0], "pragma_unroll", 2)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in T.serial(4, annotations={"pragma_unroll": 2}):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    T.block_attr({"note": "hot"})
+                    B[vi] = A[vi] + T.float32(1)
+        """
         fname, func, node = self._annotatable(block_or_loop, "annotate")
         value = _annotation_value(ann_val, func, node)
         if not isinstance(ann_key, str) or not ann_key:
@@ -135,7 +377,37 @@ class LoopPrimitives(ScheduleBase):
 
     @instruction
     def unannotate(self, block_or_loop, ann_key: str) -> None:
-        """Remove the annotation ``ann_key`` from a block or loop."""
+        """Remove the annotation ``ann_key`` from a block or loop.
+
+        A key the block or loop does not carry is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(4))
+        >>> block = sch.get_block("B")
+        >>> sch.annotate(block, "note", "hot")
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    T.block_attr({"note": "hot"})
+                    B[vi] = A[vi] + T.float32(1)
+        >>> sch.unannotate(block, "note")
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        """
         fname, func, node = self._annotatable(block_or_loop, "unannotate")
         owner = node.block if isinstance(node, BlockRealize) else node
         if all(k != ann_key for k, _ in owner.annotations):

@@ -282,8 +282,48 @@ class ReductionPrimitives(ScheduleBase):
 
     @instruction
     def decompose_reduction(self, block, loop) -> BlockRV:
-        """Split ``block``'s init into ``{name}_init`` before ``loop``; the block becomes
-        ``{name}_update`` (``block`` follows it). Returns the init block."""
+        """Split the ``T.init()`` of the reduction ``block`` into a block ``{name}_init``
+        placed before ``loop``; the block becomes ``{name}_update`` (the handle
+        follows it). Returns the init block.
+
+        A block without an init, a loop not above it, a loop under ``loop`` that
+        does not index the block, or a reduction iterator bound to a loop outside
+        ``loop`` is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.row_sum(2, 4))
+        >>> block = sch.get_block("B")
+        >>> i, k = sch.get_loops(block)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((2, 4), "float32"), B: T.Buffer((2,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i, k in T.grid(2, 4):
+                with T.block("B"):
+                    vi, vk = T.axis.remap("SR", [i, k])
+                    T.reads(A[vi, vk])
+                    T.writes(B[vi])
+                    with T.init():
+                        B[vi] = T.float32(0)
+                    B[vi] = B[vi] + A[vi, vk]
+        >>> init = sch.decompose_reduction(block, k)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((2, 4), "float32"), B: T.Buffer((2,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(2):
+                with T.block("B_init"):
+                    vi = T.axis.spatial(2, i)
+                    T.reads()
+                    T.writes(B[vi])
+                    B[vi] = T.float32(0)
+                for k in range(4):
+                    with T.block("B_update"):
+                        vi, vk = T.axis.remap("SR", [i, k])
+                        T.reads(B[vi], A[vi, vk])
+                        T.writes(B[vi])
+                        B[vi] = B[vi] + A[vi, vk]
+        """
         fname, func, loc = self._block(block, "decompose_reduction")
         lname, _, lloc = self._loop(loop, "decompose_reduction")
         if lname != fname:
@@ -296,8 +336,55 @@ class ReductionPrimitives(ScheduleBase):
 
     @instruction
     def rfactor(self, loop, factor_axis: int) -> BlockRV:
-        """Factor the reduction over ``loop`` into ``{buffer}_rf`` (the loop becomes
-        dimension ``factor_axis``); returns the new ``{name}_rf`` block."""
+        """Factor the reduction over ``loop`` out: a new block ``{name}_rf`` computes
+        partial results into ``{buffer}_rf`` (``loop`` becomes its dimension
+        ``factor_axis``), and the original block reduces them. Returns the new block.
+
+        A loop that is not a reduction loop of the single block under it, a loop
+        feeding both spatial and reduction iterators, a block that is not
+        ``Y[i] = Y[i] op value``, or ``factor_axis`` out of range is a
+        :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.row_sum(1, 8))
+        >>> i, k = sch.get_loops(sch.get_block("B"))
+        >>> k0, k1 = sch.split(k, factors=[2, 4])
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((1, 8), "float32"), B: T.Buffer((1,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i, k_0, k_1 in T.grid(1, 2, 4):
+                with T.block("B"):
+                    vi = T.axis.spatial(1, i)
+                    vk = T.axis.reduce(8, k_0 * 4 + k_1)
+                    T.reads(A[vi, vk])
+                    T.writes(B[vi])
+                    with T.init():
+                        B[vi] = T.float32(0)
+                    B[vi] = B[vi] + A[vi, vk]
+        >>> rf = sch.rfactor(k1, 0)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((1, 8), "float32"), B: T.Buffer((1,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B_rf = T.alloc_buffer((4, 1))
+            for i, k_0, k_1 in T.grid(1, 2, 4):
+                with T.block("B_rf"):
+                    vk_1, vi, vk_0 = T.axis.remap("SSR", [k_1, i, k_0])
+                    T.reads(A[vi, vk_0 * 4 + vk_1])
+                    T.writes(B_rf[vk_1, vi])
+                    with T.init():
+                        B_rf[vk_1, vi] = T.float32(0)
+                    B_rf[vk_1, vi] = B_rf[vk_1, vi] + A[vi, vk_0 * 4 + vk_1]
+            for i, k_1 in T.grid(1, 4):
+                with T.block("B"):
+                    vi, vk_1 = T.axis.remap("SR", [i, k_1])
+                    T.reads(B_rf[vk_1, vi])
+                    T.writes(B[vi])
+                    with T.init():
+                        B[vi] = T.float32(0)
+                    B[vi] = B[vi] + B_rf[vk_1, vi]
+        """
         fname, func, lloc = self._loop(loop, "rfactor")
         new, rf_name = rfactor_ir(func, lloc.node.loop_var, factor_axis)
         self._commit(fname, new)

@@ -89,10 +89,38 @@ class SamplingPrimitives(ScheduleBase):
     @instruction
     def sample_perfect_tile(self, loop: LoopRV, n: int, max_innermost_factor: int | None = 16,
                             decision: list[int] | None = None) -> list[ExprRV]:
-        """``n`` tile sizes whose product is exactly the loop's extent.
+        """``n`` tile sizes whose product is exactly the loop's extent, the innermost at
+        most ``max_innermost_factor`` (None or -1: no limit); use them as ``split``
+        factors. ``decision`` replays an earlier draw (the trace records it).
 
-        The innermost is at most ``max_innermost_factor`` (None or -1: no
-        limit). Use the results as ``split`` factors.
+        ``n < 1``, a loop of symbolic extent, or a decision that does not multiply to
+        the extent is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(8), seed=0)
+        >>> (i,) = sch.get_loops(sch.get_block("B"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(8):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> tiles = sch.sample_perfect_tile(i, n=2, decision=[2, 4])
+        >>> i0, i1 = sch.split(i, factors=tiles)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i_0, i_1 in T.grid(2, 4):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
         """
         prim = "sample_perfect_tile"
         _, func, loc = self._loop(loop, prim)
@@ -125,7 +153,39 @@ class SamplingPrimitives(ScheduleBase):
     @instruction
     def sample_categorical(self, candidates: Sequence[int], probs: Sequence[float],
                            decision: int | None = None) -> ExprRV:
-        """One of ``candidates``, drawn with weights ``probs``; ``decision`` is its index."""
+        """One of ``candidates``, drawn with weights ``probs``; ``decision`` (an index
+        into ``candidates``) replays an earlier draw (the trace records it).
+
+        Candidates that are not ints, probabilities that are not one finite,
+        non-negative number per candidate or that sum to 0, or a decision out of
+        range is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.add_one(8), seed=0)
+        >>> (i,) = sch.get_loops(sch.get_block("B"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(8):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        >>> factor = sch.sample_categorical([2, 4], [0.5, 0.5], decision=1)
+        >>> i0, i1 = sch.split(i, factors=[None, factor])
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i_0, i_1 in T.grid(2, 4):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i_0 * 4 + i_1)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] + T.float32(1)
+        """
         prim = "sample_categorical"
         if not isinstance(candidates, (list, tuple)) or not candidates or any(
                 isinstance(c, bool) or not isinstance(c, int) for c in candidates):

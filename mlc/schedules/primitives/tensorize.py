@@ -315,8 +315,55 @@ class TensorizePrimitives(ScheduleBase):
 
     @instruction
     def tensorize(self, block_or_loop, intrin_name: str) -> None:
-        """Replace a blockized block (or a loop, blockized first) by the tensor
-        intrinsic ``intrin_name``'s implementation."""
+        """Replace a blockized block, or a loop (blockized first), by the implementation
+        of the tensor intrinsic ``intrin_name`` (see :class:`~mlc.schedules.TensorIntrin`),
+        its parameters bound to the buffer regions the block accesses.
+
+        An unknown intrinsic, or a block that does not match the intrinsic's
+        description, is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.dot(8))
+        >>> block = sch.get_block("C")
+        >>> i, k = sch.get_loops(block)
+        >>> k0, k1 = sch.split(k, factors=[2, 4])
+        >>> init = sch.decompose_reduction(block, k0)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32"), C: T.Buffer((1,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(1):
+                with T.block("C_init"):
+                    vi = T.axis.spatial(1, i)
+                    T.reads()
+                    T.writes(C[vi])
+                    C[vi] = T.float32(0)
+                for k_0, k_1 in T.grid(2, 4):
+                    with T.block("C_update"):
+                        vi = T.axis.spatial(1, i)
+                        vk = T.axis.reduce(8, k_0 * 4 + k_1)
+                        T.reads(C[vi], A[vk], B[vk])
+                        T.writes(C[vi])
+                        C[vi] = C[vi] + A[vk] * B[vk]
+        >>> sch.tensorize(k1, "dot_4_f32")
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), B: T.Buffer((8,), "float32"), C: T.Buffer((1,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i in range(1):
+                with T.block("C_init"):
+                    vi = T.axis.spatial(1, i)
+                    T.reads()
+                    T.writes(C[vi])
+                    C[vi] = T.float32(0)
+                for k_0 in range(2):
+                    with T.block("C_update_o"):
+                        vi_o, vk_o = T.axis.remap("SR", [i, k_0])
+                        T.reads(C[vi_o], A[vk_o * 4:vk_o * 4 + 4], B[vk_o * 4:vk_o * 4 + 4])
+                        T.writes(C[vi_o])
+                        for k in T.unroll(4):
+                            C[vi_o] = C[vi_o] + A[vk_o * 4 + k] * B[vk_o * 4 + k]
+        """
         intrin = TensorIntrin.get(intrin_name)
         if isinstance(block_or_loop, LoopRV):
             fname, func, lloc = self._loop(block_or_loop, "tensorize")

@@ -302,10 +302,52 @@ class LayoutTransformPrimitives(ScheduleBase):
     @_normalised
     def transform_layout(self, block, buffer, index_map, pad_value=None) -> None:
         """Lay out the buffer ``block`` accesses as ``buffer`` (``("read", i)``,
-        ``("write", i)`` or its name) by ``index_map`` (a lambda of its indices).
+        ``("write", i)`` or its name) by ``index_map`` (a lambda of its indices), and
+        rewrite every access to it.
 
-        When the new layout has cells no element goes to (``i // 4, i % 4`` on
-        34 elements allocates 36), ``pad_value`` is required and fills them."""
+        When the new layout has cells no element goes to (``i // 4, i % 4`` on 34
+        elements allocates 36), ``pad_value`` is required and fills them. A function
+        parameter, a buffer with explicit strides, or a map that sends two elements
+        to one cell is a :class:`~mlc.ScheduleError`.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.two_stage(8))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), C: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((8,))
+            for i in range(8):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] * T.float32(2)
+            for i in range(8):
+                with T.block("C"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(B[vi])
+                    T.writes(C[vi])
+                    C[vi] = B[vi] + T.float32(1)
+        >>> sch.transform_layout(sch.get_block("B"), "B", lambda i: (i // 4, i % 4))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((8,), "float32"), C: T.Buffer((8,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((2, 4))
+            for i in range(8):
+                with T.block("B"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi // 4, vi % 4])
+                    B[vi // 4, vi % 4] = A[vi] * T.float32(2)
+            for i in range(8):
+                with T.block("C"):
+                    vi = T.axis.spatial(8, i)
+                    T.reads(B[vi // 4, vi % 4])
+                    T.writes(C[vi])
+                    C[vi] = B[vi // 4, vi % 4] + T.float32(1)
+        """
         fname, func, loc = self._block(block, "transform_layout")
         self._commit(fname, transform_layout_ir(func, loc.node.block.name_hint, buffer, index_map,
                                                 pad_value))
