@@ -151,10 +151,11 @@ def _check(cpu: str, features: str) -> None:
 
 
 def _suggest(name: str, names) -> str:
-    """"did you mean ...? " for the known names closest to ``name``: those it starts with
-    (a typo at the end: "cf000" for "cf"), then difflib's close matches."""
-    prefixes = sorted((n for n in names if len(n) >= 2 and name.startswith(n)), key=len, reverse=True)
-    close = list(dict.fromkeys(prefixes[:2] + difflib.get_close_matches(name, sorted(names), n=4, cutoff=0.6)))[:4]
+    """"did you mean ...? " for the known names closest to ``name`` (difflib's close matches;
+    failing those, the longest known names it starts with: "cf000" for "cf")."""
+    close = difflib.get_close_matches(name, sorted(names), n=4, cutoff=0.6)
+    if not close:
+        close = sorted((n for n in names if len(n) >= 2 and name.startswith(n)), key=len, reverse=True)[:2]
     return f"did you mean {' or '.join(map(repr, close))}? " if close else ""
 
 
