@@ -19,7 +19,14 @@ from .target import Target
 __all__ = ["build", "Target"]
 
 
-def build(mod, target="llvm", schedule=None, *, programs=None, check_bounds=None):
+def _flag(fast_math) -> bool:
+    if not isinstance(fast_math, bool):
+        raise MLCError(f"build: fast_math must be True or False, got {fast_math!r} "
+                       f"({type(fast_math).__name__}); pass fast_math=True for the cheaper math")
+    return fast_math
+
+
+def build(mod, target="llvm", schedule=None, *, programs=None, check_bounds=None, fast_math=False):
     """Schedule ``mod`` with ``schedule`` (default rules when None), then compile every
     function for ``target``; returns a runtime Module.
 
@@ -33,6 +40,13 @@ def build(mod, target="llvm", schedule=None, *, programs=None, check_bounds=None
     an index outside its buffer raises :class:`~mlc.errors.BoundsError` from the
     call instead of touching memory (the reference backend always checks);
     those builds run no program entries (``lib.program`` gives None).
+
+    ``fast_math=True`` lets the llvm backend use cheaper exp, expm1, tanh, sigmoid
+    and erf: within 1e-6 relative for float32 and 1e-13 for float64 wherever the
+    result is a normal number, with NaN, infinities, overflow to inf and underflow
+    to 0 as by default (:mod:`mlc.backends.llvm.vecmath.fast`). By default the math
+    stays within the ulp bounds of :mod:`mlc.backends.llvm.vecmath`. The reference
+    target ignores it.
 
     >>> import numpy as np
     >>> from mlc import te
@@ -48,7 +62,7 @@ def build(mod, target="llvm", schedule=None, *, programs=None, check_bounds=None
         from ..graph.module import GraphModule
         if isinstance(mod, GraphModule):  # graph functions too: lowered, planned, run by executors
             from ..graph.build import build as build_graph_module
-            return build_graph_module(mod, target, schedule)
+            return build_graph_module(mod, target, schedule, fast_math=fast_math)
         raise MLCError(f"build takes an IRModule, PrimFunc or GraphModule (mlc.graph.BlockBuilder), "
                        f"got {type(mod).__name__}")
     target = Target.from_str(target)
@@ -60,7 +74,8 @@ def build(mod, target="llvm", schedule=None, *, programs=None, check_bounds=None
         check_bounds = config().debug
     if target.kind == "llvm":
         from .llvm import build_llvm
-        return build_llvm(mod, target, programs, check_bounds=bool(check_bounds))
+        return build_llvm(mod, target, programs, check_bounds=bool(check_bounds),
+                          fast_math=_flag(fast_math))
     if target.kind == "reference":
         from .reference import build_reference
         return build_reference(mod, target)

@@ -112,8 +112,9 @@ class GraphLibrary:
         return self.kernels.get_source(fmt)
 
 
-def build(mod: GraphModule, target="llvm", schedule=None) -> GraphLibrary:
-    """Compile ``mod``'s graph functions (and every PrimFunc) for ``target``."""
+def build(mod: GraphModule, target="llvm", schedule=None, *, fast_math=False) -> GraphLibrary:
+    """Compile ``mod``'s graph functions (and every PrimFunc) for ``target``
+    (``fast_math``: see :func:`mlc.build`)."""
     if not isinstance(mod, GraphModule):
         raise MLCError(f"mlc.graph.build takes a GraphModule, got {type(mod).__name__}")
     target = Target.from_str(target)
@@ -121,7 +122,8 @@ def build(mod: GraphModule, target="llvm", schedule=None) -> GraphLibrary:
     # each graph is also one native program (llvm), library calls as callbacks
     programs = {program_name(name): graph_program(g)[0] for name, g in lowered.items()
                 if any(b.op == "call_tir" for b in g.bindings)}
-    kernels = build_prims(functions, target, schedule, programs=programs) if len(functions) \
+    kernels = build_prims(functions, target, schedule, programs=programs,
+                                                    fast_math=fast_math) if len(functions) \
         else Module(target, {})
     graphs = {name: GraphFunction(g, GraphExecutor(g, kernels, program=program_name(name)))
               for name, g in lowered.items()}

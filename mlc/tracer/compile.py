@@ -66,8 +66,8 @@ class CompiledFunction:
         return checked
 
 
-def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = ()
-                  ) -> CompiledFunction:
+def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
+                  fast_math: bool = False) -> CompiledFunction:
     """Build ``graph.module`` in one ``mlc.build`` call (which applies ``schedule``, or the
     target's default rules when it is None), with the whole graph as one native
     program; wrap them in an executor. The graph's last ``len(checks)`` outputs are
@@ -78,7 +78,8 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     from ..runtime.module import Module
     target = Target.from_str(target)
     if len(graph.module):
-        lib = build(graph.module, target, schedule, programs={PROGRAM: graph_program(graph)[0]})
+        lib = build(graph.module, target, schedule, programs={PROGRAM: graph_program(graph)[0]},
+                    fast_math=fast_math)
     else:
         lib = Module(target, {})
     executor = GraphExecutor(graph, lib, LEAF_LIST if checks else out_tree)

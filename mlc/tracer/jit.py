@@ -66,7 +66,8 @@ class Lowered:
 class JitFunction:
     """A jitted function: call it like the original; see :func:`jit`."""
 
-    def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None):
+    def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None,
+                 fast_math=False):
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
         functools.update_wrapper(self, fn, updated=())
@@ -75,6 +76,9 @@ class JitFunction:
         self._fast = not self._spec.has_static
         self._target = target
         self._schedule = schedule
+        if not isinstance(fast_math, bool):
+            raise TraceError(f"mlc.jit: fast_math must be True or False, got {fast_math!r}")
+        self._fast_math = fast_math  # each JitFunction caches its own builds: part of its key
         self._cache: dict = {}   # signature key -> CompiledFunction
         self._runs: dict = {}    # signature key or fast key -> the compiled function's run
         self._lock = threading.RLock()
@@ -154,7 +158,7 @@ class JitFunction:
     def _compile(self, call) -> CompiledFunction:
         traced, out_tree, checks = self._trace(call)
         graph = lower_graph(traced)
-        return build_lowered(graph, out_tree, self._target, self._schedule, checks)
+        return build_lowered(graph, out_tree, self._target, self._schedule, checks, self._fast_math)
 
     # ---------------------------------------------------------------- inspect
 
@@ -202,7 +206,8 @@ def _output_tracer(leaf, ctx: TraceContext, n: int):
         raise TraceError(f"output {n} of the traced function is not an array or number: {err}") from None
 
 
-def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None):
+def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None,
+        fast_math=False):
     """Compile ``fn`` on its first call per signature; usable bare or with options.
 
     - ``static_argnums`` / ``static_argnames``: arguments whose *values* are
@@ -213,6 +218,10 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     - ``schedule``: a function ``schedule(sch)`` editing an ``mlc.Schedule``
       of the fused kernels' IRModule (or returning a Schedule / IRModule), or
       a Trace; without one ``mlc.build`` applies the target's default rules.
+    - ``fast_math``: cheaper exp, expm1, tanh, sigmoid and erf, within 1e-6
+      relative (float32) and 1e-13 (float64) where the result is normal; NaN,
+      inf, overflow and underflow as by default (see :func:`mlc.build`). A
+      fast and a default jit of the same function compile and cache apart.
 
     >>> @jit(static_argnames="axis")
     ... def norm(x, axis):
@@ -223,5 +232,5 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     """
     if fn is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
-                                 target=target, schedule=schedule)
-    return JitFunction(fn, static_argnums, static_argnames, target, schedule)
+                                 target=target, schedule=schedule, fast_math=fast_math)
+    return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math)

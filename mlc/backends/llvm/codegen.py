@@ -52,17 +52,20 @@ REDUCTION_FLAGS = ("reassoc", "contract")
 
 
 def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | None = None,
-                  sites: SiteTable | None = None) -> ir.Function:
+                  sites: SiteTable | None = None, fast_math: bool = False) -> ir.Function:
     """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``.
 
     With ``sites``, every buffer access is checked at run time (:mod:`.bounds`):
     the function takes one more pointer, its :class:`~.bounds.BoundsRecord`, and
     each checked access is added to ``sites`` under the function's ``name``.
+    ``fast_math``: exp, tanh, sigmoid and erf use the cheaper routines of
+    :mod:`.vecmath.fast` (documented error bounds).
     """
     nparams = len(func.params) + (sites is not None)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * nparams), name=symbol)
     noalias = bool(func.attr("tir.noalias", True))
     gen = _FunctionCodegen(module, func, fn)
+    gen.fast_math = fast_math
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
         _pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
@@ -103,6 +106,7 @@ class _FunctionCodegen:
         self._has_load: dict[int, bool] = {}
         self.checks: _Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
+        self.fast_math = False  # vecmath's fast routines (see emit_function)
 
     def finish(self) -> None:
         """Return at the end of the code and jump from the entry block to it."""
@@ -222,6 +226,7 @@ class _FunctionCodegen:
             + [PTR] * len(checks) + [index_type, index_type])
         noalias = bool(self.func.attr("tir.noalias", True))
         child = _FunctionCodegen(self.module, self.func, body_fn, in_parallel=True)
+        child.fast_math = self.fast_math
         child.loop_depth = self.loop_depth
         child._has_load = self._has_load
         args = iter(body_fn.args)
@@ -345,7 +350,8 @@ class _FunctionCodegen:
         args = [self._compute(a) for a in e.args]
         cdtype = compute_dtype(e.args[0].dtype)
         if has_vector_math(e.op, cdtype):
-            return self._to_dtype(call_vector_math(self.builder, e.op, args[0], cdtype), e.dtype)
+            return self._to_dtype(call_vector_math(self.builder, e.op, args[0], cdtype,
+                                                           self.fast_math), e.dtype)
         out = emit_math(self.builder, e.op, args, cdtype)
         return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
 

@@ -53,14 +53,17 @@ def symbol_names(names) -> dict[str, str]:
 
 
 def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
-                programs: dict[str, Program] | None = None, sites: SiteTable | None = None) -> str:
+                programs: dict[str, Program] | None = None, sites: SiteTable | None = None,
+                fast_math: bool = False) -> str:
     """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc), and of each
     program's entry (symbol :func:`program_symbol`). With ``sites``, every access is
-    bounds-checked at run time and listed there (:mod:`.bounds`); programs need none."""
+    bounds-checked at run time and listed there (:mod:`.bounds`); programs need none.
+    ``fast_math``: the cheaper math routines (:mod:`.vecmath.fast`); the IR differs, so
+    the object cache (keyed by the IR text) keeps both builds apart."""
     symbols = symbols or symbol_names(funcs)
     module = ir.Module(name="mlc")
     module.triple, module.data_layout = target_layout(target)
-    kernels = {name: emit_function(module, func, symbols[name], name, sites) for name, func in funcs.items()}
+    kernels = {name: emit_function(module, func, symbols[name], name, sites, fast_math) for name, func in funcs.items()}
     for name, program in (programs or {}).items():
         _emit_program(module, program_symbol(name), program, kernels)
     return str(module)
@@ -97,19 +100,20 @@ def _emit_program(module: ir.Module, symbol: str, program: Program, kernels: dic
 
 
 def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | None = None, *,
-               check_bounds: bool = False) -> Module:
+               check_bounds: bool = False, fast_math: bool = False) -> Module:
     """Compile every PrimFunc of ``mod`` for the host CPU described by ``target``, and
     each of ``programs`` into one native entry (``lib.program(name)``).
 
     ``check_bounds``: every buffer access is checked when it runs, and a call whose
     index leaves its buffer raises BoundsError (:mod:`.bounds`); such a module has
-    no program entries and no unchecked C entries (``Function.native`` is None)."""
+    no program entries and no unchecked C entries (``Function.native`` is None).
+    ``fast_math``: see :func:`mlc.build`."""
     _check_runnable(target)
     programs = dict(programs or {})
     sites = SiteTable() if check_bounds else None
     if check_bounds:
         programs = {}  # their entries pass no bounds record: the functions are called one by one
-    ir_text, symbols = _generate(mod, target, programs, sites)
+    ir_text, symbols = _generate(mod, target, programs, sites, fast_math)
     compiled = compile_ir(ir_text, target, [*symbols.values(), *map(program_symbol, programs)])
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
     functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params), sites))
@@ -122,17 +126,18 @@ def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | Non
     return LLVMModule(target, functions, sources, keepalive=compiled, programs=entries)
 
 
-def compile_sources(mod: IRModule, target: Target, programs: dict[str, Program] | None = None) -> dict[str, str]:
+def compile_sources(mod: IRModule, target: Target, programs: dict[str, Program] | None = None, *,
+                    fast_math: bool = False) -> dict[str, str]:
     """The code :func:`build_llvm` would generate for ``mod`` (already scheduled), without
     loading or running it: ``{"ll-unoptimized", "ll", "asm"}``. ``target`` may be any CPU
     LLVM knows, this machine's or not (golden IR and assembly tests pin theirs)."""
-    ir_text, _ = _generate(mod, target, dict(programs or {}), None)
+    ir_text, _ = _generate(mod, target, dict(programs or {}), None, fast_math)
     optimized = optimise(ir_text, target)
     return {"ll-unoptimized": ir_text, "ll": optimized, "asm": emit_assembly(optimized, target)}
 
 
 def _generate(mod: IRModule, target: Target, programs: dict[str, Program],
-              sites: SiteTable | None) -> tuple[str, dict[str, str]]:
+              sites: SiteTable | None, fast_math: bool = False) -> tuple[str, dict[str, str]]:
     """(LLVM IR text, function name -> symbol) of every function of ``mod`` and of ``programs``
     (with ``sites``, every buffer access is checked at run time: see :mod:`.bounds`)."""
     for program in programs.values():
@@ -140,7 +145,7 @@ def _generate(mod: IRModule, target: Target, programs: dict[str, Program],
     lowered = {name: lower(func) for name, func in mod.items()}
     symbols = symbol_names(lowered)
     try:
-        return generate_ir(lowered, target, symbols, programs, sites), symbols
+        return generate_ir(lowered, target, symbols, programs, sites, fast_math), symbols
     except MLCError:
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's

@@ -7,7 +7,8 @@ are left alone):
 
 1. ``inline_injective`` — inline elementwise/injective intermediate blocks
    into their consumers (only data movement into reductions, so nothing
-   expensive is recomputed per reduction step);
+   expensive is recomputed per reduction step, and not into a stencil; a
+   consumer loading one element several times computes it once);
 2. ``schedule_rows`` (:mod:`.rows`) — a kernel of row reductions and their
    elementwise neighbours (softmax, layer_norm) runs one row at a time:
    every stage under the row loop, reductions with vector accumulators,
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 from ...ir.expr import BufferLoad
 from ...ir.functor import pre_order_nodes
+from ...ir.structural import structural_equal
 from ..analysis import is_param
 from ..state import all_blocks
 from .conv import pads_conv, schedule_conv
@@ -61,7 +63,8 @@ def _readers(func, buffer) -> list:
 
 
 def _inline_pays(func, name: str) -> bool:
-    """Inline ``name`` only where it cannot multiply expensive work."""
+    """Inline ``name`` only where it cannot multiply expensive work: not into a
+    reduction, and not into a reader that loads several of its elements."""
     v = view_by_name(func, name)
     if not is_injective(v) or len(v.block.writes) != 1:
         return False
@@ -75,7 +78,9 @@ def _inline_pays(func, name: str) -> bool:
             return False
         loads = [n for n in pre_order_nodes(reader.block.body)
                  if isinstance(n, BufferLoad) and n.buffer is out]
-        if len(loads) > 1:
+        # loads of one element compute one value, which LLVM computes once (CSE);
+        # loads of different elements (a stencil) would each redo the work
+        if any(not structural_equal(tuple(n.indices), tuple(loads[0].indices)) for n in loads[1:]):
             return False
     return True
 

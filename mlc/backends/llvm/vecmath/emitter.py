@@ -59,9 +59,12 @@ FORMATS = {
 class FloatOps:
     """Emit float operations of one :class:`Format` at ``builder``'s position."""
 
-    def __init__(self, builder: ir.IRBuilder, fmt: Format):
+    def __init__(self, builder: ir.IRBuilder, fmt: Format, fast: bool = False,
+                 flags: tuple[str, ...] = ()):
         self.b, self.fmt = builder, fmt
         self.ty, self.ity = fmt.float_type, fmt.int_type
+        self.fast = fast  # the fast_math variant (see .fast): its coefficients are used
+        self.flags = flags  # fast-math flags on add, sub, mul and div
 
     # ---------------------------------------------------------- constants
     def c(self, value: float) -> ir.Constant:
@@ -75,16 +78,16 @@ class FloatOps:
 
     # --------------------------------------------------------- arithmetic
     def add(self, x, y):
-        return self.b.fadd(self._f(x), self._f(y))
+        return self.b.fadd(self._f(x), self._f(y), flags=self.flags)
 
     def sub(self, x, y):
-        return self.b.fsub(self._f(x), self._f(y))
+        return self.b.fsub(self._f(x), self._f(y), flags=self.flags)
 
     def mul(self, x, y):
-        return self.b.fmul(self._f(x), self._f(y))
+        return self.b.fmul(self._f(x), self._f(y), flags=self.flags)
 
     def div(self, x, y):
-        return self.b.fdiv(self._f(x), self._f(y))
+        return self.b.fdiv(self._f(x), self._f(y), flags=self.flags)
 
     def neg(self, x):
         return self.b.fneg(x)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from .coefficients import COEFFICIENTS, ERF_LARGE_END, TANH_SMALL_END
 from .emitter import FloatOps
+from .fast import FAST_COEFFICIENTS
 
 __all__ = ["ROUTINES", "exp", "expm1", "log", "tanh", "sigmoid", "erf"]
 
@@ -38,7 +39,10 @@ _TANH_ONE = {"float32": 10.0, "float64": 20.0}
 
 
 def _coeffs(o: FloatOps, name: str):
-    return COEFFICIENTS[(name, o.fmt.dtype)]
+    key = (name, o.fmt.dtype)
+    if o.fast and key in FAST_COEFFICIENTS:
+        return FAST_COEFFICIENTS[key]
+    return COEFFICIENTS[key]
 
 
 def _reduce(o: FloatOps, x):

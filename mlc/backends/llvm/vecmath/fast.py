@@ -1,0 +1,45 @@
+"""Coefficients of the ``fast_math`` variants of the vector math routines.
+
+``mlc.build(..., fast_math=True)`` (and ``@mlc.jit(fast_math=True)``) emit the
+same algorithms as :mod:`.functions` with these lower-degree polynomials (and
+the LLVM fast-math flags ``contract`` and ``afn`` on their arithmetic); a
+polynomial not listed here keeps its accurate coefficients. The float32 ones
+are weighted least-squares fits of relative error (done in float64 with
+NumPy, coefficients rounded to float32; the comment gives the max relative
+error of the rounded polynomial on its interval); the float64 exp one is the
+Taylor series cut at degree 9 (remainder <= |r|^12 / 12! < 7e-15).
+
+Error bounds, relative to the exact result, for finite inputs whose result is
+a normal number (tests/backends/test_vector_math.py checks them against
+NumPy/SciPy): exp, tanh, sigmoid and erf stay within 1e-6 for float32 and
+1e-13 for float64. NaN, infinities, overflow to inf and underflow to 0 are
+handled exactly as by the default routines.
+"""
+from __future__ import annotations
+
+#: Relative error bounds of the fast routines (documented above; tested).
+FAST_BOUNDS = {"float32": 1e-6, "float64": 1e-13}
+
+FAST_COEFFICIENTS = {
+    # exp_q float32: degree 4 (accurate: 5), max relative error 1.4e-7
+    ("exp_q", "float32"): (0.5, 0.16666577756404877, 0.041666943579912186,
+                           0.00836312584578991, 0.0013893831055611372),
+    # exp_q float64: Taylor series to degree 9 (accurate: 11), remainder < 7e-15
+    ("exp_q", "float64"): (1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040, 1 / 40320,
+                           1 / 362880, 1 / 3628800, 1 / 39916800),
+    # tanh_small float32: degree 4 (accurate: 5), max relative error 5.6e-8
+    ("tanh_small", "float32"): (-0.3333333432674408, 0.13333246111869812, -0.0539366714656353,
+                                0.021488767117261887, -0.006976264528930187),
+    # erf_small float32: degree 5 (accurate: 7 with a split constant), max relative error 8.8e-8;
+    # the constant term is (hi, lo) as the routine reads it, lo = 0
+    ("erf_small", "float32"): (1.1283791065216064, 0.0, -0.37612390518188477, 0.1128057911992073,
+                               -0.026720894500613213, 0.004927420057356358,
+                               -0.0005667994846589863),
+    # erfc_large float32: degree 6 (accurate: 9), max relative error 5.6e-8
+    ("erfc_large", "float32"): (0.17900115251541138, -0.3262336850166321, 0.24560479819774628,
+                                -0.15009935200214386, 0.07164666801691055, -0.0249199066311121,
+                                0.0029002700466662645),
+}
+
+#: Fast-math flags on the arithmetic of the fast routines.
+FAST_FLAGS = ("contract", "afn")

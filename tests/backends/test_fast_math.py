@@ -1,0 +1,155 @@
+"""fast_math: the cheaper exp/expm1/tanh/sigmoid/erf of mlc/backends/llvm/vecmath/fast.py.
+
+Their stated bounds (FAST_BOUNDS: relative error where the result is a normal
+number) are checked against NumPy/SciPy in float64 with Hypothesis, special
+values against NumPy exactly; the default build must keep its own routines;
+a fast and a default jit of one function coexist; and float64 exp/log/erf
+loops compile to SIMD code without calls on both pinned targets.
+"""
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import te
+from mlc.backends.llvm import compile_sources
+from mlc.backends.llvm.vecmath import FAST_BOUNDS
+from mlc.backends.target import Target
+from tests.backends.test_vector_math import MAX_ULPS, reference, ulp_errors
+from tests.targets import each_pinned_target
+
+FAST_OPS = ["exp", "expm1", "tanh", "sigmoid", "erf"]
+N = 257
+
+
+def _module(dtype, ops=FAST_OPS, n=N):
+    funcs = {}
+    for op in ops:
+        X = te.placeholder((n,), dtype, "X")
+        fn = getattr(te, op)
+        funcs[op] = te.create_prim_func([X, te.compute((n,), lambda i: fn(X[i]), "Y")])
+    return mlc.IRModule(funcs)
+
+
+_LIBS = {}
+
+
+def _lib(dtype, fast):
+    if (dtype, fast) not in _LIBS:
+        _LIBS[dtype, fast] = mlc.build(_module(dtype), "llvm", fast_math=fast)
+    return _LIBS[dtype, fast]
+
+
+def _run(dtype, op, x, fast=True):
+    y = np.empty_like(x)
+    _lib(dtype, fast)[op](x, y)
+    return y
+
+
+def _relative_errors(op, x, y):
+    want = reference(op, x)
+    tiny = np.finfo(x.dtype).tiny
+    normal = np.isfinite(want) & (np.abs(want) >= tiny) & (np.abs(want) <= np.finfo(x.dtype).max)
+    with np.errstate(all="ignore"):
+        err = np.abs(y.astype("float64") - want) / np.abs(want)
+    return np.where(normal, err, 0.0), want
+
+
+@settings(max_examples=25, deadline=None)
+@given(dtype=st.sampled_from(["float32", "float64"]), op=st.sampled_from(FAST_OPS),
+       scale=st.sampled_from([1e-3, 0.5, 3.0, 30.0, 700.0]), seed=st.integers(0, 2**32 - 1))
+def test_fast_math_within_stated_bound(dtype, op, scale, seed):
+    x = (np.random.default_rng(seed).standard_normal(N) * scale).astype(dtype)
+    err, want = _relative_errors(op, x, _run(dtype, op, x))
+    worst = int(np.argmax(err))
+    assert err[worst] <= FAST_BOUNDS[dtype], (
+        f"fast {op} {dtype}: relative error {err[worst]:.3g} at x={x[worst]!r}")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fast_math_sweep_within_bound(dtype):
+    """A dense sweep of each op's interesting range (both polynomial pieces of erf and tanh)."""
+    x = np.linspace(-12, 12, N).astype(dtype)
+    for op in FAST_OPS:
+        err, _ = _relative_errors(op, x, _run(dtype, op, x))
+        assert err.max() <= FAST_BOUNDS[dtype], f"fast {op} {dtype}: {err.max():.3g}"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fast_math_special_values_as_numpy(dtype):
+    big = 1000.0  # exp overflows to inf, underflows to 0; tanh/erf/sigmoid saturate
+    x = np.resize(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, big, -big], dtype), N)
+    for op in FAST_OPS:
+        got, want = _run(dtype, op, x)[:7], reference(op, x[:7]).astype(dtype)
+        np.testing.assert_array_equal(got, want, err_msg=f"fast {op} {dtype}")
+        assert (np.signbit(got) == np.signbit(want))[~np.isnan(want)].all(), f"fast {op} {dtype}"
+
+
+def test_default_build_keeps_accurate_routines():
+    """fast_math=False (the default) gives the accurate routines, fast_math=True others."""
+    mod = _module("float32", ["exp"])
+    x = np.linspace(-80, 80, N).astype("float32")
+    ulps = ulp_errors(_run("float32", "exp", x, fast=False), reference("exp", x), "float32")
+    assert ulps.max() <= MAX_ULPS["float32"]["exp"]
+    fast_ir = compile_sources(mod, mlc.Target("llvm"), fast_math=True)["ll-unoptimized"]
+    slow_ir = compile_sources(mod, mlc.Target("llvm"))["ll-unoptimized"]
+    assert "__mlc_math.exp.f32.fast" in fast_ir and ".fast" not in slow_ir
+    assert "contract afn" in fast_ir or "afn contract" in fast_ir
+
+
+def test_jit_fast_and_default_coexist():
+    def f(x):
+        return mlc.numpy.exp(x)
+
+    fast, slow = mlc.jit(f, fast_math=True), mlc.jit(f)
+    x = np.linspace(-20, 20, 1001).astype("float32")
+    a, b = fast(x), slow(x)
+    assert a.dtype == b.dtype == np.float32
+    assert np.max(np.abs(a - np.exp(x)) / np.exp(x)) <= FAST_BOUNDS["float32"]
+    assert ulp_errors(b, reference("exp", x), "float32").max() <= MAX_ULPS["float32"]["exp"]
+    assert not np.array_equal(a, b)  # different polynomials: results differ somewhere
+    assert fast.trace_count == slow.trace_count == 1
+    np.testing.assert_array_equal(slow(x), b)
+    np.testing.assert_array_equal(fast(x), a)
+
+
+def test_fast_math_must_be_bool():
+    with pytest.raises(mlc.MLCError, match="fast_math"):
+        mlc.build(_module("float32", ["exp"]), "llvm", fast_math="yes")
+    with pytest.raises(mlc.MLCError, match="fast_math"):
+        mlc.jit(lambda x: x, fast_math=1)
+
+
+#: Vector lanes of double LLVM's vectorizer picks: skylake-avx512 prefers 256-bit
+#: vectors (LLVM's prefer-vector-width=256 for Intel AVX-512), znver4 full 512-bit ones.
+_F64_LANES = {"avx2": 4, "avx512": 4}
+_ZNVER4 = Target("llvm", "znver4")
+
+
+def _float64_math_sources(target, fast):
+    n = 1024
+    X = te.placeholder((n,), "float64", "X")
+    Y = te.compute((n,), lambda i: te.exp(te.log(X[i])) + te.erf(X[i]) + te.sqrt(X[i]) / X[i]
+                   + te.tanh(X[i]) + te.sigmoid(X[i]), "Y")
+    mod = mlc.IRModule({"main": te.create_prim_func([X, Y])})
+    return compile_sources(mod, target, fast_math=fast)
+
+
+def _assert_simd_without_calls(src, lanes):
+    assert f"<{lanes} x double>" in src["ll"]
+    calls = [line for line in src["asm"].splitlines() if re.match(r"\s+(call|jmp)\w*\s+[^.\s]", line)]
+    assert not calls, calls
+
+
+@each_pinned_target
+@pytest.mark.parametrize("fast", [False, True])
+def test_float64_math_loops_are_simd_without_calls(isa, target, fast):
+    """exp, log, erf, tanh, sigmoid, sqrt and division on float64 vectorise at the
+    target's vector width with no call (libm or other) in the code."""
+    _assert_simd_without_calls(_float64_math_sources(target, fast), _F64_LANES[isa])
+
+
+def test_float64_math_uses_512_bit_vectors_where_preferred():
+    _assert_simd_without_calls(_float64_math_sources(_ZNVER4, False), 8)
