@@ -11,7 +11,10 @@ setup(
     python_requires=">=3.10",
     install_requires=["numpy>=1.26", "llvmlite>=0.44"],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "scipy>=1.10"],
+        "test": ["pytest>=7", "hypothesis>=6.80", "scipy>=1.10", "onnx>=1.15"],
+        "onnx": ["onnx>=1.15"],
+        # mlc.frontend.from_fx; its tests are marked `torch` (too large a download for CI)
+        "torch": ["torch>=2.0"],
         "testing": ["hypothesis>=6.80"],
         "cuda": ["cupy-cuda12x"],
         # the peers python -m benchmarks compares against (and NumPy's BLAS, named by threadpoolctl)
