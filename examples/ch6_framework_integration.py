@@ -27,32 +27,18 @@ import importlib.util
 import numpy as np
 
 import mlc
-from mlc import te
 from mlc.graph import BlockBuilder, Tensor, Var
 
 try:  # run as a script (examples/ on sys.path) or imported as examples.ch6_framework_integration
+    from ch4_end_to_end import linear as te_linear, numpy_mlp, relu as te_relu
     from mlp_end_to_end import load_iris, split, train
 except ImportError:
+    from examples.ch4_end_to_end import linear as te_linear, numpy_mlp, relu as te_relu
     from examples.mlp_end_to_end import load_iris, split, train
 
 
-def numpy_mlp(x, w0, b0, w1, b1):
-    """The course's ``numpy_mlp``: weights (out_features, in_features)."""
-    return np.maximum(x @ w0.T + b0, 0) @ w1.T + b1
-
-
 # ------------------------------------------------------------------ 1. BlockBuilder + emit_te
-
-def te_linear(x, w, b):
-    """``Y[i, j] = sum_k X[i, k] * W[j, k] + B[j]``."""
-    k = te.reduce_axis((0, x.shape[1]), name="k")
-    y = te.compute((x.shape[0], w.shape[0]), lambda i, j: te.sum(x[i, k] * w[j, k], axis=k), name="Y")
-    return te.compute(y.shape, lambda i, j: y[i, j] + b[j], name="Z")
-
-
-def te_relu(x):
-    return te.compute(x.shape, lambda i, j: te.max(x[i, j], te.const(0, x.dtype)), name="Y")
-
+# te_linear: ``Z[i, j] = sum_k X[i, k] * W[j, k] + B[j]``; te_relu: ``max(X, 0)`` (chapter 4's)
 
 def emit_te_mlp(n, n_in, hidden, n_out):
     """``main(x, w0, b0, w1, b1)``: the course's chapter 6 BlockBuilder code."""

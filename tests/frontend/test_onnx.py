@@ -129,6 +129,38 @@ def test_conv(attrs, bias):
     check(model_of([node], {"X": (2, 4, 7, 6)}, ["Y"], inits), {"X": rand(2, 4, 7, 6)}, rtol=1e-4, atol=1e-4)
 
 
+@st.composite
+def window_geometry(draw, max_kernel=3):
+    """(input h, w), kernel, strides, dilations, pads (h_begin, w_begin, h_end, w_end) that fit."""
+    kernel = [draw(st.integers(1, max_kernel)) for _ in range(2)]
+    strides = [draw(st.integers(1, 3)) for _ in range(2)]
+    dilations = [draw(st.integers(1, 2)) for _ in range(2)]
+    pads = [draw(st.integers(0, k // 2)) for k in kernel * 2]
+    sizes = [(k - 1) * d + 1 + draw(st.integers(0, 4)) for k, d in zip(kernel, dilations)]
+    return sizes, kernel, strides, dilations, pads
+
+
+@settings(max_examples=10, deadline=None)
+@given(geometry=window_geometry(), channels=st.integers(1, 3), groups=st.sampled_from([1, 2]),
+       bias=st.booleans())
+def test_conv_over_drawn_geometry(geometry, channels, groups, bias):
+    sizes, kernel, strides, dilations, pads = geometry
+    c_in, c_out = channels * groups, 2 * groups
+    inits = {"W": rand(c_out, channels, *kernel, seed=1)} | ({"B": rand(c_out, seed=2)} if bias else {})
+    node = helper.make_node("Conv", ["X", "W"] + (["B"] if bias else []), ["Y"], strides=strides,
+                            dilations=dilations, pads=pads, group=groups)
+    check(model_of([node], {"X": (1, c_in, *sizes)}, ["Y"], inits), {"X": rand(1, c_in, *sizes)},
+          rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=10, deadline=None)
+@given(geometry=window_geometry())
+def test_max_pool_over_drawn_geometry(geometry):
+    sizes, kernel, strides, dilations, pads = geometry
+    check(*one_node("MaxPool", [(2, 2, *sizes)], {"kernel_shape": kernel, "strides": strides,
+                                                  "dilations": dilations, "pads": pads}))
+
+
 @pytest.mark.parametrize("attrs", [
     {"kernel_shape": [2, 2]},
     {"kernel_shape": [2, 2], "strides": [2, 2]},
