@@ -277,7 +277,8 @@ def _window(node: _Node, at: dict, sizes, kernels) -> tuple[tuple, tuple, tuple]
     return strides, dilations, pads  # ONNX's pad order is mlc's (top, left, bottom, right)
 
 
-@_converter("Conv", inputs=(2, 3), auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None)
+@_converter("Conv", inputs=(2, 3), auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+            strides=None)
 def _conv(im: _Importer, node: _Node):
     at = node.attrs
     x = im.value(node.inputs[0], node, "input X")

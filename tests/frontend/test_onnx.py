@@ -357,6 +357,29 @@ def test_transformer_block():
             "erf"} <= set(mod["main"].ops())
 
 
+def test_the_imported_module_takes_graph_passes():
+    """FuseOps + FuseTIR group the imported dense + add + relu like any BlockBuilder module's."""
+    from mlc.graph import FuseOps, FuseTIR
+    model, _ = mlp(n=3, n_in=6, hidden=8, n_out=2)
+    mod = from_onnx(model)
+    fused = FuseTIR(FuseOps(mod))
+    assert set(fused["main"].ops()) == {"call_tir"} and len(fused["main"].ops()) < len(mod["main"].ops())
+    x = rand(3, 6)
+    expected = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    np.testing.assert_allclose(mlc.build(fused, "llvm")["main"](x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_dtype_types_the_inputs_that_declare_none():
+    node = helper.make_node("Relu", ["x"], ["y"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.UNDEFINED, [3])],
+                              [helper.make_tensor_value_info("y", TensorProto.UNDEFINED, [3])])
+    model = helper.make_model(graph)
+    assert from_onnx(model, dtype="float64")["main"].inputs[0].type.dtype == "float64"
+    assert from_onnx(model, dtype={"x": "float16"})["main"].inputs[0].type.dtype == "float16"
+    with pytest.raises(FrontendError, match=r"input 'x' has no element type; give it with dtype="):
+        from_onnx(model, dtype={})
+
+
 def test_shape_dict_fixes_a_dynamic_batch():
     model, _ = mlp()
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
@@ -441,8 +464,8 @@ def test_shape_errors_name_the_node():
 
 def test_integer_division_is_refused():
     node = helper.make_node("Div", ["a", "b"], ["y"], name="d")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, TensorProto.INT32, [2])
-                                            for n in "ab"], [helper.make_tensor_value_info("y", TensorProto.INT32, [2])])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, TensorProto.INT32, [2]) for n in "ab"],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, [2])])
     with pytest.raises(UnsupportedAttributeError, match=r"'d' \(Div\): integer Div"):
         from_onnx(helper.make_model(graph))
 
