@@ -448,7 +448,7 @@ def _input_type(onnx, info, shape_dict, dtype) -> tuple[tuple[int, ...], str]:
 
 
 def from_onnx(model, shape_dict: Mapping[str, tuple] | None = None, dtype="float32",
-              keep_params_in_input: bool = False):
+              keep_params_in_input: bool = False) -> GraphModule | tuple[GraphModule, dict[str, np.ndarray]]:
     """``main`` of a GraphModule computing ONNX ``model`` (a ModelProto or a file path).
 
     ``shape_dict`` gives static shapes to inputs (required for dynamic ones);
