@@ -11,8 +11,13 @@ setup(
     python_requires=">=3.10",
     install_requires=["numpy>=1.26", "llvmlite>=0.44"],
     extras_require={
-        # ndindex and pytest-json-report: the Array API conformance suite (tests/test_array_api.py)
-        "test": ["pytest>=7", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report"],
+        # ndindex and pytest-json-report: the Array API conformance suite (tests/test_array_api.py);
+        # onnx: mlc.frontend.from_onnx's tests
+        "test": ["pytest>=7", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report",
+                 "onnx>=1.15"],
+        "onnx": ["onnx>=1.15"],
+        # mlc.frontend.from_fx; its tests are marked `torch` (too large a download for CI)
+        "torch": ["torch>=2.0"],
         "testing": ["hypothesis>=6.80"],
         "cuda": ["cupy-cuda12x"],
         # the peers python -m benchmarks compares against (and NumPy's BLAS, named by threadpoolctl)

@@ -30,6 +30,7 @@ _LAZY = {
     "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "schedules": ("mlc.schedules", None),
     "ops": ("mlc.ops", None), "runtime": ("mlc.runtime", None), "passes": ("mlc.passes", None),
     "testing": ("mlc.testing", None), "graph": ("mlc.graph", None),
+    "frontend": ("mlc.frontend", None),
     "register_func": ("mlc.runtime.packed", "register_func"),
     "parse": ("mlc.script", "parse"), "script": ("mlc.script", None),
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),

@@ -49,6 +49,15 @@ def test_ch4_end_to_end(capsys):
     assert 'R.call_dps_packed("env.linear", (x, w0, b0)' in out and "R.output(gv)" in out
 
 
+def test_ch6_framework_integration(capsys):
+    results = example("ch6_framework_integration").main(steps=60)
+    out = capsys.readouterr().out
+    assert {"NumPy", "BlockBuilder + emit_te", "ONNX import (mlc.frontend.from_onnx)"} <= set(results)
+    assert len(set(results.values())) == 1 and results["NumPy"] > 0.6  # every variant agrees with NumPy
+    assert 'R.call_tir(linear0, (x, w0, b0), out_sinfo=R.Tensor((45, 16), "float32"))' in out
+    assert 'lv0 = R.nn.dense(x, metadata["c0"])' in out and "R.nn.relu(lv1)" in out
+
+
 def test_ch9_graph_optimization(capsys):
     results = example("ch9_graph_optimization").main(steps=60)
     out = capsys.readouterr().out

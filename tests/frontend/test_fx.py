@@ -1,0 +1,155 @@
+"""mlc.frontend.from_fx: torch.fx graphs of the course's models against torch itself.
+
+PyTorch is too large a download for CI, so the tests that need it are marked
+``torch`` and skip (visibly, with the reason) where it is not installed; run
+them with ``pip install -e '.[test,torch]' && pytest -m torch tests/frontend``.
+"""
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import mlc
+from mlc.frontend import FrontendError, UnsupportedOpError, from_fx
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def torch_test(fn):
+    """Marked ``torch``; skipped, with the reason shown, where PyTorch is not installed."""
+    skip = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed (pip install -e '.[torch]')")
+    return pytest.mark.torch(skip(fn))
+
+
+def run(graph_module, *inputs):
+    mod = from_fx(graph_module, [(x.shape, x.dtype.name) for x in inputs])
+    got = mlc.build(mod, "llvm")["main"](*inputs)
+    return mod, got
+
+
+def compare(model, *inputs, rtol=1e-4, atol=1e-5):
+    import torch
+    model.eval()
+    gm = torch.fx.symbolic_trace(model)
+    with torch.no_grad():
+        expected = model(*(torch.from_numpy(x) for x in inputs))
+    mod, got = run(gm, *inputs)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = got if isinstance(got, tuple) else (got,)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e.numpy(), rtol=rtol, atol=atol)
+    return mod
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
+
+
+@torch_test
+@pytest.mark.parametrize("batch", [1, 5])
+def test_course_mlp(batch):
+    import torch
+
+    class MLP(torch.nn.Module):  # the course's model: Linear, ReLU, flatten
+        def __init__(self):
+            super().__init__()
+            self.linear0 = torch.nn.Linear(784, 128)
+            self.relu = torch.nn.ReLU()
+            self.linear1 = torch.nn.Linear(128, 10)
+
+        def forward(self, x):
+            return self.linear1(self.relu(self.linear0(torch.flatten(x, 1))))
+
+    mod = compare(MLP(), rand(batch, 1, 28, 28))
+    assert mod["main"].ops() == ["reshape", "nn.dense", "add", "nn.relu", "nn.dense", "add"]
+
+
+@torch_test
+def test_functional_mlp_with_matmul_and_add():
+    import torch
+
+    class Functional(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w0 = torch.nn.Parameter(torch.randn(4, 16))
+            self.b0 = torch.nn.Parameter(torch.randn(16))
+            self.w1 = torch.nn.Parameter(torch.randn(16, 3))
+
+        def forward(self, x):
+            h = torch.relu(torch.matmul(x, self.w0) + self.b0)
+            return h @ self.w1 * 0.5 - 1.0
+
+    compare(Functional(), rand(7, 4))
+
+
+@torch_test
+def test_small_cnn():
+    import torch
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 4, 3, stride=2, padding="valid", groups=2), torch.nn.ReLU(),
+        torch.nn.Flatten(), torch.nn.Linear(4 * 1 * 1, 10), torch.nn.Softmax(dim=-1))
+    mod = compare(model, rand(2, 1, 8, 8))
+    assert "nn.conv2d" in mod["main"].ops() and "nn.max_pool2d" in mod["main"].ops()
+
+
+@torch_test
+def test_transformer_block():
+    import torch
+    import torch.nn.functional as F
+
+    class Block(torch.nn.Module):
+        def __init__(self, d=8):
+            super().__init__()
+            self.q, self.k, self.v = (torch.nn.Linear(d, d) for _ in range(3))
+            self.proj = torch.nn.Linear(2 * d, d)
+            self.norm0, self.norm1 = torch.nn.LayerNorm(d), torch.nn.LayerNorm(d, eps=1e-3)
+            self.mlp0, self.act, self.mlp1 = torch.nn.Linear(d, 2 * d), torch.nn.GELU(), torch.nn.Linear(2 * d, d)
+            self.drop = torch.nn.Dropout(0.1)
+
+        def forward(self, x):
+            q, k, v = self.q(x), self.k(x), self.v(x)
+            scores = torch.matmul(q, k.transpose(-2, -1)) / 8 ** 0.5
+            ctx = F.softmax(scores, dim=-1) @ v
+            h = self.norm0(self.drop(self.proj(torch.cat([ctx, x], dim=-1))) + x)
+            m = self.mlp1(F.gelu(self.mlp0(h), approximate="tanh") + self.act(self.mlp0(h)))
+            out = self.norm1(m + h)
+            return out.reshape(x.shape[0], -1).view(x.size(0), 4, 8).permute(0, 2, 1).contiguous()
+
+    compare(Block(), rand(2, 4, 8))
+
+
+@torch_test
+def test_an_unsupported_module_names_the_node():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LSTM(4, 4))
+    with pytest.raises(UnsupportedOpError, match=r"fx node '\w+' \(call_module 1\): module LSTM is not "
+                                                  r"supported; supported: modules Linear, ReLU"):
+        from_fx(torch.fx.symbolic_trace(model), [((2, 4), "float32")])
+
+
+@torch_test
+def test_input_info_must_match_the_placeholders():
+    import torch
+
+    gm = torch.fx.symbolic_trace(torch.nn.ReLU())
+    with pytest.raises(FrontendError, match=r"the graph has 1 input\(s\) \['input'\] but input_info gives 2"):
+        from_fx(gm, [((2,), "float32"), ((2,), "float32")])
+    assert from_fx(gm, [((2, 3), torch.float32)])["main"].inputs[0].type.dtype == "float32"
+
+
+@pytest.mark.skipif(HAVE_TORCH, reason="checks the message given where PyTorch is missing")
+def test_without_torch_from_fx_says_how_to_install_it():
+    with pytest.raises(FrontendError, match=r"from_fx needs PyTorch; install it with `pip install torch`"):
+        from_fx(object(), [((2,), "float32")])
+
+
+def test_import_mlc_frontend_does_not_import_torch():
+    code = "import sys, mlc; mlc.frontend.from_fx; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
