@@ -192,7 +192,7 @@ def test_integer_and_double_matmuls():
 # -------------------------------------------------------- what the rules do
 
 def test_matmul_rule_builds_the_register_tiled_schedule():
-    sch = Schedule(matmul(64, 64, 256, epilogue="relu"))
+    sch = Schedule(matmul(64, 64, 1024, epilogue="relu"))  # B (256 KiB) > half the L2 (256 KiB)
     handled = schedule_matmul(sch, "main", "Y", TWO_CORES)
     assert handled == {"Y", "B_global", "Y_local", "C"}
     assert kinds(sch) == [
@@ -201,9 +201,9 @@ def test_matmul_rule_builds_the_register_tiled_schedule():
         "decompose_reduction", "get_loops", "vectorize", "unroll", "get_loops", "vectorize", "unroll",
         "get_consumers", "reverse_compute_inline", "get_loops", "vectorize", "unroll", "fuse", "parallel"]
     text = sch.mod.script()
-    assert "B_global = T.alloc_buffer((4, 256, 16))" in text and "A_global" not in text  # A fits L2
+    assert "B_global = T.alloc_buffer((4, 1024, 16))" in text and "A_global" not in text  # A fits L3
     assert "for j_0 in T.parallel(4):" not in text  # 4 column tiles < 4 per core: fused with rows
-    assert "T.parallel(64)" in text and "for k in range(256):" in text
+    assert "T.parallel(64)" in text and "for k in range(1024):" in text
     assert "C[v0, v1] = T.max(Y_local[v0, v1], T.float32(0))" in text
 
 
@@ -211,6 +211,10 @@ def test_small_or_vector_matmuls_are_not_packed():
     sch = Schedule(matmul(8, 16, 8))
     schedule_matmul(sch, "main", "Y", TWO_CORES)
     assert "cache_read" not in kinds(sch)
+    for l2, packed in ((256 << 10, False), (64 << 10, True)):  # B of 64 KiB, in half the L2 or not
+        sch = Schedule(matmul(64, 64, 256))
+        schedule_matmul(sch, "main", "Y", CpuInfo(256, 2, caches=(32 << 10, l2, 8 << 20)))
+        assert ("cache_read" in kinds(sch)) == packed
     sch = Schedule(matmul(1, 40, 300, transpose_b=True))  # one row: packing never pays, B strided
     assert schedule_matmul(sch, "main", "Y", TWO_CORES) is None
 
