@@ -26,10 +26,10 @@ tiles instead, unrolled. Sizes that the tiles do not divide get the split's
 consecutive memory, so the inner loop streams it from one place instead of
 jumping a whole row of B per step; it pays once A has enough rows to reuse
 each panel and B does not fit in half the L2 cache, or when B is stored with j
-not contiguous. Small problems (B in L2) run the register tile on B as it is. Where the threads split the work by column panels (or it runs on
-one thread), each panel is packed inside its iteration of ``j_0``, by the
-thread that then uses it while it is in cache, instead of in a pass of its
-own. Packing A the same way makes the MR values broadcast per step adjacent
+not contiguous; small problems (B in L2) run the register tile on B as it
+is. Where the threads split the work by column panels (or it runs on one
+thread), each panel is packed inside its iteration of ``j_0``, by the thread
+that then uses it while it is in cache, instead of in a pass of its own. Packing A the same way makes the MR values broadcast per step adjacent
 too (one stream instead of MR rows a whole row of A apart); it pays only for an A
 larger than the L3 cache can hold beside B (the target's cache sizes, the host's
 for the host, :attr:`~mlc.backends.target.Target.caches`).

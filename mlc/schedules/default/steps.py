@@ -46,11 +46,8 @@ class CpuInfo:
             object.__setattr__(self, "caches", tuple(c or d for c, d in zip(self.caches, default)))
 
     @property
-    def l1_bytes(self) -> int:
-        return self.caches[0]
-
-    @property
     def l2_bytes(self) -> int:
+        """The L2 cache's size in bytes."""
         return self.caches[1]
 
     def lanes(self, dtype: str) -> int:
