@@ -144,3 +144,22 @@ def test_overlapping_pair_compares_byte_ranges():
     assert overlapping_pair([base[:8], base[4:12]], among=[]) is None
     assert overlapping_pair([base[:0], base]) is None and overlapping_pair([base[3:3], base]) is None
     assert overlapping_pair([base.view("uint8")[1:5], base[:1]]) == (0, 1)
+
+
+class _NoCtypes(np.ndarray):
+    """An array whose ``.ctypes`` (about 1 us an access, a large share of a small
+    kernel's call) may not be used to find its data."""
+
+    @property
+    def ctypes(self):
+        raise AssertionError("the call read ndarray.ctypes")
+
+
+def test_llvm_calls_pass_data_pointers_without_ndarray_ctypes():
+    A = te.placeholder((2, 3), "float32", "A")
+    B = te.compute((2, 3), lambda i, j: A[i, j] * 2, "B")
+    lib = mlc.build(mlc.IRModule({"double": te.create_prim_func([A, B])}), "llvm")
+    a = np.arange(6, dtype="float32").reshape(2, 3).view(_NoCtypes)
+    b = np.empty((2, 3), "float32").view(_NoCtypes)
+    lib["double"](a, b)
+    np.testing.assert_array_equal(np.asarray(b), 2 * np.asarray(a))

@@ -158,23 +158,26 @@ def test_the_course_mm_relu_and_multi_output_blocks():
     check(module(A, lo, hi))
 
 
-#: (columns, packed B) of a large ragged matmul: A packs only with 4 column panels or
-#: more, and a panel is two vectors (16 floats with AVX2, 32 with AVX-512).
-LARGE_MATMUL = {"avx2": (64, "B_global = T.alloc_buffer((4, 40, 16))"),
-                "avx512": (128, "B_global = T.alloc_buffer((4, 40, 32))")}
+#: (columns, packed B, packed A, row tiles per block) of a large ragged matmul: A packs
+#: only with 4 column panels or more, a panel is two vectors (16 floats with AVX2, 32 with
+#: AVX-512), and a row tile 4 rows with AVX2, with AVX-512 the 5 rows that divide 515.
+LARGE_MATMUL = {"avx2": (64, "B_global = T.alloc_buffer((4, 40, 16))", "A_global = T.alloc_buffer((129, 40, 4))",
+                         "for i_1 in range(64):"),
+                "avx512": (128, "B_global = T.alloc_buffer((4, 40, 32))", "A_global = T.alloc_buffer((103, 40, 5))",
+                           "for i_1 in range(51):")}
 
 
 @each_pinned_target
 def test_large_ragged_matmul_with_row_blocks_and_both_operands_packed(monkeypatch, isa, target):
     """The thresholds scaled down so that a test-sized matmul takes the large-matrix path."""
-    monkeypatch.setattr(matmul_rule, "PACK_A_MIN_BYTES", 32 * 1024)
+    monkeypatch.setattr(matmul_rule, "PACK_A_L3_SHARE", 1 / 1024)  # A (80 KiB) > 8 or 16 KiB
     monkeypatch.setattr(matmul_rule, "ROW_BLOCKS_FROM", 2)
-    columns, packed_b = LARGE_MATMUL[isa]
+    columns, packed_b, packed_a, row_tiles = LARGE_MATMUL[isa]
     mod = matmul(515, columns, 40, transpose_b=True)
     with pinned_threads():
         text = default_schedule(mod, target).mod["main"].script()
-    assert "A_global = T.alloc_buffer((129, 40, 4))" in text and packed_b in text
-    assert "for i_1 in range(64):" in text  # 256-row blocks of 4-row tiles
+    assert packed_a in text and packed_b in text
+    assert row_tiles in text  # 256-row blocks (255 with 5-row tiles)
     check(mod, rtol=1e-4, atol=1e-4)  # and whatever the host's tiles, the same results
 
 
@@ -189,7 +192,7 @@ def test_integer_and_double_matmuls():
 # -------------------------------------------------------- what the rules do
 
 def test_matmul_rule_builds_the_register_tiled_schedule():
-    sch = Schedule(matmul(64, 64, 256, epilogue="relu"))
+    sch = Schedule(matmul(64, 64, 1024, epilogue="relu"))  # B (256 KiB) > half the L2 (256 KiB)
     handled = schedule_matmul(sch, "main", "Y", TWO_CORES)
     assert handled == {"Y", "B_global", "Y_local", "C"}
     assert kinds(sch) == [
@@ -198,9 +201,9 @@ def test_matmul_rule_builds_the_register_tiled_schedule():
         "decompose_reduction", "get_loops", "vectorize", "unroll", "get_loops", "vectorize", "unroll",
         "get_consumers", "reverse_compute_inline", "get_loops", "vectorize", "unroll", "fuse", "parallel"]
     text = sch.mod.script()
-    assert "B_global = T.alloc_buffer((4, 256, 16))" in text and "A_global" not in text  # A fits L2
+    assert "B_global = T.alloc_buffer((4, 1024, 16))" in text and "A_global" not in text  # A fits L3
     assert "for j_0 in T.parallel(4):" not in text  # 4 column tiles < 4 per core: fused with rows
-    assert "T.parallel(64)" in text and "for k in range(256):" in text
+    assert "T.parallel(64)" in text and "for k in range(1024):" in text
     assert "C[v0, v1] = T.max(Y_local[v0, v1], T.float32(0))" in text
 
 
@@ -208,6 +211,10 @@ def test_small_or_vector_matmuls_are_not_packed():
     sch = Schedule(matmul(8, 16, 8))
     schedule_matmul(sch, "main", "Y", TWO_CORES)
     assert "cache_read" not in kinds(sch)
+    for l2, packed in ((256 << 10, False), (64 << 10, True)):  # B of 64 KiB, in half the L2 or not
+        sch = Schedule(matmul(64, 64, 256))
+        schedule_matmul(sch, "main", "Y", CpuInfo(256, 2, caches=(32 << 10, l2, 8 << 20)))
+        assert ("cache_read" in kinds(sch)) == packed
     sch = Schedule(matmul(1, 40, 300, transpose_b=True))  # one row: packing never pays, B strided
     assert schedule_matmul(sch, "main", "Y", TWO_CORES) is None
 

@@ -159,3 +159,25 @@ def test_few_rows_of_any_size_and_type(m, n, k, batch, transpose_b, dtype):
 def test_size_one_shapes(shape):
     mod, reference = matmul(*shape, epilogue="bias")
     check(mod, reference)
+
+
+#: AVX-512 register files: caches as on the pinned CPU, or scaled down so that test-sized
+#: operands take the packed paths (B over half the L2, A over half the L3).
+WIDE_CPUS = [CpuInfo(512, 2), CpuInfo(512, 1), CpuInfo(512, 2, caches=(32 << 10, 8 << 10, 16 << 10))]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([1, 2, 5, 13, 16, 33, 100, 128]), st.sampled_from([16, 32, 48, 64, 96, 160]),
+       st.sampled_from([1, 7, 64, 200]), st.sampled_from([0, 2]), st.booleans(),
+       st.sampled_from(["none", "relu", "bias"]), st.sampled_from(WIDE_CPUS))
+def test_avx512_register_tiles_of_any_size(m, n, k, batch, transpose_b, epilogue, cpu):
+    """Row tiles of 4 to 14 rows (ragged ones padded by a predicate), packed or unpacked B
+    and A, on one thread or two: whatever the host runs the 16-lane code on, NumPy's result."""
+    check(*matmul(m, n, k, batch=batch, transpose_b=transpose_b, epilogue=epilogue), cpu=cpu)
+
+
+def test_avx512_ragged_rows_take_the_tile_that_pads_least():
+    text = check(*matmul(100, 64, 32), cpu=CpuInfo(512, 1))
+    assert "for i_1 in T.unroll(10):" in text and "T.where" not in text
+    text = check(*matmul(997, 32, 16), cpu=CpuInfo(512, 1))  # 997 = 9 * 111 - 2
+    assert "for i_1 in T.unroll(9):" in text and "T.where" in text

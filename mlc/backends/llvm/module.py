@@ -21,6 +21,7 @@ from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import lower
 from ...runtime.callbacks import CALLBACK_SYMBOL
 from ...runtime.module import Function, Module
+from ...runtime.pointers import data_pointer
 from ..program import Program
 from ..llvm_cpus import vector_bits
 from ..target import Target, host_cpu
@@ -186,7 +187,7 @@ def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTabl
         def checked_kernel(arrays, _cfunc=checked, _owner=compiled, _sites=sites.sites):
             set_num_threads(config().num_threads)
             record = BoundsRecord()
-            _cfunc(*[a.ctypes.data for a in arrays], ctypes.addressof(record))
+            _cfunc(*[data_pointer(a) for a in arrays], ctypes.addressof(record))
             raise_violation(record, _sites)
 
         return checked_kernel, None
@@ -194,7 +195,7 @@ def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTabl
 
     def kernel(arrays, _cfunc=cfunc, _owner=compiled):
         set_num_threads(config().num_threads)
-        _cfunc(*[a.ctypes.data for a in arrays])
+        _cfunc(*[data_pointer(a) for a in arrays])  # (a.ctypes.data: 1 us an array)
 
     return kernel, cfunc
 

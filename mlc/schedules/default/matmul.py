@@ -15,19 +15,24 @@ number of batch axes, i optional) :func:`schedule_matmul` builds::
             C[tile] = epilogue(C_local[tile])         # write back, relu/bias fused in
 
 The column tile NR is two vectors (16 float32 lanes with AVX2) or one where
-two do not divide the columns, and the row tile MR has as many rows as make
-eight vector accumulators (4 or 8): enough to hide the FMA latency, few
-enough to stay in registers; with fewer rows than that (a matrix-vector
-product) the tile takes several NR-wide column tiles instead, unrolled. Sizes
-that the tiles do not divide get the split's ``T.where`` predicate. Packing copies each NR-wide column panel of B
-into consecutive memory, so the inner loop streams it from one place instead
-of jumping a whole row of B per step; it pays once A has enough rows to reuse
-each panel and B is larger than the L1 cache, or when B is stored with j not
-contiguous. Where the threads split the work by column panels (or it runs on
-one thread), each panel is packed inside its iteration of ``j_0``, by the
-thread that then uses it while it is in cache, instead of in a pass of its
-own. Packing A the same way makes the MR values broadcast per step adjacent
-too (one stream instead of MR rows a whole row of A apart).
+two do not divide the columns, and the row tile MR has as many rows as the
+register file holds accumulators for: with 16 vector registers (AVX2) eight
+accumulators (4 or 8 rows), enough to hide the FMA latency, few enough to stay
+in registers; with 32 (AVX-512) up to 28, in the 4 to 14 rows that pad the
+rows least (8 rows of two zmm vectors for powers of two); with fewer rows
+than that (a matrix-vector product) the tile takes several NR-wide column
+tiles instead, unrolled. Sizes that the tiles do not divide get the split's
+``T.where`` predicate. Packing copies each NR-wide column panel of B into
+consecutive memory, so the inner loop streams it from one place instead of
+jumping a whole row of B per step; it pays once A has enough rows to reuse
+each panel and B does not fit in half the L2 cache, or when B is stored with j
+not contiguous; small problems (B in L2) run the register tile on B as it
+is. Where the threads split the work by column panels (or it runs on one
+thread), each panel is packed inside its iteration of ``j_0``, by the thread
+that then uses it while it is in cache, instead of in a pass of its own. Packing A the same way makes the MR values broadcast per step adjacent
+too (one stream instead of MR rows a whole row of A apart); it pays only for an A
+larger than the L3 cache can hold beside B (the target's cache sizes, the host's
+for the host, :attr:`~mlc.backends.target.Target.caches`).
 
 Matmuls with fewer columns than two vectors, not a multiple of one (the 10
 classes of a classifier), would leave most of each vector to the predicate;
@@ -46,19 +51,26 @@ from .patterns import match_matmul, view
 from .steps import (CpuInfo, attempt, finish_tile, fuse_epilogue, parallel_depth,
                     parallel_tiles, vector_split)
 
-__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_MIN_BYTES", "PACK_A_MIN_BYTES",
+__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
 ACCUMULATORS = 8
+#: Vector registers a register tile leaves free besides its B vectors (the broadcast of A,
+#: one for the next step's load).
+REGISTERS_FREE = 2
 #: Packing B needs at least this many rows of A to reuse each panel.
 PACK_MIN_ROWS = 16
-#: ... and a B bigger than this (L1-resident B gains nothing from packing).
-PACK_MIN_BYTES = 32 * 1024
-#: A is packed into MR-row panels too when it does not fit the L2 cache and each of
-#: its panels serves at least this many column panels of B.
-PACK_A_MIN_BYTES = 512 * 1024
+#: ... and a B bigger than this share of the L2 cache: the rows of a B that stays in L2
+#: stream into the kernel as fast as a packed panel (mm_relu 128^3 with AVX-512 on two
+#: cores: 13 us unpacked, 26 us with its packing pass), and small problems skip the copy.
+PACK_B_L2_SHARE = 0.5
+#: A is packed into MR-row panels too when it is larger than this share of the L3 cache
+#: and each of its panels serves at least PACK_A_MIN_PANELS column panels of B. Below
+#: that, the hardware prefetchers stream the MR rows of a tile from the caches as fast
+#: as from a panel, and the copy costs a pass over A (1024^3 float32 with AVX-512: 8%).
+PACK_A_L3_SHARE = 0.5
 PACK_A_MIN_PANELS = 4
 #: With packed A, rows go in blocks of ROW_BLOCK when there are ROW_BLOCKS_FROM
 #: blocks or more: a block of A (ROW_BLOCK x K) stays in the L2/L3 caches while
@@ -84,9 +96,20 @@ def _column_tile(n: int, lanes: int) -> int:
     return width
 
 
-def _row_tile(nr: int, lanes: int) -> int:
-    """Rows for ACCUMULATORS vector registers: 4 rows of two vectors, 8 rows of one."""
-    return max(1, ACCUMULATORS // max(1, -(-nr // lanes)))
+def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo) -> int:
+    """Rows of the register tile. With 16 vector registers (AVX2): ACCUMULATORS of them,
+    4 rows of two vectors, 8 rows of one. With 32 (AVX-512): as many rows as fit in the
+    registers left after the NR/lanes vectors of B and REGISTERS_FREE more (14 rows of two
+    vectors), the one of at least ACCUMULATORS accumulators that pads ``m`` least (a
+    ragged row tile puts a predicate on every row), the larger on a tie."""
+    vectors = max(1, -(-nr // lanes))
+    least = max(1, ACCUMULATORS // vectors)
+    if cpu.vector_registers < 32:
+        return least
+    most = max(least, (cpu.vector_registers - vectors - REGISTERS_FREE) // vectors)
+    if m <= most:
+        return m
+    return min(range(least, most + 1), key=lambda r: (-(-m // r) * r - m, -r))
 
 
 def _wide_columns(n: int, nr: int, mr: int, lanes: int) -> int:
@@ -203,18 +226,20 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     nc = _narrow_columns(n, lanes) if pat.i is not None and row_lanes else None
     if nc is not None:
         return _schedule_narrow(sch, block, pat, ext, cpu, row_lanes, nc, math.prod(ext) >= PARALLEL_MIN_MACS)
-    pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_MIN_BYTES or not pat.b_contiguous())
+    pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes or not pat.b_contiguous())
     if not pack and not pat.b_contiguous():
         return None
     nr = _column_tile(n, lanes)
-    mr = min(_row_tile(nr, lanes), m)
+    mr = min(_row_tile(nr, lanes, m, cpu), m)
     wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
-    pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and a_bytes > PACK_A_MIN_BYTES
-    row_blocks = -(-m // ROW_BLOCK) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
+    pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and \
+        a_bytes > PACK_A_L3_SHARE * cpu.caches[2]
+    block_rows = max(1, ROW_BLOCK // max(1, mr)) * mr  # ROW_BLOCK rounded down to whole tiles
+    row_blocks = -(-m // block_rows) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
     outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if row_blocks > 1 else []) + \
         ([-(-n // (nr * wide))] if nr * wide < n else []) + \
-        ([-(-min(m, ROW_BLOCK if row_blocks > 1 else m) // mr)] if pat.i is not None and mr < m else [])
+        ([-(-min(m, block_rows if row_blocks > 1 else m) // mr)] if pat.i is not None and mr < m else [])
     work = math.prod(ext)
     depth = parallel_depth(outer_extents, cpu, work) if work >= PARALLEL_MIN_MACS else 0
     # Each column panel of B is packed inside its own iteration of the panel loop (on the
@@ -238,7 +263,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         j0, j1 = sch.split(loops[pat.j], [None, nr])
     ic = None
     if row_blocks > 1:
-        ic, i0, i1 = sch.split(loops[pat.i], [None, ROW_BLOCK // mr, mr])
+        ic, i0, i1 = sch.split(loops[pat.i], [None, block_rows // mr, mr])
     elif pat.i is not None and mr < m:
         i0, i1 = sch.split(loops[pat.i], [None, mr])
     else:

@@ -29,9 +29,26 @@ JOBS_PER_CORE = 4
 
 @dataclass(frozen=True)
 class CpuInfo:
-    """What the CPU rules need to know about the machine."""
+    """What the CPU rules need to know about the machine: vector width, threads, vector
+    registers (0: what the width implies, 32 for 512-bit vectors, else 16) and the L1
+    data, L2 and L3 cache sizes in bytes (0: the defaults of the vector width)."""
     vector_bits: int = 256
     cores: int = 1
+    vector_registers: int = 0
+    caches: tuple[int, int, int] = (0, 0, 0)
+
+    def __post_init__(self):
+        from ...backends.target import DEFAULT_CACHES
+        if not self.vector_registers:
+            object.__setattr__(self, "vector_registers", 32 if self.vector_bits == 512 else 16)
+        if not all(self.caches):
+            default = DEFAULT_CACHES.get(self.vector_bits, DEFAULT_CACHES[128])
+            object.__setattr__(self, "caches", tuple(c or d for c, d in zip(self.caches, default)))
+
+    @property
+    def l2_bytes(self) -> int:
+        """The L2 cache's size in bytes."""
+        return self.caches[1]
 
     def lanes(self, dtype: str) -> int:
         """Elements of ``dtype`` in one vector register."""
@@ -39,10 +56,10 @@ class CpuInfo:
 
     @staticmethod
     def from_target(target) -> CpuInfo:
-        """The vector width of ``target``'s CPU and features (not the host's, unless the
-        target is the host) and the configured number of threads."""
+        """The vector width, registers and caches of ``target``'s CPU and features (not the
+        host's, unless the target is the host) and the configured number of threads."""
         from ...config import config
-        return CpuInfo(target.vector_bits, config().num_threads)
+        return CpuInfo(target.vector_bits, config().num_threads, target.vector_registers, target.caches)
 
 
 def _restore(sch, saved) -> None:

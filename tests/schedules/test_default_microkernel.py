@@ -1,0 +1,101 @@
+"""The default matmul's micro-kernel as each pinned CPU would run it: the assembly of the
+innermost loop of a large sgemm, compiled for the AVX2 and the AVX-512 target on any
+host (:mod:`tests.targets`), and what the schedule knows about the CPU's register file
+and caches.
+
+The loop must keep every accumulator of the register tile in a vector register (one
+FMA destination each, no stack access in the loop) and use the register file: 8 of
+the 16 ymm registers with AVX2 (4 rows of 2 vectors), 16 of the 32 zmm registers with
+AVX-512 (8 rows of 2 vectors).
+"""
+import re
+
+import pytest
+
+from mlc.backends.llvm import compile_sources
+from mlc.backends.target import DEFAULT_CACHES, Target, host_caches
+from mlc.schedules import default_schedule
+from mlc.schedules.default import CpuInfo
+from mlc.schedules.default.matmul import _row_tile
+from tests.targets import each_pinned_target, pinned_threads
+
+from .test_default_cpu import matmul
+
+#: (register name, accumulators, rows of the tile) of the micro-kernel per pinned ISA.
+MICRO_KERNEL = {"avx2": ("ymm", 8, 4), "avx512": ("zmm", 16, 8)}
+
+
+def innermost_fma_loop(asm: str) -> list[str]:
+    """The instructions of the innermost loop (a label, its back branch) holding the most
+    FMAs (of two loops with as many, the shorter: the inner one)."""
+    lines = asm.splitlines()
+    best, key = [], (0, 0)
+    for start, line in enumerate(lines):
+        label = re.match(r"^(\.LBB\d+_\d+):", line)
+        if not label:
+            continue
+        for end in range(start + 1, len(lines)):
+            if re.match(rf"\s+j\w+\s+{re.escape(label.group(1))}$", lines[end]):
+                body = lines[start + 1:end]
+                if (sum("vfmadd" in b for b in body), -len(body)) > key:
+                    best, key = body, (sum("vfmadd" in b for b in body), -len(body))
+                break
+    return best
+
+
+@each_pinned_target
+@pytest.mark.parametrize("size", [1024, 2048])
+def test_the_micro_kernel_keeps_its_accumulators_in_registers(isa, target, size):
+    mod = matmul(size, size, size)
+    with pinned_threads():
+        scheduled = default_schedule(mod, target).mod
+    loop = innermost_fma_loop(compile_sources(scheduled, target)["asm"])
+    register, accumulators, rows = MICRO_KERNEL[isa]
+    fmas = [line.split() for line in loop if "vfmadd" in line]
+    destinations = {fma[-1] for fma in fmas}
+    assert fmas and all(fma[-1].startswith(f"%{register}") for fma in fmas), "\n".join(loop)
+    assert len(destinations) == accumulators, "\n".join(loop)
+    assert len(fmas) % accumulators == 0  # every accumulator once per step of k (unrolled)
+    assert not [line for line in loop if "(%rsp" in line], "a spill in the loop"
+    text = scheduled["main"].script()
+    assert re.search(rf"for i_\d in T.unroll\({rows}\):", text)
+
+
+def test_register_file_and_caches_come_from_the_target_not_the_host():
+    avx2, avx512 = Target("llvm", "haswell"), Target("llvm", "skylake-avx512")
+    assert (avx2.vector_registers, avx512.vector_registers) == (16, 32)
+    assert avx2.caches == DEFAULT_CACHES[256] and avx512.caches == DEFAULT_CACHES[512]
+    with pinned_threads():
+        info = CpuInfo.from_target(avx512)
+    assert (info.vector_bits, info.vector_registers, info.caches, info.cores) == (512, 32, DEFAULT_CACHES[512], 2)
+    host = Target.from_str("llvm")
+    assert host.caches == (host_caches() or DEFAULT_CACHES.get(host.vector_bits, DEFAULT_CACHES[128]))
+    assert CpuInfo(256, 2) == CpuInfo(256, 2, 16, DEFAULT_CACHES[256])  # the defaults of the width
+
+
+def test_host_caches_are_read_from_sysfs(tmp_path, monkeypatch):
+    from mlc.backends import target as target_module
+    for index, (level, kind, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "32K"),
+                                                  (2, "Unified", "1024K"), (3, "Unified", "32768K")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        (folder / "level").write_text(f"{level}\n")
+        (folder / "type").write_text(f"{kind}\n")
+        (folder / "size").write_text(f"{size}\n")
+    monkeypatch.setattr(target_module, "_CACHE_DIR", tmp_path)
+    host_caches.cache_clear()
+    try:
+        assert host_caches() == (48 << 10, 1 << 20, 32 << 20)
+        monkeypatch.setattr(target_module, "_CACHE_DIR", tmp_path / "absent")
+        host_caches.cache_clear()
+        assert host_caches() is None
+    finally:
+        host_caches.cache_clear()
+
+
+@pytest.mark.parametrize("m, rows", [(1024, 8), (128, 8), (64, 8), (515, 5), (100, 10), (12, 12), (3, 3),
+                                     (997, 9)])
+def test_avx512_row_tiles_fill_the_registers_and_pad_the_rows_least(m, rows):
+    """With 32 registers and 2 vectors of columns: 4 to 14 rows, the one that pads least."""
+    assert _row_tile(32, 16, m, CpuInfo(512, 1)) == rows
+    assert _row_tile(16, 8, m, CpuInfo(256, 1)) == 4  # 16 registers: today's 4 rows
