@@ -737,3 +737,20 @@ def test_course_gpu_schedule_with_shared_memory_binds():
     sch.decompose_reduction(block_C, k0)
     assert sch.mod.script().count('T.thread_binding(64, thread="threadIdx.x")') == 3
     _reference_only(module, sch.mod)
+
+
+def test_reorder_of_a_loop_feeding_spatial_and_reduce_iterators_of_an_init_block_is_refused():
+    """Fusing i with k and splitting the fused loop unevenly, then swapping the two parts, would
+    visit (i=1, k=2) before (i=1, k=0), whose init would then wipe the first step's sum."""
+    A = te.placeholder((3,), "float32", name="A")
+    k = te.reduce_axis((0, 3), name="k")
+    S = te.compute((3,), lambda i: te.sum(A[i] * (k + 1).astype("float32"), axis=k), name="S")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, S])}))
+    i, kk = sch.get_loops(sch.get_block("S"))
+    fused = sch.fuse(i, kk)
+    outer, inner = sch.split(fused, factors=[2, None])
+    before = sch.mod
+    with pytest.raises(mlc.ScheduleError, match="feeds both spatial and reduce iterators"):
+        sch.reorder(inner, outer)
+    mlc.assert_structural_equal(sch.mod, before)
+

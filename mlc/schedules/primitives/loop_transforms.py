@@ -129,6 +129,20 @@ def loop_index_dtype(primitive: str, dtype: str, extent: int, func: PrimFunc, lo
                          "64-bit loop variable can count", func, loop)
 
 
+def _mixed_loop(realize: BlockRealize, loops: Sequence[For]) -> For | None:
+    """The first of ``loops`` that a block with an init binds to both a spatial and a reduce
+    iterator (None if there is none)."""
+    block = realize.block
+    if block.init is None:
+        return None
+    spatial = [v for iv, v in zip(block.iter_vars, realize.iter_values) if iv.iter_type != "reduce"]
+    reduce = [v for iv, v in zip(block.iter_vars, realize.iter_values) if iv.iter_type == "reduce"]
+    for loop in loops:
+        if _uses(spatial, [loop.loop_var]) is not None and _uses(reduce, [loop.loop_var]) is not None:
+            return loop
+    return None
+
+
 def _uses(exprs: Sequence[PrimExpr], vars_: Sequence[Var]) -> Var | None:
     """The first of ``vars_`` that occurs in ``exprs``, or None."""
     ids = {id(v): v for v in vars_}
@@ -284,6 +298,16 @@ def reorder_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> PrimFunc:
         if used is not None:
             raise schedule_error("reorder", f"the range of loop {f.loop_var.name} depends on loop "
                                  f"{used.name}, which would move inside it", func, f)
+    moved = [f for f, g in zip(chain, new_chain) if f is not g]
+    for realize in blocks_under(bottom.body):
+        mixed = _mixed_loop(realize, moved)
+        if mixed is not None:
+            raise schedule_error(
+                "reorder", f"loop {mixed.loop_var.name} feeds both spatial and reduce iterators of "
+                f"block {realize.block.name_hint!r}, whose init runs when the reduce iterators are at "
+                "their first value: moving it would change the order of the reduction's steps, and "
+                "the init could run after some of them. Reorder the loops before fusing spatial "
+                "and reduction loops together", func, mixed)
     body = bottom.body
     for f in reversed(new_chain):
         body = dc_replace(f, body=body)
