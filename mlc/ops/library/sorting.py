@@ -1,0 +1,188 @@
+"""Sorting along the last axis: ``sort`` and ``argsort``, a stable LSD radix sort.
+
+Each element's key is an unsigned integer of the element's width whose order
+is the sort order: floats' sign bit flipped (all bits, for negatives), both
+zeros one key (they tie, so stability keeps their order, as NumPy does), every
+NaN the largest key (last, in input order); signed ints' sign bit flipped;
+``descending`` complements the key, so ties still keep their input order.
+The keys are sorted by digits of at most 11 bits, least significant first
+(3 passes for 32-bit keys, 6 for 64-bit ones): one pass counts every digit's
+histogram, a prefix sum turns the counts into bucket ends, and each digit pass
+scatters (key, payload) pairs from the last element down, so equal digits keep
+their order. The payload is the value (``sort``) or its int64 position
+(``argsort``); the last pass scatters it straight into the output.
+
+This is no loop nest of te stages (its stores go to data-dependent places),
+so the ops are ``opaque`` ones with a hand-written PrimFunc (``prim_func``),
+already scheduled: O(n) work per digit, rows one after the other.
+
+>>> from mlc.ops import TensorType, get_op
+>>> f = get_op("argsort").prim_func(TensorType((5,), "float32"), descending=False)
+>>> [p.name for p in f.params]
+['x', 'out']
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...errors import DTypeError, ShapeError
+from ...ir import dtype as dt
+from ...ir.buffer import decl_buffer
+from ...ir.expr import Var, cast, const, isnan, reinterpret, select
+from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
+from ..registry import TensorType, register_op
+
+__all__ = ["radix_sort_func", "DIGIT_BITS"]
+
+#: The widest digit of a pass: a 2^11-entry histogram stays in L1 and 32-bit keys take 3 passes.
+DIGIT_BITS = 11
+
+#: Attribute marking a PrimFunc nobody should schedule (mlc.schedules.default reads it).
+_SCHEDULED = "mlc.scheduled"
+
+
+def _check(op: str, x: TensorType) -> None:
+    if x.ndim == 0:
+        raise ShapeError(f"{op}: needs an array of at least 1 dimension, got a 0-d array; "
+                         "reshape it to (1,) first")
+    if x.dtype not in ("bool", "float32", "float64") and not dt.is_int(x.dtype):
+        raise DTypeError(f"{op}: sorts bool, integer, float32 and float64 arrays, got {x.dtype}; "
+                         "cast it first (float16 to float32 is exact)")
+
+
+def _key(x, descending: bool):
+    """The unsigned key of value ``x`` whose integer order is the sort order."""
+    bits = 8 if x.dtype == "bool" else dt.bits(x.dtype)
+    kdt = f"uint{bits}"
+    top = const(1 << (bits - 1), kdt)
+    if x.dtype == "bool" or dt.is_unsigned(x.dtype):
+        key = cast(x, kdt)
+    elif dt.is_int(x.dtype):
+        key = cast(x, kdt) ^ top
+    else:
+        u = select(x == const(0.0, x.dtype), const(0, kdt), reinterpret(x, kdt))  # -0.0 is 0.0
+        ordered = select((u & top) != const(0, kdt), ~u, u | top)
+        key = select(isnan(x), const((1 << bits) - 1, kdt), ordered)
+    return ~key if descending else key
+
+
+def _plan(bits: int) -> tuple[int, int]:
+    """(number of digit passes, digit width) for keys of ``bits`` bits."""
+    passes = math.ceil(bits / DIGIT_BITS)
+    return passes, math.ceil(bits / passes)
+
+
+def _loop(name: str, extent: int, body, start: int = 0) -> For:
+    v = Var(name, dt.INDEX)
+    return For(v, const(start, dt.INDEX), const(extent - start, dt.INDEX), "serial", body(v))
+
+
+def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFunc:
+    """The PrimFunc ``(x, out)`` sorting ``x`` along its last axis into ``out`` (the values,
+    or with ``indices`` their int64 positions)."""
+    lead, n = x.shape[:-1], x.shape[-1]
+    X = decl_buffer(x.shape, x.dtype, "x")
+    out_dtype = "int64" if indices else x.dtype
+    OUT = decl_buffer(x.shape, out_dtype, "out")
+    bits = 8 if x.dtype == "bool" else dt.bits(x.dtype)
+    kdt = f"uint{bits}"
+    passes, width = _plan(bits)
+    radix, mask = 1 << width, const((1 << width) - 1, kdt)
+    scratch = max(n, 1)
+    keys = [decl_buffer((scratch,), kdt, f"keys{k}") for k in range(2)]
+    carry = [decl_buffer((scratch,), out_dtype, f"carry{k}") for k in range(2)]
+    hist = decl_buffer((passes * radix,), "int32", "hist")
+    one = const(1, "int32")
+
+    def digit(key, p):
+        return cast((key >> const(p * width, kdt)) & mask, dt.INDEX) + const(p * radix, dt.INDEX)
+
+    def row(r):
+        def payload(i, p):
+            if p > 0:
+                return carry[(p - 1) % 2][i]
+            return cast(i, "int64") if indices else X[r + (i,)]
+
+        def count(i):
+            stores = [BufferStore(keys[0], _key(X[r + (i,)], descending), (i,))]
+            for p in range(passes):
+                d = digit(keys[0][i], p)
+                stores.append(BufferStore(hist, hist[d] + one, (d,)))
+            return seq(*stores)
+
+        def prefix(p):
+            return _loop("j", radix, lambda j: BufferStore(
+                hist, hist[j + p * radix] + hist[j + (p * radix - 1)], (j + p * radix,)), start=1)
+
+        def scatter(p):
+            def body(k):
+                i = const(n - 1, dt.INDEX) - k  # last element first: each bucket fills from its end
+                src = keys[p % 2][i]
+                d = digit(src, p)
+                pos = cast(hist[d], dt.INDEX)
+                stores = [BufferStore(hist, hist[d] - one, (d,))]
+                if p == passes - 1:
+                    stores.append(BufferStore(OUT, payload(i, p), r + (pos,)))
+                else:
+                    stores.append(BufferStore(keys[(p + 1) % 2], src, (pos,)))
+                    stores.append(BufferStore(carry[p % 2], payload(i, p), (pos,)))
+                return seq(*stores)
+            return _loop("k", n, body)
+
+        return seq(_loop("h", passes * radix, lambda h: BufferStore(hist, const(0, "int32"), (h,))),
+                   _loop("i", n, count),
+                   *(prefix(p) for p in range(passes)),
+                   *(scatter(p) for p in range(passes)))
+
+    def rows(depth, r):
+        if depth == len(lead):
+            return row(r)
+        return _loop(f"r{depth}", lead[depth], lambda v: rows(depth + 1, r + (v,)))
+
+    allocs = (keys[0], keys[1], hist) + ((carry[0],) if passes > 1 else ()) + \
+        ((carry[1],) if passes > 2 else ())
+    root = Block("root", (), (), (), rows(0, ()), alloc_buffers=allocs)
+    body = BlockRealize((), const(True, "bool"), root)
+    return PrimFunc((X, OUT), body, (("global_symbol", "main"), (_SCHEDULED, True), ("tir.noalias", True)))
+
+
+def _infer(name: str, indices: bool):
+    def infer(x: TensorType, *, descending=False) -> TensorType:
+        _check(name, x)
+        return TensorType(x.shape, "int64" if indices else x.dtype)
+    return infer
+
+
+def _reference(indices: bool):
+    def reference(x, *, descending=False):
+        order = _order(x, descending)
+        return order.astype("int64") if indices else np.take_along_axis(x, order, axis=-1)
+    return reference
+
+
+def _order(x, descending: bool):
+    """NumPy's stable order along the last axis; descending: NaN first, ties in input order."""
+    if not descending:
+        return np.argsort(x, axis=-1, kind="stable")
+    if x.dtype.kind == "f":
+        nan = np.isnan(x)
+        return np.lexsort((-np.where(nan, 0, x), ~nan), axis=-1)
+    return np.argsort(np.invert(x.astype("uint8") if x.dtype == np.bool_ else x), axis=-1, kind="stable")
+
+
+def _prim_func(indices: bool):
+    def prim_func(x: TensorType, *, descending=False) -> PrimFunc:
+        _check("argsort" if indices else "sort", x)
+        return radix_sort_func(x, descending=bool(descending), indices=indices)
+    return prim_func
+
+
+register_op("sort", pattern="opaque", infer=_infer("sort", False), lower=None, reference=_reference(False),
+            prim_func=_prim_func(False),
+            doc="``x`` sorted along its last axis, stably (NaN last; ``descending``: NaN first, "
+                "ties still in input order).")
+register_op("argsort", pattern="opaque", infer=_infer("argsort", True), lower=None,
+            reference=_reference(True), prim_func=_prim_func(True),
+            doc="The int64 positions that sort ``x`` along its last axis, stably (as ``sort``).")
