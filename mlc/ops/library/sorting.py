@@ -30,7 +30,7 @@ import numpy as np
 from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
-from ...ir.expr import Var, cast, const, isnan, reinterpret, select
+from ...ir.expr import Var, cast, const, isnan, reinterpret
 from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
 from ..registry import TensorType, register_op
 
@@ -62,9 +62,12 @@ def _key(x, descending: bool):
     elif dt.is_int(x.dtype):
         key = cast(x, kdt) ^ top
     else:
-        u = select(x == const(0.0, x.dtype), const(0, kdt), reinterpret(x, kdt))  # -0.0 is 0.0
-        ordered = select((u & top) != const(0, kdt), ~u, u | top)
-        key = select(isnan(x), const((1 << bits) - 1, kdt), ordered)
+        # branch-free (a select of loads becomes a branch): all-ones masks from comparisons
+        zero = const(0, kdt)
+        u = reinterpret(x, kdt)
+        u = u & (zero - cast(u != top, kdt))                      # -0.0 is 0.0
+        key = u ^ ((zero - (u >> const(bits - 1, kdt))) | top)    # negatives: every bit flipped
+        key = key | (zero - cast(isnan(x), kdt))                  # NaN: the largest key
     return ~key if descending else key
 
 
@@ -81,7 +84,11 @@ def _loop(name: str, extent: int, body, start: int = 0) -> For:
 
 def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFunc:
     """The PrimFunc ``(x, out)`` sorting ``x`` along its last axis into ``out`` (the values,
-    or with ``indices`` their int64 positions)."""
+    or with ``indices`` their int64 positions).
+
+    ``sort`` carries only the values (each pass recomputes their keys), ``argsort`` keys and
+    positions. The output row doubles as the scratch buffer the last pass does not read.
+    """
     lead, n = x.shape[:-1], x.shape[-1]
     X = decl_buffer(x.shape, x.dtype, "x")
     out_dtype = "int64" if indices else x.dtype
@@ -91,7 +98,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     passes, width = _plan(bits)
     radix, mask = 1 << width, const((1 << width) - 1, kdt)
     scratch = max(n, 1)
-    keys = [decl_buffer((scratch,), kdt, f"keys{k}") for k in range(2)]
+    keys = [decl_buffer((scratch,), kdt, f"keys{k}") for k in range(2)] if indices else []
     carry = [decl_buffer((scratch,), out_dtype, f"carry{k}") for k in range(2)]
     hist = decl_buffer((passes * radix,), "int32", "hist")
     one = const(1, "int32")
@@ -100,15 +107,29 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
         return cast((key >> const(p * width, kdt)) & mask, dt.INDEX) + const(p * radix, dt.INDEX)
 
     def row(r):
+        # carry[(passes - 1) % 2] is never read by the last pass: the output row stands in for it
+        def load(k, i):
+            return OUT[r + (i,)] if k == (passes - 1) % 2 else carry[k][i]
+
+        def store(k, i, value):
+            return BufferStore(OUT, value, r + (i,)) if k == (passes - 1) % 2 else \
+                BufferStore(carry[k], value, (i,))
+
         def payload(i, p):
+            """Pass ``p``'s value at ``i``: what the previous pass left, or the input."""
             if p > 0:
-                return carry[(p - 1) % 2][i]
+                return load((p - 1) % 2, i)
             return cast(i, "int64") if indices else X[r + (i,)]
 
+        def key(i, p):
+            if indices:
+                return keys[p % 2][i]
+            return _key(payload(i, p), descending)
+
         def count(i):
-            stores = [BufferStore(keys[0], _key(X[r + (i,)], descending), (i,))]
+            stores = [BufferStore(keys[0], _key(X[r + (i,)], descending), (i,))] if indices else []
             for p in range(passes):
-                d = digit(keys[0][i], p)
+                d = digit(key(i, 0), p)
                 stores.append(BufferStore(hist, hist[d] + one, (d,)))
             return seq(*stores)
 
@@ -119,15 +140,15 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
         def scatter(p):
             def body(k):
                 i = const(n - 1, dt.INDEX) - k  # last element first: each bucket fills from its end
-                src = keys[p % 2][i]
-                d = digit(src, p)
+                d = digit(key(i, p), p)
                 pos = cast(hist[d], dt.INDEX)
                 stores = [BufferStore(hist, hist[d] - one, (d,))]
                 if p == passes - 1:
                     stores.append(BufferStore(OUT, payload(i, p), r + (pos,)))
                 else:
-                    stores.append(BufferStore(keys[(p + 1) % 2], src, (pos,)))
-                    stores.append(BufferStore(carry[p % 2], payload(i, p), (pos,)))
+                    if indices:
+                        stores.append(BufferStore(keys[(p + 1) % 2], key(i, p), (pos,)))
+                    stores.append(store(p % 2, pos, payload(i, p)))
                 return seq(*stores)
             return _loop("k", n, body)
 
@@ -141,8 +162,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
             return row(r)
         return _loop(f"r{depth}", lead[depth], lambda v: rows(depth + 1, r + (v,)))
 
-    allocs = (keys[0], keys[1], hist) + ((carry[0],) if passes > 1 else ()) + \
-        ((carry[1],) if passes > 2 else ())
+    used = [carry[k] for k in range(2) if k != (passes - 1) % 2 and passes > 1]
+    allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist,) + tuple(used)
     root = Block("root", (), (), (), rows(0, ()), alloc_buffers=allocs)
     body = BlockRealize((), const(True, "bool"), root)
     return PrimFunc((X, OUT), body, (("global_symbol", "main"), (_SCHEDULED, True), ("tir.noalias", True)))
