@@ -33,6 +33,7 @@ from ...errors import CompileError, IRError, MLCError
 from ...ir import te
 from ...ir.te import unique_name
 from ...ir.expr import const
+from ...ir.functor import Mutator
 from ...ir.graph import Binding, Constant, Graph
 from ...ir.structural import structural_equal, structural_hash
 from ...ir.tir import IRModule, PrimFunc
@@ -109,13 +110,29 @@ def _hand_written(body: Graph, name: str) -> tuple[PrimFunc, list[Constant]]:
         raise CompileError(f"lowering {b.op} in {name} failed: {err}{loc}") from err
     n_in = len(b.args)
     arg_params, out_params = func.params[:n_in], func.params[n_in:]
-    by_atom = {id(a): p for a, p in zip(b.args, arg_params)}
-    if len(by_atom) != n_in or [id(v) for v in body.outputs] != [id(v) for v in b.outputs]:
-        raise CompileError(f"lowering {b.op} in {name}: a hand-written PrimFunc needs distinct "
-                           "arguments and returns every output of its op")
-    consts = [a for a in b.args if isinstance(a, Constant)]
+    if [id(v) for v in body.outputs] != [id(v) for v in b.outputs]:
+        raise CompileError(f"lowering {b.op} in {name}: the group must return every output of an op "
+                           "lowered by a hand-written PrimFunc")
+    by_atom, same = {}, {}
+    for a, p in zip(b.args, arg_params):
+        first = by_atom.setdefault(id(a), p)
+        if first is not p:  # one value passed twice: its parameters become one
+            same[id(p)] = first
+    if same:
+        func = replace(func, body=_SameBuffer(same).visit(func.body))
+    consts = list({id(a): a for a in b.args if isinstance(a, Constant)}.values())
     params = [by_atom[id(v)] for v in body.inputs] + [by_atom[id(c)] for c in consts] + list(out_params)
     return replace(func, params=tuple(params)), consts
+
+
+class _SameBuffer(Mutator):
+    """Every use of a buffer (by ``id``) replaced by the one it maps to."""
+
+    def __init__(self, bmap):
+        self.bmap = bmap
+
+    def visit_buffer(self, buffer):
+        return self.bmap.get(id(buffer), buffer)
 
 
 def _distinct_computes(outputs: list[te.Tensor]) -> list[te.Tensor]:
