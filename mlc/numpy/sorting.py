@@ -1,7 +1,7 @@
 """Sorting and searching: ``sort``, ``argsort`` and ``searchsorted``.
 
 ``sort`` and ``argsort`` move the sorted axis last and emit the ``sort`` /
-``argsort`` ops: a stable LSD radix sort, O(n) per 11-bit digit
+``argsort`` ops: a stable LSD radix sort, O(n) per byte of the key
 (:mod:`mlc.ops.library.sorting`). NaN sorts after every number (before, when
 ``descending``), -0.0 and 0.0 tie, and ties keep their input order in both
 directions, as NumPy's stable sort does. ``searchsorted`` is a binary search
