@@ -29,14 +29,17 @@ def _sorted(name: str, x, axis, descending: bool):
     if isinstance(axis, bool) or not isinstance(axis, int) or not -t.ndim <= axis < t.ndim:
         raise ShapeError(f"{name}: axis {axis!r} is out of bounds for an array of {t.ndim} dimensions")
     half = t.dtype == "float16"  # float16 -> float32 is exact and keeps the order
-    moved = moveaxis(emit("astype", [t], dtype="float32") if half else t, axis, -1)
+    axis %= t.ndim
+    last = axis == t.ndim - 1
+    t = emit("astype", [t], dtype="float32") if half else t
+    moved = t if last else moveaxis(t, axis, -1)
     if moved.shape[-1] == 0:
         out = moved if name == "sort" else emit("astype", [moved], dtype="int64")
     else:
         out = emit(name, [moved], descending=bool(descending))
     if half and name == "sort":
         out = emit("astype", [out], dtype="float16")
-    return moveaxis(out, -1, axis)
+    return out if last else moveaxis(out, -1, axis)
 
 
 @numpy_function("x")
