@@ -11,7 +11,10 @@ which measured faster than 3 passes of 11-bit digits): one pass counts every
 digit's histogram, a prefix sum turns the counts into bucket starts, and each
 digit pass scatters (key, payload) pairs in input order, so equal digits keep
 their order. The payload is the value (``sort``) or its int64 position
-(``argsort``); the last pass scatters it straight into the output.
+(``argsort``); the last pass scatters it straight into the output. A float
+row with neither NaN nor -0.0 (the counting pass notes them) has keys that
+are a bijection of its bits: ``sort`` then carries the keys themselves and
+the last pass decodes them, instead of recomputing each key every pass.
 
 This is no loop nest of te stages (its stores go to data-dependent places),
 so the ops are ``opaque`` ones with a hand-written PrimFunc (``prim_func``),
@@ -31,8 +34,8 @@ import numpy as np
 from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
-from ...ir.expr import Var, cast, const, isnan, reinterpret
-from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
+from ...ir.expr import Var, cast, const, isnan, logical_or as _e_or, reinterpret
+from ...ir.tir import Block, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, seq
 from ..registry import TensorType, register_op
 
 __all__ = ["radix_sort_func", "DIGIT_BITS"]
@@ -72,6 +75,23 @@ def _key(x, descending: bool):
     return ~key if descending else key
 
 
+def _float_bits(x, kdt: str, descending: bool):
+    """The key of float ``x`` from its bits alone, a bijection (so the value decodes back):
+    ``_key`` where ``x`` is neither NaN nor -0.0."""
+    top, zero = const(1 << (dt.bits(kdt) - 1), kdt), const(0, kdt)
+    u = reinterpret(x, kdt)
+    key = u ^ ((zero - (u >> const(dt.bits(kdt) - 1, kdt))) | top)
+    return ~key if descending else key
+
+
+def _float_value(key, dtype: str, descending: bool):
+    """The float whose :func:`_float_bits` is ``key``."""
+    kdt = key.dtype
+    top, zero, one = const(1 << (dt.bits(kdt) - 1), kdt), const(0, kdt), const(1, kdt)
+    key = ~key if descending else key
+    return reinterpret(key ^ ((zero - ((key >> const(dt.bits(kdt) - 1, kdt)) ^ one)) | top), dtype)
+
+
 def _plan(bits: int) -> tuple[int, int]:
     """(number of digit passes, digit width) for keys of ``bits`` bits."""
     passes = math.ceil(bits / DIGIT_BITS)
@@ -87,8 +107,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     """The PrimFunc ``(x, out)`` sorting ``x`` along its last axis into ``out`` (the values,
     or with ``indices`` their int64 positions).
 
-    ``sort`` carries only the values (each pass recomputes their keys), ``argsort`` keys and
-    positions. The output row doubles as the scratch buffer the last pass does not read.
+    ``sort`` carries only the values (each pass recomputes their keys) or, for floats without
+    NaN and -0.0, only the keys; ``argsort`` carries keys and positions. The output row doubles as the scratch buffer the last pass does not read.
     """
     lead, n = x.shape[:-1], x.shape[-1]
     X = decl_buffer(x.shape, x.dtype, "x")
@@ -103,6 +123,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     carry = [decl_buffer((scratch,), out_dtype, f"carry{k}") for k in range(2)]
     hist = decl_buffer((passes * radix,), "int32", "hist")
     acc = decl_buffer((1,), "int32", "acc")
+    bits_only = not indices and dt.is_float(x.dtype) and n > 0
+    flag = decl_buffer((1,), "int32", "special")
     one, zero = const(1, "int32"), const(0, dt.INDEX)
 
     def digit(key, p):
@@ -130,6 +152,10 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
 
         def count(i):
             stores = [BufferStore(keys[0], _key(X[r + (i,)], descending), (i,))] if indices else []
+            if bits_only:  # note a NaN or a -0.0: their keys are not their bits'
+                v = X[r + (i,)]
+                odd = _e_or(isnan(v), reinterpret(v, kdt) == const(1 << (bits - 1), kdt))
+                stores.append(BufferStore(flag, flag[zero] | cast(odd, "int32"), (zero,)))
             for p in range(passes):
                 d = digit(key(i, 0), p)
                 stores.append(BufferStore(hist, hist[d] + one, (d,)))
@@ -158,10 +184,30 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                 return seq(*stores)
             return _loop("k", n, body)
 
+        def bits_scatter(p):
+            """``scatter`` for floats with neither NaN nor -0.0: the scratch carries the keys' bits
+            (cheaper than recomputing keys), the last pass decodes them."""
+            def body(i):
+                k = _float_bits(X[r + (i,)], kdt, descending) if p == 0 else \
+                    reinterpret(load((p - 1) % 2, i), kdt)
+                d = digit(k, p)
+                pos = cast(hist[d], dt.INDEX)
+                if p == passes - 1:
+                    put = BufferStore(OUT, _float_value(k, x.dtype, descending), r + (pos,))
+                else:
+                    put = store(p % 2, pos, reinterpret(k, x.dtype))
+                return seq(put, BufferStore(hist, hist[d] + one, (d,)))
+            return _loop("k", n, body)
+
+        scatters = seq(*(scatter(p) for p in range(passes)))
+        if bits_only:
+            scatters = IfThenElse(flag[zero] == const(0, "int32"),
+                                  seq(*(bits_scatter(p) for p in range(passes))), scatters)
         return seq(_loop("h", passes * radix, lambda h: BufferStore(hist, const(0, "int32"), (h,))),
+                   *([BufferStore(flag, const(0, "int32"), (zero,))] if bits_only else []),
                    _loop("i", n, count),
                    *(prefix(p) for p in range(passes)),
-                   *(scatter(p) for p in range(passes)))
+                   scatters)
 
     def rows(depth, r):
         if depth == len(lead):
@@ -169,7 +215,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
         return _loop(f"r{depth}", lead[depth], lambda v: rows(depth + 1, r + (v,)))
 
     used = [carry[k] for k in range(2) if k != (passes - 1) % 2 and passes > 1]
-    allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist, acc) + tuple(used)
+    allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist, acc) + ((flag,) if bits_only else ()) + tuple(used)
     root = Block("root", (), (), (), rows(0, ()), alloc_buffers=allocs)
     body = BlockRealize((), const(True, "bool"), root)
     return PrimFunc((X, OUT), body, (("global_symbol", "main"), (_SCHEDULED, True), ("tir.noalias", True)))
