@@ -156,3 +156,28 @@ def test_sort_is_one_opaque_kernel_in_a_graph():
 
     x = np.array([3, -1, 2, np.nan], "float32")
     np.testing.assert_array_equal(f(x), np.sort(x * 2) + 1)
+
+
+@pytest.mark.parametrize("legalize", [False, True])
+def test_hand_written_kernels_in_a_graph_module(legalize):
+    """Ops with a hand-written PrimFunc build in graph modules: fused (each alone) or mapped one by
+    one by LegalizeOps; one value passed twice (searchsorted(a, a)) is one buffer."""
+    from mlc.graph import BlockBuilder, LegalizeOps, Tensor, op
+    from mlc.ir.graph import Var
+
+    bb = BlockBuilder()
+    x = Var("x", TensorType((6,), "float32"))
+    with bb.function("main", [x]):
+        s = bb.emit(op("sort", x))
+        pos = bb.emit(op("searchsorted", s, s, side="right"))
+        bb.emit_func_output((s, bb.emit(op("argsort", x)), pos))
+    mod = bb.get()
+    if legalize:
+        mod = LegalizeOps(mod)
+        assert mod["main"].ops() == ["call_tir"] * 3
+    x = np.array([2.0, np.nan, -1.0, 2.0, -0.0, 0.0], "float32")
+    got = mlc.build(mod, "llvm")["main"](x)
+    s = np.sort(x)
+    assert got[0].tobytes() == s.tobytes()
+    np.testing.assert_array_equal(got[1], np.argsort(x, kind="stable"))
+    np.testing.assert_array_equal(got[2], np.searchsorted(s, s, side="right"))

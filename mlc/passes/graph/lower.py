@@ -51,7 +51,8 @@ def _param_name(name: str, n: int, taken: set[str]) -> str:
 
 def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Constant]]:
     """The PrimFunc computing ``body`` and the constants it takes after the inputs."""
-    if len(body.bindings) == 1 and get_op(body.bindings[0].op).prim_func is not None:
+    if len(body.bindings) == 1 and body.bindings[0].op not in NOT_OPS and \
+            get_op(body.bindings[0].op).prim_func is not None:
         return _hand_written(body, name)
     taken: set[str] = set()
     tensors: dict[int, te.Tensor] = {}
