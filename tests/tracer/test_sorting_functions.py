@@ -101,3 +101,18 @@ def test_errors():
         mnp.searchsorted(np.zeros(3), np.zeros(2), sorter=np.arange(3))
     with pytest.raises(ShapeError, match="must be 1-D"):
         mnp.searchsorted(np.zeros((2, 2)), np.zeros(2))
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+def test_gathers_fused_with_their_neighbours(target):
+    """Elementwise producers and consumers fuse around take/take_along_axis (scheduled by default),
+    and sorts compose with gathers, on both backends."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((37, 129)).astype("float32")
+    i, j = rng.integers(-129, 129, 300), rng.integers(-37, 37, (50, 1))
+    f = mlc.jit(lambda x, i: mnp.take(mnp.exp(x) * 2, i, axis=1) + 1, target=target)
+    np.testing.assert_allclose(f(x, i), np.take(np.exp(x) * 2, i, axis=1) + 1, rtol=1e-5)
+    g = mlc.jit(lambda x, j: mnp.take_along_axis(x + 1, j, axis=0) * x[:1], target=target)
+    np.testing.assert_allclose(g(x, j), np.take_along_axis(x + 1, j, axis=0) * x[:1], rtol=1e-6)
+    h = mlc.jit(lambda x: mnp.sort(mnp.take(x, mnp.argsort(x[0]), axis=1), axis=0), target=target)
+    np.testing.assert_array_equal(h(x), np.sort(np.take(x, np.argsort(x[0], kind="stable"), axis=1), axis=0))
