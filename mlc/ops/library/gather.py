@@ -26,9 +26,9 @@ from ...ir import expr as _e
 from ...ir import te
 from ...ir.buffer import decl_buffer
 from ...ir.expr import Var, cast, const
-from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
+from ...ir.tir import BufferStore, For, PrimFunc, seq
 from ..registry import TensorType, register_op
-from ._common import broadcast_shapes, normalize_axis
+from ._common import broadcast_shapes, hand_written_func, normalize_axis
 
 __all__ = ["wrapped_index"]
 
@@ -174,9 +174,7 @@ def _search_func(a: TensorType, v: TensorType, *, side="left") -> PrimFunc:
         return For(var, const(0, dt.INDEX), const(v.shape[depth], dt.INDEX), "serial",
                    loops(depth + 1, q + (var,)))
 
-    root = Block("root", (), (), (), loops(0, ()))
-    return PrimFunc((A, V, OUT), BlockRealize((), const(True, "bool"), root),
-                    (("global_symbol", "main"), ("mlc.scheduled", True), ("tir.noalias", True)))
+    return hand_written_func((A, V, OUT), loops(0, ()))
 
 
 def _search_reference(a, v, *, side="left"):

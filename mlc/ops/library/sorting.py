@@ -35,17 +35,14 @@ from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
 from ...ir.expr import Var, cast, const, isnan, logical_or as _e_or, reinterpret
-from ...ir.tir import Block, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, seq
+from ...ir.tir import BufferStore, For, IfThenElse, PrimFunc, seq
 from ..registry import TensorType, register_op
+from ._common import hand_written_func
 
 __all__ = ["radix_sort_func", "DIGIT_BITS"]
 
 #: The widest digit of a pass (see the module's docstring).
 DIGIT_BITS = 8
-
-#: Attribute marking a PrimFunc nobody should schedule (mlc.schedules.default reads it).
-_SCHEDULED = "mlc.scheduled"
-
 
 def _check(op: str, x: TensorType) -> None:
     if x.ndim == 0:
@@ -216,9 +213,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
 
     used = [carry[k] for k in range(2) if k != (passes - 1) % 2 and passes > 1]
     allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist, acc) + ((flag,) if bits_only else ()) + tuple(used)
-    root = Block("root", (), (), (), rows(0, ()), alloc_buffers=allocs)
-    body = BlockRealize((), const(True, "bool"), root)
-    return PrimFunc((X, OUT), body, (("global_symbol", "main"), (_SCHEDULED, True), ("tir.noalias", True)))
+    return hand_written_func((X, OUT), rows(0, ()), allocs)
 
 
 def _infer(name: str, indices: bool):
