@@ -16,6 +16,12 @@ row with neither NaN nor -0.0 (the counting pass notes them) has keys that
 are a bijection of its bits: ``sort`` then carries the keys themselves and
 the last pass decodes them, instead of recomputing each key every pass.
 
+A long row (``MIN_CHUNK`` elements per chunk at least) is cut into up to
+``MAX_CHUNKS`` chunks counted and scattered in parallel, each with its own
+histogram: bucket starts then run digit by digit and, within a digit, chunk
+by chunk, so the sort stays stable. Chunks count each pass's own order, one
+pass at a time (one chunk counts every pass in its single read of the input).
+
 This is no loop nest of te stages (its stores go to data-dependent places),
 so the ops are ``opaque`` ones with a hand-written PrimFunc (``prim_func``),
 already scheduled: O(n) work per digit, rows one after the other.
@@ -34,15 +40,19 @@ import numpy as np
 from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
-from ...ir.expr import Var, cast, const, isnan, logical_or as _e_or, reinterpret
+from ...ir.expr import Var, cast, const, isnan, logical_or as _e_or, min as _e_min, reinterpret
 from ...ir.tir import BufferStore, For, IfThenElse, PrimFunc, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
 
-__all__ = ["radix_sort_func", "DIGIT_BITS"]
+__all__ = ["radix_sort_func", "DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS"]
 
 #: The widest digit of a pass (see the module's docstring).
 DIGIT_BITS = 8
+
+#: A row of n elements is counted and scattered in min(MAX_CHUNKS, n // MIN_CHUNK) parallel
+#: chunks (see the module's docstring); shorter rows in one.
+MIN_CHUNK, MAX_CHUNKS = 1 << 16, 16
 
 def _check(op: str, x: TensorType) -> None:
     if x.ndim == 0:
@@ -118,14 +128,34 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     scratch = max(n, 1)
     keys = [decl_buffer((scratch,), kdt, f"keys{k}") for k in range(2)] if indices else []
     carry = [decl_buffer((scratch,), out_dtype, f"carry{k}") for k in range(2)]
-    hist = decl_buffer((passes * radix,), "int32", "hist")
+    chunks = max(1, min(MAX_CHUNKS, n // MIN_CHUNK))
+    base, rem = divmod(n, chunks)  # chunk t: base elements, one more for the first rem chunks
+    # [chunk, pass, digit] counts: one chunk counts every pass at once; several count pass by pass
+    sections = passes if chunks == 1 else 1
+    hist = decl_buffer((chunks * sections * radix,), "int32", "hist")
     acc = decl_buffer((1,), "int32", "acc")
     bits_only = not indices and dt.is_float(x.dtype) and n > 0
-    flag = decl_buffer((1,), "int32", "special")
+    flag = decl_buffer((chunks + 1,), "int32", "special")  # one per chunk, then their or
     one, zero = const(1, "int32"), const(0, dt.INDEX)
 
-    def digit(key, p):
-        return cast((key >> const(p * width, kdt)) & mask, dt.INDEX) + const(p * radix, dt.INDEX)
+    def section(p, t):
+        """Where chunk ``t``'s counts of pass ``p`` start in ``hist``."""
+        return (t * const(sections, dt.INDEX) + const(p % sections, dt.INDEX)) * const(radix, dt.INDEX)
+
+    def digit(key, p, t):
+        return cast((key >> const(p * width, kdt)) & mask, dt.INDEX) + section(p, t)
+
+    def chunked(body):
+        """``body(i, t)`` for every element ``i`` of every chunk ``t``, the chunks in parallel."""
+        def chunk(t):
+            start = t * const(base, dt.INDEX) + _e_min(t, const(rem, dt.INDEX))
+            extent = const(base, dt.INDEX) + cast(t < const(rem, dt.INDEX), dt.INDEX) if rem else \
+                const(base, dt.INDEX)
+            j = Var("j", dt.INDEX)
+            return For(j, const(0, dt.INDEX), extent, "serial", body(start + j, t))
+        v = Var("t", dt.INDEX)
+        return For(v, const(0, dt.INDEX), const(chunks, dt.INDEX), "parallel" if chunks > 1 else "serial",
+                   chunk(v))
 
     def row(r):
         # carry[(passes - 1) % 2] is never read by the last pass: the output row stands in for it
@@ -142,69 +172,87 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                 return load((p - 1) % 2, i)
             return cast(i, "int64") if indices else X[r + (i,)]
 
-        def key(i, p):
+        def key(i, p, bits_path=False):
+            """The key of pass ``p``'s element ``i``; ``bits_path``: the scratch holds keys' bits."""
             if indices:
                 return keys[p % 2][i]
+            if bits_path:
+                return _float_bits(X[r + (i,)], kdt, descending) if p == 0 else \
+                    reinterpret(load((p - 1) % 2, i), kdt)
             return _key(payload(i, p), descending)
 
-        def count(i):
+        def note(i, t):
+            """What the first read of the row stores besides counts: argsort's keys, float flags."""
             stores = [BufferStore(keys[0], _key(X[r + (i,)], descending), (i,))] if indices else []
             if bits_only:  # note a NaN or a -0.0: their keys are not their bits'
                 v = X[r + (i,)]
                 odd = _e_or(isnan(v), reinterpret(v, kdt) == const(1 << (bits - 1), kdt))
-                stores.append(BufferStore(flag, flag[zero] | cast(odd, "int32"), (zero,)))
+                stores.append(BufferStore(flag, flag[t] | cast(odd, "int32"), (t,)))
+            return stores
+
+        def count_all(i, t):  # one chunk: every pass's counts in one read (the order is the input's)
+            stores = note(i, t)
             for p in range(passes):
-                d = digit(key(i, 0), p)
+                d = digit(key(i, 0), p, t)
                 stores.append(BufferStore(hist, hist[d] + one, (d,)))
             return seq(*stores)
 
+        def count(p, bits_path):  # several chunks: counts of pass p's own order
+            def body(i, t):
+                d = digit(key(i, p, bits_path), p, t)
+                return BufferStore(hist, hist[d] + one, (d,))
+            return chunked(body)
+
         def prefix(p):
-            """Counts to bucket starts: ``acc`` runs over the counts, each takes the sum before it."""
-            def body(j):
-                at = j + p * radix
+            """Counts to bucket starts, digit by digit and chunk by chunk within a digit (stable):
+            ``acc`` runs over the counts, each takes the sum before it."""
+            def body(d, t):
+                at = section(p, t) + d
                 return seq(BufferStore(acc, acc[zero] + hist[at], (zero,)),
                            BufferStore(hist, acc[zero] - hist[at], (at,)))
-            return seq(BufferStore(acc, const(0, "int32"), (zero,)), _loop("j", radix, body))
+            return seq(BufferStore(acc, const(0, "int32"), (zero,)),
+                       _loop("d", radix, lambda d: _loop("c", chunks, lambda t: body(d, t))))
 
-        def scatter(p):
-            def body(i):
-                d = digit(key(i, p), p)
+        def scatter(p, bits_path):
+            """Pass ``p``: each element to its bucket's next slot. On the bits path the scratch
+            carries the keys' bits (cheaper than recomputing keys) and the last pass decodes them."""
+            def body(i, t):
+                k = key(i, p, bits_path)
+                d = digit(k, p, t)
                 pos = cast(hist[d], dt.INDEX)
                 stores = []
                 if p == passes - 1:
-                    stores.append(BufferStore(OUT, payload(i, p), r + (pos,)))
+                    value = _float_value(k, x.dtype, descending) if bits_path else payload(i, p)
+                    stores.append(BufferStore(OUT, value, r + (pos,)))
                 else:
                     if indices:
-                        stores.append(BufferStore(keys[(p + 1) % 2], key(i, p), (pos,)))
-                    stores.append(store(p % 2, pos, payload(i, p)))
+                        stores.append(BufferStore(keys[(p + 1) % 2], k, (pos,)))
+                    stores.append(store(p % 2, pos, reinterpret(k, x.dtype) if bits_path else payload(i, p)))
                 stores.append(BufferStore(hist, hist[d] + one, (d,)))  # the bucket's next slot
                 return seq(*stores)
-            return _loop("k", n, body)
+            return chunked(body)
 
-        def bits_scatter(p):
-            """``scatter`` for floats with neither NaN nor -0.0: the scratch carries the keys' bits
-            (cheaper than recomputing keys), the last pass decodes them."""
-            def body(i):
-                k = _float_bits(X[r + (i,)], kdt, descending) if p == 0 else \
-                    reinterpret(load((p - 1) % 2, i), kdt)
-                d = digit(k, p)
-                pos = cast(hist[d], dt.INDEX)
-                if p == passes - 1:
-                    put = BufferStore(OUT, _float_value(k, x.dtype, descending), r + (pos,))
-                else:
-                    put = store(p % 2, pos, reinterpret(k, x.dtype))
-                return seq(put, BufferStore(hist, hist[d] + one, (d,)))
-            return _loop("k", n, body)
+        def passes_of(bits_path):
+            if chunks == 1:
+                return seq(*(prefix(p) for p in range(passes)), *(scatter(p, bits_path) for p in range(passes)))
+            return seq(*(seq(zero_hist(), count(p, bits_path), prefix(p), scatter(p, bits_path))
+                         for p in range(passes)))
 
-        scatters = seq(*(scatter(p) for p in range(passes)))
+        def zero_hist():
+            return _loop("h", chunks * sections * radix, lambda h: BufferStore(hist, const(0, "int32"), (h,)))
+
+        last = const(chunks, dt.INDEX)
+        work = passes_of(False)
+        flags = []
         if bits_only:
-            scatters = IfThenElse(flag[zero] == const(0, "int32"),
-                                  seq(*(bits_scatter(p) for p in range(passes))), scatters)
-        return seq(_loop("h", passes * radix, lambda h: BufferStore(hist, const(0, "int32"), (h,))),
-                   *([BufferStore(flag, const(0, "int32"), (zero,))] if bits_only else []),
-                   _loop("i", n, count),
-                   *(prefix(p) for p in range(passes)),
-                   scatters)
+            work = IfThenElse(flag[last] == const(0, "int32"), passes_of(True), work)
+            flags = [_loop("f", chunks, lambda t: BufferStore(flag, const(0, "int32"), (t,))),
+                     chunked(count_all if chunks == 1 else lambda i, t: seq(*note(i, t))),
+                     BufferStore(flag, const(0, "int32"), (last,)),
+                     _loop("f", chunks, lambda t: BufferStore(flag, flag[last] | flag[t], (last,)))]
+        elif chunks == 1 or indices:
+            flags = [chunked(count_all if chunks == 1 else lambda i, t: seq(*note(i, t)))]
+        return seq(zero_hist(), *flags, work)
 
     def rows(depth, r):
         if depth == len(lead):
