@@ -147,6 +147,9 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
 
     def chunked(body):
         """``body(i, t)`` for every element ``i`` of every chunk ``t``, the chunks in parallel."""
+        if chunks == 1:
+            return _loop("i", n, lambda i: body(i, zero))
+
         def chunk(t):
             start = t * const(base, dt.INDEX) + _e_min(t, const(rem, dt.INDEX))
             extent = const(base, dt.INDEX) + cast(t < const(rem, dt.INDEX), dt.INDEX) if rem else \
@@ -211,7 +214,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                 return seq(BufferStore(acc, acc[zero] + hist[at], (zero,)),
                            BufferStore(hist, acc[zero] - hist[at], (at,)))
             return seq(BufferStore(acc, const(0, "int32"), (zero,)),
-                       _loop("d", radix, lambda d: _loop("c", chunks, lambda t: body(d, t))))
+                       _loop("d", radix, lambda d: body(d, zero) if chunks == 1 else
+                             _loop("c", chunks, lambda t: body(d, t))))
 
         def scatter(p, bits_path):
             """Pass ``p``: each element to its bucket's next slot. On the bits path the scratch
