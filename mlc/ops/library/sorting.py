@@ -105,9 +105,10 @@ def _plan(bits: int) -> tuple[int, int]:
     return passes, math.ceil(bits / passes)
 
 
-def _loop(name: str, extent: int, body, start: int = 0) -> For:
+def _loop(name: str, extent: int, body) -> For:
+    """A serial loop over ``range(extent)`` whose body is ``body(loop_var)``."""
     v = Var(name, dt.INDEX)
-    return For(v, const(start, dt.INDEX), const(extent - start, dt.INDEX), "serial", body(v))
+    return For(v, const(0, dt.INDEX), const(extent, dt.INDEX), "serial", body(v))
 
 
 def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFunc:
@@ -115,7 +116,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     or with ``indices`` their int64 positions).
 
     ``sort`` carries only the values (each pass recomputes their keys) or, for floats without
-    NaN and -0.0, only the keys; ``argsort`` carries keys and positions. The output row doubles as the scratch buffer the last pass does not read.
+    NaN and -0.0, only the keys; ``argsort`` carries keys and positions. The output row doubles
+    as the scratch buffer the last pass does not read.
     """
     lead, n = x.shape[:-1], x.shape[-1]
     X = decl_buffer(x.shape, x.dtype, "x")
