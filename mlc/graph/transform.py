@@ -29,7 +29,7 @@ from ..ops.registry import get_op
 from ..passes.graph.dce import dead_code_elimination
 from ..passes.graph.fuse import NOT_OPS, fuse_ops
 from ..passes.graph.lower import lower_to_tir
-from .builder import call_te
+from .builder import call_te, call_tir
 from .module import GraphModule
 from .mutator import GraphMutator
 
@@ -96,6 +96,10 @@ class _Legalizer(GraphMutator):
         if b.op in NOT_OPS:
             return None
         opdef, attrs = get_op(b.op), dict(b.attrs)
+        if opdef.prim_func is not None:  # an opaque op with its own hand-written PrimFunc
+            func = opdef.prim_func(*(a.type for a in b.args), **attrs)
+            name = b.op.split(".")[-1]
+            return call_tir(func.with_attr("global_symbol", name), b.args, [v.type for v in b.outputs])
 
         def lowered(*tensors):
             return opdef.lower(*tensors, **attrs)

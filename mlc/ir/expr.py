@@ -31,7 +31,7 @@ __all__ = [
     "PrimExpr", "Var", "IntImm", "FloatImm", "Cast", "Binary", "Not", "Select", "Call",
     "BufferLoad", "Reduce", "CommReducer", "Range", "IterVar", "const", "convert",
     "cast", "select", "if_then_else", "min", "max", "floordiv", "floormod", "truncdiv",
-    "truncmod", "logical_and", "logical_or", "logical_not", "call", "MATH_OPS",
+    "truncmod", "logical_and", "logical_or", "logical_not", "call", "MATH_OPS", "REINTERPRET", "reinterpret",
     "FLOAT_ONLY_OPS", "ARITH_OPS", "COMPARE_OPS", "LOGIC_OPS", "BITWISE_OPS",
     "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "abs", "pow",
     "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf",
@@ -549,6 +549,23 @@ def call(op: str, *args) -> PrimExpr:
             return const(op == "isfinite", "bool")
         return Call(op, args, "bool")
     return Call(op, tuple(args), dtype)
+
+
+#: The Call op that reads a value's bits as another dtype of the same width (not a MATH_OPS entry).
+REINTERPRET = "reinterpret"
+
+
+def reinterpret(value, dtype: str) -> PrimExpr:
+    """``value``'s bits read as ``dtype`` of the same width (NumPy's ``x.view(dtype)``).
+
+    >>> reinterpret(const(-0.0, "float32"), "uint32").dtype
+    'uint32'
+    """
+    value, dtype = convert(value), dt.canonical(dtype)
+    if dt.bits(value.dtype) != dt.bits(dtype) or "bool" in (value.dtype, dtype):
+        raise DTypeError(f"reinterpret: {value.dtype} and {dtype} differ in width; reinterpret only "
+                         "between dtypes of the same number of bits (float32 and uint32, ...)")
+    return value if value.dtype == dtype else Call(REINTERPRET, (value,), dtype)
 
 
 def _math(op: str):

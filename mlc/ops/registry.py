@@ -8,6 +8,12 @@ An op declares
 - ``reference(*arrays, **attrs)``: the NumPy implementation (the test oracle);
 - ``pattern``: how it fuses (TVM's FuseOps kinds).
 
+An ``opaque`` op whose work is no loop nest of te stages (a radix sort's
+histogram, prefix sum and scatter) declares ``prim_func(*types, **attrs)``
+instead: a hand-written PrimFunc taking the inputs then the outputs
+(destination passing). Its ``lower`` may then be None; fusion never joins
+an opaque op with another, and lowering calls the PrimFunc as it is.
+
 Attributes are hashable Python values (ints, floats, bools, strings, None and
 tuples of them), so graph nodes can be compared and cached. Inputs are
 tensors only: Python scalars become 0-d tensors first (NEP 50 dtypes).
@@ -71,6 +77,7 @@ class OpDef:
     reference: Callable
     num_outputs: int | None = 1
     doc: str = ""
+    prim_func: Callable | None = None
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -78,7 +85,7 @@ _ALIASES: dict[str, str] = {}
 
 
 def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Callable, reference: Callable,
-                num_outputs: int | None = 1, doc: str = "") -> OpDef:
+                num_outputs: int | None = 1, doc: str = "", prim_func: Callable | None = None) -> OpDef:
     """Add an op; user-defined ops (``mlc.op``) use the same path.
 
     ``pattern=None`` registers the op with its fusion pattern still to be
@@ -88,7 +95,10 @@ def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Calla
         raise MLCError(f"op {name}: pattern must be one of {PATTERNS}, got {pattern!r}")
     if name in _REGISTRY:
         raise MLCError(f"op {name!r} is already registered")
-    op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc)
+    if prim_func is not None and pattern != "opaque":
+        raise MLCError(f"op {name}: an op lowered by a hand-written prim_func must have pattern 'opaque' "
+                       f"(fusion cannot join a PrimFunc with te stages), got {pattern!r}")
+    op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc, prim_func)
     _REGISTRY[name] = op
     return op
 

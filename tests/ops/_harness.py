@@ -3,7 +3,7 @@
 ``check_op(name, arrays, expected, **attrs)`` asserts that
 1. ``infer`` gives the shape and dtype of ``expected`` (the real NumPy result),
 2. the op's ``reference`` equals ``expected``,
-3. the te lowering, built into a PrimFunc and run on every target
+3. the te lowering (or the op's hand-written ``prim_func``), built into a PrimFunc and run on every target
    (the reference interpreter and LLVM, or ``--mlc-target``'s), equals the ``reference``.
 
 Builds are cached per (op, input types, attrs, target), since Hypothesis
@@ -42,11 +42,15 @@ def build_op(name: str, in_types, attrs: dict, target: str):
     if hit is not None:
         return hit
     op = get_op(name)
-    inputs = [te.placeholder(t.shape, t.dtype, f"in{n}") for n, t in enumerate(in_types)]
-    outs = _as_tuple(op.lower(*inputs, **attrs))
-    func = te.create_prim_func(inputs + list(outs))
+    if op.prim_func is not None:  # an opaque op with its own hand-written PrimFunc
+        func = op.prim_func(*in_types, **attrs)
+        out_types = list(_as_tuple(op.infer(*in_types, **attrs)))
+    else:
+        inputs = [te.placeholder(t.shape, t.dtype, f"in{n}") for n, t in enumerate(in_types)]
+        outs = _as_tuple(op.lower(*inputs, **attrs))
+        func = te.create_prim_func(inputs + list(outs))
+        out_types = [TensorType(o.shape, o.dtype) for o in outs]
     lib = mlc.build(mlc.IRModule({"main": func}), target)
-    out_types = [TensorType(o.shape, o.dtype) for o in outs]
     _BUILDS[key] = (lib, out_types)
     return lib, out_types
 

@@ -31,7 +31,7 @@ from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Select,
                         Var)
-from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS
+from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
 from ...ir.arith import same_expr
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
@@ -347,6 +347,8 @@ class _FunctionCodegen:
         return self.builder.not_(self.expr(e.a))
 
     def _call(self, e: Call) -> ir.Value:
+        if e.op == REINTERPRET:
+            return self.builder.bitcast(self.expr(e.args[0]), reg_type(e.dtype))
         args = [self._compute(a) for a in e.args]
         cdtype = compute_dtype(e.args[0].dtype)
         if has_vector_math(e.op, cdtype):

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from ...errors import MLCError
+from ...ir.expr import REINTERPRET
 
 __all__ = ["binary", "call", "cast", "constant", "poison", "REDUCTIONS", "identity"]
 
@@ -88,6 +89,8 @@ _COMPOSITE = frozenset({"rsqrt", "sigmoid"})
 
 def call(op: str, args: list, dtype: str):
     """The math intrinsic ``op(*args)``; ``dtype`` is the Call node's result dtype."""
+    if op == REINTERPRET:
+        return np.asarray(args[0]).view(dtype)[()] if np.ndim(args[0]) == 0 else args[0].view(dtype)
     if op == "erf":
         return cast(_erf64(args[0]), dtype)
     fn = _CALLS.get(op)

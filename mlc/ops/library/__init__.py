@@ -6,9 +6,9 @@ nn (activations, softmax, normalisation, dense) and conv (conv2d, pooling). The
 NumPy shape and dtype rules they share live in :mod:`._common`;
 ``broadcast_shapes`` and ``result_type`` are re-exported for the tracer.
 """
-from . import conv, elementwise, linalg, nn, reduce, shape
+from . import conv, elementwise, gather, linalg, nn, reduce, shape, sorting
 from ._common import broadcast_shapes, result_type
 from .shape import plan_getitem
 
-__all__ = ["conv", "elementwise", "linalg", "nn", "reduce", "shape", "broadcast_shapes", "result_type",
+__all__ = ["conv", "elementwise", "gather", "linalg", "nn", "reduce", "shape", "sorting", "broadcast_shapes", "result_type",
            "plan_getitem"]

@@ -26,8 +26,10 @@ from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
 from ...ir.expr import PrimExpr
+from ...ir.tir import Block, BlockRealize, PrimFunc
 
 __all__ = [
+    "hand_written_func",
     "np_erf", "np_sigmoid",
     "broadcast_shapes", "result_type", "weak_result_type", "ufunc_dtypes", "float_dtype",
     "normalize_axis", "normalize_axes", "broadcast_indices", "check_int_attr", "check_ndim",
@@ -308,3 +310,12 @@ def np_sigmoid(x: np.ndarray) -> np.ndarray:
     """``1 / (1 + exp(-x))`` without overflow warnings, in ``x``'s float dtype."""
     with np.errstate(over="ignore"):
         return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))).astype(x.dtype)
+
+
+def hand_written_func(params, body, allocs=()) -> PrimFunc:
+    """A PrimFunc an op writes by hand (its ``prim_func``): ``body`` (loops and stores) in a root
+    block allocating ``allocs``, marked already scheduled (``"mlc.scheduled"``: the default
+    schedules leave it as it is)."""
+    root = Block("root", (), (), (), body, alloc_buffers=tuple(allocs))
+    return PrimFunc(tuple(params), BlockRealize((), _e.const(True, "bool"), root),
+                    (("global_symbol", "main"), ("mlc.scheduled", True), ("tir.noalias", True)))

@@ -27,10 +27,13 @@ def main(x: R.Tensor((8,), "float32")):
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...errors import CompileError, IRError, MLCError
 from ...ir import te
 from ...ir.te import unique_name
 from ...ir.expr import const
+from ...ir.functor import Mutator
 from ...ir.graph import Binding, Constant, Graph
 from ...ir.structural import structural_equal, structural_hash
 from ...ir.tir import IRModule, PrimFunc
@@ -48,6 +51,9 @@ def _param_name(name: str, n: int, taken: set[str]) -> str:
 
 def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Constant]]:
     """The PrimFunc computing ``body`` and the constants it takes after the inputs."""
+    if len(body.bindings) == 1 and body.bindings[0].op not in NOT_OPS and \
+            get_op(body.bindings[0].op).prim_func is not None:
+        return _hand_written(body, name)
     taken: set[str] = set()
     tensors: dict[int, te.Tensor] = {}
     params = []
@@ -92,6 +98,42 @@ def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Consta
     outputs = _distinct_computes(outputs)
     outputs = inline_stages(outputs)
     return te.create_prim_func(params + const_params + outputs), const_atoms
+
+
+def _hand_written(body: Graph, name: str) -> tuple[PrimFunc, list[Constant]]:
+    """The op's own PrimFunc (an opaque op with ``prim_func``), its parameters put in the group's
+    order: the inputs, then the constants, then the outputs."""
+    (b,) = body.bindings
+    try:
+        func = get_op(b.op).prim_func(*(a.type for a in b.args), **dict(b.attrs))
+    except MLCError as err:
+        loc = f"\n  at {b.loc}" if b.loc is not None else ""
+        raise CompileError(f"lowering {b.op} in {name} failed: {err}{loc}") from err
+    n_in = len(b.args)
+    arg_params, out_params = func.params[:n_in], func.params[n_in:]
+    if [id(v) for v in body.outputs] != [id(v) for v in b.outputs]:
+        raise CompileError(f"lowering {b.op} in {name}: the group must return every output of an op "
+                           "lowered by a hand-written PrimFunc")
+    by_atom, same = {}, {}
+    for a, p in zip(b.args, arg_params):
+        first = by_atom.setdefault(id(a), p)
+        if first is not p:  # one value passed twice: its parameters become one
+            same[id(p)] = first
+    if same:
+        func = replace(func, body=_SameBuffer(same).visit(func.body))
+    consts = list({id(a): a for a in b.args if isinstance(a, Constant)}.values())
+    params = [by_atom[id(v)] for v in body.inputs] + [by_atom[id(c)] for c in consts] + list(out_params)
+    return replace(func, params=tuple(params)), consts
+
+
+class _SameBuffer(Mutator):
+    """Every use of a buffer (by ``id``) replaced by the one it maps to."""
+
+    def __init__(self, bmap):
+        self.bmap = bmap
+
+    def visit_buffer(self, buffer):
+        return self.bmap.get(id(buffer), buffer)
 
 
 def _distinct_computes(outputs: list[te.Tensor]) -> list[te.Tensor]:

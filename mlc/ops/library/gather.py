@@ -1,0 +1,187 @@
+"""Gathers and searches with data-dependent loads: ``take``, ``take_along_axis``, ``searchsorted``.
+
+``take`` and ``take_along_axis`` load ``x`` at an index read from another
+buffer (a te load whose index is itself a load). A negative index counts from
+the end, as in NumPy; an index still out of ``[0, n)`` is clipped into it, so
+a kernel never reads outside ``x`` (NumPy raises IndexError there; checking
+values needs them, which a compiled kernel only has at run time).
+
+``searchsorted`` is a branch-free binary search per query: log2(n) steps,
+each adding a power of two to the count of sorted elements before the query
+when the element that far along still is; the count lives in the output.
+
+>>> from mlc import te
+>>> from mlc.ops import get_op
+>>> x, i = te.placeholder((5, 3), "float32", "x"), te.placeholder((4,), "int64", "i")
+>>> get_op("take").lower(x, i, axis=0).shape
+(4, 3)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import DTypeError, ShapeError
+from ...ir import dtype as dt
+from ...ir import expr as _e
+from ...ir import te
+from ...ir.buffer import decl_buffer
+from ...ir.expr import Var, cast, const
+from ...ir.tir import BufferStore, For, PrimFunc, seq
+from ..registry import TensorType, register_op
+from ._common import broadcast_shapes, hand_written_func, normalize_axis
+
+__all__ = ["wrapped_index"]
+
+
+def wrapped_index(i, n: int):
+    """Index ``i`` (an int expression) of an axis of length ``n`` as an in-bounds INDEX: negative
+    ones count from the end, the rest are clipped into ``[0, n)``."""
+    i = _e.convert(i)
+    i = i + const(n, i.dtype) * cast(i < const(0, i.dtype), i.dtype)   # -1 is n - 1 (branch-free)
+    i = _e.max(_e.min(i, const(max(n - 1, 0), i.dtype)), const(0, i.dtype))
+    return cast(i, dt.INDEX)
+
+
+def _check_indices(op: str, idx: TensorType) -> None:
+    if not dt.is_int(idx.dtype):
+        raise DTypeError(f"{op}: indices must be an integer array, got {idx.dtype}")
+
+
+def _empty_axis(op: str, n: int, m: int) -> None:
+    if n == 0 and m > 0:
+        raise ShapeError(f"{op}: cannot take {m} element(s) from an empty axis")
+
+
+# ------------------------------------------------------------------ take
+
+def _take_infer(x: TensorType, indices: TensorType, *, axis=0) -> TensorType:
+    _check_indices("take", indices)
+    if indices.ndim != 1:
+        raise ShapeError(f"take: indices must be 1-D, got shape {indices.shape}")
+    axis = normalize_axis("take", axis, x.ndim)
+    _empty_axis("take", x.shape[axis], indices.shape[0])
+    return TensorType(x.shape[:axis] + indices.shape + x.shape[axis + 1:], x.dtype)
+
+
+def _take_lower(x, indices, *, axis=0):
+    axis = normalize_axis("take", axis, len(x.shape))
+    n = x.shape[axis]
+    shape = tuple(x.shape[:axis]) + tuple(indices.shape) + tuple(x.shape[axis + 1:])
+
+    def f(*i):
+        at = wrapped_index(indices[i[axis]], n)
+        return x[i[:axis] + (at,) + i[axis + 1:]]
+    return te.compute(shape, f, name="T_take")
+
+
+def _take_reference(x, indices, *, axis=0):
+    return np.take(x, indices, axis=axis)
+
+
+register_op("take", pattern="injective", infer=_take_infer, lower=_take_lower, reference=_take_reference,
+            doc="``x``'s elements at the 1-D ``indices`` along ``axis`` (negative ones count from the "
+                "end; out-of-range ones are clipped).")
+
+
+# ------------------------------------------------------------------ take_along_axis
+
+def _along_shape(x: TensorType, indices: TensorType, axis: int) -> tuple[int, ...]:
+    if indices.ndim != x.ndim:
+        raise ShapeError(f"take_along_axis: indices must have {x.ndim} dimensions like x, "
+                         f"got {indices.ndim}")
+    axis = normalize_axis("take_along_axis", axis, x.ndim)
+    rest = broadcast_shapes(x.shape[:axis] + x.shape[axis + 1:],
+                            indices.shape[:axis] + indices.shape[axis + 1:], op="take_along_axis")
+    _empty_axis("take_along_axis", x.shape[axis], indices.shape[axis])
+    return rest[:axis] + (indices.shape[axis],) + rest[axis:]
+
+
+def _along_infer(x: TensorType, indices: TensorType, *, axis=-1) -> TensorType:
+    _check_indices("take_along_axis", indices)
+    return TensorType(_along_shape(x, indices, axis), x.dtype)
+
+
+def _along_lower(x, indices, *, axis=-1):
+    xt, it = TensorType(tuple(x.shape), x.dtype), TensorType(tuple(indices.shape), indices.dtype)
+    axis = normalize_axis("take_along_axis", axis, xt.ndim)
+    shape = _along_shape(xt, it, axis)
+    zero = const(0, dt.INDEX)
+
+    def f(*i):
+        at = tuple(zero if it.shape[d] == 1 and shape[d] != 1 else i[d] for d in range(it.ndim))
+        pos = wrapped_index(indices[at], xt.shape[axis])
+        return x[tuple(pos if d == axis else (zero if xt.shape[d] == 1 else i[d]) for d in range(xt.ndim))]
+    return te.compute(shape, f, name="T_take_along_axis")
+
+
+def _along_reference(x, indices, *, axis=-1):
+    return np.take_along_axis(x, indices, axis=axis)
+
+
+register_op("take_along_axis", pattern="injective", infer=_along_infer, lower=_along_lower,
+            reference=_along_reference,
+            doc="``x`` at ``indices`` along ``axis`` (the other axes broadcast; negative indices count "
+                "from the end, out-of-range ones are clipped).")
+
+
+# ------------------------------------------------------------------ searchsorted
+
+def _search_infer(a: TensorType, v: TensorType, *, side="left") -> TensorType:
+    if side not in ("left", "right"):
+        raise ShapeError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if a.ndim != 1:
+        raise ShapeError(f"searchsorted: the sorted array must be 1-D, got shape {a.shape}")
+    if a.dtype != v.dtype:
+        raise DTypeError(f"searchsorted: the sorted array ({a.dtype}) and the queries ({v.dtype}) "
+                         "must have one dtype; cast them to their result_type first")
+    return TensorType(v.shape, "int64")
+
+
+def _before(a, b):
+    """``a`` sorts strictly before ``b`` (NaN after every number)."""
+    if not dt.is_float(a.dtype):
+        return a < b
+    return _e.logical_or(a < b, _e.logical_and(_e.isnan(b), _e.logical_not(_e.isnan(a))))
+
+
+def _search_func(a: TensorType, v: TensorType, *, side="left") -> PrimFunc:
+    _search_infer(a, v, side=side)
+    A = decl_buffer(a.shape, a.dtype, "a")
+    V = decl_buffer(v.shape, v.dtype, "v")
+    OUT = decl_buffer(v.shape, "int64", "out")
+    n = a.shape[0]
+    steps = []
+    step = 1
+    while step <= n:
+        steps.append(step)
+        step *= 2
+
+    def search(q):
+        value = V[q]
+        stmts = [BufferStore(OUT, const(0, "int64"), q)]
+        for s in reversed(steps):  # out[q] + s <= n and a[out[q] + s - 1] is before the query: take s
+            count = OUT[q]
+            probe = A[(cast(_e.min(count, const(n - s, "int64")), dt.INDEX) + const(s - 1, dt.INDEX),)]
+            hit = _before(probe, value) if side == "left" else _e.logical_not(_before(value, probe))
+            take = _e.logical_and(count <= const(n - s, "int64"), hit)
+            stmts.append(BufferStore(OUT, count + cast(take, "int64") * const(s, "int64"), q))
+        return seq(*stmts)
+
+    def loops(depth, q):
+        if depth == v.ndim:
+            return search(q)
+        var = Var(f"q{depth}", dt.INDEX)
+        return For(var, const(0, dt.INDEX), const(v.shape[depth], dt.INDEX), "serial",
+                   loops(depth + 1, q + (var,)))
+
+    return hand_written_func((A, V, OUT), loops(0, ()))
+
+
+def _search_reference(a, v, *, side="left"):
+    return np.searchsorted(a, v, side=side).astype("int64")
+
+
+register_op("searchsorted", pattern="opaque", infer=_search_infer, lower=None, reference=_search_reference,
+            prim_func=_search_func,
+            doc="Where each query would go in the sorted 1-D array: the count of its elements before "
+                "the query (``side='left'``) or not after it (``'right'``), by binary search; int64.")

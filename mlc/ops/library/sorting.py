@@ -1,0 +1,310 @@
+"""Sorting along the last axis: ``sort`` and ``argsort``, a stable LSD radix sort.
+
+Each element's key is an unsigned integer of the element's width whose order
+is the sort order: floats' sign bit flipped (all bits, for negatives), both
+zeros one key (they tie, so stability keeps their order, as NumPy does), every
+NaN the largest key (last, in input order); signed ints' sign bit flipped;
+``descending`` complements the key, so ties still keep their input order.
+The keys are sorted by bytes, least significant first (4 passes for 32-bit
+keys, 8 for 64-bit ones; 256 buckets keep the scatter's write streams in L1,
+which measured faster than 3 passes of 11-bit digits): one pass counts every
+digit's histogram, a prefix sum turns the counts into bucket starts, and each
+digit pass scatters (key, payload) pairs in input order, so equal digits keep
+their order. The payload is the value (``sort``) or its int64 position
+(``argsort``); the last pass scatters it straight into the output. A float
+row with neither NaN nor -0.0 (the counting pass notes them) has keys that
+are a bijection of its bits: ``sort`` then carries the keys themselves and
+the last pass decodes them, instead of recomputing each key every pass.
+
+A long row (``MIN_CHUNK`` elements per chunk at least) is cut into up to
+``MAX_CHUNKS`` chunks counted and scattered in parallel, each with its own
+histogram: bucket starts then run digit by digit and, within a digit, chunk
+by chunk, so the sort stays stable. Chunks count each pass's own order, one
+pass at a time (one chunk counts every pass in its single read of the input).
+
+This is no loop nest of te stages (its stores go to data-dependent places),
+so the ops are ``opaque`` ones with a hand-written PrimFunc (``prim_func``),
+already scheduled: O(n) work per digit, rows one after the other.
+
+>>> from mlc.ops import TensorType, get_op
+>>> f = get_op("argsort").prim_func(TensorType((5,), "float32"), descending=False)
+>>> [p.name for p in f.params]
+['x', 'out']
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...errors import DTypeError, ShapeError
+from ...ir import dtype as dt
+from ...ir.buffer import decl_buffer
+from ...ir.expr import Var, cast, const, isnan, logical_or as _e_or, min as _e_min, reinterpret
+from ...ir.tir import BufferStore, For, IfThenElse, PrimFunc, seq
+from ..registry import TensorType, register_op
+from ._common import hand_written_func
+
+__all__ = ["radix_sort_func", "DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS"]
+
+#: The widest digit of a pass (see the module's docstring).
+DIGIT_BITS = 8
+
+#: A row of n elements is counted and scattered in min(MAX_CHUNKS, n // MIN_CHUNK) parallel
+#: chunks (see the module's docstring); shorter rows in one.
+MIN_CHUNK, MAX_CHUNKS = 1 << 16, 16
+
+def _check(op: str, x: TensorType) -> None:
+    if x.ndim == 0:
+        raise ShapeError(f"{op}: needs an array of at least 1 dimension, got a 0-d array; "
+                         "reshape it to (1,) first")
+    if x.dtype not in ("bool", "float32", "float64") and not dt.is_int(x.dtype):
+        raise DTypeError(f"{op}: sorts bool, integer, float32 and float64 arrays, got {x.dtype}; "
+                         "cast it first (float16 to float32 is exact)")
+
+
+def _key(x, descending: bool):
+    """The unsigned key of value ``x`` whose integer order is the sort order."""
+    bits = 8 if x.dtype == "bool" else dt.bits(x.dtype)
+    kdt = f"uint{bits}"
+    top = const(1 << (bits - 1), kdt)
+    if x.dtype == "bool" or dt.is_unsigned(x.dtype):
+        key = cast(x, kdt)
+    elif dt.is_int(x.dtype):
+        key = cast(x, kdt) ^ top
+    else:
+        # branch-free (a select of loads becomes a branch): all-ones masks from comparisons
+        zero = const(0, kdt)
+        u = reinterpret(x, kdt)
+        u = u & (zero - cast(u != top, kdt))                      # -0.0 is 0.0
+        key = u ^ ((zero - (u >> const(bits - 1, kdt))) | top)    # negatives: every bit flipped
+        key = key | (zero - cast(isnan(x), kdt))                  # NaN: the largest key
+    return ~key if descending else key
+
+
+def _float_bits(x, kdt: str, descending: bool):
+    """The key of float ``x`` from its bits alone, a bijection (so the value decodes back):
+    ``_key`` where ``x`` is neither NaN nor -0.0."""
+    top, zero = const(1 << (dt.bits(kdt) - 1), kdt), const(0, kdt)
+    u = reinterpret(x, kdt)
+    key = u ^ ((zero - (u >> const(dt.bits(kdt) - 1, kdt))) | top)
+    return ~key if descending else key
+
+
+def _float_value(key, dtype: str, descending: bool):
+    """The float whose :func:`_float_bits` is ``key``."""
+    kdt = key.dtype
+    top, zero, one = const(1 << (dt.bits(kdt) - 1), kdt), const(0, kdt), const(1, kdt)
+    key = ~key if descending else key
+    return reinterpret(key ^ ((zero - ((key >> const(dt.bits(kdt) - 1, kdt)) ^ one)) | top), dtype)
+
+
+def _plan(bits: int) -> tuple[int, int]:
+    """(number of digit passes, digit width) for keys of ``bits`` bits."""
+    passes = math.ceil(bits / DIGIT_BITS)
+    return passes, math.ceil(bits / passes)
+
+
+def _loop(name: str, extent: int, body) -> For:
+    """A serial loop over ``range(extent)`` whose body is ``body(loop_var)``."""
+    v = Var(name, dt.INDEX)
+    return For(v, const(0, dt.INDEX), const(extent, dt.INDEX), "serial", body(v))
+
+
+def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFunc:
+    """The PrimFunc ``(x, out)`` sorting ``x`` along its last axis into ``out`` (the values,
+    or with ``indices`` their int64 positions).
+
+    ``sort`` carries only the values (each pass recomputes their keys) or, for floats without
+    NaN and -0.0, only the keys; ``argsort`` carries keys and positions. The output row doubles
+    as the scratch buffer the last pass does not read.
+    """
+    lead, n = x.shape[:-1], x.shape[-1]
+    X = decl_buffer(x.shape, x.dtype, "x")
+    out_dtype = "int64" if indices else x.dtype
+    OUT = decl_buffer(x.shape, out_dtype, "out")
+    bits = 8 if x.dtype == "bool" else dt.bits(x.dtype)
+    kdt = f"uint{bits}"
+    passes, width = _plan(bits)
+    radix, mask = 1 << width, const((1 << width) - 1, kdt)
+    scratch = max(n, 1)
+    keys = [decl_buffer((scratch,), kdt, f"keys{k}") for k in range(2)] if indices else []
+    carry = [decl_buffer((scratch,), out_dtype, f"carry{k}") for k in range(2)]
+    chunks = max(1, min(MAX_CHUNKS, n // MIN_CHUNK))
+    base, rem = divmod(n, chunks)  # chunk t: base elements, one more for the first rem chunks
+    # [chunk, pass, digit] counts: one chunk counts every pass at once; several count pass by pass
+    sections = passes if chunks == 1 else 1
+    hist = decl_buffer((chunks * sections * radix,), "int32", "hist")
+    acc = decl_buffer((1,), "int32", "acc")
+    bits_only = not indices and dt.is_float(x.dtype) and n > 0
+    flag = decl_buffer((chunks + 1,), "int32", "special")  # one per chunk, then their or
+    one, zero = const(1, "int32"), const(0, dt.INDEX)
+
+    def section(p, t):
+        """Where chunk ``t``'s counts of pass ``p`` start in ``hist``."""
+        return (t * const(sections, dt.INDEX) + const(p % sections, dt.INDEX)) * const(radix, dt.INDEX)
+
+    def digit(key, p, t):
+        return cast((key >> const(p * width, kdt)) & mask, dt.INDEX) + section(p, t)
+
+    def chunked(body):
+        """``body(i, t)`` for every element ``i`` of every chunk ``t``, the chunks in parallel."""
+        if chunks == 1:
+            return _loop("i", n, lambda i: body(i, zero))
+
+        def chunk(t):
+            start = t * const(base, dt.INDEX) + _e_min(t, const(rem, dt.INDEX))
+            extent = const(base, dt.INDEX) + cast(t < const(rem, dt.INDEX), dt.INDEX) if rem else \
+                const(base, dt.INDEX)
+            j = Var("j", dt.INDEX)
+            return For(j, const(0, dt.INDEX), extent, "serial", body(start + j, t))
+        v = Var("t", dt.INDEX)
+        return For(v, const(0, dt.INDEX), const(chunks, dt.INDEX), "parallel" if chunks > 1 else "serial",
+                   chunk(v))
+
+    def row(r):
+        # carry[(passes - 1) % 2] is never read by the last pass: the output row stands in for it
+        def load(k, i):
+            return OUT[r + (i,)] if k == (passes - 1) % 2 else carry[k][i]
+
+        def store(k, i, value):
+            return BufferStore(OUT, value, r + (i,)) if k == (passes - 1) % 2 else \
+                BufferStore(carry[k], value, (i,))
+
+        def payload(i, p):
+            """Pass ``p``'s value at ``i``: what the previous pass left, or the input."""
+            if p > 0:
+                return load((p - 1) % 2, i)
+            return cast(i, "int64") if indices else X[r + (i,)]
+
+        def key(i, p, bits_path=False):
+            """The key of pass ``p``'s element ``i``; ``bits_path``: the scratch holds keys' bits."""
+            if indices:
+                return keys[p % 2][i]
+            if bits_path:
+                return _float_bits(X[r + (i,)], kdt, descending) if p == 0 else \
+                    reinterpret(load((p - 1) % 2, i), kdt)
+            return _key(payload(i, p), descending)
+
+        def note(i, t):
+            """What the first read of the row stores besides counts: argsort's keys, float flags."""
+            stores = [BufferStore(keys[0], _key(X[r + (i,)], descending), (i,))] if indices else []
+            if bits_only:  # note a NaN or a -0.0: their keys are not their bits'
+                v = X[r + (i,)]
+                odd = _e_or(isnan(v), reinterpret(v, kdt) == const(1 << (bits - 1), kdt))
+                stores.append(BufferStore(flag, flag[t] | cast(odd, "int32"), (t,)))
+            return stores
+
+        def count_all(i, t):  # one chunk: every pass's counts in one read (the order is the input's)
+            stores = note(i, t)
+            for p in range(passes):
+                d = digit(key(i, 0), p, t)
+                stores.append(BufferStore(hist, hist[d] + one, (d,)))
+            return seq(*stores)
+
+        def count(p, bits_path):  # several chunks: counts of pass p's own order
+            def body(i, t):
+                d = digit(key(i, p, bits_path), p, t)
+                return BufferStore(hist, hist[d] + one, (d,))
+            return chunked(body)
+
+        def prefix(p):
+            """Counts to bucket starts, digit by digit and chunk by chunk within a digit (stable):
+            ``acc`` runs over the counts, each takes the sum before it."""
+            def body(d, t):
+                at = section(p, t) + d
+                return seq(BufferStore(acc, acc[zero] + hist[at], (zero,)),
+                           BufferStore(hist, acc[zero] - hist[at], (at,)))
+            return seq(BufferStore(acc, const(0, "int32"), (zero,)),
+                       _loop("d", radix, lambda d: body(d, zero) if chunks == 1 else
+                             _loop("c", chunks, lambda t: body(d, t))))
+
+        def scatter(p, bits_path):
+            """Pass ``p``: each element to its bucket's next slot. On the bits path the scratch
+            carries the keys' bits (cheaper than recomputing keys) and the last pass decodes them."""
+            def body(i, t):
+                k = key(i, p, bits_path)
+                d = digit(k, p, t)
+                pos = cast(hist[d], dt.INDEX)
+                stores = []
+                if p == passes - 1:
+                    value = _float_value(k, x.dtype, descending) if bits_path else payload(i, p)
+                    stores.append(BufferStore(OUT, value, r + (pos,)))
+                else:
+                    if indices:
+                        stores.append(BufferStore(keys[(p + 1) % 2], k, (pos,)))
+                    stores.append(store(p % 2, pos, reinterpret(k, x.dtype) if bits_path else payload(i, p)))
+                stores.append(BufferStore(hist, hist[d] + one, (d,)))  # the bucket's next slot
+                return seq(*stores)
+            return chunked(body)
+
+        def passes_of(bits_path):
+            if chunks == 1:
+                return seq(*(prefix(p) for p in range(passes)), *(scatter(p, bits_path) for p in range(passes)))
+            return seq(*(seq(zero_hist(), count(p, bits_path), prefix(p), scatter(p, bits_path))
+                         for p in range(passes)))
+
+        def zero_hist():
+            return _loop("h", chunks * sections * radix, lambda h: BufferStore(hist, const(0, "int32"), (h,)))
+
+        last = const(chunks, dt.INDEX)
+        work = passes_of(False)
+        flags = []
+        if bits_only:
+            work = IfThenElse(flag[last] == const(0, "int32"), passes_of(True), work)
+            flags = [_loop("f", chunks, lambda t: BufferStore(flag, const(0, "int32"), (t,))),
+                     chunked(count_all if chunks == 1 else lambda i, t: seq(*note(i, t))),
+                     BufferStore(flag, const(0, "int32"), (last,)),
+                     _loop("f", chunks, lambda t: BufferStore(flag, flag[last] | flag[t], (last,)))]
+        elif chunks == 1 or indices:
+            flags = [chunked(count_all if chunks == 1 else lambda i, t: seq(*note(i, t)))]
+        return seq(zero_hist(), *flags, work)
+
+    def rows(depth, r):
+        if depth == len(lead):
+            return row(r)
+        return _loop(f"r{depth}", lead[depth], lambda v: rows(depth + 1, r + (v,)))
+
+    used = [carry[k] for k in range(2) if k != (passes - 1) % 2 and passes > 1]
+    allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist, acc) + ((flag,) if bits_only else ()) + tuple(used)
+    return hand_written_func((X, OUT), rows(0, ()), allocs)
+
+
+def _infer(name: str, indices: bool):
+    def infer(x: TensorType, *, descending=False) -> TensorType:
+        _check(name, x)
+        return TensorType(x.shape, "int64" if indices else x.dtype)
+    return infer
+
+
+def _reference(indices: bool):
+    def reference(x, *, descending=False):
+        order = _order(x, descending)
+        return order.astype("int64") if indices else np.take_along_axis(x, order, axis=-1)
+    return reference
+
+
+def _order(x, descending: bool):
+    """NumPy's stable order along the last axis; descending: NaN first, ties in input order."""
+    if not descending:
+        return np.argsort(x, axis=-1, kind="stable")
+    if x.dtype.kind == "f":
+        nan = np.isnan(x)
+        return np.lexsort((-np.where(nan, 0, x), ~nan), axis=-1)
+    return np.argsort(np.invert(x.astype("uint8") if x.dtype == np.bool_ else x), axis=-1, kind="stable")
+
+
+def _prim_func(indices: bool):
+    def prim_func(x: TensorType, *, descending=False) -> PrimFunc:
+        _check("argsort" if indices else "sort", x)
+        return radix_sort_func(x, descending=bool(descending), indices=indices)
+    return prim_func
+
+
+register_op("sort", pattern="opaque", infer=_infer("sort", False), lower=None, reference=_reference(False),
+            prim_func=_prim_func(False),
+            doc="``x`` sorted along its last axis, stably (NaN last; ``descending``: NaN first, "
+                "ties still in input order).")
+register_op("argsort", pattern="opaque", infer=_infer("argsort", True), lower=None,
+            reference=_reference(True), prim_func=_prim_func(True),
+            doc="The int64 positions that sort ``x`` along its last axis, stably (as ``sort``).")

@@ -1,0 +1,204 @@
+"""sort, argsort, searchsorted, take and take_along_axis against NumPy: every dtype, NaN, ±inf,
+±0, duplicates, empty and size-1 axes, descending order, stability; bitwise equal results."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import DTypeError, MLCError, ShapeError
+from mlc.ops import TensorType, get_op, register_op
+
+from ._harness import ALL, TARGETS, arrays, check_op, run_op, shapes
+
+SORTABLE = tuple(d for d in ALL if d != "float16")
+
+
+def _descending_order(x):
+    """NumPy's stable descending order, built from its ascending one on the reversed axis."""
+    n = x.shape[-1]
+    return n - 1 - np.argsort(x[..., ::-1], axis=-1, kind="stable")[..., ::-1]
+
+
+def _expected(name, x, descending):
+    order = _descending_order(x) if descending else np.argsort(x, axis=-1, kind="stable")
+    return order.astype("int64") if name == "argsort" else np.take_along_axis(x, order, axis=-1)
+
+
+def _check_bitwise(name, arrays_, expected, targets=TARGETS, **attrs):
+    check_op(name, arrays_, expected, targets=targets, **attrs)
+    for target in targets:
+        (got,) = run_op(name, arrays_, target, **attrs)
+        assert got.tobytes() == expected.tobytes(), f"{name} on {target}: {got} != {expected}"
+
+
+@pytest.mark.parametrize("name", ["sort", "argsort"])
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(SORTABLE), shape=shapes(min_dims=1, max_dims=3, max_side=9),
+       descending=st.booleans())
+def test_sort_small(name, data, dtype, shape, descending):
+    # floats with NaN or -0.0 take the kernel's general path, the others its key-bits path
+    x = data.draw(arrays(dtype, shape, special=data.draw(st.booleans(), label="NaN and inf")))
+    if x.size:  # duplicates (and ±0)
+        flat = x.reshape(-1)
+        if dtype.startswith("float") and data.draw(st.booleans(), label="-0.0"):
+            flat[data.draw(st.integers(0, flat.size - 1))] = -0.0
+        flat[data.draw(st.integers(0, flat.size - 1))] = flat[0]
+    _check_bitwise(name, [x], _expected(name, x, descending), descending=descending)
+
+
+@pytest.mark.parametrize("name", ["sort", "argsort"])
+@pytest.mark.parametrize("dtype, special", [(d, True) for d in ("float32", "float64", "int8", "int64", "uint32",
+                                                                    "uint64", "bool")]
+                         + [("float32", False), ("float64", False)])
+@pytest.mark.parametrize("n", [1, 1001, 40_000])
+def test_sort_large_llvm(name, dtype, special, n):
+    """Many duplicates, NaN, ±inf, ±0 and the dtype's extremes at sizes 10^3..10^4.6 (llvm only:
+    the reference interpreter runs the digit passes element by element); floats without NaN and
+    -0.0 too (the kernel's key-bits path)."""
+    rng = np.random.default_rng(n)
+    if dtype.startswith("float") and not special:
+        x = rng.choice(np.array([-np.inf, np.inf, 0.0, 1.5, -2.25], dtype), n)
+        x = np.where(rng.random(n) < 0.5, rng.standard_normal(n) * 1e3, x).astype(dtype)
+    elif dtype.startswith("float"):
+        x = rng.choice(np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, 1.5, -2.25, 1e-300 if dtype == "float64"
+                                 else 1e-40], dtype), n)
+        x = np.where(rng.random(n) < 0.5, rng.standard_normal(n), x).astype(dtype)
+    elif dtype == "bool":
+        x = rng.random(n) < 0.5
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, n, dtype=dtype, endpoint=True)
+        x[::7] = info.min
+        x[::11] = x[0]
+    for descending in (False, True):
+        _check_bitwise(name, [x], _expected(name, x, descending), targets=("llvm",), descending=descending)
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(SORTABLE), n=st.integers(0, 20), side=st.sampled_from(["left", "right"]))
+def test_searchsorted(data, dtype, n, side):
+    a = np.sort(data.draw(arrays(dtype, (n,))))
+    v = data.draw(arrays(dtype, data.draw(shapes(max_dims=2, max_side=6))))
+    if n and v.size and data.draw(st.booleans()):
+        v.reshape(-1)[0] = a[data.draw(st.integers(0, n - 1))]  # an exact hit among duplicates
+    check_op("searchsorted", [a, v], np.searchsorted(a, v, side=side).astype("int64"), side=side)
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(ALL), shape=shapes(min_dims=1, max_dims=3, max_side=5),
+       index_dtype=st.sampled_from(["int8", "int32", "int64", "uint16"]))
+def test_take(data, dtype, shape, index_dtype):
+    x = data.draw(arrays(dtype, shape))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    n = shape[axis]
+    lo = 0 if index_dtype.startswith("u") else -n
+    idx = np.array(data.draw(st.lists(st.integers(lo, n - 1), max_size=6)), index_dtype)
+    check_op("take", [x, idx], np.take(x, idx, axis=axis), axis=axis % len(shape))
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(ALL), shape=shapes(min_dims=1, max_dims=3, max_side=5))
+def test_take_along_axis(data, dtype, shape):
+    x = data.draw(arrays(dtype, shape))
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    n = shape[axis]
+    ishape = tuple(data.draw(st.sampled_from([1, s])) if d != axis else data.draw(st.integers(0, 4))
+                   for d, s in enumerate(shape))
+    idx = data.draw(arrays("int64", ishape, bound=None, min_value=-n)) % (2 * n) - n if n else \
+        np.zeros(ishape, "int64")
+    expected = np.take_along_axis(x, idx, axis=axis) if n else np.zeros(ishape, x.dtype)
+    check_op("take_along_axis", [x, idx], expected, axis=axis)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_out_of_range_indices_are_clipped_in_kernels(target):
+    x = np.array([10, 20, 30], "int32")
+    (got,) = run_op("take", [x, np.array([3, -4, 100, -100], "int64")], target, axis=0)
+    np.testing.assert_array_equal(got, [30, 10, 30, 10])
+    (got,) = run_op("take_along_axis", [x, np.array([7, -9], "int64")], target, axis=0)
+    np.testing.assert_array_equal(got, [30, 10])
+
+
+def test_illegal_uses():
+    with pytest.raises(DTypeError, match="float16 to float32"):
+        get_op("sort").infer(TensorType((3,), "float16"))
+    with pytest.raises(ShapeError, match="0-d"):
+        get_op("argsort").prim_func(TensorType((), "int32"))
+    with pytest.raises(DTypeError, match="integer array"):
+        get_op("take").infer(TensorType((3,), "float32"), TensorType((2,), "float32"))
+    with pytest.raises(ShapeError, match="1-D"):
+        get_op("take").infer(TensorType((3,), "float32"), TensorType((2, 2), "int64"))
+    with pytest.raises(ShapeError, match="empty axis"):
+        get_op("take").infer(TensorType((0,), "float32"), TensorType((2,), "int64"))
+    with pytest.raises(ShapeError, match="dimensions like x"):
+        get_op("take_along_axis").infer(TensorType((3, 2), "float32"), TensorType((2,), "int64"))
+    with pytest.raises(ShapeError, match="side must be"):
+        get_op("searchsorted").infer(TensorType((3,), "float32"), TensorType((2,), "float32"), side="middle")
+    with pytest.raises(DTypeError, match="one dtype"):
+        get_op("searchsorted").infer(TensorType((3,), "float32"), TensorType((2,), "int32"))
+    with pytest.raises(MLCError, match="pattern 'opaque'"):
+        register_op("test.prim_func_not_opaque", pattern="elemwise", infer=None, lower=None, reference=None,
+                    prim_func=lambda t: None)
+
+
+def test_reinterpret_needs_one_width():
+    from mlc.ir.expr import const, reinterpret
+    assert reinterpret(const(1.0, "float32"), "uint32").dtype == "uint32"
+    with pytest.raises(DTypeError, match="same number of bits"):
+        reinterpret(const(1.0, "float32"), "uint64")
+
+
+def test_sort_is_one_opaque_kernel_in_a_graph():
+    """The radix sort is never fused with its neighbours: its producer and consumer stay apart."""
+    @mlc.jit
+    def f(x):
+        return mlc.numpy.sort(x * 2) + 1
+
+    x = np.array([3, -1, 2, np.nan], "float32")
+    np.testing.assert_array_equal(f(x), np.sort(x * 2) + 1)
+
+
+@pytest.mark.parametrize("legalize", [False, True])
+def test_hand_written_kernels_in_a_graph_module(legalize):
+    """Ops with a hand-written PrimFunc build in graph modules: fused (each alone) or mapped one by
+    one by LegalizeOps; one value passed twice (searchsorted(a, a)) is one buffer."""
+    from mlc.graph import BlockBuilder, LegalizeOps, Tensor, op
+    from mlc.ir.graph import Var
+
+    bb = BlockBuilder()
+    x = Var("x", TensorType((6,), "float32"))
+    with bb.function("main", [x]):
+        s = bb.emit(op("sort", x))
+        pos = bb.emit(op("searchsorted", s, s, side="right"))
+        bb.emit_func_output((s, bb.emit(op("argsort", x)), pos))
+    mod = bb.get()
+    if legalize:
+        mod = LegalizeOps(mod)
+        assert mod["main"].ops() == ["call_tir"] * 3
+    x = np.array([2.0, np.nan, -1.0, 2.0, -0.0, 0.0], "float32")
+    got = mlc.build(mod, "llvm")["main"](x)
+    s = np.sort(x)
+    assert got[0].tobytes() == s.tobytes()
+    np.testing.assert_array_equal(got[1], np.argsort(x, kind="stable"))
+    np.testing.assert_array_equal(got[2], np.searchsorted(s, s, side="right"))
+
+
+@pytest.mark.parametrize("name", ["sort", "argsort"])
+@pytest.mark.parametrize("dtype", ["float32", "int16", "uint64"])
+def test_sort_in_parallel_chunks(name, dtype, monkeypatch):
+    """Rows cut into parallel chunks (ragged: 7 chunks of 7 or 8 elements) stay stable and exact,
+    on both targets, with and without NaN and -0.0 among floats."""
+    from mlc.ops.library import sorting
+    monkeypatch.setattr(sorting, "MIN_CHUNK", 7)
+    rng = np.random.default_rng(3)
+    x = rng.integers(-4, 5, (2, 53)).astype(dtype)
+    if dtype == "float32":
+        x[0, [3, 9]] = [np.nan, -0.0]
+    for descending in (False, True):
+        expected = _expected(name, x, descending)
+        for target in TARGETS:
+            func = get_op(name).prim_func(TensorType(x.shape, dtype), descending=descending)
+            assert "parallel" in func.script()
+            out = np.empty(x.shape, expected.dtype)
+            mlc.build(mlc.IRModule({"main": func}), target)["main"](x, out)
+            assert out.tobytes() == expected.tobytes(), (target, descending)
