@@ -630,3 +630,9 @@ def test_index_arithmetic_is_computed_in_i64():
     np.testing.assert_array_equal(y, x[2:6, 1:8] * 2 + x[0:4, 0:7])
     text = generate_ir({"main": lower(mod["main"])}, mlc.Target.from_str("llvm"))
     assert "add nsw i64" in text and "mul nsw i64" in text
+
+
+def test_the_c_allocation_functions_llvm_may_introduce_are_provided():
+    """LLVM's InstCombine turns malloc + memset(0) into calloc: generated code may call it."""
+    from mlc.backends.llvm.symbols import register_symbols
+    assert {"malloc", "calloc", "free", "memset", "memcpy", "memmove"} <= register_symbols()

@@ -32,7 +32,7 @@ _LIBM_BASE = ("exp", "exp2", "exp10", "expm1", "log", "log2", "log10", "log1p", 
 #: library -> names looked up in it.
 RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
     "m": tuple(n for base in _LIBM_BASE for n in (base, base + "f")),
-    "c": ("malloc", "free", "memset", "memcpy", "memmove"),
+    "c": ("malloc", "calloc", "free", "memset", "memcpy", "memmove"),
     "gcc_s": ("__truncdfhf2", "__truncsfhf2", "__extendhfsf2"),
     "gomp": ("GOMP_parallel", "omp_get_num_threads"),
 }
