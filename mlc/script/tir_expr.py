@@ -189,7 +189,10 @@ class ExprParser:
         a, b = self.value(node.left), self.value(node.right)
         kind = type(node.op)
         if _is_scalar(a) and _is_scalar(b) and kind in _PY_BINOP:
-            return _PY_BINOP[kind](a, b)
+            try:
+                return _PY_BINOP[kind](a, b)
+            except ZeroDivisionError:  # the IR keeps `0 // 0` unfolded: so does its script
+                pass
         if kind not in _BINOP:
             raise self.error(node, f"operator {ast.unparse(node)} is not supported")
         op = _BINOP[kind]

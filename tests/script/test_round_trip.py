@@ -10,7 +10,7 @@ is printed and read back.
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import mlc
-from mlc import ScheduleError
+from mlc import ScheduleError, te
 from mlc.schedules import Schedule
 
 from tests.schedules.test_fuzz import random_step
@@ -110,3 +110,13 @@ def test_every_printed_form_round_trips():
                  "range(2, 5)", "T.evaluate(0)", 'scope="local"', "strides=(1,)"):
         assert form in text, form
     assert_round_trip(mod)
+
+
+def test_an_unfolded_division_by_zero_round_trips():
+    """The IR keeps `0 // 0` (folding it would raise); the parser must not compute it either."""
+    from mlc.ir.expr import const
+    A = te.placeholder((4,), "int32", name="A")
+    B = te.compute((4,), lambda i: A[i] + te.floordiv(const(0, "int32"), const(0, "int32")), name="B")
+    mod = mlc.IRModule({"main": te.create_prim_func([A, B])})
+    assert "0 // 0" in mod.script()
+    mlc.assert_structural_equal(mlc.parse(mod.script()), mod)
