@@ -17,7 +17,7 @@ from mlc.ir import expr as E
 from mlc.ir.analysis import lane_stride
 from mlc.ir.buffer import Buffer
 from mlc.ir.expr import BufferLoad, Var, const
-from mlc.ir.tir import BufferStore, For, PrimFunc, seq
+from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc, seq
 from mlc.passes.tir import lower
 from mlc.schedules.apply import as_written
 from tests.targets import AVX2
@@ -210,3 +210,65 @@ def test_lane_stride():
     assert lane_stride(j * n, j) is None  # not a constant step
     assert lane_stride(E.floordiv(j, 2), j) is None
     assert lane_stride(E.floordiv(i, 2) + j, j) == 1
+
+
+# ------------------------------------------------- a predicate on the lanes (ragged splits)
+
+def vector_types(func, width) -> bool:
+    """Whether the IR of ``func`` computes on ``<width x T>`` vectors."""
+    return f"<{width} x " in generate_ir({"f": lower(func)}, TARGET)
+
+
+GUARDS = {
+    # the ragged end of a split: lanes up to n
+    "below": lambda k, j, n, lo: k < n,
+    "at most": lambda k, j, n, lo: k <= n - 1,
+    # the bound on the left, lanes moving down, a window from both sides
+    "above": lambda k, j, n, lo: const(n, "int32") > k,
+    "reversed": lambda k, j, n, lo: (const(n - 1, "int32") - k) >= lo,
+    "window": lambda k, j, n, lo: E.logical_and(k >= lo, k < n),
+}
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=ROWS, width=WIDTHS, guard=st.sampled_from(sorted(GUARDS)), cut=st.integers(0, 40),
+       offset=st.integers(0, 3), dtype=st.sampled_from(FLOATS + ("int32",)), seed=st.integers(0, 99))
+def test_a_guard_monotone_in_the_lane_runs_whole_vectors_unguarded(rows, width, guard, cut, offset,
+                                                                  dtype, seed):
+    """``if k < n: B[k] = A[k] + A[k + offset]`` in a vectorized loop: whole vectors run as
+    vector code without the predicate, the rest guarded; every lane as the reference."""
+    size = rows * width
+    n = max(size - cut, 0)
+    lo = min(cut // 3, size)
+
+    def body(i, j, A, B):
+        k = i * width + j
+        return IfThenElse(GUARDS[guard](k, j, n, lo), store(B, k, load(A, k) + load(A, k + offset)))
+
+    bufs = [buf("A", size + offset, dtype), buf("B", size, dtype)]
+    func = program(rows, width, dtype, body, bufs)
+    assert vector_types(func, width)
+    rng = np.random.default_rng(seed)
+    got, want = run_both(func, [values(rng, size + offset, dtype), np.zeros(size, dtype)])
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@settings(max_examples=8, deadline=None)
+@given(rows=ROWS, width=WIDTHS, seed=st.integers(0, 99))
+def test_a_guard_not_monotone_in_the_lane_stays_on_every_lane(rows, width, seed):
+    """``k % 3 != 0`` may hold at both ends and fail between: the loop keeps its guard."""
+    size = rows * width
+
+    def body(i, j, A, B):
+        k = i * width + j
+        return IfThenElse(E.Binary("ne", E.floormod(k, const(3, "int32")), const(0, "int32"), "bool"),
+                          store(B, k, load(A, k) * const(2.0, "float32")))
+
+    bufs = [buf("A", size, "float32"), buf("B", size, "float32")]
+    func = program(rows, width, "float32", body, bufs)
+    assert not vector_types(func, width)
+    rng = np.random.default_rng(seed)
+    got, want = run_both(func, [values(rng, size, "float32"), np.zeros(size, "float32")])
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

@@ -174,6 +174,8 @@ class _FunctionCodegen:
                 "remove the binding for the llvm target")
         if s.kind == "parallel":
             self._parallel_loop(s)
+        elif s.kind == "vectorized" and (guarded := vectorize.full_vector_guard(s)) is not None:
+            self._guarded_vector_loop(s, *guarded)
         elif (s.kind == "vectorized" and self.checks is None  # checked accesses stay scalar
               and (stores := vectorize.plan(self, s)) is not None):
             vectorize.emit(self, s, stores)
@@ -182,6 +184,16 @@ class _FunctionCodegen:
             self._unrolled_loop(s)
         else:
             self._serial_loop(s)
+
+    def _guarded_vector_loop(self, s: For, full: PrimExpr, unguarded: For) -> None:
+        """A vectorized loop under a predicate monotone in the lane (a split's ragged end):
+        the loop without the predicate where it holds for every lane, else the loop as it
+        is (see :func:`.vectorize.full_vector_guard`)."""
+        with self.builder.if_else(self.expr(full)) as (then, otherwise):
+            with then:
+                self._for(unguarded)
+            with otherwise:
+                self._serial_loop(s)
 
     def _unrolled_loop(self, s: For) -> None:
         """The body once per iteration, the index a constant offset from the start: no loop

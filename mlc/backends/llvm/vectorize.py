@@ -12,6 +12,14 @@ Every other vectorized loop (math calls, casts, nested loops, conditions,
 float16 or bool memory, a non-constant extent) keeps the loop metadata of
 :mod:`.loops` and is vectorized by LLVM.
 
+A vectorized loop guarded by a predicate (``T.where`` of a split that does not
+divide the extent: ``if i0 * 16 + v < 4094``) would make every vector a masked
+one. When the predicate is a conjunction of comparisons of expressions affine
+in the lane variable, it holds for every lane exactly when it holds for the
+first and the last lane (:func:`full_vector_guard`); the codegen then runs the
+loop without the predicate when that is so (every vector but the last one) and
+keeps the guarded loop for the rest.
+
 The lanes run in lockstep, statement by statement, which is the loop's
 meaning only when no lane sees another lane's writes. :func:`plan` proves
 that before anything is emitted (:func:`mlc.ir.analysis.lanes_independent`):
@@ -32,14 +40,15 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ...ir import dtype as dt
 from ...ir.analysis import lane_stride, lanes_independent
 from ...ir.expr import COMPARE_OPS, LOGIC_OPS, Binary, BufferLoad, IntImm, PrimExpr, Select, Var
-from ...ir.functor import pre_order_nodes
-from ...ir.tir import BufferStore, For, SeqStmt
+from ...ir.functor import pre_order_nodes, substitute
+from ...ir.tir import BufferStore, For, IfThenElse, SeqStmt
 from . import arith
 from .types import I32, I64, compute_dtype, itemsize, mem_type
 
-__all__ = ["MAX_LANES", "plan", "emit"]
+__all__ = ["MAX_LANES", "plan", "emit", "full_vector_guard"]
 
 #: Vectorized loops with a constant extent from 2 up to this many lanes are emitted as vector code.
 MAX_LANES = 64
@@ -73,6 +82,43 @@ def plan(gen, s: For) -> list[BufferStore] | None:
 def emit(gen, s: For, stores: list[BufferStore]) -> None:
     """Emit ``s`` (accepted by :func:`plan`) as vector code at ``gen``'s builder."""
     _Emitter(gen, s).run(stores)
+
+
+def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
+    """For a vectorized loop whose body is ``if cond: body`` (no else) with ``cond``
+    monotone in the lane variable: (``cond`` at the first lane and at the last lane,
+    the loop with ``body`` alone), else None.
+
+    ``cond`` is a conjunction of integer comparisons ``a < b`` (``<=``, ``>``, ``>=``)
+    whose sides move by a constant per lane (:func:`lane_stride`), and of lane-invariant
+    terms. ``a - b`` is then affine in the lane, and an affine function is below (or
+    above) a bound on a range of lanes exactly when it is at both ends of the range:
+    where the returned guard holds, ``body`` runs for every lane, and the loop without
+    the predicate does what the loop with it does.
+    """
+    body = s.body
+    if not (s.kind == "vectorized" and isinstance(body, IfThenElse) and body.else_case is None
+            and _monotone_in(body.condition, s.loop_var)):
+        return None
+    index = s.loop_var.dtype
+    one = IntImm(1, index)
+    last = Binary("sub", Binary("add", s.min, s.extent, index), one, index)
+    first_ok = substitute(body.condition, {s.loop_var: s.min})
+    last_ok = substitute(body.condition, {s.loop_var: last})
+    unguarded = For(s.loop_var, s.min, s.extent, s.kind, body.then_case, s.thread_binding, s.annotations)
+    return Binary("and", first_ok, last_ok, "bool"), unguarded
+
+
+def _monotone_in(cond: PrimExpr, var: Var) -> bool:
+    """Whether bool ``cond`` holds on a range of ``var`` when it holds at both ends."""
+    if not any(n is var for n in pre_order_nodes(cond)):
+        return True
+    if isinstance(cond, Binary) and cond.op == "and":
+        return _monotone_in(cond.a, var) and _monotone_in(cond.b, var)
+    if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge"):
+        return (dt.is_int(cond.a.dtype) and lane_stride(cond.a, var) is not None
+                and lane_stride(cond.b, var) is not None)
+    return False
 
 
 # ------------------------------------------------------------------ analysis

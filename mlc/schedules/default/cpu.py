@@ -7,7 +7,8 @@ are left alone):
 
 1. ``inline_injective`` — inline elementwise/injective intermediate blocks
    into their consumers (only data movement into reductions, so nothing
-   expensive is recomputed per reduction step, and not into a stencil; a
+   expensive is recomputed per reduction step; into a stencil only plain
+   arithmetic that costs little to recompute per element it reads; a
    consumer loading one element several times computes it once);
 2. ``schedule_rows`` (:mod:`.rows`) — a kernel of row reductions and their
    elementwise neighbours (softmax, layer_norm) runs one row at a time:
@@ -36,7 +37,7 @@ change is made by a checked schedule primitive.
 """
 from __future__ import annotations
 
-from ...ir.expr import BufferLoad
+from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, Select
 from ...ir.functor import pre_order_nodes
 from ...ir.structural import structural_equal
 from ..analysis import is_param
@@ -47,7 +48,7 @@ from .patterns import contiguous_along, is_data_movement, is_injective, view, vi
 from .rows import schedule_row_reduction, schedule_rows
 from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
 
-__all__ = ["schedule_cpu", "FUNCTION_RULES", "BLOCK_RULES", "inline_injective",
+__all__ = ["schedule_cpu", "FUNCTION_RULES", "BLOCK_RULES", "inline_injective", "STENCIL_RECOMPUTE_OPS",
            "schedule_reduction", "schedule_spatial"]
 
 
@@ -62,9 +63,42 @@ def _readers(func, buffer) -> list:
             if any(r.buffer is buffer for r in loc.node.block.reads)]
 
 
+#: A stencil reading an inlined producer at k different elements computes it k times
+#: per point, where a stage of its own costs a store and a load of every element (and a
+#: second loop nest). A producer of plain arithmetic (no math calls) is inlined into a
+#: stencil while the extra work is at most this many operations per point.
+STENCIL_RECOMPUTE_OPS = 16
+
+
+def _arith_ops(value) -> int | None:
+    """The operations computing ``value``; None when it calls a (costly) math function."""
+    ops = 0
+    for n in pre_order_nodes(value):
+        if isinstance(n, Call):
+            return None
+        if isinstance(n, (Binary, Cast, Not, Select)):
+            ops += 1
+    return ops
+
+
+def _stencil_pays(value, loads) -> bool:
+    """Whether loading a producer of ``value`` at each of ``loads`` (a reader's loads)
+    may recompute it per load: one element loaded (LLVM computes it once), or cheap
+    arithmetic (:data:`STENCIL_RECOMPUTE_OPS`)."""
+    points = []
+    for n in loads:
+        if not any(structural_equal(tuple(n.indices), p) for p in points):
+            points.append(tuple(n.indices))
+    if len(points) <= 1:
+        return True
+    ops = _arith_ops(value)
+    return ops is not None and ops * (len(points) - 1) <= STENCIL_RECOMPUTE_OPS
+
+
 def _inline_pays(func, name: str) -> bool:
     """Inline ``name`` only where it cannot multiply expensive work: not into a
-    reduction, and not into a reader that loads several of its elements."""
+    reduction, and into a reader that loads several of its elements (a stencil) only
+    when it is cheap arithmetic (:func:`_stencil_pays`)."""
     v = view_by_name(func, name)
     if not is_injective(v) or len(v.block.writes) != 1:
         return False
@@ -78,9 +112,7 @@ def _inline_pays(func, name: str) -> bool:
             return False
         loads = [n for n in pre_order_nodes(reader.block.body)
                  if isinstance(n, BufferLoad) and n.buffer is out]
-        # loads of one element compute one value, which LLVM computes once (CSE);
-        # loads of different elements (a stencil) would each redo the work
-        if any(not structural_equal(tuple(n.indices), tuple(loads[0].indices)) for n in loads[1:]):
+        if not _stencil_pays(v.block.body.value, loads):
             return False
     return True
 
