@@ -4,9 +4,6 @@ MLC_CACHE_DIR (default ~/.cache/mlc), MLC_NUM_THREADS (default: all cores),
 MLC_TARGET (default "llvm"), MLC_DEBUG (verify IR between passes, keep sources, check
 every buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default).
 
-libgomp, which runs parallel loops, reads its own variables when it is loaded:
-:func:`openmp_environment` says what mlc sets there first.
-
 Tests that need another value for a while use :func:`override`
 (``with override(num_threads=1): ...``); it replaces the whole process's
 configuration until the ``with`` ends, so it is for tests, not for threads.
@@ -19,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-__all__ = ["Config", "config", "override", "openmp_environment"]
+__all__ = ["Config", "config", "override"]
 
 
 @dataclass(frozen=True)
@@ -67,19 +64,3 @@ def _from_environment() -> Config:
         target=env.get("MLC_TARGET", "llvm"),
         debug=env.get("MLC_DEBUG", "") not in ("", "0", "false"),
     )
-
-
-def openmp_environment() -> dict[str, str]:
-    """The variables to set for libgomp before loading it: ``OMP_WAIT_POLICY=PASSIVE``
-    unless the environment chooses a wait policy (OMP_WAIT_POLICY or GOMP_SPINCOUNT).
-
-    By default libgomp's threads spin about 300000 times (milliseconds) after a parallel
-    loop before they sleep. A thread spinning on its core keeps a team member that the
-    OS preempted (another process on a busy machine) off that core until the spin ends,
-    and the launch waits for it: on a loaded 2-core host a 1 ms loop took 8 ms on two
-    threads. Passive threads sleep at once, so the waiting thread frees its core.
-    """
-    env = os.environ
-    if "OMP_WAIT_POLICY" in env or "GOMP_SPINCOUNT" in env:
-        return {}
-    return {"OMP_WAIT_POLICY": "PASSIVE"}

@@ -306,28 +306,3 @@ def test_without_libgomp_parallel_loops_run_serially_and_warn_once(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mlc.build(mlc.IRModule({"g": func}), "llvm")  # said once per process
-
-
-
-_WAIT_POLICY = textwrap.dedent("""
-    from mlc.backends.llvm.symbols import register_symbols
-    register_symbols()  # loads libgomp, which prints its settings (OMP_DISPLAY_ENV)
-""")
-
-
-@pytest.mark.parametrize("given, spins", [({}, "0"), ({"OMP_WAIT_POLICY": "active"}, "30000000000"),
-                                          ({"GOMP_SPINCOUNT": "1000"}, "1000")])
-def test_libgomp_threads_sleep_after_a_loop_unless_the_environment_says_otherwise(given, spins):
-    """Spinning workers kept a preempted team member off their core for milliseconds per
-    launch on a busy machine: mlc loads libgomp with OMP_WAIT_POLICY=PASSIVE (no spinning;
-    libgomp's own default spins 300000 times), unless the environment sets a wait policy
-    itself."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    env.update(given, OMP_DISPLAY_ENV="VERBOSE")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", _WAIT_POLICY], env=env, capture_output=True,
-                         text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    counts = [line.split("=")[-1].strip() for line in out.stderr.splitlines() if "GOMP_SPINCOUNT" in line]
-    assert counts == [f"'{spins}'"], out.stderr

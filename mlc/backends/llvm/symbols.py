@@ -14,12 +14,10 @@ outside this list is a CompileError.
 from __future__ import annotations
 
 import ctypes
-import os
 from functools import lru_cache
 
 import llvmlite.binding as llvm
 
-from ...config import openmp_environment
 from ...runtime.callbacks import CALLBACK, CALLBACK_SYMBOL
 
 __all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
@@ -81,8 +79,6 @@ _SONAMES = {"m": "libm.so.6", "c": "libc.so.6", "gcc_s": "libgcc_s.so.1", "gomp"
 
 
 def _load_library(lib_name: str) -> ctypes.CDLL | None:
-    if lib_name == "gomp":  # libgomp reads its environment when it is loaded
-        os.environ.update(openmp_environment())
     try:
         return ctypes.CDLL(_SONAMES[lib_name])
     except (KeyError, OSError):
