@@ -12,6 +12,7 @@ both times (``x = wildcard(); is_op("add")(x, x)`` matches ``a + a`` only).
 """
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 
 from ..errors import IRError
@@ -29,7 +30,7 @@ def producers(graph: Graph) -> dict[int, Binding]:
     return {id(v): b for b in graph.bindings for v in b.outputs}
 
 
-class Pattern:
+class Pattern(abc.ABC):
     """What every pattern shares: alternatives (``|``) and predicates."""
 
     def __or__(self, other: Pattern) -> OrPattern:
@@ -56,8 +57,9 @@ class Pattern:
             return None
         return {p: v for p, v in memo.values()}
 
-    def _match(self, value, table, memo) -> bool:  # pragma: no cover - every subclass has one
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _match(self, value, table, memo) -> bool:
+        """Does ``value`` match (recording matched sub-patterns in ``memo``)?"""
 
 
 def _match(p: Pattern, value, table, memo) -> bool:
