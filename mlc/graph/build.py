@@ -1,7 +1,7 @@
 """Build a GraphModule: lower and plan each graph function, compile every PrimFunc once.
 
 ``mlc.build(mod, target)`` hands a :class:`GraphModule` here. Each graph
-function goes through the graph pipeline (:data:`LOWERING`: registry ops are
+function goes through the graph pipeline (:data:`~mlc.passes.graph.GRAPH_PIPELINE`: registry ops are
 fused and lowered to PrimFuncs beside the module's own, memory is planned;
 ``call_tir`` and ``call_dps_packed`` bindings stay as written); all PrimFuncs
 are then built in one ``mlc.build`` call, and each graph function becomes a
@@ -25,18 +25,12 @@ from ..backends import build as build_prims
 from ..backends.target import Target
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.graph import Graph
-from ..passes.graph import (common_subexpression_elimination, dead_code_elimination, fold_constants,
-                            fuse_ops, lower_to_tir, plan_memory, reshape_to_view, run_graph_passes)
+from ..passes.graph import run_graph_passes
 from ..runtime.graph_executor import GraphExecutor, graph_program
 from ..runtime.module import Module
 from .module import GraphModule
 
-__all__ = ["build", "GraphLibrary", "GraphFunction", "LOWERING", "lower_module"]
-
-#: The passes each graph function of a built module goes through, in order.
-LOWERING = (dead_code_elimination, common_subexpression_elimination, fold_constants,
-            dead_code_elimination, fuse_ops, reshape_to_view, lower_to_tir, plan_memory)
-
+__all__ = ["build", "GraphLibrary", "GraphFunction", "lower_module"]
 
 def program_name(function: str) -> str:
     """The name of graph function ``function``'s native program in the built module."""
@@ -48,7 +42,7 @@ def lower_module(mod: GraphModule) -> tuple[dict[str, Graph], object]:
     functions = mod.prim_funcs
     lowered = {}
     for name, graph in mod.graph_functions.items():
-        graph = run_graph_passes(replace(graph, module=functions), LOWERING)
+        graph = run_graph_passes(replace(graph, module=functions))  # GRAPH_PIPELINE
         functions = graph.module
         lowered[name] = graph
     return lowered, functions
