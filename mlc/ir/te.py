@@ -31,7 +31,7 @@ from .tir import Block, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, se
 
 __all__ = [
     "Tensor", "PlaceholderOp", "ComputeOp", "placeholder", "compute", "reduce_axis",
-    "comm_reducer", "sum", "max", "min", "create_prim_func", "if_then_else", "select",
+    "comm_reducer", "sum", "max", "min", "lowest", "highest", "create_prim_func", "if_then_else", "select",
     "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "abs", "pow",
     "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf", "floordiv",
     "floormod", "truncdiv", "truncmod", "const", "var", "all", "any", "unique_name", "KEEP_TAG",
@@ -247,21 +247,23 @@ def _reduce(name, fcombine, fidentity, expr, axis, where) -> Reduce:
     return Reduce(CommReducer(name, lhs, rhs, result, identity), expr, axes, cond, expr.dtype)
 
 
-def _lowest(dtype: str) -> PrimExpr:
+def lowest(dtype: str) -> PrimExpr:
+    """The identity of ``max``: -inf, the smallest integer, or False."""
     if dt.is_float(dtype):
         return const(-np.inf, dtype)
     return const(0 if dtype == "bool" else np.iinfo(dtype).min, dtype)
 
 
-def _highest(dtype: str) -> PrimExpr:
+def highest(dtype: str) -> PrimExpr:
+    """The identity of ``min``: +inf, the largest integer, or True."""
     if dt.is_float(dtype):
         return const(np.inf, dtype)
     return const(1 if dtype == "bool" else np.iinfo(dtype).max, dtype)
 
 
 _sum = comm_reducer(lambda x, y: x + y, lambda t: const(0, t), name="sum")
-_max = comm_reducer(lambda x, y: _e.max(x, y), _lowest, name="max")
-_min = comm_reducer(lambda x, y: _e.min(x, y), _highest, name="min")
+_max = comm_reducer(lambda x, y: _e.max(x, y), lowest, name="max")
+_min = comm_reducer(lambda x, y: _e.min(x, y), highest, name="min")
 
 
 def sum(expr, axis=None, where=None) -> Reduce:  # noqa: A001

@@ -238,18 +238,8 @@ def accumulate_dtype(dtype: str) -> str:
     return "float32" if dtype == "float16" else dtype
 
 
-def lowest(dtype: str) -> PrimExpr:
-    """The identity of ``max``: -inf, the smallest integer, or False."""
-    if dt.is_float(dtype):
-        return _e.const(-np.inf, dtype)
-    return _e.const(0 if dtype == "bool" else int(np.iinfo(dtype).min), dtype)
-
-
-def highest(dtype: str) -> PrimExpr:
-    """The identity of ``min``: +inf, the largest integer, or True."""
-    if dt.is_float(dtype):
-        return _e.const(np.inf, dtype)
-    return _e.const(1 if dtype == "bool" else int(np.iinfo(dtype).max), dtype)
+#: the identities of ``max`` and ``min`` (-inf / +inf, the integer extremes, False / True)
+lowest, highest = te.lowest, te.highest
 
 
 def zero(dtype: str) -> PrimExpr:
