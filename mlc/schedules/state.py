@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..errors import ScheduleError
+from ..ir.analysis import blocks_under
 from ..ir.expr import Var
 from ..ir.functor import Mutator, node_fields
 from ..ir.tir import BlockRealize, For, IfThenElse, PrimFunc, SeqStmt, Stmt
@@ -91,26 +92,6 @@ def parent_block(loc: Location) -> BlockRealize:
         if isinstance(node, BlockRealize):
             return node
     raise ScheduleError("node has no parent block")
-
-
-def blocks_under(stmt: Stmt) -> list[BlockRealize]:
-    """BlockRealizes under ``stmt`` that are not nested in another block, in order."""
-    out, stack = [], [stmt]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BlockRealize):
-            out.append(node)
-        elif isinstance(node, SeqStmt):
-            stack.extend(reversed(node.seq))
-        elif isinstance(node, For):
-            stack.append(node.body)
-        elif isinstance(node, IfThenElse):
-            if node.else_case is not None:
-                stack.append(node.else_case)
-            stack.append(node.then_case)
-        elif hasattr(node, "body") and isinstance(getattr(node, "body"), Stmt):
-            stack.append(node.body)
-    return out
 
 
 def child_blocks(node: Stmt) -> list[BlockRealize]:

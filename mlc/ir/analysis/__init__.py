@@ -12,11 +12,11 @@ iterations, and lane independence.
 
 They build on :mod:`mlc.ir.arith` and the IR below it, nothing above.
 """
-from .dependence import (ENUMERATION_LIMIT, Access, evaluate_index, iteration_conflict, loop_accesses,
-                         reduction_binding, stmt_children)
+from .dependence import (ENUMERATION_LIMIT, Access, blocks_under, evaluate_index, iteration_conflict,
+                         loop_accesses, reduction_binding, stmt_children)
 from .lanes import lane_stride, lanes_independent, reads_only_written_points, written_points
 
 __all__ = [
-    "Access", "ENUMERATION_LIMIT", "evaluate_index", "iteration_conflict", "lane_stride", "lanes_independent",
+    "Access", "ENUMERATION_LIMIT", "blocks_under", "evaluate_index", "iteration_conflict", "lane_stride", "lanes_independent",
     "loop_accesses", "reads_only_written_points", "reduction_binding", "stmt_children", "written_points",
 ]

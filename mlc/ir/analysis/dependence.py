@@ -48,6 +48,18 @@ def stmt_children(node: Stmt) -> list[Stmt]:
     return [body] if isinstance(body, Stmt) else []
 
 
+def blocks_under(stmt: Stmt) -> list[BlockRealize]:
+    """The BlockRealizes under ``stmt`` that no other block encloses, in program order."""
+    out, stack = [], [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BlockRealize):
+            out.append(node)
+        else:
+            stack.extend(reversed(stmt_children(node)))
+    return out
+
+
 def reduction_binding(loop: For) -> tuple[BlockRealize, IterVar] | None:
     """The first (block, iterator) under ``loop`` whose non-spatial iterator depends on it.
 

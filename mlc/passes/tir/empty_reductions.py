@@ -31,12 +31,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ...ir.analysis import blocks_under
 from ...ir.arith import Analyzer
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.structural import structural_equal
 from ...ir.te import access_regions
-from ...ir.tir import Block, BlockRealize, For, PrimFunc, Stmt
+from ...ir.tir import Block, BlockRealize, For, PrimFunc
 
 __all__ = ["expand_empty_reductions", "has_empty_reduce_domain"]
 
@@ -46,29 +47,6 @@ def has_empty_reduce_domain(block: Block) -> bool:
     return block.init is not None and any(
         iv.iter_type == "reduce" and isinstance(iv.dom.extent, IntImm) and iv.dom.extent.value == 0
         for iv in block.iter_vars)
-
-
-def _blocks_directly_under(stmt: Stmt) -> list[BlockRealize]:
-    """The BlockRealizes in ``stmt`` that no other block encloses."""
-    found, stack = [], [stmt]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BlockRealize):
-            found.append(node)
-            continue
-        for child in _children(node):
-            stack.append(child)
-    return found
-
-
-def _children(node) -> list:
-    out = []
-    for name in ("body", "then_case", "else_case"):
-        child = getattr(node, name, None)
-        if isinstance(child, Stmt):
-            out.append(child)
-    out.extend(getattr(node, "seq", ()))
-    return out
 
 
 def _uses(exprs, var: Var) -> bool:
@@ -92,7 +70,7 @@ class _Expand(Mutator):
         self.ranges: dict[Var, Range] = {}  # the enclosing loops, to simplify predicates
 
     def visit_For(self, node: For):
-        under = _blocks_directly_under(node.body)
+        under = blocks_under(node.body)
         if len(under) == 1 and has_empty_reduce_domain(under[0].block):
             realize = under[0]
             spatial = [v for v, iv in zip(realize.iter_values, realize.block.iter_vars)
