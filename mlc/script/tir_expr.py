@@ -19,7 +19,7 @@ from ..errors import MLCError, ParseError
 from ..ir import dtype as dt
 from ..ir.buffer import Buffer, BufferRegion
 from ..ir.expr import (MATH_OPS, Binary, BufferLoad, Call, Cast, IterVar, Not, PrimExpr, Range,
-                       Select, Var, call, cast, const, convert, make_binary)
+                       Select, call, cast, const, convert, make_binary)
 from ..ir.arith import difference
 from ._source import Scopes, Source, attr_path
 

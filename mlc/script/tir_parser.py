@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import ast
 
-from ..errors import MLCError, ParseError
 from ..ir import dtype as dt
 from ..ir.buffer import SCOPES, Buffer, BufferRegion
-from ..ir.expr import BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, convert
+from ..ir.expr import BufferLoad, IterVar, PrimExpr, Range, Var, const, convert
 from ..ir.arith import difference
 from ..ir.functor import pre_order_nodes
 from ..ir.te import access_regions

@@ -14,7 +14,6 @@ subnormals and the dtype's extremes.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 
 import numpy as np
 
