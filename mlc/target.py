@@ -36,7 +36,7 @@ from .config import config
 from .errors import MLCError
 
 __all__ = ["Target", "TargetKind", "register_target_kind", "unregister_target_kind", "target_kind",
-           "registered_target_kinds", "add_kind_source", "known_target_kinds", "host_caches",
+           "registered_target_kinds", "add_kind_source", "known_target_kinds", "load_kind", "host_caches",
            "DEFAULT_CACHES"]
 
 #: Data cache sizes in bytes (L1, L2, L3) of a CPU that is not this machine, by vector
@@ -151,6 +151,17 @@ def describe_known_kinds() -> str:
     items = [name if why is None else f"{name} (unavailable: {why})"
              for name, why in known_target_kinds().items()]
     return ", ".join(items) or "none"
+
+
+def load_kind(name: str) -> None:
+    """Register kind ``name`` from the source that knows it, if one does and it is not
+    registered yet (so that a backend registering a builtin kind meets its owner)."""
+    if name in _KINDS:
+        return
+    for source in _SOURCES:
+        if source.known().get(name, "unknown") is None:
+            source.load(name)
+            return
 
 
 def target_kind(name: str) -> TargetKind:

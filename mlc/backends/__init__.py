@@ -37,12 +37,19 @@ UNAVAILABLE: dict[str, str] = {
 class _Builtins:
     """The :class:`~mlc.target.KindSource` of mlc's own backends."""
 
+    def __init__(self):
+        self._loading: set[str] = set()
+
     def known(self) -> Mapping[str, str | None]:
         return {**UNAVAILABLE, **{kind: None for kind in BUILTIN_BACKENDS}}
 
     def load(self, kind: str) -> None:
-        if kind in BUILTIN_BACKENDS:
-            import_module(BUILTIN_BACKENDS[kind])  # the package registers its backend on import
+        if kind in BUILTIN_BACKENDS and kind not in self._loading:  # not again while it registers
+            self._loading.add(kind)
+            try:
+                import_module(BUILTIN_BACKENDS[kind])  # the package registers its backend on import
+            finally:
+                self._loading.discard(kind)
 
 
 add_kind_source(_Builtins())

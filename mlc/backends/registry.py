@@ -18,8 +18,8 @@ A backend never schedules by itself and never imports the driver. Adding one
 is a new package and one :func:`register_backend` call (mlc's own backends
 are listed in :mod:`mlc.backends` so that they register on first use).
 
->>> sorted(k for k in registered_backends() if k in ("llvm", "reference"))  # doctest: +SKIP
-['llvm', 'reference']
+>>> get_backend("llvm").name, get_backend("reference").schedule_rules(None)
+('llvm', None)
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import MLCError
-from ..target import (TargetKind, known_target_kinds, register_target_kind, registered_target_kinds,
+from ..target import (TargetKind, known_target_kinds, load_kind, register_target_kind, registered_target_kinds,
                       target_kind, unregister_target_kind)
 
 __all__ = ["Backend", "BuildOptions", "register_backend", "get_backend", "registered_backends",
@@ -102,6 +102,7 @@ def register_backend(backend: Backend, *, override: bool = False) -> Backend:
         raise MLCError(f"register_backend: {backend.name!r}.target_kinds must be a tuple of kind names "
                        f"like ('llvm',), got {kinds!r}")
     for kind in kinds:
+        load_kind(kind)  # a builtin kind registers its own backend first
         taken = _BACKENDS.get(kind)
         if taken is not None and taken is not backend and not override:
             raise MLCError(f"register_backend: target kind {kind!r} is already compiled by backend "

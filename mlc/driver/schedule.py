@@ -21,7 +21,10 @@ from ..schedules.default import apply_rules, is_unscheduled
 from ..schedules.trace import Trace
 from ..target import Target
 
-__all__ = ["Database", "schedule_stage"]
+__all__ = ["Database", "schedule_stage", "WORKLOAD_NAME"]
+
+#: The name a function has when a database is asked about it (see :class:`Database`).
+WORKLOAD_NAME = "main"
 
 
 @runtime_checkable
@@ -29,17 +32,18 @@ class Database(Protocol):
     """What ``mlc.build(..., database=db)`` asks of a tuning database.
 
     ``best_trace(func, target)`` is called once per function of the module that
-    nobody scheduled (no user schedule, still in te's canonical form), with that
-    PrimFunc exactly as the module holds it (attributes included) and the build's
+    nobody scheduled (no user schedule, and still in te's canonical form), with
+    that function as a one-function workload, whatever its name in the module:
+    the PrimFunc with its ``global_symbol`` attribute set to ``"main"``
+    (``IRModule({"main": f})["main"]`` is such a function), and the build's
     :class:`~mlc.target.Target`. It returns None (no record: the default rules
-    apply) or a :class:`~mlc.schedules.Trace`. The trace is replayed on
+    apply) or a :class:`~mlc.schedules.Trace`, which is replayed on
     ``Schedule(IRModule({key: func}))``: a module holding only that function,
-    under the name ``key`` its ``get_block(..., func_name=key)`` calls use, or,
-    when they name none (``func_name=None``), under the function's name in the
-    module being built. So a trace recorded on a one-function module, with any
-    name, replays on any structurally equal function. The replayed function
-    replaces the original under its own name, marked ``"mlc.scheduled"``
-    (``"trace"``); a trace that does not fit raises ScheduleError.
+    under the name ``key`` its ``get_block(..., func_name=key)`` calls use, or
+    ``"main"`` when they name none. So a trace recorded on a one-function module,
+    under any name, replays on any structurally equal function. The result
+    replaces the function under its own name, marked ``"mlc.scheduled"``
+    (``"trace"``); a trace that does not fit raises ScheduleError naming it.
     """
 
     def best_trace(self, func: PrimFunc, target: Target) -> Trace | None:
@@ -60,12 +64,12 @@ def schedule_stage(mod: IRModule, target: Target, rules=None, schedule=None, dat
         for name, func in mod.items():
             if not is_unscheduled(func):
                 continue
-            trace = database.best_trace(func, target)
+            trace = database.best_trace(func.with_attr("global_symbol", WORKLOAD_NAME), target)
             if trace is None:
                 continue
             if not isinstance(trace, Trace):
                 raise MLCError(f"build: database.best_trace returned {type(trace).__name__} for function "
                                f"{name!r}; expected an mlc.Trace or None")
-            funcs[name] = replay_trace(func, trace, name)
+            funcs[name] = replay_trace(func.with_attr("global_symbol", WORKLOAD_NAME), trace, name)
         mod = IRModule(funcs)
     return mod if rules is None else apply_rules(mod, target, rules).mod

@@ -57,12 +57,12 @@ def trace_func_name(trace: Trace) -> str | None:
 
 def replay_trace(func: PrimFunc, trace: Trace, name: str = "main") -> PrimFunc:
     """``func`` scheduled by replaying ``trace`` on ``Schedule(IRModule({key: func}))``, where
-    ``key`` is the function name the trace uses (:func:`trace_func_name`), else ``name``;
-    the result is marked ``"mlc.scheduled"``. A trace that does not fit ``func`` raises
-    ScheduleError naming ``name``."""
+    ``key`` is the function name the trace uses (:func:`trace_func_name`), else
+    ``func``'s ``global_symbol`` (or "main"); the result is marked ``"mlc.scheduled"``.
+    A trace that does not fit ``func`` raises ScheduleError naming ``name``."""
     if not isinstance(trace, Trace):
         raise MLCError(f"a schedule to replay must be an mlc.Trace, got {type(trace).__name__}")
-    key = trace_func_name(trace) or name
+    key = trace_func_name(trace) or func.attr("global_symbol", "main")
     sch = Schedule(IRModule({key: func}))
     try:
         trace.apply(sch)
