@@ -164,9 +164,10 @@ def load_kind(name: str) -> None:
             return
 
 
-def target_kind(name: str) -> TargetKind:
+def target_kind(name: str, what: str = "target kind") -> TargetKind:
     """The registered TargetKind ``name``, registering it from a source on first use;
-    an MLCError lists the known kinds, and why each unavailable one is, otherwise."""
+    an MLCError lists the known kinds, and why each unavailable one is, otherwise
+    (``what`` names ``name`` there: "target kind", or "target" for a target string)."""
     kind = _KINDS.get(name)
     if kind is not None:
         return kind
@@ -181,8 +182,8 @@ def target_kind(name: str) -> TargetKind:
                     return _KINDS[name]
                 reason = "its backend did not register it"
             break
-    head = (f"unknown target kind {name!r}" if reason == "unknown"
-            else f"target kind {name!r} is unavailable: {reason}")
+    head = (f"unknown {what} {name!r}" if reason == "unknown"
+            else f"{what} {name!r} is unavailable: {reason}")
     raise MLCError(f"{head}; the known target kinds are: {describe_known_kinds()}")
 
 
@@ -253,7 +254,7 @@ class Target:
         if not isinstance(spec, str) or not spec.split():
             raise MLCError(f"target must be a string like 'llvm' or 'reference', got {spec!r}")
         name, *opts = spec.split()
-        kind = target_kind(name)
+        kind = target_kind(name, "target")
         values = {}
         for opt in opts:
             key, _, value = opt.lstrip("-").partition("=")

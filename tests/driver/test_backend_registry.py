@@ -105,7 +105,7 @@ def test_unknown_target_lists_the_registered_kinds_and_why_cuda_is_unavailable(d
     with pytest.raises(mlc.MLCError) as err:
         mlc.build(doubling(), target="vulkan")
     message = str(err.value)
-    assert "unknown target kind 'vulkan'" in message
+    assert "unknown target 'vulkan'" in message
     for kind in ("dummy", "llvm", "reference"):
         assert kind in message
     assert "cuda (unavailable: no CUDA backend is registered" in message
