@@ -112,7 +112,8 @@ def build(mod, target="llvm", schedule=None, *, database=None, programs=None, ch
     if isinstance(mod, PrimFunc):
         mod = IRModule({mod.attr("global_symbol", "main"): mod})
     if not isinstance(mod, IRModule):
-        # mlc.graph loads on first use: importing it here keeps `import mlc` fast
+        # mlc.graph loads on first use (this keeps `import mlc` fast); its build compiles
+        # its PrimFuncs through this function
         from ..graph.module import GraphModule
         if isinstance(mod, GraphModule):
             if database is not None:

@@ -177,3 +177,33 @@ def test_import_mlc_loads_no_code_generator_until_a_target_names_one():
             "mlc.Target.from_str('llvm')\n"
             "assert loaded() == ['mlc.backends.llvm', 'llvmlite'], loaded()\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_target_kind_with_options_parses_and_validates_them():
+    from mlc.target import TargetKind, register_target_kind, unregister_target_kind
+
+    def validate(target):
+        if not target.arch.startswith("v"):
+            raise mlc.MLCError(f"arch must start with 'v', got {target.arch!r}")
+
+    kind = register_target_kind(TargetKind("versioned", options=("arch",), validate=validate,
+                                           properties={"vector_bits": lambda t: 64 * int(t.arch[1:])}))
+    backend = DummyBackend()
+    backend.target_kinds = ("versioned",)
+    try:
+        register_backend(backend)
+        target = mlc.Target.from_str("versioned -arch=v2")
+        assert (target.arch, target.vector_bits, str(target)) == ("v2", 128, "versioned -arch=v2")
+        assert mlc.Target.from_str(str(target)) == target
+        with pytest.raises(mlc.MLCError, match="arch must start with 'v'"):
+            mlc.Target.from_str("versioned -arch=w2")
+        with pytest.raises(mlc.MLCError, match="target kind 'versioned' takes -arch="):
+            mlc.Target.from_str("versioned -mcpu=v2")
+        with pytest.raises(mlc.MLCError, match="has no property 'caches'"):
+            target.caches
+        lib = mlc.build(doubling(name="f"), target)
+        assert lib.target == target and backend.log[-1] == "load"
+    finally:
+        unregister_backend("versioned")
+        unregister_target_kind("versioned")
+    assert kind.name == "versioned"

@@ -115,3 +115,9 @@ def test_a_database_must_answer_traces():
         mlc.build(module(), "reference", database=Wrong())
     with pytest.raises(mlc.MLCError, match="database must have a method best_trace"):
         mlc.build(module(), "reference", database=object())
+
+
+def test_a_graph_module_takes_no_database():
+    from tests.graph.helpers import emit_te_mlp
+    with pytest.raises(mlc.MLCError, match="database= applies to IRModules and PrimFuncs"):
+        mlc.build(emit_te_mlp(), "llvm", database=FakeDatabase())
