@@ -11,8 +11,8 @@ asks the registry for the backend of ``target.kind`` and then runs, in order:
    needs (lowering to loops, flattening, vectorization, ...), each a pure
    function ``PrimFunc -> PrimFunc``, run on every function of the module;
 3. ``backend.codegen(mod, target, options)``: an artefact (LLVM IR, source);
-4. ``backend.load(artifact, target, options)``: a runtime Module whose
-   functions take ``backend.array_types``.
+4. ``backend.load(artifact, mod, target, options)``: a runtime Module whose
+   functions take ``backend.array_types`` (``mod``: the module as scheduled).
 
 A backend never schedules by itself and never imports the driver. Adding one
 is a new package and one :func:`register_backend` call (mlc's own backends
@@ -74,10 +74,13 @@ class Backend(Protocol):
         None to compile functions as written."""
 
     def codegen(self, mod, target, options: BuildOptions) -> Any:
-        """Compile the lowered IRModule ``mod``; returns an artefact for :meth:`load`."""
+        """Compile ``mod``, the IRModule after :meth:`tir_passes`; returns an artefact for
+        :meth:`load` (LLVM IR, source text, ...)."""
 
-    def load(self, artifact, target, options: BuildOptions):
-        """A runtime Module running ``artifact``."""
+    def load(self, artifact, mod, target, options: BuildOptions):
+        """A runtime Module running ``artifact``; ``mod`` is the module as scheduled (before
+        the TIR passes), whose functions' parameters are what callers pass (the runtime
+        checks arrays against them: ``Function(name, mod[name], kernel)``)."""
 
 
 _BACKENDS: dict[str, Backend] = {}

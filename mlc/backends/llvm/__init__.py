@@ -20,7 +20,7 @@ Modules, by responsibility:
 * ``jit``        parse, optimise (new pass manager, O3), emit, load
 * ``module``     the TIR pass list, codegen_llvm, load_llvm and the runtime Module
 """
-from ...target import register_target_kind, registered_target_kinds
+from ...target import register_target_kind
 from ..registry import register_backend
 from .backend import LLVMBackend
 from .module import LLVM_TIR_PASSES, LLVMModule, codegen_llvm, compile_sources, load_llvm
@@ -29,7 +29,6 @@ from .target_kind import LLVM_KIND
 __all__ = ["LLVMBackend", "LLVM_TIR_PASSES", "LLVMModule", "codegen_llvm", "compile_sources", "load_llvm",
            "BACKEND"]
 
-if registered_target_kinds().get("llvm") is not LLVM_KIND:
-    register_target_kind(LLVM_KIND)
+register_target_kind(LLVM_KIND)  # before the backend: its targets take -mcpu= and -mattr=
 #: The registered llvm backend.
 BACKEND = register_backend(LLVMBackend())
