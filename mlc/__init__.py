@@ -4,25 +4,26 @@ Write tensor programs with :mod:`mlc.te`, schedule them, and build them for
 the host CPU (LLVM) or run them on the NumPy reference interpreter; or let
 ``@mlc.jit`` trace NumPy code into them.
 
-The IR, errors and ``build`` load with the package; the tracer, schedules,
+The IR, errors, ``Target`` and the backend registry load with the package; the
+driver (``build``), the tracer, schedules, the backends' code generators,
 ``mlc.numpy`` and ``mlc.nn`` load on first use (PEP 562), which keeps
 ``import mlc`` cheap.
 """
 from importlib import import_module as _import_module
 
-from . import ir
-from .backends import build
-from .backends.target import Target
+from . import backends, ir  # backends: the registry, which registers mlc's own targets on first use
 from .errors import (BoundsError, CompileError, DTypeError, IRError, MLCError, ParseError, ScheduleError,
                      ShapeError, TraceError)
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
+from .target import Target
 
 __version__ = "0.1.0"
 
 #: public name -> (module, attribute or None for the module itself), loaded on first use
 _LAZY = {
+    "build": ("mlc.driver", "build"), "driver": ("mlc.driver", None),
     "Schedule": ("mlc.schedules", "Schedule"), "Trace": ("mlc.schedules", "Trace"),
     "BlockRV": ("mlc.schedules", "BlockRV"), "LoopRV": ("mlc.schedules", "LoopRV"),
     "ExprRV": ("mlc.schedules", "ExprRV"), "TensorIntrin": ("mlc.schedules", "TensorIntrin"),

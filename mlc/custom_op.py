@@ -148,7 +148,7 @@ class CustomOp:
 
     def _reference(self, *arrays, **attrs):
         """Run the te body on the reference interpreter (built once per signature)."""
-        from .backends import build
+        from .driver import build
         from .ir.tir import IRModule
         types = tuple(TensorType(a.shape, a.dtype.name) for a in arrays)
         key = (types, tuple(sorted(attrs.items())))

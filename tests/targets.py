@@ -8,7 +8,7 @@ build for the host (``"llvm"``).
 """
 import pytest
 
-from mlc.backends.target import Target
+from mlc.target import Target
 from mlc.config import override
 
 #: An AVX2 CPU (256-bit vectors) and an AVX-512 one (512-bit vectors).

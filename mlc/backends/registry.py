@@ -1,33 +1,38 @@
 """The backend registry: how the compile driver finds what compiles a target.
 
 A backend is one package under ``mlc/backends/`` that registers one object
-following the :class:`Backend` protocol. The driver (``mlc.build``) asks the
-registry for the backend of ``target.kind`` and then runs, in this order:
+following the :class:`Backend` protocol (and, when its target strings take
+options, a :class:`~mlc.target.TargetKind`). The driver (:mod:`mlc.driver`)
+asks the registry for the backend of ``target.kind`` and then runs, in order:
 
-1. scheduling: the user's schedule, or ``backend.schedule_rules(target)``
-   applied to every function nobody scheduled;
+1. scheduling: the user's schedule, a tuning database's trace, or else
+   ``backend.schedule_rules(target)`` on every function nobody scheduled;
 2. ``backend.tir_passes(target, options)``: the TIR pass pipeline this backend
    needs (lowering to loops, flattening, vectorization, ...), each a pure
-   function ``PrimFunc -> PrimFunc``;
-3. ``backend.codegen(mod, target, options)``: an artefact (object code, source);
-4. ``backend.load(artifact, target, options)``: a runtime Module.
+   function ``PrimFunc -> PrimFunc``, run on every function of the module;
+3. ``backend.codegen(mod, target, options)``: an artefact (LLVM IR, source);
+4. ``backend.load(artifact, mod, target, options)``: a runtime Module whose
+   functions take ``backend.array_types`` (``mod``: the module as scheduled).
 
-Nothing else in mlc names a backend: adding one is a new package and one
-:func:`register_backend` call.
+A backend never schedules by itself and never imports the driver. Adding one
+is a new package and one :func:`register_backend` call (mlc's own backends
+are listed in :mod:`mlc.backends` so that they register on first use).
 
->>> sorted(k for k in registered_backends() if k in ("llvm", "reference"))  # doctest: +SKIP
-['llvm', 'reference']
+>>> get_backend("llvm").name, get_backend("reference").schedule_rules(None)
+('llvm', None)
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import MLCError
+from ..target import (TargetKind, known_target_kinds, load_kind, register_target_kind, registered_target_kinds,
+                      target_kind, unregister_target_kind)
 
 __all__ = ["Backend", "BuildOptions", "register_backend", "get_backend", "registered_backends",
-           "unregister_backend"]
+           "unregister_backend", "describe_targets"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,14 @@ class BuildOptions:
 
     ``check_bounds``: check every buffer access when the code runs (an index
     outside its buffer raises :class:`~mlc.errors.BoundsError`); ``fast_math``:
-    cheaper math functions within documented error bounds. A backend ignores
-    an option it has no use for.
+    cheaper math functions within documented error bounds; ``programs``: name ->
+    :class:`~mlc.backends.program.Program`, sequences of the module's functions
+    compiled into one native entry each (llvm only). A backend ignores an option
+    it has no use for.
     """
     check_bounds: bool = False
     fast_math: bool = False
+    programs: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
@@ -66,38 +74,56 @@ class Backend(Protocol):
         None to compile functions as written."""
 
     def codegen(self, mod, target, options: BuildOptions) -> Any:
-        """Compile the lowered IRModule ``mod``; returns an artefact for :meth:`load`."""
+        """Compile ``mod``, the IRModule after :meth:`tir_passes`; returns an artefact for
+        :meth:`load` (LLVM IR, source text, ...)."""
 
-    def load(self, artifact, target, options: BuildOptions):
-        """A runtime Module running ``artifact``."""
+    def load(self, artifact, mod, target, options: BuildOptions):
+        """A runtime Module running ``artifact``; ``mod`` is the module as scheduled (before
+        the TIR passes), whose functions' parameters are what callers pass (the runtime
+        checks arrays against them: ``Function(name, mod[name], kernel)``)."""
 
 
 _BACKENDS: dict[str, Backend] = {}
+_OWN_KINDS: dict[str, TargetKind] = {}  # kinds register_backend registered for a backend
 
 
 def register_backend(backend: Backend, *, override: bool = False) -> Backend:
     """Register ``backend`` for each of its ``target_kinds``; returns it.
 
-    A kind already taken is refused unless ``override=True``.
+    A kind already compiled by another backend is refused unless ``override=True``.
+    A kind nobody registered as a :class:`~mlc.target.TargetKind` becomes one that
+    takes no options (``Target("dummy")``); a backend whose targets take options
+    registers its TargetKind first (:func:`mlc.target.register_target_kind`).
     """
     if not isinstance(backend, Backend):
         missing = [m for m in ("name", "target_kinds", "array_types", "unavailable_reason", "tir_passes",
                                "schedule_rules", "codegen", "load") if not hasattr(backend, m)]
         raise MLCError(f"register_backend: {backend!r} is not a Backend; it lacks {', '.join(missing)} "
                        "(see mlc.backends.registry.Backend)")
-    for kind in backend.target_kinds:
+    kinds = backend.target_kinds
+    if isinstance(kinds, str) or not kinds or not all(isinstance(k, str) for k in kinds):
+        raise MLCError(f"register_backend: {backend.name!r}.target_kinds must be a tuple of kind names "
+                       f"like ('llvm',), got {kinds!r}")
+    for kind in kinds:
+        load_kind(kind)  # a builtin kind registers its own backend first
         taken = _BACKENDS.get(kind)
         if taken is not None and taken is not backend and not override:
             raise MLCError(f"register_backend: target kind {kind!r} is already compiled by backend "
                            f"{taken.name!r}; pass override=True to replace it")
-    for kind in backend.target_kinds:
+    for kind in kinds:
+        if kind not in registered_target_kinds():
+            _OWN_KINDS[kind] = register_target_kind(TargetKind(kind))
         _BACKENDS[kind] = backend
     return backend
 
 
 def unregister_backend(kind: str) -> None:
-    """Forget the backend of target kind ``kind`` (tests that register their own)."""
+    """Forget the backend of target kind ``kind`` (tests that register their own), and the
+    kind itself when :func:`register_backend` registered it."""
     _BACKENDS.pop(kind, None)
+    own = _OWN_KINDS.pop(kind, None)
+    if own is not None and registered_target_kinds().get(kind) is own:
+        unregister_target_kind(kind)
 
 
 def registered_backends() -> dict[str, Backend]:
@@ -106,16 +132,27 @@ def registered_backends() -> dict[str, Backend]:
 
 
 def get_backend(kind: str) -> Backend:
-    """The backend compiling target kind ``kind``; an MLCError lists the registered
-    kinds, and why each unusable one is unusable, when there is none or it cannot run."""
+    """The backend compiling target kind ``kind`` (mlc's own register on first use); an
+    MLCError lists the known kinds, and why each unusable one is unusable, when there
+    is none or it cannot run here."""
+    if kind not in _BACKENDS:
+        target_kind(kind)  # registers a builtin kind and its backend; lists the known kinds if none
     backend = _BACKENDS.get(kind)
-    reason = None if backend is None else backend.unavailable_reason()
-    if backend is not None and reason is None:
+    reason = ("no backend compiles it (register one with mlc.backends.registry.register_backend)"
+              if backend is None else backend.unavailable_reason())
+    if reason is None:
         return backend
-    listing = []
-    for k, b in sorted(_BACKENDS.items()):
-        why = b.unavailable_reason()
-        listing.append(f"{k} ({'available' if why is None else 'unavailable: ' + why})")
-    head = (f"target {kind!r} is not registered" if backend is None
-            else f"target {kind!r} is unavailable: {reason}")
-    raise MLCError(f"{head}; registered targets: {', '.join(listing) or 'none'}")
+    raise MLCError(f"target {kind!r} is unavailable: {reason}; the known target kinds are: "
+                   f"{describe_targets()}")
+
+
+def describe_targets() -> str:
+    """Every known target kind, each unusable one with why: ``llvm, reference, cuda
+    (unavailable: ...)`` (for error messages)."""
+    items = []
+    for kind, why in known_target_kinds().items():
+        backend = _BACKENDS.get(kind)
+        if why is None and kind in registered_target_kinds():
+            why = ("no backend compiles it" if backend is None else backend.unavailable_reason())
+        items.append(kind if why is None else f"{kind} (unavailable: {why})")
+    return ", ".join(items) or "none"

@@ -21,8 +21,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..backends import build as build_prims
-from ..backends.target import Target
+from ..driver import build as build_prims
+from ..target import Target
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.graph import Graph
 from ..passes.graph import run_graph_passes

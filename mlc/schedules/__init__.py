@@ -1,5 +1,5 @@
 """Schedules: TensorIR primitives, their trace, default rules per target, and (later) tuning."""
-from .apply import apply_schedule, as_written
+from .apply import apply_user_schedule, as_written, replay_trace
 from .base import BlockRV, ExprRV, LoopRV
 from .default import default_schedule
 from .index_map import IndexMap
@@ -8,4 +8,4 @@ from .tensor_intrin import TensorIntrin
 from .trace import Instruction, Trace
 
 __all__ = ["Schedule", "BlockRV", "LoopRV", "ExprRV", "Trace", "Instruction", "TensorIntrin",
-           "IndexMap", "apply_schedule", "as_written", "default_schedule"]
+           "IndexMap", "apply_user_schedule", "replay_trace", "as_written", "default_schedule"]

@@ -1,21 +1,19 @@
-"""Scheduling a module for ``mlc.build``: the user's schedule, or the default rules.
+"""Applying a schedule someone wrote: a function ``f(sch)``, or a recorded Trace.
 
-``schedule`` is any callable ``f(sch)`` that edits ``mlc.Schedule(mod)``
-(returning None, or a Schedule/IRModule to use instead), or a
-:class:`~mlc.schedules.Trace` to replay. Every function of the result is
-marked ``"mlc.scheduled"``: the user took charge of the module. With no
-schedule the target's default rules (:mod:`.default`) schedule the functions
-no one has.
+The driver's scheduling stage (:func:`mlc.driver.schedule_stage`) decides what
+schedules each function (the user's schedule, a tuning database's trace, or the
+target's default rules); the helpers here apply the first two to IR and know
+nothing of targets or backends.
 """
 from __future__ import annotations
 
-from ..errors import MLCError
-from ..ir.tir import IRModule
-from .default import SCHEDULED_ATTR, default_schedule
+from ..errors import MLCError, ScheduleError
+from ..ir.tir import IRModule, PrimFunc
+from .default import SCHEDULED_ATTR
 from .schedule import Schedule
 from .trace import Trace
 
-__all__ = ["apply_schedule", "as_written"]
+__all__ = ["as_written", "apply_user_schedule", "replay_trace", "trace_func_name"]
 
 
 def as_written(sch: Schedule) -> None:
@@ -23,10 +21,11 @@ def as_written(sch: Schedule) -> None:
     compiles every function exactly as written, without the default rules."""
 
 
-def apply_schedule(mod: IRModule, target, schedule=None) -> IRModule:
-    """``mod`` scheduled for ``target`` by ``schedule`` (None: the default rules)."""
-    if schedule is None:
-        return default_schedule(mod, target).mod
+def apply_user_schedule(mod: IRModule, schedule) -> IRModule:
+    """``mod`` edited by ``schedule``: a function ``f(sch)`` editing ``Schedule(mod)``
+    (returning None, or a Schedule/IRModule to use instead), or a :class:`Trace` to
+    replay. Every function of the result is marked ``"mlc.scheduled"``: the user took
+    charge of the module."""
     sch = Schedule(mod)
     if isinstance(schedule, Trace):
         schedule.apply(sch)
@@ -45,3 +44,28 @@ def apply_schedule(mod: IRModule, target, schedule=None) -> IRModule:
                        f"Schedule or IRModule); {getattr(schedule, '__name__', schedule)!r} returned "
                        f"{type(result).__name__}")
     return IRModule({name: func.with_attr(SCHEDULED_ATTR, "user") for name, func in out.items()})
+
+
+def trace_func_name(trace: Trace) -> str | None:
+    """The one function name ``trace`` addresses (the ``func_name`` of its ``get_block``
+    calls), or None when it names none; a trace naming two functions is an MLCError."""
+    names = {inst.inputs.get("func_name") for inst in trace if inst.kind == "get_block"} - {None}
+    if len(names) > 1:
+        raise MLCError(f"a trace replayed on one function names several: {sorted(names)}")
+    return names.pop() if names else None
+
+
+def replay_trace(func: PrimFunc, trace: Trace, name: str = "main") -> PrimFunc:
+    """``func`` scheduled by replaying ``trace`` on ``Schedule(IRModule({key: func}))``, where
+    ``key`` is the function name the trace uses (:func:`trace_func_name`), else
+    ``func``'s ``global_symbol`` (or "main"); the result is marked ``"mlc.scheduled"``.
+    A trace that does not fit ``func`` raises ScheduleError naming ``name``."""
+    if not isinstance(trace, Trace):
+        raise MLCError(f"a schedule to replay must be an mlc.Trace, got {type(trace).__name__}")
+    key = trace_func_name(trace) or func.attr("global_symbol", "main")
+    sch = Schedule(IRModule({key: func}))
+    try:
+        trace.apply(sch)
+    except ScheduleError as err:
+        raise ScheduleError(f"replaying a recorded trace on function {name!r} failed: {err}") from None
+    return sch.mod[key].with_attr(SCHEDULED_ATTR, "trace")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backends import build as mlc_build
+from ..driver import build as mlc_build
 from ..errors import MLCError
 from ..graph.build import GraphLibrary
 from ..graph.module import GraphModule

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backends.target import Target
+from ..target import Target
 from ..config import config
 from ..custom_op import CustomOp
 from ..errors import MLCError

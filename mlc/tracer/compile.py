@@ -72,8 +72,8 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     target's default rules when it is None), with the whole graph as one native
     program; wrap them in an executor. The graph's last ``len(checks)`` outputs are
     the traced ints the :class:`RangeCheck` s verify after each run."""
-    from ..backends import build
-    from ..backends.target import Target
+    from ..driver import build
+    from ..target import Target
     from ..runtime.graph_executor import LEAF_LIST, PROGRAM, GraphExecutor, graph_program
     from ..runtime.module import Module
     target = Target.from_str(target)

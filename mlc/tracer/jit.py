@@ -13,12 +13,15 @@ array([2., 2., 2.], dtype=float32)
 A call whose array shapes, dtypes, Python scalar kinds, pytree structure or
 static arguments differ from every earlier call traces and compiles again.
 Inside another trace a jitted function is simply inlined.
+
+The stages are there to look at, as in JAX: ``f.trace(x)`` (the graph),
+``.lower()`` (the fused kernels' IRModule), ``.compile()`` (the callable, and
+its generated code); see :mod:`.stages`. A call compiles through them.
 """
 from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,41 +29,13 @@ from ..errors import DTypeError, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from .arguments import ArgumentSpec, WideInt, leaf_signature
-from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph
+from .compile import RangeCheck
 from .operands import as_tracer
 from .pytree import flatten, unflatten
+from .stages import Compiled, Lowered, Traced, _Origin
 from .trace import TraceContext, is_tracing
 
-__all__ = ["jit", "JitFunction", "Lowered"]
-
-
-@dataclass(frozen=True)
-class Lowered:
-    """What a jitted function compiles to for one signature (``f.lower(*args)``).
-
-    ``traced`` is the graph as traced; ``graph`` the graph after the pipeline
-    (one ``call_tir`` per fused kernel, memory planned); ``mod`` the IRModule
-    of fused PrimFuncs that ``mlc.build`` compiles, before scheduling;
-    :meth:`scheduled` is that module as the build schedules it.
-    """
-    traced: Graph
-    graph: Graph
-    mod: object
-    target: object = None
-    schedule: object = None
-
-    def scheduled(self):
-        """``mod`` after the jit's schedule (or the target's default rules)."""
-        from ..backends.target import Target
-        from ..schedules.apply import apply_schedule
-        return apply_schedule(self.mod, Target.from_str(self.target), self.schedule)
-
-    def as_text(self) -> str:
-        """The graph (Relax-like) followed by the kernels (TVMScript-like)."""
-        return self.graph.script() + "\n\n" + self.mod.script()
-
-    def __str__(self) -> str:
-        return self.as_text()
+__all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
 
 
 class JitFunction:
@@ -79,7 +54,7 @@ class JitFunction:
         if not isinstance(fast_math, bool):
             raise TraceError(f"mlc.jit: fast_math must be True or False, got {fast_math!r}")
         self._fast_math = fast_math  # each JitFunction caches its own builds: part of its key
-        self._cache: dict = {}   # signature key -> CompiledFunction
+        self._cache: dict = {}   # signature key -> Compiled
         self._runs: dict = {}    # signature key or fast key -> the compiled function's run
         self._lock = threading.RLock()
         #: How many times the function was traced (once per new signature).
@@ -110,7 +85,7 @@ class JitFunction:
             with self._lock:
                 compiled = self._cache.get(key)
                 if compiled is None:
-                    compiled = self._cache[key] = self._compile(call)
+                    compiled = self._cache[key] = self._compile(key, call)
                     self._runs[key] = compiled.run
         if self._fast and not kwargs and all(a is b for a, b in zip(args, leaves)):
             fast = _fast_key(args)  # this call's arrays pass through unconverted
@@ -155,22 +130,33 @@ class JitFunction:
         graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
         return graph, out_tree, checks
 
-    def _compile(self, call) -> CompiledFunction:
+    def _compile(self, key, call) -> Compiled:
+        """The one compile path: trace, lower, compile (``f.trace(...).lower().compile()``)."""
+        return self._stage(key, call).lower().compile()
+
+    def _stage(self, key, call) -> Traced:
         traced, out_tree, checks = self._trace(call)
-        graph = lower_graph(traced)
-        return build_lowered(graph, out_tree, self._target, self._schedule, checks, self._fast_math)
+        origin = _Origin(self, key, out_tree, checks, self._fast_math)
+        return Traced(traced, self._target, self._schedule, origin)
 
     # ---------------------------------------------------------------- inspect
+
+    def trace(self, *args, **kwargs) -> Traced:
+        """Trace for these arguments: ``.graph`` is the graph as traced; ``.lower()`` goes on.
+
+        ``f.trace(x).lower().compile()`` is what ``f(x)`` does on its first call with
+        this signature (without caching it).
+        """
+        key, _, call = self._signature(args, kwargs)
+        return self._stage(key, call)
 
     def lower(self, *args, **kwargs) -> Lowered:
         """Trace and run the graph passes for these arguments, without building.
 
-        ``print(f.lower(x).as_text())`` shows the fused graph and its kernels.
+        ``print(f.lower(x).as_text())`` shows the fused graph and its kernels;
+        ``.compile()`` builds them.
         """
-        _, _, call = self._signature(args, kwargs)
-        traced, _, _ = self._trace(call)
-        graph = lower_graph(traced)
-        return Lowered(traced, graph, graph.module, self._target, self._schedule)
+        return self.trace(*args, **kwargs).lower()
 
     def clear_cache(self) -> None:
         """Forget every compiled signature."""

@@ -16,7 +16,7 @@ import mlc
 from mlc import te
 from mlc.backends.llvm import compile_sources
 from mlc.backends.llvm.vecmath import FAST_BOUNDS
-from mlc.backends.target import Target
+from mlc.target import Target
 from tests.backends.test_vector_math import MAX_ULPS, reference, ulp_errors
 from tests.targets import each_pinned_target
 

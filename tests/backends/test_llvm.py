@@ -191,7 +191,7 @@ def test_division_by_a_positive_constant_matches_numpy(dtype, data):
 
 def test_division_by_a_power_of_two_constant_is_a_shift():
     func = elementwise((16,), ["int32"], lambda a: a // 8 + a % 8)
-    ll = generate_ir({"f": lower(func)}, mlc.backends.Target.from_str("llvm"))
+    ll = generate_ir({"f": lower(func)}, mlc.Target.from_str("llvm"))
     assert "sdiv" not in ll and "srem" not in ll and "select" not in ll and "ashr" in ll
 
 
@@ -579,7 +579,7 @@ def test_arguments_are_checked_before_the_kernel_runs():
 
 
 def test_target_uses_the_host_cpu():
-    from mlc.backends.target import host_cpu
+    from mlc.backends.llvm_cpus import host_cpu
     lib = build({"f": elementwise((4,), ["float32"], lambda x: x + 1)})
     assert (lib.target.cpu, lib.target.features) == host_cpu()
     with warnings.catch_warnings():
@@ -589,7 +589,7 @@ def test_target_uses_the_host_cpu():
 
 def test_target_with_features_the_host_lacks_is_refused(monkeypatch):
     from mlc.backends.llvm import module
-    from mlc.backends.target import host_cpu
+    from mlc.backends.llvm_cpus import host_cpu
     cpu, features = host_cpu()
     flags = features.split(",")
     lacking = next((f[1:] for f in flags if f.startswith("-")), None)

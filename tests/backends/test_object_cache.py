@@ -17,7 +17,7 @@ import mlc
 from mlc import te
 from mlc.backends.llvm import elf, jit, object_cache
 from mlc.backends.llvm.module import generate_ir
-from mlc.backends.target import Target
+from mlc.target import Target
 from mlc.config import override
 from mlc.errors import CompileError
 from mlc.passes.tir import lower

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from mlc.backends.llvm import compile_sources
-from mlc.backends.target import DEFAULT_CACHES, Target, host_caches
+from mlc.target import DEFAULT_CACHES, Target, host_caches
 from mlc.schedules import default_schedule
 from mlc.schedules.default import CpuInfo
 from mlc.schedules.default.matmul import _row_tile
@@ -74,7 +74,7 @@ def test_register_file_and_caches_come_from_the_target_not_the_host():
 
 
 def test_host_caches_are_read_from_sysfs(tmp_path, monkeypatch):
-    from mlc.backends import target as target_module
+    from mlc import target as target_module
     for index, (level, kind, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "32K"),
                                                   (2, "Unified", "1024K"), (3, "Unified", "32768K")]):
         folder = tmp_path / f"index{index}"

@@ -1,7 +1,13 @@
 """The llvm backend: lowered TensorIR -> llvmlite IR -> LLVM O3 -> MCJIT for the host CPU.
 
+Importing this package registers the ``llvm`` target kind (:mod:`.target_kind`)
+and the backend (:mod:`.backend`); :mod:`mlc.backends` imports it the first
+time a target names ``llvm``.
+
 Modules, by responsibility:
 
+* ``target_kind`` the ``llvm`` target kind: -mcpu/-mattr, checked against LLVM
+* ``backend``    the Backend object the driver calls
 * ``types``      dtype -> LLVM types and constants
 * ``arith``      binary ops and casts with NumPy semantics (no traps, no poison)
 * ``intrinsics`` math calls: LLVM intrinsics and registered libm functions
@@ -12,8 +18,17 @@ Modules, by responsibility:
 * ``codegen``    one lowered PrimFunc -> one LLVM function
 * ``symbols``    the external symbols kernels may use, registered explicitly
 * ``jit``        parse, optimise (new pass manager, O3), emit, load
-* ``module``     build_llvm and the runtime Module it returns
+* ``module``     the TIR pass list, codegen_llvm, load_llvm and the runtime Module
 """
-from .module import LLVMModule, build_llvm, compile_sources
+from ...target import register_target_kind
+from ..registry import register_backend
+from .backend import LLVMBackend
+from .module import LLVM_TIR_PASSES, LLVMModule, codegen_llvm, compile_sources, load_llvm
+from .target_kind import LLVM_KIND
 
-__all__ = ["build_llvm", "compile_sources", "LLVMModule"]
+__all__ = ["LLVMBackend", "LLVM_TIR_PASSES", "LLVMModule", "codegen_llvm", "compile_sources", "load_llvm",
+           "BACKEND"]
+
+register_target_kind(LLVM_KIND)  # before the backend: its targets take -mcpu= and -mattr=
+#: The registered llvm backend.
+BACKEND = register_backend(LLVMBackend())

@@ -25,7 +25,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ...errors import CompileError
 from ..llvm_output import llvm_output
-from ..target import Target
+from ...target import Target
 from . import object_cache
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols

@@ -1,8 +1,9 @@
-"""build_llvm: IRModule -> one LLVM module -> one MCJIT engine -> runtime Module.
+"""The llvm backend's stages: lowered IRModule -> one LLVM module -> one MCJIT engine -> Module.
 
-Every function of the IRModule is lowered, generated into a single LLVM
-module, optimised and loaded together, so a build costs one LLVM pipeline
-however many functions it holds. Each function is then called through a
+:data:`LLVM_TIR_PASSES` is the TIR pipeline the driver runs before codegen;
+:func:`codegen_llvm` generates every function into a single LLVM module and
+:func:`load_llvm` optimises and loads them together, so a build costs one LLVM
+pipeline however many functions it holds. Each function is then called through a
 precomputed ctypes prototype with the arrays' data pointers.
 
 :func:`compile_sources` runs the same steps up to the optimised IR and the
@@ -12,19 +13,21 @@ assembly and loads nothing: it describes the code for any CPU LLVM knows
 from __future__ import annotations
 
 import ctypes
+from dataclasses import dataclass
 
 from llvmlite import ir
 
 from ...config import config
-from ...errors import CompileError, MLCError
+from ...errors import CompileError, IRError, MLCError
 from ...ir.tir import IRModule, PrimFunc
-from ...passes.tir import lower
+from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...runtime.callbacks import CALLBACK_SYMBOL
 from ...runtime.module import Function, Module
 from ...runtime.pointers import data_pointer
 from ..program import Program
 from ..llvm_cpus import vector_bits
-from ..target import Target, host_cpu
+from ...target import Target
+from ..llvm_cpus import host_cpu
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from .codegen import emit_function
 from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_layout
@@ -32,7 +35,22 @@ from .parallel import set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, RUNTIME_SYMBOLS
 from .types import PTR
 
-__all__ = ["build_llvm", "compile_sources", "LLVMModule", "generate_ir", "symbol_names", "program_symbol"]
+__all__ = ["LLVM_TIR_PASSES", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
+           "LLVMSource", "generate_ir", "symbol_names", "program_symbol"]
+
+def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
+    """``func`` unchanged; with ``MLC_DEBUG``, first checked to hold only loops and flat
+    buffers (:func:`~mlc.passes.tir.verify_lowered`), what the codegen accepts."""
+    if config().debug:
+        try:
+            verify_lowered(func)
+        except IRError as err:
+            raise IRError(f"invalid IR after lowering: {err}") from None
+    return func
+
+
+#: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm` takes.
+LLVM_TIR_PASSES = (*LOWER_PIPELINE, verify_lowered_when_debugging)
 
 _RESERVED = frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names) | {PARALLEL_STATE_SYMBOL}
 
@@ -100,57 +118,73 @@ def _emit_program(module: ir.Module, symbol: str, program: Program, kernels: dic
     builder.ret_void()
 
 
-def build_llvm(mod: IRModule, target: Target, programs: dict[str, Program] | None = None, *,
-               check_bounds: bool = False, fast_math: bool = False) -> Module:
-    """Compile every PrimFunc of ``mod`` for the host CPU described by ``target``, and
-    each of ``programs`` into one native entry (``lib.program(name)``).
+@dataclass(frozen=True)
+class LLVMSource:
+    """What the llvm codegen hands to :func:`load_llvm`: the LLVM IR text of every
+    function and program entry, each function's symbol, the programs, and (for a
+    bounds-checked build) the table of checked access sites."""
+    ir_text: str
+    symbols: dict[str, str]
+    programs: dict[str, Program]
+    sites: SiteTable | None = None
 
-    ``check_bounds``: every buffer access is checked when it runs, and a call whose
-    index leaves its buffer raises BoundsError (:mod:`.bounds`); such a module has
-    no program entries and no unchecked C entries (``Function.native`` is None).
-    ``fast_math``: see :func:`mlc.build`."""
-    _check_runnable(target)
-    programs = dict(programs or {})
+
+def codegen_llvm(lowered: IRModule, target: Target, programs: dict[str, Program] | None = None, *,
+                 check_bounds: bool = False, fast_math: bool = False) -> LLVMSource:
+    """LLVM IR of every function of ``lowered`` (already through the TIR pipeline,
+    :data:`LLVM_TIR_PASSES`) and one native entry per program.
+
+    ``check_bounds``: every buffer access is checked when it runs (:mod:`.bounds`); such a
+    build has no program entries (they would pass no bounds record). ``fast_math``: see
+    :func:`mlc.build`."""
+    programs = {} if check_bounds else dict(programs or {})
+    for program in programs.values():
+        program.check(dict(lowered.items()))
     sites = SiteTable() if check_bounds else None
-    if check_bounds:
-        programs = {}  # their entries pass no bounds record: the functions are called one by one
-    ir_text, symbols = _generate(mod, target, programs, sites, fast_math)
-    compiled = compile_ir(ir_text, target, [*symbols.values(), *map(program_symbol, programs)])
+    symbols = symbol_names(lowered)
+    try:
+        ir_text = generate_ir(dict(lowered.items()), target, symbols, programs, sites, fast_math)
+    except MLCError:
+        raise
+    except Exception as err:  # an llvmlite builder error is a bug here, not the user's
+        raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
+    return LLVMSource(ir_text, symbols, programs, sites)
+
+
+def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
+    """Optimise, emit and load ``source`` for this machine: a runtime Module calling each
+    function of ``mod`` (the module as scheduled, whose parameters callers pass) and each
+    program (``lib.program(name)``). A bounds-checked build has no unchecked C entries
+    (``Function.native`` is None)."""
+    _check_runnable(target)
+    symbols, programs = source.symbols, source.programs
+    compiled = compile_ir(source.ir_text, target, [*symbols.values(), *map(program_symbol, programs)])
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
-    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params), sites))
+    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params),
+                                                          source.sites))
                  for name, func in mod.items()}
     entries = {name: _entry(compiled, program_symbol(name), program.nparams)
                for name, program in programs.items()}
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
-        sources["ll-unoptimized"] = ir_text
+        sources["ll-unoptimized"] = source.ir_text
     return LLVMModule(target, functions, sources, keepalive=compiled, programs=entries)
+
+
+def lower_for_llvm(mod: IRModule) -> IRModule:
+    """``mod`` through :data:`LLVM_TIR_PASSES` (what the driver's TIR stage does for llvm)."""
+    return IRModule({name: run_passes(func, LLVM_TIR_PASSES) for name, func in mod.items()})
 
 
 def compile_sources(mod: IRModule, target: Target, programs: dict[str, Program] | None = None, *,
                     fast_math: bool = False) -> dict[str, str]:
-    """The code :func:`build_llvm` would generate for ``mod`` (already scheduled), without
-    loading or running it: ``{"ll-unoptimized", "ll", "asm"}``. ``target`` may be any CPU
-    LLVM knows, this machine's or not (golden IR and assembly tests pin theirs)."""
-    ir_text, _ = _generate(mod, target, dict(programs or {}), None, fast_math)
+    """The code ``mlc.build`` would generate for ``mod`` (already scheduled; lowered here by
+    the llvm TIR pipeline), without loading or running it: ``{"ll-unoptimized", "ll", "asm"}``.
+    ``target`` may be any CPU LLVM knows, this machine's or not (golden IR and assembly
+    tests pin theirs)."""
+    ir_text = codegen_llvm(lower_for_llvm(mod), target, programs, fast_math=fast_math).ir_text
     optimized = optimise(ir_text, target)
     return {"ll-unoptimized": ir_text, "ll": optimized, "asm": emit_assembly(optimized, target)}
-
-
-def _generate(mod: IRModule, target: Target, programs: dict[str, Program],
-              sites: SiteTable | None, fast_math: bool = False) -> tuple[str, dict[str, str]]:
-    """(LLVM IR text, function name -> symbol) of every function of ``mod`` and of ``programs``
-    (with ``sites``, every buffer access is checked at run time: see :mod:`.bounds`)."""
-    for program in programs.values():
-        program.check(dict(mod.items()))
-    lowered = {name: lower(func) for name, func in mod.items()}
-    symbols = symbol_names(lowered)
-    try:
-        return generate_ir(lowered, target, symbols, programs, sites, fast_math), symbols
-    except MLCError:
-        raise
-    except Exception as err:  # an llvmlite builder error is a bug here, not the user's
-        raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
 
 
 def _check_runnable(target: Target) -> None:

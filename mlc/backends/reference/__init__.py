@@ -1,8 +1,9 @@
 """The NumPy reference interpreter of PrimFuncs: the oracle every backend is tested against.
 
 ``run(func, arrays)`` executes a PrimFunc in place (destination passing);
-``build_reference(mod, target)`` wraps each function of a module as a runtime
-function, which ``mlc.build(mod, "reference")`` returns.
+importing this package registers the ``reference`` backend (:mod:`.backend`),
+which ``mlc.build(mod, "reference")`` uses: each function of the module runs
+on the interpreter, as written.
 
 >>> import numpy as np
 >>> from mlc import te
@@ -18,11 +19,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ...ir.tir import IRModule, PrimFunc
-from ...runtime.module import Function, Module
+from ...ir.tir import PrimFunc
+from ..registry import register_backend
+from .backend import ReferenceBackend, ReferenceModule
 from .interpreter import LANE_LIMIT, Program
 
-__all__ = ["run", "build_reference", "Program", "LANE_LIMIT"]
+__all__ = ["run", "Program", "LANE_LIMIT", "ReferenceBackend", "ReferenceModule", "BACKEND"]
 
 
 def run(func: PrimFunc, args: Sequence[np.ndarray]) -> None:
@@ -30,9 +32,5 @@ def run(func: PrimFunc, args: Sequence[np.ndarray]) -> None:
     Program(func).run(args)
 
 
-def build_reference(mod: IRModule, target) -> Module:
-    """A runtime Module whose functions run on the reference interpreter."""
-    functions = {}
-    for name, func in mod.items():
-        functions[name] = Function(name, func, Program(func, name=name).run)
-    return Module(target, functions, sources={})
+#: The registered reference backend.
+BACKEND = register_backend(ReferenceBackend())

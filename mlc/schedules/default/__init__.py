@@ -1,9 +1,11 @@
 """Default schedules: what ``mlc.build`` applies to every function nobody scheduled.
 
-Rules depend on the target: ``llvm`` gets the CPU rules of :mod:`.cpu`
-(inline, register-tiled matmul, vectorize, parallelize); ``reference``, the
-NumPy interpreter that serves as ground truth, runs functions as written.
-A function is scheduled only when it is still in te's canonical form
+The rules of a target come from its backend (``Backend.schedule_rules``); the
+driver applies them with :func:`apply_rules`. The CPU rules live here
+(:mod:`.cpu`: inline, register-tiled matmul, vectorize, parallelize;
+:func:`cpu_rules`), and :func:`default_schedule` applies them (the llvm backend
+registers them; the reference interpreter runs functions as written). A
+function is scheduled only when it is still in te's canonical form
 (:func:`is_unscheduled`); the result carries the ``"mlc.scheduled"``
 attribute, so it is never scheduled twice.
 
@@ -17,33 +19,43 @@ attribute, so it is never scheduled twice.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...ir.tir import IRModule
+from ...target import Target
 from ..schedule import Schedule
 from .canonical import SCHEDULED_ATTR, is_unscheduled
 from .cpu import BLOCK_RULES, FUNCTION_RULES, schedule_cpu
 from .steps import CpuInfo
 
-__all__ = ["default_schedule", "is_unscheduled", "SCHEDULED_ATTR", "SCHEDULERS", "CpuInfo",
-           "FUNCTION_RULES", "BLOCK_RULES"]
+__all__ = ["default_schedule", "apply_rules", "cpu_rules", "is_unscheduled", "SCHEDULED_ATTR", "CpuInfo",
+           "FUNCTION_RULES", "BLOCK_RULES", "Rules"]
+
+#: ``f(sch, func_name, target)``: schedule one function of ``sch`` in place.
+Rules = Callable[[Schedule, str, Target], None]
 
 
-def _cpu(sch: Schedule, func_name: str, target) -> None:
+def cpu_rules(sch: Schedule, func_name: str, target: Target) -> None:
+    """The CPU rules (:func:`.cpu.schedule_cpu`) for ``target``'s vector width, registers,
+    caches and the configured threads."""
     schedule_cpu(sch, func_name, CpuInfo.from_target(target))
 
 
-#: Target kind -> ``f(sch, func_name, target)`` scheduling one function in place.
-SCHEDULERS = {"llvm": _cpu}
+def apply_rules(mod: IRModule, target, rules: Rules | None) -> Schedule:
+    """A Schedule of ``mod`` with ``rules`` applied to every unscheduled function (None:
+    none is changed); ``sch.mod`` is the result and ``sch.trace`` says what was done."""
+    target = Target.from_str(target)
+    sch = Schedule(mod)
+    for name in list(mod):
+        if rules is not None and is_unscheduled(mod[name]):
+            rules(sch, name, target)
+            sch._commit(name, sch.mod[name].with_attr(SCHEDULED_ATTR, "default"))
+    return sch
 
 
 def default_schedule(mod: IRModule, target="llvm") -> Schedule:
-    """A Schedule of ``mod`` with the default rules of ``target`` applied to every
-    unscheduled function; ``sch.mod`` is the result and ``sch.trace`` says what was done."""
-    from ...backends.target import Target
-    target = Target.from_str(target)
-    sch = Schedule(mod)
-    scheduler = SCHEDULERS.get(target.kind)
-    for name in list(mod):
-        if scheduler is not None and is_unscheduled(mod[name]):
-            scheduler(sch, name, target)
-            sch._commit(name, sch.mod[name].with_attr(SCHEDULED_ATTR, "default"))
-    return sch
+    """A Schedule of ``mod`` with the CPU rules for ``target`` (a CPU target such as
+    ``"llvm"`` or ``Target("llvm", "haswell")``) applied to every unscheduled function.
+    ``mlc.build`` asks the target's backend for its rules instead
+    (:func:`mlc.driver.schedule_stage`)."""
+    return apply_rules(mod, target, cpu_rules)

@@ -32,7 +32,7 @@ thread), each panel is packed inside its iteration of ``j_0``, by the thread
 that then uses it while it is in cache, instead of in a pass of its own. Packing A the same way makes the MR values broadcast per step adjacent
 too (one stream instead of MR rows a whole row of A apart); it pays only for an A
 larger than the L3 cache can hold beside B (the target's cache sizes, the host's
-for the host, :attr:`~mlc.backends.target.Target.caches`).
+for the host, :attr:`~mlc.target.Target.caches`).
 
 Matmuls with fewer columns than two vectors, not a multiple of one (the 10
 classes of a classifier), would leave most of each vector to the predicate;

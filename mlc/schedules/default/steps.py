@@ -14,6 +14,7 @@ from ...errors import ScheduleError
 from ...ir import dtype as dt
 from ...ir.expr import IntImm, Var
 from ...ir.functor import pre_order_nodes
+from ...target import DEFAULT_CACHES
 from .patterns import view
 
 __all__ = ["CpuInfo", "attempt", "vectorize_innermost", "parallelize_outer", "vector_split",
@@ -38,7 +39,6 @@ class CpuInfo:
     caches: tuple[int, int, int] = (0, 0, 0)
 
     def __post_init__(self):
-        from ...backends.target import DEFAULT_CACHES
         if not self.vector_registers:
             object.__setattr__(self, "vector_registers", 32 if self.vector_bits == 512 else 16)
         if not all(self.caches):

@@ -1,0 +1,43 @@
+"""The llvm backend as the driver sees it: one :class:`~mlc.backends.registry.Backend`.
+
+Scheduled TensorIR goes through :data:`~.module.LLVM_TIR_PASSES` (the driver
+runs them), :func:`~.module.codegen_llvm` (LLVM IR) and
+:func:`~.module.load_llvm` (O3, object code, MCJIT) for the host CPU. Functions
+nobody scheduled get the CPU rules of :mod:`mlc.schedules.default.cpu`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...schedules.default import cpu_rules
+from ..registry import BuildOptions
+from .module import LLVM_TIR_PASSES, LLVMSource, codegen_llvm, load_llvm
+
+__all__ = ["LLVMBackend"]
+
+
+class LLVMBackend:
+    """Native code for the host CPU through llvmlite."""
+
+    name = "llvm"
+    target_kinds = ("llvm",)
+    array_types = (np.ndarray,)
+
+    def unavailable_reason(self) -> str | None:
+        return None  # llvmlite is a dependency of mlc
+
+    def tir_passes(self, target, options: BuildOptions):
+        return LLVM_TIR_PASSES
+
+    def schedule_rules(self, target):
+        return cpu_rules
+
+    def codegen(self, mod, target, options: BuildOptions) -> LLVMSource:
+        return codegen_llvm(mod, target, options.programs, check_bounds=options.check_bounds,
+                            fast_math=options.fast_math)
+
+    def load(self, artifact: LLVMSource, mod, target, options: BuildOptions):
+        return load_llvm(artifact, mod, target)
+
+    def __repr__(self) -> str:
+        return "<mlc backend llvm>"

@@ -1,0 +1,52 @@
+"""The ``llvm`` target kind: this machine's CPU, or one LLVM knows, and its features.
+
+``-mcpu=`` names the CPU and ``-mattr=`` its features; without ``-mattr=`` a
+named CPU keeps this machine's features, and no option at all is this
+machine. CPU and feature names are checked against LLVM's own lists
+(:mod:`mlc.backends.llvm_cpus`) before any target machine sees them.
+"""
+from __future__ import annotations
+
+from ...target import DEFAULT_CACHES, Target, TargetKind, host_caches
+from ..llvm_cpus import check_cpu_and_features, host_cpu, vector_bits
+
+__all__ = ["LLVM_KIND"]
+
+
+def _parse(options: dict[str, str]) -> dict[str, str]:
+    cpu, features = host_cpu()
+    return {"cpu": options.get("mcpu", cpu), "features": options.get("mattr", features)}
+
+
+def _validate(target: Target) -> None:
+    check_cpu_and_features(target.cpu, target.features)
+
+
+def _describe(target: Target) -> str:
+    own = target.features in ("", host_cpu()[1])
+    return f"llvm -mcpu={target.cpu}" + ("" if own else f" -mattr={target.features}")
+
+
+def _vector_bits(target: Target) -> int:
+    return vector_bits(target.cpu, target.features)
+
+
+def _vector_registers(target: Target) -> int:
+    """32 with AVX-512 (zmm0-31, and ymm/xmm16-31), else 16."""
+    return 32 if _vector_bits(target) == 512 else 16
+
+
+def _caches(target: Target) -> tuple[int, int, int]:
+    """This machine's caches when the target is this machine (read once), else
+    :data:`~mlc.target.DEFAULT_CACHES` for its vector width, so that code for a named
+    CPU does not depend on where it is compiled."""
+    if (target.cpu, target.features) == host_cpu():
+        found = host_caches()
+        if found is not None:
+            return found
+    return DEFAULT_CACHES.get(_vector_bits(target), DEFAULT_CACHES[128])
+
+
+LLVM_KIND = TargetKind(
+    "llvm", options=("mcpu", "mattr"), parse=_parse, validate=_validate, describe=_describe,
+    properties={"vector_bits": _vector_bits, "vector_registers": _vector_registers, "caches": _caches})

@@ -1,0 +1,53 @@
+"""The reference backend as the driver sees it: one :class:`~mlc.backends.registry.Backend`.
+
+It interprets scheduled TensorIR as written, so it needs no TIR passes and
+has no default schedule rules; its "codegen" prepares one interpreter
+:class:`~.interpreter.Program` per function and ``load`` wraps them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.tir import IRModule
+from ...runtime.module import Function, Module
+from ..registry import BuildOptions
+from .interpreter import Program
+
+__all__ = ["ReferenceBackend", "ReferenceModule"]
+
+
+class ReferenceModule(Module):
+    """A runtime Module of interpreted functions; ``get_source("tir")`` is the TIR it runs."""
+
+    def get_source(self, fmt: str = "tir") -> str:
+        if fmt == "tir" and "tir" not in self._sources:
+            names = self.function_names
+            self._sources["tir"] = IRModule({n: self[n].func for n in names}).script()
+        return super().get_source(fmt)
+
+
+class ReferenceBackend:
+    """The NumPy interpreter of PrimFuncs: the oracle the other backends are tested against."""
+
+    name = "reference"
+    target_kinds = ("reference",)
+    array_types = (np.ndarray,)
+
+    def unavailable_reason(self) -> str | None:
+        return None
+
+    def tir_passes(self, target, options: BuildOptions):
+        return ()  # the interpreter runs blocks, loops and multi-dimensional buffers as written
+
+    def schedule_rules(self, target):
+        return None  # the ground truth runs functions as written
+
+    def codegen(self, mod: IRModule, target, options: BuildOptions) -> dict[str, Program]:
+        return {name: Program(func, name=name) for name, func in mod.items()}
+
+    def load(self, artifact: dict[str, Program], mod: IRModule, target, options: BuildOptions) -> Module:
+        functions = {name: Function(name, mod[name], program.run) for name, program in artifact.items()}
+        return ReferenceModule(target, functions, sources={})
+
+    def __repr__(self) -> str:
+        return "<mlc backend reference>"

@@ -1,0 +1,135 @@
+"""``mlc.build``: the compile pipeline, stage by stage, in one place.
+
+::
+
+    GraphModule ──graph passes──▶ IRModule of PrimFuncs          (mlc.graph.build)
+    IRModule ──schedule_stage──▶ scheduled PrimFuncs              user schedule | database | backend rules
+             ──verify_stage────▶ (accesses proven out of bounds refused, every target)
+             ──tir_stage───────▶ lowered PrimFuncs                Backend.tir_passes
+             ──codegen_stage───▶ artefact (LLVM IR, source)       Backend.codegen
+             ──load_stage──────▶ runtime Module                    Backend.load
+
+The backend comes from the registry (:func:`mlc.backends.registry.get_backend`)
+by the target's kind; nothing here names one.
+"""
+from __future__ import annotations
+
+from ..backends.registry import Backend, BuildOptions, get_backend
+from ..config import config
+from ..errors import MLCError
+from ..ir.tir import IRModule, PrimFunc
+from ..passes.tir import run_passes, verify_bounds
+from ..target import Target
+from .schedule import schedule_stage
+
+__all__ = ["build", "schedule_module", "verify_stage", "tir_stage", "codegen_stage", "load_stage", "STAGES"]
+
+#: The stages :func:`build` runs on an IRModule, in order.
+STAGES = ("schedule", "verify_bounds", "tir_passes", "codegen", "load")
+
+
+def _flag(fast_math) -> bool:
+    if not isinstance(fast_math, bool):
+        raise MLCError(f"build: fast_math must be True or False, got {fast_math!r} "
+                       f"({type(fast_math).__name__}); pass fast_math=True for the cheaper math")
+    return fast_math
+
+
+def schedule_module(mod: IRModule, target=None, schedule=None, database=None) -> IRModule:
+    """``mod`` as :func:`build` schedules it for ``target`` (a Target or target string;
+    None: ``MLC_TARGET``): ``schedule``, else ``database``'s traces, else the default rules
+    of the target's backend (:mod:`.schedule`)."""
+    target = Target.from_str(target)
+    return schedule_stage(mod, target, get_backend(target.kind).schedule_rules(target), schedule, database)
+
+
+def verify_stage(mod: IRModule) -> IRModule:
+    """``mod`` unchanged, once no access is proven out of bounds (a CompileError otherwise)."""
+    for func in mod.values():
+        verify_bounds(func)
+    return mod
+
+
+def tir_stage(mod: IRModule, backend: Backend, target: Target, options: BuildOptions) -> IRModule:
+    """Every function through the backend's TIR passes, in order (verified between passes
+    with ``MLC_DEBUG``)."""
+    passes = tuple(backend.tir_passes(target, options))
+    if not passes:
+        return mod
+    return IRModule({name: run_passes(func, passes) for name, func in mod.items()})
+
+
+def codegen_stage(lowered: IRModule, backend: Backend, target: Target, options: BuildOptions):
+    """The backend's artefact for the lowered module."""
+    return backend.codegen(lowered, target, options)
+
+
+def load_stage(artifact, mod: IRModule, backend: Backend, target: Target, options: BuildOptions):
+    """The runtime Module of ``artifact``; ``mod`` (as scheduled) gives each function's parameters."""
+    return backend.load(artifact, mod, target, options)
+
+
+def build(mod, target="llvm", schedule=None, *, database=None, programs=None, check_bounds=None,
+          fast_math=False):
+    """Schedule ``mod`` (an IRModule, a PrimFunc, or a :class:`mlc.graph.GraphModule`), then
+    compile every function for ``target``; returns a runtime Module.
+
+    Scheduling: ``schedule`` is a function ``f(sch)`` editing ``mlc.Schedule(mod)``
+    (returning None, or a Schedule/IRModule to use instead) or a Trace to replay; it takes
+    charge of every function. Without one, each function nobody scheduled gets the trace
+    ``database.best_trace(func, target)`` answers (see :class:`mlc.driver.Database` for
+    the exact contract), and the rest the default rules of the target's backend.
+
+    ``programs`` (name -> :class:`~mlc.backends.program.Program`) are sequences of the
+    module's functions that the llvm backend also compiles into one native entry
+    each (``lib.program(name)``); other backends ignore them.
+
+    A buffer access the compiler proves out of bounds is a CompileError, for every
+    target (:func:`~mlc.passes.tir.verify_bounds`). ``check_bounds`` (default: the
+    ``MLC_DEBUG`` setting) makes the llvm backend check every access when it runs:
+    an index outside its buffer raises :class:`~mlc.errors.BoundsError` from the
+    call instead of touching memory (the reference backend always checks);
+    those builds run no program entries (``lib.program`` gives None).
+
+    ``fast_math=True`` lets the llvm backend use cheaper exp, expm1, tanh, sigmoid
+    and erf: within 1e-6 relative for float32 and 1e-13 for float64 wherever the
+    result is a normal number, with NaN, infinities, overflow to inf and underflow
+    to 0 as by default (:mod:`mlc.backends.llvm.vecmath.fast`). By default the math
+    stays within the ulp bounds of :mod:`mlc.backends.llvm.vecmath`. The reference
+    target ignores it.
+
+    A GraphModule's graph functions go through the graph passes first
+    (:func:`mlc.graph.build.build`) and come back callable: ``lib["main"](x)``.
+
+    >>> import numpy as np
+    >>> from mlc import te
+    >>> A = te.placeholder((4,), "float32", "A")
+    >>> B = te.compute((4,), lambda i: A[i] * 2, "B")
+    >>> lib = build(IRModule({"double": te.create_prim_func([A, B])}), "llvm")
+    >>> b = np.empty(4, "float32"); lib["double"](np.arange(4, dtype="float32"), b); b
+    array([0., 2., 4., 6.], dtype=float32)
+    """
+    if isinstance(mod, PrimFunc):
+        mod = IRModule({mod.attr("global_symbol", "main"): mod})
+    if not isinstance(mod, IRModule):
+        # mlc.graph loads on first use (this keeps `import mlc` fast); its build compiles
+        # its PrimFuncs through this function
+        from ..graph.module import GraphModule
+        if isinstance(mod, GraphModule):
+            if database is not None:
+                raise MLCError("build: database= applies to IRModules and PrimFuncs; a GraphModule's "
+                               "PrimFuncs take a schedule= (or the default rules)")
+            from ..graph.build import build as build_graph_module
+            return build_graph_module(mod, target, schedule, fast_math=fast_math)
+        raise MLCError(f"build takes an IRModule, PrimFunc or GraphModule (mlc.graph.BlockBuilder), "
+                       f"got {type(mod).__name__}")
+    target = Target.from_str(target)
+    backend = get_backend(target.kind)
+    if check_bounds is None:
+        check_bounds = config().debug
+    options = BuildOptions(check_bounds=bool(check_bounds), fast_math=_flag(fast_math), programs=programs)
+    mod = schedule_stage(mod, target, backend.schedule_rules(target), schedule, database)
+    mod = verify_stage(mod)
+    lowered = tir_stage(mod, backend, target, options)
+    artifact = codegen_stage(lowered, backend, target, options)
+    return load_stage(artifact, mod, backend, target, options)

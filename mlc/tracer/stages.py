@@ -1,0 +1,151 @@
+"""The stages of ``@mlc.jit``, the way JAX shows them: trace -> lower -> compile.
+
+>>> import numpy as np, mlc
+>>> f = mlc.jit(lambda x: x * 2 + 1)
+>>> x = np.arange(4, dtype="float32")
+>>> traced = f.trace(x)                  # the graph as traced
+>>> lowered = traced.lower()             # graph passes: fused kernels in an IRModule
+>>> compiled = lowered.compile()         # scheduled, lowered, generated, loaded
+>>> compiled(x)
+array([1., 3., 5., 7.], dtype=float32)
+>>> "define" in compiled.as_text()       # the generated LLVM IR
+True
+
+``f(x)`` runs exactly these stages on its first call per signature and caches
+the :class:`Compiled`; ``f.lower(x)`` is ``f.trace(x).lower()``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import MLCError, TraceError
+from ..ir.graph import Graph
+from .arguments import WideInt
+from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph
+
+__all__ = ["Traced", "Lowered", "Compiled"]
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """What the later stages need from the jitted function and the call that was traced."""
+    jit: Any                      # the JitFunction (for the argument signature of a call)
+    key: Any                      # the cache key of the traced call's signature
+    out_tree: Any                 # the pytree structure of the outputs
+    checks: tuple[RangeCheck, ...]
+    fast_math: bool
+
+
+@dataclass(frozen=True)
+class Traced:
+    """A jitted function traced for one signature (``f.trace(*args)``): ``graph`` is the
+    graph as traced, before any pass."""
+    graph: Graph
+    target: object = None
+    schedule: object = None
+    _origin: _Origin | None = field(default=None, repr=False, compare=False)
+
+    def lower(self) -> Lowered:
+        """Run the graph passes (fusion, memory planning): the kernels as one IRModule."""
+        graph = lower_graph(self.graph)
+        return Lowered(self.graph, graph, graph.module, self.target, self.schedule, self._origin)
+
+    def as_text(self) -> str:
+        """The traced graph, Relax-like."""
+        return self.graph.script()
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """What a jitted function compiles for one signature (``f.lower(*args)``).
+
+    ``traced`` is the graph as traced; ``graph`` the graph after the pipeline
+    (one ``call_tir`` per fused kernel, memory planned); ``mod`` the IRModule
+    of fused PrimFuncs that ``mlc.build`` compiles, before scheduling;
+    :meth:`scheduled` is that module as the build schedules it.
+    """
+    traced: Graph
+    graph: Graph
+    mod: object
+    target: object = None
+    schedule: object = None
+    _origin: _Origin | None = field(default=None, repr=False, compare=False)
+
+    def scheduled(self):
+        """``mod`` after the jit's schedule (or the target's default rules)."""
+        # the driver loads on first use: importing it here keeps `import mlc` fast
+        from ..driver import schedule_module
+        return schedule_module(self.mod, self.target, self.schedule)
+
+    def compile(self) -> Compiled:
+        """Schedule, lower, generate and load the kernels (one ``mlc.build``): a callable."""
+        origin = self._origin
+        if origin is None:
+            raise MLCError("Lowered.compile: this Lowered was not made by a jitted function's "
+                           "f.lower(*args) or f.trace(*args).lower()")
+        function = build_lowered(self.graph, origin.out_tree, self.target, self.schedule, origin.checks,
+                                 origin.fast_math)
+        return Compiled(function, origin)
+
+    def as_text(self) -> str:
+        """The graph (Relax-like) followed by the kernels (TVMScript-like)."""
+        return self.graph.script() + "\n\n" + self.mod.script()
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+
+class Compiled:
+    """A jitted function compiled for one signature: call it with arguments of that
+    signature; :meth:`as_text` shows the generated code."""
+
+    __slots__ = ("function", "run", "_origin")
+
+    def __init__(self, function: CompiledFunction, origin: _Origin):
+        self.function = function
+        self.run = function.run  # leaves -> outputs: what the jit's cache calls
+        self._origin = origin
+
+    @property
+    def lib(self):
+        """The runtime Module of the kernels."""
+        return self.function.lib
+
+    @property
+    def graph(self) -> Graph:
+        return self.function.graph
+
+    @property
+    def executor(self):
+        return self.function.executor
+
+    def __call__(self, *args, **kwargs):
+        jit = self._origin.jit
+        key, leaves, _ = jit._signature(args, kwargs)
+        if key != self._origin.key:
+            raise TraceError(f"this Compiled {jit.__name__} was compiled for other argument shapes, "
+                             "dtypes or static arguments than these; call the jitted function itself, "
+                             "which compiles each signature, or compile again with f.lower(*args).compile()")
+        if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
+            leaves = [a for a in leaves if type(a) is not WideInt]
+        return self.run(leaves)
+
+    def as_text(self, fmt: str | None = None) -> str:
+        """The generated code: ``fmt`` names a source of the module (``"ll"``, ``"asm"``, ...);
+        None gives the backend's own ("ll" for llvm; the TIR it runs for reference)."""
+        lib = self.lib
+        if fmt is not None:
+            return lib.get_source(fmt)
+        for candidate in ("ll", "cuda", "tir"):
+            try:
+                return lib.get_source(candidate)
+            except MLCError:
+                continue
+        return ""  # a signature with no kernels generates no code
+
+    def __repr__(self) -> str:
+        return f"<mlc Compiled {self._origin.jit.__name__} for {self.lib.target}>"

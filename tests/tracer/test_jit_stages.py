@@ -1,0 +1,82 @@
+"""``@mlc.jit``'s stages, as JAX shows them: ``f.trace`` -> Traced, ``.lower()`` -> Lowered,
+``.compile()`` -> Compiled; a call compiles through the same stages."""
+import numpy as np
+import pytest
+
+import mlc
+from mlc.tracer.stages import Compiled, Lowered, Traced
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((4, 8)).astype("float32")
+W = RNG.standard_normal((8, 3)).astype("float32")
+
+
+def layer(x, w):
+    return np.maximum(x @ w, 0) + 1
+
+
+def test_trace_lower_compile_runs_like_the_call():
+    f = mlc.jit(layer)
+    traced = f.trace(X, W)
+    assert isinstance(traced, Traced) and f.trace_count == 1
+    assert "matmul" in traced.graph.ops() and "matmul" in traced.as_text()
+    lowered = traced.lower()
+    assert isinstance(lowered, Lowered) and lowered.traced is traced.graph
+    assert lowered.graph.ops() and set(lowered.graph.ops()) <= {"call_tir"}
+    mlc.assert_structural_equal(lowered.mod, f.lower(X, W).mod)
+    compiled = lowered.compile()
+    assert isinstance(compiled, Compiled)
+    np.testing.assert_allclose(compiled(X, W), layer(X, W), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(compiled(X, W), f(X, W))
+
+
+def test_compiled_shows_the_generated_llvm_ir_and_lowered_the_kernels():
+    f = mlc.jit(layer)
+    lowered = f.lower(X, W)
+    assert "T.prim_func" in lowered.as_text() and "T.block" in lowered.as_text()
+    text = lowered.compile().as_text()
+    assert "define" in text and "fused_matmul" in text
+    assert "ret void" in lowered.compile().as_text("ll")
+
+
+def test_a_reference_compile_shows_the_tir_it_interprets():
+    f = mlc.jit(layer, target="reference")
+    compiled = f.lower(X, W).compile()
+    assert "T.prim_func" in compiled.as_text()
+    np.testing.assert_allclose(compiled(X, W), layer(X, W), rtol=1e-5, atol=1e-5)
+
+
+def test_a_call_caches_what_the_stages_compile():
+    f = mlc.jit(layer)
+    f(X, W)
+    (cached,) = f._cache.values()
+    assert isinstance(cached, Compiled)
+    assert cached.lib.target.kind == "llvm" and cached.graph.ops() == ["call_tir"] * len(cached.graph.ops())
+
+
+def test_compiled_refuses_another_signature():
+    compiled = mlc.jit(layer).lower(X, W).compile()
+    with pytest.raises(mlc.TraceError, match="compiled for other argument shapes"):
+        compiled(X[:2], W)
+
+
+def test_stages_keep_pytrees_and_static_arguments():
+    @mlc.jit(static_argnames="axis")
+    def norm(pair, axis):
+        x, y = pair
+        return {"sum": (x + y).sum(axis=axis), "x": x}
+
+    compiled = norm.trace((X, X), axis=1).lower().compile()
+    out = compiled((X, X), axis=1)
+    np.testing.assert_allclose(out["sum"], (X + X).sum(axis=1), rtol=1e-5)
+    np.testing.assert_array_equal(out["x"], X)
+    with pytest.raises(mlc.TraceError, match="compiled for other"):
+        compiled((X, X), axis=0)
+
+
+def test_lowered_scheduled_uses_the_targets_rules():
+    lowered = mlc.jit(layer).lower(X, W)
+    scheduled = lowered.scheduled()
+    assert all(f.attr("mlc.scheduled") == "default" for f in scheduled.values())
+    as_written = mlc.jit(layer, target="reference").lower(X, W).scheduled()
+    assert all(f.attr("mlc.scheduled") is None for f in as_written.values())
