@@ -19,8 +19,8 @@ lower each math call through :mod:`mlc.backends.intrinsics`.
 >>> import numpy as np
 >>> SCALAR_OPS["floormod"].numpy(np.int32(-7), np.int32(2)), SCALAR_OPS["truncmod"].exact(-7, 2)
 (np.int32(1), -1)
->>> SCALAR_OPS["exp"].float_dtypes
-('float16', 'float32', 'float64')
+>>> SCALAR_OPS["nextafter"].float_dtypes
+('float32', 'float64')
 """
 from __future__ import annotations
 
@@ -132,8 +132,10 @@ def _in_float32(fn: Callable) -> Callable:
     return apply
 
 
+@_in_float32
 def _truncdiv(a, b):
-    """C division: round toward zero; an integer zero divisor gives 0."""
+    """C division: round toward zero; an integer zero divisor gives 0 (float16: computed
+    in float32, rounded once)."""
     if np.dtype(np.result_type(a)).kind == "f":
         return np.trunc(np.true_divide(a, b))
     # a - fmod(a, b) is an exact multiple of b, so floor division is exact there.
@@ -241,7 +243,7 @@ _TABLE = (
     _call("atan2", np.arctan2, 2),
     _call("hypot", np.hypot, 2),
     _call("copysign", np.copysign, 2),
-    _call("nextafter", np.nextafter, 2),
+    _call("nextafter", np.nextafter, 2, float_dtypes=("float32", "float64")),  # no half nextafter
 )
 
 #: name -> ScalarOp, every scalar op of the IR.
