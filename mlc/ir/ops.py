@@ -19,7 +19,7 @@ lower each math call through :mod:`mlc.backends.intrinsics`.
 >>> import numpy as np
 >>> SCALAR_OPS["floormod"].numpy(np.int32(-7), np.int32(2)), SCALAR_OPS["truncmod"].exact(-7, 2)
 (np.int32(1), -1)
->>> SCALAR_OPS["nextafter"].float_dtypes
+>>> SCALAR_OPS["erfc"].float_dtypes
 ('float32', 'float64')
 """
 from __future__ import annotations
@@ -244,6 +244,7 @@ _TABLE = (
     _call("hypot", np.hypot, 2),
     _call("copysign", np.copysign, 2),
     _call("nextafter", np.nextafter, 2, float_dtypes=("float32", "float64")),  # no half nextafter
+    _call("erfc", _via_float64(math.erfc), ulps=4, float_dtypes=("float32", "float64")),
 )
 
 #: name -> ScalarOp, every scalar op of the IR.
