@@ -84,21 +84,18 @@ class ScalarOp:
 
     def check(self, dtype: str) -> None:
         """Raise DTypeError when ``dtype`` is not an operand dtype of this op."""
-        op, ok = self.name, True
-        if self.operands == "bool":
-            if dtype != "bool":
-                raise DTypeError(f"logical {op} needs bool operands, got {dtype}")
-        elif self.operands in ("int", "int_or_bool"):
-            ok = dt.is_int(dtype) or (dtype == "bool" and self.operands == "int_or_bool")
-            if not ok:
-                raise DTypeError(f"{op} needs integer operands, got {dtype}")
-        elif self.operands == "float" and self.kind == "arith":
-            if not dt.is_float(dtype):
+        op, rule = self.name, self.operands
+        if rule == "bool" and dtype != "bool":
+            raise DTypeError(f"logical {op} needs bool operands, got {dtype}")
+        if rule == "int" and not dt.is_int(dtype) or rule == "int_or_bool" and not (
+                dt.is_int(dtype) or dtype == "bool"):
+            raise DTypeError(f"{op} needs integer operands, got {dtype}")
+        if rule == "number" and dtype == "bool":
+            raise DTypeError(f"{op} is not defined for bool operands; cast to an integer dtype")
+        if rule == "float" and not dt.is_float(dtype):
+            if self.kind == "arith":  # div
                 raise DTypeError(f"true division needs float operands, got {dtype}; use // for "
                                  "integer division or cast to a float dtype")
-        elif self.operands == "number" and dtype == "bool":
-            raise DTypeError(f"{op} is not defined for bool operands; cast to an integer dtype")
-        elif self.operands == "float" and not dt.is_float(dtype):
             raise DTypeError(f"{op} needs a float operand, got {dtype}; cast it first, "
                              f"e.g. {op}(x.astype('float32'))")
         if self.kind == "math" and dt.is_float(dtype) and dtype not in self.float_dtypes:
@@ -191,7 +188,7 @@ _TABLE = (
     _binary("floordiv", "arith", np.floor_divide, "number", lambda x, y: x // y if y else 0, "//", 10),
     _binary("floormod", "arith", np.remainder, "number", lambda x, y: x % y if y else 0, "%", 10),
     _binary("truncdiv", "arith", _truncdiv, "number", _c_truncdiv, function="T.truncdiv"),
-    _binary("truncmod", "arith", np.fmod, "number", lambda x, y: x - _c_truncdiv(x, y) * y,
+    _binary("truncmod", "arith", np.fmod, "number", lambda x, y: x - _c_truncdiv(x, y) * y if y else 0,
             function="T.truncmod"),
     _binary("min", "arith", np.minimum, "any", builtins.min, function="T.min"),
     _binary("max", "arith", np.maximum, "any", builtins.max, function="T.max"),
