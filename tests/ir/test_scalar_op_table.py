@@ -112,7 +112,10 @@ def assert_agree(got, want, op, dtype, what):
     if op.kind != "math" or op.name in EXACT_CALLS or want.dtype.kind != "f":
         np.testing.assert_array_equal(got, want, err_msg=f"{op.name} {dtype} {what}")
         return
-    ulps = 1 if dtype == "float16" else (op.ulps or 2) + 1  # the op's budget and one rounding
+    # The op's budget (at least 4: NumPy's own SIMD/SVML routines, which depend on the host
+    # CPU, are up to 4 ulps from the exact value) plus one rounding; float16 computes in
+    # float32 on both sides and rounds once.
+    ulps = 1 if dtype == "float16" else max(op.ulps or 0, 4) + 1
     g, w = got.astype("float64"), want.astype("float64")
     with np.errstate(all="ignore"):
         scale = np.maximum(np.abs(w), 1.0) if op.bounded else np.abs(w)
