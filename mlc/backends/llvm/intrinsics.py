@@ -21,6 +21,7 @@ from llvmlite import ir
 
 from ...errors import CompileError
 from ...ir import dtype as dt
+from ...ir.ops import MATH_CALLS
 from ..intrinsics import intrinsic_lowering, register_intrinsic_lowering
 from .types import I1
 
@@ -125,7 +126,7 @@ def _register() -> None:
     for op, fn in _COMPOSED.items():
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, fn=fn: fn(b, args[0]),
                                     dtypes=FLOAT_COMPUTE)
-    for op in ("abs", "floor", "ceil", "round", "isnan", "isinf", "isfinite"):
+    for op in (name for name, spec in MATH_CALLS.items() if spec.operands == "any"):  # int operands too
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, op=op:
                                     _integer_math(b, op, args[0], dtype), dtypes=("bool",) + dt.INTS)
 
