@@ -15,7 +15,6 @@ are the same node, as in TVM, so ``var in list_of_vars`` works by identity.
 """
 from __future__ import annotations
 
-import builtins
 import functools
 import math
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DTypeError, IRError
 from . import dtype as dt
+from .ops import BINARY_OPS, MATH_CALLS, ops_of_kind
 
 if TYPE_CHECKING:
     from .buffer import Buffer
@@ -33,10 +33,7 @@ __all__ = [
     "cast", "select", "if_then_else", "min", "max", "floordiv", "floormod", "truncdiv",
     "truncmod", "logical_and", "logical_or", "logical_not", "call", "MATH_OPS", "REINTERPRET", "reinterpret",
     "FLOAT_ONLY_OPS", "ARITH_OPS", "COMPARE_OPS", "LOGIC_OPS", "BITWISE_OPS",
-    "exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos", "abs", "pow",
-    "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf",
-    "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10",
-    "atan2", "hypot", "copysign", "nextafter",
+    *MATH_CALLS,  # one builder per math call of the table: exp, log, ..., erfc
 ]
 
 
@@ -149,11 +146,11 @@ class Cast(PrimExpr):
     value: PrimExpr
 
 
-ARITH_OPS = ("add", "sub", "mul", "div", "floordiv", "floormod", "truncdiv", "truncmod",
-             "min", "max")
-COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
-LOGIC_OPS = ("and", "or")
-BITWISE_OPS = ("bitand", "bitor", "bitxor", "shl", "shr")
+# The Binary ops by kind (their semantics: mlc.ir.ops).
+ARITH_OPS = ops_of_kind("arith")
+COMPARE_OPS = ops_of_kind("compare")
+LOGIC_OPS = ops_of_kind("logic")
+BITWISE_OPS = ops_of_kind("bitwise")
 
 
 @_node
@@ -193,16 +190,10 @@ class Select(PrimExpr):
     dtype: str
 
 
-#: name -> number of arguments
-MATH_OPS = {
-    "exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "tanh": 1, "sigmoid": 1, "erf": 1,
-    "sin": 1, "cos": 1, "abs": 1, "pow": 2, "floor": 1, "ceil": 1, "round": 1,
-    "expm1": 1, "log1p": 1, "isnan": 1, "isfinite": 1, "isinf": 1,
-    "tan": 1, "asin": 1, "acos": 1, "atan": 1, "sinh": 1, "cosh": 1, "asinh": 1, "acosh": 1,
-    "atanh": 1, "log2": 1, "log10": 1, "atan2": 2, "hypot": 2, "copysign": 2, "nextafter": 2,
-}
-FLOAT_ONLY_OPS = frozenset(MATH_OPS) - {"abs", "isnan", "isfinite", "isinf", "floor", "ceil", "round"}
-_PREDICATES = frozenset({"isnan", "isfinite", "isinf"})
+#: math call name -> number of arguments (the Call ops of :data:`mlc.ir.ops.MATH_CALLS`)
+MATH_OPS = {name: op.arity for name, op in MATH_CALLS.items()}
+FLOAT_ONLY_OPS = frozenset(name for name, op in MATH_CALLS.items() if op.operands == "float")
+_PREDICATES = frozenset(name for name, op in MATH_CALLS.items() if op.result == "bool")
 
 
 @_node
@@ -392,26 +383,11 @@ def make_binary(op: str, a: PrimExpr, b: PrimExpr) -> PrimExpr:
     """Build ``Binary(op, a, b)`` from operands of equal dtype, folding integer constants."""
     if a.dtype != b.dtype:
         raise DTypeError(f"operands of {op} have dtypes {a.dtype} and {b.dtype}; cast one first")
-    dtype = a.dtype
-    if op in COMPARE_OPS:
-        out = "bool"
-    elif op in LOGIC_OPS:
-        if dtype != "bool":
-            raise DTypeError(f"logical {op} needs bool operands, got {dtype}")
-        out = "bool"
-    elif op in BITWISE_OPS:
-        if not (dt.is_int(dtype) or dtype == "bool") or (op in ("shl", "shr") and dtype == "bool"):
-            raise DTypeError(f"{op} needs integer operands, got {dtype}")
-        out = dtype
-    elif op in ARITH_OPS:
-        if op == "div" and not dt.is_float(dtype):
-            raise DTypeError(f"true division needs float operands, got {dtype}; use // for "
-                             "integer division or cast to a float dtype")
-        if dtype == "bool" and op not in ("min", "max"):
-            raise DTypeError(f"{op} is not defined for bool operands; cast to an integer dtype")
-        out = dtype
-    else:
+    spec = BINARY_OPS.get(op)
+    if spec is None:
         raise IRError(f"unknown binary op {op!r}")
+    spec.check(a.dtype)
+    out = spec.result_dtype(a.dtype)
     folded = _fold(op, a, b, out)
     return folded if folded is not None else Binary(op, a, b, out)
 
@@ -438,24 +414,9 @@ def _fold(op, a, b, out) -> PrimExpr | None:
 
 def _fold_int(op, x, y):
     if op in ("floordiv", "floormod", "truncdiv", "truncmod") and y == 0:
-        return None
-    table = {
-        "add": lambda: x + y, "sub": lambda: x - y, "mul": lambda: x * y,
-        "floordiv": lambda: x // y, "floormod": lambda: x % y,
-        "truncdiv": lambda: _truncdiv(x, y), "truncmod": lambda: x - _truncdiv(x, y) * y,
-        "min": lambda: builtins.min(x, y), "max": lambda: builtins.max(x, y),
-        "eq": lambda: x == y, "ne": lambda: x != y, "lt": lambda: x < y,
-        "le": lambda: x <= y, "gt": lambda: x > y, "ge": lambda: x >= y,
-        "and": lambda: x and y, "or": lambda: x or y,
-        "bitand": lambda: x & y, "bitor": lambda: x | y, "bitxor": lambda: x ^ y,
-    }
-    fn = table.get(op)
-    return None if fn is None else fn()
-
-
-def _truncdiv(x: int, y: int) -> int:
-    q = builtins.abs(x) // builtins.abs(y)
-    return q if (x >= 0) == (y >= 0) else -q
+        return None  # kept symbolic: the program says what it divides by zero
+    exact = BINARY_OPS[op].exact
+    return None if exact is None else exact(x, y)
 
 
 def _truediv(a, b) -> PrimExpr:
@@ -537,9 +498,7 @@ def call(op: str, *args) -> PrimExpr:
     else:
         args = (convert(args[0]),)
     dtype = args[0].dtype
-    if op in FLOAT_ONLY_OPS and not dt.is_float(dtype):
-        raise DTypeError(f"{op} needs a float operand, got {dtype}; cast it first, "
-                         f"e.g. {op}(x.astype('float32'))")
+    MATH_CALLS[op].check(dtype)
     if op in ("floor", "ceil", "round") and not dt.is_float(dtype):
         return args[0]
     if op == "abs" and (dtype == "bool" or dt.is_unsigned(dtype)):
@@ -576,10 +535,5 @@ def _math(op: str):
     return fn
 
 
-exp, log, sqrt, rsqrt, tanh, sigmoid, erf, sin, cos = (
-    _math(n) for n in ("exp", "log", "sqrt", "rsqrt", "tanh", "sigmoid", "erf", "sin", "cos"))
-abs, pow, floor, ceil, round = (_math(n) for n in ("abs", "pow", "floor", "ceil", "round"))  # noqa: A001
-expm1, log1p, isnan, isfinite, isinf = (_math(n) for n in ("expm1", "log1p", "isnan", "isfinite", "isinf"))
-tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, log2, log10 = (
-    _math(n) for n in ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10"))
-atan2, hypot, copysign, nextafter = (_math(n) for n in ("atan2", "hypot", "copysign", "nextafter"))
+# One builder per math call of the table: exp, log, sqrt, ... (listed in __all__).
+globals().update({_name: _math(_name) for _name in MATH_CALLS})

@@ -27,6 +27,7 @@ from . import dtype as dt
 from .buffer import Buffer, BufferRegion
 from .expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr, Range,
                    Reduce, Select, Var)
+from .ops import BINARY_OPS, NEG_PRECEDENCE, SCALAR_OPS
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
                   PrimFunc, SeqStmt, Stmt)
 
@@ -34,15 +35,13 @@ __all__ = ["expr_to_str", "stmt_to_str", "func_to_str", "module_to_str", "region
 
 INDENT = "    "
 
-# Python operator precedence, loosest first.
-_PREC = {"or": 1, "and": 2, "not": 3, "eq": 4, "ne": 4, "lt": 4, "le": 4, "gt": 4, "ge": 4,
-         "bitor": 5, "bitxor": 6, "bitand": 7, "shl": 8, "shr": 8, "add": 9, "sub": 9,
-         "mul": 10, "div": 10, "floordiv": 10, "floormod": 10, "neg": 11}
+# Python operator precedence, loosest first, and the symbols and functions ops print as
+# (the table of mlc.ir.ops).
+_PREC = {name: op.precedence for name, op in SCALAR_OPS.items() if op.precedence is not None}
+_PREC["neg"] = NEG_PRECEDENCE
 _ATOM = 13
-_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "floormod": "%",
-           "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "and": "and",
-           "or": "or", "bitand": "&", "bitor": "|", "bitxor": "^", "shl": "<<", "shr": ">>"}
-_FUNC = {"min": "T.min", "max": "T.max", "truncdiv": "T.truncdiv", "truncmod": "T.truncmod"}
+_SYMBOL = {name: op.symbol for name, op in BINARY_OPS.items() if op.symbol is not None}
+_FUNC = {name: op.function for name, op in BINARY_OPS.items() if op.function is not None}
 _LOOP_FN = {"parallel": "T.parallel", "vectorized": "T.vectorized", "unrolled": "T.unroll",
             "serial": "T.serial", "thread_binding": "T.thread_binding"}
 
@@ -118,7 +117,9 @@ class Printer:
             return (f"T.if_then_else({self.expr(e.cond)}, {self.expr(e.true_value)}, "
                     f"{self.expr(e.false_value)})"), _ATOM
         if isinstance(e, Call):
-            return f"T.{e.op}({', '.join(self.expr(a) for a in e.args)})", _ATOM
+            spec = SCALAR_OPS.get(e.op)
+            name = spec.function if spec is not None else f"T.{e.op}"  # T.reinterpret
+            return f"{name}({', '.join(self.expr(a) for a in e.args)})", _ATOM
         if isinstance(e, BufferLoad):
             return f"{self.buffer_name(e.buffer)}[{self._indices(e.indices)}]", _ATOM
         if isinstance(e, Reduce):

@@ -36,7 +36,7 @@ __all__ = [
     "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf", "floordiv",
     "floormod", "truncdiv", "truncmod", "const", "var", "all", "any", "unique_name", "KEEP_TAG",
     "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10",
-    "atan2", "hypot", "copysign", "nextafter",
+    "atan2", "hypot", "copysign", "nextafter", "erfc",
 ]
 
 # Math and constructors re-exported so a te program needs one import.
@@ -44,7 +44,7 @@ from .expr import (abs, ceil, cos, erf, exp, expm1, floor, floordiv, floormod,  
                    if_then_else, isfinite, isinf, isnan, log, log1p, pow, round, rsqrt,
                    select, sigmoid, sin, sqrt, tanh, truncdiv, truncmod)
 from .expr import (acos, acosh, asin, asinh, atan, atan2, atanh, copysign, cosh, hypot,  # noqa: E402,F401
-                   log2, log10, nextafter, sinh, tan)
+                   erfc, log2, log10, nextafter, sinh, tan)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

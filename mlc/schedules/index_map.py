@@ -22,14 +22,14 @@ from ..errors import ScheduleError
 from ..ir import dtype as dt
 from ..ir.expr import Binary, IntImm, PrimExpr, Var, const, convert, make_binary
 from ..ir.functor import substitute
+from ..ir.ops import BINARY_OPS, python_operators
 from ..ir.arith import canonical
 
 __all__ = ["IndexMap"]
 
-_AST_OPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.FloorDiv: "floordiv",
-            ast.Mod: "floormod"}
-_TEXT_OPS = {"add": ("+", 1), "sub": ("-", 1), "mul": ("*", 2), "floordiv": ("//", 2),
-             "floormod": ("%", 2)}
+#: The ops an index map may use; their symbols and precedence come from the op table.
+_TEXT_OPS = {name: BINARY_OPS[name] for name in ("add", "sub", "mul", "floordiv", "floormod")}
+_AST_OPS = {node: name for node, name in python_operators().items() if name in _TEXT_OPS}
 _ALLOWED = "index maps may use only the lambda's parameters, integer constants and + - * // %"
 
 
@@ -151,7 +151,7 @@ def _to_text(e: PrimExpr, outer: int) -> str:
         return e.name
     if isinstance(e, IntImm):
         return str(e.value) if e.value >= 0 or outer == 0 else f"({e.value})"
-    symbol, prec = _TEXT_OPS[e.op]
+    symbol, prec = _TEXT_OPS[e.op].symbol, _TEXT_OPS[e.op].precedence
     # Left-associative: the right operand of - // % (and of * after //) needs parentheses at equal precedence.
     text = f"{_to_text(e.a, prec)} {symbol} {_to_text(e.b, prec + 1)}"
     return f"({text})" if prec < outer else text

@@ -21,6 +21,7 @@ from ..ir.buffer import Buffer, BufferRegion
 from ..ir.expr import (MATH_OPS, Binary, BufferLoad, Call, Cast, IterVar, Not, PrimExpr, Range,
                        Select, call, cast, const, convert, make_binary)
 from ..ir.arith import difference
+from ..ir.ops import MATH_CALLS, SCALAR_OPS, python_operators
 from ._source import Scopes, Source, attr_path
 
 __all__ = ["ExprParser", "NAMESPACES"]
@@ -28,17 +29,15 @@ __all__ = ["ExprParser", "NAMESPACES"]
 #: module name -> the alias the course uses
 NAMESPACES = {"tir": "T", "ir": "I", "relax": "R"}
 
-_BINOP = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",
-          ast.FloorDiv: "floordiv", ast.Mod: "floormod", ast.BitAnd: "bitand", ast.BitOr: "bitor",
-          ast.BitXor: "bitxor", ast.LShift: "shl", ast.RShift: "shr"}
+_SYNTAX = python_operators()  # ast operator class -> IR op (the op table's symbols)
+_BINOP = {node: name for node, name in _SYNTAX.items() if SCALAR_OPS[name].kind in ("arith", "bitwise")}
 _PY_BINOP = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
              ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
              ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
              ast.LShift: operator.lshift, ast.RShift: operator.rshift}
-_CMP = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
+_CMP = {node: name for node, name in _SYNTAX.items() if SCALAR_OPS[name].kind == "compare"}
 _TWO_ARG = {"min": "min", "max": "max", "truncdiv": "truncdiv", "truncmod": "truncmod",
             "floordiv": "floordiv", "floormod": "floormod"}
-_PREDICATES = ("isnan", "isfinite", "isinf")
 
 
 def _is_scalar(x) -> bool:
@@ -295,7 +294,7 @@ class ExprParser:
             if isinstance(checked, Call):
                 return checked
             operands = tuple(convert(v) for v in values)  # call() simplified it; keep the call
-            return Call(name, operands, "bool" if name in _PREDICATES else operands[0].dtype)
+            return Call(name, operands, MATH_CALLS[name].result_dtype(operands[0].dtype))
         raise self.error(node, f"T.{name} is not a TensorIR expression")
 
     def arity(self, node, n: int) -> None:

@@ -27,15 +27,16 @@ import numpy as np
 from ..ir import dtype as dt
 from ..ir.expr import Binary, Call, Cast, IntImm
 from ..ir.functor import pre_order_nodes
+from ..ir.ops import MATH_CALLS
 from ..ir.tir import Block
 
 __all__ = ["MATH_ULPS", "Budget", "error_budget"]
 
-#: ulps each call of a math function may differ from NumPy's, beyond one final rounding.
-MATH_ULPS = {"exp": 2, "expm1": 2, "log": 2, "log1p": 2, "sqrt": 1, "rsqrt": 2, "tanh": 4,
-             "sigmoid": 4, "erf": 4, "sin": 2, "cos": 2, "pow": 4}
+#: ulps each call of a math function may differ from NumPy's, beyond one final rounding
+#: (the ``ulps`` of the op table, mlc.ir.ops).
+MATH_ULPS = {name: op.ulps for name, op in MATH_CALLS.items() if op.ulps is not None}
 #: Functions whose results lie in [-1, 1]: their errors are ulps of 1, whatever the output.
-BOUNDED = frozenset({"tanh", "sigmoid", "erf", "sin", "cos"})
+BOUNDED = frozenset(name for name, op in MATH_CALLS.items() if op.bounded)
 _ROUNDING = frozenset({"add", "sub", "mul", "div", "floordiv", "floormod"})
 
 

@@ -1,4 +1,4 @@
-"""mlc/ir/ is layered: dtypes -> nodes -> functor -> printer/structural -> arith -> analysis,
+"""mlc/ir/ is layered: dtypes -> the scalar-op table -> nodes -> functor -> printer/structural -> arith -> analysis,
 with the te and graph front ends on top; it imports nothing of mlc above it.
 
 An AST walk over every import in the package (module level and inside
@@ -15,6 +15,7 @@ IR = pathlib.Path(mlc.__file__).parent / "ir"
 
 LAYERS = [
     {"dtype"},
+    {"ops"},
     {"expr", "buffer", "tir"},
     {"functor"},
     {"printer", "structural"},

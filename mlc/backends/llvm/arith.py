@@ -67,6 +67,10 @@ def _float_binary(b, op, x, y, flags):
         return quotient if op == "floordiv" else remainder
     if op in ("min", "max"):
         return _float_min_max(b, op, x, y)
+    if op == "truncdiv":  # C semantics: the quotient rounded toward zero, as np.trunc(x / y)
+        return call_intrinsic(b, "trunc", b.fdiv(x, y))
+    if op == "truncmod":  # C fmod, as np.fmod
+        return b.frem(x, y)
     raise CompileError(f"{op} is not defined for floats")
 
 

@@ -38,10 +38,10 @@ from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFun
 from ...ir.printer import expr_to_str
 from . import arith, parallel, vectorize
 from .bounds import Site, SiteTable, emit_violation
-from .intrinsics import emit_math
+from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
 from .memory import BufferAllocator
-from .vecmath import call_vector_math, has_vector_math
+from . import vecmath  # noqa: F401 - registers exp, expm1, log, tanh, sigmoid, erf
 from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
 
 __all__ = ["emit_function", "REDUCTION_FLAGS"]
@@ -363,10 +363,7 @@ class _FunctionCodegen:
             return self.builder.bitcast(self.expr(e.args[0]), reg_type(e.dtype))
         args = [self._compute(a) for a in e.args]
         cdtype = compute_dtype(e.args[0].dtype)
-        if has_vector_math(e.op, cdtype):
-            return self._to_dtype(call_vector_math(self.builder, e.op, args[0], cdtype,
-                                                           self.fast_math), e.dtype)
-        out = emit_math(self.builder, e.op, args, cdtype)
+        out = emit_math(self.builder, e.op, args, cdtype, self.fast_math)
         return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
 
     def _select(self, e: Select) -> ir.Value:

@@ -1,13 +1,17 @@
 """Math calls: LLVM intrinsics where they exist, registered libm functions otherwise.
 
-exp, expm1, log, tanh, sigmoid and erf on floats are not here: they are
-vectorisable IR of :mod:`.vecmath` (the codegen asks it first). Every
-external function a kernel may call is declared here and nowhere else, so
-the list of external symbols a module can need is known: LLVM intrinsics
-(``llvm.sin.f32`` ...) lower to the libm functions listed in
-:mod:`mlc.backends.llvm.symbols`, which registers their addresses.
+Each math call of the op table (:data:`mlc.ir.ops.MATH_CALLS`) gets its llvm
+lowering from :mod:`mlc.backends.intrinsics`; this module registers those of
+LLVM intrinsics, libm functions and short compositions, and
+:mod:`.vecmath` registers exp, expm1, log, tanh, sigmoid and erf on floats
+(vectorisable IR). A lowering is ``lowering(builder, args, dtype, fast_math)``
+with ``args`` in compute dtype ``dtype`` (float16 already widened to float32).
 
-Values arrive in their compute type (float16 already widened to float32).
+Every external function a kernel may call is declared here and nowhere else,
+so the list of external symbols a module can need is known: LLVM intrinsics
+(``llvm.sin.f32`` ...) lower to the libm functions listed in
+:mod:`mlc.backends.llvm.symbols`, which registers their addresses together
+with the names of :data:`LIBM_CALLS`.
 """
 from __future__ import annotations
 
@@ -17,14 +21,22 @@ from llvmlite import ir
 
 from ...errors import CompileError
 from ...ir import dtype as dt
+from ...ir.ops import MATH_CALLS
+from ..intrinsics import intrinsic_lowering, register_intrinsic_lowering
 from .types import I1
 
-__all__ = ["declare", "call_intrinsic", "call_libm", "emit_math", "LIBM_CALLS"]
+__all__ = ["BACKEND", "declare", "call_intrinsic", "call_libm", "emit_math", "LIBM_CALLS",
+           "FLOAT_COMPUTE"]
+
+#: The name this backend registers its lowerings under.
+BACKEND = "llvm"
+#: The compute dtypes of floats (float16 arrives widened to float32).
+FLOAT_COMPUTE = ("float32", "float64")
 
 #: Call ops computed by a libm function without an LLVM intrinsic: op -> (float name, double name).
 LIBM_CALLS = {name: (name + "f", name) for name in (
     "log1p", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-    "atan2", "hypot", "nextafter")}
+    "atan2", "hypot", "nextafter", "erfc")}
 
 #: Call ops that are exactly one LLVM intrinsic of the same arity.
 _INTRINSIC_CALLS = {"sqrt": "sqrt", "sin": "sin", "cos": "cos",
@@ -81,18 +93,11 @@ _COMPOSED: dict[str, Callable] = {"rsqrt": _rsqrt, "isnan": _isnan,
                                   "isinf": _isinf, "isfinite": _isfinite}
 
 
-def emit_math(builder: ir.IRBuilder, op: str, args: list[ir.Value], dtype: str) -> ir.Value:
-    """``op(*args)`` (a :data:`mlc.ir.expr.MATH_OPS` name) on values of compute dtype ``dtype``."""
-    if not dt.is_float(dtype):
-        return _integer_math(builder, op, args[0], dtype)
-    if op in _INTRINSIC_CALLS:
-        return call_intrinsic(builder, _INTRINSIC_CALLS[op], *args)
-    if op in LIBM_CALLS:
-        return call_libm(builder, LIBM_CALLS[op], *args)
-    if op in _COMPOSED:
-        return _COMPOSED[op](builder, args[0])
-    raise CompileError(f"the llvm backend has no implementation of math call {op!r} on {dtype} "
-                       "here (exp, expm1, log, tanh, sigmoid and erf are in vecmath)")
+def emit_math(builder: ir.IRBuilder, op: str, args: list[ir.Value], dtype: str,
+              fast_math: bool = False) -> ir.Value:
+    """``op(*args)`` (a :data:`mlc.ir.ops.MATH_CALLS` name) on values of compute dtype
+    ``dtype``, by the lowering registered for llvm (CompileError when there is none)."""
+    return intrinsic_lowering(BACKEND, op, dtype)(builder, args, dtype, fast_math)
 
 
 def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir.Value:
@@ -109,3 +114,21 @@ def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir
     if op == "isfinite":
         return ir.Constant(I1, 1)
     raise CompileError(f"math call {op} needs a float operand, got {dtype}")
+
+
+def _register() -> None:
+    for op, name in _INTRINSIC_CALLS.items():
+        register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, name=name:
+                                    call_intrinsic(b, name, *args), dtypes=FLOAT_COMPUTE)
+    for op, names in LIBM_CALLS.items():
+        register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, names=names:
+                                    call_libm(b, names, *args), dtypes=FLOAT_COMPUTE)
+    for op, fn in _COMPOSED.items():
+        register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, fn=fn: fn(b, args[0]),
+                                    dtypes=FLOAT_COMPUTE)
+    for op in (name for name, spec in MATH_CALLS.items() if spec.operands == "any"):  # int operands too
+        register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, op=op:
+                                    _integer_math(b, op, args[0], dtype), dtypes=("bool",) + dt.INTS)
+
+
+_register()

@@ -19,19 +19,23 @@ from functools import lru_cache
 import llvmlite.binding as llvm
 
 from ...runtime.callbacks import CALLBACK, CALLBACK_SYMBOL
+from .intrinsics import LIBM_CALLS
 
 __all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
            "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState"]
 
+#: libm functions LLVM itself may call (what its intrinsics and loop idioms become); the
+#: libm functions math calls lower to are :data:`.intrinsics.LIBM_CALLS`.
 _LIBM_BASE = ("exp", "exp2", "exp10", "expm1", "log", "log2", "log10", "log1p", "pow", "sqrt",
               "sin", "cos", "tan", "sincos", "tanh", "erf", "fmod", "floor", "ceil", "trunc",
               "round", "roundeven", "rint", "nearbyint", "fmin", "fmax", "fma", "ldexp", "frexp",
-              "copysign", "fabs", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh",
-              "atanh", "hypot", "nextafter")
+              "copysign", "fabs")
+_LIBM = tuple(dict.fromkeys([*(n for base in _LIBM_BASE for n in (base, base + "f")),
+                             *(n for names in LIBM_CALLS.values() for n in names)]))
 
 #: library -> names looked up in it.
 RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
-    "m": tuple(n for base in _LIBM_BASE for n in (base, base + "f")),
+    "m": _LIBM,
     "c": ("malloc", "calloc", "free", "memset", "memcpy", "memmove"),
     "gcc_s": ("__truncdfhf2", "__truncsfhf2", "__extendhfsf2"),
     "gomp": ("GOMP_parallel", "omp_get_num_threads"),

@@ -60,7 +60,7 @@ class Evaluator:
         return V.binary(e.op, a, self.ev(e.b, ctx))
 
     def _not(self, e: Not, ctx: Ctx):
-        return np.logical_not(self.ev(e.a, ctx))
+        return V.logical_not(self.ev(e.a, ctx))
 
     def _select(self, e: Select, ctx: Ctx):
         cond = self.ev(e.cond, ctx)

@@ -11,14 +11,13 @@ float32 and integers wrap around. Callers run inside ``np.errstate(all="ignore")
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ...errors import MLCError
 from ...ir.expr import REINTERPRET
+from ...ir.ops import BINARY_OPS, MATH_CALLS, SCALAR_OPS
 
-__all__ = ["binary", "call", "cast", "constant", "poison", "REDUCTIONS", "identity"]
+__all__ = ["binary", "logical_not", "call", "cast", "constant", "poison", "REDUCTIONS", "identity"]
 
 
 def constant(value, dtype: str):
@@ -26,79 +25,28 @@ def constant(value, dtype: str):
     return np.dtype(dtype).type(value)
 
 
-def _truncdiv(a, b):
-    """C division: round toward zero; a zero divisor gives 0."""
-    if np.dtype(np.result_type(a)).kind == "f":
-        return np.trunc(np.true_divide(a, b))
-    # a - fmod(a, b) is an exact multiple of b, so floor division is exact there.
-    return np.floor_divide(np.subtract(a, np.fmod(a, b)), b)
-
-
-# NumPy's floor_divide/remainder already give 0 for a zero integer divisor and wrap
-# INT_MIN // -1, as the semantics ask.
-_BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.true_divide,
-    "floordiv": np.floor_divide, "floormod": np.remainder, "truncdiv": _truncdiv, "truncmod": np.fmod,
-    "min": np.minimum, "max": np.maximum,
-    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
-    "gt": np.greater, "ge": np.greater_equal,
-    "and": np.logical_and, "or": np.logical_or,
-    "bitand": np.bitwise_and, "bitor": np.bitwise_or, "bitxor": np.bitwise_xor,
-    "shl": np.left_shift, "shr": np.right_shift,
-}
-
-
 def binary(op: str, a, b):
-    """``a <op> b`` with NumPy semantics; both operands share one dtype."""
-    fn = _BINARY.get(op)
-    if fn is None:
+    """``a <op> b`` with NumPy semantics (:data:`mlc.ir.ops.BINARY_OPS`); both operands share one dtype."""
+    spec = BINARY_OPS.get(op)
+    if spec is None:
         raise MLCError(f"reference interpreter: unknown binary op {op!r}")
-    return fn(a, b)
+    return spec.numpy(a, b)
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
-
-
-def _erf64(x):
-    out = _erf(np.asarray(x, dtype="float64"))
-    return np.asarray(out, dtype="float64")[()] if np.ndim(out) == 0 else out.astype("float64")
-
-
-def _rsqrt(x):
-    return np.true_divide(x.dtype.type(1), np.sqrt(x))
-
-
-def _sigmoid(x):
-    one = x.dtype.type(1)
-    return np.true_divide(one, np.add(one, np.exp(np.negative(x))))
-
-
-_CALLS = {
-    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh, "sin": np.sin,
-    "cos": np.cos, "abs": np.abs, "pow": np.power, "floor": np.floor, "ceil": np.ceil,
-    "round": np.round, "expm1": np.expm1, "log1p": np.log1p, "isnan": np.isnan,
-    "isfinite": np.isfinite, "isinf": np.isinf, "rsqrt": _rsqrt, "sigmoid": _sigmoid,
-    "tan": np.tan, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "sinh": np.sinh,
-    "cosh": np.cosh, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "log2": np.log2,
-    "log10": np.log10, "atan2": np.arctan2, "hypot": np.hypot, "copysign": np.copysign,
-    "nextafter": np.nextafter,
-}
-#: Intrinsics made of several NumPy operations: float16 computes them in float32, once.
-_COMPOSITE = frozenset({"rsqrt", "sigmoid"})
+def logical_not(a):
+    """The ``Not`` node: ``np.logical_not`` (the op table's "not")."""
+    return SCALAR_OPS["not"].numpy(a)
 
 
 def call(op: str, args: list, dtype: str):
-    """The math intrinsic ``op(*args)``; ``dtype`` is the Call node's result dtype."""
+    """The math intrinsic ``op(*args)`` (:data:`mlc.ir.ops.MATH_CALLS`); ``dtype`` is the
+    Call node's result dtype."""
     if op == REINTERPRET:
         return np.asarray(args[0]).view(dtype)[()] if np.ndim(args[0]) == 0 else args[0].view(dtype)
-    if op == "erf":
-        return cast(_erf64(args[0]), dtype)
-    fn = _CALLS.get(op)
-    if fn is None:
+    spec = MATH_CALLS.get(op)
+    if spec is None:
         raise MLCError(f"reference interpreter: unknown math op {op!r}")
-    if op in _COMPOSITE and dtype == "float16":
-        return cast(fn(*(cast(a, "float32") for a in args)), "float16")
-    return fn(*args)
+    return spec.numpy(*args)
 
 
 def cast(value, dtype: str):
@@ -119,7 +67,7 @@ def poison(dtype: str):
 
 
 #: Binary ops a reduction update may combine with: op -> ufunc.
-REDUCTIONS = {"add": np.add, "mul": np.multiply, "min": np.minimum, "max": np.maximum}
+REDUCTIONS = {name: BINARY_OPS[name].numpy for name in ("add", "mul", "min", "max")}
 
 
 def identity(ufunc, dtype: str):

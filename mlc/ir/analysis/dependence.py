@@ -25,6 +25,7 @@ import numpy as np
 from ..arith import Analyzer, same_expr
 from ..buffer import Buffer
 from ..expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const
+from ..ops import BINARY_OPS
 from ..functor import pre_order_nodes, substitute
 from ..tir import Allocate, BlockRealize, BufferStore, For, IfThenElse, SeqStmt, Stmt
 
@@ -266,8 +267,8 @@ def _enumerated_disjoint(usable, loop: For) -> bool:
     return not np.any(np.all(ordered[1:] == ordered[:-1], axis=1))
 
 
-_NUMPY_OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "floordiv": np.floor_divide,
-              "floormod": np.mod, "min": np.minimum, "max": np.maximum}
+_NUMPY_OPS = {name: BINARY_OPS[name].numpy
+              for name in ("add", "sub", "mul", "floordiv", "floormod", "min", "max")}
 
 
 def evaluate_index(expr, env: dict[Var, np.ndarray]) -> np.ndarray | None:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from .. import dtype as dt
 from ..expr import Binary, IntImm, PrimExpr, Var
+from ..ops import BINARY_OPS
 from .bounds import ConstIntBound, linear_bound, var_bounds
 from .linear import free_vars
 from .rewrite import Rewriter, canonical, constant_difference, linear
@@ -150,11 +151,7 @@ class Analyzer:
         return builtins.min(values), builtins.max(values)
 
 
-_EVAL = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-    "floordiv": lambda a, b: a // b if b else 0, "floormod": lambda a, b: a % b if b else 0,
-    "min": builtins.min, "max": builtins.max,
-}
+_EVAL = {name: BINARY_OPS[name].exact for name in ("add", "sub", "mul", "floordiv", "floormod", "min", "max")}
 
 
 def eval_int(e: PrimExpr, env: dict[int, int]) -> int:

@@ -48,6 +48,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ...intrinsics import register_intrinsic_lowering
+from ..intrinsics import BACKEND
 from .emitter import FORMATS, FloatOps
 from .fast import FAST_BOUNDS, FAST_FLAGS
 from .functions import ROUTINES
@@ -70,6 +72,18 @@ def call_vector_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str,
     """``op(x)`` for ``x`` of compute dtype ``dtype`` (float32 or float64); ``fast``:
     the ``fast_math`` variant (:mod:`.fast`), ``@__mlc_math.<op>.<f32|f64>.fast``."""
     return builder.call(_define(builder.module, op, dtype, fast), [x])
+
+
+def _lower(op: str):
+    def lowering(builder: ir.IRBuilder, args: list[ir.Value], dtype: str, fast_math: bool) -> ir.Value:
+        return call_vector_math(builder, op, args[0], dtype, fast_math)
+    lowering.__name__ = f"vecmath_{op}"
+    return lowering
+
+
+# The llvm lowering of these math calls on floats (mlc.backends.intrinsics).
+for _op in ROUTINES:
+    register_intrinsic_lowering(BACKEND, _op, _lower(_op), dtypes=tuple(FORMATS))
 
 
 def _define(module: ir.Module, op: str, dtype: str, fast: bool = False) -> ir.Function:

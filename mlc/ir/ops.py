@@ -1,0 +1,272 @@
+"""The scalar ops of the IR, each defined once: the table every stage reads.
+
+One :class:`ScalarOp` per operator of a ``Binary`` node (arithmetic,
+comparison, logic, bitwise), the ``Not`` node, and every math ``Call``. An
+entry says the op's name and arity, which operand dtypes it accepts and its
+result dtype, its meaning as a NumPy function (docs/ir-semantics.md,
+"Scalars"), its exact value on Python integers where the IR folds it, how
+the printer writes it, and, for math calls, the float dtypes allowed and the
+error budget backends get against the NumPy implementation.
+
+Who reads it: the expression builders and constant folding
+(:mod:`mlc.ir.expr`), the printer, the TVMScript and index-map parsers, the
+integer analyses, the reference interpreter (which *is* the NumPy column),
+the error budgets of :mod:`mlc.testing.tolerance`, and the backends, which
+lower each math call through :mod:`mlc.backends.intrinsics`.
+
+>>> SCALAR_OPS["floordiv"].symbol, SCALAR_OPS["floordiv"].precedence
+('//', 10)
+>>> import numpy as np
+>>> SCALAR_OPS["floormod"].numpy(np.int32(-7), np.int32(2)), SCALAR_OPS["truncmod"].exact(-7, 2)
+(np.int32(1), -1)
+>>> SCALAR_OPS["erfc"].float_dtypes
+('float32', 'float64')
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DTypeError
+from . import dtype as dt
+
+__all__ = ["ScalarOp", "SCALAR_OPS", "BINARY_OPS", "MATH_CALLS", "NEG_PRECEDENCE",
+           "ops_of_kind", "python_operators"]
+
+#: Kinds of ops: the node they appear in is Binary, except "not" (Not) and "math" (Call).
+KINDS = ("arith", "compare", "logic", "bitwise", "math")
+
+#: Which operand dtypes an op accepts.
+_OPERANDS = ("any", "number", "float", "bool", "int", "int_or_bool")
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarOp:
+    """One scalar op of the IR.
+
+    ``numpy(*operands)`` takes NumPy scalars or arrays of the operand dtype and
+    returns the result dtype's values with the IR's semantics (run it inside
+    ``np.errstate(all="ignore")``). ``exact(x, y)`` is the value on Python ints
+    (no wrap-around; a zero divisor gives 0, as in NumPy), for folding and the
+    integer analyses, or None when the IR never folds the op. ``symbol`` and
+    ``precedence`` (Python's, loosest first) print an infix op; ``function``
+    is the printed name of the others. ``float_dtypes`` are the float dtypes a
+    math call takes; ``ulps`` is how far (in ulps, beyond the final rounding)
+    a backend's result may be from ``numpy``, and ``bounded`` marks results
+    in [-1, 1], whose error counts in ulps of 1.
+    """
+    name: str
+    kind: str
+    arity: int
+    numpy: Callable
+    operands: str = "any"
+    result: str = "same"
+    symbol: str | None = None
+    precedence: int | None = None
+    function: str | None = None
+    exact: Callable[[int, int], int] | None = None
+    float_dtypes: tuple[str, ...] = dt.FLOATS
+    ulps: int | None = None
+    bounded: bool = False
+
+    def __post_init__(self):
+        if self.kind not in KINDS or self.operands not in _OPERANDS or self.result not in ("same", "bool"):
+            raise ValueError(f"malformed scalar op entry {self.name!r}")
+
+    def result_dtype(self, dtype: str) -> str:
+        """The result dtype for operands of ``dtype``."""
+        return "bool" if self.result == "bool" else dtype
+
+    def check(self, dtype: str) -> None:
+        """Raise DTypeError when ``dtype`` is not an operand dtype of this op."""
+        op, rule = self.name, self.operands
+        if rule == "bool" and dtype != "bool":
+            raise DTypeError(f"logical {op} needs bool operands, got {dtype}")
+        if rule == "int" and not dt.is_int(dtype) or rule == "int_or_bool" and not (
+                dt.is_int(dtype) or dtype == "bool"):
+            raise DTypeError(f"{op} needs integer operands, got {dtype}")
+        if rule == "number" and dtype == "bool":
+            raise DTypeError(f"{op} is not defined for bool operands; cast to an integer dtype")
+        if rule == "float" and not dt.is_float(dtype):
+            if self.kind == "arith":  # div
+                raise DTypeError(f"true division needs float operands, got {dtype}; use // for "
+                                 "integer division or cast to a float dtype")
+            raise DTypeError(f"{op} needs a float operand, got {dtype}; cast it first, "
+                             f"e.g. {op}(x.astype('float32'))")
+        if self.kind == "math" and dt.is_float(dtype) and dtype not in self.float_dtypes:
+            raise DTypeError(f"{op} is defined for {', '.join(self.float_dtypes)}, got {dtype}; "
+                             f"cast it first, e.g. {op}(x.astype('{self.float_dtypes[0]}'))")
+
+
+# ---------------------------------------------------------------- NumPy semantics
+
+def _via_float64(fn: Callable[[float], float]) -> Callable:
+    """A NumPy function from a float64 scalar function (``math.erf``): the result is
+    computed in float64 and rounded once to the operand's dtype."""
+    elementwise = np.frompyfunc(fn, 1, 1)
+
+    def apply(x):
+        dtype = np.result_type(x)
+        out = np.asarray(elementwise(np.asarray(x, dtype="float64")), dtype="float64").astype(dtype)
+        return out[()] if np.ndim(x) == 0 else out
+    apply.__name__ = fn.__name__
+    return apply
+
+
+def _in_float32(fn: Callable) -> Callable:
+    """A function of several NumPy steps that float16 computes in float32, rounding once."""
+    def apply(*args):
+        if np.result_type(args[0]) == np.float16:
+            return fn(*(np.asarray(a).astype("float32")[()] if np.ndim(a) == 0 else a.astype("float32")
+                        for a in args)).astype("float16")
+        return fn(*args)
+    apply.__name__ = fn.__name__
+    return apply
+
+
+@_in_float32
+def _truncdiv(a, b):
+    """C division: round toward zero; an integer zero divisor gives 0 (float16: computed
+    in float32, rounded once)."""
+    if np.dtype(np.result_type(a)).kind == "f":
+        return np.trunc(np.true_divide(a, b))
+    # a - fmod(a, b) is an exact multiple of b, so floor division is exact there.
+    return np.floor_divide(np.subtract(a, np.fmod(a, b)), b)
+
+
+def _float_only(fn: Callable) -> Callable:
+    """A rounding function that is the identity on integers and bools (NumPy's would
+    return floats; the IR keeps the operand's dtype)."""
+    def apply(x):
+        return fn(x) if np.result_type(x).kind == "f" else x
+    apply.__name__ = fn.__name__
+    return apply
+
+
+@_in_float32
+def _rsqrt(x):
+    return np.true_divide(np.result_type(x).type(1), np.sqrt(x))
+
+
+@_in_float32
+def _sigmoid(x):
+    one = np.result_type(x).type(1)
+    return np.true_divide(one, np.add(one, np.exp(np.negative(x))))
+
+
+def _c_truncdiv(x: int, y: int) -> int:
+    if y == 0:
+        return 0
+    q = builtins.abs(x) // builtins.abs(y)
+    return q if (x >= 0) == (y >= 0) else -q
+
+
+# ---------------------------------------------------------------- the table
+
+def _binary(name, kind, numpy, operands, exact=None, symbol=None, precedence=None, function=None):
+    result = "bool" if kind in ("compare", "logic") else "same"
+    return ScalarOp(name, kind, 2, numpy, operands, result, symbol, precedence, function, exact)
+
+
+def _call(name, numpy, arity=1, operands="float", result="same", ulps=None, bounded=False,
+          float_dtypes=dt.FLOATS):
+    return ScalarOp(name, "math", arity, numpy, operands, result, function=f"T.{name}",
+                    float_dtypes=float_dtypes, ulps=ulps, bounded=bounded)
+
+
+_TABLE = (
+    # name, kind, NumPy, operands, exact on ints, symbol, Python precedence, printed function
+    _binary("add", "arith", np.add, "number", lambda x, y: x + y, "+", 9),
+    _binary("sub", "arith", np.subtract, "number", lambda x, y: x - y, "-", 9),
+    _binary("mul", "arith", np.multiply, "number", lambda x, y: x * y, "*", 10),
+    _binary("div", "arith", np.true_divide, "float", None, "/", 10),
+    _binary("floordiv", "arith", np.floor_divide, "number", lambda x, y: x // y if y else 0, "//", 10),
+    _binary("floormod", "arith", np.remainder, "number", lambda x, y: x % y if y else 0, "%", 10),
+    _binary("truncdiv", "arith", _truncdiv, "number", _c_truncdiv, function="T.truncdiv"),
+    _binary("truncmod", "arith", np.fmod, "number", lambda x, y: x - _c_truncdiv(x, y) * y if y else 0,
+            function="T.truncmod"),
+    _binary("min", "arith", np.minimum, "any", builtins.min, function="T.min"),
+    _binary("max", "arith", np.maximum, "any", builtins.max, function="T.max"),
+    _binary("eq", "compare", np.equal, "any", lambda x, y: x == y, "==", 4),
+    _binary("ne", "compare", np.not_equal, "any", lambda x, y: x != y, "!=", 4),
+    _binary("lt", "compare", np.less, "any", lambda x, y: x < y, "<", 4),
+    _binary("le", "compare", np.less_equal, "any", lambda x, y: x <= y, "<=", 4),
+    _binary("gt", "compare", np.greater, "any", lambda x, y: x > y, ">", 4),
+    _binary("ge", "compare", np.greater_equal, "any", lambda x, y: x >= y, ">=", 4),
+    _binary("and", "logic", np.logical_and, "bool", lambda x, y: x and y, "and", 2),
+    _binary("or", "logic", np.logical_or, "bool", lambda x, y: x or y, "or", 1),
+    _binary("bitand", "bitwise", np.bitwise_and, "int_or_bool", lambda x, y: x & y, "&", 7),
+    _binary("bitor", "bitwise", np.bitwise_or, "int_or_bool", lambda x, y: x | y, "|", 5),
+    _binary("bitxor", "bitwise", np.bitwise_xor, "int_or_bool", lambda x, y: x ^ y, "^", 6),
+    _binary("shl", "bitwise", np.left_shift, "int", None, "<<", 8),
+    _binary("shr", "bitwise", np.right_shift, "int", None, ">>", 8),
+    ScalarOp("not", "logic", 1, np.logical_not, "bool", "bool", "not", 3),
+    # math calls: name, NumPy, arity, operands, result, ulps, bounded
+    _call("exp", np.exp, ulps=2),
+    _call("log", np.log, ulps=2),
+    _call("sqrt", np.sqrt, ulps=1),
+    _call("rsqrt", _rsqrt, ulps=2),
+    _call("tanh", np.tanh, ulps=4, bounded=True),
+    _call("sigmoid", _sigmoid, ulps=4, bounded=True),
+    _call("erf", _via_float64(math.erf), ulps=4, bounded=True),
+    _call("sin", np.sin, ulps=2, bounded=True),
+    _call("cos", np.cos, ulps=2, bounded=True),
+    _call("abs", np.abs, operands="any"),
+    _call("pow", np.power, 2, ulps=4),
+    _call("floor", _float_only(np.floor), operands="any"),
+    _call("ceil", _float_only(np.ceil), operands="any"),
+    _call("round", _float_only(np.round), operands="any"),
+    _call("expm1", np.expm1, ulps=2),
+    _call("log1p", np.log1p, ulps=2),
+    _call("isnan", np.isnan, operands="any", result="bool"),
+    _call("isfinite", np.isfinite, operands="any", result="bool"),
+    _call("isinf", np.isinf, operands="any", result="bool"),
+    _call("tan", np.tan),
+    _call("asin", np.arcsin),
+    _call("acos", np.arccos),
+    _call("atan", np.arctan),
+    _call("sinh", np.sinh),
+    _call("cosh", np.cosh),
+    _call("asinh", np.arcsinh),
+    _call("acosh", np.arccosh),
+    _call("atanh", np.arctanh),
+    _call("log2", np.log2),
+    _call("log10", np.log10),
+    _call("atan2", np.arctan2, 2),
+    _call("hypot", np.hypot, 2),
+    _call("copysign", np.copysign, 2),
+    _call("nextafter", np.nextafter, 2, float_dtypes=("float32", "float64")),  # no half nextafter
+    _call("erfc", _via_float64(math.erfc), ulps=4, float_dtypes=("float32", "float64")),
+)
+
+#: name -> ScalarOp, every scalar op of the IR.
+SCALAR_OPS: dict[str, ScalarOp] = {op.name: op for op in _TABLE}
+#: The ops of Binary nodes.
+BINARY_OPS: dict[str, ScalarOp] = {op.name: op for op in _TABLE if op.kind != "math" and op.arity == 2}
+#: The math intrinsics of Call nodes.
+MATH_CALLS: dict[str, ScalarOp] = {op.name: op for op in _TABLE if op.kind == "math"}
+#: The printed precedence of unary minus (``-x``, the Binary ``0 - x``).
+NEG_PRECEDENCE = 11
+
+
+def ops_of_kind(kind: str) -> tuple[str, ...]:
+    """The names of the Binary ops of ``kind`` ("arith", "compare", "logic", "bitwise")."""
+    return tuple(name for name, op in BINARY_OPS.items() if op.kind == kind)
+
+
+def python_operators() -> dict[type, str]:
+    """Python's operator node classes (``ast.Add``, ``ast.Lt``, ``ast.And``, ``ast.Not``)
+    -> the op each spells, for every op printed with a symbol."""
+    out: dict[type, str] = {}
+    for op in _TABLE:
+        if op.symbol is None:
+            continue
+        node = ast.parse(f"{op.symbol} x" if op.arity == 1 else f"x {op.symbol} y", mode="eval").body
+        operator = node.ops[0] if isinstance(node, ast.Compare) else node.op
+        out[type(operator)] = op.name
+    return out
