@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc.backends.llvm.module import generate_ir
-from mlc.backends.llvm.vectorize import MAX_LANES
+from mlc.passes.tir.vectorize import MAX_LANES
 from mlc.ir import expr as E
 from mlc.ir.analysis import lane_stride
 from mlc.ir.buffer import Buffer

@@ -6,9 +6,17 @@ buffer is one-dimensional. Parameters are the arrays' data pointers, in
 order. Element offsets are computed in i64.
 
 Loops: ``parallel`` ones are outlined into a body function run on the
-thread pool (:mod:`.parallel`); ``vectorized`` ones carry loop metadata for
+thread pool (:mod:`.parallel`); ``vectorized`` ones (those the vectorize pass,
+:func:`mlc.passes.tir.vectorize_loops`, left as loops) carry loop metadata for
 LLVM's vectorizer (their math calls are :mod:`.vecmath` routines, so they
 vectorise too); short ``unrolled`` ones are written out here.
+
+Vector IR (``T.Ramp``, ``T.Broadcast``, values of dtype ``float32x16``) is
+rendered as LLVM vectors (:mod:`.vectorize`): a load or store at a stride-1
+Ramp is one vector access, at another Ramp a gather or scatter from one base
+pointer, at any other vector index (or when accesses are bounds-checked) one
+scalar access per lane. Vector casts and math calls are computed lane by lane
+(the vectorize pass creates them only inside gather indices).
 
 Expressions map one to one onto :mod:`.arith`, :mod:`.vecmath` and
 :mod:`.intrinsics`; three things need care here:
@@ -29,20 +37,22 @@ from llvmlite import ir
 from ...errors import CompileError
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
-from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Select,
-                        Var)
+from ...ir.analysis import lane_of
+from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp,
+                        Select, Var)
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
 from ...ir.arith import same_expr
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
 from ...ir.printer import expr_to_str
-from . import arith, parallel, vectorize
+from . import arith, parallel
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
 from .memory import BufferAllocator
 from .vecmath import call_vector_math, has_vector_math
-from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
+from .types import I32, I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
+from .vectorize import build_vector, lane, ramp, splat, vector_pointer, vector_type
 
 __all__ = ["emit_function", "REDUCTION_FLAGS"]
 
@@ -130,6 +140,9 @@ class _FunctionCodegen:
         pass  # expressions have no effects
 
     def _store(self, s: BufferStore) -> None:
+        if dt.is_vector(s.value.dtype):
+            self._vector_store(s)
+            return
         value = s.value
         if self.loop_depth and _is_reduction_update(s):
             v = self._binary(value, flags=REDUCTION_FLAGS)
@@ -174,26 +187,11 @@ class _FunctionCodegen:
                 "remove the binding for the llvm target")
         if s.kind == "parallel":
             self._parallel_loop(s)
-        elif s.kind == "vectorized" and (guarded := vectorize.full_vector_guard(s)) is not None:
-            self._guarded_vector_loop(s, *guarded)
-        elif (s.kind == "vectorized" and self.checks is None  # checked accesses stay scalar
-              and (stores := vectorize.plan(self, s)) is not None):
-            vectorize.emit(self, s, stores)
         elif (s.kind == "unrolled" and isinstance(s.extent, IntImm)
               and self.unrolled_copies * s.extent.value <= MAX_UNROLL):
             self._unrolled_loop(s)
         else:
             self._serial_loop(s)
-
-    def _guarded_vector_loop(self, s: For, full: PrimExpr, unguarded: For) -> None:
-        """A vectorized loop under a predicate monotone in the lane (a split's ragged end):
-        the loop without the predicate where it holds for every lane, else the loop as it
-        is (see :func:`.vectorize.full_vector_guard`)."""
-        with self.builder.if_else(self.expr(full)) as (then, otherwise):
-            with then:
-                self._for(unguarded)
-            with otherwise:
-                self._serial_loop(s)
 
     def _unrolled_loop(self, s: For) -> None:
         """The body once per iteration, the index a constant offset from the start: no loop
@@ -316,14 +314,14 @@ class _FunctionCodegen:
     def _compute(self, e: PrimExpr) -> ir.Value:
         """``e`` widened to its compute type (float16 -> float)."""
         v = self.expr(e)
-        if e.dtype == "float16":
-            v = self.builder.fpext(v, reg_type("float32"))
+        if dt.element(e.dtype) == "float16":
+            v = self.builder.fpext(v, vector_type(dt.vector("float32", dt.lanes(e.dtype))))
         return v
 
     def _to_dtype(self, v: ir.Value, dtype: str) -> ir.Value:
         """Round a compute-type result back to ``dtype`` (float -> half for float16)."""
-        if dtype == "float16":
-            return self.builder.fptrunc(v, reg_type("float16"))
+        if dt.element(dtype) == "float16":
+            return self.builder.fptrunc(v, vector_type(dtype))
         return v
 
     def _imm(self, e) -> ir.Value:
@@ -336,17 +334,22 @@ class _FunctionCodegen:
         return v
 
     def _cast(self, e: Cast) -> ir.Value:
+        if dt.is_vector(e.dtype):
+            return self._lane_by_lane(e)
         return arith.cast(self.builder, self.expr(e.value), e.value.dtype, e.dtype)
 
     def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
-        op, dtype = e.op, e.a.dtype
+        op, dtype = e.op, dt.element(e.a.dtype)
         if op in LOGIC_OPS:
             return arith.logical(self.builder, op, self.expr(e.a), self.expr(e.b))
         if flags and op == "add":  # a product summed by the reduction may fuse into an FMA
-            a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(x)
+            a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(_scalar_of(x))
                     for x in (e.a, e.b))
         else:
-            a, b = self._compute(e.a), self._compute(e.b)
+            a, b = self._compute(_scalar_of(e.a)), self._compute(_scalar_of(e.b))
+        if dt.is_vector(e.a.dtype):  # broadcasts are splat once both operands are computed
+            lanes = dt.lanes(e.a.dtype)
+            a, b = splat(self.builder, a, lanes), splat(self.builder, b, lanes)
         cdtype = compute_dtype(dtype)
         if op in COMPARE_OPS:
             return arith.compare(self.builder, op, a, b, cdtype)
@@ -359,6 +362,8 @@ class _FunctionCodegen:
         return self.builder.not_(self.expr(e.a))
 
     def _call(self, e: Call) -> ir.Value:
+        if dt.is_vector(e.dtype):
+            return self._lane_by_lane(e)
         if e.op == REINTERPRET:
             return self.builder.bitcast(self.expr(e.args[0]), reg_type(e.dtype))
         args = [self._compute(a) for a in e.args]
@@ -370,16 +375,19 @@ class _FunctionCodegen:
         return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
 
     def _select(self, e: Select) -> ir.Value:
-        cond = self.expr(e.cond)
+        cond = self.expr(_scalar_of(e.cond))  # a vector select may take one condition for all lanes
         if not (self._loads(e.true_value) or self._loads(e.false_value)):
-            return self.builder.select(cond, self.expr(e.true_value), self.expr(e.false_value))
+            t, f = self.expr(_scalar_of(e.true_value)), self.expr(_scalar_of(e.false_value))
+            if dt.is_vector(e.dtype):
+                t, f = splat(self.builder, t, dt.lanes(e.dtype)), splat(self.builder, f, dt.lanes(e.dtype))
+            return self.builder.select(cond, t, f)
         b = self.builder  # only the taken side runs: its loads may be out of bounds otherwise
         with b.if_else(cond) as (then, otherwise):
             with then:
                 t, t_block = self.expr(e.true_value), b.block
             with otherwise:
                 f, f_block = self.expr(e.false_value), b.block
-        phi = b.phi(reg_type(e.dtype))
+        phi = b.phi(vector_type(e.dtype))
         phi.add_incoming(t, t_block)
         phi.add_incoming(f, f_block)
         return phi
@@ -391,12 +399,77 @@ class _FunctionCodegen:
         return self._has_load[key]
 
     def _load(self, e: BufferLoad) -> ir.Value:
+        if dt.is_vector(e.dtype):
+            return self._vector_load(e)
         v = self._access(e.buffer, e.indices, "load from",
                          lambda ptr: self.builder.load(ptr, align=itemsize(e.buffer.dtype),
                                                        typ=mem_type(e.buffer.dtype)))
         if e.buffer.dtype == "bool":  # any nonzero byte is True
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
         return v
+
+    # --------------------------------------------------------- vector IR
+
+    def _ramp(self, e: Ramp) -> ir.Value:
+        return ramp(self.builder, self.expr(e.base), e.stride, e.lanes)
+
+    def _broadcast(self, e: Broadcast) -> ir.Value:
+        return splat(self.builder, self.expr(e.value), e.lanes)
+
+    def _lane_by_lane(self, e: PrimExpr) -> ir.Value:
+        """Vector ``e`` computed as one scalar expression per lane."""
+        return build_vector(self.builder, [self.expr(lane_of(e, k)) for k in range(dt.lanes(e.dtype))])
+
+    def _ramp_access(self, buffer: Buffer, index: PrimExpr) -> bool:
+        """Whether an access at vector ``index`` is rendered from one base pointer."""
+        return isinstance(index, Ramp) and self.checks is None and buffer.dtype != "bool"
+
+    def _lane_pointers(self, buffer: Buffer, index: PrimExpr) -> list[ir.Value] | None:
+        """The element pointer of each lane of vector ``index``: for a Ramp, lane 0's plus a
+        constant step, else each lane's index computed as a scalar. None where each access
+        must be checked or converted (bounds-checked builds, bool buffers)."""
+        if self._ramp_access(buffer, index):
+            base, ty = self._element_ptr(buffer, (index.base,)), mem_type(buffer.dtype)
+            return [base] + [self.builder.gep(base, [ir.Constant(I64, k * index.stride)], inbounds=True,
+                                              source_etype=ty) for k in range(1, index.lanes)]
+        if self.checks is not None or buffer.dtype == "bool":
+            return None
+        return [self._element_ptr(buffer, (lane_of(index, k),)) for k in range(dt.lanes(index.dtype))]
+
+    def _vector_load(self, e: BufferLoad) -> ir.Value:
+        """A contiguous vector load at a stride-1 Ramp, else a gather of the lanes."""
+        b, index, align, ty = self.builder, e.indices[0], itemsize(e.buffer.dtype), mem_type(e.buffer.dtype)
+        if self._ramp_access(e.buffer, index) and index.stride == 1:
+            vec = ir.VectorType(ty, index.lanes)
+            return b.load(vector_pointer(b, self._element_ptr(e.buffer, (index.base,)), vec), typ=vec, align=align)
+        ptrs = self._lane_pointers(e.buffer, index)
+        if ptrs is None:
+            return build_vector(b, [self._load(lane_of(e, k)) for k in range(dt.lanes(e.dtype))])
+        out = ir.Constant(ir.VectorType(ty, len(ptrs)), ir.Undefined)
+        for k, ptr in enumerate(ptrs):
+            out = b.insert_element(out, b.load(ptr, typ=ty, align=align), ir.Constant(I32, k))
+        return out
+
+    def _vector_store(self, s: BufferStore) -> None:
+        """A contiguous vector store at a stride-1 Ramp, else a scatter of the lanes, in order.
+
+        The lanes of a vector store are a loop's iterations: a reduction update
+        ``X[r] = X[r] + v`` gets the flags a reduction loop's update gets."""
+        b, index, align = self.builder, s.indices[0], itemsize(s.buffer.dtype)
+        value = self._binary(s.value, REDUCTION_FLAGS) if _is_reduction_update(s) else self.expr(s.value)
+        if self._ramp_access(s.buffer, index) and index.stride == 1:
+            b.store(value, vector_pointer(b, self._element_ptr(s.buffer, (index.base,)), value.type), align=align)
+            return
+        ptrs = self._lane_pointers(s.buffer, index)
+        if ptrs is not None:
+            for k, ptr in enumerate(ptrs):
+                b.store(lane(b, value, k), ptr, align=align)
+            return
+        for k in range(dt.lanes(s.value.dtype)):  # checked (or bool) accesses, one lane at a time
+            v = lane(b, value, k)
+            if s.buffer.dtype == "bool":
+                v = b.zext(v, mem_type("bool"))
+            self._access(s.buffer, (lane_of(index, k),), "store to", lambda ptr, v=v: b.store(v, ptr, align=align))
 
     # ------------------------------------------------------------- memory
 
@@ -503,7 +576,8 @@ _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
 _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _FunctionCodegen._var,
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
          Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
-         BufferLoad: _FunctionCodegen._load}
+         BufferLoad: _FunctionCodegen._load, Ramp: _FunctionCodegen._ramp,
+         Broadcast: _FunctionCodegen._broadcast}
 
 
 #: Operations :meth:`_FunctionCodegen._index64` computes in i64 (the divisions by a positive constant).
@@ -542,14 +616,20 @@ def _index_bound(e: PrimExpr) -> int | None:
 def _is_reduction_update(s: BufferStore) -> bool:
     """``X[i] = X[i] + v`` or ``X[i] = v * X[i]`` (float add/mul reading the stored element)."""
     v = s.value
-    if not (isinstance(v, Binary) and v.op in ("add", "mul") and v.dtype in ("float32", "float64")):
+    if not (isinstance(v, Binary) and v.op in ("add", "mul") and dt.element(v.dtype) in ("float32", "float64")):
         return False
     return any(isinstance(x, BufferLoad) and x.buffer is s.buffer and len(x.indices) == len(s.indices)
                and all(same_expr(p, q) for p, q in zip(x.indices, s.indices)) for x in (v.a, v.b))
 
 
+def _scalar_of(e: PrimExpr) -> PrimExpr:
+    """The value ``e`` broadcasts (``e`` itself when it is no Broadcast): an operation on
+    vectors computes its broadcast operands as scalars and splats them last."""
+    return e.value if isinstance(e, Broadcast) else e
+
+
 def _is_float_mul(e: PrimExpr) -> bool:
-    return isinstance(e, Binary) and e.op == "mul" and e.dtype in ("float32", "float64")
+    return isinstance(e, Binary) and e.op == "mul" and dt.element(e.dtype) in ("float32", "float64")
 
 
 def _static_nbytes(buffer: Buffer) -> int:
