@@ -1,4 +1,5 @@
-"""Vectorized loops of constant extent emitted as vector code (mlc.backends.llvm.vectorize).
+"""Vectorized loops of constant extent emitted as vector code (mlc.passes.tir.vectorize_loops
+makes vector IR, the llvm codegen renders it).
 
 Each program is a row loop around one vectorized loop ``j`` of ``width``
 lanes, built for the llvm target and checked against the reference

@@ -22,6 +22,7 @@ from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc, SeqStmt, seq
 from mlc.passes.tir import LOWER_PIPELINE, lower, run_passes, vectorize_loops
 from mlc.passes.tir.verify import verify_lowered
 from mlc.schedules.apply import as_written
+from mlc.script import parse
 
 
 def buf(name, n, dtype="float32"):
@@ -231,3 +232,15 @@ def test_vectorized_ir_holds_vector_nodes_for_a_vectorizable_program():
     nodes = list(pre_order_nodes(lower(func).body))
     assert any(isinstance(x, Ramp) for x in nodes) and not any(isinstance(x, For) and x.kind == "vectorized"
                                                                  for x in nodes)
+
+
+def test_vector_ir_prints_as_tvmscript_that_parses_back():
+    A, bias, B, C = buf("A", 64), buf("bias", 4), buf("B", 64), buf("C", 64)
+    _, _, func = rows_of(4, 16, lambda i, j, A, bias, B, C: seq(
+        store(B, i * 16 + j, E.select(load(A, i * 16 + j) > load(bias, i), const(2.0, "float32"), const(-1.0, "float32")) * load(A, i * 16 + j)),
+        store(C, j * 4 + i, load(A, (i * 16 + j) // 2) - load(B, i * 16 + j))), [A, bias, B, C],
+        guard=lambda i, j: i * 16 + j < 60)
+    vector = vectorize_loops(func)
+    text = vector.script()
+    assert "T.Ramp(" in text and "T.Broadcast(" in text
+    assert_structural_equal(parse(text), vector)

@@ -12,7 +12,7 @@ body:
 * with ``var`` given, that written index moves by a nonzero constant per
   lane (:func:`lane_stride`), so different lanes write different elements.
 
-The LLVM vectorizer asks both; the reference interpreter, which checks at run
+The vectorize pass asks both; the reference interpreter, which checks at run
 time where lanes' writes collide, asks the first of each unit of a region.
 
 >>> from mlc.ir.buffer import decl_buffer

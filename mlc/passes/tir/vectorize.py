@@ -85,7 +85,7 @@ def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
         return None
     index = s.loop_var.dtype
     one = IntImm(1, index)
-    last = Binary("sub", Binary("add", s.min, s.extent, index), one, index)
+    last = simplify_expr(Binary("sub", Binary("add", s.min, s.extent, index), one, index))
     first_ok = substitute(body.condition, {s.loop_var: s.min})
     last_ok = substitute(body.condition, {s.loop_var: last})
     unguarded = For(s.loop_var, s.min, s.extent, s.kind, body.then_case, s.thread_binding, s.annotations)
