@@ -9,6 +9,7 @@ vectorizer's path, taken whenever lanes might see each other's writes or
 the body has no vector form here).
 """
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
@@ -273,3 +274,28 @@ def test_a_guard_not_monotone_in_the_lane_stays_on_every_lane(rows, width, seed)
     got, want = run_both(func, [values(rng, size, "float32"), np.zeros(size, "float32")])
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+# ------------------------------------------------- bounds-checked builds
+
+def test_checked_vector_accesses_are_checked_lane_by_lane():
+    from mlc import te
+    from mlc.errors import BoundsError
+    X = te.placeholder((16,), "float32", "X")
+    I = te.placeholder((8,), "int32", "I")
+    Y = te.compute((8,), lambda i: X[I[i]] * 2, "Y")
+    mod = mlc.IRModule({"gather": te.create_prim_func([X, I, Y])})
+
+    def vectorized(sch):
+        sch.vectorize(sch.get_loops(sch.get_block("Y"))[0])
+
+    sch = mlc.Schedule(mod)
+    vectorized(sch)
+    assert "T.Ramp" in lower(sch.mod["gather"]).script()
+    lib = mlc.build(mod, "llvm", vectorized, check_bounds=True)
+    x, index, y = np.arange(16, dtype="float32"), np.arange(8, dtype="int32"), np.zeros(8, "float32")
+    lib["gather"](x, index, y)
+    np.testing.assert_array_equal(y, x[:8] * 2)
+    index[5] = 99
+    with pytest.raises(BoundsError, match=r"load from buffer X at element 99 \(index I\[5\]\) is outside \[0, 16\)"):
+        lib["gather"](x, index, y)
