@@ -154,6 +154,16 @@ def test_nested_vectorized_loops_vectorize_the_inner_one_only():
     assert got.kind == "vectorized" and isinstance(got.body, BufferStore) and got.body.value.dtype == "float32x8"
 
 
+def test_running_the_pass_again_changes_nothing():
+    A, B = buf("A", 30), buf("B", 30)
+    for guard in (None, lambda i, j: i * 8 + j < 30, lambda i, j: E.logical_and(i * 8 + j < 30, j > 0)):
+        for body in (lambda i, j, A, B: store(B, i * 8 + j, load(A, i * 8 + j) + 1.0),
+                     lambda i, j, A, B: store(B, i * 8 + j, E.call("exp", load(A, i * 8 + j)))):
+            _, _, func = rows_of(4, 8, body, [A, B], guard=guard)
+            once = vectorize_loops(func)
+            assert vectorize_loops(once) is once
+
+
 def test_the_pass_is_in_the_lowering_pipeline():
     assert LOWER_PIPELINE[-1] is vectorize_loops
 

@@ -39,8 +39,11 @@ B[T.Ramp(i * 16, 1, 16)] = A[T.Ramp(i * 16, 1, 16)] * T.Broadcast(T.float32(2), 
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...ir import dtype as dt
 from ...ir.analysis import lane_stride, lanes_independent
+from ...ir.arith import same_expr
 from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not,
                         PrimExpr, Ramp, Select, Var)
 from ...ir.functor import Mutator, pre_order_nodes, substitute
@@ -95,6 +98,16 @@ def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
 class _Vectorize(Mutator):
     def __init__(self, noalias: bool):
         self.noalias = noalias
+
+    def visit_IfThenElse(self, s: IfThenElse) -> Stmt:
+        """The split of a guarded loop is made once: its else branch, the guarded loop, is
+        left as it is (so running the pass again changes nothing)."""
+        if isinstance(s.else_case, For):
+            guarded = full_vector_guard(s.else_case)
+            if guarded is not None and same_expr(guarded[0], s.condition):
+                then = self.visit(s.then_case)
+                return s if then is s.then_case else replace(s, then_case=then)
+        return self.generic_visit(s)
 
     def visit_For(self, s: For) -> Stmt:
         s = self.generic_visit(s)
