@@ -139,7 +139,8 @@ class _Vectorize(Mutator):
             if (st.buffer.dtype not in _MEMORY_DTYPES or len(st.indices) != 1 or st.value.dtype != st.buffer.dtype
                     or not _supported(st.value, depends)):
                 return None
-        if not all(isinstance(n, _VECTOR_NODES) for st in stores for n in pre_order_nodes(st.indices[0])):
+        if not all(isinstance(n, _VECTOR_NODES) for st in stores for root in (st.value, st.indices[0])
+                   for n in pre_order_nodes(root)):
             return None
         return stores if lanes_independent(stores, var) else None
 
