@@ -299,3 +299,26 @@ def test_checked_vector_accesses_are_checked_lane_by_lane():
     index[5] = 99
     with pytest.raises(BoundsError, match=r"load from buffer X at element 99 \(index I\[5\]\) is outside \[0, 16\)"):
         lib["gather"](x, index, y)
+
+
+def test_vector_ir_written_by_hand_runs_as_on_the_reference():
+    """Forms the vectorize pass does not make but vector IR allows: a select whose untaken
+    side would load out of bounds, a vector cast and math call, a repeated store index."""
+    from mlc.ir.expr import Binary, Broadcast, Call, Cast, Ramp, Select
+    A, I, B, C, D = buf("A", 4, "float32"), buf("I", 8, "int32"), buf("B", 8, "float32"), \
+        buf("C", 8, "float32"), buf("D", 2, "float32")
+    lanes = Ramp(const(0), 1, 8)
+    in_a = Binary("lt", lanes, Broadcast(const(4), 8), "boolx8")
+    body = seq(
+        BufferStore(B, Select(in_a, BufferLoad(A, (lanes,), "float32x8"), Broadcast(const(-1.0, "float32"), 8),
+                              "float32x8"), (lanes,)),
+        BufferStore(C, Call("exp", (Cast("float32x8", BufferLoad(I, (lanes,), "int32x8")),), "float32x8"), (lanes,)),
+        BufferStore(D, Cast("float32x8", lanes), (Ramp(const(0), 0, 8),)))  # every lane stores D[0]: lane 7 last
+    func = PrimFunc((A, I, B, C, D), body)
+    arrays = [np.arange(1, 5, dtype="float32"), np.arange(-4, 4, dtype="int32"), np.zeros(8, "float32"),
+              np.zeros(8, "float32"), np.zeros(2, "float32")]
+    got, want = run_both(func, arrays)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+    np.testing.assert_array_equal(want[2], [1, 2, 3, 4, -1, -1, -1, -1])
+    np.testing.assert_array_equal(want[4], [7, 0])

@@ -164,6 +164,16 @@ def test_running_the_pass_again_changes_nothing():
             assert vectorize_loops(once) is once
 
 
+def test_lowering_vector_ir_again_changes_nothing():
+    A, B, C = buf("A", 30), buf("B", 30), buf("C", 30)
+    _, _, func = rows_of(4, 8, lambda i, j, A, B, C: seq(
+        store(B, i * 8 + j, load(A, (i * 8 + j) // 2) + 1.0), store(C, j * 4 + i, load(B, i * 8 + j))),
+        [A, B, C], guard=lambda i, j: i * 8 + j < 30)
+    once = lower(func)
+    assert any(isinstance(n, Ramp) for n in pre_order_nodes(once.body))
+    assert_structural_equal(lower(once), once)
+
+
 def test_the_pass_is_in_the_lowering_pipeline():
     assert LOWER_PIPELINE[-1] is vectorize_loops
 

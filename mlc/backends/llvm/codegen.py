@@ -375,8 +375,11 @@ class _FunctionCodegen:
         return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
 
     def _select(self, e: Select) -> ir.Value:
+        loads = self._loads(e.true_value) or self._loads(e.false_value)
+        if loads and dt.is_vector(e.dtype):  # each lane branches on its own condition
+            return self._lane_by_lane(e)
         cond = self.expr(_scalar_of(e.cond))  # a vector select may take one condition for all lanes
-        if not (self._loads(e.true_value) or self._loads(e.false_value)):
+        if not loads:
             t, f = self.expr(_scalar_of(e.true_value)), self.expr(_scalar_of(e.false_value))
             if dt.is_vector(e.dtype):
                 t, f = splat(self.builder, t, dt.lanes(e.dtype)), splat(self.builder, f, dt.lanes(e.dtype))
@@ -387,7 +390,7 @@ class _FunctionCodegen:
                 t, t_block = self.expr(e.true_value), b.block
             with otherwise:
                 f, f_block = self.expr(e.false_value), b.block
-        phi = b.phi(vector_type(e.dtype))
+        phi = b.phi(reg_type(e.dtype))
         phi.add_incoming(t, t_block)
         phi.add_incoming(f, f_block)
         return phi
