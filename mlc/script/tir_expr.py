@@ -283,7 +283,9 @@ class ExprParser:
         if name == "Cast":
             if len(args) != 2:
                 raise self.error(node, 'T.Cast takes (dtype, value), e.g. T.Cast("float32", x)')
-            dtype = self.wrap(node, lambda: dt.canonical(self.constant(args[0])))
+            name = self.constant(args[0])
+            dtype = self.wrap(node, lambda: dt.vector(dt.canonical(dt.element(name)), dt.lanes(name))
+                              if isinstance(name, str) else dt.canonical(name))
             return Cast(dtype, self.prim(args[1]))
         if name in ("Ramp", "Broadcast"):
             return self.vector_node(node, name)
@@ -296,6 +298,10 @@ class ExprParser:
         if name in MATH_OPS:
             self.arity(node, MATH_OPS[name])
             values = [self.value(a) for a in args]
+            if any(isinstance(v, PrimExpr) and dt.is_vector(v.dtype) for v in values):
+                lanes = max(dt.lanes(v.dtype) for v in values if isinstance(v, PrimExpr))
+                return Call(name, tuple(convert(v) for v in values),
+                            dt.vector("bool" if name in _PREDICATES else dt.element(values[0].dtype), lanes))
             checked = self.wrap(node, lambda: call(name, *values))
             if isinstance(checked, Call):
                 return checked

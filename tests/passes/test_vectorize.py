@@ -264,3 +264,14 @@ def test_vector_ir_prints_as_tvmscript_that_parses_back():
     text = vector.script()
     assert "T.Ramp(" in text and "T.Broadcast(" in text
     assert_structural_equal(parse(text), vector)
+
+
+def test_hand_written_vector_ir_parses_back():
+    from mlc.ir.expr import Call, Cast, Select
+    A, I, B = buf("A", 8), buf("I", 8, "int32"), buf("B", 8)
+    lanes = Ramp(const(0), 1, 8)
+    value = Select(Binary("lt", lanes, Broadcast(const(4), 8), "boolx8"),
+                   Call("exp", (Cast("float32x8", BufferLoad(I, (lanes,), "int32x8")),), "float32x8"),
+                   vload(A, Ramp(const(7), -1, 8)), "float32x8")
+    func = PrimFunc((A, I, B), store(B, lanes, value))
+    assert_structural_equal(parse(func.script()), func)
