@@ -275,3 +275,17 @@ def test_hand_written_vector_ir_parses_back():
                    vload(A, Ramp(const(7), -1, 8)), "float32x8")
     func = PrimFunc((A, I, B), store(B, lanes, value))
     assert_structural_equal(parse(func.script()), func)
+
+
+def test_the_verifier_checks_vector_lanes():
+    A, B = buf("A", 16), buf("B", 16)
+    ramp = Ramp(const(0), 1, 8)
+    ok = PrimFunc((A, B), store(B, ramp, vload(A, ramp)))
+    verify_lowered(ok)
+    bad = PrimFunc((A, B), store(B, ramp, BufferLoad(A, (ramp,), "float32x4")))
+    with pytest.raises(IRError, match="a load of A has dtype float32x4"):
+        verify_lowered(bad)
+    with pytest.raises(IRError, match="the lanes differ"):
+        verify_lowered(PrimFunc((A, B), store(B, Ramp(const(0), 1, 4), vload(A, ramp))))
+    with pytest.raises(IRError, match="storing a float64x8 value into float32 buffer B"):
+        store(B, ramp, Broadcast(FloatImm(1.0, "float64"), 8))

@@ -99,6 +99,9 @@ class _Checker:
             if dt.element(stmt.value.dtype) != stmt.buffer.dtype:
                 self.fail(f"a {stmt.value.dtype} value is stored to {stmt.buffer.dtype} buffer "
                           f"{stmt.buffer.name}; insert a cast")
+            if dt.lanes(stmt.value.dtype) != (dt.lanes(stmt.indices[-1].dtype) if stmt.indices else 1):
+                self.fail(f"a {stmt.value.dtype} value is stored to {stmt.buffer.name} at an index of "
+                          f"dtype {stmt.indices[-1].dtype if stmt.indices else 'none'}; the lanes differ")
             return []
         if isinstance(stmt, IfThenElse):
             self._expr(stmt.condition, "an if condition")
