@@ -37,7 +37,6 @@ from llvmlite import ir
 from ...errors import CompileError
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
-from ...ir.analysis import lane_of
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp,
                         Select, Var)
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
@@ -51,8 +50,8 @@ from .intrinsics import emit_math
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
 from .memory import BufferAllocator
 from .vecmath import call_vector_math, has_vector_math
-from .types import I32, I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
-from .vectorize import build_vector, lane, ramp, splat, vector_pointer, vector_type
+from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
+from .vectorize import VectorCodegen, splat, vector_type
 
 __all__ = ["emit_function", "REDUCTION_FLAGS"]
 
@@ -97,7 +96,7 @@ def _pointer_attributes(arg: ir.Argument, dtype: str, noalias: bool, nbytes: int
         arg.attributes.dereferenceable = nbytes
 
 
-class _FunctionCodegen:
+class _FunctionCodegen(VectorCodegen):
     """Emits statements into one LLVM function (a kernel, or the body of a parallel loop)."""
 
     def __init__(self, module: ir.Module, func: PrimFunc, fn: ir.Function, in_parallel: bool = False):
@@ -143,15 +142,17 @@ class _FunctionCodegen:
         if dt.is_vector(s.value.dtype):
             self._vector_store(s)
             return
-        value = s.value
-        if self.loop_depth and _is_reduction_update(s):
-            v = self._binary(value, flags=REDUCTION_FLAGS)
-        else:
-            v = self.expr(value)
+        v = self._stored_value(s, in_loop=self.loop_depth > 0)
         if s.buffer.dtype == "bool":
             v = self.builder.zext(v, mem_type("bool"))
         self._access(s.buffer, s.indices, "store to",
                      lambda ptr: self.builder.store(v, ptr, align=itemsize(s.buffer.dtype)))
+
+    def _stored_value(self, s: BufferStore, in_loop: bool) -> ir.Value:
+        """The value ``s`` stores; in a loop, a reduction update carries REDUCTION_FLAGS."""
+        if in_loop and _is_reduction_update(s):
+            return self._binary(s.value, flags=REDUCTION_FLAGS)
+        return self.expr(s.value)
 
     def _if(self, s: IfThenElse) -> None:
         cond = self.expr(s.condition)
@@ -411,69 +412,6 @@ class _FunctionCodegen:
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
         return v
 
-    # --------------------------------------------------------- vector IR
-
-    def _ramp(self, e: Ramp) -> ir.Value:
-        return ramp(self.builder, self.expr(e.base), e.stride, e.lanes)
-
-    def _broadcast(self, e: Broadcast) -> ir.Value:
-        return splat(self.builder, self.expr(e.value), e.lanes)
-
-    def _lane_by_lane(self, e: PrimExpr) -> ir.Value:
-        """Vector ``e`` computed as one scalar expression per lane."""
-        return build_vector(self.builder, [self.expr(lane_of(e, k)) for k in range(dt.lanes(e.dtype))])
-
-    def _ramp_access(self, buffer: Buffer, index: PrimExpr) -> bool:
-        """Whether an access at vector ``index`` is rendered from one base pointer."""
-        return isinstance(index, Ramp) and self.checks is None and buffer.dtype != "bool"
-
-    def _lane_pointers(self, buffer: Buffer, index: PrimExpr) -> list[ir.Value] | None:
-        """The element pointer of each lane of vector ``index``: for a Ramp, lane 0's plus a
-        constant step, else each lane's index computed as a scalar. None where each access
-        must be checked or converted (bounds-checked builds, bool buffers)."""
-        if self._ramp_access(buffer, index):
-            base, ty = self._element_ptr(buffer, (index.base,)), mem_type(buffer.dtype)
-            return [base] + [self.builder.gep(base, [ir.Constant(I64, k * index.stride)], inbounds=True,
-                                              source_etype=ty) for k in range(1, index.lanes)]
-        if self.checks is not None or buffer.dtype == "bool":
-            return None
-        return [self._element_ptr(buffer, (lane_of(index, k),)) for k in range(dt.lanes(index.dtype))]
-
-    def _vector_load(self, e: BufferLoad) -> ir.Value:
-        """A contiguous vector load at a stride-1 Ramp, else a gather of the lanes."""
-        b, index, align, ty = self.builder, e.indices[0], itemsize(e.buffer.dtype), mem_type(e.buffer.dtype)
-        if self._ramp_access(e.buffer, index) and index.stride == 1:
-            vec = ir.VectorType(ty, index.lanes)
-            return b.load(vector_pointer(b, self._element_ptr(e.buffer, (index.base,)), vec), typ=vec, align=align)
-        ptrs = self._lane_pointers(e.buffer, index)
-        if ptrs is None:
-            return build_vector(b, [self._load(lane_of(e, k)) for k in range(dt.lanes(e.dtype))])
-        out = ir.Constant(ir.VectorType(ty, len(ptrs)), ir.Undefined)
-        for k, ptr in enumerate(ptrs):
-            out = b.insert_element(out, b.load(ptr, typ=ty, align=align), ir.Constant(I32, k))
-        return out
-
-    def _vector_store(self, s: BufferStore) -> None:
-        """A contiguous vector store at a stride-1 Ramp, else a scatter of the lanes, in order.
-
-        The lanes of a vector store are a loop's iterations: a reduction update
-        ``X[r] = X[r] + v`` gets the flags a reduction loop's update gets."""
-        b, index, align = self.builder, s.indices[0], itemsize(s.buffer.dtype)
-        value = self._binary(s.value, REDUCTION_FLAGS) if _is_reduction_update(s) else self.expr(s.value)
-        if self._ramp_access(s.buffer, index) and index.stride == 1:
-            b.store(value, vector_pointer(b, self._element_ptr(s.buffer, (index.base,)), value.type), align=align)
-            return
-        ptrs = self._lane_pointers(s.buffer, index)
-        if ptrs is not None:
-            for k, ptr in enumerate(ptrs):
-                b.store(lane(b, value, k), ptr, align=align)
-            return
-        for k in range(dt.lanes(s.value.dtype)):  # checked (or bool) accesses, one lane at a time
-            v = lane(b, value, k)
-            if s.buffer.dtype == "bool":
-                v = b.zext(v, mem_type("bool"))
-            self._access(s.buffer, (lane_of(index, k),), "store to", lambda ptr, v=v: b.store(v, ptr, align=align))
-
     # ------------------------------------------------------------- memory
 
     def _index(self, e: PrimExpr) -> ir.Value:
@@ -579,8 +517,8 @@ _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
 _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _FunctionCodegen._var,
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
          Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
-         BufferLoad: _FunctionCodegen._load, Ramp: _FunctionCodegen._ramp,
-         Broadcast: _FunctionCodegen._broadcast}
+         BufferLoad: _FunctionCodegen._load, Ramp: VectorCodegen._ramp,
+         Broadcast: VectorCodegen._broadcast}
 
 
 #: Operations :meth:`_FunctionCodegen._index64` computes in i64 (the divisions by a positive constant).

@@ -3,9 +3,14 @@ is a vector; this module only says how its values look in LLVM).
 
 A ``float32x16`` value is a ``<16 x float>``; ``T.Broadcast(x, 16)`` is an
 insertelement and a zero shufflevector (LLVM's splat idiom); ``T.Ramp(b, s,
-16)`` is the splat of ``b`` plus the constant ``<0, s, 2s, ...>``. The codegen
-(:mod:`.codegen`) renders loads and stores: a stride-1 Ramp index is one
-vector load or store, any other index a gather or scatter of lanes.
+16)`` is the splat of ``b`` plus the constant ``<0, s, 2s, ...>``. Loads and stores
+(:class:`VectorCodegen`, a part of the function codegen of :mod:`.codegen`): a
+stride-1 Ramp index is one vector load or store, another Ramp a gather or
+scatter from one base pointer, any other vector index (and every access of a
+bounds-checked build) one scalar access per lane. Vector casts, math calls and
+selects whose sides load are computed lane by lane (scalar expressions of
+:func:`mlc.ir.analysis.lane_of`; math calls thus go to :mod:`.vecmath` lane by
+lane): the vectorize pass makes them only inside gather indices.
 
 Example: the register-tile update of the default matmul schedule::
 
@@ -23,9 +28,13 @@ from collections.abc import Sequence
 from llvmlite import ir
 
 from ...ir import dtype as dt
-from .types import I32, reg_type
+from ...ir.analysis import lane_of
+from ...ir.buffer import Buffer
+from ...ir.expr import Broadcast, BufferLoad, PrimExpr, Ramp
+from ...ir.tir import BufferStore
+from .types import I32, I64, itemsize, mem_type, reg_type
 
-__all__ = ["vector_type", "splat", "ramp", "build_vector", "vector_pointer", "lane"]
+__all__ = ["VectorCodegen", "vector_type", "splat", "ramp", "build_vector", "vector_pointer", "lane"]
 
 
 def vector_type(dtype: str) -> ir.Type:
@@ -67,3 +76,70 @@ def lane(b: ir.IRBuilder, v: ir.Value, k: int) -> ir.Value:
 def vector_pointer(b: ir.IRBuilder, ptr: ir.Value, ty: ir.VectorType) -> ir.Value:
     """``ptr`` as a pointer to ``ty`` (a no-op with opaque pointers)."""
     return ptr if not ptr.type.is_pointer or ptr.type.is_opaque else b.bitcast(ptr, ty.as_pointer())
+
+
+class VectorCodegen:
+    """The vector IR part of the function codegen (mixed into it): ``expr``,
+    ``_element_ptr``, ``_access``, ``_load``, ``_stored_value``, ``builder`` and
+    ``checks`` are the codegen's."""
+
+    def _ramp(self, e: Ramp) -> ir.Value:
+        return ramp(self.builder, self.expr(e.base), e.stride, e.lanes)
+
+    def _broadcast(self, e: Broadcast) -> ir.Value:
+        return splat(self.builder, self.expr(e.value), e.lanes)
+
+    def _lane_by_lane(self, e: PrimExpr) -> ir.Value:
+        """Vector ``e`` computed as one scalar expression per lane."""
+        return build_vector(self.builder, [self.expr(lane_of(e, k)) for k in range(dt.lanes(e.dtype))])
+
+    def _ramp_access(self, buffer: Buffer, index: PrimExpr) -> bool:
+        """Whether an access at vector ``index`` is rendered from one base pointer."""
+        return isinstance(index, Ramp) and self.checks is None and buffer.dtype != "bool"
+
+    def _lane_pointers(self, buffer: Buffer, index: PrimExpr) -> list[ir.Value] | None:
+        """The element pointer of each lane of vector ``index``: for a Ramp, lane 0's plus a
+        constant step, else each lane's index computed as a scalar. None where each access
+        must be checked or converted (bounds-checked builds, bool buffers)."""
+        if self._ramp_access(buffer, index):
+            base, ty = self._element_ptr(buffer, (index.base,)), mem_type(buffer.dtype)
+            return [base] + [self.builder.gep(base, [ir.Constant(I64, k * index.stride)], inbounds=True,
+                                              source_etype=ty) for k in range(1, index.lanes)]
+        if self.checks is not None or buffer.dtype == "bool":
+            return None
+        return [self._element_ptr(buffer, (lane_of(index, k),)) for k in range(dt.lanes(index.dtype))]
+
+    def _vector_load(self, e: BufferLoad) -> ir.Value:
+        """A contiguous vector load at a stride-1 Ramp, else a gather of the lanes."""
+        b, index, align, ty = self.builder, e.indices[0], itemsize(e.buffer.dtype), mem_type(e.buffer.dtype)
+        if self._ramp_access(e.buffer, index) and index.stride == 1:
+            vec = ir.VectorType(ty, index.lanes)
+            return b.load(vector_pointer(b, self._element_ptr(e.buffer, (index.base,)), vec), typ=vec, align=align)
+        ptrs = self._lane_pointers(e.buffer, index)
+        if ptrs is None:
+            return build_vector(b, [self._load(lane_of(e, k)) for k in range(dt.lanes(e.dtype))])
+        out = ir.Constant(ir.VectorType(ty, len(ptrs)), ir.Undefined)
+        for k, ptr in enumerate(ptrs):
+            out = b.insert_element(out, b.load(ptr, typ=ty, align=align), ir.Constant(I32, k))
+        return out
+
+    def _vector_store(self, s: BufferStore) -> None:
+        """A contiguous vector store at a stride-1 Ramp, else a scatter of the lanes, in order.
+
+        The lanes of a vector store are a loop's iterations: a reduction update
+        ``X[r] = X[r] + v`` gets the flags a reduction loop's update gets."""
+        b, index, align = self.builder, s.indices[0], itemsize(s.buffer.dtype)
+        value = self._stored_value(s, in_loop=True)
+        if self._ramp_access(s.buffer, index) and index.stride == 1:
+            b.store(value, vector_pointer(b, self._element_ptr(s.buffer, (index.base,)), value.type), align=align)
+            return
+        ptrs = self._lane_pointers(s.buffer, index)
+        if ptrs is not None:
+            for k, ptr in enumerate(ptrs):
+                b.store(lane(b, value, k), ptr, align=align)
+            return
+        for k in range(dt.lanes(s.value.dtype)):  # checked (or bool) accesses, one lane at a time
+            v = lane(b, value, k)
+            if s.buffer.dtype == "bool":
+                v = b.zext(v, mem_type("bool"))
+            self._access(s.buffer, (lane_of(index, k),), "store to", lambda ptr, v=v: b.store(v, ptr, align=align))
