@@ -13,6 +13,7 @@ from ..errors import DTypeError
 __all__ = [
     "SUPPORTED", "FLOATS", "INTS", "canonical", "is_float", "is_int", "is_signed",
     "is_unsigned", "is_bool", "bits", "promote", "scalar_dtype", "INDEX",
+    "vector", "lanes", "element", "is_vector",
 ]
 
 FLOATS = ("float16", "float32", "float64")
@@ -41,6 +42,32 @@ def canonical(dtype) -> str:
     if name not in SUPPORTED:
         raise DTypeError(f"dtype {name!r} is not supported; expected one of {', '.join(SUPPORTED)}")
     return name
+
+
+def vector(dtype: str, lanes: int) -> str:
+    """The dtype of ``lanes`` values of scalar ``dtype``, as TVM spells it: ``"float32x16"``
+    (``dtype`` itself for one lane).
+
+    >>> vector("float32", 16), lanes("float32x16"), element("float32x16"), lanes("int32")
+    ('float32x16', 16, 'float32', 1)
+    """
+    return dtype if lanes == 1 else f"{element(dtype)}x{lanes}"
+
+
+def lanes(dtype: str) -> int:
+    """How many lanes a value of ``dtype`` has (1 for a scalar dtype)."""
+    _, sep, count = dtype.rpartition("x")
+    return int(count) if sep and count.isdigit() else 1
+
+
+def element(dtype: str) -> str:
+    """The scalar dtype of one lane of ``dtype`` (``dtype`` itself when it is scalar)."""
+    head, sep, count = dtype.rpartition("x")
+    return head if sep and count.isdigit() else dtype
+
+
+def is_vector(dtype: str) -> bool:
+    return lanes(dtype) > 1
 
 
 def is_float(dtype: str) -> bool:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PrimExpr", "Var", "IntImm", "FloatImm", "Cast", "Binary", "Not", "Select", "Call",
-    "BufferLoad", "Reduce", "CommReducer", "Range", "IterVar", "const", "convert",
+    "BufferLoad", "Ramp", "Broadcast", "Reduce", "CommReducer", "Range", "IterVar", "const", "convert",
     "cast", "select", "if_then_else", "min", "max", "floordiv", "floormod", "truncdiv",
     "truncmod", "logical_and", "logical_or", "logical_not", "call", "MATH_OPS", "REINTERPRET", "reinterpret",
     "FLOAT_ONLY_OPS", "ARITH_OPS", "COMPARE_OPS", "LOGIC_OPS", "BITWISE_OPS",
@@ -537,3 +537,42 @@ def _math(op: str):
 
 # One builder per math call of the table: exp, log, sqrt, ... (listed in __all__).
 globals().update({_name: _math(_name) for _name in MATH_CALLS})
+
+
+# ---------------------------------------------------------------- vector nodes
+
+@_node
+class Ramp(PrimExpr):
+    """The vector ``[base, base + stride, ..., base + (lanes - 1) * stride]`` of an
+    integer scalar ``base``, with a constant ``stride``: the index of a vector load or
+    store (``A[T.Ramp(i * 16, 1, 16)]`` is one contiguous load of 16 elements).
+    Produced by :func:`mlc.passes.tir.vectorize_loops`; its dtype is ``base``'s with lanes.
+    """
+    base: PrimExpr
+    stride: int
+    lanes: int
+
+    def __post_init__(self):
+        if not (dt.is_int(self.base.dtype) and self.lanes >= 2):
+            raise IRError(f"T.Ramp needs an integer scalar base and at least 2 lanes, got a "
+                          f"{self.base.dtype} base and {self.lanes} lanes")
+
+    @property
+    def dtype(self) -> str:
+        return dt.vector(self.base.dtype, self.lanes)
+
+
+@_node
+class Broadcast(PrimExpr):
+    """Scalar ``value`` repeated in each of ``lanes`` lanes (dtype ``value``'s with lanes)."""
+    value: PrimExpr
+    lanes: int
+
+    def __post_init__(self):
+        if dt.is_vector(self.value.dtype) or self.lanes < 2:
+            raise IRError(f"T.Broadcast needs a scalar value and at least 2 lanes, got a "
+                          f"{self.value.dtype} value and {self.lanes} lanes")
+
+    @property
+    def dtype(self) -> str:
+        return dt.vector(self.value.dtype, self.lanes)

@@ -25,8 +25,8 @@ import math
 
 from . import dtype as dt
 from .buffer import Buffer, BufferRegion
-from .expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr, Range,
-                   Reduce, Select, Var)
+from .expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr,
+                   Ramp, Range, Reduce, Select, Var)
 from .ops import BINARY_OPS, NEG_PRECEDENCE, SCALAR_OPS
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
                   PrimFunc, SeqStmt, Stmt)
@@ -122,6 +122,10 @@ class Printer:
             return f"{name}({', '.join(self.expr(a) for a in e.args)})", _ATOM
         if isinstance(e, BufferLoad):
             return f"{self.buffer_name(e.buffer)}[{self._indices(e.indices)}]", _ATOM
+        if isinstance(e, Ramp):
+            return f"T.Ramp({self.expr(e.base)}, {e.stride}, {e.lanes})", _ATOM
+        if isinstance(e, Broadcast):
+            return f"T.Broadcast({self.expr(e.value)}, {e.lanes})", _ATOM
         if isinstance(e, Reduce):
             axes = ", ".join(self.expr(a.var) for a in e.axis)
             where = "" if e.condition is None else f", where={self.expr(e.condition)}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import IRError
+from . import dtype as dt
 from .buffer import Buffer, BufferRegion
 from .expr import IntImm, IterVar, PrimExpr, Var, const
 
@@ -47,7 +48,7 @@ class BufferStore(Stmt):
     indices: tuple[PrimExpr, ...]
 
     def __post_init__(self):
-        if self.value.dtype != self.buffer.dtype:
+        if self.value.dtype != self.buffer.dtype and dt.element(self.value.dtype) != self.buffer.dtype:
             raise IRError(f"storing a {self.value.dtype} value into {self.buffer.dtype} buffer "
                           f"{self.buffer.name}; cast the value first")
 

@@ -18,8 +18,8 @@ import numpy as np
 from ..errors import MLCError, ParseError
 from ..ir import dtype as dt
 from ..ir.buffer import Buffer, BufferRegion
-from ..ir.expr import (MATH_OPS, Binary, BufferLoad, Call, Cast, IterVar, Not, PrimExpr, Range,
-                       Select, call, cast, const, convert, make_binary)
+from ..ir.expr import (MATH_OPS, COMPARE_OPS, Binary, Broadcast, BufferLoad, Call, Cast, IterVar, Not, PrimExpr,
+                       Ramp, Range, Select, call, cast, const, convert, make_binary)
 from ..ir.arith import difference
 from ..ir.ops import MATH_CALLS, SCALAR_OPS, python_operators
 from ._source import Scopes, Source, attr_path
@@ -177,6 +177,8 @@ class ExprParser:
             if _is_scalar(y):
                 y = convert(y, x.dtype)
             x, y = convert(x), convert(y)
+            if dt.is_vector(x.dtype) or dt.is_vector(y.dtype):
+                return _vector_binary(op, x, y)
             if x.dtype != y.dtype:
                 target = dt.promote(x.dtype, y.dtype)
                 x, y = cast(x, target), cast(y, target)
@@ -224,7 +226,7 @@ class ExprParser:
     def select(self, node, cond, t, f) -> PrimExpr:
         def build():
             c = convert(cond, "bool")
-            if c.dtype != "bool":
+            if dt.element(c.dtype) != "bool":
                 raise MLCError(f"if_then_else condition must be bool, got {c.dtype}")
             x, y = t, f
             if _is_scalar(x) and not _is_scalar(y):
@@ -249,11 +251,12 @@ class ExprParser:
         if any(isinstance(x, ast.Slice) for x in items):
             return BufferRegion(target, tuple(self.range(x, extent) for x, extent in zip(items, target.shape)))
         indices = tuple(self.index(x) for x in items)
-        return BufferLoad(target, indices, target.dtype)
+        return BufferLoad(target, indices, dt.vector(target.dtype, dt.lanes(indices[-1].dtype)) if indices
+                          else target.dtype)
 
     def index(self, node) -> PrimExpr:
         e = self.prim(node, dt.INDEX)
-        if not dt.is_int(e.dtype):
+        if not dt.is_int(dt.element(e.dtype)):
             raise self.error(node, f"buffer index must be an integer expression, got {e.dtype}")
         return e
 
@@ -279,8 +282,12 @@ class ExprParser:
         if name == "Cast":
             if len(args) != 2:
                 raise self.error(node, 'T.Cast takes (dtype, value), e.g. T.Cast("float32", x)')
-            dtype = self.wrap(node, lambda: dt.canonical(self.constant(args[0])))
+            name = self.constant(args[0])
+            dtype = self.wrap(node, lambda: dt.vector(dt.canonical(dt.element(name)), dt.lanes(name))
+                              if isinstance(name, str) else dt.canonical(name))
             return Cast(dtype, self.prim(args[1]))
+        if name in ("Ramp", "Broadcast"):
+            return self.vector_node(node, name)
         if name in _TWO_ARG:
             self.arity(node, 2)
             return self.binary(node, _TWO_ARG[name], self.value(args[0]), self.value(args[1]))
@@ -290,12 +297,26 @@ class ExprParser:
         if name in MATH_OPS:
             self.arity(node, MATH_OPS[name])
             values = [self.value(a) for a in args]
+            if any(isinstance(v, PrimExpr) and dt.is_vector(v.dtype) for v in values):
+                lanes = max(dt.lanes(v.dtype) for v in values if isinstance(v, PrimExpr))
+                return Call(name, tuple(convert(v) for v in values),
+                            dt.vector("bool" if name in _PREDICATES else dt.element(values[0].dtype), lanes))
             checked = self.wrap(node, lambda: call(name, *values))
             if isinstance(checked, Call):
                 return checked
             operands = tuple(convert(v) for v in values)  # call() simplified it; keep the call
             return Call(name, operands, MATH_CALLS[name].result_dtype(operands[0].dtype))
         raise self.error(node, f"T.{name} is not a TensorIR expression")
+
+    def vector_node(self, node, name: str) -> PrimExpr:
+        """``T.Ramp(base, stride, lanes)`` or ``T.Broadcast(value, lanes)`` (constant stride, lanes)."""
+        self.arity(node, 3 if name == "Ramp" else 2)
+        counts = [self.constant(a) for a in node.args[1:]]
+        if not all(isinstance(c, int) for c in counts):
+            raise self.error(node, f"T.{name} takes constant integer " + ("stride and lanes" if name == "Ramp" else "lanes"))
+        if name == "Ramp":
+            return self.wrap(node, lambda: Ramp(self.index(node.args[0]), *counts))
+        return self.wrap(node, lambda: Broadcast(self.prim(node.args[0]), *counts))
 
     def arity(self, node, n: int) -> None:
         if len(node.args) != n:
@@ -324,3 +345,12 @@ class ExprParser:
                                        f"{info.min}..{info.max}")
             return const(int(value), dtype)
         return self.wrap(node, lambda: cast(self.prim(args[0]), dtype))
+
+
+def _vector_binary(op: str, x: PrimExpr, y: PrimExpr) -> PrimExpr:
+    """``x op y`` on vectors of one dtype (vector IR has no promotion: scalars are T.Broadcast)."""
+    if x.dtype != y.dtype:
+        raise MLCError(f"operands of {op} have dtypes {x.dtype} and {y.dtype}; vector operands need one "
+                       "vector dtype (broadcast a scalar with T.Broadcast)")
+    result = "bool" if op in COMPARE_OPS else dt.element(x.dtype)
+    return Binary(op, x, y, dt.vector(result, dt.lanes(x.dtype)))

@@ -255,7 +255,7 @@ class TIRParser(ExprParser):
         if not isinstance(loc, BufferLoad):
             raise self.error(target, "assign to one buffer element, e.g. B[i, j] = ...")
         buf = loc.buffer
-        if isinstance(value, PrimExpr) and value.dtype != buf.dtype:
+        if isinstance(value, PrimExpr) and dt.element(value.dtype) != buf.dtype:
             raise self.error(node, f"storing a {value.dtype} value into {buf.dtype} buffer {buf.name}; "
                                    f'cast it, e.g. T.Cast("{buf.dtype}", ...)')
         expr = self.wrap(node, lambda: convert(value, buf.dtype))

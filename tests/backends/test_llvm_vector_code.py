@@ -1,4 +1,5 @@
-"""Vectorized loops of constant extent emitted as vector code (mlc.backends.llvm.vectorize).
+"""Vectorized loops of constant extent emitted as vector code (mlc.passes.tir.vectorize_loops
+makes vector IR, the llvm codegen renders it).
 
 Each program is a row loop around one vectorized loop ``j`` of ``width``
 lanes, built for the llvm target and checked against the reference
@@ -8,11 +9,12 @@ vectorizer's path, taken whenever lanes might see each other's writes or
 the body has no vector form here).
 """
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc.backends.llvm.module import generate_ir
-from mlc.backends.llvm.vectorize import MAX_LANES
+from mlc.passes.tir.vectorize import MAX_LANES
 from mlc.ir import expr as E
 from mlc.ir.analysis import lane_stride
 from mlc.ir.buffer import Buffer
@@ -272,3 +274,51 @@ def test_a_guard_not_monotone_in_the_lane_stays_on_every_lane(rows, width, seed)
     got, want = run_both(func, [values(rng, size, "float32"), np.zeros(size, "float32")])
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+# ------------------------------------------------- bounds-checked builds
+
+def test_checked_vector_accesses_are_checked_lane_by_lane():
+    from mlc import te
+    from mlc.errors import BoundsError
+    X = te.placeholder((16,), "float32", "X")
+    I = te.placeholder((8,), "int32", "I")
+    Y = te.compute((8,), lambda i: X[I[i]] * 2, "Y")
+    mod = mlc.IRModule({"gather": te.create_prim_func([X, I, Y])})
+
+    def vectorized(sch):
+        sch.vectorize(sch.get_loops(sch.get_block("Y"))[0])
+
+    sch = mlc.Schedule(mod)
+    vectorized(sch)
+    assert "T.Ramp" in lower(sch.mod["gather"]).script()
+    lib = mlc.build(mod, "llvm", vectorized, check_bounds=True)
+    x, index, y = np.arange(16, dtype="float32"), np.arange(8, dtype="int32"), np.zeros(8, "float32")
+    lib["gather"](x, index, y)
+    np.testing.assert_array_equal(y, x[:8] * 2)
+    index[5] = 99
+    with pytest.raises(BoundsError, match=r"load from buffer X at element 99 \(index I\[5\]\) is outside \[0, 16\)"):
+        lib["gather"](x, index, y)
+
+
+def test_vector_ir_written_by_hand_runs_as_on_the_reference():
+    """Forms the vectorize pass does not make but vector IR allows: a select whose untaken
+    side would load out of bounds, a vector cast and math call, a repeated store index."""
+    from mlc.ir.expr import Binary, Broadcast, Call, Cast, Ramp, Select
+    A, I, B, C, D = buf("A", 4, "float32"), buf("I", 8, "int32"), buf("B", 8, "float32"), \
+        buf("C", 8, "float32"), buf("D", 2, "float32")
+    lanes = Ramp(const(0), 1, 8)
+    in_a = Binary("lt", lanes, Broadcast(const(4), 8), "boolx8")
+    body = seq(
+        BufferStore(B, Select(in_a, BufferLoad(A, (lanes,), "float32x8"), Broadcast(const(-1.0, "float32"), 8),
+                              "float32x8"), (lanes,)),
+        BufferStore(C, Call("exp", (Cast("float32x8", BufferLoad(I, (lanes,), "int32x8")),), "float32x8"), (lanes,)),
+        BufferStore(D, Cast("float32x8", lanes), (Ramp(const(0), 0, 8),)))  # every lane stores D[0]: lane 7 last
+    func = PrimFunc((A, I, B, C, D), body)
+    arrays = [np.arange(1, 5, dtype="float32"), np.arange(-4, 4, dtype="int32"), np.zeros(8, "float32"),
+              np.zeros(8, "float32"), np.zeros(2, "float32")]
+    got, want = run_both(func, arrays)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+    np.testing.assert_array_equal(want[2], [1, 2, 3, 4, -1, -1, -1, -1])
+    np.testing.assert_array_equal(want[4], [7, 0])

@@ -3,7 +3,7 @@
 A window sum ``B[i] = A[i] + A[i + 1] + A[i + 2]`` (te, or ``a[:-2] + a[1:-1] +
 a[2:]`` under ``@mlc.jit``) becomes one loop split by the vector width, whose
 ragged end is guarded by a predicate; whole vectors run without the predicate
-(:func:`mlc.backends.llvm.vectorize.full_vector_guard`). A producer of cheap
+(:func:`mlc.passes.tir.vectorize.full_vector_guard`). A producer of cheap
 arithmetic read by a stencil is inlined into it (recomputed per element read)
 instead of written to an array and read back; a math call (exp) keeps its stage.
 Hypothesis draws sizes (1, odd, not a multiple of the vector width), offsets 1..3,

@@ -6,9 +6,17 @@ buffer is one-dimensional. Parameters are the arrays' data pointers, in
 order. Element offsets are computed in i64.
 
 Loops: ``parallel`` ones are outlined into a body function run on the
-thread pool (:mod:`.parallel`); ``vectorized`` ones carry loop metadata for
+thread pool (:mod:`.parallel`); ``vectorized`` ones (those the vectorize pass,
+:func:`mlc.passes.tir.vectorize_loops`, left as loops) carry loop metadata for
 LLVM's vectorizer (their math calls are :mod:`.vecmath` routines, so they
 vectorise too); short ``unrolled`` ones are written out here.
+
+Vector IR (``T.Ramp``, ``T.Broadcast``, values of dtype ``float32x16``) is
+rendered as LLVM vectors (:mod:`.vectorize`): a load or store at a stride-1
+Ramp is one vector access, at another Ramp a gather or scatter from one base
+pointer, at any other vector index (or when accesses are bounds-checked) one
+scalar access per lane. Vector casts and math calls are computed lane by lane
+(the vectorize pass creates them only inside gather indices).
 
 Expressions map one to one onto :mod:`.arith`, :mod:`.vecmath` and
 :mod:`.intrinsics`; three things need care here:
@@ -29,20 +37,21 @@ from llvmlite import ir
 from ...errors import CompileError
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
-from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Select,
-                        Var)
+from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp,
+                        Select, Var)
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
 from ...ir.arith import same_expr
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
 from ...ir.printer import expr_to_str
-from . import arith, parallel, vectorize
+from . import arith, parallel
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
 from .memory import BufferAllocator
 from . import vecmath  # noqa: F401 - registers exp, expm1, log, tanh, sigmoid, erf
 from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
+from .vectorize import VectorCodegen, splat, vector_type
 
 __all__ = ["emit_function", "REDUCTION_FLAGS"]
 
@@ -87,7 +96,7 @@ def _pointer_attributes(arg: ir.Argument, dtype: str, noalias: bool, nbytes: int
         arg.attributes.dereferenceable = nbytes
 
 
-class _FunctionCodegen:
+class _FunctionCodegen(VectorCodegen):
     """Emits statements into one LLVM function (a kernel, or the body of a parallel loop)."""
 
     def __init__(self, module: ir.Module, func: PrimFunc, fn: ir.Function, in_parallel: bool = False):
@@ -130,15 +139,20 @@ class _FunctionCodegen:
         pass  # expressions have no effects
 
     def _store(self, s: BufferStore) -> None:
-        value = s.value
-        if self.loop_depth and _is_reduction_update(s):
-            v = self._binary(value, flags=REDUCTION_FLAGS)
-        else:
-            v = self.expr(value)
+        if dt.is_vector(s.value.dtype):
+            self._vector_store(s)
+            return
+        v = self._stored_value(s, in_loop=self.loop_depth > 0)
         if s.buffer.dtype == "bool":
             v = self.builder.zext(v, mem_type("bool"))
         self._access(s.buffer, s.indices, "store to",
                      lambda ptr: self.builder.store(v, ptr, align=itemsize(s.buffer.dtype)))
+
+    def _stored_value(self, s: BufferStore, in_loop: bool) -> ir.Value:
+        """The value ``s`` stores; in a loop, a reduction update carries REDUCTION_FLAGS."""
+        if in_loop and _is_reduction_update(s):
+            return self._binary(s.value, flags=REDUCTION_FLAGS)
+        return self.expr(s.value)
 
     def _if(self, s: IfThenElse) -> None:
         cond = self.expr(s.condition)
@@ -174,26 +188,11 @@ class _FunctionCodegen:
                 "remove the binding for the llvm target")
         if s.kind == "parallel":
             self._parallel_loop(s)
-        elif s.kind == "vectorized" and (guarded := vectorize.full_vector_guard(s)) is not None:
-            self._guarded_vector_loop(s, *guarded)
-        elif (s.kind == "vectorized" and self.checks is None  # checked accesses stay scalar
-              and (stores := vectorize.plan(self, s)) is not None):
-            vectorize.emit(self, s, stores)
         elif (s.kind == "unrolled" and isinstance(s.extent, IntImm)
               and self.unrolled_copies * s.extent.value <= MAX_UNROLL):
             self._unrolled_loop(s)
         else:
             self._serial_loop(s)
-
-    def _guarded_vector_loop(self, s: For, full: PrimExpr, unguarded: For) -> None:
-        """A vectorized loop under a predicate monotone in the lane (a split's ragged end):
-        the loop without the predicate where it holds for every lane, else the loop as it
-        is (see :func:`.vectorize.full_vector_guard`)."""
-        with self.builder.if_else(self.expr(full)) as (then, otherwise):
-            with then:
-                self._for(unguarded)
-            with otherwise:
-                self._serial_loop(s)
 
     def _unrolled_loop(self, s: For) -> None:
         """The body once per iteration, the index a constant offset from the start: no loop
@@ -316,14 +315,14 @@ class _FunctionCodegen:
     def _compute(self, e: PrimExpr) -> ir.Value:
         """``e`` widened to its compute type (float16 -> float)."""
         v = self.expr(e)
-        if e.dtype == "float16":
-            v = self.builder.fpext(v, reg_type("float32"))
+        if dt.element(e.dtype) == "float16":
+            v = self.builder.fpext(v, vector_type(dt.vector("float32", dt.lanes(e.dtype))))
         return v
 
     def _to_dtype(self, v: ir.Value, dtype: str) -> ir.Value:
         """Round a compute-type result back to ``dtype`` (float -> half for float16)."""
-        if dtype == "float16":
-            return self.builder.fptrunc(v, reg_type("float16"))
+        if dt.element(dtype) == "float16":
+            return self.builder.fptrunc(v, vector_type(dtype))
         return v
 
     def _imm(self, e) -> ir.Value:
@@ -336,17 +335,22 @@ class _FunctionCodegen:
         return v
 
     def _cast(self, e: Cast) -> ir.Value:
+        if dt.is_vector(e.dtype):
+            return self._lane_by_lane(e)
         return arith.cast(self.builder, self.expr(e.value), e.value.dtype, e.dtype)
 
     def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
-        op, dtype = e.op, e.a.dtype
+        op, dtype = e.op, dt.element(e.a.dtype)
         if op in LOGIC_OPS:
             return arith.logical(self.builder, op, self.expr(e.a), self.expr(e.b))
         if flags and op == "add":  # a product summed by the reduction may fuse into an FMA
-            a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(x)
+            a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(_scalar_of(x))
                     for x in (e.a, e.b))
         else:
-            a, b = self._compute(e.a), self._compute(e.b)
+            a, b = self._compute(_scalar_of(e.a)), self._compute(_scalar_of(e.b))
+        if dt.is_vector(e.a.dtype):  # broadcasts are splat once both operands are computed
+            lanes = dt.lanes(e.a.dtype)
+            a, b = splat(self.builder, a, lanes), splat(self.builder, b, lanes)
         cdtype = compute_dtype(dtype)
         if op in COMPARE_OPS:
             return arith.compare(self.builder, op, a, b, cdtype)
@@ -359,6 +363,8 @@ class _FunctionCodegen:
         return self.builder.not_(self.expr(e.a))
 
     def _call(self, e: Call) -> ir.Value:
+        if dt.is_vector(e.dtype):
+            return self._lane_by_lane(e)
         if e.op == REINTERPRET:
             return self.builder.bitcast(self.expr(e.args[0]), reg_type(e.dtype))
         args = [self._compute(a) for a in e.args]
@@ -367,9 +373,15 @@ class _FunctionCodegen:
         return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
 
     def _select(self, e: Select) -> ir.Value:
-        cond = self.expr(e.cond)
-        if not (self._loads(e.true_value) or self._loads(e.false_value)):
-            return self.builder.select(cond, self.expr(e.true_value), self.expr(e.false_value))
+        loads = self._loads(e.true_value) or self._loads(e.false_value)
+        if loads and dt.is_vector(e.dtype):  # each lane branches on its own condition
+            return self._lane_by_lane(e)
+        cond = self.expr(_scalar_of(e.cond))  # a vector select may take one condition for all lanes
+        if not loads:
+            t, f = self.expr(_scalar_of(e.true_value)), self.expr(_scalar_of(e.false_value))
+            if dt.is_vector(e.dtype):
+                t, f = splat(self.builder, t, dt.lanes(e.dtype)), splat(self.builder, f, dt.lanes(e.dtype))
+            return self.builder.select(cond, t, f)
         b = self.builder  # only the taken side runs: its loads may be out of bounds otherwise
         with b.if_else(cond) as (then, otherwise):
             with then:
@@ -388,6 +400,8 @@ class _FunctionCodegen:
         return self._has_load[key]
 
     def _load(self, e: BufferLoad) -> ir.Value:
+        if dt.is_vector(e.dtype):
+            return self._vector_load(e)
         v = self._access(e.buffer, e.indices, "load from",
                          lambda ptr: self.builder.load(ptr, align=itemsize(e.buffer.dtype),
                                                        typ=mem_type(e.buffer.dtype)))
@@ -500,7 +514,8 @@ _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
 _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _FunctionCodegen._var,
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
          Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
-         BufferLoad: _FunctionCodegen._load}
+         BufferLoad: _FunctionCodegen._load, Ramp: VectorCodegen._ramp,
+         Broadcast: VectorCodegen._broadcast}
 
 
 #: Operations :meth:`_FunctionCodegen._index64` computes in i64 (the divisions by a positive constant).
@@ -539,14 +554,20 @@ def _index_bound(e: PrimExpr) -> int | None:
 def _is_reduction_update(s: BufferStore) -> bool:
     """``X[i] = X[i] + v`` or ``X[i] = v * X[i]`` (float add/mul reading the stored element)."""
     v = s.value
-    if not (isinstance(v, Binary) and v.op in ("add", "mul") and v.dtype in ("float32", "float64")):
+    if not (isinstance(v, Binary) and v.op in ("add", "mul") and dt.element(v.dtype) in ("float32", "float64")):
         return False
     return any(isinstance(x, BufferLoad) and x.buffer is s.buffer and len(x.indices) == len(s.indices)
                and all(same_expr(p, q) for p, q in zip(x.indices, s.indices)) for x in (v.a, v.b))
 
 
+def _scalar_of(e: PrimExpr) -> PrimExpr:
+    """The value ``e`` broadcasts (``e`` itself when it is no Broadcast): an operation on
+    vectors computes its broadcast operands as scalars and splats them last."""
+    return e.value if isinstance(e, Broadcast) else e
+
+
 def _is_float_mul(e: PrimExpr) -> bool:
-    return isinstance(e, Binary) and e.op == "mul" and e.dtype in ("float32", "float64")
+    return isinstance(e, Binary) and e.op == "mul" and dt.element(e.dtype) in ("float32", "float64")
 
 
 def _static_nbytes(buffer: Buffer) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ...ir import dtype as dt
 from ...ir.analysis import reads_only_written_points
 from ...ir.arith import same_expr
 from ...ir.buffer import Buffer
@@ -185,6 +186,8 @@ class Analysis:
             pattern = self.init_reduction(end.block)
             buffer, allowed = pattern.init.buffer, pattern.kind.own_loads
         elif isinstance(end, BufferStore):
+            if dt.is_vector(end.value.dtype):
+                return False  # a vector store's lanes are an axis of their own (see interpreter)
             kind = self.store_kind(end)
             if kind.kind == "other":
                 return False

@@ -2,6 +2,10 @@
 
 A condition (``and``/``or``, Select) evaluates the side it does not need only
 in the lanes where it matters, so an out-of-bounds load there never faults.
+
+Vector IR runs on the same lanes: a vector statement adds one lockstep axis
+whose lane number is :data:`LANE` (see ``interpreter``); ``T.Ramp(b, s, n)`` is
+``b + s * LANE`` and ``T.Broadcast(v, n)`` is ``v`` (NumPy broadcasts it).
 """
 from __future__ import annotations
 
@@ -9,13 +13,17 @@ import numpy as np
 
 from ...errors import MLCError
 from ...ir.buffer import Buffer
-from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Reduce, Select,
-                        Var)
+from ...ir import dtype as dt
+from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Reduce,
+                        Select, Var)
 from . import values as V
 from .lanes import Ctx, align, is_scalar
 from .memory import Storage
 
-__all__ = ["Evaluator"]
+__all__ = ["Evaluator", "LANE"]
+
+#: The lane number of the vector statement being run (bound by the interpreter).
+LANE = Var("vector_lane", dt.INDEX)
 
 
 class Evaluator:
@@ -27,7 +35,7 @@ class Evaluator:
         self._expr = {
             Var: self._var, IntImm: self._const, FloatImm: self._const, Binary: self._binary,
             Not: self._not, Select: self._select, Call: self._call, Cast: self._cast,
-            BufferLoad: self._load, Reduce: self._reduce,
+            BufferLoad: self._load, Reduce: self._reduce, Ramp: self._ramp, Broadcast: self._broadcast,
         }
 
     def ev(self, e, ctx: Ctx):
@@ -74,19 +82,26 @@ class Evaluator:
         return np.where(cond, self.ev(e.true_value, on_true), self.ev(e.false_value, on_false))
 
     def _call(self, e: Call, ctx: Ctx):
-        return V.call(e.op, [self.ev(a, ctx) for a in e.args], e.dtype)
+        return V.call(e.op, [self.ev(a, ctx) for a in e.args], dt.element(e.dtype))
 
     def _cast(self, e: Cast, ctx: Ctx):
-        return V.cast(self.ev(e.value, ctx), e.dtype)
+        return V.cast(self.ev(e.value, ctx), dt.element(e.dtype))
 
     def _load(self, e: BufferLoad, ctx: Ctx):
         arr, flat = self._locate(e.buffer, e.indices, ctx)
         if arr is None:
-            return np.zeros(np.shape(flat), e.dtype)
+            return np.zeros(np.shape(flat), dt.element(e.dtype))
         recorder = ctx.region.recorder if ctx.region is not None else None
         if recorder is not None:
             recorder.access(e.buffer, arr, flat, ctx, write=False)
         return arr[flat]
+
+    def _ramp(self, e: Ramp, ctx: Ctx):
+        base, lane = self.ev(e.base, ctx), self._var(LANE, ctx)
+        return (base + lane.astype(np.int64) * e.stride).astype(e.base.dtype)
+
+    def _broadcast(self, e: Broadcast, ctx: Ctx):
+        return self.ev(e.value, ctx)
 
     def _reduce(self, e: Reduce, ctx: Ctx):
         raise MLCError(f"reference interpreter: a te reduction ({e.combiner.name}) is inside a "

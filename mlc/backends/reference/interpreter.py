@@ -14,6 +14,10 @@ must equal serial order:
   accesses a write). If one does, the region's writes are rolled back and the
   loop runs serially (remembered per loop).
 
+A vector statement (a store of a vector value, see docs/ir-semantics.md) runs
+its lanes as one more lockstep axis: every lane's loads before the stores, a
+repeated index keeping the last lane's value. Regions never hold one.
+
 GPU thread loops (threadIdx, vthread) always run as lockstep axes: every thread
 runs a statement before the next statement starts; ``local`` buffers are
 private to each thread. blockIdx loops are independent, like parallel loops:
@@ -29,13 +33,14 @@ from contextlib import contextmanager
 import numpy as np
 
 from ...errors import BoundsError, DTypeError, MLCError, ShapeError
+from ...ir import dtype as dt
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                        PrimFunc, SeqStmt)
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from .analysis import Analysis, InitReduction, RegionPlan, is_lockstep
-from .expressions import Evaluator
+from .expressions import LANE, Evaluator
 from .lanes import Axis, Ctx, align, is_scalar
 from .memory import (NotVectorizable, Storage, is_unique, position_bounds, repeated_axes,
                      store_plain, store_reduce, to_lanes, uniform_store)
@@ -259,6 +264,9 @@ class _Execution(Evaluator):
         return ctx.narrow(ctx.serial_positions() >= latest)
 
     def _store(self, stmt: BufferStore, ctx: Ctx) -> None:
+        if dt.is_vector(stmt.value.dtype):
+            self._vector_store(stmt, ctx)
+            return
         kind = self.analysis.store_kind(stmt)
         arr, flat = self._locate(stmt.buffer, stmt.indices, ctx)
         if ctx.ndim == 0:
@@ -284,6 +292,16 @@ class _Execution(Evaluator):
             store_reduce(arr, flat, value, kind.ufunc, ctx)
         else:
             store_plain(arr, flat, value, ctx, strict=False)
+
+    def _vector_store(self, stmt: BufferStore, ctx: Ctx) -> None:
+        """A store of a vector value: its lanes are a lockstep axis bound to LANE."""
+        n = dt.lanes(stmt.value.dtype)
+        steps = np.arange(n, dtype=LANE.dtype).reshape((1,) * ctx.ndim + (n,))
+        inner = ctx.with_axis(Axis(n, lockstep=True), LANE, steps)
+        value = self.ev(stmt.value, inner)
+        arr, flat = self._locate(stmt.buffer, stmt.indices, inner)
+        if arr is not None:
+            store_plain(arr, flat, value, inner, strict=False)
 
     def _store_in_order(self, stmt: BufferStore, arr: np.ndarray, flat: np.ndarray, ctx: Ctx) -> None:
         """A store whose value reads the stored element (``X[i] = f(X[i], ...)``), in a region.

@@ -7,16 +7,16 @@ iterations, and lane independence.
   other's data (:func:`iteration_conflict`), for ``parallel``, ``vectorize``
   and ``bind``;
 * :mod:`~mlc.ir.analysis.lanes`: the one proof that a loop's iterations may
-  run as lockstep lanes (:func:`lanes_independent`), for the LLVM vectorizer
-  and the reference interpreter.
+  run as lockstep lanes (:func:`lanes_independent`), for the vectorize pass
+  and the reference interpreter, and the scalar lanes of vector IR (:func:`lane_of`).
 
 They build on :mod:`mlc.ir.arith` and the IR below it, nothing above.
 """
 from .dependence import (ENUMERATION_LIMIT, Access, blocks_under, evaluate_index, iteration_conflict,
                          loop_accesses, reduction_binding, stmt_children)
-from .lanes import lane_stride, lanes_independent, reads_only_written_points, written_points
+from .lanes import lane_of, lane_stride, lanes_independent, reads_only_written_points, written_points
 
 __all__ = [
-    "Access", "ENUMERATION_LIMIT", "blocks_under", "evaluate_index", "iteration_conflict", "lane_stride", "lanes_independent",
+    "Access", "ENUMERATION_LIMIT", "blocks_under", "evaluate_index", "iteration_conflict", "lane_of", "lane_stride", "lanes_independent",
     "loop_accesses", "reads_only_written_points", "reduction_binding", "stmt_children", "written_points",
 ]

@@ -12,7 +12,7 @@ body:
 * with ``var`` given, that written index moves by a nonzero constant per
   lane (:func:`lane_stride`), so different lanes write different elements.
 
-The LLVM vectorizer asks both; the reference interpreter, which checks at run
+The vectorize pass asks both; the reference interpreter, which checks at run
 time where lanes' writes collide, asks the first of each unit of a region.
 
 >>> from mlc.ir.buffer import decl_buffer
@@ -31,13 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from .. import dtype as dt
 from ..arith import same_expr
 from ..buffer import Buffer
-from ..expr import Binary, BufferLoad, FloatImm, IntImm, PrimExpr, Var
+from ..expr import Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp, Select, Var
 from ..functor import pre_order_nodes
 from ..tir import BufferStore
 
-__all__ = ["lane_stride", "written_points", "reads_only_written_points", "lanes_independent"]
+__all__ = ["lane_stride", "written_points", "reads_only_written_points", "lanes_independent", "lane_of"]
 
 
 def lane_stride(e: PrimExpr, var: Var) -> int | None:
@@ -96,3 +97,37 @@ def lanes_independent(stores: Sequence[BufferStore], var: Var) -> bool:
                 any(lane_stride(i, var) != 0 for i in index[:-1]):
             return False
     return reads_only_written_points((root for st in stores for root in (st.value, *st.indices)), written)
+
+
+def lane_of(e: PrimExpr, k: int) -> PrimExpr:
+    """The scalar expression of lane ``k`` of vector expression ``e`` (``e`` when scalar).
+
+    >>> i = Var("i")
+    >>> lane_of(Ramp(i * 16, 2, 16), 3)
+    i * 16 + 6
+    >>> lane_of(Binary("floordiv", Ramp(i, 1, 8), Broadcast(IntImm(4), 8), "int32x8"), 5)
+    (i + 5) // 4
+    """
+    if not dt.is_vector(e.dtype):
+        return e
+    scalar = dt.element(e.dtype)
+    if isinstance(e, Ramp):
+        step = e.stride * k
+        if isinstance(e.base, IntImm):
+            return IntImm(e.base.value + step, e.base.dtype)
+        return e.base if step == 0 else Binary("add", e.base, IntImm(step, e.base.dtype), e.base.dtype)
+    if isinstance(e, Broadcast):
+        return e.value
+    if isinstance(e, BufferLoad):
+        return BufferLoad(e.buffer, tuple(lane_of(i, k) for i in e.indices), scalar)
+    if isinstance(e, Binary):
+        return Binary(e.op, lane_of(e.a, k), lane_of(e.b, k), scalar)
+    if isinstance(e, Select):
+        return Select(lane_of(e.cond, k), lane_of(e.true_value, k), lane_of(e.false_value, k), scalar)
+    if isinstance(e, Cast):
+        return Cast(scalar, lane_of(e.value, k))
+    if isinstance(e, Not):
+        return Not(lane_of(e.a, k), scalar)
+    if isinstance(e, Call):
+        return Call(e.op, tuple(lane_of(a, k) for a in e.args), scalar)
+    raise TypeError(f"lane_of: {type(e).__name__} has no vector form")

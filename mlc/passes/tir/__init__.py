@@ -1,7 +1,8 @@
 """TIR lowering passes, each a pure ``PrimFunc -> PrimFunc`` function in its own module.
 
 :func:`lower` runs :data:`LOWER_PIPELINE`: expand_empty_reductions, lower_init_block,
-convert_blocks_to_loops, lower_intrinsics, compact_buffers, flatten_buffers, simplify.
+convert_blocks_to_loops, lower_intrinsics, compact_buffers, flatten_buffers, simplify,
+vectorize_loops.
 :func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
 proves out of bounds.
 """
@@ -13,11 +14,12 @@ from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
 from .pipeline import LOWER_PIPELINE, lower, run_passes
 from .simplify import simplify, simplify_expr
+from .vectorize import vectorize_loops
 from .verify import verify_lowered, verify_well_formed
 from .verify_bounds import verify_bounds
 
 __all__ = [
     "LOWER_PIPELINE", "lower", "run_passes", "expand_empty_reductions", "lower_init_block", "convert_blocks_to_loops",
     "flatten_buffers", "compact_buffers", "lower_intrinsics", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
-    "verify_bounds",
+    "verify_bounds", "vectorize_loops",
 ]

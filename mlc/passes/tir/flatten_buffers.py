@@ -80,6 +80,8 @@ def flat_index(buffer: Buffer, indices: tuple[PrimExpr, ...]) -> PrimExpr:
     if len(indices) != buffer.ndim:
         raise IRError(f"buffer {buffer.name} has {buffer.ndim} dimension(s) but is accessed "
                       f"with {len(indices)} index(es)")
+    if buffer.ndim == 1 and not buffer.strides and dt.is_vector(indices[0].dtype):
+        return indices[0]  # a vector index (vectorize_loops' output) of a flat buffer
     dtype = _index_dtype(buffer)
     idx = [cast(i, dtype) for i in indices]
     if not idx:

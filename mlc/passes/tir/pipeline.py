@@ -25,6 +25,7 @@ from .flatten_buffers import flatten_buffers
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
 from .simplify import simplify
+from .vectorize import vectorize_loops
 from .verify import verify_lowered, verify_well_formed
 
 __all__ = ["LOWER_PIPELINE", "lower", "run_passes"]
@@ -39,6 +40,7 @@ LOWER_PIPELINE: list[Pass] = [
     compact_buffers,
     flatten_buffers,
     simplify,
+    vectorize_loops,
 ]
 
 

@@ -45,8 +45,15 @@ class _Simplify(Mutator):
     def __init__(self, ranges: dict[Var, Range] | None = None):
         self.ranges: dict[Var, Range] = dict(ranges or {})
 
+    def visit(self, node):
+        if isinstance(node, PrimExpr) and dt.is_vector(node.dtype):
+            return node  # vector IR (from vectorize_loops, the last pass) is left as it is
+        return super().visit(node)
+
     def index(self, e: PrimExpr) -> PrimExpr:
         """An index or loop bound, in canonical form under the enclosing loops' ranges."""
+        if dt.is_vector(e.dtype):
+            return e
         return Analyzer(self.ranges).simplify(self.visit(e))
 
     # ------------------------------------------------------------ expressions

@@ -96,9 +96,12 @@ class _Checker:
         if isinstance(stmt, BufferStore):
             self._access(stmt.buffer, stmt.indices, "store to")
             self._expr(stmt.value, f"the value stored to {stmt.buffer.name}")
-            if stmt.value.dtype != stmt.buffer.dtype:
+            if dt.element(stmt.value.dtype) != stmt.buffer.dtype:
                 self.fail(f"a {stmt.value.dtype} value is stored to {stmt.buffer.dtype} buffer "
                           f"{stmt.buffer.name}; insert a cast")
+            if dt.lanes(stmt.value.dtype) != (dt.lanes(stmt.indices[-1].dtype) if stmt.indices else 1):
+                self.fail(f"a {stmt.value.dtype} value is stored to {stmt.buffer.name} at an index of "
+                          f"dtype {stmt.indices[-1].dtype if stmt.indices else 'none'}; the lanes differ")
             return []
         if isinstance(stmt, IfThenElse):
             self._expr(stmt.condition, "an if condition")
@@ -139,7 +142,7 @@ class _Checker:
                       f"{len(indices)} index(es)")
         for i in indices:
             self._expr(i, f"an index of {buffer.name}")
-            if not dt.is_int(i.dtype):
+            if not dt.is_int(dt.element(i.dtype)):
                 self.fail(f"an index of {buffer.name} has dtype {i.dtype}; indices are integers")
 
     def _expr(self, root, what: str) -> None:
@@ -153,7 +156,8 @@ class _Checker:
                 continue
             if isinstance(e, BufferLoad):
                 self._access(e.buffer, e.indices, "load from")
-                if e.dtype != e.buffer.dtype:
+                if dt.element(e.dtype) != e.buffer.dtype or \
+                        dt.lanes(e.dtype) != (dt.lanes(e.indices[-1].dtype) if e.indices else 1):
                     self.fail(f"a load of {e.buffer.name} has dtype {e.dtype}, the buffer {e.buffer.dtype}")
                 continue
             if isinstance(e, Reduce):

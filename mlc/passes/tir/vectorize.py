@@ -1,0 +1,258 @@
+"""vectorize_loops: ``vectorized`` loops of constant extent become vector IR.
+
+A loop ``for v in T.vectorized(N)`` whose body is stores of plain arithmetic
+becomes straight-line vector statements over ``N`` lanes, as TVM's
+VectorizeLoop does: the lane variable is ``T.Ramp(min, 1, N)``; an access
+whose index moves by a constant per lane has the index ``T.Ramp(base, stride,
+N)`` (a contiguous vector load or store when the stride is 1); a value that
+does not depend on ``v`` stays a scalar and is ``T.Broadcast`` where a vector
+meets it; any other index is a vector of per-lane indices (a gather). Binary
+operations, comparisons and selects of vectors have vector dtypes
+(``float32x16``). See docs/ir-semantics.md for what these nodes mean.
+
+The lanes run in lockstep, statement by statement, which is the loop's
+meaning only when no lane sees another lane's writes:
+:func:`mlc.ir.analysis.lanes_independent` proves that first, and a loop it
+cannot prove stays a loop.
+
+Every other ``vectorized`` loop (math calls, casts, nested loops, conditions,
+float16 or bool memory, a non-constant extent, more than :data:`MAX_LANES`
+lanes) stays a ``vectorized`` loop: the backends run it as a serial loop (the
+LLVM backend asks LLVM's loop vectorizer to widen it).
+
+A vectorized loop guarded by a predicate (``T.where`` of a split that does not
+divide the extent: ``if i0 * 16 + v < 4094``) would make every vector a masked
+one. When the predicate is a conjunction of comparisons of expressions affine
+in the lane variable, it holds for every lane exactly when it holds for the
+first and the last lane (:func:`full_vector_guard`); the loop becomes
+``if <first and last lane pass>: <the loop without the predicate> else: <the
+loop as it was>`` (every vector but the last runs unmasked).
+
+>>> from mlc.ir.buffer import decl_buffer
+>>> from mlc.ir.expr import Var
+>>> from mlc.ir.tir import BufferStore, For, PrimFunc
+>>> A, B = decl_buffer((64,), "float32", "A"), decl_buffer((64,), "float32", "B")
+>>> i, j = Var("i"), Var("j")
+>>> loop = For(j, IntImm(0), IntImm(16), "vectorized", BufferStore(B, A[i * 16 + j] * 2, (i * 16 + j,)))
+>>> print(vectorize_loops(PrimFunc((A, B), loop)).script().splitlines()[-1].strip())
+B[T.Ramp(i * 16, 1, 16)] = A[T.Ramp(i * 16, 1, 16)] * T.Broadcast(T.float32(2), 16)
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ...ir import dtype as dt
+from ...ir.analysis import lane_stride, lanes_independent
+from ...ir.arith import same_expr
+from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not,
+                        PrimExpr, Ramp, Select, Var)
+from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.tir import BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt
+from .simplify import simplify_expr
+
+__all__ = ["vectorize_loops", "full_vector_guard", "MAX_LANES"]
+
+#: Vectorized loops with a constant extent from 2 up to this many lanes become vector IR.
+MAX_LANES = 64
+
+_MEMORY_DTYPES = frozenset({"float32", "float64", "int32", "int64"})
+_FLOAT_OPS = frozenset({"add", "sub", "mul", "div", "min", "max"})
+_INT_OPS = frozenset({"add", "sub", "mul", "min", "max", "bitand", "bitor", "bitxor"})
+#: The nodes :meth:`_Lanes.value` gives a vector form (those a gather's index may hold).
+_VECTOR_NODES = (Var, IntImm, FloatImm, BufferLoad, Binary, Select, Cast, Not, Call)
+
+
+def vectorize_loops(func: PrimFunc) -> PrimFunc:
+    """Turn each ``vectorized`` loop of lowered ``func`` that can run as lockstep lanes into
+    vector statements (see the module docstring); the other loops stay as they are."""
+    noalias = bool(func.attr("tir.noalias", True))
+    body = _Vectorize(noalias).visit(func.body)
+    return func if body is func.body else func.with_body(body)
+
+
+def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
+    """For a vectorized loop whose body is ``if cond: body`` (no else) with ``cond``
+    monotone in the lane variable: (``cond`` at the first lane and at the last lane,
+    the loop with ``body`` alone), else None.
+
+    ``cond`` is a conjunction of integer comparisons ``a < b`` (``<=``, ``>``, ``>=``)
+    whose sides move by a constant per lane (:func:`lane_stride`), and of lane-invariant
+    terms. ``a - b`` is then affine in the lane, and an affine function is below (or
+    above) a bound on a range of lanes exactly when it is at both ends of the range:
+    where the returned guard holds, ``body`` runs for every lane, and the loop without
+    the predicate does what the loop with it does.
+    """
+    body = s.body
+    if not (s.kind == "vectorized" and isinstance(body, IfThenElse) and body.else_case is None
+            and _monotone_in(body.condition, s.loop_var)):
+        return None
+    index = s.loop_var.dtype
+    one = IntImm(1, index)
+    last = simplify_expr(Binary("sub", Binary("add", s.min, s.extent, index), one, index))
+    first_ok = substitute(body.condition, {s.loop_var: s.min})
+    last_ok = substitute(body.condition, {s.loop_var: last})
+    unguarded = For(s.loop_var, s.min, s.extent, s.kind, body.then_case, s.thread_binding, s.annotations)
+    return Binary("and", first_ok, last_ok, "bool"), unguarded
+
+
+class _Vectorize(Mutator):
+    def __init__(self, noalias: bool):
+        self.noalias = noalias
+
+    def visit_IfThenElse(self, s: IfThenElse) -> Stmt:
+        """The split of a guarded loop is made once: its else branch, the guarded loop, is
+        left as it is (so running the pass again changes nothing)."""
+        if isinstance(s.else_case, For):
+            guarded = full_vector_guard(s.else_case)
+            if guarded is not None and same_expr(guarded[0], s.condition):
+                then = self.visit(s.then_case)
+                return s if then is s.then_case else replace(s, then_case=then)
+        return self.generic_visit(s)
+
+    def visit_For(self, s: For) -> Stmt:
+        s = self.generic_visit(s)
+        return self._loop(s) if s.kind == "vectorized" else s
+
+    def _loop(self, s: For) -> Stmt:
+        guarded = full_vector_guard(s)
+        if guarded is not None:
+            full, unguarded = guarded
+            return IfThenElse(full, self._loop(unguarded), s)
+        stores = self._plan(s)
+        if stores is None:
+            return s
+        lanes = _Lanes(s)
+        vector = [lanes.store(st) for st in stores]
+        return vector[0] if len(vector) == 1 else SeqStmt(tuple(vector))
+
+    def _plan(self, s: For) -> list[BufferStore] | None:
+        """The stores of ``s``'s body when it can run as vector statements, else None."""
+        if not (isinstance(s.extent, IntImm) and 2 <= s.extent.value <= MAX_LANES
+                and s.loop_var.dtype == "int32" and self.noalias):
+            return None
+        stores = _flatten(s.body)
+        if stores is None:
+            return None
+        var = s.loop_var
+        depends = _Dependence(var)
+        for st in stores:
+            if (st.buffer.dtype not in _MEMORY_DTYPES or len(st.indices) != 1 or st.value.dtype != st.buffer.dtype
+                    or not _supported(st.value, depends)):
+                return None
+        if not all(isinstance(n, _VECTOR_NODES) for st in stores for root in (st.value, st.indices[0])
+                   for n in pre_order_nodes(root)):
+            return None
+        return stores if lanes_independent(stores, var) else None
+
+
+def _monotone_in(cond: PrimExpr, var: Var) -> bool:
+    """Whether bool ``cond`` holds on a range of ``var`` when it holds at both ends."""
+    if not any(n is var for n in pre_order_nodes(cond)):
+        return True
+    if isinstance(cond, Binary) and cond.op == "and":
+        return _monotone_in(cond.a, var) and _monotone_in(cond.b, var)
+    if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge"):
+        return (dt.is_int(cond.a.dtype) and lane_stride(cond.a, var) is not None
+                and lane_stride(cond.b, var) is not None)
+    return False
+
+
+def _flatten(stmt) -> list[BufferStore] | None:
+    """The scalar stores of a body made of stores only, in order; else None."""
+    if isinstance(stmt, BufferStore):
+        return [stmt] if not dt.is_vector(stmt.value.dtype) else None
+    if isinstance(stmt, SeqStmt):
+        out = []
+        for child in stmt.seq:
+            part = _flatten(child)
+            if part is None:
+                return None
+            out.extend(part)
+        return out
+    return None
+
+
+class _Dependence:
+    """Whether an expression depends on the lane variable (memoised by node identity)."""
+
+    def __init__(self, var: Var):
+        self.var, self.memo = var, {}
+
+    def __call__(self, e: PrimExpr) -> bool:
+        key = id(e)
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = self.memo[key] = any(n is self.var for n in pre_order_nodes(e))
+        return hit
+
+
+def _loads(e: PrimExpr) -> bool:
+    return any(isinstance(n, BufferLoad) for n in pre_order_nodes(e))
+
+
+def _supported(e: PrimExpr, depends: _Dependence) -> bool:
+    """Whether the lane-dependent parts of stored value ``e`` have a vector form."""
+    if not depends(e):
+        return True  # computed once, as a scalar, and broadcast
+    if isinstance(e, Var):
+        return True  # the lane variable itself
+    if isinstance(e, BufferLoad):
+        return e.buffer.dtype in _MEMORY_DTYPES and len(e.indices) == 1
+    if isinstance(e, Binary):
+        operand = e.a.dtype
+        if e.op in COMPARE_OPS:
+            ok = operand in _MEMORY_DTYPES
+        elif e.op in LOGIC_OPS:
+            ok = operand == "bool"
+        elif operand in ("float32", "float64"):
+            ok = e.op in _FLOAT_OPS
+        else:
+            ok = operand in ("int32", "int64") and e.op in _INT_OPS
+        return ok and _supported(e.a, depends) and _supported(e.b, depends)
+    if isinstance(e, Select):
+        # a vector select evaluates both sides; a scalar one may skip the load of the untaken side
+        return (e.dtype in _MEMORY_DTYPES and not _loads(e.true_value) and not _loads(e.false_value)
+                and all(_supported(x, depends) for x in (e.cond, e.true_value, e.false_value)))
+    return False
+
+
+class _Lanes:
+    """The vector form of the statements of one loop (lane-invariant values stay scalars)."""
+
+    def __init__(self, s: For):
+        self.var, self.min, self.lanes = s.loop_var, s.min, s.extent.value
+        self.depends = _Dependence(self.var)
+
+    def store(self, st: BufferStore) -> BufferStore:
+        return BufferStore(st.buffer, self.broadcast(self.value(st.value)), (self.index(st.indices[0]),))
+
+    def broadcast(self, e: PrimExpr) -> PrimExpr:
+        return e if dt.is_vector(e.dtype) else Broadcast(e, self.lanes)
+
+    def index(self, e: PrimExpr) -> PrimExpr:
+        """A vector index: a Ramp when it moves by a constant per lane, else per-lane values."""
+        stride = lane_stride(e, self.var)
+        if stride is None:
+            return self.broadcast(self.value(e))
+        return Ramp(simplify_expr(substitute(e, {self.var: self.min})), stride, self.lanes)
+
+    def value(self, e: PrimExpr) -> PrimExpr:
+        """``e`` over the lanes: a vector when it depends on the lane variable, else ``e``."""
+        if not self.depends(e):
+            return e
+        if e is self.var:
+            return Ramp(self.min, 1, self.lanes)
+        vector = dt.vector(dt.element(e.dtype), self.lanes)
+        if isinstance(e, BufferLoad):
+            return BufferLoad(e.buffer, tuple(self.index(i) for i in e.indices), vector)
+        if isinstance(e, Binary):
+            return Binary(e.op, self.broadcast(self.value(e.a)), self.broadcast(self.value(e.b)), vector)
+        if isinstance(e, Select):
+            return Select(*(self.broadcast(self.value(x)) for x in (e.cond, e.true_value, e.false_value)), vector)
+        if isinstance(e, Cast):  # (in gather indices)
+            return Cast(vector, self.value(e.value))
+        if isinstance(e, Not):
+            return Not(self.value(e.a), vector)
+        if isinstance(e, Call):
+            return Call(e.op, tuple(self.broadcast(self.value(a)) for a in e.args), vector)
+        raise TypeError(f"vectorize_loops: no vector form of {type(e).__name__}")
