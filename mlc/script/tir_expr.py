@@ -300,7 +300,7 @@ class ExprParser:
             if any(isinstance(v, PrimExpr) and dt.is_vector(v.dtype) for v in values):
                 lanes = max(dt.lanes(v.dtype) for v in values if isinstance(v, PrimExpr))
                 return Call(name, tuple(convert(v) for v in values),
-                            dt.vector("bool" if name in _PREDICATES else dt.element(values[0].dtype), lanes))
+                            dt.vector(MATH_CALLS[name].result_dtype(dt.element(values[0].dtype)), lanes))
             checked = self.wrap(node, lambda: call(name, *values))
             if isinstance(checked, Call):
                 return checked
