@@ -18,8 +18,8 @@ from .errors import (BoundsError, CompileError, DTypeError, IRError, MLCError, P
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
+from .version import __version__
 
-__version__ = "0.1.0"
 
 #: public name -> (module, attribute or None for the module itself), loaded on first use
 _LAZY = {

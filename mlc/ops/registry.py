@@ -33,30 +33,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ..errors import MLCError
+from ..ir.types import TensorType
 
 __all__ = ["TensorType", "OpDef", "PATTERNS", "register_op", "register_alias", "settle_pattern", "get_op",
            "list_ops", "list_aliases"]
 
 #: Fusion patterns, from most to least fusable.
 PATTERNS = ("elemwise", "broadcast", "injective", "reduction", "out_elemwise_fusable", "opaque")
-
-
-@dataclass(frozen=True, slots=True)
-class TensorType:
-    """The static type of a tensor value: shape (ints) and dtype (a NumPy name)."""
-    shape: tuple[int, ...]
-    dtype: str
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
 
 
 @dataclass(frozen=True)
