@@ -5,6 +5,6 @@ lowering, a NumPy reference and a fusion pattern.
 >>> get_op("matmul").infer(TensorType((8, 4, 3), "float32"), TensorType((3, 5), "float32"))
 TensorType(shape=(8, 4, 5), dtype='float32')
 """
-from .registry import PATTERNS, OpDef, TensorType, get_op, list_ops, register_alias, register_op
+from .registry import PATTERNS, NumpyAPI, OpDef, TensorType, get_op, list_ops, register_alias, register_op
 
-__all__ = ["PATTERNS", "OpDef", "TensorType", "get_op", "list_ops", "register_op", "register_alias"]
+__all__ = ["PATTERNS", "NumpyAPI", "OpDef", "TensorType", "get_op", "list_ops", "register_op", "register_alias"]
