@@ -28,7 +28,7 @@ __all__ = ["GENERATED"]
 
 def _signature(op: OpDef) -> inspect.Signature:
     """``op.numpy.signature`` ("(a, axis=None, ...)") as an inspect.Signature."""
-    source = f"def {op.name}{op.numpy.signature}: pass"
+    source = f"def f{op.numpy.signature}: pass"
     try:
         node = ast.parse(source).body[0]
     except SyntaxError as err:
