@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..config import config
 from ..errors import MLCError
 from .llvm_cpus import check_cpu_and_features, host_cpu, vector_bits
 
@@ -105,7 +106,6 @@ class Target:
         if isinstance(spec, Target):
             return spec
         if spec is None:
-            from ..config import config
             spec = config().target
         if not isinstance(spec, str) or not spec.split():
             raise MLCError(f"target must be a string like 'llvm' or 'cuda', got {spec!r}")

@@ -135,7 +135,6 @@ def register_alias(alias: str, name: str) -> None:
 
 def get_op(name: str) -> OpDef:
     """The op registered as ``name`` (or under an alias of it)."""
-    _load_library()
     try:
         return _REGISTRY[_ALIASES.get(name, name)]
     except KeyError:
@@ -145,16 +144,10 @@ def get_op(name: str) -> OpDef:
 
 
 def list_ops() -> list[str]:
-    _load_library()
     return sorted(_REGISTRY)
 
 
 def list_aliases() -> dict[str, str]:
     """NumPy's other spellings: alias -> canonical op name."""
-    _load_library()
     return dict(sorted(_ALIASES.items()))
 
-
-def _load_library() -> None:
-    """Import the op library modules once (they register themselves)."""
-    from . import library  # noqa: F401
