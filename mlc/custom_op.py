@@ -203,7 +203,8 @@ class CustomOp:
         :func:`mlc.testing.check_custom_op`'s. Raises ``mlc.testing.Counterexample`` with
         the shrunk counterexample and the kernel's IR.
         """
-        from .testing.check import check_custom_op  # loads Hypothesis, needed only here
+        # deferred: keeps `import mlc` fast (mlc.testing loads Hypothesis, needed only here)
+        from .testing.check import check_custom_op
         check_custom_op(self, reference, **options)
 
     def __repr__(self) -> str:
