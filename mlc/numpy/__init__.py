@@ -23,6 +23,7 @@ from . import linalg  # noqa: F401 - the linalg extension (in part)
 from .datatypes import *  # noqa: F401,F403
 from .datatypes import __all__ as _datatypes_all
 from .datatypes import __array_api_version__, __array_namespace_info__  # noqa: F401
+from .generated import GENERATED as _GENERATED
 from .indexing import take, take_along_axis  # noqa: F401
 from .manipulation import (broadcast_arrays, concat, matrix_transpose, permute_dims, repeat,  # noqa: F401
                            roll, tile, unstack)
@@ -34,6 +35,8 @@ from .sets import unique_all, unique_counts, unique_inverse, unique_values  # no
 from . import methods as _methods
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
+
+globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
 
 _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     # creation
@@ -52,6 +55,8 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis", "unique_all",
     "unique_counts", "unique_inverse", "unique_values",
 ]
+
+_PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
 
 #: NumPy function name -> the function implementing it here (``__array_function__``).
 FUNCTIONS = {name: globals()[name] for name in _PUBLIC}

@@ -35,7 +35,7 @@ def test_the_plain_functions_of_arrays_are_generated():
 @pytest.mark.parametrize("name", DECLARED)
 def test_a_generated_function_is_the_public_one_with_the_declared_signature_and_doc(name):
     fn, api = getattr(mnp, name), get_op(name).numpy
-    assert fn is GENERATED[name] is mnp.FUNCTIONS[name]
+    assert fn is GENERATED[name] is mnp.FUNCTIONS[name] and name in mnp.__all__
     assert fn.__name__ == name and fn.__doc__ == api.doc
     assert str(inspect.signature(fn)) == api.signature
 
@@ -93,4 +93,10 @@ def test_the_tracer_has_no_numpy_methods_until_mlc_numpy_attaches_them():
             "assert not hasattr(t.Tracer, '__array_ufunc__'); "
             "import mlc.numpy; "
             "assert t.Tracer.sum and t.Tracer.__add__ and t.Tracer.__array_ufunc__ and t.Tracer.T")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mlc_jit_loads_mlc_numpy_first():
+    code = ("import sys, mlc; assert 'mlc.numpy' not in sys.modules; mlc.jit; "
+            "assert 'mlc.numpy' in sys.modules, 'mlc.jit traces Tracers without their methods'")
     subprocess.run([sys.executable, "-c", code], check=True)
