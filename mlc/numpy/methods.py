@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from ..tracer.tracer import Tracer
 from . import dispatch
-from .contractions import dot, matmul  # noqa: F401 - the @ operator below reaches it by name
-from .elementwise import UFUNCS, astype, clip
+from .contractions import dot
+from .elementwise import astype, clip
 from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
 from .shapes import getitem, reshape, squeeze, transpose
 
@@ -116,11 +116,6 @@ _METHODS = {
 }
 
 
-def _function(name: str):
-    """The mlc.numpy function an operator calls (``matmul`` is no ufunc here)."""
-    return UFUNCS.get(name) or globals()[name]
-
-
 def _weak_operand(value) -> bool:
     """A Python scalar, or a traced one (a weak Tracer)."""
     return type(value) in (bool, int, float) or (isinstance(value, Tracer) and value.weak)
@@ -142,28 +137,26 @@ def _is_bool(value) -> bool:
     return type(value) is bool or (isinstance(value, Tracer) and value._atom.type.dtype == "bool")
 
 
-def _binary(name: str, reflected: bool = False):
-    """``self <op> other``: NumPy's function; between Python scalars (traced or not) the
-    result is again a Python scalar, so it stays weak (NEP 50), as ``2.0 * 2`` is."""
-    fn = _function(name)
-
+def _binary(dunder: str, name: str, fn, reflected: bool = False):
+    """``self <op> other``: NumPy's function ``name`` (``fn``); between Python scalars (traced or
+    not) the result is again a Python scalar, so it stays weak (NEP 50), as ``2.0 * 2`` is."""
     def method(self, other):
         operands = (other, self) if reflected else (self, other)
         if self.weak and _weak_operand(other):
             return fn(*_python_operands(name, operands)).weak_copy()
         return fn(*operands)
-    method.__name__ = f"__{'r' if reflected else ''}{name}__"
+    method.__name__ = f"__{'r' if reflected else ''}{dunder}__"
+    method.__qualname__ = f"Tracer.{method.__name__}"
     return method
 
 
-def _unary(name: str):
-    fn = _function(name)
-
+def _unary(dunder: str, name: str, fn):
     def method(self):
         if self.weak:  # -x, +x, abs(x), ~x of a Python scalar is a Python scalar
             return fn(*_python_operands(name, [self])).weak_copy()
         return fn(self)
-    method.__name__ = f"__{name}__"
+    method.__name__ = f"__{dunder}__"
+    method.__qualname__ = f"Tracer.{method.__name__}"
     return method
 
 
@@ -187,15 +180,21 @@ def attach(ufuncs: dict, functions: dict) -> None:
     def __array_function__(self, func, types, args, kwargs):
         return dispatch.function_call(func, args, kwargs, functions)
 
-    Tracer.__array_ufunc__ = __array_ufunc__
-    Tracer.__array_function__ = __array_function__
+    def function(name: str):  # matmul is a ufunc in NumPy, a function here
+        return ufuncs.get(name) or functions[name]
+
+    for hook in (__array_ufunc__, __array_function__):
+        hook.__qualname__ = f"Tracer.{hook.__name__}"
+        setattr(Tracer, hook.__name__, hook)
     Tracer.T = property(_T)
     for name, method in _METHODS.items():
+        if name != "ravel":  # ravel is flatten, named so
+            method.__name__, method.__qualname__ = name, f"Tracer.{name}"
         setattr(Tracer, name, method)
     for dunder, fn in _OPERATORS.items():
-        setattr(Tracer, f"__{dunder}__", _binary(fn))
-        setattr(Tracer, f"__r{dunder}__", _binary(fn, reflected=True))
+        setattr(Tracer, f"__{dunder}__", _binary(dunder, fn, function(fn)))
+        setattr(Tracer, f"__r{dunder}__", _binary(dunder, fn, function(fn), reflected=True))
     for dunder, fn in _COMPARISONS.items():
-        setattr(Tracer, f"__{dunder}__", _binary(fn))
+        setattr(Tracer, f"__{dunder}__", _binary(dunder, fn, function(fn)))
     for dunder, fn in _UNARY.items():
-        setattr(Tracer, f"__{dunder}__", _unary(fn))
+        setattr(Tracer, f"__{dunder}__", _unary(dunder, fn, function(fn)))
