@@ -77,7 +77,10 @@ def _generate(op: OpDef):
     name = op.name
 
     def impl(*args, **kwargs):
-        bound = sig.bind(*args, **kwargs)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as err:  # as Python says it for a def: "sum() got an unexpected ..."
+            raise TypeError(f"{name}() {err}") from None
         bound.apply_defaults()
         values = bound.arguments
         if values.get("out") is not None:
