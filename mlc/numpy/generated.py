@@ -49,10 +49,15 @@ def _signature(op: OpDef) -> inspect.Signature:
     return inspect.Signature(params)
 
 
-def _inputs(op: OpDef) -> int:
-    """How many inputs ``op`` takes: its ``infer``'s parameters without defaults."""
-    return sum(1 for p in inspect.signature(op.infer).parameters.values()
-               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+def _inputs(op: OpDef, sig: inspect.Signature) -> int:
+    """How many inputs ``op`` takes: its ``infer``'s parameters without defaults (a fixed count,
+    at least one, each with a parameter in NumPy's signature)."""
+    params = inspect.signature(op.infer).parameters.values()
+    n = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
+    if n == 0 or any(p.kind is p.VAR_POSITIONAL for p in params) or n > len(sig.parameters):
+        raise MLCError(f"op {op.name}: a NumpyAPI needs an op with a fixed number of inputs (at least "
+                       f"one), each a parameter of {op.numpy.signature!r}; use numpy_function instead")
+    return n
 
 
 def _attribute(name: str, value):
@@ -68,10 +73,12 @@ def _generate(op: OpDef):
     """The ``mlc.numpy`` function of ``op``, with NumPy's parameters and ``op.numpy.doc``."""
     sig = _signature(op)
     names = list(sig.parameters)
-    arrays = names[:_inputs(op)]
+    arrays = names[:_inputs(op, sig)]
     attributes = [n for n in names[len(arrays):] if n != "out"]
-    keywords = {n for n, p in inspect.signature(op.infer).parameters.items() if p.kind is p.KEYWORD_ONLY}
-    if set(attributes) - keywords:
+    infer = inspect.signature(op.infer).parameters
+    keywords = {n for n, p in infer.items() if p.kind is p.KEYWORD_ONLY}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in infer.values())
+    if set(attributes) - keywords and not takes_any:
         raise MLCError(f"op {op.name}: NumpyAPI parameters {sorted(set(attributes) - keywords)} are not "
                        f"attributes of the op (its infer takes {sorted(keywords)})")
     name = op.name

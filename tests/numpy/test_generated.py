@@ -85,6 +85,10 @@ def test_a_bad_numpy_declaration_is_refused_naming_the_op():
         _generate(_op("(a, axis=None"))
     with pytest.raises(MLCError, match="named parameters only"):
         _generate(_op("(a, *axes)"))
+    variadic = OpDef("test.generated", "injective", lambda *xs, axis=0: xs[0], None, None,
+                     numpy=NumpyAPI("(arrays, axis=0)", "doc"))
+    with pytest.raises(MLCError, match="op test.generated: a NumpyAPI needs an op with a fixed number of inputs"):
+        _generate(variadic)
     assert str(inspect.signature(_generate(_op("(a, /, *, axis=-1)")))) == "(a, /, *, axis=-1)"
 
 
