@@ -18,8 +18,8 @@ from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
 from .target import Target
+from .version import __version__
 
-__version__ = "0.1.0"
 
 #: public name -> (module, attribute or None for the module itself), loaded on first use
 _LAZY = {
@@ -38,12 +38,18 @@ _LAZY = {
     "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
 }
 
+#: a lazy module -> the module to load before it: a traced array's operators and methods are
+#: mlc.numpy's functions, which mlc.numpy attaches to Tracer when it loads
+_LOAD_FIRST = {"mlc.tracer": "mlc.numpy"}
+
 
 def __getattr__(name: str):
     try:
         module, attr = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'mlc' has no attribute {name!r}") from None
+    if module in _LOAD_FIRST:
+        _import_module(_LOAD_FIRST[module])
     value = _import_module(module)
     if attr is not None:
         value = getattr(value, attr)

@@ -25,11 +25,15 @@ import threading
 
 import numpy as np
 
+from .driver import build
 from .errors import MLCError, ShapeError
 from .ir import te
 from .ir.expr import BufferLoad, Reduce
 from .ir.functor import pre_order_nodes
-from .ops.registry import TensorType, register_op, settle_pattern
+from .ir.tir import IRModule
+from .numpy._api import emit, hashable, numpy_function
+from .ops.registry import TensorType, list_ops, register_op, settle_pattern
+from .passes.graph.inline import _stages
 from .tracer.operands import as_tracer
 
 __all__ = ["op", "CustomOp"]
@@ -68,7 +72,6 @@ def _results(fn_name: str, result) -> tuple[te.Tensor, ...]:
 
 def _infer_pattern(outputs, inputs) -> str:
     """reduction if any stage reduces; elemwise if every load reads its stage's own point."""
-    from .passes.graph.inline import _stages
     elementwise = True
     for t in _stages(list(outputs)):
         op = t.op
@@ -148,8 +151,6 @@ class CustomOp:
 
     def _reference(self, *arrays, **attrs):
         """Run the te body on the reference interpreter (built once per signature)."""
-        from .driver import build
-        from .ir.tir import IRModule
         types = tuple(TensorType(a.shape, a.dtype.name) for a in arrays)
         key = (types, tuple(sorted(attrs.items())))
         entry = self._references.get(key)
@@ -165,7 +166,6 @@ class CustomOp:
     # ---------------------------------------------------------------- call
 
     def _make_call(self):
-        from .numpy._api import emit, hashable, numpy_function
         sig = self._signature.replace(parameters=[p.replace(annotation=inspect.Parameter.empty)
                                                   for p in self._signature.parameters.values()])
 
@@ -203,7 +203,8 @@ class CustomOp:
         :func:`mlc.testing.check_custom_op`'s. Raises ``mlc.testing.Counterexample`` with
         the shrunk counterexample and the kernel's IR.
         """
-        from .testing.check import check_custom_op  # loads Hypothesis, needed only here
+        # deferred: keeps `import mlc` fast (mlc.testing loads Hypothesis, needed only here)
+        from .testing.check import check_custom_op
         check_custom_op(self, reference, **options)
 
     def __repr__(self) -> str:
@@ -212,7 +213,6 @@ class CustomOp:
 
 
 def _unique_name(name: str) -> str:
-    from .ops.registry import list_ops
     taken = set(list_ops())
     candidate, n = name, 0
     while candidate in taken:

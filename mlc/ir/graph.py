@@ -16,7 +16,7 @@ one of the forms later passes introduce:
 - ``"call_dps_packed"``: a call of the library function registered under the
   name in attribute ``func`` (:func:`mlc.register_func`), destination passing.
 
->>> from mlc.ops.registry import TensorType
+>>> from mlc.ir.types import TensorType
 >>> x = Var("x", TensorType((2, 3), "float32"))
 >>> y = Var("lv0", TensorType((2, 3), "float32"))
 >>> g = Graph((x,), (Binding((y,), "exp", (x,)),), (y,))
@@ -34,8 +34,9 @@ from typing import Any, Union
 
 import numpy as np
 
-from ..ops.registry import TensorType
+from . import dtype as dt
 from .tir import IRModule
+from .types import TensorType
 
 __all__ = ["Var", "Constant", "Atom", "Binding", "Storage", "Graph", "SourceLoc", "constant"]
 
@@ -103,7 +104,6 @@ def constant(data, name: str = "const") -> Constant:
     >>> constant(np.float32(2)).type
     TensorType(shape=(), dtype='float32')
     """
-    from . import dtype as dt
     array = np.array(data, copy=True)
     array.flags.writeable = False
     return Constant(name, array, TensorType(tuple(array.shape), dt.canonical(array.dtype)))

@@ -3,7 +3,9 @@ and compiled when called eagerly.
 
 Inside a jitted function these functions (and NumPy's own, which dispatch
 here through ``__array_ufunc__`` / ``__array_function__``) record registry
-ops. Outside, on concrete arrays, each call compiles its op once per shape,
+ops; loading this package gives :class:`mlc.tracer.Tracer` its operators and
+methods (:mod:`.methods`). The functions that are plain functions of arrays
+are generated from the op registry (:mod:`.generated`). Outside, on concrete arrays, each call compiles its op once per shape,
 dtype and attributes, then runs the compiled kernel, as ``jax.numpy`` does.
 
 >>> import numpy as np
@@ -21,6 +23,7 @@ from . import linalg  # noqa: F401 - the linalg extension (in part)
 from .datatypes import *  # noqa: F401,F403
 from .datatypes import __all__ as _datatypes_all
 from .datatypes import __array_api_version__, __array_namespace_info__  # noqa: F401
+from .generated import GENERATED as _GENERATED
 from .indexing import take, take_along_axis  # noqa: F401
 from .manipulation import (broadcast_arrays, concat, matrix_transpose, permute_dims, repeat,  # noqa: F401
                            roll, tile, unstack)
@@ -29,8 +32,11 @@ from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, ma
 from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
 from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
+from . import methods as _methods
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
+
+globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
 
 _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     # creation
@@ -50,7 +56,11 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "unique_counts", "unique_inverse", "unique_values",
 ]
 
+_PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
+
 #: NumPy function name -> the function implementing it here (``__array_function__``).
 FUNCTIONS = {name: globals()[name] for name in _PUBLIC}
 
 __all__ = _PUBLIC + _datatypes_all + ["UFUNCS", "FUNCTIONS"]
+
+_methods.attach(UFUNCS, FUNCTIONS)  # Tracer's operators, methods and NumPy hooks are these functions

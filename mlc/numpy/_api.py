@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 
+from ..tracer.jit import jit
 from ..tracer.trace import is_tracing
 
 __all__ = ["numpy_function", "implementation", "emit", "hashable"]
@@ -32,7 +33,6 @@ def numpy_function(*array_params: str):
             """The jitted implementation eager calls go through (made on first use)."""
             nonlocal eager
             if eager is None:
-                from ..tracer.jit import jit
                 eager = jit(impl, static_argnames=static)
             return eager
 

@@ -1,5 +1,8 @@
 """Contractions: matmul (``@``), dot, einsum.
 
+``matmul`` and ``dot`` are generated from their registry ops; the others
+build ``einsum`` or ``multiply`` and ``sum`` here.
+
 >>> import numpy as np, mlc
 >>> mlc.numpy.matmul(np.eye(2, dtype="float32"), np.array([[1.0], [2.0]], "float32"))
 array([[1.],
@@ -11,21 +14,13 @@ from ..errors import ShapeError
 from ..tracer.operands import as_tracers
 from ._api import emit, numpy_function
 from .elementwise import multiply
+from .generated import GENERATED
 from .reductions import sum as _sum
 
 __all__ = ["matmul", "dot", "einsum", "vecdot", "tensordot"]
 
 
-@numpy_function("x1", "x2")
-def matmul(x1, x2):
-    """``x1 @ x2`` with NumPy's rules (1-D operands, broadcast batch dimensions)."""
-    return emit("matmul", as_tracers([x1, x2]))
-
-
-@numpy_function("a", "b")
-def dot(a, b):
-    """``np.dot(a, b)``."""
-    return emit("dot", as_tracers([a, b]))
+matmul, dot = GENERATED["matmul"], GENERATED["dot"]
 
 
 @numpy_function()

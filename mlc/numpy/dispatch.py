@@ -3,7 +3,9 @@
 ``np.exp(t)`` reaches :func:`ufunc_call` through ``Tracer.__array_ufunc__``;
 ``np.sum(t, axis=1)`` and ``np.concatenate([t, u])`` reach
 :func:`function_call` through ``__array_function__``. Both look the NumPy
-name up in this package; what is missing raises TraceError naming it.
+name up in this package's tables (``UFUNCS``, ``FUNCTIONS``), which
+:func:`mlc.numpy.methods.attach` hands them; what is missing raises
+TraceError naming it.
 """
 from __future__ import annotations
 
@@ -19,43 +21,38 @@ REDUCE_METHODS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum":
 _RENAMED = {"amax": "max", "amin": "min"}
 
 
-def _namespace():
-    from .. import numpy as mnp
-    return mnp
-
-
 def _unsupported(what: str) -> TraceError:
     return TraceError(f"{what} is not supported inside @mlc.jit; see mlc.numpy for the functions "
                       f"that trace{describe_location(user_location())}")
 
 
-def ufunc_call(ufunc, method: str, inputs, kwargs):
-    """Run NumPy ufunc ``ufunc`` (its ``method``) on operands that include a Tracer."""
-    mnp = _namespace()
+def ufunc_call(ufunc, method: str, inputs, kwargs, ufuncs: dict, functions: dict):
+    """Run NumPy ufunc ``ufunc`` (its ``method``) on operands that include a Tracer, as the
+    function of its name in ``ufuncs`` (or ``functions``: ``matmul`` is a ufunc)."""
     out = kwargs.pop("out", None)
     if out is not None and out != (None,) * len(out if isinstance(out, tuple) else ()):
         raise TraceError(f"np.{ufunc.__name__}(..., out=...) cannot write into a traced value; use the "
                          f"result instead{describe_location(user_location())}")
     if method == "__call__":
-        fn = mnp.UFUNCS.get(ufunc.__name__) or mnp.FUNCTIONS.get(ufunc.__name__)  # matmul is a ufunc
+        fn = ufuncs.get(ufunc.__name__) or functions.get(ufunc.__name__)
         if fn is None:
             raise _unsupported(f"the ufunc np.{ufunc.__name__}")
         dtype = kwargs.pop("dtype", None)
         if kwargs:
             raise _unsupported(f"np.{ufunc.__name__} with keyword(s) {sorted(kwargs)}")
         result = fn(*inputs)
-        return result if dtype is None else mnp.astype(result, dtype)
+        return result if dtype is None else functions["astype"](result, dtype)
     if method == "reduce" and ufunc.__name__ in REDUCE_METHODS:
-        fn = getattr(mnp, REDUCE_METHODS[ufunc.__name__])
+        fn = functions[REDUCE_METHODS[ufunc.__name__]]
         return fn(*inputs, **kwargs)
     raise _unsupported(f"np.{ufunc.__name__}.{method}")
 
 
-def function_call(func, args, kwargs):
-    """Run NumPy function ``func`` (``np.sum``, ``np.where``, ...) on arguments with Tracers."""
-    mnp = _namespace()
+def function_call(func, args, kwargs, functions: dict):
+    """Run NumPy function ``func`` (``np.sum``, ``np.where``, ...) on arguments with Tracers,
+    as the function of its name in ``functions``."""
     name = _RENAMED.get(func.__name__, func.__name__)
-    fn = mnp.FUNCTIONS.get(name)
+    fn = functions.get(name)
     if fn is None:
         raise _unsupported(f"np.{func.__name__}")
     return fn(*args, **kwargs)

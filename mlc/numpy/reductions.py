@@ -1,5 +1,8 @@
 """Reductions: sum, prod, mean, max, min, argmax, argmin, var, std.
 
+Most are generated from their registry ops (:mod:`.generated`); ``var``,
+``std`` and ``count_nonzero`` need more than one op and are written here.
+
 ``axis`` is None (all axes), an int or a tuple; ``keepdims`` keeps reduced
 axes with size 1; result dtypes are NumPy's (``sum`` of int32 is int64).
 
@@ -15,6 +18,7 @@ from ..errors import TraceError
 from ..ir import dtype as dt
 from ..tracer.operands import as_tracer
 from ._api import emit, hashable, numpy_function
+from .generated import GENERATED
 
 __all__ = ["sum", "prod", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "all", "any", "count_nonzero"]
 
@@ -24,60 +28,11 @@ def _no_out(name: str, out) -> None:
         raise TraceError(f"{name}(out=...) is not supported when tracing; use the returned value")
 
 
-def _dtype(dtype):
-    return None if dtype is None else dt.canonical(dtype)
-
-
-@numpy_function("a")
-def sum(a, axis=None, dtype=None, out=None, keepdims=False):  # noqa: A001 - NumPy's name
-    """``np.sum(a, axis, dtype, keepdims=...)``."""
-    _no_out("sum", out)
-    return emit("sum", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims), dtype=_dtype(dtype))
-
-
-@numpy_function("a")
-def prod(a, axis=None, dtype=None, out=None, keepdims=False):
-    """``np.prod(a, axis, dtype, keepdims=...)``."""
-    _no_out("prod", out)
-    return emit("prod", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims), dtype=_dtype(dtype))
-
-
-@numpy_function("a")
-def mean(a, axis=None, dtype=None, out=None, keepdims=False):
-    """``np.mean(a, axis, dtype, keepdims=...)``; integers average in float64."""
-    _no_out("mean", out)
-    return emit("mean", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims), dtype=_dtype(dtype))
-
-
-@numpy_function("a")
-def max(a, axis=None, out=None, keepdims=False):  # noqa: A001
-    """``np.max(a, axis, keepdims=...)``."""
-    _no_out("max", out)
-    return emit("max", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims))
-
-
-@numpy_function("a")
-def min(a, axis=None, out=None, keepdims=False):  # noqa: A001
-    """``np.min(a, axis, keepdims=...)``."""
-    _no_out("min", out)
-    return emit("min", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims))
-
-
+sum, prod, mean = GENERATED["sum"], GENERATED["prod"], GENERATED["mean"]  # noqa: A001 - NumPy's names
+max, min = GENERATED["max"], GENERATED["min"]  # noqa: A001
 amax, amin = max, min
-
-
-@numpy_function("a")
-def argmax(a, axis=None, out=None, keepdims=False):
-    """``np.argmax(a, axis, keepdims=...)``: int64 indices of the first maximum."""
-    _no_out("argmax", out)
-    return emit("argmax", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims))
-
-
-@numpy_function("a")
-def argmin(a, axis=None, out=None, keepdims=False):
-    """``np.argmin(a, axis, keepdims=...)``: int64 indices of the first minimum."""
-    _no_out("argmin", out)
-    return emit("argmin", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims))
+argmax, argmin = GENERATED["argmax"], GENERATED["argmin"]
+all, any = GENERATED["all"], GENERATED["any"]  # noqa: A001
 
 
 def _ddof(name: str, ddof, correction):
@@ -106,20 +61,6 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, correctio
     t = emit("std", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims),
              ddof=_ddof("std", ddof, correction))
     return t if dtype is None else emit("astype", [t], dtype=dt.canonical(dtype))
-
-
-@numpy_function("a")
-def all(a, axis=None, out=None, keepdims=False):  # noqa: A001 - NumPy's name
-    """``np.all(a, axis, keepdims=...)``: whether every element is nonzero (True when empty)."""
-    _no_out("all", out)
-    return emit("all", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims))
-
-
-@numpy_function("a")
-def any(a, axis=None, out=None, keepdims=False):  # noqa: A001 - NumPy's name
-    """``np.any(a, axis, keepdims=...)``: whether some element is nonzero (False when empty)."""
-    _no_out("any", out)
-    return emit("any", [as_tracer(a)], axis=hashable(axis), keepdims=bool(keepdims))
 
 
 @numpy_function("x")

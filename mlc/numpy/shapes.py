@@ -1,5 +1,9 @@
 """Shape functions: reshape, transpose, indexing, concatenation, padding, ...
 
+``moveaxis``, ``expand_dims``, ``squeeze`` and ``flip`` are generated from
+their registry ops; the rest need Python (shape arguments, sequences of
+arrays, no-op shortcuts).
+
 Indexing takes static keys only: ints, slices (any step, negative too),
 ``None`` and ``...``; it records one ``slice`` op and, when dimensions are
 dropped or added, one ``reshape``.
@@ -20,6 +24,7 @@ from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
 from ._api import emit, hashable, numpy_function
+from .generated import GENERATED
 
 __all__ = [
     "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "expand_dims", "squeeze",
@@ -75,12 +80,6 @@ def transpose(a, axes=None):
 
 
 @numpy_function("a")
-def moveaxis(a, source, destination):
-    """``np.moveaxis(a, source, destination)``."""
-    return emit("moveaxis", [as_tracer(a)], source=hashable(source), destination=hashable(destination))
-
-
-@numpy_function("a")
 def swapaxes(a, axis1, axis2):
     """``np.swapaxes(a, axis1, axis2)``."""
     t = as_tracer(a)
@@ -92,25 +91,16 @@ def swapaxes(a, axis1, axis2):
     return emit("transpose", [t], axes=tuple(perm))
 
 
-@numpy_function("a")
-def expand_dims(a, axis):
-    """``np.expand_dims(a, axis)``."""
-    return emit("expand_dims", [as_tracer(a)], axis=hashable(axis))
-
-
-@numpy_function("a")
-def squeeze(a, axis=None):
-    """``np.squeeze(a, axis)``."""
-    t = as_tracer(a)
-    return emit("squeeze", [t], axis=hashable(axis))
-
-
 @numpy_function("array")
 def broadcast_to(array, shape):
     """``np.broadcast_to(array, shape)`` (a copy, as every traced value is)."""
     t = as_tracer(array)
     shape = hashable(shape if isinstance(shape, (tuple, list)) else (shape,))
     return t if shape == t.shape else emit("broadcast_to", [t], shape=shape)
+
+
+moveaxis, expand_dims = GENERATED["moveaxis"], GENERATED["expand_dims"]
+squeeze, flip = GENERATED["squeeze"], GENERATED["flip"]
 
 
 def _sequence(name: str, arrays) -> list:
@@ -136,12 +126,6 @@ def split(ary, indices_or_sections, axis=0):
     """``np.split(ary, indices_or_sections, axis)``: a list of arrays."""
     return list(emit("split", [as_tracer(ary)], indices_or_sections=hashable(indices_or_sections),
                      axis=axis))
-
-
-@numpy_function("m")
-def flip(m, axis=None):
-    """``np.flip(m, axis)``."""
-    return emit("flip", [as_tracer(m)], axis=hashable(axis))
 
 
 @numpy_function("array")

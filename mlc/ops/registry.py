@@ -18,6 +18,11 @@ Attributes are hashable Python values (ints, floats, bools, strings, None and
 tuples of them), so graph nodes can be compared and cached. Inputs are
 tensors only: Python scalars become 0-d tensors first (NEP 50 dtypes).
 
+An op that is a plain function of arrays in NumPy (``sum``, ``matmul``,
+``expand_dims``) declares ``numpy=NumpyAPI(signature, doc)``: ``mlc.numpy``
+then generates the function from that entry (its parameter list is NumPy's),
+so a new NumPy function is one registration.
+
 Ops with several outputs (``split``: ``num_outputs=None``, the count depends
 on the attributes) return tuples from ``infer``, ``lower`` and ``reference``.
 NumPy's other spellings resolve through aliases (``get_op("true_divide")``
@@ -33,8 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ..errors import MLCError
+from ..ir.types import TensorType
 
-__all__ = ["TensorType", "OpDef", "PATTERNS", "register_op", "register_alias", "settle_pattern", "get_op",
+__all__ = ["TensorType", "NumpyAPI", "OpDef", "PATTERNS", "register_op", "register_alias", "settle_pattern", "get_op",
            "list_ops", "list_aliases"]
 
 #: Fusion patterns, from most to least fusable.
@@ -42,21 +48,18 @@ PATTERNS = ("elemwise", "broadcast", "injective", "reduction", "out_elemwise_fus
 
 
 @dataclass(frozen=True, slots=True)
-class TensorType:
-    """The static type of a tensor value: shape (ints) and dtype (a NumPy name)."""
-    shape: tuple[int, ...]
-    dtype: str
+class NumpyAPI:
+    """How an op is called as an ``mlc.numpy`` function (which mlc.numpy generates from this).
 
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+    ``signature`` is NumPy's parameter list, as Python source:
+    ``"(a, axis=None, dtype=None, out=None, keepdims=False)"``. Its first
+    parameters, one per input of the op, take arrays; ``out`` takes only None
+    (a traced value is never written into); every other parameter is an
+    attribute of the op, passed to it by name (``dtype`` as a NumPy name,
+    ``keepdims`` as a bool, lists as tuples). ``doc`` is the function's docstring.
+    """
+    signature: str
+    doc: str
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class OpDef:
 
     ``pattern`` is None only for a user-defined op (``mlc.op``) registered
     before its first call, which infers it from the body (:func:`settle_pattern`).
+
+    ``numpy`` says how ``mlc.numpy`` exposes the op, when it is a plain function
+    of arrays there (see :class:`NumpyAPI`); None when it is not, or not directly.
     """
     name: str
     pattern: str | None
@@ -78,6 +84,7 @@ class OpDef:
     num_outputs: int | None = 1
     doc: str = ""
     prim_func: Callable | None = None
+    numpy: NumpyAPI | None = None
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -85,7 +92,8 @@ _ALIASES: dict[str, str] = {}
 
 
 def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Callable, reference: Callable,
-                num_outputs: int | None = 1, doc: str = "", prim_func: Callable | None = None) -> OpDef:
+                num_outputs: int | None = 1, doc: str = "", prim_func: Callable | None = None,
+                numpy: NumpyAPI | None = None) -> OpDef:
     """Add an op; user-defined ops (``mlc.op``) use the same path.
 
     ``pattern=None`` registers the op with its fusion pattern still to be
@@ -98,7 +106,7 @@ def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Calla
     if prim_func is not None and pattern != "opaque":
         raise MLCError(f"op {name}: an op lowered by a hand-written prim_func must have pattern 'opaque' "
                        f"(fusion cannot join a PrimFunc with te stages), got {pattern!r}")
-    op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc, prim_func)
+    op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc, prim_func, numpy)
     _REGISTRY[name] = op
     return op
 
@@ -127,7 +135,6 @@ def register_alias(alias: str, name: str) -> None:
 
 def get_op(name: str) -> OpDef:
     """The op registered as ``name`` (or under an alias of it)."""
-    _load_library()
     try:
         return _REGISTRY[_ALIASES.get(name, name)]
     except KeyError:
@@ -137,16 +144,10 @@ def get_op(name: str) -> OpDef:
 
 
 def list_ops() -> list[str]:
-    _load_library()
     return sorted(_REGISTRY)
 
 
 def list_aliases() -> dict[str, str]:
     """NumPy's other spellings: alias -> canonical op name."""
-    _load_library()
     return dict(sorted(_ALIASES.items()))
 
-
-def _load_library() -> None:
-    """Import the op library modules once (they register themselves)."""
-    from . import library  # noqa: F401

@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import DTypeError, MLCError, ShapeError
-from ..ir.tir import PrimFunc
+from ..ir.functor import pre_order_nodes
+from ..ir.tir import BufferStore, PrimFunc
 from .ndarray import check_device
 from .pointers import overlapping_pair
 from .timing import TimeResult, time_function
@@ -86,8 +87,6 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
 
 def written_params(func: PrimFunc) -> frozenset[int]:
     """Positions of the parameters ``func`` stores to."""
-    from ..ir.functor import pre_order_nodes
-    from ..ir.tir import BufferStore
     stored = {id(n.buffer) for n in pre_order_nodes(func.body) if isinstance(n, BufferStore)}
     return frozenset(n for n, p in enumerate(func.params) if id(p) in stored)
 

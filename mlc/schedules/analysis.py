@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..ir.buffer import Buffer, BufferRegion
-from ..ir.expr import Binary, BufferLoad, IntImm, PrimExpr, Range, Var
+from ..ir.expr import Binary, BufferLoad, IntImm, PrimExpr, Range, Var, const, make_binary
 from ..ir.functor import pre_order_nodes, substitute
 from ..ir.arith import Analyzer, IntSet, canonical, linear, relax_region, union_regions
 from ..ir.te import access_regions
@@ -176,7 +176,6 @@ def relax_regions(regions: Iterable[BufferRegion], dom) -> list[BufferRegion]:
 
 def and_all(conds: Sequence[PrimExpr]) -> PrimExpr:
     """``c0 and c1 and ...``; ``True`` for none."""
-    from ..ir.expr import const, make_binary
     out = conds[0] if conds else const(True, "bool")
     for c in conds[1:]:
         out = make_binary("and", out, c)
@@ -185,7 +184,6 @@ def and_all(conds: Sequence[PrimExpr]) -> PrimExpr:
 
 def simplify_predicate(pred: PrimExpr, ranges) -> PrimExpr:
     """``pred`` with integer comparisons normalised and conjuncts ``ranges`` prove dropped."""
-    from ..ir.expr import make_binary
     keep, ana = [], Analyzer(ranges)
     for cond in conjuncts(pred):
         if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge", "eq", "ne"):

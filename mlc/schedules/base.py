@@ -15,31 +15,11 @@ from ..errors import ScheduleError
 from ..ir.expr import Var
 from ..ir.printer import func_to_str
 from ..ir.tir import IRModule, PrimFunc
+from .handles import BlockRV, ExprRV, LoopRV
 from .state import Location, find_block, find_loop
 from .trace import Instruction, Trace
 
 __all__ = ["ScheduleBase", "BlockRV", "LoopRV", "ExprRV", "instruction", "schedule_error"]
-
-
-class BlockRV:
-    """A handle to a block; stays valid while the block exists (renames are followed)."""
-    __slots__ = ("__weakref__",)
-
-    def __repr__(self) -> str:
-        return f"BlockRV({id(self):#x})"
-
-
-class LoopRV:
-    """A handle to a loop; invalid once a primitive replaces the loop (split, fuse...)."""
-    __slots__ = ("__weakref__",)
-
-    def __repr__(self) -> str:
-        return f"LoopRV({id(self):#x})"
-
-
-class ExprRV(int):
-    """A sampled integer: behaves as an int, and the trace knows where it came from."""
-    __slots__ = ()
 
 
 def instruction(fn):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace as dc_replace
 
+from ..errors import ScheduleError
 from ..ir import dtype as dt
 from ..ir.buffer import Buffer
 from ..ir.expr import IntImm, PrimExpr, Var, const
@@ -93,7 +94,6 @@ def add_alloc(func: PrimFunc, buffer: Buffer) -> PrimFunc:
     """``func`` with ``buffer`` allocated by the root block."""
     root_realize = func.body
     if not isinstance(root_realize, BlockRealize) or func.root_block is None:
-        from ..errors import ScheduleError
         raise ScheduleError("the function has no root block to allocate a buffer in")
     root = root_realize.block
     block = dc_replace(root, alloc_buffers=root.alloc_buffers + (buffer,))

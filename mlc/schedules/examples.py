@@ -16,7 +16,7 @@ def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
 """
 from __future__ import annotations
 
-from .. import te
+from ..ir import te
 from ..ir.tir import IRModule
 
 __all__ = ["add_one", "scale_2d", "two_stage", "two_stage_2d", "row_sum", "matmul", "dot"]

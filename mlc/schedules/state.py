@@ -14,7 +14,7 @@ from ..errors import ScheduleError
 from ..ir.analysis import blocks_under
 from ..ir.expr import Var
 from ..ir.functor import Mutator, node_fields
-from ..ir.tir import BlockRealize, For, IfThenElse, PrimFunc, SeqStmt, Stmt
+from ..ir.tir import BlockRealize, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 
 __all__ = ["Location", "find_block", "find_loop", "all_blocks", "all_loops", "replace",
            "loops_above", "blocks_under", "child_blocks", "parent_block"]
@@ -110,7 +110,6 @@ class _Replace(Mutator):
         return super().visit(node)
 
     def visit_SeqStmt(self, node: SeqStmt):
-        from ..ir.tir import seq
         items = [self.visit(s) for s in node.seq]
         if all(a is b for a, b in zip(items, node.seq)):
             return node

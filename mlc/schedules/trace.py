@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ScheduleError
+from .handles import BlockRV, ExprRV, LoopRV
 
 __all__ = ["Instruction", "Trace"]
 
@@ -25,12 +26,10 @@ class Instruction:
 
 
 def _is_rv(x) -> bool:
-    from .base import BlockRV, ExprRV, LoopRV
     return isinstance(x, (BlockRV, LoopRV, ExprRV))
 
 
 def _prefix(x) -> str:
-    from .base import BlockRV, LoopRV
     return "b" if isinstance(x, BlockRV) else "l" if isinstance(x, LoopRV) else "v"
 
 

@@ -27,6 +27,7 @@ from ..custom_op import CustomOp
 from ..errors import MLCError
 from ..ir import te
 from ..runtime.module import Function
+from .. import numpy as _numpy  # noqa: F401 - gives traced arrays their methods before jit traces
 from ..tracer.jit import JitFunction, jit
 from . import strategies as mts
 from ._hypothesis import hypothesis, st

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import pytest
 
+from ..errors import MLCError
+
 try:
     from .profiles import register_profiles
 except ModuleNotFoundError:  # Hypothesis is optional
@@ -40,7 +42,7 @@ def pytest_configure(config):
     target = config.getoption("--mlc-target")
     if target is None:
         return
-    from ..errors import MLCError
+    # deferred: keeps every pytest start fast (the checks load Hypothesis and the compiler)
     from .check import default_targets, set_default_targets
     config.stash[_PREVIOUS_TARGETS] = default_targets()
     try:
@@ -52,7 +54,7 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     previous = config.stash.get(_PREVIOUS_TARGETS, None)
     if previous is not None:
-        from .check import set_default_targets
+        from .check import set_default_targets  # deferred: keeps every pytest start fast
         set_default_targets(previous)
 
 

@@ -37,6 +37,7 @@ import llvmlite
 import llvmlite.binding as llvm
 
 from ...config import config
+from ...version import __version__
 
 __all__ = ["CacheKey", "cache_key", "load", "store", "discard", "directory"]
 
@@ -59,7 +60,6 @@ class CacheKey:
 
 
 def cache_key(ir_text: str, cpu: str, features: str) -> CacheKey:
-    from ... import __version__
     return CacheKey(hashlib.sha256(ir_text.encode()).hexdigest(), cpu, features, __version__,
                     llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)))
 

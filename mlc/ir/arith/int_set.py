@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import dtype as dt
+from ...errors import IRError
 from ..expr import Binary, Cast, IntImm, PrimExpr, Range, Select, Var, const, make_binary
 from .linear import Linear, uses_any
 from .rewrite import canonical, constant_difference, linear
@@ -72,7 +73,6 @@ class IntSet:
     def to_range(self) -> Range:
         extent = self.extent()
         if extent is None:
-            from ...errors import IRError
             raise IRError("an unbounded integer set has no range")
         return Range(self.min, extent)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
-from ..registry import TensorType, register_op
+from ..registry import NumpyAPI, TensorType, register_op
 from ._common import broadcast_indices, broadcast_shapes, contract, result_type
 
 __all__ = ["matmul_shape", "parse_einsum"]
@@ -79,7 +79,8 @@ def _matmul_lower(a, b):
 
 register_op("matmul", pattern="out_elemwise_fusable", infer=_matmul_infer, lower=_matmul_lower,
             reference=lambda a, b: np.asarray(np.matmul(a, b)),
-            doc="``a @ b`` (NumPy rules: 1-D operands, broadcast batch dimensions).")
+            doc="``a @ b`` (NumPy rules: 1-D operands, broadcast batch dimensions).",
+            numpy=NumpyAPI("(x1, x2)", "``x1 @ x2`` with NumPy's rules (1-D operands, broadcast batch dimensions)."))
 
 
 # ------------------------------------------------------------------ dot
@@ -120,7 +121,8 @@ def _dot_lower(a, b):
 
 register_op("dot", pattern="out_elemwise_fusable", infer=_dot_infer, lower=_dot_lower,
             reference=lambda a, b: np.asarray(np.dot(a, b)),
-            doc="``np.dot(a, b)`` (N-D: last axis of a with second-to-last of b).")
+            doc="``np.dot(a, b)`` (N-D: last axis of a with second-to-last of b).",
+            numpy=NumpyAPI("(a, b)", "``np.dot(a, b)``."))
 
 
 # ------------------------------------------------------------------ einsum

@@ -25,7 +25,7 @@ from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
-from ..registry import TensorType, register_op
+from ..registry import NumpyAPI, TensorType, register_op
 from ._common import (accumulate_dtype, all_reducer, any_reducer, canonical_dtype, cast_stage,
                       highest, lowest, normalize_axes, normalize_axis, one, prod_reducer,
                       reduce_compute, zero)
@@ -102,6 +102,11 @@ def _sum_dtype(dtype: str) -> str:
 
 # ------------------------------------------------------------------ sum / prod
 
+#: NumPy's parameters of its reductions, with and without ``dtype``.
+_REDUCE = "(a, axis=None, dtype=None, out=None, keepdims=False)"
+_REDUCE_NO_DTYPE = "(a, axis=None, out=None, keepdims=False)"
+
+
 def _sum_like(name, reducer, bool_reducer, identity, numpy_fn):
     def out_dtype(x_dtype, dtype):
         return canonical_dtype(name, dtype) if dtype is not None else _sum_dtype(x_dtype)
@@ -122,7 +127,8 @@ def _sum_like(name, reducer, bool_reducer, identity, numpy_fn):
         return np.asarray(numpy_fn(x, axis=axis, keepdims=keepdims, dtype=dtype))
 
     register_op(name, pattern="reduction", infer=infer, lower=lower, reference=reference,
-                doc=f"``np.{name}(x, axis, keepdims=..., dtype=...)``.")
+                doc=f"``np.{name}(x, axis, keepdims=..., dtype=...)``.",
+                numpy=NumpyAPI(_REDUCE, f"``np.{name}(a, axis, dtype, keepdims=...)``."))
 
 
 _sum_like("sum", te.sum, any_reducer, zero, np.sum)
@@ -131,7 +137,7 @@ _sum_like("prod", prod_reducer, all_reducer, one, np.prod)
 
 # ------------------------------------------------------------------ all / any
 
-def _truth(name, reducer, identity, numpy_fn):
+def _truth(name, reducer, identity, numpy_fn, numpy_doc):
     """``all``/``any``: every element read as a bool (nonzero, NaN included), reduced."""
     def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
         _, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
@@ -145,11 +151,14 @@ def _truth(name, reducer, identity, numpy_fn):
     register_op(name, pattern="reduction", infer=infer, lower=lower,
                 reference=lambda x, *, axis=None, keepdims=False: np.asarray(
                     numpy_fn(x, axis=axis, keepdims=keepdims)),
-                doc=f"``np.{name}(x, axis, keepdims)``: bool; an empty slice gives {identity}.")
+                doc=f"``np.{name}(x, axis, keepdims)``: bool; an empty slice gives {identity}.",
+                numpy=NumpyAPI(_REDUCE_NO_DTYPE, numpy_doc))
 
 
-_truth("all", all_reducer, True, np.all)
-_truth("any", any_reducer, False, np.any)
+_truth("all", all_reducer, True, np.all,
+       "``np.all(a, axis, keepdims=...)``: whether every element is nonzero (True when empty).")
+_truth("any", any_reducer, False, np.any,
+       "``np.any(a, axis, keepdims=...)``: whether some element is nonzero (False when empty).")
 
 
 # ------------------------------------------------------------------ max / min
@@ -171,7 +180,8 @@ def _extremum(name, reducer, identity, numpy_fn):
     register_op(name, pattern="reduction", infer=infer, lower=lower,
                 reference=lambda x, *, axis=None, keepdims=False: np.asarray(
                     numpy_fn(x, axis=axis, keepdims=keepdims)),
-                doc=f"``np.{name}(x, axis, keepdims)``; a NaN in a slice gives NaN.")
+                doc=f"``np.{name}(x, axis, keepdims)``; a NaN in a slice gives NaN.",
+                numpy=NumpyAPI(_REDUCE_NO_DTYPE, f"``np.{name}(a, axis, keepdims=...)``."))
 
 
 _extremum("max", te.max, lowest, np.max)
@@ -218,7 +228,9 @@ def _arg_extremum(name, reducer, identity, numpy_fn):
                 reference=lambda x, *, axis=None, keepdims=False: np.asarray(
                     numpy_fn(x, axis=axis, keepdims=keepdims)),
                 doc=f"``np.{name}(x, axis, keepdims)``: the first index of the extremum "
-                    "(of the first NaN when there is one), int64.")
+                    "(of the first NaN when there is one), int64.",
+                numpy=NumpyAPI(_REDUCE_NO_DTYPE, f"``np.{name}(a, axis, keepdims=...)``: int64 indices of "
+                                                 f"the first {name[3:]}imum."))
 
 
 _arg_extremum("argmax", te.max, lowest, np.argmax)
@@ -278,7 +290,8 @@ def _mean_reference(x, *, axis=None, keepdims=False, dtype=None):
 
 
 register_op("mean", pattern="reduction", infer=_mean_infer, lower=_mean_lower,
-            reference=_mean_reference, doc="``np.mean(x, axis, keepdims=..., dtype=...)``.")
+            reference=_mean_reference, doc="``np.mean(x, axis, keepdims=..., dtype=...)``.",
+            numpy=NumpyAPI(_REDUCE, "``np.mean(a, axis, dtype, keepdims=...)``; integers average in float64."))
 
 
 def _check_ddof(name, ddof):

@@ -21,7 +21,7 @@ from ...errors import ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
-from ..registry import TensorType, register_op
+from ..registry import NumpyAPI, TensorType, register_op
 from ._common import (broadcast_indices, check_int_attr, normalize_axes,
                       normalize_axis, result_type, shape_size)
 
@@ -40,9 +40,9 @@ def _strides(shape) -> list[int]:
     return strides[::-1]
 
 
-def _injective(name, infer, lower, reference, doc, num_outputs=1):
+def _injective(name, infer, lower, reference, doc, num_outputs=1, numpy=None):
     register_op(name, pattern="injective", infer=infer, lower=lower, reference=reference, doc=doc,
-                num_outputs=num_outputs)
+                num_outputs=num_outputs, numpy=numpy)
 
 
 # ------------------------------------------------------------------ reshape
@@ -161,7 +161,8 @@ _injective(
     lambda x, *, source, destination: _transpose_lower(x, _moveaxis_perm(x.ndim, source, destination),
                                                        "T_moveaxis"),
     lambda x, *, source, destination: np.moveaxis(x, source, destination).copy(),
-    "``np.moveaxis(x, source, destination)`` (a transpose).")
+    "``np.moveaxis(x, source, destination)`` (a transpose).",
+    numpy=NumpyAPI("(a, source, destination)", "``np.moveaxis(a, source, destination)``."))
 
 
 # ------------------------------------------------------------------ expand_dims / squeeze
@@ -185,13 +186,15 @@ def _squeeze_shape(shape, axis) -> tuple[int, ...]:
     return tuple(d for n, d in enumerate(shape) if n not in axes)
 
 
-for _name, _rule, _np in [("expand_dims", _expand_shape, np.expand_dims), ("squeeze", _squeeze_shape, np.squeeze)]:
+for _name, _rule, _np, _signature in [("expand_dims", _expand_shape, np.expand_dims, "(a, axis)"),
+                                      ("squeeze", _squeeze_shape, np.squeeze, "(a, axis=None)")]:
     _injective(
         _name,
         lambda x, *, axis=None, _rule=_rule: TensorType(_rule(x.shape, axis), x.dtype),
         lambda x, *, axis=None, _rule=_rule, _name=_name: _reshape_to(x, _rule(x.shape, axis), f"T_{_name}"),
         lambda x, *, axis=None, _np=_np: np.asarray(_np(x, axis)).copy(),
-        f"``np.{_name}(x, axis)``.")
+        f"``np.{_name}(x, axis)``.",
+        numpy=NumpyAPI(_signature, f"``np.{_name}(a, axis)``."))
 
 
 # ------------------------------------------------------------------ broadcast_to
@@ -481,4 +484,5 @@ def _flip_lower(x, *, axis=None):
 _injective("flip",
            lambda x, *, axis=None: (normalize_axes("flip", axis, x.ndim), TensorType(x.shape, x.dtype))[1],
            _flip_lower, lambda x, *, axis=None: np.flip(x, axis).copy(),
-           "``np.flip(x, axis)``; ``axis=None`` reverses every dimension.")
+           "``np.flip(x, axis)``; ``axis=None`` reverses every dimension.",
+           numpy=NumpyAPI("(m, axis=None)", "``np.flip(m, axis)``."))

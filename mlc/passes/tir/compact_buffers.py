@@ -38,6 +38,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ...ir.analysis import evaluate_index
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, const
 from ...ir.functor import Mutator, pre_order_nodes
@@ -129,7 +130,6 @@ def _disjoint(prefix: list[For], box) -> bool:
     and each dimension's corners agree modulo its extent."""
     if not prefix:
         return True
-    from ...ir.analysis import evaluate_index
     extents = []
     for f in prefix:
         if not (isinstance(f.min, IntImm) and isinstance(f.extent, IntImm)):

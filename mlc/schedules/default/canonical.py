@@ -25,6 +25,7 @@ False
 from __future__ import annotations
 
 from ...ir.expr import IntImm
+from ...ir.functor import pre_order_nodes
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..edit import body_items
 
@@ -75,7 +76,6 @@ def _canonical_nest(stmt) -> bool:
 
 
 def _has_nested_block(block) -> bool:
-    from ...ir.functor import pre_order_nodes
     return any(isinstance(n, BlockRealize) for n in pre_order_nodes(block.body))
 
 

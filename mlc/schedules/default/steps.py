@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...config import config
 from ...errors import ScheduleError
 from ...ir import dtype as dt
 from ...ir.expr import IntImm, Var
@@ -58,7 +59,6 @@ class CpuInfo:
     def from_target(target) -> CpuInfo:
         """The vector width, registers and caches of ``target``'s CPU and features (not the
         host's, unless the target is the host) and the configured number of threads."""
-        from ...config import config
         return CpuInfo(target.vector_bits, config().num_threads, target.vector_registers, target.caches)
 
 

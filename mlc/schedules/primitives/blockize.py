@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import replace as dc_replace
 
-from ...ir.expr import IntImm, IterVar, Range, Var, const
+from ...ir.buffer import BufferRegion
+from ...ir.expr import Binary, IntImm, IterVar, Range, Var, const, make_binary
 from ...ir.functor import substitute
 from ...ir.arith import Analyzer, Linear, canonical, constant_difference, free_vars, linear, uses_any
 from ...ir.tir import Block, BlockRealize, For, PrimFunc
@@ -141,7 +142,6 @@ def _outer_predicate(pred, inner_vars):
 def _rebind_predicate(pred, old_values, new_values):
     """Conjuncts comparing an old binding (plus a constant) are rewritten on the new one,
     so ``T.where(i_0 * 5 + i_1 < 12)`` becomes ``T.where(vi_o * 5 + i_1 < 12)``."""
-    from ...ir.expr import Binary, make_binary
     out = []
     for cond in conjuncts(pred):
         if isinstance(cond, Binary) and cond.op in ("lt", "le", "gt", "ge"):
@@ -155,7 +155,6 @@ def _rebind_predicate(pred, old_values, new_values):
 
 
 def _subst_region(region, vmap):
-    from ...ir.buffer import BufferRegion
     return BufferRegion(region.buffer, tuple(Range(substitute(r.min, vmap), r.extent) for r in region.region))
 
 

@@ -41,7 +41,8 @@ import itertools
 
 import numpy as np
 
-from ...ir.expr import Binary, IntImm, PrimExpr, Var, const, make_binary
+from ...errors import ScheduleError
+from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, make_binary
 from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..analysis import (block_order, buffer_ids, conjuncts, is_param, loop_ranges,
@@ -427,7 +428,6 @@ def _vars(e) -> list[Var]:
 
 
 def _range(size: int):
-    from ...ir.expr import Range
     return Range(const(0), const(size))
 
 
@@ -457,7 +457,6 @@ def legal_compute_at_loops(func: PrimFunc, block: str) -> list[Var]:
         try:
             compute_at_ir(func, block, loc.node.loop_var)
         except Exception as err:  # noqa: BLE001 - any refusal means "not a candidate"
-            from ...errors import ScheduleError
             if not isinstance(err, ScheduleError):
                 raise
             continue

@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import replace as dc_replace
 
 from ...ir.buffer import Buffer, BufferRegion
-from ...ir.expr import Binary, BufferLoad, IterVar, PrimExpr, Range, Var, const, make_binary
-from ...ir.functor import substitute
+from ...ir.expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, make_binary
+from ...ir.functor import pre_order_nodes, substitute
 from ...ir.arith import canonical, expr_key, free_vars, uses_any
 from ...ir.te import access_regions
 from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, seq
@@ -156,7 +156,6 @@ def _match_reducer(blk) -> tuple[str, BufferStore, PrimExpr] | None:
 
 
 def _loads(e):
-    from ...ir.functor import pre_order_nodes
     return [n for n in pre_order_nodes(e) if isinstance(n, BufferLoad)]
 
 
@@ -199,7 +198,6 @@ def rfactor_ir(func: PrimFunc, loop: Var, factor_axis: int) -> tuple[PrimFunc, s
         raise schedule_error(prim, where + f"factor_axis must be in [{-(ndim + 1)}, {ndim}] for the "
                              f"{ndim}-d buffer {store.buffer.name}, got {factor_axis!r}")
     axis = factor_axis + ndim + 1 if factor_axis < 0 else factor_axis
-    from ...ir.expr import IntImm
     if not isinstance(target.extent, IntImm):
         raise schedule_error(prim, where + "the loop extent must be a constant", func, target)
     buf = store.buffer

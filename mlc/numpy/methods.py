@@ -1,0 +1,200 @@
+"""The array methods of :class:`~mlc.tracer.Tracer`, attached when ``mlc.numpy`` loads.
+
+The tracer knows shapes, dtypes and the trace, nothing of NumPy's API: the
+operators (``x + 1``, ``x @ w``, ``x > 0``), the methods (``x.sum(axis)``,
+``x.reshape(...)``, ``x.T``), indexing and NumPy's protocols
+(``__array_ufunc__``, ``__array_function__``) are the :mod:`mlc.numpy`
+functions, set on the class here, so each has one implementation.
+
+Python operators between Python scalars keep NEP 50's weak typing: a traced
+Python scalar (a weak Tracer) times 2 is again weak, as ``2.0 * 2`` is a Python
+float; NumPy's functions on weak values (``np.add(x, 1)``) give strong results.
+
+>>> import mlc.numpy  # calls attach
+>>> from mlc.ir.types import TensorType
+>>> from mlc.tracer.trace import TraceContext
+>>> with TraceContext() as ctx:
+...     x = ctx.new_input(TensorType((2, 3), "float32"), "x")
+...     y = (x.T @ x).sum(axis=0) > 1
+>>> y
+Tracer<bool[3]>
+"""
+from __future__ import annotations
+
+from ..tracer.tracer import Tracer
+from . import dispatch
+from .contractions import dot
+from .elementwise import astype, clip
+from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
+from .shapes import getitem, reshape, squeeze, transpose
+
+__all__ = ["attach"]
+
+
+def _T(self) -> Tracer:
+    return transpose(self)
+
+
+def _getitem(self, key):
+    return getitem(self, key)
+
+
+def _reshape(self, *shape, order="C"):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return reshape(self, shape, order=order)
+
+
+def _astype(self, dtype, copy=True):
+    return astype(self, dtype)
+
+
+def _transpose(self, *axes):
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)) or axes == (None,):
+        axes = axes[0]
+    return transpose(self, axes or None)
+
+
+def _flatten(self):
+    return reshape(self, (-1,))
+
+
+def _squeeze(self, axis=None):
+    return squeeze(self, axis)
+
+
+def _clip(self, min=None, max=None):  # noqa: A002 - NumPy's names
+    return clip(self, min, max)
+
+
+def _sum(self, axis=None, dtype=None, keepdims=False):
+    return sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _prod(self, axis=None, dtype=None, keepdims=False):
+    return prod(self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _mean(self, axis=None, dtype=None, keepdims=False):
+    return mean(self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def _max(self, axis=None, keepdims=False):
+    return max(self, axis=axis, keepdims=keepdims)
+
+
+def _min(self, axis=None, keepdims=False):
+    return min(self, axis=axis, keepdims=keepdims)
+
+
+def _argmax(self, axis=None, keepdims=False):
+    return argmax(self, axis=axis, keepdims=keepdims)
+
+
+def _argmin(self, axis=None, keepdims=False):
+    return argmin(self, axis=axis, keepdims=keepdims)
+
+
+def _var(self, axis=None, keepdims=False, ddof=0):
+    return var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def _std(self, axis=None, keepdims=False, ddof=0):
+    return std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def _dot(self, other):
+    return dot(self, other)
+
+
+#: method name -> its implementation (``ravel`` is ``flatten``).
+_METHODS = {
+    "__getitem__": _getitem, "reshape": _reshape, "astype": _astype, "transpose": _transpose,
+    "flatten": _flatten, "ravel": _flatten, "squeeze": _squeeze, "clip": _clip, "sum": _sum,
+    "prod": _prod, "mean": _mean, "max": _max, "min": _min, "argmax": _argmax, "argmin": _argmin,
+    "var": _var, "std": _std, "dot": _dot,
+}
+
+
+def _weak_operand(value) -> bool:
+    """A Python scalar, or a traced one (a weak Tracer)."""
+    return type(value) in (bool, int, float) or (isinstance(value, Tracer) and value.weak)
+
+
+#: Python operators that turn bools into ints (``True + True == 2``, ``-True == -1``).
+_BOOL_TO_INT = frozenset({"add", "subtract", "multiply", "floor_divide", "remainder", "power",
+                          "left_shift", "right_shift", "negative", "positive", "absolute", "invert"})
+
+
+def _python_operands(name: str, operands) -> list:
+    """Operands of a Python operator between Python scalars, bools made ints where Python does."""
+    if name in _BOOL_TO_INT and all(_is_bool(v) for v in operands):
+        return [int(v) if type(v) is bool else astype(v, "int64") for v in operands]
+    return list(operands)
+
+
+def _is_bool(value) -> bool:
+    return type(value) is bool or (isinstance(value, Tracer) and value._atom.type.dtype == "bool")
+
+
+def _binary(dunder: str, name: str, fn, reflected: bool = False):
+    """``self <op> other``: NumPy's function ``name`` (``fn``); between Python scalars (traced or
+    not) the result is again a Python scalar, so it stays weak (NEP 50), as ``2.0 * 2`` is."""
+    def method(self, other):
+        operands = (other, self) if reflected else (self, other)
+        if self.weak and _weak_operand(other):
+            return fn(*_python_operands(name, operands)).weak_copy()
+        return fn(*operands)
+    method.__name__ = f"__{'r' if reflected else ''}{dunder}__"
+    method.__qualname__ = f"Tracer.{method.__name__}"
+    return method
+
+
+def _unary(dunder: str, name: str, fn):
+    def method(self):
+        if self.weak:  # -x, +x, abs(x), ~x of a Python scalar is a Python scalar
+            return fn(*_python_operands(name, [self])).weak_copy()
+        return fn(self)
+    method.__name__ = f"__{dunder}__"
+    method.__qualname__ = f"Tracer.{method.__name__}"
+    return method
+
+
+_OPERATORS = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide",
+    "floordiv": "floor_divide", "mod": "remainder", "pow": "power", "matmul": "matmul",
+    "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
+    "lshift": "left_shift", "rshift": "right_shift",
+}
+_COMPARISONS = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
+                "eq": "equal", "ne": "not_equal"}
+_UNARY = {"neg": "negative", "pos": "positive", "abs": "absolute", "invert": "invert"}
+
+
+def attach(ufuncs: dict, functions: dict) -> None:
+    """Set the operators, methods and NumPy protocol hooks on :class:`Tracer`; NumPy's ufuncs
+    and functions on Tracers become the ones in ``ufuncs`` and ``functions`` (by NumPy name)."""
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return dispatch.ufunc_call(ufunc, method, inputs, kwargs, ufuncs, functions)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return dispatch.function_call(func, args, kwargs, functions)
+
+    def function(name: str):  # matmul is a ufunc in NumPy, a function here
+        return ufuncs.get(name) or functions[name]
+
+    for hook in (__array_ufunc__, __array_function__):
+        hook.__qualname__ = f"Tracer.{hook.__name__}"
+        setattr(Tracer, hook.__name__, hook)
+    Tracer.T = property(_T)
+    for name, method in _METHODS.items():
+        if name != "ravel":  # ravel is flatten, named so
+            method.__name__, method.__qualname__ = name, f"Tracer.{name}"
+        setattr(Tracer, name, method)
+    for dunder, fn in _OPERATORS.items():
+        setattr(Tracer, f"__{dunder}__", _binary(dunder, fn, function(fn)))
+        setattr(Tracer, f"__r{dunder}__", _binary(dunder, fn, function(fn), reflected=True))
+    for dunder, fn in _COMPARISONS.items():
+        setattr(Tracer, f"__{dunder}__", _binary(dunder, fn, function(fn)))
+    for dunder, fn in _UNARY.items():
+        setattr(Tracer, f"__{dunder}__", _unary(dunder, fn, function(fn)))

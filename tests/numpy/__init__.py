@@ -1,0 +1,1 @@
+"""mlc.numpy: functions generated from the op registry, and the Tracer methods it attaches."""
