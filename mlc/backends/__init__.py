@@ -26,20 +26,15 @@ def _flag(fast_math) -> bool:
     return fast_math
 
 
-def build(mod, target="llvm", schedule=None, *, programs=None, check_bounds=None, fast_math=False):
+def build(mod, target="llvm", schedule=None, *, check_bounds=None, fast_math=False):
     """Schedule ``mod`` with ``schedule`` (default rules when None), then compile every
     function for ``target``; returns a runtime Module.
-
-    ``programs`` (name -> :class:`~mlc.backends.program.Program`) are sequences of the
-    module's functions that the llvm backend also compiles into one native entry
-    each (``lib.program(name)``); other backends ignore them.
 
     A buffer access the compiler proves out of bounds is a CompileError, for every
     target (:func:`~mlc.passes.tir.verify_bounds`). ``check_bounds`` (default: the
     ``MLC_DEBUG`` setting) makes the llvm backend check every access when it runs:
     an index outside its buffer raises :class:`~mlc.errors.BoundsError` from the
-    call instead of touching memory (the reference backend always checks);
-    those builds run no program entries (``lib.program`` gives None).
+    call instead of touching memory (the reference backend always checks).
 
     ``fast_math=True`` lets the llvm backend use cheaper exp, expm1, tanh, sigmoid
     and erf: within 1e-6 relative for float32 and 1e-13 for float64 wherever the
@@ -74,7 +69,7 @@ def build(mod, target="llvm", schedule=None, *, programs=None, check_bounds=None
         check_bounds = config().debug
     if target.kind == "llvm":
         from .llvm import build_llvm
-        return build_llvm(mod, target, programs, check_bounds=bool(check_bounds),
+        return build_llvm(mod, target, check_bounds=bool(check_bounds),
                           fast_math=_flag(fast_math))
     if target.kind == "reference":
         from .reference import build_reference

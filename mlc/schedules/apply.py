@@ -10,6 +10,7 @@ no one has.
 from __future__ import annotations
 
 from ..errors import MLCError
+from ..ir.calls import is_graph_main
 from ..ir.tir import IRModule
 from .default import SCHEDULED_ATTR, default_schedule
 from .schedule import Schedule
@@ -24,7 +25,18 @@ def as_written(sch: Schedule) -> None:
 
 
 def apply_schedule(mod: IRModule, target, schedule=None) -> IRModule:
-    """``mod`` scheduled for ``target`` by ``schedule`` (None: the default rules)."""
+    """``mod`` scheduled for ``target`` by ``schedule`` (None: the default rules).
+
+    A graph's ``main`` (:func:`~mlc.ir.calls.is_graph_main`) calls the kernels and
+    has no loops: it is set aside, and the schedule sees only the kernels."""
+    mains = {name: func for name, func in mod.items() if is_graph_main(func)}
+    if mains:
+        kernels = _schedule(IRModule({n: f for n, f in mod.items() if n not in mains}), target, schedule)
+        return IRModule({**kernels, **mains})
+    return _schedule(mod, target, schedule)
+
+
+def _schedule(mod: IRModule, target, schedule) -> IRModule:
     if schedule is None:
         return default_schedule(mod, target).mod
     sch = Schedule(mod)

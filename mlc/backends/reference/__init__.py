@@ -18,8 +18,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ...ir.calls import is_graph_main, verify_calls
 from ...ir.tir import IRModule, PrimFunc
 from ...runtime.module import Function, Module
+from .graph_main import GraphMainProgram
 from .interpreter import LANE_LIMIT, Program
 
 __all__ = ["run", "build_reference", "Program", "LANE_LIMIT"]
@@ -31,8 +33,14 @@ def run(func: PrimFunc, args: Sequence[np.ndarray]) -> None:
 
 
 def build_reference(mod: IRModule, target) -> Module:
-    """A runtime Module whose functions run on the reference interpreter."""
+    """A runtime Module whose functions run on the reference interpreter; a graph's ``main``
+    runs its calls on the other functions (:mod:`.graph_main`)."""
+    verify_calls(mod)
     functions = {}
     for name, func in mod.items():
-        functions[name] = Function(name, func, Program(func, name=name).run)
+        if not is_graph_main(func):
+            functions[name] = Function(name, func, Program(func, name=name).run)
+    for name, func in mod.items():
+        if is_graph_main(func):
+            functions[name] = Function(name, func, GraphMainProgram(func, functions, name).run)
     return Module(target, functions, sources={})
