@@ -24,6 +24,8 @@ import numpy as np
 
 from ..errors import DTypeError, TraceError
 from ..ir.graph import Graph
+from ..ir.calls import is_graph_main
+from ..ir.tir import IRModule
 from ..ops.registry import TensorType
 from .arguments import ArgumentSpec, WideInt, leaf_signature
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph
@@ -56,8 +58,11 @@ class Lowered:
         return apply_schedule(self.mod, Target.from_str(self.target), self.schedule)
 
     def as_text(self) -> str:
-        """The graph (Relax-like) followed by the kernels (TVMScript-like)."""
-        return self.graph.script() + "\n\n" + self.mod.script()
+        """The graph (Relax-like) followed by the kernels (TVMScript-like). The graph's
+        ``main`` PrimFunc, named like the graph, is the graph itself as calls: it is left
+        out, so the text parses back (``mlc.parse``); ``mod[name].script()`` shows it."""
+        kernels = IRModule({n: f for n, f in self.mod.items() if not is_graph_main(f)})
+        return self.graph.script() + "\n\n" + kernels.script()
 
     def __str__(self) -> str:
         return self.as_text()
