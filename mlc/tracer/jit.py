@@ -42,7 +42,8 @@ class Lowered:
 
     ``traced`` is the graph as traced; ``graph`` the graph after the pipeline
     (one ``call_tir`` per fused kernel, memory planned); ``mod`` the IRModule
-    of fused PrimFuncs that ``mlc.build`` compiles, before scheduling;
+    of fused PrimFuncs (and the graph's ``main`` calling them, :mod:`mlc.passes.graph.emit_main`)
+    that ``mlc.build`` compiles, before scheduling;
     :meth:`scheduled` is that module as the build schedules it.
     """
     traced: Graph
