@@ -23,7 +23,7 @@ are listed in :mod:`mlc.backends` so that they register on first use).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,14 +41,11 @@ class BuildOptions:
 
     ``check_bounds``: check every buffer access when the code runs (an index
     outside its buffer raises :class:`~mlc.errors.BoundsError`); ``fast_math``:
-    cheaper math functions within documented error bounds; ``programs``: name ->
-    :class:`~mlc.backends.program.Program`, sequences of the module's functions
-    compiled into one native entry each (llvm only). A backend ignores an option
-    it has no use for.
+    cheaper math functions within documented error bounds. A backend ignores an
+    option it has no use for.
     """
     check_bounds: bool = False
     fast_math: bool = False
-    programs: Mapping[str, Any] | None = None
 
 
 @runtime_checkable

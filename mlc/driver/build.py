@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..backends.registry import Backend, BuildOptions, get_backend
 from ..config import config
 from ..errors import MLCError
+from ..ir.calls import is_graph_main, verify_calls
 from ..ir.tir import IRModule, PrimFunc
 from ..passes.tir import run_passes, verify_bounds
 from ..target import Target
@@ -44,7 +45,10 @@ def schedule_module(mod: IRModule, target=None, schedule=None, database=None) ->
 
 
 def verify_stage(mod: IRModule) -> IRModule:
-    """``mod`` unchanged, once no access is proven out of bounds (a CompileError otherwise)."""
+    """``mod`` unchanged, once every call of a graph's ``main`` fits its callee
+    (:func:`~mlc.ir.calls.verify_calls`, an IRError otherwise) and no access is proven out
+    of bounds (a CompileError otherwise)."""
+    verify_calls(mod)
     for func in mod.values():
         verify_bounds(func)
     return mod
@@ -52,11 +56,12 @@ def verify_stage(mod: IRModule) -> IRModule:
 
 def tir_stage(mod: IRModule, backend: Backend, target: Target, options: BuildOptions) -> IRModule:
     """Every function through the backend's TIR passes, in order (verified between passes
-    with ``MLC_DEBUG``)."""
+    with ``MLC_DEBUG``). A graph's ``main`` has only calls: backends take it as it is."""
     passes = tuple(backend.tir_passes(target, options))
     if not passes:
         return mod
-    return IRModule({name: run_passes(func, passes) for name, func in mod.items()})
+    return IRModule({name: func if is_graph_main(func) else run_passes(func, passes)
+                     for name, func in mod.items()})
 
 
 def codegen_stage(lowered: IRModule, backend: Backend, target: Target, options: BuildOptions):
@@ -69,8 +74,7 @@ def load_stage(artifact, mod: IRModule, backend: Backend, target: Target, option
     return backend.load(artifact, mod, target, options)
 
 
-def build(mod, target="llvm", schedule=None, *, database=None, programs=None, check_bounds=None,
-          fast_math=False):
+def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None, fast_math=False):
     """Schedule ``mod`` (an IRModule, a PrimFunc, or a :class:`mlc.graph.GraphModule`), then
     compile every function for ``target``; returns a runtime Module.
 
@@ -80,16 +84,11 @@ def build(mod, target="llvm", schedule=None, *, database=None, programs=None, ch
     ``database.best_trace(func, target)`` answers (see :class:`mlc.driver.Database` for
     the exact contract), and the rest the default rules of the target's backend.
 
-    ``programs`` (name -> :class:`~mlc.backends.program.Program`) are sequences of the
-    module's functions that the llvm backend also compiles into one native entry
-    each (``lib.program(name)``); other backends ignore them.
-
     A buffer access the compiler proves out of bounds is a CompileError, for every
     target (:func:`~mlc.passes.tir.verify_bounds`). ``check_bounds`` (default: the
     ``MLC_DEBUG`` setting) makes the llvm backend check every access when it runs:
     an index outside its buffer raises :class:`~mlc.errors.BoundsError` from the
-    call instead of touching memory (the reference backend always checks);
-    those builds run no program entries (``lib.program`` gives None).
+    call instead of touching memory (the reference backend always checks).
 
     ``fast_math=True`` lets the llvm backend use cheaper exp, expm1, tanh, sigmoid
     and erf: within 1e-6 relative for float32 and 1e-13 for float64 wherever the
@@ -97,6 +96,10 @@ def build(mod, target="llvm", schedule=None, *, database=None, programs=None, ch
     to 0 as by default (:mod:`mlc.backends.llvm.vecmath.fast`). By default the math
     stays within the ulp bounds of :mod:`mlc.backends.llvm.vecmath`. The reference
     target ignores it.
+
+    A module may hold a graph's ``main`` (:mod:`mlc.ir.calls`, what ``@mlc.jit`` and
+    graph builds lower a graph to): a function calling the others, which no schedule
+    touches and every backend compiles as one entry point.
 
     A GraphModule's graph functions go through the graph passes first
     (:func:`mlc.graph.build.build`) and come back callable: ``lib["main"](x)``.
@@ -127,7 +130,7 @@ def build(mod, target="llvm", schedule=None, *, database=None, programs=None, ch
     backend = get_backend(target.kind)
     if check_bounds is None:
         check_bounds = config().debug
-    options = BuildOptions(check_bounds=bool(check_bounds), fast_math=_flag(fast_math), programs=programs)
+    options = BuildOptions(check_bounds=bool(check_bounds), fast_math=_flag(fast_math))
     mod = schedule_stage(mod, target, backend.schedule_rules(target), schedule, database)
     mod = verify_stage(mod)
     lowered = tir_stage(mod, backend, target, options)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from ..errors import MLCError
+from ..ir.calls import is_graph_main
 from ..ir.tir import IRModule, PrimFunc
 from ..schedules.apply import apply_user_schedule, replay_trace
 from ..schedules.default import apply_rules, is_unscheduled
@@ -53,7 +54,13 @@ class Database(Protocol):
 def schedule_stage(mod: IRModule, target: Target, rules=None, schedule=None, database=None) -> IRModule:
     """``mod`` scheduled for ``target``: by ``schedule`` when given, else function by function
     by ``database``'s traces and then the default ``rules`` (``f(sch, name, target)``; None:
-    as written). See the module docstring for the precedence."""
+    as written). See the module docstring for the precedence. A graph's ``main``
+    (:func:`~mlc.ir.calls.is_graph_main`) calls the kernels and has no loops: it is set
+    aside, and schedules see only the kernels."""
+    mains = {name: func for name, func in mod.items() if is_graph_main(func)}
+    if mains:
+        kernels = IRModule({name: func for name, func in mod.items() if name not in mains})
+        return IRModule({**schedule_stage(kernels, target, rules, schedule, database), **mains})
     if schedule is not None:
         return apply_user_schedule(mod, schedule)
     if database is not None:

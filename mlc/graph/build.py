@@ -1,19 +1,20 @@
 """Build a GraphModule: lower and plan each graph function, compile every PrimFunc once.
 
 ``mlc.build(mod, target)`` hands a :class:`GraphModule` here. Each graph
-function goes through the graph pipeline (:data:`~mlc.passes.graph.GRAPH_PIPELINE`: registry ops are
-fused and lowered to PrimFuncs beside the module's own, memory is planned;
-``call_tir`` and ``call_dps_packed`` bindings stay as written); all PrimFuncs
+function goes through the graph pipeline (:data:`~mlc.passes.graph.GRAPH_PIPELINE`:
+registry ops are fused and lowered to PrimFuncs beside the module's own, memory
+is planned, and the function becomes a PrimFunc of the same name that allocates
+the workspace and calls the kernels, :mod:`mlc.passes.graph.emit_main`;
+``call_tir`` and ``call_dps_packed`` bindings stay as written). All PrimFuncs
 are then built in one ``mlc.build`` call, and each graph function becomes a
-:class:`GraphFunction` run by a :class:`~mlc.runtime.graph_executor.GraphExecutor`:
-``lib["main"](x)`` returns the result array (a tuple for several results).
+:class:`GraphFunction` calling its main through a
+:class:`~mlc.runtime.entry.MainEntry`: ``lib["main"](x)`` returns the result
+array (a tuple for several results).
 
-On the llvm target, each graph function is also compiled into one native
-program (as ``@mlc.jit`` compiles a traced graph): a call is one native call.
-Library calls (``call_dps_packed``) are Python callables the program calls
-back through a C function pointer (:mod:`mlc.runtime.callbacks`); with
-``MLC_DEBUG``, or on targets without native code, the executor calls them
-with arrays between the kernel calls instead.
+On the llvm target each main is one native entry point: a call is one native
+call. Library calls (``call_dps_packed``) are Python callables that the native
+code calls back through a C function pointer (:mod:`mlc.runtime.callbacks`);
+the reference target calls them with NumPy arrays.
 """
 from __future__ import annotations
 
@@ -26,15 +27,10 @@ from ..target import Target
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.graph import Graph
 from ..passes.graph import run_graph_passes
-from ..runtime.graph_executor import GraphExecutor, graph_program
-from ..runtime.module import Module
+from ..tracer.compile import main_entry
 from .module import GraphModule
 
 __all__ = ["build", "GraphLibrary", "GraphFunction", "lower_module"]
-
-def program_name(function: str) -> str:
-    """The name of graph function ``function``'s native program in the built module."""
-    return f"graph_{function}"
 
 
 def lower_module(mod: GraphModule) -> tuple[dict[str, Graph], object]:
@@ -51,8 +47,10 @@ def lower_module(mod: GraphModule) -> tuple[dict[str, Graph], object]:
 class GraphFunction:
     """A compiled graph function: ``f(*arrays)`` -> array, or a tuple of arrays."""
 
-    def __init__(self, graph: Graph, executor):
-        self.graph, self.executor = graph, executor
+    def __init__(self, graph: Graph, lib):
+        self.graph = graph
+        self.entry, order = main_entry(graph, lib)
+        self._order = None if order == tuple(range(len(order))) else order
         self._types = [(v.name, v.shape, np.dtype(v.dtype)) for v in graph.inputs]
 
     def __call__(self, *args):
@@ -72,7 +70,9 @@ class GraphFunction:
                 raise DTypeError(f"{self.graph.name}(): argument {name} must have dtype {dtype}, "
                                  f"got {a.dtype}; convert it with .astype('{dtype}')")
             arrays.append(a)
-        out = self.executor(arrays)
+        out = self.entry(arrays)
+        if self._order is not None:
+            out = [out[k] for k in self._order]
         return out[0] if len(out) == 1 else tuple(out)
 
     def __repr__(self) -> str:
@@ -81,7 +81,8 @@ class GraphFunction:
 
 class GraphLibrary:
     """The built module: ``lib["main"]`` (a graph function) or ``lib["linear0"]`` (a kernel,
-    destination passing, as ``mlc.build`` of an IRModule gives)."""
+    destination passing, as ``mlc.build`` of an IRModule gives). ``lib.kernels`` holds
+    the graph functions' mains too, under their names."""
 
     def __init__(self, kernels, graphs: dict[str, GraphFunction]):
         self.kernels, self.graphs = kernels, graphs
@@ -100,7 +101,7 @@ class GraphLibrary:
 
     @property
     def function_names(self) -> list[str]:
-        return list(self.graphs) + self.kernels.function_names
+        return list(self.graphs) + [n for n in self.kernels.function_names if n not in self.graphs]
 
     def get_source(self, fmt: str = "ll") -> str:
         return self.kernels.get_source(fmt)
@@ -113,12 +114,5 @@ def build(mod: GraphModule, target="llvm", schedule=None, *, fast_math=False) ->
         raise MLCError(f"mlc.graph.build takes a GraphModule, got {type(mod).__name__}")
     target = Target.from_str(target)
     lowered, functions = lower_module(mod)
-    # each graph is also one native program (llvm), library calls as callbacks
-    programs = {program_name(name): graph_program(g)[0] for name, g in lowered.items()
-                if any(b.op == "call_tir" for b in g.bindings)}
-    kernels = build_prims(functions, target, schedule, programs=programs,
-                                                    fast_math=fast_math) if len(functions) \
-        else Module(target, {})
-    graphs = {name: GraphFunction(g, GraphExecutor(g, kernels, program=program_name(name)))
-              for name, g in lowered.items()}
-    return GraphLibrary(kernels, graphs)
+    kernels = build_prims(functions, target, schedule, fast_math=fast_math)
+    return GraphLibrary(kernels, {name: GraphFunction(g, kernels) for name, g in lowered.items()})

@@ -1,6 +1,7 @@
 """The IR every stage speaks: scalar expressions, buffers, TensorIR, te, printing."""
 from . import dtype, expr, te, tir
 from .buffer import Buffer, BufferRegion, decl_buffer
+from .calls import CallPacked, CallPrimFunc, DeclBuffer
 from .expr import (Binary, BufferLoad, Call, Cast, CommReducer, FloatImm, IntImm, IterVar, Not,
                    PrimExpr, Range, Reduce, Select, Var, const)
 from .structural import assert_structural_equal, structural_equal, structural_hash
@@ -12,5 +13,5 @@ __all__ = [
     "Call", "Cast", "CommReducer", "FloatImm", "IntImm", "IterVar", "Not", "PrimExpr", "Range",
     "Reduce", "Select", "Var", "const", "assert_structural_equal", "structural_equal",
     "structural_hash", "Allocate", "Block", "BlockRealize", "BufferStore", "Evaluate", "For",
-    "IfThenElse", "IRModule", "PrimFunc", "SeqStmt", "Stmt",
+    "IfThenElse", "IRModule", "PrimFunc", "SeqStmt", "Stmt", "CallPrimFunc", "CallPacked", "DeclBuffer",
 ]

@@ -30,6 +30,7 @@ from .expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, 
 from .ops import BINARY_OPS, NEG_PRECEDENCE, SCALAR_OPS
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
                   PrimFunc, SeqStmt, Stmt)
+from .calls import CallPacked, CallPrimFunc, DeclBuffer
 
 __all__ = ["expr_to_str", "stmt_to_str", "func_to_str", "module_to_str", "region_to_str"]
 
@@ -197,6 +198,21 @@ class Printer:
         self.emit(depth, f'{name} = T.allocate([{shape}], "{s.buffer.dtype}", "{s.buffer.scope}")')
         self.stmt(s.body, depth)
         self.namer.pop()
+
+    def stmt_CallPrimFunc(self, s: CallPrimFunc, depth: int) -> None:
+        self.emit(depth, f'T.call_prim_func("{s.name}"{self._buffer_args(s.args)})')
+
+    def stmt_CallPacked(self, s: CallPacked, depth: int) -> None:
+        self.emit(depth, f'T.call_packed("{s.name}"{self._buffer_args(s.args)})')
+
+    def _buffer_args(self, args) -> str:
+        return "".join(", " + self.buffer_name(b) for b in args)
+
+    def stmt_DeclBuffer(self, s: DeclBuffer, depth: int) -> None:
+        data = self.buffer_name(s.data)
+        name = self.namer.define(s.buffer, s.buffer.name)
+        self.emit(depth, f'{name} = T.decl_buffer(({self._shape(s.buffer)}), "{s.buffer.dtype}", '
+                         f"data={data}.data)")
 
     def stmt_For(self, s: For, depth: int) -> None:
         loops = [s]

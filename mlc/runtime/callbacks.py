@@ -1,17 +1,18 @@
-"""Python library calls from native graph programs: one C entry point, ``mlc_graph_callback``.
+"""Python library calls from native code: one C entry point, ``mlc_graph_callback``.
 
-A graph program compiled by the llvm backend (:mod:`mlc.backends.program`)
-calls its library functions (``call_dps_packed``) through one C function,
+A graph's ``main`` compiled by the llvm backend calls its library functions
+(``T.call_packed``, from ``call_dps_packed`` bindings) through one C function,
 ``void mlc_graph_callback(void *ctx, int64 index, void **args)``: ``ctx``
-is the token of the executor's callback table (passed to the program as its
-last argument), ``index`` the library call's position in the program, and
+is the token of the module's callback table (a global of the module, set when
+it is loaded), ``index`` the library call's position in the module, and
 ``args`` its buffers' data pointers. :data:`CALLBACK` is that function, a
 ctypes callback into :func:`_dispatch`; the llvm backend registers its
 address under :data:`CALLBACK_SYMBOL`. The GIL is taken for the call only.
 
 A library function that raises cannot unwind through native code: the
-table records the exception and the executor raises it when the program
-returns.
+table records the exception (per thread) and the caller of ``main`` raises
+it when ``main`` returns (:meth:`CallbackTable.raise_pending`); the library
+calls after it in the same run are skipped.
 """
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void
 
 
 class CallbackTable:
-    """The library calls of one executor: ``(function, [(shape, dtype) of each buffer])``
-    in program order; ``token`` is what the program passes as ``ctx``."""
+    """The library calls of one module: ``(function, [(shape, dtype) of each buffer])``
+    in callback-index order; ``token`` is what the native code passes as ``ctx``. The
+    table lives as long as ``owner``."""
 
     def __init__(self, owner, calls: Sequence[tuple[Callable, Sequence[tuple[tuple[int, ...], str]]]]):
         self.calls = [(fn, [(shape, np.dtype(dtype), int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)

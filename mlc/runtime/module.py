@@ -118,10 +118,9 @@ class Module:
     """The result of ``mlc.build``: ``lib["name"](*arrays)``."""
 
     def __init__(self, target, functions: Mapping[str, Function], sources: Mapping[str, str] | None = None,
-                 keepalive=None, programs: Mapping[str, Callable] | None = None):
+                 keepalive=None):
         self.target = target
         self._functions = dict(functions)
-        self._programs = dict(programs or {})
         self._sources = dict(sources or {})
         self._keepalive = keepalive  # e.g. the JIT engine that owns the machine code
 
@@ -133,11 +132,6 @@ class Module:
 
     def __contains__(self, name: str) -> bool:
         return name in self._functions
-
-    def program(self, name: str):
-        """The native entry of program ``name`` (see :mod:`mlc.backends.program`): called
-        with one data pointer per slot, unchecked. None when the backend compiled no such program."""
-        return self._programs.get(name)
 
     @property
     def function_names(self) -> list[str]:

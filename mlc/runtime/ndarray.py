@@ -18,7 +18,8 @@ import numpy as np
 from ..errors import MLCError
 from ..ir import dtype as dt
 
-__all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device"]
+__all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
+           "allocator"]
 
 DEVICE_KINDS = ("cpu", "cuda")
 
@@ -142,6 +143,16 @@ def empty(shape, dtype="float32", dev: Device | None = None):
     cupy = _cupy(dev)
     with cupy.cuda.Device(dev.index):
         return CUDAArray(cupy.empty(tuple(shape), dtype), dev)
+
+
+def allocator(dev: Device):
+    """``empty(shape, dtype)`` for arrays on ``dev`` (the host: ``np.empty``), as the caller of a
+    compiled function allocates its outputs."""
+    dev = _check_device(dev)
+    if dev.kind == "cpu":
+        return np.empty
+    cupy = _cupy(dev)
+    return lambda shape, dtype: CUDAArray(cupy.empty(tuple(shape), dtype), dev)
 
 
 def check_device(target, dev, what: str = "time_evaluator") -> None:

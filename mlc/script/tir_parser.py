@@ -7,13 +7,15 @@ hand: buffer parameters (``T.Buffer((n, m), "float32")`` or the older
 ``T.serial/parallel/vectorized/unroll/thread_binding``), blocks with
 ``T.axis.spatial/reduce/opaque/remap``, ``T.where``, ``T.reads/T.writes``
 (inferred from the body when left out), ``T.block_attr``, ``T.init``,
-``if``/``else``, stores, ``T.evaluate`` and ``T.allocate``.
+``if``/``else``, stores, ``T.evaluate`` and ``T.allocate``; a graph's main also
+``T.decl_buffer``, ``T.call_prim_func`` and ``T.call_packed``.
 """
 from __future__ import annotations
 
 import ast
 
 from ..ir import dtype as dt
+from ..ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ..ir.buffer import SCOPES, Buffer, BufferRegion
 from ..ir.expr import BufferLoad, IterVar, PrimExpr, Range, Var, const, convert
 from ..ir.arith import difference
@@ -236,6 +238,8 @@ class TIRParser(ExprParser):
                 raise self.error(node, "T.alloc_buffer belongs at the top of the function or of a block")
             frame.allocs.append(self.alloc_buffer(node))
             return None
+        if call == "decl_buffer":
+            return self.decl_buffer(node)
         if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Subscript):
             raise self.error(node, "TensorIR assigns to buffer elements only, e.g. B[i] = A[i]")
         return self.store(node.targets[0], self.value(node.value), node)
@@ -290,9 +294,37 @@ class TIRParser(ExprParser):
         if call == "evaluate":
             self.arity(node.value, 1)
             return Evaluate(self.prim(node.value.args[0]))
+        if call in ("call_prim_func", "call_packed"):
+            return self.call_by_name(node.value, CallPrimFunc if call == "call_prim_func" else CallPacked)
         if call == "func_attr":
             raise self.error(node, "T.func_attr belongs at the top of the function body")
         raise self.error(node, f"expression statement {ast.unparse(node)} has no effect in TensorIR")
+
+    def decl_buffer(self, node: ast.Assign) -> DeclBuffer:
+        """``B = T.decl_buffer((2, 3), "float32", data=S.data)``: B views S's memory."""
+        name = _single_name(self, node)
+        call = node.value
+        data = [k.value for k in call.keywords if k.arg == "data"]
+        if len(data) != 1 or not isinstance(data[0], ast.Attribute) or data[0].attr != "data":
+            raise self.error(call, 'T.decl_buffer takes (shape, "dtype", data=Other.data)')
+        source = self.value(data[0].value)
+        if not isinstance(source, Buffer):
+            raise self.error(data[0], f"data= names a buffer's data, e.g. data=S.data; got {ast.unparse(data[0])}")
+        buf = self.make_buffer(call, name, call.args, [k for k in call.keywords if k.arg != "data"])
+        self.scopes.define(name, buf)
+        return DeclBuffer(buf, source)
+
+    def call_by_name(self, call: ast.Call, node_type):
+        """``T.call_prim_func("f", A, B)`` / ``T.call_packed("env.f", A, B)``."""
+        if not call.args or not isinstance(call.args[0], ast.Constant) or not isinstance(call.args[0].value, str):
+            raise self.error(call, f'{ast.unparse(call.func)} takes the function name first, e.g. ("f", A, B)')
+        args = []
+        for a in call.args[1:]:
+            buf = self.value(a)
+            if not isinstance(buf, Buffer):
+                raise self.error(a, f"{ast.unparse(call.func)} passes whole buffers, got {ast.unparse(a)}")
+            args.append(buf)
+        return self.wrap(call, lambda: node_type(call.args[0].value, tuple(args)))
 
     def allocate(self, node: ast.Assign, rest, parent):
         name = _single_name(self, node)

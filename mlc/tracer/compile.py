@@ -1,7 +1,10 @@
-"""From a traced graph to one callable: graph passes, one ``mlc.build`` (which schedules), executor.
+"""From a traced graph to one callable: graph passes, one ``mlc.build`` (which schedules), main.
 
-All fused kernels of a graph are built together in a single ``mlc.build``
-call; the :class:`~mlc.runtime.graph_executor.GraphExecutor` then runs them.
+The graph passes end with the graph's ``main`` (:mod:`mlc.passes.graph.emit_main`);
+all kernels and ``main`` are built together in a single ``mlc.build`` call, and
+a call of the jitted function is one call of ``main`` through a
+:class:`~mlc.runtime.entry.MainEntry` (constants bound once, outputs allocated
+per call), its outputs put back into the function's output pytree.
 """
 from __future__ import annotations
 
@@ -9,14 +12,19 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..driver import build
+from ..config import config
 from ..errors import DTypeError
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..passes.graph import run_graph_passes
+from ..passes.graph.emit_main import main_name, main_outputs
+from ..runtime.entry import MainEntry
+from ..target import Target
 from .pytree import unflatten
 from .source import describe_location, user_location
 
-__all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck"]
+__all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "main_entry"]
 
 
 class RangeCheck(NamedTuple):
@@ -37,50 +45,69 @@ class RangeCheck(NamedTuple):
 
 
 def lower_graph(traced: Graph) -> Graph:
-    """The graph pipeline: a memory-planned graph of call_tir bindings with its IRModule."""
+    """The graph pipeline: a memory-planned graph of call_tir bindings with its IRModule
+    (the kernels and the graph's ``main``)."""
     graph = run_graph_passes(traced)
     if graph.module is None:
         graph = graph.with_bindings(graph.bindings, module=IRModule({}))
     return graph
 
 
+def main_entry(graph: Graph, lib, single: bool = False) -> tuple[MainEntry, tuple[int, ...]]:
+    """(the entry calling ``graph``'s main in ``lib``, for each graph output the index of its
+    array among main's outputs). With ``MLC_DEBUG`` every call is checked. ``single``: the
+    entry returns the graph's one output itself."""
+    function = lib[main_name(graph)]
+    order = main_outputs(graph)[1]
+    entry = MainEntry(function, len(graph.inputs), [c.data for c in graph.constants()],
+                      checked=config().debug, single=single and order == (0,))
+    return entry, order
+
+
 class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
-    __slots__ = ("graph", "lib", "executor", "run", "checks")
+    __slots__ = ("graph", "lib", "entry", "run", "checks")
 
-    def __init__(self, graph: Graph, lib, executor, out_tree=None, checks: tuple[RangeCheck, ...] = ()):
-        self.graph, self.lib, self.executor, self.checks = graph, lib, executor, checks
-        self.run = executor.run if not checks else self._checked_run(executor.run, out_tree, checks)
+    def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
+                 checks: tuple[RangeCheck, ...] = ()):
+        self.graph, self.lib, self.entry, self.checks = graph, lib, entry, checks
+        self.run = self._runner(entry.run, order, out_tree, checks)
 
     @staticmethod
-    def _checked_run(run, out_tree, checks):
-        """``run`` whose last ``len(checks)`` outputs are verified, then dropped."""
-        n = -len(checks)
+    def _runner(run, order, out_tree, checks):
+        """``run`` (main's outputs) made to return the output pytree; the last ``len(checks)``
+        outputs are verified, then dropped."""
+        if order != tuple(range(len(order))):  # a value returned twice, one array each time
+            main_run = run
 
-        def checked(leaves):
-            outputs = run(leaves)
-            for check, value in zip(checks, outputs[n:]):
-                check.verify(value)
-            return unflatten(out_tree, outputs[:n])
-        return checked
+            def run(leaves):
+                outs = main_run(leaves)
+                return [outs[k] for k in order]
+        if checks:
+            n = -len(checks)
+            inner = run
+
+            def checked(leaves):
+                outputs = inner(leaves)
+                for check, value in zip(checks, outputs[n:]):
+                    check.verify(value)
+                return unflatten(out_tree, outputs[:n])
+            return checked
+        if type(out_tree) is str:  # a single array
+            if order == (0,):
+                return run  # the entry returns it (single=True)
+            single = run
+            return lambda leaves: single(leaves)[0]
+        tail = run
+        return lambda leaves: unflatten(out_tree, tail(leaves))
 
 
 def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
                   fast_math: bool = False) -> CompiledFunction:
-    """Build ``graph.module`` in one ``mlc.build`` call (which applies ``schedule``, or the
-    target's default rules when it is None), with the whole graph as one native
-    program; wrap them in an executor. The graph's last ``len(checks)`` outputs are
-    the traced ints the :class:`RangeCheck` s verify after each run."""
-    from ..driver import build
-    from ..target import Target
-    from ..runtime.graph_executor import LEAF_LIST, PROGRAM, GraphExecutor, graph_program
-    from ..runtime.module import Module
-    target = Target.from_str(target)
-    if len(graph.module):
-        lib = build(graph.module, target, schedule, programs={PROGRAM: graph_program(graph)[0]},
-                    fast_math=fast_math)
-    else:
-        lib = Module(target, {})
-    executor = GraphExecutor(graph, lib, LEAF_LIST if checks else out_tree)
-    return CompiledFunction(graph, lib, executor, out_tree, checks)
+    """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
+    ``schedule``, or the target's default rules when it is None. The graph's last
+    ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify after each run."""
+    lib = build(graph.module, Target.from_str(target), schedule, fast_math=fast_math)
+    entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks)
+    return CompiledFunction(graph, lib, entry, order, out_tree, checks)

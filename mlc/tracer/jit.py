@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import DTypeError, TraceError
 from ..ir.graph import Graph
+from ..ir.tir import IRModule
 from ..ops.registry import TensorType
 from .arguments import ArgumentSpec, WideInt, leaf_signature
 from .compile import RangeCheck

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MLCError, TraceError
+from ..ir.calls import is_graph_main
 from ..ir.graph import Graph
+from ..ir.tir import IRModule
 from .arguments import WideInt
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph
 
@@ -92,8 +94,11 @@ class Lowered:
         return Compiled(function, origin)
 
     def as_text(self) -> str:
-        """The graph (Relax-like) followed by the kernels (TVMScript-like)."""
-        return self.graph.script() + "\n\n" + self.mod.script()
+        """The graph (Relax-like) followed by the kernels (TVMScript-like). The graph's
+        ``main`` PrimFunc, named like the graph, is the graph itself as calls: it is left
+        out, so the text parses back (``mlc.parse``); ``mod[name].script()`` shows it."""
+        kernels = IRModule({n: f for n, f in self.mod.items() if not is_graph_main(f)})
+        return self.graph.script() + "\n\n" + kernels.script()
 
     def __str__(self) -> str:
         return self.as_text()

@@ -6,6 +6,9 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.errors import DTypeError, IRError, MLCError, ShapeError
+from mlc.config import override
+from mlc.ir.calls import CallPacked, CallPrimFunc
+from mlc.ir.functor import pre_order_nodes
 from mlc.graph import (BlockBuilder, GraphModule, Tensor, Var, call_dps_packed, call_te, call_tir,
                        op)
 
@@ -292,33 +295,35 @@ X24 = np.array([[-1, 2, -3, 4], [5, -6, 7, -8]], "float32")
 
 
 def test_a_graph_with_library_calls_is_one_native_program_calling_back(env_funcs):
-    assert mlc.build(emit_te_mlp(), "llvm")["main"].executor.mode == "program"
-    f = mlc.build(relu_then_library("test.env.relu"), "llvm")["main"]
-    assert f.executor.mode == "program" and "_callbacks.raise_pending()" in f.executor.source
-    assert "call void @mlc_graph_callback(ptr" in f.executor.lib.get_source("ll")
+    with override(debug=False):
+        assert mlc.build(emit_te_mlp(), "llvm")["main"].entry.function.native is not None
+        lib = mlc.build(relu_then_library("test.env.relu"), "llvm")
+    f = lib["main"]
+    main = lib.kernels["main"].func
+    assert [type(s).__name__ for s in pre_order_nodes(main.body) if isinstance(s, (CallPrimFunc, CallPacked))] \
+        == ["CallPrimFunc", "CallPacked", "CallPrimFunc"]
+    ll = lib.get_source("ll")
+    main_ll = ll[ll.index("define void @main("):].split("\n}")[0]
+    assert "call void @mlc_graph_callback(ptr" in main_ll  # the library call, from native code
+    assert f.entry.function.native is None  # its errors are raised after each call
     for _ in range(2):
         np.testing.assert_array_equal(f(X24), -np.maximum(X24, 0))
     assert env_funcs == ["env.relu"] * 2
 
 
-def test_library_calls_between_kernels_when_debugging(env_funcs, monkeypatch):
-    import dataclasses
-    from mlc.config import config
-    from mlc.runtime import graph_executor
-    debug = dataclasses.replace(config(), debug=True)
-    monkeypatch.setattr(graph_executor, "config", lambda: debug)
-    f = mlc.build(relu_then_library("test.env.relu"), "llvm")["main"]
-    assert f.executor.mode == "checked" and "_f0(ws[0], ws[1])  # test.env.relu" in f.executor.source
-    np.testing.assert_array_equal(f(X24), -np.maximum(X24, 0))
+def test_library_calls_on_a_bounds_checked_build_when_debugging(env_funcs):
+    with override(debug=True):
+        lib = mlc.build(relu_then_library("test.env.relu"), "llvm")
+        f = lib["main"]
+        assert f.entry.function.native is None  # checked build: every call passes a bounds record
+        np.testing.assert_array_equal(f(X24), -np.maximum(X24, 0))
+        with pytest.raises(ShapeError, match=r"main\(\): argument x must have shape \(2, 4\)"):
+            f.entry([X24[:1]])  # main's own arguments are checked too
+    assert env_funcs == ["env.relu"]
 
 
 @pytest.mark.parametrize("debug", [False, True])
-def test_an_exception_in_a_library_function_reaches_the_caller(debug, monkeypatch):
-    import dataclasses
-    from mlc.config import config
-    from mlc.runtime import graph_executor
-    mode = dataclasses.replace(config(), debug=debug)
-    monkeypatch.setattr(graph_executor, "config", lambda: mode)
+def test_an_exception_in_a_library_function_reaches_the_caller(debug):
     calls = []
 
     def broken(x, out):
@@ -328,10 +333,11 @@ def test_an_exception_in_a_library_function_reaches_the_caller(debug, monkeypatc
         np.copyto(out, x)
     mlc.register_func("test.broken", broken)
     try:
-        f = mlc.build(relu_then_library("test.broken"), "llvm")["main"]
-        with pytest.raises(ZeroDivisionError, match="broken library function"):
-            f(X24)
-        np.testing.assert_array_equal(f(X24), -np.maximum(X24, 0))  # the next call is unaffected
+        with override(debug=debug):
+            f = mlc.build(relu_then_library("test.broken"), "llvm")["main"]
+            with pytest.raises(ZeroDivisionError, match="broken library function"):
+                f(X24)
+            np.testing.assert_array_equal(f(X24), -np.maximum(X24, 0))  # the next call is unaffected
     finally:
         mlc.graph.remove_func("test.broken")
 

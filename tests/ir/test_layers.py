@@ -16,7 +16,7 @@ IR = pathlib.Path(mlc.__file__).parent / "ir"
 LAYERS = [
     {"dtype", "types"},
     {"ops"},
-    {"expr", "buffer", "tir"},
+    {"expr", "buffer", "tir", "calls"},
     {"functor"},
     {"printer", "structural"},
     {"arith"},

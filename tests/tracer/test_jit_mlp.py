@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import mlc
+from mlc.ir.calls import is_graph_main
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import Block
 
@@ -44,7 +45,8 @@ def test_mlp_compiles_to_two_fused_kernels():
     lowered = mlc.jit(mlp).lower(*args)
     calls = [b for b in lowered.graph.bindings if b.op == "call_tir"]
     assert len(calls) == 2
-    assert sorted(lowered.mod) == ["fused_matmul_add", "fused_matmul_add_maximum"]
+    assert sorted(lowered.mod) == ["fused_matmul_add", "fused_matmul_add_maximum", "mlp"]  # mlp: main
+    assert is_graph_main(lowered.mod["mlp"])
     # matmul + bias + relu: the reduction block plus ONE epilogue block
     blocks = [n.name_hint for n in pre_order_nodes(lowered.mod["fused_matmul_add_maximum"].body)
               if isinstance(n, Block) and n.name_hint != "root"]

@@ -33,8 +33,7 @@ class LLVMBackend:
         return cpu_rules
 
     def codegen(self, mod, target, options: BuildOptions) -> LLVMSource:
-        return codegen_llvm(mod, target, options.programs, check_bounds=options.check_bounds,
-                            fast_math=options.fast_math)
+        return codegen_llvm(mod, target, check_bounds=options.check_bounds, fast_math=options.fast_math)
 
     def load(self, artifact: LLVMSource, mod, target, options: BuildOptions):
         return load_llvm(artifact, mod, target)

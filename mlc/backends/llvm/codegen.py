@@ -2,7 +2,9 @@
 
 The input has been through :func:`mlc.passes.tir.lower`: only For,
 IfThenElse, SeqStmt, Allocate, BufferStore and Evaluate remain, and every
-buffer is one-dimensional. Parameters are the arrays' data pointers, in
+buffer is one-dimensional; a graph's ``main`` has Allocates and the call
+statements of :mod:`mlc.ir.calls` (calls of the module's functions, stay
+calls; library calls go through ``mlc_graph_callback``). Parameters are the arrays' data pointers, in
 order. Element offsets are computed in i64.
 
 Loops: ``parallel`` ones are outlined into a body function run on the
@@ -32,6 +34,9 @@ Expressions map one to one onto :mod:`.arith`, :mod:`.vecmath` and
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from llvmlite import ir
 
 from ...errors import CompileError
@@ -42,8 +47,10 @@ from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, Int
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
 from ...ir.arith import same_expr
 from ...ir.functor import pre_order_nodes
+from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
 from ...ir.printer import expr_to_str
+from ...runtime.callbacks import CALLBACK_SYMBOL
 from . import arith, parallel
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
@@ -53,7 +60,18 @@ from . import vecmath  # noqa: F401 - registers exp, expm1, log, tanh, sigmoid, 
 from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
 from .vectorize import VectorCodegen, splat, vector_type
 
-__all__ = ["emit_function", "REDUCTION_FLAGS"]
+__all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "CALLBACK_TABLE_SYMBOL"]
+
+#: The module global holding the callback table token of a module's library calls.
+CALLBACK_TABLE_SYMBOL = "__mlc_callback_table"
+
+
+@dataclass
+class FunctionCalls:
+    """What a graph's ``main`` calls: the LLVM function of each module function (by name),
+    and the module's library calls (:class:`~mlc.ir.calls.CallPacked`), in callback-index order."""
+    functions: Mapping[str, ir.Function]
+    library: list = field(default_factory=list)
 
 #: Fast-math flags on the float add/mul of a reduction update, and nowhere else
 #: (a product added by the update gets ``contract`` alone).
@@ -61,8 +79,12 @@ REDUCTION_FLAGS = ("reassoc", "contract")
 
 
 def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | None = None,
-                  sites: SiteTable | None = None, fast_math: bool = False) -> ir.Function:
+                  sites: SiteTable | None = None, fast_math: bool = False,
+                  calls: FunctionCalls | None = None) -> ir.Function:
     """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``.
+
+    ``calls``: the functions ``func`` may call (:mod:`mlc.ir.calls`, a graph's ``main``),
+    and the list its library calls are numbered in.
 
     With ``sites``, every buffer access is checked at run time (:mod:`.bounds`):
     the function takes one more pointer, its :class:`~.bounds.BoundsRecord`, and
@@ -75,6 +97,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     noalias = bool(func.attr("tir.noalias", True))
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
+    gen.calls = calls
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
         _pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
@@ -116,6 +139,7 @@ class _FunctionCodegen(VectorCodegen):
         self.checks: _Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # vecmath's fast routines (see emit_function)
+        self.calls: FunctionCalls | None = None  # what CallPrimFunc/CallPacked reach
 
     def finish(self) -> None:
         """Return at the end of the code and jump from the entry block to it."""
@@ -179,6 +203,53 @@ class _FunctionCodegen(VectorCodegen):
         del self.buffers[buf]
         del self.extents[buf]
         release()
+
+    # ------------------------------------------------- calls (a graph's main)
+
+    def _decl_buffer(self, s: DeclBuffer) -> None:
+        self.buffers[s.buffer] = self._buffer_pointer(s.data, "decl_buffer")
+
+    def _buffer_pointer(self, buffer: Buffer, where: str) -> ir.Value:
+        ptr = self.buffers.get(buffer)
+        if ptr is None:
+            raise CompileError(f"{where}: buffer {buffer.name} is neither a parameter, allocated, "
+                               "nor declared before this statement")
+        return ptr
+
+    def _call_prim_func(self, s: CallPrimFunc) -> None:
+        """``call void @kernel(ptr, ...)``; a call stays a call (``noinline``): each kernel
+        is compiled once. A bounds-checked kernel also gets this function's record."""
+        callee = self.calls.functions.get(s.name) if self.calls is not None else None
+        if callee is None:
+            raise CompileError(f"call_prim_func: the module has no function {s.name!r} to call")
+        args = [self._buffer_pointer(b, f"call_prim_func({s.name!r})") for b in s.args]
+        if self.checks is not None:
+            args.append(self.checks.record)
+        if len(args) != len(callee.args):
+            raise CompileError(f"call_prim_func: {s.name!r} takes {len(callee.args)} pointers, "
+                               f"got {len(args)}")
+        self.builder.call(callee, args, attrs=("noinline",))
+
+    def _call_packed(self, s: CallPacked) -> None:
+        """``mlc_graph_callback(table, index, {data pointers})``: the runtime calls the
+        library function back (:mod:`mlc.runtime.callbacks`); ``table`` is the module's
+        global :data:`CALLBACK_TABLE_SYMBOL`, set when the module is loaded."""
+        if self.calls is None:
+            raise CompileError(f"call_packed({s.name!r}) outside a function that may call")
+        b, module = self.builder, self.module
+        pointers = [self._buffer_pointer(x, f"call_packed({s.name!r})") for x in s.args]
+        index = len(self.calls.library)
+        self.calls.library.append(s)
+        callback = module.globals.get(CALLBACK_SYMBOL) or ir.Function(
+            module, ir.FunctionType(ir.VoidType(), [PTR, I64, PTR]), name=CALLBACK_SYMBOL)
+        table = module.globals.get(CALLBACK_TABLE_SYMBOL)
+        if table is None:
+            table = ir.GlobalVariable(module, PTR, name=CALLBACK_TABLE_SYMBOL)
+            table.initializer = ir.Constant(PTR, None)
+        array = ir.IRBuilder(self.entry).alloca(ir.ArrayType(PTR, max(len(pointers), 1)))
+        for k, p in enumerate(pointers):
+            b.store(p, b.gep(array, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), k)]))
+        b.call(callback, [b.load(table, typ=PTR), ir.Constant(I64, index), array])
 
     def _for(self, s: For) -> None:
         if s.kind == "thread_binding":
@@ -509,7 +580,9 @@ class _Checks:
 
 _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
          BufferStore: _FunctionCodegen._store, IfThenElse: _FunctionCodegen._if,
-         Allocate: _FunctionCodegen._allocate, For: _FunctionCodegen._for}
+         Allocate: _FunctionCodegen._allocate, For: _FunctionCodegen._for,
+         DeclBuffer: _FunctionCodegen._decl_buffer, CallPrimFunc: _FunctionCodegen._call_prim_func,
+         CallPacked: _FunctionCodegen._call_packed}
 
 _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _FunctionCodegen._var,
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,

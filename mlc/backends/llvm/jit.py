@@ -72,6 +72,10 @@ class CompiledModule:
     def address(self, symbol: str) -> int:
         return self.engine.get_function_address(symbol)
 
+    def global_address(self, symbol: str) -> int:
+        """The address of global variable ``symbol`` of the loaded code."""
+        return self.engine.get_global_value_address(symbol)
+
 
 def compile_ir(ir_text: str, target: Target, entry_points: Iterable[str] = ()) -> CompiledModule:
     """Parse, verify, optimise (O3) and load ``ir_text`` for ``target``'s CPU; the

@@ -4,7 +4,9 @@
 :func:`codegen_llvm` generates every function into a single LLVM module and
 :func:`load_llvm` optimises and loads them together, so a build costs one LLVM
 pipeline however many functions it holds. Each function is then called through a
-precomputed ctypes prototype with the arrays' data pointers.
+precomputed ctypes prototype with the arrays' data pointers. A graph's ``main``
+(:mod:`mlc.ir.calls`) is one of them: one native entry point that allocates the
+workspace and calls the kernels.
 
 :func:`compile_sources` runs the same steps up to the optimised IR and the
 assembly and loads nothing: it describes the code for any CPU LLVM knows
@@ -19,24 +21,23 @@ from llvmlite import ir
 
 from ...config import config
 from ...errors import CompileError, IRError, MLCError
+from ...ir.calls import CallPacked, is_graph_main
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
-from ...runtime.callbacks import CALLBACK_SYMBOL
+from ...runtime.callbacks import CallbackTable
 from ...runtime.module import Function, Module
+from ...runtime.packed import get_func
 from ...runtime.pointers import data_pointer
-from ..program import Program
-from ..llvm_cpus import vector_bits
 from ...target import Target
-from ..llvm_cpus import host_cpu
+from ..llvm_cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
-from .codegen import emit_function
+from .codegen import CALLBACK_TABLE_SYMBOL, FunctionCalls, emit_function
 from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_layout
 from .parallel import set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, RUNTIME_SYMBOLS
-from .types import PTR
 
 __all__ = ["LLVM_TIR_PASSES", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
-           "LLVMSource", "generate_ir", "symbol_names", "program_symbol"]
+           "LLVMSource", "generate_ir", "symbol_names"]
 
 def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
     """``func`` unchanged; with ``MLC_DEBUG``, first checked to hold only loops and flat
@@ -72,117 +73,102 @@ def symbol_names(names) -> dict[str, str]:
 
 
 def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
-                programs: dict[str, Program] | None = None, sites: SiteTable | None = None,
-                fast_math: bool = False) -> str:
-    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc), and of each
-    program's entry (symbol :func:`program_symbol`). With ``sites``, every access is
-    bounds-checked at run time and listed there (:mod:`.bounds`); programs need none.
+                sites: SiteTable | None = None, fast_math: bool = False,
+                library: list | None = None) -> str:
+    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc). A graph's
+    ``main`` (:mod:`mlc.ir.calls`) calls the others; its library calls are appended to
+    ``library`` in the order of their callback index. With ``sites``, every access is
+    bounds-checked at run time and listed there (:mod:`.bounds`).
     ``fast_math``: the cheaper math routines (:mod:`.vecmath.fast`); the IR differs, so
     the object cache (keyed by the IR text) keeps both builds apart."""
     symbols = symbols or symbol_names(funcs)
     module = ir.Module(name="mlc")
     module.triple, module.data_layout = target_layout(target)
-    kernels = {name: emit_function(module, func, symbols[name], name, sites, fast_math) for name, func in funcs.items()}
-    for name, program in (programs or {}).items():
-        _emit_program(module, program_symbol(name), program, kernels)
+    calls = FunctionCalls({}, library if library is not None else [])
+    for name, func in funcs.items():  # the kernels first: a main calls them
+        if not is_graph_main(func):
+            calls.functions[name] = emit_function(module, func, symbols[name], name, sites, fast_math)
+    for name, func in funcs.items():
+        if is_graph_main(func):
+            emit_function(module, func, symbols[name], name, sites, fast_math, calls)
     return str(module)
-
-
-def program_symbol(name: str) -> str:
-    """The symbol of program ``name``'s entry (no function symbol starts with ``__mlc``)."""
-    return f"__mlc_program_{name}"
-
-
-def _emit_program(module: ir.Module, symbol: str, program: Program, kernels: dict[str, ir.Function]) -> None:
-    """``void @symbol(ptr slot0, ...)``: call each kernel with its slots, in order. The
-    calls stay calls (``noinline``): a kernel is compiled once, not again inside the program."""
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * program.nparams), name=symbol)
-    fn.attributes.add("nounwind")
-    builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    callback = None
-    n_callbacks = 0
-    for name, slots in program.calls:
-        if name is not None:
-            builder.call(kernels[name], [fn.args[s] for s in slots], attrs=("noinline",))
-            continue
-        # a library function: mlc_graph_callback(ctx, index, {slot pointers})
-        if callback is None:
-            callback = module.globals.get(CALLBACK_SYMBOL) or ir.Function(
-                module, ir.FunctionType(ir.VoidType(), [PTR, ir.IntType(64), PTR]), name=CALLBACK_SYMBOL)
-        array = builder.alloca(ir.ArrayType(PTR, max(len(slots), 1)))
-        for k, s in enumerate(slots):
-            builder.store(fn.args[s], builder.gep(array, [ir.Constant(ir.IntType(32), 0),
-                                                          ir.Constant(ir.IntType(32), k)]))
-        builder.call(callback, [fn.args[program.slots], ir.Constant(ir.IntType(64), n_callbacks), array])
-        n_callbacks += 1
-    builder.ret_void()
 
 
 @dataclass(frozen=True)
 class LLVMSource:
     """What the llvm codegen hands to :func:`load_llvm`: the LLVM IR text of every
-    function and program entry, each function's symbol, the programs, and (for a
-    bounds-checked build) the table of checked access sites."""
+    function, each function's symbol, the library calls of the graph mains (in the
+    order of their callback index) and, for a bounds-checked build, the table of
+    checked access sites."""
     ir_text: str
     symbols: dict[str, str]
-    programs: dict[str, Program]
+    library: tuple[CallPacked, ...] = ()
     sites: SiteTable | None = None
 
 
-def codegen_llvm(lowered: IRModule, target: Target, programs: dict[str, Program] | None = None, *,
-                 check_bounds: bool = False, fast_math: bool = False) -> LLVMSource:
+def codegen_llvm(lowered: IRModule, target: Target, *, check_bounds: bool = False,
+                 fast_math: bool = False) -> LLVMSource:
     """LLVM IR of every function of ``lowered`` (already through the TIR pipeline,
-    :data:`LLVM_TIR_PASSES`) and one native entry per program.
+    :data:`LLVM_TIR_PASSES`); a graph's ``main`` becomes one native entry calling the
+    kernels (and, through :mod:`mlc.runtime.callbacks`, the library functions it names).
 
-    ``check_bounds``: every buffer access is checked when it runs (:mod:`.bounds`); such a
-    build has no program entries (they would pass no bounds record). ``fast_math``: see
-    :func:`mlc.build`."""
-    programs = {} if check_bounds else dict(programs or {})
-    for program in programs.values():
-        program.check(dict(lowered.items()))
+    ``check_bounds``: every buffer access is checked when it runs (:mod:`.bounds`).
+    ``fast_math``: see :func:`mlc.build`."""
     sites = SiteTable() if check_bounds else None
     symbols = symbol_names(lowered)
+    library: list[CallPacked] = []
     try:
-        ir_text = generate_ir(dict(lowered.items()), target, symbols, programs, sites, fast_math)
+        ir_text = generate_ir(dict(lowered.items()), target, symbols, sites, fast_math, library)
     except MLCError:
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's
         raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
-    return LLVMSource(ir_text, symbols, programs, sites)
+    return LLVMSource(ir_text, symbols, tuple(library), sites)
 
 
 def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     """Optimise, emit and load ``source`` for this machine: a runtime Module calling each
-    function of ``mod`` (the module as scheduled, whose parameters callers pass) and each
-    program (``lib.program(name)``). A bounds-checked build has no unchecked C entries
-    (``Function.native`` is None)."""
+    function of ``mod`` (the module as scheduled, whose parameters callers pass). A
+    bounds-checked build has no unchecked C entries (``Function.native`` is None), nor
+    has a main that calls library functions."""
     _check_runnable(target)
-    symbols, programs = source.symbols, source.programs
-    compiled = compile_ir(source.ir_text, target, [*symbols.values(), *map(program_symbol, programs)])
+    symbols, sites = source.symbols, source.sites
+    compiled = compile_ir(source.ir_text, target, symbols.values())
+    table = _callback_table(compiled, source.library)
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
-    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params),
-                                                          source.sites))
+    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params), sites,
+                                                          table if is_graph_main(func) else None))
                  for name, func in mod.items()}
-    entries = {name: _entry(compiled, program_symbol(name), program.nparams)
-               for name, program in programs.items()}
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
-    return LLVMModule(target, functions, sources, keepalive=compiled, programs=entries)
+    return LLVMModule(target, functions, sources, keepalive=(compiled, table))
+
+
+def _callback_table(compiled: CompiledModule, library) -> CallbackTable | None:
+    """The library functions the module's mains call back, looked up now (a function must be
+    registered before the build); its token goes into the module's table global."""
+    if not library:
+        return None
+    table = CallbackTable(compiled, [(get_func(call.name), [(b.static_shape(), b.dtype) for b in call.args])
+                                     for call in library])
+    ctypes.c_void_p.from_address(compiled.global_address(CALLBACK_TABLE_SYMBOL)).value = table.token
+    return table
 
 
 def lower_for_llvm(mod: IRModule) -> IRModule:
-    """``mod`` through :data:`LLVM_TIR_PASSES` (what the driver's TIR stage does for llvm)."""
-    return IRModule({name: run_passes(func, LLVM_TIR_PASSES) for name, func in mod.items()})
+    """``mod`` through :data:`LLVM_TIR_PASSES` (what the driver's TIR stage does for llvm);
+    a graph's ``main`` only calls functions and stays as it is."""
+    return IRModule({name: func if is_graph_main(func) else run_passes(func, LLVM_TIR_PASSES)
+                     for name, func in mod.items()})
 
 
-def compile_sources(mod: IRModule, target: Target, programs: dict[str, Program] | None = None, *,
-                    fast_math: bool = False) -> dict[str, str]:
+def compile_sources(mod: IRModule, target: Target, *, fast_math: bool = False) -> dict[str, str]:
     """The code ``mlc.build`` would generate for ``mod`` (already scheduled; lowered here by
     the llvm TIR pipeline), without loading or running it: ``{"ll-unoptimized", "ll", "asm"}``.
     ``target`` may be any CPU LLVM knows, this machine's or not (golden IR and assembly
     tests pin theirs)."""
-    ir_text = codegen_llvm(lower_for_llvm(mod), target, programs, fast_math=fast_math).ir_text
+    ir_text = codegen_llvm(lower_for_llvm(mod), target, fast_math=fast_math).ir_text
     optimized = optimise(ir_text, target)
     return {"ll-unoptimized": ir_text, "ll": optimized, "asm": emit_assembly(optimized, target)}
 
@@ -207,13 +193,16 @@ def _check_runnable(target: Target) -> None:
                            "without running it (mlc.backends.llvm.compile_sources)")
 
 
-def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTable | None = None):
+def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTable | None = None,
+            table: CallbackTable | None = None):
     """(kernel, C entry): the callable the runtime hands checked arrays to, which keeps the
     engine alive, and the C function itself (one data pointer per parameter; None for a
     bounds-checked kernel, whose C function also takes its :class:`~.bounds.BoundsRecord`).
 
     Each call first stores ``config().num_threads`` for the kernel's parallel
-    loops (:mod:`.parallel`); ctypes releases the GIL for the call itself.
+    loops (:mod:`.parallel`); ctypes releases the GIL for the call itself. A function
+    that calls library functions (``table``) raises, after the call, what one of them
+    raised; its C entry is not exposed (None), since that check must follow every call.
     """
     if sites is not None:
         checked = _entry(compiled, symbol, nparams + 1)
@@ -222,10 +211,19 @@ def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTabl
             set_num_threads(config().num_threads)
             record = BoundsRecord()
             _cfunc(*[data_pointer(a) for a in arrays], ctypes.addressof(record))
+            if table is not None:
+                table.raise_pending()
             raise_violation(record, _sites)
 
         return checked_kernel, None
     cfunc = _entry(compiled, symbol, nparams)
+    if table is not None:
+        def calling_kernel(arrays, _cfunc=cfunc, _owner=compiled, _raise=table.raise_pending):
+            set_num_threads(config().num_threads)
+            _cfunc(*[data_pointer(a) for a in arrays])
+            _raise()
+
+        return calling_kernel, None
 
     def kernel(arrays, _cfunc=cfunc, _owner=compiled):
         set_num_threads(config().num_threads)

@@ -2,10 +2,12 @@
 
 :func:`run_graph_passes` runs :data:`GRAPH_PIPELINE`: dead code elimination,
 common subexpression elimination, constant folding, fusion, reshapes as
-views, lowering of each fused group to one PrimFunc, and memory planning.
+views, lowering of each fused group to one PrimFunc, memory planning, and the
+graph's ``main`` PrimFunc that allocates the workspace and calls the kernels.
 """
 from .cse import common_subexpression_elimination
 from .dce import dead_code_elimination
+from .emit_main import emit_main
 from .fold import fold_constants
 from .fuse import fuse_ops
 from .inline import inline_stages
@@ -17,6 +19,6 @@ from .views import reshape_to_view
 
 __all__ = [
     "GRAPH_PIPELINE", "run_graph_passes", "dead_code_elimination",
-    "common_subexpression_elimination", "fold_constants", "fuse_ops", "inline_stages",
+    "common_subexpression_elimination", "emit_main", "fold_constants", "fuse_ops", "inline_stages",
     "lower_group", "lower_to_tir", "plan_memory", "reshape_to_view", "verify_graph",
 ]

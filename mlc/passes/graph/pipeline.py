@@ -10,6 +10,7 @@ fuse_ops
 reshape_to_view
 lower_to_tir
 plan_memory
+emit_main
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ...config import config
 from ...ir.graph import Graph
 from .cse import common_subexpression_elimination
 from .dce import dead_code_elimination
+from .emit_main import emit_main
 from .fold import fold_constants
 from .fuse import fuse_ops
 from .lower import lower_to_tir
@@ -30,7 +32,7 @@ __all__ = ["GRAPH_PIPELINE", "run_graph_passes"]
 
 GraphPass = Callable[[Graph], Graph]
 
-#: Traced graph -> memory-planned graph of call_tir bindings plus its IRModule.
+#: Traced graph -> memory-planned graph of call_tir bindings plus its IRModule (kernels and main).
 GRAPH_PIPELINE: tuple[GraphPass, ...] = (
     dead_code_elimination,
     common_subexpression_elimination,
@@ -40,6 +42,7 @@ GRAPH_PIPELINE: tuple[GraphPass, ...] = (
     reshape_to_view,
     lower_to_tir,
     plan_memory,
+    emit_main,
 )
 
 

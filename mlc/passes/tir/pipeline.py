@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from ...config import config
 from ...errors import IRError
+from ...ir.calls import is_graph_main
 from ...ir.tir import PrimFunc
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
@@ -58,7 +59,10 @@ def run_passes(func: PrimFunc, passes: Sequence[Pass], verify: bool | None = Non
 
 
 def lower(func: PrimFunc) -> PrimFunc:
-    """Run :data:`LOWER_PIPELINE` on ``func``; the result has only loops and flat buffers."""
+    """Run :data:`LOWER_PIPELINE` on ``func``; the result has only loops and flat buffers.
+    A graph's ``main`` (:mod:`mlc.ir.calls`) has neither blocks nor loops: it is returned as it is."""
+    if is_graph_main(func):
+        return func
     out = run_passes(func, LOWER_PIPELINE)
     if config().debug:
         _checked(verify_lowered, out, "after lowering")

@@ -1,0 +1,156 @@
+"""Statements of a graph's ``main``: calls of functions by name, and buffers that view others.
+
+A jitted graph lowers to kernels plus one PrimFunc, ``main``
+(:mod:`mlc.passes.graph.emit_main`), that allocates the planned workspace
+and calls the kernels in order. Three statements say that, and every
+backend compiles them:
+
+- :class:`CallPrimFunc` ``T.call_prim_func("fused_add", A, B, C)``: run the
+  module's function ``name`` on these buffers (destination passing);
+- :class:`CallPacked` ``T.call_packed("env.linear", A, B)``: run the library
+  function registered under ``name`` (:func:`mlc.register_func`) on them;
+- :class:`DeclBuffer` ``B = T.decl_buffer((2, 3), "float32", data=S.data)``:
+  from here to the end of the enclosing sequence, ``buffer`` names the first
+  elements of ``data``'s memory (a view: a reshape, or a value living in a
+  planned storage). ``data`` is a parameter or an ``Allocate``d buffer.
+
+A function made of them carries the :data:`GRAPH_MAIN_ATTR` attribute, the
+tuple ``(inputs, constants)``: its parameters are that many graph inputs, then
+that many constants (bound once by the caller), then the outputs. Schedules,
+``verify_bounds`` and the TIR lowering pipeline leave such a function alone.
+
+>>> from mlc.ir.buffer import decl_buffer
+>>> A, B = decl_buffer((4,), name="A"), decl_buffer((4,), name="B")
+>>> CallPrimFunc("double", (A, B))
+T.call_prim_func("double", A, B)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import IRError
+from .buffer import Buffer
+from . import dtype as dt
+from .tir import Allocate, Evaluate, PrimFunc, SeqStmt, Stmt
+
+__all__ = ["CallPrimFunc", "CallPacked", "DeclBuffer", "GRAPH_MAIN_ATTR", "is_graph_main",
+           "graph_main_layout", "verify_calls"]
+
+#: The attribute that marks a graph's ``main``: ``(number of inputs, number of constants)``.
+GRAPH_MAIN_ATTR = "mlc.graph_main"
+
+
+def _node(cls):
+    return dataclass(frozen=True, slots=True, eq=False, repr=False)(cls)
+
+
+def _check_args(kind: str, name: str, args) -> None:
+    if not isinstance(name, str) or not name:
+        raise IRError(f"{kind}: the function name must be a non-empty string, got {name!r}")
+    bad = [a for a in args if not isinstance(a, Buffer)]
+    if bad:
+        raise IRError(f"{kind}({name!r}): every argument must be a Buffer, got {type(bad[0]).__name__}")
+
+
+@_node
+class CallPrimFunc(Stmt):
+    """Call the module's function ``name`` with ``args``, one buffer per parameter."""
+    name: str
+    args: tuple[Buffer, ...]
+
+    def __post_init__(self):
+        _check_args("call_prim_func", self.name, self.args)
+
+
+@_node
+class CallPacked(Stmt):
+    """Call the library function registered as ``name`` with ``args`` (destination passing)."""
+    name: str
+    args: tuple[Buffer, ...]
+
+    def __post_init__(self):
+        _check_args("call_packed", self.name, self.args)
+
+
+@_node
+class DeclBuffer(Stmt):
+    """``buffer`` names ``data``'s memory for the rest of the enclosing sequence."""
+    buffer: Buffer
+    data: Buffer
+
+    def __post_init__(self):
+        if not isinstance(self.buffer, Buffer) or not isinstance(self.data, Buffer):
+            raise IRError(f"decl_buffer: buffer and data must be Buffers, got "
+                          f"{type(self.buffer).__name__} and {type(self.data).__name__}")
+
+
+def is_graph_main(func: PrimFunc) -> bool:
+    """True for a graph's ``main`` (see :data:`GRAPH_MAIN_ATTR`)."""
+    return func.attr(GRAPH_MAIN_ATTR) is not None
+
+
+def graph_main_layout(func: PrimFunc) -> tuple[int, int, int]:
+    """(inputs, constants, outputs): how many of ``func``'s parameters are each."""
+    inputs, constants = func.attr(GRAPH_MAIN_ATTR)
+    return inputs, constants, len(func.params) - inputs - constants
+
+
+def verify_calls(mod) -> None:
+    """Raise IRError unless every graph main of ``mod`` (name -> PrimFunc) is well formed:
+    each ``CallPrimFunc`` names a function of ``mod`` that is not a main, with one buffer
+    of the parameter's shape and dtype per parameter; every buffer a statement uses is a
+    parameter, allocated or declared before it; a ``DeclBuffer`` fits in its data."""
+    for name, func in mod.items():
+        if not is_graph_main(func):
+            continue
+        known = set(func.params)
+        stack = [func.body]
+        while stack:
+            s = stack.pop()
+            if isinstance(s, SeqStmt):
+                stack.extend(reversed(s.seq))
+            elif isinstance(s, Allocate):
+                known.add(s.buffer)
+                stack.append(s.body)
+            elif isinstance(s, DeclBuffer):
+                _known(name, "decl_buffer", s.data, known)
+                if _nbytes(s.buffer) > _nbytes(s.data):
+                    raise IRError(f"{name}: decl_buffer {s.buffer.name} needs {_nbytes(s.buffer)} bytes, "
+                                  f"its data {s.data.name} has {_nbytes(s.data)}")
+                known.add(s.buffer)
+            elif isinstance(s, (CallPrimFunc, CallPacked)):
+                for b in s.args:
+                    _known(name, s.name, b, known)
+                if isinstance(s, CallPrimFunc):
+                    _check_callee(name, s, mod)
+            elif not isinstance(s, Evaluate):
+                raise IRError(f"{name}: a graph main holds calls, Allocates and decl_buffers, "
+                              f"not {type(s).__name__}")
+
+
+def _known(main: str, where: str, buffer: Buffer, known: set) -> None:
+    if buffer not in known:
+        raise IRError(f"{main}: {where} uses buffer {buffer.name}, which is neither a parameter, "
+                      "allocated, nor declared before it")
+
+
+def _nbytes(buffer: Buffer) -> int:
+    n = 1
+    for extent in buffer.static_shape():
+        n *= extent
+    return n * max(dt.bits(buffer.dtype) // 8, 1)
+
+
+def _check_callee(main: str, call: CallPrimFunc, mod) -> None:
+    callee = mod.get(call.name) if hasattr(mod, "get") else None
+    if callee is None or is_graph_main(callee):
+        raise IRError(f"{main}: call_prim_func({call.name!r}): the module has no such kernel; it has "
+                      f"{sorted(n for n, f in mod.items() if not is_graph_main(f))}")
+    if len(call.args) != len(callee.params):
+        raise IRError(f"{main}: call_prim_func({call.name!r}) passes {len(call.args)} buffers; "
+                      f"{call.name} takes {len(callee.params)}")
+    for arg, param in zip(call.args, callee.params):
+        if arg.dtype != param.dtype or arg.static_shape() != param.static_shape():
+            raise IRError(f"{main}: call_prim_func({call.name!r}) passes {arg.name} "
+                          f"({arg.dtype}{list(arg.static_shape())}) for parameter {param.name} "
+                          f"({param.dtype}{list(param.static_shape())})")

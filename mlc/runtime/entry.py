@@ -1,0 +1,142 @@
+"""Calling a graph's ``main`` with its inputs: constants bound once, outputs allocated per call.
+
+A graph's ``main`` (:mod:`mlc.ir.calls`) takes the graph inputs, then its
+constants, then one buffer per result. :class:`MainEntry` is the caller's
+side: ``entry(inputs)`` copies non-contiguous inputs in, allocates fresh
+outputs on the host (:func:`~mlc.runtime.ndarray.allocator`), runs ``main``
+(one native call on the llvm backend; ``main`` allocates its own
+workspace, so concurrent calls share nothing) and returns the outputs.
+
+``single=True``: ``entry(inputs)`` returns the one output itself, not a list.
+``checked=True`` (``MLC_DEBUG``) calls ``main`` as ``lib[name](...)`` does,
+checking every array against its parameter; otherwise the backend's C
+entry point gets data pointers directly when it has one.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import MLCError
+from .module import Function
+from .ndarray import allocator, cpu
+from .pointers import data_pointer
+
+__all__ = ["MainEntry"]
+
+
+class MainEntry:
+    """``entry(inputs) -> [output arrays]`` for graph main ``function``, whose first
+    ``n_inputs`` parameters are inputs, the next ``len(constants)`` the ``constants``."""
+
+    __slots__ = ("function", "n_inputs", "constants", "outputs", "single", "run")
+
+    def __init__(self, function: Function, n_inputs: int, constants: Sequence[np.ndarray] = (),
+                 checked: bool = False, device=None, single: bool = False):
+        n_params = len(function.specs)
+        if not 0 <= n_inputs <= n_params - len(constants):
+            raise MLCError(f"{function.name} takes {n_params} arrays; {n_inputs} inputs and "
+                           f"{len(constants)} constants do not fit")
+        self.function, self.n_inputs = function, n_inputs
+        if single and len(function.specs) - n_inputs - len(constants) != 1:
+            raise MLCError(f"{function.name}: single=True needs exactly one output")
+        self.single = single
+        self.constants = tuple(np.ascontiguousarray(c) for c in constants)
+        #: (shape, dtype) of each output
+        self.outputs = tuple((shape, np.dtype(dtype)) for _, dtype, _, shape in
+                             function.specs[n_inputs + len(constants):])
+        empty = allocator(device or cpu())
+        native = function.native
+        self.run = (self._checked(empty) if checked else
+                    self._native(native, empty) if native is not None else self._arrays(empty))
+
+    def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return self.run(inputs)
+
+    def _native(self, cfunc, empty):
+        """Data pointers straight to the C entry; the constants' pointers computed once."""
+        consts, types, keep = tuple(map(data_pointer, self.constants)), self.outputs, self.constants
+        ptr, contiguous = data_pointer, np.ascontiguousarray
+        if len(types) == 1 and not consts and self.n_inputs in _UNPACKED:  # the common case
+            return _UNPACKED[self.n_inputs](cfunc, empty, *types[0], self.single)
+        single = self.single
+
+        def run(inputs, _keep=keep):  # _keep: the constants live as long as the function
+            inputs = [a if a.flags.c_contiguous else contiguous(a) for a in inputs]  # kept alive
+            outs = [empty(shape, dtype) for shape, dtype in types]
+            cfunc(*map(ptr, inputs), *consts, *map(ptr, outs))
+            return outs[0] if single else outs
+        return run
+
+    def _arrays(self, empty):
+        kernel, consts, types, single = self.function.kernel, list(self.constants), self.outputs, self.single
+
+        def run(inputs):
+            outs = [empty(shape, dtype) for shape, dtype in types]
+            kernel([a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in inputs] + consts + outs)
+            return outs[0] if single else outs
+        return run
+
+    def _checked(self, empty):
+        fn, consts, types, single = self.function, list(self.constants), self.outputs, self.single
+
+        def run(inputs):
+            outs = [empty(shape, dtype) for shape, dtype in types]
+            fn(*[np.ascontiguousarray(a) for a in inputs], *consts, *outs)
+            return outs[0] if single else outs
+        return run
+
+    def __repr__(self) -> str:
+        return f"<MainEntry {self.function.name}: {self.n_inputs} input(s), {len(self.outputs)} output(s)>"
+
+
+# One output, no constants, 1 to 3 inputs: the inputs unpacked by name, which saves a
+# list and an iterator per call (the jit's cache-hit cost is mostly this function).
+
+def _one_input(cfunc, empty, shape, dtype, single):
+    ptr, contiguous = data_pointer, np.ascontiguousarray
+
+    def run(inputs):
+        (x0,) = inputs
+        if not x0.flags.c_contiguous:
+            x0 = contiguous(x0)
+        out = empty(shape, dtype)
+        cfunc(ptr(x0), ptr(out))
+        return out if single else [out]
+    return run
+
+
+def _two_inputs(cfunc, empty, shape, dtype, single):
+    ptr, contiguous = data_pointer, np.ascontiguousarray
+
+    def run(inputs):
+        x0, x1 = inputs
+        if not x0.flags.c_contiguous:
+            x0 = contiguous(x0)
+        if not x1.flags.c_contiguous:
+            x1 = contiguous(x1)
+        out = empty(shape, dtype)
+        cfunc(ptr(x0), ptr(x1), ptr(out))
+        return out if single else [out]
+    return run
+
+
+def _three_inputs(cfunc, empty, shape, dtype, single):
+    ptr, contiguous = data_pointer, np.ascontiguousarray
+
+    def run(inputs):
+        x0, x1, x2 = inputs
+        if not x0.flags.c_contiguous:
+            x0 = contiguous(x0)
+        if not x1.flags.c_contiguous:
+            x1 = contiguous(x1)
+        if not x2.flags.c_contiguous:
+            x2 = contiguous(x2)
+        out = empty(shape, dtype)
+        cfunc(ptr(x0), ptr(x1), ptr(x2), ptr(out))
+        return out if single else [out]
+    return run
+
+
+_UNPACKED = {1: _one_input, 2: _two_inputs, 3: _three_inputs}
