@@ -125,8 +125,9 @@ class Compiled:
         return self.function.graph
 
     @property
-    def executor(self):
-        return self.function.executor
+    def entry(self):
+        """The runtime's :class:`~mlc.runtime.entry.MainEntry` calling the graph's ``main``."""
+        return self.function.entry
 
     def __call__(self, *args, **kwargs):
         jit = self._origin.jit
