@@ -69,20 +69,7 @@ RULES = [
 
 #: Imports that break a rule above today, each being removed by work under way. When that work
 #: lands, delete its lines here (the last test fails until then).
-IN_FLIGHT = {
-    # the graph runtime becomes IR compiled by the backends (runtime -> backends/tracer goes)
-    ("mlc.runtime.graph_executor", "mlc.backends.program"),
-    ("mlc.runtime.graph_executor", "mlc.tracer.pytree"),
-    # the compile driver: mlc.build moves from backends/__init__ to mlc/driver/, Target to mlc/target.py,
-    # and default schedule rules reach the driver through the backend registry
-    ("mlc.backends", "mlc.schedules.apply"),
-    ("mlc.backends", "mlc.graph.build"),
-    ("mlc.backends", "mlc.graph.module"),
-    ("mlc.schedules.default", "mlc.backends.target"),
-    ("mlc.schedules.default.steps", "mlc.backends.target"),
-    # vectorization as a TIR pass: the vectorizer stops borrowing the codegen's private helpers
-    ("mlc.backends.llvm.vectorize", "mlc.backends.llvm.codegen"),
-}
+IN_FLIGHT: set[tuple[str, str]] = set()
 
 #: Imports inside functions kept on purpose, with why (besides those commented "keeps ... fast");
 #: the layers let these through too.
@@ -96,17 +83,7 @@ DEFERRED = {
 #: Imports inside functions in modules being rewritten by work under way (the compile driver
 #: rewrites jit.py, backends/__init__.py and the default rules' Target lookup; the graph runtime
 #: rewrites tracer/compile.py and runtime/graph_executor.py; vectorization rewrites vectorize.py).
-DEFERRED_IN_FLIGHT = {
-    ("mlc.backends", "mlc.backends.llvm"), ("mlc.backends", "mlc.backends.reference"),
-    ("mlc.backends", "mlc.graph.build"), ("mlc.backends", "mlc.graph.module"),
-    ("mlc.backends", "mlc.schedules.apply"),
-    ("mlc.backends.llvm.vectorize", "mlc.backends.llvm.codegen"),
-    ("mlc.runtime.graph_executor", "mlc.backends.program"),
-    ("mlc.schedules.default", "mlc.backends.target"), ("mlc.schedules.default.steps", "mlc.backends.target"),
-    ("mlc.tracer.jit", "mlc.backends.target"), ("mlc.tracer.jit", "mlc.schedules.apply"),
-    ("mlc.tracer.compile", "mlc.backends"), ("mlc.tracer.compile", "mlc.backends.target"),
-    ("mlc.tracer.compile", "mlc.runtime.graph_executor"), ("mlc.tracer.compile", "mlc.runtime.module"),
-}
+DEFERRED_IN_FLIGHT: set[tuple[str, str]] = set()
 
 _KEEPS_FAST = re.compile(r"#.*\bkeeps?\b.*\bfast\b")
 

@@ -8,8 +8,10 @@ schedule, Trace, tuning :class:`Database`, or the backend's default rules) ->
 :mod:`mlc.backends.registry`; schedules never import this package, and
 backends never do either.
 """
-from .build import STAGES, build, codegen_stage, load_stage, schedule_module, tir_stage, verify_stage
+from .build import (STAGES, build, codegen_stage, load_stage, register_module_builder, schedule_module, tir_stage,
+                    verify_stage)
+from .entry import main_entry
 from .schedule import Database, schedule_stage
 
-__all__ = ["build", "schedule_module", "Database", "STAGES", "schedule_stage", "verify_stage", "tir_stage",
+__all__ = ["build", "register_module_builder", "main_entry", "schedule_module", "Database", "STAGES", "schedule_stage", "verify_stage", "tir_stage",
            "codegen_stage", "load_stage"]

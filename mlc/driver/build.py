@@ -23,7 +23,7 @@ from ..passes.tir import run_passes, verify_bounds
 from ..target import Target
 from .schedule import schedule_stage
 
-__all__ = ["build", "schedule_module", "verify_stage", "tir_stage", "codegen_stage", "load_stage", "STAGES"]
+__all__ = ["build", "register_module_builder", "schedule_module", "verify_stage", "tir_stage", "codegen_stage", "load_stage", "STAGES"]
 
 #: The stages :func:`build` runs on an IRModule, in order.
 STAGES = ("schedule", "verify_bounds", "tir_passes", "codegen", "load")
@@ -74,6 +74,19 @@ def load_stage(artifact, mod: IRModule, backend: Backend, target: Target, option
     return backend.load(artifact, mod, target, options)
 
 
+#: Module type -> its builder ``f(mod, target, schedule, *, fast_math)``: the kinds of module
+#: above the IR that ``build`` accepts besides IRModules (:func:`register_module_builder`).
+_MODULE_BUILDERS: dict[type, object] = {}
+
+
+def register_module_builder(kind: type, builder) -> None:
+    """Let :func:`build` take modules of type ``kind``, handing them to ``builder(mod, target,
+    schedule, *, fast_math)``. ``mlc.graph`` registers :class:`~mlc.graph.GraphModule` this
+    way (graph modules are lowered by the graph passes, then built here), so the driver
+    imports nothing above it."""
+    _MODULE_BUILDERS[kind] = builder
+
+
 def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None, fast_math=False):
     """Schedule ``mod`` (an IRModule, a PrimFunc, or a :class:`mlc.graph.GraphModule`), then
     compile every function for ``target``; returns a runtime Module.
@@ -115,15 +128,12 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     if isinstance(mod, PrimFunc):
         mod = IRModule({mod.attr("global_symbol", "main"): mod})
     if not isinstance(mod, IRModule):
-        # mlc.graph loads on first use (this keeps `import mlc` fast); its build compiles
-        # its PrimFuncs through this function
-        from ..graph.module import GraphModule
-        if isinstance(mod, GraphModule):
-            if database is not None:
-                raise MLCError("build: database= applies to IRModules and PrimFuncs; a GraphModule's "
-                               "PrimFuncs take a schedule= (or the default rules)")
-            from ..graph.build import build as build_graph_module
-            return build_graph_module(mod, target, schedule, fast_math=fast_math)
+        for kind, builder in _MODULE_BUILDERS.items():
+            if isinstance(mod, kind):
+                if database is not None:
+                    raise MLCError(f"build: database= applies to IRModules and PrimFuncs; a "
+                                   f"{kind.__name__}'s PrimFuncs take a schedule= (or the default rules)")
+                return builder(mod, target, schedule, fast_math=fast_math)
         raise MLCError(f"build takes an IRModule, PrimFunc or GraphModule (mlc.graph.BlockBuilder), "
                        f"got {type(mod).__name__}")
     target = Target.from_str(target)

@@ -23,11 +23,11 @@ from dataclasses import replace
 import numpy as np
 
 from ..driver import build as build_prims
+from ..driver import main_entry, register_module_builder
 from ..target import Target
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.graph import Graph
 from ..passes.graph import run_graph_passes
-from ..tracer.compile import main_entry
 from .module import GraphModule
 
 __all__ = ["build", "GraphLibrary", "GraphFunction", "lower_module"]
@@ -116,3 +116,7 @@ def build(mod: GraphModule, target="llvm", schedule=None, *, fast_math=False) ->
     lowered, functions = lower_module(mod)
     kernels = build_prims(functions, target, schedule, fast_math=fast_math)
     return GraphLibrary(kernels, {name: GraphFunction(g, kernels) for name, g in lowered.items()})
+
+
+# mlc.build(graph_module) comes here: the driver knows GraphModule only through this
+register_module_builder(GraphModule, build)

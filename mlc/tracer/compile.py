@@ -12,19 +12,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..driver import build
+from ..driver import build, main_entry
 from ..config import config
 from ..errors import DTypeError
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..passes.graph import run_graph_passes
-from ..passes.graph.emit_main import main_name, main_outputs
 from ..runtime.entry import MainEntry
 from ..target import Target
 from .pytree import unflatten
 from .source import describe_location, user_location
 
-__all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "main_entry"]
+__all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck"]
 
 
 class RangeCheck(NamedTuple):
@@ -51,17 +50,6 @@ def lower_graph(traced: Graph) -> Graph:
     if graph.module is None:
         graph = graph.with_bindings(graph.bindings, module=IRModule({}))
     return graph
-
-
-def main_entry(graph: Graph, lib, single: bool = False) -> tuple[MainEntry, tuple[int, ...]]:
-    """(the entry calling ``graph``'s main in ``lib``, for each graph output the index of its
-    array among main's outputs). With ``MLC_DEBUG`` every call is checked. ``single``: the
-    entry returns the graph's one output itself."""
-    function = lib[main_name(graph)]
-    order = main_outputs(graph)[1]
-    entry = MainEntry(function, len(graph.inputs), [c.data for c in graph.constants()],
-                      checked=config().debug, single=single and order == (0,))
-    return entry, order
 
 
 class CompiledFunction:
