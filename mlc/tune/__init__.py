@@ -1,0 +1,1 @@
+"""Autotuning (placeholder while the package is assembled)."""
