@@ -1,0 +1,342 @@
+"""Measuring candidates in worker processes that a crash, a hang or a wrong answer cannot hurt.
+
+:class:`LocalRunner` keeps ``workers`` processes started with ``spawn`` and
+reuses them. A batch is measured in two phases: every worker builds its
+share of the batch at once (compilation is the costly part), then the
+candidates run one at a time, on the worker that built them, while the
+others wait, so that thread pools do not distort each other's timings.
+Each build and each run has its own time-out; a worker that crashes (a
+segfault ends the process) or runs past its time-out is killed and
+replaced, and the candidate is recorded as failed with the reason.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+from multiprocessing.connection import wait
+
+from .job import Job, Outcome, WorkerState
+
+__all__ = ["LocalRunner", "Runner"]
+
+
+class Runner:
+    """Measures batches of :class:`~mlc.tune.job.Job`: ``run(jobs) -> [Outcome]`` in order."""
+
+    def run(self, jobs: list[Job]) -> list[Outcome]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop the workers."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _worker_main(conn) -> None:
+    """A worker: answers ("build", job) and ("run", job) with an Outcome until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the tuner's to handle
+    state = WorkerState()
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        op, job = msg
+        conn.send(state.build(job) if op == "build" else state.run(job))
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the worker stopped answering"
+    if code < 0:
+        try:
+            return f"the worker crashed ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"the worker crashed (signal {-code})"
+    return f"the worker exited with status {code}"
+
+
+class _Worker:
+    def __init__(self, ctx):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+class LocalRunner(Runner):
+    """``workers`` spawn processes; ``build_timeout_s`` and ``run_timeout_s`` per candidate."""
+
+    def __init__(self, workers: int = 1, build_timeout_s: float = 60.0, run_timeout_s: float = 30.0):
+        self._ctx = mp.get_context("spawn")
+        self.n_workers = max(1, int(workers))
+        self.build_timeout_s = build_timeout_s
+        self.run_timeout_s = run_timeout_s
+        self._workers: list[_Worker | None] = [None] * self.n_workers
+
+    def _worker(self, n: int) -> _Worker:
+        if self._workers[n] is None or not self._workers[n].proc.is_alive():
+            if self._workers[n] is not None:
+                self._workers[n].kill()
+            self._workers[n] = _Worker(self._ctx)
+        return self._workers[n]
+
+    def _replace(self, n: int) -> None:
+        worker = self._workers[n]
+        if worker is not None:
+            worker.kill()
+        self._workers[n] = None
+
+    def _wait(self, pending: dict[int, tuple[str, Job, float]], timeout_s: float) -> dict[int, Outcome]:
+        """Wait until at least one worker of ``pending`` (worker -> (op, job, start)) answers,
+        crashes or runs past ``timeout_s``; remove those from ``pending`` and return their outcomes."""
+        conns = {self._workers[n].conn: n for n in pending}
+        left = min(start + timeout_s for _, _, start in pending.values()) - time.monotonic()
+        ready = wait(list(conns), timeout=max(0.0, left))
+        done: dict[int, Outcome] = {}
+        for conn in ready:
+            n = conns[conn]
+            op, job, _ = pending.pop(n)
+            try:
+                done[n] = conn.recv()
+            except (EOFError, OSError):
+                proc = self._workers[n].proc
+                proc.join(2)
+                done[n] = Outcome(job.key, error=f"{op}: {_describe_exit(proc.exitcode)}")
+                self._replace(n)
+        now = time.monotonic()
+        for n, (op, job, start) in list(pending.items()):
+            if now - start >= timeout_s:
+                pending.pop(n)
+                done[n] = Outcome(job.key, error=f"{op}: timed out after {timeout_s:g} s")
+                self._replace(n)
+        return done
+
+    def _send(self, n: int, op: str, job: Job, pending: dict) -> None:
+        try:
+            self._worker(n).conn.send((op, job))
+        except (BrokenPipeError, OSError):
+            self._replace(n)
+            self._worker(n).conn.send((op, job))
+        pending[n] = (op, job, time.monotonic())
+
+    def run(self, jobs: list[Job]) -> list[Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        owner: dict[str, tuple[int, _Worker]] = {}
+        queues = [list(jobs[n::self.n_workers]) for n in range(self.n_workers)]
+        # phase 1: every worker builds its share, the workers in parallel
+        pending: dict[int, tuple[str, Job, float]] = {}
+        for n in range(self.n_workers):
+            if queues[n]:
+                self._send(n, "build", queues[n].pop(0), pending)
+        while pending:
+            for n, outcome in self._wait(pending, self.build_timeout_s).items():
+                if outcome.error:
+                    outcomes[outcome.key] = outcome
+                else:
+                    owner[outcome.key] = (n, self._workers[n])
+                if queues[n]:
+                    self._send(n, "build", queues[n].pop(0), pending)
+        # phase 2: the built candidates run one at a time, each on the worker that built it
+        for job in jobs:
+            if job.key in outcomes:
+                continue
+            n, built_by = owner[job.key]
+            # a worker replaced since (a later build crashed it) builds the candidate again
+            timeout = self.run_timeout_s + (self.build_timeout_s if self._workers[n] is not built_by else 0)
+            pending = {}
+            self._send(n, "run", job, pending)
+            while pending:
+                outcomes.update({o.key: o for o in self._wait(pending, timeout).values()})
+        return [outcomes[job.key] for job in jobs]
+
+    def close(self) -> None:
+        """Stop the workers."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _worker_main(conn) -> None:
+    """A worker: answers ("build", job) and ("run", job) with an Outcome until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the tuner's to handle
+    state = WorkerState()
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        op, job = msg
+        conn.send(state.build(job) if op == "build" else state.run(job))
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "the worker stopped answering"
+    if code < 0:
+        try:
+            return f"the worker crashed ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"the worker crashed (signal {-code})"
+    return f"the worker exited with status {code}"
+
+
+class _Worker:
+    def __init__(self, ctx):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+
+class LocalRunner(Runner):
+    """``workers`` spawn processes; ``build_timeout_s`` and ``run_timeout_s`` per candidate."""
+
+    def __init__(self, workers: int = 1, build_timeout_s: float = 60.0, run_timeout_s: float = 30.0):
+        self._ctx = mp.get_context("spawn")
+        self.n_workers = max(1, int(workers))
+        self.build_timeout_s = build_timeout_s
+        self.run_timeout_s = run_timeout_s
+        self._workers: list[_Worker | None] = [None] * self.n_workers
+
+    def _worker(self, n: int) -> _Worker:
+        if self._workers[n] is None or not self._workers[n].proc.is_alive():
+            if self._workers[n] is not None:
+                self._workers[n].kill()
+            self._workers[n] = _Worker(self._ctx)
+        return self._workers[n]
+
+    def _replace(self, n: int) -> None:
+        worker = self._workers[n]
+        if worker is not None:
+            worker.kill()
+        self._workers[n] = None
+
+    def _ask(self, pending: dict[int, tuple[str, Job, float]], timeout_s: float) -> dict[int, Outcome]:
+        """Wait for the workers in ``pending`` (worker -> (op, job, start)); their outcomes."""
+        done: dict[int, Outcome] = {}
+        while pending:
+            conns = {self._workers[n].conn: n for n in pending}
+            now = time.monotonic()
+            left = min(start + timeout_s for _, _, start in pending.values()) - now
+            ready = wait(list(conns), timeout=max(0.0, left))
+            for conn in ready:
+                n = conns[conn]
+                op, job, _ = pending.pop(n)
+                try:
+                    done[n] = conn.recv()
+                except (EOFError, OSError):
+                    proc = self._workers[n].proc
+                    proc.join(2)
+                    done[n] = Outcome(job.key, error=f"{op}: {_describe_exit(proc.exitcode)}")
+                    self._replace(n)
+            now = time.monotonic()
+            for n, (op, job, start) in list(pending.items()):
+                if now - start >= timeout_s:
+                    pending.pop(n)
+                    done[n] = Outcome(job.key, error=f"{op}: timed out after {timeout_s:g} s")
+                    self._replace(n)
+        return done
+
+    def run(self, jobs: list[Job]) -> list[Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        owner: dict[str, int] = {}
+        queues = [jobs[n::self.n_workers] for n in range(self.n_workers)]
+        # phase 1: every worker builds its share, in parallel
+        pending: dict[int, tuple[str, Job, float]] = {}
+        cursor = [0] * self.n_workers
+
+        def feed(n: int) -> None:
+            if cursor[n] < len(queues[n]):
+                job = queues[n][cursor[n]]
+                cursor[n] += 1
+                try:
+                    self._worker(n).conn.send(("build", job))
+                except (BrokenPipeError, OSError):
+                    self._replace(n)
+                    self._worker(n).conn.send(("build", job))
+                pending[n] = ("build", job, time.monotonic())
+
+        for n in range(self.n_workers):
+            feed(n)
+        while pending:
+            one = {}
+            for n, item in list(pending.items()):
+                one[n] = item
+            done = self._ask_one(pending)
+            for n, outcome in done.items():
+                if outcome.error:
+                    outcomes[outcome.key] = outcome
+                else:
+                    owner[outcome.key] = n
+                feed(n)
+        # phase 2: run the built candidates one at a time on their workers
+        for job in jobs:
+            if job.key in outcomes:
+                continue
+            n = owner[job.key]
+            if self._workers[n] is None:  # the worker died since: rebuild there
+                self._worker(n)
+            self._worker(n).conn.send(("run", job))
+            outcomes[job.key] = self._ask({n: ("run", job, time.monotonic())},
+                                          self.run_timeout_s + self.build_timeout_s * (self._workers[n] is None))[n]
+        return [outcomes[job.key] for job in jobs]
+
+    def _ask_one(self, pending: dict[int, tuple[str, Job, float]]) -> dict[int, Outcome]:
+        """Wait until at least one of ``pending`` answers or times out; remove and return those."""
+        conns = {self._workers[n].conn: n for n in pending}
+        left = min(start + self.build_timeout_s for _, _, start in pending.values()) - time.monotonic()
+        ready = wait(list(conns), timeout=max(0.0, left))
+        done: dict[int, Outcome] = {}
+        for conn in ready:
+            n = conns[conn]
+            op, job, _ = pending.pop(n)
+            try:
+                done[n] = conn.recv()
+            except (EOFError, OSError):
+                proc = self._workers[n].proc
+                proc.join(2)
+                done[n] = Outcome(job.key, error=f"{op}: {_describe_exit(proc.exitcode)}")
+                self._replace(n)
+        now = time.monotonic()
+        for n, (op, job, start) in list(pending.items()):
+            if now - start >= self.build_timeout_s:
+                pending.pop(n)
+                done[n] = Outcome(job.key, error=f"{op}: timed out after {self.build_timeout_s:g} s")
+                self._replace(n)
+        return done
+
+    def close(self) -> None:
+        for n, worker in enumerate(self._workers):
+            if worker is not None:
+                try:
+                    worker.conn.send(None)
+                except (BrokenPipeError, OSError):
+                    pass
+                worker.proc.join(1)
+                worker.kill()
+            self._workers[n] = None
