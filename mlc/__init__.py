@@ -35,6 +35,7 @@ _LAZY = {
     "parse": ("mlc.script", "parse"), "script": ("mlc.script", None),
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
     "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
+    "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"),
 }
 
 
