@@ -169,7 +169,8 @@ def _tile_reduction(sch: Schedule, func_name: str, name: str, cpu: CpuInfo) -> b
         if product > MAX_UNROLL:
             break
         _try(sch, lambda t: t.unroll(loop))
-    _parallel(sch, s[0] + s[1], cpu)
+    # the loops above the write-back nest one in another: those may be fused and parallel
+    _parallel(sch, s[0] + (s[1] if int(level) == 1 else []), cpu)
     return True
 
 
