@@ -179,8 +179,11 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
         while done < config.trials:
             task = scheduler.next_task()
             search = searches[task.key]
-            n = min(config.batch_size, config.trials - done)
             first = task.trials == 0
+            n = min(config.batch_size, config.trials - done)
+            if first:  # leave every task that has not started a share of what is left
+                unstarted = sum(t.trials == 0 for t in tasks)
+                n = min(n, max(1, (config.trials - done) // unstarted))
             elites = _elites(search, db, task, config.target)
             batch = []
             if first:
