@@ -56,29 +56,31 @@ class RayRunner(Runner):
 
     def run(self, jobs: list[Job]) -> list[Outcome]:
         ray = _ray()
-        refs = {self._remote.remote(job): job for job in jobs}
-        # the tasks queue for the cluster's CPUs: the n-th may start only after n // cpus others
+        # at most one task per CPU in flight, so that each one's time-out starts when it does
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        deadline = time.monotonic() + self.timeout_s * -(-len(jobs) // cpus)
+        queue = list(jobs)
+        flight: dict = {}                       # ref -> (job, deadline)
         outcomes: dict[str, Outcome] = {}
-        pending = list(refs)
-        while pending:
-            left = deadline - time.monotonic()
-            ready, pending = ray.wait(pending, num_returns=1, timeout=max(0.0, left))
+        while queue or flight:
+            while queue and len(flight) < cpus:
+                job = queue.pop(0)
+                flight[self._remote.remote(job)] = (job, time.monotonic() + self.timeout_s)
+            left = min(deadline for _, deadline in flight.values()) - time.monotonic()
+            ready, _ = ray.wait(list(flight), num_returns=1, timeout=max(0.0, left))
             for ref in ready:
-                job = refs[ref]
+                job, _ = flight.pop(ref)
                 try:
                     outcomes[job.key] = ray.get(ref)
                 except ray.exceptions.RayError as err:
                     why = "the worker crashed" if isinstance(err, ray.exceptions.WorkerCrashedError) \
-                        else f"{type(err).__name__}"
+                        else type(err).__name__
                     outcomes[job.key] = Outcome(job.key, error=f"ray: {why}: {str(err).splitlines()[0][:300]}")
-            if not ready and time.monotonic() >= deadline:
-                for ref in pending:
+            now = time.monotonic()
+            for ref, (job, deadline) in list(flight.items()):
+                if now >= deadline:
                     ray.cancel(ref, force=True)
-                    outcomes[refs[ref].key] = Outcome(refs[ref].key,
-                                                      error=f"ray: timed out after {self.timeout_s:g} s")
-                pending = []
+                    flight.pop(ref)
+                    outcomes[job.key] = Outcome(job.key, error=f"ray: timed out after {self.timeout_s:g} s")
         return [outcomes[job.key] for job in jobs]
 
     def close(self) -> None:

@@ -1,0 +1,35 @@
+"""runner="ray": candidates measured as Ray tasks on a local two-worker Ray, failures recorded."""
+import pytest
+
+import mlc
+from mlc.tune import Timing
+
+from .workloads import fault_of, matmul
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'mlc[distributed]')")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_tuning_on_ray_records_good_and_failed_candidates(local_ray, tmp_path):
+    mod = matmul(16, 16, 16, name="mm")
+    db = mlc.tune(mod, "llvm", trials=10, work_dir=str(tmp_path), runner="ray", batch_size=10, cost_model=False,
+                  progress=False, build_timeout_s=8, run_timeout_s=2, kernel_hook="tests.tune.workloads:faulty",
+                  timing=Timing(repeat=2, min_repeat_s=0.0005, gap_s=0.0))
+    records = db.records()
+    assert len(records) == 10
+    expected = {"crash": "crashed", "hang": "timed out", "wrong": "wrong answer"}
+    for r in records:
+        fault = fault_of(r.trace_json)
+        if fault is None:
+            assert r.ok, r.error
+        else:
+            assert not r.ok and expected[fault] in r.error, r.error
+    assert any(r.ok for r in records)
+    assert {"crash", "wrong"} <= {fault_of(r.trace_json) for r in records}   # failures were injected
+    assert ray.is_initialized()          # the runner leaves a Ray it did not start running
