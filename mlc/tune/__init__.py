@@ -12,6 +12,7 @@ imports it, and LightGBM, tqdm, matplotlib and Ray load only when used.
 import sys as _sys
 import types as _types
 
+from .apply import apply_database
 from .cost_model import CostModel
 from .database import Database, Record, workload_key
 from .features import estimate_flops, extract
@@ -22,7 +23,7 @@ from .space import DEFAULT, SPACES, TILED, cpu_space, decisions_of, replay
 from .tasks import GradientScheduler, Task, extract_tasks, tasks_of
 from .tuner import TuneConfig, make_runner, summary, tune, tune_jitted
 
-__all__ = ["tune", "tune_jitted", "TuneConfig", "Database", "Record", "workload_key", "Timing", "Job",
+__all__ = ["tune", "tune_jitted", "apply_database", "TuneConfig", "Database", "Record", "workload_key", "Timing", "Job",
            "Outcome", "Runner", "LocalRunner", "CostModel", "EvolutionarySearch", "Candidate", "Task",
            "extract_tasks", "tasks_of", "GradientScheduler", "cpu_space", "replay", "decisions_of", "SPACES",
            "DEFAULT", "TILED", "extract", "estimate_flops", "make_runner", "summary"]

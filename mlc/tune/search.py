@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import MLCError
 from ..ir.structural import structural_hash
 from .features import extract
-from .space import DEFAULT, TILED, decisions_of, replay
+from .space import DEFAULT, TILED, decisions_of, replay, space_name
 
 __all__ = ["Candidate", "EvolutionarySearch"]
 
@@ -44,7 +44,7 @@ class EvolutionarySearch:
 
     def __init__(self, mod, target, seed: int = 0, population: int = 48, generations: int = 2,
                  epsilon: float = 0.25, space: str = TILED):
-        self.mod, self.target, self.space = mod, target, space
+        self.mod, self.target, self.space, self.space_name = mod, target, space, space_name(space)
         self.rng = random.Random(seed)
         self.population, self.generations, self.epsilon = population, generations, epsilon
         self.seen: set[str] = set()
@@ -57,7 +57,7 @@ class EvolutionarySearch:
         except MLCError:
             return None
         func = sch.mod[self.func_name]
-        return Candidate(space, decisions_of(sch.trace), _module_agnostic(sch.trace.to_json()),
+        return Candidate(space_name(space), decisions_of(sch.trace), _module_agnostic(sch.trace.to_json()),
                          f"{structural_hash(func) & 0xFFFFFFFFFFFFFFFF:016x}", extract(func))
 
     def default(self) -> Candidate:
@@ -72,7 +72,7 @@ class EvolutionarySearch:
             return self.candidate(self.space)
         decisions = list(parent.decisions)
         decisions[self.rng.randrange(len(decisions))] = None
-        return self.candidate(parent.space, decisions)
+        return self.candidate(self.space, decisions)
 
     def propose(self, n: int, model, elites: list[Candidate]) -> list[Candidate]:
         """Up to ``n`` unmeasured candidates; ``elites`` are the best measured ones so far."""

@@ -39,7 +39,7 @@ from ..schedules.default.patterns import view_by_name
 from ..schedules.default.steps import CpuInfo, attempt
 
 __all__ = ["SPACES", "DEFAULT", "TILED", "cpu_space", "replay", "decisions_of",
-           "ForcedSchedule", "SAMPLING_KINDS"]
+           "ForcedSchedule", "SAMPLING_KINDS", "space_name"]
 
 #: the trace instructions that carry a decision
 SAMPLING_KINDS = ("sample_perfect_tile", "sample_categorical", "sample_compute_location")
@@ -234,13 +234,23 @@ SPACES = {TILED: cpu_space}
 
 
 def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:
-    """A schedule of single-function ``mod`` by ``space`` with ``decisions`` (missing or
-    unfitting ones drawn with ``seed``); ``sch.trace`` is the candidate."""
+    """A schedule of single-function ``mod`` by ``space`` (a name of :data:`SPACES`,
+    :data:`DEFAULT`, or a function ``f(sch)``) with ``decisions`` (missing or unfitting
+    ones drawn with ``seed``); ``sch.trace`` is the candidate."""
     from ..backends.target import Target
     target = Target.from_str(target) if not hasattr(target, "kind") else target
+    if callable(space):  # a user's space: f(sch) calling sampling primitives (the course's ScheduleFn)
+        sch = ForcedSchedule(mod, decisions, seed=seed)
+        space(sch)
+        return sch
     if space == DEFAULT:
         return default_schedule(mod, target)
     (func_name,) = list(mod)
     sch = ForcedSchedule(mod, decisions, seed=seed)
     SPACES[space](sch, func_name, CpuInfo.from_target(target))
     return sch
+
+
+def space_name(space) -> str:
+    """The name a record gives its space: a rule set's name, or a space function's."""
+    return space if isinstance(space, str) else getattr(space, "__name__", "custom")

@@ -14,6 +14,7 @@ with an optimistic guess that a task tuned less has more to gain.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import MLCError
@@ -69,10 +70,19 @@ def _call_counts(graph) -> dict[str, int]:
 
 
 def extract_tasks(mod: IRModule, call_counts: dict[str, int] | None = None) -> list[Task]:
-    """The distinct unscheduled PrimFuncs of ``mod``, weighted by ``call_counts`` (default 1 each)."""
-    if not isinstance(mod, IRModule):
+    """The distinct unscheduled PrimFuncs of ``mod`` (an IRModule, or a module of PrimFuncs and
+    graph functions), weighted by ``call_counts``: by default the ``call_tir`` bindings of the
+    module's graph functions, or 1 per PrimFunc when it has none."""
+    if not isinstance(mod, Mapping):
         raise MLCError(f"mlc.tune: expected an IRModule or a function decorated with @mlc.jit, "
                        f"got {type(mod).__name__}")
+    if call_counts is None:
+        graphs = [f for f in mod.values() if not isinstance(f, PrimFunc) and hasattr(f, "bindings")]
+        if graphs:
+            call_counts = {}
+            for graph in graphs:
+                for name, count in _call_counts(graph).items():
+                    call_counts[name] = call_counts.get(name, 0) + count
     tasks: dict[str, Task] = {}
     for name, func in mod.items():
         if not isinstance(func, PrimFunc) or not _is_unscheduled(func):
@@ -93,7 +103,7 @@ def extract_tasks(mod: IRModule, call_counts: dict[str, int] | None = None) -> l
 
 def tasks_of(program, args=(), kwargs=None) -> list[Task]:
     """Tasks of an IRModule, or of a jitted function traced with ``args``."""
-    if isinstance(program, IRModule):
+    if isinstance(program, Mapping):
         return extract_tasks(program)
     if hasattr(program, "lower"):
         if not args and not kwargs:

@@ -24,7 +24,7 @@ from .database import Database
 from .job import Job, Timing
 from .runner import LocalRunner, Runner
 from .search import EvolutionarySearch
-from .space import TILED
+from .space import DEFAULT, TILED
 from .tasks import GradientScheduler, Task, tasks_of
 
 __all__ = ["TuneConfig", "tune", "tune_jitted", "make_runner", "summary"]
@@ -40,7 +40,8 @@ class TuneConfig:
     or a :class:`~mlc.tune.runner.Runner`; ``batch_size`` candidates per round;
     ``timing`` how each is timed; ``cost_model`` False for random search;
     ``kernel_hook`` ("module:function") wraps every built kernel in the workers
-    (fault injection in tests).
+    (fault injection in tests); ``space`` the design space: "tiled" (the CPU rules of
+    :mod:`~mlc.tune.space`) or a function ``f(sch)`` that calls sampling primitives.
     """
     trials: int = 64
     target: str = "llvm"
@@ -59,6 +60,7 @@ class TuneConfig:
     epsilon: float = 0.25
     progress: bool = True
     kernel_hook: str | None = None
+    space: object = TILED
 
     def __post_init__(self):
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
@@ -126,7 +128,7 @@ def _measure_round(task: Task, search: EvolutionarySearch, candidates, runner: R
         db.commit(task.func, config.target, c.trace_json, outcome.times, error=outcome.error, space=c.space,
                   decisions=c.decisions, ir_hash=c.ir_hash, flops=task.flops)
         seconds = statistics.median(outcome.times) if outcome.times and not outcome.error else None
-        if first_round and c.space != TILED and seconds is not None:
+        if first_round and c.space == DEFAULT and seconds is not None:
             task.default_s = seconds
         task.record(seconds)
         feats.append(c.features)
@@ -141,8 +143,8 @@ def _elites(search: EvolutionarySearch, db: Database, task: Task, target, k: int
     for rec in db.records(task.func, target):
         search.mark_seen(rec.ir_hash)
     for rec in db.top_k(task.func, target, k):
-        if rec.space == TILED:
-            c = search.candidate(TILED, rec.decisions)
+        if rec.space == search.space_name:
+            c = search.candidate(search.space, rec.decisions)
             if c is not None:
                 out.append(c)
     return out
@@ -170,7 +172,7 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
         from .cost_model import CostModel
         model = CostModel(config.seed)
     searches = {t.key: EvolutionarySearch(t.mod, config.target, seed=config.seed + n, population=config.population,
-                                          epsilon=config.epsilon) for n, t in enumerate(tasks)}
+                                          epsilon=config.epsilon, space=config.space) for n, t in enumerate(tasks)}
     scheduler = GradientScheduler(tasks)
     progress = _Progress(config.trials, config.progress)
     done = 0
