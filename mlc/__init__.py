@@ -60,5 +60,5 @@ __all__ = [
     "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "BoundsError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "graph", "register_func",
-    "parse", "ParseError", "nd", "cpu", "cuda", "device",
+    "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",
 ]
