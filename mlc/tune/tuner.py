@@ -71,6 +71,13 @@ class TuneConfig:
             raise MLCError(f"TuneConfig: runner must be 'local', 'ray' or an mlc.tune.Runner, "
                            f"got {self.runner!r}")
 
+    def tune_jitted(self, fn, args, kwargs=None, database=None) -> Database:
+        """The jit's hook: tune the kernels of ``fn`` for ``args`` (see :func:`tune_jitted`);
+        ``database`` (the jit's ``database=``) is used when this config names none. The jit
+        calls this method on the config it was given, so it never imports mlc.tune."""
+        config = self if database is None or self.database is not None else replace(self, database=database)
+        return tune_jitted(fn, args, config, kwargs)
+
     def open_database(self) -> Database:
         if isinstance(self.database, Database):
             return self.database

@@ -168,6 +168,13 @@ def test_tune_jitted_tunes_once_then_reuses_the_database(tmp_path):
         mlc.build(mlc.IRModule({task.name: task.func}), "llvm", schedule=trace)
 
 
+def test_the_jit_hook_is_a_method_of_the_config_and_takes_the_jits_database(tmp_path):
+    mlp, args = _mlp()
+    config = TuneConfig(trials=2, cost_model=False, **QUIET)
+    db = config.tune_jitted(mlp, args, database=str(tmp_path / "jit.sqlite"))
+    assert db.path == str(tmp_path / "jit.sqlite") and len(db.records()) == 2
+
+
 def test_tune_config_rejects_bad_values():
     with pytest.raises(mlc.MLCError, match="trials must be a positive int"):
         TuneConfig(trials=0)
