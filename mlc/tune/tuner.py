@@ -1,8 +1,7 @@
 """``mlc.tune``: search schedules for every kernel of a program and record them in a database.
 
->>> import mlc, tempfile                                      # doctest: +SKIP
->>> db = mlc.tune(mod, target="llvm", trials=64, work_dir="tune_mm")
->>> lib = mlc.build(mod, target="llvm", schedule=db.best_trace(mod["main"], "llvm"))
+    db = mlc.tune(mod, target="llvm", trials=64, work_dir="tune_mm")
+    lib = mlc.build(mod, target="llvm", schedule=db.best_trace(mod["main"], "llvm"))
 
 Each round picks a task (:class:`~mlc.tune.tasks.GradientScheduler`),
 proposes a batch of candidates (:class:`~mlc.tune.search.EvolutionarySearch`;
