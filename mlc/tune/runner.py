@@ -11,8 +11,10 @@ replaced, and the candidate is recorded as failed with the reason.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import signal
+import sys
 import time
 from multiprocessing.connection import wait
 
@@ -63,11 +65,32 @@ def _describe_exit(code: int | None) -> str:
     return f"the worker exited with status {code}"
 
 
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Start processes without re-running the user's script in them: ``spawn`` imports the
+    parent's ``__main__`` file in every child (as ``__mp_main__``), so a script calling
+    ``mlc.tune`` at its top level, without an ``if __name__ == "__main__":`` guard, would
+    tune again inside each worker. The workers need nothing from ``__main__``."""
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
+    try:
+        for k in saved:
+            if k == "__file__":
+                del main.__dict__[k]
+            else:
+                main.__dict__[k] = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
+
+
 class _Worker:
     def __init__(self, ctx):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
-        self.proc.start()
+        with _main_module_hidden():
+            self.proc.start()
         child.close()
 
     def kill(self) -> None:
@@ -199,11 +222,32 @@ def _describe_exit(code: int | None) -> str:
     return f"the worker exited with status {code}"
 
 
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Start processes without re-running the user's script in them: ``spawn`` imports the
+    parent's ``__main__`` file in every child (as ``__mp_main__``), so a script calling
+    ``mlc.tune`` at its top level, without an ``if __name__ == "__main__":`` guard, would
+    tune again inside each worker. The workers need nothing from ``__main__``."""
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
+    try:
+        for k in saved:
+            if k == "__file__":
+                del main.__dict__[k]
+            else:
+                main.__dict__[k] = None
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
+
+
 class _Worker:
     def __init__(self, ctx):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
-        self.proc.start()
+        with _main_module_hidden():
+            self.proc.start()
         child.close()
 
     def kill(self) -> None:

@@ -1,8 +1,10 @@
 """mlc.tune end to end: tasks, budget sharing, the default as a candidate, Ctrl-C, the jit side."""
 import math
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,3 +207,22 @@ def test_the_command_line_tunes_a_module_file(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "trials" in run.stderr and "mm" in run.stderr
     assert len(Database(db_path).records()) == 3 and (tmp_path / "c.png").exists()
+
+
+def test_a_script_may_call_mlc_tune_at_its_top_level(tmp_path):
+    """The spawn workers do not run the user's script again (no __main__ guard needed)."""
+    script = tmp_path / "top_level.py"
+    script.write_text(textwrap.dedent(f"""
+        import mlc
+        from mlc import te
+        A = te.placeholder((8, 8), "float32", name="A")
+        B = te.compute((8, 8), lambda i, j: A[i, j] * 2, name="B")
+        mod = mlc.IRModule({{"main": te.create_prim_func([A, B])}})
+        db = mlc.tune(mod, trials=2, work_dir={str(tmp_path)!r}, progress=False, cost_model=False)
+        print("records", len(db.records()), "ok", sum(r.ok for r in db.records()))
+    """))
+    root = str(Path(__file__).resolve().parents[2])
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": root})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("records 2 ok 2") == 1, run.stdout + run.stderr
