@@ -46,3 +46,16 @@ def faulty(kernel, job):
             args[-1].flat[0] += 1.0
         return wrong
     return kernel
+
+
+def check_fault_records(records, crash_reason: str = "crashed") -> None:
+    """Every candidate a fault was injected into failed for that fault's reason, every other
+    one was measured; and there were some of each."""
+    expected = {"crash": crash_reason, "hang": "timed out", "wrong": "wrong answer"}
+    for r in records:
+        fault = fault_of(r.trace_json)
+        if fault is None:
+            assert r.ok, r.error
+        else:
+            assert not r.ok and expected[fault] in r.error, r.error
+    assert any(r.ok for r in records) and any(not r.ok for r in records)
