@@ -26,7 +26,10 @@ from ..ir.structural import structural_hash
 from .features import extract
 from .space import DEFAULT, TILED, decisions_of, replay, space_name
 
-__all__ = ["Candidate", "EvolutionarySearch"]
+__all__ = ["Candidate", "EvolutionarySearch", "MAX_REPEATS"]
+
+#: sampling stops after this many draws in a row that gave no new candidate
+MAX_REPEATS = 16
 
 
 @dataclass
@@ -84,10 +87,11 @@ class EvolutionarySearch:
 
         for c in elites:
             add(c)
-        tries = 0
-        while len(pool) < self.population + len(elites) and tries < 3 * self.population:
+        misses = 0  # a small space runs out of new points: stop after a run of repeats
+        while len(pool) < self.population + len(elites) and misses < MAX_REPEATS:
+            before = len(pool)
             add(self.candidate(self.space))
-            tries += 1
+            misses = 0 if len(pool) > before else misses + 1
         population = list(pool.values())
         scores = self._score(model, population)
         if scores is not None:

@@ -41,6 +41,7 @@ class Task:
     default_s: float = math.inf
     best_s: float = math.inf
     history: list[tuple[int, float]] = field(default_factory=list)   # (trials so far, best so far)
+    exhausted: bool = False       # the search found no new candidate: the space is measured
 
     def record(self, seconds: float | None) -> None:
         """Count one measured candidate (None: it failed)."""
@@ -133,8 +134,10 @@ class GradientScheduler:
             backward = optimistic
         return self.alpha * backward + (1 - self.alpha) * optimistic
 
-    def next_task(self) -> Task:
-        for task in self.tasks:
+    def next_task(self) -> Task | None:
+        """The task the next round goes to; None when every task's space is exhausted."""
+        live = [t for t in self.tasks if not t.exhausted]
+        for task in live:
             if task.trials == 0:
                 return task
-        return max(self.tasks, key=self._gain)
+        return max(live, key=self._gain) if live else None

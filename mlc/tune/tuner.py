@@ -186,11 +186,13 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
     try:
         while done < config.trials:
             task = scheduler.next_task()
+            if task is None:  # every space is measured through
+                break
             search = searches[task.key]
             first = task.trials == 0
             n = min(config.batch_size, config.trials - done)
             if first:  # leave every task that has not started a share of what is left
-                unstarted = sum(t.trials == 0 for t in tasks)
+                unstarted = sum(t.trials == 0 and not t.exhausted for t in tasks)
                 n = min(n, max(1, (config.trials - done) // unstarted))
             elites = _elites(search, db, task, config.target)
             batch = []
@@ -201,9 +203,8 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
             trained = model if model is not None and model.trained else None
             batch += [c for c in search.propose(n - len(batch), trained, elites)
                       if all(c.ir_hash != b.ir_hash for b in batch)]
-            if not batch:  # the space is exhausted for this task
-                task.trials += n
-                done += n
+            if not batch:
+                task.exhausted = True
                 continue
             done += _measure_round(task, search, batch, runner, db, config, model, first)
             progress.update(len(batch), tasks, task)

@@ -226,3 +226,14 @@ def test_a_script_may_call_mlc_tune_at_its_top_level(tmp_path):
                          env={**os.environ, "PYTHONPATH": root})
     assert run.returncode == 0, run.stderr
     assert run.stdout.count("records 2 ok 2") == 1, run.stdout + run.stderr
+
+
+def test_tuning_stops_when_every_space_is_measured_through(tmp_path):
+    from mlc import te
+    A = te.placeholder((4,), "float32", name="A")
+    B = te.compute((4,), lambda i: A[i] + 1, name="B")
+    mod = mlc.IRModule({"tiny": te.create_prim_func([A, B])})
+    db = mlc.tune(mod, "llvm", trials=50, work_dir=str(tmp_path), cost_model=False, **QUIET)
+    records = db.records()
+    assert 1 <= len(records) < 50 and len({r.ir_hash for r in records}) == len(records)
+    assert db.last_tasks[0].exhausted and db.last_tasks[0].trials == len(records)
