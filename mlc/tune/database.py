@@ -125,6 +125,8 @@ class Database:
         os.makedirs(parent, exist_ok=True)
         self._conn: sqlite3.Connection | None = None
         self._pid = None
+        #: the tasks of the last mlc.tune run that returned this database (its summary's rows)
+        self.last_tasks: list = []
         self._connect()
 
     # ------------------------------------------------------------ connection
