@@ -16,6 +16,7 @@ Before the model is trained the batch is random.
 """
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 
@@ -51,10 +52,23 @@ class EvolutionarySearch:
         self.rng = random.Random(seed)
         self.population, self.generations, self.epsilon = population, generations, epsilon
         self.seen: set[str] = set()
+        self._pool: dict[str, Candidate] = {}          # unmeasured candidates, by IR hash
+        self._replayed: dict[str, Candidate] = {}      # complete decision lists -> candidate
         (self.func_name,) = list(mod)
 
     def candidate(self, space: str, decisions=()) -> Candidate | None:
         """The candidate of ``space`` with ``decisions`` (unfitting or missing ones drawn at random)."""
+        memo = None
+        if decisions and all(d is not None for d in decisions):  # a database record's: replayed once
+            memo = json.dumps([space_name(space), list(decisions)])
+            if memo in self._replayed:
+                return self._replayed[memo]
+        candidate = self._replay(space, decisions)
+        if memo is not None and candidate is not None:
+            self._replayed[memo] = candidate
+        return candidate
+
+    def _replay(self, space, decisions) -> Candidate | None:
         try:
             sch = replay(self.mod, space, self.target, decisions, seed=self.rng.randrange(1 << 30))
         except MLCError:
@@ -78,8 +92,14 @@ class EvolutionarySearch:
         return self.candidate(self.space, decisions)
 
     def propose(self, n: int, model, elites: list[Candidate]) -> list[Candidate]:
-        """Up to ``n`` unmeasured candidates; ``elites`` are the best measured ones so far."""
-        pool: dict[str, Candidate] = {}
+        """Up to ``n`` unmeasured candidates; ``elites`` are the best measured ones so far.
+
+        Unmeasured candidates stay in the population from round to round, so a round
+        samples only what the last one measured, plus the children of its mutations.
+        """
+        pool = self._pool
+        for key in [k for k in pool if k in self.seen]:
+            del pool[key]
 
         def add(c: Candidate | None) -> None:
             if c is not None and c.ir_hash not in pool:
@@ -98,9 +118,8 @@ class EvolutionarySearch:
             for _ in range(self.generations):
                 order = np.argsort(-scores)
                 parents = [population[i] for i in order[:max(4, len(population) // 4)]]
-                children = [self._mutate(self.rng.choice(parents)) for _ in range(self.population // 2)]
-                for c in children:
-                    add(c)
+                for _ in range(max(1, self.population // 4)):
+                    add(self._mutate(self.rng.choice(parents)))
                 population = list(pool.values())
                 scores = self._score(model, population)
         fresh = [i for i, c in enumerate(population) if c.ir_hash not in self.seen]
@@ -113,6 +132,10 @@ class EvolutionarySearch:
             chosen = fresh[:n - n_random]
             rest = fresh[n - n_random:]
             chosen += self.rng.sample(rest, min(n_random, len(rest)))
+            # the population keeps its fittest unmeasured members for the next round
+            keep = {population[i].ir_hash for i in fresh[:2 * self.population]}
+            for key in [k for k in pool if k not in keep]:
+                del pool[key]
         return [population[i] for i in chosen]
 
     @staticmethod
@@ -125,7 +148,6 @@ class EvolutionarySearch:
 def _module_agnostic(trace_json: str) -> str:
     """The trace with ``func_name`` left out of every instruction, so that it replays on a
     module holding the workload under any name."""
-    import json
     obj = json.loads(trace_json)
     for inst in obj["insts"]:
         if "func_name" in inst["inputs"]:
