@@ -77,7 +77,7 @@ def workload_key(func) -> str:
 
 
 def _target_key(target) -> str:
-    from ..backends.target import Target
+    from .. import Target  # the public name, wherever the class lives
     return str(target if isinstance(target, Target) else Target.from_str(target))
 
 

@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import build as mlc_build  # the public name, wherever the compile driver keeps it
+from ..ir.expr import IntImm
+from ..ir.tir import Allocate, Block, BlockRealize, For, IfThenElse, SeqStmt
+from ..runtime.module import written_params
+from ..schedules import Trace
+
 __all__ = ["Job", "Outcome", "Timing", "WorkerState", "REFERENCE_MAX_ITERATIONS"]
 
 #: workloads with at most this many innermost iterations are checked against the reference
@@ -65,8 +71,6 @@ class Outcome:
 
 
 def _iterations(func) -> int:
-    from ..ir.expr import IntImm
-    from ..ir.tir import For
     total = 0
     stack = [(func.body, 1)]
     while stack:
@@ -83,7 +87,6 @@ def _iterations(func) -> int:
 
 
 def _children(node):
-    from ..ir.tir import Allocate, Block, BlockRealize, IfThenElse, SeqStmt
     if isinstance(node, SeqStmt):
         return list(node.seq)
     if isinstance(node, BlockRealize):
@@ -98,8 +101,6 @@ def _children(node):
 
 
 def _random_inputs(func, seed: int) -> list[np.ndarray]:
-    from ..ir.expr import IntImm
-    from ..runtime.module import written_params
     rng = np.random.default_rng(seed)
     written = written_params(func)
     arrays = []
@@ -126,25 +127,22 @@ class WorkerState:
 
     def _workload(self, job: Job):
         if job.workload not in self.workloads:
-            import mlc
-            from ..runtime.module import written_params
             (name,) = list(job.mod)
             func = job.mod[name]
             args = _random_inputs(func, seed=0)
             written = sorted(written_params(func))
             ref_target = "reference" if _iterations(func) <= REFERENCE_MAX_ITERATIONS else job.target
             expected_args = [a.copy() for a in args]
-            mlc.build(job.mod, ref_target)[name](*expected_args)
+            mlc_build(job.mod, ref_target)[name](*expected_args)
             self.workloads[job.workload] = (args, {n: expected_args[n] for n in written}, written)
         return self.workloads[job.workload]
 
     def build(self, job: Job) -> Outcome:
         """Compile the candidate and keep its kernel for :meth:`run`."""
-        import mlc
         start = time.perf_counter()
         try:
-            trace = mlc.Trace.from_json(job.trace_json)
-            lib = mlc.build(job.mod, job.target, schedule=trace)
+            trace = Trace.from_json(job.trace_json)
+            lib = mlc_build(job.mod, job.target, schedule=trace)
             (name,) = list(job.mod)
             kernel = lib[name]
             if job.hook:

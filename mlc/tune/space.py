@@ -237,7 +237,7 @@ def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:
     """A schedule of single-function ``mod`` by ``space`` (a name of :data:`SPACES`,
     :data:`DEFAULT`, or a function ``f(sch)``) with ``decisions`` (missing or unfitting
     ones drawn with ``seed``); ``sch.trace`` is the candidate."""
-    from ..backends.target import Target
+    from .. import Target  # the public name, wherever the class lives
     target = Target.from_str(target) if not hasattr(target, "kind") else target
     if callable(space):  # a user's space: f(sch) calling sampling primitives (the course's ScheduleFn)
         sch = ForcedSchedule(mod, decisions, seed=seed)
