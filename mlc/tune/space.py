@@ -15,9 +15,9 @@ The CPU space (:func:`cpu_space`) applies, in order:
    when inlining pays);
 2. multi-level tiling of each reduction block: spatial loops in four levels
    (``S0 S1 | S2 S3``), reduction loops in two (``R0 R1``), ordered
-   ``S0 S1 R0 S2 R1 S3``, the result accumulated in a ``local`` buffer written
-   back under a sampled tile level; elementwise consumers fused into the
-   write-back;
+   ``S0 S1 R0 S2 R1 S3`` or ``S0 S1 S2 R0 R1 S3`` (sampled), the result
+   accumulated in a ``local`` buffer written back under a sampled tile level;
+   elementwise consumers fused into the write-back;
 3. for each remaining spatial block: a random compute location (stay at the
    root, or a sampled legal loop of its consumer);
 4. parallel outer loops (a sampled number of them fused), a vectorized
@@ -145,10 +145,16 @@ def _tile_reduction(sch: Schedule, func_name: str, name: str, cpu: CpuInfo) -> b
         sizes[n] = [int(f) for f in factors]
     s = [[levels[n][lvl] for n in spatial] for lvl in range(4)]
     r = [[levels[n][lvl] for n in range(len(kinds)) if kinds[n] != "spatial"] for lvl in range(2)]
-    order = s[0] + s[1] + r[0] + s[2] + r[1] + s[3]
+    # the loop structure: S0 S1 R0 S2 R1 S3 (a cache tile of the reduction around the
+    # register tile), or S0 S1 S2 R0 R1 S3 (the whole reduction inside the outer tiles)
+    inner_reduction = int(sch.sample_categorical([0, 1], [0.5, 0.5]))
+    order = s[0] + s[1] + s[2] + r[0] + r[1] + s[3] if inner_reduction else \
+        s[0] + s[1] + r[0] + s[2] + r[1] + s[3]
     sch.reorder(*order)
-    # the accumulator lives in a local buffer written back under tile level 0 or 1
-    level = sch.sample_categorical([0, 1], [0.5, 0.5])
+    # the accumulator lives in a local buffer written back under a tile level above the
+    # reduction: 0 or 1, or 2 when the reduction is inside it
+    levels_above = [0, 1, 2] if inner_reduction else [0, 1]
+    level = sch.sample_categorical(levels_above, [1.0] * len(levels_above))
     anchor = s[int(level)][-1]
     write = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(write, anchor)
@@ -170,7 +176,7 @@ def _tile_reduction(sch: Schedule, func_name: str, name: str, cpu: CpuInfo) -> b
             break
         _try(sch, lambda t: t.unroll(loop))
     # the loops above the write-back nest one in another: those may be fused and parallel
-    _parallel(sch, s[0] + (s[1] if int(level) == 1 else []), cpu)
+    _parallel(sch, s[0] + (s[1] if int(level) >= 1 else []), cpu)
     return True
 
 
