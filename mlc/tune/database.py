@@ -30,6 +30,7 @@ import json
 import os
 import sqlite3
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 
@@ -125,6 +126,7 @@ class Database:
         os.makedirs(parent, exist_ok=True)
         self._conn: sqlite3.Connection | None = None
         self._pid = None
+        self._lock = threading.RLock()
         #: the tasks of the last mlc.tune run that returned this database (its summary's rows)
         self.last_tasks: list = []
         self._connect()
@@ -132,7 +134,9 @@ class Database:
     # ------------------------------------------------------------ connection
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            # one connection per process, shared by its threads (a jitted function may first be
+            # called from any thread); writes take the lock, SQLite serialises the rest
+            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=60000")
@@ -144,14 +148,22 @@ class Database:
 
     class _Txn:
         def __init__(self, db):
-            self.conn = db._connect()
+            self.conn, self.lock = db._connect(), db._lock
 
         def __enter__(self):
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.lock.acquire()
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self.lock.release()
+                raise
             return self.conn
 
         def __exit__(self, kind, *_):
-            self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+            try:
+                self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+            finally:
+                self.lock.release()
 
     def _write(self):
         return Database._Txn(self)

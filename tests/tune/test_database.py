@@ -99,3 +99,13 @@ def test_plot_draws_the_tuning_curve(tmp_path):
     path = db.plot(tmp_path / "curve.png")
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_threads_of_one_process_share_a_database(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    db = Database(tmp_path / "db.sqlite")
+    mod = matmul(8, 8, 8, name="main")
+    trace = _trace(mod, 0).to_json()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda k: db.commit(mod["main"], "llvm", trace, [1e-6 * (k + 1)]), range(40)))
+    assert db.count() == 40 and db.top_k(mod["main"], "llvm")[0].median_s == 1e-6
