@@ -156,6 +156,15 @@ class LocalRunner(Runner):
             self._worker(n).conn.send((op, job))
         pending[n] = (op, job, time.monotonic())
 
+    def _one(self, n: int, op: str, job: Job, timeout_s: float) -> Outcome:
+        """``op`` of ``job`` on worker ``n``, waited for."""
+        pending: dict[int, tuple[str, Job, float]] = {}
+        self._send(n, op, job, pending)
+        done: dict[int, Outcome] = {}
+        while pending:
+            done.update(self._wait(pending, timeout_s))
+        return done[n]
+
     def run(self, jobs: list[Job]) -> list[Outcome]:
         outcomes: dict[str, Outcome] = {}
         owner: dict[str, tuple[int, _Worker]] = {}
@@ -178,12 +187,12 @@ class LocalRunner(Runner):
             if job.key in outcomes:
                 continue
             n, built_by = owner[job.key]
-            # a worker replaced since (a later build crashed it) builds the candidate again
-            timeout = self.run_timeout_s + (self.build_timeout_s if self._workers[n] is not built_by else 0)
-            pending = {}
-            self._send(n, "run", job, pending)
-            while pending:
-                outcomes.update({o.key: o for o in self._wait(pending, timeout).values()})
+            if self._workers[n] is not built_by:  # replaced since (a later candidate crashed it)
+                rebuilt = self._one(n, "build", job, self.build_timeout_s)
+                if rebuilt.error:
+                    outcomes[job.key] = rebuilt
+                    continue
+            outcomes[job.key] = self._one(n, "run", job, self.run_timeout_s)
         return [outcomes[job.key] for job in jobs]
 
     def close(self) -> None:

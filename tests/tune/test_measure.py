@@ -49,4 +49,6 @@ def test_tuning_finishes_when_a_third_of_the_candidates_crash_hang_or_lie(tmp_pa
     records = db.records()
     assert len(records) == 12
     check_fault_records(records, "crashed (SIGSEGV)")
+    # a hang costs the run time-out, also on a worker that replaced a crashed one
+    assert all("timed out after 4 s" in r.error for r in records if fault_of(r.trace_json) == "hang")
     assert db.best_trace(mod["mm"], "llvm") is not None
