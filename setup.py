@@ -12,9 +12,14 @@ setup(
     install_requires=["numpy>=1.26", "llvmlite>=0.44"],
     extras_require={
         # ndindex and pytest-json-report: the Array API conformance suite (tests/test_array_api.py);
-        # onnx: mlc.frontend.from_onnx's tests
+        # onnx: mlc.frontend.from_onnx's tests; lightgbm and matplotlib: mlc.tune's cost model and
+        # tuning-curve tests (its Ray test skips, visibly, without the `distributed` extra)
         "test": ["pytest>=7", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report",
-                 "onnx>=1.15"],
+                 "onnx>=1.15", "lightgbm>=4.0", "matplotlib>=3.7"],
+        # mlc.tune: the cost model (LightGBM), the progress bar, Database.plot
+        "tune": ["lightgbm>=4.0", "tqdm>=4.60", "matplotlib>=3.7"],
+        # mlc.tune(..., runner="ray"): measurement on a Ray cluster
+        "distributed": ["ray>=2.9"],
         "onnx": ["onnx>=1.15"],
         # mlc.frontend.from_fx; its tests are marked `torch` (too large a download for CI)
         "torch": ["torch>=2.0"],

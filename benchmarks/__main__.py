@@ -1,4 +1,5 @@
-"""``python -m benchmarks [name ...] [--rounds N] [--threads N] [--quick] [--tiny] [--json FILE]``.
+"""``python -m benchmarks [name ...] [--rounds N] [--threads N] [--quick] [--tiny] [--json FILE]``;
+``python -m benchmarks tune [--trials N] [--tiny] [name ...]`` for mlc.tune's rows (``benchmarks/tune.py``).
 
 Prints the machine (CPU, features, cores, measured fp32 FMA peak and copy
 bandwidth, NumPy's BLAS), then one table of every selected workload with every
@@ -42,6 +43,9 @@ def limit_threads(threads: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
+    if argv[:1] == ["tune"]:  # mlc.tune's rows: benchmarks/tune.py
+        from .tune import main as tune_main
+        return tune_main(argv[1:])
     args = _parser(WORKLOAD_NAMES + STARTUP).parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:

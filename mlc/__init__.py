@@ -36,6 +36,7 @@ _LAZY = {
     "parse": ("mlc.script", "parse"), "script": ("mlc.script", None),
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
     "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
+    "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"),
 }
 
 #: a lazy module -> the module to load before it: a traced array's operators and methods are
@@ -66,5 +67,5 @@ __all__ = [
     "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "BoundsError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "graph", "register_func",
-    "parse", "ParseError", "nd", "cpu", "cuda", "device",
+    "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",
 ]

@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from collections.abc import Mapping
 
@@ -143,8 +144,19 @@ def assert_structural_equal(a, b) -> None:
             f"IR differs at:\n  {diff[0]!r}\nvs\n  {diff[1]!r}\n\n--- left\n{a!r}\n--- right\n{b!r}")
 
 
+def _stable_text(token) -> str:
+    """``token`` as text that is the same in every process: str, number and tuple tokens
+    by value; anything else by its own hash (which may differ between processes)."""
+    if token is None or isinstance(token, (str, int, float, bool)):
+        return repr(token)
+    if isinstance(token, tuple):
+        return "(" + ",".join(_stable_text(t) for t in token) + ")"
+    return f"#{hash(token)}"
+
+
 def structural_hash(node) -> int:
-    """A hash consistent with :func:`structural_equal`."""
+    """A hash consistent with :func:`structural_equal`, and the same in every process
+    (Python's ``hash`` of a string is not), so that a database can key records by it."""
     numbering: dict[int, int] = {}
     keep = []
     tokens = []
@@ -188,4 +200,5 @@ def structural_hash(node) -> int:
             stack.extend(x)
             continue
         tokens.append(x)
-    return hash(tuple(tokens))
+    digest = hashlib.blake2b(_stable_text(tuple(tokens)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)

@@ -1,0 +1,329 @@
+"""The tuning database: measured candidates in SQLite, keyed by workload, target and mlc version.
+
+A *workload* is one PrimFunc, known by its structural hash (its name and
+the ``global_symbol`` attribute left out, so one kernel under two names is
+one workload). A *record* is one measured candidate: its trace (JSON), its
+run times in seconds (empty when it failed, with the reason), the design
+space and decisions it came from, the structural hash of the scheduled IR,
+and the time it was measured.
+
+The file is opened in WAL mode and every write is one short ``BEGIN
+IMMEDIATE`` transaction, so several tuning processes can write one database
+at once. ``mlc.build(mod, target, database=db)`` asks :meth:`Database.best_trace`
+for each unscheduled function.
+
+>>> import mlc, tempfile, os
+>>> from mlc import te
+>>> A = te.placeholder((8,), "float32", "A")
+>>> B = te.compute((8,), lambda i: A[i] * 2, "B")
+>>> func = te.create_prim_func([A, B])
+>>> db = Database(os.path.join(tempfile.mkdtemp(), "db.sqlite"))
+>>> sch = mlc.Schedule(mlc.IRModule({"main": func}))
+>>> rid = db.commit(func, "llvm", sch.trace, [1e-6, 2e-6])
+>>> db.best_trace(func, "llvm") is not None, db.best_trace(func, "reference")
+(True, None)
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sqlite3
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+
+from ..errors import MLCError
+
+__all__ = ["Database", "Record", "workload_key", "normalize_func"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS workloads (
+    id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL,
+    target TEXT NOT NULL,
+    version TEXT NOT NULL,
+    name TEXT NOT NULL,
+    script TEXT NOT NULL,
+    flops REAL NOT NULL DEFAULT 0,
+    UNIQUE (hash, target, version)
+);
+CREATE TABLE IF NOT EXISTS records (
+    id INTEGER PRIMARY KEY,
+    workload INTEGER NOT NULL REFERENCES workloads(id),
+    trace TEXT NOT NULL,
+    times TEXT NOT NULL,
+    median_s REAL,
+    error TEXT,
+    space TEXT NOT NULL DEFAULT '',
+    decisions TEXT NOT NULL DEFAULT '[]',
+    ir_hash TEXT NOT NULL DEFAULT '',
+    measured_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_workload ON records (workload, median_s);
+"""
+
+
+def normalize_func(func):
+    """``func`` without the attributes that name it (``global_symbol``) or say who scheduled it."""
+    attrs = tuple((k, v) for k, v in func.attrs if k not in ("global_symbol", "mlc.scheduled"))
+    return dataclasses.replace(func, attrs=attrs)
+
+
+def workload_key(func) -> str:
+    """The structural hash of ``func`` (a PrimFunc), as the database keys it."""
+    from ..ir.structural import structural_hash
+    return f"{structural_hash(normalize_func(func)) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def _target_key(target) -> str:
+    from .. import Target  # the public name, wherever the class lives
+    return str(target if isinstance(target, Target) else Target.from_str(target))
+
+
+def _version() -> str:
+    from .. import __version__
+    return __version__
+
+
+@dataclass(frozen=True)
+class Record:
+    """One measured candidate of a workload."""
+    id: int
+    workload: str
+    target: str
+    trace_json: str
+    times: tuple[float, ...]
+    error: str | None
+    space: str
+    decisions: list
+    ir_hash: str
+    measured_at: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.times)
+
+    @property
+    def median_s(self) -> float:
+        """The median of the measured run times in seconds (infinite for a failed candidate):
+        the median, not the mean, so that one repeat slowed by another process does not decide."""
+        return statistics.median(self.times) if self.ok else float("inf")
+
+    def trace(self):
+        """The record's trace, to replay on a Schedule of its workload."""
+        from ..schedules import Trace
+        return Trace.from_json(self.trace_json)
+
+
+class Database:
+    """A SQLite file of tuning records (created when missing)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        parent = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(parent, exist_ok=True)
+        self._conn: sqlite3.Connection | None = None
+        self._pid = None
+        self._lock = threading.RLock()
+        #: the tasks of the last mlc.tune run that returned this database (its summary's rows)
+        self.last_tasks: list = []
+        self._connect()
+
+    # ------------------------------------------------------------ connection
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            # one connection per process, shared by its threads (a jitted function may first be
+            # called from any thread); writes take the lock, SQLite serialises the rest
+            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            self._conn, self._pid = conn, os.getpid()
+        return self._conn
+
+    class _Txn:
+        def __init__(self, db):
+            self.conn, self.lock = db._connect(), db._lock
+
+        def __enter__(self):
+            self.lock.acquire()
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self.lock.release()
+                raise
+            return self.conn
+
+        def __exit__(self, kind, *_):
+            try:
+                self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+            finally:
+                self.lock.release()
+
+    def _write(self):
+        return Database._Txn(self)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __getstate__(self):
+        return {"path": self.path}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"])
+
+    def __repr__(self) -> str:
+        return f"<mlc.tune.Database {self.path!r}: {self.count()} records>"
+
+    # ---------------------------------------------------------------- writes
+    def workload_id(self, func, target, flops: float = 0.0) -> int:
+        """The row of ``func`` for ``target`` (added when new)."""
+        key, tkey = workload_key(func), _target_key(target)
+        conn = self._connect()
+        row = conn.execute("SELECT id FROM workloads WHERE hash=? AND target=? AND version=?",
+                           (key, tkey, _version())).fetchone()
+        if row:
+            return row[0]
+        name = dict(func.attrs).get("global_symbol", "main")
+        with self._write() as c:
+            c.execute("INSERT OR IGNORE INTO workloads (hash, target, version, name, script, flops) "
+                      "VALUES (?, ?, ?, ?, ?, ?)", (key, tkey, _version(), str(name), func.script(), flops))
+        return conn.execute("SELECT id FROM workloads WHERE hash=? AND target=? AND version=?",
+                            (key, tkey, _version())).fetchone()[0]
+
+    def commit(self, func, target, trace, times, error: str | None = None, space: str = "",
+               decisions=(), ir_hash: str = "", flops: float = 0.0) -> int:
+        """Record one measured candidate of ``func``; ``trace`` a Trace or its JSON. Returns its id."""
+        trace_json = trace if isinstance(trace, str) else trace.to_json()
+        times = [float(t) for t in (times or [])]
+        if error is None and not times:
+            raise MLCError("Database.commit: a candidate without an error needs its run times; "
+                           "pass times=[seconds, ...] or error='why it failed'")
+        wid = self.workload_id(func, target, flops)
+        median = statistics.median(times) if times and error is None else None
+        with self._write() as c:
+            cur = c.execute("INSERT INTO records (workload, trace, times, median_s, error, space, decisions, "
+                            "ir_hash, measured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (wid, trace_json, json.dumps(times), median, error, space, json.dumps(decisions),
+                             ir_hash, time.time()))
+            return cur.lastrowid
+
+    # ----------------------------------------------------------------- reads
+    _COLUMNS = ("r.id, w.hash, w.target, r.trace, r.times, r.error, r.space, r.decisions, r.ir_hash, "
+                "r.measured_at")
+
+    @staticmethod
+    def _record(row) -> Record:
+        rid, whash, target, trace, times, error, space, decisions, ir_hash, at = row
+        return Record(rid, whash, target, trace, tuple(json.loads(times)), error, space, json.loads(decisions),
+                      ir_hash, at)
+
+    def _where(self, func=None, target=None) -> tuple[str, list]:
+        clauses, params = ["w.version = ?"], [_version()]
+        if func is not None:
+            clauses.append("w.hash = ?")
+            params.append(workload_key(func))
+        if target is not None:
+            clauses.append("w.target = ?")
+            params.append(_target_key(target))
+        return " AND ".join(clauses), params
+
+    def records(self, func=None, target=None) -> list[Record]:
+        """Every record (of ``func`` on ``target`` when given), in the order measured."""
+        where, params = self._where(func, target)
+        rows = self._connect().execute(
+            f"SELECT {self._COLUMNS} FROM records r JOIN workloads w ON r.workload = w.id "
+            f"WHERE {where} ORDER BY r.id", params).fetchall()
+        return [self._record(r) for r in rows]
+
+    def top_k(self, func, target, k: int = 1) -> list[Record]:
+        """The ``k`` fastest successful records of ``func`` on ``target``, fastest first."""
+        where, params = self._where(func, target)
+        rows = self._connect().execute(
+            f"SELECT {self._COLUMNS} FROM records r JOIN workloads w ON r.workload = w.id "
+            f"WHERE {where} AND r.median_s IS NOT NULL ORDER BY r.median_s, r.id LIMIT ?", params + [int(k)]).fetchall()
+        return [self._record(r) for r in rows]
+
+    def best_trace(self, func, target):
+        """The trace of the fastest record of ``func`` (a PrimFunc) on ``target``, or None.
+
+        The trace names no function (``func_name=None``): replay it on a Schedule of
+        a module holding ``func`` alone.
+        """
+        best = self.top_k(func, target, 1)
+        return best[0].trace() if best else None
+
+    def count(self) -> int:
+        return self._connect().execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+    def workloads(self) -> list[dict]:
+        """Every workload of this mlc version: hash, target, name, script and flops."""
+        rows = self._connect().execute("SELECT hash, target, name, script, flops FROM workloads "
+                                       "WHERE version = ? ORDER BY id", (_version(),)).fetchall()
+        return [dict(zip(("hash", "target", "name", "script", "flops"), r)) for r in rows]
+
+    def dump(self) -> str:
+        """A readable summary: per workload and target, every record (best first)."""
+        lines = []
+        for w in self.workloads():
+            where = "w.hash = ? AND w.target = ? AND w.version = ?"
+            rows = self._connect().execute(
+                f"SELECT {self._COLUMNS} FROM records r JOIN workloads w ON r.workload = w.id WHERE {where} "
+                "ORDER BY r.median_s IS NULL, r.median_s, r.id", (w["hash"], w["target"], _version())).fetchall()
+            records = [self._record(r) for r in rows]
+            failed = sum(not r.ok for r in records)
+            lines.append(f"workload {w['name']} ({w['hash']}) on {w['target']}: {len(records)} records, "
+                         f"{failed} failed")
+            for r in records:
+                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.measured_at))
+                what = f"{r.median_s * 1e6:12.1f} us" if r.ok else f"{'failed':>15}"
+                rate = f" {w['flops'] / r.median_s / 1e9:8.2f} GFLOP/s" if r.ok and w["flops"] else ""
+                lines.append(f"  #{r.id:<5} {what}{rate}  {r.space:<8} {when}  "
+                             f"{json.dumps(r.decisions) if r.ok else r.error}")
+        return "\n".join(lines)
+
+    # ---------------------------------------------------------------- plots
+    def plot(self, path: str | os.PathLike, target=None) -> str:
+        """Draw best-so-far GFLOP/s (1/ms where the FLOPs are unknown) against trials, one line
+        per workload, into the image ``path`` (matplotlib, drawn off-screen); returns the path."""
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise MLCError("Database.plot needs matplotlib: pip install 'mlc[tune]'") from None
+        fig = Figure(figsize=(7, 4.5))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        any_flops = False
+        for w in self.workloads():
+            if target is not None and w["target"] != _target_key(target):
+                continue
+            rows = self._connect().execute(
+                "SELECT r.median_s FROM records r JOIN workloads w ON r.workload = w.id "
+                "WHERE w.hash = ? AND w.target = ? AND w.version = ? ORDER BY r.id",
+                (w["hash"], w["target"], _version())).fetchall()
+            best, curve = float("inf"), []
+            for (median,) in rows:
+                if median is not None:
+                    best = min(best, median)
+                rate = (w["flops"] / best / 1e9 if w["flops"] else 1e-3 / best) if best < float("inf") else 0.0
+                curve.append(rate)
+            any_flops |= bool(w["flops"])
+            ax.plot(range(1, len(curve) + 1), curve, drawstyle="steps-post", label=f"{w['name']} ({w['hash'][:8]})")
+        ax.set_xlabel("trials")
+        ax.set_ylabel("best GFLOP/s so far" if any_flops else "best 1/ms so far")
+        ax.set_title(f"mlc.tune: {os.path.basename(self.path)}")
+        ax.grid(True, alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize="small")
+        path = os.fspath(path)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        fig.savefig(path, dpi=100)
+        return path

@@ -1,0 +1,61 @@
+"""Small workloads and a fault injector for the tuner's tests."""
+import ctypes
+import hashlib
+import time
+
+import mlc
+from mlc import te
+
+
+def matmul(m, n, k, relu=False, name="mm"):
+    A = te.placeholder((m, k), "float32", name="A")
+    B = te.placeholder((k, n), "float32", name="B")
+    r = te.reduce_axis((0, k), name="k")
+    C = te.compute((m, n), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="C")
+    if relu:
+        D = te.compute((m, n), lambda i, j: te.max(C[i, j], 0), name="D")
+        return mlc.IRModule({name: te.create_prim_func([A, B, D])})
+    return mlc.IRModule({name: te.create_prim_func([A, B, C])})
+
+
+def scale_add(n):
+    A = te.placeholder((n, n), "float32", name="A")
+    B = te.compute((n, n), lambda i, j: A[i, j] * 2, name="B")
+    C = te.compute((n, n), lambda i, j: B[i, j] + A[j, i], name="C")
+    return mlc.IRModule({"main": te.create_prim_func([A, C])})
+
+
+def fault_of(trace_json: str) -> str | None:
+    """What the injected fault does to a candidate: a third of the sampled candidates crash,
+    hang or return a wrong answer (chosen by the trace's hash); the default schedule is left alone."""
+    if '"sample_' not in trace_json:
+        return None
+    return {0: "crash", 1: "hang", 2: "wrong"}.get(int(hashlib.sha256(trace_json.encode()).hexdigest(), 16) % 9)
+
+
+def faulty(kernel, job):
+    """A kernel hook (``kernel_hook="tests.tune.workloads:faulty"``) injecting :func:`fault_of`."""
+    fault = fault_of(job.trace_json)
+    if fault == "crash":
+        return lambda *args: ctypes.string_at(0)          # a real segfault
+    if fault == "hang":
+        return lambda *args: time.sleep(3600)
+    if fault == "wrong":
+        def wrong(*args):
+            kernel(*args)
+            args[-1].flat[0] += 1.0
+        return wrong
+    return kernel
+
+
+def check_fault_records(records, crash_reason: str = "crashed") -> None:
+    """Every candidate a fault was injected into failed for that fault's reason, every other
+    one was measured; and there were some of each."""
+    expected = {"crash": crash_reason, "hang": "timed out", "wrong": "wrong answer"}
+    for r in records:
+        fault = fault_of(r.trace_json)
+        if fault is None:
+            assert r.ok, r.error
+        else:
+            assert not r.ok and expected[fault] in r.error, r.error
+    assert any(r.ok for r in records) and any(not r.ok for r in records)
