@@ -92,10 +92,10 @@ class CompiledFunction:
 
 
 def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
-                  fast_math: bool = False) -> CompiledFunction:
+                  fast_math: bool = False, database=None) -> CompiledFunction:
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
-    ``schedule``, or the target's default rules when it is None. The graph's last
+    ``schedule``, or ``database``'s traces and the target's default rules when it is None. The graph's last
     ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify after each run."""
-    lib = build(graph.module, Target.from_str(target), schedule, fast_math=fast_math)
+    lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math)
     entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks)
     return CompiledFunction(graph, lib, entry, order, out_tree, checks)

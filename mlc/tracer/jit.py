@@ -21,6 +21,7 @@ its generated code); see :mod:`.stages`. A call compiles through them.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 
 import numpy as np
@@ -43,7 +44,7 @@ class JitFunction:
     """A jitted function: call it like the original; see :func:`jit`."""
 
     def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None,
-                 fast_math=False):
+                 fast_math=False, database=None, tune=None):
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
         functools.update_wrapper(self, fn, updated=())
@@ -55,6 +56,10 @@ class JitFunction:
         if not isinstance(fast_math, bool):
             raise TraceError(f"mlc.jit: fast_math must be True or False, got {fast_math!r}")
         self._fast_math = fast_math  # each JitFunction caches its own builds: part of its key
+        if tune is not None and not callable(getattr(tune, "tune_jitted", None)):
+            raise TraceError(f"mlc.jit: tune must be an mlc.TuneConfig, got {type(tune).__name__}")
+        self._tune = tune
+        self._database = database
         self._cache: dict = {}   # signature key -> Compiled
         self._runs: dict = {}    # signature key or fast key -> the compiled function's run
         self._lock = threading.RLock()
@@ -86,7 +91,8 @@ class JitFunction:
             with self._lock:
                 compiled = self._cache.get(key)
                 if compiled is None:
-                    compiled = self._cache[key] = self._compile(key, call)
+                    database = self._database_for(args, kwargs)
+                    compiled = self._cache[key] = self._compile(key, call, database)
                     self._runs[key] = compiled.run
         if self._fast and not kwargs and all(a is b for a, b in zip(args, leaves)):
             fast = _fast_key(args)  # this call's arrays pass through unconverted
@@ -131,13 +137,30 @@ class JitFunction:
         graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
         return graph, out_tree, checks
 
-    def _compile(self, key, call) -> Compiled:
+    def _compile(self, key, call, database=None) -> Compiled:
         """The one compile path: trace, lower, compile (``f.trace(...).lower().compile()``)."""
-        return self._stage(key, call).lower().compile()
+        return self._stage(key, call, database).lower().compile()
 
-    def _stage(self, key, call) -> Traced:
+    def _database_for(self, args, kwargs):
+        """The tuning database a new signature builds with: the jit's ``database``, after
+        ``tune`` (a TuneConfig) tuned the kernels these arguments run that it lacks."""
+        if self._tune is not None:  # later stages (f.lower(x).scheduled()) see the same database
+            self._database = self._tune.tune_jitted(self, args, kwargs, database=self._database)
+        return self._opened_database()
+
+    def _opened_database(self):
+        """The jit's ``database``, opened when it was given as a path."""
+        if isinstance(self._database, (str, os.PathLike)):
+            # mlc.tune loads on first use: importing it here keeps `import mlc` fast
+            from ..tune import Database
+            self._database = Database(os.fspath(self._database))
+        return self._database
+
+    def _stage(self, key, call, database=None) -> Traced:
         traced, out_tree, checks = self._trace(call)
-        origin = _Origin(self, key, out_tree, checks, self._fast_math)
+        if database is None:
+            database = self._opened_database()
+        origin = _Origin(self, key, out_tree, checks, self._fast_math, database)
         return Traced(traced, self._target, self._schedule, origin)
 
     # ---------------------------------------------------------------- inspect
@@ -194,7 +217,7 @@ def _output_tracer(leaf, ctx: TraceContext, n: int):
 
 
 def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None,
-        fast_math=False):
+        fast_math=False, database=None, tune=None):
     """Compile ``fn`` on its first call per signature; usable bare or with options.
 
     - ``static_argnums`` / ``static_argnames``: arguments whose *values* are
@@ -209,6 +232,11 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       relative (float32) and 1e-13 (float64) where the result is normal; NaN,
       inf, overflow and underflow as by default (see :func:`mlc.build`). A
       fast and a default jit of the same function compile and cache apart.
+    - ``database``: a tuning database (an ``mlc.tune.Database`` or its path): each
+      kernel it has a record for is built with its best trace, the others with the
+      default rules (see :func:`mlc.build`).
+    - ``tune``: an ``mlc.TuneConfig``: the first call of each signature tunes the
+      kernels the database lacks (``trials`` shared among them), then builds with it.
 
     >>> @jit(static_argnames="axis")
     ... def norm(x, axis):
@@ -219,5 +247,6 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     """
     if fn is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
-                                 target=target, schedule=schedule, fast_math=fast_math)
-    return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math)
+                                 target=target, schedule=schedule, fast_math=fast_math, database=database,
+                                 tune=tune)
+    return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune)

@@ -37,6 +37,7 @@ class _Origin:
     out_tree: Any                 # the pytree structure of the outputs
     checks: tuple[RangeCheck, ...]
     fast_math: bool
+    database: Any = None          # a tuning database (mlc.build's database=), or None
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class Lowered:
         """``mod`` after the jit's schedule (or the target's default rules)."""
         # the driver loads on first use: importing it here keeps `import mlc` fast
         from ..driver import schedule_module
-        return schedule_module(self.mod, self.target, self.schedule)
+        database = self._origin.database if self._origin is not None else None
+        return schedule_module(self.mod, self.target, self.schedule, database)
 
     def compile(self) -> Compiled:
         """Schedule, lower, generate and load the kernels (one ``mlc.build``): a callable."""
@@ -90,7 +92,7 @@ class Lowered:
             raise MLCError("Lowered.compile: this Lowered was not made by a jitted function's "
                            "f.lower(*args) or f.trace(*args).lower()")
         function = build_lowered(self.graph, origin.out_tree, self.target, self.schedule, origin.checks,
-                                 origin.fast_math)
+                                 origin.fast_math, origin.database)
         return Compiled(function, origin)
 
     def as_text(self) -> str:

@@ -237,3 +237,23 @@ def test_tuning_stops_when_every_space_is_measured_through(tmp_path):
     records = db.records()
     assert 1 <= len(records) < 50 and len({r.ir_hash for r in records}) == len(records)
     assert db.last_tasks[0].exhausted and db.last_tasks[0].trials == len(records)
+
+
+def test_jit_with_tune_tunes_on_the_first_call_and_builds_every_kernel_from_the_database(tmp_path):
+    mlp, args = _mlp()
+    path = str(tmp_path / "jit_tune.sqlite")
+    tuned = mlc.jit(mlp.fn, tune=TuneConfig(trials=4, database=path, cost_model=False, **QUIET))
+    np.testing.assert_allclose(tuned(*args), mlp(*args), rtol=1e-5, atol=1e-5)
+    db = Database(path)
+    assert len(db.records()) == 4 and len(db.workloads()) == 2
+    scheduled = tuned.lower(*args).scheduled()              # the kernels come from the database's traces
+    kinds = {f.attr("mlc.scheduled") for f in scheduled.values() if f.attr("mlc.scheduled") is not None}
+    assert kinds == {"trace"}
+    again = mlc.jit(mlp.fn, database=path)                   # a database by path, no tuning
+    np.testing.assert_allclose(again(*args), mlp(*args), rtol=1e-5, atol=1e-5)
+    assert len(Database(path).records()) == 4
+
+
+def test_jit_refuses_a_tune_that_is_not_a_tune_config():
+    with pytest.raises(mlc.TraceError, match="tune must be an mlc.TuneConfig"):
+        mlc.jit(lambda x: x, tune=64)
