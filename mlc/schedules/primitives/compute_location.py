@@ -190,8 +190,13 @@ class _Move:
         targets = {id(r.buffer) for loc in related for r in getattr(loc.node.block, kind)}
         regions = [r for r in regions if id(r.buffer) in targets]
         needed: dict[int, list[IntSet]] = {}
+        scopes = {id(r.buffer): r.buffer.scope for r in regions}
         for loc in related:
-            for key, sets in relaxed_access(loc, self.loop, kind, targets).items():
+            found = {}
+            for scope in set(scopes.values()):
+                group = {key for key in targets if scopes.get(key) == scope}
+                found.update(relaxed_access(loc, self.loop, kind, group, self._shared_over(scope)))
+            for key, sets in found.items():
                 needed[key] = sets if key not in needed else [a.union(b) for a, b in zip(needed[key], sets)]
         doms: dict[int, IntSet] = {}
         per_region: list[dict[int, IntSet]] = []
@@ -215,6 +220,23 @@ class _Move:
             if id(region.buffer) in partial:
                 per_region.append((region, own))
         return doms, per_region
+
+    def _shared_over(self, scope: str) -> list[For]:
+        """The thread-bound loops around the target loop (itself included) whose threads all
+        see one copy of a buffer of ``scope``, as in TVM: a ``shared`` buffer is shared by the
+        threads of a block (relaxed over ``threadIdx`` loops), a ``global`` one by every
+        thread (relaxed over ``blockIdx`` loops too), a ``local`` one by none. The region
+        computed at the loop is what all those threads need, so that they can fetch it
+        together (bind the new loop to ``threadIdx``) instead of each its own part."""
+        if scope == "shared":
+            kinds = ("threadIdx",)
+        elif scope == "global":
+            kinds = ("threadIdx", "blockIdx")
+        else:
+            return []
+        loops = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
+        return [f for f in loops if f.kind == "thread_binding"
+                and (f.thread_binding or "").split(".")[0] in kinds]
 
     def _check_coverage(self, doms, partial_reads=()) -> None:
         """reverse_compute_at: every iteration of the consumer must still run.

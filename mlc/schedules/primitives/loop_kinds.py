@@ -47,7 +47,7 @@ def set_loop_kind(func: PrimFunc, loop_var: Var, kind: str, thread: str | None =
         raise schedule_error(primitive, f"loop {name} is already {_describe(loop)}; {primitive} "
                              "needs a serial loop", func, loop)
     if kind != "unrolled":
-        _check_independent(func, loop, primitive, kind)
+        _check_independent(func, loop, primitive, kind, thread)
     return replace(func, loop, dc_replace(loop, kind=kind, thread_binding=thread))
 
 
@@ -76,16 +76,20 @@ def _loops_under(loop: For):
         stack.extend(stmt_children(node))
 
 
-def _check_independent(func: PrimFunc, loop: For, primitive: str, kind: str) -> None:
+def _check_independent(func: PrimFunc, loop: For, primitive: str, kind: str,
+                       thread: str | None = None) -> None:
     name = loop.loop_var.name
     found = reduction_binding(loop)
+    if found is not None and kind == "thread_binding" and thread.startswith("threadIdx"):
+        return  # a cross-thread reduction (TVM's semantics), lowered for the GPU by a TIR pass
     if found is not None:
         realize, iv = found
         block = realize.block.name_hint
         if kind == "thread_binding":
             why = (f"loop {name} drives the {iv.iter_type} iterator {iv.var.name} of block "
-                   f"{block!r}; cross-thread reduction is not supported — bind a spatial loop, "
-                   "or rfactor the reduction first")
+                   f"{block!r}; only threadIdx loops may reduce across threads (the threads of "
+                   "a block combine their partial values) — bind it to threadIdx, bind a spatial "
+                   "loop, or rfactor the reduction first")
         else:
             why = (f"loop {name} drives the {iv.iter_type} iterator {iv.var.name} of block "
                    f"{block!r}; its iterations accumulate into the same elements, so they cannot "
