@@ -160,6 +160,7 @@ def test_out_of_bounds_access_names_the_thread():
 
 def test_unbound_statements_and_mismatched_thread_extents_do_not_compile():
     sch = mlc.Schedule(vector_add(64))
+    sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 8])  # scheduled, but no thread bound
     with pytest.raises(CompileError, match="outside every thread-bound loop"):
         emulate(sch.mod)
     sch2 = mlc.Schedule(window_sum(256))

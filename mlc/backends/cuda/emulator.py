@@ -46,7 +46,7 @@ from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, S
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..reference import values as V
-from .launch import AXES, Kernel, kernels
+from .launch import AXES, Kernel, kernels, workspace
 
 __all__ = ["Emulator", "KernelStats"]
 
@@ -73,6 +73,7 @@ class Emulator:
         self.func = func
         self.name = name or func.attr("global_symbol", "main")
         self.kernels = kernels(func)
+        self.workspace = workspace(func)
         self.stats: list[KernelStats] = []
 
     def run(self, args: Sequence[np.ndarray]) -> None:
@@ -89,6 +90,9 @@ class Emulator:
             if not a.flags.c_contiguous:
                 raise ShapeError(f"{self.name}(): argument {p.name} must be C-contiguous")
             flat[id(p)] = a.reshape(-1)
+        for b in self.workspace:  # fresh intermediates, poisoned so that reads before writes show
+            size = int(np.prod([e.value for e in b.shape], dtype=np.int64))
+            flat[id(b)] = np.full(size, V.poison(b.dtype), b.dtype)
         self.stats = []
         with np.errstate(all="ignore"):
             for k in self.kernels:

@@ -20,7 +20,7 @@ from ...ir.expr import BufferLoad, IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, For, PrimFunc, SeqStmt, Stmt
 
-__all__ = ["Kernel", "kernels", "MAX_THREADS_PER_BLOCK", "MAX_SHARED_BYTES", "AXES"]
+__all__ = ["Kernel", "kernels", "workspace", "MAX_THREADS_PER_BLOCK", "MAX_SHARED_BYTES", "AXES"]
 
 MAX_THREADS_PER_BLOCK = 1024
 #: Static shared memory one block may declare (CUDA's limit without opt-in).
@@ -79,16 +79,19 @@ def _launch_roots(body: Stmt, name: str) -> tuple[list[For], list[Allocate]]:
     return roots, allocs
 
 
+def workspace(func: PrimFunc) -> list[Buffer]:
+    """The global buffers ``func`` allocates outside its kernels: intermediates that one
+    kernel writes and a later one reads. The runtime allocates them for each call and
+    passes them to the kernels like parameters."""
+    _, allocs = _launch_roots(func.body, func.attr("global_symbol", "main"))
+    return [a.buffer for a in allocs if a.buffer.scope not in ("shared", "local")]
+
+
 def kernels(func: PrimFunc) -> list[Kernel]:
-    """The launches of lowered ``func``, in order, with their geometry checked."""
+    """The launches of lowered ``func``, in order, with their geometry checked. A kernel's
+    ``params`` are the function's parameters and :func:`workspace` buffers it touches."""
     name = func.attr("global_symbol", "main")
     roots, root_allocs = _launch_roots(func.body, name)
-    for a in root_allocs:
-        if a.buffer.scope not in ("shared", "local"):
-            raise CompileError(f"cuda: function {name!r} allocates the {a.buffer.scope} buffer "
-                               f"{a.buffer.name} outside its kernels; the cuda backend does not "
-                               "allocate device workspace yet (compute it inline, or in shared or "
-                               "local memory)")
     out = []
     for n, root in enumerate(roots):
         out.append(_kernel(func, root, [a.buffer for a in root_allocs], f"{name}_kernel{n}" if len(roots) > 1
@@ -141,15 +144,21 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kerne
     if threads > MAX_THREADS_PER_BLOCK:
         raise CompileError(f"cuda: kernel {kname} has {threads} threads per block {block}; a block "
                            f"holds at most {MAX_THREADS_PER_BLOCK} — split the thread loops smaller")
-    declared = [b for b in outer if id(b) in used] + allocs
+    declared = [b for b in outer if id(b) in used and b.scope in ("shared", "local")] + allocs
     shared = tuple(b for b in declared if b.scope == "shared")
     local = tuple(b for b in declared if b.scope != "shared")
+    for b in allocs:
+        if b.scope not in ("shared", "local"):
+            raise CompileError(f"cuda: kernel {kname} allocates the {b.scope} buffer {b.name} inside "
+                               "the kernel; a kernel holds only shared and local buffers — give it "
+                               "scope 'local' (per thread) or 'shared' (per block)")
     shared_bytes = sum(_size(b) * np.dtype(b.dtype).itemsize for b in shared)
     if shared_bytes > MAX_SHARED_BYTES:
         raise CompileError(f"cuda: kernel {kname} declares {shared_bytes} bytes of shared memory "
                            f"({', '.join(f'{b.name}[{_size(b)}]' for b in shared)}); a block may use "
                            f"{MAX_SHARED_BYTES} — use smaller tiles")
-    params = tuple(p for p in func.params if id(p) in used)
+    params = tuple(p for p in list(func.params) + [b for b in outer if b.scope not in ("shared", "local")]
+                   if id(p) in used)
     return Kernel(kname, root, grid, block, shared, local, params)
 
 
