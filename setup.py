@@ -13,13 +13,15 @@ setup(
     extras_require={
         # ndindex and pytest-json-report: the Array API conformance suite (tests/test_array_api.py);
         # onnx: mlc.frontend.from_onnx's tests
+        # cuda-python + the NVRTC wheel: tests/cuda compiles every generated kernel (no GPU needed)
         "test": ["pytest>=7", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report",
-                 "onnx>=1.15"],
+                 "onnx>=1.15", "cuda-python>=12.6,<13", "nvidia-cuda-nvrtc-cu12"],
         "onnx": ["onnx>=1.15"],
         # mlc.frontend.from_fx; its tests are marked `torch` (too large a download for CI)
         "torch": ["torch>=2.0"],
         "testing": ["hypothesis>=6.80"],
-        "cuda": ["cupy-cuda12x"],
+        # CuPy launches the kernels; cuda-python's NVRTC (CUDA 12, as CuPy's) compiles them to cubin
+        "cuda": ["cupy-cuda12x", "cuda-python>=12.6,<13", "nvidia-cuda-nvrtc-cu12"],
         # the peers python -m benchmarks compares against (and NumPy's BLAS, named by threadpoolctl)
         "bench": ["numba", "jax[cpu]", "apache-tvm", "threadpoolctl"],
     },
