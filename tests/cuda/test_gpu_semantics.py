@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 import mlc
 from mlc import te
 from mlc.backends.reference import run
+from mlc.ir.buffer import decl_buffer
+from mlc.ir.expr import BufferLoad, Var, const
+from mlc.ir.tir import BufferStore, For, PrimFunc
 
 from .programs import row_sum, schedule_row_sum, schedule_vector_add, schedule_window_sum, window_sum
 
@@ -48,17 +51,30 @@ def test_course_window_sum_cooperative_fetch_on_the_reference(n, threads):
     np.testing.assert_allclose(b, _window(a), rtol=1e-6, atol=1e-6)
 
 
-def test_nested_loops_of_one_thread_axis_are_one_index():
-    """As on a GPU (and in TVM), j bound to threadIdx.x inside i bound to threadIdx.x is i:
-    only the diagonal is written."""
+def test_binding_nested_loops_to_one_thread_axis_that_would_skip_iterations_is_refused():
+    """On a GPU (and in TVM) j bound to threadIdx.x inside i bound to threadIdx.x is i: the
+    32 x 32 block would be written on its diagonal only."""
     A = te.placeholder((32, 32), "float32", "A")
     B = te.compute((32, 32), lambda i, j: A[i, j] + 1, "B")
     sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
     i, j = sch.get_loops(sch.get_block("B"))
     sch.bind(i, "threadIdx.x")
-    sch.bind(j, "threadIdx.x")
+    with pytest.raises(mlc.ScheduleError, match="loops i and j would both be threadIdx.x, one index on a GPU, "
+                                                "so the inner one would run only where it equals the outer, "
+                                                "and block 'B', which depends on i, would skip iterations"):
+        sch.bind(j, "threadIdx.x")
+    sch.bind(j, "threadIdx.y")
+
+
+def test_nested_loops_of_one_thread_axis_are_one_index_in_the_reference_interpreter():
+    """IR written by hand with that binding runs with the GPU's meaning: the diagonal."""
+    A, B = decl_buffer((32, 32), "float32", "A"), decl_buffer((32, 32), "float32", "B")
+    i, j = Var("i"), Var("j")
+    store = BufferStore(B, BufferLoad(A, (i, j), "float32") + 1.0, (i, j))
+    body = For(i, const(0), const(32), "thread_binding",
+               For(j, const(0), const(32), "thread_binding", store, "threadIdx.x"), "threadIdx.x")
     b = np.zeros((32, 32), "float32")
-    run(sch.mod["main"], [np.ones((32, 32), "float32"), b])
+    run(PrimFunc((A, B), body), [np.ones((32, 32), "float32"), b])
     np.testing.assert_array_equal(b, np.diag(np.full(32, 2, "float32")))
 
 

@@ -138,6 +138,8 @@ class _KernelRun:
         for p in kernel.params:
             arr = params[id(p)]
             self.memory[id(p)] = _Memory(p, arr, arr.size, "global", True)
+        for b in kernel.shared + kernel.local:  # declared at the kernel's top, wherever allocated
+            self._allocate(b)
         self.epoch = 0
         self.stats = KernelStats(kernel.name)
         self.bound: dict[str, Var] = {}

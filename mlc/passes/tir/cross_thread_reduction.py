@@ -31,9 +31,9 @@ from dataclasses import replace
 
 from ...errors import CompileError
 from ...ir.analysis import blocks_under
-from ...ir.arith import expr_key, uses_any
+from ...ir.arith import expr_key, free_vars, uses_any
 from ...ir.buffer import Buffer
-from ...ir.expr import Binary, BufferLoad, IntImm, const, make_binary
+from ...ir.expr import Binary, BufferLoad, IntImm, const, make_binary, select
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.te import highest, lowest
 from ...ir.tir import (Allocate, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, seq)
@@ -115,9 +115,15 @@ def _lower(loop: For, realize: BlockRealize) -> For:
             BufferLoad(red_shared, (tx,), dtype), BufferLoad(red_shared, (tx + half,), dtype)), (tx,))))
         stmts.append(syncthreads())
         live = half
-    # 3. thread 0 applies the init and writes the element (where the block's spatial predicate holds)
+    # 3. thread 0 applies the init and writes the element (where the block's spatial predicate holds);
+    #    with reduction loops outside the thread loop, the init only in their first iteration
     out_idx = tuple(substitute(i, spatial) for i in update.indices)
-    total = combine(substitute(init.value, spatial), BufferLoad(red_shared, (zero,), dtype))
+    partial_sum = BufferLoad(red_shared, (zero,), dtype)
+    first = _first_outer_iteration(realize, loop, inner)
+    start = substitute(init.value, spatial)
+    if first is not None:
+        start = select(first, start, BufferLoad(update.buffer, out_idx, dtype))
+    total = combine(start, partial_sum)
     cond = make_binary("eq", tx, const(0, tx.dtype))
     for c in _conjuncts(realize.predicate):
         if not uses_any(c, inner):
@@ -125,6 +131,25 @@ def _lower(loop: For, realize: BlockRealize) -> For:
     stmts.append(IfThenElse(cond, BufferStore(update.buffer, total, out_idx)))
     stmts.append(syncthreads())  # the next use of the shared buffer waits for thread 0's read
     return replace(loop, body=Allocate(red_shared, Allocate(red_local, seq(*stmts))))
+
+
+def _first_outer_iteration(realize: BlockRealize, loop: For, inner) -> object | None:
+    """None when no reduction loop encloses the thread loop; else the condition under which
+    the enclosing reduction loops are at the block's first reduction step (where its init
+    runs): every reduce iterator, with the loops under the thread loop at their start, at
+    its minimum."""
+    mins = {f.loop_var: f.min for f in pre_order_nodes(loop) if isinstance(f, For)}
+    cond = None
+    for iv, value in zip(realize.block.iter_vars, realize.iter_values):
+        if iv.iter_type == "spatial" or all(_in(v, inner) for v in free_vars(value)):
+            continue
+        at = make_binary("eq", substitute(value, mins), iv.dom.min)
+        cond = at if cond is None else make_binary("and", cond, at)
+    return cond
+
+
+def _in(v, variables) -> bool:
+    return any(v is w for w in variables)
 
 
 def _conjuncts(cond):

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import replace as dc_replace
 
-from ...ir.analysis import iteration_conflict, reduction_binding, stmt_children
-from ...ir.arith import same_expr
+from ...ir.analysis import blocks_under, iteration_conflict, reduction_binding, stmt_children
+from ...ir.arith import same_expr, uses_any
 from ...ir.expr import Var
 from ...ir.tir import For, PrimFunc
 from ..base import schedule_error
@@ -58,13 +58,30 @@ def _check_thread_axis(func: PrimFunc, loop: For, thread) -> None:
     loc = find_loop(func, loop.loop_var, "bind")
     nested = [f for f in loc.path if isinstance(f, For)] + list(_loops_under(loop))
     for other in nested:
-        if other.kind == "thread_binding" and other.thread_binding == thread and \
-                not same_expr(other.extent, loop.extent):
+        if other.kind != "thread_binding" or other.thread_binding != thread:
+            continue
+        if not same_expr(other.extent, loop.extent):
             raise schedule_error(
                 "bind", f"loop {other.loop_var.name}, nested with loop {loop.loop_var.name}, is "
                 f"bound to {thread} with extent {other.extent!r}; loops nested in one another "
                 f"may share a thread axis only with the same extent (here {loop.extent!r})",
                 func, other)
+        outer, inner = (other, loop) if any(f is other for f in loc.path) else (loop, other)
+        _check_same_index(func, outer, inner, thread)
+
+
+def _check_same_index(func: PrimFunc, outer: For, inner: For, thread: str) -> None:
+    """Nested loops of one thread axis are one index (TVM's meaning): the inner loop runs
+    only where it equals the outer. That keeps every iteration only when the blocks under
+    the inner loop do not depend on the outer one (a cooperative fetch under the compute's
+    threadIdx loop: every thread fetched everything, now each fetches its share)."""
+    for realize in blocks_under(inner.body):
+        if any(uses_any(v, [outer.loop_var]) for v in (*realize.iter_values, realize.predicate)):
+            raise schedule_error(
+                "bind", f"loops {outer.loop_var.name} and {inner.loop_var.name} would both be {thread}, "
+                f"one index on a GPU, so the inner one would run only where it equals the outer, and "
+                f"block {realize.block.name_hint!r}, which depends on {outer.loop_var.name}, would skip "
+                "iterations; bind one of them to another axis, or fuse them first", func, inner)
 
 
 def _loops_under(loop: For):
