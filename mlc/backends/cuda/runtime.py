@@ -11,6 +11,7 @@ import numpy as np
 from ...errors import DeviceError, DTypeError, MLCError, ShapeError
 from ...ir.buffer import Buffer
 from ...ir.expr import IntImm
+from ...runtime.module import Module
 from ...runtime.timing import TimeResult
 from .codegen import CudaSource
 
@@ -95,30 +96,9 @@ class CudaFunction:
         return f"<mlc cuda function {self.name}({', '.join(b.name for b in self.signature)})>"
 
 
-class CudaModule:
-    """The result of building for ``cuda``: ``lib["f"](*cupy_arrays)``, ``get_source``,
-    ``time_evaluator`` (CUDA events)."""
-
-    def __init__(self, target, functions: dict, sources: dict):
-        self.target, self._functions, self._sources = target, functions, sources
-
-    def __getitem__(self, name: str) -> CudaFunction:
-        try:
-            return self._functions[name]
-        except KeyError:
-            raise KeyError(f"module has no function {name!r}; it has {sorted(self._functions)}") from None
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._functions
-
-    @property
-    def function_names(self) -> list[str]:
-        return list(self._functions)
-
-    def get_source(self, fmt: str = "cuda") -> str:
-        if fmt not in self._sources:
-            raise MLCError(f"this cuda module has no {fmt!r} source; it has {sorted(self._sources)}")
-        return self._sources[fmt]
+class CudaModule(Module):
+    """The result of building for ``cuda``: ``lib["f"](*cupy_arrays)``, ``get_source("cuda")``,
+    and ``time_evaluator`` timed with CUDA events."""
 
     def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 3, warmup: int = 1):
         """A timer of ``self[name]`` measured with CUDA events on the current stream."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 from ...ir.arith import uses_any
 from ...ir.expr import IntImm
 from ..state import all_blocks
-from .cpu import _inline_pays
+from .cpu import inline_injective
 from .patterns import view
 from .steps import attempt
 
@@ -168,20 +168,9 @@ def gpu_spatial(sch, func_name: str, name: str):
 GPU_BLOCK_RULES = [gpu_matmul, gpu_reduction, gpu_spatial]
 
 
-def inline_elementwise(sch, func_name: str) -> set[str]:
-    """compute_inline every intermediate elementwise/injective block where it pays."""
-    inlined = set()
-    for name in _names(sch, func_name):
-        if not _inline_pays(sch.mod[func_name], name):
-            continue
-        if attempt(sch, lambda s: s.compute_inline(s.get_block(name, func_name)) or True):
-            inlined.add(name)
-    return inlined
-
-
 def schedule_gpu(sch, func_name: str, target=None) -> None:
     """Schedule function ``func_name`` of ``sch`` for the GPU, in place (module docstring)."""
-    inline_elementwise(sch, func_name)
+    inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
     for name in _names(sch, func_name):
         for rule in GPU_BLOCK_RULES:
             if attempt(sch, rule, func_name, name) is not None:

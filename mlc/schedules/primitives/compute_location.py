@@ -222,21 +222,17 @@ class _Move:
         return doms, per_region
 
     def _shared_over(self, scope: str) -> list[For]:
-        """The thread-bound loops around the target loop (itself included) whose threads all
-        see one copy of a buffer of ``scope``, as in TVM: a ``shared`` buffer is shared by the
-        threads of a block (relaxed over ``threadIdx`` loops), a ``global`` one by every
-        thread (relaxed over ``blockIdx`` loops too), a ``local`` one by none. The region
-        computed at the loop is what all those threads need, so that they can fetch it
-        together (bind the new loop to ``threadIdx``) instead of each its own part."""
-        if scope == "shared":
-            kinds = ("threadIdx",)
-        elif scope == "global":
-            kinds = ("threadIdx", "blockIdx")
-        else:
+        """The thread-bound loops around the target loop (itself included) whose threads
+        share a buffer of ``scope``: a ``shared`` buffer is shared by the threads of a block,
+        so its region is relaxed over the ``threadIdx`` loops, as in TVM; the region
+        computed at the loop is then what all those threads need, and they can fetch it
+        together (bind the new loop to ``threadIdx``) instead of each its own part. Other
+        scopes keep each thread's own region (a ``global`` one too: unlike TVM, which
+        would have every thread compute the whole region, racing on it)."""
+        if scope != "shared":
             return []
         loops = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
-        return [f for f in loops if f.kind == "thread_binding"
-                and (f.thread_binding or "").split(".")[0] in kinds]
+        return [f for f in loops if f.kind == "thread_binding" and (f.thread_binding or "").startswith("threadIdx")]
 
     def _check_coverage(self, doms, partial_reads=()) -> None:
         """reverse_compute_at: every iteration of the consumer must still run.
