@@ -43,6 +43,7 @@ import numpy as np
 from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
 from ...ir.buffer import Buffer
 from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var)
+from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..reference import values as V
@@ -51,6 +52,8 @@ from .launch import AXES, Kernel, kernels, workspace
 __all__ = ["Emulator", "KernelStats"]
 
 _NONE = np.iinfo(np.int64).max  # no reader
+#: Shared-memory reads kept unrecorded per buffer until a write in the same epoch needs them.
+_PENDING_LIMIT = 1 << 22
 
 
 class KernelStats:
@@ -107,10 +110,11 @@ class _Memory:
     epoch it was read in."""
 
     __slots__ = ("buffer", "array", "size", "per", "tracked", "w_lane", "w_epoch", "r_lane", "r_hi",
-                 "r_epoch", "scratch")
+                 "r_epoch", "scratch", "last_write", "pending", "pending_size", "offset")
 
     def __init__(self, buffer: Buffer, array: np.ndarray, size: int, per: str, tracked: bool):
         self.buffer, self.array, self.size, self.per, self.tracked = buffer, array, size, per, tracked
+        self.offset = None  # per lane: where its block's (thread's) copy starts
         if tracked:
             n = array.size
             self.w_lane = np.full(n, -1, np.int64)
@@ -119,6 +123,9 @@ class _Memory:
             self.r_hi = np.full(n, -1, np.int64)  # largest reader lane
             self.r_epoch = np.full(n, -1, np.int64)
             self.scratch = np.empty(n, np.int64)
+            self.last_write = -1  # the epoch of the last write
+            self.pending: list = []  # (elements, lanes) of this epoch's reads not yet recorded
+            self.pending_size = 0
 
 
 class _KernelRun:
@@ -135,9 +142,10 @@ class _KernelRun:
             self.axis[f"threadIdx.{a}"] = rest_t % b
             rest_b, rest_t = rest_b // g, rest_t // b
         self.memory: dict[int, _Memory] = {}
-        for p in kernel.params:
+        written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
+        for p in kernel.params:  # what the kernel only reads cannot race
             arr = params[id(p)]
-            self.memory[id(p)] = _Memory(p, arr, arr.size, "global", True)
+            self.memory[id(p)] = _Memory(p, arr, arr.size, "global", id(p) in written)
         for b in kernel.shared + kernel.local:  # declared at the kernel's top, wherever allocated
             self._allocate(b)
         self.epoch = 0
@@ -216,7 +224,8 @@ class _KernelRun:
         shared = buffer.scope == "shared"
         copies = self.kernel.blocks if shared else self.lanes
         array = np.full(copies * size, V.poison(buffer.dtype), buffer.dtype)
-        self.memory[id(buffer)] = _Memory(buffer, array, size, "block" if shared else "thread", shared)
+        mem = self.memory[id(buffer)] = _Memory(buffer, array, size, "block" if shared else "thread", shared)
+        mem.offset = (self.block_of if shared else self.lane) * np.int64(size)
 
     def _barrier(self, mask) -> None:
         if mask is not None and not mask.all():
@@ -233,10 +242,16 @@ class _KernelRun:
                             "the if/loop that depends on the thread index")
         self.epoch += 1
         self.stats.barriers += 1
+        for mem in self.memory.values():
+            if mem.tracked and mem.per == "block":
+                mem.pending.clear()  # reads before the barrier are ordered before what follows
+                mem.pending_size = 0
 
     # ------------------------------------------------------------ memory
 
     def _address(self, buffer: Buffer, indices, mask, env):
+        """(memory, flat element of every lane, active lanes in ascending order); the
+        elements of inactive lanes are 0. Raises BoundsError for an active lane outside."""
         mem = self.memory.get(id(buffer))
         if mem is None:
             raise MLCError(f"cuda emulator: buffer {buffer.name} is neither a parameter nor allocated "
@@ -246,39 +261,45 @@ class _KernelRun:
             i = self.ev(idx, mask, env)
             flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
         flat = np.broadcast_to(flat, (self.lanes,))
-        active = np.ones(self.lanes, bool) if mask is None else mask
-        bad = active & ((flat < 0) | (flat >= mem.size))
-        if bad.any():
-            lane = int(np.argmax(bad))
-            raise BoundsError(f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
-                              f"{self._block_name(int(self.block_of[lane]))} accesses {buffer.name}"
-                              f"[{int(flat[lane])}] (flat index), outside its {mem.size} elements; fix the "
-                              "index, or guard the access")
-        flat = np.where(active, flat, 0)
-        if mem.per == "block":
-            flat = flat + self.block_of * mem.size
-        elif mem.per == "thread":
-            flat = flat + self.lane * mem.size
-        return mem, flat, active
+        if mask is None:
+            lanes = self.lane
+            if flat.min() < 0 or flat.max() >= mem.size:
+                self._out_of_bounds(buffer, mem, flat, np.ones(self.lanes, bool))
+        else:
+            lanes = np.flatnonzero(mask)
+            inside = flat[lanes]
+            if inside.size and (inside.min() < 0 or inside.max() >= mem.size):
+                self._out_of_bounds(buffer, mem, flat, mask)
+            flat = np.where(mask, flat, 0)
+        if mem.per != "global":
+            flat = flat + mem.offset
+        return mem, flat, lanes
+
+    def _out_of_bounds(self, buffer: Buffer, mem: _Memory, flat, active) -> None:
+        lane = int(np.argmax(active & ((flat < 0) | (flat >= mem.size))))
+        raise BoundsError(f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                          f"{self._block_name(int(self.block_of[lane]))} accesses {buffer.name}"
+                          f"[{int(flat[lane])}] (flat index), outside its {mem.size} elements; fix the "
+                          "index, or guard the access")
 
     def _load(self, e: BufferLoad, mask, env):
-        mem, addr, active = self._address(e.buffer, e.indices, mask, env)
+        mem, addr, lanes = self._address(e.buffer, e.indices, mask, env)
         if mem.tracked:
-            self._check_read(mem, addr, active)
+            self._check_read(mem, addr[lanes] if mask is not None else addr, lanes)
         if mem.per == "global":
-            self.stats.global_reads += int(active.sum())
+            self.stats.global_reads += lanes.size
         return mem.array[addr]
 
     def _store(self, stmt: BufferStore, mask, env) -> None:
         value = self.ev(stmt.value, mask, env)
-        mem, addr, active = self._address(stmt.buffer, stmt.indices, mask, env)
-        lanes = np.flatnonzero(active)
-        where = addr[lanes]
+        mem, addr, lanes = self._address(stmt.buffer, stmt.indices, mask, env)
+        where = addr[lanes] if mask is not None else addr
         if mem.tracked:
             self._check_write(mem, where, lanes)
         if mem.per == "global":
             self.stats.global_writes += lanes.size
-        mem.array[where] = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))[lanes]
+        value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
+        mem.array[where] = value[lanes] if mask is not None else value
 
     # ------------------------------------------------------------ races
 
@@ -289,14 +310,28 @@ class _KernelRun:
         return (other_lane != -1) & (other_lane != lanes) & \
             ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
 
-    def _check_read(self, mem: _Memory, addr, active) -> None:
-        lanes = np.flatnonzero(active)  # ascending
-        where = addr[lanes]
-        bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
-        if bad.any():
-            k = int(np.argmax(bad))
-            self._race(mem, int(where[k]), int(mem.w_lane[where[k]]), int(lanes[k]), "writes", "reads")
-        # remember the smallest and largest reader lane of each element in this epoch
+    def _check_read(self, mem: _Memory, where, lanes) -> None:
+        if mem.last_write == self.epoch or (mem.per == "global" and mem.last_write >= 0):
+            bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
+            if bad.any():
+                k = int(np.argmax(bad))
+                self._race(mem, int(where[k]), int(mem.w_lane[where[k]]), int(lanes[k]), "writes", "reads")
+        if mem.per == "block":  # recorded only if a write of this epoch needs them
+            mem.pending.append((where, lanes))
+            mem.pending_size += where.size
+            if mem.pending_size > _PENDING_LIMIT:
+                self._record_reads(mem)
+        else:
+            self._record(mem, where, lanes)
+
+    def _record_reads(self, mem: _Memory) -> None:
+        for where, lanes in mem.pending:
+            self._record(mem, where, lanes)
+        mem.pending.clear()
+        mem.pending_size = 0
+
+    def _record(self, mem: _Memory, where, lanes) -> None:
+        """Remember the smallest and largest reader lane of each element in this epoch."""
         cur = mem.r_epoch[where] == self.epoch
         old_lo = np.where(cur, mem.r_lane[where], _NONE)
         old_hi = np.where(cur, mem.r_hi[where], -1)
@@ -307,6 +342,8 @@ class _KernelRun:
         mem.r_epoch[where] = self.epoch
 
     def _check_write(self, mem: _Memory, where, lanes) -> None:
+        if mem.pending:
+            self._record_reads(mem)
         mem.scratch[where] = lanes  # with two lanes on one element, one reads back the other
         other = mem.scratch[where]
         dup = other != lanes
@@ -327,6 +364,7 @@ class _KernelRun:
             self._race(mem, int(where[k]), int(reader[k]), int(lanes[k]), "reads", "writes")
         mem.w_lane[where] = lanes
         mem.w_epoch[where] = self.epoch
+        mem.last_write = self.epoch
 
     def _race(self, mem: _Memory, addr: int, first: int, second: int, did: str, does: str) -> None:
         index = addr % mem.size if mem.per == "block" else addr
