@@ -8,6 +8,7 @@ import mlc
 from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, render, lower
 from mlc.backends.registry import BuildOptions
+from mlc.backends.cuda.nvrtc import cuda_include_dir
 from mlc.errors import CompileError
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import BufferLoad, Var, const
@@ -172,3 +173,26 @@ def test_course_programs_on_the_gpu():
     b = cp.empty(n, "float32")
     lib["main"](cp.asarray(a), b)
     np.testing.assert_allclose(b.get(), a[:-2] + a[1:-1] + a[2:], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.skipif(cuda_include_dir() is None, reason="no CUDA headers (cuda_fp16.h) found")
+def test_float16_computes_math_in_float32_and_compiles_with_the_cuda_headers():
+    mod = _elementwise(lambda x: te.exp(x) * x + 1.5, "float16")
+    code, cubin = compile_sources(mod, TARGETS["sm_80"])
+    assert code.startswith("#include <cuda_fp16.h>")
+    assert "((half)(expf(((float)(X0[" in code and cubin[:4] == b"\x7fELF"
+    x = np.random.default_rng(0).standard_normal(1000).astype("float16")
+    got, want = np.zeros_like(x), np.zeros_like(x)
+    emulate(mod)["main"](x, got)
+    mlc.build(mod, "reference")["main"](x, want)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_blockidx_loop_inside_a_threadidx_loop_is_refused():
+    sch = mlc.Schedule(vector_add(256))
+    i0, i1 = sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 128])
+    sch.bind(i0, "threadIdx.x")
+    sch.bind(i1, "blockIdx.x")
+    with pytest.raises(CompileError, match="loop i_1 bound to blockIdx.x is inside a threadIdx loop; blockIdx "
+                                           "loops must enclose every threadIdx loop of a kernel"):
+        compile_sources(sch.mod, TARGETS["sm_80"])

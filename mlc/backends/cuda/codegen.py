@@ -30,7 +30,7 @@ import numpy as np
 
 from ...errors import CompileError
 from ...ir.buffer import Buffer
-from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var)
+from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var, cast)
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
 from ...passes.tir.thread_sync import SYNC_THREADS
@@ -292,7 +292,7 @@ class _KernelWriter:
         if op in ("isnan", "isinf", "isfinite"):
             return f"{op}({args[0]})"
         if dtype == "float16":  # computed in float32, as the other backends do
-            inner = Call(op, tuple(Cast(a, "float32") if a.dtype == "float16" else a for a in e.args), "float32")
+            inner = Call(op, tuple(cast(a, "float32") if a.dtype == "float16" else a for a in e.args), "float32")
             return f"((half)({self._call(inner)}))"
         if op == "abs" and not dtype.startswith("float"):
             return f"abs({args[0]})"

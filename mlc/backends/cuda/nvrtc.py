@@ -8,7 +8,7 @@ import functools
 
 from ...errors import CompileError
 
-__all__ = ["compile_cuda", "nvrtc_version", "nvrtc_unavailable_reason"]
+__all__ = ["compile_cuda", "nvrtc_version", "nvrtc_unavailable_reason", "cuda_include_dir"]
 
 
 @functools.cache
@@ -21,6 +21,20 @@ def _nvrtc():
         except ImportError:
             return None
     return nvrtc
+
+
+@functools.cache
+def cuda_include_dir() -> str | None:
+    """The folder of the CUDA runtime headers (``cuda_fp16.h``), from a wheel or a toolkit;
+    None when there is none."""
+    try:
+        from cuda.pathfinder import find_nvidia_header_directory
+    except ImportError:
+        return None
+    try:
+        return find_nvidia_header_directory("cudart")
+    except Exception:  # noqa: BLE001 - not found is reported by the caller
+        return None
 
 
 def nvrtc_unavailable_reason() -> str | None:
@@ -55,6 +69,13 @@ def compile_cuda(source: str, arch: str = "sm_80", ptx: bool = False, options: t
     try:
         opts = [f"-arch={target}".encode(), b"-default-device", b"-std=c++17",
                 *(o.encode() for o in options)]
+        if "#include <cuda_fp16.h>" in source:
+            headers = cuda_include_dir()
+            if headers is None:
+                raise CompileError("the kernel uses float16, whose <cuda_fp16.h> NVRTC finds among the "
+                                   "CUDA headers: install them (pip install nvidia-cuda-runtime-cu12, or a "
+                                   "CUDA toolkit with CUDA_HOME set)", source)
+            opts.append(f"-I{headers}".encode())
         (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
         if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
             raise CompileError(f"NVRTC could not compile the generated CUDA C for {arch}:\n"
