@@ -149,8 +149,15 @@ def test_parallel_loops_are_refused_on_the_gpu():
 
 
 def test_too_many_threads_or_too_much_shared_memory_do_not_compile():
-    with pytest.raises(CompileError, match=r"2048 threads per block \(2048, 1, 1\); a block holds at most 1024"):
+    with pytest.raises(CompileError, match=r"binds threadIdx.x to 2048 values; CUDA allows at most 1024"):
         compile_sources(schedule_vector_add(vector_add(4096), 2048).mod, TARGETS["sm_80"])
+    sch = mlc.Schedule(vector_add(4096))
+    bx, ty, tx = sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 32, 64])
+    sch.bind(bx, "blockIdx.x")
+    sch.bind(ty, "threadIdx.y")
+    sch.bind(tx, "threadIdx.x")
+    with pytest.raises(CompileError, match=r"2048 threads per block \(64, 32, 1\); a block holds at most 1024"):
+        compile_sources(sch.mod, TARGETS["sm_80"])
     A = decl_buffer((64,), "float32", "A")
     S = decl_buffer((20000,), "float32", "S", scope="shared")
     tx = Var("tx")
@@ -195,4 +202,13 @@ def test_a_blockidx_loop_inside_a_threadidx_loop_is_refused():
     sch.bind(i1, "blockIdx.x")
     with pytest.raises(CompileError, match="loop i_1 bound to blockIdx.x is inside a threadIdx loop; blockIdx "
                                            "loops must enclose every threadIdx loop of a kernel"):
+        compile_sources(sch.mod, TARGETS["sm_80"])
+
+
+def test_grid_axes_beyond_cudas_limits_are_refused():
+    sch = mlc.Schedule(vector_add(1 << 17))
+    i0, i1 = sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 1])
+    sch.bind(i0, "blockIdx.y")
+    sch.bind(i1, "threadIdx.x")
+    with pytest.raises(CompileError, match="binds blockIdx.y to 131072 values; CUDA allows at most 65535"):
         compile_sources(sch.mod, TARGETS["sm_80"])

@@ -26,6 +26,9 @@ MAX_THREADS_PER_BLOCK = 1024
 #: Static shared memory one block may declare (CUDA's limit without opt-in).
 MAX_SHARED_BYTES = 48 * 1024
 AXES = ("x", "y", "z")
+#: The largest grid and block extents per axis (x, y, z).
+MAX_GRID = ((1 << 31) - 1, 65535, 65535)
+MAX_BLOCK = (1024, 1024, 64)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,12 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kerne
                     used.add(id(sub.buffer))
     grid = tuple(extents.get(f"blockIdx.{a}", (1,))[0] for a in AXES)
     block = tuple(extents.get(f"threadIdx.{a}", (1,))[0] for a in AXES)
+    for what, sizes, limits in (("grid", grid, MAX_GRID), ("block", block, MAX_BLOCK)):
+        for axis, size, limit in zip(AXES, sizes, limits):
+            if size > limit:
+                scope = "blockIdx" if what == "grid" else "threadIdx"
+                raise CompileError(f"cuda: kernel {kname} binds {scope}.{axis} to {size} values; CUDA allows "
+                                   f"at most {limit} — bind a larger axis (x) or split the loop")
     threads = int(np.prod(block))
     if threads > MAX_THREADS_PER_BLOCK:
         raise CompileError(f"cuda: kernel {kname} has {threads} threads per block {block}; a block "
