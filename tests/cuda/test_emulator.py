@@ -173,3 +173,16 @@ def test_unbound_statements_and_mismatched_thread_extents_do_not_compile():
     sch2.bind(tx, "threadIdx.x")
     with pytest.raises(CompileError, match=r"binds threadIdx.x with extent 128 \(loop i_1\) and 64 \(loop ax0_1\)"):
         emulate(sch2.mod)
+
+
+def test_a_local_buffer_shared_by_two_kernels_is_refused():
+    sch = mlc.Schedule(row_sum(1, 2))
+    block = sch.get_block("S")
+    i, _ = sch.get_loops(block)
+    cache = sch.cache_read(block, 0, "local")
+    sch.compute_at(cache, i)
+    sch.bind(sch.get_loops(cache)[-1], "blockIdx.x")
+    sch.bind(sch.get_loops(block)[-1], "threadIdx.x")
+    with pytest.raises(CompileError, match="the local buffer A_local is used by kernels main_kernel0 and "
+                                           "main_kernel1; local memory does not outlive a kernel"):
+        emulate(sch.mod)

@@ -1,6 +1,7 @@
 """Random GPU schedules of random te programs: whatever the primitives accept either runs
-on the emulator and equals the reference interpreter on the unscheduled program, or is
-refused with a typed error (CompileError, RaceError) — never a wrong result."""
+on the emulator (and on the reference interpreter) and equals the reference interpreter on
+the unscheduled program, or is refused with a typed error (CompileError, RaceError) —
+never a wrong result."""
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -72,6 +73,14 @@ def test_random_gpu_schedules_match_the_reference_or_are_refused(program, data):
     args = [rng.standard_normal(tuple(int(e.value) for e in p.shape)).astype(p.dtype) for p in mod["main"].params]
     want = [a.copy() for a in args]
     mlc.build(mod, "reference")["main"](*want)
+    # the reference interpreter runs the GPU schedule with GPU meaning, or refuses it
+    ref = [a.copy() for a in args]
+    try:
+        mlc.build(sch.mod, "reference")["main"](*ref)
+    except mlc.MLCError:
+        pass
+    else:
+        np.testing.assert_allclose(ref[-1], want[-1], rtol=1e-4, atol=1e-4)
     got = [a.copy() for a in args]
     try:
         lib = emulate(sch.mod)

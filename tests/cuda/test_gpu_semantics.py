@@ -108,3 +108,12 @@ def test_reduction_bound_to_blockidx_is_refused():
     with pytest.raises(mlc.ScheduleError, match="bind: loop k drives the reduce iterator vk of block "
                                                 "'S'; only threadIdx loops may reduce across threads"):
         sch.bind(k, "blockIdx.x")
+
+
+def test_a_thread_loop_driving_spatial_and_reduce_iterators_is_refused():
+    sch = mlc.Schedule(row_sum(17, 3))
+    i, k = sch.get_loops(sch.get_block("S"))
+    outer, _ = sch.split(sch.fuse(i, k), [None, 2])
+    with pytest.raises(mlc.ScheduleError, match="bind: loop i_k_fused_0 drives a reduce iterator of block 'S' "
+                                                "and the spatial iterator vi of block 'S'"):
+        sch.bind(outer, "threadIdx.y")

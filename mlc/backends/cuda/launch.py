@@ -99,6 +99,14 @@ def kernels(func: PrimFunc) -> list[Kernel]:
     for n, root in enumerate(roots):
         out.append(_kernel(func, root, [a.buffer for a in root_allocs], f"{name}_kernel{n}" if len(roots) > 1
                            else f"{name}_kernel"))
+    users: dict[int, Kernel] = {}
+    for k in out:
+        for b in k.shared + k.local:
+            first = users.setdefault(id(b), k)
+            if first is not k:
+                raise CompileError(f"cuda: the {b.scope} buffer {b.name} is used by kernels {first.name} and "
+                                   f"{k.name}; {b.scope} memory does not outlive a kernel — compute it "
+                                   "under the loops of the kernel that reads it (compute_at), or make it global")
     return out
 
 

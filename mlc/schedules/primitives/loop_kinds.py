@@ -93,11 +93,25 @@ def _loops_under(loop: For):
         stack.extend(stmt_children(node))
 
 
+def _check_cross_thread(func: PrimFunc, loop: For, block: str) -> None:
+    """A threadIdx loop driving a reduction must drive only reductions: its threads then meet
+    on the same output elements (as in TVM, where such a loop is a reduction loop)."""
+    for realize in blocks_under(loop.body):
+        for iv, value in zip(realize.block.iter_vars, realize.iter_values):
+            if iv.iter_type == "spatial" and uses_any(value, [loop.loop_var]):
+                raise schedule_error(
+                    "bind", f"loop {loop.loop_var.name} drives a reduce iterator of block {block!r} and "
+                    f"the spatial iterator {iv.var.name} of block {realize.block.name_hint!r}; a loop "
+                    "reducing across threads must drive reduce iterators only — split the fused loop "
+                    "apart, or bind a loop of the reduction alone", func, loop)
+
+
 def _check_independent(func: PrimFunc, loop: For, primitive: str, kind: str,
                        thread: str | None = None) -> None:
     name = loop.loop_var.name
     found = reduction_binding(loop)
     if found is not None and kind == "thread_binding" and thread.startswith("threadIdx"):
+        _check_cross_thread(func, loop, found[0].block.name_hint)
         return  # a cross-thread reduction (TVM's semantics), lowered for the GPU by a TIR pass
     if found is not None:
         realize, iv = found
