@@ -19,7 +19,7 @@ from ...schedules.default.canonical import is_unscheduled
 from ...schedules.default.gpu import schedule_gpu
 from ...schedules.schedule import Schedule
 from ..registry import BuildOptions, register_backend
-from .backend import DEFAULT_ARCH, CudaArtifact, CudaBackend, CudaEmulatorBackend, arch_of
+from .backend import CudaArtifact, CudaBackend, CudaEmulatorBackend
 from .codegen import CudaSource, render
 from .emulator import Emulator, KernelStats
 from .launch import Kernel, kernels, workspace

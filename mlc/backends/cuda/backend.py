@@ -58,8 +58,8 @@ def signature_of(func: PrimFunc) -> PrimFunc:
 
 
 def arch_of(target) -> str:
-    arch = getattr(target, "arch", "") or DEFAULT_ARCH
-    return arch
+    """The CUDA architecture ``target`` names ("sm_90"), sm_80 when it names none."""
+    return getattr(target, "arch", "") or DEFAULT_ARCH
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,8 @@ class CudaBackend:
         for name, func in artifact.module.items():
             functions[name] = CudaFunction(name, signature_of(func).params, tuple(workspace(func)),
                                            artifact.sources[name], raw)
-        return CudaModule(target, functions, {"cuda": code})
+        ptx = compile_cuda(code, artifact.arch, ptx=True).decode()
+        return CudaModule(target, functions, {"cuda": code, "ptx": ptx})
 
 
 class CudaEmulatorBackend:

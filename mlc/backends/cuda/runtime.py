@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from ...errors import DeviceError, DTypeError, MLCError, ShapeError
+from ...errors import DeviceError, DTypeError, ShapeError
 from ...ir.buffer import Buffer
 from ...ir.expr import IntImm
 from ...runtime.module import Module
