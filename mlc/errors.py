@@ -50,8 +50,9 @@ class BoundsError(MLCError, IndexError):
 
 class RaceError(MLCError):
     """A GPU program's threads race (the CUDA emulator): two threads write one element, or
-    one writes what another reads, with no barrier between; or a barrier is reached by only
-    some threads of a block. The message names the buffer, the index and the threads."""
+    one writes what another reads, with no barrier between; a read of shared memory no thread
+    of the block wrote; or a barrier reached by only some threads of a block. The message
+    names the buffer, the index and the threads."""
 
 
 class DeviceError(MLCError):

@@ -11,7 +11,7 @@ from mlc.backends.cuda import Emulator, emulate
 from mlc.backends.cuda.pipeline import GPU_PIPELINE
 from mlc.errors import BoundsError, CompileError, RaceError
 from mlc.ir.buffer import decl_buffer
-from mlc.ir.expr import BufferLoad, Var, const
+from mlc.ir.expr import BufferLoad, Var, const, logical_and
 from mlc.ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
 from mlc.passes.tir.pipeline import run_passes
 from mlc.passes.tir.thread_sync import syncthreads
@@ -175,14 +175,42 @@ def test_unbound_statements_and_mismatched_thread_extents_do_not_compile():
         emulate(sch2.mod)
 
 
-def test_a_local_buffer_shared_by_two_kernels_is_refused():
+def test_a_local_buffer_written_by_one_block_and_read_by_another_is_refused():
     sch = mlc.Schedule(row_sum(1, 2))
     block = sch.get_block("S")
     i, _ = sch.get_loops(block)
     cache = sch.cache_read(block, 0, "local")
     sch.compute_at(cache, i)
-    sch.bind(sch.get_loops(cache)[-1], "blockIdx.x")
-    sch.bind(sch.get_loops(block)[-1], "threadIdx.x")
-    with pytest.raises(CompileError, match="the local buffer A_local is used by kernels main_kernel0 and "
-                                           "main_kernel1; local memory does not outlive a kernel"):
-        emulate(sch.mod)
+    with pytest.raises(mlc.ScheduleError, match="bind: loop ax0 writes the local buffer A_local, which block 'S' "
+                                                "reads outside it; bound to blockIdx.x, its iterations would be "
+                                                "blocks, each with its own local memory"):
+        sch.bind(sch.get_loops(cache)[-1], "blockIdx.x")
+
+
+def test_a_local_buffer_used_by_two_kernels_is_refused():
+    A = decl_buffer((32,), "float32", "A")
+    L = decl_buffer((32,), "float32", "L", scope="local")
+    t1, t2 = Var("t1"), Var("t2")
+    first = For(t1, const(0), const(32), "thread_binding", BufferStore(L, _load(A, t1), (t1,)), "threadIdx.x")
+    second = For(t2, const(0), const(32), "thread_binding", BufferStore(A, _load(L, t2), (t2,)), "threadIdx.x")
+    with pytest.raises(CompileError, match="the local buffer L is used by kernels main_kernel0 and main_kernel1; "
+                                           "local memory does not outlive a kernel"):
+        Emulator(PrimFunc((A,), Allocate(L, seq(first, second))))
+
+
+def test_reading_a_local_element_the_thread_never_wrote_is_refused():
+    def body(bx, tx, S, A, B):
+        L = decl_buffer((32,), "float32", "L", scope="local")
+        return Allocate(L, seq(BufferStore(L, _load(A, tx), (tx,)), BufferStore(B, _load(L, (tx + 1) % 32), (tx,))))
+    with pytest.raises(RaceError, match=r"thread \(0, 0, 0\) of block \(0, 0, 0\) reads local buffer L\[1\] "
+                                        r"\(flat index\), which it never wrote"):
+        Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+
+
+def test_reading_shared_memory_another_block_wrote_is_refused():
+    def body(bx, tx, S, A, B):
+        return seq(IfThenElse(logical_and(bx == 0, tx < 8), BufferStore(S, _load(A, tx), (tx,))), syncthreads(),
+                   BufferStore(B, _load(S, tx % 8), (bx * 16 + tx,)))
+    with pytest.raises(RaceError, match=r"thread \(0, 0, 0\) of block \(1, 0, 0\) reads shared buffer S\[0\] "
+                                        r"\(flat index\), which no thread of its block wrote"):
+        Emulator(_kernel(body, blocks=2)).run([_rand(32), np.zeros(32, "float32")])

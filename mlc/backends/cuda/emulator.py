@@ -110,11 +110,12 @@ class _Memory:
     epoch it was read in."""
 
     __slots__ = ("buffer", "array", "size", "per", "tracked", "w_lane", "w_epoch", "r_lane", "r_hi",
-                 "r_epoch", "scratch", "last_write", "pending", "pending_size", "offset")
+                 "r_epoch", "scratch", "last_write", "pending", "pending_size", "offset", "written")
 
     def __init__(self, buffer: Buffer, array: np.ndarray, size: int, per: str, tracked: bool):
         self.buffer, self.array, self.size, self.per, self.tracked = buffer, array, size, per, tracked
         self.offset = None  # per lane: where its block's (thread's) copy starts
+        self.written = np.zeros(array.size, bool) if per == "thread" else None  # local elements written
         if tracked:
             n = array.size
             self.w_lane = np.full(n, -1, np.int64)
@@ -284,6 +285,17 @@ class _KernelRun:
 
     def _load(self, e: BufferLoad, mask, env):
         mem, addr, lanes = self._address(e.buffer, e.indices, mask, env)
+        if mem.per == "thread":
+            where = addr[lanes] if mask is not None else addr
+            unwritten = ~mem.written[where]
+            if unwritten.any():
+                k = int(np.argmax(unwritten))
+                lane = int(lanes[k])
+                raise RaceError(
+                    f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                    f"{self._block_name(lane // self.nt)} reads local buffer {mem.buffer.name}"
+                    f"[{int(where[k]) % mem.size}] (flat index), which it never wrote; local memory is "
+                    "per thread (other threads' writes are not visible)")
         if mem.tracked:
             self._check_read(mem, addr[lanes] if mask is not None else addr, lanes)
         if mem.per == "global":
@@ -296,6 +308,8 @@ class _KernelRun:
         where = addr[lanes] if mask is not None else addr
         if mem.tracked:
             self._check_write(mem, where, lanes)
+        elif mem.per == "thread":
+            mem.written[where] = True
         if mem.per == "global":
             self.stats.global_writes += lanes.size
         value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
@@ -311,6 +325,17 @@ class _KernelRun:
             ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
 
     def _check_read(self, mem: _Memory, where, lanes) -> None:
+        if mem.per == "block":
+            unwritten = mem.w_lane[where] == -1
+            if unwritten.any():
+                k = int(np.argmax(unwritten))
+                lane = int(lanes[k])
+                raise RaceError(
+                    f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                    f"{self._block_name(lane // self.nt)} reads shared buffer {mem.buffer.name}"
+                    f"[{int(where[k]) % mem.size}] (flat index), which no thread of its block wrote; "
+                    "shared memory is per block (another block's writes are not visible) — fetch "
+                    "the data in every block that reads it")
         if mem.last_write == self.epoch or (mem.per == "global" and mem.last_write >= 0):
             bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
             if bad.any():

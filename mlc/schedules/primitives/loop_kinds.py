@@ -17,7 +17,7 @@ from ...ir.arith import same_expr, uses_any
 from ...ir.expr import Var
 from ...ir.tir import For, PrimFunc
 from ..base import schedule_error
-from ..state import find_loop, replace
+from ..state import all_blocks, find_loop, replace
 
 __all__ = ["THREAD_AXES", "set_loop_kind"]
 
@@ -43,6 +43,7 @@ def set_loop_kind(func: PrimFunc, loop_var: Var, kind: str, thread: str | None =
     name = loop_var.name
     if kind == "thread_binding":
         _check_thread_axis(func, loop, thread)
+        _check_private(func, loop, thread)
     if loop.kind != "serial" and (loop.kind, loop.thread_binding) != (kind, thread):
         raise schedule_error(primitive, f"loop {name} is already {_describe(loop)}; {primitive} "
                              "needs a serial loop", func, loop)
@@ -68,6 +69,27 @@ def _check_thread_axis(func: PrimFunc, loop: For, thread) -> None:
                 func, other)
         outer, inner = (other, loop) if any(f is other for f in loc.path) else (loop, other)
         _check_same_index(func, outer, inner, thread)
+
+
+def _check_private(func: PrimFunc, loop: For, thread: str) -> None:
+    """Each GPU block has its own shared memory and each thread its own local memory: a buffer
+    of such a scope written under a loop bound to a block (thread) axis must be read under
+    that loop too, or the reader would see none of the writes."""
+    scopes = ("shared", "local") if thread.startswith("blockIdx") else ("local",)
+    under = {id(loc.node) for loc in all_blocks(func) if any(n is loop for n in loc.path)}
+    written = {id(w.buffer) for loc in all_blocks(func) if id(loc.node) in under
+               for w in loc.node.block.writes if w.buffer.scope in scopes}
+    for loc in all_blocks(func):
+        if id(loc.node) in under:
+            continue
+        for r in loc.node.block.reads:
+            if id(r.buffer) in written:
+                owner = "blocks" if thread.startswith("blockIdx") else "threads"
+                raise schedule_error(
+                    "bind", f"loop {loop.loop_var.name} writes the {r.buffer.scope} buffer {r.buffer.name}, "
+                    f"which block {loc.node.block.name_hint!r} reads outside it; bound to {thread}, its "
+                    f"iterations would be {owner}, each with its own {r.buffer.scope} memory, and the reader "
+                    "would see none of their writes — bind a loop around both", func, loop)
 
 
 def _check_same_index(func: PrimFunc, outer: For, inner: For, thread: str) -> None:
