@@ -7,7 +7,7 @@ import mlc
 from mlc import te
 from mlc.backends import cuda  # noqa: F401 - registers the backends
 from mlc.backends.registry import Backend, BuildOptions, get_backend
-from mlc.errors import CompileError
+from mlc.errors import DeviceError
 from mlc.ir.tir import IRModule
 from mlc.passes.tir.pipeline import run_passes
 
@@ -66,5 +66,5 @@ def test_without_a_device_cuda_is_unavailable_and_says_what_runs_instead():
         get_backend("cuda")
     if NVRTC_MISSING is None:
         backend, artifact = _driver("cuda", _gelu(), TARGETS["sm_80"])
-        with pytest.raises(CompileError, match="cannot load the CUDA module: no CUDA device"):
+        with pytest.raises(DeviceError, match="cannot load the CUDA module: no CUDA device"):
             backend.load(artifact, TARGETS["sm_80"], BuildOptions())

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import CompileError
+from ...errors import DeviceError
 from ...ir.buffer import decl_buffer
 from ...ir.expr import const
 from ...ir.tir import Evaluate, IRModule, PrimFunc
@@ -112,7 +112,7 @@ class CudaBackend:
     def load(self, artifact: CudaArtifact, target, options: BuildOptions) -> CudaModule:
         reason = device_unavailable_reason()
         if reason is not None:
-            raise CompileError(f"cannot load the CUDA module: {reason}", artifact.code)
+            raise DeviceError(f"cannot load the CUDA module: {reason}")
         cupy = cupy_or_none()
         code = _one_prelude(artifact.code)
         raw = cupy.RawModule(code=code, options=("-std=c++17",))
