@@ -13,9 +13,11 @@ setup(
     extras_require={
         # ndindex and pytest-json-report: the Array API conformance suite (tests/test_array_api.py);
         # onnx: mlc.frontend.from_onnx's tests; lightgbm and matplotlib: mlc.tune's cost model and
-        # tuning-curve tests (its Ray test skips, visibly, without the `distributed` extra)
+        # tuning-curve tests (its Ray test skips, visibly, without the `distributed` extra);
+        # cuda-python + the NVRTC wheel: tests/cuda compiles every generated kernel (no GPU needed)
         "test": ["pytest>=7", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report",
-                 "onnx>=1.15", "lightgbm>=4.0", "matplotlib>=3.7"],
+                 "onnx>=1.15", "lightgbm>=4.0", "matplotlib>=3.7", "cuda-python>=12.6,<13",
+                 "nvidia-cuda-nvrtc-cu12"],
         # mlc.tune: the cost model (LightGBM), the progress bar, Database.plot
         "tune": ["lightgbm>=4.0", "tqdm>=4.60", "matplotlib>=3.7"],
         # mlc.tune(..., runner="ray"): measurement on a Ray cluster
@@ -24,7 +26,8 @@ setup(
         # mlc.frontend.from_fx; its tests are marked `torch` (too large a download for CI)
         "torch": ["torch>=2.0"],
         "testing": ["hypothesis>=6.80"],
-        "cuda": ["cupy-cuda12x"],
+        # CuPy launches the kernels; cuda-python's NVRTC (CUDA 12, as CuPy's) compiles them to cubin
+        "cuda": ["cupy-cuda12x", "cuda-python>=12.6,<13", "nvidia-cuda-nvrtc-cu12"],
         # the peers python -m benchmarks compares against (and NumPy's BLAS, named by threadpoolctl)
         "bench": ["numba", "jax[cpu]", "apache-tvm", "threadpoolctl"],
     },

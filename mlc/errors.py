@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "MLCError", "TraceError", "ShapeError", "DTypeError", "ScheduleError",
-    "CompileError", "IRError", "BoundsError", "ParseError",
+    "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError",
 ]
 
 
@@ -46,6 +46,17 @@ class CompileError(MLCError):
 class BoundsError(MLCError, IndexError):
     """A buffer access at run time is outside its buffer (the reference backend, or a
     build with ``check_bounds``); the message names the function, buffer, index and extent."""
+
+
+class RaceError(MLCError):
+    """A GPU program's threads race (the CUDA emulator): two threads write one element, or
+    one writes what another reads, with no barrier between; a read of shared memory no thread
+    of the block wrote; or a barrier reached by only some threads of a block. The message
+    names the buffer, the index and the threads."""
+
+
+class DeviceError(MLCError):
+    """The device a function runs on is missing, or an array lives on the wrong device."""
 
 
 class ParseError(MLCError):

@@ -26,6 +26,8 @@ The llvm kind checks CPU and feature names against what LLVM knows
 """
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -89,8 +91,8 @@ class TargetKind:
     properties: Mapping[str, Callable[[Target], Any]] = field(default_factory=dict)
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name.isidentifier():
-            raise MLCError(f"TargetKind: name must be an identifier like 'llvm', got {self.name!r}")
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*", self.name):
+            raise MLCError(f"TargetKind: name must be a word like 'llvm' or 'cuda-emulator', got {self.name!r}")
 
 
 class KindSource(Protocol):

@@ -28,10 +28,10 @@ __all__ = ["Backend", "BuildOptions", "register_backend", "get_backend", "regist
 BUILTIN_BACKENDS: dict[str, str] = {
     "llvm": "mlc.backends.llvm",
     "reference": "mlc.backends.reference",
+    "cuda": "mlc.backends.cuda",
+    "cuda-emulator": "mlc.backends.cuda",
 }
-UNAVAILABLE: dict[str, str] = {
-    "cuda": "no CUDA backend is registered in this build of mlc yet",
-}
+UNAVAILABLE: dict[str, str] = {}
 
 
 class _Builtins:

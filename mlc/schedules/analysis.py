@@ -57,11 +57,13 @@ def loops_below(loc: Location, loop: For) -> list[For]:
     return out
 
 
-def relaxed_access(loc: Location, loop: For, kind: str, buffers: set[int]) -> dict[int, list[IntSet]]:
+def relaxed_access(loc: Location, loop: For, kind: str, buffers: set[int],
+                   relax_over: Sequence[For] = ()) -> dict[int, list[IntSet]]:
     """The regions of ``buffers`` the block at ``loc`` reads (``kind="reads"``) or
-    writes during one iteration of ``loop``, by ``id(buffer)``."""
+    writes during one iteration of ``loop``, by ``id(buffer)``; relaxed also over the
+    loops ``relax_over`` (GPU thread loops whose threads share the buffer)."""
     realize = loc.node
-    dom = loop_dom(loops_below(loc, loop))
+    dom = loop_dom(list(relax_over) + loops_below(loc, loop))
     out: dict[int, list[IntSet]] = {}
     for region in regions_in_loops(realize, getattr(realize.block, kind)):
         if id(region.buffer) in buffers:

@@ -752,10 +752,11 @@ def random_loop_programs(draw):
         return seq(*stmts)
 
     stmt = body(len(extents))
-    for v, e in reversed(list(zip(outer, extents))):
+    for depth, (v, e) in reversed(list(enumerate(zip(outer, extents)))):
         kind = draw(st.sampled_from(["serial", "serial", "parallel", "thread"]))
+        # nested thread loops bind distinct axes (one axis nested in itself is one index)
         stmt = For(v, const(0), const(e), "thread_binding" if kind == "thread" else kind, stmt,
-                   "threadIdx.x" if kind == "thread" else None)
+                   f"threadIdx.{'xyz'[depth]}" if kind == "thread" else None)
     return PrimFunc(tuple(bufs), stmt), size
 
 

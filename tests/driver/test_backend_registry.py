@@ -101,14 +101,29 @@ def test_target_of_a_registered_kind_and_its_string(dummy):
         mlc.Target.from_str("dummy -mcpu=haswell")
 
 
-def test_unknown_target_lists_the_registered_kinds_and_why_cuda_is_unavailable(dummy):
-    with pytest.raises(mlc.MLCError) as err:
-        mlc.build(doubling(), target="vulkan")
-    message = str(err.value)
-    assert "unknown target 'vulkan'" in message
-    for kind in ("dummy", "llvm", "reference"):
-        assert kind in message
-    assert "cuda (unavailable: no CUDA backend is registered" in message
+class OffBackend(DummyBackend):
+    """A backend that cannot run here."""
+    name = "dummy-off"
+    target_kinds = ("dummy-off",)
+
+    def unavailable_reason(self):
+        return "it needs the frobnicator package: pip install frobnicator"
+
+
+def test_unknown_target_lists_the_registered_kinds_and_why_one_is_unavailable(dummy):
+    register_backend(OffBackend())
+    try:
+        with pytest.raises(mlc.MLCError) as err:
+            mlc.build(doubling(), target="vulkan")
+        message = str(err.value)
+        assert "unknown target 'vulkan'" in message
+        for kind in ("dummy", "llvm", "reference", "cuda", "cuda-emulator"):
+            assert kind in message
+        with pytest.raises(mlc.MLCError, match="target 'dummy-off' is unavailable: it needs the frobnicator "
+                                               "package.*known target kinds are: .*dummy-off \\(unavailable: "):
+            mlc.build(doubling(), target="dummy-off")
+    finally:
+        unregister_backend("dummy-off")
 
 
 def test_after_unregistering_the_kind_is_unknown_again():

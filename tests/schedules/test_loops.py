@@ -437,8 +437,8 @@ def test_reduction_loop_split_part_is_still_a_reduction():
 def test_bind_errors():
     sch = Schedule(course_module())
     i, j, k = loops_of(sch, "Y", "mm_relu")
-    with pytest.raises(ScheduleError, match="cross-thread reduction is not supported"):
-        sch.bind(k, "threadIdx.x")
+    with pytest.raises(ScheduleError, match="only threadIdx loops may reduce across threads"):
+        sch.bind(k, "blockIdx.x")
     with pytest.raises(ScheduleError, match="unknown thread axis 'threadIdx.w'"):
         sch.bind(i, "threadIdx.w")
     with pytest.raises(ScheduleError, match="unknown thread axis"):

@@ -23,6 +23,10 @@ runs a statement before the next statement starts; ``local`` buffers are
 private to each thread. blockIdx loops are independent, like parallel loops:
 they run as a region when that equals serial order (blocks sharing a
 ``shared`` buffer allocated at the root therefore run one after another).
+A thread-bound loop nested in a loop bound to the same thread axis is that
+same index, as on a GPU (the cooperative fetch of a ``shared`` tile re-binds
+``threadIdx.x`` under the compute's ``threadIdx.x`` loop): its variable takes
+the outer loop's value instead of becoming an axis of its own.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ import numpy as np
 
 from ...errors import BoundsError, DTypeError, MLCError, ShapeError
 from ...ir import dtype as dt
+from ...ir.arith import same_expr
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
@@ -102,6 +107,7 @@ class _Execution(Evaluator):
         self.program = program
         self.vectorize = vectorize
         self.analysis = program.analysis
+        self.threads: dict[str, For] = {}  # thread axis -> the outermost loop bound to it
         self._stmt = {
             BufferStore: self._store, SeqStmt: self._seq, For: self._for, IfThenElse: self._if,
             BlockRealize: self._block_realize, Block: self._bare_block, Allocate: self._allocate,
@@ -321,6 +327,32 @@ class _Execution(Evaluator):
     # -------------------------------------------------------------- loops
 
     def _for(self, loop: For, ctx: Ctx) -> None:
+        axis = loop.thread_binding if loop.kind == "thread_binding" else None
+        if axis is not None:
+            outer = self.threads.get(axis)
+            if outer is not None:
+                self._same_thread(loop, outer, ctx)
+                return
+            self.threads[axis] = loop
+            try:
+                self._loop(loop, ctx)
+            finally:
+                del self.threads[axis]
+            return
+        self._loop(loop, ctx)
+
+    def _same_thread(self, loop: For, outer: For, ctx: Ctx) -> None:
+        """``loop`` is bound to the thread axis of the enclosing ``outer``: on a GPU both are
+        one index, so the body runs once per thread with ``loop``'s variable equal to it."""
+        if not (same_expr(loop.min, outer.min) and same_expr(loop.extent, outer.extent)):
+            raise MLCError(
+                f"reference interpreter: loop {loop.loop_var.name} is bound to {loop.thread_binding} "
+                f"over [{loop.min!r}, {loop.min!r} + {loop.extent!r}) inside loop "
+                f"{outer.loop_var.name}, bound to the same axis over [{outer.min!r}, {outer.min!r} + "
+                f"{outer.extent!r}); nested loops of one thread axis must have the same range")
+        self.exec(loop.body, ctx.bind(loop.loop_var, ctx.env[outer.loop_var]))
+
+    def _loop(self, loop: For, ctx: Ctx) -> None:
         lo, extent = self.ev(loop.min, ctx), self.ev(loop.extent, ctx)
         if is_lockstep(loop) or ctx.region is not None:
             self._run_axis(loop, lo, extent, ctx, lockstep=is_lockstep(loop))

@@ -49,7 +49,7 @@ class Storage:
     private copies. The key of an access is the extents of its private axes.
     """
 
-    __slots__ = ("buffer", "dims", "strides", "size", "depth", "per_thread", "arrays")
+    __slots__ = ("buffer", "dims", "strides", "size", "depth", "per_thread", "arrays", "threads")
 
     def __init__(self, buffer: Buffer, depth: int = 0, array: np.ndarray | None = None):
         self.buffer = buffer
@@ -62,6 +62,7 @@ class Storage:
             self.size = int(np.prod(self.dims, dtype=np.int64))
         self.depth = depth
         self.per_thread = buffer.scope in _PER_THREAD_SCOPES and array is None
+        self.threads: tuple[int, ...] | None = None  # the thread lanes of its first access
         self.arrays: dict[tuple[int, ...], np.ndarray] = {}
         if array is not None:
             if array.size != self.size and not (buffer.strides and array.size > self.size):
@@ -111,6 +112,8 @@ class Storage:
     def _private_lane(self, ctx: Ctx):
         """The privatisation key of ``ctx`` and each lane's copy number (None: shared)."""
         axes = ctx.axes
+        if self.per_thread:
+            self._check_threads(tuple(a.size for k, a in enumerate(axes) if k >= self.depth and a.lockstep))
         if not axes:
             return (), None
         private = [k for k in range(len(axes))
@@ -122,6 +125,20 @@ class Storage:
             lane = lane * np.int64(axes[k].size) + ctx.arange(k)
             key.append(axes[k].size)
         return tuple(key), lane
+
+    def _check_threads(self, threads: tuple[int, ...]) -> None:
+        """A per-thread buffer must be accessed under the same thread axes every time: one
+        accessed outside a thread loop (on a GPU every thread runs that access on its own
+        copy) and inside it has no meaning here that equals the GPU's."""
+        if self.threads is None:
+            self.threads = threads
+        elif self.threads != threads:
+            where = lambda t: f"under thread axes of extents {t}" if t else "outside every thread loop"
+            raise MLCError(
+                f"reference interpreter: {self.buffer.scope} buffer {self.buffer.name} is accessed "
+                f"{where(self.threads)} and {where(threads)}; each GPU thread owns a copy, which "
+                "this interpreter keeps only under the thread loops. Run GPU programs on "
+                "target 'cuda-emulator', or compute the buffer under the threadIdx loops")
 
     def _out_of_bounds(self, indices, ctx: Ctx, bad) -> None:
         """Raise BoundsError (an IndexError) naming the buffer, the index of the first bad

@@ -191,8 +191,13 @@ class _Move:
         targets = {id(r.buffer) for loc in related for r in getattr(loc.node.block, kind)}
         regions = [r for r in regions if id(r.buffer) in targets]
         needed: dict[int, list[IntSet]] = {}
+        scopes = {id(r.buffer): r.buffer.scope for r in regions}
         for loc in related:
-            for key, sets in relaxed_access(loc, self.loop, kind, targets).items():
+            found = {}
+            for scope in set(scopes.values()):
+                group = {key for key in targets if scopes.get(key) == scope}
+                found.update(relaxed_access(loc, self.loop, kind, group, self._shared_over(scope)))
+            for key, sets in found.items():
                 needed[key] = sets if key not in needed else [a.union(b) for a, b in zip(needed[key], sets)]
         doms: dict[int, IntSet] = {}
         per_region: list[dict[int, IntSet]] = []
@@ -216,6 +221,19 @@ class _Move:
             if id(region.buffer) in partial:
                 per_region.append((region, own))
         return doms, per_region
+
+    def _shared_over(self, scope: str) -> list[For]:
+        """The thread-bound loops around the target loop (itself included) whose threads
+        share a buffer of ``scope``: a ``shared`` buffer is shared by the threads of a block,
+        so its region is relaxed over the ``threadIdx`` loops, as in TVM; the region
+        computed at the loop is then what all those threads need, and they can fetch it
+        together (bind the new loop to ``threadIdx``) instead of each its own part. Other
+        scopes keep each thread's own region (a ``global`` one too: unlike TVM, which
+        would have every thread compute the whole region, racing on it)."""
+        if scope != "shared":
+            return []
+        loops = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
+        return [f for f in loops if f.kind == "thread_binding" and (f.thread_binding or "").startswith("threadIdx")]
 
     def _check_coverage(self, doms, partial_reads=()) -> None:
         """reverse_compute_at: every iteration of the consumer must still run.

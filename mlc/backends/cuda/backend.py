@@ -1,0 +1,176 @@
+"""The ``cuda`` and ``cuda-emulator`` backends, as the compile driver sees them.
+
+Both run the same TIR passes (:data:`~.pipeline.GPU_PIPELINE`) and the same
+default GPU schedule (:func:`mlc.schedules.default.gpu.schedule_gpu`);
+``cuda`` renders CUDA C, compiles it with NVRTC for the target's
+architecture (``Target("cuda -arch=sm_90")``; sm_80 by default) and loads it
+with CuPy, ``cuda-emulator`` runs the lowered functions on the emulator.
+
+The driver calls, per build: ``tir_passes`` on every scheduled function,
+``codegen`` on the lowered module, ``load`` on what codegen returned. The
+lowered functions' parameters are flat; the scheduled ones' shapes travel in
+the ``"mlc.signature"`` attribute that :func:`keep_signature` (the first pass)
+sets, so that the loaded functions check arguments against the user's shapes.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import DeviceError
+from ...ir.buffer import decl_buffer
+from ...ir.expr import const
+from ...ir.tir import Evaluate, IRModule, PrimFunc
+from ...runtime.module import Function, Module, written_params
+from ..registry import BuildOptions
+from ...schedules.default.gpu import schedule_gpu
+from .codegen import PRELUDE, CudaSource, render
+from .emulator import Emulator
+from .launch import workspace
+from .nvrtc import compile_cuda, nvrtc_unavailable_reason
+from .pipeline import GPU_PIPELINE
+from .runtime import CudaFunction, CudaModule, cupy_or_none, device_unavailable_reason
+
+__all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "keep_signature", "signature_of",
+           "DEFAULT_ARCH", "arch_of"]
+
+DEFAULT_ARCH = "sm_80"
+SIGNATURE_ATTR = "mlc.signature"
+
+
+def keep_signature(func: PrimFunc) -> PrimFunc:
+    """``func`` with its parameters' (name, shape, dtype) kept in an attribute (first pass)."""
+    if func.attr(SIGNATURE_ATTR) is not None:
+        return func
+    sig = tuple((p.name, tuple(int(e.value) for e in p.shape), p.dtype) for p in func.params)
+    return func.with_attr(SIGNATURE_ATTR, sig)
+
+
+def signature_of(func: PrimFunc) -> PrimFunc:
+    """A body-less PrimFunc with the parameters ``func`` had before lowering."""
+    sig = func.attr(SIGNATURE_ATTR)
+    if sig is None:
+        return func
+    params = tuple(decl_buffer(shape, dtype, name) for name, shape, dtype in sig)
+    return PrimFunc(params, Evaluate(const(0)), func.attrs)
+
+
+def arch_of(target) -> str:
+    """The CUDA architecture ``target`` names ("sm_90"), sm_80 when it names none."""
+    return getattr(target, "arch", "") or DEFAULT_ARCH
+
+
+@dataclass(frozen=True)
+class CudaArtifact:
+    """What ``codegen`` hands to ``load``: the lowered module, each function's CUDA source,
+    and the cubin of all of them for ``arch``."""
+    module: IRModule
+    sources: dict
+    cubin: bytes | None
+    arch: str
+
+    @property
+    def code(self) -> str:
+        return "\n".join(s.code for s in self.sources.values())
+
+
+def _render_all(mod: IRModule, options: BuildOptions) -> dict[str, CudaSource]:
+    return {name: render(func, fast_math=options.fast_math, name=name) for name, func in mod.items()}
+
+
+class CudaBackend:
+    """CUDA C -> NVRTC -> CuPy. Builds (and compiles) without a GPU; runs where CuPy sees one."""
+
+    name = "cuda"
+    target_kinds = ("cuda",)
+
+    @property
+    def array_types(self) -> tuple[type, ...]:
+        """``(cupy.ndarray,)`` once CuPy is imported (an array can only be a CuPy array
+        then), so that asking does not import CuPy."""
+        cupy = sys.modules.get("cupy")
+        return () if cupy is None else (cupy.ndarray,)
+
+    def unavailable_reason(self) -> str | None:
+        """Builds need NVRTC only: without a GPU the code is generated and compiled, and
+        the loaded functions say, when called, that no device was found."""
+        return nvrtc_unavailable_reason()
+
+    def tir_passes(self, target, options: BuildOptions):
+        return [keep_signature, *GPU_PIPELINE]
+
+    def schedule_rules(self, target):
+        return schedule_gpu
+
+    def codegen(self, mod: IRModule, target, options: BuildOptions) -> CudaArtifact:
+        sources = _render_all(mod, options)
+        arch = arch_of(target)
+        code = "\n".join(s.code for s in sources.values())
+        cubin = compile_cuda(_one_prelude(code), arch)
+        return CudaArtifact(mod, sources, cubin, arch)
+
+    def load(self, artifact: CudaArtifact, mod: IRModule, target, options: BuildOptions) -> Module:
+        """A CudaModule launching the kernels through CuPy; where no GPU is present, a
+        Module with the same sources whose functions raise DeviceError when called."""
+        code = _one_prelude(artifact.code)
+        reason = device_unavailable_reason()
+        if reason is not None:
+            ptx = compile_cuda(code, artifact.arch, ptx=True).decode()
+            functions = {name: Function(name, signature_of(func), _no_device(name, reason))
+                         for name, func in artifact.module.items()}
+            return Module(target, functions, {"cuda": code, "ptx": ptx})
+        cupy = cupy_or_none()
+        raw = cupy.RawModule(code=code, options=("-std=c++17",))
+        functions = {}
+        for name, func in artifact.module.items():
+            functions[name] = CudaFunction(name, signature_of(func).params, tuple(workspace(func)),
+                                           artifact.sources[name], raw)
+        ptx = compile_cuda(code, artifact.arch, ptx=True).decode()
+        return CudaModule(target, functions, {"cuda": code, "ptx": ptx})
+
+
+class CudaEmulatorBackend:
+    """The same device-side TIR, run on NumPy arrays by :class:`~.emulator.Emulator`."""
+
+    name = "cuda-emulator"
+    target_kinds = ("cuda-emulator",)
+    array_types = (np.ndarray,)
+
+    def unavailable_reason(self) -> str | None:
+        return None
+
+    def tir_passes(self, target, options: BuildOptions):
+        return [keep_signature, *GPU_PIPELINE]
+
+    def schedule_rules(self, target):
+        return schedule_gpu
+
+    def codegen(self, mod: IRModule, target, options: BuildOptions) -> IRModule:
+        return mod
+
+    def load(self, artifact: IRModule, mod: IRModule, target, options: BuildOptions) -> Module:
+        """The lowered functions (``artifact``), each run by an :class:`~.emulator.Emulator`."""
+        mod = artifact
+        functions = {}
+        for name, func in mod.items():
+            emu = Emulator(func, name)
+            fn = Function(name, signature_of(func), emu.run)
+            fn.written = written_params(func)
+            functions[name] = fn
+        return Module(target, functions, sources={})
+
+
+def _no_device(name: str, reason: str):
+    def kernel(arrays):
+        raise DeviceError(f"cannot run CUDA function {name!r}: {reason}")
+    return kernel
+
+
+def _one_prelude(code: str) -> str:
+    """Several functions' sources joined: one copy of the helpers (and of the include)."""
+    include = "#include <cuda_fp16.h>\n"
+    has_fp16 = include in code
+    body = code.replace(include, "").replace(PRELUDE, "")
+    return (include if has_fp16 else "") + PRELUDE + body

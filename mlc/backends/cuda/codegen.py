@@ -1,0 +1,366 @@
+"""CUDA C from lowered GPU TIR: one ``extern "C" __global__`` kernel per launch region.
+
+:func:`render` takes a function lowered by :data:`~.pipeline.GPU_PIPELINE`
+and returns its CUDA source and launch list. Each kernel
+(:func:`~.launch.kernels`) becomes::
+
+    extern "C" __global__ void __launch_bounds__(128) main_kernel(float* __restrict__ C,
+                                                                  const float* __restrict__ A) {
+      __shared__ float A_shared[130];          // shared: one per block, declared once
+      float C_local[16];                       // local: one per thread
+      int i_0 = (int)blockIdx.x;               // a thread-bound loop is its index
+      ...
+      __syncthreads();                         // the barriers of insert_thread_sync
+    }
+
+Index arithmetic keeps the IR's dtype (int32 unless the IR says int64); the
+index of a buffer of 2^31 elements or more is computed in 64 bits. Math
+calls go through :data:`MATH_CALLS` (precise CUDA functions; with
+``fast_math`` the ``__expf`` family) until the intrinsic registry takes them.
+Vectorized loops are rendered as scalar loops for now (vector IR, Ramp and
+Broadcast, is not produced yet).
+"""
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import CompileError
+from ...ir.buffer import Buffer
+from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var, cast)
+from ...ir.functor import pre_order_nodes
+from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
+from ...passes.tir.thread_sync import SYNC_THREADS
+from .launch import Kernel, kernels, workspace
+
+__all__ = ["render", "CudaSource", "Launch", "C_TYPES", "MATH_CALLS", "FAST_MATH_CALLS"]
+
+C_TYPES = {
+    "bool": "bool", "int8": "signed char", "uint8": "unsigned char", "int16": "short",
+    "uint16": "unsigned short", "int32": "int", "uint32": "unsigned int", "int64": "long long",
+    "uint64": "unsigned long long", "float16": "half", "float32": "float", "float64": "double",
+}
+
+#: op -> (float32 function, float64 function); the table moves to the intrinsic registry.
+MATH_CALLS = {op: (op + "f", op) for op in (
+    "exp", "log", "sqrt", "tanh", "sin", "cos", "pow", "floor", "ceil", "expm1", "log1p", "tan",
+    "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10", "atan2",
+    "hypot", "copysign", "nextafter", "erf", "rsqrt")}
+MATH_CALLS.update({"abs": ("fabsf", "fabs"), "round": ("rintf", "rint")})  # NumPy rounds half to even
+#: With ``fast_math``: the hardware approximations (float32 only).
+FAST_MATH_CALLS = {"exp": "__expf", "log": "__logf", "sin": "__sinf", "cos": "__cosf", "tan": "__tanf",
+                   "pow": "__powf"}
+
+_BINARY_C = {"add": "+", "sub": "-", "mul": "*", "eq": "==", "ne": "!=", "lt": "<", "le": "<=",
+             "gt": ">", "ge": ">=", "and": "&&", "or": "||", "bitand": "&", "bitor": "|",
+             "bitxor": "^", "shl": "<<", "shr": ">>"}
+
+#: Helpers for the IR's semantics where C's differ (docs/ir-semantics.md).
+PRELUDE = r"""
+template <typename T> __device__ __forceinline__ T mlc_floordiv(T a, T b) {
+  if (b == 0) return 0;
+  T q = a / b;
+  return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+template <typename T> __device__ __forceinline__ T mlc_floormod(T a, T b) {
+  if (b == 0) return 0;
+  T r = a % b;
+  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+template <typename T> __device__ __forceinline__ T mlc_truncdiv(T a, T b) { return b == 0 ? 0 : a / b; }
+template <typename T> __device__ __forceinline__ T mlc_truncmod(T a, T b) { return b == 0 ? 0 : a % b; }
+template <typename T> __device__ __forceinline__ T mlc_min(T a, T b) { return a < b ? a : b; }
+template <typename T> __device__ __forceinline__ T mlc_max(T a, T b) { return a > b ? a : b; }
+__device__ __forceinline__ float mlc_min(float a, float b) { return (a < b || a != a) ? a : b; }
+__device__ __forceinline__ float mlc_max(float a, float b) { return (a > b || a != a) ? a : b; }
+__device__ __forceinline__ double mlc_min(double a, double b) { return (a < b || a != a) ? a : b; }
+__device__ __forceinline__ double mlc_max(double a, double b) { return (a > b || a != a) ? a : b; }
+template <typename To, typename From> __device__ __forceinline__ To mlc_bitcast(From x) {
+  To y; memcpy(&y, &x, sizeof(To)); return y;
+}
+"""
+
+_INT32_MAX = (1 << 31) - 1
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One kernel launch of a function: its name, grid and block, and which buffers it
+    takes, in order: indices into ``func.params`` followed by the function's
+    :func:`~.launch.workspace` buffers."""
+    kernel: str
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    args: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CudaSource:
+    """The CUDA C of one function and the launches that run it, in order."""
+    name: str
+    code: str
+    launches: tuple[Launch, ...]
+
+
+def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> CudaSource:
+    """CUDA C for lowered ``func`` (see the module docstring)."""
+    name = name or func.attr("global_symbol", "main")
+    parts, launches = [], []
+    noalias = bool(func.attr("tir.noalias", True))
+    buffers = list(func.params) + workspace(func)
+    for k in kernels(func):
+        parts.append(_KernelWriter(k, fast_math, noalias).write())
+        launches.append(Launch(k.name, k.grid, k.block,
+                               tuple(next(n for n, p in enumerate(buffers) if p is b) for b in k.params)))
+    fp16 = any(getattr(n, "dtype", None) == "float16" or
+               (isinstance(n, (BufferLoad, BufferStore)) and n.buffer.dtype == "float16")
+               for n in pre_order_nodes(func.body))
+    head = "#include <cuda_fp16.h>\n" if fp16 else ""
+    return CudaSource(name, head + PRELUDE + "\n" + "\n".join(parts), tuple(launches))
+
+
+class _KernelWriter:
+    def __init__(self, kernel: Kernel, fast_math: bool, noalias: bool):
+        self.k, self.fast_math, self.noalias = kernel, fast_math, noalias
+        self.lines: list[str] = []
+        self.names: dict[int, str] = {}
+        self.taken: set[str] = {kernel.name}
+        self.wide: set[int] = set()  # buffers indexed in 64 bits
+        written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
+        self.written = written
+        for b in kernel.params + kernel.shared + kernel.local:
+            self._name(b, b.name)
+            if _elements(b) > _INT32_MAX:
+                self.wide.add(id(b))
+
+    # ---------------------------------------------------------------- names
+
+    def _name(self, node, hint: str) -> str:
+        got = self.names.get(id(node))
+        if got is not None:
+            return got
+        base = "".join(c if c.isalnum() or c == "_" else "_" for c in hint) or "v"
+        if base[0].isdigit():
+            base = "v_" + base
+        out, n = base, 0
+        while out in self.taken or out in _RESERVED:
+            n += 1
+            out = f"{base}_{n}"
+        self.taken.add(out)
+        self.names[id(node)] = out
+        return out
+
+    # ---------------------------------------------------------------- kernel
+
+    def write(self) -> str:
+        k = self.k
+        params = []
+        for b in k.params:
+            const = "" if id(b) in self.written else "const "
+            restrict = " __restrict__" if self.noalias else ""
+            params.append(f"{const}{_ctype(b.dtype)}*{restrict} {self.names[id(b)]}")
+        self.emit(f'extern "C" __global__ void __launch_bounds__({k.threads}) {k.name}({", ".join(params)}) {{')
+        for b in k.shared:
+            self.emit(f"  __shared__ {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
+        for b in k.local:
+            self.emit(f"  {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
+        self.stmt(k.body, 1)
+        self.emit("}")
+        return "\n".join(self.lines) + "\n"
+
+    def emit(self, line: str) -> None:
+        self.lines.append(line)
+
+    def stmt(self, s, depth: int) -> None:
+        pad = "  " * depth
+        if isinstance(s, SeqStmt):
+            for x in s.seq:
+                self.stmt(x, depth)
+        elif isinstance(s, For):
+            self._for(s, depth)
+        elif isinstance(s, IfThenElse):
+            self.emit(f"{pad}if ({self.expr(s.condition)}) {{")
+            self.stmt(s.then_case, depth + 1)
+            if s.else_case is not None:
+                self.emit(f"{pad}}} else {{")
+                self.stmt(s.else_case, depth + 1)
+            self.emit(f"{pad}}}")
+        elif isinstance(s, BufferStore):
+            self.emit(f"{pad}{self._access(s.buffer, s.indices)} = {self.expr(s.value)};")
+        elif isinstance(s, Allocate):
+            self.stmt(s.body, depth)  # declared at the kernel's top
+        elif isinstance(s, Evaluate):
+            if isinstance(s.value, Call) and s.value.op == SYNC_THREADS:
+                self.emit(f"{pad}__syncthreads();")
+            elif not isinstance(s.value, (IntImm, FloatImm)):
+                self.emit(f"{pad}(void)({self.expr(s.value)});")
+        else:
+            raise CompileError(f"cuda codegen: cannot render {type(s).__name__} statements")
+
+    def _for(self, loop: For, depth: int) -> None:
+        pad = "  " * depth
+        var = self._name(loop.loop_var, loop.loop_var.name)
+        ty = _ctype(loop.loop_var.dtype)
+        if loop.kind == "thread_binding":
+            self.emit(f"{pad}{{")
+            self.emit(f"{pad}  {ty} {var} = ({ty}){loop.thread_binding};")
+            self.stmt(loop.body, depth + 1)
+            self.emit(f"{pad}}}")
+            return
+        if loop.kind == "parallel":
+            raise CompileError(f"cuda codegen: loop {loop.loop_var.name} is parallel, which means CPU "
+                               "threads; on the GPU bind it to blockIdx/threadIdx instead")
+        if loop.kind == "unrolled":
+            self.emit(f"{pad}#pragma unroll")
+        lo, extent = self.expr(loop.min), self.expr(loop.extent)
+        stop = extent if isinstance(loop.min, IntImm) and loop.min.value == 0 else f"{lo} + {extent}"
+        self.emit(f"{pad}for ({ty} {var} = {lo}; {var} < {stop}; ++{var}) {{")
+        self.stmt(loop.body, depth + 1)
+        self.emit(f"{pad}}}")
+
+    def _access(self, buffer: Buffer, indices) -> str:
+        name = self.names.get(id(buffer))
+        if name is None:
+            raise CompileError(f"cuda codegen: buffer {buffer.name} is neither a parameter nor "
+                               "allocated in the kernel")
+        flat = None
+        wide = id(buffer) in self.wide
+        for i, extent in zip(indices, buffer.shape):
+            term = self.expr(i, wide)
+            flat = term if flat is None else f"({flat}) * {self.expr(extent, wide)} + {term}"
+        return f"{name}[{flat if flat is not None else 0}]"
+
+    # ---------------------------------------------------------------- expressions
+
+    def expr(self, e, wide: bool = False) -> str:
+        if isinstance(e, Var):
+            name = self.names.get(id(e))
+            if name is None:
+                raise CompileError(f"cuda codegen: variable {e.name} is used outside the loop that binds it")
+            return f"((long long){name})" if wide and e.dtype == "int32" else name
+        if isinstance(e, IntImm):
+            return _int_literal(e.value, "int64" if wide and e.dtype == "int32" else e.dtype)
+        if isinstance(e, FloatImm):
+            return _float_literal(e.value, e.dtype)
+        if isinstance(e, Binary):
+            return self._binary(e, wide)
+        if isinstance(e, Not):
+            return f"(!{self.expr(e.a, wide)})"
+        if isinstance(e, Select):
+            return f"({self.expr(e.cond)} ? {self.expr(e.true_value, wide)} : {self.expr(e.false_value, wide)})"
+        if isinstance(e, Cast):
+            target = "int64" if wide and e.dtype == "int32" else e.dtype
+            return f"(({_ctype(target)})({self.expr(e.value)}))"
+        if isinstance(e, BufferLoad):
+            return self._access(e.buffer, e.indices)
+        if isinstance(e, Call):
+            return self._call(e)
+        raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")
+
+    def _binary(self, e: Binary, wide: bool) -> str:
+        a, b = self.expr(e.a, wide), self.expr(e.b, wide)
+        is_float = e.a.dtype.startswith("float")
+        op = e.op
+        if op in _BINARY_C:
+            return f"({a} {_BINARY_C[op]} {b})"
+        if op == "div":
+            return f"({a} / {b})"
+        if op in ("min", "max"):
+            return f"mlc_{op}({a}, {b})"
+        if is_float:
+            f = "" if e.a.dtype == "float64" else "f"
+            if op == "floordiv":
+                return f"floor{f}({a} / {b})"
+            if op == "floormod":
+                return f"({a} - floor{f}({a} / {b}) * {b})"
+            if op == "truncdiv":
+                return f"trunc{f}({a} / {b})"
+            if op == "truncmod":
+                return f"fmod{f}({a}, {b})"
+        if op in ("floordiv", "floormod", "truncdiv", "truncmod"):
+            return f"mlc_{op}({a}, {b})"
+        raise CompileError(f"cuda codegen: unknown binary op {op!r}")
+
+    def _call(self, e: Call) -> str:
+        args = [self.expr(a) for a in e.args]
+        op, dtype = e.op, e.args[0].dtype if e.args else e.dtype
+        if op == REINTERPRET:
+            return f"mlc_bitcast<{_ctype(e.dtype)}>({args[0]})"
+        if op in ("isnan", "isinf", "isfinite"):
+            return f"{op}({args[0]})"
+        if dtype == "float16":  # computed in float32, as the other backends do
+            inner = Call(op, tuple(cast(a, "float32") if a.dtype == "float16" else a for a in e.args), "float32")
+            return f"((half)({self._call(inner)}))"
+        if op == "abs" and not dtype.startswith("float"):
+            return f"abs({args[0]})"
+        if op == "sigmoid":
+            one = _float_literal(1.0, dtype)
+            exp = FAST_MATH_CALLS["exp"] if self.fast_math and dtype == "float32" else MATH_CALLS["exp"][dtype != "float32"]
+            return f"({one} / ({one} + {exp}(-({args[0]}))))"
+        if self.fast_math and dtype == "float32" and op in FAST_MATH_CALLS:
+            return f"{FAST_MATH_CALLS[op]}({', '.join(args)})"
+        names = MATH_CALLS.get(op)
+        if names is None:
+            raise CompileError(f"cuda codegen: no CUDA function for math op {op!r}")
+        fn = names[0] if dtype == "float32" else names[1]
+        return f"{fn}({', '.join(args)})"
+
+
+_RESERVED = frozenset({
+    "int", "float", "double", "char", "short", "long", "bool", "void", "if", "else", "for", "while",
+    "do", "return", "break", "continue", "const", "half", "signed", "unsigned", "threadIdx", "blockIdx",
+    "blockDim", "gridDim", "warpSize", "min", "max", "abs", "exp", "log", "sqrt", "default", "case",
+    "switch", "struct", "union", "class", "template", "typename", "new", "delete", "this", "auto",
+    "register", "static", "extern", "volatile", "inline", "sizeof", "true", "false", "namespace",
+    "using", "operator", "private", "public", "protected", "virtual", "friend", "goto", "enum",
+})
+
+
+def _elements(b: Buffer) -> int:
+    n = 1
+    for e in b.shape:
+        if not isinstance(e, IntImm):
+            raise CompileError(f"cuda codegen: buffer {b.name} has a symbolic extent {e!r}")
+        n *= e.value
+    return n
+
+
+def _ctype(dtype: str) -> str:
+    t = C_TYPES.get(dtype)
+    if t is None:
+        raise CompileError(f"cuda codegen: dtype {dtype} has no CUDA C type here")
+    return t
+
+
+def _int_literal(value: int, dtype: str) -> str:
+    if dtype == "bool":
+        return "true" if value else "false"
+    if dtype in ("int64",):
+        return f"{value}ll" if value != -(1 << 63) else "(-9223372036854775807ll - 1)"
+    if dtype == "uint64":
+        return f"{value}ull"
+    if dtype.startswith("uint"):
+        return f"{value}u"
+    if dtype == "int32" and value == -(1 << 31):
+        return "(-2147483647 - 1)"
+    if dtype in ("int8", "int16", "uint8", "uint16"):
+        return f"(({_ctype(dtype)}){value})"
+    return str(value)
+
+
+def _float_literal(value: float, dtype: str) -> str:
+    if dtype == "float64":
+        if math.isfinite(value):
+            return repr(float(value))
+        bits = struct.unpack("<q", struct.pack("<d", value))[0]
+        return f"__longlong_as_double({bits}ll)"
+    v32 = float(np.float32(value))
+    if math.isfinite(v32):
+        text = f"{v32!r}f" if "e" in repr(v32) or "." in repr(v32) else f"{v32!r}.0f"
+    else:
+        bits = struct.unpack("<I", struct.pack("<f", v32))[0]
+        text = f"__int_as_float({bits:#x})"
+    return f"((half)({text}))" if dtype == "float16" else text

@@ -1,0 +1,464 @@
+"""The CUDA emulator: runs the device-side TIR the CUDA codegen renders, on NumPy
+arrays, with GPU semantics. It is the oracle of GPU schedules.
+
+Every kernel (:func:`~mlc.backends.cuda.launch.kernels`) runs all its threads
+at once: one NumPy lane per thread of the grid (``blocks x threads`` lanes),
+each statement for every active lane before the next statement starts, so
+threads advance in lockstep between barriers (one legal CUDA schedule).
+``blockIdx``/``threadIdx`` loops bind their variable to each lane's index;
+``if`` and loops whose bounds differ between threads narrow the active lanes.
+A ``shared`` buffer is one array per block, a ``local`` buffer one per thread,
+parameters are the caller's arrays (global memory).
+
+What lockstep execution would hide, the emulator checks and raises instead
+of returning a result a GPU would not give:
+
+- :class:`~mlc.errors.RaceError` for a data race on shared or global memory:
+  two threads writing one element, or one thread reading (writing) an element
+  another wrote (read), with no ``__syncthreads()`` between them — threads of
+  different blocks are never ordered within a kernel;
+- :class:`~mlc.errors.RaceError` for a barrier reached by only some threads
+  of a block (a barrier under thread-divergent control flow);
+- :class:`~mlc.errors.BoundsError` for an access outside its buffer.
+
+Each message names the buffer, the index and the threads involved.
+
+>>> import numpy as np, mlc
+>>> from mlc import te
+>>> A = te.placeholder((300,), "float32", "A")
+>>> B = te.compute((300,), lambda i: A[i] * 2, "B")
+>>> sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+>>> i0, i1 = sch.split(sch.get_loops(sch.get_block("B"))[0], [None, 128])
+>>> sch.bind(i0, "blockIdx.x"); sch.bind(i1, "threadIdx.x")
+>>> from mlc.backends.cuda import emulate
+>>> b = np.zeros(300, "float32"); emulate(sch.mod)["main"](np.ones(300, "float32"), b); float(b.sum())
+600.0
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
+from ...ir.buffer import Buffer
+from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var)
+from ...ir.functor import pre_order_nodes
+from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
+from ...passes.tir.thread_sync import SYNC_THREADS
+from ..reference import values as V
+from .launch import AXES, Kernel, kernels, workspace
+
+__all__ = ["Emulator", "KernelStats"]
+
+_NONE = np.iinfo(np.int64).max  # no reader
+#: Shared-memory reads kept unrecorded per buffer until a write in the same epoch needs them.
+_PENDING_LIMIT = 1 << 22
+
+
+class KernelStats:
+    """What one run of a kernel did: global-memory elements read and written, barriers."""
+
+    __slots__ = ("name", "global_reads", "global_writes", "barriers")
+
+    def __init__(self, name: str):
+        self.name, self.global_reads, self.global_writes, self.barriers = name, 0, 0, 0
+
+    def __repr__(self) -> str:
+        return (f"KernelStats({self.name}: {self.global_reads} global reads, {self.global_writes} "
+                f"global writes, {self.barriers} barriers)")
+
+
+class Emulator:
+    """A lowered GPU PrimFunc ready to emulate; :meth:`run` executes it in place."""
+
+    def __init__(self, func: PrimFunc, name: str | None = None):
+        self.func = func
+        self.name = name or func.attr("global_symbol", "main")
+        self.kernels = kernels(func)
+        self.workspace = workspace(func)
+        self.stats: list[KernelStats] = []
+
+    def run(self, args: Sequence[np.ndarray]) -> None:
+        params = self.func.params
+        if len(args) != len(params):
+            raise ShapeError(f"{self.name}() takes {len(params)} arrays "
+                             f"({', '.join(p.name for p in params)}), got {len(args)}")
+        flat = {}
+        for p, a in zip(params, args):
+            if not isinstance(a, np.ndarray) or a.dtype.name != p.dtype:
+                got = a.dtype.name if isinstance(a, np.ndarray) else type(a).__name__
+                raise DTypeError(f"{self.name}(): argument {p.name} must be a numpy array of {p.dtype}, "
+                                 f"got {got}")
+            if not a.flags.c_contiguous:
+                raise ShapeError(f"{self.name}(): argument {p.name} must be C-contiguous")
+            flat[id(p)] = a.reshape(-1)
+        for b in self.workspace:  # fresh intermediates, poisoned so that reads before writes show
+            size = int(np.prod([e.value for e in b.shape], dtype=np.int64))
+            flat[id(b)] = np.full(size, V.poison(b.dtype), b.dtype)
+        self.stats = []
+        with np.errstate(all="ignore"):
+            for k in self.kernels:
+                run = _KernelRun(k, flat, self.name)
+                run.execute()
+                self.stats.append(run.stats)
+
+
+class _Memory:
+    """One buffer's storage in a kernel run, and what the race check remembers per element:
+    the last writer (lane, epoch) and the smallest and largest reader lanes of the last
+    epoch it was read in."""
+
+    __slots__ = ("buffer", "array", "size", "per", "tracked", "w_lane", "w_epoch", "r_lane", "r_hi",
+                 "r_epoch", "scratch", "last_write", "pending", "pending_size", "offset", "written")
+
+    def __init__(self, buffer: Buffer, array: np.ndarray, size: int, per: str, tracked: bool):
+        self.buffer, self.array, self.size, self.per, self.tracked = buffer, array, size, per, tracked
+        self.offset = None  # per lane: where its block's (thread's) copy starts
+        self.written = np.zeros(array.size, bool) if per == "thread" else None  # local elements written
+        if tracked:
+            n = array.size
+            self.w_lane = np.full(n, -1, np.int64)
+            self.w_epoch = np.full(n, -1, np.int64)
+            self.r_lane = np.full(n, _NONE, np.int64)  # smallest reader lane
+            self.r_hi = np.full(n, -1, np.int64)  # largest reader lane
+            self.r_epoch = np.full(n, -1, np.int64)
+            self.scratch = np.empty(n, np.int64)
+            self.last_write = -1  # the epoch of the last write
+            self.pending: list = []  # (elements, lanes) of this epoch's reads not yet recorded
+            self.pending_size = 0
+
+
+class _KernelRun:
+    def __init__(self, kernel: Kernel, params: dict, fname: str):
+        self.kernel, self.fname = kernel, fname
+        nb, nt = kernel.blocks, kernel.threads
+        self.nt, self.lanes = nt, nb * nt
+        lane = np.arange(self.lanes, dtype=np.int64)
+        self.lane, self.block_of, self.thread_of = lane, lane // nt, lane % nt
+        self.axis = {}
+        rest_b, rest_t = self.block_of, self.thread_of
+        for a, g, b in zip(AXES, kernel.grid, kernel.block):
+            self.axis[f"blockIdx.{a}"] = rest_b % g
+            self.axis[f"threadIdx.{a}"] = rest_t % b
+            rest_b, rest_t = rest_b // g, rest_t // b
+        self.memory: dict[int, _Memory] = {}
+        written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
+        for p in kernel.params:  # what the kernel only reads cannot race
+            arr = params[id(p)]
+            self.memory[id(p)] = _Memory(p, arr, arr.size, "global", id(p) in written)
+        for b in kernel.shared + kernel.local:  # declared at the kernel's top, wherever allocated
+            self._allocate(b)
+        self.epoch = 0
+        self.stats = KernelStats(kernel.name)
+        self.bound: dict[str, Var] = {}
+
+    # ------------------------------------------------------------ driving
+
+    def execute(self) -> None:
+        self.exec(self.kernel.body, None, {})
+
+    def exec(self, stmt, mask, env) -> None:
+        if isinstance(stmt, SeqStmt):
+            for s in stmt.seq:
+                self.exec(s, mask, env)
+        elif isinstance(stmt, For):
+            self._for(stmt, mask, env)
+        elif isinstance(stmt, IfThenElse):
+            cond = self.ev(stmt.condition, mask, env)
+            then = _narrow(mask, cond)
+            if then is not False:
+                self.exec(stmt.then_case, then, env)
+            if stmt.else_case is not None:
+                other = _narrow(mask, np.logical_not(cond))
+                if other is not False:
+                    self.exec(stmt.else_case, other, env)
+        elif isinstance(stmt, BufferStore):
+            self._store(stmt, mask, env)
+        elif isinstance(stmt, Allocate):
+            self._allocate(stmt.buffer)
+            self.exec(stmt.body, mask, env)
+        elif isinstance(stmt, Evaluate):
+            if isinstance(stmt.value, Call) and stmt.value.op == SYNC_THREADS:
+                self._barrier(mask)
+        else:
+            raise MLCError(f"cuda emulator: cannot run {type(stmt).__name__} statements")
+
+    def _for(self, loop: For, mask, env) -> None:
+        var = loop.loop_var
+        if loop.kind == "thread_binding":
+            tag = loop.thread_binding
+            outer = self.bound.get(tag)
+            inner = dict(env)
+            inner[var] = self.axis[tag].astype(var.dtype) if outer is None else env[outer]
+            if outer is None:
+                self.bound[tag] = var
+            try:
+                self.exec(loop.body, mask, inner)
+            finally:
+                if outer is None:
+                    del self.bound[tag]
+            return
+        lo, extent = self.ev(loop.min, mask, env), self.ev(loop.extent, mask, env)
+        make = np.dtype(var.dtype).type
+        inner = dict(env)
+        if np.ndim(lo) == 0 and np.ndim(extent) == 0:
+            for v in range(int(lo), int(lo) + int(extent)):
+                inner[var] = make(v)
+                self.exec(loop.body, mask, inner)
+            return
+        stop = lo + extent  # bounds differ between threads: run the union, masked
+        active = np.ones(self.lanes, bool) if mask is None else mask
+        lo_b, stop_b = np.broadcast_to(lo, (self.lanes,)), np.broadcast_to(stop, (self.lanes,))
+        if not active.any():
+            return
+        for v in range(int(lo_b[active].min()), int(stop_b[active].max())):
+            sub = _narrow(mask, (lo_b <= v) & (v < stop_b))
+            if sub is not False:
+                inner[var] = make(v)
+                self.exec(loop.body, sub, inner)
+
+    def _allocate(self, buffer: Buffer) -> None:
+        if id(buffer) in self.memory:
+            return  # declared once per kernel: re-entering keeps the contents, as on a GPU
+        size = int(np.prod([e.value for e in buffer.shape], dtype=np.int64))
+        shared = buffer.scope == "shared"
+        copies = self.kernel.blocks if shared else self.lanes
+        array = np.full(copies * size, V.poison(buffer.dtype), buffer.dtype)
+        mem = self.memory[id(buffer)] = _Memory(buffer, array, size, "block" if shared else "thread", shared)
+        mem.offset = (self.block_of if shared else self.lane) * np.int64(size)
+
+    def _barrier(self, mask) -> None:
+        if mask is not None and not mask.all():
+            active = np.bincount(self.block_of[mask], minlength=self.kernel.blocks)
+            bad = np.flatnonzero((active > 0) & (active < self.nt))
+            if bad.size == 0:
+                bad = np.flatnonzero(active == 0)
+            b = int(bad[0])
+            waiting = self.lane[(self.block_of == b) & ~mask]
+            raise RaceError(f"cuda emulator: {self.fname}: __syncthreads() reached by {int(active[b])} of the "
+                            f"{self.nt} threads of block {self._block_name(b)} (thread "
+                            f"{self._thread_name(int(waiting[0]))} does not reach it): a barrier under "
+                            "thread-divergent control flow hangs or misbehaves on a GPU; move it out of "
+                            "the if/loop that depends on the thread index")
+        self.epoch += 1
+        self.stats.barriers += 1
+        for mem in self.memory.values():
+            if mem.tracked and mem.per == "block":
+                mem.pending.clear()  # reads before the barrier are ordered before what follows
+                mem.pending_size = 0
+
+    # ------------------------------------------------------------ memory
+
+    def _address(self, buffer: Buffer, indices, mask, env):
+        """(memory, flat element of every lane, active lanes in ascending order); the
+        elements of inactive lanes are 0. Raises BoundsError for an active lane outside."""
+        mem = self.memory.get(id(buffer))
+        if mem is None:
+            raise MLCError(f"cuda emulator: buffer {buffer.name} is neither a parameter nor allocated "
+                           "in the kernel")
+        flat = np.int64(0)
+        for idx, extent in zip(indices, buffer.shape):
+            i = self.ev(idx, mask, env)
+            flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
+        flat = np.broadcast_to(flat, (self.lanes,))
+        if mask is None:
+            lanes = self.lane
+            if flat.min() < 0 or flat.max() >= mem.size:
+                self._out_of_bounds(buffer, mem, flat, np.ones(self.lanes, bool))
+        else:
+            lanes = np.flatnonzero(mask)
+            inside = flat[lanes]
+            if inside.size and (inside.min() < 0 or inside.max() >= mem.size):
+                self._out_of_bounds(buffer, mem, flat, mask)
+            flat = np.where(mask, flat, 0)
+        if mem.per != "global":
+            flat = flat + mem.offset
+        return mem, flat, lanes
+
+    def _out_of_bounds(self, buffer: Buffer, mem: _Memory, flat, active) -> None:
+        lane = int(np.argmax(active & ((flat < 0) | (flat >= mem.size))))
+        raise BoundsError(f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                          f"{self._block_name(int(self.block_of[lane]))} accesses {buffer.name}"
+                          f"[{int(flat[lane])}] (flat index), outside its {mem.size} elements; fix the "
+                          "index, or guard the access")
+
+    def _load(self, e: BufferLoad, mask, env):
+        mem, addr, lanes = self._address(e.buffer, e.indices, mask, env)
+        if mem.per == "thread":
+            where = addr[lanes] if mask is not None else addr
+            unwritten = ~mem.written[where]
+            if unwritten.any():
+                k = int(np.argmax(unwritten))
+                lane = int(lanes[k])
+                raise RaceError(
+                    f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                    f"{self._block_name(lane // self.nt)} reads local buffer {mem.buffer.name}"
+                    f"[{int(where[k]) % mem.size}] (flat index), which it never wrote; local memory is "
+                    "per thread (other threads' writes are not visible)")
+        if mem.tracked:
+            self._check_read(mem, addr[lanes] if mask is not None else addr, lanes)
+        if mem.per == "global":
+            self.stats.global_reads += lanes.size
+        return mem.array[addr]
+
+    def _store(self, stmt: BufferStore, mask, env) -> None:
+        value = self.ev(stmt.value, mask, env)
+        mem, addr, lanes = self._address(stmt.buffer, stmt.indices, mask, env)
+        where = addr[lanes] if mask is not None else addr
+        if mem.tracked:
+            self._check_write(mem, where, lanes)
+        elif mem.per == "thread":
+            mem.written[where] = True
+        if mem.per == "global":
+            self.stats.global_writes += lanes.size
+        value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
+        mem.array[where] = value[lanes] if mask is not None else value
+
+    # ------------------------------------------------------------ races
+
+    def _conflict(self, other_lane, other_epoch, lanes):
+        """Where an earlier access by ``other_lane`` in ``other_epoch`` is unordered with
+        ``lanes``' access now: another thread, of another block or since the last barrier."""
+        other_block = np.where(other_lane >= 0, other_lane // self.nt, -1)
+        return (other_lane != -1) & (other_lane != lanes) & \
+            ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
+
+    def _check_read(self, mem: _Memory, where, lanes) -> None:
+        if mem.per == "block":
+            unwritten = mem.w_lane[where] == -1
+            if unwritten.any():
+                k = int(np.argmax(unwritten))
+                lane = int(lanes[k])
+                raise RaceError(
+                    f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                    f"{self._block_name(lane // self.nt)} reads shared buffer {mem.buffer.name}"
+                    f"[{int(where[k]) % mem.size}] (flat index), which no thread of its block wrote; "
+                    "shared memory is per block (another block's writes are not visible) — fetch "
+                    "the data in every block that reads it")
+        if mem.last_write == self.epoch or (mem.per == "global" and mem.last_write >= 0):
+            bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
+            if bad.any():
+                k = int(np.argmax(bad))
+                self._race(mem, int(where[k]), int(mem.w_lane[where[k]]), int(lanes[k]), "writes", "reads")
+        if mem.per == "block":  # recorded only if a write of this epoch needs them
+            mem.pending.append((where, lanes))
+            mem.pending_size += where.size
+            if mem.pending_size > _PENDING_LIMIT:
+                self._record_reads(mem)
+        else:
+            self._record(mem, where, lanes)
+
+    def _record_reads(self, mem: _Memory) -> None:
+        for where, lanes in mem.pending:
+            self._record(mem, where, lanes)
+        mem.pending.clear()
+        mem.pending_size = 0
+
+    def _record(self, mem: _Memory, where, lanes) -> None:
+        """Remember the smallest and largest reader lane of each element in this epoch."""
+        cur = mem.r_epoch[where] == self.epoch
+        old_lo = np.where(cur, mem.r_lane[where], _NONE)
+        old_hi = np.where(cur, mem.r_hi[where], -1)
+        mem.r_hi[where] = lanes  # with repeated elements the last (largest) lane stays
+        mem.r_lane[where[::-1]] = lanes[::-1]  # ... and here the first (smallest)
+        mem.r_hi[where] = np.maximum(mem.r_hi[where], old_hi)
+        mem.r_lane[where] = np.minimum(mem.r_lane[where], old_lo)
+        mem.r_epoch[where] = self.epoch
+
+    def _check_write(self, mem: _Memory, where, lanes) -> None:
+        if mem.pending:
+            self._record_reads(mem)
+        mem.scratch[where] = lanes  # with two lanes on one element, one reads back the other
+        other = mem.scratch[where]
+        dup = other != lanes
+        if dup.any():
+            k = int(np.argmax(dup))
+            pair = sorted((int(other[k]), int(lanes[k])))
+            self._race(mem, int(where[k]), pair[0], pair[1], "writes", "writes")
+        bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
+        if bad.any():
+            k = int(np.argmax(bad))
+            self._race(mem, int(where[k]), int(mem.w_lane[where[k]]), int(lanes[k]), "writes", "writes")
+        lo, hi = mem.r_lane[where], mem.r_hi[where]
+        read = lo != _NONE
+        reader = np.where(lo != lanes, lo, hi)  # a reader other than this lane, if any
+        bad = read & self._conflict(np.where(read, reader, -1), mem.r_epoch[where], lanes)
+        if bad.any():
+            k = int(np.argmax(bad))
+            self._race(mem, int(where[k]), int(reader[k]), int(lanes[k]), "reads", "writes")
+        mem.w_lane[where] = lanes
+        mem.w_epoch[where] = self.epoch
+        mem.last_write = self.epoch
+
+    def _race(self, mem: _Memory, addr: int, first: int, second: int, did: str, does: str) -> None:
+        index = addr % mem.size if mem.per == "block" else addr
+        who = f"thread {self._thread_name(first)} of block {self._block_name(first // self.nt)}"
+        raise RaceError(
+            f"cuda emulator: {self.fname}: data race on {mem.buffer.scope} buffer {mem.buffer.name}"
+            f"[{index}] (flat index): {who} {did} it and thread {self._thread_name(second)} of block "
+            f"{self._block_name(second // self.nt)} {does} it with no __syncthreads() between"
+            + ("" if mem.per == "block" else " (threads of different blocks are never ordered)")
+            + "; give each thread its own elements, or separate the accesses by a barrier")
+
+    def _thread_name(self, lane: int) -> str:
+        t = lane % self.nt
+        out = []
+        for b in self.kernel.block:
+            out.append(t % b)
+            t //= b
+        return str(tuple(out))
+
+    def _block_name(self, block: int) -> str:
+        out = []
+        for g in self.kernel.grid:
+            out.append(block % g)
+            block //= g
+        return str(tuple(out))
+
+    # ------------------------------------------------------------ expressions
+
+    def ev(self, e, mask, env):
+        if isinstance(e, Var):
+            try:
+                return env[e]
+            except KeyError:
+                raise MLCError(f"cuda emulator: variable {e.name} is used outside the loop that "
+                               "binds it") from None
+        if isinstance(e, (IntImm, FloatImm)):
+            return V.constant(e.value, e.dtype)
+        if isinstance(e, Binary):
+            a = self.ev(e.a, mask, env)
+            if e.op in ("and", "or"):  # the right side only where it decides the result
+                rest = _narrow(mask, a if e.op == "and" else np.logical_not(a))
+                if rest is False:
+                    return a
+                return V.binary(e.op, a, self.ev(e.b, rest, env))
+            return V.binary(e.op, a, self.ev(e.b, mask, env))
+        if isinstance(e, BufferLoad):
+            return self._load(e, mask, env)
+        if isinstance(e, Cast):
+            return V.cast(np.asarray(self.ev(e.value, mask, env))[()], e.dtype)
+        if isinstance(e, Not):
+            return np.logical_not(self.ev(e.a, mask, env))
+        if isinstance(e, Select):
+            cond = self.ev(e.cond, mask, env)
+            on_true, on_false = _narrow(mask, cond), _narrow(mask, np.logical_not(cond))
+            if on_false is False:
+                return self.ev(e.true_value, on_true, env)
+            if on_true is False:
+                return self.ev(e.false_value, on_false, env)
+            return np.where(cond, self.ev(e.true_value, on_true, env), self.ev(e.false_value, on_false, env))
+        if isinstance(e, Call):
+            return V.call(e.op, [self.ev(a, mask, env) for a in e.args], e.dtype)
+        raise MLCError(f"cuda emulator: cannot evaluate {type(e).__name__} nodes")
+
+
+def _narrow(mask, cond):
+    """``mask`` restricted to ``cond``; False when no lane remains, None for all lanes."""
+    if np.ndim(cond) == 0:
+        return mask if bool(cond) else False
+    new = cond if mask is None else (mask & cond)
+    if not new.any():
+        return False
+    return new

@@ -1,0 +1,202 @@
+"""Kernels of a lowered GPU PrimFunc: where each launch starts and its geometry.
+
+A lowered function for the GPU is a sequence of *launch regions*: each
+outermost thread-bound loop starts one kernel, whose grid and block sizes are
+the extents of the ``blockIdx`` and ``threadIdx`` loops inside it (all loops
+of one axis share their extent: they are the same index). ``Allocate`` nodes
+of ``shared`` scope are one array per block, ``local`` ones one per thread;
+both are declared once at the top of the kernel, wherever the IR allocates
+them. Both the CUDA codegen and the emulator start from :func:`kernels`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import CompileError
+from ...ir.buffer import Buffer
+from ...ir.expr import BufferLoad, IntImm
+from ...ir.functor import pre_order_nodes
+from ...ir.tir import Allocate, BufferStore, For, PrimFunc, SeqStmt, Stmt
+
+__all__ = ["Kernel", "kernels", "workspace", "MAX_THREADS_PER_BLOCK", "MAX_SHARED_BYTES", "AXES"]
+
+MAX_THREADS_PER_BLOCK = 1024
+#: Static shared memory one block may declare (CUDA's limit without opt-in).
+MAX_SHARED_BYTES = 48 * 1024
+AXES = ("x", "y", "z")
+#: The largest grid and block extents per axis (x, y, z).
+MAX_GRID = ((1 << 31) - 1, 65535, 65535)
+MAX_BLOCK = (1024, 1024, 64)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One launch: ``body`` (the outermost thread-bound loop), ``grid`` and ``block`` sizes
+    (x, y, z), the buffers it declares by scope and the parameters it touches."""
+    name: str
+    body: Stmt
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    shared: tuple[Buffer, ...]
+    local: tuple[Buffer, ...]
+    params: tuple[Buffer, ...]
+
+    @property
+    def threads(self) -> int:
+        return int(np.prod(self.block))
+
+    @property
+    def blocks(self) -> int:
+        return int(np.prod(self.grid))
+
+
+def _size(buf: Buffer) -> int:
+    n = 1
+    for e in buf.shape:
+        if not isinstance(e, IntImm):
+            raise CompileError(f"cuda: buffer {buf.name} has a symbolic extent {e!r}; GPU buffers "
+                               "need static shapes")
+        n *= e.value
+    return n
+
+
+def _launch_roots(body: Stmt, name: str) -> tuple[list[For], list[Allocate]]:
+    """The kernels' root loops in order, and the allocations around them."""
+    roots, allocs, stack = [], [], [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, SeqStmt):
+            stack.extend(reversed(node.seq))
+        elif isinstance(node, Allocate):
+            allocs.append(node)
+            stack.append(node.body)
+        elif isinstance(node, For) and node.kind == "thread_binding":
+            roots.append(node)
+        else:
+            raise CompileError(
+                f"cuda: function {name!r} has a statement outside every thread-bound loop, which no "
+                f"GPU thread would run:\n{node!r}\nbind its loops to blockIdx/threadIdx (sch.bind), or "
+                "build without a schedule to get the default GPU schedule")
+    return roots, allocs
+
+
+def workspace(func: PrimFunc) -> list[Buffer]:
+    """The global buffers ``func`` allocates outside its kernels: intermediates that one
+    kernel writes and a later one reads. The runtime allocates them for each call and
+    passes them to the kernels like parameters."""
+    _, allocs = _launch_roots(func.body, func.attr("global_symbol", "main"))
+    return [a.buffer for a in allocs if a.buffer.scope not in ("shared", "local")]
+
+
+def kernels(func: PrimFunc) -> list[Kernel]:
+    """The launches of lowered ``func``, in order, with their geometry checked. A kernel's
+    ``params`` are the function's parameters and :func:`workspace` buffers it touches."""
+    name = func.attr("global_symbol", "main")
+    roots, root_allocs = _launch_roots(func.body, name)
+    out = []
+    for n, root in enumerate(roots):
+        out.append(_kernel(func, root, [a.buffer for a in root_allocs], f"{name}_kernel{n}" if len(roots) > 1
+                           else f"{name}_kernel"))
+    users: dict[int, Kernel] = {}
+    for k in out:
+        for b in k.shared + k.local:
+            first = users.setdefault(id(b), k)
+            if first is not k:
+                raise CompileError(f"cuda: the {b.scope} buffer {b.name} is used by kernels {first.name} and "
+                                   f"{k.name}; {b.scope} memory does not outlive a kernel — compute it "
+                                   "under the loops of the kernel that reads it (compute_at), or make it global")
+    return out
+
+
+def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kernel:
+    extents: dict[str, tuple[int, For]] = {}
+    stack: list[tuple[Stmt, bool]] = [(root, False)]
+    allocs: list[Buffer] = []
+    used: set[int] = set()
+    while stack:
+        node, under_thread = stack.pop()
+        if isinstance(node, For) and node.kind == "thread_binding":
+            tag = node.thread_binding
+            scope, _, axis = tag.partition(".")
+            if scope == "vthread":
+                raise CompileError(f"cuda: loop {node.loop_var.name} is bound to {tag}; virtual "
+                                   "threads are not supported by the cuda backend yet")
+            if not (isinstance(node.extent, IntImm) and isinstance(node.min, IntImm) and node.min.value == 0):
+                raise CompileError(f"cuda: loop {node.loop_var.name} bound to {tag} must run from 0 over "
+                                   f"a constant extent, got [{node.min!r}, {node.min!r} + {node.extent!r})")
+            if scope == "blockIdx" and under_thread:
+                raise CompileError(f"cuda: loop {node.loop_var.name} bound to {tag} is inside a threadIdx "
+                                   "loop; blockIdx loops must enclose every threadIdx loop of a kernel")
+            seen = extents.get(tag)
+            if seen is not None and seen[0] != node.extent.value:
+                raise CompileError(f"cuda: kernel {kname} binds {tag} with extent {seen[0]} (loop "
+                                   f"{seen[1].loop_var.name}) and {node.extent.value} (loop "
+                                   f"{node.loop_var.name}); one thread axis has one extent per kernel — "
+                                   "split the loops to the same thread count")
+            extents.setdefault(tag, (node.extent.value, node))
+            under_thread = under_thread or scope == "threadIdx"
+        if isinstance(node, Allocate):
+            allocs.append(node.buffer)
+        if isinstance(node, (BufferStore, BufferLoad)):
+            used.add(id(node.buffer))
+        for child in _children(node):
+            stack.append((child, under_thread))
+        if not isinstance(node, Stmt):
+            continue
+        for e in _exprs(node):
+            for sub in pre_order_nodes(e):
+                if isinstance(sub, BufferLoad):
+                    used.add(id(sub.buffer))
+    grid = tuple(extents.get(f"blockIdx.{a}", (1,))[0] for a in AXES)
+    block = tuple(extents.get(f"threadIdx.{a}", (1,))[0] for a in AXES)
+    for what, sizes, limits in (("grid", grid, MAX_GRID), ("block", block, MAX_BLOCK)):
+        for axis, size, limit in zip(AXES, sizes, limits):
+            if size > limit:
+                scope = "blockIdx" if what == "grid" else "threadIdx"
+                raise CompileError(f"cuda: kernel {kname} binds {scope}.{axis} to {size} values; CUDA allows "
+                                   f"at most {limit} — bind a larger axis (x) or split the loop")
+    threads = int(np.prod(block))
+    if threads > MAX_THREADS_PER_BLOCK:
+        raise CompileError(f"cuda: kernel {kname} has {threads} threads per block {block}; a block "
+                           f"holds at most {MAX_THREADS_PER_BLOCK} — split the thread loops smaller")
+    declared = [b for b in outer if id(b) in used and b.scope in ("shared", "local")] + allocs
+    shared = tuple(b for b in declared if b.scope == "shared")
+    local = tuple(b for b in declared if b.scope != "shared")
+    for b in allocs:
+        if b.scope not in ("shared", "local"):
+            raise CompileError(f"cuda: kernel {kname} allocates the {b.scope} buffer {b.name} inside "
+                               "the kernel; a kernel holds only shared and local buffers — give it "
+                               "scope 'local' (per thread) or 'shared' (per block)")
+    shared_bytes = sum(_size(b) * np.dtype(b.dtype).itemsize for b in shared)
+    if shared_bytes > MAX_SHARED_BYTES:
+        raise CompileError(f"cuda: kernel {kname} declares {shared_bytes} bytes of shared memory "
+                           f"({', '.join(f'{b.name}[{_size(b)}]' for b in shared)}); a block may use "
+                           f"{MAX_SHARED_BYTES} — use smaller tiles")
+    params = tuple(p for p in list(func.params) + [b for b in outer if b.scope not in ("shared", "local")]
+                   if id(p) in used)
+    return Kernel(kname, root, grid, block, shared, local, params)
+
+
+def _children(node) -> list:
+    if isinstance(node, SeqStmt):
+        return list(node.seq)
+    out = []
+    for attr in ("body", "then_case", "else_case"):
+        child = getattr(node, attr, None)
+        if isinstance(child, Stmt):
+            out.append(child)
+    return out
+
+
+def _exprs(node) -> list:
+    if isinstance(node, For):
+        return [node.min, node.extent]
+    if isinstance(node, BufferStore):
+        return [node.value, *node.indices]
+    cond = getattr(node, "condition", None)
+    if cond is not None:
+        return [cond]
+    value = getattr(node, "value", None)
+    return [value] if value is not None else []

@@ -1,0 +1,43 @@
+"""The TIR passes that make a scheduled PrimFunc ready for the GPU, in order.
+
+``GPU_PIPELINE`` is :data:`~mlc.passes.tir.pipeline.LOWER_PIPELINE` with the GPU
+passes in their places: cross-thread reductions are lowered while blocks
+still exist, shared and local buffers are shrunk to one block's (one
+thread's) tile before buffers are flattened, and barriers go in last. The
+CUDA codegen and the emulator both run its output, so the emulator checks
+exactly what the GPU would run.
+"""
+from __future__ import annotations
+
+from ...ir.tir import PrimFunc
+from ...passes.tir.compact_buffers import compact_buffers
+from ...passes.tir.convert_blocks import convert_blocks_to_loops
+from ...passes.tir.cross_thread_reduction import lower_cross_thread_reduction
+from ...passes.tir.empty_reductions import expand_empty_reductions
+from ...passes.tir.flatten_buffers import flatten_buffers
+from ...passes.tir.gpu_buffers import compact_gpu_buffers
+from ...passes.tir.lower_init_block import lower_init_block
+from ...passes.tir.lower_intrinsics import lower_intrinsics
+from ...passes.tir.pipeline import run_passes
+from ...passes.tir.simplify import simplify
+from ...passes.tir.thread_sync import insert_thread_sync
+
+__all__ = ["GPU_PIPELINE", "lower_for_gpu"]
+
+GPU_PIPELINE = [
+    expand_empty_reductions,
+    lower_cross_thread_reduction,
+    lower_init_block,
+    convert_blocks_to_loops,
+    lower_intrinsics,
+    compact_buffers,
+    compact_gpu_buffers,
+    flatten_buffers,
+    simplify,
+    insert_thread_sync,
+]
+
+
+def lower_for_gpu(func: PrimFunc) -> PrimFunc:
+    """Run :data:`GPU_PIPELINE` on ``func``."""
+    return run_passes(func, GPU_PIPELINE)

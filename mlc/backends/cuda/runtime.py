@@ -1,0 +1,122 @@
+"""Running CUDA kernels through CuPy: load the generated source as a ``RawModule``,
+check CuPy arguments, allocate workspace from CuPy's pool and launch on the current
+stream. Only this module imports CuPy, and only when a CUDA module is loaded.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ...errors import DeviceError, DTypeError, ShapeError
+from ...ir.buffer import Buffer
+from ...ir.expr import IntImm
+from ...runtime.module import Module
+from ...runtime.timing import TimeResult
+from .codegen import CudaSource
+
+__all__ = ["cupy_or_none", "device_unavailable_reason", "CudaFunction", "CudaModule", "NO_DEVICE"]
+
+NO_DEVICE = ("no CUDA device was found (CuPy sees none); target='cuda-emulator' runs the same "
+             "kernels on the CPU with NumPy arrays")
+
+
+@functools.cache
+def cupy_or_none():
+    try:
+        import cupy
+    except ImportError:
+        return None
+    return cupy
+
+
+@functools.cache
+def device_unavailable_reason() -> str | None:
+    """None when CuPy can launch kernels here; else why not, said for the user."""
+    cupy = cupy_or_none()
+    if cupy is None:
+        return "CuPy is not installed: pip install 'mlc[cuda]' (cupy-cuda12x) to run CUDA kernels"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 - no driver, no device: CuPy raises its own runtime errors
+        return NO_DEVICE
+    return None if count > 0 else NO_DEVICE
+
+
+def _shape(b: Buffer) -> tuple[int, ...]:
+    return tuple(e.value if isinstance(e, IntImm) else -1 for e in b.shape)
+
+
+class CudaFunction:
+    """One function of a CUDA module: ``f(*cupy_arrays)`` launches its kernels in order on
+    the current CuPy stream (destination passing, like every mlc function)."""
+
+    def __init__(self, name: str, signature: tuple[Buffer, ...], workspace: tuple[Buffer, ...],
+                 source: CudaSource, raw_module):
+        self.name, self.signature, self.workspace, self.source = name, signature, workspace, source
+        self._kernels = [(raw_module.get_function(l.kernel), l) for l in source.launches]
+
+    def _check(self, args) -> None:
+        cupy = cupy_or_none()
+        if len(args) != len(self.signature):
+            raise ShapeError(f"{self.name}() takes {len(self.signature)} arrays "
+                             f"({', '.join(b.name for b in self.signature)}), got {len(args)}")
+        for b, a in zip(self.signature, args):
+            if isinstance(a, np.ndarray):
+                raise DeviceError(f"{self.name}(): argument {b.name} is a NumPy array in host memory; "
+                                  f"this CUDA function takes CuPy arrays: pass cupy.asarray(x) (or build "
+                                  "with target='cuda-emulator' to run on NumPy arrays)")
+            if not isinstance(a, cupy.ndarray):
+                raise DTypeError(f"{self.name}(): argument {b.name} must be a cupy.ndarray of {b.dtype}, "
+                                 f"got {type(a).__name__}")
+            if a.dtype.name != b.dtype:
+                raise DTypeError(f"{self.name}(): argument {b.name} must have dtype {b.dtype}, got "
+                                 f"{a.dtype.name}; convert it with .astype('{b.dtype}')")
+            if a.shape != _shape(b):
+                raise ShapeError(f"{self.name}(): argument {b.name} must have shape {_shape(b)}, got {a.shape}")
+            if not a.flags.c_contiguous:
+                raise ShapeError(f"{self.name}(): argument {b.name} must be C-contiguous; pass "
+                                 "cupy.ascontiguousarray(x)")
+            if a.device.id != cupy.cuda.Device().id:
+                raise DeviceError(f"{self.name}(): argument {b.name} lives on GPU {a.device.id}, not on "
+                                  f"the current device {cupy.cuda.Device().id}")
+
+    def __call__(self, *args) -> None:
+        self._check(args)
+        self.launch(args)
+
+    def launch(self, args) -> None:
+        """Launch every kernel on checked arguments (no checks: ``time_evaluator`` calls this)."""
+        cupy = cupy_or_none()
+        buffers = list(args) + [cupy.empty(_shape(b), b.dtype) for b in self.workspace]
+        for kernel, launch in self._kernels:
+            kernel(launch.grid, launch.block, tuple(buffers[n] for n in launch.args))
+
+    def __repr__(self) -> str:
+        return f"<mlc cuda function {self.name}({', '.join(b.name for b in self.signature)})>"
+
+
+class CudaModule(Module):
+    """The result of building for ``cuda``: ``lib["f"](*cupy_arrays)``, ``get_source("cuda")``,
+    and ``time_evaluator`` timed with CUDA events."""
+
+    def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 3, warmup: int = 1):
+        """A timer of ``self[name]`` measured with CUDA events on the current stream."""
+        fn = self[name]
+        cupy = cupy_or_none()
+
+        def evaluate(*args) -> TimeResult:
+            fn._check(args)
+            for _ in range(warmup):
+                fn.launch(args)
+            results = []
+            for _ in range(repeat):
+                start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+                start.record()
+                for _ in range(number):
+                    fn.launch(args)
+                stop.record()
+                stop.synchronize()
+                results.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3 / number)
+            return TimeResult(tuple(results))
+        return evaluate

@@ -1,0 +1,230 @@
+"""compact_gpu_buffers: a ``shared`` buffer as large as one thread block's tile, a
+``local`` one as large as one thread's (TVM's CompactBufferAllocation, with the
+GPU's rule for which loops a buffer may be privatised over).
+
+Schedules keep a cache's full shape at the function root (``A_shared:
+float32[1024, 1024]``); on a GPU that would not fit in shared memory. Each
+block has its own shared memory and each thread its own local memory, so the
+box a buffer needs is the part one block (one thread) touches:
+
+- ``shared``: relaxed over every loop but the ``blockIdx`` loops (the threads
+  of a block share it) and the serial loops around all its accesses whose
+  iterations touch disjoint boxes (a tile refetched per ``k`` step);
+- ``local``: relaxed over the loops under the innermost loop around all its
+  accesses, where thread loops always qualify and serial ones when disjoint.
+
+Accesses are re-indexed from the box's corner, which may depend on the
+block's and the thread's index. Runs before ``flatten_buffers``, after
+``compact_buffers`` (which leaves GPU buffers alone).
+
+Before::
+
+    A_shared = T.allocate([64, 64], "float32", "shared")
+    for i_0 in T.thread_binding(8, "blockIdx.y"):
+        ...
+        for k_0 in range(8):
+            for f in T.thread_binding(64, "threadIdx.x"):   # the fetch
+                A_shared[i_0 * 8 + f // 8, k_0 * 8 + f % 8] = A[...]
+
+After::
+
+    for i_0 in T.thread_binding(8, "blockIdx.y"):
+        ...
+        for k_0 in range(8):
+            A_shared = T.allocate([8, 8], "float32", "shared")
+            for f in T.thread_binding(64, "threadIdx.x"):
+                A_shared[f // 8, f % 8] = A[...]
+"""
+from __future__ import annotations
+
+from ...ir.buffer import Buffer
+from ...ir.expr import Binary, BufferLoad, IntImm, const
+from ...ir.arith import IntSet, canonical, relax, uses_any
+from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
+from .compact_buffers import _disjoint, _Rebase
+
+__all__ = ["compact_gpu_buffers"]
+
+_GPU_SCOPES = ("shared", "local")
+
+
+def _accesses(buffer: Buffer, body):
+    """Every (indices, enclosing loops, conditions of the ifs around it) access of ``buffer``
+    in ``body``, thread loops included."""
+    out, stack = [], [(body, (), ())]
+    while stack:
+        node, loops, conds = stack.pop()
+        exprs = []
+        if isinstance(node, For):
+            stack.append((node.body, loops + (node,), conds))
+            exprs = [node.min, node.extent]
+        elif isinstance(node, SeqStmt):
+            stack.extend((s, loops, conds) for s in node.seq)
+        elif isinstance(node, IfThenElse):
+            stack.append((node.then_case, loops, conds + (node.condition,)))
+            if node.else_case is not None:
+                stack.append((node.else_case, loops, conds))
+            exprs = [node.condition]
+        elif isinstance(node, Allocate):
+            stack.append((node.body, loops, conds))
+        elif isinstance(node, BufferStore):
+            if node.buffer is buffer:
+                out.append((node.indices, loops, conds))
+            exprs = [node.value, *node.indices]
+        else:
+            exprs = [node]
+        for e in exprs:
+            for n in pre_order_nodes(e):
+                if isinstance(n, BufferLoad) and n.buffer is buffer:
+                    out.append((n.indices, loops, conds))
+    return out
+
+
+def _bounds_from(conds, index, relaxed) -> tuple[list, list]:
+    """Lower and upper bounds on ``index`` that the ``conds`` around an access imply: a
+    conjunct ``e < c`` (``<=``, ``>``, ``>=``) whose ``e`` differs from ``index`` by an
+    expression of no ``relaxed`` loop bounds it (the guard of a ragged cooperative fetch)."""
+    lows, highs = [], []
+    stack = list(conds)
+    while stack:
+        c = stack.pop()
+        if isinstance(c, Binary) and c.op == "and":
+            stack += [c.a, c.b]
+            continue
+        if not (isinstance(c, Binary) and c.op in ("lt", "le", "gt", "ge")):
+            continue
+        for e, bound, op in ((c.a, c.b, c.op), (c.b, c.a, _FLIP[c.op])):
+            diff = canonical(index - e)
+            if uses_any(diff, relaxed) or uses_any(bound, relaxed):
+                continue
+            if op == "lt":
+                highs.append(canonical(diff + bound - 1))
+            elif op == "le":
+                highs.append(canonical(diff + bound))
+            elif op == "gt":
+                lows.append(canonical(diff + bound + 1))
+            else:
+                lows.append(canonical(diff + bound))
+    return lows, highs
+
+
+_FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+
+def _tighter(old, candidates, pick_smaller: bool):
+    for c in candidates:
+        if old is None:
+            old = c
+            continue
+        d = canonical(c - old)
+        if isinstance(d, IntImm) and (d.value < 0 if pick_smaller else d.value > 0):
+            old = c
+    return old
+
+
+def _box(buffer: Buffer, accesses, prefix: list[For]):
+    """Per dimension, (corner, extent) of what one iteration of ``prefix`` touches, the
+    guards around each access taken into account; a dimension whose extent is not constant
+    keeps the whole buffer (corner 0)."""
+    inside = {id(f) for f in prefix}
+    sets = None
+    for indices, loops, conds in accesses:
+        free = [f for f in loops if id(f) not in inside]
+        dom = {f.loop_var: IntSet(f.min, canonical(f.min + f.extent - 1)) for f in free}
+        relaxed = []
+        for i in indices:
+            s = relax(i, dom)
+            lows, highs = _bounds_from(conds, i, [f.loop_var for f in free])
+            relaxed.append(IntSet(_tighter(s.min, lows, False), _tighter(s.max, highs, True)))
+        sets = relaxed if sets is None else [a.union(b) for a, b in zip(sets, relaxed)]
+    out = []
+    for s, size in zip(sets, buffer.shape):
+        extent = s.extent() if s.min is not None and s.max is not None else None
+        if isinstance(extent, IntImm) and 0 < extent.value < size.value:
+            out.append((s.min, extent.value))
+        else:
+            out.append((const(0, size.dtype), size.value))
+    return out
+
+
+def _kind(loop: For, scope: str) -> str:
+    """How ``buffer`` may be privatised over ``loop``: "free" (every iteration has its own
+    copy on a GPU), "checked" (if iterations touch disjoint boxes) or "stop"."""
+    if loop.kind == "thread_binding":
+        axis = (loop.thread_binding or "").split(".")[0]
+        if axis == "blockIdx" or scope == "local":
+            return "free"
+        return "stop"  # threads of a block share it
+    if loop.kind in ("serial", "unrolled"):
+        return "checked"
+    return "stop"
+
+
+def _plan(buffer: Buffer, body):
+    if buffer.scope not in _GPU_SCOPES or buffer.strides or \
+            not all(isinstance(e, IntImm) for e in buffer.shape):
+        return None
+    accesses = _accesses(buffer, body)
+    if not accesses:
+        return None
+    first = list(accesses[0][1])
+    for _, loops, _ in accesses[1:]:
+        n = 0
+        while n < len(first) and n < len(loops) and first[n] is loops[n]:
+            n += 1
+        first = first[:n]
+    prefix = []
+    for f in first:
+        kind = _kind(f, buffer.scope)
+        if kind == "stop":
+            if f.kind == "thread_binding":
+                continue  # a shared buffer stays shared over the block's threads
+            break
+        prefix.append((f, kind))
+    while prefix:
+        loops = [f for f, _ in prefix]
+        checked = [f for f, k in prefix if k == "checked"]
+        box = _box(buffer, accesses, loops)
+        if _disjoint_per_copy(prefix, checked, box):
+            return loops[-1], box
+        prefix.pop()
+    box = _box(buffer, accesses, [])
+    return None, box
+
+
+def _disjoint_per_copy(prefix, checked: list[For], box) -> bool:
+    """The ``checked`` loops' iterations touch disjoint boxes in each copy (each block, each
+    thread): checked with the free loops at their first and their last value."""
+    free = [f for f, k in prefix if k == "free"]
+    if not checked:
+        return True
+    if not all(isinstance(f.min, IntImm) and isinstance(f.extent, IntImm) for f in free):
+        return False
+    for end in (0, 1):
+        vmap = {f.loop_var: const(f.min.value + end * (f.extent.value - 1), f.loop_var.dtype) for f in free}
+        if not _disjoint(checked, [(canonical(substitute(lo, vmap)), n) for lo, n in box]):
+            return False
+    return True
+
+
+class _Compact(Mutator):
+    def visit_Allocate(self, node: Allocate):
+        body = self.visit(node.body)
+        plan = _plan(node.buffer, body)
+        if plan is None:
+            return node if body is node.body else Allocate(node.buffer, body)
+        home, box = plan
+        buf = node.buffer
+        shape = tuple(const(e, s.dtype) for (_, e), s in zip(box, buf.shape))
+        if home is None and all(a.value == b.value for a, b in zip(shape, buf.shape)):
+            return node if body is node.body else Allocate(buf, body)
+        new = Buffer(buf.name, shape, buf.dtype, buf.scope)
+        out = _Rebase(buf, new, [lo for lo, _ in box], home).visit(body)
+        return Allocate(new, out) if home is None else out
+
+
+def compact_gpu_buffers(func: PrimFunc) -> PrimFunc:
+    """Shrink every shared and local allocation as the module docstring describes."""
+    body = _Compact().visit(func.body)
+    return func if body is func.body else func.with_body(body)

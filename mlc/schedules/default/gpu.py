@@ -1,0 +1,177 @@
+"""The default GPU schedule: every block of an unscheduled function gets threads.
+
+:func:`schedule_gpu` first inlines elementwise intermediates into their
+consumers (``inline_injective``, as on the CPU), then gives each remaining
+block, in program order, the first rule that takes it:
+
+1. ``gpu_matmul`` — ``C[i, j] += A[i, k] * B[k, j]`` shapes (two spatial
+   loops, one reduction, at least a 32 x 32 output): the course's
+   shared-memory blocking — 8 x 8 threads per block, a 4 x 4 register tile per
+   thread (``local`` accumulator), 32 x 8 / 8 x 32 tiles of A and B fetched
+   cooperatively into ``shared`` per k-step;
+2. ``gpu_reduction`` — other reductions over 64 elements or more: one block
+   per output element (spatial loops fused onto ``blockIdx.x``), the
+   reduction split over ``threadIdx.x`` (a power of two up to 256) and
+   combined across threads (a cross-thread reduction);
+3. ``gpu_spatial`` — everything else (short reductions included): all loops
+   fused, split by the thread count, bound to ``blockIdx.x`` x ``threadIdx.x``.
+
+A rule whose primitive refuses is undone (:func:`.steps.attempt`) and the
+next one tried; the last rule applies to any block with loops. A block the
+rules cannot bind stays as it is, and the CUDA backend's compile error then
+names the unbound statement. Never a silently single-threaded kernel.
+
+>>> import mlc
+>>> from mlc import te
+>>> A = te.placeholder((1000,), "float32", "A")
+>>> B = te.compute((1000,), lambda i: A[i] * 2, "B")
+>>> sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+>>> schedule_gpu(sch, "main")
+>>> print(sch.mod["main"].script().count("thread_binding"))
+2
+"""
+from __future__ import annotations
+
+from ...ir.arith import uses_any
+from ...ir.expr import IntImm
+from ..state import all_blocks
+from .cpu import inline_injective
+from .patterns import view
+from .steps import attempt
+
+__all__ = ["schedule_gpu", "GPU_BLOCK_RULES", "THREADS"]
+
+#: Threads per block of the elementwise rule.
+THREADS = 256
+#: Reductions shorter than this run in one thread each (the spatial rule).
+MIN_CROSS_THREAD = 64
+
+
+def _names(sch, func_name: str) -> list[str]:
+    return [loc.node.block.name_hint for loc in all_blocks(sch.mod[func_name])]
+
+
+def _extents(loops_view) -> list[int] | None:
+    out = []
+    for f in loops_view:
+        if not isinstance(f.extent, IntImm):
+            return None
+        out.append(f.extent.value)
+    return out
+
+
+def _plain(sch, block):
+    """(view, kinds) when the block's loops bind its iterators one to one, else None."""
+    v = view(sch, block)
+    kinds = [iv.iter_type for iv in v.block.iter_vars]
+    if len(v.loops) != len(kinds) or any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+        return None
+    return v, kinds
+
+
+def _pow2_at_least(n: int, cap: int) -> int:
+    t = 1
+    while t < n and t < cap:
+        t *= 2
+    return t
+
+
+def gpu_matmul(sch, func_name: str, name: str):
+    block = sch.get_block(name, func_name)
+    found = _plain(sch, block)
+    if found is None:
+        return None
+    v, kinds = found
+    if kinds != ["spatial", "spatial", "reduce"] or len(v.block.reads) != 2 or v.block.init is None:
+        return None
+    ext = _extents(v.loops)
+    if ext is None or ext[0] < 32 or ext[1] < 32:
+        return None
+    local_cache = sch.cache_write(block, 0, "local")
+    i, j, k = sch.get_loops(block)
+    i0, i1, i2 = sch.split(i, [None, 8, 4])
+    j0, j1, j2 = sch.split(j, [None, 8, 4])
+    k0, k1 = sch.split(k, [None, 8])
+    sch.reorder(i0, j0, i1, j1, k0, k1, i2, j2)
+    sch.reverse_compute_at(local_cache, j1)
+    sch.bind(i0, "blockIdx.y")
+    sch.bind(j0, "blockIdx.x")
+    tx = sch.fuse(i1, j1)
+    sch.bind(tx, "threadIdx.x")
+    for index in (0, 1):
+        cache = sch.cache_read(block, index, "shared")
+        sch.compute_at(cache, k0)
+        fused = sch.fuse(*sch.get_loops(cache)[-2:])
+        _, fetch_tx = sch.split(fused, [None, 64])
+        sch.bind(fetch_tx, "threadIdx.x")
+    sch.decompose_reduction(block, k0)
+    return {name}
+
+
+def gpu_reduction(sch, func_name: str, name: str):
+    block = sch.get_block(name, func_name)
+    found = _plain(sch, block)
+    if found is None:
+        return None
+    v, kinds = found
+    if not v.block.is_reduction or "reduce" not in kinds:
+        return None
+    n_spatial = kinds.index("reduce")
+    if any(k == "spatial" for k in kinds[n_spatial:]):
+        return None
+    ext = _extents(v.loops)
+    if ext is None:
+        return None
+    reduce_size = 1
+    for e in ext[n_spatial:]:
+        reduce_size *= e
+    if reduce_size < MIN_CROSS_THREAD:
+        return None
+    loops = sch.get_loops(block)
+    spatial = sch.fuse(*loops[:n_spatial]) if n_spatial > 1 else (loops[0] if n_spatial else None)
+    red = sch.fuse(*loops[n_spatial:]) if len(loops) - n_spatial > 1 else loops[n_spatial]
+    threads = _pow2_at_least(reduce_size, THREADS)
+    r0, r1 = sch.split(red, [None, threads])
+    sch.reorder(r1, r0)
+    if spatial is not None:
+        sch.bind(spatial, "blockIdx.x")
+    sch.bind(r1, "threadIdx.x")
+    return {name}
+
+
+def gpu_spatial(sch, func_name: str, name: str):
+    block = sch.get_block(name, func_name)
+    loops = sch.get_loops(block)
+    if not loops:
+        return None
+    v = view(sch, block)
+    reduce_values = [val for val, iv in zip(v.realize.iter_values, v.block.iter_vars) if iv.iter_type != "spatial"]
+    outer = []  # the loops above the first one that drives a reduction (all, for a spatial block)
+    for f, rv in zip(loops, v.loops):
+        if any(uses_any(val, [rv.loop_var]) for val in reduce_values):
+            break
+        outer.append((f, rv))
+    if not outer:
+        return None
+    fused = sch.fuse(*(f for f, _ in outer)) if len(outer) > 1 else outer[0][0]
+    total = 1
+    for _, rv in outer:
+        total = total * rv.extent.value if total is not None and isinstance(rv.extent, IntImm) else None
+    threads = THREADS if total is None else max(1, min(THREADS, total))
+    b, t = sch.split(fused, [None, threads])
+    sch.bind(b, "blockIdx.x")
+    sch.bind(t, "threadIdx.x")
+    return {name}
+
+
+#: The rules, in the order they are tried on each block.
+GPU_BLOCK_RULES = [gpu_matmul, gpu_reduction, gpu_spatial]
+
+
+def schedule_gpu(sch, func_name: str, target=None) -> None:
+    """Schedule function ``func_name`` of ``sch`` for the GPU, in place (module docstring)."""
+    inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
+    for name in _names(sch, func_name):
+        for rule in GPU_BLOCK_RULES:
+            if attempt(sch, rule, func_name, name) is not None:
+                break

@@ -1,0 +1,213 @@
+"""CUDA C from GPU schedules, compiled by NVRTC for sm_80 and sm_90 (no GPU needed):
+every program of the CUDA tests compiles, and the rendering of what the emulator
+cannot see (types, literals, math calls, 64-bit indices) is pinned here."""
+import numpy as np
+import pytest
+
+import mlc
+from mlc import te
+from mlc.backends.cuda import compile_sources, emulate, render, lower
+from mlc.backends.registry import BuildOptions
+from mlc.backends.cuda.nvrtc import cuda_include_dir
+from mlc.errors import CompileError
+from mlc.ir.buffer import decl_buffer
+from mlc.ir.expr import BufferLoad, Var, const
+from mlc.ir.tir import Allocate, BufferStore, For, PrimFunc, seq
+
+from .conftest import ARCHS, NVRTC_MISSING, TARGETS, needs_gpu
+from .programs import (matmul, row_sum, schedule_matmul_local, schedule_matmul_shared, schedule_row_sum,
+                       schedule_vector_add, schedule_window_sum, vector_add, window_sum)
+
+pytestmark = pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+
+
+def _elementwise(fn, dtype="float32", n=1000, inputs=1):
+    args = [te.placeholder((n,), dtype, f"X{k}") for k in range(inputs)]
+    out = te.compute((n,), lambda i: fn(*(a[i] for a in args)), "Y")
+    return mlc.IRModule({"main": te.create_prim_func([*args, out])})
+
+
+def _softmax(rows, cols):
+    A = te.placeholder((rows, cols), "float32", "A")
+    k = te.reduce_axis((0, cols), "k")
+    M = te.compute((rows,), lambda i: te.max(A[i, k], axis=k), "M")
+    E = te.compute((rows, cols), lambda i, j: te.exp(A[i, j] - M[i]), "E")
+    k2 = te.reduce_axis((0, cols), "k2")
+    S = te.compute((rows,), lambda i: te.sum(E[i, k2], axis=k2), "S")
+    Y = te.compute((rows, cols), lambda i, j: E[i, j] / S[i], "Y")
+    return mlc.IRModule({"main": te.create_prim_func([A, Y])})
+
+
+PROGRAMS = {
+    "vector_add": lambda: schedule_vector_add(vector_add(1 << 20)).mod,
+    "window_sum": lambda: schedule_window_sum(window_sum(1 << 20)).mod,
+    "window_sum_ragged": lambda: schedule_window_sum(window_sum(1000)).mod,
+    "matmul_local": lambda: schedule_matmul_local(matmul(1024)).mod,
+    "matmul_shared": lambda: schedule_matmul_shared(matmul(1024)).mod,
+    "matmul_shared_ragged": lambda: schedule_matmul_shared(matmul(72)).mod,
+    "row_sum": lambda: schedule_row_sum(row_sum(8, 1000), 128).mod,
+    "default_softmax": lambda: _softmax(37, 300),
+    "default_matmul": lambda: matmul(50, 45, 70),
+    "default_gelu": lambda: _elementwise(lambda x: 0.5 * x * (1 + te.tanh(0.79788456 * (x + 0.044715 * x * x * x)))),
+    "default_math": lambda: _elementwise(lambda x: te.exp(x) + te.log(te.abs(x) + 1) + te.sigmoid(x) + te.erf(x)
+                                         + te.sqrt(te.abs(x)) + te.floor(x) + te.round(x) + te.max(x, 0)),
+    "default_float64": lambda: _elementwise(lambda x: te.exp(x) / (x + 2.0), "float64"),
+    "default_int_division": lambda: _elementwise(lambda a, b: a // b + a % b + te.min(a, b), "int32", inputs=2),
+    "default_int64": lambda: _elementwise(lambda a: a * 3 - 1, "int64"),
+    "default_select": lambda: _elementwise(lambda x: te.if_then_else(x > 0, x, x * 0.1)),
+}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("program", sorted(PROGRAMS))
+def test_every_program_compiles_with_nvrtc(program, arch):
+    code, cubin = compile_sources(PROGRAMS[program](), TARGETS[arch])
+    assert 'extern "C" __global__' in code
+    assert cubin[:4] == b"\x7fELF"  # a cubin is an ELF image
+
+
+@pytest.mark.parametrize("program", ["default_softmax", "default_matmul", "default_gelu", "default_math",
+                                     "default_float64", "default_int_division", "default_select"])
+def test_default_schedules_run_on_the_emulator(program):
+    mod = PROGRAMS[program]()
+    func = mod["main"]
+    rng = np.random.default_rng(0)
+    args = []
+    for p in func.params:
+        shape = tuple(int(e.value) for e in p.shape)
+        if p.dtype.startswith("int"):
+            args.append(rng.integers(-50, 50, shape).astype(p.dtype))
+        else:
+            args.append(rng.standard_normal(shape).astype(p.dtype))
+    want = [a.copy() for a in args]
+    got = [a.copy() for a in args]
+    mlc.build(mod, "reference")["main"](*want)
+    emulate(mod)["main"](*got)
+    np.testing.assert_allclose(got[-1], want[-1], rtol=2e-5, atol=2e-5)
+
+
+def test_window_sum_kernel_reads_the_course_shape():
+    (src,) = lower(PROGRAMS["window_sum"]()).values()
+    code = render(src).code
+    assert "__launch_bounds__(128) main_kernel(const float* __restrict__ A, float* __restrict__ C)" in code
+    assert "__shared__ float A_shared[130];" in code
+    assert "int i_0 = (int)blockIdx.x;" in code and "int ax0_1 = (int)threadIdx.x;" in code
+    assert code.index("A_shared[((ax0_0 * 128) + ax0_1)] = A[") < code.index("__syncthreads();") < \
+        code.index("C[((i_0 * 128) + i_1)] = ((A_shared[i_1] + A_shared[(i_1 + 1)]) + A_shared[(i_1 + 2)]);")
+    (launch,) = render(src).launches
+    assert (launch.grid, launch.block) == ((8192, 1, 1), (128, 1, 1))
+
+
+def test_math_calls_precise_by_default_fast_with_fast_math():
+    mod = _elementwise(lambda x: te.exp(x) + te.tanh(x) + te.sigmoid(x))
+    precise, _ = compile_sources(mod, TARGETS["sm_80"])
+    fast, _ = compile_sources(mod, TARGETS["sm_80"], BuildOptions(fast_math=True))
+    assert "expf(" in precise and "__expf(" not in precise and "tanhf(" in precise
+    assert "__expf(" in fast and "tanhf(" in fast
+    code64, _ = compile_sources(_elementwise(lambda x: te.exp(x), "float64"), TARGETS["sm_80"])
+    assert "exp(X0[" in code64 and "expf" not in code64.split("main_kernel")[1]
+
+
+def test_literals_keep_their_dtype():
+    code, _ = compile_sources(_elementwise(lambda x: te.max(x, te.lowest("float32")) + 0.1), TARGETS["sm_80"])
+    assert "__int_as_float(0xff800000)" in code and "0.10000000149011612f" in code
+    code, _ = compile_sources(_elementwise(lambda a: a * 3 - 1, "int64"), TARGETS["sm_80"])
+    assert "long long* __restrict__" in code and "3ll" in code
+
+
+def test_a_buffer_of_two_to_the_31_elements_is_indexed_in_64_bits():
+    rows, cols = 2, (1 << 30) + 32
+    X = te.placeholder((rows, cols), "int8", "X")
+    Y = te.compute((rows, cols), lambda i, j: X[i, j] + 1, "Y")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([X, Y])}))
+    i, j = sch.get_loops(sch.get_block("Y"))
+    j0, j1 = sch.split(j, [None, 256])
+    sch.bind(i, "blockIdx.y")
+    sch.bind(j0, "blockIdx.x")
+    sch.bind(j1, "threadIdx.x")
+    code, cubin = compile_sources(sch.mod, TARGETS["sm_90"])
+    body = code.split("main_kernel")[1]
+    # the row offset i * cols passes 2**31 for i = 1: computed in 64 bits
+    assert "Y[((((long long)(i)) * 1073741856ll) + ((long long)(((j_0 * 256) + j_1))))]" in body
+    assert cubin
+
+
+def test_nvrtc_errors_carry_the_log_and_the_source():
+    from mlc.backends.cuda.nvrtc import compile_cuda
+    with pytest.raises(CompileError, match="NVRTC could not compile") as info:
+        compile_cuda('extern "C" __global__ void k(float* a) { a[0] = undefined_name; }', "sm_80")
+    assert "undefined_name" in str(info.value) and "undefined_name" in info.value.source
+
+
+def test_parallel_loops_are_refused_on_the_gpu():
+    sch = mlc.Schedule(vector_add(256))
+    i0, i1 = sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 128])
+    sch.bind(i1, "threadIdx.x")
+    sch.parallel(i0)
+    with pytest.raises(CompileError, match="outside every thread-bound loop"):
+        compile_sources(sch.mod, TARGETS["sm_80"])
+
+
+def test_too_many_threads_or_too_much_shared_memory_do_not_compile():
+    with pytest.raises(CompileError, match=r"binds threadIdx.x to 2048 values; CUDA allows at most 1024"):
+        compile_sources(schedule_vector_add(vector_add(4096), 2048).mod, TARGETS["sm_80"])
+    sch = mlc.Schedule(vector_add(4096))
+    bx, ty, tx = sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 32, 64])
+    sch.bind(bx, "blockIdx.x")
+    sch.bind(ty, "threadIdx.y")
+    sch.bind(tx, "threadIdx.x")
+    with pytest.raises(CompileError, match=r"2048 threads per block \(64, 32, 1\); a block holds at most 1024"):
+        compile_sources(sch.mod, TARGETS["sm_80"])
+    A = decl_buffer((64,), "float32", "A")
+    S = decl_buffer((20000,), "float32", "S", scope="shared")
+    tx = Var("tx")
+    body = For(tx, const(0), const(64), "thread_binding",
+               Allocate(S, seq(BufferStore(S, BufferLoad(A, (tx,), "float32"), (tx,)),
+                               BufferStore(A, BufferLoad(S, (tx,), "float32"), (tx,)))), "threadIdx.x")
+    with pytest.raises(CompileError, match=r"declares 80000 bytes of shared memory \(S\[20000\]\); a block "
+                                           "may use 49152"):
+        render(PrimFunc((A,), body))
+
+
+@needs_gpu
+def test_course_programs_on_the_gpu():
+    import cupy as cp
+    n = 1 << 16
+    rng = np.random.default_rng(0)
+    lib = mlc.build(schedule_window_sum(window_sum(n)).mod, "cuda")
+    a = rng.standard_normal(n + 2).astype("float32")
+    b = cp.empty(n, "float32")
+    lib["main"](cp.asarray(a), b)
+    np.testing.assert_allclose(b.get(), a[:-2] + a[1:-1] + a[2:], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.skipif(cuda_include_dir() is None, reason="no CUDA headers (cuda_fp16.h) found")
+def test_float16_computes_math_in_float32_and_compiles_with_the_cuda_headers():
+    mod = _elementwise(lambda x: te.exp(x) * x + 1.5, "float16")
+    code, cubin = compile_sources(mod, TARGETS["sm_80"])
+    assert code.startswith("#include <cuda_fp16.h>")
+    assert "((half)(expf(((float)(X0[" in code and cubin[:4] == b"\x7fELF"
+    x = np.random.default_rng(0).standard_normal(1000).astype("float16")
+    got, want = np.zeros_like(x), np.zeros_like(x)
+    emulate(mod)["main"](x, got)
+    mlc.build(mod, "reference")["main"](x, want)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_blockidx_loop_inside_a_threadidx_loop_is_refused():
+    sch = mlc.Schedule(vector_add(256))
+    i0, i1 = sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 128])
+    sch.bind(i0, "threadIdx.x")
+    sch.bind(i1, "blockIdx.x")
+    with pytest.raises(CompileError, match="loop i_1 bound to blockIdx.x is inside a threadIdx loop; blockIdx "
+                                           "loops must enclose every threadIdx loop of a kernel"):
+        compile_sources(sch.mod, TARGETS["sm_80"])
+
+
+def test_grid_axes_beyond_cudas_limits_are_refused():
+    sch = mlc.Schedule(vector_add(1 << 17))
+    i0, i1 = sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 1])
+    sch.bind(i0, "blockIdx.y")
+    sch.bind(i1, "threadIdx.x")
+    with pytest.raises(CompileError, match="binds blockIdx.y to 131072 values; CUDA allows at most 65535"):
+        compile_sources(sch.mod, TARGETS["sm_80"])

@@ -1,0 +1,216 @@
+"""The CUDA emulator: differential tests of the course's GPU schedules against NumPy
+(ragged sizes included), and its race, barrier and bounds detection, each on a
+kernel that has the defect."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mlc
+from mlc.backends.cuda import Emulator, emulate
+from mlc.backends.cuda.pipeline import GPU_PIPELINE
+from mlc.errors import BoundsError, CompileError, RaceError
+from mlc.ir.buffer import decl_buffer
+from mlc.ir.expr import BufferLoad, Var, const, logical_and
+from mlc.ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
+from mlc.passes.tir.pipeline import run_passes
+from mlc.passes.tir.thread_sync import syncthreads
+
+from .programs import (matmul, row_sum, schedule_matmul_local, schedule_matmul_shared, schedule_row_sum,
+                       schedule_vector_add, schedule_window_sum, vector_add, window_sum)
+
+RNG = np.random.default_rng(0)
+
+
+def _rand(*shape):
+    return RNG.standard_normal(shape).astype("float32")
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 700), st.sampled_from([1, 32, 100, 128, 256]))
+def test_vector_add(n, threads):
+    a, b, c = _rand(n), _rand(n), np.zeros(n, "float32")
+    emulate(schedule_vector_add(vector_add(n), threads).mod)["main"](a, b, c)
+    np.testing.assert_array_equal(c, a + b)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 700), st.sampled_from([32, 64, 128]))
+def test_window_sum_with_a_cooperatively_fetched_shared_window(n, threads):
+    a, b = _rand(n + 2), np.zeros(n, "float32")
+    lib = emulate(schedule_window_sum(window_sum(n), threads).mod)
+    lib["main"](a, b)
+    np.testing.assert_allclose(b, a[:-2] + a[1:-1] + a[2:], rtol=1e-6, atol=1e-6)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from([16, 32, 40, 64, 72]), st.sampled_from(["local", "shared"]))
+def test_course_matmul_blockings(n, kind):
+    """Tiles of 8 x 8 threads x 4 x 4 registers (and k-steps of 8): 40 and 72 are ragged."""
+    a, b, c = _rand(n, n), _rand(n, n), np.zeros((n, n), "float32")
+    sch = (schedule_matmul_local if kind == "local" else schedule_matmul_shared)(matmul(n))
+    emulate(sch.mod)["main"](a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 200), st.sampled_from([1, 2, 7, 32, 64, 128]))
+def test_cross_thread_reduction(rows, cols, threads):
+    a, s = _rand(rows, cols), np.zeros(rows, "float32")
+    emulate(schedule_row_sum(row_sum(rows, cols), threads).mod)["main"](a, s)
+    np.testing.assert_allclose(s, a.sum(1), rtol=1e-4, atol=1e-4)
+
+
+def test_global_traffic_is_counted():
+    n = 1000
+    lib = emulate(schedule_vector_add(vector_add(n)).mod)
+    emu = lib["main"].kernel.__self__
+    lib["main"](_rand(n), _rand(n), np.zeros(n, "float32"))
+    (stats,) = emu.stats
+    assert (stats.global_reads, stats.global_writes) == (2 * n, n)
+
+
+# ------------------------------------------------------------------ what it refuses
+
+def test_every_thread_fetching_the_whole_shared_window_is_a_race():
+    """compute_at relaxed the fetch to the block's window, but nobody bound it to threadIdx:
+    all 128 threads write all 130 elements."""
+    sch = schedule_window_sum(window_sum(250), fetch=False)
+    with pytest.raises(RaceError, match=r"data race on shared buffer A_shared\[0\].*thread \(0, 0, 0\) of "
+                                        r"block \(0, 0, 0\) writes it and thread \(127, 0, 0\) of block \(0, 0, 0\) "
+                                        "writes it"):
+        emulate(sch.mod)["main"](_rand(252), np.zeros(250, "float32"))
+
+
+def test_reading_a_neighbours_shared_element_without_the_barrier_is_a_race():
+    func = run_passes(schedule_window_sum(window_sum(250)).mod["main"], GPU_PIPELINE[:-1])  # no sync pass
+    with pytest.raises(RaceError, match=r"A_shared\[1\].*thread \(1, 0, 0\) of block \(0, 0, 0\) writes "
+                                        r"it and thread \(0, 0, 0\) of block \(0, 0, 0\) reads it"):
+        Emulator(func).run([_rand(252), np.zeros(250, "float32")])
+
+
+def _kernel(body_of, n=32, blocks=1, shared=8):
+    """A hand-written kernel: blockIdx.x x threadIdx.x loops around ``body_of(bx, tx, S, A, B)``
+    with a shared buffer S of ``shared`` elements, A and B of ``n`` float32 (parameters)."""
+    A, B = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    S = decl_buffer((shared,), "float32", "S", scope="shared")
+    bx, tx = Var("bx"), Var("tx")
+    inner = For(tx, const(0), const(n // blocks), "thread_binding", body_of(bx, tx, S, A, B), "threadIdx.x")
+    body = For(bx, const(0), const(blocks), "thread_binding", Allocate(S, inner), "blockIdx.x")
+    return PrimFunc((A, B), body)
+
+
+def _load(buf, i):
+    return BufferLoad(buf, (i,), "float32")
+
+
+def test_overwriting_an_element_another_thread_read_is_a_race():
+    """S[tx] = A; sync; B[tx] = S[(tx + 1) % 8]; S[tx] = 0 -- the write after the read needs a barrier."""
+    def body(bx, tx, S, A, B):
+        i = tx % 8
+        return seq(IfThenElse(tx < 8, BufferStore(S, _load(A, tx), (i,))), syncthreads(),
+                   IfThenElse(tx < 8, seq(BufferStore(B, _load(S, (tx + 1) % 8), (tx,)),
+                                          BufferStore(S, const(0.0, "float32"), (i,)))))
+    with pytest.raises(RaceError, match=r"S\[0\].*thread \(7, 0, 0\) of block \(0, 0, 0\) reads it and "
+                                        r"thread \(0, 0, 0\) of block \(0, 0, 0\) writes it"):
+        Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+    # with the barrier between, the same kernel is fine
+    def fixed(bx, tx, S, A, B):
+        return seq(IfThenElse(tx < 8, BufferStore(S, _load(A, tx), (tx % 8,))), syncthreads(),
+                   IfThenElse(tx < 8, BufferStore(B, _load(S, (tx + 1) % 8), (tx,))), syncthreads(),
+                   IfThenElse(tx < 8, BufferStore(S, const(0.0, "float32"), (tx % 8,))))
+    a, b = _rand(32), np.zeros(32, "float32")
+    Emulator(_kernel(fixed)).run([a, b])
+    np.testing.assert_array_equal(b[:8], np.roll(a[:8], -1))
+
+
+def test_a_barrier_under_thread_divergent_control_flow_is_refused():
+    def body(bx, tx, S, A, B):
+        return IfThenElse(tx < 16, seq(syncthreads(), BufferStore(B, _load(A, tx), (tx,))))
+    with pytest.raises(RaceError, match=r"__syncthreads\(\) reached by 16 of the 32 threads of block "
+                                        r"\(0, 0, 0\) \(thread \(16, 0, 0\) does not reach it\)"):
+        Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+
+
+def test_blocks_writing_one_global_element_race():
+    def body(bx, tx, S, A, B):
+        return IfThenElse(tx == 0, BufferStore(B, _load(A, bx), (const(0),)))
+    with pytest.raises(RaceError, match=r"global buffer B\[0\].*thread \(0, 0, 0\) of block \(0, 0, 0\) "
+                                        r"writes it and thread \(0, 0, 0\) of block \(1, 0, 0\) writes it.*"
+                                        "threads of different blocks are never ordered"):
+        Emulator(_kernel(body, blocks=2)).run([_rand(32), np.zeros(32, "float32")])
+
+
+def test_a_block_reading_what_another_block_wrote_races_even_across_a_barrier():
+    def body(bx, tx, S, A, B):
+        return seq(BufferStore(B, _load(A, bx * 16 + tx), (bx * 16 + tx,)), syncthreads(),
+                   IfThenElse(bx == 1, BufferStore(S, _load(B, tx), (tx % 8,))))
+    with pytest.raises(RaceError, match=r"global buffer B\[0\] \(flat index\): thread \(0, 0, 0\) of block \(0, 0, 0\) "
+                                        r"writes it and thread \(0, 0, 0\) of block \(1, 0, 0\) reads it"):
+        Emulator(_kernel(body, blocks=2)).run([_rand(32), np.zeros(32, "float32")])
+
+
+def test_out_of_bounds_access_names_the_thread():
+    def body(bx, tx, S, A, B):
+        return BufferStore(B, _load(A, tx + 1), (tx,))
+    with pytest.raises(BoundsError, match=r"thread \(31, 0, 0\) of block \(0, 0, 0\) accesses A\[32\] "
+                                          "\\(flat index\\), outside its 32 elements"):
+        Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+
+
+def test_unbound_statements_and_mismatched_thread_extents_do_not_compile():
+    sch = mlc.Schedule(vector_add(64))
+    sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 8])  # scheduled, but no thread bound
+    with pytest.raises(CompileError, match="outside every thread-bound loop"):
+        emulate(sch.mod)
+    sch2 = mlc.Schedule(window_sum(256))
+    i0, i1 = sch2.split(sch2.get_loops(sch2.get_block("C"))[0], [None, 128])
+    sch2.bind(i0, "blockIdx.x")
+    sch2.bind(i1, "threadIdx.x")
+    cache = sch2.cache_read(sch2.get_block("C"), 0, "shared")
+    sch2.compute_at(cache, i0)
+    _, tx = sch2.split(sch2.get_loops(cache)[-1], [None, 64])
+    sch2.bind(tx, "threadIdx.x")
+    with pytest.raises(CompileError, match=r"binds threadIdx.x with extent 128 \(loop i_1\) and 64 \(loop ax0_1\)"):
+        emulate(sch2.mod)
+
+
+def test_a_local_buffer_written_by_one_block_and_read_by_another_is_refused():
+    sch = mlc.Schedule(row_sum(1, 2))
+    block = sch.get_block("S")
+    i, _ = sch.get_loops(block)
+    cache = sch.cache_read(block, 0, "local")
+    sch.compute_at(cache, i)
+    with pytest.raises(mlc.ScheduleError, match="bind: loop ax0 writes the local buffer A_local, which block 'S' "
+                                                "reads outside it; bound to blockIdx.x, its iterations would be "
+                                                "blocks, each with its own local memory"):
+        sch.bind(sch.get_loops(cache)[-1], "blockIdx.x")
+
+
+def test_a_local_buffer_used_by_two_kernels_is_refused():
+    A = decl_buffer((32,), "float32", "A")
+    L = decl_buffer((32,), "float32", "L", scope="local")
+    t1, t2 = Var("t1"), Var("t2")
+    first = For(t1, const(0), const(32), "thread_binding", BufferStore(L, _load(A, t1), (t1,)), "threadIdx.x")
+    second = For(t2, const(0), const(32), "thread_binding", BufferStore(A, _load(L, t2), (t2,)), "threadIdx.x")
+    with pytest.raises(CompileError, match="the local buffer L is used by kernels main_kernel0 and main_kernel1; "
+                                           "local memory does not outlive a kernel"):
+        Emulator(PrimFunc((A,), Allocate(L, seq(first, second))))
+
+
+def test_reading_a_local_element_the_thread_never_wrote_is_refused():
+    def body(bx, tx, S, A, B):
+        L = decl_buffer((32,), "float32", "L", scope="local")
+        return Allocate(L, seq(BufferStore(L, _load(A, tx), (tx,)), BufferStore(B, _load(L, (tx + 1) % 32), (tx,))))
+    with pytest.raises(RaceError, match=r"thread \(0, 0, 0\) of block \(0, 0, 0\) reads local buffer L\[1\] "
+                                        r"\(flat index\), which it never wrote"):
+        Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+
+
+def test_reading_shared_memory_another_block_wrote_is_refused():
+    def body(bx, tx, S, A, B):
+        return seq(IfThenElse(logical_and(bx == 0, tx < 8), BufferStore(S, _load(A, tx), (tx,))), syncthreads(),
+                   BufferStore(B, _load(S, tx % 8), (bx * 16 + tx,)))
+    with pytest.raises(RaceError, match=r"thread \(0, 0, 0\) of block \(1, 0, 0\) reads shared buffer S\[0\] "
+                                        r"\(flat index\), which no thread of its block wrote"):
+        Emulator(_kernel(body, blocks=2)).run([_rand(32), np.zeros(32, "float32")])
