@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import MLCError
+from ..errors import DeviceError, MLCError
 from ..ir import dtype as dt
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
@@ -113,6 +113,13 @@ def _cupy(dev: Device):
     except ImportError:
         raise MLCError(f"arrays on {dev} need CuPy, which is not installed; install the "
                        "cupy package matching your CUDA (e.g. cupy-cuda12x), or use mlc.cpu()") from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # noqa: BLE001 - no driver: CuPy raises its own runtime error types
+        raise DeviceError(f"arrays on {dev} need a CUDA device, and none was found ({type(err).__name__}: "
+                          f"{err}); use mlc.cpu(), or target='cuda-emulator' for GPU programs") from None
+    if dev.index >= count:
+        raise DeviceError(f"arrays on {dev}: this machine has {count} CUDA device(s), numbered from 0")
     return cupy
 
 

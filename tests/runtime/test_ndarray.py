@@ -44,15 +44,31 @@ def test_nd_arrays_are_checked_like_numpy_arrays():
         lib["mm_relu"](mlc.nd.empty((4, 4), "float64"), ok, ok)
 
 
-def test_cuda_device_without_cupy_says_what_is_missing():
+def _cuda_devices() -> int | None:
+    """None without CuPy, else how many CUDA devices CuPy sees (0 without a driver)."""
+    try:
+        import cupy
+    except ImportError:
+        return None
+    try:
+        return cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 - no driver
+        return 0
+
+
+def test_cuda_device_without_cupy_or_a_gpu_says_what_is_missing():
     dev = mlc.cuda()
     assert repr(dev) == "cuda(0)" and mlc.device("cuda", 1) == mlc.cuda(1)
-    try:
-        import cupy  # noqa: F401
-    except ImportError:
+    devices = _cuda_devices()
+    if devices is None:
         with pytest.raises(MLCError, match="need CuPy"):
             mlc.nd.array(np.zeros(3, "float32"), dev)
         with pytest.raises(MLCError, match="need CuPy"):
+            mlc.nd.empty((3,), "float32", dev)
+    elif devices == 0:
+        with pytest.raises(mlc.errors.DeviceError, match="need a CUDA device, and none was found"):
+            mlc.nd.array(np.zeros(3, "float32"), dev)
+        with pytest.raises(mlc.errors.DeviceError, match="need a CUDA device"):
             mlc.nd.empty((3,), "float32", dev)
     else:
         arr = mlc.nd.array(np.arange(3, dtype="float32"), dev)
