@@ -27,6 +27,7 @@ from . import dtype as dt
 from .buffer import Buffer, BufferRegion
 from .expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr, Range,
                    Reduce, Select, Var)
+from .extern import AddressOf, CallExtern
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
                   PrimFunc, SeqStmt, Stmt)
 
@@ -121,6 +122,11 @@ class Printer:
             return f"T.{e.op}({', '.join(self.expr(a) for a in e.args)})", _ATOM
         if isinstance(e, BufferLoad):
             return f"{self.buffer_name(e.buffer)}[{self._indices(e.indices)}]", _ATOM
+        if isinstance(e, AddressOf):
+            return f"T.address_of({self.expr(e.load)})", _ATOM
+        if isinstance(e, CallExtern):
+            args = "".join(", " + self.expr(a) for a in e.args)
+            return f'T.call_extern("{e.dtype}", "{e.name}"{args})', _ATOM
         if isinstance(e, Reduce):
             axes = ", ".join(self.expr(a.var) for a in e.axis)
             where = "" if e.condition is None else f", where={self.expr(e.condition)}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 
 from ..ir import dtype as dt
-from ..ir.buffer import SCOPES, Buffer, BufferRegion
+from ..ir.buffer import SCOPES, Buffer, BufferRegion, is_storage_scope
 from ..ir.expr import BufferLoad, IterVar, PrimExpr, Range, Var, const, convert
 from ..ir.arith import difference
 from ..ir.functor import pre_order_nodes
@@ -139,7 +139,7 @@ class TIRParser(ExprParser):
             else:
                 options[key] = self.constant(value)
         dtype = self.wrap(node, lambda: dt.canonical(options["dtype"]))
-        if options["scope"] not in SCOPES:
+        if not is_storage_scope(options["scope"]):
             raise self.error(node, f"buffer {name}: unknown scope {options['scope']!r}; "
                                    f"expected one of {', '.join(SCOPES)}")
         for extent in shape:

@@ -27,9 +27,10 @@ def test_blockize_golden():
     A, B = decl_buffer((32,), "float32", "A"), decl_buffer((32,), "float32", "B")
     i0, i1v = V("i_0"), V("i_1")
 
-    def inner_nest(vi_o):
-        return loops([(i1v, 4)], block("B", [("vi", 32, "S")], (vi_o * 4 + i1v,),
-                                       lambda vi: BufferStore(B, A[vi] * const(2.0, "float32"), (vi,))))
+    def inner_nest(vi_o):  # the inner iterator is rebased to the tile: vi = vi_o * 4 + vi_i
+        return loops([(i1v, 4)], block("B", [("vi_i", 4, "S")], (i1v,),
+                                       lambda vi_i: BufferStore(B, A[vi_o * 4 + vi_i] * const(2.0, "float32"),
+                                                                (vi_o * 4 + vi_i,))))
 
     outer_block = block("B_o", [("vi_o", 8, "S")], (i0,), inner_nest,
                         reads=lambda vo: (A[vo * 4:vo * 4 + 4],), writes=lambda vo: (B[vo * 4:vo * 4 + 4],))

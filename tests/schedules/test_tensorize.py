@@ -130,7 +130,7 @@ def test_tensorize_reports_an_iterator_mismatch():
     _, _, k = sch.get_loops(block_Y)
     k0, k1 = sch.split(k, factors=[None, 4])
     sch.decompose_reduction(block_Y, k0)
-    with pytest.raises(ScheduleError, match="iterator vk is reduce in the block but vj is spatial in the description"):
+    with pytest.raises(ScheduleError, match="iterator vk_i is reduce in the block but vj is spatial in the description"):
         sch.tensorize(k1, "mac_1x4_f32")
 
 
@@ -148,7 +148,8 @@ def test_tensorize_reports_dtype_op_and_init_mismatches():
     with pytest.raises(ScheduleError, match="op 'max' in the block vs 'add' in the description"):
         sch.tensorize(j1, "mac_1x4_f32")
     sch, _, j1 = mac_schedule(lambda: matmul(4, 8, 4), decompose=False)
-    with pytest.raises(ScheduleError, match="inner block has T.init.*decompose_reduction first"):
+    with pytest.raises(ScheduleError, match=r"block 'Y_o', intrinsic 'mac_1x4_f32': .*Y_o has T.init\(\) but the "
+                                            r"description does not .*decompose_reduction first"):
         sch.tensorize(j1, "mac_1x4_f32")
 
 

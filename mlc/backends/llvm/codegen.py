@@ -36,7 +36,8 @@ from ...ir.arith import same_expr
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
 from ...ir.printer import expr_to_str
-from . import arith, parallel, vectorize
+from ...ir.extern import AddressOf, CallExtern
+from . import arith, extern, parallel, vectorize
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
@@ -127,7 +128,8 @@ class _FunctionCodegen:
             self.stmt(child)
 
     def _evaluate(self, s: Evaluate) -> None:
-        pass  # expressions have no effects
+        if isinstance(s.value, CallExtern):  # the only expression with an effect
+            self.expr(s.value)
 
     def _store(self, s: BufferStore) -> None:
         value = s.value
@@ -503,7 +505,8 @@ _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
 _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _FunctionCodegen._var,
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
          Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
-         BufferLoad: _FunctionCodegen._load}
+         BufferLoad: _FunctionCodegen._load, CallExtern: extern.emit_call_extern,
+         AddressOf: extern.emit_address_of}
 
 
 #: Operations :meth:`_FunctionCodegen._index64` computes in i64 (the divisions by a positive constant).
