@@ -124,6 +124,8 @@ class TIRParser(ExprParser):
         for key, value in zip(names, args):
             given[key] = value
         for kw in keywords:
+            if kw.arg in ("offset_factor", "align"):  # TVM's alignment hints: accepted, not needed here
+                continue
             if kw.arg not in ("shape", "dtype", "scope", "strides"):
                 raise self.error(kw, f"buffer {name}: unknown argument {kw.arg!r}")
             given[kw.arg] = kw.value

@@ -148,7 +148,7 @@ def test_tensorize_reports_dtype_op_and_init_mismatches():
     with pytest.raises(ScheduleError, match="op 'max' in the block vs 'add' in the description"):
         sch.tensorize(j1, "mac_1x4_f32")
     sch, _, j1 = mac_schedule(lambda: matmul(4, 8, 4), decompose=False)
-    with pytest.raises(ScheduleError, match=r"block 'Y_o', intrinsic 'mac_1x4_f32': .*Y_o has T.init\(\) but the "
+    with pytest.raises(ScheduleError, match=r"block 'Y_o', intrinsic 'mac_1x4_f32': .*block 'Y_o' has T.init\(\) but the "
                                             r"description does not .*decompose_reduction first"):
         sch.tensorize(j1, "mac_1x4_f32")
 

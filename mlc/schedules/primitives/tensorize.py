@@ -129,6 +129,9 @@ class _Matcher:
             if dbuf.dtype != rbuf.dtype:
                 raise _Mismatch(f"buffer {rbuf.name} is {rbuf.dtype} but the description's {dbuf.name} "
                                 f"is {dbuf.dtype}")
+            if dbuf.scope != "global" and dbuf.scope != rbuf.scope:
+                raise _Mismatch(f"buffer {rbuf.name} is in scope {rbuf.scope!r} but the description's "
+                                f"{dbuf.name} needs {dbuf.scope!r} (cache_read/cache_write into it first)")
             self.buffers[id(dbuf)], self.reverse[id(rbuf)] = rbuf, dbuf
         elif bound is not rbuf:
             raise _Mismatch(f"the description's {dbuf.name} is {bound.name} elsewhere but {rbuf.name} here")
@@ -297,7 +300,7 @@ def _check_inits(block: str, outer: BlockRealize, r_inner: BlockRealize, d_inner
     real = _real_init(outer, r_inner)
     if d_blk.init is None:
         if real is not None:
-            holder = block if outer.block.init is not None else f"the inner block {r_blk.name_hint!r}"
+            holder = f"block {block!r}" if outer.block.init is not None else f"the inner block {r_blk.name_hint!r}"
             raise _Mismatch(f"{holder} has T.init() but the description does not (it only "
                             f"accumulates); decompose_reduction first (decompose_reduction({block!r}, "
                             "<its outermost reduction loop>)), so the init runs on its own and can be "
