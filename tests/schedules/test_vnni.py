@@ -53,7 +53,7 @@ def test_the_default_schedule_tensorizes_int8_matmul_with_vpdpbusd_for_a_vnni_cp
         sch = default_schedule(int8_matmul(64, 64, 64), VNNI)
     assert tensorized(sch) == [VNNI_S8S8]
     text = sch.mod.script()
-    assert "B_global[v0 // 4, v1, v0 % 4] = B[v0, v1]" in text
+    assert "B_global[v1 // 16, v0 // 4, v1 % 16, v0 % 4] = B[v0, v1]" in text
     assert 'T.call_extern("int32", "mlc_x86_vnni_dot_16x4_s8s8", T.address_of(C[vi_o, vj_o * 16])' in text
     asm = compile_sources(sch.mod, VNNI)["asm"]
     assert "vpdpbusd" in asm

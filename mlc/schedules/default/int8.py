@@ -4,7 +4,7 @@ For ``C[i, j] += int32(A[i, k]) * int32(B[k, j])`` with int8 (or uint8) A, int8
 B and int32 C, on a target with ``avx512vnni``, :func:`schedule_int8_vnni`
 builds::
 
-    B_global[k // 4, j, k % 4] = B[k, j]             # 16 columns x 4 k: one 64-byte vector
+    B_global[j // 16, k // 4, j % 16, k % 4] = B[k, j]   # 16 columns x 4 k: one 64-byte vector
     for j_0, i_0 in T.parallel(...):                 # column panels, row tiles
         C[tile] = 0                                  # init, vectorized
         for k_0 in range(K / 4):
@@ -13,7 +13,9 @@ builds::
                     with T.block("C_update_o"):      # tensorized: one vpdpbusd
                         T.call_extern("int32", "mlc_x86_vnni_dot_16x4_s8s8", ...)
 
-with the intrinsic ``x86_vnni_dot_16x4_s8s8`` (``..._u8s8`` for uint8 A,
+Each 16-column panel of B is contiguous over k (a layout ``[k // 4, j, k % 4]``
+puts consecutive k steps a whole row of B apart, and runs a third slower at
+1024^3). The intrinsic is ``x86_vnni_dot_16x4_s8s8`` (``..._u8s8`` for uint8 A,
 :mod:`mlc.schedules.intrinsics.x86`). It takes matmuls whose columns are a
 multiple of 16 and whose reduction is a multiple of 4, with A's reduction
 axis contiguous; anything else, and any CPU without VNNI, gets the plain
@@ -77,8 +79,10 @@ def _tensorize(sch, func_name: str, block, pat, intrin: str, shape, cpu: CpuInfo
     packed = sch.cache_read(block, pat.b_read, "global")
     handled.add(view(sch, packed).name)
     j_first = pat.b_dims.index(pat.j) < pat.b_dims.index(pat.k)
+    # panels of 16 columns, each contiguous over k: the tile loop streams one panel
     sch.transform_layout(block, ("read", pat.b_read),
-                         (lambda j, kk: (kk // 4, j, kk % 4)) if j_first else (lambda kk, j: (kk // 4, j, kk % 4)))
+                         (lambda j, kk: (j // 16, kk // 4, j % 16, kk % 4)) if j_first
+                         else (lambda kk, j: (j // 16, kk // 4, j % 16, kk % 4)))
     loops = sch.get_loops(block)
     mr = min(VNNI_ROWS, m)
     nr = VNNI_COLUMN_VECTORS if n % (VNNI_LANES * VNNI_COLUMN_VECTORS) == 0 else 1
