@@ -107,3 +107,16 @@ def test_blockize_under_a_non_divisible_split_guards_the_outer_block():
     assert "i_1" in str(guard) and "< 1" in str(guard)
     sch.cache_write(sch.get_block("Y"), 0, "local")
     assert_same_numerics(course_module(1, m=2, k=3), sch.mod, rtol=1e-4)
+
+
+def test_blockize_keeps_unit_outer_iterators_of_a_spatial_block():
+    """As TVM's blockize: an iterator bound to the loops inside only gets an outer
+    iterator over one value, so the outer block still names every dimension."""
+    sch = Schedule(mlc.IRModule({"main": _two_d()}))
+    a, b = sch.get_loops(sch.get_block("B"))
+    outer = sch.blockize(b)
+    text = sch.mod.script()
+    assert "vi_o = T.axis.spatial(3, i)" in text and "vj_o = T.axis.spatial(1, 0)" in text
+    assert "T.writes(B[vi_o, 0:5])" in text
+    assert sch._blocks[outer][1] == "B_o"
+    assert_same_numerics(mlc.IRModule({"main": _two_d()}), sch.mod)

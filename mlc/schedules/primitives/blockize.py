@@ -98,6 +98,10 @@ def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
                                  "mixes loops inside and outside it non-affinely", func, inner_realize)
         outer, inner = parts
         if not outer.terms:  # bound to inner loops (or a constant) only
+            if not inner_blk.is_reduction:  # a spatial block keeps a unit outer iterator, as TVM's
+                outer_iters.append(IterVar(Var(f"{iv.var.name}_o", iv.var.dtype), Range(const(0), const(1)),
+                                           iv.iter_type))
+                outer_values.append(const(0))
             new_values.append(value)
             continue
         if not inner.terms:
