@@ -17,7 +17,7 @@ from mlc.backends.target import Target
 from mlc.ir import decl_buffer
 from mlc.ir.extern import address_of, call_extern
 from mlc.ir.tir import Evaluate
-from mlc.schedules import Schedule, default_schedule
+from mlc.schedules import Schedule, as_written, default_schedule
 from mlc.schedules.default import int8
 from mlc.schedules.intrinsics import VNNI_S8S8, VNNI_U8S8, has_vnni
 from mlc.schedules.tensor_intrin import TensorIntrin, body_of, unit_of
@@ -145,3 +145,12 @@ def test_int_and_const_loop_extents_compare_equal():
     sch.decompose_reduction(block, k0)
     sch.tensorize(k1, "test_dot_4_int_extent")
     assert "for k in T.unroll(4):" in sch.mod.script()
+
+
+def test_the_reference_interpreter_refuses_an_external_call_instead_of_skipping_it():
+    with pinned_threads():
+        sch = default_schedule(int8_matmul(64, 64, 64), VNNI)
+    a, b, c = np.ones((64, 64), "int8"), np.ones((64, 64), "int8"), np.zeros((64, 64), "int32")
+    with pytest.raises(mlc.MLCError, match="reference interpreter: cannot run the external function "
+                                           "'mlc_x86_vnni_dot_16x4_s8s8'"):
+        mlc.build(sch.mod, "reference", schedule=as_written)["main"](a, b, c)

@@ -31,6 +31,7 @@ import numpy as np
 from ...errors import BoundsError, DTypeError, MLCError, ShapeError
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
+from ...ir.extern import CallExtern
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                        PrimFunc, SeqStmt)
 from ...passes.tir.empty_reductions import expand_empty_reductions
@@ -126,7 +127,11 @@ class _Execution(Evaluator):
         fn(stmt, ctx)
 
     def _evaluate(self, stmt: Evaluate, ctx: Ctx) -> None:
-        """Expressions are pure: nothing to do."""
+        """Expressions are pure: nothing to do, but an external call has effects it cannot run."""
+        if isinstance(stmt.value, CallExtern):
+            raise MLCError(f"reference interpreter: cannot run the external function {stmt.value.name!r} "
+                           "(a tensor intrinsic's implementation); build for a backend that provides "
+                           "it, or compare the program as it was before tensorize")
 
     def _seq(self, stmt: SeqStmt, ctx: Ctx) -> None:
         recorder = ctx.region.recorder if ctx.region is not None else None
