@@ -13,10 +13,19 @@ description is a loop nest over one block, e.g. a 4-element dot product::
 schedule against the description and swaps in the implementation with the
 parameters bound to the matched buffer regions.
 
+Descriptions and implementations are written in TVMScript (``T.match_buffer``
+parameters, an explicit ``with T.block("root")`` is looked through), in ``te``
+(a list of tensors, or ``te.create_prim_func``), or from IR nodes; loop
+extents may be ints or ``const``. An implementation may call a function the
+backend provides: ``T.evaluate(T.call_extern("int32", name, T.address_of(C[0]), ...))``.
+
 A description written in ``te`` (``te.sum``) has a ``T.init()``: it
 overwrites its output with a fresh reduction at every call. It matches only
-a tile that covers the block's whole reduction; to accumulate tile by tile,
-``decompose_reduction`` first and describe the update without an init.
+a block whose init is its own (a tile that covers the block's whole
+reduction). To accumulate tile by tile, ``decompose_reduction`` first and
+register the update with ``init=False`` (``C += ...``); the init block then
+gets an intrinsic of its own. The intrinsics mlc ships per target live in
+:mod:`mlc.schedules.intrinsics`.
 
 Registered by default (CPU, float32):
 

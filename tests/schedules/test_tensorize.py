@@ -169,3 +169,27 @@ def test_register_checks_its_arguments():
         TensorIntrin.register("bad", desc, TensorIntrin.get("mac_1x4_f32").impl)
     with pytest.raises(ScheduleError, match="must be a PrimFunc"):
         TensorIntrin.register("bad", "desc", impl)
+
+
+def test_register_te_tensors_with_init_false_accumulates_across_k_tiles():
+    """A te description without its init (C += A @ B) tensorizes a tile of a reduction
+    that continues across tiles, after decompose_reduction."""
+    def tile_tensors():
+        A = te.placeholder((4, 4), "float32", name="A")
+        B = te.placeholder((4, 4), "float32", name="B")
+        r = te.reduce_axis((0, 4), name="k")
+        return [A, B, te.compute((4, 4), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="C")]
+    TensorIntrin.register("test_te_mm_4_acc", tile_tensors(), tile_tensors(), override=True, init=False)
+    make = lambda: matmul(8, 8, 12)  # noqa: E731
+    sch = Schedule(make())
+    block = sch.get_block("Y")
+    i, j, k = sch.get_loops(block)
+    i0, i1 = sch.split(i, [None, 4])
+    j0, j1 = sch.split(j, [None, 4])
+    k0, k1 = sch.split(k, [None, 4])
+    sch.reorder(i0, j0, k0, i1, j1, k1)
+    sch.decompose_reduction(block, k0)
+    sch.tensorize(i1, "test_te_mm_4_acc")
+    assert "T.init()" not in sch.mod.script()
+    assert_same_numerics(make(), sch.mod)
+    assert_replays(sch, make)
