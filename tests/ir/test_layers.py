@@ -15,7 +15,7 @@ IR = pathlib.Path(mlc.__file__).parent / "ir"
 
 LAYERS = [
     {"dtype"},
-    {"expr", "buffer", "tir"},
+    {"expr", "buffer", "tir", "extern"},
     {"functor"},
     {"printer", "structural"},
     {"arith"},
