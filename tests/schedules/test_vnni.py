@@ -147,10 +147,28 @@ def test_int_and_const_loop_extents_compare_equal():
     assert "for k in T.unroll(4):" in sch.mod.script()
 
 
-def test_the_reference_interpreter_refuses_an_external_call_instead_of_skipping_it():
+@settings(max_examples=6, deadline=None)
+@given(m=st.integers(1, 19), n=st.sampled_from([16, 32]), k=st.sampled_from([4, 12]),
+       a_dtype=st.sampled_from(["int8", "uint8"]), seed=st.integers(0, 2**16))
+def test_the_vnni_program_equals_numpy_on_the_reference_interpreter(m, n, k, a_dtype, seed,
+                                                                     monkeypatch_module):
+    """On every host: the schedule and the intrinsic's binding (addresses, packed layout)
+    run on the interpreter, which knows what the micro-kernels compute."""
     with pinned_threads():
-        sch = default_schedule(int8_matmul(64, 64, 64), VNNI)
-    a, b, c = np.ones((64, 64), "int8"), np.ones((64, 64), "int8"), np.zeros((64, 64), "int32")
+        sch = default_schedule(int8_matmul(m, n, k, a_dtype), VNNI)
+    assert tensorized(sch)
+    rng = np.random.default_rng(seed)
+    info = np.iinfo(a_dtype)
+    a = rng.integers(info.min, info.max + 1, (m, k)).astype(a_dtype)
+    b = rng.integers(-128, 128, (k, n)).astype("int8")
+    c = np.full((m, n), 3, "int32")
+    mlc.build(sch.mod, "reference", schedule=as_written)["main"](a, b, c)
+    np.testing.assert_array_equal(c, a.astype("int32") @ b.astype("int32"))
+
+
+def test_the_reference_interpreter_refuses_an_external_call_it_does_not_know():
+    C = decl_buffer((16,), "int32", "C")
+    f = func((C,), (), Evaluate(call_extern("int32", "no_such_kernel", address_of(C[0]))))
     with pytest.raises(mlc.MLCError, match="reference interpreter: cannot run the external function "
-                                           "'mlc_x86_vnni_dot_16x4_s8s8'"):
-        mlc.build(sch.mod, "reference", schedule=as_written)["main"](a, b, c)
+                                           "'no_such_kernel'"):
+        mlc.build(module(f), "reference", schedule=as_written)["main"](np.zeros(16, "int32"))
