@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 #: the names ``workloads.WORKLOADS`` defines (listed here so that parsing imports nothing)
 WORKLOAD_NAMES = ["add", "gelu", "softmax", "layer_norm", "window_sum", "black_scholes", "mm_relu", "conv2d",
-                  "sgemm1024", "sgemm2048", "mlp"]
+                  "sgemm1024", "sgemm2048", "igemm1024", "mlp"]
 STARTUP = ["first_call", "import"]
 
 

@@ -195,6 +195,35 @@ sgemm_1024 = _sgemm(1024, "sgemm1024")
 sgemm_2048 = _sgemm(2048, "sgemm2048")
 
 
+def _int8_module(n: int):
+    import mlc
+    from mlc import te
+    A = te.placeholder((n, n), "int8", name="A")
+    B = te.placeholder((n, n), "int8", name="B")
+    k = te.reduce_axis((0, n), name="k")
+    C = te.compute((n, n), lambda i, j: te.sum(A[i, k].astype("int32") * B[k, j].astype("int32"), axis=k),
+                   name="C")
+    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+
+
+def igemm_1024(tiny: bool = False) -> Workload:
+    """int8 x int8 -> int32 GEMM: mlc's default schedule tensorizes it with AVX-512 VNNI
+    (``vpdpbusd``) where the CPU has it; compare with sgemm1024's float32 rows."""
+    size = 64 if tiny else 1024
+    rng = _rng()
+    a, b = (rng.integers(-128, 128, (size, size)).astype("int8") for _ in range(2))
+    out = np.empty((size, size), "int32")
+    return Workload(
+        "igemm1024", f"igemm {size}^3 int8 -> int32", flops=2.0 * size ** 3,
+        reference=lambda: np.matmul(a, b, dtype="int32"), rtol=0, atol=0,
+        note="integer multiply-adds counted as flops; mlc uses vpdpbusd on AVX-512 VNNI CPUs",
+        contenders=(
+            numpy_contender("matmul(dtype=int32)", lambda x, y: np.matmul(x, y, dtype="int32"), (a, b)),
+            mlc_built(lambda: _int8_module(size), None, (a, b), out, "te, default schedule"),
+            unavailable("numba", "no int8 matrix product of its own"),
+        ))
+
+
 def mlp(tiny: bool = False) -> Workload:
     batch = 8 if tiny else 64
     rng = _rng()
@@ -237,5 +266,5 @@ def black_scholes(tiny: bool = False) -> Workload:
 WORKLOADS: dict[str, Callable[[bool], Workload]] = {
     "add": call_overhead, "gelu": gelu, "softmax": softmax, "layer_norm": layer_norm,
     "window_sum": window_sum, "black_scholes": black_scholes, "mm_relu": mm_relu, "conv2d": conv2d,
-    "sgemm1024": sgemm_1024, "sgemm2048": sgemm_2048, "mlp": mlp,
+    "sgemm1024": sgemm_1024, "sgemm2048": sgemm_2048, "igemm1024": igemm_1024, "mlp": mlp,
 }

@@ -26,3 +26,6 @@ each_pinned_target = pytest.mark.parametrize("isa, target", list(PINNED.items())
 def pinned_threads():
     """``with pinned_threads():`` schedules are made for :data:`THREADS` threads."""
     return override(num_threads=THREADS)
+
+#: An AVX-512 CPU with VNNI (int8 dot products, ``vpdpbusd``), for the int8 tensor intrinsics.
+VNNI = Target("llvm", "cascadelake")

@@ -69,3 +69,14 @@ def test_ch9_graph_optimization(capsys):
     assert results["FuseOps + FuseTIR ops"] == ["call_tir"] * 2
     assert results["test accuracy mlc"] == results["test accuracy NumPy"] > 0.6
     assert out.count("matches NumPy") == 7 and "def fused_dense_add(" in out
+
+
+def test_ch8_tensorized_matmul(capsys):
+    ch8 = example("ch8_tensorized_matmul")
+    results = ch8.main(n=32)
+    out = capsys.readouterr().out
+    assert all(results.values()) and {"blockize", "caches", "tensorize", "vpdpbusd in the code"} <= set(results)
+    assert 'vi_i_init, vj_i_init = T.axis.remap("SS", [i_1, j_1])' in out  # the init moved to matmul_o
+    assert 'with T.block("matmul_o_update"):' in out and "for j in T.unroll(16):" in out
+    assert 'T.call_extern("int32", "mlc_x86_vnni_dot_16x4_s8s8"' in out
+    assert "needs mlc's CUDA backend" in out  # the tensor-core part says why it does not run

@@ -11,9 +11,17 @@ from ..errors import IRError, ShapeError
 from . import dtype as dt
 from .expr import BufferLoad, IntImm, PrimExpr, Range, convert, ExprOp
 
-__all__ = ["Buffer", "BufferRegion", "decl_buffer", "SCOPES"]
+__all__ = ["Buffer", "BufferRegion", "decl_buffer", "SCOPES", "is_storage_scope"]
 
 SCOPES = ("global", "local", "shared", "wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator")
+
+
+def is_storage_scope(scope) -> bool:
+    """One of SCOPES, or a tagged one like ``"global.A_reg"`` (same memory, a name for intrinsics)."""
+    if not isinstance(scope, str):
+        return False
+    base, _, tag = scope.partition(".")
+    return scope in SCOPES or (base in ("global", "local", "shared") and tag.isidentifier())
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -97,8 +105,9 @@ def decl_buffer(shape, dtype="float32", name="buffer", scope="global") -> Buffer
     """Declare a buffer; ``shape`` is a tuple of ints (or integer expressions)."""
     if isinstance(shape, int):
         shape = (shape,)
-    if scope not in SCOPES:
-        raise IRError(f"unknown buffer scope {scope!r}; expected one of {', '.join(SCOPES)}")
+    if not is_storage_scope(scope):
+        raise IRError(f"unknown buffer scope {scope!r}; expected one of {', '.join(SCOPES)}, or one of "
+                      "global, local, shared with a tag (\"global.A_reg\")")
     dims = []
     for extent in shape:
         if isinstance(extent, bool) or not isinstance(extent, (int, PrimExpr)):

@@ -28,6 +28,7 @@ from .buffer import Buffer, BufferRegion
 from .expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr,
                    Ramp, Range, Reduce, Select, Var)
 from .ops import BINARY_OPS, NEG_PRECEDENCE, SCALAR_OPS
+from .extern import AddressOf, CallExtern
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
                   PrimFunc, SeqStmt, Stmt)
 from .calls import CallPacked, CallPrimFunc, DeclBuffer
@@ -127,6 +128,11 @@ class Printer:
             return f"T.Ramp({self.expr(e.base)}, {e.stride}, {e.lanes})", _ATOM
         if isinstance(e, Broadcast):
             return f"T.Broadcast({self.expr(e.value)}, {e.lanes})", _ATOM
+        if isinstance(e, AddressOf):
+            return f"T.address_of({self.expr(e.load)})", _ATOM
+        if isinstance(e, CallExtern):
+            args = "".join(", " + self.expr(a) for a in e.args)
+            return f'T.call_extern("{e.dtype}", "{e.name}"{args})', _ATOM
         if isinstance(e, Reduce):
             axes = ", ".join(self.expr(a.var) for a in e.axis)
             where = "" if e.condition is None else f", where={self.expr(e.condition)}"

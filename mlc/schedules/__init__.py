@@ -5,6 +5,7 @@ from .default import default_schedule
 from .index_map import IndexMap
 from .schedule import Schedule
 from .tensor_intrin import TensorIntrin
+from . import intrinsics  # noqa: F401  (registers the shipped tensor intrinsics)
 from .trace import Instruction, Trace
 
 __all__ = ["Schedule", "BlockRV", "LoopRV", "ExprRV", "Trace", "Instruction", "TensorIntrin",

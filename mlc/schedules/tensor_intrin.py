@@ -13,10 +13,19 @@ description is a loop nest over one block, e.g. a 4-element dot product::
 schedule against the description and swaps in the implementation with the
 parameters bound to the matched buffer regions.
 
+Descriptions and implementations are written in TVMScript (``T.match_buffer``
+parameters, an explicit ``with T.block("root")`` is looked through), in ``te``
+(a list of tensors, or ``te.create_prim_func``), or from IR nodes; loop
+extents may be ints or ``const``. An implementation may call a function the
+backend provides: ``T.evaluate(T.call_extern("int32", name, T.address_of(C[0]), ...))``.
+
 A description written in ``te`` (``te.sum``) has a ``T.init()``: it
 overwrites its output with a fresh reduction at every call. It matches only
-a tile that covers the block's whole reduction; to accumulate tile by tile,
-``decompose_reduction`` first and describe the update without an init.
+a block whose init is its own (a tile that covers the block's whole
+reduction). To accumulate tile by tile, ``decompose_reduction`` first and
+register the update with ``init=False`` (``C += ...``); the init block then
+gets an intrinsic of its own. The intrinsics mlc ships per target live in
+:mod:`mlc.schedules.intrinsics`.
 
 Registered by default (CPU, float32):
 
@@ -28,9 +37,11 @@ Registered by default (CPU, float32):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import replace as dc_replace
 from typing import ClassVar
 
 from ..errors import ScheduleError
+from ..ir import te
 from ..ir.buffer import Buffer, BufferRegion, decl_buffer
 from ..ir.expr import IterVar, Range, Var, const
 from ..ir.structural import structural_equal
@@ -42,7 +53,12 @@ __all__ = ["TensorIntrin", "unit_of", "body_of"]
 def body_of(func: PrimFunc) -> Stmt:
     """The statement under a PrimFunc's root block (or its body when it has none)."""
     root = func.root_block
-    return root.body if root is not None else func.body
+    stmt = root.body if root is not None else func.body
+    # TVMScript's explicit ``with T.block("root"):`` (reads/writes only) is looked through
+    while isinstance(stmt, BlockRealize) and not stmt.block.iter_vars and not stmt.block.alloc_buffers \
+            and stmt.block.init is None:
+        stmt = stmt.block.body
+    return stmt
 
 
 def unit_of(stmt: Stmt) -> tuple[list[For], BlockRealize] | None:
@@ -64,9 +80,20 @@ class TensorIntrin:
     _registry: ClassVar[dict[str, TensorIntrin]] = {}
 
     @staticmethod
-    def register(name: str, description: PrimFunc, implementation: PrimFunc,
-                 override: bool = False) -> TensorIntrin:
-        """Check and store an intrinsic under ``name``; returns it."""
+    def register(name: str, description, implementation, override: bool = False, *,
+                 init: bool = True) -> TensorIntrin:
+        """Check and store an intrinsic under ``name``; returns it.
+
+        ``description`` and ``implementation`` are PrimFuncs (written in TVMScript,
+        built from IR nodes, or made by ``te.create_prim_func``) or lists of te
+        tensors (parameters in order, as ``te.create_prim_func`` takes them).
+        ``init=False`` drops the ``T.init()`` a ``te.sum`` gives them: the
+        intrinsic then accumulates into its output (``C += ...``), which is what a
+        reduction tiled across calls is tensorized with, after ``decompose_reduction``
+        (the init gets an intrinsic of its own, or stays a loop nest).
+        """
+        description = _as_prim_func(name, "description", description, init)
+        implementation = _as_prim_func(name, "implementation", implementation, init)
         if not isinstance(name, str) or not name:
             raise ScheduleError(f"TensorIntrin.register: the name must be a non-empty string, got {name!r}")
         if name in TensorIntrin._registry and not override:
@@ -104,6 +131,29 @@ class TensorIntrin:
     @staticmethod
     def names() -> list[str]:
         return sorted(TensorIntrin._registry)
+
+
+def _as_prim_func(name: str, label: str, f, init: bool):
+    """``f`` as a PrimFunc: te tensors go through ``te.create_prim_func``; with ``init=False``
+    the init of the block under the root is dropped."""
+    if isinstance(f, (list, tuple)) and f and all(isinstance(t, te.Tensor) for t in f):
+        f = te.create_prim_func(list(f))
+    if not isinstance(f, PrimFunc):
+        raise ScheduleError(f"TensorIntrin.register({name!r}): the {label} must be a PrimFunc or a "
+                            f"list of te tensors, got {type(f).__name__}")
+    if init:
+        return f
+    unit = unit_of(body_of(f))
+    if unit is None or unit[1].block.init is None:
+        return f
+    loops, realize = unit
+    stmt = dc_replace(realize, block=dc_replace(realize.block, init=None))
+    for loop in reversed(loops):
+        stmt = dc_replace(loop, body=stmt)
+    root = f.root_block
+    if root is None:
+        return f.with_body(stmt)
+    return f.with_body(dc_replace(f.body, block=dc_replace(root, body=stmt)))
 
 
 # ------------------------------------------------------------- CPU examples

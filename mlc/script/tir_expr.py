@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import MLCError, ParseError
 from ..ir import dtype as dt
 from ..ir.buffer import Buffer, BufferRegion
+from ..ir.extern import address_of, call_extern
 from ..ir.expr import (MATH_OPS, COMPARE_OPS, Binary, Broadcast, BufferLoad, Call, Cast, IterVar, Not, PrimExpr,
                        Ramp, Range, Select, call, cast, const, convert, make_binary)
 from ..ir.arith import difference
@@ -270,10 +271,26 @@ class ExprParser:
             return Range(lo, extent)
         return Range(lo, difference(lo, self.index(node.upper)))
 
+    def extern_call(self, node, name: str):
+        """``T.call_extern("int32", "f", *args)`` (TVM's trailing ``dtype=`` names the same
+        result dtype) and ``T.address_of(A[i, j])``."""
+        if name == "address_of":
+            self.arity(node, 1)
+            return self.wrap(node, lambda: address_of(self.value(node.args[0])))
+        kwargs = {kw.arg: self.constant(kw.value) for kw in node.keywords}
+        if set(kwargs) - {"dtype"} or len(node.args) < 2:
+            raise self.error(node, 'T.call_extern takes (dtype, "name", *args), e.g. '
+                                   'T.call_extern("int32", "f", T.address_of(C[0]))')
+        dtype = kwargs.get("dtype", self.constant(node.args[0]))
+        fname = self.constant(node.args[1])
+        return self.wrap(node, lambda: call_extern(dtype, fname, *(self.value(a) for a in node.args[2:])))
+
     def eval_Call(self, node):
         name = self.tir_call(node)
         if name is None:
             raise self.error(node, f"call of {ast.unparse(node.func)} is not a TensorIR expression")
+        if name in ("call_extern", "address_of"):
+            return self.extern_call(node, name)
         if node.keywords and name not in ("Cast",):
             raise self.error(node, f"T.{name} takes no keyword arguments here")
         args = node.args

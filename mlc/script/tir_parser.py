@@ -16,7 +16,7 @@ import ast
 
 from ..ir import dtype as dt
 from ..ir.calls import CallPacked, CallPrimFunc, DeclBuffer
-from ..ir.buffer import SCOPES, Buffer, BufferRegion
+from ..ir.buffer import SCOPES, Buffer, BufferRegion, is_storage_scope
 from ..ir.expr import BufferLoad, IterVar, PrimExpr, Range, Var, const, convert
 from ..ir.arith import difference
 from ..ir.functor import pre_order_nodes
@@ -126,6 +126,8 @@ class TIRParser(ExprParser):
         for key, value in zip(names, args):
             given[key] = value
         for kw in keywords:
+            if kw.arg in ("offset_factor", "align"):  # TVM's alignment hints: accepted, not needed here
+                continue
             if kw.arg not in ("shape", "dtype", "scope", "strides"):
                 raise self.error(kw, f"buffer {name}: unknown argument {kw.arg!r}")
             given[kw.arg] = kw.value
@@ -141,7 +143,7 @@ class TIRParser(ExprParser):
             else:
                 options[key] = self.constant(value)
         dtype = self.wrap(node, lambda: dt.canonical(options["dtype"]))
-        if options["scope"] not in SCOPES:
+        if not is_storage_scope(options["scope"]):
             raise self.error(node, f"buffer {name}: unknown scope {options['scope']!r}; "
                                    f"expected one of {', '.join(SCOPES)}")
         for extent in shape:

@@ -16,7 +16,7 @@ IR = pathlib.Path(mlc.__file__).parent / "ir"
 LAYERS = [
     {"dtype", "types"},
     {"ops"},
-    {"expr", "buffer", "tir", "calls"},
+    {"expr", "buffer", "tir", "calls", "extern"},
     {"functor"},
     {"printer", "structural"},
     {"arith"},

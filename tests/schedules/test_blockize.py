@@ -27,9 +27,10 @@ def test_blockize_golden():
     A, B = decl_buffer((32,), "float32", "A"), decl_buffer((32,), "float32", "B")
     i0, i1v = V("i_0"), V("i_1")
 
-    def inner_nest(vi_o):
-        return loops([(i1v, 4)], block("B", [("vi", 32, "S")], (vi_o * 4 + i1v,),
-                                       lambda vi: BufferStore(B, A[vi] * const(2.0, "float32"), (vi,))))
+    def inner_nest(vi_o):  # the inner iterator is rebased to the tile: vi = vi_o * 4 + vi_i
+        return loops([(i1v, 4)], block("B", [("vi_i", 4, "S")], (i1v,),
+                                       lambda vi_i: BufferStore(B, A[vi_o * 4 + vi_i] * const(2.0, "float32"),
+                                                                (vi_o * 4 + vi_i,))))
 
     outer_block = block("B_o", [("vi_o", 8, "S")], (i0,), inner_nest,
                         reads=lambda vo: (A[vo * 4:vo * 4 + 4],), writes=lambda vo: (B[vo * 4:vo * 4 + 4],))
@@ -106,3 +107,16 @@ def test_blockize_under_a_non_divisible_split_guards_the_outer_block():
     assert "i_1" in str(guard) and "< 1" in str(guard)
     sch.cache_write(sch.get_block("Y"), 0, "local")
     assert_same_numerics(course_module(1, m=2, k=3), sch.mod, rtol=1e-4)
+
+
+def test_blockize_keeps_unit_outer_iterators_of_a_spatial_block():
+    """As TVM's blockize: an iterator bound to the loops inside only gets an outer
+    iterator over one value, so the outer block still names every dimension."""
+    sch = Schedule(mlc.IRModule({"main": _two_d()}))
+    a, b = sch.get_loops(sch.get_block("B"))
+    outer = sch.blockize(b)
+    text = sch.mod.script()
+    assert "vi_o = T.axis.spatial(3, i)" in text and "vj_o = T.axis.spatial(1, 0)" in text
+    assert "T.writes(B[vi_o, 0:5])" in text
+    assert sch._blocks[outer][1] == "B_o"
+    assert_same_numerics(mlc.IRModule({"main": _two_d()}), sch.mod)

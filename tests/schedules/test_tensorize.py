@@ -130,7 +130,7 @@ def test_tensorize_reports_an_iterator_mismatch():
     _, _, k = sch.get_loops(block_Y)
     k0, k1 = sch.split(k, factors=[None, 4])
     sch.decompose_reduction(block_Y, k0)
-    with pytest.raises(ScheduleError, match="iterator vk is reduce in the block but vj is spatial in the description"):
+    with pytest.raises(ScheduleError, match="iterator vk_i is reduce in the block but vj is spatial in the description"):
         sch.tensorize(k1, "mac_1x4_f32")
 
 
@@ -148,7 +148,8 @@ def test_tensorize_reports_dtype_op_and_init_mismatches():
     with pytest.raises(ScheduleError, match="op 'max' in the block vs 'add' in the description"):
         sch.tensorize(j1, "mac_1x4_f32")
     sch, _, j1 = mac_schedule(lambda: matmul(4, 8, 4), decompose=False)
-    with pytest.raises(ScheduleError, match="inner block has T.init.*decompose_reduction first"):
+    with pytest.raises(ScheduleError, match=r"block 'Y_o', intrinsic 'mac_1x4_f32': .*block 'Y_o' has T.init\(\) but the "
+                                            r"description does not .*decompose_reduction first"):
         sch.tensorize(j1, "mac_1x4_f32")
 
 
@@ -168,3 +169,27 @@ def test_register_checks_its_arguments():
         TensorIntrin.register("bad", desc, TensorIntrin.get("mac_1x4_f32").impl)
     with pytest.raises(ScheduleError, match="must be a PrimFunc"):
         TensorIntrin.register("bad", "desc", impl)
+
+
+def test_register_te_tensors_with_init_false_accumulates_across_k_tiles():
+    """A te description without its init (C += A @ B) tensorizes a tile of a reduction
+    that continues across tiles, after decompose_reduction."""
+    def tile_tensors():
+        A = te.placeholder((4, 4), "float32", name="A")
+        B = te.placeholder((4, 4), "float32", name="B")
+        r = te.reduce_axis((0, 4), name="k")
+        return [A, B, te.compute((4, 4), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="C")]
+    TensorIntrin.register("test_te_mm_4_acc", tile_tensors(), tile_tensors(), override=True, init=False)
+    make = lambda: matmul(8, 8, 12)  # noqa: E731
+    sch = Schedule(make())
+    block = sch.get_block("Y")
+    i, j, k = sch.get_loops(block)
+    i0, i1 = sch.split(i, [None, 4])
+    j0, j1 = sch.split(j, [None, 4])
+    k0, k1 = sch.split(k, [None, 4])
+    sch.reorder(i0, j0, k0, i1, j1, k1)
+    sch.decompose_reduction(block, k0)
+    sch.tensorize(i1, "test_te_mm_4_acc")
+    assert "T.init()" not in sch.mod.script()
+    assert_same_numerics(make(), sch.mod)
+    assert_replays(sch, make)

@@ -50,8 +50,9 @@ from ...ir.functor import pre_order_nodes
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
 from ...ir.printer import expr_to_str
+from ...ir.extern import AddressOf, CallExtern
 from ...runtime.callbacks import CALLBACK_SYMBOL
-from . import arith, parallel
+from . import arith, extern, parallel
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
@@ -160,7 +161,8 @@ class _FunctionCodegen(VectorCodegen):
             self.stmt(child)
 
     def _evaluate(self, s: Evaluate) -> None:
-        pass  # expressions have no effects
+        if isinstance(s.value, CallExtern):  # the only expression with an effect
+            self.expr(s.value)
 
     def _store(self, s: BufferStore) -> None:
         if dt.is_vector(s.value.dtype):
@@ -588,7 +590,8 @@ _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _F
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
          Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
          BufferLoad: _FunctionCodegen._load, Ramp: VectorCodegen._ramp,
-         Broadcast: VectorCodegen._broadcast}
+         Broadcast: VectorCodegen._broadcast, CallExtern: extern.emit_call_extern,
+         AddressOf: extern.emit_address_of}
 
 
 #: Operations :meth:`_FunctionCodegen._index64` computes in i64 (the divisions by a positive constant).

@@ -41,11 +41,13 @@ from ...ir import dtype as dt
 from ...ir.arith import same_expr
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
+from ...ir.extern import AddressOf, CallExtern
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                        PrimFunc, SeqStmt)
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from .analysis import Analysis, InitReduction, RegionPlan, is_lockstep
 from .expressions import LANE, Evaluator
+from .extern import REFERENCE_EXTERNS
 from .lanes import Axis, Ctx, align, is_scalar
 from .memory import (NotVectorizable, Storage, is_unique, position_bounds, repeated_axes,
                      store_plain, store_reduce, to_lanes, uniform_store)
@@ -137,7 +139,30 @@ class _Execution(Evaluator):
         fn(stmt, ctx)
 
     def _evaluate(self, stmt: Evaluate, ctx: Ctx) -> None:
-        """Expressions are pure: nothing to do."""
+        """Expressions are pure: nothing to do, except for an external call (:mod:`.extern`)."""
+        if isinstance(stmt.value, CallExtern):
+            self._call_extern(stmt.value, ctx)
+
+    def _call_extern(self, call: CallExtern, ctx: Ctx) -> None:
+        """Run an external function on the regions its element addresses start."""
+        known = REFERENCE_EXTERNS.get(call.name)
+        if known is None:
+            raise MLCError(f"reference interpreter: cannot run the external function {call.name!r} "
+                           f"(a tensor intrinsic's implementation); it knows {sorted(REFERENCE_EXTERNS)}")
+        sizes, fn = known
+        if len(call.args) != len(sizes) or not all(isinstance(a, AddressOf) for a in call.args):
+            raise MLCError(f"reference interpreter: {call.name} takes {len(sizes)} element addresses "
+                           f"(T.address_of), got {call.args!r}")
+        if ctx.axes:
+            raise NotVectorizable(f"external call {call.name}")  # the loops around run in order
+        regions = []
+        for arg, size in zip(call.args, sizes):
+            arr, flat = self._locate(arg.load.buffer, arg.load.indices, ctx)
+            if arr is None or int(flat) + size > arr.size:
+                raise BoundsError(f"{call.name} reads {size} elements of {arg.load.buffer.name} from "
+                                  f"element {int(flat)}, past its end")
+            regions.append((arr, int(flat)))
+        fn(*regions)
 
     def _seq(self, stmt: SeqStmt, ctx: Ctx) -> None:
         recorder = ctx.region.recorder if ctx.region is not None else None

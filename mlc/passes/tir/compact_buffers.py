@@ -41,6 +41,7 @@ import numpy as np
 from ...ir.analysis import evaluate_index
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, const
+from ...ir.extern import AddressOf
 from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.arith import IntSet, canonical, relax
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
@@ -168,6 +169,8 @@ def _plan(buffer: Buffer, body):
     """(loop to allocate in, box) for ``buffer``, or None to leave it where and as it is."""
     if buffer.scope not in _SCOPES or buffer.strides or not all(isinstance(e, IntImm) for e in buffer.shape):
         return None
+    if any(isinstance(n, AddressOf) and n.load.buffer is buffer for n in pre_order_nodes(body)):
+        return None  # an external function reads a region from its address: keep the layout
     accesses = _accesses(buffer, body)
     if not accesses:
         return None

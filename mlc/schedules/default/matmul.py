@@ -47,6 +47,7 @@ import math
 from ...ir import dtype as dt
 from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
+from .int8 import schedule_int8_vnni
 from .patterns import match_matmul, view
 from .steps import (CpuInfo, attempt, finish_tile, fuse_epilogue, parallel_depth,
                     parallel_tiles, vector_split)
@@ -206,6 +207,9 @@ def _pack(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile
 
 def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
     """Register-tile a matmul-like block (see the module docstring); None if it is not one."""
+    vnni = schedule_int8_vnni(sch, func_name, name, cpu)
+    if vnni is not None:
+        return vnni
     block = sch.get_block(name, func_name)
     v = view(sch, block)
     pat = match_matmul(v)

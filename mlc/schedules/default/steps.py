@@ -16,6 +16,7 @@ from ...ir import dtype as dt
 from ...ir.expr import IntImm, Var
 from ...ir.functor import pre_order_nodes
 from ...target import DEFAULT_CACHES
+from ..intrinsics.x86 import has_vnni
 from .patterns import view
 
 __all__ = ["CpuInfo", "attempt", "vectorize_innermost", "parallelize_outer", "vector_split",
@@ -38,6 +39,7 @@ class CpuInfo:
     cores: int = 1
     vector_registers: int = 0
     caches: tuple[int, int, int] = (0, 0, 0)
+    vnni: bool = False  # AVX-512 VNNI (int8 dot products, :mod:`.int8`)
 
     def __post_init__(self):
         if not self.vector_registers:
@@ -59,7 +61,8 @@ class CpuInfo:
     def from_target(target) -> CpuInfo:
         """The vector width, registers and caches of ``target``'s CPU and features (not the
         host's, unless the target is the host) and the configured number of threads."""
-        return CpuInfo(target.vector_bits, config().num_threads, target.vector_registers, target.caches)
+        return CpuInfo(target.vector_bits, config().num_threads, target.vector_registers, target.caches,
+                       has_vnni(target))
 
 
 def _restore(sch, saved) -> None:

@@ -12,8 +12,25 @@ relaxed over the inner loops::
                                                          T.writes(B[vi_o * 4:vi_o * 4 + 4])
                                                          for i_1 in range(4):
                                                              with T.block("B"):
-                                                                 vi = T.axis.spatial(32, vi_o * 4 + i_1)
-                                                                 B[vi] = A[vi] * 2
+                                                                 vi_i = T.axis.spatial(4, i_1)
+                                                                 B[vi_o * 4 + vi_i] = A[vi_o * 4 + vi_i] * 2
+
+An iterator split between loops outside and inside is rebased to the tile
+(``vi = vi_o * 4 + vi_i``); a reduction block's ``T.init()`` moves to the new
+block when that block has reduction iterators (the reduction continues across
+its instances), under copies of the inner spatial loops, as TVM's blockize does::
+
+    with T.block("matmul_o"):
+        vi_o, vj_o, vk_o = T.axis.remap("SSR", [i_0, j_0, k_0])
+        with T.init():
+            for i_1, j_1 in T.grid(16, 16):
+                with T.block("matmul_init"):
+                    vi_i_init, vj_i_init = T.axis.remap("SS", [i_1, j_1])
+                    C[vi_o * 16 + vi_i_init, vj_o * 16 + vj_i_init] = T.float32(0)
+        for i_1, j_1, k_1 in T.grid(16, 16, 16):
+            with T.block("matmul"):
+                vi_i, vj_i, vk_i = T.axis.remap("SSR", [i_1, j_1, k_1])
+                C[vi_o * 16 + vi_i, ...] = C[vi_o * 16 + vi_i, ...] + A[...] * B[...]
 """
 from __future__ import annotations
 
@@ -74,7 +91,7 @@ def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
     inner_vars = [f.loop_var for f in inner_loops]
     inner_ranges = loop_ranges(inner_loops)
     outer_ranges = loop_ranges(n for n in lloc.path if isinstance(n, For))
-    outer_iters, outer_values, new_values = [], [], []
+    outer_iters, outer_values, new_values, rebased = [], [], [], {}
     for iv, value in zip(inner_blk.iter_vars, inner_realize.iter_values):
         parts = split_binding(value, inner_vars)
         if parts is None:
@@ -82,10 +99,14 @@ def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
                                  "mixes loops inside and outside it non-affinely", func, inner_realize)
         outer, inner = parts
         if not outer.terms:  # bound to inner loops (or a constant) only
+            if not inner_blk.is_reduction:  # a spatial block keeps a unit outer iterator, as TVM's
+                outer_iters.append(IterVar(Var(f"{iv.var.name}_o", iv.var.dtype), Range(const(0), const(1)),
+                                           iv.iter_type))
+                outer_values.append(const(0))
             new_values.append(value)
             continue
         if not inner.terms:
-            factor = 1
+            factor, lo = 1, 0
         else:
             lo, hi = Analyzer(inner_ranges).const_int_bound(inner.to_expr())
             if lo is None or hi is None:
@@ -114,19 +135,103 @@ def blockize_ir(func: PrimFunc, loop: Var) -> tuple[PrimFunc, str]:
         outer_iters.append(o_iv)
         outer_values.append(ovalue)
         new_values.append(canonical(o_iv.var * factor + inner.to_expr()))
-    pred = _rebind_predicate(inner_realize.predicate, inner_realize.iter_values, new_values)
-    new_inner = dc_replace(inner_realize, iter_values=tuple(new_values), predicate=pred)
+        if inner.terms and lo + rem == 0:  # rebase: v = v_o * factor + v_i, v_i over the tile
+            i_iv = IterVar(Var(f"{iv.var.name}_i", iv.var.dtype), Range(const(0), const(factor)),
+                           iv.iter_type)
+            rebased[iv.var] = (i_iv, inner.to_expr(), canonical(o_iv.var * factor + i_iv.var))
+    # conjuncts over loops outside only guard the outer block (below): the inner one keeps the rest
+    inner_pred = and_all([c for c in conjuncts(inner_realize.predicate) if uses_any(c, inner_vars)])
+    pred = _rebind_predicate(inner_pred, inner_realize.iter_values, new_values)
     vmap = {iv.var: v for iv, v in zip(inner_blk.iter_vars, new_values)}
     dom = loop_dom(inner_loops)
     reads = relax_regions([_subst_region(r, vmap) for r in inner_blk.reads], dom)
     writes = relax_regions([_subst_region(r, vmap) for r in inner_blk.writes], dom)
+    new_inner = _rebase_inner(inner_realize, new_values, rebased, pred)
+    outer_init = None
+    if new_inner.block.init is not None and any(iv.iter_type == "reduce" for iv in outer_iters):
+        outer_init = _outer_init(prim, func, loop, new_inner, inner_loops)
+        new_inner = dc_replace(new_inner, block=dc_replace(new_inner.block, init=None))
     name = unique_block_name(func, f"{inner_blk.name_hint}_o")
     func = replace(func, inner_realize, new_inner)
     target = find_loop(func, loop, prim).node
-    outer_block = Block(name, tuple(outer_iters), tuple(reads), tuple(writes), target)
+    outer_block = Block(name, tuple(outer_iters), tuple(reads), tuple(writes), target, init=outer_init)
     outer = BlockRealize(tuple(outer_values), _outer_predicate(inner_realize.predicate, inner_vars),
                          outer_block)
     return replace(func, target, outer), name
+
+
+def _rebase_inner(realize: BlockRealize, new_values, rebased, pred) -> BlockRealize:
+    """The inner block with each rebased iterator ``v`` replaced by ``v_i`` over the tile
+    (its uses read ``v_o * factor + v_i``), the others bound to ``new_values``."""
+    blk = realize.block
+    iters, values, vmap = [], [], {}
+    for iv, value in zip(blk.iter_vars, new_values):
+        if iv.var in rebased:
+            i_iv, binding, use = rebased[iv.var]
+            iters.append(i_iv)
+            values.append(binding)
+            vmap[iv.var] = use
+        else:
+            iters.append(iv)
+            values.append(value)
+    if not vmap:
+        return dc_replace(realize, iter_values=tuple(values), predicate=pred)
+    new_blk = dc_replace(blk, iter_vars=tuple(iters),
+                         reads=tuple(_subst_region(r, vmap) for r in blk.reads),
+                         writes=tuple(_subst_region(r, vmap) for r in blk.writes),
+                         body=substitute(blk.body, vmap),
+                         init=None if blk.init is None else substitute(blk.init, vmap))
+    return BlockRealize(tuple(values), pred, new_blk)
+
+
+def _outer_init(prim, func, loop, inner: BlockRealize, inner_loops) -> BlockRealize | For:
+    """The inner block's init, moved to the new outer block (as TVM's blockize does).
+
+    It becomes a block ``{name}_init`` under copies of the inner loops that feed
+    spatial iterators, so it runs once per outer instance where the outer block's
+    reduction starts::
+
+        with T.init():
+            for i_1, j_1 in T.grid(16, 16):
+                with T.block("matmul_init"):
+                    vi_i_init, vj_i_init = T.axis.remap("SS", [i_1, j_1])
+                    C[vi_o * 16 + vi_i_init, vj_o * 16 + vj_i_init] = T.float32(0)
+    """
+    blk = inner.block
+    loop_ids = {id(f.loop_var) for f in inner_loops}
+    spatial, reduce = set(), set()
+    for iv, value in zip(blk.iter_vars, inner.iter_values):
+        ids = {id(v) for v in free_vars(value)} & loop_ids
+        (spatial if iv.iter_type == "spatial" else reduce).update(ids)
+    both = [f.loop_var.name for f in inner_loops if id(f.loop_var) in spatial & reduce]
+    if both:
+        raise schedule_error(prim, f"loop {loop.name!r}: block {blk.name_hint!r} has T.init(), which "
+                             f"moves to the new outer block, but loop {both[0]!r} feeds both spatial and "
+                             "reduction iterators, so the init cannot be given its own loops", func, inner)
+    copied = [f for f in inner_loops if id(f.loop_var) in spatial]
+    loop_map = {f.loop_var: Var(f.loop_var.name, f.loop_var.dtype) for f in copied}
+    iters, values, vmap = [], [], {}
+    for iv, value in zip(blk.iter_vars, inner.iter_values):
+        if iv.iter_type != "spatial":
+            continue
+        if not uses_any(value, list(loop_map)):
+            vmap[iv.var] = value
+            continue
+        fresh = IterVar(Var(f"{iv.var.name}_init", iv.var.dtype), iv.dom, "spatial")
+        iters.append(fresh)
+        values.append(substitute(value, loop_map))
+        vmap[iv.var] = fresh.var
+    if uses_any(blk.init, [iv.var for iv in blk.iter_vars if iv.iter_type != "spatial"]):
+        raise schedule_error(prim, f"loop {loop.name!r}: the init of block {blk.name_hint!r} reads a "
+                             "reduction iterator", func, inner)
+    writes = tuple(_subst_region(w, vmap) for w in blk.writes)
+    init_blk = Block(f"{blk.name_hint}_init", tuple(iters), (), writes, substitute(blk.init, vmap))
+    pred = and_all([substitute(c, loop_map) for c in conjuncts(inner.predicate)
+                    if not uses_any(c, [f.loop_var for f in inner_loops if f.loop_var not in loop_map])])
+    stmt = BlockRealize(tuple(values), pred, init_blk)
+    for f in reversed(copied):
+        stmt = For(loop_map[f.loop_var], f.min, f.extent, "serial", stmt)
+    return stmt
 
 
 def _outer_predicate(pred, inner_vars):
@@ -194,10 +299,10 @@ class BlockizePrimitives(ScheduleBase):
                     T.writes(B[vi_o * 4:vi_o * 4 + 4])
                     for i_1 in range(4):
                         with T.block("B"):
-                            vi = T.axis.spatial(8, vi_o * 4 + i_1)
-                            T.reads(A[vi])
-                            T.writes(B[vi])
-                            B[vi] = A[vi] + T.float32(1)
+                            vi_i = T.axis.spatial(4, i_1)
+                            T.reads(A[vi_o * 4 + vi_i])
+                            T.writes(B[vi_o * 4 + vi_i])
+                            B[vi_o * 4 + vi_i] = A[vi_o * 4 + vi_i] + T.float32(1)
         """
         fname, func, lloc = self._loop(loop, "blockize")
         new, name = blockize_ir(func, lloc.node.loop_var)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace as dc_replace
 
-from ...ir.buffer import SCOPES, Buffer, BufferRegion
+from ...ir.buffer import SCOPES, Buffer, BufferRegion, is_storage_scope
 from ...ir.expr import IntImm, IterVar, Range, Var, const
 from ...ir.arith import Analyzer, canonical, relax_region
 from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
@@ -38,9 +38,15 @@ def _check(prim, func, realize, regions, index, scope, what) -> Buffer:
         listed = ", ".join(r.buffer.name for r in regions) or "none"
         raise schedule_error(prim, f"block {name!r}: {what}_buffer_index {index!r} is out of range; the "
                              f"block {what}s {len(regions)} buffer(s) ({listed})", func, realize)
-    if scope not in SCOPES:
-        raise schedule_error(prim, f"unknown storage scope {scope!r}; expected one of {', '.join(SCOPES)}")
+    if not is_storage_scope(scope):
+        raise schedule_error(prim, f"unknown storage scope {scope!r}; expected one of {', '.join(SCOPES)}, "
+                             "or global, local, shared with a tag (\"global.A_reg\")")
     return regions[index].buffer
+
+
+def _cache_name(buf: Buffer, scope: str) -> str:
+    """``A_shared``; a tagged scope's dot becomes ``_`` so the name stays an identifier."""
+    return f"{buf.name}_{scope.replace('.', '_')}"
 
 
 def _copy_nest(name: str, src: Buffer, dst: Buffer, region: list[tuple], ranges) -> object:
@@ -88,7 +94,7 @@ def cache_read_ir(func: PrimFunc, block: str, read_buffer_index: int, storage_sc
                 raise schedule_error(prim, f"block {block!r}: block {b.block.name_hint!r} writes "
                                      f"{buf.name} at or after its first read, so a copy made before "
                                      "the readers would be stale", func, b)
-    cache = Buffer(unique_buffer_name(func, f"{buf.name}_{storage_scope}"), buf.shape, buf.dtype, storage_scope)
+    cache = Buffer(unique_buffer_name(func, _cache_name(buf, storage_scope)), buf.shape, buf.dtype, storage_scope)
     name = unique_block_name(func, f"{buf.name}_{storage_scope}")
     nest = _copy_nest(name, buf, cache, [(const(0), e) for e in buf.shape], {})
     rest = [replace_buffers(item, {id(buf): cache}) for item in items[first:]]
@@ -110,17 +116,18 @@ def cache_write_ir(func: PrimFunc, block: str, write_buffer_index: int, storage_
                              "them; cache the outer block instead", func, scope)
     items = body_items(scope.block.body)
     pos = next(k for k, item in enumerate(items) if any(b is realize for b in stmt_blocks(item)))
+    inside = {id(b) for b in stmt_blocks(realize)}  # a blockized block's inner blocks write through it
     for b in stmt_blocks(scope.block.body):
-        if b is realize or b is scope:
+        if id(b) in inside or b is scope:
             continue
         if any(w.buffer is buf for w in b.block.writes):
             raise schedule_error(prim, f"block {block!r}: block {b.block.name_hint!r} also writes "
                                  f"{buf.name}; the copy back would overwrite it", func, b)
     for b in stmt_blocks(items[pos]):
-        if b is not realize and any(r.buffer is buf for r in b.block.reads):
+        if id(b) not in inside and any(r.buffer is buf for r in b.block.reads):
             raise schedule_error(prim, f"block {block!r}: block {b.block.name_hint!r} reads {buf.name} "
                                  "in the same loop nest, before the copy back could run", func, b)
-    cache = Buffer(unique_buffer_name(func, f"{buf.name}_{storage_scope}"), buf.shape, buf.dtype, storage_scope)
+    cache = Buffer(unique_buffer_name(func, _cache_name(buf, storage_scope)), buf.shape, buf.dtype, storage_scope)
     name = unique_block_name(func, f"{buf.name}_{storage_scope}")
     region = _written_region(loc, buf)
     nest = _copy_nest(name, cache, buf, region, _enclosing_ranges(loc))

@@ -28,7 +28,8 @@ from dataclasses import replace as dc_replace
 from ...ir.buffer import Buffer, BufferRegion
 from ...ir.expr import BufferLoad, FloatImm, IntImm, PrimExpr, Range, Var
 from ...ir.functor import Mutator, node_fields, pre_order_nodes, substitute
-from ...ir.arith import canonical, expr_key, linear, uses_any
+from ...ir.arith import Analyzer, canonical, expr_key, linear, uses_any
+from ...ir.extern import AddressOf
 from ...ir.expr import IterVar
 from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, Stmt
 from ..analysis import is_true
@@ -128,6 +129,9 @@ class _Matcher:
             if dbuf.dtype != rbuf.dtype:
                 raise _Mismatch(f"buffer {rbuf.name} is {rbuf.dtype} but the description's {dbuf.name} "
                                 f"is {dbuf.dtype}")
+            if dbuf.scope != "global" and dbuf.scope != rbuf.scope:
+                raise _Mismatch(f"buffer {rbuf.name} is in scope {rbuf.scope!r} but the description's "
+                                f"{dbuf.name} needs {dbuf.scope!r} (cache_read/cache_write into it first)")
             self.buffers[id(dbuf)], self.reverse[id(rbuf)] = rbuf, dbuf
         elif bound is not rbuf:
             raise _Mismatch(f"the description's {dbuf.name} is {bound.name} elsewhere but {rbuf.name} here")
@@ -167,6 +171,57 @@ class _Matcher:
                               f"({_show(rbuf, r_idx)} vs {_show(dbuf, d_idx)})")
             offsets.append(diff)
         return offsets, None
+
+
+def _int_value(e) -> int | None:
+    """A loop bound as an int: a Python int and ``const(n)`` are the same extent."""
+    if isinstance(e, bool):
+        return None
+    if isinstance(e, int):
+        return e
+    return e.value if isinstance(e, IntImm) else None
+
+
+class _IndexSimplifier(Mutator):
+    """Simplify buffer indices knowing the description's loop ranges and the outer
+    block's iterator domains, so ``(vk_o * 4 + k) // 4`` reads ``vk_o``."""
+
+    def __init__(self, outer: BlockRealize, d_loops):
+        ranges = {iv.var: iv.dom for iv in outer.block.iter_vars}
+        ranges.update({f.loop_var: Range(f.min, f.extent) for f in d_loops})
+        self.analyzer = Analyzer(ranges)
+
+    def visit_BufferLoad(self, node):
+        node = self.generic_visit(node)
+        return dc_replace(node, indices=tuple(self.analyzer.simplify(i) for i in node.indices))
+
+    def visit_BufferStore(self, node):
+        node = self.generic_visit(node)
+        return dc_replace(node, indices=tuple(self.analyzer.simplify(i) for i in node.indices))
+
+
+def _addressed_params(impl: PrimFunc) -> list[Buffer]:
+    """The implementation's parameters whose element addresses it takes (``T.address_of``)."""
+    ids = {id(n.load.buffer) for n in pre_order_nodes(impl.body) if isinstance(n, AddressOf)}
+    return [p for p in impl.params if id(p) in ids]
+
+
+def _dense_problem(param: Buffer, real: Buffer, dims) -> str | None:
+    """Why the region of ``real`` that ``param`` stands for is not one dense tile, or None.
+
+    It is dense when ``param``'s dimensions are the last ones of ``real`` and every
+    one but the first has the extent it has in ``real``.
+    """
+    if real.strides:
+        return "the buffer has explicit strides"
+    ndim = len(real.shape)
+    if list(dims) != list(range(ndim - len(dims), ndim)):
+        return f"the tile spans dimensions {list(dims)}, not the last {len(dims)}"
+    for d, (want, have) in enumerate(zip(param.shape[1:], [real.shape[x] for x in dims[1:]]), start=1):
+        if _int_value(want) != _int_value(have):
+            return (f"dimension {dims[d]} has extent {_int_value(have)}, not the tile's "
+                    f"{_int_value(want)}")
+    return None
 
 
 def _lin_key(lin) -> tuple:
@@ -224,29 +279,47 @@ def _fresh_vars(stmt: Stmt) -> Stmt:
     return substitute(stmt, defined)
 
 
-def _check_inits(outer: BlockRealize, r_inner: BlockRealize, d_inner: BlockRealize, d_loop_vars,
-                 r_loops) -> None:
+def _real_init(outer: BlockRealize, r_inner: BlockRealize) -> Stmt | None:
+    """The block's init: on the outer block (where blockize puts it), or on the inner one."""
+    return outer.block.init if outer.block.init is not None else r_inner.block.init
+
+
+def _check_inits(block: str, outer: BlockRealize, r_inner: BlockRealize, d_inner: BlockRealize,
+                 d_loop_vars, r_loops) -> None:
     """The description's init must run exactly when the block's init runs.
 
     A description with ``T.init()`` (what ``te.sum`` writes) overwrites its
     output at the start of every call. That equals the block's init only when
-    each call covers the block's whole reduction: every reduce iterator's part
-    outside the tensorized loops is fixed at the start of its domain. Otherwise
-    (the reduction continues across calls, e.g. ``vk = vk_o * 16 + k_1``) the
-    result would keep only the last call's tile.
+    each call covers the block's whole reduction: the outer block's reduce
+    iterators have one value, and every inner reduce iterator's part outside
+    the tensorized loops is fixed at the start of its domain. Otherwise (the
+    reduction continues across calls, e.g. ``vk_o`` over 64 tiles) the result
+    would keep only the last call's tile.
     """
     r_blk, d_blk = r_inner.block, d_inner.block
+    real = _real_init(outer, r_inner)
     if d_blk.init is None:
-        if r_blk.init is not None:
-            raise _Mismatch("the inner block has T.init() but the description does not (it only "
-                            "accumulates); decompose_reduction first, so the init runs on its own")
+        if real is not None:
+            holder = f"block {block!r}" if outer.block.init is not None else f"the inner block {r_blk.name_hint!r}"
+            raise _Mismatch(f"{holder} has T.init() but the description does not (it only "
+                            f"accumulates); decompose_reduction first (decompose_reduction({block!r}, "
+                            "<its outermost reduction loop>)), so the init runs on its own and can be "
+                            "tensorized with an intrinsic of its own")
         return
-    if r_blk.init is None:
+    if real is None:
         raise _Mismatch("the description has T.init(): it overwrites its output with a fresh "
-                        "reduction, but the inner block only accumulates into its output (its init was "
+                        "reduction, but the block only accumulates into its output (its init was "
                         "decomposed); tensorize it with an intrinsic whose description has no init")
     fixed = {iv.var: iv.dom.min for iv in outer.block.iter_vars
              if isinstance(iv.dom.extent, IntImm) and iv.dom.extent.value == 1}
+    for iv in outer.block.iter_vars:
+        if iv.iter_type == "reduce" and iv.var not in fixed:
+            raise _Mismatch(
+                f"the description has T.init(), which re-initialises the output at the start of "
+                f"every tile, but the reduction over {iv.var.name} continues across tiles ({iv.var.name} "
+                f"takes {iv.dom.extent!r} values), so only the last tile would remain; decompose_reduction "
+                "first and tensorize the update with an intrinsic whose description has no init, or "
+                "tensorize a tile that covers the whole reduction")
     loop_map = {r.loop_var: d for r, d in zip(r_loops, d_loop_vars)}
     for iv, value in zip(r_blk.iter_vars, r_inner.iter_values):
         if iv.iter_type != "reduce":
@@ -262,6 +335,31 @@ def _check_inits(outer: BlockRealize, r_inner: BlockRealize, d_inner: BlockReali
                 f"outside the tensorized loops is `{part}`), so only the last tile would remain; "
                 f"decompose_reduction before blockize and tensorize the update with an intrinsic "
                 "whose description has no init, or tensorize a tile that covers the whole reduction")
+
+
+def _init_as_desc(outer: BlockRealize, r_inner: BlockRealize, r_loops, loop_map) -> Stmt:
+    """The block's init as one statement over the description's loop variables.
+
+    An init that blockize moved to the outer block is loops (copies of the
+    tensorized spatial loops, same names) around a block; its loops are
+    mapped back to the tensorized loops by name.
+    """
+    if outer.block.init is None:
+        blk = r_inner.block
+        sub = {iv.var: substitute(v, loop_map) for iv, v in zip(blk.iter_vars, r_inner.iter_values)}
+        return substitute(blk.init, sub)
+    unit = unit_of(outer.block.init)
+    if unit is None:
+        raise _Mismatch("the block's T.init() is not loops around one block")
+    init_loops, init_realize = unit
+    by_name = {r.loop_var.name: r.loop_var for r in r_loops}
+    missing = [f.loop_var.name for f in init_loops if f.loop_var.name not in by_name]
+    if missing:
+        raise _Mismatch(f"the init's loop {missing[0]} is none of the tensorized loops")
+    to_desc = {f.loop_var: loop_map[by_name[f.loop_var.name]] for f in init_loops}
+    blk = init_realize.block
+    sub = {iv.var: substitute(v, to_desc) for iv, v in zip(blk.iter_vars, init_realize.iter_values)}
+    return substitute(blk.body, sub)
 
 
 def tensorize_ir(func: PrimFunc, block: str, intrin: TensorIntrin) -> PrimFunc:
@@ -281,8 +379,9 @@ def tensorize_ir(func: PrimFunc, block: str, intrin: TensorIntrin) -> PrimFunc:
             raise _Mismatch(f"the block has {len(r_loops)} loop(s) inside, the description {len(d_loops)}")
         for n, (r, d) in enumerate(zip(r_loops, d_loops)):
             for what in ("extent", "min"):
-                rv, dv = getattr(r, what), getattr(d, what)
-                if not (isinstance(rv, IntImm) and isinstance(dv, IntImm) and rv.value == dv.value):
+                rv, dv = _int_value(getattr(r, what)), _int_value(getattr(d, what))
+                if rv is None or dv is None or rv != dv:
+                    rv, dv = getattr(r, what), getattr(d, what)
                     raise _Mismatch(f"loop {n} ({r.loop_var.name}) has {what} {rv!r} but the "
                                     f"description's loop {d.loop_var.name} has {what} {dv!r}")
         matcher = _Matcher(d_loops, r_loops)
@@ -291,12 +390,14 @@ def tensorize_ir(func: PrimFunc, block: str, intrin: TensorIntrin) -> PrimFunc:
             raise _Mismatch(f"the inner block has the predicate {r_inner.predicate!r}; tensorize "
                             "needs whole tiles")
         r_blk, d_blk = r_inner.block, d_inner.block
-        _check_inits(outer, r_inner, d_inner, matcher.d_loop_vars, r_loops)
+        _check_inits(block, outer, r_inner, d_inner, matcher.d_loop_vars, r_loops)
         r_sub = {iv.var: substitute(v, matcher.loop_map) for iv, v in zip(r_blk.iter_vars, r_inner.iter_values)}
         d_sub = {iv.var: v for iv, v in zip(d_blk.iter_vars, d_inner.iter_values)}
-        matcher.compare(substitute(d_blk.body, d_sub), substitute(r_blk.body, r_sub))
+        tidy = _IndexSimplifier(outer, d_loops)
+        matcher.compare(substitute(d_blk.body, d_sub), tidy.visit(substitute(r_blk.body, r_sub)))
         if d_blk.init is not None:
-            matcher.compare(substitute(d_blk.init, d_sub), substitute(r_blk.init, r_sub))
+            matcher.compare(substitute(d_blk.init, d_sub),
+                            tidy.visit(_init_as_desc(outer, r_inner, r_loops, matcher.loop_map)))
     except _Mismatch as err:
         raise schedule_error(prim, where + f"the block does not match the description: {err}",
                              func, outer) from None
@@ -307,8 +408,19 @@ def tensorize_ir(func: PrimFunc, block: str, intrin: TensorIntrin) -> PrimFunc:
                                  f"{d_param.name}, so it cannot be bound", func, outer)
         dims, offsets = matcher.layout[id(d_param)]
         binding[id(i_param)] = (matcher.buffers[id(d_param)], dims, offsets)
+    for param in _addressed_params(intrin.impl):
+        real, dims, _ = binding[id(param)]
+        problem = _dense_problem(param, real, dims)
+        if problem:
+            raise schedule_error(prim, where + f"the implementation passes the address of its "
+                                 f"parameter {param.name} to an external function, which reads a "
+                                 f"dense {'x'.join(str(_int_value(e)) for e in param.shape)} tile, "
+                                 f"but it is bound to {real.name}{tuple(_int_value(e) for e in real.shape)}, "
+                                 f"where {problem}; change the layout (cache_read, transform_layout) "
+                                 "so that the tile is contiguous", func, outer)
     body = _BindImpl(binding).visit(_fresh_vars(body_of(intrin.impl)))
-    return replace(func, outer, dc_replace(outer, block=dc_replace(outer.block, body=body)))
+    # A matched init is the implementation's to run: the block keeps none.
+    return replace(func, outer, dc_replace(outer, block=dc_replace(outer.block, body=body, init=None)))
 
 
 class TensorizePrimitives(ScheduleBase):

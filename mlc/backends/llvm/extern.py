@@ -1,0 +1,113 @@
+"""External calls in kernels: ``T.call_extern`` and ``T.address_of``.
+
+A tensor intrinsic's implementation may call a function by name with
+element addresses (``T.call_extern("int32", "mlc_x86_vnni_dot_16x4_u8s8",
+T.address_of(C[0]), ...)``). The functions a kernel may call this way are
+the micro-kernels below, written in LLVM IR with the target's vector
+intrinsics; each is defined in the module on first use (``internal``,
+``alwaysinline``), so LLVM inlines it into the loop nest and keeps its
+accumulators in registers, and no symbol outside the module is needed.
+A name not listed here is a CompileError.
+
+The AVX-512 VNNI kernels compute, with ``vpdpbusd`` (unsigned by signed
+bytes, four products summed into each of 16 int32 lanes)::
+
+    C[l] += sum(A[t] * B[4 * l + t] for t in range(4))     l < 16, int32 lanes
+
+``A`` is four bytes broadcast to every lane, ``B`` 16 groups of four bytes
+(one 64-byte vector). ``..._u8s8`` reads A as unsigned bytes; ``..._s8s8``
+reads A as signed bytes: it flips A's sign bits (``a + 128`` as unsigned)
+and subtracts ``128 * sum(B[4l:4l+4])`` (one more ``vpdpbusd`` of the
+bytes 0x80 with B), which is exact in wrapping int32 arithmetic.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from ...errors import CompileError
+from ...ir.extern import AddressOf, CallExtern
+from .types import PTR
+
+__all__ = ["EXTERN_KERNELS", "ExternKernel", "emit_call_extern", "emit_address_of"]
+
+_I32 = ir.IntType(32)
+_V16 = ir.VectorType(_I32, 16)
+
+
+@dataclass(frozen=True)
+class ExternKernel:
+    """A function kernels may call by name: its LLVM definition and the CPU features it needs."""
+    name: str
+    nargs: int
+    features: tuple[str, ...]
+    define: Callable[[ir.Function], None]
+
+
+def _vpdpbusd(b: ir.IRBuilder, acc, a, w):
+    fnty = ir.FunctionType(_V16, [_V16, _V16, _V16])
+    module = b.module
+    fn = module.globals.get("llvm.x86.avx512.vpdpbusd.512") or ir.Function(
+        module, fnty, name="llvm.x86.avx512.vpdpbusd.512")
+    return b.call(fn, [acc, a, w])
+
+
+def _broadcast(b: ir.IRBuilder, scalar):
+    vec = b.insert_element(ir.Constant(_V16, None), scalar, ir.Constant(_I32, 0))
+    return b.shuffle_vector(vec, ir.Constant(_V16, None), ir.Constant(_V16, [0] * 16))
+
+
+def _vnni_dot(signed: bool) -> Callable[[ir.Function], None]:
+    def define(fn: ir.Function) -> None:
+        c_ptr, a_ptr, b_ptr = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        acc = b.load(c_ptr, typ=_V16, align=4)
+        a = b.load(a_ptr, typ=_I32, align=1)
+        w = b.load(b_ptr, typ=_V16, align=1)
+        if signed:
+            bias = 0x80808080 - (1 << 32)
+            a = b.xor(a, ir.Constant(_I32, bias))  # a + 128 in each byte, read as unsigned
+            acc = b.sub(acc, _vpdpbusd(b, ir.Constant(_V16, [0] * 16), ir.Constant(_V16, [bias] * 16), w))
+        a = _broadcast(b, a)
+        b.store(_vpdpbusd(b, acc, a, w), c_ptr, align=4)
+        b.ret(ir.Constant(_I32, 0))
+    return define
+
+
+#: name -> kernel. Each takes (C, A, B) element addresses and returns 0.
+EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
+    ExternKernel("mlc_x86_vnni_dot_16x4_u8s8", 3, ("avx512vnni",), _vnni_dot(signed=False)),
+    ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
+)}
+
+
+def _function(module: ir.Module, kernel: ExternKernel) -> ir.Function:
+    fn = module.globals.get(kernel.name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(_I32, [PTR] * kernel.nargs), name=kernel.name)
+        fn.linkage = "internal"
+        fn.attributes.add("alwaysinline")
+        fn.attributes.add("nounwind")
+        for arg in fn.args:
+            arg.add_attribute("noalias")
+        kernel.define(fn)
+    return fn
+
+
+def emit_call_extern(gen, e: CallExtern) -> ir.Value:
+    """The call ``e`` in the function ``gen`` is emitting (a _FunctionCodegen)."""
+    kernel = EXTERN_KERNELS.get(e.name)
+    if kernel is None:
+        raise CompileError(f"T.call_extern: the llvm backend has no function {e.name!r}; it provides "
+                           f"{sorted(EXTERN_KERNELS)}")
+    if len(e.args) != kernel.nargs or not all(isinstance(a, AddressOf) for a in e.args):
+        raise CompileError(f"T.call_extern({e.name!r}): expected {kernel.nargs} element addresses "
+                           f"(T.address_of(...)), got {e.args!r}")
+    return gen.builder.call(_function(gen.module, kernel), [gen.expr(a) for a in e.args])
+
+
+def emit_address_of(gen, e: AddressOf) -> ir.Value:
+    """The address of the element ``e.load`` names."""
+    return gen._element_ptr(e.load.buffer, e.load.indices)

@@ -1,0 +1,53 @@
+"""Calls to functions outside the program: what a tensor intrinsic's implementation calls.
+
+``T.call_extern("int32", "mlc_x86_vnni_dot_16x4", T.address_of(C[0]), ...)``
+calls a function the backend provides by name (a micro-kernel it emits or
+links). ``T.address_of(A[i, j])`` is the address of one element, the way an
+implementation hands a tile to such a function; buffer passes rewrite its
+indices like any other access.
+
+>>> from mlc.ir import decl_buffer
+>>> C = decl_buffer((16,), "int32", "C")
+>>> call_extern("int32", "f", address_of(C[0]))
+T.call_extern("int32", "f", T.address_of(C[0]))
+"""
+from __future__ import annotations
+
+from ..errors import IRError
+from . import dtype as dt
+from .expr import BufferLoad, PrimExpr, _node, convert
+
+__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE"]
+
+#: The dtype of an address (an opaque pointer).
+HANDLE = "handle"
+
+
+@_node
+class AddressOf(PrimExpr):
+    """The address of the element ``load`` reads (its value is not read)."""
+    load: BufferLoad
+    dtype: str = HANDLE
+
+
+@_node
+class CallExtern(PrimExpr):
+    """A call of the external function ``name`` with ``args``, returning ``dtype``."""
+    name: str
+    args: tuple[PrimExpr, ...]
+    dtype: str
+
+
+def address_of(load) -> AddressOf:
+    """``T.address_of(A[i, j])``: the address of one element of a buffer."""
+    if not isinstance(load, BufferLoad):
+        raise IRError(f"address_of takes a buffer element such as A[i, j], got {load!r}")
+    return AddressOf(load)
+
+
+def call_extern(dtype: str, name: str, *args) -> CallExtern:
+    """``T.call_extern(dtype, name, *args)``: call the external function ``name``."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise IRError(f"call_extern: the function name must be an identifier, got {name!r}")
+    return CallExtern(name, tuple(a if isinstance(a, PrimExpr) else convert(a) for a in args),
+                      dt.canonical(dtype))

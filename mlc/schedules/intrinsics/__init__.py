@@ -1,0 +1,10 @@
+"""Tensor intrinsics shipped with mlc, registered on import (target-neutral registry,
+:class:`~mlc.schedules.TensorIntrin`); each module names the targets it serves.
+
+* :mod:`.x86` — AVX-512 VNNI int8 dot products (``vpdpbusd``), the CPU's
+  float32 register-tile update;
+"""
+from . import x86
+from .x86 import VNNI_FEATURE, VNNI_S8S8, VNNI_U8S8, MAC_F32, has_vnni
+
+__all__ = ["x86", "VNNI_FEATURE", "VNNI_S8S8", "VNNI_U8S8", "MAC_F32", "has_vnni"]
