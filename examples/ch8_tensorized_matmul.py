@@ -29,7 +29,7 @@ import numpy as np
 import mlc
 from mlc import te
 from mlc.backends.llvm.module import compile_sources
-from mlc.backends.target import Target
+from mlc.target import Target
 from mlc.schedules import Schedule, TensorIntrin, as_written, default_schedule
 from mlc.schedules.intrinsics import VNNI_S8S8, has_vnni
 from mlc.script import tir as T

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import mlc
 from mlc import CompileError, ScheduleError, te
 from mlc.backends.llvm.module import compile_sources
-from mlc.backends.target import Target
+from mlc.target import Target
 from mlc.ir import decl_buffer
 from mlc.ir.extern import address_of, call_extern
 from mlc.ir.tir import Evaluate
