@@ -19,9 +19,8 @@ import numpy as np
 
 import mlc
 from mlc import te
-from mlc.backends.cuda import CUDA, CUDA_EMULATOR, compile_sources, lower
+from mlc.backends.cuda import compile_sources
 from mlc.backends.cuda.runtime import device_unavailable_reason
-from mlc.backends.registry import BuildOptions
 
 
 def vector_add(n: int) -> mlc.IRModule:
@@ -141,18 +140,15 @@ def schedule_row_sum(mod: mlc.IRModule, threads: int = 32) -> mlc.Schedule:
 
 def _run(mod: mlc.IRModule, arrays: list[np.ndarray]) -> str:
     """Run ``mod["main"]`` in place on ``arrays``: on the GPU if there is one, else emulated."""
-    options = BuildOptions()
-    lowered = lower(mod)
     if device_unavailable_reason() is None:
         import cupy as cp
-        artifact = CUDA.codegen(lowered, None, options)
-        lib = CUDA.load(artifact, lowered, None, options)
+        lib = mlc.build(mod, "cuda")
         device = [cp.asarray(a) for a in arrays]
         lib["main"](*device)
         for a, d in zip(arrays, device):
             a[...] = d.get()
         return "GPU"
-    CUDA_EMULATOR.load(lowered, lowered, "cuda-emulator", options)["main"](*arrays)
+    mlc.build(mod, "cuda-emulator")["main"](*arrays)
     return "CUDA emulator (no GPU here)"
 
 

@@ -6,8 +6,10 @@ every distinct kernel of ``mod`` (or of an ``@mlc.jit`` function, given ``args=`
 returns the :class:`Database` of measurements; ``db.best_trace(func, target)`` is the
 best schedule of a function, replayable with ``mlc.build(mod, target, schedule=trace)``.
 
-The package sits above the compiler and uses its public API only; nothing in mlc
-imports it, and LightGBM, tqdm, matplotlib and Ray load only when used.
+The package sits above the compile driver and calls it (``mlc.driver.build``), with the
+layers below it (schedules, the IR, targets); nothing below it imports it (``@mlc.jit``
+opens a ``database=`` path with it, on first use), ``import mlc`` does not load it, and
+LightGBM, tqdm, matplotlib and Ray load only when used.
 """
 import sys as _sys
 import types as _types

@@ -14,6 +14,8 @@ import os
 import sys
 
 from ..errors import MLCError
+from ..ir.tir import IRModule
+from .tuner import tune
 
 
 def _load(spec: str, what: str):
@@ -32,7 +34,6 @@ def _load(spec: str, what: str):
 
 
 def _program(args):
-    from ..ir.tir import IRModule
     obj = _load(args.module, "--module")
     example = _load(args.args, "--args")() if args.args else ()
     if isinstance(obj, IRModule) or hasattr(obj, "lower"):
@@ -59,7 +60,6 @@ def main(argv=None) -> int:
     p.add_argument("--plot", default=None, help="draw the tuning curve into this image")
     p.add_argument("--dump", action="store_true", help="print every record")
     args = p.parse_args(argv)
-    from .tuner import tune
     try:
         program, example = _program(args)
         db = tune(program, args.target, args.trials, args.work_dir, args=example, database=args.database,

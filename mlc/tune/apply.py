@@ -1,8 +1,8 @@
 """Applying a tuning database to a module: each unscheduled PrimFunc gets its best trace.
 
-``mlc.build(mod, target, database=db)`` will do this inside the compile
-driver; :func:`apply_database` does it before the build, for any module (an
-IRModule, or a graph module with ``call_tir`` kernels):
+``mlc.build(mod, target, database=db)`` does this inside the compile driver
+for IRModules and PrimFuncs; :func:`apply_database` does it before the build,
+for any module (an IRModule, or a graph module with ``call_tir`` kernels):
 
     mlc.build(apply_database(mod, db, "llvm"), "llvm")
 

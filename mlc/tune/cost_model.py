@@ -20,7 +20,7 @@ MIN_TRAINING = 8
 
 
 def _lightgbm():
-    try:
+    try:  # deferred: keeps `import mlc.tune` fast, and LightGBM optional
         import lightgbm
     except ImportError:
         raise MLCError("mlc.tune's cost model needs LightGBM: pip install 'mlc[tune]' "

@@ -35,6 +35,10 @@ import time
 from dataclasses import dataclass
 
 from ..errors import MLCError
+from ..ir.structural import structural_hash
+from ..schedules.trace import Trace
+from ..target import Target
+from ..version import __version__
 
 __all__ = ["Database", "Record", "workload_key", "normalize_func"]
 
@@ -73,17 +77,14 @@ def normalize_func(func):
 
 def workload_key(func) -> str:
     """The structural hash of ``func`` (a PrimFunc), as the database keys it."""
-    from ..ir.structural import structural_hash
     return f"{structural_hash(normalize_func(func)) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def _target_key(target) -> str:
-    from .. import Target  # the public name, wherever the class lives
     return str(target if isinstance(target, Target) else Target.from_str(target))
 
 
 def _version() -> str:
-    from .. import __version__
     return __version__
 
 
@@ -113,7 +114,6 @@ class Record:
 
     def trace(self):
         """The record's trace, to replay on a Schedule of its workload."""
-        from ..schedules import Trace
         return Trace.from_json(self.trace_json)
 
 
@@ -293,7 +293,7 @@ class Database:
     def plot(self, path: str | os.PathLike, target=None) -> str:
         """Draw best-so-far GFLOP/s (1/ms where the FLOPs are unknown) against trials, one line
         per workload, into the image ``path`` (matplotlib, drawn off-screen); returns the path."""
-        try:
+        try:  # deferred: keeps `import mlc.tune` fast, and matplotlib optional
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
         except ImportError:

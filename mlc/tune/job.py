@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import build as mlc_build  # the public name, wherever the compile driver keeps it
+from ..driver.build import build as mlc_build
 from ..ir.expr import IntImm
 from ..ir.tir import Allocate, Block, BlockRealize, For, IfThenElse, SeqStmt
 from ..runtime.module import written_params
-from ..schedules import Trace
+from ..schedules.trace import Trace
 
 __all__ = ["Job", "Outcome", "Timing", "WorkerState", "REFERENCE_MAX_ITERATIONS"]
 

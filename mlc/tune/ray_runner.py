@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from ..errors import MLCError
-from .job import Job, Outcome
+from .job import Job, Outcome, WorkerState
 from .runner import Runner
 
 __all__ = ["RayRunner"]
@@ -25,7 +25,6 @@ _STATE = None
 def _measure(job: Job) -> Outcome:
     """Build and run one job in this Ray worker (its state kept between tasks)."""
     global _STATE
-    from .job import WorkerState
     if _STATE is None:
         _STATE = WorkerState()
     built = _STATE.build(job)
@@ -33,7 +32,7 @@ def _measure(job: Job) -> Outcome:
 
 
 def _ray():
-    try:
+    try:  # deferred: keeps `import mlc.tune` fast, and Ray optional
         import ray
     except ImportError:
         raise MLCError("runner='ray' needs Ray: pip install 'mlc[distributed]'") from None

@@ -32,11 +32,14 @@ import math
 
 from ..errors import ScheduleError
 from ..ir.expr import IntImm
+from ..ir.functor import pre_order_nodes
+from ..ir.tir import Block
 from ..schedules import Schedule
 from ..schedules.default import default_schedule
 from ..schedules.default.cpu import inline_injective
 from ..schedules.default.patterns import view_by_name
 from ..schedules.default.steps import CpuInfo, attempt
+from ..target import Target
 
 __all__ = ["SPACES", "DEFAULT", "TILED", "cpu_space", "replay", "decisions_of",
            "ForcedSchedule", "SAMPLING_KINDS", "space_name"]
@@ -104,8 +107,6 @@ def _extent(loop) -> int | None:
 
 
 def _block_names(func) -> list[str]:
-    from ..ir.functor import pre_order_nodes
-    from ..ir.tir import Block
     return [n.name_hint for n in pre_order_nodes(func.body) if isinstance(n, Block) and n.name_hint != "root"]
 
 
@@ -243,7 +244,6 @@ def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:
     """A schedule of single-function ``mod`` by ``space`` (a name of :data:`SPACES`,
     :data:`DEFAULT`, or a function ``f(sch)``) with ``decisions`` (missing or unfitting
     ones drawn with ``seed``); ``sch.trace`` is the candidate."""
-    from .. import Target  # the public name, wherever the class lives
     target = Target.from_str(target) if not hasattr(target, "kind") else target
     if callable(space):  # a user's space: f(sch) calling sampling primitives (the course's ScheduleFn)
         sch = ForcedSchedule(mod, decisions, seed=seed)

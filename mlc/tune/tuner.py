@@ -19,8 +19,10 @@ import time
 from dataclasses import dataclass, field, replace
 
 from ..errors import MLCError
+from .cost_model import CostModel
 from .database import Database
 from .job import Job, Timing
+from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
 from .search import EvolutionarySearch
 from .space import DEFAULT, TILED
@@ -91,7 +93,6 @@ def make_runner(config: TuneConfig) -> Runner:
     if isinstance(config.runner, Runner):
         return config.runner
     if config.runner == "ray":
-        from .ray_runner import RayRunner
         return RayRunner(address=config.ray_address, build_timeout_s=config.build_timeout_s,
                          run_timeout_s=config.run_timeout_s)
     return LocalRunner(config.workers, config.build_timeout_s, config.run_timeout_s)
@@ -103,7 +104,7 @@ class _Progress:
     def __init__(self, total: int, enabled: bool):
         self.bar = None
         if enabled:
-            try:
+            try:  # deferred: keeps `import mlc.tune` fast, and tqdm optional
                 from tqdm.auto import tqdm
             except ImportError:
                 tqdm = None
@@ -175,7 +176,6 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
     runner = make_runner(config)
     model = None
     if config.cost_model:
-        from .cost_model import CostModel
         model = CostModel(config.seed)
     searches = {t.key: EvolutionarySearch(t.mod, config.target, seed=config.seed + n, population=config.population,
                                           epsilon=config.epsilon, space=config.space) for n, t in enumerate(tasks)}

@@ -9,6 +9,7 @@ from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, render, lower
 from mlc.backends.registry import BuildOptions
 from mlc.backends.cuda.nvrtc import cuda_include_dir
+from mlc.driver import schedule_module
 from mlc.errors import CompileError
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import BufferLoad, Var, const
@@ -27,6 +28,12 @@ def _elementwise(fn, dtype="float32", n=1000, inputs=1):
     return mlc.IRModule({"main": te.create_prim_func([*args, out])})
 
 
+def _gpu(mod):
+    """``mod`` with the default GPU schedule where nobody scheduled it (the backend's
+    ``schedule_rules``, applied by the driver: the backend itself never schedules)."""
+    return schedule_module(mod, "cuda")
+
+
 def _softmax(rows, cols):
     A = te.placeholder((rows, cols), "float32", "A")
     k = te.reduce_axis((0, cols), "k")
@@ -38,14 +45,8 @@ def _softmax(rows, cols):
     return mlc.IRModule({"main": te.create_prim_func([A, Y])})
 
 
-PROGRAMS = {
-    "vector_add": lambda: schedule_vector_add(vector_add(1 << 20)).mod,
-    "window_sum": lambda: schedule_window_sum(window_sum(1 << 20)).mod,
-    "window_sum_ragged": lambda: schedule_window_sum(window_sum(1000)).mod,
-    "matmul_local": lambda: schedule_matmul_local(matmul(1024)).mod,
-    "matmul_shared": lambda: schedule_matmul_shared(matmul(1024)).mod,
-    "matmul_shared_ragged": lambda: schedule_matmul_shared(matmul(72)).mod,
-    "row_sum": lambda: schedule_row_sum(row_sum(8, 1000), 128).mod,
+#: Programs the default GPU schedule takes charge of, as te writes them.
+UNSCHEDULED = {
     "default_softmax": lambda: _softmax(37, 300),
     "default_matmul": lambda: matmul(50, 45, 70),
     "default_gelu": lambda: _elementwise(lambda x: 0.5 * x * (1 + te.tanh(0.79788456 * (x + 0.044715 * x * x * x)))),
@@ -55,6 +56,17 @@ PROGRAMS = {
     "default_int_division": lambda: _elementwise(lambda a, b: a // b + a % b + te.min(a, b), "int32", inputs=2),
     "default_int64": lambda: _elementwise(lambda a: a * 3 - 1, "int64"),
     "default_select": lambda: _elementwise(lambda x: te.if_then_else(x > 0, x, x * 0.1)),
+}
+
+PROGRAMS = {
+    "vector_add": lambda: schedule_vector_add(vector_add(1 << 20)).mod,
+    "window_sum": lambda: schedule_window_sum(window_sum(1 << 20)).mod,
+    "window_sum_ragged": lambda: schedule_window_sum(window_sum(1000)).mod,
+    "matmul_local": lambda: schedule_matmul_local(matmul(1024)).mod,
+    "matmul_shared": lambda: schedule_matmul_shared(matmul(1024)).mod,
+    "matmul_shared_ragged": lambda: schedule_matmul_shared(matmul(72)).mod,
+    "row_sum": lambda: schedule_row_sum(row_sum(8, 1000), 128).mod,
+    **{name: (lambda make=make: _gpu(make())) for name, make in UNSCHEDULED.items()},
 }
 
 
@@ -71,6 +83,7 @@ def test_every_program_compiles_with_nvrtc(program, arch):
 def test_default_schedules_run_on_the_emulator(program):
     mod = PROGRAMS[program]()
     func = mod["main"]
+    unscheduled = UNSCHEDULED[program]()
     rng = np.random.default_rng(0)
     args = []
     for p in func.params:
@@ -81,7 +94,7 @@ def test_default_schedules_run_on_the_emulator(program):
             args.append(rng.standard_normal(shape).astype(p.dtype))
     want = [a.copy() for a in args]
     got = [a.copy() for a in args]
-    mlc.build(mod, "reference")["main"](*want)
+    mlc.build(unscheduled, "reference")["main"](*want)
     emulate(mod)["main"](*got)
     np.testing.assert_allclose(got[-1], want[-1], rtol=2e-5, atol=2e-5)
 
@@ -99,19 +112,19 @@ def test_window_sum_kernel_reads_the_course_shape():
 
 
 def test_math_calls_precise_by_default_fast_with_fast_math():
-    mod = _elementwise(lambda x: te.exp(x) + te.tanh(x) + te.sigmoid(x))
+    mod = _gpu(_elementwise(lambda x: te.exp(x) + te.tanh(x) + te.sigmoid(x)))
     precise, _ = compile_sources(mod, TARGETS["sm_80"])
     fast, _ = compile_sources(mod, TARGETS["sm_80"], BuildOptions(fast_math=True))
     assert "expf(" in precise and "__expf(" not in precise and "tanhf(" in precise
     assert "__expf(" in fast and "tanhf(" in fast
-    code64, _ = compile_sources(_elementwise(lambda x: te.exp(x), "float64"), TARGETS["sm_80"])
+    code64, _ = compile_sources(_gpu(_elementwise(lambda x: te.exp(x), "float64")), TARGETS["sm_80"])
     assert "exp(X0[" in code64 and "expf" not in code64.split("main_kernel")[1]
 
 
 def test_literals_keep_their_dtype():
-    code, _ = compile_sources(_elementwise(lambda x: te.max(x, te.lowest("float32")) + 0.1), TARGETS["sm_80"])
+    code, _ = compile_sources(_gpu(_elementwise(lambda x: te.max(x, te.lowest("float32")) + 0.1)), TARGETS["sm_80"])
     assert "__int_as_float(0xff800000)" in code and "0.10000000149011612f" in code
-    code, _ = compile_sources(_elementwise(lambda a: a * 3 - 1, "int64"), TARGETS["sm_80"])
+    code, _ = compile_sources(_gpu(_elementwise(lambda a: a * 3 - 1, "int64")), TARGETS["sm_80"])
     assert "long long* __restrict__" in code and "3ll" in code
 
 
@@ -183,14 +196,15 @@ def test_course_programs_on_the_gpu():
 
 @pytest.mark.skipif(cuda_include_dir() is None, reason="no CUDA headers (cuda_fp16.h) found")
 def test_float16_computes_math_in_float32_and_compiles_with_the_cuda_headers():
-    mod = _elementwise(lambda x: te.exp(x) * x + 1.5, "float16")
+    unscheduled = _elementwise(lambda x: te.exp(x) * x + 1.5, "float16")
+    mod = _gpu(unscheduled)
     code, cubin = compile_sources(mod, TARGETS["sm_80"])
     assert code.startswith("#include <cuda_fp16.h>")
     assert "((half)(expf(((float)(X0[" in code and cubin[:4] == b"\x7fELF"
     x = np.random.default_rng(0).standard_normal(1000).astype("float16")
     got, want = np.zeros_like(x), np.zeros_like(x)
     emulate(mod)["main"](x, got)
-    mlc.build(mod, "reference")["main"](x, want)
+    mlc.build(unscheduled, "reference")["main"](x, want)
     np.testing.assert_array_equal(got, want)
 
 
@@ -211,3 +225,18 @@ def test_grid_axes_beyond_cudas_limits_are_refused():
     sch.bind(i1, "threadIdx.x")
     with pytest.raises(CompileError, match="binds blockIdx.y to 131072 values; CUDA allows at most 65535"):
         compile_sources(sch.mod, TARGETS["sm_80"])
+
+
+def test_the_backend_never_schedules_unscheduled_functions_are_refused():
+    mod = vector_add(256)
+    for run in (lambda: compile_sources(mod, TARGETS["sm_80"]), lambda: emulate(mod), lambda: lower(mod)):
+        with pytest.raises(CompileError, match=r"function\(s\) 'main' are not scheduled for the GPU; .*"
+                                               r"mlc.driver.schedule_module\(mod, 'cuda'\)"):
+            run()
+    # the driver schedules them: the default GPU schedule, from the backend's schedule_rules
+    code, cubin = compile_sources(_gpu(mod), TARGETS["sm_80"])
+    assert "threadIdx.x" in code and cubin[:4] == b"\x7fELF"
+    a, b = np.arange(256, dtype="float32"), np.ones(256, "float32")
+    c = np.zeros(256, "float32")
+    mlc.build(mod, "cuda-emulator")["main"](a, b, c)
+    np.testing.assert_array_equal(c, a + b)

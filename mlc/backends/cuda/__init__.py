@@ -3,22 +3,27 @@ emulator that runs the same kernels on NumPy arrays with GPU semantics.
 
 Importing this package registers two backends with :mod:`mlc.backends.registry`:
 ``cuda`` (:class:`~.backend.CudaBackend`) and ``cuda-emulator``
-(:class:`~.backend.CudaEmulatorBackend`). Without the driver:
+(:class:`~.backend.CudaEmulatorBackend`). ``mlc.build(mod, "cuda")`` runs the
+whole pipeline (functions nobody scheduled get the backend's
+``schedule_rules``, the default GPU schedule). Below the driver, on a module
+that is already scheduled (bound to ``blockIdx``/``threadIdx`` by hand, or by
+``mlc.driver.schedule_module(mod, "cuda")``):
 
+- ``lower(mod)`` -> the module after the backend's TIR passes;
 - ``compile_sources(mod, "cuda -arch=sm_90")`` -> (CUDA C, cubin bytes): no GPU needed;
 - ``emulate(mod)`` -> a runtime Module running ``mod`` on the emulator.
 
-Functions nobody scheduled get the default GPU schedule first. CuPy is
-imported only when a CUDA module is loaded (or ``array_types`` asked for).
+A backend never schedules: these refuse a function still in te's unscheduled
+form. CuPy is imported only when a CUDA module is loaded (or ``array_types``
+asked for).
 """
 from __future__ import annotations
 
+from ...errors import CompileError, MLCError
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir.pipeline import run_passes
 from ...schedules.default.canonical import is_unscheduled
-from ...schedules.default.gpu import schedule_gpu
-from ...schedules.schedule import Schedule
-from ...target import register_target_kind
+from ...target import Target, register_target_kind
 from ..registry import BuildOptions, register_backend
 from .backend import CudaArtifact, CudaBackend, CudaEmulatorBackend
 from .codegen import CudaSource, render
@@ -39,36 +44,41 @@ CUDA = register_backend(CudaBackend())
 CUDA_EMULATOR = register_backend(CudaEmulatorBackend())
 
 
-def _scheduled(mod) -> IRModule:
-    if isinstance(mod, Schedule):
-        mod = mod.mod
+def _scheduled(mod, caller: str) -> IRModule:
+    """``mod`` as an IRModule, once every function is past te's unscheduled form."""
     if isinstance(mod, PrimFunc):
         mod = IRModule({mod.attr("global_symbol", "main"): mod})
+    if not isinstance(mod, IRModule):
+        raise MLCError(f"cuda.{caller} takes a scheduled IRModule or PrimFunc, got {type(mod).__name__}; "
+                       "pass sch.mod for a Schedule sch")
     todo = [name for name, func in mod.items() if is_unscheduled(func)]
-    if not todo:
-        return mod
-    sch = Schedule(mod)
-    for name in todo:
-        schedule_gpu(sch, name)
-    return sch.mod
+    if todo:
+        raise CompileError(f"cuda.{caller}: function(s) {', '.join(map(repr, todo))} are not scheduled for the "
+                           "GPU; bind their loops to blockIdx/threadIdx (sch.bind), or schedule the module first "
+                           "with mlc.driver.schedule_module(mod, 'cuda') (the default GPU schedule), or build it "
+                           "with mlc.build(mod, 'cuda'), which does both")
+    return mod
 
 
 def lower(mod, target=None, options: BuildOptions = BuildOptions()) -> IRModule:
-    """``mod`` (an IRModule, PrimFunc or Schedule) scheduled (the default GPU schedule for
-    functions nobody scheduled) and run through the backend's TIR passes."""
-    mod = _scheduled(mod)
+    """The scheduled ``mod`` (an IRModule or PrimFunc) run through the backend's TIR passes."""
+    mod = _scheduled(mod, "lower")
     passes = CUDA.tir_passes(target, options)
     return IRModule({name: run_passes(func, passes) for name, func in mod.items()})
 
 
 def compile_sources(mod, target=None, options: BuildOptions = BuildOptions()) -> tuple[str, bytes]:
-    """The CUDA C of ``mod`` and its cubin for ``target``'s architecture (sm_80 when it
-    names none): what ``mlc.build(mod, "cuda")`` compiles, with no GPU needed."""
+    """The CUDA C of the scheduled ``mod`` and its cubin for ``target``'s architecture
+    (sm_80 when it names none): what ``mlc.build(mod, "cuda")`` compiles, with no GPU needed."""
+    target = Target.from_str("cuda" if target is None else target)
     artifact = CUDA.codegen(lower(mod, target, options), target, options)
     return artifact.code, artifact.cubin
 
 
 def emulate(mod, target="cuda-emulator", options: BuildOptions = BuildOptions()):
-    """A runtime Module running ``mod`` on the emulator, as ``target="cuda-emulator"`` does."""
-    lowered = lower(mod, target, options)
-    return CUDA_EMULATOR.load(lowered, lowered, target, options)
+    """A runtime Module running the scheduled ``mod`` on the emulator, as ``mlc.build(mod,
+    "cuda-emulator")`` does."""
+    scheduled = _scheduled(mod, "emulate")
+    target = Target.from_str(target)
+    lowered = lower(scheduled, target, options)
+    return CUDA_EMULATOR.load(CUDA_EMULATOR.codegen(lowered, target, options), scheduled, target, options)

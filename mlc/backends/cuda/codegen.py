@@ -15,8 +15,9 @@ and returns its CUDA source and launch list. Each kernel
 
 Index arithmetic keeps the IR's dtype (int32 unless the IR says int64); the
 index of a buffer of 2^31 elements or more is computed in 64 bits. Math
-calls go through :data:`MATH_CALLS` (precise CUDA functions; with
-``fast_math`` the ``__expf`` family) until the intrinsic registry takes them.
+calls are rendered by the lowerings the backend registers in the intrinsic
+registry (:mod:`.intrinsics`: precise CUDA functions; with ``fast_math`` the
+``__expf`` family); float16 operands are computed in float32.
 Vectorized loops are rendered as scalar loops for now (vector IR, Ramp and
 Broadcast, is not produced yet).
 """
@@ -32,27 +33,20 @@ from ...errors import CompileError
 from ...ir.buffer import Buffer
 from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var, cast)
 from ...ir.functor import pre_order_nodes
+from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
 from ...passes.tir.thread_sync import SYNC_THREADS
+from ..intrinsics import intrinsic_lowering
+from .intrinsics import BACKEND
 from .launch import Kernel, kernels, workspace
 
-__all__ = ["render", "CudaSource", "Launch", "C_TYPES", "MATH_CALLS", "FAST_MATH_CALLS"]
+__all__ = ["render", "CudaSource", "Launch", "C_TYPES"]
 
 C_TYPES = {
     "bool": "bool", "int8": "signed char", "uint8": "unsigned char", "int16": "short",
     "uint16": "unsigned short", "int32": "int", "uint32": "unsigned int", "int64": "long long",
     "uint64": "unsigned long long", "float16": "half", "float32": "float", "float64": "double",
 }
-
-#: op -> (float32 function, float64 function); the table moves to the intrinsic registry.
-MATH_CALLS = {op: (op + "f", op) for op in (
-    "exp", "log", "sqrt", "tanh", "sin", "cos", "pow", "floor", "ceil", "expm1", "log1p", "tan",
-    "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10", "atan2",
-    "hypot", "copysign", "nextafter", "erf", "rsqrt")}
-MATH_CALLS.update({"abs": ("fabsf", "fabs"), "round": ("rintf", "rint")})  # NumPy rounds half to even
-#: With ``fast_math``: the hardware approximations (float32 only).
-FAST_MATH_CALLS = {"exp": "__expf", "log": "__logf", "sin": "__sinf", "cos": "__cosf", "tan": "__tanf",
-                   "pow": "__powf"}
 
 _BINARY_C = {"add": "+", "sub": "-", "mul": "*", "eq": "==", "ne": "!=", "lt": "<", "le": "<=",
              "gt": ">", "ge": ">=", "and": "&&", "or": "||", "bitand": "&", "bitor": "|",
@@ -285,28 +279,20 @@ class _KernelWriter:
         raise CompileError(f"cuda codegen: unknown binary op {op!r}")
 
     def _call(self, e: Call) -> str:
-        args = [self.expr(a) for a in e.args]
-        op, dtype = e.op, e.args[0].dtype if e.args else e.dtype
+        op = e.op
         if op == REINTERPRET:
-            return f"mlc_bitcast<{_ctype(e.dtype)}>({args[0]})"
-        if op in ("isnan", "isinf", "isfinite"):
-            return f"{op}({args[0]})"
+            return f"mlc_bitcast<{_ctype(e.dtype)}>({self.expr(e.args[0])})"
+        if op not in MATH_CALLS:
+            raise CompileError(f"cuda codegen: cannot render a call of {op!r}: it is not a math call of the op "
+                               "table (mlc.ir.ops.MATH_CALLS)")
+        dtype = e.args[0].dtype
         if dtype == "float16":  # computed in float32, as the other backends do
-            inner = Call(op, tuple(cast(a, "float32") if a.dtype == "float16" else a for a in e.args), "float32")
-            return f"((half)({self._call(inner)}))"
-        if op == "abs" and not dtype.startswith("float"):
-            return f"abs({args[0]})"
-        if op == "sigmoid":
-            one = _float_literal(1.0, dtype)
-            exp = FAST_MATH_CALLS["exp"] if self.fast_math and dtype == "float32" else MATH_CALLS["exp"][dtype != "float32"]
-            return f"({one} / ({one} + {exp}(-({args[0]}))))"
-        if self.fast_math and dtype == "float32" and op in FAST_MATH_CALLS:
-            return f"{FAST_MATH_CALLS[op]}({', '.join(args)})"
-        names = MATH_CALLS.get(op)
-        if names is None:
-            raise CompileError(f"cuda codegen: no CUDA function for math op {op!r}")
-        fn = names[0] if dtype == "float32" else names[1]
-        return f"{fn}({', '.join(args)})"
+            inner = Call(op, tuple(cast(a, "float32") if a.dtype == "float16" else a for a in e.args),
+                         MATH_CALLS[op].result_dtype("float32"))
+            text = self._call(inner)
+            return f"((half)({text}))" if e.dtype == "float16" else text
+        lowering = intrinsic_lowering(BACKEND, op, dtype)  # the registry's CompileError when there is none
+        return lowering([self.expr(a) for a in e.args], dtype, self.fast_math)
 
 
 _RESERVED = frozenset({
