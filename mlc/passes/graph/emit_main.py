@@ -20,11 +20,11 @@ backend by interpreting it):
 The function carries ``"mlc.graph_main": (inputs, constants)``, so schedules,
 ``verify_bounds`` and the TIR lowering pipeline leave it alone.
 
->>> from mlc.ops.registry import TensorType
+>>> from mlc.ir.types import TensorType
 >>> from mlc.ir.graph import Binding, Graph, Var
 >>> from mlc.passes.graph import run_graph_passes
 >>> t = TensorType((4,), "float32")
->>> x, a, b = Var("x", t), Var("a", t), Var("b", t)
+>>> x, a, b = Var("x", t), Var("a", t), Var("b", TensorType((), "float32"))
 >>> g = run_graph_passes(Graph((x,), (Binding((a,), "exp", (x,)), Binding((b,), "sum", (a,))), (b,)))
 >>> print(g.module["main"].script())  # doctest: +NORMALIZE_WHITESPACE
 @T.prim_func
