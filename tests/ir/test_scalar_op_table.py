@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 import scipy.special
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import mlc
@@ -131,7 +131,9 @@ def run(lib, name, out_dtype, arrays):
 
 
 @pytest.mark.parametrize("dtype", dt.SUPPORTED)
-@settings(max_examples=8, deadline=None)
+# float16 arrays reject drawn floats that do not round-trip through float16: that filter is
+# Hypothesis's own, and how much it filters depends on the draws
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_numpy_reference_and_llvm_agree_on_every_op(dtype, data):
     llvm, reference = libraries(dtype)
