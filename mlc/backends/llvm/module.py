@@ -19,6 +19,7 @@ from llvmlite import ir
 
 from ...config import config
 from ...errors import CompileError, IRError, MLCError
+from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...runtime.callbacks import CALLBACK_SYMBOL
@@ -160,8 +161,7 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     symbols, programs = source.symbols, source.programs
     compiled = compile_ir(source.ir_text, target, [*symbols.values(), *map(program_symbol, programs)])
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
-    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params),
-                                                          source.sites))
+    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], func, source.sites))
                  for name, func in mod.items()}
     entries = {name: _entry(compiled, program_symbol(name), program.nparams)
                for name, program in programs.items()}
@@ -207,25 +207,37 @@ def _check_runnable(target: Target) -> None:
                            "without running it (mlc.backends.llvm.compile_sources)")
 
 
-def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTable | None = None):
+def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTable | None = None):
     """(kernel, C entry): the callable the runtime hands checked arrays to, which keeps the
     engine alive, and the C function itself (one data pointer per parameter; None for a
-    bounds-checked kernel, whose C function also takes its :class:`~.bounds.BoundsRecord`).
+    bounds-checked kernel, whose C function also takes its :class:`~.bounds.BoundsRecord`,
+    and for a function with symbolic shapes, whose C function also takes the value of
+    each shape variable, read here from the arrays' shapes).
 
     Each call first stores ``config().num_threads`` for the kernel's parallel
     loops (:mod:`.parallel`); ctypes releases the GIL for the call itself.
     """
+    nparams = len(func.params)
+    sizes = tuple((n, d) for _, n, d in shape_vars(func.params))
+    size_types = [_SIZE_CTYPES[v.dtype] for v, _, _ in shape_vars(func.params)]
     if sites is not None:
-        checked = _entry(compiled, symbol, nparams + 1)
+        checked = _entry(compiled, symbol, nparams, [*size_types, ctypes.c_void_p])
 
         def checked_kernel(arrays, _cfunc=checked, _owner=compiled, _sites=sites.sites):
             set_num_threads(config().num_threads)
             record = BoundsRecord()
-            _cfunc(*[data_pointer(a) for a in arrays], ctypes.addressof(record))
+            _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes],
+                   ctypes.addressof(record))
             raise_violation(record, _sites)
 
         return checked_kernel, None
-    cfunc = _entry(compiled, symbol, nparams)
+    cfunc = _entry(compiled, symbol, nparams, size_types)
+    if sizes:
+        def sized_kernel(arrays, _cfunc=cfunc, _owner=compiled):
+            set_num_threads(config().num_threads)
+            _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes])
+
+        return sized_kernel, None
 
     def kernel(arrays, _cfunc=cfunc, _owner=compiled):
         set_num_threads(config().num_threads)
@@ -234,9 +246,13 @@ def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTabl
     return kernel, cfunc
 
 
-def _entry(compiled: CompiledModule, symbol: str, nparams: int):
-    """The C function ``void symbol(void *, ...)`` with ``nparams`` pointer parameters."""
-    return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams))(compiled.address(symbol))
+_SIZE_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
+
+
+def _entry(compiled: CompiledModule, symbol: str, nparams: int, extra=()):
+    """The C function ``void symbol(void *, ...)`` with ``nparams`` pointer parameters,
+    then one of each ctypes type of ``extra``."""
+    return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams), *extra)(compiled.address(symbol))
 
 
 class LLVMModule(Module):
