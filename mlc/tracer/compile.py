@@ -76,11 +76,13 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     from ..target import Target
     from ..runtime.graph_executor import LEAF_LIST, PROGRAM, GraphExecutor, graph_program
     from ..runtime.module import Module
+    from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
     target = Target.from_str(target)
+    symbolic = is_symbolic_graph(graph)  # dynamic axes: sizes bound per call, no native program
     if len(graph.module):
-        lib = build(graph.module, target, schedule, programs={PROGRAM: graph_program(graph)[0]},
-                    fast_math=fast_math)
+        programs = None if symbolic else {PROGRAM: graph_program(graph)[0]}
+        lib = build(graph.module, target, schedule, programs=programs, fast_math=fast_math)
     else:
         lib = Module(target, {})
-    executor = GraphExecutor(graph, lib, LEAF_LIST if checks else out_tree)
+    executor = (SymbolicGraphExecutor if symbolic else GraphExecutor)(graph, lib, LEAF_LIST if checks else out_tree)
     return CompiledFunction(graph, lib, executor, out_tree, checks)

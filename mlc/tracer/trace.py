@@ -40,7 +40,8 @@ def check_element_count(shape, what: str) -> None:
     """ShapeError unless an array of ``shape`` has at most :data:`MAX_ELEMENTS` elements."""
     count = 1
     for extent in shape:
-        count *= extent
+        if isinstance(extent, int):  # a symbolic extent (a dynamic axis) is checked at call time
+            count *= extent
     if count > MAX_ELEMENTS:
         raise ShapeError(
             f"{what}: shape {tuple(shape)} has {count} elements, more than mlc's limit of "
