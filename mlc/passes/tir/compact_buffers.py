@@ -121,8 +121,8 @@ def _box(buffer: Buffer, accesses, prefix: list[For]) -> list[tuple[PrimExpr, in
     out = []
     for s, size in zip(sets, buffer.shape):
         extent = s.extent()
-        smaller = not isinstance(size, IntImm) or extent.value < size.value  # (symbolic: any constant)
-        if isinstance(extent, IntImm) and 0 < extent.value and smaller:
+        constant = isinstance(extent, IntImm) and extent.value > 0
+        if constant and (not isinstance(size, IntImm) or extent.value < size.value):  # (symbolic size: any constant box)
             out.append((s.min, extent.value))
         else:
             out.append((const(0, size.dtype), size.value if isinstance(size, IntImm) else size))
