@@ -26,6 +26,7 @@ from .arith import Analyzer, eval_int, free_vars
 from .buffer import Buffer
 from .expr import IntImm, PrimExpr, Var, const
 from .functor import Mutator
+from .printer import expr_to_str
 from .tir import PrimFunc
 
 __all__ = ["shape_vars", "is_static", "bind_shapes", "check_shape_vars_bound", "dim_to_str", "shape_to_str",
@@ -88,7 +89,6 @@ def check_shape_vars_bound(where: str, params: Sequence[Buffer], exprs: Sequence
 def dim_to_str(e: PrimExpr) -> str:
     if isinstance(e, IntImm):
         return str(e.value)
-    from .printer import expr_to_str
     return expr_to_str(e)
 
 

@@ -21,15 +21,10 @@ from ..ir.arith import eval_int
 from ..ir.expr import PrimExpr, Var
 from ..ir.graph import Constant, Graph
 from ..ir.shape_vars import dim_to_str
-from ..tracer.pytree import unflatten
 from .module import Module
 from .packed import get_func
 
 __all__ = ["SymbolicGraphExecutor", "is_symbolic_graph"]
-
-#: ``out_tree`` meaning "return a list of the outputs" (as GraphExecutor's LEAF_LIST).
-_LEAF_LIST = None
-
 
 def is_symbolic_graph(graph: Graph) -> bool:
     """True when some input of ``graph`` has a symbolic dimension."""
@@ -41,11 +36,11 @@ def _shape_str(shape) -> str:
 
 
 class SymbolicGraphExecutor:
-    """``executor(inputs) -> outputs`` for a lowered graph with symbolic shapes (see the
-    module docstring); ``out_tree`` as for :class:`~mlc.runtime.graph_executor.GraphExecutor`."""
+    """``executor(inputs) -> [outputs]`` for a lowered graph with symbolic shapes (see the
+    module docstring): one array per graph output."""
 
-    def __init__(self, graph: Graph, lib: Module, out_tree=_LEAF_LIST):
-        self.graph, self.lib, self.out_tree = graph, lib, out_tree
+    def __init__(self, graph: Graph, lib: Module):
+        self.graph, self.lib = graph, lib
         self._binders: list[tuple[Var, int, int]] = []
         seen: set[int] = set()
         for n, v in enumerate(graph.inputs):
@@ -101,7 +96,7 @@ class SymbolicGraphExecutor:
                                  "agree on it")
         return env
 
-    def run(self, inputs: Sequence[np.ndarray]):
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         env = self._bind(inputs)
         values: dict[int, np.ndarray] = dict(self._constants)
         for v, a in zip(self.graph.inputs, inputs):
@@ -119,12 +114,7 @@ class SymbolicGraphExecutor:
                 fresh.add(id(v))
                 outs.append(array)
             fn([values[id(a)] for a in b.args] + outs)
-        results = [values[id(a)] if id(a) in fresh else values[id(a)].copy() for a in self.graph.outputs]
-        if self.out_tree is _LEAF_LIST:
-            return results
-        if type(self.out_tree) is str:
-            return results[0]
-        return unflatten(self.out_tree, results)
+        return [values[id(a)] if id(a) in fresh else values[id(a)].copy() for a in self.graph.outputs]
 
     @staticmethod
     def _shape(shape, env) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ from ..errors import DTypeError
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..passes.graph import run_graph_passes
+from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
 from .pytree import unflatten
 from .source import describe_location, user_location
 
@@ -76,7 +77,6 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     from ..target import Target
     from ..runtime.graph_executor import LEAF_LIST, PROGRAM, GraphExecutor, graph_program
     from ..runtime.module import Module
-    from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
     target = Target.from_str(target)
     symbolic = is_symbolic_graph(graph)  # dynamic axes: sizes bound per call, no native program
     if len(graph.module):
@@ -84,5 +84,20 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
         lib = build(graph.module, target, schedule, programs=programs, fast_math=fast_math)
     else:
         lib = Module(target, {})
-    executor = (SymbolicGraphExecutor if symbolic else GraphExecutor)(graph, lib, LEAF_LIST if checks else out_tree)
+    if symbolic:
+        executor = SymbolicGraphExecutor(graph, lib)
+        if not checks:
+            executor.run = _with_tree(executor.run, out_tree)
+    else:
+        executor = GraphExecutor(graph, lib, LEAF_LIST if checks else out_tree)
     return CompiledFunction(graph, lib, executor, out_tree, checks)
+
+
+def _with_tree(run, out_tree):
+    """``run`` (a list of outputs) returning the pytree ``out_tree`` of them (a lone array
+    when ``out_tree`` is a string, as GraphExecutor's ``out_tree`` says)."""
+    if out_tree is None:
+        return run
+    if type(out_tree) is str:
+        return lambda leaves: run(leaves)[0]
+    return lambda leaves: unflatten(out_tree, run(leaves))
