@@ -141,3 +141,37 @@ def test_bounds_checked_build_runs_symbolic_sizes():
     out = np.empty((3, 24), "float32")
     lib["main"](a, b, out)
     np.testing.assert_allclose(out, ref(a, b), rtol=1e-6)
+
+
+@pytest.mark.parametrize("index, message", [
+    (lambda i, n: i + 1, r"index i \+ 1 \(dimension 0\) reaches n for i in \[0, n\), but A has extent n"),
+    (lambda i, n: i - 1, r"index i - 1 \(dimension 0\) goes down to -1 for i in \[0, n\)"),
+])
+def test_an_access_out_of_bounds_for_every_size_is_refused_at_build(index, message):
+    """(The reference target builds the function as written; the llvm default schedule
+    puts the access under its split's guard, where only check_bounds sees it.)"""
+    n = te.var("n")
+    A = te.placeholder((n,), "float32", "A")
+    B = te.compute((n,), lambda i: A[index(i, n)], name="B")
+    with pytest.raises(mlc.CompileError, match=message):
+        mlc.build(te.create_prim_func([A, B]), target="reference")
+    with pytest.raises(mlc.CompileError, match=message):
+        mlc.build(te.create_prim_func([A, B]), target="llvm", schedule=lambda sch: None)
+
+
+def test_an_access_in_bounds_for_every_size_builds():
+    n = te.var("n")
+    A = te.placeholder((n,), "float32", "A")
+    B = te.compute((n,), lambda i: A[n - 1 - i], name="B")
+    lib = mlc.build(te.create_prim_func([A, B]))
+    a = np.arange(5, dtype="float32")
+    b = np.empty_like(a)
+    lib["main"](a, b)
+    np.testing.assert_array_equal(b, a[::-1])
+
+
+def test_a_native_program_of_symbolic_kernels_is_refused_with_the_way_out():
+    from mlc.backends.program import Program
+    func, _ = _vector_1d(te.var("n"))
+    with pytest.raises(mlc.CompileError, match=r"program 'g' calls f, whose shapes are symbolic"):
+        mlc.build(mlc.IRModule({"f": func}), programs={"g": Program(2, (("f", (0, 1)),))})

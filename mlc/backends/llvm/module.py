@@ -19,7 +19,7 @@ from llvmlite import ir
 
 from ...config import config
 from ...errors import CompileError, IRError, MLCError
-from ...ir.shape_vars import shape_vars
+from ...ir.shape_vars import shape_vars, size_params
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...runtime.callbacks import CALLBACK_SYMBOL
@@ -139,8 +139,13 @@ def codegen_llvm(lowered: IRModule, target: Target, programs: dict[str, Program]
     build has no program entries (they would pass no bounds record). ``fast_math``: see
     :func:`mlc.build`."""
     programs = {} if check_bounds else dict(programs or {})
-    for program in programs.values():
+    for name, program in programs.items():
         program.check(dict(lowered.items()))
+        sized = sorted({k for k, _ in program.calls if k is not None and size_params(lowered[k])})
+        if sized:
+            raise CompileError(f"program {name!r} calls {', '.join(sized)}, whose shapes are symbolic; "
+                               "a native program passes data pointers only. Run such kernels one by "
+                               "one (build without programs=...), as mlc.jit(dynamic=...) does")
     sites = SiteTable() if check_bounds else None
     symbols = symbol_names(lowered)
     try:
