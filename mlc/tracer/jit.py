@@ -39,6 +39,11 @@ from .trace import TraceContext, is_tracing
 __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
 
 
+#: With dynamic axes every size seen gets a fast-path entry (its exact shapes) up to this
+#: many; later sizes take the general path (the same compiled function, a few us more).
+MAX_FAST_KEYS = 64
+
+
 class JitFunction:
     """A jitted function: call it like the original; see :func:`jit`."""
 
@@ -89,7 +94,8 @@ class JitFunction:
                 if compiled is None:
                     compiled = self._cache[key] = self._compile(key, call)
                     self._runs[key] = compiled.run
-        if self._fast and not kwargs and all(a is b for a, b in zip(args, leaves)):
+        if self._fast and not kwargs and all(a is b for a, b in zip(args, leaves)) and \
+                not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
             fast = _fast_key(args)  # this call's arrays pass through unconverted
             if fast is not None:
                 self._runs[fast] = compiled.run

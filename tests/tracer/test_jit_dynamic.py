@@ -102,3 +102,11 @@ def test_bad_dynamic_specs_are_trace_errors_that_say_what_to_write():
     g = mlc.jit(lambda x, y: x + y, dynamic=("z", 0))
     with pytest.raises(TraceError, match="marks argument 'z', which is not an array argument"):
         g(np.ones(2, "float32"), np.ones(2, "float32"))
+
+
+def test_many_sizes_keep_the_fast_path_table_bounded():
+    from mlc.tracer.jit import MAX_FAST_KEYS
+    f = mlc.jit(lambda x: x * 2, dynamic=("x", 0))
+    for rows in range(MAX_FAST_KEYS + 10):
+        assert f(np.ones((rows, 2), "float32")).shape == (rows, 2)
+    assert len(f._runs) <= MAX_FAST_KEYS + 1 and f.trace_count == 1
