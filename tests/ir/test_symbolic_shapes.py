@@ -26,6 +26,7 @@ def test_the_course_chapter_6_symbolic_matmul_prints_n_in_its_buffers_and_loops(
     A, B, _, D = _course_matmul(n)
     script = te.create_prim_func([A, B, D]).script()
     assert 'A: T.Buffer((n, 128), "float32")' in script
+    assert script.splitlines()[3] == "    n = T.int32()"  # after T.func_attr, as TVM declares it
     assert 'relu: T.Buffer((n, 128), "float32")' in script
     assert "matmul = T.alloc_buffer((n, 128))" in script
     assert "for i, j, k in T.grid(n, 128, 128):" in script
