@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from ..errors import DTypeError, MLCError, ShapeError, TraceError
+from ..errors import DTypeError, IRError, MLCError, ShapeError, TraceError
 from ..ir import dtype as dt
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
@@ -150,6 +150,13 @@ class TraceContext:
             raise type(err)(f"{err}{describe_location(user_location(2))}") from None
         except TypeError as err:  # wrong attribute names: a bug in the caller, reported plainly
             raise TraceError(f"{op_name}: {err}{describe_location(user_location(2))}") from None
+        except IRError as err:
+            if not any(not isinstance(d, int) for t in types for d in getattr(t, "shape", ())):
+                raise
+            shapes = ", ".join(str(t.shape) for t in types if hasattr(t, "shape"))
+            raise TraceError(f"{op_name} does not support these dynamic axes (operand shapes {shapes}): "
+                             f"{err}. Mark fewer axes dynamic (mlc.jit(dynamic=...)), or give this "
+                             f"op static sizes{describe_location(user_location(2))}") from None
         outs = result if isinstance(result, (tuple, list)) else (result,)
         for t in outs:
             try:

@@ -110,3 +110,25 @@ def test_many_sizes_keep_the_fast_path_table_bounded():
     for rows in range(MAX_FAST_KEYS + 10):
         assert f(np.ones((rows, 2), "float32")).shape == (rows, 2)
     assert len(f._runs) <= MAX_FAST_KEYS + 1 and f.trace_count == 1
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+def test_both_targets_run_a_dynamic_graph_with_several_outputs(target):
+    @mlc.jit(dynamic=("x", 0), target=target)
+    def f(x):
+        return {"twice": x * 2, "rows": (x + 1).sum(axis=(1, 2)), "x": x}
+    for rows in (1, 4, 9):
+        x = np.arange(rows * 6, dtype="float32").reshape(rows, 2, 3)
+        out = f(x)
+        np.testing.assert_array_equal(out["twice"], x * 2)
+        np.testing.assert_array_equal(out["rows"], (x + 1).sum(axis=(1, 2)))
+        np.testing.assert_array_equal(out["x"], x)
+        assert out["x"] is not x
+    assert f.trace_count == 1
+
+
+def test_an_op_that_cannot_take_a_dynamic_axis_is_a_trace_error_naming_it():
+    f = mlc.jit(lambda x: x.reshape(-1, 6), dynamic=("x", 0))
+    with pytest.raises(TraceError, match=r"reshape does not support these dynamic axes \(operand shapes "
+                                         r"\(x_dim0, 2, 3\)\)"):
+        f(np.ones((4, 2, 3), "float32"))
