@@ -94,7 +94,7 @@ def test_default_rules_tile_a_symbolic_batch_matmul_and_run_its_row_tiles_on_thr
     # the register tile accumulates in a local cache and relu is fused into its write back
     assert "for i_0 in T.parallel((n + 3) // 4):" in script
     assert "T.where(i_0 * 4 + i_1 < n)" in script
-    assert "Y_local" in script and 'with T.block("Z")' in script
+    assert "Z[v0, v1] = T.max(Y_local[v0, v1], T.float32(0))" in script
     assert "T.vectorized(16)" in script
 
 
