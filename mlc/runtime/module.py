@@ -58,6 +58,7 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
     if len(args) != len(specs):
         names = ", ".join(s[0] for s in specs)
         raise ShapeError(f"{name}() takes {len(specs)} arrays ({names}), got {len(args)}")
+    symbolic = False
     for n, ((pname, pdtype, expected, shape), arg) in enumerate(zip(specs, args)):
         if not isinstance(arg, np.ndarray):
             raise DTypeError(f"{name}(): argument {pname} must be a numpy.ndarray of "
@@ -73,17 +74,19 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
                                  f"with .astype('{pdtype}')")
             raise DTypeError(f"{name}(): argument {pname} must have dtype {pdtype}, "
                              f"got {dtype.name}; convert it with .astype('{pdtype}')")
-        if arg.shape != shape and (len(arg.shape) != len(shape) or None not in shape):
-            if None in shape:
+        if arg.shape != shape:
+            if None not in shape:
+                raise ShapeError(f"{name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+            if len(arg.shape) != len(shape):
                 raise ShapeError(f"{name}(): argument {pname} must have {len(shape)} dimension(s), "
                                  f"shape {shape_to_str(func.params[n].shape)}, got {arg.shape}")
-            raise ShapeError(f"{name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+            symbolic = True  # checked below, once every argument has been seen
         if not arg.flags.c_contiguous:
             raise ShapeError(f"{name}(): argument {pname} must be C-contiguous; pass "
                              "np.ascontiguousarray(x)")
         if n in written and not arg.flags.writeable:
             raise MLCError(f"{name}(): argument {pname} is written but the array is read-only")
-    if any(None in spec[3] for spec in specs):  # symbolic extents: bind and cross-check them
+    if symbolic:  # symbolic extents: bind and cross-check them
         bind_shapes(name, func.params, [a.shape for a in args])
     if noalias and written and len(args) > 1:
         pair = overlapping_pair(args, written)
