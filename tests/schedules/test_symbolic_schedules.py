@@ -122,3 +122,25 @@ def test_compact_buffers_shrinks_the_register_tile_of_a_symbolic_matmul():
     schedule_cpu(sch, "main", CpuInfo(vector_bits=256, cores=4))
     lowered = lower_for_llvm(sch.mod)["main"].script()
     assert 'Y_local = T.allocate([64], "float32", "local")' in lowered
+
+
+def test_default_rules_run_a_symbolic_batch_of_softmax_rows_one_row_at_a_time():
+    n = te.var("n")
+    A = te.placeholder((n, 64), "float32", "A")
+    k = te.reduce_axis((0, 64), "k")
+    M = te.compute((n,), lambda i: te.max(A[i, k], axis=k), name="M")
+    E = te.compute((n, 64), lambda i, j: te.exp(A[i, j] - M[i]), name="E")
+    k2 = te.reduce_axis((0, 64), "k2")
+    S = te.compute((n,), lambda i: te.sum(E[i, k2], axis=k2), name="S")
+    O = te.compute((n, 64), lambda i, j: E[i, j] / S[i], name="O")
+    sch = Schedule(te.create_prim_func([A, O]))
+    schedule_cpu(sch, "main", CpuInfo(vector_bits=256, cores=4))
+    script = sch.mod["main"].script()
+    assert "for i in T.parallel(n):" in script
+    assert script.count("for i in") == 1  # every stage under the one row loop
+    lib = mlc.build(sch.mod)
+    a = np.random.default_rng(0).standard_normal((5, 64)).astype("float32")
+    o = np.empty_like(a)
+    lib["main"](a, o)
+    e = np.exp(a - a.max(1, keepdims=True))
+    np.testing.assert_allclose(o, e / e.sum(1, keepdims=True), rtol=1e-5)
