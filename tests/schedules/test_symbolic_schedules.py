@@ -144,3 +144,20 @@ def test_default_rules_run_a_symbolic_batch_of_softmax_rows_one_row_at_a_time():
     lib["main"](a, o)
     e = np.exp(a - a.max(1, keepdims=True))
     np.testing.assert_allclose(o, e / e.sum(1, keepdims=True), rtol=1e-5)
+
+
+def test_default_rules_give_a_symbolic_batch_of_row_sums_vector_accumulators_and_threads():
+    n = te.var("n")
+    A = te.placeholder((n, 256), "float32", "A")
+    k = te.reduce_axis((0, 256), "k")
+    S = te.compute((n,), lambda i: te.sum(A[i, k], axis=k), name="S")
+    sch = Schedule(te.create_prim_func([A, S]))
+    schedule_cpu(sch, "main", CpuInfo(vector_bits=256, cores=4))
+    script = sch.mod["main"].script()
+    assert "T.parallel(n)" in script and "T.vectorized(8)" in script
+    lib = mlc.build(sch.mod)
+    for rows in (0, 1, 3):
+        a = np.random.default_rng(rows).standard_normal((rows, 256)).astype("float32")
+        s = np.empty(rows, "float32")
+        lib["main"](a, s)
+        np.testing.assert_allclose(s, a.sum(1), rtol=1e-5, atol=1e-5)

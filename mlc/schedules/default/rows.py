@@ -37,7 +37,7 @@ from ...ir.arith import same_expr
 from ...ir.expr import IntImm
 from ..analysis import is_param
 from ..state import all_blocks, loops_above
-from .patterns import loop_extents, match_matmul, view, view_by_name
+from .patterns import match_matmul, view, view_by_name
 from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, vectorize_innermost
 
 __all__ = ["schedule_rows", "schedule_row_reduction", "row_depth", "accumulator_width",
@@ -160,8 +160,8 @@ def schedule_row_reduction(sch, func_name: str, name: str, cpu: CpuInfo) -> set[
     if not v.block.is_reduction or match_matmul(v) is not None or _has_empty_loop(v.func):
         return None
     work = 1
-    for e in loop_extents(v):
-        work *= e or 1
+    for f in v.loops:
+        work *= estimated_extent(f.extent)
     before = set(_block_names(sch, func_name))
     rfs = _rfactor_inner(sch, func_name, name, cpu)
     if rfs is None:
