@@ -27,6 +27,7 @@ from . import dtype as dt
 from .buffer import Buffer, BufferRegion
 from .expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr,
                    Ramp, Range, Reduce, Select, Var)
+from .functor import pre_order_nodes
 from .ops import BINARY_OPS, NEG_PRECEDENCE, SCALAR_OPS
 from .extern import AddressOf, CallExtern
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
@@ -317,6 +318,8 @@ class Printer:
         inner = depth + 1
         if f.attrs:
             self.emit(inner, f"T.func_attr({_dict_literal(f.attrs)})")
+        for var in _size_vars(f):  # symbolic shapes: what each variable is, as TVM prints it
+            self.emit(inner, f"{self.expr(var)} = T.{var.dtype}()")
         root = f.root_block
         if root is not None:
             for buf in root.alloc_buffers:
@@ -324,6 +327,22 @@ class Printer:
             self.stmt(root.body, inner)
         else:
             self.stmt(f.body, inner)
+
+
+def _size_vars(f: PrimFunc) -> list[Var]:
+    """The shape variables of ``f``'s parameters, in order of first appearance (the
+    ``mlc.size_params`` of a lowered function, whose flat parameters hide them)."""
+    kept = f.attr("mlc.size_params")
+    if kept is not None:
+        return list(kept)
+    seen, out = set(), []
+    for p in f.params:
+        for e in p.shape:
+            for node in pre_order_nodes(e):
+                if isinstance(node, Var) and id(node) not in seen:
+                    seen.add(id(node))
+                    out.append(node)
+    return out
 
 
 def _is_zero(e) -> bool:

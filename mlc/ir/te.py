@@ -27,6 +27,7 @@ from .expr import (BufferLoad, CommReducer, IntImm, IterVar, PrimExpr, Range, Re
                    const, convert)
 from .functor import pre_order_nodes, substitute
 from .arith.linear import expr_key
+from .shape_vars import check_shape_vars_bound
 from .tir import Block, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, seq
 
 __all__ = [
@@ -71,7 +72,8 @@ class ComputeOp:
 class Tensor:
     """The result of :func:`placeholder` or :func:`compute`; index it to read it.
 
-    ``shape`` is a tuple of ints; ``buffer`` is the Buffer it lowers to.
+    ``shape`` is a tuple of ints, with a :class:`~mlc.ir.expr.PrimExpr` (a ``te.var``)
+    for each symbolic dimension; ``buffer`` is the Buffer it lowers to.
     """
 
     __slots__ = ("op", "buffer", "value_index", "__weakref__")
@@ -84,8 +86,8 @@ class Tensor:
         return self.buffer.name
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.buffer.static_shape()
+    def shape(self) -> tuple:
+        return tuple(e.value if isinstance(e, IntImm) else e for e in self.buffer.shape)
 
     @property
     def dtype(self) -> str:
@@ -111,15 +113,24 @@ class Tensor:
 _capture_stack: list[list[Tensor]] = []
 
 
-def _shape(shape, what: str) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        shape = (int(shape),)
+def _shape(shape, what: str) -> tuple:
+    """``shape`` as a tuple of ints and symbolic extents (integer PrimExprs, as ``te.var``s)."""
+    if isinstance(shape, (int, np.integer, PrimExpr)) and not isinstance(shape, bool):
+        shape = (shape,)
     if not isinstance(shape, (tuple, list)):
-        raise ShapeError(f"{what}: shape must be a tuple of ints, got {shape!r}")
+        raise ShapeError(f"{what}: shape must be a tuple of ints or te.var's, got {shape!r}")
     out = []
     for extent in shape:
+        if isinstance(extent, PrimExpr) and not isinstance(extent, IntImm):
+            if not dt.is_int(extent.dtype) or dt.is_vector(extent.dtype):
+                raise ShapeError(f"{what}: a symbolic extent must be an integer expression, got "
+                                 f"{extent.dtype} `{extent!r}` in shape {tuple(shape)!r}")
+            out.append(extent if extent.dtype == dt.INDEX else _e.cast(extent, dt.INDEX))
+            continue
+        if isinstance(extent, IntImm):
+            extent = extent.value
         if isinstance(extent, bool) or not isinstance(extent, (int, np.integer)):
-            raise ShapeError(f"{what}: shape must be a tuple of ints, got {tuple(shape)!r}")
+            raise ShapeError(f"{what}: shape must be a tuple of ints or te.var's, got {tuple(shape)!r}")
         if extent < 0:
             raise ShapeError(f"{what}: negative extent in shape {tuple(shape)!r}")
         out.append(int(extent))
@@ -133,7 +144,13 @@ def placeholder(shape, dtype="float32", name: str = "placeholder") -> Tensor:
 
 
 def var(name: str = "v", dtype: str = "int32") -> Var:
-    """A scalar variable (for hand-written expressions)."""
+    """A scalar variable: a symbolic extent in shapes (``n = te.var("n")``,
+    ``placeholder((n, 128))``) or a name in hand-written expressions.
+
+    A PrimFunc whose buffers have symbolic extents runs for any size: each
+    variable is bound from the first argument dimension it is, and checked
+    against every other (see ``docs/ir-semantics.md``, symbolic shapes).
+    """
     return Var(name, dt.canonical(dtype))
 
 
@@ -343,6 +360,10 @@ def create_prim_func(args: Sequence[Tensor]) -> PrimFunc:
             if id(t.buffer) not in param_ids:
                 allocs.append(t.buffer)
         stages.append(_lower_compute(op, [t.buffer for t in outs], unique_name(op.name, block_names)))
+    extents = [iv.dom.extent for op in ops if isinstance(op, ComputeOp)
+               for iv in (*op.axis, *op.reduce_axis)]
+    extents += [iv.dom.min for op in ops if isinstance(op, ComputeOp) for iv in op.reduce_axis]
+    check_shape_vars_bound("create_prim_func", params, [*extents, *(e for b in allocs for e in b.shape)])
     root = Block("root", (), (), (), seq(*stages), alloc_buffers=tuple(allocs))
     body = BlockRealize((), const(True, "bool"), root)
     return PrimFunc(tuple(params), body, (("global_symbol", "main"), ("tir.noalias", True)))
@@ -391,7 +412,7 @@ def _outputs_by_op(ops, args) -> dict[int, list[Tensor]]:
             for n, body in enumerate(op.body):
                 t = by_index.get(n)
                 if t is None:  # an output nobody reads: give it a scratch buffer
-                    shape = tuple(iv.dom.extent.value for iv in op.axis)
+                    shape = tuple(iv.dom.extent for iv in op.axis)
                     t = Tensor(op, decl_buffer(shape, body.dtype, f"{op.name}_v{n}"), n)
                 tensors.append(t)
             out[id(op)] = tensors

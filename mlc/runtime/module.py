@@ -21,7 +21,9 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import DTypeError, MLCError, ShapeError
+from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
+from ..ir.shape_vars import bind_shapes, shape_to_str
 from ..ir.tir import BufferStore, PrimFunc
 from .ndarray import check_device
 from .pointers import overlapping_pair
@@ -36,9 +38,12 @@ Kernel = Callable[[Sequence[np.ndarray]], None]
 _MASKED = np.ma.MaskedArray
 
 
-def param_specs(func: PrimFunc) -> tuple[tuple[str, str, np.dtype, tuple[int, ...]], ...]:
-    """(name, dtype name, NumPy dtype, shape) of each parameter: what a call is checked against."""
-    return tuple((p.name, p.dtype, np.dtype(p.dtype), p.static_shape()) for p in func.params)
+def param_specs(func: PrimFunc) -> tuple[tuple[str, str, np.dtype, tuple[int | None, ...]], ...]:
+    """(name, dtype name, NumPy dtype, shape) of each parameter: what a call is checked against.
+    A symbolic extent is None in the shape (checked by :func:`~mlc.ir.shape_vars.bind_shapes`)."""
+    return tuple((p.name, p.dtype, np.dtype(p.dtype),
+                  tuple(e.value if isinstance(e, IntImm) else None for e in p.shape))
+                 for p in func.params)
 
 
 def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozenset[int] = frozenset(),
@@ -53,6 +58,7 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
     if len(args) != len(specs):
         names = ", ".join(s[0] for s in specs)
         raise ShapeError(f"{name}() takes {len(specs)} arrays ({names}), got {len(args)}")
+    symbolic = False
     for n, ((pname, pdtype, expected, shape), arg) in enumerate(zip(specs, args)):
         if not isinstance(arg, np.ndarray):
             raise DTypeError(f"{name}(): argument {pname} must be a numpy.ndarray of "
@@ -69,12 +75,19 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
             raise DTypeError(f"{name}(): argument {pname} must have dtype {pdtype}, "
                              f"got {dtype.name}; convert it with .astype('{pdtype}')")
         if arg.shape != shape:
-            raise ShapeError(f"{name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+            if None not in shape:
+                raise ShapeError(f"{name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+            if len(arg.shape) != len(shape):
+                raise ShapeError(f"{name}(): argument {pname} must have {len(shape)} dimension(s), "
+                                 f"shape {shape_to_str(func.params[n].shape)}, got {arg.shape}")
+            symbolic = True  # checked below, once every argument has been seen
         if not arg.flags.c_contiguous:
             raise ShapeError(f"{name}(): argument {pname} must be C-contiguous; pass "
                              "np.ascontiguousarray(x)")
         if n in written and not arg.flags.writeable:
             raise MLCError(f"{name}(): argument {pname} is written but the array is read-only")
+    if symbolic:  # symbolic extents: bind and cross-check them
+        bind_shapes(name, func.params, [a.shape for a in args])
     if noalias and written and len(args) > 1:
         pair = overlapping_pair(args, written)
         if pair is not None:
@@ -110,7 +123,7 @@ class Function:
         self.kernel(args)
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{p.name}: {p.dtype}{list(p.static_shape())}" for p in self.func.params)
+        params = ", ".join(f"{p.name}: {p.dtype}{shape_to_str(p.shape)}" for p in self.func.params)
         return f"<mlc function {self.name}({params})>"
 
 

@@ -20,6 +20,7 @@ from ..ir.tir import IRModule
 from ..passes.graph import run_graph_passes
 from ..runtime.entry import MainEntry
 from ..target import Target
+from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
 from .pytree import unflatten
 from .source import describe_location, user_location
 
@@ -94,8 +95,25 @@ class CompiledFunction:
 def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
                   fast_math: bool = False, database=None) -> CompiledFunction:
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
-    ``schedule``, or ``database``'s traces and the target's default rules when it is None. The graph's last
-    ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify after each run."""
+    ``schedule``, or ``database``'s traces and the target's default rules when it is None. The
+    graph's last ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify
+    after each run. A graph with symbolic input shapes (``@mlc.jit(dynamic=...)``) has no
+    ``main``: its sizes are bound per call and its kernels called one by one
+    (:class:`~mlc.runtime.symbolic_executor.SymbolicGraphExecutor`)."""
     lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math)
+    if is_symbolic_graph(graph):
+        executor = SymbolicGraphExecutor(graph, lib)
+        single = type(out_tree) is str and not checks and len(graph.outputs) == 1
+        entry = _SymbolicEntry(executor, single)
+        return CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks)
     entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks)
     return CompiledFunction(graph, lib, entry, order, out_tree, checks)
+
+
+class _SymbolicEntry:
+    """A symbolic graph's executor as the entry :class:`CompiledFunction` calls: ``run``
+    returns the list of outputs, or the lone output itself when ``single``."""
+
+    def __init__(self, executor: SymbolicGraphExecutor, single: bool):
+        self.executor = executor
+        self.run = (lambda leaves: executor.run(leaves)[0]) if single else executor.run

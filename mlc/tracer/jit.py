@@ -31,6 +31,7 @@ from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..ops.registry import TensorType
 from .arguments import ArgumentSpec, WideInt, leaf_signature
+from .dynamic import DynamicAxes
 from .compile import RangeCheck
 from .operands import as_tracer
 from .pytree import flatten, unflatten
@@ -40,16 +41,22 @@ from .trace import TraceContext, is_tracing
 __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
 
 
+#: With dynamic axes every size seen gets a fast-path entry (its exact shapes) up to this
+#: many; later sizes take the general path (the same compiled function, a few us more).
+MAX_FAST_KEYS = 64
+
+
 class JitFunction:
     """A jitted function: call it like the original; see :func:`jit`."""
 
     def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None,
-                 fast_math=False, database=None, tune=None):
+                 fast_math=False, database=None, tune=None, dynamic=None):
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
         functools.update_wrapper(self, fn, updated=())
         self.fn = fn
         self._spec = ArgumentSpec.of(fn, static_argnums, static_argnames)
+        self._dynamic = DynamicAxes.of(dynamic, self._spec.names)  # axes traced as shape variables
         self._fast = not self._spec.has_static
         self._target = target
         self._schedule = schedule
@@ -94,7 +101,8 @@ class JitFunction:
                     database = self._database_for(args, kwargs)
                     compiled = self._cache[key] = self._compile(key, call, database)
                     self._runs[key] = compiled.run
-        if self._fast and not kwargs and all(a is b for a, b in zip(args, leaves)):
+        if self._fast and not kwargs and all(a is b for a, b in zip(args, leaves)) and \
+                not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
             fast = _fast_key(args)  # this call's arrays pass through unconverted
             if fast is not None:
                 self._runs[fast] = compiled.run
@@ -116,6 +124,12 @@ class JitFunction:
             parts.append(part)
             arrays.append(array)
             weak.append(is_weak)
+        if self._dynamic:  # dynamic axes are no part of the key: a new size reuses the build
+            names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
+            arrays_named = [m for m, w, a in zip(names, weak, arrays) if not w and type(a) is not WideInt]
+            self._dynamic.check_names(arrays_named, self.__name__)
+            parts = [(self._dynamic.key_shape(m, p[0], lambda n=n: where(n)), p[1]) if m in arrays_named else p
+                     for n, (m, p) in enumerate(zip(names, parts))]
         key = ("general", treedef, tuple(parts), static_keys)
         return key, arrays, (dynamic, treedef, arrays, weak, statics, len(args))
 
@@ -125,7 +139,9 @@ class JitFunction:
         dynamic, treedef, arrays, weak, statics, n_args = call
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
         with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
-            tracers = [int(a) if type(a) is WideInt else ctx.new_input(TensorType(a.shape, a.dtype.name), name, w)
+            tracers = [int(a) if type(a) is WideInt else
+                       ctx.new_input(TensorType(self._dynamic.trace_shape(name, a.shape) if not w else a.shape,
+                                                a.dtype.name), name, w)
                        for a, name, w in zip(arrays, names, weak)]
             args, kwargs = self._spec.merge(unflatten(treedef, tracers), statics, n_args)
             result = self.fn(*args, **kwargs)
@@ -217,7 +233,7 @@ def _output_tracer(leaf, ctx: TraceContext, n: int):
 
 
 def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None,
-        fast_math=False, database=None, tune=None):
+        fast_math=False, database=None, tune=None, dynamic=None):
     """Compile ``fn`` on its first call per signature; usable bare or with options.
 
     - ``static_argnums`` / ``static_argnames``: arguments whose *values* are
@@ -237,6 +253,11 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       default rules (see :func:`mlc.build`).
     - ``tune``: an ``mlc.TuneConfig``: the first call of each signature tunes the
       kernels the database lacks (``trials`` shared among them), then builds with it.
+    - ``dynamic``: array axes whose size may change without tracing or compiling
+      again, e.g. ``dynamic=("x", 0)`` (axis 0 of argument ``x``) or a list of
+      ``(argument, axis)`` / ``(argument, axis, name)`` entries; axes with the same
+      name share one size (:mod:`.dynamic`). They are traced as shape variables and
+      the kernels take any size along them; the other axes stay specialized.
 
     >>> @jit(static_argnames="axis")
     ... def norm(x, axis):
@@ -248,5 +269,5 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     if fn is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
                                  target=target, schedule=schedule, fast_math=fast_math, database=database,
-                                 tune=tune)
-    return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune)
+                                 tune=tune, dynamic=dynamic)
+    return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic)

@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from ..errors import DTypeError, MLCError, ShapeError, TraceError
+from ..errors import DTypeError, IRError, MLCError, ShapeError, TraceError
 from ..ir import dtype as dt
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
@@ -40,7 +40,8 @@ def check_element_count(shape, what: str) -> None:
     """ShapeError unless an array of ``shape`` has at most :data:`MAX_ELEMENTS` elements."""
     count = 1
     for extent in shape:
-        count *= extent
+        if isinstance(extent, int):  # a symbolic extent (a dynamic axis) is checked at call time
+            count *= extent
     if count > MAX_ELEMENTS:
         raise ShapeError(
             f"{what}: shape {tuple(shape)} has {count} elements, more than mlc's limit of "
@@ -149,6 +150,13 @@ class TraceContext:
             raise type(err)(f"{err}{describe_location(user_location(2))}") from None
         except TypeError as err:  # wrong attribute names: a bug in the caller, reported plainly
             raise TraceError(f"{op_name}: {err}{describe_location(user_location(2))}") from None
+        except IRError as err:
+            if not any(not isinstance(d, int) for t in types for d in getattr(t, "shape", ())):
+                raise
+            shapes = ", ".join(str(t.shape) for t in types if hasattr(t, "shape"))
+            raise TraceError(f"{op_name} does not support these dynamic axes (operand shapes {shapes}): "
+                             f"{err}. Mark fewer axes dynamic (mlc.jit(dynamic=...)), or give this "
+                             f"op static sizes{describe_location(user_location(2))}") from None
         outs = result if isinstance(result, (tuple, list)) else (result,)
         for t in outs:
             try:

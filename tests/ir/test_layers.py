@@ -20,7 +20,7 @@ LAYERS = [
     {"functor"},
     {"printer", "structural"},
     {"arith"},
-    {"analysis"},
+    {"analysis", "shape_vars"},
     {"te", "graph", "graph_printer", "__init__"},
 ]
 

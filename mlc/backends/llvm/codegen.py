@@ -51,6 +51,7 @@ from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
 from ...ir.printer import expr_to_str
 from ...ir.extern import AddressOf, CallExtern
+from ...ir.shape_vars import size_params
 from ...runtime.callbacks import CALLBACK_SYMBOL
 from . import arith, extern, parallel
 from .bounds import Site, SiteTable, emit_violation
@@ -87,14 +88,19 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     ``calls``: the functions ``func`` may call (:mod:`mlc.ir.calls`, a graph's ``main``),
     and the list its library calls are numbered in.
 
+    A function with symbolic extents takes, after its pointers, the value of each
+    shape variable (:func:`~mlc.ir.shape_vars.size_params` order, in the variable's
+    integer type): ``void @f(ptr %A, ptr %B, i32 %n)``.
+
     With ``sites``, every buffer access is checked at run time (:mod:`.bounds`):
     the function takes one more pointer, its :class:`~.bounds.BoundsRecord`, and
     each checked access is added to ``sites`` under the function's ``name``.
     ``fast_math``: exp, tanh, sigmoid and erf use the cheaper routines of
     :mod:`.vecmath.fast` (documented error bounds).
     """
-    nparams = len(func.params) + (sites is not None)
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * nparams), name=symbol)
+    sizes = size_params(func)
+    arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=symbol)
     noalias = bool(func.attr("tir.noalias", True))
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
@@ -103,6 +109,9 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         arg.name = param.name
         _pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
         gen.buffers[param] = arg
+    for arg, var in zip(fn.args[len(func.params):], sizes):  # symbolic extents, by value
+        arg.name = var.name
+        gen.vars[var] = arg
     if sites is not None:
         fn.args[-1].name = "bounds_record"
         gen.checks = _Checks(name or symbol, sites, fn.args[-1])

@@ -22,6 +22,7 @@ from llvmlite import ir
 from ...config import config
 from ...errors import CompileError, IRError, MLCError
 from ...ir.calls import CallPacked, is_graph_main
+from ...ir.shape_vars import shape_vars, size_params
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...runtime.callbacks import CallbackTable
@@ -136,7 +137,7 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     compiled = compile_ir(source.ir_text, target, symbols.values())
     table = _callback_table(compiled, source.library)
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
-    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], len(func.params), sites,
+    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], func, sites,
                                                           table if is_graph_main(func) else None))
                  for name, func in mod.items()}
     sources = {"ll": compiled.optimized_ir}
@@ -193,30 +194,36 @@ def _check_runnable(target: Target) -> None:
                            "without running it (mlc.backends.llvm.compile_sources)")
 
 
-def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTable | None = None,
+def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTable | None = None,
             table: CallbackTable | None = None):
     """(kernel, C entry): the callable the runtime hands checked arrays to, which keeps the
     engine alive, and the C function itself (one data pointer per parameter; None for a
-    bounds-checked kernel, whose C function also takes its :class:`~.bounds.BoundsRecord`).
+    bounds-checked kernel, whose C function also takes its :class:`~.bounds.BoundsRecord`,
+    and for a function with symbolic shapes, whose C function also takes the value of
+    each shape variable, read here from the arrays' shapes).
 
     Each call first stores ``config().num_threads`` for the kernel's parallel
     loops (:mod:`.parallel`); ctypes releases the GIL for the call itself. A function
     that calls library functions (``table``) raises, after the call, what one of them
     raised; its C entry is not exposed (None), since that check must follow every call.
     """
+    nparams = len(func.params)
+    sizes = tuple((n, d) for _, n, d in shape_vars(func.params))
+    size_types = [_SIZE_CTYPES[v.dtype] for v, _, _ in shape_vars(func.params)]
     if sites is not None:
-        checked = _entry(compiled, symbol, nparams + 1)
+        checked = _entry(compiled, symbol, nparams, [*size_types, ctypes.c_void_p])
 
         def checked_kernel(arrays, _cfunc=checked, _owner=compiled, _sites=sites.sites):
             set_num_threads(config().num_threads)
             record = BoundsRecord()
-            _cfunc(*[data_pointer(a) for a in arrays], ctypes.addressof(record))
+            _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes],
+                   ctypes.addressof(record))
             if table is not None:
                 table.raise_pending()
             raise_violation(record, _sites)
 
         return checked_kernel, None
-    cfunc = _entry(compiled, symbol, nparams)
+    cfunc = _entry(compiled, symbol, nparams, size_types)
     if table is not None:
         def calling_kernel(arrays, _cfunc=cfunc, _owner=compiled, _raise=table.raise_pending):
             set_num_threads(config().num_threads)
@@ -224,6 +231,12 @@ def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTabl
             _raise()
 
         return calling_kernel, None
+    if sizes:
+        def sized_kernel(arrays, _cfunc=cfunc, _owner=compiled):
+            set_num_threads(config().num_threads)
+            _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes])
+
+        return sized_kernel, None
 
     def kernel(arrays, _cfunc=cfunc, _owner=compiled):
         set_num_threads(config().num_threads)
@@ -232,9 +245,13 @@ def _kernel(compiled: CompiledModule, symbol: str, nparams: int, sites: SiteTabl
     return kernel, cfunc
 
 
-def _entry(compiled: CompiledModule, symbol: str, nparams: int):
-    """The C function ``void symbol(void *, ...)`` with ``nparams`` pointer parameters."""
-    return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams))(compiled.address(symbol))
+_SIZE_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
+
+
+def _entry(compiled: CompiledModule, symbol: str, nparams: int, extra=()):
+    """The C function ``void symbol(void *, ...)`` with ``nparams`` pointer parameters,
+    then one of each ctypes type of ``extra``."""
+    return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams), *extra)(compiled.address(symbol))
 
 
 class LLVMModule(Module):

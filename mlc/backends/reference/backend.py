@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.calls import is_graph_main
+from ...ir.shape_vars import shape_vars, specialize
 from ...ir.tir import IRModule
 from ...runtime.module import Function, Module
 from ..registry import BuildOptions
@@ -26,6 +27,32 @@ class ReferenceModule(Module):
             names = self.function_names
             self._sources["tir"] = IRModule({n: self[n].func for n in names}).script()
         return super().get_source(fmt)
+
+
+#: Specialized Programs a function with symbolic shapes keeps (the oldest goes first).
+_SPECIALIZED_KEPT = 16
+
+
+def _runner(program: Program):
+    """``program.run``; for a function with symbolic shapes, the run of the function
+    specialized to the sizes the arrays bind (one Program kept per binding)."""
+    vars_ = shape_vars(program.func.params)
+    if not vars_:
+        return program.run
+    programs: dict[tuple[int, ...], Program] = {}
+
+    def run(arrays):
+        key = tuple(arrays[n].shape[d] for _, n, d in vars_)
+        specialized = programs.get(key)
+        if specialized is None:
+            values = {v: size for (v, _, _), size in zip(vars_, key)}
+            specialized = Program(specialize(program.func, values), program.vectorize, program.name)
+            if len(programs) >= _SPECIALIZED_KEPT:
+                programs.pop(next(iter(programs)))
+            programs[key] = specialized
+        specialized.run(arrays)
+
+    return run
 
 
 class ReferenceBackend:
@@ -50,7 +77,7 @@ class ReferenceBackend:
     def load(self, artifact: dict[str, Program], mod: IRModule, target, options: BuildOptions) -> Module:
         """The interpreted functions; a graph's ``main`` runs its calls on the others
         (:mod:`.graph_main`)."""
-        functions = {name: Function(name, mod[name], program.run) for name, program in artifact.items()}
+        functions = {name: Function(name, mod[name], _runner(program)) for name, program in artifact.items()}
         for name, func in mod.items():
             if is_graph_main(func):
                 functions[name] = Function(name, func, GraphMainProgram(func, functions, name).run)

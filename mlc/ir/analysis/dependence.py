@@ -163,12 +163,14 @@ def _flattened(buf: Buffer, accesses: list[Access]):
     windows mean disjoint elements; this sees through fused loops, whose
     ``f // n`` and ``f % n`` indices recombine into ``f``.
     """
-    if not all(isinstance(e, IntImm) for e in buf.shape):
+    if not all(isinstance(e, IntImm) for e in buf.shape[1:]):  # (the first extent sets no stride)
         return None
     strides, stride = [], 1
-    for extent in reversed(buf.shape):
+    for extent in reversed(buf.shape[1:]):
         strides.append(stride)
         stride *= extent.value
+    if buf.shape:
+        strides.append(stride)
     strides.reverse()
     windows = []
     for a in accesses:

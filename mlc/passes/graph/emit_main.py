@@ -42,6 +42,7 @@ from ...errors import IRError
 from ...ir import te
 from ...ir.buffer import Buffer, decl_buffer
 from ...ir.calls import GRAPH_MAIN_ATTR, CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
+from ...ir.expr import PrimExpr
 from ...ir.graph import Constant, Graph, Var
 from ...ir.te import unique_name
 from ...ir.tir import Allocate, IRModule, PrimFunc, seq
@@ -54,7 +55,12 @@ RUNNABLE = ("call_tir", "call_dps_packed", "view")
 
 
 def emit_main(graph: Graph) -> Graph:
-    """``graph`` with its ``main`` PrimFunc (named ``graph.name``) added to ``graph.module``."""
+    """``graph`` with its ``main`` PrimFunc (named ``graph.name``) added to ``graph.module``.
+    A graph whose inputs have symbolic dimensions (``@mlc.jit(dynamic=...)``) is returned as
+    it is: its sizes are known only per call, and its kernels are called one by one
+    (:mod:`mlc.runtime.symbolic_executor`)."""
+    if any(isinstance(d, PrimExpr) for v in graph.inputs for d in v.shape):
+        return graph
     module = graph.module if graph.module is not None else IRModule({})
     check_runnable(graph, module)
     name = _free_name(graph.name, module)

@@ -29,7 +29,9 @@ only when the boxes of different iterations (of every loop between the old and
 the new place) are disjoint, which it checks by enumerating the boxes'
 corners; otherwise it tries a shallower loop, and leaves the allocation as
 it is when no loop qualifies.
-Vectorized and thread-bound loops are never entered, and ``shared`` or
+A loop of symbolic extent cannot be enumerated; it qualifies when it moves
+the box by whole boxes along a dimension no other loop moves (a row tile
+``i_0 * 8 + i_1`` of ``n`` rows). Vectorized and thread-bound loops are never entered, and ``shared`` or
 tensor-core buffers keep their shape (threads share them).
 """
 from __future__ import annotations
@@ -42,8 +44,8 @@ from ...ir.analysis import evaluate_index
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, const
 from ...ir.extern import AddressOf
-from ...ir.functor import Mutator, pre_order_nodes
-from ...ir.arith import IntSet, canonical, relax
+from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.arith import IntSet, canonical, free_vars, linear, relax
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
 
 __all__ = ["compact_buffers", "MAX_ENUMERATED_ITERATIONS"]
@@ -107,9 +109,10 @@ def _common_loops(accesses) -> list[For]:
     return out
 
 
-def _box(buffer: Buffer, accesses, prefix: list[For]) -> list[tuple[PrimExpr, int]]:
+def _box(buffer: Buffer, accesses, prefix: list[For]) -> list[tuple[PrimExpr, int | PrimExpr]]:
     """Per dimension, (corner, extent) of what one iteration of ``prefix`` touches;
-    a dimension whose extent is not constant keeps the whole buffer (corner 0)."""
+    a dimension whose box extent is not constant keeps the whole buffer (corner 0, its
+    extent possibly symbolic)."""
     inside = {id(f) for f in prefix}
     sets: list[IntSet] | None = None
     for indices, loops in accesses:
@@ -119,10 +122,11 @@ def _box(buffer: Buffer, accesses, prefix: list[For]) -> list[tuple[PrimExpr, in
     out = []
     for s, size in zip(sets, buffer.shape):
         extent = s.extent()
-        if isinstance(extent, IntImm) and 0 < extent.value < size.value:
+        constant = isinstance(extent, IntImm) and extent.value > 0
+        if constant and (not isinstance(size, IntImm) or extent.value < size.value):  # (symbolic size: any constant box)
             out.append((s.min, extent.value))
         else:
-            out.append((const(0, size.dtype), size.value))
+            out.append((const(0, size.dtype), size.value if isinstance(size, IntImm) else size))
     return out
 
 
@@ -131,6 +135,17 @@ def _disjoint(prefix: list[For], box) -> bool:
     and each dimension's corners agree modulo its extent."""
     if not prefix:
         return True
+    if any(not isinstance(extent, int) for _, extent in box):
+        return False  # a whole symbolic dimension: every iteration touches all of it
+    symbolic = [f for f in prefix if not (isinstance(f.min, IntImm) and isinstance(f.extent, IntImm))]
+    if symbolic:
+        if not _symbolic_loops_separate(symbolic, prefix, box):
+            return False
+        fixed = {f.loop_var: f.min for f in symbolic}
+        box = [(substitute(lo, fixed), extent) for lo, extent in box]
+        prefix = [f for f in prefix if f not in symbolic]
+        if not prefix:
+            return True
     extents = []
     for f in prefix:
         if not (isinstance(f.min, IntImm) and isinstance(f.extent, IntImm)):
@@ -156,6 +171,33 @@ def _disjoint(prefix: list[For], box) -> bool:
     return _distinct_rows(np.stack(corners, axis=1))
 
 
+def _symbolic_loops_separate(symbolic: list[For], prefix: list[For], box) -> bool:
+    """Loops of symbolic extent keep the boxes of their iterations apart: each moves every
+    corner by whole boxes (its coefficient a multiple of the box extent), appears only
+    linearly, and has a dimension whose corner no other loop of ``prefix`` moves. Then
+    iterations differing in a symbolic loop touch disjoint boxes, and the others are
+    decided by enumerating the constant loops with the symbolic ones at their start."""
+    loop_ids = {id(f.loop_var) for f in prefix}
+    for f in symbolic:
+        own_dim = False
+        for lo, extent in box:
+            form = linear(lo)
+            coef, others = 0, False
+            for atom, c in form.terms.values():
+                if atom is f.loop_var:
+                    coef = c
+                elif any(id(v) == id(f.loop_var) for v in free_vars(atom)):
+                    return False  # non-linear in the symbolic loop
+                elif any(id(v) in loop_ids for v in free_vars(atom)):
+                    others = True
+            if coef % extent:
+                return False
+            own_dim = own_dim or (coef != 0 and not others)
+        if not own_dim:
+            return False
+    return True
+
+
 def _distinct_rows(rows: np.ndarray) -> bool:
     """No two rows of ``rows`` are equal (sorted lexicographically, neighbours differ;
     ``np.unique(axis=0)`` would import numpy.ma on the first compile)."""
@@ -167,7 +209,7 @@ def _distinct_rows(rows: np.ndarray) -> bool:
 
 def _plan(buffer: Buffer, body):
     """(loop to allocate in, box) for ``buffer``, or None to leave it where and as it is."""
-    if buffer.scope not in _SCOPES or buffer.strides or not all(isinstance(e, IntImm) for e in buffer.shape):
+    if buffer.scope not in _SCOPES or buffer.strides:
         return None
     if any(isinstance(n, AddressOf) and n.load.buffer is buffer for n in pre_order_nodes(body)):
         return None  # an external function reads a region from its address: keep the layout
@@ -219,7 +261,8 @@ class _Compact(Mutator):
             return node if body is node.body else Allocate(node.buffer, body)
         home, box = plan
         buf = node.buffer
-        new = Buffer(buf.name, tuple(const(e, s.dtype) for (_, e), s in zip(box, buf.shape)), buf.dtype, buf.scope)
+        new = Buffer(buf.name, tuple(const(e, s.dtype) if isinstance(e, int) else e
+                                     for (_, e), s in zip(box, buf.shape)), buf.dtype, buf.scope)
         return _Rebase(buf, new, [lo for lo, _ in box], home).visit(body)
 
 

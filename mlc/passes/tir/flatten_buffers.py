@@ -4,7 +4,9 @@ Each access ``A[i, j]`` of a buffer of shape ``(m, n)`` becomes
 ``A_flat[i * n + j]`` (row-major), or ``A_flat[i * s0 + j * s1]`` when the
 buffer declares ``strides``. Parameters stay the function's arguments, in
 order, as one-dimensional views of the same memory; ``Allocate`` nodes
-allocate the flat buffer.
+allocate the flat buffer. The shape variables the parameters bind (symbolic
+shapes, :mod:`mlc.ir.shape_vars`) are kept in the ``"mlc.size_params"`` attribute,
+since the flat parameters no longer show them.
 
 Before::
 
@@ -29,6 +31,7 @@ from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, cast, const, make_binary
 from ...ir.functor import Mutator
+from ...ir.shape_vars import SIZE_PARAMS_ATTR, size_params
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, PrimFunc
 
 __all__ = ["flatten_buffers", "flat_buffer", "flat_index"]
@@ -127,7 +130,9 @@ class _Flatten(Mutator):
 
 def flatten_buffers(func: PrimFunc) -> PrimFunc:
     """Make every buffer (parameters included) one-dimensional; see the module docstring."""
+    sizes = size_params(func)
     mutator = _Flatten()
     params = tuple(mutator.buffer(p) for p in func.params)
     body = mutator.visit(func.body)
-    return replace(func, params=params, body=body)
+    out = replace(func, params=params, body=body)
+    return out.with_attr(SIZE_PARAMS_ATTR, sizes) if sizes else out

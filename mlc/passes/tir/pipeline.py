@@ -25,6 +25,7 @@ from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
+from .partition_tiles import partition_tiles
 from .simplify import simplify
 from .vectorize import vectorize_loops
 from .verify import verify_lowered, verify_well_formed
@@ -41,6 +42,7 @@ LOWER_PIPELINE: list[Pass] = [
     compact_buffers,
     flatten_buffers,
     simplify,
+    partition_tiles,
     vectorize_loops,
 ]
 

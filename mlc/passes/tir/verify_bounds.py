@@ -16,7 +16,10 @@ the linear normal form when the index is affine in the loop variables
 (:func:`mlc.ir.arith.linear`), else by enumerating at most 4096 points
 (:meth:`mlc.ir.arith.Analyzer.enumerated_bounds`). Any access for which that is not
 possible is left alone (the ``check_bounds`` build mode checks those at run
-time).
+time). With symbolic shapes (``n = te.var("n")``) an affine index is refused
+when its largest value reaches the extent (or its smallest is negative) by a
+constant, so for every size: ``A[i + 1]`` for ``i`` in ``[0, n)`` with ``A`` of
+extent ``n``.
 
 >>> from mlc import te
 >>> A = te.placeholder((4,), "float32", "A")
@@ -32,9 +35,9 @@ from dataclasses import dataclass
 
 from ...errors import CompileError
 from ...ir.buffer import Buffer
-from ...ir.expr import BufferLoad, IntImm, PrimExpr, Select, Var
+from ...ir.expr import BufferLoad, IntImm, PrimExpr, Select, Var, const
 from ...ir.functor import node_fields
-from ...ir.arith import Analyzer, free_vars, linear
+from ...ir.arith import Analyzer, canonical, free_vars, linear
 from ...ir.printer import expr_to_str
 from ...ir.calls import is_graph_main
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt
@@ -81,8 +84,11 @@ class _Walker:
                 self.expr(s.min, ranges)
                 self.expr(s.extent, ranges)
                 lo, n = s.min, s.extent
-                if not isinstance(n, IntImm) or n.value <= 0:
-                    continue  # may run no iteration at all: nothing inside is sure to run
+                if not isinstance(n, IntImm):  # symbolic: checked for every size that runs it
+                    stack.append((s.body, {**ranges, s.loop_var: _Symbolic(lo, n)}))
+                    continue
+                if n.value <= 0:
+                    continue  # runs no iteration at all: nothing inside is sure to run
                 known = isinstance(lo, IntImm)
                 stack.append((s.body, {**ranges, s.loop_var: (lo.value, lo.value + n.value - 1) if known else None}))
             elif isinstance(s, IfThenElse):
@@ -113,7 +119,9 @@ class _Walker:
 
     def access(self, a: _Access, ranges) -> None:
         for dim, (index, extent) in enumerate(zip(a.indices, a.buffer.shape)):
-            if not isinstance(extent, IntImm):
+            if not isinstance(extent, IntImm) or any(isinstance(ranges.get(v), _Symbolic)
+                                                     for v in free_vars(index)):
+                self.symbolic_access(a, dim, index, extent, ranges)
                 continue
             if _surely_inside(index, extent.value, ranges):
                 continue
@@ -130,11 +138,68 @@ class _Walker:
                 "there; fix the index, or guard the access (te.if_then_else, T.where)")
 
 
+    def symbolic_access(self, a: _Access, dim: int, index: PrimExpr, extent: PrimExpr, ranges) -> None:
+        """An index or extent with shape variables (``n = te.var("n")``): refused when its
+        largest value reaches the extent, or its smallest is negative, by a constant that
+        holds for every size (``A[i + 1]`` for ``i`` in ``[0, n)`` of ``A`` of extent ``n``)."""
+        bounds = _symbolic_bounds(index, ranges)
+        if bounds is None:
+            return
+        lo, hi = bounds
+        over, under = canonical(hi - extent), canonical(lo)
+        if isinstance(over, IntImm) and over.value >= 0:
+            what = f"reaches {expr_to_str(hi)}"
+        elif isinstance(under, IntImm) and under.value < 0:
+            what = f"goes down to {under.value}"
+        else:
+            return
+        loops = ", ".join(f"{v.name} in [{expr_to_str(r.min)}, {expr_to_str(canonical(r.min + r.extent))})"
+                          for v in free_vars(index) if isinstance((r := ranges.get(v)), _Symbolic))
+        raise CompileError(
+            f"function {self.name} {a.kind} buffer {a.buffer.name} out of bounds: index "
+            f"{expr_to_str(index)} (dimension {dim}) {what}{' for ' + loops if loops else ''}, but "
+            f"{a.buffer.name} has extent {expr_to_str(extent)} there, for every size; fix the index, "
+            "or guard the access (te.if_then_else, T.where)")
+
+
+@dataclass(frozen=True)
+class _Symbolic:
+    """The range of a loop of symbolic extent: ``[min, min + extent)``."""
+    min: PrimExpr
+    extent: PrimExpr
+
+
+def _symbolic_bounds(index: PrimExpr, ranges) -> tuple[PrimExpr, PrimExpr] | None:
+    """(smallest, largest) value of an index affine in the loops around it, as expressions
+    of the shape variables; None when it is not affine or a loop's range is unknown."""
+    form = linear(index)
+    lo: PrimExpr = const(form.const, index.dtype)
+    hi: PrimExpr = const(form.const, index.dtype)
+    for atom, coef in form.terms.values():
+        if not isinstance(atom, Var):
+            return None
+        r = ranges.get(atom, _FREE)
+        if r is _FREE:  # a shape variable: the same value at both ends
+            first = last = atom
+        elif isinstance(r, _Symbolic):
+            first, last = r.min, r.min + r.extent - 1
+        elif r is None:
+            return None
+        else:
+            first, last = const(r[0], index.dtype), const(r[1], index.dtype)
+        lo = lo + (first if coef > 0 else last) * coef
+        hi = hi + (last if coef > 0 else first) * coef
+    return canonical(lo), canonical(hi)
+
+
+_FREE = object()
+
+
 def _surely_inside(index: PrimExpr, extent: int, ranges) -> bool:
     """Whether sound (possibly loose) interval bounds already put ``index`` in
     ``[0, extent)``: the cheap test that settles almost every access."""
     variables = free_vars(index)
-    if any(ranges.get(v) is None for v in variables):
+    if any(not isinstance(ranges.get(v), tuple) for v in variables):
         return False
     lo, hi = Analyzer({v: ranges[v] for v in variables}).const_int_bound(index)
     return lo is not None and hi is not None and 0 <= lo and hi < extent
@@ -144,7 +209,7 @@ def exact_bounds(index: PrimExpr, ranges: dict[Var, tuple[int, int] | None]) -> 
     """The exact (min, max) of ``index`` over the constant ``ranges`` of its variables
     (each independent, each range non-empty), or None when it cannot be computed."""
     variables = free_vars(index)
-    if any(ranges.get(v) is None for v in variables):
+    if any(not isinstance(ranges.get(v), tuple) for v in variables):
         return None
     ana = Analyzer({v: ranges[v] for v in variables})
     if all(isinstance(atom, Var) for atom, _ in linear(index).terms.values()):

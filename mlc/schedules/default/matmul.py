@@ -39,6 +39,10 @@ classes of a classifier), would leave most of each vector to the predicate;
 :func:`_schedule_narrow` turns the tile around instead: one accumulator per
 column, each a vector of rows. Threads wake only for PARALLEL_MIN_MACS
 multiply-adds or more.
+
+A symbolic number of rows or batch (``n = te.var("n")``) is tiled like
+SYMBOLIC_EXTENT_ESTIMATE rows, its row tiles guarded (``T.where``) and its
+outer loop on threads; the columns and the reduction must be constant.
 """
 from __future__ import annotations
 
@@ -49,7 +53,7 @@ from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from .int8 import schedule_int8_vnni
 from .patterns import match_matmul, view
-from .steps import (CpuInfo, attempt, finish_tile, fuse_epilogue, parallel_depth,
+from .steps import (CpuInfo, attempt, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
                     parallel_tiles, vector_split)
 
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
@@ -217,16 +221,21 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         return None
     if any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
         return None
-    if not all(isinstance(iv.dom.extent, IntImm) for iv in v.block.iter_vars):
+    # symbolic extents (a batch known at call time) are allowed on the rows and batch axes:
+    # the tiles are chosen for SYMBOLIC_EXTENT_ESTIMATE rows, the row tiles guarded
+    symbolic = {d for d, iv in enumerate(v.block.iter_vars) if not isinstance(iv.dom.extent, IntImm)}
+    if symbolic - {pat.i, *pat.batch}:
         return None
-    ext = [iv.dom.extent.value for iv in v.block.iter_vars]
+    ext = [estimated_extent(iv.dom.extent) for iv in v.block.iter_vars]
+    rows_symbolic = pat.i in symbolic
     out = v.block.writes[0].buffer
     lanes = cpu.lanes(out.dtype)
     m = ext[pat.i] if pat.i is not None else 1
     n, k = ext[pat.j], ext[pat.k]
     b_bytes = n * k * dt.bits(v.block.reads[pat.b_read].buffer.dtype) // 8
     # vectors down the rows: a whole vector, or half of one, that divides the rows
-    row_lanes = next((w for w in (lanes, lanes // 2) if w >= 2 and m % w == 0), None)
+    row_lanes = None if rows_symbolic else \
+        next((w for w in (lanes, lanes // 2) if w >= 2 and m % w == 0), None)
     nc = _narrow_columns(n, lanes) if pat.i is not None and row_lanes else None
     if nc is not None:
         return _schedule_narrow(sch, block, pat, ext, cpu, row_lanes, nc, math.prod(ext) >= PARALLEL_MIN_MACS)
@@ -238,12 +247,16 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
     pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and \
-        a_bytes > PACK_A_L3_SHARE * cpu.caches[2]
+        a_bytes > PACK_A_L3_SHARE * cpu.caches[2] and not rows_symbolic
     block_rows = max(1, ROW_BLOCK // max(1, mr)) * mr  # ROW_BLOCK rounded down to whole tiles
     row_blocks = -(-m // block_rows) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
     outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if row_blocks > 1 else []) + \
         ([-(-n // (nr * wide))] if nr * wide < n else []) + \
-        ([-(-min(m, block_rows if row_blocks > 1 else m) // mr)] if pat.i is not None and mr < m else [])
+        ([-(-min(m, block_rows if row_blocks > 1 else m) // mr)]
+         if pat.i is not None and (mr < m or rows_symbolic) else [])
+    if rows_symbolic:  # the row tiles outside the column tiles: threads split the rows
+        row_tiles = outer_extents.pop()
+        outer_extents.insert(len(pat.batch), row_tiles)
     work = math.prod(ext)
     depth = parallel_depth(outer_extents, cpu, work) if work >= PARALLEL_MIN_MACS else 0
     # Each column panel of B is packed inside its own iteration of the panel loop (on the
@@ -251,7 +264,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     # than panels and no row blocks or batch axes B lacks would pack it again.
     panels = len(pat.batch) + 1
     pack_in_panel = pack and nr < n and row_blocks == 1 and depth <= panels and \
-        all(b in pat.b_dims for b in pat.batch)
+        all(b in pat.b_dims for b in pat.batch) and not rows_symbolic
     handled = {name}
     if pack and not pack_in_panel:
         handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, threads=depth > 0))
@@ -268,12 +281,12 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     ic = None
     if row_blocks > 1:
         ic, i0, i1 = sch.split(loops[pat.i], [None, block_rows // mr, mr])
-    elif pat.i is not None and mr < m:
+    elif pat.i is not None and (mr < m or rows_symbolic):
         i0, i1 = sch.split(loops[pat.i], [None, mr])
     else:
         i0, i1 = None, (loops[pat.i] if pat.i is not None else None)
     batch = [loops[b] for b in pat.batch]
-    outer = [rv for rv in batch + [ic, j0, i0] if rv is not None]
+    outer = [rv for rv in batch + ([i0, j0] if rows_symbolic else [ic, j0, i0]) if rv is not None]
     inner = [rv for rv in (i1, ju, j1) if rv is not None]
     sch.reorder(*outer, loops[pat.k], *inner)
     if pack_in_panel:

@@ -33,11 +33,12 @@ block instance count must not grow).
 """
 from __future__ import annotations
 
+from ...ir.arith import same_expr
 from ...ir.expr import IntImm
 from ..analysis import is_param
 from ..state import all_blocks, loops_above
-from .patterns import loop_extents, match_matmul, view, view_by_name
-from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
+from .patterns import match_matmul, view, view_by_name
+from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, vectorize_innermost
 
 __all__ = ["schedule_rows", "schedule_row_reduction", "row_depth", "accumulator_width",
            "ACCUMULATORS"]
@@ -52,7 +53,7 @@ def _instances(func) -> int:
     for loc in all_blocks(func):
         n = 1
         for f in loops_above(loc):
-            n *= f.extent.value if isinstance(f.extent, IntImm) else 1
+            n *= estimated_extent(f.extent)
         total += n
     return total
 
@@ -81,7 +82,9 @@ def row_depth(func, names: list[str]) -> int:
 
 
 def _same_extent(a, b) -> bool:
-    return isinstance(a, IntImm) and isinstance(b, IntImm) and a.value == b.value
+    """Equal constants, or the same symbolic extent (a batch ``n``)."""
+    return (isinstance(a, IntImm) and isinstance(b, IntImm) and a.value == b.value) or \
+        (not isinstance(a, IntImm) and same_expr(a, b))
 
 
 def accumulator_width(extent: int, lanes: int) -> int | None:
@@ -157,8 +160,8 @@ def schedule_row_reduction(sch, func_name: str, name: str, cpu: CpuInfo) -> set[
     if not v.block.is_reduction or match_matmul(v) is not None or _has_empty_loop(v.func):
         return None
     work = 1
-    for e in loop_extents(v):
-        work *= e or 1
+    for f in v.loops:
+        work *= estimated_extent(f.extent)
     before = set(_block_names(sch, func_name))
     rfs = _rfactor_inner(sch, func_name, name, cpu)
     if rfs is None:

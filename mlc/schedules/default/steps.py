@@ -20,7 +20,8 @@ from ..intrinsics.x86 import has_vnni
 from .patterns import view
 
 __all__ = ["CpuInfo", "attempt", "vectorize_innermost", "parallelize_outer", "vector_split",
-           "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE"]
+           "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE", "SYMBOLIC_EXTENT_ESTIMATE",
+           "estimated_extent"]
 
 #: A loop nest runs on threads only when it has at least this many block instances
 #: (below that, waking the thread pool costs more than the work).
@@ -28,6 +29,16 @@ MIN_PARALLEL_WORK = 1 << 14
 #: Outer loops are fused until the parallel loop has this many iterations per core,
 #: so that uneven iterations still balance across cores.
 JOBS_PER_CORE = 4
+
+#: The size the rules assume for a symbolic extent (``n = te.var("n")``, a batch size
+#: known only at call time) when they weigh work: enough that a symbolic batch axis of a
+#: large kernel runs on threads, and the tiles are chosen for a batch of this size.
+SYMBOLIC_EXTENT_ESTIMATE = 256
+
+
+def estimated_extent(extent) -> int:
+    """A loop's extent as an int: its value, or SYMBOLIC_EXTENT_ESTIMATE when symbolic."""
+    return extent.value if isinstance(extent, IntImm) else SYMBOLIC_EXTENT_ESTIMATE
 
 
 @dataclass(frozen=True)
@@ -112,12 +123,15 @@ def vectorize_innermost(sch, block, lanes: int, unroll_next: bool = False):
     v = view(sch, block)
     inner = v.loops[-1]
     extent = _extent(inner)
-    if extent is None or inner.kind != "serial" or not _binds_spatial_only(v, inner.loop_var):
+    if inner.kind != "serial" or not _binds_spatial_only(v, inner.loop_var):
         return None
-    width = vector_split(extent, lanes)
-    if width is None:
-        return None
-    vec = loops[-1] if width == extent else sch.split(loops[-1], [None, width])[1]
+    if extent is None:  # symbolic: two vectors per step, the ragged tail guarded
+        vec = sch.split(loops[-1], [None, 2 * lanes])[1]
+    else:
+        width = vector_split(extent, lanes)
+        if width is None:
+            return None
+        vec = loops[-1] if width == extent else sch.split(loops[-1], [None, width])[1]
     sch.vectorize(vec)
     if unroll_next and len(v.loops) >= 2:
         above = sch.get_loops(block)[-2]
@@ -138,15 +152,14 @@ def parallelize_outer(sch, block, cpu: CpuInfo, work: int | None = None):
     among the cores, and run the fused loop in parallel.
 
     ``work`` is the number of block instances (default: the product of all loop
-    extents); a small nest stays serial. Returns the parallel loop or None.
+    extents, a symbolic one counted as SYMBOLIC_EXTENT_ESTIMATE); a small nest stays
+    serial. Returns the parallel loop or None.
     """
     if cpu.cores < 2:
         return None
     loops = sch.get_loops(block)
     v = view(sch, block)
-    extents = [_extent(f) for f in v.loops]
-    if any(e is None for e in extents):
-        return None
+    extents = [estimated_extent(f.extent) for f in v.loops]
     if work is None:
         work = 1
         for e in extents:
@@ -160,7 +173,7 @@ def parallelize_outer(sch, block, cpu: CpuInfo, work: int | None = None):
         if chosen and loop is not _body_loop(v.loops[len(chosen) - 1]):
             break
         chosen.append(rv)
-        product *= _extent(loop)
+        product *= estimated_extent(loop.extent)
         if product >= JOBS_PER_CORE * cpu.cores:
             break
     if product < 2:

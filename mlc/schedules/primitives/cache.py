@@ -65,11 +65,19 @@ def _copy_nest(name: str, src: Buffer, dst: Buffer, region: list[tuple], ranges)
         value = canonical(lo + ax)
         values.append(value)
         ana = Analyzer(ranges)
-        conds += [c for c in (value >= 0, value < size) if not ana.can_prove(c)]
+        # (ax runs over [0, extent): with a symbolic extent the bounds follow from lo alone)
+        inside = (ana.can_prove(value >= 0) or _nonnegative(ana, lo),
+                  ana.can_prove(value < size) or _nonnegative(ana, size - lo - extent))
+        conds += [c for c, ok in zip((value >= 0, value < size), inside) if not ok]
     idx = tuple(iv.var for iv in iters)
     point = lambda buf: BufferRegion(buf, tuple(Range(i, const(1)) for i in idx))  # noqa: E731
     block = Block(name, tuple(iters), (point(src),), (point(dst),), BufferStore(dst, src[idx], idx))
     return make_loops(loops, BlockRealize(tuple(values), and_all(conds), block))
+
+
+def _nonnegative(ana: Analyzer, e) -> bool:
+    lo = ana.const_int_bound(canonical(e)).min
+    return lo is not None and lo >= 0
 
 
 def _with_scope_body(func: PrimFunc, scope: BlockRealize, items, alloc: Buffer) -> PrimFunc:

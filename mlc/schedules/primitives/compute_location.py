@@ -44,6 +44,7 @@ import numpy as np
 from ...errors import ScheduleError
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, make_binary
 from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars
+from ...ir.functor import Mutator, substitute
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..analysis import (block_order, buffer_ids, conjuncts, is_param, loop_ranges,
                         loops_below, point_pattern, relaxed_access, stmt_blocks)
@@ -246,6 +247,10 @@ class _Move:
         """
         outer = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
         ranges = loop_ranges(outer)
+        if not all(isinstance(e, IntImm) for iv in self.block.iter_vars
+                   for e in (iv.dom.min, iv.dom.extent)):
+            self._check_symbolic_coverage(doms, partial_reads, outer, ranges)
+            return
         bounds, shape = [], []
         for iv in self.block.iter_vars:
             full = IntSet.from_range(iv.dom)
@@ -300,6 +305,43 @@ class _Move:
             raise self.error(f"the consumer's iteration {names} reads nothing produced under the "
                              "loop, so it would never run there; keep the block where it is",
                              self.realize)
+
+    def _check_symbolic_coverage(self, doms, partial_reads, outer, ranges) -> None:
+        """:meth:`_check_coverage` for a domain of symbolic extent (``n = te.var("n")``),
+        proven instead of enumerated, for a spatial consumer reading whole values: each
+        iterator's window ``[lo(x), hi(x)]`` moves with at most one of the loops ``x``
+        (a different loop per iterator), starts at or below the domain's start, leaves no
+        gap from one ``x`` to the next (``lo(x + 1) <= hi(x) + 1``) and reaches the
+        domain's end at the last ``x``. Anything else is refused."""
+        if partial_reads or any(iv.iter_type != "spatial" for iv in self.block.iter_vars):
+            raise self.error("cannot check that every iteration of the block is still computed: "
+                             "its domain is symbolic and it reduces or reads partial values",
+                             self.realize)
+        ana = Analyzer(ranges)
+        loop_by_var = {id(f.loop_var): f for f in outer}
+        used: set[int] = set()
+        for iv in self.block.iter_vars:
+            full = IntSet.from_range(iv.dom)
+            w = doms.get(id(iv.var), full)
+            lo = full.min if w.min is None else w.min
+            hi = full.max if w.max is None else w.max
+            moving = [v for v in free_vars(lo) + free_vars(hi) if id(v) in loop_by_var]
+            moving = list({id(v): v for v in moving}.values())
+            ok = len(moving) <= 1 and not (moving and id(moving[0]) in used)
+            if ok and not moving:
+                ok = _proven_ge(ana, full.min, lo) and _proven_ge(ana, hi, full.max)
+            elif ok:
+                x = moving[0]
+                used.add(id(x))
+                f = loop_by_var[id(x)]
+                first, last = f.min, f.min + f.extent - 1
+                ok = (_proven_ge(ana, full.min, substitute(lo, {x: first}))
+                      and _proven_ge(ana, substitute(hi, {x: last}), full.max)
+                      and _proven_ge(ana, hi + 1, substitute(lo, {x: x + 1})))
+            if not ok:
+                raise self.error(f"cannot check that every {iv.var.name} is still computed: its "
+                                 f"domain is symbolic and its window [{lo!r}, {hi!r}] under the "
+                                 "loop is not a tiling mlc can prove covers it", self.realize)
 
     @staticmethod
     def _window(bounds, shape, env):
@@ -666,3 +708,28 @@ class ComputeLocationPrimitives(ScheduleBase):
                                  f"{len(candidates)} legal location(s)")
         self._last_decision = int(decision)
         return self._loop_rv(fname, candidates[decision])
+
+
+class _RoundDownForm(Mutator):
+    def visit_Binary(self, node: Binary):
+        node = self.generic_visit(node)
+        if node.op == "mul" and isinstance(node.b, IntImm) and node.b.value > 0:
+            q = node.a
+            if isinstance(q, Binary) and q.op == "floordiv" and isinstance(q.b, IntImm) \
+                    and q.b.value == node.b.value:
+                return q.a - make_binary("floormod", q.a, q.b)
+        return node
+
+
+def _round_down_form(e: PrimExpr) -> PrimExpr:
+    """``e`` with each ``y // a * a`` (a > 0 constant) written ``y - y % a``, so that the
+    linear form cancels ``y`` against the terms around it."""
+    return _RoundDownForm().visit(canonical(e))
+
+
+def _proven_ge(ana: Analyzer, a: PrimExpr, b: PrimExpr) -> bool:
+    """``a >= b`` for every value of the loops and shape variables (shape variables
+    are non-negative)."""
+    gap = canonical(_round_down_form(a - b))
+    lo = ana.const_int_bound(gap).min
+    return (lo is not None and lo >= 0) or ana.can_prove(a >= b)

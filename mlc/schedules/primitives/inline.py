@@ -21,7 +21,7 @@ from dataclasses import replace as dc_replace
 from ...ir.buffer import BufferRegion
 from ...ir.expr import BufferLoad, IntImm, Var
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.arith import IntSet, expr_key
+from ...ir.arith import IntSet, expr_key, same_expr
 from ...ir.tir import BlockRealize, BufferStore, PrimFunc
 from ..analysis import block_order, buffer_ids, is_param, merge_regions, relax_regions
 from ..base import ScheduleBase, instruction, schedule_error
@@ -168,8 +168,9 @@ def reverse_compute_inline_ir(func: PrimFunc, block: str) -> PrimFunc:
     indices = loads[0].indices
     for iv, extent in zip((next(iv for iv in blk.iter_vars if iv.var is i) for i in indices), buf.shape):
         if not (isinstance(iv.dom.min, IntImm) and iv.dom.min.value == 0
-                and isinstance(iv.dom.extent, IntImm) and isinstance(extent, IntImm)
-                and iv.dom.extent.value == extent.value):
+                and (same_expr(iv.dom.extent, extent)  # (a symbolic extent: the same expression)
+                     or isinstance(iv.dom.extent, IntImm) and isinstance(extent, IntImm)
+                     and iv.dom.extent.value == extent.value)):
             raise schedule_error(prim, f"block {block!r}: iterator {iv.var.name} covers {iv.dom!r} "
                                  f"but {buf.name} has extent {extent!r}; the consumer must cover the "
                                  "whole producer output", func, realize)

@@ -9,6 +9,7 @@ the loop ranges so the printed IR stays the way a person would write it.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace as dc_replace
@@ -161,35 +162,61 @@ def split_loop(func: PrimFunc, loop_var: Var, factors: Sequence[int]) -> tuple[P
     ``factors`` are positive ints whose product covers the extent. When the
     product is larger, every block under the loop gets the predicate
     ``outer * inner_extent + inner < extent`` so the extra iterations do
-    nothing. The new loops are serial and named ``{name}_0``, ``{name}_1``, ...
+    nothing. A loop of symbolic extent takes one factor that is an expression
+    (``(n + 7) // 8``, what the Schedule infers for a None) and is always guarded. The new loops are serial and named ``{name}_0``, ``{name}_1``, ...
 
     :meth:`mlc.Schedule.split` shows the IR before and after.
     """
     loc = find_loop(func, loop_var, "split")
     loop: For = loc.node
-    extent = const_extent(loop, "split", func)
-    if not factors or any(isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in factors):
+    if not factors or any(not _is_factor(f) for f in factors):
         raise schedule_error("split", f"factors must be positive ints, got {list(factors)}", func, loop)
-    total = math.prod(factors)
-    if total < extent:
-        raise schedule_error("split", f"the factors {list(factors)} multiply to {total}, less than "
-                             f"the extent {extent} of loop {loop_var.name}; they must cover it",
-                             func, loop)
-    dtype = loop_index_dtype("split", loop_var.dtype, total, func, loop)
+    symbolic = [f for f in factors if not isinstance(f, int)]
+    if isinstance(loop.extent, IntImm) and not symbolic:
+        extent = loop.extent.value
+        total = math.prod(factors)
+        if total < extent:
+            raise schedule_error("split", f"the factors {list(factors)} multiply to {total}, less "
+                                 f"than the extent {extent} of loop {loop_var.name}; they must "
+                                 "cover it", func, loop)
+        dtype = loop_index_dtype("split", loop_var.dtype, total, func, loop)
+        guarded = total > extent
+    else:
+        extent = loop.extent
+        if len(symbolic) != 1:
+            raise schedule_error("split", f"loop {loop_var.name} has the symbolic extent "
+                                 f"`{extent!r}`; split it with one factor None (inferred as the "
+                                 f"extent divided by the others, rounded up), got {list(factors)}",
+                                 func, loop)
+        dtype = loop_var.dtype
+        guarded = True
     new_vars = [Var(f"{loop_var.name}_{n}", dtype) for n in range(len(factors))]
     fused: PrimExpr = const(0, dtype)
     for var, factor in zip(new_vars, factors):
         fused = fused * factor + var
     ranges = outer_ranges(loc)
-    ranges.update({v: Range.from_extent(const(f, dtype)) for v, f in zip(new_vars, factors)})
+    ranges.update({v: Range.from_extent(cast(f, dtype) if isinstance(f, PrimExpr) else const(f, dtype))
+                   for v, f in zip(new_vars, factors)})
     ana = Analyzer(ranges)
     fused = ana.simplify(fused)
-    predicate = ana.simplify(fused < extent) if total > extent else None
+    predicate = None
+    if guarded:
+        predicate = ana.simplify(fused < cast(extent, dtype) if isinstance(extent, PrimExpr) else fused < extent)
+        if isinstance(predicate, IntImm) and predicate.value:
+            predicate = None
     value = ana.simplify(cast(loop.min, dtype) + fused)
     body = rebind(loop.body, {loop_var: cast(value, loop_var.dtype)}, ranges, predicate)
     for var, factor in reversed(list(zip(new_vars, factors))):
-        body = For(var, const(0, dtype), const(factor, dtype), "serial", body)
+        ext = cast(factor, dtype) if isinstance(factor, PrimExpr) else const(factor, dtype)
+        body = For(var, const(0, dtype), ext, "serial", body)
     return replace(func, loop, body), new_vars
+
+
+def _is_factor(f) -> bool:
+    """A split factor: a positive int, or (inferred for a symbolic extent) an integer expression."""
+    if isinstance(f, PrimExpr):
+        return dt.is_int(f.dtype) and not isinstance(f, IntImm)
+    return not isinstance(f, bool) and isinstance(f, int) and f >= 1
 
 
 # --------------------------------------------------------------------- fuse
@@ -250,28 +277,41 @@ def fuse_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> tuple[PrimFunc, Var]
                 f"inside loop {outer.node.loop_var.name}; fuse takes directly nested loops, "
                 "outermost first", func, outer.node)
     loops = [loc.node for loc in locs]
-    extents = [const_extent(f, "fuse", func) for f in loops]
     for n, f in enumerate(loops):
         used = _uses((f.min, f.extent), [g.loop_var for g in loops[:n]])
         if used is not None:
             raise schedule_error("fuse", f"the range of loop {f.loop_var.name} depends on loop "
                                  f"{used.name}, so the two cannot be fused", func, f)
-    total = math.prod(extents)
     widest = max((f.loop_var.dtype for f in loops), key=lambda d: dt.bits(d))
-    dtype = loop_index_dtype("fuse", widest, total, func, loops[0])
+    if all(isinstance(f.extent, IntImm) for f in loops):
+        extents = [f.extent.value for f in loops]
+        total = math.prod(extents)
+        dtype = loop_index_dtype("fuse", widest, total, func, loops[0])
+        total_expr = const(total, dtype)
+    else:  # symbolic extents: the fused extent is their product
+        dtype = widest
+        extents = [cast(f.extent, dtype) for f in loops]
+        total = None
+        total_expr = functools.reduce(lambda a, b: a * b, extents)
     fused = Var("_".join(f.loop_var.name for f in loops) + "_fused", dtype)
     ranges = outer_ranges(locs[0])
-    ranges[fused] = Range.from_extent(const(total, dtype))
-    vmap, stride = {}, total
-    for f, extent in zip(loops, extents):
+    ranges[fused] = Range.from_extent(total_expr)
+    ana = Analyzer(ranges)
+    vmap = {}
+    for n, (f, extent) in enumerate(zip(loops, extents)):
         if total == 0:  # an empty loop: the fused loop never runs, any binding will do
             vmap[f.loop_var] = f.min
             continue
-        stride //= extent
-        value = Analyzer(ranges).simplify(cast(f.min, dtype) + (fused // stride) % extent)
+        inner = extents[n + 1:]
+        stride = (math.prod(inner) if total is not None
+                  else functools.reduce(lambda a, b: a * b, inner, const(1, dtype)))
+        part = fused // stride
+        if n > 0:  # the outermost part is below its extent already
+            part = part % extent
+        value = ana.simplify(cast(f.min, dtype) + part)
         vmap[f.loop_var] = cast(value, f.loop_var.dtype)  # each part fits its old loop's dtype
     body = rebind(loops[-1].body, vmap, ranges)
-    new = For(fused, const(0, dtype), const(total, dtype), "serial", body)
+    new = For(fused, const(0, dtype), ana.simplify(total_expr), "serial", body)
     return replace(func, loops[0], new), fused
 
 

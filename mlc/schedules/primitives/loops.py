@@ -33,6 +33,7 @@ import math
 from dataclasses import replace as dc_replace
 
 from ...errors import ScheduleError
+from ...ir.expr import IntImm, const, floordiv
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..base import BlockRV, LoopRV, ScheduleBase, instruction, schedule_error
 from ..state import replace
@@ -76,8 +77,11 @@ class LoopPrimitives(ScheduleBase):
 
         At most one factor may be None: it is inferred as the ceiling of the extent
         divided by the others. When the product exceeds the extent, the blocks
-        inside get a predicate ``T.where(...)``. Factors that are not positive ints,
-        two Nones, a product below the extent or a symbolic extent are a
+        inside get a predicate ``T.where(...)``. A loop of symbolic extent ``n``
+        splits with one None factor: ``[None, 8]`` gives an outer loop of
+        ``(n + 7) // 8`` iterations and the guard ``i_0 * 8 + i_1 < n`` (a ragged
+        tail). Factors that are not positive ints, two Nones, a product below the
+        extent, or constant factors for a symbolic extent are a
         :class:`~mlc.ScheduleError`. The handle ``loop`` is invalid afterwards.
 
         >>> from mlc.schedules import Schedule, examples
@@ -443,8 +447,9 @@ class LoopPrimitives(ScheduleBase):
         return fname, func, loc.node
 
 
-def _resolve_factors(func: PrimFunc, loop: For, factors) -> list[int]:
-    """Check split factors and infer the None one; returns positive ints."""
+def _resolve_factors(func: PrimFunc, loop: For, factors) -> list:
+    """Check split factors and infer the None one; returns positive ints (the inferred
+    factor of a symbolic extent is an expression)."""
     if not isinstance(factors, (list, tuple)) or not factors:
         raise schedule_error("split", f"factors must be a non-empty list, got {factors!r}", func, loop)
     for f in factors:
@@ -460,8 +465,12 @@ def _resolve_factors(func: PrimFunc, loop: For, factors) -> list[int]:
                              func, loop)
     if nones == 0:
         return [int(f) for f in factors]
-    extent = const_extent(loop, "split", func)
     known = math.prod(int(f) for f in factors if f is not None)
+    if not isinstance(loop.extent, IntImm):  # symbolic: the None factor is ceil(extent / known)
+        ext = loop.extent
+        inferred = ext if known == 1 else floordiv(ext + (known - 1), const(known, ext.dtype))
+        return [inferred if f is None else int(f) for f in factors]
+    extent = const_extent(loop, "split", func)
     inferred = max(1, -(-extent // known))
     return [inferred if f is None else int(f) for f in factors]
 

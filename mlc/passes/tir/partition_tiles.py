@@ -1,0 +1,131 @@
+"""partition_tiles: run the full tiles of a symbolic loop without their tail guards.
+
+A loop split by a constant factor ``F`` over a symbolic extent ``n`` (``split``
+of ``n = te.var("n")``) guards every block below with ``v * F + r < n``, ``r``
+in ``[0, F)``. Every tile but the last is full, and there the guard always
+holds; left in a register tile it costs a compare and a branch per row per
+reduction step, and keeps LLVM from holding the accumulators in registers.
+This pass gives such a loop two bodies (TVM's loop partitioning)::
+
+    for v in range((n + 7) // 8):               for v in range((n + 7) // 8):
+        for k, r:                        ->          if v * 8 + 8 <= n:        # a full tile
+            if v * 8 + r < n: S                          for k, r: S
+                                                     else:
+                                                         for k, r:
+                                                             if v * 8 + r < n: S
+
+A guard conjunct is dropped from the full-tile body only when it is
+``a < N`` (or ``a <= N - 1``, or ``a >= 0``) with ``a = v * F + r``, ``r`` a
+sum over loops inside ``v`` that the constant ranges bound by ``F - 1`` (and
+below by 0), and ``N`` free of loops; the full-tile test is ``v * F + F <= N``
+for each distinct ``(F, N)``. Loops of constant extent are left alone.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
+from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, logical_and
+from ...ir.functor import Mutator
+from ...ir.tir import For, IfThenElse, PrimFunc
+
+__all__ = ["partition_tiles"]
+
+
+def partition_tiles(func: PrimFunc) -> PrimFunc:
+    """Split each symbolic tile loop into full tiles without guards and the guarded rest."""
+    body = _Partition().visit(func.body)
+    return func if body is func.body else func.with_body(body)
+
+
+class _Partition(Mutator):
+    def visit_For(self, node: For):
+        node = self.generic_visit(node)
+        if isinstance(node.extent, IntImm) or not (isinstance(node.min, IntImm) and node.min.value == 0):
+            return node
+        tiles = _Tiles(node.loop_var)
+        fast = tiles.visit(node.body)
+        if not tiles.full:
+            return node
+        full = None
+        for factor, bound in tiles.full.values():
+            test = node.loop_var * factor + factor <= bound
+            full = test if full is None else logical_and(full, test)
+        return replace(node, body=IfThenElse(full, fast, node.body))
+
+
+class _Tiles(Mutator):
+    """The body of a tile loop over ``var`` with its provable tail guards dropped; ``full``
+    collects the (factor, bound) pairs whose full-tile test makes them hold."""
+
+    def __init__(self, var: Var):
+        self.var = var
+        self.ranges: dict[Var, Range] = {}
+        self.full: dict[tuple, tuple[int, PrimExpr]] = {}
+
+    def visit_For(self, node: For):
+        if not (isinstance(node.min, IntImm) and isinstance(node.extent, IntImm)):
+            return node  # a symbolic loop inside: its own partition, not this one's
+        self.ranges[node.loop_var] = Range(node.min, node.extent)
+        try:
+            return self.generic_visit(node)
+        finally:
+            del self.ranges[node.loop_var]
+
+    def visit_IfThenElse(self, node: IfThenElse):
+        then_case = self.visit(node.then_case)
+        else_case = None if node.else_case is None else self.visit(node.else_case)
+        kept = [c for c in _conjuncts(node.condition) if not self._drops(c)]
+        if not kept:
+            return then_case
+        cond = kept[0]
+        for c in kept[1:]:
+            cond = logical_and(cond, c)
+        if cond is node.condition and then_case is node.then_case and else_case is node.else_case:
+            return node
+        return IfThenElse(cond, then_case, else_case)
+
+    def _drops(self, cond: PrimExpr) -> bool:
+        """Whether ``cond`` holds in every full tile (recording the tile test it needs)."""
+        if not isinstance(cond, Binary) or cond.op not in ("lt", "le", "ge"):
+            return False
+        if cond.op == "ge":
+            return _is_zero(cond.b) and self._offset(cond.a, lower_only=True) is not None
+        bound = cond.b if cond.op == "lt" else canonical(cond.b + 1)
+        if any(v is self.var or v in self.ranges for v in free_vars(bound)):
+            return False
+        factor = self._offset(cond.a)
+        if factor is None:
+            return False
+        self.full.setdefault((factor, expr_key(bound)), (factor, bound))
+        return True
+
+    def _offset(self, a: PrimExpr, lower_only: bool = False) -> int | None:
+        """``F`` when ``a = var * F + r`` with ``r`` over the inner loops in ``[0, F - 1]``
+        (``lower_only``: ``r >= 0`` and ``F >= 0`` are enough); else None."""
+        form = linear(a)
+        factor, rest = 0, const(form.const, a.dtype)
+        for atom, coef in form.terms.values():
+            if atom is self.var:
+                factor = coef
+                continue
+            if any(v is self.var or v not in self.ranges for v in free_vars(atom)):
+                return None
+            rest = rest + atom * coef
+        lo, hi = Analyzer(self.ranges).const_int_bound(canonical(rest))
+        if lo is None or lo < 0 or factor < 0:
+            return None
+        if lower_only:
+            return factor
+        return factor if factor > 0 and hi is not None and hi <= factor - 1 else None
+
+
+def _conjuncts(cond: PrimExpr) -> list[PrimExpr]:
+    if isinstance(cond, Binary) and cond.op == "and":
+        return _conjuncts(cond.a) + _conjuncts(cond.b)
+    return [cond]
+
+
+def _is_zero(e: PrimExpr) -> bool:
+    return isinstance(e, IntImm) and e.value == 0
+

@@ -1,0 +1,61 @@
+"""partition_tiles: the full tiles of a symbolic split run without the tail guard."""
+import numpy as np
+import pytest
+
+import mlc
+from mlc.ir import te
+from mlc.ir.functor import pre_order_nodes
+from mlc.ir.tir import For, IfThenElse
+from mlc.passes.tir import (convert_blocks_to_loops, lower_init_block, partition_tiles, run_passes,
+                            simplify)
+from mlc.schedules import Schedule
+
+
+def _tiled(n, factor=4, rows=6):
+    A = te.placeholder((n, rows), "float32", "A")
+    B = te.compute((n, rows), lambda i, j: A[i, j] + 1, name="B")
+    sch = Schedule(te.create_prim_func([A, B]))
+    i, _ = sch.get_loops(sch.get_block("B"))
+    sch.split(i, [None, factor])
+    return sch.mod["main"]
+
+
+def _loops(func):
+    return run_passes(func, [lower_init_block, convert_blocks_to_loops, simplify])
+
+
+def test_a_symbolic_tile_loop_gets_a_guard_free_body_for_its_full_tiles():
+    out = partition_tiles(_loops(_tiled(te.var("n")))).script()
+    assert "for i_0 in range((n + 3) // 4):" in out
+    assert "if i_0 * 4 + 4 <= n:" in out
+    fast, rest = out.split("else:")
+    assert "i_0 * 4 + i_1 < n" not in fast
+    assert "if i_0 * 4 + i_1 < n:" in rest
+
+
+def test_constant_loops_and_guards_it_cannot_prove_are_left_alone():
+    const = _loops(_tiled(10))
+    assert partition_tiles(const) is const
+    n = te.var("n")
+    A = te.placeholder((n,), "float32", "A")
+    B = te.compute((n,), lambda i: A[i] + 1, name="B")
+    sch = Schedule(te.create_prim_func([A, B]))
+    (i,) = sch.get_loops(sch.get_block("B"))
+    i0, i1 = sch.split(i, [None, 4])
+    sch.reorder(i1, i0)  # the tile loop is now the inner, symbolic one: its guard holds per i1
+    func = _loops(sch.mod["main"])
+    out = partition_tiles(func)
+    ifs = [s for s in pre_order_nodes(out.body) if isinstance(s, IfThenElse)]
+    assert any("< n" in repr(s.condition) for s in ifs)
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+def test_partitioned_tiles_compute_every_size(target):
+    func = _tiled(te.var("n"), factor=8)
+    lib = mlc.build(func, target=target)
+    for rows in (0, 1, 7, 8, 9, 17, 64):
+        a = np.random.default_rng(rows).standard_normal((rows, 6)).astype("float32")
+        b = np.full_like(a, np.nan)
+        lib["main"](a, b)
+        np.testing.assert_array_equal(b, a + 1)
+    assert any(isinstance(s, For) for s in pre_order_nodes(func.body))
