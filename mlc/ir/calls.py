@@ -146,6 +146,11 @@ def _check_callee(main: str, call: CallPrimFunc, mod) -> None:
     if callee is None or is_graph_main(callee):
         raise IRError(f"{main}: call_prim_func({call.name!r}): the module has no such kernel; it has "
                       f"{sorted(n for n, f in mod.items() if not is_graph_main(f))}")
+    symbolic = [p.name for p in callee.params if not all(type(e).__name__ == "IntImm" for e in p.shape)]
+    if symbolic:
+        raise IRError(f"{main}: call_prim_func({call.name!r}): {call.name}'s parameters {symbolic} have "
+                      "symbolic shapes, and a graph's main passes buffers only; call such kernels one by "
+                      "one with arrays (as @mlc.jit(dynamic=...) does)")
     if len(call.args) != len(callee.params):
         raise IRError(f"{main}: call_prim_func({call.name!r}) passes {len(call.args)} buffers; "
                       f"{call.name} takes {len(callee.params)}")

@@ -170,8 +170,13 @@ def test_an_access_in_bounds_for_every_size_builds():
     np.testing.assert_array_equal(b, a[::-1])
 
 
-def test_a_native_program_of_symbolic_kernels_is_refused_with_the_way_out():
-    from mlc.backends.program import Program
+def test_a_graph_main_calling_symbolic_kernels_is_refused_with_the_way_out():
+    from mlc.ir.buffer import decl_buffer
+    from mlc.ir.calls import GRAPH_MAIN_ATTR, CallPrimFunc
+    from mlc.ir.tir import PrimFunc
     func, _ = _vector_1d(te.var("n"))
-    with pytest.raises(mlc.CompileError, match=r"program 'g' calls f, whose shapes are symbolic"):
-        mlc.build(mlc.IRModule({"f": func}), programs={"g": Program(2, (("f", (0, 1)),))})
+    a, b = decl_buffer((8,), "float32", "a"), decl_buffer((8,), "float32", "b")
+    main = PrimFunc((a, b), CallPrimFunc("f", (a, b))).with_attr(GRAPH_MAIN_ATTR, (1, 0))
+    with pytest.raises(mlc.IRError, match=r"call_prim_func\('f'\): f's parameters \['A', 'B'\] have "
+                                          r"symbolic shapes.*dynamic="):
+        mlc.build(mlc.IRModule({"f": func, "g": main}))
