@@ -34,6 +34,7 @@ from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, I
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
 from ...passes.tir.thread_sync import SYNC_THREADS
+from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from .launch import Kernel, kernels, workspace
 
 __all__ = ["render", "CudaSource", "Launch", "C_TYPES", "MATH_CALLS", "FAST_MATH_CALLS"]
@@ -257,6 +258,9 @@ class _KernelWriter:
         if isinstance(e, BufferLoad):
             return self._access(e.buffer, e.indices)
         if isinstance(e, Call):
+            if e.op == SHFL_DOWN:
+                value, offset, width = shfl_args(e)
+                return f"__shfl_down_sync(__activemask(), {self.expr(value)}, {offset}, {width})"
             return self._call(e)
         raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")
 

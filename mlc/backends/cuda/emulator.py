@@ -19,7 +19,12 @@ of returning a result a GPU would not give:
   different blocks are never ordered within a kernel;
 - :class:`~mlc.errors.RaceError` for a barrier reached by only some threads
   of a block (a barrier under thread-divergent control flow);
-- :class:`~mlc.errors.BoundsError` for an access outside its buffer.
+- :class:`~mlc.errors.BoundsError` for an access outside its buffer;
+- :class:`~mlc.errors.RaceError` for a warp shuffle reading a lane that does not
+  execute it.
+
+Warp shuffles (:mod:`mlc.passes.tir.warp_shuffle`) exchange values between the
+lanes of a warp (32 consecutive threads of a block, x fastest).
 
 Each message names the buffer, the index and the threads involved.
 
@@ -46,6 +51,7 @@ from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, S
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
 from ...passes.tir.thread_sync import SYNC_THREADS
+from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from ..reference import values as V
 from .launch import AXES, Kernel, kernels, workspace
 
@@ -57,16 +63,18 @@ _PENDING_LIMIT = 1 << 22
 
 
 class KernelStats:
-    """What one run of a kernel did: global-memory elements read and written, barriers."""
+    """What one run of a kernel did: global-memory elements read and written, barriers
+    passed, and warp shuffles executed (each counted once for all lanes)."""
 
-    __slots__ = ("name", "global_reads", "global_writes", "barriers")
+    __slots__ = ("name", "global_reads", "global_writes", "barriers", "shuffles")
 
     def __init__(self, name: str):
         self.name, self.global_reads, self.global_writes, self.barriers = name, 0, 0, 0
+        self.shuffles = 0
 
     def __repr__(self) -> str:
         return (f"KernelStats({self.name}: {self.global_reads} global reads, {self.global_writes} "
-                f"global writes, {self.barriers} barriers)")
+                f"global writes, {self.barriers} barriers, {self.shuffles} shuffles)")
 
 
 class Emulator:
@@ -416,6 +424,32 @@ class _KernelRun:
             block //= g
         return str(tuple(out))
 
+    # ------------------------------------------------------------ warps
+
+    def _shfl_down(self, e: Call, mask, env):
+        """``__shfl_down_sync``: every lane of a group of ``width`` gets the value of the lane
+        ``offset`` above it in its group (its own past the group's end). A lane reading from
+        a lane that does not execute the shuffle (inactive, or past the block's threads) is
+        a RaceError: the value it would get on a GPU is undefined."""
+        value, offset, width = shfl_args(e)
+        v = np.broadcast_to(np.asarray(self.ev(value, mask, env), value.dtype), (self.lanes,))
+        t = self.thread_of
+        moves = (t % width) + offset < width
+        src = np.where(moves, self.lane + offset, self.lane)
+        missing = moves & (t + offset >= self.nt)
+        if mask is not None:
+            missing |= moves & ~mask[np.minimum(src, self.lanes - 1)]
+            missing &= mask
+        if missing.any():
+            lane = int(np.argmax(missing))
+            raise RaceError(f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                            f"{self._block_name(lane // self.nt)} shuffles down by {offset} (width {width}) "
+                            f"from thread {self._thread_name(lane + offset)}, which does not execute the "
+                            "shuffle; the value it gets on a GPU is undefined — shuffle only where every "
+                            "lane of the group is active")
+        self.stats.shuffles += 1
+        return v[np.minimum(src, self.lanes - 1)]
+
     # ------------------------------------------------------------ expressions
 
     def ev(self, e, mask, env):
@@ -450,6 +484,8 @@ class _KernelRun:
                 return self.ev(e.false_value, on_false, env)
             return np.where(cond, self.ev(e.true_value, on_true, env), self.ev(e.false_value, on_false, env))
         if isinstance(e, Call):
+            if e.op == SHFL_DOWN:
+                return self._shfl_down(e, mask, env)
             return V.call(e.op, [self.ev(a, mask, env) for a in e.args], e.dtype)
         raise MLCError(f"cuda emulator: cannot evaluate {type(e).__name__} nodes")
 
