@@ -17,8 +17,9 @@ Index arithmetic keeps the IR's dtype (int32 unless the IR says int64); the
 index of a buffer of 2^31 elements or more is computed in 64 bits. Math
 calls go through :data:`MATH_CALLS` (precise CUDA functions; with
 ``fast_math`` the ``__expf`` family) until the intrinsic registry takes them.
-Vectorized loops are rendered as scalar loops for now (vector IR, Ramp and
-Broadcast, is not produced yet).
+Vector IR (``T.Ramp`` indices, ``float32x4`` values) becomes ``float4``-style
+loads and stores where aligned (:mod:`.vector`); vectorized loops the
+vectorizer left as loops are rendered as scalar loops.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFun
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from .launch import Kernel, kernels, workspace
+from .vector import is_vector_store, render_vector_store
 
 __all__ = ["render", "CudaSource", "Launch", "C_TYPES", "MATH_CALLS", "FAST_MATH_CALLS"]
 
@@ -130,6 +132,7 @@ class _KernelWriter:
         self.names: dict[int, str] = {}
         self.taken: set[str] = {kernel.name}
         self.wide: set[int] = set()  # buffers indexed in 64 bits
+        self._keep: list = []  # nodes named only while the kernel is written (vector lanes)
         written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
         self.written = written
         for b in kernel.params + kernel.shared + kernel.local:
@@ -189,6 +192,8 @@ class _KernelWriter:
                 self.emit(f"{pad}}} else {{")
                 self.stmt(s.else_case, depth + 1)
             self.emit(f"{pad}}}")
+        elif isinstance(s, BufferStore) and is_vector_store(s):
+            render_vector_store(self, s, pad)
         elif isinstance(s, BufferStore):
             self.emit(f"{pad}{self._access(s.buffer, s.indices)} = {self.expr(s.value)};")
         elif isinstance(s, Allocate):

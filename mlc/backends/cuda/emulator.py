@@ -47,7 +47,8 @@ import numpy as np
 
 from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
 from ...ir.buffer import Buffer
-from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var)
+from ...ir import dtype as dt
+from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Select, Var)
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
 from ...passes.tir.thread_sync import SYNC_THREADS
@@ -260,16 +261,21 @@ class _KernelRun:
 
     def _address(self, buffer: Buffer, indices, mask, env):
         """(memory, flat element of every lane, active lanes in ascending order); the
-        elements of inactive lanes are 0. Raises BoundsError for an active lane outside."""
+        elements of inactive lanes are 0. Raises BoundsError for an active lane outside.
+        A vector index (``T.Ramp``, a vector of indices) gives each lane a row of
+        ``width`` elements: the flat elements are then ``(lanes, width)``."""
         mem = self.memory.get(id(buffer))
         if mem is None:
             raise MLCError(f"cuda emulator: buffer {buffer.name} is neither a parameter nor allocated "
                            "in the kernel")
         flat = np.int64(0)
+        width = 1
         for idx, extent in zip(indices, buffer.shape):
             i = self.ev(idx, mask, env)
+            width = max(width, dt.lanes(idx.dtype))
             flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
-        flat = np.broadcast_to(flat, (self.lanes,))
+        shape = (self.lanes,) if width == 1 else (self.lanes, width)
+        flat = np.broadcast_to(flat, shape)
         if mask is None:
             lanes = self.lane
             if flat.min() < 0 or flat.max() >= mem.size:
@@ -279,12 +285,15 @@ class _KernelRun:
             inside = flat[lanes]
             if inside.size and (inside.min() < 0 or inside.max() >= mem.size):
                 self._out_of_bounds(buffer, mem, flat, mask)
-            flat = np.where(mask, flat, 0)
+            flat = np.where(mask if width == 1 else mask[:, None], flat, 0)
         if mem.per != "global":
-            flat = flat + mem.offset
+            flat = flat + (mem.offset if width == 1 else mem.offset[:, None])
         return mem, flat, lanes
 
     def _out_of_bounds(self, buffer: Buffer, mem: _Memory, flat, active) -> None:
+        if flat.ndim == 2:  # a vector access: the first element outside, of each lane
+            outside = (flat < 0) | (flat >= mem.size)
+            flat = flat[np.arange(self.lanes), np.argmax(outside, axis=1)]
         lane = int(np.argmax(active & ((flat < 0) | (flat >= mem.size))))
         raise BoundsError(f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
                           f"{self._block_name(int(self.block_of[lane]))} accesses {buffer.name}"
@@ -293,6 +302,8 @@ class _KernelRun:
 
     def _load(self, e: BufferLoad, mask, env):
         mem, addr, lanes = self._address(e.buffer, e.indices, mask, env)
+        if addr.ndim == 2:
+            return self._load_vector(mem, addr, lanes, mask)
         if mem.per == "thread":
             where = addr[lanes] if mask is not None else addr
             unwritten = ~mem.written[where]
@@ -310,9 +321,30 @@ class _KernelRun:
             self.stats.global_reads += lanes.size
         return mem.array[addr]
 
+    def _load_vector(self, mem: _Memory, addr, lanes, mask):
+        """A vector load: each active lane reads its row of ``addr``, checked element by
+        element as scalar loads are (rows ``(lanes, width)``)."""
+        width = addr.shape[1]
+        where = (addr[lanes] if mask is not None else addr).reshape(-1)
+        per_element = np.repeat(lanes, width)
+        if mem.per == "thread":
+            unwritten = ~mem.written[where]
+            if unwritten.any():
+                k = int(np.argmax(unwritten))
+                raise RaceError(f"cuda emulator: {self.fname}: thread {self._thread_name(int(per_element[k]))} "
+                                f"reads local buffer {mem.buffer.name}[{int(where[k]) % mem.size}] (flat "
+                                "index), which it never wrote")
+        if mem.tracked:
+            self._check_read(mem, where, per_element)
+        if mem.per == "global":
+            self.stats.global_reads += where.size
+        return mem.array[addr]
+
     def _store(self, stmt: BufferStore, mask, env) -> None:
         value = self.ev(stmt.value, mask, env)
         mem, addr, lanes = self._address(stmt.buffer, stmt.indices, mask, env)
+        if addr.ndim == 2:
+            return self._store_vector(mem, addr, lanes, mask, value)
         where = addr[lanes] if mask is not None else addr
         if mem.tracked:
             self._check_write(mem, where, lanes)
@@ -322,6 +354,19 @@ class _KernelRun:
             self.stats.global_writes += lanes.size
         value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
         mem.array[where] = value[lanes] if mask is not None else value
+
+    def _store_vector(self, mem: _Memory, addr, lanes, mask, value) -> None:
+        width = addr.shape[1]
+        where = (addr[lanes] if mask is not None else addr).reshape(-1)
+        per_element = np.repeat(lanes, width)
+        if mem.tracked:
+            self._check_write(mem, where, per_element)
+        elif mem.per == "thread":
+            mem.written[where] = True
+        if mem.per == "global":
+            self.stats.global_writes += where.size
+        value = np.broadcast_to(np.asarray(value, mem.array.dtype), addr.shape)
+        mem.array[where] = (value[lanes] if mask is not None else value).reshape(-1)
 
     # ------------------------------------------------------------ races
 
@@ -463,7 +508,7 @@ class _KernelRun:
             return V.constant(e.value, e.dtype)
         if isinstance(e, Binary):
             a = self.ev(e.a, mask, env)
-            if e.op in ("and", "or"):  # the right side only where it decides the result
+            if e.op in ("and", "or") and not dt.is_vector(e.dtype):  # the right side only where it decides
                 rest = _narrow(mask, a if e.op == "and" else np.logical_not(a))
                 if rest is False:
                     return a
@@ -472,9 +517,17 @@ class _KernelRun:
         if isinstance(e, BufferLoad):
             return self._load(e, mask, env)
         if isinstance(e, Cast):
-            return V.cast(np.asarray(self.ev(e.value, mask, env))[()], e.dtype)
+            return V.cast(np.asarray(self.ev(e.value, mask, env))[()], dt.element(e.dtype))
         if isinstance(e, Not):
             return np.logical_not(self.ev(e.a, mask, env))
+        if isinstance(e, Ramp):
+            return _column(self.ev(e.base, mask, env)) + np.arange(e.lanes, dtype=e.base.dtype) * e.stride
+        if isinstance(e, Broadcast):
+            column = _column(self.ev(e.value, mask, env))
+            return np.broadcast_to(column, (column.shape[0], e.lanes))
+        if isinstance(e, Select) and dt.is_vector(e.dtype):  # lanes of a vector: both sides (no loads)
+            return np.where(self.ev(e.cond, mask, env), self.ev(e.true_value, mask, env),
+                            self.ev(e.false_value, mask, env))
         if isinstance(e, Select):
             cond = self.ev(e.cond, mask, env)
             on_true, on_false = _narrow(mask, cond), _narrow(mask, np.logical_not(cond))
@@ -486,8 +539,15 @@ class _KernelRun:
         if isinstance(e, Call):
             if e.op == SHFL_DOWN:
                 return self._shfl_down(e, mask, env)
-            return V.call(e.op, [self.ev(a, mask, env) for a in e.args], e.dtype)
+            return V.call(e.op, [self.ev(a, mask, env) for a in e.args], dt.element(e.dtype))
         raise MLCError(f"cuda emulator: cannot evaluate {type(e).__name__} nodes")
+
+
+def _column(x):
+    """A scalar or a per-thread array as a column ``(1 or threads, 1)``, to take a row of
+    vector lanes."""
+    x = np.asarray(x)
+    return x.reshape(1, 1) if x.ndim == 0 else x[:, None]
 
 
 def _narrow(mask, cond):
