@@ -207,6 +207,25 @@ def test_reading_a_local_element_the_thread_never_wrote_is_refused():
         Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
 
 
+def test_reading_a_local_element_no_thread_wrote_at_one_index_for_all_threads_is_refused():
+    """The same element of every thread's local memory (a register-like access, run as one
+    column of all threads' copies) is checked like any other access."""
+    def body(bx, tx, S, A, B):
+        L = decl_buffer((2,), "float32", "L", scope="local")
+        return Allocate(L, seq(BufferStore(L, _load(A, tx), (const(0),)),
+                               BufferStore(B, _load(L, const(0)) + _load(L, const(1)), (tx,))))
+    with pytest.raises(RaceError, match=r"reads local buffer L\[1\] \(flat index\), which it never wrote"):
+        Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+
+    def written(bx, tx, S, A, B):
+        L = decl_buffer((2,), "float32", "L", scope="local")
+        return Allocate(L, seq(BufferStore(L, _load(A, tx), (const(0),)), BufferStore(L, _load(A, tx) * 2, (const(1),)),
+                               BufferStore(B, _load(L, const(0)) + _load(L, const(1)), (tx,))))
+    a, b = _rand(32), np.zeros(32, "float32")
+    Emulator(_kernel(written)).run([a, b])
+    np.testing.assert_allclose(b, a * 3, rtol=1e-6)
+
+
 def test_reading_shared_memory_another_block_wrote_is_refused():
     def body(bx, tx, S, A, B):
         return seq(IfThenElse(logical_and(bx == 0, tx < 8), BufferStore(S, _load(A, tx), (tx,))), syncthreads(),

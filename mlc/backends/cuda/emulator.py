@@ -119,12 +119,19 @@ class _Memory:
     epoch it was read in."""
 
     __slots__ = ("buffer", "array", "size", "per", "tracked", "w_lane", "w_epoch", "r_lane", "r_hi",
-                 "r_epoch", "scratch", "last_write", "pending", "pending_size", "offset", "written")
+                 "r_epoch", "scratch", "last_write", "pending", "pending_size", "offset", "written",
+                 "complete", "rows", "written_rows")
 
     def __init__(self, buffer: Buffer, array: np.ndarray, size: int, per: str, tracked: bool):
         self.buffer, self.array, self.size, self.per, self.tracked = buffer, array, size, per, tracked
         self.offset = None  # per lane: where its block's (thread's) copy starts
         self.written = np.zeros(array.size, bool) if per == "thread" else None  # local elements written
+        #: every element written (local: by its thread; shared: by a thread of its block), so
+        #: reads need no check for unwritten elements; None: not known since the last write
+        self.complete = False
+        #: local memory as (threads, elements): one element of every thread is a column
+        self.rows = array.reshape(-1, size) if per == "thread" else None
+        self.written_rows = self.written.reshape(-1, size) if per == "thread" else None
         if tracked:
             n = array.size
             self.w_lane = np.full(n, -1, np.int64)
@@ -259,7 +266,7 @@ class _KernelRun:
 
     # ------------------------------------------------------------ memory
 
-    def _address(self, buffer: Buffer, indices, mask, env):
+    def _address(self, buffer: Buffer, indices, mask, env, index=None):
         """(memory, flat element of every lane, active lanes in ascending order); the
         elements of inactive lanes are 0. Raises BoundsError for an active lane outside.
         A vector index (``T.Ramp``, a vector of indices) gives each lane a row of
@@ -268,12 +275,26 @@ class _KernelRun:
         if mem is None:
             raise MLCError(f"cuda emulator: buffer {buffer.name} is neither a parameter nor allocated "
                            "in the kernel")
-        flat = np.int64(0)
-        width = 1
-        for idx, extent in zip(indices, buffer.shape):
-            i = self.ev(idx, mask, env)
-            width = max(width, dt.lanes(idx.dtype))
-            flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
+        if index is not None:  # evaluated by the caller
+            flat, width = index, dt.lanes(indices[0].dtype)
+        elif len(indices) == 1:  # flattened buffers: the index as it is (no int64 copy)
+            flat = np.asarray(self.ev(indices[0], mask, env))
+            width = dt.lanes(indices[0].dtype)
+        else:
+            flat = np.int64(0)
+            width = 1
+            for idx, extent in zip(indices, buffer.shape):
+                i = self.ev(idx, mask, env)
+                width = max(width, dt.lanes(idx.dtype))
+                flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
+        if width == 1 and np.ndim(flat) == 0:  # one element for every lane: check it once
+            lanes = self.lane if mask is None else np.flatnonzero(mask)
+            if not 0 <= flat < mem.size:
+                self._out_of_bounds(buffer, mem, np.broadcast_to(flat, (self.lanes,)),
+                                    np.ones(self.lanes, bool) if mask is None else mask)
+            if mem.per == "global":
+                return mem, np.broadcast_to(flat, (self.lanes,)), lanes
+            return mem, mem.offset + flat, lanes
         shape = (self.lanes,) if width == 1 else (self.lanes, width)
         flat = np.broadcast_to(flat, shape)
         if mask is None:
@@ -300,11 +321,27 @@ class _KernelRun:
                           f"[{int(flat[lane])}] (flat index), outside its {mem.size} elements; fix the "
                           "index, or guard the access")
 
+    def _register(self, buffer: Buffer, indices, mask, env):
+        """(memory, index) of an access to one element of local memory per thread: the same
+        in-bounds element of every thread, all threads active (a column of ``mem.rows``);
+        else (memory or None, the evaluated index or None) for :meth:`_address`."""
+        mem = self.memory.get(id(buffer))
+        if mem is None or mem.per != "thread" or mask is not None or len(indices) != 1:
+            return None, None
+        f = np.asarray(self.ev(indices[0], mask, env))
+        if f.ndim == 0 and 0 <= f < mem.size:
+            return mem, int(f)
+        return None, f
+
     def _load(self, e: BufferLoad, mask, env):
-        mem, addr, lanes = self._address(e.buffer, e.indices, mask, env)
+        mem, column = self._register(e.buffer, e.indices, mask, env)
+        if mem is not None and self._complete(mem):
+            return mem.rows[:, column]
+        mem, addr, lanes = self._address(e.buffer, e.indices, mask, env,
+                                         None if column is None else np.asarray(column))
         if addr.ndim == 2:
             return self._load_vector(mem, addr, lanes, mask)
-        if mem.per == "thread":
+        if mem.per == "thread" and not self._complete(mem):
             where = addr[lanes] if mask is not None else addr
             unwritten = ~mem.written[where]
             if unwritten.any():
@@ -342,14 +379,22 @@ class _KernelRun:
 
     def _store(self, stmt: BufferStore, mask, env) -> None:
         value = self.ev(stmt.value, mask, env)
-        mem, addr, lanes = self._address(stmt.buffer, stmt.indices, mask, env)
+        mem, column = self._register(stmt.buffer, stmt.indices, mask, env)
+        if mem is not None:  # one element of every thread's local memory
+            if mem.complete is not True:
+                mem.written_rows[:, column] = True
+                mem.complete = None
+            mem.rows[:, column] = value
+            return
+        mem, addr, lanes = self._address(stmt.buffer, stmt.indices, mask, env, column)
         if addr.ndim == 2:
             return self._store_vector(mem, addr, lanes, mask, value)
         where = addr[lanes] if mask is not None else addr
         if mem.tracked:
             self._check_write(mem, where, lanes)
-        elif mem.per == "thread":
+        elif mem.per == "thread" and mem.complete is not True:
             mem.written[where] = True
+            mem.complete = None
         if mem.per == "global":
             self.stats.global_writes += lanes.size
         value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
@@ -361,12 +406,21 @@ class _KernelRun:
         per_element = np.repeat(lanes, width)
         if mem.tracked:
             self._check_write(mem, where, per_element)
-        elif mem.per == "thread":
+        elif mem.per == "thread" and mem.complete is not True:
             mem.written[where] = True
+            mem.complete = None
         if mem.per == "global":
             self.stats.global_writes += where.size
         value = np.broadcast_to(np.asarray(value, mem.array.dtype), addr.shape)
         mem.array[where] = (value[lanes] if mask is not None else value).reshape(-1)
+
+    @staticmethod
+    def _complete(mem: _Memory) -> bool:
+        """Whether every element of a local or shared buffer has been written (once true, it
+        stays true: nothing unwrites an element)."""
+        if mem.complete is None:
+            mem.complete = bool(mem.written.all() if mem.per == "thread" else (mem.w_lane != -1).all())
+        return mem.complete
 
     # ------------------------------------------------------------ races
 
@@ -378,7 +432,7 @@ class _KernelRun:
             ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
 
     def _check_read(self, mem: _Memory, where, lanes) -> None:
-        if mem.per == "block":
+        if mem.per == "block" and not self._complete(mem):
             unwritten = mem.w_lane[where] == -1
             if unwritten.any():
                 k = int(np.argmax(unwritten))
@@ -443,6 +497,8 @@ class _KernelRun:
         mem.w_lane[where] = lanes
         mem.w_epoch[where] = self.epoch
         mem.last_write = self.epoch
+        if mem.complete is not True:
+            mem.complete = None
 
     def _race(self, mem: _Memory, addr: int, first: int, second: int, did: str, does: str) -> None:
         index = addr % mem.size if mem.per == "block" else addr
