@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import DeviceError
+from ...errors import DeviceError, MLCError
 from ...ir.buffer import decl_buffer
 from ...ir.calls import is_graph_main
 from ...ir.expr import const
@@ -29,13 +29,13 @@ from ..reference.graph_main import GraphMainProgram
 from ..registry import BuildOptions
 from ...schedules.default.gpu import schedule_gpu
 from .codegen import PRELUDE, CudaSource, render
-from .emulator import Emulator
+from .emulator import Emulator, KernelStats
 from .launch import workspace
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
 from .pipeline import GPU_PIPELINE
 from .runtime import CudaFunction, CudaGraphMain, CudaModule, cupy_or_none, device_unavailable_reason
 
-__all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "keep_signature", "signature_of",
+__all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "EmulatorModule", "keep_signature", "signature_of",
            "DEFAULT_ARCH", "arch_of"]
 
 DEFAULT_ARCH = "sm_80"
@@ -165,18 +165,38 @@ class CudaEmulatorBackend:
         """The lowered functions (``artifact``), each run by an :class:`~.emulator.Emulator`;
         a graph's ``main`` runs its calls on them with NumPy workspace."""
         mod = artifact
-        functions = {}
+        functions, emulators = {}, {}
         for name, func in mod.items():
             if is_graph_main(func):
                 continue
-            emu = Emulator(func, name)
+            emu = emulators[name] = Emulator(func, name)
             fn = Function(name, signature_of(func), emu.run)
             fn.written = written_params(func)
             functions[name] = fn
         for name, func in mod.items():
             if is_graph_main(func):
                 functions[name] = Function(name, func, GraphMainProgram(func, functions, name).run)
-        return Module(target, functions, sources={})
+        return EmulatorModule(target, functions, emulators)
+
+
+class EmulatorModule(Module):
+    """The result of building for ``cuda-emulator``: ``lib["f"](*numpy_arrays)``, and what
+    each function's kernels did in its last run (:meth:`kernel_stats`)."""
+
+    def __init__(self, target, functions, emulators: dict[str, Emulator]):
+        super().__init__(target, functions, sources={})
+        self._emulators = dict(emulators)
+
+    def kernel_stats(self, name: str | None = None) -> list[KernelStats]:
+        """The :class:`~.emulator.KernelStats` of the last run of function ``name``'s kernels
+        (global elements read and written, barriers, shuffles), in launch order; without a
+        name, those of every function (a graph's ``main`` runs several)."""
+        if name is not None:
+            if name not in self._emulators:
+                raise MLCError(f"kernel_stats: {name!r} is not an emulated kernel function; this "
+                               f"module has {sorted(self._emulators)}")
+            return list(self._emulators[name].stats)
+        return [s for emu in self._emulators.values() for s in emu.stats]
 
 
 def _no_device(name: str, reason: str):

@@ -46,6 +46,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
+from ...ir.arith import expr_key
 from ...ir.buffer import Buffer
 from ...ir import dtype as dt
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Select, Var)
@@ -168,6 +169,8 @@ class _KernelRun:
         self.epoch = 0
         self.stats = KernelStats(kernel.name)
         self.bound: dict[str, Var] = {}
+        self._load_keys: dict[int, tuple] = {}  # id(BufferLoad) -> (buffer, index key)
+        self._statement_reads: set = set()  # the loads of the statement running now
 
     # ------------------------------------------------------------ driving
 
@@ -181,6 +184,7 @@ class _KernelRun:
         elif isinstance(stmt, For):
             self._for(stmt, mask, env)
         elif isinstance(stmt, IfThenElse):
+            self._statement_reads.clear()
             cond = self.ev(stmt.condition, mask, env)
             then = _narrow(mask, cond)
             if then is not False:
@@ -340,7 +344,7 @@ class _KernelRun:
         mem, addr, lanes = self._address(e.buffer, e.indices, mask, env,
                                          None if column is None else np.asarray(column))
         if addr.ndim == 2:
-            return self._load_vector(mem, addr, lanes, mask)
+            return self._load_vector(mem, addr, lanes, mask, e)
         if mem.per == "thread" and not self._complete(mem):
             where = addr[lanes] if mask is not None else addr
             unwritten = ~mem.written[where]
@@ -354,11 +358,11 @@ class _KernelRun:
                     "per thread (other threads' writes are not visible)")
         if mem.tracked:
             self._check_read(mem, addr[lanes] if mask is not None else addr, lanes)
-        if mem.per == "global":
+        if mem.per == "global" and self._first_read(e):
             self.stats.global_reads += lanes.size
         return mem.array[addr]
 
-    def _load_vector(self, mem: _Memory, addr, lanes, mask):
+    def _load_vector(self, mem: _Memory, addr, lanes, mask, e: BufferLoad):
         """A vector load: each active lane reads its row of ``addr``, checked element by
         element as scalar loads are (rows ``(lanes, width)``)."""
         width = addr.shape[1]
@@ -373,11 +377,25 @@ class _KernelRun:
                                 "index), which it never wrote")
         if mem.tracked:
             self._check_read(mem, where, per_element)
-        if mem.per == "global":
+        if mem.per == "global" and self._first_read(e):
             self.stats.global_reads += where.size
         return mem.array[addr]
 
+    def _first_read(self, e: BufferLoad) -> bool:
+        """Whether this statement has not read ``e``'s elements yet: a load repeated in one
+        statement (``tanh(x[i]) + x[i]`` after inlining) reads the same elements of a
+        read-only or restrict buffer, which the compiler keeps in a register, so global
+        traffic counts it once."""
+        key = self._load_keys.get(id(e))
+        if key is None:
+            key = self._load_keys[id(e)] = (id(e.buffer), expr_key(e.indices))
+        if key in self._statement_reads:
+            return False
+        self._statement_reads.add(key)
+        return True
+
     def _store(self, stmt: BufferStore, mask, env) -> None:
+        self._statement_reads.clear()
         value = self.ev(stmt.value, mask, env)
         mem, column = self._register(stmt.buffer, stmt.indices, mask, env)
         if mem is not None:  # one element of every thread's local memory

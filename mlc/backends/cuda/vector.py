@@ -20,6 +20,7 @@ per lane::
 from __future__ import annotations
 
 from ...ir import dtype as dt
+from ...ir.arith import expr_key
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, IntImm, Not, Ramp, Select, Var, const,
                         make_binary)
 from ...ir.functor import pre_order_nodes
@@ -83,8 +84,13 @@ def render_vector_store(writer, s: BufferStore, pad: str) -> None:
     params = {id(b) for b in writer.k.params}
     writer.emit(f"{pad}{{")
     hoisted: dict[int, list[Var]] = {}
+    by_key: dict[tuple, list[Var]] = {}  # one register per distinct vector load
     for node in pre_order_nodes(s.value):
         if not isinstance(node, BufferLoad) or id(node) in hoisted or len(node.indices) != 1:
+            continue
+        key = (id(node.buffer), expr_key(node.indices))
+        if key in by_key:
+            hoisted[id(node)] = by_key[key]
             continue
         vtype = _vector_type(node.buffer, lanes)
         if vtype is None or id(node.buffer) not in params or not aligned(node.indices[0], lanes):
@@ -92,7 +98,7 @@ def render_vector_store(writer, s: BufferStore, pad: str) -> None:
         name = writer._name(node, f"{node.buffer.name}_v")
         base = writer.expr(node.indices[0].base, id(node.buffer) in writer.wide)
         writer.emit(f"{pad}  {vtype} {name} = *(const {vtype}*)({writer.names[id(node.buffer)]} + {base});")
-        hoisted[id(node)] = [_field(writer, name, k, node.buffer.dtype) for k in range(lanes)]
+        hoisted[id(node)] = by_key[key] = [_field(writer, name, k, node.buffer.dtype) for k in range(lanes)]
     values = [writer.expr(_lane(s.value, k, hoisted)) for k in range(lanes)]
     vtype = _vector_type(s.buffer, lanes)
     if vtype is not None and id(s.buffer) in params and aligned(s.indices[0], lanes):
