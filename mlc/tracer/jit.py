@@ -226,7 +226,14 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       part of the compiled function (Python ints, strings, tuples); each new
       value compiles again. Every other argument is a pytree of arrays and
       scalars.
-    - ``target``: "llvm" (default: ``mlc.config.config().target``) or "reference".
+    - ``target``: "llvm" (default: ``mlc.config.config().target``), "reference",
+      "cuda" or "cuda-emulator" (any target string ``mlc.build`` takes). On
+      ``"cuda"`` the graph runs as kernel launches on the current CuPy stream,
+      its workspace from CuPy's memory pool: CuPy arrays in, CuPy arrays out;
+      NumPy inputs are copied to the device on every call; objects with
+      ``__dlpack__`` or ``__cuda_array_interface__`` are taken without a copy.
+      ``"cuda-emulator"`` runs the same kernels on the CPU: NumPy in, NumPy out.
+      A GPU array passed to a function built for a host target is a DeviceError.
     - ``schedule``: a function ``schedule(sch)`` editing an ``mlc.Schedule``
       of the fused kernels' IRModule (or returning a Schedule / IRModule), or
       a Trace; without one ``mlc.build`` applies the target's default rules.
