@@ -151,3 +151,69 @@ def test_cuda_jit_takes_and_returns_cupy_arrays():
     (x,) = _arrays(np.random.default_rng(6), (3, 70))
     z = mlc.jit(target="cuda")(softmax)(cupy.from_dlpack(cupy.asarray(x)))
     np.testing.assert_allclose(z.get(), _np_softmax(x), rtol=2e-5, atol=2e-6)
+
+
+# ------------------------------------------------------------------ the entry on a CUDA device,
+# with a stand-in for CuPy (host memory posing as device memory) so that it runs without a GPU
+
+class _DeviceArray(np.ndarray):
+    """What the stand-in CuPy allocates: an array in "device" memory."""
+
+
+class _FakeCuPy:
+    ndarray = _DeviceArray
+    allocated = 0
+
+    class cuda:
+        class Device:
+            def __init__(self, index=0):
+                self.id = index
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+    @classmethod
+    def empty(cls, shape, dtype):
+        cls.allocated += 1
+        return np.empty(shape, dtype).view(_DeviceArray)
+
+    @staticmethod
+    def asarray(x):
+        return x if isinstance(x, _DeviceArray) else np.array(x).view(_DeviceArray)
+
+    @staticmethod
+    def ascontiguousarray(x):
+        return np.ascontiguousarray(x).view(_DeviceArray)
+
+
+def test_the_entry_on_a_cuda_device_copies_inputs_and_constants_there_and_allocates_outputs_there(monkeypatch):
+    from mlc.ir.expr import const
+    from mlc.ir.tir import Evaluate, PrimFunc
+    from mlc.ir.buffer import decl_buffer
+    from mlc.runtime import ndarray
+    from mlc.runtime.entry import MainEntry
+    from mlc.runtime.module import Function
+
+    monkeypatch.setattr(ndarray, "_cupy", lambda dev: _FakeCuPy)
+    seen = []
+
+    def kernel(arrays):
+        seen.append([type(a) for a in arrays])
+        x, c, out = arrays
+        assert all(a.flags.c_contiguous for a in arrays)
+        out[...] = x + c
+
+    params = tuple(decl_buffer((4,), "float32", name) for name in ("x", "c", "out"))
+    fn = Function("main", PrimFunc(params, Evaluate(const(0))), kernel)
+    entry = MainEntry(fn, 1, [np.full(4, 10, "float32")], device=cuda_device(), single=True)
+    host = np.arange(8, dtype="float32")[::2]  # not contiguous: made so on the device
+    y = entry([host])
+    assert type(y) is _DeviceArray
+    np.testing.assert_array_equal(np.asarray(y), host + 10)
+    assert seen == [[_DeviceArray] * 3]
+    allocated = _FakeCuPy.allocated
+    entry([_FakeCuPy.asarray(np.ones(4, "float32"))])  # device arrays pass as they are
+    assert _FakeCuPy.allocated == allocated + 1  # one output per call, from the device allocator
