@@ -5,7 +5,8 @@ A graph lowered by the graph passes has a ``main`` PrimFunc
 constants and one buffer per distinct output. :func:`main_entry` binds the
 constants once and returns the :class:`~mlc.runtime.entry.MainEntry` that
 allocates the outputs and calls ``main``; ``@mlc.jit`` and ``mlc.graph`` builds
-both use it.
+both use it. The entry takes and returns arrays on the module's device
+(``lib.device``: CuPy arrays for a ``cuda`` build).
 """
 from __future__ import annotations
 
@@ -24,5 +25,6 @@ def main_entry(graph: Graph, lib, single: bool = False) -> tuple[MainEntry, tupl
     function = lib[main_name(graph)]
     order = main_outputs(graph)[1]
     entry = MainEntry(function, len(graph.inputs), [c.data for c in graph.constants()],
-                      checked=config().debug, single=single and order == (0,))
+                      checked=config().debug, device=getattr(lib, "device", None),
+                      single=single and order == (0,))
     return entry, order

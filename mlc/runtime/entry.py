@@ -11,6 +11,13 @@ workspace, so concurrent calls share nothing) and returns the outputs.
 ``checked=True`` (``MLC_DEBUG``) calls ``main`` as ``lib[name](...)`` does,
 checking every array against its parameter; otherwise the backend's C
 entry point gets data pointers directly when it has one.
+
+On a CUDA device (``device=mlc.cuda()``, the device of a ``cuda`` module) the
+outputs are CuPy arrays from CuPy's memory pool, and every input becomes a
+contiguous CuPy array first (:func:`~mlc.runtime.ndarray.to_device`): NumPy
+inputs are copied to the device, DLPack and ``__cuda_array_interface__``
+objects are taken without a copy. The constants move to the device on the
+first call; without a CUDA device that call raises DeviceError.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ import numpy as np
 
 from ..errors import MLCError
 from .module import Function
-from .ndarray import allocator, cpu
+from .ndarray import allocator, cpu, to_device
 from .pointers import data_pointer
 
 __all__ = ["MainEntry"]
@@ -46,7 +53,11 @@ class MainEntry:
         #: (shape, dtype) of each output
         self.outputs = tuple((shape, np.dtype(dtype)) for _, dtype, _, shape in
                              function.specs[n_inputs + len(constants):])
-        empty = allocator(device or cpu())
+        device = device or cpu()
+        if device.kind != "cpu":
+            self.run = self._on_device(device, checked)
+            return
+        empty = allocator(device)
         native = function.native
         self.run = (self._checked(empty) if checked else
                     self._native(native, empty) if native is not None else self._arrays(empty))
@@ -84,6 +95,22 @@ class MainEntry:
         def run(inputs):
             outs = [empty(shape, dtype) for shape, dtype in types]
             fn(*[np.ascontiguousarray(a) for a in inputs], *consts, *outs)
+            return outs[0] if single else outs
+        return run
+
+    def _on_device(self, device, checked: bool):
+        """CuPy arrays in and out; the allocator and the constants' device copies are made
+        on the first call (a build needs no device, a call does)."""
+        call = self.function if checked else (lambda *arrays, _k=self.function.kernel: _k(arrays))
+        host_constants, types, single = self.constants, self.outputs, self.single
+        ready: list = []  # [(empty, device constants)] after the first call
+
+        def run(inputs):
+            if not ready:
+                ready.append((allocator(device), [to_device(c, device) for c in host_constants]))
+            empty, consts = ready[0]
+            outs = [empty(shape, dtype) for shape, dtype in types]
+            call(*[to_device(a, device) for a in inputs], *consts, *outs)
             return outs[0] if single else outs
         return run
 

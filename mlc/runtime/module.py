@@ -25,7 +25,7 @@ from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import bind_shapes, shape_to_str
 from ..ir.tir import BufferStore, PrimFunc
-from .ndarray import check_device
+from .ndarray import check_device, module_device
 from .pointers import overlapping_pair
 from .timing import TimeResult, time_function
 
@@ -145,6 +145,12 @@ class Module:
 
     def __contains__(self, name: str) -> bool:
         return name in self._functions
+
+    @property
+    def device(self):
+        """Where this module's functions take their arrays: ``mlc.cuda()`` for a ``cuda``
+        module (CuPy arrays), ``mlc.cpu()`` otherwise (NumPy arrays; the emulator's too)."""
+        return module_device(self.target)
 
     @property
     def function_names(self) -> list[str]:

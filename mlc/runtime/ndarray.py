@@ -19,7 +19,7 @@ from ..errors import DeviceError, MLCError
 from ..ir import dtype as dt
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
-           "allocator"]
+           "allocator", "module_device", "to_device"]
 
 DEVICE_KINDS = ("cpu", "cuda")
 
@@ -153,13 +153,51 @@ def empty(shape, dtype="float32", dev: Device | None = None):
 
 
 def allocator(dev: Device):
-    """``empty(shape, dtype)`` for arrays on ``dev`` (the host: ``np.empty``), as the caller of a
-    compiled function allocates its outputs."""
+    """``empty(shape, dtype)`` for arrays on ``dev``, as the caller of a compiled function
+    allocates its outputs: ``np.empty`` on the host; on a CUDA device ``cupy.empty`` (plain
+    CuPy arrays, from CuPy's memory pool, on that device), which is what CUDA functions take.
+    Without a CUDA device this raises DeviceError."""
     dev = _check_device(dev)
     if dev.kind == "cpu":
         return np.empty
     cupy = _cupy(dev)
-    return lambda shape, dtype: CUDAArray(cupy.empty(tuple(shape), dtype), dev)
+
+    def empty(shape, dtype):
+        with cupy.cuda.Device(dev.index):
+            return cupy.empty(tuple(shape), dtype)
+    return empty
+
+
+def to_device(x, dev: Device):
+    """``x`` as a C-contiguous CuPy array on CUDA device ``dev``, as a CUDA module's caller
+    passes it: a CuPy array as it is (a contiguous copy when it is not contiguous), an
+    ``mlc.nd`` CUDA array's data, any object with ``__cuda_array_interface__`` or a CUDA
+    ``__dlpack__`` without a copy, and host data (NumPy arrays, CPU DLPack objects)
+    copied to the device."""
+    cupy = _cupy(dev)
+    if isinstance(x, CUDAArray):
+        x = x.data
+    if not isinstance(x, cupy.ndarray):
+        if hasattr(x, "__cuda_array_interface__"):
+            x = cupy.asarray(x)
+        elif not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__"):
+            x = cupy.from_dlpack(x) if _dlpack_on_cuda(x) else cupy.asarray(np.from_dlpack(x))
+        else:
+            with cupy.cuda.Device(dev.index):
+                return cupy.ascontiguousarray(cupy.asarray(np.asarray(x)))
+    return x if x.flags.c_contiguous else cupy.ascontiguousarray(x)
+
+
+def _dlpack_on_cuda(x) -> bool:
+    """True when DLPack object ``x`` lives in CUDA memory (kDLCUDA, kDLCUDAManaged)."""
+    device_type = x.__dlpack_device__()[0] if hasattr(x, "__dlpack_device__") else 1
+    return int(device_type) in (2, 13)
+
+
+def module_device(target) -> Device:
+    """The device a module built for ``target`` runs on: ``cuda()`` for the ``cuda`` kind,
+    ``cpu()`` for every other (the llvm, reference and cuda-emulator backends take host arrays)."""
+    return cuda() if getattr(target, "kind", str(target)) == "cuda" else cpu()
 
 
 def check_device(target, dev, what: str = "time_evaluator") -> None:
@@ -170,7 +208,7 @@ def check_device(target, dev, what: str = "time_evaluator") -> None:
     if not isinstance(dev, Device):
         raise MLCError(f"{what}: dev must be a device such as mlc.cpu(), got {dev!r}")
     kind = getattr(target, "kind", str(target))
-    expected = "cuda" if kind == "cuda" else "cpu"
+    expected = module_device(target).kind
     if dev.kind != expected:
         raise MLCError(f"{what}: this {kind} module runs on {expected}, not on {dev}; "
                        f"pass mlc.{expected}()")

@@ -35,6 +35,10 @@ class WideInt(int):
 def leaf_signature(leaf, where):
     """(cache-key part, array to pass, weak) for one dynamic leaf; typed error otherwise.
 
+    Arrays in GPU memory (``__cuda_array_interface__``: CuPy) pass as they are, for
+    a CUDA module; other objects with ``__dlpack__`` are taken without a copy, as a
+    NumPy array when they live on the host and as a CuPy array on a GPU.
+
     ``where()`` describes the leaf for an error message ("argument 'x' of f()").
     A Python int that int64 cannot hold comes back as a :class:`WideInt` in
     both places: it is a constant of the trace, not an argument of the compiled
@@ -61,6 +65,14 @@ def leaf_signature(leaf, where):
         return t, value, True
     if isinstance(leaf, np.generic):
         return leaf_signature(np.asarray(leaf), where)
+    if hasattr(leaf, "__cuda_array_interface__"):  # CuPy (and Numba, PyTorch) device arrays
+        return _device_leaf(leaf, leaf.__cuda_array_interface__, where)
+    if hasattr(leaf, "__dlpack__"):
+        if _dlpack_on_host(leaf):
+            return leaf_signature(np.from_dlpack(leaf), where)
+        import cupy  # a CUDA DLPack tensor: taken as a CuPy array, without a copy
+        array = cupy.from_dlpack(leaf)
+        return _device_leaf(array, array.__cuda_array_interface__, where)
     if isinstance(leaf, Tracer):
         raise TraceError(f"{where()} is a traced value from a finished trace; a traced value escaped "
                          "its jitted function (return it instead of storing it)")
@@ -69,6 +81,22 @@ def leaf_signature(leaf, where):
         "Pass arrays (or tuples/lists/dicts of them), or mark the argument static with "
         "@mlc.jit(static_argnums=...) or static_argnames=... so its value is part of the compiled "
         "function")
+
+
+def _device_leaf(leaf, interface, where):
+    """(key, the array as it is, weak) for an array in GPU memory: a CUDA module's entry
+    takes it without a copy (:func:`mlc.runtime.ndarray.to_device`)."""
+    dtype = np.dtype(interface["typestr"])
+    if dtype.kind not in "biuf" or dtype.name not in dt.SUPPORTED:
+        raise DTypeError(f"{where()}: arrays of dtype {dtype} are not supported; expected "
+                         f"one of {', '.join(dt.SUPPORTED)}")
+    return (tuple(interface["shape"]), dtype.name), leaf, False
+
+
+def _dlpack_on_host(leaf) -> bool:
+    """True when DLPack object ``leaf`` lives in host memory (kDLCPU, or it does not say)."""
+    device = getattr(leaf, "__dlpack_device__", None)
+    return device is None or int(device()[0]) == 1
 
 
 def static_key(value, where: str):

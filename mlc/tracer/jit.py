@@ -26,7 +26,7 @@ import threading
 
 import numpy as np
 
-from ..errors import DTypeError, TraceError
+from ..errors import DeviceError, DTypeError, TraceError
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..ops.registry import TensorType
@@ -106,6 +106,8 @@ class JitFunction:
             fast = _fast_key(args)  # this call's arrays pass through unconverted
             if fast is not None:
                 self._runs[fast] = compiled.run
+        if compiled.lib.device.kind == "cpu":
+            _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         return compiled.run(leaves)
@@ -240,7 +242,14 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       part of the compiled function (Python ints, strings, tuples); each new
       value compiles again. Every other argument is a pytree of arrays and
       scalars.
-    - ``target``: "llvm" (default: ``mlc.config.config().target``) or "reference".
+    - ``target``: "llvm" (default: ``mlc.config.config().target``), "reference",
+      "cuda" or "cuda-emulator" (any target string ``mlc.build`` takes). On
+      ``"cuda"`` the graph runs as kernel launches on the current CuPy stream,
+      its workspace from CuPy's memory pool: CuPy arrays in, CuPy arrays out;
+      NumPy inputs are copied to the device on every call; objects with
+      ``__dlpack__`` or ``__cuda_array_interface__`` are taken without a copy.
+      ``"cuda-emulator"`` runs the same kernels on the CPU: NumPy in, NumPy out.
+      A GPU array passed to a function built for a host target is a DeviceError.
     - ``schedule``: a function ``schedule(sch)`` editing an ``mlc.Schedule``
       of the fused kernels' IRModule (or returning a Schedule / IRModule), or
       a Trace; without one ``mlc.build`` applies the target's default rules.
@@ -271,3 +280,13 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
                                  target=target, schedule=schedule, fast_math=fast_math, database=database,
                                  tune=tune, dynamic=dynamic)
     return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic)
+
+
+def _refuse_device_arrays(leaves, target, name: str) -> None:
+    """DeviceError when a GPU array (``__cuda_array_interface__``: CuPy) goes to a function
+    built for a target that runs on the host."""
+    for leaf in leaves:
+        if not isinstance(leaf, np.ndarray) and hasattr(leaf, "__cuda_array_interface__"):
+            raise DeviceError(f"{name}(): an argument is a {type(leaf).__name__} in GPU memory, but "
+                              f"this function is built for {target}, which runs on the host: pass a "
+                              "NumPy array (cupy.asnumpy(x)), or jit with target='cuda'")

@@ -14,7 +14,7 @@ from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import BufferLoad, Var, const, logical_and
 from mlc.ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
 from mlc.passes.tir.pipeline import run_passes
-from mlc.passes.tir.thread_sync import syncthreads
+from mlc.passes.tir.thread_sync import insert_thread_sync, syncthreads
 
 from .programs import (matmul, row_sum, schedule_matmul_local, schedule_matmul_shared, schedule_row_sum,
                        schedule_vector_add, schedule_window_sum, vector_add, window_sum)
@@ -83,7 +83,7 @@ def test_every_thread_fetching_the_whole_shared_window_is_a_race():
 
 
 def test_reading_a_neighbours_shared_element_without_the_barrier_is_a_race():
-    func = run_passes(schedule_window_sum(window_sum(250)).mod["main"], GPU_PIPELINE[:-1])  # no sync pass
+    func = run_passes(schedule_window_sum(window_sum(250)).mod["main"], [p for p in GPU_PIPELINE if p is not insert_thread_sync])  # no sync pass
     with pytest.raises(RaceError, match=r"A_shared\[1\].*thread \(1, 0, 0\) of block \(0, 0, 0\) writes "
                                         r"it and thread \(0, 0, 0\) of block \(0, 0, 0\) reads it"):
         Emulator(func).run([_rand(252), np.zeros(250, "float32")])
@@ -205,6 +205,25 @@ def test_reading_a_local_element_the_thread_never_wrote_is_refused():
     with pytest.raises(RaceError, match=r"thread \(0, 0, 0\) of block \(0, 0, 0\) reads local buffer L\[1\] "
                                         r"\(flat index\), which it never wrote"):
         Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+
+
+def test_reading_a_local_element_no_thread_wrote_at_one_index_for_all_threads_is_refused():
+    """The same element of every thread's local memory (a register-like access, run as one
+    column of all threads' copies) is checked like any other access."""
+    def body(bx, tx, S, A, B):
+        L = decl_buffer((2,), "float32", "L", scope="local")
+        return Allocate(L, seq(BufferStore(L, _load(A, tx), (const(0),)),
+                               BufferStore(B, _load(L, const(0)) + _load(L, const(1)), (tx,))))
+    with pytest.raises(RaceError, match=r"reads local buffer L\[1\] \(flat index\), which it never wrote"):
+        Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+
+    def written(bx, tx, S, A, B):
+        L = decl_buffer((2,), "float32", "L", scope="local")
+        return Allocate(L, seq(BufferStore(L, _load(A, tx), (const(0),)), BufferStore(L, _load(A, tx) * 2, (const(1),)),
+                               BufferStore(B, _load(L, const(0)) + _load(L, const(1)), (tx,))))
+    a, b = _rand(32), np.zeros(32, "float32")
+    Emulator(_kernel(written)).run([a, b])
+    np.testing.assert_allclose(b, a * 3, rtol=1e-6)
 
 
 def test_reading_shared_memory_another_block_wrote_is_refused():

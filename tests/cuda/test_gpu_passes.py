@@ -51,10 +51,12 @@ def test_local_matmul_needs_no_barrier():
 
 
 def test_cross_thread_reduction_is_a_tree_in_shared_memory():
-    func = lower_for_gpu(schedule_row_sum(row_sum(4, 100), 32).mod["main"])
-    assert _allocs(func) == {"S_red_shared": (32,), "S_red_local": (1,)}
+    """Thread counts that are not warp-shaped (24: neither a power of two up to 32 nor a
+    multiple of 32) reduce through shared memory; the others shuffle (test_warp_shuffle)."""
+    func = lower_for_gpu(schedule_row_sum(row_sum(4, 100), 24).mod["main"])
+    assert _allocs(func) == {"S_red_shared": (24,), "S_red_local": (1,)}
     text = func.script()
-    for half in (16, 8, 4, 2, 1):
+    for half in (12, 6, 3, 2, 1):
         assert f"S_red_shared[k_1] = S_red_shared[k_1] + S_red_shared[k_1 + {half}]" in text
     assert "if k_1 == 0:\n                S[i] = T.float32(0) + S_red_shared[0]" in text
 

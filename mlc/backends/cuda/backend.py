@@ -19,21 +19,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import DeviceError
+from ...errors import DeviceError, MLCError
 from ...ir.buffer import decl_buffer
+from ...ir.calls import is_graph_main
 from ...ir.expr import const
 from ...ir.tir import Evaluate, IRModule, PrimFunc
 from ...runtime.module import Function, Module, written_params
+from ..reference.graph_main import GraphMainProgram
 from ..registry import BuildOptions
 from ...schedules.default.gpu import schedule_gpu
 from .codegen import PRELUDE, CudaSource, render
-from .emulator import Emulator
+from .emulator import Emulator, KernelStats
 from .launch import workspace
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
 from .pipeline import GPU_PIPELINE
-from .runtime import CudaFunction, CudaModule, cupy_or_none, device_unavailable_reason
+from .runtime import CudaFunction, CudaGraphMain, CudaModule, cupy_or_none, device_unavailable_reason
 
-__all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "keep_signature", "signature_of",
+__all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "EmulatorModule", "keep_signature", "signature_of",
            "DEFAULT_ARCH", "arch_of"]
 
 DEFAULT_ARCH = "sm_80"
@@ -77,7 +79,10 @@ class CudaArtifact:
 
 
 def _render_all(mod: IRModule, options: BuildOptions) -> dict[str, CudaSource]:
-    return {name: render(func, fast_math=options.fast_math, name=name) for name, func in mod.items()}
+    """Each kernel function's CUDA source; a graph's ``main`` is host code (the runtime
+    runs its calls), so it has none."""
+    return {name: render(func, fast_math=options.fast_math, name=name) for name, func in mod.items()
+            if not is_graph_main(func)}
 
 
 class CudaBackend:
@@ -118,15 +123,21 @@ class CudaBackend:
         reason = device_unavailable_reason()
         if reason is not None:
             ptx = compile_cuda(code, artifact.arch, ptx=True).decode()
-            functions = {name: Function(name, signature_of(func), _no_device(name, reason))
+            functions = {name: Function(name, func if is_graph_main(func) else signature_of(func),
+                                        _no_device(name, reason))
                          for name, func in artifact.module.items()}
             return Module(target, functions, {"cuda": code, "ptx": ptx})
         cupy = cupy_or_none()
         raw = cupy.RawModule(code=code, options=("-std=c++17",))
         functions = {}
         for name, func in artifact.module.items():
+            if is_graph_main(func):
+                continue
             functions[name] = CudaFunction(name, signature_of(func).params, tuple(workspace(func)),
                                            artifact.sources[name], raw)
+        for name, func in artifact.module.items():
+            if is_graph_main(func):
+                functions[name] = CudaGraphMain(name, func, functions)
         ptx = compile_cuda(code, artifact.arch, ptx=True).decode()
         return CudaModule(target, functions, {"cuda": code, "ptx": ptx})
 
@@ -151,15 +162,41 @@ class CudaEmulatorBackend:
         return mod
 
     def load(self, artifact: IRModule, mod: IRModule, target, options: BuildOptions) -> Module:
-        """The lowered functions (``artifact``), each run by an :class:`~.emulator.Emulator`."""
+        """The lowered functions (``artifact``), each run by an :class:`~.emulator.Emulator`;
+        a graph's ``main`` runs its calls on them with NumPy workspace."""
         mod = artifact
-        functions = {}
+        functions, emulators = {}, {}
         for name, func in mod.items():
-            emu = Emulator(func, name)
+            if is_graph_main(func):
+                continue
+            emu = emulators[name] = Emulator(func, name)
             fn = Function(name, signature_of(func), emu.run)
             fn.written = written_params(func)
             functions[name] = fn
-        return Module(target, functions, sources={})
+        for name, func in mod.items():
+            if is_graph_main(func):
+                functions[name] = Function(name, func, GraphMainProgram(func, functions, name).run)
+        return EmulatorModule(target, functions, emulators)
+
+
+class EmulatorModule(Module):
+    """The result of building for ``cuda-emulator``: ``lib["f"](*numpy_arrays)``, and what
+    each function's kernels did in its last run (:meth:`kernel_stats`)."""
+
+    def __init__(self, target, functions, emulators: dict[str, Emulator]):
+        super().__init__(target, functions, sources={})
+        self._emulators = dict(emulators)
+
+    def kernel_stats(self, name: str | None = None) -> list[KernelStats]:
+        """The :class:`~.emulator.KernelStats` of the last run of function ``name``'s kernels
+        (global elements read and written, barriers, shuffles), in launch order; without a
+        name, those of every function (a graph's ``main`` runs several)."""
+        if name is not None:
+            if name not in self._emulators:
+                raise MLCError(f"kernel_stats: {name!r} is not an emulated kernel function; this "
+                               f"module has {sorted(self._emulators)}")
+            return list(self._emulators[name].stats)
+        return [s for emu in self._emulators.values() for s in emu.stats]
 
 
 def _no_device(name: str, reason: str):

@@ -18,8 +18,9 @@ index of a buffer of 2^31 elements or more is computed in 64 bits. Math
 calls are rendered by the lowerings the backend registers in the intrinsic
 registry (:mod:`.intrinsics`: precise CUDA functions; with ``fast_math`` the
 ``__expf`` family); float16 operands are computed in float32.
-Vectorized loops are rendered as scalar loops for now (vector IR, Ramp and
-Broadcast, is not produced yet).
+Vector IR (``T.Ramp`` indices, ``float32x4`` values) becomes ``float4``-style
+loads and stores where aligned (:mod:`.vector`); vectorized loops the
+vectorizer left as loops are rendered as scalar loops.
 """
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFun
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND
+from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from .launch import Kernel, kernels, workspace
+from .vector import is_vector_store, render_vector_store
 
 __all__ = ["render", "CudaSource", "Launch", "C_TYPES"]
 
@@ -123,6 +126,7 @@ class _KernelWriter:
         self.names: dict[int, str] = {}
         self.taken: set[str] = {kernel.name}
         self.wide: set[int] = set()  # buffers indexed in 64 bits
+        self._keep: list = []  # nodes named only while the kernel is written (vector lanes)
         written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
         self.written = written
         for b in kernel.params + kernel.shared + kernel.local:
@@ -182,6 +186,8 @@ class _KernelWriter:
                 self.emit(f"{pad}}} else {{")
                 self.stmt(s.else_case, depth + 1)
             self.emit(f"{pad}}}")
+        elif isinstance(s, BufferStore) and is_vector_store(s):
+            render_vector_store(self, s, pad)
         elif isinstance(s, BufferStore):
             self.emit(f"{pad}{self._access(s.buffer, s.indices)} = {self.expr(s.value)};")
         elif isinstance(s, Allocate):
@@ -251,6 +257,9 @@ class _KernelWriter:
         if isinstance(e, BufferLoad):
             return self._access(e.buffer, e.indices)
         if isinstance(e, Call):
+            if e.op == SHFL_DOWN:
+                value, offset, width = shfl_args(e)
+                return f"__shfl_down_sync(__activemask(), {self.expr(value)}, {offset}, {width})"
             return self._call(e)
         raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")
 

@@ -19,7 +19,12 @@ of returning a result a GPU would not give:
   different blocks are never ordered within a kernel;
 - :class:`~mlc.errors.RaceError` for a barrier reached by only some threads
   of a block (a barrier under thread-divergent control flow);
-- :class:`~mlc.errors.BoundsError` for an access outside its buffer.
+- :class:`~mlc.errors.BoundsError` for an access outside its buffer;
+- :class:`~mlc.errors.RaceError` for a warp shuffle reading a lane that does not
+  execute it.
+
+Warp shuffles (:mod:`mlc.passes.tir.warp_shuffle`) exchange values between the
+lanes of a warp (32 consecutive threads of a block, x fastest).
 
 Each message names the buffer, the index and the threads involved.
 
@@ -41,11 +46,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
+from ...ir.arith import expr_key
 from ...ir.buffer import Buffer
-from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var)
+from ...ir import dtype as dt
+from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Select, Var)
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
 from ...passes.tir.thread_sync import SYNC_THREADS
+from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from ..reference import values as V
 from .launch import AXES, Kernel, kernels, workspace
 
@@ -57,16 +65,18 @@ _PENDING_LIMIT = 1 << 22
 
 
 class KernelStats:
-    """What one run of a kernel did: global-memory elements read and written, barriers."""
+    """What one run of a kernel did: global-memory elements read and written, barriers
+    passed, and warp shuffles executed (each counted once for all lanes)."""
 
-    __slots__ = ("name", "global_reads", "global_writes", "barriers")
+    __slots__ = ("name", "global_reads", "global_writes", "barriers", "shuffles")
 
     def __init__(self, name: str):
         self.name, self.global_reads, self.global_writes, self.barriers = name, 0, 0, 0
+        self.shuffles = 0
 
     def __repr__(self) -> str:
         return (f"KernelStats({self.name}: {self.global_reads} global reads, {self.global_writes} "
-                f"global writes, {self.barriers} barriers)")
+                f"global writes, {self.barriers} barriers, {self.shuffles} shuffles)")
 
 
 class Emulator:
@@ -110,12 +120,19 @@ class _Memory:
     epoch it was read in."""
 
     __slots__ = ("buffer", "array", "size", "per", "tracked", "w_lane", "w_epoch", "r_lane", "r_hi",
-                 "r_epoch", "scratch", "last_write", "pending", "pending_size", "offset", "written")
+                 "r_epoch", "scratch", "last_write", "pending", "pending_size", "offset", "written",
+                 "complete", "rows", "written_rows")
 
     def __init__(self, buffer: Buffer, array: np.ndarray, size: int, per: str, tracked: bool):
         self.buffer, self.array, self.size, self.per, self.tracked = buffer, array, size, per, tracked
         self.offset = None  # per lane: where its block's (thread's) copy starts
         self.written = np.zeros(array.size, bool) if per == "thread" else None  # local elements written
+        #: every element written (local: by its thread; shared: by a thread of its block), so
+        #: reads need no check for unwritten elements; None: not known since the last write
+        self.complete = False
+        #: local memory as (threads, elements): one element of every thread is a column
+        self.rows = array.reshape(-1, size) if per == "thread" else None
+        self.written_rows = self.written.reshape(-1, size) if per == "thread" else None
         if tracked:
             n = array.size
             self.w_lane = np.full(n, -1, np.int64)
@@ -152,6 +169,8 @@ class _KernelRun:
         self.epoch = 0
         self.stats = KernelStats(kernel.name)
         self.bound: dict[str, Var] = {}
+        self._load_keys: dict[int, tuple] = {}  # id(BufferLoad) -> (buffer, index key)
+        self._statement_reads: set = set()  # the loads of the statement running now
 
     # ------------------------------------------------------------ driving
 
@@ -165,6 +184,7 @@ class _KernelRun:
         elif isinstance(stmt, For):
             self._for(stmt, mask, env)
         elif isinstance(stmt, IfThenElse):
+            self._statement_reads.clear()
             cond = self.ev(stmt.condition, mask, env)
             then = _narrow(mask, cond)
             if then is not False:
@@ -250,18 +270,37 @@ class _KernelRun:
 
     # ------------------------------------------------------------ memory
 
-    def _address(self, buffer: Buffer, indices, mask, env):
+    def _address(self, buffer: Buffer, indices, mask, env, index=None):
         """(memory, flat element of every lane, active lanes in ascending order); the
-        elements of inactive lanes are 0. Raises BoundsError for an active lane outside."""
+        elements of inactive lanes are 0. Raises BoundsError for an active lane outside.
+        A vector index (``T.Ramp``, a vector of indices) gives each lane a row of
+        ``width`` elements: the flat elements are then ``(lanes, width)``."""
         mem = self.memory.get(id(buffer))
         if mem is None:
             raise MLCError(f"cuda emulator: buffer {buffer.name} is neither a parameter nor allocated "
                            "in the kernel")
-        flat = np.int64(0)
-        for idx, extent in zip(indices, buffer.shape):
-            i = self.ev(idx, mask, env)
-            flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
-        flat = np.broadcast_to(flat, (self.lanes,))
+        if index is not None:  # evaluated by the caller
+            flat, width = index, dt.lanes(indices[0].dtype)
+        elif len(indices) == 1:  # flattened buffers: the index as it is (no int64 copy)
+            flat = np.asarray(self.ev(indices[0], mask, env))
+            width = dt.lanes(indices[0].dtype)
+        else:
+            flat = np.int64(0)
+            width = 1
+            for idx, extent in zip(indices, buffer.shape):
+                i = self.ev(idx, mask, env)
+                width = max(width, dt.lanes(idx.dtype))
+                flat = flat * np.int64(extent.value) + np.asarray(i, np.int64)
+        if width == 1 and np.ndim(flat) == 0:  # one element for every lane: check it once
+            lanes = self.lane if mask is None else np.flatnonzero(mask)
+            if not 0 <= flat < mem.size:
+                self._out_of_bounds(buffer, mem, np.broadcast_to(flat, (self.lanes,)),
+                                    np.ones(self.lanes, bool) if mask is None else mask)
+            if mem.per == "global":
+                return mem, np.broadcast_to(flat, (self.lanes,)), lanes
+            return mem, mem.offset + flat, lanes
+        shape = (self.lanes,) if width == 1 else (self.lanes, width)
+        flat = np.broadcast_to(flat, shape)
         if mask is None:
             lanes = self.lane
             if flat.min() < 0 or flat.max() >= mem.size:
@@ -271,21 +310,42 @@ class _KernelRun:
             inside = flat[lanes]
             if inside.size and (inside.min() < 0 or inside.max() >= mem.size):
                 self._out_of_bounds(buffer, mem, flat, mask)
-            flat = np.where(mask, flat, 0)
+            flat = np.where(mask if width == 1 else mask[:, None], flat, 0)
         if mem.per != "global":
-            flat = flat + mem.offset
+            flat = flat + (mem.offset if width == 1 else mem.offset[:, None])
         return mem, flat, lanes
 
     def _out_of_bounds(self, buffer: Buffer, mem: _Memory, flat, active) -> None:
+        if flat.ndim == 2:  # a vector access: the first element outside, of each lane
+            outside = (flat < 0) | (flat >= mem.size)
+            flat = flat[np.arange(self.lanes), np.argmax(outside, axis=1)]
         lane = int(np.argmax(active & ((flat < 0) | (flat >= mem.size))))
         raise BoundsError(f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
                           f"{self._block_name(int(self.block_of[lane]))} accesses {buffer.name}"
                           f"[{int(flat[lane])}] (flat index), outside its {mem.size} elements; fix the "
                           "index, or guard the access")
 
+    def _register(self, buffer: Buffer, indices, mask, env):
+        """(memory, index) of an access to one element of local memory per thread: the same
+        in-bounds element of every thread, all threads active (a column of ``mem.rows``);
+        else (memory or None, the evaluated index or None) for :meth:`_address`."""
+        mem = self.memory.get(id(buffer))
+        if mem is None or mem.per != "thread" or mask is not None or len(indices) != 1:
+            return None, None
+        f = np.asarray(self.ev(indices[0], mask, env))
+        if f.ndim == 0 and 0 <= f < mem.size:
+            return mem, int(f)
+        return None, f
+
     def _load(self, e: BufferLoad, mask, env):
-        mem, addr, lanes = self._address(e.buffer, e.indices, mask, env)
-        if mem.per == "thread":
+        mem, column = self._register(e.buffer, e.indices, mask, env)
+        if mem is not None and self._complete(mem):
+            return mem.rows[:, column]
+        mem, addr, lanes = self._address(e.buffer, e.indices, mask, env,
+                                         None if column is None else np.asarray(column))
+        if addr.ndim == 2:
+            return self._load_vector(mem, addr, lanes, mask, e)
+        if mem.per == "thread" and not self._complete(mem):
             where = addr[lanes] if mask is not None else addr
             unwritten = ~mem.written[where]
             if unwritten.any():
@@ -298,22 +358,87 @@ class _KernelRun:
                     "per thread (other threads' writes are not visible)")
         if mem.tracked:
             self._check_read(mem, addr[lanes] if mask is not None else addr, lanes)
-        if mem.per == "global":
+        if mem.per == "global" and self._first_read(e):
             self.stats.global_reads += lanes.size
         return mem.array[addr]
 
+    def _load_vector(self, mem: _Memory, addr, lanes, mask, e: BufferLoad):
+        """A vector load: each active lane reads its row of ``addr``, checked element by
+        element as scalar loads are (rows ``(lanes, width)``)."""
+        width = addr.shape[1]
+        where = (addr[lanes] if mask is not None else addr).reshape(-1)
+        per_element = np.repeat(lanes, width)
+        if mem.per == "thread":
+            unwritten = ~mem.written[where]
+            if unwritten.any():
+                k = int(np.argmax(unwritten))
+                raise RaceError(f"cuda emulator: {self.fname}: thread {self._thread_name(int(per_element[k]))} "
+                                f"reads local buffer {mem.buffer.name}[{int(where[k]) % mem.size}] (flat "
+                                "index), which it never wrote")
+        if mem.tracked:
+            self._check_read(mem, where, per_element)
+        if mem.per == "global" and self._first_read(e):
+            self.stats.global_reads += where.size
+        return mem.array[addr]
+
+    def _first_read(self, e: BufferLoad) -> bool:
+        """Whether this statement has not read ``e``'s elements yet: a load repeated in one
+        statement (``tanh(x[i]) + x[i]`` after inlining) reads the same elements of a
+        read-only or restrict buffer, which the compiler keeps in a register, so global
+        traffic counts it once."""
+        key = self._load_keys.get(id(e))
+        if key is None:
+            key = self._load_keys[id(e)] = (id(e.buffer), expr_key(e.indices))
+        if key in self._statement_reads:
+            return False
+        self._statement_reads.add(key)
+        return True
+
     def _store(self, stmt: BufferStore, mask, env) -> None:
+        self._statement_reads.clear()
         value = self.ev(stmt.value, mask, env)
-        mem, addr, lanes = self._address(stmt.buffer, stmt.indices, mask, env)
+        mem, column = self._register(stmt.buffer, stmt.indices, mask, env)
+        if mem is not None:  # one element of every thread's local memory
+            if mem.complete is not True:
+                mem.written_rows[:, column] = True
+                mem.complete = None
+            mem.rows[:, column] = value
+            return
+        mem, addr, lanes = self._address(stmt.buffer, stmt.indices, mask, env, column)
+        if addr.ndim == 2:
+            return self._store_vector(mem, addr, lanes, mask, value)
         where = addr[lanes] if mask is not None else addr
         if mem.tracked:
             self._check_write(mem, where, lanes)
-        elif mem.per == "thread":
+        elif mem.per == "thread" and mem.complete is not True:
             mem.written[where] = True
+            mem.complete = None
         if mem.per == "global":
             self.stats.global_writes += lanes.size
         value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
         mem.array[where] = value[lanes] if mask is not None else value
+
+    def _store_vector(self, mem: _Memory, addr, lanes, mask, value) -> None:
+        width = addr.shape[1]
+        where = (addr[lanes] if mask is not None else addr).reshape(-1)
+        per_element = np.repeat(lanes, width)
+        if mem.tracked:
+            self._check_write(mem, where, per_element)
+        elif mem.per == "thread" and mem.complete is not True:
+            mem.written[where] = True
+            mem.complete = None
+        if mem.per == "global":
+            self.stats.global_writes += where.size
+        value = np.broadcast_to(np.asarray(value, mem.array.dtype), addr.shape)
+        mem.array[where] = (value[lanes] if mask is not None else value).reshape(-1)
+
+    @staticmethod
+    def _complete(mem: _Memory) -> bool:
+        """Whether every element of a local or shared buffer has been written (once true, it
+        stays true: nothing unwrites an element)."""
+        if mem.complete is None:
+            mem.complete = bool(mem.written.all() if mem.per == "thread" else (mem.w_lane != -1).all())
+        return mem.complete
 
     # ------------------------------------------------------------ races
 
@@ -325,7 +450,7 @@ class _KernelRun:
             ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
 
     def _check_read(self, mem: _Memory, where, lanes) -> None:
-        if mem.per == "block":
+        if mem.per == "block" and not self._complete(mem):
             unwritten = mem.w_lane[where] == -1
             if unwritten.any():
                 k = int(np.argmax(unwritten))
@@ -390,6 +515,8 @@ class _KernelRun:
         mem.w_lane[where] = lanes
         mem.w_epoch[where] = self.epoch
         mem.last_write = self.epoch
+        if mem.complete is not True:
+            mem.complete = None
 
     def _race(self, mem: _Memory, addr: int, first: int, second: int, did: str, does: str) -> None:
         index = addr % mem.size if mem.per == "block" else addr
@@ -416,6 +543,32 @@ class _KernelRun:
             block //= g
         return str(tuple(out))
 
+    # ------------------------------------------------------------ warps
+
+    def _shfl_down(self, e: Call, mask, env):
+        """``__shfl_down_sync``: every lane of a group of ``width`` gets the value of the lane
+        ``offset`` above it in its group (its own past the group's end). A lane reading from
+        a lane that does not execute the shuffle (inactive, or past the block's threads) is
+        a RaceError: the value it would get on a GPU is undefined."""
+        value, offset, width = shfl_args(e)
+        v = np.broadcast_to(np.asarray(self.ev(value, mask, env), value.dtype), (self.lanes,))
+        t = self.thread_of
+        moves = (t % width) + offset < width
+        src = np.where(moves, self.lane + offset, self.lane)
+        missing = moves & (t + offset >= self.nt)
+        if mask is not None:
+            missing |= moves & ~mask[np.minimum(src, self.lanes - 1)]
+            missing &= mask
+        if missing.any():
+            lane = int(np.argmax(missing))
+            raise RaceError(f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                            f"{self._block_name(lane // self.nt)} shuffles down by {offset} (width {width}) "
+                            f"from thread {self._thread_name(lane + offset)}, which does not execute the "
+                            "shuffle; the value it gets on a GPU is undefined — shuffle only where every "
+                            "lane of the group is active")
+        self.stats.shuffles += 1
+        return v[np.minimum(src, self.lanes - 1)]
+
     # ------------------------------------------------------------ expressions
 
     def ev(self, e, mask, env):
@@ -429,7 +582,7 @@ class _KernelRun:
             return V.constant(e.value, e.dtype)
         if isinstance(e, Binary):
             a = self.ev(e.a, mask, env)
-            if e.op in ("and", "or"):  # the right side only where it decides the result
+            if e.op in ("and", "or") and not dt.is_vector(e.dtype):  # the right side only where it decides
                 rest = _narrow(mask, a if e.op == "and" else np.logical_not(a))
                 if rest is False:
                     return a
@@ -438,9 +591,17 @@ class _KernelRun:
         if isinstance(e, BufferLoad):
             return self._load(e, mask, env)
         if isinstance(e, Cast):
-            return V.cast(np.asarray(self.ev(e.value, mask, env))[()], e.dtype)
+            return V.cast(np.asarray(self.ev(e.value, mask, env))[()], dt.element(e.dtype))
         if isinstance(e, Not):
             return np.logical_not(self.ev(e.a, mask, env))
+        if isinstance(e, Ramp):
+            return _column(self.ev(e.base, mask, env)) + np.arange(e.lanes, dtype=e.base.dtype) * e.stride
+        if isinstance(e, Broadcast):
+            column = _column(self.ev(e.value, mask, env))
+            return np.broadcast_to(column, (column.shape[0], e.lanes))
+        if isinstance(e, Select) and dt.is_vector(e.dtype):  # lanes of a vector: both sides (no loads)
+            return np.where(self.ev(e.cond, mask, env), self.ev(e.true_value, mask, env),
+                            self.ev(e.false_value, mask, env))
         if isinstance(e, Select):
             cond = self.ev(e.cond, mask, env)
             on_true, on_false = _narrow(mask, cond), _narrow(mask, np.logical_not(cond))
@@ -450,8 +611,17 @@ class _KernelRun:
                 return self.ev(e.false_value, on_false, env)
             return np.where(cond, self.ev(e.true_value, on_true, env), self.ev(e.false_value, on_false, env))
         if isinstance(e, Call):
-            return V.call(e.op, [self.ev(a, mask, env) for a in e.args], e.dtype)
+            if e.op == SHFL_DOWN:
+                return self._shfl_down(e, mask, env)
+            return V.call(e.op, [self.ev(a, mask, env) for a in e.args], dt.element(e.dtype))
         raise MLCError(f"cuda emulator: cannot evaluate {type(e).__name__} nodes")
+
+
+def _column(x):
+    """A scalar or a per-thread array as a column ``(1 or threads, 1)``, to take a row of
+    vector lanes."""
+    x = np.asarray(x)
+    return x.reshape(1, 1) if x.ndim == 0 else x[:, None]
 
 
 def _narrow(mask, cond):

@@ -8,7 +8,7 @@ import functools
 
 from ...errors import CompileError
 
-__all__ = ["compile_cuda", "nvrtc_version", "nvrtc_unavailable_reason", "cuda_include_dir"]
+__all__ = ["compile_cuda", "compile_log", "nvrtc_version", "nvrtc_unavailable_reason", "cuda_include_dir"]
 
 
 @functools.cache
@@ -93,6 +93,29 @@ def compile_cuda(source: str, arch: str = "sm_80", ptx: bool = False, options: t
         (err,) = nvrtc.nvrtcGetCUBIN(prog, out)
         _check(nvrtc, err, "nvrtcGetCUBIN", source)
         return out
+    finally:
+        nvrtc.nvrtcDestroyProgram(prog)
+
+
+def compile_log(source: str, arch: str = "sm_80", options: tuple[str, ...] = (),
+                name: str = "mlc_kernels.cu") -> str:
+    """NVRTC's log of compiling ``source`` to a cubin for ``arch`` with ``options`` (with
+    ``("-Xptxas", "-v")``: ptxas's resource report per kernel). A compile error is a
+    CompileError, as in :func:`compile_cuda`."""
+    nvrtc = _nvrtc()
+    if nvrtc is None:
+        raise CompileError(nvrtc_unavailable_reason(), source)
+    err, prog = nvrtc.nvrtcCreateProgram(source.encode(), name.encode(), 0, [], [])
+    _check(nvrtc, err, "nvrtcCreateProgram", source)
+    try:
+        opts = [f"-arch={arch}".encode(), b"-default-device", b"-std=c++17", *(o.encode() for o in options)]
+        if "#include <cuda_fp16.h>" in source and cuda_include_dir() is not None:
+            opts.append(f"-I{cuda_include_dir()}".encode())
+        (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
+        if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
+            raise CompileError(f"NVRTC could not compile the generated CUDA C for {arch}:\n"
+                               f"{_log(nvrtc, prog)}", source)
+        return _log(nvrtc, prog)
     finally:
         nvrtc.nvrtcDestroyProgram(prog)
 

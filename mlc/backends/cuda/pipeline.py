@@ -3,7 +3,8 @@
 ``GPU_PIPELINE`` is :data:`~mlc.passes.tir.pipeline.LOWER_PIPELINE` with the GPU
 passes in their places: cross-thread reductions are lowered while blocks
 still exist, shared and local buffers are shrunk to one block's (one
-thread's) tile before buffers are flattened, and barriers go in last. The
+thread's) tile before buffers are flattened, barriers go in, and last the
+vectorized loops of each thread become vector IR (``float4`` accesses). The
 CUDA codegen and the emulator both run its output, so the emulator checks
 exactly what the GPU would run.
 """
@@ -21,8 +22,20 @@ from ...passes.tir.lower_intrinsics import lower_intrinsics
 from ...passes.tir.pipeline import run_passes
 from ...passes.tir.simplify import simplify
 from ...passes.tir.thread_sync import insert_thread_sync
+from ...passes.tir.vectorize import vectorize_loops
 
-__all__ = ["GPU_PIPELINE", "lower_for_gpu"]
+__all__ = ["GPU_PIPELINE", "GPU_VECTOR_LANES", "lower_for_gpu", "vectorize_for_gpu"]
+
+#: A GPU thread's vector: 4 lanes (``float4``, 16 bytes: one load instruction).
+GPU_VECTOR_LANES = 4
+
+
+def vectorize_for_gpu(func: PrimFunc) -> PrimFunc:
+    """``vectorized`` loops of up to :data:`GPU_VECTOR_LANES` lanes as vector IR (math
+    calls included: the codegen computes them lane by lane between vector loads and
+    stores). Runs after the barriers are placed, on the loops of each thread."""
+    return vectorize_loops(func, max_lanes=GPU_VECTOR_LANES, math_calls=True)
+
 
 GPU_PIPELINE = [
     expand_empty_reductions,
@@ -35,6 +48,7 @@ GPU_PIPELINE = [
     flatten_buffers,
     simplify,
     insert_thread_sync,
+    vectorize_for_gpu,
 ]
 
 

@@ -11,11 +11,14 @@ import numpy as np
 from ...errors import DeviceError, DTypeError, ShapeError
 from ...ir.buffer import Buffer
 from ...ir.expr import IntImm
-from ...runtime.module import Module
+from ...ir.tir import PrimFunc
+from ...runtime.module import Module, param_specs, written_params
 from ...runtime.timing import TimeResult
+from ..reference.graph_main import GraphMainProgram
 from .codegen import CudaSource
 
-__all__ = ["cupy_or_none", "device_unavailable_reason", "CudaFunction", "CudaModule", "NO_DEVICE"]
+__all__ = ["cupy_or_none", "device_unavailable_reason", "CudaFunction", "CudaGraphMain", "CudaModule",
+           "NO_DEVICE", "check_cupy_arguments"]
 
 NO_DEVICE = ("no CUDA device was found (CuPy sees none); target='cuda-emulator' runs the same "
              "kernels on the CPU with NumPy arrays")
@@ -47,6 +50,58 @@ def _shape(b: Buffer) -> tuple[int, ...]:
     return tuple(e.value if isinstance(e, IntImm) else -1 for e in b.shape)
 
 
+def check_cupy_arguments(name: str, signature: tuple[Buffer, ...], args) -> None:
+    """Raise DeviceError/DTypeError/ShapeError unless ``args`` are contiguous CuPy arrays on
+    the current device, one per buffer of ``signature`` with its shape and dtype."""
+    cupy = cupy_or_none()
+    if len(args) != len(signature):
+        raise ShapeError(f"{name}() takes {len(signature)} arrays "
+                         f"({', '.join(b.name for b in signature)}), got {len(args)}")
+    for b, a in zip(signature, args):
+        if isinstance(a, np.ndarray):
+            raise DeviceError(f"{name}(): argument {b.name} is a NumPy array in host memory; "
+                              f"this CUDA function takes CuPy arrays: pass cupy.asarray(x) (or build "
+                              "with target='cuda-emulator' to run on NumPy arrays)")
+        if not isinstance(a, cupy.ndarray):
+            raise DTypeError(f"{name}(): argument {b.name} must be a cupy.ndarray of {b.dtype}, "
+                             f"got {type(a).__name__}")
+        if a.dtype.name != b.dtype:
+            raise DTypeError(f"{name}(): argument {b.name} must have dtype {b.dtype}, got "
+                             f"{a.dtype.name}; convert it with .astype('{b.dtype}')")
+        if a.shape != _shape(b):
+            raise ShapeError(f"{name}(): argument {b.name} must have shape {_shape(b)}, got {a.shape}")
+        if not a.flags.c_contiguous:
+            raise ShapeError(f"{name}(): argument {b.name} must be C-contiguous; pass "
+                             "cupy.ascontiguousarray(x)")
+        if a.device.id != cupy.cuda.Device().id:
+            raise DeviceError(f"{name}(): argument {b.name} lives on GPU {a.device.id}, not on "
+                              f"the current device {cupy.cuda.Device().id}")
+
+
+class CudaGraphMain:
+    """A graph's ``main`` (:mod:`mlc.ir.calls`) on the GPU: ``f(*cupy_arrays)`` launches the
+    kernels it calls in order, on the current stream, each call's workspace taken from
+    CuPy's memory pool (``cupy.empty``) and given back when the call returns. It has the
+    attributes :class:`~mlc.runtime.entry.MainEntry` reads of a Function."""
+
+    __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native")
+
+    def __init__(self, name: str, func: PrimFunc, functions: dict):
+        self.name, self.func = name, func
+        self.kernel = GraphMainProgram(func, functions, name, empty=cupy_or_none().empty).run
+        self.written = written_params(func)
+        self.noalias = True
+        self.specs = param_specs(func)
+        self.native = None
+
+    def __call__(self, *args) -> None:
+        check_cupy_arguments(self.name, self.func.params, args)
+        self.kernel(args)
+
+    def __repr__(self) -> str:
+        return f"<mlc cuda graph main {self.name}({', '.join(b.name for b in self.func.params)})>"
+
+
 class CudaFunction:
     """One function of a CUDA module: ``f(*cupy_arrays)`` launches its kernels in order on
     the current CuPy stream (destination passing, like every mlc function)."""
@@ -57,29 +112,7 @@ class CudaFunction:
         self._kernels = [(raw_module.get_function(l.kernel), l) for l in source.launches]
 
     def _check(self, args) -> None:
-        cupy = cupy_or_none()
-        if len(args) != len(self.signature):
-            raise ShapeError(f"{self.name}() takes {len(self.signature)} arrays "
-                             f"({', '.join(b.name for b in self.signature)}), got {len(args)}")
-        for b, a in zip(self.signature, args):
-            if isinstance(a, np.ndarray):
-                raise DeviceError(f"{self.name}(): argument {b.name} is a NumPy array in host memory; "
-                                  f"this CUDA function takes CuPy arrays: pass cupy.asarray(x) (or build "
-                                  "with target='cuda-emulator' to run on NumPy arrays)")
-            if not isinstance(a, cupy.ndarray):
-                raise DTypeError(f"{self.name}(): argument {b.name} must be a cupy.ndarray of {b.dtype}, "
-                                 f"got {type(a).__name__}")
-            if a.dtype.name != b.dtype:
-                raise DTypeError(f"{self.name}(): argument {b.name} must have dtype {b.dtype}, got "
-                                 f"{a.dtype.name}; convert it with .astype('{b.dtype}')")
-            if a.shape != _shape(b):
-                raise ShapeError(f"{self.name}(): argument {b.name} must have shape {_shape(b)}, got {a.shape}")
-            if not a.flags.c_contiguous:
-                raise ShapeError(f"{self.name}(): argument {b.name} must be C-contiguous; pass "
-                                 "cupy.ascontiguousarray(x)")
-            if a.device.id != cupy.cuda.Device().id:
-                raise DeviceError(f"{self.name}(): argument {b.name} lives on GPU {a.device.id}, not on "
-                                  f"the current device {cupy.cuda.Device().id}")
+        check_cupy_arguments(self.name, self.signature, args)
 
     def __call__(self, *args) -> None:
         self._check(args)

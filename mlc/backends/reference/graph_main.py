@@ -26,10 +26,13 @@ __all__ = ["GraphMainProgram"]
 class GraphMainProgram:
     """``run(arrays)`` executes graph main ``func``; ``functions`` are the module's callable
     functions (name -> ``f(*arrays)``). Library functions are looked up now: a function must
-    be registered before the build."""
+    be registered before the build. ``empty(size, dtype)`` allocates the workspace of one
+    call (``np.empty``; a GPU backend passes its device's allocator: the views and calls
+    need only ``reshape``/``view`` and indexing, which CuPy arrays share with NumPy's)."""
 
-    def __init__(self, func: PrimFunc, functions: Mapping[str, object], name: str = "main"):
-        self.func, self.functions, self.name = func, functions, name
+    def __init__(self, func: PrimFunc, functions: Mapping[str, object], name: str = "main",
+                 empty=np.empty):
+        self.func, self.functions, self.name, self.empty = func, functions, name, empty
         self.library = {n.name: get_func(n.name) for n in pre_order_nodes(func.body)
                         if isinstance(n, CallPacked)}
 
@@ -42,7 +45,7 @@ class GraphMainProgram:
                 stack.extend(reversed(s.seq))
             elif isinstance(s, Allocate):
                 (size,) = s.buffer.static_shape()
-                arrays[s.buffer] = np.empty(size, s.buffer.dtype)
+                arrays[s.buffer] = self.empty(size, s.buffer.dtype)
                 stack.append(s.body)
             elif isinstance(s, DeclBuffer):
                 arrays[s.buffer] = _view(arrays[s.data], s.buffer)
@@ -55,8 +58,9 @@ class GraphMainProgram:
                                f"{type(s).__name__} statements")
 
 
-def _view(data: np.ndarray, buffer: Buffer) -> np.ndarray:
-    """The first elements of ``data``'s memory seen as ``buffer``'s shape and dtype."""
+def _view(data, buffer: Buffer):
+    """The first elements of ``data``'s memory (a NumPy or CuPy array) seen as ``buffer``'s
+    shape and dtype."""
     shape = buffer.static_shape()
     dtype = np.dtype(buffer.dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize

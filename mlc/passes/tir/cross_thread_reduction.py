@@ -18,6 +18,17 @@ block-level TIR (before ``lower_init_block``) and rewrites the thread loop
                                                               if tx == 0: S[vi] = 0 + S_red_shared[0]
                                                               sync
 
+That shared-memory tree is the fallback. Where the reduction's thread loop is
+``threadIdx.x`` with an extent that is a power of two up to 32 or a multiple
+of 32, the threads of one element are aligned lanes of warps, and the partials
+meet by warp shuffles instead (TVM's allreduce lowering,
+:mod:`.warp_shuffle`): ``S_red_local[0] += shfl_down(S_red_local[0], 16)``,
+8, 4, 2, 1 within each warp; with several warps, lane 0 of each writes
+``S_red_shared[row, warp]``, a barrier, and the first warp shuffles those.
+One warp or less needs no shared memory and no barrier. The threads of other
+rows (enclosing ``threadIdx.y``/``z`` loops) have their own row of the shared
+buffer.
+
 The barriers are ``Evaluate(syncthreads())`` (:mod:`.thread_sync`). What it
 needs: one block under the thread loop, a reduction ``Y[idx] = op(Y[idx],
 rhs)`` (op: add, mul, min, max) with an init, and an output index that no
@@ -38,6 +49,7 @@ from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.te import highest, lowest
 from ...ir.tir import (Allocate, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, seq)
 from .thread_sync import syncthreads
+from .warp_shuffle import WARP_SIZE, shfl_down
 
 __all__ = ["lower_cross_thread_reduction"]
 
@@ -72,7 +84,21 @@ def _reducer(realize: BlockRealize, where: str):
                        "rfactor the reduction first, or bind a spatial loop to the thread axis")
 
 
-def _lower(loop: For, realize: BlockRealize) -> For:
+def _row_of(outer: list[For], where: str):
+    """(the index of the calling thread's row among the block's rows, how many rows): the
+    enclosing threadIdx loops tell the rows apart, each reducing its own element."""
+    row, rows = const(0), 1
+    for f in outer:
+        if not isinstance(f.extent, IntImm):
+            raise CompileError(f"{where}: the enclosing thread loop {f.loop_var.name} has a symbolic "
+                               f"extent {f.extent!r}")
+        row = make_binary("add", make_binary("mul", row, const(f.extent.value, f.loop_var.dtype)), f.loop_var) \
+            if rows > 1 else f.loop_var
+        rows *= f.extent.value
+    return row, rows
+
+
+def _lower(loop: For, realize: BlockRealize, outer: list[For] = ()) -> For:
     tx, n = loop.loop_var, loop.extent
     where = f"cross-thread reduction over loop {tx.name} ({loop.thread_binding})"
     if not isinstance(n, IntImm):
@@ -93,7 +119,6 @@ def _lower(loop: For, realize: BlockRealize) -> For:
     dtype = update.buffer.dtype
     name = update.buffer.name
     red_local = Buffer(f"{name}_red_local", (const(1),), dtype, "local")
-    red_shared = Buffer(f"{name}_red_shared", (n,), dtype, "shared")
     zero = const(0)
 
     def combine(a, b):
@@ -104,21 +129,24 @@ def _lower(loop: For, realize: BlockRealize) -> For:
         block, init=None, body=BufferStore(red_local, combine(BufferLoad(red_local, (zero,), dtype), rhs), (zero,)),
         writes=(), reads=tuple(r for r in block.reads if r.buffer is not update.buffer)))
     in_thread = _swap(loop.body, realize, partial)
-    stmts = [BufferStore(red_local, _IDENTITY[op](dtype), (zero,)), in_thread,
-             BufferStore(red_shared, BufferLoad(red_local, (zero,), dtype), (tx,)), syncthreads()]
-    # 2. the block's threads combine their partials pairwise, halving the live count each step
-    live = n.value
-    while live > 1:
-        half = (live + 1) // 2
-        cond = make_binary("lt", tx, const(live - half, tx.dtype))
-        stmts.append(IfThenElse(cond, BufferStore(red_shared, combine(
-            BufferLoad(red_shared, (tx,), dtype), BufferLoad(red_shared, (tx + half,), dtype)), (tx,))))
-        stmts.append(syncthreads())
-        live = half
+    stmts = [BufferStore(red_local, _IDENTITY[op](dtype), (zero,)), in_thread]
+    # 2. the threads combine their partials: by warp shuffles where the threads of one element
+    #    fill whole warps or groups of one warp, else pairwise through shared memory
+    #    (threads of other rows, told apart by the enclosing threadIdx loops, have their own slots)
+    row, rows = _row_of(list(outer), where)
+    shuffles = _warp_plan(loop)
+    if shuffles is None:
+        red_shared = Buffer(f"{name}_red_shared", (const(rows), n), dtype, "shared")
+        stmts += _tree_through_shared(tx, n.value, red_local, red_shared, combine, row)
+        partial_sum = BufferLoad(red_shared, (row, zero), dtype)
+    else:
+        red_shared = Buffer(f"{name}_red_shared", (const(rows), const(max(n.value // WARP_SIZE, 1))), dtype,
+                            "shared")
+        stmts += _tree_through_shuffles(tx, n.value, red_local, red_shared, combine, _IDENTITY[op](dtype), row)
+        partial_sum = BufferLoad(red_local, (zero,), dtype)
     # 3. thread 0 applies the init and writes the element (where the block's spatial predicate holds);
     #    with reduction loops outside the thread loop, the init only in their first iteration
     out_idx = tuple(substitute(i, spatial) for i in update.indices)
-    partial_sum = BufferLoad(red_shared, (zero,), dtype)
     first = _first_outer_iteration(realize, loop, inner)
     start = substitute(init.value, spatial)
     if first is not None:
@@ -129,8 +157,73 @@ def _lower(loop: For, realize: BlockRealize) -> For:
         if not uses_any(c, inner):
             cond = make_binary("and", cond, c)
     stmts.append(IfThenElse(cond, BufferStore(update.buffer, total, out_idx)))
-    stmts.append(syncthreads())  # the next use of the shared buffer waits for thread 0's read
+    if shuffles is not None and n.value <= WARP_SIZE:
+        return replace(loop, body=Allocate(red_local, seq(*stmts)))  # registers only
+    stmts.append(syncthreads())  # the next use of the shared buffer waits for its last read
     return replace(loop, body=Allocate(red_shared, Allocate(red_local, seq(*stmts))))
+
+
+def _warp_plan(loop: For) -> bool | None:
+    """True when the threads of one output element, the ``threadIdx.x`` loop ``loop``'s
+    lanes, are whole warps (an extent that is a multiple of 32) or aligned groups inside one
+    warp (a power of two up to 32: x is the fastest thread axis); None otherwise."""
+    n = loop.extent.value
+    if loop.thread_binding != "threadIdx.x":
+        return None
+    if n % WARP_SIZE == 0 or (n <= WARP_SIZE and n & (n - 1) == 0):
+        return True
+    return None
+
+
+def _tree_through_shared(tx, n: int, red_local: Buffer, red_shared: Buffer, combine, row) -> list:
+    """Every thread's partial into its row of ``red_shared``, then halving steps with a
+    barrier each: the total ends in ``red_shared[row, 0]``."""
+    dtype, zero = red_local.dtype, const(0)
+    stmts = [BufferStore(red_shared, BufferLoad(red_local, (zero,), dtype), (row, tx)), syncthreads()]
+    live = n
+    while live > 1:
+        half = (live + 1) // 2
+        cond = make_binary("lt", tx, const(live - half, tx.dtype))
+        stmts.append(IfThenElse(cond, BufferStore(red_shared, combine(
+            BufferLoad(red_shared, (row, tx), dtype), BufferLoad(red_shared, (row, tx + half), dtype)),
+            (row, tx))))
+        stmts.append(syncthreads())
+        live = half
+    return stmts
+
+
+def _shuffle_steps(red_local: Buffer, width: int, combine) -> list:
+    """``red_local[0]`` combined down groups of ``width`` lanes: the group's total in its
+    first lane (offsets width/2, ..., 1)."""
+    dtype, zero = red_local.dtype, const(0)
+    value = BufferLoad(red_local, (zero,), dtype)
+    out, offset = [], width // 2
+    while offset >= 1:
+        out.append(BufferStore(red_local, combine(value, shfl_down(value, offset, width)), (zero,)))
+        offset //= 2
+    return out
+
+
+def _tree_through_shuffles(tx, n: int, red_local: Buffer, red_shared: Buffer, combine, identity, row) -> list:
+    """TVM's allreduce: each warp (or group of ``n`` < 32 lanes) shuffles its partials
+    down to its first lane; with several warps, their totals meet in ``red_shared`` and the
+    first warp shuffles them. The total ends in ``red_local[0]`` of thread 0."""
+    if n <= WARP_SIZE:
+        return _shuffle_steps(red_local, n, combine)
+    dtype, zero, warps = red_local.dtype, const(0), n // WARP_SIZE
+    lane0 = make_binary("eq", make_binary("floormod", tx, const(WARP_SIZE, tx.dtype)), const(0, tx.dtype))
+    warp = make_binary("floordiv", tx, const(WARP_SIZE, tx.dtype))
+    width = 1
+    while width < warps:
+        width *= 2
+    second = [BufferStore(red_local, identity, (zero,)),
+              IfThenElse(make_binary("lt", tx, const(warps, tx.dtype)),
+                         BufferStore(red_local, BufferLoad(red_shared, (row, tx), dtype), (zero,)))]
+    second += _shuffle_steps(red_local, width, combine)
+    return [*_shuffle_steps(red_local, WARP_SIZE, combine),
+            IfThenElse(lane0, BufferStore(red_shared, BufferLoad(red_local, (zero,), dtype), (row, warp))),
+            syncthreads(),
+            IfThenElse(make_binary("lt", tx, const(WARP_SIZE, tx.dtype)), seq(*second))]
 
 
 def _first_outer_iteration(realize: BlockRealize, loop: For, inner) -> object | None:
@@ -168,11 +261,22 @@ def _swap(stmt, old, new):
 
 
 class _Lower(Mutator):
+    def __init__(self):
+        super().__init__()
+        self.threads: list[For] = []  # the enclosing threadIdx loops
+
     def visit_For(self, node: For):
         realize = _thread_reduction(node)
         if realize is not None:
-            return _lower(node, realize)
-        return self.generic_visit(node)
+            return _lower(node, realize, self.threads)
+        is_thread = node.kind == "thread_binding" and (node.thread_binding or "").startswith("threadIdx")
+        if is_thread:
+            self.threads.append(node)
+        try:
+            return self.generic_visit(node)
+        finally:
+            if is_thread:
+                self.threads.pop()
 
 
 def lower_cross_thread_reduction(func: PrimFunc) -> PrimFunc:

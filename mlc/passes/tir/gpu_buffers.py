@@ -161,11 +161,16 @@ def _kind(loop: For, scope: str) -> str:
     return "stop"
 
 
-def _plan(buffer: Buffer, body):
+def _plan(buffer: Buffer, body, threads: tuple[For, ...] = ()):
+    """(the loop whose iterations each get a copy, or None; the box) for ``buffer``
+    allocated around ``body`` under the ``threads`` loops (threadIdx loops enclosing the
+    allocation: the block's threads share a shared buffer allocated under them)."""
     if buffer.scope not in _GPU_SCOPES or buffer.strides or \
             not all(isinstance(e, IntImm) for e in buffer.shape):
         return None
     accesses = _accesses(buffer, body)
+    if buffer.scope == "shared" and threads:
+        accesses = [(indices, threads + loops, conds) for indices, loops, conds in accesses]
     if not accesses:
         return None
     first = list(accesses[0][1])
@@ -209,9 +214,23 @@ def _disjoint_per_copy(prefix, checked: list[For], box) -> bool:
 
 
 class _Compact(Mutator):
+    def __init__(self):
+        super().__init__()
+        self.threads: tuple[For, ...] = ()  # the enclosing threadIdx loops
+
+    def visit_For(self, node: For):
+        if node.kind != "thread_binding" or not (node.thread_binding or "").startswith("threadIdx"):
+            return self.generic_visit(node)
+        outer = self.threads
+        self.threads = outer + (node,)
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.threads = outer
+
     def visit_Allocate(self, node: Allocate):
         body = self.visit(node.body)
-        plan = _plan(node.buffer, body)
+        plan = _plan(node.buffer, body, self.threads)
         if plan is None:
             return node if body is node.body else Allocate(node.buffer, body)
         home, box = plan

@@ -62,11 +62,15 @@ _INT_OPS = frozenset({"add", "sub", "mul", "min", "max", "bitand", "bitor", "bit
 _VECTOR_NODES = (Var, IntImm, FloatImm, BufferLoad, Binary, Select, Cast, Not, Call)
 
 
-def vectorize_loops(func: PrimFunc) -> PrimFunc:
+def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES, math_calls: bool = False) -> PrimFunc:
     """Turn each ``vectorized`` loop of lowered ``func`` that can run as lockstep lanes into
-    vector statements (see the module docstring); the other loops stay as they are."""
+    vector statements (see the module docstring); the other loops stay as they are.
+
+    ``max_lanes``: loops of more lanes stay loops (a GPU thread's vector is 4 floats: 16
+    bytes). ``math_calls``: float math calls (``T.tanh``, ...) get a vector form too, for a
+    backend that renders them lane by lane (CUDA); the LLVM backend leaves them to LLVM."""
     noalias = bool(func.attr("tir.noalias", True))
-    body = _Vectorize(noalias).visit(func.body)
+    body = _Vectorize(noalias, max_lanes, math_calls).visit(func.body)
     return func if body is func.body else func.with_body(body)
 
 
@@ -96,8 +100,8 @@ def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
 
 
 class _Vectorize(Mutator):
-    def __init__(self, noalias: bool):
-        self.noalias = noalias
+    def __init__(self, noalias: bool, max_lanes: int = MAX_LANES, math_calls: bool = False):
+        self.noalias, self.max_lanes, self.math_calls = noalias, max_lanes, math_calls
 
     def visit_IfThenElse(self, s: IfThenElse) -> Stmt:
         """The split of a guarded loop is made once: its else branch, the guarded loop, is
@@ -127,14 +131,14 @@ class _Vectorize(Mutator):
 
     def _plan(self, s: For) -> list[BufferStore] | None:
         """The stores of ``s``'s body when it can run as vector statements, else None."""
-        if not (isinstance(s.extent, IntImm) and 2 <= s.extent.value <= MAX_LANES
+        if not (isinstance(s.extent, IntImm) and 2 <= s.extent.value <= self.max_lanes
                 and s.loop_var.dtype == "int32" and self.noalias):
             return None
         stores = _flatten(s.body)
         if stores is None:
             return None
         var = s.loop_var
-        depends = _Dependence(var)
+        depends = _Dependence(var, self.math_calls)
         for st in stores:
             if (st.buffer.dtype not in _MEMORY_DTYPES or len(st.indices) != 1 or st.value.dtype != st.buffer.dtype
                     or not _supported(st.value, depends)):
@@ -175,8 +179,8 @@ def _flatten(stmt) -> list[BufferStore] | None:
 class _Dependence:
     """Whether an expression depends on the lane variable (memoised by node identity)."""
 
-    def __init__(self, var: Var):
-        self.var, self.memo = var, {}
+    def __init__(self, var: Var, math_calls: bool = False):
+        self.var, self.memo, self.math_calls = var, {}, math_calls
 
     def __call__(self, e: PrimExpr) -> bool:
         key = id(e)
@@ -213,6 +217,8 @@ def _supported(e: PrimExpr, depends: _Dependence) -> bool:
         # a vector select evaluates both sides; a scalar one may skip the load of the untaken side
         return (e.dtype in _MEMORY_DTYPES and not _loads(e.true_value) and not _loads(e.false_value)
                 and all(_supported(x, depends) for x in (e.cond, e.true_value, e.false_value)))
+    if isinstance(e, Call) and depends.math_calls:
+        return e.dtype in ("float32", "float64") and all(_supported(a, depends) for a in e.args)
     return False
 
 

@@ -14,7 +14,9 @@ block, in program order, the first rule that takes it:
    reduction split over ``threadIdx.x`` (a power of two up to 256) and
    combined across threads (a cross-thread reduction);
 3. ``gpu_spatial`` — everything else (short reductions included): all loops
-   fused, split by the thread count, bound to ``blockIdx.x`` x ``threadIdx.x``.
+   fused, split by the thread count, bound to ``blockIdx.x`` x ``threadIdx.x``;
+   a spatial block whose size is a multiple of 4 gives each thread 4
+   consecutive elements in a ``vectorized`` loop (``float4`` loads and stores).
 
 A rule whose primitive refuses is undone (:func:`.steps.attempt`) and the
 next one tried; the last rule applies to any block with loops. A block the
@@ -39,10 +41,13 @@ from .cpu import inline_injective
 from .patterns import view
 from .steps import attempt
 
-__all__ = ["schedule_gpu", "GPU_BLOCK_RULES", "THREADS"]
+__all__ = ["schedule_gpu", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
+#: Elements per thread of a spatial block whose size they divide: one aligned vector
+#: (``float4``) per thread.
+VECTOR_LANES = 4
 #: Reductions shorter than this run in one thread each (the spatial rule).
 MIN_CROSS_THREAD = 64
 
@@ -157,8 +162,13 @@ def gpu_spatial(sch, func_name: str, name: str):
     total = 1
     for _, rv in outer:
         total = total * rv.extent.value if total is not None and isinstance(rv.extent, IntImm) else None
-    threads = THREADS if total is None else max(1, min(THREADS, total))
-    b, t = sch.split(fused, [None, threads])
+    if not reduce_values and total is not None and total % VECTOR_LANES == 0 and total >= 2 * VECTOR_LANES:
+        threads = max(1, min(THREADS, total // VECTOR_LANES))  # each thread: one aligned vector
+        b, t, lanes = sch.split(fused, [None, threads, VECTOR_LANES])
+        sch.vectorize(lanes)
+    else:
+        threads = THREADS if total is None else max(1, min(THREADS, total))
+        b, t = sch.split(fused, [None, threads])
     sch.bind(b, "blockIdx.x")
     sch.bind(t, "threadIdx.x")
     return {name}

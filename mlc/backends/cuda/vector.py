@@ -1,0 +1,122 @@
+"""CUDA C of vector IR (``T.Ramp``/``T.Broadcast`` indices, ``float32x4`` values), as
+:func:`mlc.passes.tir.vectorize_loops` makes it for the GPU (4 lanes at most).
+
+A vector store becomes one block: each contiguous load of a global buffer whose
+first element is a multiple of the lane count (so 16-byte aligned: CuPy and
+the workspace allocate at 256 bytes) is one ``float4`` (``float2``, ``int4``,
+...) load into a register; the value is computed lane by lane (``.x``, ``.y``,
+...); an aligned contiguous store is one vector store, any other index a store
+per lane::
+
+    B[T.Ramp(i * 4, 1, 4)] = A[T.Ramp(i * 4, 1, 4)] * T.Broadcast(2.0f, 4)
+    ->
+    {
+      float4 A_v = *(const float4*)(A + (i * 4));
+      float4 B_v;
+      B_v.x = (A_v.x * 2.0f);  ...  B_v.w = (A_v.w * 2.0f);
+      *(float4*)(B + (i * 4)) = B_v;
+    }
+"""
+from __future__ import annotations
+
+from ...ir import dtype as dt
+from ...ir.arith import expr_key
+from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, IntImm, Not, Ramp, Select, Var, const,
+                        make_binary)
+from ...ir.functor import pre_order_nodes
+from ...ir.tir import BufferStore
+from ...passes.tir.simplify import simplify_expr
+
+__all__ = ["VECTOR_TYPES", "is_vector_store", "aligned", "render_vector_store"]
+
+#: (element dtype, lanes) -> the CUDA vector type loaded and stored in one access.
+VECTOR_TYPES = {("float32", 2): "float2", ("float32", 4): "float4", ("int32", 2): "int2", ("int32", 4): "int4",
+                ("float64", 2): "double2", ("int64", 2): "longlong2"}
+_FIELDS = "xyzw"
+
+
+def is_vector_store(s: BufferStore) -> bool:
+    return len(s.indices) == 1 and dt.is_vector(s.indices[0].dtype)
+
+
+def aligned(index, lanes: int) -> bool:
+    """Whether vector ``index`` is contiguous and starts at a multiple of ``lanes``."""
+    if not (isinstance(index, Ramp) and index.stride == 1 and index.lanes == lanes):
+        return False
+    rest = simplify_expr(make_binary("floormod", index.base, const(lanes, index.base.dtype)))
+    return isinstance(rest, IntImm) and rest.value == 0
+
+
+def _vector_type(buffer, lanes: int) -> str | None:
+    return VECTOR_TYPES.get((buffer.dtype, lanes))
+
+
+def _lane(e, lane: int, hoisted: dict):
+    """The scalar expression of lane ``lane`` of vector expression ``e``."""
+    if not dt.is_vector(e.dtype):
+        return e
+    element = dt.element(e.dtype)
+    if isinstance(e, Ramp):
+        return e.base if lane == 0 else make_binary("add", e.base, const(lane * e.stride, e.base.dtype))
+    if isinstance(e, Broadcast):
+        return e.value
+    if isinstance(e, BufferLoad):
+        if id(e) in hoisted:
+            return hoisted[id(e)][lane]
+        return BufferLoad(e.buffer, tuple(_lane(i, lane, hoisted) for i in e.indices), element)
+    if isinstance(e, Binary):
+        return Binary(e.op, _lane(e.a, lane, hoisted), _lane(e.b, lane, hoisted), element)
+    if isinstance(e, Select):
+        return Select(_lane(e.cond, lane, hoisted), _lane(e.true_value, lane, hoisted),
+                      _lane(e.false_value, lane, hoisted), element)
+    if isinstance(e, Cast):
+        return Cast(element, _lane(e.value, lane, hoisted))
+    if isinstance(e, Not):
+        return Not(_lane(e.a, lane, hoisted), element)
+    if isinstance(e, Call):
+        return Call(e.op, tuple(_lane(a, lane, hoisted) for a in e.args), element)
+    raise TypeError(f"cuda codegen: no lane form of {type(e).__name__}")
+
+
+def render_vector_store(writer, s: BufferStore, pad: str) -> None:
+    """Emit vector store ``s`` through ``writer`` (the kernel writer of :mod:`.codegen`)."""
+    lanes = dt.lanes(s.indices[0].dtype)
+    params = {id(b) for b in writer.k.params}
+    writer.emit(f"{pad}{{")
+    hoisted: dict[int, list[Var]] = {}
+    by_key: dict[tuple, list[Var]] = {}  # one register per distinct vector load
+    for node in pre_order_nodes(s.value):
+        if not isinstance(node, BufferLoad) or id(node) in hoisted or len(node.indices) != 1:
+            continue
+        key = (id(node.buffer), expr_key(node.indices))
+        if key in by_key:
+            hoisted[id(node)] = by_key[key]
+            continue
+        vtype = _vector_type(node.buffer, lanes)
+        if vtype is None or id(node.buffer) not in params or not aligned(node.indices[0], lanes):
+            continue
+        name = writer._name(node, f"{node.buffer.name}_v")
+        base = writer.expr(node.indices[0].base, id(node.buffer) in writer.wide)
+        writer.emit(f"{pad}  {vtype} {name} = *(const {vtype}*)({writer.names[id(node.buffer)]} + {base});")
+        hoisted[id(node)] = by_key[key] = [_field(writer, name, k, node.buffer.dtype) for k in range(lanes)]
+    values = [writer.expr(_lane(s.value, k, hoisted)) for k in range(lanes)]
+    vtype = _vector_type(s.buffer, lanes)
+    if vtype is not None and id(s.buffer) in params and aligned(s.indices[0], lanes):
+        out = writer._name(s, f"{s.buffer.name}_v")
+        writer.emit(f"{pad}  {vtype} {out};")
+        for k, v in enumerate(values):
+            writer.emit(f"{pad}  {out}.{_FIELDS[k]} = {v};")
+        base = writer.expr(s.indices[0].base, id(s.buffer) in writer.wide)
+        writer.emit(f"{pad}  *({vtype}*)({writer.names[id(s.buffer)]} + {base}) = {out};")
+    else:
+        for k, v in enumerate(values):
+            writer.emit(f"{pad}  {writer._access(s.buffer, (_lane(s.indices[0], k, hoisted),))} = {v};")
+    writer.emit(f"{pad}}}")
+
+
+def _field(writer, name: str, k: int, dtype: str) -> Var:
+    """A variable rendered as lane ``k`` of register ``name``."""
+    var = Var(f"{name}_{_FIELDS[k]}", dtype)
+    writer.names[id(var)] = f"{name}.{_FIELDS[k]}"
+    writer._keep.append(var)  # ids stay valid while the kernel is written
+    return var

@@ -1,0 +1,219 @@
+"""``@mlc.jit`` on the GPU targets: the jitted graph's ``main`` runs as a sequence of kernel
+launches, on the emulator (NumPy in, NumPy out) here and through CuPy on a GPU.
+
+The emulator runs are differential against NumPy; the ``cuda`` target builds (NVRTC)
+without a GPU and its calls raise DeviceError there; on a GPU the same functions take
+and return CuPy arrays."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+import mlc.numpy as mnp
+from mlc.backends import cuda  # noqa: F401 - registers the backends
+from mlc.errors import DeviceError
+from mlc.runtime.ndarray import cpu, cuda as cuda_device
+
+from .conftest import DEVICE_MISSING, needs_gpu
+
+
+def gelu(x):
+    return 0.5 * x * (1 + mnp.tanh(0.79788456 * (x + 0.044715 * x * x * x)))
+
+
+def softmax(x):
+    e = mnp.exp(x - mnp.max(x, axis=-1, keepdims=True))
+    return e / mnp.sum(e, axis=-1, keepdims=True)
+
+
+def mlp(x, w1, b1, w2, b2):
+    h = mnp.maximum(x @ w1 + b1, 0)
+    return h @ w2 + b2
+
+
+def layer_norm(x, gamma, beta):
+    mean = mnp.mean(x, axis=-1, keepdims=True)
+    var = mnp.mean((x - mean) ** 2, axis=-1, keepdims=True)
+    return (x - mean) / mnp.sqrt(var + 1e-5) * gamma + beta
+
+
+def _np_gelu(x):
+    return 0.5 * x * (1 + np.tanh(0.79788456 * (x + 0.044715 * x * x * x)))
+
+
+def _np_softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _np_mlp(x, w1, b1, w2, b2):
+    return np.maximum(x @ w1 + b1, 0) @ w2 + b2
+
+
+def _np_layer_norm(x, gamma, beta):
+    mean = x.mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(((x - mean) ** 2).mean(axis=-1, keepdims=True) + 1e-5) * gamma + beta
+
+
+def _arrays(rng, *shapes):
+    return [rng.standard_normal(s).astype("float32") for s in shapes]
+
+
+@settings(max_examples=6, deadline=None)
+@given(rows=st.integers(1, 9), cols=st.integers(1, 300), seed=st.integers(0, 2**16))
+def test_row_programs_on_the_emulator_match_numpy(rows, cols, seed):
+    (x,) = _arrays(np.random.default_rng(seed), (rows, cols))
+    for fn, ref in ((gelu, _np_gelu), (softmax, _np_softmax)):
+        y = mlc.jit(target="cuda-emulator")(fn)(x)
+        assert type(y) is np.ndarray and y.dtype == np.float32 and y.shape == x.shape
+        np.testing.assert_allclose(y, ref(x), rtol=2e-5, atol=2e-6)
+
+
+@settings(max_examples=4, deadline=None)
+@given(rows=st.integers(1, 6), cols=st.integers(1, 130), seed=st.integers(0, 2**16))
+def test_layer_norm_on_the_emulator_matches_numpy(rows, cols, seed):
+    x, gamma, beta = _arrays(np.random.default_rng(seed), (rows, cols), (cols,), (cols,))
+    y = mlc.jit(target="cuda-emulator")(layer_norm)(x, gamma, beta)
+    np.testing.assert_allclose(y, _np_layer_norm(x, gamma, beta), rtol=1e-4, atol=1e-4)
+
+
+def test_mlp_on_the_emulator_matches_numpy():
+    args = _arrays(np.random.default_rng(1), (4, 32), (32, 48), (48,), (48, 10), (10,))
+    f = mlc.jit(target="cuda-emulator")(mlp)
+    np.testing.assert_allclose(f(*args), _np_mlp(*args), rtol=1e-4, atol=1e-4)
+    lib = f.lower(*args).compile().lib
+    assert lib.device == cpu()
+    assert len(lib.function_names) > 2  # the kernels and the main that launches them
+
+
+def test_plain_numpy_calls_trace_on_the_emulator_too():
+    x = np.linspace(-3, 3, 1000, dtype="float32").reshape(10, 100)
+    f = mlc.jit(target="cuda-emulator")(lambda x: np.tanh(x) * 2 + np.exp(-x * x))
+    np.testing.assert_allclose(f(x), np.tanh(x) * 2 + np.exp(-x * x), rtol=1e-5, atol=1e-6)
+
+
+class _HostDLPack:
+    """A foreign host array known only through the DLPack protocol."""
+
+    def __init__(self, array):
+        self._array = array
+
+    def __dlpack__(self, **kwargs):
+        return self._array.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._array.__dlpack_device__()
+
+
+def test_objects_with_dlpack_are_accepted():
+    (x,) = _arrays(np.random.default_rng(2), (5, 40))
+    f = mlc.jit(target="cuda-emulator")(softmax)
+    np.testing.assert_allclose(f(_HostDLPack(x)), _np_softmax(x), rtol=2e-5, atol=2e-6)
+
+
+def test_gpu_arrays_are_refused_by_host_targets_with_a_device_error():
+    class FakeDeviceArray:  # what a CuPy array shows of itself: GPU memory
+        shape, dtype = (3,), np.dtype("float32")
+        __cuda_array_interface__ = {"shape": (3,), "typestr": "<f4", "data": (0, False), "version": 3}
+
+    for target in ("cuda-emulator", "llvm"):
+        with pytest.raises(DeviceError, match="GPU memory"):
+            mlc.jit(target=target)(gelu)(FakeDeviceArray())
+
+
+def test_the_cuda_target_builds_without_a_gpu_and_its_module_runs_on_the_gpu():
+    (x,) = _arrays(np.random.default_rng(3), (4, 64))
+    f = mlc.jit(target="cuda")(softmax)
+    lib = f.lower(x).compile().lib  # NVRTC: no GPU needed
+    assert lib.device == cuda_device()
+    assert "__global__" in lib.get_source("cuda")
+
+
+@pytest.mark.skipif(DEVICE_MISSING is None, reason="a CUDA device is present")
+def test_without_a_gpu_a_cuda_jit_call_says_no_device_and_names_the_emulator():
+    (x,) = _arrays(np.random.default_rng(4), (4, 64))
+    with pytest.raises(DeviceError, match="cuda-emulator"):
+        mlc.jit(target="cuda")(softmax)(x)
+
+
+@needs_gpu
+def test_cuda_jit_takes_and_returns_cupy_arrays():
+    import cupy
+
+    args = _arrays(np.random.default_rng(5), (4, 32), (32, 48), (48,), (48, 10), (10,))
+    f = mlc.jit(target="cuda")(mlp)
+    y = f(*[cupy.asarray(a) for a in args])
+    assert isinstance(y, cupy.ndarray)
+    np.testing.assert_allclose(y.get(), _np_mlp(*args), rtol=1e-4, atol=1e-4)
+    y_host_inputs = f(*args)  # NumPy inputs are copied to the device
+    assert isinstance(y_host_inputs, cupy.ndarray)
+    np.testing.assert_allclose(y_host_inputs.get(), y.get())
+    (x,) = _arrays(np.random.default_rng(6), (3, 70))
+    z = mlc.jit(target="cuda")(softmax)(cupy.from_dlpack(cupy.asarray(x)))
+    np.testing.assert_allclose(z.get(), _np_softmax(x), rtol=2e-5, atol=2e-6)
+
+
+# ------------------------------------------------------------------ the entry on a CUDA device,
+# with a stand-in for CuPy (host memory posing as device memory) so that it runs without a GPU
+
+class _DeviceArray(np.ndarray):
+    """What the stand-in CuPy allocates: an array in "device" memory."""
+
+
+class _FakeCuPy:
+    ndarray = _DeviceArray
+    allocated = 0
+
+    class cuda:
+        class Device:
+            def __init__(self, index=0):
+                self.id = index
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+    @classmethod
+    def empty(cls, shape, dtype):
+        cls.allocated += 1
+        return np.empty(shape, dtype).view(_DeviceArray)
+
+    @staticmethod
+    def asarray(x):
+        return x if isinstance(x, _DeviceArray) else np.array(x).view(_DeviceArray)
+
+    @staticmethod
+    def ascontiguousarray(x):
+        return np.ascontiguousarray(x).view(_DeviceArray)
+
+
+def test_the_entry_on_a_cuda_device_copies_inputs_and_constants_there_and_allocates_outputs_there(monkeypatch):
+    from mlc.ir.expr import const
+    from mlc.ir.tir import Evaluate, PrimFunc
+    from mlc.ir.buffer import decl_buffer
+    from mlc.runtime import ndarray
+    from mlc.runtime.entry import MainEntry
+    from mlc.runtime.module import Function
+
+    monkeypatch.setattr(ndarray, "_cupy", lambda dev: _FakeCuPy)
+    seen = []
+
+    def kernel(arrays):
+        seen.append([type(a) for a in arrays])
+        x, c, out = arrays
+        assert all(a.flags.c_contiguous for a in arrays)
+        out[...] = x + c
+
+    params = tuple(decl_buffer((4,), "float32", name) for name in ("x", "c", "out"))
+    fn = Function("main", PrimFunc(params, Evaluate(const(0))), kernel)
+    entry = MainEntry(fn, 1, [np.full(4, 10, "float32")], device=cuda_device(), single=True)
+    host = np.arange(8, dtype="float32")[::2]  # not contiguous: made so on the device
+    y = entry([host])
+    assert type(y) is _DeviceArray
+    np.testing.assert_array_equal(np.asarray(y), host + 10)
+    assert seen == [[_DeviceArray] * 3]
+    allocated = _FakeCuPy.allocated
+    entry([_FakeCuPy.asarray(np.ones(4, "float32"))])  # device arrays pass as they are
+    assert _FakeCuPy.allocated == allocated + 1  # one output per call, from the device allocator

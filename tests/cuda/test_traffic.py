@@ -1,0 +1,70 @@
+"""Global-memory traffic per kernel, as the emulator counts it (``EmulatorModule.kernel_stats``):
+the figures the project can check on every run without a GPU."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+import mlc.numpy as mnp
+from mlc.backends.cuda import emulate
+from mlc.errors import MLCError
+
+from .programs import matmul, schedule_matmul_shared
+
+_UNARY = [mnp.tanh, mnp.exp, lambda v: v * v, lambda v: -v, lambda v: v * 0.5 + 1]
+_BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b * 2, mnp.maximum]
+
+
+def _chain(steps):
+    """An elementwise function of (x, y) that reads each input several times."""
+    def f(x, y):
+        v = x
+        for kind, k in steps:
+            v = _UNARY[k](v) if kind == "u" else _BINARY[k](v, y if len(steps) % 2 else x)
+        return v + x * y
+    return f
+
+
+@settings(max_examples=8, deadline=None)
+@given(steps=st.lists(st.one_of(st.tuples(st.just("u"), st.integers(0, len(_UNARY) - 1)),
+                                st.tuples(st.just("b"), st.integers(0, len(_BINARY) - 1))), min_size=1, max_size=5),
+       n=st.integers(1, 5000))
+def test_fused_elementwise_chains_move_at_most_1_1_times_the_minimal_bytes(steps, n):
+    rng = np.random.default_rng(n)
+    x, y = rng.random(n).astype("float32"), rng.random(n).astype("float32")
+    compiled = mlc.jit(target="cuda-emulator")(_chain(steps)).lower(x, y).compile()
+    compiled(x, y)
+    stats = compiled.lib.kernel_stats()
+    assert stats  # the chain ran on the emulator
+    reads = sum(s.global_reads for s in stats)
+    writes = sum(s.global_writes for s in stats)
+    assert reads <= 1.1 * 2 * n, stats  # x and y read once each
+    assert writes <= 1.1 * n, stats     # the result written once
+
+
+def test_a_load_repeated_in_one_statement_counts_once_and_distinct_elements_each():
+    from mlc import te
+    A = te.placeholder((64,), "float32", "A")
+    B = te.compute((62,), lambda i: A[i] * A[i] + A[i + 1] + A[i + 2], "B")
+    lib = emulate(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+    lib["main"](np.ones(64, "float32"), np.zeros(62, "float32"))
+    (stats,) = lib.kernel_stats("main")
+    assert (stats.global_reads, stats.global_writes) == (3 * 62, 62)
+
+
+def test_the_shared_tiled_matmul_reads_each_input_element_at_most_n_over_tile_times():
+    n, tile = 128, 32  # 32 x 32 output tiles per block: A's rows and B's columns fetched once per tile
+    lib = emulate(schedule_matmul_shared(matmul(n)).mod)
+    a, b = np.random.rand(n, n).astype("float32"), np.random.rand(n, n).astype("float32")
+    c = np.zeros((n, n), "float32")
+    lib["main"](a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4)
+    (stats,) = lib.kernel_stats("main")
+    assert stats.global_reads <= 2 * n * n * (n // tile)
+    assert stats.global_writes == n * n
+
+
+def test_kernel_stats_name_a_function_of_the_module():
+    lib = emulate(schedule_matmul_shared(matmul(64)).mod)
+    with pytest.raises(MLCError, match="'nope' is not an emulated kernel function; this module has"):
+        lib.kernel_stats("nope")
