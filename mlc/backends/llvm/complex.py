@@ -1,0 +1,210 @@
+"""Complex numbers in LLVM: ``{float, float}`` values with NumPy's semantics.
+
+A complex64 (complex128) value is the literal struct ``{float, float}``
+(``{double, double}``) of its real and imaginary parts, in registers and in
+memory alike: a buffer holds interleaved pairs, as NumPy stores them.
+Arithmetic is NumPy's (``numpy/_core/src/umath/loops``): the schoolbook
+product, Smith's division; ``abs`` is ``hypot``; ``exp``, ``log`` and
+``sqrt`` follow C99 Annex G (what NumPy's ``npy_cexp``/``npy_clog``/
+``npy_csqrt`` give) on infinities, NaNs and signed zeros. Only ``==`` and
+``!=`` compare. The math calls register as the llvm lowerings of
+:mod:`mlc.backends.intrinsics` for the complex dtypes, and build on the
+float lowerings of the parts.
+"""
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir
+
+from ...errors import CompileError
+from ...ir import dtype as dt
+from ..intrinsics import register_intrinsic_lowering
+from .intrinsics import BACKEND, FLOAT_COMPUTE, call_intrinsic, emit_math
+from . import arith
+
+__all__ = ["parts", "make", "binary", "compare", "cast"]
+
+
+def parts(b: ir.IRBuilder, z: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(real, imaginary) of the complex value ``z``."""
+    return b.extract_value(z, 0), b.extract_value(z, 1)
+
+
+def make(b: ir.IRBuilder, re: ir.Value, im: ir.Value) -> ir.Value:
+    """The complex value ``re + im j`` of two float values of one type."""
+    ty = ir.LiteralStructType([re.type, re.type])
+    return b.insert_value(b.insert_value(ir.Constant(ty, ir.Undefined), re, 0), im, 1)
+
+
+def _c(ty: ir.Type, value: float) -> ir.Constant:
+    return ir.Constant(ty, value)
+
+
+def binary(b: ir.IRBuilder, op: str, x: ir.Value, y: ir.Value, dtype: str) -> ir.Value:
+    """``x <op> y`` for add, sub, mul, div of two complex values."""
+    (xr, xi), (yr, yi) = parts(b, x), parts(b, y)
+    if op == "add":
+        return make(b, b.fadd(xr, yr), b.fadd(xi, yi))
+    if op == "sub":
+        return make(b, b.fsub(xr, yr), b.fsub(xi, yi))
+    if op == "mul":  # NumPy's: no recovery of infinities from NaN parts
+        return make(b, b.fsub(b.fmul(xr, yr), b.fmul(xi, yi)), b.fadd(b.fmul(xr, yi), b.fmul(xi, yr)))
+    if op == "div":
+        return _divide(b, xr, xi, yr, yi)
+    raise CompileError(f"{op} is not defined for {dtype} operands")
+
+
+def _divide(b, ar, ai, br, bi):
+    """Smith's algorithm, step by step as NumPy's complex division: scale by the larger
+    part of the divisor; a zero divisor divides each part by |br| (inf or NaN parts)."""
+    ty = ar.type
+    abs_br, abs_bi = call_intrinsic(b, "fabs", br), call_intrinsic(b, "fabs", bi)
+    one = _c(ty, 1.0)
+    # |br| >= |bi|: rat = bi / br, scl = 1 / (br + bi * rat)
+    rat = b.fdiv(bi, br)
+    scl = b.fdiv(one, b.fadd(br, b.fmul(bi, rat)))
+    real_big = (b.fmul(b.fadd(ar, b.fmul(ai, rat)), scl), b.fmul(b.fsub(ai, b.fmul(ar, rat)), scl))
+    # both parts zero: each part of the dividend over |br|
+    zero = (b.fdiv(ar, abs_br), b.fdiv(ai, abs_br))
+    # otherwise (|br| < |bi|, or a NaN part): rat = br / bi, scl = 1 / (bi + br * rat)
+    rat2 = b.fdiv(br, bi)
+    scl2 = b.fdiv(one, b.fadd(bi, b.fmul(br, rat2)))
+    imag_big = (b.fmul(b.fadd(b.fmul(ar, rat2), ai), scl2), b.fmul(b.fsub(b.fmul(ai, rat2), ar), scl2))
+    use_real = b.fcmp_ordered(">=", abs_br, abs_bi)
+    both_zero = b.and_(b.fcmp_ordered("==", abs_br, _c(ty, 0.0)), b.fcmp_ordered("==", abs_bi, _c(ty, 0.0)))
+    out = []
+    for k in range(2):
+        first = b.select(both_zero, zero[k], real_big[k])
+        out.append(b.select(use_real, first, imag_big[k]))
+    return make(b, *out)
+
+
+def compare(b: ir.IRBuilder, op: str, x: ir.Value, y: ir.Value, dtype: str) -> ir.Value:
+    """``==`` (both parts equal) and ``!=`` (either part differs, or is NaN)."""
+    (xr, xi), (yr, yi) = parts(b, x), parts(b, y)
+    if op == "eq":
+        return b.and_(b.fcmp_ordered("==", xr, yr), b.fcmp_ordered("==", xi, yi))
+    if op == "ne":
+        return b.or_(b.fcmp_unordered("!=", xr, yr), b.fcmp_unordered("!=", xi, yi))
+    raise CompileError(f"{dtype} values are not ordered; only == and != compare them")
+
+
+def cast(b: ir.IRBuilder, v: ir.Value, src: str, dst: str) -> ir.Value:
+    """``v.astype(dst)`` where ``src`` or ``dst`` is complex (NumPy semantics): a real value
+    becomes the real part (imaginary +0); a complex one keeps its real part when cast to a
+    real dtype (NumPy discards the imaginary part) and is true as a bool when either part is
+    nonzero."""
+    if dt.is_complex(src) and dt.is_complex(dst):
+        re, im = parts(b, v)
+        return make(b, *(arith.cast(b, p, dt.component(src), dt.component(dst)) for p in (re, im)))
+    if dt.is_complex(dst):
+        re = arith.cast(b, _widened(b, v, src), _compute(src), dt.component(dst))
+        return make(b, re, _c(re.type, 0.0))
+    re, im = parts(b, v)
+    if dst == "bool":
+        return b.or_(b.fcmp_unordered("!=", re, _c(re.type, 0.0)), b.fcmp_unordered("!=", im, _c(im.type, 0.0)))
+    out = arith.cast(b, re, dt.component(src), _compute(dst))
+    return b.fptrunc(out, ir.HalfType()) if dst == "float16" else out
+
+
+def _compute(dtype: str) -> str:
+    return "float32" if dtype == "float16" else dtype
+
+
+def _widened(b, v, dtype):
+    return b.fpext(v, ir.FloatType()) if dtype == "float16" else v
+
+
+# ------------------------------------------------------------------ math calls
+
+def _math(b, op, *args):
+    dtype = "float32" if isinstance(args[0].type, ir.FloatType) else "float64"
+    return emit_math(b, op, list(args), dtype)
+
+
+def _abs(b, z):
+    return _math(b, "hypot", *parts(b, z))
+
+
+def _exp(b, z):
+    """exp(x) (cos y + j sin y); y == 0 gives exp(x) + y j (also for a NaN x); an infinite x
+    with a non-finite y gives (inf, NaN) for +inf and (0, 0) for -inf."""
+    x, y = parts(b, z)
+    ty = x.type
+    r = _math(b, "exp", x)
+    re, im = b.fmul(r, _math(b, "cos", y)), b.fmul(r, _math(b, "sin", y))
+    x_inf = b.fcmp_ordered("==", call_intrinsic(b, "fabs", x), _c(ty, math.inf))
+    y_finite = b.fcmp_ordered("<", call_intrinsic(b, "fabs", y), _c(ty, math.inf))
+    special = b.and_(x_inf, b.not_(y_finite))
+    x_pos = b.fcmp_ordered(">", x, _c(ty, 0.0))
+    re = b.select(special, b.select(x_pos, _c(ty, math.inf), _c(ty, 0.0)), re)
+    im = b.select(special, b.select(x_pos, _c(ty, math.nan), _c(ty, 0.0)), im)
+    y_zero = b.fcmp_ordered("==", y, _c(ty, 0.0))
+    return make(b, b.select(y_zero, r, re), b.select(y_zero, y, im))
+
+
+def _log(b, z):
+    """log|z| + j atan2(y, x): hypot and atan2 give every special value of C99's clog."""
+    x, y = parts(b, z)
+    return make(b, _math(b, "log", _math(b, "hypot", x, y)), _math(b, "atan2", y, x))
+
+
+def _sqrt(b, z):
+    """The principal square root: for x >= 0, t = sqrt((x + |z|) / 2) and sqrt(z) = t + j y / 2t;
+    for x < 0, |y| / 2t + j copysign(t, y) with t = sqrt((|z| - x) / 2). A zero z gives
+    +0 + y j, an infinite y gives +inf + y j (C99 csqrt)."""
+    x, y = parts(b, z)
+    ty = x.type
+    half, two = _c(ty, 0.5), _c(ty, 2.0)
+    h = _math(b, "hypot", x, y)
+    nonneg = b.fcmp_ordered(">=", x, _c(ty, 0.0))
+    t = _math(b, "sqrt", b.fmul(b.fadd(b.select(nonneg, x, b.fneg(x)), h), half))
+    over = b.fdiv(b.select(nonneg, y, call_intrinsic(b, "fabs", y)), b.fmul(two, t))
+    re = b.select(nonneg, t, over)
+    im = b.select(nonneg, over, call_intrinsic(b, "copysign", t, y))
+    zero = b.and_(b.fcmp_ordered("==", x, _c(ty, 0.0)), b.fcmp_ordered("==", y, _c(ty, 0.0)))
+    y_inf = b.fcmp_ordered("==", call_intrinsic(b, "fabs", y), _c(ty, math.inf))
+    re = b.select(zero, _c(ty, 0.0), b.select(y_inf, _c(ty, math.inf), re))
+    im = b.select(b.or_(zero, y_inf), y, im)
+    return make(b, re, im)
+
+
+def _conj(b, z):
+    re, im = parts(b, z)
+    return make(b, re, b.fneg(im))
+
+
+def _isnan(b, z):
+    re, im = parts(b, z)
+    return b.or_(b.fcmp_unordered("uno", re, re), b.fcmp_unordered("uno", im, im))
+
+
+def _isinf(b, z):
+    re, im = parts(b, z)
+    inf = _c(re.type, math.inf)
+    return b.or_(b.fcmp_ordered("==", call_intrinsic(b, "fabs", re), inf),
+                 b.fcmp_ordered("==", call_intrinsic(b, "fabs", im), inf))
+
+
+def _isfinite(b, z):
+    re, im = parts(b, z)
+    inf = _c(re.type, math.inf)
+    return b.and_(b.fcmp_ordered("<", call_intrinsic(b, "fabs", re), inf),
+                  b.fcmp_ordered("<", call_intrinsic(b, "fabs", im), inf))
+
+
+_COMPLEX_CALLS = {"abs": _abs, "exp": _exp, "log": _log, "sqrt": _sqrt, "conj": _conj,
+                  "real": lambda b, z: parts(b, z)[0], "imag": lambda b, z: parts(b, z)[1],
+                  "isnan": _isnan, "isinf": _isinf, "isfinite": _isfinite}
+
+
+def _register() -> None:
+    for op, fn in _COMPLEX_CALLS.items():
+        register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, fn=fn: fn(b, args[0]),
+                                    dtypes=dt.COMPLEX)
+    register_intrinsic_lowering(BACKEND, "complex", lambda b, args, dtype, fast: make(b, *args),
+                                dtypes=FLOAT_COMPUTE)
+
+
+_register()
