@@ -147,19 +147,24 @@ def round(x, decimals=0):  # noqa: A001 - NumPy's name
 @numpy_function("x")
 def conj(x):
     """The complex conjugate: real operands are returned as they are."""
-    return as_tracer(x)
+    t = as_tracer(x)
+    return emit("conjugate", [t]) if dt.is_complex(t._atom.type.dtype) else t
 
 
 @numpy_function("x")
 def real(x):
-    """The real part: real operands are returned as they are."""
-    return as_tracer(x)
+    """The real part (its float dtype for complex operands): real operands are returned as they are."""
+    t = as_tracer(x)
+    return emit("real", [t]) if dt.is_complex(t._atom.type.dtype) else t
 
 
 @numpy_function("x")
 def imag(x):
-    """The imaginary part: zeros of ``x``'s dtype for real operands."""
+    """The imaginary part (its float dtype for complex operands): zeros of ``x``'s dtype for real
+    operands."""
     t = as_tracer(x)
+    if dt.is_complex(t._atom.type.dtype):
+        return emit("imag", [t])
     return emit("broadcast_to", [as_tracer(np.zeros((), t.dtype), t._ctx)], shape=t.shape)
 
 

@@ -268,6 +268,24 @@ def _sigmoid_reference(x):
     return np_sigmoid(x.astype(d)).astype(out)
 
 
+def _complex_parts_rule(dtypes):
+    """conjugate, real, imag: computed in the operand's dtype; real and imag of a complex
+    operand are its parts' float dtype (NumPy's ``np.real``/``np.imag``)."""
+    (d,) = dtypes
+    return (d,), d
+
+
+def _part_rule(dtypes):
+    (d,) = dtypes
+    return (d,), dt.component(d)
+
+
+elementwise_op("conjugate", 1, lambda a: _e.conj(a) if dt.is_complex(a.dtype) else a, _complex_parts_rule,
+               np.conjugate, "The complex conjugate ``re - im j`` (real operands as they are).")
+elementwise_op("real", 1, lambda a: _e.real(a) if dt.is_complex(a.dtype) else a, _part_rule,
+               np.real, "The real part of a complex operand (real operands as they are).")
+elementwise_op("imag", 1, lambda a: _e.imag(a) if dt.is_complex(a.dtype) else _e.const(0, a.dtype),
+               _part_rule, np.imag, "The imaginary part of a complex operand (zeros for real ones).")
 elementwise_op("erf", 1, _e.erf, _float_rule("erf"), _erf_reference, "The error function (float math).")
 elementwise_op("sigmoid", 1, _e.sigmoid, _float_rule("sigmoid"), _sigmoid_reference,
                "``1 / (1 + exp(-x))`` (float math).")

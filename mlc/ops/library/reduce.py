@@ -240,12 +240,17 @@ _arg_extremum("argmin", te.min, highest, np.argmin)
 # ------------------------------------------------------------------ mean / var / std
 
 def _moment_dtype(name: str, x_dtype: str, dtype) -> str:
+    """The dtype of a mean (float, or complex for complex data) or variance (float)."""
+    if dt.is_complex(x_dtype) and name != "mean":
+        raise DTypeError(f"{name}: complex data ({x_dtype}) is not supported; the {name} of a "
+                         f"complex array is that of its parts combined: compute it from "
+                         f"real(x) and imag(x)")
     if dtype is not None:
         out = canonical_dtype(name, dtype)
-        if not dt.is_float(out):
+        if not (dt.is_float(out) or dt.is_complex(out) and name == "mean"):
             raise DTypeError(f"{name}: dtype must be a float dtype, got {out}")
         return out
-    return x_dtype if dt.is_float(x_dtype) else "float64"
+    return x_dtype if dt.is_inexact(x_dtype) else "float64"
 
 
 def _mean_stage(x, axes, keepdims, shape, acc, name):
