@@ -278,9 +278,9 @@ _TABLE = (
     _call("erfc", _via_float64(math.erfc), ulps=4, float_dtypes=("float32", "float64")),
     # complex numbers: made of two float parts, taken apart, conjugated
     _call("complex", _make_complex, 2, result="complex", float_dtypes=("float32", "float64")),
-    _call("real", np.real, operands="complex", result="real"),
-    _call("imag", np.imag, operands="complex", result="real"),
-    _call("conj", np.conjugate, operands="complex"),
+    _call("real", np.real, operands="complex", result="real", float_dtypes=()),
+    _call("imag", np.imag, operands="complex", result="real", float_dtypes=()),
+    _call("conj", np.conjugate, operands="complex", float_dtypes=()),
 )
 
 #: name -> ScalarOp, every scalar op of the IR.

@@ -3,10 +3,12 @@
 A complex64 (complex128) value is the literal struct ``{float, float}``
 (``{double, double}``) of its real and imaginary parts, in registers and in
 memory alike: a buffer holds interleaved pairs, as NumPy stores them.
-Arithmetic is NumPy's (``numpy/_core/src/umath/loops``): the schoolbook
-product, Smith's division; ``abs`` is ``hypot``; ``exp``, ``log`` and
+Arithmetic is NumPy's on arrays (its SIMD loops): the product with one
+fused multiply-add per part, Smith's division; ``abs`` is ``hypot``; ``exp``, ``log`` and
 ``sqrt`` follow C99 Annex G (what NumPy's ``npy_cexp``/``npy_clog``/
-``npy_csqrt`` give) on infinities, NaNs and signed zeros. Only ``==`` and
+``npy_csqrt`` give) on infinities, NaNs and signed zeros; complex64's are
+computed in double and rounded once (no overflow of ``exp(x)`` before
+``cos(y)`` scales it, no loss in ``log|z|`` near 1). Only ``==`` and
 ``!=`` compare. The math calls register as the llvm lowerings of
 :mod:`mlc.backends.intrinsics` for the complex dtypes, and build on the
 float lowerings of the parts.
@@ -48,8 +50,9 @@ def binary(b: ir.IRBuilder, op: str, x: ir.Value, y: ir.Value, dtype: str) -> ir
         return make(b, b.fadd(xr, yr), b.fadd(xi, yi))
     if op == "sub":
         return make(b, b.fsub(xr, yr), b.fsub(xi, yi))
-    if op == "mul":  # NumPy's: no recovery of infinities from NaN parts
-        return make(b, b.fsub(b.fmul(xr, yr), b.fmul(xi, yi)), b.fadd(b.fmul(xr, yi), b.fmul(xi, yr)))
+    if op == "mul":  # NumPy's array loop: fma(xr, yr, -xi yi) + fma(xr, yi, xi yr) j, no inf recovery
+        return make(b, call_intrinsic(b, "fma", xr, yr, b.fneg(b.fmul(xi, yi))),
+                    call_intrinsic(b, "fma", xr, yi, b.fmul(xi, yr)))
     if op == "div":
         return _divide(b, xr, xi, yr, yi)
     raise CompileError(f"{op} is not defined for {dtype} operands")
@@ -123,14 +126,30 @@ def _math(b, op, *args):
     return emit_math(b, op, list(args), dtype)
 
 
-def _abs(b, z):
-    return _math(b, "hypot", *parts(b, z))
+def _in_double(fn):
+    """A lowering of float parts computed in double when the parts are float, its parts
+    (or its one real result) rounded back to float once."""
+    def lowering(b, z):
+        re, im = parts(b, z)
+        if not isinstance(re.type, ir.FloatType):
+            return fn(b, re, im)
+        out = fn(b, b.fpext(re, ir.DoubleType()), b.fpext(im, ir.DoubleType()))
+        if isinstance(out.type, ir.DoubleType):
+            return b.fptrunc(out, ir.FloatType())
+        return make(b, *(b.fptrunc(p, ir.FloatType()) for p in parts(b, out)))
+    lowering.__name__ = fn.__name__
+    return lowering
 
 
-def _exp(b, z):
+@_in_double
+def _abs(b, x, y):
+    return _math(b, "hypot", x, y)
+
+
+@_in_double
+def _exp(b, x, y):
     """exp(x) (cos y + j sin y); y == 0 gives exp(x) + y j (also for a NaN x); an infinite x
     with a non-finite y gives (inf, NaN) for +inf and (0, 0) for -inf."""
-    x, y = parts(b, z)
     ty = x.type
     r = _math(b, "exp", x)
     re, im = b.fmul(r, _math(b, "cos", y)), b.fmul(r, _math(b, "sin", y))
@@ -139,30 +158,65 @@ def _exp(b, z):
     special = b.and_(x_inf, b.not_(y_finite))
     x_pos = b.fcmp_ordered(">", x, _c(ty, 0.0))
     re = b.select(special, b.select(x_pos, _c(ty, math.inf), _c(ty, 0.0)), re)
-    im = b.select(special, b.select(x_pos, _c(ty, math.nan), _c(ty, 0.0)), im)
+    zero_im = call_intrinsic(b, "copysign", _c(ty, 0.0), y)
+    im = b.select(special, b.select(x_pos, _c(ty, math.nan), zero_im), im)
     y_zero = b.fcmp_ordered("==", y, _c(ty, 0.0))
     return make(b, b.select(y_zero, r, re), b.select(y_zero, y, im))
 
 
-def _log(b, z):
-    """log|z| + j atan2(y, x): hypot and atan2 give every special value of C99's clog."""
-    x, y = parts(b, z)
-    return make(b, _math(b, "log", _math(b, "hypot", x, y)), _math(b, "atan2", y, x))
+#: Parts beyond 2**±EDGE are scaled by 2**∓SHIFT (exactly) before hypot or a square root, so
+#: neither overflows nor loses the digits of subnormals (complex128; complex64 computes in double).
+EDGE, SHIFT = 1000, 600
 
 
-def _sqrt(b, z):
+def _scaled(b, x, y):
+    """(x * 2**k, y * 2**k, k) with k = -SHIFT for huge parts, SHIFT for tiny ones, else 0."""
+    ty = x.type
+    a = b.fcmp_ordered(">=", call_intrinsic(b, "fabs", x), call_intrinsic(b, "fabs", y))
+    big = b.select(a, call_intrinsic(b, "fabs", x), call_intrinsic(b, "fabs", y))
+    huge = b.fcmp_ordered(">", big, _c(ty, 2.0 ** EDGE))
+    tiny = b.fcmp_ordered("<", big, _c(ty, 2.0 ** -EDGE))
+    k = b.select(huge, _c(ty, -SHIFT), b.select(tiny, _c(ty, SHIFT), _c(ty, 0.0)))
+    factor = b.select(huge, _c(ty, 2.0 ** -SHIFT), b.select(tiny, _c(ty, 2.0 ** SHIFT), _c(ty, 1.0)))
+    return b.fmul(x, factor), b.fmul(y, factor), k
+
+
+@_in_double
+def _log(b, x, y):
+    """log|z| + j atan2(y, x): hypot and atan2 give every special value of C99's clog. Where
+    the larger part ``a`` is in [0.5, 2] (|z| may be near 1, log|z| near 0), the real part is
+    ``log1p((a - 1)(a + 1) + c^2) / 2`` with ``c`` the smaller part: a - 1 is exact there."""
+    ty = x.type
+    ax, ay = call_intrinsic(b, "fabs", x), call_intrinsic(b, "fabs", y)
+    big = b.fcmp_ordered(">=", ax, ay)
+    a, c = b.select(big, ax, ay), b.select(big, ay, ax)
+    near_one = b.and_(b.fcmp_ordered(">=", a, _c(ty, 0.5)), b.fcmp_ordered("<=", a, _c(ty, 2.0)))
+    one = _c(ty, 1.0)
+    small = b.fadd(b.fmul(b.fsub(a, one), b.fadd(a, one)), b.fmul(c, c))
+    near = b.fmul(_math(b, "log1p", small), _c(ty, 0.5))
+    sx, sy, k = _scaled(b, x, y)  # log|z| = log|z 2**k| - k log 2
+    far = b.fsub(_math(b, "log", _math(b, "hypot", sx, sy)), b.fmul(k, _c(ty, math.log(2.0))))
+    return make(b, b.select(near_one, near, far), _math(b, "atan2", y, x))
+
+
+@_in_double
+def _sqrt(b, x, y):
     """The principal square root: for x >= 0, t = sqrt((x + |z|) / 2) and sqrt(z) = t + j y / 2t;
     for x < 0, |y| / 2t + j copysign(t, y) with t = sqrt((|z| - x) / 2). A zero z gives
     +0 + y j, an infinite y gives +inf + y j (C99 csqrt)."""
-    x, y = parts(b, z)
     ty = x.type
     half, two = _c(ty, 0.5), _c(ty, 2.0)
+    x0, y0 = x, y
+    x, y, k = _scaled(b, x, y)  # sqrt(z) = sqrt(z 2**k) 2**(-k/2), k even
     h = _math(b, "hypot", x, y)
     nonneg = b.fcmp_ordered(">=", x, _c(ty, 0.0))
     t = _math(b, "sqrt", b.fmul(b.fadd(b.select(nonneg, x, b.fneg(x)), h), half))
     over = b.fdiv(b.select(nonneg, y, call_intrinsic(b, "fabs", y)), b.fmul(two, t))
-    re = b.select(nonneg, t, over)
-    im = b.select(nonneg, over, call_intrinsic(b, "copysign", t, y))
+    unscale = b.select(b.fcmp_ordered(">", k, _c(ty, 0.0)), _c(ty, 2.0 ** (-SHIFT // 2)),
+                       b.select(b.fcmp_ordered("<", k, _c(ty, 0.0)), _c(ty, 2.0 ** (SHIFT // 2)), _c(ty, 1.0)))
+    re = b.fmul(b.select(nonneg, t, over), unscale)
+    im = b.fmul(b.select(nonneg, over, call_intrinsic(b, "copysign", t, y)), unscale)
+    x, y = x0, y0
     zero = b.and_(b.fcmp_ordered("==", x, _c(ty, 0.0)), b.fcmp_ordered("==", y, _c(ty, 0.0)))
     y_inf = b.fcmp_ordered("==", call_intrinsic(b, "fabs", y), _c(ty, math.inf))
     re = b.select(zero, _c(ty, 0.0), b.select(y_inf, _c(ty, math.inf), re))
