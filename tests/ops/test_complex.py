@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc.testing as mt
-from mlc import DTypeError, te
+from mlc import DTypeError
 from mlc.ops import TensorType, get_op
 
 from ._harness import arrays, broadcast_pair, check_op, numpy_call, run_op, shapes
@@ -171,9 +171,7 @@ def test_sum_prod_mean_and_matmul_of_complex(dtype, data):
 @pytest.mark.parametrize("name", ["less", "greater_equal", "maximum", "minimum", "floor_divide",
                                   "remainder", "floor", "sign"])
 def test_ops_complex_numbers_do_not_have_are_dtype_errors(name):
+    """Refused when the op is inferred (while tracing), not later when it is lowered."""
     op = get_op(name)
-    ufunc = getattr(np, name)
-    inputs = [te.placeholder((2,), "complex64", f"x{n}") for n in range(ufunc.nin)]
     with pytest.raises(DTypeError, match="complex"):
-        op.infer(*[TensorType((2,), "complex64")] * ufunc.nin)
-        op.lower(*inputs)
+        op.infer(*[TensorType((2,), "complex64")] * getattr(np, name).nin)

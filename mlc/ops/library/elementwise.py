@@ -48,7 +48,12 @@ def elementwise_op(name: str, nin: int, scalar: Callable, rule: Rule, reference:
     """
     def infer(*types: TensorType) -> TensorType:
         _check_arity(name, types, nin)
-        _, out = rule(tuple(t.dtype for t in types))
+        ins, out = rule(tuple(t.dtype for t in types))
+        if any(dt.is_complex(d) for d in ins):  # NumPy's loop exists; the scalar rule may refuse it
+            try:
+                scalar(*(_e.Var(f"x{n}", d) for n, d in enumerate(ins)))
+            except DTypeError as err:
+                raise DTypeError(f"{name}: {err}") from None
         return TensorType(broadcast_shapes(*(t.shape for t in types), op=name), out)
 
     def lower(*tensors):
