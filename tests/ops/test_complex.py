@@ -1,6 +1,6 @@
 """Ops on complex64 and complex128 arrays against NumPy, on every target: arithmetic (Smith's
-division), abs, exp, log, sqrt with their special values (C99 Annex G: signed zeros, infinities,
-NaNs), conjugate/real/imag, ==/!=, casts, promotion with real dtypes and Python scalars, sum,
+division), abs, exp, log, sqrt, sinh, cosh, tanh with their special values (C99 Annex G: signed
+zeros, infinities, NaNs), expm1, log1p and sign as NumPy computes them, conjugate/real/imag, ==/!=, casts, promotion with real dtypes and Python scalars, sum,
 prod, mean, matmul; and the ops complex numbers do not have (ordering, floor division) refuse
 them with a DTypeError."""
 import itertools
@@ -22,10 +22,12 @@ BINARY = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divi
           "equal": np.equal, "not_equal": np.not_equal}
 UNARY = {"negative": np.negative, "absolute": np.absolute, "exp": np.exp, "log": np.log,
          "sqrt": np.sqrt, "square": np.square, "conjugate": np.conjugate, "real": np.real,
-         "imag": np.imag, "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite}
+         "imag": np.imag, "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite,
+         "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "expm1": np.expm1, "log1p": np.log1p,
+         "sign": np.sign}
 #: The ops whose results round differently in NumPy's SIMD loops and libm: compared to a few
 #: ulps of the modulus (the others are compared exactly: NaNs, infinities and signed zeros too).
-ROUNDING = {"absolute", "exp", "log", "sqrt"}
+ROUNDING = {"absolute", "exp", "log", "sqrt", "sinh", "cosh", "tanh", "expm1", "log1p", "sign"}
 
 #: Every pair of these parts: the special values the Array API specifies for complex arguments.
 SPECIAL_PARTS = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -3.0, math.pi / 2, 1e30, -1e-30, math.inf, -math.inf,
@@ -169,7 +171,7 @@ def test_sum_prod_mean_and_matmul_of_complex(dtype, data):
 
 
 @pytest.mark.parametrize("name", ["less", "greater_equal", "maximum", "minimum", "floor_divide",
-                                  "remainder", "floor", "sign"])
+                                  "remainder", "floor", "arcsinh"])
 def test_ops_complex_numbers_do_not_have_are_dtype_errors(name):
     """Refused when the op is inferred (while tracing), not later when it is lowered."""
     op = get_op(name)

@@ -6,7 +6,9 @@ memory alike: a buffer holds interleaved pairs, as NumPy stores them.
 Arithmetic is NumPy's on arrays (its SIMD loops): the product with one
 fused multiply-add per part, Smith's division; ``abs`` is ``hypot``; ``exp``, ``log`` and
 ``sqrt`` follow C99 Annex G (what NumPy's ``npy_cexp``/``npy_clog``/
-``npy_csqrt`` give) on infinities, NaNs and signed zeros; complex64's are
+``npy_csqrt`` give) on infinities, NaNs and signed zeros, and so do
+``sinh``, ``cosh``, ``tanh`` (libm's ``csinh``...); ``expm1`` and ``log1p``
+are NumPy's own formulas (``nc_expm1``, ``nc_log1p``); complex64's are
 computed in double and rounded once (no overflow of ``exp(x)`` before
 ``cos(y)`` scales it, no loss in ``log|z|`` near 1). Only ``==`` and
 ``!=`` compare. The math calls register as the llvm lowerings of
@@ -224,6 +226,98 @@ def _sqrt(b, x, y):
     return make(b, re, im)
 
 
+def _finite(b, v):
+    return b.fcmp_ordered("<", call_intrinsic(b, "fabs", v), _c(v.type, math.inf))
+
+
+def _is_inf(b, v):
+    return b.fcmp_ordered("==", call_intrinsic(b, "fabs", v), _c(v.type, math.inf))
+
+
+def _nan_of(b, v):
+    """``v - v``: NaN for an infinite or NaN ``v``."""
+    return b.fsub(v, v)
+
+
+@_in_double
+def _sinh(b, x, y):
+    """sinh x cos y + j cosh x sin y; y == 0 gives sinh x + y j; a zero x with a non-finite y
+    gives x + NaN j, an infinite one +inf + NaN j (C99 csinh)."""
+    ty = x.type
+    re = b.fmul(_math(b, "sinh", x), _math(b, "cos", y))
+    im = b.fmul(_math(b, "cosh", x), _math(b, "sin", y))
+    edge = b.and_(b.or_(b.fcmp_ordered("==", x, _c(ty, 0.0)), _is_inf(b, x)), b.not_(_finite(b, y)))
+    edge_re = b.select(_is_inf(b, x), call_intrinsic(b, "fabs", x), x)
+    re, im = b.select(edge, edge_re, re), b.select(edge, _nan_of(b, y), im)
+    y_zero = b.fcmp_ordered("==", y, _c(ty, 0.0))
+    return make(b, b.select(y_zero, _math(b, "sinh", x), re), b.select(y_zero, y, im))
+
+
+@_in_double
+def _cosh(b, x, y):
+    """cosh x cos y + j sinh x sin y; y == 0 gives cosh x + (y sign x) j; a zero x with a
+    non-finite y gives NaN + 0 j, an infinite one +inf + NaN j (C99 ccosh)."""
+    ty = x.type
+    re = b.fmul(_math(b, "cosh", x), _math(b, "cos", y))
+    im = b.fmul(_math(b, "sinh", x), _math(b, "sin", y))
+    not_finite_y = b.not_(_finite(b, y))
+    zero_x = b.and_(b.fcmp_ordered("==", x, _c(ty, 0.0)), not_finite_y)
+    inf_x = b.and_(_is_inf(b, x), not_finite_y)
+    re = b.select(zero_x, _nan_of(b, y), b.select(inf_x, b.fmul(x, x), re))
+    im = b.select(zero_x, _c(ty, 0.0), b.select(inf_x, _nan_of(b, y), im))
+    y_zero = b.fcmp_ordered("==", y, _c(ty, 0.0))
+    signed = b.fmul(y, call_intrinsic(b, "copysign", _c(ty, 1.0), x))
+    return make(b, b.select(y_zero, _math(b, "cosh", x), re), b.select(y_zero, signed, im))
+
+
+#: Beyond this |x|, tanh(x + yj) is sign(x) + 4 sin y cos y e^(-2|x|) j in double precision.
+_TANH_FAR = 22.0
+
+
+@_in_double
+def _tanh(b, x, y):
+    """Kahan's formula: with t = tan y, s = sinh x, rho = sqrt(1 + s^2), beta = 1 + t^2,
+    tanh z = (beta rho s + t j) / (1 + beta s^2); far from zero (|x| > 22) and at an infinite
+    x it is sign(x) + 4 sin y cos y e^(-2|x|) j (a zero of sin 2y's sign for a non-finite y);
+    y == 0 gives tanh x + y j; a zero x with a non-finite y gives x + NaN j (C99 ctanh); a finite x with a non-finite y, NaN + NaN j."""
+    ty = x.type
+    one = _c(ty, 1.0)
+    t, s = _math(b, "tan", y), _math(b, "sinh", x)
+    beta = b.fadd(one, b.fmul(t, t))
+    rho = _math(b, "sqrt", b.fadd(one, b.fmul(s, s)))
+    den = b.fadd(one, b.fmul(beta, b.fmul(s, s)))
+    re, im = b.fdiv(b.fmul(b.fmul(beta, rho), s), den), b.fdiv(t, den)
+    ax = call_intrinsic(b, "fabs", x)
+    far = b.and_(b.fcmp_ordered(">", ax, _c(ty, _TANH_FAR)), b.or_(_finite(b, y), _is_inf(b, x)))
+    sin, cos = _math(b, "sin", y), _math(b, "cos", y)
+    tail = b.fmul(b.fmul(_c(ty, 4.0), b.fmul(sin, cos)), _math(b, "exp", b.fmul(_c(ty, -2.0), ax)))
+    tail = b.select(_finite(b, y), tail, call_intrinsic(b, "copysign", _c(ty, 0.0), y))
+    re = b.select(far, call_intrinsic(b, "copysign", one, x), re)
+    im = b.select(far, tail, im)
+    edge = b.and_(b.fcmp_ordered("==", x, _c(ty, 0.0)), b.not_(_finite(b, y)))
+    re, im = b.select(edge, x, re), b.select(edge, _nan_of(b, y), im)
+    y_zero = b.fcmp_ordered("==", y, _c(ty, 0.0))
+    return make(b, b.select(y_zero, _math(b, "tanh", x), re), b.select(y_zero, y, im))
+
+
+def _expm1(b, z):
+    """NumPy's ``nc_expm1``, in the parts' own dtype: expm1(x) cos y - 2 sin^2(y / 2) +
+    j exp(x) sin y (no special values of its own: NumPy's results, which differ from C99's
+    on infinities)."""
+    x, y = parts(b, z)
+    half = _math(b, "sin", b.fmul(y, _c(y.type, 0.5)))
+    re = b.fsub(b.fmul(_math(b, "expm1", x), _math(b, "cos", y)), b.fmul(_c(y.type, 2.0), b.fmul(half, half)))
+    return make(b, re, b.fmul(_math(b, "exp", x), _math(b, "sin", y)))
+
+
+def _log1p(b, z):
+    """NumPy's ``nc_log1p``, in the parts' own dtype: log(hypot(1 + x, y)) + j atan2(y, 1 + x)
+    (its rounding and overflow included)."""
+    x, y = parts(b, z)
+    u = b.fadd(x, _c(x.type, 1.0))
+    return make(b, _math(b, "log", _math(b, "hypot", u, y)), _math(b, "atan2", y, u))
+
+
 def _conj(b, z):
     re, im = parts(b, z)
     return make(b, re, b.fneg(im))
@@ -248,7 +342,8 @@ def _isfinite(b, z):
                   b.fcmp_ordered("<", call_intrinsic(b, "fabs", im), inf))
 
 
-_COMPLEX_CALLS = {"abs": _abs, "exp": _exp, "log": _log, "sqrt": _sqrt, "conj": _conj,
+_COMPLEX_CALLS = {"abs": _abs, "exp": _exp, "log": _log, "sqrt": _sqrt, "conj": _conj, "sinh": _sinh,
+                  "cosh": _cosh, "tanh": _tanh, "expm1": _expm1, "log1p": _log1p,
                   "real": lambda b, z: parts(b, z)[0], "imag": lambda b, z: parts(b, z)[1],
                   "isnan": _isnan, "isinf": _isinf, "isfinite": _isfinite}
 

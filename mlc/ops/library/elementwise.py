@@ -99,7 +99,29 @@ def _multiply(a, b):
     return _e.logical_and(a, b) if a.dtype == "bool" else a * b
 
 
+def _complex_sign(z):
+    """NumPy's ``z / |z|``: 0 for 0, NaN for a NaN part; with an infinite part, the sign of
+    that part (NaN when both are infinite)."""
+    re, im = _e.real(z), _e.imag(z)
+    h = _e.hypot(re, im)
+    one, zero, nan = (_e.const(v, re.dtype) for v in (1.0, 0.0, float("nan")))
+
+    def unit(v):
+        return _e.select(v > zero, one, -one)
+
+    inf_re, inf_im = _e.isinf(re), _e.isinf(im)
+    at_inf_re = _e.select(inf_re, _e.select(inf_im, nan, unit(re)), zero)
+    at_inf_im = _e.select(inf_re, _e.select(inf_im, nan, zero), unit(im))
+    parts = []
+    for v, at_inf in ((re, at_inf_re), (im, at_inf_im)):
+        finite = _e.select(h == zero, zero, v / h)
+        parts.append(_e.select(_e.isnan(h), nan, _e.select(_e.isinf(h), at_inf, finite)))
+    return _e.complex(*parts)
+
+
 def _sign(a):
+    if dt.is_complex(a.dtype):
+        return _complex_sign(a)
     one, zero = _e.const(1, a.dtype), _e.const(0, a.dtype)
     if dt.is_unsigned(a.dtype):
         return _e.select(a > zero, one, zero)
