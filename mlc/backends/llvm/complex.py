@@ -8,7 +8,9 @@ fused multiply-add per part, Smith's division; ``abs`` is ``hypot``; ``exp``, ``
 ``sqrt`` follow C99 Annex G (what NumPy's ``npy_cexp``/``npy_clog``/
 ``npy_csqrt`` give) on infinities, NaNs and signed zeros, and so do
 ``sinh``, ``cosh``, ``tanh`` (libm's ``csinh``...); ``expm1`` and ``log1p``
-are NumPy's own formulas (``nc_expm1``, ``nc_log1p``); complex64's are
+are NumPy's own formulas (``nc_expm1``, ``nc_log1p``); the trigonometric
+functions and the inverse ones call libm's ``csin``, ``cacos``, ``casinh``...
+(:data:`LIBM_COMPLEX_CALLS`), as NumPy does; complex64's are
 computed in double and rounded once (no overflow of ``exp(x)`` before
 ``cos(y)`` scales it, no loss in ``log|z|`` near 1). Only ``==`` and
 ``!=`` compare. The math calls register as the llvm lowerings of
@@ -24,10 +26,17 @@ from llvmlite import ir
 from ...errors import CompileError
 from ...ir import dtype as dt
 from ..intrinsics import register_intrinsic_lowering
-from .intrinsics import BACKEND, FLOAT_COMPUTE, call_intrinsic, emit_math
+from .intrinsics import BACKEND, FLOAT_COMPUTE, call_intrinsic, declare, emit_math
+from .types import I32
 from . import arith
 
-__all__ = ["parts", "make", "binary", "compare", "cast"]
+__all__ = ["parts", "make", "binary", "compare", "cast", "LIBM_COMPLEX_CALLS"]
+
+#: Math calls on complex operands computed by libm's C99 complex functions (NumPy calls the
+#: same ones): op -> (complex64's function, complex128's).
+LIBM_COMPLEX_CALLS = {op: ("c" + name + "f", "c" + name) for op, name in (
+    ("sin", "sin"), ("cos", "cos"), ("tan", "tan"), ("asin", "asin"), ("acos", "acos"),
+    ("atan", "atan"), ("asinh", "asinh"), ("acosh", "acosh"), ("atanh", "atanh"))}
 
 
 def parts(b: ir.IRBuilder, z: ir.Value) -> tuple[ir.Value, ir.Value]:
@@ -318,6 +327,26 @@ def _log1p(b, z):
     return make(b, _math(b, "log", _math(b, "hypot", u, y)), _math(b, "atan2", y, u))
 
 
+def _libm_complex(b, names, z):
+    """``names[0](z)`` (float complex) or ``names[1](z)`` (double complex) through the x86-64
+    System V ABI, as C compilers call them: ``<2 x float>`` in and out for float complex, two
+    doubles in and ``{double, double}`` out for double complex."""
+    triple = b.module.triple or ""
+    if not triple.startswith("x86_64"):
+        raise CompileError(f"{names[1]}: the llvm backend calls libm's complex functions on x86-64 "
+                           f"only, not on {triple or 'this target'}")
+    re, im = parts(b, z)
+    if isinstance(re.type, ir.FloatType):
+        vec = ir.VectorType(re.type, 2)
+        fn = declare(b.module, names[0], ir.FunctionType(vec, [vec]))
+        arg = b.insert_element(b.insert_element(ir.Constant(vec, ir.Undefined), re, ir.Constant(I32, 0)),
+                               im, ir.Constant(I32, 1))
+        out = b.call(fn, [arg])
+        return make(b, b.extract_element(out, ir.Constant(I32, 0)), b.extract_element(out, ir.Constant(I32, 1)))
+    fn = declare(b.module, names[1], ir.FunctionType(z.type, [re.type, re.type]))
+    return b.call(fn, [re, im])
+
+
 def _conj(b, z):
     re, im = parts(b, z)
     return make(b, re, b.fneg(im))
@@ -352,6 +381,9 @@ def _register() -> None:
     for op, fn in _COMPLEX_CALLS.items():
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, fn=fn: fn(b, args[0]),
                                     dtypes=dt.COMPLEX)
+    for op, names in LIBM_COMPLEX_CALLS.items():
+        register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, names=names:
+                                    _libm_complex(b, names, args[0]), dtypes=dt.COMPLEX)
     register_intrinsic_lowering(BACKEND, "complex", lambda b, args, dtype, fast: make(b, *args),
                                 dtypes=FLOAT_COMPUTE)
 
