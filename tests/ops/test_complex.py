@@ -27,11 +27,11 @@ UNARY = {"negative": np.negative, "absolute": np.absolute, "exp": np.exp, "log":
          "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "expm1": np.expm1, "log1p": np.log1p,
          "sign": np.sign, "sin": np.sin, "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin,
          "arccos": np.arccos, "arctan": np.arctan, "arcsinh": np.arcsinh, "arccosh": np.arccosh,
-         "arctanh": np.arctanh}
+         "arctanh": np.arctanh, "log2": np.log2, "log10": np.log10, "reciprocal": np.reciprocal}
 #: The ops whose results round differently in NumPy's SIMD loops and libm: compared to a few
 #: ulps of the modulus (the others are compared exactly: NaNs, infinities and signed zeros too).
 ROUNDING = {"absolute", "exp", "log", "sqrt", "sinh", "cosh", "tanh", "expm1", "log1p", "sign", "sin", "cos",
-            "tan", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh"}
+            "tan", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "log2", "log10", "reciprocal"}
 
 #: Every pair of these parts: the special values the Array API specifies for complex arguments.
 SPECIAL_PARTS = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -3.0, math.pi / 2, 1e30, -1e-30, math.inf, -math.inf,
@@ -177,7 +177,7 @@ def test_sum_prod_mean_and_matmul_of_complex(dtype, data):
 
 
 @pytest.mark.parametrize("name", ["less", "greater_equal", "maximum", "minimum", "floor_divide",
-                                  "remainder", "floor", "log2", "arctan2"])
+                                  "remainder", "floor", "logaddexp", "arctan2"])
 def test_ops_complex_numbers_do_not_have_are_dtype_errors(name):
     """Refused when the op is inferred (while tracing), not later when it is lowered."""
     op = get_op(name)

@@ -131,3 +131,11 @@ def test_array_api_dtype_functions_know_complex_promotion():
     assert mnp.can_cast(mnp.float32, mnp.complex64) and not mnp.can_cast(mnp.float64, mnp.complex64)
     assert not mnp.can_cast(mnp.complex64, mnp.float32)
     assert mnp.isdtype(mnp.complex128, "complex floating") and not mnp.isdtype(mnp.complex64, "real floating")
+
+
+@pytest.mark.parametrize("ord", [2, 1, 0, np.inf, -np.inf, 3])
+@pytest.mark.parametrize("dtype", mt.COMPLEX)
+def test_vector_norm_of_complex_vectors_is_real(dtype, ord):
+    x = np.array([[3 + 4j, 1 - 1j, 0j], [-2j, 0.5 + 0j, 1 + 1j]], dtype)
+    want = np.linalg.vector_norm(x, ord=ord, axis=1)
+    _assert_matches(mnp.linalg.vector_norm(x, ord=ord, axis=1), want, True, f"ord={ord}")

@@ -319,6 +319,16 @@ def _expm1(b, z):
     return make(b, re, b.fmul(_math(b, "exp", x), _math(b, "sin", y)))
 
 
+def _log_base(scale: float):
+    """NumPy's complex log2 / log10: the parts of log z times log2(e) / log10(e), multiplied in
+    the parts' dtype."""
+    def lowering(b, z):
+        re, im = parts(b, _log(b, z))
+        factor = _c(re.type, scale)
+        return make(b, b.fmul(re, factor), b.fmul(im, factor))
+    return lowering
+
+
 def _log1p(b, z):
     """NumPy's ``nc_log1p``, in the parts' own dtype: log(hypot(1 + x, y)) + j atan2(y, 1 + x)
     (its rounding and overflow included)."""
@@ -373,6 +383,7 @@ def _isfinite(b, z):
 
 _COMPLEX_CALLS = {"abs": _abs, "exp": _exp, "log": _log, "sqrt": _sqrt, "conj": _conj, "sinh": _sinh,
                   "cosh": _cosh, "tanh": _tanh, "expm1": _expm1, "log1p": _log1p,
+                  "log2": _log_base(1 / math.log(2.0)), "log10": _log_base(1 / math.log(10.0)),
                   "real": lambda b, z: parts(b, z)[0], "imag": lambda b, z: parts(b, z)[1],
                   "isnan": _isnan, "isinf": _isinf, "isfinite": _isfinite}
 

@@ -137,7 +137,20 @@ def _trunc(a):
     return _e.select(a < _e.const(0, a.dtype), _e.ceil(a), _e.floor(a))
 
 
+def _complex_reciprocal(z):
+    """NumPy's complex reciprocal: with r the ratio of the smaller part to the larger and d the
+    larger part plus the smaller times r, 1/d - r/d j or r/d - 1/d j."""
+    re, im = _e.real(z), _e.imag(z)
+    one = _e.const(1, re.dtype)
+    real_big = _e.abs(im) <= _e.abs(re)
+    r = _e.select(real_big, im / re, re / im)
+    d = _e.select(real_big, re + im * r, re * r + im)
+    return _e.complex(_e.select(real_big, one / d, r / d), _e.select(real_big, -r / d, -one / d))
+
+
 def _reciprocal(a):
+    if dt.is_complex(a.dtype):
+        return _complex_reciprocal(a)
     if dt.is_float(a.dtype):
         return _e.const(1, a.dtype) / a
     return _e.truncdiv(_e.const(1, a.dtype), a)  # C semantics; a zero divisor gives 0
