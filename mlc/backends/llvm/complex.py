@@ -2,20 +2,24 @@
 
 A complex64 (complex128) value is the literal struct ``{float, float}``
 (``{double, double}``) of its real and imaginary parts, in registers and in
-memory alike: a buffer holds interleaved pairs, as NumPy stores them.
-Arithmetic is NumPy's on arrays (its SIMD loops): the product with one
-fused multiply-add per part, Smith's division; ``abs`` is ``hypot``; ``exp``, ``log`` and
-``sqrt`` follow C99 Annex G (what NumPy's ``npy_cexp``/``npy_clog``/
-``npy_csqrt`` give) on infinities, NaNs and signed zeros, and so do
-``sinh``, ``cosh``, ``tanh`` (libm's ``csinh``...); ``expm1`` and ``log1p``
-are NumPy's own formulas (``nc_expm1``, ``nc_log1p``); the trigonometric
-functions and the inverse ones call libm's ``csin``, ``cacos``, ``casinh``...
-(:data:`LIBM_COMPLEX_CALLS`), as NumPy does; complex64's are
-computed in double and rounded once (no overflow of ``exp(x)`` before
-``cos(y)`` scales it, no loss in ``log|z|`` near 1). Only ``==`` and
-``!=`` compare. The math calls register as the llvm lowerings of
-:mod:`mlc.backends.intrinsics` for the complex dtypes, and build on the
-float lowerings of the parts.
+memory alike: a buffer holds interleaved pairs, as NumPy stores them. Only
+``==`` and ``!=`` compare.
+
+* Arithmetic is NumPy's array loops': the product with one fused multiply-add
+  per part, Smith's division.
+* ``abs`` (``hypot``), ``exp``, ``log``, ``sqrt``, ``sinh``, ``cosh`` and
+  ``tanh`` are computed here with C99 Annex G's special values (infinities,
+  NaNs, signed zeros: what NumPy's libm calls give); complex64's in double,
+  rounded once (no overflow of ``exp(x)`` before ``cos(y)`` scales it, no
+  loss in ``log|z|`` near 1).
+* ``expm1``, ``log1p``, ``log2`` and ``log10`` are NumPy's own formulas
+  (``nc_expm1``, ``nc_log1p``, ...).
+* The trigonometric functions and the inverse ones, circular and hyperbolic,
+  call libm's ``csin``, ``cacos``, ``casinh``... (:data:`LIBM_COMPLEX_CALLS`),
+  the functions NumPy calls.
+
+The math calls register as the llvm lowerings of
+:mod:`mlc.backends.intrinsics` for the complex dtypes.
 """
 from __future__ import annotations
 
