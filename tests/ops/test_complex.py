@@ -177,9 +177,15 @@ def test_sum_prod_mean_and_matmul_of_complex(dtype, data):
 
 
 @pytest.mark.parametrize("name", ["less", "greater_equal", "maximum", "minimum", "floor_divide",
-                                  "remainder", "floor", "logaddexp", "arctan2"])
+                                  "remainder", "floor", "logaddexp", "arctan2", "power"])
 def test_ops_complex_numbers_do_not_have_are_dtype_errors(name):
     """Refused when the op is inferred (while tracing), not later when it is lowered."""
     op = get_op(name)
     with pytest.raises(DTypeError, match="complex"):
         op.infer(*[TensorType((2,), "complex64")] * getattr(np, name).nin)
+
+
+@pytest.mark.parametrize("name", ["max", "min", "argmax", "argmin"])
+def test_reductions_that_order_refuse_complex(name):
+    with pytest.raises(DTypeError, match="not ordered"):
+        get_op(name).infer(TensorType((2, 3), "complex128"), axis=1)

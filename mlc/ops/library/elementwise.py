@@ -348,6 +348,7 @@ def _power_lower(a, b):
     so it wraps on overflow exactly like NumPy. A negative integer exponent
     gives ``1 // a ** -b`` truncated (0 unless ``a`` is 1 or -1); NumPy raises.
     """
+    _power_infer(a, b)  # refuses complex powers
     (da, db), out = ufunc_dtypes("power", np.power, a.dtype, b.dtype)
     shape = broadcast_shapes(a.shape, b.shape, op="power")
 
@@ -383,6 +384,9 @@ def _power_lower(a, b):
 
 def _power_infer(a: TensorType, b: TensorType) -> TensorType:
     _, out = ufunc_dtypes("power", np.power, a.dtype, b.dtype)
+    if dt.is_complex(out):
+        raise DTypeError(f"power: complex powers ({a.dtype} ** {b.dtype}) are not supported; write "
+                         "z * z for small integer exponents, or exp(w * log(z))")
     return TensorType(broadcast_shapes(a.shape, b.shape, op="power"), out)
 
 

@@ -163,8 +163,16 @@ _truth("any", any_reducer, False, np.any,
 
 # ------------------------------------------------------------------ max / min
 
+def _refuse_complex(name: str, dtype: str) -> None:
+    """max, min, argmax, argmin: complex numbers are not ordered (the Array API)."""
+    if dt.is_complex(dtype):
+        raise DTypeError(f"{name}: complex numbers are not ordered, got {dtype}; reduce abs(x), "
+                         f"real(x) or imag(x) instead")
+
+
 def _extremum(name, reducer, identity, numpy_fn):
     def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+        _refuse_complex(name, x.dtype)
         axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
         if any(x.shape[a] == 0 for a in axes):
             raise ShapeError(f"{name}: zero-size array to reduction operation "
@@ -200,6 +208,7 @@ def _arg_extremum(name, reducer, identity, numpy_fn):
         return axes, shape
 
     def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+        _refuse_complex(name, x.dtype)
         return TensorType(signature(x, axis, keepdims)[1], "int64")
 
     def lower(x, *, axis=None, keepdims=False):
