@@ -113,7 +113,8 @@ EXACT_CALLS = {"abs", "floor", "ceil", "round", "isnan", "isfinite", "isinf", "s
 
 
 #: Ops on complex operands whose result rounds differently in NumPy's SIMD loops (host-dependent).
-COMPLEX_ROUNDING = {"exp", "log", "sqrt", "abs", "sinh", "cosh", "tanh", "expm1", "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh", "log2", "log10"}
+COMPLEX_ROUNDING = {"exp", "log", "sqrt", "abs", "sinh", "cosh", "tanh", "expm1", "log1p", "sin", "cos",
+                    "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh", "log2", "log10"}
 
 
 def assert_agree_complex(got, want, op, dtype, what):

@@ -1,9 +1,9 @@
 """Ops on complex64 and complex128 arrays against NumPy, on every target: arithmetic (Smith's
 division), abs, exp, log, sqrt, sinh, cosh, tanh with their special values (C99 Annex G: signed
-zeros, infinities, NaNs), expm1, log1p and sign as NumPy computes them, the trigonometric
-functions and their inverses (libm's, as NumPy's), conjugate/real/imag, ==/!=, casts, promotion with real dtypes and Python scalars, sum,
-prod, mean, matmul; and the ops complex numbers do not have (ordering, floor division) refuse
-them with a DTypeError."""
+zeros, infinities, NaNs), expm1, log1p, log2, log10, reciprocal and sign as NumPy computes them,
+the trigonometric functions and their inverses (libm's, as NumPy's), conjugate/real/imag, ==/!=,
+casts, promotion with real dtypes, sum, prod, mean, matmul; and the ops complex numbers do not
+have (ordering, floor division, power) refuse them with a DTypeError when inferred."""
 import itertools
 import math
 
@@ -34,7 +34,7 @@ ROUNDING = {"absolute", "exp", "log", "sqrt", "sinh", "cosh", "tanh", "expm1", "
             "tan", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "log2", "log10", "reciprocal"}
 
 #: Every pair of these parts: the special values the Array API specifies for complex arguments.
-SPECIAL_PARTS = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -3.0, math.pi / 2, 1e30, -1e-30, math.inf, -math.inf,
+SPECIAL_PARTS = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -3.0, math.pi / 2, 1e30, -1e-30, math.inf, -math.inf, -math.nan,
                  math.nan]
 
 

@@ -268,8 +268,8 @@ def _sinh(b, x, y):
 
 @_in_double
 def _cosh(b, x, y):
-    """cosh x cos y + j sinh x sin y; y == 0 gives cosh x + (y sign x) j; a zero x with a
-    non-finite y gives NaN + 0 j, an infinite one +inf + NaN j (C99 ccosh)."""
+    """cosh x cos y + j sinh x sin y; y == 0 gives cosh x + (y sign x) j (y j for a NaN x);
+    a zero x with a non-finite y gives NaN + 0 j, an infinite one +inf + NaN j (C99 ccosh)."""
     ty = x.type
     re = b.fmul(_math(b, "cosh", x), _math(b, "cos", y))
     im = b.fmul(_math(b, "sinh", x), _math(b, "sin", y))
@@ -279,7 +279,8 @@ def _cosh(b, x, y):
     re = b.select(zero_x, _nan_of(b, y), b.select(inf_x, b.fmul(x, x), re))
     im = b.select(zero_x, _c(ty, 0.0), b.select(inf_x, _nan_of(b, y), im))
     y_zero = b.fcmp_ordered("==", y, _c(ty, 0.0))
-    signed = b.fmul(y, call_intrinsic(b, "copysign", _c(ty, 1.0), x))
+    signed = b.select(b.fcmp_unordered("uno", x, x), y,  # a NaN x keeps y (glibc's ccosh)
+                      b.fmul(y, call_intrinsic(b, "copysign", _c(ty, 1.0), x)))
     return make(b, b.select(y_zero, _math(b, "cosh", x), re), b.select(y_zero, signed, im))
 
 
@@ -292,7 +293,8 @@ def _tanh(b, x, y):
     """Kahan's formula: with t = tan y, s = sinh x, rho = sqrt(1 + s^2), beta = 1 + t^2,
     tanh z = (beta rho s + t j) / (1 + beta s^2); far from zero (|x| > 22) and at an infinite
     x it is sign(x) + 4 sin y cos y e^(-2|x|) j (a zero of sin 2y's sign for a non-finite y);
-    y == 0 gives tanh x + y j; a zero x with a non-finite y gives x + NaN j (C99 ctanh); a finite x with a non-finite y, NaN + NaN j."""
+    y == 0 gives tanh x + y j; a zero x with a non-finite y gives x + NaN j (C99 ctanh); another
+    finite x with a non-finite y, NaN + NaN j."""
     ty = x.type
     one = _c(ty, 1.0)
     t, s = _math(b, "tan", y), _math(b, "sinh", x)
