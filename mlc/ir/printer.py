@@ -135,7 +135,7 @@ class Printer:
     def _binary(self, e: Binary) -> tuple[str, int]:
         if e.op in _FUNC:
             return f"{_FUNC[e.op]}({self.expr(e.a)}, {self.expr(e.b)})", _ATOM
-        if e.op == "sub" and _is_zero(e.a):
+        if e.op == "sub" and _is_zero_constant(e.a):
             return f"-{self._wrap(e.b, _PREC['neg'])}", _PREC["neg"]
         prec = _PREC[e.op]
         left = self._wrap(e.a, prec, strict=prec == 4)
@@ -326,7 +326,7 @@ def _int_const(e: IntImm) -> str:
     return f"T.{e.dtype}({e.value})"
 
 
-def _is_zero(e) -> bool:
+def _is_zero_constant(e) -> bool:
     """A zero constant: what ``-x`` subtracts from (a complex one is ``T.complex(-0.0, -0.0)``)."""
     if isinstance(e, Call) and e.op == "complex":
         return all(isinstance(a, FloatImm) and a.value == 0 for a in e.args)

@@ -16,7 +16,6 @@ dtype('float64')
 """
 from __future__ import annotations
 
-import builtins
 import dataclasses
 import math
 
