@@ -5,11 +5,7 @@ beside the repository (or from ``$MLC_ARRAY_API_TESTS``) and run in a subprocess
 ``ARRAY_API_TESTS_MODULE=mlc.numpy``, ``ARRAY_API_TESTS_VERSION=2024.12``, the fft
 extension off (the linalg extension is on: ``mlc.numpy.linalg`` has part of it), ``--max-examples`` :data:`MAX_EXAMPLES` and derandomized examples,
 so a run is reproducible (the same examples each time) and takes a few minutes on two
-cores. Complex dtypes stay on (the suite cannot run without one); the tests that draw
-complex arrays, which no op computes on yet, are in the skip list; a test that fails
-only because it drew a complex array (mlc.numpy's own "arrays of dtype complex64 are not
-supported" refusal) is counted and reported apart, since which tests draw one depends on
-the Hypothesis version's derandomized examples.
+cores. Complex dtypes are on, as the standard has them.
 
 ``tests/array_api_skips.txt`` lists the suite's tests that are not run, each group with
 its reason: first what the standard leaves to the implementation, then where mlc.numpy
@@ -25,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import pathlib
 import subprocess
 import sys
@@ -36,8 +31,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SKIPS = pathlib.Path(__file__).with_name("array_api_skips.txt")
 
 #: Hypothesis examples per test (derandomized: the same ones each run). Each new shape and
-#: dtype compiles a kernel; at 10 the suite takes about 30 s on two busy cores with an empty
-#: compile cache (80 s at 20, where more tests draw the complex arrays no op computes on yet).
+#: dtype compiles a kernel; at 10 the suite takes a few minutes on two busy cores with an empty
+#: compile cache.
 MAX_EXAMPLES = 10
 TIMEOUT_S = 600
 
@@ -57,32 +52,18 @@ def _missing_requirements() -> list[str]:
     return missing
 
 
-#: mlc.numpy's own refusal of a complex array (arguments.py): complex dtypes are not implemented
-#: yet, and which tests draw one among "all dtypes" depends on Hypothesis's derandomized examples,
-#: which change between Hypothesis versions; such a failure is counted apart, never hidden.
-COMPLEX_REFUSAL = re.compile(r"arrays of dtype complex(64|128) are not supported")
-
-
-def _longrepr(test: dict) -> str:
-    return "\n".join(str(test.get(stage, {}).get("longrepr", "")) for stage in ("setup", "call", "teardown"))
-
-
-def _failures(report: dict) -> tuple[list[str], int, list[str]]:
-    """(ids of tests that failed or errored, number passed, ids that failed only because they
-    drew a complex array) from a pytest-json-report report."""
-    failed, passed, complex_only = [], 0, []
+def _failures(report: dict) -> tuple[list[str], int]:
+    """(ids of tests that failed or errored, number passed) from a pytest-json-report report."""
+    failed, passed = [], 0
     for test in report.get("tests", []):
         if test["outcome"] == "passed":
             passed += 1
         elif test["outcome"] in ("failed", "error"):
-            if COMPLEX_REFUSAL.search(_longrepr(test)):
-                complex_only.append(test["nodeid"])
-            else:
-                failed.append(test["nodeid"])
+            failed.append(test["nodeid"])
     for collector in report.get("collectors", []):
         if collector.get("outcome") == "failed":
             failed.append(f"collecting {collector.get('nodeid')}")
-    return failed, passed, complex_only
+    return failed, passed
 
 
 def test_skip_list_gives_a_reason_for_every_entry():
@@ -135,11 +116,10 @@ def test_array_api_conformance(tmp_path):
         pytest.fail(f"the Array API conformance suite did not run (exit {run.returncode}):\n"
                     f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
     report = json.loads(report_path.read_text())
-    failed, passed, complex_only = _failures(report)
+    failed, passed = _failures(report)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(report.get("summary", {}).items()) if k != "collected")
     print(f"Array API conformance (mlc.numpy, 2024.12, linalg on, fft off, "
-          f"--max-examples {MAX_EXAMPLES}): {passed} passed; {summary}; of the failures, "
-          f"{len(complex_only)} drew a complex array (not implemented yet)")
+          f"--max-examples {MAX_EXAMPLES}): {passed} passed; {summary}")
     assert not failed, (f"{len(failed)} Array API conformance test(s) failed that "
                         "tests/array_api_skips.txt does not list (fix them, or list them there with "
                         "a reason):\n" + "\n".join(failed) + "\n" + run.stdout[-6000:])

@@ -13,14 +13,17 @@ from ..errors import DTypeError
 __all__ = [
     "SUPPORTED", "FLOATS", "INTS", "canonical", "is_float", "is_int", "is_signed",
     "is_unsigned", "is_bool", "bits", "promote", "scalar_dtype", "INDEX",
-    "vector", "lanes", "element", "is_vector",
+    "vector", "lanes", "element", "is_vector", "COMPLEX", "is_complex", "is_inexact", "component",
+    "complex_of",
 ]
 
 FLOATS = ("float16", "float32", "float64")
 SIGNED = ("int8", "int16", "int32", "int64")
 UNSIGNED = ("uint8", "uint16", "uint32", "uint64")
 INTS = SIGNED + UNSIGNED
-SUPPORTED = ("bool",) + INTS + FLOATS
+#: Complex dtypes: two floats (real, imaginary), interleaved in memory as NumPy stores them.
+COMPLEX = ("complex64", "complex128")
+SUPPORTED = ("bool",) + INTS + FLOATS + COMPLEX
 _SUPPORTED_SET = frozenset(SUPPORTED)
 
 #: dtype of loop and block iteration variables.
@@ -50,20 +53,22 @@ def vector(dtype: str, lanes: int) -> str:
 
     >>> vector("float32", 16), lanes("float32x16"), element("float32x16"), lanes("int32")
     ('float32x16', 16, 'float32', 1)
+    >>> lanes("complex64"), element("complex64x4")
+    (1, 'complex64')
     """
     return dtype if lanes == 1 else f"{element(dtype)}x{lanes}"
 
 
 def lanes(dtype: str) -> int:
     """How many lanes a value of ``dtype`` has (1 for a scalar dtype)."""
-    _, sep, count = dtype.rpartition("x")
-    return int(count) if sep and count.isdigit() else 1
+    head, sep, count = dtype.rpartition("x")
+    return int(count) if sep and count.isdigit() and head in _SUPPORTED_SET else 1
 
 
 def element(dtype: str) -> str:
     """The scalar dtype of one lane of ``dtype`` (``dtype`` itself when it is scalar)."""
     head, sep, count = dtype.rpartition("x")
-    return head if sep and count.isdigit() else dtype
+    return head if sep and count.isdigit() and head in _SUPPORTED_SET else dtype
 
 
 def is_vector(dtype: str) -> bool:
@@ -72,6 +77,42 @@ def is_vector(dtype: str) -> bool:
 
 def is_float(dtype: str) -> bool:
     return dtype in FLOATS
+
+
+def is_complex(dtype: str) -> bool:
+    return dtype in COMPLEX
+
+
+def is_inexact(dtype: str) -> bool:
+    """A float or complex dtype (NumPy's ``np.inexact``: true division's results)."""
+    return dtype in FLOATS or dtype in COMPLEX
+
+
+_COMPONENT = {"complex64": "float32", "complex128": "float64"}
+_COMPLEX_OF = {"float16": "complex64", "float32": "complex64", "float64": "complex128"}
+
+
+def component(dtype: str) -> str:
+    """The float dtype of each part of a complex ``dtype`` (``dtype`` itself otherwise).
+
+    >>> component("complex64"), component("complex128"), component("int8")
+    ('float32', 'float64', 'int8')
+    """
+    return _COMPONENT.get(dtype, dtype)
+
+
+def complex_of(dtype: str) -> str:
+    """The complex dtype whose parts are float ``dtype`` (NumPy's promotion of the float
+    with a complex: float16 and float32 -> complex64).
+
+    >>> complex_of("float64"), complex_of("complex64")
+    ('complex128', 'complex64')
+    """
+    if dtype in COMPLEX:
+        return dtype
+    if dtype not in _COMPLEX_OF:
+        raise DTypeError(f"{dtype} has no complex counterpart; expected a float dtype")
+    return _COMPLEX_OF[dtype]
 
 
 def is_int(dtype: str) -> bool:
@@ -112,7 +153,9 @@ def scalar_dtype(value, other: str | None = None) -> str:
             return "int64" if not -(2**31) <= value < 2**31 else INDEX
         return other
     if isinstance(value, float):
-        return other if other is not None and is_float(other) else "float64"
+        return other if other is not None and is_inexact(other) else "float64"
+    if isinstance(value, complex):
+        return complex_of(other) if other is not None and is_inexact(other) else "complex128"
     if isinstance(value, (np.generic,)):
         return canonical(value.dtype)
     raise DTypeError(f"{value!r} of type {type(value).__name__} is not a scalar")

@@ -15,6 +15,7 @@ are the same node, as in TVM, so ``var in list_of_vars`` works by identity.
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import math
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ class ExprOp:
     def __neg__(self):
         # -0.0 - x flips only the sign (IEEE negation: -(0.0) is -0.0); 0 - x would give +0.0
         e = convert(self)
-        return _binary("sub", const(-0.0 if dt.is_float(e.dtype) else 0, e.dtype), e)
+        return _binary("sub", const(_NEGATIVE_ZERO.get(e.dtype, 0), e.dtype), e)
     def __pos__(self): return convert(self)
     def __abs__(self): return abs(self)
     def __lt__(self, o): return _binary("lt", self, o)
@@ -192,7 +193,7 @@ class Select(PrimExpr):
 
 #: math call name -> number of arguments (the Call ops of :data:`mlc.ir.ops.MATH_CALLS`)
 MATH_OPS = {name: op.arity for name, op in MATH_CALLS.items()}
-FLOAT_ONLY_OPS = frozenset(name for name, op in MATH_CALLS.items() if op.operands == "float")
+FLOAT_ONLY_OPS = frozenset(name for name, op in MATH_CALLS.items() if op.operands in ("float", "inexact"))
 _PREDICATES = frozenset(name for name, op in MATH_CALLS.items() if op.result == "bool")
 
 
@@ -291,6 +292,10 @@ def const(value, dtype: str | None = None) -> PrimExpr:
     (1.5, 'int32')
     """
     dtype = dt.canonical(dtype) if dtype is not None else dt.scalar_dtype(value)
+    if dt.is_complex(dtype):  # T.complex(re, im) of two float constants
+        value = builtins.complex(value)
+        part = dt.component(dtype)
+        return Call("complex", (FloatImm(value.real, part), FloatImm(value.imag, part)), dtype)
     if dt.is_float(dtype):
         return FloatImm(float(value), dtype)
     if dtype == "bool":
@@ -302,6 +307,12 @@ def const(value, dtype: str | None = None) -> PrimExpr:
     if not lo <= ivalue <= hi:
         ivalue = (ivalue - lo) % (hi - lo + 1) + lo  # wrap like NumPy's astype
     return IntImm(ivalue, dtype)
+
+
+#: The negative zero of each float dtype, what unary minus subtracts from (``-(+0.0)`` is ``-0.0``).
+_NEGATIVE_ZERO = {"float16": -0.0, "float32": -0.0, "float64": -0.0,
+                  "complex64": builtins.complex(-0.0, -0.0),
+                  "complex128": builtins.complex(-0.0, -0.0)}
 
 
 @functools.lru_cache(maxsize=None)
@@ -319,7 +330,7 @@ def convert(value: Any, dtype: str | None = None) -> PrimExpr:
         return value
     if isinstance(value, IterVar):
         return value.var
-    if isinstance(value, (bool, int, float)) or _is_numpy_scalar(value):
+    if isinstance(value, (bool, int, float, builtins.complex)) or _is_numpy_scalar(value):
         target = dt.scalar_dtype(value, dtype)
         if isinstance(value, int) and not isinstance(value, bool) and dt.is_int(target):
             lo, hi = _int_range(target)
@@ -347,6 +358,8 @@ def cast(value, dtype) -> PrimExpr:
 
 
 def _cast_const(value, dtype: str) -> PrimExpr:
+    if dt.is_complex(dtype):
+        return const(value.value, dtype)
     if dt.is_float(dtype):
         return const(float(value.value), dtype)
     if dtype == "bool":
@@ -421,7 +434,7 @@ def _fold_int(op, x, y):
 
 def _truediv(a, b) -> PrimExpr:
     a, b = _operands(a, b)
-    if not dt.is_float(a.dtype):  # NumPy: int / int -> float64
+    if not dt.is_inexact(a.dtype):  # NumPy: int / int -> float64
         a, b = cast(a, "float64"), cast(b, "float64")
     return make_binary("div", a, b)
 
@@ -504,10 +517,10 @@ def call(op: str, *args) -> PrimExpr:
     if op == "abs" and (dtype == "bool" or dt.is_unsigned(dtype)):
         return args[0]
     if op in _PREDICATES:
-        if not dt.is_float(dtype):
+        if not dt.is_inexact(dtype):
             return const(op == "isfinite", "bool")
         return Call(op, args, "bool")
-    return Call(op, tuple(args), dtype)
+    return Call(op, tuple(args), MATH_CALLS[op].result_dtype(dtype))
 
 
 #: The Call op that reads a value's bits as another dtype of the same width (not a MATH_OPS entry).

@@ -42,7 +42,13 @@ __all__ = ["ScalarOp", "SCALAR_OPS", "BINARY_OPS", "MATH_CALLS", "NEG_PRECEDENCE
 KINDS = ("arith", "compare", "logic", "bitwise", "math")
 
 #: Which operand dtypes an op accepts.
-_OPERANDS = ("any", "number", "float", "bool", "int", "int_or_bool")
+#: "number": no bool; "ordered": no complex (NumPy orders complex numbers lexicographically, the
+#: Array API not at all); "real": int or float; "inexact": float or complex; "complex": complex only.
+_OPERANDS = ("any", "number", "float", "bool", "int", "int_or_bool", "ordered", "real", "inexact",
+             "complex")
+#: Result dtypes: the operands' ("same"), "bool", the parts' float dtype ("real": abs, real, imag
+#: of a complex operand) or the complex dtype with float parts of the operands' dtype ("complex").
+_RESULTS = ("same", "bool", "real", "complex")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +81,18 @@ class ScalarOp:
     bounded: bool = False
 
     def __post_init__(self):
-        if self.kind not in KINDS or self.operands not in _OPERANDS or self.result not in ("same", "bool"):
+        if self.kind not in KINDS or self.operands not in _OPERANDS or self.result not in _RESULTS:
             raise ValueError(f"malformed scalar op entry {self.name!r}")
 
     def result_dtype(self, dtype: str) -> str:
         """The result dtype for operands of ``dtype``."""
-        return "bool" if self.result == "bool" else dtype
+        if self.result == "bool":
+            return "bool"
+        if self.result == "real":
+            return dt.component(dtype)
+        if self.result == "complex":
+            return dt.complex_of(dtype)
+        return dtype
 
     def check(self, dtype: str) -> None:
         """Raise DTypeError when ``dtype`` is not an operand dtype of this op."""
@@ -90,15 +102,28 @@ class ScalarOp:
         if rule == "int" and not dt.is_int(dtype) or rule == "int_or_bool" and not (
                 dt.is_int(dtype) or dtype == "bool"):
             raise DTypeError(f"{op} needs integer operands, got {dtype}")
-        if rule == "number" and dtype == "bool":
+        if rule in ("number", "real") and dtype == "bool":
             raise DTypeError(f"{op} is not defined for bool operands; cast to an integer dtype")
+        if rule in ("ordered", "real", "float") and dt.is_complex(dtype):
+            raise DTypeError(f"{op} is not defined for complex operands ({dtype}); apply it to "
+                             f"their parts, e.g. {op}(real(x)), or to abs(x)")
+        if rule == "complex" and not dt.is_complex(dtype):
+            raise DTypeError(f"{op} needs a complex operand, got {dtype}; e.g. "
+                             f"{op}(x.astype('complex64'))")
+        if rule == "inexact" and not dt.is_inexact(dtype):
+            if self.kind == "arith":  # div
+                raise DTypeError(f"true division needs float or complex operands, got {dtype}; use "
+                                 "// for integer division or cast to a float dtype")
+            raise DTypeError(f"{op} needs a float or complex operand, got {dtype}; cast it first, "
+                             f"e.g. {op}(x.astype('float32'))")
         if rule == "float" and not dt.is_float(dtype):
             if self.kind == "arith":  # div
                 raise DTypeError(f"true division needs float operands, got {dtype}; use // for "
                                  "integer division or cast to a float dtype")
             raise DTypeError(f"{op} needs a float operand, got {dtype}; cast it first, "
                              f"e.g. {op}(x.astype('float32'))")
-        if self.kind == "math" and dt.is_float(dtype) and dtype not in self.float_dtypes:
+        if self.kind == "math" and self.operands in ("float", "inexact") and dt.is_float(
+                dtype) and dtype not in self.float_dtypes:
             raise DTypeError(f"{op} is defined for {', '.join(self.float_dtypes)}, got {dtype}; "
                              f"cast it first, e.g. {op}(x.astype('{self.float_dtypes[0]}'))")
 
@@ -159,6 +184,15 @@ def _sigmoid(x):
     return np.true_divide(one, np.add(one, np.exp(np.negative(x))))
 
 
+def _make_complex(re, im):
+    """The complex numbers ``re + im j`` of float parts (inf and NaN parts kept as they
+    are: ``re + 1j * im`` would turn ``1j * inf`` into ``nan + inf j``)."""
+    dtype = np.result_type(np.complex64, re)
+    out = np.empty(np.broadcast_shapes(np.shape(re), np.shape(im)), dtype)
+    out.real, out.imag = re, im
+    return out[()] if out.ndim == 0 else out
+
+
 def _c_truncdiv(x: int, y: int) -> int:
     if y == 0:
         return 0
@@ -184,20 +218,20 @@ _TABLE = (
     _binary("add", "arith", np.add, "number", lambda x, y: x + y, "+", 9),
     _binary("sub", "arith", np.subtract, "number", lambda x, y: x - y, "-", 9),
     _binary("mul", "arith", np.multiply, "number", lambda x, y: x * y, "*", 10),
-    _binary("div", "arith", np.true_divide, "float", None, "/", 10),
-    _binary("floordiv", "arith", np.floor_divide, "number", lambda x, y: x // y if y else 0, "//", 10),
-    _binary("floormod", "arith", np.remainder, "number", lambda x, y: x % y if y else 0, "%", 10),
-    _binary("truncdiv", "arith", _truncdiv, "number", _c_truncdiv, function="T.truncdiv"),
-    _binary("truncmod", "arith", np.fmod, "number", lambda x, y: x - _c_truncdiv(x, y) * y if y else 0,
+    _binary("div", "arith", np.true_divide, "inexact", None, "/", 10),
+    _binary("floordiv", "arith", np.floor_divide, "real", lambda x, y: x // y if y else 0, "//", 10),
+    _binary("floormod", "arith", np.remainder, "real", lambda x, y: x % y if y else 0, "%", 10),
+    _binary("truncdiv", "arith", _truncdiv, "real", _c_truncdiv, function="T.truncdiv"),
+    _binary("truncmod", "arith", np.fmod, "real", lambda x, y: x - _c_truncdiv(x, y) * y if y else 0,
             function="T.truncmod"),
-    _binary("min", "arith", np.minimum, "any", builtins.min, function="T.min"),
-    _binary("max", "arith", np.maximum, "any", builtins.max, function="T.max"),
+    _binary("min", "arith", np.minimum, "ordered", builtins.min, function="T.min"),
+    _binary("max", "arith", np.maximum, "ordered", builtins.max, function="T.max"),
     _binary("eq", "compare", np.equal, "any", lambda x, y: x == y, "==", 4),
     _binary("ne", "compare", np.not_equal, "any", lambda x, y: x != y, "!=", 4),
-    _binary("lt", "compare", np.less, "any", lambda x, y: x < y, "<", 4),
-    _binary("le", "compare", np.less_equal, "any", lambda x, y: x <= y, "<=", 4),
-    _binary("gt", "compare", np.greater, "any", lambda x, y: x > y, ">", 4),
-    _binary("ge", "compare", np.greater_equal, "any", lambda x, y: x >= y, ">=", 4),
+    _binary("lt", "compare", np.less, "ordered", lambda x, y: x < y, "<", 4),
+    _binary("le", "compare", np.less_equal, "ordered", lambda x, y: x <= y, "<=", 4),
+    _binary("gt", "compare", np.greater, "ordered", lambda x, y: x > y, ">", 4),
+    _binary("ge", "compare", np.greater_equal, "ordered", lambda x, y: x >= y, ">=", 4),
     _binary("and", "logic", np.logical_and, "bool", lambda x, y: x and y, "and", 2),
     _binary("or", "logic", np.logical_or, "bool", lambda x, y: x or y, "or", 1),
     _binary("bitand", "bitwise", np.bitwise_and, "int_or_bool", lambda x, y: x & y, "&", 7),
@@ -207,41 +241,46 @@ _TABLE = (
     _binary("shr", "bitwise", np.right_shift, "int", None, ">>", 8),
     ScalarOp("not", "logic", 1, np.logical_not, "bool", "bool", "not", 3),
     # math calls: name, NumPy, arity, operands, result, ulps, bounded
-    _call("exp", np.exp, ulps=2),
-    _call("log", np.log, ulps=2),
-    _call("sqrt", np.sqrt, ulps=1),
+    _call("exp", np.exp, operands="inexact", ulps=2),
+    _call("log", np.log, operands="inexact", ulps=2),
+    _call("sqrt", np.sqrt, operands="inexact", ulps=1),
     _call("rsqrt", _rsqrt, ulps=2),
-    _call("tanh", np.tanh, ulps=4, bounded=True),
+    _call("tanh", np.tanh, operands="inexact", ulps=4, bounded=True),
     _call("sigmoid", _sigmoid, ulps=4, bounded=True),
     _call("erf", _via_float64(math.erf), ulps=4, bounded=True),
-    _call("sin", np.sin, ulps=2, bounded=True),
-    _call("cos", np.cos, ulps=2, bounded=True),
-    _call("abs", np.abs, operands="any"),
+    _call("sin", np.sin, operands="inexact", ulps=2, bounded=True),
+    _call("cos", np.cos, operands="inexact", ulps=2, bounded=True),
+    _call("abs", np.abs, operands="any", result="real"),
     _call("pow", np.power, 2, ulps=4),
-    _call("floor", _float_only(np.floor), operands="any"),
-    _call("ceil", _float_only(np.ceil), operands="any"),
-    _call("round", _float_only(np.round), operands="any"),
-    _call("expm1", np.expm1, ulps=2),
-    _call("log1p", np.log1p, ulps=2),
+    _call("floor", _float_only(np.floor), operands="ordered"),
+    _call("ceil", _float_only(np.ceil), operands="ordered"),
+    _call("round", _float_only(np.round), operands="ordered"),
+    _call("expm1", np.expm1, operands="inexact", ulps=2),
+    _call("log1p", np.log1p, operands="inexact", ulps=2),
     _call("isnan", np.isnan, operands="any", result="bool"),
     _call("isfinite", np.isfinite, operands="any", result="bool"),
     _call("isinf", np.isinf, operands="any", result="bool"),
-    _call("tan", np.tan),
-    _call("asin", np.arcsin),
-    _call("acos", np.arccos),
-    _call("atan", np.arctan),
-    _call("sinh", np.sinh),
-    _call("cosh", np.cosh),
-    _call("asinh", np.arcsinh),
-    _call("acosh", np.arccosh),
-    _call("atanh", np.arctanh),
-    _call("log2", np.log2),
-    _call("log10", np.log10),
+    _call("tan", np.tan, operands="inexact"),
+    _call("asin", np.arcsin, operands="inexact"),
+    _call("acos", np.arccos, operands="inexact"),
+    _call("atan", np.arctan, operands="inexact"),
+    _call("sinh", np.sinh, operands="inexact"),
+    _call("cosh", np.cosh, operands="inexact"),
+    _call("asinh", np.arcsinh, operands="inexact"),
+    _call("acosh", np.arccosh, operands="inexact"),
+    _call("atanh", np.arctanh, operands="inexact"),
+    _call("log2", np.log2, operands="inexact"),
+    _call("log10", np.log10, operands="inexact"),
     _call("atan2", np.arctan2, 2),
     _call("hypot", np.hypot, 2),
     _call("copysign", np.copysign, 2),
     _call("nextafter", np.nextafter, 2, float_dtypes=("float32", "float64")),  # no half nextafter
     _call("erfc", _via_float64(math.erfc), ulps=4, float_dtypes=("float32", "float64")),
+    # complex numbers: made of two float parts, taken apart, conjugated
+    _call("complex", _make_complex, 2, result="complex", float_dtypes=("float32", "float64")),
+    _call("real", np.real, operands="complex", result="real", float_dtypes=()),
+    _call("imag", np.imag, operands="complex", result="real", float_dtypes=()),
+    _call("conj", np.conjugate, operands="complex", float_dtypes=()),
 )
 
 #: name -> ScalarOp, every scalar op of the IR.

@@ -143,7 +143,7 @@ class Printer:
     def _binary(self, e: Binary) -> tuple[str, int]:
         if e.op in _FUNC:
             return f"{_FUNC[e.op]}({self.expr(e.a)}, {self.expr(e.b)})", _ATOM
-        if e.op == "sub" and isinstance(e.a, (IntImm, FloatImm)) and e.a.value == 0:
+        if e.op == "sub" and _is_zero_constant(e.a):
             return f"-{self._wrap(e.b, _PREC['neg'])}", _PREC["neg"]
         prec = _PREC[e.op]
         left = self._wrap(e.a, prec, strict=prec == 4)
@@ -367,11 +367,20 @@ def _int_const(e: IntImm) -> str:
     return f"T.{e.dtype}({e.value})"
 
 
+def _is_zero_constant(e) -> bool:
+    """A zero constant: what ``-x`` subtracts from (a complex one is ``T.complex(-0.0, -0.0)``)."""
+    if isinstance(e, Call) and e.op == "complex":
+        return all(isinstance(a, FloatImm) and a.value == 0 for a in e.args)
+    return isinstance(e, (IntImm, FloatImm)) and e.value == 0
+
+
 def _float_literal(value: float) -> str:
     if math.isnan(value):
         return '"nan"'
     if math.isinf(value):
         return '"inf"' if value > 0 else '"-inf"'
+    if value == 0 and math.copysign(1.0, value) < 0:
+        return "-0.0"  # the sign of a zero is part of the value
     if value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return repr(value)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..errors import ShapeError
 from ..tracer.operands import as_tracers
 from ._api import emit, numpy_function
-from .elementwise import multiply
+from .elementwise import conj, multiply
 from .generated import GENERATED
 from .reductions import sum as _sum
 
@@ -34,13 +34,14 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 @numpy_function("x1", "x2")
 def vecdot(x1, x2, /, *, axis=-1):
-    """Dot products of the vectors along ``axis`` (the other axes broadcast)."""
+    """Dot products of the vectors along ``axis`` (the other axes broadcast): the sum of
+    ``conj(x1) * x2``, as the standard and ``np.vecdot`` define it for complex vectors."""
     a, b = as_tracers([x1, x2], op="vecdot")
     if not -min(a.ndim, b.ndim) <= axis < min(a.ndim, b.ndim):
         raise ShapeError(f"vecdot: axis {axis} is out of bounds for shapes {a.shape} and {b.shape}")
     if a.shape[axis] != b.shape[axis]:
         raise ShapeError(f"vecdot: the vectors along axis {axis} differ in length: {a.shape} and {b.shape}")
-    products = multiply(a, b)
+    products = multiply(conj(a), b)
     return _sum(products, axis=axis, dtype=products.dtype)  # (matmul's dtype, not sum's widening)
 
 

@@ -16,7 +16,6 @@ dtype('float64')
 """
 from __future__ import annotations
 
-import builtins
 import dataclasses
 import math
 
@@ -35,7 +34,7 @@ __all__ = [
 #: The version of the standard this namespace follows.
 __array_api_version__ = "2024.12"
 
-# The 13 dtype names (complex ones name NumPy arrays; the op library does not compute on them yet).
+# The 13 dtype names.
 bool = np.bool  # noqa: A001 - the standard's name
 int8, int16, int32, int64 = np.int8, np.int16, np.int32, np.int64
 uint8, uint16, uint32, uint64 = np.uint8, np.uint16, np.uint32, np.uint64
@@ -102,12 +101,9 @@ def result_type(*arrays_and_dtypes):
         raise DTypeError("result_type: needs at least one array or dtype; Python scalars alone "
                          "have no dtype in the Array API")
     names = [_array_or_dtype_name(a, "result_type") for a in typed]
-    if any(n in _COMPLEX for n in names):
-        out = np.result_type(*names, *scalars).name  # complex promotion (the op library has none yet)
-    else:
-        out = _promote(*names, op="result_type")
-        if scalars:
-            out = np.result_type(np.dtype(out), *scalars).name
+    out = _promote(*names, op="result_type")
+    if scalars:
+        out = np.result_type(np.dtype(out), *scalars).name
     return np.dtype(out)
 
 
@@ -116,8 +112,6 @@ def can_cast(from_, to) -> bool:
     ``result_type(from_, to)``."""
     source = _array_or_dtype_name(from_, "can_cast")
     target = _dtype_name(to, "can_cast", "to")
-    if source in _COMPLEX or target in _COMPLEX:
-        return builtins.bool(np.can_cast(source, target, casting="safe"))  # (no complex promotion here yet)
     return _promote(source, target, op="can_cast") == target
 
 

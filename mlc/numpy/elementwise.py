@@ -9,6 +9,8 @@ array([0., 2.], dtype=float32)
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import TraceError
@@ -127,11 +129,16 @@ def _int_bound(bound, dtype: str, lower: bool):
 @numpy_function("x")
 def astype(x, dtype, *, copy=True, device=None):
     """``x.astype(dtype)``; a no-op when the dtype already matches (traced values are immutable,
-    so ``copy`` changes nothing). ``device`` may be ``"cpu"`` or None."""
+    so ``copy`` changes nothing). ``device`` may be ``"cpu"`` or None. A complex ``x`` cast to
+    a real dtype keeps its real part with NumPy's ComplexWarning (the Array API leaves this
+    cast out: cast ``real(x)`` or ``imag(x)`` instead)."""
     if device not in (None, "cpu"):
         raise TraceError(f"astype: mlc.numpy arrays live on device 'cpu', got device={device!r}")
     t = as_tracer(x)
     dtype = dt.canonical(dtype)
+    if dt.is_complex(t._atom.type.dtype) and not dt.is_complex(dtype):
+        warnings.warn("Casting complex values to real discards the imaginary part; cast real(x) or "
+                      "imag(x) to say which", np.exceptions.ComplexWarning, stacklevel=2)
     return t if t._atom.type.dtype == dtype else emit("astype", [t], dtype=dtype)
 
 
@@ -147,19 +154,24 @@ def round(x, decimals=0):  # noqa: A001 - NumPy's name
 @numpy_function("x")
 def conj(x):
     """The complex conjugate: real operands are returned as they are."""
-    return as_tracer(x)
+    t = as_tracer(x)
+    return emit("conjugate", [t]) if dt.is_complex(t._atom.type.dtype) else t
 
 
 @numpy_function("x")
 def real(x):
-    """The real part: real operands are returned as they are."""
-    return as_tracer(x)
+    """The real part (its float dtype for complex operands): real operands are returned as they are."""
+    t = as_tracer(x)
+    return emit("real", [t]) if dt.is_complex(t._atom.type.dtype) else t
 
 
 @numpy_function("x")
 def imag(x):
-    """The imaginary part: zeros of ``x``'s dtype for real operands."""
+    """The imaginary part (its float dtype for complex operands): zeros of ``x``'s dtype for real
+    operands."""
     t = as_tracer(x)
+    if dt.is_complex(t._atom.type.dtype):
+        return emit("imag", [t])
     return emit("broadcast_to", [as_tracer(np.zeros((), t.dtype), t._ctx)], shape=t.shape)
 
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import ShapeError
+from ..ir import dtype as dt
 from ..tracer.operands import as_tracer
 from ._api import emit, hashable, numpy_function
 from .contractions import matmul, tensordot, vecdot
@@ -27,8 +30,9 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):  # noqa: A002 - the 
     """The ``ord``-norm of ``x`` over ``axis`` (all axes when None): 2 (Euclidean), 1, inf, -inf,
     0 (count of nonzeros) or any other real ``p`` (``sum(|x|**p)**(1/p)``)."""
     t = as_tracer(x)
-    if t.dtype.kind != "f":
+    if t.dtype.kind not in "fc":
         raise ShapeError(f"vector_norm: needs a floating-point array, got {t.dtype}; cast it first")
+    real = np.dtype(dt.component(t.dtype.name))  # of |x|: a complex array's parts' dtype
     axis, keepdims = hashable(axis), bool(keepdims)
     magnitude = emit("absolute", [t])
     if ord == math.inf:
@@ -37,13 +41,13 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):  # noqa: A002 - the 
         return emit("min", [magnitude], axis=axis, keepdims=keepdims)
     if ord == 0:
         zero = as_tracer(t.dtype.type(0), t._ctx)
-        nonzero = emit("astype", [emit("not_equal", [t, zero])], dtype=t.dtype.name)
+        nonzero = emit("astype", [emit("not_equal", [t, zero])], dtype=real.name)
         return emit("sum", [nonzero], axis=axis, keepdims=keepdims, dtype=None)
     if ord == 1:
         return emit("sum", [magnitude], axis=axis, keepdims=keepdims, dtype=None)
     if ord == 2:
         squares = emit("multiply", [magnitude, magnitude])
         return emit("sqrt", [emit("sum", [squares], axis=axis, keepdims=keepdims, dtype=None)])
-    p = as_tracer(t.dtype.type(ord), t._ctx)
+    p = as_tracer(real.type(ord), t._ctx)
     total = emit("sum", [emit("power", [magnitude, p])], axis=axis, keepdims=keepdims, dtype=None)
-    return emit("power", [total, as_tracer(t.dtype.type(1 / ord), t._ctx)])
+    return emit("power", [total, as_tracer(real.type(1 / ord), t._ctx)])

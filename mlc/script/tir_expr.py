@@ -198,8 +198,9 @@ class ExprParser:
         if kind not in _BINOP:
             raise self.error(node, f"operator {ast.unparse(node)} is not supported")
         op = _BINOP[kind]
-        if op == "div" and not _is_scalar(a) and not dt.is_float(convert(a).dtype):
-            raise self.error(node, "true division `/` needs float operands; use `//` for integers")
+        if op == "div" and not _is_scalar(a) and not dt.is_inexact(convert(a).dtype):
+            raise self.error(node, "true division `/` needs float or complex operands; use `//` for "
+                                   "integers")
         return self.binary(node, op, a, b)
 
     def eval_BoolOp(self, node):
@@ -349,6 +350,8 @@ class ExprParser:
                 value = float(value)
             except ValueError:
                 raise self.error(args[0], f"T.{dtype}({value!r}): expected a number") from None
+        if dt.is_complex(dtype) and isinstance(value, (int, float, complex)) and not isinstance(value, bool):
+            return const(complex(value), dtype)
         if _is_scalar(value):
             if dt.is_float(dtype):
                 return const(float(value), dtype)

@@ -21,7 +21,7 @@ _LAZY = {
         "assert_close", "compare", "Comparison", "ulp_distance", "DEFAULT_RTOL")},
     **{name: ("mlc.testing.tolerance", name) for name in ("Budget", "error_budget")},
     **{name: ("mlc.testing.strategies", name) for name in (
-        "shapes", "dtypes", "arrays", "broadcastable", "elements", "FLOATS", "SIGNED", "UNSIGNED",
+        "shapes", "dtypes", "arrays", "broadcastable", "elements", "FLOATS", "COMPLEX", "SIGNED", "UNSIGNED",
         "INTS", "NUMERIC", "ALL", "SPECIAL_KINDS")},
     **{name: ("mlc.testing.check", name) for name in (
         "check_against_numpy", "check_custom_op", "Counterexample", "numpy_call",

@@ -23,7 +23,8 @@ __all__ = ["DEFAULT_RTOL", "ulp_distance", "compare", "Comparison", "assert_clos
 
 #: The relative tolerance of one float operation per dtype when nothing else is said
 #: (a few ulps: math libraries round differently).
-DEFAULT_RTOL = {"float16": 2e-3, "float32": 2e-6, "float64": 1e-12}
+DEFAULT_RTOL = {"float16": 2e-3, "float32": 2e-6, "float64": 1e-12, "complex64": 2e-6,
+                "complex128": 1e-12}
 
 _UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
@@ -81,6 +82,8 @@ def compare(actual, expected, *, ulps=None, rtol=None, atol=None) -> Comparison:
     if actual.dtype != expected.dtype:
         return Comparison(False, f"dtype {actual.dtype.name} != expected {expected.dtype.name} "
                                  f"(shape {actual.shape})")
+    if actual.dtype.kind == "c":
+        return _compare_complex(actual, expected, ulps, rtol, atol)
     if actual.dtype.kind != "f":
         wrong = actual != expected
         if not wrong.any():
@@ -92,7 +95,23 @@ def compare(actual, expected, *, ulps=None, rtol=None, atol=None) -> Comparison:
     return _compare_floats(actual, expected, ulps, rtol, atol)
 
 
-def _compare_floats(actual, expected, ulps, rtol, atol) -> Comparison:
+def _compare_complex(actual, expected, ulps, rtol, atol) -> Comparison:
+    """Each part as a float (NaNs and infinities where NumPy has them), its error measured
+    against the modulus of the expected value (the normwise bound of complex arithmetic)."""
+    if ulps is None and rtol is None and atol is None:
+        rtol = DEFAULT_RTOL[actual.dtype.name]
+    with np.errstate(all="ignore"):
+        scale = np.abs(expected.astype("complex128"))
+    for name, part in (("real", np.real), ("imag", np.imag)):
+        result = _compare_floats(part(actual), part(expected), ulps, rtol, atol, scale)
+        if not result.ok:
+            return Comparison(False, f"{name} parts: {result.summary}", result.max_ulps, result.max_rel,
+                              result.max_abs)
+    return Comparison(True)
+
+
+def _compare_floats(actual, expected, ulps, rtol, atol, scale=None) -> Comparison:
+    """``scale``: what ``rtol`` is relative to (``|expected|`` when None)."""
     if ulps is None and rtol is None and atol is None:
         rtol = DEFAULT_RTOL[actual.dtype.name]
     rtol, atol = rtol or 0.0, atol or 0.0
@@ -114,7 +133,7 @@ def _compare_floats(actual, expected, ulps, rtol, atol) -> Comparison:
     tiny = float(np.finfo(actual.dtype).tiny) * 4  # flush-to-zero / subnormal slack
     with np.errstate(all="ignore"):
         error = np.where(finite, np.abs(a - e), 0.0)
-        allowed = atol + tiny + rtol * np.abs(e)
+        allowed = atol + tiny + rtol * (np.abs(e) if scale is None else np.where(np.isfinite(scale), scale, 0.0))
         distance = np.where(finite, ulp_distance(actual, expected), 0.0)
         relative = np.where(finite & (e != 0), error / np.abs(e), np.where(error > 0, np.inf, 0.0))
     good = error <= allowed
@@ -142,6 +161,7 @@ def assert_close(actual, expected, *, ulps=None, rtol=None, atol=None, what: str
     """Assert that ``actual`` matches ``expected``: same shape and dtype; integers and bools
     exactly; floats with NaN in the same places, equal infinities, and each finite element
     within ``ulps`` units in the last place or ``atol + rtol * |expected|`` (either suffices;
+    complex numbers: each part so, ``rtol`` relative to the modulus of the expected value;
     subnormal results may flush to zero). Without any tolerance, ``rtol`` is
     :data:`DEFAULT_RTOL` of the dtype. The message names the worst element, its error in
     ulps and relative terms.

@@ -20,13 +20,15 @@ import numpy as np
 from ..errors import DTypeError, ShapeError
 from ._hypothesis import hnp, st
 
-__all__ = ["FLOATS", "SIGNED", "UNSIGNED", "INTS", "NUMERIC", "ALL", "SPECIAL_KINDS", "elements",
+__all__ = ["FLOATS", "COMPLEX", "SIGNED", "UNSIGNED", "INTS", "NUMERIC", "ALL", "SPECIAL_KINDS", "elements",
            "arrays", "shapes", "dtypes", "broadcastable"]
 
 FLOATS = ("float16", "float32", "float64")
 SIGNED = ("int8", "int16", "int32", "int64")
 UNSIGNED = ("uint8", "uint16", "uint32", "uint64")
 INTS = SIGNED + UNSIGNED
+#: Complex dtypes (drawn part by part; not in NUMERIC and ALL, which most ops' tests sample).
+COMPLEX = ("complex64", "complex128")
 NUMERIC = INTS + FLOATS
 ALL = ("bool",) + NUMERIC
 
@@ -43,9 +45,9 @@ def _dtype_name(dtype, argument: str) -> str:
     except TypeError:
         raise DTypeError(f"mlc.testing: {argument} must be a NumPy dtype name such as 'float32', "
                          f"got {dtype!r}") from None
-    if name not in ALL:
+    if name not in ALL + COMPLEX:
         raise DTypeError(f"mlc.testing: {argument} {name!r} is not a dtype mlc supports; expected "
-                         f"one of {', '.join(ALL)}")
+                         f"one of {', '.join(ALL + COMPLEX)}")
     return name
 
 
@@ -86,9 +88,14 @@ def elements(dtype, *, special=False, bound: float | None = None, min_value=None
     Floats are drawn from ``[-bound, bound]`` (the whole finite range without
     ``bound``); ``min_value`` raises the lower end. ``special`` mixes in the
     values of :data:`SPECIAL_KINDS` (True: all of them). Integers cover the
-    dtype's range (clipped to ``bound``) with 0, 1, -1 and both ends weighted in.
+    dtype's range (clipped to ``bound``) with 0, 1, -1 and both ends weighted in. Complex
+    values have two parts drawn so from the parts' float dtype.
     """
     dtype = _dtype_name(dtype, "dtype")
+    if dtype in COMPLEX:
+        part = elements("float32" if dtype == "complex64" else "float64", special=special, bound=bound,
+                        min_value=min_value)
+        return st.builds(complex, part, part)
     if dtype == "bool":
         return st.booleans()
     if dtype in FLOATS:

@@ -19,7 +19,7 @@ from .tracer import Tracer
 
 __all__ = ["ArgumentSpec", "leaf_signature", "static_key", "WideInt"]
 
-_WEAK_DTYPES = {bool: "bool", int: "int64", float: "float64"}
+_WEAK_DTYPES = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
 
 
 class WideInt(int):
@@ -50,7 +50,7 @@ def leaf_signature(leaf, where):
             raise DTypeError(f"{where()} is a masked array; compiled code would ignore its mask. "
                              "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as "
                              "a separate bool array, combined with mlc.numpy.where")
-        if leaf.dtype.kind not in "biuf" or leaf.dtype.name not in dt.SUPPORTED:
+        if leaf.dtype.kind not in "biufc" or leaf.dtype.name not in dt.SUPPORTED:
             raise DTypeError(f"{where()}: arrays of dtype {leaf.dtype} are not supported; expected "
                              f"one of {', '.join(dt.SUPPORTED)}")
         if not leaf.dtype.isnative:

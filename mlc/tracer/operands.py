@@ -24,17 +24,17 @@ from .tracer import Tracer
 
 __all__ = ["weak_dtype", "as_tracers", "as_tracer", "is_weak_scalar", "trace_of"]
 
-_KIND_DEFAULT = {bool: "bool", int: "int64", float: "float64"}
+_KIND_DEFAULT = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
 
 
 def is_weak_scalar(value) -> bool:
-    """A Python bool, int or float (not a NumPy scalar, which is typed)."""
+    """A Python bool, int, float or complex (not a NumPy scalar, which is typed)."""
     return type(value) in _KIND_DEFAULT
 
 
 def _kind(value) -> type:
     if isinstance(value, Tracer):
-        return {"bool": bool, "float64": float}.get(value._atom.type.dtype, int)
+        return {"bool": bool, "float64": float, "complex128": complex}.get(value._atom.type.dtype, int)
     return type(value)
 
 
@@ -47,7 +47,9 @@ def weak_dtype(value, strong: str | None) -> str:
         return strong
     if kind is int:
         return "int64" if strong == "bool" else strong
-    return strong if dt.is_float(strong) else "float64"
+    if kind is float:
+        return strong if dt.is_inexact(strong) else "float64"
+    return dt.complex_of(strong) if dt.is_inexact(strong) else "complex128"
 
 
 #: Ops that compare a Python int with the array exactly, whatever its value (NumPy 2).
@@ -140,9 +142,9 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
     """
     ctx = ctx or trace_of(values)
     strong = _strong_dtype(values)
-    if strong is None:  # all weak: the widest kind wins (bool < int < float)
+    if strong is None:  # all weak: the widest kind wins (bool < int < float < complex)
         kinds = [_kind(v) for v in values if v is not None]
-        strong_kind = float if float in kinds else int if int in kinds else bool
+        strong_kind = next((k for k in (complex, float, int) if k in kinds), bool)
         strong = _KIND_DEFAULT[strong_kind] if kinds else None
     out = []
     for v in values:
@@ -183,9 +185,10 @@ def as_tracer(value, ctx: TraceContext | None = None):
                          "array combined with mlc.numpy.where" + describe_location(user_location()))
     if isinstance(value, (np.ndarray, list, tuple)):
         array = np.asarray(value)
-        if array.dtype.kind not in "biuf":
+        if array.dtype.kind not in "biufc":
             raise DTypeError(f"cannot use an array of dtype {array.dtype} in a traced function; "
-                             "expected bool, int or float data" + describe_location(user_location()))
+                             "expected bool, int, float or complex data"
+                             + describe_location(user_location()))
         return ctx.array(array)
     raise DTypeError(f"cannot use {value!r} of type {type(value).__name__} as an array operand in "
                      "a traced function; expected an array, a Python or NumPy scalar, or a traced "

@@ -107,7 +107,7 @@ class TraceContext:
 
     def scalar(self, value, dtype: str):
         """A 0-d constant ``value`` of ``dtype`` (shared within the trace)."""
-        key = (type(value), value, dtype)
+        key = (type(value), repr(value), dtype)  # repr: -0.0 and 0.0 are two constants
         const = self._scalars.get(key)
         if const is None:
             const = self._scalars[key] = constant(np.array(value, dtype=dtype), "c")

@@ -7,6 +7,7 @@ from mlc.ir import tir
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import IterVar, Range, Var, const
 from mlc.ir import expr as E
+from mlc.ir.structural import assert_structural_equal
 from tests.programs import mm_relu_module
 
 COURSE = '''\
@@ -88,3 +89,20 @@ def test_names_are_unique_in_scope_and_reused_after_it():
         for i in T.unroll(1, 4):
             for i_1 in range(4):
                 A[i, i_1] = i + i_1''')
+
+
+def test_complex_buffers_and_constants_print_and_parse_back():
+    """A complex constant is ``T.complex`` of its two parts (the signs of zero parts and
+    infinities kept); a complex sum's init is the complex zero; negation prints as ``-x``."""
+    A = te.placeholder((4, 3), "complex64", "A")
+    k = te.reduce_axis((0, 3), "k")
+    S = te.compute((4,), lambda i: te.sum(A[i, k] * complex(0.5, -0.0), axis=k), "S")
+    C = te.compute((4,), lambda i: -S[i] + complex(float("inf"), 1.0), "C")
+    func = te.create_prim_func([A, C])
+    text = func.script("f")
+    assert 'A: T.Buffer((4, 3), "complex64")' in text
+    assert "T.complex(T.float32(0.5), T.float32(-0.0))" in text
+    assert 'T.complex(T.float32("inf"), T.float32(1))' in text
+    assert "S[vi] = T.complex(T.float32(0), T.float32(0))" in text
+    assert "-S[vi]" in text
+    assert_structural_equal(mlc.parse(text), func)

@@ -101,7 +101,7 @@ def test_matmul_shape_errors():
     with pytest.raises(ShapeError, match="cannot be broadcast"):
         mm.infer(TensorType((2, 3, 4), "float32"), TensorType((5, 4, 6), "float32"))
     with pytest.raises(DTypeError):
-        mm.infer(TensorType((3, 4), "float32"), TensorType((4, 6), "complex64"))
+        mm.infer(TensorType((3, 4), "float32"), TensorType((4, 6), "datetime64"))
 
 
 def test_dot_and_einsum_errors():

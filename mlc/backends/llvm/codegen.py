@@ -20,7 +20,7 @@ pointer, at any other vector index (or when accesses are bounds-checked) one
 scalar access per lane. Vector casts and math calls are computed lane by lane
 (the vectorize pass creates them only inside gather indices).
 
-Expressions map one to one onto :mod:`.arith`, :mod:`.vecmath` and
+Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values), :mod:`.vecmath` and
 :mod:`.intrinsics`; three things need care here:
 
 * float16 values are widened to float32 for every operation and rounded
@@ -53,13 +53,13 @@ from ...ir.printer import expr_to_str
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.shape_vars import size_params
 from ...runtime.callbacks import CALLBACK_SYMBOL
-from . import arith, extern, parallel
+from . import arith, complex as complex_math, extern, parallel
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
 from .memory import BufferAllocator
 from . import vecmath  # noqa: F401 - registers exp, expm1, log, tanh, sigmoid, erf
-from .types import I64, PTR, compute_dtype, constant, itemsize, mem_type, reg_type
+from .types import I64, PTR, alignment, compute_dtype, constant, itemsize, mem_type, reg_type
 from .vectorize import VectorCodegen, splat, vector_type
 
 __all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "CALLBACK_TABLE_SYMBOL"]
@@ -124,7 +124,7 @@ def _pointer_attributes(arg: ir.Argument, dtype: str, noalias: bool, nbytes: int
     if noalias:
         arg.add_attribute("noalias")
     arg.add_attribute("captures(none)")
-    arg.attributes.align = itemsize(dtype)
+    arg.attributes.align = alignment(dtype)
     if nbytes:
         arg.attributes.dereferenceable = nbytes
 
@@ -181,7 +181,7 @@ class _FunctionCodegen(VectorCodegen):
         if s.buffer.dtype == "bool":
             v = self.builder.zext(v, mem_type("bool"))
         self._access(s.buffer, s.indices, "store to",
-                     lambda ptr: self.builder.store(v, ptr, align=itemsize(s.buffer.dtype)))
+                     lambda ptr: self.builder.store(v, ptr, align=alignment(s.buffer.dtype)))
 
     def _stored_value(self, s: BufferStore, in_loop: bool) -> ir.Value:
         """The value ``s`` stores; in a loop, a reduction update carries REDUCTION_FLAGS."""
@@ -419,6 +419,8 @@ class _FunctionCodegen(VectorCodegen):
     def _cast(self, e: Cast) -> ir.Value:
         if dt.is_vector(e.dtype):
             return self._lane_by_lane(e)
+        if dt.is_complex(e.dtype) or dt.is_complex(e.value.dtype):
+            return complex_math.cast(self.builder, self.expr(e.value), e.value.dtype, e.dtype)
         return arith.cast(self.builder, self.expr(e.value), e.value.dtype, e.dtype)
 
     def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
@@ -434,6 +436,10 @@ class _FunctionCodegen(VectorCodegen):
             lanes = dt.lanes(e.a.dtype)
             a, b = splat(self.builder, a, lanes), splat(self.builder, b, lanes)
         cdtype = compute_dtype(dtype)
+        if dt.is_complex(dtype):
+            if op in COMPARE_OPS:
+                return complex_math.compare(self.builder, op, a, b, dtype)
+            return complex_math.binary(self.builder, op, a, b, dtype)
         if op in COMPARE_OPS:
             return arith.compare(self.builder, op, a, b, cdtype)
         if op not in ARITH_OPS and op not in BITWISE_OPS:
@@ -485,7 +491,7 @@ class _FunctionCodegen(VectorCodegen):
         if dt.is_vector(e.dtype):
             return self._vector_load(e)
         v = self._access(e.buffer, e.indices, "load from",
-                         lambda ptr: self.builder.load(ptr, align=itemsize(e.buffer.dtype),
+                         lambda ptr: self.builder.load(ptr, align=alignment(e.buffer.dtype),
                                                        typ=mem_type(e.buffer.dtype)))
         if e.buffer.dtype == "bool":  # any nonzero byte is True
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))

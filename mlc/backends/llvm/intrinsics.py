@@ -126,7 +126,7 @@ def _register() -> None:
     for op, fn in _COMPOSED.items():
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, fn=fn: fn(b, args[0]),
                                     dtypes=FLOAT_COMPUTE)
-    for op in (name for name, spec in MATH_CALLS.items() if spec.operands == "any"):  # int operands too
+    for op in (name for name, spec in MATH_CALLS.items() if spec.operands in ("any", "ordered")):  # ints too
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, op=op:
                                     _integer_math(b, op, args[0], dtype), dtypes=("bool",) + dt.INTS)
 

@@ -19,6 +19,7 @@ from functools import lru_cache
 import llvmlite.binding as llvm
 
 from ...runtime.callbacks import CALLBACK, CALLBACK_SYMBOL
+from .complex import LIBM_COMPLEX_CALLS
 from .intrinsics import LIBM_CALLS
 
 __all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
@@ -31,7 +32,8 @@ _LIBM_BASE = ("exp", "exp2", "exp10", "expm1", "log", "log2", "log10", "log1p", 
               "round", "roundeven", "rint", "nearbyint", "fmin", "fmax", "fma", "ldexp", "frexp",
               "copysign", "fabs")
 _LIBM = tuple(dict.fromkeys([*(n for base in _LIBM_BASE for n in (base, base + "f")),
-                             *(n for names in LIBM_CALLS.values() for n in names)]))
+                             *(n for names in LIBM_CALLS.values() for n in names),
+                             *(n for names in LIBM_COMPLEX_CALLS.values() for n in names)]))
 
 #: library -> names looked up in it.
 RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {

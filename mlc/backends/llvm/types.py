@@ -2,7 +2,9 @@
 
 bool is ``i1`` in registers and ``i8`` in memory (a NumPy bool is one byte);
 float16 is ``half`` in memory and registers, and computed in ``float``
-(NumPy's float16 arithmetic: each operation in float32, rounded to half).
+(NumPy's float16 arithmetic: each operation in float32, rounded to half);
+complex64 is ``{float, float}`` (real, imaginary) in memory and registers,
+complex128 ``{double, double}``.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from llvmlite import ir
 from ...ir import dtype as dt
 
 __all__ = ["reg_type", "mem_type", "compute_dtype", "constant", "I1", "I8", "I32", "I64", "PTR",
-           "itemsize"]
+           "itemsize", "alignment"]
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
@@ -26,6 +28,9 @@ def reg_type(dtype: str) -> ir.Type:
     """The LLVM type of a value of ``dtype`` in a register."""
     if dtype in _FLOATS:
         return _FLOATS[dtype]
+    if dt.is_complex(dtype):
+        part = _FLOATS[dt.component(dtype)]
+        return ir.LiteralStructType([part, part])
     return ir.IntType(dt.bits(dtype))
 
 
@@ -38,6 +43,11 @@ def itemsize(dtype: str) -> int:
     return np.dtype(dtype).itemsize
 
 
+def alignment(dtype: str) -> int:
+    """The alignment NumPy guarantees for a ``dtype`` element (a complex one: its part's)."""
+    return np.dtype(dtype).alignment
+
+
 def compute_dtype(dtype: str) -> str:
     """The dtype arithmetic on ``dtype`` is carried out in (float16 -> float32)."""
     return "float32" if dtype == "float16" else dtype
@@ -45,6 +55,10 @@ def compute_dtype(dtype: str) -> str:
 
 def constant(dtype: str, value) -> ir.Constant:
     """An LLVM constant equal to NumPy's ``np.asarray(value).astype(dtype)``."""
+    if dt.is_complex(dtype):
+        value = complex(value)
+        part = dt.component(dtype)
+        return ir.Constant(reg_type(dtype), [constant(part, value.real), constant(part, value.imag)])
     if dt.is_float(dtype):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # out-of-range -> inf, as NumPy does

@@ -59,8 +59,8 @@ def cast(value, dtype: str):
 def poison(dtype: str):
     """The value fresh allocations are filled with, so reads before writes show up."""
     dt = np.dtype(dtype)
-    if dt.kind == "f":
-        return dt.type(np.nan)
+    if dt.kind in "fc":
+        return dt.type(complex(np.nan, np.nan) if dt.kind == "c" else np.nan)
     if dt.kind == "b":
         return np.True_
     return np.iinfo(dt).max

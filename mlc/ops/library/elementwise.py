@@ -48,7 +48,12 @@ def elementwise_op(name: str, nin: int, scalar: Callable, rule: Rule, reference:
     """
     def infer(*types: TensorType) -> TensorType:
         _check_arity(name, types, nin)
-        _, out = rule(tuple(t.dtype for t in types))
+        ins, out = rule(tuple(t.dtype for t in types))
+        if any(dt.is_complex(d) for d in ins):  # NumPy's loop exists; the scalar rule may refuse it
+            try:
+                scalar(*(_e.Var(f"x{n}", d) for n, d in enumerate(ins)))
+            except DTypeError as err:
+                raise DTypeError(f"{name}: {err}") from None
         return TensorType(broadcast_shapes(*(t.shape for t in types), op=name), out)
 
     def lower(*tensors):
@@ -94,7 +99,29 @@ def _multiply(a, b):
     return _e.logical_and(a, b) if a.dtype == "bool" else a * b
 
 
+def _complex_sign(z):
+    """NumPy's ``z / |z|``: 0 for 0, NaN for a NaN part; with an infinite part, the sign of
+    that part (NaN when both are infinite)."""
+    re, im = _e.real(z), _e.imag(z)
+    h = _e.hypot(re, im)
+    one, zero, nan = (_e.const(v, re.dtype) for v in (1.0, 0.0, float("nan")))
+
+    def unit(v):
+        return _e.select(v > zero, one, -one)
+
+    inf_re, inf_im = _e.isinf(re), _e.isinf(im)
+    at_inf_re = _e.select(inf_re, _e.select(inf_im, nan, unit(re)), zero)
+    at_inf_im = _e.select(inf_re, _e.select(inf_im, nan, zero), unit(im))
+    parts = []
+    for v, at_inf in ((re, at_inf_re), (im, at_inf_im)):
+        finite = _e.select(h == zero, zero, v / h)
+        parts.append(_e.select(_e.isnan(h), nan, _e.select(_e.isinf(h), at_inf, finite)))
+    return _e.complex(*parts)
+
+
 def _sign(a):
+    if dt.is_complex(a.dtype):
+        return _complex_sign(a)
     one, zero = _e.const(1, a.dtype), _e.const(0, a.dtype)
     if dt.is_unsigned(a.dtype):
         return _e.select(a > zero, one, zero)
@@ -110,7 +137,20 @@ def _trunc(a):
     return _e.select(a < _e.const(0, a.dtype), _e.ceil(a), _e.floor(a))
 
 
+def _complex_reciprocal(z):
+    """NumPy's complex reciprocal: with r the ratio of the smaller part to the larger and d the
+    larger part plus the smaller times r, 1/d - r/d j or r/d - 1/d j."""
+    re, im = _e.real(z), _e.imag(z)
+    one = _e.const(1, re.dtype)
+    real_big = _e.abs(im) <= _e.abs(re)
+    r = _e.select(real_big, im / re, re / im)
+    d = _e.select(real_big, re + im * r, re * r + im)
+    return _e.complex(_e.select(real_big, one / d, r / d), _e.select(real_big, -r / d, -one / d))
+
+
 def _reciprocal(a):
+    if dt.is_complex(a.dtype):
+        return _complex_reciprocal(a)
     if dt.is_float(a.dtype):
         return _e.const(1, a.dtype) / a
     return _e.truncdiv(_e.const(1, a.dtype), a)  # C semantics; a zero divisor gives 0
@@ -268,6 +308,24 @@ def _sigmoid_reference(x):
     return np_sigmoid(x.astype(d)).astype(out)
 
 
+def _complex_parts_rule(dtypes):
+    """conjugate, real, imag: computed in the operand's dtype; real and imag of a complex
+    operand are its parts' float dtype (NumPy's ``np.real``/``np.imag``)."""
+    (d,) = dtypes
+    return (d,), d
+
+
+def _part_rule(dtypes):
+    (d,) = dtypes
+    return (d,), dt.component(d)
+
+
+elementwise_op("conjugate", 1, lambda a: _e.conj(a) if dt.is_complex(a.dtype) else a, _complex_parts_rule,
+               np.conjugate, "The complex conjugate ``re - im j`` (real operands as they are).")
+elementwise_op("real", 1, lambda a: _e.real(a) if dt.is_complex(a.dtype) else a, _part_rule,
+               np.real, "The real part of a complex operand (real operands as they are).")
+elementwise_op("imag", 1, lambda a: _e.imag(a) if dt.is_complex(a.dtype) else _e.const(0, a.dtype),
+               _part_rule, np.imag, "The imaginary part of a complex operand (zeros for real ones).")
 elementwise_op("erf", 1, _e.erf, _float_rule("erf"), _erf_reference, "The error function (float math).")
 elementwise_op("sigmoid", 1, _e.sigmoid, _float_rule("sigmoid"), _sigmoid_reference,
                "``1 / (1 + exp(-x))`` (float math).")
@@ -290,6 +348,7 @@ def _power_lower(a, b):
     so it wraps on overflow exactly like NumPy. A negative integer exponent
     gives ``1 // a ** -b`` truncated (0 unless ``a`` is 1 or -1); NumPy raises.
     """
+    _power_infer(a, b)  # refuses complex powers
     (da, db), out = ufunc_dtypes("power", np.power, a.dtype, b.dtype)
     shape = broadcast_shapes(a.shape, b.shape, op="power")
 
@@ -325,6 +384,9 @@ def _power_lower(a, b):
 
 def _power_infer(a: TensorType, b: TensorType) -> TensorType:
     _, out = ufunc_dtypes("power", np.power, a.dtype, b.dtype)
+    if dt.is_complex(out):
+        raise DTypeError(f"power: complex powers ({a.dtype} ** {b.dtype}) are not supported; write "
+                         "z * z for small integer exponents, or exp(w * log(z))")
     return TensorType(broadcast_shapes(a.shape, b.shape, op="power"), out)
 
 

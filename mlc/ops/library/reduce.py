@@ -163,8 +163,16 @@ _truth("any", any_reducer, False, np.any,
 
 # ------------------------------------------------------------------ max / min
 
+def _refuse_complex(name: str, dtype: str) -> None:
+    """max, min, argmax, argmin: complex numbers are not ordered (the Array API)."""
+    if dt.is_complex(dtype):
+        raise DTypeError(f"{name}: complex numbers are not ordered, got {dtype}; reduce abs(x), "
+                         f"real(x) or imag(x) instead")
+
+
 def _extremum(name, reducer, identity, numpy_fn):
     def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+        _refuse_complex(name, x.dtype)
         axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
         if any(x.shape[a] == 0 for a in axes):
             raise ShapeError(f"{name}: zero-size array to reduction operation "
@@ -200,6 +208,7 @@ def _arg_extremum(name, reducer, identity, numpy_fn):
         return axes, shape
 
     def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+        _refuse_complex(name, x.dtype)
         return TensorType(signature(x, axis, keepdims)[1], "int64")
 
     def lower(x, *, axis=None, keepdims=False):
@@ -240,12 +249,17 @@ _arg_extremum("argmin", te.min, highest, np.argmin)
 # ------------------------------------------------------------------ mean / var / std
 
 def _moment_dtype(name: str, x_dtype: str, dtype) -> str:
+    """The dtype of a mean (float, or complex for complex data) or variance (float)."""
+    if dt.is_complex(x_dtype) and name != "mean":
+        raise DTypeError(f"{name}: complex data ({x_dtype}) is not supported; the {name} of a "
+                         f"complex array is that of its parts combined: compute it from "
+                         f"real(x) and imag(x)")
     if dtype is not None:
         out = canonical_dtype(name, dtype)
-        if not dt.is_float(out):
+        if not (dt.is_float(out) or dt.is_complex(out) and name == "mean"):
             raise DTypeError(f"{name}: dtype must be a float dtype, got {out}")
         return out
-    return x_dtype if dt.is_float(x_dtype) else "float64"
+    return x_dtype if dt.is_inexact(x_dtype) else "float64"
 
 
 def _mean_stage(x, axes, keepdims, shape, acc, name):

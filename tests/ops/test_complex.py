@@ -1,0 +1,191 @@
+"""Ops on complex64 and complex128 arrays against NumPy, on every target: arithmetic (Smith's
+division), abs, exp, log, sqrt, sinh, cosh, tanh with their special values (C99 Annex G: signed
+zeros, infinities, NaNs), expm1, log1p, log2, log10, reciprocal and sign as NumPy computes them,
+the trigonometric functions and their inverses (libm's, as NumPy's), conjugate/real/imag, ==/!=,
+casts, promotion with real dtypes, sum, prod, mean, matmul; and the ops complex numbers do not
+have (ordering, floor division, power) refuse them with a DTypeError when inferred."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc.testing as mt
+from mlc import DTypeError
+from mlc.ops import TensorType, get_op
+
+from ._harness import arrays, broadcast_pair, check_op, numpy_call, run_op, shapes
+
+COMPLEX = mt.COMPLEX
+
+BINARY = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
+          "equal": np.equal, "not_equal": np.not_equal}
+UNARY = {"negative": np.negative, "absolute": np.absolute, "exp": np.exp, "log": np.log,
+         "sqrt": np.sqrt, "square": np.square, "conjugate": np.conjugate, "real": np.real,
+         "imag": np.imag, "isnan": np.isnan, "isinf": np.isinf, "isfinite": np.isfinite,
+         "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "expm1": np.expm1, "log1p": np.log1p,
+         "sign": np.sign, "sin": np.sin, "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin,
+         "arccos": np.arccos, "arctan": np.arctan, "arcsinh": np.arcsinh, "arccosh": np.arccosh,
+         "arctanh": np.arctanh, "log2": np.log2, "log10": np.log10, "reciprocal": np.reciprocal}
+#: The ops whose results round differently in NumPy's SIMD loops and libm: compared to a few
+#: ulps of the modulus (the others are compared exactly: NaNs, infinities and signed zeros too).
+ROUNDING = {"absolute", "exp", "log", "sqrt", "sinh", "cosh", "tanh", "expm1", "log1p", "sign", "sin", "cos",
+            "tan", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "log2", "log10", "reciprocal"}
+
+#: Every pair of these parts: the special values the Array API specifies for complex arguments.
+SPECIAL_PARTS = [0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -3.0, math.pi / 2, 1e30, -1e-30, math.inf, -math.inf, -math.nan,
+                 math.nan]
+
+
+def special_values(dtype):
+    return np.array([complex(a, b) for a, b in itertools.product(SPECIAL_PARTS, repeat=2)], dtype)
+
+
+def expect(fn, *arrays):
+    return numpy_call(fn, *arrays)
+
+
+def rounding_rtol(dtype):
+    """A few ulps of the parts' dtype (relative to the modulus of NumPy's result)."""
+    return 8 * float(np.finfo(np.dtype(dtype)).eps)
+
+
+def check(name, arrays, rounding):
+    want = expect(BINARY.get(name) or UNARY[name], *arrays)
+    check_op(name, arrays, want, rtol=rounding_rtol(arrays[0].dtype) if rounding else 0.0)
+
+
+def _exactly(got, want):
+    """Equal, NaN where NumPy has NaN, and zeros with NumPy's signs."""
+    got, want = np.asarray(got), np.asarray(want)
+    for part in (np.real, np.imag):
+        g, w = part(got), part(want)
+        same = (g == w) & (np.signbit(g) == np.signbit(w)) | np.isnan(g) & np.isnan(w)
+        assert same.all(), f"got {got[~same][:6]}, want {want[~same][:6]}"
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("name", sorted(UNARY))
+@settings(max_examples=8, deadline=None)
+@given(data=st.data())
+def test_unary_ops_match_numpy(name, dtype, data):
+    x = data.draw(arrays(dtype, shapes(max_dims=2)), label="x")
+    check(name, [x], name in ROUNDING)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("name", sorted(BINARY))
+@settings(max_examples=8, deadline=None)
+@given(data=st.data())
+def test_binary_ops_match_numpy_with_broadcasting(name, dtype, data):
+    sa, sb = data.draw(broadcast_pair(max_dims=2))
+    a, b = data.draw(arrays(dtype, sa), label="a"), data.draw(arrays(dtype, sb), label="b")
+    check(name, [a, b], False)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("name", ["add", "subtract", "multiply", "divide", "equal", "not_equal"])
+def test_binary_ops_on_every_pair_of_special_values(name, dtype):
+    """Every pair of special values against every other: Smith's division's zero and NaN
+    divisors, the fused products' infinities, == and != on NaN parts."""
+    values = special_values(dtype)
+    a, b = np.repeat(values, len(values)), np.tile(values, len(values))
+    check(name, [a, b], False)
+    for target in mt.default_targets():  # and the signs of zero parts
+        _exactly(run_op(name, [a, b], target)[0], expect(BINARY[name], a, b))
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_ops_on_special_values(name, dtype):
+    """The special cases of the standard (exp(-inf + inf j) is +-0 +-0 j, log(-0 + 0 j) is
+    -inf + pi j, sqrt(x + inf j) is +inf + inf j, ...), as NumPy gives them."""
+    x = special_values(dtype)
+    want = expect(UNARY[name], x)
+    for target in mt.default_targets():
+        (got,) = run_op(name, [x], target)
+        if name not in ROUNDING:
+            _exactly(got, want)
+            continue
+        scale = np.abs(want).astype("float64")
+        pairs = [(got, want)] if want.dtype.kind != "c" else [(got.real, want.real), (got.imag, want.imag)]
+        for g, w in pairs:
+            special = ~np.isfinite(w) | (w == 0)
+            _exactly(g[special], w[special])  # infinities, NaNs and zeros exactly, signs included
+            error = np.abs(g[~special].astype("float64") - w[~special])
+            # the modulus, or the part itself where the other part is infinite or NaN
+            bound = np.where(np.isfinite(scale), scale, np.abs(w))[~special]
+            assert (error <= rounding_rtol(dtype) * bound).all(), f"{name} on {target}"
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_division_follows_smiths_algorithm_where_the_textbook_formula_overflows(dtype):
+    big = np.finfo(dtype).max / 4
+    a = np.array([complex(big, big), complex(1, 1)], dtype)
+    b = np.array([complex(big, big), complex(1e-30, 1e-30)], dtype)
+    want = expect(np.divide, a, b)
+    assert np.isfinite(want).all()
+    check_op("divide", [a, b], want, rtol=0.0)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_log_and_sqrt_of_huge_and_tiny_parts_do_not_overflow(dtype):
+    info = np.finfo(dtype)
+    x = np.array([complex(info.max, info.max), complex(info.smallest_subnormal, info.smallest_subnormal),
+                  complex(0, info.smallest_subnormal), complex(1, 1e-20), complex(0.6, 0.8)], dtype)
+    for name, fn in (("log", np.log), ("sqrt", np.sqrt)):
+        check_op(name, [x], expect(fn, x), rtol=rounding_rtol(dtype))
+
+
+@pytest.mark.parametrize("real", ["bool", "int8", "uint16", "int64", "float16", "float32", "float64"])
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_complex_promotes_with_real_dtypes_like_numpy(dtype, real):
+    a = np.array([1 + 2j, -0.5 - 1j], dtype)
+    b = np.array([1, 0], real)
+    for name in ("add", "multiply", "divide"):
+        check_op(name, [a, b], expect(BINARY[name], a, b), rtol=0.0)
+        check_op(name, [b, a], expect(BINARY[name], b, a), rtol=0.0)
+
+
+@pytest.mark.parametrize("src,dst", [(s, d) for s in ("bool", "int32", "uint64", "float16", "float32", "float64",
+                                                      "complex64", "complex128")
+                                     for d in ("complex64", "complex128")]
+                         + [(s, d) for s in COMPLEX for d in ("bool", "float32", "float64", "int32")])
+def test_astype_to_and_from_complex_as_numpy(src, dst):
+    """Reals become the real part; complex to a real dtype keeps the real part (NumPy's
+    ComplexWarning), to bool is ``!= 0`` on either part."""
+    if src in COMPLEX:
+        x = np.array([1.5 + 2j, -0.0 + 0j, 0 - 0.0j, 0 + 1j, np.nan + 0j, 3 - 7j], src)
+    else:
+        x = np.array([0, 1, 1, 0, 1, 1], src)
+    check_op("astype", [x], numpy_call(lambda v: v.astype(dst), x), rtol=0.0, dtype=dst)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@settings(max_examples=8, deadline=None)
+@given(data=st.data())
+def test_sum_prod_mean_and_matmul_of_complex(dtype, data):
+    x = data.draw(arrays(dtype, shapes(min_dims=1, max_dims=2), special=False, bound=8.0), label="x")
+    for name, fn in (("sum", np.sum), ("prod", np.prod), ("mean", np.mean)):
+        check_op(name, [x], expect(fn, x), rtol=1e-4 if dtype == "complex64" else 1e-10, atol=1e-3)
+    n = data.draw(st.integers(1, 5), label="n")
+    a = data.draw(arrays(dtype, (3, n), special=False, bound=8.0), label="a")
+    b = data.draw(arrays(dtype, (n, 2), special=False, bound=8.0), label="b")
+    check_op("matmul", [a, b], expect(np.matmul, a, b), rtol=1e-4 if dtype == "complex64" else 1e-10,
+             atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["less", "greater_equal", "maximum", "minimum", "floor_divide",
+                                  "remainder", "floor", "logaddexp", "arctan2", "power"])
+def test_ops_complex_numbers_do_not_have_are_dtype_errors(name):
+    """Refused when the op is inferred (while tracing), not later when it is lowered."""
+    op = get_op(name)
+    with pytest.raises(DTypeError, match="complex"):
+        op.infer(*[TensorType((2,), "complex64")] * getattr(np, name).nin)
+
+
+@pytest.mark.parametrize("name", ["max", "min", "argmax", "argmin"])
+def test_reductions_that_order_refuse_complex(name):
+    with pytest.raises(DTypeError, match="not ordered"):
+        get_op(name).infer(TensorType((2, 3), "complex128"), axis=1)
