@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import mlc
+from mlc.driver import schedule_module
 import mlc.numpy as mnp
 from mlc import te
 from mlc.backends.cuda import compile_sources
@@ -84,7 +85,8 @@ def test_the_default_sgemm_tiles_use_2_kib_of_shared_memory_and_no_spills(arch):
     B = te.placeholder((n, n), "float32", "B")
     k = te.reduce_axis((0, n), "k")
     C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), "C")
-    code, _ = compile_sources(mlc.IRModule({"sgemm": te.create_prim_func([A, B, C])}), TARGETS[arch])
+    code, _ = compile_sources(schedule_module(mlc.IRModule({"sgemm": te.create_prim_func([A, B, C])}), "cuda"),
+                              TARGETS[arch])
     (r,) = _check(code, arch).values()
     assert r.shared_bytes == 2 * 32 * 8 * 4  # a 32 x 8 tile of A and an 8 x 32 tile of B
 

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
+from mlc.driver import schedule_module
 import mlc.numpy as mnp
 from mlc.backends.cuda import emulate
 from mlc.errors import MLCError
@@ -46,7 +47,7 @@ def test_a_load_repeated_in_one_statement_counts_once_and_distinct_elements_each
     from mlc import te
     A = te.placeholder((64,), "float32", "A")
     B = te.compute((62,), lambda i: A[i] * A[i] + A[i + 1] + A[i + 2], "B")
-    lib = emulate(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+    lib = emulate(schedule_module(mlc.IRModule({"main": te.create_prim_func([A, B])}), "cuda"))
     lib["main"](np.ones(64, "float32"), np.zeros(62, "float32"))
     (stats,) = lib.kernel_stats("main")
     assert (stats.global_reads, stats.global_writes) == (3 * 62, 62)

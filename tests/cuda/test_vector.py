@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
+from mlc.driver import schedule_module
 from mlc import te
 from mlc.backends.cuda import Emulator, compile_sources, emulate, lower
 from mlc.backends.cuda.codegen import render
@@ -32,14 +33,14 @@ def _ramps(func):
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_default_elementwise_schedule_loads_and_stores_float4(arch):
-    code, cubin = compile_sources(_chain(1 << 12), TARGETS[arch])
+    code, cubin = compile_sources(schedule_module(_chain(1 << 12), "cuda"), TARGETS[arch])
     assert "float4 A_v = *(const float4*)(A + " in code
     assert "float4 B_v = *(const float4*)(B + " in code
     assert "*(float4*)(C + " in code and cubin
 
 
 def test_sizes_that_four_does_not_divide_stay_scalar():
-    func = lower(_chain(1001))["main"]
+    func = lower(schedule_module(_chain(1001), "cuda"))["main"]
     assert _ramps(func) == []
 
 
@@ -49,7 +50,7 @@ def test_vectorized_elementwise_kernels_on_the_emulator_match_numpy(n, dtype, se
     rng = np.random.default_rng(seed)
     a, b = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
     c = np.zeros(n, dtype)
-    emulate(_chain(n, dtype))["main"](a, b, c)
+    emulate(schedule_module(_chain(n, dtype), "cuda"))["main"](a, b, c)
     np.testing.assert_allclose(c, np.tanh(a) * 2 + b, rtol=1e-6 if dtype == "float32" else 1e-12)
 
 

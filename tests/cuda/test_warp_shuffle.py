@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
+from mlc.driver import schedule_module
 from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower_for_gpu
 from mlc.errors import RaceError
@@ -83,7 +84,7 @@ def test_shuffle_reductions_on_the_emulator_match_numpy(rows, cols, threads, row
 
 
 def test_default_row_reductions_use_shuffles():
-    mod = _row_reduce_module(8, 4096, te.sum)
+    mod = schedule_module(_row_reduce_module(8, 4096, te.sum), "cuda")
     lowered = mlc.backends.cuda.lower(mod)["main"]
     assert _shuffles(lowered)
     a = np.random.default_rng(0).standard_normal((8, 4096)).astype("float32")

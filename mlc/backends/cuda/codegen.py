@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import CompileError
+from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var, cast)
 from ...ir.functor import pre_order_nodes
@@ -108,6 +109,14 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
     parts, launches = [], []
     noalias = bool(func.attr("tir.noalias", True))
     buffers = list(func.params) + workspace(func)
+    complex_values = sorted({b.name for b in buffers if dt.is_complex(b.dtype)} |
+                            {n.buffer.name for n in pre_order_nodes(func.body)
+                             if isinstance(n, (BufferLoad, BufferStore)) and dt.is_complex(n.buffer.dtype)})
+    if complex_values or any(dt.is_complex(getattr(n, "dtype", "") or "") for n in pre_order_nodes(func.body)
+                             if isinstance(n, (Call, Cast, Binary))):
+        raise CompileError(f"function {name!r}: the cuda backend has no complex64/complex128 values yet "
+                           f"(buffers {complex_values or 'none'}; or a complex expression); build it for "
+                           "target='llvm' or 'reference'")
     for k in kernels(func):
         parts.append(_KernelWriter(k, fast_math, noalias).write())
         launches.append(Launch(k.name, k.grid, k.block,

@@ -113,8 +113,19 @@ def _register() -> None:
         register_intrinsic_lowering(BACKEND, op, _function(op), dtypes=FLOAT_COMPUTE)
     for op, lowering in (("sigmoid", _sigmoid), ("isnan", _isnan), ("isinf", _isinf), ("isfinite", _isfinite)):
         register_intrinsic_lowering(BACKEND, op, lowering, dtypes=FLOAT_COMPUTE)
-    for op in (name for name, spec in MATH_CALLS.items() if spec.operands == "any"):  # int operands too
+    for op in (name for name, spec in MATH_CALLS.items() if spec.operands in ("any", "ordered")):  # ints too
         register_intrinsic_lowering(BACKEND, op, _integer(op), dtypes=("bool",) + dt.INTS)
+    # the parts of a real value (this backend has no complex values): itself, 0, itself
+    for op, lowering in (("real", _real_part), ("imag", _imag_part), ("conj", _real_part)):
+        register_intrinsic_lowering(BACKEND, op, lowering, dtypes=FLOAT_COMPUTE + ("bool",) + dt.INTS)
+
+
+def _real_part(args, dtype, fast_math) -> str:
+    return f"({args[0]})"
+
+
+def _imag_part(args, dtype, fast_math) -> str:
+    return "0"
 
 
 _register()
