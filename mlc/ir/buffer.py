@@ -11,9 +11,11 @@ from ..errors import IRError, ShapeError
 from . import dtype as dt
 from .expr import BufferLoad, IntImm, PrimExpr, Range, convert, ExprOp
 
-__all__ = ["Buffer", "BufferRegion", "decl_buffer", "SCOPES", "is_storage_scope"]
+__all__ = ["Buffer", "BufferRegion", "decl_buffer", "SCOPES", "FRAGMENT_SCOPES", "is_storage_scope"]
 
-SCOPES = ("global", "local", "shared", "wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator")
+#: Tensor-core fragments: per-warp registers, read and written only by warp-wide intrinsics.
+FRAGMENT_SCOPES = ("wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator")
+SCOPES = ("global", "local", "shared") + FRAGMENT_SCOPES
 
 
 def is_storage_scope(scope) -> bool:

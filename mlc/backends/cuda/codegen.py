@@ -18,6 +18,8 @@ index of a buffer of 2^31 elements or more is computed in 64 bits. Math
 calls are rendered by the lowerings the backend registers in the intrinsic
 registry (:mod:`.intrinsics`: precise CUDA functions; with ``fast_math`` the
 ``__expf`` family); float16 operands are computed in float32.
+WMMA calls (``T.call_extern`` of the tensor-core intrinsics) and fragment
+buffers are rendered by :mod:`.wmma` (``nvcuda::wmma``, ``#include <mma.h>``).
 Vectorized loops are rendered as scalar loops for now (vector IR, Ramp and
 Broadcast, is not produced yet).
 """
@@ -30,14 +32,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import CompileError
-from ...ir.buffer import Buffer
+from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var, cast)
+from ...ir.extern import CallExtern
 from ...ir.functor import pre_order_nodes
 from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND
+from . import wmma
 from .launch import Kernel, kernels, workspace
 
 __all__ = ["render", "CudaSource", "Launch", "C_TYPES"]
@@ -113,6 +117,8 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
                (isinstance(n, (BufferLoad, BufferStore)) and n.buffer.dtype == "float16")
                for n in pre_order_nodes(func.body))
     head = "#include <cuda_fp16.h>\n" if fp16 else ""
+    if wmma.uses_wmma(func.body):
+        head += "#include <mma.h>\n"
     return CudaSource(name, head + PRELUDE + "\n" + "\n".join(parts), tuple(launches))
 
 
@@ -124,7 +130,7 @@ class _KernelWriter:
         self.taken: set[str] = {kernel.name}
         self.wide: set[int] = set()  # buffers indexed in 64 bits
         written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
-        self.written = written
+        self.written = written | wmma.writes_of(kernel.body)
         for b in kernel.params + kernel.shared + kernel.local:
             self._name(b, b.name)
             if _elements(b) > _INT32_MAX:
@@ -160,7 +166,10 @@ class _KernelWriter:
         for b in k.shared:
             self.emit(f"  __shared__ {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         for b in k.local:
-            self.emit(f"  {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
+            if b.scope in FRAGMENT_SCOPES:
+                self.emit("  " + wmma.fragment_declaration(b, self.names[id(b)], _elements(b)))
+            else:
+                self.emit(f"  {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         self.stmt(k.body, 1)
         self.emit("}")
         return "\n".join(self.lines) + "\n"
@@ -189,6 +198,8 @@ class _KernelWriter:
         elif isinstance(s, Evaluate):
             if isinstance(s.value, Call) and s.value.op == SYNC_THREADS:
                 self.emit(f"{pad}__syncthreads();")
+            elif isinstance(s.value, CallExtern):
+                self.emit(f"{pad}{self._extern(s.value)};")
             elif not isinstance(s.value, (IntImm, FloatImm)):
                 self.emit(f"{pad}(void)({self.expr(s.value)});")
         else:
@@ -214,6 +225,11 @@ class _KernelWriter:
         self.emit(f"{pad}for ({ty} {var} = {lo}; {var} < {stop}; ++{var}) {{")
         self.stmt(loop.body, depth + 1)
         self.emit(f"{pad}}}")
+
+    def _extern(self, e: CallExtern) -> str:
+        def index(load: BufferLoad) -> str:
+            return self._access(load.buffer, load.indices).split("[", 1)[1][:-1]
+        return wmma.render_call(e, index, lambda b: self._access(b, ()).split("[", 1)[0], self.expr)
 
     def _access(self, buffer: Buffer, indices) -> str:
         name = self.names.get(id(buffer))

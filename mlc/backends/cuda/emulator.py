@@ -21,6 +21,9 @@ of returning a result a GPU would not give:
   of a block (a barrier under thread-divergent control flow);
 - :class:`~mlc.errors.BoundsError` for an access outside its buffer.
 
+Tensor-core fragments (``wmma.*`` scopes) are one array per warp, read and
+written only by the WMMA calls, which run once per warp (:mod:`.wmma`).
+
 Each message names the buffer, the index and the threads involved.
 
 >>> import numpy as np, mlc
@@ -41,12 +44,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
-from ...ir.buffer import Buffer
+from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var)
 from ...ir.functor import pre_order_nodes
+from ...ir.extern import CallExtern
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..reference import values as V
+from . import wmma
 from .launch import AXES, Kernel, kernels, workspace
 
 __all__ = ["Emulator", "KernelStats"]
@@ -144,6 +149,7 @@ class _KernelRun:
             rest_b, rest_t = rest_b // g, rest_t // b
         self.memory: dict[int, _Memory] = {}
         written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
+        written |= wmma.writes_of(kernel.body)
         for p in kernel.params:  # what the kernel only reads cannot race
             arr = params[id(p)]
             self.memory[id(p)] = _Memory(p, arr, arr.size, "global", id(p) in written)
@@ -181,6 +187,8 @@ class _KernelRun:
         elif isinstance(stmt, Evaluate):
             if isinstance(stmt.value, Call) and stmt.value.op == SYNC_THREADS:
                 self._barrier(mask)
+            elif isinstance(stmt.value, CallExtern):
+                wmma.emulate_call(self, stmt.value, mask, env)
         else:
             raise MLCError(f"cuda emulator: cannot run {type(stmt).__name__} statements")
 
@@ -222,6 +230,12 @@ class _KernelRun:
         if id(buffer) in self.memory:
             return  # declared once per kernel: re-entering keeps the contents, as on a GPU
         size = int(np.prod([e.value for e in buffer.shape], dtype=np.int64))
+        if buffer.scope in FRAGMENT_SCOPES:  # one per warp
+            warps = -(-self.lanes // wmma.WARP)
+            array = np.full(warps * size, V.poison(buffer.dtype), buffer.dtype)
+            mem = self.memory[id(buffer)] = _Memory(buffer, array, size, "warp", False)
+            mem.offset = (self.lane // wmma.WARP) * np.int64(size)
+            return
         shared = buffer.scope == "shared"
         copies = self.kernel.blocks if shared else self.lanes
         array = np.full(copies * size, V.poison(buffer.dtype), buffer.dtype)
@@ -283,7 +297,15 @@ class _KernelRun:
                           f"[{int(flat[lane])}] (flat index), outside its {mem.size} elements; fix the "
                           "index, or guard the access")
 
+    def _fragment_access(self, buffer: Buffer) -> None:
+        raise MLCError(f"cuda emulator: {self.fname}: a thread reads or writes an element of the "
+                       f"{buffer.scope} fragment {buffer.name}; which thread holds which element of a "
+                       "fragment is unspecified, so fragments are touched only by the WMMA intrinsics "
+                       "(tensorize the loops that copy into or out of it)")
+
     def _load(self, e: BufferLoad, mask, env):
+        if e.buffer.scope in FRAGMENT_SCOPES:
+            self._fragment_access(e.buffer)
         mem, addr, lanes = self._address(e.buffer, e.indices, mask, env)
         if mem.per == "thread":
             where = addr[lanes] if mask is not None else addr
@@ -303,6 +325,8 @@ class _KernelRun:
         return mem.array[addr]
 
     def _store(self, stmt: BufferStore, mask, env) -> None:
+        if stmt.buffer.scope in FRAGMENT_SCOPES:
+            self._fragment_access(stmt.buffer)
         value = self.ev(stmt.value, mask, env)
         mem, addr, lanes = self._address(stmt.buffer, stmt.indices, mask, env)
         where = addr[lanes] if mask is not None else addr

@@ -11,7 +11,9 @@ box a buffer needs is the part one block (one thread) touches:
   of a block share it) and the serial loops around all its accesses whose
   iterations touch disjoint boxes (a tile refetched per ``k`` step);
 - ``local``: relaxed over the loops under the innermost loop around all its
-  accesses, where thread loops always qualify and serial ones when disjoint.
+  accesses, where thread loops always qualify and serial ones when disjoint;
+- tensor-core fragments (``wmma.*``, one per warp): as ``local``, a warp's
+  copy being what its intrinsic calls touch.
 
 Accesses are re-indexed from the box's corner, which may depend on the
 block's and the thread's index. Runs before ``flatten_buffers``, after
@@ -37,7 +39,7 @@ After::
 """
 from __future__ import annotations
 
-from ...ir.buffer import Buffer
+from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import Binary, BufferLoad, IntImm, const
 from ...ir.arith import IntSet, canonical, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
@@ -46,7 +48,7 @@ from .compact_buffers import _disjoint, _Rebase
 
 __all__ = ["compact_gpu_buffers"]
 
-_GPU_SCOPES = ("shared", "local")
+_GPU_SCOPES = ("shared", "local") + FRAGMENT_SCOPES
 
 
 def _accesses(buffer: Buffer, body):
@@ -153,7 +155,7 @@ def _kind(loop: For, scope: str) -> str:
     copy on a GPU), "checked" (if iterations touch disjoint boxes) or "stop"."""
     if loop.kind == "thread_binding":
         axis = (loop.thread_binding or "").split(".")[0]
-        if axis == "blockIdx" or scope == "local":
+        if axis == "blockIdx" or scope != "shared":
             return "free"
         return "stop"  # threads of a block share it
     if loop.kind in ("serial", "unrolled"):

@@ -1,0 +1,240 @@
+"""The cuda backend's external functions: WMMA tensor-core calls, rendered and emulated.
+
+The tensor intrinsics of :mod:`mlc.schedules.intrinsics.cuda` call these by
+name (``T.call_extern``). Each takes its tiles as pairs of addresses, of a
+tile's element ``[0, 0]`` and ``[1, 0]`` (their distance is the row stride),
+in the order (output, inputs...)::
+
+    mlc_wmma_fill_16x16x16_f32(C, value)      fill_fragment(C, value)
+    mlc_wmma_load_a_16x16x16_f16(F, A)        load_matrix_sync(F, &A, ldm)      A row-major
+    mlc_wmma_load_b_16x16x16_f16(F, B)        load_matrix_sync(F, &B, ldm)      B row-major
+    mlc_wmma_sync_16x16x16_f16f32(C, A, B)    mma_sync(C, A, B, C)
+    mlc_wmma_store_16x16x16_f32(D, C)         store_matrix_sync(&D, C, ldm, mem_row_major)
+
+A fragment buffer (scope ``wmma.matrix_a``, ``wmma.matrix_b``,
+``wmma.accumulator``) holds whole 16 x 16 tiles: rendered as an array of
+``nvcuda::wmma::fragment``, its tile at rows ``r``, columns ``c`` of a buffer
+``ldm`` wide is fragment ``(r / 16) * (ldm / 16) + c / 16``.
+
+They are warp-wide: all 32 threads of a warp make the call with the same
+arguments, and a fragment is the warp's. The emulator
+(:func:`emulate_call`) runs each call once per warp on the logical 16 x 16
+tiles (float16 inputs, products and sums in float32), and refuses what it
+cannot give the GPU's meaning to: a call by part of a warp, arguments that
+differ between a warp's threads, a tile not on the fragment grid, a block
+whose thread count is not a whole number of warps.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import BoundsError, CompileError, MLCError
+from ...ir.buffer import Buffer
+from ...ir.expr import BufferLoad
+from ...ir.extern import AddressOf, CallExtern
+from ...ir.functor import pre_order_nodes
+
+__all__ = ["WARP", "TILE", "WMMA_CALLS", "WmmaCall", "fragment_declaration", "render_call", "writes_of",
+           "uses_wmma", "check_call", "emulate_call"]
+
+WARP = 32
+TILE = 16
+_NS = "nvcuda::wmma::"
+_FRAGMENT_TYPES = {
+    "wmma.matrix_a": "matrix_a, 16, 16, 16, half, nvcuda::wmma::row_major",
+    "wmma.matrix_b": "matrix_b, 16, 16, 16, half, nvcuda::wmma::row_major",
+    "wmma.accumulator": "accumulator, 16, 16, 16, float",
+}
+
+
+@dataclass(frozen=True)
+class WmmaCall:
+    """One external function: its tiles as (scope kind, dtype) in argument order (the first
+    is written), how many scalar arguments follow, and its C++ rendering."""
+    name: str
+    tiles: tuple[tuple[str, str], ...]
+    scalars: int
+    render: Callable[[list[str], list[str]], str]
+
+
+def _fill(t, s):
+    return f"{_NS}fill_fragment({t[0]}, {s[0]})"
+
+
+def _load(t, s):
+    return f"{_NS}load_matrix_sync({t[0]}, {t[1]}, {t[2]})"
+
+
+def _mma(t, s):
+    return f"{_NS}mma_sync({t[0]}, {t[1]}, {t[2]}, {t[0]})"
+
+
+def _store(t, s):
+    return f"{_NS}store_matrix_sync({t[0]}, {t[1]}, {t[2]}, {_NS}mem_row_major)"
+
+
+#: name -> call. A "memory" tile is a shared or global buffer; a fragment tile names its scope.
+WMMA_CALLS: dict[str, WmmaCall] = {c.name: c for c in (
+    WmmaCall("mlc_wmma_fill_16x16x16_f32", (("wmma.accumulator", "float32"),), 1, _fill),
+    WmmaCall("mlc_wmma_load_a_16x16x16_f16", (("wmma.matrix_a", "float16"), ("memory", "float16")), 0, _load),
+    WmmaCall("mlc_wmma_load_b_16x16x16_f16", (("wmma.matrix_b", "float16"), ("memory", "float16")), 0, _load),
+    WmmaCall("mlc_wmma_sync_16x16x16_f16f32", (("wmma.accumulator", "float32"), ("wmma.matrix_a", "float16"),
+                                               ("wmma.matrix_b", "float16")), 0, _mma),
+    WmmaCall("mlc_wmma_store_16x16x16_f32", (("memory", "float32"), ("wmma.accumulator", "float32")), 0, _store),
+)}
+
+
+def check_call(e: CallExtern) -> tuple[WmmaCall, list[tuple[BufferLoad, BufferLoad]]]:
+    """The call ``e`` names and its tiles as ([0, 0], [15, 15]) element pairs; a CompileError
+    for an unknown name or arguments of the wrong kind."""
+    call = WMMA_CALLS.get(e.name)
+    if call is None:
+        raise CompileError(f"T.call_extern: the cuda backend has no function {e.name!r}; it provides "
+                           f"{sorted(WMMA_CALLS)}")
+    n = 2 * len(call.tiles)
+    if len(e.args) != n + call.scalars or not all(isinstance(a, AddressOf) for a in e.args[:n]):
+        raise CompileError(f"T.call_extern({e.name!r}): expected {n} element addresses (T.address_of(...), "
+                           f"two per tile) and {call.scalars} value(s), got {e.args!r}")
+    pairs = [(e.args[2 * t].load, e.args[2 * t + 1].load) for t in range(len(call.tiles))]
+    for (scope, dtype), (first, second) in zip(call.tiles, pairs):
+        buf = first.buffer
+        ok = (buf.scope in ("shared", "global") if scope == "memory" else buf.scope == scope)
+        if not ok or buf.dtype != dtype or second.buffer is not buf:
+            raise CompileError(f"T.call_extern({e.name!r}): a tile must be a {dtype} buffer of scope "
+                               f"{'shared or global' if scope == 'memory' else scope}, addressed at its "
+                               f"[0, 0] and [15, 15]; got {buf.name} ({buf.dtype}, {buf.scope})")
+    return call, pairs
+
+
+def uses_wmma(node) -> bool:
+    """Whether ``node`` calls a WMMA function (the source then includes <mma.h>)."""
+    return any(isinstance(n, CallExtern) and n.name in WMMA_CALLS for n in pre_order_nodes(node))
+
+
+def writes_of(node) -> set[int]:
+    """ids of the buffers the WMMA calls under ``node`` write (their first tile)."""
+    out = set()
+    for n in pre_order_nodes(node):
+        if isinstance(n, CallExtern) and n.name in WMMA_CALLS and n.args and isinstance(n.args[0], AddressOf):
+            out.add(id(n.args[0].load.buffer))
+    return out
+
+
+def fragment_declaration(buffer: Buffer, name: str, elements: int) -> str:
+    """``nvcuda::wmma::fragment<...> name[count];`` for a fragment buffer of ``elements``."""
+    if elements % (TILE * TILE):
+        raise CompileError(f"cuda codegen: fragment buffer {buffer.name} ({buffer.scope}) has {elements} "
+                           f"elements, not a whole number of {TILE}x{TILE} tiles; tile the loops it is "
+                           f"computed under by {TILE}")
+    return f"{_NS}fragment<{_NS}{_FRAGMENT_TYPES[buffer.scope]}> {name}[{elements // (TILE * TILE)}];"
+
+
+def render_call(e: CallExtern, index: Callable[[BufferLoad], str], name: Callable[[Buffer], str],
+                value: Callable) -> str:
+    """The C++ of call ``e``: ``index(load)`` renders a load's flat index, ``name(buffer)`` a
+    buffer's name, ``value(expr)`` a scalar argument."""
+    call, pairs = check_call(e)
+    tiles, strides = [], []
+    for first, second in pairs:
+        at = index(first)
+        ldm = f"((({index(second)}) - ({at}) - {TILE - 1}) / {TILE - 1})"
+        if first.buffer.scope in _FRAGMENT_TYPES:
+            tiles.append(f"{name(first.buffer)}[(({at}) / ({TILE} * {ldm})) * ({ldm} / {TILE}) + "
+                         f"(({at}) % {ldm}) / {TILE}]")
+        else:
+            tiles.append(f"&{name(first.buffer)}[{at}]")
+        strides.append(ldm)
+    ldm = next((s for (f, _), s in zip(pairs, strides) if f.buffer.scope not in _FRAGMENT_TYPES), "0")
+    args = tiles + [ldm] if call.scalars == 0 else tiles
+    return call.render(args, [value(a) for a in e.args[2 * len(pairs):]])
+
+
+# ---------------------------------------------------------------- emulation
+
+
+def _refuse(run, what: str) -> None:
+    raise MLCError(f"cuda emulator: {run.fname}: {what}")
+
+
+def _tile(run, name: str, first: BufferLoad, second: BufferLoad, mask, env, lanes):
+    """(memory, element indices (warps, 16, 16)) of one tile argument, checked."""
+    mem, f0, _ = run._address(first.buffer, first.indices, mask, env)
+    _, f1, _ = run._address(second.buffer, second.indices, mask, env)
+    f0, f1 = f0[lanes].reshape(-1, WARP), f1[lanes].reshape(-1, WARP)
+    if (f0 != f0[:, :1]).any() or (f1 != f1[:, :1]).any():
+        _refuse(run, f"{name}: the threads of a warp pass different addresses of {first.buffer.name}; a "
+                     "WMMA call is one operation of the whole warp, so its arguments must not depend on "
+                     "threadIdx.x (keep the call out of threadIdx.x loops)")
+    base, span = f0[:, 0], f1[:, 0] - f0[:, 0] - (TILE - 1)
+    if (span % (TILE - 1) != 0).any():
+        _refuse(run, f"{name}: the first and last elements of {first.buffer.name}'s tile are not "
+                     f"{TILE - 1} rows and {TILE - 1} columns apart")
+    ldm = span // (TILE - 1)
+    rep = lanes.reshape(-1, WARP)[:, 0]
+    start = base - (mem.offset[rep] if mem.offset is not None else 0)
+    if mem.buffer.scope in _FRAGMENT_TYPES:
+        bad = (ldm % TILE != 0) | (ldm <= 0) | (start % TILE != 0) | ((start // np.maximum(ldm, 1)) % TILE != 0)
+        if bad.any():
+            w = int(np.argmax(bad))
+            _refuse(run, f"{name}: fragment {mem.buffer.name} is addressed at flat element {int(start[w])} "
+                         f"with row stride {int(ldm[w])}, which is not a {TILE}x{TILE} tile of its fragment "
+                         f"grid; fragments hold whole tiles at multiples of {TILE} rows and columns")
+    elif (ldm < TILE).any():
+        _refuse(run, f"{name}: {mem.buffer.name}'s tile has row stride {int(ldm.min())}, less than its "
+                     f"{TILE} columns")
+    r = np.arange(TILE, dtype=np.int64)
+    rel = start[:, None, None] + r[None, :, None] * ldm[:, None, None] + r[None, None, :]
+    if rel.min() < 0 or rel.max() >= mem.size:
+        w = int(np.argmax(((rel < 0) | (rel >= mem.size)).any(axis=(1, 2))))
+        raise BoundsError(f"cuda emulator: {run.fname}: {name}: warp {int(rep[w]) // WARP} accesses a "
+                          f"{TILE}x{TILE} tile of {mem.buffer.name} from flat element {int(start[w])} "
+                          f"with row stride {int(ldm[w])}, outside its {mem.size} elements")
+    return mem, rel + (base - start)[:, None, None], rep
+
+
+def emulate_call(run, e: CallExtern, mask, env) -> None:
+    """Run the WMMA call ``e`` once per warp of the active lanes of ``run`` (a kernel run of
+    :mod:`.emulator`), with the checks the module docstring lists."""
+    call, pairs = check_call(e)
+    if run.nt % WARP:
+        _refuse(run, f"{e.name}: blocks of {run.nt} threads are not whole warps of {WARP}; tensor-core "
+                     f"calls need the block's thread count to be a multiple of {WARP}")
+    lanes = run.lane if mask is None else np.flatnonzero(mask)
+    count = np.bincount(lanes // WARP, minlength=run.lanes // WARP)
+    partial = np.flatnonzero((count > 0) & (count < WARP))
+    if partial.size:
+        w = int(partial[0])
+        _refuse(run, f"{e.name}: only {int(count[w])} of the {WARP} threads of warp {w % (run.nt // WARP)} "
+                     f"of block {run._block_name(w * WARP // run.nt)} make the call; a WMMA call is made by "
+                     "every thread of a warp (keep it out of conditions on threadIdx.x)")
+    if lanes.size == 0:
+        return
+    tiles = [_tile(run, e.name, first, second, mask, env, lanes) for first, second in pairs]
+    rep = tiles[0][2]
+    by_warp = np.repeat(rep, TILE * TILE)
+    values = []
+    for mem, idx, _ in tiles[1:]:
+        where = idx.reshape(-1)
+        if mem.tracked:
+            run._check_read(mem, where, by_warp)
+        if mem.per == "global":
+            run.stats.global_reads += where.size
+        values.append(mem.array[idx])
+    out, idx, _ = tiles[0]
+    if call.scalars:
+        scalar = np.broadcast_to(np.asarray(run.ev(e.args[-1], mask, env)), (run.lanes,))[rep]
+        result = np.broadcast_to(scalar.astype(out.array.dtype)[:, None, None], idx.shape)
+    elif len(values) == 1:
+        result = values[0]
+    else:
+        acc = out.array[idx]
+        result = acc + np.matmul(values[0].astype(np.float32), values[1].astype(np.float32))
+    where = idx.reshape(-1)
+    if out.tracked:
+        run._check_write(out, where, by_warp)
+    if out.per == "global":
+        run.stats.global_writes += where.size
+    out.array[where] = np.asarray(result, out.array.dtype).reshape(-1)
