@@ -227,9 +227,12 @@ class _KernelWriter:
         self.emit(f"{pad}}}")
 
     def _extern(self, e: CallExtern) -> str:
-        def index(load: BufferLoad) -> str:
-            return self._access(load.buffer, load.indices).split("[", 1)[1][:-1]
-        return wmma.render_call(e, index, lambda b: self._access(b, ()).split("[", 1)[0], self.expr)
+        """A call of one of the backend's external functions (:mod:`.wmma`); buffers are flat here."""
+        def index(load: BufferLoad):
+            if len(load.indices) != 1:
+                raise CompileError(f"cuda codegen: {e.name}: buffer {load.buffer.name} is not flattened")
+            return load.indices[0]
+        return wmma.render_call(e, lambda b: self._access(b, ()).split("[", 1)[0], index, self.expr)
 
     def _access(self, buffer: Buffer, indices) -> str:
         name = self.names.get(id(buffer))

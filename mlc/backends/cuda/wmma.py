@@ -32,8 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import BoundsError, CompileError, MLCError
+from ...ir.arith import canonical
 from ...ir.buffer import Buffer
-from ...ir.expr import BufferLoad
+from ...ir.expr import BufferLoad, PrimExpr
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.functor import pre_order_nodes
 
@@ -132,24 +133,23 @@ def fragment_declaration(buffer: Buffer, name: str, elements: int) -> str:
     return f"{_NS}fragment<{_NS}{_FRAGMENT_TYPES[buffer.scope]}> {name}[{elements // (TILE * TILE)}];"
 
 
-def render_call(e: CallExtern, index: Callable[[BufferLoad], str], name: Callable[[Buffer], str],
-                value: Callable) -> str:
-    """The C++ of call ``e``: ``index(load)`` renders a load's flat index, ``name(buffer)`` a
-    buffer's name, ``value(expr)`` a scalar argument."""
+def render_call(e: CallExtern, name: Callable[[Buffer], str], index: Callable[[BufferLoad], PrimExpr],
+                render: Callable[[PrimExpr], str]) -> str:
+    """The C++ of call ``e``: ``name(buffer)`` renders a buffer's name, ``index(load)`` gives a
+    load's flat index (an expression), ``render(expr)`` renders an expression."""
     call, pairs = check_call(e)
-    tiles, strides = [], []
+    tiles, ldm = [], None
     for first, second in pairs:
-        at = index(first)
-        ldm = f"((({index(second)}) - ({at}) - {TILE - 1}) / {TILE - 1})"
+        at = canonical(index(first))
+        stride = canonical((index(second) - at - (TILE - 1)) // (TILE - 1))
         if first.buffer.scope in _FRAGMENT_TYPES:
-            tiles.append(f"{name(first.buffer)}[(({at}) / ({TILE} * {ldm})) * ({ldm} / {TILE}) + "
-                         f"(({at}) % {ldm}) / {TILE}]")
+            grid = canonical((at // (stride * TILE)) * (stride // TILE) + (at % stride) // TILE)
+            tiles.append(f"{name(first.buffer)}[{render(grid)}]")
         else:
-            tiles.append(f"&{name(first.buffer)}[{at}]")
-        strides.append(ldm)
-    ldm = next((s for (f, _), s in zip(pairs, strides) if f.buffer.scope not in _FRAGMENT_TYPES), "0")
-    args = tiles + [ldm] if call.scalars == 0 else tiles
-    return call.render(args, [value(a) for a in e.args[2 * len(pairs):]])
+            tiles.append(f"&{name(first.buffer)}[{render(at)}]")
+            ldm = render(stride)
+    args = tiles + [ldm] if ldm is not None else tiles
+    return call.render(args, [render(a) for a in e.args[2 * len(pairs):]])
 
 
 # ---------------------------------------------------------------- emulation

@@ -39,7 +39,7 @@ from ...ir.tir import Block, BlockRealize, BufferStore, Evaluate, For
 from ..tensor_intrin import TensorIntrin
 from .x86 import _func, _point, _whole
 
-__all__ = ["WMMA_FILL", "WMMA_LOAD_A", "WMMA_LOAD_B", "WMMA_SYNC", "WMMA_STORE", "WMMA_TILE", "WMMA_EXTERNS"]
+__all__ = ["schedule_wmma_matmul", "WMMA_FILL", "WMMA_LOAD_A", "WMMA_LOAD_B", "WMMA_SYNC", "WMMA_STORE", "WMMA_TILE", "WMMA_EXTERNS"]
 
 #: The tile of every WMMA intrinsic here: m = n = k = 16.
 WMMA_TILE = 16
@@ -102,3 +102,50 @@ _register(WMMA_LOAD_B, (("B", "float16", "shared"), ("F", "float16", "wmma.matri
 _register(WMMA_SYNC, (("A", "float16", "wmma.matrix_a"), ("B", "float16", "wmma.matrix_b"),
                       ("C", "float32", "wmma.accumulator")), 2, _mma, True)
 _register(WMMA_STORE, (("F", "float32", "wmma.accumulator"), ("C", "float32", "global")), 1, _copy, False)
+
+
+def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2)) -> None:
+    """Schedule the matmul ``block`` of ``sch`` (``C[i, j] = sum(f32(A[i, k]) * f32(B[k, j]))``,
+    float16 A and B, float32 C, M, N multiples of 16 * warps and K of 16) for tensor cores.
+
+    A thread block computes a ``(16 * warps[0]) x (16 * warps[1])`` tile of C, one
+    warp per 16 x 16 tile (``threadIdx.y``, with ``threadIdx.x`` the 32 lanes); per
+    16-wide step of k its threads stage A's and B's tiles in shared memory, then each
+    warp loads its fragments (``wmma.matrix_a``/``wmma.matrix_b``) and multiplies
+    into its ``wmma.accumulator`` fragment, stored to C at the end. The init, the
+    loads, the update and the store are tensorized with the WMMA intrinsics.
+    """
+    wy, wz = warps
+    c = sch.get_block(block)
+    i, j, k = sch.get_loops(c)
+    i0, i1, i2 = sch.split(i, [None, wy, WMMA_TILE])
+    j0, j1, j2 = sch.split(j, [None, wz, WMMA_TILE])
+    k0, k1 = sch.split(k, [None, WMMA_TILE])
+    sch.reorder([i0, j0, k0, i1, j1, i2, j2, k1])
+    sch.bind(i0, "blockIdx.y")
+    sch.bind(j0, "blockIdx.x")
+    warp = sch.fuse([i1, j1])
+    sch.bind(warp, "threadIdx.y")
+    acc = sch.cache_write(c, 0, "wmma.accumulator")
+    sch.reverse_compute_at(acc, j0)
+    a_shared, b_shared = sch.cache_read(c, 0, "shared"), sch.cache_read(c, 1, "shared")
+    a_frag, b_frag = sch.cache_read(c, 0, "wmma.matrix_a"), sch.cache_read(c, 1, "wmma.matrix_b")
+    sch.compute_at(a_frag, warp)
+    sch.compute_at(b_frag, warp)
+    for copy in (a_shared, b_shared):
+        sch.compute_at(copy, k0)
+        fused = sch.fuse(sch.get_loops(copy)[-2:])
+        _, ty, tx = sch.split(fused, [None, wy * wz, 32])
+        sch.bind(ty, "threadIdx.y")
+        sch.bind(tx, "threadIdx.x")
+    init = sch.decompose_reduction(c, k0)
+    r, s = sch.get_loops(acc)[-2:]
+    r0, r1 = sch.split(r, [wy, WMMA_TILE])
+    s0, s1 = sch.split(s, [wz, WMMA_TILE])
+    sch.reorder([r0, s0, r1, s1])
+    sch.bind(sch.fuse([r0, s0]), "threadIdx.y")
+    sch.tensorize(sch.get_loops(init)[-2], WMMA_FILL)
+    sch.tensorize(sch.get_loops(a_frag)[-2], WMMA_LOAD_A)
+    sch.tensorize(sch.get_loops(b_frag)[-2], WMMA_LOAD_B)
+    sch.tensorize(sch.get_loops(c)[-3], WMMA_SYNC)
+    sch.tensorize(sch.get_loops(acc)[-2], WMMA_STORE)

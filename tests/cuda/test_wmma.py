@@ -1,0 +1,119 @@
+"""Tensor cores: float16 matmuls tensorized with the WMMA intrinsics, run on the emulator
+against NumPy (float16 inputs, float32 accumulation) and compiled by NVRTC for sm_80
+and sm_90; what the emulator cannot give a GPU's meaning to is refused."""
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import te
+from mlc.backends.cuda import compile_sources, emulate
+from mlc.errors import MLCError, ScheduleError
+from mlc.ir.expr import Var, const
+from mlc.ir.functor import Mutator
+from mlc.ir.tir import IfThenElse
+from mlc.schedules import Schedule
+from mlc.schedules.intrinsics.cuda import WMMA_LOAD_A, schedule_wmma_matmul
+
+from .conftest import ARCHS, NVRTC_MISSING, TARGETS
+
+
+def _matmul(m, n, k):
+    A = te.placeholder((m, k), "float16", name="A")
+    B = te.placeholder((k, n), "float16", name="B")
+    r = te.reduce_axis((0, k), name="k")
+    C = te.compute((m, n), lambda i, j: te.sum(A[i, r].astype("float32") * B[r, j].astype("float32"), axis=r),
+                   name="C")
+    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+
+
+def _tensor_core(m, n, k, warps=(2, 2)):
+    sch = Schedule(_matmul(m, n, k))
+    schedule_wmma_matmul(sch, "C", warps)
+    return sch.mod
+
+
+def _run(mod, a, b):
+    c = np.full((a.shape[0], b.shape[1]), np.nan, "float32")
+    emulate(mod)["main"](a, b, c)
+    return c
+
+
+@pytest.mark.parametrize("m, n, k, warps", [(64, 64, 64, (2, 2)), (128, 128, 64, (2, 4)), (32, 48, 16, (1, 3))])
+def test_tensor_core_matmul_is_exact_on_small_integers(m, n, k, warps):
+    rng = np.random.default_rng(0)
+    a = rng.integers(-8, 9, (m, k)).astype("float16")
+    b = rng.integers(-8, 9, (k, n)).astype("float16")
+    np.testing.assert_array_equal(_run(_tensor_core(m, n, k, warps), a, b),
+                                  a.astype("float32") @ b.astype("float32"))
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([(64, 64, 64), (64, 32, 48)]))
+def test_tensor_core_matmul_accumulates_float16_products_in_float32(seed, shape):
+    m, n, k = shape
+    rng = np.random.default_rng(seed)
+    a = (rng.standard_normal((m, k)) * 4).astype("float16")
+    b = (rng.standard_normal((k, n)) * 4).astype("float16")
+    want = a.astype("float64") @ b.astype("float64")  # the float16 products are exact in float32
+    got = _run(_tensor_core(m, n, k), a, b)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4 * np.abs(want).max())
+    # accumulating in float16 would be far off: the check above tells the two apart
+    assert np.abs(got - (a @ b).astype("float64")).max() > np.abs(got - want).max()
+
+
+@pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("m, n, k", [(64, 64, 64), (128, 128, 64)])
+def test_tensor_core_matmul_compiles_with_nvrtc(arch, m, n, k):
+    code, cubin = compile_sources(_tensor_core(m, n, k), TARGETS[arch])
+    assert cubin[:4] == b"\x7fELF"
+    assert "#include <mma.h>" in code
+    for call in ("fill_fragment(", "load_matrix_sync(", "mma_sync(", "store_matrix_sync("):
+        assert "nvcuda::wmma::" + call in code
+    assert "nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> C_wmma_accumulator[4];" in code
+    assert "nvcuda::wmma::mem_row_major" in code
+
+
+def test_fragment_elements_are_not_touched_by_threads():
+    sch = Schedule(_matmul(32, 32, 16))
+    c = sch.get_block("C")
+    i, j, k = sch.get_loops(c)
+    i0, i1 = sch.split(i, [None, 16])
+    sch.bind(i0, "blockIdx.x")
+    sch.bind(i1, "threadIdx.y")
+    sch.compute_at(sch.cache_read(c, 0, "wmma.matrix_a"), i1)
+    a = np.ones((32, 16), "float16")
+    with pytest.raises(MLCError, match="fragment A_wmma_matrix_a.*only by the WMMA intrinsics"):
+        _run(sch.mod, a, np.ones((16, 32), "float16"))
+
+
+def test_a_wmma_call_by_part_of_a_warp_is_refused():
+    sch = Schedule(_matmul(64, 64, 64))
+    schedule_wmma_matmul(sch, "C")
+    func = sch.mod["main"]
+
+    class _HalfWarp(Mutator):  # the store made by lanes 0-15 of each warp only
+        def visit_For(self, node):
+            node = self.generic_visit(node)
+            if node.kind == "thread_binding" and node.loop_var.name.startswith("ax0_0_ax1_0"):
+                lane = Var("lane")
+                return dataclasses.replace(node, loop_var=lane, extent=const(32), thread_binding="threadIdx.x",
+                                           body=IfThenElse(lane < 16, node, None))
+            return node
+    bad = mlc.IRModule({"main": func.with_body(_HalfWarp().visit(func.body))})
+    a, b = np.ones((64, 64), "float16"), np.ones((64, 64), "float16")
+    with pytest.raises(MLCError, match="only 16 of the 32 threads of warp 0 of block .* make the call"):
+        _run(bad, a, b)
+
+
+def test_wmma_load_needs_a_whole_tile():
+    sch = Schedule(_matmul(64, 64, 64))
+    c = sch.get_block("C")
+    a_frag = sch.cache_read(c, 0, "wmma.matrix_a")
+    i, j = sch.get_loops(a_frag)
+    i0, i1 = sch.split(i, [None, 8])
+    with pytest.raises(ScheduleError, match="wmma_load_a_16x16x16_f16"):
+        sch.tensorize(i1, WMMA_LOAD_A)
