@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc import te
-from mlc.backends.cuda import compile_sources, emulate
+from mlc.backends.cuda import compile_sources, emulate, lower, render
+from mlc.driver import schedule_module
 from mlc.errors import MLCError, ScheduleError
 from mlc.ir.expr import Var, const
 from mlc.ir.functor import Mutator
@@ -117,3 +118,55 @@ def test_wmma_load_needs_a_whole_tile():
     i0, i1 = sch.split(i, [None, 8])
     with pytest.raises(ScheduleError, match="wmma_load_a_16x16x16_f16"):
         sch.tensorize(i1, WMMA_LOAD_A)
+
+
+def test_one_warp_per_block():
+    a = np.arange(16 * 32).reshape(16, 32).astype("float16") % 7
+    b = np.arange(32 * 16).reshape(32, 16).astype("float16") % 5
+    np.testing.assert_array_equal(_run(_tensor_core(16, 16, 32, (1, 1)), a, b),
+                                  a.astype("float32") @ b.astype("float32"))
+
+
+@pytest.mark.parametrize("m, n, k, tensor_cores", [(64, 64, 64, True), (48, 80, 32, True), (16, 16, 16, True),
+                                                   (64, 64, 40, False), (72, 64, 64, False)])
+def test_default_cuda_schedule_uses_tensor_cores_for_float16_matmul(m, n, k, tensor_cores):
+    mod = _matmul(m, n, k)
+    assert ("mlc_wmma_sync_16x16x16_f16f32" in schedule_module(mod, "cuda")["main"].script()) == tensor_cores
+    rng = np.random.default_rng(1)
+    a = rng.integers(-6, 7, (m, k)).astype("float16")
+    b = rng.integers(-6, 7, (k, n)).astype("float16")
+    c = np.full((m, n), np.nan, "float32")
+    mlc.build(mod, "cuda-emulator")["main"](a, b, c)
+    np.testing.assert_array_equal(c, a.astype("float32") @ b.astype("float32"))
+
+
+def test_float16_accumulation_is_not_tensorized_with_float32_accumulators():
+    A, B = te.placeholder((32, 32), "float16", name="A"), te.placeholder((32, 32), "float16", name="B")
+    r = te.reduce_axis((0, 32), name="k")
+    C = te.compute((32, 32), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="C")
+    mod = mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+    assert "mlc_wmma" not in schedule_module(mod, "cuda")["main"].script()
+    with pytest.raises(ScheduleError):
+        schedule_wmma_matmul(Schedule(mod), "C")
+
+
+def test_a_misaligned_shared_tile_is_refused():
+    sch = Schedule(_matmul(32, 32, 16))
+    schedule_wmma_matmul(sch, "C", (2, 2))
+    sch.storage_align(sch.get_block("A_shared"), 0, 0, 16, 4)  # rows of 20 halves: 40 bytes
+    a, b = np.ones((32, 16), "float16"), np.ones((16, 32), "float16")
+    with pytest.raises(MLCError, match="multiple of 16 bytes"):
+        _run(sch.mod, a, b)
+
+
+def test_padded_shared_rows_keep_the_result():
+    sch = Schedule(_matmul(64, 64, 64))
+    schedule_wmma_matmul(sch, "C", (2, 2))
+    for name in ("A_shared", "B_shared"):
+        sch.storage_align(sch.get_block(name), 0, 0, 32, 8)  # rows of 72 halves: 144 bytes
+    code = render(lower(sch.mod)["main"]).code
+    assert code.count(", 72);") == 2  # both fragment loads read rows 72 halves apart
+    rng = np.random.default_rng(2)
+    a = rng.integers(-4, 5, (64, 64)).astype("float16")
+    b = rng.integers(-4, 5, (64, 64)).astype("float16")
+    np.testing.assert_array_equal(_run(sch.mod, a, b), a.astype("float32") @ b.astype("float32"))

@@ -21,8 +21,9 @@ arguments, and a fragment is the warp's. The emulator
 (:func:`emulate_call`) runs each call once per warp on the logical 16 x 16
 tiles (float16 inputs, products and sums in float32), and refuses what it
 cannot give the GPU's meaning to: a call by part of a warp, arguments that
-differ between a warp's threads, a tile not on the fragment grid, a block
-whose thread count is not a whole number of warps.
+differ between a warp's threads, a tile not on the fragment grid, a memory
+tile not 32-byte aligned or with a row stride not a multiple of 16 bytes, a
+block whose thread count is not a whole number of warps.
 """
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ __all__ = ["WARP", "TILE", "WMMA_CALLS", "WmmaCall", "fragment_declaration", "re
 
 WARP = 32
 TILE = 16
+#: What load_matrix_sync and store_matrix_sync ask of a memory tile: a 256-bit aligned
+#: start, a row stride that is a multiple of 16 bytes.
+_POINTER_BYTES, _LDM_BYTES = 32, 16
 _NS = "nvcuda::wmma::"
 _FRAGMENT_TYPES = {
     "wmma.matrix_a": "matrix_a, 16, 16, 16, half, nvcuda::wmma::row_major",
@@ -182,9 +186,16 @@ def _tile(run, name: str, first: BufferLoad, second: BufferLoad, mask, env, lane
             _refuse(run, f"{name}: fragment {mem.buffer.name} is addressed at flat element {int(start[w])} "
                          f"with row stride {int(ldm[w])}, which is not a {TILE}x{TILE} tile of its fragment "
                          f"grid; fragments hold whole tiles at multiples of {TILE} rows and columns")
-    elif (ldm < TILE).any():
-        _refuse(run, f"{name}: {mem.buffer.name}'s tile has row stride {int(ldm.min())}, less than its "
-                     f"{TILE} columns")
+    else:
+        size = np.dtype(mem.buffer.dtype).itemsize
+        bad = (ldm < TILE) | ((ldm * size) % _LDM_BYTES != 0) | ((start * size) % _POINTER_BYTES != 0)
+        if bad.any():
+            w = int(np.argmax(bad))
+            _refuse(run, f"{name}: {mem.buffer.name}'s tile starts at flat element {int(start[w])} with row "
+                         f"stride {int(ldm[w])}; load_matrix_sync and store_matrix_sync need a "
+                         f"{_POINTER_BYTES}-byte aligned start and a stride of at least {TILE} elements "
+                         f"and a multiple of {_LDM_BYTES} bytes (pad rows with storage_align to such a "
+                         "multiple)")
     r = np.arange(TILE, dtype=np.int64)
     rel = start[:, None, None] + r[None, :, None] * ldm[:, None, None] + r[None, None, :]
     if rel.min() < 0 or rel.max() >= mem.size:

@@ -104,7 +104,8 @@ _register(WMMA_SYNC, (("A", "float16", "wmma.matrix_a"), ("B", "float16", "wmma.
 _register(WMMA_STORE, (("F", "float32", "wmma.accumulator"), ("C", "float32", "global")), 1, _copy, False)
 
 
-def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2)) -> None:
+def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
+                         func_name: str | None = None) -> None:
     """Schedule the matmul ``block`` of ``sch`` (``C[i, j] = sum(f32(A[i, k]) * f32(B[k, j]))``,
     float16 A and B, float32 C, M, N multiples of 16 * warps and K of 16) for tensor cores.
 
@@ -116,16 +117,18 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2))
     loads, the update and the store are tensorized with the WMMA intrinsics.
     """
     wy, wz = warps
-    c = sch.get_block(block)
+    c = sch.get_block(block) if func_name is None else sch.get_block(block, func_name)
     i, j, k = sch.get_loops(c)
-    i0, i1, i2 = sch.split(i, [None, wy, WMMA_TILE])
-    j0, j1, j2 = sch.split(j, [None, wz, WMMA_TILE])
+    one = wy * wz == 1  # a single warp: no warp loop (a unit loop would not index the blocks)
+    i0, *i1, i2 = sch.split(i, [None, WMMA_TILE] if one else [None, wy, WMMA_TILE])
+    j0, *j1, j2 = sch.split(j, [None, WMMA_TILE] if one else [None, wz, WMMA_TILE])
     k0, k1 = sch.split(k, [None, WMMA_TILE])
-    sch.reorder([i0, j0, k0, i1, j1, i2, j2, k1])
+    sch.reorder([i0, j0, k0, *i1, *j1, i2, j2, k1])
     sch.bind(i0, "blockIdx.y")
     sch.bind(j0, "blockIdx.x")
-    warp = sch.fuse([i1, j1])
-    sch.bind(warp, "threadIdx.y")
+    warp = k0 if one else sch.fuse([*i1, *j1])
+    if not one:
+        sch.bind(warp, "threadIdx.y")
     acc = sch.cache_write(c, 0, "wmma.accumulator")
     sch.reverse_compute_at(acc, j0)
     a_shared, b_shared = sch.cache_read(c, 0, "shared"), sch.cache_read(c, 1, "shared")
@@ -135,15 +138,19 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2))
     for copy in (a_shared, b_shared):
         sch.compute_at(copy, k0)
         fused = sch.fuse(sch.get_loops(copy)[-2:])
+        if one:
+            sch.bind(sch.split(fused, [None, 32])[1], "threadIdx.x")
+            continue
         _, ty, tx = sch.split(fused, [None, wy * wz, 32])
         sch.bind(ty, "threadIdx.y")
         sch.bind(tx, "threadIdx.x")
     init = sch.decompose_reduction(c, k0)
-    r, s = sch.get_loops(acc)[-2:]
-    r0, r1 = sch.split(r, [wy, WMMA_TILE])
-    s0, s1 = sch.split(s, [wz, WMMA_TILE])
-    sch.reorder([r0, s0, r1, s1])
-    sch.bind(sch.fuse([r0, s0]), "threadIdx.y")
+    if not one:
+        r, s = sch.get_loops(acc)[-2:]
+        r0, r1 = sch.split(r, [wy, WMMA_TILE])
+        s0, s1 = sch.split(s, [wz, WMMA_TILE])
+        sch.reorder([r0, s0, r1, s1])
+        sch.bind(sch.fuse([r0, s0]), "threadIdx.y")
     sch.tensorize(sch.get_loops(init)[-2], WMMA_FILL)
     sch.tensorize(sch.get_loops(a_frag)[-2], WMMA_LOAD_A)
     sch.tensorize(sch.get_loops(b_frag)[-2], WMMA_LOAD_B)
