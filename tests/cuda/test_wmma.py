@@ -163,9 +163,15 @@ def test_padded_shared_rows_keep_the_result():
     sch = Schedule(_matmul(64, 64, 64))
     schedule_wmma_matmul(sch, "C", (2, 2))
     for name in ("A_shared", "B_shared"):
-        sch.storage_align(sch.get_block(name), 0, 0, 32, 8)  # rows of 72 halves: 144 bytes
-    code = render(lower(sch.mod)["main"]).code
-    assert code.count(", 72);") == 2  # both fragment loads read rows 72 halves apart
+        sch.storage_align(sch.get_block(name), 0, 0, 32, 8)  # stride[0] % 32 == 8 halves
+    lowered = lower(sch.mod)["main"]
+    # compacted to one block's tiles, A's [32, 16] and B's [16, 32], with rows 40 halves apart
+    assert 'A_shared = T.allocate([1256], "float16", "shared")' in lowered.script()  # 31 * 40 + 16
+    assert 'B_shared = T.allocate([632], "float16", "shared")' in lowered.script()  # 15 * 40 + 32
+    code = render(lowered).code
+    assert code.count(", 40);") == 2  # both fragment loads read rows 40 halves apart
+    for arch in ARCHS if NVRTC_MISSING is None else ():
+        compile_sources(sch.mod, TARGETS[arch])
     rng = np.random.default_rng(2)
     a = rng.integers(-4, 5, (64, 64)).astype("float16")
     b = rng.integers(-4, 5, (64, 64)).astype("float16")

@@ -15,7 +15,7 @@ from ...passes.tir.convert_blocks import convert_blocks_to_loops
 from ...passes.tir.cross_thread_reduction import lower_cross_thread_reduction
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from ...passes.tir.flatten_buffers import flatten_buffers
-from ...passes.tir.gpu_buffers import compact_gpu_buffers
+from ...passes.tir.gpu_buffers import compact_gpu_buffers, note_storage_align
 from ...passes.tir.lower_init_block import lower_init_block
 from ...passes.tir.lower_intrinsics import lower_intrinsics
 from ...passes.tir.pipeline import run_passes
@@ -28,6 +28,7 @@ GPU_PIPELINE = [
     expand_empty_reductions,
     lower_cross_thread_reduction,
     lower_init_block,
+    note_storage_align,
     convert_blocks_to_loops,
     lower_intrinsics,
     compact_buffers,
