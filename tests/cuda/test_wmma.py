@@ -152,24 +152,24 @@ def test_float16_accumulation_is_not_tensorized_with_float32_accumulators():
 
 def test_a_misaligned_shared_tile_is_refused():
     sch = Schedule(_matmul(32, 32, 16))
-    schedule_wmma_matmul(sch, "C", (2, 2))
+    schedule_wmma_matmul(sch, "C", (2, 2), pad=False)
     sch.storage_align(sch.get_block("A_shared"), 0, 0, 16, 4)  # rows of 20 halves: 40 bytes
     a, b = np.ones((32, 16), "float16"), np.ones((16, 32), "float16")
     with pytest.raises(MLCError, match="multiple of 16 bytes"):
         _run(sch.mod, a, b)
 
 
-def test_padded_shared_rows_keep_the_result():
+@pytest.mark.parametrize("pad, a_size, b_size, ldm", [(True, 1256, 632, 40), (False, 512, 512, None)])
+def test_shared_tiles_are_padded_against_bank_conflicts(pad, a_size, b_size, ldm):
     sch = Schedule(_matmul(64, 64, 64))
-    schedule_wmma_matmul(sch, "C", (2, 2))
-    for name in ("A_shared", "B_shared"):
-        sch.storage_align(sch.get_block(name), 0, 0, 32, 8)  # stride[0] % 32 == 8 halves
+    schedule_wmma_matmul(sch, "C", (2, 2), pad=pad)
     lowered = lower(sch.mod)["main"]
-    # compacted to one block's tiles, A's [32, 16] and B's [16, 32], with rows 40 halves apart
-    assert 'A_shared = T.allocate([1256], "float16", "shared")' in lowered.script()  # 31 * 40 + 16
-    assert 'B_shared = T.allocate([632], "float16", "shared")' in lowered.script()  # 15 * 40 + 32
+    # one block's tiles, A's [32, 16] and B's [16, 32]; padded, rows 40 halves apart
+    assert f'A_shared = T.allocate([{a_size}], "float16", "shared")' in lowered.script()  # 31 * 40 + 16
+    assert f'B_shared = T.allocate([{b_size}], "float16", "shared")' in lowered.script()  # 15 * 40 + 32
     code = render(lowered).code
-    assert code.count(", 40);") == 2  # both fragment loads read rows 40 halves apart
+    if ldm is not None:
+        assert code.count(f", {ldm});") == 2  # both fragment loads read rows ldm halves apart
     for arch in ARCHS if NVRTC_MISSING is None else ():
         compile_sources(sch.mod, TARGETS[arch])
     rng = np.random.default_rng(2)

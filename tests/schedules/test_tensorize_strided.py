@@ -61,3 +61,17 @@ def test_a_strided_implementation_still_needs_the_tile_in_the_last_dimensions():
     sch.reorder([i0, j0, i1, j1])
     with pytest.raises(ScheduleError):
         sch.tensorize(i1, _copy_intrin("copy4x4_strided", strided=True))
+
+
+@pytest.mark.parametrize("strided", [True, False])
+def test_rows_padded_by_storage_align_are_taken_by_a_strided_implementation_only(strided):
+    sch, tile = _tiled_copy()
+    copy = sch.cache_read(sch.get_block("B"), 0, "shared")
+    sch.storage_align(copy, 0, 0, 32, 8)  # A_shared's rows 40 apart
+    name = _copy_intrin(f"copy4x4_{'strided' if strided else 'dense'}", strided)
+    if strided:
+        sch.tensorize(tile, name)
+        assert "T.address_of(A_shared[vi_o * 4, vj_o * 4])" in sch.mod["main"].script()
+    else:
+        with pytest.raises(ScheduleError, match="A_shared.*explicit strides"):
+            sch.tensorize(tile, name)

@@ -39,7 +39,7 @@ from ...ir.tir import Block, BlockRealize, BufferStore, Evaluate, For
 from ..tensor_intrin import TensorIntrin
 from .x86 import _func, _point, _whole
 
-__all__ = ["schedule_wmma_matmul", "WMMA_FILL", "WMMA_LOAD_A", "WMMA_LOAD_B", "WMMA_SYNC", "WMMA_STORE", "WMMA_TILE", "WMMA_EXTERNS"]
+__all__ = ["schedule_wmma_matmul", "SHARED_ALIGN", "WMMA_FILL", "WMMA_LOAD_A", "WMMA_LOAD_B", "WMMA_SYNC", "WMMA_STORE", "WMMA_TILE", "WMMA_EXTERNS"]
 
 #: The tile of every WMMA intrinsic here: m = n = k = 16.
 WMMA_TILE = 16
@@ -104,14 +104,21 @@ _register(WMMA_SYNC, (("A", "float16", "wmma.matrix_a"), ("B", "float16", "wmma.
 _register(WMMA_STORE, (("F", "float32", "wmma.accumulator"), ("C", "float32", "global")), 1, _copy, False)
 
 
+#: storage_align of the shared tiles: rows padded to ``stride % 32 == 8`` halves (16 bytes past
+#: a multiple of the 32 banks' 64 bytes), so the rows a fragment load reads start in
+#: different banks; a multiple of 16 bytes, as load_matrix_sync needs.
+SHARED_ALIGN = (32, 8)
+
+
 def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
-                         func_name: str | None = None) -> None:
+                         func_name: str | None = None, pad: bool = True) -> None:
     """Schedule the matmul ``block`` of ``sch`` (``C[i, j] = sum(f32(A[i, k]) * f32(B[k, j]))``,
     float16 A and B, float32 C, M, N multiples of 16 * warps and K of 16) for tensor cores.
 
     A thread block computes a ``(16 * warps[0]) x (16 * warps[1])`` tile of C, one
     warp per 16 x 16 tile (``threadIdx.y``, with ``threadIdx.x`` the 32 lanes); per
-    16-wide step of k its threads stage A's and B's tiles in shared memory, then each
+    16-wide step of k its threads stage A's and B's tiles in shared memory (rows padded
+    by :data:`SHARED_ALIGN` unless ``pad`` is False), then each
     warp loads its fragments (``wmma.matrix_a``/``wmma.matrix_b``) and multiplies
     into its ``wmma.accumulator`` fragment, stored to C at the end. The init, the
     loads, the update and the store are tensorized with the WMMA intrinsics.
@@ -137,6 +144,8 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
     sch.compute_at(b_frag, warp)
     for copy in (a_shared, b_shared):
         sch.compute_at(copy, k0)
+        if pad:
+            sch.storage_align(copy, 0, 0, *SHARED_ALIGN)
         fused = sch.fuse(sch.get_loops(copy)[-2:])
         if one:
             sch.bind(sch.split(fused, [None, 32])[1], "threadIdx.x")
