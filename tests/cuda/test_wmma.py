@@ -10,10 +10,11 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower, render
+from mlc.backends.cuda.emulator import Emulator
 from mlc.driver import schedule_module
-from mlc.errors import MLCError, ScheduleError
+from mlc.errors import MLCError, RaceError, ScheduleError
 from mlc.ir.expr import Var, const
-from mlc.ir.functor import Mutator
+from mlc.ir.functor import Mutator, substitute
 from mlc.ir.tir import IfThenElse
 from mlc.schedules import Schedule
 from mlc.schedules.intrinsics.cuda import WMMA_LOAD_A, schedule_wmma_matmul
@@ -108,6 +109,32 @@ def test_a_wmma_call_by_part_of_a_warp_is_refused():
     a, b = np.ones((64, 64), "float16"), np.ones((64, 64), "float16")
     with pytest.raises(MLCError, match="only 16 of the 32 threads of warp 0 of block .* make the call"):
         _run(bad, a, b)
+
+
+def test_warps_storing_one_tile_race():
+    func = lower(_tensor_core(64, 64, 64))["main"]
+
+    class _SameTile(Mutator):  # every warp stores its accumulator to C's first tile
+        def visit_For(self, node):
+            node = self.generic_visit(node)
+            if node.kind == "thread_binding" and node.loop_var.name.startswith("ax0_0_ax1_0"):
+                return dataclasses.replace(node, body=_Zero(node.loop_var).visit(node.body))
+            return node
+
+    class _Zero(Mutator):
+        def __init__(self, var):
+            super().__init__()
+            self.var = var
+
+        def visit_AddressOf(self, node):
+            if node.load.buffer.name != "C":
+                return node
+            return dataclasses.replace(node, load=substitute(node.load, {self.var: const(0)}))
+
+    bad = mlc.IRModule({"main": func.with_body(_SameTile().visit(func.body))})
+    c = np.zeros((64, 64), "float32")
+    with pytest.raises(RaceError, match="data race on global buffer C"):
+        Emulator(bad["main"]).run([np.ones((64, 64), "float16"), np.ones((64, 64), "float16"), c])
 
 
 def test_wmma_load_needs_a_whole_tile():
