@@ -203,3 +203,28 @@ def test_shared_tiles_are_padded_against_bank_conflicts(pad, a_size, b_size, ldm
     a = rng.integers(-4, 5, (64, 64)).astype("float16")
     b = rng.integers(-4, 5, (64, 64)).astype("float16")
     np.testing.assert_array_equal(_run(sch.mod, a, b), a.astype("float32") @ b.astype("float32"))
+
+
+def _batch_matmul(batch, m, n, k):
+    A = te.placeholder((batch, m, k), "float16", name="A")
+    B = te.placeholder((batch, k, n), "float16", name="B")
+    r = te.reduce_axis((0, k), name="k")
+    C = te.compute((batch, m, n), lambda q, i, j: te.sum(A[q, i, r].astype("float32") *
+                                                         B[q, r, j].astype("float32"), axis=r), name="C")
+    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+
+
+@pytest.mark.parametrize("batch, m, n, k", [(3, 32, 48, 32), (2, 64, 64, 16)])
+def test_batch_matmul_on_tensor_cores_by_default(batch, m, n, k):
+    mod = _batch_matmul(batch, m, n, k)
+    scheduled = schedule_module(mod, "cuda")
+    script = scheduled["main"].script()
+    assert "mlc_wmma_sync_16x16x16_f16f32" in script and '"blockIdx.z"' in script
+    rng = np.random.default_rng(3)
+    a = rng.integers(-6, 7, (batch, m, k)).astype("float16")
+    b = rng.integers(-6, 7, (batch, k, n)).astype("float16")
+    c = np.full((batch, m, n), np.nan, "float32")
+    mlc.build(mod, "cuda-emulator")["main"](a, b, c)
+    np.testing.assert_array_equal(c, a.astype("float32") @ b.astype("float32"))
+    for arch in ARCHS if NVRTC_MISSING is None else ():
+        compile_sources(scheduled, TARGETS[arch])

@@ -5,7 +5,8 @@ consumers (``inline_injective``, as on the CPU), then gives each remaining
 block, in program order, the first rule that takes it:
 
 0. ``gpu_tensor_core_matmul`` — float32 ``C[i, j] += f32(A[i, k]) * f32(B[k, j])``
-   of float16 A and B with M, N, K multiples of 16: tensor cores (WMMA), one
+   of float16 A and B with M, N, K multiples of 16, batched or not (batch loops
+   on ``blockIdx.z``): tensor cores (WMMA), one
    warp per 16 x 16 tile of C, 2 x 2 warps a block where M and N allow
    (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`);
 1. ``gpu_matmul`` — ``C[i, j] += A[i, k] * B[k, j]`` shapes (two spatial
@@ -88,13 +89,13 @@ def gpu_tensor_core_matmul(sch, func_name: str, name: str):
         return None
     v, kinds = found
     reads = [r.buffer.dtype for r in v.block.reads]
-    if kinds != ["spatial", "spatial", "reduce"] or reads != ["float16", "float16"] or v.block.init is None \
-            or v.block.writes[0].buffer.dtype != "float32":
+    if kinds[-3:] != ["spatial", "spatial", "reduce"] or "reduce" in kinds[:-3] or \
+            reads != ["float16", "float16"] or v.block.init is None or v.block.writes[0].buffer.dtype != "float32":
         return None
     ext = _extents(v.loops)
-    if ext is None or any(e % WMMA_TILE for e in ext):
+    if ext is None or any(e % WMMA_TILE for e in ext[-3:]):
         return None
-    warps = tuple(2 if e % (2 * WMMA_TILE) == 0 else 1 for e in ext[:2])
+    warps = tuple(2 if e % (2 * WMMA_TILE) == 0 else 1 for e in ext[-3:-1])
     schedule_wmma_matmul(sch, name, warps, func_name)  # tensorize refuses what is not this matmul
     return {name}
 

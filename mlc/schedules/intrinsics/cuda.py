@@ -113,7 +113,8 @@ SHARED_ALIGN = (32, 8)
 def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
                          func_name: str | None = None, pad: bool = True) -> None:
     """Schedule the matmul ``block`` of ``sch`` (``C[i, j] = sum(f32(A[i, k]) * f32(B[k, j]))``,
-    float16 A and B, float32 C, M, N multiples of 16 * warps and K of 16) for tensor cores.
+    float16 A and B, float32 C, M, N multiples of 16 * warps and K of 16) for tensor cores;
+    leading batch loops (``C[b, i, j]``) are fused onto ``blockIdx.z``.
 
     A thread block computes a ``(16 * warps[0]) x (16 * warps[1])`` tile of C, one
     warp per 16 x 16 tile (``threadIdx.y``, with ``threadIdx.x`` the 32 lanes); per
@@ -125,12 +126,14 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
     """
     wy, wz = warps
     c = sch.get_block(block) if func_name is None else sch.get_block(block, func_name)
-    i, j, k = sch.get_loops(c)
+    *batch, i, j, k = sch.get_loops(c)
     one = wy * wz == 1  # a single warp: no warp loop (a unit loop would not index the blocks)
     i0, *i1, i2 = sch.split(i, [None, WMMA_TILE] if one else [None, wy, WMMA_TILE])
     j0, *j1, j2 = sch.split(j, [None, WMMA_TILE] if one else [None, wz, WMMA_TILE])
     k0, k1 = sch.split(k, [None, WMMA_TILE])
-    sch.reorder([i0, j0, k0, *i1, *j1, i2, j2, k1])
+    sch.reorder([*batch, i0, j0, k0, *i1, *j1, i2, j2, k1])
+    if batch:
+        sch.bind(sch.fuse(batch) if len(batch) > 1 else batch[0], "blockIdx.z")
     sch.bind(i0, "blockIdx.y")
     sch.bind(j0, "blockIdx.x")
     warp = k0 if one else sch.fuse([*i1, *j1])
