@@ -117,8 +117,7 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
                (isinstance(n, (BufferLoad, BufferStore)) and n.buffer.dtype == "float16")
                for n in pre_order_nodes(func.body))
     head = "#include <cuda_fp16.h>\n" if fp16 else ""
-    if wmma.uses_wmma(func.body):
-        head += "#include <mma.h>\n"
+    head += wmma.headers(func.body)
     return CudaSource(name, head + PRELUDE + "\n" + "\n".join(parts), tuple(launches))
 
 
@@ -167,7 +166,7 @@ class _KernelWriter:
             self.emit(f"  __shared__ {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         for b in k.local:
             if b.scope in FRAGMENT_SCOPES:
-                self.emit("  " + wmma.fragment_declaration(b, self.names[id(b)], _elements(b)))
+                self.emit("  " + wmma.fragment_declaration(b, self.names[id(b)], _elements(b), k.body))
             else:
                 self.emit(f"  {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         self.stmt(k.body, 1)

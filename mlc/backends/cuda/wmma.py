@@ -40,7 +40,7 @@ from ...ir.extern import AddressOf, CallExtern
 from ...ir.functor import pre_order_nodes
 
 __all__ = ["WARP", "TILE", "WMMA_CALLS", "WmmaCall", "fragment_declaration", "render_call", "writes_of",
-           "uses_wmma", "check_call", "emulate_call"]
+           "headers", "check_call", "emulate_call", "MMA_PRELUDE"]
 
 WARP = 32
 TILE = 16
@@ -57,9 +57,11 @@ _FRAGMENT_TYPES = {
 
 @dataclass(frozen=True)
 class WmmaCall:
-    """One external function: its tiles as (scope kind, dtype) in argument order (the first
-    is written), how many scalar arguments follow, and its C++ rendering."""
+    """One external function: its family (``"wmma"`` or ``"mma"``), its tiles as (scope
+    kind, dtype) in argument order (the first is written), how many scalar arguments
+    follow, and its C++ rendering."""
     name: str
+    family: str
     tiles: tuple[tuple[str, str], ...]
     scalars: int
     render: Callable[[list[str], list[str]], str]
@@ -81,15 +83,86 @@ def _store(t, s):
     return f"{_NS}store_matrix_sync({t[0]}, {t[1]}, {t[2]}, {_NS}mem_row_major)"
 
 
-#: name -> call. A "memory" tile is a shared or global buffer; a fragment tile names its scope.
+def _helper(fn: str) -> Callable[[list[str], list[str]], str]:
+    """A call of the device function ``fn`` of :data:`MMA_PRELUDE` with the tiles, ldm and values."""
+    return lambda t, s: f"{fn}({', '.join(list(t) + list(s))})"
+
+
+#: The device functions of the ``mma`` family: PTX ``ldmatrix`` (x4; ``.trans`` for B, stored
+#: k-major) into the operand registers of ``mma.sync.aligned.m16n8k16`` (row.col, float16
+#: inputs, float32 accumulators), two of which make one 16 x 16 x 16 step. A fragment is
+#: a thread's registers: A and B four 32-bit registers (pairs of halves), C eight floats.
+#: Thread ``l`` of a warp holds C at rows ``l / 4`` and ``l / 4 + 8``, columns
+#: ``2 * (l % 4) + {0, 1}`` and those plus 8 (PTX ISA, "Matrix fragments for mma.m16n8k16").
+MMA_PRELUDE = r"""
+__device__ __forceinline__ unsigned mlc_lane_id() {
+  unsigned l; asm volatile("mov.u32 %0, %%laneid;" : "=r"(l)); return l;
+}
+__device__ __forceinline__ void mlc_mma_fill(float* c, float v) {
+  #pragma unroll
+  for (int r = 0; r < 8; ++r) c[r] = v;
+}
+__device__ __forceinline__ void mlc_ldmatrix_a(unsigned* a, const half* tile, int ldm) {
+  unsigned l = mlc_lane_id();
+  unsigned p = (unsigned)__cvta_generic_to_shared(tile + (l % 16) * ldm + (l / 16) * 8);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(a[0]), "=r"(a[1]), "=r"(a[2]), "=r"(a[3]) : "r"(p));
+}
+__device__ __forceinline__ void mlc_ldmatrix_b(unsigned* b, const half* tile, int ldm) {
+  unsigned l = mlc_lane_id();
+  unsigned p = (unsigned)__cvta_generic_to_shared(tile + (l % 16) * ldm + (l / 16) * 8);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3]) : "r"(p));
+}
+__device__ __forceinline__ void mlc_mma_sync(float* c, const unsigned* a, const unsigned* b) {
+  #pragma unroll
+  for (int n = 0; n < 2; ++n) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                 "{%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[4 * n]), "+f"(c[4 * n + 1]), "+f"(c[4 * n + 2]), "+f"(c[4 * n + 3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[2 * n]), "r"(b[2 * n + 1]));
+  }
+}
+__device__ __forceinline__ void mlc_mma_store(float* d, const float* c, int ldm) {
+  unsigned l = mlc_lane_id();
+  int row = l / 4, col = 2 * (l % 4);
+  #pragma unroll
+  for (int n = 0; n < 2; ++n) {
+    d[row * ldm + col + 8 * n] = c[4 * n];
+    d[row * ldm + col + 8 * n + 1] = c[4 * n + 1];
+    d[(row + 8) * ldm + col + 8 * n] = c[4 * n + 2];
+    d[(row + 8) * ldm + col + 8 * n + 1] = c[4 * n + 3];
+  }
+}
+"""
+
+#: name -> call. A "memory" tile is a shared or global buffer ("shared" where it must be
+#: shared); a fragment tile names its scope.
 WMMA_CALLS: dict[str, WmmaCall] = {c.name: c for c in (
-    WmmaCall("mlc_wmma_fill_16x16x16_f32", (("wmma.accumulator", "float32"),), 1, _fill),
-    WmmaCall("mlc_wmma_load_a_16x16x16_f16", (("wmma.matrix_a", "float16"), ("memory", "float16")), 0, _load),
-    WmmaCall("mlc_wmma_load_b_16x16x16_f16", (("wmma.matrix_b", "float16"), ("memory", "float16")), 0, _load),
-    WmmaCall("mlc_wmma_sync_16x16x16_f16f32", (("wmma.accumulator", "float32"), ("wmma.matrix_a", "float16"),
-                                               ("wmma.matrix_b", "float16")), 0, _mma),
-    WmmaCall("mlc_wmma_store_16x16x16_f32", (("memory", "float32"), ("wmma.accumulator", "float32")), 0, _store),
+    WmmaCall("mlc_wmma_fill_16x16x16_f32", "wmma", (("wmma.accumulator", "float32"),), 1, _fill),
+    WmmaCall("mlc_wmma_load_a_16x16x16_f16", "wmma", (("wmma.matrix_a", "float16"), ("memory", "float16")), 0,
+             _load),
+    WmmaCall("mlc_wmma_load_b_16x16x16_f16", "wmma", (("wmma.matrix_b", "float16"), ("memory", "float16")), 0,
+             _load),
+    WmmaCall("mlc_wmma_sync_16x16x16_f16f32", "wmma", (("wmma.accumulator", "float32"),
+                                                       ("wmma.matrix_a", "float16"), ("wmma.matrix_b", "float16")),
+             0, _mma),
+    WmmaCall("mlc_wmma_store_16x16x16_f32", "wmma", (("memory", "float32"), ("wmma.accumulator", "float32")), 0,
+             _store),
+    WmmaCall("mlc_mma_fill_16x16x16_f32", "mma", (("wmma.accumulator", "float32"),), 1, _helper("mlc_mma_fill")),
+    WmmaCall("mlc_mma_load_a_16x16x16_f16", "mma", (("wmma.matrix_a", "float16"), ("shared", "float16")), 0,
+             _helper("mlc_ldmatrix_a")),
+    WmmaCall("mlc_mma_load_b_16x16x16_f16", "mma", (("wmma.matrix_b", "float16"), ("shared", "float16")), 0,
+             _helper("mlc_ldmatrix_b")),
+    WmmaCall("mlc_mma_sync_16x16x16_f16f32", "mma", (("wmma.accumulator", "float32"),
+                                                     ("wmma.matrix_a", "float16"), ("wmma.matrix_b", "float16")),
+             0, _helper("mlc_mma_sync")),
+    WmmaCall("mlc_mma_store_16x16x16_f32", "mma", (("memory", "float32"), ("wmma.accumulator", "float32")), 0,
+             _helper("mlc_mma_store")),
 )}
+#: Per family, a fragment's C++ element type and registers per thread, by scope.
+_MMA_REGISTERS = {"wmma.matrix_a": ("unsigned", 4), "wmma.matrix_b": ("unsigned", 4),
+                  "wmma.accumulator": ("float", 8)}
 
 
 def check_call(e: CallExtern) -> tuple[WmmaCall, list[tuple[BufferLoad, BufferLoad]]]:
@@ -114,9 +187,16 @@ def check_call(e: CallExtern) -> tuple[WmmaCall, list[tuple[BufferLoad, BufferLo
     return call, pairs
 
 
-def uses_wmma(node) -> bool:
-    """Whether ``node`` calls a WMMA function (the source then includes <mma.h>)."""
-    return any(isinstance(n, CallExtern) and n.name in WMMA_CALLS for n in pre_order_nodes(node))
+def _families(node) -> set[str]:
+    return {WMMA_CALLS[n.name].family for n in pre_order_nodes(node)
+            if isinstance(n, CallExtern) and n.name in WMMA_CALLS}
+
+
+def headers(node) -> str:
+    """What a source whose kernels are under ``node`` needs before them: ``#include <mma.h>``
+    for the wmma family, :data:`MMA_PRELUDE` for the mma family."""
+    families = _families(node)
+    return ("#include <mma.h>\n" if "wmma" in families else "") + (MMA_PRELUDE if "mma" in families else "")
 
 
 def writes_of(node) -> set[int]:
@@ -128,13 +208,25 @@ def writes_of(node) -> set[int]:
     return out
 
 
-def fragment_declaration(buffer: Buffer, name: str, elements: int) -> str:
-    """``nvcuda::wmma::fragment<...> name[count];`` for a fragment buffer of ``elements``."""
+def fragment_declaration(buffer: Buffer, name: str, elements: int, body) -> str:
+    """The declaration of a fragment buffer of ``elements`` used by the calls under ``body``:
+    ``nvcuda::wmma::fragment<...> name[tiles];`` (wmma) or a thread's registers,
+    ``unsigned name[tiles][4];`` / ``float name[tiles][8];`` (mma)."""
     if elements % (TILE * TILE):
         raise CompileError(f"cuda codegen: fragment buffer {buffer.name} ({buffer.scope}) has {elements} "
                            f"elements, not a whole number of {TILE}x{TILE} tiles; tile the loops it is "
                            f"computed under by {TILE}")
-    return f"{_NS}fragment<{_NS}{_FRAGMENT_TYPES[buffer.scope]}> {name}[{elements // (TILE * TILE)}];"
+    families = {WMMA_CALLS[n.name].family for n in pre_order_nodes(body) if isinstance(n, CallExtern)
+                and n.name in WMMA_CALLS and any(isinstance(a, AddressOf) and a.load.buffer is buffer
+                                                 for a in n.args)}
+    if len(families) > 1:
+        raise CompileError(f"cuda codegen: fragment {buffer.name} is used by both wmma and mma calls, whose "
+                           "fragments differ; tensorize it with the intrinsics of one variant")
+    tiles = elements // (TILE * TILE)
+    if families == {"mma"}:
+        ctype, regs = _MMA_REGISTERS[buffer.scope]
+        return f"{ctype} {name}[{tiles}][{regs}];"
+    return f"{_NS}fragment<{_NS}{_FRAGMENT_TYPES[buffer.scope]}> {name}[{tiles}];"
 
 
 def render_call(e: CallExtern, name: Callable[[Buffer], str], index: Callable[[BufferLoad], PrimExpr],

@@ -36,10 +36,11 @@ from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import FloatImm, IterVar, Range, Var, const
 from ...ir.extern import address_of, call_extern
 from ...ir.tir import Block, BlockRealize, BufferStore, Evaluate, For
+from ...errors import ScheduleError
 from ..tensor_intrin import TensorIntrin
 from .x86 import _func, _point, _whole
 
-__all__ = ["schedule_wmma_matmul", "SHARED_ALIGN", "WMMA_FILL", "WMMA_LOAD_A", "WMMA_LOAD_B", "WMMA_SYNC", "WMMA_STORE", "WMMA_TILE", "WMMA_EXTERNS"]
+__all__ = ["schedule_wmma_matmul", "SHARED_ALIGN", "WMMA_FILL", "WMMA_LOAD_A", "WMMA_LOAD_B", "WMMA_SYNC", "WMMA_STORE", "WMMA_TILE", "VARIANTS"]
 
 #: The tile of every WMMA intrinsic here: m = n = k = 16.
 WMMA_TILE = 16
@@ -48,8 +49,6 @@ WMMA_LOAD_A = "wmma_load_a_16x16x16_f16"
 WMMA_LOAD_B = "wmma_load_b_16x16x16_f16"
 WMMA_SYNC = "wmma_sync_16x16x16_f16f32"
 WMMA_STORE = "wmma_store_16x16x16_f32"
-#: intrinsic -> the external function its implementation calls.
-WMMA_EXTERNS = {name: "mlc_" + name for name in (WMMA_FILL, WMMA_LOAD_A, WMMA_LOAD_B, WMMA_SYNC, WMMA_STORE)}
 
 
 def _tile_addresses(buf) -> tuple:
@@ -80,7 +79,7 @@ def _register(name: str, params: tuple, out, value, reduce: bool, extra=()) -> N
              for b in bufs]
     order = [out] + [k for k in range(len(bufs)) if k != out]
     args = [a for k in order for a in _tile_addresses(ibufs[k])] + list(extra)
-    impl = _func(ibufs, Evaluate(call_extern("int32", WMMA_EXTERNS[name], *args)),
+    impl = _func(ibufs, Evaluate(call_extern("int32", "mlc_" + name, *args)),
                  [_whole(b) for k, b in enumerate(ibufs) if k != out or reduce], (_whole(ibufs[out]),))
     TensorIntrin.register(name, desc, impl, override=True)
 
@@ -95,13 +94,22 @@ def _mma(bufs, i, j, k):
             [_point(c, i, j), _point(a, i, k), _point(b, k, j)])
 
 
-_register(WMMA_FILL, (("C", "float32", "wmma.accumulator"),), 0,
-          lambda bufs, i, j: (FloatImm(0.0, "float32"), []), False, (FloatImm(0.0, "float32"),))
-_register(WMMA_LOAD_A, (("A", "float16", "shared"), ("F", "float16", "wmma.matrix_a")), 1, _copy, False)
-_register(WMMA_LOAD_B, (("B", "float16", "shared"), ("F", "float16", "wmma.matrix_b")), 1, _copy, False)
-_register(WMMA_SYNC, (("A", "float16", "wmma.matrix_a"), ("B", "float16", "wmma.matrix_b"),
+#: The intrinsics of each variant, in the order fill, load_a, load_b, sync, store: ``"wmma"``
+#: (``nvcuda::wmma`` calls) and ``"mma"`` (PTX ``ldmatrix`` and two ``mma.sync.aligned.m16n8k16``
+#: per 16 x 16 x 16 step, fragments in registers). Both describe the same computation.
+VARIANTS = {
+    "wmma": (WMMA_FILL, WMMA_LOAD_A, WMMA_LOAD_B, WMMA_SYNC, WMMA_STORE),
+    "mma": ("mma_fill_16x16x16_f32", "mma_load_a_16x16x16_f16", "mma_load_b_16x16x16_f16",
+            "mma_sync_16x16x16_f16f32", "mma_store_16x16x16_f32"),
+}
+for _variant, (_fill, _load_a, _load_b, _sync, _store) in VARIANTS.items():
+    _register(_fill, (("C", "float32", "wmma.accumulator"),), 0,
+              lambda bufs, i, j: (FloatImm(0.0, "float32"), []), False, (FloatImm(0.0, "float32"),))
+    _register(_load_a, (("A", "float16", "shared"), ("F", "float16", "wmma.matrix_a")), 1, _copy, False)
+    _register(_load_b, (("B", "float16", "shared"), ("F", "float16", "wmma.matrix_b")), 1, _copy, False)
+    _register(_sync, (("A", "float16", "wmma.matrix_a"), ("B", "float16", "wmma.matrix_b"),
                       ("C", "float32", "wmma.accumulator")), 2, _mma, True)
-_register(WMMA_STORE, (("F", "float32", "wmma.accumulator"), ("C", "float32", "global")), 1, _copy, False)
+    _register(_store, (("F", "float32", "wmma.accumulator"), ("C", "float32", "global")), 1, _copy, False)
 
 
 #: storage_align of the shared tiles: rows padded to ``stride % 32 == 8`` halves (16 bytes past
@@ -111,7 +119,7 @@ SHARED_ALIGN = (32, 8)
 
 
 def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
-                         func_name: str | None = None, pad: bool = True) -> None:
+                         func_name: str | None = None, pad: bool = True, variant: str = "wmma") -> None:
     """Schedule the matmul ``block`` of ``sch`` (``C[i, j] = sum(f32(A[i, k]) * f32(B[k, j]))``,
     float16 A and B, float32 C, M, N multiples of 16 * warps and K of 16) for tensor cores;
     leading batch loops (``C[b, i, j]``) are fused onto ``blockIdx.z``.
@@ -122,8 +130,12 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
     by :data:`SHARED_ALIGN` unless ``pad`` is False), then each
     warp loads its fragments (``wmma.matrix_a``/``wmma.matrix_b``) and multiplies
     into its ``wmma.accumulator`` fragment, stored to C at the end. The init, the
-    loads, the update and the store are tensorized with the WMMA intrinsics.
+    loads, the update and the store are tensorized with the intrinsics of ``variant``
+    (:data:`VARIANTS`: ``"wmma"`` or ``"mma"``).
     """
+    if variant not in VARIANTS:
+        raise ScheduleError(f"schedule_wmma_matmul: variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+    fill, load_a, load_b, sync, store = VARIANTS[variant]
     wy, wz = warps
     c = sch.get_block(block) if func_name is None else sch.get_block(block, func_name)
     *batch, i, j, k = sch.get_loops(c)
@@ -163,8 +175,8 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
         s0, s1 = sch.split(s, [wz, WMMA_TILE])
         sch.reorder([r0, s0, r1, s1])
         sch.bind(sch.fuse([r0, s0]), "threadIdx.y")
-    sch.tensorize(sch.get_loops(init)[-2], WMMA_FILL)
-    sch.tensorize(sch.get_loops(a_frag)[-2], WMMA_LOAD_A)
-    sch.tensorize(sch.get_loops(b_frag)[-2], WMMA_LOAD_B)
-    sch.tensorize(sch.get_loops(c)[-3], WMMA_SYNC)
-    sch.tensorize(sch.get_loops(acc)[-2], WMMA_STORE)
+    sch.tensorize(sch.get_loops(init)[-2], fill)
+    sch.tensorize(sch.get_loops(a_frag)[-2], load_a)
+    sch.tensorize(sch.get_loops(b_frag)[-2], load_b)
+    sch.tensorize(sch.get_loops(c)[-3], sync)
+    sch.tensorize(sch.get_loops(acc)[-2], store)
