@@ -11,6 +11,7 @@ import mlc
 from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower, render
 from mlc.backends.cuda.emulator import Emulator
+from mlc.backends.cuda.nvrtc import compile_cuda
 from mlc.driver import schedule_module
 from mlc.errors import MLCError, RaceError, ScheduleError
 from mlc.ir.expr import Var, const
@@ -228,3 +229,97 @@ def test_batch_matmul_on_tensor_cores_by_default(batch, m, n, k):
     np.testing.assert_array_equal(c, a.astype("float32") @ b.astype("float32"))
     for arch in ARCHS if NVRTC_MISSING is None else ():
         compile_sources(scheduled, TARGETS[arch])
+
+
+# ---------------------------------------------------------------- the mma variant
+
+
+def _ldmatrix_x4(shared, tile, ldm, trans):
+    """PTX ldmatrix.m8n8.x4 as the ISA defines it: lane l gives the address of row l % 8 of
+    matrix l // 8; thread t receives, of each matrix, row t // 4 at columns 2 (t % 4) + {0, 1}
+    (with .trans, column t // 4 at rows 2 (t % 4) + {0, 1}). The addresses are the ones
+    mlc_ldmatrix_a/b compute: ``tile + (l % 16) * ldm + (l / 16) * 8``."""
+    rows = [tile + (lane % 16) * ldm + (lane // 16) * 8 for lane in range(32)]
+    mats = [np.array([shared[rows[8 * m + r]:rows[8 * m + r] + 8] for r in range(8)]) for m in range(4)]
+    regs = np.zeros((32, 4, 2), shared.dtype)
+    for t in range(32):
+        for m in range(4):
+            pick = mats[m].T if trans else mats[m]
+            regs[t, m] = pick[t // 4, 2 * (t % 4): 2 * (t % 4) + 2]
+    return regs
+
+
+def _mma_m16n8k16(c, a, b):
+    """mma.sync.aligned.m16n8k16.row.col on per-thread registers, with the ISA's fragment
+    layouts: A a0..a3 at (g, 2q..), (g + 8, 2q..), (g, 2q + 8..), (g + 8, 2q + 8..); B b0, b1 at
+    k = 2q.. and 2q + 8.., column g; C c0..c3 at (g, 2q..), (g + 8, 2q..); g = t / 4, q = t % 4."""
+    A, B, C = np.zeros((16, 16)), np.zeros((16, 8)), np.zeros((16, 8))
+    for t in range(32):
+        g, q = t // 4, 2 * (t % 4)
+        for reg, (r, k) in enumerate([(g, q), (g + 8, q), (g, q + 8), (g + 8, q + 8)]):
+            A[r, k:k + 2] = a[t, reg]
+        for reg, k in enumerate([q, q + 8]):
+            B[k:k + 2, g] = b[t, reg]
+        C[g, q:q + 2], C[g + 8, q:q + 2] = c[t, 0:2], c[t, 2:4]
+    D = C + A @ B
+    out = np.zeros_like(c)
+    for t in range(32):
+        g, q = t // 4, 2 * (t % 4)
+        out[t, 0:2], out[t, 2:4] = D[g, q:q + 2], D[g + 8, q:q + 2]
+    return out
+
+
+def test_the_mma_helpers_compose_the_ptx_layouts_into_a_tile_product():
+    """The index math of mlc_ldmatrix_a/b, mlc_mma_sync and mlc_mma_store, replayed on the
+    PTX ISA's register layouts in NumPy, multiplies two 16 x 16 tiles (no GPU here to run
+    the kernels; they are compiled below)."""
+    rng = np.random.default_rng(0)
+    lda, ldb, ldd = 40, 24, 20
+    a_tile = rng.integers(-4, 5, (16, 16)).astype("float64")
+    b_tile = rng.integers(-4, 5, (16, 16)).astype("float64")
+    shared_a = np.zeros(16 * lda); shared_b = np.zeros(16 * ldb)
+    for r in range(16):
+        shared_a[r * lda:r * lda + 16] = a_tile[r]
+        shared_b[r * ldb:r * ldb + 16] = b_tile[r]
+    a = _ldmatrix_x4(shared_a, 0, lda, trans=False).reshape(32, 4, 2)
+    b = _ldmatrix_x4(shared_b, 0, ldb, trans=True).reshape(32, 4, 2)
+    acc = np.zeros((32, 8))
+    for n in range(2):  # mlc_mma_sync: c[4n:4n+4] with b[2n], b[2n+1]
+        c = acc[:, 4 * n:4 * n + 4].reshape(32, 2, 2).reshape(32, 4)
+        acc[:, 4 * n:4 * n + 4] = _mma_m16n8k16(c, a, b[:, 2 * n:2 * n + 2])
+    d = np.full(16 * ldd, np.nan)
+    for lane in range(32):  # mlc_mma_store
+        row, col = lane // 4, 2 * (lane % 4)
+        for n in range(2):
+            d[row * ldd + col + 8 * n:row * ldd + col + 8 * n + 2] = acc[lane, 4 * n:4 * n + 2]
+            d[(row + 8) * ldd + col + 8 * n:(row + 8) * ldd + col + 8 * n + 2] = acc[lane, 4 * n + 2:4 * n + 4]
+    got = np.array([d[r * ldd:r * ldd + 16] for r in range(16)])
+    np.testing.assert_array_equal(got, a_tile @ b_tile)
+
+
+@pytest.mark.parametrize("m, n, k, warps", [(64, 64, 64, (2, 2)), (32, 48, 32, (1, 1))])
+def test_mma_variant_runs_on_the_emulator_and_compiles(m, n, k, warps):
+    sch = Schedule(_matmul(m, n, k))
+    schedule_wmma_matmul(sch, "C", warps, variant="mma")
+    rng = np.random.default_rng(4)
+    a = rng.integers(-6, 7, (m, k)).astype("float16")
+    b = rng.integers(-6, 7, (k, n)).astype("float16")
+    np.testing.assert_array_equal(_run(sch.mod, a, b), a.astype("float32") @ b.astype("float32"))
+    for arch in ARCHS if NVRTC_MISSING is None else ():
+        code, cubin = compile_sources(sch.mod, TARGETS[arch])
+        assert cubin[:4] == b"\x7fELF" and "nvcuda::wmma" not in code and "<mma.h>" not in code
+        assert "unsigned A_shared_wmma_matrix_a[1][4];" in code and "mlc_mma_sync(" in code
+        ptx = compile_cuda(code, arch, ptx=True).decode()
+        assert "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16" in ptx
+        assert ptx.count("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32") >= 2
+
+
+def test_fragment_loads_come_from_shared_memory_only():
+    sch = Schedule(_matmul(16, 16, 16))
+    frag = sch.cache_read(sch.get_block("C"), 0, "wmma.matrix_a")  # straight from global A
+    for name in ("wmma_load_a_16x16x16_f16", "mma_load_a_16x16x16_f16"):
+        with pytest.raises(ScheduleError, match="buffer A is in scope 'global' but the description's A "
+                                                "needs 'shared'"):
+            sch.tensorize(sch.get_loops(frag)[-2], name)
+    with pytest.raises(ScheduleError, match="variant must be one of"):
+        schedule_wmma_matmul(Schedule(_matmul(32, 32, 16)), "C", variant="hmma")

@@ -1,4 +1,5 @@
-"""CUDA tensor-core intrinsics: WMMA 16x16x16 with float16 inputs and float32 accumulators.
+"""CUDA tensor-core intrinsics: 16x16x16 tiles with float16 inputs and float32 accumulators,
+as WMMA calls or as PTX ``ldmatrix`` + ``mma.sync`` (:data:`VARIANTS`).
 
 Five intrinsics cover a tensor-core matmul, each a warp-wide operation on a
 16 x 16 tile held in a *fragment* (a buffer of scope ``wmma.matrix_a``,
@@ -25,6 +26,10 @@ the whole tile between them::
 The implementations' buffers are declared with strides ``(ldm, 1)``, so a
 tile of a wider buffer (a row of a shared tile, a warp's part of the
 accumulator) is tensorized as it is.
+
+The ``mma_*`` intrinsics (same descriptions) are implemented by the
+backend's ``mlc_mma_*`` functions: ``ldmatrix`` from shared memory and two
+``mma.sync.aligned.m16n8k16`` per step, fragments in each thread's registers.
 
 A matmul is tensorized with them after ``cache_read``/``cache_write`` into the
 wmma scopes and ``decompose_reduction``; every thread of a warp runs the call
