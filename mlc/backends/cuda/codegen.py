@@ -231,7 +231,7 @@ class _KernelWriter:
             if len(load.indices) != 1:
                 raise CompileError(f"cuda codegen: {e.name}: buffer {load.buffer.name} is not flattened")
             return load.indices[0]
-        return wmma.render_call(e, lambda b: self._access(b, ()).split("[", 1)[0], index, self.expr)
+        return wmma.render_call(e, lambda b: self.names[id(b)], index, self.expr)
 
     def _access(self, buffer: Buffer, indices) -> str:
         name = self.names.get(id(buffer))

@@ -43,7 +43,7 @@ from ...ir.extern import address_of, call_extern
 from ...ir.tir import Block, BlockRealize, BufferStore, Evaluate, For
 from ...errors import ScheduleError
 from ..tensor_intrin import TensorIntrin
-from .x86 import _func, _point, _whole
+from ._ir import intrin_func, point_region, whole_region
 
 __all__ = ["schedule_wmma_matmul", "SHARED_ALIGN", "WMMA_FILL", "WMMA_LOAD_A", "WMMA_LOAD_B", "WMMA_SYNC", "WMMA_STORE", "WMMA_TILE", "VARIANTS"]
 
@@ -73,30 +73,30 @@ def _register(name: str, params: tuple, out, value, reduce: bool, extra=()) -> N
     o = bufs[out]
     val, reads = value(bufs, *(iv.var for iv in ivs))
     vi, vj = ivs[0].var, ivs[1].var
-    block = Block(name.split("_")[1], ivs, tuple(reads), (_point(o, vi, vj),), BufferStore(o, val, (vi, vj)))
+    block = Block(name.split("_")[1], ivs, tuple(reads), (point_region(o, vi, vj),), BufferStore(o, val, (vi, vj)))
     body = BlockRealize(tuple(loops), const(True, "bool"), block)
     for lv in reversed(loops):
         body = For(lv, const(0), const(n), "serial", body)
-    ins = [_whole(b) for k, b in enumerate(bufs) if k != out or reduce]
-    desc = _func(bufs, body, ins, (_whole(o),))
+    ins = [whole_region(b) for k, b in enumerate(bufs) if k != out or reduce]
+    desc = intrin_func(bufs, body, ins, (whole_region(o),))
     # strided rows: a tile of any row stride (the extern function takes it as ldm)
     ibufs = [Buffer(b.name, b.shape, b.dtype, b.scope, (Var(b.name + "_ldm"), const(1)))
              for b in bufs]
     order = [out] + [k for k in range(len(bufs)) if k != out]
     args = [a for k in order for a in _tile_addresses(ibufs[k])] + list(extra)
-    impl = _func(ibufs, Evaluate(call_extern("int32", "mlc_" + name, *args)),
-                 [_whole(b) for k, b in enumerate(ibufs) if k != out or reduce], (_whole(ibufs[out]),))
+    impl = intrin_func(ibufs, Evaluate(call_extern("int32", "mlc_" + name, *args)),
+                 [whole_region(b) for k, b in enumerate(ibufs) if k != out or reduce], (whole_region(ibufs[out]),))
     TensorIntrin.register(name, desc, impl, override=True)
 
 
 def _copy(bufs, i, j):
-    return bufs[0][i, j], [_point(bufs[0], i, j)]
+    return bufs[0][i, j], [point_region(bufs[0], i, j)]
 
 
 def _mma(bufs, i, j, k):
     a, b, c = bufs
     return (c[i, j] + a[i, k].astype("float32") * b[k, j].astype("float32"),
-            [_point(c, i, j), _point(a, i, k), _point(b, k, j)])
+            [point_region(c, i, j), point_region(a, i, k), point_region(b, k, j)])
 
 
 #: The intrinsics of each variant, in the order fill, load_a, load_b, sync, store: ``"wmma"``
