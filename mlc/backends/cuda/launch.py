@@ -141,8 +141,8 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kerne
                                    "split the loops to the same thread count")
             extents.setdefault(tag, (node.extent.value, node))
             under_thread = under_thread or scope == "threadIdx"
-        if isinstance(node, Allocate):
-            allocs.append(node.buffer)
+        if isinstance(node, Allocate) and not any(b is node.buffer for b in allocs):
+            allocs.append(node.buffer)  # declared once, however many statements allocate it
         if isinstance(node, (BufferStore, BufferLoad)):
             used.add(id(node.buffer))
         for child in _children(node):

@@ -20,6 +20,7 @@ from ...passes.tir.lower_init_block import lower_init_block
 from ...passes.tir.lower_intrinsics import lower_intrinsics
 from ...passes.tir.pipeline import run_passes
 from ...passes.tir.simplify import simplify
+from ...passes.tir.software_pipeline import inject_software_pipeline
 from ...passes.tir.thread_sync import insert_thread_sync
 
 __all__ = ["GPU_PIPELINE", "lower_for_gpu"]
@@ -34,6 +35,7 @@ GPU_PIPELINE = [
     compact_buffers,
     compact_gpu_buffers,
     flatten_buffers,
+    inject_software_pipeline,
     simplify,
     insert_thread_sync,
 ]

@@ -124,7 +124,8 @@ SHARED_ALIGN = (32, 8)
 
 
 def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
-                         func_name: str | None = None, pad: bool = True, variant: str = "wmma") -> None:
+                         func_name: str | None = None, pad: bool = True, variant: str = "wmma",
+                         pipeline: bool = False) -> None:
     """Schedule the matmul ``block`` of ``sch`` (``C[i, j] = sum(f32(A[i, k]) * f32(B[k, j]))``,
     float16 A and B, float32 C, M, N multiples of 16 * warps and K of 16) for tensor cores;
     leading batch loops (``C[b, i, j]``) are fused onto ``blockIdx.z``.
@@ -136,7 +137,9 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
     warp loads its fragments (``wmma.matrix_a``/``wmma.matrix_b``) and multiplies
     into its ``wmma.accumulator`` fragment, stored to C at the end. The init, the
     loads, the update and the store are tensorized with the intrinsics of ``variant``
-    (:data:`VARIANTS`: ``"wmma"`` or ``"mma"``).
+    (:data:`VARIANTS`: ``"wmma"`` or ``"mma"``). ``pipeline=True`` software-pipelines the
+    k loop (``software_pipeline_stage`` ``[0, 0, 1]``: the fetches of step k + 1 are issued
+    with the tensor-core work of step k, into a second copy of each shared tile).
     """
     if variant not in VARIANTS:
         raise ScheduleError(f"schedule_wmma_matmul: variant must be one of {sorted(VARIANTS)}, got {variant!r}")
@@ -174,6 +177,8 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
         sch.bind(ty, "threadIdx.y")
         sch.bind(tx, "threadIdx.x")
     init = sch.decompose_reduction(c, k0)
+    if pipeline:
+        sch.annotate(k0, "software_pipeline_stage", [0, 0, 1])
     if not one:
         r, s = sch.get_loops(acc)[-2:]
         r0, r1 = sch.split(r, [wy, WMMA_TILE])
