@@ -17,6 +17,7 @@ from mlc.errors import MLCError, RaceError, ScheduleError
 from mlc.ir.expr import Var, const
 from mlc.ir.functor import Mutator, substitute
 from mlc.ir.tir import IfThenElse
+from mlc.ops.registry import get_op
 from mlc.schedules import Schedule
 from mlc.schedules.intrinsics.cuda import WMMA_LOAD_A, schedule_wmma_matmul
 
@@ -323,3 +324,21 @@ def test_fragment_loads_come_from_shared_memory_only():
             sch.tensorize(sch.get_loops(frag)[-2], name)
     with pytest.raises(ScheduleError, match="variant must be one of"):
         schedule_wmma_matmul(Schedule(_matmul(32, 32, 16)), "C", variant="hmma")
+
+
+def test_the_float16_matmul_op_goes_on_tensor_cores():
+    """``x @ w`` on float16 (the matmul op: a float32 sum, then a cast stage) is tensorized
+    by the default GPU schedule."""
+    x, w = te.placeholder((64, 32), "float16", name="x"), te.placeholder((32, 48), "float16", name="w")
+    y = get_op("matmul").lower(x, w)
+    mod = mlc.IRModule({"main": te.create_prim_func([x, w, y])})
+    assert "mlc_wmma_sync_16x16x16_f16f32" in schedule_module(mod, "cuda")["main"].script()
+    a, b = _inputs_small(64, 32, 48)
+    out = np.zeros((64, 48), "float16")
+    mlc.build(mod, "cuda-emulator")["main"](a, b, out)
+    np.testing.assert_array_equal(out, (a.astype("float32") @ b.astype("float32")).astype("float16"))
+
+
+def _inputs_small(m, k, n):
+    rng = np.random.default_rng(6)
+    return rng.integers(-3, 4, (m, k)).astype("float16"), rng.integers(-3, 4, (k, n)).astype("float16")
