@@ -113,6 +113,35 @@ def test_a_wmma_call_by_part_of_a_warp_is_refused():
         _run(bad, a, b)
 
 
+def test_a_wmma_call_with_lane_dependent_addresses_is_refused():
+    func = lower(_tensor_core(64, 64, 64))["main"]
+
+    class _PerLane(Mutator):  # the init's fill under a threadIdx.x loop, its tile chosen per lane
+        def visit_For(self, node):
+            node = self.generic_visit(node)
+            if node.kind == "thread_binding" and node.loop_var.name.endswith("_init"):
+                lane = Var("lane")
+                body = _Shift(lane).visit(node.body)
+                return dataclasses.replace(node, body=dataclasses.replace(
+                    node, loop_var=lane, extent=const(32), thread_binding="threadIdx.x", body=body))
+            return node
+
+    class _Shift(Mutator):
+        def __init__(self, lane):
+            super().__init__()
+            self.lane = lane
+
+        def visit_AddressOf(self, node):
+            load = node.load
+            return dataclasses.replace(node, load=dataclasses.replace(
+                load, indices=((load.indices[0] + self.lane % 2 * 16) % 1024,)))  # inside the buffer
+
+    bad = mlc.IRModule({"main": func.with_body(_PerLane().visit(func.body))})
+    with pytest.raises(MLCError, match="threads of a warp pass different addresses of C_wmma_accumulator"):
+        Emulator(bad["main"]).run([np.ones((64, 64), "float16"), np.ones((64, 64), "float16"),
+                                   np.zeros((64, 64), "float32")])
+
+
 def test_warps_storing_one_tile_race():
     func = lower(_tensor_core(64, 64, 64))["main"]
 
