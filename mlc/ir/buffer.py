@@ -11,9 +11,12 @@ from ..errors import IRError, ShapeError
 from . import dtype as dt
 from .expr import BufferLoad, IntImm, PrimExpr, Range, convert, ExprOp
 
-__all__ = ["Buffer", "BufferRegion", "decl_buffer", "SCOPES", "is_storage_scope"]
+__all__ = ["Buffer", "BufferRegion", "decl_buffer", "SCOPES", "FRAGMENT_SCOPES", "is_storage_scope",
+           "aligned_strides", "DIM_ALIGN"]
 
-SCOPES = ("global", "local", "shared", "wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator")
+#: Tensor-core fragments: per-warp registers, read and written only by warp-wide intrinsics.
+FRAGMENT_SCOPES = ("wmma.matrix_a", "wmma.matrix_b", "wmma.accumulator")
+SCOPES = ("global", "local", "shared") + FRAGMENT_SCOPES
 
 
 def is_storage_scope(scope) -> bool:
@@ -99,6 +102,28 @@ class BufferRegion:
     def __repr__(self) -> str:
         from .printer import region_to_str
         return region_to_str(self)
+
+
+#: The block annotation storage_align records its requests in: (write index, axis, factor,
+#: offset) entries; the GPU's buffer compaction keeps them for the compacted buffer.
+DIM_ALIGN = "buffer_dim_align"
+
+
+def aligned_strides(shape: tuple[int, ...], aligns: dict[int, tuple[int, int]]) -> tuple[int, ...]:
+    """Row-major strides where ``stride[axis] % factor == offset`` for each
+    ``axis -> (factor, offset)``, each padded as little as possible (storage_align).
+
+    >>> aligned_strides((64, 64), {0: (32, 8)})
+    (72, 1)
+    """
+    strides = [0] * len(shape)
+    for d in reversed(range(len(shape))):
+        stride = 1 if d == len(shape) - 1 else strides[d + 1] * shape[d + 1]
+        if d in aligns:
+            factor, offset = aligns[d]
+            stride += (offset - stride) % factor
+        strides[d] = stride
+    return tuple(strides)
 
 
 def decl_buffer(shape, dtype="float32", name="buffer", scope="global") -> Buffer:

@@ -18,6 +18,8 @@ index of a buffer of 2^31 elements or more is computed in 64 bits. Math
 calls are rendered by the lowerings the backend registers in the intrinsic
 registry (:mod:`.intrinsics`: precise CUDA functions; with ``fast_math`` the
 ``__expf`` family); float16 operands are computed in float32.
+WMMA calls (``T.call_extern`` of the tensor-core intrinsics) and fragment
+buffers are rendered by :mod:`.wmma` (``nvcuda::wmma``, ``#include <mma.h>``).
 Vector IR (``T.Ramp`` indices, ``float32x4`` values) becomes ``float4``-style
 loads and stores where aligned (:mod:`.vector`); vectorized loops the
 vectorizer left as loops are rendered as scalar loops.
@@ -32,8 +34,9 @@ import numpy as np
 
 from ...errors import CompileError
 from ...ir import dtype as dt
-from ...ir.buffer import Buffer
+from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var, cast)
+from ...ir.extern import CallExtern
 from ...ir.functor import pre_order_nodes
 from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
@@ -41,6 +44,7 @@ from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
+from . import wmma
 from .launch import Kernel, kernels, workspace
 from .vector import is_vector_store, render_vector_store
 
@@ -125,6 +129,7 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
                (isinstance(n, (BufferLoad, BufferStore)) and n.buffer.dtype == "float16")
                for n in pre_order_nodes(func.body))
     head = "#include <cuda_fp16.h>\n" if fp16 else ""
+    head += wmma.headers(func.body)
     return CudaSource(name, head + PRELUDE + "\n" + "\n".join(parts), tuple(launches))
 
 
@@ -137,7 +142,7 @@ class _KernelWriter:
         self.wide: set[int] = set()  # buffers indexed in 64 bits
         self._keep: list = []  # nodes named only while the kernel is written (vector lanes)
         written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
-        self.written = written
+        self.written = written | wmma.writes_of(kernel.body)
         for b in kernel.params + kernel.shared + kernel.local:
             self._name(b, b.name)
             if _elements(b) > _INT32_MAX:
@@ -173,7 +178,10 @@ class _KernelWriter:
         for b in k.shared:
             self.emit(f"  __shared__ {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         for b in k.local:
-            self.emit(f"  {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
+            if b.scope in FRAGMENT_SCOPES:
+                self.emit("  " + wmma.fragment_declaration(b, self.names[id(b)], _elements(b), k.body))
+            else:
+                self.emit(f"  {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         self.stmt(k.body, 1)
         self.emit("}")
         return "\n".join(self.lines) + "\n"
@@ -204,6 +212,8 @@ class _KernelWriter:
         elif isinstance(s, Evaluate):
             if isinstance(s.value, Call) and s.value.op == SYNC_THREADS:
                 self.emit(f"{pad}__syncthreads();")
+            elif isinstance(s.value, CallExtern):
+                self.emit(f"{pad}{self._extern(s.value)};")
             elif not isinstance(s.value, (IntImm, FloatImm)):
                 self.emit(f"{pad}(void)({self.expr(s.value)});")
         else:
@@ -229,6 +239,14 @@ class _KernelWriter:
         self.emit(f"{pad}for ({ty} {var} = {lo}; {var} < {stop}; ++{var}) {{")
         self.stmt(loop.body, depth + 1)
         self.emit(f"{pad}}}")
+
+    def _extern(self, e: CallExtern) -> str:
+        """A call of one of the backend's external functions (:mod:`.wmma`); buffers are flat here."""
+        def index(load: BufferLoad):
+            if len(load.indices) != 1:
+                raise CompileError(f"cuda codegen: {e.name}: buffer {load.buffer.name} is not flattened")
+            return load.indices[0]
+        return wmma.render_call(e, lambda b: self.names[id(b)], index, self.expr)
 
     def _access(self, buffer: Buffer, indices) -> str:
         name = self.names.get(id(buffer))

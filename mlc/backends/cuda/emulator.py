@@ -26,6 +26,9 @@ of returning a result a GPU would not give:
 Warp shuffles (:mod:`mlc.passes.tir.warp_shuffle`) exchange values between the
 lanes of a warp (32 consecutive threads of a block, x fastest).
 
+Tensor-core fragments (``wmma.*`` scopes) are one array per warp, read and
+written only by the WMMA calls, which run once per warp (:mod:`.wmma`).
+
 Each message names the buffer, the index and the threads involved.
 
 >>> import numpy as np, mlc
@@ -47,14 +50,16 @@ import numpy as np
 
 from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
 from ...ir.arith import expr_key
-from ...ir.buffer import Buffer
+from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir import dtype as dt
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Select, Var)
 from ...ir.functor import pre_order_nodes
+from ...ir.extern import CallExtern
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from ..reference import values as V
+from . import wmma
 from .launch import AXES, Kernel, kernels, workspace
 
 __all__ = ["Emulator", "KernelStats"]
@@ -161,6 +166,7 @@ class _KernelRun:
             rest_b, rest_t = rest_b // g, rest_t // b
         self.memory: dict[int, _Memory] = {}
         written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
+        written |= wmma.writes_of(kernel.body)
         for p in kernel.params:  # what the kernel only reads cannot race
             arr = params[id(p)]
             self.memory[id(p)] = _Memory(p, arr, arr.size, "global", id(p) in written)
@@ -201,6 +207,8 @@ class _KernelRun:
         elif isinstance(stmt, Evaluate):
             if isinstance(stmt.value, Call) and stmt.value.op == SYNC_THREADS:
                 self._barrier(mask)
+            elif isinstance(stmt.value, CallExtern):
+                wmma.emulate_call(self, stmt.value, mask, env)
         else:
             raise MLCError(f"cuda emulator: cannot run {type(stmt).__name__} statements")
 
@@ -242,6 +250,12 @@ class _KernelRun:
         if id(buffer) in self.memory:
             return  # declared once per kernel: re-entering keeps the contents, as on a GPU
         size = int(np.prod([e.value for e in buffer.shape], dtype=np.int64))
+        if buffer.scope in FRAGMENT_SCOPES:  # one per warp
+            warps = -(-self.lanes // wmma.WARP)
+            array = np.full(warps * size, V.poison(buffer.dtype), buffer.dtype)
+            mem = self.memory[id(buffer)] = _Memory(buffer, array, size, "warp", False)
+            mem.offset = (self.lane // wmma.WARP) * np.int64(size)
+            return
         shared = buffer.scope == "shared"
         copies = self.kernel.blocks if shared else self.lanes
         array = np.full(copies * size, V.poison(buffer.dtype), buffer.dtype)
@@ -325,6 +339,12 @@ class _KernelRun:
                           f"[{int(flat[lane])}] (flat index), outside its {mem.size} elements; fix the "
                           "index, or guard the access")
 
+    def _fragment_access(self, buffer: Buffer) -> None:
+        raise MLCError(f"cuda emulator: {self.fname}: a thread reads or writes an element of the "
+                       f"{buffer.scope} fragment {buffer.name}; which thread holds which element of a "
+                       "fragment is unspecified, so fragments are touched only by the WMMA intrinsics "
+                       "(tensorize the loops that copy into or out of it)")
+
     def _register(self, buffer: Buffer, indices, mask, env):
         """(memory, index) of an access to one element of local memory per thread: the same
         in-bounds element of every thread, all threads active (a column of ``mem.rows``);
@@ -338,6 +358,8 @@ class _KernelRun:
         return None, f
 
     def _load(self, e: BufferLoad, mask, env):
+        if e.buffer.scope in FRAGMENT_SCOPES:
+            self._fragment_access(e.buffer)
         mem, column = self._register(e.buffer, e.indices, mask, env)
         if mem is not None and self._complete(mem):
             return mem.rows[:, column]
@@ -396,6 +418,8 @@ class _KernelRun:
 
     def _store(self, stmt: BufferStore, mask, env) -> None:
         self._statement_reads.clear()
+        if stmt.buffer.scope in FRAGMENT_SCOPES:
+            self._fragment_access(stmt.buffer)
         value = self.ev(stmt.value, mask, env)
         mem, column = self._register(stmt.buffer, stmt.indices, mask, env)
         if mem is not None:  # one element of every thread's local memory

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import CompileError
-from ...ir.buffer import Buffer
+from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import BufferLoad, IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, For, PrimFunc, SeqStmt, Stmt
@@ -50,6 +50,10 @@ class Kernel:
     @property
     def blocks(self) -> int:
         return int(np.prod(self.grid))
+
+
+#: Scopes a kernel declares itself: shared (per block), local (per thread), fragments (per warp).
+_ON_CHIP = ("shared", "local") + FRAGMENT_SCOPES
 
 
 def _size(buf: Buffer) -> int:
@@ -87,7 +91,7 @@ def workspace(func: PrimFunc) -> list[Buffer]:
     kernel writes and a later one reads. The runtime allocates them for each call and
     passes them to the kernels like parameters."""
     _, allocs = _launch_roots(func.body, func.attr("global_symbol", "main"))
-    return [a.buffer for a in allocs if a.buffer.scope not in ("shared", "local")]
+    return [a.buffer for a in allocs if a.buffer.scope not in _ON_CHIP]
 
 
 def kernels(func: PrimFunc) -> list[Kernel]:
@@ -137,8 +141,8 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kerne
                                    "split the loops to the same thread count")
             extents.setdefault(tag, (node.extent.value, node))
             under_thread = under_thread or scope == "threadIdx"
-        if isinstance(node, Allocate):
-            allocs.append(node.buffer)
+        if isinstance(node, Allocate) and not any(b is node.buffer for b in allocs):
+            allocs.append(node.buffer)  # declared once, however many statements allocate it
         if isinstance(node, (BufferStore, BufferLoad)):
             used.add(id(node.buffer))
         for child in _children(node):
@@ -161,11 +165,11 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kerne
     if threads > MAX_THREADS_PER_BLOCK:
         raise CompileError(f"cuda: kernel {kname} has {threads} threads per block {block}; a block "
                            f"holds at most {MAX_THREADS_PER_BLOCK} — split the thread loops smaller")
-    declared = [b for b in outer if id(b) in used and b.scope in ("shared", "local")] + allocs
+    declared = [b for b in outer if id(b) in used and b.scope in _ON_CHIP] + allocs
     shared = tuple(b for b in declared if b.scope == "shared")
     local = tuple(b for b in declared if b.scope != "shared")
     for b in allocs:
-        if b.scope not in ("shared", "local"):
+        if b.scope not in _ON_CHIP:
             raise CompileError(f"cuda: kernel {kname} allocates the {b.scope} buffer {b.name} inside "
                                "the kernel; a kernel holds only shared and local buffers — give it "
                                "scope 'local' (per thread) or 'shared' (per block)")
@@ -174,7 +178,7 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kerne
         raise CompileError(f"cuda: kernel {kname} declares {shared_bytes} bytes of shared memory "
                            f"({', '.join(f'{b.name}[{_size(b)}]' for b in shared)}); a block may use "
                            f"{MAX_SHARED_BYTES} — use smaller tiles")
-    params = tuple(p for p in list(func.params) + [b for b in outer if b.scope not in ("shared", "local")]
+    params = tuple(p for p in list(func.params) + [b for b in outer if b.scope not in _ON_CHIP]
                    if id(p) in used)
     return Kernel(kname, root, grid, block, shared, local, params)
 

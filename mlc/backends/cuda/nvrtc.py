@@ -69,10 +69,11 @@ def compile_cuda(source: str, arch: str = "sm_80", ptx: bool = False, options: t
     try:
         opts = [f"-arch={target}".encode(), b"-default-device", b"-std=c++17",
                 *(o.encode() for o in options)]
-        if "#include <cuda_fp16.h>" in source:
+        if "#include <cuda_fp16.h>" in source or "#include <mma.h>" in source:
             headers = cuda_include_dir()
             if headers is None:
-                raise CompileError("the kernel uses float16, whose <cuda_fp16.h> NVRTC finds among the "
+                raise CompileError("the kernel uses float16 or tensor cores, whose <cuda_fp16.h> and <mma.h> "
+                                   "NVRTC finds among the "
                                    "CUDA headers: install them (pip install nvidia-cuda-runtime-cu12, or a "
                                    "CUDA toolkit with CUDA_HOME set)", source)
             opts.append(f"-I{headers}".encode())

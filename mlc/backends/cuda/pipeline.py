@@ -16,11 +16,12 @@ from ...passes.tir.convert_blocks import convert_blocks_to_loops
 from ...passes.tir.cross_thread_reduction import lower_cross_thread_reduction
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from ...passes.tir.flatten_buffers import flatten_buffers
-from ...passes.tir.gpu_buffers import compact_gpu_buffers
+from ...passes.tir.gpu_buffers import compact_gpu_buffers, note_storage_align
 from ...passes.tir.lower_init_block import lower_init_block
 from ...passes.tir.lower_intrinsics import lower_intrinsics
 from ...passes.tir.pipeline import run_passes
 from ...passes.tir.simplify import simplify
+from ...passes.tir.software_pipeline import inject_software_pipeline
 from ...passes.tir.thread_sync import insert_thread_sync
 from ...passes.tir.vectorize import vectorize_loops
 
@@ -41,11 +42,13 @@ GPU_PIPELINE = [
     expand_empty_reductions,
     lower_cross_thread_reduction,
     lower_init_block,
+    note_storage_align,
     convert_blocks_to_loops,
     lower_intrinsics,
     compact_buffers,
     compact_gpu_buffers,
     flatten_buffers,
+    inject_software_pipeline,
     simplify,
     insert_thread_sync,
     vectorize_for_gpu,

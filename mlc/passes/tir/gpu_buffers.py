@@ -11,10 +11,16 @@ box a buffer needs is the part one block (one thread) touches:
   of a block share it) and the serial loops around all its accesses whose
   iterations touch disjoint boxes (a tile refetched per ``k`` step);
 - ``local``: relaxed over the loops under the innermost loop around all its
-  accesses, where thread loops always qualify and serial ones when disjoint.
+  accesses, where thread loops always qualify and serial ones when disjoint;
+- tensor-core fragments (``wmma.*``, one per warp): as ``local``, a warp's
+  copy being what its intrinsic calls touch.
 
 Accesses are re-indexed from the box's corner, which may depend on the
-block's and the thread's index. Runs before ``flatten_buffers``, after
+block's and the thread's index. A buffer padded by ``storage_align`` keeps
+its alignment: :func:`note_storage_align` (run while blocks exist) records
+the requests, and the compacted buffer gets strides that satisfy them for
+its new shape (a ``[32, 16]`` tile with ``stride[0] % 32 == 8`` is ``[32, 16]``
+with strides ``(40, 1)``). Runs before ``flatten_buffers``, after
 ``compact_buffers`` (which leaves GPU buffers alone).
 
 Before::
@@ -37,16 +43,19 @@ After::
 """
 from __future__ import annotations
 
-from ...ir.buffer import Buffer
+from ...ir.buffer import DIM_ALIGN, FRAGMENT_SCOPES, Buffer, aligned_strides
 from ...ir.expr import Binary, BufferLoad, IntImm, const
 from ...ir.arith import IntSet, canonical, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
+from ...ir.tir import Allocate, Block, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
 from .compact_buffers import _disjoint, _Rebase
 
-__all__ = ["compact_gpu_buffers"]
+__all__ = ["compact_gpu_buffers", "note_storage_align", "ALIGN_ATTR"]
 
-_GPU_SCOPES = ("shared", "local")
+#: The function attribute note_storage_align leaves for compact_gpu_buffers.
+ALIGN_ATTR = "gpu.storage_align"
+
+_GPU_SCOPES = ("shared", "local") + FRAGMENT_SCOPES
 
 
 def _accesses(buffer: Buffer, body):
@@ -153,7 +162,7 @@ def _kind(loop: For, scope: str) -> str:
     copy on a GPU), "checked" (if iterations touch disjoint boxes) or "stop"."""
     if loop.kind == "thread_binding":
         axis = (loop.thread_binding or "").split(".")[0]
-        if axis == "blockIdx" or scope == "local":
+        if axis == "blockIdx" or scope != "shared":
             return "free"
         return "stop"  # threads of a block share it
     if loop.kind in ("serial", "unrolled"):
@@ -161,11 +170,12 @@ def _kind(loop: For, scope: str) -> str:
     return "stop"
 
 
-def _plan(buffer: Buffer, body, threads: tuple[For, ...] = ()):
+def _plan(buffer: Buffer, body, threads: tuple[For, ...] = (), aligned=frozenset()):
     """(the loop whose iterations each get a copy, or None; the box) for ``buffer``
     allocated around ``body`` under the ``threads`` loops (threadIdx loops enclosing the
-    allocation: the block's threads share a shared buffer allocated under them)."""
-    if buffer.scope not in _GPU_SCOPES or buffer.strides or \
+    allocation: the block's threads share a shared buffer allocated under them). A buffer
+    with strides is left alone unless they come from ``storage_align`` (``aligned``)."""
+    if buffer.scope not in _GPU_SCOPES or (buffer.strides and id(buffer) not in aligned) or \
             not all(isinstance(e, IntImm) for e in buffer.shape):
         return None
     accesses = _accesses(buffer, body)
@@ -214,8 +224,9 @@ def _disjoint_per_copy(prefix, checked: list[For], box) -> bool:
 
 
 class _Compact(Mutator):
-    def __init__(self):
+    def __init__(self, aligns: dict):
         super().__init__()
+        self.aligns = aligns  # id(buffer) -> {axis: (factor, offset)}
         self.threads: tuple[For, ...] = ()  # the enclosing threadIdx loops
 
     def visit_For(self, node: For):
@@ -230,7 +241,7 @@ class _Compact(Mutator):
 
     def visit_Allocate(self, node: Allocate):
         body = self.visit(node.body)
-        plan = _plan(node.buffer, body, self.threads)
+        plan = _plan(node.buffer, body, self.threads, self.aligns)
         if plan is None:
             return node if body is node.body else Allocate(node.buffer, body)
         home, box = plan
@@ -238,12 +249,35 @@ class _Compact(Mutator):
         shape = tuple(const(e, s.dtype) for (_, e), s in zip(box, buf.shape))
         if home is None and all(a.value == b.value for a, b in zip(shape, buf.shape)):
             return node if body is node.body else Allocate(buf, body)
-        new = Buffer(buf.name, shape, buf.dtype, buf.scope)
+        aligns = self.aligns.get(id(buf))
+        strides = () if aligns is None else \
+            tuple(const(s, e.dtype) for s, e in zip(aligned_strides(tuple(e.value for e in shape), aligns), shape))
+        new = Buffer(buf.name, shape, buf.dtype, buf.scope, strides)
         out = _Rebase(buf, new, [lo for lo, _ in box], home).visit(body)
         return Allocate(new, out) if home is None else out
 
 
 def compact_gpu_buffers(func: PrimFunc) -> PrimFunc:
     """Shrink every shared and local allocation as the module docstring describes."""
-    body = _Compact().visit(func.body)
+    noted = func.attr(ALIGN_ATTR)
+    aligns = {id(b): dict(entries) for b, entries in noted or ()}
+    body = _Compact(aligns).visit(func.body)
+    if noted is not None:
+        func = PrimFunc(func.params, func.body, tuple((k, v) for k, v in func.attrs if k != ALIGN_ATTR))
     return func if body is func.body else func.with_body(body)
+
+
+def note_storage_align(func: PrimFunc) -> PrimFunc:
+    """Record the ``storage_align`` requests of the blocks (their ``buffer_dim_align``
+    annotations) as the function attribute ``gpu.storage_align``: (buffer, ((axis,
+    (factor, offset)), ...)) pairs, for :func:`compact_gpu_buffers` after the blocks are gone."""
+    found: dict[int, tuple] = {}
+    for node in pre_order_nodes(func.body):
+        if isinstance(node, Block):
+            for index, axis, factor, offset in dict(node.annotations).get(DIM_ALIGN, ()):
+                buf = node.writes[index].buffer
+                entry = found.setdefault(id(buf), (buf, {}))
+                entry[1][axis] = (factor, offset)
+    if not found:
+        return func
+    return func.with_attr(ALIGN_ATTR, tuple((b, tuple(sorted(a.items()))) for b, a in found.values()))

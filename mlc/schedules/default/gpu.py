@@ -4,6 +4,11 @@
 consumers (``inline_injective``, as on the CPU), then gives each remaining
 block, in program order, the first rule that takes it:
 
+0. ``gpu_tensor_core_matmul`` — float32 ``C[i, j] += f32(A[i, k]) * f32(B[k, j])``
+   of float16 A and B with M, N, K multiples of 16, batched or not (batch loops
+   on ``blockIdx.z``): tensor cores (WMMA), one
+   warp per 16 x 16 tile of C, 2 x 2 warps a block where M and N allow
+   (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`);
 1. ``gpu_matmul`` — ``C[i, j] += A[i, k] * B[k, j]`` shapes (two spatial
    loops, one reduction, at least a 32 x 32 output): the course's
    shared-memory blocking — 8 x 8 threads per block, a 4 x 4 register tile per
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 from ...ir.arith import uses_any
 from ...ir.expr import IntImm
+from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from .cpu import inline_injective
 from .patterns import view
@@ -79,6 +85,24 @@ def _pow2_at_least(n: int, cap: int) -> int:
     while t < n and t < cap:
         t *= 2
     return t
+
+
+def gpu_tensor_core_matmul(sch, func_name: str, name: str):
+    block = sch.get_block(name, func_name)
+    found = _plain(sch, block)
+    if found is None:
+        return None
+    v, kinds = found
+    reads = [r.buffer.dtype for r in v.block.reads]
+    if kinds[-3:] != ["spatial", "spatial", "reduce"] or "reduce" in kinds[:-3] or \
+            reads != ["float16", "float16"] or v.block.init is None or v.block.writes[0].buffer.dtype != "float32":
+        return None
+    ext = _extents(v.loops)
+    if ext is None or any(e % WMMA_TILE for e in ext[-3:]):
+        return None
+    warps = tuple(2 if e % (2 * WMMA_TILE) == 0 else 1 for e in ext[-3:-1])
+    schedule_wmma_matmul(sch, name, warps, func_name)  # tensorize refuses what is not this matmul
+    return {name}
 
 
 def gpu_matmul(sch, func_name: str, name: str):
@@ -175,7 +199,7 @@ def gpu_spatial(sch, func_name: str, name: str):
 
 
 #: The rules, in the order they are tried on each block.
-GPU_BLOCK_RULES = [gpu_matmul, gpu_reduction, gpu_spatial]
+GPU_BLOCK_RULES = [gpu_tensor_core_matmul, gpu_matmul, gpu_reduction, gpu_spatial]
 
 
 def schedule_gpu(sch, func_name: str, target=None) -> None:

@@ -32,11 +32,12 @@ implemented with the rows unrolled and the columns vectorized.
 """
 from __future__ import annotations
 
-from ...ir.buffer import BufferRegion, decl_buffer
+from ...ir.buffer import decl_buffer
 from ...ir.expr import IterVar, Range, Var, const
 from ...ir.extern import address_of, call_extern
-from ...ir.tir import Block, BlockRealize, BufferStore, Evaluate, For, PrimFunc
+from ...ir.tir import Block, BlockRealize, BufferStore, Evaluate, For
 from ..tensor_intrin import TensorIntrin
+from ._ir import intrin_func, point_region, whole_region
 
 __all__ = ["VNNI_CPUS", "VNNI_FEATURE", "VNNI_S8S8", "VNNI_U8S8", "MAC_F32", "VNNI_LANES", "VNNI_GROUP",
            "has_vnni", "mac_f32_name"]
@@ -70,19 +71,6 @@ def has_vnni(target) -> bool:
     return getattr(target, "cpu", "") in VNNI_CPUS
 
 
-def _point(buf, *idx) -> BufferRegion:
-    return BufferRegion(buf, tuple(Range(i, const(1)) for i in idx))
-
-
-def _whole(buf) -> BufferRegion:
-    return BufferRegion(buf, tuple(Range(const(0), e) for e in buf.shape))
-
-
-def _func(params, body, reads=(), writes=()) -> PrimFunc:
-    root = Block("root", (), tuple(reads), tuple(writes), body)
-    return PrimFunc(tuple(params), BlockRealize((), const(True, "bool"), root), (("tir.noalias", True),))
-
-
 def _vnni(name: str, a_dtype: str, kernel: str) -> None:
     A = decl_buffer((VNNI_GROUP,), a_dtype, "A")
     B = decl_buffer((VNNI_LANES, VNNI_GROUP), "int8", "B")
@@ -92,14 +80,14 @@ def _vnni(name: str, a_dtype: str, kernel: str) -> None:
     vk = IterVar(Var("vk"), Range.from_extent(VNNI_GROUP), "reduce")
     x, y = vj.var, vk.var
     value = C[x] + A[y].astype("int32") * B[x, y].astype("int32")
-    update = Block("update", (vj, vk), (_point(C, x), _point(A, y), _point(B, x, y)), (_point(C, x),),
+    update = Block("update", (vj, vk), (point_region(C, x), point_region(A, y), point_region(B, x, y)), (point_region(C, x),),
                    BufferStore(C, value, (x,)))
-    desc = _func((A, B, C), For(j, const(0), const(VNNI_LANES), "serial",
+    desc = intrin_func((A, B, C), For(j, const(0), const(VNNI_LANES), "serial",
                                 For(k, const(0), const(VNNI_GROUP), "serial",
                                     BlockRealize((j, k), const(True, "bool"), update))))
     Ai, Bi, Ci = (decl_buffer(b.shape, b.dtype, b.name) for b in (A, B, C))
     call = call_extern("int32", kernel, address_of(Ci[0]), address_of(Ai[0]), address_of(Bi[0, 0]))
-    impl = _func((Ai, Bi, Ci), Evaluate(call), (_whole(Ci), _whole(Ai), _whole(Bi)), (_whole(Ci),))
+    impl = intrin_func((Ai, Bi, Ci), Evaluate(call), (whole_region(Ci), whole_region(Ai), whole_region(Bi)), (whole_region(Ci),))
     TensorIntrin.register(name, desc, impl, override=True)
 
 
@@ -114,14 +102,14 @@ def _mac_f32(mr: int, nr: int) -> None:
     vj = IterVar(Var("vj"), Range.from_extent(nr), "spatial")
     vk = IterVar(Var("vk"), Range.from_extent(1), "reduce")
     a, b, c = vi.var, vj.var, vk.var
-    update = Block("update", (vi, vj, vk), (_point(C, a, b), _point(A, a, c), _point(B, c, b)),
-                   (_point(C, a, b),), BufferStore(C, C[a, b] + A[a, c] * B[c, b], (a, b)))
+    update = Block("update", (vi, vj, vk), (point_region(C, a, b), point_region(A, a, c), point_region(B, c, b)),
+                   (point_region(C, a, b),), BufferStore(C, C[a, b] + A[a, c] * B[c, b], (a, b)))
     zero = const(0)
-    desc = _func((A, B, C), For(i, zero, const(mr), "serial", For(j, zero, const(nr), "serial",
+    desc = intrin_func((A, B, C), For(i, zero, const(mr), "serial", For(j, zero, const(nr), "serial",
                  BlockRealize((i, j, zero), const(True, "bool"), update))))
     Ai, Bi, Ci = (decl_buffer(x.shape, "float32", x.name) for x in (A, B, C))
     ii, ji = Var("i"), Var("j")
-    impl = _func((Ai, Bi, Ci), For(ii, zero, const(mr), "unrolled", For(ji, zero, const(nr), "vectorized",
+    impl = intrin_func((Ai, Bi, Ci), For(ii, zero, const(mr), "unrolled", For(ji, zero, const(nr), "vectorized",
                  BufferStore(Ci, Ci[ii, ji] + Ai[ii, 0] * Bi[0, ji], (ii, ji)))))
     TensorIntrin.register(mac_f32_name(mr, nr), desc, impl, override=True)
 

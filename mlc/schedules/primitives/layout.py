@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace as dc_replace
 
-from ...ir.buffer import Buffer
+from ...ir.buffer import DIM_ALIGN, Buffer, aligned_strides
 from ...ir.expr import IntImm, const
 from ...ir.tir import PrimFunc
 from ..analysis import is_param
@@ -25,24 +25,7 @@ from ..state import find_block, replace
 
 __all__ = ["LayoutPrimitives", "storage_align_ir", "aligned_strides"]
 
-ANNOTATION = "buffer_dim_align"
-
-
-def aligned_strides(shape: tuple[int, ...], aligns: dict[int, tuple[int, int]]) -> tuple[int, ...]:
-    """Row-major strides where ``stride[axis] % factor == offset`` for each
-    ``axis -> (factor, offset)``, each padded as little as possible.
-
-    >>> aligned_strides((64, 64), {0: (32, 8)})
-    (72, 1)
-    """
-    strides = [0] * len(shape)
-    for d in reversed(range(len(shape))):
-        stride = 1 if d == len(shape) - 1 else strides[d + 1] * shape[d + 1]
-        if d in aligns:
-            factor, offset = aligns[d]
-            stride += (offset - stride) % factor
-        strides[d] = stride
-    return tuple(strides)
+ANNOTATION = DIM_ALIGN
 
 
 def storage_align_ir(func: PrimFunc, block: str, buffer_index: int, axis: int, factor: int,

@@ -210,13 +210,20 @@ def _dense_problem(param: Buffer, real: Buffer, dims) -> str | None:
     """Why the region of ``real`` that ``param`` stands for is not one dense tile, or None.
 
     It is dense when ``param``'s dimensions are the last ones of ``real`` and every
-    one but the first has the extent it has in ``real``.
+    one but the first has the extent it has in ``real``. A ``param`` declared with
+    strides (``(ldm, 1)``: its implementation finds the row stride itself, as the
+    WMMA intrinsics do) needs only its dimensions to be the last ones of ``real``,
+    whose elements in a row are adjacent (rows padded by storage_align are fine).
     """
-    if real.strides:
-        return "the buffer has explicit strides"
     ndim = len(real.shape)
     if list(dims) != list(range(ndim - len(dims), ndim)):
         return f"the tile spans dimensions {list(dims)}, not the last {len(dims)}"
+    if param.strides:  # rows of any stride (storage_align padding included), elements adjacent
+        if real.strides and _int_value(real.strides[-1]) != 1:
+            return f"its last dimension has stride {real.strides[-1]!r}, not 1"
+        return None
+    if real.strides:
+        return "the buffer has explicit strides"
     for d, (want, have) in enumerate(zip(param.shape[1:], [real.shape[x] for x in dims[1:]]), start=1):
         if _int_value(want) != _int_value(have):
             return (f"dimension {dims[d]} has extent {_int_value(have)}, not the tile's "

@@ -1,0 +1,147 @@
+"""inject_software_pipeline: overlap the stages of a loop's iterations (TVM's
+``software_pipeline_stage`` / ``software_pipeline_order`` loop annotations).
+
+A serial loop annotated with one stage per statement of its body runs
+statement ``i`` of iteration ``k`` at step ``k + stage[i]``: with stages
+``[0, 0, 1]`` the shared-memory fetches of iteration ``k + 1`` are issued in
+the same step as the compute of iteration ``k``. The buffers allocated in the
+loop body (the staging tiles) get one copy per stage, iteration ``k`` using
+copy ``k % stages`` (each copy starting at a multiple of 128 bytes), so a
+fetch never overwrites a tile still to be read.
+``software_pipeline_order`` (optional) orders the statements within a step.
+
+Before (flattened, one 512-element tile fetched and consumed per step)::
+
+    for k in range(4):                       # stage [0, 1]
+        A_shared = T.allocate([512], "float16", "shared")
+        fetch(A_shared[...], k)
+        compute(A_shared[...], k)
+
+After::
+
+    A_shared = T.allocate([1024], "float16", "shared")      # two copies of 512
+    fetch(A_shared[0 + ...], 0)                               # prologue
+    for k in range(3):
+        fetch(A_shared[(k + 1) % 2 * 512 + ...], k + 1)
+        compute(A_shared[k % 2 * 512 + ...], k)
+    compute(A_shared[3 % 2 * 512 + ...], 3)                  # epilogue
+
+Runs on flattened buffers, before ``insert_thread_sync`` places the barriers
+the overlapped steps need. A loop shorter than its stages runs as written.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import CompileError
+from ...ir.buffer import Buffer
+from ...ir.expr import BufferLoad, IntImm, const
+from ...ir.functor import Mutator, substitute
+from ...ir.tir import Allocate, BufferStore, For, PrimFunc, SeqStmt, Stmt, seq
+
+__all__ = ["inject_software_pipeline", "STAGE", "ORDER"]
+
+#: Where each copy of a pipelined buffer starts: a multiple of 128 bytes, as aligned as the
+#: buffer itself for the wide loads (ldmatrix, load_matrix_sync, vectors) that read it.
+_COPY_ALIGN = 128
+
+STAGE = "software_pipeline_stage"
+ORDER = "software_pipeline_order"
+
+
+class _Version(Mutator):
+    """Accesses of the versioned buffers go to copy ``version`` of ``size`` elements each."""
+
+    def __init__(self, copies: dict, version):
+        super().__init__()
+        self.copies, self.version = copies, version  # id(old buffer) -> (new buffer, size)
+
+    def _moved(self, buffer: Buffer, indices):
+        new, size = self.copies[id(buffer)]
+        return new, (indices[0] + self.version * const(size, indices[0].dtype),)
+
+    def visit_BufferLoad(self, node: BufferLoad):
+        node = self.generic_visit(node)
+        if id(node.buffer) not in self.copies:
+            return node
+        buf, idx = self._moved(node.buffer, node.indices)
+        return BufferLoad(buf, idx, node.dtype)
+
+    def visit_BufferStore(self, node: BufferStore):
+        node = self.generic_visit(node)
+        if id(node.buffer) not in self.copies:
+            return node
+        buf, idx = self._moved(node.buffer, node.indices)
+        return BufferStore(buf, node.value, idx)
+
+
+def _ints(loop: For, key: str, value, count: int) -> list[int]:
+    name = loop.loop_var.name
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and v >= 0 for v in value):
+        raise CompileError(f"loop {name}: annotation {key} must be a list of non-negative ints, got {value!r}")
+    if len(value) != count:
+        raise CompileError(f"loop {name}: annotation {key} has {len(value)} entries but the loop body has "
+                           f"{count} statements; give one per statement")
+    return list(value)
+
+
+class _Pipeline(Mutator):
+    def visit_For(self, node: For):
+        node = self.generic_visit(node)
+        ann = dict(node.annotations)
+        if STAGE not in ann:
+            return node
+        rest = tuple((k, v) for k, v in node.annotations if k not in (STAGE, ORDER))
+        body, allocs = node.body, []
+        while isinstance(body, Allocate):
+            allocs.append(body.buffer)
+            body = body.body
+        stmts = list(body.seq) if isinstance(body, SeqStmt) else [body]
+        stages = _ints(node, STAGE, ann[STAGE], len(stmts))
+        order = _ints(node, ORDER, ann.get(ORDER, list(range(len(stmts)))), len(stmts))
+        if sorted(order) != list(range(len(stmts))):
+            raise CompileError(f"loop {node.loop_var.name}: {ORDER} {order!r} must list each statement once")
+        if node.kind != "serial":
+            raise CompileError(f"loop {node.loop_var.name} is {node.kind}; only a serial loop is pipelined")
+        copies = max(stages) + 1
+        n = node.extent.value if isinstance(node.extent, IntImm) else None
+        if n is None or copies == 1 or n < copies:
+            return For(node.loop_var, node.min, node.extent, node.kind, node.body, node.thread_binding, rest)
+        for b in allocs:
+            if b.ndim != 1 or not isinstance(b.shape[0], IntImm):
+                raise CompileError(f"loop {node.loop_var.name}: {b.name} must be flat and of constant size "
+                                   "to be pipelined (run after flatten_buffers)")
+        moved = {}
+        for b in allocs:  # each copy starts at a multiple of _COPY_ALIGN bytes
+            per = _COPY_ALIGN // np.dtype(b.dtype).itemsize
+            size = -(-b.shape[0].value // per) * per
+            moved[id(b)] = (Buffer(b.name, (const(size * copies, b.shape[0].dtype),), b.dtype, b.scope), size)
+        var = node.loop_var
+
+        def run(i: int, k) -> Stmt:
+            """Statement i of iteration k (an expression of the loop's dtype)."""
+            at = substitute(stmts[i], {var: node.min + k})
+            version = (k % const(copies, var.dtype)) if not isinstance(k, IntImm) else const(k.value % copies, var.dtype)
+            return _Version(moved, version).visit(at)
+
+        def step(t, valid) -> list[Stmt]:
+            return [run(i, t - const(stages[i], var.dtype) if not isinstance(t, IntImm)
+                        else const(t.value - stages[i], var.dtype)) for i in order if valid(i)]
+
+        prologue = [s for t in range(copies - 1)
+                    for s in step(const(t, var.dtype), lambda i, t=t: stages[i] <= t)]
+        steady_var = var.__class__(var.name, var.dtype)
+        steady = For(steady_var, const(0, var.dtype), const(n - copies + 1, var.dtype), "serial",
+                     seq(*step(steady_var + const(copies - 1, var.dtype), lambda i: True)), None, rest)
+        epilogue = [s for t in range(n, n + copies - 1)
+                    for s in step(const(t, var.dtype), lambda i, t=t: t - stages[i] < n)]
+        out = seq(*prologue, steady, *epilogue)
+        for b in reversed(allocs):
+            out = Allocate(moved[id(b)][0], out)
+        return out
+
+
+def inject_software_pipeline(func: PrimFunc) -> PrimFunc:
+    """Pipeline every loop annotated with ``software_pipeline_stage`` (module docstring)."""
+    body = _Pipeline().visit(func.body)
+    return func if body is func.body else func.with_body(body)

@@ -1,0 +1,192 @@
+"""CUDA tensor-core intrinsics: 16x16x16 tiles with float16 inputs and float32 accumulators,
+as WMMA calls or as PTX ``ldmatrix`` + ``mma.sync`` (:data:`VARIANTS`).
+
+Five intrinsics cover a tensor-core matmul, each a warp-wide operation on a
+16 x 16 tile held in a *fragment* (a buffer of scope ``wmma.matrix_a``,
+``wmma.matrix_b`` or ``wmma.accumulator``, per warp)::
+
+    wmma_fill_16x16x16_f32      C_frag[i, j] = 0                      (the init)
+    wmma_load_a_16x16x16_f16    A_frag[i, k] = A_shared[i, k]         (shared -> fragment)
+    wmma_load_b_16x16x16_f16    B_frag[k, j] = B_shared[k, j]
+    wmma_sync_16x16x16_f16f32   C_frag[i, j] += f32(A_frag[i, k]) * f32(B_frag[k, j])
+    wmma_store_16x16x16_f32     C[i, j] = C_frag[i, j]                (fragment -> global)
+
+Each implementation is one ``T.call_extern`` of an ``mlc_wmma_*`` function that
+the cuda backend renders as ``nvcuda::wmma`` calls and its emulator runs with
+the fragment semantics (:mod:`mlc.backends.cuda.wmma`). A tile is handed over
+as the addresses of its first and last elements, ``[0, 0]`` and ``[15, 15]``:
+from their distance the call finds the row stride (the ``ldm`` of
+``load_matrix_sync``) after buffers are flattened, and the buffer passes see
+the whole tile between them::
+
+    T.call_extern("int32", "mlc_wmma_load_a_16x16x16_f16",
+                  T.address_of(A_frag[0, 0]), T.address_of(A_frag[15, 15]),
+                  T.address_of(A_shared[0, 0]), T.address_of(A_shared[15, 15]))
+
+The implementations' buffers are declared with strides ``(ldm, 1)``, so a
+tile of a wider buffer (a row of a shared tile, a warp's part of the
+accumulator) is tensorized as it is.
+
+The ``mma_*`` intrinsics (same descriptions) are implemented by the
+backend's ``mlc_mma_*`` functions: ``ldmatrix`` from shared memory and two
+``mma.sync.aligned.m16n8k16`` per step, fragments in each thread's registers.
+
+A matmul is tensorized with them after ``cache_read``/``cache_write`` into the
+wmma scopes and ``decompose_reduction``; every thread of a warp runs the call
+(no ``threadIdx.x`` loop around it).
+"""
+from __future__ import annotations
+
+from ...ir.buffer import Buffer, decl_buffer
+from ...ir.expr import FloatImm, IterVar, Range, Var, const
+from ...ir.extern import address_of, call_extern
+from ...ir.tir import Block, BlockRealize, BufferStore, Evaluate, For
+from ...errors import ScheduleError
+from ..tensor_intrin import TensorIntrin
+from ._ir import intrin_func, point_region, whole_region
+
+__all__ = ["schedule_wmma_matmul", "SHARED_ALIGN", "WMMA_FILL", "WMMA_LOAD_A", "WMMA_LOAD_B", "WMMA_SYNC", "WMMA_STORE", "WMMA_TILE", "VARIANTS"]
+
+#: The tile of every WMMA intrinsic here: m = n = k = 16.
+WMMA_TILE = 16
+WMMA_FILL = "wmma_fill_16x16x16_f32"
+WMMA_LOAD_A = "wmma_load_a_16x16x16_f16"
+WMMA_LOAD_B = "wmma_load_b_16x16x16_f16"
+WMMA_SYNC = "wmma_sync_16x16x16_f16f32"
+WMMA_STORE = "wmma_store_16x16x16_f32"
+
+
+def _tile_addresses(buf) -> tuple:
+    """A tile as the cuda backend's wmma functions take it: the addresses of its first and
+    last elements."""
+    return address_of(buf[0, 0]), address_of(buf[WMMA_TILE - 1, WMMA_TILE - 1])
+
+
+def _register(name: str, params: tuple, out, value, reduce: bool, extra=()) -> None:
+    """Register ``name``: description ``out[i, j] = value(i, j[, k])`` over 16 x 16 (x 16) with
+    ``params`` = (name, dtype, scope) buffers; implementation one call of its extern function."""
+    n = WMMA_TILE
+    bufs = [decl_buffer((n, n), dtype, pname, scope) for pname, dtype, scope in params]
+    loops = [Var(v) for v in ("i", "j", "k")[:3 if reduce else 2]]
+    ivs = tuple(IterVar(Var("v" + lv.name), Range.from_extent(n), "reduce" if lv.name == "k" else "spatial")
+                for lv in loops)
+    o = bufs[out]
+    val, reads = value(bufs, *(iv.var for iv in ivs))
+    vi, vj = ivs[0].var, ivs[1].var
+    block = Block(name.split("_")[1], ivs, tuple(reads), (point_region(o, vi, vj),), BufferStore(o, val, (vi, vj)))
+    body = BlockRealize(tuple(loops), const(True, "bool"), block)
+    for lv in reversed(loops):
+        body = For(lv, const(0), const(n), "serial", body)
+    ins = [whole_region(b) for k, b in enumerate(bufs) if k != out or reduce]
+    desc = intrin_func(bufs, body, ins, (whole_region(o),))
+    # strided rows: a tile of any row stride (the extern function takes it as ldm)
+    ibufs = [Buffer(b.name, b.shape, b.dtype, b.scope, (Var(b.name + "_ldm"), const(1)))
+             for b in bufs]
+    order = [out] + [k for k in range(len(bufs)) if k != out]
+    args = [a for k in order for a in _tile_addresses(ibufs[k])] + list(extra)
+    impl = intrin_func(ibufs, Evaluate(call_extern("int32", "mlc_" + name, *args)),
+                 [whole_region(b) for k, b in enumerate(ibufs) if k != out or reduce], (whole_region(ibufs[out]),))
+    TensorIntrin.register(name, desc, impl, override=True)
+
+
+def _copy(bufs, i, j):
+    return bufs[0][i, j], [point_region(bufs[0], i, j)]
+
+
+def _mma(bufs, i, j, k):
+    a, b, c = bufs
+    return (c[i, j] + a[i, k].astype("float32") * b[k, j].astype("float32"),
+            [point_region(c, i, j), point_region(a, i, k), point_region(b, k, j)])
+
+
+#: The intrinsics of each variant, in the order fill, load_a, load_b, sync, store: ``"wmma"``
+#: (``nvcuda::wmma`` calls) and ``"mma"`` (PTX ``ldmatrix`` and two ``mma.sync.aligned.m16n8k16``
+#: per 16 x 16 x 16 step, fragments in registers). Both describe the same computation.
+VARIANTS = {
+    "wmma": (WMMA_FILL, WMMA_LOAD_A, WMMA_LOAD_B, WMMA_SYNC, WMMA_STORE),
+    "mma": ("mma_fill_16x16x16_f32", "mma_load_a_16x16x16_f16", "mma_load_b_16x16x16_f16",
+            "mma_sync_16x16x16_f16f32", "mma_store_16x16x16_f32"),
+}
+for _variant, (_fill, _load_a, _load_b, _sync, _store) in VARIANTS.items():
+    _register(_fill, (("C", "float32", "wmma.accumulator"),), 0,
+              lambda bufs, i, j: (FloatImm(0.0, "float32"), []), False, (FloatImm(0.0, "float32"),))
+    _register(_load_a, (("A", "float16", "shared"), ("F", "float16", "wmma.matrix_a")), 1, _copy, False)
+    _register(_load_b, (("B", "float16", "shared"), ("F", "float16", "wmma.matrix_b")), 1, _copy, False)
+    _register(_sync, (("A", "float16", "wmma.matrix_a"), ("B", "float16", "wmma.matrix_b"),
+                      ("C", "float32", "wmma.accumulator")), 2, _mma, True)
+    _register(_store, (("F", "float32", "wmma.accumulator"), ("C", "float32", "global")), 1, _copy, False)
+
+
+#: storage_align of the shared tiles: rows padded to ``stride % 32 == 8`` halves (16 bytes past
+#: a multiple of the 32 banks' 64 bytes), so the rows a fragment load reads start in
+#: different banks; a multiple of 16 bytes, as load_matrix_sync needs.
+SHARED_ALIGN = (32, 8)
+
+
+def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
+                         func_name: str | None = None, pad: bool = True, variant: str = "wmma",
+                         pipeline: bool = False) -> None:
+    """Schedule the matmul ``block`` of ``sch`` (``C[i, j] = sum(f32(A[i, k]) * f32(B[k, j]))``,
+    float16 A and B, float32 C, M, N multiples of 16 * warps and K of 16) for tensor cores;
+    leading batch loops (``C[b, i, j]``) are fused onto ``blockIdx.z``.
+
+    A thread block computes a ``(16 * warps[0]) x (16 * warps[1])`` tile of C, one
+    warp per 16 x 16 tile (``threadIdx.y``, with ``threadIdx.x`` the 32 lanes); per
+    16-wide step of k its threads stage A's and B's tiles in shared memory (rows padded
+    by :data:`SHARED_ALIGN` unless ``pad`` is False), then each
+    warp loads its fragments (``wmma.matrix_a``/``wmma.matrix_b``) and multiplies
+    into its ``wmma.accumulator`` fragment, stored to C at the end. The init, the
+    loads, the update and the store are tensorized with the intrinsics of ``variant``
+    (:data:`VARIANTS`: ``"wmma"`` or ``"mma"``). ``pipeline=True`` software-pipelines the
+    k loop (``software_pipeline_stage`` ``[0, 0, 1]``: the fetches of step k + 1 are issued
+    with the tensor-core work of step k, into a second copy of each shared tile).
+    """
+    if variant not in VARIANTS:
+        raise ScheduleError(f"schedule_wmma_matmul: variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+    fill, load_a, load_b, sync, store = VARIANTS[variant]
+    wy, wz = warps
+    c = sch.get_block(block) if func_name is None else sch.get_block(block, func_name)
+    *batch, i, j, k = sch.get_loops(c)
+    one = wy * wz == 1  # a single warp: no warp loop (a unit loop would not index the blocks)
+    i0, *i1, i2 = sch.split(i, [None, WMMA_TILE] if one else [None, wy, WMMA_TILE])
+    j0, *j1, j2 = sch.split(j, [None, WMMA_TILE] if one else [None, wz, WMMA_TILE])
+    k0, k1 = sch.split(k, [None, WMMA_TILE])
+    sch.reorder([*batch, i0, j0, k0, *i1, *j1, i2, j2, k1])
+    if batch:
+        sch.bind(sch.fuse(batch) if len(batch) > 1 else batch[0], "blockIdx.z")
+    sch.bind(i0, "blockIdx.y")
+    sch.bind(j0, "blockIdx.x")
+    warp = k0 if one else sch.fuse([*i1, *j1])
+    if not one:
+        sch.bind(warp, "threadIdx.y")
+    acc = sch.cache_write(c, 0, "wmma.accumulator")
+    sch.reverse_compute_at(acc, j0)
+    a_shared, b_shared = sch.cache_read(c, 0, "shared"), sch.cache_read(c, 1, "shared")
+    a_frag, b_frag = sch.cache_read(c, 0, "wmma.matrix_a"), sch.cache_read(c, 1, "wmma.matrix_b")
+    sch.compute_at(a_frag, warp)
+    sch.compute_at(b_frag, warp)
+    for copy in (a_shared, b_shared):
+        sch.compute_at(copy, k0)
+        if pad:
+            sch.storage_align(copy, 0, 0, *SHARED_ALIGN)
+        fused = sch.fuse(sch.get_loops(copy)[-2:])
+        if one:
+            sch.bind(sch.split(fused, [None, 32])[1], "threadIdx.x")
+            continue
+        _, ty, tx = sch.split(fused, [None, wy * wz, 32])
+        sch.bind(ty, "threadIdx.y")
+        sch.bind(tx, "threadIdx.x")
+    init = sch.decompose_reduction(c, k0)
+    if pipeline:
+        sch.annotate(k0, "software_pipeline_stage", [0, 0, 1])
+    if not one:
+        r, s = sch.get_loops(acc)[-2:]
+        r0, r1 = sch.split(r, [wy, WMMA_TILE])
+        s0, s1 = sch.split(s, [wz, WMMA_TILE])
+        sch.reorder([r0, s0, r1, s1])
+        sch.bind(sch.fuse([r0, s0]), "threadIdx.y")
+    sch.tensorize(sch.get_loops(init)[-2], fill)
+    sch.tensorize(sch.get_loops(a_frag)[-2], load_a)
+    sch.tensorize(sch.get_loops(b_frag)[-2], load_b)
+    sch.tensorize(sch.get_loops(c)[-3], sync)
+    sch.tensorize(sch.get_loops(acc)[-2], store)
