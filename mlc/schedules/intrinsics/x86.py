@@ -62,7 +62,7 @@ def has_vnni(target) -> bool:
     where it says nothing, its CPU has it.
 
     >>> from mlc import Target
-    >>> has_vnni(Target.from_str("llvm -mcpu=cascadelake")), has_vnni(Target.from_str("llvm -mcpu=haswell"))
+    >>> has_vnni(Target("llvm", "cascadelake")), has_vnni(Target("llvm", "haswell"))  # each CPU's own features
     (True, False)
     """
     flags = {f[1:]: f[0] == "+" for f in getattr(target, "features", "").split(",") if f[:1] in "+-" and f}
