@@ -10,7 +10,8 @@ need, is slower on every GPU; these figures are checked on every run.
 >>> A = te.placeholder((1024,), "float32", "A")
 >>> B = te.compute((1024,), lambda i: A[i] * 2, "B")
 >>> from mlc.backends.cuda import compile_sources
->>> code, _ = compile_sources(mlc.IRModule({"double": te.create_prim_func([A, B])}))
+>>> from mlc.driver import schedule_module
+>>> code, _ = compile_sources(schedule_module(mlc.IRModule({"double": te.create_prim_func([A, B])}), "cuda"))
 >>> (r,) = kernel_resources(code, "sm_80").values()
 >>> r.kernel, r.spill_stores, r.shared_bytes
 ('double_kernel', 0, 0)
