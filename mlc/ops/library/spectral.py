@@ -8,11 +8,13 @@ computing in the input's dtype (float32 or float64):
   ``mode="reduced"`` keeps its first min(m, n) columns.
 - ``eigh``: cyclic Jacobi rotations on the lower triangle (as NumPy's
   ``UPLO="L"``) until the off-diagonal part is below rounding (at most
-  :data:`MAX_SWEEPS` sweeps), eigenvalues ascending, eigenvectors in columns.
+  :data:`MAX_SWEEPS` sweeps), eigenvalues ascending, eigenvectors in columns
+  (the matrix scaled by its largest magnitude first, as for ``svd``).
 - ``svd``: one-sided (Hestenes) Jacobi on the columns of A (of Aᵀ when it is
   wide), singular values descending; the columns of U that the values leave
   undetermined (zero singular values, ``full_matrices``) are completed to an
-  orthonormal basis by Gram-Schmidt on the unit vectors.
+  orthonormal basis by Gram-Schmidt on the unit vectors. The matrix is scaled by its
+  largest magnitude first (LAPACK scales too), so tiny and huge values keep their digits.
 
 Eigenvectors and singular vectors are unique only up to sign (and within a
 repeated value), so tests check reconstruction and orthonormality.
@@ -165,7 +167,7 @@ def _eigh_func(x: TensorType, vectors: bool):
     W = decl_buffer(x.shape[:-1], f, "w")
     VO = decl_buffer(x.shape, f, "v") if vectors else None
     A, V = decl_buffer((n, n), f, "aw"), decl_buffer((n, n), f, "vw")
-    c, s, tmp, off, total = (Scalar(k, f) for k in ("c", "s", "tmp", "off", "total"))
+    c, s, tmp, off, total, scale = (Scalar(k, f) for k in ("c", "s", "tmp", "off", "total", "scale"))
     best, at, done = Scalar("best", f), Scalar("at", "int32"), Scalar("done", "int32")
     tol = const(_eps(f) ** 2, f)
 
@@ -190,16 +192,21 @@ def _eigh_func(x: TensorType, vectors: bool):
         return when(done.get() == 0, seq(measure, when(done.get() == 0, rotate)))
 
     def matrix(r):
-        lower = _fill(A, (), n, n, lambda i, j: _e.select(i >= j, X[r + (i, j)], X[r + (j, i)]))
-        stmts = [lower, _fill(V, (), n, n, lambda i, j: _e.select(i == j, const(1, f), _zero(f))),
+        # scaled by its largest magnitude, so that the sums of squares neither underflow nor overflow
+        largest = loop("i", 0, n, lambda i: loop("j", 0, i + 1, lambda j: scale.set(
+            _e.max(scale.get(), _e.abs(X[r + (i, j)])))))
+        usable = _e.logical_and(scale.get() > _zero(f), _e.isfinite(scale.get()))
+        lower = _fill(A, (), n, n, lambda i, j: _e.select(i >= j, X[r + (i, j)], X[r + (j, i)]) / scale.get())
+        stmts = [scale.set(0.0), largest, scale.set(_e.select(usable, scale.get(), const(1, f))), lower,
+                 _fill(V, (), n, n, lambda i, j: _e.select(i == j, const(1, f), _zero(f))),
                  done.set(0), loop("sweep", 0, MAX_SWEEPS, sweep),
-                 loop("i", 0, n, lambda i: BufferStore(W, A[(i, i)], r + (i,))),
+                 loop("i", 0, n, lambda i: BufferStore(W, A[(i, i)] * scale.get(), r + (i,))),
                  _sort_columns(W, [(V, n)], n, r, False, best, at, tmp)]
         if vectors:
             stmts.append(_fill(VO, r, n, n, lambda i, j: V[(i, j)]))
         return seq(*stmts)
 
-    allocs = (A, V) + tuple(b.buffer for b in (c, s, tmp, off, total, best, at, done))
+    allocs = (A, V) + tuple(b.buffer for b in (c, s, tmp, off, total, scale, best, at, done))
     outs = (W, VO) if vectors else (W,)
     return hand_written_func((X,) + outs, batched(lead, matrix), allocs)
 
@@ -235,8 +242,8 @@ def _svd_func(x: TensorType, vectors: bool, full_matrices=True):
     S = decl_buffer(lead + (k,), f, "s")
     U, V = decl_buffer((big, big), f, "uw"), decl_buffer((k, k), f, "vw")
     res = decl_buffer((big,), f, "res")
-    c, s, tmp, alpha, beta, gamma, best, norm = (Scalar(name, f) for name in
-                                                 ("c", "s", "tmp", "alpha", "beta", "gamma", "best", "norm"))
+    c, s, tmp, alpha, beta, gamma, best, norm, scale = (Scalar(name, f) for name in (
+        "c", "s", "tmp", "alpha", "beta", "gamma", "best", "norm", "scale"))
     at, rotated, done = Scalar("at", "int32"), Scalar("rotated", "int32"), Scalar("done", "int32")
     eps = const(_eps(f), f)
 
@@ -276,16 +283,21 @@ def _svd_func(x: TensorType, vectors: bool, full_matrices=True):
                    loop("i", 0, big, lambda i: BufferStore(U, res[i] / norm.get(), (i, col))))
 
     def matrix(r):
-        work = _fill(U, (), big, k, lambda i, j: X[r + ((i, j) if tall else (j, i))])
-        stmts = [work, _fill(V, (), k, k, lambda i, j: _e.select(i == j, const(1, f), _zero(f))),
+        # scaled by its largest magnitude, so that the sums of squares neither underflow nor overflow
+        largest = loop("i", 0, m, lambda i: loop("j", 0, n, lambda j: scale.set(
+            _e.max(scale.get(), _e.abs(X[r + (i, j)])))))
+        usable = _e.logical_and(scale.get() > _zero(f), _e.isfinite(scale.get()))
+        work = _fill(U, (), big, k, lambda i, j: X[r + ((i, j) if tall else (j, i))] / scale.get())
+        stmts = [scale.set(0.0), largest, scale.set(_e.select(usable, scale.get(), const(1, f))), work, _fill(V, (), k, k, lambda i, j: _e.select(i == j, const(1, f), _zero(f))),
                  done.set(0), loop("sweep", 0, MAX_SWEEPS, sweep)]
 
         def value(j):
             return seq(norm.set(0.0), loop("i", 0, big, lambda i: norm.set(norm.get() + U[(i, j)] * U[(i, j)])),
                        BufferStore(S, _e.sqrt(norm.get()), r + (j,)))
+        unscale = loop("j", 0, k, lambda j: BufferStore(S, S[r + (j,)] * scale.get(), r + (j,)))
         stmts += [loop("j", 0, k, value), _sort_columns(S, [(U, big), (V, k)], k, r, True, best, at, tmp)]
         if not vectors:
-            return seq(*stmts)
+            return seq(*stmts, unscale)
         # normalize the determined columns; complete the rest (values below rounding, full_matrices)
         threshold = S[r + (0,)] * eps * const(float(big), f) if k else _zero(f)
         kept = big if full_matrices else k
@@ -305,7 +317,7 @@ def _svd_func(x: TensorType, vectors: bool, full_matrices=True):
         else:      # Aᵀ = U S Vᵀ, so A = V S Uᵀ
             stmts += [_fill(u_out_buf, r, m, m, lambda i, j: V[(i, j)]),
                       _fill(vh_out_buf, r, vh_out.shape[-2], n, lambda i, j: U[(j, i)])]
-        return seq(*stmts)
+        return seq(*stmts, unscale)
 
     if vectors:
         u_out_buf = decl_buffer(types[0].shape, f, "u")
@@ -313,7 +325,8 @@ def _svd_func(x: TensorType, vectors: bool, full_matrices=True):
         params = (X, u_out_buf, S, vh_out_buf)
     else:
         params = (X, S)
-    allocs = (U, V, res) + tuple(b.buffer for b in (c, s, tmp, alpha, beta, gamma, best, norm, at, rotated, done))
+    allocs = (U, V, res) + tuple(b.buffer for b in (c, s, tmp, alpha, beta, gamma, best, norm, scale, at,
+                                                    rotated, done))
     return hand_written_func(params, batched(lead, matrix), allocs)
 
 
