@@ -5,6 +5,7 @@ variables (``for i in range(k + 1, n)``) and whose scalars (a pivot, a running
 sum) live in one-element buffers. These helpers keep such kernels readable:
 
 >>> from mlc.ir.buffer import decl_buffer
+>>> from mlc.ir.tir import seq
 >>> acc = Scalar("acc", "float32")
 >>> x = decl_buffer((4,), "float32", "x")
 >>> stmt = seq(acc.set(0.0), loop("i", 0, 4, lambda i: acc.set(acc.get() + x[i])))
@@ -17,7 +18,7 @@ from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
 from ...ir.expr import PrimExpr, Var, cast, const
-from ...ir.tir import BufferStore, For, IfThenElse, seq
+from ...ir.tir import BufferStore, For, IfThenElse
 from ..registry import TensorType
 
 __all__ = ["Scalar", "loop", "when", "batched", "ix", "check_matrix", "LINALG_DTYPES"]

@@ -161,7 +161,7 @@ def _sort_columns(keys, mats, n: int, r, descending: bool, best: Scalar, at: Sca
 
 
 def _eigh_func(x: TensorType, vectors: bool):
-    types = _eigh_infer(x, vectors)
+    _eigh_infer(x, vectors)
     lead, n, f = x.shape[:-2], x.shape[-1], x.dtype
     X = decl_buffer(x.shape, f, "x")
     W = decl_buffer(x.shape[:-1], f, "w")
