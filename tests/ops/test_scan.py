@@ -29,3 +29,10 @@ def test_long_scans_on_llvm(shape, axis):
     x = np.random.default_rng(0).standard_normal(shape).astype("float32")
     (got,) = run_op("cumsum", [x], "llvm", axis=axis, dtype=None)
     assert got.tobytes() == np.cumsum(x, axis=axis).tobytes()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_sum_starting_at_negative_zero_keeps_its_sign(target):
+    x = np.array([[-0.0, -0.0, 0.0], [-0.0, 1.0, -1.0]], "float32")
+    (got,) = run_op("cumsum", [x], target, axis=1, dtype=None)
+    assert got.tobytes() == np.cumsum(x, axis=1).tobytes()      # [[-0, -0, 0], [-0, 1, 0]]

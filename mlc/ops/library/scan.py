@@ -36,7 +36,8 @@ def scan_func(x: TensorType, out_dtype: str, *, axis: int, product: bool) -> Pri
     if acc_dtype == "bool":
         identity, combine = const(product, "bool"), (_e.logical_and if product else _e.logical_or)
     else:
-        identity = const(1 if product else 0, acc_dtype)
+        # -0.0 + x is x for every float x (0.0 + -0.0 would be +0.0: NumPy's first output is x[0])
+        identity = const(1 if product else (-0.0 if dt.is_float(acc_dtype) else 0), acc_dtype)
         combine = (lambda a, b: a * b) if product else (lambda a, b: a + b)
 
     def lines(body):
