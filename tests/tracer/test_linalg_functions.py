@@ -171,3 +171,18 @@ def test_docs_list_the_linalg_namespace():
     section = text.split("`mlc.numpy.linalg` is the standard's linalg extension", 1)[1]
     listed = section.split("```", 2)[1].split()
     assert listed == sorted(listed) and set(listed) == set(L.__all__)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (2, 0, 0), (0, 2, 2)])
+def test_empty_matrices_and_batches_have_numpys_shapes(shape):
+    x = np.zeros(shape)
+    for mode in ("reduced", "complete"):
+        for got, want in zip(L.qr(x, mode=mode), np.linalg.qr(x, mode=mode)):
+            assert got.shape == want.shape
+    u, s, vh = L.svd(x)
+    assert [u.shape, s.shape, vh.shape] == [a.shape for a in np.linalg.svd(x)]
+    if u.size:  # U is square and orthonormal even without singular values to determine it
+        np.testing.assert_allclose(u.swapaxes(-1, -2) @ u, np.broadcast_to(np.eye(u.shape[-1]), u.shape))
+    if shape[-1] == shape[-2]:
+        _close(L.det(x), np.linalg.det(x), 0)
+        assert L.inv(x).shape == L.cholesky(x).shape == x.shape and L.eigvalsh(x).shape == x.shape[:-1]

@@ -21,7 +21,7 @@ from ...ir.expr import PrimExpr, Var, cast, const
 from ...ir.tir import BufferStore, For, IfThenElse
 from ..registry import TensorType
 
-__all__ = ["Scalar", "loop", "when", "batched", "ix", "check_matrix", "LINALG_DTYPES"]
+__all__ = ["Scalar", "loop", "when", "batched", "ix", "check_matrix", "scratch", "LINALG_DTYPES"]
 
 #: The dtypes the factorizations compute in (NumPy's LAPACK computes in these two).
 LINALG_DTYPES = ("float32", "float64")
@@ -61,6 +61,12 @@ class Scalar:
         if value.dtype != self.dtype:
             value = cast(value, self.dtype)
         return BufferStore(self.buffer, value, (const(0, dt.INDEX),))
+
+
+def scratch(*shape: int) -> tuple[int, ...]:
+    """The shape of a kernel's work buffer for ``shape``: at least one element per dimension, so
+    that empty matrices allocate nothing of size zero."""
+    return tuple(max(d, 1) for d in shape)
 
 
 def batched(lead: tuple[int, ...], body):

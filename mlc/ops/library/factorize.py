@@ -28,7 +28,7 @@ from ...ir.expr import const
 from ...ir.tir import BufferStore, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
-from ._kernel import Scalar, batched, check_matrix, loop, when
+from ._kernel import Scalar, batched, check_matrix, loop, scratch as _scratch, when
 
 __all__ = ["lu_steps"]
 
@@ -146,7 +146,7 @@ def _det_func(x: TensorType, log: bool):
     check_matrix("slogdet" if log else "det", x, square=True)
     lead, n, f = x.shape[:-2], x.shape[-1], x.dtype
     X = decl_buffer(x.shape, f, "x")
-    M = decl_buffer((n, n), f, "lu")
+    M = decl_buffer(_scratch(n, n), f, "lu")
     outs = (decl_buffer(lead, f, "sign"), decl_buffer(lead, f, "logabsdet")) if log else \
         (decl_buffer(lead, f, "det"),)
     scalars = _lu_scalars(f)
@@ -228,7 +228,7 @@ def _solve_func(a: TensorType, b: TensorType):
     n, k, f = a.shape[-1], b.shape[-1], a.dtype
     A, Bin = decl_buffer(a.shape, f, "a"), decl_buffer(b.shape, f, "b")
     OUT = decl_buffer(b.shape, f, "out")
-    M = decl_buffer((n, n), f, "lu")
+    M = decl_buffer(_scratch(n, n), f, "lu")
     scalars, acc = _lu_scalars(f), Scalar("acc", f)
 
     def matrix(r):
@@ -248,7 +248,7 @@ def _inv_func(x: TensorType):
     _inv_infer(x)
     n, f = x.shape[-1], x.dtype
     X, OUT = decl_buffer(x.shape, f, "x"), decl_buffer(x.shape, f, "out")
-    M = decl_buffer((n, n), f, "lu")
+    M = decl_buffer(_scratch(n, n), f, "lu")
     scalars, acc = _lu_scalars(f), Scalar("acc", f)
 
     def matrix(r):

@@ -34,7 +34,7 @@ from ...ir.expr import const
 from ...ir.tir import BufferStore, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
-from ._kernel import Scalar, batched, check_matrix, loop, when
+from ._kernel import Scalar, batched, check_matrix, loop, scratch, when
 
 __all__ = ["MAX_SWEEPS"]
 
@@ -94,7 +94,8 @@ def _qr_func(x: TensorType, *, mode="reduced"):
     kq = q_type.shape[-1]
     X = decl_buffer(x.shape, f, "x")
     QO, RO = decl_buffer(q_type.shape, f, "q"), decl_buffer(r_type.shape, f, "r")
-    R, Q, v = decl_buffer((m, n), f, "rw"), decl_buffer((m, m), f, "qw"), decl_buffer((m,), f, "v")
+    R, Q, v = decl_buffer(scratch(m, n), f, "rw"), decl_buffer(scratch(m, m), f, "qw"), \
+        decl_buffer(scratch(m), f, "v")
     acc, norm, vv = Scalar("acc", f), Scalar("norm", f), Scalar("vv", f)
     two = const(2, f)
 
@@ -120,7 +121,7 @@ def _qr_func(x: TensorType, *, mode="reduced"):
     def matrix(r):
         return seq(_fill(R, (), m, n, lambda i, j: X[r + (i, j)]),
                    _fill(Q, (), m, m, lambda i, j: _e.select(i == j, const(1, f), _zero(f))),
-                   loop("k", 0, min(m - 1, n), reflect),
+                   loop("k", 0, max(0, min(m - 1, n)), reflect),
                    _fill(QO, r, m, kq, lambda i, j: Q[(i, j)]),
                    _fill(RO, r, r_type.shape[-2], n, lambda i, j: R[(i, j)]))
 
@@ -166,7 +167,7 @@ def _eigh_func(x: TensorType, vectors: bool):
     X = decl_buffer(x.shape, f, "x")
     W = decl_buffer(x.shape[:-1], f, "w")
     VO = decl_buffer(x.shape, f, "v") if vectors else None
-    A, V = decl_buffer((n, n), f, "aw"), decl_buffer((n, n), f, "vw")
+    A, V = decl_buffer(scratch(n, n), f, "aw"), decl_buffer(scratch(n, n), f, "vw")
     c, s, tmp, off, total, scale = (Scalar(k, f) for k in ("c", "s", "tmp", "off", "total", "scale"))
     best, at, done = Scalar("best", f), Scalar("at", "int32"), Scalar("done", "int32")
     tol = const(_eps(f) ** 2, f)
@@ -240,8 +241,8 @@ def _svd_func(x: TensorType, vectors: bool, full_matrices=True):
     big, k = max(m, n), min(m, n)          # the work matrix is big x k: A, or Aᵀ when wide
     X = decl_buffer(x.shape, f, "x")
     S = decl_buffer(lead + (k,), f, "s")
-    U, V = decl_buffer((big, big), f, "uw"), decl_buffer((k, k), f, "vw")
-    res = decl_buffer((big,), f, "res")
+    U, V = decl_buffer(scratch(big, big), f, "uw"), decl_buffer(scratch(k, k), f, "vw")
+    res = decl_buffer(scratch(big), f, "res")
     c, s, tmp, alpha, beta, gamma, best, norm, scale = (Scalar(name, f) for name in (
         "c", "s", "tmp", "alpha", "beta", "gamma", "best", "norm", "scale"))
     at, rotated, done = Scalar("at", "int32"), Scalar("rotated", "int32"), Scalar("done", "int32")
