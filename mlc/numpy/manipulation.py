@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import operator
 
-from ..errors import ShapeError, TraceError
+import numpy as np
+
+from ..errors import ShapeError
 from ..ops.library import broadcast_shapes
 from ..tracer.operands import as_tracer, as_tracers
 from ._api import emit, hashable, numpy_function
+from .searching import repeat_counts
 from .shapes import broadcast_to, concatenate, getitem, reshape
 
 __all__ = ["concat", "permute_dims", "matrix_transpose", "broadcast_arrays", "unstack", "tile",
@@ -94,17 +97,24 @@ def tile(x, /, repetitions):
     return reshape(spread, tuple(r * d for r, d in zip(reps, shape)))
 
 
-@numpy_function("x")
 def repeat(x, /, repeats, *, axis=None):
     """Each element of ``x`` repeated ``repeats`` times along ``axis`` (flattened when None).
 
-    ``repeats`` is an int; per-element counts (an array) give a data-dependent
-    shape and are refused.
+    ``repeats`` is an int (traced and compiled) or an array of per-element counts,
+    whose output shape depends on the values: eager only, a TraceError inside
+    ``@mlc.jit`` (as for ``nonzero``).
     """
+    if isinstance(repeats, (int, np.integer)) and not isinstance(repeats, bool):
+        return _repeat(x, int(repeats), axis=axis)
+    if isinstance(repeats, bool):
+        raise ShapeError("repeat: repeats must be an int or an integer array, got a bool")
+    return repeat_counts(x, repeats, axis)
+
+
+@numpy_function("x")
+def _repeat(x, /, repeats, *, axis=None):
+    """``repeat`` with an int count."""
     t = as_tracer(x)
-    if not isinstance(repeats, int) or isinstance(repeats, bool):
-        raise TraceError(f"repeat: repeats must be a Python int here, got {type(repeats).__name__}; "
-                         "per-element counts give a shape that depends on the values")
     if repeats < 0:
         raise ShapeError(f"repeat: repeats must be non-negative, got {repeats}")
     if axis is None:
@@ -114,6 +124,9 @@ def repeat(x, /, repeats, *, axis=None):
     expanded = reshape(t, shape[:axis + 1] + (1,) + shape[axis + 1:])
     spread = broadcast_to(expanded, shape[:axis + 1] + (repeats,) + shape[axis + 1:])
     return reshape(spread, shape[:axis] + (shape[axis] * repeats,) + shape[axis + 1:])
+
+
+_repeat.__mlc_impl__.__name__ = _repeat.__mlc_impl__.__qualname__ = "repeat"  # as errors name it
 
 
 @numpy_function("x")

@@ -1,4 +1,5 @@
-"""Functions whose output shape depends on the values: ``nonzero`` and one-argument ``where``.
+"""Functions whose output shape depends on the values: ``nonzero``, one-argument ``where`` and
+``repeat`` with an array of counts.
 
 They run eagerly only, as JAX's do without ``size=``: inside ``@mlc.jit`` a
 shape must be known before any value is, so they raise TraceError there.
@@ -9,6 +10,12 @@ at the first position where the running count of nonzeros reaches ``j + 1``:
 >>> import numpy as np, mlc
 >>> mlc.numpy.nonzero(np.array([[0, 3], [4, 0]]))
 (array([0, 1]), array([1, 0]))
+
+``repeat`` with counts finds each output element's source the same way: the
+``j``-th output comes from the first position whose running count exceeds ``j``.
+
+>>> mlc.numpy.repeat(np.array([7, 8, 9]), np.array([2, 0, 1]))
+array([7, 7, 9])
 """
 from __future__ import annotations
 
@@ -20,11 +27,13 @@ from ..tracer.trace import is_tracing
 from . import elementwise as _elementwise
 from .creation import asarray
 from .cumulative import cumsum
-from .elementwise import floor_divide, not_equal, remainder
-from .shapes import reshape
+from .elementwise import floor_divide, less, not_equal, remainder
+from .indexing import take
+from .reductions import any as _any
+from .shapes import broadcast_to, reshape
 from .sorting import searchsorted
 
-__all__ = ["nonzero", "where"]
+__all__ = ["nonzero", "where", "repeat_counts"]
 
 
 def _eager_only(name: str) -> None:
@@ -65,3 +74,30 @@ def where(condition, x=None, y=None, /):
         raise TraceError("where: give both x and y, or neither (nonzero indices)")
     return _elementwise.where(condition, x, y)
 
+
+
+def repeat_counts(x, repeats, axis):
+    """``x``'s elements along ``axis`` (flattened when None), the ``i``-th ``repeats[i]`` times:
+    ``repeats`` an array of non-negative integers, one per element or one for all (eager only)."""
+    _eager_only("repeat with an array of counts")
+    x = asarray(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"repeat: axis {axis!r} is out of bounds for an array of {x.ndim} dimensions")
+    counts = asarray(repeats)
+    if counts.dtype.kind not in "iu" or counts.ndim > 1:
+        raise ShapeError(f"repeat: repeats must be an int or a 1-D integer array, got "
+                         f"{counts.dtype} of shape {counts.shape}")
+    n = x.shape[axis]
+    if counts.ndim == 0 or counts.shape[0] == 1:
+        counts = broadcast_to(reshape(counts, (1,)), (n,))
+    if counts.shape[0] != n:
+        raise ShapeError(f"repeat: {counts.shape[0]} counts for an axis of {n} elements; give one "
+                         "count per element (or one for all)")
+    if n and bool(_any(less(counts, 0))):
+        raise ShapeError("repeat: repeats must be non-negative")
+    ends = cumsum(counts, axis=0, dtype="int64")
+    total = int(ends[-1]) if n else 0
+    sources = searchsorted(ends, np.arange(total, dtype="int64"), side="right")
+    return take(x, sources, axis=axis)

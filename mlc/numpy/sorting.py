@@ -13,7 +13,7 @@ array([2, 0, 3, 1])
 """
 from __future__ import annotations
 
-from ..errors import ShapeError, TraceError
+from ..errors import ShapeError
 from ..ops.library import result_type
 from ..tracer.operands import as_tracer, as_tracers
 from ._api import emit, numpy_function
@@ -54,14 +54,18 @@ def argsort(x, /, *, axis=-1, descending=False, stable=True):
     return _sorted("argsort", x, axis, descending)
 
 
-@numpy_function("x1", "x2")
+@numpy_function("x1", "x2", "sorter")
 def searchsorted(x1, x2, /, *, side="left", sorter=None):
     """Where each of ``x2`` would go in the sorted 1-D ``x1``: the count of ``x1`` before it
-    (``side="left"``) or not after it (``"right"``), as int64."""
-    if sorter is not None:
-        raise TraceError("searchsorted: sorter= is not supported; pass x1 already sorted "
-                         "(x1[sorter], with mlc.numpy.take)")
+    (``side="left"``) or not after it (``"right"``), as int64. ``sorter``: the integer indices
+    that sort ``x1`` (``argsort(x1)``), when ``x1`` itself is not sorted."""
     a, v = as_tracers([x1, x2], op="searchsorted")
+    if sorter is not None:
+        order = as_tracer(sorter, a._ctx)
+        if order.dtype.kind not in "iu" or order.shape != a.shape:
+            raise ShapeError(f"searchsorted: sorter must be integer indices shaped like x1 {a.shape}, "
+                             f"got {order.dtype} of shape {order.shape}")
+        a = emit("take", [a, order], axis=0) if a.ndim == 1 else a
     dtype = result_type(a.dtype, v.dtype, op="searchsorted")
     a = a if a.dtype == dtype else emit("astype", [a], dtype=dtype)
     v = v if v.dtype == dtype else emit("astype", [v], dtype=dtype)

@@ -26,6 +26,7 @@ from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
 from ..registry import NumpyAPI, TensorType, register_op
+from .scan import scan_func
 from ._common import (accumulate_dtype, all_reducer, any_reducer, canonical_dtype, cast_stage,
                       highest, lowest, normalize_axes, normalize_axis, one, prod_reducer,
                       reduce_compute, zero)
@@ -398,9 +399,11 @@ register_op("logsumexp", pattern="reduction", infer=_lse_infer, lower=_lse_lower
 def _scan(name, reducer, bool_reducer, identity, numpy_fn):
     """Inclusive scans along one axis: ``out[..., i, ...]`` reduces ``x[..., k, ...]`` for ``k <= i``.
 
-    One reduction stage whose reduce axis runs the whole ``axis`` with the
-    condition ``k <= i`` (quadratic in the axis length, each output its own
-    in-order reduction), then a cast stage when the accumulator differs.
+    Compiled from a hand-written PrimFunc (:func:`.scan.scan_func`): one pass with an
+    accumulator per line, O(n). ``lower`` is the same scan as te stages for the te
+    pipeline's users: one reduction whose reduce axis runs the whole ``axis`` with the
+    condition ``k <= i`` (quadratic in the axis length), then a cast stage when the
+    accumulator differs.
     """
     def out_dtype(x_dtype, dtype):
         return canonical_dtype(name, dtype) if dtype is not None else _sum_dtype(x_dtype)
@@ -425,9 +428,13 @@ def _scan(name, reducer, bool_reducer, identity, numpy_fn):
 
         return cast_stage(te.compute(x.shape, body, name=f"T_{name}"), out, f"T_{name}_cast")
 
-    register_op(name, pattern="reduction", infer=infer, lower=lower,
+    def prim_func(x: TensorType, *, axis=0, dtype=None):
+        out = infer(x, axis=axis, dtype=dtype)
+        return scan_func(x, out.dtype, axis=normalize_axis(name, axis, x.ndim), product=name == "cumprod")
+
+    register_op(name, pattern="opaque", infer=infer, lower=lower, prim_func=prim_func,
                 reference=lambda x, *, axis=0, dtype=None: np.asarray(numpy_fn(x, axis=axis, dtype=dtype)),
-                doc=f"``np.{name}(x, axis, dtype=...)`` along one axis (sum's dtype rule).")
+                doc=f"``np.{name}(x, axis, dtype=...)`` along one axis (sum's dtype rule), in one pass.")
 
 
 _scan("cumsum", te.sum, any_reducer, zero, np.cumsum)

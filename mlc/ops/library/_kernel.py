@@ -1,0 +1,89 @@
+"""Small builders for the hand-written PrimFuncs of the dense linear algebra ops.
+
+A factorization is a sequence of loops whose bounds depend on outer loop
+variables (``for i in range(k + 1, n)``) and whose scalars (a pivot, a running
+sum) live in one-element buffers. These helpers keep such kernels readable:
+
+>>> from mlc.ir.buffer import decl_buffer
+>>> from mlc.ir.tir import seq
+>>> acc = Scalar("acc", "float32")
+>>> x = decl_buffer((4,), "float32", "x")
+>>> stmt = seq(acc.set(0.0), loop("i", 0, 4, lambda i: acc.set(acc.get() + x[i])))
+>>> type(stmt).__name__
+'SeqStmt'
+"""
+from __future__ import annotations
+
+from ...errors import DTypeError, ShapeError
+from ...ir import dtype as dt
+from ...ir.buffer import decl_buffer
+from ...ir.expr import PrimExpr, Var, cast, const
+from ...ir.tir import BufferStore, For, IfThenElse
+from ..registry import TensorType
+
+__all__ = ["Scalar", "loop", "when", "batched", "ix", "check_matrix", "scratch", "LINALG_DTYPES"]
+
+#: The dtypes the factorizations compute in (NumPy's LAPACK computes in these two).
+LINALG_DTYPES = ("float32", "float64")
+
+
+def ix(value) -> PrimExpr:
+    """An index expression (``dt.INDEX``) from an int or an expression."""
+    if isinstance(value, PrimExpr):
+        return value if value.dtype == dt.INDEX else cast(value, dt.INDEX)
+    return const(int(value), dt.INDEX)
+
+
+def loop(name: str, start, stop, body) -> For:
+    """``for v in range(start, stop): body(v)``; the bounds may use outer loop variables."""
+    v = Var(name, dt.INDEX)
+    lo = ix(start)
+    return For(v, lo, ix(stop) - lo, "serial", body(v))
+
+
+def when(condition, then_case, else_case=None) -> IfThenElse:
+    """``if condition: then_case else: else_case`` (statements)."""
+    return IfThenElse(condition, then_case, else_case)
+
+
+class Scalar:
+    """A scalar variable of a kernel: a one-element buffer the root block allocates."""
+
+    def __init__(self, name: str, dtype: str):
+        self.buffer = decl_buffer((1,), dtype, name)
+        self.dtype = dtype
+
+    def get(self) -> PrimExpr:
+        return self.buffer[const(0, dt.INDEX)]
+
+    def set(self, value):
+        value = value if isinstance(value, PrimExpr) else const(value, self.dtype)
+        if value.dtype != self.dtype:
+            value = cast(value, self.dtype)
+        return BufferStore(self.buffer, value, (const(0, dt.INDEX),))
+
+
+def scratch(*shape: int) -> tuple[int, ...]:
+    """The shape of a kernel's work buffer for ``shape``: at least one element per dimension, so
+    that empty matrices allocate nothing of size zero."""
+    return tuple(max(d, 1) for d in shape)
+
+
+def batched(lead: tuple[int, ...], body):
+    """``body(r)`` for every index tuple ``r`` over the leading (batch) dimensions, in order."""
+    def nest(depth, r):
+        if depth == len(lead):
+            return body(r)
+        return loop(f"b{depth}", 0, lead[depth], lambda v: nest(depth + 1, r + (v,)))
+    return nest(0, ())
+
+
+def check_matrix(op: str, x: TensorType, *, square: bool = False) -> None:
+    """A float32/float64 array of at least 2 dimensions (square in its last two if asked)."""
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: needs a stack of matrices (at least 2 dimensions), got shape {x.shape}")
+    if square and x.shape[-1] != x.shape[-2]:
+        raise ShapeError(f"{op}: needs square matrices in the last two dimensions, got shape {x.shape}")
+    if x.dtype not in LINALG_DTYPES:
+        raise DTypeError(f"{op}: computes in float32 or float64, got {x.dtype}; cast the array first "
+                         "(mlc.numpy.linalg casts integers to float64)")

@@ -1,0 +1,270 @@
+"""Cholesky and LU factorizations: ``cholesky``, ``det``, ``slogdet``, ``solve``, ``inv``.
+
+Each op is ``opaque`` with a hand-written PrimFunc, batched over the leading
+dimensions (one matrix after another), computing in the input's dtype
+(float32 or float64, as LAPACK's s/d routines do):
+
+- ``cholesky``: the Cholesky-Banachiewicz recurrence on the lower triangle
+  (``upper``: the transpose). A matrix that is not positive definite (a pivot
+  ``<= 0`` or NaN) gives an all-NaN factor: NumPy raises LinAlgError, the Array
+  API leaves it to the implementation, and a kernel cannot raise.
+- ``det``, ``slogdet``, ``solve``, ``inv``: LU with partial pivoting (the row
+  of largest magnitude in the column), on a scratch copy. A singular matrix (an
+  exactly zero pivot) has ``det`` 0 and ``slogdet`` (0, -inf), as NumPy's; for
+  ``solve`` and ``inv`` (NumPy: LinAlgError) the result is all NaN.
+
+>>> from mlc.ops import TensorType, get_op
+>>> get_op("slogdet").infer(TensorType((2, 3, 3), "float32"))
+(TensorType(shape=(2,), dtype='float32'), TensorType(shape=(2,), dtype='float32'))
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ShapeError
+from ...ir import expr as _e
+from ...ir.buffer import decl_buffer
+from ...ir.expr import const
+from ...ir.tir import BufferStore, seq
+from ..registry import TensorType, register_op
+from ._common import hand_written_func
+from ._kernel import Scalar, batched, check_matrix, loop, scratch as _scratch, when
+
+__all__ = ["lu_steps"]
+
+
+def _nan(dtype: str):
+    return const(float("nan"), dtype)
+
+
+# ------------------------------------------------------------------ cholesky
+
+def _cholesky_infer(x: TensorType, *, upper=False) -> TensorType:
+    check_matrix("cholesky", x, square=True)
+    return TensorType(x.shape, x.dtype)
+
+
+def _cholesky_func(x: TensorType, *, upper=False) -> object:
+    _cholesky_infer(x)
+    X, OUT = decl_buffer(x.shape, x.dtype, "x"), decl_buffer(x.shape, x.dtype, "out")
+    n, f = x.shape[-1], x.dtype
+    acc, bad = Scalar("acc", f), Scalar("bad", "int32")
+
+    def matrix(r):
+        def L(i, j):  # the factor's (i, j), i >= j, where the output keeps it
+            return r + ((j, i) if upper else (i, j))
+
+        def column(j):
+            diag = seq(acc.set(X[r + (j, j)]),
+                       loop("k", 0, j, lambda k: acc.set(acc.get() - OUT[L(j, k)] * OUT[L(j, k)])),
+                       when(_e.logical_not(acc.get() > const(0, f)), bad.set(1)),
+                       BufferStore(OUT, _e.sqrt(acc.get()), L(j, j)))
+
+            def below(i):
+                return seq(acc.set(X[r + (i, j)]),
+                           loop("k", 0, j, lambda k: acc.set(acc.get() - OUT[L(i, k)] * OUT[L(j, k)])),
+                           BufferStore(OUT, acc.get() / OUT[L(j, j)], L(i, j)))
+            zeros = loop("i", 0, j, lambda i: BufferStore(OUT, const(0, f), L(i, j)))
+            return seq(diag, loop("i", j + 1, n, below), zeros)
+
+        poison = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: BufferStore(OUT, _nan(f), r + (i, j))))
+        return seq(bad.set(0), loop("j", 0, n, column), when(bad.get() != 0, poison))
+
+    return hand_written_func((X, OUT), batched(x.shape[:-2], matrix), (acc.buffer, bad.buffer))
+
+
+def _cholesky_reference(x, *, upper=False):
+    low = np.linalg.cholesky(x)
+    return np.swapaxes(low, -1, -2).copy() if upper else low
+
+
+register_op("cholesky", pattern="opaque", infer=_cholesky_infer, lower=None, reference=_cholesky_reference,
+            prim_func=_cholesky_func,
+            doc="The Cholesky factor of each symmetric positive-definite matrix (lower, or ``upper``); "
+                "all NaN where the matrix is not positive definite.")
+
+
+# ------------------------------------------------------------------ LU with partial pivoting
+
+def lu_steps(M, r, n: int, sign: Scalar, piv: Scalar, best: Scalar, tmp: Scalar, singular: Scalar,
+             rhs=None):
+    """Statements factoring ``M[r]`` (n x n, in place) as P M = L U with partial pivoting:
+    ``sign`` the permutation's sign, ``singular`` 1 where a pivot is exactly 0. ``rhs``: a
+    function ``(k, p) -> Stmt`` swapping rows k and p of a right-hand side too."""
+    f = M.dtype
+
+    def at(i, j):
+        return r + (i, j)
+
+    def swap(k):
+        p = _e.cast(piv.get(), "int32")
+
+        def col(j):
+            return seq(tmp.set(M[at(k, j)]), BufferStore(M, M[at(p, j)], at(k, j)), BufferStore(M, tmp.get(), at(p, j)))
+        stmts = [loop("j", 0, n, col)]
+        if rhs is not None:
+            stmts.append(rhs(k, p))
+        stmts.append(sign.set(_e.select(p != k, -sign.get(), sign.get())))
+        return seq(*stmts)
+
+    def eliminate(k):
+        def row(i):
+            return seq(BufferStore(M, M[at(i, k)] / M[at(k, k)], at(i, k)),
+                       loop("j", k + 1, n, lambda j: BufferStore(M, M[at(i, j)] - M[at(i, k)] * M[at(k, j)], at(i, j))))
+        return when(M[at(k, k)] != const(0, f), loop("i", k + 1, n, row), singular.set(1))
+
+    def step(k):
+        def search(i):
+            magnitude = _e.abs(M[at(i, k)])
+            return when(magnitude > best.get(), seq(best.set(magnitude), piv.set(_e.cast(i, "int32"))))
+        return seq(piv.set(_e.cast(k, "int32")), best.set(_e.abs(M[at(k, k)])),
+                   loop("i", k + 1, n, search), swap(k), eliminate(k))
+
+    return seq(sign.set(1.0), singular.set(0), loop("k", 0, n, step))
+
+
+def _lu_scalars(f: str):
+    return Scalar("sign", f), Scalar("piv", "int32"), Scalar("best", f), Scalar("tmp", f), \
+        Scalar("singular", "int32")
+
+
+def _copy(src, dst, r, rows: int, cols: int):
+    return loop("i", 0, rows, lambda i: loop("j", 0, cols, lambda j: BufferStore(dst, src[r + (i, j)], r + (i, j))))
+
+
+def _det_infer(x: TensorType) -> TensorType:
+    check_matrix("det", x, square=True)
+    return TensorType(x.shape[:-2], x.dtype)
+
+
+def _slogdet_infer(x: TensorType):
+    check_matrix("slogdet", x, square=True)
+    return TensorType(x.shape[:-2], x.dtype), TensorType(x.shape[:-2], x.dtype)
+
+
+def _det_func(x: TensorType, log: bool):
+    check_matrix("slogdet" if log else "det", x, square=True)
+    lead, n, f = x.shape[:-2], x.shape[-1], x.dtype
+    X = decl_buffer(x.shape, f, "x")
+    M = decl_buffer(_scratch(n, n), f, "lu")
+    outs = (decl_buffer(lead, f, "sign"), decl_buffer(lead, f, "logabsdet")) if log else \
+        (decl_buffer(lead, f, "det"),)
+    scalars = _lu_scalars(f)
+    sign, _, _, _, _ = scalars
+    acc = Scalar("acc", f)
+
+    def matrix(r):
+        copy = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: BufferStore(M, X[r + (i, j)], (i, j))))
+        factor = lu_steps(M, (), n, *scalars)
+        if log:
+            def diag(k):
+                d = M[(k, k)]
+                return seq(sign.set(sign.get() * _e.select(d < const(0, f), const(-1.0, f),
+                                                           _e.select(d > const(0, f), const(1.0, f), d * const(0, f)))),
+                           acc.set(acc.get() + _e.log(_e.abs(d))))
+            return seq(copy, factor, acc.set(0.0), loop("k", 0, n, diag),
+                       BufferStore(outs[0], sign.get(), r), BufferStore(outs[1], acc.get(), r))
+        return seq(copy, factor, acc.set(sign.get()),
+                   loop("k", 0, n, lambda k: acc.set(acc.get() * M[(k, k)])),
+                   BufferStore(outs[0], acc.get(), r))
+
+    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars)
+    return hand_written_func((X,) + outs, batched(lead, matrix), allocs)
+
+
+register_op("det", pattern="opaque", infer=_det_infer, lower=None,
+            reference=lambda x: np.linalg.det(x).astype(x.dtype),
+            prim_func=lambda x: _det_func(x, False),
+            doc="The determinant of each square matrix (LU with partial pivoting; 0 when singular).")
+register_op("slogdet", pattern="opaque", infer=_slogdet_infer, lower=None, num_outputs=2,
+            reference=lambda x: tuple(np.linalg.slogdet(x)), prim_func=lambda x: _det_func(x, True),
+            doc="The sign and the log of the absolute value of each square matrix's determinant "
+                "((0, -inf) when singular).")
+
+
+def _solve_infer(a: TensorType, b: TensorType) -> TensorType:
+    check_matrix("solve", a, square=True)
+    check_matrix("solve", b)
+    if b.shape[:-1] != a.shape[:-1] or a.dtype != b.dtype:
+        raise ShapeError(f"solve: needs a (..., n, n) and b (..., n, k) of one dtype and one batch shape, "
+                         f"got {a.dtype}{list(a.shape)} and {b.dtype}{list(b.shape)}; broadcast and cast "
+                         "them first (mlc.numpy.linalg.solve does)")
+    return TensorType(b.shape, b.dtype)
+
+
+def _solve_steps(M, B, r, n: int, k: int, scalars, acc: Scalar):
+    """Factor ``M`` (one matrix) and overwrite ``B[r]`` (n x k) with ``M^-1 B``; NaN if singular."""
+    f = M.dtype
+    _, _, _, tmp, singular = scalars
+
+    def rhs(row, p):
+        def col(j):
+            return seq(tmp.set(B[r + (row, j)]), BufferStore(B, B[r + (p, j)], r + (row, j)),
+                       BufferStore(B, tmp.get(), r + (p, j)))
+        return loop("jb", 0, k, col)
+
+    def forward(j):  # L y = P b, L unit lower
+        return loop("i", 0, n, lambda i: seq(
+            acc.set(B[r + (i, j)]),
+            loop("t", 0, i, lambda t: acc.set(acc.get() - M[(i, t)] * B[r + (t, j)])),
+            BufferStore(B, acc.get(), r + (i, j))))
+
+    def backward(j):  # U x = y
+        def row(q):
+            i = n - 1 - q
+            return seq(acc.set(B[r + (i, j)]),
+                       loop("t", i + 1, n, lambda t: acc.set(acc.get() - M[(i, t)] * B[r + (t, j)])),
+                       BufferStore(B, acc.get() / M[(i, i)], r + (i, j)))
+        return loop("q", 0, n, row)
+
+    poison = loop("i", 0, n, lambda i: loop("j", 0, k, lambda j: BufferStore(B, _nan(f), r + (i, j))))
+    return seq(lu_steps(M, (), n, *scalars, rhs=rhs),
+               loop("j", 0, k, lambda j: seq(forward(j), backward(j))),
+               when(singular.get() != 0, poison))
+
+
+def _solve_func(a: TensorType, b: TensorType):
+    _solve_infer(a, b)
+    n, k, f = a.shape[-1], b.shape[-1], a.dtype
+    A, Bin = decl_buffer(a.shape, f, "a"), decl_buffer(b.shape, f, "b")
+    OUT = decl_buffer(b.shape, f, "out")
+    M = decl_buffer(_scratch(n, n), f, "lu")
+    scalars, acc = _lu_scalars(f), Scalar("acc", f)
+
+    def matrix(r):
+        copy = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: BufferStore(M, A[r + (i, j)], (i, j))))
+        return seq(copy, _copy(Bin, OUT, r, n, k), _solve_steps(M, OUT, r, n, k, scalars, acc))
+
+    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars)
+    return hand_written_func((A, Bin, OUT), batched(a.shape[:-2], matrix), allocs)
+
+
+def _inv_infer(x: TensorType) -> TensorType:
+    check_matrix("inv", x, square=True)
+    return TensorType(x.shape, x.dtype)
+
+
+def _inv_func(x: TensorType):
+    _inv_infer(x)
+    n, f = x.shape[-1], x.dtype
+    X, OUT = decl_buffer(x.shape, f, "x"), decl_buffer(x.shape, f, "out")
+    M = decl_buffer(_scratch(n, n), f, "lu")
+    scalars, acc = _lu_scalars(f), Scalar("acc", f)
+
+    def matrix(r):
+        copy = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: seq(
+            BufferStore(M, X[r + (i, j)], (i, j)),
+            BufferStore(OUT, _e.select(i == j, const(1, f), const(0, f)), r + (i, j)))))
+        return seq(copy, _solve_steps(M, OUT, r, n, n, scalars, acc))
+
+    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars)
+    return hand_written_func((X, OUT), batched(x.shape[:-2], matrix), allocs)
+
+
+register_op("solve", pattern="opaque", infer=_solve_infer, lower=None,
+            reference=lambda a, b: np.linalg.solve(a, b), prim_func=_solve_func,
+            doc="``x`` with ``a @ x == b`` for each square ``a`` and (n, k) ``b`` of one batch shape "
+                "(LU with partial pivoting; all NaN when ``a`` is singular).")
+register_op("inv", pattern="opaque", infer=_inv_infer, lower=None, reference=np.linalg.inv,
+            prim_func=_inv_func,
+            doc="The inverse of each square matrix (LU with partial pivoting; all NaN when singular).")

@@ -1,0 +1,93 @@
+"""cholesky, det, slogdet, solve and inv (Cholesky and LU kernels) against NumPy on every target:
+batches, sizes 1 and odd, rows that need pivoting, float32 and float64; singular and
+indefinite matrices give the documented NaN / 0 / (0, -inf) results."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from mlc import DTypeError, ShapeError
+from mlc.ops import TensorType, get_op
+
+from ._harness import TARGETS, arrays, check_op, run_op
+
+FLOAT = ("float32", "float64")
+
+
+def _bound(dtype: str, n: int) -> float:
+    """Relative error bound of a backward-stable factorization of a matrix of condition number
+    at most ~3 (the strategy's): a few n * eps, as LAPACK's own error analysis gives."""
+    return 8 * max(n, 1) * float(np.finfo(dtype).eps)
+
+
+@st.composite
+def well_conditioned(draw, *, max_batch=2, max_n=5):
+    """(batch..., n, n) matrices: entries in [-1, 1] plus 2n on the diagonal (condition number
+    about 3 at most), rows permuted so that partial pivoting has rows to swap."""
+    dtype = draw(st.sampled_from(FLOAT), label="dtype")
+    n = draw(st.integers(1, max_n), label="n")
+    batch = tuple(draw(st.lists(st.integers(1, max_batch), max_size=2), label="batch"))
+    x = draw(arrays(dtype, batch + (n, n), special=False, bound=1.0))
+    x = x + (2 * n * np.eye(n)).astype(dtype)
+    perm = draw(st.permutations(range(n)), label="row order")
+    return np.ascontiguousarray(x[..., perm, :])
+
+
+@settings(max_examples=20, deadline=None)
+@given(x=well_conditioned(), upper=st.booleans())
+def test_cholesky(x, upper):
+    spd = np.ascontiguousarray(x @ np.swapaxes(x, -1, -2))
+    low = np.linalg.cholesky(spd)
+    expected = np.ascontiguousarray(np.swapaxes(low, -1, -2)) if upper else low
+    n = x.shape[-1]
+    check_op("cholesky", [spd], expected, rtol=_bound(x.dtype.name, n) * 4, upper=upper)
+
+
+@settings(max_examples=20, deadline=None)
+@given(x=well_conditioned())
+def test_det_and_slogdet(x):
+    rtol = _bound(x.dtype.name, x.shape[-1])
+    check_op("det", [x], np.linalg.det(x).astype(x.dtype), rtol=rtol)
+    sign, logabs = np.linalg.slogdet(x)
+    check_op("slogdet", [x], (sign, logabs), rtol=rtol, atol=rtol)
+
+
+@settings(max_examples=20, deadline=None)
+@given(x=well_conditioned(), data=st.data())
+def test_solve_and_inv(x, data):
+    n = x.shape[-1]
+    k = data.draw(st.integers(1, 3), label="k")
+    b = data.draw(arrays(x.dtype.name, x.shape[:-1] + (k,), special=False, bound=1.0))
+    rtol = _bound(x.dtype.name, n)
+    check_op("solve", [x, b], np.linalg.solve(x, b), rtol=rtol, atol=rtol / n)
+    check_op("inv", [x], np.linalg.inv(x), rtol=rtol, atol=rtol / n)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", FLOAT)
+def test_singular_and_indefinite_matrices(target, dtype):
+    """NumPy raises LinAlgError for these; the kernels give the values docs/ops.md promises."""
+    singular = np.array([[[1, 2, 3], [2, 4, 6], [0, 1, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], dtype)
+    (det,) = run_op("det", [singular], target)
+    np.testing.assert_array_equal(det, [0, 0])
+    sign, logabs = run_op("slogdet", [singular], target)
+    np.testing.assert_array_equal(sign, [0, 0])
+    np.testing.assert_array_equal(logabs, [-np.inf, -np.inf])
+    (inv,) = run_op("inv", [singular], target)
+    assert np.isnan(inv).all()
+    (sol,) = run_op("solve", [singular, np.ones((2, 3, 1), dtype)], target)
+    assert np.isnan(sol).all()
+    indefinite = np.array([[[1, 2], [2, 1]], [[4, 2], [2, 3]]], dtype)
+    (low,) = run_op("cholesky", [indefinite], target)
+    assert np.isnan(low[0]).all()
+    np.testing.assert_allclose(low[1], np.linalg.cholesky(indefinite[1]), rtol=1e-6)
+
+
+def test_illegal_uses():
+    with pytest.raises(ShapeError, match="square"):
+        get_op("det").infer(TensorType((2, 3), "float32"))
+    with pytest.raises(ShapeError, match="at least 2 dimensions"):
+        get_op("inv").infer(TensorType((3,), "float32"))
+    with pytest.raises(DTypeError, match="float32 or float64"):
+        get_op("cholesky").infer(TensorType((3, 3), "int32"))
+    with pytest.raises(ShapeError, match="one batch shape"):
+        get_op("solve").infer(TensorType((2, 3, 3), "float32"), TensorType((3, 1), "float32"))

@@ -1,0 +1,117 @@
+"""qr, eigh, eigvalsh, svd and svdvals (Householder and Jacobi kernels) on every target against
+NumPy: values (R's diagonal up to sign, eigenvalues ascending, singular values descending)
+and what defines the vectors, which are unique only up to sign: reconstruction
+(A = Q R, A V = V diag(w), A = U S Vh) and orthonormality. Tall, wide, square, size-1 and
+rank-deficient matrices, batches, float32 and float64."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from mlc import ShapeError
+from mlc.ops import TensorType, get_op
+
+from ._harness import TARGETS, arrays, run_op
+
+FLOAT = ("float32", "float64")
+
+
+def _tol(dtype: str, n: int) -> float:
+    """A few n * eps: the backward error of orthogonal transformations (relative to ||A||)."""
+    return 16 * max(n, 1) * float(np.finfo(dtype).eps)
+
+
+def _close(got, want, tol, what):
+    np.testing.assert_allclose(got, want, rtol=0, atol=tol, err_msg=what)
+
+
+def _orthonormal(q, tol, what):
+    """The columns of each (..., m, k) ``q`` are orthonormal."""
+    gram = np.swapaxes(q, -1, -2) @ q
+    _close(gram, np.broadcast_to(np.eye(q.shape[-1]), gram.shape), tol, f"{what}: columns not orthonormal")
+
+
+@st.composite
+def matrices(draw, *, square=False, max_side=5):
+    """Batches of matrices with entries in [-1, 1]; some rank-deficient (a repeated column and a
+    zero row) or with repeated values (the identity)."""
+    dtype = draw(st.sampled_from(FLOAT), label="dtype")
+    m = draw(st.integers(1, max_side), label="m")
+    n = m if square else draw(st.integers(1, max_side), label="n")
+    batch = tuple(draw(st.lists(st.integers(1, 2), max_size=1), label="batch"))
+    x = draw(arrays(dtype, batch + (m, n), special=False, bound=1.0)).copy()
+    kind = draw(st.sampled_from(["random", "deficient", "identity"]), label="kind")
+    if kind == "deficient" and n > 1:
+        x[..., :, -1] = x[..., :, 0]
+        x[..., 0, :] = 0
+    elif kind == "identity":
+        x = np.broadcast_to(np.eye(m, n, dtype=dtype), x.shape).copy()
+    return x
+
+
+@settings(max_examples=15, deadline=None)
+@given(x=matrices(), mode=st.sampled_from(["reduced", "complete"]))
+def test_qr(x, mode):
+    m, n = x.shape[-2:]
+    tol = _tol(x.dtype.name, max(m, n))
+    q_np, r_np = np.linalg.qr(x, mode=mode)
+    for target in TARGETS:
+        q, r = run_op("qr", [x], target, mode=mode)
+        assert q.shape == q_np.shape and r.shape == r_np.shape and q.dtype == r.dtype == x.dtype
+        _close(q @ r, x, tol, f"qr on {target}: Q R != A")
+        _orthonormal(q, tol, f"qr on {target}")
+        np.testing.assert_array_equal(np.tril(r, -1), 0, err_msg=f"qr on {target}: R not upper triangular")
+        _close(np.abs(np.diagonal(r, axis1=-2, axis2=-1)), np.abs(np.diagonal(r_np, axis1=-2, axis2=-1)),
+               tol, f"qr on {target}: |diag R| differs from NumPy's")
+
+
+@settings(max_examples=15, deadline=None)
+@given(x=matrices(square=True))
+def test_eigh(x):
+    n = x.shape[-1]
+    tol = _tol(x.dtype.name, n)
+    sym = np.tril(x) + np.swapaxes(np.tril(x, -1), -1, -2)   # what both read: the lower triangle
+    w_np = np.linalg.eigvalsh(x)
+    for target in TARGETS:
+        w, v = run_op("eigh", [x], target)
+        (w_only,) = run_op("eigvalsh", [x], target)
+        _close(w, w_np, tol, f"eigh on {target}: eigenvalues")
+        np.testing.assert_array_equal(w_only, w, err_msg=f"eigvalsh on {target} differs from eigh")
+        assert (np.diff(w, axis=-1) >= 0).all(), f"eigh on {target}: eigenvalues not ascending"
+        _close(sym @ v, v * w[..., None, :], tol, f"eigh on {target}: A V != V diag(w)")
+        _orthonormal(v, tol, f"eigh on {target}")
+
+
+@settings(max_examples=15, deadline=None)
+@given(x=matrices(), full=st.booleans())
+def test_svd(x, full):
+    m, n = x.shape[-2:]
+    k = min(m, n)
+    tol = _tol(x.dtype.name, max(m, n))
+    u_np, s_np, vh_np = np.linalg.svd(x, full_matrices=full)
+    for target in TARGETS:
+        u, s, vh = run_op("svd", [x], target, full_matrices=full)
+        (s_only,) = run_op("svdvals", [x], target)
+        assert u.shape == u_np.shape and vh.shape == vh_np.shape and s.dtype == x.dtype
+        _close(s, s_np, tol, f"svd on {target}: singular values")
+        np.testing.assert_array_equal(s_only, s, err_msg=f"svdvals on {target} differs from svd")
+        assert (np.diff(s, axis=-1) <= 0).all(), f"svd on {target}: singular values not descending"
+        _close((u[..., :, :k] * s[..., None, :]) @ vh[..., :k, :], x, tol, f"svd on {target}: U S Vh != A")
+        _orthonormal(u, tol, f"svd on {target}: U")
+        _orthonormal(np.swapaxes(vh, -1, -2), tol, f"svd on {target}: Vh")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_zero_matrix_has_orthonormal_singular_vectors(target):
+    u, s, vh = run_op("svd", [np.zeros((3, 2))], target, full_matrices=True)
+    np.testing.assert_array_equal(s, [0, 0])
+    _orthonormal(u, 1e-15, "U of a zero matrix")
+    _orthonormal(vh.T, 1e-15, "Vh of a zero matrix")
+
+
+def test_illegal_uses():
+    with pytest.raises(ShapeError, match="mode must be"):
+        get_op("qr").infer(TensorType((3, 3), "float32"), mode="r")
+    with pytest.raises(ShapeError, match="square"):
+        get_op("eigh").infer(TensorType((3, 2), "float64"))
+    with pytest.raises(ShapeError, match="at least 2 dimensions"):
+        get_op("svdvals").infer(TensorType((3,), "float64"))
