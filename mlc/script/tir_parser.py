@@ -60,6 +60,7 @@ class TIRParser(ExprParser):
     # ----------------------------------------------------------- function
     def function(self, node: ast.FunctionDef) -> PrimFunc:
         self.scopes.push()
+        shape_vars = self.shape_vars(node)
         params, handles = [], {}
         for arg in node.args.args:
             if arg.annotation is None:
@@ -88,7 +89,7 @@ class TIRParser(ExprParser):
                 params[handles[name]] = buf
             elif isinstance(stmt, ast.Assign) and call == "alloc_buffer" and not body_nodes:
                 allocs.append(self.alloc_buffer(stmt))
-            elif _is_docstring(stmt):
+            elif _is_docstring(stmt) or stmt in shape_vars:
                 continue
             else:
                 body_nodes.append(stmt)
@@ -102,6 +103,19 @@ class TIRParser(ExprParser):
             body = BlockRealize((), const(True, "bool"), root)
         self.scopes.pop()
         return PrimFunc(tuple(params), body, attrs)
+
+    def shape_vars(self, node: ast.FunctionDef) -> set:
+        """Define the function's shape variables, ``n = T.int32()`` statements of its body
+        (the printer writes them after the attributes; the parameters' shapes use them),
+        before the parameters are read; returns those statements."""
+        found = set()
+        for stmt in node.body:
+            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                    and isinstance(stmt.value, ast.Call) and not stmt.value.args and not stmt.value.keywords
+                    and self.tir_call(stmt.value) in dt.INTS):
+                self.scopes.define(stmt.targets[0].id, Var(stmt.targets[0].id, self.tir_call(stmt.value)))
+                found.add(stmt)
+        return found
 
     def tir_attr(self, node) -> str | None:
         """``T.handle`` -> "handle"."""
