@@ -111,8 +111,9 @@ def _cupy(dev: Device):
     try:
         import cupy
     except ImportError:
-        raise MLCError(f"arrays on {dev} need CuPy, which is not installed; install the "
-                       "cupy package matching your CUDA (e.g. cupy-cuda12x), or use mlc.cpu()") from None
+        raise DeviceError(f"arrays on {dev} need CuPy, which is not installed; install the cupy package "
+                          "matching your CUDA (e.g. cupy-cuda12x), or use mlc.cpu() (for GPU programs, "
+                          "target='cuda-emulator' runs them on the CPU)") from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as err:  # noqa: BLE001 - no driver: CuPy raises its own runtime error types

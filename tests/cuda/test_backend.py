@@ -65,8 +65,9 @@ def test_without_a_device_cuda_builds_and_says_what_runs_instead_when_called():
     lib = mlc.build(_gelu(), "cuda -arch=sm_90")           # generated and compiled: NVRTC needs no GPU
     assert "__global__" in lib.get_source("cuda") and ".target sm_90" in lib.get_source("ptx")
     x = np.zeros((3, 1000), "float32")
-    with pytest.raises(DeviceError, match="no CUDA device was found .*target='cuda-emulator' runs the same "
-                                          "kernels on the CPU"):
+    # no device here: either CuPy sees none, or CuPy is not installed (CI)
+    with pytest.raises(DeviceError, match="(no CUDA device was found|CuPy is not installed).*target='cuda-emulator' "
+                                          "runs the same kernels on the CPU"):
         lib["gelu"](x, np.empty_like(x))
 
 

@@ -39,7 +39,11 @@ def test_cholesky(x, upper):
     low = np.linalg.cholesky(spd)
     expected = np.ascontiguousarray(np.swapaxes(low, -1, -2)) if upper else low
     n = x.shape[-1]
-    check_op("cholesky", [spd], expected, rtol=_bound(x.dtype.name, n) * 4, upper=upper)
+    bound = _bound(x.dtype.name, n) * 4
+    # an element that is zero in exact arithmetic comes out as rounding noise in one of the two:
+    # its error is bounded relative to the factor's size, not to itself
+    scale = float(np.abs(expected).max()) if expected.size else 0.0
+    check_op("cholesky", [spd], expected, rtol=bound, atol=bound * scale, upper=upper)
 
 
 @settings(max_examples=20, deadline=None)

@@ -60,8 +60,13 @@ def test_qr(x, mode):
         _close(q @ r, x, tol, f"qr on {target}: Q R != A")
         _orthonormal(q, tol, f"qr on {target}")
         np.testing.assert_array_equal(np.tril(r, -1), 0, err_msg=f"qr on {target}: R not upper triangular")
-        _close(np.abs(np.diagonal(r, axis1=-2, axis2=-1)), np.abs(np.diagonal(r_np, axis1=-2, axis2=-1)),
-               tol, f"qr on {target}: |diag R| differs from NumPy's")
+        # |diag R| is unique only while the leading columns are independent: after a column
+        # that depends on the ones before it, the next reflections (and so R's later
+        # rows) are any orthonormal completion, LAPACK's as good as ours
+        k = min(m, n)
+        if k and np.all(np.linalg.matrix_rank(x[..., :, :k].astype("float64")) == k):
+            _close(np.abs(np.diagonal(r, axis1=-2, axis2=-1)), np.abs(np.diagonal(r_np, axis1=-2, axis2=-1)),
+                   tol, f"qr on {target}: |diag R| differs from NumPy's")
 
 
 @settings(max_examples=15, deadline=None)

@@ -38,7 +38,8 @@ def device_unavailable_reason() -> str | None:
     """None when CuPy can launch kernels here; else why not, said for the user."""
     cupy = cupy_or_none()
     if cupy is None:
-        return "CuPy is not installed: pip install 'mlc[cuda]' (cupy-cuda12x) to run CUDA kernels"
+        return ("CuPy is not installed: pip install 'mlc[cuda]' (cupy-cuda12x) to run CUDA kernels; "
+                "target='cuda-emulator' runs the same kernels on the CPU with NumPy arrays")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception:  # noqa: BLE001 - no driver, no device: CuPy raises its own runtime errors
