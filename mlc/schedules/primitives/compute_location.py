@@ -271,6 +271,11 @@ class _Move:
         for r in spans:
             points *= len(r) if r is not None else 1 << 30
         if points > 1 << 16 or int(np.prod(shape)) > 1 << 22:
+            if not partial_reads and all(iv.iter_type == "spatial" for iv in self.block.iter_vars):
+                # a spatial consumer of whole values only needs its windows to tile the
+                # domain: proven, as for symbolic domains, instead of enumerated
+                self._check_symbolic_coverage(doms, partial_reads, outer, ranges)
+                return
             raise self.error("cannot check that every iteration of the block is still computed "
                              "(too many points to verify); move it under an inner loop", self.realize)
         counts = np.zeros(shape, dtype=np.int64)
@@ -307,8 +312,9 @@ class _Move:
                              self.realize)
 
     def _check_symbolic_coverage(self, doms, partial_reads, outer, ranges) -> None:
-        """:meth:`_check_coverage` for a domain of symbolic extent (``n = te.var("n")``),
-        proven instead of enumerated, for a spatial consumer reading whole values: each
+        """:meth:`_check_coverage` for a domain of symbolic extent (``n = te.var("n")``), or one
+        too large to enumerate, proven instead of enumerated, for a spatial consumer reading
+        whole values: each
         iterator's window ``[lo(x), hi(x)]`` moves with at most one of the loops ``x``
         (a different loop per iterator), starts at or below the domain's start, leaves no
         gap from one ``x`` to the next (``lo(x + 1) <= hi(x) + 1``) and reaches the
@@ -327,6 +333,16 @@ class _Move:
             hi = full.max if w.max is None else w.max
             moving = [v for v in free_vars(lo) + free_vars(hi) if id(v) in loop_by_var]
             moving = list({id(v): v for v in moving}.values())
+            if len(moving) > 1:  # a window of a multi-level tiling (i_0 * 32 + i_1 * 4)
+                ok = not any(id(v) in used for v in moving) and \
+                    self._tiles_cover(ana, lo, hi, full, [loop_by_var[id(v)] for v in moving])
+                used.update(id(v) for v in moving)
+                if ok:
+                    continue
+                raise self.error(f"cannot check that every {iv.var.name} is still computed: its "
+                                 f"domain is symbolic or too large to enumerate, and its window "
+                                 f"[{lo!r}, {hi!r}] under the loops is not a tiling mlc can prove "
+                                 "covers it", self.realize)
             ok = len(moving) <= 1 and not (moving and id(moving[0]) in used)
             if ok and not moving:
                 ok = _proven_ge(ana, full.min, lo) and _proven_ge(ana, hi, full.max)
@@ -340,8 +356,37 @@ class _Move:
                       and _proven_ge(ana, hi + 1, substitute(lo, {x: x + 1})))
             if not ok:
                 raise self.error(f"cannot check that every {iv.var.name} is still computed: its "
-                                 f"domain is symbolic and its window [{lo!r}, {hi!r}] under the "
-                                 "loop is not a tiling mlc can prove covers it", self.realize)
+                                 f"domain is symbolic or too large to enumerate, and its window "
+                                 f"[{lo!r}, {hi!r}] under the loop is not a tiling mlc can prove "
+                                 "covers it", self.realize)
+
+    @staticmethod
+    def _tiles_cover(ana: Analyzer, lo, hi, full: IntSet, loops: list[For]) -> bool:
+        """Whether the windows ``[lo, hi]``, moved by several loops of constant extent (a
+        multi-level tiling, ``lo = base + sum(c_k * x_k)``, ``hi = lo + w - 1``), cover the
+        domain ``full`` with no gap: taken from the smallest step up, each loop's step
+        ``c_k`` is at most the span the loops inside it cover (``w`` at first, then
+        ``c_k * (extent_k - 1)`` more per loop); the first window starts at or below the
+        domain's start and the last one reaches its end."""
+        width = constant_difference(lo, hi)
+        if width is None or width < 0 or \
+                not all(isinstance(f.min, IntImm) and isinstance(f.extent, IntImm) for f in loops):
+            return False
+        steps = []
+        for f in loops:
+            step = constant_difference(lo, substitute(lo, {f.loop_var: f.loop_var + 1}))
+            if step is None or step <= 0:
+                return False
+            steps.append((step, f.extent.value, f))
+        span = width + 1
+        for step, extent, _ in sorted(steps, key=lambda t: t[0]):
+            if step > span:
+                return False
+            span += step * (extent - 1)
+        first = {f.loop_var: f.min for f in loops}
+        last = {f.loop_var: f.min + f.extent - 1 for f in loops}
+        return _proven_ge(ana, full.min, substitute(lo, first)) and \
+            _proven_ge(ana, substitute(hi, last), full.max)
 
     @staticmethod
     def _window(bounds, shape, env):
