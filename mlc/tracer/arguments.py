@@ -83,6 +83,11 @@ def leaf_signature(leaf, where):
         "function")
 
 
+#: The last part of a GPU array's cache key: a signature with one is built for (and checked
+#: against) a target whose functions take GPU arrays.
+DEVICE_KEY = "gpu"
+
+
 def _device_leaf(leaf, interface, where):
     """(key, the array as it is, weak) for an array in GPU memory: a CUDA module's entry
     takes it without a copy (:func:`mlc.runtime.ndarray.to_device`)."""
@@ -90,7 +95,7 @@ def _device_leaf(leaf, interface, where):
     if dtype.kind not in "biuf" or dtype.name not in dt.SUPPORTED:
         raise DTypeError(f"{where()}: arrays of dtype {dtype} are not supported; expected "
                          f"one of {', '.join(dt.SUPPORTED)}")
-    return (tuple(interface["shape"]), dtype.name), leaf, False
+    return (tuple(interface["shape"]), dtype.name, DEVICE_KEY), leaf, False
 
 
 def _dlpack_on_host(leaf) -> bool:

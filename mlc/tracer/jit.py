@@ -99,15 +99,16 @@ class JitFunction:
                 compiled = self._cache.get(key)
                 if compiled is None:
                     database = self._database_for(args, kwargs)
-                    compiled = self._cache[key] = self._compile(key, call, database)
+                    compiled = self._compile(key, call, database)
+                    if compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
+                        _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
+                    self._cache[key] = compiled
                     self._runs[key] = compiled.run
         if self._fast and not kwargs and all(a is b for a, b in zip(args, leaves)) and \
                 not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
             fast = _fast_key(args)  # this call's arrays pass through unconverted
             if fast is not None:
                 self._runs[fast] = compiled.run
-        if compiled.lib.device.kind == "cpu":
-            _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         return compiled.run(leaves)
@@ -130,7 +131,7 @@ class JitFunction:
             names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
             arrays_named = [m for m, w, a in zip(names, weak, arrays) if not w and type(a) is not WideInt]
             self._dynamic.check_names(arrays_named, self.__name__)
-            parts = [(self._dynamic.key_shape(m, p[0], lambda n=n: where(n)), p[1]) if m in arrays_named else p
+            parts = [(self._dynamic.key_shape(m, p[0], lambda n=n: where(n)), *p[1:]) if m in arrays_named else p
                      for n, (m, p) in enumerate(zip(names, parts))]
         key = ("general", treedef, tuple(parts), static_keys)
         return key, arrays, (dynamic, treedef, arrays, weak, statics, len(args))
