@@ -119,6 +119,10 @@ def test_gpu_arrays_are_refused_by_host_targets_with_a_device_error():
     for target in ("cuda-emulator", "llvm"):
         with pytest.raises(DeviceError, match="GPU memory"):
             mlc.jit(target=target)(gelu)(FakeDeviceArray())
+    host = mlc.jit(target="llvm")(gelu)
+    host(np.zeros(3, "float32"))             # built and cached for a NumPy array of that signature
+    with pytest.raises(DeviceError, match="GPU memory"):
+        host(FakeDeviceArray())              # a GPU array of the same shape and dtype is another key
 
 
 def test_the_cuda_target_builds_without_a_gpu_and_its_module_runs_on_the_gpu():
