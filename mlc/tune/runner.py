@@ -12,6 +12,7 @@ replaced, and the candidate is recorded as failed with the reason.
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 import multiprocessing as mp
 import signal
 import sys
@@ -23,11 +24,12 @@ from .job import Job, Outcome, WorkerState
 __all__ = ["LocalRunner", "Runner"]
 
 
-class Runner:
+class Runner(ABC):
     """Measures batches of :class:`~mlc.tune.job.Job`: ``run(jobs) -> [Outcome]`` in order."""
 
-    def run(self, jobs: list[Job]) -> list[Outcome]:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def run(self, jobs: list[Job]) -> list[Outcome]:
+        """One Outcome per job, in the jobs' order."""
 
     def close(self) -> None:
         """Stop the workers."""
