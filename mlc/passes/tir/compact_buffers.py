@@ -48,7 +48,7 @@ from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.arith import IntSet, canonical, free_vars, linear, relax
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
 
-__all__ = ["compact_buffers", "MAX_ENUMERATED_ITERATIONS"]
+__all__ = ["compact_buffers", "buffer_accesses", "MAX_ENUMERATED_ITERATIONS"]
 
 #: Moving an allocation into loops with more iterations than this is not checked (nor done).
 MAX_ENUMERATED_ITERATIONS = 1 << 20
@@ -56,42 +56,45 @@ _SCOPES = ("global", "local")
 _ENTERABLE = ("serial", "parallel", "unrolled")
 
 
-def _accesses(buffer: Buffer, body) -> list[tuple[tuple[PrimExpr, ...], tuple[For, ...]]] | None:
-    """Every (indices, enclosing loops) access of ``buffer`` in ``body``; None when a
-    thread-bound loop encloses one (GPU buffers are shared by threads)."""
-    out, stack = [], [(body, ())]
+def buffer_accesses(buffer: Buffer, body) -> list[tuple[tuple[PrimExpr, ...], tuple[For, ...], tuple]]:
+    """Every (indices, enclosing loops, conditions of the ifs around it) access of ``buffer``
+    in ``body`` (thread-bound loops included)."""
+    out, stack = [], [(body, (), ())]
     while stack:
-        node, loops = stack.pop()
+        node, loops, conds = stack.pop()
         exprs = []
         if isinstance(node, For):
-            if node.kind == "thread_binding" and _uses(buffer, node.body):
-                return None
-            stack.append((node.body, loops + (node,)))
+            stack.append((node.body, loops + (node,), conds))
             exprs = [node.min, node.extent]
         elif isinstance(node, SeqStmt):
-            stack.extend((s, loops) for s in node.seq)
+            stack.extend((s, loops, conds) for s in node.seq)
         elif isinstance(node, IfThenElse):
-            stack.append((node.then_case, loops))
+            stack.append((node.then_case, loops, conds + (node.condition,)))
             if node.else_case is not None:
-                stack.append((node.else_case, loops))
+                stack.append((node.else_case, loops, conds))
             exprs = [node.condition]
         elif isinstance(node, Allocate):
-            stack.append((node.body, loops))
+            stack.append((node.body, loops, conds))
         elif isinstance(node, BufferStore):
             if node.buffer is buffer:
-                out.append((node.indices, loops))
+                out.append((node.indices, loops, conds))
             exprs = [node.value, *node.indices]
         else:
             exprs = [node]
         for e in exprs:
             for n in pre_order_nodes(e):
                 if isinstance(n, BufferLoad) and n.buffer is buffer:
-                    out.append((n.indices, loops))
+                    out.append((n.indices, loops, conds))
     return out
 
 
-def _uses(buffer: Buffer, stmt) -> bool:
-    return any(getattr(n, "buffer", None) is buffer for n in pre_order_nodes(stmt))
+def _accesses(buffer: Buffer, body) -> list[tuple[tuple[PrimExpr, ...], tuple[For, ...]]] | None:
+    """Every (indices, enclosing loops) access of ``buffer`` in ``body``; None when a
+    thread-bound loop encloses one (GPU buffers are shared by threads)."""
+    found = buffer_accesses(buffer, body)
+    if any(f.kind == "thread_binding" for _, loops, _ in found for f in loops):
+        return None
+    return [(indices, loops) for indices, loops, _ in found]
 
 
 def _common_loops(accesses) -> list[For]:

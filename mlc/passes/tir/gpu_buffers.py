@@ -44,11 +44,11 @@ After::
 from __future__ import annotations
 
 from ...ir.buffer import DIM_ALIGN, FRAGMENT_SCOPES, Buffer, aligned_strides
-from ...ir.expr import Binary, BufferLoad, IntImm, const
+from ...ir.expr import Binary, IntImm, const
 from ...ir.arith import IntSet, canonical, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.tir import Allocate, Block, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
-from .compact_buffers import _disjoint, _Rebase
+from ...ir.tir import Allocate, Block, For, PrimFunc
+from .compact_buffers import _disjoint, _Rebase, buffer_accesses
 
 __all__ = ["compact_gpu_buffers", "note_storage_align", "ALIGN_ATTR"]
 
@@ -56,38 +56,6 @@ __all__ = ["compact_gpu_buffers", "note_storage_align", "ALIGN_ATTR"]
 ALIGN_ATTR = "gpu.storage_align"
 
 _GPU_SCOPES = ("shared", "local") + FRAGMENT_SCOPES
-
-
-def _accesses(buffer: Buffer, body):
-    """Every (indices, enclosing loops, conditions of the ifs around it) access of ``buffer``
-    in ``body``, thread loops included."""
-    out, stack = [], [(body, (), ())]
-    while stack:
-        node, loops, conds = stack.pop()
-        exprs = []
-        if isinstance(node, For):
-            stack.append((node.body, loops + (node,), conds))
-            exprs = [node.min, node.extent]
-        elif isinstance(node, SeqStmt):
-            stack.extend((s, loops, conds) for s in node.seq)
-        elif isinstance(node, IfThenElse):
-            stack.append((node.then_case, loops, conds + (node.condition,)))
-            if node.else_case is not None:
-                stack.append((node.else_case, loops, conds))
-            exprs = [node.condition]
-        elif isinstance(node, Allocate):
-            stack.append((node.body, loops, conds))
-        elif isinstance(node, BufferStore):
-            if node.buffer is buffer:
-                out.append((node.indices, loops, conds))
-            exprs = [node.value, *node.indices]
-        else:
-            exprs = [node]
-        for e in exprs:
-            for n in pre_order_nodes(e):
-                if isinstance(n, BufferLoad) and n.buffer is buffer:
-                    out.append((n.indices, loops, conds))
-    return out
 
 
 def _bounds_from(conds, index, relaxed) -> tuple[list, list]:
@@ -178,7 +146,7 @@ def _plan(buffer: Buffer, body, threads: tuple[For, ...] = (), aligned=frozenset
     if buffer.scope not in _GPU_SCOPES or (buffer.strides and id(buffer) not in aligned) or \
             not all(isinstance(e, IntImm) for e in buffer.shape):
         return None
-    accesses = _accesses(buffer, body)
+    accesses = buffer_accesses(buffer, body)
     if buffer.scope == "shared" and threads:
         accesses = [(indices, threads + loops, conds) for indices, loops, conds in accesses]
     if not accesses:
