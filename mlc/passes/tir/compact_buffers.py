@@ -48,7 +48,7 @@ from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.arith import IntSet, canonical, free_vars, linear, relax
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
 
-__all__ = ["compact_buffers", "buffer_accesses", "MAX_ENUMERATED_ITERATIONS"]
+__all__ = ["compact_buffers", "buffer_accesses", "loops_around_all", "MAX_ENUMERATED_ITERATIONS"]
 
 #: Moving an allocation into loops with more iterations than this is not checked (nor done).
 MAX_ENUMERATED_ITERATIONS = 1 << 20
@@ -97,15 +97,22 @@ def _accesses(buffer: Buffer, body) -> list[tuple[tuple[PrimExpr, ...], tuple[Fo
     return [(indices, loops) for indices, loops, _ in found]
 
 
-def _common_loops(accesses) -> list[For]:
+def loops_around_all(accesses) -> list[For]:
+    """The loops enclosing every one of ``accesses`` (each ``(indices, loops, ...)``),
+    outermost first."""
     first = list(accesses[0][1])
-    for _, loops in accesses[1:]:
+    for access in accesses[1:]:
+        loops = access[1]
         n = 0
         while n < len(first) and n < len(loops) and first[n] is loops[n]:
             n += 1
         first = first[:n]
+    return first
+
+
+def _common_loops(accesses) -> list[For]:
     out = []
-    for f in first:
+    for f in loops_around_all(accesses):
         if f.kind not in _ENTERABLE:
             break
         out.append(f)

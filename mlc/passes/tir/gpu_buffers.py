@@ -48,7 +48,7 @@ from ...ir.expr import Binary, IntImm, const
 from ...ir.arith import IntSet, canonical, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import Allocate, Block, For, PrimFunc
-from .compact_buffers import _disjoint, _Rebase, buffer_accesses
+from .compact_buffers import _disjoint, _Rebase, buffer_accesses, loops_around_all
 
 __all__ = ["compact_gpu_buffers", "note_storage_align", "ALIGN_ATTR"]
 
@@ -151,14 +151,8 @@ def _plan(buffer: Buffer, body, threads: tuple[For, ...] = (), aligned=frozenset
         accesses = [(indices, threads + loops, conds) for indices, loops, conds in accesses]
     if not accesses:
         return None
-    first = list(accesses[0][1])
-    for _, loops, _ in accesses[1:]:
-        n = 0
-        while n < len(first) and n < len(loops) and first[n] is loops[n]:
-            n += 1
-        first = first[:n]
     prefix = []
-    for f in first:
+    for f in loops_around_all(accesses):
         kind = _kind(f, buffer.scope)
         if kind == "stop":
             if f.kind == "thread_binding":
