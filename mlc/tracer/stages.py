@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..driver import schedule_module
 from ..errors import MLCError, TraceError
 from ..ir.calls import is_graph_main
 from ..ir.graph import Graph
@@ -80,8 +81,6 @@ class Lowered:
 
     def scheduled(self):
         """``mod`` after the jit's schedule (or the target's default rules)."""
-        # the driver loads on first use: importing it here keeps `import mlc` fast
-        from ..driver import schedule_module
         database = self._origin.database if self._origin is not None else None
         return schedule_module(self.mod, self.target, self.schedule, database)
 
