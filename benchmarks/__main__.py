@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     from . import startup as start
-    from .harness import print_table, run_workload, write_json
+    from .harness import fp32_peak, print_table, run_workload, write_json
     from .machine import measure_machine
     from .peers import INSTALL_HINT, installed, versions
 
@@ -103,19 +103,16 @@ def _run(args: argparse.Namespace) -> int:
     print(f"timing: {rounds} rounds; each round times every contender once (a batch of calls of about "
           f"{'5' if args.quick else '50'} ms) in a rotated order, {50} ms pause between contenders; "
           "median and min..max over rounds. 'vs numpy': NumPy's median / this median. "
-          "% of peak: of the higher FMA peak (GF/s) or copy bandwidth (GB/s) above.")
+          "% of peak: of the higher fp32 FMA peak (GF/s) or copy bandwidth (GB/s) above; "
+          "int8 rows (GOP/s) have no %.")
     print()
     target_s = 0.005 if args.quick else 0.05
     results = [run_workload(WORKLOADS[n](args.tiny), rounds, target_s) for n in names if n in WORKLOADS]
-    # every measured GFLOP/s is a lower bound on the peak: on a shared machine the FMA kernel
-    # may have had less of the cores than the fastest contender did
-    best_gflops = max((wr.workload.flops / r.median_s / 1e9 for wr in results for r in wr.results
-                       if wr.workload.flops and r.times_s), default=0.0)
     measured = max(machine.fma_peak_gflops, machine.fma_peak_1t_gflops)
-    peak = max(measured, best_gflops)
+    peak, best_gflops = fp32_peak(measured, results)
     bandwidth = max(machine.copy_gbs, machine.copy_1t_gbs)
     if best_gflops > measured:
-        print(f"(a contender's {best_gflops:.0f} GFLOP/s beat the measured FMA peak: % of peak is of that)")
+        print(f"(a contender's {best_gflops:.0f} GFLOP/s beat the measured fp32 FMA peak: % of peak is of that)")
     table = io.StringIO()
     notes = print_table(results, peak, bandwidth, out=table) if results else []
     print(table.getvalue(), end="")

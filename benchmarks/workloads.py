@@ -216,7 +216,8 @@ def igemm_1024(tiny: bool = False) -> Workload:
     return Workload(
         "igemm1024", f"igemm {size}^3 int8 -> int32", flops=2.0 * size ** 3,
         reference=lambda: np.matmul(a, b, dtype="int32"), rtol=0, atol=0,
-        note="integer multiply-adds counted as flops; mlc uses vpdpbusd on AVX-512 VNNI CPUs",
+        note="integer multiply-adds counted as operations (GOP/s, not a % of the fp32 FMA peak); "
+             "mlc uses vpdpbusd on AVX-512 VNNI CPUs", peak="",
         contenders=(
             numpy_contender("matmul(dtype=int32)", lambda x, y: np.matmul(x, y, dtype="int32"), (a, b)),
             mlc_built(lambda: _int8_module(size), None, (a, b), out, "te, default schedule"),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import Contender, Workload, print_table, run_workload
+from benchmarks.harness import (FP32_FMA, Contender, Result, Workload, WorkloadResult, fp32_peak, print_table,
+                                run_workload)
 from benchmarks.peers import INSTALL_HINT, installed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,3 +122,35 @@ def test_threads_option_limits_every_pool_before_numpy_loads(tmp_path):
     for blas in record["machine"]["blas"]:  # present when threadpoolctl is installed
         assert blas["num_threads"] == 1
     assert run_cli("--threads", "0", "add").returncode == 2
+
+
+def _timed(key, flops, seconds, peak=FP32_FMA):
+    """A workload whose one contender took ``seconds`` in every round."""
+    work = Workload(key, key, flops=flops, peak=peak)
+    return WorkloadResult(work, [Result("mlc", "", times_s=[seconds] * 3)])
+
+
+def test_int8_rates_never_raise_the_fp32_peak_and_have_no_percent(capsys):
+    sgemm = _timed("sgemm", 2e9, 0.01)              # 200 GFLOP/s
+    igemm = _timed("igemm", 2e9, 0.002, peak="")     # 1000 GOP/s of int8 multiply-adds
+    peak, best = fp32_peak(500.0, [sgemm, igemm])
+    assert (peak, best) == (500.0, 200.0)
+    print_table([sgemm, igemm], peak_gflops=peak, copy_gbs=10.0)
+    out = capsys.readouterr().out
+    igemm_line = next(line for line in out.splitlines() if line.startswith("igemm"))
+    assert "200.0 GF/s 40%" in out and "1000.0 GOP/s" in igemm_line and "%" not in igemm_line
+    rows = {d["key"]: d["contenders"][0] for d in (w.as_dict(peak, 10.0) for w in (sgemm, igemm))}
+    assert rows["sgemm"]["percent_of_peak"] == 40.0
+    assert rows["igemm"]["gflops"] == 1000.0 and "percent_of_peak" not in rows["igemm"]
+
+
+def test_a_fp32_rate_above_the_measured_peak_raises_it():
+    fast = _timed("sgemm", 6e9, 0.01)  # 600 GFLOP/s against a measured 500
+    assert fp32_peak(500.0, [fast]) == (600.0, 600.0)
+    assert fp32_peak(500.0, []) == (500.0, 0.0)
+
+
+def test_the_igemm_workload_is_not_measured_against_the_fp32_peak():
+    from benchmarks.workloads import WORKLOADS
+    assert WORKLOADS["igemm1024"](True).peak != FP32_FMA
+    assert all(WORKLOADS[k](True).peak == FP32_FMA for k in ("sgemm1024", "mm_relu"))
