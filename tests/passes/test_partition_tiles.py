@@ -35,10 +35,9 @@ def test_a_symbolic_tile_loop_gets_a_guard_free_body_for_its_full_tiles():
 
 def test_a_constant_tile_loop_runs_its_full_tiles_in_a_loop_of_their_own():
     out = partition_tiles(_loops(_tiled(10))).script()
-    assert "for i_0, i_1, j in T.grid(2, 4, 6):" in out  # 2 full tiles of 4, no guard
-    full, rest = out.split("for i_0_rest in range(2, 3):")
-    assert "< 10" not in full
-    assert "if i_0_rest * 4 + i_1 < 10:" in rest
+    full, rest = out.split("for i_1, j in T.grid(4, 6):")
+    assert "for i_0, i_1, j in T.grid(2, 4, 6):" in full and "< 10" not in full  # 2 full tiles of 4
+    assert "if 8 + i_1 < 10:" in rest  # the last tile, its one iteration simplified away
 
 
 def _parallel_tiled(n, factor):
@@ -56,8 +55,10 @@ def test_a_parallel_constant_tile_loop_keeps_its_kind_in_both_parts(n, factor, f
     tiles = -(-n // factor)
     if full == tiles:  # every tile full: one loop, no guard left
         assert parts == [(0, full)] and not any(isinstance(s, IfThenElse) for s in pre_order_nodes(out.body))
-    else:
-        assert parts == [(0, full), (full, tiles - full)]
+    else:  # the ragged tile, one iteration, left as its body
+        assert parts == [(0, full)]
+        assert f"{full * factor} + i_1 < {n}" in out.script()
+    assert partition_tiles(out) is out  # nothing left to partition
 
 
 def test_vectorized_and_unrolled_constant_loops_are_left_whole():

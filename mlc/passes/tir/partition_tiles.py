@@ -40,17 +40,26 @@ from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, logical_and
 from ...ir.functor import Mutator, substitute
 from ...ir.tir import For, IfThenElse, PrimFunc, seq
+from .simplify import simplify
 
 __all__ = ["partition_tiles"]
 
 
 def partition_tiles(func: PrimFunc) -> PrimFunc:
     """Split each tile loop into full tiles without guards and the guarded rest."""
-    body = _Partition().visit(func.body)
-    return func if body is func.body else func.with_body(body)
+    partition = _Partition()
+    body = partition.visit(func.body)
+    if body is func.body:
+        return func
+    # a constant split leaves one-iteration loops and guards of constants: simplified here,
+    # so that lowering lowered code changes nothing
+    return simplify(func.with_body(body)) if partition.constant_splits else func.with_body(body)
 
 
 class _Partition(Mutator):
+    def __init__(self):
+        self.constant_splits = 0
+
     def visit_For(self, node: For):
         node = self.generic_visit(node)
         if not (isinstance(node.min, IntImm) and node.min.value == 0):
@@ -63,7 +72,9 @@ class _Partition(Mutator):
         if not tiles.full:
             return node
         if constant:
-            return _split_constant(node, fast, tiles.full.values())
+            split = _split_constant(node, fast, tiles.full.values())
+            self.constant_splits += split is not node
+            return split
         full = None
         for factor, bound in tiles.full.values():
             test = node.loop_var * factor + factor <= bound
