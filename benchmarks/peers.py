@@ -56,9 +56,9 @@ def mlc_jit(fn: Callable, args: tuple, label: str = "jit") -> Contender:
 
 
 def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: str,
-              entry: str = "main", target: str = "llvm") -> Contender:
-    """A te program built ahead of time with ``mlc.build`` for ``target`` (the first call
-    times the build)."""
+              entry: str = "main", target="llvm") -> Contender:
+    """A te program built ahead of time with ``mlc.build`` for ``target`` (a string or an
+    ``mlc.Target``; the first call times the build)."""
     def build():
         import mlc
         kwargs = {} if schedule is None else {"schedule": schedule}
