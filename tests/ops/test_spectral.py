@@ -138,6 +138,11 @@ def test_qr_is_numpys(target, dtype):
             tol = _tol(dtype, 4)
             _close(q, q_np, tol, f"qr({mode}) on {target}: Q differs from NumPy's")
             _close(r, r_np, tol, f"qr({mode}) on {target}: R differs from NumPy's")
+    # a column with nothing to reduce below the diagonal (-0 there) still gives R zeros of +0
+    signed = np.array([[1, 2], [-0.0, 3], [-0.0, 1]], dtype)
+    q, r = run_op("qr", [signed], target, mode="complete")
+    assert not np.signbit(np.tril(r, -1).real).any(), f"qr on {target}: -0 below R's diagonal"
+    _close(q @ r, signed, _tol(dtype, 3), f"qr on {target}: Q R != A")
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -91,7 +91,7 @@ def _cholesky_reference(x, *, upper=False):
 
 register_op("cholesky", pattern="opaque", infer=_cholesky_infer, lower=None, reference=_cholesky_reference,
             prim_func=_cholesky_func,
-            doc="The Cholesky factor of each symmetric positive-definite matrix (lower, or ``upper``); "
+            doc="The Cholesky factor of each symmetric (Hermitian) positive-definite matrix (lower, or ``upper``); "
                 "all NaN where the matrix is not positive definite.")
 
 

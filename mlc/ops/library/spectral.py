@@ -145,8 +145,8 @@ def _qr_func(x: TensorType, *, mode="reduced"):
             acc.set(alpha - lift(beta.get(), f)),
             loop("i", k + 1, m, lambda i: BufferStore(v, R[(i, k)] / acc.get(), (i,))),
             loop("j", k + 1, n, apply_r), loop("j", 0, m, apply_q),
-            BufferStore(R, lift(beta.get(), f), (k, k)),
-            loop("i", k + 1, m, lambda i: BufferStore(R, _zero(f), (i, k))))))
+            BufferStore(R, lift(beta.get(), f), (k, k)))),
+            loop("i", k + 1, m, lambda i: BufferStore(R, _zero(f), (i, k))))  # +0, also for a -0 input
 
     def matrix(r):
         return seq(_fill(R, (), m, n, lambda i, j: X[r + (i, j)]),
@@ -165,8 +165,9 @@ def _qr_reference(x, *, mode="reduced"):
 
 register_op("qr", pattern="opaque", infer=_qr_infer, lower=None, reference=_qr_reference, num_outputs=2,
             prim_func=_qr_func,
-            doc="Q (orthonormal columns) and R (upper triangular) with ``x = Q @ R`` for each matrix "
-                "(Householder; ``mode`` 'reduced' or 'complete').")
+            doc="Q (orthonormal columns; unitary when complex) and R (upper triangular, real diagonal) "
+                "with ``x = Q @ R`` for each matrix (LAPACK's Householder reflectors; ``mode`` 'reduced' "
+                "or 'complete').")
 
 
 # ------------------------------------------------------------------ eigh
@@ -254,11 +255,12 @@ def _eigh_func(x: TensorType, vectors: bool):
 
 register_op("eigh", pattern="opaque", infer=lambda x: _eigh_infer(x, True), lower=None, num_outputs=2,
             reference=lambda x: tuple(np.linalg.eigh(x)), prim_func=lambda x: _eigh_func(x, True),
-            doc="Eigenvalues (ascending) and eigenvectors (columns) of each symmetric matrix, from its "
-                "lower triangle (cyclic Jacobi).")
+            doc="Eigenvalues (ascending, real) and eigenvectors (columns) of each symmetric (Hermitian) "
+                "matrix, from its lower triangle (cyclic Jacobi).")
 register_op("eigvalsh", pattern="opaque", infer=lambda x: _eigh_infer(x, False), lower=None,
             reference=np.linalg.eigvalsh, prim_func=lambda x: _eigh_func(x, False),
-            doc="Eigenvalues (ascending) of each symmetric matrix, from its lower triangle (cyclic Jacobi).")
+            doc="Eigenvalues (ascending, real) of each symmetric (Hermitian) matrix, from its lower triangle "
+                "(cyclic Jacobi).")
 
 
 # ------------------------------------------------------------------ svd
@@ -383,8 +385,8 @@ def _svd_reference(x, *, full_matrices=True):
 register_op("svd", pattern="opaque", infer=lambda x, *, full_matrices=True: _svd_infer(x, True, full_matrices),
             lower=None, num_outputs=3, reference=_svd_reference,
             prim_func=lambda x, *, full_matrices=True: _svd_func(x, True, full_matrices),
-            doc="U, S (descending) and Vh with ``x = U @ diag(S) @ Vh`` for each matrix (one-sided Jacobi; "
+            doc="U, S (descending, real) and Vh with ``x = U @ diag(S) @ Vh`` for each matrix (one-sided Jacobi; "
                 "``full_matrices``: square U and Vh).")
 register_op("svdvals", pattern="opaque", infer=lambda x: _svd_infer(x, False), lower=None,
             reference=lambda x: np.linalg.svd(x, compute_uv=False), prim_func=lambda x: _svd_func(x, False),
-            doc="The singular values of each matrix, descending (one-sided Jacobi).")
+            doc="The singular values of each matrix, descending and real (one-sided Jacobi).")
