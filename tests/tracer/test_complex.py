@@ -23,6 +23,8 @@ FUNCTIONS = {
     "sqrt(x)": lambda x, y: np.sqrt(x),
     "conj(x)": lambda x, y: np.conj(x),
     "real(x) + imag(y)": lambda x, y: np.real(x) + np.imag(y),
+    "x.conj() * y.real - x.imag": lambda x, y: x.conj() * y.real - x.imag,
+    "x.conjugate()": lambda x, y: x.conjugate(),
     "x == y, x != y": lambda x, y: (x == y, x != y),
     "where(x == y, x, 2j)": lambda x, y: np.where(x == y, x, 2j),
     "sum(x * y, axis=0)": lambda x, y: np.sum(x * y, axis=0),
