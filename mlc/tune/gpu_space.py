@@ -178,8 +178,8 @@ def _stage(sch: Schedule, block, index: int, anchor, above: int, threads: int, u
     if not fetch or None in extents:
         return None
     size = math.prod(extents)
-    used[0] += size * np.dtype(cv.block.writes[0].buffer.dtype).itemsize
-    _check("bytes of shared memory", used[0], info.max_shared_bytes, name)
+    nbytes = size * np.dtype(cv.block.writes[0].buffer.dtype).itemsize
+    _check("bytes of shared memory", used[0] + nbytes, info.max_shared_bytes, name)
     fused = sch.fuse(*fetch) if len(fetch) > 1 else fetch[0]
     # a vector is a run of one row of the tile: its width divides the row and the fetch
     widths = [w for w in VECTOR_CHOICES if extents[-1] % w == 0 and size % (threads * w) == 0] or [1]
@@ -190,6 +190,7 @@ def _stage(sch: Schedule, block, index: int, anchor, above: int, threads: int, u
     else:
         _, ftx = sch.split(fused, [None, threads])
     sch.bind(ftx, "threadIdx.x")
+    used[0] += nbytes  # counted once the staging stands (a refused step is undone)
     return True
 
 
