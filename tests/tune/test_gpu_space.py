@@ -206,3 +206,15 @@ def test_unmeasured_records_never_carry_times_and_old_files_gain_the_column(tmp_
         db.commit(mod["main"], "cuda", trace, [1e-3], unmeasured=True)
     (record,) = db.records()
     assert record.unmeasured and not record.ok and not record.failed
+
+
+def test_a_jitted_function_tuned_for_the_emulator_is_checked_once_then_reused(tmp_path):
+    """Checked-only records never become timed: the jit's tuning hook does not check them again."""
+    from mlc.tune import TuneConfig, tune_jitted
+    f = mlc.jit(lambda x: x * 2 + 1)
+    x = np.arange(64, dtype="float32")
+    config = TuneConfig(trials=2, target="cuda-emulator", database=str(tmp_path / "db.sqlite"), progress=False,
+                        batch_size=2)
+    db = tune_jitted(f, (x,), config)
+    assert len(db.records()) == 2 and all(r.unmeasured for r in db.records())
+    assert len(tune_jitted(f, (x,), config).records()) == 2
