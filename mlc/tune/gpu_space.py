@@ -130,18 +130,14 @@ def _tile(sch: Schedule, func_name: str, name: str, info: GpuInfo):
     loops = sch.get_loops(block)
     spatial = [n for n, k in enumerate(kinds) if k == "spatial"]
     reduce = [n for n, k in enumerate(kinds) if k != "spatial"]
-    levels, sizes = {}, {}
-    for n, loop in enumerate(loops):
-        if kinds[n] == "spatial":
-            factors = sch.sample_perfect_tile(loop, n=4, max_innermost_factor=4)
-        else:
-            factors = sch.sample_perfect_tile(loop, n=2, max_innermost_factor=32)
-        sizes[n] = [int(f) for f in factors]
-        levels[n] = sch.split(loop, factors=factors)
+    factors = [sch.sample_perfect_tile(loop, n=4, max_innermost_factor=4) if kinds[n] == "spatial" else
+               sch.sample_perfect_tile(loop, n=2, max_innermost_factor=32) for n, loop in enumerate(loops)]
+    sizes = [[int(f) for f in tiles] for tiles in factors]
     threads = math.prod(sizes[n][1] for n in spatial)
-    _check("threads per block", threads, info.max_threads, name)
+    _check("threads per block", threads, info.max_threads, name)          # refused before any split
     _check("accumulator elements per thread", math.prod(sizes[n][2] * sizes[n][3] for n in spatial),
            info.max_local_elements, name)
+    levels = [sch.split(loop, factors=tiles) for loop, tiles in zip(loops, factors)]
     s = [[levels[n][lvl] for n in spatial] for lvl in range(4)]
     r = [[levels[n][lvl] for n in reduce] for lvl in range(2)]
     sch.reorder(*(s[0] + s[1] + r[0] + r[1] + s[2] + s[3]))
