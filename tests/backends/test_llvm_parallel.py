@@ -3,8 +3,9 @@
 Parallel results equal serial ones (random programs, ragged extents, loops
 nested in serial and parallel loops, per-thread scratch buffers); calls from
 several Python threads are right, release the GIL and never oversubscribe;
-MLC_NUM_THREADS sets the team size; without libgomp loops run serially with
-one warning.
+MLC_NUM_THREADS sets the team size; a launch whose team costs more than the
+calling thread alone would have starts a serial period, so a tiny loop stops
+waking the pool; without libgomp loops run serially with one warning.
 """
 import os
 import subprocess
@@ -287,6 +288,97 @@ def test_a_fork_child_runs_parallel_loops_serially_instead_of_hanging():
     assert os.waitstatus_to_exitcode(status) == 0
     fn(a, out)  # the parent still uses its pool
     np.testing.assert_array_equal(out, want)
+
+
+# ------------------------------------------- teams that cost more than they save
+
+@pytest.fixture
+def no_serial_period():
+    """Every launch may take the pool at the start (and after) the test."""
+    PARALLEL_STATE.serial_until = 0
+    yield
+    PARALLEL_STATE.serial_until = 0
+
+
+def tiny_kernel():
+    """A parallel loop of a few cheap iterations: starting a team costs far more."""
+    func = parallel_outer_loops(elementwise_2d(4, 8), ["B"])
+    lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
+    a = np.arange(32, dtype="float32").reshape(4, 8)
+    return lib["f"], a, a * 2 + 1
+
+
+def test_a_launch_that_loses_to_its_calling_thread_starts_a_serial_period(no_serial_period):
+    fn, a, want = tiny_kernel()
+    out = np.empty_like(a)
+    with override(num_threads=2):
+        before = PARALLEL_STATE.pooled
+        fn(a, out)
+    assert PARALLEL_STATE.pooled == before + 1  # it took the pool ...
+    assert PARALLEL_STATE.serial_until > 0       # ... and the team cost more than it saved
+    np.testing.assert_array_equal(out, want)
+
+
+def test_a_tiny_parallel_loop_stops_waking_the_pool(no_serial_period):
+    """Called over and over, a loop too small for a team runs almost always on the
+    calling thread: the launches that try the team again are few."""
+    fn, a, want = tiny_kernel()
+    out = np.empty_like(a)
+    calls = 300
+    with override(num_threads=2):
+        before = PARALLEL_STATE.pooled
+        for _ in range(calls):
+            fn(a, out)
+    tried = PARALLEL_STATE.pooled - before
+    assert 1 <= tried <= calls // 3, f"{tried} of {calls} launches woke the pool"
+    np.testing.assert_array_equal(out, want)
+
+
+def test_launches_during_a_serial_period_run_on_the_calling_thread(no_serial_period):
+    fn, a, want = long_kernel(1 << 16)
+    out = np.empty_like(a)
+    with override(num_threads=2):
+        PARALLEL_STATE.serial_until = 1 << 62  # (counter ticks: decades from now)
+        before = PARALLEL_STATE.pooled
+        fn(a, out)
+        assert PARALLEL_STATE.pooled == before
+        np.testing.assert_array_equal(out, want)
+        PARALLEL_STATE.serial_until = 0  # the period is over: the next launch tries the team
+        out[:] = 0
+        fn(a, out)
+        assert PARALLEL_STATE.pooled == before + 1
+    np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_te_mm_relu_is_right_at_every_thread_count(threads, no_serial_period):
+    from examples.ch2_tensor_program_transformations import mm_relu_module
+    with override(num_threads=threads):
+        lib = mlc.build(mm_relu_module(96), "llvm")  # scheduled for this many threads
+        rng = np.random.default_rng(threads)
+        a, b = (rng.standard_normal((96, 96)).astype("float32") for _ in range(2))
+        c = np.full((96, 96), np.nan, "float32")
+        before = PARALLEL_STATE.pooled
+        PARALLEL_STATE.serial_until = 0
+        lib["mm_relu"](a, b, c)
+        assert PARALLEL_STATE.pooled == before + (threads > 1)
+    np.testing.assert_allclose(c, np.maximum(a @ b, 0), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("triple, counter", [("x86_64-unknown-linux-gnu", "llvm.readcyclecounter"),
+                                             ("aarch64-unknown-linux-gnu", "llvm.readsteadycounter"),
+                                             ("riscv64-unknown-linux-gnu", None)])
+def test_launches_are_reviewed_where_the_cpu_has_a_counter(monkeypatch, triple, counter):
+    """x86's rdtsc and AArch64's cntvct time the launches; elsewhere every launch of more
+    than one thread takes the pool, unreviewed."""
+    from mlc.backends.llvm import module as llvm_module
+    monkeypatch.setattr(llvm_module, "target_layout", lambda target: (triple, ""))
+    text = generate_ir({"f": lower(parallel_outer_loops(elementwise_2d(64, 64), ["B"]))}, TARGET)
+    assert 'call void @"GOMP_parallel"' in text
+    if counter is None:
+        assert "counter" not in text and "__mlc_parallel_review" not in text
+    else:
+        assert f'call i64 @"{counter}"()' in text and 'call void @"__mlc_parallel_review"' in text
 
 
 # ---------------------------------------------------------------- no libgomp
