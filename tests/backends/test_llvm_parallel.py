@@ -295,9 +295,9 @@ def test_a_fork_child_runs_parallel_loops_serially_instead_of_hanging():
 @pytest.fixture
 def no_serial_period():
     """Every launch may take the pool at the start (and after) the test."""
-    PARALLEL_STATE.serial_until = 0
+    PARALLEL_STATE.serial_until = PARALLEL_STATE.losing = 0
     yield
-    PARALLEL_STATE.serial_until = 0
+    PARALLEL_STATE.serial_until = PARALLEL_STATE.losing = 0
 
 
 def tiny_kernel():
@@ -308,14 +308,19 @@ def tiny_kernel():
     return lib["f"], a, a * 2 + 1
 
 
-def test_a_launch_that_loses_to_its_calling_thread_starts_a_serial_period(no_serial_period):
+def test_launches_that_lose_to_their_calling_thread_start_a_serial_period(no_serial_period):
     fn, a, want = tiny_kernel()
     out = np.empty_like(a)
     with override(num_threads=2):
         before = PARALLEL_STATE.pooled
         fn(a, out)
-    assert PARALLEL_STATE.pooled == before + 1  # it took the pool ...
-    assert PARALLEL_STATE.serial_until > 0       # ... and the team cost more than it saved
+        assert PARALLEL_STATE.pooled == before + 1      # it took the pool,
+        assert PARALLEL_STATE.losing == 1               # the team cost more than it saved,
+        assert PARALLEL_STATE.serial_until == 0         # but one loss may be a waking worker's
+        fn(a, out)
+        assert PARALLEL_STATE.pooled == before + 2
+        assert PARALLEL_STATE.serial_until > 0          # the second in a row starts the period
+        assert PARALLEL_STATE.losing == 0
     np.testing.assert_array_equal(out, want)
 
 

@@ -26,7 +26,8 @@ three pieces (the codegen emits the loop body into the first):
 
 Thread-count policy, kept in the process-wide
 :data:`~mlc.backends.llvm.symbols.PARALLEL_STATE` ``{busy, num_threads,
-serial_until, pooled}`` (``pooled`` counts the launches that ran on the pool):
+serial_until, pooled, losing}`` (``pooled`` counts the launches that ran on
+the pool):
 
 * ``num_threads`` is ``mlc.config.config().num_threads`` (MLC_NUM_THREADS,
   default: all cores). :func:`set_num_threads` stores it; the llvm runtime
@@ -35,20 +36,23 @@ serial_until, pooled}`` (``pooled`` counts the launches that ran on the pool):
   pool with a try-lock (``cmpxchg busy, 0 -> 1``). While a launch from another
   Python thread holds it, a launch runs on its calling thread alone, so
   concurrent callers never oversubscribe the cores (and never wait);
-* **a team that costs more than it saves stands down for a while.** A team
-  ends with a barrier: the caller waits until every thread of the team has
-  arrived, even one that found no work left. When another process holds the
-  other cores, a worker gets one only after that process's time slice
-  (milliseconds, for a kernel of microseconds), and a worker that slept since
-  the last launch takes tens of microseconds to wake. So each pooled launch
-  is reviewed (where the CPU has a cycle counter: x86's ``rdtsc``, AArch64's
-  ``cntvct``): the calling thread times the iterations it ran itself, which
-  gives the time the whole loop would have taken on it alone; when the launch
-  took longer than that by ``W`` ticks, launches run on their calling thread
-  for the next ``SERIAL_AFTER_LOSS * W`` ticks (``serial_until``; at most
-  MAX_SERIAL_TICKS). The launches that lose therefore cost at most
-  ``1 / (SERIAL_AFTER_LOSS + 1)`` of the time while the cores stay busy, and
-  the first launch after the pause tries the team again;
+* **a team that costs more than it saves stands down for a while.** libgomp
+  starts a team by releasing its docked workers and ends it with a barrier:
+  the caller waits until every thread of the team has arrived, even one that
+  found no work left. When other processes hold the other cores, a worker
+  gets one only after their time slices (milliseconds, for a kernel of
+  microseconds); a worker that slept since the last launch takes tens of
+  microseconds to wake; and a loop of a few microseconds never repays the
+  start. So each pooled launch is reviewed (where the CPU has a counter a
+  program may read: x86's ``rdtsc``, AArch64's ``cntvct``): the calling
+  thread times the iterations it ran itself, which gives the time the whole
+  loop would have taken on it alone. When LOSSES_IN_A_ROW launches in a row
+  took longer than that, the last by ``W`` ticks, launches run on their
+  calling thread for the next ``SERIAL_AFTER_LOSS * W`` ticks
+  (``serial_until``; at most MAX_SERIAL_TICKS), then try the team again. While
+  the cores stay busy, the launches that lose cost about
+  ``LOSSES_IN_A_ROW / SERIAL_AFTER_LOSS`` of the time; one launch that only
+  woke the workers is followed by one that finds them awake;
 * parallel loops nested in a parallel body run serially inside it;
 * in a child process made by ``fork`` every launch runs serially: libgomp's
   worker threads do not survive a fork, and a launch would wait for them
@@ -70,7 +74,7 @@ from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, regi
 from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
-           "PREFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS", "MAX_SERIAL_TICKS"]
+           "PREFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS", "LOSSES_IN_A_ROW", "MAX_SERIAL_TICKS"]
 
 #: Every function this module adds starts with it (user functions are renamed away from it).
 PREFIX = "__mlc_par"
@@ -82,9 +86,12 @@ CHUNKS_PER_THREAD = 4
 #: alone makes launches run serially for this many times W: while other processes hold the
 #: cores, the launches that try the team again cost at most 1/65 of the time.
 SERIAL_AFTER_LOSS = 64
+#: Only this many losing launches in a row start a serial period: one launch that woke a
+#: sleeping worker (tens of microseconds) leaves the next, which finds it awake, to try.
+LOSSES_IN_A_ROW = 2
 #: The longest serial period one launch starts (about a second at 3 to 4 GHz).
 MAX_SERIAL_TICKS = 1 << 32
-_STATE_TYPE = ir.LiteralStructType([I32, I32, I64, I64])  # {busy, num_threads, serial_until, pooled}
+_STATE_TYPE = ir.LiteralStructType([I32, I32, I64, I64, I64])  # {busy, num_threads, serial_until, pooled, losing}
 #: Closure fields before the captured values: begin, extent, pooled, next, began_at, done_at, mine.
 _BEGIN, _EXTENT, _POOLED, _NEXT, _BEGAN_AT, _DONE_AT, _MINE = range(7)
 _HEADER = 7
@@ -99,6 +106,7 @@ def _after_fork_in_child() -> None:
     PARALLEL_STATE.busy = 0
     PARALLEL_STATE.num_threads = 1
     PARALLEL_STATE.serial_until = 0
+    PARALLEL_STATE.losing = 0
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -160,13 +168,14 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
             started = _clock(builder)
             builder.call(gomp, [task, closure, threads, ir.Constant(I32, 0)])
             ended = _clock(builder)
-            count = _state_field(builder, 3)  # (only the launch holding the pool writes it)
+            # (only the launch holding the pool writes the count and the review's fields)
+            count = _state_field(builder, 3)
             builder.store_atomic(builder.add(builder.load_atomic(count, "monotonic", align=8, typ=I64),
                                              ir.Constant(I64, 1)), count, "monotonic", align=8)
-            builder.store_atomic(ir.Constant(I32, 0), _state_field(builder, 0), "release", align=4)
             if started is not None:
                 noted = [builder.load(_field(builder, closure, n), typ=I64) for n in (_BEGAN_AT, _DONE_AT, _MINE)]
                 builder.call(_review_function(module), [started, *noted, wide, ended])
+            builder.store_atomic(ir.Constant(I32, 0), _state_field(builder, 0), "release", align=4)
         with alone:
             builder.call(task, [closure])
 
@@ -237,8 +246,9 @@ def _review_function(module: ir.Module) -> ir.Function:
     The caller ran ``mine`` of the ``total`` iterations between ``began_at`` and
     ``done_at`` (its part of the task; waiting for the team to start or end is not in
     it), so alone it would have taken ``(done_at - began_at) * total / mine`` (nothing
-    is known when it ran none: the whole launch counts as lost). A loss of W ticks
-    sets ``serial_until`` to ``ended + min(SERIAL_AFTER_LOSS * W, MAX_SERIAL_TICKS)``.
+    is known when it ran none: the whole launch counts as lost). The LOSSES_IN_A_ROW-th
+    loss in a row, of W ticks, sets ``serial_until`` to ``ended + min(SERIAL_AFTER_LOSS *
+    W, MAX_SERIAL_TICKS)``; a launch that paid clears the count (``losing``).
     """
     fn = module.globals.get(_REVIEW_FN)
     if fn is not None:
@@ -248,7 +258,8 @@ def _review_function(module: ir.Module) -> ir.Function:
     fn.attributes.add("nounwind")
     started, began_at, done_at, mine, total, ended = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    weigh, lost, keep = (fn.append_basic_block(x) for x in ("weigh", "lost", "keep"))
+    weigh, paid, lost, pause_block, keep = (fn.append_basic_block(x)
+                                            for x in ("weigh", "paid", "lost", "pause", "keep"))
     # no verdict when the counter went backwards (the threads read different CPUs' counters)
     ordered = b.and_(b.icmp_signed("<=", started, began_at),
                      b.and_(b.icmp_signed("<=", began_at, done_at), b.icmp_signed("<=", done_at, ended)))
@@ -259,8 +270,16 @@ def _review_function(module: ir.Module) -> ir.Function:
     ran = b.icmp_signed(">", mine, ir.Constant(I64, 0))
     alone_ticks = b.fdiv(b.fmul(own, b.sitofp(total, double)), b.sitofp(b.select(ran, mine, total), double))
     loss = b.fsub(whole, b.select(ran, alone_ticks, ir.Constant(double, 0.0)))
-    b.cbranch(b.fcmp_ordered(">", loss, ir.Constant(double, 0.0)), lost, keep)
+    b.cbranch(b.fcmp_ordered(">", loss, ir.Constant(double, 0.0)), lost, paid)
+    b.position_at_end(paid)
+    b.store_atomic(ir.Constant(I64, 0), _state_field(b, 4), "monotonic", align=8)
+    b.branch(keep)
     b.position_at_end(lost)
+    losing = b.add(b.load_atomic(_state_field(b, 4), "monotonic", align=8, typ=I64), ir.Constant(I64, 1))
+    again = b.icmp_signed(">=", losing, ir.Constant(I64, LOSSES_IN_A_ROW))
+    b.store_atomic(b.select(again, ir.Constant(I64, 0), losing), _state_field(b, 4), "monotonic", align=8)
+    b.cbranch(again, pause_block, keep)
+    b.position_at_end(pause_block)
     pause = b.fmul(loss, ir.Constant(double, float(SERIAL_AFTER_LOSS)))
     cap = ir.Constant(double, float(MAX_SERIAL_TICKS))
     pause = b.select(b.fcmp_ordered("<", pause, cap), pause, cap)
