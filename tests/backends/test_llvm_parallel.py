@@ -262,6 +262,27 @@ def test_mlc_num_threads_sets_the_team_size(threads):
     assert int(out.stdout.split()[-1]) == int(threads) - 1
 
 
+_AFFINITY = textwrap.dedent("""
+    import os
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    from mlc.config import config
+    print(config().num_threads)
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_the_default_team_has_the_cores_the_process_may_run_on():
+    """A process confined to one core (taskset, a container's cpuset) starts no worker
+    threads to wait for it, however many cores the machine has."""
+    env = {k: v for k, v in os.environ.items() if k != "MLC_NUM_THREADS"}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", _AFFINITY], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) == 1
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_fork_child_runs_parallel_loops_serially_instead_of_hanging():
     """libgomp's workers do not survive fork: the child must not wait for them."""

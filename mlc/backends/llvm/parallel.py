@@ -30,7 +30,7 @@ serial_until, pooled, losing}`` (``pooled`` counts the launches that ran on
 the pool):
 
 * ``num_threads`` is ``mlc.config.config().num_threads`` (MLC_NUM_THREADS,
-  default: all cores). :func:`set_num_threads` stores it; the llvm runtime
+  default: every core the process may run on). :func:`set_num_threads` stores it; the llvm runtime
   does so at every build and before every call of a built function;
 * a launch uses ``min(num_threads, extent)`` threads, and only if it takes the
   pool with a try-lock (``cmpxchg busy, 0 -> 1``). While a launch from another
