@@ -329,19 +329,23 @@ def tiny_kernel():
     return lib["f"], a, a * 2 + 1
 
 
-def test_launches_that_lose_to_their_calling_thread_start_a_serial_period(no_serial_period):
+def test_a_launch_that_loses_hugely_starts_a_serial_period(no_serial_period):
+    """Starting a team costs far more than a few cheap iterations: the first launch
+    starts the serial period, and every further loss in a row is counted (each doubles
+    the next period)."""
     fn, a, want = tiny_kernel()
     out = np.empty_like(a)
     with override(num_threads=2):
         before = PARALLEL_STATE.pooled
         fn(a, out)
-        assert PARALLEL_STATE.pooled == before + 1      # it took the pool,
-        assert PARALLEL_STATE.losing == 1               # the team cost more than it saved,
-        assert PARALLEL_STATE.serial_until == 0         # but one loss may be a waking worker's
+        assert PARALLEL_STATE.pooled == before + 1                        # it took the pool,
+        assert PARALLEL_STATE.serial_until > 0                            # lost,
+        assert PARALLEL_STATE.losing == parallel.LOSSES_IN_A_ROW          # hugely
+        PARALLEL_STATE.serial_until = 0  # end the period early: the next launch loses again
         fn(a, out)
         assert PARALLEL_STATE.pooled == before + 2
-        assert PARALLEL_STATE.serial_until > 0          # the second in a row starts the period
-        assert PARALLEL_STATE.losing == 0
+        assert PARALLEL_STATE.losing == parallel.LOSSES_IN_A_ROW + 1
+        assert PARALLEL_STATE.serial_until > 0
     np.testing.assert_array_equal(out, want)
 
 

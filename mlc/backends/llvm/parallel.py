@@ -49,10 +49,13 @@ the pool):
   loop would have taken on it alone. When LOSSES_IN_A_ROW launches in a row
   took longer than that, the last by ``W`` ticks, launches run on their
   calling thread for the next ``SERIAL_AFTER_LOSS * W`` ticks
-  (``serial_until``; at most MAX_SERIAL_TICKS), then try the team again. While
-  the cores stay busy, the launches that lose cost about
-  ``LOSSES_IN_A_ROW / SERIAL_AFTER_LOSS`` of the time; one launch that only
-  woke the workers is followed by one that finds them awake;
+  (``serial_until``; doubled for each further loss in a row, at most
+  MAX_SERIAL_TICKS), then try the team again. While the cores stay busy, the
+  launches that lose cost at most about ``1 / SERIAL_AFTER_LOSS`` of the time;
+  one launch that only woke the workers is followed by one that finds them
+  awake, but a launch that lost more than HUGE_LOSS times the loop's own time
+  (a worker that waited for a core, a loop too small for any team) starts the
+  serial period at once;
 * parallel loops nested in a parallel body run serially inside it;
 * in a child process made by ``fork`` every launch runs serially: libgomp's
   worker threads do not survive a fork, and a launch would wait for them
@@ -74,7 +77,8 @@ from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, regi
 from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
-           "PREFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS", "LOSSES_IN_A_ROW", "MAX_SERIAL_TICKS"]
+           "PREFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS", "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "HUGE_LOSS",
+           "MAX_SERIAL_TICKS"]
 
 #: Every function this module adds starts with it (user functions are renamed away from it).
 PREFIX = "__mlc_par"
@@ -83,14 +87,19 @@ _REVIEW_FN = "__mlc_parallel_review"
 #: A team splits a loop into this many chunks per thread, which threads take in turn.
 CHUNKS_PER_THREAD = 4
 #: A pooled launch that took W ticks longer than its loop would have on the calling thread
-#: alone makes launches run serially for this many times W: while other processes hold the
-#: cores, the launches that try the team again cost at most 1/65 of the time.
+#: alone makes launches run serially for this many times W (doubled for each further loss
+#: in a row, up to MAX_DOUBLINGS times): while other processes hold the cores, the launches
+#: that try the team again cost at most about 1/64 of the time, and less the longer it lasts.
 SERIAL_AFTER_LOSS = 64
+MAX_DOUBLINGS = 4
 #: Only this many losing launches in a row start a serial period: one launch that woke a
-#: sleeping worker (tens of microseconds) leaves the next, which finds it awake, to try.
+#: sleeping worker (tens of microseconds) leaves the next, which finds it awake, to try ...
 LOSSES_IN_A_ROW = 2
-#: The longest serial period one launch starts (about a second at 3 to 4 GHz).
-MAX_SERIAL_TICKS = 1 << 32
+#: ... unless it lost more than this many times the loop's own time: a worker that got no
+#: core for a time slice, or a loop too small for any team, starts the period at once.
+HUGE_LOSS = 16
+#: The longest serial period one launch starts (a few seconds at 2 to 4 GHz).
+MAX_SERIAL_TICKS = 1 << 34
 _STATE_TYPE = ir.LiteralStructType([I32, I32, I64, I64, I64])  # {busy, num_threads, serial_until, pooled, losing}
 #: Closure fields before the captured values: begin, extent, pooled, next, began_at, done_at, mine.
 _BEGIN, _EXTENT, _POOLED, _NEXT, _BEGAN_AT, _DONE_AT, _MINE = range(7)
@@ -246,9 +255,11 @@ def _review_function(module: ir.Module) -> ir.Function:
     The caller ran ``mine`` of the ``total`` iterations between ``began_at`` and
     ``done_at`` (its part of the task; waiting for the team to start or end is not in
     it), so alone it would have taken ``(done_at - began_at) * total / mine`` (nothing
-    is known when it ran none: the whole launch counts as lost). The LOSSES_IN_A_ROW-th
-    loss in a row, of W ticks, sets ``serial_until`` to ``ended + min(SERIAL_AFTER_LOSS *
-    W, MAX_SERIAL_TICKS)``; a launch that paid clears the count (``losing``).
+    is known when it ran none: the whole launch counts as lost, hugely). The
+    LOSSES_IN_A_ROW-th loss in a row (or a loss of more than HUGE_LOSS times the loop's own
+    time), of W ticks, sets ``serial_until`` to ``ended + min(SERIAL_AFTER_LOSS * 2**d * W,
+    MAX_SERIAL_TICKS)``, ``d`` counting the losses in a row beyond LOSSES_IN_A_ROW (at most
+    MAX_DOUBLINGS); a launch that paid clears the count (``losing``).
     """
     fn = module.globals.get(_REVIEW_FN)
     if fn is not None:
@@ -275,12 +286,19 @@ def _review_function(module: ir.Module) -> ir.Function:
     b.store_atomic(ir.Constant(I64, 0), _state_field(b, 4), "monotonic", align=8)
     b.branch(keep)
     b.position_at_end(lost)
+    in_a_row = ir.Constant(I64, LOSSES_IN_A_ROW)
     losing = b.add(b.load_atomic(_state_field(b, 4), "monotonic", align=8, typ=I64), ir.Constant(I64, 1))
-    again = b.icmp_signed(">=", losing, ir.Constant(I64, LOSSES_IN_A_ROW))
-    b.store_atomic(b.select(again, ir.Constant(I64, 0), losing), _state_field(b, 4), "monotonic", align=8)
-    b.cbranch(again, pause_block, keep)
+    huge = b.or_(b.icmp_signed("==", mine, ir.Constant(I64, 0)),
+                 b.fcmp_ordered(">", loss, b.fmul(alone_ticks, ir.Constant(double, float(HUGE_LOSS)))))
+    losing = b.select(b.and_(huge, b.icmp_signed("<", losing, in_a_row)), in_a_row, losing)
+    b.store_atomic(losing, _state_field(b, 4), "monotonic", align=8)
+    b.cbranch(b.icmp_signed(">=", losing, in_a_row), pause_block, keep)
     b.position_at_end(pause_block)
-    pause = b.fmul(loss, ir.Constant(double, float(SERIAL_AFTER_LOSS)))
+    doublings = b.sub(losing, in_a_row)
+    doublings = b.select(b.icmp_signed("<", doublings, ir.Constant(I64, MAX_DOUBLINGS)), doublings,
+                         ir.Constant(I64, MAX_DOUBLINGS))
+    factor = b.uitofp(b.shl(ir.Constant(I64, SERIAL_AFTER_LOSS), doublings), double)
+    pause = b.fmul(loss, factor)
     cap = ir.Constant(double, float(MAX_SERIAL_TICKS))
     pause = b.select(b.fcmp_ordered("<", pause, cap), pause, cap)
     b.store_atomic(b.add(ended, b.fptosi(pause, I64)), _state_field(b, 2), "monotonic", align=8)
