@@ -190,9 +190,9 @@ def test_calls_release_the_gil():
     fn(a, out)  # warm up the pool
     span = []
 
-    def worker():
-        start = time.perf_counter()
-        for _ in range(5):
+    def worker():  # calls spanning several scheduler time slices: a loaded machine may
+        start = time.perf_counter()  # preempt the main thread for one of them
+        for _ in range(40):
             fn(a, out)
         span.extend([start, time.perf_counter()])
     t = threading.Thread(target=worker)
