@@ -7,7 +7,9 @@ MLC_NUM_THREADS sets the team size; a launch whose team costs more than the
 calling thread alone would have starts a serial period, so a tiny loop stops
 waking the pool; without libgomp loops run serially with one warning.
 """
+import ctypes
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -152,13 +154,19 @@ def test_buffers_allocated_in_a_parallel_body_are_per_thread(scratch):
 
 # ------------------------------------------------------------- Python threads
 
-def long_kernel(n=1 << 21):
-    """A parallel kernel taking tens of milliseconds, and its expected result."""
+def long_module(n=1 << 21):
+    """A module whose parallel kernel ``f`` takes milliseconds, an input and its result."""
     func = parallel_outer_loops(elementwise_2d(n // 256, 256, lambda x: te.sqrt(te.abs(x)) * 0.5 + x),
                                 ["B"])
     lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
     a = np.random.default_rng(3).standard_normal((n // 256, 256)).astype("float32")
-    return lib["f"], a, np.sqrt(np.abs(a)) * np.float32(0.5) + a
+    return lib, a, np.sqrt(np.abs(a)) * np.float32(0.5) + a
+
+
+def long_kernel(n=1 << 21):
+    """A parallel kernel taking tens of milliseconds, and its expected result."""
+    lib, a, want = long_module(n)
+    return lib["f"], a, want
 
 
 def test_concurrent_calls_from_four_python_threads_are_right():
@@ -313,12 +321,16 @@ def test_a_fork_child_runs_parallel_loops_serially_instead_of_hanging():
 
 # ------------------------------------------- teams that cost more than they save
 
-@pytest.fixture
-def no_serial_period():
-    """Every launch may take the pool at the start (and after) the test."""
-    PARALLEL_STATE.serial_until = PARALLEL_STATE.losing = 0
-    yield
-    PARALLEL_STATE.serial_until = PARALLEL_STATE.losing = 0
+class Site(ctypes.Structure):
+    """A parallel loop's review state (:data:`mlc.backends.llvm.parallel.SITE_TYPE`)."""
+    _fields_ = [("serial_until", ctypes.c_int64), ("losing", ctypes.c_int64)]
+
+
+def sites(lib) -> list[Site]:
+    """The review state of each parallel loop of built module ``lib``, in program order."""
+    compiled = lib._keepalive[0]
+    names = re.findall(r'^@"?(__mlc_par\.[^"\s]*\.site(?:\.\d+)?)"? = ', lib.get_source("ll"), re.M)
+    return [Site.from_address(compiled.global_address(name)) for name in names]
 
 
 def tiny_kernel():
@@ -326,62 +338,80 @@ def tiny_kernel():
     func = parallel_outer_loops(elementwise_2d(4, 8), ["B"])
     lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
     a = np.arange(32, dtype="float32").reshape(4, 8)
-    return lib["f"], a, a * 2 + 1
+    return lib, a, a * 2 + 1
 
 
-def test_a_launch_that_loses_hugely_starts_a_serial_period(no_serial_period):
+def test_a_launch_that_loses_hugely_starts_a_serial_period():
     """Starting a team costs far more than a few cheap iterations: the first launch
-    starts the serial period, and every further loss in a row is counted (each doubles
-    the next period)."""
-    fn, a, want = tiny_kernel()
+    starts the loop's serial period, and every further loss in a row is counted (each
+    doubles the next period)."""
+    lib, a, want = tiny_kernel()
+    site, = sites(lib)
     out = np.empty_like(a)
     with override(num_threads=2):
         before = PARALLEL_STATE.pooled
-        fn(a, out)
+        lib["f"](a, out)
         assert PARALLEL_STATE.pooled == before + 1                        # it took the pool,
-        assert PARALLEL_STATE.serial_until > 0                            # lost,
-        assert PARALLEL_STATE.losing == parallel.LOSSES_IN_A_ROW          # hugely
-        PARALLEL_STATE.serial_until = 0  # end the period early: the next launch loses again
-        fn(a, out)
+        assert site.serial_until > 0                                      # lost,
+        assert site.losing == parallel.LOSSES_IN_A_ROW                    # hugely
+        site.serial_until = 0  # end the period early: the next launch loses again
+        lib["f"](a, out)
         assert PARALLEL_STATE.pooled == before + 2
-        assert PARALLEL_STATE.losing == parallel.LOSSES_IN_A_ROW + 1
-        assert PARALLEL_STATE.serial_until > 0
+        assert site.losing == parallel.LOSSES_IN_A_ROW + 1
+        assert site.serial_until > 0
     np.testing.assert_array_equal(out, want)
 
 
-def test_a_tiny_parallel_loop_stops_waking_the_pool(no_serial_period):
+def test_a_tiny_parallel_loop_stops_waking_the_pool():
     """Called over and over, a loop too small for a team runs almost always on the
     calling thread: the launches that try the team again are few."""
-    fn, a, want = tiny_kernel()
+    lib, a, want = tiny_kernel()
     out = np.empty_like(a)
     calls = 300
     with override(num_threads=2):
         before = PARALLEL_STATE.pooled
         for _ in range(calls):
-            fn(a, out)
+            lib["f"](a, out)
     tried = PARALLEL_STATE.pooled - before
     assert 1 <= tried <= calls // 3, f"{tried} of {calls} launches woke the pool"
     np.testing.assert_array_equal(out, want)
 
 
-def test_launches_during_a_serial_period_run_on_the_calling_thread(no_serial_period):
-    fn, a, want = long_kernel(1 << 16)
+def test_a_loop_in_its_serial_period_runs_on_the_calling_thread():
+    lib, a, want = long_module(1 << 16)
+    fn, (site,) = lib["f"], sites(lib)
     out = np.empty_like(a)
     with override(num_threads=2):
-        PARALLEL_STATE.serial_until = 1 << 62  # (counter ticks: decades from now)
+        site.serial_until = 1 << 62  # (counter ticks: decades from now)
         before = PARALLEL_STATE.pooled
         fn(a, out)
         assert PARALLEL_STATE.pooled == before
         np.testing.assert_array_equal(out, want)
-        PARALLEL_STATE.serial_until = 0  # the period is over: the next launch tries the team
+        site.serial_until = 0  # the period is over: the next launch tries the team
         out[:] = 0
         fn(a, out)
         assert PARALLEL_STATE.pooled == before + 1
     np.testing.assert_array_equal(out, want)
 
 
+def test_a_loop_that_loses_leaves_the_other_loops_on_the_pool():
+    """One kernel's tiny loop in its serial period, the large loop of a kernel called
+    right after it still runs on the pool."""
+    tiny, a, _ = tiny_kernel()
+    fn, x, want = long_kernel(1 << 16)
+    site, = sites(tiny)
+    out, y = np.empty_like(a), np.empty_like(x)
+    with override(num_threads=2):
+        site.serial_until = 1 << 62
+        before = PARALLEL_STATE.pooled
+        tiny["f"](a, out)
+        fn(x, y)
+        assert PARALLEL_STATE.pooled == before + 1
+    np.testing.assert_array_equal(y, want)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_te_mm_relu_is_right_at_every_thread_count(threads, no_serial_period):
+def test_te_mm_relu_is_right_at_every_thread_count(threads):
     from examples.ch2_tensor_program_transformations import mm_relu_module
     with override(num_threads=threads):
         lib = mlc.build(mm_relu_module(96), "llvm")  # scheduled for this many threads
@@ -389,7 +419,6 @@ def test_te_mm_relu_is_right_at_every_thread_count(threads, no_serial_period):
         a, b = (rng.standard_normal((96, 96)).astype("float32") for _ in range(2))
         c = np.full((96, 96), np.nan, "float32")
         before = PARALLEL_STATE.pooled
-        PARALLEL_STATE.serial_until = 0
         lib["mm_relu"](a, b, c)
         assert PARALLEL_STATE.pooled == before + (threads > 1)
     np.testing.assert_allclose(c, np.maximum(a @ b, 0), rtol=1e-4, atol=1e-4)

@@ -26,36 +26,39 @@ three pieces (the codegen emits the loop body into the first):
 
 Thread-count policy, kept in the process-wide
 :data:`~mlc.backends.llvm.symbols.PARALLEL_STATE` ``{busy, num_threads,
-serial_until, pooled, losing}`` (``pooled`` counts the launches that ran on
-the pool):
+pooled}`` (``pooled`` counts the launches that ran on the pool) and, for each
+parallel loop, in its own ``{serial_until, losing}`` (the global
+``<body>.site``):
 
 * ``num_threads`` is ``mlc.config.config().num_threads`` (MLC_NUM_THREADS,
-  default: every core the process may run on). :func:`set_num_threads` stores it; the llvm runtime
-  does so at every build and before every call of a built function;
+  default: every core the process may run on). :func:`set_num_threads`
+  stores it; the llvm runtime does so at every build and before every call of
+  a built function;
 * a launch uses ``min(num_threads, extent)`` threads, and only if it takes the
   pool with a try-lock (``cmpxchg busy, 0 -> 1``). While a launch from another
   Python thread holds it, a launch runs on its calling thread alone, so
   concurrent callers never oversubscribe the cores (and never wait);
-* **a team that costs more than it saves stands down for a while.** libgomp
-  starts a team by releasing its docked workers and ends it with a barrier:
-  the caller waits until every thread of the team has arrived, even one that
-  found no work left. When other processes hold the other cores, a worker
-  gets one only after their time slices (milliseconds, for a kernel of
+* **a loop whose team costs more than it saves stands down for a while.**
+  libgomp starts a team by releasing its docked workers and ends it with a
+  barrier: the caller waits until every thread of the team has arrived, even
+  one that found no work left. When other processes hold the other cores, a
+  worker gets one only after their time slices (milliseconds, for a kernel of
   microseconds); a worker that slept since the last launch takes tens of
   microseconds to wake; and a loop of a few microseconds never repays the
   start. So each pooled launch is reviewed (where the CPU has a counter a
   program may read: x86's ``rdtsc``, AArch64's ``cntvct``): the calling
   thread times the iterations it ran itself, which gives the time the whole
-  loop would have taken on it alone. When LOSSES_IN_A_ROW launches in a row
-  took longer than that, the last by ``W`` ticks, launches run on their
-  calling thread for the next ``SERIAL_AFTER_LOSS * W`` ticks
+  loop would have taken on it alone. When LOSSES_IN_A_ROW launches of a loop
+  in a row took longer than that, the last by ``W`` ticks, that loop runs on
+  its calling thread for the next ``SERIAL_AFTER_LOSS * W`` ticks
   (``serial_until``; doubled for each further loss in a row, at most
-  MAX_SERIAL_TICKS), then try the team again. While the cores stay busy, the
-  launches that lose cost at most about ``1 / SERIAL_AFTER_LOSS`` of the time;
-  one launch that only woke the workers is followed by one that finds them
-  awake, but a launch that lost more than HUGE_LOSS times the loop's own time
-  (a worker that waited for a core, a loop too small for any team) starts the
-  serial period at once;
+  MAX_SERIAL_TICKS), then tries the team again. While the cores stay busy,
+  the launches that lose cost at most about ``1 / SERIAL_AFTER_LOSS`` of the
+  time; one launch that only woke the workers is followed by one that finds
+  them awake, but a launch that lost more than HUGE_LOSS times the loop's own
+  time (a worker that waited for a core, a loop too small for any team)
+  starts the serial period at once. The review is per loop, so that a small
+  loop that never repays a team leaves the large loops beside it on the pool;
 * parallel loops nested in a parallel body run serially inside it;
 * in a child process made by ``fork`` every launch runs serially: libgomp's
   worker threads do not survive a fork, and a launch would wait for them
@@ -77,7 +80,7 @@ from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, regi
 from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
-           "PREFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS", "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "HUGE_LOSS",
+           "PREFIX", "SITE_TYPE", "SITE_SUFFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS", "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "HUGE_LOSS",
            "MAX_SERIAL_TICKS"]
 
 #: Every function this module adds starts with it (user functions are renamed away from it).
@@ -100,7 +103,10 @@ LOSSES_IN_A_ROW = 2
 HUGE_LOSS = 16
 #: The longest serial period one launch starts (a few seconds at 2 to 4 GHz).
 MAX_SERIAL_TICKS = 1 << 34
-_STATE_TYPE = ir.LiteralStructType([I32, I32, I64, I64, I64])  # {busy, num_threads, serial_until, pooled, losing}
+_STATE_TYPE = ir.LiteralStructType([I32, I32, I64])  # {busy, num_threads, pooled}
+#: Each parallel loop's own review: {serial_until, losing}, a global named <body>.site.
+SITE_TYPE = ir.LiteralStructType([I64, I64])
+SITE_SUFFIX = ".site"
 #: Closure fields before the captured values: begin, extent, pooled, next, began_at, done_at, mine.
 _BEGIN, _EXTENT, _POOLED, _NEXT, _BEGAN_AT, _DONE_AT, _MINE = range(7)
 _HEADER = 7
@@ -114,8 +120,6 @@ def _after_fork_in_child() -> None:
     _forked = True
     PARALLEL_STATE.busy = 0
     PARALLEL_STATE.num_threads = 1
-    PARALLEL_STATE.serial_until = 0
-    PARALLEL_STATE.losing = 0
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -165,7 +169,9 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     task = _task_function(module, body, closure_type, index_type)
     closure = stack.alloca(closure_type, name="closure")
     wide = builder.sext(extent, I64) if index_type.width < 64 else extent
-    threads = builder.call(_threads_function(module), [wide], name="threads")
+    site = ir.GlobalVariable(module, SITE_TYPE, module.get_unique_name(body.name + SITE_SUFFIX))
+    site.initializer = ir.Constant(SITE_TYPE, None)
+    threads = builder.call(_threads_function(module), [wide, site], name="threads")
     use_pool = builder.icmp_signed(">", threads, ir.Constant(I32, 1))
     zero = ir.Constant(I64, 0)
     for n, value in enumerate([begin, extent, builder.zext(use_pool, I32), zero, zero, zero, zero, *captured]):
@@ -178,12 +184,12 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
             builder.call(gomp, [task, closure, threads, ir.Constant(I32, 0)])
             ended = _clock(builder)
             # (only the launch holding the pool writes the count and the review's fields)
-            count = _state_field(builder, 3)
+            count = _state_field(builder, 2)
             builder.store_atomic(builder.add(builder.load_atomic(count, "monotonic", align=8, typ=I64),
                                              ir.Constant(I64, 1)), count, "monotonic", align=8)
             if started is not None:
                 noted = [builder.load(_field(builder, closure, n), typ=I64) for n in (_BEGAN_AT, _DONE_AT, _MINE)]
-                builder.call(_review_function(module), [started, *noted, wide, ended])
+                builder.call(_review_function(module), [site, started, *noted, wide, ended])
             builder.store_atomic(ir.Constant(I32, 0), _state_field(builder, 0), "release", align=4)
         with alone:
             builder.call(task, [closure])
@@ -213,18 +219,21 @@ def _state_field(builder: ir.IRBuilder, n: int) -> ir.Value:
     return builder.gep(state, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
 
 
-def _threads_function(module: ir.Module) -> ir.Function:
-    """``i32 @__mlc_parallel_threads(i64 extent)``: the team size; > 1 means the pool is taken.
+def _site_field(builder: ir.IRBuilder, site: ir.Value, n: int) -> ir.Value:
+    return builder.gep(site, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
 
-    1 when the extent or ``num_threads`` is 1, during a serial period, or while another
-    launch holds the pool."""
+
+def _threads_function(module: ir.Module) -> ir.Function:
+    """``i32 @__mlc_parallel_threads(i64 extent, ptr site)``: the team size; > 1 means the
+    pool is taken. 1 when the extent or ``num_threads`` is 1, during the serial period of
+    the loop's ``site``, or while another launch holds the pool."""
     fn = module.globals.get(_THREADS_FN)
     if fn is not None:
         return fn
-    fn = ir.Function(module, ir.FunctionType(I32, [I64]), name=_THREADS_FN)
+    fn = ir.Function(module, ir.FunctionType(I32, [I64, SITE_TYPE.as_pointer()]), name=_THREADS_FN)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
-    extent, = fn.args
+    extent, site = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     one = ir.Constant(I32, 1)
     want = b.sext(b.load_atomic(_state_field(b, 1), "monotonic", align=4, typ=I32), I64)
@@ -234,7 +243,7 @@ def _threads_function(module: ir.Module) -> ir.Function:
     b.position_at_end(try_block)
     now = _clock(b)
     if now is not None:
-        until = b.load_atomic(_state_field(b, 2), "monotonic", align=8, typ=I64)
+        until = b.load_atomic(_site_field(b, site, 0), "monotonic", align=8, typ=I64)
         lock = fn.append_basic_block("lock")
         b.cbranch(b.icmp_signed("<", now, until), alone, lock)
         b.position_at_end(lock)
@@ -248,9 +257,10 @@ def _threads_function(module: ir.Module) -> ir.Function:
 
 
 def _review_function(module: ir.Module) -> ir.Function:
-    """``void @__mlc_parallel_review(i64 started, i64 began_at, i64 done_at, i64 mine,
-    i64 total, i64 ended)``: after a pooled launch (``GOMP_parallel`` from ``started`` to
-    ``ended``), start a serial period when the launch lost to the calling thread alone.
+    """``void @__mlc_parallel_review(ptr site, i64 started, i64 began_at, i64 done_at,
+    i64 mine, i64 total, i64 ended)``: after a pooled launch of the loop whose review state
+    is ``site`` (``GOMP_parallel`` from ``started`` to ``ended``), start a serial period of
+    that loop when the launch lost to the calling thread alone.
 
     The caller ran ``mine`` of the ``total`` iterations between ``began_at`` and
     ``done_at`` (its part of the task; waiting for the team to start or end is not in
@@ -264,10 +274,10 @@ def _review_function(module: ir.Module) -> ir.Function:
     fn = module.globals.get(_REVIEW_FN)
     if fn is not None:
         return fn
-    fn = ir.Function(module, ir.FunctionType(_VOID, [I64] * 6), name=_REVIEW_FN)
+    fn = ir.Function(module, ir.FunctionType(_VOID, [SITE_TYPE.as_pointer()] + [I64] * 6), name=_REVIEW_FN)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
-    started, began_at, done_at, mine, total, ended = fn.args
+    site, started, began_at, done_at, mine, total, ended = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     weigh, paid, lost, pause_block, keep = (fn.append_basic_block(x)
                                             for x in ("weigh", "paid", "lost", "pause", "keep"))
@@ -283,15 +293,15 @@ def _review_function(module: ir.Module) -> ir.Function:
     loss = b.fsub(whole, b.select(ran, alone_ticks, ir.Constant(double, 0.0)))
     b.cbranch(b.fcmp_ordered(">", loss, ir.Constant(double, 0.0)), lost, paid)
     b.position_at_end(paid)
-    b.store_atomic(ir.Constant(I64, 0), _state_field(b, 4), "monotonic", align=8)
+    b.store_atomic(ir.Constant(I64, 0), _site_field(b, site, 1), "monotonic", align=8)
     b.branch(keep)
     b.position_at_end(lost)
     in_a_row = ir.Constant(I64, LOSSES_IN_A_ROW)
-    losing = b.add(b.load_atomic(_state_field(b, 4), "monotonic", align=8, typ=I64), ir.Constant(I64, 1))
+    losing = b.add(b.load_atomic(_site_field(b, site, 1), "monotonic", align=8, typ=I64), ir.Constant(I64, 1))
     huge = b.or_(b.icmp_signed("==", mine, ir.Constant(I64, 0)),
                  b.fcmp_ordered(">", loss, b.fmul(alone_ticks, ir.Constant(double, float(HUGE_LOSS)))))
     losing = b.select(b.and_(huge, b.icmp_signed("<", losing, in_a_row)), in_a_row, losing)
-    b.store_atomic(losing, _state_field(b, 4), "monotonic", align=8)
+    b.store_atomic(losing, _site_field(b, site, 1), "monotonic", align=8)
     b.cbranch(b.icmp_signed(">=", losing, in_a_row), pause_block, keep)
     b.position_at_end(pause_block)
     doublings = b.sub(losing, in_a_row)
@@ -301,7 +311,7 @@ def _review_function(module: ir.Module) -> ir.Function:
     pause = b.fmul(loss, factor)
     cap = ir.Constant(double, float(MAX_SERIAL_TICKS))
     pause = b.select(b.fcmp_ordered("<", pause, cap), pause, cap)
-    b.store_atomic(b.add(ended, b.fptosi(pause, I64)), _state_field(b, 2), "monotonic", align=8)
+    b.store_atomic(b.add(ended, b.fptosi(pause, I64)), _site_field(b, site, 0), "monotonic", align=8)
     b.branch(keep)
     b.position_at_end(keep)
     b.ret_void()

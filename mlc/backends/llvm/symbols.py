@@ -48,16 +48,13 @@ OPENMP_SYMBOLS = frozenset(RUNTIME_SYMBOLS["gomp"])
 
 
 class ParallelState(ctypes.Structure):
-    """``{i32 busy; i32 num_threads; i64 serial_until; i64 pooled; i64 losing}``: which launch
-    holds the thread pool, its size, the time stamp (in the CPU's counter ticks) before which
-    launches run on their calling thread alone, how many launches have run on the pool, and
-    how many of the last ones in a row lost to their calling thread alone (see :mod:`.parallel`)."""
-    _fields_ = [("busy", ctypes.c_int32), ("num_threads", ctypes.c_int32), ("serial_until", ctypes.c_int64),
-                ("pooled", ctypes.c_int64), ("losing", ctypes.c_int64)]
+    """``{i32 busy; i32 num_threads; i64 pooled}``: which launch holds the thread pool, its
+    size, and how many launches have run on the pool (see :mod:`.parallel`)."""
+    _fields_ = [("busy", ctypes.c_int32), ("num_threads", ctypes.c_int32), ("pooled", ctypes.c_int64)]
 
 
 #: The one process-wide instance kernels read and update (atomically).
-PARALLEL_STATE = ParallelState(0, 1, 0, 0, 0)
+PARALLEL_STATE = ParallelState(0, 1, 0)
 PARALLEL_STATE_SYMBOL = "mlc_parallel_state"
 
 
