@@ -80,8 +80,8 @@ from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, regi
 from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
-           "PREFIX", "SITE_TYPE", "SITE_SUFFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS", "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "HUGE_LOSS",
-           "MAX_SERIAL_TICKS"]
+           "PREFIX", "SITE_TYPE", "SITE_SUFFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS",
+           "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "HUGE_LOSS", "MAX_SERIAL_TICKS"]
 
 #: Every function this module adds starts with it (user functions are renamed away from it).
 PREFIX = "__mlc_par"
@@ -92,9 +92,10 @@ CHUNKS_PER_THREAD = 4
 #: A pooled launch that took W ticks longer than its loop would have on the calling thread
 #: alone makes launches run serially for this many times W (doubled for each further loss
 #: in a row, up to MAX_DOUBLINGS times): while other processes hold the cores, the launches
-#: that try the team again cost at most about 1/64 of the time, and less the longer it lasts.
-SERIAL_AFTER_LOSS = 64
-MAX_DOUBLINGS = 4
+#: that try the team again cost at most about 1/256 of the time, and less the longer it
+#: lasts (a loop stalled for a 10 ms time slice stays on its calling thread for 2.5 s).
+SERIAL_AFTER_LOSS = 256
+MAX_DOUBLINGS = 3
 #: Only this many losing launches in a row start a serial period: one launch that woke a
 #: sleeping worker (tens of microseconds) leaves the next, which finds it awake, to try ...
 LOSSES_IN_A_ROW = 2
