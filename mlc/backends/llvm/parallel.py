@@ -10,16 +10,18 @@ three pieces (the codegen emits the loop body into the first):
   buffers, so every thread has its own;
 * the **task** ``void @__mlc_par.<f>.N.task(ptr %closure)`` is what each thread
   of the team runs: it unpacks the closure ``{begin, extent, pooled, next,
-  done_at, mine, captured...}`` and, until the loop is used up, takes the next chunk of
-  ``ceil(extent / (CHUNKS_PER_THREAD * omp_get_num_threads()))`` iterations
-  (``atomicrmw add next``) and calls the body function on it (LLVM inlines
-  it). Thread 0 of a team (the caller) then notes the time and how many
-  iterations it ran (``done_at``, ``mine``) for the launch's review. The task itself is never inlined, so the kernel holds one copy of the
-  loop body however it launches it. Taking chunks in turn rather than one fixed share per thread keeps a
-  thread that the OS preempted (another process on a busy machine) from
-  holding up the others;
+  began_at, done_at, mine, captured...}`` and, until the loop is used up,
+  takes the next chunk of ``ceil(extent / (CHUNKS_PER_THREAD *
+  omp_get_num_threads()))`` iterations (``atomicrmw add next``) and calls the
+  body function on it (LLVM inlines it). Thread 0 of a team (the caller)
+  notes when it starts and stops taking chunks and how many iterations it ran
+  (``began_at``, ``done_at``, ``mine``) for the launch's review. The task
+  itself is never inlined, so the kernel holds one copy of the loop body
+  however it launches it. Taking chunks in turn rather than one fixed share
+  per thread keeps a thread that the OS preempted (another process on a busy
+  machine) from holding up the others;
 * the **launch** in the kernel stores the closure on the stack, asks
-  ``@__mlc_parallel_threads(extent)`` for a thread count ``n``, and calls
+  ``@__mlc_parallel_threads(extent, site)`` for a thread count ``n``, and calls
   ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (then frees the pool
   and reviews the launch, see below) or the task directly otherwise
   (``pooled`` is 0 then, and the one call takes the whole range).
@@ -166,7 +168,8 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     """
     module = builder.module
     index_type = begin.type
-    closure_type = ir.LiteralStructType([index_type, index_type, I32] + [I64] * 4 + [v.type for v in captured])
+    closure_type = ir.LiteralStructType([index_type, index_type, I32] + [I64] * 4
+                                        + [v.type for v in captured])
     task = _task_function(module, body, closure_type, index_type)
     closure = stack.alloca(closure_type, name="closure")
     wide = builder.sext(extent, I64) if index_type.width < 64 else extent
@@ -175,7 +178,8 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     threads = builder.call(_threads_function(module), [wide, site], name="threads")
     use_pool = builder.icmp_signed(">", threads, ir.Constant(I32, 1))
     zero = ir.Constant(I64, 0)
-    for n, value in enumerate([begin, extent, builder.zext(use_pool, I32), zero, zero, zero, zero, *captured]):
+    header = [begin, extent, builder.zext(use_pool, I32)] + [zero] * 4  # _BEGIN .. _MINE
+    for n, value in enumerate(header + list(captured)):
         # (the alloca and the state global are typed: llvmlite derives the field's type)
         builder.store(value, _field(builder, closure, n))
     with builder.if_else(use_pool) as (pooled, alone):
@@ -189,7 +193,8 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
             builder.store_atomic(builder.add(builder.load_atomic(count, "monotonic", align=8, typ=I64),
                                              ir.Constant(I64, 1)), count, "monotonic", align=8)
             if started is not None:
-                noted = [builder.load(_field(builder, closure, n), typ=I64) for n in (_BEGAN_AT, _DONE_AT, _MINE)]
+                noted = [builder.load(_field(builder, closure, n), typ=I64)
+                         for n in (_BEGAN_AT, _DONE_AT, _MINE)]
                 builder.call(_review_function(module), [site, started, *noted, wide, ended])
             builder.store_atomic(ir.Constant(I32, 0), _state_field(builder, 0), "release", align=4)
         with alone:
@@ -332,7 +337,8 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     def field(n):
         return b.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True,
                      source_etype=closure_type)
-    begin, extent, pooled = (b.load(field(n), typ=closure_type.elements[n]) for n in (_BEGIN, _EXTENT, _POOLED))
+    begin, extent, pooled = (b.load(field(n), typ=closure_type.elements[n])
+                             for n in (_BEGIN, _EXTENT, _POOLED))
     captured = [b.load(field(n), typ=t) for n, t in enumerate(closure_type.elements) if n >= _HEADER]
     mine = b.alloca(I64, name="mine")  # the iterations this thread ran
     b.store(ir.Constant(I64, 0), mine)
