@@ -207,15 +207,13 @@ def _field(builder: ir.IRBuilder, closure: ir.Value, n: int) -> ir.Value:
 
 def _clock(builder: ir.IRBuilder) -> ir.Value | None:
     """The CPU's time stamp counter (ticks at a constant rate) where the target has one a
-    program may read: x86's ``rdtsc``, AArch64's ``cntvct``; None elsewhere."""
+    program may read: ``llvm.readcyclecounter`` is x86's ``rdtsc`` and AArch64's
+    ``mrs CNTVCT_EL0``; None elsewhere (other targets lower it to a constant 0 or to a
+    register user code may not read)."""
     arch = (builder.module.triple or "").split("-", 1)[0]
-    if arch in ("x86_64", "i386", "i686"):
-        name = "llvm.readcyclecounter"
-    elif arch in ("aarch64", "arm64"):
-        name = "llvm.readsteadycounter"
-    else:
+    if arch not in ("x86_64", "i386", "i686", "aarch64", "arm64"):
         return None
-    return builder.call(declare(builder.module, name, ir.FunctionType(I64, [])), [])
+    return builder.call(declare(builder.module, "llvm.readcyclecounter", ir.FunctionType(I64, [])), [])
 
 
 def _state_field(builder: ir.IRBuilder, n: int) -> ir.Value:
