@@ -22,8 +22,8 @@ three pieces (the codegen emits the loop body into the first):
   machine) from holding up the others;
 * the **launch** in the kernel stores the closure on the stack, asks
   ``@__mlc_parallel_threads(extent, site)`` for a thread count ``n``, and calls
-  ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (then frees the pool
-  and reviews the launch, see below) or the task directly otherwise
+  ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (then reviews the
+  launch, see below, and frees the pool) or the task directly otherwise
   (``pooled`` is 0 then, and the one call takes the whole range).
 
 Thread-count policy, kept in the process-wide
