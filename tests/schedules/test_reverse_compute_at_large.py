@@ -75,3 +75,26 @@ def test_windows_whose_steps_leave_gaps_between_tiles_are_not_a_cover():
     assert not M._tiles_cover(ana, gap, gap + 3, full, loops)
     short = x0 * 32 + x1 * 4
     assert not M._tiles_cover(ana, short, short + 2, full, loops)   # 3-wide windows every 4
+
+
+def test_a_spatial_consumer_within_the_enumeration_limit_is_proven_without_enumerating(monkeypatch):
+    # 64 x 64 tiles: 4096 loop points, which the check would visit one window at a time;
+    # the proof for spatial consumers of whole values settles it first
+    from mlc.schedules.primitives.compute_location import _Move
+
+    def enumerated(*args):
+        raise AssertionError("the coverage of a spatial consumer was enumerated")
+
+    monkeypatch.setattr(_Move, "_window", staticmethod(enumerated))
+    n = 256
+    sch = mlc.Schedule(_two_stage(n))
+    i, j = sch.get_loops(sch.get_block("B"))
+    io, ii = sch.split(i, [None, 4])
+    jo, ji = sch.split(j, [None, 4])
+    sch.reorder(io, jo, ii, ji)
+    sch.reverse_compute_at(sch.get_block("C"), jo)
+    monkeypatch.undo()
+    a = np.random.default_rng(2).standard_normal((n, n)).astype("float32")
+    c = np.empty_like(a)
+    mlc.build(sch.mod, "llvm")["main"](a, c)
+    np.testing.assert_allclose(c, a * 2 + 1, rtol=1e-6)
