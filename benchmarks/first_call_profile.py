@@ -31,10 +31,11 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class StageTimer:
-    """Wraps functions so that each call adds its wall time to a named stage; a stage
-    entered inside another is recorded one level deeper."""
+    """Wraps functions so that each call adds its time on ``clock`` to a named stage; a
+    stage entered inside another is recorded one level deeper."""
 
-    def __init__(self):
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
         self.seconds: dict[str, float] = {}
         self.depth: dict[str, int] = {}
         self._level = 0
@@ -45,12 +46,12 @@ class StageTimer:
         def timed(*args, **kwargs):
             timer.depth.setdefault(name, timer._level)
             timer._level += 1
-            start = time.perf_counter()
+            start = timer.clock()
             try:
                 return fn(*args, **kwargs)
             finally:
                 timer._level -= 1
-                timer.seconds[name] = timer.seconds.get(name, 0.0) + time.perf_counter() - start
+                timer.seconds[name] = timer.seconds.get(name, 0.0) + timer.clock() - start
         timed.__name__ = getattr(fn, "__name__", name)
         return timed
 
@@ -84,7 +85,10 @@ def _instrument(timer: StageTimer) -> None:
     timer.patch(llvm_jit, "_load", "llvm load (check + MCJIT)")
 
 
-def _child(key: str, label: str, cprofile: int) -> None:
+_CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
+def _child(key: str, label: str, cprofile: int, clock: str = "wall") -> None:
     """One fresh process: build the workload's mlc contender and time its first call."""
     sys.path.insert(0, _ROOT)
     import mlc
@@ -96,21 +100,22 @@ def _child(key: str, label: str, cprofile: int) -> None:
         labels = [c.label for c in workload.contenders if c.peer == "mlc"]
         raise SystemExit(f"{key} has no mlc contender labelled {label!r}; it has {labels}")
     contender = found[0]
-    timer = StageTimer()
+    now = _CLOCKS[clock]
+    timer = StageTimer(now)
     imports = 0.0
     if not cprofile:  # the modules the call would import are imported (and timed) here
-        start = time.perf_counter()
+        start = now()
         _instrument(timer)
-        imports = time.perf_counter() - start
+        imports = now() - start
     modules = len(sys.modules)
     if cprofile:
         import cProfile
         import pstats
         profile = cProfile.Profile()
         profile.enable()
-    start = time.perf_counter()
+    start = now()
     contender.build()()
-    end = time.perf_counter()
+    end = now()
     if cprofile:
         profile.disable()
         pstats.Stats(profile).sort_stats("cumulative").print_stats(cprofile)
@@ -124,12 +129,12 @@ def _child(key: str, label: str, cprofile: int) -> None:
                       "imported modules": len(sys.modules) - modules}))
 
 
-def _spawn(key: str, label: str, cprofile: int = 0) -> dict | None:
+def _spawn(key: str, label: str, cprofile: int = 0, clock: str = "wall") -> dict | None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="mlc-first-call-") as cache:
         env["MLC_CACHE_DIR"] = cache
-        code = f"from benchmarks.first_call_profile import _child; _child({key!r}, {label!r}, {cprofile})"
+        code = f"from benchmarks.first_call_profile import _child; _child({key!r}, {label!r}, {cprofile}, {clock!r})"
         out = subprocess.run([sys.executable, "-c", code], capture_output=not cprofile, text=True, env=env,
                              cwd=_ROOT)
     if out.returncode:
@@ -143,21 +148,22 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def profile(key: str, label: str = "jit", processes: int = 3) -> dict:
+def profile(key: str, label: str = "jit", processes: int = 3, clock: str = "wall") -> dict:
     """Median seconds per stage of ``key``'s first call over ``processes`` fresh processes."""
-    runs = [_spawn(key, label) for _ in range(processes)]
+    runs = [_spawn(key, label, clock=clock) for _ in range(processes)]
     names = list(dict.fromkeys(n for r in runs for n in r["stages"]))
     stages = {n: _median([r["stages"].get(n, 0.0) for r in runs]) for n in names}
     depth = {n: d for r in runs for n, d in r["depth"].items()}
     return {"label": runs[0]["label"], "stages": stages, "depth": depth,
             "runs": [r["stages"]["first call"] for r in runs],
-            "imported modules": runs[0]["imported modules"]}
+            "imported modules": runs[0]["imported modules"], "clock": clock}
 
 
 def report(key: str, result: dict, out=None) -> None:
     out = out or sys.stdout
     runs = ", ".join(f"{t * 1e3:.0f}" for t in result["runs"])
     print(f"{key} ({result['label']}): first call {result['stages']['first call'] * 1e3:.1f} ms median "
+          f"{'(CPU time of the calling thread) ' if result.get('clock') == 'cpu' else ''}"
           f"(runs: {runs} ms; load average {os.getloadavg()[0]:.2f}; "
           f"{result['imported modules']} modules imported during the call)", file=out)
     for name, seconds in result["stages"].items():
@@ -177,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processes", type=int, default=3, help="fresh processes per workload (default 3)")
     p.add_argument("--cprofile", type=int, default=0, metavar="N",
                    help="instead, print the N most expensive functions (cumulative) of one process")
+    p.add_argument("--clock", choices=sorted(_CLOCKS), default="wall",
+                   help="wall time (default), or the CPU time of the calling thread: steadier on a "
+                   "busy machine, but blind to the kernels' other threads and to waiting")
     p.add_argument("--list", action="store_true", help="list the workload names and exit")
     args = p.parse_args(argv)
     if args.list:
@@ -189,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cprofile:
             _spawn(key, args.label, args.cprofile)
         else:
-            report(key, profile(key, args.label, args.processes))
+            report(key, profile(key, args.label, args.processes, args.clock))
     return 0
 
 
