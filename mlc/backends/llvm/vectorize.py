@@ -24,6 +24,7 @@ vector store.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from llvmlite import ir
 
@@ -70,8 +71,13 @@ def splat(b: ir.IRBuilder, v: ir.Value, lanes: int) -> ir.Value:
         return v
     vec = ir.VectorType(v.type, lanes)
     one = b.insert_element(undef_vector(vec), v, ir.Constant(I32, 0))
-    zeros = _WholeVector(ir.VectorType(I32, lanes), "zeroinitializer", [0] * lanes)
-    return b.shuffle_vector(one, undef_vector(vec), zeros)
+    return b.shuffle_vector(one, undef_vector(vec), _zero_mask(lanes))
+
+
+@lru_cache(maxsize=None)
+def _zero_mask(lanes: int) -> ir.Constant:
+    """The ``<lanes x i32> zeroinitializer`` shuffle mask (a constant: built once, shared)."""
+    return _WholeVector(ir.VectorType(I32, lanes), "zeroinitializer", [0] * lanes)
 
 
 def ramp(b: ir.IRBuilder, base: ir.Value, stride: int, lanes: int) -> ir.Value:
