@@ -56,7 +56,9 @@ class StageTimer:
         return timed
 
     def patch(self, owner, attr: str, name: str) -> None:
-        setattr(owner, attr, self.wrap(getattr(owner, attr), name))
+        """Time ``owner.attr`` as stage ``name`` (a version of mlc without it: nothing)."""
+        if hasattr(owner, attr):
+            setattr(owner, attr, self.wrap(getattr(owner, attr), name))
 
 
 def _instrument(timer: StageTimer) -> None:
@@ -88,13 +90,13 @@ def _instrument(timer: StageTimer) -> None:
 _CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
-def _child(key: str, label: str, cprofile: int, clock: str = "wall") -> None:
+def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool = False) -> None:
     """One fresh process: build the workload's mlc contender and time its first call."""
     sys.path.insert(0, _ROOT)
     import mlc
     mlc.jit  # noqa: B018  (the lazy import startup.py also makes before its timer)
     from benchmarks.workloads import WORKLOADS
-    workload = WORKLOADS[key]()
+    workload = WORKLOADS[key](tiny)
     found = [c for c in workload.contenders if c.peer == "mlc" and c.label.startswith(label)]
     if not found:
         labels = [c.label for c in workload.contenders if c.peer == "mlc"]
@@ -129,12 +131,12 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall") -> None:
                       "imported modules": len(sys.modules) - modules}))
 
 
-def _spawn(key: str, label: str, cprofile: int = 0, clock: str = "wall") -> dict | None:
+def _spawn(key: str, label: str, cprofile: int = 0, clock: str = "wall", tiny: bool = False) -> dict | None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="mlc-first-call-") as cache:
         env["MLC_CACHE_DIR"] = cache
-        code = f"from benchmarks.first_call_profile import _child; _child({key!r}, {label!r}, {cprofile}, {clock!r})"
+        code = f"from benchmarks.first_call_profile import _child; _child({key!r}, {label!r}, {cprofile}, {clock!r}, {tiny!r})"
         out = subprocess.run([sys.executable, "-c", code], capture_output=not cprofile, text=True, env=env,
                              cwd=_ROOT)
     if out.returncode:
@@ -148,9 +150,9 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def profile(key: str, label: str = "jit", processes: int = 3, clock: str = "wall") -> dict:
+def profile(key: str, label: str = "jit", processes: int = 3, clock: str = "wall", tiny: bool = False) -> dict:
     """Median seconds per stage of ``key``'s first call over ``processes`` fresh processes."""
-    runs = [_spawn(key, label, clock=clock) for _ in range(processes)]
+    runs = [_spawn(key, label, clock=clock, tiny=tiny) for _ in range(processes)]
     names = list(dict.fromkeys(n for r in runs for n in r["stages"]))
     stages = {n: _median([r["stages"].get(n, 0.0) for r in runs]) for n in names}
     depth = {n: d for r in runs for n, d in r["depth"].items()}
@@ -186,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clock", choices=sorted(_CLOCKS), default="wall",
                    help="wall time (default), or the CPU time of the calling thread: steadier on a "
                    "busy machine, but blind to the kernels' other threads and to waiting")
+    p.add_argument("--tiny", action="store_true", help="the workloads' smoke-test sizes (not a measurement)")
     p.add_argument("--list", action="store_true", help="list the workload names and exit")
     args = p.parse_args(argv)
     if args.list:
@@ -196,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown workload {key!r}; choose from {', '.join(WORKLOADS)}", file=sys.stderr)
             return 2
         if args.cprofile:
-            _spawn(key, args.label, args.cprofile)
+            _spawn(key, args.label, args.cprofile, tiny=args.tiny)
         else:
-            report(key, profile(key, args.label, args.processes, args.clock))
+            report(key, profile(key, args.label, args.processes, args.clock, args.tiny))
     return 0
 
 
