@@ -12,8 +12,8 @@ above them. ``--cprofile N`` prints the N most expensive functions of one more
 process under cProfile instead (which slows Python code about twofold).
 
 ``import mlc`` and the attribute access of ``mlc.jit`` happen before the timer,
-as in :mod:`.startup`. The modules a first call imports (the llvm backend, the
-driver) are imported, and timed, just before the call so that their functions can
+as in :mod:`.startup`. The modules a first call imports (the llvm backend and
+llvmlite) are imported, and timed, just before the call so that their functions can
 be timed: that stage is part of the total. Any other module the call imports
 counts in the stage that imports it (``modules imported during the call``).
 """
@@ -123,9 +123,9 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool 
         pstats.Stats(profile).sort_stats("cumulative").print_stats(cprofile)
         return
     outer = sum(t for n, t in timer.seconds.items() if timer.depth[n] == 0)
-    stages = {"first call": imports + end - start, "imports (the backend, the driver)": imports,
+    stages = {"first call": imports + end - start, "imports (the llvm backend, llvmlite)": imports,
               **timer.seconds, "outside these stages": end - start - outer}
-    depth = {"first call": 0, "imports (the backend, the driver)": 1,
+    depth = {"first call": 0, "imports (the llvm backend, llvmlite)": 1,
              **{n: d + 1 for n, d in timer.depth.items()}, "outside these stages": 1}
     print(json.dumps({"label": contender.label, "stages": stages, "depth": depth,
                       "imported modules": len(sys.modules) - modules}))

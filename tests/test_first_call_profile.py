@@ -20,7 +20,7 @@ def test_a_first_call_is_split_into_its_compile_stages():
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert re.search(r"window_sum \(jit\): first call [\d.]+ ms median \(CPU time", out)
-    for stage in ("imports (the backend, the driver)", "trace", "graph pass fuse_ops", "graph passes",
+    for stage in ("imports (the llvm backend, llvmlite)", "trace", "graph pass fuse_ops", "graph passes",
                   "schedule", "verify", "tir pass vectorize_loops", "tir", "llvm ir generation", "codegen",
                   "llvm parse + verify", "llvm O3", "llvm object emission", "llvm load (check + MCJIT)",
                   "load", "outside these stages"):
