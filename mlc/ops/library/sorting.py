@@ -20,7 +20,11 @@ A long row (``MIN_CHUNK`` elements per chunk at least) is cut into up to
 ``MAX_CHUNKS`` chunks counted and scattered in parallel, each with its own
 histogram: bucket starts then run digit by digit and, within a digit, chunk
 by chunk, so the sort stays stable. Chunks count each pass's own order, one
-pass at a time (one chunk counts every pass in its single read of the input).
+pass at a time (one chunk counts every pass in its single read of the input);
+the first pass's counts come from the read that notes NaN and -0.0. A chunk
+counts into ``COPIES`` histograms, element ``j`` into copy ``j % COPIES``, summed
+by the prefix sum: runs of one digit (the exponent byte of floats of one
+magnitude) would otherwise wait on the increment of the element before.
 
 This is no loop nest of te stages (its stores go to data-dependent places),
 so the ops are ``opaque`` ones with a hand-written PrimFunc (``prim_func``),
@@ -45,7 +49,7 @@ from ...ir.tir import BufferStore, For, IfThenElse, PrimFunc, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
 
-__all__ = ["radix_sort_func", "DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS"]
+__all__ = ["radix_sort_func", "DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS", "COPIES"]
 
 #: The widest digit of a pass (see the module's docstring).
 DIGIT_BITS = 8
@@ -53,6 +57,9 @@ DIGIT_BITS = 8
 #: A row of n elements is counted and scattered in min(MAX_CHUNKS, n // MIN_CHUNK) parallel
 #: chunks (see the module's docstring); shorter rows in one.
 MIN_CHUNK, MAX_CHUNKS = 1 << 16, 16
+
+#: Histograms a chunk counts into, round robin (see the module's docstring).
+COPIES = 4
 
 def _check(op: str, x: TensorType) -> None:
     if x.ndim == 0:
@@ -135,6 +142,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     # [chunk, pass, digit] counts: one chunk counts every pass at once; several count pass by pass
     sections = passes if chunks == 1 else 1
     hist = decl_buffer((chunks * sections * radix,), "int32", "hist")
+    # several chunks: [chunk, copy, digit] counts of one pass, summed into hist by the prefix sum
+    counts = decl_buffer((chunks * COPIES * radix,), "int32", "counts") if chunks > 1 else None
     acc = decl_buffer((1,), "int32", "acc")
     bits_only = not indices and dt.is_float(x.dtype) and n > 0
     flag = decl_buffer((chunks + 1,), "int32", "special")  # one per chunk, then their or
@@ -147,20 +156,42 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     def digit(key, p, t):
         return cast((key >> const(p * width, kdt)) & mask, dt.INDEX) + section(p, t)
 
+    def chunk_bounds(t):
+        start = t * const(base, dt.INDEX) + _e_min(t, const(rem, dt.INDEX))
+        extent = const(base, dt.INDEX) + cast(t < const(rem, dt.INDEX), dt.INDEX) if rem else \
+            const(base, dt.INDEX)
+        return start, extent
+
+    def over_chunks(chunk):
+        v = Var("t", dt.INDEX)
+        return For(v, const(0, dt.INDEX), const(chunks, dt.INDEX), "parallel", chunk(v))
+
     def chunked(body):
         """``body(i, t)`` for every element ``i`` of every chunk ``t``, the chunks in parallel."""
         if chunks == 1:
             return _loop("i", n, lambda i: body(i, zero))
 
         def chunk(t):
-            start = t * const(base, dt.INDEX) + _e_min(t, const(rem, dt.INDEX))
-            extent = const(base, dt.INDEX) + cast(t < const(rem, dt.INDEX), dt.INDEX) if rem else \
-                const(base, dt.INDEX)
+            start, extent = chunk_bounds(t)
             j = Var("j", dt.INDEX)
             return For(j, const(0, dt.INDEX), extent, "serial", body(start + j, t))
-        v = Var("t", dt.INDEX)
-        return For(v, const(0, dt.INDEX), const(chunks, dt.INDEX), "parallel" if chunks > 1 else "serial",
-                   chunk(v))
+        return over_chunks(chunk)
+
+    def counted(body):
+        """``body(i, t, c)`` for every element ``i`` of every chunk ``t`` (several chunks), ``c`` its
+        histogram copy: ``COPIES`` elements an iteration, then the chunk's tail into copy 0."""
+        whole = base // COPIES * COPIES
+
+        def chunk(t):
+            start, extent = chunk_bounds(t)
+            g, j = Var("g", dt.INDEX), Var("j", dt.INDEX)
+            first = start + g * const(COPIES, dt.INDEX)
+            groups = For(g, const(0, dt.INDEX), const(base // COPIES, dt.INDEX), "serial",
+                         seq(*(body(first + const(c, dt.INDEX), t, c) for c in range(COPIES))))
+            tail = For(j, const(0, dt.INDEX), extent - const(whole, dt.INDEX), "serial",
+                       body(start + const(whole, dt.INDEX) + j, t, 0))
+            return seq(groups, tail)
+        return over_chunks(chunk)
 
     def row(r):
         # carry[(passes - 1) % 2] is never read by the last pass: the output row stands in for it
@@ -202,19 +233,29 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                 stores.append(BufferStore(hist, hist[d] + one, (d,)))
             return seq(*stores)
 
+        def tally(k, p, t, c):
+            """One more element of digit ``(k >> p * width) & mask`` in chunk ``t``'s copy ``c``."""
+            d = cast((k >> const(p * width, kdt)) & mask, dt.INDEX) + \
+                (t * const(COPIES, dt.INDEX) + const(c, dt.INDEX)) * const(radix, dt.INDEX)
+            return BufferStore(counts, counts[d] + one, (d,))
+
         def count(p, bits_path):  # several chunks: counts of pass p's own order
-            def body(i, t):
-                d = digit(key(i, p, bits_path), p, t)
-                return BufferStore(hist, hist[d] + one, (d,))
-            return chunked(body)
+            return seq(zero_counts(), counted(lambda i, t, c: tally(key(i, p, bits_path), p, t, c)))
 
         def prefix(p):
             """Counts to bucket starts, digit by digit and chunk by chunk within a digit (stable):
             ``acc`` runs over the counts, each takes the sum before it."""
             def body(d, t):
                 at = section(p, t) + d
-                return seq(BufferStore(acc, acc[zero] + hist[at], (zero,)),
-                           BufferStore(hist, acc[zero] - hist[at], (at,)))
+                if chunks == 1:
+                    return seq(BufferStore(acc, acc[zero] + hist[at], (zero,)),
+                               BufferStore(hist, acc[zero] - hist[at], (at,)))
+                copies = [counts[(t * const(COPIES, dt.INDEX) + const(c, dt.INDEX)) * const(radix, dt.INDEX) + d]
+                          for c in range(COPIES)]
+                total = copies[0]
+                for more in copies[1:]:
+                    total = total + more
+                return seq(BufferStore(hist, acc[zero], (at,)), BufferStore(acc, acc[zero] + total, (zero,)))
             return seq(BufferStore(acc, const(0, "int32"), (zero,)),
                        _loop("d", radix, lambda d: body(d, zero) if chunks == 1 else
                              _loop("c", chunks, lambda t: body(d, t))))
@@ -241,24 +282,34 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
         def passes_of(bits_path):
             if chunks == 1:
                 return seq(*(prefix(p) for p in range(passes)), *(scatter(p, bits_path) for p in range(passes)))
-            return seq(*(seq(zero_hist(), count(p, bits_path), prefix(p), scatter(p, bits_path))
+            # the first pass's counts come from the first read (its keys are _key's: where the
+            # bits path runs, no NaN nor -0.0 makes them differ from the bits')
+            return seq(*(seq(*([count(p, bits_path)] if p else []), prefix(p), scatter(p, bits_path))
                          for p in range(passes)))
 
         def zero_hist():
             return _loop("h", chunks * sections * radix, lambda h: BufferStore(hist, const(0, "int32"), (h,)))
 
+        def zero_counts():
+            return _loop("h", chunks * COPIES * radix, lambda h: BufferStore(counts, const(0, "int32"), (h,)))
+
+        def first_read():
+            """The one read of the input before the passes: every pass's counts (one chunk) or the
+            first pass's (several), argsort's keys, float flags."""
+            if chunks == 1:
+                return seq(zero_hist(), chunked(count_all))
+            return seq(zero_counts(), counted(lambda i, t, c: seq(*note(i, t), tally(_key(X[r + (i,)], descending),
+                                                                                     0, t, c))))
+
         last = const(chunks, dt.INDEX)
         work = passes_of(False)
-        flags = []
+        flags = [first_read()]
         if bits_only:
             work = IfThenElse(flag[last] == const(0, "int32"), passes_of(True), work)
-            flags = [_loop("f", chunks, lambda t: BufferStore(flag, const(0, "int32"), (t,))),
-                     chunked(count_all if chunks == 1 else lambda i, t: seq(*note(i, t))),
+            flags = [_loop("f", chunks, lambda t: BufferStore(flag, const(0, "int32"), (t,))), first_read(),
                      BufferStore(flag, const(0, "int32"), (last,)),
                      _loop("f", chunks, lambda t: BufferStore(flag, flag[last] | flag[t], (last,)))]
-        elif chunks == 1 or indices:
-            flags = [chunked(count_all if chunks == 1 else lambda i, t: seq(*note(i, t)))]
-        return seq(zero_hist(), *flags, work)
+        return seq(*flags, work)
 
     def rows(depth, r):
         if depth == len(lead):
@@ -266,7 +317,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
         return _loop(f"r{depth}", lead[depth], lambda v: rows(depth + 1, r + (v,)))
 
     used = [carry[k] for k in range(2) if k != (passes - 1) % 2 and passes > 1]
-    allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist, acc) + ((flag,) if bits_only else ()) + tuple(used)
+    allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist, acc) + ((counts,) if counts is not None else ()) + \
+        ((flag,) if bits_only else ()) + tuple(used)
     return hand_written_func((X, OUT), rows(0, ()), allocs)
 
 
