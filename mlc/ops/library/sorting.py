@@ -45,7 +45,7 @@ from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
 from ...ir.expr import Var, cast, const, isnan, logical_or as _e_or, min as _e_min, reinterpret
-from ...ir.tir import BufferStore, For, IfThenElse, PrimFunc, seq
+from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
 
@@ -177,21 +177,26 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
             return For(j, const(0, dt.INDEX), extent, "serial", body(start + j, t))
         return over_chunks(chunk)
 
+    def grouped(size, group, single):
+        """``group(i_0..i_size-1, t)`` for each ``size`` consecutive elements of every chunk ``t``
+        (the chunks in parallel, when several), then ``single(i, t)`` for the chunk's tail."""
+        def chunk(t, start, extent, length):
+            g, j = Var("g", dt.INDEX), Var("j", dt.INDEX)
+            first = start + g * const(size, dt.INDEX)
+            groups = For(g, const(0, dt.INDEX), const(length // size, dt.INDEX), "serial",
+                         group(*(first + const(c, dt.INDEX) for c in range(size)), t))
+            whole = const(length // size * size, dt.INDEX)
+            tail = For(j, const(0, dt.INDEX), extent - whole, "serial", single(start + whole + j, t))
+            return seq(groups, tail)
+        if chunks == 1:
+            return chunk(zero, zero, const(n, dt.INDEX), n)
+        return over_chunks(lambda t: chunk(t, *chunk_bounds(t), base))
+
     def counted(body):
         """``body(i, t, c)`` for every element ``i`` of every chunk ``t`` (several chunks), ``c`` its
         histogram copy: ``COPIES`` elements an iteration, then the chunk's tail into copy 0."""
-        whole = base // COPIES * COPIES
-
-        def chunk(t):
-            start, extent = chunk_bounds(t)
-            g, j = Var("g", dt.INDEX), Var("j", dt.INDEX)
-            first = start + g * const(COPIES, dt.INDEX)
-            groups = For(g, const(0, dt.INDEX), const(base // COPIES, dt.INDEX), "serial",
-                         seq(*(body(first + const(c, dt.INDEX), t, c) for c in range(COPIES))))
-            tail = For(j, const(0, dt.INDEX), extent - const(whole, dt.INDEX), "serial",
-                       body(start + const(whole, dt.INDEX) + j, t, 0))
-            return seq(groups, tail)
-        return over_chunks(chunk)
+        return grouped(COPIES, lambda *its: seq(*(body(i, its[-1], c) for c, i in enumerate(its[:-1]))),
+                       lambda i, t: body(i, t, 0))
 
     def row(r):
         # carry[(passes - 1) % 2] is never read by the last pass: the output row stands in for it
@@ -262,22 +267,40 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
 
         def scatter(p, bits_path):
             """Pass ``p``: each element to its bucket's next slot. On the bits path the scratch
-            carries the keys' bits (cheaper than recomputing keys) and the last pass decodes them."""
+            carries the keys' bits (cheaper than recomputing keys) and the last pass decodes them.
+
+            The last pass (the sign and exponent byte of floats: few buckets, long runs of one)
+            places two elements an iteration, the second one slot further when they share a
+            bucket: both slots are read before either bucket moves on, so a run of one bucket
+            waits on one increment per pair instead of one per element."""
+            def place(i, k, pos):
+                if p == passes - 1:
+                    value = _float_value(k, x.dtype, descending) if bits_path else payload(i, p)
+                    return [BufferStore(OUT, value, r + (pos,))]
+                stores = [BufferStore(keys[(p + 1) % 2], k, (pos,))] if indices else []
+                return stores + [store(p % 2, pos, reinterpret(k, x.dtype) if bits_path else payload(i, p))]
+
             def body(i, t):
                 k = key(i, p, bits_path)
                 d = digit(k, p, t)
-                pos = cast(hist[d], dt.INDEX)
-                stores = []
-                if p == passes - 1:
-                    value = _float_value(k, x.dtype, descending) if bits_path else payload(i, p)
-                    stores.append(BufferStore(OUT, value, r + (pos,)))
-                else:
-                    if indices:
-                        stores.append(BufferStore(keys[(p + 1) % 2], k, (pos,)))
-                    stores.append(store(p % 2, pos, reinterpret(k, x.dtype) if bits_path else payload(i, p)))
-                stores.append(BufferStore(hist, hist[d] + one, (d,)))  # the bucket's next slot
-                return seq(*stores)
-            return chunked(body)
+                return seq(*place(i, k, cast(hist[d], dt.INDEX)),
+                           BufferStore(hist, hist[d] + one, (d,)))  # the bucket's next slot
+
+            if p < passes - 1:
+                return chunked(body)
+            slot = decl_buffer((2,), "int32", "slot")
+
+            def pair(i0, i1, t):
+                k0, k1 = key(i0, p, bits_path), key(i1, p, bits_path)
+                d0, d1 = digit(k0, p, t), digit(k1, p, t)
+                return seq(BufferStore(slot, hist[d0], (zero,)),
+                           BufferStore(slot, hist[d1] + cast(d0 == d1, "int32"), (const(1, dt.INDEX),)),
+                           *place(i0, k0, cast(slot[zero], dt.INDEX)),
+                           *place(i1, k1, cast(slot[const(1, dt.INDEX)], dt.INDEX)),
+                           BufferStore(hist, slot[zero] + one, (d0,)),
+                           BufferStore(hist, slot[const(1, dt.INDEX)] + one, (d1,)))
+            return Allocate(slot, grouped(2, pair, body)) if chunks == 1 else \
+                grouped(2, lambda i0, i1, t: Allocate(slot, pair(i0, i1, t)), body)
 
         def passes_of(bits_path):
             if chunks == 1:
