@@ -230,3 +230,27 @@ def test_complex_sort_is_numpys_lexicographic_order(name, data, dtype, shape, de
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (got, want)
     if target == "llvm":  # eager: compiled op by op
         assert fn(x, axis=axis, descending=descending).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("name", ["sort", "argsort"])
+@pytest.mark.parametrize("dtype", ["int64", "uint32", "int16", "float32", "float64"])
+def test_digits_one_for_the_whole_row_copy_instead_of_scattering(name, dtype, monkeypatch):
+    """Small integers (their high bytes one digit for the whole row) and floats of one binade (the
+    sign and exponent byte): those passes copy; rows stay sorted and stable, in parallel chunks and
+    in one, every digit the same included (a row of one value). The reference interpreter runs
+    the int16 rows (it steps through the passes element by element)."""
+    from mlc.ops.library import sorting
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 40, (3, 61)).astype(dtype)
+    if dtype.startswith("float"):
+        x = (x / 64 + 1).astype(dtype)  # [1, 2): one sign and exponent
+    x[2] = x[2, 0]
+    for min_chunk in (7, 1 << 16):
+        monkeypatch.setattr(sorting, "MIN_CHUNK", min_chunk)
+        for descending in (False, True):
+            expected = _expected(name, x, descending)
+            for target in TARGETS if dtype == "int16" else ("llvm",):
+                out = np.empty(x.shape, expected.dtype)
+                func = get_op(name).prim_func(TensorType(x.shape, dtype), descending=descending)
+                mlc.build(mlc.IRModule({"main": func}), target)["main"](x, out)
+                assert out.tobytes() == expected.tobytes(), (target, min_chunk, descending)

@@ -25,6 +25,8 @@ the first pass's counts come from the read that notes NaN and -0.0. A chunk
 counts into ``COPIES`` histograms, element ``j`` into copy ``j % COPIES``, summed
 by the prefix sum: runs of one digit (the exponent byte of floats of one
 magnitude) would otherwise wait on the increment of the element before.
+A pass whose digit is one for the whole row (the high bytes of small
+integers) copies instead of scattering: the stable scatter is the identity.
 
 This is no loop nest of te stages (its stores go to data-dependent places),
 so the ops are ``opaque`` ones with a hand-written PrimFunc (``prim_func``),
@@ -44,7 +46,8 @@ import numpy as np
 from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
-from ...ir.expr import Var, cast, const, isnan, logical_or as _e_or, min as _e_min, reinterpret
+from ...ir.expr import Var, cast, const, isnan, logical_and as _e_and, logical_or as _e_or, min as _e_min, \
+    reinterpret
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
@@ -145,6 +148,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     # several chunks: [chunk, copy, digit] counts of one pass, summed into hist by the prefix sum
     counts = decl_buffer((chunks * COPIES * radix,), "int32", "counts") if chunks > 1 else None
     acc = decl_buffer((1,), "int32", "acc")
+    alike = decl_buffer((passes,), "int32", "alike")  # pass p's digit is one for the whole row
     bits_only = not indices and dt.is_float(x.dtype) and n > 0
     flag = decl_buffer((chunks + 1,), "int32", "special")  # one per chunk, then their or
     one, zero = const(1, "int32"), const(0, dt.INDEX)
@@ -261,9 +265,13 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                 for more in copies[1:]:
                     total = total + more
                 return seq(BufferStore(hist, acc[zero], (at,)), BufferStore(acc, acc[zero] + total, (zero,)))
-            return seq(BufferStore(acc, const(0, "int32"), (zero,)),
-                       _loop("d", radix, lambda d: body(d, zero) if chunks == 1 else
-                             _loop("c", chunks, lambda t: body(d, t))))
+            def whole(d):  # digit d holds the whole row: it starts at 0 and ends at n
+                return BufferStore(alike, alike[pk] | cast(_e_and(hist[section(p, zero) + d] == const(0, "int32"),
+                                                                  acc[zero] == const(n, "int32")), "int32"), (pk,))
+            pk = const(p, dt.INDEX)
+            return seq(BufferStore(acc, const(0, "int32"), (zero,)), BufferStore(alike, const(0, "int32"), (pk,)),
+                       _loop("d", radix, lambda d: seq(body(d, zero) if chunks == 1 else
+                                                       _loop("c", chunks, lambda t: body(d, t)), whole(d))))
 
         def scatter(p, bits_path):
             """Pass ``p``: each element to its bucket's next slot. On the bits path the scratch
@@ -286,8 +294,10 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                 return seq(*place(i, k, cast(hist[d], dt.INDEX)),
                            BufferStore(hist, hist[d] + one, (d,)))  # the bucket's next slot
 
+            # one digit for the whole row: the stable scatter is the identity, a copy
+            copy = chunked(lambda i, t: seq(*place(i, key(i, p, bits_path), i)))
             if p < passes - 1:
-                return chunked(body)
+                return IfThenElse(alike[const(p, dt.INDEX)] != const(0, "int32"), copy, chunked(body))
             slot = decl_buffer((2,), "int32", "slot")
 
             def pair(i0, i1, t):
@@ -299,8 +309,9 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                            *place(i1, k1, cast(slot[const(1, dt.INDEX)], dt.INDEX)),
                            BufferStore(hist, slot[zero] + one, (d0,)),
                            BufferStore(hist, slot[const(1, dt.INDEX)] + one, (d1,)))
-            return Allocate(slot, grouped(2, pair, body)) if chunks == 1 else \
+            pairs = Allocate(slot, grouped(2, pair, body)) if chunks == 1 else \
                 grouped(2, lambda i0, i1, t: Allocate(slot, pair(i0, i1, t)), body)
+            return IfThenElse(alike[const(p, dt.INDEX)] != const(0, "int32"), copy, pairs)
 
         def passes_of(bits_path):
             if chunks == 1:
@@ -340,7 +351,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
         return _loop(f"r{depth}", lead[depth], lambda v: rows(depth + 1, r + (v,)))
 
     used = [carry[k] for k in range(2) if k != (passes - 1) % 2 and passes > 1]
-    allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist, acc) + ((counts,) if counts is not None else ()) + \
+    allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist, acc, alike) + ((counts,) if counts is not None else ()) + \
         ((flag,) if bits_only else ()) + tuple(used)
     return hand_written_func((X, OUT), rows(0, ()), allocs)
 
