@@ -64,6 +64,7 @@ MIN_CHUNK, MAX_CHUNKS = 1 << 16, 16
 #: Histograms a chunk counts into, round robin (see the module's docstring).
 COPIES = 4
 
+
 def _check(op: str, x: TensorType) -> None:
     if x.ndim == 0:
         raise ShapeError(f"{op}: needs an array of at least 1 dimension, got a 0-d array; "
@@ -265,6 +266,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                 for more in copies[1:]:
                     total = total + more
                 return seq(BufferStore(hist, acc[zero], (at,)), BufferStore(acc, acc[zero] + total, (zero,)))
+
             def whole(d):  # digit d holds the whole row: it starts at 0 and ends at n
                 return BufferStore(alike, alike[pk] | cast(_e_and(hist[section(p, zero) + d] == const(0, "int32"),
                                                                   acc[zero] == const(n, "int32")), "int32"), (pk,))
