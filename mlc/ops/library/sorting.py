@@ -25,8 +25,9 @@ the first pass's counts come from the read that notes NaN and -0.0. A chunk
 counts into ``COPIES`` histograms, element ``j`` into copy ``j % COPIES``, summed
 by the prefix sum: runs of one digit (the exponent byte of floats of one
 magnitude) would otherwise wait on the increment of the element before.
-A pass whose digit is one for the whole row (the high bytes of small
-integers) copies instead of scattering: the stable scatter is the identity.
+A pass before the last whose digit is one for the whole row (the high bytes
+of small integers) copies instead of scattering: the stable scatter is the
+identity.
 
 This is no loop nest of te stages (its stores go to data-dependent places),
 so the ops are ``opaque`` ones with a hand-written PrimFunc (``prim_func``),
@@ -296,9 +297,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                 return seq(*place(i, k, cast(hist[d], dt.INDEX)),
                            BufferStore(hist, hist[d] + one, (d,)))  # the bucket's next slot
 
-            # one digit for the whole row: the stable scatter is the identity, a copy
-            copy = chunked(lambda i, t: seq(*place(i, key(i, p, bits_path), i)))
-            if p < passes - 1:
+            if p < passes - 1:  # one digit for the whole row: the stable scatter is the identity
+                copy = chunked(lambda i, t: seq(*place(i, key(i, p, bits_path), i)))
                 return IfThenElse(alike[const(p, dt.INDEX)] != const(0, "int32"), copy, chunked(body))
             slot = decl_buffer((2,), "int32", "slot")
 
@@ -311,9 +311,10 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                            *place(i1, k1, cast(slot[const(1, dt.INDEX)], dt.INDEX)),
                            BufferStore(hist, slot[zero] + one, (d0,)),
                            BufferStore(hist, slot[const(1, dt.INDEX)] + one, (d1,)))
-            pairs = Allocate(slot, grouped(2, pair, body)) if chunks == 1 else \
+            # (a copy in its place when the row has one digit measured slower: the pairs then
+            # write in order, one increment per pair)
+            return Allocate(slot, grouped(2, pair, body)) if chunks == 1 else \
                 grouped(2, lambda i0, i1, t: Allocate(slot, pair(i0, i1, t)), body)
-            return IfThenElse(alike[const(p, dt.INDEX)] != const(0, "int32"), copy, pairs)
 
         def passes_of(bits_path):
             if chunks == 1:
