@@ -139,7 +139,7 @@ def test_cuda_tuning_without_timing_checks_every_candidate_and_marks_it_unmeasur
     mod = matmul(32, 32, 32, relu=True, name="mm_relu")
     db = mlc.tune(mod, "cuda", trials=6, work_dir=str(tmp_path), batch_size=3, progress=False)
     err = capsys.readouterr().err
-    assert "NOT TIMED" in err and "no CUDA device" in err
+    assert "NOT TIMED" in err and DEVICE_MISSING.split(":")[0].split(";")[0] in err   # why: no CuPy, or no device
     records = db.records(mod["mm_relu"], "cuda")
     assert len(records) == 6 and all(r.unmeasured and not r.failed and not r.times for r in records)
     assert sum(r.space == space.DEFAULT for r in records) == 1
