@@ -84,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     from . import startup as start
-    from .harness import FP32_FMA_8, fp32_peak, print_table, run_workload, write_json
+    from .harness import FP32_FMA_8, PAUSE_S, fp32_peak, print_table, run_workload, write_json
     from .machine import measure_machine
     from .peers import INSTALL_HINT, installed, versions
 
@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     if missing:
         print(f"peers {', '.join(missing)} {INSTALL_HINT}")
     print(f"timing: {rounds} rounds; each round times every contender once (a batch of calls of about "
-          f"{'5' if args.quick else '50'} ms) in a rotated order, {50} ms pause between contenders; "
+          f"{'5' if args.quick else '50'} ms) in a rotated order, {PAUSE_S * 1000:.0f} ms pause between contenders; "
           "median and min..max over rounds. 'vs numpy': NumPy's median / this median. "
           "% of peak: of the higher fp32 FMA peak (GF/s; AVX2-code rows: of the 8-lane peak) or copy bandwidth (GB/s) above; "
           "int8 rows (GOP/s) have no %.")

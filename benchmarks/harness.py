@@ -26,7 +26,11 @@ import numpy as np
 __all__ = ["Contender", "Workload", "Result", "WorkloadResult", "run_workload", "print_table",
            "format_time", "unavailable", "fp32_peak", "FP32_FMA", "FP32_FMA_8"]
 
-PAUSE_S = 0.05
+#: Seconds between contenders: longer than the thread pools spin after a call. OpenBLAS's
+#: workers spin for 2^28 cycles (its THREAD_TIMEOUT, about 0.1 s) before they sleep; after a
+#: 0.05 s pause the contender that follows NumPy shared the cores with them (mm_relu 128^3:
+#: 58 us after NumPy, 34 us after another contender, the same kernel on a 2-core host).
+PAUSE_S = 0.2
 
 #: ``Workload.peak`` of float32 work: its GFLOP/s are a percentage of the measured fp32 FMA peak
 FP32_FMA = "fp32 FMA"

@@ -47,10 +47,10 @@ def numpy_contender(label: str, fn: Callable, args: tuple) -> Contender:
     return Contender("numpy", label, lambda: lambda: fn(*args))
 
 
-def mlc_jit(fn: Callable, args: tuple, label: str = "jit") -> Contender:
+def mlc_jit(fn: Callable, args: tuple, label: str = "jit", fast_math: bool = False) -> Contender:
     def build():
         import mlc
-        jitted = mlc.jit(fn)
+        jitted = mlc.jit(fn, fast_math=fast_math)
         return lambda: jitted(*args)
     return Contender("mlc", label, build)
 

@@ -47,6 +47,7 @@ def gelu(tiny: bool = False) -> Workload:
         contenders=(
             numpy_contender("x * x * x", P.gelu, (x,)),
             mlc_jit(lambda v: P.gelu(v), (x,)),
+            mlc_jit(lambda v: P.gelu(v), (x,), label="jit(fast_math=True)", fast_math=True),
             numba_contender("gelu", (x,)),
             jax_contender(lambda jnp: lambda v: P.gelu(v, jnp), (x,)),
             tvm_contender("gelu", (x,), label="te + hand schedule, fast_tanh"),
@@ -62,6 +63,7 @@ def softmax(tiny: bool = False) -> Workload:
         contenders=(
             numpy_contender("in-place normalise", P.softmax_numpy, (x,)),
             mlc_jit(lambda v: P.softmax(v), (x,)),
+            mlc_jit(lambda v: P.softmax(v), (x,), label="jit(fast_math=True)", fast_math=True),
             numba_contender("softmax", (x,)),
             jax_contender(lambda jnp: lambda v: P.softmax(v, jnp), (x,)),
             tvm_contender("softmax", (x,), label="te + hand schedule, fast_exp"),

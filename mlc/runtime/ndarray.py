@@ -12,6 +12,7 @@ wraps a CuPy array. Both have ``.numpy()`` (a NumPy copy) and ``.device``.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,15 @@ from ..errors import DeviceError, MLCError
 from ..ir import dtype as dt
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
-           "allocator", "host_empty", "module_device", "to_device"]
+           "allocator", "host_empty", "module_device", "to_device", "is_masked_array"]
+
+
+def is_masked_array(x) -> bool:
+    """Whether ``x`` is a NumPy masked array (``np.ma.MaskedArray``), asked without importing
+    ``numpy.ma``: NumPy loads it on first use (some 5 ms), and no masked array exists before
+    it is loaded."""
+    ma = sys.modules.get("numpy.ma")
+    return ma is not None and isinstance(x, ma.MaskedArray)
 
 DEVICE_KINDS = ("cpu", "cuda")
 

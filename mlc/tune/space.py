@@ -25,6 +25,11 @@ The CPU space (:func:`cpu_space`) applies, in order:
 
 The default CPU schedule (:data:`DEFAULT`) is a space of its own with no
 decisions: tuning measures it first, so it never ends worse than the default.
+
+For the ``cuda`` and ``cuda-emulator`` targets, :data:`TILED` names the CUDA
+space instead (:func:`~mlc.tune.gpu_space.gpu_space`: grid blocks, threads,
+register tiles, shared staging, cross-thread reductions), and :data:`DEFAULT`
+the default GPU schedule.
 """
 from __future__ import annotations
 
@@ -35,13 +40,15 @@ from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.tir import Block
 from ..schedules import Schedule
-from ..schedules.default import default_schedule
+from ..schedules.default import apply_rules, default_schedule
+from ..schedules.default.gpu import schedule_gpu
 from ..schedules.default.cpu import inline_injective
 from ..schedules.default.patterns import view_by_name
 from ..schedules.default.steps import CpuInfo, attempt
 from ..target import Target
+from .gpu_space import GPU_KINDS, GpuInfo, gpu_space
 
-__all__ = ["SPACES", "DEFAULT", "TILED", "cpu_space", "replay", "decisions_of",
+__all__ = ["SPACES", "GPU_SPACES", "DEFAULT", "TILED", "cpu_space", "replay", "decisions_of",
            "ForcedSchedule", "SAMPLING_KINDS", "space_name"]
 
 #: the trace instructions that carry a decision
@@ -236,8 +243,10 @@ def cpu_space(sch: Schedule, func_name: str, cpu: CpuInfo) -> None:
             attempt(sch, lambda t: _schedule_spatial(t, func_name, name, cpu) or True)
 
 
-#: space name -> rule function
+#: space name -> rule function ``f(sch, func_name, CpuInfo)`` (CPU targets)
 SPACES = {TILED: cpu_space}
+#: space name -> rule function ``f(sch, func_name, GpuInfo)`` (the cuda and cuda-emulator targets)
+GPU_SPACES = {TILED: gpu_space}
 
 
 def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:
@@ -249,11 +258,15 @@ def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:
         sch = ForcedSchedule(mod, decisions, seed=seed)
         space(sch)
         return sch
+    gpu = target.kind in GPU_KINDS
     if space == DEFAULT:
-        return default_schedule(mod, target)
+        return apply_rules(mod, target, schedule_gpu) if gpu else default_schedule(mod, target)
     (func_name,) = list(mod)
     sch = ForcedSchedule(mod, decisions, seed=seed)
-    SPACES[space](sch, func_name, CpuInfo.from_target(target))
+    if gpu:
+        GPU_SPACES[space](sch, func_name, GpuInfo.from_target(target))
+    else:
+        SPACES[space](sch, func_name, CpuInfo.from_target(target))
     return sch
 
 

@@ -68,6 +68,15 @@ __all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "CALLBACK_TABLE_
 CALLBACK_TABLE_SYMBOL = "__mlc_callback_table"
 
 
+def sext64(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    """Signed integer ``v`` widened to i64; a constant is written as the i64 constant
+    (``i64 4096``, not an instruction ``sext i32 4096 to i64`` for LLVM to fold)."""
+    if isinstance(v, ir.Constant) and isinstance(v.constant, int) and isinstance(v.type, ir.IntType):
+        half = 1 << (v.type.width - 1)
+        return ir.Constant(I64, (v.constant + half) % (2 * half) - half)
+    return b.sext(v, I64)
+
+
 @dataclass
 class FunctionCalls:
     """What a graph's ``main`` calls: the LLVM function of each module function (by name),
@@ -375,7 +384,7 @@ class _FunctionCodegen(VectorCodegen):
 
     def _widen(self, s: For, value: ir.Value) -> ir.Value:
         """An int32 loop bound as i64: int32 loops count in i64 (see :meth:`_loop_body`)."""
-        return self.builder.sext(value, I64) if s.loop_var.dtype == "int32" else value
+        return sext64(self.builder, value) if s.loop_var.dtype == "int32" else value
 
     def _loop_body(self, s: For, index: ir.Value) -> None:
         """``s``'s body with its variable bound to ``index``.
@@ -521,7 +530,7 @@ class _FunctionCodegen(VectorCodegen):
             raise CompileError(f"buffer index of dtype {e.dtype}; indices must be integers")
         v = self.expr(e)
         if v.type.width < 64:
-            v = self.builder.sext(v, I64) if dt.is_signed(e.dtype) else self.builder.zext(v, I64)
+            v = sext64(self.builder, v) if dt.is_signed(e.dtype) else self.builder.zext(v, I64)
         return v
 
     def _index64(self, e: PrimExpr) -> ir.Value:
@@ -537,7 +546,7 @@ class _FunctionCodegen(VectorCodegen):
             wide = self.wide.get(e) if isinstance(e, Var) else None
             if wide is not None:
                 return wide
-            return self.builder.sext(self.expr(e), I64)  # a leaf: a variable, a load, ...
+            return sext64(self.builder, self.expr(e))  # a leaf: a variable, a load, ...
         a, b = self._index64(e.a), self._index64(e.b)
         if e.op in ("floordiv", "floormod"):
             return arith.binary(self.builder, e.op, a, b, "int64")

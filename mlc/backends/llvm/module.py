@@ -35,6 +35,7 @@ from .bounds import BoundsRecord, SiteTable, raise_violation
 from .codegen import CALLBACK_TABLE_SYMBOL, FunctionCalls, emit_function
 from .streaming import streaming_threshold
 from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_layout
+from .memory import free_kept_blocks
 from .parallel import set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, RUNTIME_SYMBOLS
 
@@ -146,6 +147,7 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
+    free_kept_blocks(compiled)
     return LLVMModule(target, functions, sources, keepalive=(compiled, table))
 
 

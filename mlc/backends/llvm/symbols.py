@@ -41,7 +41,7 @@ RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
     "m": _LIBM,
     "c": ("malloc", "calloc", "free", "memset", "memcpy", "memmove"),
     "gcc_s": ("__truncdfhf2", "__truncsfhf2", "__extendhfsf2"),
-    "gomp": ("GOMP_parallel", "omp_get_num_threads"),
+    "gomp": ("GOMP_parallel", "omp_get_num_threads", "omp_get_thread_num"),
 }
 
 #: The libgomp functions parallel loops need (all of them, or loops run serially).
@@ -49,12 +49,13 @@ OPENMP_SYMBOLS = frozenset(RUNTIME_SYMBOLS["gomp"])
 
 
 class ParallelState(ctypes.Structure):
-    """``{i32 busy; i32 num_threads}``: which launch holds the thread pool, and its size."""
-    _fields_ = [("busy", ctypes.c_int32), ("num_threads", ctypes.c_int32)]
+    """``{i32 busy; i32 num_threads; i64 pooled}``: which launch holds the thread pool, its
+    size, and how many launches have run on the pool (see :mod:`.parallel`)."""
+    _fields_ = [("busy", ctypes.c_int32), ("num_threads", ctypes.c_int32), ("pooled", ctypes.c_int64)]
 
 
 #: The one process-wide instance kernels read and update (atomically).
-PARALLEL_STATE = ParallelState(0, 1)
+PARALLEL_STATE = ParallelState(0, 1, 0)
 PARALLEL_STATE_SYMBOL = "mlc_parallel_state"
 
 
