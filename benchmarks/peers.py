@@ -56,12 +56,13 @@ def mlc_jit(fn: Callable, args: tuple, label: str = "jit", fast_math: bool = Fal
 
 
 def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: str,
-              entry: str = "main") -> Contender:
-    """A te program built ahead of time with ``mlc.build`` (the first call times the build)."""
+              entry: str = "main", target="llvm") -> Contender:
+    """A te program built ahead of time with ``mlc.build`` for ``target`` (a string or an
+    ``mlc.Target``; the first call times the build)."""
     def build():
         import mlc
         kwargs = {} if schedule is None else {"schedule": schedule}
-        lib = mlc.build(mod_fn(), "llvm", **kwargs)
+        lib = mlc.build(mod_fn(), target, **kwargs)
         f = lib[entry]
 
         def run():

@@ -457,3 +457,36 @@ def test_without_libgomp_parallel_loops_run_serially_and_warn_once(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mlc.build(mlc.IRModule({"g": func}), "llvm")  # said once per process
+
+
+_GOMP_SPINCOUNT = """
+import os
+import numpy as np
+import mlc
+from mlc import te
+A = te.placeholder((1 << 16,), "float32", name="A")
+B = te.compute((1 << 16,), lambda i: A[i] * 2, name="B")
+lib = mlc.build(mlc.IRModule({"main": te.create_prim_func([A, B])}), "llvm")
+a = np.ones(1 << 16, "float32")
+b = np.empty_like(a)
+lib["main"](a, b)
+assert (b == 2).all()
+print(os.environ.get("GOMP_SPINCOUNT"))
+"""
+
+
+@pytest.mark.parametrize("user, expected", [({}, "1000"), ({"GOMP_SPINCOUNT": "7"}, "7"),
+                                            ({"OMP_WAIT_POLICY": "active"}, "None")])
+def test_libgomp_waits_briefly_before_sleeping_unless_the_user_says_otherwise(user, expected):
+    """libgomp's default spin (300,000 rounds) wastes a shared core's time slices: mlc sets
+    GOMP_SPINCOUNT before it loads libgomp, keeping the user's own wait policy."""
+    from mlc.backends.llvm.symbols import GOMP_SPIN_COUNT
+    assert str(GOMP_SPIN_COUNT) == "1000"
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env.update(user, MLC_NUM_THREADS="2")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", _GOMP_SPINCOUNT], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == expected

@@ -53,7 +53,7 @@ from ...ir.printer import expr_to_str
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.shape_vars import size_params
 from ...runtime.callbacks import CALLBACK_SYMBOL
-from . import arith, complex as complex_math, extern, parallel
+from . import arith, complex as complex_math, extern, parallel, streaming
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
@@ -91,7 +91,7 @@ REDUCTION_FLAGS = ("reassoc", "contract")
 
 def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | None = None,
                   sites: SiteTable | None = None, fast_math: bool = False,
-                  calls: FunctionCalls | None = None) -> ir.Function:
+                  calls: FunctionCalls | None = None, streaming_bytes: int = 0) -> ir.Function:
     """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``.
 
     ``calls``: the functions ``func`` may call (:mod:`mlc.ir.calls`, a graph's ``main``),
@@ -106,6 +106,8 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     each checked access is added to ``sites`` under the function's ``name``.
     ``fast_math``: exp, tanh, sigmoid and erf use the cheaper routines of
     :mod:`.vecmath.fast` (documented error bounds).
+    ``streaming_bytes``: from how many argument bytes the outputs the function only
+    writes get non-temporal vector stores (:mod:`.streaming`); 0: never.
     """
     sizes = size_params(func)
     arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
@@ -114,6 +116,8 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
     gen.calls = calls
+    if calls is None:
+        gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
         _pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
@@ -159,9 +163,13 @@ class _FunctionCodegen(VectorCodegen):
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # vecmath's fast routines (see emit_function)
         self.calls: FunctionCalls | None = None  # what CallPrimFunc/CallPacked reach
+        self.streaming: frozenset[Buffer] = frozenset()  # outputs stored non-temporally (.streaming)
+        self.made_nontemporal = False  # a non-temporal store was emitted: finish with sfence
 
     def finish(self) -> None:
         """Return at the end of the code and jump from the entry block to it."""
+        if self.made_nontemporal:
+            streaming.emit_sfence(self.module, self.builder)
         self.builder.ret_void()
         ir.IRBuilder(self.entry).branch(self.fn.blocks[1])
 
@@ -329,6 +337,7 @@ class _FunctionCodegen(VectorCodegen):
         noalias = bool(self.func.attr("tir.noalias", True))
         child = _FunctionCodegen(self.module, self.func, body_fn, in_parallel=True)
         child.fast_math = self.fast_math
+        child.streaming = self.streaming
         child.loop_depth = self.loop_depth
         child._has_load = self._has_load
         args = iter(body_fn.args)

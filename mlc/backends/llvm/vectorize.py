@@ -34,6 +34,7 @@ from ...ir.buffer import Buffer
 from ...ir.expr import Broadcast, BufferLoad, PrimExpr, Ramp
 from ...ir.tir import BufferStore
 from .types import I32, I64, itemsize, mem_type, reg_type
+from .streaming import aligned_to, mark_nontemporal, streaming_alignment
 
 __all__ = ["VectorCodegen", "vector_type", "undef_vector", "splat", "ramp", "build_vector", "vector_pointer",
            "lane"]
@@ -106,8 +107,8 @@ def vector_pointer(b: ir.IRBuilder, ptr: ir.Value, ty: ir.VectorType) -> ir.Valu
 
 class VectorCodegen:
     """The vector IR part of the function codegen (mixed into it): ``expr``,
-    ``_element_ptr``, ``_access``, ``_load``, ``_stored_value``, ``builder`` and
-    ``checks`` are the codegen's."""
+    ``_element_ptr``, ``_access``, ``_load``, ``_stored_value``, ``builder``, ``checks``,
+    ``module``, ``streaming`` and ``made_nontemporal`` are the codegen's."""
 
     def _ramp(self, e: Ramp) -> ir.Value:
         return ramp(self.builder, self.expr(e.base), e.stride, e.lanes)
@@ -157,7 +158,17 @@ class VectorCodegen:
         b, index, align = self.builder, s.indices[0], itemsize(s.buffer.dtype)
         value = self._stored_value(s, in_loop=True)
         if self._ramp_access(s.buffer, index) and index.stride == 1:
-            b.store(value, vector_pointer(b, self._element_ptr(s.buffer, (index.base,)), value.type), align=align)
+            ptr = vector_pointer(b, self._element_ptr(s.buffer, (index.base,)), value.type)
+            line = streaming_alignment(s.buffer.dtype, index.lanes) if s.buffer in self.streaming else None
+            if line is None:
+                b.store(value, ptr, align=align)
+                return
+            with b.if_else(aligned_to(b, ptr, line)) as (aligned, unaligned):
+                with aligned:
+                    mark_nontemporal(self.module, b.store(value, ptr, align=line))
+                with unaligned:
+                    b.store(value, ptr, align=align)
+            self.made_nontemporal = True
             return
         ptrs = self._lane_pointers(s.buffer, index)
         if ptrs is not None:
