@@ -158,7 +158,7 @@ class _FunctionCodegen(VectorCodegen):
         self.loop_depth = 0
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
         self.unrolled_copies = 1  # copies of the current code the unrolled loops around it made
-        self._has_load: dict[int, bool] = {}
+        self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
         self.checks: _Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # vecmath's fast routines (see emit_function)
@@ -500,10 +500,10 @@ class _FunctionCodegen(VectorCodegen):
         return phi
 
     def _loads(self, e: PrimExpr) -> bool:
-        key = id(e)
-        if key not in self._has_load:
-            self._has_load[key] = any(isinstance(n, BufferLoad) for n in pre_order_nodes(e))
-        return self._has_load[key]
+        hit = self._has_load.get(id(e))
+        if hit is None:  # the node kept alive beside the answer, so that its id is not reused
+            hit = self._has_load[id(e)] = (e, any(isinstance(n, BufferLoad) for n in pre_order_nodes(e)))
+        return hit[1]
 
     def _load(self, e: BufferLoad) -> ir.Value:
         if dt.is_vector(e.dtype):
