@@ -67,8 +67,9 @@ def _te_bmm(b: int, n: int):
 
 def _jit_conv(x, w):
     import mlc
+    from mlc.ir.calls import is_graph_main
     lowered = mlc.jit(lambda a, b: mlc.nn.conv2d(a, b, padding=1)).lower(x, w)
-    (name,) = list(lowered.mod)
+    (name,) = [n for n, f in lowered.mod.items() if not is_graph_main(f)]  # the kernel, not the graph's main
     return mlc.IRModule({"main": lowered.mod[name].with_attr("global_symbol", "main")})
 
 

@@ -45,7 +45,7 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
 from ..state import all_blocks
 from .patterns import match_matmul, view, view_by_name
-from .steps import (MIN_PARALLEL_WORK, CpuInfo, attempt, finish_tile, fuse_epilogue,
+from .steps import (MIN_PARALLEL_WORK, CpuInfo, attempt, choose, finish_tile, fuse_epilogue,
                     parallel_tiles, vector_split)
 
 __all__ = ["schedule_conv", "match_conv", "pads_conv", "channel_tiles", "ACCUMULATORS"]
@@ -157,6 +157,21 @@ def channel_tiles(channels: int, columns: int, lanes: int) -> tuple[int, int] | 
     return best
 
 
+def _chosen_tiles(sch, cpu: CpuInfo, channels: int, columns: int, lanes: int, tiles):
+    """``tiles`` (:func:`channel_tiles`), or in a design space a sampled ``(CR, OR)``: one,
+    two or four vectors of channels that divide them, and any number of columns whose
+    accumulators fit the register file (beside the CR channels of W and two more)."""
+    if tiles is None:
+        return None
+    widths = [v * lanes for v in (1, 2, 4) if channels % (v * lanes) == 0]
+    cr = choose(sch, cpu, "conv.cr", widths, tiles[0])
+    vectors = cr // lanes
+    most = max(1, (cpu.vector_registers - vectors - 2) // vectors)
+    rows = tiles[1] if cr == tiles[0] else min(columns, _divisor_at_most(columns, max(1, ACCUMULATORS // vectors)))
+    options = [r for r in range(2, min(most, columns) + 1) if 8 * (-(-columns // r) * r - columns) <= columns]
+    return cr, choose(sch, cpu, "conv.rows", options, rows)
+
+
 def _pack_weights(sch, block, read: int, w: BufferLoad, co_var, cr: int, cpu: CpuInfo) -> str:
     """Copy the weights (``read``-th input of ``block``) into ``[co // CR, other dims...,
     co % CR]``: the CR channels one vector loads are adjacent. Returns the copy's name."""
@@ -200,7 +215,7 @@ def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | No
     co, ow, w = found
     ext = [iv.dom.extent.value for iv in v.block.iter_vars]
     lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
-    tiles = channel_tiles(ext[co], ext[ow], lanes)
+    tiles = _chosen_tiles(sch, cpu, ext[co], ext[ow], lanes, channel_tiles(ext[co], ext[ow], lanes))
     if tiles is not None:
         handled = attempt(sch, _vector_channels, block, v, co, ow, w, tiles, cpu)
         if handled is not None:

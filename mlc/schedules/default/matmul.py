@@ -53,11 +53,11 @@ from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from .int8 import schedule_int8_vnni
 from .patterns import match_matmul, view
-from .steps import (CpuInfo, attempt, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
-                    parallel_tiles, vector_split)
+from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
+                    parallel_loops, parallel_tiles, vector_split)
 
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
-           "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS"]
+           "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -85,6 +85,10 @@ ROW_BLOCKS_FROM = 4
 #: A matmul runs on threads from this many multiply-adds (about 10 us on one core):
 #: below that, waking the thread pool costs more than the work.
 PARALLEL_MIN_MACS = 1 << 19
+#: Blocks of rows a design space may take (besides none), rounded down to whole row tiles.
+ROW_BLOCK_OPTIONS = (64, 128, 256, 512)
+#: Unroll factors of the reduction loop a design space may take (the default: 1).
+K_UNROLL_OPTIONS = (1, 2, 4)
 #: Matmuls whose columns no vector divides get one accumulator per column with vectors
 #: down the rows, in tiles of up to this many columns.
 MAX_NARROW_COLUMNS = 12
@@ -115,6 +119,21 @@ def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo) -> int:
     if m <= most:
         return m
     return min(range(least, most + 1), key=lambda r: (-(-m // r) * r - m, -r))
+
+
+def _column_options(n: int, lanes: int) -> list[int]:
+    """Column tiles a design space may take: one to four vectors, those that divide ``n``
+    (a ragged vector tile leaves its loop scalar)."""
+    return [w for w in (lanes, 2 * lanes, 3 * lanes, 4 * lanes) if w <= n and n % w == 0]
+
+
+def _row_options(nr: int, lanes: int, m: int, cpu: CpuInfo) -> list[int]:
+    """Row tiles a design space may take with ``nr`` columns: any number of rows whose
+    accumulators fit the register file beside the ``nr`` columns of B and REGISTERS_FREE
+    more, padding ``m`` by at most an eighth."""
+    vectors = max(1, -(-nr // lanes))
+    most = max(1, (cpu.vector_registers - vectors - REGISTERS_FREE) // vectors)
+    return [r for r in range(2, min(most, m) + 1) if 8 * (-(-m // r) * r - m) <= m]
 
 
 def _wide_columns(n: int, nr: int, mr: int, lanes: int) -> int:
@@ -240,16 +259,25 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if nc is not None:
         return _schedule_narrow(sch, block, pat, ext, cpu, row_lanes, nc, math.prod(ext) >= PARALLEL_MIN_MACS)
     pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes or not pat.b_contiguous())
+    pack = bool(choose(sch, cpu, "matmul.pack_b", [1, 0] if pat.b_contiguous() else [1], int(pack)))
     if not pack and not pat.b_contiguous():
         return None
-    nr = _column_tile(n, lanes)
+    nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), _column_tile(n, lanes))
     mr = min(_row_tile(nr, lanes, m, cpu), m)
+    if pat.i is not None and not rows_symbolic:
+        mr = choose(sch, cpu, "matmul.mr", _row_options(nr, lanes, m, cpu), mr)
     wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
     pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and \
         a_bytes > PACK_A_L3_SHARE * cpu.caches[2] and not rows_symbolic
+    if pat.i is not None and mr > 1 and not rows_symbolic:
+        pack_a = bool(choose(sch, cpu, "matmul.pack_a", [0, 1], int(pack_a)))
     block_rows = max(1, ROW_BLOCK // max(1, mr)) * mr  # ROW_BLOCK rounded down to whole tiles
     row_blocks = -(-m // block_rows) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
+    if pat.i is not None and not rows_symbolic:  # a design space: blocks of rows of any size
+        options = [0] + [r // mr * mr for r in ROW_BLOCK_OPTIONS if mr <= r // mr * mr < m]
+        block_rows = choose(sch, cpu, "matmul.row_block", options, block_rows if row_blocks > 1 else 0) or m
+        row_blocks = -(-m // block_rows)
     outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if row_blocks > 1 else []) + \
         ([-(-n // (nr * wide))] if nr * wide < n else []) + \
         ([-(-min(m, block_rows if row_blocks > 1 else m) // mr)]
@@ -259,12 +287,17 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         outer_extents.insert(len(pat.batch), row_tiles)
     work = math.prod(ext)
     depth = parallel_depth(outer_extents, cpu, work) if work >= PARALLEL_MIN_MACS else 0
+    if cpu.cores > 1:
+        depth = choose(sch, cpu, "parallel_depth", range(len(outer_extents) + 1), depth)
     # Each column panel of B is packed inside its own iteration of the panel loop (on the
     # thread that uses it, while it is hot in cache) when the threads split no finer
     # than panels and no row blocks or batch axes B lacks would pack it again.
     panels = len(pat.batch) + 1
     pack_in_panel = pack and nr < n and row_blocks == 1 and depth <= panels and \
         all(b in pat.b_dims for b in pat.batch) and not rows_symbolic
+    if pack_in_panel:
+        pack_in_panel = bool(choose(sch, cpu, "matmul.pack_in_panel", [1, 0], 1))
+    k_unroll = choose(sch, cpu, "matmul.k_unroll", [u for u in K_UNROLL_OPTIONS if k % u == 0 and u < k], 1)
     handled = {name}
     if pack and not pack_in_panel:
         handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, threads=depth > 0))
@@ -288,7 +321,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     batch = [loops[b] for b in pat.batch]
     outer = [rv for rv in batch + ([i0, j0] if rows_symbolic else [ic, j0, i0]) if rv is not None]
     inner = [rv for rv in (i1, ju, j1) if rv is not None]
-    sch.reorder(*outer, loops[pat.k], *inner)
+    k_loops = [loops[pat.k]] if k_unroll == 1 else list(sch.split(loops[pat.k], [None, k_unroll]))
+    sch.reorder(*outer, *k_loops, *inner)
     if pack_in_panel:
         handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, j0))
     if outer:
@@ -296,15 +330,16 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         copy = sch.cache_write(block, 0, "local")
         sch.reverse_compute_at(copy, anchor)
         handled.add(view(sch, copy).name)
-        init = sch.decompose_reduction(block, loops[pat.k])
+        init = sch.decompose_reduction(block, k_loops[0])
         finish_tile(sch, init, len(outer))
         finish_tile(sch, copy, len(outer))
         handled |= fuse_epilogue(sch, copy, anchor, len(outer))
-    finish_tile(sch, block, len(outer) + 1)
+    finish_tile(sch, block, len(outer) + len(k_loops))
     if ju is not None and i1 is not None:
         attempt(sch, lambda s: s.unroll(i1) or True)
-    if depth:
-        parallel_tiles(sch, outer, outer_extents, cpu, work)
+    if len(k_loops) > 1:
+        attempt(sch, lambda s: s.unroll(k_loops[1]) or True)
+    parallel_loops(sch, outer[:depth])
     return handled
 
 

@@ -1,0 +1,100 @@
+"""The rules space: the default CPU rules with their open decisions sampled.
+
+Every point computes what the reference interpreter computes; the point taking
+every default is the default schedule; hand-picked points (another register
+tile, packing turned around) build and are correct.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mlc
+from mlc.ir.structural import structural_equal
+from mlc.schedules.default.steps import CpuInfo
+from mlc.tune import space
+
+from .workloads import batch_matmul, conv2d, matmul
+
+WORKLOADS = {
+    "mm_relu 64x48x40": lambda: matmul(64, 48, 40, relu=True, name="main"),
+    "mm 96x64x32": lambda: matmul(96, 64, 32, name="main"),
+    "bmm 3x32x32x16": lambda: batch_matmul(3, 32, 32, 16),
+    "conv 1x32x10x10 3x3": lambda: conv2d(32, 10),
+}
+
+
+def _run(mod, schedule):
+    (name,) = list(mod)
+    func = mod[name]
+    rng = np.random.default_rng(0)
+    args = [rng.uniform(-1, 1, tuple(s.value for s in p.shape)).astype("float32") for p in func.params]
+    want = [a.copy() for a in args]
+    mlc.build(mod, "reference")[name](*want)
+    mlc.build(mod, "llvm", schedule=schedule)[name](*args)
+    np.testing.assert_allclose(args[-1], want[-1], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("workload", sorted(WORKLOADS))
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**30))
+def test_every_point_of_the_rules_space_computes_the_reference(workload, seed):
+    mod = WORKLOADS[workload]()
+    sch = space.replay(mod, space.RULES, "llvm", seed=seed)
+    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+    again = space.replay(mod, space.RULES, "llvm", space.decisions_of(sch.trace), seed=seed + 1)
+    mlc.assert_structural_equal(again.mod, sch.mod)
+
+
+@pytest.mark.parametrize("workload", sorted(WORKLOADS))
+@pytest.mark.parametrize("target", ["llvm -mcpu=haswell", "llvm -mcpu=skylake-avx512", "llvm"])
+def test_the_default_schedule_is_the_point_taking_every_default(workload, target):
+    mod = WORKLOADS[workload]()
+    sch = space.replay(mod, space.RULES, target, space.default_point(mod, target))
+    assert any(inst.kind == "sample_categorical" for inst in sch.trace)
+    default = space.replay(mod, space.DEFAULT, target)
+    assert structural_equal(sch.mod["main"].body, default.mod["main"].body)
+
+
+def _knobs_taking(choices):
+    """Knobs that take ``choices[name]`` where given (and the default elsewhere), recording
+    every decision offered."""
+    offered = {}
+
+    def knobs(sch, name, options, default):
+        offered[name] = options
+        return choices.get(name, default) if choices.get(name, default) in options else default
+    return knobs, offered
+
+
+def _schedule_with(mod, target, choices):
+    knobs, offered = _knobs_taking(choices)
+    sch = mlc.Schedule(mod)
+    cpu = CpuInfo.from_target(mlc.Target.from_str(target))
+    from dataclasses import replace
+    from mlc.schedules.default.cpu import schedule_cpu
+    schedule_cpu(sch, "main", replace(cpu, knobs=knobs))
+    return sch, offered
+
+
+def test_a_hand_picked_matmul_point_builds_and_is_correct():
+    """The default's structure with another register tile (6 rows of 2 vectors, as BLIS's
+    AVX2 kernel), packed A, a block of rows and the reduction unrolled by 2."""
+    mod = matmul(96, 64, 64, name="main")
+    choices = {"matmul.pack_b": 1, "matmul.mr": 6, "matmul.pack_a": 1, "matmul.k_unroll": 2}
+    sch, offered = _schedule_with(mod, "llvm", choices)
+    assert {"matmul.nr", "matmul.mr", "matmul.pack_b", "matmul.pack_a", "matmul.row_block",
+            "matmul.k_unroll"} <= set(offered)
+    assert 6 in offered["matmul.mr"]
+    text = sch.mod.script()
+    assert "A_global" in text and "B_global" in text       # both packed
+    unrolled = [inst for inst in sch.trace if inst.kind == "unroll"]
+    assert len(unrolled) >= 3                               # the rows, the write-back, k by 2
+    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+
+
+def test_a_hand_picked_conv_point_builds_and_is_correct():
+    mod = conv2d(32, 10)
+    sch, offered = _schedule_with(mod, "llvm", {"conv.rows": 5})
+    assert {"conv.cr", "conv.rows"} <= set(offered)
+    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
