@@ -24,8 +24,8 @@ import numpy as np
 
 from ..errors import MLCError
 from ..ir.structural import structural_hash
-from .features import extract
-from .space import DEFAULT, TILED, decisions_of, replay, space_name
+from .features import extract, lower
+from .space import DEFAULT, RULES, decisions_of, default_point, replay, space_name
 
 __all__ = ["Candidate", "EvolutionarySearch", "MAX_REPEATS"]
 
@@ -47,7 +47,7 @@ class EvolutionarySearch:
     """Proposes batches of unmeasured candidates for one task (one single-function module)."""
 
     def __init__(self, mod, target, seed: int = 0, population: int = 48, generations: int = 2,
-                 epsilon: float = 0.25, space: str = TILED):
+                 epsilon: float = 0.25, space: str = RULES):
         self.mod, self.target, self.space, self.space_name = mod, target, space, space_name(space)
         self.rng = random.Random(seed)
         self.population, self.generations, self.epsilon = population, generations, epsilon
@@ -71,15 +71,27 @@ class EvolutionarySearch:
     def _replay(self, space, decisions) -> Candidate | None:
         try:
             sch = replay(self.mod, space, self.target, decisions, seed=self.rng.randrange(1 << 30))
+            lowered = lower(sch.mod, self.target)  # features of the code as the backend gets it
         except MLCError:
             return None
         func = sch.mod[self.func_name]
         return Candidate(space_name(space), decisions_of(sch.trace), _module_agnostic(sch.trace.to_json()),
-                         f"{structural_hash(func) & 0xFFFFFFFFFFFFFFFF:016x}", extract(func))
+                         f"{structural_hash(func) & 0xFFFFFFFFFFFFFFFF:016x}", extract(lowered[self.func_name]))
 
     def default(self) -> Candidate:
         """The default CPU schedule, as a candidate."""
         return self.candidate(DEFAULT)
+
+    def default_point(self) -> Candidate | None:
+        """The point of this search's space that is the default schedule (the same IR), for
+        the space of the default rules (:data:`~mlc.tune.space.RULES`); None for another."""
+        if self.space != RULES:
+            return None
+        try:
+            decisions = default_point(self.mod, self.target)
+        except MLCError:
+            return None
+        return self.candidate(RULES, decisions)
 
     def mark_seen(self, ir_hash: str) -> None:
         self.seen.add(ir_hash)

@@ -25,7 +25,7 @@ from .job import Job, Timing
 from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
 from .search import EvolutionarySearch
-from .space import DEFAULT, TILED
+from .space import DEFAULT, RULES
 from .tasks import GradientScheduler, Task, tasks_of
 
 __all__ = ["TuneConfig", "tune", "tune_jitted", "make_runner", "summary"]
@@ -41,8 +41,9 @@ class TuneConfig:
     or a :class:`~mlc.tune.runner.Runner`; ``batch_size`` candidates per round;
     ``timing`` how each is timed; ``cost_model`` False for random search;
     ``kernel_hook`` ("module:function") wraps every built kernel in the workers
-    (fault injection in tests); ``space`` the design space: "tiled" (the CPU rules of
-    :mod:`~mlc.tune.space`) or a function ``f(sch)`` that calls sampling primitives.
+    (fault injection in tests); ``space`` the design space: "rules" (the default CPU
+    rules with their open decisions sampled), "tiled" (generic multi-level tiling; both
+    in :mod:`~mlc.tune.space`) or a function ``f(sch)`` that calls sampling primitives.
     """
     trials: int = 64
     target: str = "llvm"
@@ -61,7 +62,7 @@ class TuneConfig:
     epsilon: float = 0.25
     progress: bool = True
     kernel_hook: str | None = None
-    space: object = TILED
+    space: object = RULES
 
     def __post_init__(self):
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
@@ -152,8 +153,12 @@ def _elites(search: EvolutionarySearch, db: Database, task: Task, target, k: int
     for rec in db.top_k(task.func, target, k):
         if rec.space == search.space_name:
             c = search.candidate(search.space, rec.decisions)
-            if c is not None:
-                out.append(c)
+        elif rec.space == DEFAULT:  # mutations start from the default too, where the space has it
+            c = search.default_point()
+        else:
+            c = None
+        if c is not None:
+            out.append(c)
     return out
 
 

@@ -14,6 +14,7 @@ from mlc.ir.structural import structural_equal
 from mlc.schedules.default.steps import CpuInfo
 from mlc.tune import space
 
+from ..targets import AVX2, AVX512
 from .workloads import batch_matmul, conv2d, matmul
 
 WORKLOADS = {
@@ -47,7 +48,7 @@ def test_every_point_of_the_rules_space_computes_the_reference(workload, seed):
 
 
 @pytest.mark.parametrize("workload", sorted(WORKLOADS))
-@pytest.mark.parametrize("target", ["llvm -mcpu=haswell", "llvm -mcpu=skylake-avx512", "llvm"])
+@pytest.mark.parametrize("target", [AVX2, AVX512, "llvm"], ids=["avx2", "avx512", "host"])
 def test_the_default_schedule_is_the_point_taking_every_default(workload, target):
     mod = WORKLOADS[workload]()
     sch = space.replay(mod, space.RULES, target, space.default_point(mod, target))
