@@ -4,6 +4,8 @@ Every point computes what the reference interpreter computes; the point taking
 every default is the default schedule; hand-picked points (another register
 tile, packing turned around) build and are correct.
 """
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 import mlc
 from mlc.ir.structural import structural_equal
+from mlc.schedules.default.cpu import schedule_cpu
 from mlc.schedules.default.steps import CpuInfo
 from mlc.tune import space
 
@@ -19,7 +22,7 @@ from .workloads import batch_matmul, conv2d, matmul
 
 WORKLOADS = {
     "mm_relu 64x48x40": lambda: matmul(64, 48, 40, relu=True, name="main"),
-    "mm 96x64x32": lambda: matmul(96, 64, 32, name="main"),
+    "mm 48x64x256": lambda: matmul(48, 64, 256, name="main"),
     "bmm 3x32x32x16": lambda: batch_matmul(3, 32, 32, 16),
     "conv 1x32x10x10 3x3": lambda: conv2d(32, 10),
 }
@@ -72,8 +75,6 @@ def _schedule_with(mod, target, choices):
     knobs, offered = _knobs_taking(choices)
     sch = mlc.Schedule(mod)
     cpu = CpuInfo.from_target(mlc.Target.from_str(target))
-    from dataclasses import replace
-    from mlc.schedules.default.cpu import schedule_cpu
     schedule_cpu(sch, "main", replace(cpu, knobs=knobs))
     return sch, offered
 
@@ -82,8 +83,8 @@ def test_a_hand_picked_matmul_point_builds_and_is_correct():
     """The default's structure with another register tile (6 rows of 2 vectors, as BLIS's
     AVX2 kernel), packed A, a block of rows and the reduction unrolled by 2."""
     mod = matmul(96, 64, 64, name="main")
-    choices = {"matmul.pack_b": 1, "matmul.mr": 6, "matmul.pack_a": 1, "matmul.k_unroll": 2}
-    sch, offered = _schedule_with(mod, "llvm", choices)
+    choices = {"matmul.pack_b": 1, "matmul.nr": 16, "matmul.mr": 6, "matmul.pack_a": 1, "matmul.k_unroll": 2}
+    sch, offered = _schedule_with(mod, AVX2, choices)
     assert {"matmul.nr", "matmul.mr", "matmul.pack_b", "matmul.pack_a", "matmul.row_block",
             "matmul.k_unroll"} <= set(offered)
     assert 6 in offered["matmul.mr"]
@@ -94,8 +95,19 @@ def test_a_hand_picked_matmul_point_builds_and_is_correct():
     _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
 
 
+def test_a_matmul_point_with_the_reduction_blocked_builds_and_is_correct():
+    """KC-like blocks of the reduction: a panel's accumulators in a local buffer above them."""
+    mod = matmul(40, 64, 256, relu=True, name="main")
+    sch, offered = _schedule_with(mod, AVX2, {"matmul.nr": 16, "matmul.k_block": 64, "matmul.k_unroll": 2,
+                                              "matmul.mr": 5})
+    assert 64 in offered["matmul.k_block"]
+    loops = [inst for inst in sch.trace if inst.kind == "split"]
+    assert any(inst.inputs.get("factors") == [None, 64] for inst in loops)
+    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+
+
 def test_a_hand_picked_conv_point_builds_and_is_correct():
     mod = conv2d(32, 10)
-    sch, offered = _schedule_with(mod, "llvm", {"conv.rows": 5})
-    assert {"conv.cr", "conv.rows"} <= set(offered)
+    sch, offered = _schedule_with(mod, AVX2, {"conv.cr": 16, "conv.rows": 5})
+    assert 16 in offered["conv.cr"] and 5 in offered["conv.rows"]
     _run(mod, mlc.Trace.from_json(sch.trace.to_json()))

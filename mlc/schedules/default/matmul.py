@@ -57,7 +57,7 @@ from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fus
                     parallel_loops, parallel_tiles, vector_split)
 
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
-           "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS"]
+           "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS", "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -89,6 +89,8 @@ PARALLEL_MIN_MACS = 1 << 19
 ROW_BLOCK_OPTIONS = (64, 128, 256, 512)
 #: Unroll factors of the reduction loop a design space may take (the default: 1).
 K_UNROLL_OPTIONS = (1, 2, 4)
+#: Blocks of the reduction a design space may take (the default: none).
+K_BLOCK_OPTIONS = (64, 128, 256, 512)
 #: Matmuls whose columns no vector divides get one accumulator per column with vectors
 #: down the rows, in tiles of up to this many columns.
 MAX_NARROW_COLUMNS = 12
@@ -285,6 +287,14 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if rows_symbolic:  # the row tiles outside the column tiles: threads split the rows
         row_tiles = outer_extents.pop()
         outer_extents.insert(len(pat.batch), row_tiles)
+    # A design space may block the reduction too (KC): the loop over its blocks goes between
+    # the column panels and the row tiles, and the accumulators of a whole panel of C live
+    # in a local buffer above it (each tile's accumulators in registers for one block).
+    k_block = 0
+    if pat.i is not None and not rows_symbolic and wide == 1 and nr < n and mr < m:
+        k_block = choose(sch, cpu, "matmul.k_block", [0] + [c for c in K_BLOCK_OPTIONS if c < k and k % c == 0], 0)
+    if k_block:
+        outer_extents = outer_extents[:-1]  # the row tiles are inside the reduction's blocks
     work = math.prod(ext)
     depth = parallel_depth(outer_extents, cpu, work) if work >= PARALLEL_MIN_MACS else 0
     if cpu.cores > 1:
@@ -297,7 +307,9 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         all(b in pat.b_dims for b in pat.batch) and not rows_symbolic
     if pack_in_panel:
         pack_in_panel = bool(choose(sch, cpu, "matmul.pack_in_panel", [1, 0], 1))
-    k_unroll = choose(sch, cpu, "matmul.k_unroll", [u for u in K_UNROLL_OPTIONS if k % u == 0 and u < k], 1)
+    k_inner = k_block or k
+    k_unroll = choose(sch, cpu, "matmul.k_unroll",
+                      [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner], 1)
     handled = {name}
     if pack and not pack_in_panel:
         handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, threads=depth > 0))
@@ -321,7 +333,13 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     batch = [loops[b] for b in pat.batch]
     outer = [rv for rv in batch + ([i0, j0] if rows_symbolic else [ic, j0, i0]) if rv is not None]
     inner = [rv for rv in (i1, ju, j1) if rv is not None]
-    k_loops = [loops[pat.k]] if k_unroll == 1 else list(sch.split(loops[pat.k], [None, k_unroll]))
+    k_loops = [loops[pat.k]]
+    if k_block:
+        k_loops = list(sch.split(loops[pat.k], [None, k_block]))
+    if k_unroll > 1:
+        k_loops[-1:] = sch.split(k_loops[-1], [None, k_unroll])
+    if k_block:
+        return handled | _blocked_reduction(sch, block, outer, k_loops, inner, depth, pack_in_panel, pat, nr, cpu)
     sch.reorder(*outer, *k_loops, *inner)
     if pack_in_panel:
         handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, j0))
@@ -340,6 +358,33 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if len(k_loops) > 1:
         attempt(sch, lambda s: s.unroll(k_loops[1]) or True)
     parallel_loops(sch, outer[:depth])
+    return handled
+
+
+def _blocked_reduction(sch, block, outer, k_loops, inner, depth: int, pack_in_panel: bool, pat, nr: int,
+                       cpu: CpuInfo) -> set[str]:
+    """The loops of a matmul whose reduction is blocked (``k_loops``: the blocks, the steps
+    of one, and their unrolled part): ``outer[:-1]`` (batch, row blocks, column panels),
+    the blocks of the reduction, the row tiles ``outer[-1]``, the steps, the register tile
+    ``inner``. The accumulators of a column panel are a local buffer initialised and
+    written back around the blocks (vectorized, not unrolled: a panel has many rows)."""
+    above, row_tiles = outer[:-1], outer[-1]
+    sch.reorder(*above, k_loops[0], row_tiles, *k_loops[1:], *inner)
+    handled = set()
+    if pack_in_panel:
+        handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, above[-1]))
+    anchor = above[-1]
+    copy = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(copy, anchor)
+    handled.add(view(sch, copy).name)
+    init = sch.decompose_reduction(block, k_loops[0])
+    finish_tile(sch, init, len(above) + 1)
+    finish_tile(sch, copy, len(above) + 1)
+    handled |= fuse_epilogue(sch, copy, anchor, len(above) + 1)
+    finish_tile(sch, block, len(above) + 1 + len(k_loops))
+    if len(k_loops) > 2:
+        attempt(sch, lambda s: s.unroll(k_loops[2]) or True)
+    parallel_loops(sch, above[:depth])
     return handled
 
 
