@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..errors import MLCError
 from ..ir.structural import structural_hash
+from ..schedules.default.canonical import SCHEDULED_ATTR
 from .features import extract, lower
 from .space import DEFAULT, RULES, decisions_of, default_point, replay, space_name
 
-__all__ = ["Candidate", "EvolutionarySearch", "MAX_REPEATS"]
+__all__ = ["Candidate", "EvolutionarySearch", "MAX_REPEATS", "ir_hash"]
 
 #: sampling stops after this many draws in a row that gave no new candidate
 MAX_REPEATS = 16
@@ -76,7 +77,7 @@ class EvolutionarySearch:
             return None
         func = sch.mod[self.func_name]
         return Candidate(space_name(space), decisions_of(sch.trace), _module_agnostic(sch.trace.to_json()),
-                         f"{structural_hash(func) & 0xFFFFFFFFFFFFFFFF:016x}", extract(lowered[self.func_name]))
+                         ir_hash(func), extract(lowered[self.func_name]))
 
     def default(self) -> Candidate:
         """The default CPU schedule, as a candidate."""
@@ -155,6 +156,14 @@ class EvolutionarySearch:
         if model is None or not population:
             return None
         return model.predict([c.features for c in population])
+
+
+def ir_hash(func) -> str:
+    """The key that deduplicates candidates: the structural hash of the scheduled function,
+    whoever scheduled it (the attribute saying so left out), so the default schedule and
+    the point of a space that makes the same IR are one candidate."""
+    attrs = tuple(kv for kv in func.attrs if kv[0] != SCHEDULED_ATTR)
+    return f"{structural_hash(replace(func, attrs=attrs)) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def _module_agnostic(trace_json: str) -> str:

@@ -256,11 +256,13 @@ def _sample_knob(sch: Schedule, name: str, options: list[int], default: int) -> 
     return int(sch.sample_categorical(options, probs))
 
 
-def _producer_locations(sch: Schedule, func_name: str, cpu: CpuInfo) -> None:
-    """Each intermediate spatial stage that a reduction reads (a convolution's padding)
-    stays where the rules put it, or moves to a sampled loop of its consumer (its
-    innermost loop then vectorized)."""
+def _producer_locations(sch: Schedule, func_name: str, cpu: CpuInfo, stages: list[str]) -> None:
+    """Each intermediate spatial stage of the workload (of ``stages``, not a copy the rules
+    made) that a reduction reads (a convolution's padding) stays where the rules put it,
+    or moves to a sampled loop of its consumer (its innermost loop then vectorized)."""
     for name in _block_names(sch.mod[func_name]):
+        if name not in stages:
+            continue
         func = sch.mod[func_name]
         v = view_by_name(func, name)
         if v.block.is_reduction or any(_is_param(func, w.buffer) for w in v.block.writes):
@@ -287,8 +289,9 @@ def _name_of(sch: Schedule, block) -> str:
 
 def rules_space(sch: Schedule, func_name: str, cpu: CpuInfo) -> None:
     """The default CPU rules as a family (see the module docstring), in place."""
+    stages = _block_names(sch.mod[func_name])
     schedule_cpu(sch, func_name, replace(cpu, knobs=_sample_knob))
-    _producer_locations(sch, func_name, cpu)
+    _producer_locations(sch, func_name, cpu, stages)
 
 
 def _default_knob(sch: Schedule, name: str, options: list[int], default: int) -> int:

@@ -106,8 +106,11 @@ def test_a_matmul_point_with_the_reduction_blocked_builds_and_is_correct():
     _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
 
 
-def test_a_hand_picked_conv_point_builds_and_is_correct():
+@pytest.mark.parametrize("choices", [{"conv.cr": 16, "conv.rows": 5},
+                                     {"conv.cr": 8, "conv.rows": 5, "conv.out_rows": 2}], ids=str)
+def test_a_hand_picked_conv_point_builds_and_is_correct(choices):
+    """Two vectors of channels by 5 columns; one vector by 5 columns by 2 output rows."""
     mod = conv2d(32, 10)
-    sch, offered = _schedule_with(mod, AVX2, {"conv.cr": 16, "conv.rows": 5})
-    assert 16 in offered["conv.cr"] and 5 in offered["conv.rows"]
+    sch, offered = _schedule_with(mod, AVX2, choices)
+    assert all(value in offered[name] for name, value in choices.items())
     _run(mod, mlc.Trace.from_json(sch.trace.to_json()))

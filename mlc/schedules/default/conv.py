@@ -172,6 +172,17 @@ def _chosen_tiles(sch, cpu: CpuInfo, channels: int, columns: int, lanes: int, ti
     return cr, choose(sch, cpu, "conv.rows", options, rows)
 
 
+def _output_rows(sch, cpu: CpuInfo, v, ext, after, cr: int, width: int) -> int:
+    """Output rows in the register tile: 1 (the default), or in a design space a sampled
+    number that divides the rows and whose ``rows x width`` accumulators of ``cr`` channels
+    fit the register file (beside the weights and two more)."""
+    if not after:
+        return 1
+    vectors = max(1, -(-cr // cpu.lanes(v.block.writes[0].buffer.dtype)))
+    room = (cpu.vector_registers - vectors - 2) // (vectors * width)
+    return choose(sch, cpu, "conv.out_rows", [r for r in (2, 3, 4) if r <= room and ext[after[-1]] % r == 0], 1)
+
+
 def _pack_weights(sch, block, read: int, w: BufferLoad, co_var, cr: int, cpu: CpuInfo) -> str:
     """Copy the weights (``read``-th input of ``block``) into ``[co // CR, other dims...,
     co % CR]``: the CR channels one vector loads are adjacent. Returns the copy's name."""
@@ -254,9 +265,17 @@ def _register_tile(sch, block, v, co: int, ow: int, cr: int, width: int, channel
     # batch-like axes first, then the channel tiles, then the rows.
     before = [n for n in spatial if n < co]
     after = [n for n in spatial if n > co]
-    outer = [loops[n] for n in before] + ([co0] if co0 is not None else []) + [loops[n] for n in after]
+    # a design space may take several output rows (the spatial axis before the columns)
+    # into the register tile too: each vector of weights then serves rows x columns
+    rows = _output_rows(sch, cpu, v, ext, after, cr, width) if channels_inner else 1
+    row_loops = {n: loops[n] for n in after}
+    row_tile = []
+    if rows > 1:
+        row_loops[after[-1]], inner_rows = sch.split(loops[after[-1]], [None, rows])
+        row_tile = [inner_rows]
+    outer = [loops[n] for n in before] + ([co0] if co0 is not None else []) + [row_loops[n] for n in after]
     outer += [ow0] if ow0 is not None else []
-    sch.reorder(*outer, *reduce, *((ow1, co1) if channels_inner else (co1, ow1)))
+    sch.reorder(*outer, *reduce, *row_tile, *((ow1, co1) if channels_inner else (co1, ow1)))
     handled = set()
     if outer:
         anchor = outer[-1]
@@ -275,8 +294,11 @@ def _register_tile(sch, block, v, co: int, ow: int, cr: int, width: int, channel
         else:
             finish_tile(sch, copy, len(outer))
         handled |= fuse_epilogue(sch, copy, anchor, len(outer))
-    finish_tile(sch, block, len(outer) + len(reduce))
+    finish_tile(sch, block, len(outer) + len(reduce) + len(row_tile))
+    for loop in row_tile:
+        attempt(sch, lambda s: s.unroll(loop) or True)
     par = outer[:-1] if ow0 is not None else outer
-    par_ext = [ext[n] for n in before] + ([-(-ext[co] // cr)] if co0 is not None else []) + [ext[n] for n in after]
+    par_ext = [ext[n] for n in before] + ([-(-ext[co] // cr)] if co0 is not None else []) + \
+        [ext[n] // (rows if n == after[-1] else 1) for n in after]
     parallel_tiles(sch, par, par_ext, cpu, math.prod(ext))
     return handled

@@ -251,6 +251,14 @@ class _Move:
                    for e in (iv.dom.min, iv.dom.extent)):
             self._check_symbolic_coverage(doms, partial_reads, outer, ranges)
             return
+        if not partial_reads and all(iv.iter_type == "spatial" for iv in self.block.iter_vars):
+            # a spatial consumer of whole values needs only its windows to tile the domain:
+            # proven where the windows are tiles (fast), else enumerated below
+            try:
+                self._check_symbolic_coverage(doms, partial_reads, outer, ranges)
+                return
+            except ScheduleError:
+                pass
         bounds, shape = [], []
         for iv in self.block.iter_vars:
             full = IntSet.from_range(iv.dom)
