@@ -75,3 +75,38 @@ def test_windows_whose_steps_leave_gaps_between_tiles_are_not_a_cover():
     assert not M._tiles_cover(ana, gap, gap + 3, full, loops)
     short = x0 * 32 + x1 * 4
     assert not M._tiles_cover(ana, short, short + 2, full, loops)   # 3-wide windows every 4
+
+
+def test_a_spatial_consumer_of_tiles_is_proven_covered_without_enumerating(monkeypatch):
+    """Small domains too: the proof is tried first (enumerating 4096 tiles costs a
+    hundred milliseconds, a tuner's whole budget per candidate)."""
+    from mlc.schedules.primitives import compute_location
+
+    def enumerated(*args):
+        raise AssertionError("coverage enumerated")
+    monkeypatch.setattr(compute_location._Move, "_window", staticmethod(enumerated))
+    sch = mlc.Schedule(_two_stage(256))
+    i, j = sch.get_loops(sch.get_block("B"))
+    io, ii = sch.split(i, [None, 4])
+    jo, ji = sch.split(j, [None, 4])
+    sch.reorder(io, jo, ii, ji)
+    sch.reverse_compute_at(sch.get_block("C"), jo)
+    a = np.random.default_rng(0).standard_normal((256, 256)).astype("float32")
+    c = np.empty_like(a)
+    mlc.build(sch.mod, "llvm")["main"](a, c)
+    np.testing.assert_allclose(c, a * 2 + 1, rtol=1e-6)
+
+
+
+def test_a_small_consumer_the_proof_cannot_cover_is_still_enumerated_and_refused():
+    n = 64
+    A = te.placeholder((n, n), "float32", "A")
+    B = te.compute((n, n), lambda i, j: A[i, j] * 2, "B")
+    C = te.compute((n, n), lambda i, j: te.if_then_else(i >= 2, B[i - 2, j], 0.0), "C")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, C])}))
+    i, j = sch.get_loops(sch.get_block("B"))
+    io, ii = sch.split(i, [None, 4])
+    jo, ji = sch.split(j, [None, 4])
+    sch.reorder(io, jo, ii, ji)
+    with pytest.raises(mlc.ScheduleError, match="so it would never run there"):
+        sch.reverse_compute_at(sch.get_block("C"), jo)
