@@ -114,3 +114,20 @@ def test_a_hand_picked_conv_point_builds_and_is_correct(choices):
     sch, offered = _schedule_with(mod, AVX2, choices)
     assert all(value in offered[name] for name, value in choices.items())
     _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+
+
+def test_a_measured_default_seeds_the_search_as_its_point_of_the_space(tmp_path):
+    """Mutations start from the default too: its record comes back as the rules space's
+    point with the same IR (decisions that can be mutated one at a time)."""
+    from mlc.tune import Database, EvolutionarySearch, extract_tasks
+    from mlc.tune.tuner import _elites
+    mod = matmul(32, 32, 32, name="main")
+    (task,) = extract_tasks(mod)
+    search = EvolutionarySearch(task.mod, "llvm")
+    default = search.default()
+    db = Database(str(tmp_path / "db.sqlite"))
+    db.commit(task.func, "llvm", default.trace_json, [1e-3], space=space.DEFAULT, decisions=[],
+              ir_hash=default.ir_hash, flops=task.flops)
+    (elite,) = _elites(search, db, task, "llvm")
+    assert elite.space == space.RULES and elite.decisions and elite.ir_hash == default.ir_hash
+    assert default.ir_hash in search.seen                     # and it is not measured again
