@@ -125,9 +125,11 @@ def _tune(w: TuneWorkload, trials: int, workers: int, work_dir: str) -> tuple[ob
     db = mlc.tune(mod, "llvm", trials=trials, work_dir=work_dir, workers=workers)
     wall = time.perf_counter() - start
     records = db.records(mod["main"], "llvm")
-    # the candidates' own run time: warm-up + one probe call + repeats of enough calls for min_repeat_s
+    # the candidates' own run time: the check, warm-up (calls for warmup_s at least), one probe call,
+    # repeats of enough calls for min_repeat_s
     timing = mlc.tune.Timing()
-    kernel_s = sum(r.median_s * (timing.warmup + 1 + timing.repeat * max(1, math.ceil(timing.min_repeat_s / r.median_s)))
+    kernel_s = sum(max(timing.warmup * r.median_s, timing.warmup_s) +
+                   r.median_s * (2 + timing.repeat * max(1, math.ceil(timing.min_repeat_s / r.median_s)))
                    for r in records if r.ok)
     stats = {"trials": len(records), "failed": sum(not r.ok for r in records), "wall_s": wall,
              "per_minute": 60 * len(records) / wall,

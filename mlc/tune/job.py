@@ -34,9 +34,12 @@ REFERENCE_MAX_ITERATIONS = 1 << 18
 
 @dataclass(frozen=True)
 class Timing:
-    """How a candidate is timed: ``warmup`` calls, then ``repeat`` means of enough calls to
+    """How a candidate is timed: ``warmup`` calls and more until they last ``warmup_s`` (the
+    caches, the clock and the thread pool settle: without it the first candidate a worker
+    runs, the default schedule, is timed cold), then ``repeat`` means of enough calls to
     last ``min_repeat_s`` (at least one), with ``gap_s`` of sleep between repeats."""
     warmup: int = 1
+    warmup_s: float = 0.01
     repeat: int = 3
     min_repeat_s: float = 0.005
     gap_s: float = 0.002
@@ -179,8 +182,11 @@ class WorkerState:
                     bad = float(np.max(np.abs(got.astype("float64") - want.astype("float64")))) if got.size else 0
                     return Outcome(job.key, error=f"wrong answer: output {n} differs from the expected "
                                                   f"one by up to {bad:.3g}", build_s=build_s)
-            for _ in range(max(0, t.warmup)):
+            start = time.perf_counter()
+            calls = 0
+            while calls < t.warmup or time.perf_counter() - start < t.warmup_s:
                 kernel(*args)
+                calls += 1
             start = time.perf_counter()
             kernel(*args)
             once = max(time.perf_counter() - start, 1e-7)
