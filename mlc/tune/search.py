@@ -55,6 +55,7 @@ class EvolutionarySearch:
         self.seen: set[str] = set()
         self._pool: dict[str, Candidate] = {}          # unmeasured candidates, by IR hash
         self._replayed: dict[str, Candidate] = {}      # complete decision lists -> candidate
+        self._features: dict[str, np.ndarray] = {}     # IR hash -> features of the lowered IR
         (self.func_name,) = list(mod)
 
     def candidate(self, space: str, decisions=()) -> Candidate | None:
@@ -72,12 +73,13 @@ class EvolutionarySearch:
     def _replay(self, space, decisions) -> Candidate | None:
         try:
             sch = replay(self.mod, space, self.target, decisions, seed=self.rng.randrange(1 << 30))
-            lowered = lower(sch.mod, self.target)  # features of the code as the backend gets it
+            key = ir_hash(sch.mod[self.func_name])
+            if key not in self._features:  # features of the code as the backend gets it, once per IR
+                self._features[key] = extract(lower(sch.mod, self.target)[self.func_name])
         except MLCError:
             return None
-        func = sch.mod[self.func_name]
         return Candidate(space_name(space), decisions_of(sch.trace), _module_agnostic(sch.trace.to_json()),
-                         ir_hash(func), extract(lowered[self.func_name]))
+                         key, self._features[key])
 
     def default(self) -> Candidate:
         """The default CPU schedule, as a candidate."""
