@@ -3,10 +3,12 @@
 Each round proposes a batch of candidates for one task:
 
 1. the population: the best measured records of the workload (from the
-   database, this run's included) and fresh random samples of the space;
+   database, this run's included) and fresh random samples of the space (one
+   measured through, as the rules space of an elementwise kernel soon is, is
+   followed by the generic tiling);
 2. a few generations of mutation: a parent (drawn by predicted score) has one
-   decision redrawn (a tile size, the unroll depth, a compute location, the
-   parallel extent, the write-back level), and the children are scored by the
+   decision redrawn (a tile size, packing, the unroll depth, a compute location,
+   the parallel extent, the write-back level), and the children are scored by the
    cost model; the fittest survive;
 3. the batch: the best-scored candidates not measured before (by the
    structural hash of the scheduled IR), with a fraction ``epsilon`` of
@@ -26,7 +28,7 @@ from ..errors import MLCError
 from ..ir.structural import structural_hash
 from ..schedules.default.canonical import SCHEDULED_ATTR
 from .features import extract, lower
-from .space import DEFAULT, RULES, decisions_of, default_point, replay, space_name
+from .space import DEFAULT, RULES, TILED, decisions_of, default_point, replay, space_name
 
 __all__ = ["Candidate", "EvolutionarySearch", "MAX_REPEATS", "ir_hash"]
 
@@ -99,12 +101,21 @@ class EvolutionarySearch:
     def mark_seen(self, ir_hash: str) -> None:
         self.seen.add(ir_hash)
 
+    def space_of(self, name: str):
+        """The space a record or candidate named ``name`` comes from, as :func:`replay` takes
+        it: this search's own, or (searching the rules space) the generic tiling it falls
+        back to; None for another."""
+        if name == self.space_name:
+            return self.space
+        return TILED if self.space == RULES and name == TILED else None
+
     def _mutate(self, parent: Candidate) -> Candidate | None:
-        if not parent.decisions:
+        space = self.space_of(parent.space)
+        if not parent.decisions or space is None:
             return self.candidate(self.space)
         decisions = list(parent.decisions)
         decisions[self.rng.randrange(len(decisions))] = None
-        return self.candidate(self.space, decisions)
+        return self.candidate(space, decisions)
 
     def propose(self, n: int, model, elites: list[Candidate]) -> list[Candidate]:
         """Up to ``n`` unmeasured candidates; ``elites`` are the best measured ones so far.
@@ -122,11 +133,14 @@ class EvolutionarySearch:
 
         for c in elites:
             add(c)
-        misses = 0  # a small space runs out of new points: stop after a run of repeats
-        while len(pool) < self.population + len(elites) and misses < MAX_REPEATS:
-            before = len(pool)
-            add(self.candidate(self.space))
-            misses = 0 if len(pool) > before else misses + 1
+        # a small space runs out of new points: stop after a run of repeats; the rules space
+        # (nothing to choose in an elementwise kernel) then goes on in the generic tiling
+        for space in [self.space] + ([TILED] if self.space == RULES else []):
+            misses = 0
+            while len(pool) < self.population + len(elites) and misses < MAX_REPEATS:
+                before = len(pool)
+                add(self.candidate(space))
+                misses = 0 if len(pool) > before else misses + 1
         population = list(pool.values())
         scores = self._score(model, population)
         if scores is not None:

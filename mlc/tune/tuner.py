@@ -25,7 +25,7 @@ from .job import Job, Timing
 from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
 from .search import EvolutionarySearch
-from .space import DEFAULT, RULES
+from .space import DEFAULT, RULES, SPACES
 from .tasks import GradientScheduler, Task, tasks_of
 
 __all__ = ["TuneConfig", "tune", "tune_jitted", "make_runner", "summary"]
@@ -69,6 +69,9 @@ class TuneConfig:
             raise MLCError(f"TuneConfig: trials must be a positive int, got {self.trials!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise MLCError(f"TuneConfig: batch_size must be a positive int, got {self.batch_size!r}")
+        if not (callable(self.space) or (isinstance(self.space, str) and self.space in SPACES)):
+            raise MLCError(f"TuneConfig: space must be one of {sorted(SPACES)} or a function f(sch) that "
+                           f"calls sampling primitives, got {self.space!r}")
         if not (isinstance(self.runner, Runner) or self.runner in ("local", "ray")):
             raise MLCError(f"TuneConfig: runner must be 'local', 'ray' or an mlc.tune.Runner, "
                            f"got {self.runner!r}")
@@ -151,8 +154,8 @@ def _elites(search: EvolutionarySearch, db: Database, task: Task, target, k: int
     for rec in db.records(task.func, target):
         search.mark_seen(rec.ir_hash)
     for rec in db.top_k(task.func, target, k):
-        if rec.space == search.space_name:
-            c = search.candidate(search.space, rec.decisions)
+        if search.space_of(rec.space) is not None:
+            c = search.candidate(search.space_of(rec.space), rec.decisions)
         elif rec.space == DEFAULT:  # mutations start from the default too, where the space has it
             c = search.default_point()
         else:

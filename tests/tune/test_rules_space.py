@@ -131,3 +131,20 @@ def test_a_measured_default_seeds_the_search_as_its_point_of_the_space(tmp_path)
     (elite,) = _elites(search, db, task, "llvm")
     assert elite.space == space.RULES and elite.decisions and elite.ir_hash == default.ir_hash
     assert default.ir_hash in search.seen                     # and it is not measured again
+
+
+def test_an_elementwise_kernel_goes_on_in_the_generic_tiling():
+    """The rules leave nothing open in an elementwise kernel: its one point is the default,
+    so the search samples the tiled space too (never the default's IR twice)."""
+    from mlc import te
+    from mlc.tune import EvolutionarySearch
+    A = te.placeholder((64, 256), "float32", name="A")
+    B = te.compute((64, 256), lambda i, j: A[i, j] * 2, name="B")
+    mod = mlc.IRModule({"main": te.create_prim_func([A, B])})
+    search = EvolutionarySearch(mod, "llvm")
+    search.mark_seen(search.default().ir_hash)
+    batch = search.propose(3, None, [])
+    assert len(batch) == 3 and {c.space for c in batch} == {space.TILED}
+    assert len({c.ir_hash for c in batch}) == 3
+    child = search._mutate(batch[0])                            # a tiled parent has tiled children
+    assert child.space == space.TILED

@@ -182,6 +182,8 @@ def test_tune_config_rejects_bad_values():
         TuneConfig(trials=0)
     with pytest.raises(mlc.MLCError, match="runner must be"):
         TuneConfig(runner="cluster")
+    with pytest.raises(mlc.MLCError, match=r"space must be one of \['rules', 'tiled'\]"):
+        TuneConfig(space="packed")
     with pytest.raises(mlc.MLCError, match="expected an IRModule"):
         mlc.tune(42, trials=1)
 
@@ -215,8 +217,8 @@ def test_a_script_may_call_mlc_tune_at_its_top_level(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import mlc
         from mlc import te
-        A = te.placeholder((8, 8), "float32", name="A")
-        B = te.compute((8, 8), lambda i, j: A[i, j] * 2, name="B")
+        A = te.placeholder((64, 256), "float32", name="A")
+        B = te.compute((64, 256), lambda i, j: A[i, j] * 2, name="B")
         mod = mlc.IRModule({{"main": te.create_prim_func([A, B])}})
         db = mlc.tune(mod, trials=2, work_dir={str(tmp_path)!r}, progress=False, cost_model=False)
         print("records", len(db.records()), "ok", sum(r.ok for r in db.records()))
