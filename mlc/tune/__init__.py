@@ -25,10 +25,11 @@ from .space import DEFAULT, RULES, SPACES, TILED, cpu_space, decisions_of, defau
 from .tasks import GradientScheduler, Task, extract_tasks, tasks_of
 from .tuner import TuneConfig, make_runner, summary, tune, tune_jitted
 
-__all__ = ["tune", "tune_jitted", "apply_database", "TuneConfig", "Database", "Record", "workload_key", "Timing", "Job",
-           "Outcome", "Runner", "LocalRunner", "CostModel", "EvolutionarySearch", "Candidate", "Task",
-           "extract_tasks", "tasks_of", "GradientScheduler", "cpu_space", "replay", "decisions_of", "SPACES",
-           "DEFAULT", "TILED", "RULES", "rules_space", "default_point", "lower", "extract", "estimate_flops", "make_runner", "summary"]
+__all__ = ["tune", "tune_jitted", "apply_database", "TuneConfig", "Database", "Record", "workload_key",
+           "Timing", "Job", "Outcome", "Runner", "LocalRunner", "CostModel", "EvolutionarySearch",
+           "Candidate", "Task", "extract_tasks", "tasks_of", "GradientScheduler", "cpu_space", "replay",
+           "decisions_of", "SPACES", "DEFAULT", "TILED", "RULES", "rules_space", "default_point", "lower",
+           "extract", "estimate_flops", "make_runner", "summary"]
 
 
 class _CallableModule(_types.ModuleType):

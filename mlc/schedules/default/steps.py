@@ -20,7 +20,8 @@ from ...target import DEFAULT_CACHES
 from ..intrinsics.x86 import has_vnni
 from .patterns import view
 
-__all__ = ["CpuInfo", "attempt", "choose", "Knobs", "parallel_loops", "vectorize_innermost", "parallelize_outer", "vector_split",
+__all__ = ["CpuInfo", "attempt", "choose", "Knobs", "parallel_loops", "vectorize_innermost", "parallelize_outer",
+           "vector_split",
            "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE", "SYMBOLIC_EXTENT_ESTIMATE",
            "estimated_extent"]
 
