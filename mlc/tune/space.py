@@ -28,9 +28,10 @@ by default) is the default CPU schedule made a family: the default rules run
 with every decision they leave open sampled (:func:`~mlc.schedules.default.steps.choose`):
 the matmul's register tile (columns: one to four vectors; rows: as many as the
 register file holds accumulators for), packing B into panels and A into row
-panels on or off, packing each panel inside its own iteration, blocks of rows,
-the reduction's unroll factor; the convolution's channel vector width and the
-columns of its register tile; how many outer loops run on threads. Then a
+panels on or off, packing each panel inside its own iteration, blocks of rows
+(MC), groups of column panels (NC), blocks of the reduction (KC), the
+reduction's unroll factor; the convolution's channel vector width, the columns
+and output rows of its register tile; how many outer loops run on threads. Then a
 stage feeding a reduction (a convolution's padding) is computed at a sampled
 loop of its consumer, or left where it is. A point taking every default is the
 default schedule itself (the same IR, so the same structural hash).

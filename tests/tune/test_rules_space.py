@@ -22,7 +22,7 @@ from .workloads import batch_matmul, conv2d, matmul
 
 WORKLOADS = {
     "mm_relu 64x48x40": lambda: matmul(64, 48, 40, relu=True, name="main"),
-    "mm 48x64x256": lambda: matmul(48, 64, 256, name="main"),
+    "mm 80x128x192": lambda: matmul(80, 128, 192, name="main"),
     "bmm 3x32x32x16": lambda: batch_matmul(3, 32, 32, 16),
     "conv 1x32x10x10 3x3": lambda: conv2d(32, 10),
 }
@@ -103,6 +103,19 @@ def test_a_matmul_point_with_the_reduction_blocked_builds_and_is_correct():
     assert 64 in offered["matmul.k_block"]
     loops = [inst for inst in sch.trace if inst.kind == "split"]
     assert any(inst.inputs.get("factors") == [None, 64] for inst in loops)
+    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+
+
+def test_a_matmul_point_with_blocks_of_rows_columns_and_reduction_builds_and_is_correct():
+    """MC/NC/KC-like blocking: blocks of 64 rows (the last one ragged), groups of 4
+    panels of 16 columns, blocks of 64 of the reduction."""
+    mod = matmul(96, 128, 128, name="main")
+    choices = {"matmul.nr": 16, "matmul.mr": 4, "matmul.row_block": 64, "matmul.col_block": 4,
+               "matmul.k_block": 64}
+    sch, offered = _schedule_with(mod, AVX2, choices)
+    assert all(value in offered[name] for name, value in choices.items())
+    splits = [inst.inputs.get("factors") for inst in sch.trace if inst.kind == "split"]
+    assert [None, 4] in splits and [None, 64] in splits
     _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
 
 

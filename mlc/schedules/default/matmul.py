@@ -58,6 +58,7 @@ from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fus
 
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
+           "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
@@ -92,6 +93,8 @@ ROW_BLOCK_OPTIONS = (64, 128, 256, 512)
 K_UNROLL_OPTIONS = (1, 2, 4)
 #: Blocks of the reduction a design space may take (the default: none).
 K_BLOCK_OPTIONS = (64, 128, 256, 512)
+#: Column panels per group a design space may take with blocks of rows (the default: none).
+COL_BLOCK_OPTIONS = (2, 4, 8, 16)
 #: Matmuls whose columns no vector divides get one accumulator per column with vectors
 #: down the rows, in tiles of up to this many columns.
 MAX_NARROW_COLUMNS = 12
@@ -288,6 +291,16 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if rows_symbolic:  # the row tiles outside the column tiles: threads split the rows
         row_tiles = outer_extents.pop()
         outer_extents.insert(len(pat.batch), row_tiles)
+    # With blocks of rows, a design space may group the column panels too (NC): every block
+    # of rows passes over one group of panels of B (kept in cache) before the next group.
+    col_block = 0
+    n_panels = -(-n // nr) if nr < n and wide == 1 else 0
+    if row_blocks > 1 and n_panels >= 4:
+        col_block = choose(sch, cpu, "matmul.col_block",
+                           [0] + [g for g in COL_BLOCK_OPTIONS if g < n_panels and n_panels % g == 0], 0)
+    if col_block:  # batch, column groups, row blocks, panels of a group, row tiles
+        at = len(pat.batch)
+        outer_extents[at:at + 2] = [n_panels // col_block, row_blocks, col_block]
     # A design space may block the reduction too (KC): the loop over its blocks goes between
     # the column panels and the row tiles, and the accumulators of a whole panel of C live
     # in a local buffer above it (each tile's accumulators in registers for one block).
@@ -324,6 +337,9 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         ju, j1 = sch.split(loops[pat.j], [wide, nr])
     elif nr < n:
         j0, j1 = sch.split(loops[pat.j], [None, nr])
+    jc = None
+    if col_block:
+        jc, j0 = sch.split(j0, [None, col_block])
     ic = None
     if row_blocks > 1:
         ic, i0, i1 = sch.split(loops[pat.i], [None, block_rows // mr, mr])
@@ -332,7 +348,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     else:
         i0, i1 = None, (loops[pat.i] if pat.i is not None else None)
     batch = [loops[b] for b in pat.batch]
-    outer = [rv for rv in batch + ([i0, j0] if rows_symbolic else [ic, j0, i0]) if rv is not None]
+    outer = [rv for rv in batch + ([i0, j0] if rows_symbolic else [jc, ic, j0, i0]) if rv is not None]
     inner = [rv for rv in (i1, ju, j1) if rv is not None]
     k_loops = [loops[pat.k]]
     if k_block:
