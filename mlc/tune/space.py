@@ -260,7 +260,8 @@ def _sample_knob(sch: Schedule, name: str, options: list[int], default: int) -> 
 def _producer_locations(sch: Schedule, func_name: str, cpu: CpuInfo, stages: list[str]) -> None:
     """Each intermediate spatial stage of the workload (of ``stages``, not a copy the rules
     made) that a reduction reads (a convolution's padding) stays where the rules put it,
-    or moves to a sampled loop of its consumer (its innermost loop then vectorized)."""
+    or moves under a sampled one of the loops around its consumer's reduction (its
+    innermost loop then vectorized); a location compute_at refuses leaves it where it is."""
     for name in _block_names(sch.mod[func_name]):
         if name not in stages:
             continue
@@ -269,23 +270,38 @@ def _producer_locations(sch: Schedule, func_name: str, cpu: CpuInfo, stages: lis
         if v.block.is_reduction or any(_is_param(func, w.buffer) for w in v.block.writes):
             continue
         block = sch.get_block(name, func_name)
-        consumers = sch.get_consumers(block)
-        if not consumers or not any(view_by_name(func, c_name).block.is_reduction
-                                    for c_name in (_name_of(sch, c) for c in consumers)):
+        reducers = [c for c in sch.get_consumers(block) if view(sch, c).block.is_reduction]
+        if not reducers:
             continue
-        if not int(sch.sample_categorical([0, 1], [0.5, 0.5])):
+        outer = _loops_above_reduction(sch, reducers[0])
+        if not outer:
+            continue
+        where = int(sch.sample_categorical(list(range(len(outer) + 1)), [float(len(outer))] + [1.0] * len(outer)))
+        if not where:  # stays where the rules put it
             continue
         lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
 
-        def move(t, block=block, lanes=lanes):
-            t.compute_at(block, t.sample_compute_location(block))
+        def move(t, block=block, loop=outer[where - 1], lanes=lanes):
+            t.compute_at(block, loop)
             attempt(t, vectorize_innermost, block, lanes)
             return True
         attempt(sch, move)
 
 
-def _name_of(sch: Schedule, block) -> str:
-    return view(sch, block).name
+def _loops_above_reduction(sch: Schedule, block) -> list:
+    """The loops around reduction ``block`` outside its first reduction loop (outermost first)."""
+    v = view(sch, block)
+    reduce_vars = set()
+    for iv, value in zip(v.block.iter_vars, v.realize.iter_values):
+        if iv.iter_type != "spatial":
+            reduce_vars |= {id(n) for n in pre_order_nodes(value)}
+    loops = sch.get_loops(block)
+    outer = []
+    for rv, loop in zip(loops, v.loops):
+        if id(loop.loop_var) in reduce_vars:
+            break
+        outer.append(rv)
+    return outer
 
 
 def rules_space(sch: Schedule, func_name: str, cpu: CpuInfo) -> None:
