@@ -11,6 +11,8 @@ extra is installed, Numba, JAX and Apache TVM, each with its first-call time.
 - :mod:`.programs`  the computations as NumPy code (shared by NumPy, mlc.jit, JAX)
 - :mod:`.machine`   CPU, FMA peak, copy bandwidth, BLAS
 - :mod:`.startup`   import time and the MLP's first call, in fresh processes
+- :mod:`.first_call_profile`  a workload's first call split into its compile stages
+  (``python -m benchmarks.first_call_profile softmax``)
 - :mod:`.numba_kernels`, :mod:`.tvm_kernels`  the peers' versions (imported only if installed)
 
 Importing this package imports nothing else: ``python -m benchmarks --threads N``

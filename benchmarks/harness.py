@@ -24,9 +24,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Contender", "Workload", "Result", "WorkloadResult", "run_workload", "print_table",
-           "format_time", "unavailable"]
+           "format_time", "unavailable", "fp32_peak", "FP32_FMA", "FP32_FMA_8"]
 
-PAUSE_S = 0.05
+#: Seconds between contenders: longer than the thread pools spin after a call. OpenBLAS's
+#: workers spin for 2^28 cycles (its THREAD_TIMEOUT, about 0.1 s) before they sleep; after a
+#: 0.05 s pause the contender that follows NumPy shared the cores with them (mm_relu 128^3:
+#: 58 us after NumPy, 34 us after another contender, the same kernel on a 2-core host).
+PAUSE_S = 0.2
+
+#: ``Workload.peak`` of float32 work: its GFLOP/s are a percentage of the measured fp32 FMA peak
+FP32_FMA = "fp32 FMA"
+#: ``Workload.peak`` of float32 work compiled for 8-lane (AVX2) vectors: a percentage of the
+#: FMA peak of 8-lane vectors on the same cores (half the AVX-512 one on most AVX-512 CPUs)
+FP32_FMA_8 = "fp32 FMA, 8 lanes"
 
 
 @dataclass(frozen=True)
@@ -48,13 +58,17 @@ def unavailable(peer: str, why: str, label: str = "") -> Contender:
 class Workload:
     key: str
     title: str
-    flops: float = 0.0        # > 0: report GFLOP/s and % of the fp32 FMA peak
+    flops: float = 0.0        # > 0: report GFLOP/s, and % of ``peak`` when it is FP32_FMA
     bytes: float = 0.0        # > 0 (and no flops): report GB/s and % of copy bandwidth
     reference: Callable[[], object] | None = None   # NumPy result every contender must match
     contenders: tuple[Contender, ...] = ()
     rtol: float = 1e-4
     atol: float = 1e-4
     note: str = ""
+    # the peak ``flops`` are measured against: FP32_FMA, FP32_FMA_8, or "" for operations the
+    # machine's fp32 peak does not bound (int8 multiply-adds): their rate has no % and no say
+    # in the peak
+    peak: str = FP32_FMA
 
 
 @dataclass
@@ -83,12 +97,12 @@ class WorkloadResult:
     workload: Workload
     results: list[Result]
 
-    def as_dict(self, peak_gflops: float, copy_gbs: float) -> dict:
+    def as_dict(self, peak_gflops: float, copy_gbs: float, peaks: dict[str, float] | None = None) -> dict:
         w = self.workload
         rows = []
         for r in self.results:
             d = r.as_dict()
-            d.update(_rate(w, r.median_s, peak_gflops, copy_gbs))
+            d.update(_rate(w, r.median_s, peak_gflops, copy_gbs, peaks))
             rows.append(d)
         return {"key": w.key, "title": w.title, "flops": w.flops, "bytes": w.bytes, "note": w.note,
                 "contenders": rows}
@@ -155,20 +169,38 @@ def format_time(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-def _rate(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float) -> dict:
+def fp32_peak(measured_gflops: float, results: list[WorkloadResult], kind: str = FP32_FMA) -> tuple[float, float]:
+    """(the peak of ``kind`` the table uses, the best GFLOP/s of any contender of a workload
+    of that ``peak``). Every measured rate is a lower bound on the peak (on a shared machine
+    the FMA kernel may have had less of the cores than the fastest contender did), so the
+    peak is the larger of the two; workloads of another ``peak`` (int8 multiply-adds,
+    8-lane code against the 16-lane peak) never raise it."""
+    best = max((wr.workload.flops / r.median_s / 1e9 for wr in results for r in wr.results
+                if wr.workload.flops and wr.workload.peak == kind and r.times_s), default=0.0)
+    return max(measured_gflops, best), best
+
+
+def _rate(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float,
+          peaks: dict[str, float] | None = None) -> dict:
     if math.isnan(seconds) or seconds <= 0:
         return {}
     if w.flops:
         g = w.flops / seconds / 1e9
-        return {"gflops": g, "percent_of_peak": 100 * g / peak_gflops if peak_gflops else math.nan}
+        peak = peak_gflops if w.peak == FP32_FMA else (peaks or {}).get(w.peak) if w.peak else None
+        if peak is None:
+            return {"gflops": g}
+        return {"gflops": g, "percent_of_peak": 100 * g / peak if peak else math.nan}
     if w.bytes:
         g = w.bytes / seconds / 1e9
         return {"gbs": g, "percent_of_peak": 100 * g / copy_gbs if copy_gbs else math.nan}
     return {}
 
 
-def _rate_text(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float) -> str:
-    rate = _rate(w, seconds, peak_gflops, copy_gbs)
+def _rate_text(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float,
+               peaks: dict[str, float] | None = None) -> str:
+    rate = _rate(w, seconds, peak_gflops, copy_gbs, peaks)
+    if "gflops" in rate and "percent_of_peak" not in rate:
+        return f"{rate['gflops']:.1f} GOP/s"
     if "gflops" in rate:
         return f"{rate['gflops']:.1f} GF/s {rate['percent_of_peak']:.0f}%"
     if "gbs" in rate:
@@ -176,9 +208,11 @@ def _rate_text(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float)
     return ""
 
 
-def print_table(results: list[WorkloadResult], peak_gflops: float, copy_gbs: float, out=None) -> list[str]:
-    """One row per workload and contender: median, spread over rounds, rate and % of peak,
-    first call, and the time relative to NumPy's (``vs numpy`` above 1: faster than NumPy).
+def print_table(results: list[WorkloadResult], peak_gflops: float, copy_gbs: float, out=None,
+                peaks: dict[str, float] | None = None) -> list[str]:
+    """One row per workload and contender: median, spread over rounds, rate and % of peak
+    (``peak_gflops`` for FP32_FMA workloads, ``peaks[w.peak]`` for others), first call,
+    and the time relative to NumPy's (``vs numpy`` above 1: faster than NumPy).
     Returns the footnotes it printed."""
     out = out or sys.stdout
     header = (f"{'workload':<40} {'contender':<34} {'median':>10} {'spread':>19} {'rate, % of peak':>18} "
@@ -205,7 +239,7 @@ def print_table(results: list[WorkloadResult], peak_gflops: float, copy_gbs: flo
                 spread = f"{format_time(min(r.times_s))}..{format_time(max(r.times_s))}"
                 ratio = f"{numpy_s / r.median_s:.2f}x" if not math.isnan(numpy_s) else ""
                 print(f"{title:<40} {name:<34} {format_time(r.median_s):>10} {spread:>19} "
-                      f"{_rate_text(w, r.median_s, peak_gflops, copy_gbs):>18} "
+                      f"{_rate_text(w, r.median_s, peak_gflops, copy_gbs, peaks):>18} "
                       f"{format_time(r.first_call_s):>11} {ratio:>9}", file=out)
             title = ""
     if notes:

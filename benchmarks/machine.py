@@ -39,6 +39,9 @@ class Machine:
     copy_gbs: float
     blas: list[dict] = field(default_factory=list)
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # the FMA peak of 8-lane (AVX2) vectors on all threads: what code built for an AVX2 CPU
+    # can reach here (equal to fma_peak_gflops on an AVX2 host; 0 without AVX)
+    fma_peak_8lane_gflops: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -64,7 +67,9 @@ class Machine:
             + self._pair(self.fma_peak_1t_gflops, self.fma_peak_gflops, "GFLOP/s", ".0f"),
             "copy bandwidth (np.copyto, read + write bytes): "
             + self._pair(self.copy_1t_gbs, self.copy_gbs, "GB/s", ".1f"),
-        ])
+        ] + ([f"fp32 FMA peak of 8-lane (AVX2) vectors on the same cores: {self.fma_peak_8lane_gflops:.0f} "
+              f"GFLOP/s on {self.threads} thread{'s' if self.threads > 1 else ''}"]
+             if self.fma_peak_8lane_gflops and self.fma_vector_width != 8 else []))
 
 
 def cpu_name() -> str:
@@ -169,12 +174,14 @@ def _threads_wall(work, threads: int) -> float:
     return time.perf_counter() - start
 
 
-def fma_peak_gflops(threads: int, seconds: float = 0.02, repeat: int = 25) -> tuple[float, int]:
+def fma_peak_gflops(threads: int, seconds: float = 0.02, repeat: int = 25,
+                    width: int | None = None) -> tuple[float, int]:
     """Best GFLOP/s of the FMA kernel on ``threads`` threads (ctypes calls release the GIL),
-    and the vector width used. Many short runs: on a shared machine the best one is the
-    one that had its cores to itself."""
+    and the vector width used: the host's widest (16 lanes with AVX-512), or ``width``
+    lanes (8: what AVX2 code gets from the same cores). Many short runs: on a shared
+    machine the best one is the one that had its cores to itself."""
     cpu, features = _host()
-    width = _vector_width(features)
+    width = width or _vector_width(features)
     kernel = _fma_kernel(cpu, features, width)
     flops_per_iter = 2 * FMA_CHAINS * width
     io = np.array([0.999999, 1e-7], "float32")
@@ -237,6 +244,12 @@ def measure_machine(quick: bool = False, threads: int | None = None) -> Machine:
     repeat = 3 if quick else 25
     peak_1t, width = fma_peak_gflops(1, 0.02, repeat)
     peak = fma_peak_gflops(threads, 0.02, repeat)[0] if threads > 1 else peak_1t
+    if width == 8:
+        peak_8lane = peak
+    elif width > 8 and "+avx" in features.split(","):
+        peak_8lane = fma_peak_gflops(threads, 0.02, repeat, width=8)[0]
+    else:
+        peak_8lane = 0.0
     nbytes = (16 if quick else 256) << 20
     copy_1t = copy_bandwidth_gbs(1, nbytes, 3 if quick else 10)
     copy = copy_bandwidth_gbs(threads, nbytes, 3 if quick else 10) if threads > 1 else copy_1t
@@ -248,4 +261,5 @@ def measure_machine(quick: bool = False, threads: int | None = None) -> Machine:
                    llvm_features=sorted(f[1:] for f in features.split(",") if f.startswith("+")),
                    cores=cores, threads=threads, python=platform.python_version(), numpy=np.__version__,
                    fma_vector_width=width, fma_peak_1t_gflops=peak_1t, fma_peak_gflops=peak,
-                   copy_1t_gbs=copy_1t, copy_gbs=copy, blas=blas_info(), load_average=tuple(load))
+                   copy_1t_gbs=copy_1t, copy_gbs=copy, blas=blas_info(), load_average=tuple(load),
+                   fma_peak_8lane_gflops=peak_8lane)

@@ -47,21 +47,22 @@ def numpy_contender(label: str, fn: Callable, args: tuple) -> Contender:
     return Contender("numpy", label, lambda: lambda: fn(*args))
 
 
-def mlc_jit(fn: Callable, args: tuple, label: str = "jit") -> Contender:
+def mlc_jit(fn: Callable, args: tuple, label: str = "jit", fast_math: bool = False) -> Contender:
     def build():
         import mlc
-        jitted = mlc.jit(fn)
+        jitted = mlc.jit(fn, fast_math=fast_math)
         return lambda: jitted(*args)
     return Contender("mlc", label, build)
 
 
 def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: str,
-              entry: str = "main") -> Contender:
-    """A te program built ahead of time with ``mlc.build`` (the first call times the build)."""
+              entry: str = "main", target="llvm") -> Contender:
+    """A te program built ahead of time with ``mlc.build`` for ``target`` (a string or an
+    ``mlc.Target``; the first call times the build)."""
     def build():
         import mlc
         kwargs = {} if schedule is None else {"schedule": schedule}
-        lib = mlc.build(mod_fn(), "llvm", **kwargs)
+        lib = mlc.build(mod_fn(), target, **kwargs)
         f = lib[entry]
 
         def run():

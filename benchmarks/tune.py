@@ -10,7 +10,15 @@ Workloads: ``matmul1024`` (1024^3 float32), ``conv2d`` (1x64x56x56, 64x3x3,
 pad 1), ``bmm`` (16x128x128x128 batch matmul). The issue's targets: tuned
 matmul >= default and >= NumPy with 64 trials (>= 1.1x NumPy with 256);
 conv2d and bmm >= 1.2x the default; >= 60 trials per minute on 2 cores
-excluding the kernels' run time.
+excluding the kernels' run time; against Apache TVM's MetaSchedule with the
+same trial count, equal or better final kernels in less wall-clock time.
+
+MetaSchedule (``--no-metaschedule`` leaves it out) tunes the same workload
+with the same trial count when TVM is installed (:mod:`.metaschedule`); its
+final kernel is one more contender of the table and its tuning a row of the
+tuning table, with notes saying where it differed from MetaSchedule as shipped
+(a cost model or a process pool this machine lacks). Where it cannot run, both
+rows say exactly why. Without LightGBM, mlc.tune searches at random (said too).
 """
 from __future__ import annotations
 
@@ -27,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import programs as P
-from .harness import Contender, Workload, print_table, run_workload
+from .harness import Contender, Workload, print_table, run_workload, unavailable
+from .peers import installed
 
 __all__ = ["main", "TUNE_WORKLOADS"]
 
@@ -118,11 +127,17 @@ def _built(mod, schedule, inputs, out_shape, label: str) -> Contender:
     return Contender("mlc", label, build)
 
 
+def _lightgbm_missing() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("lightgbm") is None
+
+
 def _tune(w: TuneWorkload, trials: int, workers: int, work_dir: str) -> tuple[object, dict]:
     import mlc
     mod = w.module()
     start = time.perf_counter()
-    db = mlc.tune(mod, "llvm", trials=trials, work_dir=work_dir, workers=workers)
+    # without LightGBM the cost model cannot train: search at random, and say so
+    db = mlc.tune(mod, "llvm", trials=trials, work_dir=work_dir, workers=workers, cost_model=not _lightgbm_missing())
     wall = time.perf_counter() - start
     records = db.records(mod["main"], "llvm")
     # the candidates' own run time: the check, warm-up (calls for warmup_s at least), one probe call,
@@ -137,6 +152,25 @@ def _tune(w: TuneWorkload, trials: int, workers: int, work_dir: str) -> tuple[ob
     return db.best_trace(mod["main"], "llvm"), stats
 
 
+def _metaschedule(w: TuneWorkload, trials: int, work_dir: str) -> tuple[Contender, dict]:
+    """MetaSchedule's contender and its tuning row (``stats["why"]`` when it did not run)."""
+    label = f"MetaSchedule, {trials} trials"
+    if not installed("tvm"):
+        why = "Apache TVM is not installed (pip install -e '.[bench]')"
+        return unavailable("tvm", why, label), {"why": why}
+    from . import metaschedule
+    why = metaschedule.unavailable_reason()
+    if why is None:
+        run = metaschedule.tune(w.key, w.inputs, trials, work_dir)
+        why = run.error or None
+    if why is not None:
+        why = f"MetaSchedule {why}" if not why.startswith("MetaSchedule") else why
+        return unavailable("tvm", why, label), {"why": why}
+    stats = {"trials": run.trials, "failed": run.failed, "wall_s": run.wall_s,
+             "per_minute": 60 * run.trials / max(run.wall_s, 1e-9), "notes": run.notes}
+    return Contender("tvm", label, run.build), stats
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks tune", description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", help=f"workloads (default: all): {', '.join(TUNE_WORKLOADS)}")
@@ -145,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--tiny", action="store_true", help="smoke-test sizes (not a benchmark)")
     p.add_argument("--work-dir", default=None, help="keep the tuning databases here")
+    p.add_argument("--no-metaschedule", action="store_true", help="leave Apache TVM's MetaSchedule out")
     args = p.parse_args(argv)
     names = args.names or list(TUNE_WORKLOADS)
     unknown = [n for n in names if n not in TUNE_WORKLOADS]
@@ -155,18 +190,23 @@ def main(argv: list[str] | None = None) -> int:
     machine = measure_machine(quick=args.tiny)
     print(machine.describe())
     work_root = args.work_dir or tempfile.mkdtemp(prefix="mlc-bench-tune-")
-    results, stats_rows = [], []
+    results, stats_rows, ms_rows = [], [], []
     for name in names:
         w = TUNE_WORKLOADS[name](args.tiny)
         best, stats = _tune(w, args.trials, args.workers, os.path.join(work_root, name))
         stats_rows.append((w.title, stats))
+        extra = ()
+        if not args.no_metaschedule:
+            contender, ms_stats = _metaschedule(w, args.trials, os.path.join(work_root, name, "metaschedule"))
+            ms_rows.append((w.title, ms_stats))
+            extra = (contender,)
         mod = w.module()
         workload = Workload(f"tune:{name}", f"{w.title}, {args.trials} trials", flops=w.flops,
                             reference=w.reference, rtol=1e-3, atol=1e-3, contenders=(
                                 Contender("numpy", w.numpy_label, lambda w=w: w.numpy_run),
                                 _built(mod, None, w.inputs, w.out_shape, "default schedule"),
                                 _built(mod, best, w.inputs, w.out_shape, f"mlc.tune, {args.trials} trials"),
-                            ))
+                            ) + extra)
         results.append(run_workload(workload, args.rounds, 0.005 if args.tiny else 0.05))
     peak = max(machine.fma_peak_gflops, machine.fma_peak_1t_gflops)
     table = io.StringIO()
@@ -176,6 +216,19 @@ def main(argv: list[str] | None = None) -> int:
     for title, s in stats_rows:
         print(f"{title:<44} {s['trials']:>6} {s['failed']:>6} {s['wall_s']:>7.1f}s {s['per_minute']:>8.0f} "
               f"{s['per_minute_excluding_kernels']:>14.0f}")
+    if _lightgbm_missing():
+        print("  mlc.tune: LightGBM is not installed: it searched at random (cost_model=False)")
+    notes: list[str] = []
+    for title, s in ms_rows:
+        name = f"{title} [MetaSchedule]"
+        if "why" in s:
+            print(f"{name:<44} {'—':>6} {'—':>6} {'—':>8} {'—':>8}   {s['why']}")
+            continue
+        print(f"{name:<44} {s['trials']:>6} {s['failed']:>6} {s['wall_s']:>7.1f}s {s['per_minute']:>8.0f} "
+              f"{'—':>14}")
+        notes += [n for n in s["notes"] if n not in notes]
+    for note in notes:
+        print(f"  MetaSchedule: {note}")
     print(f"(databases in {work_root})")
     return 0
 

@@ -1,7 +1,7 @@
 """Configuration, read once from the environment into one object.
 
-MLC_CACHE_DIR (default ~/.cache/mlc), MLC_NUM_THREADS (default: all cores),
-MLC_TARGET (default "llvm"), MLC_DEBUG (verify IR between passes, keep sources, check
+MLC_CACHE_DIR (default ~/.cache/mlc), MLC_NUM_THREADS (default: every core the process
+may run on), MLC_TARGET (default "llvm"), MLC_DEBUG (verify IR between passes, keep sources, check
 every buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default).
 
 Tests that need another value for a while use :func:`override`
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-__all__ = ["Config", "config", "override"]
+__all__ = ["Config", "config", "override", "usable_cores"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,22 @@ def override(**changes) -> Iterator[Config]:
         _OVERRIDES.pop()
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity: ``taskset``, a container's
+    cpuset), not all the machine's: one thread per core the process cannot use would
+    only wait for the others."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity on this OS
+        return os.cpu_count() or 1
+
+
 @lru_cache(maxsize=1)
 def _from_environment() -> Config:
     env = os.environ
     threads = env.get("MLC_NUM_THREADS", "")
     try:
-        num_threads = max(1, int(threads)) if threads else (os.cpu_count() or 1)
+        num_threads = max(1, int(threads)) if threads else usable_cores()
     except ValueError:
         raise ValueError(f"MLC_NUM_THREADS must be a positive integer, got {threads!r}") from None
     return Config(

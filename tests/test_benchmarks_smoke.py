@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import Contender, Workload, print_table, run_workload
+from benchmarks.harness import (FP32_FMA, Contender, Result, Workload, WorkloadResult, fp32_peak, print_table,
+                                run_workload)
 from benchmarks.peers import INSTALL_HINT, installed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,3 +122,66 @@ def test_threads_option_limits_every_pool_before_numpy_loads(tmp_path):
     for blas in record["machine"]["blas"]:  # present when threadpoolctl is installed
         assert blas["num_threads"] == 1
     assert run_cli("--threads", "0", "add").returncode == 2
+
+
+def _timed(key, flops, seconds, peak=FP32_FMA):
+    """A workload whose one contender took ``seconds`` in every round."""
+    work = Workload(key, key, flops=flops, peak=peak)
+    return WorkloadResult(work, [Result("mlc", "", times_s=[seconds] * 3)])
+
+
+def test_int8_rates_never_raise_the_fp32_peak_and_have_no_percent(capsys):
+    sgemm = _timed("sgemm", 2e9, 0.01)              # 200 GFLOP/s
+    igemm = _timed("igemm", 2e9, 0.002, peak="")     # 1000 GOP/s of int8 multiply-adds
+    peak, best = fp32_peak(500.0, [sgemm, igemm])
+    assert (peak, best) == (500.0, 200.0)
+    print_table([sgemm, igemm], peak_gflops=peak, copy_gbs=10.0)
+    out = capsys.readouterr().out
+    igemm_line = next(line for line in out.splitlines() if line.startswith("igemm"))
+    assert "200.0 GF/s 40%" in out and "1000.0 GOP/s" in igemm_line and "%" not in igemm_line
+    rows = {d["key"]: d["contenders"][0] for d in (w.as_dict(peak, 10.0) for w in (sgemm, igemm))}
+    assert rows["sgemm"]["percent_of_peak"] == 40.0
+    assert rows["igemm"]["gflops"] == 1000.0 and "percent_of_peak" not in rows["igemm"]
+
+
+def test_a_fp32_rate_above_the_measured_peak_raises_it():
+    fast = _timed("sgemm", 6e9, 0.01)  # 600 GFLOP/s against a measured 500
+    assert fp32_peak(500.0, [fast]) == (600.0, 600.0)
+    assert fp32_peak(500.0, []) == (500.0, 0.0)
+
+
+def test_the_igemm_workload_is_not_measured_against_the_fp32_peak():
+    from benchmarks.workloads import WORKLOADS
+    assert WORKLOADS["igemm1024"](True).peak != FP32_FMA
+    assert all(WORKLOADS[k](True).peak == FP32_FMA for k in ("sgemm1024", "mm_relu"))
+
+
+def test_8_lane_workloads_are_a_percentage_of_the_8_lane_peak_and_raise_only_it(capsys):
+    from benchmarks.harness import FP32_FMA_8
+    sgemm = _timed("sgemm", 2e9, 0.01)                      # 200 GFLOP/s, 16-lane code
+    avx2 = _timed("sgemm_avx2", 3e9, 0.01, peak=FP32_FMA_8)  # 300 GFLOP/s, 8-lane code
+    assert fp32_peak(500.0, [sgemm, avx2]) == (500.0, 200.0)
+    assert fp32_peak(250.0, [sgemm, avx2], FP32_FMA_8) == (300.0, 300.0)
+    print_table([sgemm, avx2], peak_gflops=500.0, copy_gbs=10.0, peaks={FP32_FMA_8: 250.0})
+    out = capsys.readouterr().out
+    assert "200.0 GF/s 40%" in out and "300.0 GF/s 120%" in out
+    row = avx2.as_dict(500.0, 10.0, {FP32_FMA_8: 250.0})["contenders"][0]
+    assert row["percent_of_peak"] == 120.0
+    assert "percent_of_peak" not in avx2.as_dict(500.0, 10.0)["contenders"][0]  # no 8-lane peak known
+
+
+def test_the_avx2_sgemm_workload_builds_for_an_avx2_cpu_against_the_8_lane_peak():
+    from benchmarks.harness import FP32_FMA_8
+    from benchmarks.workloads import AVX2_CPU, WORKLOADS
+    from mlc.target import Target
+    w = WORKLOADS["sgemm1024_avx2"](True)
+    assert w.peak == FP32_FMA_8 and Target("llvm", AVX2_CPU).vector_bits == 256
+    assert [c.peer for c in w.contenders] == ["numpy", "mlc"]
+    result = run_workload(w, rounds=1, target_s=1e-4, log=lambda msg: None)
+    assert all(not r.error for r in result.results), [r.error for r in result.results]
+
+
+def test_the_machine_measures_an_8_lane_fma_peak_beside_its_own():
+    from benchmarks.machine import fma_peak_gflops
+    peak8, width8 = fma_peak_gflops(1, seconds=0.002, repeat=2, width=8)
+    assert width8 == 8 and peak8 > 0

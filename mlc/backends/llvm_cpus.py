@@ -17,9 +17,7 @@ mlc.errors.MLCError: unknown CPU 'haswel' for -mcpu; did you mean 'haswell'? ...
 """
 from __future__ import annotations
 
-import difflib
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -94,6 +92,7 @@ def _help_text() -> str:
         llvm.Target.from_default_triple().create_target_machine(cpu="help")
     if "Available features" in captured.text:
         return captured.text
+    import subprocess  # (only here: importing it costs every first build some 2 ms; keeps it fast)
     done = subprocess.run([sys.executable, "-c", _HELP_SCRIPT], capture_output=True, text=True, timeout=120)
     return done.stderr
 
@@ -153,6 +152,7 @@ def _check(cpu: str, features: str) -> None:
 def _suggest(name: str, names) -> str:
     """"did you mean ...? " for the known names closest to ``name`` (difflib's close matches;
     failing those, the longest known names it starts with: "cf000" for "cf")."""
+    import difflib  # (only for an error message; keeps the first build fast)
     close = difflib.get_close_matches(name, sorted(names), n=4, cutoff=0.6)
     if not close:
         close = sorted((n for n in names if len(n) >= 2 and name.startswith(n)), key=len, reverse=True)[:2]

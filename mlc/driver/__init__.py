@@ -10,8 +10,9 @@ backends never do either.
 """
 from .build import (STAGES, build, codegen_stage, load_stage, register_module_builder, schedule_module, tir_stage,
                     verify_stage)
+from .collector import collector_paused
 from .entry import main_entry
 from .schedule import Database, schedule_stage
 
-__all__ = ["build", "register_module_builder", "main_entry", "schedule_module", "Database", "STAGES", "schedule_stage", "verify_stage", "tir_stage",
+__all__ = ["build", "collector_paused", "register_module_builder", "main_entry", "schedule_module", "Database", "STAGES", "schedule_stage", "verify_stage", "tir_stage",
            "codegen_stage", "load_stage"]

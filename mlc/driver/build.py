@@ -21,6 +21,7 @@ from ..ir.calls import is_graph_main, verify_calls
 from ..ir.tir import IRModule, PrimFunc
 from ..passes.tir import run_passes, verify_bounds
 from ..target import Target
+from .collector import collector_paused
 from .schedule import schedule_stage
 
 __all__ = ["build", "register_module_builder", "schedule_module", "verify_stage", "tir_stage", "codegen_stage", "load_stage", "STAGES"]
@@ -125,6 +126,11 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     >>> b = np.empty(4, "float32"); lib["double"](np.arange(4, dtype="float32"), b); b
     array([0., 2., 4., 6.], dtype=float32)
     """
+    with collector_paused():
+        return _build(mod, target, schedule, database, check_bounds, fast_math)
+
+
+def _build(mod, target, schedule, database, check_bounds, fast_math):
     if isinstance(mod, PrimFunc):
         mod = IRModule({mod.attr("global_symbol", "main"): mod})
     if not isinstance(mod, IRModule):

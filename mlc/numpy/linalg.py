@@ -1,11 +1,14 @@
-"""``mlc.numpy.linalg``: the Array API's linalg extension (2024.12), real dtypes.
+"""``mlc.numpy.linalg``: the Array API's linalg extension (2024.12), real and complex dtypes.
 
 The factorizations are opaque ops with hand-written kernels
 (:mod:`mlc.ops.library.factorize`: Cholesky, LU with partial pivoting;
 :mod:`mlc.ops.library.spectral`: Householder QR, Jacobi ``eigh`` and ``svd``);
 the rest composes registry ops (``pinv`` and ``matrix_rank`` from ``svd``,
 ``matrix_norm`` from ``svdvals`` or sums). Integer and bool arrays compute in
-float64, as NumPy's do.
+float64, as NumPy's do. Complex matrices factor with conjugate transposes
+(Hermitian ``cholesky`` and ``eigh``, unitary Q, U and Vh); eigenvalues,
+singular values, norms and ``slogdet``'s log|det| are real, of the float dtype
+of the parts (complex64 -> float32), and ``slogdet``'s sign a complex unit.
 
 Where NumPy raises ``LinAlgError`` (a kernel cannot raise), the result says so
 in its values: ``cholesky`` of a matrix that is not positive definite, and
@@ -61,7 +64,8 @@ class SVDResult(NamedTuple):
 
 
 def _floating(name: str, x, *, square: bool = False):
-    """``x`` as a tracer of a stack of matrices in float32 or float64 (integers: float64)."""
+    """``x`` as a tracer of a stack of matrices in float32, float64, complex64 or complex128
+    (integers: float64)."""
     t = as_tracer(x)
     if t.ndim < 2:
         raise ShapeError(f"{name}: needs a stack of matrices (at least 2 dimensions), got shape {t.shape}")
@@ -69,9 +73,17 @@ def _floating(name: str, x, *, square: bool = False):
         raise ShapeError(f"{name}: needs square matrices in the last two dimensions, got shape {t.shape}")
     if t.dtype.kind in "biu":
         return emit("astype", [t], dtype="float64")
-    if t.dtype not in ("float32", "float64"):
-        raise DTypeError(f"{name}: computes in float32 or float64, got {t.dtype}; cast the array first")
+    if t.dtype not in ("float32", "float64", "complex64", "complex128"):
+        raise DTypeError(f"{name}: computes in float32, float64, complex64 or complex128, got {t.dtype}; "
+                         "cast the array first")
     return t
+
+
+def _adjoint(t):
+    """The conjugate transpose of each matrix of ``t`` (the transpose when real)."""
+    if t.dtype.kind == "c":
+        t = emit("conjugate", [t])
+    return matrix_transpose(t)
 
 
 def _const(t, value):
@@ -110,8 +122,9 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):  # noqa: A002 - the 
 
 @numpy_function("x")
 def cholesky(x, /, *, upper=False):
-    """The lower (``upper``: upper) Cholesky factor of each symmetric positive-definite matrix
-    of ``x`` (read from its lower triangle); all NaN where a matrix is not positive definite."""
+    """The lower (``upper``: upper) Cholesky factor of each symmetric (complex: Hermitian)
+    positive-definite matrix of ``x`` (read from its lower triangle), ``x = L Lᴴ = Uᴴ U``; all
+    NaN where a matrix is not positive definite."""
     return emit("cholesky", [_floating("cholesky", x, square=True)], upper=bool(upper))
 
 
@@ -127,7 +140,8 @@ def _slogdet(x, /):
 
 
 def slogdet(x, /):
-    """(sign, log|det|) of each square matrix of ``x``; (0, -inf) for a singular one."""
+    """(sign, log|det|) of each square matrix of ``x`` (a complex matrix's sign is ``det / |det|``,
+    its log|det| real); (0, -inf) for a singular one."""
     return SlogdetResult(*_slogdet(x))
 
 
@@ -168,8 +182,9 @@ def _qr(x, /, *, mode="reduced"):
 
 
 def qr(x, /, *, mode="reduced"):
-    """Q and R with ``x = Q @ R`` (Householder): ``mode`` 'reduced' (k = min(m, n) columns of Q)
-    or 'complete' (Q square)."""
+    """Q (orthonormal columns: unitary when complex) and R (upper triangular, real diagonal)
+    with ``x = Q @ R`` (Householder, LAPACK's signs): ``mode`` 'reduced' (k = min(m, n) columns of
+    Q) or 'complete' (Q square)."""
     return QRResult(*_qr(x, mode=mode))
 
 
@@ -179,14 +194,15 @@ def _eigh(x, /):
 
 
 def eigh(x, /):
-    """Eigenvalues (ascending) and eigenvectors (columns) of each symmetric matrix of ``x``, read
-    from its lower triangle."""
+    """Eigenvalues (ascending, real) and eigenvectors (columns) of each symmetric (complex:
+    Hermitian) matrix of ``x``, read from its lower triangle."""
     return EighResult(*_eigh(x))
 
 
 @numpy_function("x")
 def eigvalsh(x, /):
-    """Eigenvalues (ascending) of each symmetric matrix of ``x`` (its lower triangle)."""
+    """Eigenvalues (ascending, real) of each symmetric (complex: Hermitian) matrix of ``x`` (its
+    lower triangle)."""
     return emit("eigvalsh", [_floating("eigvalsh", x, square=True)])
 
 
@@ -196,13 +212,14 @@ def _svd(x, /, *, full_matrices=True):
 
 
 def svd(x, /, *, full_matrices=True):
-    """U, S (descending) and Vh with ``x = U @ diag(S) @ Vh`` (``full_matrices``: U and Vh square)."""
+    """U, S (descending, real) and Vh with ``x = U @ diag(S) @ Vh`` (``full_matrices``: U and Vh
+    square; unitary when complex)."""
     return SVDResult(*_svd(x, full_matrices=full_matrices))
 
 
 @numpy_function("x")
 def svdvals(x, /):
-    """The singular values of each matrix of ``x``, descending."""
+    """The singular values of each matrix of ``x``, descending (real: complex64 -> float32)."""
     return emit("svdvals", [_floating("svdvals", x)])
 
 
@@ -240,21 +257,23 @@ def pinv(x, /, *, rtol=None):
     keep = emit("greater", [s, _cutoff(s, rtol, *t.shape[-2:])])
     one, zero = _const(s, 1), _const(s, 0)
     inverse = emit("where", [keep, emit("divide", [one, emit("where", [keep, s, one])]), zero])
-    scaled = emit("multiply", [matrix_transpose(vh), reshape(inverse, inverse.shape[:-1] + (1,) + inverse.shape[-1:])])
-    return emit("matmul", [scaled, matrix_transpose(u)])
+    scaled = emit("multiply", [_adjoint(vh), reshape(inverse, inverse.shape[:-1] + (1,) + inverse.shape[-1:])])
+    return emit("matmul", [scaled, _adjoint(u)])
 
 
 @numpy_function("x")
 def matrix_norm(x, /, *, keepdims=False, ord="fro"):  # noqa: A002 - the standard's name
     """The ``ord`` norm of each matrix: 'fro', 'nuc' (sum of singular values), 2 / -2 (largest /
-    smallest singular value), 1 / -1 (largest / smallest column sum of |x|), inf / -inf (row sums)."""
+    smallest singular value), 1 / -1 (largest / smallest column sum of |x|), inf / -inf (row sums);
+    real (complex64 -> float32)."""
     t = _floating("matrix_norm", x)
     keepdims = bool(keepdims)
 
     def shaped(r):  # a per-matrix result to (...) or (..., 1, 1)
         return reshape(r, t.shape[:-2] + (1, 1)) if keepdims else r
     if ord == "fro":
-        squares = emit("multiply", [t, t])
+        magnitude = emit("absolute", [t]) if t.dtype.kind == "c" else t
+        squares = emit("multiply", [magnitude, magnitude])
         return emit("sqrt", [emit("sum", [squares], axis=(-2, -1), keepdims=keepdims, dtype=None)])
     if ord in ("nuc", 2, -2):
         s = emit("svdvals", [t])

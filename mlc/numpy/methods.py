@@ -187,6 +187,16 @@ def attach(ufuncs: dict, functions: dict) -> None:
         hook.__qualname__ = f"Tracer.{hook.__name__}"
         setattr(Tracer, hook.__name__, hook)
     Tracer.T = property(_T)
+    # complex parts and the conjugate as NumPy's ndarray has them (``z.real``, ``z.conj()``)
+    Tracer.real = property(lambda self: functions["real"](self), doc="The real part (a real array).")
+    Tracer.imag = property(lambda self: functions["imag"](self), doc="The imaginary part (a real array).")
+    Tracer.mT = property(lambda self: functions["matrix_transpose"](self),
+                         doc="The last two axes swapped (the Array API's ``x.mT``).")
+
+    def conj(self) -> Tracer:
+        return ufuncs["conjugate"](self)
+    conj.__qualname__ = "Tracer.conj"
+    Tracer.conj = Tracer.conjugate = conj
     for name, method in _METHODS.items():
         if name != "ravel":  # ravel is flatten, named so
             method.__name__, method.__qualname__ = name, f"Tracer.{name}"

@@ -4,8 +4,11 @@
 ``argsort`` ops: a stable LSD radix sort, O(n) per byte of the key
 (:mod:`mlc.ops.library.sorting`). NaN sorts after every number (before, when
 ``descending``), -0.0 and 0.0 tie, and ties keep their input order in both
-directions, as NumPy's stable sort does. ``searchsorted`` is a binary search
-per query (:mod:`mlc.ops.library.gather`).
+directions, as NumPy's stable sort does. Complex numbers sort as NumPy's do:
+by real part, then imaginary part, in the classes ``R + Rj``, ``R + nanj``,
+``nan + Rj``, ``nan + nanj`` (R: not NaN), each by its parts that are not NaN;
+that is stable sorts by imaginary part, real part and class in turn.
+``searchsorted`` is a binary search per query (:mod:`mlc.ops.library.gather`).
 
 >>> import numpy as np, mlc
 >>> mlc.numpy.argsort(np.array([3.0, np.nan, 1.0, 3.0], "float32"))
@@ -14,6 +17,7 @@ array([2, 0, 3, 1])
 from __future__ import annotations
 
 from ..errors import ShapeError
+from ..ir import dtype as dt
 from ..ops.library import result_type
 from ..tracer.operands import as_tracer, as_tracers
 from ._api import emit, numpy_function
@@ -35,11 +39,29 @@ def _sorted(name: str, x, axis, descending: bool):
     moved = t if last else moveaxis(t, axis, -1)
     if moved.shape[-1] == 0:
         out = moved if name == "sort" else emit("astype", [moved], dtype="int64")
+    elif dt.is_complex(moved.dtype):
+        order = _complex_order(moved, bool(descending))
+        out = order if name == "argsort" else emit("take_along_axis", [moved, order], axis=moved.ndim - 1)
     else:
         out = emit(name, [moved], descending=bool(descending))
     if half and name == "sort":
         out = emit("astype", [out], dtype="float16")
     return out if last else moveaxis(out, -1, axis)
+
+
+def _complex_order(z, descending: bool):
+    """The stable order of complex ``z`` along its last axis: stable argsorts by the least
+    significant key first (imaginary part, real part, then the class ``2 isnan(re) + isnan(im)``),
+    each ranking the order so far."""
+    axis = z.ndim - 1
+    re, im = emit("real", [z]), emit("imag", [z])
+    nan_re, nan_im = (emit("astype", [emit("isnan", [part])], dtype="uint8") for part in (re, im))
+    klass = emit("add", [emit("add", [nan_re, nan_re]), nan_im])
+    order = emit("argsort", [im], descending=descending)
+    for key in (re, klass):
+        ranked = emit("argsort", [emit("take_along_axis", [key, order], axis=axis)], descending=descending)
+        order = emit("take_along_axis", [order, ranked], axis=axis)
+    return order
 
 
 @numpy_function("x")

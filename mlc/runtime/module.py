@@ -25,7 +25,7 @@ from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import bind_shapes, shape_to_str
 from ..ir.tir import BufferStore, PrimFunc
-from .ndarray import check_device, module_device
+from .ndarray import check_device, is_masked_array, module_device
 from .pointers import overlapping_pair
 from .timing import TimeResult, time_function
 
@@ -34,8 +34,6 @@ __all__ = ["Module", "Function", "TimeResult", "check_arguments"]
 #: A backend's compiled function: receives already-checked arrays.
 Kernel = Callable[[Sequence[np.ndarray]], None]
 
-
-_MASKED = np.ma.MaskedArray
 
 
 def param_specs(func: PrimFunc) -> tuple[tuple[str, str, np.dtype, tuple[int | None, ...]], ...]:
@@ -63,7 +61,7 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
         if not isinstance(arg, np.ndarray):
             raise DTypeError(f"{name}(): argument {pname} must be a numpy.ndarray of "
                              f"{pdtype}, got {type(arg).__name__}; wrap it with np.asarray")
-        if isinstance(arg, _MASKED):
+        if is_masked_array(arg):
             raise DTypeError(f"{name}(): argument {pname} is a masked array; its mask would be "
                              "ignored. Pass plain data: np.ma.getdata(x), or x.filled(value)")
         dtype = arg.dtype

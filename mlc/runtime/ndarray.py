@@ -11,6 +11,8 @@ wraps a CuPy array. Both have ``.numpy()`` (a NumPy copy) and ``.device``.
 """
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +21,15 @@ from ..errors import DeviceError, MLCError
 from ..ir import dtype as dt
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
-           "allocator", "module_device", "to_device"]
+           "allocator", "host_empty", "module_device", "to_device", "is_masked_array"]
+
+
+def is_masked_array(x) -> bool:
+    """Whether ``x`` is a NumPy masked array (``np.ma.MaskedArray``), asked without importing
+    ``numpy.ma``: NumPy loads it on first use (some 5 ms), and no masked array exists before
+    it is loaded."""
+    ma = sys.modules.get("numpy.ma")
+    return ma is not None and isinstance(x, ma.MaskedArray)
 
 DEVICE_KINDS = ("cpu", "cuda")
 
@@ -153,14 +163,41 @@ def empty(shape, dtype="float32", dev: Device | None = None):
         return CUDAArray(cupy.empty(tuple(shape), dtype), dev)
 
 
+#: Host arrays of at least this many bytes are allocated HOST_ALIGN-byte aligned.
+HOST_ALIGNED_BYTES = 1 << 16
+#: One cache line: whole-vector stores never straddle two lines, and the llvm backend's
+#: non-temporal stores (which need aligned addresses) apply.
+HOST_ALIGN = 64
+
+
+def host_empty(shape, dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)``, its data HOST_ALIGN-byte aligned when it is large (at least
+    HOST_ALIGNED_BYTES; NumPy aligns to 16 bytes only): then a view of a slightly larger
+    byte buffer."""
+    try:
+        nbytes = _LARGE[shape, dtype]
+    except (KeyError, TypeError):  # first time (or an unhashable shape: a list)
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        if len(_LARGE) < 4096 and isinstance(shape, tuple):
+            _LARGE[shape, dtype] = nbytes if nbytes >= HOST_ALIGNED_BYTES else 0
+    if nbytes < HOST_ALIGNED_BYTES:
+        return np.empty(shape, dtype)
+    raw = np.empty(nbytes + HOST_ALIGN, np.uint8)
+    start = -raw.ctypes.data % HOST_ALIGN
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+_LARGE: dict = {}  # (shape, dtype) -> its bytes when at least HOST_ALIGNED_BYTES, else 0
+
+
 def allocator(dev: Device):
     """``empty(shape, dtype)`` for arrays on ``dev``, as the caller of a compiled function
-    allocates its outputs: ``np.empty`` on the host; on a CUDA device ``cupy.empty`` (plain
+    allocates its outputs: :func:`host_empty` on the host; on a CUDA device ``cupy.empty`` (plain
     CuPy arrays, from CuPy's memory pool, on that device), which is what CUDA functions take.
     Without a CUDA device this raises DeviceError."""
     dev = _check_device(dev)
     if dev.kind == "cpu":
-        return np.empty
+        return host_empty
     cupy = _cupy(dev)
 
     def empty(shape, dtype):

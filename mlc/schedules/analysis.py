@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from ..ir.buffer import Buffer, BufferRegion
 from ..ir.expr import Binary, BufferLoad, IntImm, PrimExpr, Range, Var, const, make_binary
 from ..ir.functor import pre_order_nodes, substitute
+from ..ir.analysis import stmt_children
 from ..ir.arith import Analyzer, IntSet, canonical, linear, relax_region, union_regions
 from ..ir.te import access_regions
 from ..ir.tir import Block, BlockRealize, For, PrimFunc, Stmt
@@ -135,8 +136,18 @@ def point_pattern(region: BufferRegion, iter_vars) -> list[tuple[Var, int]] | No
 
 
 def stmt_blocks(stmt: Stmt) -> list[BlockRealize]:
-    """Every block realize inside ``stmt`` (nested ones included), in program order."""
-    return [n for n in pre_order_nodes(stmt) if isinstance(n, BlockRealize)]
+    """Every block realize inside ``stmt`` (nested ones included), in program order (a
+    block's body before its init). Only statements are walked: no expression holds one."""
+    out, stack = [], [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BlockRealize):
+            out.append(node)
+            block = node.block
+            stack.extend(s for s in (block.init, block.body) if s is not None)
+        else:
+            stack.extend(reversed(stmt_children(node)))
+    return out
 
 
 def merge_regions(regions: Iterable[BufferRegion]) -> tuple[BufferRegion, ...]:

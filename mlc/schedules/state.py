@@ -8,6 +8,7 @@ name, which is unique in a function.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 
 from ..errors import ScheduleError
@@ -51,27 +52,70 @@ def _walk(func: PrimFunc):
             stack.append((node.body, inner))
 
 
+@dataclass(frozen=True)
+class _Index:
+    """The blocks (root excluded) and loops of one function, in program order, with the
+    first block of each name and the first loop of each loop variable."""
+    blocks: tuple[Location, ...]
+    loops: tuple[Location, ...]
+    block_named: dict[str, Location]
+    loop_of: dict[int, Location]      # id(loop_var) ->
+
+
+#: The index of the functions looked at last, by id: (function, index). A function is
+#: immutable, so its index never changes; a primitive asks for it several times (its
+#: handles, its checks) and the next primitive again, so a few entries serve a schedule.
+_INDEXES: dict[int, tuple[PrimFunc, _Index]] = {}
+_INDEXES_KEPT = 8
+_INDEX_LOCK = threading.Lock()
+
+
+def _index(func: PrimFunc) -> _Index:
+    key = id(func)
+    with _INDEX_LOCK:
+        entry = _INDEXES.get(key)
+        if entry is not None and entry[0] is func:
+            return entry[1]
+    blocks, loops, block_named, loop_of = [], [], {}, {}
+    for node, path in _walk(func):
+        if isinstance(node, BlockRealize) and path:
+            loc = Location(node, path)
+            blocks.append(loc)
+            block_named.setdefault(node.block.name_hint, loc)
+        elif isinstance(node, For):
+            loc = Location(node, path)
+            loops.append(loc)
+            loop_of.setdefault(id(node.loop_var), loc)
+    index = _Index(tuple(blocks), tuple(loops), block_named, loop_of)
+    with _INDEX_LOCK:
+        _INDEXES.pop(key, None)
+        _INDEXES[key] = (func, index)  # the function is kept alive, so its id is not reused
+        while len(_INDEXES) > _INDEXES_KEPT:
+            del _INDEXES[next(iter(_INDEXES))]
+    return index
+
+
 def all_blocks(func: PrimFunc) -> list[Location]:
     """Every BlockRealize except the root, in program order."""
-    return [Location(n, p) for n, p in _walk(func) if isinstance(n, BlockRealize) and p]
+    return list(_index(func).blocks)
 
 
 def all_loops(func: PrimFunc) -> list[Location]:
-    return [Location(n, p) for n, p in _walk(func) if isinstance(n, For)]
+    return list(_index(func).loops)
 
 
 def find_block(func: PrimFunc, name: str, primitive: str = "get_block") -> Location:
-    for loc in all_blocks(func):
-        if loc.node.block.name_hint == name:
-            return loc
+    loc = _index(func).block_named.get(name)
+    if loc is not None:
+        return loc
     names = [loc.node.block.name_hint for loc in all_blocks(func)]
     raise ScheduleError(f"{primitive}: no block named {name!r}; the function has blocks {names}")
 
 
 def find_loop(func: PrimFunc, loop_var: Var, primitive: str = "schedule") -> Location:
-    for loc in all_loops(func):
-        if loc.node.loop_var is loop_var:
-            return loc
+    loc = _index(func).loop_of.get(id(loop_var))
+    if loc is not None:
+        return loc
     raise ScheduleError(f"{primitive}: the loop {loop_var.name!r} no longer exists; a primitive "
                         "such as split, fuse or compute_at replaced it — use the handles it returned")
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import DTypeError, TraceError
 from ..ir import dtype as dt
+from ..runtime.ndarray import is_masked_array
 from .pytree import flatten
 from .tracer import Tracer
 
@@ -46,7 +47,7 @@ def leaf_signature(leaf, where):
     """
     t = type(leaf)
     if t is np.ndarray or isinstance(leaf, np.ndarray):
-        if isinstance(leaf, np.ma.MaskedArray):
+        if is_masked_array(leaf):
             raise DTypeError(f"{where()} is a masked array; compiled code would ignore its mask. "
                              "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as "
                              "a separate bool array, combined with mlc.numpy.where")

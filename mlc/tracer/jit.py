@@ -26,6 +26,7 @@ import threading
 
 import numpy as np
 
+from ..driver import collector_paused
 from ..errors import DeviceError, DTypeError, TraceError
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
@@ -157,8 +158,10 @@ class JitFunction:
         return graph, out_tree, checks
 
     def _compile(self, key, call, database=None) -> Compiled:
-        """The one compile path: trace, lower, compile (``f.trace(...).lower().compile()``)."""
-        return self._stage(key, call, database).lower().compile()
+        """The one compile path: trace, lower, compile (``f.trace(...).lower().compile()``),
+        with the garbage collector paused (:mod:`mlc.driver.collector`)."""
+        with collector_paused():
+            return self._stage(key, call, database).lower().compile()
 
     def _database_for(self, args, kwargs):
         """The tuning database a new signature builds with: the jit's ``database``, after

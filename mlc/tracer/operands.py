@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import DTypeError, TraceError
 from ..ir import dtype as dt
+from ..runtime.ndarray import is_masked_array
 from .source import describe_location, user_location
 from .trace import TraceContext, current_trace
 from .tracer import Tracer
@@ -179,7 +180,7 @@ def as_tracer(value, ctx: TraceContext | None = None):
         return ctx.scalar(value, _KIND_DEFAULT[type(value)])
     if isinstance(value, np.generic):
         return ctx.scalar(value.item(), dt.canonical(value.dtype))
-    if isinstance(value, np.ma.MaskedArray):
+    if is_masked_array(value):
         raise DTypeError("cannot use a masked array in a traced function; its mask would be ignored. "
                          "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as a bool "
                          "array combined with mlc.numpy.where" + describe_location(user_location()))

@@ -18,6 +18,9 @@ from .apply import apply_database
 from .cost_model import CostModel
 from .database import Database, Record, workload_key
 from .features import estimate_flops, extract, lower
+from .gpu_measure import resolve_measure
+from .gpu_runner import CudaRunner
+from .gpu_space import GpuInfo, ResourceLimitError, gpu_space
 from .job import Job, Outcome, Timing
 from .runner import LocalRunner, Runner
 from .search import Candidate, EvolutionarySearch
@@ -29,7 +32,8 @@ __all__ = ["tune", "tune_jitted", "apply_database", "TuneConfig", "Database", "R
            "Timing", "Job", "Outcome", "Runner", "LocalRunner", "CostModel", "EvolutionarySearch",
            "Candidate", "Task", "extract_tasks", "tasks_of", "GradientScheduler", "cpu_space", "replay",
            "decisions_of", "SPACES", "DEFAULT", "TILED", "RULES", "rules_space", "default_point", "lower",
-           "extract", "estimate_flops", "make_runner", "summary"]
+           "extract", "estimate_flops", "make_runner", "summary",
+           "CudaRunner", "GpuInfo", "ResourceLimitError", "gpu_space", "resolve_measure"]
 
 
 class _CallableModule(_types.ModuleType):

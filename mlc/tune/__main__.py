@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     p.add_argument("--work-dir", default=None, help="default: ./mlc_tune")
     p.add_argument("--database", default=None, help="default: WORK_DIR/database.sqlite")
     p.add_argument("--no-cost-model", action="store_true", help="random search instead of the learned model")
+    p.add_argument("--measure", choices=("auto", "time", "check"), default="auto",
+                   help="time candidates, or only check them (auto: check only on cuda without a GPU)")
     p.add_argument("--plot", default=None, help="draw the tuning curve into this image")
     p.add_argument("--dump", action="store_true", help="print every record")
     args = p.parse_args(argv)
@@ -64,7 +66,7 @@ def main(argv=None) -> int:
         program, example = _program(args)
         db = tune(program, args.target, args.trials, args.work_dir, args=example, database=args.database,
                   runner=args.runner, ray_address=args.ray_address, workers=args.workers,
-                  cost_model=not args.no_cost_model)
+                  cost_model=not args.no_cost_model, measure=args.measure)
     except MLCError as err:
         print(f"python -m mlc.tune: {err}", file=sys.stderr)
         return 2

@@ -7,6 +7,13 @@ run times in seconds (empty when it failed, with the reason), the design
 space and decisions it came from, the structural hash of the scheduled IR,
 and the time it was measured.
 
+A record may be *unmeasured*: built and checked against the reference but
+never timed (``mlc.tune(..., target="cuda")`` on a machine without a GPU
+checks candidates on the CUDA emulator). Unmeasured records have no run
+times, are never "best" (:meth:`Database.top_k` and :meth:`Database.best_trace`
+skip them, so a build with the database keeps the default rules), and say
+so in :meth:`Database.dump`.
+
 The file is opened in WAL mode and every write is one short ``BEGIN
 IMMEDIATE`` transaction, so several tuning processes can write one database
 at once. ``mlc.build(mod, target, database=db)`` asks :meth:`Database.best_trace`
@@ -63,7 +70,8 @@ CREATE TABLE IF NOT EXISTS records (
     space TEXT NOT NULL DEFAULT '',
     decisions TEXT NOT NULL DEFAULT '[]',
     ir_hash TEXT NOT NULL DEFAULT '',
-    measured_at REAL NOT NULL
+    measured_at REAL NOT NULL,
+    unmeasured INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS records_by_workload ON records (workload, median_s);
 """
@@ -101,10 +109,17 @@ class Record:
     decisions: list
     ir_hash: str
     measured_at: float
+    unmeasured: bool = False
 
     @property
     def ok(self) -> bool:
+        """The candidate was built, gave the right answer and was timed."""
         return self.error is None and bool(self.times)
+
+    @property
+    def failed(self) -> bool:
+        """The candidate failed (build error, crash, time-out, wrong answer): ``error`` says why."""
+        return self.error is not None
 
     @property
     def median_s(self) -> float:
@@ -129,6 +144,8 @@ class Database:
         self._lock = threading.RLock()
         #: the tasks of the last mlc.tune run that returned this database (its summary's rows)
         self.last_tasks: list = []
+        #: how the last mlc.tune run measured its candidates: "time", or "check" (not timed)
+        self.last_measure: str | None = None
         self._connect()
 
     # ------------------------------------------------------------ connection
@@ -143,6 +160,9 @@ class Database:
             for statement in _SCHEMA.strip().split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+            if "unmeasured" not in columns:  # a file written before unmeasured records existed
+                conn.execute("ALTER TABLE records ADD COLUMN unmeasured INTEGER NOT NULL DEFAULT 0")
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -199,31 +219,38 @@ class Database:
                             (key, tkey, _version())).fetchone()[0]
 
     def commit(self, func, target, trace, times, error: str | None = None, space: str = "",
-               decisions=(), ir_hash: str = "", flops: float = 0.0) -> int:
-        """Record one measured candidate of ``func``; ``trace`` a Trace or its JSON. Returns its id."""
+               decisions=(), ir_hash: str = "", flops: float = 0.0, unmeasured: bool = False) -> int:
+        """Record one measured candidate of ``func``; ``trace`` a Trace or its JSON. Returns its id.
+
+        ``unmeasured=True`` records a candidate that was built and checked but not timed
+        (no ``times``): it is kept, and never taken for the best."""
         trace_json = trace if isinstance(trace, str) else trace.to_json()
         times = [float(t) for t in (times or [])]
-        if error is None and not times:
+        if unmeasured and times:
+            raise MLCError(f"Database.commit: an unmeasured candidate has no run times, got times={times}; "
+                           "pass unmeasured=False with the times, or no times")
+        if error is None and not times and not unmeasured:
             raise MLCError("Database.commit: a candidate without an error needs its run times; "
-                           "pass times=[seconds, ...] or error='why it failed'")
+                           "pass times=[seconds, ...], error='why it failed', or unmeasured=True for a "
+                           "candidate that was checked but not timed")
         wid = self.workload_id(func, target, flops)
         median = statistics.median(times) if times and error is None else None
         with self._write() as c:
             cur = c.execute("INSERT INTO records (workload, trace, times, median_s, error, space, decisions, "
-                            "ir_hash, measured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "ir_hash, measured_at, unmeasured) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (wid, trace_json, json.dumps(times), median, error, space, json.dumps(decisions),
-                             ir_hash, time.time()))
+                             ir_hash, time.time(), int(bool(unmeasured))))
             return cur.lastrowid
 
     # ----------------------------------------------------------------- reads
     _COLUMNS = ("r.id, w.hash, w.target, r.trace, r.times, r.error, r.space, r.decisions, r.ir_hash, "
-                "r.measured_at")
+                "r.measured_at, r.unmeasured")
 
     @staticmethod
     def _record(row) -> Record:
-        rid, whash, target, trace, times, error, space, decisions, ir_hash, at = row
+        rid, whash, target, trace, times, error, space, decisions, ir_hash, at, unmeasured = row
         return Record(rid, whash, target, trace, tuple(json.loads(times)), error, space, json.loads(decisions),
-                      ir_hash, at)
+                      ir_hash, at, bool(unmeasured))
 
     def _where(self, func=None, target=None) -> tuple[str, list]:
         clauses, params = ["w.version = ?"], [_version()]
@@ -244,7 +271,8 @@ class Database:
         return [self._record(r) for r in rows]
 
     def top_k(self, func, target, k: int = 1) -> list[Record]:
-        """The ``k`` fastest successful records of ``func`` on ``target``, fastest first."""
+        """The ``k`` fastest successful timed records of ``func`` on ``target``, fastest first
+        (unmeasured records have no time and are never among them)."""
         where, params = self._where(func, target)
         rows = self._connect().execute(
             f"SELECT {self._COLUMNS} FROM records r JOIN workloads w ON r.workload = w.id "
@@ -278,15 +306,18 @@ class Database:
                 f"SELECT {self._COLUMNS} FROM records r JOIN workloads w ON r.workload = w.id WHERE {where} "
                 "ORDER BY r.median_s IS NULL, r.median_s, r.id", (w["hash"], w["target"], _version())).fetchall()
             records = [self._record(r) for r in rows]
-            failed = sum(not r.ok for r in records)
+            failed = sum(r.failed for r in records)
+            unmeasured = sum(r.unmeasured and not r.failed for r in records)
             lines.append(f"workload {w['name']} ({w['hash']}) on {w['target']}: {len(records)} records, "
-                         f"{failed} failed")
+                         f"{failed} failed" + (f", {unmeasured} UNMEASURED (checked, never timed)"
+                                               if unmeasured else ""))
             for r in records:
                 when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.measured_at))
-                what = f"{r.median_s * 1e6:12.1f} us" if r.ok else f"{'failed':>15}"
+                what = f"{r.median_s * 1e6:12.1f} us" if r.ok else \
+                    f"{'failed' if r.failed else 'not timed':>15}"
                 rate = f" {w['flops'] / r.median_s / 1e9:8.2f} GFLOP/s" if r.ok and w["flops"] else ""
                 lines.append(f"  #{r.id:<5} {what}{rate}  {r.space:<8} {when}  "
-                             f"{json.dumps(r.decisions) if r.ok else r.error}")
+                             f"{r.error if r.failed else json.dumps(r.decisions)}")
         return "\n".join(lines)
 
     # ---------------------------------------------------------------- plots

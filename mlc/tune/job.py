@@ -9,6 +9,11 @@ kernel between the build phase and the run phase.
 The expected outputs come from the reference interpreter
 (``mlc.build(mod, "reference")``) when the workload is small enough for it
 (:data:`REFERENCE_MAX_ITERATIONS`), else from the default CPU schedule.
+
+A job's ``measure`` is "time" (check the answer, then time the kernel) or
+"check" (check the answer only: the outcome is ``checked``, with no times).
+Candidates for the ``cuda`` targets are built and run by
+:mod:`~mlc.tune.gpu_measure` (NVRTC, then CuPy on a GPU or the emulator).
 """
 from __future__ import annotations
 
@@ -24,8 +29,14 @@ from ..ir.expr import IntImm
 from ..ir.tir import Allocate, Block, BlockRealize, For, IfThenElse, SeqStmt
 from ..runtime.module import written_params
 from ..schedules.trace import Trace
+from ..target import Target
+from .gpu_measure import build_gpu_candidate
+from .gpu_space import GPU_KINDS
 
-__all__ = ["Job", "Outcome", "Timing", "WorkerState", "REFERENCE_MAX_ITERATIONS"]
+__all__ = ["Job", "Outcome", "Timing", "WorkerState", "REFERENCE_MAX_ITERATIONS", "MEASURES"]
+
+#: what a job does with a built candidate: check its answer and time it, or only check it
+MEASURES = ("time", "check")
 
 #: workloads with at most this many innermost iterations are checked against the reference
 #: interpreter; larger ones against the default CPU schedule
@@ -62,15 +73,18 @@ class Job:
     target: str
     timing: Timing = field(default_factory=Timing)
     hook: str | None = None
+    measure: str = "time"
 
 
 @dataclass
 class Outcome:
-    """What measuring a job gave: run times in seconds (None on failure) and why it failed."""
+    """What measuring a job gave: run times in seconds (None on failure, and for a candidate
+    only checked: ``checked`` is then True) and why it failed."""
     key: str
     times: list[float] | None = None
     error: str | None = None
     build_s: float = 0.0
+    checked: bool = False
 
 
 def _iterations(func) -> int:
@@ -121,6 +135,10 @@ def _random_inputs(func, seed: int) -> list[np.ndarray]:
     return arrays
 
 
+def _is_gpu(job: Job) -> bool:
+    return Target.from_str(job.target).kind in GPU_KINDS
+
+
 class WorkerState:
     """What a worker keeps between jobs: inputs and expected outputs per workload, kernels per job."""
 
@@ -134,7 +152,8 @@ class WorkerState:
             func = job.mod[name]
             args = _random_inputs(func, seed=0)
             written = sorted(written_params(func))
-            ref_target = "reference" if _iterations(func) <= REFERENCE_MAX_ITERATIONS else job.target
+            ref_target = "reference" if _iterations(func) <= REFERENCE_MAX_ITERATIONS else \
+                "llvm" if _is_gpu(job) else job.target
             expected_args = [a.copy() for a in args]
             mlc_build(job.mod, ref_target)[name](*expected_args)
             self.workloads[job.workload] = (args, {n: expected_args[n] for n in written}, written)
@@ -145,9 +164,11 @@ class WorkerState:
         start = time.perf_counter()
         try:
             trace = Trace.from_json(job.trace_json)
-            lib = mlc_build(job.mod, job.target, schedule=trace)
-            (name,) = list(job.mod)
-            kernel = lib[name]
+            if _is_gpu(job):
+                kernel = build_gpu_candidate(job.mod, job.target, trace, job.measure)
+            else:
+                (name,) = list(job.mod)
+                kernel = mlc_build(job.mod, job.target, schedule=trace)[name]
             if job.hook:
                 module, attr = job.hook.split(":")
                 kernel = getattr(importlib.import_module(module), attr)(kernel, job)
@@ -182,6 +203,11 @@ class WorkerState:
                     bad = float(np.max(np.abs(got.astype("float64") - want.astype("float64")))) if got.size else 0
                     return Outcome(job.key, error=f"wrong answer: output {n} differs from the expected "
                                                   f"one by up to {bad:.3g}", build_s=build_s)
+            if job.measure == "check":
+                return Outcome(job.key, build_s=build_s, checked=True)
+            timer = getattr(kernel, "time", None)  # a GPU candidate times itself (CUDA events)
+            if timer is not None:
+                return Outcome(job.key, times=timer(args, t), build_s=build_s)
             start = time.perf_counter()
             calls = 0
             while calls < t.warmup or time.perf_counter() - start < t.warmup_s:

@@ -38,6 +38,11 @@ default schedule itself (the same IR, so the same structural hash).
 
 The default CPU schedule (:data:`DEFAULT`) is also a space of its own with no
 decisions: tuning measures it first, so it never ends worse than the default.
+
+For the ``cuda`` and ``cuda-emulator`` targets, :data:`TILED` names the CUDA
+space instead (:func:`~mlc.tune.gpu_space.gpu_space`: grid blocks, threads,
+register tiles, shared staging, cross-thread reductions), and :data:`DEFAULT`
+the default GPU schedule.
 """
 from __future__ import annotations
 
@@ -49,13 +54,16 @@ from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.tir import Block
 from ..schedules import Schedule
-from ..schedules.default import default_schedule
+from ..schedules.default import apply_rules, default_schedule
 from ..schedules.default.cpu import inline_injective, schedule_cpu
+from ..schedules.default.gpu import schedule_gpu
 from ..schedules.default.patterns import view, view_by_name
 from ..schedules.default.steps import CpuInfo, attempt, vectorize_innermost
 from ..target import Target
+from .gpu_space import GPU_KINDS, GpuInfo, gpu_space
 
-__all__ = ["SPACES", "DEFAULT", "TILED", "RULES", "cpu_space", "rules_space", "default_point", "replay", "decisions_of",
+__all__ = ["SPACES", "GPU_SPACES", "DEFAULT", "TILED", "RULES", "cpu_space", "rules_space", "default_point",
+           "replay", "decisions_of",
            "ForcedSchedule", "SAMPLING_KINDS", "space_name"]
 
 #: the trace instructions that carry a decision
@@ -328,8 +336,10 @@ def default_point(mod, target) -> list:
     return decisions + [0] * len(stages)  # unused zeros are dropped by the replay
 
 
-#: space name -> rule function
+#: space name -> rule function ``f(sch, func_name, CpuInfo)`` (CPU targets)
 SPACES = {TILED: cpu_space, RULES: rules_space}
+#: space name -> rule function ``f(sch, func_name, GpuInfo)`` (the cuda and cuda-emulator targets)
+GPU_SPACES = {TILED: gpu_space}
 
 
 def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:
@@ -341,11 +351,15 @@ def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:
         sch = ForcedSchedule(mod, decisions, seed=seed)
         space(sch)
         return sch
+    gpu = target.kind in GPU_KINDS
     if space == DEFAULT:
-        return default_schedule(mod, target)
+        return apply_rules(mod, target, schedule_gpu) if gpu else default_schedule(mod, target)
     (func_name,) = list(mod)
     sch = ForcedSchedule(mod, decisions, seed=seed)
-    SPACES[space](sch, func_name, CpuInfo.from_target(target))
+    if gpu:
+        GPU_SPACES[space](sch, func_name, GpuInfo.from_target(target))
+    else:
+        SPACES[space](sch, func_name, CpuInfo.from_target(target))
     return sch
 
 

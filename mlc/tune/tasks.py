@@ -38,15 +38,19 @@ class Task:
     flops: float = 0.0
     trials: int = 0
     failures: int = 0
+    unmeasured: int = 0           # candidates checked but not timed (measure="check")
     default_s: float = math.inf
     best_s: float = math.inf
     history: list[tuple[int, float]] = field(default_factory=list)   # (trials so far, best so far)
     exhausted: bool = False       # the search found no new candidate: the space is measured
 
-    def record(self, seconds: float | None) -> None:
-        """Count one measured candidate (None: it failed)."""
+    def record(self, seconds: float | None, unmeasured: bool = False) -> None:
+        """Count one measured candidate (None: it failed, or with ``unmeasured`` it was
+        checked but not timed)."""
         self.trials += 1
-        if seconds is None:
+        if unmeasured:
+            self.unmeasured += 1
+        elif seconds is None:
             self.failures += 1
         else:
             self.best_s = min(self.best_s, seconds)

@@ -19,13 +19,17 @@ import time
 from dataclasses import dataclass, field, replace
 
 from ..errors import MLCError
+from ..target import Target
 from .cost_model import CostModel
 from .database import Database
+from .gpu_measure import device_reason, resolve_measure
+from .gpu_runner import CudaRunner
+from .gpu_space import GPU_KINDS
 from .job import Job, Timing
 from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
 from .search import EvolutionarySearch
-from .space import DEFAULT, RULES, SPACES
+from .space import DEFAULT, GPU_SPACES, RULES, SPACES, TILED
 from .tasks import GradientScheduler, Task, tasks_of
 
 __all__ = ["TuneConfig", "tune", "tune_jitted", "make_runner", "summary"]
@@ -41,9 +45,14 @@ class TuneConfig:
     or a :class:`~mlc.tune.runner.Runner`; ``batch_size`` candidates per round;
     ``timing`` how each is timed; ``cost_model`` False for random search;
     ``kernel_hook`` ("module:function") wraps every built kernel in the workers
-    (fault injection in tests); ``space`` the design space: "rules" (the default CPU
-    rules with their open decisions sampled), "tiled" (generic multi-level tiling; both
-    in :mod:`~mlc.tune.space`) or a function ``f(sch)`` that calls sampling primitives.
+    (fault injection in tests); ``space`` the design space: "auto" (the default: "rules" on
+    the CPU, "tiled" on the cuda targets), "rules" (the default CPU rules with their open
+    decisions sampled), "tiled" (generic multi-level tiling: :mod:`~mlc.tune.space` on the
+    CPU, :mod:`~mlc.tune.gpu_space` for cuda) or a function ``f(sch)`` that calls sampling
+    primitives. ``measure``: "time" (check each candidate's answer, then time it), "check"
+    (check only: records are marked unmeasured and are never taken for the best) or
+    "auto": "time", except on the cuda targets without a GPU, where candidates are
+    compiled with NVRTC and checked on the emulator, untimed.
     """
     trials: int = 64
     target: str = "llvm"
@@ -62,19 +71,27 @@ class TuneConfig:
     epsilon: float = 0.25
     progress: bool = True
     kernel_hook: str | None = None
-    space: object = RULES
+    space: object = "auto"
+    measure: str = "auto"
 
     def __post_init__(self):
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise MLCError(f"TuneConfig: trials must be a positive int, got {self.trials!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise MLCError(f"TuneConfig: batch_size must be a positive int, got {self.batch_size!r}")
-        if not (callable(self.space) or (isinstance(self.space, str) and self.space in SPACES)):
-            raise MLCError(f"TuneConfig: space must be one of {sorted(SPACES)} or a function f(sch) that "
-                           f"calls sampling primitives, got {self.space!r}")
+        gpu = Target.from_str(self.target).kind in GPU_KINDS
+        if self.space == "auto":
+            object.__setattr__(self, "space", TILED if gpu else RULES)
+        names = GPU_SPACES if gpu else SPACES
+        if not (callable(self.space) or (isinstance(self.space, str) and self.space in names)):
+            raise MLCError(f"TuneConfig: space must be 'auto', one of {sorted(names)} (for target "
+                           f"{self.target!r}) or a function f(sch) that calls sampling primitives, "
+                           f"got {self.space!r}")
         if not (isinstance(self.runner, Runner) or self.runner in ("local", "ray")):
             raise MLCError(f"TuneConfig: runner must be 'local', 'ray' or an mlc.tune.Runner, "
                            f"got {self.runner!r}")
+        if self.measure not in ("auto", "time", "check"):
+            raise MLCError(f"TuneConfig: measure must be 'auto', 'time' or 'check', got {self.measure!r}")
 
     def tune_jitted(self, fn, args, kwargs=None, database=None) -> Database:
         """The jit's hook: tune the kernels of ``fn`` for ``args`` (see :func:`tune_jitted`);
@@ -99,6 +116,9 @@ def make_runner(config: TuneConfig) -> Runner:
     if config.runner == "ray":
         return RayRunner(address=config.ray_address, build_timeout_s=config.build_timeout_s,
                          run_timeout_s=config.run_timeout_s)
+    if Target.from_str(config.target).kind in GPU_KINDS:
+        return CudaRunner(config.measure, config.target, config.workers, config.build_timeout_s,
+                          config.run_timeout_s)
     return LocalRunner(config.workers, config.build_timeout_s, config.run_timeout_s)
 
 
@@ -118,8 +138,11 @@ class _Progress:
     def update(self, n: int, tasks: list[Task], task: Task) -> None:
         if self.bar is not None:
             failed = sum(t.failures for t in tasks)
-            rate = task.gflops(task.best_s)
-            self.bar.set_postfix_str(f"{task.name}: best {rate:.1f} GFLOP/s, {failed} failed", refresh=False)
+            if task.unmeasured and not task.trials - task.unmeasured - task.failures:
+                best = f"{sum(t.unmeasured for t in tasks)} checked, NOT timed"
+            else:
+                best = f"best {task.gflops(task.best_s):.1f} GFLOP/s"
+            self.bar.set_postfix_str(f"{task.name}: {best}, {failed} failed", refresh=False)
             self.bar.update(n)
 
     def close(self) -> None:
@@ -128,25 +151,35 @@ class _Progress:
 
 
 def _measure_round(task: Task, search: EvolutionarySearch, candidates, runner: Runner, db: Database,
-                   config: TuneConfig, model, first_round: bool) -> int:
+                   config: TuneConfig, model, first_round: bool, measure: str) -> int:
     target = str(config.target)
     jobs = [Job(f"{task.key}-{c.ir_hash}-{n}", task.key, task.mod, c.trace_json, target, config.timing,
-                config.kernel_hook) for n, c in enumerate(candidates)]
+                config.kernel_hook, measure) for n, c in enumerate(candidates)]
     outcomes = runner.run(jobs)
     feats, times = [], []
     for c, outcome in zip(candidates, outcomes):
         search.mark_seen(c.ir_hash)
+        unmeasured = outcome.checked and not outcome.error
         db.commit(task.func, config.target, c.trace_json, outcome.times, error=outcome.error, space=c.space,
-                  decisions=c.decisions, ir_hash=c.ir_hash, flops=task.flops)
+                  decisions=c.decisions, ir_hash=c.ir_hash, flops=task.flops, unmeasured=unmeasured)
         seconds = statistics.median(outcome.times) if outcome.times and not outcome.error else None
         if first_round and c.space == DEFAULT and seconds is not None:
             task.default_s = seconds
-        task.record(seconds)
+        task.record(seconds, unmeasured=unmeasured)
+        if unmeasured:  # nothing for the cost model to learn from: it was not timed
+            continue
         feats.append(c.features)
         times.append(seconds if seconds is not None else math.inf)
-    if model is not None:
+    if model is not None and feats:
         model.update(feats, times, [task.key] * len(feats))
     return len(candidates)
+
+
+#: what ``mlc.tune`` says when it checks candidates without timing them
+UNTIMED = ("mlc.tune: candidates for {target} are NOT TIMED (measure='check'{why}): each is compiled with "
+           "NVRTC and checked on the cuda-emulator. Every record is marked unmeasured; the database has no "
+           "best record for these kernels, and mlc.build(..., database=db) keeps the default GPU schedule. "
+           "Tune on a machine with a GPU to time them.")
 
 
 def _elites(search: EvolutionarySearch, db: Database, task: Task, target, k: int = 8):
@@ -182,6 +215,11 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
     if not tasks:
         return db
     runner = make_runner(config)
+    measure = getattr(runner, "measure", None) or resolve_measure(config.measure, config.target)
+    db.last_measure = measure
+    if measure == "check":
+        reason = _no_device_reason(config)
+        print(UNTIMED.format(target=config.target, why=f"; {reason}" if reason else ""), file=sys.stderr)
     model = None
     if config.cost_model:
         model = CostModel(config.seed)
@@ -214,7 +252,7 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
             if not batch:
                 task.exhausted = True
                 continue
-            done += _measure_round(task, search, batch, runner, db, config, model, first)
+            done += _measure_round(task, search, batch, runner, db, config, model, first, measure)
             progress.update(len(batch), tasks, task)
     except KeyboardInterrupt:
         print("\nmlc.tune: interrupted; every measurement so far is in the database", file=sys.stderr)
@@ -226,6 +264,12 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
         print(summary(tasks, time.time() - started), file=sys.stderr)
     db.last_tasks = tasks
     return db
+
+
+def _no_device_reason(config: TuneConfig) -> str | None:
+    if Target.from_str(config.target).kind != "cuda":
+        return None
+    return device_reason()
 
 
 def summary(tasks: list[Task], seconds: float | None = None) -> str:
@@ -241,6 +285,10 @@ def summary(tasks: list[Task], seconds: float | None = None) -> str:
         speed = t.default_s / t.best_s if math.isfinite(t.default_s) and math.isfinite(t.best_s) else float("nan")
         lines.append(f"{t.name[:28]:<28} {t.weight:>6} {t.trials:>6} {t.failures:>6} {us(t.default_s)} "
                      f"{us(t.best_s)} {speed:>8.2f} {t.gflops(t.best_s):>8.1f}")
+    unmeasured = sum(t.unmeasured for t in tasks)
+    if unmeasured:
+        lines.append(f"{unmeasured} candidates were checked but NOT TIMED (measure='check'): their "
+                     "records are unmeasured and none of them is a best schedule")
     if seconds is not None:
         trials = sum(t.trials for t in tasks)
         lines.append(f"{trials} trials in {seconds:.1f} s ({60 * trials / max(seconds, 1e-9):.0f} per minute)")
@@ -256,7 +304,11 @@ def tune_jitted(fn, args, config: TuneConfig, kwargs=None) -> Database:
     """
     db = config.open_database()
     tasks = tasks_of(fn, args, kwargs)
-    if tasks and all(db.top_k(t.func, config.target, 1) for t in tasks):
+    checking = resolve_measure(config.measure, config.target) == "check"
+    # a kernel is tuned once it has a timed record; when candidates can only be checked, once
+    # it has any record (checking it again would not make its records timed)
+    if tasks and all(db.top_k(t.func, config.target, 1) or (checking and db.records(t.func, config.target))
+                     for t in tasks):
         return db
     return tune(fn, config.target, config.trials, config.work_dir, args=args, kwargs=kwargs,
                 config=replace(config, database=db))

@@ -3,10 +3,13 @@
 Parallel results equal serial ones (random programs, ragged extents, loops
 nested in serial and parallel loops, per-thread scratch buffers); calls from
 several Python threads are right, release the GIL and never oversubscribe;
-MLC_NUM_THREADS sets the team size; without libgomp loops run serially with
-one warning.
+MLC_NUM_THREADS sets the team size; a launch whose team costs more than the
+calling thread alone would have starts a serial period, so a tiny loop stops
+waking the pool; without libgomp loops run serially with one warning.
 """
+import ctypes
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -151,13 +154,19 @@ def test_buffers_allocated_in_a_parallel_body_are_per_thread(scratch):
 
 # ------------------------------------------------------------- Python threads
 
-def long_kernel(n=1 << 21):
-    """A parallel kernel taking tens of milliseconds, and its expected result."""
+def long_module(n=1 << 21):
+    """A module whose parallel kernel ``f`` takes milliseconds, an input and its result."""
     func = parallel_outer_loops(elementwise_2d(n // 256, 256, lambda x: te.sqrt(te.abs(x)) * 0.5 + x),
                                 ["B"])
     lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
     a = np.random.default_rng(3).standard_normal((n // 256, 256)).astype("float32")
-    return lib["f"], a, np.sqrt(np.abs(a)) * np.float32(0.5) + a
+    return lib, a, np.sqrt(np.abs(a)) * np.float32(0.5) + a
+
+
+def long_kernel(n=1 << 21):
+    """A parallel kernel taking tens of milliseconds, and its expected result."""
+    lib, a, want = long_module(n)
+    return lib["f"], a, want
 
 
 def test_concurrent_calls_from_four_python_threads_are_right():
@@ -189,9 +198,9 @@ def test_calls_release_the_gil():
     fn(a, out)  # warm up the pool
     span = []
 
-    def worker():
-        start = time.perf_counter()
-        for _ in range(5):
+    def worker():  # calls spanning several scheduler time slices: a loaded machine may
+        start = time.perf_counter()  # preempt the main thread for one of them
+        for _ in range(40):
             fn(a, out)
         span.extend([start, time.perf_counter()])
     t = threading.Thread(target=worker)
@@ -261,6 +270,27 @@ def test_mlc_num_threads_sets_the_team_size(threads):
     assert int(out.stdout.split()[-1]) == int(threads) - 1
 
 
+_AFFINITY = textwrap.dedent("""
+    import os
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    from mlc.config import config
+    print(config().num_threads)
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_the_default_team_has_the_cores_the_process_may_run_on():
+    """A process confined to one core (taskset, a container's cpuset) starts no worker
+    threads to wait for it, however many cores the machine has."""
+    env = {k: v for k, v in os.environ.items() if k != "MLC_NUM_THREADS"}
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", _AFFINITY], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) == 1
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_a_fork_child_runs_parallel_loops_serially_instead_of_hanging():
     """libgomp's workers do not survive fork: the child must not wait for them."""
@@ -289,6 +319,127 @@ def test_a_fork_child_runs_parallel_loops_serially_instead_of_hanging():
     np.testing.assert_array_equal(out, want)
 
 
+# ------------------------------------------- teams that cost more than they save
+
+class Site(ctypes.Structure):
+    """A parallel loop's review state (:data:`mlc.backends.llvm.parallel.SITE_TYPE`)."""
+    _fields_ = [("serial_until", ctypes.c_int64), ("losing", ctypes.c_int64)]
+
+
+def sites(lib) -> list[Site]:
+    """The review state of each parallel loop of built module ``lib``, in program order."""
+    compiled = lib._keepalive[0]
+    names = re.findall(r'^@"?(__mlc_par\.[^"\s]*\.site(?:\.\d+)?)"? = ', lib.get_source("ll"), re.M)
+    return [Site.from_address(compiled.global_address(name)) for name in names]
+
+
+def tiny_kernel():
+    """A parallel loop of a few cheap iterations: starting a team costs far more."""
+    func = parallel_outer_loops(elementwise_2d(4, 8), ["B"])
+    lib = mlc.build(mlc.IRModule({"f": func}), "llvm")
+    a = np.arange(32, dtype="float32").reshape(4, 8)
+    return lib, a, a * 2 + 1
+
+
+def test_a_launch_that_loses_hugely_starts_a_serial_period():
+    """Starting a team costs far more than a few cheap iterations: the first launch
+    starts the loop's serial period, and every further loss in a row is counted (each
+    doubles the next period)."""
+    lib, a, want = tiny_kernel()
+    site, = sites(lib)
+    out = np.empty_like(a)
+    with override(num_threads=2):
+        before = PARALLEL_STATE.pooled
+        lib["f"](a, out)
+        assert PARALLEL_STATE.pooled == before + 1                        # it took the pool,
+        assert site.serial_until > 0                                      # lost,
+        assert site.losing == parallel.LOSSES_IN_A_ROW                    # hugely
+        site.serial_until = 0  # end the period early: the next launch loses again
+        lib["f"](a, out)
+        assert PARALLEL_STATE.pooled == before + 2
+        assert site.losing == parallel.LOSSES_IN_A_ROW + 1
+        assert site.serial_until > 0
+    np.testing.assert_array_equal(out, want)
+
+
+def test_a_tiny_parallel_loop_stops_waking_the_pool():
+    """Called over and over, a loop too small for a team runs almost always on the
+    calling thread: the launches that try the team again are few."""
+    lib, a, want = tiny_kernel()
+    out = np.empty_like(a)
+    calls = 300
+    with override(num_threads=2):
+        before = PARALLEL_STATE.pooled
+        for _ in range(calls):
+            lib["f"](a, out)
+    tried = PARALLEL_STATE.pooled - before
+    assert 1 <= tried <= calls // 3, f"{tried} of {calls} launches woke the pool"
+    np.testing.assert_array_equal(out, want)
+
+
+def test_a_loop_in_its_serial_period_runs_on_the_calling_thread():
+    lib, a, want = long_module(1 << 16)
+    fn, (site,) = lib["f"], sites(lib)
+    out = np.empty_like(a)
+    with override(num_threads=2):
+        site.serial_until = 1 << 62  # (counter ticks: decades from now)
+        before = PARALLEL_STATE.pooled
+        fn(a, out)
+        assert PARALLEL_STATE.pooled == before
+        np.testing.assert_array_equal(out, want)
+        site.serial_until = 0  # the period is over: the next launch tries the team
+        out[:] = 0
+        fn(a, out)
+        assert PARALLEL_STATE.pooled == before + 1
+    np.testing.assert_array_equal(out, want)
+
+
+def test_a_loop_that_loses_leaves_the_other_loops_on_the_pool():
+    """One kernel's tiny loop in its serial period, the large loop of a kernel called
+    right after it still runs on the pool."""
+    tiny, a, _ = tiny_kernel()
+    fn, x, want = long_kernel(1 << 16)
+    site, = sites(tiny)
+    out, y = np.empty_like(a), np.empty_like(x)
+    with override(num_threads=2):
+        site.serial_until = 1 << 62
+        before = PARALLEL_STATE.pooled
+        tiny["f"](a, out)
+        fn(x, y)
+        assert PARALLEL_STATE.pooled == before + 1
+    np.testing.assert_array_equal(y, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_te_mm_relu_is_right_at_every_thread_count(threads):
+    from examples.ch2_tensor_program_transformations import mm_relu_module
+    with override(num_threads=threads):
+        lib = mlc.build(mm_relu_module(96), "llvm")  # scheduled for this many threads
+        rng = np.random.default_rng(threads)
+        a, b = (rng.standard_normal((96, 96)).astype("float32") for _ in range(2))
+        c = np.full((96, 96), np.nan, "float32")
+        before = PARALLEL_STATE.pooled
+        lib["mm_relu"](a, b, c)
+        assert PARALLEL_STATE.pooled == before + (threads > 1)
+    np.testing.assert_allclose(c, np.maximum(a @ b, 0), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("triple, counter", [("x86_64-unknown-linux-gnu", "llvm.readcyclecounter"),
+                                             ("aarch64-unknown-linux-gnu", "llvm.readcyclecounter"),
+                                             ("riscv64-unknown-linux-gnu", None)])
+def test_launches_are_reviewed_where_the_cpu_has_a_counter(monkeypatch, triple, counter):
+    """x86's rdtsc and AArch64's cntvct (both ``llvm.readcyclecounter``) time the launches;
+    elsewhere every launch of more than one thread takes the pool, unreviewed."""
+    from mlc.backends.llvm import module as llvm_module
+    monkeypatch.setattr(llvm_module, "target_layout", lambda target: (triple, ""))
+    text = generate_ir({"f": lower(parallel_outer_loops(elementwise_2d(64, 64), ["B"]))}, TARGET)
+    assert 'call void @"GOMP_parallel"' in text
+    if counter is None:
+        assert "counter" not in text and "__mlc_parallel_review" not in text
+    else:
+        assert f'call i64 @"{counter}"()' in text and 'call void @"__mlc_parallel_review"' in text
+
+
 # ---------------------------------------------------------------- no libgomp
 
 def test_without_libgomp_parallel_loops_run_serially_and_warn_once(monkeypatch):
@@ -306,3 +457,36 @@ def test_without_libgomp_parallel_loops_run_serially_and_warn_once(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mlc.build(mlc.IRModule({"g": func}), "llvm")  # said once per process
+
+
+_GOMP_SPINCOUNT = """
+import os
+import numpy as np
+import mlc
+from mlc import te
+A = te.placeholder((1 << 16,), "float32", name="A")
+B = te.compute((1 << 16,), lambda i: A[i] * 2, name="B")
+lib = mlc.build(mlc.IRModule({"main": te.create_prim_func([A, B])}), "llvm")
+a = np.ones(1 << 16, "float32")
+b = np.empty_like(a)
+lib["main"](a, b)
+assert (b == 2).all()
+print(os.environ.get("GOMP_SPINCOUNT"))
+"""
+
+
+@pytest.mark.parametrize("user, expected", [({}, "1000"), ({"GOMP_SPINCOUNT": "7"}, "7"),
+                                            ({"OMP_WAIT_POLICY": "active"}, "None")])
+def test_libgomp_waits_briefly_before_sleeping_unless_the_user_says_otherwise(user, expected):
+    """libgomp's default spin (300,000 rounds) wastes a shared core's time slices: mlc sets
+    GOMP_SPINCOUNT before it loads libgomp, keeping the user's own wait policy."""
+    from mlc.backends.llvm.symbols import GOMP_SPIN_COUNT
+    assert str(GOMP_SPIN_COUNT) == "1000"
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env.update(user, MLC_NUM_THREADS="2")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", _GOMP_SPINCOUNT], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == expected

@@ -322,3 +322,24 @@ def test_vector_ir_written_by_hand_runs_as_on_the_reference():
         np.testing.assert_allclose(g, w, rtol=1e-6)
     np.testing.assert_array_equal(want[2], [1, 2, 3, 4, -1, -1, -1, -1])
     np.testing.assert_array_equal(want[4], [7, 0])
+
+
+def test_broadcasts_and_gathers_write_whole_vector_constants_as_one_word():
+    # llvmlite writes a vector constant lane by lane (<float undef, float undef, ...>): for
+    # 64 lanes some 1,500 characters to build, print and have LLVM parse, per broadcast
+    rows, width, dtype = 3, MAX_LANES, "float32"
+    n = rows * width
+
+    def body(i, j, A, bias, B):
+        gathered = load(A, ((width - 1 - j) * rows + i) % n)
+        return store(B, i * width + j, gathered * const(3, dtype) - load(bias, i))
+
+    bufs = [buf("A", n, dtype), buf("bias", rows, dtype), buf("B", n, dtype)]
+    func = program(rows, width, dtype, body, bufs)
+    text = generate_ir({"f": lower(func)}, TARGET)
+    assert f"shufflevector <{width} x float>" in text and f"<{width} x float> undef" in text
+    assert f"<{width} x i32> zeroinitializer" in text
+    assert "float undef," not in text and "i32 0, i32 0" not in text
+    rng = np.random.default_rng(0)
+    got, want = run_both(func, [values(rng, n, dtype), values(rng, rows, dtype), np.zeros(n, dtype)])
+    np.testing.assert_array_equal(got[2], want[2])

@@ -37,7 +37,8 @@ def _as_tuple(x):
 
 def build_op(name: str, in_types, attrs: dict, target: str):
     """Lower op ``name`` for inputs of ``in_types`` and build it; cached."""
-    key = (name, tuple(in_types), tuple(sorted(attrs.items())), target)
+    # an attribute's type is part of the key: 0 == 0.0 == False, but clip(x, 0.0) is a float op
+    key = (name, tuple(in_types), tuple(sorted((k, type(v).__name__, v) for k, v in attrs.items())), target)
     hit = _BUILDS.get(key)
     if hit is not None:
         return hit

@@ -2,8 +2,10 @@
 division), abs, exp, log, sqrt, sinh, cosh, tanh with their special values (C99 Annex G: signed
 zeros, infinities, NaNs), expm1, log1p, log2, log10, reciprocal and sign as NumPy computes them,
 the trigonometric functions and their inverses (libm's, as NumPy's), conjugate/real/imag, ==/!=,
-casts, promotion with real dtypes, sum, prod, mean, matmul; and the ops complex numbers do not
-have (ordering, floor division, power) refuse them with a DTypeError when inferred."""
+casts, promotion with real dtypes, sum, prod, mean, matmul, power (NumPy's loop: exact special
+cases, multiplication for small integral exponents, exp(w log z) with C's product otherwise); and
+the ops complex numbers do not have (ordering, floor division) refuse them with a DTypeError when
+inferred."""
 import itertools
 import math
 
@@ -177,7 +179,7 @@ def test_sum_prod_mean_and_matmul_of_complex(dtype, data):
 
 
 @pytest.mark.parametrize("name", ["less", "greater_equal", "maximum", "minimum", "floor_divide",
-                                  "remainder", "floor", "logaddexp", "arctan2", "power"])
+                                  "remainder", "floor", "logaddexp", "arctan2"])
 def test_ops_complex_numbers_do_not_have_are_dtype_errors(name):
     """Refused when the op is inferred (while tracing), not later when it is lowered."""
     op = get_op(name)
@@ -189,3 +191,92 @@ def test_ops_complex_numbers_do_not_have_are_dtype_errors(name):
 def test_reductions_that_order_refuse_complex(name):
     with pytest.raises(DTypeError, match="not ordered"):
         get_op(name).infer(TensorType((2, 3), "complex128"), axis=1)
+
+
+#: Exponents of each of power's paths: w == 0, integral reals (1, 2, 3 unrolled; |n| < 100 by
+#: squaring, the reciprocal below 0; 100 by exp and log) and the others (exp(w * log(z))).
+POWER_EXPONENTS = [0j, complex(-0.0, 0.0), 1, 2, 3, 5, -1, -2, -3, 7, -13, 99, -99, 100, 0.5, -2.5, 1j, 1 + 1j,
+                   complex(math.nan, 0), complex(0, math.nan), complex(math.inf, 0), complex(-math.inf, 1)]
+
+
+def _power_close(got, want, rtol):
+    """Exactly where NumPy's parts are NaN, infinite or zero (signs included); elsewhere within
+    ``rtol`` (a number or one per element) of the modulus, or of the part itself where the
+    other part is infinite or NaN."""
+    got, want = np.asarray(got), np.asarray(want)
+    with np.errstate(all="ignore"):
+        modulus = np.abs(want.astype("complex128"))
+    rtol = np.broadcast_to(rtol, want.shape)
+    for g, w in ((got.real, want.real), (got.imag, want.imag)):
+        special = ~np.isfinite(w) | (w == 0)
+        _exactly(g[special], w[special])
+        scale = np.where(np.isfinite(modulus), modulus, np.abs(w))[~special]
+        error = np.abs(g[~special].astype("float64") - w[~special])
+        bad = error > rtol[~special] * scale
+        assert not bad.any(), f"got {g[~special][bad][:4]}, want {w[~special][bad][:4]}"
+
+
+def _power_rtol(z, w):
+    """64 ulps, times the size of ``w * log(z)`` (exp's argument carries its rounding)."""
+    with np.errstate(all="ignore"):
+        size = np.abs(w.astype("complex128")) * (np.abs(np.log(np.abs(z.astype("complex128")))) + math.pi)
+    return 64 * float(np.finfo(z.dtype).eps) * (1 + np.where(np.isfinite(size), size, 0))
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_power_on_special_values_as_numpy(dtype):
+    """0 ** w (0 when w.real > 0, else NaN), z ** 0 (1, NaN bases too), integral exponents on
+    infinities and NaNs (the unrolled products and the loop's from 1, unfused as NumPy's, so
+    overflow lands as NumPy's does), and exp(w * log(z)) on infinite and NaN parts (C's product
+    keeps an infinity where the textbook one gives NaN)."""
+    z = np.repeat(special_values(dtype), len(POWER_EXPONENTS))
+    w = np.tile(np.array(POWER_EXPONENTS, dtype), len(special_values(dtype)))
+    want = expect(np.power, z, w)
+    # where exp(w log z) overflows, the signs of its infinities are those of cos and sin of
+    # w.real * arg(z): rounding decides them for z ** 100 in complex64
+    keep = np.isfinite(want) | np.isin(w, [100]) & ~np.isfinite(z) | ~np.isin(w, [100]) | (dtype != "complex64")
+    z, w, want = z[keep], w[keep], want[keep]
+    for target in mt.default_targets():
+        (got,) = run_op("power", [z, w], target)
+        _power_close(got, want, _power_rtol(z, w))
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_power_matches_numpy(dtype, data):
+    """Random bases against small integral, real and complex exponents, broadcast (one pair of
+    shapes: a compile per target, the squaring's stages make it a slow one)."""
+    sa, sb = (3, 4), (4,)
+    z = data.draw(arrays(dtype, sa, special=False, bound=4.0), label="z")
+    kind = data.draw(st.sampled_from(["integral", "real", "complex"]), label="kind")
+    if kind == "integral":
+        w = data.draw(arrays("int8", sb, bound=12.0), label="n").astype(dtype)
+    else:
+        w = data.draw(arrays(dtype, sb, special=False, bound=4.0), label="w")
+        w = w.real.astype(dtype) if kind == "real" else w
+    want = expect(np.power, z, w)
+    zb, wb = np.broadcast_arrays(z, w)
+    for target in mt.default_targets():
+        (got,) = run_op("power", [z, w], target)
+        _power_close(got, want, _power_rtol(zb, wb))
+
+
+@pytest.mark.parametrize("pair", [("complex64", "float64"), ("float32", "complex64"), ("int16", "complex128")])
+def test_power_promotes_real_and_complex_like_numpy(pair):
+    a = np.array([1.5 + 0j, -2, 0.25, 3], pair[0]) if pair[0] in COMPLEX else np.array([1, 2, 0, 3], pair[0])
+    b = np.array([2 - 1j, 0.5, 3, -1], pair[1]) if pair[1] in COMPLEX else np.array([2, 0.5, 3, 1], pair[1])
+    want = expect(np.power, a, b)
+    for target in mt.default_targets():
+        (got,) = run_op("power", [a, b], target)
+        assert got.dtype == want.dtype
+        _power_close(got, want, _power_rtol(*np.broadcast_arrays(a.astype(want.dtype), b.astype(want.dtype))))
+
+
+def test_exp_of_a_real_part_past_overflow_keeps_a_part_that_does_not_overflow():
+    """exp(710 + 1j): exp(710) overflows, exp(710) cos(1) does not (NumPy's 1.2e308 + inf j)."""
+    x = np.array([710 + 1j, 709.9 - 2j, 1000 + 0j, 750 + 3.1j, -800 + 1j], "complex128")
+    want = expect(np.exp, x)
+    for target in mt.default_targets():
+        (got,) = run_op("exp", [x], target)
+        _power_close(got, want, rounding_rtol("complex128"))

@@ -101,6 +101,9 @@ _bounds = st.one_of(st.none(), st.integers(-300, 300), st.floats(-1e3, 1e3))
 @given(data=st.data(), dtype=st.sampled_from(ALL), shape=shapes(), a_min=_bounds, a_max=_bounds)
 def test_clip(data, dtype, shape, a_min, a_max):
     assume(a_min is not None or a_max is not None)
+    # a_min > a_max is left to the implementation by the Array API; NumPy's answer then depends on
+    # the bounds' types (int8 0 clipped to (128.0, 127) is 128.0, float 0.0 to (128.0, 127.0) is 127.0)
+    assume(a_min is None or a_max is None or a_min <= a_max)
     x = data.draw(arrays(dtype, shape))
     try:
         expected = numpy_call(np.clip, x, a_min, a_max)

@@ -1,6 +1,7 @@
 """cholesky, det, slogdet, solve and inv (Cholesky and LU kernels) against NumPy on every target:
-batches, sizes 1 and odd, rows that need pivoting, float32 and float64; singular and
-indefinite matrices give the documented NaN / 0 / (0, -inf) results."""
+batches, sizes 1 and odd, rows that need pivoting, float32, float64, complex64 and complex128
+(Hermitian Cholesky, a complex slogdet sign); singular and indefinite matrices give the
+documented NaN / 0 / (0, -inf) results."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -11,6 +12,11 @@ from mlc.ops import TensorType, get_op
 from ._harness import TARGETS, arrays, check_op, run_op
 
 FLOAT = ("float32", "float64")
+INEXACT = FLOAT + ("complex64", "complex128")
+
+
+def _adjoint(x):
+    return np.conj(np.swapaxes(x, -1, -2))
 
 
 def _bound(dtype: str, n: int) -> float:
@@ -22,8 +28,9 @@ def _bound(dtype: str, n: int) -> float:
 @st.composite
 def well_conditioned(draw, *, max_batch=2, max_n=5):
     """(batch..., n, n) matrices: entries in [-1, 1] plus 2n on the diagonal (condition number
-    about 3 at most), rows permuted so that partial pivoting has rows to swap."""
-    dtype = draw(st.sampled_from(FLOAT), label="dtype")
+    about 3 at most; complex: each part in [-1, 1]), rows permuted so that partial pivoting has
+    rows to swap."""
+    dtype = draw(st.sampled_from(INEXACT), label="dtype")
     n = draw(st.integers(1, max_n), label="n")
     batch = tuple(draw(st.lists(st.integers(1, max_batch), max_size=2), label="batch"))
     x = draw(arrays(dtype, batch + (n, n), special=False, bound=1.0))
@@ -35,9 +42,9 @@ def well_conditioned(draw, *, max_batch=2, max_n=5):
 @settings(max_examples=20, deadline=None)
 @given(x=well_conditioned(), upper=st.booleans())
 def test_cholesky(x, upper):
-    spd = np.ascontiguousarray(x @ np.swapaxes(x, -1, -2))
+    spd = np.ascontiguousarray(x @ _adjoint(x))   # Hermitian positive definite when complex
     low = np.linalg.cholesky(spd)
-    expected = np.ascontiguousarray(np.swapaxes(low, -1, -2)) if upper else low
+    expected = np.ascontiguousarray(_adjoint(low)) if upper else low
     n = x.shape[-1]
     bound = _bound(x.dtype.name, n) * 4
     # an element that is zero in exact arithmetic comes out as rounding noise in one of the two:
@@ -53,6 +60,11 @@ def test_det_and_slogdet(x):
     check_op("det", [x], np.linalg.det(x).astype(x.dtype), rtol=rtol)
     sign, logabs = np.linalg.slogdet(x)
     check_op("slogdet", [x], (sign, logabs), rtol=rtol, atol=rtol)
+    if x.dtype.kind == "c":  # the sign is a complex unit and log|det| real
+        for target in TARGETS:
+            got_sign, got_logabs = run_op("slogdet", [x], target)
+            assert got_logabs.dtype == np.finfo(x.dtype).dtype
+            np.testing.assert_allclose(np.abs(got_sign), 1, rtol=rtol)
 
 
 @settings(max_examples=20, deadline=None)
@@ -67,7 +79,7 @@ def test_solve_and_inv(x, data):
 
 
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("dtype", FLOAT)
+@pytest.mark.parametrize("dtype", INEXACT)
 def test_singular_and_indefinite_matrices(target, dtype):
     """NumPy raises LinAlgError for these; the kernels give the values docs/ops.md promises."""
     singular = np.array([[[1, 2, 3], [2, 4, 6], [0, 1, 1]], [[0, 0, 0], [0, 0, 0], [0, 0, 0]]], dtype)
@@ -91,7 +103,7 @@ def test_illegal_uses():
         get_op("det").infer(TensorType((2, 3), "float32"))
     with pytest.raises(ShapeError, match="at least 2 dimensions"):
         get_op("inv").infer(TensorType((3,), "float32"))
-    with pytest.raises(DTypeError, match="float32 or float64"):
+    with pytest.raises(DTypeError, match="float32, float64, complex64 or complex128"):
         get_op("cholesky").infer(TensorType((3, 3), "int32"))
     with pytest.raises(ShapeError, match="one batch shape"):
         get_op("solve").infer(TensorType((2, 3, 3), "float32"), TensorType((3, 1), "float32"))

@@ -1,5 +1,6 @@
 """sort, argsort, searchsorted, take and take_along_axis against NumPy: every dtype, NaN, ±inf,
-±0, duplicates, empty and size-1 axes, descending order, stability; bitwise equal results."""
+±0, duplicates, empty and size-1 axes, descending order, stability; bitwise equal results.
+Complex sort and argsort (mlc.numpy, eager and jitted) in NumPy's lexicographic order."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -202,3 +203,54 @@ def test_sort_in_parallel_chunks(name, dtype, monkeypatch):
             out = np.empty(x.shape, expected.dtype)
             mlc.build(mlc.IRModule({"main": func}), target)["main"](x, out)
             assert out.tobytes() == expected.tobytes(), (target, descending)
+
+
+#: Parts of complex elements: few, so that ties, classes (NaN parts) and signed zeros all come up.
+COMPLEX_PARTS = [0.0, -0.0, 1.0, -1.5, 2.0, np.inf, -np.inf, np.nan]
+
+
+@pytest.mark.parametrize("name", ["sort", "argsort"])
+@settings(max_examples=12, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(["complex64", "complex128"]),
+       shape=shapes(min_dims=1, max_dims=2, max_side=7), descending=st.booleans(),
+       target=st.sampled_from(["llvm", "reference"]))
+def test_complex_sort_is_numpys_lexicographic_order(name, data, dtype, shape, descending, target):
+    """Real part first, then imaginary part; R + Rj, R + nanj, nan + Rj, nan + nanj (each by its
+    parts that are not NaN; -0.0 ties 0.0), stable, along any axis; jitted and eager."""
+    size = int(np.prod(shape))
+    parts = data.draw(st.lists(st.tuples(st.sampled_from(COMPLEX_PARTS), st.sampled_from(COMPLEX_PARTS)),
+                               min_size=size, max_size=size), label="parts")
+    x = np.array([complex(a, b) for a, b in parts], dtype).reshape(shape)
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    moved = np.moveaxis(x, axis, -1)
+    order = _descending_order(moved) if descending else np.argsort(moved, axis=-1, kind="stable")
+    want = np.moveaxis(order if name == "argsort" else np.take_along_axis(moved, order, axis=-1), -1, axis)
+    fn = getattr(mlc.numpy, name)
+    got = mlc.jit(lambda a: fn(a, axis=axis, descending=descending), target=target)(x)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (got, want)
+    if target == "llvm":  # eager: compiled op by op
+        assert fn(x, axis=axis, descending=descending).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("name", ["sort", "argsort"])
+@pytest.mark.parametrize("dtype", ["int64", "uint32", "int16", "float32", "float64"])
+def test_digits_one_for_the_whole_row_copy_instead_of_scattering(name, dtype, monkeypatch):
+    """Small integers (their high bytes one digit for the whole row) and floats of one binade (the
+    sign and exponent byte): those passes copy; rows stay sorted and stable, in parallel chunks and
+    in one, every digit the same included (a row of one value). The reference interpreter runs
+    the int16 rows (it steps through the passes element by element)."""
+    from mlc.ops.library import sorting
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 40, (3, 61)).astype(dtype)
+    if dtype.startswith("float"):
+        x = (x / 64 + 1).astype(dtype)  # [1, 2): one sign and exponent
+    x[2] = x[2, 0]
+    for min_chunk in (7, 1 << 16):
+        monkeypatch.setattr(sorting, "MIN_CHUNK", min_chunk)
+        for descending in (False, True):
+            expected = _expected(name, x, descending)
+            for target in TARGETS if dtype == "int16" else ("llvm",):
+                out = np.empty(x.shape, expected.dtype)
+                func = get_op(name).prim_func(TensorType(x.shape, dtype), descending=descending)
+                mlc.build(mlc.IRModule({"main": func}), target)["main"](x, out)
+                assert out.tobytes() == expected.tobytes(), (target, min_chunk, descending)

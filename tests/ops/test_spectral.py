@@ -2,7 +2,8 @@
 NumPy: values (R's diagonal up to sign, eigenvalues ascending, singular values descending)
 and what defines the vectors, which are unique only up to sign: reconstruction
 (A = Q R, A V = V diag(w), A = U S Vh) and orthonormality. Tall, wide, square, size-1 and
-rank-deficient matrices, batches, float32 and float64."""
+rank-deficient matrices, batches, float32, float64, complex64 and complex128 (Hermitian
+eigenproblems, unitary factors, real eigenvalues, singular values and R diagonal)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -13,6 +14,16 @@ from mlc.ops import TensorType, get_op
 from ._harness import TARGETS, arrays, run_op
 
 FLOAT = ("float32", "float64")
+INEXACT = FLOAT + ("complex64", "complex128")
+
+
+def _adjoint(x):
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
+def _real_dtype(dtype) -> np.dtype:
+    """The dtype of a ``dtype`` matrix's eigenvalues and singular values (complex64 -> float32)."""
+    return np.finfo(dtype).dtype
 
 
 def _tol(dtype: str, n: int) -> float:
@@ -26,15 +37,15 @@ def _close(got, want, tol, what):
 
 def _orthonormal(q, tol, what):
     """The columns of each (..., m, k) ``q`` are orthonormal."""
-    gram = np.swapaxes(q, -1, -2) @ q
+    gram = _adjoint(q) @ q
     _close(gram, np.broadcast_to(np.eye(q.shape[-1]), gram.shape), tol, f"{what}: columns not orthonormal")
 
 
 @st.composite
 def matrices(draw, *, square=False, max_side=5):
-    """Batches of matrices with entries in [-1, 1]; some rank-deficient (a repeated column and a
-    zero row) or with repeated values (the identity)."""
-    dtype = draw(st.sampled_from(FLOAT), label="dtype")
+    """Batches of matrices with entries in [-1, 1] (complex: each part); some rank-deficient (a
+    repeated column and a zero row) or with repeated values (the identity)."""
+    dtype = draw(st.sampled_from(INEXACT), label="dtype")
     m = draw(st.integers(1, max_side), label="m")
     n = m if square else draw(st.integers(1, max_side), label="n")
     batch = tuple(draw(st.lists(st.integers(1, 2), max_size=1), label="batch"))
@@ -58,13 +69,15 @@ def test_qr(x, mode):
         q, r = run_op("qr", [x], target, mode=mode)
         assert q.shape == q_np.shape and r.shape == r_np.shape and q.dtype == r.dtype == x.dtype
         _close(q @ r, x, tol, f"qr on {target}: Q R != A")
+        np.testing.assert_array_equal(np.diagonal(r, axis1=-2, axis2=-1).imag, 0,
+                                      err_msg=f"qr on {target}: R's diagonal not real")
         _orthonormal(q, tol, f"qr on {target}")
         np.testing.assert_array_equal(np.tril(r, -1), 0, err_msg=f"qr on {target}: R not upper triangular")
         # |diag R| is unique only while the leading columns are independent: after a column
         # that depends on the ones before it, the next reflections (and so R's later
         # rows) are any orthonormal completion, LAPACK's as good as ours
         k = min(m, n)
-        if k and np.all(np.linalg.matrix_rank(x[..., :, :k].astype("float64")) == k):
+        if k and np.all(np.linalg.matrix_rank(x[..., :, :k].astype(np.result_type(x.dtype, "float64"))) == k):
             _close(np.abs(np.diagonal(r, axis1=-2, axis2=-1)), np.abs(np.diagonal(r_np, axis1=-2, axis2=-1)),
                    tol, f"qr on {target}: |diag R| differs from NumPy's")
 
@@ -74,11 +87,13 @@ def test_qr(x, mode):
 def test_eigh(x):
     n = x.shape[-1]
     tol = _tol(x.dtype.name, n)
-    sym = np.tril(x) + np.swapaxes(np.tril(x, -1), -1, -2)   # what both read: the lower triangle
+    # what both read: the lower triangle, and the real part of the diagonal
+    sym = np.tril(x, -1) + _adjoint(np.tril(x, -1)) + np.real(x) * np.eye(n)
     w_np = np.linalg.eigvalsh(x)
     for target in TARGETS:
         w, v = run_op("eigh", [x], target)
         (w_only,) = run_op("eigvalsh", [x], target)
+        assert w.dtype == w_only.dtype == _real_dtype(x.dtype) and v.dtype == x.dtype
         _close(w, w_np, tol, f"eigh on {target}: eigenvalues")
         np.testing.assert_array_equal(w_only, w, err_msg=f"eigvalsh on {target} differs from eigh")
         assert (np.diff(w, axis=-1) >= 0).all(), f"eigh on {target}: eigenvalues not ascending"
@@ -96,13 +111,38 @@ def test_svd(x, full):
     for target in TARGETS:
         u, s, vh = run_op("svd", [x], target, full_matrices=full)
         (s_only,) = run_op("svdvals", [x], target)
-        assert u.shape == u_np.shape and vh.shape == vh_np.shape and s.dtype == x.dtype
+        assert u.shape == u_np.shape and vh.shape == vh_np.shape and u.dtype == vh.dtype == x.dtype
+        assert s.dtype == s_only.dtype == _real_dtype(x.dtype)
         _close(s, s_np, tol, f"svd on {target}: singular values")
         np.testing.assert_array_equal(s_only, s, err_msg=f"svdvals on {target} differs from svd")
         assert (np.diff(s, axis=-1) <= 0).all(), f"svd on {target}: singular values not descending"
         _close((u[..., :, :k] * s[..., None, :]) @ vh[..., :k, :], x, tol, f"svd on {target}: U S Vh != A")
         _orthonormal(u, tol, f"svd on {target}: U")
-        _orthonormal(np.swapaxes(vh, -1, -2), tol, f"svd on {target}: Vh")
+        _orthonormal(_adjoint(vh), tol, f"svd on {target}: Vh")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", INEXACT)
+def test_qr_is_numpys(target, dtype):
+    """LAPACK's reflectors: Q and R themselves are NumPy's (R's diagonal real, of either sign),
+    also where a column is already reduced (its reflector is the identity, or for a complex
+    diagonal a phase)."""
+    x = np.array([[2, 1, 0.5], [-1, 3, 1], [0.5, -2, 4], [1, 0, -1]], dtype)
+    if x.dtype.kind == "c":
+        x = x + 1j * np.array([[1, 0, -1], [0.5, 2, 0], [-1, 1, 1], [0, -0.5, 2]])
+    triangular = np.triu(x[:3])
+    for a in (x, x[:3].T.copy(), triangular):
+        for mode in ("reduced", "complete"):
+            q, r = run_op("qr", [a], target, mode=mode)
+            q_np, r_np = np.linalg.qr(a, mode=mode)
+            tol = _tol(dtype, 4)
+            _close(q, q_np, tol, f"qr({mode}) on {target}: Q differs from NumPy's")
+            _close(r, r_np, tol, f"qr({mode}) on {target}: R differs from NumPy's")
+    # a column with nothing to reduce below the diagonal (-0 there) still gives R zeros of +0
+    signed = np.array([[1, 2], [-0.0, 3], [-0.0, 1]], dtype)
+    q, r = run_op("qr", [signed], target, mode="complete")
+    assert not np.signbit(np.tril(r, -1).real).any(), f"qr on {target}: -0 below R's diagonal"
+    _close(q @ r, signed, _tol(dtype, 3), f"qr on {target}: Q R != A")
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -1,4 +1,6 @@
 """compact_buffers: register tiles shrink into their loop; anything unsafe stays as it is."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -113,7 +115,8 @@ def test_vectorized_loops_and_shared_memory_are_not_entered():
 
 #: The default matmul's register tile: 4 rows of two 8-float vectors with AVX2 (8 of 16
 #: registers), 16 rows of one 16-float vector with AVX-512 (16 of 32 registers).
-ACCUMULATOR_TILE = {"avx2": (4, 16), "avx512": (16, 16)}
+# 64 rows: AVX2 takes 6-row tiles of its 16 ymm registers (11 tiles), AVX-512 16-row ones
+ACCUMULATOR_TILE = {"avx2": (6, 16), "avx512": (16, 16)}
 
 
 @each_pinned_target
@@ -125,3 +128,38 @@ def test_default_matmul_accumulator_is_a_small_per_tile_buffer(isa, target):
     assert shape == ACCUMULATOR_TILE[isa] and names == ("j_0", "i_0")  # inside the tile loops
     nodes = [n for n in pre_order_nodes(compacted(func).body) if isinstance(n, Allocate)]
     assert all(n.buffer.name != "Y" for n in nodes)  # relu was folded into the write back
+
+
+def test_the_buffers_whose_address_is_taken_are_found_with_one_walk(monkeypatch):
+    """Each nested allocation used to walk its whole body again for AddressOf nodes; an
+    addressed buffer still keeps its allocation, the others still move."""
+    from mlc.ir.extern import address_of, call_extern
+    from mlc.ir.tir import Evaluate
+    cb = importlib.import_module("mlc.passes.tir.compact_buffers")
+
+    n = 4
+    A, B = decl_buffer((n, n), "float32", "A"), decl_buffer((n, n), "float32", "B")
+    kept, moved, also = (decl_buffer((n, n), "float32", name) for name in ("kept", "moved", "also"))
+    i, j = Var("i"), Var("j")
+    row = For(j, const(0), const(n), "serial", seq(
+        BufferStore(moved, BufferLoad(A, (i, j), "float32"), (i, j)),
+        BufferStore(also, BufferLoad(moved, (i, j), "float32"), (i, j)),
+        BufferStore(kept, BufferLoad(also, (i, j), "float32"), (i, j)),
+        Evaluate(call_extern("int32", "consume", address_of(BufferLoad(kept, (i, j), "float32")))),
+        BufferStore(B, BufferLoad(kept, (i, j), "float32"), (i, j))))
+    func = PrimFunc((A, B), Allocate(kept, Allocate(moved, Allocate(also, For(i, const(0), const(n),
+                                                                              "serial", row)))))
+    statement_walks = []
+    walk = cb.pre_order_nodes
+
+    def counting(root):
+        if isinstance(root, (Allocate, For)):  # (the accesses walk expressions and leaf statements)
+            statement_walks.append(root)
+        return walk(root)
+
+    monkeypatch.setattr(cb, "pre_order_nodes", counting)
+    out = compact_buffers(func)
+    assert statement_walks == [func.body]
+    shapes = {n.buffer.name: tuple(int(e.value) for e in n.buffer.shape)
+              for n in pre_order_nodes(out.body) if isinstance(n, Allocate)}
+    assert shapes == {"kept": (n, n), "moved": (1, 1), "also": (1, 1)}

@@ -33,9 +33,55 @@ def test_a_symbolic_tile_loop_gets_a_guard_free_body_for_its_full_tiles():
     assert "if i_0 * 4 + i_1 < n:" in rest
 
 
-def test_constant_loops_and_guards_it_cannot_prove_are_left_alone():
-    const = _loops(_tiled(10))
-    assert partition_tiles(const) is const
+def test_a_constant_tile_loop_runs_its_full_tiles_in_a_loop_of_their_own():
+    out = partition_tiles(_loops(_tiled(10))).script()
+    full, rest = out.split("for i_1, j in T.grid(4, 6):")
+    assert "for i_0, i_1, j in T.grid(2, 4, 6):" in full and "< 10" not in full  # 2 full tiles of 4
+    assert "if 8 + i_1 < 10:" in rest  # the last tile, its one iteration simplified away
+
+
+def _parallel_tiled(n, factor):
+    func = _tiled(n, factor)
+    sch = Schedule(func)
+    sch.parallel(sch.get_loops(sch.get_block("B"))[0])
+    return sch.mod["main"]
+
+
+@pytest.mark.parametrize("n, factor, full", [(12, 4, 3), (13, 4, 3), (17, 8, 2)])
+def test_a_parallel_constant_tile_loop_keeps_its_kind_in_both_parts(n, factor, full):
+    out = partition_tiles(_loops(_parallel_tiled(n, factor)))
+    loops = [s for s in pre_order_nodes(out.body) if isinstance(s, For) and s.kind == "parallel"]
+    parts = [(s.min.value, s.extent.value) for s in loops]
+    tiles = -(-n // factor)
+    if full == tiles:  # every tile full: one loop, no guard left
+        assert parts == [(0, full)] and not any(isinstance(s, IfThenElse) for s in pre_order_nodes(out.body))
+    else:  # the ragged tile, one iteration, left as its body
+        assert parts == [(0, full)]
+        assert f"{full * factor} + i_1 < {n}" in out.script()
+    assert partition_tiles(out) is out  # nothing left to partition
+
+
+def test_vectorized_and_unrolled_constant_loops_are_left_whole():
+    for kind in ("vectorize", "unroll"):
+        func = _tiled(10)
+        sch = Schedule(func)
+        i0, i1, _ = sch.get_loops(sch.get_block("B"))
+        getattr(sch, kind)(i0)
+        lowered = _loops(sch.mod["main"])
+        assert partition_tiles(lowered) is lowered
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+@pytest.mark.parametrize("rows", [1, 7, 8, 9, 33])
+def test_partitioned_constant_tiles_compute_every_element(target, rows):
+    lib = mlc.build(_parallel_tiled(rows, 8), target=target, schedule=mlc.schedules.as_written)
+    a = np.random.default_rng(rows).standard_normal((rows, 6)).astype("float32")
+    b = np.full_like(a, np.nan)
+    lib["main"](a, b)
+    np.testing.assert_array_equal(b, a + 1)
+
+
+def test_guards_it_cannot_prove_are_left_alone():
     n = te.var("n")
     A = te.placeholder((n,), "float32", "A")
     B = te.compute((n,), lambda i: A[i] + 1, name="B")

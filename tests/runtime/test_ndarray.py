@@ -96,3 +96,32 @@ def test_the_script_parser_loads_lazily_and_nd_on_use():
             "assert mlc.nd.array is sys.modules['mlc.runtime.ndarray'].array and mlc.cpu().kind == 'cpu'\n"
             "assert mlc.parse is sys.modules['mlc.script'].parse\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("shape, dtype", [((1 << 14,), "float32"), ((3, 4099), "float64"), ((1 << 16,), "int8"),
+                                          ((65, 1025), np.dtype("float16"))])
+def test_large_host_outputs_are_cache_line_aligned(shape, dtype):
+    from mlc.runtime.ndarray import HOST_ALIGN, HOST_ALIGNED_BYTES, allocator
+    empty = allocator(mlc.cpu())
+    for _ in range(4):  # whatever address the allocator hands NumPy
+        out = empty(shape, dtype)
+        assert out.shape == shape and out.dtype == np.dtype(dtype) and out.flags.c_contiguous
+        assert out.flags.writeable and out.nbytes >= HOST_ALIGNED_BYTES
+        assert out.ctypes.data % HOST_ALIGN == 0
+        out[...] = 1
+        assert (out == 1).all()
+
+
+def test_small_host_outputs_are_plain_numpy_arrays():
+    from mlc.runtime.ndarray import allocator
+    empty = allocator(mlc.cpu())
+    out = empty((2, 3), "float32")
+    assert out.shape == (2, 3) and out.dtype == np.float32 and out.flags.owndata
+    assert empty([4], "int32").shape == (4,)  # a list shape too
+
+
+def test_jit_outputs_are_aligned():
+    x = np.arange(1 << 15, dtype="float32")
+    f = mlc.jit(lambda v: v * 2)
+    for _ in range(3):
+        assert f(x).ctypes.data % 64 == 0

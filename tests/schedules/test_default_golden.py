@@ -83,3 +83,19 @@ def test_the_rules_see_the_targets_vector_width_and_the_configured_threads(isa, 
     with pinned_threads():
         cpu = CpuInfo.from_target(target)
     assert (cpu.lanes("float32"), cpu.lanes("float64"), cpu.cores) == {"avx2": (8, 4, 2), "avx512": (16, 8, 2)}[isa]
+
+
+@each_pinned_target
+def test_te_and_jit_give_mm_relu_the_same_schedule(isa, target):
+    """The course's te program and ``np.maximum(a @ b, 0)`` traced by ``@mlc.jit`` are one
+    program: the default rules schedule them alike (only names differ)."""
+    from examples.ch2_tensor_program_transformations import mm_relu_module
+    a = np.zeros((128, 128), "float32")
+    traced = mlc.jit(lambda x, y: np.maximum(x @ y, 0)).lower(a, a).mod
+    kernel = next(name for name in traced if name != "main")
+    with pinned_threads():
+        by_te = skeleton(default_schedule(mm_relu_module(128), target).mod)
+        by_jit = skeleton(default_schedule(mlc.IRModule({kernel: traced[kernel]}), target).mod)
+    names = re.compile(r"for (.*) in |\w+(?= = T\.alloc_buffer)")
+    assert names.sub("_", by_te) == names.sub("_", by_jit)
+    assert "T.parallel" in by_te and "T.vectorized" in by_te

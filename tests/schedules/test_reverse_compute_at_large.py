@@ -15,18 +15,27 @@ def _two_stage(n):
     return mlc.IRModule({"main": te.create_prim_func([A, C])})
 
 
-def test_a_large_spatial_consumer_is_computed_under_the_producers_tiles():
-    n = 2048  # 512 x 512 tiles: 2^18 loop points, past what the coverage check enumerates
+def _consumer_under_4x4_tiles(n):
+    """A schedule with C moved under the producer's 4 x 4 tiles of an n x n domain."""
     sch = mlc.Schedule(_two_stage(n))
     i, j = sch.get_loops(sch.get_block("B"))
     io, ii = sch.split(i, [None, 4])
     jo, ji = sch.split(j, [None, 4])
     sch.reorder(io, jo, ii, ji)
     sch.reverse_compute_at(sch.get_block("C"), jo)
-    a = np.random.default_rng(0).standard_normal((n, n)).astype("float32")
+    return sch
+
+
+def _check_built(sch, n, seed):
+    a = np.random.default_rng(seed).standard_normal((n, n)).astype("float32")
     c = np.empty_like(a)
     mlc.build(sch.mod, "llvm")["main"](a, c)
     np.testing.assert_allclose(c, a * 2 + 1, rtol=1e-6)
+
+
+def test_a_large_spatial_consumer_is_computed_under_the_producers_tiles():
+    n = 2048  # 512 x 512 tiles: 2^18 loop points, past what the coverage check enumerates
+    _check_built(_consumer_under_4x4_tiles(n), n, 0)
 
 
 def test_a_large_consumer_whose_windows_leave_gaps_is_refused():
@@ -77,25 +86,18 @@ def test_windows_whose_steps_leave_gaps_between_tiles_are_not_a_cover():
     assert not M._tiles_cover(ana, short, short + 2, full, loops)   # 3-wide windows every 4
 
 
-def test_a_spatial_consumer_of_tiles_is_proven_covered_without_enumerating(monkeypatch):
-    """Small domains too: the proof is tried first (enumerating 4096 tiles costs a
-    hundred milliseconds, a tuner's whole budget per candidate)."""
-    from mlc.schedules.primitives import compute_location
+def test_a_spatial_consumer_within_the_enumeration_limit_is_proven_without_enumerating(monkeypatch):
+    # 64 x 64 tiles: 4096 loop points, which the check would visit one window at a time;
+    # the proof for spatial consumers of whole values settles it first
+    from mlc.schedules.primitives.compute_location import _Move
 
     def enumerated(*args):
-        raise AssertionError("coverage enumerated")
-    monkeypatch.setattr(compute_location._Move, "_window", staticmethod(enumerated))
-    sch = mlc.Schedule(_two_stage(256))
-    i, j = sch.get_loops(sch.get_block("B"))
-    io, ii = sch.split(i, [None, 4])
-    jo, ji = sch.split(j, [None, 4])
-    sch.reorder(io, jo, ii, ji)
-    sch.reverse_compute_at(sch.get_block("C"), jo)
-    a = np.random.default_rng(0).standard_normal((256, 256)).astype("float32")
-    c = np.empty_like(a)
-    mlc.build(sch.mod, "llvm")["main"](a, c)
-    np.testing.assert_allclose(c, a * 2 + 1, rtol=1e-6)
+        raise AssertionError("the coverage of a spatial consumer was enumerated")
 
+    monkeypatch.setattr(_Move, "_window", staticmethod(enumerated))
+    sch = _consumer_under_4x4_tiles(256)
+    monkeypatch.undo()
+    _check_built(sch, 256, 2)
 
 
 def test_a_small_consumer_the_proof_cannot_cover_is_still_enumerated_and_refused():

@@ -92,8 +92,8 @@ def test_default_rules_tile_a_symbolic_batch_matmul_and_run_its_row_tiles_on_thr
     script = sch.mod["main"].script()
     # the rows are the outer, parallel loop, tiled and guarded; the columns vector tiles;
     # the register tile accumulates in a local cache and relu is fused into its write back
-    assert "for i_0 in T.parallel((n + 3) // 4):" in script
-    assert "T.where(i_0 * 4 + i_1 < n)" in script
+    assert "for i_0 in T.parallel((n + 5) // 6):" in script
+    assert "T.where(i_0 * 6 + i_1 < n)" in script
     assert "Z[v0, v1] = T.max(Y_local[v0, v1], T.float32(0))" in script
     assert "T.vectorized(16)" in script
 
@@ -121,7 +121,7 @@ def test_compact_buffers_shrinks_the_register_tile_of_a_symbolic_matmul():
     sch = Schedule(_matmul(te.var("n")))
     schedule_cpu(sch, "main", CpuInfo(vector_bits=256, cores=4))
     lowered = lower_for_llvm(sch.mod)["main"].script()
-    assert 'Y_local = T.allocate([64], "float32", "local")' in lowered
+    assert 'Y_local = T.allocate([96], "float32", "local")' in lowered
 
 
 def test_default_rules_run_a_symbolic_batch_of_softmax_rows_one_row_at_a_time():

@@ -23,6 +23,8 @@ FUNCTIONS = {
     "sqrt(x)": lambda x, y: np.sqrt(x),
     "conj(x)": lambda x, y: np.conj(x),
     "real(x) + imag(y)": lambda x, y: np.real(x) + np.imag(y),
+    "x.conj() * y.real - x.imag": lambda x, y: x.conj() * y.real - x.imag,
+    "x.conjugate()": lambda x, y: x.conjugate(),
     "x == y, x != y": lambda x, y: (x == y, x != y),
     "where(x == y, x, 2j)": lambda x, y: np.where(x == y, x, 2j),
     "sum(x * y, axis=0)": lambda x, y: np.sum(x * y, axis=0),
@@ -139,3 +141,19 @@ def test_vector_norm_of_complex_vectors_is_real(dtype, ord):
     x = np.array([[3 + 4j, 1 - 1j, 0j], [-2j, 0.5 + 0j, 1 + 1j]], dtype)
     want = np.linalg.vector_norm(x, ord=ord, axis=1)
     _assert_matches(mnp.linalg.vector_norm(x, ord=ord, axis=1), want, True, f"ord={ord}")
+
+
+@pytest.mark.parametrize("dtype", ["complex128", "float32"])
+def test_complex_power_with_python_scalars_jitted_and_eager(dtype):
+    """``z ** 2.5``, ``z ** 1j`` and ``2 ** z`` jitted, ``mnp.pow`` eager, with NumPy's dtypes (a
+    Python scalar is weak: float32 ** 1j is complex64) and values."""
+    x = np.array([1.5 - 0.5j, -2 + 1j, 0.25j, 3] if dtype.startswith("complex") else [1.5, -2, 0.25, 3], dtype)
+    w = np.array([2 - 1j, 0.5 + 0j, 3, -1], "complex64")
+
+    def fn(a):
+        return a ** 2.5, a ** 1j, 2 ** (a * 1j)
+
+    with np.errstate(all="ignore"):
+        want = fn(x)
+        _assert_matches(mlc.jit(fn)(x), want, True, "z ** 2.5, z ** 1j, 2 ** (z * 1j)")
+        _assert_matches(mnp.pow(x, w), np.pow(x, w), True, "pow")

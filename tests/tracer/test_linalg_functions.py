@@ -1,14 +1,15 @@
 """mlc.numpy.linalg against NumPy: eager calls (compiled) and jitted ones on both backends
 (reference interpreter and LLVM), Hypothesis-drawn batches and sizes 1 / odd / non-square;
 the functions composed from the kernels (pinv, matrix_rank, matrix_norm, matrix_power, solve's
-broadcasting), the ones built from other ops (cross, diagonal, trace, outer), result names,
+broadcasting), the ones built from other ops (cross, diagonal, trace, outer), complex64 and
+complex128 matrices throughout (real eigenvalues, singular values and norms), result names,
 errors, and docs/ops.md's list of the namespace."""
 import math
 import pathlib
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, example, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import mlc
@@ -17,6 +18,7 @@ from mlc import DTypeError, ShapeError
 
 L = mnp.linalg
 FLOAT = ("float32", "float64")
+INEXACT = FLOAT + ("complex64", "complex128")
 
 
 def _tol(dtype, n):
@@ -24,11 +26,16 @@ def _tol(dtype, n):
 
 
 def matrices(min_side=1, max_side=4, square=False, dtypes=FLOAT):
-    """(batch..., m, n) float matrices with entries in [-1, 1]."""
+    """(batch..., m, n) matrices with entries in [-1, 1] (complex: each part)."""
     def shaped(args):
         dtype, batch, m, n = args
-        elements = st.integers(-9, 9) if dtype.startswith("int") else \
-            st.floats(-1, 1, width=np.dtype(dtype).itemsize * 8)
+        if dtype.startswith("int"):
+            elements = st.integers(-9, 9)
+        elif dtype.startswith("complex"):
+            part = st.floats(-1, 1, width=np.dtype(dtype).itemsize * 4)
+            elements = st.builds(complex, part, part)
+        else:
+            elements = st.floats(-1, 1, width=np.dtype(dtype).itemsize * 8)
         return hnp.arrays(dtype, batch + (m, m if square else n), elements=elements)
     return st.tuples(st.sampled_from(dtypes), hnp.array_shapes(min_dims=0, max_dims=1, max_side=2),
                      st.integers(min_side, max_side), st.integers(min_side, max_side)).flatmap(shaped)
@@ -50,8 +57,12 @@ def _invertible(x):
     return (x + 2 * n * np.eye(n)).astype(x.dtype)
 
 
-@settings(max_examples=10, deadline=None)
-@given(x=matrices(square=True))
+def _adjoint(x):
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
+@settings(max_examples=12, deadline=None)
+@given(x=matrices(square=True, dtypes=INEXACT))
 def test_lu_functions_match_numpy(x):
     a = _invertible(x)
     n = a.shape[-1]
@@ -60,19 +71,40 @@ def test_lu_functions_match_numpy(x):
         _close(got, np.linalg.det(a).astype(a.dtype), tol)
     for sign, logabs in _on_backends(L.slogdet, a):
         want = np.linalg.slogdet(a)
-        _close(sign, want.sign, 0)
+        _close(sign, want.sign, 0 if a.dtype.kind == "f" else tol)   # complex: a unit, det / |det|
         _close(logabs, want.logabsdet, tol)
     for got in _on_backends(L.inv, a):
         _close(got, np.linalg.inv(a), tol)
     b = np.linspace(-1, 1, n).astype(a.dtype)
     for got in _on_backends(L.solve, a, b):   # a vector right-hand side, broadcast over the batch
         _close(got, np.linalg.solve(a, np.broadcast_to(b[:, None], a.shape[:-1] + (1,)))[..., 0], tol)
-    for got in _on_backends(L.cholesky, a @ np.swapaxes(a, -1, -2), upper=True):
-        _close(got, np.swapaxes(np.linalg.cholesky(a @ np.swapaxes(a, -1, -2)), -1, -2), tol * 4)
+    hpd = a @ _adjoint(a)   # symmetric (Hermitian) positive definite
+    for got in _on_backends(L.cholesky, hpd, upper=True):
+        _close(got, _adjoint(np.linalg.cholesky(hpd)), tol * 4)
+    for got in _on_backends(L.cholesky, hpd):
+        _close(got, np.linalg.cholesky(hpd), tol * 4)
 
 
 @settings(max_examples=10, deadline=None)
-@given(x=matrices(), rtol=st.sampled_from([None, 0.5]))
+@given(x=matrices(square=True, dtypes=INEXACT))
+def test_eigh_matches_numpy(x):
+    """Eigenvalues against NumPy's; eigenvectors (unique up to a phase) by A V = V diag(w)."""
+    n = x.shape[-1]
+    hermitian = ((x + _adjoint(x)) / 2).astype(x.dtype)
+    tol = _tol(x.dtype, n)
+    want = np.linalg.eigvalsh(hermitian)
+    for got in _on_backends(L.eigvalsh, hermitian):
+        _close(got, want, tol)
+    for w, v in _on_backends(L.eigh, hermitian):
+        _close(w, want, tol)
+        assert v.dtype == x.dtype
+        np.testing.assert_allclose(hermitian @ v, v * w[..., None, :], atol=tol)
+        np.testing.assert_allclose(_adjoint(v) @ v, np.broadcast_to(np.eye(n), v.shape), atol=tol)
+
+
+@settings(max_examples=12, deadline=None)
+@given(x=matrices(dtypes=INEXACT), rtol=st.sampled_from([None, 0.5]))
+@example(x=np.array([[4.08792e-103], [1.40129846e-45]]), rtol=None)  # NumPy's pinv underflows to 0
 def test_svd_composites_match_numpy(x, rtol):
     tol = _tol(x.dtype, max(x.shape[-2:]))
     x = x.copy()
@@ -87,18 +119,31 @@ def test_svd_composites_match_numpy(x, rtol):
     for got in _on_backends(L.matrix_rank, x, rtol=rtol):
         _close(got, np.asarray(want_rank).astype("int64"), 0)
     if rtol is None:
+        want = np.linalg.pinv(x, rtol=np_rtol).astype(x.dtype)
+        # entries far below the largest are rounding noise in either result (NumPy's may underflow
+        # to 0 where the exact value is tiny next to 1/s), so the absolute error scales with it
+        scale = max(float(np.abs(want).max(initial=0.0)), 1.0)
         for got in _on_backends(L.pinv, x):
-            _close(got, np.linalg.pinv(x, rtol=np_rtol).astype(x.dtype), tol * 8)
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, rtol=tol * 8, atol=tol * 8 * scale)
+    real = np.finfo(x.dtype).dtype   # of the norms and singular values: complex64 -> float32
     for ord_ in ["fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf]:
-        want = np.linalg.norm(x, ord=ord_, axis=(-2, -1), keepdims=True).astype(x.dtype)
+        want = np.linalg.norm(x, ord=ord_, axis=(-2, -1), keepdims=True).astype(real)
         for got in _on_backends(L.matrix_norm, x, ord=ord_, keepdims=True):
             _close(got, want, tol)
     for got in _on_backends(L.svdvals, x):
         _close(got, np.linalg.svd(x, compute_uv=False), tol)
+    for u, s, vh in _on_backends(L.svd, x, full_matrices=False):   # unique up to phases: A = U S Vh
+        assert s.dtype == real and u.dtype == vh.dtype == x.dtype
+        np.testing.assert_allclose((u * s[..., None, :]) @ vh, x, atol=tol)
+    for ord_ in [2, 1, math.inf]:
+        want = np.linalg.vector_norm(x, ord=ord_, axis=-1)
+        for got in _on_backends(L.vector_norm, x, ord=ord_, axis=-1):
+            _close(got, want, tol)
 
 
 @settings(max_examples=10, deadline=None)
-@given(x=matrices(square=True), n=st.integers(-3, 5))
+@given(x=matrices(square=True, dtypes=INEXACT), n=st.integers(-3, 5))
 def test_matrix_power_matches_numpy(x, n):
     a = _invertible(x) / (2 * x.shape[-1] + 1)  # entries and powers stay near 1
     a = a.astype(x.dtype)
@@ -107,14 +152,14 @@ def test_matrix_power_matches_numpy(x, n):
 
 
 @settings(max_examples=10, deadline=None)
-@given(x=matrices(min_side=1, max_side=5, dtypes=("int32", "float32", "float64")), data=st.data())
+@given(x=matrices(min_side=1, max_side=5, dtypes=("int32", "float32", "float64", "complex64")), data=st.data())
 def test_diagonal_trace_match_numpy(x, data):
     m, n = x.shape[-2:]
     offset = data.draw(st.integers(-m - 1, n + 1), label="offset")
     for got in _on_backends(L.diagonal, x, offset=offset):
         _close(got, np.diagonal(x, offset=offset, axis1=-2, axis2=-1), 0)
     for got in _on_backends(L.trace, x, offset=offset):
-        _close(got, np.trace(x, offset=offset, axis1=-2, axis2=-1), _tol(x.dtype, n) if x.dtype.kind == "f" else 0)
+        _close(got, np.trace(x, offset=offset, axis1=-2, axis2=-1), _tol(x.dtype, n) if x.dtype.kind in "fc" else 0)
 
 
 @settings(max_examples=10, deadline=None)
@@ -131,6 +176,11 @@ def test_cross_and_outer_match_numpy(v, data):
     x, y = a.reshape(-1), b.reshape(-1)[:5]
     for got in _on_backends(L.outer, x, y):
         _close(got, np.outer(x, y), 0)
+    c = (a + 1j * b).astype("complex128")   # complex vectors: no conjugation in either
+    for got in _on_backends(L.cross, c, b, axis=axis):
+        _close(got, np.cross(c, b, axis=axis), 1e-13)
+    for got in _on_backends(L.outer, c.reshape(-1), y):
+        _close(got, np.outer(c.reshape(-1), y), 0)
 
 
 def test_results_are_named_and_cast_like_numpys():
@@ -141,6 +191,29 @@ def test_results_are_named_and_cast_like_numpys():
     assert L.qr(a.astype("float32")).Q.dtype == np.float32
     assert set(L.svd(a)._fields) == {"U", "S", "Vh"}
     assert L.slogdet(a).logabsdet.dtype == np.float64
+    c = (a + 1j * np.array([[0, 1], [-1, 0]])).astype("complex64")   # Hermitian
+    assert L.eigvalsh(c).dtype == L.svdvals(c).dtype == L.matrix_norm(c).dtype == np.float32
+    assert L.slogdet(c).sign.dtype == np.complex64 and L.slogdet(c).logabsdet.dtype == np.float32
+    assert L.eigh(c).eigenvectors.dtype == L.qr(c).R.dtype == L.svd(c).Vh.dtype == np.complex64
+
+
+def test_complex_linalg_inside_jit():
+    """Complex factorizations compose with complex arithmetic in one jitted function."""
+    @mlc.jit
+    def f(a, b):
+        h = a @ np.conj(a).T + 4 * np.eye(3)
+        q, r = L.qr(a)
+        return L.solve(h, b), L.eigvalsh(h), L.pinv(a) @ (q @ r), L.det(L.cholesky(h))
+
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3))).astype("complex128")
+    b = (rng.standard_normal(3) + 1j * rng.standard_normal(3)).astype("complex128")
+    h = a @ a.conj().T + 4 * np.eye(3)
+    solved, w, identity, det_low = f(a, b)
+    np.testing.assert_allclose(solved, np.linalg.solve(h, b), rtol=1e-12)
+    np.testing.assert_allclose(w, np.linalg.eigvalsh(h), rtol=1e-12)
+    np.testing.assert_allclose(identity, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(det_low, np.prod(np.diagonal(np.linalg.cholesky(h))), rtol=1e-12)
 
 
 def test_singular_inputs_give_the_documented_values():
@@ -162,7 +235,7 @@ def test_errors_name_the_function():
         L.matrix_norm(np.eye(2), ord=3)
     with pytest.raises(ShapeError, match="square"):
         L.det(np.ones((2, 3)))
-    with pytest.raises(DTypeError, match="float32 or float64"):
+    with pytest.raises(DTypeError, match="float32, float64, complex64 or complex128"):
         L.inv(np.eye(2, dtype="float16"))
 
 

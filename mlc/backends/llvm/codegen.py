@@ -53,7 +53,7 @@ from ...ir.printer import expr_to_str
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.shape_vars import size_params
 from ...runtime.callbacks import CALLBACK_SYMBOL
-from . import arith, complex as complex_math, extern, parallel
+from . import arith, complex as complex_math, extern, parallel, streaming
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
 from .loops import MAX_UNROLL, emit_loop, loop_metadata
@@ -66,6 +66,15 @@ __all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "CALLBACK_TABLE_
 
 #: The module global holding the callback table token of a module's library calls.
 CALLBACK_TABLE_SYMBOL = "__mlc_callback_table"
+
+
+def sext64(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    """Signed integer ``v`` widened to i64; a constant is written as the i64 constant
+    (``i64 4096``, not an instruction ``sext i32 4096 to i64`` for LLVM to fold)."""
+    if isinstance(v, ir.Constant) and isinstance(v.constant, int) and isinstance(v.type, ir.IntType):
+        half = 1 << (v.type.width - 1)
+        return ir.Constant(I64, (v.constant + half) % (2 * half) - half)
+    return b.sext(v, I64)
 
 
 @dataclass
@@ -82,7 +91,7 @@ REDUCTION_FLAGS = ("reassoc", "contract")
 
 def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | None = None,
                   sites: SiteTable | None = None, fast_math: bool = False,
-                  calls: FunctionCalls | None = None) -> ir.Function:
+                  calls: FunctionCalls | None = None, streaming_bytes: int = 0) -> ir.Function:
     """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``.
 
     ``calls``: the functions ``func`` may call (:mod:`mlc.ir.calls`, a graph's ``main``),
@@ -97,6 +106,8 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     each checked access is added to ``sites`` under the function's ``name``.
     ``fast_math``: exp, tanh, sigmoid and erf use the cheaper routines of
     :mod:`.vecmath.fast` (documented error bounds).
+    ``streaming_bytes``: from how many argument bytes the outputs the function only
+    writes get non-temporal vector stores (:mod:`.streaming`); 0: never.
     """
     sizes = size_params(func)
     arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
@@ -105,6 +116,8 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
     gen.calls = calls
+    if calls is None:
+        gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
         _pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
@@ -150,9 +163,13 @@ class _FunctionCodegen(VectorCodegen):
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # vecmath's fast routines (see emit_function)
         self.calls: FunctionCalls | None = None  # what CallPrimFunc/CallPacked reach
+        self.streaming: frozenset[Buffer] = frozenset()  # outputs stored non-temporally (.streaming)
+        self.made_nontemporal = False  # a non-temporal store was emitted: finish with sfence
 
     def finish(self) -> None:
         """Return at the end of the code and jump from the entry block to it."""
+        if self.made_nontemporal:
+            streaming.emit_sfence(self.module, self.builder)
         self.builder.ret_void()
         ir.IRBuilder(self.entry).branch(self.fn.blocks[1])
 
@@ -320,6 +337,7 @@ class _FunctionCodegen(VectorCodegen):
         noalias = bool(self.func.attr("tir.noalias", True))
         child = _FunctionCodegen(self.module, self.func, body_fn, in_parallel=True)
         child.fast_math = self.fast_math
+        child.streaming = self.streaming
         child.loop_depth = self.loop_depth
         child._has_load = self._has_load
         args = iter(body_fn.args)
@@ -366,7 +384,7 @@ class _FunctionCodegen(VectorCodegen):
 
     def _widen(self, s: For, value: ir.Value) -> ir.Value:
         """An int32 loop bound as i64: int32 loops count in i64 (see :meth:`_loop_body`)."""
-        return self.builder.sext(value, I64) if s.loop_var.dtype == "int32" else value
+        return sext64(self.builder, value) if s.loop_var.dtype == "int32" else value
 
     def _loop_body(self, s: For, index: ir.Value) -> None:
         """``s``'s body with its variable bound to ``index``.
@@ -512,7 +530,7 @@ class _FunctionCodegen(VectorCodegen):
             raise CompileError(f"buffer index of dtype {e.dtype}; indices must be integers")
         v = self.expr(e)
         if v.type.width < 64:
-            v = self.builder.sext(v, I64) if dt.is_signed(e.dtype) else self.builder.zext(v, I64)
+            v = sext64(self.builder, v) if dt.is_signed(e.dtype) else self.builder.zext(v, I64)
         return v
 
     def _index64(self, e: PrimExpr) -> ir.Value:
@@ -528,7 +546,7 @@ class _FunctionCodegen(VectorCodegen):
             wide = self.wide.get(e) if isinstance(e, Var) else None
             if wide is not None:
                 return wide
-            return self.builder.sext(self.expr(e), I64)  # a leaf: a variable, a load, ...
+            return sext64(self.builder, self.expr(e))  # a leaf: a variable, a load, ...
         a, b = self._index64(e.a), self._index64(e.b)
         if e.op in ("floordiv", "floormod"):
             return arith.binary(self.builder, e.op, a, b, "int64")

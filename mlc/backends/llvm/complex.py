@@ -164,10 +164,24 @@ def _abs(b, x, y):
 @_in_double
 def _exp(b, x, y):
     """exp(x) (cos y + j sin y); y == 0 gives exp(x) + y j (also for a NaN x); an infinite x
-    with a non-finite y gives (inf, NaN) for +inf and (0, 0) for -inf."""
+    with a non-finite y gives (inf, NaN) for +inf and (0, 0) for -inf. Where exp(x) alone
+    overflows a part may not: as glibc's cexp, an x above t = 1023 ln 2 scales cos y and
+    sin y by exp(t) (twice at most) and exp takes what is left of x."""
     ty = x.type
     r = _math(b, "exp", x)
-    re, im = b.fmul(r, _math(b, "cos", y)), b.fmul(r, _math(b, "sin", y))
+    cos, sin = _math(b, "cos", y), _math(b, "sin", y)
+    re, im = b.fmul(r, cos), b.fmul(r, sin)
+    t = _c(ty, 1023 * math.log(2.0))
+    exp_t = _math(b, "exp", t)
+    rest = x
+    for _ in range(2):
+        big = b.fcmp_ordered(">", rest, t)
+        cos, sin = b.select(big, b.fmul(cos, exp_t), cos), b.select(big, b.fmul(sin, exp_t), sin)
+        rest = b.select(big, b.fsub(rest, t), rest)
+    reduced = b.fcmp_ordered(">", x, t)
+    r_rest = _math(b, "exp", rest)
+    re = b.select(reduced, b.fmul(r_rest, cos), re)
+    im = b.select(reduced, b.fmul(r_rest, sin), im)
     x_inf = b.fcmp_ordered("==", call_intrinsic(b, "fabs", x), _c(ty, math.inf))
     y_finite = b.fcmp_ordered("<", call_intrinsic(b, "fabs", y), _c(ty, math.inf))
     special = b.and_(x_inf, b.not_(y_finite))

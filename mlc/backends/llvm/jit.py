@@ -106,23 +106,45 @@ def _optimise_and_emit(ir_text: str, target: Target) -> tuple[bytes, str]:
     """(object code, optimised IR) for ``ir_text``: parse, verify, O3, emit."""
     tm = target_machine(target.cpu, target.features)
     module = _optimised_module(ir_text, tm)
-    optimized = str(module)
     try:
-        with llvm_output():
-            return tm.emit_object(module), optimized
-    except RuntimeError as err:
-        raise CompileError(f"LLVM could not generate machine code: {err}", source=optimized) from None
+        optimized = str(module)
+        return _emit_object(module, tm, optimized), optimized
     finally:
         module.close()
 
 
+def _emit_object(module: llvm.ModuleRef, tm: llvm.TargetMachine, optimized: str) -> bytes:
+    """Machine code of the optimised ``module`` (whose text is ``optimized``) for ``tm``."""
+    try:
+        with llvm_output():
+            return tm.emit_object(module)
+    except RuntimeError as err:
+        raise CompileError(f"LLVM could not generate machine code: {err}", source=optimized) from None
+
+
 def _optimised_module(ir_text: str, tm: llvm.TargetMachine) -> llvm.ModuleRef:
     """``ir_text`` parsed, verified and optimised at O3 for ``tm`` (the caller closes it)."""
+    module = _parse(ir_text)
+    try:
+        _run_o3(module, tm)
+    except BaseException:
+        module.close()
+        raise
+    return module
+
+
+def _parse(ir_text: str) -> llvm.ModuleRef:
+    """``ir_text`` parsed and verified by LLVM (the caller closes it)."""
     try:
         module = llvm.parse_assembly(ir_text)
         module.verify()
     except RuntimeError as err:
         raise CompileError(f"LLVM rejected the generated IR: {err}", source=ir_text) from None
+    return module
+
+
+def _run_o3(module: llvm.ModuleRef, tm: llvm.TargetMachine) -> None:
+    """Optimise ``module`` in place with LLVM's O3 pipeline for ``tm``."""
     pass_builder = llvm.create_pass_builder(tm, _tuning_options())
     pipeline = pass_builder.getModulePassManager()
     try:
@@ -131,7 +153,6 @@ def _optimised_module(ir_text: str, tm: llvm.TargetMachine) -> llvm.ModuleRef:
     finally:
         _dispose_pipeline(pipeline)
         pass_builder.close()
-    return module
 
 
 def optimise(ir_text: str, target: Target) -> str:

@@ -67,7 +67,12 @@ def emit_loop(builder: ir.IRBuilder, begin: ir.Value, extent: ir.Value, name: st
     ``body`` emits the loop body at the builder's position, given ``i``.
     """
     fn = builder.function
-    end = builder.add(begin, extent, name=f"{name}.end")
+    if isinstance(begin, ir.Constant) and isinstance(extent, ir.Constant) and \
+            isinstance(begin.constant, int) and isinstance(extent.constant, int):  # written as a constant
+        half = 1 << (begin.type.width - 1)
+        end = ir.Constant(begin.type, (begin.constant + extent.constant + half) % (2 * half) - half)
+    else:
+        end = builder.add(begin, extent, name=f"{name}.end")
     preheader = builder.block
     header = fn.append_basic_block(f"{name}.header")
     body_block = fn.append_basic_block(f"{name}.body")

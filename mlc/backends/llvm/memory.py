@@ -6,9 +6,23 @@ slot), as long as the function's stack use stays under
 :data:`STACK_BUDGET_BYTES`. Anything else is ``malloc``ed where the Allocate
 starts and ``free``d where it ends; functions have a single exit, so every
 path frees it. Zero-size buffers get a valid pointer that is never read.
+
+A heap buffer of constant size from :data:`KEEP_MIN_BYTES` to :data:`KEEP_MAX_BYTES`
+is kept between calls: its Allocate takes the block parked in a module global
+(``atomicrmw xchg`` with null; ``malloc`` when none is parked) and parks it again
+where the Allocate ends (``cmpxchg`` null -> block; ``free`` when another call
+parked one first, so concurrent calls each get their own block). Freeing such a
+block on every call hands it back to the kernel whenever glibc's heap top passes
+its trim threshold (a 16 MiB scratch beside a 16 MiB output does), and the next
+call faults every page in again: thousands of page faults, a fifth of a radix
+sort's time. Each such Allocate of a loaded module holds at most one block, freed
+with the module (:func:`free_kept_blocks`).
 """
 from __future__ import annotations
 
+import ctypes
+import re
+import weakref
 from collections.abc import Callable
 
 from llvmlite import ir
@@ -16,12 +30,17 @@ from llvmlite import ir
 from .intrinsics import declare
 from .types import I64, PTR
 
-__all__ = ["BufferAllocator", "MAX_STACK_BYTES", "STACK_BUDGET_BYTES", "STACK_ALIGN"]
+__all__ = ["BufferAllocator", "MAX_STACK_BYTES", "STACK_BUDGET_BYTES", "STACK_ALIGN", "KEEP_MIN_BYTES",
+           "KEEP_MAX_BYTES", "free_kept_blocks"]
 
 MAX_STACK_BYTES = 64 * 1024
 STACK_BUDGET_BYTES = 256 * 1024
 #: Alignment of stack and heap buffers (a cache line; enough for any vector).
 STACK_ALIGN = 64
+#: Heap buffers of constant size in [KEEP_MIN_BYTES, KEEP_MAX_BYTES] are kept between calls.
+KEEP_MIN_BYTES, KEEP_MAX_BYTES = 1 << 20, 1 << 28
+#: The globals parking kept blocks are named ``__mlc_kept.<buffer>[.<n>]``.
+KEPT_PREFIX = "__mlc_kept."
 
 
 class BufferAllocator:
@@ -48,9 +67,53 @@ class BufferAllocator:
         free = declare(module, "free", ir.FunctionType(ir.VoidType(), [PTR]))
         nbytes = b.mul(count, ir.Constant(I64, elem_bytes))
         nbytes = b.select(b.icmp_signed(">", nbytes, ir.Constant(I64, 0)), nbytes, ir.Constant(I64, 1))
+        if static_count is not None and KEEP_MIN_BYTES <= static_count * elem_bytes <= KEEP_MAX_BYTES:
+            return self._kept(name, nbytes, malloc, free)
         ptr = b.call(malloc, [nbytes], name=name)
         return ptr, lambda: b.call(free, [ptr])
+
+    def _kept(self, name: str, nbytes: ir.Value, malloc: ir.Function, free: ir.Function):
+        """The block parked in this Allocate's own global, or a new one; parked again on release."""
+        b = self.builder
+        module = b.module
+        slot = ir.GlobalVariable(module, PTR, name=module.get_unique_name(f"{KEPT_PREFIX}{name}"))
+        slot.initializer = ir.Constant(PTR, None)
+        parked = b.atomic_rmw("xchg", slot, ir.Constant(PTR, None), "acquire")
+        entry = b.block
+        with b.if_then(b.icmp_unsigned("==", parked, ir.Constant(PTR, None)), likely=False):
+            fresh = b.call(malloc, [nbytes])
+            made = b.block
+        ptr = b.phi(PTR, name=name)
+        ptr.add_incoming(parked, entry)
+        ptr.add_incoming(fresh, made)
+
+        def release() -> None:
+            swapped = b.cmpxchg(slot, ir.Constant(PTR, None), ptr, "release", "monotonic")
+            with b.if_then(b.not_(b.extract_value(swapped, 1)), likely=False):
+                b.call(free, [ptr])
+        return ptr, release
 
 
 def _nothing() -> None:
     pass
+
+
+def free_kept_blocks(compiled) -> None:
+    """Free the blocks the Allocates of ``compiled`` (a loaded module) parked when it goes: a
+    finalizer holding its engine (so the parking globals stay readable) until then."""
+    slots = tuple(sorted(set(re.findall(r'@"?(' + re.escape(KEPT_PREFIX) + r'[\w.$-]*)"?\s*=',
+                                        compiled.optimized_ir))))
+    if slots:
+        weakref.finalize(compiled, _free_parked, compiled.engine, slots)
+
+
+def _free_parked(engine, slots) -> None:
+    for name in slots:
+        slot = ctypes.c_void_p.from_address(engine.get_global_value_address(name))
+        if slot.value:
+            _libc_free(slot.value)
+            slot.value = None
+
+
+_libc_free = ctypes.CDLL(None).free
+_libc_free.argtypes = [ctypes.c_void_p]

@@ -33,7 +33,9 @@ from ...target import Target
 from ..llvm_cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from .codegen import CALLBACK_TABLE_SYMBOL, FunctionCalls, emit_function
+from .streaming import streaming_threshold
 from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_layout
+from .memory import free_kept_blocks
 from .parallel import set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, RUNTIME_SYMBOLS
 
@@ -86,9 +88,11 @@ def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, s
     module = ir.Module(name="mlc")
     module.triple, module.data_layout = target_layout(target)
     calls = FunctionCalls({}, library if library is not None else [])
+    streaming_bytes = streaming_threshold(module.triple, target.caches)
     for name, func in funcs.items():  # the kernels first: a main calls them
         if not is_graph_main(func):
-            calls.functions[name] = emit_function(module, func, symbols[name], name, sites, fast_math)
+            calls.functions[name] = emit_function(module, func, symbols[name], name, sites, fast_math,
+                                                  streaming_bytes=streaming_bytes)
     for name, func in funcs.items():
         if is_graph_main(func):
             emit_function(module, func, symbols[name], name, sites, fast_math, calls)
@@ -143,6 +147,7 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
+    free_kept_blocks(compiled)
     return LLVMModule(target, functions, sources, keepalive=(compiled, table))
 
 

@@ -10,29 +10,57 @@ three pieces (the codegen emits the loop body into the first):
   buffers, so every thread has its own;
 * the **task** ``void @__mlc_par.<f>.N.task(ptr %closure)`` is what each thread
   of the team runs: it unpacks the closure ``{begin, extent, pooled, next,
-  captured...}`` and, until the loop is used up, takes the next chunk of
-  ``ceil(extent / (CHUNKS_PER_THREAD * omp_get_num_threads()))`` iterations
-  (``atomicrmw add next``) and calls the body function on it (LLVM inlines
-  it). The task itself is never inlined, so the kernel holds one copy of the
-  loop body however it launches it. Taking chunks in turn rather than one fixed share per thread keeps a
-  thread that the OS preempted (another process on a busy machine) from
-  holding up the others;
+  began_at, done_at, mine, captured...}`` and, until the loop is used up,
+  takes the next chunk of ``ceil(extent / (CHUNKS_PER_THREAD *
+  omp_get_num_threads()))`` iterations (``atomicrmw add next``) and calls the
+  body function on it (LLVM inlines it). Thread 0 of a team (the caller)
+  notes when it starts and stops taking chunks and how many iterations it ran
+  (``began_at``, ``done_at``, ``mine``) for the launch's review. The task
+  itself is never inlined, so the kernel holds one copy of the loop body
+  however it launches it. Taking chunks in turn rather than one fixed share
+  per thread keeps a thread that the OS preempted (another process on a busy
+  machine) from holding up the others;
 * the **launch** in the kernel stores the closure on the stack, asks
-  ``@__mlc_parallel_threads(extent)`` for a thread count ``n``, and calls
-  ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (then frees the pool)
-  or the task directly otherwise (``pooled`` is 0 then, and the one call
-  takes the whole range).
+  ``@__mlc_parallel_threads(extent, site)`` for a thread count ``n``, and calls
+  ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (then reviews the
+  launch, see below, and frees the pool) or the task directly otherwise
+  (``pooled`` is 0 then, and the one call takes the whole range).
 
 Thread-count policy, kept in the process-wide
-:data:`~mlc.backends.llvm.symbols.PARALLEL_STATE` ``{busy, num_threads}``:
+:data:`~mlc.backends.llvm.symbols.PARALLEL_STATE` ``{busy, num_threads,
+pooled}`` (``pooled`` counts the launches that ran on the pool) and, for each
+parallel loop, in its own ``{serial_until, losing}`` (the global
+``<body>.site``):
 
 * ``num_threads`` is ``mlc.config.config().num_threads`` (MLC_NUM_THREADS,
-  default: all cores). :func:`set_num_threads` stores it; the llvm runtime
-  does so at every build and before every call of a built function;
+  default: every core the process may run on). :func:`set_num_threads`
+  stores it; the llvm runtime does so at every build and before every call of
+  a built function;
 * a launch uses ``min(num_threads, extent)`` threads, and only if it takes the
   pool with a try-lock (``cmpxchg busy, 0 -> 1``). While a launch from another
   Python thread holds it, a launch runs on its calling thread alone, so
   concurrent callers never oversubscribe the cores (and never wait);
+* **a loop whose team costs more than it saves stands down for a while.**
+  libgomp starts a team by releasing its docked workers and ends it with a
+  barrier: the caller waits until every thread of the team has arrived, even
+  one that found no work left. When other processes hold the other cores, a
+  worker gets one only after their time slices (milliseconds, for a kernel of
+  microseconds); a worker that slept since the last launch takes tens of
+  microseconds to wake; and a loop of a few microseconds never repays the
+  start. So each pooled launch is reviewed (where the CPU has a counter a
+  program may read: x86's ``rdtsc``, AArch64's ``cntvct``): the calling
+  thread times the iterations it ran itself, which gives the time the whole
+  loop would have taken on it alone. When LOSSES_IN_A_ROW launches of a loop
+  in a row took longer than that, the last by ``W`` ticks, that loop runs on
+  its calling thread for the next ``SERIAL_AFTER_LOSS * W`` ticks
+  (``serial_until``; doubled for each further loss in a row, at most
+  MAX_SERIAL_TICKS), then tries the team again. While the cores stay busy,
+  the launches that lose cost at most about ``1 / SERIAL_AFTER_LOSS`` of the
+  time; one launch that only woke the workers is followed by one that finds
+  them awake, but a launch that lost more than HUGE_LOSS times the loop's own
+  time (a worker that waited for a core, a loop too small for any team)
+  starts the serial period at once. The review is per loop, so that a small
+  loop that never repays a team leaves the large loops beside it on the pool;
 * parallel loops nested in a parallel body run serially inside it;
 * in a child process made by ``fork`` every launch runs serially: libgomp's
   worker threads do not survive a fork, and a launch would wait for them
@@ -54,14 +82,37 @@ from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, regi
 from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
-           "PREFIX"]
+           "PREFIX", "SITE_TYPE", "SITE_SUFFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS",
+           "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "HUGE_LOSS", "MAX_SERIAL_TICKS"]
 
 #: Every function this module adds starts with it (user functions are renamed away from it).
 PREFIX = "__mlc_par"
 _THREADS_FN = "__mlc_parallel_threads"
+_REVIEW_FN = "__mlc_parallel_review"
 #: A team splits a loop into this many chunks per thread, which threads take in turn.
 CHUNKS_PER_THREAD = 4
-_STATE_TYPE = ir.LiteralStructType([I32, I32])  # {busy, num_threads}
+#: A pooled launch that took W ticks longer than its loop would have on the calling thread
+#: alone makes launches run serially for this many times W (doubled for each further loss
+#: in a row, up to MAX_DOUBLINGS times): while other processes hold the cores, the launches
+#: that try the team again cost at most about 1/256 of the time, and less the longer it
+#: lasts (a loop stalled for a 10 ms time slice stays on its calling thread for 2.5 s).
+SERIAL_AFTER_LOSS = 256
+MAX_DOUBLINGS = 3
+#: Only this many losing launches in a row start a serial period: one launch that woke a
+#: sleeping worker (tens of microseconds) leaves the next, which finds it awake, to try ...
+LOSSES_IN_A_ROW = 2
+#: ... unless it lost more than this many times the loop's own time: a worker that got no
+#: core for a time slice, or a loop too small for any team, starts the period at once.
+HUGE_LOSS = 16
+#: The longest serial period one launch starts (a few seconds at 2 to 4 GHz).
+MAX_SERIAL_TICKS = 1 << 34
+_STATE_TYPE = ir.LiteralStructType([I32, I32, I64])  # {busy, num_threads, pooled}
+#: Each parallel loop's own review: {serial_until, losing}, a global named <body>.site.
+SITE_TYPE = ir.LiteralStructType([I64, I64])
+SITE_SUFFIX = ".site"
+#: Closure fields before the captured values: begin, extent, pooled, next, began_at, done_at, mine.
+_BEGIN, _EXTENT, _POOLED, _NEXT, _BEGAN_AT, _DONE_AT, _MINE = range(7)
+_HEADER = 7
 _VOID = ir.VoidType()
 _warned = False
 _forked = False  # this process is a fork child: the thread pool is unusable
@@ -117,24 +168,52 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     """
     module = builder.module
     index_type = begin.type
-    closure_type = ir.LiteralStructType([index_type, index_type, I32, I64] + [v.type for v in captured])
+    closure_type = ir.LiteralStructType([index_type, index_type, I32] + [I64] * 4
+                                        + [v.type for v in captured])
     task = _task_function(module, body, closure_type, index_type)
     closure = stack.alloca(closure_type, name="closure")
     wide = builder.sext(extent, I64) if index_type.width < 64 else extent
-    threads = builder.call(_threads_function(module), [wide], name="threads")
+    site = ir.GlobalVariable(module, SITE_TYPE, module.get_unique_name(body.name + SITE_SUFFIX))
+    site.initializer = ir.Constant(SITE_TYPE, None)
+    threads = builder.call(_threads_function(module), [wide, site], name="threads")
     use_pool = builder.icmp_signed(">", threads, ir.Constant(I32, 1))
-    for n, value in enumerate([begin, extent, builder.zext(use_pool, I32), ir.Constant(I64, 0),
-                               *captured]):
+    zero = ir.Constant(I64, 0)
+    header = [begin, extent, builder.zext(use_pool, I32)] + [zero] * 4  # _BEGIN .. _MINE
+    for n, value in enumerate(header + list(captured)):
         # (the alloca and the state global are typed: llvmlite derives the field's type)
-        builder.store(value, builder.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)],
-                                         inbounds=True))
+        builder.store(value, _field(builder, closure, n))
     with builder.if_else(use_pool) as (pooled, alone):
         with pooled:
             gomp = declare(module, "GOMP_parallel", ir.FunctionType(_VOID, [PTR, PTR, I32, I32]))
+            started = _clock(builder)
             builder.call(gomp, [task, closure, threads, ir.Constant(I32, 0)])
+            ended = _clock(builder)
+            # (only the launch holding the pool writes the count and the review's fields)
+            count = _state_field(builder, 2)
+            builder.store_atomic(builder.add(builder.load_atomic(count, "monotonic", align=8, typ=I64),
+                                             ir.Constant(I64, 1)), count, "monotonic", align=8)
+            if started is not None:
+                noted = [builder.load(_field(builder, closure, n), typ=I64)
+                         for n in (_BEGAN_AT, _DONE_AT, _MINE)]
+                builder.call(_review_function(module), [site, started, *noted, wide, ended])
             builder.store_atomic(ir.Constant(I32, 0), _state_field(builder, 0), "release", align=4)
         with alone:
             builder.call(task, [closure])
+
+
+def _field(builder: ir.IRBuilder, closure: ir.Value, n: int) -> ir.Value:
+    return builder.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
+
+
+def _clock(builder: ir.IRBuilder) -> ir.Value | None:
+    """The CPU's time stamp counter (ticks at a constant rate) where the target has one a
+    program may read: ``llvm.readcyclecounter`` is x86's ``rdtsc`` and AArch64's
+    ``mrs CNTVCT_EL0``; None elsewhere (other targets lower it to a constant 0 or to a
+    register user code may not read)."""
+    arch = (builder.module.triple or "").split("-", 1)[0]
+    if arch not in ("x86_64", "i386", "i686", "aarch64", "arm64"):
+        return None
+    return builder.call(declare(builder.module, "llvm.readcyclecounter", ir.FunctionType(I64, [])), [])
 
 
 def _state_field(builder: ir.IRBuilder, n: int) -> ir.Value:
@@ -144,15 +223,21 @@ def _state_field(builder: ir.IRBuilder, n: int) -> ir.Value:
     return builder.gep(state, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
 
 
+def _site_field(builder: ir.IRBuilder, site: ir.Value, n: int) -> ir.Value:
+    return builder.gep(site, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
+
+
 def _threads_function(module: ir.Module) -> ir.Function:
-    """``i32 @__mlc_parallel_threads(i64 extent)``: the team size; > 1 means the pool is taken."""
+    """``i32 @__mlc_parallel_threads(i64 extent, ptr site)``: the team size; > 1 means the
+    pool is taken. 1 when the extent or ``num_threads`` is 1, during the serial period of
+    the loop's ``site``, or while another launch holds the pool."""
     fn = module.globals.get(_THREADS_FN)
     if fn is not None:
         return fn
-    fn = ir.Function(module, ir.FunctionType(I32, [I64]), name=_THREADS_FN)
+    fn = ir.Function(module, ir.FunctionType(I32, [I64, SITE_TYPE.as_pointer()]), name=_THREADS_FN)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
-    extent, = fn.args
+    extent, site = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     one = ir.Constant(I32, 1)
     want = b.sext(b.load_atomic(_state_field(b, 1), "monotonic", align=4, typ=I32), I64)
@@ -160,12 +245,80 @@ def _threads_function(module: ir.Module) -> ir.Function:
     try_block, taken, alone = (fn.append_basic_block(x) for x in ("try", "taken", "alone"))
     b.cbranch(b.icmp_signed(">", n, ir.Constant(I64, 1)), try_block, alone)
     b.position_at_end(try_block)
+    now = _clock(b)
+    if now is not None:
+        until = b.load_atomic(_site_field(b, site, 0), "monotonic", align=8, typ=I64)
+        lock = fn.append_basic_block("lock")
+        b.cbranch(b.icmp_signed("<", now, until), alone, lock)
+        b.position_at_end(lock)
     swapped = b.cmpxchg(_state_field(b, 0), ir.Constant(I32, 0), one, "acquire", "monotonic")
     b.cbranch(b.extract_value(swapped, 1), taken, alone)
     b.position_at_end(taken)
     b.ret(b.trunc(n, I32))
     b.position_at_end(alone)
     b.ret(one)
+    return fn
+
+
+def _review_function(module: ir.Module) -> ir.Function:
+    """``void @__mlc_parallel_review(ptr site, i64 started, i64 began_at, i64 done_at,
+    i64 mine, i64 total, i64 ended)``: after a pooled launch of the loop whose review state
+    is ``site`` (``GOMP_parallel`` from ``started`` to ``ended``), start a serial period of
+    that loop when the launch lost to the calling thread alone.
+
+    The caller ran ``mine`` of the ``total`` iterations between ``began_at`` and
+    ``done_at`` (its part of the task; waiting for the team to start or end is not in
+    it), so alone it would have taken ``(done_at - began_at) * total / mine`` (nothing
+    is known when it ran none: the whole launch counts as lost, hugely). The
+    LOSSES_IN_A_ROW-th loss in a row (or a loss of more than HUGE_LOSS times the loop's own
+    time), of W ticks, sets ``serial_until`` to ``ended + min(SERIAL_AFTER_LOSS * 2**d * W,
+    MAX_SERIAL_TICKS)``, ``d`` counting the losses in a row beyond LOSSES_IN_A_ROW (at most
+    MAX_DOUBLINGS); a launch that paid clears the count (``losing``).
+    """
+    fn = module.globals.get(_REVIEW_FN)
+    if fn is not None:
+        return fn
+    fn = ir.Function(module, ir.FunctionType(_VOID, [SITE_TYPE.as_pointer()] + [I64] * 6), name=_REVIEW_FN)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    site, started, began_at, done_at, mine, total, ended = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    weigh, paid, lost, pause_block, keep = (fn.append_basic_block(x)
+                                            for x in ("weigh", "paid", "lost", "pause", "keep"))
+    # no verdict when the counter went backwards (the threads read different CPUs' counters)
+    ordered = b.and_(b.icmp_signed("<=", started, began_at),
+                     b.and_(b.icmp_signed("<=", began_at, done_at), b.icmp_signed("<=", done_at, ended)))
+    b.cbranch(ordered, weigh, keep)
+    b.position_at_end(weigh)
+    double = ir.DoubleType()
+    own, whole = b.sitofp(b.sub(done_at, began_at), double), b.sitofp(b.sub(ended, started), double)
+    ran = b.icmp_signed(">", mine, ir.Constant(I64, 0))
+    alone_ticks = b.fdiv(b.fmul(own, b.sitofp(total, double)), b.sitofp(b.select(ran, mine, total), double))
+    loss = b.fsub(whole, b.select(ran, alone_ticks, ir.Constant(double, 0.0)))
+    b.cbranch(b.fcmp_ordered(">", loss, ir.Constant(double, 0.0)), lost, paid)
+    b.position_at_end(paid)
+    b.store_atomic(ir.Constant(I64, 0), _site_field(b, site, 1), "monotonic", align=8)
+    b.branch(keep)
+    b.position_at_end(lost)
+    in_a_row = ir.Constant(I64, LOSSES_IN_A_ROW)
+    losing = b.add(b.load_atomic(_site_field(b, site, 1), "monotonic", align=8, typ=I64), ir.Constant(I64, 1))
+    huge = b.or_(b.icmp_signed("==", mine, ir.Constant(I64, 0)),
+                 b.fcmp_ordered(">", loss, b.fmul(alone_ticks, ir.Constant(double, float(HUGE_LOSS)))))
+    losing = b.select(b.and_(huge, b.icmp_signed("<", losing, in_a_row)), in_a_row, losing)
+    b.store_atomic(losing, _site_field(b, site, 1), "monotonic", align=8)
+    b.cbranch(b.icmp_signed(">=", losing, in_a_row), pause_block, keep)
+    b.position_at_end(pause_block)
+    doublings = b.sub(losing, in_a_row)
+    doublings = b.select(b.icmp_signed("<", doublings, ir.Constant(I64, MAX_DOUBLINGS)), doublings,
+                         ir.Constant(I64, MAX_DOUBLINGS))
+    factor = b.uitofp(b.shl(ir.Constant(I64, SERIAL_AFTER_LOSS), doublings), double)
+    pause = b.fmul(loss, factor)
+    cap = ir.Constant(double, float(MAX_SERIAL_TICKS))
+    pause = b.select(b.fcmp_ordered("<", pause, cap), pause, cap)
+    b.store_atomic(b.add(ended, b.fptosi(pause, I64)), _site_field(b, site, 0), "monotonic", align=8)
+    b.branch(keep)
+    b.position_at_end(keep)
+    b.ret_void()
     return fn
 
 
@@ -182,30 +335,55 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     def field(n):
         return b.gep(closure, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True,
                      source_etype=closure_type)
-    begin, extent, pooled = (b.load(field(n), typ=closure_type.elements[n]) for n in range(3))
-    captured = [b.load(field(n), typ=t) for n, t in enumerate(closure_type.elements) if n > 3]
+    begin, extent, pooled = (b.load(field(n), typ=closure_type.elements[n])
+                             for n in (_BEGIN, _EXTENT, _POOLED))
+    captured = [b.load(field(n), typ=t) for n, t in enumerate(closure_type.elements) if n >= _HEADER]
+    mine = b.alloca(I64, name="mine")  # the iterations this thread ran
+    b.store(ir.Constant(I64, 0), mine)
     total = b.sext(extent, I64) if index_type.width < 64 else extent
     # Called directly (not by GOMP_parallel), the task takes the whole range in one chunk,
     # without asking OpenMP (its thread might sit in some other OpenMP team).
     team = declare(module, "omp_get_num_threads", ir.FunctionType(I32, []))
     in_team = b.icmp_signed("!=", pooled, ir.Constant(I32, 0))
+    # thread 0 of a team is the launching thread: it notes when it starts and runs out of
+    # chunks, and how many iterations it ran, for the launch's review (_review_function)
+    thread = declare(module, "omp_get_thread_num", ir.FunctionType(I32, []))
+    caller = b.select(in_team, b.icmp_signed("==", b.call(thread, []), ir.Constant(I32, 0)),
+                      ir.Constant(ir.IntType(1), 0))
+    start_note, begin_work = fn.append_basic_block("start_note"), fn.append_basic_block("begin_work")
+    b.cbranch(caller, start_note, begin_work)
+    b.position_at_end(start_note)
+    now = _clock(b)
+    if now is not None:
+        b.store(now, field(_BEGAN_AT))
+    b.branch(begin_work)
+    b.position_at_end(begin_work)
     per_team = b.mul(b.sext(b.call(team, []), I64), ir.Constant(I64, CHUNKS_PER_THREAD))
     pieces = b.select(in_team, per_team, ir.Constant(I64, 1))
     chunk = b.sdiv(b.add(total, b.sub(pieces, ir.Constant(I64, 1))), pieces)
     chunk = b.select(b.icmp_signed("<", chunk, ir.Constant(I64, 1)), ir.Constant(I64, 1), chunk)
-    grab, work, done = (fn.append_basic_block(x) for x in ("grab", "work", "done"))
+    grab, work, done, note, end = (fn.append_basic_block(x) for x in ("grab", "work", "done", "note", "end"))
     b.branch(grab)
     b.position_at_end(grab)
-    lo = b.atomic_rmw("add", field(3), chunk, "monotonic")
+    lo = b.atomic_rmw("add", field(_NEXT), chunk, "monotonic")
     b.cbranch(b.icmp_signed("<", lo, total), work, done)
     b.position_at_end(work)
     hi = _min(b, b.add(lo, chunk), total)
     count, start = b.sub(hi, lo), lo
+    b.store(b.add(b.load(mine, typ=I64), count), mine)
     if index_type.width < 64:
         count, start = b.trunc(count, index_type), b.trunc(start, index_type)
     b.call(body, [*captured, b.add(begin, start), count])
     b.branch(grab)
     b.position_at_end(done)
+    b.cbranch(caller, note, end)
+    b.position_at_end(note)
+    now = _clock(b)
+    if now is not None:
+        b.store(now, field(_DONE_AT))
+        b.store(b.load(mine, typ=I64), field(_MINE))
+    b.branch(end)
+    b.position_at_end(end)
     b.ret_void()
     return fn
 

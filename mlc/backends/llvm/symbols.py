@@ -14,6 +14,7 @@ outside this list is a CompileError.
 from __future__ import annotations
 
 import ctypes
+import os
 from functools import lru_cache
 
 import llvmlite.binding as llvm
@@ -23,7 +24,7 @@ from .complex import LIBM_COMPLEX_CALLS
 from .intrinsics import LIBM_CALLS
 
 __all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
-           "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState"]
+           "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState", "GOMP_SPIN_COUNT"]
 
 #: libm functions LLVM itself may call (what its intrinsics and loop idioms become); the
 #: libm functions math calls lower to are :data:`.intrinsics.LIBM_CALLS`.
@@ -40,7 +41,7 @@ RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
     "m": _LIBM,
     "c": ("malloc", "calloc", "free", "memset", "memcpy", "memmove"),
     "gcc_s": ("__truncdfhf2", "__truncsfhf2", "__extendhfsf2"),
-    "gomp": ("GOMP_parallel", "omp_get_num_threads"),
+    "gomp": ("GOMP_parallel", "omp_get_num_threads", "omp_get_thread_num"),
 }
 
 #: The libgomp functions parallel loops need (all of them, or loops run serially).
@@ -48,12 +49,13 @@ OPENMP_SYMBOLS = frozenset(RUNTIME_SYMBOLS["gomp"])
 
 
 class ParallelState(ctypes.Structure):
-    """``{i32 busy; i32 num_threads}``: which launch holds the thread pool, and its size."""
-    _fields_ = [("busy", ctypes.c_int32), ("num_threads", ctypes.c_int32)]
+    """``{i32 busy; i32 num_threads; i64 pooled}``: which launch holds the thread pool, its
+    size, and how many launches have run on the pool (see :mod:`.parallel`)."""
+    _fields_ = [("busy", ctypes.c_int32), ("num_threads", ctypes.c_int32), ("pooled", ctypes.c_int64)]
 
 
 #: The one process-wide instance kernels read and update (atomically).
-PARALLEL_STATE = ParallelState(0, 1)
+PARALLEL_STATE = ParallelState(0, 1, 0)
 PARALLEL_STATE_SYMBOL = "mlc_parallel_state"
 
 
@@ -79,12 +81,31 @@ def register_symbols() -> frozenset[str]:
     return frozenset(found)
 
 
+#: libgomp's threads spin this many rounds waiting for work (or for the team, at the end of
+#: a parallel region) before they sleep, unless the user set GOMP_SPINCOUNT or
+#: OMP_WAIT_POLICY. libgomp's own default (300,000 rounds, milliseconds) makes a core
+#: shared with another busy process a disaster: a waiting thread spins through its time
+#: slice while the thread it waits for is preempted, and a parallel loop takes ten times
+#: its serial time. A thousand rounds (tens of microseconds) still covers the gap
+#: between the parallel loops of one call and between back-to-back calls.
+GOMP_SPIN_COUNT = 1000
+
+
+def _set_gomp_wait_policy() -> None:
+    """Default GOMP_SPINCOUNT to GOMP_SPIN_COUNT; libgomp reads it once, when it loads
+    (so this is too late if another library of the process loaded libgomp first)."""
+    if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = str(GOMP_SPIN_COUNT)
+
+
 #: The usual sonames on Linux, tried before ``ctypes.util.find_library`` (which runs
 #: ``ldconfig`` in a subprocess per library).
 _SONAMES = {"m": "libm.so.6", "c": "libc.so.6", "gcc_s": "libgcc_s.so.1", "gomp": "libgomp.so.1"}
 
 
 def _load_library(lib_name: str) -> ctypes.CDLL | None:
+    if lib_name == "gomp":
+        _set_gomp_wait_policy()
     try:
         return ctypes.CDLL(_SONAMES[lib_name])
     except (KeyError, OSError):

@@ -24,6 +24,7 @@ vector store.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from llvmlite import ir
 
@@ -33,8 +34,10 @@ from ...ir.buffer import Buffer
 from ...ir.expr import Broadcast, BufferLoad, PrimExpr, Ramp
 from ...ir.tir import BufferStore
 from .types import I32, I64, itemsize, mem_type, reg_type
+from .streaming import aligned_to, mark_nontemporal, streaming_alignment
 
-__all__ = ["VectorCodegen", "vector_type", "splat", "ramp", "build_vector", "vector_pointer", "lane"]
+__all__ = ["VectorCodegen", "vector_type", "undef_vector", "splat", "ramp", "build_vector", "vector_pointer",
+           "lane"]
 
 
 def vector_type(dtype: str) -> ir.Type:
@@ -44,14 +47,38 @@ def vector_type(dtype: str) -> ir.Type:
     return scalar if n == 1 else ir.VectorType(scalar, n)
 
 
+class _WholeVector(ir.Constant):
+    """A vector constant written as one word, ``undef`` or ``zeroinitializer``, where
+    llvmlite writes every lane (``<float undef, float undef, ...>``: for 64 lanes, some
+    1,500 characters to build, print and parse). ``lanes`` is its value lane by lane,
+    which llvmlite reads (a shuffle mask's indices)."""
+
+    def __init__(self, ty: ir.VectorType, word: str, lanes):
+        super().__init__(ty, lanes)
+        self.word = word
+
+    def _get_reference(self) -> str:
+        return self.word
+
+
+def undef_vector(ty: ir.VectorType) -> ir.Constant:
+    """The ``undef`` vector of type ``ty``."""
+    return _WholeVector(ty, "undef", ir.Undefined)
+
+
 def splat(b: ir.IRBuilder, v: ir.Value, lanes: int) -> ir.Value:
     """``v`` in every one of ``lanes`` lanes (a vector is returned as it is)."""
     if isinstance(v.type, ir.VectorType):
         return v
     vec = ir.VectorType(v.type, lanes)
-    one = b.insert_element(ir.Constant(vec, ir.Undefined), v, ir.Constant(I32, 0))
-    zeros = ir.Constant(ir.VectorType(I32, lanes), [0] * lanes)
-    return b.shuffle_vector(one, ir.Constant(vec, ir.Undefined), zeros)
+    one = b.insert_element(undef_vector(vec), v, ir.Constant(I32, 0))
+    return b.shuffle_vector(one, undef_vector(vec), _zero_mask(lanes))
+
+
+@lru_cache(maxsize=None)
+def _zero_mask(lanes: int) -> ir.Constant:
+    """The ``<lanes x i32> zeroinitializer`` shuffle mask (a constant: built once, shared)."""
+    return _WholeVector(ir.VectorType(I32, lanes), "zeroinitializer", [0] * lanes)
 
 
 def ramp(b: ir.IRBuilder, base: ir.Value, stride: int, lanes: int) -> ir.Value:
@@ -62,7 +89,7 @@ def ramp(b: ir.IRBuilder, base: ir.Value, stride: int, lanes: int) -> ir.Value:
 
 def build_vector(b: ir.IRBuilder, values: Sequence[ir.Value]) -> ir.Value:
     """The vector of scalar ``values``, one per lane, in order."""
-    out = ir.Constant(ir.VectorType(values[0].type, len(values)), ir.Undefined)
+    out = undef_vector(ir.VectorType(values[0].type, len(values)))
     for k, v in enumerate(values):
         out = b.insert_element(out, v, ir.Constant(I32, k))
     return out
@@ -80,8 +107,8 @@ def vector_pointer(b: ir.IRBuilder, ptr: ir.Value, ty: ir.VectorType) -> ir.Valu
 
 class VectorCodegen:
     """The vector IR part of the function codegen (mixed into it): ``expr``,
-    ``_element_ptr``, ``_access``, ``_load``, ``_stored_value``, ``builder`` and
-    ``checks`` are the codegen's."""
+    ``_element_ptr``, ``_access``, ``_load``, ``_stored_value``, ``builder``, ``checks``,
+    ``module``, ``streaming`` and ``made_nontemporal`` are the codegen's."""
 
     def _ramp(self, e: Ramp) -> ir.Value:
         return ramp(self.builder, self.expr(e.base), e.stride, e.lanes)
@@ -118,7 +145,7 @@ class VectorCodegen:
         ptrs = self._lane_pointers(e.buffer, index)
         if ptrs is None:
             return build_vector(b, [self._load(lane_of(e, k)) for k in range(dt.lanes(e.dtype))])
-        out = ir.Constant(ir.VectorType(ty, len(ptrs)), ir.Undefined)
+        out = undef_vector(ir.VectorType(ty, len(ptrs)))
         for k, ptr in enumerate(ptrs):
             out = b.insert_element(out, b.load(ptr, typ=ty, align=align), ir.Constant(I32, k))
         return out
@@ -131,7 +158,17 @@ class VectorCodegen:
         b, index, align = self.builder, s.indices[0], itemsize(s.buffer.dtype)
         value = self._stored_value(s, in_loop=True)
         if self._ramp_access(s.buffer, index) and index.stride == 1:
-            b.store(value, vector_pointer(b, self._element_ptr(s.buffer, (index.base,)), value.type), align=align)
+            ptr = vector_pointer(b, self._element_ptr(s.buffer, (index.base,)), value.type)
+            line = streaming_alignment(s.buffer.dtype, index.lanes) if s.buffer in self.streaming else None
+            if line is None:
+                b.store(value, ptr, align=align)
+                return
+            with b.if_else(aligned_to(b, ptr, line)) as (aligned, unaligned):
+                with aligned:
+                    mark_nontemporal(self.module, b.store(value, ptr, align=line))
+                with unaligned:
+                    b.store(value, ptr, align=align)
+            self.made_nontemporal = True
             return
         ptrs = self._lane_pointers(s.buffer, index)
         if ptrs is not None:

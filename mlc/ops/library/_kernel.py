@@ -16,15 +16,65 @@ from __future__ import annotations
 
 from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
+from ...ir import expr as _e
 from ...ir.buffer import decl_buffer
 from ...ir.expr import PrimExpr, Var, cast, const
 from ...ir.tir import BufferStore, For, IfThenElse
 from ..registry import TensorType
 
-__all__ = ["Scalar", "loop", "when", "batched", "ix", "check_matrix", "scratch", "LINALG_DTYPES"]
+__all__ = ["Scalar", "loop", "when", "batched", "ix", "check_matrix", "scratch", "LINALG_DTYPES",
+           "real_dtype", "conj", "real", "abs2", "lift", "mul_real", "div_real"]
 
-#: The dtypes the factorizations compute in (NumPy's LAPACK computes in these two).
-LINALG_DTYPES = ("float32", "float64")
+#: The dtypes the factorizations compute in (LAPACK's s, d, c and z routines, NumPy's).
+LINALG_DTYPES = ("float32", "float64", "complex64", "complex128")
+
+
+# The scalar algebra that one kernel shares between real and complex matrices: each helper is the
+# identity (or the plain operation) for a real dtype, so that a kernel written once with conjugate
+# transposes reads as the textbook real algorithm and computes the Hermitian one for complex.
+
+def real_dtype(dtype: str) -> str:
+    """The dtype of a ``dtype`` value's modulus: its parts' float dtype (``dtype`` when real)."""
+    return dt.component(dtype)
+
+
+def conj(x: PrimExpr) -> PrimExpr:
+    """The complex conjugate of ``x``; ``x`` itself when real."""
+    return _e.conj(x) if dt.is_complex(x.dtype) else x
+
+
+def real(x: PrimExpr) -> PrimExpr:
+    """The real part of ``x``; ``x`` itself when real."""
+    return _e.real(x) if dt.is_complex(x.dtype) else x
+
+
+def abs2(x: PrimExpr) -> PrimExpr:
+    """``|x|**2`` in ``x``'s real dtype (``x * conj(x)`` without its zero imaginary part)."""
+    if not dt.is_complex(x.dtype):
+        return x * x
+    re, im = _e.real(x), _e.imag(x)
+    return re * re + im * im
+
+
+def lift(x: PrimExpr, dtype: str) -> PrimExpr:
+    """The real value ``x`` as a value of ``dtype`` (``x + 0j`` when complex)."""
+    if not dt.is_complex(dtype):
+        return cast(x, dtype)
+    return _e.complex(cast(x, dt.component(dtype)), const(0, dt.component(dtype)))
+
+
+def mul_real(z: PrimExpr, r: PrimExpr) -> PrimExpr:
+    """``z * r`` for a real ``r``: each part of a complex ``z`` scaled (no complex product)."""
+    if not dt.is_complex(z.dtype):
+        return z * r
+    return _e.complex(_e.real(z) * r, _e.imag(z) * r)
+
+
+def div_real(z: PrimExpr, r: PrimExpr) -> PrimExpr:
+    """``z / r`` for a real ``r``: each part of a complex ``z`` divided (no complex division)."""
+    if not dt.is_complex(z.dtype):
+        return z / r
+    return _e.complex(_e.real(z) / r, _e.imag(z) / r)
 
 
 def ix(value) -> PrimExpr:
@@ -79,11 +129,13 @@ def batched(lead: tuple[int, ...], body):
 
 
 def check_matrix(op: str, x: TensorType, *, square: bool = False) -> None:
-    """A float32/float64 array of at least 2 dimensions (square in its last two if asked)."""
+    """A float32/float64/complex64/complex128 array of at least 2 dimensions (square in its last
+    two if asked)."""
     if x.ndim < 2:
         raise ShapeError(f"{op}: needs a stack of matrices (at least 2 dimensions), got shape {x.shape}")
     if square and x.shape[-1] != x.shape[-2]:
         raise ShapeError(f"{op}: needs square matrices in the last two dimensions, got shape {x.shape}")
     if x.dtype not in LINALG_DTYPES:
-        raise DTypeError(f"{op}: computes in float32 or float64, got {x.dtype}; cast the array first "
+        raise DTypeError(f"{op}: computes in float32, float64, complex64 or complex128, got {x.dtype}; "
+                         "cast the array first "
                          "(mlc.numpy.linalg casts integers to float64)")

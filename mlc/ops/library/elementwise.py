@@ -15,6 +15,7 @@ writes one output element per point:
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -348,13 +349,14 @@ def _power_lower(a, b):
     so it wraps on overflow exactly like NumPy. A negative integer exponent
     gives ``1 // a ** -b`` truncated (0 unless ``a`` is 1 or -1); NumPy raises.
     """
-    _power_infer(a, b)  # refuses complex powers
     (da, db), out = ufunc_dtypes("power", np.power, a.dtype, b.dtype)
     shape = broadcast_shapes(a.shape, b.shape, op="power")
 
     def load(t, d, idx):
         return _e.cast(t[broadcast_indices(t.shape, idx)], d)
 
+    if dt.is_complex(out):
+        return _complex_power(shape, lambda i: load(a, out, i), lambda i: load(b, out, i), out)
     if dt.is_float(out):
         return te.compute(shape, lambda *i: _e.pow(load(a, da, i), load(b, db, i)), name="T_power")
     one = _e.const(1, out)
@@ -382,11 +384,103 @@ def _power_lower(a, b):
     return te.compute(shape, finish, name="T_power")
 
 
+#: Complex ``z ** n`` with an integral real ``n``, ``|n| <`` this, multiplies (as NumPy's loop).
+_COMPLEX_POWER_LOOP = 100
+
+
+def _plain_product(z, w):
+    """``z * w`` by the textbook formula, each product rounded (NumPy's ``nc_prod``, which its
+    power loop multiplies with; its array loops fuse one product per part)."""
+    a, b, c, d = _e.real(z), _e.imag(z), _e.real(w), _e.imag(w)
+    return _e.complex(a * c - b * d, a * d + b * c)
+
+
+def _c99_product(z, w):
+    """``z * w`` as C's complex multiplication computes it (C99 Annex G, ``_Cmultd``): the
+    textbook product, recomputed from infinities made unit and NaNs made zero where both parts
+    came out NaN from an infinite operand or product (so an infinite times a finite nonzero
+    number stays infinite). libm's ``cpow`` multiplies ``w * log(z)`` this way."""
+    a, b, c, d = _e.real(z), _e.imag(z), _e.real(w), _e.imag(w)
+    zero, one, inf = (_e.const(v, a.dtype) for v in (0.0, 1.0, math.inf))
+    x, y = a * c - b * d, a * d + b * c
+
+    def unit(v):  # +-1 for an infinity, +-0 otherwise
+        return _e.copysign(_e.select(_e.isinf(v), one, zero), v)
+
+    def unnan(v):
+        return _e.select(_e.isnan(v), _e.copysign(zero, v), v)
+
+    z_inf = _e.logical_or(_e.isinf(a), _e.isinf(b))
+    a1, b1 = _e.select(z_inf, unit(a), a), _e.select(z_inf, unit(b), b)
+    c1, d1 = _e.select(z_inf, unnan(c), c), _e.select(z_inf, unnan(d), d)
+    w_inf = _e.logical_or(_e.isinf(c1), _e.isinf(d1))
+    c2, d2 = _e.select(w_inf, unit(c1), c1), _e.select(w_inf, unit(d1), d1)
+    a2, b2 = _e.select(w_inf, unnan(a1), a1), _e.select(w_inf, unnan(b1), b1)
+    products_inf = _e.logical_or(_e.logical_or(_e.isinf(a * c), _e.isinf(b * d)),
+                                 _e.logical_or(_e.isinf(a * d), _e.isinf(b * c)))
+    big = _e.logical_and(_e.logical_not(_e.logical_or(z_inf, w_inf)), products_inf)
+    a3, b3, c3, d3 = (_e.select(big, unnan(v), v) for v in (a2, b2, c2, d2))
+    recalc = _e.logical_and(_e.logical_and(_e.isnan(x), _e.isnan(y)),
+                            _e.logical_or(_e.logical_or(z_inf, w_inf), big))
+    return _e.complex(_e.select(recalc, inf * (a3 * c3 - b3 * d3), x),
+                      _e.select(recalc, inf * (a3 * d3 + b3 * c3), y))
+
+
+def _complex_power(shape, z_at, w_at, out: str):
+    """Complex ``z ** w`` as NumPy's loop computes it (``nc_pow``): 1 for ``w == 0``; for
+    ``z == 0``, 0 when ``w.real > 0`` and NaN otherwise; for an integral real ``w = n`` with
+    ``|n| < 100``, ``z``, ``z * z``, ``z * (z * z)`` for n = 1, 2, 3 and otherwise exponentiation
+    by squaring from 1 (the reciprocal for n < 0); ``exp(w * log(z))`` for every other ``w``,
+    its product C's (:func:`_c99_product`), as libm's ``cpow`` that NumPy calls.
+
+    The squaring runs one stage per bit of ``|n|`` (7 bits), as integer powers do, with NumPy's
+    unfused products (:func:`_plain_product`).
+    """
+    part = dt.component(out)
+    zero, one, nan = (_e.const(v, part) for v in (0.0, 1.0, float("nan")))
+    c_one = _e.complex(one, zero)
+    steps = (_COMPLEX_POWER_LOOP - 1).bit_length()
+
+    def exponent(i):
+        """|n| as int32 where w is an integral real below the loop's bound, else 0."""
+        w = w_at(i)
+        wr, wi = _e.real(w), _e.imag(w)
+        small = _e.logical_and(_e.logical_and(wi == zero, _e.floor(wr) == wr),
+                               _e.abs(wr) < _e.const(_COMPLEX_POWER_LOOP, part))
+        return _e.cast(_e.select(small, _e.abs(wr), zero), "int32"), small
+
+    state = te.compute(shape, lambda *i: (c_one, z_at(i)), name="T_power_init")
+    for k in range(steps):
+        res, base = state
+
+        def step(*i, res=res, base=base, k=k):
+            m, _ = exponent(i)
+            bit = ((m >> _e.const(k, "int32")) & _e.const(1, "int32")) != _e.const(0, "int32")
+            return _e.select(bit, _plain_product(res[i], base[i]), res[i]), _plain_product(base[i], base[i])
+
+        state = te.compute(shape, step, name=f"T_power_bit{k}")
+    res = state[0]
+    # w * log(z) in stages of their own: C's product reads each part several times
+    log_z = te.compute(shape, lambda *i: _e.log(z_at(i)), name="T_power_log")
+    w_log_z = te.compute(shape, lambda *i: _c99_product(w_at(i), log_z[i]), name="T_power_exponent")
+
+    def finish(*i):
+        z, w = z_at(i), w_at(i)
+        wr, wi = _e.real(w), _e.imag(w)
+        _, small = exponent(i)
+        squared = _e.select(wr < zero, c_one / res[i], res[i])
+        integral = _e.select(wr == one, z, _e.select(wr == _e.const(2, part), _plain_product(z, z), _e.select(
+            wr == _e.const(3, part), _plain_product(z, _plain_product(z, z)), squared)))
+        at_zero = _e.select(wr > zero, _e.complex(zero, zero), _e.complex(nan, nan))
+        z_zero = _e.logical_and(_e.real(z) == zero, _e.imag(z) == zero)
+        value = _e.select(small, integral, _e.exp(w_log_z[i]))
+        return _e.select(_e.logical_and(wr == zero, wi == zero), c_one, _e.select(z_zero, at_zero, value))
+
+    return te.compute(shape, finish, name="T_power")
+
+
 def _power_infer(a: TensorType, b: TensorType) -> TensorType:
     _, out = ufunc_dtypes("power", np.power, a.dtype, b.dtype)
-    if dt.is_complex(out):
-        raise DTypeError(f"power: complex powers ({a.dtype} ** {b.dtype}) are not supported; write "
-                         "z * z for small integer exponents, or exp(w * log(z))")
     return TensorType(broadcast_shapes(a.shape, b.shape, op="power"), out)
 
 

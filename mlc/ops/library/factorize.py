@@ -2,33 +2,38 @@
 
 Each op is ``opaque`` with a hand-written PrimFunc, batched over the leading
 dimensions (one matrix after another), computing in the input's dtype
-(float32 or float64, as LAPACK's s/d routines do):
+(float32, float64, complex64 or complex128, as LAPACK's s/d/c/z routines do;
+one kernel for both kinds, written with conjugate transposes that are plain
+transposes for real matrices):
 
-- ``cholesky``: the Cholesky-Banachiewicz recurrence on the lower triangle
-  (``upper``: the transpose). A matrix that is not positive definite (a pivot
+- ``cholesky``: the Cholesky-Banachiewicz recurrence on the lower triangle of a
+  symmetric (Hermitian) matrix (``upper``: the conjugate transpose). A matrix that is not positive definite (a pivot
   ``<= 0`` or NaN) gives an all-NaN factor: NumPy raises LinAlgError, the Array
   API leaves it to the implementation, and a kernel cannot raise.
 - ``det``, ``slogdet``, ``solve``, ``inv``: LU with partial pivoting (the row
   of largest magnitude in the column), on a scratch copy. A singular matrix (an
   exactly zero pivot) has ``det`` 0 and ``slogdet`` (0, -inf), as NumPy's; for
-  ``solve`` and ``inv`` (NumPy: LinAlgError) the result is all NaN.
+  ``solve`` and ``inv`` (NumPy: LinAlgError) the result is all NaN. A complex
+  matrix's ``slogdet`` sign is a complex number of modulus 1 and its log|det| real.
 
 >>> from mlc.ops import TensorType, get_op
->>> get_op("slogdet").infer(TensorType((2, 3, 3), "float32"))
-(TensorType(shape=(2,), dtype='float32'), TensorType(shape=(2,), dtype='float32'))
+>>> get_op("slogdet").infer(TensorType((2, 3, 3), "complex64"))
+(TensorType(shape=(2,), dtype='complex64'), TensorType(shape=(2,), dtype='float32'))
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ...errors import ShapeError
+from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir.buffer import decl_buffer
 from ...ir.expr import const
 from ...ir.tir import BufferStore, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
-from ._kernel import Scalar, batched, check_matrix, loop, scratch as _scratch, when
+from ._kernel import (Scalar, abs2, batched, check_matrix, conj, div_real, lift, loop, real, real_dtype,
+                      scratch as _scratch, when)
 
 __all__ = ["lu_steps"]
 
@@ -48,39 +53,45 @@ def _cholesky_func(x: TensorType, *, upper=False) -> object:
     _cholesky_infer(x)
     X, OUT = decl_buffer(x.shape, x.dtype, "x"), decl_buffer(x.shape, x.dtype, "out")
     n, f = x.shape[-1], x.dtype
-    acc, bad = Scalar("acc", f), Scalar("bad", "int32")
+    acc, diag, bad = Scalar("acc", f), Scalar("diag", real_dtype(f)), Scalar("bad", "int32")
 
     def matrix(r):
-        def L(i, j):  # the factor's (i, j), i >= j, where the output keeps it
-            return r + ((j, i) if upper else (i, j))
+        # the factor L (i >= j) where the output keeps it: L itself, or U = Lᴴ when ``upper``
+        def L(i, j):
+            return conj(OUT[r + (j, i)]) if upper else OUT[r + (i, j)]
+
+        def put(value, i, j):
+            return BufferStore(OUT, conj(value), r + (j, i)) if upper else BufferStore(OUT, value, r + (i, j))
 
         def column(j):
-            diag = seq(acc.set(X[r + (j, j)]),
-                       loop("k", 0, j, lambda k: acc.set(acc.get() - OUT[L(j, k)] * OUT[L(j, k)])),
-                       when(_e.logical_not(acc.get() > const(0, f)), bad.set(1)),
-                       BufferStore(OUT, _e.sqrt(acc.get()), L(j, j)))
+            # L[j, j] = sqrt(A[j, j] - sum |L[j, k]|^2): real (a Hermitian diagonal's imaginary part
+            # is not read, as LAPACK's)
+            pivot = seq(diag.set(real(X[r + (j, j)])),
+                        loop("k", 0, j, lambda k: diag.set(diag.get() - abs2(L(j, k)))),
+                        when(_e.logical_not(diag.get() > const(0, diag.dtype)), bad.set(1)),
+                        diag.set(_e.sqrt(diag.get())), put(lift(diag.get(), f), j, j))
 
-            def below(i):
+            def below(i):  # L[i, j] = (A[i, j] - sum L[i, k] conj(L[j, k])) / L[j, j]
                 return seq(acc.set(X[r + (i, j)]),
-                           loop("k", 0, j, lambda k: acc.set(acc.get() - OUT[L(i, k)] * OUT[L(j, k)])),
-                           BufferStore(OUT, acc.get() / OUT[L(j, j)], L(i, j)))
-            zeros = loop("i", 0, j, lambda i: BufferStore(OUT, const(0, f), L(i, j)))
-            return seq(diag, loop("i", j + 1, n, below), zeros)
+                           loop("k", 0, j, lambda k: acc.set(acc.get() - L(i, k) * conj(L(j, k)))),
+                           put(div_real(acc.get(), diag.get()), i, j))
+            zeros = loop("i", 0, j, lambda i: put(const(0, f), i, j))
+            return seq(pivot, loop("i", j + 1, n, below), zeros)
 
         poison = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: BufferStore(OUT, _nan(f), r + (i, j))))
         return seq(bad.set(0), loop("j", 0, n, column), when(bad.get() != 0, poison))
 
-    return hand_written_func((X, OUT), batched(x.shape[:-2], matrix), (acc.buffer, bad.buffer))
+    return hand_written_func((X, OUT), batched(x.shape[:-2], matrix), (acc.buffer, diag.buffer, bad.buffer))
 
 
 def _cholesky_reference(x, *, upper=False):
     low = np.linalg.cholesky(x)
-    return np.swapaxes(low, -1, -2).copy() if upper else low
+    return np.swapaxes(low, -1, -2).conj() if upper else low
 
 
 register_op("cholesky", pattern="opaque", infer=_cholesky_infer, lower=None, reference=_cholesky_reference,
             prim_func=_cholesky_func,
-            doc="The Cholesky factor of each symmetric positive-definite matrix (lower, or ``upper``); "
+            doc="The Cholesky factor of each symmetric (Hermitian) positive-definite matrix (lower, or ``upper``); "
                 "all NaN where the matrix is not positive definite.")
 
 
@@ -124,7 +135,7 @@ def lu_steps(M, r, n: int, sign: Scalar, piv: Scalar, best: Scalar, tmp: Scalar,
 
 
 def _lu_scalars(f: str):
-    return Scalar("sign", f), Scalar("piv", "int32"), Scalar("best", f), Scalar("tmp", f), \
+    return Scalar("sign", f), Scalar("piv", "int32"), Scalar("best", real_dtype(f)), Scalar("tmp", f), \
         Scalar("singular", "int32")
 
 
@@ -139,7 +150,17 @@ def _det_infer(x: TensorType) -> TensorType:
 
 def _slogdet_infer(x: TensorType):
     check_matrix("slogdet", x, square=True)
-    return TensorType(x.shape[:-2], x.dtype), TensorType(x.shape[:-2], x.dtype)
+    return TensorType(x.shape[:-2], x.dtype), TensorType(x.shape[:-2], real_dtype(x.dtype))
+
+
+def _unit(d):
+    """``d / |d|``, the sign of a real ``d`` or the phase of a complex one; 0 where ``d`` is 0
+    (NaN stays NaN)."""
+    f = d.dtype
+    if dt.is_complex(f):
+        magnitude = _e.abs(d)
+        return _e.select(magnitude == const(0, magnitude.dtype), const(0, f), div_real(d, magnitude))
+    return _e.select(d < const(0, f), const(-1.0, f), _e.select(d > const(0, f), const(1.0, f), d * const(0, f)))
 
 
 def _det_func(x: TensorType, log: bool):
@@ -147,11 +168,11 @@ def _det_func(x: TensorType, log: bool):
     lead, n, f = x.shape[:-2], x.shape[-1], x.dtype
     X = decl_buffer(x.shape, f, "x")
     M = decl_buffer(_scratch(n, n), f, "lu")
-    outs = (decl_buffer(lead, f, "sign"), decl_buffer(lead, f, "logabsdet")) if log else \
+    outs = (decl_buffer(lead, f, "sign"), decl_buffer(lead, real_dtype(f), "logabsdet")) if log else \
         (decl_buffer(lead, f, "det"),)
     scalars = _lu_scalars(f)
     sign, _, _, _, _ = scalars
-    acc = Scalar("acc", f)
+    acc = Scalar("acc", real_dtype(f) if log else f)
 
     def matrix(r):
         copy = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: BufferStore(M, X[r + (i, j)], (i, j))))
@@ -159,9 +180,7 @@ def _det_func(x: TensorType, log: bool):
         if log:
             def diag(k):
                 d = M[(k, k)]
-                return seq(sign.set(sign.get() * _e.select(d < const(0, f), const(-1.0, f),
-                                                           _e.select(d > const(0, f), const(1.0, f), d * const(0, f)))),
-                           acc.set(acc.get() + _e.log(_e.abs(d))))
+                return seq(sign.set(sign.get() * _unit(d)), acc.set(acc.get() + _e.log(_e.abs(d))))
             return seq(copy, factor, acc.set(0.0), loop("k", 0, n, diag),
                        BufferStore(outs[0], sign.get(), r), BufferStore(outs[1], acc.get(), r))
         return seq(copy, factor, acc.set(sign.get()),

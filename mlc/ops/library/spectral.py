@@ -1,23 +1,31 @@
-"""Orthogonal factorizations: ``qr``, ``eigh``/``eigvalsh``, ``svd``/``svdvals``.
+"""Unitary factorizations: ``qr``, ``eigh``/``eigvalsh``, ``svd``/``svdvals``.
 
 Opaque ops with hand-written PrimFuncs, batched over the leading dimensions,
-computing in the input's dtype (float32 or float64):
+computing in the input's dtype (float32, float64, complex64 or complex128; one
+kernel for both kinds, written with conjugate transposes, which are plain
+transposes for real matrices). Eigenvalues and singular values are real: of the
+float dtype of a complex matrix's parts.
 
-- ``qr``: Householder reflections (LAPACK's sign choice, so ``R``'s diagonal is
-  NumPy's up to the sign of a zero column), accumulated into an m x m ``Q``;
-  ``mode="reduced"`` keeps its first min(m, n) columns.
-- ``eigh``: cyclic Jacobi rotations on the lower triangle (as NumPy's
-  ``UPLO="L"``) until the off-diagonal part is below rounding (at most
-  :data:`MAX_SWEEPS` sweeps), eigenvalues ascending, eigenvectors in columns
-  (the matrix scaled by its largest magnitude first, as for ``svd``).
-- ``svd``: one-sided (Hestenes) Jacobi on the columns of A (of Aᵀ when it is
+- ``qr``: LAPACK's Householder reflectors (xGEQRF's ``H = I - tau v vᴴ`` with
+  ``Hᴴ x = beta e1``, ``beta`` real and of the opposite sign to ``Re x[0]``), so
+  that R's diagonal is real and Q and R are NumPy's while the leading columns are
+  independent; accumulated into an m x m ``Q``, ``mode="reduced"`` keeps its
+  first min(m, n) columns.
+- ``eigh``: cyclic Jacobi rotations of the Hermitian matrix of the lower
+  triangle (as NumPy's ``UPLO="L"``; the diagonal's imaginary part is not read)
+  until the off-diagonal part is below rounding (at most :data:`MAX_SWEEPS`
+  sweeps), eigenvalues ascending, eigenvectors in columns (the matrix scaled by
+  its largest magnitude first, as for ``svd``). A complex off-diagonal ``g``
+  rotates with the phase ``g / |g|`` folded into the rotation's sine.
+- ``svd``: one-sided (Hestenes) Jacobi on the columns of A (of Aᴴ when it is
   wide), singular values descending; the columns of U that the values leave
   undetermined (zero singular values, ``full_matrices``) are completed to an
   orthonormal basis by Gram-Schmidt on the unit vectors. The matrix is scaled by its
   largest magnitude first (LAPACK scales too), so tiny and huge values keep their digits.
 
-Eigenvectors and singular vectors are unique only up to sign (and within a
-repeated value), so tests check reconstruction and orthonormality.
+Eigenvectors and singular vectors are unique only up to a sign (a phase when
+complex) and within a repeated value, so tests check reconstruction and
+orthonormality.
 
 >>> from mlc.ops import TensorType, get_op
 >>> [t.shape for t in get_op("svd").infer(TensorType((5, 3), "float64"), full_matrices=False)]
@@ -28,13 +36,15 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError
+from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir.buffer import decl_buffer
 from ...ir.expr import const
 from ...ir.tir import BufferStore, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
-from ._kernel import Scalar, batched, check_matrix, loop, scratch, when
+from ._kernel import (Scalar, abs2, batched, check_matrix, conj, div_real, lift, loop, mul_real, real,
+                      real_dtype, scratch, when)
 
 __all__ = ["MAX_SWEEPS"]
 
@@ -61,20 +71,29 @@ def _swap(buf, a, b, tmp: Scalar):
 
 
 def _rotate(buf, rows: int, p, q, c, s, tmp: Scalar):
-    """Columns p, q of ``buf`` (rows x ...) become c*col_p - s*col_q and s*col_p + c*col_q."""
+    """``buf J`` for the rotation ``J = [[c, s], [-conj(s), c]]`` of columns p, q (``c`` real):
+    col_p, col_q of ``buf`` (rows x ...) become c*col_p - conj(s)*col_q and s*col_p + c*col_q."""
     def row(i):
-        return seq(tmp.set(buf[(i, p)]), BufferStore(buf, c * tmp.get() - s * buf[(i, q)], (i, p)),
-                   BufferStore(buf, s * tmp.get() + c * buf[(i, q)], (i, q)))
+        return seq(tmp.set(buf[(i, p)]), BufferStore(buf, mul_real(tmp.get(), c) - conj(s) * buf[(i, q)], (i, p)),
+                   BufferStore(buf, s * tmp.get() + mul_real(buf[(i, q)], c), (i, q)))
     return loop("i", 0, rows, row)
 
 
-def _rotation(num, den2, f, c: Scalar, s: Scalar):
-    """(c, s) of the Jacobi rotation zeroing an off-diagonal ``g`` between diagonals a, b with
-    ``zeta = (b - a) / (2 g)`` given as ``num / den2``: ``t = sign(zeta) / (|zeta| + hypot(1, zeta))``."""
-    zeta = num / den2
+def _rotation(a, b, g, c: Scalar, s: Scalar, phase: Scalar):
+    """The Jacobi rotation ``J = [[c, phase], [-conj(phase), c]]`` that zeroes the off-diagonal
+    ``g`` of the Hermitian 2 x 2 matrix ``[[a, g], [conj(g), b]]`` (``a``, ``b`` real) in ``Jᴴ M J``.
+
+    With ``zeta = (b - a) / (2 |g|)``, ``t = sign(zeta) / (|zeta| + hypot(1, zeta))``, ``c = 1 /
+    sqrt(1 + t²)``, ``s = c t`` and ``phase = s g / |g|``: a real ``g`` is taken with its sign
+    (``zeta = (b - a) / (2 g)``, ``phase = s``), the rotation of the real symmetric case."""
+    f = c.dtype
     one = const(1, f)
+    complex_g = dt.is_complex(g.dtype)
+    size = _e.abs(g) if complex_g else g
+    zeta = (b - a) / (const(2, f) * size)
     t = _e.copysign(one, zeta) / (_e.abs(zeta) + _e.hypot(one, zeta))
-    return seq(c.set(one / _e.sqrt(one + t * t)), s.set(c.get() * t))
+    return seq(c.set(one / _e.sqrt(one + t * t)), s.set(c.get() * t),
+               phase.set(mul_real(div_real(g, size), s.get()) if complex_g else s.get()))
 
 
 # ------------------------------------------------------------------ QR
@@ -96,36 +115,47 @@ def _qr_func(x: TensorType, *, mode="reduced"):
     QO, RO = decl_buffer(q_type.shape, f, "q"), decl_buffer(r_type.shape, f, "r")
     R, Q, v = decl_buffer(scratch(m, n), f, "rw"), decl_buffer(scratch(m, m), f, "qw"), \
         decl_buffer(scratch(m), f, "v")
-    acc, norm, vv = Scalar("acc", f), Scalar("norm", f), Scalar("vv", f)
-    two = const(2, f)
+    acc, tau = Scalar("acc", f), Scalar("tau", f)
+    norm, beta = Scalar("norm", real_dtype(f)), Scalar("beta", real_dtype(f))
 
     def reflect(k):
-        def apply_r(j):  # R[k:, j] -= 2 v (v . R[k:, j]) / (v . v)
-            return seq(acc.set(0.0), loop("i", k, m, lambda i: acc.set(acc.get() + v[i] * R[(i, j)])),
-                       acc.set(two * acc.get() / vv.get()),
+        """LAPACK's reflector (xLARFG) of column k: ``H = I - tau v vᴴ`` with ``v[k] = 1`` and
+        ``Hᴴ R[k:, k] = beta e1``, ``beta`` real; R becomes ``Hᴴ R`` and Q becomes ``Q H``."""
+        alpha = R[(k, k)]
+
+        def apply_r(j):  # R[k:, j] -= conj(tau) v (vᴴ R[k:, j])
+            return seq(acc.set(0.0), loop("i", k, m, lambda i: acc.set(acc.get() + conj(v[i]) * R[(i, j)])),
+                       acc.set(conj(tau.get()) * acc.get()),
                        loop("i", k, m, lambda i: BufferStore(R, R[(i, j)] - acc.get() * v[i], (i, j))))
 
-        def apply_q(j):  # Q[j, k:] -= 2 (Q[j, k:] . v) v / (v . v)
+        def apply_q(j):  # Q[j, k:] -= tau (Q[j, k:] v) vᴴ
             return seq(acc.set(0.0), loop("i", k, m, lambda i: acc.set(acc.get() + Q[(j, i)] * v[i])),
-                       acc.set(two * acc.get() / vv.get()),
-                       loop("i", k, m, lambda i: BufferStore(Q, Q[(j, i)] - acc.get() * v[i], (j, i))))
-        return seq(
-            norm.set(0.0), loop("i", k, m, lambda i: norm.set(norm.get() + R[(i, k)] * R[(i, k)])),
-            norm.set(_e.sqrt(norm.get())),
-            loop("i", k, m, lambda i: BufferStore(v, R[(i, k)], (i,))),
-            BufferStore(v, v[k] + _e.copysign(norm.get(), R[(k, k)]), (k,)),  # v = x - alpha e1
-            vv.set(0.0), loop("i", k, m, lambda i: vv.set(vv.get() + v[i] * v[i])),
-            when(vv.get() != _zero(f), seq(loop("j", k, n, apply_r), loop("j", 0, m, apply_q))),
-            loop("i", k + 1, m, lambda i: BufferStore(R, _zero(f), (i, k))))
+                       acc.set(tau.get() * acc.get()),
+                       loop("i", k, m, lambda i: BufferStore(Q, Q[(j, i)] - acc.get() * conj(v[i]), (j, i))))
+        below = seq(norm.set(0.0), loop("i", k + 1, m, lambda i: norm.set(norm.get() + abs2(R[(i, k)]))))
+        # H = I where the column is already beta e1 with a real beta (always its last row when real)
+        needed = norm.get() != _zero(norm.dtype)
+        if dt.is_complex(f):
+            needed = _e.logical_or(needed, _e.imag(alpha) != _zero(norm.dtype))
+        beta_value = -_e.copysign(_e.sqrt(abs2(alpha) + norm.get()), real(alpha))
+        return seq(below, when(needed, seq(
+            beta.set(beta_value),
+            tau.set(div_real(lift(beta.get(), f) - alpha, beta.get())),
+            BufferStore(v, const(1, f), (k,)),
+            acc.set(alpha - lift(beta.get(), f)),
+            loop("i", k + 1, m, lambda i: BufferStore(v, R[(i, k)] / acc.get(), (i,))),
+            loop("j", k + 1, n, apply_r), loop("j", 0, m, apply_q),
+            BufferStore(R, lift(beta.get(), f), (k, k)))),
+            loop("i", k + 1, m, lambda i: BufferStore(R, _zero(f), (i, k))))  # +0, also for a -0 input
 
     def matrix(r):
         return seq(_fill(R, (), m, n, lambda i, j: X[r + (i, j)]),
                    _fill(Q, (), m, m, lambda i, j: _e.select(i == j, const(1, f), _zero(f))),
-                   loop("k", 0, max(0, min(m - 1, n)), reflect),
+                   loop("k", 0, min(m, n), reflect),
                    _fill(QO, r, m, kq, lambda i, j: Q[(i, j)]),
                    _fill(RO, r, r_type.shape[-2], n, lambda i, j: R[(i, j)]))
 
-    allocs = (R, Q, v, acc.buffer, norm.buffer, vv.buffer)
+    allocs = (R, Q, v, acc.buffer, tau.buffer, norm.buffer, beta.buffer)
     return hand_written_func((X, QO, RO), batched(lead, matrix), allocs)
 
 
@@ -135,27 +165,30 @@ def _qr_reference(x, *, mode="reduced"):
 
 register_op("qr", pattern="opaque", infer=_qr_infer, lower=None, reference=_qr_reference, num_outputs=2,
             prim_func=_qr_func,
-            doc="Q (orthonormal columns) and R (upper triangular) with ``x = Q @ R`` for each matrix "
-                "(Householder; ``mode`` 'reduced' or 'complete').")
+            doc="Q (orthonormal columns; unitary when complex) and R (upper triangular, real diagonal) "
+                "with ``x = Q @ R`` for each matrix (LAPACK's Householder reflectors; ``mode`` 'reduced' "
+                "or 'complete').")
 
 
 # ------------------------------------------------------------------ eigh
 
 def _eigh_infer(x: TensorType, vectors: bool):
     check_matrix("eigh" if vectors else "eigvalsh", x, square=True)
-    w = TensorType(x.shape[:-1], x.dtype)
+    w = TensorType(x.shape[:-1], real_dtype(x.dtype))
     return (w, TensorType(x.shape, x.dtype)) if vectors else w
 
 
-def _sort_columns(keys, mats, n: int, r, descending: bool, best: Scalar, at: Scalar, tmp: Scalar):
+def _sort_columns(keys, mats, n: int, r, descending: bool, best: Scalar, at: Scalar, key_tmp: Scalar,
+                  tmp: Scalar):
     """Selection sort of ``keys[r + (i,)]`` (n of them) swapping the columns of each (buf, rows)
-    of ``mats`` (scratch matrices indexed without ``r``) along."""
+    of ``mats`` (scratch matrices indexed without ``r``) along; ``key_tmp`` and ``tmp`` hold a
+    key and a matrix element while they swap."""
     def place(i):
         def scan(j):
             better = keys[r + (j,)] > best.get() if descending else keys[r + (j,)] < best.get()
             return when(better, seq(best.set(keys[r + (j,)]), at.set(_e.cast(j, "int32"))))
         j = _e.cast(at.get(), "int32")
-        swaps = [_swap(keys, r + (i,), r + (j,), tmp)]
+        swaps = [_swap(keys, r + (i,), r + (j,), key_tmp)]
         swaps += [loop("k", 0, rows, lambda k, buf=buf: _swap(buf, (k, i), (k, j), tmp)) for buf, rows in mats]
         return seq(best.set(keys[r + (i,)]), at.set(_e.cast(i, "int32")), loop("j", i + 1, n, scan), *swaps)
     return loop("i", 0, n, place)
@@ -164,61 +197,70 @@ def _sort_columns(keys, mats, n: int, r, descending: bool, best: Scalar, at: Sca
 def _eigh_func(x: TensorType, vectors: bool):
     _eigh_infer(x, vectors)
     lead, n, f = x.shape[:-2], x.shape[-1], x.dtype
+    fr = real_dtype(f)
     X = decl_buffer(x.shape, f, "x")
-    W = decl_buffer(x.shape[:-1], f, "w")
+    W = decl_buffer(x.shape[:-1], fr, "w")
     VO = decl_buffer(x.shape, f, "v") if vectors else None
     A, V = decl_buffer(scratch(n, n), f, "aw"), decl_buffer(scratch(n, n), f, "vw")
-    c, s, tmp, off, total, scale = (Scalar(k, f) for k in ("c", "s", "tmp", "off", "total", "scale"))
-    best, at, done = Scalar("best", f), Scalar("at", "int32"), Scalar("done", "int32")
-    tol = const(_eps(f) ** 2, f)
+    c, s, key_tmp, off, total, scale, best = (Scalar(k, fr) for k in (
+        "c", "s", "key_tmp", "off", "total", "scale", "best"))
+    phase, tmp = Scalar("phase", f), Scalar("tmp", f)
+    at, done = Scalar("at", "int32"), Scalar("done", "int32")
+    tol = const(_eps(fr) ** 2, fr)
 
     def pair(p, q):
         apq = A[(p, q)]
         return when(apq != _zero(f), seq(
-            _rotation(A[(q, q)] - A[(p, p)], const(2, f) * apq, f, c, s),
-            _rotate(A, n, p, q, c.get(), s.get(), tmp),           # A J
-            loop("k", 0, n, lambda k: seq(                        # Jᵀ (A J)
-                tmp.set(A[(p, k)]), BufferStore(A, c.get() * tmp.get() - s.get() * A[(q, k)], (p, k)),
-                BufferStore(A, s.get() * tmp.get() + c.get() * A[(q, k)], (q, k)))),
+            _rotation(real(A[(p, p)]), real(A[(q, q)]), apq, c, s, phase),
+            _rotate(A, n, p, q, c.get(), phase.get(), tmp),      # A J
+            loop("k", 0, n, lambda k: seq(                        # Jᴴ (A J)
+                tmp.set(A[(p, k)]),
+                BufferStore(A, mul_real(tmp.get(), c.get()) - phase.get() * A[(q, k)], (p, k)),
+                BufferStore(A, conj(phase.get()) * tmp.get() + mul_real(A[(q, k)], c.get()), (q, k)))),
             BufferStore(A, _zero(f), (p, q)), BufferStore(A, _zero(f), (q, p)),
-            _rotate(V, n, p, q, c.get(), s.get(), tmp)))
+            _rotate(V, n, p, q, c.get(), phase.get(), tmp)))
 
     def sweep(_):
         measure = seq(off.set(0.0), total.set(0.0),
                       loop("p", 0, n, lambda p: loop("q", 0, n, lambda q: seq(
-                          total.set(total.get() + A[(p, q)] * A[(p, q)]),
-                          when(p != q, off.set(off.get() + A[(p, q)] * A[(p, q)]))))),
+                          total.set(total.get() + abs2(A[(p, q)])),
+                          when(p != q, off.set(off.get() + abs2(A[(p, q)])))))),
                       when(_e.logical_not(off.get() > tol * total.get()), done.set(1)))
         rotate = loop("p", 0, n, lambda p: loop("q", p + 1, n, lambda q: pair(p, q)))
         return when(done.get() == 0, seq(measure, when(done.get() == 0, rotate)))
 
     def matrix(r):
+        def lower(i, j):  # the Hermitian matrix of X's lower triangle (its diagonal's real part)
+            return _e.select(i > j, X[r + (i, j)],
+                             _e.select(i == j, lift(real(X[r + (j, i)]), f), conj(X[r + (j, i)])))
+
         # scaled by its largest magnitude, so that the sums of squares neither underflow nor overflow
         largest = loop("i", 0, n, lambda i: loop("j", 0, i + 1, lambda j: scale.set(
             _e.max(scale.get(), _e.abs(X[r + (i, j)])))))
-        usable = _e.logical_and(scale.get() > _zero(f), _e.isfinite(scale.get()))
-        lower = _fill(A, (), n, n, lambda i, j: _e.select(i >= j, X[r + (i, j)], X[r + (j, i)]) / scale.get())
-        stmts = [scale.set(0.0), largest, scale.set(_e.select(usable, scale.get(), const(1, f))), lower,
+        usable = _e.logical_and(scale.get() > _zero(fr), _e.isfinite(scale.get()))
+        stmts = [scale.set(0.0), largest, scale.set(_e.select(usable, scale.get(), const(1, fr))),
+                 _fill(A, (), n, n, lambda i, j: div_real(lower(i, j), scale.get())),
                  _fill(V, (), n, n, lambda i, j: _e.select(i == j, const(1, f), _zero(f))),
                  done.set(0), loop("sweep", 0, MAX_SWEEPS, sweep),
-                 loop("i", 0, n, lambda i: BufferStore(W, A[(i, i)] * scale.get(), r + (i,))),
-                 _sort_columns(W, [(V, n)], n, r, False, best, at, tmp)]
+                 loop("i", 0, n, lambda i: BufferStore(W, real(A[(i, i)]) * scale.get(), r + (i,))),
+                 _sort_columns(W, [(V, n)], n, r, False, best, at, key_tmp, tmp)]
         if vectors:
             stmts.append(_fill(VO, r, n, n, lambda i, j: V[(i, j)]))
         return seq(*stmts)
 
-    allocs = (A, V) + tuple(b.buffer for b in (c, s, tmp, off, total, scale, best, at, done))
+    allocs = (A, V) + tuple(b.buffer for b in (c, s, key_tmp, off, total, scale, best, phase, tmp, at, done))
     outs = (W, VO) if vectors else (W,)
     return hand_written_func((X,) + outs, batched(lead, matrix), allocs)
 
 
 register_op("eigh", pattern="opaque", infer=lambda x: _eigh_infer(x, True), lower=None, num_outputs=2,
             reference=lambda x: tuple(np.linalg.eigh(x)), prim_func=lambda x: _eigh_func(x, True),
-            doc="Eigenvalues (ascending) and eigenvectors (columns) of each symmetric matrix, from its "
-                "lower triangle (cyclic Jacobi).")
+            doc="Eigenvalues (ascending, real) and eigenvectors (columns) of each symmetric (Hermitian) "
+                "matrix, from its lower triangle (cyclic Jacobi).")
 register_op("eigvalsh", pattern="opaque", infer=lambda x: _eigh_infer(x, False), lower=None,
             reference=np.linalg.eigvalsh, prim_func=lambda x: _eigh_func(x, False),
-            doc="Eigenvalues (ascending) of each symmetric matrix, from its lower triangle (cyclic Jacobi).")
+            doc="Eigenvalues (ascending, real) of each symmetric (Hermitian) matrix, from its lower triangle "
+                "(cyclic Jacobi).")
 
 
 # ------------------------------------------------------------------ svd
@@ -227,7 +269,7 @@ def _svd_infer(x: TensorType, vectors: bool, full_matrices=True):
     check_matrix("svd" if vectors else "svdvals", x)
     lead, (m, n) = x.shape[:-2], x.shape[-2:]
     k = min(m, n)
-    s = TensorType(lead + (k,), x.dtype)
+    s = TensorType(lead + (k,), real_dtype(x.dtype))
     if not vectors:
         return s
     ku, kv = (m, n) if full_matrices else (k, k)
@@ -237,25 +279,29 @@ def _svd_infer(x: TensorType, vectors: bool, full_matrices=True):
 def _svd_func(x: TensorType, vectors: bool, full_matrices=True):
     types = _svd_infer(x, vectors, full_matrices)
     lead, (m, n), f = x.shape[:-2], x.shape[-2:], x.dtype
+    fr = real_dtype(f)
     tall = m >= n
-    big, k = max(m, n), min(m, n)          # the work matrix is big x k: A, or Aᵀ when wide
+    big, k = max(m, n), min(m, n)          # the work matrix is big x k: A, or Aᴴ when wide
     X = decl_buffer(x.shape, f, "x")
-    S = decl_buffer(lead + (k,), f, "s")
+    S = decl_buffer(lead + (k,), fr, "s")
     U, V = decl_buffer(scratch(big, big), f, "uw"), decl_buffer(scratch(k, k), f, "vw")
     res = decl_buffer(scratch(big), f, "res")
-    c, s, tmp, alpha, beta, gamma, best, norm, scale = (Scalar(name, f) for name in (
-        "c", "s", "tmp", "alpha", "beta", "gamma", "best", "norm", "scale"))
+    c, s, key_tmp, alpha, beta, best, norm, scale = (Scalar(name, fr) for name in (
+        "c", "s", "key_tmp", "alpha", "beta", "best", "norm", "scale"))
+    gamma, phase, tmp = Scalar("gamma", f), Scalar("phase", f), Scalar("tmp", f)
     at, rotated, done = Scalar("at", "int32"), Scalar("rotated", "int32"), Scalar("done", "int32")
-    eps = const(_eps(f), f)
+    eps = const(_eps(fr), fr)
 
     def pair(p, q):
+        """Rotate columns p, q of U (and V) to orthogonality: the Jacobi rotation of their Gram
+        matrix [[alpha, gamma], [conj(gamma), beta]], gamma = u_pᴴ u_q."""
         dots = seq(alpha.set(0.0), beta.set(0.0), gamma.set(0.0), loop("i", 0, big, lambda i: seq(
-            alpha.set(alpha.get() + U[(i, p)] * U[(i, p)]), beta.set(beta.get() + U[(i, q)] * U[(i, q)]),
-            gamma.set(gamma.get() + U[(i, p)] * U[(i, q)]))))
+            alpha.set(alpha.get() + abs2(U[(i, p)])), beta.set(beta.get() + abs2(U[(i, q)])),
+            gamma.set(gamma.get() + conj(U[(i, p)]) * U[(i, q)]))))
         needed = _e.abs(gamma.get()) > eps * _e.sqrt(alpha.get()) * _e.sqrt(beta.get())
         return seq(dots, when(needed, seq(
-            rotated.set(1), _rotation(beta.get() - alpha.get(), const(2, f) * gamma.get(), f, c, s),
-            _rotate(U, big, p, q, c.get(), s.get(), tmp), _rotate(V, k, p, q, c.get(), s.get(), tmp))))
+            rotated.set(1), _rotation(alpha.get(), beta.get(), gamma.get(), c, s, phase),
+            _rotate(U, big, p, q, c.get(), phase.get(), tmp), _rotate(V, k, p, q, c.get(), phase.get(), tmp))))
 
     def sweep(_):
         rotate = loop("p", 0, k, lambda p: loop("q", p + 1, k, lambda q: pair(p, q)))
@@ -263,44 +309,45 @@ def _svd_func(x: TensorType, vectors: bool, full_matrices=True):
 
     def complete(col, r):
         """Column ``col`` of U: the unit vector farthest from columns 0..col-1, orthogonalized."""
-        def residual(j):  # res = e_j - sum_t U[j, t] U[:, t]
+        def residual(j):  # res = e_j - sum_t U[:, t] (U[:, t]ᴴ e_j)
             return seq(loop("i", 0, big, lambda i: BufferStore(res, _e.select(i == j, const(1, f), _zero(f)), (i,))),
                        loop("t", 0, col, lambda t: seq(
-                           tmp.set(U[(j, t)]),
+                           tmp.set(conj(U[(j, t)])),
                            loop("i", 0, big, lambda i: BufferStore(res, res[i] - tmp.get() * U[(i, t)], (i,))))))
 
         def length():
-            return seq(norm.set(0.0), loop("i", 0, big, lambda i: norm.set(norm.get() + res[i] * res[i])))
+            return seq(norm.set(0.0), loop("i", 0, big, lambda i: norm.set(norm.get() + abs2(res[i]))))
 
         def candidate(j):
             return seq(residual(j), length(),
                        when(norm.get() > best.get(), seq(best.set(norm.get()), at.set(_e.cast(j, "int32")))))
 
         reorthogonalize = loop("t", 0, col, lambda t: seq(
-            tmp.set(0.0), loop("i", 0, big, lambda i: tmp.set(tmp.get() + U[(i, t)] * res[i])),
+            tmp.set(0.0), loop("i", 0, big, lambda i: tmp.set(tmp.get() + conj(U[(i, t)]) * res[i])),
             loop("i", 0, big, lambda i: BufferStore(res, res[i] - tmp.get() * U[(i, t)], (i,)))))
         return seq(best.set(-1.0), at.set(0), loop("j", 0, big, candidate), residual(at.get()),
                    reorthogonalize, length(), norm.set(_e.sqrt(norm.get())),
-                   loop("i", 0, big, lambda i: BufferStore(U, res[i] / norm.get(), (i, col))))
+                   loop("i", 0, big, lambda i: BufferStore(U, div_real(res[i], norm.get()), (i, col))))
 
     def matrix(r):
         # scaled by its largest magnitude, so that the sums of squares neither underflow nor overflow
         largest = loop("i", 0, m, lambda i: loop("j", 0, n, lambda j: scale.set(
             _e.max(scale.get(), _e.abs(X[r + (i, j)])))))
-        usable = _e.logical_and(scale.get() > _zero(f), _e.isfinite(scale.get()))
-        work = _fill(U, (), big, k, lambda i, j: X[r + ((i, j) if tall else (j, i))] / scale.get())
-        stmts = [scale.set(0.0), largest, scale.set(_e.select(usable, scale.get(), const(1, f))), work, _fill(V, (), k, k, lambda i, j: _e.select(i == j, const(1, f), _zero(f))),
+        usable = _e.logical_and(scale.get() > _zero(fr), _e.isfinite(scale.get()))
+        work = _fill(U, (), big, k, lambda i, j: div_real(X[r + (i, j)] if tall else conj(X[r + (j, i)]), scale.get()))
+        stmts = [scale.set(0.0), largest, scale.set(_e.select(usable, scale.get(), const(1, fr))), work,
+                 _fill(V, (), k, k, lambda i, j: _e.select(i == j, const(1, f), _zero(f))),
                  done.set(0), loop("sweep", 0, MAX_SWEEPS, sweep)]
 
         def value(j):
-            return seq(norm.set(0.0), loop("i", 0, big, lambda i: norm.set(norm.get() + U[(i, j)] * U[(i, j)])),
+            return seq(norm.set(0.0), loop("i", 0, big, lambda i: norm.set(norm.get() + abs2(U[(i, j)]))),
                        BufferStore(S, _e.sqrt(norm.get()), r + (j,)))
         unscale = loop("j", 0, k, lambda j: BufferStore(S, S[r + (j,)] * scale.get(), r + (j,)))
-        stmts += [loop("j", 0, k, value), _sort_columns(S, [(U, big), (V, k)], k, r, True, best, at, tmp)]
+        stmts += [loop("j", 0, k, value), _sort_columns(S, [(U, big), (V, k)], k, r, True, best, at, key_tmp, tmp)]
         if not vectors:
             return seq(*stmts, unscale)
         # normalize the determined columns; complete the rest (values below rounding, full_matrices)
-        threshold = S[r + (0,)] * eps * const(float(big), f) if k else _zero(f)
+        threshold = S[r + (0,)] * eps * const(float(big), fr) if k else _zero(fr)
         kept = big if full_matrices else k
 
         def finish(j):
@@ -308,16 +355,16 @@ def _svd_func(x: TensorType, vectors: bool, full_matrices=True):
                 return complete(j, r)
             value = S[r + (_e.min(j, k - 1),)]
             determined = _e.logical_and(j < k, value > threshold)
-            scale = loop("i", 0, big, lambda i: BufferStore(U, U[(i, j)] / value, (i, j)))
-            return when(determined, scale, complete(j, r))
+            normalize = loop("i", 0, big, lambda i: BufferStore(U, div_real(U[(i, j)], value), (i, j)))
+            return when(determined, normalize, complete(j, r))
         stmts.append(loop("j", 0, kept, finish))
         u_out, _, vh_out = types
-        if tall:   # A = U S Vᵀ
+        if tall:   # A = U S Vᴴ
             stmts += [_fill(u_out_buf, r, m, u_out.shape[-1], lambda i, j: U[(i, j)]),
-                      _fill(vh_out_buf, r, n, n, lambda i, j: V[(j, i)])]
-        else:      # Aᵀ = U S Vᵀ, so A = V S Uᵀ
+                      _fill(vh_out_buf, r, n, n, lambda i, j: conj(V[(j, i)]))]
+        else:      # Aᴴ = U S Vᴴ, so A = V S Uᴴ
             stmts += [_fill(u_out_buf, r, m, m, lambda i, j: V[(i, j)]),
-                      _fill(vh_out_buf, r, vh_out.shape[-2], n, lambda i, j: U[(j, i)])]
+                      _fill(vh_out_buf, r, vh_out.shape[-2], n, lambda i, j: conj(U[(j, i)]))]
         return seq(*stmts, unscale)
 
     if vectors:
@@ -326,8 +373,8 @@ def _svd_func(x: TensorType, vectors: bool, full_matrices=True):
         params = (X, u_out_buf, S, vh_out_buf)
     else:
         params = (X, S)
-    allocs = (U, V, res) + tuple(b.buffer for b in (c, s, tmp, alpha, beta, gamma, best, norm, scale, at,
-                                                    rotated, done))
+    allocs = (U, V, res) + tuple(b.buffer for b in (c, s, key_tmp, alpha, beta, best, norm, scale, gamma, phase,
+                                                    tmp, at, rotated, done))
     return hand_written_func(params, batched(lead, matrix), allocs)
 
 
@@ -338,8 +385,8 @@ def _svd_reference(x, *, full_matrices=True):
 register_op("svd", pattern="opaque", infer=lambda x, *, full_matrices=True: _svd_infer(x, True, full_matrices),
             lower=None, num_outputs=3, reference=_svd_reference,
             prim_func=lambda x, *, full_matrices=True: _svd_func(x, True, full_matrices),
-            doc="U, S (descending) and Vh with ``x = U @ diag(S) @ Vh`` for each matrix (one-sided Jacobi; "
+            doc="U, S (descending, real) and Vh with ``x = U @ diag(S) @ Vh`` for each matrix (one-sided Jacobi; "
                 "``full_matrices``: square U and Vh).")
 register_op("svdvals", pattern="opaque", infer=lambda x: _svd_infer(x, False), lower=None,
             reference=lambda x: np.linalg.svd(x, compute_uv=False), prim_func=lambda x: _svd_func(x, False),
-            doc="The singular values of each matrix, descending (one-sided Jacobi).")
+            doc="The singular values of each matrix, descending and real (one-sided Jacobi).")

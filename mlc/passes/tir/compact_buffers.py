@@ -217,11 +217,12 @@ def _distinct_rows(rows: np.ndarray) -> bool:
     return not np.any(np.all(ordered[1:] == ordered[:-1], axis=1))
 
 
-def _plan(buffer: Buffer, body):
-    """(loop to allocate in, box) for ``buffer``, or None to leave it where and as it is."""
+def _plan(buffer: Buffer, body, addressed: frozenset[int]):
+    """(loop to allocate in, box) for ``buffer``, or None to leave it where and as it is.
+    ``addressed``: the ids of the buffers whose address an external function takes."""
     if buffer.scope not in _SCOPES or buffer.strides:
         return None
-    if any(isinstance(n, AddressOf) and n.load.buffer is buffer for n in pre_order_nodes(body)):
+    if id(buffer) in addressed:
         return None  # an external function reads a region from its address: keep the layout
     accesses = _accesses(buffer, body)
     if not accesses:
@@ -264,9 +265,12 @@ class _Rebase(Mutator):
 
 
 class _Compact(Mutator):
+    def __init__(self, addressed: frozenset[int]):
+        self.addressed = addressed
+
     def visit_Allocate(self, node: Allocate):
         body = self.visit(node.body)
-        plan = _plan(node.buffer, body)
+        plan = _plan(node.buffer, body, self.addressed)
         if plan is None:
             return node if body is node.body else Allocate(node.buffer, body)
         home, box = plan
@@ -278,5 +282,8 @@ class _Compact(Mutator):
 
 def compact_buffers(func: PrimFunc) -> PrimFunc:
     """Move and shrink every Allocate as the module docstring describes."""
-    body = _Compact().visit(func.body)
+    # Which buffers have their address taken is found once: moving and shrinking a buffer
+    # (never one of those) leaves the others' AddressOf nodes as they are.
+    addressed = frozenset(id(n.load.buffer) for n in pre_order_nodes(func.body) if isinstance(n, AddressOf))
+    body = _Compact(addressed).visit(func.body)
     return func if body is func.body else func.with_body(body)

@@ -18,7 +18,19 @@ A guard conjunct is dropped from the full-tile body only when it is
 ``a < N`` (or ``a <= N - 1``, or ``a >= 0``) with ``a = v * F + r``, ``r`` a
 sum over loops inside ``v`` that the constant ranges bound by ``F - 1`` (and
 below by 0), and ``N`` free of loops; the full-tile test is ``v * F + F <= N``
-for each distinct ``(F, N)``. Loops of constant extent are left alone.
+for each distinct ``(F, N)``.
+
+A loop of constant extent ``E`` whose bounds ``N`` are constants knows where its
+full tiles end, ``K = min(N // F)``: it becomes two loops of its kind, the full
+tiles without guards and the rest as it was (in a split, one ragged tile), so
+that no full tile pays a test per iteration either (serial and parallel loops;
+vectorized and unrolled ones are left whole)::
+
+    for v in T.parallel(4):                     for v in T.parallel(3):
+        for r:                           ->          for r: S
+            if v * 8 + r < 30: S                 for v2 in T.parallel(3, 4):
+                                                     for r:
+                                                         if v2 * 8 + r < 30: S
 """
 from __future__ import annotations
 
@@ -26,32 +38,68 @@ from dataclasses import replace
 
 from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, logical_and
-from ...ir.functor import Mutator
-from ...ir.tir import For, IfThenElse, PrimFunc
+from ...ir.functor import Mutator, substitute
+from ...ir.tir import For, IfThenElse, PrimFunc, seq
+from .simplify import simplify
 
 __all__ = ["partition_tiles"]
 
 
 def partition_tiles(func: PrimFunc) -> PrimFunc:
-    """Split each symbolic tile loop into full tiles without guards and the guarded rest."""
-    body = _Partition().visit(func.body)
-    return func if body is func.body else func.with_body(body)
+    """Split each tile loop into full tiles without guards and the guarded rest."""
+    partition = _Partition()
+    body = partition.visit(func.body)
+    if body is func.body:
+        return func
+    # a constant split leaves one-iteration loops and guards of constants: simplified here,
+    # so that lowering lowered code changes nothing
+    return simplify(func.with_body(body)) if partition.constant_splits else func.with_body(body)
 
 
 class _Partition(Mutator):
+    def __init__(self):
+        self.constant_splits = 0
+
     def visit_For(self, node: For):
         node = self.generic_visit(node)
-        if isinstance(node.extent, IntImm) or not (isinstance(node.min, IntImm) and node.min.value == 0):
+        if not (isinstance(node.min, IntImm) and node.min.value == 0):
             return node
+        constant = isinstance(node.extent, IntImm)
+        if constant and node.kind not in ("serial", "parallel"):
+            return node  # a vector loop's lanes are vectorize_loops' business, unrolled ones stay whole
         tiles = _Tiles(node.loop_var)
         fast = tiles.visit(node.body)
         if not tiles.full:
             return node
+        if constant:
+            split = _split_constant(node, fast, tiles.full.values())
+            self.constant_splits += split is not node
+            return split
         full = None
         for factor, bound in tiles.full.values():
             test = node.loop_var * factor + factor <= bound
             full = test if full is None else logical_and(full, test)
         return replace(node, body=IfThenElse(full, fast, node.body))
+
+
+def _split_constant(node: For, fast, full) -> For:
+    """``node`` (extent a constant) as its full tiles' loop, guard-free ``fast`` body, then
+    the rest with the original body; ``node`` itself when a tile test's bound is symbolic."""
+    if not all(isinstance(bound, IntImm) for _, bound in full):
+        return node
+    extent = node.extent.value
+    count = min(extent, *(bound.value // factor for factor, bound in full))
+    if count <= 0:
+        return node
+    head = replace(node, extent=const(count, node.extent.dtype), body=fast)
+    if count == extent:
+        return head
+    var = node.loop_var
+    rest_var = Var(var.name + "_rest", var.dtype)
+    rest = replace(node, loop_var=rest_var, min=const(count, node.min.dtype),
+                   extent=const(extent - count, node.extent.dtype),
+                   body=substitute(node.body, {var: rest_var}))
+    return seq(head, rest)
 
 
 class _Tiles(Mutator):

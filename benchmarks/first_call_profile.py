@@ -1,0 +1,209 @@
+"""Where a first call's time goes: ``python -m benchmarks.first_call_profile [name ...]``.
+
+For each named workload (``--list`` shows them) and each of ``--processes`` fresh
+interpreters with an empty object cache (``MLC_CACHE_DIR`` a new temporary
+directory), times the first call exactly as the benchmark does (its mlc
+contender's ``build`` plus the first ``run``; ``--label`` picks the contender,
+``jit`` by default) and splits it into the compile stages: trace, each graph
+pass, schedule, verify, each TIR pass, LLVM IR generation, LLVM parse, O3,
+object emission, loading, and the rest of the call (the run itself among it).
+Times are medians over the processes; indented stages are part of the stage
+above them. ``--cprofile N`` prints the N most expensive functions of one more
+process under cProfile instead (which slows Python code about twofold).
+
+``import mlc`` and the attribute access of ``mlc.jit`` happen before the timer,
+as in :mod:`.startup`. The modules a first call imports (the llvm backend and
+llvmlite) are imported, and timed, just before the call so that their functions can
+be timed: that stage is part of the total. Any other module the call imports
+counts in the stage that imports it (``modules imported during the call``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class StageTimer:
+    """Wraps functions so that each call adds its time on ``clock`` to a named stage; a
+    stage entered inside another is recorded one level deeper."""
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.seconds: dict[str, float] = {}
+        self.depth: dict[str, int] = {}
+        self._level = 0
+
+    def wrap(self, fn, name: str):
+        timer = self
+
+        def timed(*args, **kwargs):
+            timer.depth.setdefault(name, timer._level)
+            timer._level += 1
+            start = timer.clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                timer._level -= 1
+                timer.seconds[name] = timer.seconds.get(name, 0.0) + timer.clock() - start
+        timed.__name__ = getattr(fn, "__name__", name)
+        return timed
+
+    def patch(self, owner, attr: str, name: str) -> None:
+        """Time ``owner.attr`` as stage ``name`` (a version of mlc without it: nothing)."""
+        if hasattr(owner, attr):
+            setattr(owner, attr, self.wrap(getattr(owner, attr), name))
+
+
+def _instrument(timer: StageTimer) -> None:
+    """Time the stages of ``@mlc.jit``'s first call and of ``mlc.build``."""
+    from importlib import import_module  # (mlc.driver.build and mlc.tracer.jit are also functions' names)
+
+    from mlc.passes.graph import GRAPH_PIPELINE
+    llvm_jit, llvm_module = import_module("mlc.backends.llvm.jit"), import_module("mlc.backends.llvm.module")
+    driver, tracer_compile = import_module("mlc.driver.build"), import_module("mlc.tracer.compile")
+    tracer_jit = import_module("mlc.tracer.jit")
+
+    timer.patch(tracer_jit.JitFunction, "_trace", "trace")
+    run_graph = tracer_compile.run_graph_passes
+    graph_passes = tuple(timer.wrap(p, f"graph pass {p.__name__}") for p in GRAPH_PIPELINE)
+    tracer_compile.run_graph_passes = timer.wrap(lambda graph: run_graph(graph, graph_passes), "graph passes")
+    timer.patch(tracer_compile, "main_entry", "main entry")
+    for stage in ("schedule_stage", "verify_stage", "tir_stage", "codegen_stage", "load_stage"):
+        timer.patch(driver, stage, stage.removesuffix("_stage").replace("_", " "))
+    run_tir = driver.run_passes
+    driver.run_passes = lambda func, passes: run_tir(
+        func, [timer.wrap(p, f"tir pass {p.__name__}") for p in passes])
+    timer.patch(llvm_module, "generate_ir", "llvm ir generation")
+    timer.patch(llvm_jit, "_parse", "llvm parse + verify")
+    timer.patch(llvm_jit, "_run_o3", "llvm O3")
+    timer.patch(llvm_jit, "_emit_object", "llvm object emission")
+    timer.patch(llvm_jit, "_load", "llvm load (check + MCJIT)")
+
+
+_CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
+def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool = False) -> None:
+    """One fresh process: build the workload's mlc contender and time its first call."""
+    sys.path.insert(0, _ROOT)
+    import mlc
+    mlc.jit  # noqa: B018  (the lazy import startup.py also makes before its timer)
+    from benchmarks.workloads import WORKLOADS
+    workload = WORKLOADS[key](tiny)
+    found = [c for c in workload.contenders if c.peer == "mlc" and c.label.startswith(label)]
+    if not found:
+        labels = [c.label for c in workload.contenders if c.peer == "mlc"]
+        raise SystemExit(f"{key} has no mlc contender labelled {label!r}; it has {labels}")
+    contender = found[0]
+    now = _CLOCKS[clock]
+    timer = StageTimer(now)
+    imports = 0.0
+    if not cprofile:  # the modules the call would import are imported (and timed) here
+        start = now()
+        _instrument(timer)
+        imports = now() - start
+    modules = len(sys.modules)
+    if cprofile:
+        import cProfile
+        import pstats
+        profile = cProfile.Profile()
+        profile.enable()
+    start = now()
+    contender.build()()
+    end = now()
+    if cprofile:
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(cprofile)
+        return
+    outer = sum(t for n, t in timer.seconds.items() if timer.depth[n] == 0)
+    stages = {"first call": imports + end - start, "imports (the llvm backend, llvmlite)": imports,
+              **timer.seconds, "outside these stages": end - start - outer}
+    depth = {"first call": 0, "imports (the llvm backend, llvmlite)": 1,
+             **{n: d + 1 for n, d in timer.depth.items()}, "outside these stages": 1}
+    print(json.dumps({"label": contender.label, "stages": stages, "depth": depth,
+                      "imported modules": len(sys.modules) - modules}))
+
+
+def _spawn(key: str, label: str, cprofile: int = 0, clock: str = "wall", tiny: bool = False) -> dict | None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH", "")) if p)
+    with tempfile.TemporaryDirectory(prefix="mlc-first-call-") as cache:
+        env["MLC_CACHE_DIR"] = cache
+        code = f"from benchmarks.first_call_profile import _child; _child({key!r}, {label!r}, {cprofile}, {clock!r}, {tiny!r})"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=not cprofile, text=True, env=env,
+                             cwd=_ROOT)
+    if out.returncode:
+        raise SystemExit(f"{key}: the child process failed:\n{out.stderr}")
+    return None if cprofile else json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def profile(key: str, label: str = "jit", processes: int = 3, clock: str = "wall", tiny: bool = False) -> dict:
+    """Median seconds per stage of ``key``'s first call over ``processes`` fresh processes."""
+    runs = [_spawn(key, label, clock=clock, tiny=tiny) for _ in range(processes)]
+    names = list(dict.fromkeys(n for r in runs for n in r["stages"]))
+    stages = {n: _median([r["stages"].get(n, 0.0) for r in runs]) for n in names}
+    depth = {n: d for r in runs for n, d in r["depth"].items()}
+    return {"label": runs[0]["label"], "stages": stages, "depth": depth,
+            "runs": [r["stages"]["first call"] for r in runs],
+            "imported modules": runs[0]["imported modules"], "clock": clock}
+
+
+def report(key: str, result: dict, out=None) -> None:
+    out = out or sys.stdout
+    runs = ", ".join(f"{t * 1e3:.0f}" for t in result["runs"])
+    print(f"{key} ({result['label']}): first call {result['stages']['first call'] * 1e3:.1f} ms median "
+          f"{'(CPU time of the calling thread) ' if result.get('clock') == 'cpu' else ''}"
+          f"(runs: {runs} ms; load average {os.getloadavg()[0]:.2f}; "
+          f"{result['imported modules']} modules imported during the call)", file=out)
+    for name, seconds in result["stages"].items():
+        if name == "first call":
+            continue
+        indent = "  " * result["depth"].get(name, 1)
+        print(f"  {indent}{name:<{44 - len(indent)}} {seconds * 1e3:8.1f} ms", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, _ROOT)
+    from benchmarks.workloads import WORKLOADS
+    p = argparse.ArgumentParser(prog="python -m benchmarks.first_call_profile", description=__doc__.split("\n\n")[1])
+    p.add_argument("names", nargs="*", metavar="name", help=f"workloads (default mlp): {', '.join(WORKLOADS)}")
+    p.add_argument("--label", default="jit", help="the mlc contender whose first call is profiled "
+                   "(a prefix of its label, e.g. 'te, default'); default: jit")
+    p.add_argument("--processes", type=int, default=3, help="fresh processes per workload (default 3)")
+    p.add_argument("--cprofile", type=int, default=0, metavar="N",
+                   help="instead, print the N most expensive functions (cumulative) of one process")
+    p.add_argument("--clock", choices=sorted(_CLOCKS), default="wall",
+                   help="wall time (default), or the CPU time of the calling thread: steadier on a "
+                   "busy machine, but blind to the kernels' other threads and to waiting")
+    p.add_argument("--tiny", action="store_true", help="the workloads' smoke-test sizes (not a measurement)")
+    p.add_argument("--list", action="store_true", help="list the workload names and exit")
+    args = p.parse_args(argv)
+    if args.list:
+        print(" ".join(WORKLOADS))
+        return 0
+    for key in args.names or ["mlp"]:
+        if key not in WORKLOADS:
+            print(f"unknown workload {key!r}; choose from {', '.join(WORKLOADS)}", file=sys.stderr)
+            return 2
+        if args.cprofile:
+            _spawn(key, args.label, args.cprofile, tiny=args.tiny)
+        else:
+            report(key, profile(key, args.label, args.processes, args.clock, args.tiny))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

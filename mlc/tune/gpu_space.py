@@ -1,0 +1,275 @@
+"""The CUDA design space: rules that give every block of a PrimFunc GPU threads, with sampled
+tile sizes, thread counts and vector widths.
+
+:func:`gpu_space` inlines elementwise intermediates (as the default GPU
+schedule does), then gives each block, in program order, the first rule that
+takes it:
+
+1. **multi-level tiling** of a reduction with reuse (a read that some spatial
+   iterator does not index: matmul, batch matmul, conv): spatial loops in four
+   levels ``S0 S1 S2 S3`` (grid blocks, threads, and a per-thread register tile
+   of two levels), reduction loops in two (``R0 R1``), ordered
+   ``S0 S1 R0 R1 S2 S3``; ``S0`` fused onto ``blockIdx.x``, ``S1`` onto
+   ``threadIdx.x``; the accumulator in a ``local`` buffer written back at the
+   thread level (elementwise consumers inlined into the write-back); with a
+   sampled choice, every read staged in ``shared`` memory per ``R0`` step
+   (``cache_read`` + ``compute_at``), fetched cooperatively by the block's
+   threads with a sampled vector width; a sampled unroll of ``R1``;
+2. **row reductions** (sums, max, the parts of softmax): either one block per
+   output element whose sampled number of threads (a power of two) reduce it
+   together — a cross-thread reduction, lowered to warp shuffles — or one thread
+   per output element with a sampled number of threads per block;
+3. **elementwise** (and anything else with loops): all loops fused, split by a
+   sampled number of threads per block, with a sampled vector width (``float4``
+   where it divides the size).
+
+Every point respects the device's limits (:class:`GpuInfo`: threads per block,
+shared memory per block, and a bound on the per-thread accumulator so that tiles
+stay in registers): a point over a limit is refused here, before anything is
+built, with a :class:`ResourceLimitError` that says which limit; the search
+drops it and samples another. The CUDA backend checks the same limits again
+when it compiles (a candidate over them is a recorded build error).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backends.cuda.launch import MAX_SHARED_BYTES, MAX_THREADS_PER_BLOCK
+from ..errors import MLCError
+from ..ir.arith import uses_any
+from ..ir.expr import IntImm, Var
+from ..ir.functor import pre_order_nodes
+from ..ir.tir import Block
+from ..schedules import Schedule
+from ..schedules.default.cpu import inline_injective
+from ..schedules.default.patterns import view, view_by_name
+from ..schedules.default.steps import attempt
+
+__all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES", "GPU_KINDS"]
+
+#: target kinds whose candidates come from this space
+GPU_KINDS = ("cuda", "cuda-emulator")
+#: threads per block the row and elementwise rules sample from (powers of two, at most the limit)
+THREAD_CHOICES = (32, 64, 128, 256, 512, 1024)
+#: vector widths of elementwise threads and cooperative fetches
+VECTOR_CHOICES = (1, 2, 4)
+
+
+class ResourceLimitError(MLCError):
+    """A sampled point needs more of the GPU than it has (threads, shared memory, registers)."""
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """What the GPU space must respect: threads per block, static shared memory per block
+    in bytes, and the elements of a thread's accumulator tile (more would spill registers)."""
+    max_threads: int = MAX_THREADS_PER_BLOCK
+    max_shared_bytes: int = MAX_SHARED_BYTES
+    max_local_elements: int = 128
+    warp: int = 32
+
+    @staticmethod
+    def from_target(target) -> GpuInfo:
+        """The limits of ``target``'s GPU; every architecture mlc compiles for (sm_70 and
+        later) has 1024 threads per block and 48 KiB of static shared memory."""
+        return GpuInfo()
+
+
+def _extent(loop) -> int | None:
+    return loop.extent.value if isinstance(loop.extent, IntImm) else None
+
+
+def _names(func) -> list[str]:
+    return [n.name_hint for n in pre_order_nodes(func.body) if isinstance(n, Block) and n.name_hint != "root"]
+
+
+def _plain(v) -> list[str] | None:
+    """The block's iterator kinds when its loops bind them one to one, with constant extents."""
+    kinds = [iv.iter_type for iv in v.block.iter_vars]
+    if len(v.loops) != len(kinds) or any(val is not f.loop_var for val, f in zip(v.realize.iter_values, v.loops)):
+        return None
+    if any(_extent(f) is None or _extent(f) < 1 for f in v.loops):
+        return None
+    return kinds
+
+
+def _has_reuse(v) -> bool:
+    """Some read of the block does not depend on some spatial iterator: a tile of the output
+    reuses its data (matmul's A along j), which is what shared staging and register tiles pay for."""
+    spatial = [iv.var for iv in v.block.iter_vars if iv.iter_type == "spatial"]
+    for region in v.block.reads:
+        used = {id(n) for r in region.region for n in pre_order_nodes(r.min) if isinstance(n, Var)}
+        if any(id(var) not in used for var in spatial):
+            return True
+    return False
+
+
+def _check(what: str, need: int, limit: int, name: str) -> None:
+    if need > limit:
+        raise ResourceLimitError(f"GPU space: block {name!r} would use {need} {what}; the GPU allows {limit} "
+                                 "— this point is refused before it is built")
+
+
+def _pick(sch, choices: list[int]) -> int:
+    return int(choices[int(sch.sample_categorical(list(range(len(choices))), [1.0] * len(choices)))]) \
+        if len(choices) > 1 else choices[0]
+
+
+# ----------------------------------------------------------------- the rules
+
+def _tile(sch: Schedule, func_name: str, name: str, info: GpuInfo):
+    """Multi-level tiling with shared staging (rule 1 of the module docstring)."""
+    v = view_by_name(sch.mod[func_name], name)
+    kinds = _plain(v)
+    if kinds is None or not v.block.is_reduction or "spatial" not in kinds or not _has_reuse(v):
+        return None
+    block = sch.get_block(name, func_name)
+    loops = sch.get_loops(block)
+    spatial = [n for n, k in enumerate(kinds) if k == "spatial"]
+    reduce = [n for n, k in enumerate(kinds) if k != "spatial"]
+    factors = [sch.sample_perfect_tile(loop, n=4, max_innermost_factor=4) if kinds[n] == "spatial" else
+               sch.sample_perfect_tile(loop, n=2, max_innermost_factor=32) for n, loop in enumerate(loops)]
+    sizes = [[int(f) for f in tiles] for tiles in factors]
+    threads = math.prod(sizes[n][1] for n in spatial)
+    _check("threads per block", threads, info.max_threads, name)          # refused before any split
+    _check("accumulator elements per thread", math.prod(sizes[n][2] * sizes[n][3] for n in spatial),
+           info.max_local_elements, name)
+    levels = [sch.split(loop, factors=tiles) for loop, tiles in zip(loops, factors)]
+    s = [[levels[n][lvl] for n in spatial] for lvl in range(4)]
+    r = [[levels[n][lvl] for n in reduce] for lvl in range(2)]
+    sch.reorder(*(s[0] + s[1] + r[0] + r[1] + s[2] + s[3]))
+    write = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(write, s[1][-1])
+    for consumer in sch.get_consumers(write):
+        attempt(sch, lambda t: t.reverse_compute_inline(consumer) or True)
+    bx = sch.fuse(*s[0]) if len(s[0]) > 1 else s[0][0]
+    tx = sch.fuse(*s[1]) if len(s[1]) > 1 else s[1][0]
+    sch.bind(bx, "blockIdx.x")
+    sch.bind(tx, "threadIdx.x")
+    stage = int(sch.sample_categorical([0, 1], [0.25, 0.75]))
+    if stage:
+        used = [0]  # bytes of shared memory the staged reads take so far
+        for index in range(len(v.block.reads)):
+            attempt(sch, _stage, block, index, r[0][-1], 2 + len(reduce), threads, used, info, name)
+    if int(sch.sample_categorical([0, 1], [0.5, 0.5])):
+        for loop in r[1]:
+            sch.unroll(loop)
+    attempt(sch, lambda t: t.decompose_reduction(block, r[0][0]) or True)
+    return True
+
+
+def _stage(sch: Schedule, block, index: int, anchor, above: int, threads: int, used: list[int],
+           info: GpuInfo, name: str):
+    """Stage read ``index`` of ``block`` in shared memory under loop ``anchor`` (``above`` loops
+    deep: blockIdx, threadIdx, the R0 loops), fetched by the block's ``threads`` together with
+    a sampled vector width; None (undone) when the tile is a single element."""
+    cache = sch.cache_read(block, index, "shared")
+    sch.compute_at(cache, anchor)
+    fetch = sch.get_loops(cache)[above:]
+    cv = view(sch, cache)
+    extents = [_extent(f) for f in cv.loops[above:]]
+    if not fetch or None in extents:
+        return None
+    size = math.prod(extents)
+    nbytes = size * np.dtype(cv.block.writes[0].buffer.dtype).itemsize
+    _check("bytes of shared memory", used[0] + nbytes, info.max_shared_bytes, name)
+    fused = sch.fuse(*fetch) if len(fetch) > 1 else fetch[0]
+    # a vector is a run of one row of the tile: its width divides the row and the fetch
+    widths = [w for w in VECTOR_CHOICES if extents[-1] % w == 0 and size % (threads * w) == 0] or [1]
+    width = _pick(sch, widths)
+    if width > 1:
+        _, ftx, vec = sch.split(fused, [None, threads, width])
+        attempt(sch, lambda t: t.vectorize(vec) or True)
+    else:
+        _, ftx = sch.split(fused, [None, threads])
+    sch.bind(ftx, "threadIdx.x")
+    used[0] += nbytes  # counted once the staging stands (a refused step is undone)
+    return True
+
+
+def _rows(sch: Schedule, func_name: str, name: str, info: GpuInfo):
+    """A reduction: cross-thread (one block per output) or one thread per output (rule 2)."""
+    v = view_by_name(sch.mod[func_name], name)
+    kinds = _plain(v)
+    if kinds is None or not v.block.is_reduction or "reduce" not in kinds:
+        return None
+    if "spatial" in kinds[kinds.index("reduce"):]:  # spatial loops inside the reduction: not a row
+        return None
+    n_spatial = kinds.index("reduce")
+    ext = [_extent(f) for f in v.loops]
+    reduce_size, rows = math.prod(ext[n_spatial:]), math.prod(ext[:n_spatial])
+    modes = ["cross"] + (["per_thread"] if n_spatial else [])
+    mode = modes[int(sch.sample_categorical(list(range(len(modes))), [1.0] * len(modes)))] \
+        if len(modes) > 1 else modes[0]
+    block = sch.get_block(name, func_name)
+    loops = sch.get_loops(block)
+    spatial = (sch.fuse(*loops[:n_spatial]) if n_spatial > 1 else loops[0]) if n_spatial else None
+    red = sch.fuse(*loops[n_spatial:]) if len(loops) - n_spatial > 1 else loops[n_spatial]
+    if mode == "cross":
+        cap = max(info.warp, 1 << max(0, (reduce_size - 1).bit_length()))
+        threads = _pick(sch, [t for t in THREAD_CHOICES if t <= min(cap, info.max_threads)])
+        r0, r1 = sch.split(red, [None, threads])
+        sch.reorder(r1, r0)
+        if spatial is not None:
+            sch.bind(spatial, "blockIdx.x")
+        sch.bind(r1, "threadIdx.x")
+    else:
+        cap = max(info.warp, 1 << max(0, (rows - 1).bit_length()))
+        threads = _pick(sch, [t for t in THREAD_CHOICES if t <= min(cap, info.max_threads)])
+        b, t = sch.split(spatial, [None, threads])
+        sch.bind(b, "blockIdx.x")
+        sch.bind(t, "threadIdx.x")
+    return True
+
+
+def _elementwise(sch: Schedule, func_name: str, name: str, info: GpuInfo):
+    """Every other block with loops: fused, split by sampled threads and vector width (rule 3)."""
+    block = sch.get_block(name, func_name)
+    loops = sch.get_loops(block)
+    if not loops:
+        return None
+    v = view_by_name(sch.mod[func_name], name)
+    reduce_values = [val for val, iv in zip(v.realize.iter_values, v.block.iter_vars) if iv.iter_type != "spatial"]
+    outer = []  # the loops above the first one that drives a reduction (all, for a spatial block)
+    for f, rv in zip(loops, v.loops):
+        if any(uses_any(val, [rv.loop_var]) for val in reduce_values) or _extent(rv) is None:
+            break
+        outer.append((f, rv))
+    if not outer:
+        return None
+    total = math.prod(_extent(rv) for _, rv in outer)
+    fused = sch.fuse(*(f for f, _ in outer)) if len(outer) > 1 else outer[0][0]
+    widths = [w for w in VECTOR_CHOICES if total % w == 0] if not reduce_values else [1]
+    width = _pick(sch, widths)
+    cap = max(info.warp, 1 << max(0, (total // width - 1).bit_length()))
+    threads = _pick(sch, [t for t in THREAD_CHOICES if t <= min(cap, info.max_threads)])
+    if width > 1:
+        b, t, lanes = sch.split(fused, [None, threads, width])
+        sch.vectorize(lanes)
+    else:
+        b, t = sch.split(fused, [None, threads])
+    sch.bind(b, "blockIdx.x")
+    sch.bind(t, "threadIdx.x")
+    return True
+
+
+#: The rules, in the order they are tried on each block.
+GPU_SPACE_RULES = (_tile, _rows, _elementwise)
+
+
+def gpu_space(sch: Schedule, func_name: str, info: GpuInfo) -> None:
+    """The CUDA design space for function ``func_name`` of ``sch`` (in place); a point over the
+    GPU's limits raises :class:`ResourceLimitError`."""
+    inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
+    for name in _names(sch.mod[func_name]):
+        if name not in _names(sch.mod[func_name]):
+            continue
+        v = view_by_name(sch.mod[func_name], name)
+        if any(f.kind == "thread_binding" for f in v.loops) or name.endswith(("_local", "_shared")):
+            continue  # placed under a kernel by an earlier rule (a write-back, a fetch)
+        for rule in GPU_SPACE_RULES:
+            if attempt(sch, rule, func_name, name, info) is not None:
+                break

@@ -1,0 +1,105 @@
+"""Non-temporal stores: outputs a large kernel only writes go around the cache.
+
+The asm tests pin their targets (an AVX2 and an AVX-512 CPU, whose assumed
+last-level caches are 8 and 16 MiB); the run tests lower the threshold so that
+any x86-64 host takes the non-temporal path, aligned or not.
+"""
+import platform
+
+import numpy as np
+import pytest
+
+import mlc
+from mlc import te
+from mlc.backends.llvm import compile_sources
+from mlc.backends.llvm import module as llvm_module
+from mlc.backends.llvm.streaming import (STREAMING_FRACTION, streaming_alignment, streaming_buffers,
+                                         streaming_threshold)
+from mlc.driver import schedule_module
+from mlc.passes.tir import lower
+from tests.targets import each_pinned_target, pinned_threads
+
+
+def _add(n):
+    A = te.placeholder((n,), "float32", name="A")
+    B = te.placeholder((n,), "float32", name="B")
+    C = te.compute((n,), lambda i: A[i] + B[i], name="C")
+    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+
+
+def _row_sums(rows, cols):
+    A = te.placeholder((rows, cols), "float32", name="A")
+    k = te.reduce_axis((0, cols), name="k")
+    S = te.compute((rows,), lambda i: te.sum(A[i, k], axis=k), name="S")
+    return mlc.IRModule({"main": te.create_prim_func([A, S])})
+
+
+def _asm(mod, target):
+    with pinned_threads():
+        return compile_sources(schedule_module(mod, target), target)["asm"]
+
+
+@each_pinned_target
+def test_a_large_elementwise_kernel_streams_its_output_and_ends_with_sfence(isa, target):
+    asm = _asm(_add(1 << 21), target)  # 24 MiB of arguments: above 3/4 of either L3
+    register = "zmm" if isa == "avx512" else "ymm"
+    assert f"vmovntps\t%{register}" in asm
+    assert "sfence" in asm
+    assert f"vmovups\t%{register}" in asm  # the unaligned fallback
+
+
+@each_pinned_target
+def test_small_kernels_and_outputs_read_back_store_normally(isa, target):
+    small = _asm(_add(1 << 12), target)
+    assert "vmovnt" not in small and "sfence" not in small
+    sums = _asm(_row_sums(1 << 12, 1 << 10), target)  # 16 MiB read, the sums read back while summed
+    assert "vmovnt" not in sums and "sfence" not in sums
+
+
+def test_the_threshold_is_three_quarters_of_the_last_level_cache_on_x86_only():
+    caches = (32 << 10, 1 << 20, 32 << 20)
+    assert STREAMING_FRACTION == 0.75
+    assert streaming_threshold("x86_64-unknown-linux-gnu", caches) == 24 << 20
+    assert streaming_threshold("aarch64-unknown-linux-gnu", caches) == 0
+    assert streaming_alignment("float32", 32) == 64 and streaming_alignment("float32", 8) == 32
+    assert streaming_alignment("float32", 2) is None and streaming_alignment("float32", 12) is None
+
+
+def test_only_write_only_parameters_of_a_large_enough_kernel_stream():
+    func = lower(_add(1 << 10)["main"])
+    a, b, c = func.params
+    assert streaming_buffers(func, 3 * 4 * (1 << 10)) == {c}
+    assert streaming_buffers(func, 3 * 4 * (1 << 10) + 1) == frozenset()
+    assert streaming_buffers(func, 0) == frozenset()
+    sums = lower(_row_sums(64, 64)["main"])
+    assert streaming_buffers(sums, 1) == frozenset()
+
+
+@pytest.fixture
+def stream_everything(monkeypatch):
+    """Every write-only output of a kernel built here streams (x86-64 hosts)."""
+    monkeypatch.setattr(llvm_module, "streaming_threshold", lambda triple, caches: 1 if "x86_64" in triple else 0)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 4, 16])
+def test_streamed_outputs_are_right_whether_aligned_or_not(stream_everything, offset):
+    n = 4099  # a ragged tail after the whole vectors
+    lib = mlc.build(_add(n), "llvm")
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert "vmovnt" in lib.get_source("asm")
+    rng = np.random.default_rng(offset)
+    a, b = rng.standard_normal(n, dtype="float32"), rng.standard_normal(n, dtype="float32")
+    raw = np.full(n + 64, np.nan, "float32")
+    start = (-raw.ctypes.data % 64) // 4 + offset  # `offset` elements past a 64-byte boundary
+    out = raw[start:start + n]
+    lib["main"](a, b, out)
+    np.testing.assert_array_equal(out, a + b)
+    assert np.isnan(raw[:start]).all() and np.isnan(raw[start + n:]).all()
+
+
+def test_a_jitted_large_elementwise_function_streams_and_is_right(stream_everything):
+    x = np.random.default_rng(0).standard_normal((1 << 14) + 3, dtype="float32")
+    f = mlc.jit(lambda v: v[:-2] + v[1:-1] + v[2:])
+    np.testing.assert_allclose(f(x), x[:-2] + x[1:-1] + x[2:], rtol=1e-6)
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert "vmovnt" in f.lower(x).compile().as_text("asm")

@@ -1,0 +1,37 @@
+"""benchmarks.first_call_profile runs a first call in a fresh process and prints its
+stages. No timing is asserted."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, timeout=300):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "benchmarks.first_call_profile", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_first_call_is_split_into_its_compile_stages():
+    proc = run_cli("window_sum", "--tiny", "--processes", "1", "--clock", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert re.search(r"window_sum \(jit\): first call [\d.]+ ms median \(CPU time", out)
+    for stage in ("imports (the llvm backend, llvmlite)", "trace", "graph pass fuse_ops", "graph passes",
+                  "schedule", "verify", "tir pass vectorize_loops", "tir", "llvm ir generation", "codegen",
+                  "llvm parse + verify", "llvm O3", "llvm object emission", "llvm load (check + MCJIT)",
+                  "load", "outside these stages"):
+        assert re.search(rf"^\s+{re.escape(stage)}\s+-?[\d.]+ ms$", out, re.M), stage
+
+
+def test_a_te_contender_and_the_refusals():
+    proc = run_cli("mm_relu", "--tiny", "--processes", "1", "--label", "te, default")
+    assert proc.returncode == 0, proc.stderr
+    assert "mm_relu (te, default schedule): first call" in proc.stdout and "llvm O3" in proc.stdout
+    proc = run_cli("no_such_workload")
+    assert proc.returncode == 2 and "softmax" in proc.stderr
+    proc = run_cli("gelu", "--tiny", "--label", "nothing like it")
+    assert proc.returncode != 0 and "has no mlc contender labelled" in proc.stderr
