@@ -79,11 +79,9 @@ class TuneConfig:
             raise MLCError(f"TuneConfig: trials must be a positive int, got {self.trials!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise MLCError(f"TuneConfig: batch_size must be a positive int, got {self.batch_size!r}")
-        gpu = Target.from_str(self.target).kind in GPU_KINDS
-        if self.space == "auto":
-            object.__setattr__(self, "space", TILED if gpu else RULES)
-        names = GPU_SPACES if gpu else SPACES
-        if not (callable(self.space) or (isinstance(self.space, str) and self.space in names)):
+        names = GPU_SPACES if Target.from_str(self.target).kind in GPU_KINDS else SPACES
+        space = self.design_space()
+        if not (callable(space) or (isinstance(space, str) and space in names)):
             raise MLCError(f"TuneConfig: space must be 'auto', one of {sorted(names)} (for target "
                            f"{self.target!r}) or a function f(sch) that calls sampling primitives, "
                            f"got {self.space!r}")
@@ -92,6 +90,12 @@ class TuneConfig:
                            f"got {self.runner!r}")
         if self.measure not in ("auto", "time", "check"):
             raise MLCError(f"TuneConfig: measure must be 'auto', 'time' or 'check', got {self.measure!r}")
+
+    def design_space(self):
+        """``space`` with "auto" resolved for ``target``: "tiled" on the cuda targets, else "rules"."""
+        if self.space != "auto":
+            return self.space
+        return TILED if Target.from_str(self.target).kind in GPU_KINDS else RULES
 
     def tune_jitted(self, fn, args, kwargs=None, database=None) -> Database:
         """The jit's hook: tune the kernels of ``fn`` for ``args`` (see :func:`tune_jitted`);
@@ -224,7 +228,7 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
     if config.cost_model:
         model = CostModel(config.seed)
     searches = {t.key: EvolutionarySearch(t.mod, config.target, seed=config.seed + n, population=config.population,
-                                          epsilon=config.epsilon, space=config.space) for n, t in enumerate(tasks)}
+                                          epsilon=config.epsilon, space=config.design_space()) for n, t in enumerate(tasks)}
     scheduler = GradientScheduler(tasks)
     progress = _Progress(config.trials, config.progress)
     done = 0

@@ -6,7 +6,6 @@ tile, packing turned around) build and are correct.
 """
 from dataclasses import replace
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +17,7 @@ from mlc.schedules.default.steps import CpuInfo
 from mlc.tune import space
 
 from ..targets import AVX2, AVX512
-from .workloads import batch_matmul, conv2d, matmul
+from .workloads import batch_matmul, check_schedule, conv2d, matmul
 
 WORKLOADS = {
     "mm_relu 64x48x40": lambda: matmul(64, 48, 40, relu=True, name="main"),
@@ -28,24 +27,13 @@ WORKLOADS = {
 }
 
 
-def _run(mod, schedule):
-    (name,) = list(mod)
-    func = mod[name]
-    rng = np.random.default_rng(0)
-    args = [rng.uniform(-1, 1, tuple(s.value for s in p.shape)).astype("float32") for p in func.params]
-    want = [a.copy() for a in args]
-    mlc.build(mod, "reference")[name](*want)
-    mlc.build(mod, "llvm", schedule=schedule)[name](*args)
-    np.testing.assert_allclose(args[-1], want[-1], rtol=1e-4, atol=1e-4)
-
-
 @pytest.mark.parametrize("workload", sorted(WORKLOADS))
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**30))
 def test_every_point_of_the_rules_space_computes_the_reference(workload, seed):
     mod = WORKLOADS[workload]()
     sch = space.replay(mod, space.RULES, "llvm", seed=seed)
-    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+    check_schedule(mod, sch)
     again = space.replay(mod, space.RULES, "llvm", space.decisions_of(sch.trace), seed=seed + 1)
     mlc.assert_structural_equal(again.mod, sch.mod)
 
@@ -92,7 +80,7 @@ def test_a_hand_picked_matmul_point_builds_and_is_correct():
     assert "A_global" in text and "B_global" in text       # both packed
     unrolled = [inst for inst in sch.trace if inst.kind == "unroll"]
     assert len(unrolled) >= 3                               # the rows, the write-back, k by 2
-    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+    check_schedule(mod, sch)
 
 
 def test_a_matmul_point_with_the_reduction_blocked_builds_and_is_correct():
@@ -103,7 +91,7 @@ def test_a_matmul_point_with_the_reduction_blocked_builds_and_is_correct():
     assert 64 in offered["matmul.k_block"]
     loops = [inst for inst in sch.trace if inst.kind == "split"]
     assert any(inst.inputs.get("factors") == [None, 64] for inst in loops)
-    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+    check_schedule(mod, sch)
 
 
 def test_a_matmul_point_with_blocks_of_rows_columns_and_reduction_builds_and_is_correct():
@@ -116,7 +104,7 @@ def test_a_matmul_point_with_blocks_of_rows_columns_and_reduction_builds_and_is_
     assert all(value in offered[name] for name, value in choices.items())
     splits = [inst.inputs.get("factors") for inst in sch.trace if inst.kind == "split"]
     assert [None, 4] in splits and [None, 64] in splits
-    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+    check_schedule(mod, sch)
 
 
 @pytest.mark.parametrize("choices", [{"conv.cr": 16, "conv.rows": 5},
@@ -126,7 +114,7 @@ def test_a_hand_picked_conv_point_builds_and_is_correct(choices):
     mod = conv2d(32, 10)
     sch, offered = _schedule_with(mod, AVX2, choices)
     assert all(value in offered[name] for name, value in choices.items())
-    _run(mod, mlc.Trace.from_json(sch.trace.to_json()))
+    check_schedule(mod, sch)
 
 
 def test_a_measured_default_seeds_the_search_as_its_point_of_the_space(tmp_path):

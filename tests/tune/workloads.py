@@ -81,3 +81,17 @@ def conv2d(channels, size, name="main"):
     y = te.compute((1, channels, size, size), lambda n, co, h, v: te.sum(
         pad[n, ci, h + kh, v + kw] * w[co, ci, kh, kw], axis=[ci, kh, kw]), name="Y")
     return mlc.IRModule({name: te.create_prim_func([x, w, y])})
+
+
+def check_schedule(mod, sch) -> None:
+    """The schedule ``sch`` made of single-function ``mod``, replayed from its trace's JSON
+    on the llvm target, computes what the reference interpreter computes."""
+    import numpy as np
+    (name,) = list(mod)
+    func = mod[name]
+    rng = np.random.default_rng(0)
+    args = [rng.uniform(-1, 1, tuple(s.value for s in p.shape)).astype("float32") for p in func.params]
+    want = [a.copy() for a in args]
+    mlc.build(mod, "reference")[name](*want)
+    mlc.build(mod, "llvm", schedule=mlc.Trace.from_json(sch.trace.to_json()))[name](*args)
+    np.testing.assert_allclose(args[-1], want[-1], rtol=1e-4, atol=1e-4)
