@@ -10,8 +10,9 @@
    stochastic schedules, time each, keep the fastest.
 4. ``mlc.tune`` with the stochastic schedule as its search space (the
    course's ``ms.tune_tir(..., space=ScheduleFn(stochastic_schedule_mm))``),
-   then with mlc's own CPU design space (multi-level tiling, compute
-   location, parallel/vectorize/unroll, searched with a learned cost model);
+   then with mlc's own CPU design space (the default rules with their register
+   tiles, packing, blocking, unrolling and parallelism sampled, searched with
+   a learned cost model);
    the database's best trace is applied with ``mlc.build(..., schedule=trace)``.
 5. Tuning the course's MLP end to end: the chapter 4 model (``linear0``,
    ``relu0``, ``linear1`` called from ``main`` with ``call_tir``) at the

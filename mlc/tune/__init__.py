@@ -17,21 +17,22 @@ import types as _types
 from .apply import apply_database
 from .cost_model import CostModel
 from .database import Database, Record, workload_key
-from .features import estimate_flops, extract
+from .features import estimate_flops, extract, lower
 from .gpu_measure import resolve_measure
 from .gpu_runner import CudaRunner
 from .gpu_space import GpuInfo, ResourceLimitError, gpu_space
 from .job import Job, Outcome, Timing
 from .runner import LocalRunner, Runner
 from .search import Candidate, EvolutionarySearch
-from .space import DEFAULT, SPACES, TILED, cpu_space, decisions_of, replay
+from .space import DEFAULT, RULES, SPACES, TILED, cpu_space, decisions_of, default_point, replay, rules_space
 from .tasks import GradientScheduler, Task, extract_tasks, tasks_of
 from .tuner import TuneConfig, make_runner, summary, tune, tune_jitted
 
-__all__ = ["tune", "tune_jitted", "apply_database", "TuneConfig", "Database", "Record", "workload_key", "Timing", "Job",
-           "Outcome", "Runner", "LocalRunner", "CostModel", "EvolutionarySearch", "Candidate", "Task",
-           "extract_tasks", "tasks_of", "GradientScheduler", "cpu_space", "replay", "decisions_of", "SPACES",
-           "DEFAULT", "TILED", "extract", "estimate_flops", "make_runner", "summary",
+__all__ = ["tune", "tune_jitted", "apply_database", "TuneConfig", "Database", "Record", "workload_key",
+           "Timing", "Job", "Outcome", "Runner", "LocalRunner", "CostModel", "EvolutionarySearch",
+           "Candidate", "Task", "extract_tasks", "tasks_of", "GradientScheduler", "cpu_space", "replay",
+           "decisions_of", "SPACES", "DEFAULT", "TILED", "RULES", "rules_space", "default_point", "lower",
+           "extract", "estimate_flops", "make_runner", "summary",
            "CudaRunner", "GpuInfo", "ResourceLimitError", "gpu_space", "resolve_measure"]
 
 

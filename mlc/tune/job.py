@@ -45,9 +45,12 @@ REFERENCE_MAX_ITERATIONS = 1 << 18
 
 @dataclass(frozen=True)
 class Timing:
-    """How a candidate is timed: ``warmup`` calls, then ``repeat`` means of enough calls to
+    """How a candidate is timed: ``warmup`` calls and more until they last ``warmup_s`` (the
+    caches, the clock and the thread pool settle: without it the first candidate a worker
+    runs, the default schedule, is timed cold), then ``repeat`` means of enough calls to
     last ``min_repeat_s`` (at least one), with ``gap_s`` of sleep between repeats."""
     warmup: int = 1
+    warmup_s: float = 0.01
     repeat: int = 3
     min_repeat_s: float = 0.005
     gap_s: float = 0.002
@@ -205,8 +208,11 @@ class WorkerState:
             timer = getattr(kernel, "time", None)  # a GPU candidate times itself (CUDA events)
             if timer is not None:
                 return Outcome(job.key, times=timer(args, t), build_s=build_s)
-            for _ in range(max(0, t.warmup)):
+            start = time.perf_counter()
+            calls = 0
+            while calls < t.warmup or time.perf_counter() - start < t.warmup_s:
                 kernel(*args)
+                calls += 1
             start = time.perf_counter()
             kernel(*args)
             once = max(time.perf_counter() - start, 1e-7)

@@ -23,7 +23,20 @@ The CPU space (:func:`cpu_space`) applies, in order:
 4. parallel outer loops (a sampled number of them fused), a vectorized
    innermost spatial loop, and a sampled unroll depth of the register tile.
 
-The default CPU schedule (:data:`DEFAULT`) is a space of its own with no
+The rules space (:func:`rules_space`, :data:`RULES`, what ``mlc.tune`` searches
+by default) is the default CPU schedule made a family: the default rules run
+with every decision they leave open sampled (:func:`~mlc.schedules.default.steps.choose`):
+the matmul's register tile (columns: one to four vectors; rows: as many as the
+register file holds accumulators for), packing B into panels and A into row
+panels on or off, packing each panel inside its own iteration, blocks of rows
+(MC), groups of column panels (NC), blocks of the reduction (KC), the
+reduction's unroll factor; the convolution's channel vector width, the columns
+and output rows of its register tile; how many outer loops run on threads. Then a
+stage feeding a reduction (a convolution's padding) is computed at a sampled
+loop of its consumer, or left where it is. A point taking every default is the
+default schedule itself (the same IR, so the same structural hash).
+
+The default CPU schedule (:data:`DEFAULT`) is also a space of its own with no
 decisions: tuning measures it first, so it never ends worse than the default.
 
 For the ``cuda`` and ``cuda-emulator`` targets, :data:`TILED` names the CUDA
@@ -34,6 +47,7 @@ the default GPU schedule.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from ..errors import ScheduleError
 from ..ir.expr import IntImm
@@ -41,14 +55,15 @@ from ..ir.functor import pre_order_nodes
 from ..ir.tir import Block
 from ..schedules import Schedule
 from ..schedules.default import apply_rules, default_schedule
+from ..schedules.default.cpu import inline_injective, schedule_cpu
 from ..schedules.default.gpu import schedule_gpu
-from ..schedules.default.cpu import inline_injective
-from ..schedules.default.patterns import view_by_name
-from ..schedules.default.steps import CpuInfo, attempt
+from ..schedules.default.patterns import view, view_by_name
+from ..schedules.default.steps import CpuInfo, attempt, vectorize_innermost
 from ..target import Target
 from .gpu_space import GPU_KINDS, GpuInfo, gpu_space
 
-__all__ = ["SPACES", "GPU_SPACES", "DEFAULT", "TILED", "cpu_space", "replay", "decisions_of",
+__all__ = ["SPACES", "GPU_SPACES", "DEFAULT", "TILED", "RULES", "cpu_space", "rules_space", "default_point",
+           "replay", "decisions_of",
            "ForcedSchedule", "SAMPLING_KINDS", "space_name"]
 
 #: the trace instructions that carry a decision
@@ -58,6 +73,7 @@ MAX_UNROLL = 64
 
 DEFAULT = "default"
 TILED = "tiled"
+RULES = "rules"
 
 
 class ForcedSchedule(Schedule):
@@ -243,8 +259,85 @@ def cpu_space(sch: Schedule, func_name: str, cpu: CpuInfo) -> None:
             attempt(sch, lambda t: _schedule_spatial(t, func_name, name, cpu) or True)
 
 
+def _sample_knob(sch: Schedule, name: str, options: list[int], default: int) -> int:
+    """A rule's open decision, sampled: the default as likely as all the others together."""
+    probs = [float(len(options) - 1) if o == default else 1.0 for o in options]
+    return int(sch.sample_categorical(options, probs))
+
+
+def _producer_locations(sch: Schedule, func_name: str, cpu: CpuInfo, stages: list[str]) -> None:
+    """Each intermediate spatial stage of the workload (of ``stages``, not a copy the rules
+    made) that a reduction reads (a convolution's padding) stays where the rules put it,
+    or moves under a sampled one of the loops around its consumer's reduction (its
+    innermost loop then vectorized); a location compute_at refuses leaves it where it is."""
+    for name in _block_names(sch.mod[func_name]):
+        if name not in stages:
+            continue
+        func = sch.mod[func_name]
+        v = view_by_name(func, name)
+        if v.block.is_reduction or any(_is_param(func, w.buffer) for w in v.block.writes):
+            continue
+        block = sch.get_block(name, func_name)
+        reducers = [c for c in sch.get_consumers(block) if view(sch, c).block.is_reduction]
+        if not reducers:
+            continue
+        outer = _loops_above_reduction(sch, reducers[0])
+        if not outer:
+            continue
+        where = int(sch.sample_categorical(list(range(len(outer) + 1)), [float(len(outer))] + [1.0] * len(outer)))
+        if not where:  # stays where the rules put it
+            continue
+        lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
+
+        def move(t, block=block, loop=outer[where - 1], lanes=lanes):
+            t.compute_at(block, loop)
+            attempt(t, vectorize_innermost, block, lanes)
+            return True
+        attempt(sch, move)
+
+
+def _loops_above_reduction(sch: Schedule, block) -> list:
+    """The loops around reduction ``block`` outside its first reduction loop (outermost first)."""
+    v = view(sch, block)
+    reduce_vars = set()
+    for iv, value in zip(v.block.iter_vars, v.realize.iter_values):
+        if iv.iter_type != "spatial":
+            reduce_vars |= {id(n) for n in pre_order_nodes(value)}
+    loops = sch.get_loops(block)
+    outer = []
+    for rv, loop in zip(loops, v.loops):
+        if id(loop.loop_var) in reduce_vars:
+            break
+        outer.append(rv)
+    return outer
+
+
+def rules_space(sch: Schedule, func_name: str, cpu: CpuInfo) -> None:
+    """The default CPU rules as a family (see the module docstring), in place."""
+    stages = _block_names(sch.mod[func_name])
+    schedule_cpu(sch, func_name, replace(cpu, knobs=_sample_knob))
+    _producer_locations(sch, func_name, cpu, stages)
+
+
+def _default_knob(sch: Schedule, name: str, options: list[int], default: int) -> int:
+    return int(sch.sample_categorical(options, [1.0] * len(options), decision=options.index(default)))
+
+
+def default_point(mod, target) -> list:
+    """The decisions of :data:`RULES` that give the default schedule (every rule's open
+    decision at its default, every stage left where the rules put it)."""
+    target = Target.from_str(target) if not hasattr(target, "kind") else target
+    (func_name,) = list(mod)
+    sch = ForcedSchedule(mod)
+    schedule_cpu(sch, func_name, replace(CpuInfo.from_target(target), knobs=_default_knob))
+    decisions = decisions_of(sch.trace)
+    func = sch.mod[func_name]
+    stages = [n for n in _block_names(func) if not view_by_name(func, n).block.is_reduction]
+    return decisions + [0] * len(stages)  # unused zeros are dropped by the replay
+
+
 #: space name -> rule function ``f(sch, func_name, CpuInfo)`` (CPU targets)
-SPACES = {TILED: cpu_space}
+SPACES = {TILED: cpu_space, RULES: rules_space}
 #: space name -> rule function ``f(sch, func_name, GpuInfo)`` (the cuda and cuda-emulator targets)
 GPU_SPACES = {TILED: gpu_space}
 

@@ -29,7 +29,7 @@ from .job import Job, Timing
 from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
 from .search import EvolutionarySearch
-from .space import DEFAULT, TILED
+from .space import DEFAULT, GPU_SPACES, RULES, SPACES, TILED
 from .tasks import GradientScheduler, Task, tasks_of
 
 __all__ = ["TuneConfig", "tune", "tune_jitted", "make_runner", "summary"]
@@ -45,12 +45,14 @@ class TuneConfig:
     or a :class:`~mlc.tune.runner.Runner`; ``batch_size`` candidates per round;
     ``timing`` how each is timed; ``cost_model`` False for random search;
     ``kernel_hook`` ("module:function") wraps every built kernel in the workers
-    (fault injection in tests); ``space`` the design space: "tiled" (the target's rules:
-    :mod:`~mlc.tune.space` on the CPU, :mod:`~mlc.tune.gpu_space` for cuda) or a function
-    ``f(sch)`` that calls sampling primitives. ``measure``: "time" (check each candidate's
-    answer, then time it), "check" (check only: records are marked unmeasured and are
-    never taken for the best) or "auto": "time", except on the cuda targets without a GPU,
-    where candidates are compiled with NVRTC and checked on the emulator, untimed.
+    (fault injection in tests); ``space`` the design space: "auto" (the default: "rules" on
+    the CPU, "tiled" on the cuda targets), "rules" (the default CPU rules with their open
+    decisions sampled), "tiled" (generic multi-level tiling: :mod:`~mlc.tune.space` on the
+    CPU, :mod:`~mlc.tune.gpu_space` for cuda) or a function ``f(sch)`` that calls sampling
+    primitives. ``measure``: "time" (check each candidate's answer, then time it), "check"
+    (check only: records are marked unmeasured and are never taken for the best) or
+    "auto": "time", except on the cuda targets without a GPU, where candidates are
+    compiled with NVRTC and checked on the emulator, untimed.
     """
     trials: int = 64
     target: str = "llvm"
@@ -69,7 +71,7 @@ class TuneConfig:
     epsilon: float = 0.25
     progress: bool = True
     kernel_hook: str | None = None
-    space: object = TILED
+    space: object = "auto"
     measure: str = "auto"
 
     def __post_init__(self):
@@ -77,11 +79,23 @@ class TuneConfig:
             raise MLCError(f"TuneConfig: trials must be a positive int, got {self.trials!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise MLCError(f"TuneConfig: batch_size must be a positive int, got {self.batch_size!r}")
+        names = GPU_SPACES if Target.from_str(self.target).kind in GPU_KINDS else SPACES
+        space = self.design_space()
+        if not (callable(space) or (isinstance(space, str) and space in names)):
+            raise MLCError(f"TuneConfig: space must be 'auto', one of {sorted(names)} (for target "
+                           f"{self.target!r}) or a function f(sch) that calls sampling primitives, "
+                           f"got {self.space!r}")
         if not (isinstance(self.runner, Runner) or self.runner in ("local", "ray")):
             raise MLCError(f"TuneConfig: runner must be 'local', 'ray' or an mlc.tune.Runner, "
                            f"got {self.runner!r}")
         if self.measure not in ("auto", "time", "check"):
             raise MLCError(f"TuneConfig: measure must be 'auto', 'time' or 'check', got {self.measure!r}")
+
+    def design_space(self):
+        """``space`` with "auto" resolved for ``target``: "tiled" on the cuda targets, else "rules"."""
+        if self.space != "auto":
+            return self.space
+        return TILED if Target.from_str(self.target).kind in GPU_KINDS else RULES
 
     def tune_jitted(self, fn, args, kwargs=None, database=None) -> Database:
         """The jit's hook: tune the kernels of ``fn`` for ``args`` (see :func:`tune_jitted`);
@@ -177,10 +191,14 @@ def _elites(search: EvolutionarySearch, db: Database, task: Task, target, k: int
     for rec in db.records(task.func, target):
         search.mark_seen(rec.ir_hash)
     for rec in db.top_k(task.func, target, k):
-        if rec.space == search.space_name:
-            c = search.candidate(search.space, rec.decisions)
-            if c is not None:
-                out.append(c)
+        if search.space_of(rec.space) is not None:
+            c = search.candidate(search.space_of(rec.space), rec.decisions)
+        elif rec.space == DEFAULT:  # mutations start from the default too, where the space has it
+            c = search.default_point()
+        else:
+            c = None
+        if c is not None:
+            out.append(c)
     return out
 
 
@@ -210,7 +228,7 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
     if config.cost_model:
         model = CostModel(config.seed)
     searches = {t.key: EvolutionarySearch(t.mod, config.target, seed=config.seed + n, population=config.population,
-                                          epsilon=config.epsilon, space=config.space) for n, t in enumerate(tasks)}
+                                          epsilon=config.epsilon, space=config.design_space()) for n, t in enumerate(tasks)}
     scheduler = GradientScheduler(tasks)
     progress = _Progress(config.trials, config.progress)
     done = 0

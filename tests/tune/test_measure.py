@@ -52,3 +52,27 @@ def test_tuning_finishes_when_a_third_of_the_candidates_crash_hang_or_lie(tmp_pa
     # a hang costs the run time-out, also on a worker that replaced a crashed one
     assert all("timed out after 4 s" in r.error for r in records if fault_of(r.trace_json) == "hang")
     assert db.best_trace(mod["mm"], "llvm") is not None
+
+
+def test_warm_up_lasts_warmup_s_before_timing(monkeypatch):
+    """A fast kernel is called until ``warmup_s`` has passed, not once: the first
+    candidate of a worker (the default schedule) is not timed cold."""
+    import time
+    from mlc.tune.job import WorkerState
+    mod = matmul(16, 16, 16, name="main")
+    trace = space.replay(mod, space.TILED, "llvm", seed=0).trace.to_json()
+    state = WorkerState()
+    job = Job("w", "mm", mod, trace, "llvm", Timing(warmup=1, warmup_s=0.05, repeat=1, min_repeat_s=0.0, gap_s=0.0))
+    assert state.build(job).error is None
+    kernel, build_s = state.kernels[job.key]
+    calls = []
+
+    def counted(*args):
+        calls.append(time.perf_counter())
+        time.sleep(0.002)
+        return kernel(*args)
+    state.kernels[job.key] = (counted, build_s)
+    outcome = state.run(job)
+    assert outcome.error is None and len(outcome.times) == 1
+    # calls: the answer's check, warm-up calls for at least 0.05 s, the probe, the timed one
+    assert calls[-2] - calls[0] >= 0.05

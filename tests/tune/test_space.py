@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import mlc
 from mlc.tune import space
 
-from .workloads import matmul, scale_add
+from .workloads import check_schedule, matmul, scale_add
 
 WORKLOADS = {
     "mm_relu 32": lambda: matmul(32, 32, 32, relu=True, name="main"),
@@ -17,25 +17,13 @@ WORKLOADS = {
 }
 
 
-def _check(mod, sch):
-    (name,) = list(mod)
-    func = mod[name]
-    rng = np.random.default_rng(0)
-    args = [rng.uniform(-1, 1, tuple(s.value for s in p.shape)).astype("float32") for p in func.params]
-    want = [a.copy() for a in args]
-    mlc.build(mod, "reference")[name](*want)
-    trace = mlc.Trace.from_json(sch.trace.to_json())
-    mlc.build(mod, "llvm", schedule=trace)[name](*args)
-    np.testing.assert_allclose(args[-1], want[-1], rtol=1e-4, atol=1e-4)
-
-
 @pytest.mark.parametrize("workload", sorted(WORKLOADS))
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**30))
 def test_every_point_of_the_space_computes_the_reference(workload, seed):
     mod = WORKLOADS[workload]()
     sch = space.replay(mod, space.TILED, "llvm", seed=seed)
-    _check(mod, sch)
+    check_schedule(mod, sch)
     again = space.replay(mod, space.TILED, "llvm", space.decisions_of(sch.trace), seed=seed + 1)
     mlc.assert_structural_equal(again.mod, sch.mod)
 
@@ -56,7 +44,7 @@ def test_unfitting_decisions_are_drawn_again():
     sch = space.replay(mod, space.TILED, "llvm", [[5, 5, 5, 5], "nonsense", 99], seed=0)
     tiles = space.decisions_of(sch.trace)[0]
     assert np.prod(tiles) == 32
-    _check(mod, sch)
+    check_schedule(mod, sch)
 
 
 def test_the_default_schedule_is_a_point_without_decisions():

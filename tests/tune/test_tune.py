@@ -177,11 +177,21 @@ def test_the_jit_hook_is_a_method_of_the_config_and_takes_the_jits_database(tmp_
     assert db.path == str(tmp_path / "jit.sqlite") and len(db.records()) == 2
 
 
+def test_the_auto_space_is_the_rules_on_the_cpu_and_the_tiled_space_on_cuda():
+    assert TuneConfig().design_space() == "rules"
+    assert TuneConfig(target="cuda").design_space() == "tiled"
+    assert TuneConfig(target="cuda-emulator", space="tiled").design_space() == "tiled"
+
+
 def test_tune_config_rejects_bad_values():
     with pytest.raises(mlc.MLCError, match="trials must be a positive int"):
         TuneConfig(trials=0)
     with pytest.raises(mlc.MLCError, match="runner must be"):
         TuneConfig(runner="cluster")
+    with pytest.raises(mlc.MLCError, match=r"space must be 'auto', one of \['rules', 'tiled'\] \(for target 'llvm'\)"):
+        TuneConfig(space="packed")
+    with pytest.raises(mlc.MLCError, match=r"one of \['tiled'\] \(for target 'cuda'\)"):
+        TuneConfig(target="cuda", space="rules")     # the rules space is the CPU rules'
     with pytest.raises(mlc.MLCError, match="expected an IRModule"):
         mlc.tune(42, trials=1)
 
@@ -215,8 +225,8 @@ def test_a_script_may_call_mlc_tune_at_its_top_level(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import mlc
         from mlc import te
-        A = te.placeholder((8, 8), "float32", name="A")
-        B = te.compute((8, 8), lambda i, j: A[i, j] * 2, name="B")
+        A = te.placeholder((64, 256), "float32", name="A")
+        B = te.compute((64, 256), lambda i, j: A[i, j] * 2, name="B")
         mod = mlc.IRModule({{"main": te.create_prim_func([A, B])}})
         db = mlc.tune(mod, trials=2, work_dir={str(tmp_path)!r}, progress=False, cost_model=False)
         print("records", len(db.records()), "ok", sum(r.ok for r in db.records()))

@@ -59,3 +59,39 @@ def check_fault_records(records, crash_reason: str = "crashed") -> None:
         else:
             assert not r.ok and expected[fault] in r.error, r.error
     assert any(r.ok for r in records) and any(not r.ok for r in records)
+
+
+def batch_matmul(b, m, n, k, name="main"):
+    A = te.placeholder((b, m, k), "float32", name="A")
+    B = te.placeholder((b, k, n), "float32", name="B")
+    r = te.reduce_axis((0, k), name="k")
+    C = te.compute((b, m, n), lambda z, i, j: te.sum(A[z, i, r] * B[z, r, j], axis=r), name="C")
+    return mlc.IRModule({name: te.create_prim_func([A, B, C])})
+
+
+def conv2d(channels, size, name="main"):
+    """A 1 x channels x size x size convolution with channels 3x3 filters, padding 1, as
+    ``mlc.nn.conv2d`` lowers it (a padding stage, then the reduction)."""
+    x = te.placeholder((1, channels, size, size), "float32", name="X")
+    w = te.placeholder((channels, channels, 3, 3), "float32", name="W")
+    pad = te.compute((1, channels, size + 2, size + 2), lambda n, c, h, v: te.if_then_else(
+        te.all(h >= 1, h <= size, v >= 1, v <= size), x[n, c, h - 1, v - 1], te.const(0.0, "float32")),
+        name="pad")
+    ci, kh, kw = te.reduce_axis((0, channels), "ci"), te.reduce_axis((0, 3), "kh"), te.reduce_axis((0, 3), "kw")
+    y = te.compute((1, channels, size, size), lambda n, co, h, v: te.sum(
+        pad[n, ci, h + kh, v + kw] * w[co, ci, kh, kw], axis=[ci, kh, kw]), name="Y")
+    return mlc.IRModule({name: te.create_prim_func([x, w, y])})
+
+
+def check_schedule(mod, sch) -> None:
+    """The schedule ``sch`` made of single-function ``mod``, replayed from its trace's JSON
+    on the llvm target, computes what the reference interpreter computes."""
+    import numpy as np
+    (name,) = list(mod)
+    func = mod[name]
+    rng = np.random.default_rng(0)
+    args = [rng.uniform(-1, 1, tuple(s.value for s in p.shape)).astype("float32") for p in func.params]
+    want = [a.copy() for a in args]
+    mlc.build(mod, "reference")[name](*want)
+    mlc.build(mod, "llvm", schedule=mlc.Trace.from_json(sch.trace.to_json()))[name](*args)
+    np.testing.assert_allclose(args[-1], want[-1], rtol=1e-4, atol=1e-4)

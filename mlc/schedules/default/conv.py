@@ -45,7 +45,7 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
 from ..state import all_blocks
 from .patterns import match_matmul, view, view_by_name
-from .steps import (MIN_PARALLEL_WORK, CpuInfo, attempt, finish_tile, fuse_epilogue,
+from .steps import (MIN_PARALLEL_WORK, CpuInfo, attempt, choose, finish_tile, fuse_epilogue,
                     parallel_tiles, vector_split)
 
 __all__ = ["schedule_conv", "match_conv", "pads_conv", "channel_tiles", "ACCUMULATORS"]
@@ -157,6 +157,32 @@ def channel_tiles(channels: int, columns: int, lanes: int) -> tuple[int, int] | 
     return best
 
 
+def _chosen_tiles(sch, cpu: CpuInfo, channels: int, columns: int, lanes: int, tiles):
+    """``tiles`` (:func:`channel_tiles`), or in a design space a sampled ``(CR, OR)``: one,
+    two or four vectors of channels that divide them, and any number of columns whose
+    accumulators fit the register file (beside the CR channels of W and two more)."""
+    if tiles is None:
+        return None
+    widths = [v * lanes for v in (1, 2, 4) if channels % (v * lanes) == 0]
+    cr = choose(sch, cpu, "conv.cr", widths, tiles[0])
+    vectors = cr // lanes
+    most = max(1, (cpu.vector_registers - vectors - 2) // vectors)
+    rows = tiles[1] if cr == tiles[0] else min(columns, _divisor_at_most(columns, max(1, ACCUMULATORS // vectors)))
+    options = [r for r in range(2, min(most, columns) + 1) if 8 * (-(-columns // r) * r - columns) <= columns]
+    return cr, choose(sch, cpu, "conv.rows", options, rows)
+
+
+def _output_rows(sch, cpu: CpuInfo, v, ext, after, cr: int, width: int) -> int:
+    """Output rows in the register tile: 1 (the default), or in a design space a sampled
+    number that divides the rows and whose ``rows x width`` accumulators of ``cr`` channels
+    fit the register file (beside the weights and two more)."""
+    if not after:
+        return 1
+    vectors = max(1, -(-cr // cpu.lanes(v.block.writes[0].buffer.dtype)))
+    room = (cpu.vector_registers - vectors - 2) // (vectors * width)
+    return choose(sch, cpu, "conv.out_rows", [r for r in (2, 3, 4) if r <= room and ext[after[-1]] % r == 0], 1)
+
+
 def _pack_weights(sch, block, read: int, w: BufferLoad, co_var, cr: int, cpu: CpuInfo) -> str:
     """Copy the weights (``read``-th input of ``block``) into ``[co // CR, other dims...,
     co % CR]``: the CR channels one vector loads are adjacent. Returns the copy's name."""
@@ -200,7 +226,7 @@ def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | No
     co, ow, w = found
     ext = [iv.dom.extent.value for iv in v.block.iter_vars]
     lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
-    tiles = channel_tiles(ext[co], ext[ow], lanes)
+    tiles = _chosen_tiles(sch, cpu, ext[co], ext[ow], lanes, channel_tiles(ext[co], ext[ow], lanes))
     if tiles is not None:
         handled = attempt(sch, _vector_channels, block, v, co, ow, w, tiles, cpu)
         if handled is not None:
@@ -239,9 +265,17 @@ def _register_tile(sch, block, v, co: int, ow: int, cr: int, width: int, channel
     # batch-like axes first, then the channel tiles, then the rows.
     before = [n for n in spatial if n < co]
     after = [n for n in spatial if n > co]
-    outer = [loops[n] for n in before] + ([co0] if co0 is not None else []) + [loops[n] for n in after]
+    # a design space may take several output rows (the spatial axis before the columns)
+    # into the register tile too: each vector of weights then serves rows x columns
+    rows = _output_rows(sch, cpu, v, ext, after, cr, width) if channels_inner else 1
+    row_loops = {n: loops[n] for n in after}
+    row_tile = []
+    if rows > 1:
+        row_loops[after[-1]], inner_rows = sch.split(loops[after[-1]], [None, rows])
+        row_tile = [inner_rows]
+    outer = [loops[n] for n in before] + ([co0] if co0 is not None else []) + [row_loops[n] for n in after]
     outer += [ow0] if ow0 is not None else []
-    sch.reorder(*outer, *reduce, *((ow1, co1) if channels_inner else (co1, ow1)))
+    sch.reorder(*outer, *reduce, *row_tile, *((ow1, co1) if channels_inner else (co1, ow1)))
     handled = set()
     if outer:
         anchor = outer[-1]
@@ -260,8 +294,11 @@ def _register_tile(sch, block, v, co: int, ow: int, cr: int, width: int, channel
         else:
             finish_tile(sch, copy, len(outer))
         handled |= fuse_epilogue(sch, copy, anchor, len(outer))
-    finish_tile(sch, block, len(outer) + len(reduce))
+    finish_tile(sch, block, len(outer) + len(reduce) + len(row_tile))
+    for loop in row_tile:
+        attempt(sch, lambda s: s.unroll(loop) or True)
     par = outer[:-1] if ow0 is not None else outer
-    par_ext = [ext[n] for n in before] + ([-(-ext[co] // cr)] if co0 is not None else []) + [ext[n] for n in after]
+    par_ext = [ext[n] for n in before] + ([-(-ext[co] // cr)] if co0 is not None else []) + \
+        [ext[n] // (rows if n == after[-1] else 1) for n in after]
     parallel_tiles(sch, par, par_ext, cpu, math.prod(ext))
     return handled

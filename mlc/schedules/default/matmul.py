@@ -54,11 +54,13 @@ from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from .int8 import schedule_int8_vnni
 from .patterns import match_matmul, view
-from .steps import (CpuInfo, attempt, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
-                    parallel_tiles, vector_split)
+from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
+                    parallel_loops, parallel_tiles, vector_split)
 
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
-           "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS"]
+           "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
+           "COL_BLOCK_OPTIONS",
+           "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -86,6 +88,14 @@ ROW_BLOCKS_FROM = 4
 #: A matmul runs on threads from this many multiply-adds (about 10 us on one core):
 #: below that, waking the thread pool costs more than the work.
 PARALLEL_MIN_MACS = 1 << 19
+#: Blocks of rows a design space may take (besides none), rounded down to whole row tiles.
+ROW_BLOCK_OPTIONS = (64, 128, 256, 512)
+#: Unroll factors of the reduction loop a design space may take (the default: 1).
+K_UNROLL_OPTIONS = (1, 2, 4)
+#: Blocks of the reduction a design space may take (the default: none).
+K_BLOCK_OPTIONS = (64, 128, 256, 512)
+#: Column panels per group a design space may take with blocks of rows (the default: none).
+COL_BLOCK_OPTIONS = (2, 4, 8, 16)
 #: Matmuls whose columns no vector divides get one accumulator per column with vectors
 #: down the rows, in tiles of up to this many columns.
 MAX_NARROW_COLUMNS = 12
@@ -120,6 +130,21 @@ def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo) -> int:
     if m <= most:
         return m
     return min(range(least, most + 1), key=lambda r: (-(-m // r) * r - m, -r))
+
+
+def _column_options(n: int, lanes: int) -> list[int]:
+    """Column tiles a design space may take: one to four vectors, those that divide ``n``
+    (a ragged vector tile leaves its loop scalar)."""
+    return [w for w in (lanes, 2 * lanes, 3 * lanes, 4 * lanes) if w <= n and n % w == 0]
+
+
+def _row_options(nr: int, lanes: int, m: int, cpu: CpuInfo) -> list[int]:
+    """Row tiles a design space may take with ``nr`` columns: any number of rows whose
+    accumulators fit the register file beside the ``nr`` columns of B and REGISTERS_FREE
+    more, padding ``m`` by at most an eighth."""
+    vectors = max(1, -(-nr // lanes))
+    most = max(1, (cpu.vector_registers - vectors - REGISTERS_FREE) // vectors)
+    return [r for r in range(2, min(most, m) + 1) if 8 * (-(-m // r) * r - m) <= m]
 
 
 def _wide_columns(n: int, nr: int, mr: int, lanes: int) -> int:
@@ -245,16 +270,25 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if nc is not None:
         return _schedule_narrow(sch, block, pat, ext, cpu, row_lanes, nc, math.prod(ext) >= PARALLEL_MIN_MACS)
     pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes or not pat.b_contiguous())
+    pack = bool(choose(sch, cpu, "matmul.pack_b", [1, 0] if pat.b_contiguous() else [1], int(pack)))
     if not pack and not pat.b_contiguous():
         return None
-    nr = _column_tile(n, lanes)
+    nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), _column_tile(n, lanes))
     mr = min(_row_tile(nr, lanes, m, cpu), m)
+    if pat.i is not None and not rows_symbolic:
+        mr = choose(sch, cpu, "matmul.mr", _row_options(nr, lanes, m, cpu), mr)
     wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
     pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and \
         a_bytes > PACK_A_L3_SHARE * cpu.caches[2] and not rows_symbolic
+    if pat.i is not None and mr > 1 and not rows_symbolic:
+        pack_a = bool(choose(sch, cpu, "matmul.pack_a", [0, 1], int(pack_a)))
     block_rows = max(1, ROW_BLOCK // max(1, mr)) * mr  # ROW_BLOCK rounded down to whole tiles
     row_blocks = -(-m // block_rows) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
+    if pat.i is not None and not rows_symbolic:  # a design space: blocks of rows of any size
+        options = [0] + [r // mr * mr for r in ROW_BLOCK_OPTIONS if mr <= r // mr * mr < m]
+        block_rows = choose(sch, cpu, "matmul.row_block", options, block_rows if row_blocks > 1 else 0) or m
+        row_blocks = -(-m // block_rows)
     outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if row_blocks > 1 else []) + \
         ([-(-n // (nr * wide))] if nr * wide < n else []) + \
         ([-(-min(m, block_rows if row_blocks > 1 else m) // mr)]
@@ -262,14 +296,39 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if rows_symbolic:  # the row tiles outside the column tiles: threads split the rows
         row_tiles = outer_extents.pop()
         outer_extents.insert(len(pat.batch), row_tiles)
+    # With blocks of rows, a design space may group the column panels too (NC): every block
+    # of rows passes over one group of panels of B (kept in cache) before the next group.
+    col_block = 0
+    n_panels = -(-n // nr) if nr < n and wide == 1 else 0
+    if row_blocks > 1 and n_panels >= 4:
+        col_block = choose(sch, cpu, "matmul.col_block",
+                           [0] + [g for g in COL_BLOCK_OPTIONS if g < n_panels and n_panels % g == 0], 0)
+    if col_block:  # batch, column groups, row blocks, panels of a group, row tiles
+        at = len(pat.batch)
+        outer_extents[at:at + 2] = [n_panels // col_block, row_blocks, col_block]
+    # A design space may block the reduction too (KC): the loop over its blocks goes between
+    # the column panels and the row tiles, and the accumulators of a whole panel of C live
+    # in a local buffer above it (each tile's accumulators in registers for one block).
+    k_block = 0
+    if pat.i is not None and not rows_symbolic and wide == 1 and nr < n and mr < m:
+        k_block = choose(sch, cpu, "matmul.k_block", [0] + [c for c in K_BLOCK_OPTIONS if c < k and k % c == 0], 0)
+    if k_block:
+        outer_extents = outer_extents[:-1]  # the row tiles are inside the reduction's blocks
     work = math.prod(ext)
     depth = parallel_depth(outer_extents, cpu, work) if work >= PARALLEL_MIN_MACS else 0
+    if cpu.cores > 1:
+        depth = choose(sch, cpu, "parallel_depth", range(len(outer_extents) + 1), depth)
     # Each column panel of B is packed inside its own iteration of the panel loop (on the
     # thread that uses it, while it is hot in cache) when the threads split no finer
     # than panels and no row blocks or batch axes B lacks would pack it again.
     panels = len(pat.batch) + 1
     pack_in_panel = pack and nr < n and row_blocks == 1 and depth <= panels and \
         all(b in pat.b_dims for b in pat.batch) and not rows_symbolic
+    if pack_in_panel:
+        pack_in_panel = bool(choose(sch, cpu, "matmul.pack_in_panel", [1, 0], 1))
+    k_inner = k_block or k
+    k_unroll = choose(sch, cpu, "matmul.k_unroll",
+                      [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner], 1)
     handled = {name}
     if pack and not pack_in_panel:
         handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, threads=depth > 0))
@@ -283,6 +342,9 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         ju, j1 = sch.split(loops[pat.j], [wide, nr])
     elif nr < n:
         j0, j1 = sch.split(loops[pat.j], [None, nr])
+    jc = None
+    if col_block:
+        jc, j0 = sch.split(j0, [None, col_block])
     ic = None
     if row_blocks > 1:
         ic, i0, i1 = sch.split(loops[pat.i], [None, block_rows // mr, mr])
@@ -291,9 +353,16 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     else:
         i0, i1 = None, (loops[pat.i] if pat.i is not None else None)
     batch = [loops[b] for b in pat.batch]
-    outer = [rv for rv in batch + ([i0, j0] if rows_symbolic else [ic, j0, i0]) if rv is not None]
+    outer = [rv for rv in batch + ([i0, j0] if rows_symbolic else [jc, ic, j0, i0]) if rv is not None]
     inner = [rv for rv in (i1, ju, j1) if rv is not None]
-    sch.reorder(*outer, loops[pat.k], *inner)
+    k_loops = [loops[pat.k]]
+    if k_block:
+        k_loops = list(sch.split(loops[pat.k], [None, k_block]))
+    if k_unroll > 1:
+        k_loops[-1:] = sch.split(k_loops[-1], [None, k_unroll])
+    if k_block:
+        return handled | _blocked_reduction(sch, block, outer, k_loops, inner, depth, pack_in_panel, pat, nr, cpu)
+    sch.reorder(*outer, *k_loops, *inner)
     if pack_in_panel:
         handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, j0))
     if outer:
@@ -301,15 +370,43 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         copy = sch.cache_write(block, 0, "local")
         sch.reverse_compute_at(copy, anchor)
         handled.add(view(sch, copy).name)
-        init = sch.decompose_reduction(block, loops[pat.k])
+        init = sch.decompose_reduction(block, k_loops[0])
         finish_tile(sch, init, len(outer))
         finish_tile(sch, copy, len(outer))
         handled |= fuse_epilogue(sch, copy, anchor, len(outer))
-    finish_tile(sch, block, len(outer) + 1)
+    finish_tile(sch, block, len(outer) + len(k_loops))
     if ju is not None and i1 is not None:
         attempt(sch, lambda s: s.unroll(i1) or True)
-    if depth:
-        parallel_tiles(sch, outer, outer_extents, cpu, work)
+    if len(k_loops) > 1:
+        attempt(sch, lambda s: s.unroll(k_loops[1]) or True)
+    parallel_loops(sch, outer[:depth])
+    return handled
+
+
+def _blocked_reduction(sch, block, outer, k_loops, inner, depth: int, pack_in_panel: bool, pat, nr: int,
+                       cpu: CpuInfo) -> set[str]:
+    """The loops of a matmul whose reduction is blocked (``k_loops``: the blocks, the steps
+    of one, and their unrolled part): ``outer[:-1]`` (batch, row blocks, column panels),
+    the blocks of the reduction, the row tiles ``outer[-1]``, the steps, the register tile
+    ``inner``. The accumulators of a column panel are a local buffer initialised and
+    written back around the blocks (vectorized, not unrolled: a panel has many rows)."""
+    above, row_tiles = outer[:-1], outer[-1]
+    sch.reorder(*above, k_loops[0], row_tiles, *k_loops[1:], *inner)
+    handled = set()
+    if pack_in_panel:
+        handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, above[-1]))
+    anchor = above[-1]
+    copy = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(copy, anchor)
+    handled.add(view(sch, copy).name)
+    init = sch.decompose_reduction(block, k_loops[0])
+    finish_tile(sch, init, len(above) + 1)
+    finish_tile(sch, copy, len(above) + 1)
+    handled |= fuse_epilogue(sch, copy, anchor, len(above) + 1)
+    finish_tile(sch, block, len(above) + 1 + len(k_loops))
+    if len(k_loops) > 2:
+        attempt(sch, lambda s: s.unroll(k_loops[2]) or True)
+    parallel_loops(sch, above[:depth])
     return handled
 
 

@@ -8,7 +8,8 @@ back exactly as it was before the step, trace included.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ...config import config
 from ...errors import ScheduleError
@@ -19,7 +20,8 @@ from ...target import DEFAULT_CACHES
 from ..intrinsics.x86 import has_vnni
 from .patterns import view
 
-__all__ = ["CpuInfo", "attempt", "vectorize_innermost", "parallelize_outer", "vector_split",
+__all__ = ["CpuInfo", "attempt", "choose", "Knobs", "parallel_loops", "vectorize_innermost", "parallelize_outer",
+           "vector_split",
            "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE", "SYMBOLIC_EXTENT_ESTIMATE",
            "estimated_extent"]
 
@@ -41,6 +43,11 @@ def estimated_extent(extent) -> int:
     return extent.value if isinstance(extent, IntImm) else SYMBOLIC_EXTENT_ESTIMATE
 
 
+#: ``knobs(sch, name, options, default) -> one of options``: the decision a design space
+#: takes where a rule leaves one open (:func:`choose`)
+Knobs = Callable[[object, str, list, int], int]
+
+
 @dataclass(frozen=True)
 class CpuInfo:
     """What the CPU rules need to know about the machine: vector width, threads, vector
@@ -51,6 +58,9 @@ class CpuInfo:
     vector_registers: int = 0
     caches: tuple[int, int, int] = (0, 0, 0)
     vnni: bool = False  # AVX-512 VNNI (int8 dot products, :mod:`.int8`)
+    #: how the rules take the decisions they leave open (:func:`choose`): None, the
+    #: default of each (the default rules); a design space sets a sampling function
+    knobs: Knobs | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if not self.vector_registers:
@@ -74,6 +84,17 @@ class CpuInfo:
         host's, unless the target is the host) and the configured number of threads."""
         return CpuInfo(target.vector_bits, config().num_threads, target.vector_registers, target.caches,
                        has_vnni(target))
+
+
+def choose(sch, cpu: CpuInfo, name: str, options, default: int) -> int:
+    """The value of the decision ``name`` that a rule leaves open (a tile size, packing on
+    or off, a parallel depth): ``default`` for the default rules; with ``cpu.knobs`` set
+    (a design space, :mod:`mlc.tune.space`), one of ``options`` (ints; ``default`` among
+    them) drawn by that function, so the default rules are one point of the space."""
+    if cpu.knobs is None:
+        return default
+    options = list(dict.fromkeys([default, *options]))
+    return default if len(options) == 1 else int(cpu.knobs(sch, name, options, default))
 
 
 def _restore(sch, saved) -> None:
@@ -227,7 +248,17 @@ def parallel_depth(extents, cpu: CpuInfo, work: int) -> int:
 
 
 def parallel_tiles(sch, outer, extents, cpu: CpuInfo, work: int) -> None:
-    """Fuse outer loops until each core has JOBS_PER_CORE jobs and run them on threads."""
-    chosen = outer[:parallel_depth(extents[:len(outer)], cpu, work)]
+    """Fuse outer loops until each core has JOBS_PER_CORE jobs and run them on threads
+    (a design space samples how many: :func:`choose` ``"parallel_depth"``)."""
+    depth = parallel_depth(extents[:len(outer)], cpu, work)
+    if cpu.cores > 1:
+        depth = choose(sch, cpu, "parallel_depth", range(len(outer) + 1), depth)
+    parallel_loops(sch, outer[:depth])
+
+
+def parallel_loops(sch, loops) -> None:
+    """Fuse ``loops`` (outer to inner, nested one in another) and run them on threads;
+    nothing when there are none or a primitive refuses."""
+    chosen = list(loops)
     if chosen:
         attempt(sch, lambda s: s.parallel(chosen[0] if len(chosen) == 1 else s.fuse(*chosen)) or True)
