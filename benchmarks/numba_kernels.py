@@ -135,3 +135,13 @@ def black_scholes(S, K, T, r, sigma):
         cdf2 = 0.5 * (1.0 + _erf(d2 * 0.7071067811865476))
         out[i] = S[i] * cdf1 - K[i] * math.exp(-r * T[i]) * cdf2
     return out
+
+
+@njit
+def sort(x):
+    return np.sort(x)
+
+
+@njit
+def cumsum(x):
+    return np.cumsum(x)

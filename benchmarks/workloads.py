@@ -304,10 +304,47 @@ def black_scholes(tiny: bool = False) -> Workload:
         ))
 
 
+def sort(tiny: bool = False) -> Workload:
+    import mlc.numpy as mnp
+    n = 1 << (10 if tiny else 22)
+    x = _rng().standard_normal(n, dtype="float32")
+    return Workload(
+        "sort", f"sort, 2^{n.bit_length() - 1} float32", bytes=2 * 4 * n,
+        reference=lambda: np.sort(x), rtol=0, atol=0,
+        note="the Array API's sort (ascending, stable); GB/s counts one read and one write",
+        contenders=(
+            numpy_contender("np.sort", np.sort, (x,)),
+            mlc_jit(lambda v: mnp.sort(v), (x,)),
+            numba_contender("sort", (x,), label="njit np.sort"),
+            jax_contender(lambda jnp: lambda v: jnp.sort(v), (x,)),
+            tvm_impractical("topi.sort", "TVM's CPU sort is a packed-function call into its runtime "
+                            "(no te schedule to write)"),
+        ))
+
+
+def cumulative_sum(tiny: bool = False) -> Workload:
+    import mlc.numpy as mnp
+    n = 1 << (10 if tiny else 22)
+    x = _rng().standard_normal(n, dtype="float32")
+    out = np.empty(n, "float32")
+    return Workload(
+        "cumulative_sum", f"cumulative_sum, 2^{n.bit_length() - 1} float32", bytes=2 * 4 * n,
+        reference=lambda: np.cumsum(x, dtype="float64").astype("float32"), rtol=1e-3, atol=2e-2,
+        note="a float32 running sum: contenders differ in summation order, so values agree to rounding",
+        contenders=(
+            numpy_contender("np.cumsum(out=)", lambda v: np.cumsum(v, out=out), (x,)),
+            mlc_jit(lambda v: mnp.cumulative_sum(v), (x,)),
+            numba_contender("cumsum", (x,), label="njit np.cumsum"),
+            jax_contender(lambda jnp: lambda v: jnp.cumsum(v), (x,)),
+            tvm_impractical("topi.cumsum", "not scheduled by hand here"),
+        ))
+
+
 #: Selection names (``python -m benchmarks gelu softmax``) -> workload factories, in table order.
 WORKLOADS: dict[str, Callable[[bool], Workload]] = {
     "add": call_overhead, "gelu": gelu, "softmax": softmax, "layer_norm": layer_norm,
     "window_sum": window_sum, "black_scholes": black_scholes, "mm_relu": mm_relu, "conv2d": conv2d,
     "sgemm1024": sgemm_1024, "sgemm2048": sgemm_2048, "sgemm1024_avx2": sgemm_1024_avx2,
     "sgemm2048_avx2": sgemm_2048_avx2, "igemm1024": igemm_1024, "mlp": mlp,
+    "sort": sort, "cumulative_sum": cumulative_sum,
 }
