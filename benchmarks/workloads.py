@@ -329,8 +329,9 @@ def cumulative_sum(tiny: bool = False) -> Workload:
     out = np.empty(n, "float32")
     return Workload(
         "cumulative_sum", f"cumulative_sum, 2^{n.bit_length() - 1} float32", bytes=2 * 4 * n,
-        reference=lambda: np.cumsum(x, dtype="float64").astype("float32"), rtol=1e-3, atol=2e-2,
-        note="a float32 running sum: contenders differ in summation order, so values agree to rounding",
+        reference=lambda: np.cumsum(x, dtype="float64"), rtol=0, atol=0.25,
+        note="a float32 running sum (partial sums up to about 2600): checked against the float64 sum "
+             "within 0.25, as float32 rounding accumulates (NumPy's own drifts by 0.05)",
         contenders=(
             numpy_contender("np.cumsum(out=)", lambda v: np.cumsum(v, out=out), (x,)),
             mlc_jit(lambda v: mnp.cumulative_sum(v), (x,)),
