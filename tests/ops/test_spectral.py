@@ -82,6 +82,27 @@ def test_qr(x, mode):
                    tol, f"qr on {target}: |diag R| differs from NumPy's")
 
 
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", INEXACT)
+@pytest.mark.parametrize("magnitude", ["huge", "tiny"])
+def test_qr_of_values_near_the_dtypes_limits_is_numpys(target, dtype, magnitude):
+    """A column whose squares overflow (or underflow) its dtype: the reflector's norm is taken on
+    the column scaled by its largest part, as LAPACK's xNRM2 does, so R is finite and NumPy's
+    (this complex64 matrix once gave R = [[-inf, nan], [0, nan]])."""
+    limits = np.finfo(dtype)
+    if magnitude == "huge":  # squares beyond the largest finite value
+        big = float(limits.max) ** 0.5 * 1.25
+    else:  # squares below the smallest subnormal
+        big = float(limits.smallest_normal) ** 0.5 * float(limits.eps)
+    x = np.array([[1.0, 0.0], [0.31, 0.0]]) * big
+    x = (x * 1j).astype(dtype) if np.dtype(dtype).kind == "c" else x.astype(dtype)
+    q, r = run_op("qr", [x], target)
+    q_np, r_np = np.linalg.qr(x)
+    assert np.isfinite(q).all() and np.isfinite(r).all(), f"qr on {target}: {r}"
+    _close(q, q_np, _tol(dtype, 2), f"qr on {target}: Q differs from NumPy's")
+    _close(r * (1 / big), r_np * (1 / big), _tol(dtype, 2), f"qr on {target}: R differs from NumPy's")
+
+
 @settings(max_examples=15, deadline=None)
 @given(x=matrices(square=True))
 def test_eigh(x):

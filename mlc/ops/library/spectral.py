@@ -98,6 +98,13 @@ def _rotation(a, b, g, c: Scalar, s: Scalar, phase: Scalar):
 
 # ------------------------------------------------------------------ QR
 
+def _largest_part(x):
+    """``|x|`` for a real ``x``; the larger of ``|Re x|`` and ``|Im x|`` for a complex one."""
+    if not dt.is_complex(x.dtype):
+        return _e.abs(x)
+    return _e.max(_e.abs(_e.real(x)), _e.abs(_e.imag(x)))
+
+
 def _qr_infer(x: TensorType, *, mode="reduced"):
     check_matrix("qr", x)
     if mode not in ("reduced", "complete"):
@@ -117,6 +124,7 @@ def _qr_func(x: TensorType, *, mode="reduced"):
         decl_buffer(scratch(m), f, "v")
     acc, tau = Scalar("acc", f), Scalar("tau", f)
     norm, beta = Scalar("norm", real_dtype(f)), Scalar("beta", real_dtype(f))
+    scale = Scalar("scale", real_dtype(f))
 
     def reflect(k):
         """LAPACK's reflector (xLARFG) of column k: ``H = I - tau v vᴴ`` with ``v[k] = 1`` and
@@ -132,13 +140,20 @@ def _qr_func(x: TensorType, *, mode="reduced"):
             return seq(acc.set(0.0), loop("i", k, m, lambda i: acc.set(acc.get() + Q[(j, i)] * v[i])),
                        acc.set(tau.get() * acc.get()),
                        loop("i", k, m, lambda i: BufferStore(Q, Q[(j, i)] - acc.get() * conj(v[i]), (j, i))))
-        below = seq(norm.set(0.0), loop("i", k + 1, m, lambda i: norm.set(norm.get() + abs2(R[(i, k)]))))
+        # the column's norm computed on the column divided by its largest part (xNRM2 scales too):
+        # squares of values near the dtype's limits neither overflow nor underflow
+        rf = real_dtype(f)
+        largest = seq(scale.set(0.0), loop("i", k, m, lambda i: scale.set(_e.max(scale.get(), _largest_part(R[(i, k)])))),
+                      scale.set(_e.select(scale.get() == _zero(rf), const(1, rf), scale.get())))
+        below = seq(norm.set(0.0), loop("i", k + 1, m, lambda i: norm.set(
+            norm.get() + abs2(div_real(R[(i, k)], scale.get())))))
         # H = I where the column is already beta e1 with a real beta (always its last row when real)
-        needed = norm.get() != _zero(norm.dtype)
+        needed = norm.get() != _zero(rf)
         if dt.is_complex(f):
-            needed = _e.logical_or(needed, _e.imag(alpha) != _zero(norm.dtype))
-        beta_value = -_e.copysign(_e.sqrt(abs2(alpha) + norm.get()), real(alpha))
-        return seq(below, when(needed, seq(
+            needed = _e.logical_or(needed, _e.imag(alpha) != _zero(rf))
+        beta_value = -_e.copysign(scale.get() * _e.sqrt(abs2(div_real(alpha, scale.get())) + norm.get()),
+                                  real(alpha))
+        return seq(largest, below, when(needed, seq(
             beta.set(beta_value),
             tau.set(div_real(lift(beta.get(), f) - alpha, beta.get())),
             BufferStore(v, const(1, f), (k,)),
@@ -155,7 +170,7 @@ def _qr_func(x: TensorType, *, mode="reduced"):
                    _fill(QO, r, m, kq, lambda i, j: Q[(i, j)]),
                    _fill(RO, r, r_type.shape[-2], n, lambda i, j: R[(i, j)]))
 
-    allocs = (R, Q, v, acc.buffer, tau.buffer, norm.buffer, beta.buffer)
+    allocs = (R, Q, v, acc.buffer, tau.buffer, norm.buffer, beta.buffer, scale.buffer)
     return hand_written_func((X, QO, RO), batched(lead, matrix), allocs)
 
 
