@@ -16,6 +16,7 @@ from mlc.ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
 from mlc.passes.tir.pipeline import run_passes
 from mlc.passes.tir.thread_sync import insert_thread_sync, syncthreads
 
+from ..ops._harness import run_op
 from .programs import (matmul, row_sum, schedule_matmul_local, schedule_matmul_shared, schedule_row_sum,
                        schedule_vector_add, schedule_window_sum, vector_add, window_sum)
 
@@ -233,3 +234,18 @@ def test_reading_shared_memory_another_block_wrote_is_refused():
     with pytest.raises(RaceError, match=r"thread \(0, 0, 0\) of block \(1, 0, 0\) reads shared buffer S\[0\] "
                                         r"\(flat index\), which no thread of its block wrote"):
         Emulator(_kernel(body, blocks=2)).run([_rand(32), np.zeros(32, "float32")])
+
+
+@pytest.mark.parametrize("op,shapes,attrs", [
+    ("matmul", [(1,), (1, 0)], {}), ("matmul", [(2, 3), (3, 0)], {}), ("matmul", [(0, 64), (64, 64)], {}),
+    ("matmul", [(2, 0), (0, 3)], {}), ("sum", [(0, 5)], {"axis": (1,)}), ("max", [(4, 0)], {"axis": (0,)}),
+    ("nn.softmax", [(3, 0)], {"axis": -1}), ("add", [(0, 3), (0, 3)], {})], ids=str)
+def test_empty_outputs_build_and_run_on_the_gpu_target(op, shapes, attrs):
+    """An output with a zero-size dimension: its loops run zero times and vanish, leaving no
+    kernel to launch (no statement outside a thread-bound loop, no zero-size grid)."""
+    arrays = [np.ones(s, "float32") for s in shapes]
+    want = run_op(op, arrays, "reference", **attrs)
+    got = run_op(op, arrays, "cuda-emulator", **attrs)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_array_equal(g, w)

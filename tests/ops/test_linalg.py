@@ -28,7 +28,8 @@ def _values(dtype):
 def matmul_shapes(draw):
     """NumPy matmul operand shapes: 1-D, 2-D, or batched with broadcasting batch dims."""
     n, k, m = (draw(st.integers(1, 5)) for _ in range(3))
-    k = draw(st.sampled_from([k, 0])) if draw(st.integers(0, 9)) == 0 else k
+    # now and then an empty dimension: no rows, no columns, or nothing to sum
+    n, k, m = (draw(st.sampled_from([d, 0])) if draw(st.integers(0, 9)) == 0 else d for d in (n, k, m))
     batch = draw(mt.broadcastable(2, max_dims=2, max_side=3))
     a = (k,) if draw(st.integers(0, 3)) == 0 else batch[0] + (n, k)
     b = (k,) if draw(st.integers(0, 3)) == 0 else batch[1] + (k, m)
@@ -90,6 +91,17 @@ def test_einsum(spec, shapes, data, dtype):
         scale = np.prod([float(np.max(np.abs(o.astype("float64")), initial=0)) for o in operands])
         atol = 4 * terms * np.finfo(expected.dtype).eps * scale
     check_op("einsum", operands, expected, atol=atol, subscripts=spec)
+
+
+@pytest.mark.parametrize("shapes", [((1,), (1, 0)), ((2, 3), (3, 0)), ((3, 64), (64, 0)), ((0, 64), (64, 64)),
+                                    ((5, 0), (0,)), ((0,), (0,)), ((2, 0, 4), (4, 5)), ((512,), (512, 0))],
+                         ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_matmul_with_an_empty_dimension(shapes, dtype):
+    """Empty outputs (no rows or no columns) build and run on every target: the default rules
+    leave their zero-trip loops alone (a matmul of 0 columns once divided by its column tile)."""
+    a, b = np.ones(shapes[0], dtype), np.arange(np.prod(shapes[1]), dtype=dtype).reshape(shapes[1])
+    check_op("matmul", [a, b], numpy_call(np.matmul, a, b))
 
 
 def test_matmul_shape_errors():

@@ -16,9 +16,9 @@ import numpy as np
 
 from ...errors import CompileError
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
-from ...ir.expr import BufferLoad, IntImm
+from ...ir.expr import BufferLoad, FloatImm, IntImm
 from ...ir.functor import pre_order_nodes
-from ...ir.tir import Allocate, BufferStore, For, PrimFunc, SeqStmt, Stmt
+from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt
 
 __all__ = ["Kernel", "kernels", "workspace", "MAX_THREADS_PER_BLOCK", "MAX_SHARED_BYTES", "AXES"]
 
@@ -77,7 +77,10 @@ def _launch_roots(body: Stmt, name: str) -> tuple[list[For], list[Allocate]]:
             allocs.append(node)
             stack.append(node.body)
         elif isinstance(node, For) and node.kind == "thread_binding":
-            roots.append(node)
+            if not (isinstance(node.extent, IntImm) and node.extent.value == 0):
+                roots.append(node)  # (a loop of no iterations launches nothing: an empty output)
+        elif isinstance(node, Evaluate) and isinstance(node.value, (IntImm, FloatImm)):
+            continue  # a no-op: what is left of loops that run zero times
         else:
             raise CompileError(
                 f"cuda: function {name!r} has a statement outside every thread-bound loop, which no "

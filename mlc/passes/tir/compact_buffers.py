@@ -147,6 +147,8 @@ def _disjoint(prefix: list[For], box) -> bool:
         return True
     if any(not isinstance(extent, int) for _, extent in box):
         return False  # a whole symbolic dimension: every iteration touches all of it
+    if any(extent == 0 for _, extent in box):
+        return True  # an empty buffer: no iteration touches anything
     symbolic = [f for f in prefix if not (isinstance(f.min, IntImm) and isinstance(f.extent, IntImm))]
     if symbolic:
         if not _symbolic_loops_separate(symbolic, prefix, box):

@@ -37,7 +37,7 @@ change is made by a checked schedule primitive.
 """
 from __future__ import annotations
 
-from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, Select
+from ...ir.expr import Binary, BufferLoad, Call, Cast, IntImm, Not, Select
 from ...ir.functor import pre_order_nodes
 from ...ir.structural import structural_equal
 from ..analysis import is_param
@@ -50,6 +50,13 @@ from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
 
 __all__ = ["schedule_cpu", "FUNCTION_RULES", "BLOCK_RULES", "inline_injective", "STENCIL_RECOMPUTE_OPS",
            "schedule_reduction", "schedule_spatial"]
+
+
+def _writes_nothing(sch, func_name: str, name: str) -> bool:
+    """The block's spatial domain is empty (an output with a zero-size dimension)."""
+    blk = view_by_name(sch.mod[func_name], name).block
+    return any(iv.iter_type == "spatial" and isinstance(iv.dom.extent, IntImm) and iv.dom.extent.value == 0
+               for iv in blk.iter_vars)
 
 
 def _block_names(sch, func_name: str) -> list[str]:
@@ -189,6 +196,8 @@ def schedule_cpu(sch, func_name: str, cpu: CpuInfo) -> None:
     for name in _block_names(sch, func_name):
         if name in done or name not in _block_names(sch, func_name):
             continue
+        if _writes_nothing(sch, func_name, name):
+            continue  # an empty output: nothing to tile, its loops run zero times
         for rule in BLOCK_RULES:
             handled = attempt(sch, rule, func_name, name, cpu)
             if handled is not None:
