@@ -12,7 +12,7 @@ driver (``build``), the tracer, schedules, the backends' code generators,
 from importlib import import_module as _import_module
 
 from . import backends, ir  # backends: the registry, which registers mlc's own targets on first use
-from .errors import (BoundsError, CompileError, DTypeError, IRError, MLCError, ParseError, ScheduleError,
+from .errors import (AxisError, BoundsError, CompileError, DTypeError, IRError, MLCError, ParseError, ScheduleError,
                      ShapeError, TraceError)
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
@@ -64,7 +64,7 @@ def __dir__():
 
 __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
-    "ShapeError", "DTypeError", "ScheduleError", "CompileError", "IRError", "BoundsError", "structural_equal",
+    "ShapeError", "AxisError", "DTypeError", "ScheduleError", "CompileError", "IRError", "BoundsError", "structural_equal",
     "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "graph", "register_func",
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",

@@ -6,7 +6,7 @@ Nothing a user can cause is guarded by a bare ``assert``.
 from __future__ import annotations
 
 __all__ = [
-    "MLCError", "TraceError", "ShapeError", "DTypeError", "ScheduleError",
+    "MLCError", "TraceError", "ShapeError", "AxisError", "DTypeError", "ScheduleError",
     "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError",
 ]
 
@@ -25,6 +25,11 @@ class TraceError(MLCError):
 
 class ShapeError(MLCError, ValueError):
     """An argument or operand has the wrong rank or shape."""
+
+
+class AxisError(ShapeError, IndexError):
+    """An axis argument is out of range for the array's dimension (as NumPy's ``AxisError``,
+    both a ValueError and the IndexError the Array API standard asks for)."""
 
 
 class DTypeError(MLCError, TypeError):

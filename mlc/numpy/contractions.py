@@ -10,7 +10,7 @@ array([[1.],
 """
 from __future__ import annotations
 
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError
 from ..tracer.operands import as_tracers
 from ._api import emit, numpy_function
 from .elementwise import conj, multiply
@@ -38,7 +38,7 @@ def vecdot(x1, x2, /, *, axis=-1):
     ``conj(x1) * x2``, as the standard and ``np.vecdot`` define it for complex vectors."""
     a, b = as_tracers([x1, x2], op="vecdot")
     if not -min(a.ndim, b.ndim) <= axis < min(a.ndim, b.ndim):
-        raise ShapeError(f"vecdot: axis {axis} is out of bounds for shapes {a.shape} and {b.shape}")
+        raise AxisError(f"vecdot: axis {axis} is out of bounds for shapes {a.shape} and {b.shape}")
     if a.shape[axis] != b.shape[axis]:
         raise ShapeError(f"vecdot: the vectors along axis {axis} differ in length: {a.shape} and {b.shape}")
     products = multiply(conj(a), b)

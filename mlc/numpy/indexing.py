@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from ..errors import BoundsError, DTypeError, ShapeError
+from ..errors import AxisError, BoundsError, DTypeError, ShapeError
 from ..tracer.operands import as_tracer
 from ..tracer import Tracer
 from ._api import emit, numpy_function
@@ -68,7 +68,7 @@ def _take(x, indices, /, *, axis=None):
             raise ShapeError(f"take: axis is required for an array of {t.ndim} dimensions")
         axis = 0
     if isinstance(axis, bool) or not isinstance(axis, int) or not -t.ndim <= axis < t.ndim:
-        raise ShapeError(f"take: axis {axis!r} is out of bounds for an array of {t.ndim} dimensions")
+        raise AxisError(f"take: axis {axis!r} is out of bounds for an array of {t.ndim} dimensions")
     return emit("take", [t, _indices("take", indices)], axis=axis % t.ndim)
 
 
@@ -78,7 +78,7 @@ def _take_along_axis(x, indices, /, *, axis=-1):
     other axes broadcast)."""
     t = as_tracer(x)
     if isinstance(axis, bool) or not isinstance(axis, int) or not -t.ndim <= axis < t.ndim:
-        raise ShapeError(f"take_along_axis: axis {axis!r} is out of bounds for {t.ndim} dimensions")
+        raise AxisError(f"take_along_axis: axis {axis!r} is out of bounds for {t.ndim} dimensions")
     return emit("take_along_axis", [t, _indices("take_along_axis", indices)], axis=axis % t.ndim)
 
 

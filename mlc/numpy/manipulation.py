@@ -15,7 +15,7 @@ import operator
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError
 from ..ops.library import broadcast_shapes
 from ..tracer.operands import as_tracer, as_tracers
 from ._api import emit, hashable, numpy_function
@@ -32,7 +32,7 @@ def _axis(name: str, axis, ndim: int) -> int:
     except TypeError:
         raise ShapeError(f"{name}: axis must be an int, got {axis!r}") from None
     if not -ndim <= axis < ndim:
-        raise ShapeError(f"{name}: axis {axis} is out of bounds for an array of {ndim} dimension(s)")
+        raise AxisError(f"{name}: axis {axis} is out of bounds for an array of {ndim} dimension(s)")
     return axis % ndim
 
 

@@ -16,7 +16,7 @@ array([2, 0, 3, 1])
 """
 from __future__ import annotations
 
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError
 from ..ir import dtype as dt
 from ..ops.library import result_type
 from ..tracer.operands import as_tracer, as_tracers
@@ -31,7 +31,7 @@ def _sorted(name: str, x, axis, descending: bool):
     if t.ndim == 0:
         raise ShapeError(f"{name}: needs an array of at least 1 dimension, got a 0-d array")
     if isinstance(axis, bool) or not isinstance(axis, int) or not -t.ndim <= axis < t.ndim:
-        raise ShapeError(f"{name}: axis {axis!r} is out of bounds for an array of {t.ndim} dimensions")
+        raise AxisError(f"{name}: axis {axis!r} is out of bounds for an array of {t.ndim} dimensions")
     half = t.dtype == "float16"  # float16 -> float32 is exact and keeps the order
     axis %= t.ndim
     last = axis == t.ndim - 1

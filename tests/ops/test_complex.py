@@ -29,7 +29,8 @@ UNARY = {"negative": np.negative, "absolute": np.absolute, "exp": np.exp, "log":
          "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "expm1": np.expm1, "log1p": np.log1p,
          "sign": np.sign, "sin": np.sin, "cos": np.cos, "tan": np.tan, "arcsin": np.arcsin,
          "arccos": np.arccos, "arctan": np.arctan, "arcsinh": np.arcsinh, "arccosh": np.arccosh,
-         "arctanh": np.arctanh, "log2": np.log2, "log10": np.log10, "reciprocal": np.reciprocal}
+         "arctanh": np.arctanh, "log2": np.log2, "log10": np.log10, "reciprocal": np.reciprocal,
+         "rint": np.rint}
 #: The ops whose results round differently in NumPy's SIMD loops and libm: compared to a few
 #: ulps of the modulus (the others are compared exactly: NaNs, infinities and signed zeros too).
 ROUNDING = {"absolute", "exp", "log", "sqrt", "sinh", "cosh", "tanh", "expm1", "log1p", "sign", "sin", "cos",

@@ -140,6 +140,22 @@ def test_errors_name_the_function():
         mnp.matrix_transpose(np.zeros(3))
 
 
+@pytest.mark.parametrize("call", [
+    lambda x: mnp.expand_dims(x, axis=3), lambda x: mnp.expand_dims(x, axis=-4), lambda x: mnp.sum(x, axis=2),
+    lambda x: mnp.sort(x, axis=-3), lambda x: mnp.argsort(x, axis=2), lambda x: mnp.take(x, np.array([0]), axis=2),
+    lambda x: mnp.unstack(x, axis=2), lambda x: mnp.cumulative_sum(x, axis=5), lambda x: mnp.flip(x, axis=2),
+    lambda x: mnp.concat([x, x], axis=2), lambda x: mnp.roll(x, 1, axis=-3), lambda x: mnp.squeeze(x, axis=4),
+    lambda x: mnp.vecdot(x, x, axis=2), lambda x: mnp.take_along_axis(x, np.zeros((2, 3), "int64"), axis=2)])
+def test_an_axis_out_of_range_is_an_index_error_as_the_standard_asks(call):
+    """AxisError: a ShapeError naming the op, and an IndexError (the Array API's exception, and
+    what NumPy's AxisError is too); eager and traced alike."""
+    x = np.zeros((2, 3))
+    for f in (call, mlc.jit(call)):
+        with pytest.raises(IndexError, match="out of bounds") as err:
+            f(x)
+        assert isinstance(err.value, mlc.AxisError) and isinstance(err.value, ShapeError)
+
+
 @settings(max_examples=15, deadline=None)
 @given(x=arrays(min_dims=1, dtypes=["bool", "int8", "uint64", "float32", "float64"]), data=st.data())
 def test_sort_argsort_match_numpy(x, data):

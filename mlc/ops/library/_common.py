@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ...errors import DTypeError, ShapeError
+from ...errors import AxisError, DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
@@ -137,10 +137,10 @@ def normalize_axis(op: str, axis, ndim: int, what: str = "axis") -> int:
         raise ShapeError(f"{op}: {what} must be an int, got {axis!r}")
     axis = int(axis)
     if not ndim:
-        raise ShapeError(f"{op}: {what} {axis} is out of bounds for a 0-d array, which has no axes; "
-                         f"use {what}=None")
+        raise AxisError(f"{op}: {what} {axis} is out of bounds for a 0-d array, which has no axes; "
+                        f"use {what}=None")
     if not -ndim <= axis < ndim:
-        raise ShapeError(f"{op}: {what} {axis} is out of bounds for an array of dimension {ndim}; "
+        raise AxisError(f"{op}: {what} {axis} is out of bounds for an array of dimension {ndim}; "
                          f"use an axis in [{-ndim}, {ndim})")
     return axis % ndim
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError
+from ...errors import AxisError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
@@ -170,6 +170,11 @@ _injective(
 def _expand_shape(shape, axis) -> tuple[int, ...]:
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     ndim = len(shape) + len(axes)
+    for a in axes:  # axes count in the result, which has len(axes) more dimensions than the input
+        if isinstance(a, (int, np.integer)) and not isinstance(a, bool) and not -ndim <= a < ndim:
+            raise AxisError(f"expand_dims: axis {a} is out of bounds for an array of dimension {len(shape)} "
+                            f"given {len(axes)} new axis(es): the result has {ndim} dimensions; use an axis "
+                            f"in [{-ndim}, {ndim - 1}]")
     new = normalize_axes("expand_dims", axes, ndim)
     it = iter(shape)
     return tuple(1 if d in new else next(it) for d in range(ndim))
