@@ -17,7 +17,7 @@ from mlc.schedules.default.steps import CpuInfo
 from mlc.tune import space
 
 from ..targets import AVX2, AVX512
-from .workloads import batch_matmul, check_schedule, conv2d, matmul
+from .workloads import batch_matmul, check_schedule, check_space_point, conv2d, matmul
 
 WORKLOADS = {
     "mm_relu 64x48x40": lambda: matmul(64, 48, 40, relu=True, name="main"),
@@ -31,11 +31,7 @@ WORKLOADS = {
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**30))
 def test_every_point_of_the_rules_space_computes_the_reference(workload, seed):
-    mod = WORKLOADS[workload]()
-    sch = space.replay(mod, space.RULES, "llvm", seed=seed)
-    check_schedule(mod, sch)
-    again = space.replay(mod, space.RULES, "llvm", space.decisions_of(sch.trace), seed=seed + 1)
-    mlc.assert_structural_equal(again.mod, sch.mod)
+    check_space_point(WORKLOADS[workload](), space.RULES, seed)
 
 
 @pytest.mark.parametrize("workload", sorted(WORKLOADS))

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import mlc
 from mlc.tune import space
 
-from .workloads import check_schedule, matmul, scale_add
+from .workloads import check_schedule, check_space_point, matmul, scale_add
 
 WORKLOADS = {
     "mm_relu 32": lambda: matmul(32, 32, 32, relu=True, name="main"),
@@ -21,11 +21,7 @@ WORKLOADS = {
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**30))
 def test_every_point_of_the_space_computes_the_reference(workload, seed):
-    mod = WORKLOADS[workload]()
-    sch = space.replay(mod, space.TILED, "llvm", seed=seed)
-    check_schedule(mod, sch)
-    again = space.replay(mod, space.TILED, "llvm", space.decisions_of(sch.trace), seed=seed + 1)
-    mlc.assert_structural_equal(again.mod, sch.mod)
+    check_space_point(WORKLOADS[workload](), space.TILED, seed)
 
 
 def test_the_space_tiles_reductions_in_levels_and_samples_every_rule():

@@ -95,3 +95,14 @@ def check_schedule(mod, sch) -> None:
     mlc.build(mod, "reference")[name](*want)
     mlc.build(mod, "llvm", schedule=mlc.Trace.from_json(sch.trace.to_json()))[name](*args)
     np.testing.assert_allclose(args[-1], want[-1], rtol=1e-4, atol=1e-4)
+
+
+def check_space_point(mod, space_name: str, seed: int) -> None:
+    """The point of design space ``space_name`` that ``seed`` samples for ``mod`` computes the
+    reference (:func:`check_schedule`), and replaying its decisions (with another seed, which
+    they override) rebuilds the same IR."""
+    from mlc.tune import space
+    sch = space.replay(mod, space_name, "llvm", seed=seed)
+    check_schedule(mod, sch)
+    again = space.replay(mod, space_name, "llvm", space.decisions_of(sch.trace), seed=seed + 1)
+    mlc.assert_structural_equal(again.mod, sch.mod)

@@ -86,9 +86,12 @@ def register_symbols() -> frozenset[str]:
 #: OMP_WAIT_POLICY. libgomp's own default (300,000 rounds, milliseconds) makes a core
 #: shared with another busy process a disaster: a waiting thread spins through its time
 #: slice while the thread it waits for is preempted, and a parallel loop takes ten times
-#: its serial time. A thousand rounds (tens of microseconds) still covers the gap
-#: between the parallel loops of one call and between back-to-back calls.
-GOMP_SPIN_COUNT = 1000
+#: its serial time. Ten thousand rounds (about a hundred microseconds) cover the gap between
+#: the parallel loops of one call and between back-to-back calls, and cost nothing measurable
+#: beside a busy process (2 cores, one busy: window sum and softmax 2^22 alike at 1,000 and
+#: 10,000 rounds); at 1,000 rounds the workers slept between calls, and calls after an idle
+#: pause ran at 1.6-2x their time (a 2^22 window sum: 812-899 us against 450-540 us).
+GOMP_SPIN_COUNT = 10000
 
 
 def _set_gomp_wait_policy() -> None:
