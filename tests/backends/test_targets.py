@@ -70,6 +70,20 @@ def test_well_formed_targets_are_accepted():
     assert str(Target.from_str("llvm -mcpu=znver3 -mattr=+avx2")) == "llvm -mcpu=znver3 -mattr=+avx2"
 
 
+@pytest.mark.parametrize("make", [lambda: Target.from_str("llvm"), lambda: Target("llvm", "haswell"),
+                                  lambda: Target("llvm", "skylake-avx512"),
+                                  lambda: Target.from_str("llvm -mcpu=haswell"),
+                                  lambda: Target.from_str("llvm -mcpu=znver3 -mattr=+avx2,-avx512f"),
+                                  lambda: Target.from_str("llvm -mcpu=haswell -mattr=default")])
+def test_a_target_string_parses_back_to_its_target(make):
+    """str(target) names the features it was built with: this machine's go unsaid, a CPU's own
+    ones are ``-mattr=default`` (a Target("llvm", cpu) sent to a tuning worker as a string
+    must not come back with this machine's features)."""
+    target = make()
+    assert Target.from_str(str(target)) == target
+    assert str(Target("llvm", "haswell")) == "llvm -mcpu=haswell -mattr=default"
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.sampled_from(sorted(known_features())), st.sampled_from("+-"), st.text("abcx-_.0123456789", max_size=3))
 def test_a_feature_is_known_or_refused_with_close_matches(name, sign, noise):

@@ -1,8 +1,8 @@
 """The ``llvm`` target kind: this machine's CPU, or one LLVM knows, and its features.
 
 ``-mcpu=`` names the CPU and ``-mattr=`` its features; without ``-mattr=`` a
-named CPU keeps this machine's features, and no option at all is this
-machine. CPU and feature names are checked against LLVM's own lists
+named CPU keeps this machine's features, ``-mattr=default`` gives it its own
+(as ``Target("llvm", cpu)``), and no option at all is this machine. CPU and feature names are checked against LLVM's own lists
 (:mod:`mlc.backends.llvm_cpus`) before any target machine sees them.
 """
 from __future__ import annotations
@@ -13,9 +13,14 @@ from ..llvm_cpus import check_cpu_and_features, host_cpu, vector_bits
 __all__ = ["LLVM_KIND"]
 
 
+#: ``-mattr=`` value for the named CPU's own features (what ``Target("llvm", cpu)`` has).
+OWN_FEATURES = "default"
+
+
 def _parse(options: dict[str, str]) -> dict[str, str]:
     cpu, features = host_cpu()
-    return {"cpu": options.get("mcpu", cpu), "features": options.get("mattr", features)}
+    features = options.get("mattr", features)
+    return {"cpu": options.get("mcpu", cpu), "features": "" if features == OWN_FEATURES else features}
 
 
 def _validate(target: Target) -> None:
@@ -23,8 +28,11 @@ def _validate(target: Target) -> None:
 
 
 def _describe(target: Target) -> str:
-    own = target.features in ("", host_cpu()[1])
-    return f"llvm -mcpu={target.cpu}" + ("" if own else f" -mattr={target.features}")
+    """The target string that parses back to ``target``: this machine's features go without
+    ``-mattr=``, a CPU's own features as ``-mattr=default``."""
+    if target.features == host_cpu()[1]:
+        return f"llvm -mcpu={target.cpu}"
+    return f"llvm -mcpu={target.cpu} -mattr={target.features or OWN_FEATURES}"
 
 
 def _vector_bits(target: Target) -> int:
