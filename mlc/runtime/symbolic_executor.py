@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..ir.arith import eval_int
 from ..ir.expr import PrimExpr, Var
-from ..ir.graph import Constant, Graph
+from ..ir.graph import Graph
 from ..ir.shape_vars import dim_to_str
 from .module import Module
 from .packed import get_func

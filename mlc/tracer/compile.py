@@ -13,7 +13,6 @@ from typing import NamedTuple
 import numpy as np
 
 from ..driver import build, main_entry
-from ..config import config
 from ..errors import DTypeError
 from ..ir.graph import Graph
 from ..ir.tir import IRModule

@@ -29,7 +29,6 @@ import numpy as np
 from ..driver import collector_paused
 from ..errors import DeviceError, DTypeError, TraceError
 from ..ir.graph import Graph
-from ..ir.tir import IRModule
 from ..ops.registry import TensorType
 from .arguments import ArgumentSpec, WideInt, leaf_signature
 from .dynamic import DynamicAxes

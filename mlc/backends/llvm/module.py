@@ -22,7 +22,7 @@ from llvmlite import ir
 from ...config import config
 from ...errors import CompileError, IRError, MLCError
 from ...ir.calls import CallPacked, is_graph_main
-from ...ir.shape_vars import shape_vars, size_params
+from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...runtime.callbacks import CallbackTable
