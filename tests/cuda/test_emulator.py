@@ -249,3 +249,25 @@ def test_empty_outputs_build_and_run_on_the_gpu_target(op, shapes, attrs):
     for g, w in zip(got, want):
         assert g.shape == w.shape
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("op,shapes,attrs", [
+    ("add", [(1,), (1,)], {}), ("add", [(), ()], {}), ("exp", [()], {}), ("sum", [(1,)], {"axis": None}),
+    ("sum", [(3,)], {"axis": None}), ("max", [(5,)], {"axis": None}), ("matmul", [(1, 1), (1, 1)], {}),
+    ("matmul", [(3,), (3,)], {})], ids=str)
+def test_scalar_and_one_element_outputs_run_on_the_gpu_target(op, shapes, attrs):
+    """The default GPU schedule's loops of one iteration are lowered away, and a 0-d output or a
+    small reduction into one has no loop to bind: such code runs as a kernel of one thread
+    (it was refused as code outside every thread-bound loop)."""
+    arrays = [np.arange(np.prod(s), dtype="float32").reshape(s) + 1.5 for s in shapes]
+    want = run_op(op, arrays, "reference", **attrs)
+    got = run_op(op, arrays, "cuda-emulator", **attrs)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+def test_a_user_schedule_that_leaves_a_loop_unbound_is_still_refused():
+    mod = vector_add(64)
+    with pytest.raises(CompileError, match="outside every thread-bound loop"):
+        mlc.build(mod, "cuda-emulator", schedule=mlc.schedules.as_written)

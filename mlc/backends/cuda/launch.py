@@ -1,7 +1,8 @@
 """Kernels of a lowered GPU PrimFunc: where each launch starts and its geometry.
 
 A lowered function for the GPU is a sequence of *launch regions*: each
-outermost thread-bound loop starts one kernel, whose grid and block sizes are
+outermost thread-bound loop starts one kernel (and straight-line code outside
+them, with no loop, one kernel of a single thread), whose grid and block sizes are
 the extents of the ``blockIdx`` and ``threadIdx`` loops inside it (all loops
 of one axis share their extent: they are the same index). ``Allocate`` nodes
 of ``shared`` scope are one array per block, ``local`` ones one per thread;
@@ -16,7 +17,7 @@ import numpy as np
 
 from ...errors import CompileError
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
-from ...ir.expr import BufferLoad, FloatImm, IntImm
+from ...ir.expr import BufferLoad, FloatImm, IntImm, Var, const
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt
 
@@ -66,8 +67,10 @@ def _size(buf: Buffer) -> int:
     return n
 
 
-def _launch_roots(body: Stmt, name: str) -> tuple[list[For], list[Allocate]]:
-    """The kernels' root loops in order, and the allocations around them."""
+def _launch_roots(body: Stmt, name: str, default: bool = False) -> tuple[list[For], list[Allocate]]:
+    """The kernels' root loops in order, and the allocations around them. ``default``: the
+    function has the default GPU schedule, whose stages it leaves unbound (a small
+    reduction into a 0-d output) run as kernels of one thread."""
     roots, allocs, stack = [], [], [body]
     while stack:
         node = stack.pop()
@@ -81,6 +84,8 @@ def _launch_roots(body: Stmt, name: str) -> tuple[list[For], list[Allocate]]:
                 roots.append(node)  # (a loop of no iterations launches nothing: an empty output)
         elif isinstance(node, Evaluate) and isinstance(node.value, (IntImm, FloatImm)):
             continue  # a no-op: what is left of loops that run zero times
+        elif default or not any(isinstance(n, For) for n in pre_order_nodes(node)):
+            roots.append(_one_thread(node))  # straight-line code: a 0-d output, or unit loops lowered away
         else:
             raise CompileError(
                 f"cuda: function {name!r} has a statement outside every thread-bound loop, which no "
@@ -89,11 +94,25 @@ def _launch_roots(body: Stmt, name: str) -> tuple[list[For], list[Allocate]]:
     return roots, allocs
 
 
+def _default_scheduled(func: PrimFunc) -> bool:
+    return func.attr("mlc.scheduled", None) == "default"
+
+
+def _one_thread(stmt: Stmt) -> For:
+    """``stmt`` (no loop in it) as a kernel of one block of one thread: what the default GPU
+    schedule's loops of one iteration become once lowering has removed them, or the store
+    of a 0-d output, which had no loop to bind."""
+    thread = For(Var("tx_unit", "int32"), const(0, "int32"), const(1, "int32"), "thread_binding", stmt,
+                 "threadIdx.x")
+    return For(Var("bx_unit", "int32"), const(0, "int32"), const(1, "int32"), "thread_binding", thread,
+               "blockIdx.x")
+
+
 def workspace(func: PrimFunc) -> list[Buffer]:
     """The global buffers ``func`` allocates outside its kernels: intermediates that one
     kernel writes and a later one reads. The runtime allocates them for each call and
     passes them to the kernels like parameters."""
-    _, allocs = _launch_roots(func.body, func.attr("global_symbol", "main"))
+    _, allocs = _launch_roots(func.body, func.attr("global_symbol", "main"), _default_scheduled(func))
     return [a.buffer for a in allocs if a.buffer.scope not in _ON_CHIP]
 
 
@@ -101,7 +120,7 @@ def kernels(func: PrimFunc) -> list[Kernel]:
     """The launches of lowered ``func``, in order, with their geometry checked. A kernel's
     ``params`` are the function's parameters and :func:`workspace` buffers it touches."""
     name = func.attr("global_symbol", "main")
-    roots, root_allocs = _launch_roots(func.body, name)
+    roots, root_allocs = _launch_roots(func.body, name, _default_scheduled(func))
     out = []
     for n, root in enumerate(roots):
         out.append(_kernel(func, root, [a.buffer for a in root_allocs], f"{name}_kernel{n}" if len(roots) > 1
