@@ -271,3 +271,16 @@ def test_a_user_schedule_that_leaves_a_loop_unbound_is_still_refused():
     mod = vector_add(64)
     with pytest.raises(CompileError, match="outside every thread-bound loop"):
         mlc.build(mod, "cuda-emulator", schedule=mlc.schedules.as_written)
+
+
+@pytest.mark.parametrize("op", ["any", "all"])
+@pytest.mark.parametrize("shape,axis", [((4, 4, 4), None), ((3, 300), 1), ((2000,), None)], ids=str)
+def test_logical_reductions_on_the_gpu_target(op, shape, axis):
+    """any/all combine with or/and, which the cross-thread reduction does not: the default GPU
+    schedule leaves them to threads over their rows (a 0-d result: one thread) instead of
+    binding their reduction to threadIdx, which did not compile."""
+    x = np.zeros(shape, bool)
+    x.flat[::7] = True
+    want = run_op(op, [x], "reference", axis=axis)
+    got = run_op(op, [x], "cuda-emulator", axis=axis)
+    np.testing.assert_array_equal(got[0], want[0])

@@ -51,7 +51,7 @@ from ...ir.tir import (Allocate, BlockRealize, BufferStore, For, IfThenElse, Pri
 from .thread_sync import syncthreads
 from .warp_shuffle import WARP_SIZE, shfl_down
 
-__all__ = ["lower_cross_thread_reduction"]
+__all__ = ["lower_cross_thread_reduction", "cross_thread_reducible"]
 
 _IDENTITY = {"add": lambda d: const(0, d), "mul": lambda d: const(1, d), "max": lowest, "min": highest}
 
@@ -82,6 +82,16 @@ def _reducer(realize: BlockRealize, where: str):
     raise CompileError(f"{where}: block {block.name_hint!r} reduces across threads but is not "
                        "'Y[idx] = op(Y[idx], value)' with op add, mul, min or max and an init; "
                        "rfactor the reduction first, or bind a spatial loop to the thread axis")
+
+
+def cross_thread_reducible(realize: BlockRealize) -> bool:
+    """The reduction block of ``realize`` has the form this pass combines across threads
+    (``Y[idx] = op(Y[idx], value)`` with op add, mul, min or max, and an init)."""
+    try:
+        _reducer(realize, "")
+    except CompileError:
+        return False
+    return True
 
 
 def _row_of(outer: list[For], where: str):

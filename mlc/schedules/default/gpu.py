@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from ...ir.arith import uses_any
 from ...ir.expr import IntImm
+from ...passes.tir.cross_thread_reduction import cross_thread_reducible
 from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from .cpu import inline_injective
@@ -143,8 +144,8 @@ def gpu_reduction(sch, func_name: str, name: str):
     if found is None:
         return None
     v, kinds = found
-    if not v.block.is_reduction or "reduce" not in kinds:
-        return None
+    if not v.block.is_reduction or "reduce" not in kinds or not cross_thread_reducible(v.realize):
+        return None  # (logical any/all reduce with or/and: their loops go to gpu_spatial)
     n_spatial = kinds.index("reduce")
     if any(k == "spatial" for k in kinds[n_spatial:]):
         return None
