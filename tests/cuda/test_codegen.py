@@ -45,6 +45,23 @@ def _softmax(rows, cols):
     return mlc.IRModule({"main": te.create_prim_func([A, Y])})
 
 
+def _scalar():
+    A = te.placeholder((), "float32", "A")
+    return mlc.IRModule({"main": te.create_prim_func([A, te.compute((), lambda: A[()] * 2.0 + 1.0, "B")])})
+
+
+def _sum_to_scalar(n):
+    A = te.placeholder((n,), "float32", "A")
+    k = te.reduce_axis((0, n), "k")
+    return mlc.IRModule({"main": te.create_prim_func([A, te.compute((), lambda: te.sum(A[k], axis=k), "S")])})
+
+
+def _op(name, shape, dtype, **attrs):
+    from mlc.ops import get_op
+    A = te.placeholder(shape, dtype, "A")
+    return mlc.IRModule({"main": te.create_prim_func([A, get_op(name).lower(A, **attrs)])})
+
+
 #: Programs the default GPU schedule takes charge of, as te writes them.
 UNSCHEDULED = {
     "default_softmax": lambda: _softmax(37, 300),
@@ -56,6 +73,12 @@ UNSCHEDULED = {
     "default_int_division": lambda: _elementwise(lambda a, b: a // b + a % b + te.min(a, b), "int32", inputs=2),
     "default_int64": lambda: _elementwise(lambda a: a * 3 - 1, "int64"),
     "default_select": lambda: _elementwise(lambda x: te.if_then_else(x > 0, x, x * 0.1)),
+    # no loop left to bind (0-d, one element, a small reduction into a 0-d result): one thread
+    "default_scalar": _scalar,
+    "default_one_element": lambda: _elementwise(lambda x: x * 2.0, n=1),
+    "default_sum_to_scalar": lambda: _sum_to_scalar(3),
+    # or-reductions stay off the cross-thread reduction
+    "default_any": lambda: _op("any", (4, 4, 4), "float32", axis=(1, 2)),
 }
 
 PROGRAMS = {
@@ -79,7 +102,9 @@ def test_every_program_compiles_with_nvrtc(program, arch):
 
 
 @pytest.mark.parametrize("program", ["default_softmax", "default_matmul", "default_gelu", "default_math",
-                                     "default_float64", "default_int_division", "default_select"])
+                                     "default_float64", "default_int_division", "default_select",
+                                     "default_scalar", "default_one_element", "default_sum_to_scalar",
+                                     "default_any"])
 def test_default_schedules_run_on_the_emulator(program):
     mod = PROGRAMS[program]()
     func = mod["main"]
