@@ -45,8 +45,8 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
 from ..state import all_blocks
 from .patterns import match_matmul, view, view_by_name
-from .steps import (MIN_PARALLEL_WORK, CpuInfo, attempt, choose, finish_tile, fuse_epilogue,
-                    parallel_tiles, vector_split)
+from .steps import (MIN_PARALLEL_WORK, REGISTERS_FREE, CpuInfo, attempt, choose, finish_tile, fuse_epilogue,
+                    parallel_tiles, row_tile_options, vector_split)
 
 __all__ = ["schedule_conv", "match_conv", "pads_conv", "channel_tiles", "ACCUMULATORS"]
 
@@ -166,10 +166,8 @@ def _chosen_tiles(sch, cpu: CpuInfo, channels: int, columns: int, lanes: int, ti
     widths = [v * lanes for v in (1, 2, 4) if channels % (v * lanes) == 0]
     cr = choose(sch, cpu, "conv.cr", widths, tiles[0])
     vectors = cr // lanes
-    most = max(1, (cpu.vector_registers - vectors - 2) // vectors)
     rows = tiles[1] if cr == tiles[0] else min(columns, _divisor_at_most(columns, max(1, ACCUMULATORS // vectors)))
-    options = [r for r in range(2, min(most, columns) + 1) if 8 * (-(-columns // r) * r - columns) <= columns]
-    return cr, choose(sch, cpu, "conv.rows", options, rows)
+    return cr, choose(sch, cpu, "conv.rows", row_tile_options(vectors, columns, cpu), rows)
 
 
 def _output_rows(sch, cpu: CpuInfo, v, ext, after, cr: int, width: int) -> int:
@@ -179,7 +177,7 @@ def _output_rows(sch, cpu: CpuInfo, v, ext, after, cr: int, width: int) -> int:
     if not after:
         return 1
     vectors = max(1, -(-cr // cpu.lanes(v.block.writes[0].buffer.dtype)))
-    room = (cpu.vector_registers - vectors - 2) // (vectors * width)
+    room = (cpu.vector_registers - vectors - REGISTERS_FREE) // (vectors * width)
     return choose(sch, cpu, "conv.out_rows", [r for r in (2, 3, 4) if r <= room and ext[after[-1]] % r == 0], 1)
 
 

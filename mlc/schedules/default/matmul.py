@@ -55,7 +55,7 @@ from ...ir.functor import pre_order_nodes
 from .int8 import schedule_int8_vnni
 from .patterns import match_matmul, view
 from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
-                    parallel_loops, parallel_tiles, vector_split)
+                    parallel_loops, parallel_tiles, register_rows, row_tile_options, vector_split)
 
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
@@ -65,9 +65,6 @@ __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE"
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
 ACCUMULATORS = 8
-#: Vector registers a register tile leaves free besides its B vectors (the broadcast of A,
-#: one for the next step's load).
-REGISTERS_FREE = 2
 #: Packing B needs at least this many rows of A to reuse each panel.
 PACK_MIN_ROWS = 16
 #: ... and a B bigger than this share of the L2 cache: the rows of a B that stays in L2
@@ -114,7 +111,8 @@ def _column_tile(n: int, lanes: int) -> int:
 
 def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo) -> int:
     """Rows of the register tile, between the ACCUMULATORS of them and as many rows as fit
-    in the registers left after the NR/lanes vectors of B and REGISTERS_FREE more.
+    in the registers left after the NR/lanes vectors of B and REGISTERS_FREE more
+    (:func:`~.steps.register_rows`).
 
     With 16 vector registers (AVX2, up to 6 rows of two vectors): the fewest row tiles,
     then the least padding of ``m``, then the more rows. Exactly ACCUMULATORS accumulators
@@ -124,7 +122,7 @@ def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo) -> int:
     row), the larger on a tie."""
     vectors = max(1, -(-nr // lanes))
     least = max(1, ACCUMULATORS // vectors)
-    most = max(least, (cpu.vector_registers - vectors - REGISTERS_FREE) // vectors)
+    most = max(least, register_rows(vectors, cpu))
     if cpu.vector_registers < 32:
         return min(range(least, most + 1), key=lambda r: (-(-m // r), -(-m // r) * r - m, -r))
     if m <= most:
@@ -136,15 +134,6 @@ def _column_options(n: int, lanes: int) -> list[int]:
     """Column tiles a design space may take: one to four vectors, those that divide ``n``
     (a ragged vector tile leaves its loop scalar)."""
     return [w for w in (lanes, 2 * lanes, 3 * lanes, 4 * lanes) if w <= n and n % w == 0]
-
-
-def _row_options(nr: int, lanes: int, m: int, cpu: CpuInfo) -> list[int]:
-    """Row tiles a design space may take with ``nr`` columns: any number of rows whose
-    accumulators fit the register file beside the ``nr`` columns of B and REGISTERS_FREE
-    more, padding ``m`` by at most an eighth."""
-    vectors = max(1, -(-nr // lanes))
-    most = max(1, (cpu.vector_registers - vectors - REGISTERS_FREE) // vectors)
-    return [r for r in range(2, min(most, m) + 1) if 8 * (-(-m // r) * r - m) <= m]
 
 
 def _wide_columns(n: int, nr: int, mr: int, lanes: int) -> int:
@@ -276,7 +265,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), _column_tile(n, lanes))
     mr = min(_row_tile(nr, lanes, m, cpu), m)
     if pat.i is not None and not rows_symbolic:
-        mr = choose(sch, cpu, "matmul.mr", _row_options(nr, lanes, m, cpu), mr)
+        mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // lanes), m, cpu), mr)
     wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
     pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and \

@@ -21,7 +21,7 @@ from ..intrinsics.x86 import has_vnni
 from .patterns import view
 
 __all__ = ["CpuInfo", "attempt", "choose", "Knobs", "parallel_loops", "vectorize_innermost", "parallelize_outer",
-           "vector_split",
+           "vector_split", "REGISTERS_FREE", "register_rows", "row_tile_options",
            "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE", "SYMBOLIC_EXTENT_ESTIMATE",
            "estimated_extent"]
 
@@ -232,6 +232,25 @@ def fuse_epilogue(sch, copy, anchor, n_outer: int) -> set[str]:
             finish_tile(sch, consumer, n_outer)
             names.add(name)
     return names
+
+
+#: Vector registers a register tile leaves free besides its accumulators and the vectors of
+#: its other operand (a broadcast, one for the next step's load).
+REGISTERS_FREE = 2
+
+
+def register_rows(vectors: int, cpu: CpuInfo) -> int:
+    """Rows of ``vectors`` accumulators each that the register file holds beside ``vectors``
+    operand vectors and REGISTERS_FREE more (at least 1)."""
+    return max(1, (cpu.vector_registers - vectors - REGISTERS_FREE) // vectors)
+
+
+def row_tile_options(vectors: int, extent: int, cpu: CpuInfo) -> list[int]:
+    """The register-tile row counts a design space may take for ``extent`` rows of
+    ``vectors`` accumulators each: 2 up to :func:`register_rows`, padding ``extent`` by at
+    most an eighth (a matmul's rows, a convolution's output columns)."""
+    most = min(register_rows(vectors, cpu), extent)
+    return [r for r in range(2, most + 1) if 8 * (-(-extent // r) * r - extent) <= extent]
 
 
 def parallel_depth(extents, cpu: CpuInfo, work: int) -> int:
