@@ -17,7 +17,8 @@ import functools
 
 import numpy as np
 
-from ..errors import AxisError, BoundsError, DTypeError, ShapeError
+from ..errors import BoundsError, DTypeError, ShapeError
+from ..ops.library import normalize_axis
 from ..tracer.operands import as_tracer
 from ..tracer import Tracer
 from ._api import emit, numpy_function
@@ -67,9 +68,7 @@ def _take(x, indices, /, *, axis=None):
         if t.ndim != 1:
             raise ShapeError(f"take: axis is required for an array of {t.ndim} dimensions")
         axis = 0
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -t.ndim <= axis < t.ndim:
-        raise AxisError(f"take: axis {axis!r} is out of bounds for an array of {t.ndim} dimensions")
-    return emit("take", [t, _indices("take", indices)], axis=axis % t.ndim)
+    return emit("take", [t, _indices("take", indices)], axis=normalize_axis("take", axis, t.ndim))
 
 
 @numpy_function("x", "indices")
@@ -77,9 +76,8 @@ def _take_along_axis(x, indices, /, *, axis=-1):
     """``x`` at ``indices`` along ``axis``, ``indices`` having ``x``'s number of dimensions (the
     other axes broadcast)."""
     t = as_tracer(x)
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -t.ndim <= axis < t.ndim:
-        raise AxisError(f"take_along_axis: axis {axis!r} is out of bounds for {t.ndim} dimensions")
-    return emit("take_along_axis", [t, _indices("take_along_axis", indices)], axis=axis % t.ndim)
+    return emit("take_along_axis", [t, _indices("take_along_axis", indices)],
+                axis=normalize_axis("take_along_axis", axis, t.ndim))
 
 
 _take.__name__ = _take.__qualname__ = "take"

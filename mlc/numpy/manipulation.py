@@ -11,12 +11,10 @@ array([[1, 2, 1, 2],
 """
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
-from ..errors import AxisError, ShapeError
-from ..ops.library import broadcast_shapes
+from ..errors import ShapeError
+from ..ops.library import broadcast_shapes, normalize_axis
 from ..tracer.operands import as_tracer, as_tracers
 from ._api import emit, hashable, numpy_function
 from .searching import repeat_counts
@@ -24,16 +22,6 @@ from .shapes import broadcast_to, concatenate, getitem, reshape
 
 __all__ = ["concat", "permute_dims", "matrix_transpose", "broadcast_arrays", "unstack", "tile",
            "repeat", "roll"]
-
-
-def _axis(name: str, axis, ndim: int) -> int:
-    try:
-        axis = operator.index(axis)
-    except TypeError:
-        raise ShapeError(f"{name}: axis must be an int, got {axis!r}") from None
-    if not -ndim <= axis < ndim:
-        raise AxisError(f"{name}: axis {axis} is out of bounds for an array of {ndim} dimension(s)")
-    return axis % ndim
 
 
 @numpy_function("arrays")
@@ -76,7 +64,7 @@ def unstack(x, /, *, axis=0):
     t = as_tracer(x)
     if t.ndim == 0:
         raise ShapeError("unstack: needs an array of at least 1 dimension, got a 0-d array")
-    axis = _axis("unstack", axis, t.ndim)
+    axis = normalize_axis("unstack", axis, t.ndim)
     lead = (slice(None),) * axis
     return tuple(getitem(t, lead + (i,)) for i in range(t.shape[axis]))
 
@@ -119,7 +107,7 @@ def _repeat(x, /, repeats, *, axis=None):
         raise ShapeError(f"repeat: repeats must be non-negative, got {repeats}")
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
-    axis = _axis("repeat", axis, t.ndim)
+    axis = normalize_axis("repeat", axis, t.ndim)
     shape = t.shape
     expanded = reshape(t, shape[:axis + 1] + (1,) + shape[axis + 1:])
     spread = broadcast_to(expanded, shape[:axis + 1] + (repeats,) + shape[axis + 1:])
@@ -142,7 +130,7 @@ def roll(x, /, shift, *, axis=None):
             raise ShapeError(f"roll: shift {shifts} and axis {axes} have different lengths")
         shifts = shifts * len(axes)
     for s, a in zip(shifts, axes):
-        a = _axis("roll", a, t.ndim)
+        a = normalize_axis("roll", a, t.ndim)
         n = t.shape[a]
         if n == 0 or s % n == 0:
             continue

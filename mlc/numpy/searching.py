@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import AxisError, ShapeError, TraceError
+from ..errors import ShapeError, TraceError
+from ..ops.library import normalize_axis
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
 from . import elementwise as _elementwise
@@ -83,8 +84,7 @@ def repeat_counts(x, repeats, axis):
     x = asarray(x)
     if axis is None:
         x, axis = reshape(x, (-1,)), 0
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
-        raise AxisError(f"repeat: axis {axis!r} is out of bounds for an array of {x.ndim} dimensions")
+    axis = normalize_axis("repeat", axis, x.ndim)
     counts = asarray(repeats)
     if counts.dtype.kind not in "iu" or counts.ndim > 1:
         raise ShapeError(f"repeat: repeats must be an int or a 1-D integer array, got "

@@ -16,9 +16,9 @@ array([2, 0, 3, 1])
 """
 from __future__ import annotations
 
-from ..errors import AxisError, ShapeError
+from ..errors import ShapeError
 from ..ir import dtype as dt
-from ..ops.library import result_type
+from ..ops.library import normalize_axis, result_type
 from ..tracer.operands import as_tracer, as_tracers
 from ._api import emit, numpy_function
 from .shapes import moveaxis
@@ -30,10 +30,8 @@ def _sorted(name: str, x, axis, descending: bool):
     t = as_tracer(x)
     if t.ndim == 0:
         raise ShapeError(f"{name}: needs an array of at least 1 dimension, got a 0-d array")
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -t.ndim <= axis < t.ndim:
-        raise AxisError(f"{name}: axis {axis!r} is out of bounds for an array of {t.ndim} dimensions")
+    axis = normalize_axis(name, axis, t.ndim)
     half = t.dtype == "float16"  # float16 -> float32 is exact and keeps the order
-    axis %= t.ndim
     last = axis == t.ndim - 1
     t = emit("astype", [t], dtype="float32") if half else t
     moved = t if last else moveaxis(t, axis, -1)

@@ -8,8 +8,8 @@ NumPy shape and dtype rules they share live in :mod:`._common`;
 ``broadcast_shapes`` and ``result_type`` are re-exported for the tracer.
 """
 from . import conv, elementwise, factorize, gather, linalg, nn, reduce, shape, sorting, spectral
-from ._common import broadcast_shapes, result_type
+from ._common import broadcast_shapes, normalize_axis, result_type
 from .shape import plan_getitem
 
-__all__ = ["conv", "elementwise", "factorize", "gather", "linalg", "nn", "reduce", "shape", "sorting", "spectral", "broadcast_shapes", "result_type",
+__all__ = ["conv", "elementwise", "factorize", "gather", "linalg", "nn", "reduce", "shape", "sorting", "spectral", "broadcast_shapes", "normalize_axis", "result_type",
            "plan_getitem"]

@@ -141,7 +141,7 @@ def normalize_axis(op: str, axis, ndim: int, what: str = "axis") -> int:
                         f"use {what}=None")
     if not -ndim <= axis < ndim:
         raise AxisError(f"{op}: {what} {axis} is out of bounds for an array of dimension {ndim}; "
-                         f"use an axis in [{-ndim}, {ndim})")
+                        f"use an axis in [{-ndim}, {ndim})")
     return axis % ndim
 
 
