@@ -74,7 +74,7 @@ FEATURE_NAMES = tuple(f"sum_{k}" for k in _STORE_KEYS) + tuple(f"max_{k}" for k 
 def lower(mod, target):
     """``mod``, already scheduled (``mlc.driver.schedule_module``, a Schedule's ``mod``),
     through ``target``'s TIR passes, as ``mlc.build`` lowers it before code generation."""
-    target = Target.from_str(target) if not isinstance(target, Target) else target
+    target = Target.from_str(target)
     return tir_stage(mod, get_backend(target.kind), target, BuildOptions())
 
 

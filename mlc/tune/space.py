@@ -326,7 +326,7 @@ def _default_knob(sch: Schedule, name: str, options: list[int], default: int) ->
 def default_point(mod, target) -> list:
     """The decisions of :data:`RULES` that give the default schedule (every rule's open
     decision at its default, every stage left where the rules put it)."""
-    target = Target.from_str(target) if not hasattr(target, "kind") else target
+    target = Target.from_str(target)
     (func_name,) = list(mod)
     sch = ForcedSchedule(mod)
     schedule_cpu(sch, func_name, replace(CpuInfo.from_target(target), knobs=_default_knob))
@@ -346,7 +346,7 @@ def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:
     """A schedule of single-function ``mod`` by ``space`` (a name of :data:`SPACES`,
     :data:`DEFAULT`, or a function ``f(sch)``) with ``decisions`` (missing or unfitting
     ones drawn with ``seed``); ``sch.trace`` is the candidate."""
-    target = Target.from_str(target) if not hasattr(target, "kind") else target
+    target = Target.from_str(target)
     if callable(space):  # a user's space: f(sch) calling sampling primitives (the course's ScheduleFn)
         sch = ForcedSchedule(mod, decisions, seed=seed)
         space(sch)
