@@ -251,9 +251,13 @@ def _allocations(func) -> tuple[int, int, int]:
     """Bytes allocated (all, ``local`` scope) and how many allocations run in a call."""
     total = local = runs = 0
 
-    def nbytes(buf) -> int:
+    def count(buf, times: int) -> None:
+        nonlocal total, local, runs
         size = math.prod(s.value if isinstance(s, IntImm) else 1 for s in buf.shape)
-        return size * max(1, np.dtype(dt.element(buf.dtype)).itemsize)
+        nbytes = size * max(1, np.dtype(dt.element(buf.dtype)).itemsize)
+        total += nbytes
+        local += nbytes if buf.scope == "local" else 0
+        runs += times
 
     stack = [(func.body, 1)]
     while stack:
@@ -263,10 +267,7 @@ def _allocations(func) -> tuple[int, int, int]:
         elif isinstance(node, SeqStmt):
             stack.extend((s, outer) for s in node.seq)
         elif isinstance(node, Allocate):
-            size = nbytes(node.buffer)
-            total += size
-            local += size if node.buffer.scope == "local" else 0
-            runs += outer
+            count(node.buffer, outer)
             stack.append((node.body, outer))
         elif isinstance(node, IfThenElse):
             stack.append((node.then_case, outer))
@@ -276,10 +277,7 @@ def _allocations(func) -> tuple[int, int, int]:
             stack.append((node.block, outer))
         elif isinstance(node, Block):
             for buf in node.alloc_buffers:
-                size = nbytes(buf)
-                total += size
-                local += size if buf.scope == "local" else 0
-                runs += 1
+                count(buf, outer)
             stack.append((node.body, outer))
     return total, local, runs
 

@@ -191,8 +191,9 @@ def _elites(search: EvolutionarySearch, db: Database, task: Task, target, k: int
     for rec in db.records(task.func, target):
         search.mark_seen(rec.ir_hash)
     for rec in db.top_k(task.func, target, k):
-        if search.space_of(rec.space) is not None:
-            c = search.candidate(search.space_of(rec.space), rec.decisions)
+        space = search.space_of(rec.space)
+        if space is not None:
+            c = search.candidate(space, rec.decisions)
         elif rec.space == DEFAULT:  # mutations start from the default too, where the space has it
             c = search.default_point()
         else:
