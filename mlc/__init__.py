@@ -12,8 +12,8 @@ driver (``build``), the tracer, schedules, the backends' code generators,
 from importlib import import_module as _import_module
 
 from . import backends, ir  # backends: the registry, which registers mlc's own targets on first use
-from .errors import (AxisError, BoundsError, CompileError, DTypeError, IRError, MLCError, ParseError, ScheduleError,
-                     ShapeError, TraceError)
+from .errors import (AxisError, BoundsError, CompileError, DeviceError, DTypeError, IRError, MLCError, ParseError,
+                     ScheduleError, ShapeError, TraceError)
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
@@ -64,8 +64,8 @@ def __dir__():
 
 __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
-    "ShapeError", "AxisError", "DTypeError", "ScheduleError", "CompileError", "IRError", "BoundsError", "structural_equal",
-    "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
+    "ShapeError", "AxisError", "DTypeError", "DeviceError", "ScheduleError", "CompileError", "IRError", "BoundsError",
+    "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "graph", "register_func",
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",
 ]

@@ -5,6 +5,8 @@ records ops. Called outside a trace on concrete arrays, it is jitted itself
 (its array parameters are dynamic, every other parameter is static), so
 ``mlc.numpy.exp(a)`` compiles the ``exp`` op once per shape and dtype and
 then runs the compiled kernel — NumPy is never asked to compute the result.
+Computation follows the data: a call whose arrays include a GPU (CuPy) array
+runs the function jitted for ``target="cuda"`` instead (:mod:`.devices`).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import inspect
 
 from ..tracer.jit import jit
 from ..tracer.trace import is_tracing
+from .devices import on_gpu
 
 __all__ = ["numpy_function", "implementation", "emit", "hashable"]
 
@@ -27,7 +30,7 @@ def numpy_function(*array_params: str):
         params = inspect.signature(impl).parameters
         static = tuple(name for name, p in params.items()
                        if name not in array_params and p.kind is not inspect.Parameter.VAR_POSITIONAL)
-        eager = None
+        eager = on_device = None
 
         def jitted():
             """The jitted implementation eager calls go through (made on first use)."""
@@ -36,14 +39,24 @@ def numpy_function(*array_params: str):
                 eager = jit(impl, static_argnames=static)
             return eager
 
+        def jitted_for_gpu():
+            """The implementation jitted for ``target="cuda"``: eager calls on GPU arrays."""
+            nonlocal on_device
+            if on_device is None:
+                on_device = jit(impl, static_argnames=static, target="cuda")
+            return on_device
+
         @functools.wraps(impl)
         def wrapper(*args, **kwargs):
             if is_tracing():
                 return impl(*args, **kwargs)
+            if on_gpu(args, kwargs):
+                return jitted_for_gpu()(*args, **kwargs)
             return (eager or jitted())(*args, **kwargs)
 
         wrapper.__mlc_impl__ = impl
         wrapper.jitted = jitted
+        wrapper.jitted_for_gpu = jitted_for_gpu
         return wrapper
     return decorate
 

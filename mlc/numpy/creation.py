@@ -4,8 +4,10 @@ Creating an array computes nothing, so these build NumPy arrays (constants
 when used in a trace); ``*_like`` functions read only the shape and dtype of
 a traced value. ``asarray`` of a traced value is the value itself.
 
-Every function takes the Array API's ``device=`` keyword (``"cpu"``, the one
-device, or None); ``linspace``, ``meshgrid``, ``tril`` and ``triu`` are the
+Every function takes the Array API's ``device=`` keyword (``"cpu"``, ``"cuda"``
+where a GPU is usable, or None; see :mod:`.devices`): outside a trace the array
+is made on the host and copied to a GPU when asked (``*_like`` default to their
+input's device); ``linspace``, ``meshgrid``, ``tril`` and ``triu`` are the
 Array API's (``meshgrid``, ``tril`` and ``triu`` trace: they broadcast and
 select).
 
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DTypeError, MLCError, ShapeError
+from ..errors import DTypeError, ShapeError
 from ..ir import dtype as dt
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.tracer import Tracer
 from ._api import numpy_function
+from .devices import device_of, normalize, place
 from .elementwise import astype, where
 from .shapes import broadcast_to, reshape
 
@@ -29,10 +32,10 @@ __all__ = ["asarray", "array", "zeros", "ones", "full", "zeros_like", "ones_like
            "empty", "empty_like", "arange", "eye", "linspace", "meshgrid", "tril", "triu", "from_dlpack"]
 
 
-def _check_device(function: str, device) -> None:
-    if device is not None and device != "cpu":
-        raise MLCError(f"{function}: mlc.numpy arrays live on device 'cpu', got device={device!r}; "
-                       "pass device='cpu' or None")
+def _made(function: str, device, make):
+    """``make()`` (a host array) on ``device``, which is checked first."""
+    device = normalize(function, device)
+    return place(make(), device)
 
 
 def _dtype(dtype):
@@ -49,87 +52,92 @@ def asarray(a, dtype=None, *, device=None, copy=None):
     ``copy=False`` refuses to copy (a NumPy error when a copy is needed);
     ``copy=True`` always copies; traced values are immutable, so neither matters there.
     """
-    _check_device("asarray", device)
     if isinstance(a, Tracer):
+        normalize("asarray", device)
         return a if dtype is None else astype(a, dtype)
+    target = normalize("asarray", device, default=device_of(a))
+    if device_of(a) == "cuda":
+        if target == "cpu":
+            a = place(a, "cpu")
+        elif dtype is None and not copy:
+            return a
+        else:
+            return a.astype(_dtype(dtype) or a.dtype, copy=bool(copy) or dtype is not None)
     if copy is None:
-        return np.asarray(a, dtype=_dtype(dtype))
-    return np.array(a, dtype=_dtype(dtype), copy=copy)
+        return place(np.asarray(a, dtype=_dtype(dtype)), target)
+    return place(np.array(a, dtype=_dtype(dtype), copy=copy), target)
 
 
 def array(a, dtype=None, copy=True, *, device=None):
     """Like :func:`asarray` (traced values are immutable, so no copy is needed)."""
-    _check_device("array", device)
     if isinstance(a, Tracer):
-        return asarray(a, dtype)
-    return np.array(a, dtype=_dtype(dtype), copy=copy)
+        return asarray(a, dtype, device=device)
+    return asarray(a, dtype, device=device, copy=copy)
 
 
 def zeros(shape, dtype=None, *, device=None):
-    _check_device("zeros", device)
-    return np.zeros(shape, dtype=_dtype(dtype) or "float64")
+    return _made("zeros", device, lambda: np.zeros(shape, dtype=_dtype(dtype) or "float64"))
 
 
 def ones(shape, dtype=None, *, device=None):
-    _check_device("ones", device)
-    return np.ones(shape, dtype=_dtype(dtype) or "float64")
+    return _made("ones", device, lambda: np.ones(shape, dtype=_dtype(dtype) or "float64"))
 
 
 def empty(shape, dtype=None, *, device=None):
     """Zeros (uninitialised memory is never handed out)."""
-    _check_device("empty", device)
-    return np.zeros(shape, dtype=_dtype(dtype) or "float64")
+    return _made("empty", device, lambda: np.zeros(shape, dtype=_dtype(dtype) or "float64"))
 
 
 def full(shape, fill_value, dtype=None, *, device=None):
     """An array of ``shape`` filled with ``fill_value`` (which may be a traced 0-d value)."""
-    _check_device("full", device)
     if isinstance(fill_value, Tracer):
+        normalize("full", device)
         value = fill_value if dtype is None else astype(fill_value, dtype)
         return broadcast_to(value, tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))
     if dtype is None and isinstance(fill_value, (bool, int, float, complex)):
         dtype = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}[type(fill_value)]
-    return np.full(shape, fill_value, dtype=_dtype(dtype))
+    return _made("full", device, lambda: np.full(shape, fill_value, dtype=_dtype(dtype)))
 
 
 def _like(a, dtype, device, function):
-    _check_device(function, device)
-    return a.shape, _dtype(a.dtype if dtype is None else dtype)
+    """(shape, dtype, device) of an array like ``a``: by default on ``a``'s device."""
+    device = normalize(function, device, default="cpu" if isinstance(a, Tracer) else device_of(a))
+    return a.shape, _dtype(a.dtype if dtype is None else dtype), device
 
 
 def zeros_like(a, dtype=None, *, device=None):
-    return np.zeros(*_like(a, dtype, device, "zeros_like"))
+    shape, dtype, device = _like(a, dtype, device, "zeros_like")
+    return place(np.zeros(shape, dtype), device)
 
 
 def ones_like(a, dtype=None, *, device=None):
-    return np.ones(*_like(a, dtype, device, "ones_like"))
+    shape, dtype, device = _like(a, dtype, device, "ones_like")
+    return place(np.ones(shape, dtype), device)
 
 
 def empty_like(a, dtype=None, *, device=None):
-    return np.zeros(*_like(a, dtype, device, "empty_like"))
+    shape, dtype, device = _like(a, dtype, device, "empty_like")
+    return place(np.zeros(shape, dtype), device)
 
 
 def full_like(a, fill_value, dtype=None, *, device=None):
-    shape, dtype = _like(a, dtype, device, "full_like")
-    return full(shape, fill_value, dtype)
+    shape, dtype, device = _like(a, dtype, device, "full_like")
+    return full(shape, fill_value, dtype, device=device)
 
 
 def arange(start, stop=None, step=1, dtype=None, *, device=None):
-    _check_device("arange", device)
-    return np.arange(start, stop, step, dtype=_dtype(dtype))
+    return _made("arange", device, lambda: np.arange(start, stop, step, dtype=_dtype(dtype)))
 
 
 def eye(N, M=None, k=0, dtype=None, *, device=None):  # noqa: N803 - NumPy's names
-    _check_device("eye", device)
-    return np.eye(N, M, k, dtype=_dtype(dtype) or "float64")
+    return _made("eye", device, lambda: np.eye(N, M, k, dtype=_dtype(dtype) or "float64"))
 
 
 def linspace(start, stop, num, *, dtype=None, device=None, endpoint=True):
     """``num`` evenly spaced values from ``start`` to ``stop`` (included when ``endpoint``)."""
-    _check_device("linspace", device)
     if isinstance(start, Tracer) or isinstance(stop, Tracer):
         raise DTypeError("linspace: start and stop must be Python numbers (the values are constants)")
-    return np.linspace(start, stop, num, endpoint=endpoint, dtype=_dtype(dtype))
+    return _made("linspace", device, lambda: np.linspace(start, stop, num, endpoint=endpoint, dtype=_dtype(dtype)))
 
 
 @numpy_function()
@@ -175,6 +183,16 @@ def triu(x, /, *, k=0):
 
 
 def from_dlpack(x, /, *, device=None, copy=None):
-    """An array sharing ``x``'s memory through DLPack (a NumPy array on the CPU)."""
-    _check_device("from_dlpack", device)
-    return np.from_dlpack(x) if copy is None else np.from_dlpack(x, copy=copy)
+    """An array sharing ``x``'s memory through DLPack: a NumPy array for host memory, a CuPy
+    array for GPU memory (``device=`` copies it to the device asked for)."""
+    on_gpu = hasattr(x, "__dlpack_device__") and int(x.__dlpack_device__()[0]) in (2, 13)  # kDLCUDA(Managed)
+    if on_gpu:
+        out = place(x, "cuda") if hasattr(x, "__cuda_array_interface__") else _cupy_from_dlpack(x)
+    else:
+        out = np.from_dlpack(x) if copy is None else np.from_dlpack(x, copy=copy)
+    return place(out, normalize("from_dlpack", device, default=device_of(out)))
+
+
+def _cupy_from_dlpack(x):
+    import cupy  # deferred: keeps `import mlc` fast (and CuPy optional)
+    return cupy.from_dlpack(x)

@@ -24,6 +24,7 @@ import numpy as np
 from ..errors import DTypeError
 from ..ops.library import result_type as _promote
 from ..tracer.tracer import Tracer
+from .devices import devices, normalize
 
 __all__ = [
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32",
@@ -169,11 +170,10 @@ class ArrayNamespaceInfo:
         return "cpu"
 
     def devices(self) -> list[str]:
-        return ["cpu"]
+        return devices()
 
     def _check_device(self, device) -> None:
-        if device not in (None, "cpu"):
-            raise DTypeError(f"mlc.numpy runs on device 'cpu' only, got device={device!r}")
+        normalize("__array_namespace_info__()", device)
 
     def default_dtypes(self, *, device=None) -> dict:
         self._check_device(device)

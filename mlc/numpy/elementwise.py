@@ -17,8 +17,10 @@ from ..errors import TraceError
 from ..ir import dtype as dt
 from ..ops.registry import get_op, list_aliases, list_ops
 from ..tracer.operands import as_tracer, as_tracers
+from ..tracer.trace import is_tracing
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
+from .devices import device_of, normalize, place
 
 
 def _registry_ufuncs() -> tuple[list[str], list[str]]:
@@ -126,14 +128,20 @@ def _int_bound(bound, dtype: str, lower: bool):
     return bound
 
 
-@numpy_function("x")
-def astype(x, dtype, *, copy=True, device=None):
+def astype(x, dtype, /, *, copy=True, device=None):
     """``x.astype(dtype)``; a no-op when the dtype already matches (traced values are immutable,
-    so ``copy`` changes nothing). ``device`` may be ``"cpu"`` or None. A complex ``x`` cast to
-    a real dtype keeps its real part with NumPy's ComplexWarning (the Array API leaves this
-    cast out: cast ``real(x)`` or ``imag(x)`` instead)."""
-    if device not in (None, "cpu"):
-        raise TraceError(f"astype: mlc.numpy arrays live on device 'cpu', got device={device!r}")
+    so ``copy`` changes nothing). ``device`` (see :mod:`.devices`) moves an eager result there;
+    a traced value lives where its function runs. A complex ``x`` cast to a real dtype keeps its
+    real part with NumPy's ComplexWarning (the Array API leaves this cast out: cast ``real(x)``
+    or ``imag(x)`` instead)."""
+    if is_tracing() or isinstance(x, Tracer):
+        normalize("astype", device)
+        return _astype(x, dtype)
+    return place(_astype(x, dtype), normalize("astype", device, default=device_of(x)))
+
+
+@numpy_function("x")
+def _astype(x, dtype):
     t = as_tracer(x)
     dtype = dt.canonical(dtype)
     if dt.is_complex(t._atom.type.dtype) and not dt.is_complex(dtype):

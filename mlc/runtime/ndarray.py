@@ -21,7 +21,7 @@ from ..errors import DeviceError, MLCError
 from ..ir import dtype as dt
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
-           "allocator", "host_empty", "module_device", "to_device", "is_masked_array"]
+           "allocator", "host_empty", "module_device", "to_device", "is_masked_array", "cuda_device_count"]
 
 
 def is_masked_array(x) -> bool:
@@ -132,6 +132,21 @@ def _cupy(dev: Device):
     if dev.index >= count:
         raise DeviceError(f"arrays on {dev}: this machine has {count} CUDA device(s), numbered from 0")
     return cupy
+
+
+def cuda_device_count() -> int:
+    """How many CUDA devices CuPy sees here: 0 without CuPy, a driver or a GPU (asked once)."""
+    global _CUDA_DEVICES
+    if _CUDA_DEVICES is None:
+        try:
+            import cupy  # deferred: keeps `import mlc` fast (and CuPy optional)
+            _CUDA_DEVICES = int(cupy.cuda.runtime.getDeviceCount())
+        except Exception:  # noqa: BLE001 - no CuPy, no driver: ImportError or CuPy's runtime errors
+            _CUDA_DEVICES = 0
+    return _CUDA_DEVICES
+
+
+_CUDA_DEVICES: int | None = None
 
 
 def _host(x) -> np.ndarray:

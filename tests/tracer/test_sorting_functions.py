@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import mlc
 import mlc.numpy as mnp
 import mlc.testing as mt
-from mlc import BoundsError, DTypeError, ShapeError, TraceError
+from mlc import BoundsError, DTypeError, ShapeError
 
 
 def _stable_descending(x, axis):
