@@ -121,27 +121,29 @@ __device__ __forceinline__ mlc_complex64 mlc_cround(mlc_complex128 z) { return m
 __device__ __forceinline__ double mlc_cabs(mlc_complex128 z) { return hypot(z.re, z.im); }
 __device__ __forceinline__ float mlc_cabs(mlc_complex64 z) { return (float)mlc_cabs(mlc_cwiden(z)); }
 
-// exp(x) (cos y + j sin y); y == 0 gives exp(x) + y j; an infinite x with a non-finite y gives
-// (inf, NaN) for +inf, (0, +-0) for -inf. Above t = 1023 ln 2, cos y and sin y are scaled by exp(t)
-// (twice at most) before exp takes the rest of x, where exp(x) alone would overflow.
-__device__ __forceinline__ mlc_complex128 mlc_cexp(mlc_complex128 z) {
-  double x = z.re, y = z.im, r = exp(x), c = cos(y), s = sin(y);
-  double re = r * c, im = r * s;
+// exp(x) (c + s j), halved with `half`, where exp(x) alone may overflow but the product not: above
+// t = 1023 ln 2, c and s are scaled by exp(t) (twice at most; halved the first time) before exp
+// takes the rest of x, as glibc's cexp does
+__device__ __forceinline__ mlc_complex128 mlc_cexp_times(double x, double c, double s, bool half) {
   const double t = 1023.0 * 0.6931471805599453;
-  if (x > t) {
-    double rest = x, exp_t = exp(t);
-    for (int k = 0; k < 2; ++k) {
-      if (rest > t) { c *= exp_t; s *= exp_t; rest -= t; }
+  double h = half ? 0.5 : 1.0;
+  for (int k = 0; k < 2; ++k) {
+    if (x > t) {
+      double factor = exp(t) * h;
+      c *= factor; s *= factor; x -= t; h = 1.0;
     }
-    double e = exp(rest);
-    re = e * c; im = e * s;
   }
-  if (isinf(x) && !isfinite(y)) {
-    re = x > 0.0 ? mlc_inf<double>() : 0.0;
-    im = x > 0.0 ? mlc_nan<double>() : copysign(0.0, y);
-  }
-  if (y == 0.0) { re = r; im = y; }
-  return {re, im};
+  double r = exp(x) * h;
+  return {r * c, r * s};
+}
+
+// exp(x) (cos y + j sin y); y == 0 gives exp(x) + y j; an infinite x with a non-finite y gives
+// (inf, NaN) for +inf, (0, +-0) for -inf
+__device__ __forceinline__ mlc_complex128 mlc_cexp(mlc_complex128 z) {
+  double x = z.re, y = z.im;
+  if (y == 0.0) return {exp(x), y};
+  if (isinf(x) && !isfinite(y)) return {x > 0.0 ? x : 0.0, x > 0.0 ? mlc_nan<double>() : copysign(0.0, y)};
+  return mlc_cexp_times(x, cos(y), sin(y), false);
 }
 
 // parts beyond 2**+-1000 scaled by 2**-+600 in place (exactly), so that hypot and sqrt neither
@@ -183,21 +185,30 @@ __device__ __forceinline__ mlc_complex128 mlc_csqrt(mlc_complex128 z) {
 }
 
 // sinh x cos y + j cosh x sin y; y == 0 gives sinh x + y j; a zero or infinite x with a
-// non-finite y gives (x, NaN) or (+inf, NaN)
+// non-finite y gives (x, NaN) or (+inf, NaN). Beyond |x| = 1023 ln 2, where cosh x overflows
+// before cos y or sin y scales it, e^|x| / 2 (cos y + j sin y) by mlc_cexp_times.
 __device__ __forceinline__ mlc_complex128 mlc_csinh(mlc_complex128 z) {
   double x = z.re, y = z.im;
   if (y == 0.0) return {sinh(x), y};
   if ((x == 0.0 || isinf(x)) && !isfinite(y)) return {isinf(x) ? fabs(x) : x, y - y};
+  if (fabs(x) > 1023.0 * 0.6931471805599453) {
+    mlc_complex128 w = mlc_cexp_times(fabs(x), cos(y), sin(y), true);
+    return {copysign(1.0, x) * w.re, w.im};
+  }
   return {sinh(x) * cos(y), cosh(x) * sin(y)};
 }
 
 // cosh x cos y + j sinh x sin y; y == 0 gives cosh x + (y sign x) j (y j for a NaN x); a zero
-// x with a non-finite y gives (NaN, 0), an infinite one (+inf, NaN)
+// x with a non-finite y gives (NaN, 0), an infinite one (+inf, NaN); a large |x| as in mlc_csinh
 __device__ __forceinline__ mlc_complex128 mlc_ccosh(mlc_complex128 z) {
   double x = z.re, y = z.im;
   if (y == 0.0) return {cosh(x), isnan(x) ? y : y * copysign(1.0, x)};
   if (x == 0.0 && !isfinite(y)) return {y - y, 0.0};
   if (isinf(x) && !isfinite(y)) return {x * x, y - y};
+  if (fabs(x) > 1023.0 * 0.6931471805599453) {
+    mlc_complex128 w = mlc_cexp_times(fabs(x), cos(y), sin(y), true);
+    return {w.re, copysign(1.0, x) * w.im};
+  }
   return {cosh(x) * cos(y), sinh(x) * sin(y)};
 }
 
@@ -238,10 +249,10 @@ __device__ __forceinline__ mlc_complex128 mlc_casin_first(double a, double b, bo
     im = log(A + sqrt((A - 1.0) * (A + 1.0)));
   } else if (a < 1.0 && b < 0x1p-500) {  // b * b underflows: acosh(A) is b / sqrt(1 - a^2)
     im = b / sqrt((1.0 - a) * (1.0 + a));
-  } else {  // A - 1 without the cancellation
-    double am1 = a < 1.0 ? 0.5 * (b * b / (r + (a + 1.0)) + b * b / (s + (1.0 - a)))
-                         : 0.5 * (b * b / (r + (a + 1.0)) + (s + (a - 1.0)));
-    im = log1p(am1 + sqrt(am1 * (A + 1.0)));
+  } else {  // 2 (A - 1) without the cancellation (halved only beside A + 1: no subnormal digit is lost)
+    double twice_am1 = a < 1.0 ? b * b / (r + (a + 1.0)) + b * b / (s + (1.0 - a))
+                               : b * b / (r + (a + 1.0)) + (s + (a - 1.0));
+    im = log1p(0.5 * twice_am1 + sqrt(twice_am1 * (0.5 * (A + 1.0))));
   }
   return {angle, im};
 }
