@@ -22,9 +22,12 @@ so both backends compute the same values, special ones included:
   the sums they feed: NVRTC would fuse them); ``==`` and ``!=``;
 * ``abs`` (``hypot``), ``exp``, ``log``, ``sqrt``, ``sinh``, ``cosh`` and ``tanh``
   with C99 Annex G's special values, complex64's computed in double and rounded
-  once; ``expm1``, ``log1p``, ``log2`` and ``log10`` as NumPy's formulas;
+  once (``sinh`` and ``cosh`` also scale ``e^|x| / 2`` as ``exp`` scales ``e^x``
+  where it alone overflows, as glibc's do: the LLVM backend's give inf there);
+  ``expm1``, ``log1p``, ``log2`` and ``log10`` as NumPy's formulas;
 * ``sin``, ``cos`` and ``tan`` by Annex G's definitions (``csin(z) = -j csinh(jz)``,
-  ``ccos(z) = ccosh(jz)``, ``ctan(z) = -j ctanh(jz)``), where the CPU calls libm;
+  ``ccos(z) = ccosh(jz)``, ``ctan(z) = -j ctanh(jz)``; glibc's sign where Annex G
+  leaves one open), where the CPU calls libm;
 * ``asin``, ``acos``, ``atan`` and their hyperbolic forms, which the CPU takes from
   libm too: Hull, Fairgrieve and Tang's arcsine and arccosine (sums of the
   distances to -1 and 1, with ``log1p`` where they are near 2), Kahan's
