@@ -34,6 +34,20 @@ def run(mod, n_inputs, arrays, target="cuda-emulator"):
     return outs
 
 
+def check_elementwise(a, b, dtype, runner=run, rounding=()):
+    """The elementwise program (:data:`programs_complex.ELEMENTWISE`) run by ``runner`` on
+    ``a`` and ``b``: each op NumPy's exactly (signs of zeros included), those of ``rounding``
+    within a few ulps away from special values."""
+    mod, k, want = P.elementwise(len(a), dtype)
+    with np.errstate(all="ignore"):
+        expected = want(a, b)
+    for op, got, w in zip(P.ELEMENTWISE, runner(mod, k, [a, b]), expected):
+        if op in rounding:
+            close_or_special(got, w, dtype, op)
+        else:
+            exactly(got, w, op)
+
+
 # ------------------------------------------------------------------ the emulator against NumPy
 
 @pytest.mark.parametrize("dtype", COMPLEX)
@@ -45,22 +59,13 @@ def test_elementwise_complex_ops_match_numpy_on_the_emulator(dtype, data):
     n = data.draw(st.integers(1, 300), label="n")
     a = data.draw(mt.arrays(dtype, (n,), special=("nan", "inf")), label="a")
     b = data.draw(mt.arrays(dtype, (n,), special=("nan", "inf")), label="b")
-    mod, k, want = P.elementwise(n, dtype)
-    with np.errstate(all="ignore"):
-        expected = want(a, b)
-    for op, got, w in zip(P.ELEMENTWISE, run(mod, k, [a, b]), expected):
-        exactly(got, w, op)
+    check_elementwise(a, b, dtype)
 
 
 @pytest.mark.parametrize("dtype", COMPLEX)
 def test_elementwise_complex_ops_on_every_pair_of_special_values_on_the_emulator(dtype):
     values = special_values(dtype)
-    a, b = np.repeat(values, len(values)), np.tile(values, len(values))
-    mod, k, want = P.elementwise(len(a), dtype)
-    with np.errstate(all="ignore"):
-        expected = want(a, b)
-    for op, got, w in zip(P.ELEMENTWISE, run(mod, k, [a, b]), expected):
-        exactly(got, w, op)
+    check_elementwise(np.repeat(values, len(values)), np.tile(values, len(values)), dtype)
 
 
 @pytest.mark.parametrize("dtype", COMPLEX)
@@ -191,15 +196,9 @@ def _on_gpu(mod, n_inputs, arrays):
 def test_complex_programs_on_the_gpu(dtype):
     rng = np.random.default_rng(0)
     values = special_values(dtype)
-    a, b = np.repeat(values, len(values)), np.tile(values, len(values))
-    mod, k, want = P.elementwise(len(a), dtype)
-    with np.errstate(all="ignore"):
-        expected = want(a, b)
-    for op, got, w in zip(P.ELEMENTWISE, _on_gpu(mod, k, [a, b]), expected):
-        if op in ("abs", "exp", "log", "sqrt"):
-            close_or_special(got, w, dtype, op)
-        else:  # arithmetic: NumPy's loops step by step, bit for bit
-            exactly(got, w, op)
+    # arithmetic bit for bit (NumPy's loops step by step); the math library's calls to a few ulps
+    check_elementwise(np.repeat(values, len(values)), np.tile(values, len(values)), dtype, _on_gpu,
+                      rounding=("abs", "exp", "log", "sqrt"))
     f, k16 = values.real.astype("float32"), rng.integers(-300, 300, len(values)).astype("int16")
     mod, k, want = P.casts(len(values), dtype)
     with np.errstate(all="ignore"):
