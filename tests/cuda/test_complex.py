@@ -15,6 +15,7 @@ from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower
 from mlc.backends.cuda.complex import COMPLEX_CALLS, PRELUDE as COMPLEX_PRELUDE
 from mlc.driver import schedule_module
+from mlc.ops import get_op
 
 from . import programs_complex as P
 from .conftest import ARCHS, NVRTC_MISSING, TARGETS, needs_gpu
@@ -150,6 +151,27 @@ def test_complex_programs_compile_with_nvrtc(dtype, arch):
                    "mlc_ctobool(", *(f"{h}(Z[" for h in COMPLEX_CALLS.values())):
         assert helper in kernels, helper
     assert "float4" not in code and "double2" not in code  # complex buffers: element by element
+
+
+#: Ops of the library whose complex lowering composes real ops, selects and complex(re, im)
+#: (NumPy's sign, reciprocal, rint, power: tests/ops/test_complex.py), and its reductions:
+#: op -> its number of operands.
+LIBRARY_OPS = {"sign": 1, "square": 1, "reciprocal": 1, "rint": 1, "power": 2, "sum": 1, "prod": 1, "mean": 1,
+               "matmul": 2}
+
+
+@pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+def test_the_op_librarys_complex_lowerings_compile_with_nvrtc():
+    funcs = {}
+    for dtype in COMPLEX:
+        for name, arity in LIBRARY_OPS.items():
+            if name == "power" and dtype == "complex128":
+                continue  # (its inlined stages repeat log(z) hundreds of times: seconds of NVRTC per dtype)
+            args = [te.placeholder((5, 5), dtype, f"x{k}") for k in range(arity)]
+            outs = get_op(name).lower(*args, **({"axis": 1} if name in ("sum", "prod", "mean") else {}))
+            funcs[f"{name}_{dtype}"] = te.create_prim_func([*args, outs])
+    code, cubin = compile_sources(schedule_module(mlc.IRModule(funcs), "cuda"), TARGETS["sm_90"])
+    assert cubin[:4] == b"\x7fELF" and all(f"{name}_kernel" in code for name in funcs)
 
 
 @pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
