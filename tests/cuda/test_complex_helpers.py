@@ -22,12 +22,10 @@ from mlc.ir.ops import MATH_CALLS
 
 from .programs_complex import close_or_special, exactly, rounding_rtol, special_values
 
-
 COMPILER = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
 pytestmark = pytest.mark.skipif(COMPILER is None, reason="no host C++ compiler (c++, g++ or clang++)")
 
 COMPLEX = tuple(C_TYPES)
-PART = {"complex64": "float", "complex128": "double"}
 #: The helpers of the binary ops, and NumPy's functions.
 BINARY = {"mlc_cadd": np.add, "mlc_csub": np.subtract, "mlc_cmul": np.multiply, "mlc_cdiv": np.divide,
           "mlc_ceq": np.equal, "mlc_cne": np.not_equal}
