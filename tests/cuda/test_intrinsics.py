@@ -1,6 +1,6 @@
 """The CUDA codegen's math calls come from the intrinsic registry: every math call of the op
-table, on every dtype it takes, compiles with NVRTC for sm_80 (precise and fast-math), and a
-call with no CUDA lowering is the registry's CompileError."""
+table, on every dtype it takes (complex ones included), compiles with NVRTC for sm_80 (precise
+and fast-math), and a call with no CUDA lowering is the registry's CompileError."""
 import functools
 
 import pytest
@@ -36,10 +36,8 @@ def _compute(dtype: str) -> str:
     return "float32" if dtype == "float16" else dtype
 
 
-#: (op, dtype) for every dtype each math call takes whose result is not complex: the cuda
-#: backend has no complex values (test_complex_values_are_refused_with_a_way_out).
-CASES = [(name, d) for name, op in MATH_CALLS.items() for d in dt.SUPPORTED
-         if not dt.is_complex(d) and _takes(op, d) and not dt.is_complex(op.result_dtype(d))]
+#: (op, dtype) for every dtype each math call takes.
+CASES = [(name, d) for name, op in MATH_CALLS.items() for d in dt.SUPPORTED if _takes(op, d)]
 
 
 def _call_func(name: str, dtype: str):
@@ -65,15 +63,11 @@ def _module(dtype: str) -> mlc.IRModule:
     return schedule_module(mlc.IRModule(funcs), "cuda")
 
 
-#: Math calls whose result is complex: the cuda backend has no complex values (its codegen
-#: refuses them, see test_complex_values_are_refused_with_a_way_out).
-COMPLEX_RESULT = sorted(n for n, op in MATH_CALLS.items()
-                        if any(dt.is_complex(op.result_dtype(d)) for d in op.float_dtypes))
-
-
-@pytest.mark.parametrize("name", sorted(set(MATH_CALLS) - set(COMPLEX_RESULT)))
-def test_cuda_lowers_every_math_call_on_every_float_dtype_it_takes(name):
-    for dtype in MATH_CALLS[name].float_dtypes:
+@pytest.mark.parametrize("name", sorted(MATH_CALLS))
+def test_cuda_lowers_every_math_call_on_every_float_and_complex_dtype_it_takes(name):
+    dtypes = [d for n, d in CASES if n == name and (dt.is_float(d) or dt.is_complex(d))]
+    assert dtypes
+    for dtype in dtypes:
         assert callable(intrinsic_lowering("cuda", name, _compute(dtype)))
     assert name in lowered_ops("cuda")
 
@@ -125,9 +119,9 @@ def test_a_math_call_without_a_cuda_lowering_is_the_registrys_compile_error():
     assert compile_sources(mod, TARGETS["sm_80"])[1]
 
 
-def test_complex_values_are_refused_with_a_way_out():
-    from mlc import te
-    A = te.placeholder((64,), "complex64", "A")
-    B = te.compute((64,), lambda i: A[i] * A[i], "B")
-    with pytest.raises(mlc.CompileError, match="the cuda backend has no complex64/complex128 values yet"):
-        mlc.build(te.create_prim_func([A, B]), "cuda-emulator" if NVRTC_MISSING else "cuda")
+def test_complex_math_calls_are_the_complex_helpers():
+    code, _ = compile_sources(schedule_module(mlc.IRModule({"f": _call_func("exp", "complex64"),
+                                                            "g": _call_func("abs", "complex128"),
+                                                            "h": _call_func("complex", "float64")}), "cuda"),
+                              TARGETS["sm_80"])
+    assert "mlc_cexp(X0[" in code and "mlc_cabs(X0[" in code and "mlc_complex128{X0[" in code

@@ -29,6 +29,7 @@ from ..reference.graph_main import GraphMainProgram
 from ..registry import BuildOptions
 from ...schedules.default.gpu import schedule_gpu
 from .codegen import PRELUDE, CudaSource, render
+from .complex import PRELUDE as COMPLEX_PRELUDE
 from .emulator import Emulator, KernelStats
 from .launch import workspace
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
@@ -206,8 +207,9 @@ def _no_device(name: str, reason: str):
 
 
 def _one_prelude(code: str) -> str:
-    """Several functions' sources joined: one copy of the helpers (and of the include)."""
+    """Several functions' sources joined: one copy of the helpers (and of the include, and of
+    the complex helpers where a function has them)."""
     include = "#include <cuda_fp16.h>\n"
-    has_fp16 = include in code
-    body = code.replace(include, "").replace(PRELUDE, "")
-    return (include if has_fp16 else "") + PRELUDE + body
+    has_fp16, has_complex = include in code, COMPLEX_PRELUDE in code
+    body = code.replace(include, "").replace(COMPLEX_PRELUDE, "").replace(PRELUDE, "")
+    return (include if has_fp16 else "") + PRELUDE + (COMPLEX_PRELUDE if has_complex else "") + body

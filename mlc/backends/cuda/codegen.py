@@ -22,7 +22,10 @@ WMMA calls (``T.call_extern`` of the tensor-core intrinsics) and fragment
 buffers are rendered by :mod:`.wmma` (``nvcuda::wmma``, ``#include <mma.h>``).
 Vector IR (``T.Ramp`` indices, ``float32x4`` values) becomes ``float4``-style
 loads and stores where aligned (:mod:`.vector`); vectorized loops the
-vectorizer left as loops are rendered as scalar loops.
+vectorizer left as loops are rendered as scalar loops. complex64 and
+complex128 values are the structs of :mod:`.complex`, whose helpers (added to
+the source of a function that uses them) compute their arithmetic, casts,
+shuffles and math calls.
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
-from . import wmma
+from . import complex as complex_c, wmma
 from .launch import Kernel, kernels, workspace
 from .vector import is_vector_store, render_vector_store
 
@@ -54,6 +57,7 @@ C_TYPES = {
     "bool": "bool", "int8": "signed char", "uint8": "unsigned char", "int16": "short",
     "uint16": "unsigned short", "int32": "int", "uint32": "unsigned int", "int64": "long long",
     "uint64": "unsigned long long", "float16": "half", "float32": "float", "float64": "double",
+    **complex_c.C_TYPES,
 }
 
 _BINARY_C = {"add": "+", "sub": "-", "mul": "*", "eq": "==", "ne": "!=", "lt": "<", "le": "<=",
@@ -113,14 +117,6 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
     parts, launches = [], []
     noalias = bool(func.attr("tir.noalias", True))
     buffers = list(func.params) + workspace(func)
-    complex_values = sorted({b.name for b in buffers if dt.is_complex(b.dtype)} |
-                            {n.buffer.name for n in pre_order_nodes(func.body)
-                             if isinstance(n, (BufferLoad, BufferStore)) and dt.is_complex(n.buffer.dtype)})
-    if complex_values or any(dt.is_complex(getattr(n, "dtype", "") or "") for n in pre_order_nodes(func.body)
-                             if isinstance(n, (Call, Cast, Binary))):
-        raise CompileError(f"function {name!r}: the cuda backend has no complex64/complex128 values yet "
-                           f"(buffers {complex_values or 'none'}; or a complex expression); build it for "
-                           "target='llvm' or 'reference'")
     for k in kernels(func):
         parts.append(_KernelWriter(k, fast_math, noalias).write())
         launches.append(Launch(k.name, k.grid, k.block,
@@ -130,7 +126,8 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
                for n in pre_order_nodes(func.body))
     head = "#include <cuda_fp16.h>\n" if fp16 else ""
     head += wmma.headers(func.body)
-    return CudaSource(name, head + PRELUDE + "\n" + "\n".join(parts), tuple(launches))
+    prelude = PRELUDE + (complex_c.PRELUDE if complex_c.uses_complex(buffers, func.body) else "")
+    return CudaSource(name, head + prelude + "\n" + "\n".join(parts), tuple(launches))
 
 
 class _KernelWriter:
@@ -279,6 +276,9 @@ class _KernelWriter:
         if isinstance(e, Select):
             return f"({self.expr(e.cond)} ? {self.expr(e.true_value, wide)} : {self.expr(e.false_value, wide)})"
         if isinstance(e, Cast):
+            if dt.is_complex(e.dtype) or dt.is_complex(e.value.dtype):
+                real = None if dt.is_complex(e.dtype) else _ctype(e.dtype)
+                return complex_c.cast(self.expr(e.value), e.value.dtype, e.dtype, real)
             target = "int64" if wide and e.dtype == "int32" else e.dtype
             return f"(({_ctype(target)})({self.expr(e.value)}))"
         if isinstance(e, BufferLoad):
@@ -286,12 +286,16 @@ class _KernelWriter:
         if isinstance(e, Call):
             if e.op == SHFL_DOWN:
                 value, offset, width = shfl_args(e)
+                if dt.is_complex(value.dtype):
+                    return complex_c.shfl_down(self.expr(value), offset, width)
                 return f"__shfl_down_sync(__activemask(), {self.expr(value)}, {offset}, {width})"
             return self._call(e)
         raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")
 
     def _binary(self, e: Binary, wide: bool) -> str:
         a, b = self.expr(e.a, wide), self.expr(e.b, wide)
+        if dt.is_complex(e.a.dtype):
+            return complex_c.binary(e.op, a, b, e.a.dtype)
         is_float = e.a.dtype.startswith("float")
         op = e.op
         if op in _BINARY_C:

@@ -15,7 +15,9 @@ and the result is the C expression of the call.
   ``pow`` and ``sigmoid`` use the hardware approximations (``__expf``, ...);
 - integers and bools, for the calls that take them (``abs``, ``floor``,
   ``ceil``, ``round``, ``isnan``, ``isinf``, ``isfinite``): what they mean
-  there (the operand itself, ``abs``, a constant).
+  there (the operand itself, ``abs``, a constant);
+- complex operands, and ``complex(re, im)``: the helpers of :mod:`.complex`
+  (``mlc_cexp(z)``, ...), registered there.
 
 >>> from mlc.backends.intrinsics import intrinsic_lowering
 >>> intrinsic_lowering("cuda", "exp", "float32")(["x"], "float32", False)
@@ -115,17 +117,8 @@ def _register() -> None:
         register_intrinsic_lowering(BACKEND, op, lowering, dtypes=FLOAT_COMPUTE)
     for op in (name for name, spec in MATH_CALLS.items() if spec.operands in ("any", "ordered")):  # ints too
         register_intrinsic_lowering(BACKEND, op, _integer(op), dtypes=("bool",) + dt.INTS)
-    # the parts of a real value (this backend has no complex values): itself, 0, itself
-    for op, lowering in (("real", _real_part), ("imag", _imag_part), ("conj", _real_part)):
-        register_intrinsic_lowering(BACKEND, op, lowering, dtypes=FLOAT_COMPUTE + ("bool",) + dt.INTS)
-
-
-def _real_part(args, dtype, fast_math) -> str:
-    return f"({args[0]})"
-
-
-def _imag_part(args, dtype, fast_math) -> str:
-    return "0"
+    # complex operands (complex, real, imag, conj, and the math calls above on complex values) are
+    # lowered by .complex, which the codegen imports
 
 
 _register()

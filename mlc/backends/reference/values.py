@@ -50,9 +50,13 @@ def call(op: str, args: list, dtype: str):
 
 
 def cast(value, dtype: str):
-    """``value.astype(dtype)`` for NumPy scalars and arrays alike."""
+    """``value.astype(dtype)`` for NumPy scalars and arrays alike. A complex value cast to a
+    real dtype keeps its real part, as ``astype`` does, without NumPy's ComplexWarning (the
+    IR defines the cast; to bool it is ``x != 0``, either part)."""
     if value.dtype == dtype:
         return value
+    if value.dtype.kind == "c" and np.dtype(dtype).kind not in "cb":
+        value = value.real
     return value.astype(dtype)
 
 

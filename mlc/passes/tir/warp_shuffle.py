@@ -3,7 +3,8 @@
 A warp is 32 consecutive threads of a block (the linear thread index
 ``threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)``, x
 fastest). ``shfl_down(value, offset, width)`` is CUDA's
-``__shfl_down_sync(__activemask(), value, offset, width)``: the lanes of a warp
+``__shfl_down_sync(__activemask(), value, offset, width)`` (of both parts of a complex
+``value``): the lanes of a warp
 form groups of ``width`` (a power of two dividing 32); lane ``l`` of a group
 gets ``value`` of lane ``l + offset`` of its group, and its own ``value`` when
 ``l + offset`` falls outside the group. Every lane of the group whose value
