@@ -6,7 +6,8 @@ Such a function is a serial loop nest for the CPU, and says so in its attributes
 so that a build for another target can find it and rebuild it its own way:
 
 - ``"mlc.scheduled": "hand-written"`` (:data:`HAND_WRITTEN`): the default
-  schedules leave it as written (it has no blocks to schedule);
+  schedules leave it as written (it has no blocks to schedule); a GPU build
+  replaces it by its GPU form, marked ``"hand-written-gpu"``;
 - ``"mlc.op"`` and ``"mlc.op_attrs"``: the op and the attributes that built it,
   and ``"mlc.op_params"``: which of the function's parameters stand for the
   op's inputs and outputs (lowering a graph may reorder them, and one value
@@ -37,14 +38,16 @@ from collections.abc import Callable
 from ..errors import IRError, MLCError
 from ..ir import dtype as dt
 from ..ir.expr import PrimExpr, Var, const
+from ..ir.functor import pre_order_nodes
 from ..ir.tir import For, IfThenElse, PrimFunc, Stmt, seq
 from .registry import TensorType, get_op
 
-__all__ = ["HAND_WRITTEN", "BATCH", "OP_ATTR", "OP_ATTRS_ATTR", "OP_PARAMS_ATTR", "THREADS", "RecordedOp",
-           "hand_written", "is_hand_written", "recorded_op", "with_op_params", "thread_loops"]
+__all__ = ["HAND_WRITTEN", "HAND_WRITTEN_GPU", "BATCH", "OP_ATTR", "OP_ATTRS_ATTR", "OP_PARAMS_ATTR", "THREADS", "RecordedOp",
+           "hand_written", "is_hand_written", "is_bound_to_threads", "recorded_op", "with_op_params", "thread_loops"]
 
-#: The ``"mlc.scheduled"`` attribute of a hand-written function.
-HAND_WRITTEN = "hand-written"
+#: The ``"mlc.scheduled"`` attribute of a hand-written function, and of one a GPU build made
+#: ready for the GPU (its op's ``gpu_prim_func``, or its batch loops bound to threads).
+HAND_WRITTEN, HAND_WRITTEN_GPU = "hand-written", "hand-written-gpu"
 #: The loop annotation marking a batch loop of a hand-written function (see the module docstring).
 BATCH = "mlc.batch"
 #: Function attributes recording the op that built a hand-written function.
@@ -68,8 +71,14 @@ class RecordedOp:
 
 
 def is_hand_written(func: PrimFunc) -> bool:
-    """True when an op wrote ``func`` by hand (and no schedule has replaced it)."""
+    """True when ``func`` is an op's hand-written loops as the op wrote them (for the CPU)."""
     return func.attr("mlc.scheduled") == HAND_WRITTEN
+
+
+def is_bound_to_threads(func: PrimFunc) -> bool:
+    """True when ``func`` has a loop bound to a GPU thread axis: a hand-written function in its
+    GPU form (its op's ``gpu_prim_func``, or its batch loops bound), not the CPU's loops."""
+    return any(isinstance(n, For) and n.kind == "thread_binding" for n in pre_order_nodes(func.body))
 
 
 def hand_written(op: str, in_types, attrs: dict) -> PrimFunc:

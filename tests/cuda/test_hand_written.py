@@ -11,7 +11,7 @@ import mlc
 from mlc import te
 from mlc.backends.cuda import emulate, kernels, lower
 from mlc.driver import schedule_module
-from mlc.errors import IRError, RaceError
+from mlc.errors import CompileError, IRError, RaceError
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import BufferLoad, Var, const
 from mlc.ir.functor import Mutator, pre_order_nodes
@@ -191,6 +191,7 @@ def test_the_iterations_own_allocations_become_local_and_parallel_loops_serial()
 
 def test_a_function_bound_to_threads_already_is_left_as_it_is():
     gpu = batch_parallel(_weighted_sums((5,)))
+    assert gpu.attr("mlc.scheduled") == "hand-written-gpu"
     assert batch_parallel(gpu) is gpu
 
 
@@ -235,7 +236,7 @@ def test_an_ops_gpu_kernel_replaces_its_function_on_the_same_parameters():
     func = hand_written("test_hw_reverse", [TensorType((3, 50), "float32")], {})
     gpu = hand_written_for_gpu(func)
     assert gpu.params == func.params and [p.name for p in gpu.params] == ["x", "out"]
-    assert gpu.attrs == func.attrs
+    assert dict(gpu.attrs) == {**dict(func.attrs), "mlc.scheduled": "hand-written-gpu"}
     assert _thread_extents(gpu) == [("blockIdx.x", 2), ("threadIdx.x", 128)]  # 150 elements, not 3 rows
     lib = mlc.build(mlc.IRModule({"main": func}), "cuda-emulator")
     x = RNG.standard_normal((3, 50)).astype("float32")
@@ -259,6 +260,16 @@ def test_a_function_without_an_op_or_a_gpu_kernel_gets_the_batch_parallel_form()
 
 
 # ------------------------------------------------------------------ through the driver
+
+def test_below_the_driver_a_hand_written_function_needs_its_gpu_form_first():
+    func = hand_written("cumsum", [TensorType((4, 5), "float32")], {"axis": 1})
+    with pytest.raises(CompileError, match=r"function\(s\) 'main' are an op's hand-written loops for the CPU; "
+                                           r"schedule the module first with mlc.driver.schedule_module"):
+        emulate(mlc.IRModule({"main": func}))
+    x, out = RNG.standard_normal((4, 5)).astype("float32"), np.zeros((4, 5), "float32")
+    emulate(schedule_module(mlc.IRModule({"main": func}), "cuda"))["main"](x, out)
+    assert out.tobytes() == np.cumsum(x, axis=1).tobytes()
+
 
 def test_the_cpu_builds_hand_written_functions_as_written():
     func = hand_written("cumsum", [TensorType((4, 5), "float32")], {"axis": 1})

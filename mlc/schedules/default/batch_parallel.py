@@ -17,7 +17,7 @@ For the GPU each batch nest becomes one kernel:
 - a buffer the iteration allocates itself becomes ``local``, and a
   ``parallel`` loop inside (a CPU thread pool's) runs serially in its thread.
 
-A statement outside every batch nest runs as a kernel of one thread, in its
+The statements between batch nests run as a kernel of one thread, in their
 place in the sequence; a function whose scratch buffers such a statement
 shares with a batch nest runs whole as one thread, and so does a function
 without batch loops. Nothing here knows an op: it reads the annotations only.
@@ -63,8 +63,9 @@ from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, const
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, For, PrimFunc, Stmt, seq
-from ...ops.hand_written import BATCH, THREADS, thread_loops
+from ...ops.hand_written import BATCH, HAND_WRITTEN_GPU, THREADS, is_bound_to_threads, thread_loops
 from ..edit import body_items
+from .canonical import SCHEDULED_ATTR
 
 __all__ = ["batch_parallel", "batch_nest", "LOCAL_MAX"]
 
@@ -85,9 +86,14 @@ def batch_nest(stmt: Stmt) -> tuple[list[For], Stmt] | None:
 
 def batch_parallel(func: PrimFunc) -> PrimFunc:
     """``func``, a hand-written function, with its batch loops bound to GPU threads (see the
-    module docstring); a function with thread-bound loops already is returned as it is."""
-    if any(isinstance(n, For) and n.kind == "thread_binding" for n in pre_order_nodes(func.body)):
+    module docstring), marked ``"hand-written-gpu"``; a function with thread-bound loops
+    already is returned as it is."""
+    if is_bound_to_threads(func):
         return func
+    return _batch_parallel(func).with_attr(SCHEDULED_ATTR, HAND_WRITTEN_GPU)
+
+
+def _batch_parallel(func: PrimFunc) -> PrimFunc:
     root = func.root_block
     if root is None:
         return func.with_body(_one_thread(func.body))
@@ -107,13 +113,18 @@ def batch_parallel(func: PrimFunc) -> PrimFunc:
         else:
             copies = max(_batch_size(nests[k][0]) for k in ks)
             private[id(buf)] = dataclasses.replace(buf, shape=tuple(buf.shape) + (const(max(copies, 1), dt.INDEX),))
-    stmts = []
+    stmts, serial = [], []
     for k, (item, nest) in enumerate(zip(items, nests)):
         if nest is None:
-            stmts.append(_one_thread(item))
+            serial.append(item)
             continue
+        if serial:
+            stmts.append(_one_thread(seq(*serial)))
+            serial = []
         mine = [b for b in root.alloc_buffers if id(b) in local and k in users[id(b)]]
         stmts.append(_batch_kernel(*nest, private, local, mine))
+    if serial:
+        stmts.append(_one_thread(seq(*serial)))
     allocs = kept + [private[id(b)] for b in root.alloc_buffers if id(b) in private]
     return _with_root(func, root, seq(*stmts), allocs)
 

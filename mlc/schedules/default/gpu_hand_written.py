@@ -13,21 +13,24 @@ then rebuilds it, as TVM's op strategies pick ``topi.cuda.sort`` over
 2. any other hand-written function (no op recorded, or no GPU kernel) runs
    its batch loops one per thread (:func:`.batch_parallel.batch_parallel`).
 
+Either way the result is marked ``"mlc.scheduled": "hand-written-gpu"``.
+
 >>> from mlc.ops import TensorType
 >>> from mlc.ops.hand_written import hand_written
 >>> f = hand_written("searchsorted", [TensorType((5,), "float32"), TensorType((3,), "float32")], {})
 >>> g = hand_written_for_gpu(f)
->>> [p.name for p in g.params] == [p.name for p in f.params], g.attr("mlc.op")
-(True, 'searchsorted')
+>>> [p.name for p in g.params] == [p.name for p in f.params], g.attr("mlc.op"), g.attr("mlc.scheduled")
+(True, 'searchsorted', 'hand-written-gpu')
 """
 from __future__ import annotations
 
 from ...errors import IRError
 from ...ir.tir import PrimFunc
-from ...ops.hand_written import recorded_op
+from ...ops.hand_written import HAND_WRITTEN_GPU, recorded_op
 from ...ops.registry import get_op
 from ..edit import replace_buffers
 from .batch_parallel import batch_parallel
+from .canonical import SCHEDULED_ATTR
 
 __all__ = ["hand_written_for_gpu"]
 
@@ -41,7 +44,7 @@ def hand_written_for_gpu(func: PrimFunc, target=None) -> PrimFunc:
     if opdef is None or opdef.gpu_prim_func is None:
         return batch_parallel(func)
     kernel = opdef.gpu_prim_func(*op.input_types(func), **op.attrs)
-    return batch_parallel(_on_params(kernel, func, op.inputs + op.outputs))
+    return _on_params(kernel, func, op.inputs + op.outputs).with_attr(SCHEDULED_ATTR, HAND_WRITTEN_GPU)
 
 
 def _on_params(kernel: PrimFunc, func: PrimFunc, at: tuple[int, ...]) -> PrimFunc:
