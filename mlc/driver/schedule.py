@@ -9,6 +9,11 @@ In order of precedence:
    ``database`` answers for it (:class:`Database`);
 3. the functions left get the default rules of the target's backend
    (``Backend.schedule_rules``; None leaves them as written).
+
+The functions ops wrote by hand (:mod:`mlc.ops.hand_written`: a sort, a scan,
+a factorization) have no blocks to schedule; whoever scheduled the rest, the
+backend's rules make them ready for the target where they say how (a GPU's
+give them their GPU kernels: :class:`~mlc.schedules.default.TargetRules`).
 """
 from __future__ import annotations
 
@@ -61,8 +66,9 @@ def schedule_stage(mod: IRModule, target: Target, rules=None, schedule=None, dat
     if mains:
         kernels = IRModule({name: func for name, func in mod.items() if name not in mains})
         return IRModule({**schedule_stage(kernels, target, rules, schedule, database), **mains})
-    if schedule is not None:
-        return apply_user_schedule(mod, schedule)
+    if schedule is not None:  # then only the functions ops wrote by hand meet the rules
+        mod = apply_user_schedule(mod, schedule)
+        return mod if rules is None else apply_rules(mod, target, rules).mod
     if database is not None:
         if not isinstance(database, Database):
             raise MLCError(f"build: database must have a method best_trace(func, target) -> Trace | None, "

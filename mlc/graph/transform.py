@@ -25,6 +25,7 @@ from dataclasses import replace
 
 from ..errors import IRError
 from ..ir.graph import Binding, Graph
+from ..ops.hand_written import hand_written
 from ..ops.registry import get_op
 from ..passes.graph.dce import dead_code_elimination
 from ..passes.graph.fuse import NOT_OPS, fuse_ops
@@ -97,7 +98,7 @@ class _Legalizer(GraphMutator):
             return None
         opdef, attrs = get_op(b.op), dict(b.attrs)
         if opdef.prim_func is not None:  # an opaque op with its own hand-written PrimFunc
-            func = opdef.prim_func(*(a.type for a in b.args), **attrs)
+            func = hand_written(b.op, [a.type for a in b.args], attrs)
             name = b.op.split(".")[-1]
             return call_tir(func.with_attr("global_symbol", name), b.args, [v.type for v in b.outputs])
 

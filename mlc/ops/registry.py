@@ -12,7 +12,13 @@ An ``opaque`` op whose work is no loop nest of te stages (a radix sort's
 histogram, prefix sum and scatter) declares ``prim_func(*types, **attrs)``
 instead: a hand-written PrimFunc taking the inputs then the outputs
 (destination passing). Its ``lower`` may then be None; fusion never joins
-an opaque op with another, and lowering calls the PrimFunc as it is.
+an opaque op with another, and lowering calls the PrimFunc as it is
+(:mod:`.hand_written` says how such a function is marked). Such an op may
+also declare ``gpu_prim_func(*types, **attrs)``: the same function (its
+parameters of the same shapes and dtypes, in the same order) written for the
+GPU, its loops bound to ``blockIdx``/``threadIdx``; a GPU build uses it in
+place of ``prim_func`` (an op without one runs its batch loops one per GPU
+thread).
 
 Attributes are hashable Python values (ints, floats, bools, strings, None and
 tuples of them), so graph nodes can be compared and cached. Inputs are
@@ -75,6 +81,9 @@ class OpDef:
 
     ``numpy`` says how ``mlc.numpy`` exposes the op, when it is a plain function
     of arrays there (see :class:`NumpyAPI`); None when it is not, or not directly.
+
+    ``prim_func`` and ``gpu_prim_func``: an opaque op's hand-written PrimFunc, and its
+    GPU version (see the module docstring); None for an op lowered by te.
     """
     name: str
     pattern: str | None
@@ -85,6 +94,7 @@ class OpDef:
     doc: str = ""
     prim_func: Callable | None = None
     numpy: NumpyAPI | None = None
+    gpu_prim_func: Callable | None = None
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -93,7 +103,7 @@ _ALIASES: dict[str, str] = {}
 
 def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Callable, reference: Callable,
                 num_outputs: int | None = 1, doc: str = "", prim_func: Callable | None = None,
-                numpy: NumpyAPI | None = None) -> OpDef:
+                numpy: NumpyAPI | None = None, gpu_prim_func: Callable | None = None) -> OpDef:
     """Add an op; user-defined ops (``mlc.op``) use the same path.
 
     ``pattern=None`` registers the op with its fusion pattern still to be
@@ -106,7 +116,10 @@ def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Calla
     if prim_func is not None and pattern != "opaque":
         raise MLCError(f"op {name}: an op lowered by a hand-written prim_func must have pattern 'opaque' "
                        f"(fusion cannot join a PrimFunc with te stages), got {pattern!r}")
-    op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc, prim_func, numpy)
+    if gpu_prim_func is not None and prim_func is None:
+        raise MLCError(f"op {name}: gpu_prim_func is the GPU's version of a hand-written prim_func; "
+                       "declare the prim_func too (a te-lowered op gets GPU threads from the default schedule)")
+    op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc, prim_func, numpy, gpu_prim_func)
     _REGISTRY[name] = op
     return op
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..errors import MLCError, ScheduleError
 from ..ir.tir import IRModule, PrimFunc
+from ..ops.hand_written import is_hand_written
 from .default import SCHEDULED_ATTR
 from .schedule import Schedule
 from .trace import Trace
@@ -25,7 +26,8 @@ def apply_user_schedule(mod: IRModule, schedule) -> IRModule:
     """``mod`` edited by ``schedule``: a function ``f(sch)`` editing ``Schedule(mod)``
     (returning None, or a Schedule/IRModule to use instead), or a :class:`Trace` to
     replay. Every function of the result is marked ``"mlc.scheduled"``: the user took
-    charge of the module."""
+    charge of the module (a function an op wrote by hand that the schedule left as it was
+    keeps its ``"hand-written"`` mark, for the target's rules to make ready)."""
     sch = Schedule(mod)
     if isinstance(schedule, Trace):
         schedule.apply(sch)
@@ -43,7 +45,8 @@ def apply_user_schedule(mod: IRModule, schedule) -> IRModule:
         raise MLCError(f"a schedule function edits the Schedule it is given and returns None (or a "
                        f"Schedule or IRModule); {getattr(schedule, '__name__', schedule)!r} returned "
                        f"{type(result).__name__}")
-    return IRModule({name: func.with_attr(SCHEDULED_ATTR, "user") for name, func in out.items()})
+    return IRModule({name: func if func is mod.get(name) and is_hand_written(func) else
+                     func.with_attr(SCHEDULED_ATTR, "user") for name, func in out.items()})
 
 
 def trace_func_name(trace: Trace) -> str | None:

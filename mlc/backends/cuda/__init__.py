@@ -14,13 +14,14 @@ that is already scheduled (bound to ``blockIdx``/``threadIdx`` by hand, or by
 - ``emulate(mod)`` -> a runtime Module running ``mod`` on the emulator.
 
 A backend never schedules: these refuse a function still in te's unscheduled
-form. CuPy is imported only when a CUDA module is loaded (or ``array_types``
+form, or an op's hand-written function not yet given its GPU form. CuPy is imported only when a CUDA module is loaded (or ``array_types``
 asked for).
 """
 from __future__ import annotations
 
 from ...errors import CompileError, MLCError
 from ...ir.tir import IRModule, PrimFunc
+from ...ops.hand_written import is_hand_written
 from ...passes.tir.pipeline import run_passes
 from ...schedules.default.canonical import is_unscheduled
 from ...target import Target, register_target_kind
@@ -57,7 +58,14 @@ def _scheduled(mod, caller: str) -> IRModule:
                            "GPU; bind their loops to blockIdx/threadIdx (sch.bind), or schedule the module first "
                            "with mlc.driver.schedule_module(mod, 'cuda') (the default GPU schedule), or build it "
                            "with mlc.build(mod, 'cuda'), which does both")
+    cpu = [name for name, func in mod.items() if is_hand_written(func)]
+    if cpu:
+        raise CompileError(f"cuda.{caller}: function(s) {', '.join(map(repr, cpu))} are an op's hand-written "
+                           "loops for the CPU; schedule the module first with mlc.driver.schedule_module(mod, "
+                           "'cuda') (the GPU rules give them their GPU kernels), or build it with "
+                           "mlc.build(mod, 'cuda'), which does both")
     return mod
+
 
 
 def lower(mod, target=None, options: BuildOptions = BuildOptions()) -> IRModule:

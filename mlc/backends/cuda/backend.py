@@ -1,7 +1,8 @@
 """The ``cuda`` and ``cuda-emulator`` backends, as the compile driver sees them.
 
 Both run the same TIR passes (:data:`~.pipeline.GPU_PIPELINE`) and the same
-default GPU schedule (:func:`mlc.schedules.default.gpu.schedule_gpu`);
+default GPU rules (:data:`mlc.schedules.default.gpu.GPU_RULES`: the default GPU
+schedule, and the ops' hand-written functions as GPU kernels);
 ``cuda`` renders CUDA C, compiles it with NVRTC for the target's
 architecture (``Target("cuda -arch=sm_90")``; sm_80 by default) and loads it
 with CuPy, ``cuda-emulator`` runs the lowered functions on the emulator.
@@ -27,7 +28,7 @@ from ...ir.tir import Evaluate, IRModule, PrimFunc
 from ...runtime.module import Function, Module, written_params
 from ..reference.graph_main import GraphMainProgram
 from ..registry import BuildOptions
-from ...schedules.default.gpu import schedule_gpu
+from ...schedules.default.gpu import GPU_RULES
 from .codegen import PRELUDE, CudaSource, render
 from .complex import PRELUDE as COMPLEX_PRELUDE
 from .emulator import Emulator, KernelStats
@@ -108,7 +109,7 @@ class CudaBackend:
         return [keep_signature, *GPU_PIPELINE]
 
     def schedule_rules(self, target):
-        return schedule_gpu
+        return GPU_RULES
 
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> CudaArtifact:
         sources = _render_all(mod, options)
@@ -157,7 +158,7 @@ class CudaEmulatorBackend:
         return [keep_signature, *GPU_PIPELINE]
 
     def schedule_rules(self, target):
-        return schedule_gpu
+        return GPU_RULES
 
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> IRModule:
         return mod

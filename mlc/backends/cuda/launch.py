@@ -90,9 +90,7 @@ def _launch_roots(body: Stmt, name: str, default: bool = False) -> tuple[list[Fo
             raise CompileError(
                 f"cuda: function {name!r} has a statement outside every thread-bound loop, which no "
                 f"GPU thread would run:\n{node!r}\nbind its loops to blockIdx/threadIdx (sch.bind), or "
-                "build without a schedule to get the default GPU schedule (an op whose kernel is "
-                "hand-written for the CPU, such as sort, the cumulative sums and the linalg "
-                "factorizations, has no GPU kernel yet: build it for llvm)")
+                "build without a schedule to get the default GPU schedule")
     return roots, allocs
 
 

@@ -27,6 +27,7 @@ from ...ir import expr as _e
 from ...ir import te
 from ...ir.expr import PrimExpr
 from ...ir.tir import Block, BlockRealize, PrimFunc
+from ..hand_written import HAND_WRITTEN
 
 __all__ = [
     "hand_written_func",
@@ -304,8 +305,9 @@ def np_sigmoid(x: np.ndarray) -> np.ndarray:
 
 def hand_written_func(params, body, allocs=()) -> PrimFunc:
     """A PrimFunc an op writes by hand (its ``prim_func``): ``body`` (loops and stores) in a root
-    block allocating ``allocs``, marked already scheduled (``"mlc.scheduled"``: the default
-    schedules leave it as it is)."""
+    block allocating ``allocs``, marked hand-written (``"mlc.scheduled": "hand-written"``: the
+    default schedules leave it as it is; see :mod:`mlc.ops.hand_written`, which also says how
+    its batch loops are marked)."""
     root = Block("root", (), (), (), body, alloc_buffers=tuple(allocs))
     return PrimFunc(tuple(params), BlockRealize((), _e.const(True, "bool"), root),
-                    (("global_symbol", "main"), ("mlc.scheduled", True), ("tir.noalias", True)))
+                    (("global_symbol", "main"), ("mlc.scheduled", HAND_WRITTEN), ("tir.noalias", True)))

@@ -20,9 +20,10 @@ from ...ir import expr as _e
 from ...ir.buffer import decl_buffer
 from ...ir.expr import PrimExpr, Var, cast, const
 from ...ir.tir import BufferStore, For, IfThenElse
+from ..hand_written import BATCH
 from ..registry import TensorType
 
-__all__ = ["Scalar", "loop", "when", "batched", "ix", "check_matrix", "scratch", "LINALG_DTYPES",
+__all__ = ["Scalar", "loop", "when", "batch_loop", "batched", "unflatten", "ix", "check_matrix", "scratch", "LINALG_DTYPES",
            "real_dtype", "conj", "real", "abs2", "lift", "mul_real", "div_real"]
 
 #: The dtypes the factorizations compute in (LAPACK's s, d, c and z routines, NumPy's).
@@ -119,13 +120,34 @@ def scratch(*shape: int) -> tuple[int, ...]:
     return tuple(max(d, 1) for d in shape)
 
 
-def batched(lead: tuple[int, ...], body):
-    """``body(r)`` for every index tuple ``r`` over the leading (batch) dimensions, in order."""
+def batch_loop(name: str, extent: int, body) -> For:
+    """``for v in range(extent): body(v)``, annotated as a batch loop (``"mlc.batch"``: its
+    iterations are independent, see :mod:`mlc.ops.hand_written`)."""
+    v = Var(name, dt.INDEX)
+    return For(v, const(0, dt.INDEX), const(extent, dt.INDEX), "serial", body(v), annotations=((BATCH, True),))
+
+
+def batched(lead: tuple[int, ...], body, name: str = "b"):
+    """``body(r)`` for every index tuple ``r`` over the leading (batch) dimensions, in order: a
+    nest of :func:`batch_loop` loops named ``b0``, ``b1``, ..."""
     def nest(depth, r):
         if depth == len(lead):
             return body(r)
-        return loop(f"b{depth}", 0, lead[depth], lambda v: nest(depth + 1, r + (v,)))
+        return batch_loop(f"{name}{depth}", lead[depth], lambda v: nest(depth + 1, r + (v,)))
     return nest(0, ())
+
+
+def unflatten(index: PrimExpr, shape: tuple[int, ...]) -> tuple[PrimExpr, ...]:
+    """The index tuple of element ``index`` of a row-major array of ``shape`` (its last dimension
+    fastest): how a GPU kernel's one thread index addresses an N-d buffer."""
+    out, rest = [], index
+    for k, extent in enumerate(reversed(shape)):
+        if k == len(shape) - 1:
+            out.append(rest)  # the outermost needs no modulo: index < prod(shape)
+        else:
+            out.append(rest % const(extent, dt.INDEX))
+            rest = rest // const(extent, dt.INDEX)
+    return tuple(reversed(out))
 
 
 def check_matrix(op: str, x: TensorType, *, square: bool = False) -> None:

@@ -8,7 +8,8 @@ values needs them, which a compiled kernel only has at run time).
 
 ``searchsorted`` is a branch-free binary search per query: log2(n) steps,
 each adding a power of two to the count of sorted elements before the query
-when the element that far along still is; the count lives in the output.
+when the element that far along still is; the count lives in the output (on
+the GPU, a thread per query, in a register).
 
 >>> from mlc import te
 >>> from mlc.ops import get_op
@@ -25,10 +26,12 @@ from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
 from ...ir.buffer import decl_buffer
-from ...ir.expr import Var, cast, const
-from ...ir.tir import BufferStore, For, PrimFunc, seq
+from ...ir.expr import cast, const
+from ...ir.tir import Allocate, BufferStore, PrimFunc, seq
+from ..hand_written import thread_loops
 from ..registry import TensorType, register_op
-from ._common import broadcast_shapes, hand_written_func, normalize_axis
+from ._common import broadcast_shapes, hand_written_func, normalize_axis, shape_size
+from ._kernel import batched, unflatten
 
 __all__ = ["wrapped_index"]
 
@@ -144,37 +147,50 @@ def _before(a, b):
     return _e.logical_or(a < b, _e.logical_and(_e.isnan(b), _e.logical_not(_e.isnan(a))))
 
 
-def _search_func(a: TensorType, v: TensorType, *, side="left") -> PrimFunc:
-    _search_infer(a, v, side=side)
-    A = decl_buffer(a.shape, a.dtype, "a")
-    V = decl_buffer(v.shape, v.dtype, "v")
-    OUT = decl_buffer(v.shape, "int64", "out")
-    n = a.shape[0]
+def _binary_search(A, n: int, value, side: str, count, store) -> list:
+    """The statements counting the elements of sorted ``A`` (of ``n``) before ``value`` (``side``
+    "left") or not after it ("right"), in a count read by ``count()`` and written by ``store(e)``."""
     steps = []
     step = 1
     while step <= n:
         steps.append(step)
         step *= 2
+    stmts = [store(const(0, "int64"))]
+    for s in reversed(steps):  # count + s <= n and a[count + s - 1] is before the query: take s
+        c = count()
+        probe = A[(cast(_e.min(c, const(n - s, "int64")), dt.INDEX) + const(s - 1, dt.INDEX),)]
+        hit = _before(probe, value) if side == "left" else _e.logical_not(_before(value, probe))
+        take = _e.logical_and(c <= const(n - s, "int64"), hit)
+        stmts.append(store(c + cast(take, "int64") * const(s, "int64")))
+    return stmts
+
+
+def _search_buffers(a: TensorType, v: TensorType, side: str):
+    _search_infer(a, v, side=side)
+    return decl_buffer(a.shape, a.dtype, "a"), decl_buffer(v.shape, v.dtype, "v"), decl_buffer(v.shape, "int64", "out")
+
+
+def _search_func(a: TensorType, v: TensorType, *, side="left") -> PrimFunc:
+    """The PrimFunc ``(a, v, out)``: the binary search of each query, counting in ``out``."""
+    A, V, OUT = _search_buffers(a, v, side)
 
     def search(q):
-        value = V[q]
-        stmts = [BufferStore(OUT, const(0, "int64"), q)]
-        for s in reversed(steps):  # out[q] + s <= n and a[out[q] + s - 1] is before the query: take s
-            count = OUT[q]
-            probe = A[(cast(_e.min(count, const(n - s, "int64")), dt.INDEX) + const(s - 1, dt.INDEX),)]
-            hit = _before(probe, value) if side == "left" else _e.logical_not(_before(value, probe))
-            take = _e.logical_and(count <= const(n - s, "int64"), hit)
-            stmts.append(BufferStore(OUT, count + cast(take, "int64") * const(s, "int64"), q))
-        return seq(*stmts)
+        return seq(*_binary_search(A, a.shape[0], V[q], side, lambda: OUT[q], lambda e: BufferStore(OUT, e, q)))
+    return hand_written_func((A, V, OUT), batched(v.shape, search, "q"))
 
-    def loops(depth, q):
-        if depth == v.ndim:
-            return search(q)
-        var = Var(f"q{depth}", dt.INDEX)
-        return For(var, const(0, dt.INDEX), const(v.shape[depth], dt.INDEX), "serial",
-                   loops(depth + 1, q + (var,)))
 
-    return hand_written_func((A, V, OUT), loops(0, ()))
+def _search_gpu_func(a: TensorType, v: TensorType, *, side="left") -> PrimFunc:
+    """:func:`_search_func` for the GPU: a thread per query, counting in a register."""
+    A, V, OUT = _search_buffers(a, v, side)
+    zero = const(0, dt.INDEX)
+
+    def search(t):
+        q = unflatten(t, v.shape)
+        count = decl_buffer((1,), "int64", "count", scope="local")
+        steps = _binary_search(A, a.shape[0], V[q], side, lambda: count[zero],
+                               lambda e: BufferStore(count, e, (zero,)))
+        return Allocate(count, seq(*steps, BufferStore(OUT, count[zero], q)))
+    return hand_written_func((A, V, OUT), thread_loops(shape_size(v.shape), search))
 
 
 def _search_reference(a, v, *, side="left"):
@@ -182,6 +198,6 @@ def _search_reference(a, v, *, side="left"):
 
 
 register_op("searchsorted", pattern="opaque", infer=_search_infer, lower=None, reference=_search_reference,
-            prim_func=_search_func,
+            prim_func=_search_func, gpu_prim_func=_search_gpu_func,
             doc="Where each query would go in the sorted 1-D array: the count of its elements before "
                 "the query (``side='left'``) or not after it (``'right'``), by binary search; int64.")

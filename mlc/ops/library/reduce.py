@@ -27,6 +27,7 @@ from ...ir import expr as _e
 from ...ir import te
 from ..registry import NumpyAPI, TensorType, register_op
 from .scan import scan_func
+from .scan_gpu import scan_gpu_func
 from ._common import (accumulate_dtype, all_reducer, any_reducer, canonical_dtype, cast_stage,
                       highest, lowest, normalize_axes, normalize_axis, one, prod_reducer,
                       reduce_compute, zero)
@@ -400,7 +401,8 @@ def _scan(name, reducer, bool_reducer, identity, numpy_fn):
     """Inclusive scans along one axis: ``out[..., i, ...]`` reduces ``x[..., k, ...]`` for ``k <= i``.
 
     Compiled from a hand-written PrimFunc (:func:`.scan.scan_func`): one pass with an
-    accumulator per line, O(n). ``lower`` is the same scan as te stages for the te
+    accumulator per line, O(n); on the GPU a thread per line, or chunks of long lines
+    (:func:`.scan_gpu.scan_gpu_func`). ``lower`` is the same scan as te stages for the te
     pipeline's users: one reduction whose reduce axis runs the whole ``axis`` with the
     condition ``k <= i`` (quadratic in the axis length), then a cast stage when the
     accumulator differs.
@@ -428,11 +430,14 @@ def _scan(name, reducer, bool_reducer, identity, numpy_fn):
 
         return cast_stage(te.compute(x.shape, body, name=f"T_{name}"), out, f"T_{name}_cast")
 
-    def prim_func(x: TensorType, *, axis=0, dtype=None):
-        out = infer(x, axis=axis, dtype=dtype)
-        return scan_func(x, out.dtype, axis=normalize_axis(name, axis, x.ndim), product=name == "cumprod")
+    def kernel(build):
+        def prim_func(x: TensorType, *, axis=0, dtype=None):
+            out = infer(x, axis=axis, dtype=dtype)
+            return build(x, out.dtype, axis=normalize_axis(name, axis, x.ndim), product=name == "cumprod")
+        return prim_func
 
-    register_op(name, pattern="opaque", infer=infer, lower=lower, prim_func=prim_func,
+    register_op(name, pattern="opaque", infer=infer, lower=lower, prim_func=kernel(scan_func),
+                gpu_prim_func=kernel(scan_gpu_func),
                 reference=lambda x, *, axis=0, dtype=None: np.asarray(numpy_fn(x, axis=axis, dtype=dtype)),
                 doc=f"``np.{name}(x, axis, dtype=...)`` along one axis (sum's dtype rule), in one pass.")
 

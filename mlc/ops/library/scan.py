@@ -4,7 +4,8 @@ Each output element is the previous one combined with the next input, so a
 scan is O(n) with one accumulator per line along the axis (a register when the
 axis is the last one): the same order of operations as NumPy's, so float
 results are NumPy's bit for bit. Lines are the elements of the dimensions
-after the axis; the dimensions before it are walked one after the other.
+after the axis; the dimensions before it are walked one after the other
+(batch loops). The GPU's kernels are :mod:`.scan_gpu`'s.
 
 >>> from mlc.ops import TensorType
 >>> f = scan_func(TensorType((3, 4), "float32"), "float32", axis=1, product=False)
@@ -24,7 +25,17 @@ from ..registry import TensorType
 from ._common import accumulate_dtype, hand_written_func
 from ._kernel import batched, loop
 
-__all__ = ["scan_func"]
+__all__ = ["scan_func", "scan_operation"]
+
+
+def scan_operation(acc_dtype: str, product: bool):
+    """(identity, combine) of the scan accumulating in ``acc_dtype``: sum or product (logical or
+    and logical and for bools)."""
+    if acc_dtype == "bool":
+        return const(product, "bool"), (_e.logical_and if product else _e.logical_or)
+    # -0.0 + x is x for every float x (0.0 + -0.0 would be +0.0: NumPy's first output is x[0])
+    identity = const(1 if product else (-0.0 if dt.is_float(acc_dtype) else 0), acc_dtype)
+    return identity, ((lambda a, b: a * b) if product else (lambda a, b: a + b))
 
 
 def scan_func(x: TensorType, out_dtype: str, *, axis: int, product: bool) -> PrimFunc:
@@ -33,12 +44,7 @@ def scan_func(x: TensorType, out_dtype: str, *, axis: int, product: bool) -> Pri
     X, OUT = decl_buffer(x.shape, x.dtype, "x"), decl_buffer(x.shape, out_dtype, "out")
     outer, n, inner = x.shape[:axis], x.shape[axis], x.shape[axis + 1:]
     ACC = decl_buffer((max(math.prod(inner), 1),), acc_dtype, "acc")
-    if acc_dtype == "bool":
-        identity, combine = const(product, "bool"), (_e.logical_and if product else _e.logical_or)
-    else:
-        # -0.0 + x is x for every float x (0.0 + -0.0 would be +0.0: NumPy's first output is x[0])
-        identity = const(1 if product else (-0.0 if dt.is_float(acc_dtype) else 0), acc_dtype)
-        combine = (lambda a, b: a * b) if product else (lambda a, b: a + b)
+    identity, combine = scan_operation(acc_dtype, product)
 
     def lines(body):
         """``body(j, flat)`` for every index tuple ``j`` over the dimensions after the axis."""

@@ -31,7 +31,8 @@ identity.
 
 This is no loop nest of te stages (its stores go to data-dependent places),
 so the ops are ``opaque`` ones with a hand-written PrimFunc (``prim_func``),
-already scheduled: O(n) work per digit, rows one after the other.
+already scheduled: O(n) work per digit, rows one after the other (batch loops,
+which a GPU build runs one row per thread).
 
 >>> from mlc.ops import TensorType, get_op
 >>> f = get_op("argsort").prim_func(TensorType((5,), "float32"), descending=False)
@@ -52,6 +53,7 @@ from ...ir.expr import Var, cast, const, isnan, logical_and as _e_and, logical_o
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
+from ._kernel import batched
 
 __all__ = ["radix_sort_func", "DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS", "COPIES"]
 
@@ -348,15 +350,10 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                      _loop("f", chunks, lambda t: BufferStore(flag, flag[last] | flag[t], (last,)))]
         return seq(*flags, work)
 
-    def rows(depth, r):
-        if depth == len(lead):
-            return row(r)
-        return _loop(f"r{depth}", lead[depth], lambda v: rows(depth + 1, r + (v,)))
-
     used = [carry[k] for k in range(2) if k != (passes - 1) % 2 and passes > 1]
     allocs = tuple(keys[:2 if passes > 1 else 1]) + (hist, acc, alike) + ((counts,) if counts is not None else ()) + \
         ((flag,) if bits_only else ()) + tuple(used)
-    return hand_written_func((X, OUT), rows(0, ()), allocs)
+    return hand_written_func((X, OUT), batched(lead, row, "r"), allocs)
 
 
 def _infer(name: str, indices: bool):

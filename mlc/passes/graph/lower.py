@@ -37,6 +37,7 @@ from ...ir.functor import Mutator
 from ...ir.graph import Binding, Constant, Graph
 from ...ir.structural import structural_equal, structural_hash
 from ...ir.tir import IRModule, PrimFunc
+from ...ops.hand_written import hand_written, with_op_params
 from ...ops.registry import get_op
 from .fuse import NOT_OPS, group_name
 from .fuse_tir import is_call_tir_group, merge_call_tir_group
@@ -101,11 +102,12 @@ def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Consta
 
 
 def _hand_written(body: Graph, name: str) -> tuple[PrimFunc, list[Constant]]:
-    """The op's own PrimFunc (an opaque op with ``prim_func``), its parameters put in the group's
-    order: the inputs, then the constants, then the outputs."""
+    """The op's own PrimFunc (an opaque op with ``prim_func``, recorded on it by
+    :func:`~mlc.ops.hand_written.hand_written`), its parameters put in the group's order: the
+    inputs, then the constants, then the outputs (``"mlc.op_params"`` says which stands for which)."""
     (b,) = body.bindings
     try:
-        func = get_op(b.op).prim_func(*(a.type for a in b.args), **dict(b.attrs))
+        func = hand_written(b.op, [a.type for a in b.args], dict(b.attrs))
     except MLCError as err:
         loc = f"\n  at {b.loc}" if b.loc is not None else ""
         raise CompileError(f"lowering {b.op} in {name} failed: {err}{loc}") from err
@@ -123,6 +125,8 @@ def _hand_written(body: Graph, name: str) -> tuple[PrimFunc, list[Constant]]:
         func = replace(func, body=_SameBuffer(same).visit(func.body))
     consts = list({id(a): a for a in b.args if isinstance(a, Constant)}.values())
     params = [by_atom[id(v)] for v in body.inputs] + [by_atom[id(c)] for c in consts] + list(out_params)
+    at = {id(p): k for k, p in enumerate(params)}
+    func = with_op_params(func, [at[id(by_atom[id(a)])] for a in b.args], [at[id(p)] for p in out_params])
     return replace(func, params=tuple(params)), consts
 
 

@@ -1,7 +1,8 @@
 """Default schedules: what ``mlc.build`` applies to every function nobody scheduled.
 
 The rules of a target come from its backend (``Backend.schedule_rules``); the
-driver applies them with :func:`apply_rules`. The CPU rules live here
+driver applies them with :func:`apply_rules` (:mod:`.rules` says what they are:
+a GPU's also rewrite the functions ops wrote by hand). The CPU rules live here
 (:mod:`.cpu`: inline, register-tiled matmul, vectorize, parallelize;
 :func:`cpu_rules`), and :func:`default_schedule` applies them (the llvm backend
 registers them; the reference interpreter runs functions as written). A
@@ -19,20 +20,17 @@ attribute, so it is never scheduled twice.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ...ir.tir import IRModule
+from ...ops.hand_written import is_hand_written
 from ...target import Target
 from ..schedule import Schedule
 from .canonical import SCHEDULED_ATTR, is_unscheduled
 from .cpu import BLOCK_RULES, FUNCTION_RULES, schedule_cpu
+from .rules import HandWrittenRule, Rules, TargetRules
 from .steps import CpuInfo
 
 __all__ = ["default_schedule", "apply_rules", "cpu_rules", "is_unscheduled", "SCHEDULED_ATTR", "CpuInfo",
-           "FUNCTION_RULES", "BLOCK_RULES", "Rules"]
-
-#: ``f(sch, func_name, target)``: schedule one function of ``sch`` in place.
-Rules = Callable[[Schedule, str, Target], None]
+           "FUNCTION_RULES", "BLOCK_RULES", "Rules", "TargetRules", "HandWrittenRule"]
 
 
 def cpu_rules(sch: Schedule, func_name: str, target: Target) -> None:
@@ -41,15 +39,20 @@ def cpu_rules(sch: Schedule, func_name: str, target: Target) -> None:
     schedule_cpu(sch, func_name, CpuInfo.from_target(target))
 
 
-def apply_rules(mod: IRModule, target, rules: Rules | None) -> Schedule:
+def apply_rules(mod: IRModule, target, rules: Rules | TargetRules | None) -> Schedule:
     """A Schedule of ``mod`` with ``rules`` applied to every unscheduled function (None:
-    none is changed); ``sch.mod`` is the result and ``sch.trace`` says what was done."""
+    none is changed), and, when ``rules`` is a :class:`TargetRules` with a ``hand_written``
+    rewrite, that rewrite to every function an op wrote by hand; ``sch.mod`` is the result
+    and ``sch.trace`` says what the schedules did."""
     target = Target.from_str(target)
     sch = Schedule(mod)
+    hand_written = rules.hand_written if isinstance(rules, TargetRules) else None
     for name in list(mod):
         if rules is not None and is_unscheduled(mod[name]):
             rules(sch, name, target)
             sch._commit(name, sch.mod[name].with_attr(SCHEDULED_ATTR, "default"))
+        elif hand_written is not None and is_hand_written(mod[name]):
+            sch._commit(name, hand_written(mod[name], target))
     return sch
 
 

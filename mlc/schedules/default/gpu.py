@@ -28,6 +28,10 @@ next one tried; the last rule applies to any block with loops. A block the
 rules cannot bind stays as it is, and the CUDA backend's compile error then
 names the unbound statement. Never a silently single-threaded kernel.
 
+A function an op wrote by hand (a sort, a scan, a factorization) has no
+blocks for these rules: :data:`GPU_RULES` gives it its op's GPU kernel, or
+runs its batch loops one per thread (:mod:`.gpu_hand_written`).
+
 >>> import mlc
 >>> from mlc import te
 >>> A = te.placeholder((1000,), "float32", "A")
@@ -45,10 +49,12 @@ from ...passes.tir.cross_thread_reduction import cross_thread_reducible
 from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from .cpu import inline_injective
+from .gpu_hand_written import hand_written_for_gpu
 from .patterns import view
+from .rules import TargetRules
 from .steps import attempt
 
-__all__ = ["schedule_gpu", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES"]
+__all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -210,3 +216,8 @@ def schedule_gpu(sch, func_name: str, target=None) -> None:
         for rule in GPU_BLOCK_RULES:
             if attempt(sch, rule, func_name, name) is not None:
                 break
+
+
+#: What a GPU backend hands the driver: :func:`schedule_gpu` for the functions nobody scheduled,
+#: and the functions ops wrote by hand as their GPU kernels (:mod:`.gpu_hand_written`).
+GPU_RULES = TargetRules(schedule_gpu, hand_written=hand_written_for_gpu)

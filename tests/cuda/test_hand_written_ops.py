@@ -1,0 +1,282 @@
+"""Every op with a hand-written PrimFunc, built for the GPU, against NumPy: on the emulator
+(Hypothesis: sizes 0, 1 and odd, batches), compiled by NVRTC for sm_80 and sm_90, and run on a
+GPU where there is one. cumsum/cumprod and searchsorted run their own GPU kernels (a thread per
+line, long lines in chunks; a thread per query), the others their batch loops one per thread."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc.backends.cuda import compile_sources
+from mlc.driver import schedule_module
+from mlc.ops import TensorType, get_op, list_ops
+from mlc.ops.hand_written import hand_written
+from mlc.ops.library.scan_gpu import scan_chunks
+
+from ..ops._harness import arrays, check_op, run_op, shapes
+from ..ops.test_factorize import _bound, well_conditioned
+from ..ops.test_sorting import _expected as sorted_like_numpy
+from ..ops.test_spectral import _adjoint, _close, _orthonormal, _tol, matrices
+from .conftest import ARCHS, DEVICE_MISSING, NVRTC_MISSING, TARGETS, needs_gpu
+
+GPU = ("cuda-emulator",)
+EMU = "cuda-emulator"
+
+#: Every op lowered by a hand-written PrimFunc, with inputs to compile it for.
+HAND_WRITTEN = {
+    "cumsum": ([TensorType((3, 7, 5), "float32")], {"axis": 1}),
+    "cumprod": ([TensorType((7, 5), "int64")], {"axis": 0}),
+    "searchsorted": ([TensorType((33,), "float64"), TensorType((4, 5), "float64")], {"side": "right"}),
+    "sort": ([TensorType((5, 37), "float32")], {}),
+    "argsort": ([TensorType((5, 37), "int16")], {"descending": True}),
+    "cholesky": ([TensorType((2, 4, 4), "float32")], {"upper": True}),
+    "det": ([TensorType((3, 5, 5), "float64")], {}),
+    "slogdet": ([TensorType((3, 5, 5), "float32")], {}),
+    "solve": ([TensorType((2, 4, 4), "float32"), TensorType((2, 4, 3), "float32")], {}),
+    "inv": ([TensorType((2, 4, 4), "float64")], {}),
+    "qr": ([TensorType((3, 5, 4), "float32")], {"mode": "complete"}),
+    "eigh": ([TensorType((2, 4, 4), "float32")], {}),
+    "eigvalsh": ([TensorType((2, 4, 4), "float64")], {}),
+    "svd": ([TensorType((2, 5, 3), "float32")], {"full_matrices": False}),
+    "svdvals": ([TensorType((2, 3, 5), "float64")], {}),
+}
+
+
+def test_every_hand_written_op_is_listed_here():
+    assert sorted(n for n in list_ops() if get_op(n).prim_func is not None and not n.startswith("test_")) == \
+        sorted(HAND_WRITTEN)
+
+
+# ------------------------------------------------------------------ scans
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "int32", "uint8", "bool"]),
+       shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=5))
+def test_scans_with_a_thread_per_line_are_numpys_bit_for_bit(name, data, dtype, shape):
+    x = data.draw(arrays(dtype, shape, special=False, bound=2.0))
+    axis = data.draw(st.integers(0, len(shape) - 1), label="axis")
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(x, axis=axis)
+    (got,) = run_op(name, [x], EMU, axis=axis, dtype=None)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+
+
+def _chunked(shape, axis) -> int:
+    n = shape[axis]
+    return scan_chunks(math.prod(shape) // max(n, 1), n)
+
+
+def _check_chunked_scan(name, x, axis, out=None):
+    """``x``'s scan in chunks: exact for ints and bools; floats within the rounding of a sum of
+    one chunk and the chunk totals before it (the bound of sequential summation over a chunk's
+    length plus the number of chunks, relative to the sum of magnitudes)."""
+    chunks = _chunked(x.shape, axis)
+    assert chunks > 1, "not the chunked path"
+    (got,) = run_op(name, [x], EMU, axis=axis, dtype=out)
+    with np.errstate(all="ignore"):
+        want = getattr(np, name)(x, axis=axis, dtype=out)
+    assert got.dtype == want.dtype
+    if want.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want)
+        return
+    steps = -(-x.shape[axis] // chunks) + chunks + 2
+    exact = getattr(np, name)(x.astype(np.longdouble), axis=axis)
+    magnitude = np.cumsum(np.abs(x.astype(np.longdouble)), axis=axis) if name == "cumsum" else np.abs(exact)
+    error = np.abs(got.astype(np.longdouble) - exact)
+    bound = steps * float(np.finfo(want.dtype).eps) * magnitude
+    assert (error <= bound).all(), f"{name} error {float(error.max())} beyond {float(bound.max())}"
+
+
+@pytest.mark.parametrize("shape, axis", [((5000,), 0), ((1001,), 0), ((3, 2000), 1), ((2, 999, 3), 1),
+                                         ((640, 2), 0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "bool"])
+def test_long_lines_scan_in_chunks(shape, axis, dtype):
+    rng = np.random.default_rng(sum(shape))
+    x = (rng.standard_normal(shape) * 3).astype(dtype) if dtype != "int32" else \
+        rng.integers(-1 << 30, 1 << 30, shape).astype(dtype)  # (wrapping sums)
+    _check_chunked_scan("cumsum", x, axis)
+    if dtype.startswith("float"):
+        _check_chunked_scan("cumprod", rng.uniform(0.99, 1.01, shape).astype(dtype), axis)
+    if dtype == "bool":
+        _check_chunked_scan("cumprod", rng.random(shape) < 0.999, axis, out="bool")
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(256, 3000), lines=st.integers(1, 3), axis_last=st.booleans(), data=st.data())
+def test_chunked_scans_of_any_length(n, lines, axis_last, data):
+    """Ragged last chunks, and lines before or after the axis."""
+    shape, axis = ((lines, n), 1) if axis_last else ((n, lines), 0)
+    x = data.draw(arrays("float32", shape, special=False, bound=4.0))
+    _check_chunked_scan("cumsum", x, axis)
+    _check_chunked_scan("cumsum", x.astype("int64"), axis)
+
+
+def test_a_long_scan_is_three_kernels_and_a_short_one_one():
+    lib = mlc.build(mlc.IRModule({"main": hand_written("cumsum", [TensorType((3000,), "float32")], {"axis": 0})}),
+                    EMU)
+    out = np.zeros(3000, "float32")
+    lib["main"](np.ones(3000, "float32"), out)
+    chunks = scan_chunks(1, 3000)
+    assert [s.name for s in lib.kernel_stats("main")] == ["main_kernel0", "main_kernel1", "main_kernel2"]
+    # phases 1 and 3 read the input once each; phase 2 reads and writes each chunk's total once
+    assert [s.global_reads for s in lib.kernel_stats("main")] == [3000, chunks, 3000 + chunks]
+    np.testing.assert_array_equal(out, np.arange(1, 3001))
+    lib = mlc.build(mlc.IRModule({"main": hand_written("cumsum", [TensorType((200, 7), "float32")],
+                                                       {"axis": 1})}), EMU)
+    lib["main"](np.ones((200, 7), "float32"), np.zeros((200, 7), "float32"))
+    (one,) = lib.kernel_stats("main")
+    assert one.global_reads == one.global_writes == 1400
+
+
+# ------------------------------------------------------------------ searchsorted, sort
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "int32", "uint8"]), n=st.integers(0, 40),
+       side=st.sampled_from(["left", "right"]), queries=shapes(min_dims=0, max_dims=2, min_side=0, max_side=6))
+def test_searchsorted_with_a_thread_per_query(data, dtype, n, side, queries):
+    a = np.sort(data.draw(arrays(dtype, (n,), special=dtype.startswith("float"), bound=5.0)))
+    v = data.draw(arrays(dtype, queries, special=dtype.startswith("float"), bound=6.0))
+    if n and v.size:  # queries equal to elements
+        v.reshape(-1)[0] = a[data.draw(st.integers(0, n - 1))]
+    check_op("searchsorted", [a, v], np.searchsorted(a, v, side=side).astype("int64"), targets=GPU, side=side)
+
+
+@pytest.mark.parametrize("name", ["sort", "argsort"])
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "int8", "int64", "uint32", "bool"]),
+       shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=9), descending=st.booleans())
+def test_sort_with_a_thread_per_row(name, data, dtype, shape, descending):
+    x = data.draw(arrays(dtype, shape, special=True))
+    if x.size:
+        x.reshape(-1)[-1] = x.reshape(-1)[0]  # a tie
+    (got,) = run_op(name, [x], EMU, descending=descending)
+    assert got.tobytes() == sorted_like_numpy(name, x, descending).tobytes()
+
+
+# ------------------------------------------------------------------ factorizations
+
+@settings(max_examples=10, deadline=None)
+@given(x=well_conditioned(max_batch=3), upper=st.booleans())
+def test_cholesky_with_a_thread_per_matrix(x, upper):
+    spd = np.ascontiguousarray(x @ _adjoint(x))
+    low = np.linalg.cholesky(spd)
+    expected = np.ascontiguousarray(_adjoint(low)) if upper else low
+    bound = _bound(x.dtype.name, x.shape[-1]) * 4
+    check_op("cholesky", [spd], expected, targets=GPU, rtol=bound, atol=bound * float(np.abs(expected).max()),
+             upper=upper)
+
+
+@settings(max_examples=10, deadline=None)
+@given(x=well_conditioned(max_batch=3), data=st.data())
+def test_lu_ops_with_a_thread_per_matrix(x, data):
+    n = x.shape[-1]
+    rtol = _bound(x.dtype.name, n)
+    check_op("det", [x], np.linalg.det(x).astype(x.dtype), targets=GPU, rtol=rtol)
+    check_op("slogdet", [x], tuple(np.linalg.slogdet(x)), targets=GPU, rtol=rtol, atol=rtol)
+    b = data.draw(arrays(x.dtype.name, x.shape[:-1] + (data.draw(st.integers(1, 3)),), special=False, bound=1.0))
+    check_op("solve", [x, b], np.linalg.solve(x, b), targets=GPU, rtol=rtol, atol=rtol / n)
+    check_op("inv", [x], np.linalg.inv(x), targets=GPU, rtol=rtol, atol=rtol / n)
+
+
+@pytest.mark.parametrize("name, shape", [("cholesky", (0, 3, 3)), ("inv", (2, 0, 0)), ("det", (0, 2, 2)),
+                                         ("qr", (0, 3, 2)), ("eigvalsh", (1, 0, 0)), ("svdvals", (0, 2, 3))])
+def test_empty_stacks_and_matrices(name, shape):
+    x = np.zeros(shape, "float32")
+    want = get_op(name).reference(x)
+    got = run_op(name, [x], EMU)
+    for g, w in zip(got, want if isinstance(want, tuple) else (want,)):
+        assert g.shape == np.shape(w)
+        np.testing.assert_array_equal(g, w)
+
+
+# ------------------------------------------------------------------ spectral
+
+@settings(max_examples=10, deadline=None)
+@given(x=matrices(), mode=st.sampled_from(["reduced", "complete"]))
+def test_qr_with_a_thread_per_matrix(x, mode):
+    tol = _tol(x.dtype.name, max(x.shape[-2:]))
+    q, r = run_op("qr", [x], EMU, mode=mode)
+    q_np, r_np = np.linalg.qr(x, mode=mode)
+    assert q.shape == q_np.shape and r.shape == r_np.shape
+    _close(q @ r, x, tol, "Q R != A")
+    _orthonormal(q, tol, "qr")
+    np.testing.assert_array_equal(np.tril(r, -1), 0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(x=matrices(square=True))
+def test_eigh_with_a_thread_per_matrix(x):
+    n = x.shape[-1]
+    tol = _tol(x.dtype.name, n)
+    sym = np.tril(x, -1) + _adjoint(np.tril(x, -1)) + np.real(x) * np.eye(n)
+    w, v = run_op("eigh", [x], EMU)
+    (w_only,) = run_op("eigvalsh", [x], EMU)
+    _close(w, np.linalg.eigvalsh(x), tol, "eigenvalues")
+    np.testing.assert_array_equal(w_only, w)
+    _close(sym @ v, v * w[..., None, :], tol, "A V != V diag(w)")
+    _orthonormal(v, tol, "eigh")
+
+
+@settings(max_examples=10, deadline=None)
+@given(x=matrices(), full=st.booleans())
+def test_svd_with_a_thread_per_matrix(x, full):
+    k = min(x.shape[-2:])
+    tol = _tol(x.dtype.name, max(x.shape[-2:]))
+    u, s, vh = run_op("svd", [x], EMU, full_matrices=full)
+    (s_only,) = run_op("svdvals", [x], EMU)
+    _close(s, np.linalg.svd(x, compute_uv=False), tol, "singular values")
+    np.testing.assert_array_equal(s_only, s)
+    _close((u[..., :, :k] * s[..., None, :]) @ vh[..., :k, :], x, tol, "U S Vh != A")
+    _orthonormal(u, tol, "U")
+    _orthonormal(_adjoint(vh), tol, "Vh")
+
+
+# ------------------------------------------------------------------ NVRTC and the GPU
+
+def _gpu_module(name):
+    types, attrs = HAND_WRITTEN[name]
+    return schedule_module(mlc.IRModule({"main": hand_written(name, types, attrs)}), "cuda")
+
+
+@pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("name", sorted(HAND_WRITTEN) + ["cumsum_chunked", "searchsorted_int"])
+def test_hand_written_kernels_compile_with_nvrtc(name, arch):
+    if name == "cumsum_chunked":
+        mod = schedule_module(mlc.IRModule({"main": hand_written("cumsum", [TensorType((2, 5000), "float16")],
+                                                                 {"axis": 1, "dtype": "float16"})}), "cuda")
+    elif name == "searchsorted_int":
+        mod = schedule_module(mlc.IRModule({"main": hand_written(
+            "searchsorted", [TensorType((100,), "int32"), TensorType((7,), "int32")], {})}), "cuda")
+    else:
+        mod = _gpu_module(name)
+    code, cubin = compile_sources(mod, TARGETS[arch])
+    assert 'extern "C" __global__' in code and "threadIdx.x" in code
+    assert cubin[:4] == b"\x7fELF"
+
+
+@needs_gpu
+@pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
+def test_hand_written_ops_on_the_gpu(name):
+    import cupy as cp
+    assert DEVICE_MISSING is None
+    types, attrs = HAND_WRITTEN[name]
+    rng = np.random.default_rng(0)
+    arrays_ = []
+    for t in types:
+        a = rng.standard_normal(t.shape).astype(t.dtype) if t.dtype.startswith("float") else \
+            rng.integers(-9, 10, t.shape).astype(t.dtype)
+        if len(t.shape) >= 2 and t.shape[-1] == t.shape[-2]:  # well conditioned (and definite, for cholesky)
+            a = a @ np.swapaxes(a, -1, -2) + 2 * t.shape[-1] * np.eye(t.shape[-1], dtype=t.dtype)
+        arrays_.append(np.ascontiguousarray(a))
+    if name == "searchsorted":
+        arrays_[0].sort()
+    want = run_op(name, arrays_, "reference", **attrs)
+    lib = mlc.build(mlc.IRModule({"main": hand_written(name, types, attrs)}), "cuda")
+    outs = [cp.zeros(w.shape, w.dtype) for w in want]
+    lib["main"](*(cp.asarray(a) for a in arrays_), *outs)
+    for got, w in zip(outs, want):
+        np.testing.assert_allclose(cp.asnumpy(got), w, rtol=1e-4, atol=1e-4)
