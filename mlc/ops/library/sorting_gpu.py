@@ -231,11 +231,11 @@ class _Bitonic:
             """``body(s, r, i, empty)`` for the thread's two positions ``s`` of the tile: row ``r``,
             position ``i`` in it, ``empty`` whether it is padding (one store each: no barrier
             between the two)."""
-            c = Var("c", self.idx)
-            s = cast(tx, self.idx) + c * self.c(threads)
-            g = cast(bx, self.idx) * self.c(tile) + s
+            c = Var("c", "int32")
+            s = tx + c * threads  # in the tile (int32), the padded rows' position g (self.idx)
+            g = cast(bx, self.idx) * self.c(tile) + cast(s, self.idx)
             r, i = g >> self.c(_log2(self.size)), g & self.c(self.size - 1)
-            return For(c, self.c(0), self.c(2), "unrolled", body(s, r, i, self.padding(r, i)))
+            return For(c, const(0, "int32"), const(2, "int32"), "unrolled", body(s, r, i, self.padding(r, i)))
 
         def load(s, r, i, empty):
             def unless_empty(value, padded):
@@ -266,9 +266,8 @@ class _Bitonic:
             return stmt if empty is None else IfThenElse(~empty, stmt)
 
         def body(bx, tx):
-            t = cast(tx, self.idx)
             return seq(slots(bx, tx, load),
-                       *(self.exchange(keys, pos, *_pair(t, k, j), tmp_key, tmp_pos) for k, j in stages),
+                       *(self.exchange(keys, pos, *_pair(tx, k, j), tmp_key, tmp_pos) for k, j in stages),
                        slots(bx, tx, store))
         return self.launch(-(-self.total // tile), threads, body, (keys, pos, tmp_key, tmp_pos))
 
