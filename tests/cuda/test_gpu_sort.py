@@ -90,12 +90,25 @@ def test_bitonic_sort_is_the_cpu_ops_stable_sort(name, x, descending):
 
 @pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=25, deadline=None)
-@given(x=_inputs(max_n=40), descending=st.booleans(), tile_threads=st.sampled_from([1, 2, 4, 8]))
-def test_rows_longer_than_a_tile(name, x, descending, tile_threads):
+@given(x=_inputs(max_n=40), descending=st.booleans(), tile_threads=st.sampled_from([1, 2, 4, 8]),
+       global_threads=st.sampled_from([5, 32, 256]))
+def test_rows_longer_than_a_tile(name, x, descending, tile_threads, global_threads):
     """Tiles of 2..16 positions: rows of up to 40 elements take the kernels of the sub-stages
-    spanning tiles, the workspace between kernels, and the merges in shared memory."""
-    with mock.patch.object(sorting_gpu, "TILE_THREADS", tile_threads):
+    spanning tiles, the workspace between kernels, and the merges in shared memory; blocks of
+    5 threads leave the last block of those kernels ragged."""
+    with mock.patch.multiple(sorting_gpu, TILE_THREADS=tile_threads, GLOBAL_THREADS=global_threads):
         _check(name, x, descending, cpu=False)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_ragged_last_block_of_a_sub_stage_spanning_tiles(name):
+    """37 rows of 16 positions: 296 comparators, blocks of 32 threads (the last one has 8)."""
+    x = np.random.default_rng(2).integers(-3, 3, (37, 9)).astype("float32")
+    with mock.patch.multiple(sorting_gpu, TILE_THREADS=2, GLOBAL_THREADS=32):
+        _, lowered = _lowered(x.shape, "float32", name == "argsort")
+        assert {k.blocks * k.threads for k in kernels(lowered) if k.threads == 32} == {320}
+        for descending in (False, True):
+            _check(name, x, descending, cpu=False)
 
 
 @pytest.mark.parametrize("name", NAMES)
