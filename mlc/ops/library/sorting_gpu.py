@@ -25,8 +25,9 @@ Its sub-stages ``(k, j)`` for ``n = 6``, ``P = 8`` (pairs of positions, padding 
 [(2, 1), (4, 2), (4, 1), (8, 4), (8, 2), (8, 1)]
 
 The lower position of a comparator is the smaller, so one whose upper position is padding
-never swaps (+infinity is already there): padding never moves, is never stored, and the
-comparators that reach it are skipped.
+never swaps (+infinity is already there): padding never moves. It is never stored in
+global memory (a tile in shared memory makes up its padding as (+infinity, position)),
+and the kernels working on global memory skip the comparators that reach it.
 
 Kernels. All rows, padded to ``P`` each, are one sequence of ``rows * P`` positions cut
 into tiles of ``TILE = 2 * TILE_THREADS`` (or fewer, for a small input): a sub-stage
