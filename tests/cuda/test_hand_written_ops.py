@@ -16,8 +16,8 @@ from mlc.ops.hand_written import hand_written
 from mlc.ops.library.scan_gpu import scan_chunks
 
 from ..ops._harness import arrays, check_op, run_op, shapes
+from ..ops._harness import sorted_expected as sorted_like_numpy
 from ..ops.test_factorize import _bound, well_conditioned
-from ..ops.test_sorting import _expected as sorted_like_numpy
 from ..ops.test_spectral import _adjoint, _close, _orthonormal, _tol, matrices
 from .conftest import ARCHS, DEVICE_MISSING, NVRTC_MISSING, TARGETS, needs_gpu
 
@@ -148,12 +148,25 @@ def test_searchsorted_with_a_thread_per_query(data, dtype, n, side, queries):
 @settings(max_examples=15, deadline=None)
 @given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "int8", "int64", "uint32", "bool"]),
        shape=shapes(min_dims=1, max_dims=3, min_side=0, max_side=9), descending=st.booleans())
-def test_sort_with_a_thread_per_row(name, data, dtype, shape, descending):
+def test_sort_through_its_bitonic_gpu_kernel(name, data, dtype, shape, descending):
     x = data.draw(arrays(dtype, shape, special=True))
     if x.size:
         x.reshape(-1)[-1] = x.reshape(-1)[0]  # a tie
     (got,) = run_op(name, [x], EMU, descending=descending)
     assert got.tobytes() == sorted_like_numpy(name, x, descending).tobytes()
+
+
+@pytest.mark.parametrize("name", ["sort", "argsort"])
+def test_sort_ops_build_their_gpu_kernel_not_a_thread_per_row(name):
+    """The op's gpu_prim_func (the bitonic network: shared-memory tiles) replaces its radix sort."""
+    assert get_op(name).gpu_prim_func is not None
+    types, attrs = HAND_WRITTEN[name]
+    gpu = get_op(name).gpu_prim_func(*types, **attrs)
+    assert gpu.attr("mlc.scheduled") == "hand-written-gpu"
+    x = np.zeros(types[0].shape, types[0].dtype)
+    low = mlc.jit(lambda a: getattr(mlc.numpy, name)(a, descending=attrs.get("descending", False))).lower(x)
+    source, _ = compile_sources(schedule_module(low.mod, "cuda"), "cuda -arch=sm_80")
+    assert "__shared__" in source
 
 
 # ------------------------------------------------------------------ factorizations

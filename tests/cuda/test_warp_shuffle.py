@@ -10,7 +10,7 @@ from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower_for_gpu
 from mlc.errors import RaceError
 from mlc.ir.buffer import decl_buffer
-from mlc.ir.expr import BufferLoad, Call, IntImm, Var, const, make_binary
+from mlc.ir.expr import BufferLoad, Call, Var, const, make_binary
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
 from mlc.passes.tir.warp_shuffle import SHFL_DOWN, shfl_down

@@ -92,6 +92,18 @@ def check_op(name: str, arrays, expected, *, targets=TARGETS, rtol=None, atol=0.
             assert_close(got, r, rtol=rtol, atol=atol, what=f"{name} on {target} vs reference")
 
 
+def sorted_expected(name: str, x: np.ndarray, descending: bool) -> np.ndarray:
+    """What ``sort`` or ``argsort`` (``name``) of ``x`` along its last axis gives: NumPy's stable
+    order; descending, the stable ascending order of the reversed axis, reversed (NaN first,
+    ties in input order)."""
+    if descending:
+        n = x.shape[-1]
+        order = n - 1 - np.argsort(x[..., ::-1], axis=-1, kind="stable")[..., ::-1]
+    else:
+        order = np.argsort(x, axis=-1, kind="stable")
+    return order.astype("int64") if name == "argsort" else np.take_along_axis(x, order, axis=-1)
+
+
 # ------------------------------------------------------------------ strategies
 
 def arrays(dtype: str, shape, *, special: bool = True, bound: float | None = None, min_value=None):

@@ -9,20 +9,9 @@ import mlc
 from mlc import DTypeError, MLCError, ShapeError
 from mlc.ops import TensorType, get_op, register_op
 
-from ._harness import ALL, TARGETS, arrays, check_op, run_op, shapes
+from ._harness import ALL, TARGETS, arrays, check_op, run_op, shapes, sorted_expected
 
 SORTABLE = tuple(d for d in ALL if d != "float16")
-
-
-def _descending_order(x):
-    """NumPy's stable descending order, built from its ascending one on the reversed axis."""
-    n = x.shape[-1]
-    return n - 1 - np.argsort(x[..., ::-1], axis=-1, kind="stable")[..., ::-1]
-
-
-def _expected(name, x, descending):
-    order = _descending_order(x) if descending else np.argsort(x, axis=-1, kind="stable")
-    return order.astype("int64") if name == "argsort" else np.take_along_axis(x, order, axis=-1)
 
 
 def _check_bitwise(name, arrays_, expected, targets=TARGETS, **attrs):
@@ -44,7 +33,7 @@ def test_sort_small(name, data, dtype, shape, descending):
         if dtype.startswith("float") and data.draw(st.booleans(), label="-0.0"):
             flat[data.draw(st.integers(0, flat.size - 1))] = -0.0
         flat[data.draw(st.integers(0, flat.size - 1))] = flat[0]
-    _check_bitwise(name, [x], _expected(name, x, descending), descending=descending)
+    _check_bitwise(name, [x], sorted_expected(name, x, descending), descending=descending)
 
 
 @pytest.mark.parametrize("name", ["sort", "argsort"])
@@ -72,7 +61,7 @@ def test_sort_large_llvm(name, dtype, special, n):
         x[::7] = info.min
         x[::11] = x[0]
     for descending in (False, True):
-        _check_bitwise(name, [x], _expected(name, x, descending), targets=("llvm",), descending=descending)
+        _check_bitwise(name, [x], sorted_expected(name, x, descending), targets=("llvm",), descending=descending)
 
 
 @settings(max_examples=20, deadline=None)
@@ -196,7 +185,7 @@ def test_sort_in_parallel_chunks(name, dtype, monkeypatch):
     if dtype == "float32":
         x[0, [3, 9]] = [np.nan, -0.0]
     for descending in (False, True):
-        expected = _expected(name, x, descending)
+        expected = sorted_expected(name, x, descending)
         for target in TARGETS:
             func = get_op(name).prim_func(TensorType(x.shape, dtype), descending=descending)
             assert "parallel" in func.script()
@@ -223,8 +212,7 @@ def test_complex_sort_is_numpys_lexicographic_order(name, data, dtype, shape, de
     x = np.array([complex(a, b) for a, b in parts], dtype).reshape(shape)
     axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
     moved = np.moveaxis(x, axis, -1)
-    order = _descending_order(moved) if descending else np.argsort(moved, axis=-1, kind="stable")
-    want = np.moveaxis(order if name == "argsort" else np.take_along_axis(moved, order, axis=-1), -1, axis)
+    want = np.moveaxis(sorted_expected(name, moved, descending), -1, axis)
     fn = getattr(mlc.numpy, name)
     got = mlc.jit(lambda a: fn(a, axis=axis, descending=descending), target=target)(x)
     assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (got, want)
@@ -248,7 +236,7 @@ def test_digits_one_for_the_whole_row_copy_instead_of_scattering(name, dtype, mo
     for min_chunk in (7, 1 << 16):
         monkeypatch.setattr(sorting, "MIN_CHUNK", min_chunk)
         for descending in (False, True):
-            expected = _expected(name, x, descending)
+            expected = sorted_expected(name, x, descending)
             for target in TARGETS if dtype == "int16" else ("llvm",):
                 out = np.empty(x.shape, expected.dtype)
                 func = get_op(name).prim_func(TensorType(x.shape, dtype), descending=descending)

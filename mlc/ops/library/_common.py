@@ -27,7 +27,7 @@ from ...ir import expr as _e
 from ...ir import te
 from ...ir.expr import PrimExpr
 from ...ir.tir import Block, BlockRealize, PrimFunc
-from ..hand_written import HAND_WRITTEN
+from ..hand_written import HAND_WRITTEN, HAND_WRITTEN_GPU
 
 __all__ = [
     "hand_written_func",
@@ -303,11 +303,13 @@ def np_sigmoid(x: np.ndarray) -> np.ndarray:
         return np.where(x >= 0, 1 / (1 + np.exp(-x)), np.exp(x) / (1 + np.exp(x))).astype(x.dtype)
 
 
-def hand_written_func(params, body, allocs=()) -> PrimFunc:
+def hand_written_func(params, body, allocs=(), gpu: bool = False) -> PrimFunc:
     """A PrimFunc an op writes by hand (its ``prim_func``): ``body`` (loops and stores) in a root
     block allocating ``allocs``, marked hand-written (``"mlc.scheduled": "hand-written"``: the
     default schedules leave it as it is; see :mod:`mlc.ops.hand_written`, which also says how
-    its batch loops are marked)."""
+    its batch loops are marked). ``gpu``: a kernel written for the GPU (a ``gpu_prim_func``, its
+    loops bound to threads), marked ``"hand-written-gpu"``, ready for a CUDA build as it is."""
     root = Block("root", (), (), (), body, alloc_buffers=tuple(allocs))
+    mark = HAND_WRITTEN_GPU if gpu else HAND_WRITTEN
     return PrimFunc(tuple(params), BlockRealize((), _e.const(True, "bool"), root),
-                    (("global_symbol", "main"), ("mlc.scheduled", HAND_WRITTEN), ("tir.noalias", True)))
+                    (("global_symbol", "main"), ("mlc.scheduled", mark), ("tir.noalias", True)))

@@ -190,7 +190,7 @@ def _search_gpu_func(a: TensorType, v: TensorType, *, side="left") -> PrimFunc:
         steps = _binary_search(A, a.shape[0], V[q], side, lambda: count[zero],
                                lambda e: BufferStore(count, e, (zero,)))
         return Allocate(count, seq(*steps, BufferStore(OUT, count[zero], q)))
-    return hand_written_func((A, V, OUT), thread_loops(shape_size(v.shape), search))
+    return hand_written_func((A, V, OUT), thread_loops(shape_size(v.shape), search), gpu=True)
 
 
 def _search_reference(a, v, *, side="left"):

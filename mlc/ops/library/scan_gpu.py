@@ -97,9 +97,9 @@ def scan_gpu_func(x: TensorType, out_dtype: str, *, axis: int, product: bool) ->
         return Allocate(acc, stmt)
 
     if n == 0 or lines == 0:
-        return hand_written_func((X, OUT), seq())
+        return hand_written_func((X, OUT), seq(), gpu=True)
     if chunks == 1:
-        return hand_written_func((X, OUT), thread_loops(lines, whole_line))
+        return hand_written_func((X, OUT), thread_loops(lines, whole_line), gpu=True)
 
     # chunk threads t = (o, c, j), j fastest; totals[t] is chunk c of line (o, j)
     totals = decl_buffer((lines * chunks,), acc_dtype, "totals")
@@ -126,4 +126,4 @@ def scan_gpu_func(x: TensorType, out_dtype: str, *, axis: int, product: bool) ->
 
     body = seq(thread_loops(lines * chunks, lambda t: chunk(t, False)), thread_loops(lines, prefixes),
                thread_loops(lines * chunks, lambda t: chunk(t, True)))
-    return hand_written_func((X, OUT), body, (totals,))
+    return hand_written_func((X, OUT), body, (totals,), gpu=True)

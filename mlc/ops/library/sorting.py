@@ -1,7 +1,7 @@
 """Sorting along the last axis: ``sort`` and ``argsort``, a stable LSD radix sort.
 
-Each element's key is an unsigned integer of the element's width whose order
-is the sort order: floats' sign bit flipped (all bits, for negatives), both
+Each element's key (:mod:`._sort_keys`, shared with the GPU kernel) is an
+unsigned integer of the element's width whose order is the sort order: floats' sign bit flipped (all bits, for negatives), both
 zeros one key (they tie, so stability keeps their order, as NumPy does), every
 NaN the largest key (last, in input order); signed ints' sign bit flipped;
 ``descending`` complements the key, so ties still keep their input order.
@@ -31,8 +31,9 @@ identity.
 
 This is no loop nest of te stages (its stores go to data-dependent places),
 so the ops are ``opaque`` ones with a hand-written PrimFunc (``prim_func``),
-already scheduled: O(n) work per digit, rows one after the other (batch loops,
-which a GPU build runs one row per thread).
+already scheduled: O(n) work per digit, rows one after the other. On the GPU
+the ops run their ``gpu_prim_func`` instead, a bitonic network over the same
+keys (:mod:`.sorting_gpu`).
 
 >>> from mlc.ops import TensorType, get_op
 >>> f = get_op("argsort").prim_func(TensorType((5,), "float32"), descending=False)
@@ -45,7 +46,6 @@ import math
 
 import numpy as np
 
-from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
 from ...ir.expr import Var, cast, const, isnan, logical_and as _e_and, logical_or as _e_or, min as _e_min, \
@@ -54,6 +54,8 @@ from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
 from ._kernel import batched
+from ._sort_keys import check_sortable, float_bits, float_value, key_dtype, sort_key
+from .sorting_gpu import bitonic_sort_func
 
 __all__ = ["radix_sort_func", "DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS", "COPIES"]
 
@@ -66,51 +68,6 @@ MIN_CHUNK, MAX_CHUNKS = 1 << 16, 16
 
 #: Histograms a chunk counts into, round robin (see the module's docstring).
 COPIES = 4
-
-
-def _check(op: str, x: TensorType) -> None:
-    if x.ndim == 0:
-        raise ShapeError(f"{op}: needs an array of at least 1 dimension, got a 0-d array; "
-                         "reshape it to (1,) first")
-    if x.dtype not in ("bool", "float32", "float64") and not dt.is_int(x.dtype):
-        raise DTypeError(f"{op}: sorts bool, integer, float32 and float64 arrays, got {x.dtype}; "
-                         "cast it first (float16 to float32 is exact)")
-
-
-def _key(x, descending: bool):
-    """The unsigned key of value ``x`` whose integer order is the sort order."""
-    bits = 8 if x.dtype == "bool" else dt.bits(x.dtype)
-    kdt = f"uint{bits}"
-    top = const(1 << (bits - 1), kdt)
-    if x.dtype == "bool" or dt.is_unsigned(x.dtype):
-        key = cast(x, kdt)
-    elif dt.is_int(x.dtype):
-        key = cast(x, kdt) ^ top
-    else:
-        # branch-free (a select of loads becomes a branch): all-ones masks from comparisons
-        zero = const(0, kdt)
-        u = reinterpret(x, kdt)
-        u = u & (zero - cast(u != top, kdt))                      # -0.0 is 0.0
-        key = u ^ ((zero - (u >> const(bits - 1, kdt))) | top)    # negatives: every bit flipped
-        key = key | (zero - cast(isnan(x), kdt))                  # NaN: the largest key
-    return ~key if descending else key
-
-
-def _float_bits(x, kdt: str, descending: bool):
-    """The key of float ``x`` from its bits alone, a bijection (so the value decodes back):
-    ``_key`` where ``x`` is neither NaN nor -0.0."""
-    top, zero = const(1 << (dt.bits(kdt) - 1), kdt), const(0, kdt)
-    u = reinterpret(x, kdt)
-    key = u ^ ((zero - (u >> const(dt.bits(kdt) - 1, kdt))) | top)
-    return ~key if descending else key
-
-
-def _float_value(key, dtype: str, descending: bool):
-    """The float whose :func:`_float_bits` is ``key``."""
-    kdt = key.dtype
-    top, zero, one = const(1 << (dt.bits(kdt) - 1), kdt), const(0, kdt), const(1, kdt)
-    key = ~key if descending else key
-    return reinterpret(key ^ ((zero - ((key >> const(dt.bits(kdt) - 1, kdt)) ^ one)) | top), dtype)
 
 
 def _plan(bits: int) -> tuple[int, int]:
@@ -137,8 +94,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     X = decl_buffer(x.shape, x.dtype, "x")
     out_dtype = "int64" if indices else x.dtype
     OUT = decl_buffer(x.shape, out_dtype, "out")
-    bits = 8 if x.dtype == "bool" else dt.bits(x.dtype)
-    kdt = f"uint{bits}"
+    kdt = key_dtype(x.dtype)
+    bits = dt.bits(kdt)
     passes, width = _plan(bits)
     radix, mask = 1 << width, const((1 << width) - 1, kdt)
     scratch = max(n, 1)
@@ -226,13 +183,13 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
             if indices:
                 return keys[p % 2][i]
             if bits_path:
-                return _float_bits(X[r + (i,)], kdt, descending) if p == 0 else \
+                return float_bits(X[r + (i,)], kdt, descending) if p == 0 else \
                     reinterpret(load((p - 1) % 2, i), kdt)
-            return _key(payload(i, p), descending)
+            return sort_key(payload(i, p), descending)
 
         def note(i, t):
             """What the first read of the row stores besides counts: argsort's keys, float flags."""
-            stores = [BufferStore(keys[0], _key(X[r + (i,)], descending), (i,))] if indices else []
+            stores = [BufferStore(keys[0], sort_key(X[r + (i,)], descending), (i,))] if indices else []
             if bits_only:  # note a NaN or a -0.0: their keys are not their bits'
                 v = X[r + (i,)]
                 odd = _e_or(isnan(v), reinterpret(v, kdt) == const(1 << (bits - 1), kdt))
@@ -288,7 +245,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
             waits on one increment per pair instead of one per element."""
             def place(i, k, pos):
                 if p == passes - 1:
-                    value = _float_value(k, x.dtype, descending) if bits_path else payload(i, p)
+                    value = float_value(k, x.dtype, descending) if bits_path else payload(i, p)
                     return [BufferStore(OUT, value, r + (pos,))]
                 stores = [BufferStore(keys[(p + 1) % 2], k, (pos,))] if indices else []
                 return stores + [store(p % 2, pos, reinterpret(k, x.dtype) if bits_path else payload(i, p))]
@@ -321,7 +278,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
         def passes_of(bits_path):
             if chunks == 1:
                 return seq(*(prefix(p) for p in range(passes)), *(scatter(p, bits_path) for p in range(passes)))
-            # the first pass's counts come from the first read (its keys are _key's: where the
+            # the first pass's counts come from the first read (its keys are sort_key's: where the
             # bits path runs, no NaN nor -0.0 makes them differ from the bits')
             return seq(*(seq(*([count(p, bits_path)] if p else []), prefix(p), scatter(p, bits_path))
                          for p in range(passes)))
@@ -337,8 +294,8 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
             first pass's (several), argsort's keys, float flags."""
             if chunks == 1:
                 return seq(zero_hist(), chunked(count_all))
-            return seq(zero_counts(), counted(lambda i, t, c: seq(*note(i, t), tally(_key(X[r + (i,)], descending),
-                                                                                     0, t, c))))
+            return seq(zero_counts(), counted(lambda i, t, c: seq(*note(i, t),
+                                                                  tally(sort_key(X[r + (i,)], descending), 0, t, c))))
 
         last = const(chunks, dt.INDEX)
         work = passes_of(False)
@@ -358,7 +315,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
 
 def _infer(name: str, indices: bool):
     def infer(x: TensorType, *, descending=False) -> TensorType:
-        _check(name, x)
+        check_sortable(name, x)
         return TensorType(x.shape, "int64" if indices else x.dtype)
     return infer
 
@@ -382,15 +339,21 @@ def _order(x, descending: bool):
 
 def _prim_func(indices: bool):
     def prim_func(x: TensorType, *, descending=False) -> PrimFunc:
-        _check("argsort" if indices else "sort", x)
+        check_sortable("argsort" if indices else "sort", x)
         return radix_sort_func(x, descending=bool(descending), indices=indices)
     return prim_func
 
 
+def _gpu_prim_func(indices: bool):
+    def gpu_prim_func(x: TensorType, *, descending=False) -> PrimFunc:
+        return bitonic_sort_func(x, descending=bool(descending), indices=indices)
+    return gpu_prim_func
+
+
 register_op("sort", pattern="opaque", infer=_infer("sort", False), lower=None, reference=_reference(False),
-            prim_func=_prim_func(False),
+            prim_func=_prim_func(False), gpu_prim_func=_gpu_prim_func(False),
             doc="``x`` sorted along its last axis, stably (NaN last; ``descending``: NaN first, "
                 "ties still in input order).")
 register_op("argsort", pattern="opaque", infer=_infer("argsort", True), lower=None,
-            reference=_reference(True), prim_func=_prim_func(True),
+            reference=_reference(True), prim_func=_prim_func(True), gpu_prim_func=_gpu_prim_func(True),
             doc="The int64 positions that sort ``x`` along its last axis, stably (as ``sort``).")
