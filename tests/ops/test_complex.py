@@ -141,6 +141,29 @@ def test_log_and_sqrt_of_huge_and_tiny_parts_do_not_overflow(dtype):
         check_op(name, [x], expect(fn, x), rtol=rounding_rtol(dtype))
 
 
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("name", ["sinh", "cosh", "sin", "cos", "exp"])
+def test_hyperbolics_past_where_cosh_overflows_keep_their_finite_parts(name, dtype):
+    """Past |x| = 1023 ln 2 cosh x overflows, but cosh x sin y may not (sinh(710.6 + 0.1j) has a
+    finite imaginary part): such parts stay finite, as NumPy's; the rest overflow as it does."""
+    edge = math.log(np.finfo(dtype).max)
+    re = [edge + d for d in (-0.5, 0.4, 0.6, 1.2)] + [-edge - 0.6, 3 * edge]
+    im = [0.1, 0.01, -0.2, 1.5707963, 3.0]
+    z = np.array([complex(a, b) for a in re for b in im], dtype)
+    if name in ("sin", "cos"):
+        z = z * np.asarray(1j, dtype)  # sin(j z) and cos(j z) are sinh and cosh turned
+    want = expect(getattr(np, name), z)
+    assert np.isfinite(want.imag).sum() > len(z) // 2
+    for target in mt.default_targets():
+        (got,) = run_op(name, [z], target)
+        for g, w in ((got.real, want.real), (got.imag, want.imag)):
+            _exactly(np.isfinite(g), np.isfinite(w))
+            finite = np.isfinite(w)
+            _exactly(g[~finite], w[~finite])
+            error = np.abs(g[finite].astype("float64") - w[finite])
+            assert (error <= rounding_rtol(dtype) * np.abs(w[finite])).all(), f"{name} on {target}"
+
+
 @pytest.mark.parametrize("real", ["bool", "int8", "uint16", "int64", "float16", "float32", "float64"])
 @pytest.mark.parametrize("dtype", COMPLEX)
 def test_complex_promotes_with_real_dtypes_like_numpy(dtype, real):

@@ -169,19 +169,7 @@ def _exp(b, x, y):
     sin y by exp(t) (twice at most) and exp takes what is left of x."""
     ty = x.type
     r = _math(b, "exp", x)
-    cos, sin = _math(b, "cos", y), _math(b, "sin", y)
-    re, im = b.fmul(r, cos), b.fmul(r, sin)
-    t = _c(ty, 1023 * math.log(2.0))
-    exp_t = _math(b, "exp", t)
-    rest = x
-    for _ in range(2):
-        big = b.fcmp_ordered(">", rest, t)
-        cos, sin = b.select(big, b.fmul(cos, exp_t), cos), b.select(big, b.fmul(sin, exp_t), sin)
-        rest = b.select(big, b.fsub(rest, t), rest)
-    reduced = b.fcmp_ordered(">", x, t)
-    r_rest = _math(b, "exp", rest)
-    re = b.select(reduced, b.fmul(r_rest, cos), re)
-    im = b.select(reduced, b.fmul(r_rest, sin), im)
+    re, im = _exp_times(b, x, _math(b, "cos", y), _math(b, "sin", y))
     x_inf = b.fcmp_ordered("==", call_intrinsic(b, "fabs", x), _c(ty, math.inf))
     y_finite = b.fcmp_ordered("<", call_intrinsic(b, "fabs", y), _c(ty, math.inf))
     special = b.and_(x_inf, b.not_(y_finite))
@@ -191,6 +179,39 @@ def _exp(b, x, y):
     im = b.select(special, b.select(x_pos, _c(ty, math.nan), zero_im), im)
     y_zero = b.fcmp_ordered("==", y, _c(ty, 0.0))
     return make(b, b.select(y_zero, r, re), b.select(y_zero, y, im))
+
+
+#: Above this x, exp(x) overflows (1023 ln 2): _exp_times scales the factors first.
+EXP_EDGE = 1023 * math.log(2.0)
+
+
+def _exp_times(b, x, cos, sin):
+    """(exp(x) cos, exp(x) sin) where exp(x) alone may overflow and the products not: as
+    glibc's cexp, an x above EXP_EDGE scales ``cos`` and ``sin`` by exp(EXP_EDGE) (twice at
+    most) and exp takes what is left of x."""
+    ty = x.type
+    r = _math(b, "exp", x)
+    re, im = b.fmul(r, cos), b.fmul(r, sin)
+    t = _c(ty, EXP_EDGE)
+    exp_t = _math(b, "exp", t)
+    rest = x
+    for _ in range(2):
+        big = b.fcmp_ordered(">", rest, t)
+        cos, sin = b.select(big, b.fmul(cos, exp_t), cos), b.select(big, b.fmul(sin, exp_t), sin)
+        rest = b.select(big, b.fsub(rest, t), rest)
+    reduced = b.fcmp_ordered(">", x, t)
+    r_rest = _math(b, "exp", rest)
+    return b.select(reduced, b.fmul(r_rest, cos), re), b.select(reduced, b.fmul(r_rest, sin), im)
+
+
+def _half_exp_abs(b, x, y):
+    """(e^|x| / 2) (cos y + j sin y) without overflowing early, and whether |x| is past
+    EXP_EDGE, where it is cosh x and |sinh x| to the last bit and cosh x alone overflows."""
+    ty = x.type
+    half = _c(ty, 0.5)
+    ax = call_intrinsic(b, "fabs", x)
+    w = _exp_times(b, ax, b.fmul(_math(b, "cos", y), half), b.fmul(_math(b, "sin", y), half))
+    return w, b.fcmp_ordered(">", ax, _c(ty, EXP_EDGE))
 
 
 #: Parts beyond 2**±EDGE are scaled by 2**∓SHIFT (exactly) before hypot or a square root, so
@@ -269,10 +290,14 @@ def _nan_of(b, v):
 @_in_double
 def _sinh(b, x, y):
     """sinh x cos y + j cosh x sin y; y == 0 gives sinh x + y j; a zero x with a non-finite y
-    gives x + NaN j, an infinite one +inf + NaN j (C99 csinh)."""
+    gives x + NaN j, an infinite one +inf + NaN j (C99 csinh). Past |x| = EXP_EDGE, where
+    cosh x overflows before sin y scales it down, sign(x) e^|x| / 2 (cos y + j sin y)."""
     ty = x.type
     re = b.fmul(_math(b, "sinh", x), _math(b, "cos", y))
     im = b.fmul(_math(b, "cosh", x), _math(b, "sin", y))
+    (w_re, w_im), large = _half_exp_abs(b, x, y)
+    re = b.select(large, b.fmul(call_intrinsic(b, "copysign", _c(ty, 1.0), x), w_re), re)
+    im = b.select(large, w_im, im)
     edge = b.and_(b.or_(b.fcmp_ordered("==", x, _c(ty, 0.0)), _is_inf(b, x)), b.not_(_finite(b, y)))
     edge_re = b.select(_is_inf(b, x), call_intrinsic(b, "fabs", x), x)
     re, im = b.select(edge, edge_re, re), b.select(edge, _nan_of(b, y), im)
@@ -283,10 +308,14 @@ def _sinh(b, x, y):
 @_in_double
 def _cosh(b, x, y):
     """cosh x cos y + j sinh x sin y; y == 0 gives cosh x + (y sign x) j (y j for a NaN x);
-    a zero x with a non-finite y gives NaN + 0 j, an infinite one +inf + NaN j (C99 ccosh)."""
+    a zero x with a non-finite y gives NaN + 0 j, an infinite one +inf + NaN j (C99 ccosh);
+    past |x| = EXP_EDGE, e^|x| / 2 (cos y + j sign(x) sin y), as for sinh."""
     ty = x.type
     re = b.fmul(_math(b, "cosh", x), _math(b, "cos", y))
     im = b.fmul(_math(b, "sinh", x), _math(b, "sin", y))
+    (w_re, w_im), large = _half_exp_abs(b, x, y)
+    re = b.select(large, w_re, re)
+    im = b.select(large, b.fmul(call_intrinsic(b, "copysign", _c(ty, 1.0), x), w_im), im)
     not_finite_y = b.not_(_finite(b, y))
     zero_x = b.and_(b.fcmp_ordered("==", x, _c(ty, 0.0)), not_finite_y)
     inf_x = b.and_(_is_inf(b, x), not_finite_y)
