@@ -226,14 +226,15 @@ def _reverse_bad_gpu(x: TensorType):
     return hand_written_func((X, OUT), thread_loops(1, lambda t: BufferStore(OUT, X[(t,)], (t, t))))
 
 
-register_op("test_hw_reverse", pattern="opaque", infer=lambda x: x, lower=None, reference=lambda x: x[..., ::-1],
-            prim_func=_reverse_cpu, gpu_prim_func=_reverse_gpu)
-register_op("test_hw_reverse_bad", pattern="opaque", infer=lambda x: x, lower=None,
-            reference=lambda x: x[..., ::-1], prim_func=_reverse_cpu, gpu_prim_func=_reverse_bad_gpu)
+register_op("test.hw_reverse", pattern="opaque", infer=lambda x: x, lower=None, reference=lambda x: x[..., ::-1],
+            prim_func=_reverse_cpu, gpu_prim_func=_reverse_gpu, doc="A test op: the last axis reversed.")
+register_op("test.hw_reverse_bad", pattern="opaque", infer=lambda x: x, lower=None,
+            reference=lambda x: x[..., ::-1], prim_func=_reverse_cpu, gpu_prim_func=_reverse_bad_gpu,
+            doc="A test op whose GPU kernel takes other parameters than its prim_func.")
 
 
 def test_an_ops_gpu_kernel_replaces_its_function_on_the_same_parameters():
-    func = hand_written("test_hw_reverse", [TensorType((3, 50), "float32")], {})
+    func = hand_written("test.hw_reverse", [TensorType((3, 50), "float32")], {})
     gpu = hand_written_for_gpu(func)
     assert gpu.params == func.params and [p.name for p in gpu.params] == ["x", "out"]
     assert dict(gpu.attrs) == {**dict(func.attrs), "mlc.scheduled": "hand-written-gpu"}
@@ -246,7 +247,7 @@ def test_an_ops_gpu_kernel_replaces_its_function_on_the_same_parameters():
 
 
 def test_a_gpu_kernel_on_other_parameters_is_refused():
-    func = hand_written("test_hw_reverse_bad", [TensorType((3, 4), "float32")], {})
+    func = hand_written("test.hw_reverse_bad", [TensorType((3, 4), "float32")], {})
     with pytest.raises(IRError, match=r"takes src as float32\[1\], its hand-written PrimFunc as "
                                       r"float32\[3, 4\]; a gpu_prim_func takes the prim_func's parameters"):
         hand_written_for_gpu(func)

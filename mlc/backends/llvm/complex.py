@@ -206,12 +206,21 @@ def _exp_times(b, x, cos, sin):
 
 def _half_exp_abs(b, x, y):
     """(e^|x| / 2) (cos y + j sin y) without overflowing early, and whether |x| is past
-    EXP_EDGE, where it is cosh x and |sinh x| to the last bit and cosh x alone overflows."""
+    EXP_EDGE, where it is cosh x and |sinh x| to the last bit and cosh x alone overflows.
+    Only for such an |x| (the caller selects): cos y and sin y are scaled by e^EXP_EDGE / 2 (a
+    normal number, so a subnormal sin y keeps its digits), and once more by e^EXP_EDGE if
+    what is left of |x| is still past it, before exp takes the rest."""
     ty = x.type
-    half = _c(ty, 0.5)
     ax = call_intrinsic(b, "fabs", x)
-    w = _exp_times(b, ax, b.fmul(_math(b, "cos", y), half), b.fmul(_math(b, "sin", y), half))
-    return w, b.fcmp_ordered(">", ax, _c(ty, EXP_EDGE))
+    t = _c(ty, EXP_EDGE)
+    exp_t = _math(b, "exp", t)
+    half_exp_t = b.fmul(exp_t, _c(ty, 0.5))
+    cos, sin = b.fmul(_math(b, "cos", y), half_exp_t), b.fmul(_math(b, "sin", y), half_exp_t)
+    rest = b.fsub(ax, t)
+    big = b.fcmp_ordered(">", rest, t)
+    cos, sin = b.select(big, b.fmul(cos, exp_t), cos), b.select(big, b.fmul(sin, exp_t), sin)
+    r = _math(b, "exp", b.select(big, b.fsub(rest, t), rest))
+    return (b.fmul(r, cos), b.fmul(r, sin)), b.fcmp_ordered(">", ax, t)
 
 
 #: Parts beyond 2**±EDGE are scaled by 2**∓SHIFT (exactly) before hypot or a square root, so
