@@ -341,22 +341,27 @@ def tiny_kernel():
     return lib, a, a * 2 + 1
 
 
-def test_a_launch_that_loses_hugely_starts_a_serial_period():
-    """Starting a team costs far more than a few cheap iterations: the first launch
-    starts the loop's serial period, and every further loss in a row is counted (each
-    doubles the next period)."""
+def test_losing_launches_in_a_row_start_a_serial_period():
+    """Starting a team costs far more than a few cheap iterations. Losses before the
+    LOSSES_IN_A_ROW-th in a row, however large (workers woken from sleep, or preempted
+    once), start no serial period; that one does, and every further loss in a row is
+    counted (each doubles the next period)."""
     lib, a, want = tiny_kernel()
     site, = sites(lib)
     out = np.empty_like(a)
     with override(num_threads=2):
         before = PARALLEL_STATE.pooled
+        for n in range(1, parallel.LOSSES_IN_A_ROW):
+            lib["f"](a, out)
+            assert PARALLEL_STATE.pooled == before + n                    # it took the pool,
+            assert site.losing == n and site.serial_until == 0            # lost: no period yet
         lib["f"](a, out)
-        assert PARALLEL_STATE.pooled == before + 1                        # it took the pool,
-        assert site.serial_until > 0                                      # lost,
-        assert site.losing == parallel.LOSSES_IN_A_ROW                    # hugely
+        assert PARALLEL_STATE.pooled == before + parallel.LOSSES_IN_A_ROW  # tried the team again,
+        assert site.losing == parallel.LOSSES_IN_A_ROW                    # lost again,
+        assert site.serial_until > 0                                      # and stood down
         site.serial_until = 0  # end the period early: the next launch loses again
         lib["f"](a, out)
-        assert PARALLEL_STATE.pooled == before + 2
+        assert PARALLEL_STATE.pooled == before + parallel.LOSSES_IN_A_ROW + 1
         assert site.losing == parallel.LOSSES_IN_A_ROW + 1
         assert site.serial_until > 0
     np.testing.assert_array_equal(out, want)

@@ -56,11 +56,15 @@ parallel loop, in its own ``{serial_until, losing}`` (the global
   (``serial_until``; doubled for each further loss in a row, at most
   MAX_SERIAL_TICKS), then tries the team again. While the cores stay busy,
   the launches that lose cost at most about ``1 / SERIAL_AFTER_LOSS`` of the
-  time; one launch that only woke the workers is followed by one that finds
-  them awake, but a launch that lost more than HUGE_LOSS times the loop's own
-  time (a worker that waited for a core, a loop too small for any team)
-  starts the serial period at once. The review is per loop, so that a small
-  loop that never repays a team leaves the large loops beside it on the pool;
+  time; the launches that only woke the workers (after a pause, the first two
+  on a virtual machine) are followed by one that finds them awake, and one
+  whose worker the OS preempted once (a neighbour taking a time slice: a loss
+  of hundreds of times the loop's own time) by one that finds the core back,
+  so such losses however large start no period: a serial period of
+  SERIAL_AFTER_LOSS times a time slice would keep a loop off its team for
+  seconds after a single hiccup. The
+  review is per loop, so that a small loop that never repays a team leaves the
+  large loops beside it on the pool;
 * parallel loops nested in a parallel body run serially inside it;
 * in a child process made by ``fork`` every launch runs serially: libgomp's
   worker threads do not survive a fork, and a launch would wait for them
@@ -83,7 +87,7 @@ from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
            "PREFIX", "SITE_TYPE", "SITE_SUFFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS",
-           "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "HUGE_LOSS", "MAX_SERIAL_TICKS"]
+           "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "MAX_SERIAL_TICKS"]
 
 #: Every function this module adds starts with it (user functions are renamed away from it).
 PREFIX = "__mlc_par"
@@ -98,12 +102,14 @@ CHUNKS_PER_THREAD = 4
 #: lasts (a loop stalled for a 10 ms time slice stays on its calling thread for 2.5 s).
 SERIAL_AFTER_LOSS = 256
 MAX_DOUBLINGS = 3
-#: Only this many losing launches in a row start a serial period: one launch that woke a
-#: sleeping worker (tens of microseconds) leaves the next, which finds it awake, to try ...
-LOSSES_IN_A_ROW = 2
-#: ... unless it lost more than this many times the loop's own time: a worker that got no
-#: core for a time slice, or a loop too small for any team, starts the period at once.
-HUGE_LOSS = 16
+#: Only this many losing launches in a row start a serial period, however large the losses.
+#: After a pause the first two launches of a loop of microseconds may both lose: one wakes a
+#: sleeping worker (on a virtual machine, its idle virtual CPU too: tens of microseconds),
+#: and the next still meets it late (mm_relu 128^3 on a 2-core VM, after 200 ms idle: two
+#: losses, then 12.8 us a call instead of 19.8 us alone); likewise one launch whose worker
+#: lost its core for a time slice. The launch after them finds the team ready. A loop too
+#: small for any team, or cores that stay busy, keep losing.
+LOSSES_IN_A_ROW = 3
 #: The longest serial period one launch starts (a few seconds at 2 to 4 GHz).
 MAX_SERIAL_TICKS = 1 << 34
 _STATE_TYPE = ir.LiteralStructType([I32, I32, I64])  # {busy, num_threads, pooled}
@@ -269,11 +275,11 @@ def _review_function(module: ir.Module) -> ir.Function:
     The caller ran ``mine`` of the ``total`` iterations between ``began_at`` and
     ``done_at`` (its part of the task; waiting for the team to start or end is not in
     it), so alone it would have taken ``(done_at - began_at) * total / mine`` (nothing
-    is known when it ran none: the whole launch counts as lost, hugely). The
-    LOSSES_IN_A_ROW-th loss in a row (or a loss of more than HUGE_LOSS times the loop's own
-    time), of W ticks, sets ``serial_until`` to ``ended + min(SERIAL_AFTER_LOSS * 2**d * W,
-    MAX_SERIAL_TICKS)``, ``d`` counting the losses in a row beyond LOSSES_IN_A_ROW (at most
-    MAX_DOUBLINGS); a launch that paid clears the count (``losing``).
+    is known when it ran none: the whole launch counts as lost). The
+    LOSSES_IN_A_ROW-th loss in a row, of W ticks, sets ``serial_until`` to ``ended +
+    min(SERIAL_AFTER_LOSS * 2**d * W, MAX_SERIAL_TICKS)``, ``d`` counting the losses in a
+    row beyond LOSSES_IN_A_ROW (at most MAX_DOUBLINGS); a launch that paid clears the count
+    (``losing``).
     """
     fn = module.globals.get(_REVIEW_FN)
     if fn is not None:
@@ -302,9 +308,6 @@ def _review_function(module: ir.Module) -> ir.Function:
     b.position_at_end(lost)
     in_a_row = ir.Constant(I64, LOSSES_IN_A_ROW)
     losing = b.add(b.load_atomic(_site_field(b, site, 1), "monotonic", align=8, typ=I64), ir.Constant(I64, 1))
-    huge = b.or_(b.icmp_signed("==", mine, ir.Constant(I64, 0)),
-                 b.fcmp_ordered(">", loss, b.fmul(alone_ticks, ir.Constant(double, float(HUGE_LOSS)))))
-    losing = b.select(b.and_(huge, b.icmp_signed("<", losing, in_a_row)), in_a_row, losing)
     b.store_atomic(losing, _site_field(b, site, 1), "monotonic", align=8)
     b.cbranch(b.icmp_signed(">=", losing, in_a_row), pause_block, keep)
     b.position_at_end(pause_block)
