@@ -52,18 +52,15 @@ def _scheduled(mod, caller: str) -> IRModule:
     if not isinstance(mod, IRModule):
         raise MLCError(f"cuda.{caller} takes a scheduled IRModule or PrimFunc, got {type(mod).__name__}; "
                        "pass sch.mod for a Schedule sch")
-    todo = [name for name, func in mod.items() if is_unscheduled(func)]
-    if todo:
-        raise CompileError(f"cuda.{caller}: function(s) {', '.join(map(repr, todo))} are not scheduled for the "
-                           "GPU; bind their loops to blockIdx/threadIdx (sch.bind), or schedule the module first "
-                           "with mlc.driver.schedule_module(mod, 'cuda') (the default GPU schedule), or build it "
-                           "with mlc.build(mod, 'cuda'), which does both")
-    cpu = [name for name, func in mod.items() if is_hand_written(func)]
-    if cpu:
-        raise CompileError(f"cuda.{caller}: function(s) {', '.join(map(repr, cpu))} are an op's hand-written "
-                           "loops for the CPU; schedule the module first with mlc.driver.schedule_module(mod, "
-                           "'cuda') (the GPU rules give them their GPU kernels), or build it with "
-                           "mlc.build(mod, 'cuda'), which does both")
+    for not_ready, what in ((is_unscheduled, "are not scheduled for the GPU; bind their loops to "
+                                              "blockIdx/threadIdx (sch.bind), or"),
+                            (is_hand_written, "are an op's hand-written loops for the CPU;")):
+        names = [name for name, func in mod.items() if not_ready(func)]
+        if names:
+            raise CompileError(f"cuda.{caller}: function(s) {', '.join(map(repr, names))} {what} schedule the "
+                               "module first with mlc.driver.schedule_module(mod, 'cuda') (the default GPU "
+                               "schedule, which gives hand-written ops their GPU kernels), or build it with "
+                               "mlc.build(mod, 'cuda'), which does both")
     return mod
 
 
