@@ -185,19 +185,24 @@ def _exp(b, x, y):
 EXP_EDGE = 1023 * math.log(2.0)
 
 
-def _exp_times(b, x, cos, sin):
+def _exp_times(b, x, cos, sin, half: bool = False):
     """(exp(x) cos, exp(x) sin) where exp(x) alone may overflow and the products not: as
     glibc's cexp, an x above EXP_EDGE scales ``cos`` and ``sin`` by exp(EXP_EDGE) (twice at
-    most) and exp takes what is left of x."""
+    most) and exp takes what is left of x. ``half``: exp(x) / 2, the halving folded into the
+    first scaling (exp(EXP_EDGE) / 2 is a normal number, so a subnormal ``sin`` keeps its
+    digits), or into exp(x) when x needs none."""
     ty = x.type
     r = _math(b, "exp", x)
+    if half:
+        r = b.fmul(r, _c(ty, 0.5))
     re, im = b.fmul(r, cos), b.fmul(r, sin)
     t = _c(ty, EXP_EDGE)
     exp_t = _math(b, "exp", t)
     rest = x
-    for _ in range(2):
+    for k in range(2):  # (a second scaling only follows a first)
+        factor = b.fmul(exp_t, _c(ty, 0.5)) if half and k == 0 else exp_t
         big = b.fcmp_ordered(">", rest, t)
-        cos, sin = b.select(big, b.fmul(cos, exp_t), cos), b.select(big, b.fmul(sin, exp_t), sin)
+        cos, sin = b.select(big, b.fmul(cos, factor), cos), b.select(big, b.fmul(sin, factor), sin)
         rest = b.select(big, b.fsub(rest, t), rest)
     reduced = b.fcmp_ordered(">", x, t)
     r_rest = _math(b, "exp", rest)
@@ -206,21 +211,11 @@ def _exp_times(b, x, cos, sin):
 
 def _half_exp_abs(b, x, y):
     """(e^|x| / 2) (cos y + j sin y) without overflowing early, and whether |x| is past
-    EXP_EDGE, where it is cosh x and |sinh x| to the last bit and cosh x alone overflows.
-    Only for such an |x| (the caller selects): cos y and sin y are scaled by e^EXP_EDGE / 2 (a
-    normal number, so a subnormal sin y keeps its digits), and once more by e^EXP_EDGE if
-    what is left of |x| is still past it, before exp takes the rest."""
+    EXP_EDGE, where it is cosh x and |sinh x| to the last bit and cosh x alone overflows."""
     ty = x.type
     ax = call_intrinsic(b, "fabs", x)
-    t = _c(ty, EXP_EDGE)
-    exp_t = _math(b, "exp", t)
-    half_exp_t = b.fmul(exp_t, _c(ty, 0.5))
-    cos, sin = b.fmul(_math(b, "cos", y), half_exp_t), b.fmul(_math(b, "sin", y), half_exp_t)
-    rest = b.fsub(ax, t)
-    big = b.fcmp_ordered(">", rest, t)
-    cos, sin = b.select(big, b.fmul(cos, exp_t), cos), b.select(big, b.fmul(sin, exp_t), sin)
-    r = _math(b, "exp", b.select(big, b.fsub(rest, t), rest))
-    return (b.fmul(r, cos), b.fmul(r, sin)), b.fcmp_ordered(">", ax, t)
+    w = _exp_times(b, ax, _math(b, "cos", y), _math(b, "sin", y), half=True)
+    return w, b.fcmp_ordered(">", ax, _c(ty, EXP_EDGE))
 
 
 #: Parts beyond 2**±EDGE are scaled by 2**∓SHIFT (exactly) before hypot or a square root, so
