@@ -30,33 +30,24 @@ def numpy_function(*array_params: str):
         params = inspect.signature(impl).parameters
         static = tuple(name for name, p in params.items()
                        if name not in array_params and p.kind is not inspect.Parameter.VAR_POSITIONAL)
-        eager = on_device = None
+        jitted_for: dict = {}  # target (None: the configured one) -> the implementation jitted for it
 
-        def jitted():
-            """The jitted implementation eager calls go through (made on first use)."""
-            nonlocal eager
-            if eager is None:
-                eager = jit(impl, static_argnames=static)
-            return eager
-
-        def jitted_for_gpu():
-            """The implementation jitted for ``target="cuda"``: eager calls on GPU arrays."""
-            nonlocal on_device
-            if on_device is None:
-                on_device = jit(impl, static_argnames=static, target="cuda")
-            return on_device
+        def jitted(target=None):
+            """The jitted implementation eager calls go through (made on first use); eager calls
+            on GPU arrays take the one for ``target="cuda"``."""
+            if target not in jitted_for:
+                jitted_for[target] = jit(impl, static_argnames=static, target=target)
+            return jitted_for[target]
 
         @functools.wraps(impl)
         def wrapper(*args, **kwargs):
             if is_tracing():
                 return impl(*args, **kwargs)
-            if on_gpu(args, kwargs):
-                return jitted_for_gpu()(*args, **kwargs)
-            return (eager or jitted())(*args, **kwargs)
+            target = "cuda" if on_gpu(args, kwargs) else None
+            return (jitted_for.get(target) or jitted(target))(*args, **kwargs)
 
         wrapper.__mlc_impl__ = impl
         wrapper.jitted = jitted
-        wrapper.jitted_for_gpu = jitted_for_gpu
         return wrapper
     return decorate
 

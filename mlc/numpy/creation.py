@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError
 from ..ir import dtype as dt
+from ..runtime import ndarray as nd
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.tracer import Tracer
 from ._api import numpy_function
@@ -185,14 +186,8 @@ def triu(x, /, *, k=0):
 def from_dlpack(x, /, *, device=None, copy=None):
     """An array sharing ``x``'s memory through DLPack: a NumPy array for host memory, a CuPy
     array for GPU memory (``device=`` copies it to the device asked for)."""
-    on_gpu = hasattr(x, "__dlpack_device__") and int(x.__dlpack_device__()[0]) in (2, 13)  # kDLCUDA(Managed)
-    if on_gpu:
-        out = place(x, "cuda") if hasattr(x, "__cuda_array_interface__") else _cupy_from_dlpack(x)
+    if nd.dlpack_on_cuda(x):
+        out = nd.to_device(x, nd.cuda())  # a CuPy array on the same memory
     else:
         out = np.from_dlpack(x) if copy is None else np.from_dlpack(x, copy=copy)
     return place(out, normalize("from_dlpack", device, default=device_of(out)))
-
-
-def _cupy_from_dlpack(x):
-    import cupy  # deferred: keeps `import mlc` fast (and CuPy optional)
-    return cupy.from_dlpack(x)

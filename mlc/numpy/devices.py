@@ -58,7 +58,7 @@ def _kind(device) -> str | None:
 
 def device_of(x) -> str:
     """``"cuda"`` for an array in GPU memory (``__cuda_array_interface__``), else ``"cpu"``."""
-    return "cuda" if not isinstance(x, np.ndarray) and hasattr(x, "__cuda_array_interface__") else "cpu"
+    return "cuda" if nd.in_gpu_memory(x) else "cpu"
 
 
 def on_gpu(args, kwargs=None) -> bool:

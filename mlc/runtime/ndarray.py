@@ -11,6 +11,7 @@ wraps a CuPy array. Both have ``.numpy()`` (a NumPy copy) and ``.device``.
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from ..errors import DeviceError, MLCError
 from ..ir import dtype as dt
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
-           "allocator", "host_empty", "module_device", "to_device", "is_masked_array", "cuda_device_count"]
+           "allocator", "host_empty", "module_device", "to_device", "is_masked_array", "cuda_device_count",
+           "in_gpu_memory", "dlpack_on_cuda"]
 
 
 def is_masked_array(x) -> bool:
@@ -134,19 +136,14 @@ def _cupy(dev: Device):
     return cupy
 
 
+@functools.cache
 def cuda_device_count() -> int:
     """How many CUDA devices CuPy sees here: 0 without CuPy, a driver or a GPU (asked once)."""
-    global _CUDA_DEVICES
-    if _CUDA_DEVICES is None:
-        try:
-            import cupy  # deferred: keeps `import mlc` fast (and CuPy optional)
-            _CUDA_DEVICES = int(cupy.cuda.runtime.getDeviceCount())
-        except Exception:  # noqa: BLE001 - no CuPy, no driver: ImportError or CuPy's runtime errors
-            _CUDA_DEVICES = 0
-    return _CUDA_DEVICES
-
-
-_CUDA_DEVICES: int | None = None
+    try:
+        import cupy  # deferred: keeps `import mlc` fast (and CuPy optional)
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:  # noqa: BLE001 - no CuPy, no driver: ImportError or CuPy's runtime errors
+        return 0
 
 
 def _host(x) -> np.ndarray:
@@ -234,14 +231,20 @@ def to_device(x, dev: Device):
         if hasattr(x, "__cuda_array_interface__"):
             x = cupy.asarray(x)
         elif not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__"):
-            x = cupy.from_dlpack(x) if _dlpack_on_cuda(x) else cupy.asarray(np.from_dlpack(x))
+            x = cupy.from_dlpack(x) if dlpack_on_cuda(x) else cupy.asarray(np.from_dlpack(x))
         else:
             with cupy.cuda.Device(dev.index):
                 return cupy.ascontiguousarray(cupy.asarray(np.asarray(x)))
     return x if x.flags.c_contiguous else cupy.ascontiguousarray(x)
 
 
-def _dlpack_on_cuda(x) -> bool:
+def in_gpu_memory(x) -> bool:
+    """Whether ``x`` is an array in GPU memory (``__cuda_array_interface__``: CuPy, Numba,
+    PyTorch); a NumPy array never is."""
+    return not isinstance(x, np.ndarray) and hasattr(x, "__cuda_array_interface__")
+
+
+def dlpack_on_cuda(x) -> bool:
     """True when DLPack object ``x`` lives in CUDA memory (kDLCUDA, kDLCUDAManaged)."""
     device_type = x.__dlpack_device__()[0] if hasattr(x, "__dlpack_device__") else 1
     return int(device_type) in (2, 13)

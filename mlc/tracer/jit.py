@@ -30,6 +30,7 @@ from ..driver import collector_paused
 from ..errors import DeviceError, DTypeError, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
+from ..runtime.ndarray import in_gpu_memory
 from .arguments import ArgumentSpec, WideInt, leaf_signature
 from .dynamic import DynamicAxes
 from .compile import RangeCheck
@@ -289,7 +290,7 @@ def _refuse_device_arrays(leaves, target, name: str) -> None:
     """DeviceError when a GPU array (``__cuda_array_interface__``: CuPy) goes to a function
     built for a target that runs on the host."""
     for leaf in leaves:
-        if not isinstance(leaf, np.ndarray) and hasattr(leaf, "__cuda_array_interface__"):
+        if in_gpu_memory(leaf):
             raise DeviceError(f"{name}(): an argument is a {type(leaf).__name__} in GPU memory, but "
                               f"this function is built for {target}, which runs on the host: pass a "
                               "NumPy array (cupy.asnumpy(x)), or jit with target='cuda'")
