@@ -323,7 +323,8 @@ def test_a_fork_child_runs_parallel_loops_serially_instead_of_hanging():
 
 class Site(ctypes.Structure):
     """A parallel loop's review state (:data:`mlc.backends.llvm.parallel.SITE_TYPE`)."""
-    _fields_ = [("serial_until", ctypes.c_int64), ("losing", ctypes.c_int64)]
+    _fields_ = [("serial_until", ctypes.c_int64), ("losing", ctypes.c_int64),
+                ("since", ctypes.c_int64), ("periods", ctypes.c_int64)]
 
 
 def sites(lib) -> list[Site]:
@@ -341,29 +342,60 @@ def tiny_kernel():
     return lib, a, a * 2 + 1
 
 
-def test_losing_launches_in_a_row_start_a_serial_period():
-    """Starting a team costs far more than a few cheap iterations. Losses before the
-    LOSSES_IN_A_ROW-th in a row, however large (workers woken from sleep, or preempted
-    once), start no serial period; that one does, and every further loss in a row is
-    counted (each doubles the next period)."""
+def test_a_short_young_run_of_losses_starts_no_serial_period():
+    """Starting a team costs far more than a few cheap iterations, so every launch of the
+    tiny kernel loses. Fewer than MANY_LOSSES losses in a row, begun less than LOSING_TICKS
+    ago (a team waking up after a pause), start no serial period; the MANY_LOSSES-th does
+    (a loop too small for any team), and a new run of losses begins."""
     lib, a, want = tiny_kernel()
     site, = sites(lib)
     out = np.empty_like(a)
     with override(num_threads=2):
         before = PARALLEL_STATE.pooled
-        for n in range(1, parallel.LOSSES_IN_A_ROW):
+        for n in range(1, parallel.MANY_LOSSES):
             lib["f"](a, out)
             assert PARALLEL_STATE.pooled == before + n                    # it took the pool,
             assert site.losing == n and site.serial_until == 0            # lost: no period yet
+            site.since = 1 << 62  # the run stays young however slowly a busy machine runs it
         lib["f"](a, out)
-        assert PARALLEL_STATE.pooled == before + parallel.LOSSES_IN_A_ROW  # tried the team again,
-        assert site.losing == parallel.LOSSES_IN_A_ROW                    # lost again,
-        assert site.serial_until > 0                                      # and stood down
-        site.serial_until = 0  # end the period early: the next launch loses again
-        lib["f"](a, out)
-        assert PARALLEL_STATE.pooled == before + parallel.LOSSES_IN_A_ROW + 1
-        assert site.losing == parallel.LOSSES_IN_A_ROW + 1
-        assert site.serial_until > 0
+        assert PARALLEL_STATE.pooled == before + parallel.MANY_LOSSES
+        assert site.serial_until > 0 and site.periods == 1                # stood down,
+        assert site.losing == 0                                           # a new run begins
+    np.testing.assert_array_equal(out, want)
+
+
+def test_an_old_run_of_losses_stands_down_at_its_third_loss_and_again_after_the_period():
+    """A run of losses begun LOSING_TICKS ago (neighbours holding the cores) stands the loop
+    down at its LOSSES_IN_A_ROW-th launch, not before. The launches after the period start
+    a new run, which must grow as old again (the first of them only wakes the workers)."""
+    lib, a, want = tiny_kernel()
+    site, = sites(lib)
+    out = np.empty_like(a)
+    with override(num_threads=2):
+        for row in (1, 2):
+            lib["f"](a, out)
+            assert site.losing == 1 and site.serial_until == 0
+            site.since -= parallel.LOSING_TICKS  # the run began long ago
+            for n in range(2, parallel.LOSSES_IN_A_ROW):
+                lib["f"](a, out)
+                assert site.losing == n and site.serial_until == 0
+            lib["f"](a, out)
+            assert site.serial_until > 0 and site.periods == row and site.losing == 0
+            site.serial_until = 0  # end the period early
+    np.testing.assert_array_equal(out, want)
+
+
+def test_a_launch_that_pays_ends_the_run_of_losses_and_its_periods():
+    lib, a, want = long_module()
+    fn, (site,) = lib["f"], sites(lib)
+    out = np.empty_like(a)
+    with override(num_threads=2):
+        for _ in range(20):  # a loop this long repays its team (a few launches may not)
+            site.losing, site.periods = 2, 3
+            fn(a, out)
+            if site.losing == 0:
+                break
+        assert site.losing == 0 and site.periods == 0
     np.testing.assert_array_equal(out, want)
 
 

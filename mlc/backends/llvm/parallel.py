@@ -50,21 +50,34 @@ parallel loop, in its own ``{serial_until, losing}`` (the global
   start. So each pooled launch is reviewed (where the CPU has a counter a
   program may read: x86's ``rdtsc``, AArch64's ``cntvct``): the calling
   thread times the iterations it ran itself, which gives the time the whole
-  loop would have taken on it alone. When LOSSES_IN_A_ROW launches of a loop
-  in a row took longer than that, the last by ``W`` ticks, that loop runs on
-  its calling thread for the next ``SERIAL_AFTER_LOSS * W`` ticks
-  (``serial_until``; doubled for each further loss in a row, at most
-  MAX_SERIAL_TICKS), then tries the team again. While the cores stay busy,
-  the launches that lose cost at most about ``1 / SERIAL_AFTER_LOSS`` of the
-  time; the launches that only woke the workers (after a pause, the first two
-  on a virtual machine) are followed by one that finds them awake, and one
-  whose worker the OS preempted once (a neighbour taking a time slice: a loss
-  of hundreds of times the loop's own time) by one that finds the core back,
-  so such losses however large start no period: a serial period of
-  SERIAL_AFTER_LOSS times a time slice would keep a loop off its team for
-  seconds after a single hiccup. The
-  review is per loop, so that a small loop that never repays a team leaves the
-  large loops beside it on the pool;
+  loop would have taken on it alone. A run of losing launches of a loop in a
+  row stands the loop down when it is both LOSSES_IN_A_ROW launches long and
+  either LOSING_TICKS old or MANY_LOSSES launches long; the last loss, of
+  ``W`` ticks, keeps that loop on its calling thread for the next
+  ``SERIAL_AFTER_LOSS * W`` ticks (``serial_until``). Then it tries the team
+  again, and a new run of losses must stand it down again (each period of
+  one run of losses twice as long as the one before, at most MAX_DOUBLINGS
+  times, and at most MAX_SERIAL_TICKS). What this tells apart:
+
+  - *cores that stay busy* (other processes): launches keep losing, by a
+    time slice each, for as long as the neighbours run: the run grows old,
+    and the launches that try the team again (at most LOSING_TICKS of them
+    before a period of at least SERIAL_AFTER_LOSS time slices) cost a few
+    percent of the time;
+  - *a loop too small for any team*: every launch loses a little, and
+    MANY_LOSSES of them take microseconds;
+  - *a team waking up*: after a pause the first launches only wake the
+    workers, and on a virtual machine their idle virtual CPUs too; on a
+    2-core VM after 200 ms idle, three launches of mm_relu 128^3 (13 us on
+    the team) took 0.26-0.68 ms each, the fourth 13 us. The run is short
+    and young: no period. The launches after a period are such a run too
+    (the period outlasted the workers' spinning), which is why a new run
+    must stand the loop down again: when one loss after a period started
+    the next, a loop that stood down once stayed on its calling thread for
+    good.
+
+  The review is per loop, so that a small loop that never repays a team
+  leaves the large loops beside it on the pool;
 * parallel loops nested in a parallel body run serially inside it;
 * in a child process made by ``fork`` every launch runs serially: libgomp's
   worker threads do not survive a fork, and a launch would wait for them
@@ -87,7 +100,7 @@ from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
            "PREFIX", "SITE_TYPE", "SITE_SUFFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS",
-           "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "MAX_SERIAL_TICKS"]
+           "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "LOSING_TICKS", "MANY_LOSSES", "MAX_SERIAL_TICKS"]
 
 #: Every function this module adds starts with it (user functions are renamed away from it).
 PREFIX = "__mlc_par"
@@ -96,25 +109,29 @@ _REVIEW_FN = "__mlc_parallel_review"
 #: A team splits a loop into this many chunks per thread, which threads take in turn.
 CHUNKS_PER_THREAD = 4
 #: A pooled launch that took W ticks longer than its loop would have on the calling thread
-#: alone makes launches run serially for this many times W (doubled for each further loss
-#: in a row, up to MAX_DOUBLINGS times): while other processes hold the cores, the launches
-#: that try the team again cost at most about 1/256 of the time, and less the longer it
-#: lasts (a loop stalled for a 10 ms time slice stays on its calling thread for 2.5 s).
+#: alone, when it stands the loop down, makes launches run serially for this many times W
+#: (doubled for each further period of the same run of losses, up to MAX_DOUBLINGS times):
+#: while other processes hold the cores, the launches that try the team again cost at most
+#: about 1/256 of the time, and less the longer it lasts (a loop stalled for a 10 ms time
+#: slice stays on its calling thread for 2.5 s).
 SERIAL_AFTER_LOSS = 256
 MAX_DOUBLINGS = 3
-#: Only this many losing launches in a row start a serial period, however large the losses.
-#: After a pause the first two launches of a loop of microseconds may both lose: one wakes a
-#: sleeping worker (on a virtual machine, its idle virtual CPU too: tens of microseconds),
-#: and the next still meets it late (mm_relu 128^3 on a 2-core VM, after 200 ms idle: two
-#: losses, then 12.8 us a call instead of 19.8 us alone); likewise one launch whose worker
-#: lost its core for a time slice. The launch after them finds the team ready. A loop too
-#: small for any team, or cores that stay busy, keep losing.
+#: A run of losing launches shorter than this never stands a loop down (one launch whose
+#: worker was preempted once, or the two or three that woke the team after a pause).
 LOSSES_IN_A_ROW = 3
+#: ... and it must have lasted this many counter ticks since its first launch started
+#: (about 4 to 8 ms at 2 to 4 GHz): waking a team takes less, busy neighbours longer;
+LOSING_TICKS = 1 << 24
+#: ... or be this many launches long (a loop too small for any team loses them in microseconds).
+MANY_LOSSES = 16
 #: The longest serial period one launch starts (a few seconds at 2 to 4 GHz).
 MAX_SERIAL_TICKS = 1 << 34
 _STATE_TYPE = ir.LiteralStructType([I32, I32, I64])  # {busy, num_threads, pooled}
-#: Each parallel loop's own review: {serial_until, losing}, a global named <body>.site.
-SITE_TYPE = ir.LiteralStructType([I64, I64])
+#: Each parallel loop's own review, a global named <body>.site: {serial_until, losing (the
+#: launches of the current run of losses), since (when its first started), periods (the serial
+#: periods this run of losses started: the doublings of the next)}.
+SITE_TYPE = ir.LiteralStructType([I64, I64, I64, I64])
+_UNTIL, _LOSING, _SINCE, _PERIODS = range(4)
 SITE_SUFFIX = ".site"
 #: Closure fields before the captured values: begin, extent, pooled, next, began_at, done_at, mine.
 _BEGIN, _EXTENT, _POOLED, _NEXT, _BEGAN_AT, _DONE_AT, _MINE = range(7)
@@ -253,7 +270,7 @@ def _threads_function(module: ir.Module) -> ir.Function:
     b.position_at_end(try_block)
     now = _clock(b)
     if now is not None:
-        until = b.load_atomic(_site_field(b, site, 0), "monotonic", align=8, typ=I64)
+        until = b.load_atomic(_site_field(b, site, _UNTIL), "monotonic", align=8, typ=I64)
         lock = fn.append_basic_block("lock")
         b.cbranch(b.icmp_signed("<", now, until), alone, lock)
         b.position_at_end(lock)
@@ -275,11 +292,12 @@ def _review_function(module: ir.Module) -> ir.Function:
     The caller ran ``mine`` of the ``total`` iterations between ``began_at`` and
     ``done_at`` (its part of the task; waiting for the team to start or end is not in
     it), so alone it would have taken ``(done_at - began_at) * total / mine`` (nothing
-    is known when it ran none: the whole launch counts as lost). The
-    LOSSES_IN_A_ROW-th loss in a row, of W ticks, sets ``serial_until`` to ``ended +
-    min(SERIAL_AFTER_LOSS * 2**d * W, MAX_SERIAL_TICKS)``, ``d`` counting the losses in a
-    row beyond LOSSES_IN_A_ROW (at most MAX_DOUBLINGS); a launch that paid clears the count
-    (``losing``).
+    is known when it ran none: the whole launch counts as lost). A loss of W ticks that
+    makes the run of losses (``losing``, since ``since``) LOSSES_IN_A_ROW launches long
+    and LOSING_TICKS old or MANY_LOSSES launches long sets ``serial_until`` to ``ended +
+    min(SERIAL_AFTER_LOSS * 2**d * W, MAX_SERIAL_TICKS)``, ``d`` the periods the run
+    started before (``periods``, at most MAX_DOUBLINGS), and starts a new run; a launch
+    that paid ends the run and its periods.
     """
     fn = module.globals.get(_REVIEW_FN)
     if fn is not None:
@@ -303,22 +321,32 @@ def _review_function(module: ir.Module) -> ir.Function:
     loss = b.fsub(whole, b.select(ran, alone_ticks, ir.Constant(double, 0.0)))
     b.cbranch(b.fcmp_ordered(">", loss, ir.Constant(double, 0.0)), lost, paid)
     b.position_at_end(paid)
-    b.store_atomic(ir.Constant(I64, 0), _site_field(b, site, 1), "monotonic", align=8)
+    zero = ir.Constant(I64, 0)
+    for n in (_LOSING, _PERIODS):
+        b.store_atomic(zero, _site_field(b, site, n), "monotonic", align=8)
     b.branch(keep)
     b.position_at_end(lost)
-    in_a_row = ir.Constant(I64, LOSSES_IN_A_ROW)
-    losing = b.add(b.load_atomic(_site_field(b, site, 1), "monotonic", align=8, typ=I64), ir.Constant(I64, 1))
-    b.store_atomic(losing, _site_field(b, site, 1), "monotonic", align=8)
-    b.cbranch(b.icmp_signed(">=", losing, in_a_row), pause_block, keep)
+    losing_before = b.load_atomic(_site_field(b, site, _LOSING), "monotonic", align=8, typ=I64)
+    since = b.select(b.icmp_signed("==", losing_before, zero), started,
+                     b.load_atomic(_site_field(b, site, _SINCE), "monotonic", align=8, typ=I64))
+    losing = b.add(losing_before, ir.Constant(I64, 1))
+    b.store_atomic(since, _site_field(b, site, _SINCE), "monotonic", align=8)
+    b.store_atomic(losing, _site_field(b, site, _LOSING), "monotonic", align=8)
+    old = b.icmp_signed(">=", b.sub(ended, since), ir.Constant(I64, LOSING_TICKS))
+    many = b.icmp_signed(">=", losing, ir.Constant(I64, MANY_LOSSES))
+    stand_down = b.and_(b.icmp_signed(">=", losing, ir.Constant(I64, LOSSES_IN_A_ROW)), b.or_(old, many))
+    b.cbranch(stand_down, pause_block, keep)
     b.position_at_end(pause_block)
-    doublings = b.sub(losing, in_a_row)
-    doublings = b.select(b.icmp_signed("<", doublings, ir.Constant(I64, MAX_DOUBLINGS)), doublings,
+    periods = b.load_atomic(_site_field(b, site, _PERIODS), "monotonic", align=8, typ=I64)
+    doublings = b.select(b.icmp_signed("<", periods, ir.Constant(I64, MAX_DOUBLINGS)), periods,
                          ir.Constant(I64, MAX_DOUBLINGS))
     factor = b.uitofp(b.shl(ir.Constant(I64, SERIAL_AFTER_LOSS), doublings), double)
     pause = b.fmul(loss, factor)
     cap = ir.Constant(double, float(MAX_SERIAL_TICKS))
     pause = b.select(b.fcmp_ordered("<", pause, cap), pause, cap)
-    b.store_atomic(b.add(ended, b.fptosi(pause, I64)), _site_field(b, site, 0), "monotonic", align=8)
+    b.store_atomic(b.add(ended, b.fptosi(pause, I64)), _site_field(b, site, _UNTIL), "monotonic", align=8)
+    b.store_atomic(b.add(periods, ir.Constant(I64, 1)), _site_field(b, site, _PERIODS), "monotonic", align=8)
+    b.store_atomic(zero, _site_field(b, site, _LOSING), "monotonic", align=8)  # a new run
     b.branch(keep)
     b.position_at_end(keep)
     b.ret_void()
