@@ -120,7 +120,8 @@ MAX_DOUBLINGS = 3
 #: worker was preempted once, or the two or three that woke the team after a pause).
 LOSSES_IN_A_ROW = 3
 #: ... and it must have lasted this many counter ticks since its first launch started
-#: (about 4 to 8 ms at 2 to 4 GHz): waking a team takes less, busy neighbours longer;
+#: (about 4 to 8 ms of x86's rdtsc at 2 to 4 GHz; longer on AArch64, whose counter runs
+#: at tens of MHz to 1 GHz): waking a team takes less, busy neighbours longer;
 LOSING_TICKS = 1 << 24
 #: ... or be this many launches long (a loop too small for any team loses them in microseconds).
 MANY_LOSSES = 16
