@@ -391,7 +391,7 @@ def test_a_launch_that_pays_ends_the_run_of_losses_and_its_periods():
     out = np.empty_like(a)
     with override(num_threads=2):
         for _ in range(20):  # a loop this long repays its team (a few launches may not)
-            site.losing, site.periods = 2, 3
+            site.losing, site.periods, site.since = 2, 3, 1 << 62  # (a young run: no period)
             fn(a, out)
             if site.losing == 0:
                 break
