@@ -29,8 +29,8 @@ three pieces (the codegen emits the loop body into the first):
 Thread-count policy, kept in the process-wide
 :data:`~mlc.backends.llvm.symbols.PARALLEL_STATE` ``{busy, num_threads,
 pooled}`` (``pooled`` counts the launches that ran on the pool) and, for each
-parallel loop, in its own ``{serial_until, losing}`` (the global
-``<body>.site``):
+parallel loop, in its own ``{serial_until, losing, since, periods}`` (the
+global ``<body>.site``, :data:`SITE_TYPE`):
 
 * ``num_threads`` is ``mlc.config.config().num_threads`` (MLC_NUM_THREADS,
   default: every core the process may run on). :func:`set_num_threads`
@@ -111,9 +111,9 @@ CHUNKS_PER_THREAD = 4
 #: A pooled launch that took W ticks longer than its loop would have on the calling thread
 #: alone, when it stands the loop down, makes launches run serially for this many times W
 #: (doubled for each further period of the same run of losses, up to MAX_DOUBLINGS times):
-#: while other processes hold the cores, the launches that try the team again cost at most
-#: about 1/256 of the time, and less the longer it lasts (a loop stalled for a 10 ms time
-#: slice stays on its calling thread for 2.5 s).
+#: while other processes hold the cores, the launches that try the team again (a run of
+#: LOSING_TICKS before each period) cost a few percent of the time, and less the longer it
+#: lasts (a loop stalled for a 10 ms time slice stays on its calling thread for 2.5 s).
 SERIAL_AFTER_LOSS = 256
 MAX_DOUBLINGS = 3
 #: A run of losing launches shorter than this never stands a loop down (one launch whose
