@@ -37,7 +37,7 @@ from .streaming import streaming_threshold
 from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_layout
 from .memory import free_kept_blocks
 from .parallel import set_num_threads
-from .symbols import PARALLEL_STATE_SYMBOL, RUNTIME_SYMBOLS
+from .symbols import PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOLS
 
 __all__ = ["LLVM_TIR_PASSES", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
            "LLVMSource", "generate_ir", "symbol_names"]
@@ -56,7 +56,8 @@ def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
 #: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm` takes.
 LLVM_TIR_PASSES = (*LOWER_PIPELINE, verify_lowered_when_debugging)
 
-_RESERVED = frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names) | {PARALLEL_STATE_SYMBOL}
+_RESERVED = (frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
+             | {PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL})
 
 
 def symbol_names(names) -> dict[str, str]:

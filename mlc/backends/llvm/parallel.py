@@ -10,7 +10,7 @@ three pieces (the codegen emits the loop body into the first):
   buffers, so every thread has its own;
 * the **task** ``void @__mlc_par.<f>.N.task(ptr %closure)`` is what each thread
   of the team runs: it unpacks the closure ``{begin, extent, pooled, next,
-  began_at, done_at, mine, captured...}`` and, until the loop is used up,
+  began_at, done_at, mine, cpu, captured...}`` and, until the loop is used up,
   takes the next chunk of ``ceil(extent / (CHUNKS_PER_THREAD *
   omp_get_num_threads()))`` iterations (``atomicrmw add next``) and calls the
   body function on it (LLVM inlines it). Thread 0 of a team (the caller)
@@ -19,11 +19,13 @@ three pieces (the codegen emits the loop body into the first):
   itself is never inlined, so the kernel holds one copy of the loop body
   however it launches it. Taking chunks in turn rather than one fixed share
   per thread keeps a thread that the OS preempted (another process on a busy
-  machine) from holding up the others;
+  machine) from holding up the others. The other threads first keep off the
+  caller's CPU (``cpu``, see :mod:`.placement`);
 * the **launch** in the kernel stores the closure on the stack, asks
   ``@__mlc_parallel_threads(extent, site)`` for a thread count ``n``, and calls
-  ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (then reviews the
-  launch, see below, and frees the pool) or the task directly otherwise
+  ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (noting its CPU
+  before, returning to it after if the kernel moved it, then reviewing the
+  launch, see below, and freeing the pool) or the task directly otherwise
   (``pooled`` is 0 then, and the one call takes the whole range).
 
 Thread-count policy, kept in the process-wide
@@ -94,6 +96,7 @@ from collections.abc import Sequence
 
 from llvmlite import ir
 
+from . import placement
 from .intrinsics import declare
 from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, register_symbols
 from .types import I32, I64, PTR
@@ -134,9 +137,10 @@ _STATE_TYPE = ir.LiteralStructType([I32, I32, I64])  # {busy, num_threads, poole
 SITE_TYPE = ir.LiteralStructType([I64, I64, I64, I64])
 _UNTIL, _LOSING, _SINCE, _PERIODS = range(4)
 SITE_SUFFIX = ".site"
-#: Closure fields before the captured values: begin, extent, pooled, next, began_at, done_at, mine.
-_BEGIN, _EXTENT, _POOLED, _NEXT, _BEGAN_AT, _DONE_AT, _MINE = range(7)
-_HEADER = 7
+#: Closure fields before the captured values: begin, extent, pooled, next, began_at, done_at,
+#: mine, cpu (the launching thread's CPU, -1 when unknown: see :mod:`.placement`).
+_BEGIN, _EXTENT, _POOLED, _NEXT, _BEGAN_AT, _DONE_AT, _MINE, _CPU = range(8)
+_HEADER = 8
 _VOID = ir.VoidType()
 _warned = False
 _forked = False  # this process is a fork child: the thread pool is unusable
@@ -192,7 +196,7 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     """
     module = builder.module
     index_type = begin.type
-    closure_type = ir.LiteralStructType([index_type, index_type, I32] + [I64] * 4
+    closure_type = ir.LiteralStructType([index_type, index_type, I32] + [I64] * 4 + [I32]
                                         + [v.type for v in captured])
     task = _task_function(module, body, closure_type, index_type)
     closure = stack.alloca(closure_type, name="closure")
@@ -202,16 +206,21 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     threads = builder.call(_threads_function(module), [wide, site], name="threads")
     use_pool = builder.icmp_signed(">", threads, ir.Constant(I32, 1))
     zero = ir.Constant(I64, 0)
-    header = [begin, extent, builder.zext(use_pool, I32)] + [zero] * 4  # _BEGIN .. _MINE
+    header = [begin, extent, builder.zext(use_pool, I32)] + [zero] * 4 + [ir.Constant(I32, -1)]
     for n, value in enumerate(header + list(captured)):
         # (the alloca and the state global are typed: llvmlite derives the field's type)
         builder.store(value, _field(builder, closure, n))
     with builder.if_else(use_pool) as (pooled, alone):
         with pooled:
             gomp = declare(module, "GOMP_parallel", ir.FunctionType(_VOID, [PTR, PTR, I32, I32]))
+            cpu = placement.emit_launcher_cpu(builder) if placement.available() else None
+            if cpu is not None:
+                builder.store(cpu, _field(builder, closure, _CPU))
             started = _clock(builder)
             builder.call(gomp, [task, closure, threads, ir.Constant(I32, 0)])
             ended = _clock(builder)
+            if cpu is not None:
+                builder.call(placement.place_launcher_function(module), [cpu])
             # (only the launch holding the pool writes the count and the review's fields)
             count = _state_field(builder, 2)
             builder.store_atomic(builder.add(builder.load_atomic(count, "monotonic", align=8, typ=I64),
@@ -383,7 +392,16 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     caller = b.select(in_team, b.icmp_signed("==", b.call(thread, []), ir.Constant(I32, 0)),
                       ir.Constant(ir.IntType(1), 0))
     start_note, begin_work = fn.append_basic_block("start_note"), fn.append_basic_block("begin_work")
-    b.cbranch(caller, start_note, begin_work)
+    if placement.available():  # the other threads of a team keep off the launcher's CPU
+        worker, place = fn.append_basic_block("worker"), fn.append_basic_block("place")
+        b.cbranch(caller, start_note, worker)
+        b.position_at_end(worker)
+        b.cbranch(in_team, place, begin_work)
+        b.position_at_end(place)
+        b.call(placement.place_worker_function(module), [b.load(field(_CPU), typ=I32)])
+        b.branch(begin_work)
+    else:
+        b.cbranch(caller, start_note, begin_work)
     b.position_at_end(start_note)
     now = _clock(b)
     if now is not None:

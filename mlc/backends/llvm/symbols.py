@@ -5,9 +5,11 @@ on a name it cannot find). Instead mlc registers the addresses of the
 functions it knows kernels can need — libm functions the math intrinsics
 lower to, ``malloc``/``free``, the ``mem*`` functions loop idioms become,
 the half-precision conversions of libgcc, libgomp's entry points for
-parallel loops, :data:`PARALLEL_STATE` (mlc's process-wide thread-pool
-state, see :mod:`.parallel`) and ``mlc_graph_callback`` (graph programs'
-library calls, see :mod:`mlc.runtime.callbacks`) — and checks every object
+parallel loops and the C library's CPU placement functions,
+:data:`PARALLEL_STATE` (mlc's process-wide thread-pool state, see
+:mod:`.parallel`), :data:`PLACEMENT_KEY` (where team threads keep, see
+:mod:`.placement`) and ``mlc_graph_callback`` (graph programs' library
+calls, see :mod:`mlc.runtime.callbacks`) — and checks every object
 file before loading it (:mod:`.elf` lists its symbols): an undefined symbol
 outside this list is a CompileError.
 """
@@ -23,8 +25,9 @@ from ...runtime.callbacks import CALLBACK, CALLBACK_SYMBOL
 from .complex import LIBM_COMPLEX_CALLS
 from .intrinsics import LIBM_CALLS
 
-__all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS",
-           "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState", "GOMP_SPIN_COUNT"]
+__all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS", "AFFINITY_SYMBOLS",
+           "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState", "GOMP_SPIN_COUNT",
+           "PLACEMENT_KEY", "PLACEMENT_KEY_SYMBOL"]
 
 #: libm functions LLVM itself may call (what its intrinsics and loop idioms become); the
 #: libm functions math calls lower to are :data:`.intrinsics.LIBM_CALLS`.
@@ -39,13 +42,20 @@ _LIBM = tuple(dict.fromkeys([*(n for base in _LIBM_BASE for n in (base, base + "
 #: library -> names looked up in it.
 RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
     "m": _LIBM,
-    "c": ("malloc", "calloc", "free", "memset", "memcpy", "memmove"),
+    "c": ("malloc", "calloc", "free", "memset", "memcpy", "memmove",
+          "sched_getcpu", "sched_getaffinity", "sched_setaffinity"),
+    "pthread": ("pthread_getspecific", "pthread_setspecific"),
     "gcc_s": ("__truncdfhf2", "__truncsfhf2", "__extendhfsf2"),
     "gomp": ("GOMP_parallel", "omp_get_num_threads", "omp_get_thread_num"),
 }
 
 #: The libgomp functions parallel loops need (all of them, or loops run serially).
 OPENMP_SYMBOLS = frozenset(RUNTIME_SYMBOLS["gomp"])
+#: What keeps the threads of a parallel launch on different CPUs (:mod:`.placement`): the C
+#: library's CPU placement functions (Linux), thread-specific values and the key of the one
+#: each thread keeps (:data:`PLACEMENT_KEY`).
+AFFINITY_SYMBOLS = frozenset(("sched_getcpu", "sched_getaffinity", "sched_setaffinity",
+                              "pthread_getspecific", "pthread_setspecific", "mlc_parallel_placement_key"))
 
 
 class ParallelState(ctypes.Structure):
@@ -57,6 +67,11 @@ class ParallelState(ctypes.Structure):
 #: The one process-wide instance kernels read and update (atomically).
 PARALLEL_STATE = ParallelState(0, 1, 0)
 PARALLEL_STATE_SYMBOL = "mlc_parallel_state"
+
+#: The ``pthread_key_t`` under which each worker thread keeps the CPU its affinity mask leaves
+#: out, plus one (no value, 0: none); created when the symbols are registered.
+PLACEMENT_KEY = ctypes.c_uint(0)
+PLACEMENT_KEY_SYMBOL = "mlc_parallel_placement_key"
 
 
 @lru_cache(maxsize=1)
@@ -76,9 +91,21 @@ def register_symbols() -> frozenset[str]:
             found.add(name)
     llvm.add_symbol(PARALLEL_STATE_SYMBOL, ctypes.addressof(PARALLEL_STATE))
     found.add(PARALLEL_STATE_SYMBOL)
+    if _create_placement_key():
+        llvm.add_symbol(PLACEMENT_KEY_SYMBOL, ctypes.addressof(PLACEMENT_KEY))
+        found.add(PLACEMENT_KEY_SYMBOL)
     llvm.add_symbol(CALLBACK_SYMBOL, ctypes.cast(CALLBACK, ctypes.c_void_p).value)
     found.add(CALLBACK_SYMBOL)
     return frozenset(found)
+
+
+def _create_placement_key() -> bool:
+    """Create :data:`PLACEMENT_KEY` (no destructor: the values are integers)."""
+    lib = _load_library("pthread")
+    try:
+        return lib is not None and lib.pthread_key_create(ctypes.byref(PLACEMENT_KEY), None) == 0
+    except AttributeError:
+        return False
 
 
 #: libgomp's threads spin this many rounds waiting for work (or for the team, at the end of
@@ -103,7 +130,8 @@ def _set_gomp_wait_policy() -> None:
 
 #: The usual sonames on Linux, tried before ``ctypes.util.find_library`` (which runs
 #: ``ldconfig`` in a subprocess per library).
-_SONAMES = {"m": "libm.so.6", "c": "libc.so.6", "gcc_s": "libgcc_s.so.1", "gomp": "libgomp.so.1"}
+_SONAMES = {"m": "libm.so.6", "c": "libc.so.6", "gcc_s": "libgcc_s.so.1", "gomp": "libgomp.so.1",
+            "pthread": "libpthread.so.0"}
 
 
 def _load_library(lib_name: str) -> ctypes.CDLL | None:
