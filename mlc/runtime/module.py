@@ -26,13 +26,16 @@ from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import bind_shapes, shape_to_str
 from ..ir.tir import BufferStore, PrimFunc
 from .ndarray import check_device, is_masked_array, module_device
-from .pointers import overlapping_pair
+from .pointers import data_pointer, overlapping_pair
 from .timing import TimeResult, time_function
 
 __all__ = ["Module", "Function", "TimeResult", "check_arguments"]
 
 #: A backend's compiled function: receives already-checked arrays.
 Kernel = Callable[[Sequence[np.ndarray]], None]
+#: A host backend's compiled function given the checked arrays' data pointers instead.
+PointerKernel = Callable[[Sequence[int]], None]
+_ndarray = np.ndarray
 
 
 
@@ -45,25 +48,28 @@ def param_specs(func: PrimFunc) -> tuple[tuple[str, str, np.dtype, tuple[int | N
 
 
 def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozenset[int] = frozenset(),
-                    noalias: bool = True, specs=None) -> None:
+                    noalias: bool = True, specs=None) -> list[int] | None:
     """Raise ShapeError/DTypeError naming the parameter whose argument is wrong.
 
     ``written`` holds the positions of parameters the function stores to;
     those arrays must be writeable and, when ``noalias``, share no memory
     with another argument. ``specs`` is ``param_specs(func)``, precomputed.
+    Returns the arrays' data pointers where the alias check read them (else None).
     """
     specs = specs or param_specs(func)
     if len(args) != len(specs):
         names = ", ".join(s[0] for s in specs)
         raise ShapeError(f"{name}() takes {len(specs)} arrays ({names}), got {len(args)}")
     symbolic = False
-    for n, ((pname, pdtype, expected, shape), arg) in enumerate(zip(specs, args)):
-        if not isinstance(arg, np.ndarray):
-            raise DTypeError(f"{name}(): argument {pname} must be a numpy.ndarray of "
-                             f"{pdtype}, got {type(arg).__name__}; wrap it with np.asarray")
-        if is_masked_array(arg):
-            raise DTypeError(f"{name}(): argument {pname} is a masked array; its mask would be "
-                             "ignored. Pass plain data: np.ma.getdata(x), or x.filled(value)")
+    n = 0
+    for (pname, pdtype, expected, shape), arg in zip(specs, args):
+        if type(arg) is not _ndarray:  # (a subclass, or no array: the slow checks)
+            if not isinstance(arg, np.ndarray):
+                raise DTypeError(f"{name}(): argument {pname} must be a numpy.ndarray of "
+                                 f"{pdtype}, got {type(arg).__name__}; wrap it with np.asarray")
+            if is_masked_array(arg):
+                raise DTypeError(f"{name}(): argument {pname} is a masked array; its mask would be "
+                                 "ignored. Pass plain data: np.ma.getdata(x), or x.filled(value)")
         dtype = arg.dtype
         if dtype is not expected and dtype != expected:  # (dtype.name is slow: only on error)
             if dtype.name == pdtype:
@@ -79,21 +85,26 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
                 raise ShapeError(f"{name}(): argument {pname} must have {len(shape)} dimension(s), "
                                  f"shape {shape_to_str(func.params[n].shape)}, got {arg.shape}")
             symbolic = True  # checked below, once every argument has been seen
-        if not arg.flags.c_contiguous:
+        flags = arg.flags
+        if not flags.c_contiguous:
             raise ShapeError(f"{name}(): argument {pname} must be C-contiguous; pass "
                              "np.ascontiguousarray(x)")
-        if n in written and not arg.flags.writeable:
+        if not flags.writeable and n in written:
             raise MLCError(f"{name}(): argument {pname} is written but the array is read-only")
+        n += 1
     if symbolic:  # symbolic extents: bind and cross-check them
         bind_shapes(name, func.params, [a.shape for a in args])
     if noalias and written and len(args) > 1:
-        pair = overlapping_pair(args, written)
+        pointers = [data_pointer(a) for a in args]
+        pair = overlapping_pair(args, written, pointers)
         if pair is not None:
             m, n = pair
             raise MLCError(f"{name}(): arguments {specs[m][0]} and {specs[n][0]} share memory, "
                            f"and {specs[n if n in written else m][0]} is written; the kernel is "
                            "compiled assuming its arrays do not alias (tir.noalias). Pass a copy "
                            "(x.copy()) or a separate output array")
+        return pointers
+    return None
 
 
 def written_params(func: PrimFunc) -> frozenset[int]:
@@ -105,9 +116,10 @@ def written_params(func: PrimFunc) -> frozenset[int]:
 class Function:
     """One callable function of a module: ``f(*arrays)`` runs it in place."""
 
-    __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native")
+    __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native", "pointer_kernel")
 
-    def __init__(self, name: str, func: PrimFunc, kernel: Kernel, native=None):
+    def __init__(self, name: str, func: PrimFunc, kernel: Kernel, native=None,
+                 pointer_kernel: PointerKernel | None = None):
         self.name, self.func, self.kernel = name, func, kernel
         self.written = written_params(func)
         self.noalias = bool(func.attr("tir.noalias", True))
@@ -115,10 +127,15 @@ class Function:
         #: the backend's C entry point taking one data pointer per parameter, or None;
         #: callers that hold checked, contiguous arrays may call it directly
         self.native = native
+        #: ``kernel`` given the arrays' data pointers (which the alias check reads anyway), or None
+        self.pointer_kernel = pointer_kernel
 
     def __call__(self, *args) -> None:
-        check_arguments(self.name, self.func, args, self.written, self.noalias, self.specs)
-        self.kernel(args)
+        pointers = check_arguments(self.name, self.func, args, self.written, self.noalias, self.specs)
+        if pointers is not None and self.pointer_kernel is not None:
+            self.pointer_kernel(pointers)
+        else:
+            self.kernel(args)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{p.name}: {p.dtype}{shape_to_str(p.shape)}" for p in self.func.params)

@@ -38,18 +38,19 @@ def _check_struct_pointer() -> bool:
 data_pointer = _array_struct_pointer if _check_struct_pointer() else (lambda a: a.ctypes.data)
 
 
-def overlapping_pair(arrays: Sequence[np.ndarray], among: Sequence[int] | None = None):
+def overlapping_pair(arrays: Sequence[np.ndarray], among: Sequence[int] | None = None,
+                     pointers: Sequence[int] | None = None):
     """The first pair of positions ``(m, n)`` whose C-contiguous arrays share bytes, or None.
 
     Only pairs with at least one member in ``among`` (default: every position)
     are compared. The test is on byte ranges ``[data, data + nbytes)``: exact
     for C-contiguous arrays, and a constant-time-per-pair stand-in for
-    ``np.shares_memory``. Empty arrays overlap nothing.
+    ``np.shares_memory``. Empty arrays overlap nothing. ``pointers`` are the
+    arrays' data pointers where the caller has them already.
     """
-    ranges = []
-    for a in arrays:
-        start = data_pointer(a)
-        ranges.append((start, start + a.nbytes))
+    if pointers is None:
+        pointers = [data_pointer(a) for a in arrays]
+    ranges = [(start, start + a.nbytes) for start, a in zip(pointers, arrays)]
     for m in range(len(ranges)) if among is None else among:
         lo, hi = ranges[m]
         if lo == hi:

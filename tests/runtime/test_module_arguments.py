@@ -163,3 +163,26 @@ def test_llvm_calls_pass_data_pointers_without_ndarray_ctypes():
     b = np.empty((2, 3), "float32").view(_NoCtypes)
     lib["double"](a, b)
     np.testing.assert_array_equal(np.asarray(b), 2 * np.asarray(a))
+
+
+def test_a_checked_call_hands_the_alias_checks_pointers_to_the_pointer_kernel():
+    """The alias check reads every array's data pointer; a backend that takes pointers gets
+    those (an llvm call reads each pointer once), and the arrays' kernel runs otherwise."""
+    from mlc.runtime.module import Function
+    from mlc.runtime.pointers import data_pointer
+    A = te.placeholder((2, 3), "float32", "A")
+    B = te.compute((2, 3), lambda i, j: A[i, j] * 2, "B")
+    func = te.create_prim_func([A, B])
+    calls = []
+    fn = Function("double", func, lambda arrays: calls.append(("arrays", len(arrays))), None,
+                  lambda pointers: calls.append(("pointers", list(pointers))))
+    a, b = np.ones((2, 3), "float32"), np.empty((2, 3), "float32")
+    fn(a, b)
+    assert calls == [("pointers", [data_pointer(a), data_pointer(b)])]
+    with pytest.raises(mlc.MLCError, match="share memory"):
+        fn(b, b)
+    aliasing = Function("double", func.with_attr("tir.noalias", False),
+                        lambda arrays: calls.append(("arrays", len(arrays))), None,
+                        lambda pointers: calls.append(("pointers", list(pointers))))
+    aliasing(b, b)  # no alias check, no pointers read: the arrays' kernel
+    assert calls[-1] == ("arrays", 2)

@@ -202,8 +202,10 @@ def _check_runnable(target: Target) -> None:
 
 def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTable | None = None,
             table: CallbackTable | None = None):
-    """(kernel, C entry): the callable the runtime hands checked arrays to, which keeps the
-    engine alive, and the C function itself (one data pointer per parameter; None for a
+    """(kernel, C entry[, pointer kernel]): the callable the runtime hands checked arrays to,
+    which keeps the engine alive, the C function itself and, with it, the kernel taking
+    the arrays' data pointers (see :class:`~mlc.runtime.module.Function`); the C entry
+    takes one data pointer per parameter (None for a
     bounds-checked kernel, whose C function also takes its :class:`~.bounds.BoundsRecord`,
     and for a function with symbolic shapes, whose C function also takes the value of
     each shape variable, read here from the arrays' shapes).
@@ -248,7 +250,11 @@ def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTa
         set_num_threads(config().num_threads)
         _cfunc(*[data_pointer(a) for a in arrays])  # (a.ctypes.data: 1 us an array)
 
-    return kernel, cfunc
+    def pointer_kernel(pointers, _cfunc=cfunc, _owner=compiled):
+        set_num_threads(config().num_threads)
+        _cfunc(*pointers)
+
+    return kernel, cfunc, pointer_kernel
 
 
 _SIZE_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
