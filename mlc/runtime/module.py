@@ -61,8 +61,7 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
         names = ", ".join(s[0] for s in specs)
         raise ShapeError(f"{name}() takes {len(specs)} arrays ({names}), got {len(args)}")
     symbolic = False
-    n = 0
-    for (pname, pdtype, expected, shape), arg in zip(specs, args):
+    for n, ((pname, pdtype, expected, shape), arg) in enumerate(zip(specs, args)):
         if type(arg) is not _ndarray:  # (a subclass, or no array: the slow checks)
             if not isinstance(arg, np.ndarray):
                 raise DTypeError(f"{name}(): argument {pname} must be a numpy.ndarray of "
@@ -91,7 +90,6 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
                              "np.ascontiguousarray(x)")
         if not flags.writeable and n in written:
             raise MLCError(f"{name}(): argument {pname} is written but the array is read-only")
-        n += 1
     if symbolic:  # symbolic extents: bind and cross-check them
         bind_shapes(name, func.params, [a.shape for a in args])
     if noalias and written and len(args) > 1:

@@ -202,18 +202,19 @@ def _check_runnable(target: Target) -> None:
 
 def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTable | None = None,
             table: CallbackTable | None = None):
-    """(kernel, C entry[, pointer kernel]): the callable the runtime hands checked arrays to,
-    which keeps the engine alive, the C function itself and, with it, the kernel taking
-    the arrays' data pointers (see :class:`~mlc.runtime.module.Function`); the C entry
-    takes one data pointer per parameter (None for a
-    bounds-checked kernel, whose C function also takes its :class:`~.bounds.BoundsRecord`,
-    and for a function with symbolic shapes, whose C function also takes the value of
-    each shape variable, read here from the arrays' shapes).
+    """(kernel, C entry, pointer kernel): the callable the runtime hands checked arrays to,
+    which keeps the engine alive, the C function itself (one data pointer per parameter),
+    and the kernel given the arrays' data pointers (see :class:`~mlc.runtime.module.Function`).
+    The C entry and the pointer kernel are None for a bounds-checked kernel, whose C
+    function also takes its :class:`~.bounds.BoundsRecord`, and for a function with
+    symbolic shapes, whose C function also takes the value of each shape variable, read
+    here from the arrays' shapes.
 
     Each call first stores ``config().num_threads`` for the kernel's parallel
     loops (:mod:`.parallel`); ctypes releases the GIL for the call itself. A function
     that calls library functions (``table``) raises, after the call, what one of them
-    raised; its C entry is not exposed (None), since that check must follow every call.
+    raised; its C entry and pointer kernel are not exposed (None), since that check must
+    follow every call.
     """
     nparams = len(func.params)
     sizes = tuple((n, d) for _, n, d in shape_vars(func.params))
@@ -230,7 +231,7 @@ def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTa
                 table.raise_pending()
             raise_violation(record, _sites)
 
-        return checked_kernel, None
+        return checked_kernel, None, None
     cfunc = _entry(compiled, symbol, nparams, size_types)
     if table is not None:
         def calling_kernel(arrays, _cfunc=cfunc, _owner=compiled, _raise=table.raise_pending):
@@ -238,13 +239,13 @@ def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTa
             _cfunc(*[data_pointer(a) for a in arrays])
             _raise()
 
-        return calling_kernel, None
+        return calling_kernel, None, None
     if sizes:
         def sized_kernel(arrays, _cfunc=cfunc, _owner=compiled):
             set_num_threads(config().num_threads)
             _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes])
 
-        return sized_kernel, None
+        return sized_kernel, None, None
 
     def kernel(arrays, _cfunc=cfunc, _owner=compiled):
         set_num_threads(config().num_threads)

@@ -83,6 +83,7 @@ def place_worker_function(module: ir.Module) -> ir.Function:
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     check, read, give_back, leave_out, moved, end = (fn.append_basic_block(x) for x in (
         "check", "read", "give_back", "leave_out", "moved", "end"))
+    mask = b.alloca(_MASK, name="mask")
     b.cbranch(_known(b, cpu), check, end)
     b.position_at_end(check)
     key = b.load(_placement_key(module), typ=I32)
@@ -90,17 +91,14 @@ def place_worker_function(module: ir.Module) -> ir.Function:
     before = b.sub(b.trunc(b.ptrtoint(kept, I64), I32), ir.Constant(I32, 1))  # -1: none
     b.cbranch(b.icmp_signed("==", before, cpu), end, read)  # the usual case: nothing to do
     b.position_at_end(read)
-    mask = b.alloca(_MASK, name="mask")
-    got = b.call(_affinity(module, "sched_getaffinity"), [ir.Constant(I32, 0), _mask_size(), mask])
-    b.cbranch(b.icmp_signed("==", got, ir.Constant(I32, 0)), give_back, end)
+    b.cbranch(_affinity_call(b, "sched_getaffinity", mask), give_back, end)
     b.position_at_end(give_back)
     with b.if_then(_known(b, before)):
         _set_bit(b, mask, before, True)
     b.branch(leave_out)
     b.position_at_end(leave_out)
     _set_bit(b, mask, cpu, False)
-    done = b.call(_affinity(module, "sched_setaffinity"), [ir.Constant(I32, 0), _mask_size(), mask])
-    b.cbranch(b.icmp_signed("==", done, ir.Constant(I32, 0)), moved, end)  # EINVAL: cpu was its only one
+    b.cbranch(_affinity_call(b, "sched_setaffinity", mask), moved, end)  # EINVAL: cpu was its only one
     b.position_at_end(moved)
     keep = b.inttoptr(b.zext(b.add(cpu, ir.Constant(I32, 1)), I64), PTR)
     b.call(declare(module, "pthread_setspecific", ir.FunctionType(I32, [I32, PTR])), [key, keep])
@@ -121,21 +119,18 @@ def place_launcher_function(module: ir.Module) -> ir.Function:
     cpu, = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     read, go_back, restore, end = (fn.append_basic_block(x) for x in ("read", "go_back", "restore", "end"))
+    own, only = b.alloca(_MASK, name="own"), b.alloca(_MASK, name="only")
     moved = b.icmp_signed("!=", b.call(_getcpu(module), []), cpu)
     b.cbranch(b.and_(_known(b, cpu), moved), read, end)
     b.position_at_end(read)
-    own, only = b.alloca(_MASK, name="own"), b.alloca(_MASK, name="only")
-    got = b.call(_affinity(module, "sched_getaffinity"), [ir.Constant(I32, 0), _mask_size(), own])
-    b.cbranch(b.icmp_signed("==", got, ir.Constant(I32, 0)), go_back, end)
+    b.cbranch(_affinity_call(b, "sched_getaffinity", own), go_back, end)
     b.position_at_end(go_back)
     for n in range(MASK_WORDS):
         b.store(ir.Constant(I64, 0), _word(b, only, ir.Constant(I32, n)))
     _set_bit(b, only, cpu, True)
-    setaffinity = _affinity(module, "sched_setaffinity")
-    there = b.call(setaffinity, [ir.Constant(I32, 0), _mask_size(), only])
-    b.cbranch(b.icmp_signed("==", there, ir.Constant(I32, 0)), restore, end)
+    b.cbranch(_affinity_call(b, "sched_setaffinity", only), restore, end)
     b.position_at_end(restore)
-    b.call(setaffinity, [ir.Constant(I32, 0), _mask_size(), own])
+    _affinity_call(b, "sched_setaffinity", own)
     b.branch(end)
     b.position_at_end(end)
     b.ret_void()
@@ -166,17 +161,16 @@ def _set_bit(b: ir.IRBuilder, mask: ir.Value, cpu: ir.Value, value: bool) -> Non
     b.store(b.or_(old, bit) if value else b.and_(old, b.xor(bit, ir.Constant(I64, -1))), word)
 
 
-def _mask_size() -> ir.Constant:
-    return ir.Constant(I64, 8 * MASK_WORDS)
-
-
 def _getcpu(module: ir.Module) -> ir.Function:
     return declare(module, "sched_getcpu", ir.FunctionType(I32, []))
 
 
-def _affinity(module: ir.Module, name: str) -> ir.Function:
-    """glibc's ``int name(pid_t tid, size_t size, cpu_set_t *mask)`` (tid 0: the calling thread)."""
-    return declare(module, name, ir.FunctionType(I32, [I32, I64, PTR]))
+def _affinity_call(b: ir.IRBuilder, name: str, mask: ir.Value) -> ir.Value:
+    """Whether glibc's ``int name(pid_t tid, size_t size, cpu_set_t *mask)`` for the calling
+    thread (tid 0) and ``mask`` succeeded (returned 0)."""
+    fn = declare(b.module, name, ir.FunctionType(I32, [I32, I64, PTR]))
+    result = b.call(fn, [ir.Constant(I32, 0), ir.Constant(I64, 8 * MASK_WORDS), mask])
+    return b.icmp_signed("==", result, ir.Constant(I32, 0))
 
 
 def _placement_key(module: ir.Module) -> ir.GlobalVariable:

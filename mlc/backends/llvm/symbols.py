@@ -51,11 +51,6 @@ RUNTIME_SYMBOLS: dict[str, tuple[str, ...]] = {
 
 #: The libgomp functions parallel loops need (all of them, or loops run serially).
 OPENMP_SYMBOLS = frozenset(RUNTIME_SYMBOLS["gomp"])
-#: What keeps the threads of a parallel launch on different CPUs (:mod:`.placement`): the C
-#: library's CPU placement functions (Linux), thread-specific values and the key of the one
-#: each thread keeps (:data:`PLACEMENT_KEY`).
-AFFINITY_SYMBOLS = frozenset(("sched_getcpu", "sched_getaffinity", "sched_setaffinity",
-                              "pthread_getspecific", "pthread_setspecific", "mlc_parallel_placement_key"))
 
 
 class ParallelState(ctypes.Structure):
@@ -72,6 +67,11 @@ PARALLEL_STATE_SYMBOL = "mlc_parallel_state"
 #: out, plus one (no value, 0: none); created when the symbols are registered.
 PLACEMENT_KEY = ctypes.c_uint(0)
 PLACEMENT_KEY_SYMBOL = "mlc_parallel_placement_key"
+#: What keeps the threads of a parallel launch on different CPUs (:mod:`.placement`): the C
+#: library's CPU placement functions (Linux), thread-specific values and the key of the one
+#: each thread keeps.
+AFFINITY_SYMBOLS = frozenset((*RUNTIME_SYMBOLS["pthread"], "sched_getcpu", "sched_getaffinity",
+                              "sched_setaffinity", PLACEMENT_KEY_SYMBOL))
 
 
 @lru_cache(maxsize=1)
