@@ -42,8 +42,9 @@ from ..ir.functor import pre_order_nodes
 from ..ir.tir import For, IfThenElse, PrimFunc, Stmt, seq
 from .registry import TensorType, get_op
 
-__all__ = ["HAND_WRITTEN", "HAND_WRITTEN_GPU", "BATCH", "OP_ATTR", "OP_ATTRS_ATTR", "OP_PARAMS_ATTR", "THREADS", "RecordedOp",
-           "hand_written", "is_hand_written", "is_bound_to_threads", "recorded_op", "with_op_params", "thread_loops"]
+__all__ = ["HAND_WRITTEN", "HAND_WRITTEN_GPU", "BATCH", "OP_ATTR", "OP_ATTRS_ATTR", "OP_PARAMS_ATTR", "THREADS",
+           "RecordedOp", "hand_written", "is_hand_written", "is_bound_to_threads", "recorded_op", "with_op_params",
+           "thread_loops"]
 
 #: The ``"mlc.scheduled"`` attribute of a hand-written function, and of one a GPU build made
 #: ready for the GPU (its op's ``gpu_prim_func``, or its batch loops bound to threads).

@@ -14,8 +14,8 @@ that is already scheduled (bound to ``blockIdx``/``threadIdx`` by hand, or by
 - ``emulate(mod)`` -> a runtime Module running ``mod`` on the emulator.
 
 A backend never schedules: these refuse a function still in te's unscheduled
-form, or an op's hand-written function not yet given its GPU form. CuPy is imported only when a CUDA module is loaded (or ``array_types``
-asked for).
+form, or an op's hand-written function not yet given its GPU form. CuPy is
+imported only when a CUDA module is loaded (or ``array_types`` asked for).
 """
 from __future__ import annotations
 
@@ -62,7 +62,6 @@ def _scheduled(mod, caller: str) -> IRModule:
                                "schedule, which gives hand-written ops their GPU kernels), or build it with "
                                "mlc.build(mod, 'cuda'), which does both")
     return mod
-
 
 
 def lower(mod, target=None, options: BuildOptions = BuildOptions()) -> IRModule:

@@ -1,12 +1,11 @@
 """Sorting along the last axis: ``sort`` and ``argsort``, a stable LSD radix sort.
 
 Each element's key (:mod:`._sort_keys`, shared with the GPU kernel) is an
-unsigned integer of the element's width whose order is the sort order: floats' sign bit flipped (all bits, for negatives), both
-zeros one key (they tie, so stability keeps their order, as NumPy does), every
-NaN the largest key (last, in input order); signed ints' sign bit flipped;
-``descending`` complements the key, so ties still keep their input order.
-The keys are sorted by bytes, least significant first (4 passes for 32-bit
-keys, 8 for 64-bit ones; 256 buckets keep the scatter's write streams in L1,
+unsigned integer of the element's width whose order is the sort order (both
+zeros one key, every NaN the largest; ``descending`` complements it), so a
+stable sort of the keys keeps ties in their input order, as NumPy does. The
+keys are sorted by bytes, least significant first (4 passes for 32-bit keys, 8
+for 64-bit ones; 256 buckets keep the scatter's write streams in L1,
 which measured faster than 3 passes of 11-bit digits): one pass counts every
 digit's histogram, a prefix sum turns the counts into bucket starts, and each
 digit pass scatters (key, payload) pairs in input order, so equal digits keep
