@@ -44,13 +44,14 @@ _FUNCTIONS = {}
 
 
 def _placement_functions():
-    """ctypes callables of the generated ``place_worker(cpu, thread)`` and ``place_launcher(cpu)``."""
+    """ctypes callables of ``place_worker(cpu)`` and ``place_launcher(cpu)``, which call the
+    support module's placement functions (:mod:`mlc.backends.llvm.support`)."""
     if not _FUNCTIONS:
         target = Target.from_str("llvm")
         module = ir.Module("placement_test")
         module.triple, module.data_layout = jit.target_layout(target)
-        for name, inner, args in (("place_worker", placement.place_worker_function, [I32]),
-                                  ("place_launcher", placement.place_launcher_function, [I32])):
+        for name, inner, args in (("place_worker", placement.place_worker, [I32]),
+                                  ("place_launcher", placement.place_launcher, [I32])):
             fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=name)
             b = ir.IRBuilder(fn.append_basic_block("entry"))
             b.call(inner(module), list(fn.args))

@@ -6,8 +6,10 @@ LLVM's new pass manager at O3. The object file is checked for symbols mlc
 did not register (:mod:`.symbols`) and read in full (:mod:`.elf`) before the
 engine loads it, and kept in the on-disk :mod:`.object_cache` for the next
 build of the same IR; a cached object that fails any check is discarded and
-compiled again. :func:`optimise` and :func:`emit_assembly` work for any CPU
-LLVM knows and load nothing, so code for another machine can be read here.
+compiled again. An object calling the support functions (:mod:`.support`) links
+against the support module, built and loaded the first time one does.
+:func:`optimise` and :func:`emit_assembly` work for any CPU LLVM knows and load
+nothing, so code for another machine can be read here.
 
 What LLVM prints while it works (remarks on loops it was asked to vectorize
 and could not, say) goes through :func:`~mlc.backends.llvm_output.llvm_output`:
@@ -26,7 +28,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 from ...errors import CompileError
 from ..llvm_output import llvm_output
 from ...target import Target
-from . import object_cache
+from . import object_cache, support
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols
 
@@ -200,7 +202,10 @@ def _load(obj: bytes, optimized: str, target: Target, entry_points: frozenset[st
     missing = entry_points - symbols.defined
     if missing:
         raise CompileError(f"the object code does not define {sorted(missing)}", source=optimized)
-    unknown = symbols.undefined - register_symbols()
+    known = register_symbols()
+    if symbols.undefined - known:
+        known = known | _support_symbols(target)
+    unknown = symbols.undefined - known
     if unknown:
         raise CompileError(
             f"the generated code needs external symbol(s) {sorted(unknown)} that mlc does not "
@@ -214,6 +219,22 @@ def _load(obj: bytes, optimized: str, target: Target, entry_points: frozenset[st
     except RuntimeError as err:
         raise CompileError(f"LLVM could not load the machine code: {err}", source=optimized) from None
     return CompiledModule(engine, optimized)
+
+
+_SUPPORT: list[tuple[CompiledModule, frozenset[str]]] = []  # (the support module, its functions)
+
+
+def _support_symbols(target: Target) -> frozenset[str]:
+    """The support functions' names: the support module (:mod:`.support`) is built for
+    ``target`` (a CPU whose objects this machine loads), loaded and its functions registered
+    with LLVM the first time (the caller holds ``_LOCK``)."""
+    if not _SUPPORT:
+        names = frozenset(support.support_functions())
+        compiled = _compile(support.support_ir(*target_layout(target)), target, names)
+        for name in names:
+            llvm.add_symbol(name, compiled.address(name))
+        _SUPPORT.append((compiled, names))  # (the engine, and so the code, stays loaded)
+    return _SUPPORT[0][1]
 
 
 def emit_assembly(ir_text: str, target: Target) -> str:

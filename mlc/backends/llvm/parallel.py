@@ -102,7 +102,7 @@ from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, regi
 from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
-           "PREFIX", "SITE_TYPE", "SITE_SUFFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS",
+           "SUPPORT_FUNCTIONS", "PREFIX", "SITE_TYPE", "SITE_SUFFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS",
            "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "LOSING_TICKS", "MANY_LOSSES", "MAX_SERIAL_TICKS"]
 
 #: Every function this module adds starts with it (user functions are renamed away from it).
@@ -137,6 +137,8 @@ _STATE_TYPE = ir.LiteralStructType([I32, I32, I64])  # {busy, num_threads, poole
 SITE_TYPE = ir.LiteralStructType([I64, I64, I64, I64])
 _UNTIL, _LOSING, _SINCE, _PERIODS = range(4)
 SITE_SUFFIX = ".site"
+_THREADS_TYPE = ir.FunctionType(I32, [I64, SITE_TYPE.as_pointer()])
+_REVIEW_TYPE = ir.FunctionType(ir.VoidType(), [SITE_TYPE.as_pointer()] + [I64] * 6)
 #: Closure fields before the captured values: begin, extent, pooled, next, began_at, done_at,
 #: mine, cpu (the launching thread's CPU, -1 when unknown: see :mod:`.placement`).
 _BEGIN, _EXTENT, _POOLED, _NEXT, _BEGAN_AT, _DONE_AT, _MINE, _CPU = range(8)
@@ -203,7 +205,7 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     wide = builder.sext(extent, I64) if index_type.width < 64 else extent
     site = ir.GlobalVariable(module, SITE_TYPE, module.get_unique_name(body.name + SITE_SUFFIX))
     site.initializer = ir.Constant(SITE_TYPE, None)
-    threads = builder.call(_threads_function(module), [wide, site], name="threads")
+    threads = builder.call(declare(module, _THREADS_FN, _THREADS_TYPE), [wide, site], name="threads")
     use_pool = builder.icmp_signed(">", threads, ir.Constant(I32, 1))
     zero = ir.Constant(I64, 0)
     header = [begin, extent, builder.zext(use_pool, I32)] + [zero] * 4 + [ir.Constant(I32, -1)]
@@ -220,7 +222,7 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
             builder.call(gomp, [task, closure, threads, ir.Constant(I32, 0)])
             ended = _clock(builder)
             if cpu is not None:
-                builder.call(placement.place_launcher_function(module), [cpu])
+                builder.call(placement.place_launcher(module), [cpu])
             # (only the launch holding the pool writes the count and the review's fields)
             count = _state_field(builder, 2)
             builder.store_atomic(builder.add(builder.load_atomic(count, "monotonic", align=8, typ=I64),
@@ -228,7 +230,7 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
             if started is not None:
                 noted = [builder.load(_field(builder, closure, n), typ=I64)
                          for n in (_BEGAN_AT, _DONE_AT, _MINE)]
-                builder.call(_review_function(module), [site, started, *noted, wide, ended])
+                builder.call(declare(module, _REVIEW_FN, _REVIEW_TYPE), [site, started, *noted, wide, ended])
             builder.store_atomic(ir.Constant(I32, 0), _state_field(builder, 0), "release", align=4)
         with alone:
             builder.call(task, [closure])
@@ -260,16 +262,12 @@ def _site_field(builder: ir.IRBuilder, site: ir.Value, n: int) -> ir.Value:
     return builder.gep(site, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
 
 
-def _threads_function(module: ir.Module) -> ir.Function:
-    """``i32 @__mlc_parallel_threads(i64 extent, ptr site)``: the team size; > 1 means the
-    pool is taken. 1 when the extent or ``num_threads`` is 1, during the serial period of
-    the loop's ``site``, or while another launch holds the pool."""
-    fn = module.globals.get(_THREADS_FN)
-    if fn is not None:
-        return fn
-    fn = ir.Function(module, ir.FunctionType(I32, [I64, SITE_TYPE.as_pointer()]), name=_THREADS_FN)
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
+def define_threads(module: ir.Module) -> None:
+    """Define ``i32 @__mlc_parallel_threads(i64 extent, ptr site)`` in ``module`` (the
+    support module, :mod:`.support`): the team size; > 1 means the pool is taken. 1 when
+    the extent or ``num_threads`` is 1, during the serial period of the loop's ``site``,
+    or while another launch holds the pool."""
+    fn = _support_function(module, _THREADS_FN, _THREADS_TYPE)
     extent, site = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     one = ir.Constant(I32, 1)
@@ -290,11 +288,10 @@ def _threads_function(module: ir.Module) -> ir.Function:
     b.ret(b.trunc(n, I32))
     b.position_at_end(alone)
     b.ret(one)
-    return fn
 
 
-def _review_function(module: ir.Module) -> ir.Function:
-    """``void @__mlc_parallel_review(ptr site, i64 started, i64 began_at, i64 done_at,
+def define_review(module: ir.Module) -> None:
+    """Define ``void @__mlc_parallel_review(ptr site, i64 started, i64 began_at, i64 done_at,
     i64 mine, i64 total, i64 ended)``: after a pooled launch of the loop whose review state
     is ``site`` (``GOMP_parallel`` from ``started`` to ``ended``), start a serial period of
     that loop when the launch lost to the calling thread alone.
@@ -309,12 +306,7 @@ def _review_function(module: ir.Module) -> ir.Function:
     started before (``periods``, at most MAX_DOUBLINGS), and starts a new run; a launch
     that paid ends the run and its periods.
     """
-    fn = module.globals.get(_REVIEW_FN)
-    if fn is not None:
-        return fn
-    fn = ir.Function(module, ir.FunctionType(_VOID, [SITE_TYPE.as_pointer()] + [I64] * 6), name=_REVIEW_FN)
-    fn.linkage = "internal"
-    fn.attributes.add("nounwind")
+    fn = _support_function(module, _REVIEW_FN, _REVIEW_TYPE)
     site, started, began_at, done_at, mine, total, ended = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     weigh, paid, lost, pause_block, keep = (fn.append_basic_block(x)
@@ -360,7 +352,16 @@ def _review_function(module: ir.Module) -> ir.Function:
     b.branch(keep)
     b.position_at_end(keep)
     b.ret_void()
+
+
+def _support_function(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
+    fn = ir.Function(module, fnty, name=name)
+    fn.attributes.add("nounwind")
     return fn
+
+
+#: The support functions (:mod:`.support`) parallel launches call, and what defines each.
+SUPPORT_FUNCTIONS = {_THREADS_FN: define_threads, _REVIEW_FN: define_review}
 
 
 def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.LiteralStructType,
@@ -387,7 +388,7 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     team = declare(module, "omp_get_num_threads", ir.FunctionType(I32, []))
     in_team = b.icmp_signed("!=", pooled, ir.Constant(I32, 0))
     # thread 0 of a team is the launching thread: it notes when it starts and runs out of
-    # chunks, and how many iterations it ran, for the launch's review (_review_function)
+    # chunks, and how many iterations it ran, for the launch's review (define_review)
     thread = declare(module, "omp_get_thread_num", ir.FunctionType(I32, []))
     caller = b.select(in_team, b.icmp_signed("==", b.call(thread, []), ir.Constant(I32, 0)),
                       ir.Constant(ir.IntType(1), 0))
@@ -398,7 +399,7 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
         b.position_at_end(worker)
         b.cbranch(in_team, place, begin_work)
         b.position_at_end(place)
-        b.call(placement.place_worker_function(module), [b.load(field(_CPU), typ=I32)])
+        b.call(placement.place_worker(module), [b.load(field(_CPU), typ=I32)])
         b.branch(begin_work)
     else:
         b.cbranch(caller, start_note, begin_work)

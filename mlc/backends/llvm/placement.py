@@ -21,7 +21,7 @@ So a launch keeps its threads apart, in the spirit of OpenMP's
 * the launching thread notes its CPU before ``GOMP_parallel`` (the closure's
   ``cpu``; :func:`emit_launcher_cpu`);
 * each worker of the team leaves that CPU out of its own affinity mask
-  (:func:`place_worker_function`): the kernel moves it at once if it was there,
+  (:func:`define_place_worker`): the kernel moves it at once if it was there,
   and can no longer wake it there. The worker keeps the CPU its mask leaves
   out as a thread-specific value (under :data:`~.symbols.PLACEMENT_KEY`), so
   the common case (the launcher on the same CPU as last time) costs a
@@ -29,7 +29,7 @@ So a launch keeps its threads apart, in the spirit of OpenMP's
   worker takes back the CPU it left out before and leaves out the new one;
 * if the launching thread was itself moved during the launch (woken at the
   team's end onto a worker's CPU), it goes back to the CPU it started on,
-  without changing its affinity (:func:`place_launcher_function`: a mask of that
+  without changing its affinity (:func:`define_place_launcher`: a mask of that
   CPU alone, then its own mask again).
 
 A worker's mask never gains a CPU it did not have (only the CPU it left out
@@ -44,8 +44,8 @@ from .intrinsics import declare
 from .symbols import AFFINITY_SYMBOLS, PLACEMENT_KEY_SYMBOL, register_symbols
 from .types import I32, I64, PTR
 
-__all__ = ["available", "emit_launcher_cpu", "place_worker_function", "place_launcher_function",
-           "MASK_WORDS"]
+__all__ = ["available", "emit_launcher_cpu", "place_worker", "place_launcher", "define_place_worker",
+           "define_place_launcher", "support_functions", "MASK_WORDS"]
 
 _WORKER_FN = "__mlc_parallel_place_worker"
 _LAUNCHER_FN = "__mlc_parallel_place_launcher"
@@ -54,6 +54,7 @@ _LAUNCHER_FN = "__mlc_parallel_place_launcher"
 MASK_WORDS = 16
 _MASK = ir.ArrayType(I64, MASK_WORDS)
 _VOID = ir.VoidType()
+_PLACE_TYPE = ir.FunctionType(_VOID, [I32])
 
 
 def available() -> bool:
@@ -66,8 +67,25 @@ def emit_launcher_cpu(builder: ir.IRBuilder) -> ir.Value:
     return builder.call(_getcpu(builder.module), [])
 
 
-def place_worker_function(module: ir.Module) -> ir.Function:
-    """``void @__mlc_parallel_place_worker(i32 cpu)``: a worker of a team leaves ``cpu``, its
+def place_worker(module: ir.Module) -> ir.Function:
+    """The declaration of :func:`define_place_worker`'s function in ``module``."""
+    return declare(module, _WORKER_FN, _PLACE_TYPE)
+
+
+def place_launcher(module: ir.Module) -> ir.Function:
+    """The declaration of :func:`define_place_launcher`'s function in ``module``."""
+    return declare(module, _LAUNCHER_FN, _PLACE_TYPE)
+
+
+def support_functions() -> dict:
+    """The support functions (:mod:`.support`) of placement, and what defines each; none
+    where it is not :func:`available`."""
+    return {_WORKER_FN: define_place_worker, _LAUNCHER_FN: define_place_launcher} if available() else {}
+
+
+def define_place_worker(module: ir.Module) -> None:
+    """Define ``void @__mlc_parallel_place_worker(i32 cpu)`` in ``module`` (the support
+    module, :mod:`.support`): a worker of a team leaves ``cpu``, its
     launcher's CPU, out of its affinity mask (and takes back the one it left out before).
 
     Before, the worker's mask is ``{0, 1}`` and it runs on CPU 1 beside the launcher;
@@ -75,10 +93,7 @@ def place_worker_function(module: ir.Module) -> ir.Function:
     thread-specific value is 2 (CPU 1, plus one); after a later ``place_worker(0)`` (the
     launcher moved) the mask is ``{1}`` and the value 1.
     """
-    fn = module.globals.get(_WORKER_FN)
-    if fn is not None:
-        return fn
-    fn = _function(module, _WORKER_FN, [I32])
+    fn = _function(module, _WORKER_FN)
     cpu, = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     check, read, give_back, leave_out, moved, end = (fn.append_basic_block(x) for x in (
@@ -105,17 +120,14 @@ def place_worker_function(module: ir.Module) -> ir.Function:
     b.branch(end)
     b.position_at_end(end)
     b.ret_void()
-    return fn
 
 
-def place_launcher_function(module: ir.Module) -> ir.Function:
-    """``void @__mlc_parallel_place_launcher(i32 cpu)``: the launching thread, back from
+def define_place_launcher(module: ir.Module) -> None:
+    """Define ``void @__mlc_parallel_place_launcher(i32 cpu)`` in ``module`` (the support
+    module): the launching thread, back from
     ``GOMP_parallel``, returns to ``cpu`` (where it started the launch) if the kernel moved
     it; its affinity mask is the same after as before."""
-    fn = module.globals.get(_LAUNCHER_FN)
-    if fn is not None:
-        return fn
-    fn = _function(module, _LAUNCHER_FN, [I32])
+    fn = _function(module, _LAUNCHER_FN)
     cpu, = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     read, go_back, restore, end = (fn.append_basic_block(x) for x in ("read", "go_back", "restore", "end"))
@@ -134,14 +146,11 @@ def place_launcher_function(module: ir.Module) -> ir.Function:
     b.branch(end)
     b.position_at_end(end)
     b.ret_void()
-    return fn
 
 
-def _function(module: ir.Module, name: str, args: list[ir.Type]) -> ir.Function:
-    fn = ir.Function(module, ir.FunctionType(_VOID, args), name=name)
-    fn.linkage = "internal"
-    for attribute in ("nounwind", "noinline"):  # (one call per launch and thread: keep it out of the loops)
-        fn.attributes.add(attribute)
+def _function(module: ir.Module, name: str) -> ir.Function:
+    fn = ir.Function(module, _PLACE_TYPE, name=name)
+    fn.attributes.add("nounwind")
     return fn
 
 
