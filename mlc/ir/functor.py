@@ -50,6 +50,23 @@ def _node_values(node) -> tuple:
     return _field_values(type(node))(node)
 
 
+# What a field's value is to a walk, by its exact type (looked up once per type):
+_LEAF, _NODE, _BUFFER, _TUPLE = range(4)
+_KINDS: dict[type, int] = {}
+
+
+def _kind(cls: type) -> int:
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = _KINDS[cls] = (_NODE if issubclass(cls, NODE_TYPES) else _BUFFER if issubclass(cls, Buffer)
+                              else _TUPLE if issubclass(cls, tuple) else _LEAF)
+    return kind
+
+
+#: (mutator class, node class) -> the mutator's ``visit_<NodeClass>`` method, or None.
+_METHODS: dict[tuple[type, type], Callable | None] = {}
+
+
 class Mutator:
     """Rebuilds an IR tree bottom-up; override ``visit_<ClassName>`` to rewrite.
 
@@ -57,26 +74,41 @@ class Mutator:
     """
 
     def visit(self, node):
-        method = getattr(self, "visit_" + type(node).__name__, None)
-        return method(node) if method is not None else self.generic_visit(node)
+        key = (type(self), type(node))
+        try:
+            method = _METHODS[key]
+        except KeyError:
+            method = _METHODS[key] = getattr(key[0], "visit_" + key[1].__name__, None)
+        return method(self, node) if method is not None else self.generic_visit(node)
 
     def visit_buffer(self, buffer: Buffer) -> Buffer:
         return buffer
 
     def generic_visit(self, node):
-        changes = {}
-        for name, value in node_fields(node):
-            new = self._visit_value(value)
+        cls = type(node)
+        values = _field_values(cls)(node)
+        changes = None
+        for n, value in enumerate(values):
+            kind = _KINDS.get(type(value))
+            if kind is None:
+                kind = _kind(type(value))
+            if kind == _LEAF:
+                continue
+            new = self._visit_value(value, kind)
             if new is not value:
-                changes[name] = new
+                if changes is None:
+                    changes = {}
+                changes[_field_names(cls)[n]] = new
         return dataclasses.replace(node, **changes) if changes else node
 
-    def _visit_value(self, value):
-        if isinstance(value, NODE_TYPES):
+    def _visit_value(self, value, kind: int | None = None):
+        if kind is None:
+            kind = _kind(type(value))
+        if kind == _NODE:
             return self.visit(value)
-        if isinstance(value, Buffer):
+        if kind == _BUFFER:
             return self.visit_buffer(value)
-        if isinstance(value, tuple) and value and not isinstance(value[0], (str, tuple)):
+        if kind == _TUPLE and value and not isinstance(value[0], (str, tuple)):
             new = tuple(self._visit_value(v) for v in value)
             return value if all(a is b for a, b in zip(new, value)) else new
         return value
@@ -92,11 +124,14 @@ def pre_order_nodes(root):
         node = stack.pop()
         yield node
         kids = []
-        for value in _node_values(node):
-            if isinstance(value, NODE_TYPES):
+        for value in _field_values(type(node))(node):
+            kind = _KINDS.get(type(value))
+            if kind is None:
+                kind = _kind(type(value))
+            if kind == _NODE:
                 kids.append(value)
-            elif isinstance(value, tuple):
-                kids.extend(v for v in value if isinstance(v, NODE_TYPES))
+            elif kind == _TUPLE:
+                kids.extend(v for v in value if _kind(type(v)) == _NODE)
         stack.extend(reversed(kids))
 
 
