@@ -77,10 +77,10 @@ def check(mod, reference, cpu=TWO_CORES, seed=0):
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from([1, 4, 8, 12, 16, 24, 64, 13]), st.integers(1, 30), st.sampled_from([1, 2, 7, 64, 131]),
        st.sampled_from([0, 0, 3]), st.booleans(), st.sampled_from(["none", "relu", "bias"]),
-       st.sampled_from(["float32", "float32", "float64", "int32"]))
-def test_few_columns_of_any_size_and_type(m, n, k, batch, transpose_b, epilogue, dtype):
+       st.sampled_from(["float32", "float32", "float64", "int32"]), st.sampled_from([256, 512]))
+def test_few_columns_of_any_size_and_type(m, n, k, batch, transpose_b, epilogue, dtype, bits):
     mod, reference = matmul(m, n, k, batch, transpose_b, epilogue, dtype)
-    check(mod, reference)
+    check(mod, reference, CpuInfo(bits, 2))
 
 
 @settings(max_examples=12, deadline=None)
@@ -100,6 +100,17 @@ def test_few_columns_run_vectors_down_the_rows():
     assert "Y_local = T.alloc_buffer((10, 64), scope=\"local\")" in text  # one vector per column
     assert "for j in T.unroll(10):" in text and "for i_1 in T.vectorized(8):" in text
     assert "T.where" not in text and "parallel" not in text  # 82k multiply-adds: one thread
+
+
+@pytest.mark.parametrize("n", [3, 10, 15])
+def test_fewer_columns_than_a_vector_make_one_short_vector_per_row(n):
+    """With 16 lanes the 10 classes fit one vector: the usual register tile, each row one
+    short vector (no transposed copies of A and C, no predicate)."""
+    mod, reference = matmul(64, n, 128, epilogue="bias")
+    text = check(mod, reference, CpuInfo(512, 2))
+    assert f"for j in T.vectorized({n}):" in text
+    assert "A_global" not in text and f'Y_local = T.alloc_buffer((64, {n}), scope="local")' in text
+    assert "T.where" not in text
 
 
 def test_ragged_columns_in_tiles_of_a_divisor_or_with_a_ragged_unrolled_tile():
