@@ -46,10 +46,6 @@ def node_fields(node) -> tuple[tuple[str, Any], ...]:
     return tuple(zip(_field_names(cls), _field_values(cls)(node)))
 
 
-def _node_values(node) -> tuple:
-    return _field_values(type(node))(node)
-
-
 # What a field's value is to a walk, by its exact type (looked up once per type):
 _LEAF, _NODE, _BUFFER, _TUPLE = range(4)
 _KINDS: dict[type, int] = {}
@@ -89,9 +85,7 @@ class Mutator:
         values = _field_values(cls)(node)
         changes = None
         for n, value in enumerate(values):
-            kind = _KINDS.get(type(value))
-            if kind is None:
-                kind = _kind(type(value))
+            kind = _kind(type(value))
             if kind == _LEAF:
                 continue
             new = self._visit_value(value, kind)
@@ -125,9 +119,7 @@ def pre_order_nodes(root):
         yield node
         kids = []
         for value in _field_values(type(node))(node):
-            kind = _KINDS.get(type(value))
-            if kind is None:
-                kind = _kind(type(value))
+            kind = _kind(type(value))
             if kind == _NODE:
                 kids.append(value)
             elif kind == _TUPLE:
