@@ -202,10 +202,9 @@ def _load(obj: bytes, optimized: str, target: Target, entry_points: frozenset[st
     missing = entry_points - symbols.defined
     if missing:
         raise CompileError(f"the object code does not define {sorted(missing)}", source=optimized)
-    known = register_symbols()
-    if symbols.undefined - known:
-        known = known | _support_symbols(target)
-    unknown = symbols.undefined - known
+    unknown = symbols.undefined - register_symbols()
+    if unknown & support.support_functions().keys():  # it calls the support module's functions
+        unknown -= _support_symbols(target)
     if unknown:
         raise CompileError(
             f"the generated code needs external symbol(s) {sorted(unknown)} that mlc does not "
