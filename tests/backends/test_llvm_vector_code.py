@@ -343,3 +343,21 @@ def test_broadcasts_and_gathers_write_whole_vector_constants_as_one_word():
     rng = np.random.default_rng(0)
     got, want = run_both(func, [values(rng, n, dtype), values(rng, rows, dtype), np.zeros(n, dtype)])
     np.testing.assert_array_equal(got[2], want[2])
+
+
+@pytest.mark.parametrize("rows, kept", [(3, False), (7, False), (8, True), (16, True)])
+def test_a_serial_loop_of_vector_statements_is_kept_from_eight_iterations(rows, kept):
+    """LLVM does not unroll a serial loop whose body the schedule vectorized once it runs 8
+    or more times (``llvm.loop.unroll.disable``); a shorter one, or one without vector
+    statements, is LLVM's to unroll. The code computes the same either way."""
+    A, B = buf("A", rows * 16, "float32"), buf("B", rows * 16, "float32")
+    func = program(rows, 16, "float32", lambda i, j, a, b: store(b, i * 16 + j, load(a, i * 16 + j) * 2.0),
+                   (A, B))
+    assert vector_code(func)
+    assert ("llvm.loop.unroll.disable" in generate_ir({"f": lower(func)}, TARGET)) == kept
+    a = np.random.default_rng(rows).standard_normal(rows * 16).astype("float32")
+    (_, llvm_out), (_, reference) = run_both(func, [a, np.zeros_like(a)])
+    np.testing.assert_array_equal(llvm_out, reference)
+    np.testing.assert_array_equal(llvm_out, a * 2)
+    scalar = program(rows, 1, "float32", lambda i, j, a, b: store(b, i, load(a, i) * 2.0), (A, B))
+    assert "llvm.loop.unroll.disable" not in generate_ir({"f": lower(scalar)}, TARGET)

@@ -13,7 +13,9 @@
 ``vectorized`` loops carry ``llvm.loop.vectorize.enable`` (and a width hint
 for small constant extents), ``unrolled`` ones ``llvm.loop.unroll.full``
 (the codegen writes out unrolled loops of at most :data:`MAX_UNROLL`
-iterations itself, so those never reach LLVM as loops).
+iterations itself, so those never reach LLVM as loops), and ``kept`` ones (serial
+loops of vector statements the codegen asks LLVM not to copy again, see
+``_keeps_loop`` in :mod:`.codegen`) ``llvm.loop.unroll.disable``.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from llvmlite import ir
 from llvmlite.ir.values import MDValue
 
-__all__ = ["emit_loop", "loop_metadata", "MAX_VECTOR_WIDTH_HINT", "MAX_UNROLL"]
+__all__ = ["emit_loop", "loop_metadata", "MAX_VECTOR_WIDTH_HINT", "MAX_UNROLL", "MIN_KEPT_TRIPS"]
 
 #: A vectorized loop with a constant power-of-two extent up to this many
 #: iterations asks LLVM for exactly that vector width.
@@ -30,6 +32,9 @@ MAX_VECTOR_WIDTH_HINT = 16
 
 #: ``unrolled`` loops with a constant extent up to this are unrolled by the codegen.
 MAX_UNROLL = 64
+
+#: A serial loop of vector statements keeps its loop (``kept``) from this many iterations on.
+MIN_KEPT_TRIPS = 8
 
 
 class _LoopID(MDValue):
@@ -50,6 +55,8 @@ def loop_metadata(module: ir.Module, kind: str, extent: int | None) -> MDValue |
             props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.width"),
                                               ir.Constant(ir.IntType(32), extent)]))
         # Else LLVM fully unrolls a short loop before the vectorizer sees it.
+        props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]))
+    elif kind == "kept":
         props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]))
     elif kind == "unrolled":
         props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.full")]))
