@@ -66,3 +66,30 @@ def test_the_support_module_is_built_once_and_shared_by_later_kernels():
     out = subprocess.run([sys.executable, "-c", _ONE_BUILD], capture_output=True, text=True,
                          env={**os.environ, "MLC_NUM_THREADS": "2"})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+
+
+def test_a_quick_build_skips_optimisation_and_runs_the_same():
+    """The support module is built quickly (``_compile(..., quick=True)``: O0, fast
+    instruction selection): its code keeps what O3 would fold, and computes the same; the
+    quick build is cached under a key of its own."""
+    import ctypes
+    import tempfile
+    from mlc.backends.llvm import jit, object_cache
+    from mlc.config import override
+    from mlc.target import Target
+    target = Target.from_str("llvm")
+    triple, layout = jit.target_layout(target)
+    text = (f'target triple = "{triple}"\ntarget datalayout = "{layout}"\n'
+            'define i32 @"sum_to"(i32 %n) {\nentry:\n  %acc = alloca i32\n  store i32 0, ptr %acc\n'
+            '  br label %loop\nloop:\n  %i = phi i32 [0, %entry], [%i.next, %loop]\n'
+            '  %a = load i32, ptr %acc\n  %b = add i32 %a, %i\n  store i32 %b, ptr %acc\n'
+            '  %i.next = add i32 %i, 1\n  %c = icmp slt i32 %i.next, %n\n  br i1 %c, label %loop, label %done\n'
+            'done:\n  %r = load i32, ptr %acc\n  ret i32 %r\n}\n')
+    with tempfile.TemporaryDirectory() as cache, override(cache_dir=cache):
+        with jit._LOCK:
+            built = {quick: jit._compile(text, target, frozenset({"sum_to"}), quick=quick) for quick in (False, True)}
+        assert "alloca" in built[True].optimized_ir and "alloca" not in built[False].optimized_ir
+        for compiled in built.values():
+            sum_to = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32)(compiled.address("sum_to"))
+            assert sum_to(10) == 45 and sum_to(1) == 0
+        assert len([n for n in os.listdir(object_cache.directory()) if not n.startswith(".")]) == 2
