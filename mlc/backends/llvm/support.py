@@ -6,8 +6,8 @@ try-lock (``__mlc_parallel_threads``), the launch's review
 (``__mlc_parallel_place_worker`` and ``__mlc_parallel_place_launcher``,
 :mod:`.placement`). A kernel module only declares them. Their definitions live in
 the *support module*: :func:`support_ir` generates it, and the JIT
-(:func:`~.jit.compile_ir`) builds it, for the CPU of the first object file that
-needs it, once per process. It stays loaded for the life of the process, and its
+(:func:`~.jit.compile_ir`) builds it, without optimisation, for the CPU of the first
+object file that needs it, once per process. It stays loaded for the life of the process, and its
 functions are registered with LLVM like the C library's
 (:mod:`.symbols`), so that each kernel's object file links against them.
 
