@@ -48,7 +48,7 @@ from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.arith import IntSet, canonical, free_vars, linear, relax
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt
 
-__all__ = ["compact_buffers", "buffer_accesses", "loops_around_all", "MAX_ENUMERATED_ITERATIONS"]
+__all__ = ["compact_buffers", "buffer_accesses", "loops_around_all", "rebase", "MAX_ENUMERATED_ITERATIONS"]
 
 #: Moving an allocation into loops with more iterations than this is not checked (nor done).
 MAX_ENUMERATED_ITERATIONS = 1 << 20
@@ -59,7 +59,14 @@ _ENTERABLE = ("serial", "parallel", "unrolled")
 def buffer_accesses(buffer: Buffer, body) -> list[tuple[tuple[PrimExpr, ...], tuple[For, ...], tuple]]:
     """Every (indices, enclosing loops, conditions of the ifs around it) access of ``buffer``
     in ``body`` (thread-bound loops included)."""
-    out, stack = [], [(body, (), ())]
+    return _all_accesses(frozenset({id(buffer)}), body).get(id(buffer), [])
+
+
+def _all_accesses(wanted: frozenset[int], body) -> dict[int, list]:
+    """Per buffer id of ``wanted``: its accesses in ``body`` as :func:`buffer_accesses` gives
+    them, found in one walk."""
+    out: dict[int, list] = {}
+    stack = [(body, (), ())]
     while stack:
         node, loops, conds = stack.pop()
         exprs = []
@@ -76,22 +83,22 @@ def buffer_accesses(buffer: Buffer, body) -> list[tuple[tuple[PrimExpr, ...], tu
         elif isinstance(node, Allocate):
             stack.append((node.body, loops, conds))
         elif isinstance(node, BufferStore):
-            if node.buffer is buffer:
-                out.append((node.indices, loops, conds))
+            if id(node.buffer) in wanted:
+                out.setdefault(id(node.buffer), []).append((node.indices, loops, conds))
             exprs = [node.value, *node.indices]
         else:
             exprs = [node]
         for e in exprs:
             for n in pre_order_nodes(e):
-                if isinstance(n, BufferLoad) and n.buffer is buffer:
-                    out.append((n.indices, loops, conds))
+                if isinstance(n, BufferLoad) and id(n.buffer) in wanted:
+                    out.setdefault(id(n.buffer), []).append((n.indices, loops, conds))
     return out
 
 
-def _accesses(buffer: Buffer, body) -> list[tuple[tuple[PrimExpr, ...], tuple[For, ...]]] | None:
-    """Every (indices, enclosing loops) access of ``buffer`` in ``body``; None when a
-    thread-bound loop encloses one (GPU buffers are shared by threads)."""
-    found = buffer_accesses(buffer, body)
+def _accesses(found) -> list[tuple[tuple[PrimExpr, ...], tuple[For, ...]]] | None:
+    """(indices, enclosing loops) of each of ``found`` (a buffer's accesses,
+    :func:`buffer_accesses`); None when a thread-bound loop encloses one (GPU buffers are
+    shared by threads)."""
     if any(f.kind == "thread_binding" for _, loops, _ in found for f in loops):
         return None
     return [(indices, loops) for indices, loops, _ in found]
@@ -219,14 +226,12 @@ def _distinct_rows(rows: np.ndarray) -> bool:
     return not np.any(np.all(ordered[1:] == ordered[:-1], axis=1))
 
 
-def _plan(buffer: Buffer, body, addressed: frozenset[int]):
-    """(loop to allocate in, box) for ``buffer``, or None to leave it where and as it is.
-    ``addressed``: the ids of the buffers whose address an external function takes."""
+def _plan(buffer: Buffer, found):
+    """(loop to allocate in, box) for ``buffer``, whose accesses are ``found`` (the loops
+    of each those inside its Allocate), or None to leave it where and as it is."""
     if buffer.scope not in _SCOPES or buffer.strides:
         return None
-    if id(buffer) in addressed:
-        return None  # an external function reads a region from its address: keep the layout
-    accesses = _accesses(buffer, body)
+    accesses = _accesses(found)
     if not accesses:
         return None
     prefix = _common_loops(accesses)
@@ -238,54 +243,107 @@ def _plan(buffer: Buffer, body, addressed: frozenset[int]):
 
 
 class _Rebase(Mutator):
-    """Accesses of ``old`` become accesses of ``new`` relative to the box corner; the
-    allocation wraps the body of loop ``home``."""
+    """Accesses of each planned buffer become accesses of its compacted copy, relative to
+    its box corner; its Allocate moves to the body of its home loop.
 
-    def __init__(self, old: Buffer, new: Buffer, corner, home: For):
-        self.old, self.new, self.corner, self.home = old, new, corner, home
+    ``plans``: per old buffer id, (new buffer, box corner, home loop); ``order``: the old
+    buffers' ids, outermost Allocate first (the order the moved Allocates keep when they
+    share a home loop).
+    """
 
-    def _shift(self, indices):
-        return tuple(canonical(i - lo) for i, lo in zip(indices, self.corner))
+    def __init__(self, plans: dict[int, tuple[Buffer, list, For]], order: list[int]):
+        self.plans = plans
+        self.homes: dict[int, list[int]] = {}
+        for key in order:
+            self.homes.setdefault(id(plans[key][2]), []).append(key)
+
+    def _shift(self, key: int, indices):
+        return tuple(canonical(i - lo) for i, lo in zip(indices, self.plans[key][1]))
 
     def visit_BufferLoad(self, node: BufferLoad):
         node = self.generic_visit(node)
-        if node.buffer is not self.old:
+        key = id(node.buffer)
+        if key not in self.plans:
             return node
-        return BufferLoad(self.new, self._shift(node.indices), node.dtype)
+        return BufferLoad(self.plans[key][0], self._shift(key, node.indices), node.dtype)
 
     def visit_BufferStore(self, node: BufferStore):
         node = self.generic_visit(node)
-        if node.buffer is not self.old:
+        key = id(node.buffer)
+        if key not in self.plans:
             return node
-        return BufferStore(self.new, node.value, self._shift(node.indices))
+        return BufferStore(self.plans[key][0], node.value, self._shift(key, node.indices))
+
+    def visit_Allocate(self, node: Allocate):
+        if id(node.buffer) in self.plans:
+            return self.visit(node.body)  # (allocated in its home loop instead)
+        return self.generic_visit(node)
 
     def visit_For(self, node: For):
         out = self.generic_visit(node)
-        if node is self.home:
-            out = replace(out, body=Allocate(self.new, out.body))
+        keys = self.homes.get(id(node))
+        if keys:
+            body = out.body
+            for key in reversed(keys):
+                body = Allocate(self.plans[key][0], body)
+            out = replace(out, body=body)
         return out
 
 
-class _Compact(Mutator):
-    def __init__(self, addressed: frozenset[int]):
-        self.addressed = addressed
+def rebase(body, old: Buffer, new: Buffer, corner, home: For | None):
+    """``body`` with the accesses of ``old`` made accesses of ``new`` relative to ``corner``,
+    and ``new`` allocated around the body of loop ``home`` (nowhere when None)."""
+    return _Rebase({id(old): (new, corner, home)}, [id(old)]).visit(body)
 
-    def visit_Allocate(self, node: Allocate):
-        body = self.visit(node.body)
-        plan = _plan(node.buffer, body, self.addressed)
-        if plan is None:
-            return node if body is node.body else Allocate(node.buffer, body)
-        home, box = plan
-        buf = node.buffer
-        new = Buffer(buf.name, tuple(const(e, s.dtype) if isinstance(e, int) else e
-                                     for (_, e), s in zip(box, buf.shape)), buf.dtype, buf.scope)
-        return _Rebase(buf, new, [lo for lo, _ in box], home).visit(body)
+
+def _allocations(body) -> list[tuple[Allocate, int]]:
+    """Every Allocate under ``body``, outermost first, with the number of loops above it."""
+    out, stack = [], [(body, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, For):
+            stack.append((node.body, depth + 1))
+        elif isinstance(node, SeqStmt):
+            stack.extend((s, depth) for s in reversed(node.seq))
+        elif isinstance(node, IfThenElse):
+            if node.else_case is not None:
+                stack.append((node.else_case, depth))
+            stack.append((node.then_case, depth))
+        elif isinstance(node, Allocate):
+            out.append((node, depth))
+            stack.append((node.body, depth))
+    return out
 
 
 def compact_buffers(func: PrimFunc) -> PrimFunc:
-    """Move and shrink every Allocate as the module docstring describes."""
-    # Which buffers have their address taken is found once: moving and shrinking a buffer
-    # (never one of those) leaves the others' AddressOf nodes as they are.
-    addressed = frozenset(id(n.load.buffer) for n in pre_order_nodes(func.body) if isinstance(n, AddressOf))
-    body = _Compact(addressed).visit(func.body)
-    return func if body is func.body else func.with_body(body)
+    """Move and shrink every Allocate as the module docstring describes.
+
+    The accesses of every allocated buffer are found in one walk and every move is made in
+    another: a plan depends only on the buffer's own accesses and the loops around them,
+    which moving the other buffers leaves as they are.
+    """
+    allocations = _allocations(func.body)
+    counts: dict[int, int] = {}
+    for node, _ in allocations:
+        counts[id(node.buffer)] = counts.get(id(node.buffer), 0) + 1
+    # A buffer whose address an external function takes keeps its layout (it reads a
+    # region from the address); one allocated twice is left as it is.
+    addressed = {id(n.load.buffer) for n in pre_order_nodes(func.body) if isinstance(n, AddressOf)}
+    candidates = [(node, depth) for node, depth in allocations
+                  if counts[id(node.buffer)] == 1 and id(node.buffer) not in addressed]
+    found = _all_accesses(frozenset(id(node.buffer) for node, _ in candidates), func.body)
+    plans, order = {}, []
+    for node, depth in candidates:
+        buf = node.buffer
+        inside = [(indices, loops[depth:], conds) for indices, loops, conds in found.get(id(buf), [])]
+        plan = _plan(buf, inside)
+        if plan is None:
+            continue
+        home, box = plan
+        new = Buffer(buf.name, tuple(const(e, s.dtype) if isinstance(e, int) else e
+                                     for (_, e), s in zip(box, buf.shape)), buf.dtype, buf.scope)
+        plans[id(buf)] = (new, [lo for lo, _ in box], home)
+        order.append(id(buf))
+    if not plans:
+        return func
+    return func.with_body(_Rebase(plans, order).visit(func.body))

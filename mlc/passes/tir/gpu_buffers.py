@@ -48,7 +48,7 @@ from ...ir.expr import Binary, IntImm, const
 from ...ir.arith import IntSet, canonical, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import Allocate, Block, For, PrimFunc
-from .compact_buffers import _disjoint, _Rebase, buffer_accesses, loops_around_all
+from .compact_buffers import _disjoint, buffer_accesses, loops_around_all, rebase
 
 __all__ = ["compact_gpu_buffers", "note_storage_align", "ALIGN_ATTR"]
 
@@ -215,7 +215,7 @@ class _Compact(Mutator):
         strides = () if aligns is None else \
             tuple(const(s, e.dtype) for s, e in zip(aligned_strides(tuple(e.value for e in shape), aligns), shape))
         new = Buffer(buf.name, shape, buf.dtype, buf.scope, strides)
-        out = _Rebase(buf, new, [lo for lo, _ in box], home).visit(body)
+        out = rebase(body, buf, new, [lo for lo, _ in box], home)
         return Allocate(new, out) if home is None else out
 
 
