@@ -173,9 +173,46 @@ class _Replace(Mutator):
 def replace(func: PrimFunc, old: Stmt, new: Stmt | None) -> PrimFunc:
     """``func`` with the node ``old`` (found by identity) replaced by ``new``.
 
-    ``new=None`` removes ``old`` from its enclosing sequence.
+    ``new=None`` removes ``old`` from its enclosing sequence. A loop or block that occurs
+    once is found through the function's index and only its ancestors are rebuilt; any
+    other node is looked for in the whole tree (every occurrence is replaced).
     """
+    path = _only_path(func, old)
+    if path is not None:
+        return func.with_body(_rebuild(path, old, new))
     body = _Replace(old, new).visit(func.body)
     if body is func.body:
         raise ScheduleError("internal: the node to replace is not in the function")
     return func.with_body(body)
+
+
+def _only_path(func: PrimFunc, node: Stmt) -> tuple[Stmt, ...] | None:
+    """The ancestors of loop or block ``node`` when it occurs exactly once in ``func``."""
+    if isinstance(node, For):
+        found = [loc for loc in _index(func).loops if loc.node is node]
+    elif isinstance(node, BlockRealize):
+        found = [loc for loc in _index(func).blocks if loc.node is node]
+    else:
+        return None
+    return found[0].path if len(found) == 1 else None
+
+
+def _rebuild(path: tuple[Stmt, ...], old: Stmt, new: Stmt | None) -> Stmt:
+    """The outermost of ``path`` (ancestors of ``old``, outermost first) with ``old``
+    replaced by ``new`` and each ancestor rebuilt around its new child."""
+    for parent in reversed(path):
+        old, new = parent, _with_child(parent, old, new)
+    return new
+
+
+def _with_child(parent: Stmt, old: Stmt, new: Stmt | None) -> Stmt:
+    """``parent`` with its child statement ``old`` replaced by ``new`` (a block realize's
+    children are its block's body and init, as :func:`_walk` sees them)."""
+    if isinstance(parent, SeqStmt):
+        return seq(*[s for s in ((new if s is old else s) for s in parent.seq) if s is not None])
+    if isinstance(parent, BlockRealize):
+        block = parent.block
+        changes = {name: new for name in ("body", "init") if getattr(block, name) is old}
+        return dataclasses.replace(parent, block=dataclasses.replace(block, **changes))
+    changes = {name: new for name, value in node_fields(parent) if value is old}
+    return dataclasses.replace(parent, **changes)
