@@ -7,8 +7,14 @@ collection walks every object of the process: 10-15 ms of an MLP's first
 call went into one such walk, finding nothing to free. :func:`collector_paused`
 turns automatic collection off for the duration of a build (nested and
 concurrent builds share one pause) and back on when the last one ends, unless
-it was off before; cyclic garbage a build leaves is collected afterwards, as
-it would have been.
+it was off before.
+
+When the pause ends, the two young generations are collected (0.5-2 ms: the
+build's objects, and the cyclic garbage it leaves, thousands of llvmlite
+values). Left to the automatic collector, the thousands of objects counted
+while it was off set it off at the caller's next allocation, and in a process
+with a large heap (JAX, TVM and Numba loaded) that collection went on to walk
+every object: 130-150 ms of a layer_norm's first call, against 75 ms without.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from contextlib import contextmanager
 
 __all__ = ["collector_paused"]
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # (a finalizer that the collection runs may build)
 _depth = 0            # builds under way
 _was_enabled = False  # whether the collector ran before the first of them
 
@@ -38,4 +44,5 @@ def collector_paused():
         with _LOCK:
             _depth -= 1
             if _depth == 0 and _was_enabled:
+                gc.collect(1)  # the build's young objects: 0.5-2 ms
                 gc.enable()

@@ -93,3 +93,25 @@ def test_concurrent_pauses_end_with_the_last_one(collector_on):
     release.set()
     t.join(10)
     assert gc.isenabled()
+
+
+def test_the_build_s_cyclic_garbage_is_collected_when_the_pause_ends(collector_on):
+    """The young generations are collected as the last pause ends: a cycle made during the
+    build is gone before the caller's next statement, and a finalizer that builds again
+    (run by that collection) does not deadlock."""
+    import weakref
+
+    class Node:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            built.append(mlc.build(_module(), "llvm") is not None)
+
+    built = []
+    with collector_paused():
+        node = Node()
+        ref = weakref.ref(node)
+        del node
+        assert ref() is not None  # a cycle: reference counting alone does not free it
+    assert ref() is None and built == [True] and gc.isenabled()
