@@ -227,8 +227,9 @@ def _distinct_rows(rows: np.ndarray) -> bool:
 
 
 def _plan(buffer: Buffer, found):
-    """(loop to allocate in, box) for ``buffer``, whose accesses are ``found`` (the loops
-    of each those inside its Allocate), or None to leave it where and as it is."""
+    """(loop to allocate in, box) for ``buffer``, whose accesses are ``found`` (each with
+    the loops around it inside the buffer's Allocate), or None to leave it where and as
+    it is."""
     if buffer.scope not in _SCOPES or buffer.strides:
         return None
     accesses = _accesses(found)
