@@ -527,23 +527,3 @@ def test_libgomp_waits_briefly_before_sleeping_unless_the_user_says_otherwise(us
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == expected
-
-
-def test_a_parallel_body_is_inlined_into_its_task_before_optimisation():
-    """The outlined body of a parallel loop is ``alwaysinline``: after O3 only its task is
-    left (the loop nest optimised once, in the task), and the kernel computes the same."""
-    from mlc.backends.llvm.jit import optimise
-    from tests.targets import AVX2
-    func = parallel_outer_loops(elementwise_2d(64, 64), ["B"])
-    text = generate_ir({"f": lower(func)}, AVX2)
-    body = re.search(r'define internal void @"(__mlc_par\.f)"\(.*\) (.*)\n', text)
-    assert body is not None and "alwaysinline" in body.group(2)
-    optimised = optimise(text, AVX2)
-    defined = re.findall(r'^define [^@]*@"?([^"(]+)"?\(', optimised, re.M)
-    assert body.group(1) not in defined and body.group(1) + ".task" in defined, defined
-    lib = mlc.build(mlc.IRModule({"main": func}), "llvm")
-    a = np.random.default_rng(3).standard_normal((64, 64)).astype("float32")
-    b = np.empty_like(a)
-    with override(num_threads=2):
-        lib["main"](a, b)
-    np.testing.assert_array_equal(b, a * 2 + 1)
