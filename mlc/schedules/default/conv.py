@@ -295,7 +295,8 @@ def _register_tile(sch, block, v, co: int, ow: int, cr: int, width: int, channel
             tile = sch.get_loops(copy)[len(outer):]
             for loop in tile[:-1]:
                 attempt(sch, lambda s: s.unroll(loop) or True)
-            attempt(sch, lambda s: s.vectorize(tile[-1]) or True)
+            if attempt(sch, lambda s: s.vectorize(tile[-1]) or True) is None:
+                attempt(sch, lambda s: s.unroll(tile[-1]) or True)  # (written out, as before)
         else:
             finish_tile(sch, copy, len(outer))
         handled |= fuse_epilogue(sch, copy, anchor, len(outer))
