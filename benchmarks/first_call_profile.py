@@ -82,7 +82,7 @@ def _instrument(timer: StageTimer) -> None:
         func, [timer.wrap(p, f"tir pass {p.__name__}") for p in passes])
     timer.patch(llvm_module, "generate_ir", "llvm ir generation")
     timer.patch(llvm_jit, "_parse", "llvm parse + verify")
-    timer.patch(llvm_jit, "_run_o3", "llvm O3")
+    timer.patch(llvm_jit, "_run_pipeline", "llvm O3")
     timer.patch(llvm_jit, "_emit_object", "llvm object emission")
     timer.patch(llvm_jit, "_load", "llvm load (check + MCJIT)")
 

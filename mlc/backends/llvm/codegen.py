@@ -644,8 +644,9 @@ def _keeps_loop(s: For) -> bool:
     and compile every copy (softmax's O3 and code emission: 74 against 53 ms on a Zen 5
     machine) for no measurable speed. Short loops are left to LLVM: unrolling a
     convolution's 3 x 3 window loops removes their loop overhead (keeping them too made
-    conv2d some 10% slower in one run). The serial loop a parallel loop becomes inside its task is not ``s.kind == "serial"``
-    and stays LLVM's to unroll (a streaming loop gains from it).
+    conv2d some 10% slower in one run). The serial loop a parallel loop becomes inside
+    its task is not ``s.kind == "serial"`` and stays LLVM's to unroll (a streaming loop
+    gains from it).
     """
     if isinstance(s.extent, IntImm) and s.extent.value < MIN_KEPT_TRIPS:
         return False

@@ -138,7 +138,7 @@ def _optimised_module(ir_text: str, tm: llvm.TargetMachine, level: int = 3) -> l
     closes it)."""
     module = _parse(ir_text)
     try:
-        _run_o3(module, tm, level)
+        _run_pipeline(module, tm, level)
     except BaseException:
         module.close()
         raise
@@ -155,7 +155,7 @@ def _parse(ir_text: str) -> llvm.ModuleRef:
     return module
 
 
-def _run_o3(module: llvm.ModuleRef, tm: llvm.TargetMachine, level: int = 3) -> None:
+def _run_pipeline(module: llvm.ModuleRef, tm: llvm.TargetMachine, level: int = 3) -> None:
     """Optimise ``module`` in place with LLVM's O3 pipeline (or O``level``'s) for ``tm``."""
     pass_builder = llvm.create_pass_builder(tm, _tuning_options(level))
     pipeline = pass_builder.getModulePassManager()
