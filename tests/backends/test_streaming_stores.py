@@ -99,7 +99,7 @@ def test_streamed_outputs_are_right_whether_aligned_or_not(stream_everything, of
 
 def test_a_jitted_large_elementwise_function_streams_and_is_right(stream_everything):
     x = np.random.default_rng(0).standard_normal((1 << 14) + 3, dtype="float32")
-    f = mlc.jit(lambda v: v[:-2] + v[1:-1] + v[2:])
-    np.testing.assert_allclose(f(x), x[:-2] + x[1:-1] + x[2:], rtol=1e-6)
+    f = mlc.jit(lambda v: v[2:] * 2 + 1)
+    np.testing.assert_allclose(f(x), x[2:] * 2 + 1, rtol=1e-6)
     if platform.machine() in ("x86_64", "AMD64"):
         assert "vmovnt" in f.lower(x).compile().as_text("asm")

@@ -28,6 +28,7 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 from ...errors import CompileError
 from ..llvm_output import llvm_output
 from ...target import Target
+from ..llvm_cpus import vector_bits
 from . import object_cache, support
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols
@@ -50,7 +51,17 @@ def _create_target_machine(cpu: str, features: str, opt: int = 3) -> llvm.Target
     _initialise()
     target = llvm.Target.from_default_triple()
     with llvm_output():
-        return target.create_target_machine(cpu=cpu, features=features, opt=opt, jit=True)
+        return target.create_target_machine(cpu=cpu, features=_tuned_features(cpu, features), opt=opt, jit=True)
+
+
+def _tuned_features(cpu: str, features: str) -> str:
+    """``features``, and on a CPU with 512-bit vectors ``-prefer-256-bit``: mlc's schedules
+    use whole zmm registers there (16 float lanes), and so should the loops they leave
+    to LLVM's vectorizers, which LLVM's tuning for Intel's AVX-512 CPUs (Skylake to
+    Emerald Rapids) would widen to 256 bits only."""
+    if vector_bits(cpu, features) != 512:
+        return features
+    return f"{features},-prefer-256-bit" if features else "-prefer-256-bit"
 
 
 @lru_cache(maxsize=8)
@@ -100,7 +111,8 @@ def _compile(ir_text: str, target: Target, entry_points: frozenset[str], quick: 
     """``ir_text`` built (or read from the object cache) and loaded; ``quick``: built without
     optimisation (LLVM's O0 pipeline, fast instruction selection), for code whose speed
     does not matter."""
-    key = object_cache.cache_key(ir_text + ("; quick" if quick else ""), target.cpu, target.features)
+    key = object_cache.cache_key(ir_text + ("; quick" if quick else ""), target.cpu,
+                                 _tuned_features(target.cpu, target.features))
     cached = object_cache.load(key)
     if cached is not None:
         try:

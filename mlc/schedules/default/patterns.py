@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...ir.analysis import lane_stride
+from ...ir.arith import constant_difference, same_expr
 from ...ir.expr import Binary, BufferLoad, Call, Cast, FloatImm, IntImm, PrimExpr, Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Block, BlockRealize, BufferStore, For
 from ..state import find_block, loops_above
 
 __all__ = ["BlockView", "view", "MatmulPattern", "match_matmul", "is_injective", "is_data_movement",
-           "contiguous_along", "loop_extents"]
+           "contiguous_along", "shifted_reads", "loop_extents"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,25 @@ def contiguous_along(var: Var, regions) -> bool:
             if not (last and rng.min is var and isinstance(rng.extent, IntImm) and rng.extent.value == 1):
                 return False
     return True
+
+
+def shifted_reads(v: BlockView, var: Var, lanes: int) -> bool:
+    """Whether the block loads one buffer at two points that differ only in their last
+    index, by a constant of fewer than ``lanes`` elements, where that index moves one
+    element as ``var`` does: a stencil along the vector axis, as ``x[i] + x[i + 1] +
+    x[i + 2]`` along ``i``. One vector of such a point overlaps the next point's."""
+    seen: list[tuple[BufferLoad, PrimExpr]] = []
+    for load in pre_order_nodes(v.block.body):
+        if not isinstance(load, BufferLoad) or not load.indices or lane_stride(load.indices[-1], var) != 1:
+            continue
+        last = load.indices[-1]
+        for other, other_last in seen:
+            if other.buffer is load.buffer and same_expr(other.indices[:-1], load.indices[:-1]):
+                shift = constant_difference(other_last, last)
+                if shift and abs(shift) < lanes:
+                    return True
+        seen.append((load, last))
+    return False
 
 
 @dataclass(frozen=True)

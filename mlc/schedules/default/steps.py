@@ -16,11 +16,13 @@ from ...errors import ScheduleError
 from ...ir import dtype as dt
 from ...ir.expr import IntImm, Var
 from ...ir.functor import pre_order_nodes
+from ...passes.tir.vectorize import MAX_LANES
 from ...target import DEFAULT_CACHES
 from ..intrinsics.x86 import has_vnni
 from .patterns import view
 
-__all__ = ["CpuInfo", "attempt", "choose", "Knobs", "parallel_loops", "vectorize_innermost", "parallelize_outer",
+__all__ = ["CpuInfo", "attempt", "choose", "Knobs", "parallel_loops", "vectorize_innermost", "vectorize_by_llvm",
+           "parallelize_outer",
            "vector_split", "REGISTERS_FREE", "register_rows", "row_tile_options",
            "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE", "SYMBOLIC_EXTENT_ESTIMATE",
            "estimated_extent"]
@@ -158,6 +160,36 @@ def vectorize_innermost(sch, block, lanes: int, unroll_next: bool = False):
         above = sch.get_loops(block)[-2]
         attempt(sch, lambda s: s.unroll(above) or True)
     return vec
+
+
+def vectorize_by_llvm(sch, block, cpu: CpuInfo):
+    """Leave the innermost loop of ``block`` to LLVM's loop vectorizer, and parallelize the
+    loops above it: the loop is marked ``vectorized`` but, longer than
+    :data:`~mlc.passes.tir.vectorize.MAX_LANES`, stays a loop that the LLVM backend asks
+    LLVM to widen; the only loop of a nest large enough for threads runs in parallel, and
+    LLVM widens each thread's share of it. Returns the loop, or None when it is short
+    (at most MAX_LANES iterations: explicit vectors serve it as well) or not spatial.
+
+    What LLVM does that explicit vectors do not: it sees a load of ``x[i + 1]`` as the
+    load of ``x[i]`` one step later, so a stencil along the loop (``x[i] + x[i + 1] +
+    x[i + 2]``) loads each vector of ``x`` once and shifts it into the others
+    (``vpermt2ps``/``valignd``) where explicit vectors load every shifted one, two cache
+    lines each time.
+    """
+    loops = sch.get_loops(block)
+    if not loops:
+        return None
+    v = view(sch, block)
+    inner = v.loops[-1]
+    extent = _extent(inner)
+    if inner.kind != "serial" or not _binds_spatial_only(v, inner.loop_var) or \
+            (extent is not None and extent <= MAX_LANES):
+        return None
+    if len(loops) == 1 and attempt(sch, parallelize_outer, block, cpu) is not None:
+        return loops[0]
+    sch.vectorize(loops[-1])
+    attempt(sch, parallelize_outer, block, cpu)
+    return loops[-1]
 
 
 def _binds_spatial_only(v, var: Var) -> bool:
