@@ -29,8 +29,13 @@ def _parser(names: list[str]) -> argparse.ArgumentParser:
     return p
 
 
-def limit_threads(threads: int) -> None:
-    """Every contender on ``threads`` threads; effective only before NumPy and the peers load."""
+def limit_threads(threads: int) -> list[int] | None:
+    """Every contender on ``threads`` threads; effective only before NumPy and the peers load.
+
+    The process is pinned to ``threads`` of the CPUs it may run on too (where the OS lets
+    a process choose), and so is every thread it starts: a pool that takes no thread
+    count (XLA's dot kernels ignore its Eigen flag) cannot use more cores than the
+    others. Returns the CPUs, or None where it could not pin."""
     n = str(threads)
     for var in ("MLC_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS",
                 "TVM_NUM_THREADS"):
@@ -39,6 +44,12 @@ def limit_threads(threads: int) -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if threads == 1 and "xla_cpu_multi_thread_eigen" not in flags:
         os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+    try:
+        cpus = sorted(os.sched_getaffinity(0))[:threads]
+        os.sched_setaffinity(0, cpus)
+    except (AttributeError, OSError):  # not Linux, or not allowed
+        return None
+    return cpus
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads < 1:
             print(f"--threads must be at least 1, got {args.threads}", file=sys.stderr)
             return 2
-        limit_threads(args.threads)
+        args.pinned = limit_threads(args.threads)
     # A cold object cache, so that every first call is trace + compile; set before mlc reads its config.
     cache = tempfile.TemporaryDirectory(prefix="mlc-bench-cache-")
     os.environ["MLC_CACHE_DIR"] = cache.name
@@ -93,9 +104,12 @@ def _run(args: argparse.Namespace) -> int:
     machine = measure_machine(quick=args.quick, threads=args.threads)
     print(machine.describe())
     if args.threads is not None:
-        print(f"threads: every contender limited to {args.threads} (MLC_NUM_THREADS, OPENBLAS_NUM_THREADS, "
+        pinned = getattr(args, "pinned", None)
+        where = (f"the process pinned to CPU{'s' if len(pinned) > 1 else ''} {', '.join(map(str, pinned))}; "
+                 if pinned else "")
+        print(f"threads: every contender limited to {args.threads} ({where}MLC_NUM_THREADS, OPENBLAS_NUM_THREADS, "
               "NUMBA_NUM_THREADS, TVM_NUM_THREADS" + (", XLA without its Eigen pool)" if args.threads == 1 else
-                                                      "; XLA's pool is not limited)"))
+                                                      "; XLA's pool is not limited otherwise)"))
     peers = versions()
     print("versions: " + ", ".join(f"{k} {v or '—'}" for k, v in peers.items()))
     missing = [p for p in ("numba", "jax", "tvm") if not installed(p)]

@@ -2,6 +2,7 @@
 JSON; its rounds interleave the contenders. No timing is asserted."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -117,6 +118,8 @@ def test_threads_option_limits_every_pool_before_numpy_loads(tmp_path):
     proc = run_cli("--quick", "--tiny", "--threads", "1", "add", "--json", str(out_file))
     assert proc.returncode == 0, proc.stderr
     assert "every contender limited to 1" in proc.stdout
+    if hasattr(os, "sched_setaffinity"):  # and the process on one CPU (XLA's dots take no thread count)
+        assert re.search(r"the process pinned to CPU \d+;", proc.stdout), proc.stdout
     record = json.loads(out_file.read_text())
     assert record["threads"] == 1 and record["machine"]["threads"] == 1
     for blas in record["machine"]["blas"]:  # present when threadpoolctl is installed
