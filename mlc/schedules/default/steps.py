@@ -140,14 +140,10 @@ def vectorize_innermost(sch, block, lanes: int, unroll_next: bool = False):
     ``unroll_next`` also unrolls the loop right above the vector loop (register tiles).
     Returns the vector loop, or None when the loop is shorter than a vector or not spatial.
     """
-    loops = sch.get_loops(block)
-    if not loops:
+    found = _innermost_spatial(sch, block)
+    if found is None:
         return None
-    v = view(sch, block)
-    inner = v.loops[-1]
-    extent = _extent(inner)
-    if inner.kind != "serial" or not _binds_spatial_only(v, inner.loop_var):
-        return None
+    loops, v, extent = found
     if extent is None:  # symbolic: two vectors per step, the ragged tail guarded
         vec = sch.split(loops[-1], [None, 2 * lanes])[1]
     else:
@@ -173,23 +169,32 @@ def vectorize_by_llvm(sch, block, cpu: CpuInfo):
     What LLVM does that explicit vectors do not: it sees a load of ``x[i + 1]`` as the
     load of ``x[i]`` one step later, so a stencil along the loop (``x[i] + x[i + 1] +
     x[i + 2]``) loads each vector of ``x`` once and shifts it into the others
-    (``vpermt2ps``/``valignd``) where explicit vectors load every shifted one, two cache
-    lines each time.
+    (``vpermt2ps``/``valignd``) where explicit vectors load every shifted one, most of
+    them across two cache lines.
     """
-    loops = sch.get_loops(block)
-    if not loops:
+    found = _innermost_spatial(sch, block)
+    if found is None or (found[2] is not None and found[2] <= MAX_LANES):
         return None
-    v = view(sch, block)
-    inner = v.loops[-1]
-    extent = _extent(inner)
-    if inner.kind != "serial" or not _binds_spatial_only(v, inner.loop_var) or \
-            (extent is not None and extent <= MAX_LANES):
-        return None
+    loops = found[0]
     if len(loops) == 1 and attempt(sch, parallelize_outer, block, cpu) is not None:
         return loops[0]
     sch.vectorize(loops[-1])
     attempt(sch, parallelize_outer, block, cpu)
     return loops[-1]
+
+
+def _innermost_spatial(sch, block):
+    """(the loop handles, the block's view, the innermost loop's constant extent or None)
+    when the innermost loop of ``block`` is serial and binds only spatial iterators;
+    else None."""
+    loops = sch.get_loops(block)
+    if not loops:
+        return None
+    v = view(sch, block)
+    inner = v.loops[-1]
+    if inner.kind != "serial" or not _binds_spatial_only(v, inner.loop_var):
+        return None
+    return loops, v, _extent(inner)
 
 
 def _binds_spatial_only(v, var: Var) -> bool:
