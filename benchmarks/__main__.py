@@ -104,9 +104,8 @@ def _run(args: argparse.Namespace) -> int:
     machine = measure_machine(quick=args.quick, threads=args.threads)
     print(machine.describe())
     if args.threads is not None:
-        pinned = getattr(args, "pinned", None)
-        where = (f"the process pinned to CPU{'s' if len(pinned) > 1 else ''} {', '.join(map(str, pinned))}; "
-                 if pinned else "")
+        where = (f"the process pinned to CPU{'s' if len(args.pinned) > 1 else ''} "
+                 f"{', '.join(map(str, args.pinned))}; " if args.pinned else "")
         print(f"threads: every contender limited to {args.threads} ({where}MLC_NUM_THREADS, OPENBLAS_NUM_THREADS, "
               "NUMBA_NUM_THREADS, TVM_NUM_THREADS" + (", XLA without its Eigen pool)" if args.threads == 1 else
                                                       "; XLA's pool is not limited otherwise)"))

@@ -173,9 +173,11 @@ def vectorize_by_llvm(sch, block, cpu: CpuInfo):
     them across two cache lines.
     """
     found = _innermost_spatial(sch, block)
-    if found is None or (found[2] is not None and found[2] <= MAX_LANES):
+    if found is None:
         return None
-    loops = found[0]
+    loops, _, extent = found
+    if extent is not None and extent <= MAX_LANES:
+        return None
     if len(loops) == 1 and attempt(sch, parallelize_outer, block, cpu) is not None:
         return loops[0]
     sch.vectorize(loops[-1])
