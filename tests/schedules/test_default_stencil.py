@@ -12,6 +12,7 @@ strides and reversed slices; each result is compared with NumPy.
 import re
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
@@ -22,7 +23,7 @@ from mlc.schedules import Schedule, default_schedule
 from mlc.passes.tir.vectorize import MAX_LANES
 from mlc.schedules.default.cpu import STENCIL_RECOMPUTE_OPS, inline_injective
 from mlc.schedules.default.patterns import shifted_reads
-from mlc.schedules.default.steps import CpuInfo
+from mlc.schedules.default.steps import MIN_PARALLEL_WORK, CpuInfo
 from tests.targets import each_pinned_target, pinned_threads
 
 TWO_CORES = CpuInfo(256, 2)
@@ -116,19 +117,25 @@ def test_jitted_slice_stencils_equal_numpy(n, form, seed):
 
 
 @each_pinned_target
-def test_a_window_sum_loads_each_vector_of_its_input_once(isa, target):
-    """998 points of ``x[i] + x[i + 1] + x[i + 2]``: one kernel reading the input directly,
-    whose loop LLVM vectorizes with whole registers (8 or 16 lanes) and the shifted points
-    as vector recurrences: a step loads one new vector of x and splices it with the one
-    before (``vperm2f128``/``vshufps`` on AVX2, ``vpermt2ps`` on AVX-512) instead of loading
-    x at each of the three offsets."""
-    a = np.zeros(1000, "float32")
+@pytest.mark.parametrize("n", [1000, 1 << 16])
+def test_a_window_sum_loads_each_vector_of_its_input_once(isa, target, n):
+    """``x[i] + x[i + 1] + x[i + 2]``: one kernel reading the input directly, whose loop LLVM
+    vectorizes with whole registers (8 or 16 lanes) and the shifted points as vector
+    recurrences: a step loads one new vector of x and splices it with the one before
+    (``vperm2f128``/``vshufps`` on AVX2, ``vpermt2ps`` on AVX-512) instead of loading x at
+    each of the three offsets. 998 points run on one thread, their loop marked for LLVM's
+    vectorizer; 65534 run in parallel, and LLVM widens each thread's range."""
+    a = np.zeros(n, "float32")
     with pinned_threads():
         low = mlc.jit(SLICES["window"], target=target).lower(a)
         assert sum(not is_graph_main(f) for f in low.mod.values()) == 1  # one kernel (and main)
+        kernel = next(f for f in low.scheduled().values() if not is_graph_main(f)).script()
         sources = compile_sources(low.scheduled(), target)
     lanes = target.vector_bits // 32
-    assert "llvm.loop.vectorize.enable" in sources["ll-unoptimized"]
+    if n < MIN_PARALLEL_WORK:
+        assert "llvm.loop.vectorize.enable" in sources["ll-unoptimized"]
+    else:
+        assert f"T.parallel({n - 2})" in kernel
     optimised = sources["ll"]
     assert "%vector.recur" in optimised and f"load <{lanes} x float>" in optimised
     splices = re.findall(rf"shufflevector <{lanes} x float> %vector\.recur[^,]*, <{lanes} x float>", optimised)
