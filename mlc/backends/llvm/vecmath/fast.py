@@ -3,7 +3,10 @@
 ``mlc.build(..., fast_math=True)`` (and ``@mlc.jit(fast_math=True)``) emit the
 same algorithms as :mod:`.functions` with these lower-degree polynomials (and
 the LLVM fast-math flags ``contract`` and ``afn`` on their arithmetic); a
-polynomial not listed here keeps its accurate coefficients. The float32 ones
+polynomial not listed here keeps its accurate coefficients. float32 tanh is
+the one other algorithm: ``x P(x^2) / Q(x^2)`` with x clamped to [-9, 9], a
+rational fit (8 FMAs and a division instead of an exponential, a polynomial,
+a division and a select). The float32 ones
 are weighted least-squares fits of relative error (done in float64 with
 NumPy, coefficients rounded to float32; the comment gives the max relative
 error of the rounded polynomial on its interval); the float64 exp one is the
@@ -30,6 +33,12 @@ FAST_COEFFICIENTS = {
     # tanh_small float32: degree 4 (accurate: 5), max relative error 5.6e-8
     ("tanh_small", "float32"): (-0.3333333432674408, 0.13333246111869812, -0.0539366714656353,
                                 0.021488767117261887, -0.006976264528930187),
+    # tanh_rational float32: P, Q of degrees (4, 4) in x^2 on [0, 9.0], max relative error 2.2e-08
+    # before rounding (python -m mlc.backends.llvm.vecmath.fit --fast-tanh); 3.5e-7 as evaluated
+    ("tanh_rational_p", "float32"): (1.0, 0.13383789360523224, 0.0034987609833478928,
+                                     2.0656905689975247e-05, 1.3412611465923874e-08),
+    ("tanh_rational_q", "float32"): (1.0, 0.4671711027622223, 0.025889335200190544,
+                                     0.00032906344858929515, 7.802038908266695e-07),
     # erf_small float32: degree 5 (accurate: 7 with a split constant), max relative error 8.8e-8;
     # the constant term is (hi, lo) as the routine reads it, lo = 0
     ("erf_small", "float32"): (1.1283791065216064, 0.0, -0.37612390518188477, 0.1128057911992073,

@@ -1,4 +1,5 @@
-"""Regenerate :mod:`.coefficients`: ``python -m mlc.backends.llvm.vecmath.fit > coefficients.py``.
+"""Regenerate :mod:`.coefficients`: ``python -m mlc.backends.llvm.vecmath.fit > coefficients.py``
+(and, with ``--fast-tanh``, print the rational tanh of :mod:`.fast`).
 
 A development tool, not used at run time (it needs mpmath). Each polynomial
 is a weighted least-squares fit, in 200-bit arithmetic, on Chebyshev nodes of
@@ -97,6 +98,50 @@ def fit(mp, f, var, a, b, degree, dtype, split_constant=False):
     return coeffs, float(worst)
 
 
+#: fast_math's float32 tanh: x P(x^2) / Q(x^2) with x clamped to [-T, T], P(0) = Q(0) = 1.
+TANH_RATIONAL = {"degrees": (4, 4), "end": 9.0}
+
+
+def fit_tanh_rational(m: int = 4, n: int = 4, end: float = 9.0, iterations: int = 90):
+    """P and Q (lowest degree first, P(0) = Q(0) = 1) with tanh(x) ~ x P(x^2) / Q(x^2) on
+    [0, end], minimising the max relative error; and that error (in float64, before the
+    coefficients are rounded). NumPy only.
+
+    A linearised least-squares fit of P - g Q (g = tanh(x) / x) weighted by 1 / (g Q) of
+    the previous iteration (Sanathanan-Koerner), whose weights are then grown where the
+    error is largest (Lawson) to approach the minimax fit. The fit runs in u = x^2 /
+    end^2, in [0, 1], and is scaled back.
+    """
+    count = 4000
+    x = end * (1 - np.cos(np.pi * (np.arange(count) + 0.5) / count)) / 2
+    x = np.concatenate([x, np.linspace(1e-4, end, count)])
+    u = (x / end) ** 2
+    g = np.tanh(x) / x
+    previous_q, lawson = np.ones_like(u), np.ones_like(u)
+    for step in range(iterations):
+        w = lawson / (g * previous_q)
+        A = np.concatenate([u[:, None] ** np.arange(1, m + 1),
+                            -g[:, None] * u[:, None] ** np.arange(1, n + 1)], axis=1)
+        solution = np.linalg.lstsq(A * w[:, None], (g - 1) * w, rcond=None)[0]
+        p = np.concatenate([[1.0], solution[:m]])
+        q = np.concatenate([[1.0], solution[m:]])
+        previous_q = np.polyval(q[::-1], u)
+        err = np.abs(np.polyval(p[::-1], u) / previous_q - g) / g
+        if step >= iterations // 3:
+            lawson = lawson * err / err.max()
+            lawson /= lawson.mean()
+    return p / end ** (2 * np.arange(m + 1)), q / end ** (2 * np.arange(n + 1)), float(err.max())
+
+
+def main_fast() -> None:
+    """Print fast_math's float32 tanh coefficients (the entries of :mod:`.fast`)."""
+    p, q, err = fit_tanh_rational(*TANH_RATIONAL["degrees"], TANH_RATIONAL["end"])
+    print(f"    # tanh_rational float32: P, Q of degrees {TANH_RATIONAL['degrees']} in x^2 on "
+          f"[0, {TANH_RATIONAL['end']}], max relative error {err:.1e} before rounding")
+    for name, c in (("tanh_rational_p", p), ("tanh_rational_q", q)):
+        print(f"    ({name!r}, 'float32'): {tuple(float(np.float32(v)) for v in c)!r},")
+
+
 def main() -> None:
     import mpmath as mp
     mp.mp.prec = 200
@@ -119,4 +164,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main_fast() if sys.argv[1:] == ["--fast-tanh"] else main()

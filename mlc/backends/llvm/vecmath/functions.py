@@ -15,7 +15,8 @@ Algorithms (``r``, ``k`` from the Cody-Waite reduction ``x = k ln2 + r``,
            ``f = m - 1``, ``s = f / (2 + f)``,
            ``log = k ln2_hi + (f - (f^2/2 - (s (f^2/2 + s^2 q(s^2)) + k ln2_lo)))``;
 * tanh:    ``x + x^3 p(x^2)`` for ``|x| < 1/2``, else ``sign(x) e / (e + 2)``,
-           ``e = expm1(2 |x|)``, |x| clamped where tanh rounds to 1;
+           ``e = e^(2|x|) - 1 = fma(2^k, t, 2^k - 1)`` (2|x| reduced as for exp),
+           |x| clamped where tanh rounds to 1;
 * sigmoid: ``(x >= 0 ? 1 : e) / (1 + e)``, ``e = exp(-|x|)`` (never overflows);
 * erf:     ``x p(x^2)`` for ``|x| < 1``; ``1 - exp(-x^2) g((|x| - 3) / (|x| + 3))``
            up to where erf rounds to 1 (4 for float, 6 for double).
@@ -36,6 +37,8 @@ _LOG2E = 1.4426950408889634
 _EXP_RANGE = {"float32": (-104.0, 89.0), "float64": (-746.0, 710.0)}
 # |x| from which tanh(x) rounds to +-1.
 _TANH_ONE = {"float32": 10.0, "float64": 20.0}
+# fast_math's rational float32 tanh is fitted on [0, 9] (tanh(9) rounds to 1 in float32).
+_TANH_RATIONAL_END = 9.0
 
 
 def _coeffs(o: FloatOps, name: str):
@@ -109,17 +112,36 @@ def log(o: FloatOps, x):
     return o.select(o.isnan(x), x, y)
 
 
+def _tanh_rational(o: FloatOps, x):
+    """fast_math's float32 tanh: x P(x^2) / Q(x^2), x clamped to [-9, 9] (where tanh
+    rounds to +-1); the clamps let NaN through, P(0) = Q(0) = 1 keeps -0 and tiny x."""
+    end = _TANH_RATIONAL_END
+    c = o.select(o.gt(x, end), end, o.select(o.lt(x, -end), -end, x))
+    z = o.mul(c, c)
+    p = o.horner(z, FAST_COEFFICIENTS["tanh_rational_p", o.fmt.dtype])
+    q = o.horner(z, FAST_COEFFICIENTS["tanh_rational_q", o.fmt.dtype])
+    return o.div(o.mul(c, p), q)
+
+
 def tanh(o: FloatOps, x):
-    """tanh(x): x + x^3 p(x^2) below |x| = 1/2, else sign(x) e / (e + 2) with
-    e = expm1(2|x|); +-1 at +-inf."""
-    a = o.abs(o.finite_or_zero(x))
+    """tanh(x): |x| + |x|^3 p(x^2) below |x| = 1/2, else e / (e + 2) with
+    e = e^2|x| - 1 = fma(2^k, t, 2^k - 1) from exp's reduction of 2|x| (expm1 without
+    its large-k branch: |x| is clamped where tanh rounds to 1, 2^k stays normal); the
+    sign of x put back; +-1 at +-inf, NaN from NaN. fast_math float32: a rational
+    function (:func:`_tanh_rational`)."""
+    if o.fast and ("tanh_rational_p", o.fmt.dtype) in FAST_COEFFICIENTS:
+        return _tanh_rational(o, x)
+    a = o.abs(x)
     z = o.mul(a, a)
     small = o.fma(o.mul(a, z), o.horner(z, _coeffs(o, "tanh_small")), a)
-    one_from = _TANH_ONE[o.fmt.dtype]
-    e = _expm1_finite(o, o.mul(o.select(o.gt(a, one_from), one_from, a), 2.0))
+    # min(|x|, one_from) is one_from for inf and NaN too, so the reduction stays defined;
+    # NaN picks the small branch below (the compare is false), which carries it.
+    clamped = o.select(o.lt(a, _TANH_ONE[o.fmt.dtype]), a, _TANH_ONE[o.fmt.dtype])
+    k, t = _reduce(o, o.mul(clamped, 2.0))
+    s = o.pow2(k)
+    e = o.fma(s, t, o.sub(s, 1.0))
     large = o.div(e, o.add(e, 2.0))
-    y = o.copysign(o.select(o.lt(a, TANH_SMALL_END), small, large), x)
-    return o.select(o.isnan(x), x, y)
+    return o.copysign(o.select(o.ge(a, TANH_SMALL_END), large, small), x)
 
 
 def sigmoid(o: FloatOps, x):
