@@ -153,3 +153,20 @@ def test_float64_math_loops_are_simd_without_calls(isa, target, fast):
 
 def test_float64_math_uses_512_bit_vectors_where_preferred():
     _assert_simd_without_calls(_float64_math_sources(_ZNVER4, False), 8)
+
+
+def test_fast_float32_tanh_is_the_fitted_rational_function():
+    """fast_math's float32 tanh is x P(x^2) / Q(x^2) (no exponential: no round-to-integer
+    in its code), with the coefficients that fit.fit_tanh_rational gives (rounded to float32),
+    whose approximation error leaves room for the rounding under the stated bound."""
+    from mlc.backends.llvm.vecmath.fast import FAST_COEFFICIENTS
+    from mlc.backends.llvm.vecmath.fit import fit_tanh_rational
+
+    p, q, err = fit_tanh_rational()
+    assert err < 0.1 * FAST_BOUNDS["float32"]
+    for name, fitted in (("tanh_rational_p", p), ("tanh_rational_q", q)):
+        np.testing.assert_allclose(FAST_COEFFICIENTS[name, "float32"], fitted.astype("float32"), rtol=1e-6)
+    src = compile_sources(_module("float32", ["tanh"]), Target("llvm", "haswell"), fast_math=True)["ll"]
+    assert "fdiv" in src and "llvm.roundeven" not in src and "llvm.rint" not in src
+    default = compile_sources(_module("float32", ["tanh"]), Target("llvm", "haswell"))["ll"]
+    assert "llvm.roundeven" in default or "llvm.rint" in default  # (the default reduces 2|x| as exp does)

@@ -37,7 +37,8 @@ saturates to 0 and 1, and NaN propagates.
 
 ``fast_math=True`` (``mlc.build``, ``@mlc.jit``) selects cheaper variants of
 exp, tanh, sigmoid and erf (and expm1, which shares exp's polynomial): lower
-polynomial degrees and the fast-math flags ``contract``/``afn``, within 1e-6
+polynomial degrees (float32 tanh: a rational function, no exponential) and the
+fast-math flags ``contract``/``afn``, within 1e-6
 relative for float32 and 1e-13 for float64 wherever the result is a normal
 number, with the same special values as above (:mod:`.fast`).
 
