@@ -2,23 +2,56 @@
 NumPy, run on ``target="cuda-emulator"`` (the kernels a GPU build makes, launched thread by
 thread on the CPU) as they run on "llvm" and "reference" in the main session.
 
-It is one test running pytest on ``tests/ops --mlc-target=cuda-emulator`` in a child process,
-so the default targets of this session are left as they are; a failure prints the child's
-summary.
+It is one test running pytest on ``tests/ops --mlc-target=cuda-emulator`` in child processes,
+so the default targets of this session are left as they are: two children, each with half of
+the suite's files (balanced by size), run side by side while this session waits. A failure
+prints the failing child's summary.
 """
+import os
 import pathlib
+import subprocess
 import sys
 
 import pytest
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
+CHILDREN = 2
+
+
+def _groups(files, count):
+    """``files`` split into ``count`` groups of about equal total size (largest first)."""
+    groups = [[] for _ in range(count)]
+    sizes = [0] * count
+    for f in sorted(files, key=lambda f: f.stat().st_size, reverse=True):
+        lightest = sizes.index(min(sizes))
+        groups[lightest].append(str(f))
+        sizes[lightest] += f.stat().st_size
+    return [g for g in groups if g]
+
+
+def test_the_op_files_split_into_balanced_groups():
+    files = sorted((TESTS / "ops").glob("test_*.py"))
+    groups = _groups(files, CHILDREN)
+    assert sorted(f for g in groups for f in g) == [str(f) for f in files]  # each file once
+    assert len(groups) == CHILDREN
 
 
 def test_every_op_matches_numpy_on_the_gpu_emulator(pytester: pytest.Pytester):
     pytester.chdir()
-    result = pytester.run(sys.executable, "-m", "pytest", str(TESTS / "ops"), "--mlc-target=cuda-emulator",
-                          "-q", "-p", "no:cacheprovider", "-x", "--rootdir", str(TESTS.parent),
-                          timeout=1200)
-    summary = result.stdout.lines[-1] if result.stdout.lines else ""
-    assert result.ret == 0, "\n".join(result.stdout.lines[-40:])
-    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    children = []
+    for group in _groups(sorted((TESTS / "ops").glob("test_*.py")), CHILDREN):
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "pytest", *group, "--mlc-target=cuda-emulator", "-q", "-p", "no:cacheprovider",
+             "-x", "--rootdir", str(TESTS.parent)],
+            cwd=str(pytester.path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()))
+    for child in children:
+        try:
+            out, _ = child.communicate(timeout=1200)
+        except subprocess.TimeoutExpired:
+            for c in children:
+                c.kill()
+            pytest.fail("the op suite on the emulator ran past 20 minutes")
+        lines = out.strip().splitlines()
+        summary = lines[-1] if lines else ""
+        assert child.returncode == 0, "\n".join(lines[-40:])
+        assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
