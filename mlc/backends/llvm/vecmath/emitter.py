@@ -136,7 +136,7 @@ class FloatOps:
         return self.select(self.isnan(x), 0.0, x)
 
     def clamp(self, x, lo: float, hi: float):
-        """``x`` limited to [lo, hi] (``x`` must not be NaN)."""
+        """``x`` limited to [lo, hi]; NaN passes through (both compares are false)."""
         x = self.select(self.lt(x, lo), lo, x)
         return self.select(self.gt(x, hi), hi, x)
 

@@ -50,5 +50,9 @@ FAST_COEFFICIENTS = {
                                 0.0029002700466662645),
 }
 
+#: fast_math's float32 tanh is x P(x^2) / Q(x^2) with x clamped to [-END, END], where tanh
+#: rounds to +-1 in float32 (the coefficients above are fitted on [0, END]).
+TANH_RATIONAL_END = 9.0
+
 #: Fast-math flags on the arithmetic of the fast routines.
 FAST_FLAGS = ("contract", "afn")

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .fast import TANH_RATIONAL_END
+
 #: (name, float dtype) -> degree
 DEGREES = {
     ("exp_q", "float32"): 5, ("exp_q", "float64"): 11,
@@ -98,11 +100,7 @@ def fit(mp, f, var, a, b, degree, dtype, split_constant=False):
     return coeffs, float(worst)
 
 
-#: fast_math's float32 tanh: x P(x^2) / Q(x^2) with x clamped to [-T, T], P(0) = Q(0) = 1.
-TANH_RATIONAL = {"degrees": (4, 4), "end": 9.0}
-
-
-def fit_tanh_rational(m: int = 4, n: int = 4, end: float = 9.0, iterations: int = 90):
+def fit_tanh_rational(m: int = 4, n: int = 4, end: float = TANH_RATIONAL_END, iterations: int = 90):
     """P and Q (lowest degree first, P(0) = Q(0) = 1) with tanh(x) ~ x P(x^2) / Q(x^2) on
     [0, end], minimising the max relative error; and that error (in float64, before the
     coefficients are rounded). NumPy only.
@@ -135,9 +133,9 @@ def fit_tanh_rational(m: int = 4, n: int = 4, end: float = 9.0, iterations: int 
 
 def main_fast() -> None:
     """Print fast_math's float32 tanh coefficients (the entries of :mod:`.fast`)."""
-    p, q, err = fit_tanh_rational(*TANH_RATIONAL["degrees"], TANH_RATIONAL["end"])
-    print(f"    # tanh_rational float32: P, Q of degrees {TANH_RATIONAL['degrees']} in x^2 on "
-          f"[0, {TANH_RATIONAL['end']}], max relative error {err:.1e} before rounding")
+    p, q, err = fit_tanh_rational()
+    print(f"    # tanh_rational float32: P, Q of degrees ({len(p) - 1}, {len(q) - 1}) in x^2 on "
+          f"[0, {TANH_RATIONAL_END}], max relative error {err:.1e} before rounding")
     for name, c in (("tanh_rational_p", p), ("tanh_rational_q", q)):
         print(f"    ({name!r}, 'float32'): {tuple(float(np.float32(v)) for v in c)!r},")
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from .coefficients import COEFFICIENTS, ERF_LARGE_END, TANH_SMALL_END
 from .emitter import FloatOps
-from .fast import FAST_COEFFICIENTS
+from .fast import FAST_COEFFICIENTS, TANH_RATIONAL_END
 
 __all__ = ["ROUTINES", "exp", "expm1", "log", "tanh", "sigmoid", "erf"]
 
@@ -37,8 +37,6 @@ _LOG2E = 1.4426950408889634
 _EXP_RANGE = {"float32": (-104.0, 89.0), "float64": (-746.0, 710.0)}
 # |x| from which tanh(x) rounds to +-1.
 _TANH_ONE = {"float32": 10.0, "float64": 20.0}
-# fast_math's rational float32 tanh is fitted on [0, 9] (tanh(9) rounds to 1 in float32).
-_TANH_RATIONAL_END = 9.0
 
 
 def _coeffs(o: FloatOps, name: str):
@@ -115,8 +113,7 @@ def log(o: FloatOps, x):
 def _tanh_rational(o: FloatOps, x):
     """fast_math's float32 tanh: x P(x^2) / Q(x^2), x clamped to [-9, 9] (where tanh
     rounds to +-1); the clamps let NaN through, P(0) = Q(0) = 1 keeps -0 and tiny x."""
-    end = _TANH_RATIONAL_END
-    c = o.select(o.gt(x, end), end, o.select(o.lt(x, -end), -end, x))
+    c = o.clamp(x, -TANH_RATIONAL_END, TANH_RATIONAL_END)
     z = o.mul(c, c)
     p = o.horner(z, FAST_COEFFICIENTS["tanh_rational_p", o.fmt.dtype])
     q = o.horner(z, FAST_COEFFICIENTS["tanh_rational_q", o.fmt.dtype])
