@@ -13,13 +13,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
+
+from .frozen import frozen
 
 __all__ = ["Config", "config", "override", "usable_cores"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Config:
     cache_dir: str
     num_threads: int

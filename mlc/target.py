@@ -29,13 +29,14 @@ from __future__ import annotations
 import re
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from .config import config
 from .errors import MLCError
+from .frozen import frozen
 
 __all__ = ["Target", "TargetKind", "register_target_kind", "unregister_target_kind", "target_kind",
            "registered_target_kinds", "add_kind_source", "known_target_kinds", "load_kind", "host_caches",
@@ -69,7 +70,7 @@ def host_caches() -> tuple[int, int, int] | None:
     return sizes[1], sizes[2], sizes.get(3, sizes[2])
 
 
-@dataclass(frozen=True)
+@frozen
 class TargetKind:
     """One kind of target, as its backend registers it (TVM's ``TargetKind``).
 
@@ -192,7 +193,7 @@ def target_kind(name: str, what: str = "target kind") -> TargetKind:
 _FIELDS = ("cpu", "features", "arch")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Target:
     """A compilation target: a registered kind and its fields.
 

@@ -33,6 +33,7 @@ PACKAGE = pathlib.Path(mlc.__file__).parent
 #: its own modules and units of lower layers; units sharing a layer do not import each other.
 LAYERS = [
     {"errors"},                      # ground: the error types
+    {"frozen"},                      # ground: @frozen, the dataclass of nodes and value types
     {"version"},                     # ground: the package version (the object cache keys on it)
     {"config"},                      # ground: the configuration, read once
     {"target"},                      # ground: Target (device kind, CPU features, CUDA arch)

@@ -24,10 +24,10 @@ are listed in :mod:`mlc.backends` so that they register on first use).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import MLCError
+from ..frozen import frozen
 from ..target import (TargetKind, known_target_kinds, load_kind, register_target_kind, registered_target_kinds,
                       target_kind, unregister_target_kind)
 
@@ -35,7 +35,7 @@ __all__ = ["Backend", "BuildOptions", "register_backend", "get_backend", "regist
            "unregister_backend", "describe_targets"]
 
 
-@dataclass(frozen=True)
+@frozen
 class BuildOptions:
     """What a build asks of every backend, beside the target.
 

@@ -5,11 +5,11 @@ Indexing a buffer builds IR: ``A[i, k]`` is a :class:`BufferLoad`; with slices,
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ..errors import IRError, ShapeError
 from . import dtype as dt
 from .expr import BufferLoad, IntImm, PrimExpr, Range, convert, ExprOp
+from .node import node
 
 __all__ = ["Buffer", "BufferRegion", "decl_buffer", "SCOPES", "FRAGMENT_SCOPES", "is_storage_scope",
            "aligned_strides", "DIM_ALIGN"]
@@ -27,7 +27,7 @@ def is_storage_scope(scope) -> bool:
     return scope in SCOPES or (base in ("global", "local", "shared") and tag.isidentifier())
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@node
 class Buffer:
     """A buffer of ``shape`` and ``dtype`` living in memory ``scope``.
 
@@ -89,7 +89,7 @@ def _to_range(x, extent) -> Range:
     return Range(_index(x), convert(1, dt.INDEX))
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+@node
 class BufferRegion:
     """A rectangular region of a buffer: one Range per dimension."""
     buffer: Buffer

@@ -26,10 +26,10 @@ T.call_prim_func("double", A, B)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ..errors import IRError
 from .buffer import Buffer
+from .node import node as _node
 from . import dtype as dt
 from .tir import Allocate, Evaluate, PrimFunc, SeqStmt, Stmt
 
@@ -38,10 +38,6 @@ __all__ = ["CallPrimFunc", "CallPacked", "DeclBuffer", "GRAPH_MAIN_ATTR", "is_gr
 
 #: The attribute that marks a graph's ``main``: ``(number of inputs, number of constants)``.
 GRAPH_MAIN_ATTR = "mlc.graph_main"
-
-
-def _node(cls):
-    return dataclass(frozen=True, slots=True, eq=False, repr=False)(cls)
 
 
 def _check_args(kind: str, name: str, args) -> None:

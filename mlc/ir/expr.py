@@ -18,11 +18,11 @@ from __future__ import annotations
 import builtins
 import functools
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DTypeError, IRError
 from . import dtype as dt
+from .node import node as _node
 from .ops import BINARY_OPS, MATH_CALLS, ops_of_kind
 
 if TYPE_CHECKING:
@@ -36,12 +36,6 @@ __all__ = [
     "FLOAT_ONLY_OPS", "ARITH_OPS", "COMPARE_OPS", "LOGIC_OPS", "BITWISE_OPS",
     *MATH_CALLS,  # one builder per math call of the table: exp, log, ..., erfc
 ]
-
-
-def _node(cls):
-    """Make ``cls`` an immutable IR node: frozen, slotted, compared structurally
-    through :mod:`mlc.ir.structural` (never by the generated ``__eq__``)."""
-    return dataclass(frozen=True, slots=True, eq=False, repr=False)(cls)
 
 
 class ExprOp:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from ..errors import IRError
 from . import dtype as dt
-from .expr import BufferLoad, PrimExpr, _node, convert
+from .expr import BufferLoad, PrimExpr, convert
+from .node import node as _node
 
 __all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE"]
 

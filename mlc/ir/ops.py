@@ -28,11 +28,11 @@ import ast
 import builtins
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import DTypeError
+from ..frozen import frozen
 from . import dtype as dt
 
 __all__ = ["ScalarOp", "SCALAR_OPS", "BINARY_OPS", "MATH_CALLS", "NEG_PRECEDENCE",
@@ -51,7 +51,7 @@ _OPERANDS = ("any", "number", "float", "bool", "int", "int_or_bool", "ordered", 
 _RESULTS = ("same", "bool", "real", "complex")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ScalarOp:
     """One scalar op of the IR.
 

@@ -27,7 +27,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from collections.abc import Mapping
 
@@ -200,5 +199,7 @@ def structural_hash(node) -> int:
             stack.extend(x)
             continue
         tokens.append(x)
+    import hashlib  # here, not at the top: its OpenSSL start-up would be a tenth of `import mlc`
+
     digest = hashlib.blake2b(_stable_text(tuple(tokens)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little", signed=True)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import builtins
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from .buffer import Buffer, BufferRegion, decl_buffer
 from .expr import (BufferLoad, CommReducer, IntImm, IterVar, PrimExpr, Range, Reduce, Var,
                    const, convert)
 from .functor import pre_order_nodes, substitute
+from .node import node
 from .arith.linear import expr_key
 from .shape_vars import check_shape_vars_bound
 from .tir import Block, BlockRealize, BufferStore, For, IfThenElse, PrimFunc, seq
@@ -49,13 +49,13 @@ from .expr import (acos, acosh, asin, asinh, atan, atan2, atanh, copysign, cosh,
 from .expr import complex, conj, imag, real  # noqa: E402,F401,A004 - te.complex(re, im) as T.complex
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@node(repr=True)
 class PlaceholderOp:
     """An input tensor."""
     name: str
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@node(repr=True)
 class ComputeOp:
     """``outputs[v][axis] = body[v]`` for every point of ``axis``."""
     name: str

@@ -12,22 +12,20 @@ only For, IfThenElse, SeqStmt, Allocate and BufferStore/BufferLoad remain.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ..errors import IRError
 from . import dtype as dt
 from .buffer import Buffer, BufferRegion
 from .expr import IntImm, IterVar, PrimExpr, Var, const
+from ..frozen import frozen
+from .node import node as _node
 
 __all__ = [
     "Stmt", "BufferStore", "SeqStmt", "For", "IfThenElse", "Allocate", "Evaluate",
     "Block", "BlockRealize", "PrimFunc", "IRModule", "GlobalVar", "FOR_KINDS", "seq",
 ]
-
-
-def _node(cls):
-    return dataclass(frozen=True, slots=True, eq=False, repr=False)(cls)
 
 
 class Stmt:
@@ -265,7 +263,7 @@ class IRModule(Mapping):
     __hash__ = None  # type: ignore[assignment]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GlobalVar:
     """The name of a function in an IRModule, as ``mod.get_global_var(name)`` returns it."""
     name_hint: str

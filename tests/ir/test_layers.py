@@ -1,4 +1,4 @@
-"""mlc/ir/ is layered: dtypes and tensor types -> the scalar-op table -> nodes -> functor -> printer/structural -> arith -> analysis,
+"""mlc/ir/ is layered: dtypes and tensor types -> the scalar-op table and the node decorator -> nodes -> functor -> printer/structural -> arith -> analysis,
 with the te and graph front ends on top; it imports nothing of mlc above it.
 
 An AST walk over every import in the package (module level and inside
@@ -15,7 +15,7 @@ IR = pathlib.Path(mlc.__file__).parent / "ir"
 
 LAYERS = [
     {"dtype", "types"},
-    {"ops"},
+    {"ops", "node"},
     {"expr", "buffer", "tir", "calls", "extern"},
     {"functor"},
     {"printer", "structural"},
@@ -24,8 +24,9 @@ LAYERS = [
     {"te", "graph", "graph_printer", "__init__"},
 ]
 
-#: mlc modules outside mlc.ir that mlc.ir may import: the error types below everything.
-BELOW_IR = {"mlc.errors"}
+#: mlc modules outside mlc.ir that mlc.ir may import: the error types and the frozen
+#: dataclass decorator, below everything.
+BELOW_IR = {"mlc.errors", "mlc.frozen"}
 
 #: Imports inside functions that go up the layers (each closes a cycle through a call).
 DEFERRED_UP = {

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from .. import dtype as dt
 from ...errors import IRError
 from ..expr import Binary, Cast, IntImm, PrimExpr, Range, Select, Var, const, make_binary
+from ..node import node
 from .linear import Linear, uses_any
 from .rewrite import canonical, constant_difference, linear
 
@@ -35,7 +35,7 @@ __all__ = ["IntSet", "relax", "relax_region", "union_regions"]
 
 # ----------------------------------------------------------------------- IntSet
 
-@dataclass(frozen=True, slots=True, eq=False)
+@node(repr=True)
 class IntSet:
     """The closed interval ``[min, max]``; ``None`` marks an unknown side."""
     min: PrimExpr | None
