@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import MLCError
 from .module import Function
-from .ndarray import allocator, cpu, to_device
+from .ndarray import allocator, cpu, empty_maker, to_device
 from .pointers import data_pointer
 
 __all__ = ["MainEntry"]
@@ -58,19 +58,23 @@ class MainEntry:
             self.run = self._on_device(device, checked)
             return
         empty = allocator(device)
-        native = function.native
+        # the object entry takes id(array) and reads the data pointer itself: cheaper than
+        # reading it here (data_pointer), which the plain C entry needs
+        native, ptr = ((function.object_entry, id) if function.object_entry is not None else
+                       (function.native, data_pointer))
         self.run = (self._checked(empty) if checked else
-                    self._native(native, empty) if native is not None else self._arrays(empty))
+                    self._native(native, ptr, empty) if native is not None else self._arrays(empty))
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         return self.run(inputs)
 
-    def _native(self, cfunc, empty):
-        """Data pointers straight to the C entry; the constants' pointers computed once."""
-        consts, types, keep = tuple(map(data_pointer, self.constants)), self.outputs, self.constants
-        ptr, contiguous = data_pointer, np.ascontiguousarray
+    def _native(self, cfunc, ptr, empty):
+        """``ptr(array)`` of each array straight to the C entry ``cfunc``; the constants'
+        computed once."""
+        consts, types, keep = tuple(map(ptr, self.constants)), self.outputs, self.constants
+        contiguous = np.ascontiguousarray
         if len(types) == 1 and not consts and self.n_inputs in _UNPACKED:  # the common case
-            return _UNPACKED[self.n_inputs](cfunc, empty, *types[0], self.single)
+            return _UNPACKED[self.n_inputs](cfunc, ptr, empty_maker(empty, *types[0]), self.single)
         single = self.single
 
         def run(inputs, _keep=keep):  # _keep: the constants live as long as the function
@@ -121,21 +125,21 @@ class MainEntry:
 # One output, no constants, 1 to 3 inputs: the inputs unpacked by name, which saves a
 # list and an iterator per call (the jit's cache-hit cost is mostly this function).
 
-def _one_input(cfunc, empty, shape, dtype, single):
-    ptr, contiguous = data_pointer, np.ascontiguousarray
+def _one_input(cfunc, ptr, new_output, single):
+    contiguous = np.ascontiguousarray
 
     def run(inputs):
         (x0,) = inputs
         if not x0.flags.c_contiguous:
             x0 = contiguous(x0)
-        out = empty(shape, dtype)
+        out = new_output()
         cfunc(ptr(x0), ptr(out))
         return out if single else [out]
     return run
 
 
-def _two_inputs(cfunc, empty, shape, dtype, single):
-    ptr, contiguous = data_pointer, np.ascontiguousarray
+def _two_inputs(cfunc, ptr, new_output, single):
+    contiguous = np.ascontiguousarray
 
     def run(inputs):
         x0, x1 = inputs
@@ -143,14 +147,14 @@ def _two_inputs(cfunc, empty, shape, dtype, single):
             x0 = contiguous(x0)
         if not x1.flags.c_contiguous:
             x1 = contiguous(x1)
-        out = empty(shape, dtype)
+        out = new_output()
         cfunc(ptr(x0), ptr(x1), ptr(out))
         return out if single else [out]
     return run
 
 
-def _three_inputs(cfunc, empty, shape, dtype, single):
-    ptr, contiguous = data_pointer, np.ascontiguousarray
+def _three_inputs(cfunc, ptr, new_output, single):
+    contiguous = np.ascontiguousarray
 
     def run(inputs):
         x0, x1, x2 = inputs
@@ -160,7 +164,7 @@ def _three_inputs(cfunc, empty, shape, dtype, single):
             x1 = contiguous(x1)
         if not x2.flags.c_contiguous:
             x2 = contiguous(x2)
-        out = empty(shape, dtype)
+        out = new_output()
         cfunc(ptr(x0), ptr(x1), ptr(x2), ptr(out))
         return out if single else [out]
     return run

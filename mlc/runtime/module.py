@@ -114,10 +114,11 @@ def written_params(func: PrimFunc) -> frozenset[int]:
 class Function:
     """One callable function of a module: ``f(*arrays)`` runs it in place."""
 
-    __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native", "pointer_kernel")
+    __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native", "pointer_kernel",
+                 "object_entry")
 
     def __init__(self, name: str, func: PrimFunc, kernel: Kernel, native=None,
-                 pointer_kernel: PointerKernel | None = None):
+                 pointer_kernel: PointerKernel | None = None, object_entry=None):
         self.name, self.func, self.kernel = name, func, kernel
         self.written = written_params(func)
         self.noalias = bool(func.attr("tir.noalias", True))
@@ -127,6 +128,10 @@ class Function:
         self.native = native
         #: ``kernel`` given the arrays' data pointers (which the alias check reads anyway), or None
         self.pointer_kernel = pointer_kernel
+        #: ``native`` taking each array object's address, ``id(array)``, instead of its data
+        #: pointer (:data:`~mlc.runtime.pointers.ARRAY_DATA_OFFSET`), or None; the same
+        #: contract as ``native``, and cheaper to call from Python
+        self.object_entry = object_entry
 
     def __call__(self, *args) -> None:
         pointers = check_arguments(self.name, self.func, args, self.written, self.noalias, self.specs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from ..errors import DeviceError, MLCError
 from ..ir import dtype as dt
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
-           "allocator", "host_empty", "module_device", "to_device", "is_masked_array", "cuda_device_count",
+           "allocator", "host_empty", "empty_maker", "module_device", "to_device", "is_masked_array", "cuda_device_count",
            "in_gpu_memory", "dlpack_on_cuda"]
 
 
@@ -200,6 +201,19 @@ def host_empty(shape, dtype) -> np.ndarray:
 
 
 _LARGE: dict = {}  # (shape, dtype) -> its bytes when at least HOST_ALIGNED_BYTES, else 0
+
+
+def empty_maker(empty, shape: tuple, dtype) -> Callable[[], object]:
+    """``empty(shape, dtype)`` as a function of no arguments, for a caller that allocates
+    the same output on every call; :func:`host_empty`'s size test is made once, here.
+
+    >>> new = empty_maker(host_empty, (2, 3), np.dtype("float32"))
+    >>> new().shape
+    (2, 3)
+    """
+    if empty is host_empty and math.prod(shape) * np.dtype(dtype).itemsize < HOST_ALIGNED_BYTES:
+        return functools.partial(np.empty, shape, dtype)
+    return functools.partial(empty, shape, dtype)
 
 
 def allocator(dev: Device):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["data_pointer", "overlapping_pair"]
+__all__ = ["data_pointer", "overlapping_pair", "ARRAY_DATA_OFFSET"]
 
 _DATA_OFFSET = object.__basicsize__  # PyObject_HEAD: the data pointer follows it
 _read_pointer = ctypes.c_void_p.from_address
@@ -34,8 +34,15 @@ def _check_struct_pointer() -> bool:
     return all(_array_struct_pointer(a) == a.ctypes.data for a in probes)
 
 
+_READS_STRUCT = _check_struct_pointer()
+
 #: ``data_pointer(array)``: the address of an array's first element.
-data_pointer = _array_struct_pointer if _check_struct_pointer() else (lambda a: a.ctypes.data)
+data_pointer = _array_struct_pointer if _READS_STRUCT else (lambda a: a.ctypes.data)
+
+#: Where an ndarray's data pointer lies in its object (``id(array)``): native code given
+#: ``id(array)`` reads it there (:func:`mlc.backends.llvm.module.emit_object_entry`); None
+#: when this interpreter's layout was not the one expected, and ``ctypes.data`` is used.
+ARRAY_DATA_OFFSET = _DATA_OFFSET if _READS_STRUCT else None
 
 
 def overlapping_pair(arrays: Sequence[np.ndarray], among: Sequence[int] | None = None,

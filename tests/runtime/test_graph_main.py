@@ -12,7 +12,7 @@ from mlc.ir.calls import CallPrimFunc, DeclBuffer, is_graph_main
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import Allocate
 from mlc.passes.graph import emit_main
-from mlc.runtime.pointers import data_pointer
+from mlc.runtime.pointers import ARRAY_DATA_OFFSET, data_pointer
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((8, 8)).astype("float32")
@@ -74,6 +74,34 @@ def test_llvm_runs_the_whole_graph_as_one_native_call(release_mode):
     n_calls = sum(b.op == "call_tir" for b in entry.graph.bindings)
     assert program.count("call void @") == n_calls > 1  # the kernels stay calls, in order
     np.testing.assert_allclose(f(X, W), ref_chain(X, W), rtol=1e-5)
+
+
+def test_the_entry_takes_array_objects_and_reads_their_data_pointers(release_mode):
+    """The jit calls main through its object entry: ``id(array)`` in, the data pointer read
+    in native code at ARRAY_DATA_OFFSET, main itself called (not inlined) with them."""
+    f, entry = compiled(chain, X, W)
+    function = entry.entry.function
+    assert ARRAY_DATA_OFFSET is not None and function.object_entry is not None
+    ll = entry.lib.get_source("ll")
+    wrapper = ll[ll.index(f"define void @{function.name}__objects("):].split("\n}")[0]
+    assert wrapper.count(f"i64 {ARRAY_DATA_OFFSET}") == wrapper.count("load ptr") == 3
+    assert wrapper.count(f"call void @{function.name}(") == 1
+    out = np.full_like(X, np.nan)
+    function.object_entry(id(X), id(W), id(out))
+    np.testing.assert_allclose(out, ref_chain(X, W), rtol=1e-5)
+    same = np.full_like(X, np.nan)
+    function.native(data_pointer(X), data_pointer(W), data_pointer(same))
+    np.testing.assert_array_equal(out, same)
+
+
+def test_no_object_entry_where_each_call_needs_a_check(release_mode):
+    lowered = mlc.jit(chain).lower(X, W)
+    with override(debug=True):  # bounds-checked: no unchecked entry at all
+        checked = mlc.build(lowered.mod)
+    assert all(checked[n].object_entry is None and checked[n].native is None for n in checked.function_names)
+    released = mlc.build(lowered.mod)
+    kernels = [released[n] for n in released.function_names if not is_graph_main(released[n].func)]
+    assert kernels and all(fn.object_entry is None for fn in kernels)  # only mains have one
 
 
 def test_the_kernels_stay_callable_one_by_one(release_mode):

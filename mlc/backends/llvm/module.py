@@ -28,7 +28,7 @@ from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...runtime.callbacks import CallbackTable
 from ...runtime.module import Function, Module
 from ...runtime.packed import get_func
-from ...runtime.pointers import data_pointer
+from ...runtime.pointers import ARRAY_DATA_OFFSET, data_pointer
 from ...target import Target
 from ..llvm_cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
@@ -38,9 +38,10 @@ from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_lay
 from .memory import free_kept_blocks
 from .parallel import set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOLS
+from .types import PTR
 
 __all__ = ["LLVM_TIR_PASSES", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
-           "LLVMSource", "generate_ir", "symbol_names"]
+           "LLVMSource", "generate_ir", "symbol_names", "emit_object_entry", "object_entry_symbol"]
 
 def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
     """``func`` unchanged; with ``MLC_DEBUG``, first checked to hold only loops and flat
@@ -96,8 +97,50 @@ def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, s
                                                   streaming_bytes=streaming_bytes)
     for name, func in funcs.items():
         if is_graph_main(func):
-            emit_function(module, func, symbols[name], name, sites, fast_math, calls)
+            n_library = len(calls.library)
+            main = emit_function(module, func, symbols[name], name, sites, fast_math, calls)
+            if _has_object_entry(func, sites) and len(calls.library) == n_library:
+                emit_object_entry(module, main, ARRAY_DATA_OFFSET)
     return str(module)
+
+
+def _has_object_entry(func: PrimFunc, sites: SiteTable | None) -> bool:
+    """Whether ``func`` gets an object entry: graph mains, unless every access is checked
+    (no unchecked entry at all) or ndarrays' data pointers were not where expected."""
+    return is_graph_main(func) and sites is None and ARRAY_DATA_OFFSET is not None
+
+
+def object_entry_symbol(symbol: str) -> str:
+    """The symbol of the object entry of function ``symbol`` (:func:`emit_object_entry`)."""
+    return f"{symbol}__objects"
+
+
+def emit_object_entry(module: ir.Module, fn: ir.Function, data_offset: int) -> ir.Function:
+    """Add ``void @<fn>__objects(ptr, ...)``: ``fn`` called with the data pointer that lies
+    ``data_offset`` bytes into each argument, an ndarray object (``id(array)``). A caller then
+    hands ctypes ``id(array)`` rather than reading the pointer in Python, a few hundred
+    nanoseconds an array (most of a small jitted function's call)::
+
+        define void @main__objects(ptr %x_object, ptr %out_object) {
+          %x_slot = getelementptr i8, ptr %x_object, i64 16
+          %x = load ptr, ptr %x_slot
+          ...
+          call void @main(ptr %x, ptr %out) noinline
+    """
+    if any(arg.type != PTR for arg in fn.args):
+        raise CompileError(f"{fn.name}: an object entry takes arrays only, not sizes")
+    entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * len(fn.args)),
+                        name=object_entry_symbol(fn.name))
+    builder = ir.IRBuilder(entry.append_basic_block("entry"))
+    pointers = []
+    for obj, arg in zip(entry.args, fn.args):
+        obj.name = f"{arg.name}_object"
+        slot = builder.gep(obj, [ir.Constant(ir.IntType(64), data_offset)], name=f"{arg.name}_slot",
+                           source_etype=ir.IntType(8))
+        pointers.append(builder.load(slot, name=arg.name, typ=PTR))
+    builder.call(fn, pointers, attrs=("noinline",))  # the body stays in fn, compiled once
+    builder.ret_void()
+    return entry
 
 
 @dataclass(frozen=True)
@@ -139,11 +182,15 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     has a main that calls library functions."""
     _check_runnable(target)
     symbols, sites = source.symbols, source.sites
-    compiled = compile_ir(source.ir_text, target, symbols.values())
+    objects = {name: object_entry_symbol(symbols[name]) for name, func in mod.items()
+               if _has_object_entry(func, sites) and not source.library}
+    compiled = compile_ir(source.ir_text, target, [*symbols.values(), *objects.values()])
     table = _callback_table(compiled, source.library)
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
     functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], func, sites,
-                                                          table if is_graph_main(func) else None))
+                                                          table if is_graph_main(func) else None),
+                                object_entry=_entry(compiled, objects[name], len(func.params))
+                                if name in objects else None)
                  for name, func in mod.items()}
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
