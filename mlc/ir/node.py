@@ -5,6 +5,7 @@ structurally through :mod:`mlc.ir.structural`, never by a generated ``__eq__``:
 two nodes are equal as Python objects only when they are the same object, and hash
 by identity::
 
+    >>> import dataclasses
     >>> @node
     ... class Pair:
     ...     a: int
