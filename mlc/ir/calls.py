@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from ..errors import IRError
 from .buffer import Buffer
-from .node import node as _node
+from .node import node
 from . import dtype as dt
 from .tir import Allocate, Evaluate, PrimFunc, SeqStmt, Stmt
 
@@ -48,7 +48,7 @@ def _check_args(kind: str, name: str, args) -> None:
         raise IRError(f"{kind}({name!r}): every argument must be a Buffer, got {type(bad[0]).__name__}")
 
 
-@_node
+@node
 class CallPrimFunc(Stmt):
     """Call the module's function ``name`` with ``args``, one buffer per parameter."""
     name: str
@@ -58,7 +58,7 @@ class CallPrimFunc(Stmt):
         _check_args("call_prim_func", self.name, self.args)
 
 
-@_node
+@node
 class CallPacked(Stmt):
     """Call the library function registered as ``name`` with ``args`` (destination passing)."""
     name: str
@@ -68,7 +68,7 @@ class CallPacked(Stmt):
         _check_args("call_packed", self.name, self.args)
 
 
-@_node
+@node
 class DeclBuffer(Stmt):
     """``buffer`` names ``data``'s memory for the rest of the enclosing sequence."""
     buffer: Buffer

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DTypeError, IRError
 from . import dtype as dt
-from .node import node as _node
+from .node import node
 from .ops import BINARY_OPS, MATH_CALLS, ops_of_kind
 
 if TYPE_CHECKING:
@@ -113,28 +113,28 @@ class PrimExpr(ExprOp):
                       "shapes and loop extents must be Python ints here")
 
 
-@_node
+@node
 class Var(PrimExpr):
     """A named scalar variable: loop indices, block iterators, reducer operands."""
     name: str
     dtype: str = dt.INDEX
 
 
-@_node
+@node
 class IntImm(PrimExpr):
     """An integer or bool constant."""
     value: int
     dtype: str = dt.INDEX
 
 
-@_node
+@node
 class FloatImm(PrimExpr):
     """A floating-point constant."""
     value: float
     dtype: str = "float32"
 
 
-@_node
+@node
 class Cast(PrimExpr):
     """Conversion of ``value`` to ``dtype`` (NumPy ``astype`` semantics)."""
     dtype: str
@@ -148,7 +148,7 @@ LOGIC_OPS = ops_of_kind("logic")
 BITWISE_OPS = ops_of_kind("bitwise")
 
 
-@_node
+@node
 class Binary(PrimExpr):
     """``a <op> b`` for op in ARITH_OPS, COMPARE_OPS, LOGIC_OPS or BITWISE_OPS.
 
@@ -169,14 +169,14 @@ class Binary(PrimExpr):
         return PrimExpr.__bool__(self)
 
 
-@_node
+@node
 class Not(PrimExpr):
     """Logical negation of a bool expression."""
     a: PrimExpr
     dtype: str = "bool"
 
 
-@_node
+@node
 class Select(PrimExpr):
     """``true_value if cond else false_value``; both sides may be evaluated."""
     cond: PrimExpr
@@ -191,7 +191,7 @@ FLOAT_ONLY_OPS = frozenset(name for name, op in MATH_CALLS.items() if op.operand
 _PREDICATES = frozenset(name for name, op in MATH_CALLS.items() if op.result == "bool")
 
 
-@_node
+@node
 class Call(PrimExpr):
     """A math intrinsic ``op(*args)``, op one of MATH_OPS."""
     op: str
@@ -199,7 +199,7 @@ class Call(PrimExpr):
     dtype: str
 
 
-@_node
+@node
 class BufferLoad(PrimExpr):
     """``buffer[indices]``: a read of one element."""
     buffer: Buffer
@@ -207,7 +207,7 @@ class BufferLoad(PrimExpr):
     dtype: str
 
 
-@_node
+@node
 class Range:
     """The half-open interval ``[min, min + extent)``."""
     min: PrimExpr
@@ -224,7 +224,7 @@ class Range:
 ITER_TYPES = ("spatial", "reduce", "opaque")
 
 
-@_node
+@node
 class IterVar(ExprOp):
     """An iteration variable with its domain: te axes and TensorIR block iterators.
 
@@ -244,7 +244,7 @@ class IterVar(ExprOp):
         return self.var.dtype
 
 
-@_node
+@node
 class CommReducer:
     """A commutative, associative reduction: ``result(lhs, rhs)`` with ``identity``.
 
@@ -264,7 +264,7 @@ class CommReducer:
         return f"CommReducer({self.name})"
 
 
-@_node
+@node
 class Reduce(PrimExpr):
     """A reduction of ``source`` over ``axis`` (te only; lowered into blocks).
 
@@ -548,7 +548,7 @@ globals().update({_name: _math(_name) for _name in MATH_CALLS})
 
 # ---------------------------------------------------------------- vector nodes
 
-@_node
+@node
 class Ramp(PrimExpr):
     """The vector ``[base, base + stride, ..., base + (lanes - 1) * stride]`` of an
     integer scalar ``base``, with a constant ``stride``: the index of a vector load or
@@ -569,7 +569,7 @@ class Ramp(PrimExpr):
         return dt.vector(self.base.dtype, self.lanes)
 
 
-@_node
+@node
 class Broadcast(PrimExpr):
     """Scalar ``value`` repeated in each of ``lanes`` lanes (dtype ``value``'s with lanes)."""
     value: PrimExpr

@@ -16,7 +16,7 @@ from __future__ import annotations
 from ..errors import IRError
 from . import dtype as dt
 from .expr import BufferLoad, PrimExpr, convert
-from .node import node as _node
+from .node import node
 
 __all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE"]
 
@@ -24,14 +24,14 @@ __all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE"]
 HANDLE = "handle"
 
 
-@_node
+@node
 class AddressOf(PrimExpr):
     """The address of the element ``load`` reads (its value is not read)."""
     load: BufferLoad
     dtype: str = HANDLE
 
 
-@_node
+@node
 class CallExtern(PrimExpr):
     """A call of the external function ``name`` with ``args``, returning ``dtype``."""
     name: str

@@ -16,11 +16,11 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import IRError
+from ..frozen import frozen
 from . import dtype as dt
 from .buffer import Buffer, BufferRegion
 from .expr import IntImm, IterVar, PrimExpr, Var, const
-from ..frozen import frozen
-from .node import node as _node
+from .node import node
 
 __all__ = [
     "Stmt", "BufferStore", "SeqStmt", "For", "IfThenElse", "Allocate", "Evaluate",
@@ -38,7 +38,7 @@ class Stmt:
         return stmt_to_str(self)
 
 
-@_node
+@node
 class BufferStore(Stmt):
     """``buffer[indices] = value``."""
     buffer: Buffer
@@ -51,13 +51,13 @@ class BufferStore(Stmt):
                           f"{self.buffer.name}; cast the value first")
 
 
-@_node
+@node
 class Evaluate(Stmt):
     """Evaluate an expression for its effect (a no-op for pure expressions)."""
     value: PrimExpr
 
 
-@_node
+@node
 class SeqStmt(Stmt):
     """Statements run one after the other."""
     seq: tuple[Stmt, ...]
@@ -78,7 +78,7 @@ def seq(*stmts: Stmt) -> Stmt:
 FOR_KINDS = ("serial", "parallel", "vectorized", "unrolled", "thread_binding")
 
 
-@_node
+@node
 class For(Stmt):
     """``for loop_var in range(min, min + extent)``, run as ``kind`` says.
 
@@ -98,7 +98,7 @@ class For(Stmt):
             raise IRError(f"loop kind must be one of {FOR_KINDS}, got {self.kind!r}")
 
 
-@_node
+@node
 class IfThenElse(Stmt):
     """``if condition: then_case else: else_case``."""
     condition: PrimExpr
@@ -106,14 +106,14 @@ class IfThenElse(Stmt):
     else_case: Stmt | None = None
 
 
-@_node
+@node
 class Allocate(Stmt):
     """Allocate ``buffer`` (in its scope) for the duration of ``body``."""
     buffer: Buffer
     body: Stmt
 
 
-@_node
+@node
 class Block(Stmt):
     """A unit of computation with declared iterators, reads and writes.
 
@@ -134,7 +134,7 @@ class Block(Stmt):
         return any(iv.iter_type == "reduce" for iv in self.iter_vars)
 
 
-@_node
+@node
 class BlockRealize(Stmt):
     """Run ``block`` with its iterators bound to ``iter_values`` where ``predicate`` holds."""
     iter_values: tuple[PrimExpr, ...]
@@ -147,7 +147,7 @@ class BlockRealize(Stmt):
                           f"iterators but {len(self.iter_values)} bindings")
 
 
-@_node
+@node
 class PrimFunc:
     """A tensor program: buffer parameters (destination passing) and a body.
 
