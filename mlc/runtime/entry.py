@@ -75,11 +75,11 @@ class MainEntry:
         contiguous = np.ascontiguousarray
         if len(types) == 1 and not consts and self.n_inputs in _UNPACKED:  # the common case
             return _UNPACKED[self.n_inputs](cfunc, ptr, empty_maker(empty, *types[0]), self.single)
-        single = self.single
+        single, makers = self.single, [empty_maker(empty, shape, dtype) for shape, dtype in types]
 
         def run(inputs, _keep=keep):  # _keep: the constants live as long as the function
             inputs = [a if a.flags.c_contiguous else contiguous(a) for a in inputs]  # kept alive
-            outs = [empty(shape, dtype) for shape, dtype in types]
+            outs = [new() for new in makers]
             cfunc(*map(ptr, inputs), *consts, *map(ptr, outs))
             return outs[0] if single else outs
         return run
