@@ -15,7 +15,7 @@ assembly and loads nothing: it describes the code for any CPU LLVM knows
 from __future__ import annotations
 
 import ctypes
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llvmlite import ir
 
@@ -41,7 +41,7 @@ from .symbols import PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOL
 from .types import PTR
 
 __all__ = ["LLVM_TIR_PASSES", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
-           "LLVMSource", "generate_ir", "symbol_names", "emit_object_entry", "object_entry_symbol"]
+           "LLVMSource", "generate_ir", "symbol_names", "emit_object_entry"]
 
 def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
     """``func`` unchanged; with ``MLC_DEBUG``, first checked to hold only loops and flat
@@ -79,11 +79,13 @@ def symbol_names(names) -> dict[str, str]:
 
 def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
                 sites: SiteTable | None = None, fast_math: bool = False,
-                library: list | None = None) -> str:
+                library: list | None = None, objects: dict[str, str] | None = None) -> str:
     """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc). A graph's
     ``main`` (:mod:`mlc.ir.calls`) calls the others; its library calls are appended to
-    ``library`` in the order of their callback index. With ``sites``, every access is
-    bounds-checked at run time and listed there (:mod:`.bounds`).
+    ``library`` in the order of their callback index, and the symbol of its object entry
+    (:func:`emit_object_entry`), if it has one, goes into ``objects`` under its name.
+    With ``sites``, every access is bounds-checked at run time and listed there
+    (:mod:`.bounds`).
     ``fast_math``: the cheaper math routines (:mod:`.vecmath.fast`); the IR differs, so
     the object cache (keyed by the IR text) keeps both builds apart."""
     symbols = symbols or symbol_names(funcs)
@@ -99,20 +101,15 @@ def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, s
         if is_graph_main(func):
             n_library = len(calls.library)
             main = emit_function(module, func, symbols[name], name, sites, fast_math, calls)
-            if _has_object_entry(func, sites) and len(calls.library) == n_library:
-                emit_object_entry(module, main, ARRAY_DATA_OFFSET)
+            # no object entry where every access is checked (no unchecked entry at all), where
+            # main calls library functions (a check follows each call), for sizes passed by
+            # value, or where ndarrays' data pointers were not where expected
+            if (sites is None and len(calls.library) == n_library and ARRAY_DATA_OFFSET is not None
+                    and all(arg.type == PTR for arg in main.args)):
+                entry = emit_object_entry(module, main, ARRAY_DATA_OFFSET)
+                if objects is not None:
+                    objects[name] = entry.name
     return str(module)
-
-
-def _has_object_entry(func: PrimFunc, sites: SiteTable | None) -> bool:
-    """Whether ``func`` gets an object entry: graph mains, unless every access is checked
-    (no unchecked entry at all) or ndarrays' data pointers were not where expected."""
-    return is_graph_main(func) and sites is None and ARRAY_DATA_OFFSET is not None
-
-
-def object_entry_symbol(symbol: str) -> str:
-    """The symbol of the object entry of function ``symbol`` (:func:`emit_object_entry`)."""
-    return f"{symbol}__objects"
 
 
 def emit_object_entry(module: ir.Module, fn: ir.Function, data_offset: int) -> ir.Function:
@@ -130,7 +127,7 @@ def emit_object_entry(module: ir.Module, fn: ir.Function, data_offset: int) -> i
     if any(arg.type != PTR for arg in fn.args):
         raise CompileError(f"{fn.name}: an object entry takes arrays only, not sizes")
     entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * len(fn.args)),
-                        name=object_entry_symbol(fn.name))
+                        name=f"{fn.name}__objects")
     builder = ir.IRBuilder(entry.append_basic_block("entry"))
     pointers = []
     for obj, arg in zip(entry.args, fn.args):
@@ -147,12 +144,13 @@ def emit_object_entry(module: ir.Module, fn: ir.Function, data_offset: int) -> i
 class LLVMSource:
     """What the llvm codegen hands to :func:`load_llvm`: the LLVM IR text of every
     function, each function's symbol, the library calls of the graph mains (in the
-    order of their callback index) and, for a bounds-checked build, the table of
-    checked access sites."""
+    order of their callback index), for a bounds-checked build the table of checked
+    access sites, and the symbol of each graph main's object entry (by the main's name)."""
     ir_text: str
     symbols: dict[str, str]
     library: tuple[CallPacked, ...] = ()
     sites: SiteTable | None = None
+    objects: dict[str, str] = field(default_factory=dict)
 
 
 def codegen_llvm(lowered: IRModule, target: Target, *, check_bounds: bool = False,
@@ -166,13 +164,14 @@ def codegen_llvm(lowered: IRModule, target: Target, *, check_bounds: bool = Fals
     sites = SiteTable() if check_bounds else None
     symbols = symbol_names(lowered)
     library: list[CallPacked] = []
+    objects: dict[str, str] = {}
     try:
-        ir_text = generate_ir(dict(lowered.items()), target, symbols, sites, fast_math, library)
+        ir_text = generate_ir(dict(lowered.items()), target, symbols, sites, fast_math, library, objects)
     except MLCError:
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's
         raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
-    return LLVMSource(ir_text, symbols, tuple(library), sites)
+    return LLVMSource(ir_text, symbols, tuple(library), sites, objects)
 
 
 def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
@@ -182,8 +181,7 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     has a main that calls library functions."""
     _check_runnable(target)
     symbols, sites = source.symbols, source.sites
-    objects = {name: object_entry_symbol(symbols[name]) for name, func in mod.items()
-               if _has_object_entry(func, sites) and not source.library}
+    objects = source.objects
     compiled = compile_ir(source.ir_text, target, [*symbols.values(), *objects.values()])
     table = _callback_table(compiled, source.library)
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
