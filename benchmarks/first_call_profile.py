@@ -80,7 +80,7 @@ def _instrument(timer: StageTimer) -> None:
     run_tir = driver.run_passes
     driver.run_passes = lambda func, passes: run_tir(
         func, [timer.wrap(p, f"tir pass {p.__name__}") for p in passes])
-    timer.patch(llvm_module, "generate_ir", "llvm ir generation")
+    timer.patch(llvm_module, "generate_units", "llvm ir generation")
     timer.patch(llvm_jit, "_parse", "llvm parse + verify")
     timer.patch(llvm_jit, "_run_pipeline", "llvm O3")
     timer.patch(llvm_jit, "_emit_object", "llvm object emission")

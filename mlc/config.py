@@ -1,7 +1,8 @@
 """Configuration, read once from the environment into one object.
 
-MLC_CACHE_DIR (default ~/.cache/mlc), MLC_NUM_THREADS (default: every core the process
-may run on), MLC_TARGET (default "llvm"), MLC_DEBUG (verify IR between passes, keep sources, check
+MLC_CACHE_DIR (default ~/.cache/mlc), MLC_NUM_THREADS (threads for parallel loops and for
+building LLVM modules side by side; default: every core the process may run on),
+MLC_TARGET (default "llvm"), MLC_DEBUG (verify IR between passes, keep sources, check
 every buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default).
 
 Tests that need another value for a while use :func:`override`

@@ -11,7 +11,10 @@ the meantime) is passed on unchanged. :func:`captured_stderr` is the plain
 capture underneath, for callers that read what LLVM printed (its help text).
 
 One thread at a time redirects fd 2 (the descriptor belongs to the process);
-a thread may nest captures.
+a thread may nest captures. Threads that work for a capturing thread while it
+waits for them (:func:`.llvm.threaded.spread`) run inside :func:`covered`: their
+captures are the capturing thread's, not ones of their own, which would wait
+for it forever.
 """
 from __future__ import annotations
 
@@ -26,9 +29,10 @@ from dataclasses import dataclass
 
 from ..config import config
 
-__all__ = ["Captured", "captured_stderr", "llvm_output", "is_llvm_diagnostic"]
+__all__ = ["Captured", "captured_stderr", "llvm_output", "is_llvm_diagnostic", "capturing", "covered"]
 
 _LOCK = threading.RLock()
+_THREAD = threading.local()  # .depth: the captures this thread has open; .covered: see covered()
 
 #: LLVM's diagnostic lines: ``remark: <unknown>:0:0: loop not vectorized: ...``.
 _DIAGNOSTIC = re.compile(r"^(remark|warning|note): ")
@@ -44,6 +48,9 @@ class Captured:
 def captured_stderr() -> Iterator[Captured]:
     """Point fd 2 at a temporary file for the block; ``.text`` holds what was written."""
     captured = Captured()
+    if getattr(_THREAD, "covered", False):  # what this thread writes goes to its caller's capture
+        yield captured
+        return
     with _LOCK, tempfile.TemporaryFile() as sink:
         _flush()
         try:
@@ -53,15 +60,35 @@ def captured_stderr() -> Iterator[Captured]:
             return
         try:
             os.dup2(sink.fileno(), 2)
+            _THREAD.depth = getattr(_THREAD, "depth", 0) + 1
             try:
                 yield captured
             finally:
+                _THREAD.depth -= 1
                 _flush()
                 os.dup2(saved, 2)
         finally:
             os.close(saved)
             sink.seek(0)
             captured.text = sink.read().decode(errors="replace")
+
+
+def capturing() -> bool:
+    """Whether this thread is inside a capture (its own, or one it is :func:`covered` by)."""
+    return getattr(_THREAD, "depth", 0) > 0 or getattr(_THREAD, "covered", False)
+
+
+@contextmanager
+def covered() -> Iterator[None]:
+    """For the block, this thread's captures are no-ops: it works for a thread that is
+    inside one (:func:`capturing`) and waits for it, so fd 2 already points where that
+    thread reads what LLVM wrote."""
+    before = getattr(_THREAD, "covered", False)
+    _THREAD.covered = True
+    try:
+        yield
+    finally:
+        _THREAD.covered = before
 
 
 def is_llvm_diagnostic(line: str) -> bool:

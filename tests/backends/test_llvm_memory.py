@@ -19,9 +19,10 @@ def resident():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 A = te.placeholder((4,), "float32", "A")
-mod = IRModule({"double": te.create_prim_func([A, te.compute((4,), lambda i: A[i] * 2, "B")])})
-count = int(sys.argv[1])
-with override(cache_dir=""):
+double = te.create_prim_func([A, te.compute((4,), lambda i: A[i] * 2, "B")])
+count, threads = int(sys.argv[1]), int(sys.argv[2])
+mod = IRModule({"double": double, "twice": double} if threads > 1 else {"double": double})
+with override(cache_dir="", num_threads=threads):
     for _ in range(30):  # warm up: LLVM's and mlc's one-time allocations
         build(mod, "llvm")
     gc.collect()
@@ -34,11 +35,13 @@ with override(cache_dir=""):
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads the resident set from Linux /proc")
-def test_uncached_builds_do_not_grow_the_resident_set():
+@pytest.mark.parametrize("threads", [1, 2], ids=["one module", "two modules on two threads"])
+def test_uncached_builds_do_not_grow_the_resident_set(threads):
     """Each O3 pipeline used to stay allocated with the state its passes grew (~65 KB a
-    build); what is left is under 4 KB a build (LLVM's per-run instrumentation callbacks)."""
+    build); what is left is under 4 KB a build (LLVM's per-run instrumentation callbacks).
+    Two functions on two threads: each in an LLVM context of its own, freed too."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", _GROWTH_PER_BUILD, "200"], env=env, cwd=ROOT,
+    out = subprocess.run([sys.executable, "-c", _GROWTH_PER_BUILD, "200", str(threads)], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr
     per_build = float(out.stdout.split()[-1])

@@ -87,7 +87,8 @@ def test_a_quick_build_skips_optimisation_and_runs_the_same():
             'done:\n  %r = load i32, ptr %acc\n  ret i32 %r\n}\n')
     with tempfile.TemporaryDirectory() as cache, override(cache_dir=cache):
         with jit._LOCK:
-            built = {quick: jit._compile(text, target, frozenset({"sum_to"}), quick=quick) for quick in (False, True)}
+            built = {quick: jit._compile((text,), target, frozenset({"sum_to"}), quick=quick)
+                     for quick in (False, True)}
         assert "alloca" in built[True].optimized_ir and "alloca" not in built[False].optimized_ir
         for compiled in built.values():
             sum_to = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_int32)(compiled.address("sum_to"))

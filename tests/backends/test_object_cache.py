@@ -50,7 +50,7 @@ def test_second_build_loads_the_cached_object(tmp_path, monkeypatch):
 
         def no_compile(*args):
             raise AssertionError("compiled again instead of loading the cache")
-        monkeypatch.setattr(jit, "_optimise_and_emit", no_compile)
+        monkeypatch.setattr(jit, "_build_unit", no_compile)
         lib = mlc.build(scaled(), "llvm")
         a, b = run(lib)
         np.testing.assert_array_equal(b, a * 2 + 1)
@@ -155,8 +155,8 @@ def test_an_entry_others_can_write_is_discarded(tmp_path, monkeypatch):
         (entry,) = objects(tmp_path)
         os.chmod(entry, 0o666)
         compiled = []
-        real = jit._optimise_and_emit
-        monkeypatch.setattr(jit, "_optimise_and_emit", lambda *a: compiled.append(1) or real(*a))
+        real = jit._build_unit
+        monkeypatch.setattr(jit, "_build_unit", lambda *a: compiled.append(1) or real(*a))
         a, b = run(mlc.build(scaled(), "llvm"))
     np.testing.assert_array_equal(b, a * 2 + 1)
     assert compiled == [1]
@@ -242,7 +242,7 @@ def object_code() -> tuple[bytes, str]:
     """(object code of ``scaled()``, the host's triple), compiled afresh."""
     target = Target.from_str("llvm")
     ir = generate_ir({"main": lower(scaled()["main"])}, target)
-    return jit._optimise_and_emit(ir, target)[0], jit.target_machine(target.cpu, target.features).triple
+    return jit._build_unit(ir, target, False, None)[0], jit.target_machine(target.cpu, target.features).triple
 
 
 @settings(max_examples=60)
@@ -268,4 +268,4 @@ def test_an_object_that_is_not_elf_is_refused_before_loading():
     with pytest.raises(elf.ObjectFileError, match="not an ELF64"):
         elf.read_object(b"\xcf\xfa\xed\xfe" + obj[4:], triple)  # a Mach-O magic
     with pytest.raises(CompileError, match="does not define"):
-        jit._load(obj, "", Target.from_str("llvm"), frozenset({"main", "missing"}))
+        jit._load([(obj, "")], Target.from_str("llvm"), frozenset({"main", "missing"}))

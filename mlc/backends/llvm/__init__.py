@@ -18,7 +18,8 @@ Modules, by responsibility:
 * ``codegen``    one lowered PrimFunc -> one LLVM function
 * ``symbols``    the external symbols kernels may use, registered explicitly
 * ``jit``        parse, optimise (new pass manager, O3), emit, load
-* ``module``     the TIR pass list, codegen_llvm, load_llvm and the runtime Module
+* ``threaded``   LLVM's slow calls outside llvmlite's lock, modules built side by side
+* ``module``     the TIR pass list, codegen_llvm (modules per thread), load_llvm, the runtime Module
 """
 from ...target import register_target_kind
 from ..registry import register_backend

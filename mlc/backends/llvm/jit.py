@@ -17,19 +17,21 @@ the user sees it only under ``MLC_DEBUG``.
 """
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import llvmlite.binding as llvm
 from llvmlite.binding.newpassmanagers import NewPassManager
 
+from ...config import config
 from ...errors import CompileError
 from ..llvm_output import llvm_output
 from ...target import Target
 from ..llvm_cpus import vector_bits
-from . import object_cache, support
+from . import object_cache, support, threaded
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols
 
@@ -84,9 +86,15 @@ def target_layout(target: Target) -> tuple[str, str]:
 
 @dataclass
 class CompiledModule:
-    """A loaded module: the engine that owns the machine code, and its optimised IR."""
+    """A loaded module: the engine that owns the machine code of its units, and the
+    optimised IR of each unit (:func:`compile_ir`)."""
     engine: llvm.ExecutionEngine
-    optimized_ir: str
+    optimized_units: tuple[str, ...]
+
+    @property
+    def optimized_ir(self) -> str:
+        """The optimised IR of every unit, one after another."""
+        return "\n".join(self.optimized_units)
 
     def address(self, symbol: str) -> int:
         return self.engine.get_function_address(symbol)
@@ -96,51 +104,115 @@ class CompiledModule:
         return self.engine.get_global_value_address(symbol)
 
 
-def compile_ir(ir_text: str, target: Target, entry_points: Iterable[str] = ()) -> CompiledModule:
-    """Parse, verify, optimise (O3) and load ``ir_text`` for ``target``'s CPU; the
-    object must define every symbol of ``entry_points``.
+def compile_ir(units: str | Sequence[str], target: Target, entry_points: Iterable[str] = ()) -> CompiledModule:
+    """Parse, verify, optimise (O3) and load ``units`` (the LLVM IR text of one module, or of
+    several that call each other's functions) for ``target``'s CPU, into one engine; the
+    objects together must define every symbol of ``entry_points``.
 
-    Builds from several threads take turns: the TargetMachines are shared.
+    Several units are optimised and emitted side by side, on up to ``config().num_threads``
+    threads (:mod:`.threaded`), and so is the support module the first time a unit calls
+    its functions. Builds from several threads take turns: the TargetMachines are shared.
     """
-    with _LOCK:
+    units = (units,) if isinstance(units, str) else tuple(units)
+    with _LOCK, llvm_output():
         _initialise()
-        return _compile(ir_text, target, frozenset(entry_points))
+        return _compile(units, target, frozenset(entry_points))
 
 
-def _compile(ir_text: str, target: Target, entry_points: frozenset[str], quick: bool = False) -> CompiledModule:
-    """``ir_text`` built (or read from the object cache) and loaded; ``quick``: built without
-    optimisation (LLVM's O0 pipeline, fast instruction selection), for code whose speed
-    does not matter."""
-    key = object_cache.cache_key(ir_text + ("; quick" if quick else ""), target.cpu,
-                                 _tuned_features(target.cpu, target.features))
-    cached = object_cache.load(key)
-    if cached is not None:
-        try:
-            return _load(*cached, target, entry_points)
-        except CompileError:
-            object_cache.discard(key)  # an entry that cannot be trusted: compile afresh
-    obj, optimized = _optimise_and_emit(ir_text, target, quick)
-    module = _load(obj, optimized, target, entry_points)
-    object_cache.store(key, obj, optimized)
-    return module
-
-
-def _optimise_and_emit(ir_text: str, target: Target, quick: bool = False) -> tuple[bytes, str]:
-    """(object code, optimised IR) for ``ir_text``: parse, verify, O3 (O0 when ``quick``), emit."""
-    tm = (_quick_target_machine if quick else target_machine)(target.cpu, target.features)
-    module = _optimised_module(ir_text, tm, 0 if quick else 3)
+def _compile(units: tuple[str, ...], target: Target, entry_points: frozenset[str],
+             quick: bool = False) -> CompiledModule:
+    """``units`` built (each read from the object cache where it is there) and loaded;
+    ``quick``: built without optimisation (LLVM's O0 pipeline, fast instruction
+    selection), for code whose speed does not matter. The caller holds ``_LOCK`` and is
+    inside :func:`llvm_output`."""
+    features = _tuned_features(target.cpu, target.features)
+    keys = [object_cache.cache_key(text + ("; quick" if quick else ""), target.cpu, features) for text in units]
+    cached = [object_cache.load(key) for key in keys]
     try:
-        optimized = str(module)
-        return _emit_object(module, tm, optimized), optimized
+        return _load(_complete(cached, units, keys, target, quick), target, entry_points)
+    except CompileError:
+        if all(entry is None for entry in cached):
+            raise
+        for key, entry in zip(keys, cached):  # an entry that cannot be trusted: compile afresh
+            if entry is not None:
+                object_cache.discard(key)
+        return _load(_complete([None] * len(units), units, keys, target, quick), target, entry_points)
+
+
+def _complete(cached: list, units: tuple[str, ...], keys: list, target: Target, quick: bool) -> list[tuple[bytes, str]]:
+    """``cached`` (an object cache entry or None per unit) with each None built and stored."""
+    built = list(cached)
+    missing = [n for n, entry in enumerate(built) if entry is None]
+    if missing:
+        for n, entry in zip(missing, _build([units[n] for n in missing], target, quick)):
+            built[n] = entry
+            object_cache.store(keys[n], *entry)
+    return built
+
+
+def _build(units: list[str], target: Target, quick: bool) -> list[tuple[bytes, str]]:
+    """(object code, optimised IR) of each unit. Where there are several jobs (the units,
+    and the support module if one of them is the first to call it), ``num_threads`` allows
+    more than one thread and llvmlite lets its calls run unlocked, they run side by side."""
+    jobs = [functools.partial(_build_unit, text, target, quick) for text in units]
+    costs = [len(text) for text in units]
+    if not quick and not _SUPPORT and _calls_support(units):
+        # built meanwhile, last: the Python generating its IR then runs beside LLVM's work on
+        # another unit (first, it would hold the GIL that thread needs to start)
+        jobs.append(lambda worker: _support_symbols(target))
+        costs.append(0)
+    workers = min(len(jobs), config().num_threads) if not quick and threaded.available() else 1
+    if workers <= 1:
+        return [job(None) for job in jobs][:len(units)]
+    return threaded.spread(jobs, costs, workers)[:len(units)]
+
+
+def _calls_support(units: Sequence[str]) -> bool:
+    """Whether one of ``units`` calls a support function (:mod:`.support`)."""
+    names = support.support_functions()
+    return any(name in text for text in units for name in names)
+
+
+def _build_unit(ir_text: str, target: Target, quick: bool, worker: int | None) -> tuple[bytes, str]:
+    """(object code, optimised IR) for ``ir_text``: parsed, verified, optimised at O3 (O0 when
+    ``quick``) and emitted. ``worker`` None: through llvmlite and its lock, with the shared
+    TargetMachine, in LLVM's global context; a worker's number (:func:`.threaded.spread`):
+    beside other workers, in a context of its own, outside llvmlite's lock, with the
+    worker's own TargetMachine."""
+    if worker is None:
+        tm = (_quick_target_machine if quick else target_machine)(target.cpu, target.features)
+        module = _parse(ir_text)
+        try:
+            _run_pipeline(module, tm, 0 if quick else 3)
+            optimized = str(module)
+            return _emit_object(module, tm, optimized), optimized
+        finally:
+            module.close()
+    tm = _worker_machine(target.cpu, target.features, worker)
+    context = llvm.create_context()
+    try:
+        module = _parse(ir_text, context, threaded.parse)
+        try:
+            _run_pipeline(module, tm, 3, threaded.run_pipeline)
+            optimized = str(module)
+            return _emit_object(module, tm, optimized, threaded.emit_object), optimized
+        finally:
+            module.close()
     finally:
-        module.close()
+        context.close()
 
 
-def _emit_object(module: llvm.ModuleRef, tm: llvm.TargetMachine, optimized: str) -> bytes:
+@lru_cache(maxsize=16)
+def _worker_machine(cpu: str, features: str, worker: int) -> llvm.TargetMachine:
+    """Worker ``worker``'s own TargetMachine (a TargetMachine serves one thread at a time)."""
+    return _create_target_machine(cpu, features)
+
+
+def _emit_object(module: llvm.ModuleRef, tm: llvm.TargetMachine, optimized: str,
+                 emit=llvm.TargetMachine.emit_object) -> bytes:
     """Machine code of the optimised ``module`` (whose text is ``optimized``) for ``tm``."""
     try:
-        with llvm_output():
-            return tm.emit_object(module)
+        return emit(tm, module)
     except RuntimeError as err:
         raise CompileError(f"LLVM could not generate machine code: {err}", source=optimized) from None
 
@@ -150,45 +222,58 @@ def _optimised_module(ir_text: str, tm: llvm.TargetMachine, level: int = 3) -> l
     closes it)."""
     module = _parse(ir_text)
     try:
-        _run_pipeline(module, tm, level)
+        with llvm_output():
+            _run_pipeline(module, tm, level)
     except BaseException:
         module.close()
         raise
     return module
 
 
-def _parse(ir_text: str) -> llvm.ModuleRef:
-    """``ir_text`` parsed and verified by LLVM (the caller closes it)."""
+def _parse(ir_text: str, context: llvm.ContextRef | None = None, parse=None) -> llvm.ModuleRef:
+    """``ir_text`` parsed (into ``context``, by default LLVM's global one) and verified by
+    LLVM (the caller closes it); ``parse(text, context)`` does both, by default through llvmlite."""
     try:
-        module = llvm.parse_assembly(ir_text)
-        module.verify()
+        if parse is None:
+            module = llvm.parse_assembly(ir_text, context)
+            module.verify()
+        else:
+            module = parse(ir_text, context)
     except RuntimeError as err:
         raise CompileError(f"LLVM rejected the generated IR: {err}", source=ir_text) from None
     return module
 
 
-def _run_pipeline(module: llvm.ModuleRef, tm: llvm.TargetMachine, level: int = 3) -> None:
-    """Optimise ``module`` in place with LLVM's O3 pipeline (or O``level``'s) for ``tm``."""
+def _run_pipeline(module: llvm.ModuleRef, tm: llvm.TargetMachine, level: int = 3, run=None) -> None:
+    """Optimise ``module`` in place with LLVM's O3 pipeline (or O``level``'s) for ``tm``
+    (``run(pipeline, module, builder)``: how to run it, by default through llvmlite)."""
     pass_builder = llvm.create_pass_builder(tm, _tuning_options(level))
     pipeline = pass_builder.getModulePassManager()
     try:
-        with llvm_output():
+        if run is None:
             pipeline.run(module, pass_builder)
+        else:
+            run(pipeline, module, pass_builder)
     finally:
         _dispose_pipeline(pipeline)
         pass_builder.close()
 
 
-def optimise(ir_text: str, target: Target) -> str:
-    """The O3-optimised IR of ``ir_text`` for ``target``; nothing is loaded, so ``target``
-    may be any CPU LLVM knows, whether this machine can run its code or not."""
+def optimise(units: str | Sequence[str], target: Target) -> str:
+    """The O3-optimised IR of ``units`` (one module's text, or several: their optimised texts
+    one after another) for ``target``; nothing is loaded, so ``target`` may be any CPU
+    LLVM knows, whether this machine can run its code or not."""
+    units = (units,) if isinstance(units, str) else tuple(units)
     with _LOCK:
         _initialise()
-        module = _optimised_module(ir_text, target_machine(target.cpu, target.features))
-        try:
-            return str(module)
-        finally:
-            module.close()
+        texts = []
+        for text in units:
+            module = _optimised_module(text, target_machine(target.cpu, target.features))
+            try:
+                texts.append(str(module))
+            finally:
+                module.close()
+        return "\n".join(texts)
 
 
 @lru_cache(maxsize=2)
@@ -214,18 +299,26 @@ def _dispose_pipeline(pipeline: llvm.ModulePassManager) -> None:
         pipeline.close()
 
 
-def _load(obj: bytes, optimized: str, target: Target, entry_points: frozenset[str]) -> CompiledModule:
-    """Check ``obj`` (a well-formed object for this machine, defining ``entry_points``,
-    needing only registered symbols), then load it into a new engine."""
+def _load(built: Sequence[tuple[bytes, str]], target: Target, entry_points: frozenset[str]) -> CompiledModule:
+    """Check each object of ``built`` ((object, optimised IR) per unit: a well-formed object
+    for this machine; together they define ``entry_points`` and need only registered
+    symbols and each other's), then load them into a new engine (the caller is inside
+    :func:`llvm_output`)."""
     tm = target_machine(target.cpu, target.features)
-    try:
-        symbols = read_object(obj, tm.triple)
-    except ObjectFileError as err:
-        raise ObjectFileError(f"LLVM's object code cannot be loaded: {err}", source=optimized) from None
-    missing = entry_points - symbols.defined
+    optimized = "\n".join(text for _, text in built)
+    defined: set[str] = set()
+    undefined: set[str] = set()
+    for obj, text in built:
+        try:
+            symbols = read_object(obj, tm.triple)
+        except ObjectFileError as err:
+            raise ObjectFileError(f"LLVM's object code cannot be loaded: {err}", source=text) from None
+        defined |= symbols.defined
+        undefined |= symbols.undefined
+    missing = entry_points - defined
     if missing:
         raise CompileError(f"the object code does not define {sorted(missing)}", source=optimized)
-    unknown = symbols.undefined - register_symbols()
+    unknown = undefined - defined - register_symbols()
     if unknown & support.support_functions().keys():  # it calls the support module's functions
         unknown -= _support_symbols(target)
     if unknown:
@@ -235,12 +328,12 @@ def _load(obj: bytes, optimized: str, target: Target, entry_points: frozenset[st
     try:
         engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""),
                                             _create_target_machine(target.cpu, target.features))
-        with llvm_output():
+        for obj, _ in built:
             engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-            engine.finalize_object()
+        engine.finalize_object()
     except RuntimeError as err:
         raise CompileError(f"LLVM could not load the machine code: {err}", source=optimized) from None
-    return CompiledModule(engine, optimized)
+    return CompiledModule(engine, tuple(text for _, text in built))
 
 
 _SUPPORT: list[tuple[CompiledModule, frozenset[str]]] = []  # (the support module, its functions)
@@ -249,24 +342,31 @@ _SUPPORT: list[tuple[CompiledModule, frozenset[str]]] = []  # (the support modul
 def _support_symbols(target: Target) -> frozenset[str]:
     """The support functions' names: the support module (:mod:`.support`) is built for
     ``target`` (a CPU whose objects this machine loads), loaded and its functions registered
-    with LLVM the first time (the caller holds ``_LOCK``).
+    with LLVM the first time (the caller holds ``_LOCK``, or works for a build that does:
+    :func:`_build` runs this beside the build's units).
 
     It is built without optimisation: its functions run once per parallel launch, a few
     nanoseconds slower than at O3, and the process's first build takes 2 ms for them
-    instead of 12 (on a Zen 5 machine)."""
+    instead of 12 (on a Zen 5 machine; 13 ms with the generation of its IR on a Zen 3
+    one, hidden behind the units' O3 where a second thread is allowed)."""
     if not _SUPPORT:
         names = frozenset(support.support_functions())
-        compiled = _compile(support.support_ir(*target_layout(target)), target, names, quick=True)
+        compiled = _compile((support.support_ir(*target_layout(target)),), target, names, quick=True)
         for name in names:
             llvm.add_symbol(name, compiled.address(name))
         _SUPPORT.append((compiled, names))  # (the engine, and so the code, stays loaded)
     return _SUPPORT[0][1]
 
 
-def emit_assembly(ir_text: str, target: Target) -> str:
-    """Assembly of (already optimised) ``ir_text`` for ``target``'s CPU (any CPU LLVM knows)."""
-    try:
-        with _LOCK, llvm_output():
-            return target_machine(target.cpu, target.features).emit_assembly(llvm.parse_assembly(ir_text))
-    except RuntimeError as err:
-        raise CompileError(f"LLVM could not emit assembly: {err}", source=ir_text) from None
+def emit_assembly(units: str | Sequence[str], target: Target) -> str:
+    """Assembly of (already optimised) ``units`` (one module's IR text, or several: their
+    assembly one after another) for ``target``'s CPU (any CPU LLVM knows)."""
+    units = (units,) if isinstance(units, str) else tuple(units)
+    texts = []
+    for text in units:
+        try:
+            with _LOCK, llvm_output():
+                texts.append(target_machine(target.cpu, target.features).emit_assembly(llvm.parse_assembly(text)))
+        except RuntimeError as err:
+            raise CompileError(f"LLVM could not emit assembly: {err}", source=text) from None
+    return "\n".join(texts)

@@ -39,7 +39,8 @@ STACK_BUDGET_BYTES = 256 * 1024
 STACK_ALIGN = 64
 #: Heap buffers of constant size in [KEEP_MIN_BYTES, KEEP_MAX_BYTES] are kept between calls.
 KEEP_MIN_BYTES, KEEP_MAX_BYTES = 1 << 20, 1 << 28
-#: The globals parking kept blocks are named ``__mlc_kept.<buffer>[.<n>]``.
+#: The globals parking kept blocks are named ``__mlc_kept.<function>.<buffer>[.<n>]`` (unique
+#: across the LLVM modules of one build, whose objects share an engine).
 KEPT_PREFIX = "__mlc_kept."
 
 
@@ -76,7 +77,7 @@ class BufferAllocator:
         """The block parked in this Allocate's own global, or a new one; parked again on release."""
         b = self.builder
         module = b.module
-        slot = ir.GlobalVariable(module, PTR, name=module.get_unique_name(f"{KEPT_PREFIX}{name}"))
+        slot = ir.GlobalVariable(module, PTR, name=module.get_unique_name(f"{KEPT_PREFIX}{b.function.name}.{name}"))
         slot.initializer = ir.Constant(PTR, None)
         parked = b.atomic_rmw("xchg", slot, ir.Constant(PTR, None), "acquire")
         entry = b.block

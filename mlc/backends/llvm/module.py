@@ -1,16 +1,18 @@
-"""The llvm backend's stages: lowered IRModule -> one LLVM module -> one MCJIT engine -> Module.
+"""The llvm backend's stages: lowered IRModule -> LLVM modules -> one MCJIT engine -> Module.
 
 :data:`LLVM_TIR_PASSES` is the TIR pipeline the driver runs before codegen;
-:func:`codegen_llvm` generates every function into a single LLVM module and
-:func:`load_llvm` optimises and loads them together, so a build costs one LLVM
-pipeline however many functions it holds. Each function is then called through a
+:func:`codegen_llvm` generates the functions into as many LLVM modules as the
+build has threads (:func:`generate_units`: each kernel into the smallest so far,
+a few kernels a module rather than one each, since every module costs a pipeline
+of its own, some 2 ms) and :func:`load_llvm` optimises them side by side and loads
+them into one engine. Each function is then called through a
 precomputed ctypes prototype with the arrays' data pointers. A graph's ``main``
 (:mod:`mlc.ir.calls`) is one of them: one native entry point that allocates the
 workspace and calls the kernels.
 
 :func:`compile_sources` runs the same steps up to the optimised IR and the
-assembly and loads nothing: it describes the code for any CPU LLVM knows
-(``Target("llvm", "skylake-avx512")``) on any machine.
+assembly, in one LLVM module, and loads nothing: it describes the code for any CPU
+LLVM knows (``Target("llvm", "skylake-avx512")``) on any machine.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from .symbols import PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOL
 from .types import PTR
 
 __all__ = ["LLVM_TIR_PASSES", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
-           "LLVMSource", "generate_ir", "symbol_names", "emit_object_entry"]
+           "LLVMSource", "generate_ir", "generate_units", "symbol_names", "emit_object_entry"]
 
 def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
     """``func`` unchanged; with ``MLC_DEBUG``, first checked to hold only loops and flat
@@ -80,36 +82,75 @@ def symbol_names(names) -> dict[str, str]:
 def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
                 sites: SiteTable | None = None, fast_math: bool = False,
                 library: list | None = None, objects: dict[str, str] | None = None) -> str:
-    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc). A graph's
-    ``main`` (:mod:`mlc.ir.calls`) calls the others; its library calls are appended to
-    ``library`` in the order of their callback index, and the symbol of its object entry
-    (:func:`emit_object_entry`), if it has one, goes into ``objects`` under its name.
-    With ``sites``, every access is bounds-checked at run time and listed there
-    (:mod:`.bounds`).
+    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc), all in one LLVM
+    module: :func:`generate_units` with one unit."""
+    return generate_units(funcs, target, symbols, sites, fast_math, library, objects, units=1)[0]
+
+
+def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
+                   sites: SiteTable | None = None, fast_math: bool = False,
+                   library: list | None = None, objects: dict[str, str] | None = None,
+                   units: int = 1) -> tuple[str, ...]:
+    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc), spread over up to
+    ``units`` LLVM modules that the JIT optimises side by side (:func:`~.jit.compile_ir`).
+
+    Each kernel goes, in order, into the module with the fewest instructions so far, so
+    that the modules take LLVM about as long each; a graph's ``main`` (:mod:`mlc.ir.calls`)
+    goes into the smallest too, declaring the kernels it calls from the others. A module
+    left empty is dropped: one kernel makes one module, however many ``units``.
+
+    A main's library calls are appended to ``library`` in the order of their callback
+    index, and the symbol of its object entry (:func:`emit_object_entry`), if it has one,
+    goes into ``objects`` under its name. With ``sites``, every access is bounds-checked
+    at run time and listed there (:mod:`.bounds`).
     ``fast_math``: the cheaper math routines (:mod:`.vecmath.fast`); the IR differs, so
     the object cache (keyed by the IR text) keeps both builds apart."""
     symbols = symbols or symbol_names(funcs)
-    module = ir.Module(name="mlc")
-    module.triple, module.data_layout = target_layout(target)
-    calls = FunctionCalls({}, library if library is not None else [])
-    streaming_bytes = streaming_threshold(module.triple, target.caches)
+    triple, data_layout = target_layout(target)
+    modules = []
+    for n in range(max(1, units)):
+        module = ir.Module(name="mlc" if n == 0 else f"mlc.{n}")
+        module.triple, module.data_layout = triple, data_layout
+        modules.append(module)
+    sizes = [0] * len(modules)
+    library = library if library is not None else []
+    kernels: dict[str, ir.Function] = {}
+    streaming_bytes = streaming_threshold(triple, target.caches)
     for name, func in funcs.items():  # the kernels first: a main calls them
         if not is_graph_main(func):
-            calls.functions[name] = emit_function(module, func, symbols[name], name, sites, fast_math,
-                                                  streaming_bytes=streaming_bytes)
+            n = sizes.index(min(sizes))
+            kernels[name] = emit_function(modules[n], func, symbols[name], name, sites, fast_math,
+                                          streaming_bytes=streaming_bytes)
+            sizes[n] = _instructions(modules[n])
     for name, func in funcs.items():
         if is_graph_main(func):
-            n_library = len(calls.library)
+            module = modules[sizes.index(min(sizes))]
+            calls = FunctionCalls({k: fn if fn.module is module else _declaration(module, fn)
+                                   for k, fn in kernels.items()}, library)
+            n_library = len(library)
             main = emit_function(module, func, symbols[name], name, sites, fast_math, calls)
             # no object entry where every access is checked (no unchecked entry at all), where
             # main calls library functions (a check follows each call), for sizes passed by
             # value, or where ndarrays' data pointers were not where expected
-            if (sites is None and len(calls.library) == n_library and ARRAY_DATA_OFFSET is not None
+            if (sites is None and len(library) == n_library and ARRAY_DATA_OFFSET is not None
                     and all(arg.type == PTR for arg in main.args)):
                 entry = emit_object_entry(module, main, ARRAY_DATA_OFFSET)
                 if objects is not None:
                     objects[name] = entry.name
-    return str(module)
+            sizes[modules.index(module)] = _instructions(module)
+    used = [m for m, size in zip(modules, sizes) if size] or modules[:1]
+    return tuple(str(m) for m in used)
+
+
+def _instructions(module: ir.Module) -> int:
+    """How many instructions ``module``'s functions hold (a rough measure of LLVM's work)."""
+    return sum(len(block.instructions) for fn in module.functions for block in fn.blocks)
+
+
+def _declaration(module: ir.Module, fn: ir.Function) -> ir.Function:
+    """``fn`` (defined in another module) declared in ``module``, once."""
+    existing = module.globals.get(fn.name)
+    return existing if existing is not None else ir.Function(module, fn.function_type, name=fn.name)
 
 
 def emit_object_entry(module: ir.Module, fn: ir.Function, data_offset: int) -> ir.Function:
@@ -142,36 +183,44 @@ def emit_object_entry(module: ir.Module, fn: ir.Function, data_offset: int) -> i
 
 @dataclass(frozen=True)
 class LLVMSource:
-    """What the llvm codegen hands to :func:`load_llvm`: the LLVM IR text of every
-    function, each function's symbol, the library calls of the graph mains (in the
-    order of their callback index), for a bounds-checked build the table of checked
+    """What the llvm codegen hands to :func:`load_llvm`: the LLVM IR text of its modules
+    (:func:`generate_units`), each function's symbol, the library calls of the graph mains
+    (in the order of their callback index), for a bounds-checked build the table of checked
     access sites, and the symbol of each graph main's object entry (by the main's name)."""
-    ir_text: str
+    units: tuple[str, ...]
     symbols: dict[str, str]
     library: tuple[CallPacked, ...] = ()
     sites: SiteTable | None = None
     objects: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def ir_text(self) -> str:
+        """The IR of every module, one after another (to read, not to parse)."""
+        return "\n".join(self.units)
+
 
 def codegen_llvm(lowered: IRModule, target: Target, *, check_bounds: bool = False,
-                 fast_math: bool = False) -> LLVMSource:
+                 fast_math: bool = False, units: int | None = None) -> LLVMSource:
     """LLVM IR of every function of ``lowered`` (already through the TIR pipeline,
     :data:`LLVM_TIR_PASSES`); a graph's ``main`` becomes one native entry calling the
     kernels (and, through :mod:`mlc.runtime.callbacks`, the library functions it names).
 
     ``check_bounds``: every buffer access is checked when it runs (:mod:`.bounds`).
-    ``fast_math``: see :func:`mlc.build`."""
+    ``fast_math``: see :func:`mlc.build`. ``units``: how many LLVM modules to spread the
+    kernels over (:func:`generate_units`); by default one per thread ``config().num_threads``
+    allows, so that loading optimises them side by side."""
     sites = SiteTable() if check_bounds else None
     symbols = symbol_names(lowered)
     library: list[CallPacked] = []
     objects: dict[str, str] = {}
     try:
-        ir_text = generate_ir(dict(lowered.items()), target, symbols, sites, fast_math, library, objects)
+        texts = generate_units(dict(lowered.items()), target, symbols, sites, fast_math, library, objects,
+                               units=config().num_threads if units is None else units)
     except MLCError:
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's
         raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
-    return LLVMSource(ir_text, symbols, tuple(library), sites, objects)
+    return LLVMSource(texts, symbols, tuple(library), sites, objects)
 
 
 def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
@@ -182,7 +231,7 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     _check_runnable(target)
     symbols, sites = source.symbols, source.sites
     objects = source.objects
-    compiled = compile_ir(source.ir_text, target, [*symbols.values(), *objects.values()])
+    compiled = compile_ir(source.units, target, [*symbols.values(), *objects.values()])
     table = _callback_table(compiled, source.library)
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
     functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], func, sites,
@@ -194,7 +243,7 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
     free_kept_blocks(compiled)
-    return LLVMModule(target, functions, sources, keepalive=(compiled, table))
+    return LLVMModule(target, functions, sources, keepalive=(compiled, table), units=compiled.optimized_units)
 
 
 def _callback_table(compiled: CompiledModule, library) -> CallbackTable | None:
@@ -220,7 +269,7 @@ def compile_sources(mod: IRModule, target: Target, *, fast_math: bool = False) -
     the llvm TIR pipeline), without loading or running it: ``{"ll-unoptimized", "ll", "asm"}``.
     ``target`` may be any CPU LLVM knows, this machine's or not (golden IR and assembly
     tests pin theirs)."""
-    ir_text = codegen_llvm(lower_for_llvm(mod), target, fast_math=fast_math).ir_text
+    ir_text = codegen_llvm(lower_for_llvm(mod), target, fast_math=fast_math, units=1).ir_text
     optimized = optimise(ir_text, target)
     return {"ll-unoptimized": ir_text, "ll": optimized, "asm": emit_assembly(optimized, target)}
 
@@ -316,10 +365,16 @@ class LLVMModule(Module):
     """A runtime Module whose ``get_source("asm")`` is generated on first request.
 
     Sources: "ll" (optimised LLVM IR), "asm" (host assembly) and, with
-    MLC_DEBUG, "ll-unoptimized" (the IR as generated).
+    MLC_DEBUG, "ll-unoptimized" (the IR as generated); where the build spread its
+    kernels over several LLVM modules (:func:`generate_units`), each source holds
+    every module's text, one after another.
     """
+
+    def __init__(self, target, functions, sources=None, keepalive=None, units: tuple[str, ...] = ()):
+        super().__init__(target, functions, sources, keepalive)
+        self._units = units or (self._sources.get("ll", ""),)  # the optimised IR of each module
 
     def get_source(self, fmt: str = "ll") -> str:
         if fmt == "asm" and "asm" not in self._sources:
-            self._sources["asm"] = emit_assembly(self._sources["ll"], self.target)
+            self._sources["asm"] = emit_assembly(self._units, self.target)
         return super().get_source(fmt)

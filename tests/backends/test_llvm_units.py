@@ -1,0 +1,171 @@
+"""A build's kernels spread over several LLVM modules, optimised side by side on threads.
+
+:func:`~mlc.backends.llvm.module.generate_units` places each kernel in the smallest
+module so far (a graph's ``main`` too, declaring what it calls from the others);
+:func:`~mlc.backends.llvm.jit.compile_ir` builds the modules on up to
+``num_threads`` threads (:mod:`mlc.backends.llvm.threaded`) and loads their objects
+into one engine. Code built that way runs the same as code built in one module.
+"""
+import os
+import re
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mlc
+from mlc import IRModule, te
+from mlc.backends.llvm import jit, threaded
+from mlc.backends.llvm.module import codegen_llvm, generate_units, lower_for_llvm
+from mlc.backends.llvm_output import captured_stderr
+from mlc.config import override
+from mlc.errors import CompileError
+from mlc.ir.calls import is_graph_main
+
+from .test_llvm_memory import _through_scratch
+
+HOST = mlc.Target.from_str("llvm")
+
+
+def _scale(n: int, factor: float, name: str):
+    A = te.placeholder((n,), "float32", "A")
+    return te.create_prim_func([A, te.compute((n,), lambda i: A[i] * factor + 1, name)])
+
+
+def _mlp(x, w1, b1, w2, b2):
+    return np.maximum(x @ w1 + b1, 0) @ w2 + b2
+
+
+def _mlp_args(batch, n_in, hidden, n_out, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s, dtype=np.float32)
+            for s in ((batch, n_in), (n_in, hidden), (hidden,), (hidden, n_out), (n_out,))]
+
+
+def test_the_llvm_calls_this_llvmlite_serialises_can_be_made_unlocked():
+    """The threaded path is what builds take with this llvmlite, not a silent serial fallback."""
+    assert threaded.available()
+
+
+def test_kernels_go_to_the_smallest_module_and_empty_modules_are_dropped():
+    funcs = {name: lower_for_llvm(IRModule({name: _scale(64, k, "B")}))[name]
+             for k, name in enumerate(["a", "b", "c"], start=2)}
+    assert len(generate_units(funcs, HOST, units=1)) == 1
+    two = generate_units(funcs, HOST, units=2)
+    assert len(two) == 2
+    assert [len(re.findall(r"^define ", text, re.M)) for text in two] == [2, 1]  # a, c | b
+    assert len(generate_units({"a": funcs["a"]}, HOST, units=4)) == 1
+
+
+def test_a_main_declares_the_kernels_of_the_other_modules():
+    lowered = mlc.jit(_mlp).lower(*_mlp_args(4, 12, 8, 3))
+    source = codegen_llvm(lower_for_llvm(lowered.scheduled()), HOST, units=2)
+    assert len(source.units) == 2
+    (main,) = (name for name, func in lowered.mod.items() if is_graph_main(func))
+    with_main = [text for text in source.units if re.search(rf'^define void @"?{main}"?\(', text, re.M)]
+    (main_text,) = with_main
+    declared = set(re.findall(r'^declare void @"?(\w+)"?\(', main_text, re.M))
+    defined_elsewhere = {name for text in source.units if text is not main_text
+                         for name in re.findall(r'^define void @"?(\w+)"?\(', text, re.M)}
+    assert defined_elsewhere and defined_elsewhere <= declared
+
+
+@settings(max_examples=12, deadline=None)
+@given(batch=st.integers(1, 9), n_in=st.integers(1, 40), hidden=st.integers(1, 24), n_out=st.integers(1, 11),
+       threads=st.sampled_from([1, 2, 3]))
+def test_a_graph_built_on_threads_computes_what_numpy_does(batch, n_in, hidden, n_out, threads):
+    args = _mlp_args(batch, n_in, hidden, n_out, seed=batch * n_in)
+    with override(num_threads=threads, cache_dir=""):
+        lowered = mlc.jit(_mlp).lower(*args)
+        compiled = lowered.compile()
+        out = compiled(*args)
+    np.testing.assert_allclose(out, _mlp(*args), rtol=1e-4, atol=1e-4)
+    assert compiled.lib.get_source("ll").count("target triple") == min(threads, len(lowered.mod))
+    asm = compiled.lib.get_source("asm")
+    assert all(f"\n{name}:" in asm for name in lowered.mod)
+
+
+def test_every_module_is_built_on_a_thread_of_its_own(monkeypatch):
+    seen = []
+    real = jit._build_unit
+
+    def recording(text, target, quick, worker):
+        if not quick:  # (not the support module, built without optimisation once per process)
+            seen.append((worker, threading.current_thread().name))
+        return real(text, target, quick, worker)
+
+    monkeypatch.setattr(jit, "_build_unit", recording)
+    mod = IRModule({"a": _scale(1000, 2.0, "B"), "b": _scale(1000, 3.0, "B")})
+    with override(num_threads=2, cache_dir=""):
+        lib = mlc.build(mod, "llvm")
+    assert sorted(w for w, _ in seen) == [0, 1]
+    assert len({name for _, name in seen}) == 2
+    x = np.arange(1000, dtype="float32")
+    for name, factor in (("a", 2), ("b", 3)):
+        out = np.empty_like(x)
+        lib[name](x, out)
+        np.testing.assert_array_equal(out, x * factor + 1)
+
+
+def test_large_buffers_kept_by_functions_of_different_modules_do_not_collide():
+    """Each kept block's global is named after its function: two modules of one engine may
+    both keep a buffer called ``scratch``."""
+    n = 1 << 18  # 1 MiB: kept between calls
+    with override(num_threads=2, cache_dir=""):
+        lib = mlc.build(IRModule({"first": _through_scratch(n), "second": _through_scratch(n)}), "llvm")
+    kept = set(re.findall(r'^@"?(__mlc_kept\.[^"\s]*)"? =', lib.get_source("ll"), re.M))
+    assert len(kept) == 2
+    x = np.arange(n, dtype="float32")
+    for name in ("first", "second"):
+        out = np.empty_like(x)
+        lib[name](x, out)
+        np.testing.assert_array_equal(out, x + 1)
+
+
+def test_a_module_llvm_rejects_on_a_worker_raises_compile_error():
+    triple, layout = jit.target_layout(HOST)
+    head = f'target triple = "{triple}"\ntarget datalayout = "{layout}"\n'
+    good = head + "define void @good(ptr %a) {\n  store float 1.0, ptr %a\n  ret void\n}\n"
+    with override(num_threads=2, cache_dir=""), pytest.raises(CompileError, match="rejected the generated IR"):
+        jit.compile_ir([good, head + "define void @bad( {\n"], HOST, ["good"])
+
+
+def test_spread_runs_costliest_first_and_returns_in_order():
+    started = []
+
+    def job(n):
+        def run(worker):
+            started.append(n)
+            return n * n
+        return run
+
+    assert threaded.spread([job(n) for n in (1, 5, 3)], costs=[1, 5, 3], workers=1) == [1, 25, 9]
+    assert started == [5, 3, 1]
+
+
+def test_spread_raises_what_a_job_raised_after_the_others_finish():
+    finished = threading.Event()
+
+    def slow(worker):
+        finished.wait(0.05)
+        finished.set()
+        return "slow"
+
+    def failing(worker):
+        raise ValueError("this job failed")
+
+    with pytest.raises(ValueError, match="this job failed"):
+        threaded.spread([slow, failing], costs=[2, 1], workers=2)
+    assert finished.is_set()
+
+
+def test_what_workers_write_to_stderr_reaches_the_callers_capture():
+    def write(worker):
+        os.write(2, f"remark: from worker {worker}\n".encode())
+        return worker
+
+    with captured_stderr() as captured:
+        assert sorted(threaded.spread([write, write], costs=[1, 1], workers=2)) in ([0, 1], [0, 0], [1, 1])
+    assert captured.text.count("remark: from worker") == 2
