@@ -378,3 +378,31 @@ def test_random_expressions_keep_their_value_under_every_analysis(tree, spans, c
             check_simplify(make_binary(op, e, const(c)), spans)
     check_relax(e, spans, ["y", "z"])
     check_relax(e, spans, ["x", "y", "z"])
+
+
+EVALUABLE = ["add", "sub", "mul", "floordiv", "floormod", "min", "max"]
+
+
+def evaluable_trees():
+    def extend(children):
+        return st.tuples(st.sampled_from(EVALUABLE), children, children)
+    return st.recursive(LEAVES, extend, max_leaves=9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tree=evaluable_trees(), spans=SPANS)
+def test_enumerated_bounds_are_the_exact_bounds_over_every_point(tree, spans):
+    """enumerated_bounds evaluates the whole grid of points at once (NumPy); it must give
+    what evaluating each point with Python's integers gives."""
+    e = build(tree)
+    values = [value(e, env) for env in env_points(spans)]
+    analyzer = Analyzer(ranges_of(spans))
+    assert analyzer.enumerated_bounds(e) == (min(values), max(values))
+
+
+def test_enumerated_bounds_beyond_int64_fall_back_to_python_integers():
+    a, b = Var("a", "int64"), Var("b", "int64")
+    analyzer = Analyzer({a: (0, 3), b: (-2, 2), X: (0, 3), Y: (-2, 2)})
+    assert analyzer.enumerated_bounds(a * const(1 << 62, "int64") + b) == (-2, 3 * (1 << 62) + 2)
+    assert analyzer.enumerated_bounds(a * const(1 << 40, "int64") * const(1 << 30, "int64")) == (0, 3 << 70)
+    assert analyzer.enumerated_bounds(floordiv(X * Y, const(2)) + X) == (0, 6)  # (int64 holds these)
