@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
+from collections.abc import Callable
 from typing import ClassVar
 
 from ..errors import ScheduleError
@@ -78,6 +79,26 @@ class TensorIntrin:
     impl: PrimFunc
 
     _registry: ClassVar[dict[str, TensorIntrin]] = {}
+    #: name -> the function that registers it: the intrinsics mlc ships, built the first time
+    #: one is asked for (:meth:`provide`).
+    _pending: ClassVar[dict[str, Callable[[], object]]] = {}
+
+    @staticmethod
+    def provide(name: str, register: Callable[[], object]) -> None:
+        """Let ``register()`` register ``name`` when it is first needed: by :meth:`get`,
+        :meth:`names`, or a :meth:`register` of the same name (which then meets it as it
+        would have, had it been registered at once). The intrinsics mlc ships come this way,
+        so that importing the schedules does not build every one of them (some 5 ms for
+        the CUDA and x86 ones together)."""
+        TensorIntrin._pending[name] = register
+
+    @staticmethod
+    def _provided(name: str | None = None) -> None:
+        """Register ``name`` (or, with None, every intrinsic) still pending."""
+        for pending in ([name] if name is not None else list(TensorIntrin._pending)):
+            register = TensorIntrin._pending.pop(pending, None)
+            if register is not None:
+                register()
 
     @staticmethod
     def register(name: str, description, implementation, override: bool = False, *,
@@ -92,6 +113,8 @@ class TensorIntrin:
         reduction tiled across calls is tensorized with, after ``decompose_reduction``
         (the init gets an intrinsic of its own, or stays a loop nest).
         """
+        if isinstance(name, str):
+            TensorIntrin._provided(name)  # (a shipped intrinsic of that name is registered first)
         description = _as_prim_func(name, "description", description, init)
         implementation = _as_prim_func(name, "implementation", implementation, init)
         if not isinstance(name, str) or not name:
@@ -122,6 +145,9 @@ class TensorIntrin:
     @staticmethod
     def get(name: str) -> TensorIntrin:
         """The intrinsic registered under ``name``."""
+        TensorIntrin._provided(name)
+        if name not in TensorIntrin._registry:
+            TensorIntrin._provided()  # (for the list of names below)
         try:
             return TensorIntrin._registry[name]
         except KeyError:
@@ -130,6 +156,7 @@ class TensorIntrin:
 
     @staticmethod
     def names() -> list[str]:
+        TensorIntrin._provided()
         return sorted(TensorIntrin._registry)
 
 

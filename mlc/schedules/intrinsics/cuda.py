@@ -37,6 +37,8 @@ wmma scopes and ``decompose_reduction``; every thread of a warp runs the call
 """
 from __future__ import annotations
 
+import functools
+
 from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import FloatImm, IterVar, Range, Var, const
 from ...ir.extern import address_of, call_extern
@@ -107,14 +109,22 @@ VARIANTS = {
     "mma": ("mma_fill_16x16x16_f32", "mma_load_a_16x16x16_f16", "mma_load_b_16x16x16_f16",
             "mma_sync_16x16x16_f16f32", "mma_store_16x16x16_f32"),
 }
-for _variant, (_fill, _load_a, _load_b, _sync, _store) in VARIANTS.items():
-    _register(_fill, (("C", "float32", "wmma.accumulator"),), 0,
-              lambda bufs, i, j: (FloatImm(0.0, "float32"), []), False, (FloatImm(0.0, "float32"),))
-    _register(_load_a, (("A", "float16", "shared"), ("F", "float16", "wmma.matrix_a")), 1, _copy, False)
-    _register(_load_b, (("B", "float16", "shared"), ("F", "float16", "wmma.matrix_b")), 1, _copy, False)
-    _register(_sync, (("A", "float16", "wmma.matrix_a"), ("B", "float16", "wmma.matrix_b"),
-                      ("C", "float32", "wmma.accumulator")), 2, _mma, True)
-    _register(_store, (("F", "float32", "wmma.accumulator"), ("C", "float32", "global")), 1, _copy, False)
+def _fill_value(bufs, i, j):
+    return FloatImm(0.0, "float32"), []
+
+
+for _variant, (_fill, _load_a, _load_b, _sync, _store) in VARIANTS.items():  # each built when first asked for
+    TensorIntrin.provide(_fill, functools.partial(_register, _fill, (("C", "float32", "wmma.accumulator"),), 0,
+                                                  _fill_value, False, (FloatImm(0.0, "float32"),)))
+    TensorIntrin.provide(_load_a, functools.partial(
+        _register, _load_a, (("A", "float16", "shared"), ("F", "float16", "wmma.matrix_a")), 1, _copy, False))
+    TensorIntrin.provide(_load_b, functools.partial(
+        _register, _load_b, (("B", "float16", "shared"), ("F", "float16", "wmma.matrix_b")), 1, _copy, False))
+    TensorIntrin.provide(_sync, functools.partial(
+        _register, _sync, (("A", "float16", "wmma.matrix_a"), ("B", "float16", "wmma.matrix_b"),
+                           ("C", "float32", "wmma.accumulator")), 2, _mma, True))
+    TensorIntrin.provide(_store, functools.partial(
+        _register, _store, (("F", "float32", "wmma.accumulator"), ("C", "float32", "global")), 1, _copy, False))
 
 
 #: storage_align of the shared tiles: rows padded to ``stride % 32 == 8`` halves (16 bytes past

@@ -32,6 +32,8 @@ implemented with the rows unrolled and the columns vectorized.
 """
 from __future__ import annotations
 
+import functools
+
 from ...ir.buffer import decl_buffer
 from ...ir.expr import IterVar, Range, Var, const
 from ...ir.extern import address_of, call_extern
@@ -114,7 +116,7 @@ def _mac_f32(mr: int, nr: int) -> None:
     TensorIntrin.register(mac_f32_name(mr, nr), desc, impl, override=True)
 
 
-_vnni(VNNI_S8S8, "int8", "mlc_x86_vnni_dot_16x4_s8s8")
-_vnni(VNNI_U8S8, "uint8", "mlc_x86_vnni_dot_16x4_u8s8")
+TensorIntrin.provide(VNNI_S8S8, functools.partial(_vnni, VNNI_S8S8, "int8", "mlc_x86_vnni_dot_16x4_s8s8"))
+TensorIntrin.provide(VNNI_U8S8, functools.partial(_vnni, VNNI_U8S8, "uint8", "mlc_x86_vnni_dot_16x4_u8s8"))
 for _mr, _nr in MAC_F32:
-    _mac_f32(_mr, _nr)
+    TensorIntrin.provide(mac_f32_name(_mr, _nr), functools.partial(_mac_f32, _mr, _nr))
