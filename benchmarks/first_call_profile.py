@@ -8,7 +8,9 @@ contender's ``build`` plus the first ``run``; ``--label`` picks the contender,
 pass, schedule, verify, each TIR pass, LLVM IR generation, LLVM parse, O3,
 object emission, loading, and the rest of the call (the run itself among it).
 Times are medians over the processes; indented stages are part of the stage
-above them. ``--cprofile N`` prints the N most expensive functions of one more
+above them. LLVM's work on other threads than the main one (a build's modules are
+optimised side by side) is listed apart, as ``<stage> (other threads)``: that time
+overlapped the main thread's. ``--cprofile N`` prints the N most expensive functions of one more
 process under cProfile instead (which slows Python code about twofold).
 
 ``import mlc`` and the attribute access of ``mlc.jit`` happen before the timer,
@@ -25,33 +27,50 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+#: The suffix of a stage's time on threads other than the main one.
+OTHER_THREADS = " (other threads)"
+
+
 class StageTimer:
     """Wraps functions so that each call adds its time on ``clock`` to a named stage; a
-    stage entered inside another is recorded one level deeper."""
+    stage entered inside another is recorded one level deeper. A stage timed on a thread
+    other than the main one (LLVM's modules built side by side) is recorded apart, as
+    ``<stage> (other threads)``: its time overlaps the main thread's stages."""
 
     def __init__(self, clock=time.perf_counter):
         self.clock = clock
         self.seconds: dict[str, float] = {}
-        self.depth: dict[str, int] = {}
-        self._level = 0
+        self._depth: dict[str, int] = {}
+        self._levels = threading.local()
+
+    @property
+    def depth(self) -> dict[str, int]:
+        """Each stage's level: a stage of other threads at its main-thread twin's (or 1)."""
+        return {stage: self._depth.get(stage, self._depth.get(stage.removesuffix(OTHER_THREADS), 1))
+                for stage in self.seconds}
 
     def wrap(self, fn, name: str):
         timer = self
 
         def timed(*args, **kwargs):
-            timer.depth.setdefault(name, timer._level)
-            timer._level += 1
+            main = threading.current_thread() is threading.main_thread()
+            stage = name if main else name + OTHER_THREADS
+            level = getattr(timer._levels, "level", 0)
+            if main:
+                timer._depth.setdefault(stage, level)
+            timer._levels.level = level + 1
             start = timer.clock()
             try:
                 return fn(*args, **kwargs)
             finally:
-                timer._level -= 1
-                timer.seconds[name] = timer.seconds.get(name, 0.0) + timer.clock() - start
+                timer._levels.level = level
+                timer.seconds[stage] = timer.seconds.get(stage, 0.0) + timer.clock() - start
         timed.__name__ = getattr(fn, "__name__", name)
         return timed
 
@@ -122,7 +141,7 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool 
         profile.disable()
         pstats.Stats(profile).sort_stats("cumulative").print_stats(cprofile)
         return
-    outer = sum(t for n, t in timer.seconds.items() if timer.depth[n] == 0)
+    outer = sum(t for n, t in timer.seconds.items() if timer.depth[n] == 0 and not n.endswith(OTHER_THREADS))
     stages = {"first call": imports + end - start, "imports (the llvm backend, llvmlite)": imports,
               **timer.seconds, "outside these stages": end - start - outer}
     depth = {"first call": 0, "imports (the llvm backend, llvmlite)": 1,

@@ -35,3 +35,21 @@ def test_a_te_contender_and_the_refusals():
     assert proc.returncode == 2 and "softmax" in proc.stderr
     proc = run_cli("gelu", "--tiny", "--label", "nothing like it")
     assert proc.returncode != 0 and "has no mlc contender labelled" in proc.stderr
+
+
+def test_stages_on_other_threads_are_listed_apart_at_their_twins_level():
+    import threading
+    from benchmarks.first_call_profile import StageTimer
+    timer = StageTimer()
+    outer = timer.wrap(lambda f: f(), "load")
+    inner = timer.wrap(lambda: None, "llvm O3")
+
+    def both():
+        inner()
+        worker = threading.Thread(target=inner)
+        worker.start()
+        worker.join()
+
+    outer(both)
+    assert set(timer.seconds) == {"load", "llvm O3", "llvm O3 (other threads)"}
+    assert timer.depth == {"load": 0, "llvm O3": 1, "llvm O3 (other threads)": 1}
