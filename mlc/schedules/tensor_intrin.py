@@ -36,9 +36,10 @@ Registered by default (CPU, float32):
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
-from collections.abc import Callable
 from typing import ClassVar
 
 from ..errors import ScheduleError
@@ -71,6 +72,9 @@ def unit_of(stmt: Stmt) -> tuple[list[For], BlockRealize] | None:
     return (loops, stmt) if isinstance(stmt, BlockRealize) else None
 
 
+_PROVIDING = threading.RLock()  # (a provider's register() asks for its own name again)
+
+
 @dataclass(frozen=True, eq=False)
 class TensorIntrin:
     """A registered (description, implementation) pair."""
@@ -94,11 +98,13 @@ class TensorIntrin:
 
     @staticmethod
     def _provided(name: str | None = None) -> None:
-        """Register ``name`` (or, with None, every intrinsic) still pending."""
-        for pending in ([name] if name is not None else list(TensorIntrin._pending)):
-            register = TensorIntrin._pending.pop(pending, None)
-            if register is not None:
-                register()
+        """Register ``name`` (or, with None, every intrinsic) still pending. One thread at a
+        time: another asking meanwhile waits until the intrinsic is there."""
+        with _PROVIDING:
+            for pending in ([name] if name is not None else list(TensorIntrin._pending)):
+                register = TensorIntrin._pending.pop(pending, None)
+                if register is not None:
+                    register()
 
     @staticmethod
     def register(name: str, description, implementation, override: bool = False, *,
