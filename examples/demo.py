@@ -5,8 +5,8 @@
 2. The MLC course's tensor program (mm_relu) written with tensor expressions,
    printed as TensorIR and built with the default CPU schedule.
 
-Every result is checked against NumPy; times are medians from this run. The
-NumPy side is the fast spelling (``x * x * x``, not ``x ** 3``, which NumPy
+Every result is checked against NumPy; times are medians from this run, each
+timing after a pause as in the benchmarks. The NumPy side is the fast spelling (``x * x * x``, not ``x ** 3``, which NumPy
 evaluates through ``pow``), the same baseline ``python -m benchmarks`` uses.
 """
 import time
@@ -17,6 +17,9 @@ import mlc
 from mlc.runtime import time_function
 
 from ch2_tensor_program_transformations import mm_relu_module  # the course's program (examples/)
+
+#: Seconds between two timings (the benchmarks' pause between contenders).
+PAUSE_S = 0.2
 
 
 def gelu(x):
@@ -34,7 +37,12 @@ def compare(name: str, compiled, reference, args, rtol: float, number: int = 20)
     result = compiled(*args)
     first = time.perf_counter() - start
     np.testing.assert_allclose(result, reference(*args), rtol=rtol, atol=rtol)
+    # a pause before each timing, as the benchmarks make (benchmarks/harness.py): the thread
+    # pools that just ran (OpenBLAS's, libgomp's) spin for about 0.1 s after a call, and on a
+    # machine of few cores the next contender's threads would share the cores with them
+    time.sleep(PAUSE_S)
     t_mlc = time_function(lambda: compiled(*args), number=number, repeat=7).median
+    time.sleep(PAUSE_S)
     t_np = time_function(lambda: reference(*args), number=number, repeat=7).median
     print(f"{name:<34} first call {first * 1e3:7.1f} ms | mlc {t_mlc * 1e6:9.1f} us | "
           f"numpy {t_np * 1e6:9.1f} us | speed-up {t_np / t_mlc:5.2f}x")
