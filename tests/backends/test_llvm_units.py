@@ -24,6 +24,8 @@ from mlc.config import override
 from mlc.errors import CompileError
 from mlc.ir.calls import is_graph_main
 
+from tests.targets import AVX2
+
 from .test_llvm_memory import _through_scratch
 
 HOST = mlc.Target.from_str("llvm")
@@ -52,16 +54,16 @@ def test_the_llvm_calls_this_llvmlite_serialises_can_be_made_unlocked():
 def test_kernels_go_to_the_smallest_module_and_empty_modules_are_dropped():
     funcs = {name: lower_for_llvm(IRModule({name: _scale(64, k, "B")}))[name]
              for k, name in enumerate(["a", "b", "c"], start=2)}
-    assert len(generate_units(funcs, HOST, units=1)) == 1
-    two = generate_units(funcs, HOST, units=2)
+    assert len(generate_units(funcs, AVX2, units=1)) == 1
+    two = generate_units(funcs, AVX2, units=2)
     assert len(two) == 2
     assert [len(re.findall(r"^define ", text, re.M)) for text in two] == [2, 1]  # a, c | b
-    assert len(generate_units({"a": funcs["a"]}, HOST, units=4)) == 1
+    assert len(generate_units({"a": funcs["a"]}, AVX2, units=4)) == 1
 
 
 def test_a_main_declares_the_kernels_of_the_other_modules():
-    lowered = mlc.jit(_mlp).lower(*_mlp_args(4, 12, 8, 3))
-    source = codegen_llvm(lower_for_llvm(lowered.scheduled()), HOST, units=2)
+    lowered = mlc.jit(_mlp, target=AVX2).lower(*_mlp_args(4, 12, 8, 3))
+    source = codegen_llvm(lower_for_llvm(lowered.scheduled()), AVX2, units=2)
     assert len(source.units) == 2
     (main,) = (name for name, func in lowered.mod.items() if is_graph_main(func))
     with_main = [text for text in source.units if re.search(rf'^define void @"?{main}"?\(', text, re.M)]

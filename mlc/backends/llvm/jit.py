@@ -174,32 +174,34 @@ def _calls_support(units: Sequence[str]) -> bool:
 
 
 def _build_unit(ir_text: str, target: Target, quick: bool, worker: int | None) -> tuple[bytes, str]:
-    """(object code, optimised IR) for ``ir_text``: parsed, verified, optimised at O3 (O0 when
-    ``quick``) and emitted. ``worker`` None: through llvmlite and its lock, with the shared
-    TargetMachine, in LLVM's global context; a worker's number (:func:`.threaded.spread`):
-    beside other workers, in a context of its own, outside llvmlite's lock, with the
-    worker's own TargetMachine."""
+    """(object code, optimised IR) for ``ir_text``, optimised at O3 (O0 when ``quick``).
+    ``worker`` None: through llvmlite and its lock, with the shared TargetMachine, in LLVM's
+    global context; a worker's number (:func:`.threaded.spread`): beside other workers, in
+    a context of its own, outside llvmlite's lock, with the worker's own TargetMachine."""
     if worker is None:
         tm = (_quick_target_machine if quick else target_machine)(target.cpu, target.features)
-        module = _parse(ir_text)
-        try:
-            _run_pipeline(module, tm, 0 if quick else 3)
-            optimized = str(module)
-            return _emit_object(module, tm, optimized), optimized
-        finally:
-            module.close()
-    tm = _worker_machine(target.cpu, target.features, worker)
+        return _optimise_and_emit(ir_text, tm, 0 if quick else 3)
     context = llvm.create_context()
     try:
-        module = _parse(ir_text, context, threaded.parse)
-        try:
-            _run_pipeline(module, tm, 3, threaded.run_pipeline)
-            optimized = str(module)
-            return _emit_object(module, tm, optimized, threaded.emit_object), optimized
-        finally:
-            module.close()
+        return _optimise_and_emit(ir_text, _worker_machine(target.cpu, target.features, worker), 3, context)
     finally:
         context.close()
+
+
+def _optimise_and_emit(ir_text: str, tm: llvm.TargetMachine, level: int,
+                       context: llvm.ContextRef | None = None) -> tuple[bytes, str]:
+    """(object code, optimised IR) for ``ir_text``: parsed, verified, optimised at O``level``
+    and emitted with ``tm``. In a ``context`` of this thread's own, LLVM's slow calls are made
+    outside llvmlite's lock (:mod:`.threaded`); without one, through llvmlite."""
+    unlocked = context is not None
+    module = _parse(ir_text, context, threaded.parse if unlocked else None)
+    try:
+        _run_pipeline(module, tm, level, threaded.run_pipeline if unlocked else None)
+        optimized = str(module)
+        emit = threaded.emit_object if unlocked else llvm.TargetMachine.emit_object
+        return _emit_object(module, tm, optimized, emit), optimized
+    finally:
+        module.close()
 
 
 @lru_cache(maxsize=16)
@@ -208,9 +210,9 @@ def _worker_machine(cpu: str, features: str, worker: int) -> llvm.TargetMachine:
     return _create_target_machine(cpu, features)
 
 
-def _emit_object(module: llvm.ModuleRef, tm: llvm.TargetMachine, optimized: str,
-                 emit=llvm.TargetMachine.emit_object) -> bytes:
-    """Machine code of the optimised ``module`` (whose text is ``optimized``) for ``tm``."""
+def _emit_object(module: llvm.ModuleRef, tm: llvm.TargetMachine, optimized: str, emit) -> bytes:
+    """Machine code of the optimised ``module`` (whose text is ``optimized``) for ``tm``, by
+    ``emit(tm, module)``."""
     try:
         return emit(tm, module)
     except RuntimeError as err:

@@ -124,7 +124,8 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
             sizes[n] = _instructions(modules[n])
     for name, func in funcs.items():
         if is_graph_main(func):
-            module = modules[sizes.index(min(sizes))]
+            n = sizes.index(min(sizes))
+            module = modules[n]
             calls = FunctionCalls({k: fn if fn.module is module else _declaration(module, fn)
                                    for k, fn in kernels.items()}, library)
             n_library = len(library)
@@ -137,7 +138,7 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
                 entry = emit_object_entry(module, main, ARRAY_DATA_OFFSET)
                 if objects is not None:
                     objects[name] = entry.name
-            sizes[modules.index(module)] = _instructions(module)
+            sizes[n] = _instructions(module)
     used = [m for m, size in zip(modules, sizes) if size] or modules[:1]
     return tuple(str(m) for m in used)
 
