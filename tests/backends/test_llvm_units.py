@@ -169,5 +169,5 @@ def test_what_workers_write_to_stderr_reaches_the_callers_capture():
         return worker
 
     with captured_stderr() as captured:
-        assert sorted(threaded.spread([write, write], costs=[1, 1], workers=2)) in ([0, 1], [0, 0], [1, 1])
+        assert set(threaded.spread([write, write], costs=[1, 1], workers=2)) <= {0, 1}  # worker numbers
     assert captured.text.count("remark: from worker") == 2
