@@ -1,11 +1,13 @@
-"""LLVM IR text -> optimised module -> object code -> MCJIT engine for the host.
+"""LLVM IR text of one or more modules -> optimised modules -> object code -> one MCJIT
+engine for the host.
 
 LLVM is initialised once; one TargetMachine per (cpu, features) serves
-optimisation and code emission (an engine owns its own). Optimisation is
-LLVM's new pass manager at O3. The object file is checked for symbols mlc
-did not register (:mod:`.symbols`) and read in full (:mod:`.elf`) before the
-engine loads it, and kept in the on-disk :mod:`.object_cache` for the next
-build of the same IR; a cached object that fails any check is discarded and
+optimisation and code emission (an engine owns its own), and each worker thread
+has its own when a build's modules are optimised side by side (:mod:`.threaded`).
+Optimisation is LLVM's new pass manager at O3. Each object file is checked for
+symbols mlc did not register (:mod:`.symbols`) and read in full (:mod:`.elf`)
+before the engine loads it, and kept in the on-disk :mod:`.object_cache` for the
+next build of the same IR; a cached object that fails any check is discarded and
 compiled again. An object calling the support functions (:mod:`.support`) links
 against the support module, built and loaded the first time one does.
 :func:`optimise` and :func:`emit_assembly` work for any CPU LLVM knows and load
