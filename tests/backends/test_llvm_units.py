@@ -1,7 +1,8 @@
 """A build's kernels spread over several LLVM modules, optimised side by side on threads.
 
 :func:`~mlc.backends.llvm.module.generate_units` places each kernel in the smallest
-module so far (a graph's ``main`` too, declaring what it calls from the others);
+module so far (each parallel loop body of a kernel too; a graph's ``main`` too, declaring
+what it calls from the others);
 :func:`~mlc.backends.llvm.jit.compile_ir` builds the modules on up to
 ``num_threads`` threads (:mod:`mlc.backends.llvm.threaded`) and loads their objects
 into one engine. Code built that way runs the same as code built in one module.
@@ -59,6 +60,74 @@ def test_kernels_go_to_the_smallest_module_and_empty_modules_are_dropped():
     assert len(two) == 2
     assert [len(re.findall(r"^define ", text, re.M)) for text in two] == [2, 1]  # a, c | b
     assert len(generate_units({"a": funcs["a"]}, AVX2, units=4)) == 1
+
+
+def _parallel_stages(n: int, stages: int):
+    """A kernel of ``stages`` elementwise stages on (n, 8) float32, each its own parallel loop."""
+    A = te.placeholder((n, 8), "float32", "A")
+    tensors = [A]
+    for s in range(stages):
+        tensors.append(te.compute((n, 8), _stage(tensors[-1], s + 2), f"S{s}"))
+    sch = mlc.Schedule(IRModule({"main": te.create_prim_func([A, tensors[-1]])}))
+    for s in range(stages):
+        sch.parallel(sch.get_loops(sch.get_block(f"S{s}"))[0])
+    return sch.mod["main"]
+
+
+def _stage(prev, factor):
+    return lambda i, j: prev[i, j] * factor + 1
+
+
+def _numpy_stages(a, stages):
+    for s in range(stages):
+        a = a * np.float32(s + 2) + np.float32(1)
+    return a
+
+
+def _defined(text: str) -> set:
+    return set(re.findall(r'^define (?:internal )?void @"?([\w.]+)"?\(', text, re.M))
+
+
+def test_the_parallel_loops_of_one_kernel_spread_over_the_modules():
+    """Each loop body (with its task) goes to the smallest module: the kernel's module
+    declares the tasks defined in the other, and the build computes what NumPy does."""
+    func = lower_for_llvm(IRModule({"k": _parallel_stages(64, 4)}))["k"]
+    one, = generate_units({"k": func}, AVX2, units=1)
+    kernel_text, other = generate_units({"k": func}, AVX2, units=2)
+    tasks = {name for name in _defined(other) if name.endswith(".task")}
+    assert tasks and "k" in _defined(kernel_text) and not tasks & _defined(kernel_text)
+    declared = set(re.findall(r'^declare void @"?([\w.]+)"?\(', kernel_text, re.M))
+    assert tasks <= declared
+    assert re.search(r'^define void @"?__mlc_par\.k[\w.]*\.task"?', other, re.M)  # external there
+    # the same bodies in all: one module, or two
+    assert {n for n in _defined(one) if n.startswith("__mlc_par")} == \
+        {n for text in (kernel_text, other) for n in _defined(text) if n.startswith("__mlc_par")}
+    a = np.random.default_rng(0).standard_normal((300, 8), dtype=np.float32)
+    for threads in (1, 2, 3):
+        with override(num_threads=threads, cache_dir=""):
+            lib = mlc.build(IRModule({"k": _parallel_stages(300, 4)}), "llvm")
+            out = np.empty_like(a)
+            lib["k"](a, out)
+        np.testing.assert_array_equal(out, _numpy_stages(a, 4))
+        assert lib.get_source("ll").count("target triple") == min(threads, 5)
+
+
+def test_loop_bodies_are_named_apart_across_the_modules():
+    """The bodies of one kernel's loops land in different modules, each under a name no
+    module of the build uses (their tasks are symbols of one engine), and all run."""
+    a = np.random.default_rng(1).standard_normal((50, 8), dtype=np.float32)
+    mod = IRModule({"k": _parallel_stages(50, 3), "k_1": _parallel_stages(50, 2)})
+    lowered = lower_for_llvm(mod)
+    units = generate_units(dict(lowered.items()), AVX2, units=3)
+    tasks = [n for text in units for n in _defined(text) if n.endswith(".task")]
+    assert len(tasks) == 5 == len(set(tasks))
+    assert sum(any(n.endswith(".task") for n in _defined(text)) for text in units) >= 2
+    with override(num_threads=3, cache_dir=""):
+        lib = mlc.build(mod, "llvm")
+    for name, stages in (("k", 3), ("k_1", 2)):
+        out = np.empty_like(a)
+        lib[name](a, out)
+        np.testing.assert_array_equal(out, _numpy_stages(a, stages))
 
 
 def test_a_main_declares_the_kernels_of_the_other_modules():

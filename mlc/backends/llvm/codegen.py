@@ -34,7 +34,7 @@ Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values),
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from llvmlite import ir
@@ -62,7 +62,7 @@ from . import vecmath  # noqa: F401 - registers exp, expm1, log, tanh, sigmoid, 
 from .types import I64, PTR, alignment, compute_dtype, constant, itemsize, mem_type, reg_type
 from .vectorize import VectorCodegen, splat, vector_type
 
-__all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "CALLBACK_TABLE_SYMBOL"]
+__all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
 
 #: The module global holding the callback table token of a module's library calls.
 CALLBACK_TABLE_SYMBOL = "__mlc_callback_table"
@@ -84,6 +84,11 @@ class FunctionCalls:
     functions: Mapping[str, ir.Function]
     library: list = field(default_factory=list)
 
+
+#: ``place_body(owner)`` -> (the LLVM module, the name) of the body function of a parallel loop
+#: of the function ``owner`` (:func:`emit_function`).
+PlaceBody = Callable[[str], tuple[ir.Module, str]]
+
 #: Fast-math flags on the float add/mul of a reduction update, and nowhere else
 #: (a product added by the update gets ``contract`` alone).
 REDUCTION_FLAGS = ("reassoc", "contract")
@@ -91,7 +96,8 @@ REDUCTION_FLAGS = ("reassoc", "contract")
 
 def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | None = None,
                   sites: SiteTable | None = None, fast_math: bool = False,
-                  calls: FunctionCalls | None = None, streaming_bytes: int = 0) -> ir.Function:
+                  calls: FunctionCalls | None = None, streaming_bytes: int = 0,
+                  place_body: PlaceBody | None = None) -> ir.Function:
     """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``.
 
     ``calls``: the functions ``func`` may call (:mod:`mlc.ir.calls`, a graph's ``main``),
@@ -108,6 +114,10 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     :mod:`.vecmath.fast` (documented error bounds).
     ``streaming_bytes``: from how many argument bytes the outputs the function only
     writes get non-temporal vector stores (:mod:`.streaming`); 0: never.
+    ``place_body(owner)``: the LLVM module and the name of the body function of each of
+    the function's parallel loops (:mod:`.parallel`), so that a build of several modules
+    optimises the loops of one kernel side by side; by default, ``module`` and a name
+    unique there.
     """
     sizes = size_params(func)
     arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
@@ -116,6 +126,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
     gen.calls = calls
+    gen.place_body = place_body
     if calls is None:
         gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
     for arg, param in zip(fn.args, func.params):
@@ -165,6 +176,7 @@ class _FunctionCodegen(VectorCodegen):
         self.calls: FunctionCalls | None = None  # what CallPrimFunc/CallPacked reach
         self.streaming: frozenset[Buffer] = frozenset()  # outputs stored non-temporally (.streaming)
         self.made_nontemporal = False  # a non-temporal store was emitted: finish with sfence
+        self.place_body: PlaceBody | None = None  # where parallel loop bodies go (emit_function)
 
     def finish(self) -> None:
         """Return at the end of the code and jump from the entry block to it."""
@@ -330,12 +342,13 @@ class _FunctionCodegen(VectorCodegen):
         checks = [self.checks.record] if self.checks is not None else []
         # the checks in the body need the element counts of dynamic Allocates around the loop
         extents = [(buf, v) for buf, v in self.extents.items() if checks and not isinstance(v, ir.Constant)]
+        module, name = self.place_body(self.fn.name) if self.place_body else (self.module, None)
         body_fn = parallel.body_function(
-            self.module, self.fn.name,
+            module, self.fn.name,
             [PTR] * len(buffers) + [v.type for _, v in variables] + [I64] * len(extents)
-            + [PTR] * len(checks) + [index_type, index_type])
+            + [PTR] * len(checks) + [index_type, index_type], name)
         noalias = bool(self.func.attr("tir.noalias", True))
-        child = _FunctionCodegen(self.module, self.func, body_fn, in_parallel=True)
+        child = _FunctionCodegen(module, self.func, body_fn, in_parallel=True)
         child.fast_math = self.fast_math
         child.streaming = self.streaming
         child.loop_depth = self.loop_depth

@@ -2,10 +2,10 @@
 
 :data:`LLVM_TIR_PASSES` is the TIR pipeline the driver runs before codegen;
 :func:`codegen_llvm` generates the functions into as many LLVM modules as the
-build has threads (:func:`generate_units`: each kernel into the smallest so far,
-a few kernels a module rather than one each, since every module costs a pipeline
-of its own, some 2 ms) and :func:`load_llvm` optimises them side by side and loads
-them into one engine. Each function is then called through a
+build has threads (:func:`generate_units`: each kernel, and each parallel loop body,
+into the smallest so far, a few a module rather than one each, since every module
+costs a pipeline of its own, some 2 ms) and :func:`load_llvm` optimises them side by
+side and loads them into one engine. Each function is then called through a
 precomputed ctypes prototype with the arrays' data pointers. A graph's ``main``
 (:mod:`mlc.ir.calls`) is one of them: one native entry point that allocates the
 workspace and calls the kernels.
@@ -38,7 +38,7 @@ from .codegen import CALLBACK_TABLE_SYMBOL, FunctionCalls, emit_function
 from .streaming import streaming_threshold
 from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_layout
 from .memory import free_kept_blocks
-from .parallel import set_num_threads
+from .parallel import PREFIX as PARALLEL_PREFIX, set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOLS
 from .types import PTR
 
@@ -95,9 +95,11 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
     ``units`` LLVM modules that the JIT optimises side by side (:func:`~.jit.compile_ir`).
 
     Each kernel goes, in order, into the module with the fewest instructions so far, so
-    that the modules take LLVM about as long each; a graph's ``main`` (:mod:`mlc.ir.calls`)
-    goes into the smallest too, declaring the kernels it calls from the others. A module
-    left empty is dropped: one kernel makes one module, however many ``units``.
+    that the modules take LLVM about as long each, and so does the body of each of its
+    parallel loops (with the loop's task, :mod:`.parallel`): a kernel of many loops (a
+    sort's passes, a convolution's padding, packing and product) is optimised on several
+    threads. A graph's ``main`` (:mod:`mlc.ir.calls`) goes into the smallest too,
+    declaring the kernels it calls from the others. A module left empty is dropped.
 
     A main's library calls are appended to ``library`` in the order of their callback
     index, and the symbol of its object entry (:func:`emit_object_entry`), if it has one,
@@ -112,20 +114,17 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
         module = ir.Module(name="mlc" if n == 0 else f"mlc.{n}")
         module.triple, module.data_layout = triple, data_layout
         modules.append(module)
-    sizes = [0] * len(modules)
     library = library if library is not None else []
     kernels: dict[str, ir.Function] = {}
     streaming_bytes = streaming_threshold(triple, target.caches)
+    place_body = _BodyPlacement(modules) if len(modules) > 1 else None
     for name, func in funcs.items():  # the kernels first: a main calls them
         if not is_graph_main(func):
-            n = sizes.index(min(sizes))
-            kernels[name] = emit_function(modules[n], func, symbols[name], name, sites, fast_math,
-                                          streaming_bytes=streaming_bytes)
-            sizes[n] = _instructions(modules[n])
+            kernels[name] = emit_function(_smallest(modules), func, symbols[name], name, sites, fast_math,
+                                          streaming_bytes=streaming_bytes, place_body=place_body)
     for name, func in funcs.items():
         if is_graph_main(func):
-            n = sizes.index(min(sizes))
-            module = modules[n]
+            module = _smallest(modules)
             calls = FunctionCalls({k: fn if fn.module is module else _declaration(module, fn)
                                    for k, fn in kernels.items()}, library)
             n_library = len(library)
@@ -138,14 +137,35 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
                 entry = emit_object_entry(module, main, ARRAY_DATA_OFFSET)
                 if objects is not None:
                     objects[name] = entry.name
-            sizes[n] = _instructions(module)
-    used = [m for m, size in zip(modules, sizes) if size] or modules[:1]
+    used = [m for m in modules if _instructions(m)] or modules[:1]
     return tuple(str(m) for m in used)
 
 
 def _instructions(module: ir.Module) -> int:
     """How many instructions ``module``'s functions hold (a rough measure of LLVM's work)."""
     return sum(len(block.instructions) for fn in module.functions for block in fn.blocks)
+
+
+def _smallest(modules: list[ir.Module]) -> ir.Module:
+    """The module of ``modules`` with the fewest instructions (the first of those)."""
+    return min(modules, key=_instructions)
+
+
+class _BodyPlacement:
+    """``place_body`` of :func:`~.codegen.emit_function` for a build of several modules: each
+    parallel loop body into the module with the fewest instructions so far, under a name no
+    module of the build uses (its task is then an external symbol of the shared engine)."""
+
+    def __init__(self, modules: list[ir.Module]):
+        self.modules = modules
+
+    def __call__(self, owner: str) -> tuple[ir.Module, str]:
+        base = name = f"{PARALLEL_PREFIX}.{owner}"
+        n = 0
+        while any(m.scope.is_used(name) or m.scope.is_used(f"{name}.task") for m in self.modules):
+            n += 1
+            name = f"{base}.{n}"
+        return _smallest(self.modules), name
 
 
 def _declaration(module: ir.Module, fn: ir.Function) -> ir.Function:

@@ -4,7 +4,10 @@ A ``For(kind="parallel")`` that is not inside another parallel loop becomes
 three pieces (the codegen emits the loop body into the first):
 
 * the **body function** ``void @__mlc_par.<f>.N(captured..., iK begin, iK count)``
-  (internal) runs the loop over ``[begin, begin + count)``. Captured buffers
+  (internal) runs the loop over ``[begin, begin + count)``; it and its task may
+  go into another LLVM module of the build than the kernel's, for LLVM to
+  optimise the loops of one kernel side by side (the task is then an external
+  symbol of the build's engine). Captured buffers
   are ``noalias`` pointer parameters, as in the kernel, so the body
   vectorises as it would in place; its entry block holds the body's stack
   buffers, so every thread has its own;
@@ -180,9 +183,13 @@ def set_num_threads(n: int) -> None:
         PARALLEL_STATE.num_threads = n
 
 
-def body_function(module: ir.Module, owner: str, arg_types: Sequence[ir.Type]) -> ir.Function:
-    """A new internal ``void`` function for the body of a parallel loop of ``owner``."""
-    name = module.get_unique_name(f"{PREFIX}.{owner}")
+def body_function(module: ir.Module, owner: str, arg_types: Sequence[ir.Type],
+                  name: str | None = None) -> ir.Function:
+    """A new internal ``void`` function for the body of a parallel loop of ``owner``, named
+    ``name`` (by default ``__mlc_par.<owner>``, made unique in ``module``). The body and its
+    task go into ``module``, which may be another LLVM module than the launching kernel's
+    (:func:`emit_launch`); ``name`` is then unique among all the modules of the build."""
+    name = name or module.get_unique_name(f"{PREFIX}.{owner}")
     fn = ir.Function(module, ir.FunctionType(_VOID, list(arg_types)), name=name)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
@@ -194,13 +201,19 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     """Run ``body(*captured, lo, count)`` over chunks of ``[begin, begin + extent)`` on the pool.
 
     ``stack`` is a builder in the kernel's entry block, where the closure is
-    allocated (one slot, reused by every launch of this loop).
+    allocated (one slot, reused by every launch of this loop). The task goes into the
+    body's module: when that is not the kernel's, the task is an external function there,
+    declared in the kernel's module (the JIT links the build's modules into one engine), so
+    that LLVM optimises the loop and the kernel around it side by side.
     """
     module = builder.module
     index_type = begin.type
     closure_type = ir.LiteralStructType([index_type, index_type, I32] + [I64] * 4 + [I32]
                                         + [v.type for v in captured])
-    task = _task_function(module, body, closure_type, index_type)
+    task = _task_function(body.module, body, closure_type, index_type)
+    if body.module is not module:
+        task.linkage = ""
+        task = declare(module, task.name, task.function_type)
     closure = stack.alloca(closure_type, name="closure")
     wide = builder.sext(extent, I64) if index_type.width < 64 else extent
     site = ir.GlobalVariable(module, SITE_TYPE, module.get_unique_name(body.name + SITE_SUFFIX))
