@@ -1,4 +1,5 @@
 """Analyzer: simplify (canonical linear form, division rules under ranges) and const_int_bound."""
+import importlib
 import itertools
 
 from hypothesis import given
@@ -12,6 +13,8 @@ from mlc.ir.expr import max as emax
 from mlc.ir.expr import min as emin
 from mlc.ir.printer import expr_to_str
 from mlc.ir.structural import structural_equal
+
+linear = importlib.import_module("mlc.ir.arith.linear")  # (mlc.ir.arith.linear is also a function)
 
 
 def evaluate(e, env):
@@ -191,3 +194,22 @@ def test_decided_comparisons_are_true(e, c):
     if isinstance(out, IntImm):
         for vi, vj, vk in points():
             assert bool(out.value) == (evaluate(e, {I: vi, J: vj, K: vk}) < c)
+
+
+@given(index_exprs(), index_exprs())
+def test_expr_keys_are_equal_exactly_for_the_same_expression(a, b):
+    """Keys are remembered per node (mlc.ir.arith.linear._KEYS), so ids of dead nodes may
+    come back: a key still matches the expression it is asked for, cleared or not."""
+    assert linear.expr_key(a) == linear.expr_key(a)
+    assert (linear.expr_key(a) == linear.expr_key(b)) == linear.same_expr(a, b)
+    linear._KEYS.clear()
+    assert (linear.expr_key(a) == linear.expr_key(b)) == linear.same_expr(a, b)
+
+
+def test_expr_keys_of_fresh_nodes_are_right_after_the_memory_fills(monkeypatch):
+    monkeypatch.setattr(linear, "_KEPT", 8)
+    for n in range(300):  # built and dropped: their ids are reused
+        e = (I + n) * J
+        assert linear.expr_key(e) == linear.expr_key((I + n) * J) != linear.expr_key((I + n + 1) * J)
+        assert linear.expr_key(e) != linear.expr_key((I + n) * K)
+    assert len(linear._KEYS) <= 8

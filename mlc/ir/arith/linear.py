@@ -27,6 +27,13 @@ __all__ = ["expr_key", "same_expr", "free_vars", "uses_any", "Linear", "split_of
 
 # ------------------------------------------------------------------ identity
 
+#: id(node) -> (node, its key): the keys of the nodes keyed last. Rewrites key a sum's
+#: atoms at every level of a nested expression; each node's key is then built once. The
+#: entry holds its node, so the id is not reused while it is there (at most _KEPT entries).
+_KEYS: dict[int, tuple] = {}
+_KEPT = 1 << 15
+
+
 def expr_key(e) -> tuple:
     """A hashable key equal for exactly-equal expressions (variables and buffers by identity).
 
@@ -42,7 +49,14 @@ def expr_key(e) -> tuple:
     if isinstance(e, tuple):
         return ("tuple",) + tuple(expr_key(v) for v in e)
     if dataclasses.is_dataclass(e) and not isinstance(e, type):
-        return (type(e).__name__,) + tuple(expr_key(v) for _, v in node_fields(e))
+        known = _KEYS.get(id(e))
+        if known is not None and known[0] is e:
+            return known[1]
+        key = (type(e).__name__,) + tuple(expr_key(v) for _, v in node_fields(e))
+        if len(_KEYS) >= _KEPT:
+            _KEYS.clear()
+        _KEYS[id(e)] = (e, key)
+        return key
     return ("value", e)
 
 
