@@ -177,6 +177,7 @@ class _KernelRun:
         self.bound: dict[str, Var] = {}
         self._load_keys: dict[int, tuple] = {}  # id(BufferLoad) -> (buffer, index key)
         self._statement_reads: set = set()  # the loads of the statement running now
+        self._constants: dict = {}  # IntImm/FloatImm node (hashed by identity) -> its value
 
     # ------------------------------------------------------------ driving
 
@@ -314,7 +315,8 @@ class _KernelRun:
                 return mem, np.broadcast_to(flat, (self.lanes,)), lanes
             return mem, mem.offset + flat, lanes
         shape = (self.lanes,) if width == 1 else (self.lanes, width)
-        flat = np.broadcast_to(flat, shape)
+        if flat.shape != shape:
+            flat = np.broadcast_to(flat, shape)
         if mask is None:
             lanes = self.lane
             if flat.min() < 0 or flat.max() >= mem.size:
@@ -469,9 +471,11 @@ class _KernelRun:
     def _conflict(self, other_lane, other_epoch, lanes):
         """Where an earlier access by ``other_lane`` in ``other_epoch`` is unordered with
         ``lanes``' access now: another thread, of another block or since the last barrier."""
+        other = (other_lane != -1) & (other_lane != lanes)
+        if not other.any():  # (the common case: elements no other thread touched)
+            return other
         other_block = np.where(other_lane >= 0, other_lane // self.nt, -1)
-        return (other_lane != -1) & (other_lane != lanes) & \
-            ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
+        return other & ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
 
     def _check_read(self, mem: _Memory, where, lanes) -> None:
         if mem.per == "block" and not self._complete(mem):
@@ -529,13 +533,14 @@ class _KernelRun:
         if bad.any():
             k = int(np.argmax(bad))
             self._race(mem, int(where[k]), int(mem.w_lane[where[k]]), int(lanes[k]), "writes", "writes")
-        lo, hi = mem.r_lane[where], mem.r_hi[where]
+        lo = mem.r_lane[where]
         read = lo != _NONE
-        reader = np.where(lo != lanes, lo, hi)  # a reader other than this lane, if any
-        bad = read & self._conflict(np.where(read, reader, -1), mem.r_epoch[where], lanes)
-        if bad.any():
-            k = int(np.argmax(bad))
-            self._race(mem, int(where[k]), int(reader[k]), int(lanes[k]), "reads", "writes")
+        if read.any():
+            reader = np.where(lo != lanes, lo, mem.r_hi[where])  # a reader other than this lane, if any
+            bad = read & self._conflict(np.where(read, reader, -1), mem.r_epoch[where], lanes)
+            if bad.any():
+                k = int(np.argmax(bad))
+                self._race(mem, int(where[k]), int(reader[k]), int(lanes[k]), "reads", "writes")
         mem.w_lane[where] = lanes
         mem.w_epoch[where] = self.epoch
         mem.last_write = self.epoch
@@ -603,7 +608,10 @@ class _KernelRun:
                 raise MLCError(f"cuda emulator: variable {e.name} is used outside the loop that "
                                "binds it") from None
         if isinstance(e, (IntImm, FloatImm)):
-            return V.constant(e.value, e.dtype)
+            value = self._constants.get(e)
+            if value is None:
+                value = self._constants[e] = V.constant(e.value, e.dtype)
+            return value
         if isinstance(e, Binary):
             a = self.ev(e.a, mask, env)
             if e.op in ("and", "or") and not dt.is_vector(e.dtype):  # the right side only where it decides
@@ -655,4 +663,4 @@ def _narrow(mask, cond):
     new = cond if mask is None else (mask & cond)
     if not new.any():
         return False
-    return new
+    return None if new.all() else new  # (every lane: the unmasked paths are the faster ones)
