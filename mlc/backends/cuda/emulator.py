@@ -511,6 +511,8 @@ class _KernelRun:
     def _record(self, mem: _Memory, where, lanes) -> None:
         """Remember the smallest and largest reader lane of each element in this epoch."""
         cur = mem.r_epoch[where] == self.epoch
+        if cur.all() and (mem.r_lane[where] <= lanes).all() and (mem.r_hi[where] >= lanes).all():
+            return  # (each reader lies between the ones remembered: a thread reading again)
         old_lo = np.where(cur, mem.r_lane[where], _NONE)
         old_hi = np.where(cur, mem.r_hi[where], -1)
         mem.r_hi[where] = lanes  # with repeated elements the last (largest) lane stays
@@ -601,52 +603,69 @@ class _KernelRun:
     # ------------------------------------------------------------ expressions
 
     def ev(self, e, mask, env):
-        if isinstance(e, Var):
-            try:
-                return env[e]
-            except KeyError:
-                raise MLCError(f"cuda emulator: variable {e.name} is used outside the loop that "
-                               "binds it") from None
-        if isinstance(e, (IntImm, FloatImm)):
-            value = self._constants.get(e)
-            if value is None:
-                value = self._constants[e] = V.constant(e.value, e.dtype)
-            return value
-        if isinstance(e, Binary):
-            a = self.ev(e.a, mask, env)
-            if e.op in ("and", "or") and not dt.is_vector(e.dtype):  # the right side only where it decides
-                rest = _narrow(mask, a if e.op == "and" else np.logical_not(a))
-                if rest is False:
-                    return a
-                return V.binary(e.op, a, self.ev(e.b, rest, env))
-            return V.binary(e.op, a, self.ev(e.b, mask, env))
-        if isinstance(e, BufferLoad):
-            return self._load(e, mask, env)
-        if isinstance(e, Cast):
-            return V.cast(np.asarray(self.ev(e.value, mask, env))[()], dt.element(e.dtype))
-        if isinstance(e, Not):
-            return np.logical_not(self.ev(e.a, mask, env))
-        if isinstance(e, Ramp):
-            return _column(self.ev(e.base, mask, env)) + np.arange(e.lanes, dtype=e.base.dtype) * e.stride
-        if isinstance(e, Broadcast):
-            column = _column(self.ev(e.value, mask, env))
-            return np.broadcast_to(column, (column.shape[0], e.lanes))
-        if isinstance(e, Select) and dt.is_vector(e.dtype):  # lanes of a vector: both sides (no loads)
+        method = _EVALUATORS.get(type(e))
+        if method is None:
+            raise MLCError(f"cuda emulator: cannot evaluate {type(e).__name__} nodes")
+        return method(self, e, mask, env)
+
+    def _ev_var(self, e: Var, mask, env):
+        try:
+            return env[e]
+        except KeyError:
+            raise MLCError(f"cuda emulator: variable {e.name} is used outside the loop that "
+                           "binds it") from None
+
+    def _ev_constant(self, e, mask, env):
+        value = self._constants.get(e)
+        if value is None:
+            value = self._constants[e] = V.constant(e.value, e.dtype)
+        return value
+
+    def _ev_binary(self, e: Binary, mask, env):
+        a = self.ev(e.a, mask, env)
+        if e.op in ("and", "or") and not dt.is_vector(e.dtype):  # the right side only where it decides
+            rest = _narrow(mask, a if e.op == "and" else np.logical_not(a))
+            if rest is False:
+                return a
+            return V.binary(e.op, a, self.ev(e.b, rest, env))
+        return V.binary(e.op, a, self.ev(e.b, mask, env))
+
+    def _ev_cast(self, e: Cast, mask, env):
+        return V.cast(np.asarray(self.ev(e.value, mask, env))[()], dt.element(e.dtype))
+
+    def _ev_not(self, e: Not, mask, env):
+        return np.logical_not(self.ev(e.a, mask, env))
+
+    def _ev_ramp(self, e: Ramp, mask, env):
+        return _column(self.ev(e.base, mask, env)) + np.arange(e.lanes, dtype=e.base.dtype) * e.stride
+
+    def _ev_broadcast(self, e: Broadcast, mask, env):
+        column = _column(self.ev(e.value, mask, env))
+        return np.broadcast_to(column, (column.shape[0], e.lanes))
+
+    def _ev_select(self, e: Select, mask, env):
+        if dt.is_vector(e.dtype):  # lanes of a vector: both sides (no loads)
             return np.where(self.ev(e.cond, mask, env), self.ev(e.true_value, mask, env),
                             self.ev(e.false_value, mask, env))
-        if isinstance(e, Select):
-            cond = self.ev(e.cond, mask, env)
-            on_true, on_false = _narrow(mask, cond), _narrow(mask, np.logical_not(cond))
-            if on_false is False:
-                return self.ev(e.true_value, on_true, env)
-            if on_true is False:
-                return self.ev(e.false_value, on_false, env)
-            return np.where(cond, self.ev(e.true_value, on_true, env), self.ev(e.false_value, on_false, env))
-        if isinstance(e, Call):
-            if e.op == SHFL_DOWN:
-                return self._shfl_down(e, mask, env)
-            return V.call(e.op, [self.ev(a, mask, env) for a in e.args], dt.element(e.dtype))
-        raise MLCError(f"cuda emulator: cannot evaluate {type(e).__name__} nodes")
+        cond = self.ev(e.cond, mask, env)
+        on_true, on_false = _narrow(mask, cond), _narrow(mask, np.logical_not(cond))
+        if on_false is False:
+            return self.ev(e.true_value, on_true, env)
+        if on_true is False:
+            return self.ev(e.false_value, on_false, env)
+        return np.where(cond, self.ev(e.true_value, on_true, env), self.ev(e.false_value, on_false, env))
+
+    def _ev_call(self, e: Call, mask, env):
+        if e.op == SHFL_DOWN:
+            return self._shfl_down(e, mask, env)
+        return V.call(e.op, [self.ev(a, mask, env) for a in e.args], dt.element(e.dtype))
+
+
+#: Expression node type -> the _KernelRun method evaluating it (for every active lane).
+_EVALUATORS = {Var: _KernelRun._ev_var, IntImm: _KernelRun._ev_constant, FloatImm: _KernelRun._ev_constant,
+               Binary: _KernelRun._ev_binary, BufferLoad: _KernelRun._load, Cast: _KernelRun._ev_cast,
+               Not: _KernelRun._ev_not, Ramp: _KernelRun._ev_ramp, Broadcast: _KernelRun._ev_broadcast,
+               Select: _KernelRun._ev_select, Call: _KernelRun._ev_call}
 
 
 def _column(x):
