@@ -125,6 +125,21 @@ def test_overwriting_an_element_another_thread_read_is_a_race():
     np.testing.assert_array_equal(b[:8], np.roll(a[:8], -1))
 
 
+def test_a_read_repeated_by_its_thread_is_still_remembered_for_the_race_check():
+    """Reading S[(tx + 1) % 8] twice (the second read changes nothing the race check keeps)
+    and then overwriting S[tx] with no barrier is the race of the test above, found the same."""
+    def body(bx, tx, S, A, B):
+        i = tx % 8
+        other = _load(S, (tx + 1) % 8)
+        return seq(IfThenElse(tx < 8, BufferStore(S, _load(A, tx), (i,))), syncthreads(),
+                   IfThenElse(tx < 8, seq(BufferStore(B, other, (tx,)),
+                                          BufferStore(B, _load(B, tx) + other, (tx,)),
+                                          BufferStore(S, const(0.0, "float32"), (i,)))))
+    with pytest.raises(RaceError, match=r"S\[0\].*thread \(7, 0, 0\) of block \(0, 0, 0\) reads it and "
+                                        r"thread \(0, 0, 0\) of block \(0, 0, 0\) writes it"):
+        Emulator(_kernel(body)).run([_rand(32), np.zeros(32, "float32")])
+
+
 def test_a_barrier_under_thread_divergent_control_flow_is_refused():
     def body(bx, tx, S, A, B):
         return IfThenElse(tx < 16, seq(syncthreads(), BufferStore(B, _load(A, tx), (tx,))))
