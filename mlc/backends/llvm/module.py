@@ -162,7 +162,7 @@ class _BodyPlacement:
     def __call__(self, owner: str) -> tuple[ir.Module, str]:
         base = name = f"{PARALLEL_PREFIX}.{owner}"
         n = 0
-        while any(m.scope.is_used(name) or m.scope.is_used(f"{name}.task") for m in self.modules):
+        while any(m.scope.is_used(name) for m in self.modules):  # (a body's task goes with it)
             n += 1
             name = f"{base}.{n}"
         return _smallest(self.modules), name
