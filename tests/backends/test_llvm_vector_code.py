@@ -230,6 +230,10 @@ GUARDS = {
     "reversed": lambda k, j, n, lo: (const(n - 1, "int32") - k) >= lo,
     "window": lambda k, j, n, lo: E.logical_and(k >= lo, k < n),
 }
+#: The same guards on Python integers: which lanes run.
+RUNS = {"below": lambda k, n, lo: k < n, "at most": lambda k, n, lo: k <= n - 1,
+        "above": lambda k, n, lo: n > k, "reversed": lambda k, n, lo: n - 1 - k >= lo,
+        "window": lambda k, n, lo: lo <= k < n}
 
 
 @settings(max_examples=20, deadline=None)
@@ -249,7 +253,9 @@ def test_a_guard_monotone_in_the_lane_runs_whole_vectors_unguarded(rows, width, 
 
     bufs = [buf("A", size + offset, dtype), buf("B", size, dtype)]
     func = program(rows, width, dtype, body, bufs)
-    assert vector_types(func, width)
+    whole = any(all(RUNS[guard](i * width + j, n, lo) for j in range(width)) for i in range(rows))
+    if whole:  # (with none, the code generator folds the guards of a single row away)
+        assert vector_types(func, width)
     rng = np.random.default_rng(seed)
     got, want = run_both(func, [values(rng, size + offset, dtype), np.zeros(size, dtype)])
     for g, w in zip(got, want):

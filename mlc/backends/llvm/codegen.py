@@ -20,6 +20,14 @@ pointer, at any other vector index (or when accesses are bounds-checked) one
 scalar access per lane. Vector casts and math calls are computed lane by lane
 (the vectorize pass creates them only inside gather indices).
 
+What the codegen can compute it writes as a constant, not an instruction: integer
+operations of constants (:func:`.arith.fold`; an unrolled copy's index is a constant, and
+so becomes a tile's predicate ``60 + 3 < 64``), and an ``if`` or select on a constant
+condition is only its taken side. Index arithmetic and element addresses are emitted
+once per basic block (:meth:`_FunctionCodegen._reuse`): an unrolled register tile
+computes ``A[i * 784 + k]``'s ``i * 784`` and ``B``'s row address once for all its
+copies. LLVM would fold all of it, but not before paying to parse it.
+
 Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values), :mod:`.vecmath` and
 :mod:`.intrinsics`; three things need care here:
 
@@ -170,6 +178,7 @@ class _FunctionCodegen(VectorCodegen):
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
         self.unrolled_copies = 1  # copies of the current code the unrolled loops around it made
         self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
+        self._computed: dict[tuple, ir.Value] = {}  # index arithmetic and addresses (see _reuse)
         self.checks: _Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # vecmath's fast routines (see emit_function)
@@ -220,6 +229,12 @@ class _FunctionCodegen(VectorCodegen):
 
     def _if(self, s: IfThenElse) -> None:
         cond = self.expr(s.condition)
+        known = _known_condition(cond)
+        if known is not None:  # a constant condition (an unrolled tile's predicate): one side
+            taken = s.then_case if known else s.else_case
+            if taken is not None:
+                self.stmt(taken)
+            return
         b = self.builder
         if s.else_case is None:
             with b.if_then(cond):
@@ -315,7 +330,10 @@ class _FunctionCodegen(VectorCodegen):
         self.unrolled_copies *= max(s.extent.value, 1)
         try:
             for k in range(s.extent.value):
-                index = b.add(begin, ir.Constant(begin.type, k), name=s.loop_var.name, flags=("nsw",))
+                if _int_constant(begin) is not None:  # the copy's index is a constant too
+                    index = ir.Constant(begin.type, begin.constant + k)
+                else:
+                    index = b.add(begin, ir.Constant(begin.type, k), name=s.loop_var.name, flags=("nsw",))
                 self._loop_body(s, index)
         finally:
             self.loop_depth -= 1
@@ -337,7 +355,7 @@ class _FunctionCodegen(VectorCodegen):
             return
         b = self.builder
         begin, extent = self._loop_range(s)
-        buffers, variables = list(self.buffers.items()), list(self.vars.items())
+        buffers, variables = list(self.buffers.items()), [(var, self._var(var)) for var in self.vars]
         index_type = reg_type(s.loop_var.dtype)
         checks = [self.checks.record] if self.checks is not None else []
         # the checks in the body need the element counts of dynamic Allocates around the loop
@@ -410,9 +428,9 @@ class _FunctionCodegen(VectorCodegen):
         induction variables to widen.
         """
         var = s.loop_var
-        if var.dtype == "int32":
+        if var.dtype == "int32":  # its int32 value is made where first needed (see _var)
             self.wide[var] = index
-            index = self.builder.trunc(index, reg_type("int32"), name=f"{var.name}.i32")
+            index = _NARROWED
         self.vars[var] = index
         self.stmt(s.body)
         del self.vars[var]
@@ -447,7 +465,26 @@ class _FunctionCodegen(VectorCodegen):
         v = self.vars.get(e)
         if v is None:
             raise CompileError(f"variable {e.name} is used outside the loop that defines it")
+        if v is _NARROWED:  # an int32 loop variable counted in i64 (see _loop_body)
+            wide = self.wide[e]
+            if _int_constant(wide) is not None:
+                return ir.Constant(reg_type("int32"), wide.constant)
+            return self._reuse(("trunc", id(wide)),
+                               lambda: self.builder.trunc(wide, reg_type("int32"), name=f"{e.name}.i32"))
         return v
+
+    def _reuse(self, key: tuple, make: Callable[[], ir.Value]) -> ir.Value:
+        """The value ``make()`` emits, emitted once per basic block for each ``key`` (an
+        operation and its operands' :func:`_operand_key`): the index arithmetic and element
+        addresses of an unrolled register tile repeat in every copy (``i * 1024``, the
+        address of ``A[i * 1024 + k]``), and each instruction costs some 20 us to build and
+        print, and LLVM's work to parse and fold again. Only pure values are reused, and only
+        in the block that made them, which every later instruction of the block follows."""
+        value = self._computed.get((id(self.builder.block), *key))
+        if value is None:
+            value = make()
+            self._computed[(id(self.builder.block), *key)] = value  # the block it ended in
+        return value
 
     def _cast(self, e: Cast) -> ir.Value:
         if dt.is_vector(e.dtype):
@@ -459,7 +496,9 @@ class _FunctionCodegen(VectorCodegen):
     def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
         op, dtype = e.op, dt.element(e.a.dtype)
         if op in LOGIC_OPS:
-            return arith.logical(self.builder, op, self.expr(e.a), self.expr(e.b))
+            a, b = self.expr(e.a), self.expr(e.b)
+            folded = arith.fold(op, a, b, "bool")
+            return arith.logical(self.builder, op, a, b) if folded is None else folded
         if flags and op == "add":  # a product summed by the reduction may fuse into an FMA
             a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(_scalar_of(x))
                     for x in (e.a, e.b))
@@ -469,6 +508,9 @@ class _FunctionCodegen(VectorCodegen):
             lanes = dt.lanes(e.a.dtype)
             a, b = splat(self.builder, a, lanes), splat(self.builder, b, lanes)
         cdtype = compute_dtype(dtype)
+        folded = arith.fold(op, a, b, cdtype)
+        if folded is not None:
+            return folded
         if dt.is_complex(dtype):
             if op in COMPARE_OPS:
                 return complex_math.compare(self.builder, op, a, b, dtype)
@@ -481,7 +523,9 @@ class _FunctionCodegen(VectorCodegen):
         return self._to_dtype(arith.binary(self.builder, op, a, b, cdtype, use_flags), e.dtype)
 
     def _not(self, e: Not) -> ir.Value:
-        return self.builder.not_(self.expr(e.a))
+        a = self.expr(e.a)
+        known = _known_condition(a)
+        return self.builder.not_(a) if known is None else constant("bool", not known)
 
     def _call(self, e: Call) -> ir.Value:
         if dt.is_vector(e.dtype):
@@ -494,10 +538,18 @@ class _FunctionCodegen(VectorCodegen):
         return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
 
     def _select(self, e: Select) -> ir.Value:
+        cond = None
+        if not dt.is_vector(_scalar_of(e.cond).dtype):  # one condition for all lanes
+            cond = self.expr(_scalar_of(e.cond))
+            known = _known_condition(cond)
+            if known is not None:  # a constant condition: only its side
+                v = self.expr(_scalar_of(e.true_value if known else e.false_value))
+                return splat(self.builder, v, dt.lanes(e.dtype)) if dt.is_vector(e.dtype) else v
         loads = self._loads(e.true_value) or self._loads(e.false_value)
         if loads and dt.is_vector(e.dtype):  # each lane branches on its own condition
             return self._lane_by_lane(e)
-        cond = self.expr(_scalar_of(e.cond))  # a vector select may take one condition for all lanes
+        if cond is None:
+            cond = self.expr(_scalar_of(e.cond))
         if not loads:
             t, f = self.expr(_scalar_of(e.true_value)), self.expr(_scalar_of(e.false_value))
             if dt.is_vector(e.dtype):
@@ -563,10 +615,15 @@ class _FunctionCodegen(VectorCodegen):
                 return wide
             return sext64(self.builder, self.expr(e))  # a leaf: a variable, a load, ...
         a, b = self._index64(e.a), self._index64(e.b)
+        folded = _fold_index(e.op, a, b)
+        if folded is not None:
+            return folded
         if e.op in ("floordiv", "floormod"):
-            return arith.binary(self.builder, e.op, a, b, "int64")
-        op = {"add": self.builder.add, "sub": self.builder.sub, "mul": self.builder.mul}[e.op]
-        return op(a, b, flags=("nsw",))
+            make = lambda: arith.binary(self.builder, e.op, a, b, "int64")  # noqa: E731
+        else:
+            op = {"add": self.builder.add, "sub": self.builder.sub, "mul": self.builder.mul}[e.op]
+            make = lambda: op(a, b, flags=("nsw",))  # noqa: E731
+        return self._reuse((e.op, _operand_key(a), _operand_key(b)), make)
 
     def _access(self, buffer: Buffer, indices, kind: str, access):
         """``access(element pointer)``, behind a bounds check when the build checks them:
@@ -609,7 +666,9 @@ class _FunctionCodegen(VectorCodegen):
                                "the llvm backend needs flattened buffers (mlc.passes.tir.lower)")
         if index is None:
             index = self._index(indices[0])
-        return self.builder.gep(base, [index], inbounds=True, source_etype=mem_type(buffer.dtype))
+        return self._reuse(("gep", id(base), _operand_key(index)),
+                           lambda: self.builder.gep(base, [index], inbounds=True,
+                                                    source_etype=mem_type(buffer.dtype)))
 
 
 class _Checks:
@@ -644,6 +703,54 @@ _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _F
 
 #: Operations :meth:`_FunctionCodegen._index64` computes in i64 (the divisions by a positive constant).
 _INDEX_OPS = ("add", "sub", "mul", "floordiv", "floormod")
+
+#: The value of an int32 loop variable (counted in i64) until a use asks for it as int32.
+_NARROWED = object()
+
+
+def _int_constant(v: ir.Value) -> int | None:
+    """The value of integer constant ``v``; None for anything else."""
+    if isinstance(v, ir.Constant) and isinstance(v.type, ir.IntType) and type(v.constant) is int:
+        return v.constant
+    return None
+
+
+def _known_condition(v: ir.Value) -> bool | None:
+    """The value of a constant ``i1`` (a condition the unrolled loops made constant); None
+    for anything else."""
+    return bool(v.constant) if isinstance(v.type, ir.IntType) and v.type.width == 1 and \
+        _int_constant(v) is not None else None
+
+
+def _operand_key(v: ir.Value):
+    """``v`` as part of a :meth:`_FunctionCodegen._reuse` key: a constant by its type and
+    value (each use builds a new ``ir.Constant``), anything else by identity."""
+    c = _int_constant(v)
+    return id(v) if c is None else (v.type.width, c)
+
+
+def _fold_index(op: str, a: ir.Value, b: ir.Value) -> ir.Value | None:
+    """``a op b`` of i64 index values (:meth:`_FunctionCodegen._index64`) without an
+    instruction where it is a constant or one of its operands: both constant (an unrolled
+    copy's offset ``2 * 8``), ``x + 0``, ``x * 1``, ``x * 0``, ``x // 1``. The arithmetic is
+    exact (no intermediate value reaches 2**62), so Python's integers give LLVM's result;
+    None where an instruction is needed."""
+    x, y = _int_constant(a), _int_constant(b)
+    if x is not None and y is not None:
+        value = {"add": x + y, "sub": x - y, "mul": x * y,
+                 "floordiv": x // y if y > 0 else None, "floormod": x % y if y > 0 else None}[op]
+        return None if value is None else ir.Constant(I64, value)
+    if op == "add":
+        return b if x == 0 else a if y == 0 else None
+    if op == "sub":
+        return a if y == 0 else None
+    if op == "mul":
+        if x == 0 or y == 0:
+            return ir.Constant(I64, 0)
+        return b if x == 1 else a if y == 1 else None
+    if op == "floordiv":
+        return a if y == 1 else None
+    return ir.Constant(I64, 0) if y == 1 else None  # floormod
 
 
 def _keeps_loop(s: For) -> bool:

@@ -61,6 +61,9 @@ class BufferAllocator:
                 self.stack_bytes += nbytes
                 slot = self.entry_builder.alloca(elem, size=ir.Constant(I64, max(static_count, 1)), name=name)
                 slot.align = STACK_ALIGN
+                # an opaque ``ptr`` like every other buffer (llvmlite types an alloca
+                # ``float*``, and every vector access through it would need a bitcast)
+                slot.type = PTR
                 return slot, _nothing
         b = self.builder
         module = b.module

@@ -3,7 +3,8 @@ is a vector; this module only says how its values look in LLVM).
 
 A ``float32x16`` value is a ``<16 x float>``; ``T.Broadcast(x, 16)`` is an
 insertelement and a zero shufflevector (LLVM's splat idiom); ``T.Ramp(b, s,
-16)`` is the splat of ``b`` plus the constant ``<0, s, 2s, ...>``. Loads and stores
+16)`` is the splat of ``b`` plus the constant ``<0, s, 2s, ...>`` (of a constant,
+a constant: ``splat (float 0.5)``, ``<i64 8, i64 9, ...>``). Loads and stores
 (:class:`VectorCodegen`, a part of the function codegen of :mod:`.codegen`): a
 stride-1 Ramp index is one vector load or store, another Ramp a gather or
 scatter from one base pointer, any other vector index (and every access of a
@@ -71,6 +72,8 @@ def splat(b: ir.IRBuilder, v: ir.Value, lanes: int) -> ir.Value:
     if isinstance(v.type, ir.VectorType):
         return v
     vec = ir.VectorType(v.type, lanes)
+    if type(v) is ir.Constant and v.constant is not ir.Undefined:  # a constant: no instruction
+        return _WholeVector(vec, f"splat ({v.type} {v.get_reference()})", [v.constant] * lanes)
     one = b.insert_element(undef_vector(vec), v, ir.Constant(I32, 0))
     return b.shuffle_vector(one, undef_vector(vec), _zero_mask(lanes))
 
@@ -84,6 +87,10 @@ def _zero_mask(lanes: int) -> ir.Constant:
 def ramp(b: ir.IRBuilder, base: ir.Value, stride: int, lanes: int) -> ir.Value:
     """``[base, base + stride, ...]`` of integer scalar ``base`` (no lane overflows: ``nsw``)."""
     steps = ir.Constant(ir.VectorType(base.type, lanes), [k * stride for k in range(lanes)])
+    if type(base) is ir.Constant and type(base.constant) is int:  # a constant ramp
+        half = 1 << (base.type.width - 1)
+        return ir.Constant(steps.type, [(base.constant + k * stride + half) % (2 * half) - half
+                                        for k in range(lanes)])
     return b.add(splat(b, base, lanes), steps, flags=("nsw",))
 
 

@@ -1,0 +1,180 @@
+"""What the llvm codegen computes while it writes the IR instead of emitting it: integer
+operations of constants (an unrolled copy's offsets, a tile's predicate once the unrolled
+loops give their variables constant values), the branches such a constant condition
+decides, constant splats and ramps, and index arithmetic and element addresses repeated
+within a block (an unrolled register tile's). The folded values are checked against
+NumPy's and Python's arithmetic, the IR for what is no longer in it, and the programs
+against the reference interpreter.
+"""
+import re
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+from llvmlite import ir
+
+import mlc
+from mlc.backends.llvm import arith
+from mlc.backends.llvm.codegen import _fold_index
+from mlc.backends.llvm.module import generate_ir
+from mlc.backends.llvm.types import constant
+from mlc.backends.llvm.vectorize import ramp
+from mlc.ir.buffer import Buffer
+from mlc.ir.expr import BufferLoad, Var, const
+from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc, seq
+from mlc.passes.tir import lower
+from mlc.schedules.apply import as_written
+from tests.targets import AVX2
+
+INTS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+NUMPY_OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "bitand": np.bitwise_and,
+             "bitor": np.bitwise_or, "bitxor": np.bitwise_xor, "min": np.minimum, "max": np.maximum,
+             "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+             "gt": np.greater, "ge": np.greater_equal}
+
+
+def value_of(c: ir.Constant, dtype: str):
+    """What constant ``c`` holds, as a NumPy scalar of ``dtype``."""
+    bits = int(c.constant) & ((1 << c.type.width) - 1)
+    return np.array(bits, dtype=f"uint{max(c.type.width, 8)}").astype(dtype if dtype != "bool" else "uint8")
+
+
+@settings(max_examples=200, deadline=None)
+@given(dtype=st.sampled_from(INTS), op=st.sampled_from(sorted(NUMPY_OPS)), data=st.data())
+def test_folded_integer_operations_wrap_as_numpy_does(dtype, op, data):
+    info = np.iinfo(dtype)
+    x, y = (data.draw(st.integers(int(info.min), int(info.max))) for _ in range(2))
+    folded = arith.fold(op, constant(dtype, x), constant(dtype, y), dtype)
+    with np.errstate(over="ignore"):
+        want = NUMPY_OPS[op](np.array(x, dtype), np.array(y, dtype))
+    got = value_of(folded, "bool" if want.dtype == bool else dtype)
+    assert int(got) == int(want), (op, x, y)
+
+
+@given(op=st.sampled_from(["and", "or", "eq", "ne", "bitxor", "min", "max"]), x=st.booleans(), y=st.booleans())
+def test_folded_bool_operations(op, x, y):
+    want = {"and": x and y, "or": x or y, "eq": x == y, "ne": x != y, "bitxor": x != y,
+            "min": min(x, y), "max": max(x, y)}[op]
+    assert arith.fold(op, constant("bool", x), constant("bool", y), "bool").constant == int(want)
+
+
+def test_nothing_is_folded_without_two_integer_constants():
+    i32 = ir.IntType(32)
+    fn = ir.Function(ir.Module(), ir.FunctionType(ir.VoidType(), [i32]), "f")
+    assert arith.fold("add", fn.args[0], constant("int32", 1), "int32") is None
+    assert arith.fold("add", constant("float32", 1.0), constant("float32", 2.0), "float32") is None
+    assert arith.fold("floordiv", constant("int32", 7), constant("int32", 2), "int32") is None  # emitted
+
+
+@given(op=st.sampled_from(["add", "sub", "mul", "floordiv", "floormod"]),
+       x=st.integers(-(1 << 40), 1 << 40), y=st.integers(-(1 << 20), 1 << 20))
+def test_folded_index_arithmetic_is_pythons(op, x, y):
+    i64 = ir.IntType(64)
+    if op in ("floordiv", "floormod") and y <= 0:
+        y = 1 - y  # index divisions are by a positive constant
+    got = _fold_index(op, ir.Constant(i64, x), ir.Constant(i64, y))
+    want = {"add": lambda: x + y, "sub": lambda: x - y, "mul": lambda: x * y,
+            "floordiv": lambda: x // y, "floormod": lambda: x % y}[op]()
+    assert got.constant == want
+
+
+def test_index_identities_need_no_instruction():
+    i64 = ir.IntType(64)
+    fn = ir.Function(ir.Module(), ir.FunctionType(ir.VoidType(), [i64]), "f")
+    x, zero, one = fn.args[0], ir.Constant(i64, 0), ir.Constant(i64, 1)
+    assert _fold_index("add", x, zero) is x and _fold_index("add", zero, x) is x
+    assert _fold_index("sub", x, zero) is x
+    assert _fold_index("mul", x, one) is x and _fold_index("mul", one, x) is x
+    assert _fold_index("mul", x, zero).constant == 0
+    assert _fold_index("floordiv", x, one) is x and _fold_index("floormod", x, one).constant == 0
+    assert _fold_index("add", x, one) is None and _fold_index("sub", zero, x) is None
+
+
+# ---------------------------------------------------------------- programs
+
+def buf(name, n, dtype="float32"):
+    return Buffer(name, (const(n),), dtype)
+
+
+def load(b, index):
+    return BufferLoad(b, (index,), b.dtype)
+
+
+def tile_program(rows: int, tile: int, m: int, width: int):
+    """An unrolled register tile over a serial reduction, its last rows guarded (``rows`` of
+    ``m`` valid), written as the default matmul schedule writes one::
+
+        for k in range(K):
+            for i in T.unroll(tile):
+                for j in T.vectorized(width):
+                    if t * tile + i < m:
+                        C[(t * tile + i) * width + j] += A[k * m + t * tile + i] * B[k * width + j]
+
+    with ``t`` the last row tile (a constant), so every guard is a constant."""
+    K = 5
+    k, i, j = Var("k", "int32"), Var("i", "int32"), Var("j", "int32")
+    A, B, C = buf("A", K * m), buf("B", K * width), buf("C", m * width)
+    t = (m - 1) // tile
+    row = const(t * tile, "int32") + i
+    c = (row * width + j,)
+    update = BufferStore(C, load(C, c[0]) + load(A, k * m + row) * load(B, k * width + j), c)
+    body = For(j, const(0), const(width), "vectorized", IfThenElse(row < const(m, "int32"), update))
+    loops = For(k, const(0), const(K), "serial", For(i, const(0), const(tile), "unrolled", body))
+    return PrimFunc((A, B, C), loops), (K, t)
+
+
+def test_an_unrolled_tile_computes_each_address_once_and_its_constant_guards_vanish():
+    func, _ = tile_program(rows=2, tile=4, m=10, width=8)  # the last tile: rows 8, 9 of 8..11
+    text = generate_ir({"f": lower(func)}, AVX2)
+    body = text[text.index("define"):]
+    two_constants = re.compile(r"= (add|sub|mul)( nsw)? i(32|64) -?\d+, -?\d+")
+    assert not two_constants.search(body), "an operation of two constants was emitted"
+    assert "bitcast" not in body
+    assert len(re.findall(r"mul nsw i64 %\"k\", 8\b", body)) == 1  # B's row offset, once for the copies
+    assert ".if" not in body and ".else" not in body  # no branch on a guard
+    assert body.count("load <8 x float>") == 2 * 2  # C and B in each of the two rows left
+
+
+@settings(max_examples=25, deadline=None)
+@given(tile=st.integers(1, 6), m=st.integers(1, 13), width=st.sampled_from([1, 3, 4, 8, 16]),
+       seed=st.integers(0, 99))
+def test_unrolled_tiles_with_folded_guards_run_as_the_reference(tile, m, width, seed):
+    func, (K, _) = tile_program(rows=0, tile=tile, m=m, width=width)
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(K * m).astype("float32"), rng.standard_normal(K * width).astype("float32"),
+              rng.standard_normal(m * width).astype("float32")]
+    outs = []
+    for target in ("llvm", "reference"):
+        copies = [a.copy() for a in arrays]
+        mlc.build(mlc.IRModule({"f": func}), target, schedule=as_written)["f"](*copies)
+        outs.append(copies[2])
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-6, atol=1e-6)
+
+
+def test_a_constant_select_is_its_side_and_a_constant_splat_a_constant():
+    """``B[i * 4 + j] = A[i * 4 + j] + select(i < 1, 1.5, 2.5)`` with ``i`` unrolled: each
+    copy adds a constant splat (no select, no shuffle)."""
+    from mlc.ir.expr import Select
+    i, j = Var("i", "int32"), Var("j", "int32")
+    A, B = buf("A", 8), buf("B", 8)
+    index = i * 4 + j
+    step = Select(i < const(1, "int32"), const(1.5, "float32"), const(2.5, "float32"), "float32")
+    func = PrimFunc((A, B), For(i, const(0), const(2), "unrolled",
+                                For(j, const(0), const(4), "vectorized",
+                                    BufferStore(B, load(A, index) + step, (index,)))))
+    text = generate_ir({"f": lower(func)}, AVX2)
+    body = text[text.index("define"):]
+    assert "fadd <4 x float>" in body and "splat (float 0x3ff8000000000000)" in body
+    assert "splat (float 0x4004000000000000)" in body
+    assert "shufflevector" not in body and "select" not in body
+    a = np.arange(8, dtype="float32")
+    b = np.zeros(8, "float32")
+    mlc.build(mlc.IRModule({"f": func}), "llvm", schedule=as_written)["f"](a, b)
+    np.testing.assert_array_equal(b, a + np.repeat([1.5, 2.5], 4))
+
+
+def test_the_ramp_of_a_constant_is_a_constant():
+    builder = ir.IRBuilder(ir.Function(ir.Module(), ir.FunctionType(ir.VoidType(), []), "f").append_basic_block())
+    assert [c.constant for c in ramp(builder, ir.Constant(ir.IntType(32), 6), 3, 4).constant] == [6, 9, 12, 15]
+    top = ramp(builder, ir.Constant(ir.IntType(8), 126), 1, 3).constant  # wraps as the add would
+    assert [c.constant for c in top] == [126, 127, -128]
+    assert not builder.block.instructions
