@@ -103,6 +103,35 @@ def test_qr_of_values_near_the_dtypes_limits_is_numpys(target, dtype, magnitude)
     _close(r * (1 / big), r_np * (1 / big), _tol(dtype, 2), f"qr on {target}: R differs from NumPy's")
 
 
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("dtype", INEXACT)
+@pytest.mark.parametrize("column", [(1, 1), (3, 2), (1, 0, 1), (5, -4, 2)])
+def test_qr_of_subnormal_columns_is_orthonormal(target, dtype, column):
+    """Columns of subnormal values: a reflector computed on them directly has a subnormal beta
+    with too few bits (from 2^-149 and 2^-149 in float32, Q's column came out with norm 2);
+    it is computed on the column in units of its largest part, as LAPACK's xLARFG rescales."""
+    real = _real_dtype(dtype)
+    tiny = np.finfo(real).smallest_subnormal
+    x = (np.array(column, dtype=real) * tiny)[:, None]
+    x = np.concatenate([x, x[::-1]], axis=1)
+    x = (x * (1 + 1j)).astype(dtype) if np.dtype(dtype).kind == "c" else x.astype(dtype)
+    q, r = run_op("qr", [x], target)
+    q_np, r_np = np.linalg.qr(x)
+    assert np.isfinite(q).all() and np.isfinite(r).all()
+    _orthonormal(q, _tol(dtype, len(column)), f"qr on {target}")
+    np.testing.assert_array_equal(np.tril(r, -1), 0)
+    # R is subnormal: it and Q R are compared in units of the smallest subnormal
+    shift = -int(np.log2(tiny))
+
+    def units(a):  # a / tiny, without overflowing 1 / tiny
+        a = a.astype(np.result_type(a.dtype, "float64"))
+        return np.ldexp(a.real, shift) + 1j * np.ldexp(a.imag, shift) if a.dtype.kind == "c" else np.ldexp(a, shift)
+    np.testing.assert_allclose(units(q_np.astype(q.dtype) @ r_np), units(x), atol=2)  # (NumPy's own slack)
+    np.testing.assert_allclose(units(q @ r), units(x), atol=2, err_msg=f"qr on {target}: Q R != A")
+    np.testing.assert_allclose(np.abs(units(np.diagonal(r))[0]), np.abs(units(np.diagonal(r_np))[0]), atol=1,
+                               err_msg=f"qr on {target}: |R[0, 0]| differs from NumPy's")
+
+
 @settings(max_examples=15, deadline=None)
 @given(x=matrices(square=True))
 def test_eigh(x):

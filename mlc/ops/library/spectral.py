@@ -105,6 +105,11 @@ def _largest_part(x):
     return _e.max(_e.abs(_e.real(x)), _e.abs(_e.imag(x)))
 
 
+#: LAPACK's safe minimum (xLAMCH('S') / xLAMCH('E')): below it, a reflector's beta would
+#: carry fewer bits than the dtype has (xLARFG rescales such a column).
+_SAFE_MIN = {d: float(np.finfo(d).tiny / np.finfo(d).eps) for d in ("float16", "float32", "float64")}
+
+
 def _qr_infer(x: TensorType, *, mode="reduced"):
     check_matrix("qr", x)
     if mode not in ("reduced", "complete"):
@@ -151,16 +156,23 @@ def _qr_func(x: TensorType, *, mode="reduced"):
         needed = norm.get() != _zero(rf)
         if dt.is_complex(f):
             needed = _e.logical_or(needed, _e.imag(alpha) != _zero(rf))
-        beta_value = -_e.copysign(scale.get() * _e.sqrt(abs2(div_real(alpha, scale.get())) + norm.get()),
+        # A column this small would leave beta subnormal, short of bits (from 2^-149 and
+        # 2^-149, beta = -2^-149 * sqrt(2) rounds to -2^-149 and Q's column to norm 2): the
+        # reflector is computed in units of ``unit``, the column's largest part, as xLARFG
+        # rescales it (tau and v do not depend on the unit; beta is scaled back last). Any
+        # other column has unit 1, and every step below is exactly what it is without units.
+        unit = _e.select(scale.get() < const(_SAFE_MIN[rf], rf), scale.get(), const(1, rf))
+        alpha_u = div_real(alpha, unit)
+        beta_value = -_e.copysign(scale.get() / unit * _e.sqrt(abs2(div_real(alpha, scale.get())) + norm.get()),
                                   real(alpha))
         return seq(largest, below, when(needed, seq(
-            beta.set(beta_value),
-            tau.set(div_real(lift(beta.get(), f) - alpha, beta.get())),
+            beta.set(beta_value),  # in units
+            tau.set(div_real(lift(beta.get(), f) - alpha_u, beta.get())),
             BufferStore(v, const(1, f), (k,)),
-            acc.set(alpha - lift(beta.get(), f)),
-            loop("i", k + 1, m, lambda i: BufferStore(v, R[(i, k)] / acc.get(), (i,))),
+            acc.set(alpha_u - lift(beta.get(), f)),
+            loop("i", k + 1, m, lambda i: BufferStore(v, div_real(R[(i, k)], unit) / acc.get(), (i,))),
             loop("j", k + 1, n, apply_r), loop("j", 0, m, apply_q),
-            BufferStore(R, lift(beta.get(), f), (k, k)))),
+            BufferStore(R, lift(beta.get() * unit, f), (k, k)))),
             loop("i", k + 1, m, lambda i: BufferStore(R, _zero(f), (i, k))))  # +0, also for a -0 input
 
     def matrix(r):
