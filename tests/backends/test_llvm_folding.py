@@ -19,8 +19,8 @@ from mlc.backends.llvm.module import generate_ir
 from mlc.backends.llvm.types import constant
 from mlc.backends.llvm.vectorize import ramp
 from mlc.ir.buffer import Buffer
-from mlc.ir.expr import BufferLoad, Var, const
-from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc, seq
+from mlc.ir.expr import BufferLoad, Select, Var, const
+from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc
 from mlc.passes.tir import lower
 from mlc.schedules.apply import as_written
 from tests.targets import AVX2
@@ -99,9 +99,9 @@ def load(b, index):
     return BufferLoad(b, (index,), b.dtype)
 
 
-def tile_program(rows: int, tile: int, m: int, width: int):
-    """An unrolled register tile over a serial reduction, its last rows guarded (``rows`` of
-    ``m`` valid), written as the default matmul schedule writes one::
+def tile_program(tile: int, m: int, width: int):
+    """The last row tile of an unrolled register tile over a serial reduction, its rows
+    guarded (those below ``m`` run), written as the default matmul schedule writes one::
 
         for k in range(K):
             for i in T.unroll(tile):
@@ -109,7 +109,8 @@ def tile_program(rows: int, tile: int, m: int, width: int):
                     if t * tile + i < m:
                         C[(t * tile + i) * width + j] += A[k * m + t * tile + i] * B[k * width + j]
 
-    with ``t`` the last row tile (a constant), so every guard is a constant."""
+    with ``t`` the last row tile (a constant), so every guard is a constant. Returns the
+    function and ``K``."""
     K = 5
     k, i, j = Var("k", "int32"), Var("i", "int32"), Var("j", "int32")
     A, B, C = buf("A", K * m), buf("B", K * width), buf("C", m * width)
@@ -119,11 +120,11 @@ def tile_program(rows: int, tile: int, m: int, width: int):
     update = BufferStore(C, load(C, c[0]) + load(A, k * m + row) * load(B, k * width + j), c)
     body = For(j, const(0), const(width), "vectorized", IfThenElse(row < const(m, "int32"), update))
     loops = For(k, const(0), const(K), "serial", For(i, const(0), const(tile), "unrolled", body))
-    return PrimFunc((A, B, C), loops), (K, t)
+    return PrimFunc((A, B, C), loops), K
 
 
 def test_an_unrolled_tile_computes_each_address_once_and_its_constant_guards_vanish():
-    func, _ = tile_program(rows=2, tile=4, m=10, width=8)  # the last tile: rows 8, 9 of 8..11
+    func, _ = tile_program(tile=4, m=10, width=8)  # the last tile: rows 8, 9 of 8..11
     text = generate_ir({"f": lower(func)}, AVX2)
     body = text[text.index("define"):]
     two_constants = re.compile(r"= (add|sub|mul)( nsw)? i(32|64) -?\d+, -?\d+")
@@ -138,7 +139,7 @@ def test_an_unrolled_tile_computes_each_address_once_and_its_constant_guards_van
 @given(tile=st.integers(1, 6), m=st.integers(1, 13), width=st.sampled_from([1, 3, 4, 8, 16]),
        seed=st.integers(0, 99))
 def test_unrolled_tiles_with_folded_guards_run_as_the_reference(tile, m, width, seed):
-    func, (K, _) = tile_program(rows=0, tile=tile, m=m, width=width)
+    func, K = tile_program(tile=tile, m=m, width=width)
     rng = np.random.default_rng(seed)
     arrays = [rng.standard_normal(K * m).astype("float32"), rng.standard_normal(K * width).astype("float32"),
               rng.standard_normal(m * width).astype("float32")]
@@ -153,7 +154,6 @@ def test_unrolled_tiles_with_folded_guards_run_as_the_reference(tile, m, width, 
 def test_a_constant_select_is_its_side_and_a_constant_splat_a_constant():
     """``B[i * 4 + j] = A[i * 4 + j] + select(i < 1, 1.5, 2.5)`` with ``i`` unrolled: each
     copy adds a constant splat (no select, no shuffle)."""
-    from mlc.ir.expr import Select
     i, j = Var("i", "int32"), Var("j", "int32")
     A, B = buf("A", 8), buf("B", 8)
     index = i * 4 + j

@@ -16,7 +16,7 @@ from llvmlite import ir
 from ...errors import CompileError
 from ...ir import dtype as dt
 from .intrinsics import call_intrinsic
-from .types import constant, reg_type
+from .types import constant, int_constant, reg_type
 
 __all__ = ["binary", "compare", "cast", "logical", "fold"]
 
@@ -59,7 +59,7 @@ def fold(op: str, x: ir.Value, y: ir.Value, dtype: str) -> ir.Constant | None:
     otherwise: the instruction is emitted."""
     if dt.is_float(dtype) or dt.is_complex(dtype):
         return None
-    a, b = _constant_value(x, dtype), _constant_value(y, dtype)
+    a, b = int_constant(x, dt.is_signed(dtype)), int_constant(y, dt.is_signed(dtype))
     if a is None or b is None:
         return None
     if op in _CMP:
@@ -72,17 +72,6 @@ def fold(op: str, x: ir.Value, y: ir.Value, dtype: str) -> ir.Constant | None:
 _FOLDS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
           "bitand": lambda a, b: a & b, "bitor": lambda a, b: a | b, "bitxor": lambda a, b: a ^ b,
           "min": min, "max": max, "and": lambda a, b: a & b, "or": lambda a, b: a | b}
-
-
-def _constant_value(v: ir.Value, dtype: str) -> int | None:
-    """The value of integer constant ``v`` read as ``dtype`` (signed or not; bool as 0/1)."""
-    if type(v) is not ir.Constant or not isinstance(v.type, ir.IntType) or type(v.constant) is not int:
-        return None
-    width = v.type.width
-    bits = v.constant & ((1 << width) - 1)
-    if dt.is_signed(dtype) and bits >> (width - 1):
-        bits -= 1 << width
-    return bits
 
 
 # ------------------------------------------------------------------ floats
@@ -197,13 +186,8 @@ def _int_divmod(b, op, x, y, dtype):
 
 def _positive_constant(y: ir.Value) -> int | None:
     """The value of ``y`` when it is an integer constant above zero (loop tiling's divisors)."""
-    if isinstance(y, ir.Constant) and isinstance(y.type, ir.IntType) and isinstance(y.constant, int):
-        value = y.constant & ((1 << y.type.width) - 1)  # the constant as unsigned bits
-        if value >> (y.type.width - 1):
-            value -= 1 << y.type.width
-        if value > 0:
-            return value
-    return None
+    value = int_constant(y)
+    return value if value is not None and value > 0 else None
 
 
 def _divmod_by_constant(b, op, x, d: int, dtype):

@@ -67,7 +67,7 @@ from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.back
 from .loops import MAX_UNROLL, MIN_KEPT_TRIPS, emit_loop, loop_metadata
 from .memory import BufferAllocator
 from . import vecmath  # noqa: F401 - registers exp, expm1, log, tanh, sigmoid, erf
-from .types import I64, PTR, alignment, compute_dtype, constant, itemsize, mem_type, reg_type
+from .types import I64, PTR, alignment, compute_dtype, constant, int_constant, itemsize, mem_type, reg_type
 from .vectorize import VectorCodegen, splat, vector_type
 
 __all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
@@ -79,10 +79,8 @@ CALLBACK_TABLE_SYMBOL = "__mlc_callback_table"
 def sext64(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
     """Signed integer ``v`` widened to i64; a constant is written as the i64 constant
     (``i64 4096``, not an instruction ``sext i32 4096 to i64`` for LLVM to fold)."""
-    if isinstance(v, ir.Constant) and isinstance(v.constant, int) and isinstance(v.type, ir.IntType):
-        half = 1 << (v.type.width - 1)
-        return ir.Constant(I64, (v.constant + half) % (2 * half) - half)
-    return b.sext(v, I64)
+    value = int_constant(v)
+    return b.sext(v, I64) if value is None else ir.Constant(I64, value)
 
 
 @dataclass
@@ -329,9 +327,10 @@ class _FunctionCodegen(VectorCodegen):
         self.loop_depth += 1
         self.unrolled_copies *= max(s.extent.value, 1)
         try:
+            first = int_constant(begin)
             for k in range(s.extent.value):
-                if _int_constant(begin) is not None:  # the copy's index is a constant too
-                    index = ir.Constant(begin.type, begin.constant + k)
+                if first is not None:  # the copy's index is a constant too
+                    index = ir.Constant(begin.type, first + k)
                 else:
                     index = b.add(begin, ir.Constant(begin.type, k), name=s.loop_var.name, flags=("nsw",))
                 self._loop_body(s, index)
@@ -467,8 +466,9 @@ class _FunctionCodegen(VectorCodegen):
             raise CompileError(f"variable {e.name} is used outside the loop that defines it")
         if v is _NARROWED:  # an int32 loop variable counted in i64 (see _loop_body)
             wide = self.wide[e]
-            if _int_constant(wide) is not None:
-                return ir.Constant(reg_type("int32"), wide.constant)
+            value = int_constant(wide)
+            if value is not None:
+                return ir.Constant(reg_type("int32"), value)
             return self._reuse(("trunc", id(wide)),
                                lambda: self.builder.trunc(wide, reg_type("int32"), name=f"{e.name}.i32"))
         return v
@@ -708,24 +708,17 @@ _INDEX_OPS = ("add", "sub", "mul", "floordiv", "floormod")
 _NARROWED = object()
 
 
-def _int_constant(v: ir.Value) -> int | None:
-    """The value of integer constant ``v``; None for anything else."""
-    if isinstance(v, ir.Constant) and isinstance(v.type, ir.IntType) and type(v.constant) is int:
-        return v.constant
-    return None
-
-
 def _known_condition(v: ir.Value) -> bool | None:
     """The value of a constant ``i1`` (a condition the unrolled loops made constant); None
     for anything else."""
-    return bool(v.constant) if isinstance(v.type, ir.IntType) and v.type.width == 1 and \
-        _int_constant(v) is not None else None
+    value = int_constant(v) if v.type == ir.IntType(1) else None
+    return None if value is None else bool(value)
 
 
 def _operand_key(v: ir.Value):
     """``v`` as part of a :meth:`_FunctionCodegen._reuse` key: a constant by its type and
     value (each use builds a new ``ir.Constant``), anything else by identity."""
-    c = _int_constant(v)
+    c = int_constant(v)
     return id(v) if c is None else (v.type.width, c)
 
 
@@ -735,7 +728,7 @@ def _fold_index(op: str, a: ir.Value, b: ir.Value) -> ir.Value | None:
     copy's offset ``2 * 8``), ``x + 0``, ``x * 1``, ``x * 0``, ``x // 1``. The arithmetic is
     exact (no intermediate value reaches 2**62), so Python's integers give LLVM's result;
     None where an instruction is needed."""
-    x, y = _int_constant(a), _int_constant(b)
+    x, y = int_constant(a), int_constant(b)
     if x is not None and y is not None:
         value = {"add": x + y, "sub": x - y, "mul": x * y,
                  "floordiv": x // y if y > 0 else None, "floormod": x % y if y > 0 else None}[op]

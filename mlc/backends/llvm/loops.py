@@ -24,6 +24,8 @@ from collections.abc import Callable
 from llvmlite import ir
 from llvmlite.ir.values import MDValue
 
+from .types import int_constant, signed
+
 __all__ = ["emit_loop", "loop_metadata", "MAX_VECTOR_WIDTH_HINT", "MAX_UNROLL", "MIN_KEPT_TRIPS"]
 
 #: A vectorized loop with a constant power-of-two extent up to this many
@@ -74,10 +76,9 @@ def emit_loop(builder: ir.IRBuilder, begin: ir.Value, extent: ir.Value, name: st
     ``body`` emits the loop body at the builder's position, given ``i``.
     """
     fn = builder.function
-    if isinstance(begin, ir.Constant) and isinstance(extent, ir.Constant) and \
-            isinstance(begin.constant, int) and isinstance(extent.constant, int):  # written as a constant
-        half = 1 << (begin.type.width - 1)
-        end = ir.Constant(begin.type, (begin.constant + extent.constant + half) % (2 * half) - half)
+    first, count = int_constant(begin), int_constant(extent)
+    if first is not None and count is not None:  # written as a constant
+        end = ir.Constant(begin.type, signed(first + count, begin.type.width))
     else:
         end = builder.add(begin, extent, name=f"{name}.end")
     preheader = builder.block

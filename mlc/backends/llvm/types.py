@@ -15,8 +15,8 @@ from llvmlite import ir
 
 from ...ir import dtype as dt
 
-__all__ = ["reg_type", "mem_type", "compute_dtype", "constant", "I1", "I8", "I32", "I64", "PTR",
-           "itemsize", "alignment"]
+__all__ = ["reg_type", "mem_type", "compute_dtype", "constant", "int_constant", "signed", "I1", "I8", "I32",
+           "I64", "PTR", "itemsize", "alignment"]
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
@@ -67,7 +67,19 @@ def constant(dtype: str, value) -> ir.Constant:
     if dtype == "bool":
         return ir.Constant(I1, int(bool(value)))
     bits = dt.bits(dtype)
-    wrapped = int(value) & ((1 << bits) - 1)
-    if wrapped >> (bits - 1):  # LLVM prints and parses integer constants signed
-        wrapped -= 1 << bits
-    return ir.Constant(ir.IntType(bits), wrapped)
+    return ir.Constant(ir.IntType(bits), signed(int(value), bits))  # LLVM prints them signed
+
+
+def signed(value: int, width: int) -> int:
+    """``value`` wrapped to a ``width``-bit two's complement integer, read as signed."""
+    half = 1 << (width - 1)
+    return (value + half) % (2 * half) - half
+
+
+def int_constant(v: ir.Value, is_signed: bool = True) -> int | None:
+    """The integer constant ``v`` holds, read as a signed (or unsigned) integer of its width;
+    None for anything else (an instruction, a float or vector constant)."""
+    if not (isinstance(v, ir.Constant) and isinstance(v.type, ir.IntType) and isinstance(v.constant, int)):
+        return None
+    width = v.type.width
+    return signed(v.constant, width) if is_signed else v.constant & ((1 << width) - 1)

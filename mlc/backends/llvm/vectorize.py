@@ -34,7 +34,7 @@ from ...ir.analysis import lane_of
 from ...ir.buffer import Buffer
 from ...ir.expr import Broadcast, BufferLoad, PrimExpr, Ramp
 from ...ir.tir import BufferStore
-from .types import I32, I64, itemsize, mem_type, reg_type
+from .types import I32, I64, int_constant, itemsize, mem_type, reg_type, signed
 from .streaming import aligned_to, mark_nontemporal, streaming_alignment
 
 __all__ = ["VectorCodegen", "vector_type", "undef_vector", "splat", "ramp", "build_vector", "vector_pointer",
@@ -87,10 +87,9 @@ def _zero_mask(lanes: int) -> ir.Constant:
 def ramp(b: ir.IRBuilder, base: ir.Value, stride: int, lanes: int) -> ir.Value:
     """``[base, base + stride, ...]`` of integer scalar ``base`` (no lane overflows: ``nsw``)."""
     steps = ir.Constant(ir.VectorType(base.type, lanes), [k * stride for k in range(lanes)])
-    if type(base) is ir.Constant and type(base.constant) is int:  # a constant ramp
-        half = 1 << (base.type.width - 1)
-        return ir.Constant(steps.type, [(base.constant + k * stride + half) % (2 * half) - half
-                                        for k in range(lanes)])
+    first = int_constant(base)
+    if first is not None:  # a constant ramp
+        return ir.Constant(steps.type, [signed(first + k * stride, base.type.width) for k in range(lanes)])
     return b.add(splat(b, base, lanes), steps, flags=("nsw",))
 
 
