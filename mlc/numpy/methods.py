@@ -150,6 +150,27 @@ def _binary(dunder: str, name: str, fn, reflected: bool = False):
     return method
 
 
+#: (type, value) of a Python exponent -> the ufunc ndarray's ``**`` calls instead of power on a
+#: float or complex array (NumPy's fast path; exactly int or float, not bool or NumPy scalars).
+_FAST_POWERS = {(int, -1): "reciprocal", (int, 2): "square", (float, 0.5): "sqrt"}
+
+
+def _fast_power(power, ufuncs: dict):
+    """``self ** other`` as NumPy's ndarray computes it: ``reciprocal``, ``square`` or ``sqrt``
+    for the Python exponents -1, 2 and 0.5 on a float or complex array, ``power`` (the operator
+    method ``power``) otherwise. They differ beyond rounding: ``(-0.0) ** 0.5`` is -0 and
+    ``(-inf) ** 0.5`` NaN (sqrt), where ``np.power`` gives +0 and +inf."""
+    def __pow__(self, other):
+        dtype = self._atom.type.dtype
+        if type(other) in (int, float) and not self.weak and dtype.startswith(("float", "complex")):
+            name = _FAST_POWERS.get((type(other), other))
+            if name is not None:
+                return ufuncs[name](self)
+        return power(self, other)
+    __pow__.__qualname__ = "Tracer.__pow__"
+    return __pow__
+
+
 def _unary(dunder: str, name: str, fn):
     def method(self):
         if self.weak:  # -x, +x, abs(x), ~x of a Python scalar is a Python scalar
@@ -204,6 +225,7 @@ def attach(ufuncs: dict, functions: dict) -> None:
     for dunder, fn in _OPERATORS.items():
         setattr(Tracer, f"__{dunder}__", _binary(dunder, fn, function(fn)))
         setattr(Tracer, f"__r{dunder}__", _binary(dunder, fn, function(fn), reflected=True))
+    Tracer.__pow__ = _fast_power(Tracer.__pow__, ufuncs)
     for dunder, fn in _COMPARISONS.items():
         setattr(Tracer, f"__{dunder}__", _binary(dunder, fn, function(fn)))
     for dunder, fn in _UNARY.items():

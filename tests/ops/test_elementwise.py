@@ -4,6 +4,7 @@ import pytest
 import scipy.special
 from hypothesis import assume, given, settings, strategies as st
 
+import mlc
 import mlc.testing as mt
 from mlc import DTypeError, ShapeError
 from mlc.ops import TensorType, get_op, list_ops
@@ -146,6 +147,50 @@ def test_int_power_wraps_and_handles_big_exponents():
     a = np.array([3, -3, 2, 7, 0, 1], "int64")
     b = np.array([40, 41, 63, 0, 5, 2**62], "int64")
     check_op("power", [a, b], np.power(a, b))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("exponent", [0.5, -1.0, 0.0, 1.0, 2.0, 1.5])
+@pytest.mark.parametrize("exponent_shape", [(), (1, 1), (3, 1), (3, 4)])
+def test_float_power_follows_numpy_for_a_scalar_exponent(dtype, exponent, exponent_shape):
+    """NumPy's float32/float64 power loop takes sqrt for an exponent of 0.5 that is one
+    number for the whole array: (-inf) ** 0.5 is NaN and (-0) ** 0.5 is -0 there, where pow
+    (an exponent array, or float16) gives +inf and +0."""
+    base = np.array([[-np.inf, -0.0, 0.0, np.inf], [4.0, 3.0, np.nan, 0.1], [-2.0, 1e-3, -1.0, 7.0]], dtype)
+    b = np.full(exponent_shape, exponent, dtype)
+    with np.errstate(all="ignore"):
+        expected = np.power(base, b)
+    check_op("power", [base, b], expected)
+    got = mlc.jit(lambda x, y: x ** y)(base, b)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    if exponent_shape == ():  # a Python number, folded into the kernel
+        with np.errstate(all="ignore"):
+            expected = base ** exponent
+        got = mlc.jit(lambda x: x ** exponent)(base)
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
+@pytest.mark.parametrize("dtype, exponent", [
+    (d, e) for d in ("float16", "float32", "float64", "complex64", "complex128", "int32")
+    for e in (0.5, 2, -1, 3, 2.0) if not (d == "int32" and e == -1)])  # (NumPy raises for that one)
+def test_power_operator_takes_numpys_fast_path(dtype, exponent):
+    """``a ** 0.5``, ``a ** 2`` and ``a ** -1`` with a Python number are sqrt, square and
+    reciprocal on float and complex arrays, as NumPy's ndarray computes them."""
+    values = [-np.inf, -0.0, 0.0, np.inf, 4.0, 3.0, np.nan, -2.0, 0.1] if dtype != "int32" else [-3, 0, 2, 7]
+    a = np.array(values, dtype)
+    if dtype.startswith("complex"):
+        a = a + np.array([1j, -0j, 0j, 2j, -1j, 0j, 0j, 4j, np.inf * 1j], dtype)
+    with np.errstate(all="ignore"):
+        expected = a ** exponent
+        got = mlc.jit(lambda x: x ** exponent)(a)
+    assert got.dtype == expected.dtype
+    if dtype.startswith("complex"):  # special values exactly, the rest within rounding
+        np.testing.assert_allclose(got, expected, rtol=4 * np.finfo(dtype).eps)
+    else:
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
 
 
 def test_shift_past_width_follows_numpy():

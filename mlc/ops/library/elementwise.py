@@ -365,6 +365,9 @@ def _power_lower(a, b):
     if dt.is_complex(out):
         return _complex_power(shape, lambda i: load(a, out, i), lambda i: load(b, out, i), out)
     if dt.is_float(out):
+        if out in _SCALAR_EXPONENT_LOOPS and all(isinstance(n, int) and n == 1 for n in b.shape):
+            return te.compute(shape, lambda *i: _scalar_exponent_power(load(a, da, i), load(b, db, i)),
+                              name="T_power")
         return te.compute(shape, lambda *i: _e.pow(load(a, da, i), load(b, db, i)), name="T_power")
     one = _e.const(1, out)
     state = te.compute(shape, lambda *i: (one, load(a, da, i)), name="T_power_init")
@@ -389,6 +392,27 @@ def _power_lower(a, b):
         return _e.select(e < _e.const(0, out), negative, res[i])
 
     return te.compute(shape, finish, name="T_power")
+
+
+#: The float loops of NumPy's ``power`` that compute a scalar exponent's common values
+#: (the exponent the same for every element: a Python number, a 0-d array, a size-1 one)
+#: without ``pow``; the float16 loop has no such paths.
+_SCALAR_EXPONENT_LOOPS = ("float32", "float64")
+
+
+def _scalar_exponent_power(x, y):
+    """``x ** y`` for an exponent that is one number for the whole array, as NumPy's float
+    loop computes it: ``1 / x``, ``1``, ``sqrt(x)``, ``x`` and ``x * x`` for ``y`` = -1, 0,
+    0.5, 1 and 2, ``pow`` otherwise. Only 0.5 differs from ``pow`` beyond rounding:
+    ``(-0) ** 0.5`` is -0 and ``(-inf) ** 0.5`` NaN (``sqrt``), where ``pow`` gives +0 and
+    +inf. A constant exponent leaves one of the cases (the selects fold)."""
+    def is_(v):
+        return y == _e.const(v, y.dtype)
+
+    return _e.select(is_(-1.0), _e.const(1.0, x.dtype) / x, _e.select(
+        is_(0.0), _e.const(1.0, x.dtype), _e.select(
+            is_(0.5), _e.sqrt(x), _e.select(
+                is_(1.0), x, _e.select(is_(2.0), x * x, _e.pow(x, y))))))
 
 
 #: Complex ``z ** n`` with an integral real ``n``, ``|n| <`` this, multiplies (as NumPy's loop).
@@ -493,7 +517,9 @@ def _power_infer(a: TensorType, b: TensorType) -> TensorType:
 
 register_op("power", pattern="broadcast", infer=_power_infer, lower=_power_lower,
             reference=lambda a, b: np.asarray(np.power(a, b)),
-            doc="``a ** b`` with NumPy's dtype rules (integer powers wrap on overflow).")
+            doc="``a ** b`` with NumPy's dtype rules (integer powers wrap on overflow) and, for "
+                "a float32/float64 exponent that is one number for the whole array, NumPy's fast "
+                "paths (``(-inf) ** 0.5`` is NaN there, as ``sqrt`` gives; the Array API says +inf).")
 register_alias("pow", "power")
 
 
