@@ -46,6 +46,27 @@ def node_fields(node) -> tuple[tuple[str, Any], ...]:
     return tuple(zip(_field_names(cls), _field_values(cls)(node)))
 
 
+#: class -> its field-values getter (a dict lookup is cheaper than a cached call).
+_GETTERS: dict[type, Callable[[Any], tuple]] = {}
+
+
+def _getter(cls: type) -> Callable[[Any], tuple]:
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        getter = _GETTERS[cls] = _field_values(cls)
+    return getter
+
+
+def _rebuild(node, values: list):
+    """``node``'s class built from ``values`` (all its fields, in order): positionally for
+    a :func:`~mlc.frozen.frozen` class, whose ``__init__`` takes exactly its fields, so
+    ``__post_init__`` checks run as with ``dataclasses.replace``."""
+    cls = type(node)
+    if hasattr(cls, "_frozen_fields"):
+        return cls(*values)
+    return dataclasses.replace(node, **dict(zip(_field_names(cls), values)))
+
+
 # What a field's value is to a walk, by its exact type (looked up once per type):
 _LEAF, _NODE, _BUFFER, _TUPLE = range(4)
 _KINDS: dict[type, int] = {}
@@ -81,19 +102,21 @@ class Mutator:
         return buffer
 
     def generic_visit(self, node):
-        cls = type(node)
-        values = _field_values(cls)(node)
-        changes = None
+        values = (_GETTERS.get(type(node)) or _getter(type(node)))(node)
+        new_values = None
+        kinds = _KINDS
         for n, value in enumerate(values):
-            kind = _kind(type(value))
+            kind = kinds.get(type(value))
+            if kind is None:
+                kind = _kind(type(value))
             if kind == _LEAF:
                 continue
-            new = self._visit_value(value, kind)
+            new = self.visit(value) if kind == _NODE else self._visit_value(value, kind)
             if new is not value:
-                if changes is None:
-                    changes = {}
-                changes[_field_names(cls)[n]] = new
-        return dataclasses.replace(node, **changes) if changes else node
+                if new_values is None:
+                    new_values = list(values)
+                new_values[n] = new
+        return node if new_values is None else _rebuild(node, new_values)
 
     def _visit_value(self, value, kind: int | None = None):
         if kind is None:
@@ -103,8 +126,20 @@ class Mutator:
         if kind == _BUFFER:
             return self.visit_buffer(value)
         if kind == _TUPLE and value and not isinstance(value[0], (str, tuple)):
-            new = tuple(self._visit_value(v) for v in value)
-            return value if all(a is b for a, b in zip(new, value)) else new
+            new_items = None
+            kinds = _KINDS
+            for n, item in enumerate(value):
+                item_kind = kinds.get(type(item))
+                if item_kind is None:
+                    item_kind = _kind(type(item))
+                if item_kind == _LEAF:
+                    continue
+                new = self.visit(item) if item_kind == _NODE else self._visit_value(item, item_kind)
+                if new is not item:
+                    if new_items is None:
+                        new_items = list(value)
+                    new_items[n] = new
+            return value if new_items is None else tuple(new_items)
         return value
 
 
@@ -114,17 +149,28 @@ def pre_order_nodes(root):
     Walks with an explicit stack; buffers and their shapes are not entered.
     """
     stack = [root]
+    pop, push, kinds, getters = stack.pop, stack.append, _KINDS, _GETTERS
     while stack:
-        node = stack.pop()
+        node = pop()
         yield node
-        kids = []
-        for value in _field_values(type(node))(node):
-            kind = _kind(type(value))
+        cls = type(node)
+        values = (getters.get(cls) or _getter(cls))(node)
+        mark = len(stack)
+        for value in values:
+            kind = kinds.get(type(value))
+            if kind is None:
+                kind = _kind(type(value))
             if kind == _NODE:
-                kids.append(value)
+                push(value)
             elif kind == _TUPLE:
-                kids.extend(v for v in value if _kind(type(v)) == _NODE)
-        stack.extend(reversed(kids))
+                for item in value:
+                    item_kind = kinds.get(type(item))
+                    if item_kind is None:
+                        item_kind = _kind(type(item))
+                    if item_kind == _NODE:
+                        push(item)
+        if len(stack) - mark > 1:  # children come off the stack in field order
+            stack[mark:] = stack[mark:][::-1]
 
 
 def post_order_visit(root, fn: Callable[[Any], None]) -> None:

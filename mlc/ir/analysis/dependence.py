@@ -146,14 +146,21 @@ def iteration_conflict(loop: For, skip_scopes: Iterable[str] = ()) -> tuple[Buff
             written.setdefault(id(a.buffer), a.buffer)
     for buf in written.values():
         mine = [a for a in accesses if a.buffer is buf]
-        spaces = [[(a.region[d].min, a.region[d].extent) for a in mine] for d in range(buf.ndim)]
-        flat = _flattened(buf, mine)
-        if flat is not None:
-            spaces.append(flat)
-        if not _iterations_disjoint(spaces, loop, ranges):
+        if not _iterations_disjoint(_index_spaces(buf, mine), loop, ranges):
             culprit = next((a for a in mine if not a.is_write), mine[0])
             return buf, culprit
     return None
+
+
+def _index_spaces(buf: Buffer, accesses: list[Access]):
+    """The index spaces of ``buf`` in which iterations may separate, each a list of
+    (start, extent) windows, one per access: its dimensions, then (built only when asked
+    for, as the dimensions usually decide) its flattened addresses."""
+    for d in range(buf.ndim):
+        yield [(a.region[d].min, a.region[d].extent) for a in accesses]
+    flat = _flattened(buf, accesses)
+    if flat is not None:
+        yield flat
 
 
 def _flattened(buf: Buffer, accesses: list[Access]):

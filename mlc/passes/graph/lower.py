@@ -168,11 +168,12 @@ def lower_to_tir(graph: Graph) -> Graph:
             func, consts = merge_call_tir_group(body, graph.module, base), []
         else:
             func, consts = lower_group(body, base)
-        name = _find_equal(func, by_hash, functions)
+        key = structural_hash(func)
+        name = next((n for n in by_hash.get(key, ()) if structural_equal(functions[n], func)), None)
         if name is None:
             name = unique_name(base, set(functions))
             functions[name] = func
-            by_hash.setdefault(structural_hash(func), []).append(name)
+            by_hash.setdefault(key, []).append(name)
         bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
     return graph.with_bindings(bindings, module=IRModule(functions))
 
@@ -188,10 +189,3 @@ def _group_of(b: Binding) -> tuple[Graph, str]:
     if not isinstance(name, str) or not name.isidentifier():
         name = group_name([m.op for m in body.bindings])
     return body, name
-
-
-def _find_equal(func: PrimFunc, by_hash, functions) -> str | None:
-    for name in by_hash.get(structural_hash(func), ()):
-        if structural_equal(functions[name], func):
-            return name
-    return None

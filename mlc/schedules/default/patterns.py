@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...ir.analysis import lane_stride
-from ...ir.arith import constant_difference, same_expr
+from ...ir.arith import linear, same_expr
 from ...ir.expr import Binary, BufferLoad, Call, Cast, FloatImm, IntImm, PrimExpr, Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Block, BlockRealize, BufferStore, For
@@ -87,17 +87,26 @@ def shifted_reads(v: BlockView, var: Var, lanes: int) -> bool:
     index, by a constant of fewer than ``lanes`` elements, where that index moves one
     element as ``var`` does: a stencil along the vector axis, as ``x[i] + x[i + 1] +
     x[i + 2]`` along ``i``. One vector of such a point overlaps the next point's."""
-    seen: list[tuple[BufferLoad, PrimExpr]] = []
+    points: dict[int, list] = {}  # per buffer: (its other indices, the last one's linear form)
+    visited: set[int] = set()  # a shared subtree's loads are looked at once
     for load in pre_order_nodes(v.block.body):
-        if not isinstance(load, BufferLoad) or not load.indices or lane_stride(load.indices[-1], var) != 1:
+        if not isinstance(load, BufferLoad) or id(load) in visited or not load.indices:
             continue
-        last = load.indices[-1]
-        for other, other_last in seen:
-            if other.buffer is load.buffer and same_expr(other.indices[:-1], load.indices[:-1]):
-                shift = constant_difference(other_last, last)
-                if shift and abs(shift) < lanes:
-                    return True
-        seen.append((load, last))
+        visited.add(id(load))
+        if lane_stride(load.indices[-1], var) != 1:
+            continue
+        outer, form = load.indices[:-1], linear(load.indices[-1])
+        seen = points.setdefault(id(load.buffer), [])
+        for other_outer, other_form in seen:
+            if same_expr(other_outer, outer):
+                shift = form.add(other_form, -1)
+                if shift.is_const():
+                    if shift.const == 0:
+                        break  # a point seen before: compared with the others already
+                    if abs(shift.const) < lanes:
+                        return True
+        else:
+            seen.append((outer, form))
     return False
 
 
