@@ -109,7 +109,7 @@ CASES = {
     "softmax": (softmax, (X,),
                 [["max", "subtract", "exp", "sum", "divide"]]),
     "layer_norm": (layer_norm, (X, GAMMA, BETA),
-                   [["mean", "subtract", "power", "mean", "add", "sqrt", "divide", "multiply", "add"]]),
+                   [["mean", "subtract", "square", "mean", "add", "sqrt", "divide", "multiply", "add"]]),
     "conv_relu": (conv_relu, (IMG, KER, BIAS),
                   [["nn.conv2d", "add", "maximum"]]),
     "gelu": (gelu, (X,),

@@ -324,6 +324,8 @@ def compact_buffers(func: PrimFunc) -> PrimFunc:
     which moving the other buffers leaves as they are.
     """
     allocations = _allocations(func.body)
+    if not allocations:
+        return func
     counts: dict[int, int] = {}
     for node, _ in allocations:
         counts[id(node.buffer)] = counts.get(id(node.buffer), 0) + 1
