@@ -1,8 +1,8 @@
 """What the llvm codegen computes while it writes the IR instead of emitting it: integer
 operations of constants (an unrolled copy's offsets, a tile's predicate once the unrolled
 loops give their variables constant values), the branches such a constant condition
-decides, constant splats and ramps, and index arithmetic and element addresses repeated
-within a block (an unrolled register tile's). The folded values are checked against
+decides, constant splats and ramps, and pure values repeated within a block (an unrolled
+register tile's index arithmetic and element addresses, an inlined expression's subtrees). The folded values are checked against
 NumPy's and Python's arithmetic, the IR for what is no longer in it, and the programs
 against the reference interpreter.
 """
@@ -19,8 +19,8 @@ from mlc.backends.llvm.module import generate_ir
 from mlc.backends.llvm.types import constant
 from mlc.backends.llvm.vectorize import ramp
 from mlc.ir.buffer import Buffer
-from mlc.ir.expr import BufferLoad, Select, Var, const
-from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc
+from mlc.ir.expr import BufferLoad, Select, Var, const, exp
+from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc, SeqStmt
 from mlc.passes.tir import lower
 from mlc.schedules.apply import as_written
 from tests.targets import AVX2
@@ -178,3 +178,45 @@ def test_the_ramp_of_a_constant_is_a_constant():
     top = ramp(builder, ir.Constant(ir.IntType(8), 126), 1, 3).constant  # wraps as the add would
     assert [c.constant for c in top] == [126, 127, -128]
     assert not builder.block.instructions
+
+
+def _repeated(x):
+    """``exp(x) * exp(x) + exp(x) * 0.5`` with every subtree a separate node, as inlining
+    leaves a producer's expression in each use."""
+    return exp(x()) * exp(x()) + exp(x()) * const(0.5, "float32")
+
+
+def test_a_repeated_subexpression_is_emitted_once_per_block():
+    """An element loaded again in the same stored value is the first load, and so the
+    operations on it are emitted once: one load of A, one exp, in the scalar and in the
+    vector loop alike; the results are the reference interpreter's."""
+    i = Var("i", "int32")
+    A, B = buf("A", 16), buf("B", 16)
+    for kind, lanes in (("serial", None), ("vectorized", 4)):
+        func = PrimFunc((A, B), For(i, const(0), const(16 if lanes is None else 4), kind,
+                                    BufferStore(B, _repeated(lambda: load(A, i)), (i,))))
+        text = generate_ir({"f": lower(func)}, AVX2)
+        body = text[text.index("define"):text.index("\n}\n")]
+        assert body.count("load float") + body.count("load <4 x float>") == 1, body
+        assert len(re.findall(r"call .*exp", body)) == 1, body
+        assert body.count("fmul") == 2, body  # exp(x) * exp(x) and exp(x) * 0.5
+    a = np.linspace(-3, 3, 16, dtype="float32")
+    b, want = np.zeros(16, "float32"), np.zeros(16, "float32")
+    mod = mlc.IRModule({"f": func})
+    mlc.build(mod, "llvm", schedule=as_written)["f"](a, b)
+    mlc.build(mod, "reference", schedule=as_written)["f"](a, want)
+    np.testing.assert_allclose(b, want, rtol=2e-7)
+
+
+def test_a_load_after_a_store_is_not_the_load_before_it():
+    """Loads are shared within one stored value only: ``A[0] = A[0] * 2`` then
+    ``B[0] = A[0] + A[0]`` reads the doubled value."""
+    A, B = buf("A", 1), buf("B", 1)
+    zero = const(0, "int32")
+    func = PrimFunc((A, B), SeqStmt((BufferStore(A, load(A, zero) * const(2.0, "float32"), (zero,)),
+                                     BufferStore(B, load(A, zero) + load(A, zero), (zero,)))))
+    text = generate_ir({"f": lower(func)}, AVX2)
+    assert text[text.index("define"):].count("load float") == 2
+    a, b = np.array([1.5], "float32"), np.zeros(1, "float32")
+    mlc.build(mlc.IRModule({"f": func}), "llvm", schedule=as_written)["f"](a, b)
+    assert a[0] == 3.0 and b[0] == 6.0

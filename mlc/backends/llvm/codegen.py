@@ -23,10 +23,13 @@ scalar access per lane. Vector casts and math calls are computed lane by lane
 What the codegen can compute it writes as a constant, not an instruction: integer
 operations of constants (:func:`.arith.fold`; an unrolled copy's index is a constant, and
 so becomes a tile's predicate ``60 + 3 < 64``), and an ``if`` or select on a constant
-condition is only its taken side. Index arithmetic and element addresses are emitted
-once per basic block (:meth:`_FunctionCodegen._reuse`): an unrolled register tile
-computes ``A[i * 784 + k]``'s ``i * 784`` and ``B``'s row address once for all its
-copies. LLVM would fold all of it, but not before paying to parse it.
+condition is only its taken side. Pure values are emitted once per basic block
+(:meth:`_FunctionCodegen._reuse`, keyed by operation and operands): an unrolled register
+tile computes ``A[i * 784 + k]``'s ``i * 784`` and ``B``'s row address once for all its
+copies, and within one stored value an element loaded twice is loaded once
+(:meth:`_FunctionCodegen._load_once`), so an inlined producer repeated in every use of
+it (Black-Scholes' ``d1`` in both ``erf`` terms) is computed once. LLVM would fold all of
+it, but not before paying to parse it.
 
 Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values), :mod:`.vecmath` and
 :mod:`.intrinsics`; three things need care here:
@@ -176,7 +179,8 @@ class _FunctionCodegen(VectorCodegen):
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
         self.unrolled_copies = 1  # copies of the current code the unrolled loops around it made
         self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
-        self._computed: dict[tuple, ir.Value] = {}  # index arithmetic and addresses (see _reuse)
+        self._computed: dict[tuple, ir.Value] = {}  # pure values by operation and operands (see _reuse)
+        self._loaded: dict[tuple, ir.Value] | None = None  # the loads of the value being stored
         self.checks: _Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # vecmath's fast routines (see emit_function)
@@ -220,10 +224,29 @@ class _FunctionCodegen(VectorCodegen):
                      lambda ptr: self.builder.store(v, ptr, align=alignment(s.buffer.dtype)))
 
     def _stored_value(self, s: BufferStore, in_loop: bool) -> ir.Value:
-        """The value ``s`` stores; in a loop, a reduction update carries REDUCTION_FLAGS."""
-        if in_loop and _is_reduction_update(s):
-            return self._binary(s.value, flags=REDUCTION_FLAGS)
-        return self.expr(s.value)
+        """The value ``s`` stores; in a loop, a reduction update carries REDUCTION_FLAGS.
+        While it is computed, an element loaded again in the same block is the load made
+        before (nothing is stored in between: see :meth:`_load_once`)."""
+        outer, self._loaded = self._loaded, {}
+        try:
+            if in_loop and _is_reduction_update(s):
+                return self._binary(s.value, flags=REDUCTION_FLAGS)
+            return self.expr(s.value)
+        finally:
+            self._loaded = outer
+
+    def _load_once(self, ptr: ir.Value, typ: ir.Type, align: int) -> ir.Value:
+        """``load typ, ptr``: inside a stored value (:meth:`_stored_value`), once per block and
+        address. Inlined ops repeat their operands' subtrees (Black-Scholes' expression
+        loads its five inputs 138 times); with the loads shared, so are the operations on
+        them (:meth:`_reuse`)."""
+        if self._loaded is None:
+            return self.builder.load(ptr, align=align, typ=typ)
+        key = (id(self.builder.block), id(ptr), str(typ))
+        value = self._loaded.get(key)
+        if value is None:
+            value = self._loaded[key] = self.builder.load(ptr, align=align, typ=typ)
+        return value
 
     def _if(self, s: IfThenElse) -> None:
         cond = self.expr(s.condition)
@@ -477,9 +500,10 @@ class _FunctionCodegen(VectorCodegen):
         """The value ``make()`` emits, emitted once per basic block for each ``key`` (an
         operation and its operands' :func:`_operand_key`): the index arithmetic and element
         addresses of an unrolled register tile repeat in every copy (``i * 1024``, the
-        address of ``A[i * 1024 + k]``), and each instruction costs some 20 us to build and
-        print, and LLVM's work to parse and fold again. Only pure values are reused, and only
-        in the block that made them, which every later instruction of the block follows."""
+        address of ``A[i * 1024 + k]``), an inlined producer's expression in every use of
+        it, and each instruction costs some 20 us to build and print, and LLVM's work to
+        parse and fold again. Only pure values are reused, and only in the block that made
+        them, which every later instruction of the block follows."""
         value = self._computed.get((id(self.builder.block), *key))
         if value is None:
             value = make()
@@ -489,43 +513,60 @@ class _FunctionCodegen(VectorCodegen):
     def _cast(self, e: Cast) -> ir.Value:
         if dt.is_vector(e.dtype):
             return self._lane_by_lane(e)
+        v = self.expr(e.value)
         if dt.is_complex(e.dtype) or dt.is_complex(e.value.dtype):
-            return complex_math.cast(self.builder, self.expr(e.value), e.value.dtype, e.dtype)
-        return arith.cast(self.builder, self.expr(e.value), e.value.dtype, e.dtype)
+            return self._reuse(("cast", e.value.dtype, e.dtype, _operand_key(v)),
+                               lambda: complex_math.cast(self.builder, v, e.value.dtype, e.dtype))
+        return self._reuse(("cast", e.value.dtype, e.dtype, _operand_key(v)),
+                           lambda: arith.cast(self.builder, v, e.value.dtype, e.dtype))
 
     def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
         op, dtype = e.op, dt.element(e.a.dtype)
         if op in LOGIC_OPS:
             a, b = self.expr(e.a), self.expr(e.b)
             folded = arith.fold(op, a, b, "bool")
-            return arith.logical(self.builder, op, a, b) if folded is None else folded
+            if folded is not None:
+                return folded
+            return self._reuse((op, _operand_key(a), _operand_key(b)),
+                               lambda: arith.logical(self.builder, op, a, b))
         if flags and op == "add":  # a product summed by the reduction may fuse into an FMA
             a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(_scalar_of(x))
                     for x in (e.a, e.b))
         else:
             a, b = self._compute(_scalar_of(e.a)), self._compute(_scalar_of(e.b))
         if dt.is_vector(e.a.dtype):  # broadcasts are splat once both operands are computed
-            lanes = dt.lanes(e.a.dtype)
-            a, b = splat(self.builder, a, lanes), splat(self.builder, b, lanes)
+            a, b = self._splat(a, dt.lanes(e.a.dtype)), self._splat(b, dt.lanes(e.a.dtype))
         cdtype = compute_dtype(dtype)
         folded = arith.fold(op, a, b, cdtype)
         if folded is not None:
             return folded
+        if op not in ARITH_OPS and op not in BITWISE_OPS and op not in COMPARE_OPS:
+            raise CompileError(f"unknown binary op {op!r}")
+        use_flags = flags if op in ("add", "mul") and dtype in ("float32", "float64") else ()
+        return self._reuse((op, e.dtype, use_flags, _operand_key(a), _operand_key(b)),
+                           lambda: self._binary_value(op, a, b, dtype, e.dtype, use_flags))
+
+    def _binary_value(self, op: str, a: ir.Value, b: ir.Value, dtype: str, out: str,
+                      flags: tuple[str, ...]) -> ir.Value:
+        """``a op b`` of operands of the element type ``dtype``, as ``out``."""
         if dt.is_complex(dtype):
             if op in COMPARE_OPS:
                 return complex_math.compare(self.builder, op, a, b, dtype)
             return complex_math.binary(self.builder, op, a, b, dtype)
+        cdtype = compute_dtype(dtype)
         if op in COMPARE_OPS:
             return arith.compare(self.builder, op, a, b, cdtype)
-        if op not in ARITH_OPS and op not in BITWISE_OPS:
-            raise CompileError(f"unknown binary op {op!r}")
-        use_flags = flags if op in ("add", "mul") and dtype in ("float32", "float64") else ()
-        return self._to_dtype(arith.binary(self.builder, op, a, b, cdtype, use_flags), e.dtype)
+        return self._to_dtype(arith.binary(self.builder, op, a, b, cdtype, flags), out)
+
+    def _splat(self, v: ir.Value, lanes: int) -> ir.Value:
+        return self._reuse(("splat", lanes, _operand_key(v)), lambda: splat(self.builder, v, lanes))
 
     def _not(self, e: Not) -> ir.Value:
         a = self.expr(e.a)
         known = _known_condition(a)
-        return self.builder.not_(a) if known is None else constant("bool", not known)
+        if known is not None:
+            return constant("bool", not known)
+        return self._reuse(("not", _operand_key(a)), lambda: self.builder.not_(a))
 
     def _call(self, e: Call) -> ir.Value:
         if dt.is_vector(e.dtype):
@@ -534,8 +575,19 @@ class _FunctionCodegen(VectorCodegen):
             return self.builder.bitcast(self.expr(e.args[0]), reg_type(e.dtype))
         args = [self._compute(a) for a in e.args]
         cdtype = compute_dtype(e.args[0].dtype)
-        out = emit_math(self.builder, e.op, args, cdtype, self.fast_math)
-        return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
+
+        def make():
+            out = emit_math(self.builder, e.op, args, cdtype, self.fast_math)
+            return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
+        return self._reuse(("call", e.op, e.dtype, cdtype, *map(_operand_key, args)), make)
+
+    def _call_extern(self, e: CallExtern) -> ir.Value:
+        """An external kernel's call; it may write memory, so what was loaded before it is
+        loaded again after it."""
+        value = extern.emit_call_extern(self, e)
+        if self._loaded is not None:
+            self._loaded.clear()
+        return value
 
     def _select(self, e: Select) -> ir.Value:
         cond = None
@@ -553,8 +605,9 @@ class _FunctionCodegen(VectorCodegen):
         if not loads:
             t, f = self.expr(_scalar_of(e.true_value)), self.expr(_scalar_of(e.false_value))
             if dt.is_vector(e.dtype):
-                t, f = splat(self.builder, t, dt.lanes(e.dtype)), splat(self.builder, f, dt.lanes(e.dtype))
-            return self.builder.select(cond, t, f)
+                t, f = self._splat(t, dt.lanes(e.dtype)), self._splat(f, dt.lanes(e.dtype))
+            return self._reuse(("select", *map(_operand_key, (cond, t, f))),
+                               lambda: self.builder.select(cond, t, f))
         b = self.builder  # only the taken side runs: its loads may be out of bounds otherwise
         with b.if_else(cond) as (then, otherwise):
             with then:
@@ -576,8 +629,7 @@ class _FunctionCodegen(VectorCodegen):
         if dt.is_vector(e.dtype):
             return self._vector_load(e)
         v = self._access(e.buffer, e.indices, "load from",
-                         lambda ptr: self.builder.load(ptr, align=alignment(e.buffer.dtype),
-                                                       typ=mem_type(e.buffer.dtype)))
+                         lambda ptr: self._load_once(ptr, mem_type(e.buffer.dtype), alignment(e.buffer.dtype)))
         if e.buffer.dtype == "bool":  # any nonzero byte is True
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
         return v
@@ -697,7 +749,7 @@ _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _F
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
          Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
          BufferLoad: _FunctionCodegen._load, Ramp: VectorCodegen._ramp,
-         Broadcast: VectorCodegen._broadcast, CallExtern: extern.emit_call_extern,
+         Broadcast: VectorCodegen._broadcast, CallExtern: _FunctionCodegen._call_extern,
          AddressOf: extern.emit_address_of}
 
 
@@ -719,7 +771,11 @@ def _operand_key(v: ir.Value):
     """``v`` as part of a :meth:`_FunctionCodegen._reuse` key: a constant by its type and
     value (each use builds a new ``ir.Constant``), anything else by identity."""
     c = int_constant(v)
-    return id(v) if c is None else (v.type.width, c)
+    if c is not None:
+        return (v.type.width, c)
+    if isinstance(v, ir.Constant):  # a float, vector or undefined constant: by its text
+        return str(v)
+    return id(v)
 
 
 def _fold_index(op: str, a: ir.Value, b: ir.Value) -> ir.Value | None:

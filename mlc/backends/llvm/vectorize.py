@@ -113,7 +113,7 @@ def vector_pointer(b: ir.IRBuilder, ptr: ir.Value, ty: ir.VectorType) -> ir.Valu
 
 class VectorCodegen:
     """The vector IR part of the function codegen (mixed into it): ``expr``,
-    ``_element_ptr``, ``_access``, ``_load``, ``_stored_value``, ``builder``, ``checks``,
+    ``_element_ptr``, ``_access``, ``_load``, ``_load_once``, ``_stored_value``, ``builder``, ``checks``,
     ``module``, ``streaming`` and ``made_nontemporal`` are the codegen's."""
 
     def _ramp(self, e: Ramp) -> ir.Value:
@@ -147,7 +147,7 @@ class VectorCodegen:
         b, index, align, ty = self.builder, e.indices[0], itemsize(e.buffer.dtype), mem_type(e.buffer.dtype)
         if self._ramp_access(e.buffer, index) and index.stride == 1:
             vec = ir.VectorType(ty, index.lanes)
-            return b.load(vector_pointer(b, self._element_ptr(e.buffer, (index.base,)), vec), typ=vec, align=align)
+            return self._load_once(vector_pointer(b, self._element_ptr(e.buffer, (index.base,)), vec), vec, align)
         ptrs = self._lane_pointers(e.buffer, index)
         if ptrs is None:
             return build_vector(b, [self._load(lane_of(e, k)) for k in range(dt.lanes(e.dtype))])
