@@ -68,7 +68,7 @@ def _rebuild(node, values: list):
 
 
 # What a field's value is to a walk, by its exact type (looked up once per type):
-_LEAF, _NODE, _BUFFER, _TUPLE = range(4)
+_LEAF, _NODE, _BUFFER, _TUPLE = range(1, 5)  # none is 0: ``_KINDS.get(t) or _kind(t)``
 _KINDS: dict[type, int] = {}
 
 
@@ -102,13 +102,16 @@ class Mutator:
         return buffer
 
     def generic_visit(self, node):
-        values = (_GETTERS.get(type(node)) or _getter(type(node)))(node)
+        new_values = self._visit_items((_GETTERS.get(type(node)) or _getter(type(node)))(node))
+        return node if new_values is None else _rebuild(node, new_values)
+
+    def _visit_items(self, values) -> list | None:
+        """Each of ``values`` visited (a node, a buffer, a tuple of them); a list of the
+        results where any changed, else None."""
         new_values = None
         kinds = _KINDS
         for n, value in enumerate(values):
-            kind = kinds.get(type(value))
-            if kind is None:
-                kind = _kind(type(value))
+            kind = kinds.get(type(value)) or _kind(type(value))
             if kind == _LEAF:
                 continue
             new = self.visit(value) if kind == _NODE else self._visit_value(value, kind)
@@ -116,7 +119,7 @@ class Mutator:
                 if new_values is None:
                     new_values = list(values)
                 new_values[n] = new
-        return node if new_values is None else _rebuild(node, new_values)
+        return new_values
 
     def _visit_value(self, value, kind: int | None = None):
         if kind is None:
@@ -126,19 +129,7 @@ class Mutator:
         if kind == _BUFFER:
             return self.visit_buffer(value)
         if kind == _TUPLE and value and not isinstance(value[0], (str, tuple)):
-            new_items = None
-            kinds = _KINDS
-            for n, item in enumerate(value):
-                item_kind = kinds.get(type(item))
-                if item_kind is None:
-                    item_kind = _kind(type(item))
-                if item_kind == _LEAF:
-                    continue
-                new = self.visit(item) if item_kind == _NODE else self._visit_value(item, item_kind)
-                if new is not item:
-                    if new_items is None:
-                        new_items = list(value)
-                    new_items[n] = new
+            new_items = self._visit_items(value)
             return value if new_items is None else tuple(new_items)
         return value
 
@@ -157,17 +148,12 @@ def pre_order_nodes(root):
         values = (getters.get(cls) or _getter(cls))(node)
         mark = len(stack)
         for value in values:
-            kind = kinds.get(type(value))
-            if kind is None:
-                kind = _kind(type(value))
+            kind = kinds.get(type(value)) or _kind(type(value))
             if kind == _NODE:
                 push(value)
             elif kind == _TUPLE:
                 for item in value:
-                    item_kind = kinds.get(type(item))
-                    if item_kind is None:
-                        item_kind = _kind(type(item))
-                    if item_kind == _NODE:
+                    if (kinds.get(type(item)) or _kind(type(item))) == _NODE:
                         push(item)
         if len(stack) - mark > 1:  # children come off the stack in field order
             stack[mark:] = stack[mark:][::-1]
