@@ -350,7 +350,8 @@ for _alias, _target in [("true_divide", "divide"), ("mod", "remainder"), ("abs",
 # --------------------------------------------------------------------- power
 
 def _power_lower(a, b):
-    """``a ** b``: ``pow`` for floats; exponentiation by squaring for integers.
+    """``a ** b``: ``pow`` for floats (NumPy's cases first for a float32/float64 exponent that
+    is one number: :func:`_scalar_exponent_power`); exponentiation by squaring for integers.
 
     The integer form uses one stage per exponent bit (result, running square),
     so it wraps on overflow exactly like NumPy. A negative integer exponent
