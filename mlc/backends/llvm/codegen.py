@@ -514,11 +514,9 @@ class _FunctionCodegen(VectorCodegen):
         if dt.is_vector(e.dtype):
             return self._lane_by_lane(e)
         v = self.expr(e.value)
-        if dt.is_complex(e.dtype) or dt.is_complex(e.value.dtype):
-            return self._reuse(("cast", e.value.dtype, e.dtype, _operand_key(v)),
-                               lambda: complex_math.cast(self.builder, v, e.value.dtype, e.dtype))
+        convert = complex_math.cast if dt.is_complex(e.dtype) or dt.is_complex(e.value.dtype) else arith.cast
         return self._reuse(("cast", e.value.dtype, e.dtype, _operand_key(v)),
-                           lambda: arith.cast(self.builder, v, e.value.dtype, e.dtype))
+                           lambda: convert(self.builder, v, e.value.dtype, e.dtype))
 
     def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
         op, dtype = e.op, dt.element(e.a.dtype)
@@ -596,7 +594,7 @@ class _FunctionCodegen(VectorCodegen):
             known = _known_condition(cond)
             if known is not None:  # a constant condition: only its side
                 v = self.expr(_scalar_of(e.true_value if known else e.false_value))
-                return splat(self.builder, v, dt.lanes(e.dtype)) if dt.is_vector(e.dtype) else v
+                return self._splat(v, dt.lanes(e.dtype)) if dt.is_vector(e.dtype) else v
         loads = self._loads(e.true_value) or self._loads(e.false_value)
         if loads and dt.is_vector(e.dtype):  # each lane branches on its own condition
             return self._lane_by_lane(e)

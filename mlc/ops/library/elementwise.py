@@ -407,13 +407,12 @@ def _scalar_exponent_power(x, y):
     0.5, 1 and 2, ``pow`` otherwise. Only 0.5 differs from ``pow`` beyond rounding:
     ``(-0) ** 0.5`` is -0 and ``(-inf) ** 0.5`` NaN (``sqrt``), where ``pow`` gives +0 and
     +inf. A constant exponent leaves one of the cases (the selects fold)."""
-    def is_(v):
-        return y == _e.const(v, y.dtype)
-
-    return _e.select(is_(-1.0), _e.const(1.0, x.dtype) / x, _e.select(
-        is_(0.0), _e.const(1.0, x.dtype), _e.select(
-            is_(0.5), _e.sqrt(x), _e.select(
-                is_(1.0), x, _e.select(is_(2.0), x * x, _e.pow(x, y))))))
+    one = _e.const(1.0, x.dtype)
+    cases = ((-1.0, one / x), (0.0, one), (0.5, _e.sqrt(x)), (1.0, x), (2.0, x * x))
+    out = _e.pow(x, y)
+    for exponent, value in reversed(cases):  # the first case checked first
+        out = _e.select(y == _e.const(exponent, y.dtype), value, out)
+    return out
 
 
 #: Complex ``z ** n`` with an integral real ``n``, ``|n| <`` this, multiplies (as NumPy's loop).
