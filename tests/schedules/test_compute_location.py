@@ -308,3 +308,16 @@ def test_reverse_compute_at_refuses_to_drop_consumer_iterations_that_read_nothin
     with pytest.raises(ScheduleError, match="j=0 reads nothing produced under the loop"):
         sch.reverse_compute_at(sch.get_block("S"), j)
     mlc.assert_structural_equal(sch.mod, before)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+@pytest.mark.parametrize("at", [0, 1])
+def test_reverse_compute_at_inside_a_blockized_block_reads_the_outer_iterator(rows, at):
+    """The write-back of a cache inside a blockized block is indexed by the outer block's
+    iterator (``vi_o``); the coverage check takes its value from the loop it is bound to."""
+    sch = Schedule(course_module(rows, m=2, k=3))
+    _, j, _ = sch.get_loops(sch.get_block("Y"))
+    sch.blockize(j)  # Y_o over i: vi_o = i; inside it the j, k loops of Y
+    sch.cache_write(sch.get_block("Y"), 0, "local")
+    sch.reverse_compute_at(sch.get_block("Y_local"), sch.get_loops(sch.get_block("Y"))[at])
+    assert_same_numerics(course_module(rows, m=2, k=3), sch.mod)

@@ -293,8 +293,14 @@ class _Move:
         owner, keys = None, {}
         if concurrent and (reduce_dims or partial_reads):
             owner = np.full([1 if d in reduce_dims else n for d, n in enumerate(shape)], -1, np.int64)
+        # the iterators of the blocks around the loop (a blockized block's vi_o), bound to the
+        # loops above them, may appear in the windows: they take their bindings' values
+        scopes = [(iv.var, value) for n in self.lloc.path if isinstance(n, BlockRealize)
+                  for iv, value in zip(n.block.iter_vars, n.iter_values)]
         for step, point in enumerate(itertools.product(*spans)):  # serial order of the iterations
             env = {id(v): x for v, x in zip(loop_vars, point)}
+            for var, value in scopes:
+                env[id(var)] = eval_int(value, env)
             window = tuple(self._window(bounds, shape, env))
             for region, own in partial_reads:
                 self._check_recomputed(region, own, window, bounds, shape, env)
