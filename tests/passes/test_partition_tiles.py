@@ -1,4 +1,6 @@
 """partition_tiles: the full tiles of a symbolic split run without the tail guard."""
+import re
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,44 @@ def test_partitioned_tiles_compute_every_size(target):
         lib["main"](a, b)
         np.testing.assert_array_equal(b, a + 1)
     assert any(isinstance(s, For) for s in pre_order_nodes(func.body))
+
+
+def _split_twice(rows, factors):
+    A = te.placeholder((rows, 6), "float32", "A")
+    B = te.compute((rows, 6), lambda i, j: A[i, j] + 1, name="B")
+    sch = Schedule(te.create_prim_func([A, B]))
+    i, _ = sch.get_loops(sch.get_block("B"))
+    sch.split(i, [None, *factors])
+    return sch.mod["main"]
+
+
+def test_a_tile_loop_inside_blocks_of_tiles_tests_each_tile_once():
+    """Blocks of 3 tiles of 4 rows over 30 rows, the blocks fused with the columns (as a
+    matmul's row blocks with its column panels): ``f // 6 * 12 + t * 4 + r < 30``. No
+    loop can split off the ragged block; the tile loop ``t`` takes the block's offset
+    into a test per tile, and its full tiles run unguarded."""
+    sch = Schedule(_split_twice(30, [3, 4]))
+    i0, i1, i2, j = sch.get_loops(sch.get_block("B"))
+    sch.reorder(i0, j, i1, i2)
+    sch.fuse(i0, j)
+    out = partition_tiles(_loops(sch.mod["main"])).script()
+    test = re.search(r"if (.*):\n", out).group(1)
+    assert "i_1 * 4 + 4" in test and "i_0_j_fused // 6 * 12" in test and "30" in test
+    fast, rest = out.split("else:")
+    assert "< 30" not in fast and "i_0_j_fused // 6 * 12 + i_1 * 4 + i_2 < 30" in rest
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("rows, factors", [(30, [3, 4]), (1, [2, 3]), (17, [2, 2, 3]), (24, [3, 4])])
+def test_tiles_inside_blocks_compute_every_element(target, fused, rows, factors):
+    sch = Schedule(_split_twice(rows, factors))
+    if fused:  # the blocks fused with the columns, as above
+        outer, *inner, j = sch.get_loops(sch.get_block("B"))
+        sch.reorder(outer, j, *inner)
+        sch.parallel(sch.fuse(outer, j))
+    lib = mlc.build(sch.mod, target=target, schedule=mlc.schedules.as_written)
+    a = np.random.default_rng(rows).standard_normal((rows, 6)).astype("float32")
+    b = np.full_like(a, np.nan)
+    lib["main"](a, b)
+    np.testing.assert_array_equal(b, a + 1)

@@ -160,24 +160,26 @@ def test_the_course_mm_relu_and_multi_output_blocks():
 
 #: (columns, packed B, packed A, row tiles per block) of a large ragged matmul: A packs
 #: only with 4 column panels or more, a panel is two vectors (16 floats with AVX2, 32 with
-#: AVX-512), and a row tile 4 rows with AVX2, with AVX-512 the 5 rows that divide 515.
-LARGE_MATMUL = {"avx2": (64, "B_global = T.alloc_buffer((4, 40, 16))", "A_global = T.alloc_buffer((86, 40, 6))",
-                         "for i_1 in range(42):"),
+#: AVX-512), and a row tile of packed A the 5 rows that divide 515; three blocks of 35 of
+#: its 103 row tiles (about 256 rows each, none empty).
+LARGE_MATMUL = {"avx2": (64, "B_global = T.alloc_buffer((4, 40, 16))", "A_global = T.alloc_buffer((103, 40, 5))",
+                         "for i_1 in range(35):"),
                 "avx512": (128, "B_global = T.alloc_buffer((4, 40, 32))", "A_global = T.alloc_buffer((103, 40, 5))",
-                           "for i_1 in range(51):")}
+                           "for i_1 in range(35):")}
 
 
 @each_pinned_target
 def test_large_ragged_matmul_with_row_blocks_and_both_operands_packed(monkeypatch, isa, target):
     """The thresholds scaled down so that a test-sized matmul takes the large-matrix path."""
     monkeypatch.setattr(matmul_rule, "PACK_A_L3_SHARE", 1 / 1024)  # A (80 KiB) > 8 or 16 KiB
+    monkeypatch.setattr(matmul_rule, "ROW_BLOCK", 256)
     monkeypatch.setattr(matmul_rule, "ROW_BLOCKS_FROM", 2)
     columns, packed_b, packed_a, row_tiles = LARGE_MATMUL[isa]
     mod = matmul(515, columns, 40, transpose_b=True)
     with pinned_threads():
         text = default_schedule(mod, target).mod["main"].script()
     assert packed_a in text and packed_b in text
-    assert row_tiles in text  # 256-row blocks (255 with 5-row tiles, 252 with 6-row ones)
+    assert row_tiles in text  # blocks of 175 rows, not two of 255 and one of 5
     check(mod, rtol=1e-4, atol=1e-4)  # and whatever the host's tiles, the same results
 
 

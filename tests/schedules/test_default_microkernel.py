@@ -4,9 +4,10 @@ host (:mod:`tests.targets`), and what the schedule knows about the CPU's registe
 and caches.
 
 The loop must keep every accumulator of the register tile in a vector register (one
-FMA destination each, no stack access in the loop) and use the register file: 12 of
-the 16 ymm registers with AVX2 (6 rows of 2 vectors), 16 of the 32 zmm registers with
-AVX-512 (8 rows of 2 vectors).
+FMA destination each, no stack access in the loop) and use the register file: with
+AVX2, 12 of the 16 ymm registers (6 rows of 2 vectors) where 6 divides the rows, 8 (4
+rows) for 2048 rows, which a tile of 6 would pad; with AVX-512, 24 of the 32 zmm
+registers (12 rows of 2 vectors) for 1536 rows, 16 (8 rows) for 2048.
 """
 import re
 
@@ -21,8 +22,9 @@ from tests.targets import each_pinned_target, pinned_threads
 
 from .test_default_cpu import matmul
 
-#: (register name, accumulators, rows of the tile) of the micro-kernel per pinned ISA.
-MICRO_KERNEL = {"avx2": ("ymm", 12, 6), "avx512": ("zmm", 16, 8)}
+#: (register name, accumulators, rows of the tile) of the micro-kernel per pinned ISA and size.
+MICRO_KERNEL = {("avx2", 1536): ("ymm", 12, 6), ("avx2", 2048): ("ymm", 8, 4),
+                ("avx512", 1536): ("zmm", 24, 12), ("avx512", 2048): ("zmm", 16, 8)}
 
 
 def _holds_a_loop(body: list[str]) -> bool:
@@ -52,13 +54,13 @@ def innermost_fma_loop(asm: str) -> list[str]:
 
 
 @each_pinned_target
-@pytest.mark.parametrize("size", [1024, 2048])
+@pytest.mark.parametrize("size", [1536, 2048])
 def test_the_micro_kernel_keeps_its_accumulators_in_registers(isa, target, size):
     mod = matmul(size, size, size)
     with pinned_threads():
         scheduled = default_schedule(mod, target).mod
     loop = innermost_fma_loop(compile_sources(scheduled, target)["asm"])
-    register, accumulators, rows = MICRO_KERNEL[isa]
+    register, accumulators, rows = MICRO_KERNEL[isa, size]
     fmas = [line.split() for line in loop if "vfmadd" in line]
     destinations = {fma[-1] for fma in fmas}
     assert fmas and all(fma[-1].startswith(f"%{register}") for fma in fmas), "\n".join(loop)
@@ -114,3 +116,10 @@ def test_avx2_row_tiles_take_the_fewest_row_tiles_of_up_to_12_accumulators(m, ro
     vectors, the broadcast and a spare), the fewest row tiles, then the least padding."""
     assert _row_tile(16, 8, m, CpuInfo(256, 1)) == rows
     assert _row_tile(8, 8, 1024, CpuInfo(256, 1)) == 13  # one vector of columns: 13 rows
+
+
+@pytest.mark.parametrize("m, rows", [(2048, 4), (1536, 6), (1024, 4), (515, 5), (1000, 5), (997, 5)])
+def test_avx2_row_tiles_of_packed_a_pad_the_rows_least(m, rows):
+    """With A packed into row panels (a large matmul), 4 to 6 rows that pad least, the more
+    rows on a tie: a ragged tile pads every panel (2048 rows in tiles of 6: 342 tiles)."""
+    assert _row_tile(16, 8, m, CpuInfo(256, 1), packed=True) == rows

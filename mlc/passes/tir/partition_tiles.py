@@ -15,16 +15,22 @@ This pass gives such a loop two bodies (TVM's loop partitioning)::
                                                              if v * 8 + r < n: S
 
 A guard conjunct is dropped from the full-tile body only when it is
-``a < N`` (or ``a <= N - 1``, or ``a >= 0``) with ``a = v * F + r``, ``r`` a
-sum over loops inside ``v`` that the constant ranges bound by ``F - 1`` (and
-below by 0), and ``N`` free of loops; the full-tile test is ``v * F + F <= N``
-for each distinct ``(F, N)``.
+``a < N`` (or ``a <= N - 1``, or ``a >= 0``) with ``a = v * F + r + o``, ``r``
+a sum over loops inside ``v`` that the constant ranges bound by ``F - 1`` (and
+below by 0), ``o`` and ``N`` free of ``v`` and the loops inside it (``o`` is 0
+for ``a >= 0``); the full-tile test is ``v * F + F <= N - o`` for each distinct
+``(F, N - o)``. An ``o`` over the loops outside ``v`` is where a split of a split
+puts the outer tile: blocks of 42 row tiles of 6 over 1024 rows guard each row
+with ``b * 252 + t * 6 + r < 1024``, and the tile loop ``t`` tests
+``t * 6 + 6 <= 1024 - b * 252`` once per tile instead of once per row per
+reduction step.
 
 A loop of constant extent ``E`` whose bounds ``N`` are constants knows where its
 full tiles end, ``K = min(N // F)``: it becomes two loops of its kind, the full
 tiles without guards and the rest as it was (in a split, one ragged tile), so
 that no full tile pays a test per iteration either (serial and parallel loops;
-vectorized and unrolled ones are left whole)::
+vectorized and unrolled ones are left whole; a bound over outer loops takes the
+test per iteration above)::
 
     for v in T.parallel(4):                     for v in T.parallel(3):
         for r:                           ->          for r: S
@@ -61,17 +67,20 @@ class _Partition(Mutator):
         self.constant_splits = 0
 
     def visit_For(self, node: For):
-        node = self.generic_visit(node)
+        """Outer loops first: a tile loop takes every guard its full tiles make hold, and the
+        loops inside partition what is left (the ragged tile's guards, symbolic loops)."""
         if not (isinstance(node.min, IntImm) and node.min.value == 0):
-            return node
+            return self.generic_visit(node)
         constant = isinstance(node.extent, IntImm)
         if constant and node.kind not in ("serial", "parallel"):
-            return node  # a vector loop's lanes are vectorize_loops' business, unrolled ones stay whole
+            return self.generic_visit(node)  # vector lanes are vectorize_loops' business, unrolled loops stay whole
         tiles = _Tiles(node.loop_var)
         fast = tiles.visit(node.body)
         if not tiles.full:
-            return node
-        if constant:
+            return self.generic_visit(node)
+        fast = self.visit(fast)
+        node = self.generic_visit(node)
+        if constant and all(isinstance(bound, IntImm) for _, bound in tiles.full.values()):
             split = _split_constant(node, fast, tiles.full.values())
             self.constant_splits += split is not node
             return split
@@ -84,9 +93,7 @@ class _Partition(Mutator):
 
 def _split_constant(node: For, fast, full) -> For:
     """``node`` (extent a constant) as its full tiles' loop, guard-free ``fast`` body, then
-    the rest with the original body; ``node`` itself when a tile test's bound is symbolic."""
-    if not all(isinstance(bound, IntImm) for _, bound in full):
-        return node
+    the rest with the original body (every tile test's bound a constant)."""
     extent = node.extent.value
     count = min(extent, *(bound.value // factor for factor, bound in full))
     if count <= 0:
@@ -142,30 +149,44 @@ class _Tiles(Mutator):
         bound = cond.b if cond.op == "lt" else canonical(cond.b + 1)
         if any(v is self.var or v in self.ranges for v in free_vars(bound)):
             return False
-        factor = self._offset(cond.a)
-        if factor is None:
+        offset = self._offset(cond.a)
+        if offset is None:
             return False
+        factor, outer = offset
+        if outer is not None:
+            if factor < 2:
+                return False  # a tile of one iteration: the guard would only move up a loop
+            bound = canonical(bound - outer)
         self.full.setdefault((factor, expr_key(bound)), (factor, bound))
         return True
 
-    def _offset(self, a: PrimExpr, lower_only: bool = False) -> int | None:
-        """``F`` when ``a = var * F + r`` with ``r`` over the inner loops in ``[0, F - 1]``
-        (``lower_only``: ``r >= 0`` and ``F >= 0`` are enough); else None."""
+    def _offset(self, a: PrimExpr, lower_only: bool = False):
+        """``(F, o)`` when ``a = var * F + r + o`` with ``r`` over the inner loops in
+        ``[0, F - 1]`` and ``o`` over the outer ones (None when there are none); with
+        ``lower_only``, ``F`` when ``a = var * F + r``, ``r >= 0`` and ``F >= 0``; else None."""
         form = linear(a)
-        factor, rest = 0, const(form.const, a.dtype)
+        factor, rest, outer = 0, const(form.const, a.dtype), None
         for atom, coef in form.terms.values():
             if atom is self.var:
                 factor = coef
                 continue
-            if any(v is self.var or v not in self.ranges for v in free_vars(atom)):
+            names = free_vars(atom)
+            if any(v is self.var for v in names):
                 return None
-            rest = rest + atom * coef
+            if any(v in self.ranges for v in names):
+                if not all(v in self.ranges for v in names):
+                    return None
+                rest = rest + atom * coef
+            elif lower_only:
+                return None
+            else:
+                outer = atom * coef if outer is None else outer + atom * coef
         lo, hi = Analyzer(self.ranges).const_int_bound(canonical(rest))
         if lo is None or lo < 0 or factor < 0:
             return None
         if lower_only:
             return factor
-        return factor if factor > 0 and hi is not None and hi <= factor - 1 else None
+        return (factor, outer) if factor > 0 and hi is not None and hi <= factor - 1 else None
 
 
 def _conjuncts(cond: PrimExpr) -> list[PrimExpr]:

@@ -76,17 +76,20 @@ PACK_MIN_ROWS = 16
 #: stream into the kernel as fast as a packed panel (mm_relu 128^3 with AVX-512 on two
 #: cores: 13 us unpacked, 26 us with its packing pass), and small problems skip the copy.
 PACK_B_L2_SHARE = 0.5
-#: A is packed into MR-row panels too when it is larger than this share of the L3 cache
-#: and each of its panels serves at least PACK_A_MIN_PANELS column panels of B. Below
-#: that, the hardware prefetchers stream the MR rows of a tile from the caches as fast
-#: as from a panel, and the copy costs a pass over A (1024^3 float32 with AVX-512: 8%).
+#: A is packed into MR-row panels too when A and B together are larger than this share
+#: of the L3 cache and each of A's panels serves at least PACK_A_MIN_PANELS column panels
+#: of B. Below that, the hardware prefetchers stream the MR rows of a tile from the caches
+#: as fast as from a panel, and the copy costs a pass over A (1024^3 float32 with AVX-512:
+#: 8%); above it, every column panel would stream all of A from memory again (2048^3 on
+#: Zen 3, 32 MiB of L3: 99 ms unpacked, 94 packed in blocks of rows).
 PACK_A_L3_SHARE = 0.5
 PACK_A_MIN_PANELS = 4
-#: With packed A, rows go in blocks of ROW_BLOCK when there are ROW_BLOCKS_FROM
+#: With packed A, rows go in blocks of about ROW_BLOCK when there are ROW_BLOCKS_FROM
 #: blocks or more: a block of A (ROW_BLOCK x K) stays in the L2/L3 caches while
-#: every column panel of B passes over it.
-ROW_BLOCK = 256
-ROW_BLOCKS_FROM = 4
+#: every column panel of B passes over it; B streams past once per block (2048^3 on
+#: Zen 3, medians of 15: 93.7 ms in blocks of 512 rows, 95.7 in blocks of 256).
+ROW_BLOCK = 512
+ROW_BLOCKS_FROM = 2
 #: A matmul runs on threads from this many multiply-adds (about 10 us on one core):
 #: below that, waking the thread pool costs more than the work.
 PARALLEL_MIN_MACS = 1 << 19
@@ -114,7 +117,7 @@ def _column_tile(n: int, lanes: int) -> int:
     return width
 
 
-def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo) -> int:
+def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo, packed: bool = False) -> int:
     """Rows of the register tile, between the ACCUMULATORS of them and as many rows as fit
     in the registers left after the NR/lanes vectors of B and REGISTERS_FREE more
     (:func:`~.steps.register_rows`).
@@ -122,17 +125,29 @@ def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo) -> int:
     With 16 vector registers (AVX2, up to 6 rows of two vectors): the fewest row tiles,
     then the least padding of ``m``, then the more rows. Exactly ACCUMULATORS accumulators
     leave the FMA latency no slack: an AVX2 tile of 4 rows of two vectors runs at 86% of the
-    8-lane FMA peak in cache, one of 6 rows at 98%. With 32 (AVX-512, 4 to 14 rows of two
-    vectors): the one that pads ``m`` least (a ragged row tile puts a predicate on every
-    row), the larger on a tie."""
+    8-lane FMA peak in cache, one of 6 rows at 98%. With A ``packed`` into row panels, the
+    least padding comes first: a ragged tile pads every panel of A and B streams past it
+    from farther out (2048^3 on Zen 3: 94 ms in tiles of 4 rows, 106 of 5, 110 of 6, which
+    pad 2048 rows by 2 and 4). With 32 (AVX-512, 4 to 14 rows of two vectors): the one that
+    pads ``m`` least (a ragged row tile puts a predicate on every row), the larger on a tie."""
     vectors = max(1, -(-nr // lanes))
     least = max(1, ACCUMULATORS // vectors)
     most = max(least, register_rows(vectors, cpu))
-    if cpu.vector_registers < 32:
+    if cpu.vector_registers < 32 and not packed:
         return min(range(least, most + 1), key=lambda r: (-(-m // r), -(-m // r) * r - m, -r))
     if m <= most:
         return m
     return min(range(least, most + 1), key=lambda r: (-(-m // r) * r - m, -r))
+
+
+def _row_block(m: int, mr: int) -> int:
+    """Rows per block of rows: whole row tiles, about ROW_BLOCK rows, as many tiles in every
+    block as the tiles of ``m`` rows allow (1024 rows in tiles of 6: three blocks of 57
+    tiles, not two of 85 and one of 1 whose other 84 tiles are empty)."""
+    mr = max(1, mr)
+    tiles = -(-m // mr)
+    blocks = -(-tiles // max(1, ROW_BLOCK // mr))
+    return -(-tiles // blocks) * mr
 
 
 def _column_options(n: int, lanes: int) -> list[int]:
@@ -269,15 +284,18 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         return None
     nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), _column_tile(n, lanes))
     mr = min(_row_tile(nr, lanes, m, cpu), m)
-    if pat.i is not None and not rows_symbolic:
-        mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // lanes), m, cpu), mr)
-    wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
     pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and \
-        a_bytes > PACK_A_L3_SHARE * cpu.caches[2] and not rows_symbolic
+        a_bytes + b_bytes > PACK_A_L3_SHARE * cpu.caches[2] and not rows_symbolic
+    if pack_a:
+        mr = min(_row_tile(nr, lanes, m, cpu, packed=True), m)
+    if pat.i is not None and not rows_symbolic:
+        mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // lanes), m, cpu), mr)
+    pack_a = pack_a and mr > 1
+    wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
     if pat.i is not None and mr > 1 and not rows_symbolic:
         pack_a = bool(choose(sch, cpu, "matmul.pack_a", [0, 1], int(pack_a)))
-    block_rows = max(1, ROW_BLOCK // max(1, mr)) * mr  # ROW_BLOCK rounded down to whole tiles
+    block_rows = _row_block(m, mr)
     row_blocks = -(-m // block_rows) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
     if pat.i is not None and not rows_symbolic:  # a design space: blocks of rows of any size
         options = [0] + [r // mr * mr for r in ROW_BLOCK_OPTIONS if mr <= r // mr * mr < m]
