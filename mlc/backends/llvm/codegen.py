@@ -365,7 +365,7 @@ class _FunctionCodegen(VectorCodegen):
         """Outline the loop into a body function and run it on the thread pool (:mod:`.parallel`).
 
         The body function receives every buffer and variable in scope (LLVM
-        drops the unused ones once it inlines the body into the task); inside
+        drops the unused ones: the body is internal, its one caller the task); inside
         it, nested parallel loops run serially.
         """
         if self.in_parallel:

@@ -16,7 +16,8 @@ three pieces (the codegen emits the loop body into the first):
   began_at, done_at, mine, cpu, captured...}`` and, until the loop is used up,
   takes the next chunk of ``ceil(extent / (CHUNKS_PER_THREAD *
   omp_get_num_threads()))`` iterations (``atomicrmw add next``) and calls the
-  body function on it (LLVM inlines it). Thread 0 of a team (the caller)
+  body function on it (a call: the task is ``optnone``, so LLVM optimises the
+  body once, as a function of its own, not again inlined into the task). Thread 0 of a team (the caller)
   notes when it starts and stops taking chunks and how many iterations it ran
   (``began_at``, ``done_at``, ``mine``) for the launch's review. The task
   itself is never inlined, so the kernel holds one copy of the loop body
@@ -384,6 +385,10 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
     fn.attributes.add("noinline")  # one copy of the loop body: the serial path calls it too
+    # The task is glue, run once per chunk: left unoptimised, it keeps LLVM from inlining
+    # the body into it and optimising the loop nest a second time there (the O3 pipeline
+    # of softmax's kernel: 52 ms with the body inlined, 30 without; the run time is the same).
+    fn.attributes.add("optnone")
     closure, = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
 
