@@ -111,6 +111,25 @@ def test_parallel_loop_inside_a_serial_loop_captures_the_outer_index():
     np.testing.assert_array_equal(b, a * 10 + np.arange(n)[:, None])
 
 
+def _definition(ir_text: str, name: str) -> str:
+    return next(line for line in ir_text.splitlines() if line.startswith("define") and f'@"{name}"' in line)
+
+
+def test_glue_is_left_unoptimised_and_loops_are_not():
+    """The task (chunk taking) and a kernel that only launches its loop are ``optnone``; the
+    loop body, and a kernel with a serial loop of its own, are optimised."""
+    only = parallel_outer_loops(elementwise_2d(33, 40), ["B"])
+    text = generate_ir({"f": lower(only)}, TARGET)
+    assert "optnone" in _definition(text, "f")
+    assert "optnone" in _definition(text, "__mlc_par.f.task")
+    assert "optnone" not in _definition(text, "__mlc_par.f")
+    sch = mlc.Schedule(mlc.IRModule({"main": elementwise_2d(33, 40)}))
+    i, j = sch.get_loops(sch.get_block("B"))
+    sch.parallel(j)  # a serial loop around the launch: the kernel's own code
+    text = generate_ir({"f": lower(sch.mod["main"])}, TARGET)
+    assert "optnone" not in _definition(text, "f") and "optnone" in _definition(text, "__mlc_par.f.task")
+
+
 def test_nested_parallel_loops_run_serially_inside_the_outer_one():
     func = elementwise_2d(33, 40)
     sch = mlc.Schedule(mlc.IRModule({"main": func}))

@@ -150,7 +150,19 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         gen.checks = _Checks(name or symbol, sites, fn.args[-1])
     gen.stmt(func.body)
     gen.finish()
+    if gen.launches == 1 and _launch_only(func.body):
+        # nothing but the launch of its one parallel loop (stores of the closure, calls into
+        # the pool, :mod:`.parallel`): glue that runs once per call, left unoptimised
+        fn.attributes.add("noinline")
+        fn.attributes.add("optnone")
     return fn
+
+
+def _launch_only(body: Stmt) -> bool:
+    """Whether ``body`` is one parallel loop and nothing else."""
+    while isinstance(body, SeqStmt) and len(body.seq) == 1:
+        body = body.seq[0]
+    return isinstance(body, For) and body.kind == "parallel"
 
 
 def _pointer_attributes(arg: ir.Argument, dtype: str, noalias: bool, nbytes: int) -> None:
@@ -188,6 +200,7 @@ class _FunctionCodegen(VectorCodegen):
         self.streaming: frozenset[Buffer] = frozenset()  # outputs stored non-temporally (.streaming)
         self.made_nontemporal = False  # a non-temporal store was emitted: finish with sfence
         self.place_body: PlaceBody | None = None  # where parallel loop bodies go (emit_function)
+        self.launches = 0  # parallel loops launched on the pool from this function
 
     def finish(self) -> None:
         """Return at the end of the code and jump from the entry block to it."""
@@ -413,6 +426,7 @@ class _FunctionCodegen(VectorCodegen):
         parallel.emit_launch(b, ir.IRBuilder(self.entry), body_fn,
                              [v for _, v in buffers] + [v for _, v in variables]
                              + [v for _, v in extents] + checks, begin, extent)
+        self.launches += 1
 
     def _serial_loop(self, s: For) -> None:
         self._counted_loop(s, *self._loop_range(s))

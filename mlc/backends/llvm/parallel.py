@@ -30,7 +30,9 @@ three pieces (the codegen emits the loop body into the first):
   ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (noting its CPU
   before, returning to it after if the kernel moved it, then reviewing the
   launch, see below, and freeing the pool) or the task directly otherwise
-  (``pooled`` is 0 then, and the one call takes the whole range).
+  (``pooled`` is 0 then, and the one call takes the whole range). A kernel
+  that is nothing but this launch is ``optnone`` like the task: only the
+  body's loops are worth LLVM's optimisation.
 
 Thread-count policy, kept in the process-wide
 :data:`~mlc.backends.llvm.symbols.PARALLEL_STATE` ``{busy, num_threads,
