@@ -17,9 +17,10 @@ three pieces (the codegen emits the loop body into the first):
   takes the next chunk of ``ceil(extent / (CHUNKS_PER_THREAD *
   omp_get_num_threads()))`` iterations (``atomicrmw add next``) and calls the
   body function on it (a call: the task is ``optnone``, so LLVM optimises the
-  body once, as a function of its own, not again inlined into the task). Thread 0 of a team (the caller)
-  notes when it starts and stops taking chunks and how many iterations it ran
-  (``began_at``, ``done_at``, ``mine``) for the launch's review. The task
+  body once, as a function of its own, not again inlined into the task). Thread
+  0 of a team (the caller) notes when it starts and stops taking chunks and how
+  many iterations it ran (``began_at``, ``done_at``, ``mine``) for the launch's
+  review. The task
   itself is never inlined, so the kernel holds one copy of the loop body
   however it launches it. Taking chunks in turn rather than one fixed share
   per thread keeps a thread that the OS preempted (another process on a busy

@@ -20,9 +20,9 @@ a sum over loops inside ``v`` that the constant ranges bound by ``F - 1`` (and
 below by 0), ``o`` and ``N`` free of ``v`` and the loops inside it (``o`` is 0
 for ``a >= 0``); the full-tile test is ``v * F + F <= N - o`` for each distinct
 ``(F, N - o)``. An ``o`` over the loops outside ``v`` is where a split of a split
-puts the outer tile: blocks of 42 row tiles of 6 over 1024 rows guard each row
-with ``b * 252 + t * 6 + r < 1024``, and the tile loop ``t`` tests
-``t * 6 + 6 <= 1024 - b * 252`` once per tile instead of once per row per
+puts the outer tile: blocks of 57 row tiles of 6 over 1024 rows guard each row
+with ``b * 342 + t * 6 + r < 1024``, and the tile loop ``t`` tests
+``t * 6 + 6 <= 1024 - b * 342`` once per tile instead of once per row per
 reduction step.
 
 A loop of constant extent ``E`` whose bounds ``N`` are constants knows where its
