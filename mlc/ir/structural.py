@@ -33,6 +33,11 @@ from collections.abc import Mapping
 from .buffer import Buffer
 from .expr import Var
 
+try:  # CPython's own BLAKE2: hashlib's OpenSSL start-up would be a tenth of `import mlc`
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
+
 __all__ = ["structural_equal", "structural_hash", "assert_structural_equal"]
 
 
@@ -199,7 +204,5 @@ def structural_hash(node) -> int:
             stack.extend(x)
             continue
         tokens.append(x)
-    import hashlib  # here, not at the top: its OpenSSL start-up would be a tenth of `import mlc`
-
-    digest = hashlib.blake2b(_stable_text(tuple(tokens)).encode(), digest_size=8).digest()
+    digest = blake2b(_stable_text(tuple(tokens)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little", signed=True)

@@ -14,7 +14,7 @@ files:
   warning says so once, and builds go on without a disk cache;
 * an entry is one file, written atomically with mode 0600, that records its
   full :class:`CacheKey` (hash of the IR, CPU, features, mlc, llvmlite and
-  LLVM versions), the sizes and the SHA-256 of what follows, then the object
+  LLVM versions), the sizes and the BLAKE2b hash of what follows, then the object
   code and the optimised IR. :func:`load` hands it back only when the record
   is the key asked for and the bytes match; copying another entry over a key,
   truncating it or damaging it makes a miss (and the entry is removed);
@@ -25,7 +25,6 @@ An unreadable or unwritable cache is never an error: it only costs the compile t
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -39,15 +38,20 @@ import llvmlite.binding as llvm
 from ...config import config
 from ...version import __version__
 
+try:  # CPython's own BLAKE2, without the OpenSSL start-up of hashlib (3 ms of a first call)
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
+
 __all__ = ["CacheKey", "cache_key", "load", "store", "discard", "directory"]
 
-_MAGIC = b"mlc-object-cache 2\n"
+_MAGIC = b"mlc-object-cache 3\n"
 
 
 @dataclass(frozen=True)
 class CacheKey:
     """Everything an entry depends on; ``digest`` names its file."""
-    ir_sha256: str
+    ir_hash: str
     cpu: str
     features: str
     mlc: str
@@ -56,12 +60,16 @@ class CacheKey:
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        return _hash(json.dumps(asdict(self), sort_keys=True).encode())
 
 
 def cache_key(ir_text: str, cpu: str, features: str) -> CacheKey:
-    return CacheKey(hashlib.sha256(ir_text.encode()).hexdigest(), cpu, features, __version__,
+    return CacheKey(_hash(ir_text.encode()), cpu, features, __version__,
                     llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)))
+
+
+def _hash(data: bytes) -> str:
+    return blake2b(data, digest_size=32).hexdigest()
 
 
 _warned: set[str] = set()
@@ -151,13 +159,13 @@ def _parse(data: bytes, key: CacheKey) -> tuple[bytes, str] | None:
     try:
         header = json.loads(data[len(_MAGIC):header_end])
         recorded = CacheKey(**header["key"])
-        obj_size, ir_size, digest = int(header["object_size"]), int(header["ir_size"]), header["sha256"]
+        obj_size, ir_size, digest = int(header["object_size"]), int(header["ir_size"]), header["blake2b"]
     except (ValueError, TypeError, KeyError):
         return None
     body = data[header_end + 1:]
     if recorded != key or obj_size < 0 or ir_size < 0 or len(body) != obj_size + ir_size:
         return None
-    if hashlib.sha256(body).hexdigest() != digest:
+    if _hash(body) != digest:
         return None
     try:
         optimized = body[obj_size:].decode("utf-8")
@@ -173,7 +181,7 @@ def store(key: CacheKey, obj: bytes, optimized_ir: str) -> None:
         return
     body = obj + optimized_ir.encode("utf-8")
     header = {"key": asdict(key), "object_size": len(obj), "ir_size": len(body) - len(obj),
-              "sha256": hashlib.sha256(body).hexdigest()}
+              "blake2b": _hash(body)}
     data = _MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + body
     tmp = None
     try:
