@@ -160,10 +160,11 @@ class _Tiles(Mutator):
         self.full.setdefault((factor, expr_key(bound)), (factor, bound))
         return True
 
-    def _offset(self, a: PrimExpr, lower_only: bool = False):
+    def _offset(self, a: PrimExpr, lower_only: bool = False) -> tuple[int, PrimExpr | None] | None:
         """``(F, o)`` when ``a = var * F + r + o`` with ``r`` over the inner loops in
         ``[0, F - 1]`` and ``o`` over the outer ones (None when there are none); with
-        ``lower_only``, ``F`` when ``a = var * F + r``, ``r >= 0`` and ``F >= 0``; else None."""
+        ``lower_only``, ``(F, None)`` when ``a = var * F + r``, ``r >= 0`` and ``F >= 0``;
+        else None."""
         form = linear(a)
         factor, rest, outer = 0, const(form.const, a.dtype), None
         for atom, coef in form.terms.values():
@@ -185,7 +186,7 @@ class _Tiles(Mutator):
         if lo is None or lo < 0 or factor < 0:
             return None
         if lower_only:
-            return factor
+            return factor, None
         return (factor, outer) if factor > 0 and hi is not None and hi <= factor - 1 else None
 
 

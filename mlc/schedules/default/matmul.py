@@ -291,7 +291,6 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         mr = min(_row_tile(nr, lanes, m, cpu, packed=True), m)
     if pat.i is not None and not rows_symbolic:
         mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // lanes), m, cpu), mr)
-    pack_a = pack_a and mr > 1
     wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
     if pat.i is not None and mr > 1 and not rows_symbolic:
         pack_a = bool(choose(sch, cpu, "matmul.pack_a", [0, 1], int(pack_a)))
