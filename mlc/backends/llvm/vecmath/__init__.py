@@ -23,7 +23,7 @@ op         float32  float64 (vs NumPy/libm)  float16
 exp        1.0      1                        0.51
 expm1      1.5      2                        0.51
 log        1.0      1                        0.51
-tanh       1.5      2                        0.51
+tanh       2.5      2                        0.51
 sigmoid    2.5      2                        0.51
 erf        1.5      1                        0.51
 =========  =======  ======================  =======

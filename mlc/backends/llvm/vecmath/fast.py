@@ -5,8 +5,8 @@ same algorithms as :mod:`.functions` with these lower-degree polynomials (and
 the LLVM fast-math flags ``contract`` and ``afn`` on their arithmetic); a
 polynomial not listed here keeps its accurate coefficients. float32 tanh is
 the one other algorithm: ``x P(x^2) / Q(x^2)`` with x clamped to [-9, 9], a
-rational fit (8 FMAs and a division instead of an exponential, a polynomial,
-a division and a select). The float32 ones
+rational fit (8 FMAs and a division instead of an exponential and a
+division). The float32 ones
 are weighted least-squares fits of relative error (done in float64 with
 NumPy, coefficients rounded to float32; the comment gives the max relative
 error of the rounded polynomial on its interval); the float64 exp one is the
@@ -30,9 +30,6 @@ FAST_COEFFICIENTS = {
     # exp_q float64: Taylor series to degree 9 (accurate: 11), remainder < 7e-15
     ("exp_q", "float64"): (1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040, 1 / 40320,
                            1 / 362880, 1 / 3628800, 1 / 39916800),
-    # tanh_small float32: degree 4 (accurate: 5), max relative error 5.6e-8
-    ("tanh_small", "float32"): (-0.3333333432674408, 0.13333246111869812, -0.0539366714656353,
-                                0.021488767117261887, -0.006976264528930187),
     # tanh_rational float32: P, Q of degrees (4, 4) in x^2 on [0, 9.0], max relative error 2.2e-08
     # before rounding (python -m mlc.backends.llvm.vecmath.fit --fast-tanh); 3.5e-7 as evaluated
     ("tanh_rational_p", "float32"): (1.0, 0.13383789360523224, 0.0034987609833478928,

@@ -10,7 +10,7 @@ by. The approximated functions (see :mod:`.functions` for how they are used):
 
 * ``exp_q``:   (e^r - 1 - r) / r^2 in r, r in [-ln2/2, ln2/2]
 * ``log_q``:   (2 atanh(s) / s - 2) / z in z = s^2, s in [-(3 - 2 sqrt 2), 3 - 2 sqrt 2]
-* ``tanh_small``: (tanh(x) - x) / x^3 in x^2, x in [0, 1/2]
+* ``tanh_small``: (tanh(x) - x) / x^3 in x^2, x in [0, 1/2] (float64 only)
 * ``erf_small``: erf(x) / x in x^2, x in [0, 1]; its constant term is a pair
   (hi, lo) of the format, so the result near 0 is not off by hi's rounding
 * ``erfc_large``: erfc(x) exp(x^2) in u = (x - 3) / (x + 3), x in [1, T] (T: 4 float, 6 double)
@@ -25,7 +25,7 @@ from .fast import TANH_RATIONAL_END
 DEGREES = {
     ("exp_q", "float32"): 5, ("exp_q", "float64"): 11,
     ("log_q", "float32"): 3, ("log_q", "float64"): 7,
-    ("tanh_small", "float32"): 5, ("tanh_small", "float64"): 10,
+    ("tanh_small", "float64"): 10,  # float32 tanh needs none (functions.tanh)
     ("erf_small", "float32"): 7, ("erf_small", "float64"): 12,
     ("erfc_large", "float32"): 9, ("erfc_large", "float64"): 17,
 }
