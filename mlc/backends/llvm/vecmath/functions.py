@@ -140,7 +140,9 @@ def tanh(o: FloatOps, x):
     e = o.fma(s, t, o.sub(s, 1.0))
     large = o.div(e, o.add(e, 2.0))
     if ("tanh_small", o.fmt.dtype) not in COEFFICIENTS:  # float32
-        return o.select(o.isnan(x), x, o.copysign(large, x))
+        # large >= 0: x's sign bit or'ed in (one instruction fewer than copysign)
+        signed = o.from_bits(o.b.or_(o.bits(large), o.b.and_(o.bits(x), o.ci(1 << (o.fmt.bits - 1)))))
+        return o.select(o.isnan(x), x, signed)
     z = o.mul(a, a)
     small = o.fma(o.mul(a, z), o.horner(z, _coeffs(o, "tanh_small")), a)
     # NaN picks the small branch (the compare is false), which carries it
