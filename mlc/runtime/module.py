@@ -29,7 +29,7 @@ from .ndarray import check_device, is_masked_array, module_device
 from .pointers import data_pointer, overlapping_pair
 from .timing import TimeResult, time_function
 
-__all__ = ["Module", "Function", "TimeResult", "check_arguments"]
+__all__ = ["Module", "Function", "TimeResult", "check_arguments", "plain_arguments"]
 
 #: A backend's compiled function: receives already-checked arrays.
 Kernel = Callable[[Sequence[np.ndarray]], None]
@@ -111,11 +111,53 @@ def written_params(func: PrimFunc) -> frozenset[int]:
     return frozenset(n for n, p in enumerate(func.params) if id(p) in stored)
 
 
+#: NumPy's array flag bits (``ndarray.flags.num``; NPY_ARRAY_C_CONTIGUOUS, _OWNDATA, _WRITEABLE).
+C_CONTIGUOUS, OWNDATA, WRITEABLE = 0x1, 0x4, 0x400
+
+
+def plain_arguments(specs, written: frozenset[int], noalias: bool):
+    """``ok(args)``: whether ``args`` pass :func:`check_arguments` trivially, decided in a
+    few attribute reads an array (None for a function with symbolic shapes): each is a
+    plain ``numpy.ndarray`` of exactly its parameter's (native, canonical) dtype and shape,
+    C-contiguous, writeable where written, and, where aliasing matters, owns its memory
+    and is passed once: arrays that own their memory never share it. Any other call takes
+    the full check (which reads data pointers to compare byte ranges, and explains).
+
+    >>> from mlc import te
+    >>> X = te.placeholder((4,), "float32", "X")
+    >>> f = te.create_prim_func([X, te.compute((4,), lambda i: X[i] * 2, "Y")])
+    >>> ok = plain_arguments(param_specs(f), written_params(f), noalias=True)
+    >>> x, y = np.ones(4, "float32"), np.empty(4, "float32")
+    >>> ok((x, y)), ok((y, y)), ok((np.ones(8, "float32")[::2], y)), ok((x, y[:3]))
+    (True, False, False, False)
+    """
+    if any(None in shape for _, _, _, shape in specs):
+        return None
+    aliasing = noalias and bool(written) and len(specs) > 1
+    own = OWNDATA if aliasing else 0
+    expected = tuple((dtype, shape, C_CONTIGUOUS | own | (WRITEABLE if n in written else 0))
+                     for n, (_, _, dtype, shape) in enumerate(specs))
+    count = len(expected)
+
+    def ok(args) -> bool:
+        if len(args) != count:
+            return False
+        n = 0
+        for arg in args:
+            dtype, shape, flags = expected[n]
+            if (type(arg) is not _ndarray or arg.dtype is not dtype or arg.shape != shape
+                    or arg.flags.num & flags != flags):
+                return False
+            n += 1
+        return not aliasing or len({id(arg) for arg in args}) == count
+    return ok
+
+
 class Function:
     """One callable function of a module: ``f(*arrays)`` runs it in place."""
 
     __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native", "pointer_kernel",
-                 "object_entry")
+                 "object_entry", "_plain")
 
     def __init__(self, name: str, func: PrimFunc, kernel: Kernel, native=None,
                  pointer_kernel: PointerKernel | None = None, object_entry=None):
@@ -132,8 +174,12 @@ class Function:
         #: pointer (:data:`~mlc.runtime.pointers.ARRAY_DATA_OFFSET`), or None; the same
         #: contract as ``native``, and cheaper to call from Python
         self.object_entry = object_entry
+        self._plain = plain_arguments(self.specs, self.written, self.noalias)
 
     def __call__(self, *args) -> None:
+        if self._plain is not None and self._plain(args):  # the common call: checked in a glance
+            self.kernel(args)
+            return
         pointers = check_arguments(self.name, self.func, args, self.written, self.noalias, self.specs)
         if pointers is not None and self.pointer_kernel is not None:
             self.pointer_kernel(pointers)

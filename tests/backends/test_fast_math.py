@@ -137,9 +137,21 @@ def _float64_math_sources(target, fast):
     return compile_sources(mod, target, fast_math=fast)
 
 
+def _without_object_entries(asm: str) -> list[str]:
+    """The lines of ``asm`` outside the object entries (``<kernel>__objects``, whose one jump
+    is to the kernel: the way Python calls it)."""
+    lines, entry = [], False
+    for line in asm.splitlines():
+        if re.match(r"[^.\s][^:]*:", line):  # a function's label (blocks' start with a dot)
+            entry = line.rstrip(":").strip('"').endswith("__objects")
+        if not entry:
+            lines.append(line)
+    return lines
+
+
 def _assert_simd_without_calls(src, lanes):
     assert f"<{lanes} x double>" in src["ll"]
-    calls = [line for line in src["asm"].splitlines() if re.match(r"\s+(call|jmp)\w*\s+[^.\s]", line)]
+    calls = [line for line in _without_object_entries(src["asm"]) if re.match(r"\s+(call|jmp)\w*\s+[^.\s]", line)]
     assert not calls, calls
 
 

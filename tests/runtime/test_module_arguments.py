@@ -166,8 +166,10 @@ def test_llvm_calls_pass_data_pointers_without_ndarray_ctypes():
 
 
 def test_a_checked_call_hands_the_alias_checks_pointers_to_the_pointer_kernel():
-    """The alias check reads every array's data pointer; a backend that takes pointers gets
-    those (an llvm call reads each pointer once), and the arrays' kernel runs otherwise."""
+    """Plain arrays (exact dtype and shape, contiguous, each owning its memory, none passed
+    twice) go to the arrays' kernel at a glance; otherwise the alias check reads every
+    array's data pointer, and a backend that takes pointers gets those (an llvm call reads
+    each pointer once)."""
     from mlc.runtime.module import Function
     from mlc.runtime.pointers import data_pointer
     A = te.placeholder((2, 3), "float32", "A")
@@ -178,11 +180,49 @@ def test_a_checked_call_hands_the_alias_checks_pointers_to_the_pointer_kernel():
                   lambda pointers: calls.append(("pointers", list(pointers))))
     a, b = np.ones((2, 3), "float32"), np.empty((2, 3), "float32")
     fn(a, b)
-    assert calls == [("pointers", [data_pointer(a), data_pointer(b)])]
+    assert calls == [("arrays", 2)]
+    view = np.ones((4, 3), "float32")[1:3]  # contiguous, but not its memory's owner
+    fn(view, b)
+    assert calls[-1] == ("pointers", [data_pointer(view), data_pointer(b)])
     with pytest.raises(mlc.MLCError, match="share memory"):
         fn(b, b)
+    with pytest.raises(mlc.MLCError, match="share memory"):
+        fn(b[:], b)
     aliasing = Function("double", func.with_attr("tir.noalias", False),
                         lambda arrays: calls.append(("arrays", len(arrays))), None,
                         lambda pointers: calls.append(("pointers", list(pointers))))
     aliasing(b, b)  # no alias check, no pointers read: the arrays' kernel
     assert calls[-1] == ("arrays", 2)
+
+
+@pytest.mark.parametrize("make", [
+    lambda a, b: (a, b),                                   # plain: the glance
+    lambda a, b: (np.ones((4, 3), "float32")[1:3] * 1 + a - 1, b),  # a fresh array: plain too
+    lambda a, b: (np.vstack([a, a])[:2], b),               # a view: the full check
+    lambda a, b: (a, np.empty((4, 3), "float32")[2:]),     # a written view: the full check
+], ids=["plain", "fresh", "view-in", "view-out"])
+def test_built_functions_compute_the_same_through_either_check(make):
+    """``lib[name](...)`` through the glance at plain arrays (the object entry reads their data
+    pointers) and through the full check (data pointers read in Python) alike."""
+    A = te.placeholder((2, 3), "float32", "A")
+    B = te.compute((2, 3), lambda i, j: A[i, j] * 2 + 1, "B")
+    lib = mlc.build(te.create_prim_func([A, B]), "llvm")
+    a = np.arange(6, dtype="float32").reshape(2, 3)
+    x, out = make(a, np.empty((2, 3), "float32"))
+    lib["main"](x, out)
+    np.testing.assert_array_equal(out, a * 2 + 1)
+
+
+def test_the_glance_refuses_what_the_full_check_refuses():
+    """Arrays the glance does not pass take the full check, which explains what is wrong."""
+    A = te.placeholder((2, 3), "float32", "A")
+    lib = mlc.build(te.create_prim_func([A, te.compute((2, 3), lambda i, j: A[i, j] * 2, "B")]), "llvm")
+    a, b = np.ones((2, 3), "float32"), np.empty((2, 3), "float32")
+    frozen = np.empty((2, 3), "float32")
+    frozen.flags.writeable = False
+    for args, error in [((a, frozen), "read-only"), ((a.astype("float64"), b), "dtype float32"),
+                        ((a.astype(">f4"), b), "byte order"), ((np.ones((3, 2), "float32"), b), "shape"),
+                        ((np.ones((2, 6), "float32")[:, ::2], b), "C-contiguous"),
+                        ((a, b, b), "takes 2 arrays"), ((b, b), "share memory")]:
+        with pytest.raises(mlc.MLCError, match=error):
+            lib["main"](*args)

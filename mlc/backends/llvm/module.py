@@ -103,7 +103,8 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
 
     A main's library calls are appended to ``library`` in the order of their callback
     index, and the symbol of its object entry (:func:`emit_object_entry`), if it has one,
-    goes into ``objects`` under its name. With ``sites``, every access is bounds-checked
+    goes into ``objects`` under its name; so does each function's in a build without a
+    main (``mlc.build`` of tensor programs, whose functions Python calls). With ``sites``, every access is bounds-checked
     at run time and listed there (:mod:`.bounds`).
     ``fast_math``: the cheaper math routines (:mod:`.vecmath.fast`); the IR differs, so
     the object cache (keyed by the IR text) keeps both builds apart."""
@@ -118,10 +119,16 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
     kernels: dict[str, ir.Function] = {}
     streaming_bytes = streaming_threshold(triple, target.caches)
     place_body = _BodyPlacement(modules) if len(modules) > 1 else None
+    # a build without a graph main (mlc.build of tensor programs): each function is called from
+    # Python (lib["name"](...)), through an object entry where it can have one
+    called = not any(is_graph_main(func) for func in funcs.values())
     for name, func in funcs.items():  # the kernels first: a main calls them
         if not is_graph_main(func):
-            kernels[name] = emit_function(_smallest(modules), func, symbols[name], name, sites, fast_math,
+            module = _smallest(modules)
+            kernels[name] = emit_function(module, func, symbols[name], name, sites, fast_math,
                                           streaming_bytes=streaming_bytes, place_body=place_body)
+            if called and sites is None and objects is not None and _takes_arrays_only(kernels[name]):
+                objects[name] = emit_object_entry(module, kernels[name], ARRAY_DATA_OFFSET).name
     for name, func in funcs.items():
         if is_graph_main(func):
             module = _smallest(modules)
@@ -132,13 +139,18 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
             # no object entry where every access is checked (no unchecked entry at all), where
             # main calls library functions (a check follows each call), for sizes passed by
             # value, or where ndarrays' data pointers were not where expected
-            if (sites is None and len(library) == n_library and ARRAY_DATA_OFFSET is not None
-                    and all(arg.type == PTR for arg in main.args)):
+            if sites is None and len(library) == n_library and _takes_arrays_only(main):
                 entry = emit_object_entry(module, main, ARRAY_DATA_OFFSET)
                 if objects is not None:
                     objects[name] = entry.name
     used = [m for m in modules if _instructions(m)] or modules[:1]
     return tuple(str(m) for m in used)
+
+
+def _takes_arrays_only(fn: ir.Function) -> bool:
+    """Whether ``fn`` can have an object entry: every parameter an array (no size passed by
+    value), and ndarrays' data pointers where expected (:data:`ARRAY_DATA_OFFSET`)."""
+    return ARRAY_DATA_OFFSET is not None and all(arg.type == PTR for arg in fn.args)
 
 
 def _instructions(module: ir.Module) -> int:
@@ -255,11 +267,14 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
     compiled = compile_ir(source.units, target, [*symbols.values(), *objects.values()])
     table = _callback_table(compiled, source.library)
     set_num_threads(config().num_threads)  # for callers of the C entry points (see .parallel)
-    functions = {name: Function(name, mod[name], *_kernel(compiled, symbols[name], func, sites,
-                                                          table if is_graph_main(func) else None),
-                                object_entry=_entry(compiled, objects[name], len(func.params))
-                                if name in objects else None)
-                 for name, func in mod.items()}
+    functions = {}
+    for name, func in mod.items():
+        entry = _entry(compiled, objects[name], len(func.params)) if name in objects else None
+        kernel, native, pointer_kernel = _kernel(compiled, symbols[name], func, sites,
+                                                 table if is_graph_main(func) else None)
+        if entry is not None and not is_graph_main(func):  # lib[name](...): the object entry
+            kernel = _object_kernel(entry, compiled)
+        functions[name] = Function(name, func, kernel, native, pointer_kernel, object_entry=entry)
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
@@ -371,6 +386,16 @@ def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTa
         _cfunc(*pointers)
 
     return kernel, cfunc, pointer_kernel
+
+
+def _object_kernel(entry, compiled: CompiledModule):
+    """The kernel of a function with an object entry: it hands ``id(array)`` of each checked
+    array (an ndarray, or a subclass: the same object layout) to ``entry``, which reads the
+    data pointers itself: a few hundred nanoseconds an array cheaper than reading them here."""
+    def kernel(arrays, _cfunc=entry, _owner=compiled):
+        set_num_threads(config().num_threads)
+        _cfunc(*map(id, arrays))
+    return kernel
 
 
 _SIZE_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}

@@ -181,10 +181,17 @@ def warn_serial() -> None:
 
 
 def set_num_threads(n: int) -> None:
-    """The thread count launches use from now on (at least 1; 1 in a fork child)."""
+    """The thread count launches use from now on (at least 1; 1 in a fork child). Called
+    before every call of a built function: the usual case, no change, costs one compare."""
+    if n == _threads_set[0] and not _forked:
+        return
     n = 1 if _forked else max(1, int(n))
     if PARALLEL_STATE.num_threads != n:
         PARALLEL_STATE.num_threads = n
+    _threads_set[0] = n
+
+
+_threads_set = [0]  # what set_num_threads last stored (0: nothing yet)
 
 
 def body_function(module: ir.Module, owner: str, arg_types: Sequence[ir.Type],
