@@ -16,6 +16,7 @@ import textwrap
 import threading
 import time
 
+import llvmlite.binding as llvm
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -395,7 +396,7 @@ def test_a_short_young_run_of_losses_starts_no_serial_period():
     np.testing.assert_array_equal(out, want)
 
 
-def test_an_old_run_of_losses_stands_down_at_its_third_loss_and_again_after_the_period():
+def test_an_old_run_of_losses_stands_down_at_losses_in_a_row_and_again_after_the_period():
     """A run of losses begun LOSING_TICKS ago (neighbours holding the cores) stands the loop
     down at its LOSSES_IN_A_ROW-th launch, not before. The launches after the period start
     a new run, which must grow as old again (the first of them only wakes the workers)."""
@@ -414,6 +415,43 @@ def test_an_old_run_of_losses_stands_down_at_its_third_loss_and_again_after_the_
             assert site.serial_until > 0 and site.periods == row and site.losing == 0
             site.serial_until = 0  # end the period early
     np.testing.assert_array_equal(out, want)
+
+
+def _review():
+    """The support function that reviews a pooled launch, callable with made-up times."""
+    address = llvm.address_of_symbol("__mlc_parallel_review")
+    assert address, "the support module is loaded with the first build that has a parallel loop"
+    return ctypes.CFUNCTYPE(None, ctypes.c_void_p, *[ctypes.c_int64] * 6)(address)
+
+
+@pytest.mark.parametrize("ended, lost", [(200, False), (249, False), (251, True), (10_000, True)])
+def test_a_launch_loses_where_its_team_took_more_than_loss_ratio_times_the_estimate(ended, lost):
+    """The calling thread ran 50 of 100 iterations in 100 ticks: alone, the loop would have
+    taken 200. A launch of at most LOSS_RATIO (1.25) times that, 250 ticks, did not lose: the
+    estimate extrapolates the caller's chunks. One of more did (one of 10,000 ticks: a worker
+    that waited for its core)."""
+    assert parallel.LOSS_RATIO == 1.25
+    lib, a, _ = tiny_kernel()
+    lib["f"](a, np.empty_like(a))  # (loads the support module)
+    site = Site()
+    _review()(ctypes.addressof(site), 0, 0, 100, 50, 100, ended)
+    assert site.losing == (1 if lost else 0) and site.serial_until == 0
+
+
+def test_a_run_of_losses_shorter_than_losses_in_a_row_starts_no_period_however_old():
+    """The first launches of a new kernel of milliseconds may each lose (its fresh outputs'
+    pages fault in, its workers wake): a run of them, old as it is, starts no serial period
+    before LOSSES_IN_A_ROW losses; that many do."""
+    lib, a, _ = tiny_kernel()
+    lib["f"](a, np.empty_like(a))
+    site, review = Site(), _review()
+    tick = 0
+    for n in range(1, parallel.LOSSES_IN_A_ROW + 1):
+        review(ctypes.addressof(site), tick, tick, tick + 100, 50, 100, tick + parallel.LOSING_TICKS)
+        tick += parallel.LOSING_TICKS
+        if n < parallel.LOSSES_IN_A_ROW:
+            assert site.losing == n and site.serial_until == 0
+    assert site.serial_until > 0 and site.periods == 1 and site.losing == 0
 
 
 def test_a_launch_that_pays_ends_the_run_of_losses_and_its_periods():
@@ -529,6 +567,7 @@ def test_without_libgomp_parallel_loops_run_serially_and_warn_once(monkeypatch):
 
 _GOMP_SPINCOUNT = """
 import os
+import llvmlite.binding as llvm
 import numpy as np
 import mlc
 from mlc import te

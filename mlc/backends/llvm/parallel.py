@@ -110,7 +110,7 @@ from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
            "SUPPORT_FUNCTIONS", "PREFIX", "SITE_TYPE", "SITE_SUFFIX", "CHUNKS_PER_THREAD", "SERIAL_AFTER_LOSS",
-           "MAX_DOUBLINGS", "LOSSES_IN_A_ROW", "LOSING_TICKS", "MANY_LOSSES", "MAX_SERIAL_TICKS"]
+           "MAX_DOUBLINGS", "LOSS_RATIO", "LOSSES_IN_A_ROW", "LOSING_TICKS", "MANY_LOSSES", "MAX_SERIAL_TICKS"]
 
 #: Every function this module adds starts with it (user functions are renamed away from it).
 PREFIX = "__mlc_par"
@@ -126,9 +126,18 @@ CHUNKS_PER_THREAD = 4
 #: lasts (a loop stalled for a 10 ms time slice stays on its calling thread for 2.5 s).
 SERIAL_AFTER_LOSS = 256
 MAX_DOUBLINGS = 3
+#: A launch loses only where its team took more than this many times the calling thread's
+#: estimate of the loop alone: the estimate extrapolates the caller's own chunks, which may
+#: run faster than the workers' (their data warmer in its cache), so a team within a quarter
+#: of it has not been shown to lose. A team that costs a time slice (another process on
+#: the core), or far more than a few cheap iterations, does.
+LOSS_RATIO = 1.25
 #: A run of losing launches shorter than this never stands a loop down (one launch whose
-#: worker was preempted once, or the two or three that woke the team after a pause).
-LOSSES_IN_A_ROW = 3
+#: worker was preempted once, the two or three that woke the team after a pause, or a new
+#: kernel's first ones: on a 2-core VM the first three launches of a 2^22-element stencil,
+#: milliseconds each while its fresh outputs' pages faulted in, took up to 3.2 times the
+#: calling thread's estimate, and standing down then kept it on one thread for a second).
+LOSSES_IN_A_ROW = 6
 #: ... and it must have lasted this many counter ticks since its first launch started
 #: (about 4 to 8 ms of x86's rdtsc at 2 to 4 GHz; longer on AArch64, whose counter runs
 #: at tens of MHz to 1 GHz): waking a team takes less, busy neighbours longer;
@@ -322,8 +331,9 @@ def define_review(module: ir.Module) -> None:
 
     The caller ran ``mine`` of the ``total`` iterations between ``began_at`` and
     ``done_at`` (its part of the task; waiting for the team to start or end is not in
-    it), so alone it would have taken ``(done_at - began_at) * total / mine`` (nothing
-    is known when it ran none: the whole launch counts as lost). A loss of W ticks that
+    it), so alone it would have taken ``(done_at - began_at) * total / mine``; the launch
+    lost where it took more than LOSS_RATIO times that (nothing is known when the caller ran
+    none: the launch counts as lost, all of it). A loss of W ticks that
     makes the run of losses (``losing``, since ``since``) LOSSES_IN_A_ROW launches long
     and LOSING_TICKS old or MANY_LOSSES launches long sets ``serial_until`` to ``ended +
     min(SERIAL_AFTER_LOSS * 2**d * W, MAX_SERIAL_TICKS)``, ``d`` the periods the run
@@ -344,8 +354,9 @@ def define_review(module: ir.Module) -> None:
     own, whole = b.sitofp(b.sub(done_at, began_at), double), b.sitofp(b.sub(ended, started), double)
     ran = b.icmp_signed(">", mine, ir.Constant(I64, 0))
     alone_ticks = b.fdiv(b.fmul(own, b.sitofp(total, double)), b.sitofp(b.select(ran, mine, total), double))
-    loss = b.fsub(whole, b.select(ran, alone_ticks, ir.Constant(double, 0.0)))
-    b.cbranch(b.fcmp_ordered(">", loss, ir.Constant(double, 0.0)), lost, paid)
+    alone = b.select(ran, alone_ticks, ir.Constant(double, 0.0))
+    loss = b.fsub(whole, alone)
+    b.cbranch(b.fcmp_ordered(">", whole, b.fmul(alone, ir.Constant(double, LOSS_RATIO))), lost, paid)
     b.position_at_end(paid)
     zero = ir.Constant(I64, 0)
     for n in (_LOSING, _PERIODS):
