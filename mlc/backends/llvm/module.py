@@ -104,8 +104,8 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
     A main's library calls are appended to ``library`` in the order of their callback
     index, and the symbol of its object entry (:func:`emit_object_entry`), if it has one,
     goes into ``objects`` under its name; so does each function's in a build without a
-    main (``mlc.build`` of tensor programs, whose functions Python calls). With ``sites``, every access is bounds-checked
-    at run time and listed there (:mod:`.bounds`).
+    main (``mlc.build`` of tensor programs, whose functions Python calls). With ``sites``,
+    every access is bounds-checked at run time and listed there (:mod:`.bounds`).
     ``fast_math``: the cheaper math routines (:mod:`.vecmath.fast`); the IR differs, so
     the object cache (keyed by the IR text) keeps both builds apart."""
     symbols = symbols or symbol_names(funcs)
