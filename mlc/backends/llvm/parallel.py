@@ -59,7 +59,8 @@ global ``<body>.site``, :data:`SITE_TYPE`):
   start. So each pooled launch is reviewed (where the CPU has a counter a
   program may read: x86's ``rdtsc``, AArch64's ``cntvct``): the calling
   thread times the iterations it ran itself, which gives the time the whole
-  loop would have taken on it alone. A run of losing launches of a loop in a
+  loop would have taken on it alone; a launch that took more than LOSS_RATIO
+  times that lost (by W ticks, the difference). A run of losing launches of a loop in a
   row stands the loop down when it is both LOSSES_IN_A_ROW launches long and
   either LOSING_TICKS old or MANY_LOSSES launches long; the last loss, of
   ``W`` ticks, keeps that loop on its calling thread for the next
