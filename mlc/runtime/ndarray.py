@@ -21,8 +21,6 @@ import numpy as np
 
 from ..errors import DeviceError, MLCError
 from ..ir import dtype as dt
-from . import host_pool
-from .pointers import data_pointer
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
            "allocator", "host_empty", "empty_maker", "module_device", "to_device", "is_masked_array", "cuda_device_count",
@@ -188,7 +186,7 @@ HOST_ALIGN = 64
 def host_empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, its data HOST_ALIGN-byte aligned when it is large (at least
     HOST_ALIGNED_BYTES; NumPy aligns to 16 bytes only): then a view of a slightly larger
-    byte buffer, one used before where the pool (:mod:`.host_pool`) has a free one."""
+    byte buffer."""
     try:
         nbytes = _LARGE[shape, dtype]
     except (KeyError, TypeError):  # first time (or an unhashable shape: a list)
@@ -197,12 +195,8 @@ def host_empty(shape, dtype) -> np.ndarray:
             _LARGE[shape, dtype] = nbytes if nbytes >= HOST_ALIGNED_BYTES else 0
     if nbytes < HOST_ALIGNED_BYTES:
         return np.empty(shape, dtype)
-    return host_pool.take(nbytes + HOST_ALIGN, lambda raw: _aligned_view(raw, nbytes, shape, dtype))
-
-
-def _aligned_view(raw: np.ndarray, nbytes: int, shape, dtype) -> np.ndarray:
-    """The array of ``shape`` and ``dtype`` at the first HOST_ALIGN-byte boundary of ``raw``."""
-    start = -data_pointer(raw) % HOST_ALIGN
+    raw = np.empty(nbytes + HOST_ALIGN, np.uint8)
+    start = -raw.ctypes.data % HOST_ALIGN
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
