@@ -392,7 +392,7 @@ def test_a_short_young_run_of_losses_starts_no_serial_period():
         return True
 
     with override(num_threads=2):
-        assert any(run_of_losses() for _ in range(5)), "no run of 16 launches of a tiny loop all lost"
+        assert any(run_of_losses() for _ in range(20)), "no run of 16 launches of a tiny loop all lost"
     np.testing.assert_array_equal(out, want)
 
 
@@ -403,17 +403,32 @@ def test_an_old_run_of_losses_stands_down_at_losses_in_a_row_and_again_after_the
     lib, a, want = tiny_kernel()
     site, = sites(lib)
     out = np.empty_like(a)
-    with override(num_threads=2):
+
+    def two_periods() -> bool:
+        """Both periods, or False as soon as a launch paid after all: on a busy machine the
+        calling thread may be preempted in its own iterations, which makes the team look
+        worth it (the review is right to end the run, and its periods, then)."""
+        site.serial_until = site.losing = site.since = site.periods = 0
         for row in (1, 2):
             lib["f"](a, out)
-            assert site.losing == 1 and site.serial_until == 0
+            if site.losing != 1:
+                return False
+            assert site.serial_until == 0
             site.since -= parallel.LOSING_TICKS  # the run began long ago
             for n in range(2, parallel.LOSSES_IN_A_ROW):
                 lib["f"](a, out)
-                assert site.losing == n and site.serial_until == 0
+                if site.losing != n:
+                    return False
+                assert site.serial_until == 0                                  # no period yet
             lib["f"](a, out)
+            if site.losing == 0 and site.serial_until == 0:
+                return False
             assert site.serial_until > 0 and site.periods == row and site.losing == 0
             site.serial_until = 0  # end the period early
+        return True
+
+    with override(num_threads=2):
+        assert any(two_periods() for _ in range(20)), "no two runs of tiny launches all lost"
     np.testing.assert_array_equal(out, want)
 
 
