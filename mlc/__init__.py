@@ -37,6 +37,8 @@ _LAZY = {
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
     "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
     "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"),
+    "set_num_threads": ("mlc.runtime.threads", "set_num_threads"),
+    "get_num_threads": ("mlc.runtime.threads", "get_num_threads"),
 }
 
 #: a lazy module -> the module to load before it: a traced array's operators and methods are
@@ -68,4 +70,5 @@ __all__ = [
     "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "graph", "register_func",
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",
+    "set_num_threads", "get_num_threads",
 ]

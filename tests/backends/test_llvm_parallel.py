@@ -612,3 +612,26 @@ def test_libgomp_waits_briefly_before_sleeping_unless_the_user_says_otherwise(us
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == expected
+
+
+def test_set_num_threads_limits_the_calls_of_functions_built_before():
+    """Schedules are made for MLC_NUM_THREADS; ``mlc.set_num_threads`` limits each call's
+    team (stored at once, for callers of the C entry points) until it is raised again."""
+    fn, a, want = long_kernel(1 << 18)
+    out = np.empty_like(a)
+    with override(num_threads=2):
+        fn(a, out)
+        try:
+            mlc.set_num_threads(1)
+            assert PARALLEL_STATE.num_threads == 1
+            before = PARALLEL_STATE.pooled
+            fn(a, out)
+            assert PARALLEL_STATE.pooled == before  # no team: the calling thread alone
+            np.testing.assert_array_equal(out, want)
+        finally:
+            mlc.set_num_threads(2)
+        assert PARALLEL_STATE.num_threads == 2
+        out[:] = 0
+        fn(a, out)
+        np.testing.assert_array_equal(out, want)
+

@@ -180,6 +180,31 @@ def test_every_module_is_built_on_a_thread_of_its_own(monkeypatch):
         np.testing.assert_array_equal(out, x * factor + 1)
 
 
+def test_set_num_threads_limits_the_modules_built_side_by_side(monkeypatch):
+    seen = []
+    real = jit._build_unit
+
+    def recording(text, target, quick, worker):
+        if not quick:
+            seen.append(worker)
+        return real(text, target, quick, worker)
+
+    monkeypatch.setattr(jit, "_build_unit", recording)
+    mod = IRModule({"a": _scale(1000, 2.0, "B"), "b": _scale(1000, 3.0, "B")})
+    with override(num_threads=2, cache_dir=""):
+        try:
+            mlc.set_num_threads(1)
+            lib = mlc.build(mod, "llvm")
+        finally:
+            mlc.set_num_threads(2)
+    assert seen == [None]  # one module, built on the calling thread
+    assert lib.get_source("ll").count("target triple") == 1
+    x = np.arange(1000, dtype="float32")
+    out = np.empty_like(x)
+    lib["b"](x, out)
+    np.testing.assert_array_equal(out, x * 3 + 1)
+
+
 def test_large_buffers_kept_by_functions_of_different_modules_do_not_collide():
     """Each kept block's global is named after its function: two modules of one engine may
     both keep a buffer called ``scratch``."""

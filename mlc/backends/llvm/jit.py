@@ -28,8 +28,8 @@ from functools import lru_cache
 import llvmlite.binding as llvm
 from llvmlite.binding.newpassmanagers import NewPassManager
 
-from ...config import config
 from ...errors import CompileError
+from ...runtime.threads import get_num_threads
 from ..llvm_output import llvm_output
 from ...target import Target
 from ..llvm_cpus import vector_bits
@@ -111,7 +111,7 @@ def compile_ir(units: str | Sequence[str], target: Target, entry_points: Iterabl
     several that call each other's functions) for ``target``'s CPU, into one engine; the
     objects together must define every symbol of ``entry_points``.
 
-    Several units are optimised and emitted side by side, on up to ``config().num_threads``
+    Several units are optimised and emitted side by side, on up to ``mlc.get_num_threads()``
     threads (:mod:`.threaded`), and so is the support module the first time a unit calls
     its functions. Builds from several threads take turns: the TargetMachines are shared.
     """
@@ -154,7 +154,7 @@ def _complete(cached: list, units: tuple[str, ...], keys: list, target: Target, 
 
 def _build(units: list[str], target: Target, quick: bool) -> list[tuple[bytes, str]]:
     """(object code, optimised IR) of each unit. Where there are several jobs (the units,
-    and the support module if one of them is the first to call it), ``num_threads`` allows
+    and the support module if one of them is the first to call it), ``get_num_threads()`` allows
     more than one thread and llvmlite lets its calls run unlocked, they run side by side."""
     jobs = [functools.partial(_build_unit, text, target, quick) for text in units]
     costs = [len(text) for text in units]
@@ -163,7 +163,7 @@ def _build(units: list[str], target: Target, quick: bool) -> list[tuple[bytes, s
         # another unit (first, it would hold the GIL that thread needs to start)
         jobs.append(lambda worker: _support_symbols(target))
         costs.append(0)
-    workers = min(len(jobs), config().num_threads) if not quick and threaded.available() else 1
+    workers = min(len(jobs), get_num_threads()) if not quick and threaded.available() else 1
     if workers <= 1:
         return [job(None) for job in jobs][:len(units)]
     return threaded.spread(jobs, costs, workers)[:len(units)]

@@ -31,6 +31,7 @@ from ...runtime.callbacks import CallbackTable
 from ...runtime.module import Function, Module
 from ...runtime.packed import get_func
 from ...runtime.pointers import ARRAY_DATA_OFFSET, data_pointer
+from ...runtime.threads import get_num_threads
 from ...target import Target
 from ..llvm_cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
@@ -240,7 +241,7 @@ def codegen_llvm(lowered: IRModule, target: Target, *, check_bounds: bool = Fals
 
     ``check_bounds``: every buffer access is checked when it runs (:mod:`.bounds`).
     ``fast_math``: see :func:`mlc.build`. ``units``: how many LLVM modules to spread the
-    kernels over (:func:`generate_units`); by default one per thread ``config().num_threads``
+    kernels over (:func:`generate_units`); by default one per thread ``mlc.get_num_threads()``
     allows, so that loading optimises them side by side."""
     sites = SiteTable() if check_bounds else None
     symbols = symbol_names(lowered)
@@ -248,7 +249,7 @@ def codegen_llvm(lowered: IRModule, target: Target, *, check_bounds: bool = Fals
     objects: dict[str, str] = {}
     try:
         texts = generate_units(dict(lowered.items()), target, symbols, sites, fast_math, library, objects,
-                               units=config().num_threads if units is None else units)
+                               units=get_num_threads() if units is None else units)
     except MLCError:
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's

@@ -42,9 +42,10 @@ parallel loop, in its own ``{serial_until, losing, since, periods}`` (the
 global ``<body>.site``, :data:`SITE_TYPE`):
 
 * ``num_threads`` is ``mlc.config.config().num_threads`` (MLC_NUM_THREADS,
-  default: every core the process may run on). :func:`set_num_threads`
-  stores it; the llvm runtime does so at every build and before every call of
-  a built function;
+  default: every core the process may run on), at most what
+  :func:`mlc.set_num_threads` allows. :func:`set_num_threads` stores it; the
+  llvm runtime does so at every build, before every call of a built function
+  and when ``mlc.set_num_threads`` is called;
 * a launch uses ``min(num_threads, extent)`` threads, and only if it takes the
   pool with a try-lock (``cmpxchg busy, 0 -> 1``). While a launch from another
   Python thread holds it, a launch runs on its calling thread alone, so
@@ -104,6 +105,8 @@ from collections.abc import Sequence
 
 from llvmlite import ir
 
+from ...config import config
+from ...runtime import threads
 from . import placement
 from .intrinsics import declare
 from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, register_symbols
@@ -191,17 +194,28 @@ def warn_serial() -> None:
 
 
 def set_num_threads(n: int) -> None:
-    """The thread count launches use from now on (at least 1; 1 in a fork child). Called
-    before every call of a built function: the usual case, no change, costs one compare."""
+    """The thread count launches use from now on: ``n`` (the configured count), at most
+    what :func:`mlc.set_num_threads` allows, at least 1; 1 in a fork child. Called before
+    every call of a built function: the usual case, no change, costs one compare."""
     if n == _threads_set[0] and not _forked:
         return
-    n = 1 if _forked else max(1, int(n))
+    _threads_set[0] = n
+    n = 1 if _forked else max(1, min(int(n), threads.get_num_threads()))
     if PARALLEL_STATE.num_threads != n:
         PARALLEL_STATE.num_threads = n
-    _threads_set[0] = n
 
 
-_threads_set = [0]  # what set_num_threads last stored (0: nothing yet)
+_threads_set = [0]  # the count set_num_threads was last given (0: nothing yet)
+
+
+def _limit_changed() -> None:
+    """:func:`mlc.set_num_threads` was called: store the count it allows at once (for callers
+    of the C entry points) and make the next call's check look again."""
+    _threads_set[0] = 0
+    set_num_threads(config().num_threads)
+
+
+threads.on_change(_limit_changed)
 
 
 def body_function(module: ir.Module, owner: str, arg_types: Sequence[ir.Type],
