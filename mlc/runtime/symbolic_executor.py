@@ -39,8 +39,11 @@ class SymbolicGraphExecutor:
     """``executor(inputs) -> [outputs]`` for a lowered graph with symbolic shapes (see the
     module docstring): one array per graph output."""
 
-    def __init__(self, graph: Graph, lib: Module):
+    def __init__(self, graph: Graph, lib: Module, nonempty: Sequence[tuple[PrimExpr, str]] = ()):
         self.graph, self.lib = graph, lib
+        #: (size, what to say when it is 0): the axes a reduction without identity (max, min,
+        #: argmax, argmin) reduces, checked at each call before any kernel runs
+        self._nonempty = tuple(nonempty)
         self._binders: list[tuple[Var, int, int]] = []
         seen: set[int] = set()
         for n, v in enumerate(graph.inputs):
@@ -98,6 +101,9 @@ class SymbolicGraphExecutor:
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         env = self._bind(inputs)
+        for size, message in self._nonempty:
+            if eval_int(size, env) <= 0:
+                raise ShapeError(message.format(size=eval_int(size, env)))
         values: dict[int, np.ndarray] = dict(self._constants)
         for v, a in zip(self.graph.inputs, inputs):
             values[id(v)] = a if a.flags.c_contiguous else np.ascontiguousarray(a)

@@ -23,7 +23,7 @@ from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
 from .pytree import unflatten
 from .source import describe_location, user_location
 
-__all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck"]
+__all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
 
 
 class RangeCheck(NamedTuple):
@@ -41,6 +41,35 @@ class RangeCheck(NamedTuple):
                 f"out of bounds for {self.dtype}, in [{info.min}, {info.max}]; NumPy 2 raises "
                 "OverflowError here. Cast the array to a wider dtype, or pass a value in range"
                 + describe_location(user_location()))
+
+
+#: reductions without an identity: over an empty axis NumPy raises (ValueError)
+_NO_IDENTITY = {"max": "zero-size array to reduction operation maximum which has no identity",
+                "min": "zero-size array to reduction operation minimum which has no identity",
+                "argmax": "attempt to get argmax of an empty sequence",
+                "argmin": "attempt to get argmin of an empty sequence"}
+
+
+def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
+    """(size, message) for each symbolic axis (``@mlc.jit(dynamic=...)``) that a reduction
+    without an identity reduces in ``traced``: a call where it is 0 raises ShapeError, as
+    the same reduction over a static empty axis does when traced. ``message`` takes the
+    size with ``.format(size=...)``."""
+    out = []
+    for b in traced.bindings:
+        if b.op not in _NO_IDENTITY or not b.args:
+            continue
+        shape = b.args[0].shape
+        axis = b.attr("axis")
+        axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+        for a in axes:
+            size = shape[a % len(shape)] if shape else 1
+            if not isinstance(size, int):
+                where = getattr(b.args[0], "name", "its argument")
+                out.append((size, f"{b.op}: {_NO_IDENTITY[b.op]} (axis {a % len(shape)} of {where}, "
+                                  f"of dynamic size {size}, is {{size}} on this call); reduce over "
+                                  f"non-empty axes, or test the size first" + describe_location(b.loc)))
+    return tuple(out)
 
 
 def lower_graph(traced: Graph) -> Graph:
@@ -92,16 +121,17 @@ class CompiledFunction:
 
 
 def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
-                  fast_math: bool = False, database=None) -> CompiledFunction:
+                  fast_math: bool = False, database=None, nonempty=()) -> CompiledFunction:
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
     ``schedule``, or ``database``'s traces and the target's default rules when it is None. The
     graph's last ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify
     after each run. A graph with symbolic input shapes (``@mlc.jit(dynamic=...)``) has no
     ``main``: its sizes are bound per call and its kernels called one by one
-    (:class:`~mlc.runtime.symbolic_executor.SymbolicGraphExecutor`)."""
+    (:class:`~mlc.runtime.symbolic_executor.SymbolicGraphExecutor`), which first checks that
+    the sizes ``nonempty`` lists (:func:`nonempty_axes`) are not 0."""
     lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math)
     if is_symbolic_graph(graph):
-        executor = SymbolicGraphExecutor(graph, lib)
+        executor = SymbolicGraphExecutor(graph, lib, nonempty)
         single = type(out_tree) is str and not checks and len(graph.outputs) == 1
         entry = _SymbolicEntry(executor, single)
         return CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks)

@@ -33,7 +33,7 @@ from ..ops.registry import TensorType
 from ..runtime.ndarray import in_gpu_memory
 from .arguments import ArgumentSpec, WideInt, leaf_signature
 from .dynamic import DynamicAxes
-from .compile import RangeCheck
+from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
 from .stages import Compiled, Lowered, Traced, _Origin
@@ -182,7 +182,8 @@ class JitFunction:
         traced, out_tree, checks = self._trace(call)
         if database is None:
             database = self._opened_database()
-        origin = _Origin(self, key, out_tree, checks, self._fast_math, database)
+        origin = _Origin(self, key, out_tree, checks, self._fast_math, database,
+                         nonempty_axes(traced) if self._dynamic else ())
         return Traced(traced, self._target, self._schedule, origin)
 
     # ---------------------------------------------------------------- inspect

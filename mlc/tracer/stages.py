@@ -39,6 +39,7 @@ class _Origin:
     checks: tuple[RangeCheck, ...]
     fast_math: bool
     database: Any = None          # a tuning database (mlc.build's database=), or None
+    nonempty: tuple = ()          # dynamic sizes that must not be 0 (tracer.compile.nonempty_axes)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Lowered:
             raise MLCError("Lowered.compile: this Lowered was not made by a jitted function's "
                            "f.lower(*args) or f.trace(*args).lower()")
         function = build_lowered(self.graph, origin.out_tree, self.target, self.schedule, origin.checks,
-                                 origin.fast_math, origin.database)
+                                 origin.fast_math, origin.database, origin.nonempty)
         return Compiled(function, origin)
 
     def as_text(self) -> str:

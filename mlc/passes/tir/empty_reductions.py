@@ -24,6 +24,21 @@ After::
             vi = T.axis.spatial(4, i)
             B[vi] = T.float32(0)
 
+A reduce iterator whose extent is symbolic (a dynamic axis: ``n`` rows summed)
+may be empty on one call and not on the next. Its block then keeps its loops, and
+the outermost loop that binds only its reduce iterators is guarded by a test made
+when the kernel runs: where the domain is empty, the expanded form above runs
+instead (``B[vj] = 0`` for each ``vj``), else the loops as scheduled::
+
+    if n <= 0:
+        for j in range(3):
+            with T.block("B"):
+                vj = T.axis.spatial(3, j)
+                B[vj] = T.float32(0)
+    else:
+        for k, j in T.grid(n, 3):
+            with T.block("B"): ...
+
 Both the LLVM lowering and the reference interpreter run it first, so every
 backend agrees on what an empty reduction computes.
 """
@@ -33,13 +48,13 @@ from dataclasses import replace
 
 from ...ir.analysis import blocks_under
 from ...ir.arith import Analyzer
-from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and
+from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and, logical_or
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.structural import structural_equal
 from ...ir.te import access_regions
-from ...ir.tir import Block, BlockRealize, For, PrimFunc
+from ...ir.tir import Block, BlockRealize, For, IfThenElse, PrimFunc
 
-__all__ = ["expand_empty_reductions", "has_empty_reduce_domain"]
+__all__ = ["expand_empty_reductions", "has_empty_reduce_domain", "maybe_empty_reduce_extents"]
 
 
 def has_empty_reduce_domain(block: Block) -> bool:
@@ -49,8 +64,45 @@ def has_empty_reduce_domain(block: Block) -> bool:
         for iv in block.iter_vars)
 
 
+def maybe_empty_reduce_extents(block: Block, analyzer: Analyzer | None = None) -> list[PrimExpr]:
+    """The symbolic extents of ``block``'s reduce iterators that may be 0 when it runs (none
+    proven positive), for a block with an init; [] for any other block."""
+    if block.init is None:
+        return []
+    ana = analyzer or Analyzer()
+    return [iv.dom.extent for iv in block.iter_vars
+            if iv.iter_type == "reduce" and not isinstance(iv.dom.extent, IntImm)
+            and not ana.can_prove(iv.dom.extent > 0)]
+
+
+def _emptied(block: Block) -> Block:
+    """``block`` with its first symbolic reduce extent 0: what it is on a call where it is."""
+    ivs = list(block.iter_vars)
+    n = next(n for n, iv in enumerate(ivs) if iv.iter_type == "reduce" and not isinstance(iv.dom.extent, IntImm))
+    ivs[n] = replace(ivs[n], dom=Range(ivs[n].dom.min, const(0, ivs[n].dom.extent.dtype)))
+    return replace(block, iter_vars=tuple(ivs))
+
+
+class _Empty(Mutator):
+    """The one block under a loop nest replaced by :func:`_emptied`'s (not the blocks in it)."""
+
+    def visit_BlockRealize(self, node: BlockRealize):
+        return replace(node, block=_emptied(node.block))
+
+
 def _uses(exprs, var: Var) -> bool:
     return any(n is var for e in exprs for n in pre_order_nodes(e))
+
+
+def _disjuncts(expr: PrimExpr) -> list[PrimExpr]:
+    out, stack = [], [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, Binary) and e.op == "or":
+            stack += [e.b, e.a]
+        else:
+            out.append(e)
+    return out
 
 
 def _conjuncts(expr: PrimExpr) -> list[PrimExpr]:
@@ -68,17 +120,41 @@ class _Expand(Mutator):
     def __init__(self):
         self.removed: set[int] = set()  # ids of the loop variables dropped so far
         self.ranges: dict[Var, Range] = {}  # the enclosing loops, to simplify predicates
+        self.positive: list[PrimExpr] = []  # extents an enclosing guard found positive
+
+    def visit_IfThenElse(self, node: IfThenElse):
+        """In the else branch of a guard ``e <= 0 or ...``, each such ``e`` is positive."""
+        then_case = self.visit(node.then_case)
+        known = [c.a for c in _disjuncts(node.condition)
+                 if isinstance(c, Binary) and c.op == "le" and isinstance(c.b, IntImm) and c.b.value == 0]
+        self.positive += known
+        try:
+            else_case = None if node.else_case is None else self.visit(node.else_case)
+        finally:
+            del self.positive[len(self.positive) - len(known):]
+        if then_case is node.then_case and else_case is node.else_case:
+            return node
+        return IfThenElse(node.condition, then_case, else_case)
 
     def visit_For(self, node: For):
         under = blocks_under(node.body)
-        if len(under) == 1 and has_empty_reduce_domain(under[0].block):
+        if len(under) == 1:
             realize = under[0]
             spatial = [v for v, iv in zip(realize.iter_values, realize.block.iter_vars)
                        if iv.iter_type != "reduce"]
             if not _uses(spatial, node.loop_var):  # the loop binds only reduce iterators
-                self.removed.add(id(node.loop_var))
-                body = self.visit(node.body)
-                return substitute(body, {node.loop_var: node.min})
+                if has_empty_reduce_domain(realize.block):
+                    self.removed.add(id(node.loop_var))
+                    body = self.visit(node.body)
+                    return substitute(body, {node.loop_var: node.min})
+                extents = [e for e in maybe_empty_reduce_extents(realize.block, Analyzer(self.ranges))
+                           if not any(structural_equal(e, p) for p in self.positive)]
+                if extents:  # empty on some calls: decided when the kernel runs
+                    empty = self.visit(_Empty().visit(node))
+                    cond = extents[0] <= 0
+                    for e in extents[1:]:
+                        cond = logical_or(cond, e <= 0)
+                    return IfThenElse(cond, empty, node)
         self.ranges[node.loop_var] = Range(node.min, node.extent)
         try:
             return self.generic_visit(node)
@@ -113,7 +189,9 @@ class _Expand(Mutator):
 
 
 def expand_empty_reductions(func: PrimFunc) -> PrimFunc:
-    """``func`` with every empty reduction turned into its init over the spatial domain."""
-    if not any(isinstance(n, Block) and has_empty_reduce_domain(n) for n in pre_order_nodes(func.body)):
+    """``func`` with every empty reduction turned into its init over the spatial domain, and
+    every one that may be empty (a symbolic extent) guarded by that form where it is."""
+    if not any(isinstance(n, Block) and (has_empty_reduce_domain(n) or maybe_empty_reduce_extents(n))
+               for n in pre_order_nodes(func.body)):
         return func
     return func.with_body(_Expand().visit(func.body))
