@@ -22,6 +22,8 @@ from .buffer import Buffer, BufferRegion
 from .expr import IntImm, IterVar, PrimExpr, Var, const
 from .node import node
 
+_NO_VALUE = object()  # with_attr's value when a dict is given
+
 __all__ = [
     "Stmt", "BufferStore", "SeqStmt", "For", "IfThenElse", "Allocate", "Evaluate",
     "Block", "BlockRealize", "PrimFunc", "IRModule", "GlobalVar", "FOR_KINDS", "seq",
@@ -163,8 +165,27 @@ class PrimFunc:
                 return v
         return default
 
-    def with_attr(self, key: str, value) -> PrimFunc:
-        attrs = tuple((k, v) for k, v in self.attrs if k != key) + ((key, value),)
+    def with_attr(self, key, value=_NO_VALUE) -> PrimFunc:
+        """A copy with attribute ``key`` set to ``value``, or with every ``key: value`` of a
+        dict (TVM's two spellings).
+
+        >>> from mlc import te
+        >>> A = te.placeholder((2,), "float32", "A")
+        >>> f = te.create_prim_func([A, te.compute((2,), lambda i: A[i] + 1, "B")])
+        >>> f.with_attr({"global_symbol": "add_one"}).attrs == f.with_attr("global_symbol", "add_one").attrs
+        True
+        """
+        if isinstance(key, Mapping) and value is _NO_VALUE:
+            changes = dict(key)
+        elif isinstance(key, str) and value is not _NO_VALUE:
+            changes = {key: value}
+        else:
+            raise IRError(f"PrimFunc.with_attr takes a key and a value, or a dict of them, got "
+                          f"{key!r}" + ("" if value is _NO_VALUE else f", {value!r}") +
+                          "; e.g. f.with_attr('global_symbol', 'main') or f.with_attr({'global_symbol': 'main'})")
+        if not all(isinstance(k, str) for k in changes):
+            raise IRError(f"PrimFunc.with_attr: attribute names are strings, got {list(changes)!r}")
+        attrs = tuple((k, v) for k, v in self.attrs if k not in changes) + tuple(changes.items())
         return replace(self, attrs=tuple(sorted(attrs, key=lambda kv: kv[0])))
 
     def with_body(self, body: Stmt) -> PrimFunc:
