@@ -19,6 +19,8 @@ schedule can tile, rfactor or fuse them:
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...errors import DTypeError, ShapeError
@@ -83,14 +85,110 @@ def kept_indices(index, axes, keepdims: bool) -> tuple:
 
 
 def reduce_over(x, axes, keepdims, out_shape, acc, reducer, identity, name, fn=None):
-    """One reduction stage of ``fn(x[index], index)`` cast to ``acc`` over ``axes`` of ``x``."""
+    """One reduction stage of ``fn(x[index], index)`` cast to ``acc`` over ``axes`` of ``x``
+    (a float32 sum of many elements: two, see :func:`_blocked_sum`)."""
     fn = fn or (lambda v, idx: v)
+    extents = [x.shape[a] for a in axes]
+    blocks = (_sum_blocks(extents) if reducer is te.sum and acc == "float32" and x.ndim - 1 in axes
+              else None)  # (a sum down columns adds each output's elements apart: NumPy's order too)
+    if blocks is not None:
+        return _blocked_sum(x, axes, keepdims, out_shape, fn, name, blocks)
 
     def body(idx, ks):
         index = reduced_indices(x.ndim, axes, keepdims, idx, ks)
         return _e.cast(fn(x[index], index), acc)
 
-    return reduce_compute(out_shape, [x.shape[a] for a in axes], body, reducer, identity, name, acc)
+    return reduce_compute(out_shape, extents, body, reducer, identity, name, acc)
+
+
+#: A float32 sum of at least this many elements per output is summed in blocks
+#: (:func:`_blocked_sum`); shorter ones (rows of a softmax or a layer norm) in one stage.
+BLOCKED_SUM_FROM = 1 << 15
+#: The elements of one block: summed in float32 (32 vector lanes, 64 additions each).
+SUM_BLOCK = 2048
+
+
+def _sum_blocks(extents) -> list[int] | None:
+    """The inner extent of each reduced axis in a blocked sum of ``extents`` (their product
+    about :data:`SUM_BLOCK`; the axes before the one split are blocked by 1, those after it
+    whole), or None: a short sum, or a symbolic extent. The split axis takes a divisor of its
+    extent near the block size where it has one, else the block size and a shorter tail."""
+    if not extents or not all(isinstance(e, int) for e in extents) or math.prod(extents) < BLOCKED_SUM_FROM:
+        return None
+    inner, room = [1] * len(extents), SUM_BLOCK
+    for n in range(len(extents) - 1, -1, -1):  # the last (contiguous) axes fill the block first
+        e = extents[n]
+        if e <= room:
+            inner[n], room = e, room // e
+            continue
+        if room > 1:
+            inner[n] = next((d for d in range(room, room // 4, -1) if e % d == 0), room)
+        break
+    return inner
+
+
+def _blocked_sum(x, axes, keepdims, out_shape, fn, name, inner):
+    """``sum(fn(x[index], index))`` over ``axes`` as NumPy's pairwise summation bounds its
+    error: each block of about :data:`SUM_BLOCK` elements is summed in float32 (``T_..._block``,
+    one element per output point and block, the blocks side by side on threads; the split
+    axis's last, shorter block apart, in ``T_..._tail``), and the block sums in float64. A
+    float32 sum of 2^24 elements is then within a few ulp, where one float32 accumulator per
+    vector lane drifts by thousands (2^19 additions each).
+
+    >>> from mlc.ir import te
+    >>> x = te.placeholder((1 << 16,), "float32", "x")
+    >>> total = reduce_over(x, (0,), False, (), "float32", te.sum, zero, "T_sum")
+    >>> [(t.name, t.shape, t.dtype) for t in (total.op.inputs[0].op.inputs[0], total.op.inputs[0], total)]
+    [('T_sum_block', (32,), 'float32'), ('T_sum_blocks', (), 'float64'), ('T_sum', (), 'float32')]
+    """
+    extents = [x.shape[a] for a in axes]
+    blocked = [n for n, (e, i) in enumerate(zip(extents, inner)) if i < e]
+    split = blocked[-1]  # the innermost blocked axis: blocks of inner[split], maybe a tail
+    counts = {n: extents[n] // inner[n] for n in blocked}
+    tail = extents[split] % inner[split]
+    spatial = [d for d in range(x.ndim) if d not in axes]
+    space = [x.shape[d] for d in spatial]
+
+    def stage(outer_axes, extents_in, offset, suffix):
+        """float32 sums over ``extents_in`` for each block of ``outer_axes`` and spatial point;
+        axis ``split`` starts at ``offset`` within its block."""
+        def body(idx, ks):
+            where = dict(zip(spatial, idx[:len(spatial)]))
+            outer = dict(zip(outer_axes, idx[len(spatial):]))
+            for n, (a, k) in enumerate(zip(axes, ks)):
+                start = outer[n] * _e.const(inner[n], dt.INDEX) if n in outer else None
+                if n == split and offset:
+                    start = _e.const(offset, dt.INDEX)
+                where[a] = k if start is None else start + k
+            index = tuple(where[d] for d in range(x.ndim))
+            return _e.cast(fn(x[index], index), "float32")
+        return reduce_compute(space + [counts[n] for n in outer_axes], extents_in, body, te.sum, zero,
+                              f"{name}_{suffix}", "float32")
+
+    dims = _out_dims(x.ndim, axes, keepdims)
+
+    def float64_sum(part, outer_axes, suffix):
+        def body(idx, ks):
+            points = tuple(i for i, d in zip(idx, dims) if d is not None)
+            return _e.cast(part[points + tuple(ks)], "float64")
+        return reduce_compute(out_shape, [counts[n] for n in outer_axes], body, te.sum, zero,
+                              f"{name}_{suffix}", "float64")
+
+    total = float64_sum(stage(blocked, inner, 0, "block"), blocked, "blocks")
+    if not tail:
+        return te.compute(tuple(out_shape), lambda *idx: _e.cast(total[idx], "float32"), name=name)
+    rest = [n for n in blocked if n != split]
+    extents_in = [tail if n == split else inner[n] for n in range(len(axes))]
+    rest_total = float64_sum(stage(rest, extents_in, counts[split] * inner[split], "tail"), rest, "tails")
+    return te.compute(tuple(out_shape), lambda *idx: _e.cast(total[idx] + rest_total[idx], "float32"),
+                      name=name)
+
+
+def _out_dims(ndim: int, axes, keepdims: bool) -> list[int | None]:
+    """For each output dimension, the input dimension it indexes (None: a kept reduced one)."""
+    if keepdims:
+        return [None if d in axes else d for d in range(ndim)]
+    return [d for d in range(ndim) if d not in axes]
 
 
 def _sum_dtype(dtype: str) -> str:
