@@ -22,9 +22,10 @@ from dataclasses import replace as dc_replace
 
 from ...ir.buffer import SCOPES, Buffer, BufferRegion, is_storage_scope
 from ...ir.expr import IntImm, IterVar, Range, Var, const
-from ...ir.arith import Analyzer, canonical, relax_region
+from ...ir.arith import Analyzer, IntSet, canonical, relax_region
 from ...ir.tir import Block, BlockRealize, BufferStore, For, PrimFunc, seq
 from ..analysis import and_all, clip_to_shape, loop_dom, loop_ranges, regions_in_loops, stmt_blocks
+from ..coverage import reads_before_init, uncovered_write
 from ..base import BlockRV, ScheduleBase, instruction, schedule_error
 from ..edit import body_items, index_var, make_loops, replace_buffers, unique_block_name, unique_buffer_name
 from ..state import find_block, loops_above, parent_block, replace
@@ -135,12 +136,35 @@ def cache_write_ir(func: PrimFunc, block: str, write_buffer_index: int, storage_
         if id(b) not in inside and any(r.buffer is buf for r in b.block.reads):
             raise schedule_error(prim, f"block {block!r}: block {b.block.name_hint!r} reads {buf.name} "
                                  "in the same loop nest, before the copy back could run", func, b)
+    _check_complete_writer(prim, func, loc, buf)
     cache = Buffer(unique_buffer_name(func, _cache_name(buf, storage_scope)), buf.shape, buf.dtype, storage_scope)
     name = unique_block_name(func, f"{buf.name}_{storage_scope}")
     region = _written_region(loc, buf)
     nest = _copy_nest(name, cache, buf, region, _enclosing_ranges(loc))
     item = replace_buffers(items[pos], {id(buf): cache})
     return _with_scope_body(func, scope, items[:pos] + [item, nest] + items[pos + 1:], cache), name
+
+
+def _check_complete_writer(prim: str, func: PrimFunc, loc, buf: Buffer) -> None:
+    """The cache starts empty and all of the written region is copied back, so ``loc``'s
+    block must not read ``buf`` (unless a reduction's init sets it first) and must write
+    every element of the region: no store under an ``if``, no predicate but the guards
+    of a split's extra iterations, no gaps between the elements it writes."""
+    realize = loc.node
+    block = realize.block.name_hint
+    found = uncovered_write(loc, buf, _enclosing_ranges(loc))
+    if found is not None:
+        node, why = found
+        raise schedule_error(prim, f"block {block!r} {why}, so the cache would copy back elements it "
+                             f"never set; cache_write needs a block that writes all of the region of "
+                             f"{buf.name} it writes to", func, node)
+    reader = reads_before_init(realize, buf)
+    if reader is not None:
+        who = "it" if reader is realize else f"its inner block {reader.block.name_hint!r}"
+        raise schedule_error(prim, f"block {block!r} updates {buf.name} in place ({who} reads "
+                             f"{buf.name} with no T.init() to set it first), but the cache starts "
+                             f"empty; give the reduction a T.init() that sets {buf.name}, or leave "
+                             f"{buf.name} uncached", func, reader)
 
 
 def _enclosing_ranges(loc) -> dict:
@@ -160,11 +184,28 @@ def _written_region(loc, buf: Buffer) -> list[tuple]:
         if r.buffer is buf:
             sets = relax_region(r.region, dom)
             out = sets if out is None else [a.union(b) for a, b in zip(out, sets)]
+    out = _within_domain(out, loc.node, buf)
     dims = []
     for s, size in zip(clip_to_shape(out, buf.shape), buf.shape):
         e = s.extent()
         dims.append((s.min, e) if isinstance(e, IntImm) and s.min is not None else (const(0), size))
     return dims
+
+
+def _within_domain(sets: list, realize: BlockRealize, buf: Buffer) -> list:
+    """``sets`` cut to what the block writes with its iterators inside their domains (a split's
+    extra iterations, which its predicate skips, write nothing), where both are constant."""
+    dom = {iv.var: IntSet.from_range(iv.dom) for iv in realize.block.iter_vars}
+    inside = None
+    for r in realize.block.writes:
+        if r.buffer is buf:
+            region = relax_region(r.region, dom)
+            inside = region if inside is None else [a.union(b) for a, b in zip(inside, region)]
+    return [s.intersect(d) if _constant(s) and _constant(d) else s for s, d in zip(sets, inside)]
+
+
+def _constant(s: IntSet) -> bool:
+    return isinstance(s.min, IntImm) and isinstance(s.max, IntImm)
 
 
 class CachePrimitives(ScheduleBase):
@@ -221,8 +262,12 @@ class CachePrimitives(ScheduleBase):
         returned.
 
         An index out of range, an unknown scope, a block inside a reduction's
-        scope, or a buffer that another block of the scope also writes (or reads in
-        the same loop nest) is a :class:`~mlc.ScheduleError`.
+        scope, a buffer that another block of the scope also writes (or reads in
+        the same loop nest), a block that reads the buffer with no ``T.init()`` (an
+        in-place update: the cache starts empty), or one that may leave elements of
+        the region it writes unset (a store under an ``if``, a predicate other than a
+        split's guard, an index with gaps; see :mod:`mlc.schedules.coverage`) is a
+        :class:`~mlc.ScheduleError`.
 
         >>> from mlc.schedules import Schedule, examples
         >>> sch = Schedule(examples.add_one(4))
