@@ -16,9 +16,11 @@ from dataclasses import replace as dc_replace
 
 from ...ir import dtype as dt
 from ...ir.arith import Analyzer
-from ...ir.expr import IntImm, PrimExpr, Range, Var, cast, const, logical_and
+from ...ir.analysis import iteration_conflict, stmt_children
+from ...ir.expr import IntImm, IterVar, PrimExpr, Range, Var, cast, const, logical_and
 from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.tir import BlockRealize, For, IfThenElse, PrimFunc
+from ..analysis import stmt_blocks
 from ..base import schedule_error
 from ..state import Location, blocks_under, find_loop, replace
 
@@ -348,7 +350,67 @@ def reorder_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> PrimFunc:
                 "their first value: moving it would change the order of the reduction's steps, and "
                 "the init could run after some of them. Reorder the loops before fusing spatial "
                 "and reduction loops together", func, mixed)
+    changed = [n for n, (f, g) in enumerate(zip(chain, new_chain)) if f is not g]
+    if changed:
+        _check_order_free(func, chain[changed[0]:changed[-1] + 1], top)
     body = bottom.body
     for f in reversed(new_chain):
         body = dc_replace(f, body=body)
     return replace(func, top, body)
+
+
+def _check_order_free(func: PrimFunc, loops: Sequence[For], top: For) -> None:
+    """Refuse to change the order of ``loops`` (those whose order relative to another loop
+    changes) when the blocks under them may depend on it.
+
+    A loop bound to an opaque iterator has an order that matters by declaration. A loop
+    that drives only reduce iterators of blocks with an init may move freely (the
+    reduction is commutative); any other loop must have independent iterations, the
+    proof ``parallel`` asks for (conservative: a dependence that the new order would
+    keep is refused too). The proof is skipped when no buffer is both written and read
+    under the loops.
+    """
+    realizes = stmt_blocks(top)
+    written = {id(w.buffer) for r in realizes for w in r.block.writes}
+    shared = any(id(x.buffer) in written for r in realizes for x in r.block.reads)
+    for loop in loops:
+        bound = _bound_iterators(loop)
+        opaque = next(((r, iv) for r, iv, _ in bound if iv.iter_type == "opaque"), None)
+        if opaque is not None:
+            realize, iv = opaque
+            raise schedule_error(
+                "reorder", f"loop {loop.loop_var.name} drives the opaque iterator {iv.var.name} of block "
+                f"{realize.block.name_hint!r}, whose iterations must run in their order; declare the "
+                "iterator spatial or reduce if its order does not matter", func, loop)
+        commutative = bool(bound) and all(iv.iter_type == "reduce" and init for _, iv, init in bound)
+        if not shared or commutative:
+            continue
+        conflict = iteration_conflict(loop)
+        if conflict is not None:
+            buf, access = conflict
+            who = f" by block {access.realize.block.name_hint!r}" if access.realize is not None else ""
+            raise schedule_error(
+                "reorder", f"iterations of loop {loop.loop_var.name} may depend on each other: buffer "
+                f"{buf.name} is written under the loop and accessed{who} at elements another iteration "
+                "may write, so running them in another order could change the result; keep the loop's "
+                "place", func, loop)
+
+
+def _bound_iterators(loop: For) -> list[tuple[BlockRealize, IterVar, bool]]:
+    """(block, iterator, whether an init of the block or a block around it sets the
+    output) for every block iterator bound to an expression of ``loop``'s variable, through
+    nested blocks (an inner block bound to an outer iterator the loop drives)."""
+    out = []
+    stack = [(loop.body, frozenset({id(loop.loop_var)}), False)]
+    while stack:
+        node, dependent, has_init = stack.pop()
+        if isinstance(node, BlockRealize):
+            has_init = has_init or node.block.init is not None
+            inner = set(dependent)
+            for iv, value in zip(node.block.iter_vars, node.iter_values):
+                if any(isinstance(n, Var) and id(n) in dependent for n in pre_order_nodes(value)):
+                    out.append((node, iv, has_init))
+                    inner.add(id(iv.var))
+            dependent = frozenset(inner)
+        stack.extend((child, dependent, has_init) for child in stmt_children(node))
+    return out

@@ -161,8 +161,12 @@ class LoopPrimitives(ScheduleBase):
         """Put loops of one perfectly nested chain in the given order (outermost first;
         a list or positional).
 
-        Loops listed twice, loops not nested in one chain, or a loop whose range
-        depends on a loop moved inside it are a :class:`~mlc.ScheduleError`.
+        Loops listed twice, loops not nested in one chain, a loop whose range
+        depends on a loop moved inside it, and a new order the blocks may depend on
+        are a :class:`~mlc.ScheduleError`: a loop bound to an opaque iterator keeps
+        its place, and a loop whose order changes must have independent iterations
+        (the proof ``parallel`` asks for) unless it drives only reduce iterators of
+        blocks with an init.
 
         >>> from mlc.schedules import Schedule, examples
         >>> sch = Schedule(examples.scale_2d(2, 4))
