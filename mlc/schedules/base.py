@@ -12,6 +12,7 @@ import inspect
 import random
 
 from ..errors import ScheduleError
+from ..ir.analysis import block_problem
 from ..ir.expr import Var
 from ..ir.printer import func_to_str
 from ..ir.tir import IRModule, PrimFunc
@@ -62,6 +63,17 @@ def schedule_error(primitive: str, why: str, func: PrimFunc | None = None, node=
     return ScheduleError(text)
 
 
+def _check_well_formed(mod: IRModule) -> None:
+    """Refuse a module whose blocks a schedule cannot name or reason about: two blocks of
+    one name in a function, or a block iterator bound outside its domain (the IR is shown
+    with the block marked)."""
+    for name, func in mod.items():
+        problem = block_problem(func) if isinstance(func, PrimFunc) else None
+        if problem is not None:
+            realize, why = problem
+            raise schedule_error("Schedule", f"function {name!r}: {why}", func, realize)
+
+
 class ScheduleBase:
     """State shared by every primitive. See :class:`mlc.schedules.Schedule`."""
 
@@ -70,6 +82,7 @@ class ScheduleBase:
             mod = IRModule({mod.attr("global_symbol", "main"): mod})
         if not isinstance(mod, IRModule):
             raise ScheduleError(f"Schedule takes an IRModule or PrimFunc, got {type(mod).__name__}")
+        _check_well_formed(mod)
         self._mod = mod
         self.trace = Trace()
         self._blocks: dict[BlockRV, tuple[str, str]] = {}

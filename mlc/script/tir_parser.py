@@ -18,6 +18,7 @@ from ..ir import dtype as dt
 from ..ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ..ir.buffer import SCOPES, Buffer, BufferRegion, is_storage_scope
 from ..ir.expr import BufferLoad, IterVar, PrimExpr, Range, Var, const, convert
+from ..ir.analysis import block_problem
 from ..ir.arith import difference
 from ..ir.functor import pre_order_nodes
 from ..ir.te import access_regions
@@ -56,6 +57,7 @@ class TIRParser(ExprParser):
         self.loop_extent: dict[int, PrimExpr] = {}
         self.block_frames: list[_BlockFrame] = []
         self.keep: list = []
+        self.block_nodes: dict[int, ast.With] = {}  # id(BlockRealize) -> where it is written
 
     # ----------------------------------------------------------- function
     def function(self, node: ast.FunctionDef) -> PrimFunc:
@@ -102,7 +104,12 @@ class TIRParser(ExprParser):
             root = Block("root", (), (), (), body, alloc_buffers=tuple(allocs))
             body = BlockRealize((), const(True, "bool"), root)
         self.scopes.pop()
-        return PrimFunc(tuple(params), body, attrs)
+        func = PrimFunc(tuple(params), body, attrs)
+        problem = block_problem(func)
+        if problem is not None:
+            realize, why = problem
+            raise self.error(self.block_nodes.get(id(realize), node), why)
+        return func
 
     def shape_vars(self, node: ast.FunctionDef) -> set:
         """Define the function's shape variables, ``n = T.int32()`` statements of its body
@@ -449,7 +456,10 @@ class TIRParser(ExprParser):
         block = Block(name, tuple(frame.iter_vars), reads, writes, body, frame.init,
                       tuple(frame.allocs), frame.annotations)
         predicate = frame.predicate if frame.predicate is not None else const(True, "bool")
-        return self.wrap(node, lambda: BlockRealize(tuple(frame.values), predicate, block))
+        realize = self.wrap(node, lambda: BlockRealize(tuple(frame.values), predicate, block))
+        self.block_nodes[id(realize)] = node
+        self.keep.append(realize)
+        return realize
 
     def axis(self, node: ast.Assign, kind: str, frame: _BlockFrame) -> None:
         call = node.value
