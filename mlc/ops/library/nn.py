@@ -26,7 +26,7 @@ from ...ir import te
 from ..registry import TensorType, register_op
 from ._common import (np_erf, np_sigmoid, accumulate_dtype, check_ndim, contract, float_dtype, lowest, normalize_axes,
                       result_type, zero)
-from .reduce import kept_indices, moments, reduce_over
+from .reduce import count_value, kept_indices, moments, reduce_over
 
 __all__ = ["check_attrs"]
 
@@ -176,7 +176,7 @@ def _layer_norm_lower(x, gamma, beta, *, axis=-1, eps=1e-5):
     axes, out = _layer_norm_signature(x, gamma, beta, axis, eps)
     acc = accumulate_dtype(out)
     mean, squares, count = moments(x, axes, acc, "T_layer_norm")
-    rstd = te.compute(mean.shape, lambda *i: _e.rsqrt(squares[i] / _e.const(count, acc) + _e.const(eps, acc)),
+    rstd = te.compute(mean.shape, lambda *i: _e.rsqrt(squares[i] / count_value(count, acc) + _e.const(eps, acc)),
                       name="T_layer_norm_rstd")
 
     def element(*i):

@@ -362,12 +362,18 @@ def _moment_dtype(name: str, x_dtype: str, dtype) -> str:
     return x_dtype if dt.is_inexact(x_dtype) else "float64"
 
 
+def count_value(count, dtype: str) -> _e.PrimExpr:
+    """The element count of a reduction (an int, or an expression of dynamic sizes) as a
+    ``dtype`` value."""
+    return _e.const(count, dtype) if isinstance(count, int) else _e.cast(count, dtype)
+
+
 def _mean_stage(x, axes, keepdims, shape, acc, name):
     count = 1
     for a in axes:
-        count *= x.shape[a]
+        count = count * x.shape[a]
     s = reduce_over(x, axes, keepdims, shape, acc, te.sum, zero, f"{name}_sum")
-    return te.compute(shape, lambda *i: s[i] / _e.const(count, acc), name=f"{name}_mean"), count
+    return te.compute(shape, lambda *i: s[i] / count_value(count, acc), name=f"{name}_mean"), count
 
 
 def moments(x, axes, acc: str, name: str):
@@ -425,7 +431,8 @@ def _variance(name, take_sqrt, numpy_fn):
         out = _moment_dtype(name, x.dtype, None)
         acc = accumulate_dtype(out)
         _, sq, count = moments(x, axes, acc, f"T_{name}")
-        denom = _e.const(max(count - ddof, 0), acc)
+        denom = (_e.const(max(count - ddof, 0), acc) if isinstance(count, int) else
+                 _e.max(count_value(count, acc) - _e.const(ddof, acc), _e.const(0, acc)))
         zeros = [_e.const(0, dt.INDEX)] * len(axes)
 
         def finish(*i):
