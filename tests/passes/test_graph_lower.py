@@ -4,6 +4,7 @@ import pytest
 
 import mlc
 from mlc import te
+from mlc.errors import CompileError
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.expr import FloatImm
 from mlc.passes.graph import inline_stages, lower_to_tir
@@ -92,3 +93,13 @@ def test_lowered_kernels_run_on_every_backend(target):
         return (np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)).T[1:, ::2]
 
     np.testing.assert_allclose(mlc.jit(f, target=target)(X), f(X), rtol=1e-5)
+
+
+@pytest.mark.parametrize("fn, op", [(lambda x: np.flip(x, 0), "flip"), (lambda x: np.pad(x, 1), "pad"),
+                                    (lambda x: np.concatenate([x, x]), "concatenate")])
+def test_an_op_that_needs_the_size_of_a_dynamic_axis_says_so_at_the_users_line(fn, op):
+    f = mlc.jit(fn, dynamic=("x", 0))
+    with pytest.raises(CompileError, match=rf"{op} does not support these dynamic axes \(operand shapes "
+                                           r"\(x_dim0, 3\).*Mark fewer axes dynamic.*\n  at File .*line \d+"):
+        f(np.ones((4, 3), np.float32))
+    np.testing.assert_array_equal(mlc.jit(fn)(np.ones((4, 3), np.float32)), fn(np.ones((4, 3), np.float32)))

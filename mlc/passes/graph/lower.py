@@ -87,8 +87,7 @@ def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Consta
         try:
             result = get_op(b.op).lower(*args, **dict(b.attrs))
         except MLCError as err:
-            loc = f"\n  at {b.loc}" if b.loc is not None else ""
-            raise CompileError(f"lowering {b.op} in {name} failed: {err}{loc}") from err
+            raise _lowering_error(b, name, err) from err
         results = result if isinstance(result, (tuple, list)) else (result,)
         for v, t in zip(b.outputs, results):
             if tuple(t.shape) != v.shape or t.dtype != v.dtype:
@@ -101,6 +100,20 @@ def lower_group(body: Graph, name: str = "fused") -> tuple[PrimFunc, list[Consta
     return te.create_prim_func(params + const_params + outputs), const_atoms
 
 
+def _lowering_error(b, name: str, err: MLCError) -> CompileError:
+    """What to say when op ``b`` of fused function ``name`` cannot be lowered: an op whose
+    lowering needs a size that a dynamic axis (``mlc.jit(dynamic=...)``) leaves symbolic
+    says so and how to go on; any other failure as it came. Both end at the user's line."""
+    loc = f"\n  at {b.loc}" if b.loc is not None else ""
+    shapes = [a.shape for a in b.args if hasattr(a, "shape")]
+    if isinstance(err, IRError) and any(not isinstance(d, int) for s in shapes for d in s):
+        listed = ", ".join(str(tuple(s)) for s in shapes)
+        return CompileError(f"{b.op} does not support these dynamic axes (operand shapes {listed}): "
+                            f"{err}. Mark fewer axes dynamic (mlc.jit(dynamic=...)), or give this op "
+                            f"static sizes{loc}")
+    return CompileError(f"lowering {b.op} in {name} failed: {err}{loc}")
+
+
 def _hand_written(body: Graph, name: str) -> tuple[PrimFunc, list[Constant]]:
     """The op's own PrimFunc (an opaque op with ``prim_func``, recorded on it by
     :func:`~mlc.ops.hand_written.hand_written`), its parameters put in the group's order: the
@@ -109,8 +122,7 @@ def _hand_written(body: Graph, name: str) -> tuple[PrimFunc, list[Constant]]:
     try:
         func = hand_written(b.op, [a.type for a in b.args], dict(b.attrs))
     except MLCError as err:
-        loc = f"\n  at {b.loc}" if b.loc is not None else ""
-        raise CompileError(f"lowering {b.op} in {name} failed: {err}{loc}") from err
+        raise _lowering_error(b, name, err) from err
     n_in = len(b.args)
     arg_params, out_params = func.params[:n_in], func.params[n_in:]
     if [id(v) for v in body.outputs] != [id(v) for v in b.outputs]:
