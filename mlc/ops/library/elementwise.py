@@ -203,7 +203,12 @@ def _signbit(a):
 
 def _logaddexp(a, b):
     """``log(exp(a) + exp(b))`` without overflow, as NumPy's loop computes it: ``a + log(2)``
-    when equal (infinities included), else the larger plus ``log1p(exp(-|a - b|))``; NaN stays."""
+    when equal (infinities included), else the larger plus ``log1p(exp(-|a - b|))``; NaN stays.
+
+    float16 operands are computed in float32 and rounded once, as NumPy's float16 loop does
+    (each step rounded to float16 would lose up to hundreds of ulps near ``a == -b``)."""
+    if a.dtype == "float16":
+        a, b = _e.cast(a, "float32"), _e.cast(b, "float32")
     d = a - b
     zero = _e.const(0, a.dtype)
     larger = _e.select(d > zero, a + _e.log1p(_e.exp(-d)), b + _e.log1p(_e.exp(d)))
