@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..errors import TraceError
 from ..tracer.source import describe_location, user_location
+from .loops import loop_dtypes, refuse_out
 
 __all__ = ["ufunc_call", "function_call", "REDUCE_METHODS"]
 
@@ -29,19 +30,25 @@ def _unsupported(what: str) -> TraceError:
 def ufunc_call(ufunc, method: str, inputs, kwargs, ufuncs: dict, functions: dict):
     """Run NumPy ufunc ``ufunc`` (its ``method``) on operands that include a Tracer, as the
     function of its name in ``ufuncs`` (or ``functions``: ``matmul`` is a ufunc)."""
-    out = kwargs.pop("out", None)
-    if out is not None and out != (None,) * len(out if isinstance(out, tuple) else ()):
-        raise TraceError(f"np.{ufunc.__name__}(..., out=...) cannot write into a traced value; use the "
-                         f"result instead{describe_location(user_location())}")
+    refuse_out(ufunc.__name__, kwargs.pop("out", None))
     if method == "__call__":
-        fn = ufuncs.get(ufunc.__name__) or functions.get(ufunc.__name__)
+        name = ufunc.__name__
+        if name in ufuncs:  # they take dtype= and casting= as NumPy's ufuncs do
+            unknown = sorted(set(kwargs) - {"dtype", "casting"})
+            if unknown:
+                raise _unsupported(f"np.{name} with keyword(s) {unknown}")
+            return ufuncs[name](*inputs, **kwargs)
+        fn = functions.get(name)
         if fn is None:
-            raise _unsupported(f"the ufunc np.{ufunc.__name__}")
-        dtype = kwargs.pop("dtype", None)
+            raise _unsupported(f"the ufunc np.{name}")
+        dtype, casting = kwargs.pop("dtype", None), kwargs.pop("casting", "same_kind")
         if kwargs:
-            raise _unsupported(f"np.{ufunc.__name__} with keyword(s) {sorted(kwargs)}")
-        result = fn(*inputs)
-        return result if dtype is None else functions["astype"](result, dtype)
+            raise _unsupported(f"np.{name} with keyword(s) {sorted(kwargs)}")
+        if dtype is None:
+            return fn(*inputs)
+        ins, result = loop_dtypes(name, inputs, dtype, casting)  # matmul: computed in its loop's dtype
+        out = fn(*(functions["astype"](x, d) for x, d in zip(inputs, ins)))
+        return functions["astype"](out, result)
     if method == "reduce" and ufunc.__name__ in REDUCE_METHODS:
         fn = functions[REDUCE_METHODS[ufunc.__name__]]
         return fn(*inputs, **kwargs)

@@ -21,6 +21,7 @@ from ..tracer.trace import is_tracing
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .devices import device_of, normalize, place
+from .loops import apply_ufunc, loop_dtypes, refuse_out
 
 
 def _registry_ufuncs() -> tuple[list[str], list[str]]:
@@ -40,20 +41,22 @@ def _registry_ufuncs() -> tuple[list[str], list[str]]:
 
 
 def _binary(op: str):
-    @numpy_function("x1", "x2")
-    def fn(x1, x2):
-        return emit(op, as_tracers([x1, x2], op=op))
+    @numpy_function("x1", "x2", "out")
+    def fn(x1, x2, /, out=None, *, dtype=None, casting="same_kind"):
+        return apply_ufunc(op, [x1, x2], out, dtype, casting)
     fn.__name__ = fn.__qualname__ = op
-    fn.__doc__ = f"``np.{op}(x1, x2)`` elementwise, broadcasting (registry op ``{op}``)."
+    fn.__doc__ = (f"``np.{op}(x1, x2)`` elementwise, broadcasting (registry op ``{op}``); ``dtype`` "
+                  "picks the dtype it computes in, as NumPy's does (:mod:`.loops`).")
     return fn
 
 
 def _unary(op: str):
-    @numpy_function("x")
-    def fn(x):
-        return emit(op, [as_tracer(x)])
+    @numpy_function("x", "out")
+    def fn(x, /, out=None, *, dtype=None, casting="same_kind"):
+        return apply_ufunc(op, [x], out, dtype, casting)
     fn.__name__ = fn.__qualname__ = op
-    fn.__doc__ = f"``np.{op}(x)`` elementwise (registry op ``{op}``)."
+    fn.__doc__ = (f"``np.{op}(x)`` elementwise (registry op ``{op}``); ``dtype`` picks the dtype it "
+                  "computes in, as NumPy's does (:mod:`.loops`).")
     return fn
 
 
@@ -66,13 +69,18 @@ _GENERATED.update((alias, _GENERATED[name]) for alias, name in list_aliases().it
 globals().update(_GENERATED)
 
 
-@numpy_function("x")
-def positive(x):
+@numpy_function("x", "out")
+def positive(x, /, out=None, *, dtype=None, casting="same_kind"):
     """``+x``: the operand itself (NumPy copies; a traced value is immutable)."""
+    refuse_out("positive", out)
     t = as_tracer(x)
     if t.dtype == bool:
         raise TraceError("positive (+x) is not defined for bool arrays, as in NumPy")
-    return t
+    if dtype is None:
+        return t
+    (loop,), result = loop_dtypes("positive", [x], dtype, casting)
+    t = t if t._atom.type.dtype == loop else emit("astype", [t], dtype=loop)
+    return t if loop == result else emit("astype", [t], dtype=result)
 
 
 @numpy_function("condition", "x", "y")
@@ -86,8 +94,8 @@ def where(condition, x=None, y=None):
     return emit("where", [cond, x, y])
 
 
-@numpy_function("a", "min", "max", "a_min", "a_max")
-def clip(a, min=None, max=None, *, a_min=None, a_max=None):  # noqa: A002 - the Array API's names
+@numpy_function("a", "min", "max", "out", "a_min", "a_max")
+def clip(a, min=None, max=None, out=None, *, a_min=None, a_max=None):  # noqa: A002 - the Array API's names
     """``minimum(maximum(a, min), max)``; either bound may be None, a scalar or an array.
 
     The bounds are ``min``/``max`` (the Array API's names, positional as in
@@ -98,6 +106,7 @@ def clip(a, min=None, max=None, *, a_min=None, a_max=None):  # noqa: A002 - the 
     while a lower bound above the dtype's maximum (or an upper one below its
     minimum) is refused.
     """
+    refuse_out("clip", out)
     if (min is not None and a_min is not None) or (max is not None and a_max is not None):
         raise TraceError("clip: give each bound once (min or a_min, max or a_max)")
     a_min = min if a_min is None else a_min
@@ -150,9 +159,10 @@ def _astype(x, dtype):
     return t if t._atom.type.dtype == dtype else emit("astype", [t], dtype=dtype)
 
 
-@numpy_function("x")
-def round(x, decimals=0):  # noqa: A001 - NumPy's name
+@numpy_function("x", "out")
+def round(x, decimals=0, out=None):  # noqa: A001 - NumPy's name
     """Round to the nearest integer, ties to even (``np.round``); integers are returned as they are."""
+    refuse_out("round", out)
     if decimals != 0:
         raise TraceError(f"round: only decimals=0 is supported, got decimals={decimals!r}")
     t = as_tracer(x)

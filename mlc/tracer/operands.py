@@ -23,7 +23,7 @@ from .source import describe_location, user_location
 from .trace import TraceContext, current_trace
 from .tracer import Tracer
 
-__all__ = ["weak_dtype", "as_tracers", "as_tracer", "is_weak_scalar", "trace_of"]
+__all__ = ["weak_dtype", "as_tracers", "as_tracer", "is_weak_scalar", "scalar_kind", "trace_of"]
 
 _KIND_DEFAULT = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
 
@@ -33,7 +33,8 @@ def is_weak_scalar(value) -> bool:
     return type(value) in _KIND_DEFAULT
 
 
-def _kind(value) -> type:
+def scalar_kind(value) -> type:
+    """The Python type a weak operand stands for (a weak Tracer by its dtype)."""
     if isinstance(value, Tracer):
         return {"bool": bool, "float64": float, "complex128": complex}.get(value._atom.type.dtype, int)
     return type(value)
@@ -41,7 +42,7 @@ def _kind(value) -> type:
 
 def weak_dtype(value, strong: str | None) -> str:
     """The dtype a weak scalar of ``value``'s kind takes next to dtype ``strong``."""
-    kind = _kind(value)
+    kind = scalar_kind(value)
     if strong is None:
         return _KIND_DEFAULT[kind]
     if kind is bool:
@@ -144,7 +145,7 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
     ctx = ctx or trace_of(values)
     strong = _strong_dtype(values)
     if strong is None:  # all weak: the widest kind wins (bool < int < float < complex)
-        kinds = [_kind(v) for v in values if v is not None]
+        kinds = [scalar_kind(v) for v in values if v is not None]
         strong_kind = next((k for k in (complex, float, int) if k in kinds), bool)
         strong = _KIND_DEFAULT[strong_kind] if kinds else None
     out = []
@@ -157,7 +158,7 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
                                  "value escaped its function" + describe_location(user_location()))
             if v.weak:
                 target = weak_dtype(v, strong)
-                if _kind(v) is int:
+                if scalar_kind(v) is int:
                     v = _weak_int_tracer(ctx, v, target, op)
                 else:
                     v = ctx.emit("astype", [v], {"dtype": target}) if target != v._atom.type.dtype else v

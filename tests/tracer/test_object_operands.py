@@ -1,0 +1,70 @@
+"""Operands NumPy takes as Python objects (None, strings) and ``out=`` on ufuncs, traced."""
+import operator
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import mlc
+import mlc.numpy as mnp
+from mlc import DTypeError, TraceError
+
+_arrays = hnp.arrays(st.sampled_from(["float32", "int32", "bool"]), hnp.array_shapes(min_dims=0, max_dims=3),
+                     elements=st.just(1))
+
+
+@pytest.mark.parametrize("compare", [operator.eq, operator.ne, np.equal, np.not_equal])
+@pytest.mark.parametrize("obj", [None, object(), {}])
+@settings(max_examples=5, deadline=None)
+@given(a=_arrays)
+def test_comparing_with_an_object_matches_numpy(compare, obj, a):
+    got, want = mlc.jit(lambda x: compare(x, obj))(a), compare(a, obj)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(mlc.jit(lambda x: compare(obj, x))(a), compare(obj, a))
+
+
+@pytest.mark.parametrize("obj", [None, "text"])
+@settings(max_examples=5, deadline=None)
+@given(a=_arrays)
+def test_operators_compare_any_object_as_numpy_does(obj, a):
+    np.testing.assert_array_equal(mlc.jit(lambda x: x == obj)(a), a == obj)
+    np.testing.assert_array_equal(mlc.jit(lambda x: obj != x)(a), obj != a)
+
+
+def test_the_equal_ufunc_refuses_a_string_as_numpy_does():
+    a = np.ones(2, "float32")
+    with pytest.raises(TypeError):
+        np.equal(a, "text")
+    with pytest.raises(DTypeError, match="str"):
+        mlc.jit(lambda x: np.equal(x, "text"))(a)
+
+
+@pytest.mark.parametrize("op, symbol", [(operator.add, r"\+"), (operator.mul, r"\*"), (operator.lt, "<"),
+                                        (operator.pow, r"\*\*"), (np.add, r"\+")])
+def test_arithmetic_with_none_is_a_dtype_error(op, symbol):
+    a = np.ones(2)
+    with pytest.raises(TypeError):
+        op(a, None)
+    with pytest.raises(DTypeError, match=rf"(?s){symbol}.*NoneType.*test_object_operands.py"):
+        mlc.jit(lambda x: op(x, None))(a)
+
+
+@pytest.mark.parametrize("call", [
+    lambda a: np.exp(a, out=np.empty_like(a)),
+    lambda a: np.add(a, 1, out=np.empty_like(a)),
+    lambda a: np.add(a, 1, np.empty_like(a)),
+    lambda a: np.multiply(a, a, out=(np.empty_like(a),)),
+])
+def test_ufunc_out_is_a_trace_error(call):
+    with pytest.raises(TraceError, match=r"(?s)out=.*return new arrays.*test_object_operands.py"):
+        mlc.jit(call)(np.ones(3))
+
+
+def test_ufunc_out_none_is_accepted():
+    a = np.ones(3, "float32")
+    np.testing.assert_array_equal(mlc.jit(lambda x: np.add(x, 1, out=None))(a), a + 1)
+    np.testing.assert_array_equal(mnp.add(a, 1, out=None), a + 1)
+    with pytest.raises(TraceError, match="out="):
+        mnp.exp(a, out=np.empty_like(a))
