@@ -46,7 +46,7 @@ def vecdot(x1, x2, /, *, axis=-1):
 
 
 @numpy_function("x1", "x2")
-def tensordot(x1, x2, /, *, axes=2):
+def tensordot(x1, x2, /, axes=2):
     """Sum of products over ``axes`` (an int: the last of ``x1`` with the first of ``x2``; or
     two sequences of axes), as one ``einsum``."""
     a, b = as_tracers([x1, x2], op="tensordot")

@@ -134,11 +134,14 @@ def eye(N, M=None, k=0, dtype=None, *, device=None):  # noqa: N803 - NumPy's nam
     return _made("eye", device, lambda: np.eye(N, M, k, dtype=_dtype(dtype) or "float64"))
 
 
-def linspace(start, stop, num, *, dtype=None, device=None, endpoint=True):
-    """``num`` evenly spaced values from ``start`` to ``stop`` (included when ``endpoint``)."""
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (included when ``endpoint``); with
+    ``retstep``, the pair (values, step), as ``np.linspace``."""
     if isinstance(start, Tracer) or isinstance(stop, Tracer):
         raise DTypeError("linspace: start and stop must be Python numbers (the values are constants)")
-    return _made("linspace", device, lambda: np.linspace(start, stop, num, endpoint=endpoint, dtype=_dtype(dtype)))
+    values, step = np.linspace(start, stop, num, endpoint=endpoint, retstep=True, dtype=_dtype(dtype), axis=axis)
+    values = _made("linspace", device, lambda: values)
+    return (values, step) if retstep else values
 
 
 @numpy_function()
@@ -172,13 +175,13 @@ def _triangle(name: str, x, k, lower: bool):
 
 
 @numpy_function("x")
-def tril(x, /, *, k=0):
+def tril(x, /, k=0):
     """``x`` with the elements above the ``k``-th diagonal of its last two axes zeroed."""
     return _triangle("tril", x, k, lower=True)
 
 
 @numpy_function("x")
-def triu(x, /, *, k=0):
+def triu(x, /, k=0):
     """``x`` with the elements below the ``k``-th diagonal of its last two axes zeroed."""
     return _triangle("triu", x, k, lower=False)
 

@@ -17,6 +17,7 @@ from ..ir import dtype as dt
 from ..tracer.operands import as_tracer
 from ._api import emit, numpy_function
 from .elementwise import not_equal, subtract
+from .loops import refuse_out
 from .shapes import concatenate, getitem, reshape
 
 __all__ = ["cumsum", "cumprod", "cumulative_sum", "cumulative_prod", "diff"]
@@ -29,15 +30,17 @@ def _scan(op: str, a, axis, dtype):
     return emit(op, [t], axis=int(axis), dtype=None if dtype is None else dt.canonical(dtype))
 
 
-@numpy_function("a")
-def cumsum(a, axis=None, dtype=None):
+@numpy_function("a", "out")
+def cumsum(a, axis=None, dtype=None, out=None):
     """``np.cumsum(a, axis, dtype)``: running sums (flattened when ``axis`` is None)."""
+    refuse_out("cumsum", out)
     return _scan("cumsum", a, axis, dtype)
 
 
-@numpy_function("a")
-def cumprod(a, axis=None, dtype=None):
+@numpy_function("a", "out")
+def cumprod(a, axis=None, dtype=None, out=None):
     """``np.cumprod(a, axis, dtype)``: running products (flattened when ``axis`` is None)."""
+    refuse_out("cumprod", out)
     return _scan("cumprod", a, axis, dtype)
 
 
@@ -70,7 +73,7 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
 
 
 @numpy_function("x", "prepend", "append")
-def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
+def diff(x, /, n=1, axis=-1, prepend=None, append=None):
     """The ``n``-th differences along ``axis`` (``prepend``/``append`` joined first)."""
     t = as_tracer(x)
     if t.ndim == 0:

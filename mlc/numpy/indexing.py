@@ -14,6 +14,7 @@ array([30, 10, 20], dtype=int32)
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from ..ops.library import normalize_axis
 from ..tracer.operands import as_tracer
 from ..tracer import Tracer
 from ._api import emit, numpy_function
+from .loops import refuse_out
 
 __all__ = ["take", "take_along_axis"]
 
@@ -29,10 +31,11 @@ __all__ = ["take", "take_along_axis"]
 def _checked_eagerly(fn):
     """``fn``, refusing out-of-bounds concrete ``indices`` before it runs (NumPy's IndexError)."""
     @functools.wraps(fn)
-    def wrapper(x, indices, /, **kwargs):
+    def wrapper(x, indices, /, *args, **kwargs):
         if not isinstance(x, Tracer) and not isinstance(indices, Tracer):
-            _check_bounds(fn.__name__, np.asarray(x), np.asarray(indices), kwargs.get("axis", _DEFAULT[fn]))
-        return fn(x, indices, **kwargs)
+            axis = inspect.signature(fn).bind(x, indices, *args, **kwargs).arguments.get("axis", _DEFAULT[fn])
+            _check_bounds(fn.__name__, np.asarray(x), np.asarray(indices), axis)
+        return fn(x, indices, *args, **kwargs)
     wrapper.__mlc_impl__ = fn.__mlc_impl__
     wrapper.jitted = fn.jitted
     return wrapper
@@ -60,9 +63,10 @@ def _indices(name: str, indices):
     return idx
 
 
-@numpy_function("x", "indices")
-def _take(x, indices, /, *, axis=None):
+@numpy_function("x", "indices", "out")
+def _take(x, indices, /, axis=None, out=None):
     """The elements of ``x`` at ``indices`` (1-D) along ``axis`` (``x`` must be 1-D when None)."""
+    refuse_out("take", out)
     t = as_tracer(x)
     if axis is None:
         if t.ndim != 1:
@@ -72,7 +76,7 @@ def _take(x, indices, /, *, axis=None):
 
 
 @numpy_function("x", "indices")
-def _take_along_axis(x, indices, /, *, axis=-1):
+def _take_along_axis(x, indices, /, axis=-1):
     """``x`` at ``indices`` along ``axis``, ``indices`` having ``x``'s number of dimensions (the
     other axes broadcast)."""
     t = as_tracer(x)

@@ -24,10 +24,10 @@ __all__ = ["concat", "permute_dims", "matrix_transpose", "broadcast_arrays", "un
            "repeat", "roll"]
 
 
-@numpy_function("arrays")
-def concat(arrays, /, *, axis=0):
+@numpy_function("arrays", "out")
+def concat(arrays, /, axis=0, out=None):
     """The Array API's ``concat``: ``np.concatenate(arrays, axis)``; ``axis=None`` flattens first."""
-    return concatenate(arrays, axis=axis)
+    return concatenate(arrays, axis=axis, out=out)
 
 
 @numpy_function("x")
@@ -70,7 +70,7 @@ def unstack(x, /, *, axis=0):
 
 
 @numpy_function("x")
-def tile(x, /, repetitions):
+def tile(x, /, repetitions):  # NumPy's reps
     """``x`` repeated ``repetitions[d]`` times along each axis (``np.tile``)."""
     t = as_tracer(x)
     reps = tuple(hashable(repetitions if isinstance(repetitions, (tuple, list)) else (repetitions,)))
@@ -85,7 +85,7 @@ def tile(x, /, repetitions):
     return reshape(spread, tuple(r * d for r, d in zip(reps, shape)))
 
 
-def repeat(x, /, repeats, *, axis=None):
+def repeat(x, /, repeats, axis=None):
     """Each element of ``x`` repeated ``repeats`` times along ``axis`` (flattened when None).
 
     ``repeats`` is an int (traced and compiled) or an array of per-element counts,
@@ -118,7 +118,7 @@ _repeat.__mlc_impl__.__name__ = _repeat.__mlc_impl__.__qualname__ = "repeat"  # 
 
 
 @numpy_function("x")
-def roll(x, /, shift, *, axis=None):
+def roll(x, /, shift, axis=None):
     """``x`` shifted by ``shift`` along ``axis`` (elements wrap around; flattened when None)."""
     t = as_tracer(x)
     if axis is None:

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from ..tracer.tracer import Tracer
 from . import dispatch
+from . import linalg
 from .contractions import dot
-from .elementwise import astype, clip
-from .reductions import argmax, argmin, max, mean, min, prod, std, sum, var  # noqa: A004
-from .shapes import getitem, reshape, squeeze, transpose
+from .elementwise import astype
+from .loops import is_object_operand, object_comparison, refuse_out
+from .shapes import getitem, moveaxis, reshape, transpose
 
 __all__ = ["attach"]
 
@@ -59,48 +60,32 @@ def _flatten(self):
     return reshape(self, (-1,))
 
 
-def _squeeze(self, axis=None):
-    return squeeze(self, axis)
+def _method(fn, name: str):
+    """``x.name(*args, **kwargs)`` as NumPy's ``np.name(x, *args, **kwargs)``: the ndarray method
+    takes the function's parameters after the array, in the same order."""
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__doc__ = f"``np.{name}(x, ...)`` (see :func:`mlc.numpy.{name}`)."
+    return method
 
 
-def _clip(self, min=None, max=None):  # noqa: A002 - NumPy's names
-    return clip(self, min, max)
+def _copy(self, order="C"):
+    """The array itself: a traced value is immutable, so a copy is indistinguishable from it."""
+    return self
 
 
-def _sum(self, axis=None, dtype=None, keepdims=False):
-    return sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
+def _on_axes(self, axis1: int, axis2: int):
+    """``self`` with ``axis1`` and ``axis2`` moved last (the matrix axes of :mod:`.linalg`)."""
+    return moveaxis(self, (axis1, axis2), (-2, -1))
 
 
-def _prod(self, axis=None, dtype=None, keepdims=False):
-    return prod(self, axis=axis, dtype=dtype, keepdims=keepdims)
+def _diagonal(self, offset=0, axis1=0, axis2=1):
+    return linalg.diagonal(_on_axes(self, axis1, axis2), offset=offset)
 
 
-def _mean(self, axis=None, dtype=None, keepdims=False):
-    return mean(self, axis=axis, dtype=dtype, keepdims=keepdims)
-
-
-def _max(self, axis=None, keepdims=False):
-    return max(self, axis=axis, keepdims=keepdims)
-
-
-def _min(self, axis=None, keepdims=False):
-    return min(self, axis=axis, keepdims=keepdims)
-
-
-def _argmax(self, axis=None, keepdims=False):
-    return argmax(self, axis=axis, keepdims=keepdims)
-
-
-def _argmin(self, axis=None, keepdims=False):
-    return argmin(self, axis=axis, keepdims=keepdims)
-
-
-def _var(self, axis=None, keepdims=False, ddof=0):
-    return var(self, axis=axis, keepdims=keepdims, ddof=ddof)
-
-
-def _std(self, axis=None, keepdims=False, ddof=0):
-    return std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+def _trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    refuse_out("trace", out)
+    return linalg.trace(_on_axes(self, axis1, axis2), offset=offset, dtype=dtype)
 
 
 def _dot(self, other):
@@ -110,10 +95,14 @@ def _dot(self, other):
 #: method name -> its implementation (``ravel`` is ``flatten``).
 _METHODS = {
     "__getitem__": _getitem, "reshape": _reshape, "astype": _astype, "transpose": _transpose,
-    "flatten": _flatten, "ravel": _flatten, "squeeze": _squeeze, "clip": _clip, "sum": _sum,
-    "prod": _prod, "mean": _mean, "max": _max, "min": _min, "argmax": _argmax, "argmin": _argmin,
-    "var": _var, "std": _std, "dot": _dot,
+    "flatten": _flatten, "ravel": _flatten, "copy": _copy, "diagonal": _diagonal, "trace": _trace,
+    "dot": _dot,
 }
+
+#: ndarray methods that are ``np.<name>(x, ...)`` with the same parameters after the array.
+_FUNCTION_METHODS = ("all", "any", "argmax", "argmin", "argsort", "clip", "cumprod", "cumsum", "max",
+                     "mean", "min", "nonzero", "prod", "repeat", "round", "searchsorted", "squeeze",
+                     "std", "sum", "swapaxes", "take", "var")
 
 
 def _weak_operand(value) -> bool:
@@ -142,6 +131,8 @@ def _binary(dunder: str, name: str, fn, reflected: bool = False):
     not) the result is again a Python scalar, so it stays weak (NEP 50), as ``2.0 * 2`` is."""
     def method(self, other):
         operands = (other, self) if reflected else (self, other)
+        if name in ("equal", "not_equal") and is_object_operand(other):
+            return object_comparison(name, self)  # ``x == None``: NumPy's object comparison
         if self.weak and _weak_operand(other):
             return fn(*_python_operands(name, operands)).weak_copy()
         return fn(*operands)
@@ -218,7 +209,11 @@ def attach(ufuncs: dict, functions: dict) -> None:
         return ufuncs["conjugate"](self)
     conj.__qualname__ = "Tracer.conj"
     Tracer.conj = Tracer.conjugate = conj
-    for name, method in _METHODS.items():
+    Tracer.nbytes = property(lambda self: self.size * self.dtype.itemsize,
+                             doc="The bytes the array's elements take (``size * itemsize``).")
+    Tracer.itemsize = property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")
+    methods = dict(_METHODS, **{n: _method(functions[n], n) for n in _FUNCTION_METHODS})
+    for name, method in methods.items():
         if name != "ravel":  # ravel is flatten, named so
             method.__name__, method.__qualname__ = name, f"Tracer.{name}"
         setattr(Tracer, name, method)

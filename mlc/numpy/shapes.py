@@ -25,6 +25,7 @@ from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
 from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
+from .loops import refuse_out
 
 __all__ = [
     "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "expand_dims", "squeeze",
@@ -109,15 +110,17 @@ def _sequence(name: str, arrays) -> list:
     return as_tracers(list(arrays))
 
 
-@numpy_function("arrays")
-def concatenate(arrays, axis=0):
+@numpy_function("arrays", "out")
+def concatenate(arrays, axis=0, out=None):
     """``np.concatenate(arrays, axis)``; ``axis=None`` flattens first."""
+    refuse_out("concatenate", out)
     return emit("concatenate", _sequence("concatenate", arrays), axis=axis)
 
 
-@numpy_function("arrays")
-def stack(arrays, axis=0):
+@numpy_function("arrays", "out")
+def stack(arrays, axis=0, out=None):
     """``np.stack(arrays, axis)``."""
+    refuse_out("stack", out)
     return emit("stack", _sequence("stack", arrays), axis=axis)
 
 

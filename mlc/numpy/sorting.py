@@ -16,7 +16,7 @@ array([2, 0, 3, 1])
 """
 from __future__ import annotations
 
-from ..errors import ShapeError
+from ..errors import ShapeError, TraceError
 from ..ir import dtype as dt
 from ..ops.library import normalize_axis, result_type
 from ..tracer.operands import as_tracer, as_tracers
@@ -26,7 +26,10 @@ from .shapes import moveaxis
 __all__ = ["sort", "argsort", "searchsorted"]
 
 
-def _sorted(name: str, x, axis, descending: bool):
+def _sorted(name: str, x, axis, descending: bool, order=None):
+    if order is not None:
+        raise TraceError(f"{name}: order= sorts structured arrays by field, which mlc does not have; "
+                         f"got order={order!r}. Leave it out")
     t = as_tracer(x)
     if t.ndim == 0:
         raise ShapeError(f"{name}: needs an array of at least 1 dimension, got a 0-d array")
@@ -63,19 +66,21 @@ def _complex_order(z, descending: bool):
 
 
 @numpy_function("x")
-def sort(x, /, *, axis=-1, descending=False, stable=True):
-    """``x`` sorted along ``axis`` (stably; NaN last ascending, first descending)."""
-    return _sorted("sort", x, axis, descending)
+def sort(x, /, axis=-1, kind=None, order=None, *, descending=False, stable=True):
+    """``x`` sorted along ``axis`` (stably; NaN last ascending, first descending). Every ``kind``
+    NumPy names sorts stably here (a stable sort is a valid answer for each)."""
+    return _sorted("sort", x, axis, descending, order)
 
 
 @numpy_function("x")
-def argsort(x, /, *, axis=-1, descending=False, stable=True):
-    """The int64 indices that sort ``x`` along ``axis`` (stable: ties keep their order)."""
-    return _sorted("argsort", x, axis, descending)
+def argsort(x, /, axis=-1, kind=None, order=None, *, descending=False, stable=True):
+    """The int64 indices that sort ``x`` along ``axis`` (stable: ties keep their order, whatever
+    ``kind``)."""
+    return _sorted("argsort", x, axis, descending, order)
 
 
 @numpy_function("x1", "x2", "sorter")
-def searchsorted(x1, x2, /, *, side="left", sorter=None):
+def searchsorted(x1, x2, /, side="left", sorter=None):
     """Where each of ``x2`` would go in the sorted 1-D ``x1``: the count of ``x1`` before it
     (``side="left"``) or not after it (``"right"``), as int64. ``sorter``: the integer indices
     that sort ``x1`` (``argsort(x1)``), when ``x1`` itself is not sorted."""

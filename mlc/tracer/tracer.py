@@ -40,6 +40,30 @@ def _concrete_error(what: str, tracer: Tracer) -> TraceError:
         "when tracing (each new value compiles again).")
 
 
+def _immutable_error(what: str, instead: str) -> TraceError:
+    return TraceError(
+        f"{what} changes an array in place, but traced arrays are immutable{describe_location(user_location(3))}\n"
+        f"Build a new array instead: {instead}.")
+
+
+#: In-place ndarray methods -> what to write instead.
+_IN_PLACE = {
+    "sort": "x = np.sort(x, axis)",
+    "fill": "x = np.full_like(x, value)",
+    "put": "x = np.where(mask, values, x) with a mask of the positions",
+    "resize": "x = np.resize(...) or np.reshape / np.pad to the new shape",
+    "partition": "x = np.sort(x, axis)",
+}
+
+
+def _in_place(name: str):
+    def method(self, *args, **kwargs):
+        raise _immutable_error(f"x.{name}()", _IN_PLACE[name])
+    method.__name__, method.__qualname__ = name, f"Tracer.{name}"
+    method.__doc__ = f"Refused: ``ndarray.{name}`` works in place (TraceError)."
+    return method
+
+
 class Tracer:
     """A traced array: ``shape``, ``dtype`` and the graph value it stands for.
 
@@ -120,3 +144,12 @@ class Tracer:
     item = tolist
 
     __hash__ = None  # == builds a traced comparison, so tracers are not hashable
+
+    # ------------------------------------------------------- in-place changes
+
+    def __setitem__(self, key, value):
+        raise _immutable_error("Item assignment (x[...] = value)",
+                               "x = np.where(mask, value, x) to replace the elements where mask holds, "
+                               "or assemble the pieces with np.concatenate / np.stack")
+
+    sort, fill, put, resize, partition = (_in_place(n) for n in ("sort", "fill", "put", "resize", "partition"))

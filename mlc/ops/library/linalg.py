@@ -122,7 +122,7 @@ def _dot_lower(a, b):
 register_op("dot", pattern="out_elemwise_fusable", infer=_dot_infer, lower=_dot_lower,
             reference=lambda a, b: np.asarray(np.dot(a, b)),
             doc="``np.dot(a, b)`` (N-D: last axis of a with second-to-last of b).",
-            numpy=NumpyAPI("(a, b)", "``np.dot(a, b)``."))
+            numpy=NumpyAPI("(a, b, out=None)", "``np.dot(a, b)``."))
 
 
 # ------------------------------------------------------------------ einsum
