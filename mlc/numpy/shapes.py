@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from ..errors import ShapeError, TraceError
+from ..errors import IRError, ShapeError, TraceError
 from ..ops.library.shape import plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
@@ -157,6 +157,20 @@ def _check_static(key) -> None:
                     "(static_argnums)")
 
 
+def _key_text(key) -> str:
+    """An index as it is written: ``1:, None``, ``..., 0``."""
+    def part(k):
+        if isinstance(k, slice):
+            start, stop = ("" if v is None else str(v) for v in (k.start, k.stop))
+            return f"{start}:{stop}" if k.step is None else f"{start}:{stop}:{k.step}"
+        return "..." if k is Ellipsis else repr(k)
+    return ", ".join(part(k) for k in (key if isinstance(key, tuple) else (key,)))
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
 @numpy_function("a")
 def getitem(a, key):
     """``a[key]`` with a static basic index: one ``slice`` op, then a ``reshape`` if needed."""
@@ -166,6 +180,13 @@ def getitem(a, key):
         starts, stops, steps, out_shape = plan_getitem(t.shape, key)
     except ShapeError as err:
         raise ShapeError(f"{err}{describe_location(user_location())}") from None
+    except IRError as err:  # a dynamic axis (mlc.jit(dynamic=...)) has no size to index with
+        if all(isinstance(n, int) for n in t.shape):
+            raise
+        raise TraceError(f"x[{_key_text(key)}] of an array of shape {_shape_text(t.shape)} is not "
+                         f"supported along its dynamic axes: {err}. Mark fewer axes dynamic "
+                         f"(mlc.jit(dynamic=...)), or compute without indexing (np.take, np.where, a "
+                         f"reduction){describe_location(user_location())}") from None
     whole = all(lo == 0 and hi == n and st == 1
                 for lo, hi, st, n in zip(starts, stops, steps, t.shape))
     if not whole:

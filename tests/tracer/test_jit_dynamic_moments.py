@@ -1,9 +1,12 @@
 """mean, var, std and layer_norm over a dynamic axis divide by its size at the call."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
+from mlc.errors import TraceError
 
 FUNCTIONS = {
     "mean": lambda x: x.mean(axis=0),
@@ -39,3 +42,12 @@ def test_layer_norm_over_a_dynamic_batch():
 def test_the_mean_of_an_empty_dynamic_axis_is_nan_as_in_numpy():
     f = mlc.jit(lambda x: x.mean(axis=0), dynamic=("x", 0))
     np.testing.assert_array_equal(f(np.zeros((0, 3), np.float32)), np.full(3, np.nan, np.float32))
+
+
+@pytest.mark.parametrize("fn, written", [(lambda x: x[1:], "x[1:]"), (lambda x: x[None], "x[None]"),
+                                         (lambda x: x[:, 0], "x[:, 0]"), (lambda x: x[..., ::-1], "x[..., ::-1]")])
+def test_indexing_along_a_dynamic_axis_is_a_trace_error_at_the_users_line(fn, written):
+    f = mlc.jit(fn, dynamic=("x", 0))
+    with pytest.raises(TraceError, match=re.escape(written) + r" of an array of shape \(x_dim0, 3\) is not "
+                                         r"supported along its dynamic axes.*Mark fewer axes dynamic.*\n  at File"):
+        f(np.ones((4, 3), np.float32))
