@@ -1,4 +1,4 @@
-"""mean, var, std and layer_norm over a dynamic axis divide by its size at the call."""
+"""Dynamic axes at the call: mean, var, std and layer_norm divide by their size; indexing along them is a clear TraceError."""
 import re
 
 import numpy as np
