@@ -94,22 +94,12 @@ def _uses(exprs, var: Var) -> bool:
     return any(n is var for e in exprs for n in pre_order_nodes(e))
 
 
-def _disjuncts(expr: PrimExpr) -> list[PrimExpr]:
+def _terms(expr: PrimExpr, op: str) -> list[PrimExpr]:
+    """The operands of a chain of ``op`` ("and": conjuncts, "or": disjuncts), in order."""
     out, stack = [], [expr]
     while stack:
         e = stack.pop()
-        if isinstance(e, Binary) and e.op == "or":
-            stack += [e.b, e.a]
-        else:
-            out.append(e)
-    return out
-
-
-def _conjuncts(expr: PrimExpr) -> list[PrimExpr]:
-    out, stack = [], [expr]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, Binary) and e.op == "and":
+        if isinstance(e, Binary) and e.op == op:
             stack += [e.b, e.a]
         else:
             out.append(e)
@@ -125,7 +115,7 @@ class _Expand(Mutator):
     def visit_IfThenElse(self, node: IfThenElse):
         """In the else branch of a guard ``e <= 0 or ...``, each such ``e`` is positive."""
         then_case = self.visit(node.then_case)
-        known = [c.a for c in _disjuncts(node.condition)
+        known = [c.a for c in _terms(node.condition, "or")
                  if isinstance(c, Binary) and c.op == "le" and isinstance(c.b, IntImm) and c.b.value == 0]
         self.positive += known
         try:
@@ -170,7 +160,7 @@ class _Expand(Mutator):
         # The predicate keeps the conditions on the spatial loops; a condition on a dropped loop,
         # or one a split folded to a constant (``k_0 * 4 + k_1 < 0``), guarded the empty reduce
         # domain. The spatial iterators stay inside their domains explicitly.
-        conds = [c for c in _conjuncts(node.predicate) if not isinstance(c, IntImm) and
+        conds = [c for c in _terms(node.predicate, "and") if not isinstance(c, IntImm) and
                  not any(isinstance(n, Var) and id(n) in self.removed for n in pre_order_nodes(c))]
         for value, iv in kept:
             lo = cast(iv.dom.min, value.dtype)
