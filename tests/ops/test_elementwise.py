@@ -124,7 +124,9 @@ def test_astype(data, src, dst, shape):
                              min_value=0.0 if dst.startswith("u") else None))
     else:
         x = data.draw(arrays(src, shape))
-    check_op("astype", [x], x.astype(dst), dtype=dst)
+    with np.errstate(over="ignore"):  # a float too large for a narrower float is inf, as expected
+        want = x.astype(dst)
+    check_op("astype", [x], want, dtype=dst)
 
 
 def test_integer_math_promotes_like_numpy():
