@@ -21,6 +21,7 @@ BINARY = {
     "bitwise_xor": np.bitwise_xor, "left_shift": np.left_shift, "right_shift": np.right_shift,
     "arctan2": np.arctan2, "hypot": np.hypot, "copysign": np.copysign, "nextafter": np.nextafter,
     "logaddexp": np.logaddexp,
+    "logaddexp2": np.logaddexp2,
 }
 
 UNARY = {

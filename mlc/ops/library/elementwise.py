@@ -215,6 +215,18 @@ def _logaddexp(a, b):
     return _e.select(a == b, a + _e.const(np.log(2.0), a.dtype), _e.select(d == d, larger, d))
 
 
+def _logaddexp2(a, b):
+    """``log2(2**a + 2**b)``, as NumPy's loop computes it: ``a + 1`` when equal, else the larger
+    plus ``log2(1 + 2**-|a - b|)``; NaN stays; float16 in float32, rounded once."""
+    if a.dtype == "float16":
+        a, b = _e.cast(a, "float32"), _e.cast(b, "float32")
+    d = a - b
+    zero, ln2 = _e.const(0, a.dtype), _e.const(np.log(2.0), a.dtype)
+    low = _e.log1p(_e.exp(-_e.abs(d) * ln2)) / ln2
+    larger = _e.select(d > zero, a, b) + low
+    return _e.select(a == b, a + _e.const(1, a.dtype), _e.select(d == d, larger, d))
+
+
 _BINARY = [
     # name, ufunc, scalar rule
     ("add", np.add, _add),
@@ -244,6 +256,7 @@ _BINARY = [
     ("copysign", np.copysign, _e.copysign),
     ("nextafter", np.nextafter, _e.nextafter),
     ("logaddexp", np.logaddexp, _logaddexp),
+    ("logaddexp2", np.logaddexp2, _logaddexp2),
 ]
 
 def _rint(a):
