@@ -185,7 +185,10 @@ def _binary(im: _Importer, node: _Node):
     if node.op_type == "Div" and not dt.is_float(a.type.dtype):
         raise UnsupportedAttributeError(f"{node.where()}: integer Div (truncating) is not supported; "
                                         f"the inputs are {a.type.dtype}; supported: float inputs")
-    return op(_BINARY[node.op_type], a, b)
+    y = op(_BINARY[node.op_type], a, b)
+    if node.op_type == "Pow" and np.result_type(a.type.dtype, b.type.dtype) != a.type.dtype:
+        y = op("astype", y, dtype=a.type.dtype)  # ONNX: the base's type, not NumPy's promotion
+    return y
 
 
 @_converter("Identity")
@@ -215,7 +218,7 @@ def _constant(im: _Importer, node: _Node):
         array = _onnx().numpy_helper.to_array(v)
     else:
         array = np.array(v, dtype=np.float32 if "float" in kind else np.int64)
-    im.static[node.outputs[0]] = np.ascontiguousarray(array)
+    im.static[node.outputs[0]] = np.asarray(array, order="C")  # (0-d stays 0-d)
     return None
 
 
@@ -229,14 +232,23 @@ def _gemm(im: _Importer, node: _Node):
     if at["transA"]:
         a = op("transpose", a, axes=(1, 0))
     y = op("nn.dense", a, b) if at["transB"] else op("matmul", a, b)  # dense is x @ w.T
+    dtype = b.type.dtype  # (ONNX's Gemm takes A, B and C of one type)
+    c = im.value(node.inputs[2], node, "input C") if len(node.inputs) > 2 and node.inputs[2] else None
+    # integers scaled by a fraction: alpha * A @ B + beta * C in float64, truncated once at the
+    # end (as ONNX's reference computes it), where the factor itself would truncate to 0
+    widen = not dt.is_float(dtype) and any(f != int(f) for f in (at["alpha"], at["beta"] if c else 1.0))
+    work = "float64" if widen else dtype
+    if widen:
+        y = op("astype", y, dtype=work)
     if at["alpha"] != 1.0:
-        y = op("multiply", y, _scalar(at["alpha"], b.type.dtype))
-    if len(node.inputs) > 2 and node.inputs[2]:
-        c = im.value(node.inputs[2], node, "input C")
+        y = op("multiply", y, _scalar(at["alpha"], work))
+    if c is not None:
+        if widen:
+            c = op("astype", c, dtype=work)
         if at["beta"] != 1.0:
-            c = op("multiply", c, _scalar(at["beta"], c.type.dtype))
+            c = op("multiply", c, _scalar(at["beta"], work if widen else c.type.dtype))
         y = op("add", y, c)
-    return y
+    return op("astype", y, dtype=dtype) if widen else y
 
 
 @_converter("MatMul", inputs=(2, 2))
@@ -471,7 +483,7 @@ def from_onnx(model, shape_dict: Mapping[str, tuple] | None = None, dtype="float
     graph = model.graph
     im = _Importer(BlockBuilder(), keep_params_in_input)
     for init in graph.initializer:
-        im.static[init.name] = np.ascontiguousarray(onnx.numpy_helper.to_array(init))
+        im.static[init.name] = np.asarray(onnx.numpy_helper.to_array(init), order="C")  # (0-d stays 0-d)
         im.initializers.add(init.name)
     inputs = []
     for info in graph.input:

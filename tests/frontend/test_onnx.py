@@ -508,3 +508,53 @@ def test_bad_arguments():
     node = helper.make_node("Relu", ["later"], ["y"], name="early")
     with pytest.raises(FrontendError, match=r"'early' \(Relu\): its input 'later' is neither"):
         from_onnx(model_of([node], {"x": (2,)}, ["y"]))
+
+
+# ------------------------------------------------------------------ types ONNX fixes itself
+
+def _typed(node, inputs, out_type, initializers=()):
+    """A one-node model whose inputs ``{name: (TensorProto type, shape)}`` and output ``y``
+    have the given element types."""
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info(n, t, list(s))
+                                            for n, (t, s) in inputs.items()],
+                              [helper.make_tensor_value_info("y", out_type, None)],
+                              [numpy_helper.from_array(np.asarray(v), n) for n, v in dict(initializers).items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _same_as_reference(model, *feeds):
+    names = [i.name for i in model.graph.input]
+    (want,) = ReferenceEvaluator(model).run(None, dict(zip(names, feeds)))
+    got = mlc.build(from_onnx(model), "llvm")["main"](*feeds)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_a_0d_initializer_and_a_0d_constant_stay_0d():
+    add = helper.make_node("Add", ["x", "c"], ["y"])
+    _same_as_reference(_typed(add, {"x": (F32, [])}, F32, {"c": np.array(3.0, np.float32)}),
+                       np.array(2.0, np.float32))
+    const = helper.make_node("Constant", [], ["y"], value_float=3.0)
+    model = helper.make_model(helper.make_graph([const], "g", [], [helper.make_tensor_value_info("y", F32, None)]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    assert mlc.build(from_onnx(model), "llvm")["main"]().shape == ()
+
+
+@pytest.mark.parametrize("base, exponent", [(TensorProto.FLOAT, np.array(2, np.int64)),
+                                            (TensorProto.INT64, np.array(0.5, np.float32)),
+                                            (TensorProto.INT32, np.array(2.0, np.float64))])
+def test_pow_has_the_type_of_its_base(base, exponent):
+    dtype = helper.tensor_dtype_to_np_dtype(base)
+    model = _typed(helper.make_node("Pow", ["x", "e"], ["y"]), {"x": (base, [4])}, base, {"e": exponent})
+    _same_as_reference(model, np.array([1, 2, 3, 9], dtype))
+
+
+@settings(max_examples=10, deadline=None)
+@given(alpha=st.sampled_from([0.5, 1.0, 2.0, -1.5, 0.25]), beta=st.sampled_from([0.5, 1.0, 3.0, -0.75]),
+       seed=st.integers(0, 100))
+def test_an_integer_gemm_scaled_by_fractions_truncates_once_as_onnx_does(alpha, beta, seed):
+    i64 = TensorProto.INT64
+    model = _typed(helper.make_node("Gemm", ["a", "b", "c"], ["y"], alpha=alpha, beta=beta),
+                   {n: (i64, [3, 3]) for n in "abc"}, i64)
+    a, b, c = np.random.default_rng(seed).integers(-9, 10, (3, 3, 3))
+    _same_as_reference(model, a, b, c)
