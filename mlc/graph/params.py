@@ -35,6 +35,11 @@ def bind_graph(graph: Graph, params: Mapping[str, object]) -> Graph:
     by_name = {v.name: v for v in graph.inputs}
     subst: dict[int, Constant] = {}
     for name, value in params.items():
+        if not isinstance(name, str):
+            given = getattr(name, "name", None)
+            raise IRError(f"bind_params: the keys of params are parameter names (strings), got "
+                          f"{type(name).__name__} {name!r}"
+                          + (f"; use {given!r}" if isinstance(given, str) else ""))
         var = by_name.get(name)
         if var is None:
             raise IRError(f"bind_params: function {graph.name!r} has no parameter {name!r}; its "

@@ -153,8 +153,12 @@ class Database:
         if self._conn is None or self._pid != os.getpid():
             # one connection per process, shared by its threads (a jitted function may first be
             # called from any thread); writes take the lock, SQLite serialises the rest
-            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            try:
+                conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.DatabaseError as err:  # a directory, a folder we may not write, not SQLite
+                raise MLCError(f"tuning database {self.path!r} cannot be opened: {err}; give the path of a "
+                               "tuning database file (created when missing) in a folder you may write") from None
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=60000")
             for statement in _SCHEMA.strip().split(";"):

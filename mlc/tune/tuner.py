@@ -16,7 +16,7 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from ..errors import MLCError
 from ..target import Target
@@ -212,6 +212,10 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
     ``options`` are :class:`TuneConfig` fields (``database``, ``runner``, ``workers``,
     ``batch_size``, ``timing``, ...). Ctrl-C stops the search and keeps every measurement.
     """
+    unknown = sorted(set(options) - {f.name for f in fields(TuneConfig)})
+    if unknown:
+        raise TypeError(f"mlc.tune() got unexpected option(s) {', '.join(map(repr, unknown))}; its options are "
+                        f"TuneConfig's fields: {', '.join(f.name for f in fields(TuneConfig))}")
     config = replace(config or TuneConfig(), target=str(target), trials=trials,
                      work_dir=work_dir if work_dir is not None else (config.work_dir if config else None),
                      **options)

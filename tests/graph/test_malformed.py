@@ -117,6 +117,13 @@ def test_bind_params_errors(params, error, message):
         bind_params(emit_te_mlp(), params)
 
 
+def test_bind_params_keys_are_names_and_a_var_key_says_which_name():
+    mod = emit_te_mlp()
+    w0 = next(v for v in mod["main"].inputs if v.name == "w0")
+    with pytest.raises(IRError, match=r"keys of params are parameter names \(strings\), got Var .*; use 'w0'"):
+        bind_params(mod, {w0: np.zeros((4, 3), "float32")})
+
+
 def test_bind_params_of_a_prim_func_or_a_non_module():
     with pytest.raises(IRError, match="'te_relu' is a PrimFunc"):
         bind_params(emit_te_mlp(), {}, func_name="te_relu")

@@ -112,3 +112,19 @@ def test_threads_of_one_process_share_a_database(tmp_path):
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda k: db.commit(mod["main"], "llvm", trace, [1e-6 * (k + 1)]), range(40)))
     assert db.count() == 40 and db.top_k(mod["main"], "llvm")[0].median_s == 1e-6
+
+
+@pytest.mark.parametrize("make", [lambda d: d, lambda d: d / "not-sqlite.db"])
+def test_a_path_that_is_no_database_file_is_an_mlc_error(tmp_path, make):
+    path = make(tmp_path)
+    if path != tmp_path:
+        path.write_text("not a database")
+    with pytest.raises(mlc.MLCError, match=r"tuning database .* cannot be opened: .*give the path of a tuning "
+                                           r"database file"):
+        Database(path)
+
+
+def test_tune_names_an_unknown_option_and_lists_the_known_ones():
+    with pytest.raises(TypeError, match=r"mlc.tune\(\) got unexpected option\(s\) 'bogus'; its options are "
+                                        r"TuneConfig's fields: trials, .*database"):
+        mlc.tune(matmul(8, 8, 8), "llvm", trials=2, bogus=1)
