@@ -19,6 +19,7 @@ import functools
 import numpy as np
 
 from ..errors import IRError, ShapeError, TraceError
+from ..ir.expr import PrimExpr
 from ..ops.library.shape import plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
@@ -149,6 +150,11 @@ def _check_static(key) -> None:
     for k in items:
         parts = (k.start, k.stop, k.step) if isinstance(k, slice) else (k,)
         for part in parts:
+            if isinstance(part, PrimExpr):  # computed from the size of a dynamic axis
+                raise TraceError(
+                    f"an index computed from the size of a dynamic axis (`{part!r}`) is not supported "
+                    f"while tracing; mark fewer axes dynamic (mlc.jit(dynamic=...)) so that the size "
+                    f"is a Python int{describe_location(user_location())}")
             if part is not None and not isinstance(part, _STATIC_KEYS) or isinstance(part, bool):
                 raise TraceError(
                     f"only static indexing is supported while tracing: ints, slices, None and ...; "

@@ -51,3 +51,10 @@ def test_indexing_along_a_dynamic_axis_is_a_trace_error_at_the_users_line(fn, wr
     with pytest.raises(TraceError, match=re.escape(written) + r" of an array of shape \(x_dim0, 3\) is not "
                                          r"supported along its dynamic axes.*Mark fewer axes dynamic.*\n  at File"):
         f(np.ones((4, 3), np.float32))
+
+
+def test_an_index_computed_from_a_dynamic_size_is_a_trace_error_saying_so():
+    f = mlc.jit(lambda x: np.roll(x, 1, axis=0), dynamic=("x", 0))
+    with pytest.raises(TraceError, match=r"an index computed from the size of a dynamic axis \(`.*x_dim0.*`\) is "
+                                         r"not supported while tracing; mark fewer axes dynamic.*\n  at File"):
+        f(np.ones((4, 3), np.float32))
