@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DTypeError, TraceError
+from ..errors import DTypeError, ShapeError, TraceError
 from ..ir import dtype as dt
 from ..runtime.ndarray import is_masked_array
 from .source import describe_location, user_location
@@ -143,6 +143,7 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
     the compiled function runs).
     """
     ctx = ctx or trace_of(values)
+    values = [as_tracer(v, ctx) if isinstance(v, (list, tuple)) and _holds_tracer(v) else v for v in values]
     strong = _strong_dtype(values)
     if strong is None:  # all weak: the widest kind wins (bool < int < float < complex)
         kinds = [scalar_kind(v) for v in values if v is not None]
@@ -185,6 +186,8 @@ def as_tracer(value, ctx: TraceContext | None = None):
         raise DTypeError("cannot use a masked array in a traced function; its mask would be ignored. "
                          "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as a bool "
                          "array combined with mlc.numpy.where" + describe_location(user_location()))
+    if isinstance(value, (list, tuple)) and _holds_tracer(value):
+        return _sequence_tracer(value, ctx)
     if isinstance(value, (np.ndarray, list, tuple)):
         array = np.asarray(value)
         if array.dtype.kind not in "biufc":
@@ -195,3 +198,27 @@ def as_tracer(value, ctx: TraceContext | None = None):
     raise DTypeError(f"cannot use {value!r} of type {type(value).__name__} as an array operand in "
                      "a traced function; expected an array, a Python or NumPy scalar, or a traced "
                      "value" + describe_location(user_location()))
+
+
+def _holds_tracer(value) -> bool:
+    return any(isinstance(v, Tracer) or (isinstance(v, (list, tuple)) and _holds_tracer(v)) for v in value)
+
+
+def _sequence_tracer(value, ctx: TraceContext) -> Tracer:
+    """A list or tuple holding traced values (the Python numbers of an eager ``mlc.numpy``
+    call are traced too) as one array, as ``np.asarray`` builds it: elements of one shape,
+    each Python number of its default dtype, all converted to their common dtype."""
+    parts = [_sequence_tracer(v, ctx) if isinstance(v, (list, tuple)) else as_tracer(v, ctx) for v in value]
+    parts = [p.strong() if p.weak else p for p in parts]
+    if not parts:
+        return ctx.array(np.asarray(value))
+    shapes = {tuple(p.shape) for p in parts}
+    if len(shapes) > 1:
+        raise ShapeError(f"cannot make one array of a sequence whose elements have the shapes "
+                         f"{sorted(shapes)} (NumPy's inhomogeneous-shape error); give every element "
+                         f"the same shape" + describe_location(user_location()))
+    dtype = dt.canonical(np.result_type(*[p._atom.type.dtype for p in parts]))
+    (shape,) = shapes
+    rows = [ctx.emit("reshape", [p if p._atom.type.dtype == dtype else ctx.emit("astype", [p], {"dtype": dtype})],
+                     {"newshape": (1, *shape)}) for p in parts]
+    return rows[0] if len(rows) == 1 else ctx.emit("concatenate", rows, {"axis": 0})
