@@ -136,6 +136,27 @@ def test_check_bounds_catches_a_data_dependent_index(bad):
     assert isinstance(err.value, MLCError)
 
 
+@settings(max_examples=12, deadline=None)
+@given(size=st.integers(1, 9), bad=st.sampled_from([-1, 9, 10**8, -(2**31)]), parallel=st.booleans())
+def test_check_bounds_checks_buffers_of_symbolic_size_against_their_size_at_the_call(size, bad, parallel):
+    n = te.var("n")
+    X = te.placeholder((n, 4), "float32", "X")
+    J = te.placeholder((3,), "int32", "J")
+    Y = te.compute((3, 4), lambda i, j: X[J[i], j] * 2, "Y")
+    sch = mlc.Schedule(mlc.IRModule({"rows": te.create_prim_func([X, J, Y])}))
+    if parallel:
+        sch.parallel(sch.get_loops(sch.get_block("Y"))[0])
+    lib = mlc.build(sch.mod, "llvm", check_bounds=True)
+    x, y = np.arange(size * 4, dtype="float32").reshape(size, 4), np.zeros((3, 4), "float32")
+    good = np.array([0, size - 1, size // 2], "int32")
+    lib["rows"](x, good, y)
+    np.testing.assert_array_equal(y, x[good] * 2)
+    row = bad if bad < 0 else size + bad
+    with pytest.raises(BoundsError, match=rf"rows\(\): load from buffer X at element .* is outside "
+                                          rf"\[0, {size * 4}\)"):
+        lib["rows"](x, np.array([0, row, 0], "int32"), y)
+
+
 def test_the_reference_backend_raises_the_same_error_class():
     lib = mlc.build(gather(), "reference")
     with pytest.raises(BoundsError, match=r"gather\(\): buffer X: index \(99,\) is out of bounds"):

@@ -148,6 +148,9 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     if sites is not None:
         fn.args[-1].name = "bounds_record"
         gen.checks = _Checks(name or symbol, sites, fn.args[-1])
+        for param in func.params:  # a symbolic element count, from the sizes passed in
+            if len(param.shape) == 1 and not isinstance(param.shape[0], IntImm):
+                gen.extents[param] = gen._index(param.shape[0])
     gen.stmt(func.body)
     gen.finish()
     if gen.launches == 1 and _launch_only(func.body):
