@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DeviceError, MLCError
+from ..errors import DeviceError, DTypeError, MLCError, ShapeError
 from ..ir import dtype as dt
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
@@ -148,7 +148,15 @@ def cuda_device_count() -> int:
 
 
 def _host(x) -> np.ndarray:
-    return x.numpy() if isinstance(x, CUDAArray) else np.asarray(x)
+    if isinstance(x, CUDAArray):
+        return x.numpy()
+    if is_masked_array(x):
+        raise DTypeError("mlc.nd.array: a masked array's mask would be dropped; pass plain data "
+                         "(np.ma.getdata(x) or x.filled(value)) and the mask as a bool array")
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # a ragged nested list
+        raise ShapeError(f"mlc.nd.array: cannot make an array of {type(x).__name__} data: {err}") from None
 
 
 def array(data, dev: Device | None = None):
@@ -167,8 +175,10 @@ def empty(shape, dtype="float32", dev: Device | None = None):
     """An uninitialised array of ``shape`` and ``dtype`` on ``dev``."""
     dev = _check_device(dev)
     dtype = dt.canonical(dtype)
-    if isinstance(shape, int):
+    if isinstance(shape, (int, np.integer)):
         shape = (shape,)
+    if any(not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0 for n in shape):
+        raise ShapeError(f"mlc.nd.empty: shape must hold non-negative ints, got {tuple(shape)!r}")
     if dev.kind == "cpu":
         return np.empty(tuple(shape), dtype).view(NDArray)
     cupy = _cupy(dev)

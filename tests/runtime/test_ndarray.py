@@ -125,3 +125,19 @@ def test_jit_outputs_are_aligned():
     f = mlc.jit(lambda v: v * 2)
     for _ in range(3):
         assert f(x).ctypes.data % 64 == 0
+
+
+def test_nd_array_refuses_a_masked_array_and_a_ragged_list_clearly():
+    from mlc.errors import DTypeError, ShapeError
+    with pytest.raises(DTypeError, match=r"mlc.nd.array: a masked array's mask would be dropped"):
+        mlc.nd.array(np.ma.array([1.0, 2.0], mask=[0, 1]))
+    with pytest.raises(ShapeError, match=r"mlc.nd.array: cannot make an array of list data: .*inhomogeneous"):
+        mlc.nd.array([[1, 2], [3]])
+
+
+@pytest.mark.parametrize("shape", [(-1, 3), (2, 3.5), (True,)])
+def test_nd_empty_refuses_a_shape_that_is_not_non_negative_ints(shape):
+    from mlc.errors import ShapeError
+    with pytest.raises(ShapeError, match=r"mlc.nd.empty: shape must hold non-negative ints"):
+        mlc.nd.empty(shape, "float32")
+    assert mlc.nd.empty(np.int64(3), "float32").shape == (3,)
