@@ -103,7 +103,7 @@ class SymbolicGraphExecutor:
         env = self._bind(inputs)
         for size, message in self._nonempty:
             if eval_int(size, env) <= 0:
-                raise ShapeError(message.format(size=eval_int(size, env)))
+                raise ShapeError(message)
         values: dict[int, np.ndarray] = dict(self._constants)
         for v, a in zip(self.graph.inputs, inputs):
             values[id(v)] = a if a.flags.c_contiguous else np.ascontiguousarray(a)

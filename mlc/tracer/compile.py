@@ -15,6 +15,7 @@ import numpy as np
 from ..driver import build, main_entry
 from ..errors import DTypeError
 from ..ir.graph import Graph
+from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
 from ..passes.graph import run_graph_passes
 from ..runtime.entry import MainEntry
@@ -43,21 +44,13 @@ class RangeCheck(NamedTuple):
                 + describe_location(user_location()))
 
 
-#: reductions without an identity: over an empty axis NumPy raises (ValueError)
-_NO_IDENTITY = {"max": "zero-size array to reduction operation maximum which has no identity",
-                "min": "zero-size array to reduction operation minimum which has no identity",
-                "argmax": "attempt to get argmax of an empty sequence",
-                "argmin": "attempt to get argmin of an empty sequence"}
-
-
 def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
     """(size, message) for each symbolic axis (``@mlc.jit(dynamic=...)``) that a reduction
     without an identity reduces in ``traced``: a call where it is 0 raises ShapeError, as
-    the same reduction over a static empty axis does when traced. ``message`` takes the
-    size with ``.format(size=...)``."""
+    the same reduction over a static empty axis does when traced."""
     out = []
     for b in traced.bindings:
-        if b.op not in _NO_IDENTITY or not b.args:
+        if b.op not in EMPTY_REDUCTION or not b.args:
             continue
         shape = b.args[0].shape
         axis = b.attr("axis")
@@ -66,8 +59,8 @@ def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
             size = shape[a % len(shape)] if shape else 1
             if not isinstance(size, int):
                 where = getattr(b.args[0], "name", "its argument")
-                out.append((size, f"{b.op}: {_NO_IDENTITY[b.op]} (axis {a % len(shape)} of {where}, "
-                                  f"of dynamic size {size}, is {{size}} on this call); reduce over "
+                out.append((size, f"{b.op}: {EMPTY_REDUCTION[b.op]} (axis {a % len(shape)} of {where}, "
+                                  f"of dynamic size {size}, is 0 on this call); reduce over "
                                   f"non-empty axes, or test the size first" + describe_location(b.loc)))
     return tuple(out)
 

@@ -166,3 +166,9 @@ def test_max_min_argmax_argmin_over_a_dynamic_axis_of_size_0_raise_as_over_a_sta
 def test_a_max_over_a_static_axis_of_a_dynamic_size_array_runs_when_the_size_is_0():
     f = mlc.jit(lambda x: x.max(axis=1), dynamic=("x", 0))
     assert f(np.zeros((0, 3), "float32")).shape == (0,)
+
+
+def test_the_empty_dynamic_axis_error_keeps_a_source_line_with_braces():
+    f = mlc.jit(lambda x: {"top": x.max(axis=0)}["top"], dynamic=("x", 0))
+    with pytest.raises(ShapeError, match=r"(?s)max: zero-size array .* is 0 on this call.*\{\"top\""):
+        f(np.zeros((0, 3), "float32"))

@@ -270,14 +270,21 @@ def _refuse_complex(name: str, dtype: str) -> None:
                          f"real(x) or imag(x) instead")
 
 
+#: What NumPy says of a reduction without an identity over an empty axis (a ShapeError here;
+#: over a dynamic axis, at the call: :func:`mlc.tracer.compile.nonempty_axes`).
+EMPTY_REDUCTION = {"max": "zero-size array to reduction operation maximum which has no identity",
+                   "min": "zero-size array to reduction operation minimum which has no identity",
+                   "argmax": "attempt to get argmax of an empty sequence",
+                   "argmin": "attempt to get argmin of an empty sequence"}
+
+
 def _extremum(name, reducer, identity, numpy_fn):
     def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
         _refuse_complex(name, x.dtype)
         axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
         if any(x.shape[a] == 0 for a in axes):
-            raise ShapeError(f"{name}: zero-size array to reduction operation "
-                             f"{'maximum' if name == 'max' else 'minimum'} which has no identity "
-                             f"(axis {axis!r} of shape {x.shape} is empty); reduce over non-empty axes")
+            raise ShapeError(f"{name}: {EMPTY_REDUCTION[name]} (axis {axis!r} of shape {x.shape} is "
+                             f"empty); reduce over non-empty axes")
         return TensorType(shape, x.dtype)
 
     def lower(x, *, axis=None, keepdims=False):
@@ -304,7 +311,7 @@ def _arg_extremum(name, reducer, identity, numpy_fn):
             axis = normalize_axis(name, axis, x.ndim) if x.ndim else normalize_axis(name, axis, 1)
         axes, shape = reduced_shape(name, x.shape, axis if x.ndim else None, keepdims)
         if any(x.shape[a] == 0 for a in axes) or (x.ndim and not axes):
-            raise ShapeError(f"{name}: attempt to get {name} of an empty sequence (shape {x.shape})")
+            raise ShapeError(f"{name}: {EMPTY_REDUCTION[name]} (shape {x.shape})")
         return axes, shape
 
     def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
