@@ -30,10 +30,12 @@ __all__ = ["take", "take_along_axis"]
 
 def _checked_eagerly(fn):
     """``fn``, refusing out-of-bounds concrete ``indices`` before it runs (NumPy's IndexError)."""
+    signature = inspect.signature(fn)
+
     @functools.wraps(fn)
     def wrapper(x, indices, /, *args, **kwargs):
         if not isinstance(x, Tracer) and not isinstance(indices, Tracer):
-            axis = inspect.signature(fn).bind(x, indices, *args, **kwargs).arguments.get("axis", _DEFAULT[fn])
+            axis = signature.bind(x, indices, *args, **kwargs).arguments.get("axis", _DEFAULT[fn])
             _check_bounds(fn.__name__, np.asarray(x), np.asarray(indices), axis)
         return fn(x, indices, *args, **kwargs)
     wrapper.__mlc_impl__ = fn.__mlc_impl__

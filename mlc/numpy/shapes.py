@@ -173,10 +173,6 @@ def _key_text(key) -> str:
     return ", ".join(part(k) for k in (key if isinstance(key, tuple) else (key,)))
 
 
-def _shape_text(shape) -> str:
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 @numpy_function("a")
 def getitem(a, key):
     """``a[key]`` with a static basic index: one ``slice`` op, then a ``reshape`` if needed."""
@@ -189,7 +185,7 @@ def getitem(a, key):
     except IRError as err:  # a dynamic axis (mlc.jit(dynamic=...)) has no size to index with
         if all(isinstance(n, int) for n in t.shape):
             raise
-        raise TraceError(f"x[{_key_text(key)}] of an array of shape {_shape_text(t.shape)} is not "
+        raise TraceError(f"x[{_key_text(key)}] of an array of shape {tuple(t.shape)} is not "
                          f"supported along its dynamic axes: {err}. Mark fewer axes dynamic "
                          f"(mlc.jit(dynamic=...)), or compute without indexing (np.take, np.where, a "
                          f"reduction){describe_location(user_location())}") from None
