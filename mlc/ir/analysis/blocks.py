@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import IRError
-from ..arith import Analyzer, linear, same_expr
+from ..arith import Analyzer, IntSet, linear, relax, same_expr
 from ..expr import IntImm, PrimExpr, Range, Var, const
 from ..functor import pre_order_nodes, substitute
 from ..tir import BlockRealize, For, IfThenElse, PrimFunc, Stmt
@@ -119,26 +119,22 @@ def _exact_span(value: PrimExpr, ranges: dict[Var, Range]) -> tuple[PrimExpr, Pr
     """The least and greatest value of an affine ``value`` over the loops, or None.
 
     Independent loops (ranges that use no other loop) that run at least once
-    reach every corner of their box, so the extremes are attained.
+    reach every corner of their box, so the extremes :func:`relax` gives are attained.
     """
-    lin = linear(value)
-    lo: PrimExpr = const(lin.const, value.dtype)
-    hi: PrimExpr = lo
-    for atom, coef in lin.terms.values():
+    dom = {}
+    for atom, _ in linear(value).terms.values():
         if not isinstance(atom, Var):
             return None
         rng = ranges.get(atom)
         if rng is None:  # a shape variable: the same in every iteration
-            lo, hi = lo + atom * coef, hi + atom * coef
             continue
         if any(isinstance(n, Var) and n in ranges for e in (rng.min, rng.extent) for n in pre_order_nodes(e)):
             return None
         if not Analyzer().can_prove(rng.extent >= 1):
             return None
-        first, last = rng.min, rng.min + rng.extent - 1
-        small, large = (first, last) if coef > 0 else (last, first)
-        lo, hi = lo + small * coef, hi + large * coef
-    return lo, hi
+        dom[atom] = IntSet.from_range(rng)
+    span = relax(value, dom)
+    return span.min, span.max
 
 
 def _enumerated_span(value: PrimExpr, ranges: dict[Var, Range]) -> tuple[PrimExpr, PrimExpr] | None:
