@@ -7,7 +7,7 @@ iterations, and lane independence.
   other's data (:func:`iteration_conflict`), for ``parallel``, ``vectorize``
   and ``bind``;
 * :mod:`~mlc.ir.analysis.blocks`: well-formed blocks (unique names, iterators
-  bound inside their domains: :func:`block_problem`, :func:`verify_blocks`), for
+  bound inside their domains: :func:`block_problem`), for
   the parser and the Schedule;
 * :mod:`~mlc.ir.analysis.lanes`: the one proof that a loop's iterations may
   run as lockstep lanes (:func:`lanes_independent`), for the vectorize pass
@@ -17,11 +17,11 @@ They build on :mod:`mlc.ir.arith` and the IR below it, nothing above.
 """
 from .dependence import (ENUMERATION_LIMIT, Access, blocks_under, evaluate_index, iteration_conflict,
                          loop_accesses, reduction_binding, stmt_children)
-from .blocks import binding_outside_domain, block_problem, verify_blocks
+from .blocks import binding_outside_domain, block_problem
 from .lanes import lane_of, lane_stride, lanes_independent, reads_only_written_points, written_points
 
 __all__ = [
     "Access", "ENUMERATION_LIMIT", "binding_outside_domain", "block_problem", "blocks_under", "evaluate_index", "iteration_conflict", "lane_of", "lane_stride", "lanes_independent",
-    "loop_accesses", "reads_only_written_points", "reduction_binding", "stmt_children", "verify_blocks",
+    "loop_accesses", "reads_only_written_points", "reduction_binding", "stmt_children",
     "written_points",
 ]

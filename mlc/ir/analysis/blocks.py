@@ -6,8 +6,8 @@ that ``v`` stays in ``[0, 4)``; every analysis of regions and dependences
 relies on it, so a binding that provably leaves the domain is malformed.
 
 :func:`block_problem` finds the first such problem (the block and a message),
-which the parser reports at the block's line and :func:`verify_blocks` raises
-as an :class:`~mlc.errors.IRError`.
+which the parser reports at the block's line (a ParseError) and ``Schedule(...)``
+with the block marked (a ScheduleError).
 
 The binding check is conservative: it reports a binding only when some
 iteration is sure to leave the domain. A block under a predicate or an ``if``
@@ -27,26 +27,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import IRError
 from ..arith import Analyzer, IntSet, linear, relax, same_expr
 from ..expr import IntImm, PrimExpr, Range, Var, const
 from ..functor import pre_order_nodes, substitute
 from ..tir import BlockRealize, For, IfThenElse, PrimFunc, Stmt
 from .dependence import evaluate_index, stmt_children
 
-__all__ = ["block_problem", "verify_blocks", "binding_outside_domain", "ENUMERATED_POINTS"]
+__all__ = ["block_problem", "binding_outside_domain", "ENUMERATED_POINTS"]
 
 #: Bindings that are not affine are checked by evaluating them over the loops, when
 #: the loops they use have constant ranges and at most this many points together.
 ENUMERATED_POINTS = 1 << 16
-
-
-def verify_blocks(func: PrimFunc, name: str = "main") -> None:
-    """Raise :class:`~mlc.errors.IRError` when ``func`` has two blocks of one name or a
-    block iterator bound outside its domain (see :func:`block_problem`)."""
-    problem = block_problem(func)
-    if problem is not None:
-        raise IRError(f"function {name!r}: {problem[1]}")
 
 
 def block_problem(func: PrimFunc) -> tuple[BlockRealize, str] | None:
