@@ -203,7 +203,7 @@ def test_sum_prod_mean_and_matmul_of_complex(dtype, data):
 
 
 @pytest.mark.parametrize("name", ["less", "greater_equal", "maximum", "minimum", "floor_divide",
-                                  "remainder", "floor", "logaddexp", "arctan2"])
+                                  "remainder", "floor", "logaddexp", "logaddexp2", "arctan2"])
 def test_ops_complex_numbers_do_not_have_are_dtype_errors(name):
     """Refused when the op is inferred (while tracing), not later when it is lowered."""
     op = get_op(name)
