@@ -17,7 +17,7 @@ import ast
 from ..ir import dtype as dt
 from ..ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ..ir.buffer import SCOPES, Buffer, BufferRegion, is_storage_scope
-from ..ir.expr import BufferLoad, IterVar, PrimExpr, Range, Var, const, convert
+from ..ir.expr import BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, convert
 from ..ir.analysis import block_problem
 from ..ir.arith import difference
 from ..ir.functor import pre_order_nodes
@@ -167,9 +167,12 @@ class TIRParser(ExprParser):
         if not is_storage_scope(options["scope"]):
             raise self.error(node, f"buffer {name}: unknown scope {options['scope']!r}; "
                                    f"expected one of {', '.join(SCOPES)}")
-        for extent in shape:
+        for extent, dim in zip(shape, dims):
             if not dt.is_int(extent.dtype):
                 raise self.error(node, f"buffer {name}: shape entries must be integers")
+            if isinstance(extent, IntImm) and extent.value < 0:
+                raise self.error(dim, f"buffer {name}: negative extent {extent.value} in its shape; "
+                                      "a buffer's extents are sizes, 0 or more")
         return Buffer(name, shape, dtype, options["scope"], options["strides"])
 
     def dict_arg(self, call: ast.Call) -> tuple:

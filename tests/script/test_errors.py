@@ -28,6 +28,7 @@ def parse_error(body: str) -> ParseError:
     ("    for i in T.grid(8, 8):\n        B[i] = A[i]\n", 3, 9, "2 loop(s)"),
     ("    for i in range(8):\n        B[i] = A[i] + T.Cast(\"float32\", T.int8(300))\n", 4, 41,
      "T.int8(300) is out of range: int8 holds -128..127"),
+    ("    C = T.alloc_buffer((4, -1), \"float32\")\n", 3, 28, "buffer C: negative extent -1"),
 ])
 def test_errors_point_at_line_and_column(body, line, col, words):
     err = parse_error(body)
