@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import IRError, ShapeError, TraceError
 from ..ir.expr import PrimExpr
-from ..ops.library.shape import plan_getitem, reshape_shape
+from ..ops.library.shape import getitem_axes, plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
@@ -189,8 +189,14 @@ def getitem(a, key):
                          f"supported along its dynamic axes: {err}. Mark fewer axes dynamic "
                          f"(mlc.jit(dynamic=...)), or compute without indexing (np.take, np.where, a "
                          f"reduction){describe_location(user_location())}") from None
-    whole = all(lo == 0 and hi == n and st == 1
+    whole = all(lo == 0 and (hi is None or hi == n) and st == 1
                 for lo, hi, st, n in zip(starts, stops, steps, t.shape))
     if not whole:
         t = emit("slice", [t], starts=starts, stops=stops, steps=steps)
-    return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)
+    if all(isinstance(n, int) for n in t.shape):
+        return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)
+    # a dynamic axis has no size reshape could check: ints drop their axes, None adds one
+    dropped, added = getitem_axes(len(starts), key)
+    if dropped:
+        t = emit("squeeze", [t], axis=dropped)
+    return emit("expand_dims", [t], axis=added) if added else t

@@ -44,13 +44,29 @@ def test_the_mean_of_an_empty_dynamic_axis_is_nan_as_in_numpy():
     np.testing.assert_array_equal(f(np.zeros((0, 3), np.float32)), np.full(3, np.nan, np.float32))
 
 
-@pytest.mark.parametrize("fn, written", [(lambda x: x[1:], "x[1:]"), (lambda x: x[None], "x[None]"),
-                                         (lambda x: x[:, 0], "x[:, 0]"), (lambda x: x[..., ::-1], "x[..., ::-1]")])
-def test_indexing_along_a_dynamic_axis_is_a_trace_error_at_the_users_line(fn, written):
+@pytest.mark.parametrize("fn, written, part", [(lambda x: x[1:], "x[1:]", "1:"), (lambda x: x[0], "x[0]", "0"),
+                                               (lambda x: x[::-1, 1], "x[::-1, 1]", "::-1"),
+                                               (lambda x: x[None, -1], "x[None, -1]", "-1")])
+def test_indexing_into_a_dynamic_axis_is_a_trace_error_at_the_users_line(fn, written, part):
     f = mlc.jit(fn, dynamic=("x", 0))
     with pytest.raises(TraceError, match=re.escape(written) + r" of an array of shape \(x_dim0, 3\) is not "
-                                         r"supported along its dynamic axes.*Mark fewer axes dynamic.*\n  at File"):
+                                         r"supported along its dynamic axes: `" + re.escape(part) + r"` indexes "
+                                         r"axis 0.*only the whole axis.*Mark fewer axes dynamic.*\n  at File"):
         f(np.ones((4, 3), np.float32))
+
+
+@pytest.mark.parametrize("fn", [lambda x: x[:, 0], lambda x: x[None], lambda x: x[..., ::-1] * 2,
+                                lambda x: x[:, None, 1:] + x[None, :, :1].sum(), lambda x: x[0:, -1, None],
+                                lambda x: x[:, None, ::2]])
+def test_indexing_that_takes_a_dynamic_axis_whole_matches_numpy_at_every_size(fn):
+    f = mlc.jit(fn, dynamic=("x", 0))
+    for rows in (5, 1, 0, 3):
+        x = np.random.default_rng(rows).standard_normal((rows, 3)).astype(np.float32)
+        expected = fn(x)
+        got = f(x)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)  # a sum's order may differ
+    assert f.trace_count == 1
 
 
 def test_an_index_computed_from_a_dynamic_size_is_a_trace_error_saying_so():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import AxisError, ShapeError
+from ...errors import AxisError, IRError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
@@ -25,7 +25,7 @@ from ..registry import NumpyAPI, TensorType, register_op
 from ._common import (broadcast_indices, check_int_attr, normalize_axes,
                       normalize_axis, result_type, shape_size)
 
-__all__ = ["plan_getitem", "reshape_shape"]
+__all__ = ["getitem_axes", "plan_getitem", "reshape_shape"]
 
 
 def _c(value: int):
@@ -362,6 +362,13 @@ def _slice_signature(shape, starts, stops, steps):
     for d, (n, lo, hi, step) in enumerate(zip(shape, *parts)):
         if step == 0:
             raise ShapeError(f"slice: step of dimension {d} cannot be zero")
+        if not isinstance(n, (int, np.integer)):  # a symbolic size: only the whole axis
+            if not _whole(slice(lo, hi, step)):
+                raise ShapeError(f"slice: dimension {d} has the symbolic size `{n}`; only all of it "
+                                 f"(start 0 or None, stop None, step 1 or None) can be taken, got "
+                                 f"{_index_text(slice(lo, hi, step))}")
+            out.append((0, n, 1, n))
+            continue
         lo, hi, step = slice(lo, hi, step).indices(n)
         out.append((lo, hi, step, len(range(lo, hi, step))))
     return out
@@ -394,24 +401,23 @@ def plan_getitem(shape, key):
     reshape its result to (ints drop a dimension, ``None`` adds one).
     Raises ShapeError (an IndexError in NumPy) for out-of-range ints.
     """
-    key = key if isinstance(key, tuple) else (key,)
-    if sum(k is Ellipsis for k in key) > 1:
-        raise ShapeError("an index can only have a single ellipsis ('...')")
-    used = sum(1 for k in key if k is not None and k is not Ellipsis)
-    if used > len(shape):
-        raise ShapeError(f"too many indices for array: array is {len(shape)}-dimensional, but {used} "
-                         "were indexed")
-    if Ellipsis in key:
-        at = key.index(Ellipsis)
-        key = key[:at] + (slice(None),) * (len(shape) - used) + key[at + 1:]
-    else:
-        key = key + (slice(None),) * (len(shape) - used)
+    key = _full_key(len(shape), key)
     starts, stops, steps, out_shape, dim = [], [], [], [], 0
     for k in key:
         if k is None:
             out_shape.append(1)
             continue
         n = shape[dim]
+        if not isinstance(n, (int, np.integer)):  # a symbolic size (a dynamic axis)
+            if not _whole(k):
+                raise IRError(f"`{_index_text(k)}` indexes axis {dim}, whose size `{n}` is known only "
+                              "when the function is called; there, only the whole axis (`:`) can be taken")
+            starts.append(0)
+            stops.append(None)
+            steps.append(1)
+            out_shape.append(n)
+            dim += 1
+            continue
         if isinstance(k, slice):
             lo, hi, step = k.indices(n)
             length = len(range(lo, hi, step))
@@ -431,6 +437,57 @@ def plan_getitem(shape, key):
         steps.append(step)
         dim += 1
     return tuple(starts), tuple(stops), tuple(steps), tuple(out_shape)
+
+
+def _full_key(ndim: int, key) -> tuple:
+    """``key`` as a tuple with one entry per axis besides its Nones (``...`` and the missing
+    trailing axes become ``:``)."""
+    key = key if isinstance(key, tuple) else (key,)
+    if sum(k is Ellipsis for k in key) > 1:
+        raise ShapeError("an index can only have a single ellipsis ('...')")
+    used = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if used > ndim:
+        raise ShapeError(f"too many indices for array: array is {ndim}-dimensional, but {used} "
+                         "were indexed")
+    if Ellipsis in key:
+        at = key.index(Ellipsis)
+        return key[:at] + (slice(None),) * (ndim - used) + key[at + 1:]
+    return key + (slice(None),) * (ndim - used)
+
+
+def getitem_axes(ndim: int, key) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The axes an index drops (its ints, numbered in the input) and the axes it adds (its
+    Nones, numbered in the result): how :func:`plan_getitem`'s slice becomes its result
+    with ``squeeze`` and ``expand_dims`` where a symbolic size rules out ``reshape``.
+
+    >>> getitem_axes(3, (None, 0, Ellipsis, None))
+    ((0,), (0, 3))
+    """
+    dropped, added, dim, out = [], [], 0, 0
+    for k in _full_key(ndim, key):
+        if k is None:
+            added.append(out)
+            out += 1
+            continue
+        if isinstance(k, slice):
+            out += 1
+        else:
+            dropped.append(dim)
+        dim += 1
+    return tuple(dropped), tuple(added)
+
+
+def _whole(k) -> bool:
+    """Whether index ``k`` is ``:`` (all of an axis, in order)."""
+    return (isinstance(k, slice) and k.start in (None, 0) and k.stop is None and k.step in (None, 1)
+            and not isinstance(k.start, bool) and not isinstance(k.step, bool))
+
+
+def _index_text(k) -> str:
+    if isinstance(k, slice):
+        text = ":".join("" if v is None else str(v) for v in (k.start, k.stop))
+        return text if k.step is None else f"{text}:{k.step}"
+    return repr(k)
 
 
 # ------------------------------------------------------------------ pad / flip
