@@ -13,7 +13,10 @@ from __future__ import annotations
 import functools
 import inspect
 
+from ..errors import IRError, TraceError
+from ..ir.expr import PrimExpr
 from ..tracer.jit import jit
+from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
 from .devices import on_gpu
 
@@ -42,7 +45,15 @@ def numpy_function(*array_params: str):
         @functools.wraps(impl)
         def wrapper(*args, **kwargs):
             if is_tracing():
-                return impl(*args, **kwargs)
+                try:
+                    return impl(*args, **kwargs)
+                except IRError as err:  # a size of a dynamic axis asked for as an int
+                    shapes = _symbolic_shapes((*args, *kwargs.values()))
+                    if not shapes:
+                        raise
+                    raise TraceError(f"np.{impl.__name__} does not support these dynamic axes (operand shapes "
+                                     f"{', '.join(shapes)}): {err}. Mark fewer axes dynamic "
+                                     f"(mlc.jit(dynamic=...)){describe_location(user_location())}") from None
             target = "cuda" if on_gpu(args, kwargs) else None
             return (jitted_for.get(target) or jitted(target))(*args, **kwargs)
 
@@ -50,6 +61,17 @@ def numpy_function(*array_params: str):
         wrapper.jitted = jitted
         return wrapper
     return decorate
+
+
+def _symbolic_shapes(values) -> list[str]:
+    """The shapes with a symbolic size among ``values`` (arrays, or lists and tuples of them)."""
+    shapes = []
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            shapes += _symbolic_shapes(v)
+        elif isinstance(getattr(v, "shape", None), tuple) and any(isinstance(d, PrimExpr) for d in v.shape):
+            shapes.append(str(tuple(v.shape)))
+    return shapes
 
 
 def implementation(fn):
@@ -63,9 +85,10 @@ def emit(op: str, tracers, **attrs):
 
 
 def hashable(value):
-    """Lists (and NumPy ints) in an attribute as tuples (and Python ints)."""
+    """Lists (and NumPy ints) in an attribute as tuples (and Python ints); a symbolic size
+    (``x.shape[0]`` of a dynamic axis) stays as it is."""
     if isinstance(value, (list, tuple)):
         return tuple(hashable(v) for v in value)
-    if hasattr(value, "__index__") and not isinstance(value, (bool, int)):
+    if hasattr(value, "__index__") and not isinstance(value, (bool, int, PrimExpr)):
         return int(value.__index__())
     return value

@@ -129,7 +129,15 @@ def test_both_targets_run_a_dynamic_graph_with_several_outputs(target):
 
 
 def test_an_op_that_cannot_take_a_dynamic_axis_is_a_trace_error_naming_it():
-    f = mlc.jit(lambda x: x.reshape(-1, 6), dynamic=("x", 0))
-    with pytest.raises(TraceError, match=r"reshape does not support these dynamic axes \(operand shapes "
+    f = mlc.jit(lambda x: np.split(x, 2, axis=0)[0], dynamic=("x", 0))
+    with pytest.raises(TraceError, match=r"split does not support these dynamic axes \(operand shapes "
                                          r"\(x_dim0, 2, 3\)\)"):
+        f(np.ones((4, 2, 3), "float32"))
+
+
+def test_a_numpy_function_that_needs_a_dynamic_size_as_an_int_is_a_trace_error_naming_it():
+    """np.tril of a 1-D array makes a square matrix of its size, before any op is emitted."""
+    f = mlc.jit(lambda x: np.tril(x[:, 0]), dynamic=("x", 0))
+    with pytest.raises(TraceError, match=r"np\.tril does not support these dynamic axes \(operand shapes "
+                                         r"\(x_dim0, 3\)\): .*Mark fewer axes dynamic.*\n  at File"):
         f(np.ones((4, 2, 3), "float32"))

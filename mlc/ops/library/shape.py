@@ -21,6 +21,7 @@ from ...errors import AxisError, IRError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
+from ...ir.expr import PrimExpr
 from ..registry import NumpyAPI, TensorType, register_op
 from ._common import (broadcast_indices, check_int_attr, normalize_axes,
                       normalize_axis, result_type, shape_size)
@@ -57,7 +58,9 @@ def reshape_shape(shape, newshape, op: str = "reshape") -> tuple[int, ...]:
         newshape = (newshape,)
     if not isinstance(newshape, (tuple, list)):
         raise ShapeError(f"{op}: newshape must be an int or a tuple of ints, got {newshape!r}")
-    dims = [check_int_attr(op, "newshape", d, minimum=-1) for d in newshape]
+    dims = [d if isinstance(d, PrimExpr) else check_int_attr(op, "newshape", d, minimum=-1) for d in newshape]
+    if not all(isinstance(d, int) for d in (*shape, *dims)):
+        return _symbolic_reshape_shape(shape, dims, newshape, op)
     size = shape_size(shape)
     unknown = [n for n, d in enumerate(dims) if d == -1]
     if len(unknown) > 1:
@@ -74,10 +77,54 @@ def reshape_shape(shape, newshape, op: str = "reshape") -> tuple[int, ...]:
     return tuple(dims)
 
 
+def _symbolic_reshape_shape(shape, dims: list, newshape, op: str) -> tuple:
+    """:func:`reshape_shape` where ``shape`` or ``dims`` holds symbolic sizes (dynamic axes):
+    each symbolic size of ``dims`` must be one of ``shape``'s (``x.shape[0]``), and a ``-1``
+    stands for an int or for the one symbolic size left over: each dynamic axis stays a
+    dimension of its own (a product of sizes is no size a shape can hold here).
+
+    >>> n = te.var("n")
+    >>> reshape_shape((n, 2, 3), (n, -1)), reshape_shape((n, 2, 3), (-1, 3, 2))
+    ((n, 6), (n, 3, 2))
+    """
+    left = [d for d in shape if not isinstance(d, int)]
+    for d in dims:
+        if isinstance(d, int):
+            continue
+        at = next((k for k, s in enumerate(left) if s is d), None)
+        if at is None:
+            raise ShapeError(f"{op}: the size `{d}` in {tuple(newshape)} is not one of the sizes of the "
+                             f"array's dynamic axes {tuple(shape)}; give each such size as the array "
+                             f"has it (x.shape[0]) or as -1")
+        del left[at]
+    size = shape_size(d for d in shape if isinstance(d, int))
+    known = shape_size(d for d in dims if isinstance(d, int) and d != -1)
+    unknown = [k for k, d in enumerate(dims) if isinstance(d, int) and d == -1]
+    if len(unknown) > 1:
+        raise ShapeError(f"{op}: can only specify one unknown dimension (-1), got {tuple(newshape)}")
+    if unknown and known and size % known == 0 and (not left or len(left) == 1 and size == known):
+        dims[unknown[0]] = left[0] if left else size // known
+        return tuple(dims)
+    if not unknown and not left and known == size:
+        return tuple(dims)
+    raise ShapeError(f"{op}: cannot reshape an array of shape {tuple(shape)} into shape {tuple(newshape)} for "
+                     "every size of its dynamic axes; keep each dynamic size as a dimension of its own "
+                     "(x.reshape(x.shape[0], -1)), with the other sizes' product unchanged, or mark fewer "
+                     "axes dynamic")
+
+
 def _reshape_index(in_shape, out_shape, idx) -> tuple:
     """Input indices of the output point ``idx`` (row-major order is kept)."""
     if tuple(in_shape) == tuple(out_shape):
         return tuple(idx)
+    lead = 0  # dimensions the same on both sides (a dynamic axis kept as it is) pass through
+    while (lead < min(len(in_shape), len(out_shape)) and
+           (in_shape[lead] is out_shape[lead] or isinstance(in_shape[lead], int) and in_shape[lead] == out_shape[lead])):
+        lead += 1
+    if lead and not all(isinstance(d, int) for d in (*in_shape, *out_shape)):
+        return tuple(idx[:lead]) + _reshape_index(in_shape[lead:], out_shape[lead:], idx[lead:])
+    if not all(isinstance(d, int) for d in (*in_shape, *out_shape)):
+        return _symbolic_reshape_index(in_shape, out_shape, idx)
     squeezed_in = [d for d in in_shape if d != 1]
     squeezed_out = [(d, i) for d, i in zip(out_shape, idx) if d != 1]
     if squeezed_in == [d for d, _ in squeezed_out]:  # only size-1 dims differ
@@ -90,6 +137,22 @@ def _reshape_index(in_shape, out_shape, idx) -> tuple:
     return tuple(_c(0) if d == 1 else _e.floormod(_e.floordiv(linear, _c(stride)), _c(d))
                  if stride * d < shape_size(in_shape) else _e.floordiv(linear, _c(stride))
                  for d, stride in zip(in_shape, _strides(in_shape)))
+
+
+def _symbolic_reshape_index(in_shape, out_shape, idx) -> tuple:
+    """:func:`_reshape_index` with symbolic sizes: the output point's row-major offset,
+    divided back into the input's dimensions (the first needs no modulo)."""
+    linear = _c(0)
+    for d, i, stride in zip(out_shape, idx, _strides(out_shape)):
+        linear = linear + i * (_c(stride) if isinstance(stride, int) else stride)
+    out = []
+    for k, (d, stride) in enumerate(zip(in_shape, _strides(in_shape))):
+        if isinstance(d, int) and d == 1:
+            out.append(_c(0))
+            continue
+        q = _e.floordiv(linear, _c(stride) if isinstance(stride, int) else stride)
+        out.append(q if k == 0 else _e.floormod(q, _c(d) if isinstance(d, int) else d))
+    return tuple(out)
 
 
 def _reshape_to(x, shape, name="T_reshape"):
@@ -209,7 +272,9 @@ def _broadcast_to_shape(x_shape, shape) -> tuple[int, ...]:
         shape = (shape,)
     if not isinstance(shape, (tuple, list)):
         raise ShapeError(f"broadcast_to: shape must be a tuple of ints, got {shape!r}")
-    shape = tuple(check_int_attr("broadcast_to", "shape", d, minimum=0) for d in shape)
+    # a symbolic size (x.shape[0] of a dynamic axis) stays as it is
+    shape = tuple(d if isinstance(d, PrimExpr) else check_int_attr("broadcast_to", "shape", d, minimum=0)
+                  for d in shape)
     tail = shape[len(shape) - len(x_shape):] if x_shape else ()
     if len(x_shape) > len(shape) or any(a not in (1, b) for a, b in zip(x_shape, tail)):
         raise ShapeError(f"broadcast_to: cannot broadcast shape {tuple(x_shape)} to {shape}; every "

@@ -1,0 +1,63 @@
+"""Reshapes and broadcasts of arrays with a dynamic axis: each dynamic size stays a dimension
+of its own, given as the array has it (``x.shape[0]``)."""
+import re
+
+import numpy as np
+import pytest
+
+import mlc
+from mlc import ShapeError
+
+W = np.random.default_rng(0).standard_normal((24, 5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.reshape(x.shape[0], -1),
+    lambda x: np.reshape(x, (x.shape[0], 1, -1)) * 2,
+    lambda x: x.reshape(-1, 2, 12),
+    lambda x: x.reshape(x.shape[0], 6, 4).sum(axis=1),
+    lambda x: x.reshape(-1, 24).T + 1,
+    lambda x: np.maximum(x.reshape(x.shape[0], -1) @ W, 0).reshape(x.shape[0], 5, 1),
+    lambda x: np.broadcast_to(x[:, :1], (x.shape[0], 5, 3, 4)) * 2,
+    lambda x: np.broadcast_to(x, (2,) + x.shape) + 1,
+])
+def test_reshapes_and_broadcasts_that_keep_the_dynamic_axis_match_numpy_at_every_size(fn):
+    f = mlc.jit(fn, dynamic=("x", 0))
+    for rows in (5, 1, 3):
+        x = np.random.default_rng(rows).standard_normal((rows, 2, 3, 4)).astype(np.float32)
+        expected = fn(x)
+        got = f(x)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert f.trace_count == 1
+
+
+def test_an_empty_dynamic_axis_keeps_its_other_sizes():
+    """NumPy refuses -1 beside a 0 (any size fits); the traced reshape knows the size."""
+    f = mlc.jit(lambda x: x.reshape(x.shape[0], -1), dynamic=("x", 0))
+    f(np.ones((2, 3, 4), np.float32))
+    assert f(np.ones((0, 3, 4), np.float32)).shape == (0, 12)
+
+
+@pytest.mark.parametrize("fn, shape", [(lambda x: x.reshape(-1), "(-1,)"), (lambda x: x.reshape(-1, 4), "(-1, 4)"),
+                                       (lambda x: x.reshape(4, -1), "(4, -1)"),
+                                       (lambda x: x.reshape(x.shape[0], 5), "(x_dim0, 5)")])
+def test_a_reshape_that_merges_or_splits_the_dynamic_axis_is_a_shape_error_saying_what_works(fn, shape):
+    f = mlc.jit(fn, dynamic=("x", 0))
+    with pytest.raises(ShapeError, match=r"cannot reshape an array of shape \(x_dim0, 3, 4\) into shape "
+                                         + re.escape(shape) + r" for every size.*x\.reshape\(x\.shape\[0\], -1\)"
+                                         r".*\n  at File"):
+        f(np.ones((2, 3, 4), np.float32))
+
+
+def test_a_size_that_is_not_the_arrays_own_is_named():
+    f = mlc.jit(lambda x, y: x.reshape(y.shape[0], -1), dynamic=[("x", 0), ("y", 0)])
+    with pytest.raises(ShapeError, match=r"the size `y_dim0` in \(y_dim0, -1\) is not one of the sizes of the "
+                                         r"array's dynamic axes \(x_dim0, 3\)"):
+        f(np.ones((2, 3), np.float32), np.ones(2, np.float32))
+
+
+def test_broadcasting_the_dynamic_axis_to_a_fixed_size_is_a_shape_error():
+    f = mlc.jit(lambda x: np.broadcast_to(x, (4, 3)), dynamic=("x", 0))
+    with pytest.raises(ShapeError, match=r"cannot broadcast shape \(x_dim0, 3\) to \(4, 3\)"):
+        f(np.ones((4, 3), np.float32))
