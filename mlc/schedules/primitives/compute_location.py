@@ -45,6 +45,7 @@ from ...errors import ScheduleError
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, make_binary
 from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars
 from ...ir.functor import Mutator, substitute
+from ...ir.structural import structural_equal
 from ...ir.tir import BlockRealize, For, PrimFunc
 from ..analysis import (block_order, buffer_ids, conjuncts, is_param, loop_ranges,
                         loops_below, point_pattern, relaxed_access, stmt_blocks)
@@ -323,6 +324,87 @@ class _Move:
                              "loop, so it would never run there; keep the block where it is",
                              self.realize)
 
+    def _not_idempotent(self) -> bool:
+        """Whether running one of the block's iterations twice changes the result: it reads
+        a buffer it writes and has no init (an in-place update, a decomposed reduction's
+        update, a scan), or has an opaque iterator (whose order the block relies on)."""
+        if any(iv.iter_type == "opaque" for iv in self.block.iter_vars):
+            return True
+        return self.block.init is None and bool(buffer_ids(self.block.reads) & buffer_ids(self.block.writes))
+
+    def _ordered(self) -> bool:
+        """Whether the block's iterations must also keep their order: it has an opaque
+        iterator, or reads a buffer it writes elsewhere than where it writes it."""
+        if any(iv.iter_type == "opaque" for iv in self.block.iter_vars):
+            return True
+        writes = {id(w.buffer): w for w in self.block.writes}
+        return any(id(r.buffer) in writes and not structural_equal(r.region, writes[id(r.buffer)].region)
+                   for r in self.block.reads)
+
+    def _check_computed_once(self, doms) -> None:
+        """compute_at of a block that is not idempotent (:meth:`_not_idempotent`): unlike a
+        pure producer, which may be recomputed wherever consumers need it, each of its
+        iterations must run in exactly one iteration of the loops around the new place,
+        and, where :meth:`_ordered`, in the order they ran before. Checked by enumeration
+        (constant domains only)."""
+        outer = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
+        why = ("it updates what it reads and has no init" if not any(
+            iv.iter_type == "opaque" for iv in self.block.iter_vars) else "it has an opaque iterator")
+        bounds, shape = [], []
+        for iv in self.block.iter_vars:
+            full = IntSet.from_range(iv.dom)
+            s = doms.get(id(iv.var), full)
+            if not (isinstance(full.min, IntImm) and isinstance(full.max, IntImm)):
+                raise self.error(f"cannot check that each iteration of the block runs once under the "
+                                 f"loop ({why}): the domain of {iv.var.name} is not constant", self.realize)
+            bounds.append((full.min if s.min is None else s.min, full.max if s.max is None else s.max,
+                           full.min.value))
+            shape.append(full.max.value - full.min.value + 1)
+        ana = Analyzer(loop_ranges(outer))
+        spans = []
+        for f in outer:
+            lo, hi = ana.const_int_bound(f.loop_var)
+            if lo is None or hi is None:
+                raise self.error(f"cannot check that each iteration of the block runs once under the "
+                                 f"loop ({why}): loop {f.loop_var.name} has no constant range", self.realize)
+            spans.append(range(lo, hi + 1))
+        if int(np.prod([len(r) for r in spans])) > 1 << 16 or int(np.prod(shape)) > 1 << 22:
+            raise self.error(f"cannot check that each iteration of the block runs once under the loop "
+                             f"({why}): too many points to verify; move it under an inner loop", self.realize)
+        ordered = self._ordered()
+        if ordered:
+            concurrent = [f for f in outer if f.kind not in ("serial", "unrolled")]
+            if concurrent:
+                raise self.error(f"its iterations must run in order ({why}), but loop "
+                                 f"{concurrent[0].loop_var.name} ({concurrent[0].kind}) around the new "
+                                 "place does not run its iterations one after another", self.realize)
+        scopes = [(iv.var, value) for n in self.lloc.path if isinstance(n, BlockRealize)
+                  for iv, value in zip(n.block.iter_vars, n.iter_values)]
+        counts = np.zeros(shape, dtype=np.int64)
+        last = -1  # the row-major position of the last iteration run so far
+        for point in itertools.product(*spans):  # serial order of the iterations
+            env = {id(f.loop_var): x for f, x in zip(outer, point)}
+            for var, value in scopes:
+                env[id(var)] = eval_int(value, env)
+            window = tuple(self._window(bounds, shape, env))
+            if any(w.stop <= w.start for w in window):
+                continue
+            if counts[window].any():
+                twice = tuple(int(x[0]) + w.start for x, w in zip(np.nonzero(counts[window]), window))
+                names = ", ".join(f"{iv.var.name}={m + b[2]}" for iv, m, b in zip(self.block.iter_vars, twice, bounds))
+                raise self.error(f"its iteration {names} would run in several iterations of the loop, "
+                                 f"and running it again changes the result ({why})", self.realize)
+            counts[window] = 1
+            if ordered:
+                first = int(np.ravel_multi_index([w.start for w in window], shape))
+                if first < last:
+                    names = ", ".join(f"{iv.var.name}={w.start + b[2]}"
+                                      for iv, w, b in zip(self.block.iter_vars, window, bounds))
+                    raise self.error(f"its iteration {names} would run after later ones: the loops "
+                                     f"around the new place visit its iterations out of order ({why})",
+                                     self.realize)
+                last = int(np.ravel_multi_index([w.stop - 1 for w in window], shape))
+
     def _check_symbolic_coverage(self, doms, partial_reads, outer, ranges) -> None:
         """:meth:`_check_coverage` for a domain of symbolic extent (``n = te.var("n")``), or one
         too large to enumerate, proven instead of enumerated, for a spatial consumer reading
@@ -540,6 +622,8 @@ class _Move:
         doms, partial_reads = self._domains(related, partial)
         if self.reverse:
             self._check_coverage(doms, partial_reads)
+        elif self._not_idempotent():
+            self._check_computed_once(doms)
         nest = self._new_nest(doms)
         func = remove_block(self.func, self.loc)
         loop = find_loop(func, self.loop.loop_var, self.prim).node

@@ -132,13 +132,17 @@ def _check_independent(func: PrimFunc, loop: For, primitive: str, kind: str,
                        thread: str | None = None) -> None:
     name = loop.loop_var.name
     found = reduction_binding(loop)
-    if found is not None and kind == "thread_binding" and thread.startswith("threadIdx"):
+    if (found is not None and found[1].iter_type == "reduce" and kind == "thread_binding"
+            and thread.startswith("threadIdx")):
         _check_cross_thread(func, loop, found[0].block.name_hint)
         return  # a cross-thread reduction (TVM's semantics), lowered for the GPU by a TIR pass
     if found is not None:
         realize, iv = found
         block = realize.block.name_hint
-        if kind == "thread_binding":
+        if iv.iter_type == "opaque":
+            why = (f"loop {name} drives the opaque iterator {iv.var.name} of block {block!r}, whose "
+                   f"iterations must run one after another in order; they cannot run at once")
+        elif kind == "thread_binding":
             why = (f"loop {name} drives the {iv.iter_type} iterator {iv.var.name} of block "
                    f"{block!r}; only threadIdx loops may reduce across threads (the threads of "
                    "a block combine their partial values) — bind it to threadIdx, bind a spatial "
