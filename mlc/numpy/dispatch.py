@@ -9,6 +9,8 @@ TraceError naming it.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import TraceError
 from ..tracer.source import describe_location, user_location
 from .loops import loop_dtypes, refuse_out
@@ -27,10 +29,21 @@ def _unsupported(what: str) -> TraceError:
                       f"that trace{describe_location(user_location())}")
 
 
+def _shape_text(array: np.ndarray) -> str:
+    return f"{array.dtype}{list(array.shape)}"
+
+
 def ufunc_call(ufunc, method: str, inputs, kwargs, ufuncs: dict, functions: dict):
     """Run NumPy ufunc ``ufunc`` (its ``method``) on operands that include a Tracer, as the
     function of its name in ``ufuncs`` (or ``functions``: ``matmul`` is a ufunc)."""
-    refuse_out(ufunc.__name__, kwargs.pop("out", None))
+    out = kwargs.pop("out", None)
+    if (method == "__call__" and isinstance(out, tuple) and len(out) == 1 and inputs
+            and isinstance(out[0], np.ndarray) and out[0] is inputs[0]):  # ``a += t``, ``a`` a NumPy array
+        raise TraceError(f"np.{ufunc.__name__} into the NumPy array {_shape_text(out[0])} in place (a += ... or "
+                         f"out=a) cannot hold a traced value: a NumPy array inside a traced function is a "
+                         f"constant. Write a = a + ... (a traced array from then on), or make the array "
+                         f"from the traced ones (x * 0, np.zeros_like(x)){describe_location(user_location())}")
+    refuse_out(ufunc.__name__, out)
     if method == "__call__":
         name = ufunc.__name__
         if name in ufuncs:  # they take dtype= and casting= as NumPy's ufuncs do

@@ -71,13 +71,13 @@ globals().update(_GENERATED)
 
 @numpy_function("x", "out")
 def positive(x, /, out=None, *, dtype=None, casting="same_kind"):
-    """``+x``: the operand itself (NumPy copies; a traced value is immutable)."""
+    """``+x``: the operand's value, as a new array object (NumPy copies)."""
     refuse_out("positive", out)
     t = as_tracer(x)
     if t.dtype == bool:
         raise TraceError("positive (+x) is not defined for bool arrays, as in NumPy")
     if dtype is None:
-        return t
+        return t.fresh()
     (loop,), result = loop_dtypes("positive", [x], dtype, casting)
     t = t if t._atom.type.dtype == loop else emit("astype", [t], dtype=loop)
     return t if loop == result else emit("astype", [t], dtype=result)
@@ -138,14 +138,15 @@ def _int_bound(bound, dtype: str, lower: bool):
 
 
 def astype(x, dtype, /, *, copy=True, device=None):
-    """``x.astype(dtype)``; a no-op when the dtype already matches (traced values are immutable,
-    so ``copy`` changes nothing). ``device`` (see :mod:`.devices`) moves an eager result there;
+    """``x.astype(dtype)``; no op when the dtype already matches (then ``x`` itself where
+    ``copy=False``, the same value as a new array object otherwise). ``device`` (see :mod:`.devices`) moves an eager result there;
     a traced value lives where its function runs. A complex ``x`` cast to a real dtype keeps its
     real part with NumPy's ComplexWarning (the Array API leaves this cast out: cast ``real(x)``
     or ``imag(x)`` instead)."""
     if is_tracing() or isinstance(x, Tracer):
         normalize("astype", device)
-        return _astype(x, dtype)
+        out = _astype(x, dtype)
+        return out.fresh() if out is x and copy is not False else out
     return place(_astype(x, dtype), normalize("astype", device, default=device_of(x)))
 
 

@@ -21,6 +21,10 @@ Tracer<bool[3]>
 """
 from __future__ import annotations
 
+import numpy as np
+
+from ..errors import DTypeError, ShapeError, TraceError
+from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 from . import dispatch
 from . import linalg
@@ -46,8 +50,8 @@ def _reshape(self, *shape, order="C"):
     return reshape(self, shape, order=order)
 
 
-def _astype(self, dtype, copy=True):
-    return astype(self, dtype)
+def _astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    return astype(self, dtype, copy=copy)
 
 
 def _transpose(self, *axes):
@@ -70,8 +74,8 @@ def _method(fn, name: str):
 
 
 def _copy(self, order="C"):
-    """The array itself: a traced value is immutable, so a copy is indistinguishable from it."""
-    return self
+    """The same value as a new array object (an in-place operator on it leaves ``self`` alone)."""
+    return self.fresh()
 
 
 def _on_axes(self, axis1: int, axis2: int):
@@ -139,6 +143,47 @@ def _binary(dunder: str, name: str, fn, reflected: bool = False):
     method.__name__ = f"__{'r' if reflected else ''}{dunder}__"
     method.__qualname__ = f"Tracer.{method.__name__}"
     return method
+
+
+def _in_place(dunder: str, name: str, binary):
+    """``self <op>= other`` as NumPy's ndarray does it: the result computed as ``self <op> other``
+    (``binary``), cast back to ``self``'s dtype under ``casting="same_kind"`` and stored in
+    ``self``, whose shape it must keep; every name bound to this array object sees it. An array
+    whose memory NumPy would share with another (the function's argument, a view, an array a
+    view was taken of) is refused: the other would change too, which a traced value cannot
+    follow. A Python scalar (a weak Tracer) is rebound, as Python rebinds ``s += 1``."""
+    def method(self, other):
+        if self.weak:
+            return binary(self, other)
+        where = describe_location(user_location())
+        if self.shares == "input":
+            raise TraceError(f"x {_SYMBOLS[dunder]}= ... changes an argument of the jitted function in place: "
+                             f"NumPy would change the caller's array, which a compiled function does not; "
+                             f"write x = x {_SYMBOLS[dunder]} ... (a new array){where}")
+        if self.shares == "view":
+            raise TraceError(f"x {_SYMBOLS[dunder]}= ... changes an array that shares its memory with another "
+                             f"(a view, or an array a view was taken of): NumPy would change both, which "
+                             f"traced arrays cannot follow; write x = x {_SYMBOLS[dunder]} ... and take the "
+                             f"views again from the new array{where}")
+        result = binary(self, other)
+        if result.shape != self.shape:
+            raise ShapeError(f"x {_SYMBOLS[dunder]}= ...: non-broadcastable output operand with shape "
+                             f"{tuple(self.shape)} doesn't match the broadcast shape {tuple(result.shape)}{where}")
+        if result.dtype != self.dtype:
+            if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+                raise DTypeError(f"x {_SYMBOLS[dunder]}= ...: cannot cast ufunc {name!r} output from "
+                                 f"{result.dtype} to {self.dtype} with casting rule 'same_kind' (as "
+                                 f"NumPy); write x = (x {_SYMBOLS[dunder]} ...).astype(...){where}")
+            result = astype(result, self.dtype)
+        self._atom = result._atom
+        return self
+    method.__name__ = method.__qualname__ = f"__i{dunder}__"
+    method.__qualname__ = f"Tracer.{method.__name__}"
+    return method
+
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+            "matmul": "@", "and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>"}
 
 
 #: (type, value) of a Python exponent -> the ufunc ndarray's ``**`` calls instead of power on a
@@ -221,6 +266,8 @@ def attach(ufuncs: dict, functions: dict) -> None:
         setattr(Tracer, f"__{dunder}__", _binary(dunder, fn, function(fn)))
         setattr(Tracer, f"__r{dunder}__", _binary(dunder, fn, function(fn), reflected=True))
     Tracer.__pow__ = _fast_power(Tracer.__pow__, ufuncs)
+    for dunder, fn in _OPERATORS.items():
+        setattr(Tracer, f"__i{dunder}__", _in_place(dunder, fn, getattr(Tracer, f"__{dunder}__")))
     for dunder, fn in _COMPARISONS.items():
         setattr(Tracer, f"__{dunder}__", _binary(dunder, fn, function(fn)))
     for dunder, fn in _UNARY.items():

@@ -113,7 +113,7 @@ def static_key(value, where: str):
     if isinstance(value, (list, tuple)):
         return (type(value).__name__,) + tuple(static_key(v, where) for v in value)
     if isinstance(value, dict):
-        return ("dict",) + tuple((k, static_key(v, where)) for k, v in value.items())
+        return ("dict",) + tuple((static_key(k, where), static_key(v, where)) for k, v in value.items())
     if isinstance(value, np.ndarray):
         raise TraceError(f"{where} is static but is a NumPy array; static arguments must be "
                          "hashable values (ints, strings, tuples); pass arrays as dynamic arguments")
@@ -122,6 +122,8 @@ def static_key(value, where: str):
     except TypeError:
         raise TraceError(f"{where} is static but its value {value!r:.60} is not hashable; use a "
                          "tuple instead of a list, or make it hashable") from None
+    if isinstance(value, (float, complex, np.inexact)):  # -0.0 == 0.0, yet they compute differently
+        return (type(value), np.asarray(value).tobytes())
     return (type(value), value)
 
 

@@ -74,26 +74,43 @@ def lower_graph(traced: Graph) -> Graph:
     return graph
 
 
+def merged_outputs(traced: Graph, graph: Graph) -> tuple[int, ...]:
+    """The output positions that ``graph`` (``traced`` after the pipeline) computes as an
+    earlier output, where ``traced`` computed them apart (``return x * 2, x * 2``: common
+    subexpression elimination merged them): NumPy returns two arrays there, so these
+    positions get a copy of the earlier one's."""
+    out = []
+    for k, (lowered, value) in enumerate(zip(graph.outputs, traced.outputs)):
+        same = [j for j in range(k) if graph.outputs[j] is lowered]
+        if same and all(traced.outputs[j] is not value for j in same):
+            out.append(k)
+    return tuple(out)
+
+
 class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
     __slots__ = ("graph", "lib", "entry", "run", "checks")
 
     def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
-                 checks: tuple[RangeCheck, ...] = ()):
+                 checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = ()):
         self.graph, self.lib, self.entry, self.checks = graph, lib, entry, checks
-        self.run = self._runner(entry.run, order, out_tree, checks)
+        self.run = self._runner(entry.run, order, out_tree, checks, copies)
 
     @staticmethod
-    def _runner(run, order, out_tree, checks):
+    def _runner(run, order, out_tree, checks, copies=()):
         """``run`` (main's outputs) made to return the output pytree; the last ``len(checks)``
-        outputs are verified, then dropped."""
-        if order != tuple(range(len(order))):  # a value returned twice, one array each time
+        outputs are verified, then dropped; the outputs at ``copies`` (:func:`merged_outputs`)
+        are copies."""
+        if order != tuple(range(len(order))) or copies:  # a value returned twice, one array each time
             main_run = run
 
             def run(leaves):
                 outs = main_run(leaves)
-                return [outs[k] for k in order]
+                outs = [outs[k] for k in order]
+                for k in copies:
+                    outs[k] = outs[k].copy()
+                return outs
         if checks:
             n = -len(checks)
             inner = run
@@ -114,22 +131,24 @@ class CompiledFunction:
 
 
 def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
-                  fast_math: bool = False, database=None, nonempty=()) -> CompiledFunction:
+                  fast_math: bool = False, database=None, nonempty=(), copies: tuple[int, ...] = ()
+                  ) -> CompiledFunction:
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
     ``schedule``, or ``database``'s traces and the target's default rules when it is None. The
     graph's last ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify
     after each run. A graph with symbolic input shapes (``@mlc.jit(dynamic=...)``) has no
     ``main``: its sizes are bound per call and its kernels called one by one
     (:class:`~mlc.runtime.symbolic_executor.SymbolicGraphExecutor`), which first checks that
-    the sizes ``nonempty`` lists (:func:`nonempty_axes`) are not 0."""
+    the sizes ``nonempty`` lists (:func:`nonempty_axes`) are not 0. The outputs at ``copies``
+    are returned as copies (:func:`merged_outputs`)."""
     lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math)
     if is_symbolic_graph(graph):
         executor = SymbolicGraphExecutor(graph, lib, nonempty)
         single = type(out_tree) is str and not checks and len(graph.outputs) == 1
         entry = _SymbolicEntry(executor, single)
-        return CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks)
+        return CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies)
     entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks)
-    return CompiledFunction(graph, lib, entry, order, out_tree, checks)
+    return CompiledFunction(graph, lib, entry, order, out_tree, checks, copies)
 
 
 class _SymbolicEntry:

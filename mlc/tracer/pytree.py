@@ -29,9 +29,9 @@ def _children(node) -> tuple[str, Any, list] | None:
         return "tuple", None, list(node)
     if t is list:
         return "list", None, list(node)
-    if t is dict:
+    if t is dict:  # the keys' types too: 1 == True, yet {True: x} is not {1: x}
         keys = tuple(node)
-        return "dict", keys, [node[k] for k in keys]
+        return "dict", (keys, tuple(type(k) for k in keys)), [node[k] for k in keys]
     if isinstance(node, tuple) and hasattr(t, "_fields"):
         return "namedtuple", t, list(node)
     return None
@@ -69,7 +69,7 @@ def _build(kind: str, meta, children: list):
     if kind == "list":
         return children
     if kind == "dict":
-        return dict(zip(meta, children))
+        return dict(zip(meta[0], children))
     if kind == "namedtuple":
         return meta(*children)
     return None

@@ -25,7 +25,7 @@ from ..ir.calls import is_graph_main
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from .arguments import WideInt
-from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph
+from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
 
 __all__ = ["Traced", "Lowered", "Compiled"]
 
@@ -92,7 +92,8 @@ class Lowered:
             raise MLCError("Lowered.compile: this Lowered was not made by a jitted function's "
                            "f.lower(*args) or f.trace(*args).lower()")
         function = build_lowered(self.graph, origin.out_tree, self.target, self.schedule, origin.checks,
-                                 origin.fast_math, origin.database, origin.nonempty)
+                                 origin.fast_math, origin.database, origin.nonempty,
+                                 merged_outputs(self.traced, self.graph))
         return Compiled(function, origin)
 
     def as_text(self) -> str:

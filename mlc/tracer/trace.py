@@ -68,6 +68,17 @@ def is_tracing() -> bool:
     return bool(getattr(_state, "stack", None))
 
 
+#: Ops whose NumPy counterpart returns a view of its (first) operand.
+VIEW_OPS = frozenset({"slice", "reshape", "transpose", "moveaxis", "expand_dims", "squeeze",
+                      "broadcast_to", "flip", "diagonal", "real", "imag"})
+
+
+def _same_contents(kept: np.ndarray, array: np.ndarray) -> bool:
+    """Whether ``array`` still holds what ``kept`` copied (bit for bit: NaNs, -0.0)."""
+    return (kept.shape == array.shape and kept.dtype == array.dtype
+            and (kept.dtype.hasobject or kept.tobytes() == np.ascontiguousarray(array).tobytes()))
+
+
 class TraceContext:
     """Records one traced function; use as a context manager, then :meth:`finish`."""
 
@@ -103,7 +114,10 @@ class TraceContext:
         check_element_count(ttype.shape, f"argument {name!r}")
         var = Var(name, ttype)
         self.inputs.append(var)
-        return self._tracer(var, weak)
+        tracer = self._tracer(var, weak)
+        if not weak:
+            tracer.shares = "input"
+        return tracer
 
     def scalar(self, value, dtype: str):
         """A 0-d constant ``value`` of ``dtype`` (shared within the trace)."""
@@ -114,9 +128,11 @@ class TraceContext:
         return self._tracer(const)
 
     def array(self, array: np.ndarray):
-        """A constant holding a copy of ``array`` (one per array object within the trace)."""
+        """A constant holding a copy of ``array`` (one per array object within the trace, and
+        a new one when the function changed the array since its last use, as NumPy would
+        see it)."""
         entry = self._arrays.get(id(array))
-        if entry is None:
+        if entry is None or not _same_contents(entry[1].data, array):
             dt.canonical(array.dtype)
             entry = self._arrays[id(array)] = (array, constant(array, "c"))
         return self._tracer(entry[1])
@@ -168,6 +184,9 @@ class TraceContext:
                           tuple(sorted(attrs.items())), user_location(2))
         self.bindings.append(binding)
         tracers = tuple(self._tracer(v) for v in out_vars)
+        if op_name in VIEW_OPS:  # NumPy's result shares the operand's memory
+            tracers[0].shares = "view"
+            args[0].shares = args[0].shares or "view"
         return tracers if isinstance(result, (tuple, list)) else tracers[0]
 
     def _fresh(self) -> str:

@@ -74,11 +74,20 @@ class Tracer:
     (``np.exp(x)``, ``np.add(x, 1)``) give typed, strong results, as NumPy's do.
     """
 
-    __slots__ = ("_ctx", "_atom", "weak")
+    __slots__ = ("_ctx", "_atom", "weak", "shares")
     __array_priority__ = 1000  # NumPy defers binary operators to us
 
     def __init__(self, ctx, atom, weak: bool = False):
         self._ctx, self._atom, self.weak = ctx, atom, weak
+        #: None, or why an in-place operator (``x += y``) on this array would change another
+        #: one in NumPy: ``"input"`` (the caller's array) or ``"view"`` (it is a view, or an
+        #: array a view was taken of); such operators are refused (see :mod:`mlc.numpy.methods`)
+        self.shares = None
+
+    def fresh(self) -> Tracer:
+        """The same value as a new array object (what NumPy's copies are): an in-place
+        operator on it leaves ``self`` alone."""
+        return Tracer(self._ctx, self._atom, self.weak)
 
     def strong(self) -> Tracer:
         return self if not self.weak else Tracer(self._ctx, self._atom)
