@@ -247,3 +247,19 @@ def test_digits_one_for_the_whole_row_copy_instead_of_scattering(name, dtype, mo
                 func = get_op(name).prim_func(TensorType(x.shape, dtype), descending=descending)
                 mlc.build(mlc.IRModule({"main": func}), target)["main"](x, out)
                 assert out.tobytes() == expected.tobytes(), (target, min_chunk, descending)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("index_dtype, n", [("int8", 300), ("uint8", 300), ("int16", 40000), ("uint16", 70000),
+                                            ("int8", 128), ("int8", 129), ("uint8", 256), ("uint8", 257)])
+def test_narrow_indices_into_an_axis_longer_than_their_range(target, index_dtype, n):
+    """The wrap of a negative index and the clip happen in a type that holds the axis length."""
+    x = np.arange(n, dtype="float32")
+    info = np.iinfo(index_dtype)
+    values = [v for v in (info.max, info.max - 1, 0, 1, -1, -n, info.min, info.min + 1)
+              if -n <= v < n and info.min <= v <= info.max]
+    idx = np.array(values, index_dtype)
+    (got,) = run_op("take", [x, idx], target, axis=0)
+    np.testing.assert_array_equal(got, np.take(x, idx))
+    (got,) = run_op("take_along_axis", [x, idx], target, axis=0)
+    np.testing.assert_array_equal(got, np.take_along_axis(x, idx, axis=0))

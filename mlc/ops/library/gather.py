@@ -40,6 +40,11 @@ def wrapped_index(i, n: int):
     """Index ``i`` (an int expression) of an axis of length ``n`` as an in-bounds INDEX: negative
     ones count from the end, the rest are clipped into ``[0, n)``."""
     i = _e.convert(i)
+    bits = dt.bits(i.dtype)
+    if dt.is_unsigned(i.dtype):  # never negative; n - 1 is clipped to where it fits the dtype
+        return cast(_e.min(i, const(max(n - 1, 0), i.dtype)) if n - 1 < 2 ** bits else i, dt.INDEX)
+    if n > 2 ** (bits - 1):  # n, or n - 1, does not fit the index's dtype (int8 ids of a 300-row table)
+        i = cast(i, "int64")
     i = i + const(n, i.dtype) * cast(i < const(0, i.dtype), i.dtype)   # -1 is n - 1 (branch-free)
     i = _e.max(_e.min(i, const(max(n - 1, 0), i.dtype)), const(0, i.dtype))
     return cast(i, dt.INDEX)
