@@ -68,6 +68,26 @@ def test_fold_keeps_large_broadcasts_as_ops():
     assert small.ops() == ["add"]
 
 
+def test_fold_leaves_an_op_its_reference_cannot_evaluate_to_the_kernel():
+    """A reference that raises on these values (here a cumsum whose reference is broken on
+    purpose) leaves the binding in place instead of failing the trace."""
+    g = traced(lambda x: x + mlc.numpy.cumsum(np.arange(3, dtype="float32")), np.ones(3, "float32"))
+    op = mlc.ops.get_op("cumsum")
+    reference = op.reference
+    try:
+        object.__setattr__(op, "reference", lambda *a, **k: np.max(np.zeros(0)))
+        assert fold_constants(g).ops() == ["cumsum", "add"]
+    finally:
+        object.__setattr__(op, "reference", reference)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_of_a_constant_with_an_empty_axis(log):
+    fn = mlc.nn.log_softmax if log else mlc.nn.softmax
+    out = mlc.jit(lambda: fn(np.zeros((3, 0), np.float32)))()
+    assert out.shape == (3, 0) and out.dtype == np.float32
+
+
 @pytest.mark.parametrize("p", [dead_code_elimination, common_subexpression_elimination, fold_constants])
 def test_passes_are_pure(p):
     g = traced(lambda x: np.exp(x) + np.exp(x) + np.float32(2) * np.float32(3), X)

@@ -138,7 +138,7 @@ def _softmax_op(name, log):
         out = float_dtype(name, x.dtype.name)
         v = x.astype(accumulate_dtype(out))
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            shifted = v - np.max(v, axis=axis, keepdims=True)
+            shifted = v - np.max(v, axis=axis, keepdims=True, initial=-np.inf)  # initial: an empty axis
             total = np.sum(np.exp(shifted), axis=axis, keepdims=True)
             r = shifted - np.log(total) if log else np.exp(shifted) / total
         return r.astype(out)
