@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from mlc import ShapeError
+from mlc import DTypeError, ShapeError
 from mlc.ops import TensorType, get_op
 from mlc.ops.library.shape import plan_getitem
 
@@ -163,6 +163,9 @@ def test_pad(data, dtype, shape, value):
     pad_width = data.draw(st.one_of(st.integers(0, 2), pair,
                                     st.tuples(*[pair] * len(shape)) if shape else pair))
     assume(not (isinstance(value, float) and dtype.startswith("u") and value < 0))  # unspecified cast
+    # an int a signed dtype cannot hold is NumPy's OverflowError (a DTypeError here, tested apart)
+    assume(not (isinstance(value, int) and np.dtype(dtype).kind == "i" and
+                not np.iinfo(dtype).min <= value <= np.iinfo(dtype).max))
     check_op("pad", [x], np.pad(x, pad_width, constant_values=value), pad_width=pad_width,
              constant_values=value)
 
@@ -228,6 +231,20 @@ def test_slice_pad_and_getitem_errors():
         plan_getitem((4, 5), (0, 5))
     with pytest.raises(ShapeError, match="too many indices"):
         plan_getitem((4, 5), (0, 1, 2))
+
+
+@pytest.mark.parametrize("dtype, value", [("int8", 300), ("int8", -129), ("int16", 40000), ("uint8", -1),
+                                          ("uint16", 70000)])
+def test_pad_with_an_int_the_dtype_cannot_hold_does_what_numpy_does(dtype, value):
+    """NumPy raises OverflowError for a signed dtype and wraps the value for an unsigned one."""
+    x = np.zeros(2, dtype)
+    if dtype.startswith("u"):
+        check_op("pad", [x], np.pad(x, 1, constant_values=value), pad_width=1, constant_values=value)
+        return
+    with pytest.raises(OverflowError):
+        np.pad(x, 1, constant_values=value)
+    with pytest.raises(DTypeError, match=rf"pad: constant_values {value} is out of bounds for {dtype}"):
+        get_op("pad").infer(TensorType((2,), dtype), pad_width=((1, 1),), constant_values=value)
 
 
 def test_split_returns_one_type_per_piece():

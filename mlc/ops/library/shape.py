@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import AxisError, IRError, ShapeError
+from ...errors import AxisError, DTypeError, IRError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
@@ -569,13 +569,19 @@ def _pad_widths(shape, pad_width):
     return out
 
 
-def _check_pad_value(value):
+def _check_pad_value(value, dtype: str):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ShapeError(f"pad: constant_values must be a Python int or float, got {value!r}")
+    if isinstance(value, int) and dt.is_int(dtype) and not dt.is_unsigned(dtype):  # NumPy wraps unsigned ones
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            raise DTypeError(f"pad: constant_values {value} is out of bounds for {dtype}, in [{info.min}, "
+                             f"{info.max}]; NumPy 2 raises OverflowError here. Pad with a value in range, "
+                             "or cast the array to a wider dtype first")
 
 
 def _pad_infer(x: TensorType, *, pad_width, constant_values=0):
-    _check_pad_value(constant_values)
+    _check_pad_value(constant_values, x.dtype)
     widths = _pad_widths(x.shape, pad_width)
     return TensorType(tuple(n + b + a for n, (b, a) in zip(x.shape, widths)), x.dtype)
 
