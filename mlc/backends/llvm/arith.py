@@ -224,6 +224,38 @@ def _shift(b, op, x, y, dtype):
 
 # ------------------------------------------------------------------- casts
 
+def _truncated(b: ir.IRBuilder, v: ir.Value, it: ir.IntType) -> ir.Value:
+    """x86's ``cvttss2si``/``cvttsd2si`` into ``it``: float ``v`` truncated toward zero, or the
+    "integer indefinite" value (the lowest int of ``it``) for NaN and values out of range.
+    (LLVM's ``fptosi`` of those is poison, which the optimiser may turn into anything: a
+    narrowing it drops, a clamp once vectorised. The select keeps it out of the result.)"""
+    half = 2.0 ** (it.width - 1)
+    inside = b.and_(b.fcmp_ordered(">=", v, ir.Constant(v.type, -half)),
+                    b.fcmp_ordered("<", v, ir.Constant(v.type, half)))
+    return b.select(inside, b.fptosi(v, it), ir.Constant(it, -(1 << (it.width - 1))))
+
+
+def _float_to_int(b: ir.IRBuilder, v: ir.Value, src: str, dst: str) -> ir.Value:
+    """Float ``v`` to the int type ``dst`` as NumPy converts on x86, where the value does not
+    fit too: signed types and uint8/uint16 through a 32-bit (int64: 64-bit) truncation, whose
+    low bits are kept (-5.0 as uint8 is 251, 300.0 as int8 is 44, NaN as int32 the lowest
+    int32); uint32 and uint64 as C compilers convert to them, values from half their range on
+    shifted down by it first (-5.0 as uint32 is 2^32 - 5; 2^32 and more give 0)."""
+    if src == "float16":  # widened, its constants are plain
+        v = b.fpext(v, ir.FloatType())
+    bits = dt.bits(dst)
+    through64 = bits == 64 or (src == "float16" and dst == "uint32")  # (NumPy's float16 -> uint32: 64-bit)
+    if dt.is_signed(dst) or bits < 32 or src == "float16" and dst == "uint32":
+        it = ir.IntType(64 if through64 else 32)
+        out = _truncated(b, v, it)
+        return b.trunc(out, ir.IntType(bits)) if bits < it.width else out
+    it = ir.IntType(bits)
+    half = 2.0 ** (bits - 1)
+    low = _truncated(b, v, it)
+    high = b.xor(_truncated(b, b.fsub(v, ir.Constant(v.type, half)), it), ir.Constant(it, 1 << (bits - 1)))
+    return b.select(b.fcmp_ordered(">=", v, ir.Constant(v.type, half)), high, low)
+
+
 def cast(b: ir.IRBuilder, v: ir.Value, src: str, dst: str) -> ir.Value:
     """``v.astype(dst)`` for a register value of dtype ``src`` (NumPy semantics).
 
@@ -244,7 +276,7 @@ def cast(b: ir.IRBuilder, v: ir.Value, src: str, dst: str) -> ir.Value:
             return b.fpext(v, target)
         return b.fptrunc(v, target)
     if dt.is_float(src):
-        return b.fptosi(v, target) if dt.is_signed(dst) else b.fptoui(v, target)
+        return _float_to_int(b, v, src, dst)
     if dt.is_float(dst):
         return b.sitofp(v, target) if dt.is_signed(src) else b.uitofp(v, target)
     sb, db = dt.bits(src), dt.bits(dst)
