@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DTypeError, TraceError
+from ..errors import DTypeError, ShapeError, TraceError
 from ..ir import dtype as dt
 from ..tracer.operands import as_tracer, as_tracers, is_weak_scalar, scalar_kind
 from ..tracer.source import describe_location, user_location
+from ..tracer.trace import EXPONENT
 from ..tracer.tracer import Tracer
 from ._api import emit
 
@@ -137,12 +138,37 @@ def _object_operands(name: str, values):
                      f"one with np.where(mask, x, fill){_where()}")
 
 
+def _refuse_negative_int_powers(values) -> None:
+    """NumPy's ValueError for an integer array raised to a negative integer power known
+    while tracing (a Python int, a NumPy int or a constant array)."""
+    if len(values) != 2:
+        return
+    base, exponent = values
+    base_kind = np.dtype(base.dtype).kind if isinstance(base, (Tracer, np.ndarray, np.generic)) else None
+    if base_kind not in ("i", "u"):
+        return
+    if isinstance(exponent, Tracer):
+        if exponent.weak and exponent.dtype.kind in "iu":  # a Python int, known when the function runs
+            exponent._ctx.check_range(exponent, EXPONENT, "np.power (**)")
+            return
+        data = getattr(exponent._atom, "data", None)  # a Constant's value
+        exponent = data if data is not None else None
+    if isinstance(exponent, (bool, np.bool_)) or exponent is None:
+        return
+    if isinstance(exponent, (int, np.integer, np.ndarray)) and np.asarray(exponent).dtype.kind in "iu" \
+            and (np.asarray(exponent) < 0).any():
+        raise ShapeError(f"np.power (**): integers to negative integer powers are not allowed, as in NumPy "
+                         f"(ValueError); use a float base (x.astype(float) ** n){_where()}")
+
+
 def apply_ufunc(name: str, values, out=None, dtype=None, casting: str = "same_kind"):
     """Record the registry op of ufunc ``name`` on ``values`` as NumPy computes
     ``np.<name>(*values, out=out, dtype=dtype, casting=casting)`` (see the module docstring)."""
     refuse_out(name, out)
     if any(is_object_operand(v) for v in values):
         return _object_operands(name, values)
+    if name == "power":
+        _refuse_negative_int_powers(values)
     if dtype is None:
         if casting not in CASTINGS:
             loop_dtypes(name, values, "float64", casting)  # the same error

@@ -13,7 +13,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..driver import build, main_entry
-from ..errors import DTypeError
+from ..errors import DTypeError, ShapeError
+from .trace import EXPONENT
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
@@ -29,13 +30,20 @@ __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "no
 
 class RangeCheck(NamedTuple):
     """A traced Python int the run must find within ``dtype``'s range; ``op`` converts it
-    (``TraceContext.check_range``). The error names the user's line of the call."""
+    (``TraceContext.check_range``); ``dtype`` :data:`~.trace.EXPONENT`: the int is the exponent
+    of an integer power, which must not be negative. The error names the user's line of the call."""
     dtype: str
     op: str
 
     def verify(self, value: np.ndarray) -> None:
-        info = np.iinfo(self.dtype)
         v = int(value)
+        if self.dtype == EXPONENT:
+            if v < 0:
+                raise ShapeError(f"{self.op}: integers to negative integer powers are not allowed, as in "
+                                 f"NumPy (ValueError), and the exponent is {v}; use a float base "
+                                 f"(x.astype(float) ** n){describe_location(user_location())}")
+            return
+        info = np.iinfo(self.dtype)
         if not info.min <= v <= info.max:
             raise DTypeError(
                 f"{self.op}: Python integer {v} (a Python scalar argument, or computed from one) is "

@@ -68,6 +68,9 @@ def is_tracing() -> bool:
     return bool(getattr(_state, "stack", None))
 
 
+#: ``check_range``'s dtype for an integer power's exponent: it must not be negative.
+EXPONENT = "exponent"
+
 #: Ops whose NumPy counterpart returns a view of its (first) operand.
 VIEW_OPS = frozenset({"slice", "reshape", "transpose", "moveaxis", "expand_dims", "squeeze",
                       "broadcast_to", "flip", "diagonal", "real", "imag"})

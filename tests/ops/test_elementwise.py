@@ -251,3 +251,24 @@ def test_negative_flips_the_sign_of_zero(dtype):
         # (a NaN's sign is left to the implementation)
         np.testing.assert_array_equal(np.signbit(got[:4]), np.signbit(np.negative(x[:4])))
         np.testing.assert_array_equal(got, np.negative(x))
+
+
+@pytest.mark.parametrize("fn", [lambda a: a ** -1, lambda a: np.power(a, -2), lambda a: a ** np.array([1, -1, 2]),
+                                lambda a: a ** np.int8(-1)])
+def test_an_integer_power_with_a_negative_exponent_known_when_tracing_is_numpys_value_error(fn):
+    x = np.array([0, 1, 2], np.int32)
+    with pytest.raises(ValueError, match="Integers to negative integer powers are not allowed"):
+        fn(x)
+    with pytest.raises(ShapeError, match=r"integers to negative integer powers are not allowed, as in NumPy"):
+        mlc.jit(fn)(x)
+
+
+def test_an_integer_power_with_a_negative_python_int_is_refused_when_it_runs():
+    f = mlc.jit(lambda a, n: a ** n)
+    x = np.array([0, 1, 2], np.int32)
+    np.testing.assert_array_equal(f(x, 3), x ** 3)
+    with pytest.raises(ShapeError, match=r"the exponent is -3"):
+        f(x, -3)
+    with pytest.raises(ShapeError, match=r"the exponent is -1"):
+        mlc.numpy.power(x, -1)
+    np.testing.assert_array_equal(f(x.astype(np.float32), -1), np.float32(1) / x)
