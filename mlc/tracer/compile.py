@@ -47,8 +47,10 @@ class RangeCheck(NamedTuple):
         if not info.min <= v <= info.max:
             raise DTypeError(
                 f"{self.op}: Python integer {v} (a Python scalar argument, or computed from one) is "
-                f"out of bounds for {self.dtype}, in [{info.min}, {info.max}]; NumPy 2 raises "
-                "OverflowError here. Cast the array to a wider dtype, or pass a value in range"
+                f"out of bounds for {self.dtype}, in [{info.min}, {info.max}]; "
+                + ("NumPy 2 keeps its low bits silently there, which mlc refuses. " if self.op == "where" else
+                   "NumPy 2 raises OverflowError here. ")
+                + "Cast the array to a wider dtype, or pass a value in range"
                 + describe_location(user_location()))
 
 

@@ -64,10 +64,11 @@ _FLOAT_LOOP = frozenset({"divide"})
 
 def _out_of_range(value: int, dtype: str, op: str | None) -> DTypeError:
     info = np.iinfo(dtype)
-    return DTypeError(f"{op or 'operation'}: Python integer {value} is out of bounds for {dtype} (NumPy 2 "
-                      f"raises OverflowError; the int takes the array's dtype, in [{info.min}, "
-                      f"{info.max}]); cast the array to a wider dtype first"
-                      + describe_location(user_location()))
+    numpy = ("NumPy 2 keeps its low bits silently there, which mlc refuses" if op == "where" else
+             "NumPy 2 raises OverflowError")
+    return DTypeError(f"{op or 'operation'}: Python integer {value} is out of bounds for {dtype} ({numpy}; "
+                      f"the int takes the array's dtype, in [{info.min}, {info.max}]); cast the array to "
+                      "a wider dtype first" + describe_location(user_location()))
 
 
 def _weak_int_constant(ctx: TraceContext, value: int, target: str, op: str | None):
