@@ -30,7 +30,7 @@ from . import dispatch
 from . import linalg
 from .contractions import dot
 from .elementwise import astype
-from .loops import is_object_operand, object_comparison, refuse_out
+from .loops import CASTINGS, is_object_operand, object_comparison, refuse_out
 from .shapes import getitem, moveaxis, reshape, transpose
 
 __all__ = ["attach"]
@@ -51,6 +51,14 @@ def _reshape(self, *shape, order="C"):
 
 
 def _astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    """``x.astype(dtype, casting=...)``: a cast ``casting`` forbids is NumPy's TypeError (a DTypeError)."""
+    if casting not in CASTINGS:
+        raise DTypeError(f"x.astype: casting must be one of {', '.join(repr(c) for c in CASTINGS)}, got "
+                         f"{casting!r}{describe_location(user_location())}")
+    if casting != "unsafe" and not np.can_cast(self.dtype, np.dtype(dtype), casting):
+        raise DTypeError(f"x.astype: cannot cast array data from {self.dtype} to {np.dtype(dtype)} according to "
+                         f"the rule {casting!r}, as in NumPy; pass casting='unsafe' (the default) to cast "
+                         f"anyway{describe_location(user_location())}")
     return astype(self, dtype, copy=copy)
 
 

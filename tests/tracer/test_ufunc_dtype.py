@@ -75,3 +75,19 @@ def test_matmul_dtype_computes_in_the_requested_dtype():
     x = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
     want = np.matmul(x, x.T, dtype=np.float64)
     np.testing.assert_allclose(mlc.jit(lambda a: np.matmul(a, a.T, dtype=np.float64))(x), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("src, dst", [("int64", "int8"), ("float64", "float32"), ("int32", "float64"),
+                                      ("float32", "int32"), ("uint8", "int16")])
+@pytest.mark.parametrize("casting", ["no", "equiv", "safe", "same_kind", "unsafe"])
+def test_astype_follows_its_casting_rule_as_numpy(src, dst, casting):
+    x = np.array([3], src)
+    f = mlc.jit(lambda v: v.astype(dst, casting=casting))
+    if np.can_cast(src, dst, casting):
+        np.testing.assert_array_equal(f(x), x.astype(dst, casting=casting))
+        return
+    with pytest.raises(TypeError):
+        x.astype(dst, casting=casting)
+    with pytest.raises(DTypeError, match=rf"cannot cast array data from {src} to {dst} according to the rule "
+                                         rf"'{casting}', as in NumPy"):
+        f(x)
