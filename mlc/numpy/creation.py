@@ -70,9 +70,11 @@ def asarray(a, dtype=None, *, device=None, copy=None):
 
 
 def array(a, dtype=None, copy=True, *, device=None):
-    """Like :func:`asarray` (traced values are immutable, so no copy is needed)."""
+    """Like :func:`asarray`, a copy by default: a traced value as a new array object (an
+    in-place operator on it leaves ``a`` alone)."""
     if isinstance(a, Tracer):
-        return asarray(a, dtype, device=device)
+        out = asarray(a, dtype, device=device)
+        return out.fresh() if out is a and copy else out
     return asarray(a, dtype, device=device, copy=copy)
 
 

@@ -113,7 +113,7 @@ def clip(a, min=None, max=None, out=None, *, a_min=None, a_max=None):  # noqa: A
     a_max = max if a_max is None else a_max
     out = as_tracer(a)
     if a_min is None and a_max is None:
-        return out  # no bounds: x itself (the Array API's clip(x); NumPy 2 agrees)
+        return out.fresh()  # no bounds: x's values, as a new array (the Array API's clip(x); NumPy 2 agrees)
     dtype = out._atom.type.dtype
     if dt.is_int(dtype):
         a_min, a_max = _int_bound(a_min, dtype, lower=True), _int_bound(a_max, dtype, lower=False)
@@ -162,19 +162,20 @@ def _astype(x, dtype):
 
 @numpy_function("x", "out")
 def round(x, decimals=0, out=None):  # noqa: A001 - NumPy's name
-    """Round to the nearest integer, ties to even (``np.round``); integers are returned as they are."""
+    """Round to the nearest integer, ties to even (``np.round``); integers keep their values (a new
+    array, as NumPy's)."""
     refuse_out("round", out)
     if decimals != 0:
         raise TraceError(f"round: only decimals=0 is supported, got decimals={decimals!r}")
     t = as_tracer(x)
-    return t if t.dtype == np.bool_ or dt.is_int(t._atom.type.dtype) else emit("rint", [t])
+    return t.fresh() if t.dtype == np.bool_ or dt.is_int(t._atom.type.dtype) else emit("rint", [t])
 
 
 @numpy_function("x")
 def conj(x):
-    """The complex conjugate: real operands are returned as they are."""
+    """The complex conjugate: real operands keep their values (a new array, as NumPy's ufunc gives)."""
     t = as_tracer(x)
-    return emit("conjugate", [t]) if dt.is_complex(t._atom.type.dtype) else t
+    return emit("conjugate", [t]) if dt.is_complex(t._atom.type.dtype) else t.fresh()
 
 
 @numpy_function("x")

@@ -106,6 +106,16 @@ def test_changing_a_view_or_its_base_in_place_is_refused(body):
         mlc.jit(namespace["f"])(X)
 
 
+def test_asarray_and_the_real_part_of_a_real_array_are_the_array_itself_as_in_numpy():
+    def f(x):
+        y = x * 2
+        a, r = mlc.numpy.asarray(y), np.real(y)
+        a += 1
+        r *= 3
+        return y, a, r
+    _same(f, X)
+
+
 def test_a_1d_transpose_is_the_array_itself_as_in_numpy():
     def f(x):
         y = x * 2
@@ -116,7 +126,8 @@ def test_a_1d_transpose_is_the_array_itself_as_in_numpy():
 
 
 @pytest.mark.parametrize("copy", [lambda y: y.copy(), lambda y: y.astype(np.float32), lambda y: +y,
-                                  lambda y: np.positive(y)])
+                                  lambda y: np.positive(y), lambda y: mlc.numpy.array(y), lambda y: np.clip(y, None, None),
+                                  lambda y: np.conj(y), lambda y: np.round(y.astype(np.int32)).astype(np.float32)])
 def test_a_copy_changes_alone(copy):
     def f(x):
         y = x * 2
