@@ -25,8 +25,8 @@ from .datatypes import __all__ as _datatypes_all
 from .datatypes import __array_api_version__, __array_namespace_info__  # noqa: F401
 from .generated import GENERATED as _GENERATED
 from .indexing import take, take_along_axis  # noqa: F401
-from .manipulation import (broadcast_arrays, concat, matrix_transpose, permute_dims, repeat,  # noqa: F401
-                           roll, tile, unstack)
+from .manipulation import (broadcast_arrays, concat, diagonal, matrix_transpose, permute_dims,  # noqa: F401
+                           repeat, roll, tile, trace, unstack)
 from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, max, mean, min, prod,  # noqa: F401
                          std, sum, var)
 from .searching import nonzero, where  # noqa: F401,F811
@@ -48,9 +48,9 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "max", "mean", "min", "prod",
     "std", "sum", "var", "cumprod", "cumsum", "cumulative_prod", "cumulative_sum", "diff",
     # shapes and manipulation
-    "broadcast_arrays", "broadcast_to", "concat", "concatenate", "expand_dims", "flip", "getitem",
+    "broadcast_arrays", "broadcast_to", "concat", "concatenate", "diagonal", "expand_dims", "flip", "getitem",
     "matrix_transpose", "moveaxis", "pad", "permute_dims", "ravel", "repeat", "reshape", "roll",
-    "split", "squeeze", "stack", "swapaxes", "tile", "transpose", "unstack",
+    "split", "squeeze", "stack", "swapaxes", "tile", "trace", "transpose", "unstack",
     # sorting, searching, indexing, sets
     "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis", "unique_all",
     "unique_counts", "unique_inverse", "unique_values",

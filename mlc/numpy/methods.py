@@ -27,11 +27,11 @@ from ..errors import DTypeError, ShapeError, TraceError
 from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 from . import dispatch
-from . import linalg
 from .contractions import dot
 from .elementwise import astype
 from .loops import CASTINGS, is_object_operand, object_comparison, refuse_out
-from .shapes import getitem, moveaxis, reshape, transpose
+from .manipulation import diagonal, trace
+from .shapes import getitem, reshape, transpose
 
 __all__ = ["attach"]
 
@@ -86,18 +86,12 @@ def _copy(self, order="C"):
     return self.fresh()
 
 
-def _on_axes(self, axis1: int, axis2: int):
-    """``self`` with ``axis1`` and ``axis2`` moved last (the matrix axes of :mod:`.linalg`)."""
-    return moveaxis(self, (axis1, axis2), (-2, -1))
-
-
 def _diagonal(self, offset=0, axis1=0, axis2=1):
-    return linalg.diagonal(_on_axes(self, axis1, axis2), offset=offset)
+    return diagonal(self, offset, axis1, axis2)
 
 
 def _trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    refuse_out("trace", out)
-    return linalg.trace(_on_axes(self, axis1, axis2), offset=offset, dtype=dtype)
+    return trace(self, offset, axis1, axis2, dtype, out)
 
 
 def _dot(self, other):

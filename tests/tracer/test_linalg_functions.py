@@ -259,3 +259,14 @@ def test_empty_matrices_and_batches_have_numpys_shapes(shape):
     if shape[-1] == shape[-2]:
         _close(L.det(x), np.linalg.det(x), 0)
         assert L.inv(x).shape == L.cholesky(x).shape == x.shape and L.eigvalsh(x).shape == x.shape[:-1]
+
+
+@pytest.mark.parametrize("fn", [lambda x: np.diagonal(x), lambda x: np.diagonal(x, 1, 1, 2),
+                                lambda x: np.diagonal(x, -1, axis1=2, axis2=0), lambda x: np.trace(x),
+                                lambda x: np.trace(x, -1, 2, 0), lambda x: np.trace(x, 1, dtype=np.float64)])
+def test_numpys_diagonal_and_trace_take_their_axes(fn):
+    """NumPy's functions (axes 0 and 1 by default) as its methods, not the Array API's last two axes."""
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    got, want = mlc.jit(fn)(x), fn(x)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
