@@ -65,7 +65,10 @@ def test_returned_inputs_and_duplicate_outputs_get_copies():
     f = mlc.jit(lambda x: (x.reshape(6, 4), x.reshape(6, 4)))
     a, b = f(X)
     np.testing.assert_array_equal(a, X.reshape(6, 4))
-    assert a is b  # one value returned twice
+    np.testing.assert_array_equal(b, X.reshape(6, 4))
+    assert a is not b and a.base is not X  # two reshapes: two arrays, as NumPy's two views are
+    c, d = mlc.jit(lambda x: (lambda r: (r, r))(x.reshape(6, 4)))(X)
+    assert c is d  # one value returned twice
 
 
 def test_inline_keeps_large_multiply_read_stages():

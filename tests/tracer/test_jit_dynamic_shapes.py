@@ -61,3 +61,28 @@ def test_broadcasting_the_dynamic_axis_to_a_fixed_size_is_a_shape_error():
     f = mlc.jit(lambda x: np.broadcast_to(x, (4, 3)), dynamic=("x", 0))
     with pytest.raises(ShapeError, match=r"cannot broadcast shape \(x_dim0, 3\) to \(4, 3\)"):
         f(np.ones((4, 3), np.float32))
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+def test_intermediates_of_different_symbolic_sizes_share_storage_only_where_it_holds_them(target):
+    """The memory planner compared symbolic sizes as ints (``x_dim0 * 16 >= x_dim0 * 2``)."""
+    rng = np.random.default_rng(0)
+    ws = [rng.random(s, dtype=np.float32) for s in [(8, 16), (16, 4), (4, 2), (2, 3)]]
+
+    def chain(x, w1, w2, w3, w4):
+        return np.maximum((((x @ w1) @ w2) @ w3), 0) @ w4
+
+    def attention(q, k, v):
+        s = q @ k.T
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)) @ v
+
+    f = mlc.jit(chain, dynamic=("x", 0), target=target)
+    g = mlc.jit(attention, dynamic=[("q", 0, "L"), ("k", 0, "L"), ("v", 0, "L")], target=target)
+    for rows in (5, 1, 0, 9):
+        x = rng.random((rows, 8), dtype=np.float32)
+        np.testing.assert_allclose(f(x, *ws), chain(x, *ws), rtol=1e-5)
+        q, k, v = (rng.random((rows, d), dtype=np.float32) for d in (8, 8, 3))
+        if rows:
+            np.testing.assert_allclose(g(q, k, v), attention(q, k, v), rtol=1e-5, atol=1e-6)
+    assert f.trace_count == 1

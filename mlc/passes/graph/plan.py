@@ -22,6 +22,9 @@ chain share two storages:
 """
 from __future__ import annotations
 
+from ...ir import dtype as dt
+from ...ir.arith import Analyzer, free_vars
+from ...ir.expr import convert
 from ...ir.graph import Binding, Graph, Storage
 
 __all__ = ["plan_memory"]
@@ -65,15 +68,33 @@ def plan_memory(graph: Graph) -> Graph:
     return graph.with_bindings(bindings, storages=storages)
 
 
-def _take(free: list[int], sizes: list[int], dtypes: list[str], size: int, dtype: str) -> int:
-    """A free storage of ``dtype`` for ``size`` elements (grown if needed), else a new one."""
+def _take(free: list[int], sizes: list, dtypes: list[str], size, dtype: str) -> int:
+    """A free storage of ``dtype`` for ``size`` elements (grown if needed), else a new one.
+
+    A size of a graph with dynamic axes may be symbolic (``x_dim0 * 16``): such a storage is
+    taken only where it provably holds ``size`` for every value of the sizes, and not grown."""
     candidates = [k for k in free if dtypes[k] == dtype]
-    if candidates:
+    if candidates and all(isinstance(sizes[k], int) for k in candidates) and isinstance(size, int):
         fitting = [k for k in candidates if sizes[k] >= size]
         k = min(fitting, key=sizes.__getitem__) if fitting else max(candidates, key=sizes.__getitem__)
         free.remove(k)
         sizes[k] = max(sizes[k], size)
         return k
+    fitting = [k for k in candidates if _holds(sizes[k], size)]
+    if fitting:
+        k = fitting[0]
+        free.remove(k)
+        return k
     sizes.append(size)
     dtypes.append(dtype)
     return len(sizes) - 1
+
+
+def _holds(have, need) -> bool:
+    """Whether a storage of ``have`` elements holds ``need`` for every value of the symbolic
+    sizes in them (each a size: 0 or more)."""
+    if isinstance(have, int) and isinstance(need, int):
+        return have >= need
+    have, need = convert(have, dt.INDEX), convert(need, dt.INDEX)
+    sizes = {v: (0, 2 ** 31 - 1) for v in free_vars(have) + free_vars(need)}
+    return Analyzer(sizes).can_prove(have >= need)
