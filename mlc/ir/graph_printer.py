@@ -153,5 +153,11 @@ def graph_to_str(graph: Graph) -> str:
         taken.add(name)
         fused_names[id(b)] = name
         blocks.append("\n".join(_function(b.attr("body"), name, True, {})))
-    blocks.append("\n".join(_function(graph, graph.name, False, fused_names)))
+    blocks.append("\n".join(_function(graph, _identifier(graph.name), False, fused_names)))
     return "\n\n".join(blocks)
+
+
+def _identifier(name: str) -> str:
+    """``name`` as a Python function name (a traced lambda's ``<lambda>`` is ``_lambda_``)."""
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "main"
+    return "_" + out if out[0].isdigit() else out

@@ -157,13 +157,14 @@ class Printer:
         return text
 
     def _indices(self, indices) -> str:
-        return ", ".join(self.expr(i) for i in indices)
+        """The subscript of an access; ``()`` for a 0-d buffer (``S[()]``, as NumPy writes it)."""
+        return ", ".join(self.expr(i) for i in indices) if indices else "()"
 
     def buffer_name(self, buf: Buffer) -> str:
         return self.namer.get(buf, buf.name)
 
     def region(self, r: BufferRegion) -> str:
-        return f"{self.buffer_name(r.buffer)}[{', '.join(self.range(x) for x in r.region)}]"
+        return f"{self.buffer_name(r.buffer)}[{', '.join(self.range(x) for x in r.region) or '()'}]"
 
     def range(self, r: Range) -> str:
         if isinstance(r.extent, IntImm) and r.extent.value == 1:

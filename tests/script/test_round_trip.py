@@ -7,6 +7,7 @@ schedules are the schedule fuzzer's random primitive sequences
 rfactored reductions, blockized nests, cache stages, block attributes)
 is printed and read back.
 """
+import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import mlc
@@ -120,3 +121,15 @@ def test_an_unfolded_division_by_zero_round_trips():
     mod = mlc.IRModule({"main": te.create_prim_func([A, B])})
     assert "0 // 0" in mod.script()
     mlc.assert_structural_equal(mlc.parse(mod.script()), mod)
+
+
+def test_a_zero_dimensional_buffer_prints_as_numpy_indexes_it():
+    """``S[()]``: an empty subscript ``S[]`` is no Python."""
+    A = te.placeholder((8,), "float32", name="A")
+    k = te.reduce_axis((0, 8), name="k")
+    S = te.compute((), lambda: te.sum(A[k], axis=k), name="S")
+    mod = mlc.IRModule({"main": te.create_prim_func([A, S])})
+    assert "S[()] = S[()] + A[vk]" in mod.script() and "T.writes(S[()])" in mod.script()
+    mlc.assert_structural_equal(mlc.parse(mod.script()), mod)
+    lowered = mlc.jit(lambda x: (x * 2).sum()).lower(np.ones(8, np.float32))
+    mlc.parse(lowered.as_text())
