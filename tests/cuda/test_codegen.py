@@ -265,3 +265,33 @@ def test_the_backend_never_schedules_unscheduled_functions_are_refused():
     c = np.zeros(256, "float32")
     mlc.build(mod, "cuda-emulator")["main"](a, b, c)
     np.testing.assert_array_equal(c, a + b)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "uint16"])
+def test_narrow_integer_results_wrap_before_they_are_used_as_the_ir_says(dtype):
+    """C computes int8..uint16 in int: a sum compared, or a difference shifted, must first wrap
+    back to the dtype (100 + 50 as int8 is -106, not 150; 0 - 1 as uint8 is 255, so >> 1 is 127)."""
+    n = 4
+    A, B = te.placeholder((n,), dtype, "A"), te.placeholder((n,), dtype, "B")
+    C = te.compute((n,), lambda i: te.if_then_else(A[i] + B[i] > A[i], A[i], B[i]), "C")
+    D = te.compute((n,), lambda i: (A[i] - B[i]) >> 1, "D")
+    E = te.compute((n,), lambda i: te.max(A[i] * B[i], B[i]) + (A[i] + B[i]) // B[i], "E")
+    mod = _gpu(mlc.IRModule({"main": te.create_prim_func([A, B, C, D, E])}))
+    code, cubin = compile_sources(mod, TARGETS["sm_80"])
+    ctype = {"int8": "signed char", "uint8": "unsigned char", "int16": "short", "uint16": "unsigned short"}[dtype]
+    assert f"(({ctype})(A[" in code and f"mlc_max((({ctype})(" in code and cubin[:4] == b"\x7fELF"
+    a, b = np.array([100, 0, 1, 2], dtype), np.array([50, 1, 2, 1], dtype)
+    got = [np.zeros(n, dtype) for _ in range(3)]
+    emulate(mod)["main"](a, b, *got)
+    with np.errstate(over="ignore"):
+        want = [np.where(a + b > a, a, b), (a - b) >> 1, np.maximum(a * b, b) + (a + b) // b]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.skipif(cuda_include_dir() is None, reason="no CUDA headers (cuda_fp16.h) found")
+def test_float16_min_max_and_modulo_compute_in_float():
+    """float's NaN-aware max (the generic template's a > b ? a : b drops a NaN) and fmod."""
+    mod = _gpu(_elementwise(lambda x, y: te.max(x, y) + te.min(x, y) + x % y, "float16", inputs=2))
+    code, cubin = compile_sources(mod, TARGETS["sm_80"])
+    assert "((half)(mlc_max(((float)(X0[" in code and cubin[:4] == b"\x7fELF"

@@ -89,6 +89,13 @@ template <typename To, typename From> __device__ __forceinline__ To mlc_bitcast(
 }
 """
 
+#: Integer types narrower than C's int, which C promotes to int before computing.
+_NARROW = {d: C_TYPES[d] for d in ("int8", "uint8", "int16", "uint16")}
+#: Ops whose C result on a promoted narrow int must be cast back to wrap as the IR's.
+_WRAPPING = frozenset({"add", "sub", "mul", "bitand", "bitor", "bitxor", "shl", "shr"})
+#: float16 ops computed in float (its NaN-aware min/max, floor and fmod) and rounded back.
+_HALF_IN_FLOAT = frozenset({"min", "max", "floordiv", "floormod", "truncdiv", "truncmod"})
+
 _INT32_MAX = (1 << 31) - 1
 
 
@@ -293,13 +300,20 @@ class _KernelWriter:
         raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")
 
     def _binary(self, e: Binary, wide: bool) -> str:
+        op, dtype = e.op, e.a.dtype
+        if dtype == "float16" and op in _HALF_IN_FLOAT:  # float's NaN-aware helpers and libm
+            inner = Binary(op, cast(e.a, "float32"), cast(e.b, "float32"), "float32")
+            return f"((half)({self._binary(inner, wide)}))"
         a, b = self.expr(e.a, wide), self.expr(e.b, wide)
-        if dt.is_complex(e.a.dtype):
-            return complex_c.binary(e.op, a, b, e.a.dtype)
-        is_float = e.a.dtype.startswith("float")
-        op = e.op
+        if dt.is_complex(dtype):
+            return complex_c.binary(op, a, b, dtype)
+        is_float = dtype.startswith("float")
+        narrow = _NARROW.get(dtype)  # C computes these in int: the result wraps back, as the IR's does
         if op in _BINARY_C:
-            return f"({a} {_BINARY_C[op]} {b})"
+            text = f"({a} {_BINARY_C[op]} {b})"
+            return f"(({narrow}){text})" if narrow and op in _WRAPPING else text
+        if narrow:  # the helpers are templates of one type: both operands of it
+            a, b = f"(({narrow})({a}))", f"(({narrow})({b}))"
         if op == "div":
             return f"({a} / {b})"
         if op in ("min", "max"):
