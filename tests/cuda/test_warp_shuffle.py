@@ -133,3 +133,29 @@ def test_a_shuffle_past_the_blocks_threads_is_a_race():
     a, b = np.ones(24, "float32"), np.zeros(24, "float32")
     with pytest.raises(RaceError, match="does not execute the shuffle"):
         mlc.backends.cuda.Emulator(_shuffle_kernel(24, 16, 32, threads=24)).run([a, b])
+
+
+@pytest.mark.parametrize("threads", [16, 32, 64])
+def test_a_shuffled_row_max_read_by_the_whole_block_is_waited_for(threads):
+    """Thread 0 writes the row's max; the block's threads then subtract it from their elements:
+    a barrier between (the shared-memory tree has one at its end; the shuffles had none)."""
+    rows, cols = 4, 64
+    A = te.placeholder((rows, cols), "float32", "A")
+    k = te.reduce_axis((0, cols), "k")
+    M = te.compute((rows,), lambda i: te.max(A[i, k], axis=k), "M")
+    O = te.compute((rows, cols), lambda i, j: A[i, j] - M[i], "O")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, O])}))
+    i, j = sch.get_loops(sch.get_block("O"))
+    sch.bind(i, "blockIdx.x")
+    sch.bind(sch.split(j, [None, threads])[1], "threadIdx.x")
+    m = sch.get_block("M")
+    sch.compute_at(m, i)
+    k0, k1 = sch.split(sch.get_loops(m)[-1], [None, threads])
+    sch.reorder(k1, k0)
+    sch.bind(k1, "threadIdx.x")
+    code, _ = compile_sources(sch.mod)
+    assert code.index("__syncthreads()") < code.index("- M[")
+    a = np.random.default_rng(0).standard_normal((rows, cols)).astype("float32")
+    out = np.zeros((rows, cols), "float32")
+    emulate(sch.mod)["main"](a, out)  # raised RaceError on M without the barrier
+    np.testing.assert_allclose(out, a - a.max(1, keepdims=True))

@@ -108,7 +108,7 @@ def _row_of(outer: list[For], where: str):
     return row, rows
 
 
-def _lower(loop: For, realize: BlockRealize, outer: list[For] = ()) -> For:
+def _lower(loop: For, realize: BlockRealize, outer: list[For] = (), read: set[int] | None = None) -> For:
     tx, n = loop.loop_var, loop.extent
     where = f"cross-thread reduction over loop {tx.name} ({loop.thread_binding})"
     if not isinstance(n, IntImm):
@@ -167,8 +167,12 @@ def _lower(loop: For, realize: BlockRealize, outer: list[For] = ()) -> For:
         if not uses_any(c, inner):
             cond = make_binary("and", cond, c)
     stmts.append(IfThenElse(cond, BufferStore(update.buffer, total, out_idx)))
-    if shuffles is not None and n.value <= WARP_SIZE:
-        return replace(loop, body=Allocate(red_local, seq(*stmts)))  # registers only
+    if shuffles is not None and n.value <= WARP_SIZE:  # registers only
+        if update.buffer.scope.startswith("local") or (read is not None and id(update.buffer) not in read):
+            return replace(loop, body=Allocate(red_local, seq(*stmts)))
+        # the element thread 0 wrote may be read by the block's other threads next (a row's max
+        # subtracted from its row): they wait for it, as the shared-memory tree's end does
+        return replace(loop, body=Allocate(red_local, seq(*stmts, syncthreads())))
     stmts.append(syncthreads())  # the next use of the shared buffer waits for its last read
     return replace(loop, body=Allocate(red_shared, Allocate(red_local, seq(*stmts))))
 
@@ -271,14 +275,15 @@ def _swap(stmt, old, new):
 
 
 class _Lower(Mutator):
-    def __init__(self):
+    def __init__(self, read: set[int]):
         super().__init__()
         self.threads: list[For] = []  # the enclosing threadIdx loops
+        self.read = read  # ids of the buffers some block reads without writing them
 
     def visit_For(self, node: For):
         realize = _thread_reduction(node)
         if realize is not None:
-            return _lower(node, realize, self.threads)
+            return _lower(node, realize, self.threads, self.read)
         is_thread = node.kind == "thread_binding" and (node.thread_binding or "").startswith("threadIdx")
         if is_thread:
             self.threads.append(node)
@@ -291,5 +296,7 @@ class _Lower(Mutator):
 
 def lower_cross_thread_reduction(func: PrimFunc) -> PrimFunc:
     """Rewrite every reduction across a threadIdx loop as the module docstring shows."""
-    body = _Lower().visit(func.body)
+    read = {id(r.buffer) for n in pre_order_nodes(func.body) if isinstance(n, BlockRealize)  # by consumers
+            for r in n.block.reads if all(w.buffer is not r.buffer for w in n.block.writes)}
+    body = _Lower(read).visit(func.body)
     return func if body is func.body else func.with_body(body)
