@@ -159,3 +159,31 @@ def test_a_shuffled_row_max_read_by_the_whole_block_is_waited_for(threads):
     out = np.zeros((rows, cols), "float32")
     emulate(sch.mod)["main"](a, out)  # raised RaceError on M without the barrier
     np.testing.assert_allclose(out, a - a.max(1, keepdims=True))
+
+
+@pytest.mark.parametrize("outer, inner", [("threadIdx.y", "threadIdx.x"), ("threadIdx.x", "threadIdx.y")])
+def test_a_reduction_over_two_thread_axes_is_refused_until_they_are_fused(outer, inner):
+    """Only the outer axis was combined: every inner thread wrote its partial to one slot."""
+    A = te.placeholder((2, 64), "float32", "A")
+    k = te.reduce_axis((0, 64), "k")
+    S = te.compute((2,), lambda i: te.sum(A[i, k], axis=k), "S")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, S])}))
+    i, kk = sch.get_loops(sch.get_block("S"))
+    k0, k1, k2 = sch.split(kk, [None, 4, 16])
+    sch.reorder(i, k1, k2, k0)
+    sch.bind(i, "blockIdx.x")
+    sch.bind(k1, outer)
+    sch.bind(k2, inner)
+    with pytest.raises(mlc.CompileError, match=rf"over loop k_1 \({outer}\): loop k_2 inside it is bound to "
+                                               rf"{inner} too.*fuse the two loops"):
+        compile_sources(sch.mod)
+    fused = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, S])}))
+    i, kk = fused.get_loops(fused.get_block("S"))
+    k0, k1 = fused.split(kk, [None, 64])
+    fused.reorder(i, k1, k0)
+    fused.bind(i, "blockIdx.x")
+    fused.bind(k1, "threadIdx.x")
+    a = np.random.default_rng(0).standard_normal((2, 64)).astype("float32")
+    s = np.zeros(2, "float32")
+    emulate(fused.mod)["main"](a, s)
+    np.testing.assert_allclose(s, a.sum(1), rtol=1e-5)

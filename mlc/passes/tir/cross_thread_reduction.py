@@ -119,6 +119,12 @@ def _lower(loop: For, realize: BlockRealize, outer: list[For] = (), read: set[in
                            "other blocks outside it)")
     op, update, init, rhs = _reducer(realize, where)
     block = realize.block
+    threads_inside = [f for f in pre_order_nodes(loop.body) if isinstance(f, For) and f.kind == "thread_binding"]
+    if threads_inside:
+        f = threads_inside[0]
+        raise CompileError(f"{where}: loop {f.loop_var.name} inside it is bound to {f.thread_binding} too; a "
+                           "reduction across threads combines the threads of one loop: fuse the two "
+                           "loops (sch.fuse) and bind the fused loop")
     inner = [f.loop_var for f in pre_order_nodes(loop.body) if isinstance(f, For)] + [tx]
     spatial = {iv.var: v for iv, v in zip(block.iter_vars, realize.iter_values) if iv.iter_type == "spatial"}
     for iv, value in zip(block.iter_vars, realize.iter_values):
