@@ -185,6 +185,19 @@ def test_one_warp_per_block():
                                   a.astype("float32") @ b.astype("float32"))
 
 
+@pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+@pytest.mark.parametrize("warps", [(1, 1), (2, 2)])
+def test_a_pipelined_tensor_core_matmul_runs_with_one_warp_or_several(warps):
+    """One warp puts its fragment loads beside the fetches under the k loop: five stages to
+    annotate, not three (the build refused the schedule)."""
+    sch = Schedule(_matmul(64, 64, 64))
+    schedule_wmma_matmul(sch, "C", warps, pipeline=True)
+    a = np.arange(64 * 64).reshape(64, 64).astype("float16") % 7
+    b = np.arange(64 * 64).reshape(64, 64).astype("float16") % 5
+    np.testing.assert_array_equal(_run(sch.mod, a, b), a.astype("float32") @ b.astype("float32"))
+    assert compile_sources(sch.mod, TARGETS["sm_80"])[1][:4] == b"\x7fELF"
+
+
 @pytest.mark.parametrize("m, n, k, tensor_cores", [(64, 64, 64, True), (48, 80, 32, True), (16, 16, 16, True),
                                                    (64, 64, 40, False), (72, 64, 64, False)])
 def test_default_cuda_schedule_uses_tensor_cores_for_float16_matmul(m, n, k, tensor_cores):

@@ -187,8 +187,8 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
         sch.bind(ty, "threadIdx.y")
         sch.bind(tx, "threadIdx.x")
     init = sch.decompose_reduction(c, k0)
-    if pipeline:
-        sch.annotate(k0, "software_pipeline_stage", [0, 0, 1])
+    if pipeline:  # one warp: its fragment loads sit beside the fetches, in the compute's stage
+        sch.annotate(k0, "software_pipeline_stage", [0, 1, 0, 1, 1] if one else [0, 0, 1])
     if not one:
         r, s = sch.get_loops(acc)[-2:]
         r0, r1 = sch.split(r, [wy, WMMA_TILE])
