@@ -74,3 +74,24 @@ def test_bad_pipeline_annotations_are_refused(key, value, message):
     sch.annotate(sch.get_loops(sch.get_block("A_shared"))[2], key, value)
     with pytest.raises(CompileError, match=f"loop k_0.*{message}"):
         lower(sch.mod)
+
+
+@pytest.mark.parametrize("stages, order", [([1, 1, 0], None), ([0, 0, 0], [2, 0, 1])])
+def test_a_fetch_staged_after_the_compute_that_reads_it_is_refused(stages, order):
+    """The course's shared-memory matmul: the compute would read tiles no thread had fetched yet
+    (the emulator stopped on a misleading race instead)."""
+    from examples.ch7_gpu_acceleration import matmul, schedule_matmul_shared
+    sch = schedule_matmul_shared(matmul(64))
+    k0 = sch.get_loops(sch.get_block("C_update"))[3]
+    sch.annotate(k0, "software_pipeline_stage", stages)
+    if order is not None:
+        sch.annotate(k0, "software_pipeline_order", order)
+    with pytest.raises(CompileError, match=r"loop k_0: statement 2 \(stage 0\) reads what statement 0 \(stage "
+                                           r"\d\) writes in the same iteration"):
+        lower(sch.mod)
+    sch.annotate(k0, "software_pipeline_stage", [0, 0, 1])
+    sch.annotate(k0, "software_pipeline_order", [0, 1, 2])
+    a, b = (np.random.default_rng(0).standard_normal((64, 64)).astype("float32") for _ in range(2))
+    c = np.zeros((64, 64), "float32")
+    emulate(sch.mod)["main"](a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)

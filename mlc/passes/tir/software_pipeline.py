@@ -36,7 +36,7 @@ import numpy as np
 from ...errors import CompileError
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, const
-from ...ir.functor import Mutator, substitute
+from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import Allocate, BufferStore, For, PrimFunc, SeqStmt, Stmt, seq
 
 __all__ = ["inject_software_pipeline", "STAGE", "ORDER"]
@@ -103,6 +103,7 @@ class _Pipeline(Mutator):
             raise CompileError(f"loop {node.loop_var.name}: {ORDER} {order!r} must list each statement once")
         if node.kind != "serial":
             raise CompileError(f"loop {node.loop_var.name} is {node.kind}; only a serial loop is pipelined")
+        _check_stage_order(node, stmts, stages, order)
         copies = max(stages) + 1
         n = node.extent.value if isinstance(node.extent, IntImm) else None
         if n is None or copies == 1 or n < copies:
@@ -139,6 +140,25 @@ class _Pipeline(Mutator):
         for b in reversed(allocs):
             out = Allocate(moved[id(b)][0], out)
         return out
+
+
+def _check_stage_order(loop: For, stmts: list[Stmt], stages: list[int], order: list[int]) -> None:
+    """A statement reading what an earlier one of the same iteration writes must run at the same
+    step or later: in a later stage, or in the same one after it (``order``). (A fetch put a
+    stage after the compute reading it would leave the compute an unwritten tile.)"""
+    writes = [{id(n.buffer) for n in pre_order_nodes(s) if isinstance(n, BufferStore)} for s in stmts]
+    reads = [{id(n.buffer) for n in pre_order_nodes(s) if isinstance(n, BufferLoad)} for s in stmts]
+    rank = {i: r for r, i in enumerate(order)}
+    for j in range(len(stmts)):
+        for i in range(j):
+            if not writes[i] & reads[j]:
+                continue
+            if stages[i] > stages[j] or (stages[i] == stages[j] and rank[i] > rank[j]):
+                raise CompileError(
+                    f"loop {loop.loop_var.name}: statement {j} (stage {stages[j]}) reads what statement {i} "
+                    f"(stage {stages[i]}) writes in the same iteration, so it must not run before it; give "
+                    f"statement {i} a stage no later than {stages[j]} in {STAGE} (e.g. the fetches 0, the "
+                    "compute 1)")
 
 
 def inject_software_pipeline(func: PrimFunc) -> PrimFunc:
