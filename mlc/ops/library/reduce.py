@@ -93,6 +93,15 @@ def reduce_over(x, axes, keepdims, out_shape, acc, reducer, identity, name, fn=N
               else None)  # (a sum down columns adds each output's elements apart: NumPy's order too)
     if blocks is not None:
         return _blocked_sum(x, axes, keepdims, out_shape, fn, name, blocks)
+    if (reducer is te.sum and acc == "float32" and x.ndim - 1 in axes
+            and not all(isinstance(e, int) for e in extents)):
+        # a dynamic axis's length is known only when the kernel runs, so it is not cut into
+        # blocks: its float32 elements are added in float64 instead, as accurate at any length
+        def wide(idx, ks):
+            index = reduced_indices(x.ndim, axes, keepdims, idx, ks)
+            return _e.cast(_e.cast(fn(x[index], index), "float32"), "float64")
+        total = reduce_compute(out_shape, extents, wide, reducer, identity, f"{name}_float64", "float64")
+        return te.compute(out_shape, lambda *i: _e.cast(total[i], "float32"), name=name)
 
     def body(idx, ks):
         index = reduced_indices(x.ndim, axes, keepdims, idx, ks)
