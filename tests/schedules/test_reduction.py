@@ -1,4 +1,5 @@
 """decompose_reduction and rfactor: golden IR, handles, errors, replay, numerics."""
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -146,3 +147,24 @@ def test_decompose_reduction_refuses_a_loop_that_reruns_the_reduction():
     with pytest.raises(ScheduleError, match="loop 'j' does not index the block"):
         sch.decompose_reduction(sch.get_block("S"), i)
     mlc.assert_structural_equal(sch.mod, before)
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+@pytest.mark.parametrize("reducer, identity", [(te.sum, 0.0), (te.max, -np.inf)])
+def test_rfactor_of_a_symbolic_reduction_that_is_empty_still_runs_the_init(target, reducer, identity):
+    """The write-back carried ``k_1 < n``, which with n = 0 kept its init from running too: the
+    output kept what it held. The rf entries left out now add the reducer's identity."""
+    n = te.var("n")
+    A = te.placeholder((n,), "float32", name="A")
+    k = te.reduce_axis((0, n), name="k")
+    B = te.compute((1,), lambda i: reducer(A[k], axis=k), name="B")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+    _, kl = sch.get_loops(sch.get_block("B"))
+    sch.rfactor(sch.split(kl, [None, 4])[1], 0)
+    lib = mlc.build(sch.mod, target)
+    for size in (5, 0, 3, 1):
+        x = np.arange(1, size + 1, dtype=np.float32)
+        out = np.full(1, 7.0, np.float32)
+        lib["main"](x, out)
+        want = (x.sum() if reducer is te.sum else x.max()) if size else identity
+        np.testing.assert_array_equal(out, [want])

@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import replace as dc_replace
 
 from ...ir.buffer import Buffer, BufferRegion
-from ...ir.expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, make_binary
+from ...ir.expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, make_binary, select
 from ...ir.functor import pre_order_nodes, substitute
 from ...ir.arith import canonical, expr_key, free_vars, uses_any
-from ...ir.te import access_regions
+from ...ir.te import access_regions, highest, lowest
 from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, seq
 from ..analysis import and_all, buffer_ids, conjuncts, loop_ranges, simplify_predicate
 from ..base import BlockRV, ScheduleBase, instruction, schedule_error
@@ -134,6 +134,8 @@ def _init_predicate(prim, where, func, realize, inner_ids, loop_map, loops) -> P
 # ----------------------------------------------------------------------- rfactor
 
 _REDUCERS = ("add", "mul", "min", "max")
+#: Each reducer's identity (what a left-out term adds), by dtype.
+_IDENTITY = {"add": lambda d: const(0, d), "mul": lambda d: const(1, d), "max": lowest, "min": highest}
 
 
 def _match_reducer(blk) -> tuple[str, BufferStore, PrimExpr] | None:
@@ -249,15 +251,23 @@ def rfactor_ir(func: PrimFunc, loop: Var, factor_axis: int) -> tuple[PrimFunc, s
     wb_idx = tuple(substitute(i, wb_map) for i in store.indices)
     wb_rf_idx = wb_idx[:axis] + (canonical(wb_red.var - target.min),) + wb_idx[axis:]
     wb_load = BufferLoad(rf_buf, wb_rf_idx, buf.dtype)
+    mins = {f.loop_var: f.min for f in nest if f.loop_var not in copies}
+    wb_ranges = loop_ranges(n for n in loc.path if isinstance(n, For) and n.loop_var not in copies)
+    wb_ranges.update({copies[f.loop_var]: Range(f.min, f.extent) for f in kept})
+    wb_pred = simplify_predicate(substitute(substitute(realize.predicate, mins), copies), wb_ranges)
+    # a part of the predicate on the rf loop (k_1 < n) would also keep the init from running
+    # where every rf entry is left out (n = 0: the output untouched); it selects the entries
+    # instead, the left-out ones adding the reduction's identity
+    on_rf = [c for c in conjuncts(wb_pred) if uses_any(c, [copies[loop]])]
+    if on_rf:
+        wb_pred = and_all([c for c in conjuncts(wb_pred) if not uses_any(c, [copies[loop]])])
+        wb_load = select(substitute(and_all(on_rf), {copies[loop]: wb_red.var}), wb_load,
+                         _IDENTITY[op](buf.dtype))
     wb_block = dc_replace(
         blk, iter_vars=(*wb_iters, wb_red), reads=(_point(rf_buf, wb_rf_idx),),
         writes=tuple(substitute(w, wb_map) for w in blk.writes),
         body=BufferStore(buf, make_binary(op, BufferLoad(buf, wb_idx, buf.dtype), wb_load), wb_idx),
         init=substitute(blk.init, wb_map), alloc_buffers=())
-    mins = {f.loop_var: f.min for f in nest if f.loop_var not in copies}
-    wb_ranges = loop_ranges(n for n in loc.path if isinstance(n, For) and n.loop_var not in copies)
-    wb_ranges.update({copies[f.loop_var]: Range(f.min, f.extent) for f in kept})
-    wb_pred = simplify_predicate(substitute(substitute(realize.predicate, mins), copies), wb_ranges)
     wb_values = [substitute(v, copies) for iv, v in zip(blk.iter_vars, realize.iter_values)
                  if iv.iter_type == "spatial"] + [copies[loop]]
     wb: object = BlockRealize(tuple(wb_values), wb_pred, wb_block)
