@@ -14,11 +14,12 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import dtype as dt
+from ..ops.library import normalize_axis
 from ..tracer.operands import as_tracer
 from ._api import emit, numpy_function
 from .elementwise import not_equal, subtract
 from .loops import refuse_out
-from .shapes import concatenate, getitem, reshape
+from .shapes import broadcast_to, concatenate, getitem, reshape
 
 __all__ = ["cumsum", "cumprod", "cumulative_sum", "cumulative_prod", "diff"]
 
@@ -27,7 +28,8 @@ def _scan(op: str, a, axis, dtype):
     t = as_tracer(a)
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
-    return emit(op, [t], axis=int(axis), dtype=None if dtype is None else dt.canonical(dtype))
+    axis = normalize_axis(op, axis, t.ndim)  # an int in range (1.5, True, 2 of a 2-d array: refused)
+    return emit(op, [t], axis=axis, dtype=None if dtype is None else dt.canonical(dtype))
 
 
 @numpy_function("a", "out")
@@ -80,10 +82,15 @@ def diff(x, /, n=1, axis=-1, prepend=None, append=None):
         raise ShapeError("diff: needs an array of at least 1 dimension, got a 0-d array")
     if n < 0:
         raise ShapeError(f"diff: n must be non-negative, got {n}")
-    axis %= t.ndim
+    axis = normalize_axis("diff", axis, t.ndim)
+    edge = t.shape[:axis] + (1,) + t.shape[axis + 1:]  # a scalar prepend/append: one slice of it
+
+    def joined(p):
+        p = as_tracer(p, t._ctx)
+        return broadcast_to(p, edge) if p.ndim == 0 else p
     parts = [p for p in (prepend, t, append) if p is not None]
     if len(parts) > 1:
-        t = concatenate([as_tracer(p, t._ctx) for p in parts], axis=axis)
+        t = concatenate([joined(p) for p in parts], axis=axis)
     lead = (slice(None),) * axis
     difference = not_equal if t.dtype == np.bool_ else subtract  # NumPy's diff of bools
     for _ in range(n):

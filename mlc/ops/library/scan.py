@@ -19,7 +19,7 @@ import math
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir.buffer import decl_buffer
-from ...ir.expr import cast, const
+from ...ir.expr import cast, const, make_binary, select
 from ...ir.tir import BufferStore, PrimFunc, seq
 from ..registry import TensorType
 from ._common import accumulate_dtype, hand_written_func
@@ -60,7 +60,10 @@ def scan_func(x: TensorType, out_dtype: str, *, axis: int, product: bool) -> Pri
 
         def step(i):
             def one(j, a):
-                value = combine(ACC[a], cast(X[o + (i,) + j], acc_dtype))
+                x_i = cast(X[o + (i,) + j], acc_dtype)
+                value = combine(ACC[a], x_i)
+                if dt.is_complex(acc_dtype):  # (1+0j) * (inf+0j) is inf+nanj: the first output is x[0]
+                    value = select(make_binary("eq", i, const(0, i.dtype)), x_i, value)
                 return seq(BufferStore(ACC, value, (a,)), BufferStore(OUT, cast(ACC[a], out_dtype), o + (i,) + j))
             return lines(one)
         return seq(start, loop("i", 0, n, step))
