@@ -89,19 +89,19 @@ def reduce_over(x, axes, keepdims, out_shape, acc, reducer, identity, name, fn=N
     (a float32 sum of many elements: two, see :func:`_blocked_sum`)."""
     fn = fn or (lambda v, idx: v)
     extents = [x.shape[a] for a in axes]
-    blocks = (_sum_blocks(extents) if reducer is te.sum and acc == "float32" and x.ndim - 1 in axes
+    blocks = (_sum_blocks(extents) if reducer is te.sum and acc in _WIDER and x.ndim - 1 in axes
               else None)  # (a sum down columns adds each output's elements apart: NumPy's order too)
     if blocks is not None:
-        return _blocked_sum(x, axes, keepdims, out_shape, fn, name, blocks)
-    if (reducer is te.sum and acc == "float32" and x.ndim - 1 in axes
+        return _blocked_sum(x, axes, keepdims, out_shape, fn, name, blocks, acc)
+    if (reducer is te.sum and acc in _WIDER and x.ndim - 1 in axes
             and not all(isinstance(e, int) for e in extents)):
         # a dynamic axis's length is known only when the kernel runs, so it is not cut into
         # blocks: its float32 elements are added in float64 instead, as accurate at any length
         def wide(idx, ks):
             index = reduced_indices(x.ndim, axes, keepdims, idx, ks)
-            return _e.cast(_e.cast(fn(x[index], index), "float32"), "float64")
-        total = reduce_compute(out_shape, extents, wide, reducer, identity, f"{name}_float64", "float64")
-        return te.compute(out_shape, lambda *i: _e.cast(total[i], "float32"), name=name)
+            return _e.cast(_e.cast(fn(x[index], index), acc), _WIDER[acc])
+        total = reduce_compute(out_shape, extents, wide, reducer, identity, f"{name}_{_WIDER[acc]}", _WIDER[acc])
+        return te.compute(out_shape, lambda *i: _e.cast(total[i], acc), name=name)
 
     def body(idx, ks):
         index = reduced_indices(x.ndim, axes, keepdims, idx, ks)
@@ -109,6 +109,9 @@ def reduce_over(x, axes, keepdims, out_shape, acc, reducer, identity, name, fn=N
 
     return reduce_compute(out_shape, extents, body, reducer, identity, name, acc)
 
+
+#: The dtypes whose long sums are added in blocks, and the wider dtype adding the blocks.
+_WIDER = {"float32": "float64", "complex64": "complex128"}
 
 #: A float32 sum of at least this many elements per output is summed in blocks
 #: (:func:`_blocked_sum`); shorter ones (rows of a softmax or a layer norm) in one stage.
@@ -136,13 +139,14 @@ def _sum_blocks(extents) -> list[int] | None:
     return inner
 
 
-def _blocked_sum(x, axes, keepdims, out_shape, fn, name, inner):
+def _blocked_sum(x, axes, keepdims, out_shape, fn, name, inner, acc="float32"):
     """``sum(fn(x[index], index))`` over ``axes`` as NumPy's pairwise summation bounds its
     error: each block of about :data:`SUM_BLOCK` elements is summed in float32 (``T_..._block``,
     one element per output point and block, the blocks side by side on threads; the split
     axis's last, shorter block apart, in ``T_..._tail``), and the block sums in float64. A
     float32 sum of 2^24 elements is then within a few ulp, where one float32 accumulator per
-    vector lane drifts by thousands (2^19 additions each).
+    vector lane drifts by thousands (2^19 additions each). ``acc`` complex64: the blocks in
+    complex64, their sums in complex128.
 
     >>> from mlc.ir import te
     >>> x = te.placeholder((1 << 16,), "float32", "x")
@@ -170,26 +174,26 @@ def _blocked_sum(x, axes, keepdims, out_shape, fn, name, inner):
                     start = _e.const(offset, dt.INDEX)
                 where[a] = k if start is None else start + k
             index = tuple(where[d] for d in range(x.ndim))
-            return _e.cast(fn(x[index], index), "float32")
+            return _e.cast(fn(x[index], index), acc)
         return reduce_compute(space + [counts[n] for n in outer_axes], extents_in, body, te.sum, zero,
-                              f"{name}_{suffix}", "float32")
+                              f"{name}_{suffix}", acc)
 
     dims = _out_dims(x.ndim, axes, keepdims)
 
     def float64_sum(part, outer_axes, suffix):
         def body(idx, ks):
             points = tuple(i for i, d in zip(idx, dims) if d is not None)
-            return _e.cast(part[points + tuple(ks)], "float64")
+            return _e.cast(part[points + tuple(ks)], _WIDER[acc])
         return reduce_compute(out_shape, [counts[n] for n in outer_axes], body, te.sum, zero,
-                              f"{name}_{suffix}", "float64")
+                              f"{name}_{suffix}", _WIDER[acc])
 
     total = float64_sum(stage(blocked, inner, 0, "block"), blocked, "blocks")
     if not tail:
-        return te.compute(tuple(out_shape), lambda *idx: _e.cast(total[idx], "float32"), name=name)
+        return te.compute(tuple(out_shape), lambda *idx: _e.cast(total[idx], acc), name=name)
     rest = [n for n in blocked if n != split]
     extents_in = [tail if n == split else inner[n] for n in range(len(axes))]
     rest_total = float64_sum(stage(rest, extents_in, counts[split] * inner[split], "tail"), rest, "tails")
-    return te.compute(tuple(out_shape), lambda *idx: _e.cast(total[idx] + rest_total[idx], "float32"),
+    return te.compute(tuple(out_shape), lambda *idx: _e.cast(total[idx] + rest_total[idx], acc),
                       name=name)
 
 
