@@ -2,8 +2,10 @@
 
 Each output element is the previous one combined with the next input, so a
 scan is O(n) with one accumulator per line along the axis (a register when the
-axis is the last one): the same order of operations as NumPy's, so float
-results are NumPy's bit for bit. Lines are the elements of the dimensions
+axis is the last one): the same order of operations as NumPy's, so float32,
+float64 and complex results are NumPy's bit for bit (float16 accumulates in
+float32 and rounds each output once, where NumPy rounds every step to float16:
+an ulp apart at times, and the more accurate). Lines are the elements of the dimensions
 after the axis; the dimensions before it are walked one after the other
 (batch loops). The GPU's kernels are :mod:`.scan_gpu`'s.
 
