@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import linecache
 import textwrap
 from dataclasses import dataclass, field
 
@@ -31,10 +32,14 @@ class Source:
     env: dict = field(default_factory=dict)
 
     @staticmethod
-    def of(obj) -> Source:
-        """The source of a decorated function or class, with its globals and closure."""
+    def of(obj, line: int | None = None) -> Source:
+        """The source of a decorated function or class, with its globals and closure. For a
+        class, ``line`` (one of its lines: where its decorator ran) picks it among classes
+        of the same name in the file, which ``inspect`` confuses (it finds the first)."""
         try:
-            lines, start = inspect.getsourcelines(obj)
+            lines, start = _class_lines(obj, line) if inspect.isclass(obj) and line else (None, None)
+            if lines is None:
+                lines, start = inspect.getsourcelines(obj)
             filename = inspect.getsourcefile(obj) or "<unknown>"
         except (OSError, TypeError) as err:
             raise ParseError(f"cannot read the source of {getattr(obj, '__qualname__', obj)!r} "
@@ -72,6 +77,25 @@ class Source:
         col = getattr(node, "col_offset", 0)
         return ParseError(message, self.filename, lineno + self.line_offset, col + self.col_offset,
                           self.line(lineno))
+
+
+def _class_lines(cls, line: int) -> tuple[list[str] | None, int | None]:
+    """The lines (and first line number) of the definition of class ``cls`` spanning ``line``
+    in its file (decorators included), or (None, None)."""
+    filename = inspect.getsourcefile(cls)
+    if filename is None:
+        return None, None
+    text = "".join(linecache.getlines(filename))
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None, None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            if first <= line <= node.end_lineno:
+                return text.splitlines(keepends=True)[first - 1:node.end_lineno], first
+    return None, None
 
 
 class Scopes:

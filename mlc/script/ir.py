@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 
 from ..ir.tir import IRModule
 from ..graph.module import GraphModule
@@ -13,7 +14,7 @@ __all__ = ["ir_module"]
 
 def ir_module(cls) -> IRModule | GraphModule:
     """Parse the decorated class's source into an IRModule named after its functions."""
-    src = Source.of(cls)
+    src = Source.of(cls, sys._getframe(1).f_lineno)  # where the decorator ran: this class, of same-named ones
     node = src.tree().body[0]
     if not isinstance(node, ast.ClassDef):
         raise src.error(node, "@I.ir_module decorates a class")

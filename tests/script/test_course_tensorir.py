@@ -112,3 +112,32 @@ def test_handles_with_match_buffer_and_augmented_stores():
     b = np.empty(4, "float32")
     mlc.build(mlc.IRModule({"row_sum": row_sum}), "llvm")["row_sum"](a, b)
     np.testing.assert_array_equal(b, a.sum(axis=1))
+
+
+def test_a_module_class_redefined_under_the_same_name_is_read_from_its_own_lines():
+    """The course redefines ``MyModule`` in each section; inspect finds the first class of a
+    name in the file, so the second module came out with the first one's body."""
+    @I.ir_module
+    class MyModule:
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    B[vi] = A[vi] + T.float32(1)
+    first = MyModule
+
+    @I.ir_module
+    class MyModule:  # noqa: F811 - redefined, as in the course
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), B: T.Buffer((4,), "float32")):
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    B[vi] = A[vi] * T.float32(10)
+
+    a = np.arange(4, dtype=np.float32)
+    for mod, want in ((first, a + 1), (MyModule, a * 10)):
+        out = np.zeros(4, np.float32)
+        mlc.build(mod, "llvm")["main"](a, out)
+        np.testing.assert_array_equal(out, want)
