@@ -273,18 +273,22 @@ class ExprParser:
         return Range(lo, difference(lo, self.index(node.upper)))
 
     def extern_call(self, node, name: str):
-        """``T.call_extern("int32", "f", *args)`` (TVM's trailing ``dtype=`` names the same
-        result dtype) and ``T.address_of(A[i, j])``."""
+        """``T.call_extern("int32", "f", *args)``, or TVM's ``T.call_extern("f", *args,
+        dtype="int32")`` (the result dtype as a keyword, the name first), and
+        ``T.address_of(A[i, j])``."""
         if name == "address_of":
             self.arity(node, 1)
             return self.wrap(node, lambda: address_of(self.value(node.args[0])))
         kwargs = {kw.arg: self.constant(kw.value) for kw in node.keywords}
-        if set(kwargs) - {"dtype"} or len(node.args) < 2:
+        named = "dtype" in kwargs  # TVM's spelling: no dtype before the name
+        if set(kwargs) - {"dtype"} or len(node.args) < (1 if named else 2):
             raise self.error(node, 'T.call_extern takes (dtype, "name", *args), e.g. '
-                                   'T.call_extern("int32", "f", T.address_of(C[0]))')
-        dtype = kwargs.get("dtype", self.constant(node.args[0]))
-        fname = self.constant(node.args[1])
-        return self.wrap(node, lambda: call_extern(dtype, fname, *(self.value(a) for a in node.args[2:])))
+                                   'T.call_extern("int32", "f", T.address_of(C[0])), or ("name", *args, '
+                                   'dtype="int32")')
+        dtype = kwargs["dtype"] if named else self.constant(node.args[0])
+        fname, args = (node.args[0], node.args[1:]) if named else (node.args[1], node.args[2:])
+        fname = self.constant(fname)
+        return self.wrap(node, lambda: call_extern(dtype, fname, *(self.value(a) for a in args)))
 
     def eval_Call(self, node):
         name = self.tir_call(node)

@@ -57,3 +57,14 @@ def test_update_func_replaces_a_function_in_place():
         mod.update_func("other", mm_relu_func(8))
     with pytest.raises(KeyError, match="no function 'other'"):
         mod.get_global_var("other")
+
+
+def test_call_extern_with_tvms_trailing_dtype_is_the_same_call():
+    """Chapter 8 writes ``T.call_extern("tmm16", ..., dtype="int32")``: the name first."""
+    def parsed(args):
+        return mlc.parse('@T.prim_func\ndef f(C: T.Buffer((16,), "int32")):\n'
+                         f'    T.evaluate(T.call_extern({args}))\n')
+    mlc.assert_structural_equal(parsed('"tmm16", T.address_of(C[0]), 16, dtype="int32"'),
+                                parsed('"int32", "tmm16", T.address_of(C[0]), 16'))
+    with pytest.raises(mlc.ParseError, match=r'or \("name", \*args, dtype="int32"\)'):
+        parsed('"tmm16"')
