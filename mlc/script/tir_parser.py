@@ -19,11 +19,11 @@ from ..ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ..ir.buffer import SCOPES, Buffer, BufferRegion, is_storage_scope
 from ..ir.expr import BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, convert
 from ..ir.analysis import block_problem
-from ..ir.arith import difference
-from ..ir.functor import pre_order_nodes
+from ..ir.arith import IntSet, canonical, difference, relax_region, union_regions
+from ..ir.functor import pre_order_nodes, substitute
 from ..ir.te import access_regions
 from ..ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
-                      PrimFunc, seq)
+                      PrimFunc, SeqStmt, seq)
 from .tir_expr import ExprParser
 
 __all__ = ["TIRParser"]
@@ -537,8 +537,11 @@ def _infer_regions(body, init) -> tuple[tuple[BufferRegion, ...], tuple[BufferRe
     """Reads and writes of a block that declares none, as te would give them.
 
     Writes cover every store; reads cover every load, except that a reduction
-    (a block with an init) does not list the buffers it accumulates into.
+    (a block with an init) does not list the buffers it accumulates into. Blocks
+    nested in it contribute their own regions, over the loops between them and it.
     """
+    if any(isinstance(n, BlockRealize) for part in (body, init) if part is not None for n in pre_order_nodes(part)):
+        return _nested_regions(body, init)
     stores = [n for n in pre_order_nodes(body) if isinstance(n, BufferStore)]
     if init is not None:
         stores += [n for n in pre_order_nodes(init) if isinstance(n, BufferStore)]
@@ -547,3 +550,65 @@ def _infer_regions(body, init) -> tuple[tuple[BufferRegion, ...], tuple[BufferRe
     loads = [n for n in pre_order_nodes(body) if isinstance(n, BufferLoad)
              and not (init is not None and id(n.buffer) in written)]
     return access_regions(loads), writes
+
+
+
+def _nested_regions(body, init) -> tuple[tuple[BufferRegion, ...], tuple[BufferRegion, ...]]:
+    """:func:`_infer_regions` of a block holding blocks (the course's ``tmm-16x16`` around
+    ``tmm``): each access, and each nested block's regions with its iterators bound to their
+    values, relaxed over the loops inside this block; a buffer's regions joined."""
+    hulls: dict[str, dict[int, list]] = {"reads": {}, "writes": {}}
+    buffers: dict[int, Buffer] = {}
+
+    def add(kind: str, buf: Buffer, region, dom) -> None:
+        buffers[id(buf)] = buf
+        hulls[kind][id(buf)] = union_regions(hulls[kind].get(id(buf)), relax_region(region, dom))
+
+    def loads(e, dom) -> None:
+        for n in pre_order_nodes(e):
+            if isinstance(n, BufferLoad):
+                add("reads", n.buffer, [Range(i, const(1, i.dtype)) for i in n.indices], dom)
+
+    def stmt(node, dom) -> None:
+        if node is None:
+            return
+        if isinstance(node, BlockRealize):
+            bind = {iv.var: v for iv, v in zip(node.block.iter_vars, node.iter_values)}
+            for kind in ("reads", "writes"):
+                for r in getattr(node.block, kind):
+                    add(kind, r.buffer, [Range(substitute(x.min, bind), substitute(x.extent, bind))
+                                         for x in r.region], dom)
+        elif isinstance(node, For):
+            stmt(node.body, {**dom, node.loop_var: IntSet(node.min, canonical(node.min + node.extent - 1))})
+        elif isinstance(node, SeqStmt):
+            for child in node.seq:
+                stmt(child, dom)
+        elif isinstance(node, BufferStore):
+            loads(node.value, dom)
+            add("writes", node.buffer, [Range(i, const(1, i.dtype)) for i in node.indices], dom)
+        elif isinstance(node, IfThenElse):
+            loads(node.condition, dom)
+            stmt(node.then_case, dom)
+            stmt(node.else_case, dom)
+        elif isinstance(node, Allocate):
+            stmt(node.body, dom)
+        else:
+            loads(node, dom)
+
+    for part in (body, init):
+        stmt(part, {})
+    written = set(hulls["writes"])
+    out = {}
+    for kind in ("reads", "writes"):
+        regions = []
+        for key, sets in hulls[kind].items():
+            if kind == "reads" and init is not None and key in written:
+                continue  # a reduction does not list what it accumulates into
+            buf = buffers[key]
+            dims = []
+            for hull, extent in zip(sets, buf.shape):
+                size = canonical(hull.max - hull.min + 1)
+                dims.append(Range(hull.min, size) if isinstance(size, IntImm) else Range(const(0, dt.INDEX), extent))
+            regions.append(BufferRegion(buf, tuple(dims)))
+        out[kind] = tuple(regions)
+    return out["reads"], out["writes"]

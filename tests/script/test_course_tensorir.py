@@ -141,3 +141,43 @@ def test_a_module_class_redefined_under_the_same_name_is_read_from_its_own_lines
         out = np.zeros(4, np.float32)
         mlc.build(mod, "llvm")["main"](a, out)
         np.testing.assert_array_equal(out, want)
+
+
+def test_a_block_holding_blocks_reads_and_writes_their_regions_over_its_loops():
+    """Chapter 8's MatmulBlockModule declares no regions: the outer block's are the inner
+    blocks' over the 16x16x16 loops inside it (they leaked the inner iterators, and the
+    writes covered all of C), so the text parses back and the course's reorder is taken."""
+    @I.ir_module
+    class MatmulBlockModule:
+        @T.prim_func
+        def main(A: T.Buffer((64, 64), "float32"), B: T.Buffer((64, 64), "float32"),
+                 C: T.Buffer((64, 64), "float32")) -> None:
+            for i0, j0, k0 in T.grid(4, 4, 4):
+                with T.block("tmm-16x16"):
+                    vi0, vj0, vk0 = T.axis.remap("SSR", [i0, j0, k0])
+                    with T.init():
+                        for i1, j1 in T.grid(16, 16):
+                            with T.block("tmm_init"):
+                                vi1, vj1 = T.axis.remap("SS", [i1, j1])
+                                C[vi0 * 16 + vi1, vj0 * 16 + vj1] = T.float32(0)
+                    for i1, j1, k1 in T.grid(16, 16, 16):
+                        with T.block("tmm"):
+                            vi1, vj1, vk1 = T.axis.remap("SSR", [i1, j1, k1])
+                            C[vi0 * 16 + vi1, vj0 * 16 + vj1] += (A[vi0 * 16 + vi1, vk0 * 16 + vk1]
+                                                                  * B[vj0 * 16 + vj1, vk0 * 16 + vk1])
+
+    text = MatmulBlockModule.script()
+    assert ("T.reads(A[vi0 * 16:vi0 * 16 + 16, vk0 * 16:vk0 * 16 + 16], "
+            "B[vj0 * 16:vj0 * 16 + 16, vk0 * 16:vk0 * 16 + 16])") in text
+    assert "T.writes(C[vi0 * 16:vi0 * 16 + 16, vj0 * 16:vj0 * 16 + 16])" in text
+    mlc.assert_structural_equal(mlc.parse(text), MatmulBlockModule)
+    sch = mlc.Schedule(MatmulBlockModule)
+    i, j, k = sch.get_loops(sch.get_block("tmm-16x16"))
+    i0, i1 = sch.split(i, [None, 2])
+    sch.reorder(i0, j, i1, k)
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((64, 64)).astype(np.float32) for _ in range(2))
+    for mod in (MatmulBlockModule, sch.mod):
+        c = np.zeros((64, 64), np.float32)
+        mlc.build(mod, "llvm", schedule=mlc.schedules.as_written)["main"](a, b, c)
+        np.testing.assert_allclose(c, a @ b.T, rtol=1e-4, atol=1e-4)
