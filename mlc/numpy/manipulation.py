@@ -16,7 +16,6 @@ import numpy as np
 from ..errors import ShapeError
 from ..ops.library import broadcast_shapes, normalize_axis
 from ..tracer.operands import as_tracer, as_tracers
-from . import linalg
 from ._api import emit, hashable, numpy_function
 from .searching import repeat_counts
 from .loops import refuse_out
@@ -148,6 +147,7 @@ def roll(x, /, shift, axis=None):
 def diagonal(a, offset=0, axis1=0, axis2=1):
     """``np.diagonal(a, offset, axis1, axis2)``: the diagonal over ``axis1`` and ``axis2``, as the
     last axis of the result (the Array API's ``linalg.diagonal`` takes the last two axes)."""
+    from . import linalg  # (linalg builds on this module)
     return linalg.diagonal(moveaxis(as_tracer(a), (axis1, axis2), (-2, -1)), offset=offset)
 
 
@@ -155,5 +155,6 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     """``np.trace(a, offset, axis1, axis2, dtype)``: the sums of the diagonals over ``axis1`` and
     ``axis2`` (the Array API's ``linalg.trace`` takes the last two axes)."""
+    from . import linalg  # (linalg builds on this module)
     refuse_out("trace", out)
     return linalg.trace(moveaxis(as_tracer(a), (axis1, axis2), (-2, -1)), offset=offset, dtype=dtype)
