@@ -298,10 +298,14 @@ class Printer:
         if buf.dtype != "float32":
             args.append(f'"{buf.dtype}"')
         if buf.strides:
-            args.append(f"strides=({', '.join(self.expr(x) for x in buf.strides)},)")
+            args.append(f"strides={self._tuple(buf.strides)}")
         if buf.scope != "global":
             args.append(f'scope="{buf.scope}"')
         self.emit(depth, f"{name} = T.alloc_buffer({', '.join(args)})")
+
+    def _tuple(self, items) -> str:
+        texts = [self.expr(x) for x in items]
+        return f"({', '.join(texts)}{',' if len(texts) == 1 else ''})"
 
     def _shape(self, buf: Buffer) -> str:
         dims = [self.expr(x) for x in buf.shape]
@@ -313,7 +317,8 @@ class Printer:
         for p in f.params:
             pname = self.namer.define(p, p.name)
             scope = "" if p.scope == "global" else f', scope="{p.scope}"'
-            params.append(f'{pname}: T.Buffer(({self._shape(p)}), "{p.dtype}"{scope})')
+            strides = f", strides={self._tuple(p.strides)}" if p.strides else ""
+            params.append(f'{pname}: T.Buffer(({self._shape(p)}), "{p.dtype}"{strides}{scope})')
         self.emit(depth, "@T.prim_func")
         self.emit(depth, f"def {name}({', '.join(params)}):")
         inner = depth + 1
@@ -338,7 +343,7 @@ def _size_vars(f: PrimFunc) -> list[Var]:
         return list(kept)
     seen, out = set(), []
     for p in f.params:
-        for e in p.shape:
+        for e in (*p.shape, *p.strides):
             for node in pre_order_nodes(e):
                 if isinstance(node, Var) and id(node) not in seen:
                     seen.add(id(node))

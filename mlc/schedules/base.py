@@ -124,7 +124,10 @@ class ScheduleBase:
         return rv
 
     def _block(self, rv, primitive: str) -> tuple[str, PrimFunc, Location]:
-        """Resolve a block handle to (function name, function, location)."""
+        """Resolve a block handle (or a block's name, as TVM takes it) to (function name,
+        function, location)."""
+        if isinstance(rv, str):
+            rv = self.get_block(rv)
         if not isinstance(rv, BlockRV) or rv not in self._blocks:
             raise ScheduleError(f"{primitive}: expected a BlockRV from this schedule, got {rv!r}")
         func_name, block_name = self._blocks[rv]

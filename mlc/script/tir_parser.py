@@ -112,16 +112,24 @@ class TIRParser(ExprParser):
         return func
 
     def shape_vars(self, node: ast.FunctionDef) -> set:
-        """Define the function's shape variables, ``n = T.int32()`` statements of its body
+        """Define the function's shape variables, ``n = T.int32()`` (or ``T.var("int32")``) statements of its body
         (the printer writes them after the attributes; the parameters' shapes use them),
         before the parameters are read; returns those statements."""
         found = set()
         for stmt in node.body:
-            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                    and isinstance(stmt.value, ast.Call) and not stmt.value.args and not stmt.value.keywords
-                    and self.tir_call(stmt.value) in dt.INTS):
-                self.scopes.define(stmt.targets[0].id, Var(stmt.targets[0].id, self.tir_call(stmt.value)))
-                found.add(stmt)
+            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                    and isinstance(stmt.value, ast.Call) and not stmt.value.keywords):
+                continue
+            call, args = self.tir_call(stmt.value), stmt.value.args
+            if call in dt.INTS and not args:
+                dtype = call
+            elif (call == "var" and len(args) == 1 and isinstance(args[0], ast.Constant)
+                  and args[0].value in dt.INTS):  # the older spelling: sa = T.var("int32")
+                dtype = args[0].value
+            else:
+                continue
+            self.scopes.define(stmt.targets[0].id, Var(stmt.targets[0].id, dtype))
+            found.add(stmt)
         return found
 
     def tir_attr(self, node) -> str | None:

@@ -31,7 +31,26 @@ def test_get_errors_name_what_exists():
     with pytest.raises(ScheduleError, match="no function 'f'"):
         sch.get_block("Y", func_name="f")
     with pytest.raises(ScheduleError, match="expected a BlockRV"):
-        sch.get_loops("Y")
+        sch.get_loops(3)
+    with pytest.raises(ScheduleError, match=r"no block named 'Z'"):
+        sch.get_loops("Z")
+
+
+def test_a_block_may_be_named_where_a_handle_is_taken_as_in_tvm():
+    """The course writes ``sch.get_loops("matmul")``: the name stands for get_block's handle."""
+    sch = Schedule(course_module())
+    by_name = sch.get_loops("Y")
+    i, j, k = sch.get_loops(sch.get_block("Y"))
+    assert len(by_name) == 3
+    sch.split(by_name[0], [None, 4])
+    fresh = Schedule(course_module())
+    fresh.split(fresh.get_loops(fresh.get_block("Y"))[0], [None, 4])
+    mlc.assert_structural_equal(sch.mod, fresh.mod)
+    namespace = {}
+    exec(str(sch.trace), namespace)
+    replayed = Schedule(course_module())
+    namespace["apply_schedule"](replayed)
+    mlc.assert_structural_equal(replayed.mod, sch.mod)
 
 
 def test_failed_calls_are_not_recorded():

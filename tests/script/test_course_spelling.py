@@ -68,3 +68,22 @@ def test_call_extern_with_tvms_trailing_dtype_is_the_same_call():
                                 parsed('"int32", "tmm16", T.address_of(C[0]), 16'))
     with pytest.raises(mlc.ParseError, match=r'or \("name", \*args, dtype="int32"\)'):
         parsed('"tmm16"')
+
+
+def test_a_stride_variable_declared_with_t_var_and_strided_parameters_round_trip():
+    """Chapter 8 declares ``sa = T.var("int32")`` for ``strides=[sa, 1]``; the printer dropped a
+    parameter's strides, so the text read back as a dense buffer."""
+    func = mlc.parse('''
+@T.prim_func
+def f(a: T.handle, c: T.handle):
+    sa = T.var("int32")
+    A = T.match_buffer(a, (16, 16), "float32", strides=[sa, 1])
+    C = T.match_buffer(c, (16,), "float32")
+    for i in range(16):
+        with T.block("C"):
+            vi = T.axis.spatial(16, i)
+            C[vi] = A[vi, 0]
+''')
+    text = func.script()
+    assert 'A: T.Buffer((16, 16), "float32", strides=(sa, 1))' in text and "sa = T.int32()" in text
+    mlc.assert_structural_equal(mlc.parse(text), func)
