@@ -84,6 +84,12 @@ class GraphParser(ExprParser):
             if isinstance(stmt, ast.Assign):
                 bindings.append(self.binding(stmt))
                 continue
+            if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:  # lv: R.Tensor(...) = ..., as TVM prints
+                binding = self.binding(ast.Assign(targets=[stmt.target], value=stmt.value, lineno=stmt.lineno,
+                                                  col_offset=stmt.col_offset))
+                self.check_annotation(stmt, binding)
+                bindings.append(binding)
+                continue
             if isinstance(stmt, ast.Return):
                 if stmt.value is None:
                     raise self.error(stmt, "a graph function returns its result tensors")
@@ -120,6 +126,15 @@ class GraphParser(ExprParser):
             self.values.define(n.id, v)
         return Binding(outputs, op, args, attrs)
 
+    def check_annotation(self, stmt: ast.AnnAssign, binding: Binding) -> None:
+        """``lv: R.Tensor((n, m), "float32") = ...``: the annotation must be the bound value's type."""
+        if self.relax_call(stmt.annotation) != "Tensor" or len(binding.outputs) != 1:
+            raise self.error(stmt.annotation, "annotate one bound tensor: lv: R.Tensor((n, m), \"float32\") = ...")
+        declared, got = self.tensor_type(stmt.annotation), binding.outputs[0].type
+        if tuple(declared.shape) != tuple(got.shape) or declared.dtype != got.dtype:
+            raise self.error(stmt.annotation, f"the annotation says {declared.dtype}{list(declared.shape)}, but the "
+                                              f"call gives {got.dtype}{list(got.shape)}")
+
     def arguments(self, node) -> tuple:
         elts = node.elts if isinstance(node, (ast.Tuple, ast.List)) else [node]
         return tuple(self.atom(a) for a in elts)
@@ -138,7 +153,9 @@ class GraphParser(ExprParser):
         return kind, self.arguments(call.args[1]), (("func", func),), self.out_types(call, kind)
 
     def op_call(self, name: str, call: ast.Call):
-        """``R.add(x, y)``, ``R.nn.softmax(x, axis=-1)``: a registry op, its result type inferred."""
+        """``R.add(x, y)``, ``R.nn.softmax(x, axis=-1)``: a registry op, its result type inferred
+        (``relax.op.multiply(x, y)``, the course's chapter 9 spelling, names ``R.multiply``)."""
+        name = name.removeprefix("op.")
         opdef = self.wrap(call, lambda: get_op(name))
         args = tuple(self.atom(a) for a in call.args)
         attrs = {}

@@ -213,3 +213,30 @@ def test_module_level_errors_point_at_the_line(text, line, words):
     with pytest.raises(ParseError) as info:
         mlc.parse(text)
     assert info.value.lineno == line and words in str(info.value)
+
+
+def test_tvm_printed_annotated_bindings_and_relax_op_calls_are_read():
+    """TVM prints ``lv0: R.Tensor((1, 128), dtype="float32") = R.call_tir(...)``; the course's
+    chapter 9 writes ``relax.op.multiply(x, y)`` (R.op.multiply here)."""
+    src = '''
+@I.ir_module
+class Module:
+    @T.prim_func
+    def relu0(X: T.Buffer((1, 4), "float32"), Y: T.Buffer((1, 4), "float32")):
+        for i, j in T.grid(1, 4):
+            with T.block("Y"):
+                vi, vj = T.axis.remap("SS", [i, j])
+                Y[vi, vj] = T.max(X[vi, vj], T.float32(0))
+
+    @R.function
+    def main(x: R.Tensor((1, 4), dtype="float32"), y: R.Tensor((1, 4), dtype="float32")):
+        with R.dataflow():
+            lv0 = R.op.multiply(x, y)
+            lv1: R.Tensor((1, 4), dtype="float32") = R.call_tir(relu0, (lv0,), out_sinfo=R.Tensor((1, 4), dtype="float32"))
+            R.output(lv1)
+        return lv1
+'''
+    x, y = np.array([[1, -2, 3, -4]], "float32"), np.array([[2, 2, -1, -1]], "float32")
+    np.testing.assert_array_equal(mlc.build(mlc.parse(src), "llvm")["main"](x, y), np.maximum(x * y, 0))
+    with pytest.raises(mlc.ParseError, match=r"the annotation says float32\[1, 8\], but the call gives float32\[1, 4\]"):
+        mlc.parse(src.replace('lv1: R.Tensor((1, 4)', 'lv1: R.Tensor((1, 8)'))
