@@ -220,11 +220,21 @@ class Module:
     def function_names(self) -> list[str]:
         return list(self._functions)
 
-    def get_source(self, fmt: str = "ll") -> str:
-        """The generated code: "ll" (LLVM IR), "asm", "cuda", ... as the backend offers."""
+    def get_source(self, fmt: str | None = None) -> str:
+        """The generated code: "ll" (LLVM IR), "asm", "cuda", ... as the backend offers; by
+        default the backend's own (CUDA C for cuda, LLVM IR for llvm, TIR for reference)."""
+        if fmt is None or fmt == "":
+            fmt = next((f for f in ("cuda", "ll", "tir") if f in self._sources), "ll")
         if fmt not in self._sources:
             raise MLCError(f"this {self.target} module has no {fmt!r} source; it has {sorted(self._sources)}")
         return self._sources[fmt]
+
+    @property
+    def imported_modules(self) -> list:
+        """TVM keeps a GPU build's kernels in an imported device module
+        (``rt_mod.imported_modules[0].get_source()``, as the course reads CUDA); here one
+        module holds them: itself."""
+        return [self]
 
     def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 3, warmup: int = 1):
         """A timer for ``self[name]``: returns a callable giving a :class:`TimeResult`.

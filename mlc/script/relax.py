@@ -16,6 +16,7 @@ from ..errors import MLCError
 from ..graph.build import GraphLibrary
 from ..graph.module import GraphModule
 from ..runtime.ndarray import NDArray, check_device
+from ..runtime.timing import time_function
 
 __all__ = ["function", "Tensor", "build", "VirtualMachine"]
 
@@ -86,3 +87,15 @@ class VirtualMachine:
             out = func(*arrays)
             return tuple(_nd(o) for o in out) if isinstance(out, tuple) else _nd(out)
         return run
+
+    @property
+    def module(self) -> VirtualMachine:
+        """The course times a graph as ``vm.module.time_evaluator("main", dev)``: the machine itself."""
+        return self
+
+    def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 3, warmup: int = 1):
+        """A timer for graph function ``name``: a callable taking its arguments and giving a
+        :class:`~mlc.runtime.timing.TimeResult` (``repeat`` means of ``number`` calls each)."""
+        check_device(self.library.target, dev, "VirtualMachine.time_evaluator")
+        run = self[name]
+        return lambda *arrays: time_function(lambda: run(*arrays), number, repeat, warmup)

@@ -58,6 +58,10 @@ def test_course_style_module_with_a_graph_runs_on_the_virtual_machine():
     out = vm["main"](mlc.nd.array(x), mlc.nd.array(w), mlc.nd.array(b))
     assert isinstance(out, mlc.nd.NDArray)
     np.testing.assert_allclose(out.numpy(), np.maximum(x @ w.T + b, 0), rtol=1e-5, atol=1e-6)
+    # the course times the graph as vm.module.time_evaluator("main", dev, number=...)
+    timed = vm.module.time_evaluator("main", mlc.cpu(), number=3, repeat=2)(mlc.nd.array(x), mlc.nd.array(w),
+                                                                             mlc.nd.array(b))
+    assert len(timed.results) == 2 and timed.median > 0
     # what R.build gives is what mlc.build gives: its kernels are destination passing
     z = mlc.nd.empty((1, 4), "float32")
     ex["linear0"](mlc.nd.array(x), mlc.nd.array(w), mlc.nd.array(b), z)

@@ -178,16 +178,24 @@ class CudaEmulatorBackend:
         for name, func in mod.items():
             if is_graph_main(func):
                 functions[name] = Function(name, func, GraphMainProgram(func, functions, name).run)
-        return EmulatorModule(target, functions, emulators)
+        return EmulatorModule(target, functions, emulators, (mod, options))
 
 
 class EmulatorModule(Module):
-    """The result of building for ``cuda-emulator``: ``lib["f"](*numpy_arrays)``, and what
-    each function's kernels did in its last run (:meth:`kernel_stats`)."""
+    """The result of building for ``cuda-emulator``: ``lib["f"](*numpy_arrays)``, what each
+    function's kernels did in its last run (:meth:`kernel_stats`), and the CUDA C the ``cuda``
+    target would compile for them (``get_source("cuda")``, rendered when first asked for)."""
 
-    def __init__(self, target, functions, emulators: dict[str, Emulator]):
+    def __init__(self, target, functions, emulators: dict[str, Emulator], lowered=None):
         super().__init__(target, functions, sources={})
         self._emulators = dict(emulators)
+        self._lowered = lowered  # (the lowered IRModule, the build options)
+
+    def get_source(self, fmt: str | None = None) -> str:
+        if fmt in (None, "", "cuda") and "cuda" not in self._sources and self._lowered is not None:
+            mod, options = self._lowered
+            self._sources["cuda"] = _one_prelude("\n".join(s.code for s in _render_all(mod, options).values()))
+        return super().get_source(fmt)
 
     def kernel_stats(self, name: str | None = None) -> list[KernelStats]:
         """The :class:`~.emulator.KernelStats` of the last run of function ``name``'s kernels
