@@ -221,7 +221,8 @@ def test_module_level_errors_point_at_the_line(text, line, words):
 
 def test_tvm_printed_annotated_bindings_and_relax_op_calls_are_read():
     """TVM prints ``lv0: R.Tensor((1, 128), dtype="float32") = R.call_tir(...)``; the course's
-    chapter 9 writes ``relax.op.multiply(x, y)`` (R.op.multiply here)."""
+    chapter 9 writes ``relax.op.multiply(x, y)`` (R.op.multiply here), and its older text
+    ``cls = MyModule`` before ``cls.f``."""
     src = '''
 @I.ir_module
 class Module:
@@ -234,9 +235,10 @@ class Module:
 
     @R.function
     def main(x: R.Tensor((1, 4), dtype="float32"), y: R.Tensor((1, 4), dtype="float32")):
+        cls = Module
         with R.dataflow():
             lv0 = R.op.multiply(x, y)
-            lv1: R.Tensor((1, 4), dtype="float32") = R.call_tir(relu0, (lv0,), out_sinfo=R.Tensor((1, 4), dtype="float32"))
+            lv1: R.Tensor((1, 4), dtype="float32") = R.call_tir(cls.relu0, (lv0,), out_sinfo=R.Tensor((1, 4), dtype="float32"))
             R.output(lv1)
         return lv1
 '''
