@@ -15,7 +15,7 @@ from dataclasses import replace
 from ..errors import IRError
 from ..ir.graph import Graph
 from ..ir.graph_printer import graph_to_str
-from ..ir.tir import IRModule, PrimFunc
+from ..ir.tir import GlobalVar, IRModule, PrimFunc
 
 __all__ = ["GraphModule"]
 
@@ -76,6 +76,22 @@ class GraphModule(Mapping):
     def without(self, name: str) -> GraphModule:
         """A copy without function ``name``."""
         return GraphModule({n: f for n, f in self._functions.items() if n != name})
+
+    def get_global_var(self, name: str) -> GlobalVar:
+        """The handle of function ``name``, for :meth:`update_func` (TVM's spelling)."""
+        self[name]  # raises KeyError naming the functions there are
+        return GlobalVar(name)
+
+    def update_func(self, name: str | GlobalVar, func: Graph | PrimFunc) -> None:
+        """Replace function ``name`` (a str or :meth:`get_global_var`) by ``func``, in place, as
+        TVM's ``mod.update_func(gv, func)`` (the course swaps a tuned kernel in this way); the
+        graphs then call the new function. Prefer :meth:`with_function` in new code."""
+        key = name.name_hint if isinstance(name, GlobalVar) else name
+        if not isinstance(key, str) or key not in self._functions:
+            raise KeyError(f"GraphModule has no function {key!r} to update; it has {list(self._functions)}; "
+                           "use with_function to add one")
+        updated = GraphModule({**self._functions, key: func})
+        self._functions, self._prims = updated._functions, updated._prims
 
     # ------------------------------------------------------------- printing
 

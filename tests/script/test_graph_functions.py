@@ -246,3 +246,19 @@ class Module:
     np.testing.assert_array_equal(mlc.build(mlc.parse(src), "llvm")["main"](x, y), np.maximum(x * y, 0))
     with pytest.raises(mlc.ParseError, match=r"the annotation says float32\[1, 8\], but the call gives float32\[1, 4\]"):
         mlc.parse(src.replace('lv1: R.Tensor((1, 4)', 'lv1: R.Tensor((1, 8)'))
+
+
+def test_a_graph_modules_kernel_is_swapped_in_place_as_the_course_does():
+    """Chapter 5: ``mod.update_func(mod.get_global_var("linear0"), tuned)`` on a module of graphs."""
+    mod = mlc.parse(MyModule.script())
+    sch = mlc.Schedule(mlc.IRModule({"main": mod["linear0"]}))
+    j = sch.get_loops(sch.get_block("Z"))[1]
+    sch.split(j, [None, 2])
+    gv = mod.get_global_var("linear0")
+    mod.update_func(gv, sch.mod["main"])
+    assert "j_0" in mod["linear0"].script() and "j_0" in mod["main"].module["linear0"].script()
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.uniform(-1, 1, s).astype("float32") for s in [(1, 8), (4, 8), (4,)])
+    np.testing.assert_allclose(mlc.build(mod, "llvm")["main"](x, w, b), np.maximum(x @ w.T + b, 0), rtol=1e-5)
+    with pytest.raises(KeyError, match="no function 'nope'"):
+        mod.get_global_var("nope")
