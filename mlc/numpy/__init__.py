@@ -25,8 +25,9 @@ from .datatypes import __all__ as _datatypes_all
 from .datatypes import __array_api_version__, __array_namespace_info__  # noqa: F401
 from .generated import GENERATED as _GENERATED
 from .indexing import take, take_along_axis  # noqa: F401
-from .manipulation import (broadcast_arrays, concat, diagonal, matrix_transpose, permute_dims,  # noqa: F401
-                           repeat, roll, tile, trace, unstack)
+from .manipulation import (broadcast_arrays, concat, matrix_transpose, permute_dims, repeat,  # noqa: F401
+                           roll, tile, unstack)
+from .diagonals import diagonal, trace  # noqa: F401
 from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, max, mean, min, prod,  # noqa: F401
                          std, sum, var)
 from .searching import nonzero, where  # noqa: F401,F811

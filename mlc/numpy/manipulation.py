@@ -18,8 +18,7 @@ from ..ops.library import broadcast_shapes, normalize_axis
 from ..tracer.operands import as_tracer, as_tracers
 from ._api import emit, hashable, numpy_function
 from .searching import repeat_counts
-from .loops import refuse_out
-from .shapes import broadcast_to, concatenate, getitem, moveaxis, reshape
+from .shapes import broadcast_to, concatenate, getitem, reshape
 
 __all__ = ["concat", "permute_dims", "matrix_transpose", "broadcast_arrays", "unstack", "tile",
            "repeat", "roll"]
@@ -141,20 +140,3 @@ def roll(x, /, shift, axis=None):
                         axis=a)
     return t
 
-
-
-@numpy_function("a")
-def diagonal(a, offset=0, axis1=0, axis2=1):
-    """``np.diagonal(a, offset, axis1, axis2)``: the diagonal over ``axis1`` and ``axis2``, as the
-    last axis of the result (the Array API's ``linalg.diagonal`` takes the last two axes)."""
-    from . import linalg  # (linalg builds on this module)
-    return linalg.diagonal(moveaxis(as_tracer(a), (axis1, axis2), (-2, -1)), offset=offset)
-
-
-@numpy_function("a", "out")
-def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    """``np.trace(a, offset, axis1, axis2, dtype)``: the sums of the diagonals over ``axis1`` and
-    ``axis2`` (the Array API's ``linalg.trace`` takes the last two axes)."""
-    from . import linalg  # (linalg builds on this module)
-    refuse_out("trace", out)
-    return linalg.trace(moveaxis(as_tracer(a), (axis1, axis2), (-2, -1)), offset=offset, dtype=dtype)

@@ -30,7 +30,7 @@ from . import dispatch
 from .contractions import dot
 from .elementwise import astype
 from .loops import CASTINGS, is_object_operand, object_comparison, refuse_out
-from .manipulation import diagonal, trace
+from .diagonals import diagonal, trace
 from .shapes import getitem, reshape, transpose
 
 __all__ = ["attach"]

@@ -27,7 +27,7 @@ def test_storage_align_golden():
     annotated = replace(realize, block=replace(realize.block, annotations=(("buffer_dim_align", ((0, 0, 16, 4),)),)))
     expected = replace_node(expected, realize, annotated)
     mlc.assert_structural_equal(sch.mod, mlc.IRModule({"main": expected}))
-    assert "B = T.alloc_buffer((6, 10), strides=(20, 1,))" in sch.mod.script()
+    assert "B = T.alloc_buffer((6, 10), strides=(20, 1))" in sch.mod.script()
     assert_same_numerics(elementwise_chain(6, 10), sch.mod)
     assert_replays(sch, lambda: elementwise_chain(6, 10))
 
@@ -49,7 +49,7 @@ def test_alignments_of_several_axes_combine():
     sch.storage_align(b, 0, -3, 32, 0)
     sch.storage_align(b, 0, 1, 8, 3)  # re-aligning an axis replaces its request
     assert aligned_strides((3, 5, 7), {1: (8, 3), 0: (32, 0)}) == (64, 11, 1)
-    assert "strides=(64, 11, 1,)" in sch.mod.script()
+    assert "strides=(64, 11, 1)" in sch.mod.script()
     assert_same_numerics(make(), sch.mod)
     assert_replays(sch, make)
 

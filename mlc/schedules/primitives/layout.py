@@ -9,7 +9,7 @@ alignments of several axes combine::
 
     A_shared = T.alloc_buffer((64, 64), scope="shared")
         -> storage_align(b, 0, axis=0, factor=32, offset=8) ->
-    A_shared = T.alloc_buffer((64, 64), strides=(72, 1,), scope="shared")
+    A_shared = T.alloc_buffer((64, 64), strides=(72, 1), scope="shared")
 """
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ class LayoutPrimitives(ScheduleBase):
         @T.prim_func
         def main(A: T.Buffer((2, 4), "float32"), C: T.Buffer((2, 4), "float32")):
             T.func_attr({"global_symbol": "main", "tir.noalias": True})
-            B = T.alloc_buffer((2, 4), strides=(9, 1,))
+            B = T.alloc_buffer((2, 4), strides=(9, 1))
             for i, j in T.grid(2, 4):
                 with T.block("B"):
                     vi, vj = T.axis.remap("SS", [i, j])
