@@ -9,16 +9,19 @@ way the course does.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from ..driver import build as mlc_build
 from ..errors import MLCError
 from ..graph.build import GraphLibrary
 from ..graph.module import GraphModule
+from ..graph.params import bind_params
 from ..runtime.ndarray import NDArray, check_device
 from ..runtime.timing import time_function
 
-__all__ = ["function", "Tensor", "build", "VirtualMachine"]
+__all__ = ["function", "Tensor", "build", "VirtualMachine", "transform"]
 
 
 class _DeferredFunction:
@@ -99,3 +102,15 @@ class VirtualMachine:
         check_device(self.library.target, dev, "VirtualMachine.time_evaluator")
         run = self[name]
         return lambda *arrays: time_function(lambda: run(*arrays), number, repeat, warmup)
+
+
+def _bind_params(func_name: str, params):
+    """``relax.transform.BindParams("main", params)``: a pass binding ``params`` (name -> array)
+    as constants of graph function ``func_name`` (:func:`mlc.graph.bind_params`)."""
+    def apply(mod: GraphModule) -> GraphModule:
+        return bind_params(mod, params, func_name)
+    return apply
+
+
+#: The course's ``relax.transform`` passes that mlc offers: ``BindParams``.
+transform = SimpleNamespace(BindParams=_bind_params)

@@ -262,3 +262,13 @@ def test_a_graph_modules_kernel_is_swapped_in_place_as_the_course_does():
     np.testing.assert_allclose(mlc.build(mod, "llvm")["main"](x, w, b), np.maximum(x @ w.T + b, 0), rtol=1e-5)
     with pytest.raises(KeyError, match="no function 'nope'"):
         mod.get_global_var("nope")
+
+
+def test_relax_transform_bind_params_binds_the_weights_as_the_course_does():
+    """Chapter 4: ``MyModuleWithParams = relax.transform.BindParams("main", nd_params)(mod)``."""
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.uniform(-1, 1, s).astype("float32") for s in [(1, 8), (4, 8), (4,)])
+    bound = R.transform.BindParams("main", {"w0": mlc.nd.array(w), "b0": mlc.nd.array(b)})(MyModule)
+    assert [v.name for v in bound["main"].inputs] == ["x"]
+    out = R.VirtualMachine(R.build(bound, "llvm"), mlc.cpu())["main"](mlc.nd.array(x))
+    np.testing.assert_allclose(out.numpy(), np.maximum(x @ w.T + b, 0), rtol=1e-5, atol=1e-6)
