@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import IRError, ShapeError, TraceError
 from ..ir.expr import PrimExpr
-from ..ops.library.shape import getitem_axes, plan_getitem, reshape_shape
+from ..ops.library.shape import index_text, plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
@@ -163,16 +163,6 @@ def _check_static(key) -> None:
                     "(static_argnums)")
 
 
-def _key_text(key) -> str:
-    """An index as it is written: ``1:, None``, ``..., 0``."""
-    def part(k):
-        if isinstance(k, slice):
-            start, stop = ("" if v is None else str(v) for v in (k.start, k.stop))
-            return f"{start}:{stop}" if k.step is None else f"{start}:{stop}:{k.step}"
-        return "..." if k is Ellipsis else repr(k)
-    return ", ".join(part(k) for k in (key if isinstance(key, tuple) else (key,)))
-
-
 @numpy_function("a")
 def getitem(a, key):
     """``a[key]`` with a static basic index: one ``slice`` op, then a ``reshape`` if needed."""
@@ -185,7 +175,7 @@ def getitem(a, key):
     except IRError as err:  # a dynamic axis (mlc.jit(dynamic=...)) has no size to index with
         if all(isinstance(n, int) for n in t.shape):
             raise
-        raise TraceError(f"x[{_key_text(key)}] of an array of shape {tuple(t.shape)} is not "
+        raise TraceError(f"x[{index_text(key)}] of an array of shape {tuple(t.shape)} is not "
                          f"supported along its dynamic axes: {err}. Mark fewer axes dynamic "
                          f"(mlc.jit(dynamic=...)), or compute without indexing (np.take, np.where, a "
                          f"reduction){describe_location(user_location())}") from None
@@ -193,10 +183,4 @@ def getitem(a, key):
                 for lo, hi, st, n in zip(starts, stops, steps, t.shape))
     if not whole:
         t = emit("slice", [t], starts=starts, stops=stops, steps=steps)
-    if all(isinstance(n, int) for n in t.shape):
-        return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)
-    # a dynamic axis has no size reshape could check: ints drop their axes, None adds one
-    dropped, added = getitem_axes(len(starts), key)
-    if dropped:
-        t = emit("squeeze", [t], axis=dropped)
-    return emit("expand_dims", [t], axis=added) if added else t
+    return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)

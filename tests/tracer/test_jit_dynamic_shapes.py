@@ -18,6 +18,8 @@ W = np.random.default_rng(0).standard_normal((24, 5)).astype(np.float32)
     lambda x: x.reshape(x.shape[0], 6, 4).sum(axis=1),
     lambda x: x.reshape(-1, 24).T + 1,
     lambda x: np.maximum(x.reshape(x.shape[0], -1) @ W, 0).reshape(x.shape[0], 5, 1),
+    lambda x: x.T.reshape(x.shape[0], -1) + 1,  # the dynamic axis moves: its offset divided back
+    lambda x: x.transpose(1, 2, 3, 0).reshape(-1, x.shape[0]) * 2,
     lambda x: np.broadcast_to(x[:, :1], (x.shape[0], 5, 3, 4)) * 2,
     lambda x: np.broadcast_to(x, (2,) + x.shape) + 1,
 ])

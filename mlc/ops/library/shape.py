@@ -26,7 +26,7 @@ from ..registry import NumpyAPI, TensorType, register_op
 from ._common import (broadcast_indices, check_int_attr, normalize_axes,
                       normalize_axis, result_type, shape_size)
 
-__all__ = ["getitem_axes", "plan_getitem", "reshape_shape"]
+__all__ = ["index_text", "plan_getitem", "reshape_shape"]
 
 
 def _c(value: int):
@@ -117,19 +117,19 @@ def _reshape_index(in_shape, out_shape, idx) -> tuple:
     """Input indices of the output point ``idx`` (row-major order is kept)."""
     if tuple(in_shape) == tuple(out_shape):
         return tuple(idx)
-    lead = 0  # dimensions the same on both sides (a dynamic axis kept as it is) pass through
-    while (lead < min(len(in_shape), len(out_shape)) and
-           (in_shape[lead] is out_shape[lead] or isinstance(in_shape[lead], int) and in_shape[lead] == out_shape[lead])):
-        lead += 1
-    if lead and not all(isinstance(d, int) for d in (*in_shape, *out_shape)):
-        return tuple(idx[:lead]) + _reshape_index(in_shape[lead:], out_shape[lead:], idx[lead:])
-    if not all(isinstance(d, int) for d in (*in_shape, *out_shape)):
-        return _symbolic_reshape_index(in_shape, out_shape, idx)
+    # (a symbolic size compares as itself: `n != 1` holds, `n == n` only for the same variable)
     squeezed_in = [d for d in in_shape if d != 1]
     squeezed_out = [(d, i) for d, i in zip(out_shape, idx) if d != 1]
     if squeezed_in == [d for d, _ in squeezed_out]:  # only size-1 dims differ
         it = iter(i for _, i in squeezed_out)
         return tuple(_c(0) if d == 1 else next(it) for d in in_shape)
+    if not all(isinstance(d, int) for d in (*in_shape, *out_shape)):
+        lead = 0  # dimensions the same on both sides (a dynamic axis kept as it is) pass through
+        while lead < min(len(in_shape), len(out_shape)) and in_shape[lead] is out_shape[lead]:
+            lead += 1
+        if lead:
+            return tuple(idx[:lead]) + _reshape_index(in_shape[lead:], out_shape[lead:], idx[lead:])
+        return _symbolic_reshape_index(in_shape, out_shape, idx)
     linear = _c(0)
     for (d, i), stride in zip(zip(out_shape, idx), _strides(out_shape)):
         if d != 1:
@@ -143,7 +143,7 @@ def _symbolic_reshape_index(in_shape, out_shape, idx) -> tuple:
     """:func:`_reshape_index` with symbolic sizes: the output point's row-major offset,
     divided back into the input's dimensions (the first needs no modulo)."""
     linear = _c(0)
-    for d, i, stride in zip(out_shape, idx, _strides(out_shape)):
+    for i, stride in zip(idx, _strides(out_shape)):
         linear = linear + i * (_c(stride) if isinstance(stride, int) else stride)
     out = []
     for k, (d, stride) in enumerate(zip(in_shape, _strides(in_shape))):
@@ -431,7 +431,7 @@ def _slice_signature(shape, starts, stops, steps):
             if not _whole(slice(lo, hi, step)):
                 raise ShapeError(f"slice: dimension {d} has the symbolic size `{n}`; only all of it "
                                  f"(start 0 or None, stop None, step 1 or None) can be taken, got "
-                                 f"{_index_text(slice(lo, hi, step))}")
+                                 f"{index_text(slice(lo, hi, step))}")
             out.append((0, n, 1, n))
             continue
         lo, hi, step = slice(lo, hi, step).indices(n)
@@ -475,7 +475,7 @@ def plan_getitem(shape, key):
         n = shape[dim]
         if not isinstance(n, (int, np.integer)):  # a symbolic size (a dynamic axis)
             if not _whole(k):
-                raise IRError(f"`{_index_text(k)}` indexes axis {dim}, whose size `{n}` is known only "
+                raise IRError(f"`{index_text(k)}` indexes axis {dim}, whose size `{n}` is known only "
                               "when the function is called; there, only the whole axis (`:`) can be taken")
             starts.append(0)
             stops.append(None)
@@ -520,39 +520,20 @@ def _full_key(ndim: int, key) -> tuple:
     return key + (slice(None),) * (ndim - used)
 
 
-def getitem_axes(ndim: int, key) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The axes an index drops (its ints, numbered in the input) and the axes it adds (its
-    Nones, numbered in the result): how :func:`plan_getitem`'s slice becomes its result
-    with ``squeeze`` and ``expand_dims`` where a symbolic size rules out ``reshape``.
-
-    >>> getitem_axes(3, (None, 0, Ellipsis, None))
-    ((0,), (0, 3))
-    """
-    dropped, added, dim, out = [], [], 0, 0
-    for k in _full_key(ndim, key):
-        if k is None:
-            added.append(out)
-            out += 1
-            continue
-        if isinstance(k, slice):
-            out += 1
-        else:
-            dropped.append(dim)
-        dim += 1
-    return tuple(dropped), tuple(added)
-
-
 def _whole(k) -> bool:
     """Whether index ``k`` is ``:`` (all of an axis, in order)."""
     return (isinstance(k, slice) and k.start in (None, 0) and k.stop is None and k.step in (None, 1)
             and not isinstance(k.start, bool) and not isinstance(k.step, bool))
 
 
-def _index_text(k) -> str:
-    if isinstance(k, slice):
-        text = ":".join("" if v is None else str(v) for v in (k.start, k.stop))
-        return text if k.step is None else f"{text}:{k.step}"
-    return repr(k)
+def index_text(key) -> str:
+    """An index as it is written: ``1:, None``, ``..., 0``, ``::-1``."""
+    if isinstance(key, tuple):
+        return ", ".join(index_text(k) for k in key)
+    if isinstance(key, slice):
+        text = ":".join("" if v is None else str(v) for v in (key.start, key.stop))
+        return text if key.step is None else f"{text}:{key.step}"
+    return "..." if key is Ellipsis else repr(key)
 
 
 # ------------------------------------------------------------------ pad / flip
