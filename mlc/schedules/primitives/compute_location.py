@@ -258,22 +258,9 @@ class _Move:
             # proven without visiting every iteration (which costs one window per point, 49152
             # of them for a 2048^3 matmul's write-back); what the proof cannot show is enumerated
             return
-        bounds, shape = [], []
-        for iv in self.block.iter_vars:
-            full = IntSet.from_range(iv.dom)
-            s = doms.get(id(iv.var), full)
-            lo = full.min if s.min is None else s.min
-            hi = full.max if s.max is None else s.max
-            if not (isinstance(full.min, IntImm) and isinstance(full.max, IntImm)):
-                raise self.error(f"cannot check that every {iv.var.name} is still computed: its "
-                                 "domain is not constant", self.realize)
-            bounds.append((lo, hi, full.min.value))
-            shape.append(full.max.value - full.min.value + 1)
-        loop_vars = [f.loop_var for f in outer]
-        spans, ana = [], Analyzer(ranges)
-        for v in loop_vars:
-            lo, hi = ana.const_int_bound(v)
-            spans.append(range(lo, hi + 1) if lo is not None and hi is not None else None)
+        bounds, shape = self._box(doms, lambda iv: f"cannot check that every {iv.var.name} is still "
+                                                   "computed: its domain is not constant")
+        spans = self._spans(outer)
         points = 1
         for r in spans:
             points *= len(r) if r is not None else 1 << 30
@@ -294,15 +281,7 @@ class _Move:
         owner, keys = None, {}
         if concurrent and (reduce_dims or partial_reads):
             owner = np.full([1 if d in reduce_dims else n for d, n in enumerate(shape)], -1, np.int64)
-        # the iterators of the blocks around the loop (a blockized block's vi_o), bound to the
-        # loops above them, may appear in the windows: they take their bindings' values
-        scopes = [(iv.var, value) for n in self.lloc.path if isinstance(n, BlockRealize)
-                  for iv, value in zip(n.block.iter_vars, n.iter_values)]
-        for step, point in enumerate(itertools.product(*spans)):  # serial order of the iterations
-            env = {id(v): x for v, x in zip(loop_vars, point)}
-            for var, value in scopes:
-                env[id(var)] = eval_int(value, env)
-            window = tuple(self._window(bounds, shape, env))
+        for point, env, window in self._windows(outer, spans, bounds, shape):
             for region, own in partial_reads:
                 self._check_recomputed(region, own, window, bounds, shape, env)
             if reduce_dims:
@@ -350,24 +329,14 @@ class _Move:
         outer = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
         why = ("it updates what it reads and has no init" if not any(
             iv.iter_type == "opaque" for iv in self.block.iter_vars) else "it has an opaque iterator")
-        bounds, shape = [], []
-        for iv in self.block.iter_vars:
-            full = IntSet.from_range(iv.dom)
-            s = doms.get(id(iv.var), full)
-            if not (isinstance(full.min, IntImm) and isinstance(full.max, IntImm)):
-                raise self.error(f"cannot check that each iteration of the block runs once under the "
-                                 f"loop ({why}): the domain of {iv.var.name} is not constant", self.realize)
-            bounds.append((full.min if s.min is None else s.min, full.max if s.max is None else s.max,
-                           full.min.value))
-            shape.append(full.max.value - full.min.value + 1)
-        ana = Analyzer(loop_ranges(outer))
-        spans = []
-        for f in outer:
-            lo, hi = ana.const_int_bound(f.loop_var)
-            if lo is None or hi is None:
+        bounds, shape = self._box(doms, lambda iv: f"cannot check that each iteration of the block runs "
+                                                   f"once under the loop ({why}): the domain of {iv.var.name} "
+                                                   "is not constant")
+        spans = self._spans(outer)
+        for f, r in zip(outer, spans):
+            if r is None:
                 raise self.error(f"cannot check that each iteration of the block runs once under the "
                                  f"loop ({why}): loop {f.loop_var.name} has no constant range", self.realize)
-            spans.append(range(lo, hi + 1))
         if int(np.prod([len(r) for r in spans])) > 1 << 16 or int(np.prod(shape)) > 1 << 22:
             raise self.error(f"cannot check that each iteration of the block runs once under the loop "
                              f"({why}): too many points to verify; move it under an inner loop", self.realize)
@@ -378,15 +347,9 @@ class _Move:
                 raise self.error(f"its iterations must run in order ({why}), but loop "
                                  f"{concurrent[0].loop_var.name} ({concurrent[0].kind}) around the new "
                                  "place does not run its iterations one after another", self.realize)
-        scopes = [(iv.var, value) for n in self.lloc.path if isinstance(n, BlockRealize)
-                  for iv, value in zip(n.block.iter_vars, n.iter_values)]
         counts = np.zeros(shape, dtype=np.int64)
         last = -1  # the row-major position of the last iteration run so far
-        for point in itertools.product(*spans):  # serial order of the iterations
-            env = {id(f.loop_var): x for f, x in zip(outer, point)}
-            for var, value in scopes:
-                env[id(var)] = eval_int(value, env)
-            window = tuple(self._window(bounds, shape, env))
+        for _, _, window in self._windows(outer, spans, bounds, shape):
             if any(w.stop <= w.start for w in window):
                 continue
             if counts[window].any():
@@ -487,6 +450,44 @@ class _Move:
         last = {f.loop_var: f.min + f.extent - 1 for f in loops}
         return _proven_ge(ana, full.min, substitute(lo, first)) and \
             _proven_ge(ana, substitute(hi, last), full.max)
+
+    def _box(self, doms, not_constant) -> tuple[list, list[int]]:
+        """For each of the block's iterators: its window's ``(lo, hi, domain start)`` (from
+        ``doms``, else the whole domain) and its domain's size; an error saying
+        ``not_constant(iv)`` where a domain is not constant."""
+        bounds, shape = [], []
+        for iv in self.block.iter_vars:
+            full = IntSet.from_range(iv.dom)
+            s = doms.get(id(iv.var), full)
+            if not (isinstance(full.min, IntImm) and isinstance(full.max, IntImm)):
+                raise self.error(not_constant(iv), self.realize)
+            bounds.append((full.min if s.min is None else s.min, full.max if s.max is None else s.max,
+                           full.min.value))
+            shape.append(full.max.value - full.min.value + 1)
+        return bounds, shape
+
+    @staticmethod
+    def _spans(outer: list[For]) -> list[range | None]:
+        """The values of each loop of ``outer`` (None where they are not constant)."""
+        ana = Analyzer(loop_ranges(outer))
+        spans = []
+        for f in outer:
+            lo, hi = ana.const_int_bound(f.loop_var)
+            spans.append(range(lo, hi + 1) if lo is not None and hi is not None else None)
+        return spans
+
+    def _windows(self, outer: list[For], spans, bounds, shape):
+        """``(point, env, window)`` for each iteration of the loops ``outer`` in serial order:
+        the loops' values, every variable's value by id, and the block's window (slices of
+        its domain) there. The iterators of the blocks around the loop (a blockized block's
+        ``vi_o``), bound to the loops above them, take their bindings' values."""
+        scopes = [(iv.var, value) for n in self.lloc.path if isinstance(n, BlockRealize)
+                  for iv, value in zip(n.block.iter_vars, n.iter_values)]
+        for point in itertools.product(*spans):
+            env = {id(f.loop_var): x for f, x in zip(outer, point)}
+            for var, value in scopes:
+                env[id(var)] = eval_int(value, env)
+            yield point, env, tuple(self._window(bounds, shape, env))
 
     @staticmethod
     def _window(bounds, shape, env):
