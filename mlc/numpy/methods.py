@@ -179,7 +179,7 @@ def _in_place(dunder: str, name: str, binary):
             result = astype(result, self.dtype)
         self._atom = result._atom
         return self
-    method.__name__ = method.__qualname__ = f"__i{dunder}__"
+    method.__name__ = f"__i{dunder}__"
     method.__qualname__ = f"Tracer.{method.__name__}"
     return method
 

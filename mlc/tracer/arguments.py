@@ -122,8 +122,13 @@ def static_key(value, where: str):
     except TypeError:
         raise TraceError(f"{where} is static but its value {value!r:.60} is not hashable; use a "
                          "tuple instead of a list, or make it hashable") from None
-    if isinstance(value, (float, complex, np.inexact)):  # -0.0 == 0.0, yet they compute differently
-        return (type(value), np.asarray(value).tobytes())
+    # -0.0 == 0.0, yet they compute differently (and NaN != NaN would compile on every call)
+    if isinstance(value, float):
+        return (float, value.hex())
+    if isinstance(value, complex):
+        return (complex, value.real.hex(), value.imag.hex())
+    if isinstance(value, np.inexact):
+        return (type(value), value.tobytes())
     return (type(value), value)
 
 

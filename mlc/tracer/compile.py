@@ -14,7 +14,6 @@ import numpy as np
 
 from ..driver import build, main_entry
 from ..errors import DTypeError, ShapeError
-from .trace import EXPONENT
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
@@ -22,8 +21,10 @@ from ..passes.graph import run_graph_passes
 from ..runtime.entry import MainEntry
 from ..target import Target
 from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
+from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
+from .trace import EXPONENT
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
 
@@ -47,10 +48,8 @@ class RangeCheck(NamedTuple):
         if not info.min <= v <= info.max:
             raise DTypeError(
                 f"{self.op}: Python integer {v} (a Python scalar argument, or computed from one) is "
-                f"out of bounds for {self.dtype}, in [{info.min}, {info.max}]; "
-                + ("NumPy 2 keeps its low bits silently there, which mlc refuses. " if self.op == "where" else
-                   "NumPy 2 raises OverflowError here. ")
-                + "Cast the array to a wider dtype, or pass a value in range"
+                f"out of bounds for {self.dtype}, in [{info.min}, {info.max}]; {numpy_on_overflow(self.op)}. "
+                "Cast the array to a wider dtype, or pass a value in range"
                 + describe_location(user_location()))
 
 

@@ -23,7 +23,7 @@ from .source import describe_location, user_location
 from .trace import TraceContext, current_trace
 from .tracer import Tracer
 
-__all__ = ["weak_dtype", "as_tracers", "as_tracer", "is_weak_scalar", "scalar_kind", "trace_of"]
+__all__ = ["weak_dtype", "as_tracers", "as_tracer", "is_weak_scalar", "scalar_kind", "trace_of", "numpy_on_overflow"]
 
 _KIND_DEFAULT = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
 
@@ -62,11 +62,15 @@ _BOOL_LOOP = frozenset({"logical_and", "logical_or", "logical_xor"})
 _FLOAT_LOOP = frozenset({"divide"})
 
 
+def numpy_on_overflow(op: str | None) -> str:
+    """What NumPy 2 does with a Python int its operand's dtype cannot hold, for ``op``."""
+    return ("NumPy 2 keeps its low bits silently there, which mlc refuses" if op == "where" else
+            "NumPy 2 raises OverflowError here")
+
+
 def _out_of_range(value: int, dtype: str, op: str | None) -> DTypeError:
     info = np.iinfo(dtype)
-    numpy = ("NumPy 2 keeps its low bits silently there, which mlc refuses" if op == "where" else
-             "NumPy 2 raises OverflowError")
-    return DTypeError(f"{op or 'operation'}: Python integer {value} is out of bounds for {dtype} ({numpy}; "
+    return DTypeError(f"{op or 'operation'}: Python integer {value} is out of bounds for {dtype} ({numpy_on_overflow(op)}; "
                       f"the int takes the array's dtype, in [{info.min}, {info.max}]); cast the array to "
                       "a wider dtype first" + describe_location(user_location()))
 

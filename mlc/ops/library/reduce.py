@@ -180,19 +180,19 @@ def _blocked_sum(x, axes, keepdims, out_shape, fn, name, inner, acc="float32"):
 
     dims = _out_dims(x.ndim, axes, keepdims)
 
-    def float64_sum(part, outer_axes, suffix):
+    def wide_sum(part, outer_axes, suffix):
         def body(idx, ks):
             points = tuple(i for i, d in zip(idx, dims) if d is not None)
             return _e.cast(part[points + tuple(ks)], _WIDER[acc])
         return reduce_compute(out_shape, [counts[n] for n in outer_axes], body, te.sum, zero,
                               f"{name}_{suffix}", _WIDER[acc])
 
-    total = float64_sum(stage(blocked, inner, 0, "block"), blocked, "blocks")
+    total = wide_sum(stage(blocked, inner, 0, "block"), blocked, "blocks")
     if not tail:
         return te.compute(tuple(out_shape), lambda *idx: _e.cast(total[idx], acc), name=name)
     rest = [n for n in blocked if n != split]
     extents_in = [tail if n == split else inner[n] for n in range(len(axes))]
-    rest_total = float64_sum(stage(rest, extents_in, counts[split] * inner[split], "tail"), rest, "tails")
+    rest_total = wide_sum(stage(rest, extents_in, counts[split] * inner[split], "tail"), rest, "tails")
     return te.compute(tuple(out_shape), lambda *idx: _e.cast(total[idx] + rest_total[idx], acc),
                       name=name)
 
