@@ -165,14 +165,22 @@ def test_float_power_follows_numpy_for_a_scalar_exponent(dtype, exponent, expone
         expected = np.power(base, b)
     check_op("power", [base, b], expected)
     got = mlc.jit(lambda x, y: x ** y)(base, b)
-    np.testing.assert_array_equal(got, expected)
-    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    _assert_power_matches(got, expected)
     if exponent_shape == ():  # a Python number, folded into the kernel
         with np.errstate(all="ignore"):
             expected = base ** exponent
         got = mlc.jit(lambda x: x ** exponent)(base)
-        np.testing.assert_array_equal(got, expected)
-        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+        _assert_power_matches(got, expected)
+
+
+def _assert_power_matches(got, expected):
+    """Special values (infinities, zeros, NaN) and their signs exactly; finite nonzero ones
+    within 4 ulp: NumPy's SIMD ``pow`` on AVX-512 hosts is itself 1-2 ulp from the rounded
+    result (3 ** 1.5 in float32), where on AVX2 hosts it rounds correctly."""
+    special = ~np.isfinite(expected) | (expected == 0)
+    np.testing.assert_array_equal(got[special], expected[special])
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+    assert np.all(mt.ulp_distance(got[~special], expected[~special]) <= 4), (got, expected)
 
 
 @pytest.mark.parametrize("dtype, exponent", [
