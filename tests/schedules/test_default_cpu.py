@@ -159,13 +159,14 @@ def test_the_course_mm_relu_and_multi_output_blocks():
 
 
 #: (columns, packed B, packed A, row tiles per block) of a large ragged matmul: A packs
-#: only with 4 column panels or more, a panel is two vectors (16 floats with AVX2, 32 with
-#: AVX-512), and a row tile of packed A the 5 rows that divide 515; three blocks of 35 of
-#: its 103 row tiles (about 256 rows each, none empty).
+#: only with 4 column panels or more, a panel is two vectors (16 floats) with AVX2 and a
+#: row tile of packed A the 5 rows that divide 515: three blocks of 35 of its 103 row tiles
+#: (about 256 rows each, none empty); with AVX-512 a panel is four vectors (64 floats) and a
+#: row tile 6 rows, the last one ragged: three blocks of 29 of its 86 row tiles.
 LARGE_MATMUL = {"avx2": (64, "B_global = T.alloc_buffer((4, 40, 16))", "A_global = T.alloc_buffer((103, 40, 5))",
                          "for i_1 in range(35):"),
-                "avx512": (128, "B_global = T.alloc_buffer((4, 40, 32))", "A_global = T.alloc_buffer((103, 40, 5))",
-                           "for i_1 in range(35):")}
+                "avx512": (256, "B_global = T.alloc_buffer((4, 40, 64))", "A_global = T.alloc_buffer((86, 40, 6))",
+                           "for i_1 in range(29):")}  # the wide tile: 6 rows of 4 vectors
 
 
 @each_pinned_target

@@ -7,7 +7,7 @@ The loop must keep every accumulator of the register tile in a vector register (
 FMA destination each, no stack access in the loop) and use the register file: with
 AVX2, 12 of the 16 ymm registers (6 rows of 2 vectors) where 6 divides the rows, 8 (4
 rows) for 2048 rows, which a tile of 6 would pad; with AVX-512, 24 of the 32 zmm
-registers (12 rows of 2 vectors) for 1536 rows, 16 (8 rows) for 2048.
+registers (6 rows of 4 vectors) whatever the rows, the reduction unrolled by 4.
 """
 import re
 
@@ -24,7 +24,7 @@ from .test_default_cpu import matmul
 
 #: (register name, accumulators, rows of the tile) of the micro-kernel per pinned ISA and size.
 MICRO_KERNEL = {("avx2", 1536): ("ymm", 12, 6), ("avx2", 2048): ("ymm", 8, 4),
-                ("avx512", 1536): ("zmm", 24, 12), ("avx512", 2048): ("zmm", 16, 8)}
+                ("avx512", 1536): ("zmm", 24, 6), ("avx512", 2048): ("zmm", 24, 6)}
 
 
 def _holds_a_loop(body: list[str]) -> bool:
