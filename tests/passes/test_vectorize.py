@@ -289,3 +289,34 @@ def test_the_verifier_checks_vector_lanes():
         verify_lowered(PrimFunc((A, B), store(B, Ramp(const(0), 1, 4), vload(A, ramp))))
     with pytest.raises(IRError, match="storing a float64x8 value into float32 buffer B"):
         store(B, ramp, Broadcast(FloatImm(1.0, "float64"), 8))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 150), width=st.sampled_from([4, 16, 64]))
+def test_the_ragged_tile_runs_in_vectors_of_a_power_of_two_lanes(n, width):
+    """A split that does not divide the extent leaves a ragged tile; partition_tiles peels
+    it off and its lanes are constants, so it becomes vectors of 32, 16, ... lanes (no
+    scalar loop, no guard) and computes what NumPy does."""
+    A = mlc.te.placeholder((n,), "float32", name="A")
+    B = mlc.te.compute((n,), lambda i: A[i] * 2.0 + 1.0, name="B")
+    mod = mlc.IRModule({"main": mlc.te.create_prim_func([A, B])})
+
+    def schedule(sch):
+        (i,) = sch.get_loops(sch.get_block("B"))
+        _, inner = sch.split(i, [None, width])
+        sch.vectorize(inner)
+
+    sch = mlc.Schedule(mod)
+    schedule(sch)
+    lowered = lower(sch.mod["main"])
+    lib = mlc.build(mod, "llvm", schedule=schedule)
+    a = np.random.default_rng(n).random(n, dtype="float32")
+    b = np.empty(n, "float32")
+    lib["main"](a, b)
+    np.testing.assert_array_equal(b, a * np.float32(2) + np.float32(1))
+    if n % width and n > width:
+        lanes = {node.lanes for node in pre_order_nodes(lowered.body) if isinstance(node, Ramp)}
+        tail = n % width
+        assert all(lane & (lane - 1) == 0 for lane in lanes), lanes
+        assert tail == 1 or 1 << (tail.bit_length() - 1) in lanes, (lanes, tail)
+        assert not any(isinstance(node, IfThenElse) for node in pre_order_nodes(lowered.body)), lowered

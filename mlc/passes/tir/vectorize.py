@@ -26,7 +26,11 @@ one. When the predicate is a conjunction of comparisons of expressions affine
 in the lane variable, it holds for every lane exactly when it holds for the
 first and the last lane (:func:`full_vector_guard`); the loop becomes
 ``if <first and last lane pass>: <the loop without the predicate> else: <the
-loop as it was>`` (every vector but the last runs unmasked).
+loop as it was>`` (every vector but the last runs unmasked). Where the predicate's lane-dependent part
+holds on lanes that are known constants (the ragged tile that
+:func:`~.partition_tiles.partition_tiles` peels off: ``if 960 + v < 1000`` in a loop of 64
+lanes), the loop runs just those lanes, unguarded (``T.vectorized(0, 32)`` and ``T.vectorized(32, 8)``):
+vectors of 32 and 8 lanes instead of a scalar loop of 64 tests.
 
 >>> from mlc.ir.buffer import decl_buffer
 >>> from mlc.ir.expr import Var
@@ -45,12 +49,12 @@ from ...ir import dtype as dt
 from ...ir.analysis import lane_stride, lanes_independent
 from ...ir.arith import same_expr
 from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not,
-                        PrimExpr, Ramp, Select, Var)
+                        PrimExpr, Ramp, Select, Var, const)
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.tir import BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt
+from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 from .simplify import simplify_expr
 
-__all__ = ["vectorize_loops", "full_vector_guard", "MAX_LANES"]
+__all__ = ["vectorize_loops", "full_vector_guard", "constant_lanes", "MAX_LANES"]
 
 #: Vectorized loops with a constant extent from 2 up to this many lanes become vector IR.
 MAX_LANES = 64
@@ -117,7 +121,21 @@ class _Vectorize(Mutator):
         s = self.generic_visit(s)
         return self._loop(s) if s.kind == "vectorized" else s
 
+    def visit_SeqStmt(self, s: SeqStmt) -> Stmt:
+        """A loop split into pieces of lanes joins the sequence it is in (so that lowering
+        the result again changes nothing)."""
+        out = self.generic_visit(s)
+        if isinstance(out, SeqStmt) and any(isinstance(c, SeqStmt) for c in out.seq):
+            return seq(*out.seq)
+        return out
+
     def _loop(self, s: For) -> Stmt:
+        narrowed = constant_lanes(s)
+        if narrowed is not None:
+            rest, loops = narrowed
+            pieces = loops.seq if isinstance(loops, SeqStmt) else (loops,)
+            body = seq(*(self._loop(p) if isinstance(p, For) else p for p in pieces))
+            return body if rest is None else IfThenElse(rest, body)
         guarded = full_vector_guard(s)
         if guarded is not None:
             full, unguarded = guarded
@@ -147,6 +165,69 @@ class _Vectorize(Mutator):
                    for n in pre_order_nodes(root)):
             return None
         return stores if lanes_independent(stores, var) else None
+
+
+def constant_lanes(s: For) -> tuple[PrimExpr | None, Stmt] | None:
+    """For a vectorized loop of constant bounds whose body is ``if cond: body`` (no else)
+    with ``cond`` monotone in the lane variable, and whose lane-dependent conjuncts are
+    constants once a lane is chosen: (the other conjuncts, or None; loops over the lanes
+    where the lane-dependent ones hold, running ``body`` unguarded, in pieces of a power of
+    two lanes, or a no-op when none do), else None. A monotone conjunction holds on one range of lanes, so the loop over
+    that range does what the guarded loop does.
+
+    >>> from mlc.ir.buffer import decl_buffer
+    >>> from mlc.ir.expr import Var
+    >>> from mlc.ir.tir import BufferStore, For, IfThenElse
+    >>> C, j = decl_buffer((1000,), "float32", "C"), Var("j")
+    >>> loop = For(j, IntImm(0), IntImm(64), "vectorized",
+    ...            IfThenElse(960 + j < 1000, BufferStore(C, FloatImm(0.0, "float32"), (960 + j,))))
+    >>> rest, narrowed = constant_lanes(loop)
+    >>> rest is None, [(piece.min.value, piece.extent.value) for piece in narrowed.seq]
+    (True, [(0, 32), (32, 8)])
+    """
+    body = s.body
+    if not (s.kind == "vectorized" and isinstance(body, IfThenElse) and body.else_case is None
+            and isinstance(s.min, IntImm) and isinstance(s.extent, IntImm) and 0 < s.extent.value <= MAX_LANES
+            and _monotone_in(body.condition, s.loop_var)):
+        return None
+    var = s.loop_var
+    lane_terms, rest = [], []
+    for term in _conjuncts(body.condition):
+        (lane_terms if any(n is var for n in pre_order_nodes(term)) else rest).append(term)
+    if not lane_terms:
+        return None
+    cond = lane_terms[0]
+    for term in lane_terms[1:]:
+        cond = Binary("and", cond, term, "bool")
+    passing = []
+    for lane in range(s.min.value, s.min.value + s.extent.value):
+        value = simplify_expr(substitute(cond, {var: IntImm(lane, var.dtype)}))
+        if not isinstance(value, IntImm):
+            return None
+        if value.value:
+            passing.append(lane)
+    if passing and passing != list(range(passing[0], passing[-1] + 1)):
+        return None  # (a monotone condition holds on one range; anything else is left alone)
+    guard = None
+    for term in rest:
+        guard = term if guard is None else Binary("and", guard, term, "bool")
+    if not passing:
+        return guard, Evaluate(const(0))
+    # in pieces of a power of two lanes, the widest first (40 lanes: 32 and 8): LLVM widens
+    # a vector of any other length to the next power of two and splits it lane by lane
+    pieces, start, left = [], passing[0], len(passing)
+    while left:
+        width = 1 << (left.bit_length() - 1)
+        pieces.append(For(var, IntImm(start, var.dtype), IntImm(width, var.dtype), s.kind, body.then_case,
+                          s.thread_binding, s.annotations))
+        start, left = start + width, left - width
+    return guard, pieces[0] if len(pieces) == 1 else SeqStmt(tuple(pieces))
+
+
+def _conjuncts(cond: PrimExpr) -> list[PrimExpr]:
+    if isinstance(cond, Binary) and cond.op == "and":
+        return _conjuncts(cond.a) + _conjuncts(cond.b)
+    return [cond]
 
 
 def _monotone_in(cond: PrimExpr, var: Var) -> bool:

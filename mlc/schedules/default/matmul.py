@@ -66,7 +66,7 @@ from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fus
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
            "COL_BLOCK_OPTIONS",
-           "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS", "WIDE_TILE_K_UNROLL"]
+           "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS", "WIDE_TILE_K_UNROLL", "RAGGED_MIN_VECTORS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -114,6 +114,9 @@ MAX_NARROW_COLUMNS = 12
 #: k unrolled by 4, 5.91 in 6 x 4 vectors unrolled by 4 (NumPy's OpenBLAS 6.27); 2048^3:
 #: 55.2, 49.1, 48.0 ms (NumPy 49.0). The same unroll does nothing for 8-lane (AVX2) code.
 WIDE_TILE_REGISTERS = 32
+#: A large matmul whose columns no vector divides keeps the usual register tile, its last
+#: panel ragged, from this many vectors of columns (fewer: vectors down the rows).
+RAGGED_MIN_VECTORS = 4
 WIDE_TILE_K_UNROLL = 4
 
 
@@ -291,7 +294,14 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     # vectors down the rows: a whole vector, or half of one, that divides the rows
     row_lanes = None if rows_symbolic else \
         next((w for w in (lanes, lanes // 2) if w >= 2 and m % w == 0), None)
-    nc = _narrow_columns(n, lanes) if pat.i is not None and row_lanes else None
+    # a large matmul whose columns no vector divides keeps the usual tile: partition_tiles
+    # peels its last, ragged column panel off the panel loop (threads split the panels
+    # only) and vectorize_loops runs that panel in narrower vectors (1000^3 on AVX-512:
+    # 5.9 ms, against 28 with vectors down the rows)
+    ragged = bool(n % lanes) and n >= RAGGED_MIN_VECTORS * lanes and pat.i is not None and not pat.batch \
+        and not rows_symbolic and m >= PACK_MIN_ROWS and pat.b_contiguous() \
+        and b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes
+    nc = _narrow_columns(n, lanes) if pat.i is not None and row_lanes and not ragged else None
     if nc is not None:
         return _schedule_narrow(sch, block, pat, ext, cpu, row_lanes, nc, math.prod(ext) >= PARALLEL_MIN_MACS)
     pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes or not pat.b_contiguous())
@@ -299,7 +309,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if not pack and not pat.b_contiguous():
         return None
     wide_tile = pack and pat.i is not None and not rows_symbolic and cpu.vector_registers >= WIDE_TILE_REGISTERS
-    nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), _column_tile(n, lanes, wide_tile))
+    nr = (4 if wide_tile else 2) * lanes if ragged else _column_tile(n, lanes, wide_tile)
+    nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), nr)
     mr = min(_row_tile(nr, lanes, m, cpu), m)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
     pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and \
@@ -309,7 +320,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if pat.i is not None and not rows_symbolic:
         mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // lanes), m, cpu), mr)
     wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
-    if pat.i is not None and mr > 1 and not rows_symbolic:
+    pack_a = pack_a and not ragged  # (its loops fused on threads: no panel to peel)
+    if pat.i is not None and mr > 1 and not rows_symbolic and not ragged:
         pack_a = bool(choose(sch, cpu, "matmul.pack_a", [0, 1], int(pack_a)))
     block_rows = _row_block(m, mr)
     row_blocks = -(-m // block_rows) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
@@ -344,7 +356,9 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         outer_extents = outer_extents[:-1]  # the row tiles are inside the reduction's blocks
     work = math.prod(ext)
     depth = parallel_depth(outer_extents, cpu, work) if work >= PARALLEL_MIN_MACS else 0
-    if cpu.cores > 1:
+    if ragged:
+        depth = min(depth, 1)  # threads over the column panels alone
+    elif cpu.cores > 1:
         depth = choose(sch, cpu, "parallel_depth", range(len(outer_extents) + 1), depth)
     # Each column panel of B is packed inside its own iteration of the panel loop (on the
     # thread that uses it, while it is hot in cache) when the threads split no finer
