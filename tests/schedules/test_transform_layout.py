@@ -158,7 +158,9 @@ def test_the_padding_is_filled_first_golden():
     assert "B = T.alloc_buffer((9, 4))" in text
     pad = text.index('with T.block("B_pad")')
     assert pad < text.index('with T.block("B")') < text.index('with T.block("C")')
-    assert "T.where(B_0 * 4 + B_1 >= 34)" in text and "B[v0, v1] = T.float32(-1.5)" in text
+    # the padding alone: the last tile's cells 2 and 3, not a test per cell of B
+    assert "for B_1 in range(2):" in text and "v0 = T.axis.spatial(9, 8)" in text
+    assert "v1 = T.axis.spatial(4, B_1 + 2)" in text and "B[v0, v1] = T.float32(-1.5)" in text
     assert sch.trace.insts[-1].inputs["pad_value"] == -1.5
     assert_replays(sch, lambda: two_stages(34))
 
@@ -179,6 +181,31 @@ def test_every_padding_cell_holds_pad_value(n, factor, target):
         want[i // factor, i % factor] = a[i] * 2
     np.testing.assert_array_equal(b, want)
     np.testing.assert_array_equal(c, a * 2 + 1)
+
+
+@settings(max_examples=15, deadline=None)
+@given(m=st.integers(1, 9), n=st.integers(1, 9), fm=st.integers(1, 4), fn=st.integers(1, 4),
+       target=st.sampled_from(["reference", "llvm"]))
+def test_padding_of_two_splits_and_a_permutation_holds_pad_value(m, n, fm, fn, target):
+    """Both axes split, the tiles permuted: the padding of each split is filled (where
+    they overlap, twice with the same value), every other cell holds its element."""
+    A = te.placeholder((m, n), "float32", name="A")
+    B = te.compute((m, n), lambda i, j: A[i, j] + 1.0, name="B")
+    C = te.compute((m, n), lambda i, j: B[i, j] * 2.0, name="C")
+    mod = mlc.IRModule({"main": te.create_prim_func([A, C])})
+    sch = Schedule(mod)
+    sch.transform_layout(sch.get_block("B"), "B", lambda i, j: (j // fn, i // fm, i % fm, j % fn), pad_value=-3.0)
+    assert_same_numerics(mod, sch.mod, targets=(target,))
+    func = exposed(sch.mod["main"], "B")
+    shape = func.params[-1].static_shape()
+    a, c = np.arange(m * n, dtype="float32").reshape(m, n), np.zeros((m, n), "float32")
+    b = np.full(shape, np.nan, "float32")
+    mlc.build(mlc.IRModule({"main": func}), target)["main"](a, c, b)
+    want = np.full(shape, -3.0, "float32")
+    for i in range(m):
+        for j in range(n):
+            want[j // fn, i // fm, i % fm, j % fn] = a[i, j] + 1
+    np.testing.assert_array_equal(b, want)
 
 
 def test_a_general_padded_map_fills_the_whole_buffer_first():

@@ -250,7 +250,11 @@ def _padding_condition(imap: IndexMap, new_vars, old_shape) -> PrimExpr:
 
 
 def _pad_block(new: Buffer, imap: IndexMap, old_shape, value) -> Stmt:
-    """Loops over the new shape around a block writing ``value`` into the padding cells."""
+    """Loops around a block writing ``value`` into the padding cells: for splits and
+    permutations, over the padding alone (:func:`_split_padding`), else over the new shape
+    under the padding condition."""
+    if _splits_and_permutes(imap):
+        return _split_padding(new, imap, old_shape, value)
     shape = new.static_shape()
     loops = [Var(f"{new.name}_{d}", "int32") for d in range(len(shape))]
     ivs = tuple(IterVar(Var(f"v{d}", "int32"), Range.from_extent(const(n)), "spatial")
@@ -265,6 +269,68 @@ def _pad_block(new: Buffer, imap: IndexMap, old_shape, value) -> Stmt:
     for var, n in reversed(list(zip(loops, shape))):
         stmt = For(var, const(0), const(n), "serial", stmt)
     return stmt
+
+
+def _split_padding(new: Buffer, imap: IndexMap, old_shape, value) -> Stmt:
+    """The padding of a split ``j // F, j % F`` of an axis of ``n`` elements is the last
+    tile's cells from ``n % F`` on: one block per padded split over those cells (and every
+    index of the other dimensions), not a test per cell of the whole buffer. A packed panel
+    of B for a ragged matmul (1000 columns in panels of 64) fills 24 of the 64 columns of
+    its last panel, where a scan of the buffer tested 1000 x 16 x 64 cells.
+
+    For ``lambda i: (i // 4, i % 4)`` on 34 elements, the fill went from a test per cell::
+
+        for B_0, B_1 in T.grid(9, 4):
+            with T.block("B_pad"):
+                v0 = T.axis.spatial(9, B_0)
+                v1 = T.axis.spatial(4, B_1)
+                T.where(B_0 * 4 + B_1 >= 34)
+                ...
+
+    to the two cells of padding::
+
+        for B_1 in range(2):
+            with T.block("B_pad"):
+                v0 = T.axis.spatial(9, 8)
+                v1 = T.axis.spatial(4, B_1 + 2)
+                T.reads()
+                T.writes(B[v0, v1])
+                B[v0, v1] = T.float32(-1.5)
+    """
+    shape = new.static_shape()
+    position = {}
+    for d, r in enumerate(imap.results):
+        if isinstance(r, Binary):
+            position.setdefault(id(r.a), {})[r.op] = d
+    fills = []
+    for p, extent in zip(imap.params, old_shape):
+        where = position.get(id(p))
+        if where is None:
+            continue
+        outer, inner = where["floordiv"], where["floormod"]
+        factor = shape[inner]
+        if extent % factor == 0:
+            continue
+        ivs = tuple(IterVar(Var(f"v{d}", "int32"), Range.from_extent(const(n)), "spatial")
+                    for d, n in enumerate(shape))
+        vs = [iv.var for iv in ivs]
+        write = BufferRegion(new, tuple(Range(v, const(1)) for v in vs))
+        name = f"{new.name}_pad" if not fills else f"{new.name}_pad_{len(fills)}"
+        block = Block(name, ivs, (), (write,), BufferStore(new, value, tuple(vs)))
+        loops, values = [], []
+        for d, n in enumerate(shape):
+            if d == outer:
+                values.append(const(extent // factor))
+                continue
+            lo, count = (extent % factor, factor - extent % factor) if d == inner else (0, n)
+            var = Var(f"{new.name}_{d}", "int32")
+            loops.append((var, count))
+            values.append(var + lo if lo else var)
+        stmt: Stmt = BlockRealize(tuple(values), const(True, "bool"), block)
+        for var, count in reversed(loops):
+            stmt = For(var, const(0), const(count), "serial", stmt)
+        fills.append(stmt)
+    return seq(*fills)
 
 
 class _AddPadding(Mutator):
