@@ -48,7 +48,7 @@ PROGRAMS = {
     "matmul_packed": lambda: matmul(256, 512, 1024),                # B packed panel by panel
     "sgemm_2048": lambda: matmul(2048, 2048, 2048),                # A too: A and B exceed half the L3
     "matmul_few_rows": lambda: matmul(2, 1024, 64),                # several column tiles per row tile
-    "matmul_few_columns": lambda: matmul(64, 10, 128),             # AVX2: vectors down the rows
+    "matmul_few_columns": lambda: matmul(64, 10, 128),             # AVX2: a ragged column tile
     "conv2d": lambda: conv2d((1, 16, 28, 28), (32, 16, 3, 3), padding=1),
     "softmax": lambda: softmax(256, 512),                          # one row loop, vector accumulators
     "row_sum": lambda: row_sum(64, 1024),

@@ -1,5 +1,5 @@
-"""The default matmul rule's small-size paths against NumPy: few columns (vectors down
-the rows), column panels of B packed inside the loop over panels, and the thread
+"""The default matmul rule's small-size paths against NumPy: few or ragged columns (a
+batch's vectors down the rows, else the usual tile with rows outside), column panels of B packed inside the loop over panels, and the thread
 threshold. Each schedule is built for a fixed two-core CPU and run on LLVM."""
 import numpy as np
 import pytest
@@ -91,15 +91,30 @@ def test_panels_packed_in_the_panel_loop(m, n, k, batch, transpose_b, shared_b):
     check(mod, reference)
 
 
-def test_few_columns_run_vectors_down_the_rows():
-    mod, reference = matmul(64, 10, 128, epilogue="bias")
+def test_few_columns_of_a_batch_run_vectors_down_the_rows():
+    mod, reference = matmul(64, 10, 128, batch=2, epilogue="bias")
     text = check(mod, reference)
-    assert "A_global = T.alloc_buffer((8, 128, 8))" in text  # A in 8-row panels,
-    assert text.index("for i_0 in range(8):") < text.index('with T.block("A_global")')  # each packed in its tile
+    assert "A_global = T.alloc_buffer((2, 8, 128, 8))" in text  # A in 8-row panels,
+    assert text.index("for b, i_0 in T.grid(2, 8):") < text.index('with T.block("A_global")')  # each packed in its tile
     assert "for ax1_1 in T.vectorized(8):\n                for ax0 in T.unroll(8):" in text  # rows interleaved
-    assert "Y_local = T.alloc_buffer((10, 64), scope=\"local\")" in text  # one vector per column
+    assert "Y_local = T.alloc_buffer((2, 10, 64), scope=\"local\")" in text  # one vector per column
     assert "for j in T.unroll(10):" in text and "for i_1 in T.vectorized(8):" in text
-    assert "T.where" not in text and "parallel" not in text  # 82k multiply-adds: one thread
+    assert "T.where" not in text and "parallel" not in text  # 164k multiply-adds: one thread
+
+
+@pytest.mark.parametrize("m, n, k", [(64, 10, 128), (64, 97, 40), (100, 100, 24), (300, 52, 300)])
+def test_columns_no_vector_divides_keep_the_register_tile_rows_outside(m, n, k):
+    """Without a batch: the usual tile of two vectors (no half vectors, no vectors down the
+    rows), the row tiles outside the column tiles, so that partition_tiles peels the ragged
+    column tile off the column loop of each row tile (which vectorize_loops then runs in
+    narrower vectors); threads, where there are any, split the rows."""
+    mod, reference = matmul(m, n, k, epilogue="bias")
+    text = check(mod, reference)
+    tile = 16 if n >= 16 else 8  # two vectors of 8 lanes, or one
+    assert f"T.vectorized({tile})" in text and "A_global" not in text
+    loops = [line.strip() for line in text.splitlines() if line.strip().startswith("for ")]
+    assert loops[0].startswith(("for i_0, j_0 in", "for i_0_j_0_fused", "for i_0 in")), loops
+    assert "i_0_j_0_fused" not in text
 
 
 @pytest.mark.parametrize("n", [3, 10, 15])
@@ -113,19 +128,19 @@ def test_fewer_columns_than_a_vector_make_one_short_vector_per_row(n):
     assert "T.where" not in text
 
 
-def test_ragged_columns_in_tiles_of_a_divisor_or_with_a_ragged_unrolled_tile():
-    text = check(*matmul(64, 100, 40))  # 10 tiles of 10 columns
+def test_ragged_columns_of_a_batch_in_tiles_of_a_divisor_or_with_a_ragged_unrolled_tile():
+    text = check(*matmul(64, 100, 40, batch=2))  # 10 tiles of 10 columns
     assert "for j_0 in range(10):" in text and "for j_1 in T.unroll(10):" in text
     assert "T.where" not in text
-    text = check(*matmul(64, 97, 40))  # 9 tiles of 11 columns (99: the least waste), the last ragged
+    text = check(*matmul(64, 97, 40, batch=2))  # 9 tiles of 11 columns (99: the least waste), the last ragged
     assert "for j_1 in T.unroll(11):" in text and "T.where(j_0 * 11 + j_1 < 97)" in text
     assert "T.vectorized(8)" in text
 
 
-def test_ragged_rows_and_columns_use_half_vectors():
-    text = check(*matmul(100, 100, 24))  # vectors of 4 rows
+def test_ragged_rows_and_columns_of_a_batch_use_half_vectors():
+    text = check(*matmul(100, 100, 24, batch=2))  # vectors of 4 rows
     assert "for i_1 in T.vectorized(4):" in text and "T.where" not in text
-    text = check(*matmul(101, 100, 24))  # odd rows: column tiles of 4
+    text = check(*matmul(101, 100, 24, batch=2))  # odd rows: column tiles of 4
     assert "for j_1 in T.vectorized(4):" in text
 
 
