@@ -86,7 +86,9 @@ def test_accumulator_width():
     assert accumulator_width(48, 8) == 24          # 3 vectors divide 48 at least twice
     assert accumulator_width(16, 8) == 8
     assert accumulator_width(8, 8) is None         # one vector: nothing to accumulate
-    assert accumulator_width(1023, 8) is None      # ragged: left to LLVM
+    assert accumulator_width(1023, 8) == 32        # none divides: 4 vectors, the last block ragged
+    assert accumulator_width(20, 8) == 8           # one vector fits twice
+    assert accumulator_width(15, 8) is None        # not even that
     assert accumulator_width(64, 1) is None
 
 
@@ -116,8 +118,24 @@ def test_a_lone_row_reduction_gets_vector_accumulators(reducer):
     check(mod, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(77,), (5, 77), (3, 1001)])
+@pytest.mark.parametrize("reducer", [te.max, te.sum, te.min])
+def test_a_ragged_row_reduction_gets_accumulators_too(shape, reducer):
+    """No vector multiple divides the row: the accumulators' split is ragged, its last block
+    peeled off; the rf block carries the split's predicate, so the combining blocks move
+    under its row loop (compute_at cannot carry such a predicate)."""
+    A = te.placeholder(shape, "float32", "A")
+    k = te.reduce_axis((0, shape[-1]), "k")
+    R = te.compute(shape[:-1], lambda *i: reducer(A[i + (k,)], axis=k), name="R")
+    mod = module(A, R)
+    sch = Schedule(mod)
+    assert attempt(sch, schedule_row_reduction, "main", "R", TWO_CORES) is not None
+    assert "R_rf" in sch.mod["main"].script()
+    check(mod, rtol=1e-5, atol=1e-5)
+
+
 @settings(max_examples=15, deadline=None)
-@given(st.sampled_from([(1,), (5,), (3, 16), (2, 7, 48), (4, 64)]), st.booleans(),
+@given(st.sampled_from([(1,), (5,), (3, 16), (2, 7, 48), (4, 64), (70,), (3, 77), (2, 130), (5, 2, 33)]), st.booleans(),
        st.sampled_from([te.max, te.sum]))
 def test_lone_reductions_over_the_last_axis_of_any_size(shape, keepdims, reducer):
     A = te.placeholder(shape, "float32", "A")

@@ -8,6 +8,7 @@ from mlc import ScheduleError, te
 from mlc.ir import Buffer, decl_buffer, const
 from mlc.ir.tir import BufferStore
 from mlc.schedules import Schedule
+from mlc.script import parse
 
 from .block_programs import (V, assert_replays, assert_same_numerics, block, course_module, func,
                              loops, module)
@@ -115,6 +116,49 @@ def test_rfactor_then_decompose_on_the_course_matmul():
     sch.decompose_reduction(rf, sch.get_loops(rf)[-1])
     assert_same_numerics(make(), sch.mod, rtol=1e-4)
     assert_replays(sch, make)
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.sampled_from([1, 3]), m=st.integers(5, 23), factor=st.sampled_from([2, 4, 8]))
+def test_decompose_reduction_of_a_ragged_rfactor_inits_every_accumulator(n, m, factor):
+    """A ragged split's predicate ``k_0 * F + k_1 < m`` mixes the rf block's spatial k_1 with
+    its reduction k_0; it holds at k_0 = 0 for every k_1 (F <= m), so the init (one per
+    accumulator) runs unconditionally: the original block ran it at k_0 = 0 everywhere."""
+    if factor > m:
+        return
+    sch = Schedule(row_sum(n, m))
+    _, k = sch.get_loops(sch.get_block("S"))
+    _, k1 = sch.split(k, factors=[None, factor])
+    rf = sch.rfactor(k1, 1)
+    i, acc, red = sch.get_loops(rf)
+    sch.reorder(red, acc)
+    init = sch.decompose_reduction(rf, red)
+    assert "T.where" not in sch.mod["main"].script().split('T.block("S_rf_update")')[0]
+    assert len(sch.get_loops(init)) == 2
+    assert_same_numerics(row_sum(n, m), sch.mod)
+    assert_replays(sch, lambda: row_sum(n, m))
+
+
+MIXED_PREDICATE = """
+@T.prim_func
+def main(A: T.Buffer((8,), "float32"), R: T.Buffer((4,), "float32")):
+    for j, k0 in T.grid(4, 2):
+        with T.block("R"):
+            vj, vk0 = T.axis.remap("SR", [j, k0])
+            T.where(k0 * 4 + j >= 2)
+            with T.init():
+                R[vj] = T.float32(0)
+            R[vj] = R[vj] + A[vk0 * 4 + vj]
+"""
+
+
+def test_decompose_reduction_still_refuses_a_mixed_predicate_false_at_the_first_step():
+    """``k0 * 4 + j >= 2`` fails at k0 = 0 for j < 2: the original block inits those
+    accumulators at no step (or a later one), so no unconditional init can stand in."""
+    sch = Schedule(mlc.IRModule({"main": parse(MIXED_PREDICATE)}))
+    j, _ = sch.get_loops(sch.get_block("R"))
+    with pytest.raises(ScheduleError, match="mixes the init's loops with reduction loops"):
+        sch.decompose_reduction(sch.get_block("R"), j)
 
 
 def test_rfactor_errors():

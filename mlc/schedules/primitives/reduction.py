@@ -28,7 +28,7 @@ from dataclasses import replace as dc_replace
 from ...ir.buffer import Buffer, BufferRegion
 from ...ir.expr import Binary, BufferLoad, IntImm, IterVar, PrimExpr, Range, Var, const, make_binary, select
 from ...ir.functor import pre_order_nodes, substitute
-from ...ir.arith import canonical, expr_key, free_vars, uses_any
+from ...ir.arith import Analyzer, canonical, expr_key, free_vars, uses_any
 from ...ir.te import access_regions, highest, lowest
 from ...ir.tir import BlockRealize, BufferStore, For, PrimFunc, seq
 from ..analysis import and_all, buffer_ids, conjuncts, loop_ranges, simplify_predicate
@@ -123,12 +123,29 @@ def _init_predicate(prim, where, func, realize, inner_ids, loop_map, loops) -> P
         dropped = (ids & inner_ids) - {id(v) for v in loop_map}
         if not dropped:
             keep.append(substitute(cond, loop_map))
-        elif ids & {id(v) for v in loop_map}:
+        elif ids & {id(v) for v in loop_map} and not _holds_at_first_step(cond, realize, loops, inner_ids,
+                                                                           loop_map):
             raise schedule_error(prim, where + f"the predicate {cond!r} mixes the init's loops with "
                                  "reduction loops", func, realize)
     ranges = loop_ranges(f for f in loops if f.loop_var not in loop_map)
     ranges.update({loop_map[f.loop_var]: Range(f.min, f.extent) for f in loops if f.loop_var in loop_map})
     return simplify_predicate(and_all(keep), ranges)
+
+
+def _holds_at_first_step(cond, realize, loops, inner_ids, loop_map) -> bool:
+    """Whether ``cond``, a conjunct of the block predicate over the init's loops and the
+    reduction loops, holds at the reduction loops' first iteration for every value of the
+    init's loops, and the reduction iterators are at their minimum there. The block then
+    runs its init at every point of the init's loops, and the init needs no part of
+    ``cond``: a split reduction whose last block is ragged (``k_0 * 64 + k_1 < 1000003``)
+    initialises each of its 64 accumulators at ``k_0 = 0``."""
+    first = {f.loop_var: f.min for f in loops if id(f.loop_var) in inner_ids and f.loop_var not in loop_map}
+    ana = Analyzer(loop_ranges(loops))
+    for iv, value in zip(realize.block.iter_vars, realize.iter_values):
+        if iv.iter_type != "spatial" and not ana.can_prove(
+                make_binary("eq", substitute(value, first), iv.dom.min)):
+            return False
+    return ana.can_prove(substitute(cond, first))
 
 
 # ----------------------------------------------------------------------- rfactor
