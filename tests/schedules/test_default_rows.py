@@ -165,3 +165,19 @@ def test_empty_tensors_are_left_alone(shape):
     mod = module(X, get_op("nn.softmax").lower(X, axis=-1))
     assert rows_applied(mod)[1] is None
     check(mod)
+
+
+@pytest.mark.parametrize("rows, cols", [(8, 64), (5, 77), (3, 1001)])
+def test_a_matrix_vector_product_gets_vector_accumulators(rows, cols):
+    """``A @ x``: each output a dot product along A's rows, scheduled as a row reduction
+    (the matmul rule has no column tile to make of it)."""
+    A = te.placeholder((rows, cols), "float32", "A")
+    x = te.placeholder((cols,), "float32", "x")
+    k = te.reduce_axis((0, cols), "k")
+    R = te.compute((rows,), lambda i: te.sum(A[i, k] * x[k], axis=k), name="R")
+    mod = module(A, x, R)
+    sch = Schedule(mod)
+    assert attempt(sch, schedule_row_reduction, "main", "R", TWO_CORES) is not None
+    kinds = [n.kind for n in pre_order_nodes(sch.mod["main"].body) if isinstance(n, For)]
+    assert "vectorized" in kinds, sch.mod["main"].script()
+    check(mod, rtol=1e-4, atol=1e-4)

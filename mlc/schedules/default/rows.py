@@ -146,7 +146,13 @@ def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
     and keep the accumulators in vector registers (unrolled vectors)."""
     rf = sch.get_block(rf_name, func_name)
     loops = sch.get_loops(rf)
-    acc, red = loops[-2], loops[-1]
+    v = view(sch, rf)
+    innermost = v.loops[-1].loop_var
+    drives_reduce = any(iv.iter_type == "reduce" and value is innermost
+                        for value, iv in zip(v.realize.iter_values, v.block.iter_vars))
+    # the accumulators go inside the reduction (rfactor leaves them outside it, except
+    # under the rows of a ragged split, :func:`_ragged_rows`)
+    acc, red = (loops[-2], loops[-1]) if drives_reduce else (loops[-1], loops[-2])
     sch.reorder(red, acc)
     init = sch.decompose_reduction(rf, red)
     attempt(sch, lambda s: s.vectorize(s.get_loops(init)[-1]) or True)
@@ -172,13 +178,17 @@ def _ragged_rows(sch, func_name: str, name: str, cpu: CpuInfo, saved, rows: int)
     """The same nest built the other way round, for a ragged split of the reduction whose
     predicate (``k_0 * 64 + k_1 < 1001``) compute_at cannot carry: from ``saved`` (before
     the rfactors), one rfactor and the reduction moved under its row loops (which then
-    combines the accumulators lane by lane: rfactor wants a block alone in its nest)."""
+    combines the accumulators one by one: rfactor wants a block alone in its nest, and
+    the accumulators' reads by a second one are no point per iterator for
+    reverse_compute_at)."""
     _restore(sch, saved)
     block = sch.get_block(name, func_name)
     v = view(sch, block)
     out = v.block.writes[0].buffer
     lanes = cpu.lanes(out.dtype)
-    width = accumulator_width(v.loops[-1].extent.value, lanes)
+    # at most two vectors of accumulators: the reduction combines them one by one
+    # (max(axis=1) of 1000x1001 on AVX-512: 68 us with 32, 91 with 64)
+    width = min(accumulator_width(v.loops[-1].extent.value, lanes), 2 * lanes)
     _, inner = sch.split(sch.get_loops(block)[-1], [None, width])
     rfs = [view(sch, sch.rfactor(inner, len(out.shape))).name]
     row_loop = sch.get_loops(sch.get_block(rfs[0], func_name))[rows - 1]
@@ -190,7 +200,10 @@ def schedule_row_reduction(sch, func_name: str, name: str, cpu: CpuInfo) -> set[
     """A reduction along a contiguous axis (``x.max(axis=-1)``) on its own: vector
     accumulators computed per output element, outer spatial loops in parallel."""
     v = view(sch, sch.get_block(name, func_name))
-    if not v.block.is_reduction or match_matmul(v) is not None or _has_empty_loop(v.func):
+    pat = match_matmul(v)
+    # a matrix-vector product (no row axis i in the matmul's terms: each output is a dot
+    # product along k) is a row reduction too, when k runs along both operands' rows
+    if not v.block.is_reduction or (pat is not None and pat.i is not None) or _has_empty_loop(v.func):
         return None
     work = 1
     for f in v.loops:
