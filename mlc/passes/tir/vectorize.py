@@ -26,11 +26,11 @@ one. When the predicate is a conjunction of comparisons of expressions affine
 in the lane variable, it holds for every lane exactly when it holds for the
 first and the last lane (:func:`full_vector_guard`); the loop becomes
 ``if <first and last lane pass>: <the loop without the predicate> else: <the
-loop as it was>`` (every vector but the last runs unmasked). Where the predicate's lane-dependent part
-holds on lanes that are known constants (the ragged tile that
-:func:`~.partition_tiles.partition_tiles` peels off: ``if 960 + v < 1000`` in a loop of 64
-lanes), the loop runs just those lanes, unguarded (``T.vectorized(0, 32)`` and ``T.vectorized(32, 8)``):
-vectors of 32 and 8 lanes instead of a scalar loop of 64 tests.
+loop as it was>`` (every vector but the last runs unmasked). Where the predicate's
+lane-dependent part holds on lanes that are known constants (the ragged tile that
+:func:`~.partition_tiles.partition_tiles` peels off: ``if 960 + v < 1000`` in a loop
+of 64 lanes), the loop runs just those lanes, unguarded (``T.vectorized(0, 32)`` and
+``T.vectorized(32, 8)``): vectors of 32 and 8 lanes instead of a scalar loop of 64 tests.
 
 >>> from mlc.ir.buffer import decl_buffer
 >>> from mlc.ir.expr import Var
@@ -172,8 +172,8 @@ def constant_lanes(s: For) -> tuple[PrimExpr | None, Stmt] | None:
     with ``cond`` monotone in the lane variable, and whose lane-dependent conjuncts are
     constants once a lane is chosen: (the other conjuncts, or None; loops over the lanes
     where the lane-dependent ones hold, running ``body`` unguarded, in pieces of a power of
-    two lanes, or a no-op when none do), else None. A monotone conjunction holds on one range of lanes, so the loop over
-    that range does what the guarded loop does.
+    two lanes, or a no-op when none do), else None. A monotone conjunction holds on one
+    range of lanes, so the loops over that range do what the guarded loop does.
 
     >>> from mlc.ir.buffer import decl_buffer
     >>> from mlc.ir.expr import Var

@@ -15,8 +15,9 @@ number of batch axes, i optional) :func:`schedule_matmul` builds::
             C[tile] = epilogue(C_local[tile])         # write back, relu/bias fused in
 
 The column tile NR is two vectors (16 float32 lanes with AVX2) or one where
-two do not divide the columns (four, 6 rows high, for a matmul large enough to pack B
-on a CPU of 32 vector registers: :data:`WIDE_TILE_REGISTERS`), and the row tile MR has as many rows as the
+two do not divide the columns (four, 6 rows high, for a matmul large enough to pack
+B on a CPU of 32 vector registers: :data:`WIDE_TILE_REGISTERS`), and the row tile MR
+has as many rows as the
 register file holds accumulators for: with 16 vector registers (AVX2) 8 to 12
 accumulators (4 to 6 rows of two vectors, 8 to 13 of one: the fewest row tiles),
 enough to hide the FMA latency, few enough to stay in registers; with 32
@@ -70,7 +71,8 @@ from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fus
 __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
            "COL_BLOCK_OPTIONS",
-           "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS", "WIDE_TILE_K_UNROLL", "RAGGED_MIN_VECTORS"]
+           "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
+           "WIDE_TILE_K_UNROLL", "RAGGED_MIN_VECTORS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -118,10 +120,10 @@ MAX_NARROW_COLUMNS = 12
 #: k unrolled by 4, 5.91 in 6 x 4 vectors unrolled by 4 (NumPy's OpenBLAS 6.27); 2048^3:
 #: 55.2, 49.1, 48.0 ms (NumPy 49.0). The same unroll does nothing for 8-lane (AVX2) code.
 WIDE_TILE_REGISTERS = 32
+WIDE_TILE_K_UNROLL = 4
 #: A large matmul whose columns no vector divides keeps the usual register tile, its last
 #: panel ragged, from this many vectors of columns (fewer: vectors down the rows).
 RAGGED_MIN_VECTORS = 4
-WIDE_TILE_K_UNROLL = 4
 
 
 def _column_tile(n: int, lanes: int, wide: bool = False, peeled: bool = False) -> int:
@@ -317,7 +319,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     pack = bool(choose(sch, cpu, "matmul.pack_b", [1, 0] if pat.b_contiguous() else [1], int(pack)))
     if not pack and not pat.b_contiguous():
         return None
-    wide_tile = pack and pat.i is not None and not rows_symbolic and cpu.vector_registers >= WIDE_TILE_REGISTERS
+    wide_tile = pack and pat.i is not None and not rows_symbolic and \
+        cpu.vector_registers >= WIDE_TILE_REGISTERS
     nr = (4 if wide_tile else 2) * lanes if ragged else _column_tile(n, lanes, wide_tile, peel and not pack)
     nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), nr)
     mr = min(_row_tile(nr, lanes, m, cpu), m)
@@ -383,7 +386,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if pack_in_panel:
         pack_in_panel = bool(choose(sch, cpu, "matmul.pack_in_panel", [1, 0], 1))
     k_inner = k_block or k
-    k_unroll = WIDE_TILE_K_UNROLL if wide_tile and k_inner % WIDE_TILE_K_UNROLL == 0 and k_inner > WIDE_TILE_K_UNROLL else 1
+    unroll = wide_tile and k_inner % WIDE_TILE_K_UNROLL == 0 and k_inner > WIDE_TILE_K_UNROLL
+    k_unroll = WIDE_TILE_K_UNROLL if unroll else 1
     k_unroll = choose(sch, cpu, "matmul.k_unroll",
                       [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner], k_unroll)
     handled = {name}
