@@ -207,3 +207,16 @@ def test_avx512_ragged_rows_take_the_tile_that_pads_least():
     assert "for i_1 in T.unroll(10):" in text and "T.where" not in text
     text = check(*matmul(997, 32, 16), cpu=CpuInfo(512, 1))  # 997 = 9 * 111 - 2
     assert "for i_1 in T.unroll(9):" in text and "T.where" in text
+
+
+@pytest.mark.parametrize("n", [100, 1001, 37])
+def test_a_vector_matrix_product_with_ragged_columns_takes_whole_vectors(n):
+    """``x @ B`` with a 1-d ``x`` (no row axis) and columns no vector divides: tiles of two
+    vectors, the ragged last one peeled off the column loop, not tiles of half a vector."""
+    x = te.placeholder((64,), "float32", name="x")
+    B = te.placeholder((64, n), "float32", name="B")
+    r = te.reduce_axis((0, 64), name="k")
+    Y = te.compute((n,), lambda j: te.sum(x[r] * B[r, j], axis=r), name="Y")
+    mod = mlc.IRModule({"main": te.create_prim_func([x, B, Y])})
+    text = check(mod, lambda a, b: a @ b)
+    assert "T.vectorized(16)" in text and "T.vectorized(4)" not in text, text
