@@ -344,18 +344,19 @@ def test_schedule_argument_errors():
 
 @each_pinned_target
 @settings(max_examples=12, deadline=None)
-@given(m=st.integers(16, 40), n=st.sampled_from([70, 77, 88, 100, 135]), k=st.integers(1, 24))
+@given(m=st.integers(16, 40), n=st.sampled_from([70, 77, 80, 88, 96, 100, 135]), k=st.integers(1, 24))
 def test_large_matmul_with_columns_no_vector_divides_keeps_the_register_tile(isa, target, m, n, k):
-    """With the thresholds scaled down so that B counts as large: the usual register tile
-    (4 vectors wide on AVX-512, 2 with AVX2), not vectors down the rows; its last panel
-    ragged, peeled off on the host's threads and run in narrower vectors; same results."""
+    """With the thresholds scaled down so that B counts as large, columns that the full
+    register tile (4 vectors wide on AVX-512, 2 with AVX2) does not divide: that tile, not
+    vectors down the rows nor narrower tiles; its last panel ragged, peeled off on the
+    host's threads and run in narrower vectors; same results."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(matmul_rule, "PACK_B_L2_SHARE", 1 / (1 << 20))
         mod = matmul(m, n, k)
         with pinned_threads():
             text = default_schedule(mod, target).mod["main"].script()
         lanes = 16 if isa == "avx512" else 8
-        if n % lanes:
-            panel = 4 * lanes if isa == "avx512" else 2 * lanes
+        panel = 4 * lanes if isa == "avx512" else 2 * lanes
+        if n % panel:  # (80 float32 columns with AVX-512: five vectors, but panels of four)
             assert f"T.vectorized({panel})" in text and "B_global" in text, text
         check(mod, rtol=1e-4, atol=1e-4)

@@ -301,11 +301,13 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     # vectors down the rows: a whole vector, or half of one, that divides the rows
     row_lanes = None if rows_symbolic else \
         next((w for w in (lanes, lanes // 2) if w >= 2 and m % w == 0), None)
-    # a large matmul whose columns no vector divides keeps the usual tile: partition_tiles
-    # peels its last, ragged column panel off the panel loop (threads split the panels
-    # only) and vectorize_loops runs that panel in narrower vectors (1000^3 on AVX-512:
-    # 5.9 ms, against 28 with vectors down the rows)
-    ragged = bool(n % lanes) and n >= RAGGED_MIN_VECTORS * lanes and pat.i is not None and not pat.batch \
+    # a large matmul whose columns the full register tile does not divide keeps that tile:
+    # partition_tiles peels its last, ragged column panel off the panel loop (threads split
+    # the panels only) and vectorize_loops runs that panel in narrower vectors (1000^3 on
+    # AVX-512: 5.9 ms, against 28 with vectors down the rows; float64: 13.6 ms, against
+    # 19.2 in one-vector tiles; AVX2 code: 11.4 ms, against 15.3)
+    tile_width = (4 if cpu.vector_registers >= WIDE_TILE_REGISTERS else 2) * lanes
+    ragged = bool(n % tile_width) and n >= RAGGED_MIN_VECTORS * lanes and pat.i is not None and not pat.batch \
         and not rows_symbolic and m >= PACK_MIN_ROWS and pat.b_contiguous() \
         and b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes
     # Other columns that no vector divides keep the usual tile too where the column loop can
