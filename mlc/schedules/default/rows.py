@@ -38,7 +38,7 @@ from ...ir.expr import IntImm
 from ..analysis import is_param
 from ..state import all_blocks, loops_above
 from .patterns import match_matmul, view, view_by_name
-from .steps import CpuInfo, _restore, attempt, estimated_extent, parallelize_outer, vectorize_innermost
+from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restore, vectorize_innermost
 
 __all__ = ["schedule_rows", "schedule_row_reduction", "row_depth", "accumulator_width",
            "ACCUMULATORS"]
@@ -181,7 +181,7 @@ def _ragged_rows(sch, func_name: str, name: str, cpu: CpuInfo, saved, rows: int)
     combines the accumulators one by one: rfactor wants a block alone in its nest, and
     the accumulators' reads by a second one are no point per iterator for
     reverse_compute_at)."""
-    _restore(sch, saved)
+    restore(sch, saved)
     block = sch.get_block(name, func_name)
     v = view(sch, block)
     out = v.block.writes[0].buffer

@@ -21,7 +21,7 @@ from ...target import DEFAULT_CACHES
 from ..intrinsics.x86 import has_vnni
 from .patterns import view
 
-__all__ = ["CpuInfo", "attempt", "choose", "Knobs", "parallel_loops", "vectorize_innermost", "vectorize_by_llvm",
+__all__ = ["CpuInfo", "attempt", "restore", "choose", "Knobs", "parallel_loops", "vectorize_innermost", "vectorize_by_llvm",
            "parallelize_outer",
            "vector_split", "REGISTERS_FREE", "register_rows", "row_tile_options",
            "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE", "SYMBOLIC_EXTENT_ESTIMATE",
@@ -99,7 +99,8 @@ def choose(sch, cpu: CpuInfo, name: str, options, default: int) -> int:
     return default if len(options) == 1 else int(cpu.knobs(sch, name, options, default))
 
 
-def _restore(sch, saved) -> None:
+def restore(sch, saved) -> None:
+    """Put ``sch`` back to ``saved`` (a :meth:`~mlc.schedules.Schedule.copy` of it)."""
     sch.__dict__.clear()
     sch.__dict__.update(saved.__dict__)
 
@@ -115,7 +116,7 @@ def attempt(sch, step, *args):
     except ScheduleError:
         result = None
     if result is None:
-        _restore(sch, saved)
+        restore(sch, saved)
     return result
 
 
