@@ -62,6 +62,22 @@ def test_conv_rule_tiles_and_parallelizes():
     assert "T.parallel" in text and "T.vectorized" in text and "T.unroll" in text
 
 
+@pytest.mark.parametrize("bits, out_channels, tile", [(512, 100, 5), (512, 30, 6), (512, 12, 6), (256, 30, 3)])
+def test_channels_no_vector_divides_go_in_tiles_that_divide_them(bits, out_channels, tile):
+    """A batch of 2 fuses batch and channel tiles on threads; a ragged channel tile would
+    guard every row of the register tile, so the rows are a divisor of the channels (at
+    least half the accumulators); results against the reference interpreter."""
+    mod, name = _scheduled_conv((2, 8, 9, 28), (out_channels, 8, 3, 3), 1)
+    sch = Schedule(mod)
+    assert attempt(sch, schedule_conv, name, "T_conv2d", CpuInfo(bits, 2)) is not None
+    text = sch.mod[name].script()
+    assert f"T.unroll({tile})" in text and f"< {out_channels}" not in text, text
+    x, wt = _conv_args(2, 8, 9, 28, out_channels, 3, 1)
+    want = mlc.jit(lambda a, b: mlc.nn.conv2d(a, b, padding=1), target="reference")(x, wt)
+    np.testing.assert_allclose(mlc.jit(lambda a, b: mlc.nn.conv2d(a, b, padding=1))(x, wt), want,
+                               rtol=1e-4, atol=1e-4)
+
+
 def test_conv_rule_leaves_non_conv_alone():
     mod, name = _scheduled_conv((1, 4, 1, 1), (4, 4, 1, 1), 0)
     func = mod[name]
