@@ -301,15 +301,6 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     # vectors down the rows: a whole vector, or half of one, that divides the rows
     row_lanes = None if rows_symbolic else \
         next((w for w in (lanes, lanes // 2) if w >= 2 and m % w == 0), None)
-    # a large matmul whose columns the full register tile does not divide keeps that tile:
-    # partition_tiles peels its last, ragged column panel off the panel loop (threads split
-    # the panels only) and vectorize_loops runs that panel in narrower vectors (1000^3 on
-    # AVX-512: 5.9 ms, against 28 with vectors down the rows; float64: 13.6 ms, against
-    # 19.2 in one-vector tiles; AVX2 code: 11.4 ms, against 15.3)
-    tile_width = (4 if cpu.vector_registers >= WIDE_TILE_REGISTERS else 2) * lanes
-    ragged = bool(n % tile_width) and n >= RAGGED_MIN_VECTORS * lanes and pat.i is not None and not pat.batch \
-        and not rows_symbolic and m >= PACK_MIN_ROWS and pat.b_contiguous() \
-        and b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes
     # Other columns that no vector divides keep the usual tile too where the column loop can
     # be peeled (no batch, constant rows or none: see rows_first below): vectors down the
     # rows only for batches and symbolic rows (300x50x300 on AVX-512: 34 us, against 71 down
@@ -324,7 +315,15 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         return None
     wide_tile = pack and pat.i is not None and not rows_symbolic and \
         cpu.vector_registers >= WIDE_TILE_REGISTERS
-    nr = (4 if wide_tile else 2) * lanes if ragged else _column_tile(n, lanes, wide_tile, peel and not pack)
+    tile_width = (4 if wide_tile else 2) * lanes
+    # a packed matmul whose columns the full register tile does not divide keeps that tile:
+    # partition_tiles peels its last, ragged column panel off the panel loop (threads split
+    # the panels only) and vectorize_loops runs that panel in narrower vectors (1000^3 on
+    # AVX-512: 5.9 ms, against 28 with vectors down the rows; float64: 13.6 ms, against
+    # 19.2 in one-vector tiles; AVX2 code: 11.4 ms, against 15.3)
+    ragged = pack and peel and pat.i is not None and pat.b_contiguous() and bool(n % tile_width) \
+        and n >= RAGGED_MIN_VECTORS * lanes
+    nr = tile_width if ragged else _column_tile(n, lanes, wide_tile, peel and not pack)
     nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), nr)
     mr = min(_row_tile(nr, lanes, m, cpu), m)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
