@@ -32,7 +32,7 @@ __all__ = [
     "PrimExpr", "Var", "IntImm", "FloatImm", "Cast", "Binary", "Not", "Select", "Call",
     "BufferLoad", "Ramp", "Broadcast", "Reduce", "CommReducer", "Range", "IterVar", "const", "convert",
     "cast", "select", "if_then_else", "min", "max", "floordiv", "floormod", "truncdiv",
-    "truncmod", "logical_and", "logical_or", "logical_not", "call", "MATH_OPS", "REINTERPRET", "reinterpret",
+    "truncmod", "logical_and", "logical_or", "conjuncts", "and_all", "logical_not", "call", "MATH_OPS", "REINTERPRET", "reinterpret",
     "FLOAT_ONLY_OPS", "ARITH_OPS", "COMPARE_OPS", "LOGIC_OPS", "BITWISE_OPS",
     *MATH_CALLS,  # one builder per math call of the table: exp, log, ..., erfc
 ]
@@ -466,6 +466,23 @@ def truncmod(a, b) -> PrimExpr:
 
 def logical_and(a, b) -> PrimExpr:
     return _binary("and", cast(a, "bool"), cast(b, "bool"))
+
+
+def conjuncts(cond: PrimExpr) -> list[PrimExpr]:
+    """``a and b and c`` -> [a, b, c]; ``True`` -> []."""
+    if isinstance(cond, IntImm) and cond.value == 1:
+        return []
+    if isinstance(cond, Binary) and cond.op == "and":
+        return conjuncts(cond.a) + conjuncts(cond.b)
+    return [cond]
+
+
+def and_all(conds) -> PrimExpr:
+    """``c0 and c1 and ...``; ``True`` for none."""
+    out = conds[0] if conds else const(True, "bool")
+    for c in conds[1:]:
+        out = make_binary("and", out, c)
+    return out
 
 
 def logical_or(a, b) -> PrimExpr:

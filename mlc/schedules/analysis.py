@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..ir.buffer import Buffer, BufferRegion
-from ..ir.expr import Binary, BufferLoad, IntImm, PrimExpr, Range, Var, const, make_binary
+from ..ir.expr import (Binary, BufferLoad, IntImm, PrimExpr, Range, Var, and_all, conjuncts, const,  # noqa: F401
+                       make_binary)
 from ..ir.functor import pre_order_nodes, substitute
 from ..ir.analysis import stmt_children
 from ..ir.arith import Analyzer, IntSet, canonical, linear, relax_region, union_regions
@@ -103,15 +104,6 @@ def recompute_reads(block: Block) -> tuple[BufferRegion, ...]:
     return access_regions(exprs)
 
 
-def conjuncts(cond: PrimExpr) -> list[PrimExpr]:
-    """``a and b and c`` -> [a, b, c]; ``True`` -> []."""
-    if is_true(cond):
-        return []
-    if isinstance(cond, Binary) and cond.op == "and":
-        return conjuncts(cond.a) + conjuncts(cond.b)
-    return [cond]
-
-
 def is_true(cond: PrimExpr) -> bool:
     return isinstance(cond, IntImm) and cond.value == 1
 
@@ -184,14 +176,6 @@ def relax_regions(regions: Iterable[BufferRegion], dom) -> list[BufferRegion]:
             e = s.extent()
             dims.append(Range(s.min, e) if isinstance(e, IntImm) else Range(IntImm(0, extent.dtype), extent))
         out.append(BufferRegion(r.buffer, tuple(dims)))
-    return out
-
-
-def and_all(conds: Sequence[PrimExpr]) -> PrimExpr:
-    """``c0 and c1 and ...``; ``True`` for none."""
-    out = conds[0] if conds else const(True, "bool")
-    for c in conds[1:]:
-        out = make_binary("and", out, c)
     return out
 
 

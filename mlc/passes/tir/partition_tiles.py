@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
-from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, logical_and
+from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, conjuncts, const, logical_and
 from ...ir.functor import Mutator, substitute
 from ...ir.tir import For, IfThenElse, PrimFunc, seq
 from .simplify import simplify
@@ -130,7 +130,7 @@ class _Tiles(Mutator):
     def visit_IfThenElse(self, node: IfThenElse):
         then_case = self.visit(node.then_case)
         else_case = None if node.else_case is None else self.visit(node.else_case)
-        kept = [c for c in _conjuncts(node.condition) if not self._drops(c)]
+        kept = [c for c in conjuncts(node.condition) if not self._drops(c)]
         if not kept:
             return then_case
         cond = kept[0]
@@ -188,12 +188,6 @@ class _Tiles(Mutator):
         if lower_only:
             return factor, None
         return (factor, outer) if factor > 0 and hi is not None and hi <= factor - 1 else None
-
-
-def _conjuncts(cond: PrimExpr) -> list[PrimExpr]:
-    if isinstance(cond, Binary) and cond.op == "and":
-        return _conjuncts(cond.a) + _conjuncts(cond.b)
-    return [cond]
 
 
 def _is_zero(e: PrimExpr) -> bool:

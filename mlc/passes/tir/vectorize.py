@@ -49,7 +49,7 @@ from ...ir import dtype as dt
 from ...ir.analysis import lane_stride, lanes_independent
 from ...ir.arith import same_expr
 from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not,
-                        PrimExpr, Ramp, Select, Var, const)
+                        PrimExpr, Ramp, Select, Var, and_all, conjuncts, const)
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 from .simplify import simplify_expr
@@ -192,13 +192,11 @@ def constant_lanes(s: For) -> tuple[PrimExpr | None, Stmt] | None:
         return None
     var = s.loop_var
     lane_terms, rest = [], []
-    for term in _conjuncts(body.condition):
+    for term in conjuncts(body.condition):
         (lane_terms if any(n is var for n in pre_order_nodes(term)) else rest).append(term)
     if not lane_terms:
         return None
-    cond = lane_terms[0]
-    for term in lane_terms[1:]:
-        cond = Binary("and", cond, term, "bool")
+    cond = and_all(lane_terms)
     passing = []
     for lane in range(s.min.value, s.min.value + s.extent.value):
         value = simplify_expr(substitute(cond, {var: IntImm(lane, var.dtype)}))
@@ -208,9 +206,7 @@ def constant_lanes(s: For) -> tuple[PrimExpr | None, Stmt] | None:
             passing.append(lane)
     if passing and passing != list(range(passing[0], passing[-1] + 1)):
         return None  # (a monotone condition holds on one range; anything else is left alone)
-    guard = None
-    for term in rest:
-        guard = term if guard is None else Binary("and", guard, term, "bool")
+    guard = and_all(rest) if rest else None
     if not passing:
         return guard, Evaluate(const(0))
     # in pieces of a power of two lanes, the widest first (40 lanes: 32 and 8): LLVM widens
@@ -222,12 +218,6 @@ def constant_lanes(s: For) -> tuple[PrimExpr | None, Stmt] | None:
                           s.thread_binding, s.annotations))
         start, left = start + width, left - width
     return guard, pieces[0] if len(pieces) == 1 else SeqStmt(tuple(pieces))
-
-
-def _conjuncts(cond: PrimExpr) -> list[PrimExpr]:
-    if isinstance(cond, Binary) and cond.op == "and":
-        return _conjuncts(cond.a) + _conjuncts(cond.b)
-    return [cond]
 
 
 def _monotone_in(cond: PrimExpr, var: Var) -> bool:
