@@ -10,7 +10,7 @@ the body has no vector form here).
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 import mlc
 from mlc.backends.llvm.module import generate_ir
@@ -239,6 +239,7 @@ RUNS = {"below": lambda k, n, lo: k < n, "at most": lambda k, n, lo: k <= n - 1,
 @settings(max_examples=20, deadline=None)
 @given(rows=ROWS, width=WIDTHS, guard=st.sampled_from(sorted(GUARDS)), cut=st.integers(0, 40),
        offset=st.integers(0, 3), dtype=st.sampled_from(FLOATS + ("int32",)), seed=st.integers(0, 99))
+@example(rows=1, width=3, guard="above", cut=0, offset=0, dtype="float32", seed=0)  # every lane of one row
 def test_a_guard_monotone_in_the_lane_runs_whole_vectors_unguarded(rows, width, guard, cut, offset,
                                                                   dtype, seed):
     """``if k < n: B[k] = A[k] + A[k + offset]`` in a vectorized loop: whole vectors run as

@@ -171,8 +171,8 @@ def constant_lanes(s: For) -> tuple[PrimExpr | None, Stmt] | None:
     """For a vectorized loop of constant bounds whose body is ``if cond: body`` (no else)
     with ``cond`` monotone in the lane variable, and whose lane-dependent conjuncts are
     constants once a lane is chosen: (the other conjuncts, or None; loops over the lanes
-    where the lane-dependent ones hold, running ``body`` unguarded, in pieces of a power of
-    two lanes, or a no-op when none do), else None. A monotone conjunction holds on one
+    where the lane-dependent ones hold, running ``body`` unguarded: the loop whole when every
+    lane does, else in pieces of a power of two lanes, or a no-op when none do), else None. A monotone conjunction holds on one
     range of lanes, so the loops over that range do what the guarded loop does.
 
     >>> from mlc.ir.buffer import decl_buffer
@@ -209,6 +209,8 @@ def constant_lanes(s: For) -> tuple[PrimExpr | None, Stmt] | None:
     guard = and_all(rest) if rest else None
     if not passing:
         return guard, Evaluate(const(0))
+    if len(passing) == s.extent.value:  # every lane: the vector as it is, unguarded
+        return guard, For(var, s.min, s.extent, s.kind, body.then_case, s.thread_binding, s.annotations)
     # in pieces of a power of two lanes, the widest first (40 lanes: 32 and 8): LLVM widens
     # a vector of any other length to the next power of two and splits it lane by lane
     pieces, start, left = [], passing[0], len(passing)
