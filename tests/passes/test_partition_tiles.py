@@ -27,7 +27,9 @@ def _loops(func):
 
 
 def test_a_symbolic_tile_loop_gets_a_guard_free_body_for_its_full_tiles():
-    out = partition_tiles(_loops(_tiled(te.var("n")))).script()
+    partitioned = partition_tiles(_loops(_tiled(te.var("n"))))
+    assert partition_tiles(partitioned) is partitioned  # nothing left to partition
+    out = partitioned.script()
     assert "for i_0 in range((n + 3) // 4):" in out
     assert "if i_0 * 4 + 4 <= n:" in out
     fast, rest = out.split("else:")
@@ -49,18 +51,35 @@ def _parallel_tiled(n, factor):
     return sch.mod["main"]
 
 
-@pytest.mark.parametrize("n, factor, full", [(12, 4, 3), (13, 4, 3), (17, 8, 2)])
-def test_a_parallel_constant_tile_loop_keeps_its_kind_in_both_parts(n, factor, full):
+@pytest.mark.parametrize("n, factor, full", [(12, 4, 3), (4 * 64 + 1, 4, 64), (8 * 70 + 3, 8, 70)])
+def test_a_parallel_loop_with_few_ragged_tiles_runs_its_full_tiles_in_a_parallel_loop_of_their_own(
+        n, factor, full):
     out = partition_tiles(_loops(_parallel_tiled(n, factor)))
     loops = [s for s in pre_order_nodes(out.body) if isinstance(s, For) and s.kind == "parallel"]
     parts = [(s.min.value, s.extent.value) for s in loops]
-    tiles = -(-n // factor)
-    if full == tiles:  # every tile full: one loop, no guard left
-        assert parts == [(0, full)] and not any(isinstance(s, IfThenElse) for s in pre_order_nodes(out.body))
-    else:  # the ragged tile, one iteration, left as its body
-        assert parts == [(0, full)]
+    assert parts == [(0, full)]  # the full tiles, on the team
+    if full * factor == n:  # every tile full: no guard left
+        assert not any(isinstance(s, IfThenElse) for s in pre_order_nodes(out.body))
+    else:  # the ragged tile after them, one iteration, left as its body
         assert f"{full * factor} + i_1 < {n}" in out.script()
     assert partition_tiles(out) is out  # nothing left to partition
+
+
+@pytest.mark.parametrize("n, factor", [(2 * 4 + 1, 4), (17, 8), (4 * 63 + 1, 4)])
+def test_a_parallel_loop_whose_ragged_tile_is_a_large_share_keeps_it_on_the_team(n, factor):
+    """Split off, the ragged tile would run after the team, on one thread: with two tiles,
+    the whole loop would (PARALLEL_SPLIT_MIN_RATIO)."""
+    out = partition_tiles(_loops(_parallel_tiled(n, factor)))
+    loops = [s for s in pre_order_nodes(out.body) if isinstance(s, For) and s.kind == "parallel"]
+    tiles = -(-n // factor)
+    assert [(s.min.value, s.extent.value) for s in loops] == [(0, tiles)]
+    script = out.script()
+    assert f"if i_0 * {factor} + {factor} <= {n}:" in script  # each tile tests whether it is full
+    fast, rest = script.split("else:")
+    full = n // factor
+    assert f"+ i_1 < {n}" not in fast  # the full tiles run guard-free
+    assert f"if {full * factor} + i_1 < {n}:" in rest  # the ragged one, its index a constant
+    assert partition_tiles(out) is out
 
 
 def test_vectorized_and_unrolled_constant_loops_are_left_whole():
