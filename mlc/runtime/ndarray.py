@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import DeviceError, DTypeError, MLCError, ShapeError
 from ..ir import dtype as dt
+from . import host_pool
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
            "allocator", "host_empty", "empty_maker", "module_device", "to_device", "is_masked_array", "cuda_device_count",
@@ -196,7 +197,8 @@ HOST_ALIGN = 64
 def host_empty(shape, dtype) -> np.ndarray:
     """``np.empty(shape, dtype)``, its data HOST_ALIGN-byte aligned when it is large (at least
     HOST_ALIGNED_BYTES; NumPy aligns to 16 bytes only): then a view of a slightly larger
-    byte buffer."""
+    byte buffer, which outputs of at least :data:`.host_pool.MIN_BYTES` take from
+    :mod:`.host_pool` (pages mapped already, where an earlier output left them)."""
     try:
         nbytes = _LARGE[shape, dtype]
     except (KeyError, TypeError):  # first time (or an unhashable shape: a list)
@@ -205,7 +207,9 @@ def host_empty(shape, dtype) -> np.ndarray:
             _LARGE[shape, dtype] = nbytes if nbytes >= HOST_ALIGNED_BYTES else 0
     if nbytes < HOST_ALIGNED_BYTES:
         return np.empty(shape, dtype)
-    raw = np.empty(nbytes + HOST_ALIGN, np.uint8)
+    raw = host_pool.take(nbytes + HOST_ALIGN) if nbytes >= host_pool.MIN_BYTES else None
+    if raw is None:
+        raw = np.empty(nbytes + HOST_ALIGN, np.uint8)
     start = -raw.ctypes.data % HOST_ALIGN
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
