@@ -172,8 +172,9 @@ def constant_lanes(s: For) -> tuple[PrimExpr | None, Stmt] | None:
     with ``cond`` monotone in the lane variable, and whose lane-dependent conjuncts are
     constants once a lane is chosen: (the other conjuncts, or None; loops over the lanes
     where the lane-dependent ones hold, running ``body`` unguarded: the loop whole when every
-    lane does, else in pieces of a power of two lanes, or a no-op when none do), else None. A monotone conjunction holds on one
-    range of lanes, so the loops over that range do what the guarded loop does.
+    lane does, else in pieces of a power of two lanes, or a no-op when none do), else None.
+    A monotone conjunction holds on one range of lanes, so the loops over that range do what
+    the guarded loop does.
 
     >>> from mlc.ir.buffer import decl_buffer
     >>> from mlc.ir.expr import Var
