@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc.ir import te
@@ -167,3 +168,35 @@ def test_tiles_inside_blocks_compute_every_element(target, fused, rows, factors)
     b = np.full_like(a, np.nan)
     lib["main"](a, b)
     np.testing.assert_array_equal(b, a + 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 200), factor=st.integers(2, 17), cols=st.sampled_from([1, 5, 16, 19]),
+       vectorized=st.booleans(), seed=st.integers(0, 99))
+def test_a_parallel_tile_loop_of_any_size_computes_what_the_interpreter_does(rows, factor, cols,
+                                                                             vectorized, seed):
+    """Row tiles on threads, a reduction inside each row (``B[i, j] = sum_k A[i, k] * W[k, j]``),
+    the columns vectorized or not: whether the ragged tile is split off the parallel loop or
+    tested in it (PARALLEL_SPLIT_MIN_RATIO), every element is the reference's."""
+    depth = 7
+    A = te.placeholder((rows, depth), "float32", "A")
+    W = te.placeholder((depth, cols), "float32", "W")
+    k = te.reduce_axis((0, depth), "k")
+    B = te.compute((rows, cols), lambda i, j: te.sum(A[i, k] * W[k, j], axis=k), name="B")
+    sch = Schedule(te.create_prim_func([A, W, B]))
+    i, j, kk = sch.get_loops(sch.get_block("B"))
+    outer, _ = sch.split(i, [None, factor])
+    sch.parallel(outer)
+    if vectorized:
+        sch.reorder(kk, j)
+        sch.vectorize(j)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-4, 5, (rows, depth)).astype("float32")  # exact sums: any order agrees
+    w = rng.integers(-4, 5, (depth, cols)).astype("float32")
+    results = []
+    for target in ("llvm", "reference"):
+        b = np.full((rows, cols), np.nan, "float32")
+        mlc.build(sch.mod, target=target, schedule=mlc.schedules.as_written)["main"](a, w, b)
+        results.append(b)
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], a @ w)
