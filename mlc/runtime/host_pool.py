@@ -41,7 +41,7 @@ MIN_BYTES = 16 << 20
 LIMIT_BYTES = 1 << 30
 
 _pool: list[np.ndarray] = []  # the buffers (uint8 arrays that own their memory), oldest first
-_lock = threading.Lock()
+_lock = threading.RLock()  # (a collection inside take() may run code that calls it again)
 _limit: int | None = None
 
 
