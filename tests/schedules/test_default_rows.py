@@ -11,10 +11,11 @@ from mlc.ir.tir import For
 from mlc.ops import get_op
 from mlc.schedules import Schedule
 from mlc.schedules.default.cpu import inline_injective
-from mlc.schedules.default.rows import accumulator_width, schedule_row_reduction, schedule_rows
+from mlc.schedules.default.rows import (accumulator_width, row_accumulators, schedule_row_reduction,
+                                        schedule_rows)
 from mlc.schedules.default.steps import CpuInfo, attempt
 
-from .test_default_cpu import check, module
+from .test_default_cpu import check, module, random_args, run
 
 TWO_CORES = CpuInfo(256, 2)
 
@@ -90,6 +91,44 @@ def test_accumulator_width():
     assert accumulator_width(20, 8) == 8           # one vector fits twice
     assert accumulator_width(15, 8) is None        # not even that
     assert accumulator_width(64, 1) is None
+
+
+def test_row_accumulators_take_half_vectors_where_only_those_divide_the_row():
+    assert row_accumulators(1024, 16) == (64, 16)   # whole vectors divide: as accumulator_width
+    assert row_accumulators(1000, 16) == (40, 8)    # five 8-lane accumulators
+    assert row_accumulators(1000, 8) == (8, 8)      # AVX2: one whole vector divides
+    assert row_accumulators(1001, 16) == (64, 16)   # nothing divides: ragged, as before
+    assert row_accumulators(200, 16) == (40, 8)
+    assert row_accumulators(24, 16) == (None, 16)   # no whole vector fits twice: no accumulators
+    assert row_accumulators(1004, 8) == (32, 8)     # only one 4-lane vector divides: ragged instead
+
+
+AVX512 = CpuInfo(512, 2)
+
+
+@pytest.mark.parametrize("op", ["nn.softmax", "nn.layer_norm"])
+@pytest.mark.parametrize("rows, cols", [(4, 1000), (3, 200), (2, 120)])
+def test_rows_only_half_vectors_divide_share_one_row_loop(op, rows, cols):
+    """On AVX-512, 1000 floats are no multiple of a 16-lane vector: the accumulators are
+    8-lane vectors (a ragged split would keep compute_at from moving the stages under the
+    rows, and each stage would take a pass over all rows of its own)."""
+    X = te.placeholder((rows, cols), "float32", "X")
+    if op == "nn.layer_norm":
+        g, b = te.placeholder((cols,), "float32", "g"), te.placeholder((cols,), "float32", "b")
+        mod = module(X, g, b, get_op(op).lower(X, g, b))
+    else:
+        mod = module(X, get_op(op).lower(X, axis=-1))
+    sch = Schedule(mod)
+    inline_injective(sch, "main", AVX512)
+    assert attempt(sch, schedule_rows, "main", AVX512) is not None
+    (loop,) = root_loops(sch.mod["main"])
+    assert loop.extent.value == rows
+    widths = {n.extent.value for n in pre_order_nodes(loop) if isinstance(n, For) and n.kind == "vectorized"}
+    assert 8 in widths  # the accumulators
+    args = random_args(mod["main"], seed=cols)
+    want = run(mod, "reference", args)[-1]
+    got = run(sch.mod, "llvm", args, schedule=mlc.schedules.as_written)[-1]  # runs on any host
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 @settings(max_examples=15, deadline=None)

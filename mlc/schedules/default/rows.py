@@ -40,7 +40,7 @@ from ..state import all_blocks, loops_above
 from .patterns import match_matmul, view, view_by_name
 from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restore, vectorize_innermost
 
-__all__ = ["schedule_rows", "schedule_row_reduction", "row_depth", "accumulator_width",
+__all__ = ["schedule_rows", "schedule_row_reduction", "row_depth", "accumulator_width", "row_accumulators",
            "ACCUMULATORS"]
 
 #: Vector accumulators a rfactored reduction keeps (enough to hide the add/max latency).
@@ -129,16 +129,36 @@ def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo) -> list[str] | 
             if rng.min is iv.var and d != len(r.region) - 1:
                 return None
     out = v.block.writes[0].buffer
-    lanes = cpu.lanes(out.dtype)
-    width = accumulator_width(extent.value, lanes)
+    width, vector = row_accumulators(extent.value, cpu.lanes(out.dtype))
     if width is None:
         return None
     _, inner = sch.split(sch.get_loops(block)[-1], [None, width])
     rfs = [view(sch, sch.rfactor(inner, len(out.shape))).name]
-    if width > lanes:
-        _, inner = sch.split(sch.get_loops(block)[-1], [None, lanes])
+    if width > vector:
+        _, inner = sch.split(sch.get_loops(block)[-1], [None, vector])
         rfs.append(view(sch, sch.rfactor(inner, len(out.shape))).name)
     return rfs
+
+
+def row_accumulators(extent: int, lanes: int) -> tuple[int | None, int]:
+    """(accumulator width, vector width) for a row reduction of ``extent``:
+    :func:`accumulator_width` in vectors of ``lanes``; where no such width divides the
+    extent but two or more half vectors do, those, up to twice as many as whole ones (a
+    row of 1000 floats on AVX-512: five 8-lane accumulators instead of a ragged split,
+    which compute_at cannot carry under the rows of a softmax: 1000 x 1000 took 0.56 ms
+    in four passes over the rows, 0.39 ms in one; 2000 x 200 0.27 ms, 0.14 ms).
+
+    >>> row_accumulators(1024, 16), row_accumulators(1000, 16), row_accumulators(1001, 16)
+    ((64, 16), (40, 8), (64, 16))
+    """
+    width = accumulator_width(extent, lanes)
+    half = lanes // 2
+    if width is None or extent % width == 0 or half < 2:
+        return width, lanes
+    for acc in range(2 * ACCUMULATORS, 1, -1):  # (one half vector alone: latency-bound)
+        if extent % (half * acc) == 0 and extent >= 2 * half * acc:
+            return half * acc, half
+    return width, lanes
 
 
 def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
@@ -157,7 +177,10 @@ def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
     init = sch.decompose_reduction(rf, red)
     attempt(sch, lambda s: s.vectorize(s.get_loops(init)[-1]) or True)
     inner = sch.get_loops(rf)[-1]
-    if view(sch, rf).loops[-1].extent.value == lanes:
+    extent = view(sch, rf).loops[-1].extent.value
+    while lanes > 2 and extent % lanes:  # accumulators in half vectors (row_accumulators)
+        lanes //= 2
+    if extent == lanes:
         sch.vectorize(inner)
         return True
     unrolled, vec = sch.split(inner, [None, lanes])
