@@ -32,6 +32,16 @@ def root_loops(func) -> list[For]:
     return [s for s in seq if isinstance(s, For)]
 
 
+def row_op_module(op: str, rows: int, cols: int):
+    """``op`` (softmax, log_softmax over the last axis, or layer_norm) of a ``rows x cols``
+    float32 input, as a module."""
+    X = te.placeholder((rows, cols), "float32", "X")
+    if op == "nn.layer_norm":
+        g, b = te.placeholder((cols,), "float32", "g"), te.placeholder((cols,), "float32", "b")
+        return module(X, g, b, get_op(op).lower(X, g, b))
+    return module(X, get_op(op).lower(X, axis=-1))
+
+
 @pytest.mark.parametrize("op", ["nn.softmax", "nn.log_softmax"])
 def test_softmax_stages_share_one_row_loop(op):
     X = te.placeholder((64, 128), "float32", "X")
@@ -112,12 +122,7 @@ def test_rows_only_half_vectors_divide_share_one_row_loop(op, rows, cols):
     """On AVX-512, 1000 floats are no multiple of a 16-lane vector: the accumulators are
     8-lane vectors (a ragged split would keep compute_at from moving the stages under the
     rows, and each stage would take a pass over all rows of its own)."""
-    X = te.placeholder((rows, cols), "float32", "X")
-    if op == "nn.layer_norm":
-        g, b = te.placeholder((cols,), "float32", "g"), te.placeholder((cols,), "float32", "b")
-        mod = module(X, g, b, get_op(op).lower(X, g, b))
-    else:
-        mod = module(X, get_op(op).lower(X, axis=-1))
+    mod = row_op_module(op, rows, cols)
     sch = Schedule(mod)
     inline_injective(sch, "main", AVX512)
     assert attempt(sch, schedule_rows, "main", AVX512) is not None
@@ -135,12 +140,7 @@ def test_rows_only_half_vectors_divide_share_one_row_loop(op, rows, cols):
 @given(st.sampled_from([1, 2, 3, 17]), st.sampled_from([1, 7, 8, 16, 33, 64, 96]),
        st.sampled_from(["nn.softmax", "nn.log_softmax", "nn.layer_norm"]))
 def test_row_kernels_of_any_size(rows, cols, op):
-    X = te.placeholder((rows, cols), "float32", "X")
-    if op == "nn.layer_norm":
-        g, b = te.placeholder((cols,), "float32", "g"), te.placeholder((cols,), "float32", "b")
-        mod = module(X, g, b, get_op(op).lower(X, g, b))
-    else:
-        mod = module(X, get_op(op).lower(X, axis=-1))
+    mod = row_op_module(op, rows, cols)
     check(mod, rtol=1e-4, atol=1e-5)
 
 
