@@ -11,7 +11,9 @@ Loops: ``parallel`` ones are outlined into a body function run on the
 thread pool (:mod:`.parallel`); ``vectorized`` ones (those the vectorize pass,
 :func:`mlc.passes.tir.vectorize_loops`, left as loops) carry loop metadata for
 LLVM's vectorizer (their math calls are :mod:`.vecmath` routines, so they
-vectorise too); short ``unrolled`` ones are written out here.
+vectorise too); short ``unrolled`` ones are written out here. A serial (or
+unrolled) loop folding a run of consecutive elements into one element is one
+vector load and a tree of operations (:mod:`.horizontal`).
 
 Vector IR (``T.Ramp``, ``T.Broadcast``, values of dtype ``float32x16``) is
 rendered as LLVM vectors (:mod:`.vectorize`): a load or store at a stride-1
@@ -64,7 +66,7 @@ from ...ir.printer import expr_to_str
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.shape_vars import size_params
 from ...runtime.callbacks import CALLBACK_SYMBOL
-from . import arith, complex as complex_math, extern, parallel, streaming
+from . import arith, complex as complex_math, extern, horizontal, parallel, streaming
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
 from .loops import MAX_UNROLL, MIN_KEPT_TRIPS, emit_loop, loop_metadata
@@ -351,6 +353,8 @@ class _FunctionCodegen(VectorCodegen):
                 "remove the binding for the llvm target")
         if s.kind == "parallel":
             self._parallel_loop(s)
+        elif s.kind in ("serial", "unrolled") and self._fold(s):
+            return
         elif (s.kind == "unrolled" and isinstance(s.extent, IntImm)
               and self.unrolled_copies * s.extent.value <= MAX_UNROLL):
             self._unrolled_loop(s)
@@ -376,6 +380,38 @@ class _FunctionCodegen(VectorCodegen):
         finally:
             self.loop_depth -= 1
             self.unrolled_copies //= max(s.extent.value, 1)
+
+    def _fold(self, s: For) -> bool:
+        """Emit ``s`` as one vector load and a tree of operations if it folds a run of
+        consecutive elements into one (:mod:`.horizontal`); False (nothing emitted) if not."""
+        fold = horizontal.match(s, bool(self.func.attr("tir.noalias", True)))
+        if fold is None:
+            return False
+        b, target = self.builder, fold.update
+        dtype = target.buffer.dtype
+        flags = REDUCTION_FLAGS if fold.op in ("add", "mul") and dt.is_float(dtype) else ()
+
+        def combine(x: ir.Value, y: ir.Value) -> ir.Value:
+            return arith.binary(b, fold.op, x, y, compute_dtype(dtype), flags)
+
+        def emit() -> None:
+            if fold.init is not None:
+                self.stmt(fold.init)
+            run = BufferLoad(fold.source.buffer, (Ramp(fold.source.indices[0], 1, fold.lanes),),
+                             dt.vector(dtype, fold.lanes))
+            total = horizontal.tree(b, self.expr(run), combine)
+            acc = self._access(target.buffer, target.indices, "load from",
+                               lambda ptr: b.load(ptr, typ=mem_type(dtype), align=alignment(dtype)))
+            value = combine(acc, total)
+            self._access(target.buffer, target.indices, "store to",
+                         lambda ptr: b.store(value, ptr, align=alignment(dtype)))
+
+        self.loop_depth += 1
+        try:
+            self._bound(s, self._widen(s, self._loop_range(s)[0]), emit)
+        finally:
+            self.loop_depth -= 1
+        return True
 
     def _parallel_loop(self, s: For) -> None:
         """Outline the loop into a body function and run it on the thread pool (:mod:`.parallel`).
@@ -466,14 +502,20 @@ class _FunctionCodegen(VectorCodegen):
         uses its truncation. LLVM's loop passes then have no sign extensions of
         induction variables to widen.
         """
+        self._bound(s, index, lambda: self.stmt(s.body))
+
+    def _bound(self, s: For, index: ir.Value, emit: Callable[[], None]) -> None:
+        """``emit()`` with ``s``'s variable bound to ``index`` (see :meth:`_loop_body`)."""
         var = s.loop_var
         if var.dtype == "int32":  # its int32 value is made where first needed (see _var)
             self.wide[var] = index
             index = _NARROWED
         self.vars[var] = index
-        self.stmt(s.body)
-        del self.vars[var]
-        self.wide.pop(var, None)
+        try:
+            emit()
+        finally:
+            del self.vars[var]
+            self.wide.pop(var, None)
 
     # --------------------------------------------------------- expressions
 
