@@ -43,6 +43,12 @@ def row_sum(rows, cols) -> mlc.IRModule:
     return module(A, te.compute((rows,), lambda i: te.sum(A[i, k], axis=k), name="R"))
 
 
+def matvec(rows, cols) -> mlc.IRModule:
+    A, x = te.placeholder((rows, cols), "float32", "A"), te.placeholder((cols,), "float32", "x")
+    k = te.reduce_axis((0, cols), "k")
+    return module(A, x, te.compute((rows,), lambda i: te.sum(A[i, k] * x[k], axis=k), name="R"))
+
+
 PROGRAMS = {
     "matmul_relu": lambda: matmul(64, 64, 256, epilogue="relu"),  # B in half the L2: not packed
     "matmul_packed": lambda: matmul(256, 512, 1024),                # B packed panel by panel
@@ -52,6 +58,7 @@ PROGRAMS = {
     "conv2d": lambda: conv2d((1, 16, 28, 28), (32, 16, 3, 3), padding=1),
     "softmax": lambda: softmax(256, 512),                          # one row loop, vector accumulators
     "row_sum": lambda: row_sum(64, 1024),
+    "matvec": lambda: matvec(96, 1024),                            # rows side by side, x shared
 }
 
 

@@ -220,3 +220,62 @@ def test_a_matrix_vector_product_gets_vector_accumulators(rows, cols):
     kinds = [n.kind for n in pre_order_nodes(sch.mod["main"].body) if isinstance(n, For)]
     assert "vectorized" in kinds, sch.mod["main"].script()
     check(mod, rtol=1e-4, atol=1e-4)
+
+
+def matvec_module(rows, cols, dtype="float32"):
+    A, x = te.placeholder((rows, cols), dtype, "A"), te.placeholder((cols,), dtype, "x")
+    k = te.reduce_axis((0, cols), "k")
+    return module(A, x, te.compute((rows,), lambda i: te.sum(A[i, k] * x[k], axis=k), name="R"))
+
+
+def row_tile(sch) -> tuple[int, int] | None:
+    """(rows side by side, lanes of a vector) of a scheduled matrix-vector product's update:
+    the unrolled loop over rows around the accumulators' vectors; None without one."""
+    for n in pre_order_nodes(sch.mod["main"].body):
+        if isinstance(n, For) and n.kind == "unrolled" and isinstance(n.body, For) and \
+                n.body.kind == "unrolled" and isinstance(n.body.body, For) and n.body.body.kind == "vectorized" \
+                and any(getattr(b, "name_hint", "") == "R_rf_update" for b in pre_order_nodes(n)):
+            return n.extent.value, n.body.body.extent.value
+    return None
+
+
+@pytest.mark.parametrize("cpu, rows, cols, tile", [
+    (CpuInfo(512, 2), 96, 1024, (8, 16)),    # 32 registers: 8 rows of two 16-lane vectors
+    (CpuInfo(256, 2), 96, 1024, (4, 8)),     # 16 registers: 4 rows of two 8-lane vectors
+    (CpuInfo(512, 2), 1000, 1000, (8, 8)),   # 1000: one 8-lane vector a row (no two divide it)
+    (CpuInfo(512, 2), 1001, 64, (7, 16)),    # 1001 = 7 * 11 * 13: the most rows that divide
+])
+def test_a_matrix_vector_product_takes_rows_side_by_side(cpu, rows, cols, tile):
+    """``A @ x`` computes several rows at once: x's vectors are loaded once for all of them
+    and their accumulators are independent chains of updates."""
+    sch = Schedule(matvec_module(rows, cols))
+    assert attempt(sch, schedule_row_reduction, "main", "R", cpu) is not None
+    assert row_tile(sch) == tile, sch.mod["main"].script()
+
+
+@pytest.mark.parametrize("rows, cols", [(97, 1024), (96, 1001), (96, 8)])
+def test_rows_side_by_side_need_rows_and_a_row_that_divide(rows, cols):
+    """A prime number of rows, a row no vector multiple divides, a row of half a vector:
+    one row at a time, as before (or, for the short row, no accumulators at all)."""
+    sch = Schedule(matvec_module(rows, cols))
+    attempt(sch, schedule_row_reduction, "main", "R", CpuInfo(512, 2))
+    assert row_tile(sch) is None
+    check(matvec_module(rows, cols), rtol=1e-4, atol=1e-4)
+
+
+def test_a_plain_row_sum_streams_its_rows_one_at_a_time():
+    """No operand the rows share: nothing to load once for several rows."""
+    A = te.placeholder((96, 1024), "float32", "A")
+    k = te.reduce_axis((0, 1024), "k")
+    sch = Schedule(module(A, te.compute((96,), lambda i: te.sum(A[i, k], axis=k), name="R")))
+    assert attempt(sch, schedule_row_reduction, "main", "R", CpuInfo(512, 2)) is not None
+    assert "T.unroll(8)" not in sch.mod["main"].script()
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=st.sampled_from([1, 2, 6, 7, 8, 24, 30, 64]), cols=st.sampled_from([16, 32, 48, 64, 96, 256, 784]),
+       dtype=st.sampled_from(["float32", "float64", "int32"]))
+def test_matrix_vector_products_of_any_size(rows, cols, dtype):
+    """Whichever way the rule takes (rows side by side or one at a time), the product is
+    the reference interpreter's (on the host's vector width; the cases above pin both)."""
+    check(matvec_module(rows, cols, dtype), rtol=1e-4, atol=1e-3)
