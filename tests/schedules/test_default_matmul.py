@@ -220,3 +220,21 @@ def test_a_vector_matrix_product_with_ragged_columns_takes_whole_vectors(n):
     mod = mlc.IRModule({"main": te.create_prim_func([x, B, Y])})
     text = check(mod, lambda a, b: a @ b)
     assert "T.vectorized(16)" in text and "T.vectorized(4)" not in text, text
+
+
+def test_a_b_in_l2_is_packed_for_the_wide_tile_on_the_thread_that_uses_each_panel():
+    """With 32 vector registers, mm_relu 128^3 (B: 64 KiB, in L2) copies each 64-column panel
+    of B, aligned, on the thread that computes it, for the 6 x 4-vector register tile."""
+    text = check(*matmul(128, 128, 128, epilogue="relu"), cpu=CpuInfo(512, 2))
+    parallel = text.index("for j_0 in T.parallel(2):")
+    assert parallel < text.index('with T.block("B_global")') < text.index("for i_1 in T.unroll(6):")
+    assert text.count("T.parallel") == 1 and "for j_1 in T.vectorized(64):" in text
+
+
+@pytest.mark.parametrize("m, n, k, cpu", [
+    (64, 256, 64, CpuInfo(512, 2)),     # too few rows to repay the copy
+    (300, 192, 200, CpuInfo(512, 2)),   # 3 panels: two threads would share them unevenly
+    (128, 128, 128, TWO_CORES),         # 16 registers: no wide tile
+])
+def test_a_b_in_l2_stays_as_it_is_elsewhere(m, n, k, cpu):
+    assert "B_global" not in check(*matmul(m, n, k, epilogue="relu"), cpu=cpu)

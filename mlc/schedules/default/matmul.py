@@ -68,7 +68,7 @@ from .patterns import match_matmul, view
 from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
                     parallel_loops, parallel_tiles, register_rows, row_tile_options, vector_split)
 
-__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "PACK_A_L3_SHARE",
+__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "SMALL_PACK_MIN_ROWS", "PACK_A_L3_SHARE",
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
            "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
@@ -83,6 +83,20 @@ PACK_MIN_ROWS = 16
 #: stream into the kernel as fast as a packed panel (mm_relu 128^3 with AVX-512 on two
 #: cores: 13 us unpacked, 26 us with its packing pass), and small problems skip the copy.
 PACK_B_L2_SHARE = 0.5
+#: On a CPU of WIDE_TILE_REGISTERS vector registers, a B that fits in the L2 cache is packed
+#: too, for the wide register tile, each column panel by the thread that computes it, when A
+#: has at least this many rows and the threads share the panels evenly: the packed panel is
+#: aligned where NumPy's arrays are not (16 or 32 bytes past a cache line, so that every
+#: 64-byte load of B straddles two lines) and the wide tile loads less an FMA. Medians of 9
+#: interleaved rounds on two AVX-512 cores (Sapphire Rapids): mm_relu 128^3 18.2-18.9 ->
+#: 16.6-16.9 us, 128x256x128 32.0 -> 26.8, 256^3 99.8 -> 92.9, 512^3 1010 -> 813 us; with
+#: fewer rows the copy does not pay (64x64x256: 11.7 -> 12.9 us, 32x512x256: 33 -> 39),
+#: nor with panels the threads share unevenly (300x200x192, 3 panels: 67 -> 83 us). An
+#: output C that is itself misaligned (a caller's NumPy array; mlc's own outputs of 64 KiB
+#: and more are aligned) has a cache line across every panel boundary of every row, which
+#: both threads write at the same time: mm_relu 128^3 into such a C took 21.7 us against
+#: 19.1 with B unpacked (16.5 into an aligned C).
+SMALL_PACK_MIN_ROWS = 128
 #: A is packed into MR-row panels too when A and B together are larger than this share
 #: of the L3 cache and each of A's panels serves at least PACK_A_MIN_PANELS column panels
 #: of B. Below that, the hardware prefetchers stream the MR rows of a tile from the caches
@@ -310,6 +324,11 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if nc is not None:
         return _schedule_narrow(sch, block, pat, ext, cpu, row_lanes, nc, math.prod(ext) >= PARALLEL_MIN_MACS)
     pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes or not pat.b_contiguous())
+    # a B that fits in L2, packed for the wide register tile, each panel by its thread
+    small_pack = not pack and pat.i is not None and not pat.batch and not rows_symbolic and pat.b_contiguous() \
+        and cpu.vector_registers >= WIDE_TILE_REGISTERS and m >= SMALL_PACK_MIN_ROWS \
+        and n % (4 * lanes) == 0 and n // (4 * lanes) % max(cpu.cores, 1) == 0
+    pack = pack or small_pack
     pack = bool(choose(sch, cpu, "matmul.pack_b", [1, 0] if pat.b_contiguous() else [1], int(pack)))
     if not pack and not pat.b_contiguous():
         return None
@@ -378,6 +397,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if ragged or (rows_first and not rows_symbolic):
         depth = min(depth, 1)  # threads over the column panels, or the row tiles, alone
     elif cpu.cores > 1:
+        if small_pack and pack:  # threads over the panels, each packing its own
+            depth = min(depth, len(pat.batch) + 1)
         depth = choose(sch, cpu, "parallel_depth", range(len(outer_extents) + 1), depth)
     # Each column panel of B is packed inside its own iteration of the panel loop (on the
     # thread that uses it, while it is hot in cache) when the threads split no finer
