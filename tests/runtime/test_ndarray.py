@@ -127,6 +127,32 @@ def test_jit_outputs_are_aligned():
         assert f(x).ctypes.data % 64 == 0
 
 
+@pytest.mark.parametrize("make", ["array", "empty"])
+@pytest.mark.parametrize("shape, dtype", [((3, 5), "float32"), ((), "float64"), ((0, 3), "int32"), ((7,), "bool"),
+                                          ((128, 128), "float32"), ((2, 3), ">f4")])
+def test_nd_arrays_are_cache_line_aligned_whatever_their_size(make, shape, dtype):
+    """As TVM's runtime aligns its arrays: a tensor program's C written by two threads in
+    column panels never has a cache line across a panel boundary (mm_relu 128^3 on two
+    AVX-512 cores: 16.5 us into an aligned C, 21.7 into one 32 bytes off)."""
+    from mlc.runtime.ndarray import HOST_ALIGN
+    source = (np.arange(max(1, int(np.prod(shape)))) % 2).astype(dtype)[:int(np.prod(shape))].reshape(shape)
+    for _ in range(4):  # whatever address the allocator hands NumPy
+        out = mlc.nd.array(source) if make == "array" else mlc.nd.empty(shape, dtype)
+        assert isinstance(out, mlc.nd.NDArray) and out.shape == shape
+        assert out.dtype == (np.dtype(dtype) if make == "array" else np.dtype(dtype).newbyteorder("="))
+        assert out.flags.c_contiguous and out.flags.writeable
+        assert out.ctypes.data % HOST_ALIGN == 0 or out.size == 0  # (no data, nothing to align)
+        if make == "array":
+            np.testing.assert_array_equal(out.numpy(), source)
+
+
+def test_nd_array_of_a_strided_view_is_a_contiguous_copy():
+    x = np.arange(24, dtype="float32").reshape(4, 6)[:, ::3]
+    out = mlc.nd.array(x)
+    assert out.flags.c_contiguous and not np.shares_memory(out, x)
+    np.testing.assert_array_equal(out.numpy(), x)
+
+
 def test_nd_array_refuses_a_masked_array_and_a_ragged_list_clearly():
     from mlc.errors import DTypeError, ShapeError
     with pytest.raises(DTypeError, match=r"mlc.nd.array: a masked array's mask would be dropped"):
