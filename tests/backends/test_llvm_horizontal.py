@@ -20,6 +20,8 @@ from mlc.passes.tir import lower
 from mlc.schedules.apply import as_written
 from tests.targets import AVX2, AVX512
 
+from .test_llvm_vector_code import run_both as run_programs
+
 FLOAT_OPS = ("add", "mul", "min", "max")
 INT_OPS = FLOAT_OPS + ("bitand", "bitor", "bitxor")
 LANES = st.sampled_from([2, 3, 5, 7, 8, 15, 16, 17, 31, 32, 33, 64])
@@ -55,13 +57,8 @@ def folded(func, target=AVX2) -> bool:
 
 
 def run_both(func, arrays):
-    outs = []
-    for target in ("llvm", "reference"):
-        lib = mlc.build(mlc.IRModule({"f": func}), target, schedule=as_written)
-        copies = [a.copy() for a in arrays]
-        lib["f"](*copies)
-        outs.append(copies[1])
-    return outs
+    """Y after ``func`` ran on copies of ``arrays``: llvm build, then reference."""
+    return [outputs[1] for outputs in run_programs(func, arrays)]
 
 
 def values(rng, n, dtype, op, special):
