@@ -14,6 +14,7 @@ import mlc
 from mlc.backends.llvm import horizontal
 from mlc.backends.llvm.module import generate_ir
 from mlc.ir.buffer import Buffer
+from mlc.ir.calls import DeclBuffer
 from mlc.ir.expr import BufferLoad, Var, const, make_binary
 from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc, seq
 from mlc.passes.tir import lower
@@ -140,3 +141,27 @@ def test_a_bounds_checked_build_folds_the_same_values():
     got = [a.copy() for a in arrays]
     lib["f"](*got)
     np.testing.assert_array_equal(got[1], run_both(func, arrays)[1])
+
+
+def test_a_fold_into_a_buffer_declared_over_the_source_stays_a_loop():
+    """``Y`` names ``X``'s memory (``T.decl_buffer``), at X[3]: the loop's later iterations
+    read what its earlier ones stored there, which one vector load made up front would not."""
+    X = Buffer("X", (const(8),), "float32")
+    Y = Buffer("Y", (const(5),), "float32")
+    k = Var("k", "int32")
+    y = BufferLoad(Y, (const(3, "int32"),), "float32")
+    update = BufferStore(Y, make_binary("add", y, BufferLoad(X, (k,), "float32")), (const(3, "int32"),))
+    body = DeclBuffer(Y, X), For(k, const(0, "int32"), const(8, "int32"), "serial", update)
+    func = PrimFunc((X,), seq(*body)).with_attr("tir.noalias", True)
+    assert not folded_loop(func)
+    x = np.arange(1, 9, dtype="float32")
+    want = x.copy()
+    for i in range(8):  # the loop's meaning, one iteration at a time
+        want[3] += want[i]
+    mlc.build(mlc.IRModule({"f": func}), "llvm", schedule=as_written)["f"](x)
+    np.testing.assert_array_equal(x, want)  # X[3] = (4 + 1 + 2 + 3) * 2 + 5 + 6 + 7 + 8 = 46
+
+
+def folded_loop(func) -> bool:
+    text = ir_text(func)
+    return "k.header" not in text

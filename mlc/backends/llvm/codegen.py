@@ -385,8 +385,8 @@ class _FunctionCodegen(VectorCodegen):
         """Emit ``s`` as one vector load and a tree of operations if it folds a run of
         consecutive elements into one (:mod:`.horizontal`); False (nothing emitted) if not."""
         fold = horizontal.match(s, bool(self.func.attr("tir.noalias", True)))
-        if fold is None:
-            return False
+        if fold is None or self.buffers.get(fold.source.buffer) is self.buffers.get(fold.update.buffer):
+            return False  # (a declared buffer naming the other's memory: the loop sees its own updates)
         b, target = self.builder, fold.update
         dtype = target.buffer.dtype
         flags = REDUCTION_FLAGS if fold.op in ("add", "mul") and dt.is_float(dtype) else ()
