@@ -43,6 +43,7 @@ from ...ir.expr import Binary, BufferLoad, IntImm, Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore, For, IfThenElse, SeqStmt
 from .types import I32
+from .vectorize import shuffle_mask
 
 __all__ = ["Fold", "match", "tree", "MAX_LANES", "OPS"]
 
@@ -145,6 +146,5 @@ def tree(b: ir.IRBuilder, vector: ir.Value, combine) -> ir.Value:
     return total
 
 
-def _mask(lanes) -> ir.Constant:
-    lanes = list(lanes)
-    return ir.Constant(ir.VectorType(I32, len(lanes)), lanes)
+def _mask(lanes: range) -> ir.Constant:
+    return shuffle_mask(lanes.start, lanes.stop)

@@ -38,7 +38,7 @@ from .types import I32, I64, int_constant, itemsize, mem_type, reg_type, signed
 from .streaming import aligned_to, mark_nontemporal, streaming_alignment
 
 __all__ = ["VectorCodegen", "vector_type", "undef_vector", "splat", "ramp", "build_vector", "vector_pointer",
-           "lane"]
+           "lane", "shuffle_mask"]
 
 
 def vector_type(dtype: str) -> ir.Type:
@@ -76,6 +76,15 @@ def splat(b: ir.IRBuilder, v: ir.Value, lanes: int) -> ir.Value:
         return _WholeVector(vec, f"splat ({v.type} {v.get_reference()})", [v.constant] * lanes)
     one = b.insert_element(undef_vector(vec), v, ir.Constant(I32, 0))
     return b.shuffle_vector(one, undef_vector(vec), _zero_mask(lanes))
+
+
+@lru_cache(maxsize=None)
+def shuffle_mask(start: int, stop: int) -> ir.Constant:
+    """The shuffle mask ``<i32 start, ..., i32 stop - 1>`` (lanes ``start`` to ``stop - 1`` of
+    a vector), its text written once: a constant vector's is otherwise built lane by lane
+    wherever it is used."""
+    lanes = list(range(start, stop))
+    return _WholeVector(ir.VectorType(I32, len(lanes)), "<" + ", ".join(f"i32 {k}" for k in lanes) + ">", lanes)
 
 
 @lru_cache(maxsize=None)
