@@ -21,7 +21,7 @@ from .buffer import Buffer, BufferRegion
 from .expr import CommReducer, IterVar, PrimExpr, Range, Var
 from .tir import Stmt
 
-__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "substitute", "NODE_TYPES"]
+__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "uses_var", "substitute", "NODE_TYPES"]
 
 NODE_TYPES = (PrimExpr, Stmt, IterVar, Range, BufferRegion, CommReducer)
 
@@ -157,6 +157,20 @@ def pre_order_nodes(root):
                         push(item)
         if len(stack) - mark > 1:  # children come off the stack in field order
             stack[mark:] = stack[mark:][::-1]
+
+
+def uses_var(roots, var) -> bool:
+    """Whether ``var`` (compared by identity) occurs under ``roots``: one IR node, or an
+    iterable of them (a buffer access's indices).
+
+    >>> from mlc.ir.expr import Var
+    >>> i, j = Var("i"), Var("j")
+    >>> uses_var(i * 4 + 1, i), uses_var((j, j + 1), i)
+    (True, False)
+    """
+    if isinstance(roots, NODE_TYPES):
+        roots = (roots,)
+    return any(n is var for root in roots for n in pre_order_nodes(root))
 
 
 def post_order_visit(root, fn: Callable[[Any], None]) -> None:

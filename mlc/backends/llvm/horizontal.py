@@ -39,8 +39,8 @@ from llvmlite import ir
 from ...ir import dtype as dt
 from ...ir.analysis import lane_stride
 from ...ir.arith import same_expr
-from ...ir.expr import Binary, BufferLoad, IntImm, Var
-from ...ir.functor import pre_order_nodes
+from ...ir.expr import Binary, BufferLoad, IntImm
+from ...ir.functor import uses_var
 from ...ir.tir import BufferStore, For, IfThenElse, SeqStmt
 from .types import I32
 from .vectorize import shuffle_mask
@@ -88,7 +88,7 @@ def match(s: For, noalias: bool) -> Fold | None:
         return None
     if init is not None and (init.buffer is not update.buffer or not _same_indices(init.indices, update.indices)):
         return None
-    if any(_uses(i, var) for i in update.indices):
+    if uses_var(update.indices, var):
         return None
     for acc, source in ((update.value.a, update.value.b), (update.value.b, update.value.a)):
         if (isinstance(acc, BufferLoad) and acc.buffer is update.buffer and _same_indices(acc.indices, update.indices)
@@ -111,17 +111,13 @@ def _init_store(s, loop: For) -> BufferStore | None:
     if not any(x is loop.loop_var and isinstance(y, IntImm) and y.value == first for x, y in (sides, sides[::-1])):
         return None
     store = s.then_case
-    if _uses(store.value, loop.loop_var) or any(_uses(i, loop.loop_var) for i in store.indices):
+    if uses_var((store.value, *store.indices), loop.loop_var):
         return None
     return store
 
 
 def _same_indices(a, b) -> bool:
     return len(a) == len(b) and all(same_expr(p, q) for p, q in zip(a, b))
-
-
-def _uses(e, var: Var) -> bool:
-    return any(n is var for n in pre_order_nodes(e))
 
 
 def tree(b: ir.IRBuilder, vector: ir.Value, combine) -> ir.Value:

@@ -49,7 +49,7 @@ from dataclasses import replace
 from ...ir.analysis import blocks_under
 from ...ir.arith import Analyzer
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and, logical_or
-from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.functor import Mutator, pre_order_nodes, substitute, uses_var
 from ...ir.structural import structural_equal
 from ...ir.te import access_regions
 from ...ir.tir import Block, BlockRealize, For, IfThenElse, PrimFunc
@@ -90,10 +90,6 @@ class _Empty(Mutator):
         return replace(node, block=_emptied(node.block))
 
 
-def _uses(exprs, var: Var) -> bool:
-    return any(n is var for e in exprs for n in pre_order_nodes(e))
-
-
 def _terms(expr: PrimExpr, op: str) -> list[PrimExpr]:
     """The operands of a chain of ``op`` ("and": conjuncts, "or": disjuncts), in order."""
     out, stack = [], [expr]
@@ -132,7 +128,7 @@ class _Expand(Mutator):
             realize = under[0]
             spatial = [v for v, iv in zip(realize.iter_values, realize.block.iter_vars)
                        if iv.iter_type != "reduce"]
-            if not _uses(spatial, node.loop_var):  # the loop binds only reduce iterators
+            if not uses_var(spatial, node.loop_var):  # the loop binds only reduce iterators
                 if has_empty_reduce_domain(realize.block):
                     self.removed.add(id(node.loop_var))
                     body = self.visit(node.body)

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 
 from ...ir.expr import Binary, BufferLoad, Cast, IntImm, Select, Var
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import pre_order_nodes, uses_var
 from ...ir.tir import BufferStore
 from ..state import all_blocks
 from .patterns import match_matmul, view, view_by_name
@@ -57,10 +57,6 @@ ACCUMULATORS = 8
 
 def _strip_cast(e):
     return e.value if isinstance(e, Cast) else e
-
-
-def _uses(expr, var: Var) -> bool:
-    return any(n is var for n in pre_order_nodes(expr))
 
 
 def match_conv(v) -> tuple[int, int] | None:
@@ -98,14 +94,14 @@ def _match(v) -> tuple[int, int, BufferLoad] | None:
     ow_var = blk.iter_vars[ow].var
     for x, w in ((prod.a, prod.b), (prod.b, prod.a)):
         w = _strip_cast(w)
-        if not isinstance(w, BufferLoad) or _uses(w, ow_var) or not _uses(x, ow_var):
+        if not isinstance(w, BufferLoad) or uses_var(w, ow_var) or not uses_var(x, ow_var):
             continue
         if not all(isinstance(i, Var) and id(i) in ids for i in w.indices):
             continue
         w_iters = {ids[id(i)] for i in w.indices}
         if not any(kinds[n] == "reduce" for n in w_iters):
             continue
-        channels = [n for n in out[:-1] if n in w_iters and not _uses(x, blk.iter_vars[n].var)]
+        channels = [n for n in out[:-1] if n in w_iters and not uses_var(x, blk.iter_vars[n].var)]
         if channels:
             return channels[-1], ow, w
     return None

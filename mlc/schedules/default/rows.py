@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from ...ir.arith import same_expr
 from ...ir.expr import IntImm
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import uses_var
 from ..analysis import is_param
 from ..state import all_blocks, loops_above
 from .patterns import match_matmul, view, view_by_name
@@ -257,7 +257,7 @@ def _row_tiles(sch, func_name: str, name: str, cpu: CpuInfo) -> list[str] | None
             v.block.iter_vars[-2].iter_type != "spatial":
         return None
     row_var = v.block.iter_vars[-2].var
-    if all(any(n is row_var for rng in r.region for n in pre_order_nodes(rng.min)) for r in v.block.reads):
+    if all(uses_var([rng.min for rng in r.region], row_var) for r in v.block.reads):
         return None  # no operand shared by the rows (a plain sum or max streams its rows)
     out = v.block.writes[0].buffer
     lanes = cpu.lanes(out.dtype)
