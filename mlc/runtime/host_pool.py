@@ -99,7 +99,7 @@ def _shrink_to(most: int) -> bool:
     whether it does (the caller holds ``_lock``)."""
     if most < 0:
         return False
-    held = sum(raw.nbytes for raw in _pool)
+    held = _held()
     if held <= most:
         return True
     counts = _references(_pool)
@@ -115,14 +115,18 @@ def _shrink_to(most: int) -> bool:
 def release() -> int:
     """Let every free buffer go; the bytes let go."""
     with _lock:
-        before = sum(raw.nbytes for raw in _pool)
+        before = _held()
         _shrink_to(0)
-        return before - sum(raw.nbytes for raw in _pool)
+        return before - _held()
 
 
 def pooled_bytes() -> tuple[int, int]:
     """(bytes the pool holds, of which free)."""
     with _lock:
         counts = _references(_pool)
-        return (sum(raw.nbytes for raw in _pool),
-                sum(raw.nbytes for raw, count in zip(_pool, counts) if count == _FREE))
+        return _held(), sum(raw.nbytes for raw, count in zip(_pool, counts) if count == _FREE)
+
+
+def _held() -> int:
+    """The bytes of every buffer in the pool, in use or free."""
+    return sum(raw.nbytes for raw in _pool)

@@ -210,12 +210,13 @@ def host_empty(shape, dtype) -> np.ndarray:
     if nbytes < HOST_ALIGNED_BYTES:
         return np.empty(shape, dtype)
     raw = host_pool.take(nbytes + HOST_ALIGN) if nbytes >= host_pool.MIN_BYTES else None
-    return aligned_empty(shape, dtype, raw)
+    return aligned_empty(shape, dtype, raw, nbytes)
 
 
-def aligned_empty(shape, dtype, raw: np.ndarray | None = None) -> np.ndarray:
+def aligned_empty(shape, dtype, raw: np.ndarray | None = None, nbytes: int | None = None) -> np.ndarray:
     """``np.empty(shape, dtype)`` with its data HOST_ALIGN-byte aligned: a view of a byte
-    buffer (``raw``, at least HOST_ALIGN bytes longer than the data, or a new one). What
+    buffer (``raw``, at least HOST_ALIGN bytes longer than the data's ``nbytes``, or a new
+    one; a caller that knows ``nbytes`` passes it). What
     ``mlc.nd.array`` and ``mlc.nd.empty`` return on the host, as TVM's runtime aligns its
     arrays: a register tile's vector loads and stores then never straddle two cache lines,
     and two threads writing neighbouring column panels of it never write one line.
@@ -223,8 +224,8 @@ def aligned_empty(shape, dtype, raw: np.ndarray | None = None) -> np.ndarray:
     >>> aligned_empty((3, 5), "float32").ctypes.data % HOST_ALIGN
     0
     """
-    dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes is None:
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     if raw is None:
         raw = np.empty(nbytes + HOST_ALIGN, np.uint8)
     start = -raw.ctypes.data % HOST_ALIGN
