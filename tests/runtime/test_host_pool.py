@@ -1,6 +1,6 @@
 """host_pool: large outputs reuse the memory of outputs nothing holds any more, never of
 one something still holds (a view, a memoryview, an array of its buffer)."""
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -111,21 +111,13 @@ def test_concurrent_calls_get_their_own_outputs():
     f = _double()
     inputs = _inputs(4)
     f(inputs[0])
-    errors = []
 
     def work(x):
-        try:
-            for _ in range(50):
-                out = f(x)
-                np.testing.assert_array_equal(out, x * 2 + 1)
-        except AssertionError as e:
-            errors.append(e)
-    threads = [threading.Thread(target=work, args=(x,)) for x in inputs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+        for _ in range(50):
+            np.testing.assert_array_equal(f(x), x * 2 + 1)
+
+    with ThreadPoolExecutor(len(inputs)) as pool:
+        list(pool.map(work, inputs))  # (a thread's failed assertion is raised here)
 
 
 def test_set_limit_refuses_a_negative_or_non_integer_limit():
