@@ -43,8 +43,9 @@ def _missing(peer: str, label: str) -> Contender:
     return unavailable(peer, f"peer {INSTALL_HINT}", label)
 
 
-def numpy_contender(label: str, fn: Callable, args: tuple) -> Contender:
-    return Contender("numpy", label, lambda: lambda: fn(*args))
+def numpy_contender(label: str, fn: Callable, args: tuple, peak: str | None = None) -> Contender:
+    """NumPy computing ``fn(*args)``; ``peak``: its rate's peak where not the workload's."""
+    return Contender("numpy", label, lambda: lambda: fn(*args), peak=peak)
 
 
 def mlc_jit(fn: Callable, args: tuple, label: str = "jit", fast_math: bool = False) -> Contender:

@@ -173,6 +173,20 @@ def test_8_lane_workloads_are_a_percentage_of_the_8_lane_peak_and_raise_only_it(
     assert "percent_of_peak" not in avx2.as_dict(500.0, 10.0)["contenders"][0]  # no 8-lane peak known
 
 
+def test_a_contender_with_its_own_peak_is_measured_and_counted_against_that_one(capsys):
+    from benchmarks.harness import FP32_FMA_8
+    work = Workload("sgemm_avx2", "sgemm_avx2", flops=4e9, peak=FP32_FMA_8)
+    blas = Result("numpy", "BLAS", times_s=[0.01] * 3, peak=FP32_FMA)  # 400 GFLOP/s, 16-lane code
+    avx2 = Result("mlc", "avx2", times_s=[0.02] * 3)                   # 200 GFLOP/s, 8-lane code
+    both = WorkloadResult(work, [blas, avx2])
+    assert fp32_peak(250.0, [both], FP32_FMA_8) == (250.0, 200.0)  # the BLAS's rate raises no 8-lane peak
+    assert fp32_peak(300.0, [both]) == (400.0, 400.0)
+    rows = both.as_dict(500.0, 10.0, {FP32_FMA_8: 250.0})["contenders"]
+    assert [row["percent_of_peak"] for row in rows] == [80.0, 80.0]
+    print_table([both], peak_gflops=500.0, copy_gbs=10.0, peaks={FP32_FMA_8: 250.0})
+    assert capsys.readouterr().out.count("GF/s 80%") == 2
+
+
 def test_the_avx2_sgemm_workload_builds_for_an_avx2_cpu_against_the_8_lane_peak():
     from benchmarks.harness import FP32_FMA_8
     from benchmarks.workloads import AVX2_CPU, WORKLOADS
@@ -180,6 +194,7 @@ def test_the_avx2_sgemm_workload_builds_for_an_avx2_cpu_against_the_8_lane_peak(
     w = WORKLOADS["sgemm1024_avx2"](True)
     assert w.peak == FP32_FMA_8 and Target("llvm", AVX2_CPU).vector_bits == 256
     assert [c.peer for c in w.contenders] == ["numpy", "mlc"]
+    assert [c.peak for c in w.contenders] == [FP32_FMA, None]  # NumPy's BLAS: its own 16-lane kernel
     result = run_workload(w, rounds=1, target_s=1e-4, log=lambda msg: None)
     assert all(not r.error for r in result.results), [r.error for r in result.results]
 
