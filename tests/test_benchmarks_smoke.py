@@ -203,3 +203,18 @@ def test_the_machine_measures_an_8_lane_fma_peak_beside_its_own():
     from benchmarks.machine import fma_peak_gflops
     peak8, width8 = fma_peak_gflops(1, seconds=0.002, repeat=2, width=8)
     assert width8 == 8 and peak8 > 0
+
+
+def test_batches_are_sized_by_the_fastest_warm_call_not_the_second_one():
+    from benchmarks.harness import Contender, Workload, run_workload
+    delays = iter([0.0, 0.02])  # the first call, then a second that pays a one-time cost
+
+    def build():
+        def run():
+            delay = next(delays, 0.0)
+            if delay:
+                time.sleep(delay)
+        return run
+    w = Workload("w", "w", contenders=(Contender("mlc", "slow second call", build),))
+    result = run_workload(w, rounds=1, target_s=0.2, log=lambda msg: None).results[0]
+    assert result.number > 100  # sized by a call without the 20 ms, not 0.2 / 0.02 -> 10
