@@ -643,3 +643,116 @@ def test_set_num_threads_limits_the_calls_of_functions_built_before():
         fn(a, out)
         np.testing.assert_array_equal(out, want)
 
+
+
+# ------------------------------------------------------------- homes
+
+def _team_kernel(slow_thread: int = -1, spin: int = 0):
+    """``f(out, n)``: a parallel loop over ``[0, n)`` whose body writes, for each iteration,
+    the OpenMP number of the thread that ran it (``out`` int32); a chunk run by thread
+    ``slow_thread`` first spins ``spin`` rounds (a thread the OS held up)."""
+    from mlc.backends.llvm import jit
+    from mlc.backends.llvm.types import I32, PTR
+    from mlc.target import Target
+    from llvmlite import ir
+    target = Target.from_str("llvm")
+    module = ir.Module("homes")
+    module.triple, module.data_layout = jit.target_layout(target)
+    thread_num = ir.Function(module, ir.FunctionType(I32, []), name="omp_get_thread_num")
+    sink = ir.GlobalVariable(module, I32, "sink")
+    sink.initializer = ir.Constant(I32, 0)
+    body = parallel.body_function(module, "f", [PTR, I32, I32])
+    out, lo, count = body.args
+    b = ir.IRBuilder(body.append_basic_block("entry"))
+    me = b.call(thread_num, [])
+    with b.if_then(b.icmp_signed("==", me, ir.Constant(I32, slow_thread))):
+        with _counted_loop(b, ir.Constant(I32, spin)) as k:
+            b.store(k, sink).volatile = True
+    with _counted_loop(b, count) as k:
+        b.store(me, b.gep(out, [b.add(lo, k)], source_etype=I32))
+    b.ret_void()
+    kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I32]), name="f")
+    entry = kernel.append_basic_block("entry")
+    stack = ir.IRBuilder(entry)
+    b = ir.IRBuilder(kernel.append_basic_block("body"))
+    parallel.emit_launch(b, stack, body, [kernel.args[0]], ir.Constant(I32, 0), kernel.args[1])
+    b.ret_void()
+    stack.branch(kernel.blocks[1])
+    compiled = jit.compile_ir(str(module), target, ["f"])
+    f = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32)(compiled.address("f"))
+
+    def run(n):
+        from mlc.config import config
+        parallel.set_num_threads(config().num_threads)  # (as a built function's call does)
+        out = np.full(n, -1, np.int32)
+        f(out.ctypes.data, n)
+        return out
+    run.compiled = compiled  # (keeps the code alive)
+    return run
+
+
+class _counted_loop:
+    """``with _counted_loop(builder, n) as k:`` the body runs for k in [0, n) (i32)."""
+
+    def __init__(self, b, n):
+        from llvmlite import ir
+        self.b, self.n, self.ir = b, n, ir
+
+    def __enter__(self):
+        b, ir = self.b, self.ir
+        fn = b.function
+        self.head, self.loop, self.exit = (fn.append_basic_block(x) for x in ("head", "loop", "exit"))
+        self.before = b.block
+        b.branch(self.head)
+        b.position_at_end(self.head)
+        self.k = b.phi(ir.IntType(32))
+        self.k.add_incoming(ir.Constant(ir.IntType(32), 0), self.before)
+        b.cbranch(b.icmp_signed("<", self.k, self.n), self.loop, self.exit)
+        b.position_at_end(self.loop)
+        return self.k
+
+    def __exit__(self, *exc):
+        b, ir = self.b, self.ir
+        nxt = b.add(self.k, ir.Constant(ir.IntType(32), 1))
+        self.k.add_incoming(nxt, b.block)
+        b.branch(self.head)
+        b.position_at_end(self.exit)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 1001])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_every_iteration_runs_once_and_each_thread_of_the_team_has_a_home(n, threads):
+    """Thread t's home is [t * n / T, (t + 1) * n / T): every iteration runs once, on some
+    thread of the team; the serial launch (one thread) runs all on thread 0."""
+    run = _team_kernel()
+    with override(num_threads=threads):
+        out = run(n)
+    team = min(threads, n)
+    assert out.min() >= 0 and out.max() < team
+    if team == 1:
+        assert (out == 0).all()
+
+
+@pytest.mark.skipif(mlc.get_num_threads() < 2, reason="needs two threads")
+def test_launch_after_launch_each_thread_runs_the_same_home():
+    """With chunks long against waking a worker, a team of two runs its homes: thread 0
+    the first half, thread 1 the second, call after call (a single counter dealing the
+    chunks to whichever thread came first interleaved them)."""
+    run = _team_kernel(slow_thread=-2)  # (no thread spins)
+    n = 1 << 22  # some milliseconds of stores per home
+    want = np.repeat(np.arange(2, dtype=np.int32), n // 2)
+    with override(num_threads=2):
+        runs = [run(n) for _ in range(8)]
+    assert any((out == want).all() for out in runs), [np.flatnonzero(np.diff(out)) for out in runs]
+
+
+@pytest.mark.skipif(mlc.get_num_threads() < 2, reason="needs two threads")
+def test_a_thread_held_up_has_the_chunks_left_in_its_home_taken_by_the_others():
+    run = _team_kernel(slow_thread=1, spin=20_000_000)  # each chunk of thread 1: ~10 ms late
+    n = 800
+    with override(num_threads=2):
+        pooled = PARALLEL_STATE.pooled
+        out = run(n)
+    assert PARALLEL_STATE.pooled == pooled + 1  # a team of two ran it
+    assert (out[:400] == 0).all()  # its own home
+    assert (out[400:] == 0).sum() >= 300  # at least three of thread 1's four chunks
