@@ -49,6 +49,18 @@ def matvec(rows, cols) -> mlc.IRModule:
     return module(A, x, te.compute((rows,), lambda i: te.sum(A[i, k] * x[k], axis=k), name="R"))
 
 
+def vecmat(rows, cols) -> mlc.IRModule:
+    x, A = te.placeholder((rows,), "float32", "x"), te.placeholder((rows, cols), "float32", "A")
+    r = te.reduce_axis((0, rows), "r")
+    return module(x, A, te.compute((cols,), lambda j: te.sum(x[r] * A[r, j], axis=r), name="Y"))
+
+
+def column_sum(rows, cols) -> mlc.IRModule:
+    A = te.placeholder((rows, cols), "float32", "A")
+    r = te.reduce_axis((0, rows), "r")
+    return module(A, te.compute((cols,), lambda j: te.sum(A[r, j], axis=r), name="Y"))
+
+
 PROGRAMS = {
     "matmul_relu": lambda: matmul(64, 64, 256, epilogue="relu"),  # B in half the L2: not packed
     "matmul_packed": lambda: matmul(256, 512, 1024),                # B packed panel by panel
@@ -59,6 +71,8 @@ PROGRAMS = {
     "softmax": lambda: softmax(256, 512),                          # one row loop, vector accumulators
     "row_sum": lambda: row_sum(64, 1024),
     "matvec": lambda: matvec(96, 1024),                            # rows side by side, x shared
+    "vecmat": lambda: vecmat(1024, 1024),                          # the rows in parts, in parallel
+    "column_sum": lambda: column_sum(1000, 1000),                  # the same, ragged columns
 }
 
 

@@ -17,6 +17,9 @@ are left alone):
 
 then per block:
 
+0. ``schedule_columns`` (:mod:`.columns`) — a reduction down the columns of a
+   tall, large matrix (``a.sum(axis=0)``, ``x @ A``): the rows cut into parts
+   summed in parallel (rfactor), each row read whole, then the parts added;
 1. ``schedule_matmul`` (:mod:`.matmul`) — register tiling of
    ``C[...] += A[...] * B[...]`` with B packed into panels, the reduction
    between the outer tiles and the register tile, a local accumulator,
@@ -43,6 +46,7 @@ from ...ir.functor import pre_order_nodes
 from ...ir.structural import structural_equal
 from ..analysis import is_param
 from ..state import all_blocks
+from .columns import schedule_columns
 from .conv import pads_conv, schedule_conv
 from .matmul import schedule_matmul
 from .patterns import contiguous_along, is_data_movement, is_injective, shifted_reads, view, view_by_name
@@ -189,7 +193,7 @@ def schedule_spatial(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
 #: scheduled (which the block rules then leave alone), or None when it did not apply.
 FUNCTION_RULES = (inline_injective, schedule_rows)
 #: Rules tried on each block in order; the first that applies schedules it.
-BLOCK_RULES = (schedule_matmul, schedule_conv, schedule_row_reduction, schedule_reduction,
+BLOCK_RULES = (schedule_columns, schedule_matmul, schedule_conv, schedule_row_reduction, schedule_reduction,
                schedule_spatial)
 
 

@@ -1,0 +1,92 @@
+"""The column rule of the default CPU schedule (:mod:`mlc.schedules.default.columns`):
+a reduction down the columns of a tall matrix (``a.sum(axis=0)``, ``x @ A``) has its
+rows cut into parts summed in parallel, then the parts added; smaller ones, row
+reductions and one-thread builds are left to the other rules. Results equal the
+reference interpreter and NumPy, ragged sizes included."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import te
+from mlc.schedules import Schedule
+from mlc.schedules.default.columns import MIN_BYTES, MIN_ROWS, column_parts, schedule_columns
+from mlc.schedules.default.steps import CpuInfo
+
+from .test_default_cpu import check, module
+
+TWO_CORES = CpuInfo(256, 2)
+
+
+def vecmat(rows, cols, dtype="float32"):
+    x, A = te.placeholder((rows,), dtype, "x"), te.placeholder((rows, cols), dtype, "A")
+    r = te.reduce_axis((0, rows), "r")
+    return module(x, A, te.compute((cols,), lambda j: te.sum(x[r] * A[r, j], axis=r), name="Y"))
+
+
+def column_sum(rows, cols, dtype="float32"):
+    A = te.placeholder((rows, cols), dtype, "A")
+    r = te.reduce_axis((0, rows), "r")
+    return module(A, te.compute((cols,), lambda j: te.sum(A[r, j], axis=r), name="Y"))
+
+
+def row_sum(rows, cols):
+    A = te.placeholder((rows, cols), "float32", "A")
+    k = te.reduce_axis((0, cols), "k")
+    return module(A, te.compute((rows,), lambda i: te.sum(A[i, k], axis=k), name="Y"))
+
+
+def applied(mod, cpu=TWO_CORES):
+    sch = Schedule(mod)
+    return sch, schedule_columns(sch, "main", "Y", cpu)
+
+
+def test_a_tall_column_reduction_is_summed_in_parts_in_parallel():
+    sch, done = applied(vecmat(1024, 1024))
+    assert done == {"Y", "Y_init", "Y_update", "Y_rf_init", "Y_rf_update"}
+    text = sch.mod["main"].script()
+    parts = column_parts(1024, TWO_CORES)
+    assert parts == 4
+    assert f"Y_rf = T.alloc_buffer(({parts}, 1024))" in text and f"T.parallel({parts})" in text
+    assert text.count("T.vectorized(16)") == 4  # the parts' rows and their sum, each with its init
+
+
+@pytest.mark.parametrize("mod, why", [
+    (vecmat(784, 128), "under MIN_BYTES"),
+    (vecmat(MIN_ROWS - 1, 2048), "fewer than MIN_ROWS rows"),
+    (row_sum(1024, 1024), "a reduction along the rows"),
+])
+def test_small_matrices_and_row_reductions_are_left_to_the_other_rules(mod, why):
+    assert applied(mod)[1] is None, why
+
+
+def test_one_thread_is_left_to_the_other_rules():
+    assert applied(vecmat(1024, 1024), CpuInfo(256, 1))[1] is None
+
+
+def test_the_thresholds_are_what_the_rule_checks():
+    assert applied(column_sum(MIN_ROWS, MIN_BYTES // (4 * MIN_ROWS)))[1] is not None
+    assert applied(column_sum(MIN_ROWS, MIN_BYTES // (4 * MIN_ROWS) - 1))[1] is None
+
+
+@pytest.mark.parametrize("mod", [vecmat(256, 1024), column_sum(301, 1001), column_sum(300, 999, "float64")],
+                         ids=["vecmat", "ragged", "float64"])
+def test_the_scheduled_reduction_equals_the_reference(mod):
+    check(mod, rtol=1e-4, atol=1e-3)
+
+
+@settings(max_examples=8, deadline=None)
+@given(rows=st.integers(MIN_ROWS, 1100), cols=st.integers(1, 1100), dtype=st.sampled_from(["float32", "float64"]),
+       op=st.sampled_from(["vecmat", "sum", "mean"]))
+def test_jitted_column_reductions_equal_numpy(rows, cols, dtype, op):
+    rng = np.random.default_rng(rows * 7 + cols)
+    A = rng.standard_normal((rows, cols)).astype(dtype)
+    x = rng.standard_normal(rows).astype(dtype)
+    if op == "vecmat":
+        got, want = mlc.jit(lambda x, A: x @ A)(x, A), x @ A
+    elif op == "sum":
+        got, want = mlc.jit(lambda A: A.sum(axis=0))(A), A.sum(axis=0)
+    else:
+        got, want = mlc.jit(lambda A: A.mean(axis=0))(A), A.mean(axis=0)
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(rows))
