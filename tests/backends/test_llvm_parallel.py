@@ -15,22 +15,26 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import contextmanager
 
 import llvmlite.binding as llvm
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from llvmlite import ir
 
 import mlc
 from mlc import te
-from mlc.backends.llvm import parallel
+from mlc.backends.llvm import jit, parallel
 from mlc.backends.llvm.module import generate_ir
 from mlc.backends.llvm.symbols import PARALLEL_STATE
-from mlc.config import override
+from mlc.backends.llvm.types import I32, PTR
+from mlc.config import config, override
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import BufferLoad, Var, const
 from mlc.ir.tir import Allocate, BufferStore, For, PrimFunc, seq
 from mlc.passes.tir import lower
+from mlc.target import Target
 from tests.targets import AVX2
 
 from ..test_random_programs import assert_close, build_te, programs, random_inputs
@@ -648,13 +652,9 @@ def test_set_num_threads_limits_the_calls_of_functions_built_before():
 # ------------------------------------------------------------- homes
 
 def _team_kernel(slow_thread: int = -1, spin: int = 0):
-    """``f(out, n)``: a parallel loop over ``[0, n)`` whose body writes, for each iteration,
-    the OpenMP number of the thread that ran it (``out`` int32); a chunk run by thread
+    """``run(n)``: a parallel loop over ``[0, n)`` whose body writes, for each iteration,
+    the OpenMP number of the thread that ran it (an int32 array); a chunk run by thread
     ``slow_thread`` first spins ``spin`` rounds (a thread the OS held up)."""
-    from mlc.backends.llvm import jit
-    from mlc.backends.llvm.types import I32, PTR
-    from mlc.target import Target
-    from llvmlite import ir
     target = Target.from_str("llvm")
     module = ir.Module("homes")
     module.triple, module.data_layout = jit.target_layout(target)
@@ -672,8 +672,7 @@ def _team_kernel(slow_thread: int = -1, spin: int = 0):
         b.store(me, b.gep(out, [b.add(lo, k)], source_etype=I32))
     b.ret_void()
     kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I32]), name="f")
-    entry = kernel.append_basic_block("entry")
-    stack = ir.IRBuilder(entry)
+    stack = ir.IRBuilder(kernel.append_basic_block("entry"))
     b = ir.IRBuilder(kernel.append_basic_block("body"))
     parallel.emit_launch(b, stack, body, [kernel.args[0]], ir.Constant(I32, 0), kernel.args[1])
     b.ret_void()
@@ -682,41 +681,29 @@ def _team_kernel(slow_thread: int = -1, spin: int = 0):
     f = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32)(compiled.address("f"))
 
     def run(n):
-        from mlc.config import config
         parallel.set_num_threads(config().num_threads)  # (as a built function's call does)
         out = np.full(n, -1, np.int32)
         f(out.ctypes.data, n)
         return out
-    run.compiled = compiled  # (keeps the code alive)
+    run.compiled = compiled  # (keeps the code loaded)
     return run
 
 
-class _counted_loop:
-    """``with _counted_loop(builder, n) as k:`` the body runs for k in [0, n) (i32)."""
-
-    def __init__(self, b, n):
-        from llvmlite import ir
-        self.b, self.n, self.ir = b, n, ir
-
-    def __enter__(self):
-        b, ir = self.b, self.ir
-        fn = b.function
-        self.head, self.loop, self.exit = (fn.append_basic_block(x) for x in ("head", "loop", "exit"))
-        self.before = b.block
-        b.branch(self.head)
-        b.position_at_end(self.head)
-        self.k = b.phi(ir.IntType(32))
-        self.k.add_incoming(ir.Constant(ir.IntType(32), 0), self.before)
-        b.cbranch(b.icmp_signed("<", self.k, self.n), self.loop, self.exit)
-        b.position_at_end(self.loop)
-        return self.k
-
-    def __exit__(self, *exc):
-        b, ir = self.b, self.ir
-        nxt = b.add(self.k, ir.Constant(ir.IntType(32), 1))
-        self.k.add_incoming(nxt, b.block)
-        b.branch(self.head)
-        b.position_at_end(self.exit)
+@contextmanager
+def _counted_loop(b: ir.IRBuilder, n: ir.Value):
+    """``with _counted_loop(b, n) as k:`` what the body emits runs for k in [0, n) (i32)."""
+    before = b.block
+    head, loop, done = (b.function.append_basic_block(x) for x in ("head", "loop", "done"))
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.phi(I32)
+    k.add_incoming(ir.Constant(I32, 0), before)
+    b.cbranch(b.icmp_signed("<", k, n), loop, done)
+    b.position_at_end(loop)
+    yield k
+    k.add_incoming(b.add(k, ir.Constant(I32, 1)), b.block)
+    b.branch(head)
+    b.position_at_end(done)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 9, 1001])
