@@ -287,6 +287,25 @@ def mlp(tiny: bool = False) -> Workload:
         ))
 
 
+def vecmat(tiny: bool = False) -> Workload:
+    """A vector times a tall matrix, ``x @ A`` with a 1-d ``x`` (a layer on one sample):
+    a reduction down the matrix's columns, which mlc's column rule splits by rows."""
+    n = 64 if tiny else 1024
+    rng = _rng()
+    x, a = rng.standard_normal(n, dtype="float32"), rng.standard_normal((n, n), dtype="float32")
+    out = np.empty(n, "float32")
+    return Workload(
+        "vecmat", f"vector x matrix {n}x{n} float32 (x @ A)", bytes=4.0 * n * (n + 2),
+        reference=lambda: x @ a, rtol=1e-4, atol=1e-3,
+        contenders=(
+            numpy_contender("matmul, out= (BLAS)", lambda v, m: np.matmul(v, m, out=out), (x, a)),
+            mlc_jit(lambda v, m: v @ m, (x, a)),
+            unavailable("numba", _BLAS_ONLY),
+            jax_contender(lambda jnp: lambda v, m: v @ m, (x, a)),
+            tvm_impractical("te", "not scheduled by hand here"),
+        ))
+
+
 def black_scholes(tiny: bool = False) -> Workload:
     n = 1 << (10 if tiny else 22)
     rng = _rng()
@@ -349,5 +368,5 @@ WORKLOADS: dict[str, Callable[[bool], Workload]] = {
     "window_sum": window_sum, "black_scholes": black_scholes, "mm_relu": mm_relu, "conv2d": conv2d,
     "sgemm1024": sgemm_1024, "sgemm2048": sgemm_2048, "sgemm1024_avx2": sgemm_1024_avx2,
     "sgemm2048_avx2": sgemm_2048_avx2, "igemm1024": igemm_1024, "mlp": mlp,
-    "sort": sort, "cumulative_sum": cumulative_sum,
+    "vecmat": vecmat, "sort": sort, "cumulative_sum": cumulative_sum,
 }

@@ -74,11 +74,12 @@ def test_rounds_interleave_contenders_in_rotated_order():
     work = Workload("fake", "fake workload", reference=lambda: 1.0,
                     contenders=(contender("a"), contender("b"), contender("c")))
     result = run_workload(work, rounds=3, target_s=1e-5, log=lambda msg: None)
-    batches = []  # the timed rounds, collapsed to one entry per batch
-    for name in calls[6:]:  # after each contender's first call and sizing call
+    batches = []  # the calls collapsed to one entry per contender's run of them
+    for name in calls:
         if not batches or batches[-1] != name:
             batches.append(name)
-    assert batches == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    # each contender's first and sizing calls (one run each), then the timed rounds
+    assert batches == ["a", "b", "c"] + ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
     assert all(len(r.times_s) == 3 for r in result.results)
 
 
