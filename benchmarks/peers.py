@@ -59,16 +59,21 @@ def mlc_jit(fn: Callable, args: tuple, label: str = "jit", fast_math: bool = Fal
 def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: str,
               entry: str = "main", target="llvm") -> Contender:
     """A te program built ahead of time with ``mlc.build`` for ``target`` (a string or an
-    ``mlc.Target``; the first call times the build)."""
+    ``mlc.Target``; the first call times the build), called as the course calls a built
+    module: on mlc arrays (``mlc.nd.array`` copies of ``args``, an ``mlc.nd.empty`` like
+    ``out``), which are 64-byte aligned, as TVM's contender calls its module on TVM's
+    tensors."""
     def build():
         import mlc
         kwargs = {} if schedule is None else {"schedule": schedule}
         lib = mlc.build(mod_fn(), target, **kwargs)
         f = lib[entry]
+        inputs = [mlc.nd.array(a) for a in args]
+        result = mlc.nd.empty(out.shape, out.dtype)
 
         def run():
-            f(*args, out)
-            return out
+            f(*inputs, result)
+            return result
         return run
     return Contender("mlc", label, build)
 
