@@ -25,7 +25,7 @@ from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import bind_shapes, shape_to_str
 from ..ir.tir import BufferStore, PrimFunc
-from .ndarray import check_device, is_masked_array, module_device
+from .ndarray import NDArray, check_device, is_masked_array, module_device
 from .pointers import data_pointer, overlapping_pair
 from .timing import TimeResult, time_function
 
@@ -115,13 +115,22 @@ def written_params(func: PrimFunc) -> frozenset[int]:
 C_CONTIGUOUS, OWNDATA, WRITEABLE = 0x1, 0x4, 0x400
 
 
+#: How far down its chain of ``base`` arrays the quick check looks for an array's owner
+#: (an ``mlc.nd`` array: itself, its typed view, the aligned buffer).
+_OWNER_DEPTH = 3
+
+
 def plain_arguments(specs, written: frozenset[int], noalias: bool):
     """``ok(args)``: whether ``args`` pass :func:`check_arguments` trivially, decided in a
     few attribute reads an array (None for a function with symbolic shapes): each is a
-    plain ``numpy.ndarray`` of exactly its parameter's (native, canonical) dtype and shape,
-    C-contiguous, writeable where written, and, where aliasing matters, owns its memory
-    and is passed once: arrays that own their memory never share it. Any other call takes
-    the full check (which reads data pointers to compare byte ranges, and explains).
+    plain ``numpy.ndarray`` or an ``mlc.nd`` array of exactly its parameter's (native,
+    canonical) dtype and shape, C-contiguous, writeable where written, and, where aliasing
+    matters, each has an owner of its own: the array itself if it owns its memory, else
+    the first array down its chain of ``base`` arrays that does (an ``mlc.nd`` array is a
+    view of an aligned buffer of its own), no owner twice; arrays of different owners
+    never share memory.
+    Any other call takes the full check (which reads data pointers to compare byte
+    ranges, and explains).
 
     >>> from mlc import te
     >>> X = te.placeholder((4,), "float32", "X")
@@ -130,12 +139,15 @@ def plain_arguments(specs, written: frozenset[int], noalias: bool):
     >>> x, y = np.ones(4, "float32"), np.empty(4, "float32")
     >>> ok((x, y)), ok((y, y)), ok((np.ones(8, "float32")[::2], y)), ok((x, y[:3]))
     (True, False, False, False)
+    >>> from mlc.runtime.ndarray import aligned_empty
+    >>> z = aligned_empty((8,), "float32")
+    >>> ok((x, z[:4])), ok((z[:4], z[4:]))  # a view of one buffer, two views of one
+    (True, False)
     """
     if any(None in shape for _, _, _, shape in specs):
         return None
     aliasing = noalias and bool(written) and len(specs) > 1
-    own = OWNDATA if aliasing else 0
-    expected = tuple((dtype, shape, C_CONTIGUOUS | own | (WRITEABLE if n in written else 0))
+    expected = tuple((dtype, shape, C_CONTIGUOUS | (WRITEABLE if n in written else 0))
                      for n, (_, _, dtype, shape) in enumerate(specs))
     count = len(expected)
 
@@ -145,11 +157,23 @@ def plain_arguments(specs, written: frozenset[int], noalias: bool):
         n = 0
         for arg in args:
             dtype, shape, flags = expected[n]
-            if (type(arg) is not _ndarray or arg.dtype is not dtype or arg.shape != shape
-                    or arg.flags.num & flags != flags):
+            kind = type(arg)
+            if ((kind is not _ndarray and kind is not NDArray) or arg.dtype is not dtype
+                    or arg.shape != shape or arg.flags.num & flags != flags):
                 return False
             n += 1
-        return not aliasing or len({id(arg) for arg in args}) == count
+        if not aliasing:
+            return True
+        owners = set()
+        for arg in args:
+            depth = 0
+            while not arg.flags.num & OWNDATA:
+                arg = arg.base
+                depth += 1
+                if depth > _OWNER_DEPTH or not isinstance(arg, _ndarray):
+                    return False
+            owners.add(id(arg))
+        return len(owners) == count
     return ok
 
 

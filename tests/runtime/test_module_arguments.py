@@ -166,10 +166,11 @@ def test_llvm_calls_pass_data_pointers_without_ndarray_ctypes():
 
 
 def test_a_checked_call_hands_the_alias_checks_pointers_to_the_pointer_kernel():
-    """Plain arrays (exact dtype and shape, contiguous, each owning its memory, none passed
-    twice) go to the arrays' kernel at a glance; otherwise the alias check reads every
-    array's data pointer, and a backend that takes pointers gets those (an llvm call reads
-    each pointer once)."""
+    """Plain arrays (exact dtype and shape, contiguous, each with an owner of its memory of
+    its own: itself, or an array down its chain of bases) go to the arrays' kernel at a
+    glance; otherwise (two views of one owner) the alias check reads every array's data
+    pointer, and a backend that takes pointers gets those (an llvm call reads each
+    pointer once)."""
     from mlc.runtime.module import Function
     from mlc.runtime.pointers import data_pointer
     A = te.placeholder((2, 3), "float32", "A")
@@ -181,9 +182,15 @@ def test_a_checked_call_hands_the_alias_checks_pointers_to_the_pointer_kernel():
     a, b = np.ones((2, 3), "float32"), np.empty((2, 3), "float32")
     fn(a, b)
     assert calls == [("arrays", 2)]
-    view = np.ones((4, 3), "float32")[1:3]  # contiguous, but not its memory's owner
+    view = np.ones((4, 3), "float32")[1:3]  # contiguous, a view of an owner of its own
     fn(view, b)
-    assert calls[-1] == ("pointers", [data_pointer(view), data_pointer(b)])
+    assert calls[-1] == ("arrays", 2)
+    nd_a, nd_b = mlc.nd.array(a), mlc.nd.empty((2, 3), "float32")  # views of aligned buffers
+    fn(nd_a, nd_b)
+    assert calls[-1] == ("arrays", 2)
+    whole = np.ones((4, 3), "float32")  # two views of one owner: the byte ranges are compared
+    fn(whole[:2], whole[2:])
+    assert calls[-1] == ("pointers", [data_pointer(whole[:2]), data_pointer(whole[2:])])
     with pytest.raises(mlc.MLCError, match="share memory"):
         fn(b, b)
     with pytest.raises(mlc.MLCError, match="share memory"):
