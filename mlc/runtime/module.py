@@ -154,26 +154,27 @@ def plain_arguments(specs, written: frozenset[int], noalias: bool):
     def ok(args) -> bool:
         if len(args) != count:
             return False
+        owners = set()
         n = 0
         for arg in args:
             dtype, shape, flags = expected[n]
             kind = type(arg)
-            if ((kind is not _ndarray and kind is not NDArray) or arg.dtype is not dtype
-                    or arg.shape != shape or arg.flags.num & flags != flags):
+            if (kind is not _ndarray and kind is not NDArray) or arg.dtype is not dtype or arg.shape != shape:
                 return False
+            num = arg.flags.num
+            if num & flags != flags:
+                return False
+            if aliasing:
+                depth = 0
+                while not num & OWNDATA:  # the owner: down the chain of bases
+                    arg = arg.base
+                    depth += 1
+                    if depth > _OWNER_DEPTH or not isinstance(arg, _ndarray):
+                        return False
+                    num = arg.flags.num
+                owners.add(id(arg))
             n += 1
-        if not aliasing:
-            return True
-        owners = set()
-        for arg in args:
-            depth = 0
-            while not arg.flags.num & OWNDATA:
-                arg = arg.base
-                depth += 1
-                if depth > _OWNER_DEPTH or not isinstance(arg, _ndarray):
-                    return False
-            owners.add(id(arg))
-        return len(owners) == count
+        return not aliasing or len(owners) == count
     return ok
 
 
