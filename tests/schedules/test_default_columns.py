@@ -77,16 +77,23 @@ def test_the_scheduled_reduction_equals_the_reference(mod):
 
 @settings(max_examples=8, deadline=None)
 @given(rows=st.integers(MIN_ROWS, 1100), cols=st.integers(1, 1100), dtype=st.sampled_from(["float32", "float64"]),
-       op=st.sampled_from(["vecmat", "sum", "mean"]))
+       op=st.sampled_from(["vecmat", "sum", "mean", "max", "argmin"]))
 def test_jitted_column_reductions_equal_numpy(rows, cols, dtype, op):
     rng = np.random.default_rng(rows * 7 + cols)
     A = rng.standard_normal((rows, cols)).astype(dtype)
+    A[rng.integers(rows), rng.integers(cols)] = np.nan  # the reductions propagate it (vecmat too)
     x = rng.standard_normal(rows).astype(dtype)
     if op == "vecmat":
         got, want = mlc.jit(lambda x, A: x @ A)(x, A), x @ A
     elif op == "sum":
         got, want = mlc.jit(lambda A: A.sum(axis=0))(A), A.sum(axis=0)
-    else:
+    elif op == "mean":
         got, want = mlc.jit(lambda A: A.mean(axis=0))(A), A.mean(axis=0)
+    elif op == "max":
+        got, want = mlc.jit(lambda A: A.max(axis=0))(A), A.max(axis=0)
+    else:
+        got, want = mlc.jit(lambda A: A.argmin(axis=0))(A), A.argmin(axis=0)
+        np.testing.assert_array_equal(got, want)
+        return
     tol = 1e-4 if dtype == "float32" else 1e-10
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(rows))
