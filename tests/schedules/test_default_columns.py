@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.schedules import Schedule
-from mlc.schedules.default.columns import MIN_BYTES, MIN_ROWS, column_parts, schedule_columns
+from mlc.schedules.default.columns import (MIN_BYTES, MIN_ROWS, NARROW_MIN_BYTES, NARROW_ROW_BYTES,
+                                           column_parts, schedule_columns)
 from mlc.schedules.default.steps import CpuInfo
 
 from .test_default_cpu import check, module
@@ -52,7 +53,8 @@ def test_a_tall_column_reduction_is_summed_in_parts_in_parallel():
 
 
 @pytest.mark.parametrize("mod, why", [
-    (vecmat(784, 128), "under MIN_BYTES"),
+    (vecmat(300, 128), "narrow rows, under NARROW_MIN_BYTES"),
+    (vecmat(384, 1024), "under MIN_BYTES"),
     (vecmat(MIN_ROWS - 1, 2048), "fewer than MIN_ROWS rows"),
     (row_sum(1024, 1024), "a reduction along the rows"),
 ])
@@ -65,18 +67,25 @@ def test_one_thread_is_left_to_the_other_rules():
 
 
 def test_the_thresholds_are_what_the_rule_checks():
-    assert applied(column_sum(MIN_ROWS, MIN_BYTES // (4 * MIN_ROWS)))[1] is not None
-    assert applied(column_sum(MIN_ROWS, MIN_BYTES // (4 * MIN_ROWS) - 1))[1] is None
+    wide = MIN_BYTES // (4 * MIN_ROWS)  # float32 columns of a MIN_BYTES matrix of MIN_ROWS rows
+    assert wide * 4 > NARROW_ROW_BYTES
+    assert applied(column_sum(MIN_ROWS, wide))[1] is not None
+    assert applied(column_sum(MIN_ROWS, wide - 1))[1] is None
+    narrow = NARROW_ROW_BYTES // 4
+    rows = NARROW_MIN_BYTES // NARROW_ROW_BYTES
+    assert applied(column_sum(rows, narrow))[1] is not None  # narrow rows: the lower threshold
+    assert applied(column_sum(rows - 1, narrow))[1] is None
+    assert applied(column_sum(rows, narrow + 1))[1] is None  # not narrow: MIN_BYTES
 
 
-@pytest.mark.parametrize("mod", [vecmat(256, 1024), column_sum(301, 1001), column_sum(300, 999, "float64")],
+@pytest.mark.parametrize("mod", [vecmat(512, 1024), column_sum(601, 1001), column_sum(300, 999, "float64")],
                          ids=["vecmat", "ragged", "float64"])
 def test_the_scheduled_reduction_equals_the_reference(mod):
     check(mod, rtol=1e-4, atol=1e-3)
 
 
 @settings(max_examples=8, deadline=None)
-@given(rows=st.integers(MIN_ROWS, 1100), cols=st.integers(1, 1100), dtype=st.sampled_from(["float32", "float64"]),
+@given(rows=st.integers(MIN_ROWS, 2200), cols=st.integers(1, 1100), dtype=st.sampled_from(["float32", "float64"]),
        op=st.sampled_from(["vecmat", "sum", "mean", "max", "argmin"]))
 def test_jitted_column_reductions_equal_numpy(rows, cols, dtype, op):
     rng = np.random.default_rng(rows * 7 + cols)
