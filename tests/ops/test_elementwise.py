@@ -280,3 +280,16 @@ def test_an_integer_power_with_a_negative_python_int_is_refused_when_it_runs():
     with pytest.raises(ShapeError, match=r"the exponent is -1"):
         mlc.numpy.power(x, -1)
     np.testing.assert_array_equal(f(x.astype(np.float32), -1), np.float32(1) / x)
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+@pytest.mark.parametrize("a, b, dtype", [
+    (0.0, -104.0, "float32"),  # the result is 2**-104 / ln 2: 2**-104 must be exact
+    (-1.4021300367540186, -0.6778613359950709, "float64"),  # the sum cancels to 0.005
+    (-3.0, -3.0, "float32"),
+])
+def test_logaddexp2_is_numpys_where_one_power_of_two_is_tiny_or_the_sum_cancels(a, b, dtype, target):
+    x, y = np.array([a], dtype), np.array([b], dtype)
+    got = mlc.jit(lambda u, v: np.logaddexp2(u, v), target=target)(x, y)
+    want = np.logaddexp2(x, y)
+    assert np.abs(got - want) <= 2 * np.spacing(np.abs(want)), (got, want)
