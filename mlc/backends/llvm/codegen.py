@@ -71,7 +71,7 @@ from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
 from .loops import MAX_UNROLL, MIN_KEPT_TRIPS, emit_loop, loop_metadata
 from .memory import BufferAllocator
-from . import vecmath  # noqa: F401 - registers exp, expm1, log, tanh, sigmoid, erf
+from . import vecmath  # noqa: F401 - registers exp, expm1, log, log1p, tanh, sigmoid, erf
 from .types import I64, PTR, alignment, compute_dtype, constant, int_constant, itemsize, mem_type, reg_type
 from .vectorize import VectorCodegen, splat, vector_type
 

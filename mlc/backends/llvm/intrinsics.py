@@ -3,7 +3,7 @@
 Each math call of the op table (:data:`mlc.ir.ops.MATH_CALLS`) gets its llvm
 lowering from :mod:`mlc.backends.intrinsics`; this module registers those of
 LLVM intrinsics, libm functions and short compositions, and
-:mod:`.vecmath` registers exp, expm1, log, tanh, sigmoid and erf on floats
+:mod:`.vecmath` registers exp, expm1, log, log1p, tanh, sigmoid and erf on floats
 (vectorisable IR). A lowering is ``lowering(builder, args, dtype, fast_math)``
 with ``args`` in compute dtype ``dtype`` (float16 already widened to float32).
 
@@ -35,7 +35,7 @@ FLOAT_COMPUTE = ("float32", "float64")
 
 #: Call ops computed by a libm function without an LLVM intrinsic: op -> (float name, double name).
 LIBM_CALLS = {name: (name + "f", name) for name in (
-    "log1p", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+    "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
     "atan2", "hypot", "nextafter", "erfc")}
 
 #: Call ops that are exactly one LLVM intrinsic of the same arity.

@@ -1,4 +1,4 @@
-"""Vectorisable math: exp, expm1, log, tanh, sigmoid and erf written as LLVM IR.
+"""Vectorisable math: exp, expm1, log, log1p, tanh, sigmoid and erf written as LLVM IR.
 
 A scalar libm call in a loop stops LLVM's loop vectorizer; these routines
 are branch-free polynomial code instead (:mod:`.functions`), so loops using
@@ -23,6 +23,7 @@ op         float32  float64 (vs NumPy/libm)  float16
 exp        1.0      1                        0.51
 expm1      1.5      2                        0.51
 log        1.0      1                        0.51
+log1p      1.5      1                        0.51
 tanh       2.5      2                        0.51
 sigmoid    2.5      2                        0.51
 erf        1.5      1                        0.51

@@ -1,4 +1,4 @@
-"""exp, expm1, log, tanh, sigmoid and erf as branch-free polynomial code.
+"""exp, expm1, log, log1p, tanh, sigmoid and erf as branch-free polynomial code.
 
 Each routine takes and returns a value of one :class:`~.emitter.Format`,
 handles NaN, infinities, zeros and subnormals the way NumPy does, and uses
@@ -14,6 +14,8 @@ Algorithms (``r``, ``k`` from the Cody-Waite reduction ``x = k ln2 + r``,
 * log:     ``x = 2^k m``, ``m`` in [sqrt(1/2), sqrt 2) (subnormals pre-scaled),
            ``f = m - 1``, ``s = f / (2 + f)``,
            ``log = k ln2_hi + (f - (f^2/2 - (s (f^2/2 + s^2 q(s^2)) + k ln2_lo)))``;
+* log1p:   ``log(u) + (x - (u - 1)) / u`` with ``u = 1 + x`` rounded (the quotient
+           restores what the rounding of ``u`` lost);
 * tanh:    ``sign(x) e / (e + 2)``, ``e = e^(2|x|) - 1 = fma(2^k, t, 2^k - 1)``
            (2|x| reduced as for exp), |x| clamped where tanh rounds to 1; for
            double, ``x + x^3 p(x^2)`` below ``|x| = 1/2`` (float: e is accurate
@@ -30,7 +32,7 @@ from .coefficients import COEFFICIENTS, ERF_LARGE_END, TANH_SMALL_END
 from .emitter import FloatOps
 from .fast import FAST_COEFFICIENTS, TANH_RATIONAL_END
 
-__all__ = ["ROUTINES", "exp", "expm1", "log", "tanh", "sigmoid", "erf"]
+__all__ = ["ROUTINES", "exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf"]
 
 _LOG2E = 1.4426950408889634
 
@@ -111,6 +113,18 @@ def log(o: FloatOps, x):
     return o.select(o.isnan(x), x, y)
 
 
+def log1p(o: FloatOps, x):
+    """log(1 + x), accurate near 0: ``u = 1 + x`` rounded, then ``log(u)`` corrected by
+    the rounding error ``x - (u - 1)`` over ``u`` (log1p(-1) = -inf, below -1 nan, zeros
+    keep their sign, log1p(inf) = inf)."""
+    u = o.add(x, 1.0)
+    lost = o.div(o.sub(x, o.sub(u, 1.0)), u)  # 0 where u is exact; nan at u = 0 or inf
+    exact = o.b.or_(o.eq(u, 0.0), o.eq(u, float("inf")))
+    y = o.add(log(o, u), o.select(exact, 0.0, lost))
+    y = o.select(o.eq(x, 0.0), x, y)
+    return o.select(o.isnan(x), x, y)
+
+
 def _tanh_rational(o: FloatOps, x):
     """fast_math's float32 tanh: x P(x^2) / Q(x^2), x clamped to [-9, 9] (where tanh
     rounds to +-1); the clamps let NaN through, P(0) = Q(0) = 1 keeps -0 and tiny x."""
@@ -171,5 +185,5 @@ def erf(o: FloatOps, x):
 
 
 #: op name -> routine(FloatOps, x)
-ROUTINES: dict[str, Callable] = {"exp": exp, "expm1": expm1, "log": log, "tanh": tanh,
+ROUTINES: dict[str, Callable] = {"exp": exp, "expm1": expm1, "log": log, "log1p": log1p, "tanh": tanh,
                                  "sigmoid": sigmoid, "erf": erf}
