@@ -61,8 +61,9 @@ def column_parts(rows: int, cpu: CpuInfo) -> int:
 
 def schedule_columns(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
     """A reduction down the columns of a tall matrix (see the module docstring): the rows
-    in parts summed in parallel, then the parts. Returns the names of the two blocks, or
-    None where the block is not such a reduction or too small."""
+    in parts summed in parallel, then the parts. Returns the names of the blocks it
+    scheduled (the partial sums', their sum's and their initialisations), or None where
+    the block is not such a reduction or too small."""
     block = sch.get_block(name, func_name)
     v = view(sch, block)
     blk = v.block
