@@ -25,6 +25,13 @@ def vecmat(rows, cols, dtype="float32"):
     return module(x, A, te.compute((cols,), lambda j: te.sum(x[r] * A[r, j], axis=r), name="Y"))
 
 
+def batch_of_one(rows, cols, dtype="float32"):
+    """``x @ A`` with ``x`` of shape (1, rows): one more (unit) axis on the output."""
+    x, A = te.placeholder((1, rows), dtype, "x"), te.placeholder((rows, cols), dtype, "A")
+    r = te.reduce_axis((0, rows), "r")
+    return module(x, A, te.compute((1, cols), lambda i, j: te.sum(x[i, r] * A[r, j], axis=r), name="Y"))
+
+
 def column_sum(rows, cols, dtype="float32"):
     A = te.placeholder((rows, cols), dtype, "A")
     r = te.reduce_axis((0, rows), "r")
@@ -50,6 +57,19 @@ def test_a_tall_column_reduction_is_summed_in_parts_in_parallel():
     assert parts == 4
     assert f"Y_rf = T.alloc_buffer(({parts}, 1024))" in text and f"T.parallel({parts})" in text
     assert text.count("T.vectorized(16)") == 4  # the parts' rows and their sum, each with its init
+
+
+def test_a_batch_of_one_row_is_a_column_reduction_too():
+    sch, done = applied(batch_of_one(1024, 1024))
+    assert done is not None
+    assert "Y_rf = T.alloc_buffer((4, 1, 1024))" in sch.mod["main"].script()
+    assert applied(module(*_batch_of_two()))[1] is None  # two rows of x: the matmul rule's
+
+
+def _batch_of_two():
+    x, A = te.placeholder((2, 1024), "float32", "x"), te.placeholder((1024, 1024), "float32", "A")
+    r = te.reduce_axis((0, 1024), "r")
+    return x, A, te.compute((2, 1024), lambda i, j: te.sum(x[i, r] * A[r, j], axis=r), name="Y")
 
 
 @pytest.mark.parametrize("mod, why", [
@@ -78,15 +98,16 @@ def test_the_thresholds_are_what_the_rule_checks():
     assert applied(column_sum(rows, narrow + 1))[1] is None  # not narrow: MIN_BYTES
 
 
-@pytest.mark.parametrize("mod", [vecmat(512, 1024), column_sum(601, 1001), column_sum(300, 999, "float64")],
-                         ids=["vecmat", "ragged", "float64"])
+@pytest.mark.parametrize("mod", [vecmat(512, 1024), column_sum(601, 1001), column_sum(300, 999, "float64"),
+                                 batch_of_one(700, 513)],
+                         ids=["vecmat", "ragged", "float64", "batch of one"])
 def test_the_scheduled_reduction_equals_the_reference(mod):
     check(mod, rtol=1e-4, atol=1e-3)
 
 
 @settings(max_examples=8, deadline=None)
 @given(rows=st.integers(MIN_ROWS, 2200), cols=st.integers(1, 1100), dtype=st.sampled_from(["float32", "float64"]),
-       op=st.sampled_from(["vecmat", "sum", "mean", "max", "argmin"]))
+       op=st.sampled_from(["vecmat", "batch of one", "sum", "mean", "max", "argmin"]))
 def test_jitted_column_reductions_equal_numpy(rows, cols, dtype, op):
     rng = np.random.default_rng(rows * 7 + cols)
     A = rng.standard_normal((rows, cols)).astype(dtype)
@@ -94,6 +115,8 @@ def test_jitted_column_reductions_equal_numpy(rows, cols, dtype, op):
     x = rng.standard_normal(rows).astype(dtype)
     if op == "vecmat":
         got, want = mlc.jit(lambda x, A: x @ A)(x, A), x @ A
+    elif op == "batch of one":
+        got, want = mlc.jit(lambda x, A: x @ A)(x[None], A), x[None] @ A
     elif op == "sum":
         got, want = mlc.jit(lambda A: A.sum(axis=0))(A), A.sum(axis=0)
     elif op == "mean":
