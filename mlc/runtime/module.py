@@ -128,9 +128,8 @@ def plain_arguments(specs, written: frozenset[int], noalias: bool):
     matters, each has an owner of its own: the array itself if it owns its memory, else
     the first array down its chain of ``base`` arrays that does (an ``mlc.nd`` array is a
     view of an aligned buffer of its own), no owner twice; arrays of different owners
-    never share memory.
-    Any other call takes the full check (which reads data pointers to compare byte
-    ranges, and explains).
+    never share memory. Any other call takes the full check (which reads data pointers
+    to compare byte ranges, and explains).
 
     >>> from mlc import te
     >>> X = te.placeholder((4,), "float32", "X")

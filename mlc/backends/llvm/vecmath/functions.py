@@ -119,8 +119,8 @@ def log1p(o: FloatOps, x):
     keep their sign, log1p(inf) = inf)."""
     u = o.add(x, 1.0)
     lost = o.div(o.sub(x, o.sub(u, 1.0)), u)  # 0 where u is exact; nan at u = 0 or inf
-    exact = o.b.or_(o.eq(u, 0.0), o.eq(u, float("inf")))
-    y = o.add(log(o, u), o.select(exact, 0.0, lost))
+    no_correction = o.b.or_(o.eq(u, 0.0), o.eq(u, float("inf")))
+    y = o.add(log(o, u), o.select(no_correction, 0.0, lost))
     y = o.select(o.eq(x, 0.0), x, y)
     return o.select(o.isnan(x), x, y)
 
