@@ -35,13 +35,12 @@ FLOAT_COMPUTE = ("float32", "float64")
 
 #: Call ops computed by a libm function without an LLVM intrinsic: op -> (float name, double name).
 LIBM_CALLS = {name: (name + "f", name) for name in (
-    "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-    "atan2", "hypot", "nextafter", "erfc")}
+    "tan", "asin", "acos", "atan", "atan2", "hypot", "nextafter", "erfc")}
 
 #: Call ops that are exactly one LLVM intrinsic of the same arity.
 _INTRINSIC_CALLS = {"sqrt": "sqrt", "sin": "sin", "cos": "cos",
                     "pow": "pow", "floor": "floor", "ceil": "ceil", "round": "roundeven",
-                    "abs": "fabs", "log2": "log2", "log10": "log10", "copysign": "copysign"}
+                    "abs": "fabs", "copysign": "copysign"}
 
 
 def declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:

@@ -2,7 +2,7 @@
 
 :class:`FloatOps` emits scalar LLVM IR for one float format (float or double)
 using only instructions LLVM's loop vectorizer widens one to one: arithmetic,
-``llvm.fma``/``fabs``/``copysign``/``roundeven``, compares, selects, bitcasts
+``llvm.fma``/``fabs``/``sqrt``/``copysign``/``roundeven``, compares, selects, bitcasts
 and integer shifts. Nothing here can produce poison: float -> int conversions
 only ever see finite, in-range values (callers clamp first).
 """
@@ -105,6 +105,10 @@ class FloatOps:
 
     def abs(self, x):
         return call_intrinsic(self.b, "fabs", x)
+
+    def sqrt(self, x):
+        """The correctly rounded square root (``llvm.sqrt``)."""
+        return call_intrinsic(self.b, "sqrt", x)
 
     def copysign(self, magnitude, sign):
         return call_intrinsic(self.b, "copysign", magnitude, sign)

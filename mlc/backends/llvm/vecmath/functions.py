@@ -90,10 +90,12 @@ def expm1(o: FloatOps, x):
     return o.select(o.isnan(x), x, y)
 
 
-def log(o: FloatOps, x):
-    """Natural logarithm: log(0) = -inf, log(x < 0) = nan, log(inf) = inf."""
+def log_reduce(o: FloatOps, x):
+    """(k as a float, f, s, hfsq, r) with ``x = 2^k (1 + f)``, ``1 + f`` in [sqrt(1/2),
+    sqrt 2) (subnormals pre-scaled), ``s = f / (2 + f)``, ``hfsq = f^2 / 2`` and
+    ``log(1 + f) = f - (hfsq - s (hfsq + r))``; for ``x`` positive and finite (other
+    inputs give values :func:`log_specials` replaces)."""
     fmt, b = o.fmt, o.b
-    ln2_hi, ln2_lo = fmt.ln2_split()
     subnormal = o.lt(x, 2.0 ** (1 - fmt.bias))
     xs = o.select(subnormal, o.mul(x, 2.0 ** fmt.mant), x)
     offset = o.bits(o.c(0.7071067811865476))  # bits of sqrt(1/2): m lands in [sqrt(1/2), sqrt(2))
@@ -105,12 +107,24 @@ def log(o: FloatOps, x):
     z = o.mul(s, s)
     r = o.mul(z, o.horner(z, _coeffs(o, "log_q")))
     hfsq = o.mul(o.mul(f, f), 0.5)
-    kf = o.to_float(k)
-    y = o.fma(kf, ln2_hi, o.sub(f, o.sub(hfsq, o.fma(s, o.add(hfsq, r), o.mul(kf, ln2_lo)))))
+    return o.to_float(k), f, s, hfsq, r
+
+
+def log_specials(o: FloatOps, x, y):
+    """``y`` (a logarithm of ``x`` computed for positive finite ``x``) with the special
+    values: -inf at 0, nan below 0, inf at inf, NaN from NaN."""
     y = o.select(o.eq(x, float("inf")), x, y)
     y = o.select(o.eq(x, 0.0), float("-inf"), y)
     y = o.select(o.lt(x, 0.0), float("nan"), y)
     return o.select(o.isnan(x), x, y)
+
+
+def log(o: FloatOps, x):
+    """Natural logarithm: log(0) = -inf, log(x < 0) = nan, log(inf) = inf."""
+    ln2_hi, ln2_lo = o.fmt.ln2_split()
+    kf, f, s, hfsq, r = log_reduce(o, x)
+    y = o.fma(kf, ln2_hi, o.sub(f, o.sub(hfsq, o.fma(s, o.add(hfsq, r), o.mul(kf, ln2_lo)))))
+    return log_specials(o, x, y)
 
 
 def log1p(o: FloatOps, x):
@@ -184,6 +198,6 @@ def erf(o: FloatOps, x):
     return o.select(o.isnan(x), x, y)
 
 
-#: op name -> routine(FloatOps, x)
+#: op name -> routine(FloatOps, x) (with :mod:`.composite`'s: :data:`ROUTINES` of the package)
 ROUTINES: dict[str, Callable] = {"exp": exp, "expm1": expm1, "log": log, "log1p": log1p, "tanh": tanh,
                                  "sigmoid": sigmoid, "erf": erf}
