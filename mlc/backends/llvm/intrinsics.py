@@ -115,13 +115,21 @@ def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir
     raise CompileError(f"math call {op} needs a float operand, got {dtype}")
 
 
+#: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`): here only float64's.
+_VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan"})
+
+
+def _dtypes(op: str) -> tuple[str, ...]:
+    return ("float64",) if op in _VECMATH_FLOAT32 else FLOAT_COMPUTE
+
+
 def _register() -> None:
     for op, name in _INTRINSIC_CALLS.items():
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, name=name:
-                                    call_intrinsic(b, name, *args), dtypes=FLOAT_COMPUTE)
+                                    call_intrinsic(b, name, *args), dtypes=_dtypes(op))
     for op, names in LIBM_CALLS.items():
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, names=names:
-                                    call_libm(b, names, *args), dtypes=FLOAT_COMPUTE)
+                                    call_libm(b, names, *args), dtypes=_dtypes(op))
     for op, fn in _COMPOSED.items():
         register_intrinsic_lowering(BACKEND, op, lambda b, args, dtype, fast, fn=fn: fn(b, args[0]),
                                     dtypes=FLOAT_COMPUTE)

@@ -2,7 +2,7 @@
 
 :class:`FloatOps` emits scalar LLVM IR for one float format (float or double)
 using only instructions LLVM's loop vectorizer widens one to one: arithmetic,
-``llvm.fma``/``fabs``/``sqrt``/``copysign``/``roundeven``, compares, selects, bitcasts
+``llvm.fma``/``fabs``/``sqrt``/``copysign``/``roundeven``/``floor``, compares, selects, bitcasts
 and integer shifts. Nothing here can produce poison: float -> int conversions
 only ever see finite, in-range values (callers clamp first).
 """
@@ -115,6 +115,9 @@ class FloatOps:
 
     def roundeven(self, x):
         return call_intrinsic(self.b, "roundeven", x)
+
+    def floor(self, x):
+        return call_intrinsic(self.b, "floor", x)
 
     # ------------------------------------------------- compares and selects
     def lt(self, x, y):
