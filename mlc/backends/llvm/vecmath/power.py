@@ -1,0 +1,67 @@
+"""float32 pow(x, y) as branch-free code: |x|^y = e^(y log|x|), then C99's special values.
+
+libm's ``powf`` is a scalar call (a loop calling it stays scalar: 4 times slower than
+NumPy's SIMD loop on an AVX-512 machine). The exponential's argument needs more than
+float's precision (an error d in ``y log|x|`` is a relative error d in the result, and
+``|y log|x||`` reaches 104 before the result overflows or underflows), so it is computed
+in double with the double routines of :mod:`.functions` and the result rounded once to
+float: their error, 2^-52 of an argument below 104, is far below float's half ulp.
+float64 pow stays libm's: the same method would need log|x| to some 2^-66, beyond what
+the double log routine keeps.
+
+Special values (NumPy's, from C99): ``pow(x, +-0) = 1`` and ``pow(1, y) = 1`` even for
+NaN; otherwise NaN in, NaN out; a negative x gives NaN unless y is an integer (then the
+sign of ``(-1)^y``); ``pow(+-0, y)`` and ``pow(+-inf, y)`` are 0 or inf by the signs of
+y and of the exponent's effect, negative for a negative x and odd integer y;
+``pow(x, +-inf)`` is 0, 1 or inf by whether ``|x|`` is below, at or above 1.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from .emitter import FORMATS, FloatOps
+from .functions import exp, log
+
+__all__ = ["pow", "POWER_ROUTINES"]
+
+
+def _magnitude_via_double(o: FloatOps, ax, y):
+    """|x|^y for float ``ax`` > 0 and ``y``, both finite: in double, rounded to float."""
+    d = FloatOps(o.b, FORMATS["float64"], o.fast, o.flags)
+    wide = ir.DoubleType()
+    v = d.mul(log(d, o.b.fpext(ax, wide)), o.b.fpext(y, wide))
+    return o.b.fptrunc(exp(d, v), o.ty)
+
+
+def pow(o: FloatOps, x, y):
+    """x ** y with NumPy's (C99's) special values."""
+    b = o.b
+    inf = float("inf")
+    ax, ay = o.abs(x), o.abs(y)
+    finite_x = o.lt(ax, inf)
+    finite_y = o.lt(ay, inf)
+    usable = b.and_(finite_x, o.gt(ax, 0.0))  # (false for NaN)
+    sx = o.select(usable, ax, 1.0)
+    sy = o.select(finite_y, y, 0.0)
+    magnitude = _magnitude_via_double(o, sx, sy)
+    half = o.floor(o.mul(sy, 0.5))
+    integer = b.and_(finite_y, o.eq(o.floor(sy), sy))
+    odd = b.and_(integer, o.eq(o.sub(sy, o.mul(half, 2.0)), 1.0))
+    negative_x = b.icmp_signed("<", o.bits(x), o.ci(0))  # (-0 and -inf too)
+    signed = o.select(odd, o.neg(magnitude), magnitude)
+    # the NaN an invalid operation gives on x86 (sign bit set), as libm's and NumPy's
+    invalid = o.from_bits(o.ci(-(1 << (o.fmt.mant - 1))))
+    r = o.select(o.lt(x, 0.0), o.select(integer, signed, invalid), magnitude)
+    # x = +-0 or +-inf: 0 or inf, negative for a negative x and an odd integer y
+    zero_or_inf = o.select(b.xor(o.eq(ax, inf), o.gt(y, 0.0)), 0.0, inf)
+    zero_or_inf = o.select(b.and_(negative_x, odd), o.neg(zero_or_inf), zero_or_inf)
+    r = o.select(b.or_(o.eq(ax, 0.0), o.eq(ax, inf)), zero_or_inf, r)
+    # y = +-inf: 0, 1 or inf by |x| against 1
+    by_size = o.select(b.xor(o.gt(ax, 1.0), o.gt(y, 0.0)), 0.0, inf)
+    r = o.select(o.eq(ay, inf), o.select(o.eq(ax, 1.0), 1.0, by_size), r)
+    r = o.select(b.or_(o.isnan(x), o.isnan(y)), o.add(x, y), r)  # (a NaN operand, quieted)
+    return o.select(b.or_(o.eq(y, 0.0), o.eq(x, 1.0)), 1.0, r)
+
+
+#: op name -> routine(FloatOps, x, y), float32 only
+POWER_ROUTINES = {"pow": pow}
