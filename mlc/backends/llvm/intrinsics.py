@@ -115,9 +115,9 @@ def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir
     raise CompileError(f"math call {op} needs a float operand, got {dtype}")
 
 
-#: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`, :mod:`.vecmath.power`):
-#: here only float64's.
-_VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan", "pow"})
+#: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`, :mod:`.vecmath.power`,
+#: :mod:`.vecmath.inverse_trig`): here only float64's.
+_VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan", "pow", "atan", "asin", "acos", "atan2"})
 
 
 def _dtypes(op: str) -> tuple[str, ...]:
