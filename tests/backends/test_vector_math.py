@@ -27,8 +27,8 @@ MAX_ULPS = {
                 "sin": 0.51, "cos": 0.51, "tan": 0.51, "atan": 0.51, "asin": 0.51, "acos": 0.51},
     "float64": {"exp": 1, "expm1": 2, "log": 1, "log1p": 1, "tanh": 2, "sigmoid": 2, "erf": 1,
                 "log2": 1, "log10": 1, "sinh": 2, "cosh": 1, "asinh": 2, "acosh": 2, "atanh": 2,
-                # (float64 trig and inverse trig: libm's, as NumPy's)
-                "sin": 1, "cos": 1, "tan": 1, "atan": 1, "asin": 1, "acos": 1},
+                # (float64 sin, cos and tan: libm's, as NumPy's)
+                "sin": 1, "cos": 1, "tan": 1, "atan": 2, "asin": 2, "acos": 2},
     "float16": {op: 0.51 for op in OPS},
 }
 
@@ -198,27 +198,28 @@ def build_atan2(dtype, n):
                      "llvm")
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
 def test_atan2_in_every_direction(dtype):
-    """float32 atan2 (float16 widened to it) within half an ulp of float64 atan2, for
-    points at every angle and over the exponent range of both coordinates."""
+    """float32 atan2 (float16 widened to it) within half an ulp of float64 atan2, float64
+    atan2 within 2 ulps of libm's, for points at every angle and over the exponent range
+    of both coordinates."""
     rng = np.random.default_rng(6)
     n = 1_000_000
     info = np.finfo(dtype)
     lo, hi = np.log2(float(info.tiny)), np.log2(float(info.max))
     y = np.exp2(rng.uniform(lo, hi, n)) * rng.choice([-1, 1], n)
-    x = np.where(rng.random(n) < 0.5, y * np.tan(rng.uniform(-3.2, 3.2, n)), np.exp2(rng.uniform(lo, hi, n)))
     with np.errstate(over="ignore"):  # (x past the format's range: infinities, also wanted)
+        x = np.where(rng.random(n) < 0.5, y * np.tan(rng.uniform(-3.2, 3.2, n)), np.exp2(rng.uniform(lo, hi, n)))
         x = (x * rng.choice([-1, 1], n)).astype(dtype)
     y = y.astype(dtype)
     z = np.empty_like(x)
     build_atan2(dtype, n)["main"](y, x, z)
     err = ulp_errors(z, np.arctan2(y.astype("float64"), x.astype("float64")), dtype)
     worst = int(np.argmax(err))
-    assert err[worst] <= 0.51, (y[worst], x[worst], z[worst])
+    assert err[worst] <= (2 if dtype == "float64" else 0.51), (y[worst], x[worst], z[worst])
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
 def test_atan2_special_values_like_numpy(dtype):
     """Every pair of signed zeros, ones, infinities and NaN: C99's angles, signs included."""
     values = np.array([0.0, -0.0, 1.0, -1.0, 3.0, -3.0, np.inf, -np.inf, np.nan], dtype)

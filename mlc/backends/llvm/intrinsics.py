@@ -35,7 +35,7 @@ FLOAT_COMPUTE = ("float32", "float64")
 
 #: Call ops computed by a libm function without an LLVM intrinsic: op -> (float name, double name).
 LIBM_CALLS = {name: (name + "f", name) for name in (
-    "tan", "asin", "acos", "atan", "atan2", "hypot", "nextafter", "erfc")}
+    "tan", "hypot", "nextafter", "erfc")}
 
 #: Call ops that are exactly one LLVM intrinsic of the same arity.
 _INTRINSIC_CALLS = {"sqrt": "sqrt", "sin": "sin", "cos": "cos",
@@ -115,9 +115,9 @@ def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir
     raise CompileError(f"math call {op} needs a float operand, got {dtype}")
 
 
-#: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`, :mod:`.vecmath.power`,
-#: :mod:`.vecmath.inverse_trig`): here only float64's.
-_VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan", "pow", "atan", "asin", "acos", "atan2"})
+#: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`, :mod:`.vecmath.power`):
+#: here only float64's.
+_VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan", "pow"})
 
 
 def _dtypes(op: str) -> tuple[str, ...]:
