@@ -2,7 +2,7 @@
 
 :func:`lower` runs :data:`LOWER_PIPELINE`: expand_empty_reductions, lower_init_block,
 convert_blocks_to_loops, lower_intrinsics, compact_buffers, flatten_buffers, simplify,
-partition_tiles, vectorize_loops.
+partition_tiles, partition_selects, vectorize_loops.
 :func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
 proves out of bounds.
 """
@@ -12,6 +12,7 @@ from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
+from .partition_selects import partition_selects
 from .partition_tiles import partition_tiles
 from .pipeline import LOWER_PIPELINE, lower, run_passes
 from .simplify import simplify, simplify_expr
@@ -22,5 +23,5 @@ from .verify_bounds import verify_bounds
 __all__ = [
     "LOWER_PIPELINE", "lower", "run_passes", "expand_empty_reductions", "lower_init_block", "convert_blocks_to_loops",
     "flatten_buffers", "compact_buffers", "lower_intrinsics", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
-    "verify_bounds", "vectorize_loops", "partition_tiles",
+    "verify_bounds", "vectorize_loops", "partition_tiles", "partition_selects",
 ]

@@ -25,6 +25,7 @@ from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
+from .partition_selects import partition_selects
 from .partition_tiles import partition_tiles
 from .simplify import simplify
 from .vectorize import vectorize_loops
@@ -43,6 +44,7 @@ LOWER_PIPELINE: list[Pass] = [
     flatten_buffers,
     simplify,
     partition_tiles,
+    partition_selects,
     vectorize_loops,
 ]
 

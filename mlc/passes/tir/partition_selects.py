@@ -1,0 +1,133 @@
+"""partition_selects: split a loop where a select's condition flips, so each part computes one side.
+
+A concatenation fused with what it concatenates picks each element with
+``select(j < 64, A, B)``, and both sides are computed: a select's sides may be
+evaluated, and vector lanes whose loads differ are chosen lane by lane. Where
+the condition is ``v * F + r + c < N`` over a constant serial loop ``v`` (``r`` a
+sum over the loops inside ``v`` whose constant ranges bound it to ``[lo, hi]``, ``c``
+and ``N`` constants), it holds in every iteration ``v < T1`` and in none from
+``T2`` on, so the loop becomes up to three loops, the first with the select's true
+side only, the last with its false side only, the middle one (where the condition
+changes inside an iteration) as it was::
+
+    for j0 in range(4):                              for j0 in range(2):
+        for j1 in T.vectorized(32):                      for j1 in T.vectorized(32):
+            out[j0 * 32 + j1] = T.if_then_else(   ->         out[j0 * 32 + j1] = A
+                j0 * 32 + j1 < 64, A, B)                 for j0_rest in range(2, 4):
+                                                             for j1 in T.vectorized(32):
+                                                                 out[j0_rest * 32 + j1] = B
+
+Only serial loops are split (a parallel loop's parts would run one team after
+another), and only by the first such condition found in the body; other selects
+stay as they are.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
+from ...ir.expr import Binary, IntImm, Range, Select, Var, const
+from ...ir.functor import Mutator, substitute
+from ...ir.tir import For, PrimFunc, seq
+
+__all__ = ["partition_selects"]
+
+
+def partition_selects(func: PrimFunc) -> PrimFunc:
+    """Split each constant serial loop at the iterations where a select's condition
+    becomes false for good (see the module docstring)."""
+    body = _Partition().visit(func.body)
+    return func if body is func.body else func.with_body(body)
+
+
+class _Partition(Mutator):
+    def visit_For(self, node: For):
+        node = self.generic_visit(node)  # inner loops first: each keeps its own selects
+        if not (node.kind == "serial" and isinstance(node.min, IntImm) and node.min.value == 0
+                and isinstance(node.extent, IntImm)):
+            return node
+        found = _FirstSplit(node.loop_var).find(node.body)
+        if found is None:
+            return node
+        key, always, never = found
+        extent = node.extent.value
+        always, never = max(0, min(extent, always)), max(0, min(extent, never))
+        if always == 0 and never >= extent:
+            return node
+        parts = []
+        for start, stop, side in ((0, always, True), (always, never, None), (never, extent, False)):
+            if stop <= start:
+                continue
+            body = node.body if side is None else _Choose(key, side).visit(node.body)
+            var = node.loop_var if not parts else Var(f"{node.loop_var.name}_rest", node.loop_var.dtype)
+            if var is not node.loop_var:
+                body = substitute(body, {node.loop_var: var})
+            parts.append(replace(node, loop_var=var, min=const(start, node.min.dtype),
+                                 extent=const(stop - start, node.extent.dtype), body=body))
+        return parts[0] if len(parts) == 1 else seq(*parts)
+
+
+class _FirstSplit(Mutator):
+    """The first select under a loop over ``var`` whose condition is ``var * F + r + c < N``
+    (``lt``; ``le`` is ``< N + 1``) with ``F > 0``: (its key, T1, T2) with the condition
+    true in every iteration below T1 and false in every one from T2."""
+
+    def __init__(self, var: Var):
+        self.var = var
+        self.ranges: dict[Var, Range] = {}
+        self.found = None
+
+    def find(self, body):
+        self.visit(body)
+        return self.found
+
+    def visit_For(self, node: For):
+        if not (isinstance(node.min, IntImm) and isinstance(node.extent, IntImm)):
+            return node  # a symbolic loop inside bounds nothing
+        self.ranges[node.loop_var] = Range(node.min, node.extent)
+        try:
+            return self.generic_visit(node)
+        finally:
+            del self.ranges[node.loop_var]
+
+    def visit_Select(self, node: Select):
+        if self.found is None:
+            self.found = self._split(node.cond)
+        return self.generic_visit(node)
+
+    def _split(self, cond):
+        if not (isinstance(cond, Binary) and cond.op in ("lt", "le") and isinstance(cond.b, IntImm)):
+            return None
+        bound = cond.b.value + (cond.op == "le")
+        form = linear(cond.a)
+        factor, rest = 0, const(0, cond.a.dtype)
+        for atom, coef in form.terms.values():
+            if atom is self.var:
+                factor = coef
+                continue
+            if not all(v in self.ranges for v in free_vars(atom)):
+                return None  # an outer loop's variable or a load: not this loop's split
+            rest = rest + atom * coef
+        if factor <= 0:
+            return None
+        lo, hi = Analyzer(self.ranges).const_int_bound(canonical(rest))
+        if lo is None or hi is None:
+            return None
+        c = form.const
+        # true for every r iff v F + c + hi < N; false for every r iff v F + c + lo >= N
+        always = -((c + hi - bound) // factor)  # ceil((N - c - hi) / F)
+        never = -((c + lo - bound) // factor)  # ceil((N - c - lo) / F)
+        return expr_key(cond), always, never
+
+
+class _Choose(Mutator):
+    """Selects whose condition has ``key`` replaced by their true (``side``) or false side."""
+
+    def __init__(self, key, side: bool):
+        self.key, self.side = key, side
+
+    def visit_Select(self, node: Select):
+        node = self.generic_visit(node)
+        if expr_key(node.cond) != self.key:
+            return node
+        return node.true_value if self.side else node.false_value

@@ -1,0 +1,105 @@
+"""partition_selects: a loop is split where a select's condition flips, so that each part
+computes one side only (a concatenation fused with what it concatenates)."""
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc.ir import te
+from mlc.ir.calls import is_graph_main
+from mlc.ir.expr import Select
+from mlc.ir.functor import pre_order_nodes
+from mlc.ir.tir import For
+from mlc.passes.tir import (convert_blocks_to_loops, lower, lower_init_block, partition_selects, run_passes,
+                            simplify)
+from mlc.schedules import Schedule
+
+
+def _concat(rows, first, second, factor=None, kind="serial"):
+    """``out[i, j] = sin(A[i, j])`` for ``j < first``, else ``cos(B[i, j - first])``, its
+    column loop split by ``factor`` (the inner part vectorized)."""
+    A = te.placeholder((rows, first), "float32", "A")
+    B = te.placeholder((rows, second), "float32", "B")
+    out = te.compute((rows, first + second),
+                     lambda i, j: te.if_then_else(j < first, te.sin(A[i, j]), te.cos(B[i, j - first])),
+                     name="out")
+    sch = Schedule(te.create_prim_func([A, B, out]))
+    i, j = sch.get_loops(sch.get_block("out"))
+    if factor is not None:
+        _, inner = sch.split(j, [None, factor])
+        sch.vectorize(inner)
+    if kind == "parallel":
+        sch.parallel(i)
+    return run_passes(sch.mod["main"], [lower_init_block, convert_blocks_to_loops, simplify])
+
+
+def _selects(func):
+    return [n for n in pre_order_nodes(func.body) if isinstance(n, Select)]
+
+
+def _loops(func, var_prefix):
+    return [(s.min.value, s.extent.value) for s in pre_order_nodes(func.body)
+            if isinstance(s, For) and s.loop_var.name.startswith(var_prefix)]
+
+
+def test_a_concatenation_loop_becomes_one_loop_per_side():
+    out = partition_selects(_concat(8, 64, 64, factor=32))
+    assert _selects(out) == []
+    assert _loops(out, "j_0") == [(0, 2), (2, 2)]
+    text = out.script()
+    first, second = text.split("j_0_rest")[0], "j_0_rest".join(text.split("j_0_rest")[1:])
+    assert "T.sin" in first and "T.cos" not in first
+    assert "T.cos" in second and "T.sin" not in second
+    assert partition_selects(out) is out
+
+
+def test_an_iteration_the_condition_changes_in_keeps_its_select():
+    """50 columns then 30, tiles of 16: tiles 0-2 all first, tile 3 mixed, tile 4 second."""
+    out = partition_selects(_concat(4, 50, 30, factor=16))
+    assert _loops(out, "j_0") == [(0, 3), (3, 1), (4, 1)]
+    assert len(_selects(out)) == 1
+
+
+def test_a_loop_without_such_a_select_is_left_as_it_is():
+    A = te.placeholder((64,), "float32", "A")
+    out = te.compute((64,), lambda i: te.if_then_else(A[i] < 0, -A[i], A[i]), name="out")
+    func = run_passes(te.create_prim_func([A, out]), [lower_init_block, convert_blocks_to_loops, simplify])
+    assert partition_selects(func) is func
+
+
+def test_the_rotary_embedding_kernel_computes_each_half_once():
+    """RoPE under @mlc.jit: one fused kernel whose lowered loops hold no select (each half's
+    sin and cos computed once, not both halves' everywhere), and NumPy's result."""
+    n, d = 16, 64
+    x = np.random.default_rng(0).standard_normal((n, d), dtype="float32")
+    pos = np.arange(n, dtype="float32")
+    inv = (10000.0 ** (-np.arange(0, d, 2) / d)).astype("float32")
+
+    def rotary(v, p, f, xp=np):
+        a = p[:, None] * f[None, :]
+        c, s = xp.cos(a), xp.sin(a)
+        x1, x2 = v[:, :d // 2], v[:, d // 2:]
+        return xp.concatenate([x1 * c - x2 * s, x1 * s + x2 * c], axis=1)
+
+    f = mlc.jit(rotary)
+    np.testing.assert_allclose(f(x, pos, inv), rotary(x, pos, inv), rtol=1e-5, atol=1e-5)
+    kernels = [fn for fn in f.lower(x, pos, inv).scheduled().values() if not is_graph_main(fn)]
+    assert len(kernels) == 1
+    assert _selects(lower(kernels[0])) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 5), first=st.integers(1, 70), second=st.integers(1, 70),
+       factor=st.sampled_from([None, 1, 3, 8, 16]), kind=st.sampled_from(["serial", "parallel"]))
+def test_partitioned_concatenations_match_numpy(rows, first, second, factor, kind):
+    rng = np.random.default_rng(rows * 1000 + first * 10 + second)
+    a = rng.standard_normal((rows, first), dtype="float32")
+    b = rng.standard_normal((rows, second), dtype="float32")
+    out = np.empty((rows, first + second), "float32")
+    func = _concat(rows, first, second, factor, kind)
+    lib = mlc.build(func, "llvm")
+    lib["main"](a, b, out)
+    np.testing.assert_allclose(out, np.concatenate([np.sin(a), np.cos(b)], axis=1), rtol=1e-6, atol=1e-6)
+    lib_ref = mlc.build(func, "reference")
+    ref = np.empty_like(out)
+    lib_ref["main"](a, b, ref)
+    np.testing.assert_allclose(out, ref, rtol=1e-6, atol=1e-6)
