@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: the names ``workloads.WORKLOADS`` defines (listed here so that parsing imports nothing)
-WORKLOAD_NAMES = ["add", "gelu", "softmax", "layer_norm", "window_sum", "black_scholes", "mm_relu", "conv2d",
-                  "sgemm1024", "sgemm2048", "sgemm1024_avx2", "sgemm2048_avx2", "igemm1024", "mlp",
-                  "vecmat", "sort", "cumulative_sum"]
+WORKLOAD_NAMES = ["add", "gelu", "softmax", "layer_norm", "window_sum", "rotary", "black_scholes", "mm_relu",
+                  "conv2d", "sgemm1024", "sgemm2048", "sgemm1024_avx2", "sgemm2048_avx2", "igemm1024",
+                  "mlp", "vecmat", "sort", "cumulative_sum"]
 STARTUP = ["first_call", "import"]
 
 

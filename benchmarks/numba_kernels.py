@@ -67,6 +67,21 @@ def layer_norm(x, gamma, beta):
 
 
 @njit(parallel=True, fastmath=True)
+def rotary(x, pos, inv_freq):
+    n, d = x.shape
+    half = d // 2
+    out = np.empty_like(x)
+    for i in prange(n):
+        for j in range(half):
+            a = pos[i] * inv_freq[j]
+            c, s = np.cos(a), np.sin(a)
+            x1, x2 = x[i, j], x[i, j + half]
+            out[i, j] = x1 * c - x2 * s
+            out[i, j + half] = x1 * s + x2 * c
+    return out
+
+
+@njit(parallel=True, fastmath=True)
 def mm_relu(a, b):
     n, k = a.shape
     m = b.shape[1]

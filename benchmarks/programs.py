@@ -55,6 +55,16 @@ def window_sum(a, xp=np):
     return a[:-2] + a[1:-1] + a[2:]
 
 
+def rotary(x, pos, inv_freq, xp=np):
+    """Rotary position embedding (RoPE, as in LLaMA): the two halves of each row rotated
+    by the angles ``position * frequency``."""
+    angle = pos[:, None] * inv_freq[None, :]
+    c, s = xp.cos(angle), xp.sin(angle)
+    half = x.shape[1] // 2
+    x1, x2 = x[:, :half], x[:, half:]
+    return xp.concatenate([x1 * c - x2 * s, x1 * s + x2 * c], axis=1)
+
+
 def mlp(x, w1, b1, w2, b2, xp=np):
     return xp.maximum(x @ w1 + b1, 0) @ w2 + b2
 

@@ -98,6 +98,27 @@ def window_sum(a: np.ndarray):
     return _compile(sch, [a], [((n - 2,), "float32")])
 
 
+def rotary(x: np.ndarray, pos: np.ndarray, inv_freq: np.ndarray):
+    n, d = x.shape
+    half = d // 2
+    X = te.placeholder((n, d), "float32", name="X")
+    P = te.placeholder((n,), "float32", name="P")
+    F = te.placeholder((half,), "float32", name="F")
+
+    def rotate(i, j):
+        first = j < half
+        k = tvm.tirx.if_then_else(first, j, j - half)
+        angle = P[i] * F[k]
+        c, s = te.cos(angle), te.sin(angle)
+        x1, x2 = X[i, k], X[i, k + half]
+        return tvm.tirx.if_then_else(first, x1 * c - x2 * s, x1 * s + x2 * c)
+
+    out = te.compute((n, d), rotate, name="out")
+    sch = _module(X, P, F, out)
+    _vectorize_parallel(sch, "out")
+    return _compile(sch, [x, pos, inv_freq], [((n, d), "float32")])
+
+
 def add(a: np.ndarray, b: np.ndarray):
     n = a.shape[0]
     A = te.placeholder((n,), "float32", name="A")

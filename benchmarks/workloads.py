@@ -306,6 +306,26 @@ def vecmat(tiny: bool = False) -> Workload:
         ))
 
 
+def rotary(tiny: bool = False) -> Workload:
+    """Rotary position embedding: sin and cos of every position times every frequency,
+    then a rotation of each row's halves (float32 sin and cos over angles up to 4096)."""
+    n, d = (64, 32) if tiny else (4096, 128)
+    x = _rng().standard_normal((n, d), dtype="float32")
+    pos = np.arange(n, dtype="float32")
+    inv_freq = (10000.0 ** (-np.arange(0, d, 2) / d)).astype("float32")
+    args = (x, pos, inv_freq)
+    return Workload(
+        "rotary", f"rotary embedding {n}x{d} float32 (sin, cos)", bytes=2 * 4 * n * d,
+        reference=lambda: P.rotary(*args), rtol=1e-4, atol=1e-4,
+        contenders=(
+            numpy_contender("cos, sin, concatenate", P.rotary, args),
+            mlc_jit(lambda v, p, f: P.rotary(v, p, f), args),
+            numba_contender("rotary", args, label="njit(parallel, fastmath) loops"),
+            jax_contender(lambda jnp: lambda v, p, f: P.rotary(v, p, f, jnp), args),
+            tvm_contender("rotary", args),
+        ))
+
+
 def black_scholes(tiny: bool = False) -> Workload:
     n = 1 << (10 if tiny else 22)
     rng = _rng()
@@ -365,7 +385,8 @@ def cumulative_sum(tiny: bool = False) -> Workload:
 #: Selection names (``python -m benchmarks gelu softmax``) -> workload factories, in table order.
 WORKLOADS: dict[str, Callable[[bool], Workload]] = {
     "add": call_overhead, "gelu": gelu, "softmax": softmax, "layer_norm": layer_norm,
-    "window_sum": window_sum, "black_scholes": black_scholes, "mm_relu": mm_relu, "conv2d": conv2d,
+    "window_sum": window_sum, "rotary": rotary, "black_scholes": black_scholes, "mm_relu": mm_relu,
+    "conv2d": conv2d,
     "sgemm1024": sgemm_1024, "sgemm2048": sgemm_2048, "sgemm1024_avx2": sgemm_1024_avx2,
     "sgemm2048_avx2": sgemm_2048_avx2, "igemm1024": igemm_1024, "mlp": mlp,
     "vecmat": vecmat, "sort": sort, "cumulative_sum": cumulative_sum,
