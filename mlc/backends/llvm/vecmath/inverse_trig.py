@@ -45,7 +45,7 @@ def _sixth_of_pi() -> tuple[float, float]:
         ctx.prec = 50
         sixth = Decimal("3.14159265358979323846264338327950288419716939937510") / 6
         hi = float(sixth)
-        hi = float(int(hi * 2 ** 52) >> 3 << 3) / 2 ** 52  # (pi/6 < 1: 2^52 hi is an integer)
+        hi = float(int(hi * 2 ** 53) >> 3 << 3) / 2 ** 53  # (pi/6 in [1/2, 1): 2^53 hi is an integer)
         return hi, float(sixth - Decimal(hi))
 
 
