@@ -6,11 +6,11 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc.ir import te
 from mlc.ir.calls import is_graph_main
-from mlc.ir.expr import Select
+from mlc.ir.expr import Call, Select
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import For
-from mlc.passes.tir import (convert_blocks_to_loops, lower, lower_init_block, partition_selects, run_passes,
-                            simplify)
+from mlc.passes.tir import (convert_blocks_to_loops, lower, lower_init_block, partition_selects, partition_tiles,
+                            run_passes, simplify)
 from mlc.schedules import Schedule
 
 
@@ -29,6 +29,20 @@ def _concat(rows, first, second, factor=None, kind="serial"):
         sch.vectorize(inner)
     if kind == "parallel":
         sch.parallel(i)
+    return run_passes(sch.mod["main"], [lower_init_block, convert_blocks_to_loops, simplify])
+
+
+def _concat_1d(first, second, factor):
+    """``out[i] = sin(A[i])`` for ``i < first``, else ``cos(B[i - first])``: the loop split
+    by ``factor``, its outer part parallel and its inner part vectorized."""
+    A = te.placeholder((first,), "float32", "A")
+    B = te.placeholder((second,), "float32", "B")
+    out = te.compute((first + second,),
+                     lambda i: te.if_then_else(i < first, te.sin(A[i]), te.cos(B[i - first])), name="out")
+    sch = Schedule(te.create_prim_func([A, B, out]))
+    outer, inner = sch.split(sch.get_loops(sch.get_block("out"))[0], [None, factor])
+    sch.parallel(outer)
+    sch.vectorize(inner)
     return run_passes(sch.mod["main"], [lower_init_block, convert_blocks_to_loops, simplify])
 
 
@@ -59,6 +73,24 @@ def test_an_iteration_the_condition_changes_in_keeps_its_select():
     assert len(_selects(out)) == 1
 
 
+def test_a_parallel_loop_becomes_two_parallel_loops():
+    """1-d: 4096 elements then 4096, vectors of 32: a team computes each side."""
+    out = partition_selects(_concat_1d(4096, 4096, 32))
+    assert _selects(out) == []
+    parallel = [(s.min.value, s.extent.value) for s in pre_order_nodes(out.body)
+                if isinstance(s, For) and s.kind == "parallel"]
+    assert parallel == [(0, 128), (128, 128)]
+
+
+def test_a_vector_loop_whose_condition_never_changes_keeps_one_side():
+    """The ragged last tile of a 1-d concatenation (64 then 7 elements, vectors of 32, as
+    partition_tiles leaves it): its vector loop lies past the first array, so it keeps
+    the second side alone without a split; sin is left in the first array's tiles only."""
+    out = partition_selects(partition_tiles(_concat_1d(64, 7, 32)))
+    assert _selects(out) == []
+    assert [n.op for n in pre_order_nodes(out.body) if isinstance(n, Call)].count("sin") == 1
+
+
 def test_a_loop_without_such_a_select_is_left_as_it_is():
     A = te.placeholder((64,), "float32", "A")
     out = te.compute((64,), lambda i: te.if_then_else(A[i] < 0, -A[i], A[i]), name="out")
@@ -87,18 +119,20 @@ def test_the_rotary_embedding_kernel_computes_each_half_once():
     assert _selects(lower(kernels[0])) == []
 
 
-@settings(max_examples=25, deadline=None)
-@given(rows=st.integers(1, 5), first=st.integers(1, 70), second=st.integers(1, 70),
+@settings(max_examples=30, deadline=None)
+@given(rows=st.integers(0, 5), first=st.integers(1, 70), second=st.integers(1, 70),
        factor=st.sampled_from([None, 1, 3, 8, 16]), kind=st.sampled_from(["serial", "parallel"]))
 def test_partitioned_concatenations_match_numpy(rows, first, second, factor, kind):
+    """rows 0: a 1-d concatenation (its loop split by ``factor or 8``, parallel)."""
     rng = np.random.default_rng(rows * 1000 + first * 10 + second)
-    a = rng.standard_normal((rows, first), dtype="float32")
-    b = rng.standard_normal((rows, second), dtype="float32")
-    out = np.empty((rows, first + second), "float32")
-    func = _concat(rows, first, second, factor, kind)
+    shape = (rows,) if rows else ()
+    a = rng.standard_normal((*shape, first), dtype="float32")
+    b = rng.standard_normal((*shape, second), dtype="float32")
+    out = np.empty((*shape, first + second), "float32")
+    func = _concat(rows, first, second, factor, kind) if rows else _concat_1d(first, second, factor or 8)
     lib = mlc.build(func, "llvm")
     lib["main"](a, b, out)
-    np.testing.assert_allclose(out, np.concatenate([np.sin(a), np.cos(b)], axis=1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out, np.concatenate([np.sin(a), np.cos(b)], axis=-1), rtol=1e-6, atol=1e-6)
     lib_ref = mlc.build(func, "reference")
     ref = np.empty_like(out)
     lib_ref["main"](a, b, ref)

@@ -3,7 +3,7 @@
 A concatenation fused with what it concatenates picks each element with
 ``select(j < 64, A, B)``, and both sides are computed: a select's sides may be
 evaluated, and vector lanes whose loads differ are chosen lane by lane. Where
-the condition is ``v * F + r + c < N`` over a constant serial loop ``v`` (``r`` a
+the condition is ``v * F + r + c < N`` over a loop ``v`` of constant bounds (``r`` a
 sum over the loops inside ``v`` whose constant ranges bound it to ``[lo, hi]``, ``c``
 and ``N`` constants), it holds in every iteration ``v < T1`` and in none from
 ``T2`` on, so the loop becomes up to three loops, the first with the select's true
@@ -17,9 +17,10 @@ changes inside an iteration) as it was::
                                                              for j1 in T.vectorized(32):
                                                                  out[j0_rest * 32 + j1] = B
 
-Only serial loops are split (a parallel loop's parts would run one team after
-another), and only by the first such condition found in the body; other selects
-stay as they are.
+Serial and parallel loops are split (each part of a parallel loop stays parallel: two
+launches, each computing one side); a loop of any kind (a vector tail) whose condition
+holds in all its iterations, or in none, keeps one side without a split. Only the
+first such condition found in a loop's body splits it; other selects stay as they are.
 """
 from __future__ import annotations
 
@@ -43,19 +44,20 @@ def partition_selects(func: PrimFunc) -> PrimFunc:
 class _Partition(Mutator):
     def visit_For(self, node: For):
         node = self.generic_visit(node)  # inner loops first: each keeps its own selects
-        if not (node.kind == "serial" and isinstance(node.min, IntImm) and node.min.value == 0
-                and isinstance(node.extent, IntImm)):
+        if not (isinstance(node.min, IntImm) and isinstance(node.extent, IntImm)):
             return node
         found = _FirstSplit(node.loop_var).find(node.body)
         if found is None:
             return node
         key, always, never = found
-        extent = node.extent.value
-        always, never = max(0, min(extent, always)), max(0, min(extent, never))
-        if always == 0 and never >= extent:
+        first, end = node.min.value, node.min.value + node.extent.value
+        always, never = max(first, min(end, always)), max(first, min(end, never))
+        if always == end or never == first:  # one side in every iteration: any kind of loop
+            return replace(node, body=_Choose(key, always == end).visit(node.body))
+        if node.kind not in ("serial", "parallel"):
             return node
         parts = []
-        for start, stop, side in ((0, always, True), (always, never, None), (never, extent, False)):
+        for start, stop, side in ((first, always, True), (always, never, None), (never, end, False)):
             if stop <= start:
                 continue
             body = node.body if side is None else _Choose(key, side).visit(node.body)
