@@ -21,7 +21,8 @@ BINARY = {
     "bitwise_xor": np.bitwise_xor, "left_shift": np.left_shift, "right_shift": np.right_shift,
     "arctan2": np.arctan2, "hypot": np.hypot, "copysign": np.copysign, "nextafter": np.nextafter,
     "logaddexp": np.logaddexp,
-    "logaddexp2": np.logaddexp2,
+    "logaddexp2": np.logaddexp2, "fmax": np.fmax, "fmin": np.fmin, "heaviside": np.heaviside,
+    "float_power": np.float_power,
 }
 
 UNARY = {
@@ -33,7 +34,8 @@ UNARY = {
     "isfinite": np.isfinite, "isinf": np.isinf, "tan": np.tan, "arcsin": np.arcsin,
     "arccos": np.arccos, "arctan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
     "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh, "log2": np.log2,
-    "log10": np.log10, "signbit": np.signbit,
+    "log10": np.log10, "signbit": np.signbit, "exp2": np.exp2, "fabs": np.fabs,
+    "deg2rad": np.deg2rad, "rad2deg": np.rad2deg,
 }
 
 

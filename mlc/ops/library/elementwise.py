@@ -230,6 +230,45 @@ def _logaddexp2(a, b):
     return _e.select(a == b, a + _e.const(1, a.dtype), _e.select(d == d, larger, d))
 
 
+def _nan_ignoring(pick):
+    """``np.fmax``/``np.fmin``: ``pick`` (the NaN-propagating max or min), but a NaN operand
+    gives the other operand (NaN only when both are)."""
+    def scalar(a, b):
+        if not dt.is_float(a.dtype):
+            return pick(a, b)
+        return _e.select(_e.isnan(b), a, _e.select(_e.isnan(a), b, pick(a, b)))
+    return scalar
+
+
+def _heaviside(x, h0):
+    """``np.heaviside``: 0 below zero, ``h0`` at zero, 1 above, NaN for NaN."""
+    zero, one = _e.const(0, x.dtype), _e.const(1, x.dtype)
+    return _e.select(x < zero, zero, _e.select(x > zero, one, _e.select(x == zero, h0, x)))
+
+
+def _angle_scale(numerator: float, denominator: float):
+    """``x * (numerator / denominator)``, the factor rounded as NumPy's loops round it: in
+    double for float64, in float for float32 and float16 (``NPY_PIf / 180.0f``)."""
+    def scalar(a):
+        if a.dtype == "float64":
+            factor = numerator / denominator
+        else:
+            factor = float(np.float32(numerator) / np.float32(denominator))
+        return a * _e.const(factor, a.dtype)
+    return scalar
+
+
+def _real_only(name: str, rule: Rule) -> Rule:
+    """``rule``, refusing complex operands (exp2, fmax, fmin, float_power of complex numbers
+    are not implemented)."""
+    def checked(dtypes):
+        ins, out = rule(dtypes)
+        if dt.is_complex(out):
+            raise DTypeError(f"{name}: complex operands are not supported; pass real arrays")
+        return ins, out
+    return checked
+
+
 _BINARY = [
     # name, ufunc, scalar rule
     ("add", np.add, _add),
@@ -260,6 +299,10 @@ _BINARY = [
     ("nextafter", np.nextafter, _e.nextafter),
     ("logaddexp", np.logaddexp, _logaddexp),
     ("logaddexp2", np.logaddexp2, _logaddexp2),
+    ("fmax", np.fmax, _nan_ignoring(_e.max)),
+    ("fmin", np.fmin, _nan_ignoring(_e.min)),
+    ("heaviside", np.heaviside, _heaviside),
+    ("float_power", np.float_power, _e.pow),
 ]
 
 def _rint(a):
@@ -305,7 +348,14 @@ _UNARY = [
     ("log2", np.log2, _e.log2),
     ("log10", np.log10, _e.log10),
     ("signbit", np.signbit, _signbit),
+    ("exp2", np.exp2, lambda a: _e.pow(_e.const(2, a.dtype), a)),
+    ("fabs", np.fabs, _e.abs),
+    ("deg2rad", np.deg2rad, _angle_scale(np.pi, 180.0)),
+    ("rad2deg", np.rad2deg, _angle_scale(180.0, np.pi)),
 ]
+
+#: Ops whose complex operands are refused (NumPy computes them; mlc does not yet).
+_REAL_ONLY = frozenset({"exp2", "fmax", "fmin", "float_power"})
 
 
 def _no_float16(name: str, rule: Rule) -> Rule:
@@ -322,9 +372,11 @@ def _no_float16(name: str, rule: Rule) -> Rule:
 
 for _name, _ufunc, _scalar in _BINARY:
     _rule = ufunc_rule(_name, _ufunc)
+    _rule = _real_only(_name, _rule) if _name in _REAL_ONLY else _rule
     elementwise_op(_name, 2, _scalar, _no_float16(_name, _rule) if _name == "nextafter" else _rule, _ufunc)
 for _name, _ufunc, _scalar in _UNARY:
-    elementwise_op(_name, 1, _scalar, ufunc_rule(_name, _ufunc), _ufunc)
+    _rule = ufunc_rule(_name, _ufunc)
+    elementwise_op(_name, 1, _scalar, _real_only(_name, _rule) if _name in _REAL_ONLY else _rule, _ufunc)
 
 
 def _erf_reference(x):
@@ -364,7 +416,8 @@ for _alias, _target in [("true_divide", "divide"), ("mod", "remainder"), ("abs",
                         # the Array API's spellings (NumPy 2 has them too)
                         ("acos", "arccos"), ("acosh", "arccosh"), ("asin", "arcsin"), ("asinh", "arcsinh"),
                         ("atan", "arctan"), ("atanh", "arctanh"), ("atan2", "arctan2"),
-                        ("bitwise_left_shift", "left_shift"), ("bitwise_right_shift", "right_shift")]:
+                        ("bitwise_left_shift", "left_shift"), ("bitwise_right_shift", "right_shift"),
+                        ("radians", "deg2rad"), ("degrees", "rad2deg")]:
     register_alias(_alias, _target)
 
 
