@@ -295,3 +295,11 @@ def test_logaddexp2_is_numpys_where_one_power_of_two_is_tiny_or_the_sum_cancels(
     got = mlc.jit(lambda u, v: np.logaddexp2(u, v), target=target)(x, y)
     want = np.logaddexp2(x, y)
     assert np.abs(got - want) <= 2 * np.spacing(np.abs(want)), (got, want)
+
+
+@pytest.mark.parametrize("name, arity", [("exp2", 1), ("fmax", 2), ("fmin", 2), ("float_power", 2)])
+def test_complex_operands_of_the_real_only_ufuncs_are_refused(name, arity):
+    with pytest.raises(DTypeError, match=f"{name}: complex operands are not supported"):
+        get_op(name).infer(*[TensorType((3,), "complex64")] * arity)
+    with pytest.raises(DTypeError, match=name):
+        mlc.jit(lambda z: getattr(np, name)(*[z] * arity))(np.ones(3, "complex64"))
