@@ -6,8 +6,9 @@ A scalar libm call in a loop stops LLVM's loop vectorizer; these routines
 are branch-free polynomial code instead (:mod:`.functions`), so loops using
 them vectorise (:mod:`.composite`'s routines need no polynomial of their own;
 :mod:`.trig`'s reduce their argument exactly by a table and work in double, as
-:mod:`.inverse_trig`'s and :mod:`.power`'s do). Each routine is defined once per LLVM module, for float and
-for double, as an internal ``alwaysinline`` function
+:mod:`.inverse_trig`'s and :mod:`.power`'s do). Each routine is defined once per
+LLVM module, for float and for double (the float32-only ones for float:
+:data:`ROUTINE_DTYPES`), as an internal ``alwaysinline`` function
 ``@__mlc_math.<op>.<f32|f64>``; LLVM inlines it into every caller before the
 vectorizer runs. float16 values arrive widened to float (NumPy's float16
 arithmetic) and use the float routine.
