@@ -271,6 +271,7 @@ _TABLE = (
     _call("atanh", np.arctanh, operands="inexact"),
     _call("log2", np.log2, operands="inexact"),
     _call("log10", np.log10, operands="inexact"),
+    _call("cbrt", np.cbrt),
     _call("atan2", np.arctan2, 2),
     _call("hypot", np.hypot, 2),
     _call("copysign", np.copysign, 2),

@@ -37,7 +37,7 @@ __all__ = [
     "floor", "ceil", "round", "expm1", "log1p", "isnan", "isfinite", "isinf", "floordiv",
     "floormod", "truncdiv", "truncmod", "const", "var", "all", "any", "unique_name", "KEEP_TAG",
     "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10",
-    "atan2", "hypot", "copysign", "nextafter", "erfc", "complex", "real", "imag", "conj",
+    "atan2", "hypot", "copysign", "nextafter", "erfc", "cbrt", "complex", "real", "imag", "conj",
 ]
 
 # Math and constructors re-exported so a te program needs one import.
@@ -45,7 +45,7 @@ from .expr import (abs, ceil, cos, erf, exp, expm1, floor, floordiv, floormod,  
                    if_then_else, isfinite, isinf, isnan, log, log1p, pow, round, rsqrt,
                    select, sigmoid, sin, sqrt, tanh, truncdiv, truncmod)
 from .expr import (acos, acosh, asin, asinh, atan, atan2, atanh, copysign, cosh, hypot,  # noqa: E402,F401
-                   erfc, log2, log10, nextafter, sinh, tan)
+                   cbrt, erfc, log2, log10, nextafter, sinh, tan)
 from .expr import complex, conj, imag, real  # noqa: E402,F401,A004 - te.complex(re, im) as T.complex
 
 

@@ -19,17 +19,18 @@ from mlc import te
 
 OPS = ["exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf",
        "log2", "log10", "sinh", "cosh", "asinh", "acosh", "atanh", "sin", "cos", "tan",
-       "atan", "asin", "acos"]
+       "atan", "asin", "acos", "cbrt"]
 
 #: The bounds stated in mlc.backends.llvm.vecmath's docstring.
 MAX_ULPS = {
     "float32": {"exp": 1, "expm1": 1.5, "log": 1, "log1p": 1.5, "tanh": 2.5, "sigmoid": 2.5, "erf": 1.5,
                 "log2": 1, "log10": 1, "sinh": 2, "cosh": 1.5, "asinh": 2, "acosh": 2, "atanh": 2,
-                "sin": 0.51, "cos": 0.51, "tan": 0.51, "atan": 0.51, "asin": 0.51, "acos": 0.51},
+                "sin": 0.51, "cos": 0.51, "tan": 0.51, "atan": 0.51, "asin": 0.51, "acos": 0.51,
+                "cbrt": 0.51},
     "float64": {"exp": 1, "expm1": 2, "log": 1, "log1p": 1, "tanh": 2, "sigmoid": 2, "erf": 1,
                 "log2": 1, "log10": 1, "sinh": 2, "cosh": 1, "asinh": 2, "acosh": 2, "atanh": 2,
                 # (float64 sin, cos and tan: libm's, as NumPy's)
-                "sin": 1, "cos": 1, "tan": 1, "atan": 2, "asin": 2, "acos": 2},
+                "sin": 1, "cos": 1, "tan": 1, "atan": 2, "asin": 2, "acos": 2, "cbrt": 1},
     "float16": {op: 0.51 for op in OPS},
 }
 
@@ -265,3 +266,14 @@ def test_every_routine_vectorises_without_a_libm_call(target_name):
             assert not external, f"{op} {dtype} calls {sorted(external)}"
             lanes = r"<(4|8|16) x (float|double)>"
             assert re.search(rf"f(mul|add|div) [a-z ]*{lanes}", ir), f"{op} {dtype} is not vectorised"
+
+
+@pytest.mark.parametrize("dtype, largest", [("float32", 255), ("float64", 208063)])
+def test_cbrt_of_a_perfect_cube_is_exact(dtype, largest):
+    """cbrt(n^3) == n for every n whose cube the format holds exactly (and -n for -n^3)."""
+    n = np.arange(1, largest + 1, dtype="float64")
+    x = np.concatenate([n ** 3, -(n ** 3)]).astype(dtype)
+    lib = build_ops(dtype, x.size)
+    y = np.empty_like(x)
+    lib["cbrt"](x, y)
+    np.testing.assert_array_equal(y, np.concatenate([n, -n]).astype(dtype))

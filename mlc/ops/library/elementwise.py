@@ -349,6 +349,7 @@ _UNARY = [
     ("log10", np.log10, _e.log10),
     ("signbit", np.signbit, _signbit),
     ("exp2", np.exp2, lambda a: _e.pow(_e.const(2, a.dtype), a)),
+    ("cbrt", np.cbrt, _e.cbrt),
     ("fabs", np.fabs, _e.abs),
     ("deg2rad", np.deg2rad, _angle_scale(np.pi, 180.0)),
     ("rad2deg", np.rad2deg, _angle_scale(180.0, np.pi)),

@@ -1,4 +1,5 @@
-"""float32 pow(x, y) as branch-free code: |x|^y = e^(y log|x|), then C99's special values.
+"""float32 pow(x, y) and cbrt(x) as branch-free code: |x|^y = e^(y log|x|), then C99's
+special values.
 
 libm's ``powf`` is a scalar call (a loop calling it stays scalar: 4 times slower than
 NumPy's SIMD loop on an AVX-512 machine). The exponential's argument needs more than
@@ -22,14 +23,15 @@ from llvmlite import ir
 from .emitter import FORMATS, FloatOps
 from .functions import exp, log
 
-__all__ = ["pow", "POWER_ROUTINES"]
+__all__ = ["pow", "cbrt", "POWER_ROUTINES"]
 
 
 def _magnitude_via_double(o: FloatOps, ax, y):
-    """|x|^y for float ``ax`` > 0 and ``y``, both finite: in double, rounded to float."""
+    """|x|^y for float ``ax`` > 0 and ``y``, both finite: in double, rounded to float
+    (``y`` a float value, or a Python number taken as a double)."""
     d = FloatOps(o.b, FORMATS["float64"], o.fast, o.flags)
     wide = ir.DoubleType()
-    v = d.mul(log(d, o.b.fpext(ax, wide)), o.b.fpext(y, wide))
+    v = d.mul(log(d, o.b.fpext(ax, wide)), d.c(y) if isinstance(y, float) else o.b.fpext(y, wide))
     return o.b.fptrunc(exp(d, v), o.ty)
 
 
@@ -63,5 +65,33 @@ def pow(o: FloatOps, x, y):
     return o.select(b.or_(o.eq(y, 0.0), o.eq(x, 1.0)), 1.0, r)
 
 
-#: op name -> routine(FloatOps, x, y), float32 only
-POWER_ROUTINES = {"pow": pow}
+def _cbrt_double(d: FloatOps, ax):
+    """The cube root of a double ``ax`` > 0, finite: ``e^(log ax / 3)`` (within some 2^-44),
+    then one Newton step whose residual ``y^3 - ax`` is computed exactly enough with FMAs
+    (the step halves nothing it needs: the result is within an ulp). ``ax`` beyond 2^+-900
+    is scaled by 2^-+999 first (a cube, so the root scales by 2^-+333) so that y^3 stays
+    finite and normal."""
+    big, tiny = d.gt(ax, 2.0 ** 900), d.lt(ax, 2.0 ** -900)
+    a = d.mul(ax, d.select(big, 2.0 ** -999, d.select(tiny, 2.0 ** 999, 1.0)))
+    y = exp(d, d.mul(log(d, a), 1.0 / 3.0))
+    y2 = d.mul(y, y)
+    y2_error = d.fma(y, y, d.neg(y2))
+    y3 = d.mul(y2, y)
+    residual = d.add(d.sub(y3, a), d.fma(y2_error, y, d.fma(y2, y, d.neg(y3))))  # y^3 - a
+    y = d.sub(y, d.div(residual, d.mul(y2, 3.0)))
+    return d.mul(y, d.select(big, 2.0 ** 333, d.select(tiny, 2.0 ** -333, 1.0)))
+
+
+def cbrt(o: FloatOps, x):
+    """The cube root with the sign of x: for float, ``e^(log|x| / 3)`` in double rounded
+    once; for double, that refined by a Newton step (:func:`_cbrt_double`); zeros,
+    infinities and NaN as they are."""
+    ax = o.abs(x)
+    usable = o.b.and_(o.lt(ax, float("inf")), o.gt(ax, 0.0))  # (false for NaN)
+    safe = o.select(usable, ax, 1.0)
+    root = _cbrt_double(o, safe) if o.fmt.bits == 64 else _magnitude_via_double(o, safe, 1.0 / 3.0)
+    return o.select(usable, o.copysign(root, x), x)
+
+
+#: op name -> routine(FloatOps, *operands) (pow: float32 only)
+POWER_ROUTINES = {"pow": pow, "cbrt": cbrt}
