@@ -1,5 +1,5 @@
-"""float32 pow(x, y) and cbrt(x) as branch-free code: |x|^y = e^(y log|x|), then C99's
-special values.
+"""float32 pow(x, y), and cbrt(x), as branch-free code: |x|^y = e^(y log|x|), then C99's
+special values (cbrt: :func:`cbrt`, for both formats).
 
 libm's ``powf`` is a scalar call (a loop calling it stays scalar: 4 times slower than
 NumPy's SIMD loop on an AVX-512 machine). The exponential's argument needs more than
@@ -67,10 +67,10 @@ def pow(o: FloatOps, x, y):
 
 def _cbrt_double(d: FloatOps, ax):
     """The cube root of a double ``ax`` > 0, finite: ``e^(log ax / 3)`` (within some 2^-44),
-    then one Newton step whose residual ``y^3 - ax`` is computed exactly enough with FMAs
-    (the step halves nothing it needs: the result is within an ulp). ``ax`` beyond 2^+-900
-    is scaled by 2^-+999 first (a cube, so the root scales by 2^-+333) so that y^3 stays
-    finite and normal."""
+    then one Newton step whose residual ``y^3 - ax`` is computed with FMAs from the exact
+    errors of ``y^2`` and ``y^3``: the step squares the first error away, and what is left
+    is its own rounding, within an ulp. ``ax`` beyond 2^+-900 is scaled by 2^-+999 first (a
+    cube, so the root scales by 2^-+333) so that y^3 stays finite and normal."""
     big, tiny = d.gt(ax, 2.0 ** 900), d.lt(ax, 2.0 ** -900)
     a = d.mul(ax, d.select(big, 2.0 ** -999, d.select(tiny, 2.0 ** 999, 1.0)))
     y = exp(d, d.mul(log(d, a), 1.0 / 3.0))
