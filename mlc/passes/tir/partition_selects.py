@@ -28,7 +28,7 @@ from dataclasses import replace
 
 from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
 from ...ir.expr import Binary, IntImm, Range, Select, Var, const
-from ...ir.functor import Mutator, substitute
+from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import For, PrimFunc, seq
 
 __all__ = ["partition_selects"]
@@ -37,6 +37,8 @@ __all__ = ["partition_selects"]
 def partition_selects(func: PrimFunc) -> PrimFunc:
     """Split each constant serial loop at the iterations where a select's condition
     becomes false for good (see the module docstring)."""
+    if not any(isinstance(n, Select) for n in pre_order_nodes(func.body)):
+        return func  # (most kernels: one walk instead of one per loop)
     body = _Partition().visit(func.body)
     return func if body is func.body else func.with_body(body)
 
