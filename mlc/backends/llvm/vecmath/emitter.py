@@ -15,10 +15,26 @@ from llvmlite import ir
 
 from ..intrinsics import call_intrinsic
 
-__all__ = ["Format", "FORMATS", "FloatOps"]
+__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed"]
 
 #: ln 2 to 40 digits, times 10**40 (the Cody-Waite split below needs more than a double holds).
 _LN2_E40 = 6931471805599453094172321214581765680755
+
+
+def pi_fixed(bits: int) -> int:
+    """floor(pi 2^bits) (Machin's formula in integers, with guard bits)."""
+    guard = bits + 32
+
+    def arctan_inverse(n: int) -> int:  # arctan(1/n) 2^guard
+        total, term, k, sign = 0, (1 << guard) // n, 1, 1
+        while term:
+            total += sign * (term // k)
+            term //= n * n
+            k += 2
+            sign = -sign
+        return total
+
+    return (16 * arctan_inverse(5) - 4 * arctan_inverse(239)) >> 32
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ within 2 ulps of libm's.
 """
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
-from math import pi, sqrt
+from fractions import Fraction
+from math import floor, pi, sqrt
 
-from .emitter import FORMATS, FloatOps
+from .emitter import FORMATS, FloatOps, pi_fixed
 
 __all__ = ["atan", "asin", "acos", "atan2", "INVERSE_TRIG_ROUTINES"]
 
@@ -40,13 +40,11 @@ _TAN_PI_12 = 2 - sqrt(3)
 
 
 def _sixth_of_pi() -> tuple[float, float]:
-    """pi / 6 as (hi, lo): hi with 50 significant bits (so ``k hi`` is exact for k <= 6)."""
-    with localcontext() as ctx:
-        ctx.prec = 50
-        sixth = Decimal("3.14159265358979323846264338327950288419716939937510") / 6
-        hi = float(sixth)
-        hi = float(int(hi * 2 ** 53) >> 3 << 3) / 2 ** 53  # (pi/6 in [1/2, 1): 2^53 hi is an integer)
-        return hi, float(sixth - Decimal(hi))
+    """pi / 6 as (hi, lo): hi cut to 48 significant bits (so ``k hi`` is exact for k <= 6;
+    pi/6 is in [1/2, 1)), lo the rest rounded."""
+    sixth = Fraction(pi_fixed(160), 6 << 160)
+    hi = floor(sixth * 2 ** 48) / 2 ** 48
+    return hi, float(sixth - Fraction(hi))
 
 
 def _arithmetic(o: FloatOps):

@@ -28,7 +28,7 @@ from math import factorial
 
 from llvmlite import ir
 
-from .emitter import FORMATS, FloatOps
+from .emitter import FORMATS, FloatOps, pi_fixed
 
 __all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "reduction_table"]
 
@@ -41,22 +41,6 @@ _FRACTION = 300
 _SIN = tuple((-1) ** (n + 1) / factorial(2 * n + 3) for n in range(5))  # -1/3!, 1/5!, ... -1/11!
 _COS = tuple((-1) ** n / factorial(2 * n + 4) for n in range(4))  # 1/4!, -1/6!, ... -1/10!
 _PI_2 = 1.5707963267948966
-
-
-def _pi_fixed(bits: int) -> int:
-    """floor(pi 2^bits) (Machin's formula in integers, with guard bits)."""
-    guard = bits + 32
-
-    def arctan_inverse(n: int) -> int:  # arctan(1/n) 2^guard
-        total, term, k, sign = 0, (1 << guard) // n, 1, 1
-        while term:
-            total += sign * (term // k)
-            term //= n * n
-            k += 2
-            sign = -sign
-        return total
-
-    return (16 * arctan_inverse(5) - 4 * arctan_inverse(239)) >> 32
 
 
 def _split(value: int, scale: int) -> tuple[float, float, float]:
@@ -77,7 +61,7 @@ def reduction_table() -> tuple[float, ...]:
     """Row ``e - 1`` for float32 biased exponent ``e`` (1..254): ``2^s 2/pi mod 4`` as
     (hi, mid, lo), ``s = e - 150`` the scale of the float's 24-bit integer significand."""
     top = _FRACTION + 128  # 2/pi to this many fractional bits covers every row
-    two_over_pi = (1 << (2 * top + 1)) // _pi_fixed(top)  # floor(2/pi 2^top)
+    two_over_pi = (1 << (2 * top + 1)) // pi_fixed(top)  # floor(2/pi 2^top)
     rows = []
     for e in range(1, _ROWS + 1):
         s = e - 150
