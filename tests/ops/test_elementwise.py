@@ -303,3 +303,10 @@ def test_complex_operands_of_the_real_only_ufuncs_are_refused(name, arity):
         get_op(name).infer(*[TensorType((3,), "complex64")] * arity)
     with pytest.raises(DTypeError, match=name):
         mlc.jit(lambda z: getattr(np, name)(*[z] * arity))(np.ones(3, "complex64"))
+
+
+def test_cbrt_refuses_complex_operands_as_numpy_does():
+    with pytest.raises(DTypeError, match="cbrt: not defined for inputs of dtype complex64"):
+        get_op("cbrt").infer(TensorType((3,), "complex64"))
+    with pytest.raises(DTypeError, match="cbrt"):
+        mlc.jit(lambda z: np.cbrt(z))(np.ones(3, "complex64"))
