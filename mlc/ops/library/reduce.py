@@ -462,11 +462,16 @@ def _variance(name, take_sqrt, numpy_fn):
         return te.compute(shape, finish, name=f"T_{name}")
 
     def reference(x, *, axis=None, keepdims=False, ddof=0):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(numpy_fn(x, axis=axis, keepdims=keepdims, ddof=ddof))
+        # in the lowering's accumulation dtype: NumPy sums float16's squared deviations in
+        # float16, which overflows to inf for values as small as 96
+        out = _moment_dtype(name, str(x.dtype), None)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            result = numpy_fn(x, axis=axis, keepdims=keepdims, ddof=ddof, dtype=accumulate_dtype(out))
+        return np.asarray(result).astype(out, copy=False)
 
     register_op(name, pattern="reduction", infer=infer, lower=lower, reference=reference,
-                doc=f"``np.{name}(x, axis, keepdims=..., ddof=...)`` (two-pass: mean, then squares).")
+                doc=f"``np.{name}(x, axis, keepdims=..., ddof=...)`` (two-pass: mean, then squares; "
+                    "float16 accumulates in float32, where NumPy's sum of squares can overflow).")
 
 
 _variance("var", False, np.var)
