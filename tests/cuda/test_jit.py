@@ -92,6 +92,21 @@ def test_plain_numpy_calls_trace_on_the_emulator_too():
     np.testing.assert_allclose(f(x), np.tanh(x) * 2 + np.exp(-x * x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(2, 3, 2), (3, 1, 4, 2), (12,)])
+@pytest.mark.parametrize("dtype", ["int8", "int32", "bool"])
+def test_integer_power_of_every_rank_gets_threads_on_the_emulator(shape, dtype):
+    # a tuple-valued stage (result, running square) per exponent bit; vectorize cannot prove
+    # the 4 lanes of a fused 2 x 3 x 2 loop independent, and the block was left without
+    # threads (a compile error) instead of one element a thread
+    rng = np.random.default_rng(0)
+    a = rng.integers(-3, 4, shape).astype(dtype)
+    b = rng.integers(0, 5, shape).astype(dtype)
+    f = mlc.jit(target="cuda-emulator")(lambda x, y: np.power(x, y))
+    np.testing.assert_array_equal(f(a, b), np.power(a, b))
+    kernels = f.lower(a, b).compile().lib.get_source()
+    assert "threadIdx.x" in kernels
+
+
 class _HostDLPack:
     """A foreign host array known only through the DLPack protocol."""
 

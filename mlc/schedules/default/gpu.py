@@ -21,7 +21,8 @@ block, in program order, the first rule that takes it:
 3. ``gpu_spatial`` — everything else (short reductions included): all loops
    fused, split by the thread count, bound to ``blockIdx.x`` x ``threadIdx.x``;
    a spatial block whose size is a multiple of 4 gives each thread 4
-   consecutive elements in a ``vectorized`` loop (``float4`` loads and stores).
+   consecutive elements in a ``vectorized`` loop (``float4`` loads and stores)
+   where ``vectorize`` can prove the lanes independent, one element otherwise.
 
 A rule whose primitive refuses is undone (:func:`.steps.attempt`) and the
 next one tried; the last rule applies to any block with loops. A block the
@@ -193,16 +194,26 @@ def gpu_spatial(sch, func_name: str, name: str):
     total = 1
     for _, rv in outer:
         total = total * rv.extent.value if total is not None and isinstance(rv.extent, IntImm) else None
+    split = None
     if not reduce_values and total is not None and total % VECTOR_LANES == 0 and total >= 2 * VECTOR_LANES:
-        threads = max(1, min(THREADS, total // VECTOR_LANES))  # each thread: one aligned vector
-        b, t, lanes = sch.split(fused, [None, threads, VECTOR_LANES])
-        sch.vectorize(lanes)
-    else:
+        # vectorize may refuse where it cannot prove the lanes independent (a tuple-valued
+        # stage of 2 x 3 x 2 whose lanes cross rows): then one element a thread
+        split = attempt(sch, _vector_threads, fused, max(1, min(THREADS, total // VECTOR_LANES)))
+    if split is None:
         threads = THREADS if total is None else max(1, min(THREADS, total))
-        b, t = sch.split(fused, [None, threads])
+        split = sch.split(fused, [None, threads])
+    b, t = split
     sch.bind(b, "blockIdx.x")
     sch.bind(t, "threadIdx.x")
     return {name}
+
+
+def _vector_threads(sch, fused, threads: int):
+    """``fused`` split into blocks, ``threads`` threads and a vectorized loop of
+    :data:`VECTOR_LANES` (each thread: one aligned vector); the block and thread loops."""
+    b, t, lanes = sch.split(fused, [None, threads, VECTOR_LANES])
+    sch.vectorize(lanes)
+    return b, t
 
 
 #: The rules, in the order they are tried on each block.
