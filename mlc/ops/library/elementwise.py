@@ -246,6 +246,49 @@ def _heaviside(x, h0):
     return _e.select(x < zero, zero, _e.select(x > zero, one, _e.select(x == zero, h0, x)))
 
 
+def _spacing(x):
+    """``np.spacing``: the step to the next float away from zero (toward +inf from either
+    zero), ``nextafter(x, ±inf) - x``: NaN for infinities, inf past the largest float."""
+    inf = _e.const(float("inf"), x.dtype)
+    return _e.nextafter(x, _e.select(x < _e.const(0, x.dtype), -inf, inf)) - x
+
+
+#: float dtype -> (its integer of the same width, largest exponent, smallest normal
+#: exponent, fraction bits): what :func:`_ldexp` builds powers of two from
+_FLOAT_LAYOUT = {"float32": ("int32", 127, -126, 23), "float64": ("int64", 1023, -1022, 52)}
+
+
+def _power_of_two(n, dtype: str):
+    """2**n as ``dtype`` for an integer ``n`` of its normal exponents, from its bits."""
+    int_type, emax, _, fraction = _FLOAT_LAYOUT[dtype]
+    biased = _e.cast(n, int_type) + _e.const(emax, int_type)
+    return _e.reinterpret(biased << _e.const(fraction, int_type), dtype)
+
+
+def _ldexp(x, n):
+    """``np.ldexp``: ``x * 2**n`` rounded once, for every integer ``n`` (float16 computed in
+    float32, where it is exact, then rounded). As C's ``scalbn``: ``n`` beyond where the
+    result is 0 or inf is clamped; at most two exact steps by the largest power of two
+    (or by ``2**(emin - fraction - 1)`` downward, which can only round a value whose final
+    result rounds to zero) bring ``n`` into the normal exponents, and one last product by
+    ``2**n`` rounds."""
+    out = x.dtype
+    if out == "float16":
+        return _e.cast(_ldexp(_e.cast(x, "float32"), n), "float16")
+    int_type, emax, emin, fraction = _FLOAT_LAYOUT[out]
+    limit = emax - emin + fraction + 2
+    wide = "int64"
+    n = _e.max(_e.min(_e.cast(n, wide), _e.const(limit, wide)), _e.const(-limit, wide))
+    down = emin + fraction + 1  # scaling by 2**down keeps every result that does not round to 0 exact
+    up_factor = _e.const(2.0 ** emax, out)
+    down_factor = _e.const(2.0 ** down, out)
+    for _ in range(2):
+        high, low = n > _e.const(emax, wide), n < _e.const(emin, wide)
+        x = _e.select(high, x * up_factor, _e.select(low, x * down_factor, x))
+        n = _e.select(high, n - _e.const(emax, wide), _e.select(low, n - _e.const(down, wide), n))
+    return x * _power_of_two(n, out)
+
+
 def _angle_scale(numerator: float, denominator: float):
     """``x * (numerator / denominator)``, the factor rounded as NumPy's loops round it: in
     double for float64, in float for float32 and float16 (``NPY_PIf / 180.0f``)."""
@@ -303,6 +346,8 @@ _BINARY = [
     ("fmin", np.fmin, _nan_ignoring(_e.min)),
     ("heaviside", np.heaviside, _heaviside),
     ("float_power", np.float_power, _e.pow),
+    ("fmod", np.fmod, _e.truncmod),
+    ("ldexp", np.ldexp, _ldexp),
 ]
 
 def _rint(a):
@@ -353,10 +398,13 @@ _UNARY = [
     ("fabs", np.fabs, _e.abs),
     ("deg2rad", np.deg2rad, _angle_scale(np.pi, 180.0)),
     ("rad2deg", np.rad2deg, _angle_scale(180.0, np.pi)),
+    ("spacing", np.spacing, _spacing),
 ]
 
 #: Ops whose complex operands are refused (NumPy computes them; mlc does not yet).
 _REAL_ONLY = frozenset({"exp2", "fmax", "fmin", "float_power"})
+#: Ops that refuse float16, whose step is float16's own (the backends compute it in float32).
+_NO_FLOAT16 = frozenset({"nextafter", "spacing"})
 
 
 def _no_float16(name: str, rule: Rule) -> Rule:
@@ -374,10 +422,11 @@ def _no_float16(name: str, rule: Rule) -> Rule:
 for _name, _ufunc, _scalar in _BINARY:
     _rule = ufunc_rule(_name, _ufunc)
     _rule = _real_only(_name, _rule) if _name in _REAL_ONLY else _rule
-    elementwise_op(_name, 2, _scalar, _no_float16(_name, _rule) if _name == "nextafter" else _rule, _ufunc)
+    elementwise_op(_name, 2, _scalar, _no_float16(_name, _rule) if _name in _NO_FLOAT16 else _rule, _ufunc)
 for _name, _ufunc, _scalar in _UNARY:
     _rule = ufunc_rule(_name, _ufunc)
-    elementwise_op(_name, 1, _scalar, _real_only(_name, _rule) if _name in _REAL_ONLY else _rule, _ufunc)
+    _rule = _real_only(_name, _rule) if _name in _REAL_ONLY else _rule
+    elementwise_op(_name, 1, _scalar, _no_float16(_name, _rule) if _name in _NO_FLOAT16 else _rule, _ufunc)
 
 
 def _erf_reference(x):
