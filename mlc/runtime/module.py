@@ -117,7 +117,7 @@ C_CONTIGUOUS, OWNDATA, WRITEABLE = 0x1, 0x4, 0x400
 
 #: How far down its chain of ``base`` arrays the quick check looks for an array's owner
 #: (an ``mlc.nd`` array: itself, its typed view, the aligned buffer).
-_OWNER_DEPTH = 3
+OWNER_DEPTH = 3
 
 
 def plain_arguments(specs, written: frozenset[int], noalias: bool):
@@ -168,7 +168,7 @@ def plain_arguments(specs, written: frozenset[int], noalias: bool):
                 while not num & OWNDATA:  # the owner: down the chain of bases
                     arg = arg.base
                     depth += 1
-                    if depth > _OWNER_DEPTH or not isinstance(arg, _ndarray):
+                    if depth > OWNER_DEPTH or not isinstance(arg, _ndarray):
                         return False
                     num = arg.flags.num
                 owners.add(id(arg))
@@ -181,10 +181,11 @@ class Function:
     """One callable function of a module: ``f(*arrays)`` runs it in place."""
 
     __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native", "pointer_kernel",
-                 "object_entry", "_plain")
+                 "object_entry", "checked_kernel", "_plain", "_count")
 
     def __init__(self, name: str, func: PrimFunc, kernel: Kernel, native=None,
-                 pointer_kernel: PointerKernel | None = None, object_entry=None):
+                 pointer_kernel: PointerKernel | None = None, object_entry=None,
+                 checked_kernel: Callable[[Sequence], bool] | None = None):
         self.name, self.func, self.kernel = name, func, kernel
         self.written = written_params(func)
         self.noalias = bool(func.attr("tir.noalias", True))
@@ -198,10 +199,17 @@ class Function:
         #: pointer (:data:`~mlc.runtime.pointers.ARRAY_DATA_OFFSET`), or None; the same
         #: contract as ``native``, and cheaper to call from Python
         self.object_entry = object_entry
+        #: ``checked_kernel(arrays)``: the arguments checked in native code as ``_plain`` checks
+        #: them, and the function run, True; or nothing run, False (the backend's, or None)
+        self.checked_kernel = checked_kernel
         self._plain = plain_arguments(self.specs, self.written, self.noalias)
+        self._count = len(self.specs)
 
     def __call__(self, *args) -> None:
-        if self._plain is not None and self._plain(args):  # the common call: checked in a glance
+        checked = self.checked_kernel
+        if checked is not None and len(args) == self._count and checked(args):  # the common call
+            return
+        if self._plain is not None and self._plain(args):  # checked in a glance
             self.kernel(args)
             return
         pointers = check_arguments(self.name, self.func, args, self.written, self.noalias, self.specs)

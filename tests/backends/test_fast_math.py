@@ -138,12 +138,12 @@ def _float64_math_sources(target, fast):
 
 
 def _without_object_entries(asm: str) -> list[str]:
-    """The lines of ``asm`` outside the object entries (``<kernel>__objects``, whose one jump
-    is to the kernel: the way Python calls it)."""
+    """The lines of ``asm`` outside the object entries (``<kernel>__objects`` and
+    ``<kernel>__checked``, whose one call is to the kernel: the ways Python calls it)."""
     lines, entry = [], False
     for line in asm.splitlines():
         if re.match(r"[^.\s][^:]*:", line):  # a function's label (blocks' start with a dot)
-            entry = line.rstrip(":").strip('"').endswith("__objects")
+            entry = line.rstrip(":").strip('"').endswith(("__objects", "__checked"))
         if not entry:
             lines.append(line)
     return lines

@@ -35,6 +35,11 @@ _STB_GLOBAL, _STB_WEAK = 1, 2
 #: the others write at most 4.
 _WIDE_RELOCATIONS = frozenset({1, 24, 257, 260})
 
+#: The largest zero-filled (``.bss``) section accepted: mlc's hold a few pointers each (the
+#: tables and counters of :mod:`.entries`, :mod:`.memory`, :mod:`.parallel`); the loader
+#: allocates whatever size the header says.
+_MAX_NOBITS = 1 << 30
+
 #: The ELF ``e_machine`` of each architecture mlc generates code for (by triple prefix).
 _MACHINES = {"x86_64": 62, "aarch64": 183}
 
@@ -81,7 +86,10 @@ def read_object(obj: bytes, triple: str) -> ObjectSymbols:
         raise ObjectFileError("the section header table lies outside the file")
     sections = [_SHDR.unpack_from(data, shoff + n * _SHDR.size) for n in range(shnum)]
     for n, (_name, kind, _f, _a, offset, size, *_rest) in enumerate(sections):
-        if kind != _SHT_NOBITS and kind != 0 and not _fits(offset, size, len(data)):
+        if kind == _SHT_NOBITS:  # zeros the loader allocates: placed in the file, of a sane size
+            if not _fits(offset, 0, len(data)) or size > _MAX_NOBITS:
+                raise ObjectFileError(f"section {n} (zero-filled) lies outside the file or is too large")
+        elif kind != 0 and not _fits(offset, size, len(data)):
             raise ObjectFileError(f"section {n} lies outside the file")
     symtabs = [n for n, sh in enumerate(sections) if sh[1] == _SHT_SYMTAB]
     if len(symtabs) != 1:

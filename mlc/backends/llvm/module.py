@@ -24,18 +24,20 @@ from llvmlite import ir
 from ...config import config
 from ...errors import CompileError, IRError, MLCError
 from ...ir.calls import CallPacked, is_graph_main
+from ...ir.expr import IntImm
 from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...runtime.callbacks import CallbackTable
-from ...runtime.module import Function, Module
+from ...runtime.module import Function, Module, param_specs, written_params
 from ...runtime.packed import get_func
-from ...runtime.pointers import ARRAY_DATA_OFFSET, data_pointer
+from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT, data_pointer
 from ...runtime.threads import get_num_threads
 from ...target import Target
 from ..llvm_cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from .codegen import CALLBACK_TABLE_SYMBOL, FunctionCalls, emit_function
+from .entries import emit_checked_entry, expected_objects, required_flags, table_symbol
 from .streaming import streaming_threshold
 from .jit import CompiledModule, compile_ir, emit_assembly, optimise, target_layout
 from .memory import free_kept_blocks
@@ -91,7 +93,7 @@ def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, s
 def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
                    sites: SiteTable | None = None, fast_math: bool = False,
                    library: list | None = None, objects: dict[str, str] | None = None,
-                   units: int = 1) -> tuple[str, ...]:
+                   units: int = 1, checked: dict[str, str] | None = None) -> tuple[str, ...]:
     """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc), spread over up to
     ``units`` LLVM modules that the JIT optimises side by side (:func:`~.jit.compile_ir`).
 
@@ -105,7 +107,9 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
     A main's library calls are appended to ``library`` in the order of their callback
     index, and the symbol of its object entry (:func:`emit_object_entry`), if it has one,
     goes into ``objects`` under its name; so does each function's in a build without a
-    main (``mlc.build`` of tensor programs, whose functions Python calls). With ``sites``,
+    main (``mlc.build`` of tensor programs, whose functions Python calls), and into
+    ``checked`` the symbol of its checked entry where it has static shapes and NumPy's
+    object layout is known (:mod:`.entries`). With ``sites``,
     every access is bounds-checked at run time and listed there (:mod:`.bounds`).
     ``fast_math``: the cheaper math routines (:mod:`.vecmath.fast`); the IR differs, so
     the object cache (keyed by the IR text) keeps both builds apart."""
@@ -130,6 +134,9 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
                                           streaming_bytes=streaming_bytes, place_body=place_body)
             if called and sites is None and objects is not None and _takes_arrays_only(kernels[name]):
                 objects[name] = emit_object_entry(module, kernels[name], ARRAY_DATA_OFFSET).name
+                if checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func):
+                    checked[name] = emit_checked_entry(module, kernels[name], ARRAY_LAYOUT,
+                                                       bool(func.attr("tir.noalias", True))).name
     for name, func in funcs.items():
         if is_graph_main(func):
             module = _smallest(modules)
@@ -146,6 +153,11 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
                     objects[name] = entry.name
     used = [m for m in modules if _instructions(m)] or modules[:1]
     return tuple(str(m) for m in used)
+
+
+def _static_shapes(func: PrimFunc) -> bool:
+    """Whether every parameter of ``func`` has a static shape."""
+    return all(isinstance(e, IntImm) for p in func.params for e in p.shape)
 
 
 def _takes_arrays_only(fn: ir.Function) -> bool:
@@ -226,6 +238,7 @@ class LLVMSource:
     library: tuple[CallPacked, ...] = ()
     sites: SiteTable | None = None
     objects: dict[str, str] = field(default_factory=dict)
+    checked: dict[str, str] = field(default_factory=dict)
 
     @property
     def ir_text(self) -> str:
@@ -247,14 +260,15 @@ def codegen_llvm(lowered: IRModule, target: Target, *, check_bounds: bool = Fals
     symbols = symbol_names(lowered)
     library: list[CallPacked] = []
     objects: dict[str, str] = {}
+    checked: dict[str, str] = {}
     try:
         texts = generate_units(dict(lowered.items()), target, symbols, sites, fast_math, library, objects,
-                               units=get_num_threads() if units is None else units)
+                               units=get_num_threads() if units is None else units, checked=checked)
     except MLCError:
         raise
     except Exception as err:  # an llvmlite builder error is a bug here, not the user's
         raise CompileError(f"LLVM IR generation failed: {type(err).__name__}: {err}") from err
-    return LLVMSource(texts, symbols, tuple(library), sites, objects)
+    return LLVMSource(texts, symbols, tuple(library), sites, objects, checked)
 
 
 def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
@@ -273,9 +287,13 @@ def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
         entry = _entry(compiled, objects[name], len(func.params)) if name in objects else None
         kernel, native, pointer_kernel = _kernel(compiled, symbols[name], func, sites,
                                                  table if is_graph_main(func) else None)
+        checked_kernel = None
         if entry is not None and not is_graph_main(func):  # lib[name](...): the object entry
             kernel = _object_kernel(entry, compiled)
-        functions[name] = Function(name, func, kernel, native, pointer_kernel, object_entry=entry)
+            if name in source.checked:
+                checked_kernel = _checked_kernel(compiled, source.checked[name], func)
+        functions[name] = Function(name, func, kernel, native, pointer_kernel, object_entry=entry,
+                                   checked_kernel=checked_kernel)
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
@@ -396,6 +414,25 @@ def _object_kernel(entry, compiled: CompiledModule):
     def kernel(arrays, _cfunc=entry, _owner=compiled):
         set_num_threads(config().num_threads)
         _cfunc(*map(id, arrays))
+    return kernel
+
+
+def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
+    """``kernel(arrays) -> bool``: the checked entry (:mod:`.entries`) run on the arrays'
+    objects, True where it ran the function, False where it declined (nothing ran). Its
+    table of expected type and dtype objects is filled here, for this process."""
+    written = written_params(func)
+    specs = [(dtype, shape, required_flags(n in written)) for n, (_, _, dtype, shape) in enumerate(param_specs(func))]
+    table = expected_objects(specs)
+    address = compiled.global_address(table_symbol(symbol))
+    if not address:
+        raise CompileError(f"the checked entry {symbol} has no table {table_symbol(symbol)}")
+    (ctypes.c_int64 * len(table)).from_address(address)[:] = table
+    cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_void_p] * len(func.params)))(compiled.address(symbol))
+
+    def kernel(arrays, _cfunc=cfunc, _owner=compiled, _dtypes=[spec[0] for spec in specs]):
+        set_num_threads(config().num_threads)
+        return not _cfunc(*map(id, arrays))
     return kernel
 
 
