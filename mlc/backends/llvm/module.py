@@ -420,7 +420,8 @@ def _object_kernel(entry, compiled: CompiledModule):
 def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
     """``kernel(arrays) -> bool``: the checked entry (:mod:`.entries`) run on the arrays'
     objects, True where it ran the function, False where it declined (nothing ran). Its
-    table of expected type and dtype objects is filled here, for this process."""
+    table (the array types, each parameter's dtype object, rank, flags and extents, from
+    ``func`` as scheduled) is filled here, for this process."""
     written = written_params(func)
     specs = [(dtype, shape, required_flags(n in written)) for n, (_, _, dtype, shape) in enumerate(param_specs(func))]
     table = expected_objects(specs)
