@@ -87,8 +87,7 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
     owner_slots = [b.alloca(PTR, name=f"{arg.name}_owner") for arg in fn.args]
 
     def field(obj, offset: int, typ, name: str):
-        slot = b.gep(obj, [ir.Constant(I64, offset)], source_etype=ir.IntType(8))
-        return b.load(slot, name=name, typ=typ)
+        return _field(b, obj, offset, typ, name)
 
     def expected(k: int):
         return b.load(b.gep(table, [ir.Constant(I64, 0), ir.Constant(I64, k)],
@@ -117,11 +116,11 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
         ok = b.and_(ok, b.icmp_unsigned("==", b.and_(fl, need), need))
         require(ok, f"{arg.name}_rank")
         shaped = entry.append_basic_block(f"{arg.name}_shaped")
-        for d in range(MAX_DIMS):  # extent d, while d < rank (a 0-d array's extents may be null)
+        dims = field(obj, layout.dimensions, PTR, f"{arg.name}_dims")
+        for d in range(MAX_DIMS):  # extent d, read while d < rank (a 0-d array's extents may be null)
             more = entry.append_basic_block(f"{arg.name}_dim{d}")
             b.cbranch(b.icmp_signed(">", rank, ir.Constant(I64, d)), more, shaped)
             b.position_at_end(more)
-            dims = field(obj, layout.dimensions, PTR, f"{arg.name}_dims")
             got = b.load(b.gep(dims, [ir.Constant(I64, d)], source_etype=I64), typ=I64)
             require(b.icmp_signed("==", got, expected(at + 3 + d)), f"{arg.name}_extent{d}")
         b.branch(shaped)
@@ -145,6 +144,11 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
     return entry
 
 
+def _field(b: ir.IRBuilder, obj, offset: int, typ, name: str = ""):
+    """The ``typ`` field ``offset`` bytes into the object at ``obj``."""
+    return b.load(b.gep(obj, [ir.Constant(I64, offset)], source_etype=ir.IntType(8)), name=name, typ=typ)
+
+
 def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayout, obj, flags, slot,
                 an_array, name: str) -> None:
     """Store into ``slot`` the array that owns ``obj``'s memory: ``obj`` if its ``flags`` say
@@ -164,7 +168,7 @@ def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayou
         if depth == OWNER_DEPTH:
             b.branch(decline)
             break
-        base = b.load(b.gep(current, [ir.Constant(I64, layout.base)], source_etype=ir.IntType(8)), typ=PTR)
+        base = _field(b, current, layout.base, PTR, f"{name}_base")
         has_base = entry.append_basic_block(f"{name}_has_base{depth}")
         b.cbranch(b.icmp_unsigned("!=", base, ir.Constant(PTR, None)), has_base, decline)
         b.position_at_end(has_base)
@@ -172,5 +176,5 @@ def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayou
         b.cbranch(an_array(base, f"{name}_base{depth}"), typed, decline)
         b.position_at_end(typed)
         current = base
-        current_flags = b.load(b.gep(base, [ir.Constant(I64, layout.flags)], source_etype=ir.IntType(8)), typ=I32)
+        current_flags = _field(b, base, layout.flags, I32, f"{name}_base_flags")
     b.position_at_end(found)

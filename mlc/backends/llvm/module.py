@@ -429,8 +429,9 @@ def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
     if not address:
         raise CompileError(f"the checked entry {symbol} has no table {table_symbol(symbol)}")
     (ctypes.c_int64 * len(table)).from_address(address)[:] = table
-    cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *([ctypes.c_void_p] * len(func.params)))(compiled.address(symbol))
+    cfunc = _entry(compiled, symbol, len(func.params), restype=ctypes.c_int32)
 
+    # (_dtypes: the dtype objects whose addresses the table holds, kept alive with it)
     def kernel(arrays, _cfunc=cfunc, _owner=compiled, _dtypes=[spec[0] for spec in specs]):
         set_num_threads(config().num_threads)
         return not _cfunc(*map(id, arrays))
@@ -440,10 +441,10 @@ def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
 _SIZE_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
 
 
-def _entry(compiled: CompiledModule, symbol: str, nparams: int, extra=()):
-    """The C function ``void symbol(void *, ...)`` with ``nparams`` pointer parameters,
-    then one of each ctypes type of ``extra``."""
-    return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nparams), *extra)(compiled.address(symbol))
+def _entry(compiled: CompiledModule, symbol: str, nparams: int, extra=(), restype=None):
+    """The C function ``restype symbol(void *, ...)`` (void by default) with ``nparams``
+    pointer parameters, then one of each ctypes type of ``extra``."""
+    return ctypes.CFUNCTYPE(restype, *([ctypes.c_void_p] * nparams), *extra)(compiled.address(symbol))
 
 
 class LLVMModule(Module):

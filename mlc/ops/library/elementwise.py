@@ -275,7 +275,7 @@ def _ldexp(x, n):
     out = x.dtype
     if out == "float16":
         return _e.cast(_ldexp(_e.cast(x, "float32"), n), "float16")
-    int_type, emax, emin, fraction = _FLOAT_LAYOUT[out]
+    _, emax, emin, fraction = _FLOAT_LAYOUT[out]
     limit = emax - emin + fraction + 2
     wide = "int64"
     n = _e.max(_e.min(_e.cast(n, wide), _e.const(limit, wide)), _e.const(-limit, wide))
