@@ -125,3 +125,19 @@ def test_complex_math_calls_are_the_complex_helpers():
                                                             "h": _call_func("complex", "float64")}), "cuda"),
                               TARGETS["sm_80"])
     assert "mlc_cexp(X0[" in code and "mlc_cabs(X0[" in code and "mlc_complex128{X0[" in code
+
+
+@pytest.mark.parametrize("name, dtypes", [
+    ("ldexp", ("float16", "int32")), ("ldexp", ("float32", "int64")), ("ldexp", ("float64", "int32")),
+    ("spacing", ("float32",)), ("spacing", ("float64",)),
+    ("fmod", ("float32", "float32")), ("fmod", ("int32", "int32")), ("fmod", ("float64", "float64")),
+])
+def test_ops_composed_of_bits_and_integer_arithmetic_compile_with_nvrtc(name, dtypes):
+    """ldexp builds 2**n from its bits (an int64 shift, a reinterpret), spacing steps with
+    nextafter, fmod is C's remainder: each compiles for sm_80."""
+    from mlc.ops import get_op
+    inputs = [te.placeholder((N,), d, f"X{n}") for n, d in enumerate(dtypes)]
+    out = get_op(name).lower(*inputs)
+    mod = schedule_module(mlc.IRModule({name: te.create_prim_func([*inputs, out])}), "cuda")
+    code, cubin = compile_sources(mod, TARGETS["sm_80"], BuildOptions())
+    assert cubin[:4] == b"\x7fELF" and f"{name}_kernel(" in code
