@@ -108,7 +108,7 @@ REDUCTION_FLAGS = ("reassoc", "contract")
 def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | None = None,
                   sites: SiteTable | None = None, fast_math: bool = False,
                   calls: FunctionCalls | None = None, streaming_bytes: int = 0,
-                  place_body: PlaceBody | None = None) -> ir.Function:
+                  place_body: PlaceBody | None = None, vector_bytes: int = 0) -> ir.Function:
     """Add ``func`` (lowered) to ``module`` as ``void @symbol(ptr, ...)``.
 
     ``calls``: the functions ``func`` may call (:mod:`mlc.ir.calls`, a graph's ``main``),
@@ -129,6 +129,9 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     the function's parallel loops (:mod:`.parallel`), so that a build of several modules
     optimises the loops of one kernel side by side; by default, ``module`` and a name
     unique there.
+    ``vector_bytes``: the target's vector register size; a contiguous vector store wider
+    than it is made as stores of whole registers in address order
+    (:func:`~.vectorize.store_pieces`); 0: one store.
     """
     sizes = size_params(func)
     arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
@@ -138,6 +141,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     gen.fast_math = fast_math
     gen.calls = calls
     gen.place_body = place_body
+    gen.vector_bytes = vector_bytes
     if calls is None:
         gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
     for arg, param in zip(fn.args, func.params):
@@ -206,6 +210,7 @@ class _FunctionCodegen(VectorCodegen):
         self.made_nontemporal = False  # a non-temporal store was emitted: finish with sfence
         self.place_body: PlaceBody | None = None  # where parallel loop bodies go (emit_function)
         self.launches = 0  # parallel loops launched on the pool from this function
+        self.vector_bytes = 0  # the target's vector register size (see emit_function)
 
     def finish(self) -> None:
         """Return at the end of the code and jump from the entry block to it."""
@@ -443,6 +448,7 @@ class _FunctionCodegen(VectorCodegen):
         child = _FunctionCodegen(module, self.func, body_fn, in_parallel=True)
         child.fast_math = self.fast_math
         child.streaming = self.streaming
+        child.vector_bytes = self.vector_bytes
         child.loop_depth = self.loop_depth
         child._has_load = self._has_load
         args = iter(body_fn.args)

@@ -123,6 +123,7 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
     library = library if library is not None else []
     kernels: dict[str, ir.Function] = {}
     streaming_bytes = streaming_threshold(triple, target.caches)
+    vector_bytes = target.vector_bits // 8
     place_body = _BodyPlacement(modules) if len(modules) > 1 else None
     # a build without a graph main (mlc.build of tensor programs): each function is called from
     # Python (lib["name"](...)), through an object entry where it can have one
@@ -131,7 +132,8 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
         if not is_graph_main(func):
             module = _smallest(modules)
             kernels[name] = emit_function(module, func, symbols[name], name, sites, fast_math,
-                                          streaming_bytes=streaming_bytes, place_body=place_body)
+                                          streaming_bytes=streaming_bytes, place_body=place_body,
+                                          vector_bytes=vector_bytes)
             if called and sites is None and objects is not None and _takes_arrays_only(kernels[name]):
                 objects[name] = emit_object_entry(module, kernels[name], ARRAY_DATA_OFFSET).name
                 if checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func):
@@ -143,7 +145,8 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
             calls = FunctionCalls({k: fn if fn.module is module else _declaration(module, fn)
                                    for k, fn in kernels.items()}, library)
             n_library = len(library)
-            main = emit_function(module, func, symbols[name], name, sites, fast_math, calls)
+            main = emit_function(module, func, symbols[name], name, sites, fast_math, calls,
+                                 vector_bytes=vector_bytes)
             # no object entry where every access is checked (no unchecked entry at all), where
             # main calls library functions (a check follows each call), for sizes passed by
             # value, or where ndarrays' data pointers were not where expected

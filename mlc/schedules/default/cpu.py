@@ -32,8 +32,7 @@ then per block:
    outer spatial loops;
 4. ``schedule_spatial`` — everything else: vectorize the innermost
    contiguous loop (split by the vector width; a predicate guards ragged
-   sizes), parallelize fused outer loops; a stencil along that loop is left
-   to LLVM's vectorizer, which loads each vector once.
+   sizes), parallelize fused outer loops.
 
 A rule that does not apply returns None; one whose primitive refuses is
 undone (:func:`.steps.attempt`). Either way the function stays correct: every
@@ -49,9 +48,9 @@ from ..state import all_blocks
 from .columns import schedule_columns
 from .conv import pads_conv, schedule_conv
 from .matmul import schedule_matmul
-from .patterns import contiguous_along, is_data_movement, is_injective, shifted_reads, view, view_by_name
+from .patterns import contiguous_along, is_data_movement, is_injective, view, view_by_name
 from .rows import schedule_row_reduction, schedule_rows
-from .steps import CpuInfo, attempt, parallelize_outer, vectorize_by_llvm, vectorize_innermost
+from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
 
 __all__ = ["schedule_cpu", "FUNCTION_RULES", "BLOCK_RULES", "inline_injective", "STENCIL_RECOMPUTE_OPS",
            "schedule_reduction", "schedule_spatial"]
@@ -170,9 +169,10 @@ def schedule_reduction(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str]
 
 def schedule_spatial(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
     """A spatial block: vectorize the innermost loop where it writes contiguously,
-    parallelize the fused outer loops. A stencil along that loop (``x[i] + x[i + 1]``,
-    :func:`.patterns.shifted_reads`) longer than a few vectors is left to LLVM's
-    vectorizer, which loads each vector once (:func:`.steps.vectorize_by_llvm`)."""
+    parallelize the fused outer loops. A stencil along that loop (``x[i] + x[i + 1] +
+    x[i + 2]``) loads each shifted point as a vector of its own, most of them across two
+    cache lines: in order, with the stores in order (:func:`~mlc.backends.llvm.vectorize.store_pieces`),
+    that streams as fast as LLVM's vectorizer splicing one load per vector into the others."""
     block = sch.get_block(name, func_name)
     v = view(sch, block)
     if v.block.is_reduction:
@@ -181,10 +181,7 @@ def schedule_spatial(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
         inner = v.loops[-1].loop_var
         binding = [iv.var for iv, val in zip(v.block.iter_vars, v.realize.iter_values) if val is inner]
         if len(binding) == 1 and all(w.region and w.region[-1].min is binding[0] for w in v.block.writes):
-            lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
-            if shifted_reads(v, binding[0], lanes) and attempt(sch, vectorize_by_llvm, block, cpu) is not None:
-                return {name}
-            attempt(sch, vectorize_innermost, block, lanes)
+            attempt(sch, vectorize_innermost, block, cpu.lanes(v.block.writes[0].buffer.dtype))
     attempt(sch, parallelize_outer, block, cpu)
     return {name}
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...ir.analysis import lane_stride
-from ...ir.arith import linear, same_expr
 from ...ir.expr import Binary, BufferLoad, Call, Cast, FloatImm, IntImm, PrimExpr, Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Block, BlockRealize, BufferStore, For
 from ..state import find_block, loops_above
 
 __all__ = ["BlockView", "view", "MatmulPattern", "match_matmul", "is_injective", "is_data_movement",
-           "contiguous_along", "shifted_reads", "loop_extents"]
+           "contiguous_along", "loop_extents"]
 
 
 @dataclass(frozen=True)
@@ -80,34 +78,6 @@ def contiguous_along(var: Var, regions) -> bool:
             if not (last and rng.min is var and isinstance(rng.extent, IntImm) and rng.extent.value == 1):
                 return False
     return True
-
-
-def shifted_reads(v: BlockView, var: Var, lanes: int) -> bool:
-    """Whether the block loads one buffer at two points that differ only in their last
-    index, by a constant of fewer than ``lanes`` elements, where that index moves one
-    element as ``var`` does: a stencil along the vector axis, as ``x[i] + x[i + 1] +
-    x[i + 2]`` along ``i``. One vector of such a point overlaps the next point's."""
-    points: dict[int, list] = {}  # per buffer: (its other indices, the last one's linear form)
-    visited: set[int] = set()  # a shared subtree's loads are looked at once
-    for load in pre_order_nodes(v.block.body):
-        if not isinstance(load, BufferLoad) or id(load) in visited or not load.indices:
-            continue
-        visited.add(id(load))
-        if lane_stride(load.indices[-1], var) != 1:
-            continue
-        outer, form = load.indices[:-1], linear(load.indices[-1])
-        seen = points.setdefault(id(load.buffer), [])
-        for other_outer, other_form in seen:
-            if same_expr(other_outer, outer):
-                shift = form.add(other_form, -1)
-                if shift.is_const():
-                    if shift.const == 0:
-                        break  # a point seen before: compared with the others already
-                    if abs(shift.const) < lanes:
-                        return True
-        else:
-            seen.append((outer, form))
-    return False
 
 
 @dataclass(frozen=True)

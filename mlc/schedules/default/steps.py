@@ -16,12 +16,11 @@ from ...errors import ScheduleError
 from ...ir import dtype as dt
 from ...ir.expr import IntImm, Var
 from ...ir.functor import pre_order_nodes
-from ...passes.tir.vectorize import MAX_LANES
 from ...target import DEFAULT_CACHES
 from ..intrinsics.x86 import has_vnni
 from .patterns import view
 
-__all__ = ["CpuInfo", "attempt", "restore", "choose", "Knobs", "parallel_loops", "vectorize_innermost", "vectorize_by_llvm",
+__all__ = ["CpuInfo", "attempt", "restore", "choose", "Knobs", "parallel_loops", "vectorize_innermost",
            "parallelize_outer",
            "vector_split", "REGISTERS_FREE", "register_rows", "row_tile_options",
            "parallel_depth", "MIN_PARALLEL_WORK", "JOBS_PER_CORE", "SYMBOLIC_EXTENT_ESTIMATE",
@@ -157,33 +156,6 @@ def vectorize_innermost(sch, block, lanes: int, unroll_next: bool = False):
         above = sch.get_loops(block)[-2]
         attempt(sch, lambda s: s.unroll(above) or True)
     return vec
-
-
-def vectorize_by_llvm(sch, block, cpu: CpuInfo):
-    """Leave the innermost loop of ``block`` to LLVM's loop vectorizer, and parallelize the
-    loops above it: the loop is marked ``vectorized`` but, longer than
-    :data:`~mlc.passes.tir.vectorize.MAX_LANES`, stays a loop that the LLVM backend asks
-    LLVM to widen; the only loop of a nest large enough for threads runs in parallel, and
-    LLVM widens each thread's share of it. Returns the loop, or None when it is short
-    (at most MAX_LANES iterations: explicit vectors serve it as well) or not spatial.
-
-    What LLVM does that explicit vectors do not: it sees a load of ``x[i + 1]`` as the
-    load of ``x[i]`` one step later, so a stencil along the loop (``x[i] + x[i + 1] +
-    x[i + 2]``) loads each vector of ``x`` once and shifts it into the others
-    (``vpermt2ps``/``valignd``) where explicit vectors load every shifted one, most of
-    them across two cache lines.
-    """
-    found = _innermost_spatial(sch, block)
-    if found is None:
-        return None
-    loops, _, extent = found
-    if extent is not None and extent <= MAX_LANES:
-        return None
-    if len(loops) == 1 and attempt(sch, parallelize_outer, block, cpu) is not None:
-        return loops[0]
-    sch.vectorize(loops[-1])
-    attempt(sch, parallelize_outer, block, cpu)
-    return loops[-1]
 
 
 def _innermost_spatial(sch, block):
