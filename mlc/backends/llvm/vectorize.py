@@ -196,7 +196,7 @@ class VectorCodegen:
         b, size = self.builder, itemsize(dtype)
         for first, lanes in store_pieces(value.type.count, size, self.vector_bytes):
             part = value if lanes == value.type.count else b.shuffle_vector(
-                value, value, ir.Constant(ir.VectorType(I32, lanes), list(range(first, first + lanes))))
+                value, value, shuffle_mask(first, first + lanes))
             ptr = base if first == 0 else b.gep(base, [ir.Constant(I64, first)], inbounds=True,
                                                 source_etype=mem_type(dtype))
             store = b.store(part, vector_pointer(b, ptr, part.type),
