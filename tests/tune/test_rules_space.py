@@ -4,6 +4,7 @@ Every point computes what the reference interpreter computes; the point taking
 every default is the default schedule; hand-picked points (another register
 tile, packing turned around) build and are correct.
 """
+import re
 from dataclasses import replace
 
 import pytest
@@ -11,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlc
+from mlc.backends.llvm.module import compile_sources
 from mlc.ir.structural import structural_equal
 from mlc.schedules.default.cpu import schedule_cpu
 from mlc.schedules.default.steps import CpuInfo
 from mlc.tune import space
 
-from ..targets import AVX2, AVX512
+from ..targets import AVX2, AVX512, each_pinned_target, pinned_threads
 from .workloads import batch_matmul, check_schedule, check_space_point, conv2d, matmul
 
 WORKLOADS = {
@@ -87,6 +89,23 @@ def test_a_matmul_point_with_the_reduction_blocked_builds_and_is_correct():
     assert 64 in offered["matmul.k_block"]
     loops = [inst for inst in sch.trace if inst.kind == "split"]
     assert any(inst.inputs.get("factors") == [None, 64] for inst in loops)
+    check_schedule(mod, sch)
+
+
+@each_pinned_target
+def test_a_blocked_reduction_keeps_its_register_tile_in_registers(isa, target):
+    """Blocks of the reduction keep a column panel's accumulators in a heap buffer, its
+    register tile at a row tile's offset: LLVM holds the tile in registers across the
+    reduction's steps (``phi`` of vectors in the optimised loop) only where each of its
+    wide loads and stores is one access of the same type, not a store split in registers."""
+    mod = matmul(96, 256, 512, name="main")
+    with pinned_threads():
+        sch, offered = _schedule_with(mod, target, {"matmul.k_block": 128, "matmul.pack_b": 1})
+    assert 128 in offered["matmul.k_block"]
+    optimized = compile_sources(sch.mod, target)["ll"]
+    lanes = 16 if isa == "avx512" else 8
+    tiles = re.findall(rf"= phi <(\d+) x float>", optimized)
+    assert tiles and all(int(n) % lanes == 0 for n in tiles), tiles
     check_schedule(mod, sch)
 
 

@@ -131,7 +131,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     unique there.
     ``vector_bytes``: the target's vector register size; a contiguous vector store wider
     than it is made as stores of whole registers in address order
-    (:func:`~.vectorize.store_pieces`); 0: one store.
+    (:func:`~.vectorize.store_pieces`), except into a register tile; 0: one store.
     """
     sizes = size_params(func)
     arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
