@@ -253,14 +253,20 @@ def _spacing(x):
     return _e.nextafter(x, _e.select(x < _e.const(0, x.dtype), -inf, inf)) - x
 
 
-#: float dtype -> (its integer of the same width, largest exponent, smallest normal
-#: exponent, fraction bits): what :func:`_ldexp` builds powers of two from
-_FLOAT_LAYOUT = {"float32": ("int32", 127, -126, 23), "float64": ("int64", 1023, -1022, 52)}
+def _float_layout(dtype: str) -> tuple[str, int, int, int]:
+    """(the integer of ``dtype``'s width, its largest exponent, its smallest normal
+    exponent, its fraction bits): what :func:`_ldexp` builds powers of two from.
+
+    >>> _float_layout("float32")
+    ('int32', 127, -126, 23)
+    """
+    info = np.finfo(dtype)
+    return f"int{info.bits}", info.maxexp - 1, info.minexp, info.nmant
 
 
 def _power_of_two(n, dtype: str):
     """2**n as ``dtype`` for an integer ``n`` of its normal exponents, from its bits."""
-    int_type, emax, _, fraction = _FLOAT_LAYOUT[dtype]
+    int_type, emax, _, fraction = _float_layout(dtype)
     biased = _e.cast(n, int_type) + _e.const(emax, int_type)
     return _e.reinterpret(biased << _e.const(fraction, int_type), dtype)
 
@@ -275,7 +281,7 @@ def _ldexp(x, n):
     out = x.dtype
     if out == "float16":
         return _e.cast(_ldexp(_e.cast(x, "float32"), n), "float16")
-    _, emax, emin, fraction = _FLOAT_LAYOUT[out]
+    _, emax, emin, fraction = _float_layout(out)
     limit = emax - emin + fraction + 2
     wide = "int64"
     n = _e.max(_e.min(_e.cast(n, wide), _e.const(limit, wide)), _e.const(-limit, wide))
