@@ -9,8 +9,8 @@ import mlc
 from mlc.ir import te
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import For, IfThenElse
-from mlc.passes.tir import (convert_blocks_to_loops, lower_init_block, partition_tiles, run_passes,
-                            simplify)
+from mlc.passes.tir import (compact_buffers, convert_blocks_to_loops, lower_init_block, partition_tiles,
+                            run_passes, simplify)
 from mlc.schedules import Schedule
 
 
@@ -39,10 +39,71 @@ def test_a_symbolic_tile_loop_gets_a_guard_free_body_for_its_full_tiles():
 
 
 def test_a_constant_tile_loop_runs_its_full_tiles_in_a_loop_of_their_own():
+    """A tile that writes its rows of a buffer it does not read moves its last, ragged tile
+    back to end at the bound: one loop, no guard, rows 6..9 computed twice."""
     out = partition_tiles(_loops(_tiled(10))).script()
+    assert "for i_0, i_1, j in T.grid(3, 4, 6):" in out and "<" not in out.split("T.grid")[1]
+    assert "B[i_1 + T.min(i_0 * 4, 6), j] = A[i_1 + T.min(i_0 * 4, 6), j]" in out
+
+
+def test_a_ragged_tile_that_may_not_overlap_the_one_before_runs_on_its_own():
+    """Where the buffers may alias (``tir.noalias`` False), a row computed twice could read
+    what the first pass wrote: the full tiles get a loop of their own and the ragged one
+    keeps its guard."""
+    out = partition_tiles(_loops(_tiled(10).with_attr("tir.noalias", False))).script()
     full, rest = out.split("for i_1, j in T.grid(4, 6):")
     assert "for i_0, i_1, j in T.grid(2, 4, 6):" in full and "< 10" not in full  # 2 full tiles of 4
     assert "if 8 + i_1 < 10:" in rest  # the last tile, its one iteration simplified away
+    assert "T.min" not in out
+
+
+def _compacted(func):
+    """Lowered as the pipeline has it when it partitions: a tile's local buffer inside it."""
+    return run_passes(func, [lower_init_block, convert_blocks_to_loops, compact_buffers, simplify])
+
+
+def _row_sums(rows, cols, factor, local):
+    """``B[i, j] = sum_k A[i, k] * W[k, j]``, rows in serial tiles of ``factor``; ``local``:
+    each tile accumulates in a buffer of its own and writes B once (cache_write)."""
+    depth = 5
+    A = te.placeholder((rows, depth), "float32", "A")
+    W = te.placeholder((depth, cols), "float32", "W")
+    k = te.reduce_axis((0, depth), "k")
+    B = te.compute((rows, cols), lambda i, j: te.sum(A[i, k] * W[k, j], axis=k), name="B")
+    sch = Schedule(te.create_prim_func([A, W, B]))
+    block = sch.get_block("B")
+    i, j, kk = sch.get_loops(block)
+    outer, _ = sch.split(i, [None, factor])
+    if local:
+        copy = sch.cache_write(block, 0, "local")
+        sch.reverse_compute_at(copy, outer)
+    return sch.mod["main"]
+
+
+def test_a_tile_that_reads_what_it_writes_keeps_its_ragged_copy():
+    """Accumulating into B itself (no local buffer), a row computed twice would be summed
+    twice: the ragged tile stays a guarded copy of its own; with the accumulators in a
+    local buffer of the tile, the last tile overlaps the one before."""
+    rmw = partition_tiles(_compacted(_row_sums(10, 3, 4, local=False))).script()
+    assert "T.min" not in rmw and "8 + " in rmw
+    local = partition_tiles(_compacted(_row_sums(10, 3, 4, local=True))).script()
+    assert "T.min(i_0 * 4, 6)" in local and "< 10" not in local
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=st.integers(1, 120), factor=st.integers(2, 13), cols=st.sampled_from([1, 3, 16, 19]),
+       local=st.booleans(), seed=st.integers(0, 99))
+def test_a_serial_tile_loop_of_any_size_computes_what_numpy_does(rows, factor, cols, local, seed):
+    """Whether the last tile overlaps the one before (rows computed twice) or runs as a
+    guarded copy, every element is NumPy's, on the CPU and in the interpreter."""
+    func = _row_sums(rows, cols, factor, local)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-4, 5, (rows, 5)).astype("float32")  # exact sums: any order agrees
+    w = rng.integers(-4, 5, (5, cols)).astype("float32")
+    for target in ("llvm", "reference"):
+        b = np.full((rows, cols), np.nan, "float32")
+        mlc.build(func, target=target, schedule=mlc.schedules.as_written)["main"](a, w, b)
+        np.testing.assert_array_equal(b, a @ w)
 
 
 def _parallel_tiled(n, factor):
@@ -200,3 +261,29 @@ def test_a_parallel_tile_loop_of_any_size_computes_what_the_interpreter_does(row
         results.append(b)
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], a @ w)
+
+
+@settings(max_examples=20, deadline=None)
+@given(rows=st.integers(1, 60), factor=st.integers(2, 9))
+def test_a_tile_updated_in_place_is_updated_once(rows, factor):
+    """``A[i] = A[i] * 2 + 1`` in tiles: the tile reads what it writes, so its last tile
+    may not overlap the one before (that would double rows): each row is updated once."""
+    func = mlc.parse(f'''
+@T.prim_func
+def main(A: T.Buffer(({rows},), "float32")):
+    T.func_attr({{"global_symbol": "main", "tir.noalias": True}})
+    for i in range({rows}):
+        with T.block("B"):
+            vi = T.axis.spatial({rows}, i)
+            T.reads(A[vi])
+            T.writes(A[vi])
+            A[vi] = A[vi] * T.float32(2) + T.float32(1)
+''')
+    sch = Schedule(func)
+    (i,) = sch.get_loops(sch.get_block("B"))
+    sch.split(i, [None, factor])
+    assert "T.min" not in partition_tiles(_compacted(sch.mod["main"])).script()
+    for target in ("llvm", "reference"):
+        a = np.arange(rows, dtype="float32")
+        mlc.build(sch.mod, target=target, schedule=mlc.schedules.as_written)["main"](a)
+        np.testing.assert_array_equal(a, np.arange(rows, dtype="float32") * 2 + 1)

@@ -291,15 +291,34 @@ def test_the_verifier_checks_vector_lanes():
         store(B, ramp, Broadcast(FloatImm(1.0, "float64"), 8))
 
 
+def _double_plus_one(n, inplace):
+    """``B = A * 2 + 1``, or in place: ``A[i] = A[i] * 2 + 1``."""
+    if not inplace:
+        A = mlc.te.placeholder((n,), "float32", name="A")
+        B = mlc.te.compute((n,), lambda i: A[i] * 2.0 + 1.0, name="B")
+        return mlc.IRModule({"main": mlc.te.create_prim_func([A, B])})
+    return mlc.IRModule({"main": parse(f'''
+@T.prim_func
+def main(A: T.Buffer(({n},), "float32")):
+    T.func_attr({{"global_symbol": "main", "tir.noalias": True}})
+    for i in range({n}):
+        with T.block("B"):
+            vi = T.axis.spatial({n}, i)
+            T.reads(A[vi])
+            T.writes(A[vi])
+            A[vi] = A[vi] * T.float32(2) + T.float32(1)
+''')})
+
+
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 150), width=st.sampled_from([4, 16, 64]))
-def test_the_ragged_tile_runs_in_vectors_of_a_power_of_two_lanes(n, width):
-    """A split that does not divide the extent leaves a ragged tile; partition_tiles peels
-    it off and its lanes are constants, so it becomes vectors of 32, 16, ... lanes (no
-    scalar loop, no guard) and computes what NumPy does."""
-    A = mlc.te.placeholder((n,), "float32", name="A")
-    B = mlc.te.compute((n,), lambda i: A[i] * 2.0 + 1.0, name="B")
-    mod = mlc.IRModule({"main": mlc.te.create_prim_func([A, B])})
+@given(n=st.integers(1, 150), width=st.sampled_from([4, 16, 64]), inplace=st.booleans())
+def test_the_ragged_tile_runs_in_vectors_of_a_power_of_two_lanes(n, width, inplace):
+    """A split that does not divide the extent leaves a ragged tile. Updated in place (a row
+    computed twice would be updated twice), partition_tiles peels it off and its lanes are
+    constants, so it becomes vectors of 32, 16, ... lanes (no scalar loop, no guard);
+    otherwise the last tile overlaps the one before and runs in whole vectors. Both compute
+    what NumPy does."""
+    mod = _double_plus_one(n, inplace)
 
     def schedule(sch):
         (i,) = sch.get_loops(sch.get_block("B"))
@@ -311,12 +330,16 @@ def test_the_ragged_tile_runs_in_vectors_of_a_power_of_two_lanes(n, width):
     lowered = lower(sch.mod["main"])
     lib = mlc.build(mod, "llvm", schedule=schedule)
     a = np.random.default_rng(n).random(n, dtype="float32")
-    b = np.empty(n, "float32")
-    lib["main"](a, b)
-    np.testing.assert_array_equal(b, a * np.float32(2) + np.float32(1))
+    expected = a * np.float32(2) + np.float32(1)
+    b = a if inplace else np.empty(n, "float32")
+    lib["main"](a) if inplace else lib["main"](a, b)
+    np.testing.assert_array_equal(b, expected)
     if n % width and n > width:
         lanes = {node.lanes for node in pre_order_nodes(lowered.body) if isinstance(node, Ramp)}
         tail = n % width
         assert all(lane & (lane - 1) == 0 for lane in lanes), lanes
-        assert tail == 1 or 1 << (tail.bit_length() - 1) in lanes, (lanes, tail)
+        if inplace:
+            assert tail == 1 or 1 << (tail.bit_length() - 1) in lanes, (lanes, tail)
+        else:
+            assert lanes == {width}, lanes
         assert not any(isinstance(node, IfThenElse) for node in pre_order_nodes(lowered.body)), lowered

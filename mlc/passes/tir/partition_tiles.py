@@ -38,6 +38,17 @@ test per iteration above)::
                                                      for r:
                                                          if v2 * 8 + r < 30: S
 
+Where that rest is one ragged tile of a serial loop, and the tile writes each of its rows
+to buffers it does not read (its accumulators in a buffer of its own), the last tile moves
+back instead, to end at the bound, overlapping the tile before it: its rows are computed
+twice, to the same values, and the loop keeps one body, guard-free (a 1024-row matmul in
+tiles of 6 rows compiled in 52 ms, against 75 with a 4-row copy of its micro-kernel)::
+
+    for v in range(4):                          for v in range(4):
+        for r:                           ->          for r:
+            if v * 8 + r < 30:                           B[min(v * 8, 22) + r] = A[min(v * 8, 22) + r]
+                B[v * 8 + r] = A[v * 8 + r]
+
 The second loop of a parallel one would run after the first one's team, on the
 calling thread alone: a parallel loop is split so only where its full tiles are at
 least PARALLEL_SPLIT_MIN_RATIO times the rest, and otherwise tests each tile as a
@@ -49,9 +60,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
-from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, conjuncts, const, logical_and
-from ...ir.functor import Mutator, substitute
-from ...ir.tir import For, IfThenElse, PrimFunc, seq
+from ...ir.expr import Binary, BufferLoad, IntImm, PrimExpr, Ramp, Range, Var, conjuncts, const, logical_and
+from ...ir.expr import min as expr_min
+from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 from .simplify import simplify
 
 __all__ = ["partition_tiles", "PARALLEL_SPLIT_MIN_RATIO"]
@@ -59,7 +71,7 @@ __all__ = ["partition_tiles", "PARALLEL_SPLIT_MIN_RATIO"]
 
 def partition_tiles(func: PrimFunc) -> PrimFunc:
     """Split each tile loop into full tiles without guards and the guarded rest."""
-    partition = _Partition()
+    partition = _Partition(overlap=bool(func.attr("tir.noalias", True)))
     body = partition.visit(func.body)
     if body is func.body:
         return func
@@ -69,8 +81,9 @@ def partition_tiles(func: PrimFunc) -> PrimFunc:
 
 
 class _Partition(Mutator):
-    def __init__(self):
+    def __init__(self, overlap: bool = True):
         self.constant_splits = 0
+        self.overlap = overlap  # the function's buffers do not alias: a last tile may overlap
 
     def visit_For(self, node: For):
         """Outer loops first: a tile loop takes every guard its full tiles make hold, and the
@@ -81,7 +94,8 @@ class _Partition(Mutator):
         if constant and node.kind not in ("serial", "parallel"):
             return self.generic_visit(node)  # vector lanes are vectorize_loops' business, unrolled loops stay whole
         tiles = _Tiles(node.loop_var)
-        fast = tiles.visit(node.body)
+        guarded = node.body
+        fast = tiles.visit(guarded)
         if not tiles.full:
             return self.generic_visit(node)
         full = None
@@ -93,7 +107,12 @@ class _Partition(Mutator):
         fast = self.visit(fast)
         node = self.generic_visit(node)
         if constant and all(isinstance(bound, IntImm) for _, bound in tiles.full.values()):
-            split = _split_constant(node, fast, tiles.full.values(), full)
+            shift = None
+            if self.overlap and node.kind == "serial" and len(tiles.full) == 1:
+                (factor, bound), = tiles.full.values()
+                var = node.loop_var
+                shift = lambda: _shifted_tile(guarded, fast, var, factor, bound.value)  # noqa: E731
+            split = _split_constant(node, fast, tiles.full.values(), full, shift)
             self.constant_splits += split is not node
             return split
         return replace(node, body=IfThenElse(full, fast, node.body))
@@ -109,9 +128,11 @@ class _Partition(Mutator):
 PARALLEL_SPLIT_MIN_RATIO = 64
 
 
-def _split_constant(node: For, fast, full, test: PrimExpr) -> For:
+def _split_constant(node: For, fast, full, test: PrimExpr, shift=None) -> For:
     """``node`` (extent a constant) as its full tiles' loop, guard-free ``fast`` body, then
-    the rest with the original body (every tile test's bound a constant). A parallel loop
+    the rest with the original body (every tile test's bound a constant), or where the
+    rest is one ragged tile, one loop of ``shift()``, the full body whose last tile moves
+    back to end where the bound does (:func:`_shifted_tile`), when that is not None. A parallel loop
     whose rest is too large a share to run after the team's (:data:`PARALLEL_SPLIT_MIN_RATIO`)
     stays one loop, ``test`` choosing between ``fast`` and the rest in each iteration (the
     rest's one iteration, where it has one, written with its index a constant)."""
@@ -126,6 +147,9 @@ def _split_constant(node: For, fast, full, test: PrimExpr) -> For:
     head = replace(node, extent=const(count, node.extent.dtype), body=fast)
     if count == extent:
         return head
+    moved = shift() if shift is not None and extent - count == 1 else None
+    if moved is not None:
+        return replace(node, body=moved)
     rest_var = Var(var.name + "_rest", var.dtype)
     rest = replace(node, loop_var=rest_var, min=const(count, node.min.dtype),
                    extent=const(extent - count, node.extent.dtype),
@@ -212,6 +236,155 @@ class _Tiles(Mutator):
         if lower_only:
             return factor, None
         return (factor, outer) if factor > 0 and hi is not None and hi <= factor - 1 else None
+
+
+def _shifted_tile(guarded: Stmt, fast: Stmt, var: Var, factor: int, bound: int) -> Stmt | None:
+    """The last tile of a loop over ``var`` whose tiles are the rows ``var * F + r`` (``r``
+    a loop over ``[0, F)``) that guards ``var * F + r < N`` keep below ``N``: the full-tile
+    body ``fast`` moved to the rows ``N - F .. N - 1``, so that it overlaps the tile before
+    it instead of running a ragged copy of its own (no guards, and the code of one tile,
+    not two). None where that could change a result: unless every store to a buffer the
+    tile does not allocate writes one guarded row (``guarded`` is the body with its guards)
+    and is never read in the tile, every access to such a buffer reads or writes a row as
+    ``lambda * (var * F + r) + rest`` (the rows rewritten, ``rest`` kept), and ``var`` and
+    the row loops appear nowhere else (the buffers allocated in the tile, its scratch, keep
+    their row index). The rows computed twice get the same values, from the same inputs."""
+    scan = _RowScan(var, factor, bound)
+    scan.stmt(guarded, frozenset())
+    if not scan.ok or not scan.rows:
+        return None
+    shift = _ShiftRows(var, factor, expr_min(var * factor, const(bound - factor, var.dtype)), scan.rows,
+                       scan.scratch)
+    body = shift.visit(fast)
+    if not shift.ok or shift.written & shift.read:
+        return None
+    return body
+
+
+class _RowScan:
+    """Which loop variables are a tile's rows (``rows``: under a guard ``var * F + r < N``),
+    whether every store to a buffer from outside the tile is under the guard of the row it
+    writes (``ok``), and the buffers the tile allocates (``scratch``, by id)."""
+
+    def __init__(self, var: Var, factor: int, bound: int):
+        self.var, self.factor, self.bound = var, factor, bound
+        self.loops: dict[Var, int] = {}  # loops of [0, F) inside the tile
+        self.rows: set[Var] = set()
+        self.scratch: set[int] = set()
+        self.ok = True
+
+    def guard_row(self, cond: PrimExpr) -> Var | None:
+        """``r`` when ``cond`` is ``var * F + r < N`` (or ``<= N - 1``) for a loop ``r`` of [0, F)."""
+        if not isinstance(cond, Binary) or cond.op not in ("lt", "le") or not isinstance(cond.b, IntImm):
+            return None
+        if cond.b.value + (cond.op == "le") != self.bound:
+            return None
+        form = linear(cond.a)
+        if form.const or len(form.terms) != 2:
+            return None
+        coefs = {id(atom): (atom, coef) for atom, coef in form.terms.values()}
+        if coefs.pop(id(self.var), (None, 0))[1] != self.factor:
+            return None
+        (row, coef), = coefs.values()
+        return row if coef == 1 and isinstance(row, Var) and row in self.loops else None
+
+    def stmt(self, s: Stmt, guards: frozenset) -> None:
+        if not self.ok:
+            return
+        if isinstance(s, SeqStmt):
+            for part in s.seq:
+                self.stmt(part, guards)
+        elif isinstance(s, For):
+            if isinstance(s.min, IntImm) and s.min.value == 0 and isinstance(s.extent, IntImm) \
+                    and s.extent.value == self.factor:
+                self.loops[s.loop_var] = self.factor
+            self.stmt(s.body, guards)
+        elif isinstance(s, Allocate):
+            self.scratch.add(id(s.buffer))
+            self.stmt(s.body, guards)
+        elif isinstance(s, IfThenElse):
+            rows = {r for r in map(self.guard_row, conjuncts(s.condition)) if r is not None}
+            self.rows |= rows
+            self.stmt(s.then_case, guards | rows)
+            if s.else_case is not None:
+                self.stmt(s.else_case, guards)
+        elif isinstance(s, BufferStore):
+            if id(s.buffer) not in self.scratch:
+                used = {v for i in s.indices for v in free_vars(i)}
+                self.ok = any(r in used for r in guards)
+        else:
+            self.ok = False  # a call (Evaluate) or a statement this scan does not know
+
+
+class _ShiftRows(Mutator):
+    """``fast`` with the rows of every access to an outside buffer moved from
+    ``var * F + r`` to ``base + r``; ``ok`` False where an access or expression does not
+    allow it (see :func:`_shifted_tile`)."""
+
+    def __init__(self, var: Var, factor: int, base: PrimExpr, rows: set[Var], scratch: set[int]):
+        self.var, self.factor, self.base, self.rows, self.scratch = var, factor, base, rows, scratch
+        self.ok = True
+        self.written: set[int] = set()
+        self.read: set[int] = set()
+
+    def visit_Var(self, node: Var):
+        if node is self.var or node in self.rows:
+            self.ok = False  # outside an index: not a row this rewrite can move
+        return node
+
+    def visit_For(self, node: For):
+        self.visit(node.min), self.visit(node.extent)
+        body = self.visit(node.body)
+        return node if body is node.body else replace(node, body=body)
+
+    def visit_Evaluate(self, node):
+        self.ok = False
+        return node
+
+    def visit_BufferLoad(self, node):
+        self.read.add(id(node.buffer))
+        indices = self._indices(node.buffer, node.indices)
+        return node if indices is node.indices else replace(node, indices=indices)
+
+    def visit_BufferStore(self, node: BufferStore):
+        if id(node.buffer) not in self.scratch:
+            self.written.add(id(node.buffer))
+        indices = self._indices(node.buffer, node.indices)
+        value = self.visit(node.value)
+        if indices is node.indices and value is node.value:
+            return node
+        return replace(node, indices=indices, value=value)
+
+    def _indices(self, buffer, indices: tuple) -> tuple:
+        new = tuple(self._index(i, id(buffer) in self.scratch) for i in indices)
+        return indices if all(a is b for a, b in zip(new, indices)) else new
+
+    def _index(self, e: PrimExpr, scratch: bool) -> PrimExpr:
+        """The index ``e`` at the moved rows (a scratch buffer's unchanged, never by ``var``)."""
+        if isinstance(e, Ramp):
+            base = self._index(e.base, scratch)
+            return e if base is e.base else replace(e, base=base)
+        names = free_vars(e)
+        if scratch or not any(v is self.var or v in self.rows for v in names):
+            if any(v is self.var for v in names) or any(isinstance(n, BufferLoad) for n in pre_order_nodes(e)):
+                self.ok = False  # a scratch row by tile, or an index read from memory
+            return e
+        form = linear(e)
+        step, row = 0, []
+        for atom, coef in form.terms.values():
+            if atom is self.var:
+                step = coef
+            elif atom in self.rows:
+                row.append(coef)
+            elif any(v is self.var or v in self.rows for v in free_vars(atom)):
+                self.ok = False  # the row inside a non-linear term
+                return e
+        if len(row) != 1 or step != row[0] * self.factor:
+            self.ok = False  # not one row's offset
+            return e
+        moved = form.copy()
+        moved.add_term(self.var, -step)
+        return moved.to_expr() + self.base * row[0]
 
 
 def _is_zero(e: PrimExpr) -> bool:
