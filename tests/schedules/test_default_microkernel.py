@@ -123,3 +123,16 @@ def test_avx2_row_tiles_of_packed_a_pad_the_rows_least(m, rows):
     """With A packed into row panels (a large matmul), 4 to 6 rows that pad least, the more
     rows on a tie: a ragged tile pads every panel (2048 rows in tiles of 6: 342 tiles)."""
     assert _row_tile(16, 8, m, CpuInfo(256, 1), packed=True) == rows
+
+
+def test_rows_the_tile_does_not_divide_get_no_second_micro_kernel():
+    """1024 rows in tiles of 6 are 170 tiles and 4 rows: the last tile overlaps the one
+    before it (``partition_tiles``) instead of being a 4-row copy of the micro-kernel, so the
+    AVX-512 code has the FMAs of one unrolled kernel (4 steps of 24) and no more."""
+    target = Target("llvm", "skylake-avx512")
+    with pinned_threads():
+        scheduled = default_schedule(matmul(1024, 1024, 1024), target).mod
+    asm = compile_sources(scheduled, target)["asm"]
+    loop = innermost_fma_loop(asm)
+    assert sum("vfmadd" in line for line in loop) == 96
+    assert sum("vfmadd" in line for line in asm.splitlines()) == 96
