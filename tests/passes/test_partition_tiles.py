@@ -41,19 +41,29 @@ def test_a_symbolic_tile_loop_gets_a_guard_free_body_for_its_full_tiles():
 def test_a_constant_tile_loop_runs_its_full_tiles_in_a_loop_of_their_own():
     """A tile that writes its rows of a buffer it does not read moves its last, ragged tile
     back to end at the bound: one loop, no guard, rows 6..9 computed twice."""
+    out = partition_tiles(_loops(_tiled(30))).script()
+    assert "for i_0, i_1, j in T.grid(8, 4, 6):" in out and "<" not in out.split("T.grid")[1]
+    assert "B[i_1 + T.min(i_0 * 4, 26), j] = A[i_1 + T.min(i_0 * 4, 26), j]" in out
+
+
+def test_a_ragged_tile_that_would_compute_much_twice_runs_on_its_own():
+    """10 rows in tiles of 4: an overlapping last tile would compute 2 of the 10 rows twice
+    (more than OVERLAP_MAX_SHARE allows); the full tiles get a loop of their own and the
+    ragged one keeps its guard."""
     out = partition_tiles(_loops(_tiled(10))).script()
-    assert "for i_0, i_1, j in T.grid(3, 4, 6):" in out and "<" not in out.split("T.grid")[1]
-    assert "B[i_1 + T.min(i_0 * 4, 6), j] = A[i_1 + T.min(i_0 * 4, 6), j]" in out
+    full, rest = out.split("for i_1, j in T.grid(4, 6):")
+    assert "for i_0, i_1, j in T.grid(2, 4, 6):" in full and "< 10" not in full  # 2 full tiles of 4
+    assert "if 8 + i_1 < 10:" in rest and "T.min" not in out
 
 
 def test_a_ragged_tile_that_may_not_overlap_the_one_before_runs_on_its_own():
     """Where the buffers may alias (``tir.noalias`` False), a row computed twice could read
     what the first pass wrote: the full tiles get a loop of their own and the ragged one
     keeps its guard."""
-    out = partition_tiles(_loops(_tiled(10).with_attr("tir.noalias", False))).script()
+    out = partition_tiles(_loops(_tiled(30).with_attr("tir.noalias", False))).script()
     full, rest = out.split("for i_1, j in T.grid(4, 6):")
-    assert "for i_0, i_1, j in T.grid(2, 4, 6):" in full and "< 10" not in full  # 2 full tiles of 4
-    assert "if 8 + i_1 < 10:" in rest  # the last tile, its one iteration simplified away
+    assert "for i_0, i_1, j in T.grid(7, 4, 6):" in full and "< 30" not in full  # 7 full tiles of 4
+    assert "if 28 + i_1 < 30:" in rest  # the last tile, its one iteration simplified away
     assert "T.min" not in out
 
 
@@ -84,10 +94,10 @@ def test_a_tile_that_reads_what_it_writes_keeps_its_ragged_copy():
     """Accumulating into B itself (no local buffer), a row computed twice would be summed
     twice: the ragged tile stays a guarded copy of its own; with the accumulators in a
     local buffer of the tile, the last tile overlaps the one before."""
-    rmw = partition_tiles(_compacted(_row_sums(10, 3, 4, local=False))).script()
-    assert "T.min" not in rmw and "8 + " in rmw
-    local = partition_tiles(_compacted(_row_sums(10, 3, 4, local=True))).script()
-    assert "T.min(i_0 * 4, 6)" in local and "< 10" not in local
+    rmw = partition_tiles(_compacted(_row_sums(30, 3, 4, local=False))).script()
+    assert "T.min" not in rmw and "28 + " in rmw
+    local = partition_tiles(_compacted(_row_sums(30, 3, 4, local=True))).script()
+    assert "T.min(i_0 * 4, 26)" in local and "< 30" not in local
 
 
 @settings(max_examples=30, deadline=None)

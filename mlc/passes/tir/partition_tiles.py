@@ -40,13 +40,14 @@ test per iteration above)::
 
 Where that rest is one ragged tile of a serial loop, and the tile writes each of its rows
 to buffers it does not read (its accumulators in a buffer of its own), the last tile moves
-back instead, to end at the bound, overlapping the tile before it: its rows are computed
-twice, to the same values, and the loop keeps one body, guard-free (a 1024-row matmul in
-tiles of 6 rows compiled in 52 ms, against 75 with a 4-row copy of its micro-kernel)::
+back instead, to end at the bound, overlapping the tile before it: the rows it shares with
+that tile (at most an eighth of the loop's, :data:`OVERLAP_MAX_SHARE`) are computed twice,
+to the same values, and the loop keeps one body, guard-free (a 1024-row matmul in tiles of
+6 rows compiled in 52 ms, against 75 with a 4-row copy of its micro-kernel)::
 
-    for v in range(4):                          for v in range(4):
+    for v in range(8):                          for v in range(8):
         for r:                           ->          for r:
-            if v * 8 + r < 30:                           B[min(v * 8, 22) + r] = A[min(v * 8, 22) + r]
+            if v * 8 + r < 62:                           B[min(v * 8, 54) + r] = A[min(v * 8, 54) + r]
                 B[v * 8 + r] = A[v * 8 + r]
 
 The second loop of a parallel one would run after the first one's team, on the
@@ -66,7 +67,7 @@ from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 from .simplify import simplify
 
-__all__ = ["partition_tiles", "PARALLEL_SPLIT_MIN_RATIO"]
+__all__ = ["partition_tiles", "PARALLEL_SPLIT_MIN_RATIO", "OVERLAP_MAX_SHARE"]
 
 
 def partition_tiles(func: PrimFunc) -> PrimFunc:
@@ -110,13 +111,20 @@ class _Partition(Mutator):
             shift = None
             if self.overlap and node.kind == "serial" and len(tiles.full) == 1:
                 (factor, bound), = tiles.full.values()
-                var = node.loop_var
-                shift = lambda: _shifted_tile(guarded, fast, var, factor, bound.value)  # noqa: E731
+                var, n = node.loop_var, bound.value
+                if (factor - n % factor) * OVERLAP_MAX_SHARE <= n:
+                    shift = lambda: _shifted_tile(guarded, fast, var, factor, n)  # noqa: E731
             split = _split_constant(node, fast, tiles.full.values(), full, shift)
             self.constant_splits += split is not node
             return split
         return replace(node, body=IfThenElse(full, fast, node.body))
 
+
+#: The last tile of a loop overlaps the one before it (:func:`_shifted_tile`) only where the
+#: iterations it computes twice are at most 1 / OVERLAP_MAX_SHARE of the loop's: 1024 rows in
+#: tiles of 6 compute 2 rows twice, while 65 columns in tiles of 64 would compute 63 twice
+#: (there a ragged tile of one column is cheaper to run, if not to compile).
+OVERLAP_MAX_SHARE = 8
 
 #: A parallel loop of constant extent is split into its full tiles and the rest (two loops,
 #: the second one's iterations run after the first one's team) only where the full tiles are
