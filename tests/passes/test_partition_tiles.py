@@ -297,3 +297,29 @@ def main(A: T.Buffer(({rows},), "float32")):
         a = np.arange(rows, dtype="float32")
         mlc.build(sch.mod, target=target, schedule=mlc.schedules.as_written)["main"](a)
         np.testing.assert_array_equal(a, np.arange(rows, dtype="float32") * 2 + 1)
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+@pytest.mark.parametrize("rows", [30, 31, 33])
+def test_a_tile_whose_rows_share_a_buffer_slot_keeps_its_ragged_copy(target, rows):
+    """Each row adds the tile's first row (through a buffer of the tile, slot 0): a row
+    depends on which tile holds it, so the last tile may not overlap the one before (rows
+    28 and 29 of 30 would add row 26 instead of row 28)."""
+    func = mlc.parse(f'''
+@T.prim_func
+def main(A: T.Buffer(({rows},), "float32"), B: T.Buffer(({rows},), "float32")):
+    T.func_attr({{"global_symbol": "main", "tir.noalias": True}})
+    for v in range({-(-rows // 4)}):
+        S = T.allocate([4], "float32", "local")
+        for k in range(4):
+            if v * 4 + k < {rows}:
+                S[k] = A[v * 4 + k]
+        for r in range(4):
+            if v * 4 + r < {rows}:
+                B[v * 4 + r] = A[v * 4 + r] + S[0]
+''')
+    assert "T.min" not in partition_tiles(func).script()
+    a = np.arange(rows, dtype="float32")
+    b = np.full(rows, np.nan, "float32")
+    mlc.build(func, target=target, schedule=mlc.schedules.as_written)["main"](a, b)
+    np.testing.assert_array_equal(b, a + a[np.arange(rows) // 4 * 4])

@@ -58,6 +58,7 @@ ones).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
@@ -254,9 +255,11 @@ def _shifted_tile(guarded: Stmt, fast: Stmt, var: Var, factor: int, bound: int) 
     not two). None where that could change a result: unless every store to a buffer the
     tile does not allocate writes one guarded row (``guarded`` is the body with its guards)
     and is never read in the tile, every access to such a buffer reads or writes a row as
-    ``lambda * (var * F + r) + rest`` (the rows rewritten, ``rest`` kept), and ``var`` and
-    the row loops appear nowhere else (the buffers allocated in the tile, its scratch, keep
-    their row index). The rows computed twice get the same values, from the same inputs."""
+    ``lambda * (var * F + r) + rest`` (the rows rewritten, ``rest`` kept), each store works
+    on one row ``r`` with slots of its own in the buffers the tile allocates (which keep
+    their indices), and ``var`` and the row loops appear nowhere else. Then every row is
+    computed from its own inputs alone, as in any tile that holds it: the rows computed
+    twice get the same values."""
     scan = _RowScan(var, factor, bound)
     scan.stmt(guarded, frozenset())
     if not scan.ok or not scan.rows:
@@ -327,13 +330,21 @@ class _RowScan:
 class _ShiftRows(Mutator):
     """``fast`` with the rows of every access to an outside buffer moved from
     ``var * F + r`` to ``base + r``; ``ok`` False where an access or expression does not
-    allow it (see :func:`_shifted_tile`)."""
+    allow it (see :func:`_shifted_tile`).
+
+    Each store must work on one row: every row loop its accesses use is the same ``r``,
+    and the tile's own (scratch) buffers are indexed ``c * r + rest`` with ``rest`` in
+    ``[0, |c|)``, a slot of their own per row. So no row's values reach another row's,
+    and a row computes the same in any tile that holds it."""
 
     def __init__(self, var: Var, factor: int, base: PrimExpr, rows: set[Var], scratch: set[int]):
         self.var, self.factor, self.base, self.rows, self.scratch = var, factor, base, rows, scratch
         self.ok = True
         self.written: set[int] = set()
         self.read: set[int] = set()
+        self.ranges: dict[Var, Range] = {}
+        self.used: set[Var] | None = None  # the row loops the store being visited uses
+        self.own = False  # whether an index of the access being visited gives rows own slots
 
     def visit_Var(self, node: Var):
         if node is self.var or node in self.rows:
@@ -342,7 +353,11 @@ class _ShiftRows(Mutator):
 
     def visit_For(self, node: For):
         self.visit(node.min), self.visit(node.extent)
-        body = self.visit(node.body)
+        self.ranges[node.loop_var] = Range(node.min, node.extent)
+        try:
+            body = self.visit(node.body)
+        finally:
+            del self.ranges[node.loop_var]
         return node if body is node.body else replace(node, body=body)
 
     def visit_Evaluate(self, node):
@@ -357,25 +372,34 @@ class _ShiftRows(Mutator):
     def visit_BufferStore(self, node: BufferStore):
         if id(node.buffer) not in self.scratch:
             self.written.add(id(node.buffer))
+        self.used = set()
         indices = self._indices(node.buffer, node.indices)
         value = self.visit(node.value)
+        if len(self.used) != 1:
+            self.ok = False  # no row, or values from several rows
+        self.used = None
         if indices is node.indices and value is node.value:
             return node
         return replace(node, indices=indices, value=value)
 
     def _indices(self, buffer, indices: tuple) -> tuple:
-        new = tuple(self._index(i, id(buffer) in self.scratch) for i in indices)
+        """The indices at the moved rows; a scratch buffer's unchanged, but at least one of
+        them must give the row its own slots (:meth:`_own_slots`)."""
+        scratch = id(buffer) in self.scratch
+        self.own = False
+        new = tuple(self._index(i, scratch) for i in indices)
+        if scratch and not self.own:
+            self.ok = False  # a slot that rows share: rows would pass values on
         return indices if all(a is b for a, b in zip(new, indices)) else new
 
-    def _index(self, e: PrimExpr, scratch: bool) -> PrimExpr:
-        """The index ``e`` at the moved rows (a scratch buffer's unchanged, never by ``var``)."""
+    def _index(self, e: PrimExpr, scratch: bool, span: int = 0) -> PrimExpr:
+        """The index ``e`` at the moved rows (a scratch buffer's unchanged); ``span``: how far
+        the lanes of a vector index reach past ``e``."""
         if isinstance(e, Ramp):
-            base = self._index(e.base, scratch)
+            base = self._index(e.base, scratch, abs(e.stride) * (e.lanes - 1))
             return e if base is e.base else replace(e, base=base)
-        names = free_vars(e)
-        if scratch or not any(v is self.var or v in self.rows for v in names):
-            if any(v is self.var for v in names) or any(isinstance(n, BufferLoad) for n in pre_order_nodes(e)):
-                self.ok = False  # a scratch row by tile, or an index read from memory
+        if any(isinstance(n, BufferLoad) for n in pre_order_nodes(e)):
+            self.ok = False  # an index read from memory
             return e
         form = linear(e)
         step, row = 0, []
@@ -383,16 +407,41 @@ class _ShiftRows(Mutator):
             if atom is self.var:
                 step = coef
             elif atom in self.rows:
-                row.append(coef)
+                row.append((atom, coef))
             elif any(v is self.var or v in self.rows for v in free_vars(atom)):
                 self.ok = False  # the row inside a non-linear term
                 return e
-        if len(row) != 1 or step != row[0] * self.factor:
+        if not step and not row:
+            return e  # the same for every row
+        if len(row) != 1 or self.used is None:
+            self.ok = False  # not one row's offset, or a row read outside a store
+            return e
+        (r, coef), = row
+        self.used.add(r)
+        if scratch:
+            if step:
+                self.ok = False  # a slot by tile
+            self.own = self.own or self._own_slots(form, r, coef, span)
+            return e
+        if step != coef * self.factor:
             self.ok = False  # not one row's offset
             return e
         moved = form.copy()
         moved.add_term(self.var, -step)
-        return moved.to_expr() + self.base * row[0]
+        return moved.to_expr() + self.base * coef
+
+    def _own_slots(self, form, r: Var, coef: int, span: int) -> bool:
+        """Whether the index ``form`` (``coef * r + rest``, its lanes ``span`` further) gives
+        every row ``r`` of ``[0, F)`` slots no other row's reach: ``rest`` within
+        ``[0, |coef|)`` (``r`` the outer digit), or a multiple of a ``g`` larger than
+        ``|coef| * (F - 1) + span`` (``r`` the inner one)."""
+        rest = form.copy()
+        rest.add_term(r, -coef)
+        if abs(coef) * (self.factor - 1) + span < math.gcd(*(c for _, c in rest.terms.values()), 0) or \
+                not rest.terms:
+            return True
+        lo, hi = Analyzer(self.ranges).const_int_bound(canonical(rest.to_expr()))
+        return lo is not None and hi is not None and lo >= 0 and hi + span < abs(coef)
 
 
 def _is_zero(e: PrimExpr) -> bool:
