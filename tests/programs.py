@@ -17,3 +17,18 @@ def mm_relu_func(n=128, m=None, k=None, name="Y"):
 def mm_relu_module(n=128, m=None, k=None):
     """The course's IRModule {"mm_relu": mm_relu_func(...)}."""
     return mlc.IRModule({"mm_relu": mm_relu_func(n, m, k)})
+
+
+def double_plus_one_in_place(n):
+    """``A[i] = A[i] * 2 + 1`` over ``n`` floats, a block that reads what it writes."""
+    return mlc.parse(f'''
+@T.prim_func
+def main(A: T.Buffer(({n},), "float32")):
+    T.func_attr({{"global_symbol": "main", "tir.noalias": True}})
+    for i in range({n}):
+        with T.block("B"):
+            vi = T.axis.spatial({n}, i)
+            T.reads(A[vi])
+            T.writes(A[vi])
+            A[vi] = A[vi] * T.float32(2) + T.float32(1)
+''')

@@ -12,6 +12,7 @@ from mlc.ir.tir import For, IfThenElse
 from mlc.passes.tir import (compact_buffers, convert_blocks_to_loops, lower_init_block, partition_tiles,
                             run_passes, simplify)
 from mlc.schedules import Schedule
+from tests.programs import double_plus_one_in_place
 
 
 def _tiled(n, factor=4, rows=6):
@@ -72,10 +73,10 @@ def _compacted(func):
     return run_passes(func, [lower_init_block, convert_blocks_to_loops, compact_buffers, simplify])
 
 
-def _row_sums(rows, cols, factor, local):
-    """``B[i, j] = sum_k A[i, k] * W[k, j]``, rows in serial tiles of ``factor``; ``local``:
-    each tile accumulates in a buffer of its own and writes B once (cache_write)."""
-    depth = 5
+def _row_sums(rows, cols, factor, local=False, depth=5, parallel=False, vectorized=False):
+    """``B[i, j] = sum_k A[i, k] * W[k, j]``, rows in tiles of ``factor`` (on threads:
+    ``parallel``); ``local``: each tile accumulates in a buffer of its own and writes B
+    once (cache_write); ``vectorized``: the columns inside the reduction, in vectors."""
     A = te.placeholder((rows, depth), "float32", "A")
     W = te.placeholder((depth, cols), "float32", "W")
     k = te.reduce_axis((0, depth), "k")
@@ -84,6 +85,11 @@ def _row_sums(rows, cols, factor, local):
     block = sch.get_block("B")
     i, j, kk = sch.get_loops(block)
     outer, _ = sch.split(i, [None, factor])
+    if parallel:
+        sch.parallel(outer)
+    if vectorized:
+        sch.reorder(kk, j)
+        sch.vectorize(j)
     if local:
         copy = sch.cache_write(block, 0, "local")
         sch.reverse_compute_at(copy, outer)
@@ -250,24 +256,14 @@ def test_a_parallel_tile_loop_of_any_size_computes_what_the_interpreter_does(row
     the columns vectorized or not: whether the ragged tile is split off the parallel loop or
     tested in it (PARALLEL_SPLIT_MIN_RATIO), every element is the reference's."""
     depth = 7
-    A = te.placeholder((rows, depth), "float32", "A")
-    W = te.placeholder((depth, cols), "float32", "W")
-    k = te.reduce_axis((0, depth), "k")
-    B = te.compute((rows, cols), lambda i, j: te.sum(A[i, k] * W[k, j], axis=k), name="B")
-    sch = Schedule(te.create_prim_func([A, W, B]))
-    i, j, kk = sch.get_loops(sch.get_block("B"))
-    outer, _ = sch.split(i, [None, factor])
-    sch.parallel(outer)
-    if vectorized:
-        sch.reorder(kk, j)
-        sch.vectorize(j)
+    func = _row_sums(rows, cols, factor, depth=depth, parallel=True, vectorized=vectorized)
     rng = np.random.default_rng(seed)
     a = rng.integers(-4, 5, (rows, depth)).astype("float32")  # exact sums: any order agrees
     w = rng.integers(-4, 5, (depth, cols)).astype("float32")
     results = []
     for target in ("llvm", "reference"):
         b = np.full((rows, cols), np.nan, "float32")
-        mlc.build(sch.mod, target=target, schedule=mlc.schedules.as_written)["main"](a, w, b)
+        mlc.build(func, target=target, schedule=mlc.schedules.as_written)["main"](a, w, b)
         results.append(b)
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], a @ w)
@@ -278,17 +274,7 @@ def test_a_parallel_tile_loop_of_any_size_computes_what_the_interpreter_does(row
 def test_a_tile_updated_in_place_is_updated_once(rows, factor):
     """``A[i] = A[i] * 2 + 1`` in tiles: the tile reads what it writes, so its last tile
     may not overlap the one before (that would double rows): each row is updated once."""
-    func = mlc.parse(f'''
-@T.prim_func
-def main(A: T.Buffer(({rows},), "float32")):
-    T.func_attr({{"global_symbol": "main", "tir.noalias": True}})
-    for i in range({rows}):
-        with T.block("B"):
-            vi = T.axis.spatial({rows}, i)
-            T.reads(A[vi])
-            T.writes(A[vi])
-            A[vi] = A[vi] * T.float32(2) + T.float32(1)
-''')
+    func = double_plus_one_in_place(rows)
     sch = Schedule(func)
     (i,) = sch.get_loops(sch.get_block("B"))
     sch.split(i, [None, factor])

@@ -22,6 +22,7 @@ from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc, SeqStmt, seq
 from mlc.passes.tir import LOWER_PIPELINE, lower, run_passes, vectorize_loops
 from mlc.passes.tir.verify import verify_lowered
 from mlc.passes.tir.partition_tiles import OVERLAP_MAX_SHARE
+from tests.programs import double_plus_one_in_place
 from mlc.schedules.apply import as_written
 from mlc.script import parse
 
@@ -298,17 +299,7 @@ def _double_plus_one(n, inplace):
         A = mlc.te.placeholder((n,), "float32", name="A")
         B = mlc.te.compute((n,), lambda i: A[i] * 2.0 + 1.0, name="B")
         return mlc.IRModule({"main": mlc.te.create_prim_func([A, B])})
-    return mlc.IRModule({"main": parse(f'''
-@T.prim_func
-def main(A: T.Buffer(({n},), "float32")):
-    T.func_attr({{"global_symbol": "main", "tir.noalias": True}})
-    for i in range({n}):
-        with T.block("B"):
-            vi = T.axis.spatial({n}, i)
-            T.reads(A[vi])
-            T.writes(A[vi])
-            A[vi] = A[vi] * T.float32(2) + T.float32(1)
-''')})
+    return mlc.IRModule({"main": double_plus_one_in_place(n)})
 
 
 @settings(max_examples=25, deadline=None)
