@@ -89,16 +89,26 @@ def _defined(text: str) -> set:
 
 
 def test_the_parallel_loops_of_one_kernel_spread_over_the_modules():
-    """Each loop body (with its task) goes to the smallest module: the kernel's module
-    declares the tasks defined in the other, and the build computes what NumPy does."""
+    """Each loop body goes to the smallest module (the first one away from its kernel's:
+    here the other, as the kernel's launch code outweighs these bodies), and its task,
+    unoptimised glue, to a module other than the body's: the body is then
+    external in its module and declared in the task's, and so is a task that the kernel's
+    module does not hold. The build computes what NumPy does."""
     func = lower_for_llvm(IRModule({"k": _parallel_stages(64, 4)}))["k"]
     one, = generate_units({"k": func}, AVX2, units=1)
     kernel_text, other = generate_units({"k": func}, AVX2, units=2)
-    tasks = {name for name in _defined(other) if name.endswith(".task")}
-    assert tasks and "k" in _defined(kernel_text) and not tasks & _defined(kernel_text)
-    declared = set(re.findall(r'^declare void @"?([\w.]+)"?\(', kernel_text, re.M))
-    assert tasks <= declared
-    assert re.search(r'^define void @"?__mlc_par\.k[\w.]*\.task"?', other, re.M)  # external there
+    assert "k" in _defined(kernel_text)
+    texts = (kernel_text, other)
+    bodies = {n for text in texts for n in _defined(text) if n.startswith("__mlc_par") and not n.endswith(".task")}
+    assert len(bodies) == 4 and bodies & _defined(other)
+    for body in bodies:
+        home, = (text for text in texts if body in _defined(text))
+        away, = (text for text in texts if text is not home)
+        assert body + ".task" in _defined(away)  # beside it, compiled on the other thread
+        assert re.search(rf'^define void @"?{re.escape(body)}"?\(', home, re.M)  # external there
+        assert re.search(rf'^declare void @"?{re.escape(body)}"?\(', away, re.M)
+        if away is other:
+            assert re.search(rf'^declare void @"?{re.escape(body)}\.task"?\(', kernel_text, re.M)
     # the same bodies in all: one module, or two
     assert {n for n in _defined(one) if n.startswith("__mlc_par")} == \
         {n for text in (kernel_text, other) for n in _defined(text) if n.startswith("__mlc_par")}
@@ -265,3 +275,20 @@ def test_what_workers_write_to_stderr_reaches_the_callers_capture():
     with captured_stderr() as captured:
         assert set(threaded.spread([write, write], costs=[1, 1], workers=2)) <= {0, 1}  # worker numbers
     assert captured.text.count("remark: from worker") == 2
+
+
+def test_the_body_of_a_kernel_of_one_parallel_loop_is_alone_in_its_module():
+    """A kernel that only launches its one parallel loop (softmax's, a matmul's): the body,
+    the one function LLVM optimises, gets a module of its own, and the kernel and the task
+    (both unoptimised glue) compile in the other, on another thread."""
+    func = lower_for_llvm(IRModule({"k": _parallel_stages(64, 1)}))["k"]
+    kernel_text, body_text = generate_units({"k": func}, AVX2, units=2)
+    assert _defined(body_text) == {"__mlc_par.k"}
+    assert _defined(kernel_text) == {"k", "__mlc_par.k.task"}
+    assert all("optnone" in line for line in kernel_text.splitlines() if line.startswith("define"))
+    a = np.random.default_rng(2).standard_normal((300, 8), dtype=np.float32)
+    with override(num_threads=2, cache_dir=""):
+        lib = mlc.build(IRModule({"k": _parallel_stages(300, 1)}), "llvm")
+        out = np.empty_like(a)
+        lib["k"](a, out)
+    np.testing.assert_array_equal(out, _numpy_stages(a, 1))

@@ -96,9 +96,10 @@ class FunctionCalls:
     library: list = field(default_factory=list)
 
 
-#: ``place_body(owner)`` -> (the LLVM module, the name) of the body function of a parallel loop
-#: of the function ``owner`` (:func:`emit_function`).
-PlaceBody = Callable[[str], tuple[ir.Module, str]]
+#: ``place_body(owner, home)`` -> (the LLVM module, the name) of the body function of a parallel
+#: loop of the function ``owner``, which is in the LLVM module ``home``; ``place_body(None,
+#: module)``: the LLVM module of the task of a body in ``module`` (:func:`emit_function`).
+PlaceBody = Callable[[str | None, ir.Module], tuple[ir.Module, str | None]]
 
 #: Fast-math flags on the float add/mul of a reduction update, and nowhere else
 #: (a product added by the update gets ``contract`` alone).
@@ -422,8 +423,8 @@ class _FunctionCodegen(VectorCodegen):
         """Outline the loop into a body function and run it on the thread pool (:mod:`.parallel`).
 
         The body function receives every buffer and variable in scope (LLVM
-        drops the unused ones: the body is internal, its one caller the task); inside
-        it, nested parallel loops run serially.
+        drops the unused ones where the body is internal, its one caller the task in the
+        same module); inside it, nested parallel loops run serially.
         """
         if self.in_parallel:
             self._serial_loop(s)
@@ -439,7 +440,7 @@ class _FunctionCodegen(VectorCodegen):
         checks = [self.checks.record] if self.checks is not None else []
         # the checks in the body need the element counts of dynamic Allocates around the loop
         extents = [(buf, v) for buf, v in self.extents.items() if checks and not isinstance(v, ir.Constant)]
-        module, name = self.place_body(self.fn.name) if self.place_body else (self.module, None)
+        module, name = self.place_body(self.fn.name, self.module) if self.place_body else (self.module, None)
         body_fn = parallel.body_function(
             module, self.fn.name,
             [PTR] * len(buffers) + [v.type for _, v in variables] + [I64] * len(extents)
@@ -468,9 +469,10 @@ class _FunctionCodegen(VectorCodegen):
         lo, count = next(args), next(args)
         child._counted_loop(s, lo, count)
         child.finish()
+        task_module = self.place_body(None, module)[0] if self.place_body else None
         parallel.emit_launch(b, ir.IRBuilder(self.entry), body_fn,
                              [v for _, v in buffers] + [v for _, v in variables]
-                             + [v for _, v in extents] + checks, begin, extent)
+                             + [v for _, v in extents] + checks, begin, extent, task_module)
         self.launches += 1
 
     def _serial_loop(self, s: For) -> None:

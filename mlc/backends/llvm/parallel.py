@@ -232,9 +232,10 @@ threads.on_change(_limit_changed)
 def body_function(module: ir.Module, owner: str, arg_types: Sequence[ir.Type],
                   name: str | None = None) -> ir.Function:
     """A new internal ``void`` function for the body of a parallel loop of ``owner``, named
-    ``name`` (by default ``__mlc_par.<owner>``, made unique in ``module``). The body and its
-    task go into ``module``, which may be another LLVM module than the launching kernel's
-    (:func:`emit_launch`); ``name`` is then unique among all the modules of the build."""
+    ``name`` (by default ``__mlc_par.<owner>``, made unique in ``module``). The body goes
+    into ``module``, which may be another LLVM module than the launching kernel's, where its
+    task goes (:func:`emit_launch`); ``name`` is then unique among all the modules of the
+    build."""
     name = name or module.get_unique_name(f"{PREFIX}.{owner}")
     fn = ir.Function(module, ir.FunctionType(_VOID, list(arg_types)), name=name)
     fn.linkage = "internal"
@@ -243,21 +244,28 @@ def body_function(module: ir.Module, owner: str, arg_types: Sequence[ir.Type],
 
 
 def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
-                captured: Sequence[ir.Value], begin: ir.Value, extent: ir.Value) -> None:
+                captured: Sequence[ir.Value], begin: ir.Value, extent: ir.Value,
+                task_module: ir.Module | None = None) -> None:
     """Run ``body(*captured, lo, count)`` over chunks of ``[begin, begin + extent)`` on the pool.
 
     ``stack`` is a builder in the kernel's entry block, where the closure is
-    allocated (one slot, reused by every launch of this loop). The task goes into the
-    body's module: when that is not the kernel's, the task is an external function there,
-    declared in the kernel's module (the JIT links the build's modules into one engine), so
-    that LLVM optimises the loop and the kernel around it side by side.
+    allocated (one slot, reused by every launch of this loop). The task goes into
+    ``task_module`` (by default the body's). Where the body, the task and the kernel are
+    in different modules, the callee is an external function in its own, declared in its
+    caller's (the JIT links the build's modules into one engine): LLVM then optimises the
+    loop in one module while the task and the kernel, unoptimised glue, compile in another,
+    side by side.
     """
     module = builder.module
+    task_module = task_module or body.module
     index_type = begin.type
     closure_type = ir.LiteralStructType([index_type, index_type, I32, PTR] + [I64] * 3 + [I32]
                                         + [v.type for v in captured])
-    task = _task_function(body.module, body, closure_type, index_type)
-    if body.module is not module:
+    if body.module is not task_module:
+        body.linkage = ""
+        body = declare(task_module, body.name, body.function_type)
+    task = _task_function(task_module, body, closure_type, index_type)
+    if task_module is not module:
         task.linkage = ""
         task = declare(module, task.name, task.function_type)
     closure = stack.alloca(closure_type, name="closure")
