@@ -333,9 +333,9 @@ class _ShiftRows(Mutator):
     allow it (see :func:`_shifted_tile`).
 
     Each store must work on one row: every row loop its accesses use is the same ``r``,
-    and the tile's own (scratch) buffers are indexed ``c * r + rest`` with ``rest`` in
-    ``[0, |c|)``, a slot of their own per row. So no row's values reach another row's,
-    and a row computes the same in any tile that holds it."""
+    and each access to one of the tile's own (scratch) buffers gives that row slots no
+    other row's reach (:meth:`_own_slots`). So no row's values reach another row's, and
+    a row computes the same in any tile that holds it."""
 
     def __init__(self, var: Var, factor: int, base: PrimExpr, rows: set[Var], scratch: set[int]):
         self.var, self.factor, self.base, self.rows, self.scratch = var, factor, base, rows, scratch
