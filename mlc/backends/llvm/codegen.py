@@ -48,6 +48,7 @@ Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values),
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Protocol
 from dataclasses import dataclass, field
 
 from llvmlite import ir
@@ -96,10 +97,16 @@ class FunctionCalls:
     library: list = field(default_factory=list)
 
 
-#: ``place_body(owner, home)`` -> (the LLVM module, the name) of the body function of a parallel
-#: loop of the function ``owner``, which is in the LLVM module ``home``; ``place_body(None,
-#: module)``: the LLVM module of the task of a body in ``module`` (:func:`emit_function`).
-PlaceBody = Callable[[str | None, ir.Module], tuple[ir.Module, str | None]]
+class PlaceBody(Protocol):
+    """Where the functions of a parallel loop go in a build of several LLVM modules
+    (:func:`emit_function`)."""
+
+    def body(self, owner: str, home: ir.Module) -> tuple[ir.Module, str]:
+        """(the LLVM module, the name) of the body function of a parallel loop of the
+        function ``owner``, which is in the LLVM module ``home``."""
+
+    def task(self, body: ir.Module) -> ir.Module:
+        """The LLVM module of the task of a body in the LLVM module ``body``."""
 
 #: Fast-math flags on the float add/mul of a reduction update, and nowhere else
 #: (a product added by the update gets ``contract`` alone).
@@ -126,10 +133,10 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     :mod:`.vecmath.fast` (documented error bounds).
     ``streaming_bytes``: from how many argument bytes the outputs the function only
     writes get non-temporal vector stores (:mod:`.streaming`); 0: never.
-    ``place_body(owner)``: the LLVM module and the name of the body function of each of
-    the function's parallel loops (:mod:`.parallel`), so that a build of several modules
-    optimises the loops of one kernel side by side; by default, ``module`` and a name
-    unique there.
+    ``place_body``: the LLVM module and the name of the body function of each of the
+    function's parallel loops, and the module of its task (:mod:`.parallel`), so that a
+    build of several modules optimises the loops of one kernel side by side; by default,
+    ``module`` and a name unique there, the task beside its body.
     ``vector_bytes``: the target's vector register size; a contiguous vector store wider
     than it is made as stores of whole registers in address order
     (:func:`~.vectorize.store_pieces`), except into a register tile; 0: one store.
@@ -440,7 +447,7 @@ class _FunctionCodegen(VectorCodegen):
         checks = [self.checks.record] if self.checks is not None else []
         # the checks in the body need the element counts of dynamic Allocates around the loop
         extents = [(buf, v) for buf, v in self.extents.items() if checks and not isinstance(v, ir.Constant)]
-        module, name = self.place_body(self.fn.name, self.module) if self.place_body else (self.module, None)
+        module, name = self.place_body.body(self.fn.name, self.module) if self.place_body else (self.module, None)
         body_fn = parallel.body_function(
             module, self.fn.name,
             [PTR] * len(buffers) + [v.type for _, v in variables] + [I64] * len(extents)
@@ -469,7 +476,7 @@ class _FunctionCodegen(VectorCodegen):
         lo, count = next(args), next(args)
         child._counted_loop(s, lo, count)
         child.finish()
-        task_module = self.place_body(None, module)[0] if self.place_body else None
+        task_module = self.place_body.task(module) if self.place_body else None
         parallel.emit_launch(b, ir.IRBuilder(self.entry), body_fn,
                              [v for _, v in buffers] + [v for _, v in variables]
                              + [v for _, v in extents] + checks, begin, extent, task_module)

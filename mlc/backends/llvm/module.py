@@ -187,7 +187,7 @@ def _smallest(modules: list[ir.Module]) -> ir.Module:
 
 
 class _BodyPlacement:
-    """``place_body`` of :func:`~.codegen.emit_function` for a build of several modules: each
+    """The ``place_body`` of :func:`~.codegen.emit_function` for a build of several modules: each
     parallel loop body into the module with the fewest instructions so far, on a tie another
     than its kernel's (``home``), under a name no module of the build uses (an external
     symbol of the shared engine where it is not in its kernel's module); its task, glue that
@@ -200,16 +200,16 @@ class _BodyPlacement:
     def __init__(self, modules: list[ir.Module]):
         self.modules = modules
 
-    def __call__(self, owner: str | None, home: ir.Module) -> tuple[ir.Module, str | None]:
-        if owner is None:  # a task, ``home`` its body's module
-            others = [m for m in self.modules if m is not home]
-            return _smallest(others), None
+    def body(self, owner: str, home: ir.Module) -> tuple[ir.Module, str]:
         base = name = f"{PARALLEL_PREFIX}.{owner}"
         n = 0
         while any(m.scope.is_used(name) for m in self.modules):  # (nor its task's name)
             n += 1
             name = f"{base}.{n}"
         return min(self.modules, key=lambda m: (_instructions(m), m is home)), name
+
+    def task(self, body: ir.Module) -> ir.Module:
+        return _smallest([m for m in self.modules if m is not body])
 
 
 def _declaration(module: ir.Module, fn: ir.Function) -> ir.Function:
