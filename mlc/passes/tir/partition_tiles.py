@@ -279,7 +279,7 @@ class _RowScan:
 
     def __init__(self, var: Var, factor: int, bound: int):
         self.var, self.factor, self.bound = var, factor, bound
-        self.loops: dict[Var, int] = {}  # loops of [0, F) inside the tile
+        self.loops: set[Var] = set()  # loops of [0, F) inside the tile
         self.rows: set[Var] = set()
         self.scratch: set[int] = set()
         self.ok = True
@@ -308,7 +308,7 @@ class _RowScan:
         elif isinstance(s, For):
             if isinstance(s.min, IntImm) and s.min.value == 0 and isinstance(s.extent, IntImm) \
                     and s.extent.value == self.factor:
-                self.loops[s.loop_var] = self.factor
+                self.loops.add(s.loop_var)
             self.stmt(s.body, guards)
         elif isinstance(s, Allocate):
             self.scratch.add(id(s.buffer))
@@ -437,8 +437,7 @@ class _ShiftRows(Mutator):
         ``|coef| * (F - 1) + span`` (``r`` the inner one)."""
         rest = form.copy()
         rest.add_term(r, -coef)
-        if abs(coef) * (self.factor - 1) + span < math.gcd(*(c for _, c in rest.terms.values()), 0) or \
-                not rest.terms:
+        if not rest.terms or abs(coef) * (self.factor - 1) + span < math.gcd(*(c for _, c in rest.terms.values())):
             return True
         lo, hi = Analyzer(self.ranges).const_int_bound(canonical(rest.to_expr()))
         return lo is not None and hi is not None and lo >= 0 and hi + span < abs(coef)
