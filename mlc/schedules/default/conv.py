@@ -14,7 +14,7 @@ iterators) :func:`schedule_conv` vectorizes the output channels when a vector of
                 for ow_1 in T.unroll(OR):         # register tile: OR x CR / lanes accumulators
                     for co_1 in T.vectorized(CR):
                         Y_local[ow_1, co_1] += X(...) * W_global[co_0, ci, kh, kw, co_1]
-            for co_1 in T.unroll(CR):             # write back (epilogue fused), a transpose:
+            for co_1 in range(CR):                # write back (epilogue fused), a transpose:
                 for ow_1 in T.vectorized(OR): Y[..., co_1, ow_1] = Y_local[ow_1, co_1]
 
 so each step of the reduction is one or two vector loads of packed weights, ``OR``
@@ -293,12 +293,14 @@ def _register_tile(sch, block, v, co: int, ow: int, cr: int, width: int, channel
         finish_tile(sch, init, len(outer))
         if channels_inner:
             # a transpose (channels last in registers, columns contiguous in the output): one
-            # vector store of the columns per channel, its lanes gathered from the tile. As
-            # OR x CR scalar stores (every loop unrolled), LLVM spent a third of conv2d's O3
-            # on them (98 against 61 ms for 1x64x56x56, 3x3); the run time is the same.
+            # vector store of the columns per channel, its lanes gathered from the tile, in a
+            # loop over the channels. As OR x CR scalar stores (every loop unrolled), LLVM
+            # spent a third of conv2d's O3 on them (98 against 61 ms for 1x64x56x56, 3x3);
+            # with the channel loop unrolled, 40 ms on the kernel's body, most of it turning
+            # the gathers into shuffles (first calls on two AVX-512 cores: 1x64x56x56 157 ->
+            # 82 ms, 1x256x14x14 110 -> 79, its 1x1 80 -> 48; run times within 1%: the tile's
+            # reduction dwarfs its write-back).
             tile = sch.get_loops(copy)[len(outer):]
-            for loop in tile[:-1]:
-                attempt(sch, lambda s: s.unroll(loop) or True)
             if attempt(sch, lambda s: s.vectorize(tile[-1]) or True) is None:
                 attempt(sch, lambda s: s.unroll(tile[-1]) or True)  # (written out, as before)
         else:
