@@ -14,8 +14,9 @@ setup(
         # ndindex and pytest-json-report: the Array API conformance suite (tests/test_array_api.py);
         # onnx: mlc.frontend.from_onnx's tests; lightgbm and matplotlib: mlc.tune's cost model and
         # tuning-curve tests (its Ray test skips, visibly, without the `distributed` extra);
-        # cuda-python + the NVRTC wheel: tests/cuda compiles every generated kernel (no GPU needed)
-        "test": ["pytest>=7", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report",
+        # cuda-python + the NVRTC wheel: tests/cuda compiles every generated kernel (no GPU needed);
+        # pytest-xdist: ./run test spreads the suite over every core (-n auto)
+        "test": ["pytest>=7", "pytest-xdist>=3.5", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report",
                  "onnx>=1.15", "lightgbm>=4.0", "matplotlib>=3.7", "cuda-python>=12.6,<13",
                  "nvidia-cuda-nvrtc-cu12"],
         # mlc.tune: the cost model (LightGBM), the progress bar, Database.plot
