@@ -20,6 +20,7 @@ from mlc.ir.functor import pre_order_nodes
 from mlc.ir.structural import assert_structural_equal
 from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc, SeqStmt, seq
 from mlc.passes.tir import LOWER_PIPELINE, lower, run_passes, vectorize_loops
+from mlc.passes.tir.vectorize import hoist_invariant_guard
 from mlc.passes.tir.verify import verify_lowered
 from mlc.passes.tir.partition_tiles import OVERLAP_MAX_SHARE
 from tests.programs import double_plus_one_in_place
@@ -122,6 +123,42 @@ def test_a_ragged_guard_splits_into_full_vectors_and_the_guarded_loop():
     assert got.else_case is func.body.body  # the loop as it was, for the last, partial vector
 
 
+def test_a_lane_invariant_guard_is_one_test_around_the_vector():
+    """A ragged register tile's row guard does not depend on the column lanes: the lanes
+    run all or none, so the test goes around one vector store (no per-lane loop beside it)."""
+    A, B = buf("A", 32), buf("B", 32)
+    i, j, func = rows_of(4, 8, lambda i, j, A, B: store(B, i * 8 + j, load(A, i * 8 + j) + 1.0), [A, B],
+                         guard=lambda i, j: i < 3)
+    got = vectorize_loops(func).body.body
+    ramp = Ramp(i * 8, 1, 8)
+    assert isinstance(got, IfThenElse) and got.else_case is None
+    assert_structural_equal(got.condition, i < 3)
+    assert_structural_equal(got.then_case, store(B, ramp, Binary("add", vload(A, ramp), Broadcast(FloatImm(1.0), 8),
+                                                                "float32x8")))
+
+
+def test_a_mixed_guard_hoists_its_lane_invariant_part_and_splits_the_rest():
+    A, B = buf("A", 32), buf("B", 32)
+    i, j, func = rows_of(4, 8, lambda i, j, A, B: store(B, i * 8 + j, load(A, i * 8 + j) + 1.0), [A, B],
+                         guard=lambda i, j: E.and_all([i < 3, i * 8 + j < 30]))
+    got = vectorize_loops(func).body.body
+    assert isinstance(got, IfThenElse) and got.else_case is None
+    assert_structural_equal(got.condition, i < 3)
+    inner = got.then_case
+    assert isinstance(inner, IfThenElse) and isinstance(inner.then_case, BufferStore)  # the full vectors
+    assert isinstance(inner.else_case, For) and inner.else_case.kind == "vectorized"  # the last, partial one
+    assert_structural_equal(inner.else_case.body.condition, i * 8 + j < 30)
+
+
+def test_a_guard_that_reads_memory_is_not_hoisted():
+    A, B, C = buf("A", 32), buf("B", 32), buf("C", 4, "int32")
+    i, j, func = rows_of(4, 8, lambda i, j, A, B, C: store(B, i * 8 + j, load(A, i * 8 + j) + 1.0), [A, B, C],
+                         guard=lambda i, j: load(C, i) > 0)
+    assert hoist_invariant_guard(func.body.body) is None  # (a store of the body might change it)
+    got = vectorize_loops(func).body.body
+    assert isinstance(got, IfThenElse) and got.else_case is func.body.body  # tested per lane, as before
+
+
 @pytest.mark.parametrize("case", ["math call", "cast", "lanes conflict", "one element", "width 1", "too wide",
                                   "float16", "aliased"])
 def test_loops_without_a_vector_form_are_left_as_they_are(case):
@@ -215,8 +252,9 @@ def build_value(tree, i, j, width, n, bufs, dtype):
 
 @settings(max_examples=40, deadline=None)
 @given(rows=st.integers(1, 4), width=st.sampled_from([1, 2, 3, 5, 8, 16, 17]), dtype=st.sampled_from(["float32", "float64", "int32"]),
-       tail=st.integers(0, 4), update=st.booleans(), scatter=st.booleans(), data=st.data())
-def test_vector_ir_runs_as_the_serial_loop_on_the_reference_and_on_llvm(rows, width, dtype, tail, update,
+       tail=st.integers(0, 4), row_cut=st.integers(0, 2), update=st.booleans(), scatter=st.booleans(),
+       data=st.data())
+def test_vector_ir_runs_as_the_serial_loop_on_the_reference_and_on_llvm(rows, width, dtype, tail, row_cut, update,
                                                                           scatter, data):
     n = rows * width
     limit = max(n - tail, 1)
@@ -228,7 +266,10 @@ def test_vector_ir_runs_as_the_serial_loop_on_the_reference_and_on_llvm(rows, wi
         value = build_value(tree, i, j, width, n, bufs, dtype)
         return store(C, k, load(C, k) + value if update else value)
 
-    guard = (lambda i, j: i * width + j < limit) if tail else None
+    def guard(i, j):  # a ragged last vector (tail) and rows cut off (row_cut: a lane-invariant test)
+        return E.and_all(([i * width + j < limit] if tail else []) + ([i < rows - row_cut] if row_cut else []))
+
+    guard = guard if tail or row_cut else None
     _, _, func = rows_of(rows, width, body, list(bufs.values()), guard)
     rng = np.random.default_rng(data.draw(st.integers(0, 99)))
     arrays = [rng.integers(-5, 6, n).astype(dtype) for _ in "ABC"]

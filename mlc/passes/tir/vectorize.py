@@ -54,7 +54,7 @@ from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 from .simplify import simplify_expr
 
-__all__ = ["vectorize_loops", "full_vector_guard", "constant_lanes", "MAX_LANES"]
+__all__ = ["vectorize_loops", "hoist_invariant_guard", "full_vector_guard", "constant_lanes", "MAX_LANES"]
 
 #: Vectorized loops with a constant extent from 2 up to this many lanes become vector IR.
 MAX_LANES = 64
@@ -76,6 +76,52 @@ def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES, math_calls: bool
     noalias = bool(func.attr("tir.noalias", True))
     body = _Vectorize(noalias, max_lanes, math_calls).visit(func.body)
     return func if body is func.body else func.with_body(body)
+
+
+def hoist_invariant_guard(s: For) -> IfThenElse | None:
+    """For a vectorized loop whose body is ``if cond: body`` (no else) where some conjuncts
+    of ``cond`` do not depend on the lane (index arithmetic only: no loads, no calls):
+    ``if <those conjuncts>: <the loop, guarded by the others>``, else None.
+
+    Every lane tests the same value there, so the lanes run all or none: the row guard of
+    a ragged register tile (``if i_0 * 6 + i_2 < 2048`` around a loop of 64 column lanes)
+    becomes one test around one vector statement, where a guard of the first and the last
+    lane kept the 64-lane loop as it was beside the vector for the lanes that can never
+    differ (24 such loops in a 2048^3 matmul's ragged micro-kernel, each one widened by
+    LLVM again: 67 ms of IR generation and twice the O3 of the tile that divides).
+
+    >>> from mlc.ir.buffer import decl_buffer
+    >>> from mlc.ir.expr import Var
+    >>> A = decl_buffer((64,), "float32", "A")
+    >>> i, j = Var("i"), Var("j")
+    >>> loop = For(j, IntImm(0), IntImm(16), "vectorized", IfThenElse(i < 3, BufferStore(A, const(1.0, "float32"), (i * 16 + j,))))
+    >>> print(PrimFunc((A,), loop).script())
+    @T.prim_func
+    def main(A: T.Buffer((64,), "float32")):
+        for j in T.vectorized(16):
+            if i < 3:
+                A[i * 16 + j] = T.float32(1)
+    >>> print(PrimFunc((A,), hoist_invariant_guard(loop)).script())
+    @T.prim_func
+    def main(A: T.Buffer((64,), "float32")):
+        if i < 3:
+            for j in T.vectorized(16):
+                A[i * 16 + j] = T.float32(1)
+
+    :func:`vectorize_loops` then makes the loop one vector store under the test.
+    """
+    body = s.body
+    if not (s.kind == "vectorized" and isinstance(body, IfThenElse) and body.else_case is None):
+        return None
+    invariant, rest = [], []
+    for c in conjuncts(body.condition):
+        nodes = list(pre_order_nodes(c))
+        lane_free = not any(n is s.loop_var or isinstance(n, (BufferLoad, Call)) for n in nodes)
+        (invariant if lane_free else rest).append(c)
+    if not invariant:
+        return None
+    inner = body.then_case if not rest else IfThenElse(and_all(rest), body.then_case)
+    return IfThenElse(and_all(invariant), replace(s, body=inner))
 
 
 def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
@@ -130,6 +176,9 @@ class _Vectorize(Mutator):
         return out
 
     def _loop(self, s: For) -> Stmt:
+        hoisted = hoist_invariant_guard(s)
+        if hoisted is not None:
+            return IfThenElse(hoisted.condition, self._loop(hoisted.then_case))
         narrowed = constant_lanes(s)
         if narrowed is not None:
             rest, loops = narrowed
