@@ -292,3 +292,32 @@ def test_the_body_of_a_kernel_of_one_parallel_loop_is_alone_in_its_module():
         out = np.empty_like(a)
         lib["k"](a, out)
     np.testing.assert_array_equal(out, _numpy_stages(a, 1))
+
+
+def test_a_unit_of_unoptimised_glue_is_emitted_without_optimisation(monkeypatch):
+    """A te-built kernel's launch code, task, object entry and checked entry are all
+    ``optnone``: their unit goes to the TargetMachine that emits without optimisation (fast
+    instruction selection), the body's to the optimising one; the build computes the same."""
+    seen = []
+    real = jit._optimise_and_emit
+
+    def recording(text, tm, level, context=None):
+        seen.append((jit.unoptimised_only(text), tm))
+        return real(text, tm, level, context)
+
+    monkeypatch.setattr(jit, "_optimise_and_emit", recording)
+    a = np.random.default_rng(3).standard_normal((300, 8), dtype=np.float32)
+    with override(num_threads=2, cache_dir=""):
+        lib = mlc.build(IRModule({"k": _parallel_stages(300, 1)}), "llvm")
+        out = np.empty_like(a)
+        lib["k"](a, out)
+    np.testing.assert_array_equal(out, _numpy_stages(a, 1))
+    glue = [tm for only_glue, tm in seen if only_glue]
+    bodies = [tm for only_glue, tm in seen if not only_glue]
+    assert glue and bodies
+    host = (HOST.cpu, HOST.features)
+    assert all(tm in {jit._quick_target_machine(*host)} | {jit._worker_machine(*host, w, 0) for w in range(2)}
+               for tm in glue)
+    assert not any(tm in {jit._quick_target_machine(*host)} | {jit._worker_machine(*host, w, 0) for w in range(2)}
+                   for tm in bodies)
+    assert not jit.unoptimised_only(lib.get_source("ll"))  # (the whole build holds the body too)

@@ -234,6 +234,8 @@ def emit_object_entry(module: ir.Module, fn: ir.Function, data_offset: int) -> i
         raise CompileError(f"{fn.name}: an object entry takes arrays only, not sizes")
     entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * len(fn.args)),
                         name=f"{fn.name}__objects")
+    entry.attributes.add("noinline")  # a load an argument: nothing for LLVM to optimise
+    entry.attributes.add("optnone")
     builder = ir.IRBuilder(entry.append_basic_block("entry"))
     pointers = []
     for obj, arg in zip(entry.args, fn.args):
