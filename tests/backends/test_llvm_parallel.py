@@ -39,7 +39,8 @@ from tests.targets import AVX2
 
 from ..test_random_programs import assert_close, build_te, programs, random_inputs
 
-pytestmark = pytest.mark.skipif(not parallel.openmp_available(), reason="libgomp is not available")
+pytestmark = [pytest.mark.skipif(not parallel.openmp_available(), reason="libgomp is not available"),
+              pytest.mark.cores]  # which thread runs what: two idle cores (tests/conftest.py)
 
 TARGET = AVX2  # the IR as generated, before any CPU-specific optimisation
 

@@ -22,8 +22,9 @@ from mlc.target import Target
 
 from .test_llvm_parallel import long_kernel
 
-pytestmark = pytest.mark.skipif(not (hasattr(os, "sched_setaffinity") and placement.available()),
-                                reason="needs Linux CPU affinity (sched_getcpu, sched_setaffinity)")
+pytestmark = [pytest.mark.skipif(not (hasattr(os, "sched_setaffinity") and placement.available()),
+                                 reason="needs Linux CPU affinity (sched_getcpu, sched_setaffinity)"),
+              pytest.mark.cores]  # where the threads run: two idle cores (tests/conftest.py)
 
 _ALLOWED = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 needs_two_cpus = pytest.mark.skipif(len(_ALLOWED) < 2, reason="needs two CPUs to move between")
