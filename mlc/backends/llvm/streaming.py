@@ -14,8 +14,8 @@ stay there for the next kernel (or call) to read or overwrite. Measured on a
 2-core Zen 4 VM (32 MiB of L3), the 2^22-element window sum (16 MiB read, 16
 written) took 615-630 us with its output streamed and 370-390 us without; at
 2^25 elements (128 MiB written) streaming pays, 3.8-3.9 against 4.1-4.4 ms.
-Row kernels whose input and output just fit lose a little (softmax and
-layer_norm of 4096 x 1024: 5-7%), since streaming kept their input cached.
+A row kernel whose input and output just fit loses a little (softmax of
+4096 x 1024: 5-8% in repeated calls), since streaming kept its input cached.
 
 Such a store needs an address aligned to its vector (a fault otherwise), which
 a kernel cannot know for its arguments: the codegen tests it at run time, per

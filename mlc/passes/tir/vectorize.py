@@ -22,7 +22,9 @@ LLVM backend asks LLVM's loop vectorizer to widen it).
 
 A vectorized loop guarded by a predicate (``T.where`` of a split that does not
 divide the extent: ``if i0 * 16 + v < 4094``) would make every vector a masked
-one. When the predicate is a conjunction of comparisons of expressions affine
+one. The predicate's conjuncts that no lane depends on (a ragged row tile's ``if
+i_0 * 6 + i_2 < 2048`` around its columns) are tested once around the loop
+(:func:`hoist_invariant_guard`). When the predicate is a conjunction of comparisons of expressions affine
 in the lane variable, it holds for every lane exactly when it holds for the
 first and the last lane (:func:`full_vector_guard`); the loop becomes
 ``if <first and last lane pass>: <the loop without the predicate> else: <the
@@ -88,7 +90,7 @@ def hoist_invariant_guard(s: For) -> IfThenElse | None:
     becomes one test around one vector statement, where a guard of the first and the last
     lane kept the 64-lane loop as it was beside the vector for the lanes that can never
     differ (24 such loops in a 2048^3 matmul's ragged micro-kernel, each one widened by
-    LLVM again: 67 ms of IR generation and twice the O3 of the tile that divides).
+    LLVM again: its LLVM IR generation took 67 ms against 38 without them, O3 81 against 64).
 
     >>> from mlc.ir.buffer import decl_buffer
     >>> from mlc.ir.expr import Var
@@ -115,8 +117,7 @@ def hoist_invariant_guard(s: For) -> IfThenElse | None:
         return None
     invariant, rest = [], []
     for c in conjuncts(body.condition):
-        nodes = list(pre_order_nodes(c))
-        lane_free = not any(n is s.loop_var or isinstance(n, (BufferLoad, Call)) for n in nodes)
+        lane_free = not any(n is s.loop_var or isinstance(n, (BufferLoad, Call)) for n in pre_order_nodes(c))
         (invariant if lane_free else rest).append(c)
     if not invariant:
         return None
