@@ -13,6 +13,12 @@ optimised side by side) is listed apart, as ``<stage> (other threads)``: that ti
 overlapped the main thread's. ``--cprofile N`` prints the N most expensive functions of one more
 process under cProfile instead (which slows Python code about twofold).
 
+``--warm`` first builds and calls another workload's jit contender (the ``add`` of
+2^22 elements, a parallel loop) in the same process, untimed, as the benchmark's
+table does for all but its first workload: what is left is the call's own cost,
+without the one-time costs of a process (the TargetMachines, the parallel
+runtime's support module, the modules the first build imports).
+
 ``import mlc`` and the attribute access of ``mlc.jit`` happen before the timer,
 as in :mod:`.startup`. The modules a first call imports (the llvm backend and
 llvmlite) are imported, and timed, just before the call so that their functions can
@@ -109,8 +115,17 @@ def _instrument(timer: StageTimer) -> None:
 _CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
-def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool = False) -> None:
-    """One fresh process: build the workload's mlc contender and time its first call."""
+def _warm_up(tiny: bool) -> None:
+    """Pay a process's one-time costs: build and call the ``add`` workload's jit contender."""
+    from benchmarks.workloads import WORKLOADS
+    add = WORKLOADS["add"](tiny)
+    next(c for c in add.contenders if c.peer == "mlc" and c.label.startswith("jit")).build()()
+
+
+def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool = False,
+           warm: bool = False) -> None:
+    """One fresh process: build the workload's mlc contender and time its first call
+    (``warm``: after another workload's, :func:`_warm_up`)."""
     sys.path.insert(0, _ROOT)
     import mlc
     mlc.jit  # noqa: B018  (the lazy import startup.py also makes before its timer)
@@ -121,6 +136,8 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool 
         labels = [c.label for c in workload.contenders if c.peer == "mlc"]
         raise SystemExit(f"{key} has no mlc contender labelled {label!r}; it has {labels}")
     contender = found[0]
+    if warm:
+        _warm_up(tiny)
     now = _CLOCKS[clock]
     timer = StageTimer(now)
     imports = 0.0
@@ -150,12 +167,13 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool 
                       "imported modules": len(sys.modules) - modules}))
 
 
-def _spawn(key: str, label: str, cprofile: int = 0, clock: str = "wall", tiny: bool = False) -> dict | None:
+def _spawn(key: str, label: str, cprofile: int = 0, clock: str = "wall", tiny: bool = False,
+           warm: bool = False) -> dict | None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="mlc-first-call-") as cache:
         env["MLC_CACHE_DIR"] = cache
-        code = f"from benchmarks.first_call_profile import _child; _child({key!r}, {label!r}, {cprofile}, {clock!r}, {tiny!r})"
+        code = f"from benchmarks.first_call_profile import _child; _child({key!r}, {label!r}, {cprofile}, {clock!r}, {tiny!r}, {warm!r})"
         out = subprocess.run([sys.executable, "-c", code], capture_output=not cprofile, text=True, env=env,
                              cwd=_ROOT)
     if out.returncode:
@@ -169,15 +187,17 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def profile(key: str, label: str = "jit", processes: int = 3, clock: str = "wall", tiny: bool = False) -> dict:
-    """Median seconds per stage of ``key``'s first call over ``processes`` fresh processes."""
-    runs = [_spawn(key, label, clock=clock, tiny=tiny) for _ in range(processes)]
+def profile(key: str, label: str = "jit", processes: int = 3, clock: str = "wall", tiny: bool = False,
+            warm: bool = False) -> dict:
+    """Median seconds per stage of ``key``'s first call over ``processes`` fresh processes
+    (``warm``: each after another workload's first call, :func:`_warm_up`)."""
+    runs = [_spawn(key, label, clock=clock, tiny=tiny, warm=warm) for _ in range(processes)]
     names = list(dict.fromkeys(n for r in runs for n in r["stages"]))
     stages = {n: _median([r["stages"].get(n, 0.0) for r in runs]) for n in names}
     depth = {n: d for r in runs for n, d in r["depth"].items()}
     return {"label": runs[0]["label"], "stages": stages, "depth": depth,
             "runs": [r["stages"]["first call"] for r in runs],
-            "imported modules": runs[0]["imported modules"], "clock": clock}
+            "imported modules": runs[0]["imported modules"], "clock": clock, "warm": warm}
 
 
 def report(key: str, result: dict, out=None) -> None:
@@ -185,6 +205,7 @@ def report(key: str, result: dict, out=None) -> None:
     runs = ", ".join(f"{t * 1e3:.0f}" for t in result["runs"])
     print(f"{key} ({result['label']}): first call {result['stages']['first call'] * 1e3:.1f} ms median "
           f"{'(CPU time of the calling thread) ' if result.get('clock') == 'cpu' else ''}"
+          f"{'(after a warm-up build) ' if result.get('warm') else ''}"
           f"(runs: {runs} ms; load average {os.getloadavg()[0]:.2f}; "
           f"{result['imported modules']} modules imported during the call)", file=out)
     for name, seconds in result["stages"].items():
@@ -207,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clock", choices=sorted(_CLOCKS), default="wall",
                    help="wall time (default), or the CPU time of the calling thread: steadier on a "
                    "busy machine, but blind to the kernels' other threads and to waiting")
+    p.add_argument("--warm", action="store_true", help="time the call after another workload's first call "
+                   "in the same process (as in the benchmark's table): without a process's one-time costs")
     p.add_argument("--tiny", action="store_true", help="the workloads' smoke-test sizes (not a measurement)")
     p.add_argument("--list", action="store_true", help="list the workload names and exit")
     args = p.parse_args(argv)
@@ -218,9 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown workload {key!r}; choose from {', '.join(WORKLOADS)}", file=sys.stderr)
             return 2
         if args.cprofile:
-            _spawn(key, args.label, args.cprofile, tiny=args.tiny)
+            _spawn(key, args.label, args.cprofile, tiny=args.tiny, warm=args.warm)
         else:
-            report(key, profile(key, args.label, args.processes, args.clock, args.tiny))
+            report(key, profile(key, args.label, args.processes, args.clock, args.tiny, args.warm))
     return 0
 
 

@@ -53,3 +53,16 @@ def test_stages_on_other_threads_are_listed_apart_at_their_twins_level():
     outer(both)
     assert set(timer.seconds) == {"load", "llvm O3", "llvm O3 (other threads)"}
     assert timer.depth == {"load": 0, "llvm O3": 1, "llvm O3 (other threads)": 1}
+
+
+def test_warm_times_the_call_after_another_workloads_first_call():
+    """``--warm``: the process has built (and paid the one-time costs of) another workload
+    first, so llvmlite and the backend are there before the timer: importing them is free."""
+    proc = run_cli("mm_relu", "--tiny", "--processes", "1", "--warm", "--clock", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"mm_relu \(jit\): first call [\d.]+ ms median \(CPU time of the calling thread\) "
+                     r"\(after a warm-up build\)", proc.stdout)
+    ms = {stage: float(re.search(rf"^\s+{re.escape(stage)}\s+(-?[\d.]+) ms$", proc.stdout, re.M).group(1))
+          for stage in ("imports (the llvm backend, llvmlite)", "schedule", "llvm O3", "load")}
+    # the backend and llvmlite came with the warm-up (tens of ms cold, more than scheduling)
+    assert ms["imports (the llvm backend, llvmlite)"] < ms["schedule"]
