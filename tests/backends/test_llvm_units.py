@@ -321,3 +321,31 @@ def test_a_unit_of_unoptimised_glue_is_emitted_without_optimisation(monkeypatch)
     assert all(tm in unoptimising for tm in glue)
     assert not any(tm in unoptimising for tm in bodies)
     assert not jit.unoptimised_only(lib.get_source("ll"))  # (the whole build holds the body too)
+
+
+def test_a_graphs_main_is_unoptimised_glue(monkeypatch):
+    """A jitted graph's ``main`` (allocations, views and calls) is ``optnone`` like the launch
+    code: a graph of one kernel of one parallel loop then builds its body in one unit and
+    everything else (the kernel's launch, its task, main and main's object entry) in a unit
+    of glue only, emitted by the unoptimising TargetMachine; the result is NumPy's."""
+    seen = []
+    real = jit._optimise_and_emit
+
+    def recording(text, tm, level, context=None):
+        seen.append((text, tm))
+        return real(text, tm, level, context)
+
+    monkeypatch.setattr(jit, "_optimise_and_emit", recording)
+    a = np.random.default_rng(4).standard_normal((300, 64), dtype=np.float32)
+    with override(num_threads=2, cache_dir=""):
+        jitted = mlc.jit(lambda v: np.exp(v - v.max(axis=1, keepdims=True)))
+        lowered = jitted.lower(a)
+        out = lowered.compile()(a)
+    np.testing.assert_allclose(out, np.exp(a - a.max(axis=1, keepdims=True)), rtol=2e-6)
+    (main,) = (name for name, func in lowered.mod.items() if is_graph_main(func))
+    (main_text,) = [text for text, _ in seen if re.search(rf'^define void @"?{main}"?\(', text, re.M)]
+    assert re.search(rf'^define void @"?{main}"?\(.*\boptnone\b', main_text, re.M)
+    assert jit.unoptimised_only(main_text)
+    host = (HOST.cpu, HOST.features)
+    unoptimising = {jit._quick_target_machine(*host)} | {jit._worker_machine(*host, w, 0) for w in range(2)}
+    assert {tm for text, tm in seen if text is main_text} <= unoptimising

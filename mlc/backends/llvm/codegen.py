@@ -167,9 +167,10 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
                 gen.extents[param] = gen._index(param.shape[0])
     gen.stmt(func.body)
     gen.finish()
-    if gen.launches == 1 and _launch_only(func.body):
-        # nothing but the launch of its one parallel loop (stores of the closure, calls into
-        # the pool, :mod:`.parallel`): glue that runs once per call, left unoptimised
+    if calls is not None or (gen.launches == 1 and _launch_only(func.body)):
+        # a graph's main (allocations, views and calls, :mod:`mlc.ir.calls`), or nothing but
+        # the launch of its one parallel loop (stores of the closure, calls into the pool,
+        # :mod:`.parallel`): glue that runs once per call, left unoptimised
         fn.attributes.add("noinline")
         fn.attributes.add("optnone")
     return fn
