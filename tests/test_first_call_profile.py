@@ -21,7 +21,7 @@ def test_a_first_call_is_split_into_its_compile_stages():
     out = proc.stdout
     assert re.search(r"window_sum \(jit\): first call [\d.]+ ms median \(CPU time", out)
     for stage in ("imports (the llvm backend, llvmlite)", "trace", "graph pass fuse_ops", "graph passes",
-                  "schedule", "verify", "tir pass vectorize_loops", "tir", "llvm ir generation", "codegen",
+                  "schedule", "verify", "tir pass vectorize_loops_for_llvm", "tir", "llvm ir generation", "codegen",
                   "llvm parse + verify", "llvm O3", "llvm object emission", "llvm load (check + MCJIT)",
                   "load", "outside these stages"):
         assert re.search(rf"^\s+{re.escape(stage)}\s+-?[\d.]+ ms$", out, re.M), stage

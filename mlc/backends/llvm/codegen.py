@@ -643,6 +643,11 @@ class _FunctionCodegen(VectorCodegen):
 
     def _call(self, e: Call) -> ir.Value:
         if dt.is_vector(e.dtype):
+            element = dt.element(e.dtype)
+            if element in vecmath.VECTOR_FORMS.get(e.op, ()) and dt.element(e.args[0].dtype) == element:
+                x = self.expr(e.args[0])  # (the value is reused in the block it ends in, after its branch)
+                return self._reuse(("vector call", e.op, e.dtype, _operand_key(x)), lambda: vecmath.call_vector_form(
+                    self.builder, e.op, x, element, self.fast_math))
             return self._lane_by_lane(e)
         if e.op == REINTERPRET:
             return self.builder.bitcast(self.expr(e.args[0]), reg_type(e.dtype))

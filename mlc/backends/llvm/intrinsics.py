@@ -25,7 +25,7 @@ from ...ir.ops import MATH_CALLS
 from ..intrinsics import intrinsic_lowering, register_intrinsic_lowering
 from .types import I1
 
-__all__ = ["BACKEND", "declare", "call_intrinsic", "call_libm", "emit_math", "LIBM_CALLS",
+__all__ = ["BACKEND", "declare", "call_intrinsic", "overload_name", "call_libm", "emit_math", "LIBM_CALLS",
            "FLOAT_COMPUTE"]
 
 #: The name this backend registers its lowerings under.
@@ -54,10 +54,18 @@ def declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
 
 
 def call_intrinsic(builder: ir.IRBuilder, name: str, *args: ir.Value) -> ir.Value:
-    """``llvm.<name>.<type>(*args)`` overloaded on the first argument's type."""
+    """``llvm.<name>.<type>(*args)`` overloaded on the first argument's type (a scalar, or a
+    vector: ``llvm.fma.v8f64``)."""
     ty = args[0].type
     fnty = ir.FunctionType(ty, [a.type for a in args])
-    return builder.call(declare(builder.module, f"llvm.{name}.{ty.intrinsic_name}", fnty), list(args))
+    return builder.call(declare(builder.module, f"llvm.{name}.{overload_name(ty)}", fnty), list(args))
+
+
+def overload_name(ty: ir.Type) -> str:
+    """The suffix naming ``ty`` in an overloaded intrinsic's name: ``f32``, ``v16f32``."""
+    if isinstance(ty, ir.VectorType):
+        return f"v{ty.count}{ty.element.intrinsic_name}"
+    return ty.intrinsic_name
 
 
 def call_libm(builder: ir.IRBuilder, names: tuple[str, str], *args: ir.Value) -> ir.Value:

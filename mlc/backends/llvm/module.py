@@ -28,6 +28,7 @@ from ...ir.expr import IntImm
 from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
+from ...passes.tir.vectorize import vectorize_loops
 from ...runtime.callbacks import CallbackTable
 from ...runtime.module import Function, Module, param_specs, written_params
 from ...runtime.packed import get_func
@@ -44,8 +45,9 @@ from .memory import free_kept_blocks
 from .parallel import PREFIX as PARALLEL_PREFIX, set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOLS
 from .types import PTR
+from .vecmath import VECTOR_FORMS
 
-__all__ = ["LLVM_TIR_PASSES", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
+__all__ = ["LLVM_TIR_PASSES", "vectorize_loops_for_llvm", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
            "LLVMSource", "generate_ir", "generate_units", "symbol_names", "emit_object_entry"]
 
 def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
@@ -59,8 +61,17 @@ def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
     return func
 
 
+def vectorize_loops_for_llvm(func: PrimFunc) -> PrimFunc:
+    """:func:`~mlc.passes.tir.vectorize_loops` as the llvm backend runs it: calls of the
+    math ops this backend emits as vector code (:data:`.vecmath.VECTOR_FORMS`: float32 sin,
+    cos, tan) are vectorized with the rest of their loop; loops calling other math ops stay
+    loops, for LLVM's loop vectorizer to widen with the scalar routines inlined."""
+    return vectorize_loops(func, math_calls=VECTOR_FORMS)
+
+
 #: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm` takes.
-LLVM_TIR_PASSES = (*LOWER_PIPELINE, verify_lowered_when_debugging)
+LLVM_TIR_PASSES = (*(vectorize_loops_for_llvm if p is vectorize_loops else p for p in LOWER_PIPELINE),
+                   verify_lowered_when_debugging)
 
 _RESERVED = (frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
              | {PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL})

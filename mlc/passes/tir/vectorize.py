@@ -45,6 +45,7 @@ B[T.Ramp(i * 16, 1, 16)] = A[T.Ramp(i * 16, 1, 16)] * T.Broadcast(T.float32(2), 
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 from ...ir import dtype as dt
@@ -68,13 +69,17 @@ _INT_OPS = frozenset({"add", "sub", "mul", "min", "max", "bitand", "bitor", "bit
 _VECTOR_NODES = (Var, IntImm, FloatImm, BufferLoad, Binary, Select, Cast, Not, Call)
 
 
-def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES, math_calls: bool = False) -> PrimFunc:
+def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES,
+                    math_calls: bool | Mapping[str, Collection[str]] = False) -> PrimFunc:
     """Turn each ``vectorized`` loop of lowered ``func`` that can run as lockstep lanes into
     vector statements (see the module docstring); the other loops stay as they are.
 
     ``max_lanes``: loops of more lanes stay loops (a GPU thread's vector is 4 floats: 16
     bytes). ``math_calls``: float math calls (``T.tanh``, ...) get a vector form too, for a
-    backend that renders them lane by lane (CUDA); the LLVM backend leaves them to LLVM."""
+    backend that renders them lane by lane (CUDA: True); or a mapping of op names to the
+    dtypes whose calls do (the LLVM backend's float32 ``sin``, ``cos`` and ``tan``, which it
+    emits as vector code: :data:`mlc.backends.llvm.vecmath.VECTOR_FORMS`), the other math
+    calls keeping their loop for LLVM's loop vectorizer."""
     noalias = bool(func.attr("tir.noalias", True))
     body = _Vectorize(noalias, max_lanes, math_calls).visit(func.body)
     return func if body is func.body else func.with_body(body)
@@ -151,7 +156,8 @@ def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
 
 
 class _Vectorize(Mutator):
-    def __init__(self, noalias: bool, max_lanes: int = MAX_LANES, math_calls: bool = False):
+    def __init__(self, noalias: bool, max_lanes: int = MAX_LANES,
+                 math_calls: bool | Mapping[str, Collection[str]] = False):
         self.noalias, self.max_lanes, self.math_calls = noalias, max_lanes, math_calls
 
     def visit_IfThenElse(self, s: IfThenElse) -> Stmt:
@@ -303,8 +309,14 @@ def _flatten(stmt) -> list[BufferStore] | None:
 class _Dependence:
     """Whether an expression depends on the lane variable (memoised by node identity)."""
 
-    def __init__(self, var: Var, math_calls: bool = False):
+    def __init__(self, var: Var, math_calls: bool | Mapping[str, Collection[str]] = False):
         self.var, self.memo, self.math_calls = var, {}, math_calls
+
+    def vector_call(self, e: Call) -> bool:
+        """Whether math call ``e`` gets a vector form (see :func:`vectorize_loops`)."""
+        if self.math_calls is True:
+            return e.dtype in ("float32", "float64")
+        return bool(self.math_calls) and e.dtype in self.math_calls.get(e.op, ())
 
     def __call__(self, e: PrimExpr) -> bool:
         key = id(e)
@@ -341,8 +353,8 @@ def _supported(e: PrimExpr, depends: _Dependence) -> bool:
         # a vector select evaluates both sides; a scalar one may skip the load of the untaken side
         return (e.dtype in _MEMORY_DTYPES and not _loads(e.true_value) and not _loads(e.false_value)
                 and all(_supported(x, depends) for x in (e.cond, e.true_value, e.false_value)))
-    if isinstance(e, Call) and depends.math_calls:
-        return e.dtype in ("float32", "float64") and all(_supported(a, depends) for a in e.args)
+    if isinstance(e, Call) and depends.vector_call(e):
+        return all(_supported(a, depends) for a in e.args)
     return False
 
 

@@ -86,7 +86,7 @@ from .composite import COMPOSITE_ROUTINES
 from .functions import ROUTINES as _BASE_ROUTINES
 from .inverse_trig import INVERSE_TRIG_ROUTINES
 from .power import POWER_ROUTINES
-from .trig import TRIG_ROUTINES
+from .trig import TRIG_ROUTINES, vector_trig
 
 _FLOAT32_ONLY = {**TRIG_ROUTINES, "pow": POWER_ROUTINES["pow"]}
 #: op name -> routine(FloatOps, *operands): the polynomial ones, those built from them, inverse
@@ -97,7 +97,8 @@ ARITY = {op: 2 if op in ("pow", "atan2") else 1 for op in ROUTINES}
 #: The compute dtypes each routine serves (float64 sin, cos, tan and pow stay libm's).
 ROUTINE_DTYPES = {op: ("float32",) if op in _FLOAT32_ONLY else tuple(FORMATS) for op in ROUTINES}
 
-__all__ = ["VECTOR_MATH_OPS", "FAST_BOUNDS", "call_vector_math", "has_vector_math"]
+__all__ = ["VECTOR_MATH_OPS", "VECTOR_FORMS", "FAST_BOUNDS", "call_vector_math", "call_vector_form",
+           "has_vector_math"]
 
 #: Call ops with a vectorisable implementation here.
 VECTOR_MATH_OPS = frozenset(ROUTINES)
@@ -116,6 +117,58 @@ def call_vector_math(builder: ir.IRBuilder, op: str, x: ir.Value | list[ir.Value
     ``dtype`` (float32 or float64); ``fast``: the ``fast_math`` variant (:mod:`.fast`),
     ``@__mlc_math.<op>.<f32|f64>.fast``."""
     return builder.call(_define(builder.module, op, dtype, fast), list(x) if isinstance(x, list) else [x])
+
+
+#: Ops (-> the element dtypes) whose calls on whole vectors are emitted as vector code here
+#: (:func:`call_vector_form`), rather than left to LLVM's loop vectorizer as scalar calls in
+#: a loop: float32 sin, cos and tan, whose reduction the scalar routine makes by a table
+#: (gathers, in a vectorized loop) and the vector form, for every lane of ordinary size,
+#: without one (:func:`.trig.vector_trig`). The llvm backend's vectorize pass makes vector
+#: calls of these (:func:`mlc.backends.llvm.module.vectorize_loops_for_llvm`).
+VECTOR_FORMS = {op: ("float32",) for op in TRIG_ROUTINES}
+
+
+def call_vector_form(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str, fast: bool = False) -> ir.Value:
+    """``op(x)`` for a vector ``x`` of compute dtype ``dtype`` (``VECTOR_FORMS[op]``) as
+    vector code; a vector holding lanes the vector form does not serve goes to the scalar
+    routine lane by lane, out of line (``@__mlc_math.<op>.f32.lanes.v<N>``)."""
+    if dtype not in VECTOR_FORMS.get(op, ()):
+        raise ValueError(f"no vector form of {op} on {dtype}")
+    return vector_trig(builder, op, x, _lane_by_lane(builder.module, op, dtype, fast, x.type.count))
+
+
+def _lane_by_lane(module: ir.Module, op: str, dtype: str, fast: bool, lanes: int) -> ir.Function:
+    """``@__mlc_math.<op>.<f32|f64>.lanes.v<N>``: a vector of ``lanes`` computed by the scalar
+    routine one lane after another, in a loop, in a function of its own that is never
+    inlined (a vector form calls it on a path it rarely takes: one call in its code)."""
+    name = f"__mlc_math.{op}.{_SUFFIX[dtype]}" + (".fast" if fast else "") + f".lanes.v{lanes}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    scalar = FORMATS[dtype].float_type
+    vector = ir.VectorType(scalar, lanes)
+    fn = ir.Function(module, ir.FunctionType(vector, [vector]), name=name)
+    fn.linkage = "internal"
+    for attribute in ("noinline", "nounwind", "cold", "optsize"):  # (optsize: a loop, not unrolled)
+        fn.attributes.add(attribute)
+    i32 = ir.IntType(32)
+    entry, loop, done = (fn.append_basic_block(n) for n in ("entry", "lane", "done"))
+    b = ir.IRBuilder(entry)
+    b.branch(loop)
+    b.position_at_end(loop)
+    k = b.phi(i32, name="k")
+    acc = b.phi(vector, name="acc")
+    value = b.call(_define(module, op, dtype, fast), [b.extract_element(fn.args[0], k)])
+    updated = b.insert_element(acc, value, k)
+    following = b.add(k, ir.Constant(i32, 1))
+    b.cbranch(b.icmp_unsigned("<", following, ir.Constant(i32, lanes)), loop, done)
+    k.add_incoming(ir.Constant(i32, 0), entry)
+    k.add_incoming(following, loop)
+    acc.add_incoming(fn.args[0], entry)
+    acc.add_incoming(updated, loop)
+    b.position_at_end(done)
+    b.ret(updated)
+    return fn
 
 
 def _lower(op: str):

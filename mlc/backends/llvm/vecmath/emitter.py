@@ -14,6 +14,7 @@ import numpy as np
 from llvmlite import ir
 
 from ..intrinsics import call_intrinsic
+from ..vectorize import splat
 
 __all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed"]
 
@@ -73,21 +74,28 @@ FORMATS = {
 
 
 class FloatOps:
-    """Emit float operations of one :class:`Format` at ``builder``'s position."""
+    """Emit float operations of one :class:`Format` at ``builder``'s position, on scalars or,
+    with ``lanes`` > 1, on vectors of that many lanes (``<8 x double>``: constants are
+    splats, intrinsics their vector overloads)."""
 
     def __init__(self, builder: ir.IRBuilder, fmt: Format, fast: bool = False,
-                 flags: tuple[str, ...] = ()):
-        self.b, self.fmt = builder, fmt
+                 flags: tuple[str, ...] = (), lanes: int = 1):
+        self.b, self.fmt, self.lanes = builder, fmt, lanes
         self.ty, self.ity = fmt.float_type, fmt.int_type
+        if lanes > 1:
+            self.ty, self.ity = ir.VectorType(self.ty, lanes), ir.VectorType(self.ity, lanes)
         self.fast = fast  # the fast_math variant (see .fast): its coefficients are used
         self.flags = flags  # fast-math flags on add, sub, mul and div
 
     # ---------------------------------------------------------- constants
     def c(self, value: float) -> ir.Constant:
-        return ir.Constant(self.ty, self.fmt.round(value))
+        return self._splat(ir.Constant(self.fmt.float_type, self.fmt.round(value)))
 
     def ci(self, value: int) -> ir.Constant:
-        return ir.Constant(self.ity, value)
+        return self._splat(ir.Constant(self.fmt.int_type, value))
+
+    def _splat(self, scalar: ir.Constant) -> ir.Constant:
+        return scalar if self.lanes == 1 else splat(self.b, scalar, self.lanes)
 
     def _f(self, v):
         return self.c(v) if isinstance(v, (int, float)) else v
