@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ..vectorize import splat
 from .emitter import FORMATS, FloatOps
 from .functions import exp, log
 
@@ -82,14 +83,50 @@ def _cbrt_double(d: FloatOps, ax):
     return d.mul(y, d.select(big, 2.0 ** 333, d.select(tiny, 2.0 ** -333, 1.0)))
 
 
+#: The cube root's first guess from a double's high word ``h``: ``h / 3 + _CBRT_BIAS`` (the
+#: exponent divided by 3, the bias put back, less a shift that centres the guess's error).
+_CBRT_BIAS = 715094163  # (1023 - 1023/3 - 0.03306235651) 2^20
+
+
+def _cbrt_float_via_double(o: FloatOps, ax):
+    """The cube root of a float ``ax`` > 0, finite, rounded once from double: a first guess
+    from the bits (the high word divided by 3, within some 5 bits), then two Halley steps
+    ``t (2a + t^3) / (a + 2 t^3)`` (cubic: to 16, then 47 bits), the result's error far below
+    float's half ulp (a cube's root comes out exact). Some 3 times the speed of
+    ``e^(log ax / 3)`` in double, the way this was computed first."""
+    b = o.b
+    d = FloatOps(b, FORMATS["float64"], o.fast, o.flags, o.lanes)
+    i32, i64 = _int_like(o, 32), _int_like(o, 64)
+    a = b.fpext(ax, d.ty)
+    high = b.trunc(b.lshr(d.bits(a), d.ci(32)), i32)
+    guess = b.add(b.udiv(high, _splat_int(o, i32, 3)), _splat_int(o, i32, _CBRT_BIAS))
+    t = d.from_bits(b.shl(b.zext(guess, i64), d.ci(32)))
+    for _ in range(2):
+        t3 = d.mul(d.mul(t, t), t)
+        t = d.mul(t, d.div(d.add(d.add(a, a), t3), d.add(a, d.add(t3, t3))))
+    return b.fptrunc(t, o.ty)
+
+
+def _int_like(o: FloatOps, bits: int) -> ir.Type:
+    """The integer type of ``bits`` bits, a vector of ``o``'s lanes where ``o`` has several."""
+    scalar = ir.IntType(bits)
+    return scalar if o.lanes == 1 else ir.VectorType(scalar, o.lanes)
+
+
+def _splat_int(o: FloatOps, ty: ir.Type, value: int) -> ir.Constant:
+    scalar = ir.Constant(ty if o.lanes == 1 else ty.element, value)
+    return scalar if o.lanes == 1 else splat(o.b, scalar, o.lanes)
+
+
 def cbrt(o: FloatOps, x):
-    """The cube root with the sign of x: for float, ``e^(log|x| / 3)`` in double rounded
-    once; for double, that refined by a Newton step (:func:`_cbrt_double`); zeros,
-    infinities and NaN as they are."""
+    """The cube root with the sign of x: for float, two Halley steps in double from a guess
+    made of the bits, rounded once (:func:`_cbrt_float_via_double`); for double,
+    ``e^(log|x| / 3)`` refined by a Newton step (:func:`_cbrt_double`); zeros, infinities and
+    NaN as they are."""
     ax = o.abs(x)
     usable = o.b.and_(o.lt(ax, float("inf")), o.gt(ax, 0.0))  # (false for NaN)
     safe = o.select(usable, ax, 1.0)
-    root = _cbrt_double(o, safe) if o.fmt.bits == 64 else _magnitude_via_double(o, safe, 1.0 / 3.0)
+    root = _cbrt_double(o, safe) if o.fmt.bits == 64 else _cbrt_float_via_double(o, safe)
     return o.select(usable, o.copysign(root, x), x)
 
 
