@@ -219,3 +219,17 @@ def test_batches_are_sized_by_the_fastest_warm_call_not_the_second_one():
     w = Workload("w", "w", contenders=(Contender("mlc", "slow second call", build),))
     result = run_workload(w, rounds=1, target_s=0.2, log=lambda msg: None).results[0]
     assert result.number > 100  # sized by a call without the 20 ms, not 0.2 / 0.02 -> 10
+
+
+def test_the_math_ops_table_times_each_op_against_numpys():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.math_ops", "--size", "300", "--rounds", "1",
+                           "log10", "pow", "--dtypes", "float32"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "mlc on 1 thread" in proc.stdout
+    for op in ("log10", "pow"):
+        assert re.search(rf"^{op} +float32 +[\d.]+ us +[\d.]+ us +[\d.]+x$", proc.stdout, re.M), op
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.math_ops", "no_such_op"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "arctan" not in proc.stderr and "atan2" in proc.stderr

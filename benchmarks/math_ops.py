@@ -1,0 +1,103 @@
+"""Each float math function alone against NumPy's: ``python -m benchmarks.math_ops``.
+
+For each op and dtype, a tensor program ``Y[i] = op(X[i])`` (two operands for
+``arctan2`` and ``power``) built with ``mlc.build`` and its default schedule, called
+with its output given (no allocation in the timing), against the NumPy ufunc with
+``out=`` (SciPy's for erf), over the same ``--size`` values spread over the op's
+ordinary domain (log's and the inverse trig's in (0.01, 0.99), the others' too,
+``power``'s exponents in (0.5, 3)). The two are timed in alternation, ``--rounds``
+times, a batch of calls of about 20 ms each; the table shows the medians and NumPy's
+over mlc's. By default on one thread (NumPy's ufuncs use one): ``--threads 0`` gives
+mlc every core. What it shows is where a jitted NumPy function that calls one of these
+gains or loses against NumPy, op by op.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+#: op -> (NumPy's name, operands); erf is SciPy's.
+OPS = {
+    "exp": ("exp", 1), "expm1": ("expm1", 1), "log": ("log", 1), "log1p": ("log1p", 1),
+    "log2": ("log2", 1), "log10": ("log10", 1), "sqrt": ("sqrt", 1), "cbrt": ("cbrt", 1),
+    "sin": ("sin", 1), "cos": ("cos", 1), "tan": ("tan", 1), "atan": ("arctan", 1),
+    "asin": ("arcsin", 1), "acos": ("arccos", 1), "sinh": ("sinh", 1), "cosh": ("cosh", 1),
+    "tanh": ("tanh", 1), "erf": ("erf", 1), "atan2": ("arctan2", 2), "pow": ("power", 2),
+}
+
+
+def _numpy_function(op: str):
+    name, _ = OPS[op]
+    if op == "erf":
+        from scipy import special
+        return special.erf
+    return getattr(np, name)
+
+
+def _mlc_kernel(op: str, n: int, dtype: str):
+    from mlc import build, te
+    arity = OPS[op][1]
+    xs = [te.placeholder((n,), dtype, f"X{k}") for k in range(arity)]
+    fn = getattr(te, op)
+    out = te.compute((n,), lambda i: fn(*[x[i] for x in xs]), "Y")
+    return build(te.create_prim_func([*xs, out]), "llvm")["main"]
+
+
+def _batch_s(call, number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        call()
+    return (time.perf_counter() - start) / number
+
+
+def measure(op: str, dtype: str, n: int, rounds: int, target_s: float = 0.02) -> tuple[float, float]:
+    """(mlc's median seconds a call, NumPy's) for ``op`` on ``n`` values of ``dtype``."""
+    rng = np.random.default_rng(0)
+    args = [rng.uniform(0.01, 0.99, n).astype(dtype)]
+    if OPS[op][1] == 2:
+        args.append(rng.uniform(0.5, 3.0, n).astype(dtype))
+    out = np.empty_like(args[0])
+    kernel, numpy_fn = _mlc_kernel(op, n, dtype), _numpy_function(op)
+    calls = [lambda: kernel(*args, out), lambda: numpy_fn(*args, out=out)]
+    numbers = []
+    for call in calls:
+        call()
+        numbers.append(max(1, int(target_s / max(_batch_s(call, 1), 1e-7))))
+    times: list[list[float]] = [[], []]
+    for _ in range(rounds):
+        for k, call in enumerate(calls):
+            times[k].append(_batch_s(call, numbers[k]))
+    return float(np.median(times[0])), float(np.median(times[1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.math_ops", description=__doc__.split("\n\n")[0])
+    p.add_argument("ops", nargs="*", metavar="op", help=f"ops (default all): {', '.join(OPS)}")
+    p.add_argument("--dtypes", default="float32,float64", help="comma-separated (default float32,float64)")
+    p.add_argument("--size", type=int, default=1 << 20, help="values per call (default 2^20)")
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    p.add_argument("--threads", type=int, default=1, help="mlc's threads (default 1, as NumPy's ufuncs; 0: all)")
+    args = p.parse_args(argv)
+    unknown = [op for op in args.ops if op not in OPS]
+    if unknown:
+        print(f"unknown op {unknown[0]!r}; choose from {', '.join(OPS)}", file=sys.stderr)
+        return 2
+    import mlc
+    if args.threads:
+        mlc.set_num_threads(args.threads)
+    threads = f"{args.threads} thread{'s' if args.threads != 1 else ''}" if args.threads else "all cores"
+    print(f"{args.size} values a call; mlc on {threads}, NumPy {np.__version__} on one; "
+          f"medians of {args.rounds} alternating rounds")
+    print(f"{'op':8} {'dtype':8} {'mlc':>11} {'numpy':>11} {'numpy/mlc':>10}")
+    for dtype in args.dtypes.split(","):
+        for op in args.ops or OPS:
+            mine, numpy_s = measure(op, dtype, args.size, args.rounds)
+            print(f"{op:8} {dtype:8} {mine * 1e6:8.1f} us {numpy_s * 1e6:8.1f} us {numpy_s / mine:9.2f}x", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
