@@ -13,9 +13,9 @@ optimised side by side) is listed apart, as ``<stage> (other threads)``: that ti
 overlapped the main thread's. ``--cprofile N`` prints the N most expensive functions of one more
 process under cProfile instead (which slows Python code about twofold).
 
-``--warm`` first builds and calls another workload's jit contender (the ``add`` of
-2^22 elements, a parallel loop) in the same process, untimed, as the benchmark's
-table does for all but its first workload: what is left is the call's own cost,
+``--warm`` first builds and calls another jitted function (``x * 2 + 1`` of 2^22
+float32 values, a parallel loop) in the same process, untimed, as the benchmark's
+table has done by its second workload: what is left is the call's own cost,
 without the one-time costs of a process (the TargetMachines, the parallel
 runtime's support module, the modules the first build imports).
 
@@ -115,11 +115,16 @@ def _instrument(timer: StageTimer) -> None:
 _CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
-def _warm_up(tiny: bool) -> None:
-    """Pay a process's one-time costs: build and call the ``add`` workload's jit contender."""
-    from benchmarks.workloads import WORKLOADS
-    add = WORKLOADS["add"](tiny)
-    next(c for c in add.contenders if c.peer == "mlc" and c.label.startswith("jit")).build()()
+#: Elements of the warm-up's array: enough for a parallel loop (and so the support module).
+WARM_UP_ELEMENTS = 1 << 22
+
+
+def _warm_up() -> None:
+    """Pay a process's one-time costs: jit, build and call ``x * 2 + 1`` on a parallel loop."""
+    import numpy as np
+
+    import mlc
+    mlc.jit(lambda x: x * 2 + 1)(np.ones(WARM_UP_ELEMENTS, "float32"))
 
 
 def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool = False,
@@ -137,7 +142,7 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool 
         raise SystemExit(f"{key} has no mlc contender labelled {label!r}; it has {labels}")
     contender = found[0]
     if warm:
-        _warm_up(tiny)
+        _warm_up()
     now = _CLOCKS[clock]
     timer = StageTimer(now)
     imports = 0.0
