@@ -1,48 +1,80 @@
 """lower_intrinsics: rewrite math calls into cheaper, vectorisable arithmetic.
 
-``pow(x, n)`` with a constant integer exponent ``|n| <= 4`` becomes a chain of
-multiplications (``1 / (...)`` for negative ``n``), as NumPy's own fast paths
-do for squares and reciprocals: scalar ``powf`` calls would keep loops from
-vectorising. ``pow(x, 0)`` is 1 even for NaN, like ``np.power``.
+``pow(x, n)`` with a constant integer exponent becomes multiplications (``1 / (...)``
+for negative ``n``), as NumPy's own fast paths do for squares and reciprocals: a
+``pow`` costs a logarithm and an exponential (float32's in double, some 15 times three
+products), and a scalar ``powf`` call would keep a loop from vectorising. A float64
+``x`` with ``|n| <= 4`` is multiplied in float64 (up to ``|n| - 1`` roundings). A
+float32 or float16 ``x`` with ``|n| <= 8`` is widened to float64, raised by squaring
+and multiplying there (at most 4 products, each within 2^-53; the largest float32 to
+the 8th, 1e307, stays finite) and rounded once: the double is within 2^-50 of ``x^n``,
+so the result is within half an ulp and a hair, as correctly rounded as pow's (C99's
+values at zeros, infinities and NaN come out of the arithmetic: ``(-0)^3 = -0``,
+``(-0)^-3 = -inf``, ``(-inf)^-3 = -0``). ``pow(x, 0)`` is 1 even for NaN, like
+``np.power``.
 
 >>> from mlc.ir.expr import Var, pow
->>> x = Var("x", "float32")
->>> lower_pow(pow(x, 3.0))
-x * x * x
->>> lower_pow(pow(x, -2.0))
-T.float32(1) / (x * x)
+>>> x, y = Var("x", "float32"), Var("y", "float64")
+>>> lower_pow(pow(y, 3.0))
+y * y * y
+>>> lower_pow(pow(y, -2.0))
+T.float64(1) / (y * y)
+>>> lower_pow(pow(x, -3.0))
+T.Cast("float32", T.float64(1) / (T.Cast("float64", x) * (T.Cast("float64", x) * T.Cast("float64", x))))
 """
 from __future__ import annotations
 
 from ...ir import dtype as dt
-from ...ir.expr import Call, FloatImm, IntImm, PrimExpr, const, make_binary
+from ...ir.expr import Call, Cast, FloatImm, IntImm, PrimExpr, const, make_binary
 from ...ir.functor import Mutator
 from ...ir.tir import PrimFunc
 
-__all__ = ["lower_intrinsics", "lower_pow"]
+__all__ = ["lower_intrinsics", "lower_pow", "MAX_EXPONENT", "MAX_NARROW_EXPONENT"]
 
+#: |n| up to which a float64 ``pow(x, n)`` multiplies (in float64: up to |n| - 1 roundings).
 MAX_EXPONENT = 4
+#: |n| up to which a float32 or float16 ``pow(x, n)`` multiplies, in float64 (within 2^-50).
+MAX_NARROW_EXPONENT = 8
 
 
-def _integer_exponent(e: PrimExpr) -> int | None:
-    if isinstance(e, (FloatImm, IntImm)) and float(e.value).is_integer() and abs(e.value) <= MAX_EXPONENT:
+def _integer_exponent(e: PrimExpr, limit: int) -> int | None:
+    if isinstance(e, (FloatImm, IntImm)) and float(e.value).is_integer() and abs(e.value) <= limit:
         return int(e.value)
     return None
 
 
 def lower_pow(call: PrimExpr) -> PrimExpr:
-    """``pow(x, n)`` for a small constant integer ``n`` as multiplications; other calls unchanged."""
+    """``pow(x, n)`` for a small constant integer ``n`` as multiplications (see the module
+    docstring); other calls unchanged."""
     if not (isinstance(call, Call) and call.op == "pow" and dt.is_float(call.dtype)):
         return call
-    x, n = call.args[0], _integer_exponent(call.args[1])
+    narrow = call.dtype in ("float32", "float16")
+    x, n = call.args[0], _integer_exponent(call.args[1], MAX_NARROW_EXPONENT if narrow else MAX_EXPONENT)
     if n is None:
         return call
     if n == 0:
         return const(1, call.dtype)
+    if n == 1:
+        return x
+    if narrow:
+        wide = Cast("float64", x)
+        return Cast(call.dtype, _power_by_squaring(wide, n))
     product = x
     for _ in range(abs(n) - 1):
         product = make_binary("mul", product, x)
     return product if n > 0 else make_binary("div", const(1, call.dtype), product)
+
+
+def _power_by_squaring(x: PrimExpr, n: int) -> PrimExpr:
+    """``x ** n`` (``n`` a nonzero integer) by squaring and multiplying, ``1 / x ** -n`` below 0."""
+    result, square, k = None, x, abs(n)
+    while k:
+        if k & 1:
+            result = square if result is None else make_binary("mul", result, square)
+        k >>= 1
+        if k:
+            square = make_binary("mul", square, square)
+    return result if n > 0 else make_binary("div", const(1, x.dtype), result)
 
 
 class _LowerIntrinsics(Mutator):
