@@ -14,7 +14,7 @@ from mlc.ir import dtype as dt
 
 DTYPES = ["float32", "float64", "float16", "int32", "int64", "int8", "uint8"]
 DIMS = [1, 2, 3, 5, 7, 8, 16]
-FLOAT_UNARY = ["neg", "abs", "tanh", "sigmoid", "exp_tanh", "sqrt_abs", "floor", "round"]
+FLOAT_UNARY = ["neg", "abs", "tanh", "sigmoid", "exp_tanh", "sqrt_abs", "floor", "round", "sin", "cos", "cube"]
 INT_UNARY = ["neg", "abs"]
 COMMON_BINARY = ["add", "sub", "mul", "max", "min"]
 INT_BINARY = ["floordiv", "floormod", "bitand", "bitxor"]
@@ -85,7 +85,8 @@ def te_expr(node, loads, dtype):
             "neg": lambda: -x, "abs": lambda: te.abs(x), "tanh": lambda: te.tanh(x),
             "sigmoid": lambda: te.sigmoid(x), "exp_tanh": lambda: te.exp(te.tanh(x)),
             "sqrt_abs": lambda: te.sqrt(te.abs(x)), "floor": lambda: te.floor(x),
-            "round": lambda: te.round(x),
+            "round": lambda: te.round(x), "sin": lambda: te.sin(x), "cos": lambda: te.cos(x),
+            "cube": lambda: te.pow(x, te.const(3, dtype)),
         }[node[1]]()
     if tag == "bin":
         a, b = te_expr(node[2], loads, dtype), te_expr(node[3], loads, dtype)
@@ -143,6 +144,8 @@ def np_expr(node, loads, dtype):
             "sigmoid": lambda: (1 / (1 + np.exp(-x))).astype(dtype),
             "exp_tanh": lambda: np.exp(np.tanh(x)), "sqrt_abs": lambda: np.sqrt(np.abs(x)),
             "floor": lambda: np.floor(x), "round": lambda: np.round(x),
+            "sin": lambda: np.sin(x), "cos": lambda: np.cos(x),
+            "cube": lambda: np.power(x, np.array(3, dtype)),
         }[node[1]]()
     if tag == "bin":
         a, b = np_expr(node[2], loads, dtype), np_expr(node[3], loads, dtype)
