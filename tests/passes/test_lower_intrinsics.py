@@ -36,7 +36,14 @@ def test_narrow_floats_multiply_up_to_the_eighth_power_in_double(exponent):
     assert calls(lower_intrinsics(power_func(exponent, "float64"))) == ["pow"]
 
 
-@pytest.mark.parametrize("exponent", [0.5, 9, -9, 2.5])
+@pytest.mark.parametrize("exponent", [0.5, -0.5, 1.5, -7.5, 8.5])
+def test_narrow_floats_take_half_integer_powers_of_a_square_root_in_double(exponent):
+    func = lower_intrinsics(power_func(exponent))
+    assert set(calls(func)) == ({"pow"} if abs(exponent) > 8 else {"abs", "sqrt"})
+    assert calls(lower_intrinsics(power_func(exponent, "float64"))) == ["pow"]
+
+
+@pytest.mark.parametrize("exponent", [9, -9, 2.25, 1 / 3])
 def test_other_powers_keep_the_call(exponent):
     assert calls(lower_intrinsics(power_func(exponent))) == ["pow"]
 
@@ -48,11 +55,12 @@ def _float32_sweep():
     return np.concatenate([x, -x, np.array([0.0, -0.0, np.inf, -np.inf, np.nan], np.float32)])
 
 
-@pytest.mark.parametrize("exponent", [-8, -5, -3, -2, -1, 2, 3, 4, 7, 8])
+@pytest.mark.parametrize("exponent", [-8, -5, -3, -2, -1, 2, 3, 4, 7, 8, -7.5, -1.5, -0.5, 1.5, 2.5, 7.5])
 def test_float32_integer_powers_round_as_pow_does(exponent):
-    """Over the whole float32 range: within 0.51 ulp of x^n (float64's power of the float,
-    itself exact to 2^-52 for these n), zeros, infinities and NaN as C99's pow gives them
-    (``(-0)^-3 = -inf``, ``(-inf)^-3 = -0``), underflow to 0 and overflow to inf included.
+    """Over the whole float32 range: within 0.51 ulp of x^y (float64's power of the float,
+    itself within 2^-52 for these y), zeros, infinities and NaN as C99's pow gives them
+    (``(-0)^-3 = -inf``, ``(-inf)^-3 = -0``, ``(-0)^-0.5 = +inf``, ``(-inf)^1.5 = +inf``,
+    a negative x to a half-integer NaN), underflow to 0 and overflow to inf included.
     (Multiplied in float32, x^3 was up to 1.13 ulp off and x^4 1.56.)"""
     x = _float32_sweep()
     out = np.empty_like(x)

@@ -12,8 +12,12 @@ and multiplying there (at most 4 products, each within 2^-53; the largest float3
 the 8th, 1e307, stays finite) and rounded once: the double is within 2^-50 of ``x^n``,
 so the result is within half an ulp and a hair, as correctly rounded as pow's (C99's
 values at zeros, infinities and NaN come out of the arithmetic: ``(-0)^3 = -0``,
-``(-0)^-3 = -inf``, ``(-inf)^-3 = -0``). ``pow(x, 0)`` is 1 even for NaN, like
-``np.power``.
+``(-0)^-3 = -inf``, ``(-inf)^-3 = -0``). A float32 or float16 ``x`` to a constant
+half-integer ``m/2`` with ``|m/2| <= 8`` (``x ** -0.5``, ``x ** 1.5``) is the square
+root in float64 raised to ``m`` the same way, rounded once (within half an ulp and a
+hair too): -0 and -inf are taken as +0 and +inf there, since pow's value at them for an
+exponent that is no odd integer is that of their magnitude, and a negative ``x`` gives
+NaN. ``pow(x, 0)`` is 1 even for NaN, like ``np.power``.
 
 >>> from mlc.ir.expr import Var, pow
 >>> x, y = Var("x", "float32"), Var("y", "float64")
@@ -27,7 +31,8 @@ T.Cast("float32", T.float64(1) / (T.Cast("float64", x) * (T.Cast("float64", x) *
 from __future__ import annotations
 
 from ...ir import dtype as dt
-from ...ir.expr import Call, Cast, FloatImm, IntImm, PrimExpr, const, make_binary
+from ...ir.expr import Call, Cast, FloatImm, IntImm, PrimExpr, const, make_binary, select, sqrt
+from ...ir.expr import abs as expr_abs
 from ...ir.functor import Mutator
 from ...ir.tir import PrimFunc
 
@@ -53,7 +58,8 @@ def lower_pow(call: PrimExpr) -> PrimExpr:
     narrow = call.dtype in ("float32", "float16")
     x, n = call.args[0], _integer_exponent(call.args[1], MAX_NARROW_EXPONENT if narrow else MAX_EXPONENT)
     if n is None:
-        return call
+        half = _half_integer_exponent(call.args[1]) if narrow else None
+        return call if half is None else Cast(call.dtype, _power_by_squaring(sqrt(_magnitude_at_signed_ends(x)), half))
     if n == 0:
         return const(1, call.dtype)
     if n == 1:
@@ -65,6 +71,22 @@ def lower_pow(call: PrimExpr) -> PrimExpr:
     for _ in range(abs(n) - 1):
         product = make_binary("mul", product, x)
     return product if n > 0 else make_binary("div", const(1, call.dtype), product)
+
+
+def _half_integer_exponent(e: PrimExpr) -> int | None:
+    """``m`` where ``e`` is the constant ``m / 2``, ``m`` odd, ``|m / 2| <= MAX_NARROW_EXPONENT``."""
+    if isinstance(e, FloatImm) and (2 * e.value).is_integer() and not float(e.value).is_integer() \
+            and abs(e.value) <= MAX_NARROW_EXPONENT:
+        return int(2 * e.value)
+    return None
+
+
+def _magnitude_at_signed_ends(x: PrimExpr) -> PrimExpr:
+    """``x`` widened to float64, with -0 and -inf made +0 and +inf."""
+    wide = Cast("float64", x)
+    ends = make_binary("or", make_binary("eq", wide, const(0.0, "float64")),
+                       make_binary("eq", wide, const(float("-inf"), "float64")))
+    return select(ends, expr_abs(wide), wide)
 
 
 def _power_by_squaring(x: PrimExpr, n: int) -> PrimExpr:
