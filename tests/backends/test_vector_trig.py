@@ -10,6 +10,7 @@ sweep of tests/backends/test_vector_math.py runs through this code too).
 import re
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,3 +115,17 @@ def test_vector_trig_rounds_as_the_scalar_routine_does(values, op):
     float64 within the documented bound, NaN where NumPy is NaN."""
     x = np.array(values, "float32")
     _assert_rounds_as_documented(op, x, _run(op, x))
+
+
+def test_a_vector_form_is_refused_for_an_op_or_dtype_it_does_not_serve():
+    """Only the ops and dtypes of VECTOR_FORMS have one (float64 sin is libm's, exp is left to
+    LLVM's loop vectorizer): asking for another is a ValueError naming both."""
+    from llvmlite import ir
+
+    from mlc.backends.llvm.vecmath import VECTOR_FORMS, call_vector_form
+    assert VECTOR_FORMS == {"sin": ("float32",), "cos": ("float32",), "tan": ("float32",)}
+    for op, ty, dtype in (("sin", ir.DoubleType(), "float64"), ("exp", ir.FloatType(), "float32")):
+        fn = ir.Function(ir.Module(), ir.FunctionType(ir.VoidType(), [ir.VectorType(ty, 8)]), name="f")
+        builder = ir.IRBuilder(fn.append_basic_block("entry"))
+        with pytest.raises(ValueError, match=f"no vector form of {op} on {dtype}"):
+            call_vector_form(builder, op, fn.args[0], dtype)

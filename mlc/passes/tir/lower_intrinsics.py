@@ -59,7 +59,9 @@ def lower_pow(call: PrimExpr) -> PrimExpr:
     x, n = call.args[0], _integer_exponent(call.args[1], MAX_NARROW_EXPONENT if narrow else MAX_EXPONENT)
     if n is None:
         half = _half_integer_exponent(call.args[1]) if narrow else None
-        return call if half is None else Cast(call.dtype, _power_by_squaring(sqrt(_magnitude_at_signed_ends(x)), half))
+        if half is None:
+            return call
+        return Cast(call.dtype, _power_by_squaring(sqrt(_magnitude_at_signed_ends(x)), half))
     if n == 0:
         return const(1, call.dtype)
     if n == 1:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..vectorize import splat
 from .emitter import FORMATS, FloatOps
 from .functions import exp, log
 
@@ -94,10 +93,10 @@ def _cbrt_halley(d: FloatOps, a):
     bits (the high word divided by 3, within some 5 bits), then two Halley steps
     ``t (2a + t^3) / (a + 2 t^3)`` (cubic: to 16, then 47 bits)."""
     b = d.b
-    i32, i64 = _int_like(d, 32), _int_like(d, 64)
-    high = b.trunc(b.lshr(d.bits(a), d.ci(32)), i32)
-    guess = b.add(b.udiv(high, _splat_int(d, i32, 3)), _splat_int(d, i32, _CBRT_BIAS))
-    t = d.from_bits(b.shl(b.zext(guess, i64), d.ci(32)))
+    words = FloatOps(b, FORMATS["float32"], lanes=d.lanes)  # (its ints: the 32-bit high words)
+    high = b.trunc(b.lshr(d.bits(a), d.ci(32)), words.ity)
+    guess = b.add(b.udiv(high, words.ci(3)), words.ci(_CBRT_BIAS))
+    t = d.from_bits(b.shl(b.zext(guess, d.ity), d.ci(32)))
     for _ in range(2):
         t3 = d.mul(d.mul(t, t), t)
         t = d.mul(t, d.div(d.add(d.add(a, a), t3), d.add(a, d.add(t3, t3))))
@@ -111,17 +110,6 @@ def _cbrt_float_via_double(o: FloatOps, ax):
     in double, the way this was computed first."""
     d = FloatOps(o.b, FORMATS["float64"], o.fast, o.flags, o.lanes)
     return o.b.fptrunc(_cbrt_halley(d, o.b.fpext(ax, d.ty)), o.ty)
-
-
-def _int_like(o: FloatOps, bits: int) -> ir.Type:
-    """The integer type of ``bits`` bits, a vector of ``o``'s lanes where ``o`` has several."""
-    scalar = ir.IntType(bits)
-    return scalar if o.lanes == 1 else ir.VectorType(scalar, o.lanes)
-
-
-def _splat_int(o: FloatOps, ty: ir.Type, value: int) -> ir.Constant:
-    scalar = ir.Constant(ty if o.lanes == 1 else ty.element, value)
-    return scalar if o.lanes == 1 else splat(o.b, scalar, o.lanes)
 
 
 def cbrt(o: FloatOps, x):
