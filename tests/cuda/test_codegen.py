@@ -70,6 +70,10 @@ UNSCHEDULED = {
     "default_math": lambda: _elementwise(lambda x: te.exp(x) + te.log(te.abs(x) + 1) + te.sigmoid(x) + te.erf(x)
                                          + te.sqrt(te.abs(x)) + te.floor(x) + te.round(x) + te.max(x, 0)),
     "default_float64": lambda: _elementwise(lambda x: te.exp(x) / (x + 2.0), "float64"),
+    # constant powers: lower_pow's products in double and its square root of a magnitude
+    "default_powers": lambda: _elementwise(lambda x: te.pow(x, te.const(3.0, "float32"))
+                                           + te.pow(x, te.const(-5.0, "float32"))
+                                           + te.pow(te.abs(x) + 1, te.const(-1.5, "float32"))),
     "default_int_division": lambda: _elementwise(lambda a, b: a // b + a % b + te.min(a, b), "int32", inputs=2),
     "default_int64": lambda: _elementwise(lambda a: a * 3 - 1, "int64"),
     "default_select": lambda: _elementwise(lambda x: te.if_then_else(x > 0, x, x * 0.1)),
@@ -102,7 +106,7 @@ def test_every_program_compiles_with_nvrtc(program, arch):
 
 
 @pytest.mark.parametrize("program", ["default_softmax", "default_matmul", "default_gelu", "default_math",
-                                     "default_float64", "default_int_division", "default_select",
+                                     "default_float64", "default_powers", "default_int_division", "default_select",
                                      "default_scalar", "default_one_element", "default_sum_to_scalar",
                                      "default_any"])
 def test_default_schedules_run_on_the_emulator(program):
