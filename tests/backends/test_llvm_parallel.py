@@ -652,42 +652,75 @@ def test_set_num_threads_limits_the_calls_of_functions_built_before():
 
 # ------------------------------------------------------------- homes
 
-def _team_kernel(slow_thread: int = -1, spin: int = 0):
+def _team_kernel(wait_for_worker: bool = False, hold_thread_1: bool = False):
     """``run(n)``: a parallel loop over ``[0, n)`` whose body writes, for each iteration,
-    the OpenMP number of the thread that ran it (an int32 array); a chunk run by thread
-    ``slow_thread`` first spins ``spin`` rounds (a thread the OS held up)."""
+    the OpenMP number of the thread that ran it, and the order in which its chunk was
+    started (two int32 arrays). The waits below make the tests of the homes independent of
+    how busy the machine is; each gives up after some tenths of a second.
+
+    ``wait_for_worker``: thread 0 starts no chunk before another thread has started one (a
+    worker's wake-up took as long as a chunk on a busy machine). ``hold_thread_1``: a chunk
+    of thread 1 waits until all ``2 * CHUNKS_PER_THREAD`` chunks have been started (a thread
+    the OS held up)."""
     target = Target.from_str("llvm")
     module = ir.Module("homes")
     module.triple, module.data_layout = jit.target_layout(target)
     thread_num = ir.Function(module, ir.FunctionType(I32, []), name="omp_get_thread_num")
-    sink = ir.GlobalVariable(module, I32, "sink")
-    sink.initializer = ir.Constant(I32, 0)
-    body = parallel.body_function(module, "f", [PTR, I32, I32])
-    out, lo, count = body.args
+    started, tickets = (ir.GlobalVariable(module, I32, name) for name in ("started", "tickets"))
+    started.initializer = tickets.initializer = ir.Constant(I32, 0)
+    body = parallel.body_function(module, "f", [PTR, PTR, I32, I32])
+    out, order, lo, count = body.args
     b = ir.IRBuilder(body.append_basic_block("entry"))
     me = b.call(thread_num, [])
     zero = ir.Constant(I32, 0)
+    ticket = b.atomic_rmw("add", tickets, ir.Constant(I32, 1), "seq_cst")
 
-    def spin_once(k):
-        b.store(k, sink).volatile = True
-    with b.if_then(b.icmp_signed("==", me, ir.Constant(I32, slow_thread))):
-        emit_loop(b, zero, ir.Constant(I32, spin), "spin", spin_once)
-    emit_loop(b, zero, count, "k", lambda k: b.store(me, b.gep(out, [b.add(lo, k)], source_etype=I32)))
+    def wait_until(ready):  # spin while ready() (emitted in the loop) is false, boundedly
+        before, wait, waited = b.block, body.append_basic_block("wait"), body.append_basic_block("waited")
+        b.branch(wait)
+        b.position_at_end(wait)
+        rounds = b.phi(I32)
+        rounds.add_incoming(zero, before)
+        more = b.add(rounds, ir.Constant(I32, 1))
+        rounds.add_incoming(more, wait)
+        go_on = b.and_(b.not_(ready()), b.icmp_signed("<", more, ir.Constant(I32, 200_000_000)))
+        b.cbranch(go_on, wait, waited)
+        b.position_at_end(waited)
+
+    def load(global_):  # (atomic: LLVM keeps it in the loop, as it did not a volatile load)
+        return b.load_atomic(global_, "acquire", 4)
+    if wait_for_worker:
+        with b.if_then(b.icmp_signed("!=", me, zero)):
+            b.store_atomic(ir.Constant(I32, 1), started, "release", 4)
+        with b.if_then(b.icmp_signed("==", me, zero)):
+            wait_until(lambda: b.icmp_signed("!=", load(started), zero))
+    if hold_thread_1:
+        with b.if_then(b.icmp_signed("==", me, ir.Constant(I32, 1))):
+            all_chunks = ir.Constant(I32, 2 * parallel.CHUNKS_PER_THREAD)
+            wait_until(lambda: b.icmp_signed(">=", load(tickets), all_chunks))
+
+    def write(k):
+        i = b.add(lo, k)
+        b.store(me, b.gep(out, [i], source_etype=I32))
+        b.store(ticket, b.gep(order, [i], source_etype=I32))
+    emit_loop(b, zero, count, "k", write)
     b.ret_void()
-    kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, I32]), name="f")
+    kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I32]), name="f")
     stack = ir.IRBuilder(kernel.append_basic_block("entry"))
+    for global_ in (started, tickets):
+        stack.store_atomic(zero, global_, "release", 4)
     b = ir.IRBuilder(kernel.append_basic_block("body"))
-    parallel.emit_launch(b, stack, body, [kernel.args[0]], ir.Constant(I32, 0), kernel.args[1])
+    parallel.emit_launch(b, stack, body, list(kernel.args[:2]), zero, kernel.args[2])
     b.ret_void()
     stack.branch(kernel.blocks[1])
     compiled = jit.compile_ir(str(module), target, ["f"])
-    f = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int32)(compiled.address("f"))
+    f = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32)(compiled.address("f"))
 
-    def run(n):
+    def run(n, with_order=False):
         parallel.set_num_threads(config().num_threads)  # (as a built function's call does)
-        out = np.full(n, -1, np.int32)
-        f(out.ctypes.data, n)
-        return out
+        out, order = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
+        f(out.ctypes.data, order.ctypes.data, n)
+        return (out, order) if with_order else out
     run.compiled = compiled  # (keeps the code loaded)
     return run
 
@@ -707,26 +740,31 @@ def test_every_iteration_runs_once_and_each_thread_of_the_team_has_a_home(n, thr
 
 
 @pytest.mark.skipif(mlc.get_num_threads() < 2, reason="needs two threads")
-def test_launch_after_launch_each_thread_runs_the_same_home():
-    """With chunks long against waking a worker, a team of two runs its homes: thread 0
-    the first half, thread 1 the second, call after call (a single counter dealing the
-    chunks to whichever thread came first interleaved them)."""
-    run = _team_kernel(slow_thread=-2)  # (no thread spins)
-    n = 1 << 22  # some milliseconds of stores per home
-    want = np.repeat(np.arange(2, dtype=np.int32), n // 2)
-    seen = []  # where each launch's thread changed, until one ran the homes
+def test_each_thread_of_a_team_runs_its_home_first_and_then_what_is_left_elsewhere():
+    """Thread 0's home is the first half, thread 1's the second: each thread starts all the
+    chunks it runs of its own home before any chunk of the other's, and with the worker
+    awake (thread 0 waits for it) thread 1 runs the start of its home, launch after launch
+    (a single counter dealing the chunks to whichever thread came first gave thread 1 a
+    chunk of the first half)."""
+    run = _team_kernel(wait_for_worker=True)
+    n = 1 << 16
+    home = np.repeat(np.arange(2, dtype=np.int32), n // 2)
     with override(num_threads=2):
-        for _ in range(16):  # (a worker that woke late on a busy machine loses its home)
-            out = run(n)
-            if (out == want).all():
-                return
-            seen.append(np.flatnonzero(np.diff(out)))
-    pytest.fail(f"no launch ran the homes: {seen}")
+        for _ in range(4):
+            out, order = run(n, with_order=True)
+            assert out.min() == 0 and out.max() == 1
+            assert out[n // 2] == 1, "thread 1 did not start its home"
+            for t in (0, 1):
+                own, other = order[(out == t) & (home == t)], order[(out == t) & (home != t)]
+                if len(own) and len(other):
+                    assert own.max() < other.min(), f"thread {t} left its home before it was empty"
 
 
 @pytest.mark.skipif(mlc.get_num_threads() < 2, reason="needs two threads")
 def test_a_thread_held_up_has_the_chunks_left_in_its_home_taken_by_the_others():
-    run = _team_kernel(slow_thread=1, spin=20_000_000)  # each chunk of thread 1: ~10 ms late
+    """Thread 1 is held up in the first chunk it takes until every chunk has been started:
+    thread 0, its own home done, takes the other three chunks of thread 1's home."""
+    run = _team_kernel(hold_thread_1=True)
     n = 800
     with override(num_threads=2):
         pooled = PARALLEL_STATE.pooled
