@@ -35,7 +35,7 @@ from llvmlite import ir
 
 from .emitter import FORMATS, FloatOps, pi_fixed
 
-__all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "reduction_table", "vector_trig", "FAST_LIMIT"]
+__all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "reduction_table", "vector_trig", "unless_slow_lanes", "FAST_LIMIT"]
 
 _TABLE = "__mlc_math.two_over_pi"
 #: float32 biased exponents of finite numbers (subnormals read row 1, as their scale is 2^-149).
@@ -225,9 +225,16 @@ def vector_trig(builder: ir.IRBuilder, op: str, x: ir.Value, lane_by_lane: ir.Fu
     q = b.and_(b.fptosi(k, f.ity), f.ci(3))
     negative = b.icmp_signed("<", f.bits(x), f.ci(0))
     fast = b.fptrunc(_combine(op, d, q, s, c, negative, f.ci), f.ty)
+    return unless_slow_lanes(b, op, slow, fast, x, lane_by_lane)
 
-    mask = b.bitcast(slow, ir.IntType(n))
-    any_slow = b.icmp_unsigned("!=", mask, ir.Constant(ir.IntType(n), 0))
+
+def unless_slow_lanes(b: ir.IRBuilder, op: str, slow: ir.Value, fast: ir.Value, x: ir.Value,
+                      lane_by_lane: ir.Function) -> ir.Value:
+    """``fast`` (the vector form's value of ``x``), or ``lane_by_lane(x)`` where a lane of the
+    i1 vector ``slow`` is set, on a branch weighted as rarely taken; the builder continues
+    in the join block (``<op>.join``)."""
+    n = x.type.count
+    any_slow = b.icmp_unsigned("!=", b.bitcast(slow, ir.IntType(n)), ir.Constant(ir.IntType(n), 0))
     before = b.block
     lanes_block = b.append_basic_block(f"{op}.lanes")
     join = b.append_basic_block(f"{op}.join")
@@ -238,11 +245,12 @@ def vector_trig(builder: ir.IRBuilder, op: str, x: ir.Value, lane_by_lane: ir.Fu
     lanes_end = b.block
     b.branch(join)
     b.position_at_end(join)
-    result = b.phi(f.ty)
+    result = b.phi(fast.type)
     result.add_incoming(fast, before)
     result.add_incoming(out, lanes_end)
     return result
 
 
-#: op name -> routine(FloatOps, x), float32 only (float64 keeps libm: :mod:`..intrinsics`)
+#: op name -> routine(FloatOps, x), float32 only (a float64 scalar keeps libm's: :mod:`..intrinsics`;
+#: a float64 vector: :mod:`.double_trig`)
 TRIG_ROUTINES = {"sin": sin, "cos": cos, "tan": tan}
