@@ -39,7 +39,7 @@ LIBM_CALLS = {name: (name + "f", name) for name in (
 
 #: Call ops that are exactly one LLVM intrinsic of the same arity.
 _INTRINSIC_CALLS = {"sqrt": "sqrt", "sin": "sin", "cos": "cos",
-                    "pow": "pow", "floor": "floor", "ceil": "ceil", "round": "roundeven",
+                    "floor": "floor", "ceil": "ceil", "round": "roundeven",
                     "abs": "fabs", "copysign": "copysign"}
 
 
@@ -123,9 +123,9 @@ def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir
     raise CompileError(f"math call {op} needs a float operand, got {dtype}")
 
 
-#: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`, :mod:`.vecmath.power`):
-#: here only float64's.
-_VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan", "pow"})
+#: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`): here only float64's
+#: (pow's, of both, is :mod:`.vecmath.power`'s).
+_VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan"})
 
 
 def _dtypes(op: str) -> tuple[str, ...]:

@@ -1,14 +1,22 @@
-"""float32 pow(x, y), and cbrt(x), as branch-free code: |x|^y = e^(y log|x|), then C99's
-special values (cbrt: :func:`cbrt`, for both formats).
+"""pow(x, y) and cbrt(x) as branch-free code: |x|^y = e^(y log|x|), then C99's special
+values (cbrt: :func:`cbrt`).
 
-libm's ``powf`` is a scalar call (a loop calling it stays scalar: 4 times slower than
-NumPy's SIMD loop on an AVX-512 machine). The exponential's argument needs more than
-float's precision (an error d in ``y log|x|`` is a relative error d in the result, and
-``|y log|x||`` reaches 104 before the result overflows or underflows), so it is computed
-in double with the double routines of :mod:`.functions` and the result rounded once to
-float: their error, 2^-52 of an argument below 104, is far below float's half ulp.
-float64 pow stays libm's: the same method would need log|x| to some 2^-66, beyond what
-the double log routine keeps.
+libm's ``pow`` and ``powf`` are scalar calls (a loop calling them stays scalar: 4 times
+slower than NumPy's SIMD loop on an AVX-512 machine). An error d in ``y log|x|`` is a
+relative error d in the result, and ``|y log|x||`` reaches 104 (float) or 745 (double)
+before the result overflows or underflows, so the logarithm needs more than the format's
+precision:
+
+* float32: computed in double with the double routines of :mod:`.functions` and the
+  result rounded once to float: their error, 2^-52 of an argument below 104, is far
+  below float's half ulp;
+* float64: the logarithm as two doubles to some 2^-64 (:func:`_log_double_double`), ``y``
+  times it as two doubles, and the exponential of that pair (:func:`_exp_double_double`),
+  its last addition the only rounding of weight: within 0.62 ulp of the exact value
+  where ``|y log|x|| < 20``, 0.68 as it nears the overflow (measured over 8 million
+  pairs; libm's, here NumPy's SIMD pow, 0.71); integer powers a double holds come out
+  exact. 2^20 pairs on one Zen 4 core: 5.2 ms, against libm's 10.9 (NumPy's AVX-512
+  pow: 2.4).
 
 Special values (NumPy's, from C99): ``pow(x, +-0) = 1`` and ``pow(1, y) = 1`` even for
 NaN; otherwise NaN in, NaN out; a negative x gives NaN unless y is an integer (then the
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from .coefficients import COEFFICIENTS
 from .emitter import FORMATS, FloatOps
 from .functions import exp, log
 
@@ -35,8 +44,103 @@ def _magnitude_via_double(o: FloatOps, ax, y):
     return o.b.fptrunc(exp(d, v), o.ty)
 
 
+def _two_sum(d: FloatOps, a, b):
+    """(s, e): ``a + b`` rounded and its rounding error, exactly."""
+    s = d.add(a, b)
+    bb = d.sub(s, a)
+    return s, d.add(d.sub(a, d.sub(s, bb)), d.sub(b, bb))
+
+
+def _fast_two_sum(d: FloatOps, a, b):
+    """(s, e) as :func:`_two_sum`, for ``|a| >= |b|`` or ``a = 0``."""
+    s = d.add(a, b)
+    return s, d.add(d.sub(a, s), b)
+
+
+#: 2 / (2n + 1) for n = 3..13: log m = 2s + 2s^3/3 + 2s^5/5 + s^7 R(s^2) with R(z) = sum 2
+#: z^(n-3) / (2n + 1), the remainder below 2^-66 of log m for |s| <= 0.1716 (m in
+#: [sqrt(1/2), sqrt 2)).
+_ATANH_TAIL = tuple(2.0 / (2 * n + 1) for n in range(3, 14))
+_TWO_THIRDS_HI, _TWO_THIRDS_LO = 2.0 / 3.0, float.fromhex("0x1.5555555555555p-55")  # 2/3, to 2^-107
+_TWO_FIFTHS_HI, _TWO_FIFTHS_LO = 0.4, float.fromhex("-0x1.999999999999ap-56")  # 2/5, to 2^-108
+
+
+def _log_double_double(d: FloatOps, ax):
+    """log(ax) as (hi, lo), some 2^-64 relative, for a double ``ax`` > 0, finite: ``ax = 2^k
+    m`` with m in [sqrt(1/2), sqrt 2) (subnormals pre-scaled), ``f = m - 1`` (exact), ``s =
+    f / (2 + f)`` as two doubles (one division, of 1: the residual of ``f (1/u)`` is exact
+    by an FMA, and the reciprocal scales it well enough), ``log m = 2s
+    + 2s^3/3 + 2s^5/5 + s^7 R(s^2)`` with the first three terms as two doubles, ``k ln 2`` as
+    ``k ln2_hi`` (exact) plus ``k ln2_lo``."""
+    b, fmt = d.b, d.fmt
+    subnormal = d.lt(ax, 2.0 ** (1 - fmt.bias))
+    xs = d.select(subnormal, d.mul(ax, 2.0 ** fmt.mant), ax)
+    offset = d.bits(d.c(0.7071067811865476))
+    ix = b.sub(d.bits(xs), offset)
+    k = d.to_float(b.add(b.ashr(ix, d.ci(fmt.mant)), b.select(subnormal, d.ci(-fmt.mant), d.ci(0))))
+    m = d.from_bits(b.add(b.and_(ix, d.ci((1 << fmt.mant) - 1)), offset))
+    f = d.sub(m, 1.0)  # exact
+    u = d.add(f, 2.0)
+    u_lo = d.add(d.sub(2.0, u), f)  # (exact: |2| >= |f|)
+    inverse = d.div(1.0, u)
+    s = d.mul(f, inverse)  # (within an ulp or two of f / u: s_lo makes up the rest)
+    s_lo = d.mul(d.sub(d.fma(d.neg(s), u, f), d.mul(s, u_lo)), inverse)  # (f - s (u + u_lo)) / u
+    z = d.mul(s, s)
+    z_lo = d.fma(s, s, d.neg(z))
+    s3 = d.mul(z, s)
+    s3_lo = d.fma(z, s, d.neg(s3))
+    s3_lo = d.add(s3_lo, d.fma(z_lo, s, d.mul(d.mul(z, s_lo), 3.0)))  # s^3 = s3 + s3_lo
+    third = d.mul(s3, _TWO_THIRDS_HI)  # 2s^3/3 = third + third_lo
+    third_lo = d.fma(s3, _TWO_THIRDS_HI, d.neg(third))
+    third_lo = d.add(third_lo, d.fma(s3_lo, _TWO_THIRDS_HI, d.mul(s3, _TWO_THIRDS_LO)))
+    s5 = d.mul(s3, z)  # s^5 = s5 + s5_lo
+    s5_lo = d.add(d.fma(s3, z, d.neg(s5)), d.fma(s3_lo, z, d.mul(s3, z_lo)))
+    fifth = d.mul(s5, _TWO_FIFTHS_HI)  # 2s^5/5 = fifth + fifth_lo
+    fifth_lo = d.fma(s5, _TWO_FIFTHS_HI, d.neg(fifth))
+    fifth_lo = d.add(fifth_lo, d.fma(s5_lo, _TWO_FIFTHS_HI, d.mul(s5, _TWO_FIFTHS_LO)))
+    rest = d.mul(d.mul(s5, z), d.horner(z, _ATANH_TAIL))
+    ln2_hi, ln2_lo = fmt.ln2_split()
+    hi, e1 = _two_sum(d, d.mul(k, ln2_hi), d.add(s, s))  # (k ln2_hi exact: 11 + 32 bits)
+    hi, e2 = _two_sum(d, hi, third)  # (terms reaching 2^-60 of log m join hi, not lo)
+    hi, e3 = _two_sum(d, hi, fifth)
+    lo = d.add(d.add(e1, d.add(e2, e3)), d.add(d.add(s_lo, s_lo), d.add(third_lo, d.add(fifth_lo, d.fma(k, ln2_lo, rest)))))
+    return _fast_two_sum(d, hi, lo)
+
+
+def _exp_double_double(d: FloatOps, v, v_lo):
+    """e^(v + v_lo) for a double ``v`` (its result finite, zero or infinite by its size) and
+    ``v_lo`` below some 2^-44 |v|: ``v = n ln2 + r``, ``n ln2_hi`` exact, the rest of the
+    reduction and ``v_lo`` kept beside ``r`` as ``r_lo``, then ``2^n ((1 + r) + c + r_lo
+    (1 + r + c))`` with ``c = r^2 q(r)`` of exp's polynomial and ``1 + r`` as two doubles,
+    so that the last addition is the one rounding of weight; scaled in two steps."""
+    lo_end, hi_end = -746.0, 710.0
+    out = d.b.or_(d.lt(v, lo_end), d.gt(v, hi_end))
+    v_lo = d.select(out, 0.0, v_lo)
+    v = d.clamp(v, lo_end, hi_end)
+    ln2_hi, ln2_lo = d.fmt.ln2_split()
+    n = d.roundeven(d.mul(v, 1.4426950408889634))
+    r = d.fma(d.neg(n), ln2_hi, v)  # exact (Sterbenz)
+    r, r_lo = _two_sum(d, r, d.mul(d.neg(n), ln2_lo))
+    r_lo = d.add(r_lo, v_lo)
+    c = d.mul(d.mul(r, r), d.horner(r, COEFFICIENTS["exp_q", "float64"]))  # e^r = 1 + r + c
+    p, e = _fast_two_sum(d, 1.0, r)
+    tail = d.add(e, d.add(c, d.fma(r_lo, d.add(r, c), r_lo)))  # (e^(r + r_lo) = e^r (1 + r_lo))
+    return d.scale(d.add(p, tail), d.to_int(n))
+
+
+def _magnitude64(d: FloatOps, ax, y):
+    """|x|^y for double ``ax`` > 0 and ``y``, both finite: ``e^(y log ax)``, the logarithm as
+    two doubles (:func:`_log_double_double`), ``y`` times it as two doubles (an FMA gives
+    the product's rounding error), then :func:`_exp_double_double`: within 1 ulp."""
+    hi, lo = _log_double_double(d, ax)
+    v = d.mul(y, hi)
+    v_lo = d.fma(y, lo, d.fma(y, hi, d.neg(v)))
+    return _exp_double_double(d, v, v_lo)
+
+
 def pow(o: FloatOps, x, y):
-    """x ** y with NumPy's (C99's) special values."""
+    """x ** y with NumPy's (C99's) special values: float in double (:func:`_magnitude_via_double`),
+    double by :func:`_magnitude64`."""
     b = o.b
     inf = float("inf")
     ax, ay = o.abs(x), o.abs(y)
@@ -45,7 +149,7 @@ def pow(o: FloatOps, x, y):
     usable = b.and_(finite_x, o.gt(ax, 0.0))  # (false for NaN)
     sx = o.select(usable, ax, 1.0)
     sy = o.select(finite_y, y, 0.0)
-    magnitude = _magnitude_via_double(o, sx, sy)
+    magnitude = _magnitude64(o, sx, sy) if o.fmt.bits == 64 else _magnitude_via_double(o, sx, sy)
     half = o.floor(o.mul(sy, 0.5))
     integer = b.and_(finite_y, o.eq(o.floor(sy), sy))
     odd = b.and_(integer, o.eq(o.sub(sy, o.mul(half, 2.0)), 1.0))
