@@ -66,29 +66,16 @@ def _pio2_parts() -> tuple[float, float, float, float]:
 PIO2_PARTS = _pio2_parts()
 
 
-def _two_sum(d: FloatOps, a, b):
-    """(s, e): ``s = a + b`` rounded and ``e`` its rounding error, exactly (any magnitudes)."""
-    s = d.add(a, b)
-    bb = d.sub(s, a)
-    return s, d.add(d.sub(a, d.sub(s, bb)), d.sub(b, bb))
-
-
-def _fast_two_sum(d: FloatOps, a, b):
-    """(s, e) as :func:`_two_sum` for ``|a| >= |b|`` (or a = 0)."""
-    s = d.add(a, b)
-    return s, d.add(d.sub(a, s), b)
-
-
 def reduce64(d: FloatOps, a):
     """(k, r_hi, r_lo): ``a = k pi/2 + r_hi + r_lo`` for ``0 <= a < FAST_LIMIT64``, ``k`` a
     double holding an integer."""
     p1, p2, p3, p4 = PIO2_PARTS
     k = d.roundeven(d.mul(a, _TWO_OVER_PI))
     t = d.fma(d.neg(k), p1, a)  # exact
-    s, e1 = _two_sum(d, t, d.mul(d.neg(k), p2))  # (k P2 exact)
-    s, e2 = _two_sum(d, s, d.mul(d.neg(k), p3))  # (k P3 exact)
+    s, e1 = d.two_sum(t, d.mul(d.neg(k), p2))  # (k P2 exact)
+    s, e2 = d.two_sum(s, d.mul(d.neg(k), p3))  # (k P3 exact)
     lo = d.fma(d.neg(k), p4, d.add(e1, e2))
-    r_hi, r_lo = _fast_two_sum(d, s, lo)
+    r_hi, r_lo = d.fast_two_sum(s, lo)
     return k, r_hi, r_lo
 
 
@@ -98,11 +85,11 @@ def sin_cos64(d: FloatOps, r_hi, r_lo):
     z_error = d.fma(r_hi, r_hi, d.neg(z))
     hz = d.mul(z, 0.5)
     t = d.fma(d.mul(r_hi, z), d.horner(z, _SIN), d.mul(r_lo, d.sub(1.0, hz)))
-    sin = _fast_two_sum(d, r_hi, t)
+    sin = d.fast_two_sum(r_hi, t)
     w = d.sub(1.0, hz)
     tail = d.sub(d.sub(1.0, w), hz)  # exact: 1 - hz's rounding error
     tail = d.add(tail, d.fma(d.mul(z, z), d.horner(z, _COS), d.fma(z_error, -0.5, d.neg(d.mul(r_hi, r_lo)))))
-    cos = _fast_two_sum(d, w, tail)
+    cos = d.fast_two_sum(w, tail)
     return sin, cos
 
 

@@ -120,6 +120,18 @@ class FloatOps:
         """x * y + z with one rounding."""
         return call_intrinsic(self.b, "fma", self._f(x), self._f(y), self._f(z))
 
+    def two_sum(self, a, b):
+        """(s, e): ``a + b`` rounded and its rounding error, exactly (Knuth's TwoSum: any
+        magnitudes, no branch)."""
+        s = self.add(a, b)
+        bb = self.sub(s, a)
+        return s, self.add(self.sub(a, self.sub(s, bb)), self.sub(b, bb))
+
+    def fast_two_sum(self, a, b):
+        """(s, e) as :meth:`two_sum`, in three operations, for ``|a| >= |b|`` or ``a = 0``."""
+        s = self.add(a, b)
+        return s, self.add(self.sub(a, s), b)
+
     def horner(self, t, coeffs) -> ir.Value:
         """sum(coeffs[k] * t**k), highest degree first, with FMAs."""
         acc = self.c(coeffs[-1])

@@ -44,19 +44,6 @@ def _magnitude_via_double(o: FloatOps, ax, y):
     return o.b.fptrunc(exp(d, v), o.ty)
 
 
-def _two_sum(d: FloatOps, a, b):
-    """(s, e): ``a + b`` rounded and its rounding error, exactly."""
-    s = d.add(a, b)
-    bb = d.sub(s, a)
-    return s, d.add(d.sub(a, d.sub(s, bb)), d.sub(b, bb))
-
-
-def _fast_two_sum(d: FloatOps, a, b):
-    """(s, e) as :func:`_two_sum`, for ``|a| >= |b|`` or ``a = 0``."""
-    s = d.add(a, b)
-    return s, d.add(d.sub(a, s), b)
-
-
 #: 2 / (2n + 1) for n = 3..13: log m = 2s + 2s^3/3 + 2s^5/5 + s^7 R(s^2) with R(z) = sum 2
 #: z^(n-3) / (2n + 1), the remainder below 2^-66 of log m for |s| <= 0.1716 (m in
 #: [sqrt(1/2), sqrt 2)).
@@ -100,11 +87,11 @@ def _log_double_double(d: FloatOps, ax):
     fifth_lo = d.add(fifth_lo, d.fma(s5_lo, _TWO_FIFTHS_HI, d.mul(s5, _TWO_FIFTHS_LO)))
     rest = d.mul(d.mul(s5, z), d.horner(z, _ATANH_TAIL))
     ln2_hi, ln2_lo = fmt.ln2_split()
-    hi, e1 = _two_sum(d, d.mul(k, ln2_hi), d.add(s, s))  # (k ln2_hi exact: 11 + 32 bits)
-    hi, e2 = _two_sum(d, hi, third)  # (terms reaching 2^-60 of log m join hi, not lo)
-    hi, e3 = _two_sum(d, hi, fifth)
+    hi, e1 = d.two_sum(d.mul(k, ln2_hi), d.add(s, s))  # (k ln2_hi exact: 11 + 32 bits)
+    hi, e2 = d.two_sum(hi, third)  # (terms reaching 2^-60 of log m join hi, not lo)
+    hi, e3 = d.two_sum(hi, fifth)
     lo = d.add(d.add(e1, d.add(e2, e3)), d.add(d.add(s_lo, s_lo), d.add(third_lo, d.add(fifth_lo, d.fma(k, ln2_lo, rest)))))
-    return _fast_two_sum(d, hi, lo)
+    return d.fast_two_sum(hi, lo)
 
 
 def _exp_double_double(d: FloatOps, v, v_lo):
@@ -120,10 +107,10 @@ def _exp_double_double(d: FloatOps, v, v_lo):
     ln2_hi, ln2_lo = d.fmt.ln2_split()
     n = d.roundeven(d.mul(v, 1.4426950408889634))
     r = d.fma(d.neg(n), ln2_hi, v)  # exact (Sterbenz)
-    r, r_lo = _two_sum(d, r, d.mul(d.neg(n), ln2_lo))
+    r, r_lo = d.two_sum(r, d.mul(d.neg(n), ln2_lo))
     r_lo = d.add(r_lo, v_lo)
     c = d.mul(d.mul(r, r), d.horner(r, COEFFICIENTS["exp_q", "float64"]))  # e^r = 1 + r + c
-    p, e = _fast_two_sum(d, 1.0, r)
+    p, e = d.fast_two_sum(1.0, r)
     tail = d.add(e, d.add(c, d.fma(r_lo, d.add(r, c), r_lo)))  # (e^(r + r_lo) = e^r (1 + r_lo))
     return d.scale(d.add(p, tail), d.to_int(n))
 
