@@ -12,6 +12,8 @@ from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import special
 
 import mlc
@@ -222,6 +224,29 @@ def test_float64_pow_is_within_its_bound_of_the_exact_value():
     z = np.empty_like(base)
     build_pow("float64", base.size)["main"](base, exponent, z)
     assert all(int(c) == int(a) ** int(b) for a, b, c in zip(base[exact], exponent[exact], z[exact]))
+
+
+_POW_DOUBLES = st.one_of(st.floats(-1e3, 1e3), st.floats(), st.integers(-60, 60).map(float),
+                         st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 5e-324, 1.7e308, 1 + 2 ** -52]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(pairs=st.lists(st.tuples(_POW_DOUBLES, _POW_DOUBLES), min_size=1, max_size=40))
+def test_float64_pow_of_any_pairs_is_within_an_ulp_of_numpy(pairs):
+    """Any doubles (NaN and infinities too), any count: within 1 ulp of NumPy's pow (an
+    ulp either side of the overflow and the underflow included), and where an operand is
+    a zero, an infinity or NaN, C99's value exactly, sign included."""
+    x, y = (np.array(v, "float64") for v in zip(*pairs))
+    z = np.empty_like(x)
+    build_pow("float64", x.size)["main"](x, y, z)
+    with np.errstate(all="ignore"):
+        want = np.power(x, y)
+        near = np.where(np.isinf(want), np.copysign(np.finfo("float64").max, want), want)
+    err = np.fmin(ulp_errors(z, want, "float64"), ulp_errors(z, near, "float64"))
+    assert err.max() <= 1, list(zip(x, y, z, want))
+    exact = (x == 0) | (y == 0) | ~np.isfinite(x) | ~np.isfinite(y)
+    np.testing.assert_array_equal(z[exact], want[exact])
+    np.testing.assert_array_equal(np.signbit(z[exact]), np.signbit(want[exact]))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
