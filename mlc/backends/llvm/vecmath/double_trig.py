@@ -94,10 +94,13 @@ def sin_cos64(d: FloatOps, r_hi, r_lo):
 
 
 def _quotient(d: FloatOps, num, den):
-    """``(num_hi + num_lo) / (den_hi + den_lo)``, corrected once by its residual."""
-    q = d.div(num[0], den[0])
+    """``(num_hi + num_lo) / (den_hi + den_lo)``: ``num_hi`` times the reciprocal of ``den_hi``
+    (within an ulp or two), corrected once by its residual (exact by an FMA) times the
+    same reciprocal: one division."""
+    inverse = d.div(1.0, den[0])
+    q = d.mul(num[0], inverse)
     residual = d.sub(d.add(d.fma(d.neg(q), den[0], num[0]), num[1]), d.mul(q, den[1]))
-    return d.add(q, d.div(residual, den[0]))
+    return d.fma(residual, inverse, q)
 
 
 def _combine64(op: str, d: FloatOps, q, sin, cos, negative):
