@@ -199,15 +199,41 @@ def _exact(op, x):
         return {"sin": sin, "cos": cos, "tan": sin / cos}[op]
 
 
+def _closest_to_multiples_of_half_pi(binades=range(21)):
+    """Per binade [2^e, 2^(e+1)), the doubles closest to a multiple of pi/2 (from the
+    continued fraction of pi/2 2^(52-e): its convergents M/k with M a 53-bit significand,
+    and their neighbours). Below 2^21 the closest is 45.553093477052, 2^-60.5 from 29 pi/2."""
+    from fractions import Fraction
+
+    from mlc.backends.llvm.vecmath.emitter import pi_fixed
+    half_pi = Fraction(pi_fixed(400), 2 ** 401)
+    out = []
+    for e in binades:
+        a = half_pi * 2 ** (52 - e)
+        h0, h1, k0, k1 = 0, 1, 1, 0
+        while True:
+            q = a.numerator // a.denominator
+            h0, h1, k0, k1 = h1, q * h1 + h0, k1, q * k1 + k0
+            if h1 >= 2 ** 53:
+                break
+            out += [float(Fraction(m) * Fraction(2) ** (e - 52)) for m in (h1 - 1, h1, h1 + 1) if m >= 2 ** 52]
+            if a == q:
+                break
+            a = 1 / (a - q)
+    return out
+
+
 def test_float64_vector_trig_is_within_its_bound_of_the_exact_value():
     """Against values computed exactly (Decimal): ordinary arguments, those near pi/4 (where
-    the polynomials' terms weigh most), and the doubles nearest to multiples of pi/2 up to
-    the limit (where the reduction cancels all but its last part); libm's own values are
-    within 0.52 ulp of them."""
+    the polynomials' terms weigh most), the doubles nearest to multiples of pi/2 up to the
+    limit, and in each binade below it the closest of all (where the reduction cancels all
+    but its last part); libm's own values are within 0.52 ulp of them."""
     rng = np.random.default_rng(9)
     near_multiples = [float(Decimal(int(k)) * PI / 2) for k in rng.integers(1, int(FAST_LIMIT64 / 1.6), 400)]
+    hardest = _closest_to_multiples_of_half_pi()
+    assert 45.553093477052 in hardest
     x = np.concatenate([rng.uniform(-4, 4, 400), rng.uniform(0.74, 0.83, 200), rng.standard_normal(200) * 1e3,
-                        rng.uniform(-FAST_LIMIT64, FAST_LIMIT64, 200), near_multiples])
+                        rng.uniform(-FAST_LIMIT64, FAST_LIMIT64, 200), near_multiples, hardest, np.negative(hardest)])
     for op in OPS:
         y = _run(op, x)
         for value, got, lib in zip(x, y, reference(op, x)):
