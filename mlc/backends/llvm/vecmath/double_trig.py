@@ -3,9 +3,10 @@
 libm's ``sin`` is a scalar call: a loop calling it stays scalar, some 8 ns an
 element (NumPy's float64 ``np.sin`` calls it too). A vector of doubles that the llvm
 backend's vectorize pass makes of such a loop goes through :func:`vector_trig64`
-instead: every lane with ``|x| < FAST_LIMIT`` is reduced and evaluated in vector
-arithmetic, within a little over half an ulp of the exact value; a vector holding a
-larger, infinite or NaN lane is computed by libm lane by lane, out of line.
+instead: every lane with ``|x| < FAST_LIMIT64`` is reduced and evaluated in vector
+arithmetic (some 4 times libm's speed on a Zen 4 core), within 0.8 ulp of the exact
+value (tan: 0.95); a vector holding a larger, infinite or NaN lane is computed by
+libm lane by lane, out of line.
 
 * **reduction** (Cody-Waite in four parts): ``k = round(|x| 2/pi)``, below 2^20,
   and pi/2 = ``P1 + P2 + P3 + P4``, the first three 33 significant bits each so
@@ -23,11 +24,14 @@ larger, infinite or NaN lane is computed by libm lane by lane, out of line.
 * **quadrants** as the float32 routines (:func:`.trig._combine`): sin r, cos r, -sin r,
   -cos r for sin; cos r, -sin r, -cos r, sin r for cos; tan is ``sin r / cos r`` in even
   quadrants and ``-cos r / sin r`` in odd ones, each side kept as two doubles and the
-  quotient corrected once by its residual, so it too is rounded about once.
+  quotient (one division: the denominator's reciprocal) corrected once by its residual.
 
 sin and tan are odd (computed on |x|, the sign put back, so zeros keep theirs), cos even.
-Measured against libm's (itself within a hair of correctly rounded) over the tests'
-sweeps, and against exact values near multiples of pi/2: within 1 ulp.
+Measured against exact values over 25 million doubles (``np.longdouble``): within 0.74
+ulp (sin), 0.75 (cos) and 0.89 (tan), where libm's are within 0.51; the tests hold the
+stated bounds against Decimal at ordinary arguments, near pi/4 and at the doubles
+closest to multiples of pi/2 (the closest below 2^21, 45.553093477052, lies 2^-60.5
+from 29 pi/2: the reduction's fourth part is what keeps it right).
 """
 from __future__ import annotations
 
