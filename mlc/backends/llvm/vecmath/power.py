@@ -7,9 +7,11 @@ relative error d in the result, and ``|y log|x||`` reaches 104 (float) or 745 (d
 before the result overflows or underflows, so the logarithm needs more than the format's
 precision:
 
-* float32: computed in double with the double routines of :mod:`.functions` and the
-  result rounded once to float: their error, 2^-52 of an argument below 104, is far
-  below float's half ulp;
+* float32: computed in double (:func:`_magnitude_via_double`: a logarithm to 2^-44 and
+  an exponential to 2^-37, shortened from the double routines to what float needs) and
+  rounded once to float: within 0.5002 ulp over 16 million pairs, integer powers exact.
+  2^20 pairs on one Zen 4 core: 2.35 ms (3.8 with the double routines whole; NumPy's
+  AVX-512 ``powf`` 0.75);
 * float64: the logarithm as two doubles to some 2^-64 (:func:`_log_double_double`), ``y``
   times it as two doubles, and the exponential of that pair (:func:`_exp_double_double`),
   its last addition the only rounding of weight: within 0.62 ulp of the exact value
@@ -26,22 +28,46 @@ y and of the exponent's effect, negative for a negative x and odd integer y;
 """
 from __future__ import annotations
 
-from llvmlite import ir
+from math import factorial
 
 from .coefficients import COEFFICIENTS
 from .emitter import FORMATS, FloatOps
-from .functions import exp, log
 
 __all__ = ["pow", "cbrt", "POWER_ROUTINES"]
 
 
+#: 2 / (2n + 1) for n = 1..7: log m = 2s + s^3 R(s^2), to some 2^-44 of log m for |s| <= 0.1716.
+_ATANH_FLOAT = tuple(2.0 / (2 * n + 1) for n in range(1, 8))
+#: 1 / n! for n = 2..9: e^r = 1 + r + r^2 Q(r), to some 2^-37 for |r| <= ln2 / 2.
+_EXP_FLOAT = tuple(1.0 / factorial(n) for n in range(2, 10))
+#: |y log x| beyond which a float32 result is 0 or inf (2^-150 and 2^128 with a margin).
+_FLOAT_EXP_RANGE = (-110.0, 95.0)
+
+
 def _magnitude_via_double(o: FloatOps, ax, y):
-    """|x|^y for float ``ax`` > 0 and ``y``, both finite: in double, rounded to float
-    (``y`` a float value, or a Python number taken as a double)."""
-    d = FloatOps(o.b, FORMATS["float64"], o.fast, o.flags)
-    wide = ir.DoubleType()
-    v = d.mul(log(d, o.b.fpext(ax, wide)), d.c(y) if isinstance(y, float) else o.b.fpext(y, wide))
-    return o.b.fptrunc(exp(d, v), o.ty)
+    """|x|^y for float ``ax`` > 0 and ``y``, both finite: ``e^(y log ax)`` in double, rounded
+    once to float. float's result needs ``y log ax`` to some 2^-34 (it is at most 110 before
+    the result is 0 or inf), so the double logarithm and exponential here are shortened
+    from the double routines': ``ax`` widened is a normal double (no subnormal path), ``log
+    m = 2s + s^3 R(s^2)`` to 2^-44, ``e^r`` by Taylor to degree 9 (2^-37), and ``2^n`` always a
+    normal double (|n| < 160), one exact product."""
+    d = FloatOps(o.b, FORMATS["float64"], o.fast, o.flags, o.lanes)
+    b = d.b
+    a = b.fpext(ax, d.ty)
+    offset = d.bits(d.c(0.7071067811865476))  # m lands in [sqrt(1/2), sqrt 2)
+    ix = b.sub(d.bits(a), offset)
+    k = d.to_float(b.ashr(ix, d.ci(52)))
+    f = d.sub(d.from_bits(b.add(b.and_(ix, d.ci((1 << 52) - 1)), offset)), 1.0)
+    s = d.div(f, d.add(f, 2.0))
+    z = d.mul(s, s)
+    log_m = d.fma(d.mul(s, z), d.horner(z, _ATANH_FLOAT), d.add(s, s))
+    ln2_hi, ln2_lo = d.fmt.ln2_split()
+    log_x = d.fma(k, ln2_hi, d.fma(k, ln2_lo, log_m))
+    v = d.clamp(d.mul(log_x, b.fpext(y, d.ty)), *_FLOAT_EXP_RANGE)
+    n = d.roundeven(d.mul(v, 1.4426950408889634))
+    r = d.fma(d.neg(n), ln2_lo, d.fma(d.neg(n), ln2_hi, v))
+    e = d.fma(d.mul(r, r), d.horner(r, _EXP_FLOAT), d.add(r, 1.0))
+    return b.fptrunc(d.mul(e, d.pow2(d.to_int(n))), o.ty)
 
 
 #: 2 / (2n + 1) for n = 3..13: log m = 2s + 2s^3/3 + 2s^5/5 + s^7 R(s^2) with R(z) = sum 2
