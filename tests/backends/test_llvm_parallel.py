@@ -652,22 +652,25 @@ def test_set_num_threads_limits_the_calls_of_functions_built_before():
 
 # ------------------------------------------------------------- homes
 
-def _team_kernel(wait_for_worker: bool = False, hold_thread_1: bool = False):
+def _team_kernel(rendezvous: bool = False, hold_thread_1: bool = False):
     """``run(n)``: a parallel loop over ``[0, n)`` whose body writes, for each iteration,
     the OpenMP number of the thread that ran it, and the order in which its chunk was
     started (two int32 arrays). The waits below make the tests of the homes independent of
-    how busy the machine is; each gives up after some tenths of a second.
+    how busy the machine is; each gives up after a second or two.
 
-    ``wait_for_worker``: thread 0 starts no chunk before another thread has started one (a
-    worker's wake-up took as long as a chunk on a busy machine). ``hold_thread_1``: a chunk
+    ``rendezvous`` (a team of two): each thread, in the first chunk it takes, waits until
+    the other has taken one (a worker's wake-up took as long as a chunk on a busy machine,
+    and a caller preempted after waking the worker saw it take every chunk). ``hold_thread_1``: a chunk
     of thread 1 waits until all ``2 * CHUNKS_PER_THREAD`` chunks have been started (a thread
     the OS held up)."""
     target = Target.from_str("llvm")
     module = ir.Module("homes")
     module.triple, module.data_layout = jit.target_layout(target)
     thread_num = ir.Function(module, ir.FunctionType(I32, []), name="omp_get_thread_num")
-    started, tickets = (ir.GlobalVariable(module, I32, name) for name in ("started", "tickets"))
-    started.initializer = tickets.initializer = ir.Constant(I32, 0)
+    tickets = ir.GlobalVariable(module, I32, "tickets")
+    tickets.initializer = ir.Constant(I32, 0)
+    started = ir.GlobalVariable(module, ir.ArrayType(I32, 2), "started")  # (per thread of two)
+    started.initializer = ir.Constant(ir.ArrayType(I32, 2), [0, 0])
     body = parallel.body_function(module, "f", [PTR, PTR, I32, I32])
     out, order, lo, count = body.args
     b = ir.IRBuilder(body.append_basic_block("entry"))
@@ -683,17 +686,17 @@ def _team_kernel(wait_for_worker: bool = False, hold_thread_1: bool = False):
         rounds.add_incoming(zero, before)
         more = b.add(rounds, ir.Constant(I32, 1))
         rounds.add_incoming(more, wait)
-        go_on = b.and_(b.not_(ready()), b.icmp_signed("<", more, ir.Constant(I32, 200_000_000)))
+        go_on = b.and_(b.not_(ready()), b.icmp_signed("<", more, ir.Constant(I32, 2_000_000_000)))
         b.cbranch(go_on, wait, waited)
         b.position_at_end(waited)
 
     def load(global_):  # (atomic: LLVM keeps it in the loop, as it did not a volatile load)
         return b.load_atomic(global_, "acquire", 4)
-    if wait_for_worker:
-        with b.if_then(b.icmp_signed("!=", me, zero)):
-            b.store_atomic(ir.Constant(I32, 1), started, "release", 4)
-        with b.if_then(b.icmp_signed("==", me, zero)):
-            wait_until(lambda: b.icmp_signed("!=", load(started), zero))
+    if rendezvous:
+        one = ir.Constant(I32, 1)
+        b.store_atomic(one, b.gep(started, [zero, b.and_(me, one)], inbounds=True), "release", 4)
+        other = b.gep(started, [zero, b.sub(one, b.and_(me, one))], inbounds=True)
+        wait_until(lambda: b.icmp_signed("!=", load(other), zero))
     if hold_thread_1:
         with b.if_then(b.icmp_signed("==", me, ir.Constant(I32, 1))):
             all_chunks = ir.Constant(I32, 2 * parallel.CHUNKS_PER_THREAD)
@@ -707,8 +710,8 @@ def _team_kernel(wait_for_worker: bool = False, hold_thread_1: bool = False):
     b.ret_void()
     kernel = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR, PTR, I32]), name="f")
     stack = ir.IRBuilder(kernel.append_basic_block("entry"))
-    for global_ in (started, tickets):
-        stack.store_atomic(zero, global_, "release", 4)
+    for ptr in (tickets, stack.gep(started, [zero, zero]), stack.gep(started, [zero, ir.Constant(I32, 1)])):
+        stack.store_atomic(zero, ptr, "release", 4)
     b = ir.IRBuilder(kernel.append_basic_block("body"))
     parallel.emit_launch(b, stack, body, list(kernel.args[:2]), zero, kernel.args[2])
     b.ret_void()
@@ -742,18 +745,17 @@ def test_every_iteration_runs_once_and_each_thread_of_the_team_has_a_home(n, thr
 @pytest.mark.skipif(mlc.get_num_threads() < 2, reason="needs two threads")
 def test_each_thread_of_a_team_runs_its_home_first_and_then_what_is_left_elsewhere():
     """Thread 0's home is the first half, thread 1's the second: each thread starts all the
-    chunks it runs of its own home before any chunk of the other's, and with the worker
-    awake (thread 0 waits for it) thread 1 runs the start of its home, launch after launch
-    (a single counter dealing the chunks to whichever thread came first gave thread 1 a
-    chunk of the first half)."""
-    run = _team_kernel(wait_for_worker=True)
+    chunks it runs of its own home before any chunk of the other's, and with both threads
+    running (each waits for the other in its first chunk) each starts at the start of its
+    home, launch after launch (a single counter dealing the chunks to whichever thread came
+    first gave thread 1 a chunk of the first half)."""
+    run = _team_kernel(rendezvous=True)
     n = 1 << 16
     home = np.repeat(np.arange(2, dtype=np.int32), n // 2)
     with override(num_threads=2):
         for _ in range(4):
             out, order = run(n, with_order=True)
-            assert out.min() == 0 and out.max() == 1
-            assert out[n // 2] == 1, "thread 1 did not start its home"
+            assert out[0] == 0 and out[n // 2] == 1, "a thread did not start its home"
             for t in (0, 1):
                 own, other = order[(out == t) & (home == t)], order[(out == t) & (home != t)]
                 if len(own) and len(other):
