@@ -199,8 +199,8 @@ def test_float64_pow_over_the_exponent_range():
 
 
 def test_float64_pow_is_within_its_bound_of_the_exact_value():
-    """Against Decimal's power (correctly rounded at 50 digits): within the 0.62 ulp the
-    power module states where |y log x| < 20 and 0.68 nearer the overflow, for x near 1
+    """Against Decimal's power (correctly rounded at 50 digits): within 0.62 ulp (the power
+    module measured 0.61 over 8 million pairs, |y log x| up to the overflow), for x near 1
     with large y, x over the exponent range, and results near the ends of the range;
     integer powers a double holds exactly come out exact."""
     rng = np.random.default_rng(8)
@@ -216,9 +216,8 @@ def test_float64_pow_is_within_its_bound_of_the_exact_value():
             want = Decimal(float(a)) ** Decimal(float(b))
             if not (Decimal("2.3e-308") < want < Decimal("1.7e308")):
                 continue  # (subnormal, overflowing: the special-value tests)
-            bound = 0.62 if abs(b * math.log(a)) < 20 else 0.68
             ulp = Decimal(float(np.spacing(float(want))))
-            assert abs(Decimal(float(got)) - want) / ulp <= Decimal(bound), (a, b, got, want)
+            assert abs(Decimal(float(got)) - want) / ulp <= Decimal("0.62"), (a, b, got, want)
     base, exponent = (a.ravel() for a in np.meshgrid(np.arange(1, 60.0), np.arange(0, 12.0)))
     exact = base ** exponent < 2.0 ** 53
     z = np.empty_like(base)
