@@ -77,8 +77,8 @@ def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES,
     ``max_lanes``: loops of more lanes stay loops (a GPU thread's vector is 4 floats: 16
     bytes). ``math_calls``: float math calls (``T.tanh``, ...) get a vector form too, for a
     backend that renders them lane by lane (CUDA: True); or a mapping of op names to the
-    dtypes whose calls do (the LLVM backend's float32 ``sin``, ``cos`` and ``tan``, which it
-    emits as vector code: :data:`mlc.backends.llvm.vecmath.VECTOR_FORMS`), the other math
+    dtypes whose calls do (the LLVM backend's ``sin``, ``cos`` and ``tan`` of float32 and
+    float64, which it emits as vector code: :data:`mlc.backends.llvm.vecmath.VECTOR_FORMS`), the other math
     calls keeping their loop for LLVM's loop vectorizer."""
     noalias = bool(func.attr("tir.noalias", True))
     body = _Vectorize(noalias, max_lanes, math_calls).visit(func.body)

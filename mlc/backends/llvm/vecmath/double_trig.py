@@ -21,10 +21,11 @@ libm lane by lane, out of line.
   (((1 - w) - z/2) - e/2 + z^2 C(z) - r_hi r_lo)``, ``z = r_hi^2`` rounded with its
   error ``e`` (an FMA), ``w = 1 - z/2`` rounded (``(1 - w) - z/2`` is that rounding,
   exactly): the last addition is the only rounding of consequence;
-* **quadrants** as the float32 routines (:func:`.trig._combine`): sin r, cos r, -sin r,
-  -cos r for sin; cos r, -sin r, -cos r, sin r for cos; tan is ``sin r / cos r`` in even
-  quadrants and ``-cos r / sin r`` in odd ones, each side kept as two doubles and the
-  quotient (one division: the denominator's reciprocal) corrected once by its residual.
+* **quadrants** as the float32 routines choose them (:func:`.trig.combine_quadrants`):
+  sin r, cos r, -sin r, -cos r for sin; cos r, -sin r, -cos r, sin r for cos; tan is
+  ``sin r / cos r`` in even quadrants and ``-cos r / sin r`` in odd ones, each side kept
+  as two doubles and the quotient (one division: the denominator's reciprocal) corrected
+  once by its residual.
 
 sin and tan are odd (computed on |x|, the sign put back, so zeros keep theirs), cos even.
 Measured against exact values over 25 million doubles (``np.longdouble``): within 0.74
@@ -39,8 +40,8 @@ from math import factorial
 
 from llvmlite import ir
 
-from .emitter import FORMATS, FloatOps, pi_fixed
-from .trig import unless_slow_lanes
+from .emitter import FORMATS, FloatOps
+from .trig import combine_quadrants, pio2_parts, quadrant_bit, unless_slow_lanes
 
 __all__ = ["vector_trig64", "FAST_LIMIT64", "PIO2_PARTS"]
 
@@ -52,22 +53,8 @@ _COS = tuple((-1) ** n / factorial(2 * n) for n in range(2, 10))  # 1/4!, -1/6!,
 _TWO_OVER_PI = 0.6366197723675814
 
 
-def _pio2_parts() -> tuple[float, float, float, float]:
-    """pi/2 as P1 + P2 + P3 + P4: three parts of 33 significant bits, then the next 53."""
-    bits = 300
-    rest = pi_fixed(bits)  # floor(pi 2^bits): pi/2 = pi / 2^(bits + 1)
-    parts, top = [], rest.bit_length()
-    for width in (33, 33, 33):
-        cut = top - width
-        part = rest >> cut << cut
-        parts.append(part / 2 ** (bits + 1))  # (exact: int / int rounds correctly)
-        rest, top = rest - part, cut
-    parts.append(rest / 2 ** (bits + 1))
-    return tuple(parts)
-
-
-#: pi/2 in four parts (:func:`_pio2_parts`).
-PIO2_PARTS = _pio2_parts()
+#: pi/2 in four parts: three of 33 significant bits, then the next 53 (:func:`.trig.pio2_parts`).
+PIO2_PARTS = pio2_parts(33, 33, 33)
 
 
 def reduce64(d: FloatOps, a):
@@ -109,22 +96,15 @@ def _quotient(d: FloatOps, num, den):
 
 def _combine64(op: str, d: FloatOps, q, sin, cos, negative):
     """``op``'s value from the quadrant ``q`` (an int vector), sin r and cos r (each as two
-    doubles) and x's sign (see the module docstring)."""
-    b = d.b
-
-    def bit(value, n):
-        return b.icmp_unsigned("!=", b.and_(value, d.ci(n)), d.ci(0))
-    odd = bit(q, 1)
-    if op == "sin":
-        y = d.select(odd, cos[0], sin[0])
-        return d.select(b.xor(bit(q, 2), negative), d.neg(y), y)
-    if op == "cos":
-        y = d.select(odd, sin[0], cos[0])
-        return d.select(bit(b.add(q, d.ci(1)), 2), d.neg(y), y)  # quadrants 1 and 2
+    doubles) and x's sign: sin and cos as the float32 routines choose them
+    (:func:`.trig.combine_quadrants`, the high parts); tan the quotient of the pairs."""
+    if op != "tan":
+        return combine_quadrants(op, d, q, sin[0], cos[0], negative, d.ci)
+    odd = quadrant_bit(d.b, q, 1, d.ci)
     num = tuple(d.select(odd, c, s) for s, c in zip(sin, cos))
     den = tuple(d.select(odd, s, c) for s, c in zip(sin, cos))
     y = _quotient(d, num, den)
-    return d.select(b.xor(odd, negative), d.neg(y), y)
+    return d.select(d.b.xor(odd, negative), d.neg(y), y)
 
 
 def vector_trig64(builder: ir.IRBuilder, op: str, x: ir.Value, lane_by_lane: ir.Function) -> ir.Value:

@@ -32,12 +32,13 @@ from .coefficients import COEFFICIENTS, ERF_LARGE_END, TANH_SMALL_END
 from .emitter import FloatOps
 from .fast import FAST_COEFFICIENTS, TANH_RATIONAL_END
 
-__all__ = ["ROUTINES", "exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf"]
+__all__ = ["ROUTINES", "exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "log_split", "log_reduce",
+           "LOG2E", "EXP_RANGE"]
 
-_LOG2E = 1.4426950408889634
+LOG2E = 1.4426950408889634
 
-# Arguments outside [lo, hi] give exp's overflow (inf) or underflow (0) anyway.
-_EXP_RANGE = {"float32": (-104.0, 89.0), "float64": (-746.0, 710.0)}
+#: Arguments outside [lo, hi] give exp's overflow (inf) or underflow (0) anyway.
+EXP_RANGE = {"float32": (-104.0, 89.0), "float64": (-746.0, 710.0)}
 # |x| from which tanh(x) rounds to +-1.
 _TANH_ONE = {"float32": 10.0, "float64": 20.0}
 
@@ -52,7 +53,7 @@ def _coeffs(o: FloatOps, name: str):
 def _reduce(o: FloatOps, x):
     """(k as an integer, t ~ expm1(r)) with e^x = 2^k (1 + t); ``x`` finite and in range."""
     ln2_hi, ln2_lo = o.fmt.ln2_split()
-    k = o.roundeven(o.mul(x, _LOG2E))
+    k = o.roundeven(o.mul(x, LOG2E))
     r = o.fma(o.neg(k), ln2_hi, x)  # exact (Sterbenz)
     r = o.fma(o.neg(k), ln2_lo, r)
     t = o.fma(o.mul(r, r), o.horner(r, _coeffs(o, "exp_q")), r)
@@ -60,7 +61,7 @@ def _reduce(o: FloatOps, x):
 
 
 def _exp_finite(o: FloatOps, x):
-    lo, hi = _EXP_RANGE[o.fmt.dtype]
+    lo, hi = EXP_RANGE[o.fmt.dtype]
     k, t = _reduce(o, o.clamp(x, lo, hi))
     return o.scale(o.add(t, 1.0), k)
 
@@ -72,7 +73,7 @@ def exp(o: FloatOps, x):
 
 def _expm1_finite(o: FloatOps, x):
     mant = o.fmt.mant
-    _, hi = _EXP_RANGE[o.fmt.dtype]
+    _, hi = EXP_RANGE[o.fmt.dtype]
     lo = -float(mant + 3) * 0.6931471805599453  # below, e^x < ulp(1) / 4: the result rounds to -1
     k, t = _reduce(o, o.clamp(x, lo, hi))
     b = o.b
@@ -90,24 +91,35 @@ def expm1(o: FloatOps, x):
     return o.select(o.isnan(x), x, y)
 
 
-def log_reduce(o: FloatOps, x):
-    """(k as a float, f, s, hfsq, r) with ``x = 2^k (1 + f)``, ``1 + f`` in [sqrt(1/2),
-    sqrt 2) (subnormals pre-scaled), ``s = f / (2 + f)``, ``hfsq = f^2 / 2`` and
-    ``log(1 + f) = f - (hfsq - s (hfsq + r))``; for ``x`` positive and finite (other
-    inputs give values :func:`log_specials` replaces)."""
+def log_split(o: FloatOps, x, subnormals: bool = True):
+    """(k as a float, f) with ``x = 2^k (1 + f)``, ``1 + f`` in [sqrt(1/2), sqrt 2) and
+    ``f`` exact, for ``x`` positive and finite; a subnormal ``x`` is scaled into the normal
+    range first, unless the caller knows there is none (``subnormals=False``: a float
+    widened to double)."""
     fmt, b = o.fmt, o.b
-    subnormal = o.lt(x, 2.0 ** (1 - fmt.bias))
-    xs = o.select(subnormal, o.mul(x, 2.0 ** fmt.mant), x)
+    if subnormals:
+        subnormal = o.lt(x, 2.0 ** (1 - fmt.bias))
+        x = o.select(subnormal, o.mul(x, 2.0 ** fmt.mant), x)
     offset = o.bits(o.c(0.7071067811865476))  # bits of sqrt(1/2): m lands in [sqrt(1/2), sqrt(2))
-    ix = b.sub(o.bits(xs), offset)
-    k = b.add(b.ashr(ix, o.ci(fmt.mant)), b.select(subnormal, o.ci(-fmt.mant), o.ci(0)))
+    ix = b.sub(o.bits(x), offset)
+    k = b.ashr(ix, o.ci(fmt.mant))
+    if subnormals:
+        k = b.add(k, b.select(subnormal, o.ci(-fmt.mant), o.ci(0)))
+    kf = o.to_float(k)
     m = o.from_bits(b.add(b.and_(ix, o.ci((1 << fmt.mant) - 1)), offset))
-    f = o.sub(m, 1.0)
+    return kf, o.sub(m, 1.0)
+
+
+def log_reduce(o: FloatOps, x):
+    """(k as a float, f, s, hfsq, r) with ``x = 2^k (1 + f)`` (:func:`log_split`), ``s = f /
+    (2 + f)``, ``hfsq = f^2 / 2`` and ``log(1 + f) = f - (hfsq - s (hfsq + r))``; for ``x``
+    positive and finite (other inputs give values :func:`log_specials` replaces)."""
+    kf, f = log_split(o, x)
     s = o.div(f, o.add(f, 2.0))
     z = o.mul(s, s)
     r = o.mul(z, o.horner(z, _coeffs(o, "log_q")))
     hfsq = o.mul(o.mul(f, f), 0.5)
-    return o.to_float(k), f, s, hfsq, r
+    return kf, f, s, hfsq, r
 
 
 def log_specials(o: FloatOps, x, y):

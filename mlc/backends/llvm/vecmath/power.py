@@ -32,6 +32,7 @@ from math import factorial
 
 from .coefficients import COEFFICIENTS
 from .emitter import FORMATS, FloatOps
+from .functions import EXP_RANGE, LOG2E, log_split
 
 __all__ = ["pow", "cbrt", "POWER_ROUTINES"]
 
@@ -53,18 +54,14 @@ def _magnitude_via_double(o: FloatOps, ax, y):
     normal double (|n| < 160), one exact product."""
     d = FloatOps(o.b, FORMATS["float64"], o.fast, o.flags, o.lanes)
     b = d.b
-    a = b.fpext(ax, d.ty)
-    offset = d.bits(d.c(0.7071067811865476))  # m lands in [sqrt(1/2), sqrt 2)
-    ix = b.sub(d.bits(a), offset)
-    k = d.to_float(b.ashr(ix, d.ci(52)))
-    f = d.sub(d.from_bits(b.add(b.and_(ix, d.ci((1 << 52) - 1)), offset)), 1.0)
+    k, f = log_split(d, b.fpext(ax, d.ty), subnormals=False)
     s = d.div(f, d.add(f, 2.0))
     z = d.mul(s, s)
     log_m = d.fma(d.mul(s, z), d.horner(z, _ATANH_FLOAT), d.add(s, s))
     ln2_hi, ln2_lo = d.fmt.ln2_split()
     log_x = d.fma(k, ln2_hi, d.fma(k, ln2_lo, log_m))
     v = d.clamp(d.mul(log_x, b.fpext(y, d.ty)), *_FLOAT_EXP_RANGE)
-    n = d.roundeven(d.mul(v, 1.4426950408889634))
+    n = d.roundeven(d.mul(v, LOG2E))
     r = d.fma(d.neg(n), ln2_lo, d.fma(d.neg(n), ln2_hi, v))
     e = d.fma(d.mul(r, r), d.horner(r, _EXP_FLOAT), d.add(r, 1.0))
     return b.fptrunc(d.mul(e, d.pow2(d.to_int(n))), o.ty)
@@ -94,14 +91,7 @@ def _log_double_double(d: FloatOps, ax):
     by an FMA, and the reciprocal scales it well enough), ``log m = 2s
     + 2s^3/3 + 2s^5/5 + s^7 R(s^2)`` with the first three terms as two doubles, ``k ln 2`` as
     ``k ln2_hi`` (exact) plus ``k ln2_lo``."""
-    b, fmt = d.b, d.fmt
-    subnormal = d.lt(ax, 2.0 ** (1 - fmt.bias))
-    xs = d.select(subnormal, d.mul(ax, 2.0 ** fmt.mant), ax)
-    offset = d.bits(d.c(0.7071067811865476))
-    ix = b.sub(d.bits(xs), offset)
-    k = d.to_float(b.add(b.ashr(ix, d.ci(fmt.mant)), b.select(subnormal, d.ci(-fmt.mant), d.ci(0))))
-    m = d.from_bits(b.add(b.and_(ix, d.ci((1 << fmt.mant) - 1)), offset))
-    f = d.sub(m, 1.0)  # exact
+    k, f = log_split(d, ax)
     u = d.add(f, 2.0)
     u_lo = d.add(d.sub(2.0, u), f)  # (exact: |2| >= |f|)
     inverse = d.div(1.0, u)
@@ -114,11 +104,12 @@ def _log_double_double(d: FloatOps, ax):
     fifth, fifth_lo = _product(d, fifth_power, (_TWO_FIFTHS_HI, _TWO_FIFTHS_LO))  # 2s^5/5
     z, s5 = square[0], fifth_power[0]
     rest = d.mul(d.mul(s5, z), d.horner(z, _ATANH_TAIL))
-    ln2_hi, ln2_lo = fmt.ln2_split()
+    ln2_hi, ln2_lo = d.fmt.ln2_split()
     hi, e1 = d.two_sum(d.mul(k, ln2_hi), d.add(s, s))  # (k ln2_hi exact: 11 + 32 bits)
     hi, e2 = d.two_sum(hi, third)  # (terms reaching 2^-60 of log m join hi, not lo)
     hi, e3 = d.two_sum(hi, fifth)
-    lo = d.add(d.add(e1, d.add(e2, e3)), d.add(d.add(s_lo, s_lo), d.add(third_lo, d.add(fifth_lo, d.fma(k, ln2_lo, rest)))))
+    small = d.add(third_lo, d.add(fifth_lo, d.fma(k, ln2_lo, rest)))
+    lo = d.add(d.add(e1, d.add(e2, e3)), d.add(d.add(s_lo, s_lo), small))
     return d.fast_two_sum(hi, lo)
 
 
@@ -128,12 +119,12 @@ def _exp_double_double(d: FloatOps, v, v_lo):
     reduction and ``v_lo`` kept beside ``r`` as ``r_lo``, then ``2^n ((1 + r) + c + r_lo
     (1 + r + c))`` with ``c = r^2 q(r)`` of exp's polynomial and ``1 + r`` as two doubles,
     so that the last addition is the one rounding of weight; scaled in two steps."""
-    lo_end, hi_end = -746.0, 710.0
+    lo_end, hi_end = EXP_RANGE["float64"]
     out = d.b.or_(d.lt(v, lo_end), d.gt(v, hi_end))
     v_lo = d.select(out, 0.0, v_lo)
     v = d.clamp(v, lo_end, hi_end)
     ln2_hi, ln2_lo = d.fmt.ln2_split()
-    n = d.roundeven(d.mul(v, 1.4426950408889634))
+    n = d.roundeven(d.mul(v, LOG2E))
     r = d.fma(d.neg(n), ln2_hi, v)  # exact (Sterbenz)
     r, r_lo = d.two_sum(r, d.mul(d.neg(n), ln2_lo))
     r_lo = d.add(r_lo, v_lo)

@@ -35,7 +35,8 @@ from llvmlite import ir
 
 from .emitter import FORMATS, FloatOps, pi_fixed
 
-__all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "reduction_table", "vector_trig", "unless_slow_lanes", "FAST_LIMIT"]
+__all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "reduction_table", "vector_trig", "unless_slow_lanes",
+           "pio2_parts", "combine_quadrants", "quadrant_bit", "FAST_LIMIT"]
 
 _TABLE = "__mlc_math.two_over_pi"
 #: float32 biased exponents of finite numbers (subnormals read row 1, as their scale is 2^-149).
@@ -123,25 +124,28 @@ def _reduce(o: FloatOps, x):
     return d, quadrant, sin_r, cos_r, negative, finite
 
 
-def _bit(b: ir.IRBuilder, quadrant, n: int, const=None):
+def quadrant_bit(b: ir.IRBuilder, quadrant, n: int, const=None):
+    """Whether bit ``n`` (a mask) of the integer ``quadrant`` is set; ``const(v)`` makes the
+    constant ``v`` of its type (a splat for a vector)."""
     const = const or (lambda v: ir.Constant(quadrant.type, v))
     return b.icmp_unsigned("!=", b.and_(quadrant, const(n)), const(0))
 
 
-def _combine(op: str, d: FloatOps, q, s, c, negative, const=None):
+def combine_quadrants(op: str, d: FloatOps, q, s, c, negative, const=None):
     """``op``'s value (double) from the quadrant ``q``, sin r and cos r, and x's sign:
     sin by quadrant sin r, cos r, -sin r, -cos r, odd in x (zeros keep their sign); cos
     cos r, -sin r, -cos r, sin r, even in x; tan sin r / cos r in even quadrants, -cos r /
     sin r in odd ones, odd in x. ``const(v)``: the integer constant ``v`` of ``q``'s type."""
     b = d.b
     if op == "sin":
-        y = d.select(_bit(b, q, 1, const), c, s)
-        return d.select(b.xor(_bit(b, q, 2, const), negative), d.neg(y), y)
+        y = d.select(quadrant_bit(b, q, 1, const), c, s)
+        return d.select(b.xor(quadrant_bit(b, q, 2, const), negative), d.neg(y), y)
     if op == "cos":
-        y = d.select(_bit(b, q, 1, const), s, c)
-        flip = _bit(b, b.add(q, const(1) if const else ir.Constant(q.type, 1)), 2, const)  # quadrants 1, 2
+        y = d.select(quadrant_bit(b, q, 1, const), s, c)
+        one = const(1) if const else ir.Constant(q.type, 1)
+        flip = quadrant_bit(b, b.add(q, one), 2, const)  # quadrants 1, 2
         return d.select(flip, d.neg(y), y)
-    odd = _bit(b, q, 1, const)
+    odd = quadrant_bit(b, q, 1, const)
     y = d.div(d.select(odd, d.neg(c), s), d.select(odd, s, c))
     return d.select(negative, d.neg(y), y)
 
@@ -154,19 +158,19 @@ def _finish(o: FloatOps, y, finite):
 def sin(o: FloatOps, x):
     """sin(x): by quadrant sin r, cos r, -sin r, -cos r; odd in x (zeros keep their sign)."""
     d, q, s, c, negative, finite = _reduce(o, x)
-    return _finish(o, _combine("sin", d, q, s, c, negative), finite)
+    return _finish(o, combine_quadrants("sin", d, q, s, c, negative), finite)
 
 
 def cos(o: FloatOps, x):
     """cos(x): by quadrant cos r, -sin r, -cos r, sin r; even in x."""
     d, q, s, c, negative, finite = _reduce(o, x)
-    return _finish(o, _combine("cos", d, q, s, c, negative), finite)
+    return _finish(o, combine_quadrants("cos", d, q, s, c, negative), finite)
 
 
 def tan(o: FloatOps, x):
     """tan(x): sin r / cos r in even quadrants, -cos r / sin r in odd ones; odd in x."""
     d, q, s, c, negative, finite = _reduce(o, x)
-    return _finish(o, _combine("tan", d, q, s, c, negative), finite)
+    return _finish(o, combine_quadrants("tan", d, q, s, c, negative), finite)
 
 
 #: The magnitude below which :func:`vector_trig` reduces a lane without the table: its
@@ -174,17 +178,26 @@ def tan(o: FloatOps, x):
 FAST_LIMIT = 2.0 ** 20
 
 
-def _pio2_split() -> tuple[float, float]:
-    """pi/2 as hi + lo: hi its first 33 significant bits (so that ``k hi`` is exact for
-    ``k < 2^20``), lo the rest rounded to a double (about 2^-86 relative left out)."""
-    bits = 200
-    pi = pi_fixed(bits)  # floor(pi 2^bits): pi/2 = pi / 2^(bits + 1)
-    cut = pi.bit_length() - 33
-    hi = pi >> cut << cut
-    return hi / 2 ** (bits + 1), (pi - hi) / 2 ** (bits + 1)  # (exact; int / int rounds correctly)
+def pio2_parts(*widths: int) -> tuple[float, ...]:
+    """pi/2 as a sum of doubles: a part of each of ``widths`` significant bits in turn (a
+    part of 33 bits times a ``k < 2^20`` is exact), then the rest rounded to a double.
+
+    >>> pio2_parts(33)
+    (1.5707963267341256, 6.077100506506192e-11)
+    """
+    bits = 300
+    rest = pi_fixed(bits)  # floor(pi 2^bits): pi/2 = pi / 2^(bits + 1)
+    parts, top = [], rest.bit_length()
+    for width in widths:
+        cut = top - width
+        part = rest >> cut << cut
+        parts.append(part / 2 ** (bits + 1))  # (exact: int / int rounds correctly)
+        rest, top = rest - part, cut
+    return (*parts, rest / 2 ** (bits + 1))
 
 
-_PIO2_HI, _PIO2_LO = _pio2_split()
+#: pi/2 as hi + lo: hi of 33 bits, lo the rest rounded (about 2^-86 relative left out).
+_PIO2_HI, _PIO2_LO = pio2_parts(33)
 _TWO_OVER_PI = 0.6366197723675814
 
 
@@ -192,9 +205,9 @@ def vector_trig(builder: ir.IRBuilder, op: str, x: ir.Value, lane_by_lane: ir.Fu
     """``op(x)`` (sin, cos or tan) of every lane of the float vector ``x``, as vector code.
 
     A lane with ``|x| < FAST_LIMIT`` is reduced without the table: in double, ``k =
-    round(|x| 2/pi)`` and ``r = |x| - k hi - k lo`` (pi/2 = hi + lo, :func:`_pio2_split`;
+    round(|x| 2/pi)`` and ``r = |x| - k hi - k lo`` (pi/2 = hi + lo, :func:`pio2_parts`;
     the first product exact, the first difference exact), then the polynomials and
-    quadrants of the scalar routines (:func:`_combine`). With ``k`` under 2^20 the
+    quadrants of the scalar routines (:func:`combine_quadrants`). With ``k`` under 2^20 the
     reduction's error, some 2^-66, stays far below the smallest ``|r|`` a float that
     small leaves, so the result rounds as the table's does (within a hair of correctly
     rounded). The vector is then 8 lanes of double arithmetic with no gathers: on an
@@ -224,7 +237,7 @@ def vector_trig(builder: ir.IRBuilder, op: str, x: ir.Value, lane_by_lane: ir.Fu
     c = d.fma(d.mul(z, z), d.horner(z, _COS), d.fma(z, -0.5, 1.0))
     q = b.and_(b.fptosi(k, f.ity), f.ci(3))
     negative = b.icmp_signed("<", f.bits(x), f.ci(0))
-    fast = b.fptrunc(_combine(op, d, q, s, c, negative, f.ci), f.ty)
+    fast = b.fptrunc(combine_quadrants(op, d, q, s, c, negative, f.ci), f.ty)
     return unless_slow_lanes(b, op, slow, fast, x, lane_by_lane)
 
 
