@@ -29,3 +29,23 @@ def pinned_threads():
 
 #: An AVX-512 CPU with VNNI (int8 dot products, ``vpdpbusd``), for the int8 tensor intrinsics.
 VNNI = Target("llvm", "cascadelake")
+
+
+def _runnable() -> dict[str, object]:
+    """"host": this machine ("llvm"); on a machine with 512-bit vectors also "avx2", the
+    AVX2 CPU: its 256-bit code runs here, so one CI host tests both vector widths' code."""
+    from mlc.backends.llvm_cpus import host_cpu
+    out = {"host": "llvm"}
+    host = Target.from_str("llvm")
+    _, features = host_cpu()
+    if host.vector_bits == 512 and {"+avx2", "+fma"} <= set(features.split(",")):
+        out["avx2"] = AVX2
+    return out
+
+
+#: Targets whose code this machine runs (:func:`_runnable`), by name.
+RUNNABLE = _runnable()
+
+#: ``@each_runnable_target``: the test takes ``target``, the host's and, on an AVX-512
+#: machine, the AVX2 CPU's: code that runs for both vector widths wherever CI runs.
+each_runnable_target = pytest.mark.parametrize("target", list(RUNNABLE.values()), ids=list(RUNNABLE))

@@ -12,6 +12,8 @@ import mlc
 from mlc import te
 from mlc.ir import dtype as dt
 
+from tests.targets import RUNNABLE
+
 DTYPES = ["float32", "float64", "float16", "int32", "int64", "int8", "uint8"]
 DIMS = [1, 2, 3, 5, 7, 8, 16]
 FLOAT_UNARY = ["neg", "abs", "tanh", "sigmoid", "exp_tanh", "sqrt_abs", "floor", "round", "sin", "cos", "cube"]
@@ -213,8 +215,10 @@ def assert_close(actual, expected, dtype, what, slack=1.0):
 
 
 @settings(max_examples=250)
-@given(programs(), st.integers(0, 2**32 - 1))
-def test_random_programs_llvm_equals_reference_equals_numpy(program, seed):
+@given(programs(), st.integers(0, 2**32 - 1), st.sampled_from(sorted(RUNNABLE)))
+def test_random_programs_llvm_equals_reference_equals_numpy(program, seed, vectors):
+    """Built for the reference interpreter and for LLVM (``vectors``: the host's CPU, or on
+    an AVX-512 machine also the AVX2 one, whose default schedules use 256-bit vectors)."""
     dtype, shape, n_inputs, stages, outputs = program
     func = build_te(dtype, shape, n_inputs, stages, outputs)
     mod = mlc.IRModule({"prog": func})
@@ -223,23 +227,24 @@ def test_random_programs_llvm_equals_reference_equals_numpy(program, seed):
     expected = run_numpy(dtype, shape, inputs, stages)
 
     results = {}
-    for target in ("reference", "llvm"):
+    for name, target in (("reference", "reference"), ("llvm", RUNNABLE[vectors])):
         outs = [np.zeros(shape, dtype) for _ in outputs]
         with np.errstate(all="ignore"):
             mlc.build(mod, target)["prog"](*inputs, *outs)
-        results[target] = outs
+        results[name] = outs
     for n, o in enumerate(outputs):
         want = expected[n_inputs + o]
         assert_close(results["reference"][n], want, dtype, f"reference vs numpy, stage {o}\n{mod.script()}")
         assert_close(results["llvm"][n], results["reference"][n], dtype, f"llvm vs reference, stage {o}\n{mod.script()}")
 
 
+@pytest.mark.parametrize("vectors", sorted(RUNNABLE))
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_a_fixed_program_of_every_dtype(dtype):
+def test_a_fixed_program_of_every_dtype(dtype, vectors):
     """A deterministic smoke version of the property above, one per dtype."""
     program = (dtype, (3, 5), 2,
                [("ew", ("bin", "add", ("load", 0, "s"), ("load", 1, "s"))),
                 ("reduce", "max", ("bin", "mul", ("load", 2, "k"), ("load", 0, "s"))),
                 ("shift", 3, 1), ("flip", 4, 1)],
                [0, 3])
-    test_random_programs_llvm_equals_reference_equals_numpy.hypothesis.inner_test(program, 7)
+    test_random_programs_llvm_equals_reference_equals_numpy.hypothesis.inner_test(program, 7, vectors)

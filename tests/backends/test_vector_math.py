@@ -5,6 +5,9 @@ The documented max-ulp bounds are asserted over the whole float32 range
 subnormals included) plus special values, over float64 values spread over
 the exponent range, and over every float16. Errors are measured against
 NumPy in float64 (SciPy's erf; libm's for float64), in ulps of the result's format.
+The sweeps run the host's code and, on a machine with 512-bit vectors, the AVX2 CPU's
+as well (``each_runnable_target``): each vector width's code is tested on either kind
+of host.
 """
 import math
 import re
@@ -18,6 +21,8 @@ from scipy import special
 
 import mlc
 from mlc import te
+
+from tests.targets import each_runnable_target
 
 OPS = ["exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf",
        "log2", "log10", "sinh", "cosh", "asinh", "acosh", "atanh", "sin", "cos", "tan",
@@ -66,17 +71,17 @@ def ulp_errors(got, want64, dtype):
         return np.where(same, 0.0, np.abs(g - want64) / spacing)
 
 
-def build_ops(dtype, n):
+def build_ops(dtype, n, target="llvm"):
     funcs = {}
     for op in OPS:
         X = te.placeholder((n,), dtype, "X")
         fn = getattr(te, op)
         funcs[op] = te.create_prim_func([X, te.compute((n,), lambda i: fn(X[i]), "Y")])
-    return mlc.build(mlc.IRModule(funcs), "llvm")
+    return mlc.build(mlc.IRModule(funcs), target)
 
 
-def check(dtype, x):
-    lib = build_ops(dtype, x.size)
+def check(dtype, x, target="llvm"):
+    lib = build_ops(dtype, x.size, target)
     for op in OPS:
         y = np.empty_like(x)
         lib[op](x, y)
@@ -95,27 +100,31 @@ def float32_sweep():
     return np.concatenate([x, -x, np.array(SPECIALS, "float32")])
 
 
-def test_float32_over_the_whole_range():
-    check("float32", float32_sweep())
+@each_runnable_target
+def test_float32_over_the_whole_range(target):
+    check("float32", float32_sweep(), target)
 
 
-def test_float64_over_the_exponent_range():
+@each_runnable_target
+def test_float64_over_the_exponent_range(target):
     rng = np.random.default_rng(1)
     n = 400_000
     x = rng.uniform(1, 2, n) * np.exp2(rng.integers(-1074, 1024, n).astype("float64"))
     near = rng.standard_normal(n) * np.exp2(rng.integers(-12, 10, n).astype("float64"))
     x = np.concatenate([x, -x, near, rng.uniform(-800, 800, 100_000), np.array(SPECIALS)])
-    check("float64", x)
+    check("float64", x, target)
 
 
-def test_every_float16():
-    check("float16", np.arange(2**16, dtype="uint16").view("float16").copy())
+@each_runnable_target
+def test_every_float16(target):
+    check("float16", np.arange(2**16, dtype="uint16").view("float16").copy(), target)
 
 
+@each_runnable_target
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_special_values_like_numpy(dtype):
+def test_special_values_like_numpy(dtype, target):
     x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, 1e30, -1e30, 1e-40, 800.0, -800.0], dtype)
-    lib = build_ops(dtype, x.size)
+    lib = build_ops(dtype, x.size, target)
     for op in OPS:
         y = np.empty_like(x)
         lib[op](x, y)
@@ -134,7 +143,8 @@ PI = Decimal("3.1415926535897932384626433832795028841971693993751058209749445923
              "089986280348253421170679821480865")
 
 
-def test_float32_trig_near_multiples_of_half_pi():
+@each_runnable_target
+def test_float32_trig_near_multiples_of_half_pi(target):
     """The float32 arguments closest to multiples of pi/2, from 1 to 2^120 of them: where
     the reduction cancels most (sin, cos and tan take their argument mod pi/2 exactly)."""
     rng = np.random.default_rng(2)
@@ -144,7 +154,7 @@ def test_float32_trig_near_multiples_of_half_pi():
         ctx.prec = 150
         x = np.array([float(n * PI / 2) for n in counts], "float64").astype("float32")
     x = x[np.isfinite(x)]
-    lib = build_ops("float32", x.size)
+    lib = build_ops("float32", x.size, target)
     for op in ("sin", "cos", "tan"):
         y = np.empty_like(x)
         lib[op](x, y)
@@ -152,13 +162,14 @@ def test_float32_trig_near_multiples_of_half_pi():
         assert err.max() <= MAX_ULPS["float32"][op], (op, x[int(np.argmax(err))])
 
 
-def build_pow(dtype, n):
+def build_pow(dtype, n, target="llvm"):
     X, Y = te.placeholder((n,), dtype, "X"), te.placeholder((n,), dtype, "Y")
-    return mlc.build(te.create_prim_func([X, Y, te.compute((n,), lambda i: te.pow(X[i], Y[i]), "Z")]), "llvm")
+    return mlc.build(te.create_prim_func([X, Y, te.compute((n,), lambda i: te.pow(X[i], Y[i]), "Z")]), target)
 
 
+@each_runnable_target
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
-def test_pow_over_the_exponent_range(dtype):
+def test_pow_over_the_exponent_range(dtype, target):
     """float32 pow (float16 widened to it) within half an ulp of float64 pow (plus the
     double rounding): |x| over every exponent, y up to where the result overflows, a
     fifth of them integers, a third of the x negative."""
@@ -171,7 +182,7 @@ def test_pow_over_the_exponent_range(dtype):
     x = np.where(rng.random(n) < 0.3, -x, x).astype(dtype)
     y = y.astype(dtype)
     z = np.empty_like(x)
-    build_pow(dtype, n)["main"](x, y, z)
+    build_pow(dtype, n, target)["main"](x, y, z)
     with np.errstate(all="ignore"):
         want = np.power(x.astype("float64"), y.astype("float64"))
     err = ulp_errors(z, want, dtype)
@@ -179,7 +190,8 @@ def test_pow_over_the_exponent_range(dtype):
     assert err[worst] <= 0.51, (x[worst], y[worst], z[worst], want[worst])
 
 
-def test_float64_pow_over_the_exponent_range():
+@each_runnable_target
+def test_float64_pow_over_the_exponent_range(target):
     """float64 pow within 1 ulp of NumPy's (libm's or its SIMD pow, within 0.71 of the exact
     value): |x| over every exponent, y up to where the result overflows or underflows, a
     fifth of them integers, a third of the x negative."""
@@ -190,7 +202,7 @@ def test_float64_pow_over_the_exponent_range():
     y = np.where(rng.random(n) < 0.2, np.round(y), y)
     x = np.where(rng.random(n) < 0.3, -x, x)
     z = np.empty_like(x)
-    build_pow("float64", n)["main"](x, y, z)
+    build_pow("float64", n, target)["main"](x, y, z)
     with np.errstate(all="ignore"):
         want = np.power(x, y)
     err = ulp_errors(z, want, "float64")
@@ -198,7 +210,8 @@ def test_float64_pow_over_the_exponent_range():
     assert err[worst] <= 1, (x[worst], y[worst], z[worst], want[worst])
 
 
-def test_float64_pow_is_within_its_bound_of_the_exact_value():
+@each_runnable_target
+def test_float64_pow_is_within_its_bound_of_the_exact_value(target):
     """Against Decimal's power (correctly rounded at 50 digits): within 0.62 ulp (the power
     module measured 0.61 over 8 million pairs, |y log x| up to the overflow), for x near 1
     with large y, x over the exponent range, and results near the ends of the range;
@@ -209,7 +222,7 @@ def test_float64_pow_is_within_its_bound_of_the_exact_value():
     y = np.concatenate([rng.uniform(-20, 20, 600), rng.uniform(-5e4, 5e4, 300), rng.uniform(-1, 1, 300),
                         rng.uniform(-1000, 1000, 600)])
     z = np.empty_like(x)
-    build_pow("float64", x.size)["main"](x, y, z)
+    build_pow("float64", x.size, target)["main"](x, y, z)
     with localcontext() as ctx:
         ctx.prec = 50
         for a, b, got in zip(x, y, z):
@@ -221,7 +234,7 @@ def test_float64_pow_is_within_its_bound_of_the_exact_value():
     base, exponent = (a.ravel() for a in np.meshgrid(np.arange(1, 60.0), np.arange(0, 12.0)))
     exact = base ** exponent < 2.0 ** 53
     z = np.empty_like(base)
-    build_pow("float64", base.size)["main"](base, exponent, z)
+    build_pow("float64", base.size, target)["main"](base, exponent, z)
     assert all(int(c) == int(a) ** int(b) for a, b, c in zip(base[exact], exponent[exact], z[exact]))
 
 
@@ -248,8 +261,9 @@ def test_float64_pow_of_any_pairs_is_within_an_ulp_of_numpy(pairs):
     np.testing.assert_array_equal(np.signbit(z[exact]), np.signbit(want[exact]))
 
 
+@each_runnable_target
 @pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
-def test_pow_special_values_like_numpy(dtype):
+def test_pow_special_values_like_numpy(dtype, target):
     """Every pair of zeros, ones, halves, twos, threes of both signs, infinities, NaN,
     tiny and huge numbers: NumPy's (C99's) result, signed zeros and infinities included."""
     big = float(np.finfo(dtype).max) / 2
@@ -257,21 +271,22 @@ def test_pow_special_values_like_numpy(dtype):
                        1 / big, big, -big], dtype)
     x, y = (a.ravel().copy() for a in np.meshgrid(values, values))
     z = np.empty_like(x)
-    build_pow(dtype, x.size)["main"](x, y, z)
+    build_pow(dtype, x.size, target)["main"](x, y, z)
     with np.errstate(all="ignore"):
         want = np.power(x.astype("float64"), y.astype("float64")).astype(dtype)
     same = (z == want) & (np.signbit(z) == np.signbit(want)) | (np.isnan(z) & np.isnan(want))
     assert same.all(), [(a, b, c, d) for a, b, c, d in zip(x[~same], y[~same], z[~same], want[~same])]
 
 
-def build_atan2(dtype, n):
+def build_atan2(dtype, n, target="llvm"):
     Y, X = te.placeholder((n,), dtype, "Y"), te.placeholder((n,), dtype, "X")
     return mlc.build(te.create_prim_func([Y, X, te.compute((n,), lambda i: te.atan2(Y[i], X[i]), "Z")]),
-                     "llvm")
+                     target)
 
 
+@each_runnable_target
 @pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
-def test_atan2_in_every_direction(dtype):
+def test_atan2_in_every_direction(dtype, target):
     """float32 atan2 (float16 widened to it) within half an ulp of float64 atan2, float64
     atan2 within 2 ulps of libm's, for points at every angle and over the exponent range
     of both coordinates."""
@@ -285,19 +300,20 @@ def test_atan2_in_every_direction(dtype):
         x = (x * rng.choice([-1, 1], n)).astype(dtype)
     y = y.astype(dtype)
     z = np.empty_like(x)
-    build_atan2(dtype, n)["main"](y, x, z)
+    build_atan2(dtype, n, target)["main"](y, x, z)
     err = ulp_errors(z, np.arctan2(y.astype("float64"), x.astype("float64")), dtype)
     worst = int(np.argmax(err))
     assert err[worst] <= (2 if dtype == "float64" else 0.51), (y[worst], x[worst], z[worst])
 
 
+@each_runnable_target
 @pytest.mark.parametrize("dtype", ["float32", "float16", "float64"])
-def test_atan2_special_values_like_numpy(dtype):
+def test_atan2_special_values_like_numpy(dtype, target):
     """Every pair of signed zeros, ones, infinities and NaN: C99's angles, signs included."""
     values = np.array([0.0, -0.0, 1.0, -1.0, 3.0, -3.0, np.inf, -np.inf, np.nan], dtype)
     y, x = (a.ravel().copy() for a in np.meshgrid(values, values))
     z = np.empty_like(x)
-    build_atan2(dtype, x.size)["main"](y, x, z)
+    build_atan2(dtype, x.size, target)["main"](y, x, z)
     want = np.arctan2(y.astype("float64"), x.astype("float64")).astype(dtype)
     same = (z == want) & (np.signbit(z) == np.signbit(want)) | (np.isnan(z) & np.isnan(want))
     assert same.all(), [(a, b, c, d) for a, b, c, d in zip(y[~same], x[~same], z[~same], want[~same])]

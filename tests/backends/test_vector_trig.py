@@ -29,7 +29,7 @@ from mlc.ir.expr import Call, IntImm, Var
 from mlc.ir.tir import BufferStore, For, PrimFunc
 from mlc.passes.tir import vectorize_loops
 
-from tests.targets import each_pinned_target, pinned_threads
+from tests.targets import each_pinned_target, each_runnable_target, pinned_threads
 
 from .test_vector_math import MAX_ULPS, PI, reference, ulp_errors
 
@@ -44,8 +44,8 @@ def _program(op, n, dtype="float32"):
     return te.create_prim_func([X, te.compute((n,), lambda i: fn(X[i]), "Y")])
 
 
-def _run(op, x):
-    lib = mlc.build(_program(op, x.size, str(x.dtype)), "llvm")
+def _run(op, x, target="llvm"):
+    lib = mlc.build(_program(op, x.size, str(x.dtype)), target)
     y = np.empty_like(x)
     lib["main"](x, y)
     return y
@@ -120,8 +120,9 @@ def test_vectorize_for_llvm_vectorizes_trig_calls_only():
     assert vectorize_loops_for_llvm in LLVM_TIR_PASSES and vectorize_loops not in LLVM_TIR_PASSES
 
 
+@each_runnable_target
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_vectors_with_a_lane_beyond_the_limit_take_the_scalar_routine(dtype):
+def test_vectors_with_a_lane_beyond_the_limit_take_the_scalar_routine(dtype, target):
     """Every vector below holds ordinary lanes and one that is huge, infinite, NaN, at the
     limit, or a signed zero: each lane still rounds as documented, and the ordinary lanes
     of the other vectors too."""
@@ -134,7 +135,7 @@ def test_vectors_with_a_lane_beyond_the_limit_take_the_scalar_routine(dtype):
     x[::64] = odd  # one per 64 elements; the others' vectors are ordinary
     x[40::64] = -odd
     for op in OPS:
-        y = _run(op, x)
+        y = _run(op, x, target)
         _assert_rounds_as_documented(op, x, y)
         zero = x == 0
         np.testing.assert_array_equal(np.signbit(y[zero]), np.signbit(x[zero]) if op != "cos" else False)
@@ -223,7 +224,8 @@ def _closest_to_multiples_of_half_pi(binades=range(21)):
     return out
 
 
-def test_float64_vector_trig_is_within_its_bound_of_the_exact_value():
+@each_runnable_target
+def test_float64_vector_trig_is_within_its_bound_of_the_exact_value(target):
     """Against values computed exactly (Decimal): ordinary arguments, those near pi/4 (where
     the polynomials' terms weigh most), the doubles nearest to multiples of pi/2 up to the
     limit, and in each binade below it the closest of all (where the reduction cancels all
@@ -235,7 +237,7 @@ def test_float64_vector_trig_is_within_its_bound_of_the_exact_value():
     x = np.concatenate([rng.uniform(-4, 4, 400), rng.uniform(0.74, 0.83, 200), rng.standard_normal(200) * 1e3,
                         rng.uniform(-FAST_LIMIT64, FAST_LIMIT64, 200), near_multiples, hardest, np.negative(hardest)])
     for op in OPS:
-        y = _run(op, x)
+        y = _run(op, x, target)
         for value, got, lib in zip(x, y, reference(op, x)):
             want = _exact(op, value)
             ulp = Decimal(float(np.spacing(abs(float(want)))))

@@ -3,8 +3,9 @@
 Hypothesis draws a random te program (tests/test_random_programs.py) and a
 random sequence of schedule primitives with random arguments. Every call
 either raises ScheduleError and leaves the module unchanged, or is kept; the
-final schedule, built for LLVM, must compute what the reference interpreter
-computes on the unscheduled program.
+final schedule, built for LLVM (for the host's CPU or, on an AVX-512 machine, also
+the AVX2 one), must compute what the reference interpreter computes on the
+unscheduled program.
 """
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -14,6 +15,7 @@ from mlc import ScheduleError
 from mlc.schedules import Schedule
 from mlc.schedules.state import all_blocks
 
+from tests.targets import RUNNABLE
 from tests.test_random_programs import assert_close, build_te, programs, random_inputs
 
 LOOP_ACTIONS = ["split", "fuse", "reorder", "parallel", "vectorize", "unroll", "annotate"]
@@ -102,12 +104,13 @@ def test_random_schedules_are_refused_or_correct(program, data):
 
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="seed"))
     inputs = random_inputs(rng, dtype, shape, n_inputs)
+    vectors = RUNNABLE[data.draw(st.sampled_from(sorted(RUNNABLE)), label="vectors")]
     results = {}
-    for target, mod in (("reference", original), ("llvm", sch.mod)):
+    for name, target, mod in (("reference", "reference", original), ("llvm", vectors, sch.mod)):
         outs = [np.zeros(shape, dtype) for _ in outputs]
         with np.errstate(all="ignore"):
             mlc.build(mod, target)["prog"](*inputs, *outs)
-        results[target] = outs
+        results[name] = outs
     for want, got in zip(results["reference"], results["llvm"]):
         # a schedule may reorder a reduction's shape[-1] terms
         assert_close(got, want, dtype, f"{sch.trace}\n{sch.mod.script()}", slack=shape[-1])
