@@ -1,4 +1,4 @@
-"""``python -m benchmarks [name ...] [--rounds N] [--threads N] [--quick] [--tiny] [--json FILE]``;
+"""``python -m benchmarks [name ...] [--rounds N] [--threads N] [--isa avx2] [--quick] [--tiny] [--json FILE]``;
 ``python -m benchmarks tune [--trials N] [--tiny] [name ...]`` for mlc.tune's rows (``benchmarks/tune.py``).
 
 Prints the machine (CPU, features, cores, measured fp32 FMA peak and copy
@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from .isa import ISAS, emulate
+
 
 def _parser(names: list[str]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
@@ -24,6 +26,8 @@ def _parser(names: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--tiny", action="store_true", help="tiny problem sizes (smoke tests; not a benchmark)")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for every contender (mlc, OpenBLAS, Numba, TVM, XLA); default: all cores")
+    p.add_argument("--isa", default="native", choices=ISAS,
+                   help="avx2: every contender held to AVX2 code on this AVX-512 machine (benchmarks/isa.py)")
     p.add_argument("--json", metavar="FILE", help="write the whole run (machine, every timing) as JSON")
     p.add_argument("--list", action="store_true", help="list the workload names and exit")
     return p
@@ -63,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"--threads must be at least 1, got {args.threads}", file=sys.stderr)
             return 2
         args.pinned = limit_threads(args.threads)
+    refused = emulate(args.isa)  # (before NumPy and the peers load, as the thread limits)
+    if refused:
+        print(f"--isa {args.isa}: {refused}", file=sys.stderr)
+        return 2
     # A cold object cache, so that every first call is trace + compile; set before mlc reads its config.
     cache = tempfile.TemporaryDirectory(prefix="mlc-bench-cache-")
     os.environ["MLC_CACHE_DIR"] = cache.name
@@ -103,6 +111,10 @@ def _run(args: argparse.Namespace) -> int:
     began = time.time()
     machine = measure_machine(quick=args.quick, threads=args.threads)
     print(machine.describe())
+    if args.isa != "native":
+        print(f"instruction set: {args.isa} emulated (every contender held to it; benchmarks/isa.py): "
+              f"MLC_TARGET={os.environ['MLC_TARGET']!r}, NPY_DISABLE_CPU_FEATURES, OPENBLAS_CORETYPE, "
+              "XLA_FLAGS, NUMBA_CPU_NAME/FEATURES, TVM -mattr=-avx512f; % of peak: of the 8-lane FMA peak")
     if args.threads is not None:
         where = (f"the process pinned to CPU{'s' if len(args.pinned) > 1 else ''} "
                  f"{', '.join(map(str, args.pinned))}; " if args.pinned else "")
@@ -140,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, {
             "machine": machine.as_dict(), "versions": peers, "rounds": rounds, "quick": args.quick,
-            "tiny": args.tiny, "threads": args.threads, "peak_gflops_used": peak, "best_gflops": best_gflops,
+            "tiny": args.tiny, "threads": args.threads, "isa": args.isa, "peak_gflops_used": peak, "best_gflops": best_gflops,
             "copy_gbs_used": bandwidth,
             "peak_8lane_gflops_used": peaks[FP32_FMA_8],
             "workloads": [wr.as_dict(peak, bandwidth, peaks) for wr in results], "table": table.getvalue(), "footnotes": notes,

@@ -240,10 +240,11 @@ def measure_machine(quick: bool = False, threads: int | None = None) -> Machine:
     """The machine, with the peaks measured on one thread and on ``threads`` (default: all cores)."""
     cores = os.cpu_count() or 1
     threads = threads or cores
+    from .isa import emulated
     llvm_cpu, features = _host()
     repeat = 3 if quick else 25
-    peak_1t, width = fma_peak_gflops(1, 0.02, repeat)
-    peak = fma_peak_gflops(threads, 0.02, repeat)[0] if threads > 1 else peak_1t
+    peak_1t, width = fma_peak_gflops(1, 0.02, repeat, width=8 if emulated() == "avx2" else None)
+    peak = fma_peak_gflops(threads, 0.02, repeat, width=width)[0] if threads > 1 else peak_1t
     if width == 8:
         peak_8lane = peak
     elif width > 8 and "+avx" in features.split(","):

@@ -5,7 +5,8 @@ For each op and dtype, a tensor program ``Y[i] = op(X[i])`` (two operands for
 with its output given (no allocation in the timing), against the NumPy ufunc with
 ``out=`` (SciPy's for erf), over the same ``--size`` values spread over the op's
 ordinary domain (log's and the inverse trig's in (0.01, 0.99), the others' too,
-``power``'s exponents in (0.5, 3)). The two are timed in alternation, ``--rounds``
+``power``'s exponents in (0.5, 3)), for this machine or, with ``--isa avx2``, both held
+to AVX2 code (:mod:`.isa`). The two are timed in alternation, ``--rounds``
 times, a batch of calls of about 20 ms each; the table shows the medians and NumPy's
 over mlc's. By default on one thread (NumPy's ufuncs use one): ``--threads 0`` gives
 mlc every core. What it shows is where a jitted NumPy function that calls one of these
@@ -14,10 +15,11 @@ gains or loses against NumPy, op by op.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
-import numpy as np
+from .isa import ISAS, emulate
 
 #: op -> (NumPy's name, operands); erf is SciPy's.
 OPS = {
@@ -30,6 +32,7 @@ OPS = {
 
 
 def _numpy_function(op: str):
+    import numpy as np
     name, _ = OPS[op]
     if op == "erf":
         from scipy import special
@@ -43,7 +46,7 @@ def _mlc_kernel(op: str, n: int, dtype: str):
     xs = [te.placeholder((n,), dtype, f"X{k}") for k in range(arity)]
     fn = getattr(te, op)
     out = te.compute((n,), lambda i: fn(*[x[i] for x in xs]), "Y")
-    return build(te.create_prim_func([*xs, out]), "llvm")["main"]
+    return build(te.create_prim_func([*xs, out]), None)["main"]  # (MLC_TARGET: --isa's)
 
 
 def _batch_s(call, number: int) -> float:
@@ -55,6 +58,7 @@ def _batch_s(call, number: int) -> float:
 
 def measure(op: str, dtype: str, n: int, rounds: int, target_s: float = 0.02) -> tuple[float, float]:
     """(mlc's median seconds a call, NumPy's) for ``op`` on ``n`` values of ``dtype``."""
+    import numpy as np
     rng = np.random.default_rng(0)
     args = [rng.uniform(0.01, 0.99, n).astype(dtype)]
     if OPS[op][1] == 2:
@@ -80,17 +84,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=1 << 20, help="values per call (default 2^20)")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     p.add_argument("--threads", type=int, default=1, help="mlc's threads (default 1, as NumPy's ufuncs; 0: all)")
+    p.add_argument("--isa", default="native", choices=ISAS,
+                   help="avx2: mlc and NumPy held to AVX2 code on this AVX-512 machine (benchmarks/isa.py)")
     args = p.parse_args(argv)
     unknown = [op for op in args.ops if op not in OPS]
     if unknown:
         print(f"unknown op {unknown[0]!r}; choose from {', '.join(OPS)}", file=sys.stderr)
         return 2
+    refused = emulate(args.isa)
+    if refused:
+        print(f"--isa {args.isa}: {refused}", file=sys.stderr)
+        return 2
+    import numpy as np  # (after emulate: NumPy reads its variable when it loads)
+
     import mlc
     if args.threads:
         mlc.set_num_threads(args.threads)
     threads = f"{args.threads} thread{'s' if args.threads != 1 else ''}" if args.threads else "all cores"
     print(f"{args.size} values a call; mlc on {threads}, NumPy {np.__version__} on one; "
-          f"medians of {args.rounds} alternating rounds")
+          f"medians of {args.rounds} alternating rounds"
+          + (f"; {args.isa} emulated (MLC_TARGET={os.environ['MLC_TARGET']!r}, NumPy without "
+             f"{os.environ['NPY_DISABLE_CPU_FEATURES']})" if args.isa != "native" else ""))
     print(f"{'op':8} {'dtype':8} {'mlc':>11} {'numpy':>11} {'numpy/mlc':>10}")
     for dtype in args.dtypes.split(","):
         for op in args.ops or OPS:

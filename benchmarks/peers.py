@@ -57,9 +57,10 @@ def mlc_jit(fn: Callable, args: tuple, label: str = "jit", fast_math: bool = Fal
 
 
 def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: str,
-              entry: str = "main", target="llvm") -> Contender:
+              entry: str = "main", target=None) -> Contender:
     """A te program built ahead of time with ``mlc.build`` for ``target`` (a string or an
-    ``mlc.Target``; the first call times the build), called as the course calls a built
+    ``mlc.Target``; None: ``MLC_TARGET``, this machine unless ``--isa`` says otherwise; the
+    first call times the build), called as the course calls a built
     module: on mlc arrays (``mlc.nd.array`` copies of ``args``, an ``mlc.nd.empty`` like
     ``out``), which are 64-byte aligned, as TVM's contender calls its module on TVM's
     tensors."""

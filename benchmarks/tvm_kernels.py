@@ -20,6 +20,7 @@ import numpy as np
 import tvm
 from tvm import te, topi
 
+from .isa import llvm_attrs
 from .programs import ERF_A, ERF_P, SQRT_2_OVER_PI
 
 VECTOR = 16
@@ -29,8 +30,9 @@ def _target():
     import llvmlite.binding as llvm
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    attrs = {"mattr": llvm_attrs()} if llvm_attrs() else {}
     return tvm.target.Target({"kind": "llvm", "mcpu": llvm.get_host_cpu_name(),
-                              "num-cores": os.cpu_count() or 1})
+                              "num-cores": os.cpu_count() or 1, **attrs})
 
 
 def _blocks(sch) -> list[str]:

@@ -233,3 +233,50 @@ def test_the_math_ops_table_times_each_op_against_numpys():
     proc = subprocess.run([sys.executable, "-m", "benchmarks.math_ops", "no_such_op"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "arctan" not in proc.stderr and "atan2" in proc.stderr
+
+
+def _host_has_avx512() -> bool:
+    from mlc.backends.llvm_cpus import host_cpu
+    return "+avx512f" in host_cpu()[1].split(",")
+
+
+def test_isa_avx2_holds_every_contender_to_avx2_code_or_says_why_not(tmp_path):
+    """On an AVX-512 machine ``--isa avx2`` builds mlc for this CPU without AVX-512, NumPy
+    and OpenBLAS run their AVX2 code, and the peaks are of 8-lane vectors; on an AVX2
+    machine it is refused, saying so."""
+    out_file = tmp_path / "avx2.json"
+    proc = run_cli("--quick", "--tiny", "--isa", "avx2", "add", "--json", str(out_file))
+    if not _host_has_avx512():
+        assert proc.returncode == 2 and "AVX2 machine already" in proc.stderr, proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    assert "instruction set: avx2 emulated" in proc.stdout and "-mattr=-avx512f" in proc.stdout
+    record = json.loads(out_file.read_text())
+    assert record["isa"] == "avx2" and record["machine"]["fma_vector_width"] == 8
+    for blas in record["machine"]["blas"]:  # (present when threadpoolctl is installed)
+        assert blas["architecture"] == "Haswell"
+    by_peer = {c["peer"]: c for c in record["workloads"][0]["contenders"]}
+    assert not by_peer["mlc"]["error"] and by_peer["mlc"]["median_s"] > 0
+
+
+def test_the_emulated_isa_reaches_mlc_numpy_and_the_peers_through_their_variables():
+    code = ("import os, json, sys; from benchmarks.isa import emulate, llvm_attrs; r = emulate('avx2');"
+            "import numpy as np; from numpy._core._multiarray_umath import __cpu_features__ as f, __cpu_dispatch__ as d;"
+            "from mlc.target import Target;"
+            "print(json.dumps([r, os.environ.get('MLC_TARGET'), [t for t in d if f[t] and (t == 'X86_V4' or '512' in t)],"
+            " f.get('AVX2'), llvm_attrs(),"
+            " Target.from_str(None).vector_bits if r is None else 0, os.environ.get('XLA_FLAGS', ''),"
+            " os.environ.get('NUMBA_CPU_FEATURES', '')]))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("MLC_TARGET", None)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    refused, target, avx512, avx2, attrs, bits, xla, numba = json.loads(proc.stdout)
+    if not _host_has_avx512():
+        assert "AVX2 machine already" in refused and target is None and attrs == []
+        return
+    assert refused is None and target.endswith("-mattr=-avx512f") and bits == 256
+    assert avx2 and avx512 == []  # NumPy dispatches to no AVX-512 loop
+    assert attrs == ["-avx512f"] and "--xla_cpu_max_isa=AVX2" in xla
+    assert "+avx512f" not in numba.split(",") and "-avx512f" in numba.split(",")
