@@ -28,6 +28,7 @@ from ..errors import MLCError
 from .llvm_output import captured_stderr, llvm_output
 
 __all__ = ["host_cpu", "known_cpus", "known_features", "check_cpu_and_features", "vector_bits",
+           "converts_int64_vectors",
            "REFUSED_FLAGS"]
 
 _MODE = "is not a CPU feature but the mode the code runs in, fixed by the x86_64 target"
@@ -166,7 +167,25 @@ define void @probe(ptr %p) {
   store <16 x float> %w, ptr %p, align 4
   ret void
 }
+
+define void @probe_int64(ptr %p) {
+  %v = load <4 x double>, ptr %p, align 8
+  %k = fptosi <4 x double> %v to <4 x i64>
+  store <4 x i64> %k, ptr %p, align 8
+  ret void
+}
 """
+
+
+@lru_cache(maxsize=32)
+def _probe_assembly(cpu: str, features: str) -> str:
+    """LLVM's assembly of :data:`_PROBE` for ``cpu`` and ``features``: what it says about the
+    vector registers and conversions that code gets."""
+    check_cpu_and_features(cpu, features)
+    _initialise()
+    with llvm_output():
+        machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=2)
+        return machine.emit_assembly(llvm.parse_assembly(_PROBE))
 
 
 @lru_cache(maxsize=32)
@@ -174,12 +193,19 @@ def vector_bits(cpu: str, features: str) -> int:
     """Width in bits of the vector registers LLVM generates code with for ``cpu`` and
     ``features`` (512 with AVX-512, 256 with AVX, else 128), asked of LLVM itself: it
     compiles a 16-float addition and the registers it used say."""
-    check_cpu_and_features(cpu, features)
-    _initialise()
-    with llvm_output():
-        machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=2)
-        asm = machine.emit_assembly(llvm.parse_assembly(_PROBE))
+    asm = _probe_assembly(cpu, features)
+    asm = asm[:asm.find("probe_int64:")]
     for register, bits in (("zmm", 512), ("ymm", 256)):
         if re.search(rf"%{register}\d", asm):
             return bits
     return 128
+
+
+@lru_cache(maxsize=32)
+def converts_int64_vectors(cpu: str, features: str) -> bool:
+    """Whether LLVM converts a vector of doubles to int64 in vector registers for ``cpu``
+    and ``features``, asked of LLVM itself: on x86 that takes AVX-512DQ (``vcvttpd2qq``);
+    AVX2 has no such instruction, and LLVM converts lane by lane through scalar registers
+    (``cvttsd2si``)."""
+    asm = _probe_assembly(cpu, features)
+    return not re.search(r"cvttsd2si", asm[asm.find("probe_int64:"):])

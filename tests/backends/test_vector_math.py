@@ -363,3 +363,30 @@ def test_cbrt_of_a_perfect_cube_is_exact(dtype, largest):
     y = np.empty_like(x)
     lib["cbrt"](x, y)
     np.testing.assert_array_equal(y, np.concatenate([n, -n]).astype(dtype))
+
+
+#: Scalar conversions between a float and an integer register (``vcvttsd2si``, ``cvtsi2sd``...).
+_SCALAR_CONVERSION = re.compile(r"\tv?cvtt?s[sd]2si\w*|\tv?cvtsi2s[sd]\w*")
+
+
+@pytest.mark.parametrize("target_name", ["AVX2", "AVX512"])
+def test_no_routine_converts_lane_by_lane(target_name):
+    """No routine's loop converts between double and int64 through scalar registers: AVX2
+    has no vector instruction for it (LLVM would extract each lane), so there the routines
+    go through a double's bits; AVX-512 converts whole vectors (``vcvttpd2qq``)."""
+    from mlc.backends.llvm import compile_sources
+    from mlc.backends.llvm_cpus import converts_int64_vectors
+    from mlc.backends.llvm.vecmath import ARITY, ROUTINE_DTYPES
+    from tests import targets
+    target = getattr(targets, target_name)
+    assert converts_int64_vectors(target.cpu, target.features) == (target_name == "AVX512")
+    vector_conversions = 0
+    for op, dtypes in ROUTINE_DTYPES.items():
+        for dtype in dtypes:
+            X = te.placeholder((4096,), dtype, "X")
+            fn = getattr(te, op)
+            Y = te.compute((4096,), lambda i: fn(*[X[i]] * ARITY[op]), "Y")
+            asm = compile_sources(mlc.IRModule({"main": te.create_prim_func([X, Y])}), target)["asm"]
+            assert not _SCALAR_CONVERSION.search(asm), f"{op} {dtype}: {_SCALAR_CONVERSION.search(asm)[0]}"
+            vector_conversions += len(re.findall(r"vcvttpd2qq|vcvtqq2pd", asm))
+    assert (vector_conversions > 0) == (target_name == "AVX512")

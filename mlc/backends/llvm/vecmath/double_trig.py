@@ -125,7 +125,7 @@ def vector_trig64(builder: ir.IRBuilder, op: str, x: ir.Value, lane_by_lane: ir.
     a = d.select(slow, 0.0, ax)  # (slow lanes reduce 0: no out-of-range conversion)
     k, r_hi, r_lo = reduce64(d, a)
     sin, cos = sin_cos64(d, r_hi, r_lo)
-    q = b.and_(b.fptosi(k, d.ity), d.ci(3))
+    q = b.and_(d.to_int(k), d.ci(3))
     negative = b.icmp_signed("<", d.bits(x), d.ci(0))
     fast = _combine64(op, d, q, sin, cos, negative)
     return unless_slow_lanes(b, op, slow, fast, x, lane_by_lane)

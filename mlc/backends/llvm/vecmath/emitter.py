@@ -16,10 +16,16 @@ from llvmlite import ir
 from ..intrinsics import call_intrinsic
 from ..vectorize import splat
 
-__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed"]
+__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed", "mark_int64_conversions", "converts_int64"]
 
 #: ln 2 to 40 digits, times 10**40 (the Cody-Waite split below needs more than a double holds).
 _LN2_E40 = 6931471805599453094172321214581765680755
+
+
+#: 1.5 * 2^52 and its bits: a double integer k with |k| < 2^51 added to it lands in [2^52, 2^53),
+#: where doubles are the integers, and the sum's bits are the shifter's plus k.
+_SHIFTER64 = 6755399441055744.0
+_SHIFTER64_BITS = 0x4338000000000000
 
 
 def pi_fixed(bits: int) -> int:
@@ -71,6 +77,24 @@ FORMATS = {
     "float32": Format("float32", 32, 23, 127, 16),
     "float64": Format("float64", 64, 52, 1023, 32),
 }
+
+
+#: The attribute of an ``ir.Module`` saying whether its target converts vectors of double
+#: to and from int64 (:func:`mark_int64_conversions`).
+_INT64_CONVERSIONS = "mlc_converts_int64_vectors"
+
+
+def mark_int64_conversions(module: ir.Module, converts: bool) -> None:
+    """Record on ``module`` whether its target converts vectors of doubles to and from
+    int64 with vector instructions (:func:`mlc.backends.llvm_cpus.converts_int64_vectors`);
+    the routines emitted into it then convert that way or through a double's bits."""
+    setattr(module, _INT64_CONVERSIONS, converts)
+
+
+def converts_int64(module: ir.Module) -> bool:
+    """What :func:`mark_int64_conversions` recorded on ``module`` (True for a module it did
+    not mark: LLVM's conversions, correct on every target)."""
+    return getattr(module, _INT64_CONVERSIONS, True)
 
 
 class FloatOps:
@@ -185,11 +209,22 @@ class FloatOps:
 
     # ----------------------------------------------------- bits and powers
     def to_int(self, x):
-        """A finite, integral, in-range float as a signed integer."""
-        return self.b.fptosi(x, self.ity)
+        """A finite, integral, in-range float as a signed integer (a double of magnitude
+        below 2^51). Where the module's target has no vector conversion between double
+        and int64 (:func:`converts_int64`: AVX2, whose lanes LLVM would convert one by one
+        through scalar registers), through the bits of ``x + 1.5 * 2^52``, whose
+        significand's low bits then hold ``x``."""
+        if self.fmt.bits != 64 or converts_int64(self.b.module):
+            return self.b.fptosi(x, self.ity)
+        shifted = self.bits(self.b.fadd(x, self.c(_SHIFTER64)))  # exact: 2^52 <= |sum| < 2^53
+        return self.b.sub(shifted, self.ci(_SHIFTER64_BITS))
 
     def to_float(self, k):
-        return self.b.sitofp(k, self.ty)
+        """A signed integer as a float (for double, ``|k|`` below 2^51: the reverse of
+        :meth:`to_int`'s bits, exactly)."""
+        if self.fmt.bits != 64 or converts_int64(self.b.module):
+            return self.b.sitofp(k, self.ty)
+        return self.b.fsub(self.from_bits(self.b.add(k, self.ci(_SHIFTER64_BITS))), self.c(_SHIFTER64))
 
     def bits(self, x):
         return self.b.bitcast(x, self.ity)
