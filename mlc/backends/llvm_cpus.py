@@ -28,7 +28,7 @@ from ..errors import MLCError
 from .llvm_output import captured_stderr, llvm_output
 
 __all__ = ["host_cpu", "known_cpus", "known_features", "check_cpu_and_features", "vector_bits",
-           "converts_int64_vectors",
+           "converts_int64_vectors", "has_avx512_vnni", "VNNI_CPUS",
            "REFUSED_FLAGS"]
 
 _MODE = "is not a CPU feature but the mode the code runs in, fixed by the x86_64 target"
@@ -199,6 +199,25 @@ def vector_bits(cpu: str, features: str) -> int:
         if re.search(rf"%{register}\d", asm):
             return bits
     return 128
+
+
+#: CPUs (LLVM names) whose own features include AVX-512 VNNI.
+VNNI_CPUS = frozenset({"cascadelake", "cooperlake", "icelake-client", "icelake-server", "tigerlake",
+                       "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids",
+                       "graniterapids-d", "diamondrapids", "znver4", "znver5"})
+
+
+def has_avx512_vnni(cpu: str, features: str) -> bool:
+    """Whether code for ``cpu`` and ``features`` may use AVX-512 VNNI (``vpdpbusd`` on 512-bit
+    vectors): the features say so (``+avx512vnni``/``-avx512vnni``; the host's list every
+    feature) or, where they say nothing, the CPU has it; and its vectors are 512 bits wide
+    (``-avx512f`` takes VNNI with it).
+
+    >>> has_avx512_vnni("cascadelake", ""), has_avx512_vnni("znver4", "-avx512f"), has_avx512_vnni("haswell", "")
+    (True, False, False)
+    """
+    flags = {f[1:]: f[0] == "+" for f in features.split(",") if f[:1] in "+-" and len(f) > 1}
+    return flags.get("avx512vnni", cpu in VNNI_CPUS) and vector_bits(cpu, features) == 512
 
 
 @lru_cache(maxsize=32)

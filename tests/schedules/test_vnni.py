@@ -46,6 +46,33 @@ def test_has_vnni_reads_the_cpu_and_its_features():
     assert not has_vnni(AVX512) and not has_vnni(AVX2)
     assert not has_vnni(Target("llvm", "cascadelake", "-avx512vnni"))
     assert has_vnni(Target("llvm", "skylake-avx512", "+avx512vnni"))
+    # AVX-512 turned off takes VNNI's 512-bit vpdpbusd with it, whatever the CPU has
+    assert not has_vnni(Target("llvm", "znver4", "-avx512f"))
+    assert not has_vnni(Target("llvm", "cascadelake", "+avx512vnni,-avx512f"))
+    assert not has_vnni(Target("cuda", arch="sm_80"))  # (a kind that does not say)
+
+
+def test_a_vnni_kernel_built_for_a_cpu_without_vnni_is_a_compile_error_not_a_crash():
+    """LLVM aborts the process on an instruction the CPU lacks ("Cannot select"): the
+    backend refuses such a build first, naming the feature and the target."""
+    with pinned_threads():
+        sch = default_schedule(int8_matmul(64, 64, 64), VNNI)
+    assert tensorized(sch) == [VNNI_S8S8]
+    for target in (AVX2, AVX512, Target("llvm", "znver4", "-avx512f")):
+        with pytest.raises(CompileError, match=r"T.call_extern\('mlc_x86_vnni_dot_16x4_s8s8'\) needs the CPU "
+                                               r"feature\(s\) avx512vnni, which target .* lacks; build for a CPU"):
+            compile_sources(sch.mod, target)
+
+
+def test_int8_matmul_for_this_cpu_without_avx512_runs_the_plain_schedule():
+    """``-mattr=-avx512f`` on a VNNI host (what ``benchmarks --isa avx2`` builds): no
+    vpdpbusd, and NumPy's result."""
+    target = Target.from_str(f"llvm -mcpu={Target.from_str('llvm').cpu} -mattr=-avx512f")
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(-128, 128, (48, 48)).astype("int8") for _ in range(2))
+    c = np.empty((48, 48), "int32")
+    mlc.build(int8_matmul(48, 48, 48), target)["main"](a, b, c)
+    np.testing.assert_array_equal(c, a.astype("int32") @ b.astype("int32"))
 
 
 def test_the_default_schedule_tensorizes_int8_matmul_with_vpdpbusd_for_a_vnni_cpu():

@@ -29,6 +29,7 @@ from llvmlite import ir
 
 from ...errors import CompileError
 from ...ir.extern import AddressOf, CallExtern
+from .targeting import lacks_features, module_target
 from .types import PTR
 
 __all__ = ["EXTERN_KERNELS", "ExternKernel", "emit_call_extern", "emit_address_of"]
@@ -105,6 +106,11 @@ def emit_call_extern(gen, e: CallExtern) -> ir.Value:
     if len(e.args) != kernel.nargs or not all(isinstance(a, AddressOf) for a in e.args):
         raise CompileError(f"T.call_extern({e.name!r}): expected {kernel.nargs} element addresses "
                            f"(T.address_of(...)), got {e.args!r}")
+    missing = lacks_features(gen.module, kernel.features)
+    if missing:  # (LLVM would abort the process, unable to select the instruction)
+        raise CompileError(f"T.call_extern({e.name!r}) needs the CPU feature(s) {', '.join(missing)}, which "
+                           f"target {module_target(gen.module)} lacks; build for a CPU that has them "
+                           f"(e.g. -mcpu=cascadelake) or schedule without the intrinsic that calls it")
     return gen.builder.call(_function(gen.module, kernel), [gen.expr(a) for a in e.args])
 
 

@@ -35,7 +35,7 @@ from ...runtime.packed import get_func
 from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT, data_pointer
 from ...runtime.threads import get_num_threads
 from ...target import Target
-from ..llvm_cpus import converts_int64_vectors, host_cpu, vector_bits
+from ..llvm_cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from .codegen import CALLBACK_TABLE_SYMBOL, FunctionCalls, emit_function
 from .entries import emit_checked_entry, expected_objects, required_flags, table_symbol
@@ -46,7 +46,7 @@ from .parallel import PREFIX as PARALLEL_PREFIX, set_num_threads
 from .symbols import PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOLS
 from .types import PTR
 from .vecmath import VECTOR_FORMS
-from .vecmath.emitter import mark_int64_conversions
+from .targeting import set_module_target
 
 __all__ = ["LLVM_TIR_PASSES", "vectorize_loops_for_llvm", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
            "LLVMSource", "generate_ir", "generate_units", "symbol_names", "emit_object_entry"]
@@ -131,7 +131,7 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
     for n in range(max(1, units)):
         module = ir.Module(name="mlc" if n == 0 else f"mlc.{n}")
         module.triple, module.data_layout = triple, data_layout
-        mark_int64_conversions(module, converts_int64_vectors(target.cpu, target.features))
+        set_module_target(module, target)
         modules.append(module)
     library = library if library is not None else []
     kernels: dict[str, ir.Function] = {}

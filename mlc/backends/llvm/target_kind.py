@@ -8,7 +8,7 @@ named CPU keeps this machine's features, ``-mattr=default`` gives it its own
 from __future__ import annotations
 
 from ...target import DEFAULT_CACHES, Target, TargetKind, host_caches
-from ..llvm_cpus import check_cpu_and_features, host_cpu, vector_bits
+from ..llvm_cpus import check_cpu_and_features, has_avx512_vnni, host_cpu, vector_bits
 
 __all__ = ["LLVM_KIND"]
 
@@ -57,4 +57,5 @@ def _caches(target: Target) -> tuple[int, int, int]:
 
 LLVM_KIND = TargetKind(
     "llvm", options=("mcpu", "mattr"), parse=_parse, validate=_validate, describe=_describe,
-    properties={"vector_bits": _vector_bits, "vector_registers": _vector_registers, "caches": _caches})
+    properties={"vector_bits": _vector_bits, "vector_registers": _vector_registers, "caches": _caches,
+                "avx512_vnni": lambda target: has_avx512_vnni(target.cpu, target.features)})

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 
+from ...errors import MLCError
 from ...ir.buffer import decl_buffer
 from ...ir.expr import IterVar, Range, Var, const
 from ...ir.extern import address_of, call_extern
@@ -41,7 +42,7 @@ from ...ir.tir import Block, BlockRealize, BufferStore, Evaluate, For
 from ..tensor_intrin import TensorIntrin
 from ._ir import intrin_func, point_region, whole_region
 
-__all__ = ["VNNI_CPUS", "VNNI_FEATURE", "VNNI_S8S8", "VNNI_U8S8", "MAC_F32", "VNNI_LANES", "VNNI_GROUP",
+__all__ = ["VNNI_FEATURE", "VNNI_S8S8", "VNNI_U8S8", "MAC_F32", "VNNI_LANES", "VNNI_GROUP",
            "has_vnni", "mac_f32_name"]
 
 VNNI_FEATURE = "avx512vnni"
@@ -52,25 +53,22 @@ VNNI_U8S8 = "x86_vnni_dot_16x4_u8s8"
 MAC_F32 = ((4, 16), (8, 16), (4, 32), (8, 32))
 
 
-#: CPUs (LLVM names) whose own features include AVX-512 VNNI.
-VNNI_CPUS = frozenset({"cascadelake", "cooperlake", "icelake-client", "icelake-server", "tigerlake",
-                       "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids",
-                       "graniterapids-d", "diamondrapids", "znver4", "znver5"})
-
-
 def has_vnni(target) -> bool:
-    """Whether the CPU ``target`` (a :class:`~mlc.Target`) names has AVX-512 VNNI: its
-    feature string says so (``+avx512vnni``; the host's lists every feature), or,
-    where it says nothing, its CPU has it.
+    """Whether code for ``target`` (a :class:`~mlc.Target`) may use AVX-512 VNNI, as its
+    kind says (the llvm kind's ``avx512_vnni``: the feature string's ``+avx512vnni`` or,
+    where it says nothing, the CPU's own features, with 512-bit vectors); a target of a
+    kind that does not say has none.
 
     >>> from mlc import Target
     >>> has_vnni(Target("llvm", "cascadelake")), has_vnni(Target("llvm", "haswell"))  # each CPU's own features
     (True, False)
+    >>> has_vnni(Target("llvm", "znver4", "-avx512f"))  # (AVX-512 off: VNNI's 512-bit form with it)
+    False
     """
-    flags = {f[1:]: f[0] == "+" for f in getattr(target, "features", "").split(",") if f[:1] in "+-" and f}
-    if VNNI_FEATURE in flags:
-        return flags[VNNI_FEATURE]
-    return getattr(target, "cpu", "") in VNNI_CPUS
+    try:
+        return bool(target.get("avx512_vnni"))
+    except (MLCError, AttributeError):
+        return False
 
 
 def _vnni(name: str, a_dtype: str, kernel: str) -> None:

@@ -14,9 +14,10 @@ import numpy as np
 from llvmlite import ir
 
 from ..intrinsics import call_intrinsic
+from ..targeting import converts_int64
 from ..vectorize import splat
 
-__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed", "mark_int64_conversions", "converts_int64"]
+__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed"]
 
 #: ln 2 to 40 digits, times 10**40 (the Cody-Waite split below needs more than a double holds).
 _LN2_E40 = 6931471805599453094172321214581765680755
@@ -77,24 +78,6 @@ FORMATS = {
     "float32": Format("float32", 32, 23, 127, 16),
     "float64": Format("float64", 64, 52, 1023, 32),
 }
-
-
-#: The attribute of an ``ir.Module`` saying whether its target converts vectors of double
-#: to and from int64 (:func:`mark_int64_conversions`).
-_INT64_CONVERSIONS = "mlc_converts_int64_vectors"
-
-
-def mark_int64_conversions(module: ir.Module, converts: bool) -> None:
-    """Record on ``module`` whether its target converts vectors of doubles to and from
-    int64 with vector instructions (:func:`mlc.backends.llvm_cpus.converts_int64_vectors`);
-    the routines emitted into it then convert that way or through a double's bits."""
-    setattr(module, _INT64_CONVERSIONS, converts)
-
-
-def converts_int64(module: ir.Module) -> bool:
-    """What :func:`mark_int64_conversions` recorded on ``module`` (True for a module it did
-    not mark: LLVM's conversions, correct on every target)."""
-    return getattr(module, _INT64_CONVERSIONS, True)
 
 
 class FloatOps:

@@ -1,0 +1,48 @@
+"""The target an LLVM module is generated for, recorded on the module itself.
+
+Code emitted into a module on demand, where a call first needs it (the math
+routines of :mod:`.vecmath`, the micro-kernels of :mod:`.extern`), reaches
+the module but not the build's target; :func:`generate_units
+<.module.generate_units>` records the target on each module it creates, and
+that code asks it what the CPU can do.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ...target import Target
+from ..llvm_cpus import converts_int64_vectors, has_avx512_vnni
+
+__all__ = ["set_module_target", "module_target", "converts_int64", "lacks_features"]
+
+_ATTRIBUTE = "mlc_target"
+
+#: CPU features code may ask for (an extern kernel's ``features``), and how a target is asked.
+_FEATURES = {"avx512vnni": lambda target: has_avx512_vnni(target.cpu, target.features)}
+
+
+def set_module_target(module: ir.Module, target: Target) -> None:
+    """Record that ``module`` is generated for ``target``."""
+    setattr(module, _ATTRIBUTE, target)
+
+
+def module_target(module: ir.Module) -> Target | None:
+    """The target recorded on ``module`` (None for a module no build made)."""
+    return getattr(module, _ATTRIBUTE, None)
+
+
+def converts_int64(module: ir.Module) -> bool:
+    """Whether ``module``'s target converts vectors of doubles to and from int64 with vector
+    instructions (:func:`~mlc.backends.llvm_cpus.converts_int64_vectors`: AVX-512DQ on
+    x86); True for a module without a target (LLVM's conversions are right everywhere)."""
+    target = module_target(module)
+    return target is None or converts_int64_vectors(target.cpu, target.features)
+
+
+def lacks_features(module: ir.Module, features) -> list[str]:
+    """Those of ``features`` (LLVM names, from :data:`_FEATURES`) that ``module``'s target
+    lacks; none for a module without a target."""
+    target = module_target(module)
+    if target is None:
+        return []
+    return [f for f in features if not _FEATURES[f](target)]
