@@ -157,6 +157,13 @@ class JitFunction:
         graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
         return graph, out_tree, checks
 
+    @property
+    def target(self):
+        """The Target this function is built for: its ``target=``, else the configured one
+        (``MLC_TARGET``, "llvm" by default), read now."""
+        from ..target import Target
+        return Target.from_str(self._target)
+
     def _compile(self, key, call, database=None) -> Compiled:
         """The one compile path: trace, lower, compile (``f.trace(...).lower().compile()``),
         with the garbage collector paused (:mod:`mlc.driver.collector`)."""
@@ -266,7 +273,8 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       kernel it has a record for is built with its best trace, the others with the
       default rules (see :func:`mlc.build`).
     - ``tune``: an ``mlc.TuneConfig``: the first call of each signature tunes the
-      kernels the database lacks (``trials`` shared among them), then builds with it.
+      kernels the database lacks (``trials`` shared among them) for this function's
+      target (unless the config names one), then builds with it.
     - ``dynamic``: array axes whose size may change without tracing or compiling
       again, e.g. ``dynamic=("x", 0)`` (axis 0 of argument ``x``) or a list of
       ``(argument, axis)`` / ``(argument, axis, name)`` entries; axes with the same

@@ -39,6 +39,9 @@ __all__ = ["TuneConfig", "tune", "tune_jitted", "make_runner", "summary"]
 class TuneConfig:
     """How to tune.
 
+    ``target``: what to tune for; None (the default): for ``@mlc.jit(tune=...)`` the
+    jitted function's target, else the configured one (``MLC_TARGET``, "llvm" by default);
+    :func:`tune` sets it from its own ``target``.
     ``trials`` measured candidates in all (shared among the tasks); ``database``
     a path or :class:`Database` (default ``work_dir/database.sqlite``); ``runner``
     "local" (``workers`` spawn processes), "ray" (``ray_address``, or a local Ray)
@@ -55,7 +58,7 @@ class TuneConfig:
     compiled with NVRTC and checked on the emulator, untimed.
     """
     trials: int = 64
-    target: str = "llvm"
+    target: str | None = None
     work_dir: str | None = None
     database: object = None
     runner: object = "local"
@@ -82,8 +85,9 @@ class TuneConfig:
         names = GPU_SPACES if Target.from_str(self.target).kind in GPU_KINDS else SPACES
         space = self.design_space()
         if not (callable(space) or (isinstance(space, str) and space in names)):
+            target = repr(self.target) if self.target is not None else f"{str(Target.from_str(None))!r}, the configured one"
             raise MLCError(f"TuneConfig: space must be 'auto', one of {sorted(names)} (for target "
-                           f"{self.target!r}) or a function f(sch) that calls sampling primitives, "
+                           f"{target}) or a function f(sch) that calls sampling primitives, "
                            f"got {self.space!r}")
         if not (isinstance(self.runner, Runner) or self.runner in ("local", "ray")):
             raise MLCError(f"TuneConfig: runner must be 'local', 'ray' or an mlc.tune.Runner, "
@@ -309,8 +313,11 @@ def tune_jitted(fn, args, config: TuneConfig, kwargs=None) -> Database:
     unless the database already has records for all of them; returns the database.
 
     This is the jit's hook: ``@mlc.jit(tune=TuneConfig(...))`` calls it on the first call
-    of each signature, then builds with the database.
+    of each signature, then builds with the database. A config that names no target
+    tunes for the one ``fn`` builds for (its records are looked up by that target).
     """
+    if config.target is None:
+        config = replace(config, target=str(fn.target))
     db = config.open_database()
     tasks = tasks_of(fn, args, kwargs)
     checking = resolve_measure(config.measure, config.target) == "check"

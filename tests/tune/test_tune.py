@@ -188,8 +188,11 @@ def test_tune_config_rejects_bad_values():
         TuneConfig(trials=0)
     with pytest.raises(mlc.MLCError, match="runner must be"):
         TuneConfig(runner="cluster")
-    with pytest.raises(mlc.MLCError, match=r"space must be 'auto', one of \['rules', 'tiled'\] \(for target 'llvm'\)"):
+    with pytest.raises(mlc.MLCError, match=r"space must be 'auto', one of \['rules', 'tiled'\] \(for target 'llvm"
+                                           r"[^']*', the configured one\)"):
         TuneConfig(space="packed")
+    with pytest.raises(mlc.MLCError, match=r"one of \['rules', 'tiled'\] \(for target 'llvm'\)"):
+        TuneConfig(target="llvm", space="packed")
     with pytest.raises(mlc.MLCError, match=r"one of \['tiled'\] \(for target 'cuda'\)"):
         TuneConfig(target="cuda", space="rules")     # the rules space is the CPU rules'
     with pytest.raises(mlc.MLCError, match="expected an IRModule"):
@@ -262,6 +265,19 @@ def test_jit_with_tune_tunes_on_the_first_call_and_builds_every_kernel_from_the_
     again = mlc.jit(mlp.fn, database=path)                   # a database by path, no tuning
     np.testing.assert_allclose(again(*args), mlp(*args), rtol=1e-5, atol=1e-5)
     assert len(Database(path).records()) == 4
+
+
+def test_jit_with_tune_tunes_for_the_target_the_function_builds_for(tmp_path):
+    """A TuneConfig that names no target tunes for the jitted function's (here the AVX2 CPU,
+    which runs on every host of the suite), so the build finds its records."""
+    from tests.targets import AVX2
+    mlp, args = _mlp()
+    path = str(tmp_path / "jit_tune_target.sqlite")
+    tuned = mlc.jit(mlp.fn, target=AVX2, tune=TuneConfig(trials=2, database=path, cost_model=False, **QUIET))
+    np.testing.assert_allclose(tuned(*args), mlp(*args), rtol=1e-5, atol=1e-5)
+    assert {w["target"] for w in Database(path).workloads()} == {str(AVX2)}
+    scheduled = tuned.lower(*args).scheduled()
+    assert {f.attr("mlc.scheduled") for f in scheduled.values() if f.attr("mlc.scheduled")} == {"trace"}
 
 
 def test_jit_refuses_a_tune_that_is_not_a_tune_config():
