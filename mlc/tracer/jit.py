@@ -31,6 +31,7 @@ from ..errors import DeviceError, DTypeError, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.ndarray import in_gpu_memory
+from ..target import Target
 from .arguments import ArgumentSpec, WideInt, leaf_signature
 from .dynamic import DynamicAxes
 from .compile import RangeCheck, nonempty_axes
@@ -161,7 +162,6 @@ class JitFunction:
     def target(self):
         """The Target this function is built for: its ``target=``, else the configured one
         (``MLC_TARGET``, "llvm" by default), read now."""
-        from ..target import Target
         return Target.from_str(self._target)
 
     def _compile(self, key, call, database=None) -> Compiled:
