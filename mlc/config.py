@@ -2,7 +2,7 @@
 
 MLC_CACHE_DIR (default ~/.cache/mlc), MLC_NUM_THREADS (threads for parallel loops and for
 building LLVM modules side by side; default: every core the process may run on),
-MLC_TARGET (default "llvm"), MLC_DEBUG (verify IR between passes, keep sources, check
+MLC_TARGET (default, and when set empty, "llvm"), MLC_DEBUG (verify IR between passes, keep sources, check
 every buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default).
 
 Tests that need another value for a while use :func:`override`
@@ -74,6 +74,6 @@ def _from_environment() -> Config:
     return Config(
         cache_dir=env.get("MLC_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "mlc")),
         num_threads=num_threads,
-        target=env.get("MLC_TARGET", "llvm"),
+        target=env.get("MLC_TARGET") or "llvm",  # (set but empty, as `MLC_TARGET= cmd` leaves it: the default)
         debug=env.get("MLC_DEBUG", "") not in ("", "0", "false"),
     )

@@ -55,7 +55,9 @@ def test_jit_with_nested_arguments_and_results():
     assert nothing is None
     np.testing.assert_allclose(result["out"], h, rtol=1e-5)
     np.testing.assert_allclose(result["stats"][0], h.sum(), rtol=1e-5)
-    np.testing.assert_allclose(result["stats"][1][0], h.max())
+    # (the max of mlc's own h, which may round differently from NumPy's: without FMA, say)
+    np.testing.assert_allclose(result["stats"][1][0], h.max(), rtol=1e-5)
+    assert result["stats"][1][0] == result["out"].max()
     assert isinstance(result["stats"][1], list)
 
 
