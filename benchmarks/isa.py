@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ISAS", "emulate", "emulated", "llvm_attrs"]
+__all__ = ["ISAS", "emulate", "emulated", "llvm_attrs", "host_runs_avx2"]
 
 #: The instruction sets ``--isa`` accepts ("native": whatever this machine has).
 ISAS = ("native", "avx2")
@@ -58,6 +58,20 @@ def llvm_attrs() -> list[str]:
     return ["-avx512f"] if emulated() == "avx2" else []
 
 
+def _host() -> tuple[str, str, set[str]]:
+    """This machine's LLVM CPU name, feature string and enabled features (llvmlite only:
+    NumPy must not load before :func:`emulate`)."""
+    import llvmlite.binding as llvm
+    llvm.initialize_native_target()
+    features = llvm.get_host_cpu_features().flatten()
+    return llvm.get_host_cpu_name(), features, {f[1:] for f in features.split(",") if f.startswith("+")}
+
+
+def host_runs_avx2() -> bool:
+    """Whether this machine runs AVX2 code: it has AVX2 and FMA."""
+    return {"avx2", "fma"} <= _host()[2]
+
+
 def emulate(isa: str) -> str | None:
     """Set the environment for ``isa`` before NumPy and the peers load; returns why it
     cannot be emulated here (None when it is, or for "native")."""
@@ -65,10 +79,7 @@ def emulate(isa: str) -> str | None:
         return None
     if isa not in ISAS:
         return f"unknown instruction set {isa!r}; choose from {', '.join(ISAS)}"
-    import llvmlite.binding as llvm
-    llvm.initialize_native_target()
-    cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
-    enabled = {f[1:] for f in features.split(",") if f.startswith("+")}
+    cpu, features, enabled = _host()
     if not {"avx2", "fma"} <= enabled:
         return f"this CPU ({cpu}) has no AVX2 and FMA to run AVX2 code"
     if "avx512f" not in enabled:

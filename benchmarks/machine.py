@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .isa import emulated
+
 __all__ = ["Machine", "measure_machine", "blas_info", "fma_peak_gflops", "copy_bandwidth_gbs"]
 
 FMA_CHAINS = 12  # independent accumulators: more than FMA latency x FMA units on current cores
@@ -240,7 +242,6 @@ def measure_machine(quick: bool = False, threads: int | None = None) -> Machine:
     """The machine, with the peaks measured on one thread and on ``threads`` (default: all cores)."""
     cores = os.cpu_count() or 1
     threads = threads or cores
-    from .isa import emulated
     llvm_cpu, features = _host()
     repeat = 3 if quick else 25
     peak_1t, width = fma_peak_gflops(1, 0.02, repeat, width=8 if emulated() == "avx2" else None)

@@ -30,9 +30,10 @@ def _target():
     import llvmlite.binding as llvm
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    attrs = {"mattr": llvm_attrs()} if llvm_attrs() else {}
-    return tvm.target.Target({"kind": "llvm", "mcpu": llvm.get_host_cpu_name(),
-                              "num-cores": os.cpu_count() or 1, **attrs})
+    target = {"kind": "llvm", "mcpu": llvm.get_host_cpu_name(), "num-cores": os.cpu_count() or 1}
+    if llvm_attrs():  # (--isa avx2)
+        target["mattr"] = llvm_attrs()
+    return tvm.target.Target(target)
 
 
 def _blocks(sch) -> list[str]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import programs as P
 from .harness import FP32_FMA, FP32_FMA_8, Workload, unavailable
+from .isa import host_runs_avx2
 from .peers import (jax_contender, mlc_built, mlc_jit, numba_contender, numpy_contender, tvm_contender,
                     tvm_impractical)
 
@@ -201,13 +202,6 @@ sgemm_2048 = _sgemm(2048, "sgemm2048")
 AVX2_CPU = "haswell"
 
 
-def _host_runs_avx2() -> bool:
-    import llvmlite.binding as llvm
-    llvm.initialize_native_target()
-    enabled = {f[1:] for f in llvm.get_host_cpu_features().flatten().split(",") if f.startswith("+")}
-    return {"avx2", "fma"} <= enabled
-
-
 def _sgemm_avx2(n: int, key: str) -> Callable[[bool], Workload]:
     """mlc's default sgemm schedule built for an AVX2 CPU (8-lane vectors, 16 registers)
     and run on this host, against the FMA peak of 8-lane vectors on the same cores: how
@@ -221,7 +215,7 @@ def _sgemm_avx2(n: int, key: str) -> Callable[[bool], Workload]:
         from mlc.target import Target
         avx2 = (mlc_built(lambda: matmul_module(size, size, size), None, (a, b), np.empty_like(out),
                           f"te default, cpu {AVX2_CPU}", target=Target("llvm", AVX2_CPU))
-                if _host_runs_avx2() else unavailable("mlc", "this CPU cannot run AVX2 code"))
+                if host_runs_avx2() else unavailable("mlc", "this CPU cannot run AVX2 code"))
         return Workload(
             key, f"sgemm {size}^3 float32, AVX2 code", flops=2.0 * size ** 3,
             reference=lambda: a @ b, rtol=1e-4, atol=1e-3 * np.sqrt(size), peak=FP32_FMA_8,
