@@ -9,8 +9,10 @@ ordinary domain (log's and the inverse trig's in (0.01, 0.99), the others' too,
 to AVX2 code (:mod:`.isa`). The two are timed in alternation, ``--rounds``
 times, a batch of calls of about 20 ms each; the table shows the medians and NumPy's
 over mlc's. By default on one thread (NumPy's ufuncs use one): ``--threads 0`` gives
-mlc every core. What it shows is where a jitted NumPy function that calls one of these
-gains or loses against NumPy, op by op.
+mlc every core. ``--fast-math`` adds a column: the same program built with
+``fast_math=True`` (cheaper routines within 1e-6 relative, :mod:`mlc.backends.llvm.vecmath.fast`),
+timed in the same alternation. What it shows is where a jitted NumPy function that calls
+one of these gains or loses against NumPy, op by op.
 """
 from __future__ import annotations
 
@@ -40,13 +42,13 @@ def _numpy_function(op: str):
     return getattr(np, name)
 
 
-def _mlc_kernel(op: str, n: int, dtype: str):
+def _mlc_kernel(op: str, n: int, dtype: str, fast_math: bool = False):
     from mlc import build, te
     arity = OPS[op][1]
     xs = [te.placeholder((n,), dtype, f"X{k}") for k in range(arity)]
     fn = getattr(te, op)
     out = te.compute((n,), lambda i: fn(*[x[i] for x in xs]), "Y")
-    return build(te.create_prim_func([*xs, out]), None)["main"]  # (MLC_TARGET: --isa's)
+    return build(te.create_prim_func([*xs, out]), None, fast_math=fast_math)["main"]  # (MLC_TARGET: --isa's)
 
 
 def _batch_s(call, number: int) -> float:
@@ -56,8 +58,10 @@ def _batch_s(call, number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
-def measure(op: str, dtype: str, n: int, rounds: int, target_s: float = 0.02) -> tuple[float, float]:
-    """(mlc's median seconds a call, NumPy's) for ``op`` on ``n`` values of ``dtype``."""
+def measure(op: str, dtype: str, n: int, rounds: int, target_s: float = 0.02,
+            fast_math: bool = False) -> tuple[float, ...]:
+    """(mlc's median seconds a call, NumPy's, and with ``fast_math`` mlc's fast_math
+    build's) for ``op`` on ``n`` values of ``dtype``."""
     import numpy as np
     rng = np.random.default_rng(0)
     args = [rng.uniform(0.01, 0.99, n).astype(dtype)]
@@ -66,15 +70,18 @@ def measure(op: str, dtype: str, n: int, rounds: int, target_s: float = 0.02) ->
     out = np.empty_like(args[0])
     kernel, numpy_fn = _mlc_kernel(op, n, dtype), _numpy_function(op)
     calls = [lambda: kernel(*args, out), lambda: numpy_fn(*args, out=out)]
+    if fast_math:
+        fast = _mlc_kernel(op, n, dtype, fast_math=True)
+        calls.append(lambda: fast(*args, out))
     numbers = []
     for call in calls:
         call()
         numbers.append(max(1, int(target_s / max(_batch_s(call, 1), 1e-7))))
-    times: list[list[float]] = [[], []]
+    times: list[list[float]] = [[] for _ in calls]
     for _ in range(rounds):
         for k, call in enumerate(calls):
             times[k].append(_batch_s(call, numbers[k]))
-    return float(np.median(times[0])), float(np.median(times[1]))
+    return tuple(float(np.median(t)) for t in times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=1 << 20, help="values per call (default 2^20)")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     p.add_argument("--threads", type=int, default=1, help="mlc's threads (default 1, as NumPy's ufuncs; 0: all)")
+    p.add_argument("--fast-math", action="store_true",
+                   help="also time mlc's fast_math=True build (a column of its own)")
     p.add_argument("--isa", default="native", choices=ISAS,
                    help="avx2: mlc and NumPy held to AVX2 code on this AVX-512 machine (benchmarks/isa.py)")
     args = p.parse_args(argv)
@@ -105,11 +114,14 @@ def main(argv: list[str] | None = None) -> int:
           f"medians of {args.rounds} alternating rounds"
           + (f"; {args.isa} emulated (MLC_TARGET={os.environ['MLC_TARGET']!r}, NumPy without "
              f"{os.environ['NPY_DISABLE_CPU_FEATURES']})" if args.isa != "native" else ""))
-    print(f"{'op':8} {'dtype':8} {'mlc':>11} {'numpy':>11} {'numpy/mlc':>10}")
+    fast_head = f" {'fast_math':>11} {'numpy/fast':>10}" if args.fast_math else ""
+    print(f"{'op':8} {'dtype':8} {'mlc':>11} {'numpy':>11} {'numpy/mlc':>10}" + fast_head)
     for dtype in args.dtypes.split(","):
         for op in args.ops or OPS:
-            mine, numpy_s = measure(op, dtype, args.size, args.rounds)
-            print(f"{op:8} {dtype:8} {mine * 1e6:8.1f} us {numpy_s * 1e6:8.1f} us {numpy_s / mine:9.2f}x", flush=True)
+            mine, numpy_s, *fast = measure(op, dtype, args.size, args.rounds, fast_math=args.fast_math)
+            fast_text = f" {fast[0] * 1e6:8.1f} us {numpy_s / fast[0]:9.2f}x" if fast else ""
+            print(f"{op:8} {dtype:8} {mine * 1e6:8.1f} us {numpy_s * 1e6:8.1f} us {numpy_s / mine:9.2f}x"
+                  + fast_text, flush=True)
     return 0
 
 

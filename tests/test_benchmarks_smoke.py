@@ -230,6 +230,12 @@ def test_the_math_ops_table_times_each_op_against_numpys():
     assert "mlc on 1 thread" in proc.stdout
     for op in ("log10", "pow"):
         assert re.search(rf"^{op} +float32 +[\d.]+ us +[\d.]+ us +[\d.]+x$", proc.stdout, re.M), op
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.math_ops", "--size", "300", "--rounds", "1",
+                           "--fast-math", "asin", "--dtypes", "float32"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^op .*fast_math +numpy/fast$", proc.stdout, re.M)
+    assert re.search(r"^asin +float32 +[\d.]+ us +[\d.]+ us +[\d.]+x +[\d.]+ us +[\d.]+x$", proc.stdout, re.M)
     proc = subprocess.run([sys.executable, "-m", "benchmarks.math_ops", "no_such_op"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "arctan" not in proc.stderr and "atan2" in proc.stderr

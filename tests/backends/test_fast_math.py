@@ -1,4 +1,5 @@
-"""fast_math: the cheaper exp/expm1/tanh/sigmoid/erf of mlc/backends/llvm/vecmath/fast.py.
+"""fast_math: the cheaper exp/expm1/tanh/sigmoid/erf of mlc/backends/llvm/vecmath/fast.py,
+and float32's logarithms (no division) and inverse trig (in float, not double).
 
 Their stated bounds (FAST_BOUNDS: relative error where the result is a normal
 number) are checked against NumPy/SciPy in float64 with Hypothesis, special
@@ -17,8 +18,8 @@ from mlc import te
 from mlc.backends.llvm import compile_sources
 from mlc.backends.llvm.vecmath import FAST_BOUNDS
 from mlc.target import Target
-from tests.backends.test_vector_math import MAX_ULPS, reference, ulp_errors
-from tests.targets import each_pinned_target
+from tests.backends.test_vector_math import MAX_ULPS, float32_sweep, reference, ulp_errors
+from tests.targets import each_pinned_target, each_runnable_target
 
 FAST_OPS = ["exp", "expm1", "tanh", "sigmoid", "erf"]
 N = 257
@@ -182,3 +183,90 @@ def test_fast_float32_tanh_is_the_fitted_rational_function():
     assert "fdiv" in src and "llvm.roundeven" not in src and "llvm.rint" not in src
     default = compile_sources(_module("float32", ["tanh"]), Target("llvm", "haswell"))["ll"]
     assert "llvm.roundeven" in default or "llvm.rint" in default  # (the default reduces 2|x| as exp does)
+
+
+# float32's fast logarithms (no division) and inverse trig (in float, not double)
+FAST32_OPS = ["log", "log2", "log10", "log1p", "atan", "asin", "acos"]
+
+
+def _fast32_lib(target, n):
+    return mlc.build(_module("float32", FAST32_OPS, n), target, fast_math=True)
+
+
+def _fast32_check(op, x, y):
+    """``y`` (fast ``op`` of ``x``) within FAST_BOUNDS where the result is a normal number,
+    and NumPy's exact value (inf, nan, 0, +-pi/2...) everywhere else."""
+    err, want = _relative_errors(op, x, y)
+    worst = int(np.argmax(err))
+    assert err[worst] <= FAST_BOUNDS["float32"], (
+        f"fast {op} float32: relative error {err[worst]:.3g} at x={x[worst]!r}: got {y[worst]!r}")
+    tiny = np.finfo("float32").tiny
+    other = ~(np.isfinite(want) & (np.abs(want) >= tiny))
+    with np.errstate(all="ignore"):
+        rounded = want.astype("float32")
+    same = (np.isnan(y) & np.isnan(rounded)) | (y == rounded)
+    # a result below the normal range is within one subnormal spacing of NumPy's
+    near = np.abs(want) < tiny
+    with np.errstate(all="ignore"):
+        ok = same | (near & (np.abs(y.astype("float64") - want) <= 2 * np.finfo("float32").smallest_subnormal))
+    bad = np.flatnonzero(other & ~ok)
+    assert bad.size == 0, f"fast {op} float32 at x={x[bad[:3]]!r}: got {y[bad[:3]]!r}, want {rounded[bad[:3]]!r}"
+
+
+@each_runnable_target
+def test_fast_float32_logs_and_inverse_trig_over_the_whole_range(target):
+    """Every 1021st float32 bit pattern of both signs (subnormals, the extremes, NaN,
+    infinities, zeros included): within 1e-6 relative, NumPy's values elsewhere."""
+    x = float32_sweep()
+    lib = _fast32_lib(target, x.size)
+    for op in FAST32_OPS:
+        y = np.empty_like(x)
+        lib[op](x, y)
+        _fast32_check(op, x, y)
+
+
+@each_runnable_target
+def test_fast_float32_atan2_in_every_direction(target):
+    rng = np.random.default_rng(7)
+    n = 40_000
+    magnitude = 10.0 ** rng.uniform(-44, 38, (2, n))
+    y, x = (magnitude * rng.choice([-1.0, 1.0], (2, n))).astype("float32")
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 1e-45, 3e38], "float32")
+    sy, sx = np.meshgrid(specials, specials)
+    y, x = np.concatenate([y, sy.ravel()]), np.concatenate([x, sx.ravel()])
+    Y, X = te.placeholder((y.size,), "float32", "Y"), te.placeholder((y.size,), "float32", "X")
+    mod = mlc.IRModule({"main": te.create_prim_func(
+        [Y, X, te.compute((y.size,), lambda i: te.atan2(Y[i], X[i]), "T")])})
+    out = np.empty_like(y)
+    mlc.build(mod, target, fast_math=True)["main"](y, x, out)
+    with np.errstate(all="ignore"):
+        want = np.arctan2(y.astype("float64"), x.astype("float64"))
+    normal = np.isfinite(want) & (np.abs(want) >= np.finfo("float32").tiny)
+    with np.errstate(all="ignore"):
+        err = np.where(normal, np.abs(out - want) / np.abs(want), 0.0)
+    assert err.max() <= FAST_BOUNDS["float32"], f"fast atan2: {err.max():.3g} at {y[err.argmax()]!r}, {x[err.argmax()]!r}"
+    exact = ~normal
+    got, expect = out[exact], want[exact].astype("float32")
+    assert np.all((got == expect) & (np.signbit(got) == np.signbit(expect)) | (np.isnan(got) & np.isnan(expect)) |
+                  (np.abs(got.astype("float64") - want[exact]) <= 2 * np.finfo("float32").smallest_subnormal))
+
+
+def test_fast_float32_inverse_trig_runs_in_float_and_logs_do_not_divide():
+    """The accurate float32 atan/asin/acos widen to double; fast_math's stay in float (16
+    lanes a zmm register, float's division and square root). The accurate log divides
+    (s = f / (2 + f)); fast_math's is a polynomial in f."""
+    ops = ["atan", "asin", "acos", "log", "log2", "log10"]
+    mod = _module("float32", ops)
+    fast = compile_sources(mod, mlc.Target("llvm"), fast_math=True)["ll-unoptimized"]
+    slow = compile_sources(mod, mlc.Target("llvm"))["ll-unoptimized"]
+
+    def body(ir, name):
+        match = re.search(r'define internal float @"' + re.escape(name) + r'"\(.*?\n}\n', ir, re.S)
+        assert match, name
+        return match.group(0)
+    for op in ("atan", "asin", "acos"):
+        assert "double" in body(slow, f"__mlc_math.{op}.f32")
+        assert "double" not in body(fast, f"__mlc_math.{op}.f32.fast")
+    for op in ("log", "log2", "log10"):
+        assert "fdiv" in body(slow, f"__mlc_math.{op}.f32")
+        assert "fdiv" not in body(fast, f"__mlc_math.{op}.f32.fast")

@@ -129,7 +129,8 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     With ``sites``, every buffer access is checked at run time (:mod:`.bounds`):
     the function takes one more pointer, its :class:`~.bounds.BoundsRecord`, and
     each checked access is added to ``sites`` under the function's ``name``.
-    ``fast_math``: exp, tanh, sigmoid and erf use the cheaper routines of
+    ``fast_math``: exp, tanh, sigmoid and erf (float32's logarithms and inverse trig
+    too) use the cheaper routines of
     :mod:`.vecmath.fast` (documented error bounds).
     ``streaming_bytes``: from how many argument bytes the outputs the function only
     writes get non-temporal vector stores (:mod:`.streaming`); 0: never.

@@ -68,7 +68,9 @@ signed zeros and infinities by the sign of x and the parity of y), and NaN propa
 ``fast_math=True`` (``mlc.build``, ``@mlc.jit``) selects cheaper variants of
 exp, tanh, sigmoid and erf (and expm1, which shares exp's polynomial): lower
 polynomial degrees (float32 tanh: a rational function, no exponential) and the
-fast-math flags ``contract``/``afn``, within 1e-6
+fast-math flags ``contract``/``afn``; for float32 also log, log1p, log2 and log10
+(a polynomial in f, no division) and atan, asin, acos and atan2 (in float, not
+double); all within 1e-6
 relative for float32 and 1e-13 for float64 wherever the result is a normal
 number, with the same special values as above (:mod:`.fast`).
 

@@ -30,9 +30,10 @@ from collections.abc import Callable
 
 from .coefficients import COEFFICIENTS, ERF_LARGE_END, TANH_SMALL_END
 from .emitter import FloatOps
-from .fast import FAST_COEFFICIENTS, TANH_RATIONAL_END
+from .fast import FAST_COEFFICIENTS, FAST_LOG_LOW, TANH_RATIONAL_END
 
 __all__ = ["ROUTINES", "exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "log_split", "log_reduce",
+           "fast_log", "fast_log1p_f",
            "LOG2E", "EXP_RANGE"]
 
 LOG2E = 1.4426950408889634
@@ -91,16 +92,16 @@ def expm1(o: FloatOps, x):
     return o.select(o.isnan(x), x, y)
 
 
-def log_split(o: FloatOps, x, subnormals: bool = True):
-    """(k as a float, f) with ``x = 2^k (1 + f)``, ``1 + f`` in [sqrt(1/2), sqrt 2) and
-    ``f`` exact, for ``x`` positive and finite; a subnormal ``x`` is scaled into the normal
-    range first, unless the caller knows there is none (``subnormals=False``: a float
-    widened to double)."""
+def log_split(o: FloatOps, x, subnormals: bool = True, low: float = 0.7071067811865476):
+    """(k as a float, f) with ``x = 2^k (1 + f)``, ``1 + f`` in [low, 2 low) (by default
+    [sqrt(1/2), sqrt 2)) and ``f`` exact, for ``x`` positive and finite; a subnormal ``x``
+    is scaled into the normal range first, unless the caller knows there is none
+    (``subnormals=False``: a float widened to double)."""
     fmt, b = o.fmt, o.b
     if subnormals:
         subnormal = o.lt(x, 2.0 ** (1 - fmt.bias))
         x = o.select(subnormal, o.mul(x, 2.0 ** fmt.mant), x)
-    offset = o.bits(o.c(0.7071067811865476))  # bits of sqrt(1/2): m lands in [sqrt(1/2), sqrt(2))
+    offset = o.bits(o.c(low))  # bits of low: m lands in [low, 2 low)
     ix = b.sub(o.bits(x), offset)
     k = b.ashr(ix, o.ci(fmt.mant))
     if subnormals:
@@ -131,9 +132,24 @@ def log_specials(o: FloatOps, x, y):
     return o.select(o.isnan(x), x, y)
 
 
+def fast_log1p_f(o: FloatOps, x):
+    """(k as a float, log(1 + f)) with ``x = 2^k (1 + f)``, ``1 + f`` in [2/3, 4/3):
+    fast_math float32's reduction (``f + f^2 P(f)``, no division; positive finite ``x``)."""
+    kf, f = log_split(o, x, low=FAST_LOG_LOW)
+    return kf, o.fma(o.mul(f, f), o.horner(f, FAST_COEFFICIENTS["log_p", "float32"]), f)
+
+
+def fast_log(o: FloatOps) -> bool:
+    """Whether ``o`` emits fast_math float32's logarithms (:func:`fast_log1p_f`)."""
+    return o.fast and o.fmt.bits == 32
+
+
 def log(o: FloatOps, x):
     """Natural logarithm: log(0) = -inf, log(x < 0) = nan, log(inf) = inf."""
     ln2_hi, ln2_lo = o.fmt.ln2_split()
+    if fast_log(o):
+        kf, ln = fast_log1p_f(o, x)
+        return log_specials(o, x, o.fma(kf, ln2_hi, o.fma(kf, ln2_lo, ln)))
     kf, f, s, hfsq, r = log_reduce(o, x)
     y = o.fma(kf, ln2_hi, o.sub(f, o.sub(hfsq, o.fma(s, o.add(hfsq, r), o.mul(kf, ln2_lo)))))
     return log_specials(o, x, y)
