@@ -8,6 +8,7 @@ a fast and a default jit of one function coexist; and float64 exp/log/erf
 loops compile to SIMD code without calls on both pinned targets.
 """
 import re
+from decimal import localcontext
 
 import numpy as np
 import pytest
@@ -17,8 +18,9 @@ import mlc
 from mlc import te
 from mlc.backends.llvm import compile_sources
 from mlc.backends.llvm.vecmath import FAST_BOUNDS
+from mlc.schedules.default import default_schedule
 from mlc.target import Target
-from tests.backends.test_vector_math import MAX_ULPS, float32_sweep, reference, ulp_errors
+from tests.backends.test_vector_math import MAX_ULPS, PI, float32_sweep, reference, ulp_errors
 from tests.targets import each_pinned_target, each_runnable_target
 
 FAST_OPS = ["exp", "expm1", "tanh", "sigmoid", "erf"]
@@ -185,8 +187,9 @@ def test_fast_float32_tanh_is_the_fitted_rational_function():
     assert "llvm.roundeven" in default or "llvm.rint" in default  # (the default reduces 2|x| as exp does)
 
 
-# float32's fast logarithms (no division) and inverse trig (in float, not double)
-FAST32_OPS = ["log", "log2", "log10", "log1p", "atan", "asin", "acos"]
+# float32's fast logarithms (no division), inverse trig (in float, not double) and sin,
+# cos, tan (whole vectors: the polynomials in float)
+FAST32_OPS = ["log", "log2", "log10", "log1p", "atan", "asin", "acos", "sin", "cos", "tan"]
 
 
 def _fast32_lib(target, n):
@@ -220,6 +223,24 @@ def test_fast_float32_logs_and_inverse_trig_over_the_whole_range(target):
     x = float32_sweep()
     lib = _fast32_lib(target, x.size)
     for op in FAST32_OPS:
+        y = np.empty_like(x)
+        lib[op](x, y)
+        _fast32_check(op, x, y)
+
+
+@each_runnable_target
+def test_fast_float32_trig_near_multiples_of_half_pi(target):
+    """The float32 arguments closest to multiples of pi/2 (1 to 2^20 of them, where whole
+    vectors take the fast form, and beyond, where the lanes go to the scalar routine)."""
+    rng = np.random.default_rng(3)
+    counts = [int(c) for c in rng.integers(1, 2**21, 2000)] + [int(rng.integers(1, 2**62)) << int(e)
+                                                              for e in rng.integers(0, 60, 300)]
+    with localcontext() as ctx:
+        ctx.prec = 150
+        x = np.array([float(n * PI / 2) for n in counts], "float64").astype("float32")
+    x = x[np.isfinite(x)]
+    lib = mlc.build(_module("float32", ["sin", "cos", "tan"], x.size), target, fast_math=True)
+    for op in ("sin", "cos", "tan"):
         y = np.empty_like(x)
         lib[op](x, y)
         _fast32_check(op, x, y)
@@ -270,3 +291,20 @@ def test_fast_float32_inverse_trig_runs_in_float_and_logs_do_not_divide():
     for op in ("log", "log2", "log10"):
         assert "fdiv" in body(slow, f"__mlc_math.{op}.f32")
         assert "fdiv" not in body(fast, f"__mlc_math.{op}.f32.fast")
+
+
+@each_pinned_target
+def test_fast_float32_trig_vectors_evaluate_in_float(isa, target):
+    """The vector form of float32 tan (what the default schedule's vectorized loop calls):
+    its polynomials and quotient in double by default, in float under fast_math (the
+    reduction stays double in both)."""
+    n = 1 << 16
+    X = te.placeholder((n,), "float32", "X")
+    mod = mlc.IRModule({"main": te.create_prim_func([X, te.compute((n,), lambda i: te.tan(X[i]), "Y")])})
+    scheduled = default_schedule(mod, target).mod
+
+    def divisions(fast):
+        ir = compile_sources(scheduled, target, fast_math=fast)["ll-unoptimized"]
+        return set(re.findall(r"fdiv (?:[a-z]+ )*<\d+ x ([a-z]+)>", ir))
+    assert divisions(False) == {"double"}
+    assert divisions(True) == {"float"}

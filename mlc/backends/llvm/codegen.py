@@ -129,7 +129,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     With ``sites``, every buffer access is checked at run time (:mod:`.bounds`):
     the function takes one more pointer, its :class:`~.bounds.BoundsRecord`, and
     each checked access is added to ``sites`` under the function's ``name``.
-    ``fast_math``: exp, tanh, sigmoid and erf (float32's logarithms and inverse trig
+    ``fast_math``: exp, tanh, sigmoid and erf (float32's logarithms and trig
     too) use the cheaper routines of
     :mod:`.vecmath.fast` (documented error bounds).
     ``streaming_bytes``: from how many argument bytes the outputs the function only

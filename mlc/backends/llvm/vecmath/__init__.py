@@ -69,8 +69,8 @@ signed zeros and infinities by the sign of x and the parity of y), and NaN propa
 exp, tanh, sigmoid and erf (and expm1, which shares exp's polynomial): lower
 polynomial degrees (float32 tanh: a rational function, no exponential) and the
 fast-math flags ``contract``/``afn``; for float32 also log, log1p, log2 and log10
-(a polynomial in f, no division) and atan, asin, acos and atan2 (in float, not
-double); all within 1e-6
+(a polynomial in f, no division), atan, asin, acos and atan2 (in float, not
+double) and sin, cos and tan (whole vectors: the polynomials in float); all within 1e-6
 relative for float32 and 1e-13 for float64 wherever the result is a normal
 number, with the same special values as above (:mod:`.fast`).
 
@@ -144,8 +144,10 @@ def call_vector_form(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str, fa
     float64 libm's) lane by lane, out of line (``@__mlc_math.<op>.<f32|f64>.lanes.v<N>``)."""
     if dtype not in VECTOR_FORMS.get(op, ()):
         raise ValueError(f"no vector form of {op} on {dtype}")
-    form = vector_trig if dtype == "float32" else vector_trig64
-    return form(builder, op, x, _lane_by_lane(builder.module, op, dtype, fast, x.type.count))
+    lanes = _lane_by_lane(builder.module, op, dtype, fast, x.type.count)
+    if dtype == "float32":
+        return vector_trig(builder, op, x, lanes, fast)
+    return vector_trig64(builder, op, x, lanes)
 
 
 def _lane_by_lane(module: ir.Module, op: str, dtype: str, fast: bool, lanes: int) -> ir.Function:
