@@ -187,9 +187,9 @@ def test_fast_float32_tanh_is_the_fitted_rational_function():
     assert "llvm.roundeven" in default or "llvm.rint" in default  # (the default reduces 2|x| as exp does)
 
 
-# float32's fast logarithms (no division), inverse trig (in float, not double) and sin,
-# cos, tan (whole vectors: the polynomials in float)
-FAST32_OPS = ["log", "log2", "log10", "log1p", "atan", "asin", "acos", "sin", "cos", "tan"]
+# float32's fast logarithms (no division), inverse trig and cube root (in float, not
+# double) and sin, cos, tan (whole vectors: the polynomials in float)
+FAST32_OPS = ["log", "log2", "log10", "log1p", "atan", "asin", "acos", "sin", "cos", "tan", "cbrt"]
 
 
 def _fast32_lib(target, n):
@@ -273,10 +273,10 @@ def test_fast_float32_atan2_in_every_direction(target):
 
 
 def test_fast_float32_inverse_trig_runs_in_float_and_logs_do_not_divide():
-    """The accurate float32 atan/asin/acos widen to double; fast_math's stay in float (16
-    lanes a zmm register, float's division and square root). The accurate log divides
-    (s = f / (2 + f)); fast_math's is a polynomial in f."""
-    ops = ["atan", "asin", "acos", "log", "log2", "log10"]
+    """The accurate float32 atan/asin/acos/cbrt widen to double; fast_math's stay in float
+    (16 lanes a zmm register, float's division and square root; cbrt's Newton steps divide
+    by nothing). The accurate log divides (s = f / (2 + f)); fast_math's is a polynomial."""
+    ops = ["atan", "asin", "acos", "cbrt", "log", "log2", "log10"]
     mod = _module("float32", ops)
     fast = compile_sources(mod, mlc.Target("llvm"), fast_math=True)["ll-unoptimized"]
     slow = compile_sources(mod, mlc.Target("llvm"))["ll-unoptimized"]
@@ -285,10 +285,10 @@ def test_fast_float32_inverse_trig_runs_in_float_and_logs_do_not_divide():
         match = re.search(r'define internal float @"' + re.escape(name) + r'"\(.*?\n}\n', ir, re.S)
         assert match, name
         return match.group(0)
-    for op in ("atan", "asin", "acos"):
+    for op in ("atan", "asin", "acos", "cbrt"):
         assert "double" in body(slow, f"__mlc_math.{op}.f32")
         assert "double" not in body(fast, f"__mlc_math.{op}.f32.fast")
-    for op in ("log", "log2", "log10"):
+    for op in ("log", "log2", "log10", "cbrt"):
         assert "fdiv" in body(slow, f"__mlc_math.{op}.f32")
         assert "fdiv" not in body(fast, f"__mlc_math.{op}.f32.fast")
 

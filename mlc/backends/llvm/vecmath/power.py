@@ -222,15 +222,40 @@ def _cbrt_float_via_double(o: FloatOps, ax):
     return o.b.fptrunc(_cbrt_halley(d, o.b.fpext(ax, d.ty)), o.ty)
 
 
+#: fast_math float32's first guess of a^(-1/3) from the bits of a float ``a``: ``K - bits / 3``
+#: (within 3.5% for every normal a; a search over the constant with NumPy).
+_RCBRT_FLOAT = 0x54A232A4
+
+
+def _cbrt_float_fast(o: FloatOps, ax):
+    """fast_math's cube root of a float ``ax`` > 0, finite, in float: ``t ~ ax^(-1/3)`` from
+    the bits, two Newton steps ``t (4 - a t^3) / 3`` (no division: 3.5% -> 5e-3 -> 2e-5),
+    ``y = a t^2`` and one correction ``y - (y^3 - a) t^2 / 3`` (which squares the error):
+    within 8e-8 relative. ``ax`` beyond 2^+-100 is scaled by 2^-+102 first (the root by 2^-+34), so
+    that ``t^3`` stays normal."""
+    b = o.b
+    big, tiny = o.gt(ax, 2.0 ** 100), o.lt(ax, 2.0 ** -100)
+    a = o.mul(ax, o.select(big, 2.0 ** -102, o.select(tiny, 2.0 ** 102, 1.0)))
+    t = o.from_bits(b.sub(o.ci(_RCBRT_FLOAT), b.udiv(o.bits(a), o.ci(3))))
+    for _ in range(2):  # (a t and t^2 side by side: a shorter chain)
+        t = o.mul(t, o.fma(o.mul(o.mul(a, t), o.mul(t, t)), -1.0 / 3.0, 4.0 / 3.0))
+    y = o.mul(o.mul(a, t), t)
+    y = o.fma(o.neg(o.fma(o.mul(y, y), y, o.neg(a))), o.mul(o.mul(t, t), 1.0 / 3.0), y)
+    return o.mul(y, o.select(big, 2.0 ** 34, o.select(tiny, 2.0 ** -34, 1.0)))
+
+
 def cbrt(o: FloatOps, x):
     """The cube root with the sign of x: two Halley steps in double from a guess made of the
-    bits (:func:`_cbrt_halley`), for float rounded once (:func:`_cbrt_float_via_double`), for
-    double refined by a Newton step (:func:`_cbrt_double`); zeros, infinities and NaN as
-    they are."""
+    bits (:func:`_cbrt_halley`), for float rounded once (:func:`_cbrt_float_via_double`;
+    fast_math: :func:`_cbrt_float_fast`, in float), for double refined by a Newton step
+    (:func:`_cbrt_double`); zeros, infinities and NaN as they are."""
     ax = o.abs(x)
     usable = o.b.and_(o.lt(ax, float("inf")), o.gt(ax, 0.0))  # (false for NaN)
     safe = o.select(usable, ax, 1.0)
-    root = _cbrt_double(o, safe) if o.fmt.bits == 64 else _cbrt_float_via_double(o, safe)
+    if o.fmt.bits == 64:
+        root = _cbrt_double(o, safe)
+    else:
+        root = (_cbrt_float_fast if o.fast else _cbrt_float_via_double)(o, safe)
     return o.select(usable, o.copysign(root, x), x)
 
 
