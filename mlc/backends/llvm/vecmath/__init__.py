@@ -6,7 +6,8 @@ A scalar libm call in a loop stops LLVM's loop vectorizer; these routines
 are branch-free polynomial code instead (:mod:`.functions`), so loops using
 them vectorise (:mod:`.composite`'s routines need no polynomial of their own;
 :mod:`.trig`'s reduce their argument exactly by a table and work in double, as
-:mod:`.inverse_trig`'s and :mod:`.power`'s do). Each routine is defined once per
+:mod:`.inverse_trig`'s and float32 pow do; float32 cbrt takes Newton steps in float,
+the last with an exact residual). Each routine is defined once per
 LLVM module, for float and for double (the float32-only ones for float:
 :data:`ROUTINE_DTYPES`), as an internal ``alwaysinline`` function
 ``@__mlc_math.<op>.<f32|f64>``; LLVM inlines it into every caller before the
@@ -70,7 +71,7 @@ exp, tanh, sigmoid and erf (and expm1, which shares exp's polynomial): lower
 polynomial degrees (float32 tanh: a rational function, no exponential) and the
 fast-math flags ``contract``/``afn``; for float32 also log, log1p, log2 and log10
 (a polynomial in f, no division), atan, asin, acos and atan2 (in float, not
-double), cbrt (Newton steps in float, no division) and sin, cos and tan (whole
+double), cbrt (without the default's exact last residual) and sin, cos and tan (whole
 vectors: the polynomials in float); all within 1e-6
 relative for float32 and 1e-13 for float64 wherever the result is a normal
 number, with the same special values as above (:mod:`.fast`).
