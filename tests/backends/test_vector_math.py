@@ -116,6 +116,21 @@ def test_float64_over_the_exponent_range(target):
 
 
 @each_runnable_target
+def test_float32_logarithms_near_one(target):
+    """Every 8th float32 in [1/2, 2): where a logarithm's ``k ln 2`` (``k``, ``k log10 2``)
+    and the logarithm of the reduced argument nearly cancel, its errors are largest (the
+    whole-range sweep's every 1021st pattern can miss a bound exceeded there)."""
+    bits = np.arange(np.float32(0.5).view("uint32"), np.float32(2.0).view("uint32"), 8, dtype="uint32")
+    x = bits.view("float32")
+    lib = build_ops("float32", x.size, target)
+    for op in ("log", "log2", "log10", "log1p"):
+        y = np.empty_like(x)
+        lib[op](x, y)
+        err = ulp_errors(y, reference(op, x), "float32")
+        assert err.max() <= MAX_ULPS["float32"][op], (op, x[int(np.argmax(err))], err.max())
+
+
+@each_runnable_target
 def test_every_float16(target):
     check("float16", np.arange(2**16, dtype="uint16").view("float16").copy(), target)
 
