@@ -131,10 +131,13 @@ def sinh(o: FloatOps, x):
     b = o.b
     s = o.pow2(b.select(b.icmp_signed(">", k, o.ci(1)), o.ci(1), k))  # (k > 1: unused)
     m1 = o.fma(s, t, o.sub(s, 1.0))  # e^|x| - 1 for |x| < 1
-    small = o.mul(o.sub(o.mul(m1, 2.0), o.div(o.mul(m1, m1), o.add(m1, 1.0))), 0.5)
     h = o.scale(o.add(t, 1.0), b.sub(k, o.ci(1)))
-    large = o.sub(h, o.div(0.25, h))
-    y = o.copysign(o.select(o.lt(a, 1.0), small, large), x)
+    below = o.lt(a, 1.0)
+    # one division for both forms: m1^2 / (m1 + 1) below 1, 1/4 / h above
+    q = o.div(o.select(below, o.mul(m1, m1), 0.25), o.select(below, o.add(m1, 1.0), h))
+    small = o.mul(o.sub(o.mul(m1, 2.0), q), 0.5)
+    large = o.sub(h, q)
+    y = o.copysign(o.select(below, small, large), x)
     return o.select(o.isnan(x), x, y)
 
 
@@ -149,8 +152,10 @@ def asinh(o: FloatOps, x):
     big = _big(o)
     t = o.mul(a, a)
     root = o.sqrt(o.add(t, 1.0))
-    small = o.add(a, o.div(t, o.add(root, 1.0)))  # a <= 2
-    mid = o.sub(o.add(o.mul(a, 2.0), o.div(1.0, o.add(root, a))), 1.0)  # log v = log1p(v - 1)
+    over2 = o.gt(a, 2.0)  # one division for both forms: t / (root + 1), 1 / (root + a)
+    q = o.div(o.select(over2, 1.0, t), o.add(root, o.select(over2, a, 1.0)))
+    small = o.add(a, q)  # a <= 2
+    mid = o.sub(o.add(o.mul(a, 2.0), q), 1.0)  # log v = log1p(v - 1)
     huge = o.sub(a, 1.0)
     arg = o.select(o.gt(a, 2.0), o.select(o.gt(a, big), huge, mid), small)
     y = log1p(o, arg)
@@ -178,9 +183,9 @@ def atanh(o: FloatOps, x):
     a = o.abs(x)
     one_minus = o.sub(1.0, a)
     twice = o.mul(a, 2.0)
-    small = o.add(twice, o.div(o.mul(twice, a), one_minus))
-    large = o.div(twice, one_minus)
-    y = o.mul(log1p(o, o.select(o.lt(a, 0.5), small, large)), 0.5)
+    below = o.lt(a, 0.5)  # one division for both forms: 2a^2 / (1 - a), 2a / (1 - a)
+    q = o.div(o.select(below, o.mul(twice, a), twice), one_minus)
+    y = o.mul(log1p(o, o.select(below, o.add(twice, q), q)), 0.5)
     return o.copysign(y, x)
 
 
