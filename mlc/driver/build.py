@@ -105,7 +105,7 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     call instead of touching memory (the reference backend always checks).
 
     ``fast_math=True`` lets the llvm backend use cheaper exp, expm1, tanh, sigmoid
-    and erf (and for float32 log, log1p, log2, log10, atan, asin, acos, atan2, sin, cos, tan, cbrt): within 1e-6 relative for float32 and 1e-13 for float64 wherever the
+    and erf (and for float32 log, log1p, log2, log10, atan, asin, acos, atan2, sin, cos, tan, cbrt, pow): within 1e-6 relative for float32 and 1e-13 for float64 wherever the
     result is a normal number, with NaN, infinities, overflow to inf and underflow
     to 0 as by default (:mod:`mlc.backends.llvm.vecmath.fast`). By default the math
     stays within the ulp bounds of :mod:`mlc.backends.llvm.vecmath`. The reference

@@ -266,7 +266,7 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       of the fused kernels' IRModule (or returning a Schedule / IRModule), or
       a Trace; without one ``mlc.build`` applies the target's default rules.
     - ``fast_math``: cheaper exp, expm1, tanh, sigmoid and erf (float32: log, log1p,
-      log2, log10, atan, asin, acos, atan2, sin, cos, tan and cbrt too), within 1e-6
+      log2, log10, atan, asin, acos, atan2, sin, cos, tan, cbrt and pow too), within 1e-6
       relative (float32) and 1e-13 (float64) where the result is normal; NaN,
       inf, overflow and underflow as by default (see :func:`mlc.build`). A
       fast and a default jit of the same function compile and cache apart.

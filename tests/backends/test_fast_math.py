@@ -311,3 +311,42 @@ def test_fast_float32_trig_vectors_evaluate_in_float(isa, target):
         return set(re.findall(r"fdiv (?:[a-z]+ )*<\d+ x ([a-z]+)>", ir))
     assert divisions(False) == {"double"}
     assert divisions(True) == {"float"}
+
+
+@each_runnable_target
+def test_fast_float32_pow_within_bound_and_special_values_exact(target):
+    """fast_math's float32 pow (shorter double polynomials): within 1e-6 relative where the
+    result is normal, |x| over every exponent and y up to where the result overflows (a
+    fifth of them integers, a third of the x negative); among every pair of special values
+    (zeros, ones, infinities, NaN, halves, huge and tiny), C99's values exactly."""
+    rng = np.random.default_rng(11)
+    n = 400_000
+    info = np.finfo("float32")
+    x = np.exp2(rng.uniform(np.log2(float(info.tiny)) - 10, np.log2(float(info.max)), n))
+    y = rng.uniform(-1, 1, n) * np.log(float(info.max)) * 1.05 / np.maximum(np.abs(np.log(x)), 1e-3)
+    y = np.where(rng.random(n) < 0.2, np.round(y), y)
+    x = np.where(rng.random(n) < 0.3, -x, x).astype("float32")
+    big = float(info.max) / 2
+    values = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, np.inf, -np.inf, np.nan,
+                       1 / big, big, -big], "float32")
+    sx, sy = (a.ravel() for a in np.meshgrid(values, values))
+    x, y = np.concatenate([x, sx]), np.concatenate([y.astype("float32"), sy])
+    X, Y = te.placeholder((x.size,), "float32", "X"), te.placeholder((x.size,), "float32", "Y")
+    mod = mlc.IRModule({"main": te.create_prim_func(
+        [X, Y, te.compute((x.size,), lambda i: te.pow(X[i], Y[i]), "Z")])})
+    z = np.empty_like(x)
+    mlc.build(mod, target, fast_math=True)["main"](x, y, z)
+    with np.errstate(all="ignore"):
+        want = np.power(x.astype("float64"), y.astype("float64"))
+        normal = np.isfinite(want) & (np.abs(want) >= info.tiny) & (np.abs(want) <= info.max)
+        err = np.where(normal, np.abs(z - want) / np.abs(want), 0.0)
+    worst = int(np.argmax(err))
+    assert err[worst] <= FAST_BOUNDS["float32"], (x[worst], y[worst], z[worst], want[worst])
+    # C99's values (zero or infinite operands, NaN, y = 0, x = 1, results out of range): exact
+    exact = ~normal | (x == 0) | (y == 0) | (x == 1) | ~np.isfinite(x) | ~np.isfinite(y)
+    exact[:n] = False
+    with np.errstate(all="ignore"):
+        expect = want[exact].astype("float32")
+    got = z[exact]
+    same = (got == expect) & (np.signbit(got) == np.signbit(expect)) | (np.isnan(got) & np.isnan(expect))
+    assert exact.sum() > 150 and same.all(), list(zip(x[exact][~same], y[exact][~same], got[~same], expect[~same]))

@@ -71,7 +71,8 @@ exp, tanh, sigmoid and erf (and expm1, which shares exp's polynomial): lower
 polynomial degrees (float32 tanh: a rational function, no exponential) and the
 fast-math flags ``contract``/``afn``; for float32 also log, log1p, log2 and log10
 (a polynomial in f, no division), atan, asin, acos and atan2 (in float, not
-double), cbrt (without the default's exact last residual) and sin, cos and tan (whole
+double), cbrt (without the default's exact last residual), pow (shorter
+polynomials) and sin, cos and tan (whole
 vectors: the polynomials in float); all within 1e-6
 relative for float32 and 1e-13 for float64 wherever the result is a normal
 number, with the same special values as above (:mod:`.fast`).

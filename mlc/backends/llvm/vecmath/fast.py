@@ -21,8 +21,9 @@ a normal number (tests/backends/test_vector_math.py checks them against
 NumPy/SciPy): exp, tanh, sigmoid and erf stay within 1e-6 for float32 and
 1e-13 for float64; float32 log, log2, log10, log1p, atan, asin, acos and atan2
 (:mod:`.inverse_trig`: in float, not double), and sin, cos and tan of whole vectors
-(:func:`.trig.vector_trig`: the polynomials in float) and cbrt (:mod:`.power`: the
-default's Newton steps without its exact last residual) within 1e-6. NaN, infinities, overflow to inf and underflow to 0 are
+(:func:`.trig.vector_trig`: the polynomials in float) cbrt (:mod:`.power`: the
+default's Newton steps without its exact last residual) and pow (its double logarithm
+and exponential shortened to 2^-29 and degree 7) within 1e-6. NaN, infinities, overflow to inf and underflow to 0 are
 handled exactly as by the default routines.
 """
 from __future__ import annotations
