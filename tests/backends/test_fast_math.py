@@ -8,7 +8,6 @@ a fast and a default jit of one function coexist; and float64 exp/log/erf
 loops compile to SIMD code without calls on both pinned targets.
 """
 import re
-from decimal import localcontext
 
 import numpy as np
 import pytest
@@ -20,7 +19,8 @@ from mlc.backends.llvm import compile_sources
 from mlc.backends.llvm.vecmath import FAST_BOUNDS
 from mlc.schedules.default import default_schedule
 from mlc.target import Target
-from tests.backends.test_vector_math import MAX_ULPS, PI, float32_sweep, reference, ulp_errors
+from tests.backends.test_vector_math import (MAX_ULPS, build_atan2, build_pow, float32_sweep,
+                                             near_half_pi_multiples, reference, ulp_errors)
 from tests.targets import each_pinned_target, each_runnable_target
 
 FAST_OPS = ["exp", "expm1", "tanh", "sigmoid", "erf"]
@@ -232,13 +232,7 @@ def test_fast_float32_logs_and_inverse_trig_over_the_whole_range(target):
 def test_fast_float32_trig_near_multiples_of_half_pi(target):
     """The float32 arguments closest to multiples of pi/2 (1 to 2^20 of them, where whole
     vectors take the fast form, and beyond, where the lanes go to the scalar routine)."""
-    rng = np.random.default_rng(3)
-    counts = [int(c) for c in rng.integers(1, 2**21, 2000)] + [int(rng.integers(1, 2**62)) << int(e)
-                                                              for e in rng.integers(0, 60, 300)]
-    with localcontext() as ctx:
-        ctx.prec = 150
-        x = np.array([float(n * PI / 2) for n in counts], "float64").astype("float32")
-    x = x[np.isfinite(x)]
+    x = near_half_pi_multiples(seed=3, below=2**21, small=2000, large=300)
     lib = mlc.build(_module("float32", ["sin", "cos", "tan"], x.size), target, fast_math=True)
     for op in ("sin", "cos", "tan"):
         y = np.empty_like(x)
@@ -255,11 +249,8 @@ def test_fast_float32_atan2_in_every_direction(target):
     specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 1e-45, 3e38], "float32")
     sy, sx = np.meshgrid(specials, specials)
     y, x = np.concatenate([y, sy.ravel()]), np.concatenate([x, sx.ravel()])
-    Y, X = te.placeholder((y.size,), "float32", "Y"), te.placeholder((y.size,), "float32", "X")
-    mod = mlc.IRModule({"main": te.create_prim_func(
-        [Y, X, te.compute((y.size,), lambda i: te.atan2(Y[i], X[i]), "T")])})
     out = np.empty_like(y)
-    mlc.build(mod, target, fast_math=True)["main"](y, x, out)
+    build_atan2("float32", y.size, target, fast_math=True)["main"](y, x, out)
     with np.errstate(all="ignore"):
         want = np.arctan2(y.astype("float64"), x.astype("float64"))
     normal = np.isfinite(want) & (np.abs(want) >= np.finfo("float32").tiny)
@@ -331,11 +322,8 @@ def test_fast_float32_pow_within_bound_and_special_values_exact(target):
                        1 / big, big, -big], "float32")
     sx, sy = (a.ravel() for a in np.meshgrid(values, values))
     x, y = np.concatenate([x, sx]), np.concatenate([y.astype("float32"), sy])
-    X, Y = te.placeholder((x.size,), "float32", "X"), te.placeholder((x.size,), "float32", "Y")
-    mod = mlc.IRModule({"main": te.create_prim_func(
-        [X, Y, te.compute((x.size,), lambda i: te.pow(X[i], Y[i]), "Z")])})
     z = np.empty_like(x)
-    mlc.build(mod, target, fast_math=True)["main"](x, y, z)
+    build_pow("float32", x.size, target, fast_math=True)["main"](x, y, z)
     with np.errstate(all="ignore"):
         want = np.power(x.astype("float64"), y.astype("float64"))
         normal = np.isfinite(want) & (np.abs(want) >= info.tiny) & (np.abs(want) <= info.max)

@@ -158,17 +158,23 @@ PI = Decimal("3.1415926535897932384626433832795028841971693993751058209749445923
              "089986280348253421170679821480865")
 
 
+def near_half_pi_multiples(seed: int, below: int, small: int, large: int):
+    """The float32 values closest to ``small`` multiples of pi/2 from 1 to ``below`` of
+    them and ``large`` ones up to 2^120 (the finite ones), drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    counts = [int(c) for c in rng.integers(1, below, small)] + [int(rng.integers(1, 2**62)) << int(e)
+                                                               for e in rng.integers(0, 60, large)]
+    with localcontext() as ctx:
+        ctx.prec = 150
+        x = np.array([float(n * PI / 2) for n in counts], "float64").astype("float32")
+    return x[np.isfinite(x)]
+
+
 @each_runnable_target
 def test_float32_trig_near_multiples_of_half_pi(target):
     """The float32 arguments closest to multiples of pi/2, from 1 to 2^120 of them: where
     the reduction cancels most (sin, cos and tan take their argument mod pi/2 exactly)."""
-    rng = np.random.default_rng(2)
-    counts = [int(c) for c in rng.integers(1, 2**20, 300)] + [int(rng.integers(1, 2**62)) << int(e)
-                                                             for e in rng.integers(0, 60, 700)]
-    with localcontext() as ctx:
-        ctx.prec = 150
-        x = np.array([float(n * PI / 2) for n in counts], "float64").astype("float32")
-    x = x[np.isfinite(x)]
+    x = near_half_pi_multiples(seed=2, below=2**20, small=300, large=700)
     lib = build_ops("float32", x.size, target)
     for op in ("sin", "cos", "tan"):
         y = np.empty_like(x)
@@ -177,9 +183,10 @@ def test_float32_trig_near_multiples_of_half_pi(target):
         assert err.max() <= MAX_ULPS["float32"][op], (op, x[int(np.argmax(err))])
 
 
-def build_pow(dtype, n, target="llvm"):
+def build_pow(dtype, n, target="llvm", fast_math=False):
     X, Y = te.placeholder((n,), dtype, "X"), te.placeholder((n,), dtype, "Y")
-    return mlc.build(te.create_prim_func([X, Y, te.compute((n,), lambda i: te.pow(X[i], Y[i]), "Z")]), target)
+    return mlc.build(te.create_prim_func([X, Y, te.compute((n,), lambda i: te.pow(X[i], Y[i]), "Z")]), target,
+                     fast_math=fast_math)
 
 
 @each_runnable_target
@@ -293,10 +300,10 @@ def test_pow_special_values_like_numpy(dtype, target):
     assert same.all(), [(a, b, c, d) for a, b, c, d in zip(x[~same], y[~same], z[~same], want[~same])]
 
 
-def build_atan2(dtype, n, target="llvm"):
+def build_atan2(dtype, n, target="llvm", fast_math=False):
     Y, X = te.placeholder((n,), dtype, "Y"), te.placeholder((n,), dtype, "X")
     return mlc.build(te.create_prim_func([Y, X, te.compute((n,), lambda i: te.atan2(Y[i], X[i]), "Z")]),
-                     target)
+                     target, fast_math=fast_math)
 
 
 @each_runnable_target
