@@ -75,6 +75,7 @@ from .memory import BufferAllocator
 from . import vecmath  # noqa: F401 - registers exp, expm1, log, log1p, tanh, sigmoid, erf
 from .types import I64, PTR, alignment, compute_dtype, constant, int_constant, itemsize, mem_type, reg_type
 from .vectorize import VectorCodegen, splat, vector_type
+from .targeting import module_target
 
 __all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
 
@@ -499,13 +500,26 @@ class _FunctionCodegen(VectorCodegen):
         kind = "serial" if s.kind == "parallel" else s.kind
         if s.kind == "serial" and _keeps_loop(s):
             kind = "kept"
-        metadata = loop_metadata(self.module, kind, extent)
+        metadata = loop_metadata(self.module, kind, extent, self._interleave(s, kind, extent))
         self.loop_depth += 1
         try:
             emit_loop(self.builder, self._widen(s, begin), self._widen(s, count), s.loop_var.name,
                       lambda i: self._loop_body(s, i), metadata)
         finally:
             self.loop_depth -= 1
+
+    def _interleave(self, s: For, kind: str, extent: int | None) -> tuple[int, int] | None:
+        """(lanes, MATH_INTERLEAVE) for a vectorized loop of a constant ``extent`` whose body calls
+        a vector math routine, where that many register-wide vectors fit in the extent; else
+        None (LLVM's own choice)."""
+        if MATH_INTERLEAVE < 2 or kind != "vectorized" or extent is None:
+            return None
+        target = module_target(self.module)
+        calls = [n for n in pre_order_nodes(s.body) if isinstance(n, Call) and n.op in vecmath.VECTOR_MATH_OPS]
+        if target is None or not calls:
+            return None
+        lanes = target.vector_bits // max(dt.bits(dt.element(c.dtype)) for c in calls)
+        return (lanes, MATH_INTERLEAVE) if lanes > 1 and extent % (lanes * MATH_INTERLEAVE) == 0 else None
 
     def _widen(self, s: For, value: ir.Value) -> ir.Value:
         """An int32 loop bound as i64: int32 loops count in i64 (see :meth:`_loop_body`)."""
@@ -879,6 +893,11 @@ def _fold_index(op: str, a: ir.Value, b: ir.Value) -> ir.Value | None:
     if op == "floordiv":
         return a if y == 1 else None
     return ir.Constant(I64, 0) if y == 1 else None  # floormod
+
+
+#: Register-wide vectors a vectorized loop calling a vector math routine keeps in flight
+#: (``llvm.loop.interleave.count``; 1: LLVM's choice, which is one for such long bodies).
+MATH_INTERLEAVE = 2
 
 
 def _keeps_loop(s: For) -> bool:

@@ -11,7 +11,9 @@
     exit:
 
 ``vectorized`` loops carry ``llvm.loop.vectorize.enable`` (and a width hint
-for small constant extents), ``unrolled`` ones ``llvm.loop.unroll.full``
+for small constant extents; one calling a vector math routine asks for two
+register-wide vectors in flight where they divide its extent,
+``llvm.loop.interleave.count``: see ``MATH_INTERLEAVE`` in :mod:`.codegen`), ``unrolled`` ones ``llvm.loop.unroll.full``
 (the codegen writes out unrolled loops of at most :data:`MAX_UNROLL`
 iterations itself, so those never reach LLVM as loops), and ``kept`` ones (serial
 loops of vector statements the codegen asks LLVM not to copy again, see
@@ -47,15 +49,23 @@ class _LoopID(MDValue):
         super().descr(buf)
 
 
-def loop_metadata(module: ir.Module, kind: str, extent: int | None) -> MDValue | None:
-    """The ``!llvm.loop`` node for a loop of ``kind`` (None when it needs none)."""
+def loop_metadata(module: ir.Module, kind: str, extent: int | None,
+                  interleave: tuple[int, int] | None = None) -> MDValue | None:
+    """The ``!llvm.loop`` node for a loop of ``kind`` (None when it needs none). A vectorized
+    loop given ``interleave = (width, count)`` asks for vectors of ``width`` lanes, ``count``
+    of them in flight per iteration (the caller checks that ``width * count`` divides
+    ``extent``: LLVM leaves a loop scalar whose trip count is below one vector iteration)."""
     props = []
     if kind == "vectorized":
         props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.enable"),
                                           ir.Constant(ir.IntType(1), 1)]))
-        if extent is not None and 1 < extent <= MAX_VECTOR_WIDTH_HINT and extent & (extent - 1) == 0:
+        width = interleave[0] if interleave else extent
+        if interleave:
+            props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"),
+                                              ir.Constant(ir.IntType(32), interleave[1])]))
+        if width is not None and 1 < width <= MAX_VECTOR_WIDTH_HINT and width & (width - 1) == 0:
             props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.vectorize.width"),
-                                              ir.Constant(ir.IntType(32), extent)]))
+                                              ir.Constant(ir.IntType(32), width)]))
         # Else LLVM fully unrolls a short loop before the vectorizer sees it.
         props.append(module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")]))
     elif kind == "kept":
