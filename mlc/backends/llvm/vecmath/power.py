@@ -177,6 +177,16 @@ def pow(o: FloatOps, x, y):
     return o.select(b.or_(o.eq(y, 0.0), o.eq(x, 1.0)), 1.0, r)
 
 
+def _cube_residual(o: FloatOps, y, a):
+    """(``y^3 - a``, ``y^2`` rounded) for ``y`` within 2^-22 of ``a^(1/3)``: the rounding errors
+    of ``y^2`` and ``y^3`` recovered by FMAs and ``y^3 - a`` exact (the two that close), so
+    the residual is all but exact."""
+    y2 = o.mul(y, y)
+    y2_error = o.fma(y, y, o.neg(y2))
+    y3 = o.mul(y2, y)
+    return o.add(o.sub(y3, a), o.fma(y2_error, y, o.fma(y2, y, o.neg(y3)))), y2
+
+
 def _cbrt_double(d: FloatOps, ax):
     """The cube root of a double ``ax`` > 0, finite: :func:`_cbrt_halley` (within some
     2^-47), then one Newton step whose residual ``y^3 - ax`` is computed with FMAs from the
@@ -187,10 +197,7 @@ def _cbrt_double(d: FloatOps, ax):
     big, tiny = d.gt(ax, 2.0 ** 900), d.lt(ax, 2.0 ** -900)
     a = d.mul(ax, d.select(big, 2.0 ** -999, d.select(tiny, 2.0 ** 999, 1.0)))
     y = _cbrt_halley(d, a)
-    y2 = d.mul(y, y)
-    y2_error = d.fma(y, y, d.neg(y2))
-    y3 = d.mul(y2, y)
-    residual = d.add(d.sub(y3, a), d.fma(y2_error, y, d.fma(y2, y, d.neg(y3))))  # y^3 - a
+    residual, y2 = _cube_residual(d, y, a)
     y = d.sub(y, d.div(residual, d.mul(y2, 3.0)))
     return d.mul(y, d.select(big, 2.0 ** 333, d.select(tiny, 2.0 ** -333, 1.0)))
 
@@ -256,10 +263,7 @@ def _cbrt_float(o: FloatOps, ax):
     Halley steps in double (four divisions) and 1.19 for this with the last step in double
     (its conversions)."""
     y, t, a, unscale = _cbrt_float_scaled(o, ax)
-    y2 = o.mul(y, y)
-    y2_error = o.fma(y, y, o.neg(y2))
-    y3 = o.mul(y2, y)
-    residual = o.add(o.sub(y3, a), o.fma(y2_error, y, o.fma(y2, y, o.neg(y3))))  # y^3 - a
+    residual, _ = _cube_residual(o, y, a)
     y = o.fma(o.neg(residual), o.mul(o.mul(t, t), 1.0 / 3.0), y)
     return o.mul(y, unscale)
 
