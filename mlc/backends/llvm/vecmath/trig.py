@@ -115,14 +115,19 @@ def _reduce(o: FloatOps, x):
     u = d.mul(m, mid)  # exact
     k = d.roundeven(d.add(t, u))
     f = d.fma(m, lo, d.add(d.sub(t, k), u))  # t - k exact
-    r = d.mul(f, _PI_2)
-    z = d.mul(r, r)
-    sin_r = d.fma(d.mul(r, z), d.horner(z, _SIN), r)
-    cos_r = d.fma(d.mul(z, z), d.horner(z, _COS), d.fma(z, -0.5, 1.0))
+    sin_r, cos_r = _sin_cos(d, d.mul(f, _PI_2))
     quadrant = b.and_(d.b.fptosi(k, i32), ir.Constant(i32, 3))
     negative = b.icmp_signed("<", o.bits(x), o.ci(0))
     finite = b.icmp_unsigned("<", e, o.ci(255))
     return d, quadrant, sin_r, cos_r, negative, finite
+
+
+def _sin_cos(p: FloatOps, r, sin_terms=_SIN):
+    """(sin r, cos r) for ``r`` in [-pi/4, pi/4] in ``p``'s arithmetic: ``r + r^3 S(r^2)`` with
+    ``sin_terms`` of S and ``1 - r^2/2 + r^4 C(r^2)``."""
+    z = p.mul(r, r)
+    return (p.fma(p.mul(r, z), p.horner(z, sin_terms), r),
+            p.fma(p.mul(z, z), p.horner(z, _COS), p.fma(z, -0.5, 1.0)))
 
 
 def quadrant_bit(b: ir.IRBuilder, quadrant, n: int, const=None):
@@ -202,11 +207,9 @@ _PIO2_HI, _PIO2_LO = pio2_parts(33)
 _TWO_OVER_PI = 0.6366197723675814
 
 
-#: fast_math's float polynomials of :func:`vector_trig`: sin r = r + r^3 S(r^2) to degree 9
-#: (remainder under 2e-9 relative on [-pi/4, pi/4]), cos r = 1 - r^2/2 + r^4 C(r^2) to
-#: degree 10 (under 3e-9).
+#: fast_math's sin polynomial in :func:`vector_trig` (in float): to degree 9 (remainder under
+#: 2e-9 relative on [-pi/4, pi/4]); cos keeps its degree 10 (under 3e-9).
 _SIN_FAST = _SIN[:4]
-_COS_FAST = _COS
 
 
 def vector_trig(builder: ir.IRBuilder, op: str, x: ir.Value, lane_by_lane: ir.Function,
@@ -247,18 +250,11 @@ def vector_trig(builder: ir.IRBuilder, op: str, x: ir.Value, lane_by_lane: ir.Fu
     r = d.fma(d.neg(k), _PIO2_LO, d.fma(d.neg(k), _PIO2_HI, a))
     q = b.and_(b.fptosi(k, f.ity), f.ci(3))
     negative = b.icmp_signed("<", f.bits(x), f.ci(0))
-    if fast:
-        f = FloatOps(b, FORMATS["float32"], True, FAST_FLAGS, lanes=n)
-        r = b.fptrunc(r, f.ty)
-        z = f.mul(r, r)
-        s = f.fma(f.mul(r, z), f.horner(z, _SIN_FAST), r)
-        c = f.fma(f.mul(z, z), f.horner(z, _COS_FAST), f.fma(z, -0.5, 1.0))
-        value = combine_quadrants(op, f, q, s, c, negative, f.ci)
+    if fast:  # the polynomials and quadrants in float
+        p = FloatOps(b, FORMATS["float32"], True, FAST_FLAGS, lanes=n)
+        value = combine_quadrants(op, p, q, *_sin_cos(p, b.fptrunc(r, f.ty), _SIN_FAST), negative, f.ci)
     else:
-        z = d.mul(r, r)
-        s = d.fma(d.mul(r, z), d.horner(z, _SIN), r)
-        c = d.fma(d.mul(z, z), d.horner(z, _COS), d.fma(z, -0.5, 1.0))
-        value = b.fptrunc(combine_quadrants(op, d, q, s, c, negative, f.ci), f.ty)
+        value = b.fptrunc(combine_quadrants(op, d, q, *_sin_cos(d, r), negative, f.ci), f.ty)
     return unless_slow_lanes(b, op, slow, value, x, lane_by_lane)
 
 
