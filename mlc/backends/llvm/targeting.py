@@ -11,14 +11,15 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ...target import Target
-from ..llvm_cpus import converts_int64_vectors, has_avx512_vnni
+from ..llvm_cpus import converts_int64_vectors
 
 __all__ = ["set_module_target", "module_target", "converts_int64", "lacks_features"]
 
 _ATTRIBUTE = "mlc_target"
 
-#: CPU features code may ask for (an extern kernel's ``features``), and how a target is asked.
-_FEATURES = {"avx512vnni": lambda target: has_avx512_vnni(target.cpu, target.features)}
+#: CPU features code may ask for (an extern kernel's ``features``, LLVM's names) -> the llvm
+#: target kind's property that answers for a target (:mod:`.target_kind`).
+_FEATURES = {"avx512vnni": "avx512_vnni"}
 
 
 def set_module_target(module: ir.Module, target: Target) -> None:
@@ -45,4 +46,4 @@ def lacks_features(module: ir.Module, features) -> list[str]:
     target = module_target(module)
     if target is None:
         return []
-    return [f for f in features if not _FEATURES[f](target)]
+    return [f for f in features if not target.get(_FEATURES[f])]
