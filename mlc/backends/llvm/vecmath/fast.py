@@ -3,28 +3,32 @@
 ``mlc.build(..., fast_math=True)`` (and ``@mlc.jit(fast_math=True)``) emit the
 same algorithms as :mod:`.functions` with these lower-degree polynomials (and
 the LLVM fast-math flags ``contract`` and ``afn`` on their arithmetic); a
-polynomial not listed here keeps its accurate coefficients. float32 tanh is
-the one other algorithm: ``x P(x^2) / Q(x^2)`` with x clamped to [-9, 9], a
-rational fit (8 FMAs and a division instead of an exponential and a
-division). The float32 ones
+polynomial not listed here keeps its accurate coefficients. The float32 ones
 are weighted least-squares fits of relative error (done in float64 with
 NumPy, coefficients rounded to float32; the comment gives the max relative
 error of the rounded polynomial on its interval); the float64 exp one is the
 Taylor series cut at degree 9 (remainder <= |r|^12 / 12! < 7e-15).
 
-float32 log (and log2, log10, log1p built on it) is the other: ``x = 2^k (1 + f)``
-with ``1 + f`` in [2/3, 4/3) and ``log(1 + f) = f + f^2 P(f)``, P of degree 7, where the
-accurate routine divides (``s = f / (2 + f)``).
+Some float32 routines take another algorithm:
+
+* tanh: ``x P(x^2) / Q(x^2)`` with x clamped to [-9, 9], a rational fit (8 FMAs
+  and a division instead of an exponential and a division);
+* log (and log2, log10, log1p built on it): ``x = 2^k (1 + f)`` with ``1 + f``
+  in [2/3, 4/3) and ``log(1 + f) = f + f^2 P(f)``, P of degree 7, where the
+  accurate routine divides (``s = f / (2 + f)``);
+* atan, asin, acos, atan2 (:mod:`.inverse_trig`): the accurate steps in float,
+  not double;
+* sin, cos, tan of whole vectors (:func:`.trig.vector_trig`): the reduction in
+  double, the polynomials in float;
+* cbrt (:mod:`.power`): the accurate Newton steps without the last, exact one;
+* pow (:mod:`.power`): its double logarithm and exponential shortened to 2^-29
+  and degree 7.
 
 Error bounds, relative to the exact result, for finite inputs whose result is
-a normal number (tests/backends/test_vector_math.py checks them against
-NumPy/SciPy): exp, tanh, sigmoid and erf stay within 1e-6 for float32 and
-1e-13 for float64; float32 log, log2, log10, log1p, atan, asin, acos and atan2
-(:mod:`.inverse_trig`: in float, not double), and sin, cos and tan of whole vectors
-(:func:`.trig.vector_trig`: the polynomials in float) cbrt (:mod:`.power`: the
-default's Newton steps without its exact last residual) and pow (its double logarithm
-and exponential shortened to 2^-29 and degree 7) within 1e-6. NaN, infinities, overflow to inf and underflow to 0 are
-handled exactly as by the default routines.
+a normal number (tests/backends/test_fast_math.py checks them against
+NumPy/SciPy): all within 1e-6 for float32 and 1e-13 for float64. NaN,
+infinities, overflow to inf and underflow to 0 are handled exactly as by the
+default routines.
 """
 from __future__ import annotations
 
