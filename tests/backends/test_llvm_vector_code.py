@@ -396,7 +396,7 @@ def test_a_math_loop_keeps_two_register_wide_vectors_in_flight(isa, target, dtyp
     assert f'!"llvm.loop.vectorize.width", i32 {lanes}' in text
     optimized = compile_sources(mlc.IRModule({"f": func}), target)["ll"]
     assert f"<{lanes} x {'float' if dtype == 'float32' else 'double'}>" in optimized  # still vector code
-    ragged, _ = _math_loop(lanes * 2 + lanes // 2 if lanes > 2 else 6, dtype)
+    ragged, _ = _math_loop(lanes * 2 + lanes // 2, dtype)
     assert "llvm.loop.interleave.count" not in generate_ir({"f": lower(ragged)}, target)
     plain = program(3, width, dtype, lambda i, j, A, B: store(B, i * width + j, load(A, i * width + j) * 2.0),
                     [buf("A", 3 * width, dtype), buf("B", 3 * width, dtype)])
