@@ -333,3 +333,15 @@ def test_fast_float32_pow_within_bound_and_special_values_exact(target):
     exact[:n] = False
     assert exact.sum() > 150
     _within_bound_else_exact("pow", z, want, [x, y], exact, subnormal_slack=False)
+
+
+@pytest.mark.parametrize("n", [1, 3, 17, 33])
+def test_fast_float32_routines_on_short_and_ragged_arrays(n):
+    """Arrays of one element, and of lengths no vector divides (the loop's tail, and a
+    tail-only loop): the same bounds and special values as whole vectors."""
+    x = np.resize(np.array([0.37, -2.5, 1e-30, np.inf, -0.0, 7.0, np.nan, 0.999], "float32"), n)
+    lib = _fast32_lib("llvm", n)
+    for op in FAST32_OPS:
+        y = np.empty_like(x)
+        lib[op](x, y)
+        _fast32_check(op, x, y)
