@@ -67,17 +67,53 @@ def _rebuild(node, values: list):
     return dataclasses.replace(node, **dict(zip(_field_names(cls), values)))
 
 
-# What a field's value is to a walk, by its exact type (looked up once per type):
-_LEAF, _NODE, _BUFFER, _TUPLE = range(1, 5)  # none is 0: ``_KINDS.get(t) or _kind(t)``
+# What a field's value is to a walk, by its exact type (looked up once per type): a
+# statement, an expression-level node (never holding a statement), a buffer, a tuple or a
+# leaf; a node is either of the first two (``kind <= _EXPR``).
+_STMT, _EXPR, _BUFFER, _TUPLE, _LEAF = range(1, 6)  # none is 0: ``_KINDS.get(t) or _kind(t)``
 _KINDS: dict[type, int] = {}
+
+#: The node types that hold no statement: what a rewrite of statements alone passes by.
+EXPRESSION_TYPES = (PrimExpr, IterVar, Range, BufferRegion, CommReducer)
 
 
 def _kind(cls: type) -> int:
     kind = _KINDS.get(cls)
     if kind is None:
-        kind = _KINDS[cls] = (_NODE if issubclass(cls, NODE_TYPES) else _BUFFER if issubclass(cls, Buffer)
+        kind = _KINDS[cls] = (_STMT if issubclass(cls, Stmt) else _EXPR if issubclass(cls, EXPRESSION_TYPES)
+                              else _BUFFER if issubclass(cls, Buffer)
                               else _TUPLE if issubclass(cls, tuple) else _LEAF)
     return kind
+
+
+def _subclasses(cls: type) -> set[type]:
+    out, stack = set(), [cls]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub not in out:
+                out.add(sub)
+                stack.append(sub)
+    return out
+
+
+#: mutator class -> whether its walk passes expression-level nodes by (:func:`_skips_expressions`).
+_SKIPS: dict[type, bool] = {}
+
+
+def _skips_expressions(cls: type) -> bool:
+    """Whether a walk by mutator class ``cls`` may return expression-level nodes unvisited:
+    it rewrites statements only (no ``visit_<Class>`` of an expression-level class, no
+    ``visit_buffer``) and walks as :class:`Mutator` does (``visit``, ``generic_visit`` and
+    the item walks not overridden). Expressions never hold statements, so the walk would
+    rebuild nothing under them (a loop nest's index expressions are most of its nodes)."""
+    skips = _SKIPS.get(cls)
+    if skips is None:
+        names = {c.__name__ for base in EXPRESSION_TYPES for c in (base, *_subclasses(base))}
+        walks_as_mutator = all(getattr(cls, m) is getattr(Mutator, m) for m in
+                               ("visit", "generic_visit", "_visit_items", "_visit_value", "visit_buffer"))
+        skips = _SKIPS[cls] = walks_as_mutator and not any(
+            attr.startswith("visit_") and attr[6:] in names for attr in dir(cls))
+    return skips
 
 
 #: (mutator class, node class) -> the mutator's ``visit_<NodeClass>`` method, or None.
@@ -110,11 +146,14 @@ class Mutator:
         results where any changed, else None."""
         new_values = None
         kinds = _KINDS
+        skips = _SKIPS.get(type(self))
+        if skips is None:
+            skips = _skips_expressions(type(self))
         for n, value in enumerate(values):
             kind = kinds.get(type(value)) or _kind(type(value))
-            if kind == _LEAF:
+            if kind == _LEAF or (skips and (kind == _EXPR or kind == _BUFFER)):
                 continue
-            new = self.visit(value) if kind == _NODE else self._visit_value(value, kind)
+            new = self.visit(value) if kind <= _EXPR else self._visit_value(value, kind)
             if new is not value:
                 if new_values is None:
                     new_values = list(values)
@@ -124,7 +163,7 @@ class Mutator:
     def _visit_value(self, value, kind: int | None = None):
         if kind is None:
             kind = _kind(type(value))
-        if kind == _NODE:
+        if kind <= _EXPR:
             return self.visit(value)
         if kind == _BUFFER:
             return self.visit_buffer(value)
@@ -149,11 +188,11 @@ def pre_order_nodes(root):
         mark = len(stack)
         for value in values:
             kind = kinds.get(type(value)) or _kind(type(value))
-            if kind == _NODE:
+            if kind <= _EXPR:
                 push(value)
             elif kind == _TUPLE:
                 for item in value:
-                    if (kinds.get(type(item)) or _kind(type(item))) == _NODE:
+                    if (kinds.get(type(item)) or _kind(type(item))) <= _EXPR:
                         push(item)
         if len(stack) - mark > 1:  # children come off the stack in field order
             stack[mark:] = stack[mark:][::-1]

@@ -1,0 +1,102 @@
+"""Mutator: a rewrite of statements alone passes expressions by; one that rewrites
+expressions (or buffers, or walks its own way) still enters them."""
+from mlc import te
+from mlc.ir.buffer import Buffer
+from mlc.ir.expr import Var
+from mlc.ir.functor import Mutator, pre_order_nodes
+from mlc.ir.tir import BufferStore, For, SeqStmt
+
+
+def _func():
+    A = te.placeholder((8, 6), "float32", "A")
+    k = te.reduce_axis((0, 6), "k")
+    B = te.compute((8,), lambda i: te.sum(A[i, k] * 2, axis=k), "B")
+    C = te.compute((8,), lambda i: B[i] + 1, "C")
+    return te.create_prim_func([A, C])
+
+
+class _Counting(Mutator):
+    def __init__(self):
+        self.seen: list[type] = []
+
+    def visit(self, node):
+        self.seen.append(type(node))
+        return super().visit(node)
+
+
+class _Loops(Mutator):
+    """Statements only: counts the loops it rebuilds."""
+
+    def __init__(self):
+        self.loops = 0
+
+    def visit_For(self, node: For):
+        self.loops += 1
+        return self.generic_visit(node)
+
+
+class _LoopsAndVars(_Loops):
+    def visit_Var(self, var: Var):
+        return var
+
+
+class _LoopsAndBuffers(_Loops):
+    def visit_buffer(self, buffer: Buffer) -> Buffer:
+        return buffer
+
+
+def _generic_visits(monkeypatch) -> list[str]:
+    """The class names Mutator.generic_visit is called on from now on."""
+    seen: list[str] = []
+    original = Mutator.generic_visit
+
+    def recorded(self, node):
+        seen.append(type(node).__name__)
+        return original(self, node)
+
+    monkeypatch.setattr(Mutator, "generic_visit", recorded)
+    return seen
+
+
+_EXPRESSIONS = ("BufferLoad", "Binary", "IterVar", "BufferRegion", "Range")
+
+
+def test_a_rewrite_of_statements_alone_passes_expressions_by(monkeypatch):
+    func = _func()
+    seen = _generic_visits(monkeypatch)
+    walk = _Loops()
+    assert walk.visit(func.body) is func.body  # nothing changed: the same tree
+    assert walk.loops == sum(isinstance(n, For) for n in pre_order_nodes(func.body))
+    assert {"For", "SeqStmt", "BlockRealize", "Block"} <= set(seen)
+    assert not set(_EXPRESSIONS) & set(seen)
+
+
+def test_a_rewrite_of_expressions_or_buffers_still_enters_them(monkeypatch):
+    func = _func()
+    seen = _generic_visits(monkeypatch)
+    for cls in (_LoopsAndVars, _LoopsAndBuffers):
+        seen.clear()
+        assert cls().visit(func.body) is func.body
+        assert set(_EXPRESSIONS) <= set(seen), cls.__name__
+
+
+def test_a_walk_of_its_own_still_enters_expressions():
+    func = _func()
+    walk = _Counting()
+    walk.visit(func.body)
+    names = {t.__name__ for t in walk.seen}
+    assert {"BufferLoad", "Var", "IterVar"} <= names
+
+
+def test_a_statement_rewrite_reaches_statements_inside_sequences_and_blocks():
+    func = _func()
+
+    class DropStores(Mutator):
+        def visit_BufferStore(self, node: BufferStore):
+            return BufferStore(node.buffer, node.value, node.indices)  # a new node, same content
+
+    out = DropStores().visit(func.body)
+    old = [n for n in pre_order_nodes(func.body) if isinstance(n, BufferStore)]
+    new = [n for n in pre_order_nodes(out) if isinstance(n, BufferStore)]
+    assert len(old) == len(new) >= 2 and all(a is not b for a, b in zip(old, new))
+    assert any(isinstance(n, SeqStmt) for n in pre_order_nodes(out))
