@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+from .blas_env import free_blas
 from .isa import ISAS, emulate
 
 
@@ -28,6 +29,9 @@ def _parser(names: list[str]) -> argparse.ArgumentParser:
                    help="threads for every contender (mlc, OpenBLAS, Numba, TVM, XLA); default: all cores")
     p.add_argument("--isa", default="native", choices=ISAS,
                    help="avx2: every contender held to AVX2 code on this AVX-512 machine (benchmarks/isa.py)")
+    p.add_argument("--keep-blas-env", action="store_true",
+                   help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE from the environment (a native run unsets them "
+                        "where OpenBLAS's own kernels work: benchmarks/blas_env.py)")
     p.add_argument("--json", metavar="FILE", help="write the whole run (machine, every timing) as JSON")
     p.add_argument("--list", action="store_true", help="list the workload names and exit")
     return p
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if refused:
         print(f"--isa {args.isa}: {refused}", file=sys.stderr)
         return 2
+    # NumPy's best BLAS kernels for a native run's baseline (--isa sets its own)
+    args.blas_note = free_blas(args.keep_blas_env) if args.isa == "native" else None
     # A cold object cache, so that every first call is trace + compile; set before mlc reads its config.
     cache = tempfile.TemporaryDirectory(prefix="mlc-bench-cache-")
     os.environ["MLC_CACHE_DIR"] = cache.name
@@ -111,6 +117,8 @@ def _run(args: argparse.Namespace) -> int:
     began = time.time()
     machine = measure_machine(quick=args.quick, threads=args.threads)
     print(machine.describe())
+    if args.blas_note:
+        print(args.blas_note)
     if args.isa != "native":
         print(f"instruction set: {args.isa} emulated (every contender held to it; benchmarks/isa.py): "
               f"MLC_TARGET={os.environ['MLC_TARGET']!r}, NPY_DISABLE_CPU_FEATURES, OPENBLAS_CORETYPE, "
@@ -152,7 +160,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, {
             "machine": machine.as_dict(), "versions": peers, "rounds": rounds, "quick": args.quick,
-            "tiny": args.tiny, "threads": args.threads, "isa": args.isa, "peak_gflops_used": peak, "best_gflops": best_gflops,
+            "tiny": args.tiny, "threads": args.threads, "isa": args.isa, "blas_env": args.blas_note,
+            "peak_gflops_used": peak, "best_gflops": best_gflops,
             "copy_gbs_used": bandwidth,
             "peak_8lane_gflops_used": peaks[FP32_FMA_8],
             "workloads": [wr.as_dict(peak, bandwidth, peaks) for wr in results], "table": table.getvalue(), "footnotes": notes,

@@ -7,16 +7,24 @@
 
 Every result is checked against NumPy; times are medians from this run, each
 timing after a pause as in the benchmarks. The NumPy side is the fast spelling (``x * x * x``, not ``x ** 3``, which NumPy
-evaluates through ``pow``), the same baseline ``python -m benchmarks`` uses.
+evaluates through ``pow``), on OpenBLAS's own kernels where the environment holds
+them to others (``benchmarks/blas_env.py``): the baseline ``python -m benchmarks`` uses.
 """
+import sys
 import time
+from pathlib import Path
 
-import numpy as np
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the repository: benchmarks/
+from benchmarks.blas_env import free_blas  # noqa: E402  (before NumPy loads)
 
-import mlc
-from mlc.runtime import time_function
+BLAS_NOTE = free_blas()
 
-from ch2_tensor_program_transformations import mm_relu_module  # the course's program (examples/)
+import numpy as np  # noqa: E402
+
+import mlc  # noqa: E402
+from mlc.runtime import time_function  # noqa: E402
+
+from ch2_tensor_program_transformations import mm_relu_module  # noqa: E402  (the course's program, examples/)
 
 #: Seconds between two timings (the benchmarks' pause between contenders).
 PAUSE_S = 0.2
@@ -50,7 +58,10 @@ def compare(name: str, compiled, reference, args, rtol: float, number: int = 20)
 
 def main() -> None:
     rng = np.random.default_rng(0)
-    print(f"mlc {mlc.__version__} on {mlc.Target.from_str('llvm')}\n")
+    print(f"mlc {mlc.__version__} on {mlc.Target.from_str('llvm')}")
+    if BLAS_NOTE:
+        print(BLAS_NOTE)
+    print()
 
     x = rng.standard_normal(1 << 22, dtype="float32")
     compare("gelu (tanh form), 2^22 float32", mlc.jit(gelu), gelu, (x,), rtol=1e-5, number=10)

@@ -286,3 +286,56 @@ def test_the_emulated_isa_reaches_mlc_numpy_and_the_peers_through_their_variable
     assert avx2 and avx512 == []  # NumPy dispatches to no AVX-512 loop
     assert attrs == ["-avx512f"] and "--xla_cpu_max_isa=AVX2" in xla
     assert "+avx512f" not in numba.split(",") and "-avx512f" in numba.split(",")
+
+
+def _free_blas_in_a_fresh_interpreter(*args: str) -> tuple[str | None, str | None, list[str]]:
+    """free_blas(*args) with OPENBLAS_CORETYPE=Prescott (OpenBLAS's oldest x86-64 kernels)
+    set before NumPy loads: (its note, the variable afterwards, the kernels NumPy then runs)."""
+    code = ("import json, os, sys\nfrom benchmarks.blas_env import free_blas\n"
+            f"note = free_blas({', '.join(args)})\nimport numpy\n"
+            "try:\n from threadpoolctl import threadpool_info\n"
+            " kernels = [i['architecture'] for i in threadpool_info() if i['user_api'] == 'blas']\n"
+            "except ImportError:\n kernels = []\n"
+            "print(json.dumps([note, os.environ.get('OPENBLAS_CORETYPE'), kernels]))")
+    env = {**{k: v for k, v in os.environ.items() if k != "OPENBLAS_L2_SIZE"}, "PYTHONPATH": str(ROOT),
+           "OPENBLAS_CORETYPE": "Prescott"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return tuple(json.loads(proc.stdout))
+
+
+def test_a_blas_held_to_old_kernels_by_the_environment_is_freed_for_the_baseline():
+    """NumPy's baseline runs OpenBLAS's own kernels: a variable holding them back is unset
+    (after a fresh interpreter showed they multiply exactly), and the run says so."""
+    note, variable, kernels = _free_blas_in_a_fresh_interpreter()
+    assert "OPENBLAS_CORETYPE=Prescott unset for this run" in note and variable is None
+    forced = _free_blas_in_a_fresh_interpreter("keep=True")
+    assert "kept from the environment (--keep-blas-env)" in forced[0] and forced[1] == "Prescott"
+    if kernels:  # threadpoolctl names them (the bench extra)
+        assert kernels != forced[2] and kernels[0] in note
+
+
+def test_a_blas_whose_own_kernels_fail_keeps_the_environments_choice(monkeypatch):
+    from benchmarks import blas_env
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
+    for probe, why in ((None, "crashed"), ({"ok": False, "kernels": ["SkylakeX"]}, "multiplied wrongly")):
+        monkeypatch.setattr(blas_env, "_probe", lambda env, probe=probe: probe)
+        note = blas_env.free_blas()
+        assert f"OPENBLAS_CORETYPE=Haswell kept from the environment: without it, OpenBLAS's own kernels {why}" in note
+        assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert blas_env.free_blas() is None  # nothing set: nothing to say
+
+
+def test_the_benchmark_header_says_what_it_did_with_the_blas_variables(tmp_path):
+    out_file = tmp_path / "run.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_CORETYPE": "Prescott"}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--tiny", "add", "--json", str(out_file)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "BLAS: OPENBLAS_CORETYPE=Prescott" in proc.stdout and "unset for this run" in proc.stdout
+    record = json.loads(out_file.read_text())
+    assert "unset for this run" in record["blas_env"]
+    assert all(b["architecture"] != "Katmai" for b in record["machine"]["blas"])  # Prescott's, as OpenBLAS names them
