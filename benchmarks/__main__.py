@@ -63,8 +63,12 @@ def limit_threads(threads: int) -> list[int] | None:
 def main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
     if argv[:1] == ["tune"]:  # mlc.tune's rows: benchmarks/tune.py
+        keep = "--keep-blas-env" in argv
+        note = free_blas(keep)  # (before NumPy loads)
+        if note:
+            print(note)
         from .tune import main as tune_main
-        return tune_main(argv[1:])
+        return tune_main([a for a in argv[1:] if a != "--keep-blas-env"])
     args = _parser(WORKLOAD_NAMES + STARTUP).parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
