@@ -64,7 +64,7 @@ def column_sum(rows, cols) -> mlc.IRModule:
 PROGRAMS = {
     "matmul_relu": lambda: matmul(64, 64, 256, epilogue="relu"),  # B in half the L2: not packed
     "matmul_packed": lambda: matmul(256, 512, 1024),                # B packed panel by panel
-    "sgemm_2048": lambda: matmul(2048, 2048, 2048),                # A too: A and B exceed half the L3
+    "sgemm_2048": lambda: matmul(2048, 2048, 2048),                # AVX2: A too (A and B exceed half the L3)
     "matmul_few_rows": lambda: matmul(2, 1024, 64),                # several column tiles per row tile
     "matmul_few_columns": lambda: matmul(64, 10, 128),             # AVX2: a ragged column tile
     "conv2d": lambda: conv2d((1, 16, 28, 28), (32, 16, 3, 3), padding=1),

@@ -35,7 +35,8 @@ thread), each panel is packed inside its iteration of ``j_0``, by the thread
 that then uses it while it is in cache, instead of in a pass of its own. Packing A the same way makes the MR values broadcast per step adjacent
 too (one stream instead of MR rows a whole row of A apart); it pays only for an A
 larger than the L3 cache can hold beside B (the target's cache sizes, the host's
-for the host, :attr:`~mlc.target.Target.caches`).
+for the host, :attr:`~mlc.target.Target.caches`), and not for the wide register tile
+of a CPU of 32 vector registers (:data:`PACK_A_L3_SHARE`).
 
 Matmuls with more columns than a vector but not a multiple of one keep the
 usual tile, its last column tile ragged: the row tiles go outside the column
@@ -102,7 +103,13 @@ SMALL_PACK_MIN_ROWS = 128
 #: of B. Below that, the hardware prefetchers stream the MR rows of a tile from the caches
 #: as fast as from a panel, and the copy costs a pass over A (1024^3 float32 with AVX-512:
 #: 8%); above it, every column panel would stream all of A from memory again (2048^3 on
-#: Zen 3, 32 MiB of L3: 99 ms unpacked, 94 packed in blocks of rows).
+#: Zen 3, 32 MiB of L3: 99 ms unpacked, 94 packed in blocks of rows). Not for the wide
+#: register tile of a CPU of WIDE_TILE_REGISTERS registers: its 6 rows stream as fast
+#: from A as stored, and a packed A costs a pass over A, a copy of the micro-kernel for
+#: the ragged last row tile of a padded panel, and the code of the copy loops. sgemm on two
+#: Zen 5 cores (32 MiB of L3), medians of 7 interleaved rounds, packed -> unpacked:
+#: 2048^3 39.1 -> 37.4 ms and 44.5 -> 41.1 (two runs), 4096^3 343.8 -> 342.3; the first call
+#: of a jitted 2048^3 matmul (compile and run) 200-250 -> 95-105 ms.
 PACK_A_L3_SHARE = 0.5
 PACK_A_MIN_PANELS = 4
 #: With packed A, rows go in blocks of about ROW_BLOCK when there are ROW_BLOCKS_FROM
@@ -346,7 +353,7 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), nr)
     mr = min(_row_tile(nr, lanes, m, cpu), m)
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
-    pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and \
+    pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and not wide_tile and \
         a_bytes + b_bytes > PACK_A_L3_SHARE * cpu.caches[2] and not rows_symbolic
     if pack_a:
         mr = min(_row_tile(nr, lanes, m, cpu, packed=True), m)
