@@ -4,8 +4,8 @@ On a machine with AVX-512, every contender is held to AVX2 code (256-bit vectors
 the same cores, each by its own switch, set before NumPy and the peers load:
 
 =========  ===========================================================================
-mlc        ``MLC_TARGET="llvm -mcpu=<this CPU> -mattr=-avx512f"`` (this CPU's tuning,
-           no AVX-512: 8 float lanes, 16 vector registers)
+mlc        ``MLC_TARGET="llvm -mcpu=<this CPU> -mattr=-avx512f"`` (this CPU's tuning
+           and caches, no AVX-512: 8 float lanes, 16 vector registers)
 NumPy      ``NPY_DISABLE_CPU_FEATURES`` naming its AVX-512 dispatch targets: its AVX2
            loops run, and libm where it has no SIMD loop (as on an AVX2 machine)
 OpenBLAS   ``OPENBLAS_CORETYPE=Haswell``: its AVX2 kernels

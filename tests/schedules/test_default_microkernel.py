@@ -83,6 +83,22 @@ def test_register_file_and_caches_come_from_the_target_not_the_host():
     assert CpuInfo(256, 2) == CpuInfo(256, 2, 16, DEFAULT_CACHES[256])  # the defaults of the width
 
 
+def test_this_cpu_with_features_turned_off_keeps_this_machines_caches():
+    """``-mcpu=<this CPU> -mattr=-avx512f`` (what ``benchmarks --isa avx2`` builds for) runs
+    on this machine's cores, so it schedules for their caches; a feature turned on, or
+    another CPU with the same features off, takes the defaults of its vector width."""
+    from mlc.backends.llvm_cpus import host_cpu
+    cpu, _ = host_cpu()
+    host = Target.from_str("llvm").caches
+    narrower = Target.from_str(f"llvm -mcpu={cpu} -mattr=-avx512f")
+    assert narrower.caches == host
+    added = Target.from_str(f"llvm -mcpu={cpu} -mattr=-avx512f,+avx2")
+    assert added.caches == DEFAULT_CACHES[added.vector_bits]
+    other = "haswell" if cpu != "haswell" else "skylake"
+    assert Target.from_str(f"llvm -mcpu={other} -mattr=-avx512f").caches == \
+        DEFAULT_CACHES[Target.from_str(f"llvm -mcpu={other} -mattr=-avx512f").vector_bits]
+
+
 def test_host_caches_are_read_from_sysfs(tmp_path, monkeypatch):
     from mlc import target as target_module
     for index, (level, kind, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "32K"),

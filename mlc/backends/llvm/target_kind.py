@@ -45,14 +45,27 @@ def _vector_registers(target: Target) -> int:
 
 
 def _caches(target: Target) -> tuple[int, int, int]:
-    """This machine's caches when the target is this machine (read once), else
-    :data:`~mlc.target.DEFAULT_CACHES` for its vector width, so that code for a named
-    CPU does not depend on where it is compiled."""
-    if (target.cpu, target.features) == host_cpu():
+    """This machine's caches (read once) when the target is this machine, or this machine's
+    CPU with features turned off and none added (``-mcpu=<this CPU> -mattr=-avx512f``: the
+    same cores running narrower code, as ``python -m benchmarks --isa avx2`` builds);
+    else :data:`~mlc.target.DEFAULT_CACHES` for its vector width, so that code for a
+    named CPU does not depend on where it is compiled."""
+    cpu, features = host_cpu()
+    if target.cpu == cpu and (target.features == features or _only_removes(target.features)):
         found = host_caches()
         if found is not None:
             return found
     return DEFAULT_CACHES.get(_vector_bits(target), DEFAULT_CACHES[128])
+
+
+def _only_removes(features: str) -> bool:
+    """Whether ``features`` turns features off and none on.
+
+    >>> _only_removes("-avx512f,-avx512bw"), _only_removes("-avx512f,+avx2"), _only_removes("")
+    (True, False, False)
+    """
+    items = [f for f in features.split(",") if f]
+    return bool(items) and all(f.startswith("-") for f in items)
 
 
 LLVM_KIND = TargetKind(
