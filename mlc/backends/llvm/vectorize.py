@@ -52,10 +52,15 @@ class _WholeVector(ir.Constant):
     """A vector constant written as one word, ``undef`` or ``zeroinitializer``, where
     llvmlite writes every lane (``<float undef, float undef, ...>``: for 64 lanes, some
     1,500 characters to build, print and parse). ``lanes`` is its value lane by lane,
-    which llvmlite reads (a shuffle mask's indices)."""
+    which llvmlite reads as constants of the lanes' type where ``wrap`` (a shuffle mask's
+    indices); without it the values stay as they are (a splat's: wrapping 64 lanes made
+    64 Constants, a tenth of a matmul kernel's IR generation)."""
 
-    def __init__(self, ty: ir.VectorType, word: str, lanes):
-        super().__init__(ty, lanes)
+    def __init__(self, ty: ir.VectorType, word: str, lanes, wrap: bool = True):
+        if wrap:
+            super().__init__(ty, lanes)
+        else:
+            self.type, self.constant = ty, lanes
         self.word = word
 
     def _get_reference(self) -> str:
@@ -73,7 +78,7 @@ def splat(b: ir.IRBuilder, v: ir.Value, lanes: int) -> ir.Value:
         return v
     vec = ir.VectorType(v.type, lanes)
     if type(v) is ir.Constant and v.constant is not ir.Undefined:  # a constant: no instruction
-        return _WholeVector(vec, f"splat ({v.type} {v.get_reference()})", [v.constant] * lanes)
+        return _WholeVector(vec, f"splat ({v.type} {v.get_reference()})", [v.constant] * lanes, wrap=False)
     one = b.insert_element(undef_vector(vec), v, ir.Constant(I32, 0))
     return b.shuffle_vector(one, undef_vector(vec), _zero_mask(lanes))
 
