@@ -61,10 +61,11 @@ def _probe(env: dict[str, str]) -> dict | None:
         return None
 
 
-def free_blas(keep: bool = False) -> str | None:
+def free_blas(keep: bool = False, hint: str = "; --keep-blas-env keeps them") -> str | None:
     """Unset :data:`BLAS_VARIABLES` for this run where OpenBLAS's own choice of kernels
     works without them (call it before NumPy loads); returns a line for the run's header
-    saying what was set and what was done, or None where none of them is set. With
+    saying what was set and what was done (ending in ``hint``: how the caller keeps them),
+    or None where none of them is set. With
     ``OPENBLAS_CORETYPE=Haswell`` set on an AVX-512 machine::
 
         BLAS: OPENBLAS_CORETYPE=Haswell unset for this run (set in the environment): NumPy's
@@ -87,5 +88,4 @@ def free_blas(keep: bool = False) -> str | None:
         del os.environ[v]
     picked = ", ".join(result["kernels"]) or "unknown (no threadpoolctl)"
     return (f"BLAS: {named} unset for this run (set in the environment): NumPy's baseline runs the kernels "
-            f"OpenBLAS picks here ({picked}; exact on integer-valued matrices in a fresh interpreter); "
-            "--keep-blas-env keeps them")
+            f"OpenBLAS picks here ({picked}; exact on integer-valued matrices in a fresh interpreter){hint}")

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the repository: benchmarks/
 from benchmarks.blas_env import free_blas  # noqa: E402  (before NumPy loads)
 
-BLAS_NOTE = free_blas()
+BLAS_NOTE = free_blas(hint="")
 
 import numpy as np  # noqa: E402
 
