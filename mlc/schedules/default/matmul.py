@@ -108,8 +108,9 @@ SMALL_PACK_MIN_ROWS = 128
 #: from A as stored, and a packed A costs a pass over A, a copy of the micro-kernel for
 #: the ragged last row tile of a padded panel, and the code of the copy loops. sgemm on two
 #: Zen 5 cores (32 MiB of L3), medians of 7 interleaved rounds, packed -> unpacked:
-#: 2048^3 39.1 -> 37.4 ms and 44.5 -> 41.1 (two runs), 4096^3 343.8 -> 342.3; the first call
-#: of a jitted 2048^3 matmul (compile and run) 200-250 -> 95-105 ms.
+#: 2048^3 39.1 -> 37.4 ms and 44.5 -> 41.1 (two runs), 4096^3 343.8 -> 342.3, 4096 x 1024 x 1024
+#: 20.5 -> 17.5, 3000 x 1536 x 1536 30.4 -> 28.6; the first call of a jitted 2048^3 matmul
+#: (compile and run) 200-250 -> 95-105 ms.
 PACK_A_L3_SHARE = 0.5
 PACK_A_MIN_PANELS = 4
 #: With packed A, rows go in blocks of about ROW_BLOCK when there are ROW_BLOCKS_FROM
