@@ -74,7 +74,7 @@ from .loops import MAX_UNROLL, MIN_KEPT_TRIPS, emit_loop, loop_metadata
 from .memory import BufferAllocator
 from . import vecmath  # noqa: F401 - registers exp, expm1, log, log1p, tanh, sigmoid, erf
 from .types import I64, PTR, alignment, compute_dtype, constant, int_constant, itemsize, mem_type, reg_type
-from .vectorize import VectorCodegen, splat, vector_type
+from .vectorize import VectorCodegen, plan_windows, splat, vector_type
 from .targeting import module_target
 
 __all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
@@ -213,6 +213,7 @@ class _FunctionCodegen(VectorCodegen):
         self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
         self._computed: dict[tuple, ir.Value] = {}  # pure values by operation and operands (see _reuse)
         self._loaded: dict[tuple, ir.Value] | None = None  # the loads of the value being stored
+        self._windows: dict[tuple, tuple] = {}  # its loads built from two others (vectorize.plan_windows)
         self.checks: _Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # vecmath's fast routines (see emit_function)
@@ -262,12 +263,13 @@ class _FunctionCodegen(VectorCodegen):
         While it is computed, an element loaded again in the same block is the load made
         before (nothing is stored in between: see :meth:`_load_once`)."""
         outer, self._loaded = self._loaded, {}
+        outer_windows, self._windows = self._windows, plan_windows(s.value) if dt.is_vector(s.value.dtype) else {}
         try:
             if in_loop and _is_reduction_update(s):
                 return self._binary(s.value, flags=REDUCTION_FLAGS)
             return self.expr(s.value)
         finally:
-            self._loaded = outer
+            self._loaded, self._windows = outer, outer_windows
 
     def _load_once(self, ptr: ir.Value, typ: ir.Type, align: int) -> ir.Value:
         """``load typ, ptr``: inside a stored value (:meth:`_stored_value`), once per block and

@@ -31,8 +31,10 @@ from llvmlite import ir
 
 from ...ir import dtype as dt
 from ...ir.analysis import lane_of
+from ...ir.arith import linear
 from ...ir.buffer import Buffer
-from ...ir.expr import Broadcast, BufferLoad, PrimExpr, Ramp
+from ...ir.expr import Broadcast, BufferLoad, PrimExpr, Ramp, Select
+from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
 from .types import I32, I64, int_constant, itemsize, mem_type, reg_type, signed
 from .streaming import aligned_to, mark_nontemporal, streaming_alignment
@@ -90,6 +92,56 @@ def shuffle_mask(start: int, stop: int) -> ir.Constant:
     wherever it is used."""
     lanes = list(range(start, stop))
     return _WholeVector(ir.VectorType(I32, len(lanes)), "<" + ", ".join(f"i32 {k}" for k in lanes) + ">", lanes)
+
+
+@lru_cache(maxsize=None)
+def window_mask(offset: int, span: int, lanes: int) -> ir.Constant:
+    """The shuffle mask taking, from vectors ``lo = x[b : b + lanes]`` and
+    ``hi = x[b + span : b + span + lanes]`` (``0 < offset < span <= lanes``), the vector
+    ``x[b + offset : b + offset + lanes]``: lanes ``offset..`` of ``lo``, then of ``hi`` the
+    lanes from ``lanes - span`` on.
+
+    >>> [c.constant for c in window_mask(1, 2, 4).constant]
+    [1, 2, 3, 6]
+    """
+    picks = [offset + j if offset + j < lanes else lanes + offset + j - span for j in range(lanes)]
+    return _WholeVector(ir.VectorType(I32, lanes), "<" + ", ".join(f"i32 {k}" for k in picks) + ">", picks)
+
+
+def plan_windows(value: PrimExpr) -> dict[tuple, tuple[PrimExpr, PrimExpr, int, int]]:
+    """The loads of ``value`` to build from two others of its loads (sliding windows).
+
+    Where ``value`` always loads one buffer at three or more contiguous vectors of the same
+    lanes whose first elements differ by constants spanning at most those lanes
+    (``x[i:i+16]``, ``x[i+1:i+17]``, ``x[i+2:i+18]`` of a stencil), the vectors between the
+    first and the last are shuffles of those two: every element is loaded once (one load
+    for three, on a NumPy array 16 bytes past a cache line, is one line-crossing load for
+    three). Only loads outside a Select's sides count (they are always made, so the two
+    read nothing the value did not); the plan maps (buffer id, lanes, the base's terms,
+    offset) to (the first's base, the last's base, offset - first, last - first)."""
+    skip = {id(n) for sel in pre_order_nodes(value) if type(sel) is Select
+            for side in (sel.true_value, sel.false_value) for n in pre_order_nodes(side)}
+    groups: dict[tuple, dict[int, PrimExpr]] = {}
+    for node in pre_order_nodes(value):
+        if type(node) is not BufferLoad or id(node) in skip or len(node.indices) != 1:
+            continue
+        index = node.indices[0]
+        if type(index) is not Ramp or index.stride != 1 or node.buffer.dtype == "bool":
+            continue
+        form = linear(index.base)
+        if not isinstance(form.const, int):
+            continue
+        key = (id(node.buffer), index.lanes, tuple(sorted((k, c) for k, (_, c) in form.terms.items())))
+        groups.setdefault(key, {}).setdefault(form.const, index.base)
+    plan = {}
+    for key, bases in groups.items():
+        lo, hi, lanes = min(bases), max(bases), key[1]
+        if len(bases) < 3 or hi - lo > lanes:
+            continue
+        for offset in bases:
+            if lo < offset < hi:
+                plan[(*key, offset)] = (bases[lo], bases[hi], offset - lo, hi - lo)
+    return plan
 
 
 @lru_cache(maxsize=None)
@@ -190,10 +242,18 @@ class VectorCodegen:
         return [self._element_ptr(buffer, (lane_of(index, k),)) for k in range(dt.lanes(index.dtype))]
 
     def _vector_load(self, e: BufferLoad) -> ir.Value:
-        """A contiguous vector load at a stride-1 Ramp, else a gather of the lanes."""
+        """A contiguous vector load at a stride-1 Ramp (or a shuffle of two such loads of
+        the stored value, :func:`plan_windows`), else a gather of the lanes."""
         b, index, align, ty = self.builder, e.indices[0], itemsize(e.buffer.dtype), mem_type(e.buffer.dtype)
         if self._ramp_access(e.buffer, index) and index.stride == 1:
             vec = ir.VectorType(ty, index.lanes)
+            window = self._window_of(e.buffer, index) if self._windows else None
+            if window is not None:
+                lo_base, hi_base, offset, span = window
+                lo, hi = (self._load_once(vector_pointer(b, self._element_ptr(e.buffer, (base,)), vec), vec, align)
+                          for base in (lo_base, hi_base))
+                return self._reuse(("window", id(lo), id(hi), offset),
+                                   lambda: b.shuffle_vector(lo, hi, window_mask(offset, span, index.lanes)))
             return self._load_once(vector_pointer(b, self._element_ptr(e.buffer, (index.base,)), vec), vec, align)
         ptrs = self._lane_pointers(e.buffer, index)
         if ptrs is None:
@@ -202,6 +262,14 @@ class VectorCodegen:
         for k, ptr in enumerate(ptrs):
             out = b.insert_element(out, b.load(ptr, typ=ty, align=align), ir.Constant(I32, k))
         return out
+
+    def _window_of(self, buffer: Buffer, index: Ramp):
+        """The plan of :func:`plan_windows` for a load of ``buffer`` at ``index``, or None."""
+        form = linear(index.base)
+        if not isinstance(form.const, int):
+            return None
+        return self._windows.get((id(buffer), index.lanes, tuple(sorted((k, c) for k, (_, c) in form.terms.items())),
+                                  form.const))
 
     def _contiguous_store(self, value: ir.Value, base: ir.Value, dtype: str, line: int | None = None,
                           whole: bool = False) -> None:
