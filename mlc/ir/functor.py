@@ -102,17 +102,18 @@ _SKIPS: dict[type, bool] = {}
 
 def _skips_expressions(cls: type) -> bool:
     """Whether a walk by mutator class ``cls`` may return expression-level nodes unvisited:
-    it rewrites statements only (no ``visit_<Class>`` of an expression-level class, no
-    ``visit_buffer``) and walks as :class:`Mutator` does (``visit``, ``generic_visit`` and
-    the item walks not overridden). Expressions never hold statements, so the walk would
-    rebuild nothing under them (a loop nest's index expressions are most of its nodes)."""
+    it rewrites statements only (every ``visit_<Class>`` it has names a statement class, and
+    ``visit_buffer`` is Mutator's) and walks as :class:`Mutator` does (``visit``,
+    ``generic_visit`` and the item walks not overridden). Expressions never hold statements,
+    so the walk would rebuild nothing under them (a loop nest's index expressions are most
+    of its nodes). A ``visit_<Name>`` naming no statement class known now enters them."""
     skips = _SKIPS.get(cls)
     if skips is None:
-        names = {c.__name__ for base in EXPRESSION_TYPES for c in (base, *_subclasses(base))}
+        statements = {c.__name__ for c in (Stmt, *_subclasses(Stmt))}
         walks_as_mutator = all(getattr(cls, m) is getattr(Mutator, m) for m in
                                ("visit", "generic_visit", "_visit_items", "_visit_value", "visit_buffer"))
-        skips = _SKIPS[cls] = walks_as_mutator and not any(
-            attr.startswith("visit_") and attr[6:] in names for attr in dir(cls))
+        skips = _SKIPS[cls] = walks_as_mutator and all(
+            attr[6:] in statements for attr in dir(cls) if attr.startswith("visit_") and attr != "visit_buffer")
     return skips
 
 

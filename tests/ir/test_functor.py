@@ -100,3 +100,17 @@ def test_a_statement_rewrite_reaches_statements_inside_sequences_and_blocks():
     new = [n for n in pre_order_nodes(out) if isinstance(n, BufferStore)]
     assert len(old) == len(new) >= 2 and all(a is not b for a, b in zip(old, new))
     assert any(isinstance(n, SeqStmt) for n in pre_order_nodes(out))
+
+
+def test_a_visit_method_of_no_known_statement_class_still_enters_expressions(monkeypatch):
+    """An expression class made after the first walk (an op's own node, say) is unknown to
+    the classification: a mutator naming it is taken as one that rewrites expressions."""
+    func = _func()
+    seen = _generic_visits(monkeypatch)
+
+    class _LoopsAndLater(_Loops):
+        def visit_AnExpressionDefinedLater(self, node):
+            return node
+
+    assert _LoopsAndLater().visit(func.body) is func.body
+    assert set(_EXPRESSIONS) <= set(seen)
