@@ -119,20 +119,17 @@ def plan_windows(value: PrimExpr) -> dict[tuple, tuple[PrimExpr, PrimExpr, int, 
     three). Only loads outside a Select's sides count (they are always made, so the two
     read nothing the value did not); the plan maps (buffer id, lanes, the base's terms,
     offset) to (the first's base, the last's base, offset - first, last - first)."""
-    skip = {id(n) for sel in pre_order_nodes(value) if type(sel) is Select
+    nodes = list(pre_order_nodes(value))
+    skip = {id(n) for sel in nodes if type(sel) is Select
             for side in (sel.true_value, sel.false_value) for n in pre_order_nodes(side)}
     groups: dict[tuple, dict[int, PrimExpr]] = {}
-    for node in pre_order_nodes(value):
-        if type(node) is not BufferLoad or id(node) in skip or len(node.indices) != 1:
+    for node in nodes:
+        if type(node) is not BufferLoad or id(node) in skip or len(node.indices) != 1 \
+                or node.buffer.dtype == "bool":
             continue
-        index = node.indices[0]
-        if type(index) is not Ramp or index.stride != 1 or node.buffer.dtype == "bool":
-            continue
-        form = linear(index.base)
-        if not isinstance(form.const, int):
-            continue
-        key = (id(node.buffer), index.lanes, tuple(sorted((k, c) for k, (_, c) in form.terms.items())))
-        groups.setdefault(key, {}).setdefault(form.const, index.base)
+        keyed = _window_key(node.buffer, node.indices[0])
+        if keyed is not None:
+            groups.setdefault(keyed[0], {}).setdefault(keyed[1], node.indices[0].base)
     plan = {}
     for key, bases in groups.items():
         lo, hi, lanes = min(bases), max(bases), key[1]
@@ -142,6 +139,17 @@ def plan_windows(value: PrimExpr) -> dict[tuple, tuple[PrimExpr, PrimExpr, int, 
             if lo < offset < hi:
                 plan[(*key, offset)] = (bases[lo], bases[hi], offset - lo, hi - lo)
     return plan
+
+
+def _window_key(buffer: Buffer, index: PrimExpr) -> tuple[tuple, int] | None:
+    """(buffer id, lanes, the base's terms) and the base's constant of a contiguous vector
+    access at ``index``: accesses of one key differ by constants. None for other indices."""
+    if type(index) is not Ramp or index.stride != 1:
+        return None
+    form = linear(index.base)
+    if not isinstance(form.const, int):
+        return None
+    return (id(buffer), index.lanes, tuple(sorted((k, c) for k, (_, c) in form.terms.items()))), form.const
 
 
 @lru_cache(maxsize=None)
@@ -265,11 +273,8 @@ class VectorCodegen:
 
     def _window_of(self, buffer: Buffer, index: Ramp):
         """The plan of :func:`plan_windows` for a load of ``buffer`` at ``index``, or None."""
-        form = linear(index.base)
-        if not isinstance(form.const, int):
-            return None
-        return self._windows.get((id(buffer), index.lanes, tuple(sorted((k, c) for k, (_, c) in form.terms.items())),
-                                  form.const))
+        keyed = _window_key(buffer, index)
+        return None if keyed is None else self._windows.get((*keyed[0], keyed[1]))
 
     def _contiguous_store(self, value: ir.Value, base: ir.Value, dtype: str, line: int | None = None,
                           whole: bool = False) -> None:
