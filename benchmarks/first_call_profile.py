@@ -106,6 +106,11 @@ def _instrument(timer: StageTimer) -> None:
     driver.run_passes = lambda func, passes: run_tir(
         func, [timer.wrap(p, f"tir pass {p.__name__}") for p in passes])
     timer.patch(llvm_module, "generate_units", "llvm ir generation")
+    # mlc.build by parts (LLVMBuild): each kernel's IR generated and handed to LLVM's thread,
+    # then the glue and the wait for that thread, and the loading
+    timer.patch(llvm_module.LLVMBuild, "add", "codegen")
+    timer.patch(llvm_module.LLVMBuild, "_generate", "llvm ir generation")
+    timer.patch(llvm_module.LLVMBuild, "finish", "load")
     timer.patch(llvm_jit, "_parse", "llvm parse + verify")
     timer.patch(llvm_jit, "_run_pipeline", "llvm O3")
     timer.patch(llvm_jit, "_emit_object", "llvm object emission")
@@ -161,7 +166,7 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool 
     end = now()
     if cprofile:
         profile.disable()
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(cprofile)
+        pstats.Stats(profile).sort_stats(os.environ.get("MLC_PROFILE_SORT", "cumulative")).print_stats(cprofile)
         return
     outer = sum(t for n, t in timer.seconds.items() if timer.depth[n] == 0 and not n.endswith(OTHER_THREADS))
     stages = {"first call": imports + end - start, "imports (the llvm backend, llvmlite)": imports,

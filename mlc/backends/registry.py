@@ -14,6 +14,15 @@ asks the registry for the backend of ``target.kind`` and then runs, in order:
 4. ``backend.load(artifact, mod, target, options)``: a runtime Module whose
    functions take ``backend.array_types`` (``mod``: the module as scheduled).
 
+A backend may also have ``begin(mod, target, options)``, returning a build with
+``add(lowered)``, ``finish(mod)`` and ``abandon()`` (:class:`IncrementalBuild`).
+Then the driver runs steps 1 and 2 one kernel at a time and hands each kernel
+to ``add`` as soon as it is lowered, a graph's main last, and ``finish`` gives
+the runtime Module: the backend compiles one kernel while the driver prepares
+the next (the llvm backend's LLVM work runs on another thread beside the
+driver's Python). ``abandon`` is called instead of ``finish`` when the driver
+fails on the way.
+
 A backend never schedules by itself and never imports the driver. Adding one
 is a new package and one :func:`register_backend` call (mlc's own backends
 are listed in :mod:`mlc.backends` so that they register on first use).
@@ -31,7 +40,7 @@ from ..frozen import frozen
 from ..target import (TargetKind, known_target_kinds, load_kind, register_target_kind, registered_target_kinds,
                       target_kind, unregister_target_kind)
 
-__all__ = ["Backend", "BuildOptions", "register_backend", "get_backend", "registered_backends",
+__all__ = ["Backend", "BuildOptions", "IncrementalBuild", "register_backend", "get_backend", "registered_backends",
            "unregister_backend", "describe_targets"]
 
 
@@ -78,6 +87,22 @@ class Backend(Protocol):
         """A runtime Module running ``artifact``; ``mod`` is the module as scheduled (before
         the TIR passes), whose functions' parameters are what callers pass (the runtime
         checks arrays against them: ``Function(name, mod[name], kernel)``)."""
+
+
+class IncrementalBuild(Protocol):
+    """What a backend's optional ``begin(mod, target, options)`` returns: a build of ``mod``
+    (the module to build, scheduled or not: its function names and whether it has a
+    graph's main are final) taking its functions part by part (see the module docstring)."""
+
+    def add(self, lowered) -> None:
+        """Compile ``lowered``, an IRModule of some of the functions, after :meth:`tir_passes`
+        (a graph's main comes after every kernel it calls)."""
+
+    def finish(self, mod):
+        """The runtime Module, as ``load`` would give it; ``mod``: the module as scheduled."""
+
+    def abandon(self) -> None:
+        """Stop; the build is not finished (the driver raises)."""
 
 
 _BACKENDS: dict[str, Backend] = {}

@@ -10,7 +10,10 @@
              ──load_stage──────▶ runtime Module                    Backend.load
 
 The backend comes from the registry (:func:`mlc.backends.registry.get_backend`)
-by the target's kind; nothing here names one.
+by the target's kind; nothing here names one. A backend that can compile a module
+part by part (``Backend.begin``, the llvm backend) gets the stages one kernel at
+a time instead (:func:`_build_by_parts`): it compiles each kernel while the next
+is scheduled and lowered, and the result is the same.
 """
 from __future__ import annotations
 
@@ -147,8 +150,42 @@ def _build(mod, target, schedule, database, check_bounds, fast_math):
     if check_bounds is None:
         check_bounds = config().debug
     options = BuildOptions(check_bounds=bool(check_bounds), fast_math=_flag(fast_math))
+    if getattr(backend, "begin", None) is not None:
+        return _build_by_parts(mod, backend, target, options, schedule, database)
     mod = schedule_stage(mod, target, backend.schedule_rules(target), schedule, database)
     mod = verify_stage(mod)
     lowered = tir_stage(mod, backend, target, options)
     artifact = codegen_stage(lowered, backend, target, options)
     return load_stage(artifact, mod, backend, target, options)
+
+
+def _build_by_parts(mod: IRModule, backend: Backend, target: Target, options: BuildOptions, schedule, database):
+    """The stages of :func:`build`, one kernel at a time, for a backend with ``begin``
+    (:class:`~mlc.backends.registry.IncrementalBuild`): each kernel is scheduled, its
+    accesses checked and its TIR lowered, then handed to the build, which compiles it
+    while the next is prepared; a graph's main comes last, once every call in it is
+    verified against its kernel. A user ``schedule`` takes charge of the whole module
+    first, as in the stage-by-stage order. If any stage fails, the build is abandoned."""
+    rules = backend.schedule_rules(target)
+    if schedule is not None:
+        mod = schedule_stage(mod, target, rules, schedule, database)
+    build = backend.begin(mod, target, options)
+    try:
+        scheduled = {}
+        for name, func in mod.items():
+            if is_graph_main(func):
+                continue
+            part = IRModule({name: func})
+            if schedule is None:
+                part = schedule_stage(part, target, rules, None, database)
+            build.add(tir_stage(verify_stage(part), backend, target, options))
+            scheduled.update(part.items())
+        mod = IRModule({name: scheduled.get(name, func) for name, func in mod.items()})
+        verify_calls(mod)
+        mains = {name: func for name, func in mod.items() if is_graph_main(func)}
+        if mains:
+            build.add(tir_stage(IRModule(mains), backend, target, options))
+        return build.finish(mod)
+    except BaseException:
+        build.abandon()
+        raise

@@ -2,7 +2,9 @@
 
 Scheduled TensorIR goes through :data:`~.module.LLVM_TIR_PASSES` (the driver
 runs them), :func:`~.module.codegen_llvm` (LLVM IR) and
-:func:`~.module.load_llvm` (O3, object code, MCJIT) for the host CPU. Functions
+:func:`~.module.load_llvm` (O3, object code, MCJIT) for the host CPU, or, as
+``mlc.build`` does, kernel by kernel through :meth:`LLVMBackend.begin` (LLVM
+compiles each kernel while the driver schedules the next). Functions
 nobody scheduled get the CPU rules of :mod:`mlc.schedules.default.cpu`.
 """
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 
 from ...schedules.default import cpu_rules
 from ..registry import BuildOptions
-from .module import LLVM_TIR_PASSES, LLVMSource, codegen_llvm, load_llvm
+from .module import LLVM_TIR_PASSES, LLVMBuild, LLVMSource, codegen_llvm, load_llvm
 
 __all__ = ["LLVMBackend"]
 
@@ -37,6 +39,10 @@ class LLVMBackend:
 
     def load(self, artifact: LLVMSource, mod, target, options: BuildOptions):
         return load_llvm(artifact, mod, target)
+
+    def begin(self, mod, target, options: BuildOptions) -> LLVMBuild:
+        """A build of ``mod`` that compiles each kernel while the driver prepares the next."""
+        return LLVMBuild(mod, target, check_bounds=options.check_bounds, fast_math=options.fast_math)
 
     def __repr__(self) -> str:
         return "<mlc backend llvm>"

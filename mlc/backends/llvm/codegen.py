@@ -77,7 +77,7 @@ from .types import I64, PTR, alignment, compute_dtype, constant, int_constant, i
 from .vectorize import VectorCodegen, plan_windows, splat, vector_type
 from .targeting import module_target
 
-__all__ = ["emit_function", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
+__all__ = ["emit_function", "launch_only", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
 
 #: The module global holding the callback table token of a module's library calls.
 CALLBACK_TABLE_SYMBOL = "__mlc_callback_table"
@@ -169,7 +169,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
                 gen.extents[param] = gen._index(param.shape[0])
     gen.stmt(func.body)
     gen.finish()
-    if calls is not None or (gen.launches == 1 and _launch_only(func.body)):
+    if calls is not None or (gen.launches == 1 and launch_only(func.body)):
         # a graph's main (allocations, views and calls, :mod:`mlc.ir.calls`), or nothing but
         # the launch of its one parallel loop (stores of the closure, calls into the pool,
         # :mod:`.parallel`): glue that runs once per call, left unoptimised
@@ -178,8 +178,10 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     return fn
 
 
-def _launch_only(body: Stmt) -> bool:
-    """Whether ``body`` is one parallel loop and nothing else."""
+def launch_only(body: Stmt) -> bool:
+    """Whether ``body`` is one parallel loop and nothing else: its function, once the loop's
+    body is outlined (where the parallel runtime is there), is launch code only, left
+    unoptimised (``optnone``)."""
     while isinstance(body, SeqStmt) and len(body.seq) == 1:
         body = body.seq[0]
     return isinstance(body, For) and body.kind == "parallel"

@@ -19,10 +19,13 @@ the user sees it only under ``MLC_DEBUG``.
 """
 from __future__ import annotations
 
+import collections
 import functools
 import re
+import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -31,14 +34,14 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ...errors import CompileError
 from ...runtime.threads import get_num_threads
-from ..llvm_output import llvm_output
+from ..llvm_output import covered, llvm_output
 from ...target import Target
 from ..llvm_cpus import vector_bits
 from . import object_cache, support, threaded
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols
 
-__all__ = ["compile_ir", "CompiledModule", "target_machine", "optimise", "emit_assembly", "target_layout"]
+__all__ = ["compile_ir", "UnitBuild", "CompiledModule", "target_machine", "optimise", "emit_assembly", "target_layout"]
 
 
 _LOCK = threading.Lock()
@@ -117,7 +120,7 @@ def compile_ir(units: str | Sequence[str], target: Target, entry_points: Iterabl
     its functions. Builds from several threads take turns: the TargetMachines are shared.
     """
     units = (units,) if isinstance(units, str) else tuple(units)
-    with _LOCK, llvm_output():
+    with llvm_output(), _LOCK:  # (in this order everywhere: a build by parts captures first)
         _initialise()
         return _compile(units, target, frozenset(entry_points))
 
@@ -170,6 +173,178 @@ def _build(units: list[str], target: Target, quick: bool) -> list[tuple[bytes, s
     return threaded.spread(jobs, costs, workers)[:len(units)]
 
 
+#: How often Python hands the GIL between threads while a build compiles units in the
+#: background (:func:`_switching_often`), in seconds; Python's default is 5 ms.
+SWITCH_INTERVAL_S = 1e-4
+
+_SWITCH_LOCK = threading.Lock()
+_SWITCHING: list[float] = []  # the interval to restore, once per build switching often
+
+
+@contextmanager
+def _switching_often() -> Iterator[None]:
+    """For the block, Python hands the GIL between threads every ``SWITCH_INTERVAL_S``.
+    A thread building a unit in the background needs the GIL back after each of its ~20
+    calls into LLVM, and while the driver's Python runs beside it, it waited up to Python's
+    5 ms each time: a glue unit that builds in 4 ms took 37, an 11-kernel build's first
+    call 470 ms instead of 360 (two AVX-512 cores)."""
+    with _SWITCH_LOCK:
+        _SWITCHING.append(sys.getswitchinterval())
+        sys.setswitchinterval(min(_SWITCHING[0], SWITCH_INTERVAL_S))
+    try:
+        yield
+    finally:
+        with _SWITCH_LOCK:
+            first = _SWITCHING[0]
+            _SWITCHING.pop()
+            if not _SWITCHING:
+                sys.setswitchinterval(first)
+
+
+class UnitBuild:
+    """What :func:`compile_ir` does for units handed over one at a time: each is compiled
+    as it comes, on a background thread, while the caller prepares the next (the llvm
+    backend's :class:`~.module.LLVMBuild` hands over each kernel's units as soon as their
+    IR exists, so that LLVM optimises one kernel while Python schedules the next).
+
+    :meth:`submit` takes a unit's IR text, found in the object cache or queued for one of
+    up to ``get_num_threads() - 1`` background threads (each with an LLVM context and a
+    TargetMachine of its own, outside llvmlite's lock: :mod:`.threaded`); :meth:`finish`
+    builds what is still queued on the calling thread beside them, then checks and loads
+    every object into one engine exactly as :func:`compile_ir` does, and stores the new
+    ones in the cache. With one thread allowed, or where llvmlite's calls cannot be made
+    unlocked, nothing runs in the background and ``finish`` builds every unit itself.
+    :meth:`abandon` stops a build whose caller failed: what is queued is dropped, what
+    runs finishes. From the first background thread to the end of the build, what is
+    written to fd 2 goes through one :func:`llvm_output` capture of the calling thread
+    (the background threads' LLVM remarks among it; anything else is passed on when it
+    ends), and Python switches threads often (:func:`_switching_often`).
+
+    >>> from mlc.target import Target
+    >>> unit = 'define i32 @seven() {\\n  ret i32 7\\n}'
+    >>> build = UnitBuild(Target.from_str("llvm"))
+    >>> build.submit(unit)
+    >>> build.finish(["seven"]).address("seven") != 0
+    True
+    """
+
+    def __init__(self, target: Target):
+        _initialise()
+        self.target = target
+        self._features = _tuned_features(target.cpu, target.features)
+        self._units: list[str] = []
+        self._keys: list[str] = []
+        self._built: list[tuple[bytes, str] | None] = []
+        self._fresh: list[int] = []  # the units built here, not read from the cache
+        self._queue: collections.deque[int] = collections.deque()
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._closed = False
+        self._errors: list[BaseException] = []
+        self._background = max(0, get_num_threads() - 1) if threaded.available() else 0
+        self._session = ExitStack()  # the capture and the switching, while threads run
+
+    def submit(self, ir_text: str) -> None:
+        """Compile ``ir_text`` (one LLVM module) with the build's other units."""
+        key = object_cache.cache_key(ir_text, self.target.cpu, self._features)
+        cached = object_cache.load(key)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("UnitBuild.submit after finish or abandon")
+            self._units.append(ir_text)
+            self._keys.append(key)
+            self._built.append(cached)
+            if cached is not None:
+                return
+            self._queue.append(len(self._units) - 1)
+            if self._idle:
+                self._cond.notify()
+                return
+            if len(self._threads) >= self._background:
+                return
+        if not self._threads:
+            self._session.enter_context(llvm_output())
+            self._session.enter_context(_switching_often())
+        thread = threading.Thread(target=self._work, name=f"mlc-llvm-unit-{len(self._threads)}", daemon=True)
+        self._threads.append(thread)  # (only the calling thread starts them)
+        thread.start()
+
+    def finish(self, entry_points: Iterable[str] = ()) -> CompiledModule:
+        """Every unit built (here, beside the background threads) and loaded into one engine
+        whose objects together define ``entry_points``; the first error a unit raised, if any."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        try:
+            while self._take_and_build(worker=0 if self._background else None):
+                pass
+        finally:
+            self._stop()
+        if self._errors:
+            raise self._errors[0]
+        units, entry_points = tuple(self._units), frozenset(entry_points)
+        with llvm_output(), _LOCK:
+            for n in self._fresh:
+                object_cache.store(self._keys[n], *self._built[n])
+            try:
+                return _load(self._built, self.target, entry_points)
+            except CompileError:
+                if len(self._fresh) == len(units):
+                    raise
+            for n, key in enumerate(self._keys):  # a cached object that cannot be trusted
+                if n not in self._fresh:
+                    object_cache.discard(key)
+            return _compile(units, self.target, entry_points)
+
+    def abandon(self) -> None:
+        """Stop: nothing queued is built; a unit being built is finished and dropped."""
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._cond.notify_all()
+        self._stop()
+
+    def _stop(self) -> None:
+        """Wait for the background threads, then end the capture and the switching."""
+        try:
+            for thread in self._threads:
+                thread.join()
+        finally:
+            self._session.close()
+
+    def _work(self) -> None:
+        with covered():  # what LLVM writes goes into the calling thread's capture
+            while True:
+                with self._cond:
+                    while not self._queue and not self._closed:
+                        self._idle += 1
+                        self._cond.wait()
+                        self._idle -= 1
+                if not self._take_and_build(worker=0):
+                    return
+
+    def _take_and_build(self, worker: int | None) -> bool:
+        """Build the next queued unit on this thread (``worker`` None: through llvmlite and
+        its lock); False when none is left or a unit failed."""
+        with self._cond:
+            if not self._queue or self._errors:
+                return False
+            n = self._queue.popleft()
+        try:
+            with llvm_output(), (_LOCK if worker is None else nullcontext()):
+                built = _build_unit(self._units[n], self.target, False, worker)
+        except BaseException as err:  # raised by finish
+            with self._cond:
+                self._errors.append(err)
+                self._queue.clear()
+            return False
+        with self._cond:
+            self._built[n] = built
+            self._fresh.append(n)
+        return True
+
+
 def _calls_support(units: Sequence[str]) -> bool:
     """Whether one of ``units`` calls a support function (:mod:`.support`)."""
     names = support.support_functions()
@@ -187,8 +362,8 @@ def _build_unit(ir_text: str, target: Target, quick: bool, worker: int | None) -
         return _optimise_and_emit(ir_text, tm, 0 if quick else 3)
     context = llvm.create_context()
     try:
-        tm = _worker_machine(target.cpu, target.features, worker, 0 if glue else 3)
-        return _optimise_and_emit(ir_text, tm, 3, context)
+        with _own_machine(target.cpu, target.features, 0 if glue else 3) as tm:
+            return _optimise_and_emit(ir_text, tm, 3, context)
     finally:
         context.close()
 
@@ -229,11 +404,37 @@ def _optimise_and_emit(ir_text: str, tm: llvm.TargetMachine, level: int,
         module.close()
 
 
-@lru_cache(maxsize=16)
-def _worker_machine(cpu: str, features: str, worker: int, opt: int = 3) -> llvm.TargetMachine:
-    """Worker ``worker``'s own TargetMachine (a TargetMachine serves one thread at a time), of
-    code generation level ``opt``."""
-    return _create_target_machine(cpu, features, opt=opt)
+_MACHINES_LOCK = threading.Lock()
+#: (cpu, features, opt) -> the TargetMachines no thread holds now, and every one made.
+_FREE_MACHINES: dict[tuple[str, str, int], list[llvm.TargetMachine]] = {}
+_MADE_MACHINES: dict[tuple[str, str, int], list[llvm.TargetMachine]] = {}
+
+
+@contextmanager
+def _own_machine(cpu: str, features: str, opt: int = 3) -> Iterator[llvm.TargetMachine]:
+    """A TargetMachine of code generation level ``opt`` that only this thread uses while
+    the block runs (a TargetMachine serves one thread at a time): one another thread gave
+    back, or a new one. Builds on several threads at once (side by side, or a build whose
+    units compile while the next function is prepared, :class:`UnitBuild`) never share one."""
+    key = (cpu, features, opt)
+    with _MACHINES_LOCK:
+        free = _FREE_MACHINES.setdefault(key, [])
+        tm = free.pop() if free else None
+    if tm is None:
+        tm = _create_target_machine(cpu, features, opt=opt)
+        with _MACHINES_LOCK:
+            _MADE_MACHINES.setdefault(key, []).append(tm)
+    try:
+        yield tm
+    finally:
+        with _MACHINES_LOCK:
+            _FREE_MACHINES[key].append(tm)
+
+
+def worker_machines(cpu: str, features: str, opt: int) -> tuple[llvm.TargetMachine, ...]:
+    """Every TargetMachine of level ``opt`` the threads building units have used so far."""
+    with _MACHINES_LOCK:
+        return tuple(_MADE_MACHINES.get((cpu, features, opt), ()))
 
 
 def _emit_object(module: llvm.ModuleRef, tm: llvm.TargetMachine, optimized: str, emit) -> bytes:
@@ -292,7 +493,7 @@ def optimise(units: str | Sequence[str], target: Target) -> str:
     one after another) for ``target``; nothing is loaded, so ``target`` may be any CPU
     LLVM knows, whether this machine can run its code or not."""
     units = (units,) if isinstance(units, str) else tuple(units)
-    with _LOCK:
+    with llvm_output(), _LOCK:
         _initialise()
         texts = []
         for text in units:
@@ -393,7 +594,7 @@ def emit_assembly(units: str | Sequence[str], target: Target) -> str:
     texts = []
     for text in units:
         try:
-            with _LOCK, llvm_output():
+            with llvm_output(), _LOCK:
                 texts.append(target_machine(target.cpu, target.features).emit_assembly(llvm.parse_assembly(text)))
         except RuntimeError as err:
             raise CompileError(f"LLVM could not emit assembly: {err}", source=text) from None

@@ -1,0 +1,217 @@
+"""The llvm backend compiles a build kernel by kernel (``LLVMBackend.begin``).
+
+:class:`~mlc.backends.llvm.module.LLVMBuild` generates each kernel's IR as the
+driver hands it over and gives its units to a :class:`~mlc.backends.llvm.jit.UnitBuild`,
+which optimises them on a background thread while the driver schedules the next
+kernel; the unoptimised glue (launch code, tasks, entries, a graph's main) is one
+unit built at the end. The code is the code a stage-by-stage build makes.
+"""
+import re
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import mlc
+from mlc import te
+from mlc.backends.llvm import jit, module as llvm_module
+from mlc.backends.llvm.backend import LLVMBackend
+from mlc.backends.llvm_output import capturing
+from mlc.config import override
+from mlc.errors import BoundsError, CompileError
+from mlc.ir.calls import is_graph_main
+
+from .test_bounds import gather, run_gather
+
+HOST = mlc.Target.from_str("llvm")
+SEVEN = 'define i32 @seven() {\n  ret i32 7\n}'
+
+
+def _block(x, w1, w2, g):
+    """Several kernels: a norm, two matmuls, a softmax."""
+    h = x / np.sqrt((x * x).mean(axis=1, keepdims=True) + 1e-5) * g
+    s = h @ w1
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    return (p / p.sum(axis=1, keepdims=True)) @ w2 + x
+
+
+def _block_args(seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s, dtype=np.float32) * 0.1 for s in ((48, 64), (64, 96), (96, 64), (64,))]
+
+
+def _units_built(monkeypatch):
+    """Record (thread name, start time, whether glue only) of each unit LLVM builds."""
+    seen = []
+    real = jit._build_unit
+
+    def recording(text, target, quick, worker):
+        seen.append((threading.current_thread().name, time.perf_counter(), jit.unoptimised_only(text)))
+        return real(text, target, quick, worker)
+
+    monkeypatch.setattr(jit, "_build_unit", recording)
+    return seen
+
+
+def test_a_unit_builds_in_the_background_before_the_build_finishes(monkeypatch):
+    started = threading.Event()
+    real = jit._build_unit
+
+    def signalling(*args):
+        started.set()
+        return real(*args)
+
+    monkeypatch.setattr(jit, "_build_unit", signalling)
+    with override(num_threads=2, cache_dir=""):
+        build = jit.UnitBuild(HOST)
+        build.submit(SEVEN)
+        assert capturing()  # what the background thread's LLVM writes goes into this thread's capture
+        assert sys.getswitchinterval() <= jit.SWITCH_INTERVAL_S
+        assert started.wait(30), "nothing was built before finish"
+        compiled = build.finish(["seven"])
+    assert compiled.address("seven")
+    assert not capturing() and sys.getswitchinterval() > jit.SWITCH_INTERVAL_S
+
+
+def test_with_one_thread_every_unit_builds_in_finish_on_the_calling_thread(monkeypatch):
+    seen = _units_built(monkeypatch)
+    with override(num_threads=1, cache_dir=""):
+        build = jit.UnitBuild(HOST)
+        build.submit(SEVEN)
+        assert not seen and not capturing()
+        build.finish(["seven"])
+    assert [name for name, _, _ in seen] == [threading.current_thread().name]
+
+
+def test_a_unit_llvm_rejects_fails_finish_and_ends_the_background_work():
+    before = sys.getswitchinterval()
+    with override(num_threads=2, cache_dir=""):
+        build = jit.UnitBuild(HOST)
+        build.submit(SEVEN)
+        build.submit("define i32 @broken() {\n  ret i64 7\n}")
+        with pytest.raises(CompileError, match="LLVM rejected the generated IR"):
+            build.finish(["seven", "broken"])
+    assert not capturing() and sys.getswitchinterval() == before
+    assert not any(t.name.startswith("mlc-llvm-unit") for t in threading.enumerate())
+
+
+def test_an_abandoned_build_stops_and_takes_no_more_units():
+    before = sys.getswitchinterval()
+    with override(num_threads=2, cache_dir=""):
+        build = jit.UnitBuild(HOST)
+        for n in range(6):
+            build.submit(SEVEN.replace("seven", f"seven{n}"))
+        build.abandon()
+        with pytest.raises(RuntimeError, match="after finish or abandon"):
+            build.submit(SEVEN)
+    assert not capturing() and sys.getswitchinterval() == before
+    assert not any(t.name.startswith("mlc-llvm-unit") for t in threading.enumerate())
+
+
+def test_the_first_kernel_compiles_while_the_last_is_prepared(monkeypatch):
+    """In a jitted graph of several kernels, a unit starts building on a background thread
+    before the driver hands over the last kernel; the glue comes last, on its own."""
+    seen = _units_built(monkeypatch)
+    added = []
+    real_add = llvm_module.LLVMBuild.add
+
+    def recording_add(self, lowered):
+        added.append((time.perf_counter(), [is_graph_main(func) for func in lowered.values()]))
+        return real_add(self, lowered)
+
+    monkeypatch.setattr(llvm_module.LLVMBuild, "add", recording_add)
+    args = _block_args()
+    with override(num_threads=2, cache_dir=""):
+        out = mlc.jit(_block)(*args)
+    np.testing.assert_allclose(out, _block(*args), rtol=1e-4, atol=1e-5)
+    kernels = [mains for _, mains in added[:-1]]
+    assert len(kernels) >= 3 and all(mains == [False] for mains in kernels)
+    assert added[-1][1] == [True]  # the graph's main, last
+    last_add = added[-2][0]
+    assert any(name != "MainThread" and start < last_add for name, start, _ in seen)
+    glue = [start for _, start, only_glue in seen if only_glue]
+    assert len(glue) == 1 and glue[0] == max(start for _, start, _ in seen)
+
+
+def test_a_build_by_parts_computes_what_a_build_stage_by_stage_does(monkeypatch):
+    args = _block_args(seed=3)
+    with override(num_threads=2, cache_dir=""):
+        by_parts = mlc.jit(_block)(*args)
+        monkeypatch.delattr(LLVMBackend, "begin")
+        by_stages = mlc.jit(_block)(*args)
+    np.testing.assert_array_equal(by_parts, by_stages)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_functions_python_calls_keep_their_object_and_checked_entries(threads):
+    """A te module of several functions (no main): each has its object entry, beside it."""
+    n = 1000
+    A = te.placeholder((n,), "float32", "A")
+    mod = mlc.IRModule({"double": te.create_prim_func([A, te.compute((n,), lambda i: A[i] * 2, "B")]),
+                        "square": te.create_prim_func([A, te.compute((n,), lambda i: A[i] * A[i], "C")])})
+    a = np.linspace(-3, 3, n, dtype="float32")
+    with override(num_threads=threads, cache_dir=""):
+        lib = mlc.build(mod, "llvm")
+        for name, expected in (("double", a * 2), ("square", a * a)):
+            out = np.empty_like(a)
+            lib[name](a, out)
+            np.testing.assert_array_equal(out, expected)
+            assert lib[name].object_entry is not None
+    ll = lib.get_source("ll")
+    assert re.search(r'define void @"?double__objects"?\(', ll)
+    assert re.search(r'define void @"?square__objects"?\(', ll)
+
+
+def test_a_bounds_checked_build_by_parts_checks_every_kernel():
+    """The kernels of a checked build share one table of access sites: a violation in the
+    second kernel names its own access."""
+    mod = gather()
+    n = 16
+    A = te.placeholder((n,), "float32", "A")
+    mod = mlc.IRModule({"plus": te.create_prim_func([A, te.compute((n,), lambda i: A[i] + 1, "B")]),
+                        "gather": mod["gather"]})
+    with override(num_threads=2, cache_dir=""):
+        lib = mlc.build(mod, "llvm", check_bounds=True)
+        a, out = np.arange(n, dtype="float32"), np.empty(n, "float32")
+        lib["plus"](a, out)
+        np.testing.assert_array_equal(out, a + 1)
+        x, y = run_gather(lib, range(8))
+        np.testing.assert_array_equal(y, x[:8] * 2)
+        with pytest.raises(BoundsError, match=r"gather\(\): load from buffer X at element 99 "):
+            run_gather(lib, [0, 1, 2, 3, 99, 5, 6, 7])
+
+
+def test_one_thread_builds_every_unit_on_the_calling_thread(monkeypatch):
+    seen = _units_built(monkeypatch)
+    n = 1000
+    A = te.placeholder((n,), "float32", "A")
+    mod = mlc.IRModule({"a": te.create_prim_func([A, te.compute((n,), lambda i: A[i] * 2 + 1, "B")]),
+                        "b": te.create_prim_func([A, te.compute((n,), lambda i: A[i] * 3 + 1, "B")])})
+    with override(num_threads=2, cache_dir=""):
+        try:
+            mlc.set_num_threads(1)
+            lib = mlc.build(mod, "llvm")
+        finally:
+            mlc.set_num_threads(2)
+    assert {name for name, _, _ in seen} == {threading.current_thread().name}
+    x, out = np.arange(n, dtype="float32"), np.empty(n, "float32")
+    lib["b"](x, out)
+    np.testing.assert_array_equal(out, x * 3 + 1)
+
+
+def test_a_kernel_refused_after_others_were_handed_over_ends_the_background_work():
+    """The first kernels are compiling when the third is refused: the build is abandoned,
+    its threads end, and fd 2 and Python's thread switching are as they were."""
+    before = sys.getswitchinterval()
+    n = 4096
+    A = te.placeholder((n,), "float32", "A")
+    ok = [te.create_prim_func([A, te.compute((n,), lambda i: A[i] * 2, "B")]),
+          te.create_prim_func([A, te.compute((n,), lambda i: A[i] * 3, "B")])]
+    bad = te.create_prim_func([A, te.compute((n,), lambda i: A[i + 1], "B")])  # A[n] is read
+    with override(num_threads=2, cache_dir=""):
+        with pytest.raises(CompileError, match="out of bounds"):
+            mlc.build(mlc.IRModule({"two": ok[0], "three": ok[1], "bad": bad}), "llvm")
+    assert not capturing() and sys.getswitchinterval() == before
+    assert not any(t.name.startswith("mlc-llvm-unit") for t in threading.enumerate())
