@@ -15,8 +15,9 @@ asks the registry for the backend of ``target.kind`` and then runs, in order:
    functions take ``backend.array_types`` (``mod``: the module as scheduled).
 
 A backend may also have ``begin(mod, target, options)``, returning a build with
-``add(lowered)``, ``finish(mod)`` and ``abandon()`` (:class:`IncrementalBuild`).
-Then the driver runs steps 1 and 2 one kernel at a time and hands each kernel
+``add(lowered)``, ``finish(mod)`` and ``abandon()`` (:class:`IncrementalBuild`), or
+None where it would gain nothing (the steps above then run as they are). With a
+build, the driver runs steps 1 and 2 one kernel at a time and hands each kernel
 to ``add`` as soon as it is lowered, a graph's main last, and ``finish`` gives
 the runtime Module: the backend compiles one kernel while the driver prepares
 the next (the llvm backend's LLVM work runs on another thread beside the

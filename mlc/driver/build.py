@@ -150,34 +150,35 @@ def _build(mod, target, schedule, database, check_bounds, fast_math):
     if check_bounds is None:
         check_bounds = config().debug
     options = BuildOptions(check_bounds=bool(check_bounds), fast_math=_flag(fast_math))
-    if getattr(backend, "begin", None) is not None:
-        return _build_by_parts(mod, backend, target, options, schedule, database)
-    mod = schedule_stage(mod, target, backend.schedule_rules(target), schedule, database)
+    rules = backend.schedule_rules(target)
+    if schedule is not None:  # a user schedule takes charge of the whole module, first
+        mod, schedule = schedule_stage(mod, target, rules, schedule, database), None
+        database = rules = None
+    begin = getattr(backend, "begin", None)
+    build = begin(mod, target, options) if begin is not None else None
+    if build is not None:
+        return _build_by_parts(mod, build, backend, target, options, rules, database)
+    mod = schedule_stage(mod, target, rules, None, database)
     mod = verify_stage(mod)
     lowered = tir_stage(mod, backend, target, options)
     artifact = codegen_stage(lowered, backend, target, options)
     return load_stage(artifact, mod, backend, target, options)
 
 
-def _build_by_parts(mod: IRModule, backend: Backend, target: Target, options: BuildOptions, schedule, database):
-    """The stages of :func:`build`, one kernel at a time, for a backend with ``begin``
-    (:class:`~mlc.backends.registry.IncrementalBuild`): each kernel is scheduled, its
-    accesses checked and its TIR lowered, then handed to the build, which compiles it
-    while the next is prepared; a graph's main comes last, once every call in it is
-    verified against its kernel. A user ``schedule`` takes charge of the whole module
-    first, as in the stage-by-stage order. If any stage fails, the build is abandoned."""
-    rules = backend.schedule_rules(target)
-    if schedule is not None:
-        mod = schedule_stage(mod, target, rules, schedule, database)
-    build = backend.begin(mod, target, options)
+def _build_by_parts(mod: IRModule, build, backend: Backend, target: Target, options: BuildOptions,
+                    rules, database):
+    """The stages of :func:`build`, one kernel at a time, handing each to ``build`` (what
+    the backend's ``begin`` returned: :class:`~mlc.backends.registry.IncrementalBuild`),
+    which compiles it while the next is prepared: each kernel is scheduled (by
+    ``database`` and ``rules``), its accesses checked and its TIR lowered; a graph's main
+    comes last, once every call in it is verified against its kernel. If any stage
+    fails, the build is abandoned."""
     try:
         scheduled = {}
         for name, func in mod.items():
             if is_graph_main(func):
                 continue
-            part = IRModule({name: func})
-            if schedule is None:
-                part = schedule_stage(part, target, rules, None, database)
+            part = schedule_stage(IRModule({name: func}), target, rules, None, database)
             build.add(tir_stage(verify_stage(part), backend, target, options))
             scheduled.update(part.items())
         mod = IRModule({name: scheduled.get(name, func) for name, func in mod.items()})

@@ -82,3 +82,25 @@ def test_a_kernel_refused_on_the_way_abandons_the_build(parts):
     with pytest.raises(mlc.CompileError, match="out of bounds"):
         mlc.build(mod, target="dummy-parts")
     assert parts.log == ["begin:f,bad,g", "schedule:f", "tir:f", "add:f", "schedule:bad", "abandon"]
+
+
+class DecliningBackend(PartsBackend):
+    """A backend whose ``begin`` declines (None): it is built stage by stage."""
+    name = "dummy-declining"
+    target_kinds = ("dummy-declining",)
+
+    def begin(self, mod, target, options):
+        self.log.append("begin")
+        return None
+
+    def codegen(self, mod, target, options):
+        return DummyBackend.codegen(self, mod, target, options)
+
+
+def test_a_backend_declining_to_begin_is_built_stage_by_stage():
+    backend = register_backend(DecliningBackend())
+    try:
+        mlc.build(_two_kernels(), target="dummy-declining")
+    finally:
+        unregister_backend("dummy-declining")
+    assert backend.log == ["begin", "schedule:f", "schedule:g", "tir:f", "tir:g", "codegen", "load"]

@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...schedules.default import cpu_rules
+from ...runtime.threads import get_num_threads
 from ..registry import BuildOptions
+from . import threaded
 from .module import LLVM_TIR_PASSES, LLVMBuild, LLVMSource, codegen_llvm, load_llvm
 
 __all__ = ["LLVMBackend"]
@@ -40,8 +42,12 @@ class LLVMBackend:
     def load(self, artifact: LLVMSource, mod, target, options: BuildOptions):
         return load_llvm(artifact, mod, target)
 
-    def begin(self, mod, target, options: BuildOptions) -> LLVMBuild:
-        """A build of ``mod`` that compiles each kernel while the driver prepares the next."""
+    def begin(self, mod, target, options: BuildOptions) -> LLVMBuild | None:
+        """A build of ``mod`` that compiles each kernel on another thread while the driver
+        prepares the next; None where no other thread may build (``mlc.get_num_threads()``
+        is 1, or llvmlite's calls cannot be made unlocked): the build goes stage by stage."""
+        if get_num_threads() <= 1 or not threaded.available():
+            return None
         return LLVMBuild(mod, target, check_bounds=options.check_bounds, fast_math=options.fast_math)
 
     def __repr__(self) -> str:
