@@ -19,6 +19,7 @@ from mlc import te
 from mlc.backends.llvm import jit, module as llvm_module
 from mlc.backends.llvm.backend import LLVMBackend
 from mlc.backends.llvm_output import capturing
+from mlc.backends.registry import BuildOptions
 from mlc.config import override
 from mlc.errors import BoundsError, CompileError
 from mlc.ir.calls import is_graph_main
@@ -183,22 +184,19 @@ def test_a_bounds_checked_build_by_parts_checks_every_kernel():
             run_gather(lib, [0, 1, 2, 3, 99, 5, 6, 7])
 
 
-def test_one_thread_builds_every_unit_on_the_calling_thread(monkeypatch):
-    seen = _units_built(monkeypatch)
-    n = 1000
-    A = te.placeholder((n,), "float32", "A")
-    mod = mlc.IRModule({"a": te.create_prim_func([A, te.compute((n,), lambda i: A[i] * 2 + 1, "B")]),
-                        "b": te.create_prim_func([A, te.compute((n,), lambda i: A[i] * 3 + 1, "B")])})
-    with override(num_threads=2, cache_dir=""):
+def test_with_one_thread_the_backend_declines_and_the_build_goes_stage_by_stage():
+    """Nothing could build beside the driver: ``begin`` says None (the stage-by-stage build
+    of one thread is then test_llvm_units' test_set_num_threads_limits_...)."""
+    mod = mlc.IRModule({"a": te.create_prim_func([te.placeholder((4,), "float32", "A")])})
+    with override(num_threads=2):
+        build = LLVMBackend().begin(mod, HOST, BuildOptions())
+        assert isinstance(build, llvm_module.LLVMBuild)
+        build.abandon()
         try:
             mlc.set_num_threads(1)
-            lib = mlc.build(mod, "llvm")
+            assert LLVMBackend().begin(mod, HOST, BuildOptions()) is None
         finally:
             mlc.set_num_threads(2)
-    assert {name for name, _, _ in seen} == {threading.current_thread().name}
-    x, out = np.arange(n, dtype="float32"), np.empty(n, "float32")
-    lib["b"](x, out)
-    np.testing.assert_array_equal(out, x * 3 + 1)
 
 
 def test_a_kernel_refused_after_others_were_handed_over_ends_the_background_work():

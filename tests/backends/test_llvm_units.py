@@ -199,7 +199,6 @@ def test_every_module_is_built_on_a_thread_of_its_own(monkeypatch):
 
 
 def test_set_num_threads_limits_the_modules_built_side_by_side(monkeypatch):
-    monkeypatch.delattr(LLVMBackend, "begin")  # (the stage-by-stage build)
     seen = []
     real = jit._build_unit
 
