@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mlc
 from mlc import te
@@ -213,3 +215,43 @@ def test_a_kernel_refused_after_others_were_handed_over_ends_the_background_work
             mlc.build(mlc.IRModule({"two": ok[0], "three": ok[1], "bad": bad}), "llvm")
     assert not capturing() and sys.getswitchinterval() == before
     assert not any(t.name.startswith("mlc-llvm-unit") for t in threading.enumerate())
+
+
+STAGES = ["matmul", "softmax", "norm", "relu_add", "centre_columns"]
+
+
+def _drawn_program(stages):
+    """``x @ w`` followed by ``stages``, each one kernel or more, all of shape (m, n)."""
+    def program(x, w, sq, b):
+        h = x @ w
+        for stage in stages:
+            if stage == "matmul":
+                h = h @ sq
+            elif stage == "softmax":
+                e = np.exp(h - h.max(axis=1, keepdims=True))
+                h = e / e.sum(axis=1, keepdims=True)
+            elif stage == "norm":
+                h = h / np.sqrt((h * h).mean(axis=1, keepdims=True) + 1.0)
+            elif stage == "relu_add":
+                h = np.maximum(h, 0) + b
+            else:
+                h = h - h.sum(axis=0, keepdims=True)
+        return h
+    return program
+
+
+@settings(max_examples=12, deadline=None)
+@given(m=st.sampled_from([1, 3, 17, 64]), k=st.sampled_from([1, 5, 33]), n=st.sampled_from([1, 7, 16, 48]),
+       stages=st.lists(st.sampled_from(STAGES), min_size=1, max_size=4), seed=st.integers(0, 2**16))
+def test_drawn_graphs_built_by_parts_equal_the_stage_by_stage_build_and_numpy(m, k, n, stages, seed):
+    rng = np.random.default_rng(seed)
+    args = [rng.standard_normal(shape, dtype=np.float32) * 0.3 for shape in ((m, k), (k, n), (n, n), (m, n))]
+    program = _drawn_program(stages)
+    with override(num_threads=2, cache_dir=""):
+        by_parts = mlc.jit(program)(*args)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delattr(LLVMBackend, "begin")
+            by_stages = mlc.jit(program)(*args)
+    np.testing.assert_array_equal(by_parts, by_stages)
+    expected = program(*[a.astype(np.float64) for a in args])
+    np.testing.assert_allclose(by_parts, expected, rtol=1e-3, atol=1e-4)
