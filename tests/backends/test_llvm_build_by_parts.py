@@ -255,3 +255,30 @@ def test_drawn_graphs_built_by_parts_equal_the_stage_by_stage_build_and_numpy(m,
     np.testing.assert_array_equal(by_parts, by_stages)
     expected = program(*[a.astype(np.float64) for a in args])
     np.testing.assert_allclose(by_parts, expected, rtol=1e-3, atol=1e-4)
+
+
+def test_builds_by_parts_on_two_threads_at_once_both_finish_and_compute_right():
+    """Each build holds the capture of fd 2 while its units build in the background; a
+    second build on another thread waits for it, and neither waits for the other forever."""
+    programs = [_drawn_program(["softmax", "matmul"]), _drawn_program(["norm", "relu_add"])]
+    rng = np.random.default_rng(9)
+    args = [rng.standard_normal(shape, dtype=np.float32) * 0.3 for shape in ((24, 40), (40, 32), (32, 32), (24, 32))]
+    results, errors = {}, []
+
+    def build(n):
+        try:
+            with override(num_threads=2, cache_dir=""):
+                results[n] = mlc.jit(programs[n])(*args)
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=build, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads), "a build never finished"
+    assert not errors, errors
+    for n, program in enumerate(programs):
+        np.testing.assert_allclose(results[n], program(*[a.astype(np.float64) for a in args]), rtol=1e-3, atol=1e-4)
+    assert not capturing()
