@@ -2,8 +2,10 @@
 engine for the host.
 
 LLVM is initialised once; one TargetMachine per (cpu, features) serves
-optimisation and code emission (an engine owns its own), and each worker thread
-has its own when a build's modules are optimised side by side (:mod:`.threaded`).
+optimisation and code emission (an engine owns its own), and a thread building
+a unit beside others takes one of its own from a pool (:func:`_own_machine`).
+:func:`compile_ir` builds a build's units side by side (:mod:`.threaded`);
+:class:`UnitBuild` builds them as they are handed over, in the background.
 Optimisation is LLVM's new pass manager at O3. Each object file is checked for
 symbols mlc did not register (:mod:`.symbols`) and read in full (:mod:`.elf`)
 before the engine loads it, and kept in the on-disk :mod:`.object_cache` for the
