@@ -152,8 +152,8 @@ def _build(mod, target, schedule, database, check_bounds, fast_math):
     options = BuildOptions(check_bounds=bool(check_bounds), fast_math=_flag(fast_math))
     rules = backend.schedule_rules(target)
     if schedule is not None:  # a user schedule takes charge of the whole module, first
-        mod, schedule = schedule_stage(mod, target, rules, schedule, database), None
-        database = rules = None
+        mod = schedule_stage(mod, target, rules, schedule, database)
+        database = rules = None  # (nothing is left to schedule)
     begin = getattr(backend, "begin", None)
     build = begin(mod, target, options) if begin is not None else None
     if build is not None:
