@@ -139,12 +139,19 @@ def _compile(units: tuple[str, ...], target: Target, entry_points: frozenset[str
     try:
         return _load(_complete(cached, units, keys, target, quick), target, entry_points)
     except CompileError:
-        if all(entry is None for entry in cached):
+        if not _discard_cached(keys, cached):
             raise
-        for key, entry in zip(keys, cached):  # an entry that cannot be trusted: compile afresh
-            if entry is not None:
-                object_cache.discard(key)
         return _load(_complete([None] * len(units), units, keys, target, quick), target, entry_points)
+
+
+def _discard_cached(keys: Sequence, cached: Sequence) -> bool:
+    """Remove from the object cache each entry of ``keys`` that a build read from it
+    (``cached``: the entry, or None where the unit was compiled): objects that failed to
+    load together cannot be trusted. Whether there was any."""
+    read = [key for key, entry in zip(keys, cached) if entry is not None]
+    for key in read:
+        object_cache.discard(key)
+    return bool(read)
 
 
 def _complete(cached: list, units: tuple[str, ...], keys: list, target: Target, quick: bool) -> list[tuple[bytes, str]]:
@@ -180,7 +187,7 @@ def _build(units: list[str], target: Target, quick: bool) -> list[tuple[bytes, s
 SWITCH_INTERVAL_S = 1e-4
 
 _SWITCH_LOCK = threading.Lock()
-_SWITCHING: list[float] = []  # the interval to restore, once per build switching often
+_switching = [0, 0.0]  # builds switching often now, and the interval to restore after the last
 
 
 @contextmanager
@@ -191,16 +198,17 @@ def _switching_often() -> Iterator[None]:
     5 ms each time: a glue unit that builds in 4 ms took 37, an 11-kernel build's first
     call 470 ms instead of 360 (two AVX-512 cores)."""
     with _SWITCH_LOCK:
-        _SWITCHING.append(sys.getswitchinterval())
-        sys.setswitchinterval(min(_SWITCHING[0], SWITCH_INTERVAL_S))
+        if _switching[0] == 0:
+            _switching[1] = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switching[1], SWITCH_INTERVAL_S))
+        _switching[0] += 1
     try:
         yield
     finally:
         with _SWITCH_LOCK:
-            first = _SWITCHING[0]
-            _SWITCHING.pop()
-            if not _SWITCHING:
-                sys.setswitchinterval(first)
+            _switching[0] -= 1
+            if _switching[0] == 0:
+                sys.setswitchinterval(_switching[1])
 
 
 class UnitBuild:
@@ -235,9 +243,9 @@ class UnitBuild:
         self.target = target
         self._features = _tuned_features(target.cpu, target.features)
         self._units: list[str] = []
-        self._keys: list[str] = []
+        self._keys: list = []
+        self._cached: list[tuple[bytes, str] | None] = []  # each unit's cache entry, if it had one
         self._built: list[tuple[bytes, str] | None] = []
-        self._fresh: list[int] = []  # the units built here, not read from the cache
         self._queue: collections.deque[int] = collections.deque()
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -256,6 +264,7 @@ class UnitBuild:
                 raise RuntimeError("UnitBuild.submit after finish or abandon")
             self._units.append(ir_text)
             self._keys.append(key)
+            self._cached.append(cached)
             self._built.append(cached)
             if cached is not None:
                 return
@@ -285,19 +294,17 @@ class UnitBuild:
             self._stop()
         if self._errors:
             raise self._errors[0]
-        units, entry_points = tuple(self._units), frozenset(entry_points)
+        entry_points = frozenset(entry_points)
         with llvm_output(), _LOCK:
-            for n in self._fresh:
-                object_cache.store(self._keys[n], *self._built[n])
+            for key, cached, built in zip(self._keys, self._cached, self._built):
+                if cached is None:
+                    object_cache.store(key, *built)
             try:
                 return _load(self._built, self.target, entry_points)
             except CompileError:
-                if len(self._fresh) == len(units):
+                if not _discard_cached(self._keys, self._cached):
                     raise
-            for n, key in enumerate(self._keys):  # a cached object that cannot be trusted
-                if n not in self._fresh:
-                    object_cache.discard(key)
-            return _compile(units, self.target, entry_points)
+            return _compile(tuple(self._units), self.target, entry_points)  # (the cached ones afresh)
 
     def abandon(self) -> None:
         """Stop: nothing queued is built; a unit being built is finished and dropped."""
@@ -343,7 +350,6 @@ class UnitBuild:
             return False
         with self._cond:
             self._built[n] = built
-            self._fresh.append(n)
         return True
 
 
@@ -407,9 +413,8 @@ def _optimise_and_emit(ir_text: str, tm: llvm.TargetMachine, level: int,
 
 
 _MACHINES_LOCK = threading.Lock()
-#: (cpu, features, opt) -> the TargetMachines no thread holds now, and every one made.
+#: (cpu, features, opt) -> the TargetMachines no thread holds now.
 _FREE_MACHINES: dict[tuple[str, str, int], list[llvm.TargetMachine]] = {}
-_MADE_MACHINES: dict[tuple[str, str, int], list[llvm.TargetMachine]] = {}
 
 
 @contextmanager
@@ -424,8 +429,6 @@ def _own_machine(cpu: str, features: str, opt: int = 3) -> Iterator[llvm.TargetM
         tm = free.pop() if free else None
     if tm is None:
         tm = _create_target_machine(cpu, features, opt=opt)
-        with _MACHINES_LOCK:
-            _MADE_MACHINES.setdefault(key, []).append(tm)
     try:
         yield tm
     finally:
@@ -434,9 +437,10 @@ def _own_machine(cpu: str, features: str, opt: int = 3) -> Iterator[llvm.TargetM
 
 
 def worker_machines(cpu: str, features: str, opt: int) -> tuple[llvm.TargetMachine, ...]:
-    """Every TargetMachine of level ``opt`` the threads building units have used so far."""
+    """The TargetMachines of level ``opt`` no thread holds now: while no build runs, every
+    one the threads building units have used."""
     with _MACHINES_LOCK:
-        return tuple(_MADE_MACHINES.get((cpu, features, opt), ()))
+        return tuple(_FREE_MACHINES.get((cpu, features, opt), ()))
 
 
 def _emit_object(module: llvm.ModuleRef, tm: llvm.TargetMachine, optimized: str, emit) -> bytes:
