@@ -11,7 +11,8 @@ Times are medians over the processes; indented stages are part of the stage
 above them. LLVM's work on other threads than the main one (a build's modules are
 optimised side by side) is listed apart, as ``<stage> (other threads)``: that time
 overlapped the main thread's. ``--cprofile N`` prints the N most expensive functions of one more
-process under cProfile instead (which slows Python code about twofold).
+process under cProfile instead (which slows Python code about twofold), by cumulative time
+(``MLC_PROFILE_SORT=tottime`` in the environment: by each function's own time).
 
 ``--warm`` first builds and calls another jitted function (``x * 2 + 1`` of 2^22
 float32 values, a parallel loop) in the same process, untimed, as the benchmark's
