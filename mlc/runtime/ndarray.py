@@ -229,8 +229,9 @@ def aligned_empty(shape, dtype, raw: np.ndarray | None = None, nbytes: int | Non
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     if raw is None:
         raw = np.empty(nbytes + HOST_ALIGN, np.uint8)
-    start = -data_pointer(raw) % HOST_ALIGN  # (not raw.ctypes.data: a microsecond, most of a small call's output)
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
+    # (data_pointer, not raw.ctypes.data: a microsecond; the constructor, not a view of a
+    # slice reshaped: a third of a microsecond)
+    return np.ndarray(shape, dtype, raw, -data_pointer(raw) % HOST_ALIGN)
 
 
 _LARGE: dict = {}  # (shape, dtype) -> its bytes when at least HOST_ALIGNED_BYTES, else 0
@@ -238,15 +239,27 @@ _LARGE: dict = {}  # (shape, dtype) -> its bytes when at least HOST_ALIGNED_BYTE
 
 def empty_maker(empty, shape: tuple, dtype) -> Callable[[], object]:
     """``empty(shape, dtype)`` as a function of no arguments, for a caller that allocates
-    the same output on every call; :func:`host_empty`'s size test is made once, here.
+    the same output on every call; :func:`host_empty`'s size test is made once, here, and an
+    aligned output too small for :mod:`.host_pool` is made by the function itself (0.55 µs
+    for a jitted 128x128 matmul's output, against 1.0 through :func:`host_empty`).
 
     >>> new = empty_maker(host_empty, (2, 3), np.dtype("float32"))
     >>> new().shape
     (2, 3)
     """
-    if empty is host_empty and math.prod(shape) * np.dtype(dtype).itemsize < HOST_ALIGNED_BYTES:
+    if empty is not host_empty:
+        return functools.partial(empty, shape, dtype)
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if nbytes < HOST_ALIGNED_BYTES:
         return functools.partial(np.empty, shape, dtype)
-    return functools.partial(empty, shape, dtype)
+    if nbytes >= host_pool.MIN_BYTES:
+        return functools.partial(empty, shape, dtype)
+    size, uint8, ndarray = nbytes + HOST_ALIGN, np.dtype(np.uint8), np.ndarray
+
+    def aligned() -> np.ndarray:  # (aligned_empty, without its calls and tests)
+        raw = np.empty(size, uint8)
+        return ndarray(shape, dtype, raw, -data_pointer(raw) % HOST_ALIGN)
+    return aligned
 
 
 def allocator(dev: Device):

@@ -112,6 +112,20 @@ def test_large_host_outputs_are_cache_line_aligned(shape, dtype):
         assert (out == 1).all()
 
 
+@pytest.mark.parametrize("shape, dtype", [((128, 128), np.dtype("float32")), ((3, 4099), np.dtype("float64")),
+                                          ((1 << 16,), np.dtype("int8")), ((7,), np.dtype("float32"))])
+def test_an_output_maker_allocates_as_the_allocator_does(shape, dtype):
+    from mlc.runtime.ndarray import HOST_ALIGN, HOST_ALIGNED_BYTES, empty_maker, host_empty
+    new = empty_maker(host_empty, shape, dtype)
+    outs = [new() for _ in range(4)]  # whatever address the allocator hands NumPy
+    for n, out in enumerate(outs):
+        assert out.shape == shape and out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable
+        if out.nbytes >= HOST_ALIGNED_BYTES:
+            assert out.ctypes.data % HOST_ALIGN == 0
+        out[...] = n
+    assert [int(out.flat[-1]) for out in outs] == [0, 1, 2, 3]  # four arrays, no memory shared
+
+
 def test_small_host_outputs_are_plain_numpy_arrays():
     from mlc.runtime.ndarray import allocator
     empty = allocator(mlc.cpu())
