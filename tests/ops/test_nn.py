@@ -204,7 +204,13 @@ def test_pool2d(name, data, dtype):
         count_include_pad = data.draw(st.booleans())
         attrs["count_include_pad"] = count_include_pad
     expected = numpy_call(_direct_pool, x, kernel, stride or kernel, pads, dilation, is_max, count_include_pad)
-    check_op(name, [x], expected, **attrs)
+    atol = 0.0
+    if not is_max and dtype in FLOATS and x.size:
+        # a window's sum may cancel ((1 - 1 + 2e-175) / 4): summed in another order, it is off
+        # by a few roundings of the largest term, however small the result
+        eps = float(np.finfo(_compute_dtype(dtype)[0]).eps)
+        atol = 2 * kernel[0] * kernel[1] * eps * float(np.max(np.abs(x)))
+    check_op(name, [x], expected, atol=atol, **attrs)
 
 
 @settings(max_examples=15)
