@@ -762,7 +762,8 @@ class _FunctionCodegen(VectorCodegen):
             wide = self.wide.get(e) if isinstance(e, Var) else None
             if wide is not None:
                 return wide
-            return sext64(self.builder, self.expr(e))  # a leaf: a variable, a load, ...
+            leaf = self.expr(e)  # a variable, a load, a clamped tile start (``min(i * 6, 1018)``), ...
+            return self._reuse(("sext64", _operand_key(leaf)), lambda: sext64(self.builder, leaf))
         a, b = self._index64(e.a), self._index64(e.b)
         folded = _fold_index(e.op, a, b)
         if folded is not None:
