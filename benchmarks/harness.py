@@ -202,6 +202,14 @@ def fp32_peak(measured_gflops: float, results: list[WorkloadResult], kind: str =
     return max(measured_gflops, best), best
 
 
+def emulated_peak_note(isa: str, peak_gflops: float) -> str:
+    """The footnote of a contender faster than the FMA peak of an emulated instruction set
+    ``isa``: it cannot be running that instruction set's code."""
+    return (f"faster than {isa.upper()} code can be on these cores ({peak_gflops:.0f} GFLOP/s measured): "
+            f"this contender is not held to {isa.upper()} here (a library call that picks its kernels at "
+            "run time), so it is no AVX2 machine's figure; % of peak stays of the measured peak")
+
+
 def _rate(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float,
           peaks: dict[str, float] | None = None, own_peak: str | None = None) -> dict:
     """GFLOP/s (or GB/s) of ``w`` done in ``seconds``, and the percentage of the peak of
@@ -233,12 +241,18 @@ def _rate_text(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float,
     return ""
 
 
+#: A rate this much above the FMA peak cannot be code of the peak's vector width.
+ABOVE_PEAK = 1.05
+
+
 def print_table(results: list[WorkloadResult], peak_gflops: float, copy_gbs: float, out=None,
-                peaks: dict[str, float] | None = None) -> list[str]:
+                peaks: dict[str, float] | None = None, above_peak: str | None = None) -> list[str]:
     """One row per workload and contender: median, spread over rounds, rate and % of peak
     (``peak_gflops`` for FP32_FMA workloads, ``peaks[w.peak]`` for others), first call,
     and the time relative to NumPy's (``vs numpy`` above 1: faster than NumPy).
-    Returns the footnotes it printed."""
+    ``above_peak``: the footnote of a row of an FP32_FMA workload faster than ABOVE_PEAK
+    times ``peak_gflops`` (under an emulated instruction set: a contender that is not held
+    to it). Returns the footnotes it printed."""
     out = out or sys.stdout
     header = (f"{'workload':<40} {'contender':<34} {'median':>10} {'spread':>19} {'rate, % of peak':>18} "
               f"{'first call':>11} {'vs numpy':>9}")
@@ -263,6 +277,9 @@ def print_table(results: list[WorkloadResult], peak_gflops: float, copy_gbs: flo
             else:
                 spread = f"{format_time(min(r.times_s))}..{format_time(max(r.times_s))}"
                 ratio = f"{numpy_s / r.median_s:.2f}x" if not math.isnan(numpy_s) else ""
+                if above_peak and w.flops and (r.peak or w.peak) == FP32_FMA \
+                        and w.flops / r.median_s / 1e9 > ABOVE_PEAK * peak_gflops:
+                    name = f"{name} {footnote(above_peak)}"
                 print(f"{title:<40} {name:<34} {format_time(r.median_s):>10} {spread:>19} "
                       f"{_rate_text(w, r.median_s, peak_gflops, copy_gbs, peaks, r.peak):>18} "
                       f"{format_time(r.first_call_s):>11} {ratio:>9}", file=out)

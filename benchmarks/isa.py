@@ -14,7 +14,11 @@ Numba      ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``: this CPU without AVX-512
 TVM        ``-mattr=-avx512f`` on its target (:func:`llvm_attrs`)
 =========  ===========================================================================
 
-The percentages of peak are then of the FMA peak of 8-lane vectors. What this cannot
+The percentages of peak are then of the FMA peak of 8-lane vectors, and a contender faster
+than that peak cannot be running 8-lane code: its rows are marked as not held to AVX2
+(JAX's matrix products: XLA's dot picks AVX-512 kernels at run time whatever
+``--xla_cpu_max_isa`` says, 366 GFLOP/s against a measured 8-lane peak of 262 on a
+Zen 5), and they are no AVX2 machine's figure. What this cannot
 show is a different core: the cores stay this machine's (on Zen 4, whose AVX-512
 runs on 256-bit units, the same FMA peak; on Intel's AVX-512 cores, half of it). It
 answers whether mlc's 8-lane code, and its lead or lag, hold where the peers lose

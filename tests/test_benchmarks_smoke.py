@@ -339,3 +339,19 @@ def test_the_benchmark_header_says_what_it_did_with_the_blas_variables(tmp_path)
     record = json.loads(out_file.read_text())
     assert "unset for this run" in record["blas_env"]
     assert all(b["architecture"] != "Katmai" for b in record["machine"]["blas"])  # Prescott's, as OpenBLAS names them
+
+
+def test_under_an_emulated_isa_a_row_above_its_peak_is_marked_not_held_to_it(capsys):
+    from benchmarks.harness import emulated_peak_note
+    held = _timed("sgemm", 2.5e9, 0.01)                             # 250 GFLOP/s: AVX2 code can
+    not_held = WorkloadResult(Workload("sgemm2", "sgemm2", flops=3.7e9), [
+        Result("numpy", "", times_s=[0.01] * 3), Result("jax", "jit", times_s=[0.01] * 3)])  # 370 GFLOP/s
+    note = emulated_peak_note("avx2", 262.0)
+    notes = print_table([held, not_held], peak_gflops=262.0, copy_gbs=10.0, above_peak=note)
+    out = capsys.readouterr().out
+    assert notes == [note] and "not held to AVX2" in note and "262 GFLOP/s" in note
+    marked = [line for line in out.splitlines() if "[1]" in line and not line.startswith("[1]")]
+    assert len(marked) == 2 and all("141%" in line for line in marked)  # % stays of the measured peak
+    assert "95%" in out and not any("[1]" in line for line in out.splitlines() if "95%" in line)
+    print_table([not_held], peak_gflops=262.0, copy_gbs=10.0)  # natively: no mark
+    assert "[1]" not in capsys.readouterr().out
