@@ -20,6 +20,10 @@ table has done by its second workload: what is left is the call's own cost,
 without the one-time costs of a process (the TargetMachines, the parallel
 runtime's support module, the modules the first build imports).
 
+``--timeline`` also prints, for the process of the median time, when each LLVM unit was
+handed over, built (on which thread, from when to when) and when the build finished: with
+units built on two threads, the sum of the stages does not say which of them the call waited for.
+
 ``import mlc`` and the attribute access of ``mlc.jit`` happen before the timer,
 as in :mod:`.startup`. The modules a first call imports (the llvm backend and
 llvmlite) are imported, and timed, just before the call so that their functions can
@@ -118,6 +122,67 @@ def _instrument(timer: StageTimer) -> None:
     timer.patch(llvm_jit, "_load", "llvm load (check + MCJIT)")
 
 
+class Timeline:
+    """When each LLVM unit of a build was handed over and built, and on which thread
+    (:meth:`instrument`); times in seconds of ``clock`` from :attr:`start`."""
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.start = clock()
+        self.events: list[dict] = []  # (appended from several threads: list.append is atomic)
+
+    def _now(self) -> float:
+        return self.clock() - self.start
+
+    def _event(self, what: str, began: float, ended: float | None = None, **details) -> None:
+        thread = "main" if threading.current_thread() is threading.main_thread() else "background"
+        self.events.append({"what": what, "thread": thread, "began": began, "ended": ended, **details})
+
+    def instrument(self) -> None:
+        """Record ``UnitBuild.submit`` and ``finish`` and every unit's build (a version of mlc
+        without them: nothing)."""
+        from importlib import import_module
+        llvm_jit = import_module("mlc.backends.llvm.jit")
+        units = getattr(llvm_jit, "UnitBuild", None)
+        if units is None or not hasattr(llvm_jit, "_build_unit"):
+            return
+        timeline, submit, finish, build = self, units.submit, units.finish, llvm_jit._build_unit
+        glue = getattr(llvm_jit, "unoptimised_only", lambda text: False)
+
+        def lines(text: str) -> dict:
+            return {"lines": text.count("\n") + 1, "glue": bool(glue(text))}
+
+        def submitted(unit, ir_text: str):
+            timeline._event("handed to LLVM", timeline._now(), **lines(ir_text))
+            return submit(unit, ir_text)
+
+        def finished(unit, *args, **kwargs):
+            began = timeline._now()
+            try:
+                return finish(unit, *args, **kwargs)
+            finally:
+                timeline._event("finish (the units left, the wait, loading)", began, timeline._now())
+
+        def built(ir_text: str, *args, **kwargs):
+            began = timeline._now()
+            try:
+                return build(ir_text, *args, **kwargs)
+            finally:
+                timeline._event("built", began, timeline._now(), **lines(ir_text))
+
+        units.submit, units.finish, llvm_jit._build_unit = submitted, finished, built
+
+
+def print_timeline(events: list[dict], out=None) -> None:
+    """The events of a :class:`Timeline`, in order, in milliseconds from the call's start."""
+    out = out or sys.stdout
+    for e in sorted(events, key=lambda e: e["began"]):
+        span = (f"{e['began'] * 1e3:7.1f} - {e['ended'] * 1e3:6.1f} ms" if e["ended"] is not None
+                else f"{e['began'] * 1e3:7.1f} ms" + " " * 9)
+        unit = f" a unit of {e['lines']} lines{' (glue, unoptimised)' if e['glue'] else ''}" if "lines" in e else ""
+        print(f"      {span}  {e['thread']:<10} {e['what']}{unit}", file=out)
+
+
 _CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
@@ -134,7 +199,7 @@ def _warm_up() -> None:
 
 
 def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool = False,
-           warm: bool = False) -> None:
+           warm: bool = False, timeline: bool = False) -> None:
     """One fresh process: build the workload's mlc contender and time its first call
     (``warm``: after another workload's, :func:`_warm_up`)."""
     sys.path.insert(0, _ROOT)
@@ -156,6 +221,9 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool 
         start = now()
         _instrument(timer)
         imports = now() - start
+    units = Timeline(now) if timeline and not cprofile else None
+    if units is not None:
+        units.instrument()
     modules = len(sys.modules)
     if cprofile:
         import cProfile
@@ -163,6 +231,8 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool 
         profile = cProfile.Profile()
         profile.enable()
     start = now()
+    if units is not None:
+        units.start = start
     contender.build()()
     end = now()
     if cprofile:
@@ -175,16 +245,17 @@ def _child(key: str, label: str, cprofile: int, clock: str = "wall", tiny: bool 
     depth = {"first call": 0, "imports (the llvm backend, llvmlite)": 1,
              **{n: d + 1 for n, d in timer.depth.items()}, "outside these stages": 1}
     print(json.dumps({"label": contender.label, "stages": stages, "depth": depth,
-                      "imported modules": len(sys.modules) - modules}))
+                      "imported modules": len(sys.modules) - modules,
+                      "timeline": units.events if units is not None else None}))
 
 
 def _spawn(key: str, label: str, cprofile: int = 0, clock: str = "wall", tiny: bool = False,
-           warm: bool = False) -> dict | None:
+           warm: bool = False, timeline: bool = False) -> dict | None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="mlc-first-call-") as cache:
         env["MLC_CACHE_DIR"] = cache
-        code = f"from benchmarks.first_call_profile import _child; _child({key!r}, {label!r}, {cprofile}, {clock!r}, {tiny!r}, {warm!r})"
+        code = f"from benchmarks.first_call_profile import _child; _child({key!r}, {label!r}, {cprofile}, {clock!r}, {tiny!r}, {warm!r}, {timeline!r})"
         out = subprocess.run([sys.executable, "-c", code], capture_output=not cprofile, text=True, env=env,
                              cwd=_ROOT)
     if out.returncode:
@@ -199,15 +270,17 @@ def _median(values: list[float]) -> float:
 
 
 def profile(key: str, label: str = "jit", processes: int = 3, clock: str = "wall", tiny: bool = False,
-            warm: bool = False) -> dict:
+            warm: bool = False, timeline: bool = False) -> dict:
     """Median seconds per stage of ``key``'s first call over ``processes`` fresh processes
-    (``warm``: each after another workload's first call, :func:`_warm_up`)."""
-    runs = [_spawn(key, label, clock=clock, tiny=tiny, warm=warm) for _ in range(processes)]
+    (``warm``: each after another workload's first call, :func:`_warm_up`); ``timeline``: and
+    the LLVM units' :class:`Timeline` of the process whose first call took the median time."""
+    runs = [_spawn(key, label, clock=clock, tiny=tiny, warm=warm, timeline=timeline) for _ in range(processes)]
     names = list(dict.fromkeys(n for r in runs for n in r["stages"]))
     stages = {n: _median([r["stages"].get(n, 0.0) for r in runs]) for n in names}
     depth = {n: d for r in runs for n, d in r["depth"].items()}
+    median_run = sorted(runs, key=lambda r: r["stages"]["first call"])[(len(runs) - 1) // 2]
     return {"label": runs[0]["label"], "stages": stages, "depth": depth,
-            "runs": [r["stages"]["first call"] for r in runs],
+            "runs": [r["stages"]["first call"] for r in runs], "timeline": median_run.get("timeline"),
             "imported modules": runs[0]["imported modules"], "clock": clock, "warm": warm}
 
 
@@ -224,6 +297,9 @@ def report(key: str, result: dict, out=None) -> None:
             continue
         indent = "  " * result["depth"].get(name, 1)
         print(f"  {indent}{name:<{44 - len(indent)}} {seconds * 1e3:8.1f} ms", file=out)
+    if result.get("timeline") is not None:
+        print("    timeline of the median run's LLVM units (ms from the call's start):", file=out)
+        print_timeline(result["timeline"], out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
                    "busy machine, but blind to the kernels' other threads and to waiting")
     p.add_argument("--warm", action="store_true", help="time the call after another workload's first call "
                    "in the same process (as in the benchmark's table): without a process's one-time costs")
+    p.add_argument("--timeline", action="store_true", help="also when each LLVM unit was handed over and built, "
+                   "on which thread, in the run of the median time")
     p.add_argument("--tiny", action="store_true", help="the workloads' smoke-test sizes (not a measurement)")
     p.add_argument("--list", action="store_true", help="list the workload names and exit")
     args = p.parse_args(argv)
@@ -254,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cprofile:
             _spawn(key, args.label, args.cprofile, tiny=args.tiny, warm=args.warm)
         else:
-            report(key, profile(key, args.label, args.processes, args.clock, args.tiny, args.warm))
+            report(key, profile(key, args.label, args.processes, args.clock, args.tiny, args.warm, args.timeline))
     return 0
 
 

@@ -78,3 +78,32 @@ def test_the_warm_up_pays_for_the_parallel_runtimes_support_module():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True"
+
+
+def test_the_timeline_says_when_each_unit_was_handed_over_and_built():
+    proc = run_cli("softmax", "--tiny", "--processes", "1", "--timeline")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "timeline of the median run's LLVM units (ms from the call's start):" in out
+    import mlc
+    if mlc.get_num_threads() > 1:  # built by parts (LLVMBuild): the kernel's unit, then the glue
+        assert re.search(r"^\s+[\d.]+ ms\s+main\s+handed to LLVM a unit of \d+ lines$", out, re.M), out
+        assert re.search(r"^\s+[\d.]+ - \s*[\d.]+ ms\s+(main|background)\s+built a unit of \d+ lines "
+                         r"\(glue, unoptimised\)$", out, re.M), out
+        assert re.search(r"^\s+[\d.]+ - \s*[\d.]+ ms\s+main\s+finish \(the units left", out, re.M), out
+
+
+def test_a_timeline_is_printed_in_order_of_its_events():
+    import io
+    from benchmarks.first_call_profile import print_timeline
+    out = io.StringIO()
+    print_timeline([{"what": "built", "thread": "background", "began": 0.0021, "ended": 0.0185, "lines": 250,
+                     "glue": False},
+                    {"what": "handed to LLVM", "thread": "main", "began": 0.002, "ended": None, "lines": 250,
+                     "glue": False},
+                    {"what": "finish (the units left, the wait, loading)", "thread": "main", "began": 0.003,
+                     "ended": 0.02}], out)
+    lines = out.getvalue().splitlines()
+    assert lines == ["          2.0 ms           main       handed to LLVM a unit of 250 lines",
+                     "          2.1 -   18.5 ms  background built a unit of 250 lines",
+                     "          3.0 -   20.0 ms  main       finish (the units left, the wait, loading)"]
