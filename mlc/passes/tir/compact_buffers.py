@@ -26,9 +26,10 @@ After::
 Moving an allocation into a loop gives every iteration a fresh buffer, which
 is only right when no iteration reads what another wrote. The pass moves it
 only when the boxes of different iterations (of every loop between the old and
-the new place) are disjoint, which it checks by enumerating the boxes'
-corners; otherwise it tries a shallower loop, and leaves the allocation as
-it is when no loop qualifies.
+the new place) are disjoint, which it reads off the corners' linear form where
+each loop moves a corner of its own by whole boxes, and otherwise checks by
+enumerating the boxes' corners; otherwise it tries a shallower loop, and leaves
+the allocation as it is when no loop qualifies.
 A loop of symbolic extent cannot be enumerated; it qualifies when it moves
 the box by whole boxes along a dimension no other loop moves (a row tile
 ``i_0 * 8 + i_1`` of ``n`` rows). Vectorized and thread-bound loops are never entered, and ``shared`` or
@@ -156,9 +157,11 @@ def _disjoint(prefix: list[For], box) -> bool:
         return False  # a whole symbolic dimension: every iteration touches all of it
     if any(extent == 0 for _, extent in box):
         return True  # an empty buffer: no iteration touches anything
+    if _loops_separate(prefix, prefix, box):
+        return True  # every loop moves a corner of its own by whole boxes: nothing to enumerate
     symbolic = [f for f in prefix if not (isinstance(f.min, IntImm) and isinstance(f.extent, IntImm))]
     if symbolic:
-        if not _symbolic_loops_separate(symbolic, prefix, box):
+        if not _loops_separate(symbolic, prefix, box):
             return False
         fixed = {f.loop_var: f.min for f in symbolic}
         box = [(substitute(lo, fixed), extent) for lo, extent in box]
@@ -190,14 +193,16 @@ def _disjoint(prefix: list[For], box) -> bool:
     return _distinct_rows(np.stack(corners, axis=1))
 
 
-def _symbolic_loops_separate(symbolic: list[For], prefix: list[For], box) -> bool:
-    """Loops of symbolic extent keep the boxes of their iterations apart: each moves every
+def _loops_separate(loops: list[For], prefix: list[For], box) -> bool:
+    """``loops`` (of ``prefix``) keep the boxes of their iterations apart: each moves every
     corner by whole boxes (its coefficient a multiple of the box extent), appears only
     linearly, and has a dimension whose corner no other loop of ``prefix`` moves. Then
-    iterations differing in a symbolic loop touch disjoint boxes, and the others are
-    decided by enumerating the constant loops with the symbolic ones at their start."""
+    iterations differing in one of ``loops`` touch disjoint boxes. Where that holds for
+    every loop of ``prefix`` (a row loop ``i`` and a one-row box at ``i``), nothing is left
+    to enumerate; where only for those of symbolic extent, the others are decided by
+    enumerating the constant loops with the symbolic ones at their start."""
     loop_ids = {id(f.loop_var) for f in prefix}
-    for f in symbolic:
+    for f in loops:
         own_dim = False
         for lo, extent in box:
             form = linear(lo)
@@ -206,7 +211,7 @@ def _symbolic_loops_separate(symbolic: list[For], prefix: list[For], box) -> boo
                 if atom is f.loop_var:
                     coef = c
                 elif any(id(v) == id(f.loop_var) for v in free_vars(atom)):
-                    return False  # non-linear in the symbolic loop
+                    return False  # non-linear in the loop
                 elif any(id(v) in loop_ids for v in free_vars(atom)):
                     others = True
             if coef % extent:
