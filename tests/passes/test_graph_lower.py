@@ -61,6 +61,27 @@ def test_structurally_equal_kernels_are_shared():
     np.testing.assert_allclose(mlc.jit(f)(X, X * 2)[1], np.exp(X * 2) + 1, rtol=1e-6)
 
 
+def test_kernels_are_hashed_only_where_another_has_their_parameters(monkeypatch):
+    """A structural hash is made only for a group whose parameters another group's function
+    has too: one group, or groups of other shapes, are hashed not at all; of two groups with
+    the same parameters and other ops, both are hashed and both kept."""
+    import importlib
+    lower = importlib.import_module("mlc.passes.graph.lower")
+    hashed = []
+    real = lower.structural_hash
+    monkeypatch.setattr(lower, "structural_hash", lambda node: hashed.append(node) or real(node))
+
+    def kernels_and_hashes(fn, *args):
+        graph = fused(fn, *args)  # (tracing runs the whole graph pipeline once: not counted)
+        hashed.clear()
+        return len(lower_to_tir(graph).module), len(hashed)
+
+    assert kernels_and_hashes(lambda x: np.exp(x) + 1, X) == (1, 0)
+    assert kernels_and_hashes(lambda x, y: (np.exp(x) + 1, np.exp(y) + 1), X, X[:2]) == (2, 0)
+    assert kernels_and_hashes(lambda x, y: (np.exp(x) + 1, np.tanh(y) + 1), X, X * 2) == (2, 2)
+    assert kernels_and_hashes(lambda x, y: (np.exp(x) + 1, np.exp(y) + 1), X, X * 2) == (1, 2)
+
+
 def test_returned_inputs_and_duplicate_outputs_get_copies():
     f = mlc.jit(lambda x: (x.reshape(6, 4), x.reshape(6, 4)))
     a, b = f(X)

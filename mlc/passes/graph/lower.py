@@ -32,7 +32,7 @@ from dataclasses import replace
 from ...errors import CompileError, IRError, MLCError
 from ...ir import te
 from ...ir.te import unique_name
-from ...ir.expr import const
+from ...ir.expr import IntImm, const
 from ...ir.functor import Mutator
 from ...ir.graph import Binding, Constant, Graph
 from ...ir.structural import structural_equal, structural_hash
@@ -167,9 +167,11 @@ def _distinct_computes(outputs: list[te.Tensor]) -> list[te.Tensor]:
 def lower_to_tir(graph: Graph) -> Graph:
     """Replace every ``fused`` binding by a ``call_tir`` of its PrimFunc: lowered from its
     ops, or, when its bindings are all ``call_tir``, their PrimFuncs merged into one
-    (:func:`~.fuse_tir.merge_call_tir_group`)."""
+    (:func:`~.fuse_tir.merge_call_tir_group`). Groups whose PrimFuncs are structurally equal
+    share one (compared only where their parameters' types agree, :func:`_shared`)."""
     functions: dict[str, PrimFunc] = {} if graph.module is None else dict(graph.module.items())
-    by_hash: dict[int, list[str]] = {}
+    by_signature: dict[tuple, list[str]] = {}  # the groups' functions by their parameters' types
+    hashes: dict[str, int] = {}  # their structural hashes, made once a function has a twin candidate
     bindings = []
     for b in graph.bindings:
         if b.op != "fused":
@@ -180,14 +182,37 @@ def lower_to_tir(graph: Graph) -> Graph:
             func, consts = merge_call_tir_group(body, graph.module, base), []
         else:
             func, consts = lower_group(body, base)
-        key = structural_hash(func)
-        name = next((n for n in by_hash.get(key, ()) if structural_equal(functions[n], func)), None)
+        name = _shared(func, by_signature.setdefault(_signature(func), []), functions, hashes)
         if name is None:
             name = unique_name(base, set(functions))
             functions[name] = func
-            by_hash.setdefault(key, []).append(name)
+            by_signature[_signature(func)].append(name)
         bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
     return graph.with_bindings(bindings, module=IRModule(functions))
+
+
+def _signature(func: PrimFunc) -> tuple:
+    """What structurally equal functions share and cheap to tell: each parameter's dtype and
+    constant extents (a symbolic one as None: equal functions may name their variables apart)."""
+    return tuple((p.dtype, tuple(e.value if isinstance(e, IntImm) else None for e in p.shape))
+                 for p in func.params)
+
+
+def _shared(func: PrimFunc, candidates: list[str], functions: dict[str, PrimFunc],
+            hashes: dict[str, int]) -> str | None:
+    """The name of the function of ``candidates`` (of the same :func:`_signature`) structurally
+    equal to ``func``, or None. Hashes are made only where there is a candidate: a graph's
+    groups mostly differ in their parameters, and a structural hash is a millisecond of a
+    softmax's first call."""
+    if not candidates:
+        return None
+    key = structural_hash(func)
+    for name in candidates:
+        if name not in hashes:
+            hashes[name] = structural_hash(functions[name])
+        if hashes[name] == key and structural_equal(functions[name], func):
+            return name
+    return None
 
 
 def _group_of(b: Binding) -> tuple[Graph, str]:
