@@ -229,8 +229,13 @@ def aligned_empty(shape, dtype, raw: np.ndarray | None = None, nbytes: int | Non
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
     if raw is None:
         raw = np.empty(nbytes + HOST_ALIGN, np.uint8)
-    # (data_pointer, not raw.ctypes.data: a microsecond; the constructor, not a view of a
-    # slice reshaped: a third of a microsecond)
+    return _aligned_view(raw, shape, dtype)
+
+
+def _aligned_view(raw: np.ndarray, shape, dtype) -> np.ndarray:
+    """An array of ``shape`` and ``dtype`` on the bytes of ``raw`` from its first HOST_ALIGN-byte
+    boundary (data_pointer, not raw.ctypes.data: a microsecond; the constructor, not a view of
+    a slice reshaped: a third of a microsecond)."""
     return np.ndarray(shape, dtype, raw, -data_pointer(raw) % HOST_ALIGN)
 
 
@@ -254,11 +259,10 @@ def empty_maker(empty, shape: tuple, dtype) -> Callable[[], object]:
         return functools.partial(np.empty, shape, dtype)
     if nbytes >= host_pool.MIN_BYTES:
         return functools.partial(empty, shape, dtype)
-    size, uint8, ndarray = nbytes + HOST_ALIGN, np.dtype(np.uint8), np.ndarray
+    size, uint8 = nbytes + HOST_ALIGN, np.dtype(np.uint8)
 
-    def aligned() -> np.ndarray:  # (aligned_empty, without its calls and tests)
-        raw = np.empty(size, uint8)
-        return ndarray(shape, dtype, raw, -data_pointer(raw) % HOST_ALIGN)
+    def aligned() -> np.ndarray:  # (aligned_empty, without its size computation and tests)
+        return _aligned_view(np.empty(size, uint8), shape, dtype)
     return aligned
 
 
