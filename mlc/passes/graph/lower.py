@@ -182,11 +182,12 @@ def lower_to_tir(graph: Graph) -> Graph:
             func, consts = merge_call_tir_group(body, graph.module, base), []
         else:
             func, consts = lower_group(body, base)
-        name = _shared(func, by_signature.setdefault(_signature(func), []), functions, hashes)
+        alike = by_signature.setdefault(_signature(func), [])
+        name = _shared(func, alike, functions, hashes)
         if name is None:
             name = unique_name(base, set(functions))
             functions[name] = func
-            by_signature[_signature(func)].append(name)
+            alike.append(name)
         bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
     return graph.with_bindings(bindings, module=IRModule(functions))
 
