@@ -207,7 +207,7 @@ def emulated_peak_note(isa: str, peak_gflops: float) -> str:
     ``isa``: it cannot be running that instruction set's code."""
     return (f"faster than {isa.upper()} code can be on these cores ({peak_gflops:.0f} GFLOP/s measured): "
             f"this contender is not held to {isa.upper()} here (a library call that picks its kernels at "
-            "run time), so it is no AVX2 machine's figure; % of peak stays of the measured peak")
+            f"run time), so it is no {isa.upper()} machine's figure; % of peak stays of the measured peak")
 
 
 def _rate(w: Workload, seconds: float, peak_gflops: float, copy_gbs: float,
