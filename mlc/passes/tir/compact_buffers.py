@@ -157,11 +157,12 @@ def _disjoint(prefix: list[For], box) -> bool:
         return False  # a whole symbolic dimension: every iteration touches all of it
     if any(extent == 0 for _, extent in box):
         return True  # an empty buffer: no iteration touches anything
-    if _loops_separate(prefix, prefix, box):
+    separating = {id(f) for f in prefix if _separates(f, prefix, box)}
+    if len(separating) == len(prefix):
         return True  # every loop moves a corner of its own by whole boxes: nothing to enumerate
     symbolic = [f for f in prefix if not (isinstance(f.min, IntImm) and isinstance(f.extent, IntImm))]
     if symbolic:
-        if not _loops_separate(symbolic, prefix, box):
+        if any(id(f) not in separating for f in symbolic):
             return False
         fixed = {f.loop_var: f.min for f in symbolic}
         box = [(substitute(lo, fixed), extent) for lo, extent in box]
@@ -193,33 +194,29 @@ def _disjoint(prefix: list[For], box) -> bool:
     return _distinct_rows(np.stack(corners, axis=1))
 
 
-def _loops_separate(loops: list[For], prefix: list[For], box) -> bool:
-    """``loops`` (of ``prefix``) keep the boxes of their iterations apart: each moves every
+def _separates(f: For, prefix: list[For], box) -> bool:
+    """Loop ``f`` (of ``prefix``) keeps the boxes of its iterations apart: it moves every
     corner by whole boxes (its coefficient a multiple of the box extent), appears only
     linearly, and has a dimension whose corner no other loop of ``prefix`` moves. Then
-    iterations differing in one of ``loops`` touch disjoint boxes. Where that holds for
-    every loop of ``prefix`` (a row loop ``i`` and a one-row box at ``i``), nothing is left
-    to enumerate; where only for those of symbolic extent, the others are decided by
-    enumerating the constant loops with the symbolic ones at their start."""
-    loop_ids = {id(f.loop_var) for f in prefix}
-    for f in loops:
-        own_dim = False
-        for lo, extent in box:
-            form = linear(lo)
-            coef, others = 0, False
-            for atom, c in form.terms.values():
-                if atom is f.loop_var:
-                    coef = c
-                elif any(id(v) == id(f.loop_var) for v in free_vars(atom)):
-                    return False  # non-linear in the loop
-                elif any(id(v) in loop_ids for v in free_vars(atom)):
-                    others = True
-            if coef % extent:
-                return False
-            own_dim = own_dim or (coef != 0 and not others)
-        if not own_dim:
+    iterations differing in ``f`` touch disjoint boxes. Where every loop of ``prefix`` does
+    (a row loop ``i`` and a one-row box at ``i``), nothing is left to enumerate; where those
+    of symbolic extent do, the others are decided by enumerating the constant loops with
+    the symbolic ones at their start."""
+    loop_ids = {id(g.loop_var) for g in prefix}
+    own_dim = False
+    for lo, extent in box:
+        coef, others = 0, False
+        for atom, c in linear(lo).terms.values():
+            if atom is f.loop_var:
+                coef = c
+            elif any(id(v) == id(f.loop_var) for v in free_vars(atom)):
+                return False  # non-linear in the loop
+            elif any(id(v) in loop_ids for v in free_vars(atom)):
+                others = True
+        if coef % extent:
             return False
-    return True
+        own_dim = own_dim or (coef != 0 and not others)
+    return own_dim
 
 
 def _distinct_rows(rows: np.ndarray) -> bool:
