@@ -165,48 +165,43 @@ def test_the_buffers_whose_address_is_taken_are_found_with_one_walk(monkeypatch)
     assert shapes == {"kept": (n, n), "moved": (1, 1), "also": (1, 1)}
 
 
-def _row_scratch(index):
+def _row_scratch(index, shape=(16,)):
     """``for i, j in 4 x 4: t[index(i, j)] = A[i, j] * 2; B[i, j] = t[index(i, j)] + 1`` with
-    ``t`` (16 elements) allocated around both loops."""
+    ``t`` (of ``shape``, 16 elements) allocated around both loops."""
     A, B = decl_buffer((16,), "float32", "A"), decl_buffer((16,), "float32", "B")
-    t = decl_buffer((16,), "float32", "t")
+    t = decl_buffer(shape, "float32", "t")
     i, j = Var("i"), Var("j")
     at = index(i, j)
     body = For(i, const(0), const(4), "serial", For(j, const(0), const(4), "serial", seq(
-        BufferStore(t, BufferLoad(A, (i * 4 + j,), "float32") * const(2.0, "float32"), (at,)),
-        BufferStore(B, BufferLoad(t, (at,), "float32") + const(1.0, "float32"), (i * 4 + j,)))))
+        BufferStore(t, BufferLoad(A, (i * 4 + j,), "float32") * const(2.0, "float32"), at),
+        BufferStore(B, BufferLoad(t, at, "float32") + const(1.0, "float32"), (i * 4 + j,)))))
     return PrimFunc((A, B), Allocate(t, body))
+
+
+def _doubles_plus_one(func):
+    a = np.arange(16, dtype="float32")
+    (_, b) = run(func, a, np.zeros(16, "float32"))
+    np.testing.assert_array_equal(b, a * 2 + 1)
 
 
 def test_loops_that_move_a_corner_of_their_own_by_whole_boxes_need_no_enumeration(monkeypatch):
     """t[i, j] (a 4 x 4 buffer, one element an iteration): each loop moves a dimension of its
     own by whole one-element boxes, which the corners' linear form shows; nothing is enumerated."""
-    A, B = decl_buffer((16,), "float32", "A"), decl_buffer((16,), "float32", "B")
-    t = decl_buffer((4, 4), "float32", "t")
-    i, j = Var("i"), Var("j")
-    body = For(i, const(0), const(4), "serial", For(j, const(0), const(4), "serial", seq(
-        BufferStore(t, BufferLoad(A, (i * 4 + j,), "float32") * const(2.0, "float32"), (i, j)),
-        BufferStore(B, BufferLoad(t, (i, j), "float32") + const(1.0, "float32"), (i * 4 + j,)))))
-    func = PrimFunc((A, B), Allocate(t, body))
     cb = importlib.import_module("mlc.passes.tir.compact_buffers")
 
     def enumerated(rows):
         raise AssertionError("enumerated the corners of loops that separate by their linear form")
     monkeypatch.setattr(cb, "_distinct_rows", enumerated)
-    out = compact_buffers(func)
+    out = compact_buffers(_row_scratch(lambda i, j: (i, j), shape=(4, 4)))
     assert loops_to_alloc(out)["t"] == (("i", "j"), (1, 1))
-    a = np.arange(16, dtype="float32")
-    (_, b) = run(out, a, np.zeros(16, "float32"))
-    np.testing.assert_array_equal(b, a * 2 + 1)
+    _doubles_plus_one(out)
 
 
 def test_loops_sharing_a_dimension_are_enumerated():
     """t[i * 4 + j] (one dimension moved by both loops): the corners are enumerated, all
     distinct, and t moves into j's loop; t[i + j]: (0, 1) and (1, 0) meet, so t stays."""
-    moved = compact_buffers(_row_scratch(lambda i, j: i * 4 + j))
+    moved = compact_buffers(_row_scratch(lambda i, j: (i * 4 + j,)))
     assert loops_to_alloc(moved)["t"] == (("i", "j"), (1,))
-    a = np.arange(16, dtype="float32")
-    (_, b) = run(moved, a, np.zeros(16, "float32"))
-    np.testing.assert_array_equal(b, a * 2 + 1)
-    kept = _row_scratch(lambda i, j: i + j)
+    _doubles_plus_one(moved)
+    kept = _row_scratch(lambda i, j: (i + j,))
     assert compact_buffers(kept) is kept
