@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..driver import schedule_module
 from ..errors import MLCError, TraceError
 from ..ir.calls import is_graph_main
@@ -28,6 +30,8 @@ from .arguments import WideInt
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
 
 __all__ = ["Traced", "Lowered", "Compiled"]
+
+_ndarray = np.ndarray
 
 
 @dataclass(frozen=True)
@@ -111,12 +115,17 @@ class Compiled:
     """A jitted function compiled for one signature: call it with arguments of that
     signature; :meth:`as_text` shows the generated code."""
 
-    __slots__ = ("function", "run", "_origin")
+    __slots__ = ("function", "run", "_origin", "_matching")
+
+    #: The most shapes-and-dtypes keys a Compiled remembers as its own (more than one where
+    #: the signature has dynamic axes).
+    MAX_MATCHING = 64
 
     def __init__(self, function: CompiledFunction, origin: _Origin):
         self.function = function
         self.run = function.run  # leaves -> outputs: what the jit's cache calls
         self._origin = origin
+        self._matching: set[tuple] = set()  # all-ndarray calls' keys found to be this signature
 
     @property
     def lib(self):
@@ -133,6 +142,16 @@ class Compiled:
         return self.function.entry
 
     def __call__(self, *args, **kwargs):
+        if not kwargs:  # NumPy arrays of shapes and dtypes seen before: the jit's own hit path
+            key = []
+            for a in args:
+                if type(a) is not _ndarray:
+                    break
+                key.append(a.shape)
+                key.append(a.dtype)
+            else:
+                if tuple(key) in self._matching:
+                    return self.run(args)
         jit = self._origin.jit
         key, leaves, _ = jit._signature(args, kwargs)
         if key != self._origin.key:
@@ -141,6 +160,16 @@ class Compiled:
                              "which compiles each signature, or compile again with f.lower(*args).compile()")
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
+        elif not kwargs and len(leaves) == len(args) and all(a is b for a, b in zip(args, leaves)) \
+                and len(self._matching) < self.MAX_MATCHING:
+            key = []
+            for a in args:
+                if type(a) is not _ndarray:
+                    break
+                key.append(a.shape)
+                key.append(a.dtype)
+            else:
+                self._matching.add(tuple(key))
         return self.run(leaves)
 
     def as_text(self, fmt: str | None = None) -> str:

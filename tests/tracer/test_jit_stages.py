@@ -61,6 +61,34 @@ def test_compiled_refuses_another_signature():
         compiled(X[:2], W)
 
 
+def test_compiled_checks_a_signature_once_per_shapes_and_dtypes(monkeypatch):
+    """A second call with NumPy arrays of the same shapes and dtypes skips the signature
+    (the jit's own hit path, 0.5 µs instead of 10); other shapes, dtypes, array types and
+    static values still go through it and are refused."""
+    f = mlc.jit(layer)
+    compiled = f.lower(X, W).compile()
+    np.testing.assert_array_equal(compiled(X, W), f(X, W))
+    calls = []
+    signature = f._signature
+    monkeypatch.setattr(f, "_signature", lambda *a: calls.append(a) or signature(*a))
+    np.testing.assert_array_equal(compiled(X + 1, W), f(X + 1, W))
+    assert calls == []
+    for args in [(X[:2], W), (X.astype("float64"), W), (X.tolist(), W)]:
+        with pytest.raises(mlc.TraceError, match="compiled for other"):
+            compiled(*args)
+    assert len(calls) == 3
+
+    @mlc.jit(static_argnums=1)
+    def scale(x, k):
+        return x * k
+
+    twice = scale.lower(X, 2).compile()
+    np.testing.assert_array_equal(twice(X, 2), X * 2)
+    np.testing.assert_array_equal(twice(X, 2), X * 2)
+    with pytest.raises(mlc.TraceError, match="compiled for other"):
+        twice(X, 3)
+
+
 def test_stages_keep_pytrees_and_static_arguments():
     @mlc.jit(static_argnames="axis")
     def norm(pair, axis):
