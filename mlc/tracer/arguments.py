@@ -18,9 +18,11 @@ from ..runtime.ndarray import is_masked_array
 from .pytree import flatten
 from .tracer import Tracer
 
-__all__ = ["ArgumentSpec", "leaf_signature", "static_key", "WideInt"]
+__all__ = ["ArgumentSpec", "leaf_signature", "static_key", "WideInt", "WEAK_DTYPES"]
 
-_WEAK_DTYPES = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
+#: The dtype a Python number of each type is passed as (NumPy 2's weak scalars: the type, not
+#: the value, is its part of a compile-cache key).
+WEAK_DTYPES = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
 
 #: The native-byte-order dtypes a plain ndarray may have, and their names (NumPy computes
 #: ``dtype.name`` in Python, 2 µs a call: a jitted call's signature looks names up here).
@@ -65,9 +67,9 @@ def leaf_signature(leaf, where):
         if not leaf.dtype.isnative:
             leaf = leaf.astype(leaf.dtype.newbyteorder("="))
         return (leaf.shape, leaf.dtype.name), np.asarray(leaf), False
-    if t in _WEAK_DTYPES:
+    if t in WEAK_DTYPES:
         try:
-            value = np.asarray(leaf, _WEAK_DTYPES[t])
+            value = np.asarray(leaf, WEAK_DTYPES[t])
         except OverflowError:  # a Python int past int64
             wide = WideInt(leaf)
             return ("wide int", wide), wide, True

@@ -32,7 +32,7 @@ from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.ndarray import in_gpu_memory
 from ..target import Target
-from .arguments import ArgumentSpec, WideInt, leaf_signature
+from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, leaf_signature
 from .dynamic import DynamicAxes
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
@@ -80,15 +80,25 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         if not kwargs and self._fast:  # the cache hit path: a few tuple operations
             key = []
+            scalars = False
             for a in args:
-                if type(a) is not _ndarray:
+                t = type(a)
+                if t is _ndarray:
+                    key.append(a.shape)
+                    key.append(a.dtype)
+                elif t in WEAK_DTYPES:  # a Python number: its type is its part of the key
+                    key.append(t)
+                    scalars = True
+                else:
                     break
-                key.append(a.shape)
-                key.append(a.dtype)
             else:
                 run = self._runs.get(tuple(key))
                 if run is not None:
-                    return run(args)
+                    if not scalars:
+                        return run(args)
+                    leaves = _scalar_leaves(args)
+                    if leaves is not None:
+                        return run(leaves)
         if is_tracing():  # called from another traced function: inline
             return self.fn(*args, **kwargs)
         return self._call_general(args, kwargs)
@@ -106,9 +116,10 @@ class JitFunction:
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     self._cache[key] = compiled
                     self._runs[key] = compiled.run
-        if self._fast and not kwargs and all(a is b for a, b in zip(args, leaves)) and \
-                not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
-            fast = _fast_key(args)  # this call's arrays pass through unconverted
+        if self._fast and not kwargs and len(args) == len(leaves) and \
+                all(a is b or (type(a) in WEAK_DTYPES and type(b) is not WideInt) for a, b in zip(args, leaves)) \
+                and not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
+            fast = _fast_key(args)  # this call's arrays pass through unconverted, its numbers as arrays
             if fast is not None:
                 self._runs[fast] = compiled.run
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
@@ -229,14 +240,29 @@ _ndarray = np.ndarray
 
 
 def _fast_key(args) -> tuple | None:
-    """The cache key of an all-ndarray positional call (shapes and dtypes), else None."""
+    """The cache key of a positional call of ndarrays and Python numbers (shapes and
+    dtypes, the numbers' types), else None."""
     key = []
     for a in args:
-        if type(a) is not np.ndarray:
+        t = type(a)
+        if t is np.ndarray:
+            key.append(a.shape)
+            key.append(a.dtype)
+        elif t in WEAK_DTYPES:
+            key.append(t)
+        else:
             return None
-        key.append(a.shape)
-        key.append(a.dtype)
     return tuple(key)
+
+
+def _scalar_leaves(args) -> list | None:
+    """The arrays a fast-path call passes: its Python numbers as 0-d arrays of their
+    dtypes (as :func:`~.arguments.leaf_signature` makes them); None for an int that
+    int64 cannot hold (traced as a constant: the general path)."""
+    try:
+        return [a if type(a) is _ndarray else np.asarray(a, WEAK_DTYPES[type(a)]) for a in args]
+    except OverflowError:
+        return None
 
 
 def _output_tracer(leaf, ctx: TraceContext, n: int):

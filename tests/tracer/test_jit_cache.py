@@ -57,6 +57,25 @@ def test_python_scalar_arguments_are_weak_inputs_not_constants():
     assert f.trace_count == 2  # an int became a float: a new signature
 
 
+def test_python_numbers_take_the_cache_hit_path(monkeypatch):
+    """A known signature with Python numbers among the arrays skips the general signature
+    (2.8 us a call instead of 5.7); an int past int64 is still traced as a constant."""
+    f, _ = counted()
+    x = np.arange(3, dtype="float64")
+    np.testing.assert_array_equal(f(x, 2, 0.5), x * 2 + 0.5)
+    general = []
+    signature = f._signature
+    monkeypatch.setattr(f, "_signature", lambda *a: general.append(a) or signature(*a))
+    np.testing.assert_array_equal(f(x, 3, 1.5), x * 3 + 1.5)
+    np.testing.assert_array_equal(f(x, -7, 0.25), x * -7 + 0.25)
+    assert general == [] and f.trace_count == 1
+    assert f(x, True, 0.5).dtype == np.float64 and f.trace_count == 2  # bool is a type of its own
+    np.testing.assert_array_equal(f(x, 2**70, 0.5), x * 2**70 + 0.5)  # traced as a constant
+    assert f.trace_count == 3 and len(general) == 2
+    np.testing.assert_array_equal(f(x, 4, 0.5), x * 4 + 0.5)  # the int signature again, fast
+    assert len(general) == 2 and f.trace_count == 3
+
+
 def test_pytree_structure_is_part_of_the_key():
     @mlc.jit
     def f(params):
