@@ -22,6 +22,8 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import llvmlite_version  # noqa: F401  (first: an old llvmlite is named, not crashed on)
+
 import llvmlite.binding as llvm
 
 from ..errors import MLCError

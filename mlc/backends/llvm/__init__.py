@@ -21,6 +21,7 @@ Modules, by responsibility:
 * ``threaded``   LLVM's slow calls outside llvmlite's lock, modules built side by side
 * ``module``     the TIR pass list, codegen_llvm (modules per thread), load_llvm, the runtime Module
 """
+from .. import llvmlite_version  # noqa: F401  (first: an old llvmlite is named, not crashed on)
 from ...target import register_target_kind
 from ..registry import register_backend
 from .backend import LLVMBackend
