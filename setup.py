@@ -8,8 +8,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["mlc", "mlc.*"]),
-    python_requires=">=3.10",
-    install_requires=["numpy>=1.26", "llvmlite>=0.48"],
+    python_requires=">=3.11",
+    install_requires=["numpy>=2.3", "llvmlite>=0.48"],
     extras_require={
         # ndindex and pytest-json-report: the Array API conformance suite (tests/test_array_api.py);
         # onnx: mlc.frontend.from_onnx's tests; lightgbm and matplotlib: mlc.tune's cost model and

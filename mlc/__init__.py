@@ -11,6 +11,10 @@ driver (``build``), the tracer, schedules, the backends' code generators,
 """
 from importlib import import_module as _import_module
 
+from .dependencies import check_numpy as _check_numpy
+
+_check_numpy()  # first: an old NumPy is named, not crashed on
+
 from . import backends, ir  # backends: the registry, which registers mlc's own targets on first use
 from .errors import (AxisError, BoundsError, CompileError, DeviceError, DTypeError, IRError, MLCError, ParseError,
                      ScheduleError, ShapeError, TraceError)

@@ -35,6 +35,7 @@ LAYERS = [
     {"errors"},                      # ground: the error types
     {"frozen"},                      # ground: @frozen, the dataclass of nodes and value types
     {"version"},                     # ground: the package version (the object cache keys on it)
+    {"dependencies"},                # ground: the NumPy and llvmlite versions mlc needs
     {"config"},                      # ground: the configuration, read once
     {"target"},                      # ground: Target (device kind, CPU features, CUDA arch)
     {"ir"},                          # what every stage speaks

@@ -22,12 +22,14 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-from . import llvmlite_version  # noqa: F401  (first: an old llvmlite is named, not crashed on)
+from ..dependencies import check_llvmlite
 
-import llvmlite.binding as llvm
+check_llvmlite()  # first: an old llvmlite is named, not crashed on
 
-from ..errors import MLCError
-from .llvm_output import captured_stderr, llvm_output
+import llvmlite.binding as llvm  # noqa: E402
+
+from ..errors import MLCError  # noqa: E402
+from .llvm_output import captured_stderr, llvm_output  # noqa: E402
 
 __all__ = ["host_cpu", "known_cpus", "known_features", "check_cpu_and_features", "vector_bits",
            "converts_int64_vectors", "has_avx512_vnni", "VNNI_CPUS",

@@ -41,8 +41,10 @@ FUNCTIONS = sorted(n for n in mnp.FUNCTIONS if _numpy_signature(n) is not None)
 
 
 def test_the_comparison_covers_the_namespace():
-    assert len(FUNCTIONS) > 60 and {"sort", "argsort", "roll", "take", "repeat", "diff", "tril", "triu",
-                                      "tensordot", "cumsum", "concatenate"} <= set(FUNCTIONS)
+    covered = {"sort", "argsort", "roll", "take", "repeat", "diff", "tril", "triu", "tensordot", "cumsum"}
+    if _numpy_signature("concatenate") is not None:  # (a C function without one before NumPy 2.4)
+        covered.add("concatenate")
+    assert len(FUNCTIONS) > 60 and covered <= set(FUNCTIONS)
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)

@@ -21,12 +21,15 @@ Modules, by responsibility:
 * ``threaded``   LLVM's slow calls outside llvmlite's lock, modules built side by side
 * ``module``     the TIR pass list, codegen_llvm (modules per thread), load_llvm, the runtime Module
 """
-from .. import llvmlite_version  # noqa: F401  (first: an old llvmlite is named, not crashed on)
-from ...target import register_target_kind
-from ..registry import register_backend
-from .backend import LLVMBackend
-from .module import LLVM_TIR_PASSES, LLVMModule, codegen_llvm, compile_sources, load_llvm
-from .target_kind import LLVM_KIND
+from ...dependencies import check_llvmlite
+
+check_llvmlite()  # first: an old llvmlite is named, not crashed on
+
+from ...target import register_target_kind  # noqa: E402
+from ..registry import register_backend  # noqa: E402
+from .backend import LLVMBackend  # noqa: E402
+from .module import LLVM_TIR_PASSES, LLVMModule, codegen_llvm, compile_sources, load_llvm  # noqa: E402
+from .target_kind import LLVM_KIND  # noqa: E402
 
 __all__ = ["LLVMBackend", "LLVM_TIR_PASSES", "LLVMModule", "codegen_llvm", "compile_sources", "load_llvm",
            "BACKEND"]
