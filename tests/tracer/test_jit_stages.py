@@ -63,7 +63,7 @@ def test_compiled_refuses_another_signature():
 
 def test_compiled_checks_a_signature_once_per_shapes_and_dtypes(monkeypatch):
     """A second call with NumPy arrays of the same shapes and dtypes skips the signature
-    (the jit's own hit path, 0.5 µs instead of 10); other shapes, dtypes, array types and
+    (the jit's own hit path: mm_relu 128³ 11.0 µs a call instead of 21.8); other shapes, dtypes, array types and
     static values still go through it and are refused."""
     f = mlc.jit(layer)
     compiled = f.lower(X, W).compile()
