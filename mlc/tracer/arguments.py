@@ -18,7 +18,8 @@ from ..runtime.ndarray import is_masked_array
 from .pytree import flatten
 from .tracer import Tracer
 
-__all__ = ["ArgumentSpec", "leaf_signature", "static_key", "WideInt", "WEAK_DTYPES"]
+__all__ = ["ArgumentSpec", "leaf_signature", "static_key", "WideInt", "WEAK_DTYPES", "fast_key", "fast_leaves",
+           "passes_through"]
 
 #: The dtype a Python number of each type is passed as (NumPy 2's weak scalars: the type, not
 #: the value, is its part of a compile-cache key).
@@ -37,6 +38,48 @@ class WideInt(int):
     apply (comparisons, ``clip`` bounds, ``uint64`` arithmetic).
     """
     __slots__ = ()
+
+
+def fast_key(args) -> tuple | None:
+    """The cache-hit key of a positional call of ndarrays and Python numbers (the arrays'
+    shapes and dtypes, the numbers' types), else None.
+
+    >>> fast_key((np.ones((2, 3), "float32"), 0.5))
+    ((2, 3), dtype('float32'), <class 'float'>)
+    >>> fast_key(([1, 2],)) is None
+    True
+    """
+    key = []
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            key.append(a.shape)
+            key.append(a.dtype)
+        elif t in WEAK_DTYPES:
+            key.append(t)
+        else:
+            return None
+    return tuple(key)
+
+
+def fast_leaves(args) -> list | tuple | None:
+    """What a cache-hit call of :func:`fast_key`'s arguments passes: its arrays as they
+    are, its Python numbers as 0-d arrays of their dtypes (as :func:`leaf_signature` makes
+    them); None for an int that int64 cannot hold (traced as a constant: the general path)."""
+    if all(type(a) is np.ndarray for a in args):
+        return args
+    try:
+        return [a if type(a) is np.ndarray else np.asarray(a, WEAK_DTYPES[type(a)]) for a in args]
+    except OverflowError:
+        return None
+
+
+def passes_through(args, leaves) -> bool:
+    """Whether a call's positional ``args`` are its ``leaves`` one for one: each the very
+    array passed, or a Python number passed as an array (not a :class:`WideInt`, which
+    is traced): such a call's :func:`fast_key` may stand for its signature."""
+    return len(args) == len(leaves) and \
+        all(a is b or (type(a) in WEAK_DTYPES and type(b) is not WideInt) for a, b in zip(args, leaves))
 
 
 def leaf_signature(leaf, where):

@@ -32,7 +32,7 @@ from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.ndarray import in_gpu_memory
 from ..target import Target
-from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, leaf_signature
+from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_key, fast_leaves, leaf_signature, passes_through
 from .dynamic import DynamicAxes
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
@@ -79,7 +79,7 @@ class JitFunction:
 
     def __call__(self, *args, **kwargs):
         if not kwargs and self._fast:  # the cache hit path: a few tuple operations
-            key = []
+            key = []  # fast_key(args), inlined: the call would add a third to a hit's 1 us
             scalars = False
             for a in args:
                 t = type(a)
@@ -96,7 +96,7 @@ class JitFunction:
                 if run is not None:
                     if not scalars:
                         return run(args)
-                    leaves = _scalar_leaves(args)
+                    leaves = fast_leaves(args)
                     if leaves is not None:
                         return run(leaves)
         if is_tracing():  # called from another traced function: inline
@@ -116,10 +116,9 @@ class JitFunction:
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     self._cache[key] = compiled
                     self._runs[key] = compiled.run
-        if self._fast and not kwargs and len(args) == len(leaves) and \
-                all(a is b or (type(a) in WEAK_DTYPES and type(b) is not WideInt) for a, b in zip(args, leaves)) \
-                and not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
-            fast = _fast_key(args)  # this call's arrays pass through unconverted, its numbers as arrays
+        if self._fast and not kwargs and passes_through(args, leaves) and \
+                not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
+            fast = fast_key(args)  # this call's arrays pass through unconverted, its numbers as arrays
             if fast is not None:
                 self._runs[fast] = compiled.run
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
@@ -237,32 +236,6 @@ class JitFunction:
 
 
 _ndarray = np.ndarray
-
-
-def _fast_key(args) -> tuple | None:
-    """The cache key of a positional call of ndarrays and Python numbers (shapes and
-    dtypes, the numbers' types), else None."""
-    key = []
-    for a in args:
-        t = type(a)
-        if t is np.ndarray:
-            key.append(a.shape)
-            key.append(a.dtype)
-        elif t in WEAK_DTYPES:
-            key.append(t)
-        else:
-            return None
-    return tuple(key)
-
-
-def _scalar_leaves(args) -> list | None:
-    """The arrays a fast-path call passes: its Python numbers as 0-d arrays of their
-    dtypes (as :func:`~.arguments.leaf_signature` makes them); None for an int that
-    int64 cannot hold (traced as a constant: the general path)."""
-    try:
-        return [a if type(a) is _ndarray else np.asarray(a, WEAK_DTYPES[type(a)]) for a in args]
-    except OverflowError:
-        return None
 
 
 def _output_tracer(leaf, ctx: TraceContext, n: int):

@@ -19,19 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..driver import schedule_module
 from ..errors import MLCError, TraceError
 from ..ir.calls import is_graph_main
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
-from .arguments import WideInt
+from .arguments import WideInt, fast_key, fast_leaves, passes_through
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
 
 __all__ = ["Traced", "Lowered", "Compiled"]
-
-_ndarray = np.ndarray
 
 
 @dataclass(frozen=True)
@@ -125,7 +121,7 @@ class Compiled:
         self.function = function
         self.run = function.run  # leaves -> outputs: what the jit's cache calls
         self._origin = origin
-        self._matching: set[tuple] = set()  # all-ndarray calls' keys found to be this signature
+        self._matching: set[tuple] = set()  # fast keys of calls found to be this signature
 
     @property
     def lib(self):
@@ -142,34 +138,22 @@ class Compiled:
         return self.function.entry
 
     def __call__(self, *args, **kwargs):
-        if not kwargs:  # NumPy arrays of shapes and dtypes seen before: the jit's own hit path
-            key = []
-            for a in args:
-                if type(a) is not _ndarray:
-                    break
-                key.append(a.shape)
-                key.append(a.dtype)
-            else:
-                if tuple(key) in self._matching:
-                    return self.run(args)
+        if not kwargs and fast_key(args) in self._matching:  # the jit's own hit path
+            leaves = fast_leaves(args)
+            if leaves is not None:
+                return self.run(leaves)
         jit = self._origin.jit
         key, leaves, _ = jit._signature(args, kwargs)
         if key != self._origin.key:
             raise TraceError(f"this Compiled {jit.__name__} was compiled for other argument shapes, "
                              "dtypes or static arguments than these; call the jitted function itself, "
                              "which compiles each signature, or compile again with f.lower(*args).compile()")
+        if not kwargs and passes_through(args, leaves) and len(self._matching) < self.MAX_MATCHING:
+            fast = fast_key(args)
+            if fast is not None:
+                self._matching.add(fast)
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
-        elif not kwargs and len(leaves) == len(args) and all(a is b for a, b in zip(args, leaves)) \
-                and len(self._matching) < self.MAX_MATCHING:
-            key = []
-            for a in args:
-                if type(a) is not _ndarray:
-                    break
-                key.append(a.shape)
-                key.append(a.dtype)
-            else:
-                self._matching.add(tuple(key))
         return self.run(leaves)
 
     def as_text(self, fmt: str | None = None) -> str:

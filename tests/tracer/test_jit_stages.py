@@ -78,6 +78,17 @@ def test_compiled_checks_a_signature_once_per_shapes_and_dtypes(monkeypatch):
             compiled(*args)
     assert len(calls) == 3
 
+    shift = mlc.jit(lambda x, s: x + s)
+    shifted = shift.lower(X, 0.5).compile()
+    np.testing.assert_array_equal(shifted(X, 0.5), X + 0.5)
+    shift_signature = shift._signature
+    monkeypatch.setattr(shift, "_signature", lambda *a: calls.append(a) or shift_signature(*a))
+    np.testing.assert_array_equal(shifted(X, 2.25), X + np.float32(2.25))  # a number: the hit path too
+    assert len(calls) == 3
+    with pytest.raises(mlc.TraceError, match="compiled for other"):
+        shifted(X, 2)  # an int is another signature
+    assert len(calls) == 4
+
     @mlc.jit(static_argnums=1)
     def scale(x, k):
         return x * k
