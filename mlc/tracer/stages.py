@@ -148,7 +148,7 @@ class Compiled:
             raise TraceError(f"this Compiled {jit.__name__} was compiled for other argument shapes, "
                              "dtypes or static arguments than these; call the jitted function itself, "
                              "which compiles each signature, or compile again with f.lower(*args).compile()")
-        if not kwargs and passes_through(args, leaves) and len(self._matching) < self.MAX_MATCHING:
+        if not kwargs and jit._fast and passes_through(args, leaves) and len(self._matching) < self.MAX_MATCHING:
             fast = fast_key(args)
             if fast is not None:
                 self._matching.add(fast)
