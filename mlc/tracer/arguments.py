@@ -19,7 +19,7 @@ from .pytree import flatten
 from .tracer import Tracer
 
 __all__ = ["ArgumentSpec", "leaf_signature", "static_key", "WideInt", "WEAK_DTYPES", "fast_key", "fast_leaves",
-           "passes_through"]
+           "keyword_key", "passes_through"]
 
 #: The dtype a Python number of each type is passed as (NumPy 2's weak scalars: the type, not
 #: the value, is its part of a compile-cache key).
@@ -60,6 +60,28 @@ def fast_key(args) -> tuple | None:
         else:
             return None
     return tuple(key)
+
+
+def keyword_key(args, kwargs: dict) -> tuple | None:
+    """:func:`fast_key` of a call with keyword arguments: the positional arguments' parts,
+    then each keyword's name and part in the call's order, else None.
+
+    >>> keyword_key((np.ones(2, "int64"),), {"scale": 0.5})
+    ((2,), dtype('int64'), 'scale', <class 'float'>)
+    """
+    key = fast_key(args)
+    if key is None:
+        return None
+    parts = list(key)
+    for name, a in kwargs.items():
+        t = type(a)
+        if t is np.ndarray:
+            parts += (name, a.shape, a.dtype)
+        elif t in WEAK_DTYPES:
+            parts += (name, t)
+        else:
+            return None
+    return tuple(parts)
 
 
 def fast_leaves(args) -> list | tuple | None:

@@ -32,7 +32,8 @@ from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.ndarray import in_gpu_memory
 from ..target import Target
-from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_key, fast_leaves, leaf_signature, passes_through
+from .arguments import (WEAK_DTYPES, ArgumentSpec, WideInt, fast_key, fast_leaves, keyword_key, leaf_signature,
+                        passes_through)
 from .dynamic import DynamicAxes
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
@@ -71,6 +72,7 @@ class JitFunction:
         self._database = database
         self._cache: dict = {}   # signature key -> Compiled
         self._runs: dict = {}    # signature key or fast key -> the compiled function's run
+        self._keyword_runs: dict = {}  # keyword_key -> (run, the keywords' names in leaf order)
         self._lock = threading.RLock()
         #: How many times the function was traced (once per new signature).
         self.trace_count = 0
@@ -78,7 +80,14 @@ class JitFunction:
     # ------------------------------------------------------------------ call
 
     def __call__(self, *args, **kwargs):
-        if not kwargs and self._fast:  # the cache hit path: a few tuple operations
+        if kwargs and self._fast:  # keywords: the hit path keyed by their names too
+            hit = self._keyword_runs.get(keyword_key(args, kwargs))
+            if hit is not None:
+                run, order = hit
+                leaves = fast_leaves(args + tuple([kwargs[name] for name in order]))
+                if leaves is not None:
+                    return run(leaves)
+        elif self._fast:  # the cache hit path: a few tuple operations
             key = []  # fast_key(args), inlined: the call would add a third to a hit's 1 us
             scalars = False
             for a in args:
@@ -121,6 +130,12 @@ class JitFunction:
             fast = fast_key(args)  # this call's arrays pass through unconverted, its numbers as arrays
             if fast is not None:
                 self._runs[fast] = compiled.run
+        elif self._fast and kwargs and not (self._dynamic and len(self._keyword_runs) >= MAX_FAST_KEYS):
+            order = tuple(sorted(kwargs))  # the leaves: the positional arguments, then the keywords by name
+            if passes_through(args + tuple([kwargs[name] for name in order]), leaves):
+                fast = keyword_key(args, kwargs)
+                if fast is not None:
+                    self._keyword_runs[fast] = (compiled.run, order)
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         return compiled.run(leaves)
@@ -227,6 +242,7 @@ class JitFunction:
         with self._lock:
             self._cache.clear()
             self._runs.clear()
+            self._keyword_runs.clear()
 
     def __get__(self, obj, objtype=None):  # jitted methods bind like functions
         return self if obj is None else functools.partial(self, obj)
