@@ -125,11 +125,12 @@ def plain_arguments(specs, written: frozenset[int], noalias: bool):
     few attribute reads an array (None for a function with symbolic shapes): each is a
     plain ``numpy.ndarray`` or an ``mlc.nd`` array of exactly its parameter's (native,
     canonical) dtype and shape, C-contiguous, writeable where written, and, where aliasing
-    matters, each has an owner of its own: the array itself if it owns its memory, else
-    the first array down its chain of ``base`` arrays that does (an ``mlc.nd`` array is a
-    view of an aligned buffer of its own), no owner twice; arrays of different owners
-    never share memory. Any other call takes the full check (which reads data pointers
-    to compare byte ranges, and explains).
+    matters, each written array has an owner no other argument has: the array itself if it
+    owns its memory, else the first array down its chain of ``base`` arrays that does (an
+    ``mlc.nd`` array is a view of an aligned buffer of its own); arrays of different
+    owners never share memory, and arrays only read may be one array (``f(x, x, out)``).
+    Any other call takes the full check (which reads data pointers to compare byte
+    ranges, and explains).
 
     >>> from mlc import te
     >>> X = te.placeholder((4,), "float32", "X")
@@ -142,6 +143,11 @@ def plain_arguments(specs, written: frozenset[int], noalias: bool):
     >>> z = aligned_empty((8,), "float32")
     >>> ok((x, z[:4])), ok((z[:4], z[4:]))  # a view of one buffer, two views of one
     (True, False)
+    >>> g = te.create_prim_func([X, X2 := te.placeholder((4,), "float32", "X2"),
+    ...                          te.compute((4,), lambda i: X[i] + X2[i], "Z")])
+    >>> ok2 = plain_arguments(param_specs(g), written_params(g), noalias=True)
+    >>> ok2((x, x, y)), ok2((x, y, y))  # an array read twice; an array read and written
+    (True, False)
     """
     if any(None in shape for _, _, _, shape in specs):
         return None
@@ -153,7 +159,7 @@ def plain_arguments(specs, written: frozenset[int], noalias: bool):
     def ok(args) -> bool:
         if len(args) != count:
             return False
-        owners = set()
+        owners: dict[int, int] = {}  # id(owner) -> whether an argument of it is written
         n = 0
         for arg in args:
             dtype, shape, flags = expected[n]
@@ -171,9 +177,13 @@ def plain_arguments(specs, written: frozenset[int], noalias: bool):
                     if depth > OWNER_DEPTH or not isinstance(arg, _ndarray):
                         return False
                     num = arg.flags.num
-                owners.add(id(arg))
+                writes = flags & WRITEABLE
+                seen = owners.get(id(arg))
+                if seen is not None and (seen or writes):
+                    return False
+                owners[id(arg)] = writes
             n += 1
-        return not aliasing or len(owners) == count
+        return True
     return ok
 
 

@@ -128,3 +128,32 @@ def test_a_symbolic_shape_has_no_checked_entry():
     b = np.empty(5, "float32")
     lib["f"](np.ones(5, "float32"), b)
     assert (b == 2).all()
+
+
+@pytest.fixture(scope="module")
+def add():
+    A = te.placeholder((2, 3), "float32", "A")
+    A2 = te.placeholder((2, 3), "float32", "A2")
+    B = te.compute((2, 3), lambda i, j: A[i, j] + A2[i, j] * 2, "B")
+    return mlc.build(mlc.IRModule({"f": te.create_prim_func([A, A2, B])}), "llvm")["f"]
+
+
+def test_an_array_read_twice_passes_both_checks_and_one_also_written_neither(add, monkeypatch):
+    """``f(x, x, out)``: arguments only read may be one array (no written one aliases them),
+    in the native checks and the Python ones alike; an array also written may not."""
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    out = np.empty_like(x)
+    for a, b in [(x, x), (x, x[...]), (mlc.nd.array(x),) * 2]:
+        assert add.checked_kernel((a, b, out)) and add._plain((a, b, out))
+        np.testing.assert_array_equal(out, x * 3)
+        out[...] = 0
+    for args in [(x, out, out), (out, x, out), (out[...], x, out), (x, out[...], out)]:
+        assert not add.checked_kernel(args) and not add._plain(args)
+        with pytest.raises(mlc.MLCError, match="share memory"):
+            add(*args)
+
+    def python_checks(*_):
+        raise AssertionError("the Python checks ran")
+    monkeypatch.setattr(add, "_plain", python_checks)
+    add(x, x, out)  # the native checks alone
+    np.testing.assert_array_equal(out, x * 3)

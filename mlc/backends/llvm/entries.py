@@ -14,8 +14,9 @@ they know to be right, a subclass of ndarray say)::
     define i32 @f__checked(ptr %A_object, ptr %B_object) {
       ; type is ndarray or mlc's NDArray, dtype object, rank, flags (C-contiguous,
       ; writeable where written), each extent, for A then B, else: ret i32 1
-      ; each argument's owner (itself if it owns its memory, else down its chain
-      ; of bases) differs from every other argument's owner, else: ret i32 1
+      ; each written argument's owner (itself if it owns its memory, else down its
+      ; chain of bases) differs from every other argument's owner, else: ret i32 1
+      ; (arguments only read may be one array: f(x, x, out))
       call void @f(ptr %A, ptr %B) noinline
       ret i32 0
 
@@ -72,11 +73,13 @@ def required_flags(written: bool) -> int:
     return C_CONTIGUOUS | (WRITEABLE if written else 0)
 
 
-def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, noalias: bool) -> ir.Function:
+def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, noalias: bool,
+                       written: frozenset[int] | None = None) -> ir.Function:
     """Add ``i32 @<fn>__checked(ptr, ...)`` and its table (module docstring) for ``fn``; with
-    ``noalias``, no two arguments may share an owner (the Python check's rule). What each
-    argument must be (type, dtype, shape, flags) is in the table, which the loader fills
-    from the function as scheduled."""
+    ``noalias``, no argument the function writes (the positions ``written``; None: any) may
+    share an owner with another argument (the Python check's rule: arguments only read may
+    be one array). What each argument must be (type, dtype, shape, flags) is in the table,
+    which the loader fills from the function as scheduled."""
     n = len(fn.args)
     entry = ir.Function(module, ir.FunctionType(I32, [PTR] * n), name=f"{fn.name}__checked")
     # unoptimised, as a kernel's launch code: a few dozen loads and compares a call, where
@@ -106,7 +109,11 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
         b.cbranch(condition, passed, decline)
         b.position_at_end(passed)
 
-    aliasing = noalias and n > 1  # (every owner distinct, as the Python check asks: never looser)
+    # the pairs whose owners must differ, as the Python check asks (never looser): any pair
+    # with a written argument in it
+    pairs = [(m, k) for m in range(n) for k in range(m + 1, n)
+             if written is None or m in written or k in written] if noalias else []
+    aliasing = bool(pairs)
     flags = []
     for p, (obj, arg) in enumerate(zip(entry.args, fn.args)):
         obj.name = f"{arg.name}_object"
@@ -135,10 +142,9 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
             _find_owner(b, entry, decline, layout, obj, flags[p], owner_slots[p], an_array, arg.name)
         owners = [b.load(slot, typ=PTR) for slot in owner_slots]
         distinct = None
-        for m in range(n):
-            for k in range(m + 1, n):
-                ne = b.icmp_unsigned("!=", owners[m], owners[k])
-                distinct = ne if distinct is None else b.and_(distinct, ne)
+        for m, k in pairs:
+            ne = b.icmp_unsigned("!=", owners[m], owners[k])
+            distinct = ne if distinct is None else b.and_(distinct, ne)
         require(distinct, "distinct")
     pointers = [field(obj, layout.data, PTR, arg.name) for obj, arg in zip(entry.args, fn.args)]
     b.call(fn, pointers, attrs=("noinline",))  # the body stays in fn, compiled once

@@ -178,8 +178,8 @@ class _Emitter:
         if self.called and self.sites is None and self.objects is not None and _takes_arrays_only(fn):
             self.objects[name] = emit_object_entry(module, fn, ARRAY_DATA_OFFSET).name
             if self.checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func):
-                self.checked[name] = emit_checked_entry(module, fn, ARRAY_LAYOUT,
-                                                        bool(func.attr("tir.noalias", True))).name
+                self.checked[name] = emit_checked_entry(module, fn, ARRAY_LAYOUT, bool(func.attr("tir.noalias", True)),
+                                                        written_params(func)).name
 
     def main(self, module: ir.Module, name: str, func: PrimFunc) -> None:
         """A graph's main ``name`` into ``module``, after every kernel it calls."""
