@@ -19,7 +19,7 @@ from .pytree import flatten
 from .tracer import Tracer
 
 __all__ = ["ArgumentSpec", "leaf_signature", "static_key", "WideInt", "WEAK_DTYPES", "fast_key", "fast_leaves",
-           "keyword_key", "passes_through"]
+           "passes_through"]
 
 #: The dtype a Python number of each type is passed as (NumPy 2's weak scalars: the type, not
 #: the value, is its part of a compile-cache key).
@@ -62,26 +62,17 @@ def fast_key(args) -> tuple | None:
     return tuple(key)
 
 
-def keyword_key(args, kwargs: dict) -> tuple | None:
-    """:func:`fast_key` of a call with keyword arguments: the positional arguments' parts,
-    then each keyword's name and part in the call's order, else None.
-
-    >>> keyword_key((np.ones(2, "int64"),), {"scale": 0.5})
-    ((2,), dtype('int64'), 'scale', <class 'float'>)
-    """
-    key = fast_key(args)
-    if key is None:
-        return None
-    parts = list(key)
-    for name, a in kwargs.items():
-        t = type(a)
-        if t is np.ndarray:
-            parts += (name, a.shape, a.dtype)
-        elif t in WEAK_DTYPES:
-            parts += (name, t)
-        else:
-            return None
-    return tuple(parts)
+def _dynamic_part(a, parts: list) -> bool:
+    """Append a dynamic argument's part of a fast key to ``parts`` (an array's shape and
+    dtype, a number's type); False for anything else."""
+    t = type(a)
+    if t is np.ndarray:
+        parts += (a.shape, a.dtype)
+    elif t in WEAK_DTYPES:
+        parts.append(t)
+    else:
+        return False
+    return True
 
 
 def fast_leaves(args) -> list | tuple | None:
@@ -248,6 +239,41 @@ class ArgumentSpec:
     @property
     def has_static(self) -> bool:
         return bool(self.static_nums or self.static_names)
+
+    def call_key(self, args: tuple, kwargs: dict) -> tuple | None:
+        """The cache-hit key of a call with keywords or static arguments whose dynamic
+        arguments are ndarrays and Python numbers: each positional argument's part (an
+        array's shape and dtype, a number's type, a static value's :func:`static_key`),
+        then each keyword's name and part in the call's order; None for any other call
+        (a container or another object, a static value that :func:`static_key` refuses).
+
+        >>> spec = ArgumentSpec(("x", "axis"), frozenset({1}), frozenset({"axis"}))
+        >>> spec.call_key((np.ones(3, "int64"),), {"axis": 0})
+        ((3,), dtype('int64'), 'axis', ('static', (<class 'int'>, 0)))
+        """
+        parts = []
+        try:
+            for n, a in enumerate(args):
+                if n in self.static_nums:
+                    parts.append(("static", static_key(a, "")))  # (refused: the general path says why)
+                elif not _dynamic_part(a, parts):
+                    return None
+            for name, a in kwargs.items():
+                parts.append(name)
+                if name in self.static_names:
+                    parts.append(("static", static_key(a, "")))
+                elif not _dynamic_part(a, parts):
+                    return None
+        except TraceError:
+            return None
+        return tuple(parts)
+
+    def dynamic_of(self, args: tuple, kwargs: dict) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        """Where a call's dynamic arguments are, in the order of its leaves: the positions
+        of the dynamic positional ones, then the names of the dynamic keywords, sorted (as
+        :meth:`split` orders them)."""
+        return (tuple(n for n in range(len(args)) if n not in self.static_nums),
+                tuple(sorted(k for k in kwargs if k not in self.static_names)))
 
     def split(self, args: tuple, kwargs: dict):
         """(dynamic tree, static key, static values) of one call."""

@@ -32,8 +32,7 @@ from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.ndarray import in_gpu_memory
 from ..target import Target
-from .arguments import (WEAK_DTYPES, ArgumentSpec, WideInt, fast_key, fast_leaves, keyword_key, leaf_signature,
-                        passes_through)
+from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_key, fast_leaves, leaf_signature, passes_through
 from .dynamic import DynamicAxes
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
@@ -72,7 +71,9 @@ class JitFunction:
         self._database = database
         self._cache: dict = {}   # signature key -> Compiled
         self._runs: dict = {}    # signature key or fast key -> the compiled function's run
-        self._keyword_runs: dict = {}  # keyword_key -> (run, the keywords' names in leaf order)
+        #: a call with keywords or static arguments: its ArgumentSpec.call_key -> (run, where
+        #: its dynamic arguments are: ArgumentSpec.dynamic_of)
+        self._keyed_runs: dict = {}
         self._lock = threading.RLock()
         #: How many times the function was traced (once per new signature).
         self.trace_count = 0
@@ -80,14 +81,7 @@ class JitFunction:
     # ------------------------------------------------------------------ call
 
     def __call__(self, *args, **kwargs):
-        if kwargs and self._fast:  # keywords: the hit path keyed by their names too
-            hit = self._keyword_runs.get(keyword_key(args, kwargs))
-            if hit is not None:
-                run, order = hit
-                leaves = fast_leaves(args + tuple([kwargs[name] for name in order]))
-                if leaves is not None:
-                    return run(leaves)
-        elif self._fast:  # the cache hit path: a few tuple operations
+        if not kwargs and self._fast:  # the cache hit path: a few tuple operations
             key = []  # fast_key(args), inlined: the call would add a third to a hit's 1 us
             scalars = False
             for a in args:
@@ -108,6 +102,13 @@ class JitFunction:
                     leaves = fast_leaves(args)
                     if leaves is not None:
                         return run(leaves)
+        else:  # keywords or static arguments: a hit path keyed by their names and values too
+            hit = self._keyed_runs.get(self._spec.call_key(args, kwargs))
+            if hit is not None:
+                run, positions, names = hit
+                leaves = fast_leaves([args[n] for n in positions] + [kwargs[name] for name in names])
+                if leaves is not None:
+                    return run(leaves)
         if is_tracing():  # called from another traced function: inline
             return self.fn(*args, **kwargs)
         return self._call_general(args, kwargs)
@@ -125,17 +126,17 @@ class JitFunction:
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     self._cache[key] = compiled
                     self._runs[key] = compiled.run
-        if self._fast and not kwargs and passes_through(args, leaves) and \
-                not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
-            fast = fast_key(args)  # this call's arrays pass through unconverted, its numbers as arrays
-            if fast is not None:
-                self._runs[fast] = compiled.run
-        elif self._fast and kwargs and not (self._dynamic and len(self._keyword_runs) >= MAX_FAST_KEYS):
-            order = tuple(sorted(kwargs))  # the leaves: the positional arguments, then the keywords by name
-            if passes_through(args + tuple([kwargs[name] for name in order]), leaves):
-                fast = keyword_key(args, kwargs)
+        if self._fast and not kwargs:
+            if passes_through(args, leaves) and not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
+                fast = fast_key(args)  # this call's arrays pass through unconverted, its numbers as arrays
                 if fast is not None:
-                    self._keyword_runs[fast] = (compiled.run, order)
+                    self._runs[fast] = compiled.run
+        elif not (self._dynamic and len(self._keyed_runs) >= MAX_FAST_KEYS):
+            positions, names = self._spec.dynamic_of(args, kwargs)
+            if passes_through([args[n] for n in positions] + [kwargs[name] for name in names], leaves):
+                fast = self._spec.call_key(args, kwargs)
+                if fast is not None:
+                    self._keyed_runs[fast] = (compiled.run, positions, names)
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         return compiled.run(leaves)
@@ -242,7 +243,7 @@ class JitFunction:
         with self._lock:
             self._cache.clear()
             self._runs.clear()
-            self._keyword_runs.clear()
+            self._keyed_runs.clear()
 
     def __get__(self, obj, objtype=None):  # jitted methods bind like functions
         return self if obj is None else functools.partial(self, obj)

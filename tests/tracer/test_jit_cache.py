@@ -2,6 +2,7 @@
 import threading
 
 import numpy as np
+from hypothesis import given, settings, strategies as st
 
 import mlc
 
@@ -98,6 +99,55 @@ def test_keyword_arguments_take_the_cache_hit_path(monkeypatch):
     f.clear_cache()
     np.testing.assert_array_equal(f(x, n=3, scale=1.5), x * 3 + 1.5)
     assert f.trace_count == 4
+
+
+def test_static_arguments_take_the_cache_hit_path(monkeypatch):
+    """A known signature with static arguments, positional or named, skips the general
+    signature; a new static value still compiles again."""
+    f, _ = counted(static_argnums=1)
+    x = np.arange(3, dtype="float64")
+    np.testing.assert_array_equal(f(x, 2, 0.5), x * 2 + 0.5)
+    np.testing.assert_array_equal(f(x, n=2, scale=0.5), x * 2 + 0.5)
+    general = []
+    signature = f._signature
+    monkeypatch.setattr(f, "_signature", lambda *a: general.append(a) or signature(*a))
+    np.testing.assert_array_equal(f(x, 2, 1.5), x * 2 + 1.5)
+    np.testing.assert_array_equal(f(x, n=2, scale=-1.0), x * 2 - 1.0)
+    assert general == [] and f.trace_count == 2  # (a number by name is a pytree of its own)
+    np.testing.assert_array_equal(f(x, 3, 1.5), x * 3 + 1.5)  # a new static value
+    assert len(general) == 1 and f.trace_count == 3
+    np.testing.assert_array_equal(f(x, 2.0, 1.5), x * 2.0 + 1.5)  # 2.0 is not 2
+    assert f.trace_count == 4
+
+
+_SCALES = [0.5, 2, True, "array"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(calls=st.lists(st.tuples(st.booleans(), st.booleans(), st.sampled_from(["pos", "kw", "absent"]),
+                                st.integers(0, 2), st.sampled_from(_SCALES), st.sampled_from([(3,), (2, 3)])),
+                      min_size=1, max_size=10))
+def test_any_mix_of_keywords_statics_and_numbers_computes_what_numpy_does(calls):
+    """Calls mixing positional and named arguments, a static one, Python numbers and arrays,
+    hit or miss, each give NumPy's result (value and dtype)."""
+    @mlc.jit(static_argnames="k")
+    def f(x, k, scale=1.0):
+        return x * k + scale
+
+    for x_named, k_named, scale_how, k, scale, shape in calls:
+        x = np.arange(int(np.prod(shape)), dtype="float32").reshape(shape)
+        scale = np.linspace(-1, 1, shape[-1]) if scale == "array" else scale
+        args, kwargs = [], {}
+        (kwargs.__setitem__("x", x) if x_named else args.append(x))
+        (kwargs.__setitem__("k", k) if k_named or x_named else args.append(k))
+        if scale_how == "pos" and not kwargs:
+            args.append(scale)
+        elif scale_how != "absent":
+            kwargs["scale"] = scale
+        want = x * k + (1.0 if scale_how == "absent" else scale)
+        got = f(*args, **kwargs)
+        assert got.dtype == want.dtype, (args, kwargs)
+        np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 def test_pytree_structure_is_part_of_the_key():
