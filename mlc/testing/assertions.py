@@ -97,7 +97,9 @@ def compare(actual, expected, *, ulps=None, rtol=None, atol=None) -> Comparison:
 
 def _compare_complex(actual, expected, ulps, rtol, atol) -> Comparison:
     """Each part as a float (NaNs and infinities where NumPy has them), its error measured
-    against the modulus of the expected value (the normwise bound of complex arithmetic)."""
+    against the modulus of the expected value (the normwise bound of complex arithmetic);
+    where that modulus is infinite (the other part overflowed: ``cosh(90+1j)`` in complex64
+    has a finite real part and an infinite imaginary one), against the part's own value."""
     if ulps is None and rtol is None and atol is None:
         rtol = DEFAULT_RTOL[actual.dtype.name]
     with np.errstate(all="ignore"):
@@ -133,7 +135,7 @@ def _compare_floats(actual, expected, ulps, rtol, atol, scale=None) -> Compariso
     tiny = float(np.finfo(actual.dtype).tiny) * 4  # flush-to-zero / subnormal slack
     with np.errstate(all="ignore"):
         error = np.where(finite, np.abs(a - e), 0.0)
-        allowed = atol + tiny + rtol * (np.abs(e) if scale is None else np.where(np.isfinite(scale), scale, 0.0))
+        allowed = atol + tiny + rtol * (np.abs(e) if scale is None else np.where(np.isfinite(scale), scale, np.abs(e)))
         distance = np.where(finite, ulp_distance(actual, expected), 0.0)
         relative = np.where(finite & (e != 0), error / np.abs(e), np.where(error > 0, np.inf, 0.0))
     good = error <= allowed

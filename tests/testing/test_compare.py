@@ -76,3 +76,17 @@ def test_compare_reports_the_largest_errors():
     c = mt.compare(np.float64([1.0, 2.0]), np.float64([1.0, 2.5]))
     assert not c and c.max_abs == 0.5 and c.max_rel == pytest.approx(0.2)
     assert c.max_ulps == mt.ulp_distance(np.float64(2.0), np.float64(2.5))
+
+
+def test_a_complex_part_beside_an_overflowed_one_is_compared_to_its_own_value():
+    """cosh(90+1j) in complex64: the real part 3.3e38 is finite, the imaginary one inf, so
+    the modulus is no scale; a finite part one ulp off is within the default tolerance."""
+    with np.errstate(over="ignore"):
+        expected = np.array([np.cosh(np.complex64(90 + 1j))], dtype="complex64")
+    assert np.isfinite(expected.real[0]) and np.isinf(expected.imag[0])
+    actual = expected.copy()
+    actual.real = np.nextafter(expected.real, np.float32(np.inf))
+    mt.assert_close(actual, expected)
+    actual.real = expected.real * np.float32(1.001)
+    with pytest.raises(AssertionError, match="real parts"):
+        mt.assert_close(actual, expected)
