@@ -19,7 +19,7 @@ from .pytree import flatten
 from .tracer import Tracer
 
 __all__ = ["ArgumentSpec", "leaf_signature", "static_key", "WideInt", "WEAK_DTYPES", "fast_key", "fast_leaves",
-           "passes_through"]
+           "keyed_arguments", "passes_through"]
 
 #: The dtype a Python number of each type is passed as (NumPy 2's weak scalars: the type, not
 #: the value, is its part of a compile-cache key).
@@ -85,6 +85,13 @@ def fast_leaves(args) -> list | tuple | None:
         return [a if type(a) is np.ndarray else np.asarray(a, WEAK_DTYPES[type(a)]) for a in args]
     except OverflowError:
         return None
+
+
+def keyed_arguments(args: tuple, kwargs: dict, where) -> list:
+    """A call's dynamic arguments in the order of its leaves, ``where`` being
+    :meth:`ArgumentSpec.dynamic_of` of it (positions, then keywords' names)."""
+    positions, names = where
+    return [args[n] for n in positions] + [kwargs[name] for name in names]
 
 
 def passes_through(args, leaves) -> bool:
@@ -274,6 +281,22 @@ class ArgumentSpec:
         :meth:`split` orders them)."""
         return (tuple(n for n in range(len(args)) if n not in self.static_nums),
                 tuple(sorted(k for k in kwargs if k not in self.static_names)))
+
+    def remembered(self, args: tuple, kwargs: dict, leaves) -> tuple | None:
+        """(key, where) under which a call can be found again without its signature, given
+        the ``leaves`` the signature passed: a positional call of a function without static
+        arguments under its :func:`fast_key` (``where`` None: the arguments are the leaves),
+        any other under its :meth:`call_key` with :meth:`dynamic_of` as ``where``; None
+        where the leaves are not the arguments themselves (containers, an int traced as a
+        constant) or the call has no such key."""
+        if not kwargs and not self.has_static:
+            key = fast_key(args) if passes_through(args, leaves) else None
+            return None if key is None else (key, None)
+        where = self.dynamic_of(args, kwargs)
+        if not passes_through(keyed_arguments(args, kwargs, where), leaves):
+            return None
+        key = self.call_key(args, kwargs)
+        return None if key is None else (key, where)
 
     def split(self, args: tuple, kwargs: dict):
         """(dynamic tree, static key, static values) of one call."""

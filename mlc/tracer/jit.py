@@ -32,7 +32,7 @@ from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.ndarray import in_gpu_memory
 from ..target import Target
-from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_key, fast_leaves, leaf_signature, passes_through
+from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
 from .dynamic import DynamicAxes
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
@@ -105,8 +105,8 @@ class JitFunction:
         else:  # keywords or static arguments: a hit path keyed by their names and values too
             hit = self._keyed_runs.get(self._spec.call_key(args, kwargs))
             if hit is not None:
-                run, positions, names = hit
-                leaves = fast_leaves([args[n] for n in positions] + [kwargs[name] for name in names])
+                run, where = hit
+                leaves = fast_leaves(keyed_arguments(args, kwargs, where))
                 if leaves is not None:
                     return run(leaves)
         if is_tracing():  # called from another traced function: inline
@@ -126,17 +126,12 @@ class JitFunction:
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     self._cache[key] = compiled
                     self._runs[key] = compiled.run
-        if self._fast and not kwargs:
-            if passes_through(args, leaves) and not (self._dynamic and len(self._runs) >= MAX_FAST_KEYS):
-                fast = fast_key(args)  # this call's arrays pass through unconverted, its numbers as arrays
-                if fast is not None:
-                    self._runs[fast] = compiled.run
-        elif not (self._dynamic and len(self._keyed_runs) >= MAX_FAST_KEYS):
-            positions, names = self._spec.dynamic_of(args, kwargs)
-            if passes_through([args[n] for n in positions] + [kwargs[name] for name in names], leaves):
-                fast = self._spec.call_key(args, kwargs)
-                if fast is not None:
-                    self._keyed_runs[fast] = (compiled.run, positions, names)
+        found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
+        if found is not None:
+            fast, where = found
+            runs = self._runs if where is None else self._keyed_runs
+            if not (self._dynamic and len(runs) >= MAX_FAST_KEYS):
+                runs[fast] = compiled.run if where is None else (compiled.run, where)
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         return compiled.run(leaves)

@@ -24,7 +24,7 @@ from ..errors import MLCError, TraceError
 from ..ir.calls import is_graph_main
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
-from .arguments import WideInt, fast_key, fast_leaves, passes_through
+from .arguments import WideInt, fast_key, fast_leaves, keyed_arguments
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
 
 __all__ = ["Traced", "Lowered", "Compiled"]
@@ -113,15 +113,17 @@ class Compiled:
 
     __slots__ = ("function", "run", "_origin", "_matching")
 
-    #: The most shapes-and-dtypes keys a Compiled remembers as its own (more than one where
-    #: the signature has dynamic axes).
+    #: The most calls a Compiled remembers as its own signature (more than one where the
+    #: signature has dynamic axes, or for each spelling of a call: keywords, their order).
     MAX_MATCHING = 64
 
     def __init__(self, function: CompiledFunction, origin: _Origin):
         self.function = function
         self.run = function.run  # leaves -> outputs: what the jit's cache calls
         self._origin = origin
-        self._matching: set[tuple] = set()  # fast keys of calls found to be this signature
+        #: calls found to be this signature, as the jit finds them again: a fast key -> None,
+        #: a call key -> where its leaves are (ArgumentSpec.remembered)
+        self._matching: dict[tuple, tuple | None] = {}
 
     @property
     def lib(self):
@@ -138,20 +140,22 @@ class Compiled:
         return self.function.entry
 
     def __call__(self, *args, **kwargs):
-        if not kwargs and fast_key(args) in self._matching:  # the jit's own hit path
-            leaves = fast_leaves(args)
+        jit = self._origin.jit
+        plain = not kwargs and not jit._spec.has_static
+        key = fast_key(args) if plain else jit._spec.call_key(args, kwargs)
+        if key in self._matching:  # the jit's own hit paths
+            where = self._matching[key]
+            leaves = fast_leaves(args if where is None else keyed_arguments(args, kwargs, where))
             if leaves is not None:
                 return self.run(leaves)
-        jit = self._origin.jit
         key, leaves, _ = jit._signature(args, kwargs)
         if key != self._origin.key:
             raise TraceError(f"this Compiled {jit.__name__} was compiled for other argument shapes, "
                              "dtypes or static arguments than these; call the jitted function itself, "
                              "which compiles each signature, or compile again with f.lower(*args).compile()")
-        if not kwargs and jit._fast and passes_through(args, leaves) and len(self._matching) < self.MAX_MATCHING:
-            fast = fast_key(args)
-            if fast is not None:
-                self._matching.add(fast)
+        found = jit._spec.remembered(args, kwargs, leaves)
+        if found is not None and len(self._matching) < self.MAX_MATCHING:
+            self._matching[found[0]] = found[1]
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         return self.run(leaves)

@@ -100,6 +100,25 @@ def test_compiled_checks_a_signature_once_per_shapes_and_dtypes(monkeypatch):
         twice(X, 3)
 
 
+def test_compiled_finds_keyword_and_static_calls_again(monkeypatch):
+    """Calls with keywords or static arguments hit a Compiled too, once seen: keyed by
+    their names and static values; another static value is refused as before."""
+    @mlc.jit(static_argnames="axis")
+    def total(x, axis, scale=1.0):
+        return x.sum(axis=axis) * scale
+
+    compiled = total.lower(X, axis=1, scale=2.0).compile()
+    np.testing.assert_allclose(compiled(X, axis=1, scale=2.0), X.sum(axis=1) * 2, rtol=1e-6)
+    calls = []
+    signature = total._signature
+    monkeypatch.setattr(total, "_signature", lambda *a: calls.append(a) or signature(*a))
+    np.testing.assert_allclose(compiled(X + 1, axis=1, scale=0.5), (X + 1).sum(axis=1) * 0.5, rtol=1e-6)
+    assert calls == []
+    with pytest.raises(mlc.TraceError, match="compiled for other"):
+        compiled(X, axis=0, scale=2.0)
+    assert len(calls) == 1
+
+
 def test_stages_keep_pytrees_and_static_arguments():
     @mlc.jit(static_argnames="axis")
     def norm(pair, axis):
