@@ -49,15 +49,9 @@ def fast_key(args) -> tuple | None:
     >>> fast_key(([1, 2],)) is None
     True
     """
-    key = []
+    key: list = []
     for a in args:
-        t = type(a)
-        if t is np.ndarray:
-            key.append(a.shape)
-            key.append(a.dtype)
-        elif t in WEAK_DTYPES:
-            key.append(t)
-        else:
+        if not _dynamic_part(a, key):
             return None
     return tuple(key)
 

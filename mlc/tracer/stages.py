@@ -141,8 +141,7 @@ class Compiled:
 
     def __call__(self, *args, **kwargs):
         jit = self._origin.jit
-        plain = not kwargs and not jit._spec.has_static
-        key = fast_key(args) if plain else jit._spec.call_key(args, kwargs)
+        key = fast_key(args) if not kwargs and jit._fast else jit._spec.call_key(args, kwargs)
         if key in self._matching:  # the jit's own hit paths
             where = self._matching[key]
             leaves = fast_leaves(args if where is None else keyed_arguments(args, kwargs, where))

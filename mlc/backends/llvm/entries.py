@@ -74,9 +74,9 @@ def required_flags(written: bool) -> int:
 
 
 def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, noalias: bool,
-                       written: frozenset[int] | None = None) -> ir.Function:
+                       written: frozenset[int]) -> ir.Function:
     """Add ``i32 @<fn>__checked(ptr, ...)`` and its table (module docstring) for ``fn``; with
-    ``noalias``, no argument the function writes (the positions ``written``; None: any) may
+    ``noalias``, no argument the function writes (the positions ``written``) may
     share an owner with another argument (the Python check's rule: arguments only read may
     be one array). What each argument must be (type, dtype, shape, flags) is in the table,
     which the loader fills from the function as scheduled."""
@@ -111,8 +111,7 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
 
     # the pairs whose owners must differ, as the Python check asks (never looser): any pair
     # with a written argument in it
-    pairs = [(m, k) for m in range(n) for k in range(m + 1, n)
-             if written is None or m in written or k in written] if noalias else []
+    pairs = [(m, k) for m in range(n) for k in range(m + 1, n) if m in written or k in written] if noalias else []
     aliasing = bool(pairs)
     flags = []
     for p, (obj, arg) in enumerate(zip(entry.args, fn.args)):
