@@ -98,8 +98,9 @@ def compare(actual, expected, *, ulps=None, rtol=None, atol=None) -> Comparison:
 def _compare_complex(actual, expected, ulps, rtol, atol) -> Comparison:
     """Each part as a float (NaNs and infinities where NumPy has them), its error measured
     against the modulus of the expected value (the normwise bound of complex arithmetic);
-    where that modulus is infinite (the other part overflowed: ``cosh(90+1j)`` in complex64
-    has a finite real part and an infinite imaginary one), against the part's own value."""
+    where that modulus is infinite or NaN (the other part overflowed, ``cosh(90+1j)`` in
+    complex64 has a finite real part and an infinite imaginary one, or is NaN), against the
+    part's own value."""
     if ulps is None and rtol is None and atol is None:
         rtol = DEFAULT_RTOL[actual.dtype.name]
     with np.errstate(all="ignore"):
