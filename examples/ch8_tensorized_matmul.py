@@ -217,7 +217,13 @@ def tensor_core_matmul(n: int) -> dict[str, bool]:
     a, b = (rng.standard_normal((n, n)).astype("float16") for _ in range(2))
     want = a.astype("float32") @ b.astype("float32")
     c = np.full((n, n), np.nan, "float32")
-    mlc.build(sch.mod, "cuda" if on_gpu else "cuda-emulator", schedule=as_written)["main"](a, b, c)
+    if on_gpu:  # a CUDA function takes CuPy arrays
+        import cupy as cp
+        out = cp.asarray(c)
+        mlc.build(sch.mod, "cuda", schedule=as_written)["main"](cp.asarray(a), cp.asarray(b), out)
+        c = out.get()
+    else:
+        mlc.build(sch.mod, "cuda-emulator", schedule=as_written)["main"](a, b, c)
     ok = results["tensor cores"] = bool(np.allclose(c, want, rtol=1e-5, atol=1e-4))
     print(f"-> tensor-core matmul {n}^3 on {where}: {'matches NumPy' if ok else 'DIFFERS FROM NumPy'}")
     return results

@@ -269,7 +269,10 @@ class Module:
             fmt = next((f for f in ("cuda", "ll", "tir") if f in self._sources), "ll")
         if fmt not in self._sources:
             raise MLCError(f"this {self.target} module has no {fmt!r} source; it has {sorted(self._sources)}")
-        return self._sources[fmt]
+        source = self._sources[fmt]
+        if callable(source):  # made when first asked for (a GPU module's PTX)
+            source = self._sources[fmt] = source()
+        return source
 
     @property
     def imported_modules(self) -> list:

@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 import functools
+import os
 
 from ...errors import CompileError
 
-__all__ = ["compile_cuda", "compile_log", "nvrtc_version", "nvrtc_unavailable_reason", "cuda_include_dir"]
+__all__ = ["compile_cuda", "compile_log", "nvrtc_version", "nvrtc_unavailable_reason", "cuda_include_dir",
+           "cuda_include_dirs"]
 
 
 @functools.cache
@@ -24,17 +26,44 @@ def _nvrtc():
 
 
 @functools.cache
-def cuda_include_dir() -> str | None:
-    """The folder of the CUDA runtime headers (``cuda_fp16.h``), from a wheel or a toolkit;
-    None when there is none."""
+def cuda_include_dirs() -> tuple[str, ...]:
+    """The folders of the CUDA headers the generated code may include: the runtime's
+    (``cuda_fp16.h``, ``mma.h``, from a wheel or a toolkit) and, where that folder lacks
+    the ``crt/`` headers ``mma.h`` includes (CUDA 13's wheels ship them apart), a folder
+    that has them (the ``nvcc`` headers, ``CUDA_HOME``/``CUDA_PATH``, ``/usr/local/cuda``).
+    Empty when none is found."""
     try:
-        from cuda.pathfinder import find_nvidia_header_directory
+        from cuda import pathfinder
     except ImportError:
-        return None
-    try:
-        return find_nvidia_header_directory("cudart")
-    except Exception:  # noqa: BLE001 - not found is reported by the caller
-        return None
+        return ()
+    dirs: list[str] = []
+
+    def found(name):
+        try:
+            return pathfinder.find_nvidia_header_directory(name)
+        except Exception:  # noqa: BLE001 - not found is reported by the caller
+            return None
+    runtime = found("cudart")
+    if runtime is None:
+        return ()
+    dirs.append(runtime)
+    if not os.path.exists(os.path.join(runtime, "crt", "mma.h")):
+        home = getattr(pathfinder, "get_cuda_path_or_home", lambda: None)()
+        for d in (found("nvcc"), home and os.path.join(home, "include"), "/usr/local/cuda/include"):
+            if d and os.path.exists(os.path.join(d, "crt", "mma.h")):
+                dirs.append(d)
+                break
+    return tuple(dirs)
+
+
+def cuda_include_dir() -> str | None:
+    """The folder of the CUDA runtime headers (``cuda_fp16.h``); None when there is none."""
+    dirs = cuda_include_dirs()
+    return dirs[0] if dirs else None
+
+
+def _header_options(source: str) -> list[bytes]:
+    return [f"-I{d}".encode() for d in cuda_include_dirs()] if "#include <" in source else []
 
 
 def nvrtc_unavailable_reason() -> str | None:
@@ -54,10 +83,21 @@ def nvrtc_version() -> tuple[int, int]:
 
 
 def compile_cuda(source: str, arch: str = "sm_80", ptx: bool = False, options: tuple[str, ...] = (),
-                 name: str = "mlc_kernels.cu") -> bytes:
+                 name: str = "mlc_kernels.cu", cache: bool = True) -> bytes:
     """Compile ``source`` for ``arch`` ("sm_80", "sm_90", ...): cubin bytes, or PTX text
     (as bytes) with ``ptx=True``. A compile error is a CompileError with NVRTC's log and
-    the source."""
+    the source. The same source compiled again in one process is NVRTC's first result
+    (the last :data:`COMPILED` compiles are kept) unless ``cache`` is False."""
+    compile_ = _compile if cache else _compile.__wrapped__
+    return compile_(source, arch, ptx, tuple(options), name)
+
+
+#: How many compiles :func:`compile_cuda` keeps.
+COMPILED = 256
+
+
+@functools.lru_cache(maxsize=COMPILED)
+def _compile(source: str, arch: str, ptx: bool, options: tuple[str, ...], name: str) -> bytes:
     nvrtc = _nvrtc()
     if nvrtc is None:
         raise CompileError(nvrtc_unavailable_reason(), source)
@@ -70,13 +110,18 @@ def compile_cuda(source: str, arch: str = "sm_80", ptx: bool = False, options: t
         opts = [f"-arch={target}".encode(), b"-default-device", b"-std=c++17",
                 *(o.encode() for o in options)]
         if "#include <cuda_fp16.h>" in source or "#include <mma.h>" in source:
-            headers = cuda_include_dir()
-            if headers is None:
+            if not cuda_include_dirs():
                 raise CompileError("the kernel uses float16 or tensor cores, whose <cuda_fp16.h> and <mma.h> "
                                    "NVRTC finds among the "
                                    "CUDA headers: install them (pip install nvidia-cuda-runtime-cu12, or a "
                                    "CUDA toolkit with CUDA_HOME set)", source)
-            opts.append(f"-I{headers}".encode())
+            opts += _header_options(source)
+            if "#include <mma.h>" in source and not any(
+                    os.path.exists(os.path.join(d, "crt", "mma.h")) for d in cuda_include_dirs()):
+                raise CompileError("the kernel uses tensor cores (WMMA), whose <mma.h> includes <crt/mma.h>, "
+                                   f"which none of the CUDA header folders {list(cuda_include_dirs())} holds: "
+                                   "install a CUDA toolkit (and set CUDA_HOME) or the wheel of the CUDA "
+                                   "headers that holds crt/", source)
         (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
         if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
             raise CompileError(f"NVRTC could not compile the generated CUDA C for {arch}:\n"
@@ -110,8 +155,7 @@ def compile_log(source: str, arch: str = "sm_80", options: tuple[str, ...] = (),
     _check(nvrtc, err, "nvrtcCreateProgram", source)
     try:
         opts = [f"-arch={arch}".encode(), b"-default-device", b"-std=c++17", *(o.encode() for o in options)]
-        if "#include <cuda_fp16.h>" in source and cuda_include_dir() is not None:
-            opts.append(f"-I{cuda_include_dir()}".encode())
+        opts += _header_options(source)
         (err,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
         if err != nvrtc.nvrtcResult.NVRTC_SUCCESS:
             raise CompileError(f"NVRTC could not compile the generated CUDA C for {arch}:\n"
