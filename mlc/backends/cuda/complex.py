@@ -71,6 +71,15 @@ __device__ __forceinline__ float mlc_mul_rn(float a, float b) { return __fmul_rn
 __device__ __forceinline__ double mlc_mul_rn(double a, double b) { return __dmul_rn(a, b); }
 template <typename T> __device__ __forceinline__ T mlc_inf() { return (T)__int_as_float(0x7f800000); }
 template <typename T> __device__ __forceinline__ T mlc_nan() { return (T)__int_as_float(0x7fc00000); }
+// -x with the sign bit flipped, a NaN's too: the GPU's negation of a NaN may keep its sign,
+// and where Annex G takes an infinity's sign from a NaN's (acos, asin of inf + NaN j),
+// NumPy's sign needs the flip
+__device__ __forceinline__ float mlc_neg(float x) {
+  unsigned u; memcpy(&u, &x, sizeof u); u ^= 0x80000000u; memcpy(&x, &u, sizeof x); return x;
+}
+__device__ __forceinline__ double mlc_neg(double x) {
+  unsigned long long u; memcpy(&u, &x, sizeof u); u ^= 0x8000000000000000ull; memcpy(&x, &u, sizeof x); return x;
+}
 
 template <typename To, typename From> __device__ __forceinline__ mlc_complex<To> mlc_ccast(mlc_complex<From> z) {
   return {(To)z.re, (To)z.im};
@@ -279,7 +288,7 @@ __device__ __forceinline__ mlc_complex128 mlc_cacos(mlc_complex128 z) {
     double re = isnan(x) ? x : isinf(x) ? (x > 0.0 ? 0.7853981633974483 : 2.356194490192345) : 1.5707963267948966;
     return {re, -y};
   }
-  if (isinf(x)) return {isnan(y) ? y : x > 0.0 ? 0.0 : pi, copysign(mlc_inf<double>(), -y)};
+  if (isinf(x)) return {isnan(y) ? y : x > 0.0 ? 0.0 : pi, copysign(mlc_inf<double>(), mlc_neg(y))};
   if (isnan(x) || isnan(y)) return {x == 0.0 ? 1.5707963267948966 : x + y, x + y};
   mlc_complex128 w = mlc_casin_first(fabs(x), fabs(y), true);
   return {signbit(x) ? pi - w.re : w.re, copysign(w.im, -y)};
@@ -327,9 +336,11 @@ MLC_COMPLEX64_IN_DOUBLE(mlc_catanh)
 #undef MLC_COMPLEX64_IN_DOUBLE
 
 // ---- by Annex G's definitions: f(z) = -j g(jz) or g(jz), jz = -y + x j
-template <typename T> __device__ __forceinline__ mlc_complex<T> mlc_ctimes_j(mlc_complex<T> z) { return {-z.im, z.re}; }
+template <typename T> __device__ __forceinline__ mlc_complex<T> mlc_ctimes_j(mlc_complex<T> z) {
+  return {mlc_neg(z.im), z.re};
+}
 template <typename T> __device__ __forceinline__ mlc_complex<T> mlc_ctimes_minus_j(mlc_complex<T> z) {
-  return {z.im, -z.re};
+  return {z.im, mlc_neg(z.re)};
 }
 // (where Annex G leaves the sign of an infinite imaginary part open, a non-finite x with an
 // infinite y, it is +inf: glibc's csin, which NumPy calls)
