@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import MLCError
 from .module import Function
-from .ndarray import allocator, cpu, empty_maker, to_device
+from .ndarray import allocator, cpu, device_array_type, empty_maker, to_device
 from .pointers import data_pointer
 
 __all__ = ["MainEntry"]
@@ -107,14 +107,18 @@ class MainEntry:
         on the first call (a build needs no device, a call does)."""
         call = self.function if checked else (lambda *arrays, _k=self.function.kernel: _k(arrays))
         host_constants, types, single = self.constants, self.outputs, self.single
-        ready: list = []  # [(empty, device constants)] after the first call
+        ready: list = []  # [(empty, device constants, the CuPy array type)] after the first call
+        index = device.index
 
         def run(inputs):
             if not ready:
-                ready.append((allocator(device), [to_device(c, device) for c in host_constants]))
-            empty, consts = ready[0]
+                ready.append((allocator(device), [to_device(c, device) for c in host_constants],
+                              device_array_type(device)))
+            empty, consts, ndarray = ready[0]
+            arrays = [a if type(a) is ndarray and a.flags.c_contiguous and a.device.id == index
+                      else to_device(a, device) for a in inputs]
             outs = [empty(shape, dtype) for shape, dtype in types]
-            call(*[to_device(a, device) for a in inputs], *consts, *outs)
+            call(*arrays, *consts, *outs)
             return outs[0] if single else outs
         return run
 

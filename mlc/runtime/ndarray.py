@@ -26,7 +26,8 @@ from .pointers import data_pointer
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
            "allocator", "host_empty", "aligned_empty", "empty_maker", "module_device", "to_device", "is_masked_array", "cuda_device_count",
-           "in_gpu_memory", "dlpack_on_cuda"]
+           "in_gpu_memory", "dlpack_on_cuda", "FAST_DEVICE_ARRAYS",
+           "device_array_type"]
 
 
 def is_masked_array(x) -> bool:
@@ -266,6 +267,12 @@ def empty_maker(empty, shape: tuple, dtype) -> Callable[[], object]:
     return aligned
 
 
+#: Array types in GPU memory whose jitted calls are found again by type, shape and dtype
+#: alone (:func:`mlc.tracer.arguments.fast_key`); a GPU backend adds its array type
+#: (``cupy.ndarray``) when it first imports it.
+FAST_DEVICE_ARRAYS: set[type] = set()
+
+
 def allocator(dev: Device):
     """``empty(shape, dtype)`` for arrays on ``dev``, as the caller of a compiled function
     allocates its outputs: :func:`host_empty` on the host; on a CUDA device ``cupy.empty`` (plain
@@ -275,11 +282,20 @@ def allocator(dev: Device):
     if dev.kind == "cpu":
         return host_empty
     cupy = _cupy(dev)
+    new, current, index = cupy.empty, cupy.cuda.runtime.getDevice, dev.index
 
     def empty(shape, dtype):
-        with cupy.cuda.Device(dev.index):
-            return cupy.empty(tuple(shape), dtype)
+        if current() == index:  # (entering the device costs four times this test)
+            return new(shape, dtype)
+        with cupy.cuda.Device(index):
+            return new(tuple(shape), dtype)
     return empty
+
+
+def device_array_type(dev: Device) -> type:
+    """The array type of CUDA device ``dev``'s memory (``cupy.ndarray``); DeviceError
+    without CuPy or a device."""
+    return _cupy(_check_device(dev)).ndarray
 
 
 def to_device(x, dev: Device):
@@ -299,6 +315,9 @@ def to_device(x, dev: Device):
         else:
             with cupy.cuda.Device(dev.index):
                 return cupy.ascontiguousarray(cupy.asarray(np.asarray(x)))
+    if x.device.id != dev.index:
+        raise DeviceError(f"a CuPy array on GPU {x.device.id} was passed to a function built for {dev}; "
+                          f"move it with cupy.asarray(x) under 'with cupy.cuda.Device({dev.index}):'")
     return x if x.flags.c_contiguous else cupy.ascontiguousarray(x)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DTypeError, TraceError
 from ..ir import dtype as dt
-from ..runtime.ndarray import is_masked_array
+from ..runtime.ndarray import FAST_DEVICE_ARRAYS, is_masked_array
 from .pytree import flatten
 from .tracer import Tracer
 
@@ -42,7 +42,7 @@ class WideInt(int):
 
 def fast_key(args) -> tuple | None:
     """The cache-hit key of a positional call of ndarrays and Python numbers (the arrays'
-    shapes and dtypes, the numbers' types), else None.
+    shapes and dtypes, the numbers' types; a GPU array's type too), else None.
 
     >>> fast_key((np.ones((2, 3), "float32"), 0.5))
     ((2, 3), dtype('float32'), <class 'float'>)
@@ -64,6 +64,8 @@ def _dynamic_part(a, parts: list) -> bool:
         parts += (a.shape, a.dtype)
     elif t in WEAK_DTYPES:
         parts.append(t)
+    elif t in FAST_DEVICE_ARRAYS:  # a CuPy array: its type too (it is passed as it is, not copied)
+        parts += (t, a.shape, a.dtype)
     else:
         return False
     return True
@@ -76,7 +78,7 @@ def fast_leaves(args) -> list | tuple | None:
     if all(type(a) is np.ndarray for a in args):
         return args
     try:
-        return [a if type(a) is np.ndarray else np.asarray(a, WEAK_DTYPES[type(a)]) for a in args]
+        return [np.asarray(a, WEAK_DTYPES[type(a)]) if type(a) in WEAK_DTYPES else a for a in args]
     except OverflowError:
         return None
 

@@ -30,7 +30,7 @@ from ..driver import collector_paused
 from ..errors import DeviceError, DTypeError, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
-from ..runtime.ndarray import in_gpu_memory
+from ..runtime.ndarray import FAST_DEVICE_ARRAYS, in_gpu_memory
 from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
 from .dynamic import DynamicAxes
@@ -92,6 +92,10 @@ class JitFunction:
                 elif t in WEAK_DTYPES:  # a Python number: its type is its part of the key
                     key.append(t)
                     scalars = True
+                elif t in FAST_DEVICE_ARRAYS:  # a CuPy array: its type, shape and dtype
+                    key.append(t)
+                    key.append(a.shape)
+                    key.append(a.dtype)
                 else:
                     break
             else:

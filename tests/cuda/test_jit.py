@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 import mlc
 import mlc.numpy as mnp
 from mlc.backends import cuda  # noqa: F401 - registers the backends
-from mlc.errors import DeviceError
+from mlc import te
+from mlc.errors import DeviceError, DTypeError, ShapeError
 from mlc.runtime.ndarray import cpu, cuda as cuda_device
 
 from .conftest import DEVICE_MISSING, needs_gpu
@@ -172,11 +173,57 @@ def test_cuda_jit_takes_and_returns_cupy_arrays():
     np.testing.assert_allclose(z.get(), _np_softmax(x), rtol=2e-5, atol=2e-6)
 
 
+@needs_gpu
+def test_a_cuda_jit_finds_a_known_call_of_cupy_arrays_without_its_signature(monkeypatch):
+    import cupy
+
+    f = mlc.jit(target="cuda")(lambda a, b: a * b + a)
+    x, y = (cupy.asarray(a) for a in _arrays(np.random.default_rng(7), (3, 100), (3, 100)))
+    np.testing.assert_allclose(f(x, y).get(), (x * y + x).get(), rtol=1e-5, atol=1e-6)  # (an fma)
+    general = []
+    signature = f._signature
+    monkeypatch.setattr(f, "_signature", lambda *a: general.append(a) or signature(*a))
+    x2 = x * 2
+    np.testing.assert_allclose(f(x2, y).get(), (x2 * y + x2).get(), rtol=1e-5, atol=1e-6)
+    strided = cupy.asarray(np.arange(600, dtype="float32").reshape(3, 200))[:, ::2]  # copied, then run
+    np.testing.assert_allclose(f(strided, y).get(), (strided * y + strided).get(), rtol=1e-5, atol=1e-6)
+    assert general == []
+    f(x.get(), y.get())  # NumPy arrays of the same shapes: a signature of their own (copied in)
+    f(x.astype("float64"), y)  # another dtype: another signature
+    assert len(general) == 2
+
+
+@needs_gpu
+def test_cuda_functions_check_their_arguments_after_the_fast_test_fails():
+    import cupy
+
+    A = te.placeholder((8,), "float32", "A")
+    B = te.compute((8,), lambda i: A[i] * 2, "B")
+    lib = mlc.build(mlc.IRModule({"main": te.create_prim_func([A, B])}), "cuda")
+    a, b = cupy.arange(8, dtype=cupy.float32), cupy.empty(8, cupy.float32)
+    lib["main"](a, b)
+    np.testing.assert_array_equal(b.get(), np.arange(8) * 2)
+    with pytest.raises(DTypeError, match="argument A must have dtype float32, got float64"):
+        lib["main"](a.astype("float64"), b)
+    with pytest.raises(ShapeError, match=r"argument B must have shape \(8,\), got \(9,\)"):
+        lib["main"](a, cupy.empty(9, cupy.float32))
+    with pytest.raises(ShapeError, match="C-contiguous"):
+        lib["main"](cupy.arange(16, dtype=cupy.float32)[::2], b)
+    with pytest.raises(DeviceError, match="NumPy array in host memory"):
+        lib["main"](np.arange(8, dtype="float32"), b)
+    with pytest.raises(ShapeError, match="takes 2 arrays"):
+        lib["main"](a)
+
+
 # ------------------------------------------------------------------ the entry on a CUDA device,
 # with a stand-in for CuPy (host memory posing as device memory) so that it runs without a GPU
 
 class _DeviceArray(np.ndarray):
     """What the stand-in CuPy allocates: an array in "device" memory."""
+
+    @property
+    def device(self):
+        return _FakeCuPy.cuda.Device(0)
 
 
 class _FakeCuPy:
@@ -184,6 +231,11 @@ class _FakeCuPy:
     allocated = 0
 
     class cuda:
+        class runtime:
+            @staticmethod
+            def getDevice():
+                return 0
+
         class Device:
             def __init__(self, index=0):
                 self.id = index

@@ -77,6 +77,31 @@ def test_python_numbers_take_the_cache_hit_path(monkeypatch):
     assert len(general) == 2 and f.trace_count == 3
 
 
+class _PoolArray(np.ndarray):
+    """An array type standing in for a GPU's (``cupy.ndarray``) in the fast key."""
+
+
+def test_a_registered_device_array_type_is_keyed_by_its_type_too():
+    """A type of FAST_DEVICE_ARRAYS (CuPy's, once the CUDA backend imported it) is found
+    again under its type, shape and dtype, and passed as it is: a plain array of the same
+    shape and dtype has another key (a GPU build must not run on host arrays, nor the
+    reverse). tests/cuda/test_jit.py runs the jit's hit path on CuPy arrays on a GPU."""
+    from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
+    from mlc.tracer.arguments import ArgumentSpec, fast_key, fast_leaves
+    x = np.arange(6, dtype="float32").view(_PoolArray)
+    assert fast_key((x, 1.5)) is None  # not registered: the general path
+    FAST_DEVICE_ARRAYS.add(_PoolArray)
+    try:
+        assert fast_key((x, 1.5)) == (_PoolArray, (6,), np.dtype("float32"), float)
+        assert fast_key((np.asarray(x), 1.5)) == ((6,), np.dtype("float32"), float)
+        leaves = fast_leaves((x, 1.5))
+        assert leaves[0] is x and leaves[1].dtype == np.float64
+        spec = ArgumentSpec.of(lambda a, b: a, (), ())
+        assert spec.remembered((x, x), {}, [x, x]) == ((_PoolArray, (6,), np.dtype("float32")) * 2, None)
+    finally:
+        FAST_DEVICE_ARRAYS.discard(_PoolArray)
+
+
 def test_keyword_arguments_take_the_cache_hit_path(monkeypatch):
     """A known signature called with keywords skips the general signature, in either order
     of the keywords; the arrays reach the parameters their names say."""

@@ -35,7 +35,8 @@ from .emulator import Emulator, KernelStats
 from .launch import workspace
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
 from .pipeline import GPU_PIPELINE
-from .runtime import CudaFunction, CudaGraphMain, CudaModule, cupy_or_none, device_unavailable_reason
+from .runtime import (CudaFunction, CudaGraphMain, CudaModule, cupy_or_none, device_arch,
+                      device_unavailable_reason, load_cubin)
 
 __all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "EmulatorModule", "keep_signature", "signature_of",
            "DEFAULT_ARCH", "arch_of"]
@@ -62,8 +63,9 @@ def signature_of(func: PrimFunc) -> PrimFunc:
 
 
 def arch_of(target) -> str:
-    """The CUDA architecture ``target`` names ("sm_90"), sm_80 when it names none."""
-    return getattr(target, "arch", "") or DEFAULT_ARCH
+    """The CUDA architecture ``target`` names ("sm_90"); where it names none, the current
+    GPU's when CuPy sees one, else sm_80."""
+    return getattr(target, "arch", "") or device_arch() or DEFAULT_ARCH
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ def _render_all(mod: IRModule, options: BuildOptions) -> dict[str, CudaSource]:
     runs its calls), so it has none."""
     return {name: render(func, fast_math=options.fast_math, name=name) for name, func in mod.items()
             if not is_graph_main(func)}
+
+
+def _ptx(code: str, arch: str):
+    """``get_source("ptx")``: compiled when first asked for."""
+    return lambda: compile_cuda(code, arch, ptx=True).decode()
 
 
 class CudaBackend:
@@ -124,13 +131,12 @@ class CudaBackend:
         code = _one_prelude(artifact.code)
         reason = device_unavailable_reason()
         if reason is not None:
-            ptx = compile_cuda(code, artifact.arch, ptx=True).decode()
             functions = {name: Function(name, func if is_graph_main(func) else signature_of(func),
                                         _no_device(name, reason))
                          for name, func in artifact.module.items()}
-            return Module(target, functions, {"cuda": code, "ptx": ptx})
-        cupy = cupy_or_none()
-        raw = cupy.RawModule(code=code, options=("-std=c++17",))
+            return Module(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+        raw = load_cubin(artifact.cubin if artifact.arch == device_arch() else compile_cuda(code, device_arch()),
+                         code)
         functions = {}
         for name, func in artifact.module.items():
             if is_graph_main(func):
@@ -140,8 +146,7 @@ class CudaBackend:
         for name, func in artifact.module.items():
             if is_graph_main(func):
                 functions[name] = CudaGraphMain(name, func, functions)
-        ptx = compile_cuda(code, artifact.arch, ptx=True).decode()
-        return CudaModule(target, functions, {"cuda": code, "ptx": ptx})
+        return CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
 
 
 class CudaEmulatorBackend:

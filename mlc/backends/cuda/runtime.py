@@ -13,12 +13,13 @@ from ...ir.buffer import Buffer
 from ...ir.expr import IntImm
 from ...ir.tir import PrimFunc
 from ...runtime.module import Module, param_specs, written_params
+from ...runtime.ndarray import FAST_DEVICE_ARRAYS
 from ...runtime.timing import TimeResult
 from ..reference.graph_main import GraphMainProgram
 from .codegen import CudaSource
 
-__all__ = ["cupy_or_none", "device_unavailable_reason", "CudaFunction", "CudaGraphMain", "CudaModule",
-           "NO_DEVICE", "check_cupy_arguments"]
+__all__ = ["cupy_or_none", "device_unavailable_reason", "device_arch", "load_cubin", "CudaFunction", "CudaGraphMain", "CudaModule",
+           "NO_DEVICE", "check_cupy_arguments", "ArgumentCheck"]
 
 NO_DEVICE = ("no CUDA device was found (CuPy sees none); target='cuda-emulator' runs the same "
              "kernels on the CPU with NumPy arrays")
@@ -30,6 +31,7 @@ def cupy_or_none():
         import cupy
     except ImportError:
         return None
+    FAST_DEVICE_ARRAYS.add(cupy.ndarray)
     return cupy
 
 
@@ -45,6 +47,28 @@ def device_unavailable_reason() -> str | None:
     except Exception:  # noqa: BLE001 - no driver, no device: CuPy raises its own runtime errors
         return NO_DEVICE
     return None if count > 0 else NO_DEVICE
+
+
+@functools.cache
+def device_arch() -> str | None:
+    """The current GPU's architecture ("sm_90") where CuPy sees one, else None."""
+    if device_unavailable_reason() is not None:
+        return None
+    return "sm_" + cupy_or_none().cuda.Device().compute_capability
+
+
+def load_cubin(cubin: bytes, code: str):
+    """The kernels of ``cubin`` (compiled for the current GPU by NVRTC) loaded through
+    CuPy; where the driver refuses the cubin (one from an NVRTC newer than the driver),
+    CuPy compiles ``code`` itself. ``get_function(name)`` of either launches a kernel as
+    ``f(grid, block, args)``."""
+    cupy = cupy_or_none()
+    try:
+        module = cupy.cuda.function.Module()
+        module.load(cubin)
+        return module
+    except cupy.cuda.driver.CUDADriverError:
+        return cupy.RawModule(code=code, options=("-std=c++17",))
 
 
 def _shape(b: Buffer) -> tuple[int, ...]:
@@ -79,24 +103,52 @@ def check_cupy_arguments(name: str, signature: tuple[Buffer, ...], args) -> None
                               f"the current device {cupy.cuda.Device().id}")
 
 
+class ArgumentCheck:
+    """``check(args)``: :func:`check_cupy_arguments` for one signature, its common case
+    (every argument a contiguous CuPy array of the right dtype and shape on the current
+    device) tested against expectations computed once; anything else goes to
+    :func:`check_cupy_arguments`, which says what is wrong."""
+
+    __slots__ = ("name", "signature", "expected")
+
+    def __init__(self, name: str, signature: tuple[Buffer, ...]):
+        self.name, self.signature = name, signature
+        self.expected = tuple((np.dtype(b.dtype), _shape(b)) for b in signature)
+
+    def __call__(self, args) -> None:
+        if len(args) == len(self.expected):
+            cupy = cupy_or_none()
+            ndarray, device = cupy.ndarray, cupy.cuda.runtime.getDevice()
+            for a, (dtype, shape) in zip(args, self.expected):
+                if not (type(a) is ndarray and a.dtype == dtype and a.shape == shape and a.flags.c_contiguous
+                        and a.device.id == device):
+                    break
+            else:
+                return
+        check_cupy_arguments(self.name, self.signature, args)
+
+
 class CudaGraphMain:
     """A graph's ``main`` (:mod:`mlc.ir.calls`) on the GPU: ``f(*cupy_arrays)`` launches the
     kernels it calls in order, on the current stream, each call's workspace taken from
     CuPy's memory pool (``cupy.empty``) and given back when the call returns. It has the
     attributes :class:`~mlc.runtime.entry.MainEntry` reads of a Function."""
 
-    __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native")
+    __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native", "_check")
 
     def __init__(self, name: str, func: PrimFunc, functions: dict):
         self.name, self.func = name, func
-        self.kernel = GraphMainProgram(func, functions, name, empty=cupy_or_none().empty).run
+        # the calls main makes pass its checked arguments and the arrays it allocates: unchecked
+        launches = {n: (f.launch_arrays if isinstance(f, CudaFunction) else f) for n, f in functions.items()}
+        self.kernel = GraphMainProgram(func, launches, name, empty=cupy_or_none().empty).run
         self.written = written_params(func)
         self.noalias = True
         self.specs = param_specs(func)
         self.native = None
+        self._check = ArgumentCheck(name, func.params)
 
     def __call__(self, *args) -> None:
-        check_cupy_arguments(self.name, self.func.params, args)
+        self._check(args)
         self.kernel(args)
 
     def __repr__(self) -> str:
@@ -110,10 +162,9 @@ class CudaFunction:
     def __init__(self, name: str, signature: tuple[Buffer, ...], workspace: tuple[Buffer, ...],
                  source: CudaSource, raw_module):
         self.name, self.signature, self.workspace, self.source = name, signature, workspace, source
-        self._kernels = [(raw_module.get_function(l.kernel), l) for l in source.launches]
-
-    def _check(self, args) -> None:
-        check_cupy_arguments(self.name, self.signature, args)
+        self._kernels = [(raw_module.get_function(l.kernel), l.grid, l.block, l.args) for l in source.launches]
+        self._workspace = tuple((_shape(b), b.dtype) for b in workspace)
+        self._check = ArgumentCheck(name, signature)
 
     def __call__(self, *args) -> None:
         self._check(args)
@@ -121,10 +172,15 @@ class CudaFunction:
 
     def launch(self, args) -> None:
         """Launch every kernel on checked arguments (no checks: ``time_evaluator`` calls this)."""
-        cupy = cupy_or_none()
-        buffers = list(args) + [cupy.empty(_shape(b), b.dtype) for b in self.workspace]
-        for kernel, launch in self._kernels:
-            kernel(launch.grid, launch.block, tuple(buffers[n] for n in launch.args))
+        if self._workspace:
+            empty = cupy_or_none().empty
+            args = list(args) + [empty(shape, dtype) for shape, dtype in self._workspace]
+        for kernel, grid, block, params in self._kernels:
+            kernel(grid, block, tuple([args[n] for n in params]))
+
+    def launch_arrays(self, *args) -> None:
+        """:meth:`launch` with the arrays as arguments (a graph main's calls)."""
+        self.launch(args)
 
     def __repr__(self) -> str:
         return f"<mlc cuda function {self.name}({', '.join(b.name for b in self.signature)})>"

@@ -5,7 +5,9 @@ fresh NumPy array per call, ``DeclBuffer`` a view of another buffer's
 memory, ``CallPrimFunc`` runs the module's function on the arrays (checked
 against its parameters, as ``lib[name](...)`` checks them) and
 ``CallPacked`` calls the registered library function with them. The
-statements are walked with an explicit stack.
+statements are walked once, when the program is made, into a list of steps
+that each call runs through (a ``main`` that only calls one function on its
+own parameters calls it directly).
 """
 from __future__ import annotations
 
@@ -35,9 +37,17 @@ class GraphMainProgram:
         self.func, self.functions, self.name, self.empty = func, functions, name, empty
         self.library = {n.name: get_func(n.name) for n in pre_order_nodes(func.body)
                         if isinstance(n, CallPacked)}
+        self.steps = self._steps()
+        calls = [step for step in self.steps if step[0] is _CALL]
+        positions = {b: n for n, b in enumerate(func.params)}
+        if len(self.steps) == 1 and calls and all(b in positions for b in calls[0][3]):
+            # main is one call on its own parameters (a graph of one kernel): make it directly
+            self.run = _direct_call(calls[0][2], [positions[b] for b in calls[0][3]], len(func.params))
 
-    def run(self, args: Sequence[np.ndarray]) -> None:
-        arrays: dict[Buffer, np.ndarray] = dict(zip(self.func.params, args))
+    def _steps(self) -> list[tuple]:
+        """``main``'s statements in the order they run, each as ``(kind, buffer, what, args)``:
+        walked once here, so that a call only loops over them."""
+        steps: list[tuple] = []
         stack = [self.func.body]
         while stack:
             s = stack.pop()
@@ -45,17 +55,39 @@ class GraphMainProgram:
                 stack.extend(reversed(s.seq))
             elif isinstance(s, Allocate):
                 (size,) = s.buffer.static_shape()
-                arrays[s.buffer] = self.empty(size, s.buffer.dtype)
+                steps.append((_ALLOCATE, s.buffer, (size, s.buffer.dtype), ()))
                 stack.append(s.body)
             elif isinstance(s, DeclBuffer):
-                arrays[s.buffer] = _view(arrays[s.data], s.buffer)
+                steps.append((_VIEW, s.buffer, s.data, ()))
             elif isinstance(s, CallPrimFunc):
-                self.functions[s.name](*[arrays[b] for b in s.args])
+                steps.append((_CALL, None, self.functions[s.name], tuple(s.args)))
             elif isinstance(s, CallPacked):
-                self.library[s.name](*[arrays[b] for b in s.args])
+                steps.append((_CALL, None, self.library[s.name], tuple(s.args)))
             elif not isinstance(s, Evaluate):
                 raise MLCError(f"reference backend: {self.name} is a graph main; it cannot run "
                                f"{type(s).__name__} statements")
+        return steps
+
+    def run(self, args: Sequence[np.ndarray]) -> None:
+        arrays: dict[Buffer, np.ndarray] = dict(zip(self.func.params, args))
+        empty = self.empty
+        for kind, buffer, what, call_args in self.steps:
+            if kind is _CALL:
+                what(*[arrays[b] for b in call_args])
+            elif kind is _ALLOCATE:
+                arrays[buffer] = empty(*what)
+            else:
+                arrays[buffer] = _view(arrays[what], buffer)
+
+
+_ALLOCATE, _VIEW, _CALL = "allocate", "view", "call"
+
+
+def _direct_call(function, where: list[int], n_params: int):
+    """``run`` of a main that only calls ``function`` on its parameters at ``where``."""
+    if where == list(range(n_params)):
+        return lambda args: function(*args)
+    return lambda args: function(*[args[n] for n in where])
 
 
 def _view(data, buffer: Buffer):

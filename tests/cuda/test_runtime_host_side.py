@@ -1,0 +1,164 @@
+"""The host side of the ``cuda`` runtime without a GPU: CuPy replaced by a stand-in whose
+kernels record their launches instead of running.
+
+What a GPU run exercises besides the kernels themselves: loading the cubin, checking the
+arguments, allocating outputs and workspace, launching each kernel of a graph's ``main``
+in order with its grid, block and arrays, and the jit finding a known call of GPU arrays
+again without its signature. The kernels' results are the GPU tests' (marked ``cuda``)."""
+import numpy as np
+import pytest
+
+import mlc
+import mlc.numpy as mnp
+from mlc import te
+from mlc.backends.cuda import backend as cuda_backend, runtime as cuda_runtime
+from mlc.errors import DeviceError, DTypeError, ShapeError
+from mlc.runtime import ndarray as runtime_ndarray
+from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
+
+from .conftest import NVRTC_MISSING
+
+pytestmark = pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+
+
+class FakeArray:
+    """A "device" array: NumPy memory behind CuPy's attributes (not an ndarray, as CuPy's is not)."""
+
+    def __init__(self, data: np.ndarray):
+        self.data = data
+
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    flags = property(lambda self: self.data.flags)
+    size = property(lambda self: self.data.size)
+    device = property(lambda self: FakeCuPy.cuda.Device(0))
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.data.shape, "typestr": self.data.dtype.str, "version": 3,
+                "data": (self.data.ctypes.data, False), "strides": None}
+
+    def reshape(self, *shape):
+        return FakeArray(self.data.reshape(*shape))
+
+    def view(self, dtype):
+        return FakeArray(self.data.view(dtype))
+
+    def __getitem__(self, key):
+        return FakeArray(self.data[key])
+
+
+class FakeModule:
+    def load(self, cubin: bytes) -> None:
+        assert cubin[:4] == b"\x7fELF"  # NVRTC's cubin for the "device's" architecture
+
+    def get_function(self, name: str):
+        def launch(grid, block, args):
+            FakeCuPy.launches.append((name, grid, block, args))
+        return launch
+
+
+class FakeCuPy:
+    ndarray = FakeArray
+    launches: list = []
+
+    class cuda:
+        class runtime:
+            getDevice = staticmethod(lambda: 0)
+            getDeviceCount = staticmethod(lambda: 1)
+
+        class Device:
+            compute_capability = "90"
+
+            def __init__(self, index=0):
+                self.id = index
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+        class function:
+            Module = FakeModule
+
+        class driver:
+            class CUDADriverError(Exception):
+                pass
+
+    @staticmethod
+    def empty(shape, dtype):
+        return FakeArray(np.zeros(shape, dtype))
+
+    @staticmethod
+    def asarray(x):
+        return x if isinstance(x, FakeArray) else FakeArray(np.array(x))
+
+    @staticmethod
+    def ascontiguousarray(x):
+        return FakeArray(np.ascontiguousarray(x.data))
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """CuPy and an sm_90 device, stood in for; the launches are recorded."""
+    FakeCuPy.launches = []
+    monkeypatch.setattr(cuda_runtime, "cupy_or_none", lambda: FakeCuPy)
+    for module in (cuda_runtime, cuda_backend):
+        monkeypatch.setattr(module, "device_unavailable_reason", lambda: None)
+        monkeypatch.setattr(module, "device_arch", lambda: "sm_90")
+    monkeypatch.setattr(runtime_ndarray, "_cupy", lambda dev: FakeCuPy)
+    FAST_DEVICE_ARRAYS.add(FakeArray)
+    yield FakeCuPy.launches
+    FAST_DEVICE_ARRAYS.discard(FakeArray)
+
+
+def _double(n: int):
+    A = te.placeholder((n,), "float32", "A")
+    B = te.compute((n,), lambda i: A[i] * 2, "B")
+    return mlc.IRModule({"main": te.create_prim_func([A, B])})
+
+
+def test_a_cuda_function_launches_its_kernel_on_checked_arguments(fake_gpu):
+    lib = mlc.build(_double(1000), "cuda")
+    assert lib.get_source("cuda").count("__global__") == 1
+    a, b = FakeArray(np.ones(1000, "float32")), FakeArray(np.zeros(1000, "float32"))
+    lib["main"](a, b)
+    ((name, grid, block, args),) = fake_gpu
+    assert name == "main_kernel" and args == (a, b)
+    assert grid[0] * block[0] * 4 >= 1000 and block[0] <= 256  # float4 per thread
+    with pytest.raises(DTypeError, match="argument A must have dtype float32, got float64"):
+        lib["main"](FakeArray(np.ones(1000)), b)
+    with pytest.raises(ShapeError, match=r"argument B must have shape \(1000,\), got \(999,\)"):
+        lib["main"](a, FakeArray(np.zeros(999, "float32")))
+    with pytest.raises(DeviceError, match="NumPy array in host memory"):
+        lib["main"](np.ones(1000, "float32"), b)
+    assert len(fake_gpu) == 1  # a refused call launches nothing
+
+
+def test_get_source_ptx_is_compiled_when_asked_for(fake_gpu):
+    lib = mlc.build(_double(64), "cuda")
+    assert ".entry main_kernel" in lib.get_source("ptx")
+
+
+def test_a_jitted_graph_launches_its_kernels_in_order_and_finds_the_call_again(fake_gpu, monkeypatch):
+    def softmax(x):
+        e = mnp.exp(x - mnp.max(x, axis=-1, keepdims=True))
+        return e / mnp.sum(e, axis=-1, keepdims=True)
+
+    f = mlc.jit(target="cuda")(softmax)
+    x = FakeArray(np.ones((4, 300), "float32"))
+    y = f(x)
+    assert type(y) is FakeArray and y.shape == (4, 300) and y.dtype == np.float32
+    kernels = [name for name, *_ in fake_gpu]
+    assert len(kernels) >= 3 and kernels == [f"{kernels[0][:-1]}{k}" for k in range(len(kernels))]  # in order
+    first = list(fake_gpu)
+    assert first[0][3][0] is x  # main's first kernel reads x as it is: no copy
+    general = []
+    signature = f._signature
+    monkeypatch.setattr(f, "_signature", lambda *a: general.append(a) or signature(*a))
+    fake_gpu.clear()
+    f(FakeArray(np.zeros((4, 300), "float32")))
+    assert general == [] and [name for name, *_ in fake_gpu] == kernels
+    f(FakeArray(np.zeros((5, 300), "float32")))  # another shape: the general path, a new build
+    assert len(general) == 1
