@@ -12,6 +12,7 @@ from mlc import te
 from mlc.backends.cuda import compile_sources
 from mlc.backends.cuda.resources import kernel_resources
 from mlc.errors import CompileError
+from mlc.schedules.default.gpu import matmul_tile
 
 from .conftest import ARCHS, TARGETS
 
@@ -79,7 +80,7 @@ def test_row_reductions_shuffle_with_one_shared_slot_per_warp(arch):
 
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("n", [1024, 4096])  # 4096: the benchmark's sgemm, past what the
-def test_the_default_sgemm_tiles_use_2_kib_of_shared_memory_and_no_spills(arch, n):  # checks enumerate
+def test_the_default_sgemm_tiles_use_the_shared_memory_of_their_tiles_and_no_spills(arch, n):  # checks enumerate
     A = te.placeholder((n, n), "float32", "A")
     B = te.placeholder((n, n), "float32", "B")
     k = te.reduce_axis((0, n), "k")
@@ -87,7 +88,9 @@ def test_the_default_sgemm_tiles_use_2_kib_of_shared_memory_and_no_spills(arch, 
     code, _ = compile_sources(schedule_module(mlc.IRModule({"sgemm": te.create_prim_func([A, B, C])}), "cuda"),
                               TARGETS[arch])
     (r,) = _check(code, arch).values()
-    assert r.shared_bytes == 2 * 32 * 8 * 4  # a 32 x 8 tile of A and an 8 x 32 tile of B
+    ti, tj, ri, rj, ks = matmul_tile(n, n)  # 1024: 64 x 64 blocks; 4096: 128 x 128
+    assert (ti * ri, ks) == ((64, 8) if n == 1024 else (128, 16))
+    assert r.shared_bytes == (ti * ri * ks + ks * tj * rj) * 4  # a tile of A and one of B
 
 
 def test_a_kernel_that_does_not_compile_is_a_compile_error():

@@ -51,7 +51,7 @@ def test_pipelined_tensor_core_matmul(m, n, k, variant):
 def test_pipelined_default_float32_matmul():
     mod = schedule_module(_matmul(64, 64, 64, "float32"), "cuda")
     sch = Schedule(mod)
-    k0 = sch.get_loops(sch.get_block("A_shared"))[-3]
+    k0 = sch.get_loops(sch.get_block("C_update"))[3]  # blockIdx.y, blockIdx.x, threadIdx.x, k_0
     sch.annotate(k0, "software_pipeline_stage", [0, 0, 1])
     assert "for k_0 in range(7):" in lower(sch.mod)["main"].script()
     _check(sch.mod, *_inputs(64, 64, 64, "float32"))
