@@ -1,5 +1,6 @@
 """``python -m benchmarks [name ...] [--rounds N] [--threads N] [--isa avx2] [--quick] [--tiny] [--json FILE]``;
-``python -m benchmarks tune [--trials N] [--tiny] [name ...]`` for mlc.tune's rows (``benchmarks/tune.py``).
+``python -m benchmarks tune [--trials N] [--tiny] [name ...]`` for mlc.tune's rows (``benchmarks/tune.py``);
+``python -m benchmarks --target cuda [name ...]`` for the GPU rows (``benchmarks/gpu.py``).
 
 Prints the machine (CPU, features, cores, measured fp32 FMA peak and copy
 bandwidth, NumPy's BLAS), then one table of every selected workload with every
@@ -62,6 +63,13 @@ def limit_threads(threads: int) -> list[int] | None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
+    if "--target" in argv:  # the GPU rows: benchmarks/gpu.py
+        at = argv.index("--target")
+        if argv[at + 1:at + 2] != ["cuda"]:
+            print("--target takes 'cuda' (the CPU rows are the default)", file=sys.stderr)
+            return 2
+        from .gpu import main as gpu_main
+        return gpu_main(argv[:at] + argv[at + 2:])
     if argv[:1] == ["tune"]:  # mlc.tune's rows: benchmarks/tune.py
         keep = "--keep-blas-env" in argv
         note = free_blas(keep)  # (before NumPy loads)

@@ -1,0 +1,360 @@
+"""``python -m benchmarks --target cuda [name ...] [--rounds N] [--variants] [--json FILE]``:
+mlc's CUDA backend against CuPy and cuBLAS on the GPU CuPy sees.
+
+Every row is timed with CUDA events on the current stream: a warm-up call, then
+``rounds`` batches of calls, the median batch divided by its calls. Each row checks
+mlc's result against CuPy's before it is timed. The rows are the CUDA issue's and the
+tensor-core issue's targets:
+
+- ``copy``: the bandwidth of a device-to-device copy of 2^26 float32 (``cupy.copyto``
+  and ``cudaMemcpyAsync``, the faster), the yardstick of the elementwise rows;
+- ``gelu``, ``chain``: elementwise programs on 2^26 float32 (``@mlc.jit(target="cuda")``
+  and CuPy's composed ops), their bandwidth as a share of the copy's;
+- ``softmax``, ``layer_norm``: rows of 8192 x 4096 float32 against CuPy's composed ops;
+- ``sgemm``: float32 4096^3, mlc's default schedule against ``cupy.matmul`` (cuBLAS,
+  TF32 off);
+- ``hgemm``: float16 4096^3 with float32 accumulation, mlc's default (tensor cores)
+  against ``cupy.matmul`` on float16;
+- ``compile``: NVRTC's compile of the fused GELU kernel, and a jitted call's first call;
+- ``overhead``: a jitted call's host time beside one launch of its kernel, on 1024 floats.
+
+``--variants`` adds rows of schedules beside the defaults (matmul tiles, tensor-core
+warps and pipelining), to choose the defaults from.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+NAMES = ["copy", "gelu", "chain", "softmax", "layer_norm", "sgemm", "hgemm", "compile", "overhead"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks --target cuda", description=__doc__.split("\n\n")[1])
+    p.add_argument("names", nargs="*", metavar="name", help=f"rows to run (default: all): {', '.join(NAMES)}")
+    p.add_argument("--rounds", type=int, default=7, help="timed batches per contender (default 7)")
+    p.add_argument("--variants", action="store_true", help="also time schedule variants beside the defaults")
+    p.add_argument("--json", metavar="FILE", help="write every row as JSON")
+    p.add_argument("--small", action="store_true", help="small sizes (a smoke test, not a benchmark)")
+    return p
+
+
+def gpu_time(fn, rounds: int, target_s: float = 0.02) -> float:
+    """Median seconds of one ``fn()`` over ``rounds`` batches timed with CUDA events."""
+    import cupy as cp
+    fn()
+    cp.cuda.Stream.null.synchronize()
+    start, stop = cp.cuda.Event(), cp.cuda.Event()
+    start.record()
+    fn()
+    stop.record()
+    stop.synchronize()
+    once = max(cp.cuda.get_elapsed_time(start, stop) / 1e3, 1e-6)
+    number = max(1, min(1000, int(target_s / once)))
+    times = []
+    for _ in range(rounds):
+        start.record()
+        for _ in range(number):
+            fn()
+        stop.record()
+        stop.synchronize()
+        times.append(cp.cuda.get_elapsed_time(start, stop) / 1e3 / number)
+    return statistics.median(times)
+
+
+def host_time(fn, calls: int = 2000, rounds: int = 5) -> float:
+    """Median wall seconds of one ``fn()`` over batches of ``calls`` calls, synchronized
+    once a batch: what the host spends per call where the launches keep up."""
+    import cupy as cp
+    for _ in range(50):
+        fn()
+    cp.cuda.Stream.null.synchronize()
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        cp.cuda.Stream.null.synchronize()
+        times.append((time.perf_counter() - t) / calls)
+    return statistics.median(times)
+
+
+class Rows:
+    """The printed table and the JSON record."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def add(self, name: str, contender: str, seconds: float | None, note: str = "", **extra) -> None:
+        row = {"row": name, "contender": contender, "seconds": seconds, "note": note, **extra}
+        self.rows.append(row)
+        t = "—" if seconds is None else (f"{seconds * 1e3:9.3f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:9.2f} µs")
+        print(f"  {name:<12} {contender:<34} {t:>13}  {note}", flush=True)
+
+
+def _check(name, got, want, rtol, atol) -> str:
+    import cupy as cp
+    got, want = cp.asnumpy(got).astype("float64"), cp.asnumpy(want).astype("float64")
+    err = float(np.max(np.abs(got - want) / (atol + rtol * np.abs(want)))) if got.size else 0.0
+    if got.shape != want.shape or not err <= 1.0:
+        raise AssertionError(f"{name}: mlc's result differs from CuPy's (worst error {err:.3g} of the tolerance)")
+    return "checked"
+
+
+def gelu(x, np_=None):
+    import mlc.numpy as mnp
+    m = np_ or mnp
+    return 0.5 * x * (1 + m.tanh(0.79788456 * (x + 0.044715 * x * x * x)))
+
+
+def chain(a, b, c, np_=None):
+    import mlc.numpy as mnp
+    m = np_ or mnp
+    return m.maximum(a * b + c, 0) * 0.5 - a
+
+
+def softmax(x, np_=None):
+    import mlc.numpy as mnp
+    m = np_ or mnp
+    e = m.exp(x - m.max(x, axis=-1, keepdims=True))
+    return e / m.sum(e, axis=-1, keepdims=True)
+
+
+def layer_norm(x, gamma, beta, np_=None):
+    import mlc.numpy as mnp
+    m = np_ or mnp
+    mean = m.mean(x, axis=-1, keepdims=True)
+    var = m.mean((x - mean) ** 2, axis=-1, keepdims=True)
+    return (x - mean) / m.sqrt(var + 1e-5) * gamma + beta
+
+
+def _matmul_module(n: int, dtype: str, out: str):
+    import mlc
+    from mlc import te
+    A = te.placeholder((n, n), dtype, "A")
+    B = te.placeholder((n, n), dtype, "B")
+    k = te.reduce_axis((0, n), "k")
+    if dtype == out:
+        C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), "C")
+    else:
+        C = te.compute((n, n), lambda i, j: te.sum(A[i, k].astype(out) * B[k, j].astype(out), axis=k), "C")
+    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+
+
+def run(args) -> int:
+    import cupy as cp
+
+    import mlc
+    from mlc.backends.cuda.nvrtc import compile_cuda, nvrtc_version
+
+    names = args.names or NAMES
+    unknown = [n for n in names if n not in NAMES]
+    if unknown:
+        print(f"unknown row(s) {unknown}; choose from {NAMES}", file=sys.stderr)
+        return 2
+    dev = cp.cuda.Device()
+    props = cp.cuda.runtime.getDeviceProperties(dev.id)
+    arch = f"sm_{props['major']}{props['minor']}"
+    print(f"GPU: {props['name'].decode()} ({arch}, {props['multiProcessorCount']} SMs, "
+          f"{props['totalGlobalMem'] / 2**30:.0f} GiB); CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}, "
+          f"driver {cp.cuda.runtime.driverGetVersion()}, NVRTC {'.'.join(map(str, nvrtc_version()))}; "
+          f"CuPy {cp.__version__}, NumPy {np.__version__}, mlc {mlc.__version__}")
+    print(f"timing: CUDA events, median of {args.rounds} batches; 'checked': mlc's result equals CuPy's")
+    target = f"cuda -arch={arch}"
+    rows = Rows()
+    r = args.rounds
+    small = args.small
+    rng = cp.random.default_rng(0)
+    n_elem = 1 << (16 if small else 26)
+    copy_bw = None
+
+    def failed(name, contender, err):
+        rows.add(name, contender, None, f"FAILED: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+
+    def guarded(name, contender, fn):
+        try:
+            return fn()
+        except Exception as err:  # noqa: BLE001 - one row's failure must not end the run
+            failed(name, contender, err)
+            return None
+
+    if "copy" in names or "gelu" in names or "chain" in names:
+        a = rng.standard_normal(n_elem, dtype=cp.float32)
+        b = cp.empty_like(a)
+        t1 = gpu_time(lambda: cp.copyto(b, a), r)
+        t2 = gpu_time(lambda: b.data.copy_from_device_async(a.data, a.nbytes), r)
+        t = min(t1, t2)
+        copy_bw = 2 * a.nbytes / t
+        rows.add("copy", "cupy.copyto", t1, f"{2 * a.nbytes / t1 / 1e9:.0f} GB/s (read + write)")
+        rows.add("copy", "cudaMemcpyAsync", t2, f"{2 * a.nbytes / t2 / 1e9:.0f} GB/s (read + write)")
+
+    def elementwise(name, fn, inputs):
+        xs = [rng.standard_normal(n_elem, dtype=cp.float32) for _ in range(inputs)]
+        nbytes = (inputs + 1) * xs[0].nbytes
+        jf = mlc.jit(target=target)(fn)
+        note = _check(name, jf(*xs), fn(*xs, np_=cp), 1e-5, 1e-6)
+        t = gpu_time(lambda: jf(*xs), r)
+        rows.add(name, "mlc jit", t, f"{note}; {nbytes / t / 1e9:.0f} GB/s = {nbytes / t / copy_bw:.0%} of the copy's")
+        t = gpu_time(lambda: fn(*xs, np_=cp), r)
+        rows.add(name, "cupy composed", t, f"{nbytes / t / 1e9:.0f} GB/s = {nbytes / t / copy_bw:.0%} of the copy's")
+
+    if "gelu" in names:
+        guarded("gelu", "mlc jit", lambda: elementwise("gelu", gelu, 1))
+    if "chain" in names:
+        guarded("chain", "mlc jit", lambda: elementwise("chain", chain, 3))
+
+    rows_n, cols_n = (256, 4096) if small else (8192, 4096)
+
+    def row_program(name, fn, extra):
+        x = rng.standard_normal((rows_n, cols_n), dtype=cp.float32)
+        xs = [x] + [rng.standard_normal(cols_n, dtype=cp.float32) for _ in range(extra)]
+        jf = mlc.jit(target=target)(fn)
+        note = _check(name, jf(*xs), fn(*xs, np_=cp), 1e-4, 1e-5)
+        tm = gpu_time(lambda: jf(*xs), r)
+        tc = gpu_time(lambda: fn(*xs, np_=cp), r)
+        nbytes = 2 * x.nbytes
+        rows.add(name, "mlc jit", tm, f"{note}; {tc / tm:.2f}x CuPy; {nbytes / tm / 1e9:.0f} GB/s of x in + y out")
+        rows.add(name, "cupy composed", tc, "")
+
+    if "softmax" in names:
+        guarded("softmax", "mlc jit", lambda: row_program("softmax", softmax, 0))
+    if "layer_norm" in names:
+        guarded("layer_norm", "mlc jit", lambda: row_program("layer_norm", layer_norm, 2))
+
+    n_mm = 512 if small else 4096
+
+    def gemm(name, dtype, out, variants):
+        a = rng.standard_normal((n_mm, n_mm), dtype=cp.float32).astype(dtype)
+        b = rng.standard_normal((n_mm, n_mm), dtype=cp.float32).astype(dtype)
+        want = cp.matmul(a.astype("float32"), b.astype("float32"))
+        flops = 2 * n_mm ** 3
+        cp_out = cp.empty((n_mm, n_mm), dtype)
+        tc = gpu_time(lambda: cp.matmul(a, b, out=cp_out), r)
+        rows.add(name, f"cupy.matmul {dtype} (cuBLAS)", tc, f"{flops / tc / 1e12:.1f} TFLOP/s")
+        mod = _matmul_module(n_mm, dtype, out)
+        for label, schedule in variants:
+            def one():
+                lib = mlc.build(mod if schedule is None else schedule(mod).mod, target)
+                c = cp.empty((n_mm, n_mm), out)
+                lib["main"](a, b, c)
+                note = _check(f"{name} {label}", c, want, 2e-2 if dtype == "float16" else 1e-3, 1e-2)
+                t = gpu_time(lambda: lib["main"](a, b, c), r)
+                rows.add(name, f"mlc {label}", t, f"{note}; {flops / t / 1e12:.1f} TFLOP/s = {tc / t:.0%} of cuBLAS")
+            guarded(name, f"mlc {label}", one)
+
+    if "sgemm" in names:
+        variants = [("default schedule", None)]
+        if args.variants:
+            variants += [(f"tile {ti}x{tj} thr, {ri}x{rj} reg, k{ks}{' vec' if v else ''}",
+                          _sgemm_variant(ti, tj, ri, rj, ks, v))
+                         for ti, tj, ri, rj, ks, v in [(8, 8, 4, 4, 8, 0), (16, 16, 4, 4, 8, 0),
+                                                       (16, 16, 8, 8, 8, 0), (16, 16, 8, 8, 8, 4),
+                                                       (16, 16, 8, 8, 16, 4), (16, 16, 4, 8, 8, 4),
+                                                       (8, 16, 8, 8, 8, 4)]]
+        gemm("sgemm", "float32", "float32", variants)
+    if "hgemm" in names:
+        variants = [("default schedule", None)]
+        if args.variants:
+            variants += [(f"{v} warps {w[0]}x{w[1]}{' pipelined' if p else ''}", _wmma_variant(w, v, p))
+                         for v, w, p in [("wmma", (2, 2), False), ("wmma", (4, 4), False), ("wmma", (2, 4), True),
+                                         ("wmma", (4, 4), True), ("mma", (2, 2), False), ("mma", (4, 4), True)]]
+        gemm("hgemm", "float16", "float32", variants)
+
+    if "compile" in names:
+        def compile_rows():
+            x = rng.standard_normal(n_elem, dtype=cp.float32)
+            t = time.perf_counter()
+            jf = mlc.jit(target=target)(gelu)
+            jf(x)
+            cp.cuda.Stream.null.synchronize()
+            rows.add("compile", "gelu jit first call", time.perf_counter() - t, "trace + schedule + NVRTC + load")
+            src = jf.lower(x).compile().as_text()
+            times = []
+            for _ in range(5):  # NVRTC itself, not compile_cuda's memo of what it compiled
+                t = time.perf_counter()
+                compile_cuda(src, arch, cache=False)
+                times.append(time.perf_counter() - t)
+            rows.add("compile", "NVRTC, fused gelu kernel", statistics.median(times), f"median of 5, {arch} cubin")
+        guarded("compile", "gelu", compile_rows)
+
+    if "overhead" in names:
+        def overhead_rows():
+            x = rng.standard_normal(1024, dtype=cp.float32)
+            y = rng.standard_normal(1024, dtype=cp.float32)
+            jf = mlc.jit(target=target)(lambda a, b: a * b + a)
+            jf(x, y)
+            tj = host_time(lambda: jf(x, y))
+            kern = cp.RawKernel(r'''extern "C" __global__ void k(const float* a, const float* b, float* c)
+                { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < 1024) c[i] = a[i] * b[i] + a[i]; }''', "k")
+            out = cp.empty_like(x)
+            tk = host_time(lambda: kern((4,), (256,), (x, y, out)))
+            te_ = host_time(lambda: x * y + x)
+            rows.add("overhead", "mlc jit call (1024 floats)", tj, f"{(tj - tk) * 1e6:.1f} µs over one launch")
+            rows.add("overhead", "one RawKernel launch", tk, "")
+            rows.add("overhead", "cupy x * y + x (2 launches)", te_, "")
+        guarded("overhead", "jit", overhead_rows)
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"gpu": props["name"].decode(), "arch": arch, "rows": rows.rows}, f, indent=1)
+    return 0
+
+
+def _sgemm_variant(ti, tj, ri, rj, kstep, vec):
+    def schedule(mod):
+        import mlc
+        sch = mlc.Schedule(mod)
+        block = sch.get_block("C")
+        local = sch.cache_write(block, 0, "local")
+        i, j, k = sch.get_loops(block)
+        ib, it, ir = sch.split(i, [None, ti, ri])
+        jb, jt, jr = sch.split(j, [None, tj, rj])
+        k0, k1 = sch.split(k, [None, kstep])
+        sch.reorder(ib, jb, it, jt, k0, k1, ir, jr)
+        sch.reverse_compute_at(local, jt)
+        tx = sch.fuse(it, jt)
+        sch.bind(ib, "blockIdx.y")
+        sch.bind(jb, "blockIdx.x")
+        sch.bind(tx, "threadIdx.x")
+        for index in (0, 1):
+            cache = sch.cache_read(block, index, "shared")
+            sch.compute_at(cache, k0)
+            fused = sch.fuse(*sch.get_loops(cache)[-2:])
+            if vec:
+                _, ftx, v = sch.split(fused, [None, ti * tj, vec])
+                sch.vectorize(v)
+            else:
+                _, ftx = sch.split(fused, [None, ti * tj])
+            sch.bind(ftx, "threadIdx.x")
+        sch.decompose_reduction(block, k0)
+        return sch
+    return schedule
+
+
+def _wmma_variant(warps, variant, pipeline):
+    def schedule(mod):
+        import mlc
+        from mlc.schedules.intrinsics.cuda import schedule_wmma_matmul
+        sch = mlc.Schedule(mod)
+        schedule_wmma_matmul(sch, "C", warps, variant=variant, pipeline=pipeline)
+        return sch
+    return schedule
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        import cupy as cp
+        if cp.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("no device")
+    except Exception as err:  # noqa: BLE001
+        print(f"--target cuda needs CuPy and a CUDA GPU ({type(err).__name__}: {err}); "
+              "the CUDA figures that need no GPU are in tests/cuda (NVRTC compiles, ptxas resources, "
+              "the emulator's traffic counts)", file=sys.stderr)
+        return 2
+    return run(args)
