@@ -260,9 +260,13 @@ def run(args) -> int:
     if "hgemm" in names:
         variants = [("default schedule", None)]
         if args.variants:
-            variants += [(f"{v} warps {w[0]}x{w[1]}{' pipelined' if p else ''}", _wmma_variant(w, v, p))
-                         for v, w, p in [("wmma", (2, 2), False), ("wmma", (4, 4), False), ("wmma", (2, 4), True),
-                                         ("wmma", (4, 4), True), ("mma", (2, 2), False), ("mma", (4, 4), True)]]
+            variants += [(f"{v} warps {w[0]}x{w[1]} frags {f[0]}x{f[1]}x{kf}{' pipelined' if p else ''}",
+                          _wmma_variant(w, v, p, f, kf))
+                         for v, w, f, kf, p in [("wmma", (4, 4), (1, 1), 1, False), ("wmma", (2, 4), (2, 2), 2, False),
+                                                ("wmma", (2, 4), (4, 2), 2, False), ("wmma", (2, 2), (4, 4), 2, False),
+                                                ("wmma", (2, 4), (4, 2), 2, True), ("wmma", (2, 2), (4, 4), 2, True),
+                                                ("wmma", (2, 4), (4, 2), 4, False), ("wmma", (4, 2), (2, 4), 2, True),
+                                                ("mma", (2, 4), (4, 2), 2, True), ("mma", (2, 2), (4, 4), 2, True)]]
         gemm("hgemm", "float16", "float32", variants)
 
     if "compile" in names:
@@ -336,12 +340,13 @@ def _sgemm_variant(ti, tj, ri, rj, kstep, vec):
     return schedule
 
 
-def _wmma_variant(warps, variant, pipeline):
+def _wmma_variant(warps, variant, pipeline, fragments=(1, 1), k_fragments=1):
     def schedule(mod):
         import mlc
         from mlc.schedules.intrinsics.cuda import schedule_wmma_matmul
         sch = mlc.Schedule(mod)
-        schedule_wmma_matmul(sch, "C", warps, variant=variant, pipeline=pipeline)
+        schedule_wmma_matmul(sch, "C", warps, variant=variant, pipeline=pipeline, fragments=fragments,
+                             k_fragments=k_fragments)
         return sch
     return schedule
 

@@ -68,6 +68,28 @@ def test_tensor_core_matmul_accumulates_float16_products_in_float32(seed, shape)
     assert np.abs(got - (a @ b).astype("float64")).max() > np.abs(got - want).max()
 
 
+@pytest.mark.parametrize("warps, fragments, k_fragments, variant, pipeline", [
+    ((2, 4), (2, 2), 2, "wmma", False), ((1, 1), (2, 4), 2, "wmma", False), ((2, 2), (4, 2), 2, "mma", True),
+    ((1, 1), (2, 2), 2, "wmma", True), ((2, 1), (1, 2), 1, "wmma", False)])
+def test_warps_of_several_fragments_match_numpy_and_keep_their_own_accumulators(warps, fragments, k_fragments,
+                                                                                variant, pipeline):
+    """A warp computing fragments[0] x fragments[1] tiles reuses each fragment it loads; its
+    accumulators are its own tiles (an array of fragments[0] * fragments[1], indexed by
+    constants once the fragment loops are unrolled), not the block's."""
+    m, n, k = 128, 128, 64
+    sch = Schedule(_matmul(m, n, k))
+    schedule_wmma_matmul(sch, "C", warps, variant=variant, pipeline=pipeline, fragments=fragments,
+                         k_fragments=k_fragments)
+    rng = np.random.default_rng(1)
+    a = rng.integers(-8, 9, (m, k)).astype("float16")
+    b = rng.integers(-8, 9, (k, n)).astype("float16")
+    np.testing.assert_array_equal(_run(sch.mod, a, b), a.astype("float32") @ b.astype("float32"))
+    if NVRTC_MISSING is None:
+        code, _ = compile_sources(sch.mod, TARGETS["sm_90"])
+        tiles = fragments[0] * fragments[1]
+        assert (f"C_wmma_accumulator[{tiles}];" if variant == "wmma" else f"C_wmma_accumulator[{tiles}][8];") in code
+
+
 @pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("m, n, k", [(64, 64, 64), (128, 128, 64)])
@@ -77,7 +99,8 @@ def test_tensor_core_matmul_compiles_with_nvrtc(arch, m, n, k):
     assert "#include <mma.h>" in code
     for call in ("fill_fragment(", "load_matrix_sync(", "mma_sync(", "store_matrix_sync("):
         assert "nvcuda::wmma::" + call in code
-    assert "nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> C_wmma_accumulator[4];" in code
+    # one tile a warp: its own accumulator (not the block's four, indexed by the warp: local memory)
+    assert "nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> C_wmma_accumulator[1];" in code
     assert "nvcuda::wmma::mem_row_major" in code
 
 
@@ -134,7 +157,7 @@ def test_a_wmma_call_with_lane_dependent_addresses_is_refused():
         def visit_AddressOf(self, node):
             load = node.load
             return dataclasses.replace(node, load=dataclasses.replace(
-                load, indices=((load.indices[0] + self.lane % 2 * 16) % 1024,)))  # inside the buffer
+                load, indices=((load.indices[0] + self.lane % 2 * 16) % load.buffer.shape[0].value,)))  # inside it
 
     bad = mlc.IRModule({"main": func.with_body(_PerLane().visit(func.body))})
     with pytest.raises(MLCError, match="threads of a warp pass different addresses of C_wmma_accumulator"):
@@ -384,3 +407,17 @@ def test_the_float16_matmul_op_goes_on_tensor_cores():
 def _inputs_small(m, k, n):
     rng = np.random.default_rng(6)
     return rng.integers(-3, 4, (m, k)).astype("float16"), rng.integers(-3, 4, (k, n)).astype("float16")
+
+
+def test_the_default_rule_gives_large_float16_matmuls_warps_of_several_fragments():
+    """256 x 256 x 64: 128 x 128 blocks of 2 x 4 warps, each 4 x 2 tiles (TENSOR_CORE_TILES);
+    64 x 64 x 64: one tile a warp."""
+    rng = np.random.default_rng(2)
+    for (m, n, k), tiles in (((256, 256, 64), 8), ((64, 64, 64), 1)):
+        mod = schedule_module(_matmul(m, n, k), "cuda")
+        a = rng.integers(-8, 9, (m, k)).astype("float16")
+        b = rng.integers(-8, 9, (k, n)).astype("float16")
+        np.testing.assert_array_equal(_run(mod, a, b), a.astype("float32") @ b.astype("float32"))
+        if NVRTC_MISSING is None:
+            code, _ = compile_sources(mod, TARGETS["sm_80"])
+            assert f"C_wmma_accumulator[{tiles}];" in code

@@ -13,7 +13,12 @@ box a buffer needs is the part one block (one thread) touches:
 - ``local``: relaxed over the loops under the innermost loop around all its
   accesses, where thread loops always qualify and serial ones when disjoint;
 - tensor-core fragments (``wmma.*``, one per warp): as ``local``, a warp's
-  copy being what its intrinsic calls touch.
+  copy being what its intrinsic calls touch; where the init, the update and the
+  store of an accumulator sit under warp loops of their own (``threadIdx.y``
+  loops that are siblings, not one loop around all three), the warp's index is
+  taken as one variable across them (:func:`_per_warp`), so that a warp's copy
+  is its own tiles and not the whole block's: a fragment array indexed by the
+  warp's index would live in local memory, not in registers.
 
 Accesses are re-indexed from the box's corner, which may depend on the
 block's and the thread's index. A buffer padded by ``storage_align`` keeps
@@ -44,10 +49,10 @@ After::
 from __future__ import annotations
 
 from ...ir.buffer import DIM_ALIGN, FRAGMENT_SCOPES, Buffer, aligned_strides
-from ...ir.expr import Binary, IntImm, const
+from ...ir.expr import Binary, BufferLoad, IntImm, Var, const
 from ...ir.arith import IntSet, canonical, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.tir import Allocate, Block, For, PrimFunc
+from ...ir.tir import Allocate, Block, BufferStore, For, PrimFunc
 from .compact_buffers import _disjoint, buffer_accesses, loops_around_all, rebase
 
 __all__ = ["compact_gpu_buffers", "note_storage_align", "ALIGN_ATTR"]
@@ -170,6 +175,66 @@ def _plan(buffer: Buffer, body, threads: tuple[For, ...] = (), aligned=frozenset
     return None, box
 
 
+def _is_thread(f: For) -> bool:
+    return f.kind == "thread_binding" and (f.thread_binding or "").startswith("threadIdx")
+
+
+def _per_warp(buffer: Buffer, accesses) -> tuple[list, dict] | None:
+    """(box, axes) of the part of fragment ``buffer`` one warp touches, the index of each
+    thread axis around its accesses taken as one variable (``axes``: thread tag -> that
+    Var) across the sibling loops that bind it; None where the accesses do not all sit
+    under loops of the same thread axes."""
+    axes: dict[str, Var] = {}
+    tags, unified = set(), []
+    for indices, loops, conds in accesses:
+        threads = [f for f in loops if _is_thread(f)]
+        tags.add(frozenset((f.thread_binding, f.extent.value if isinstance(f.extent, IntImm) else None)
+                           for f in threads))
+        vmap = {f.loop_var: axes.setdefault(f.thread_binding, Var(f.thread_binding.replace(".", "_"),
+                                                                  f.loop_var.dtype)) for f in threads}
+        unified.append((tuple(substitute(i, vmap) for i in indices), tuple(f for f in loops if not _is_thread(f)),
+                        tuple(substitute(c, vmap) for c in conds)))
+    if not axes or len(tags) != 1:
+        return None
+    return _box(buffer, unified, [f for f in loops_around_all(unified) if f.kind == "thread_binding"]), axes
+
+
+class _RebasePerWarp(Mutator):
+    """Accesses of ``old`` made accesses of ``new`` relative to ``corner``, whose thread
+    variables (:func:`_per_warp`'s ``axes``) stand for the loops around each access."""
+
+    def __init__(self, old: Buffer, new: Buffer, corner, axes: dict):
+        super().__init__()
+        self.old, self.new, self.corner, self.axes = old, new, corner, axes
+        self.bound: dict = {}  # the axes' Vars -> the loop variables binding them here
+
+    def visit_For(self, node: For):
+        if not _is_thread(node) or node.thread_binding not in self.axes:
+            return self.generic_visit(node)
+        var = self.axes[node.thread_binding]
+        outer = self.bound.get(var)
+        self.bound[var] = node.loop_var
+        try:
+            return self.generic_visit(node)
+        finally:
+            self.bound[var] = outer
+
+    def _shift(self, indices):
+        return tuple(canonical(i - substitute(lo, self.bound)) for i, lo in zip(indices, self.corner))
+
+    def visit_BufferLoad(self, node: BufferLoad):
+        node = self.generic_visit(node)
+        if node.buffer is not self.old:
+            return node
+        return BufferLoad(self.new, self._shift(node.indices), node.dtype)
+
+    def visit_BufferStore(self, node: BufferStore):
+        node = self.generic_visit(node)
+        if node.buffer is not self.old:
+            return node
+        return BufferStore(self.new, node.value, self._shift(node.indices))
+
+
 def _disjoint_per_copy(prefix, checked: list[For], box) -> bool:
     """The ``checked`` loops' iterations touch disjoint boxes in each copy (each block, each
     thread): checked with the free loops at their first and their last value."""
@@ -203,6 +268,10 @@ class _Compact(Mutator):
 
     def visit_Allocate(self, node: Allocate):
         body = self.visit(node.body)
+        if node.buffer.scope in FRAGMENT_SCOPES:
+            out = self._per_warp(node.buffer, body)
+            if out is not None:
+                return out
         plan = _plan(node.buffer, body, self.threads, self.aligns)
         if plan is None:
             return node if body is node.body else Allocate(node.buffer, body)
@@ -217,6 +286,27 @@ class _Compact(Mutator):
         new = Buffer(buf.name, shape, buf.dtype, buf.scope, strides)
         out = rebase(body, buf, new, [lo for lo, _ in box], home)
         return Allocate(new, out) if home is None else out
+
+
+    def _per_warp(self, buf: Buffer, body):
+        """The allocation of fragment ``buf`` shrunk to one warp's tiles, or None where
+        :func:`_per_warp` finds none smaller than :func:`_plan`'s."""
+        accesses = buffer_accesses(buf, body)
+        found = _per_warp(buf, accesses) if accesses and not buf.strides else None
+        if found is None:
+            return None
+        box, axes = found
+        plan = _plan(buf, body, self.threads, self.aligns)
+        size = 1
+        for _, e in box:
+            size *= e
+        planned = 1
+        for _, e in (plan[1] if plan is not None else [(0, e.value) for e in buf.shape]):
+            planned *= e
+        if size >= planned:
+            return None
+        new = Buffer(buf.name, tuple(const(e, s.dtype) for (_, e), s in zip(box, buf.shape)), buf.dtype, buf.scope)
+        return Allocate(new, _RebasePerWarp(buf, new, [lo for lo, _ in box], axes).visit(body))
 
 
 def compact_gpu_buffers(func: PrimFunc) -> PrimFunc:

@@ -6,9 +6,10 @@ block, in program order, the first rule that takes it:
 
 0. ``gpu_tensor_core_matmul`` — float32 ``C[i, j] += f32(A[i, k]) * f32(B[k, j])``
    of float16 A and B with M, N, K multiples of 16, batched or not (batch loops
-   on ``blockIdx.z``): tensor cores (WMMA), one
-   warp per 16 x 16 tile of C, 4 x 4 warps a block where M and N allow (else 2 or 1
-   along each)
+   on ``blockIdx.z``): tensor cores (WMMA), blocks of :data:`TENSOR_CORE_TILES`
+   (:func:`tensor_core_tile`: 128 x 128 blocks of 2 x 4 warps, each computing 4 x 2
+   tiles of 16 x 16, k steps of 32, pipelined, where the shape allows), else one warp
+   per 16 x 16 tile of C, 4, 2 or 1 warps along each of M and N
    (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`);
 1. ``gpu_matmul`` — ``C[i, j] += A[i, k] * B[k, j]`` shapes (two spatial
    loops, one reduction, at least a 32 x 32 output): the course's
@@ -59,8 +60,8 @@ from .patterns import view
 from .rules import TargetRules
 from .steps import attempt
 
-__all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "TENSOR_CORE_WARPS",
-           "MIN_BLOCKS", "matmul_tile"]
+__all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
+           "matmul_tile", "TENSOR_CORE_TILES", "TENSOR_CORE_WARPS", "tensor_core_tile"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -69,9 +70,14 @@ THREADS = 256
 VECTOR_LANES = 4
 #: Reductions shorter than this run in one thread each (the spatial rule).
 MIN_CROSS_THREAD = 64
-#: Warps along each of M and N of the tensor-core rule's blocks, the most that divide the
-#: output first. Measured on an H200 (float16 4096^3): 4 x 4 warps (64 x 64 blocks) ran at
-#: 80 TFLOP/s, 2 x 2 at 57.
+#: The tensor-core rule's blocks, largest first: (warps along M and N, 16 x 16 fragments
+#: a warp along M and N, k fragments a shared-memory step, software pipelining).
+#: Measured on an H200 (float16 4096^3, float32 accumulation): 2 x 4 warps of 4 x 2
+#: fragments (128 x 128 blocks, k steps of 32) pipelined ran at 178 TFLOP/s, 2 x 4 warps of
+#: 2 x 2 at 131, 4 x 4 warps of one fragment at 80, 2 x 2 of one at 57 (cuBLAS: 750).
+TENSOR_CORE_TILES = (((2, 4), (4, 2), 2, True), ((2, 4), (2, 2), 2, False), ((4, 4), (1, 1), 1, False))
+#: Warps along each of M and N where no block of TENSOR_CORE_TILES divides the output: the
+#: most that divide it, one fragment each.
 TENSOR_CORE_WARPS = (4, 2, 1)
 #: The matmul rule's tiles, largest first: threads along i and j (fused on
 #: ``threadIdx.x``), each thread's register tile (rows x columns) and the k step of the
@@ -125,9 +131,33 @@ def gpu_tensor_core_matmul(sch, func_name: str, name: str):
     ext = _extents(v.loops)
     if ext is None or any(e % WMMA_TILE for e in ext[-3:]):
         return None
-    warps = tuple(next(w for w in TENSOR_CORE_WARPS if e % (w * WMMA_TILE) == 0) for e in ext[-3:-1])
-    schedule_wmma_matmul(sch, name, warps, func_name)  # tensorize refuses what is not this matmul
+    tile = tensor_core_tile(*ext[-3:], batch=_product(ext[:-3]))
+    if tile is None:
+        warps = tuple(next(w for w in TENSOR_CORE_WARPS if e % (w * WMMA_TILE) == 0) for e in ext[-3:-1])
+        tile = (warps, (1, 1), 1, False)
+    warps, fragments, k_fragments, pipeline = tile
+    schedule_wmma_matmul(sch, name, warps, func_name, pipeline=pipeline, fragments=fragments,
+                         k_fragments=k_fragments)  # tensorize refuses what is not this matmul
     return {name}
+
+
+def tensor_core_tile(m: int, n: int, k: int, batch: int = 1):
+    """The block of :data:`TENSOR_CORE_TILES` for an ``m x n x k`` float16 matmul (``batch``
+    of them): the first whose tile divides the shape and still gives :data:`MIN_BLOCKS`
+    thread blocks, else the first that divides it; None where none does."""
+    fitting = [t for t in TENSOR_CORE_TILES if m % (WMMA_TILE * t[0][0] * t[1][0]) == 0 and
+               n % (WMMA_TILE * t[0][1] * t[1][1]) == 0 and k % (WMMA_TILE * t[2]) == 0]
+    for (wy, wz), (fi, fj), kf, pipeline in fitting:
+        if batch * (m // (WMMA_TILE * wy * fi)) * (n // (WMMA_TILE * wz * fj)) >= MIN_BLOCKS:
+            return (wy, wz), (fi, fj), kf, pipeline
+    return fitting[0] if fitting else None
+
+
+def _product(extents) -> int:
+    out = 1
+    for e in extents:
+        out *= e
+    return out
 
 
 def gpu_matmul(sch, func_name: str, name: str):

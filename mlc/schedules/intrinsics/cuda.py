@@ -135,46 +135,53 @@ SHARED_ALIGN = (32, 8)
 
 def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
                          func_name: str | None = None, pad: bool = True, variant: str = "wmma",
-                         pipeline: bool = False) -> None:
+                         pipeline: bool = False, fragments: tuple[int, int] = (1, 1), k_fragments: int = 1) -> None:
     """Schedule the matmul ``block`` of ``sch`` (``C[i, j] = sum(f32(A[i, k]) * f32(B[k, j]))``,
-    float16 A and B, float32 C, M, N multiples of 16 * warps and K of 16) for tensor cores;
-    leading batch loops (``C[b, i, j]``) are fused onto ``blockIdx.z``.
+    float16 A and B, float32 C, M and N multiples of 16 * warps * fragments and K of
+    16 * k_fragments) for tensor cores; leading batch loops (``C[b, i, j]``) are fused onto
+    ``blockIdx.z``.
 
-    A thread block computes a ``(16 * warps[0]) x (16 * warps[1])`` tile of C, one
-    warp per 16 x 16 tile (``threadIdx.y``, with ``threadIdx.x`` the 32 lanes); per
-    16-wide step of k its threads stage A's and B's tiles in shared memory (rows padded
-    by :data:`SHARED_ALIGN` unless ``pad`` is False), then each
-    warp loads its fragments (``wmma.matrix_a``/``wmma.matrix_b``) and multiplies
-    into its ``wmma.accumulator`` fragment, stored to C at the end. The init, the
-    loads, the update and the store are tensorized with the intrinsics of ``variant``
-    (:data:`VARIANTS`: ``"wmma"`` or ``"mma"``). ``pipeline=True`` software-pipelines the
-    k loop (``software_pipeline_stage`` ``[0, 0, 1]``: the fetches of step k + 1 are issued
-    with the tensor-core work of step k, into a second copy of each shared tile).
+    A thread block computes a ``(16 * warps[0] * fragments[0]) x (16 * warps[1] *
+    fragments[1])`` tile of C, each warp (``threadIdx.y``, with ``threadIdx.x`` the 32 lanes)
+    ``fragments[0] x fragments[1]`` 16 x 16 tiles of it in its accumulator fragments; per
+    ``16 * k_fragments``-wide step of k its threads stage A's and B's tiles in shared memory
+    (rows padded by :data:`SHARED_ALIGN` unless ``pad`` is False), then, per 16 of k, each
+    warp loads its ``fragments[0]`` A fragments (``wmma.matrix_a``) and ``fragments[1]`` B
+    fragments (``wmma.matrix_b``) and multiplies every pair into its accumulators, stored
+    to C at the end. The init, the loads, the update and the store are tensorized with the
+    intrinsics of ``variant`` (:data:`VARIANTS`: ``"wmma"`` or ``"mma"``). More fragments
+    a warp reuse each fragment it loads: 2 x 2 load 4 fragments for 4 products where 1 x 1
+    load 2 for 1. ``pipeline=True`` software-pipelines the k loop
+    (``software_pipeline_stage`` ``[0, 0, 1]``: the fetches of step k + 1 are issued with the
+    tensor-core work of step k, into a second copy of each shared tile).
     """
     if variant not in VARIANTS:
         raise ScheduleError(f"schedule_wmma_matmul: variant must be one of {sorted(VARIANTS)}, got {variant!r}")
     fill, load_a, load_b, sync, store = VARIANTS[variant]
     wy, wz = warps
+    fi, fj = fragments
     c = sch.get_block(block) if func_name is None else sch.get_block(block, func_name)
     *batch, i, j, k = sch.get_loops(c)
     one = wy * wz == 1  # a single warp: no warp loop (a unit loop would not index the blocks)
-    i0, *i1, i2 = sch.split(i, [None, WMMA_TILE] if one else [None, wy, WMMA_TILE])
-    j0, *j1, j2 = sch.split(j, [None, WMMA_TILE] if one else [None, wz, WMMA_TILE])
-    k0, k1 = sch.split(k, [None, WMMA_TILE])
-    sch.reorder([*batch, i0, j0, k0, *i1, *j1, i2, j2, k1])
+    i0, *i1, i2 = sch.split(i, [None, *([] if one else [wy]), *([fi] if fi > 1 else []), WMMA_TILE])
+    j0, *j1, j2 = sch.split(j, [None, *([] if one else [wz]), *([fj] if fj > 1 else []), WMMA_TILE])
+    k0, *kf, k1 = sch.split(k, [None, k_fragments, WMMA_TILE] if k_fragments > 1 else [None, WMMA_TILE])
+    iw, ifr = ([], i1) if one else (i1[:1], i1[1:])
+    jw, jfr = ([], j1) if one else (j1[:1], j1[1:])
+    sch.reorder([*batch, i0, j0, k0, *iw, *jw, *kf, *ifr, *jfr, i2, j2, k1])
     if batch:
         sch.bind(sch.fuse(batch) if len(batch) > 1 else batch[0], "blockIdx.z")
     sch.bind(i0, "blockIdx.y")
     sch.bind(j0, "blockIdx.x")
-    warp = k0 if one else sch.fuse([*i1, *j1])
+    warp = k0 if one else sch.fuse([*iw, *jw])
     if not one:
         sch.bind(warp, "threadIdx.y")
     acc = sch.cache_write(c, 0, "wmma.accumulator")
     sch.reverse_compute_at(acc, j0)
     a_shared, b_shared = sch.cache_read(c, 0, "shared"), sch.cache_read(c, 1, "shared")
     a_frag, b_frag = sch.cache_read(c, 0, "wmma.matrix_a"), sch.cache_read(c, 1, "wmma.matrix_b")
-    sch.compute_at(a_frag, warp)
-    sch.compute_at(b_frag, warp)
+    sch.compute_at(a_frag, kf[0] if kf else warp)
+    sch.compute_at(b_frag, kf[0] if kf else warp)
     for copy in (a_shared, b_shared):
         sch.compute_at(copy, k0)
         if pad:
@@ -187,16 +194,36 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
         sch.bind(ty, "threadIdx.y")
         sch.bind(tx, "threadIdx.x")
     init = sch.decompose_reduction(c, k0)
-    if pipeline:  # one warp: its fragment loads sit beside the fetches, in the compute's stage
-        sch.annotate(k0, "software_pipeline_stage", [0, 1, 0, 1, 1] if one else [0, 0, 1])
-    if not one:
-        r, s = sch.get_loops(acc)[-2:]
-        r0, r1 = sch.split(r, [wy, WMMA_TILE])
-        s0, s1 = sch.split(s, [wz, WMMA_TILE])
-        sch.reorder([r0, s0, r1, s1])
-        sch.bind(sch.fuse([r0, s0]), "threadIdx.y")
-    sch.tensorize(sch.get_loops(init)[-2], fill)
+    if pipeline:  # one warp, one k fragment: its fragment loads sit beside the fetches, in the compute's stage
+        sch.annotate(k0, "software_pipeline_stage", [0, 1, 0, 1, 1] if one and not kf else [0, 0, 1])
+    r, s = sch.get_loops(acc)[-2:]
+    if not one or fi > 1 or fj > 1:
+        r_parts = sch.split(r, [*([] if one else [wy]), *([fi] if fi > 1 else []), WMMA_TILE])
+        s_parts = sch.split(s, [*([] if one else [wz]), *([fj] if fj > 1 else []), WMMA_TILE])
+        frag_loops = (r_parts[:-1] + s_parts[:-1]) if one else (r_parts[1:-1] + s_parts[1:-1])
+        if one:
+            sch.reorder([*r_parts[:-1], *s_parts[:-1], r_parts[-1], s_parts[-1]])
+        else:
+            sch.reorder([r_parts[0], s_parts[0], *r_parts[1:-1], *s_parts[1:-1], r_parts[-1], s_parts[-1]])
+            sch.bind(sch.fuse([r_parts[0], s_parts[0]]), "threadIdx.y")
+    else:
+        frag_loops = []
+    if fi > 1:  # A's fragments: one tensorized load per 16 rows
+        frag_loops.append(sch.split(sch.get_loops(a_frag)[-2], [fi, WMMA_TILE])[0])
+    if fj > 1:  # B's: one per 16 columns, the tile loop outside the rows
+        rows, cols = sch.get_loops(b_frag)[-2:]
+        tiles, inner = sch.split(cols, [fj, WMMA_TILE])
+        sch.reorder([tiles, rows, inner])
+        frag_loops.append(tiles)
+    n_init = (fi > 1) + (fj > 1)
+    init_loops = sch.get_loops(init)
+    frag_loops += init_loops[-2 - n_init:-2]
+    sch.tensorize(init_loops[-2], fill)
     sch.tensorize(sch.get_loops(a_frag)[-2], load_a)
     sch.tensorize(sch.get_loops(b_frag)[-2], load_b)
     sch.tensorize(sch.get_loops(c)[-3], sync)
     sch.tensorize(sch.get_loops(acc)[-2], store)
+    # a warp's fragments live in registers only where every index of them is a constant:
+    # its fragment loops unrolled (an array of fragments indexed in a loop is local memory)
+    for loop in [*kf, *ifr, *jfr, *frag_loops]:
+        sch.unroll(loop)
