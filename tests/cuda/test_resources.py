@@ -47,7 +47,7 @@ def _declared_shared(source: str) -> dict[str, int]:
     for kernel in source.split('extern "C" __global__')[1:]:
         name = re.search(r"\)\s+(\w+)\(", kernel).group(1)
         sizes = {"float": 4, "double": 8, "int": 4, "half": 2, "long long": 8}
-        out[name] = sum(sizes[t] * int(n) for t, n in re.findall(r"__shared__ (float|double|int|half|long long) \w+\[(\d+)\]",
+        out[name] = sum(sizes[t] * int(n) for t, n in re.findall(r"__shared__ (?:__align__\(\d+\) )?(float|double|int|half|long long) \w+\[(\d+)\]",
                                                                   kernel))
     return out
 

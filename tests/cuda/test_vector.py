@@ -94,3 +94,46 @@ def test_overlapping_vector_stores_of_two_threads_are_a_race():
     a, b = np.ones(32, "float32"), np.zeros(32, "float32")
     with pytest.raises(RaceError, match=r"data race on global buffer B\[2\]"):
         Emulator(_vector_kernel(0, store_stride=2)).run([a, b])
+
+
+def _half_copy(n: int, lanes: int, shift: int = 0):
+    """``B[i] = A[i + shift]`` (float16; ``+ 1`` for arithmetic), a thread's ``lanes``
+    elements in a vectorized loop."""
+    A = te.placeholder((n + shift,), "float16", "A")
+    B = te.compute((n,), lambda i: A[i + shift], "B")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
+    b, t, v = sch.split(sch.get_loops(sch.get_block("B"))[0], [None, 32, lanes])
+    sch.bind(b, "blockIdx.x")
+    sch.bind(t, "threadIdx.x")
+    sch.vectorize(v)
+    return sch.mod
+
+
+@pytest.mark.parametrize("lanes, ctype", [(8, "uint4"), (4, "uint2"), (2, "unsigned")])
+def test_float16_copies_move_as_raw_bytes(lanes, ctype):
+    """A vectorized copy of float16 (a cooperative fetch's) is one access of lanes * 2 bytes
+    (up to 16: 8 lanes, beyond the 4 lanes of arithmetic); a copy that is not aligned to its
+    width, and float16 arithmetic, stay a lane at a time."""
+    n = 32 * 8 * 3
+    code, cubin = compile_sources(_half_copy(n, lanes), TARGETS["sm_80"])
+    assert f"*({ctype}*)(B + " in code and f"*(const {ctype}*)(A + " in code and cubin
+    a = np.arange(n, dtype="float16")
+    b = np.empty(n, "float16")
+    emulate(_half_copy(n, lanes))["main"](a, b)
+    np.testing.assert_array_equal(b, a)
+    shifted, _ = compile_sources(_half_copy(n, lanes, shift=1), TARGETS["sm_80"])  # A + 1: not aligned
+    assert f"*(const {ctype}*)(A + " not in shifted  # lane by lane
+    emulate(_half_copy(n, lanes, shift=1))["main"](np.arange(n + 1, dtype="float16"), b)
+    np.testing.assert_array_equal(b, np.arange(1, n + 1, dtype="float16"))
+
+
+def test_vectorize_loops_leaves_float16_alone_unless_asked_to_copy_it():
+    A, B = decl_buffer((64,), "float16", "A"), decl_buffer((64,), "float16", "B")
+    i = Var("i")
+    loop = For(i, const(0), const(8), "vectorized", BufferStore(B, BufferLoad(A, (i,), "float16"), (i,)))
+    func = PrimFunc((A, B), loop)
+    assert not _ramps(vectorize_loops(func, max_lanes=4))
+    assert not _ramps(vectorize_loops(func, max_lanes=4, copy_dtypes=("float32",)))
+    assert _ramps(vectorize_loops(func, max_lanes=4, copy_dtypes=("float16",)))  # 8 lanes: 16 bytes
+    wide = PrimFunc((A, B), For(i, const(0), const(16), "vectorized", BufferStore(B, BufferLoad(A, (i,), "float16"), (i,))))
+    assert not _ramps(vectorize_loops(wide, max_lanes=4, copy_dtypes=("float16",)))  # 32 bytes: a loop

@@ -49,7 +49,7 @@ from .intrinsics import BACKEND
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from . import complex as complex_c, wmma
 from .launch import Kernel, kernels, workspace
-from .vector import is_vector_store, render_vector_store
+from .vector import copied_buffers, is_vector_store, render_vector_store
 
 __all__ = ["render", "CudaSource", "Launch", "C_TYPES"]
 
@@ -179,8 +179,11 @@ class _KernelWriter:
             restrict = " __restrict__" if self.noalias else ""
             params.append(f"{const}{_ctype(b.dtype)}*{restrict} {self.names[id(b)]}")
         self.emit(f'extern "C" __global__ void __launch_bounds__({k.threads}) {k.name}({", ".join(params)}) {{')
+        vectors = copied_buffers(k.body)
         for b in k.shared:
-            self.emit(f"  __shared__ {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
+            # 16-byte aligned where a vector copy (vector.py) moves up to 16 bytes at a time
+            align = "__align__(16) " if id(b) in vectors else ""
+            self.emit(f"  __shared__ {align}{_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         for b in k.local:
             if b.scope in FRAGMENT_SCOPES:
                 self.emit("  " + wmma.fragment_declaration(b, self.names[id(b)], _elements(b), k.body))

@@ -25,17 +25,20 @@ from ...passes.tir.software_pipeline import inject_software_pipeline
 from ...passes.tir.thread_sync import insert_thread_sync
 from ...passes.tir.vectorize import vectorize_loops
 
-__all__ = ["GPU_PIPELINE", "GPU_VECTOR_LANES", "lower_for_gpu", "vectorize_for_gpu"]
+__all__ = ["GPU_PIPELINE", "GPU_VECTOR_LANES", "GPU_COPY_DTYPES", "lower_for_gpu", "vectorize_for_gpu"]
 
 #: A GPU thread's vector: 4 lanes (``float4``, 16 bytes: one load instruction).
 GPU_VECTOR_LANES = 4
+#: Element types whose vectorized copies (a cooperative fetch of float16 tiles) move as raw
+#: bytes (:data:`mlc.backends.cuda.vector.COPY_TYPES`): 4 float16 lanes, one 8-byte access.
+GPU_COPY_DTYPES = ("float16", "int16", "uint16", "int8", "uint8")
 
 
 def vectorize_for_gpu(func: PrimFunc) -> PrimFunc:
     """``vectorized`` loops of up to :data:`GPU_VECTOR_LANES` lanes as vector IR (math
     calls included: the codegen computes them lane by lane between vector loads and
     stores). Runs after the barriers are placed, on the loops of each thread."""
-    return vectorize_loops(func, max_lanes=GPU_VECTOR_LANES, math_calls=True)
+    return vectorize_loops(func, max_lanes=GPU_VECTOR_LANES, math_calls=True, copy_dtypes=GPU_COPY_DTYPES)
 
 
 GPU_PIPELINE = [

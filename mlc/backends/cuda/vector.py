@@ -16,6 +16,13 @@ per lane::
       B_v.x = (A_v.x * 2.0f);  ...  B_v.w = (A_v.w * 2.0f);
       *(float4*)(B + (i * 4)) = B_v;
     }
+
+A vector of another element type (``float16 x 4``) that is only copied between
+global and shared buffers moves as raw bytes (:data:`COPY_TYPES`)::
+
+    A_shared[T.Ramp(r * 40 + c * 4, 1, 4)] = A[T.Ramp(r * 256 + c * 4, 1, 4)]
+    ->
+    *(uint2*)(A_shared + (r * 40 + c * 4)) = *(const uint2*)(A + (r * 256 + c * 4));
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
 from ...passes.tir.simplify import simplify_expr
 
-__all__ = ["VECTOR_TYPES", "is_vector_store", "aligned", "render_vector_store"]
+__all__ = ["VECTOR_TYPES", "COPY_TYPES", "is_vector_store", "aligned", "render_vector_store", "copied_buffers"]
 
 #: (element dtype, lanes) -> the CUDA vector type loaded and stored in one access.
 VECTOR_TYPES = {("float32", 2): "float2", ("float32", 4): "float4", ("int32", 2): "int2", ("int32", 4): "int4",
@@ -78,9 +85,46 @@ def _lane(e, lane: int, hoisted: dict):
     raise TypeError(f"cuda codegen: no lane form of {type(e).__name__}")
 
 
+#: bytes -> the CUDA type that moves them in one access: a vector copy of any dtype
+#: (``float16 x 4``: 8 bytes, one ``uint2``)
+COPY_TYPES = {4: "unsigned", 8: "uint2", 16: "uint4"}
+
+
+def copied_buffers(body) -> set[int]:
+    """ids of the buffers that vector copies under ``body`` may move as raw bytes (a shared
+    one is declared 16-byte aligned for them)."""
+    out = set()
+    for n in pre_order_nodes(body):
+        if isinstance(n, BufferStore) and is_vector_store(n) and isinstance(n.value, BufferLoad) and \
+                _vector_type(n.buffer, dt.lanes(n.indices[0].dtype)) is None:
+            out |= {id(n.buffer), id(n.value.buffer)}
+    return out
+
+
+def _copy(writer, s: BufferStore, lanes: int, pad: str) -> bool:
+    """Emit ``s`` as one load and one store of :data:`COPY_TYPES` where it copies an aligned
+    contiguous vector from one global or shared buffer to another (a cooperative fetch into
+    shared memory); False where it is not such a copy."""
+    src = s.value
+    if not (isinstance(src, BufferLoad) and len(src.indices) == 1 and src.buffer.dtype == s.buffer.dtype):
+        return False
+    ctype = COPY_TYPES.get(lanes * dt.bits(s.buffer.dtype) // 8)
+    params = {id(b) for b in writer.k.params}
+    movable = [id(b) in params or b.scope == "shared" for b in (src.buffer, s.buffer)]
+    if ctype is None or not all(movable) or not aligned(src.indices[0], lanes) or not aligned(s.indices[0], lanes):
+        return False
+    to = writer.expr(s.indices[0].base, id(s.buffer) in writer.wide)
+    at = writer.expr(src.indices[0].base, id(src.buffer) in writer.wide)
+    writer.emit(f"{pad}*({ctype}*)({writer.names[id(s.buffer)]} + {to}) = "
+                f"*(const {ctype}*)({writer.names[id(src.buffer)]} + {at});")
+    return True
+
+
 def render_vector_store(writer, s: BufferStore, pad: str) -> None:
     """Emit vector store ``s`` through ``writer`` (the kernel writer of :mod:`.codegen`)."""
     lanes = dt.lanes(s.indices[0].dtype)
+    if _vector_type(s.buffer, lanes) is None and _copy(writer, s, lanes, pad):
+        return
     params = {id(b) for b in writer.k.params}
     writer.emit(f"{pad}{{")
     hoisted: dict[int, list[Var]] = {}

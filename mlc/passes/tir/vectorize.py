@@ -63,6 +63,9 @@ __all__ = ["vectorize_loops", "hoist_invariant_guard", "full_vector_guard", "con
 MAX_LANES = 64
 
 _MEMORY_DTYPES = frozenset({"float32", "float64", "int32", "int64"})
+#: A vector copy of ``copy_dtypes`` (vectorize_loops) may have more than ``max_lanes`` lanes,
+#: up to this many bytes (8 float16: one 16-byte access on a GPU).
+COPY_BYTES = 16
 _FLOAT_OPS = frozenset({"add", "sub", "mul", "div", "min", "max"})
 _INT_OPS = frozenset({"add", "sub", "mul", "min", "max", "bitand", "bitor", "bitxor"})
 #: The nodes :meth:`_Lanes.value` gives a vector form (those a gather's index may hold).
@@ -70,7 +73,8 @@ _VECTOR_NODES = (Var, IntImm, FloatImm, BufferLoad, Binary, Select, Cast, Not, C
 
 
 def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES,
-                    math_calls: bool | Mapping[str, Collection[str]] = False) -> PrimFunc:
+                    math_calls: bool | Mapping[str, Collection[str]] = False,
+                    copy_dtypes: Collection[str] = ()) -> PrimFunc:
     """Turn each ``vectorized`` loop of lowered ``func`` that can run as lockstep lanes into
     vector statements (see the module docstring); the other loops stay as they are.
 
@@ -79,9 +83,11 @@ def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES,
     backend that renders them lane by lane (CUDA: True); or a mapping of op names to the
     dtypes whose calls do (the LLVM backend's ``sin``, ``cos`` and ``tan`` of float32 and
     float64, which it emits as vector code: :data:`mlc.backends.llvm.vecmath.VECTOR_FORMS`), the other math
-    calls keeping their loop for LLVM's loop vectorizer."""
+    calls keeping their loop for LLVM's loop vectorizer. ``copy_dtypes``: element types
+    beyond float32/64 and int32/64 whose loops only copy (``S[i] = A[j]``) become vector
+    copies too (CUDA: float16, moved as raw bytes)."""
     noalias = bool(func.attr("tir.noalias", True))
-    body = _Vectorize(noalias, max_lanes, math_calls).visit(func.body)
+    body = _Vectorize(noalias, max_lanes, math_calls, frozenset(copy_dtypes)).visit(func.body)
     return func if body is func.body else func.with_body(body)
 
 
@@ -157,8 +163,9 @@ def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
 
 class _Vectorize(Mutator):
     def __init__(self, noalias: bool, max_lanes: int = MAX_LANES,
-                 math_calls: bool | Mapping[str, Collection[str]] = False):
+                 math_calls: bool | Mapping[str, Collection[str]] = False, copy_dtypes: frozenset = frozenset()):
         self.noalias, self.max_lanes, self.math_calls = noalias, max_lanes, math_calls
+        self.copy_dtypes = copy_dtypes
 
     def visit_IfThenElse(self, s: IfThenElse) -> Stmt:
         """The split of a guarded loop is made once: its else branch, the guarded loop, is
@@ -203,17 +210,29 @@ class _Vectorize(Mutator):
         vector = [lanes.store(st) for st in stores]
         return vector[0] if len(vector) == 1 else SeqStmt(tuple(vector))
 
+    def _copy(self, st: BufferStore) -> bool:
+        """A store that copies an element of one of ``copy_dtypes`` from a buffer (flat)."""
+        v = st.value
+        return (st.buffer.dtype in self.copy_dtypes and len(st.indices) == 1 and isinstance(v, BufferLoad)
+                and v.buffer.dtype == st.buffer.dtype and len(v.indices) == 1)
+
     def _plan(self, s: For) -> list[BufferStore] | None:
         """The stores of ``s``'s body when it can run as vector statements, else None."""
-        if not (isinstance(s.extent, IntImm) and 2 <= s.extent.value <= self.max_lanes
-                and s.loop_var.dtype == "int32" and self.noalias):
+        if not (isinstance(s.extent, IntImm) and 2 <= s.extent.value and s.loop_var.dtype == "int32"
+                and self.noalias):
             return None
         stores = _flatten(s.body)
         if stores is None:
             return None
+        if s.extent.value > self.max_lanes:  # copies: as many lanes as COPY_BYTES hold
+            if not all(self._copy(st) and s.extent.value * dt.bits(st.buffer.dtype) <= 8 * COPY_BYTES
+                       for st in stores):
+                return None
         var = s.loop_var
         depends = _Dependence(var, self.math_calls)
         for st in stores:
+            if self._copy(st):
+                continue
             if (st.buffer.dtype not in _MEMORY_DTYPES or len(st.indices) != 1 or st.value.dtype != st.buffer.dtype
                     or not _supported(st.value, depends)):
                 return None

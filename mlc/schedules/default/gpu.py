@@ -8,7 +8,7 @@ block, in program order, the first rule that takes it:
    of float16 A and B with M, N, K multiples of 16, batched or not (batch loops
    on ``blockIdx.z``): tensor cores (WMMA), blocks of :data:`TENSOR_CORE_TILES`
    (:func:`tensor_core_tile`: 128 x 128 blocks of 2 x 4 warps, each computing 4 x 2
-   tiles of 16 x 16, k steps of 32, pipelined, where the shape allows), else one warp
+   tiles of 16 x 16, k steps of 64, where the shape allows), else one warp
    per 16 x 16 tile of C, 4, 2 or 1 warps along each of M and N
    (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`);
 1. ``gpu_matmul`` — ``C[i, j] += A[i, k] * B[k, j]`` shapes (two spatial
@@ -61,7 +61,7 @@ from .rules import TargetRules
 from .steps import attempt
 
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
-           "matmul_tile", "TENSOR_CORE_TILES", "TENSOR_CORE_WARPS", "tensor_core_tile"]
+           "matmul_tile", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS", "TENSOR_CORE_WARPS", "tensor_core_tile"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -72,10 +72,17 @@ VECTOR_LANES = 4
 MIN_CROSS_THREAD = 64
 #: The tensor-core rule's blocks, largest first: (warps along M and N, 16 x 16 fragments
 #: a warp along M and N, k fragments a shared-memory step, software pipelining).
-#: Measured on an H200 (float16 4096^3, float32 accumulation): 2 x 4 warps of 4 x 2
-#: fragments (128 x 128 blocks, k steps of 32) pipelined ran at 178 TFLOP/s, 2 x 4 warps of
-#: 2 x 2 at 131, 4 x 4 warps of one fragment at 80, 2 x 2 of one at 57 (cuBLAS: 750).
-TENSOR_CORE_TILES = (((2, 4), (4, 2), 2, True), ((2, 4), (2, 2), 2, False), ((4, 4), (1, 1), 1, False))
+#: Measured on an H200 (float16 4096^3, float32 accumulation, 16-byte fetches): 2 x 4 warps
+#: of 4 x 2 fragments (128 x 128 blocks) ran at 287 TFLOP/s with k steps of 64 and 227 with
+#: k steps of 32 (222 pipelined: without asynchronous copies the second stage only costs
+#: registers), 2 x 4 warps of 2 x 2 at 178, 4 x 4 warps of one fragment at 80 (cuBLAS: 725).
+TENSOR_CORE_TILES = (((2, 4), (4, 2), 4, False), ((2, 4), (4, 2), 2, False), ((2, 4), (2, 2), 2, False),
+                     ((4, 4), (1, 1), 1, False))
+#: The tensor-core rule takes a smaller block where a larger one would leave fewer thread
+#: blocks than this: about one per streaming multiprocessor (132 on an H100 or H200). Each
+#: larger block does so much more per fetch that fewer of them still win down to about one
+#: per multiprocessor (a judgment: only 4096^3 was measured).
+TENSOR_CORE_MIN_BLOCKS = 128
 #: Warps along each of M and N where no block of TENSOR_CORE_TILES divides the output: the
 #: most that divide it, one fragment each.
 TENSOR_CORE_WARPS = (4, 2, 1)
@@ -143,12 +150,13 @@ def gpu_tensor_core_matmul(sch, func_name: str, name: str):
 
 def tensor_core_tile(m: int, n: int, k: int, batch: int = 1):
     """The block of :data:`TENSOR_CORE_TILES` for an ``m x n x k`` float16 matmul (``batch``
-    of them): the first whose tile divides the shape and still gives :data:`MIN_BLOCKS`
-    thread blocks, else the first that divides it; None where none does."""
+    of them): the first whose tile divides the shape and still gives
+    :data:`TENSOR_CORE_MIN_BLOCKS` thread blocks, else the first that divides it; None where
+    none does."""
     fitting = [t for t in TENSOR_CORE_TILES if m % (WMMA_TILE * t[0][0] * t[1][0]) == 0 and
                n % (WMMA_TILE * t[0][1] * t[1][1]) == 0 and k % (WMMA_TILE * t[2]) == 0]
     for (wy, wz), (fi, fj), kf, pipeline in fitting:
-        if batch * (m // (WMMA_TILE * wy * fi)) * (n // (WMMA_TILE * wz * fj)) >= MIN_BLOCKS:
+        if batch * (m // (WMMA_TILE * wy * fi)) * (n // (WMMA_TILE * wz * fj)) >= TENSOR_CORE_MIN_BLOCKS:
             return (wy, wz), (fi, fj), kf, pipeline
     return fitting[0] if fitting else None
 

@@ -127,6 +127,10 @@ for _variant, (_fill, _load_a, _load_b, _sync, _store) in VARIANTS.items():  # e
         _register, _store, (("F", "float32", "wmma.accumulator"), ("C", "float32", "global")), 1, _copy, False))
 
 
+#: Elements of A and B each thread copies into shared memory a step (one 16-byte copy of
+#: float16: the cuda backend's vector copy), where the tiles are whole steps.
+FETCH_LANES = 8
+
 #: storage_align of the shared tiles: rows padded to ``stride % 32 == 8`` halves (16 bytes past
 #: a multiple of the 32 banks' 64 bytes), so the rows a fragment load reads start in
 #: different banks; a multiple of 16 bytes, as load_matrix_sync needs.
@@ -182,17 +186,21 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
     a_frag, b_frag = sch.cache_read(c, 0, "wmma.matrix_a"), sch.cache_read(c, 1, "wmma.matrix_b")
     sch.compute_at(a_frag, kf[0] if kf else warp)
     sch.compute_at(b_frag, kf[0] if kf else warp)
-    for copy in (a_shared, b_shared):
+    tile_k = WMMA_TILE * k_fragments
+    for copy, elements in ((a_shared, WMMA_TILE * wy * fi * tile_k), (b_shared, tile_k * WMMA_TILE * wz * fj)):
         sch.compute_at(copy, k0)
         if pad:
             sch.storage_align(copy, 0, 0, *SHARED_ALIGN)
         fused = sch.fuse(sch.get_loops(copy)[-2:])
-        if one:
-            sch.bind(sch.split(fused, [None, 32])[1], "threadIdx.x")
-            continue
-        _, ty, tx = sch.split(fused, [None, wy * wz, 32])
-        sch.bind(ty, "threadIdx.y")
-        sch.bind(tx, "threadIdx.x")
+        # FETCH_LANES halves a thread a step (one 16-byte copy) where the tile is whole steps
+        lanes = FETCH_LANES if elements % (wy * wz * 32 * FETCH_LANES) == 0 else 1
+        parts = sch.split(fused, [None, *([] if one else [wy * wz]), 32, *([lanes] if lanes > 1 else [])])
+        if lanes > 1:
+            sch.vectorize(parts[-1])
+            parts = parts[:-1]
+        if not one:
+            sch.bind(parts[-2], "threadIdx.y")
+        sch.bind(parts[-1], "threadIdx.x")
     init = sch.decompose_reduction(c, k0)
     if pipeline:  # one warp, one k fragment: its fragment loads sit beside the fetches, in the compute's stage
         sch.annotate(k0, "software_pipeline_stage", [0, 1, 0, 1, 1] if one and not kf else [0, 0, 1])
