@@ -410,10 +410,10 @@ def _inputs_small(m, k, n):
 
 
 def test_the_default_rule_gives_large_float16_matmuls_warps_of_several_fragments():
-    """256 x 256 x 64: 128 x 128 blocks of 2 x 4 warps, each 4 x 2 tiles (TENSOR_CORE_TILES);
+    """256 x 256 x 64: 128 x 128 blocks of 2 x 2 warps, each 4 x 4 tiles (TENSOR_CORE_TILES);
     64 x 64 x 64: one tile a warp."""
     rng = np.random.default_rng(2)
-    for (m, n, k), tiles in (((256, 256, 64), 8), ((64, 64, 64), 1)):
+    for (m, n, k), tiles in (((256, 256, 64), 16), ((64, 64, 64), 1)):
         mod = schedule_module(_matmul(m, n, k), "cuda")
         a = rng.integers(-8, 9, (m, k)).astype("float16")
         b = rng.integers(-8, 9, (k, n)).astype("float16")

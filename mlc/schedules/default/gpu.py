@@ -7,7 +7,7 @@ block, in program order, the first rule that takes it:
 0. ``gpu_tensor_core_matmul`` — float32 ``C[i, j] += f32(A[i, k]) * f32(B[k, j])``
    of float16 A and B with M, N, K multiples of 16, batched or not (batch loops
    on ``blockIdx.z``): tensor cores (WMMA), blocks of :data:`TENSOR_CORE_TILES`
-   (:func:`tensor_core_tile`: 128 x 128 blocks of 2 x 4 warps, each computing 4 x 2
+   (:func:`tensor_core_tile`: 128 x 128 blocks of 2 x 2 warps, each computing 4 x 4
    tiles of 16 x 16, k steps of 64, where the shape allows), else one warp
    per 16 x 16 tile of C, 4, 2 or 1 warps along each of M and N
    (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`);
@@ -72,11 +72,12 @@ VECTOR_LANES = 4
 MIN_CROSS_THREAD = 64
 #: The tensor-core rule's blocks, largest first: (warps along M and N, 16 x 16 fragments
 #: a warp along M and N, k fragments a shared-memory step, software pipelining).
-#: Measured on an H200 (float16 4096^3, float32 accumulation, 16-byte fetches): 2 x 4 warps
-#: of 4 x 2 fragments (128 x 128 blocks) ran at 287 TFLOP/s with k steps of 64 and 227 with
-#: k steps of 32 (222 pipelined: without asynchronous copies the second stage only costs
-#: registers), 2 x 4 warps of 2 x 2 at 178, 4 x 4 warps of one fragment at 80 (cuBLAS: 725).
-TENSOR_CORE_TILES = (((2, 4), (4, 2), 4, False), ((2, 4), (4, 2), 2, False), ((2, 4), (2, 2), 2, False),
+#: Measured on an H200 in one run (float16 4096^3, float32 accumulation, 16-byte fetches;
+#: cuBLAS 719 TFLOP/s): 128 x 128 blocks with k steps of 64 ran at 312 TFLOP/s as 2 x 2
+#: warps of 4 x 4 fragments, 298 as 4 x 2 of 2 x 4, 285 as 2 x 4 of 4 x 2; with k steps of
+#: 32 at 230 (224 pipelined: without asynchronous copies the second stage only costs
+#: registers); 64 x 128 blocks (2 x 4 warps of 2 x 2) at 180, one fragment a warp at 82.
+TENSOR_CORE_TILES = (((2, 2), (4, 4), 4, False), ((2, 4), (4, 2), 2, False), ((2, 4), (2, 2), 2, False),
                      ((4, 4), (1, 1), 1, False))
 #: The tensor-core rule takes a smaller block where a larger one would leave fewer thread
 #: blocks than this: about one per streaming multiprocessor (132 on an H100 or H200). Each
