@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import mlc
 from mlc import te
 from mlc.backends.llvm import elf, jit, object_cache
+from mlc.runtime import disk_cache
 from mlc.backends.llvm.module import generate_ir
 from mlc.target import Target
 from mlc.config import override
@@ -133,7 +134,7 @@ def _build_twice_without_disk_cache(root):
 
 @pytest.mark.parametrize("which", ["root", "llvm"])
 def test_a_directory_others_can_write_is_refused_with_one_warning(tmp_path, monkeypatch, which):
-    monkeypatch.setattr(object_cache, "_warned", set())
+    monkeypatch.setattr(disk_cache, "_warned", set())
     root = tmp_path / "shared"
     (root / "llvm").mkdir(parents=True)
     os.chmod(root if which == "root" else root / "llvm", 0o777)
@@ -143,7 +144,7 @@ def test_a_directory_others_can_write_is_refused_with_one_warning(tmp_path, monk
 
 def test_a_directory_of_another_user_is_refused_with_one_warning(tmp_path, monkeypatch):
     """Simulated: this process acts as another user than the directory's owner."""
-    monkeypatch.setattr(object_cache, "_warned", set())
+    monkeypatch.setattr(disk_cache, "_warned", set())
     monkeypatch.setattr(os, "geteuid", lambda: os.stat(tmp_path).st_uid + 4242)
     (warning,) = _build_twice_without_disk_cache(tmp_path / "theirs")
     assert "belongs to user id" in str(warning.message)

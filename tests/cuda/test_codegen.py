@@ -299,3 +299,26 @@ def test_float16_min_max_and_modulo_compute_in_float():
     mod = _gpu(_elementwise(lambda x, y: te.max(x, y) + te.min(x, y) + x % y, "float16", inputs=2))
     code, cubin = compile_sources(mod, TARGETS["sm_80"])
     assert "((half)(mlc_max(((float)(X0[" in code and cubin[:4] == b"\x7fELF"
+
+
+@pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+def test_compiled_kernels_are_kept_on_disk_and_a_damaged_entry_is_compiled_again(tmp_path, monkeypatch):
+    from mlc.backends.cuda import nvrtc
+    from mlc.config import override
+    source = 'extern "C" __global__ void k(float* a) { a[threadIdx.x] *= 3.0f; }'
+    with override(cache_dir=str(tmp_path)):
+        cubin = nvrtc.compile_cuda(source, "sm_80")
+        (entry,) = (tmp_path / "cuda").iterdir()
+        nvrtc._compile.cache_clear()  # a new process: only the disk remembers
+        compiled = []
+        real = nvrtc._nvrtc_compile
+        monkeypatch.setattr(nvrtc, "_nvrtc_compile", lambda *a: compiled.append(a) or real(*a))
+        assert nvrtc.compile_cuda(source, "sm_80") == cubin and compiled == []
+        assert nvrtc.compile_cuda(source, "sm_90") != cubin and len(compiled) == 1  # another key
+        nvrtc._compile.cache_clear()
+        data = entry.read_bytes()
+        entry.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit of the cubin flipped
+        assert nvrtc.compile_cuda(source, "sm_80") == cubin and len(compiled) == 2
+        assert entry.read_bytes() == data  # stored again, whole
+        nvrtc._compile.cache_clear()
+        assert nvrtc.compile_cuda(source, "sm_80", cache=False) == cubin and len(compiled) == 3

@@ -5,9 +5,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 
 from ...errors import CompileError
+from ...runtime import disk_cache
+from ...version import __version__
 
 __all__ = ["compile_cuda", "compile_log", "nvrtc_version", "nvrtc_unavailable_reason", "cuda_include_dir",
            "cuda_include_dirs"]
@@ -86,18 +89,45 @@ def compile_cuda(source: str, arch: str = "sm_80", ptx: bool = False, options: t
                  name: str = "mlc_kernels.cu", cache: bool = True) -> bytes:
     """Compile ``source`` for ``arch`` ("sm_80", "sm_90", ...): cubin bytes, or PTX text
     (as bytes) with ``ptx=True``. A compile error is a CompileError with NVRTC's log and
-    the source. The same source compiled again in one process is NVRTC's first result
-    (the last :data:`COMPILED` compiles are kept) unless ``cache`` is False."""
-    compile_ = _compile if cache else _compile.__wrapped__
-    return compile_(source, arch, ptx, tuple(options), name)
+    the source. The same source compiled again is NVRTC's first result, kept in this
+    process (the last :data:`COMPILED` compiles) and on disk (``MLC_CACHE_DIR/cuda``, keyed
+    by the source, the architecture, the options and the NVRTC and mlc versions; trusted
+    as :mod:`mlc.runtime.disk_cache` says), unless ``cache`` is False."""
+    if not cache:
+        return _nvrtc_compile(source, arch, ptx, tuple(options), name)
+    return _compile(source, arch, ptx, tuple(options), name)
 
 
 #: How many compiles :func:`compile_cuda` keeps.
 COMPILED = 256
 
 
+_MAGIC = b"mlc-cuda-cache 1\n"
+
+
 @functools.lru_cache(maxsize=COMPILED)
 def _compile(source: str, arch: str, ptx: bool, options: tuple[str, ...], name: str) -> bytes:
+    """NVRTC's result for these arguments: from the disk cache, else compiled and stored there."""
+    if _nvrtc() is None:
+        raise CompileError(nvrtc_unavailable_reason(), source)
+    key = {"source": disk_cache.digest(source.encode()), "arch": arch, "ptx": ptx, "options": list(options),
+           "name": name, "nvrtc": list(nvrtc_version()), "mlc": __version__,
+           "headers": list(cuda_include_dirs()) if "#include <" in source else []}
+    folder = disk_cache.cache_directory("cuda")
+    path = None if folder is None else os.path.join(
+        folder, disk_cache.digest(json.dumps(key, sort_keys=True).encode()) + ".entry")
+    if path is not None and os.path.exists(path):
+        found = disk_cache.read_entry(path, _MAGIC)
+        if found is not None and found[0].get("key") == key:
+            return found[1]
+        disk_cache.remove(path)
+    out = _nvrtc_compile(source, arch, ptx, options, name)
+    if path is not None:
+        disk_cache.write_entry(path, _MAGIC, {"key": key}, out)
+    return out
+
+
+def _nvrtc_compile(source: str, arch: str, ptx: bool, options: tuple[str, ...], name: str) -> bytes:
     nvrtc = _nvrtc()
     if nvrtc is None:
         raise CompileError(nvrtc_unavailable_reason(), source)
