@@ -250,12 +250,9 @@ def run(args) -> int:
     if "sgemm" in names:
         variants = [("default schedule", None)]
         if args.variants:
-            variants += [(f"tile {ti}x{tj} thr, {ri}x{rj} reg, k{ks}{' vec' if v else ''}",
-                          _sgemm_variant(ti, tj, ri, rj, ks, v))
-                         for ti, tj, ri, rj, ks, v in [(8, 8, 4, 4, 8, 0), (16, 16, 4, 4, 8, 0),
-                                                       (16, 16, 8, 8, 8, 0), (16, 16, 8, 8, 8, 4),
-                                                       (16, 16, 8, 8, 16, 4), (16, 16, 4, 8, 8, 4),
-                                                       (8, 16, 8, 8, 8, 4)]]
+            variants += [(f"tile {t[0]}x{t[1]} thr, {t[2]}x{t[3]} reg, k{t[4]}", _sgemm_variant(t))
+                         for t in [(8, 8, 4, 4, 8), (16, 16, 4, 4, 8), (16, 16, 8, 8, 8), (16, 16, 8, 8, 16),
+                                   (16, 16, 4, 8, 8), (8, 16, 8, 8, 8)]]
         gemm("sgemm", "float32", "float32", variants)
     if "hgemm" in names:
         variants = [("default schedule", None)]
@@ -308,33 +305,12 @@ def run(args) -> int:
     return 0
 
 
-def _sgemm_variant(ti, tj, ri, rj, kstep, vec):
+def _sgemm_variant(tile):
     def schedule(mod):
         import mlc
+        from mlc.schedules.default.gpu import schedule_shared_matmul
         sch = mlc.Schedule(mod)
-        block = sch.get_block("C")
-        local = sch.cache_write(block, 0, "local")
-        i, j, k = sch.get_loops(block)
-        ib, it, ir = sch.split(i, [None, ti, ri])
-        jb, jt, jr = sch.split(j, [None, tj, rj])
-        k0, k1 = sch.split(k, [None, kstep])
-        sch.reorder(ib, jb, it, jt, k0, k1, ir, jr)
-        sch.reverse_compute_at(local, jt)
-        tx = sch.fuse(it, jt)
-        sch.bind(ib, "blockIdx.y")
-        sch.bind(jb, "blockIdx.x")
-        sch.bind(tx, "threadIdx.x")
-        for index in (0, 1):
-            cache = sch.cache_read(block, index, "shared")
-            sch.compute_at(cache, k0)
-            fused = sch.fuse(*sch.get_loops(cache)[-2:])
-            if vec:
-                _, ftx, v = sch.split(fused, [None, ti * tj, vec])
-                sch.vectorize(v)
-            else:
-                _, ftx = sch.split(fused, [None, ti * tj])
-            sch.bind(ftx, "threadIdx.x")
-        sch.decompose_reduction(block, k0)
+        schedule_shared_matmul(sch, sch.get_block("C"), tile)
         return sch
     return schedule
 

@@ -16,6 +16,7 @@ from mlc.errors import DeviceError, DTypeError, ShapeError
 from mlc.runtime.ndarray import cpu, cuda as cuda_device
 
 from .conftest import DEVICE_MISSING, needs_gpu
+from .fake_cupy import FakeArray, FakeCuPy
 
 
 def gelu(x):
@@ -218,48 +219,6 @@ def test_cuda_functions_check_their_arguments_after_the_fast_test_fails():
 # ------------------------------------------------------------------ the entry on a CUDA device,
 # with a stand-in for CuPy (host memory posing as device memory) so that it runs without a GPU
 
-class _DeviceArray(np.ndarray):
-    """What the stand-in CuPy allocates: an array in "device" memory."""
-
-    @property
-    def device(self):
-        return _FakeCuPy.cuda.Device(0)
-
-
-class _FakeCuPy:
-    ndarray = _DeviceArray
-    allocated = 0
-
-    class cuda:
-        class runtime:
-            @staticmethod
-            def getDevice():
-                return 0
-
-        class Device:
-            def __init__(self, index=0):
-                self.id = index
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-    @classmethod
-    def empty(cls, shape, dtype):
-        cls.allocated += 1
-        return np.empty(shape, dtype).view(_DeviceArray)
-
-    @staticmethod
-    def asarray(x):
-        return x if isinstance(x, _DeviceArray) else np.array(x).view(_DeviceArray)
-
-    @staticmethod
-    def ascontiguousarray(x):
-        return np.ascontiguousarray(x).view(_DeviceArray)
-
-
 def test_the_entry_on_a_cuda_device_copies_inputs_and_constants_there_and_allocates_outputs_there(monkeypatch):
     from mlc.ir.expr import const
     from mlc.ir.tir import Evaluate, PrimFunc
@@ -268,23 +227,23 @@ def test_the_entry_on_a_cuda_device_copies_inputs_and_constants_there_and_alloca
     from mlc.runtime.entry import MainEntry
     from mlc.runtime.module import Function
 
-    monkeypatch.setattr(ndarray, "_cupy", lambda dev: _FakeCuPy)
+    monkeypatch.setattr(ndarray, "_cupy", lambda dev: FakeCuPy)
     seen = []
 
     def kernel(arrays):
         seen.append([type(a) for a in arrays])
         x, c, out = arrays
         assert all(a.flags.c_contiguous for a in arrays)
-        out[...] = x + c
+        out.data[...] = x.data + c.data
 
     params = tuple(decl_buffer((4,), "float32", name) for name in ("x", "c", "out"))
     fn = Function("main", PrimFunc(params, Evaluate(const(0))), kernel)
     entry = MainEntry(fn, 1, [np.full(4, 10, "float32")], device=cuda_device(), single=True)
     host = np.arange(8, dtype="float32")[::2]  # not contiguous: made so on the device
     y = entry([host])
-    assert type(y) is _DeviceArray
-    np.testing.assert_array_equal(np.asarray(y), host + 10)
-    assert seen == [[_DeviceArray] * 3]
-    allocated = _FakeCuPy.allocated
-    entry([_FakeCuPy.asarray(np.ones(4, "float32"))])  # device arrays pass as they are
-    assert _FakeCuPy.allocated == allocated + 1  # one output per call, from the device allocator
+    assert type(y) is FakeArray
+    np.testing.assert_array_equal(y.data, host + 10)
+    assert seen == [[FakeArray] * 3]
+    allocated = FakeCuPy.allocated
+    entry([FakeCuPy.asarray(np.ones(4, "float32"))])  # device arrays pass as they are
+    assert FakeCuPy.allocated == allocated + 1  # one output per call, from the device allocator

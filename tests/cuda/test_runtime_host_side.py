@@ -11,106 +11,20 @@ import pytest
 import mlc
 import mlc.numpy as mnp
 from mlc import te
-from mlc.backends.cuda import backend as cuda_backend, runtime as cuda_runtime
 from mlc.errors import DeviceError, DTypeError, ShapeError
-from mlc.runtime import ndarray as runtime_ndarray
-from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
 
+from . import fake_cupy
 from .conftest import NVRTC_MISSING
+from .fake_cupy import FakeArray
 
 pytestmark = pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
-
-
-class FakeArray:
-    """A "device" array: NumPy memory behind CuPy's attributes (not an ndarray, as CuPy's is not)."""
-
-    def __init__(self, data: np.ndarray):
-        self.data = data
-
-    shape = property(lambda self: self.data.shape)
-    dtype = property(lambda self: self.data.dtype)
-    flags = property(lambda self: self.data.flags)
-    size = property(lambda self: self.data.size)
-    device = property(lambda self: FakeCuPy.cuda.Device(0))
-
-    @property
-    def __cuda_array_interface__(self):
-        return {"shape": self.data.shape, "typestr": self.data.dtype.str, "version": 3,
-                "data": (self.data.ctypes.data, False), "strides": None}
-
-    def reshape(self, *shape):
-        return FakeArray(self.data.reshape(*shape))
-
-    def view(self, dtype):
-        return FakeArray(self.data.view(dtype))
-
-    def __getitem__(self, key):
-        return FakeArray(self.data[key])
-
-
-class FakeModule:
-    def load(self, cubin: bytes) -> None:
-        assert cubin[:4] == b"\x7fELF"  # NVRTC's cubin for the "device's" architecture
-
-    def get_function(self, name: str):
-        def launch(grid, block, args):
-            FakeCuPy.launches.append((name, grid, block, args))
-        return launch
-
-
-class FakeCuPy:
-    ndarray = FakeArray
-    launches: list = []
-
-    class cuda:
-        class runtime:
-            getDevice = staticmethod(lambda: 0)
-            getDeviceCount = staticmethod(lambda: 1)
-
-        class Device:
-            compute_capability = "90"
-
-            def __init__(self, index=0):
-                self.id = index
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                return False
-
-        class function:
-            Module = FakeModule
-
-        class driver:
-            class CUDADriverError(Exception):
-                pass
-
-    @staticmethod
-    def empty(shape, dtype):
-        return FakeArray(np.zeros(shape, dtype))
-
-    @staticmethod
-    def asarray(x):
-        return x if isinstance(x, FakeArray) else FakeArray(np.array(x))
-
-    @staticmethod
-    def ascontiguousarray(x):
-        return FakeArray(np.ascontiguousarray(x.data))
 
 
 @pytest.fixture
 def fake_gpu(monkeypatch):
     """CuPy and an sm_90 device, stood in for; the launches are recorded."""
-    FakeCuPy.launches = []
-    monkeypatch.setattr(cuda_runtime, "cupy_or_none", lambda: FakeCuPy)
-    for module in (cuda_runtime, cuda_backend):
-        monkeypatch.setattr(module, "device_unavailable_reason", lambda: None)
-        monkeypatch.setattr(module, "device_arch", lambda: "sm_90")
-    monkeypatch.setattr(runtime_ndarray, "_cupy", lambda dev: FakeCuPy)
-    FAST_DEVICE_ARRAYS.add(FakeArray)
-    yield FakeCuPy.launches
-    FAST_DEVICE_ARRAYS.discard(FakeArray)
+    yield fake_cupy.install(monkeypatch)
+    fake_cupy.uninstall()
 
 
 def _double(n: int):

@@ -61,7 +61,8 @@ from .rules import TargetRules
 from .steps import attempt
 
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
-           "matmul_tile", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS", "TENSOR_CORE_WARPS", "tensor_core_tile"]
+           "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
+           "TENSOR_CORE_WARPS", "tensor_core_tile"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -180,7 +181,17 @@ def gpu_matmul(sch, func_name: str, name: str):
     ext = _extents(v.loops)
     if ext is None or ext[0] < 32 or ext[1] < 32:
         return None
-    ti, tj, ri, rj, ks = matmul_tile(ext[0], ext[1])
+    schedule_shared_matmul(sch, block, matmul_tile(ext[0], ext[1]))
+    return {name}
+
+
+def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]) -> None:
+    """The course's shared-memory blocking of matmul ``block`` (``C[i, j] += A[i, k] *
+    B[k, j]``) with ``tile`` = (threads along i, along j, each thread's rows, columns, k
+    step): a ``local`` accumulator per thread, the threads fused on ``threadIdx.x``, and A's
+    and B's tiles fetched cooperatively into ``shared`` per k step, a vector a thread where
+    the tile is whole vector steps and ``vectorize`` proves the lanes aligned."""
+    ti, tj, ri, rj, ks = tile
     threads = ti * tj
     local_cache = sch.cache_write(block, 0, "local")
     i, j, k = sch.get_loops(block)
@@ -201,7 +212,6 @@ def gpu_matmul(sch, func_name: str, name: str):
             _, fetch_tx = sch.split(fused, [None, threads])
             sch.bind(fetch_tx, "threadIdx.x")
     sch.decompose_reduction(block, k0)
-    return {name}
 
 
 def matmul_tile(m: int, n: int) -> tuple[int, int, int, int, int]:

@@ -1,0 +1,105 @@
+"""A stand-in for CuPy: "device" arrays in host memory and kernels that record their
+launches instead of running, so that the host side of the ``cuda`` runtime runs
+without a GPU (tests/cuda/test_runtime_host_side.py, tests/cuda/test_jit.py)."""
+import numpy as np
+
+from mlc.backends.cuda import backend as cuda_backend, runtime as cuda_runtime
+from mlc.runtime import ndarray as runtime_ndarray
+from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
+
+
+class FakeArray:
+    """A "device" array: NumPy memory behind CuPy's attributes (not an ndarray, as CuPy's is not)."""
+
+    def __init__(self, data: np.ndarray):
+        self.data = data
+
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    flags = property(lambda self: self.data.flags)
+    size = property(lambda self: self.data.size)
+    device = property(lambda self: FakeCuPy.cuda.Device(0))
+
+    @property
+    def __cuda_array_interface__(self):
+        return {"shape": self.data.shape, "typestr": self.data.dtype.str, "version": 3,
+                "data": (self.data.ctypes.data, False), "strides": None}
+
+    def reshape(self, *shape):
+        return FakeArray(self.data.reshape(*shape))
+
+    def view(self, dtype):
+        return FakeArray(self.data.view(dtype))
+
+    def __getitem__(self, key):
+        return FakeArray(self.data[key])
+
+
+class FakeModule:
+    def load(self, cubin: bytes) -> None:
+        assert cubin[:4] == b"\x7fELF"  # NVRTC's cubin for the "device's" architecture
+
+    def get_function(self, name: str):
+        def launch(grid, block, args):
+            FakeCuPy.launches.append((name, grid, block, args))
+        return launch
+
+
+class FakeCuPy:
+    ndarray = FakeArray
+    launches: list = []
+    allocated = 0
+
+    class cuda:
+        class runtime:
+            getDevice = staticmethod(lambda: 0)
+            getDeviceCount = staticmethod(lambda: 1)
+
+        class Device:
+            compute_capability = "90"
+
+            def __init__(self, index=0):
+                self.id = index
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+        class function:
+            Module = FakeModule
+
+        class driver:
+            class CUDADriverError(Exception):
+                pass
+
+    @classmethod
+    def empty(cls, shape, dtype):
+        cls.allocated += 1
+        return FakeArray(np.zeros(shape, dtype))
+
+    @staticmethod
+    def asarray(x):
+        return x if isinstance(x, FakeArray) else FakeArray(np.array(x))
+
+    @staticmethod
+    def ascontiguousarray(x):
+        return FakeArray(np.ascontiguousarray(x.data))
+
+
+def install(monkeypatch) -> list:
+    """CuPy and an sm_90 device, stood in for; returns the list the launches are recorded in
+    (undo ``FAST_DEVICE_ARRAYS`` with :func:`uninstall`)."""
+    FakeCuPy.launches = []
+    monkeypatch.setattr(cuda_runtime, "cupy_or_none", lambda: FakeCuPy)
+    for module in (cuda_runtime, cuda_backend):
+        monkeypatch.setattr(module, "device_unavailable_reason", lambda: None)
+        monkeypatch.setattr(module, "device_arch", lambda: "sm_90")
+    monkeypatch.setattr(runtime_ndarray, "_cupy", lambda dev: FakeCuPy)
+    FAST_DEVICE_ARRAYS.add(FakeArray)
+    return FakeCuPy.launches
+
+
+def uninstall() -> None:
+    FAST_DEVICE_ARRAYS.discard(FakeArray)
