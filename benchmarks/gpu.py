@@ -19,7 +19,9 @@ tensor-core issue's targets:
 - ``overhead``: a jitted call's host time beside one launch of its kernel, on 1024 floats.
 
 ``--variants`` adds rows of schedules beside the defaults (matmul tiles, tensor-core
-warps and pipelining), to choose the defaults from.
+warps and pipelining), to choose the defaults from. ``--static`` needs no GPU (NVRTC
+only): ptxas's registers, spills and shared memory of every default kernel at sm_80 and
+sm_90, and the global-memory traffic the emulator counts.
 """
 from __future__ import annotations
 
@@ -41,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", action="store_true", help="also time schedule variants beside the defaults")
     p.add_argument("--json", metavar="FILE", help="write every row as JSON")
     p.add_argument("--small", action="store_true", help="small sizes (a smoke test, not a benchmark)")
+    p.add_argument("--static", action="store_true",
+                   help="no GPU needed: ptxas's registers, spills and shared memory of the default schedules "
+                        "at sm_80 and sm_90, and the global traffic the emulator counts")
     return p
 
 
@@ -326,15 +331,70 @@ def _wmma_variant(warps, variant, pipeline, fragments=(1, 1), k_fragments=1):
     return schedule
 
 
+def static(args) -> int:
+    """The figures that need no GPU: per kernel of each workload's default schedule, ptxas's
+    registers, spill stores and loads and shared bytes at sm_80 and sm_90 (through NVRTC);
+    then the global-memory traffic the emulator counts, as a multiple of the minimal bytes
+    (each input read once, each output written once) at sizes the emulator runs quickly,
+    and the shared-tiled sgemm's reads per input element against N / tile."""
+    import mlc
+    import mlc.numpy as mnp  # noqa: F401 - the workloads' ops
+    from mlc.backends.cuda.nvrtc import nvrtc_unavailable_reason
+    from mlc.backends.cuda.resources import kernel_resources
+    from mlc.schedules.default.gpu import matmul_tile
+    reason = nvrtc_unavailable_reason()
+    if reason is not None:
+        print(f"--static needs NVRTC: {reason}", file=sys.stderr)
+        return 2
+    rng = np.random.default_rng(0)
+    f32 = lambda *shape: rng.standard_normal(shape).astype("float32")  # noqa: E731
+    workloads = {"gelu": (gelu, (f32(1 << 26),)), "chain": (chain, (f32(1 << 26),) * 3),
+                 "softmax": (softmax, (f32(8192, 4096),)), "layer_norm": (layer_norm, (f32(8192, 4096), f32(4096), f32(4096)))}
+    print("ptxas, default schedules (registers, spill stores/loads, shared bytes per block):")
+    for arch in ("sm_80", "sm_90"):
+        for name, (fn, xs) in workloads.items():
+            code = mlc.jit(target=f"cuda -arch={arch}")(fn).lower(*xs).compile().as_text()
+            _print_resources(f"{name} {arch}", kernel_resources(code, arch))
+        for name, dtype, out in (("sgemm 4096", "float32", "float32"), ("hgemm 4096", "float16", "float32")):
+            code = mlc.build(_matmul_module(4096, dtype, out), f"cuda -arch={arch}").get_source("cuda")
+            _print_resources(f"{name} {arch}", kernel_resources(code, arch))
+    print("global traffic on the emulator (elements moved / the minimal elements):")
+    small = {"gelu": (gelu, (f32(1 << 16),)), "chain": (chain, (f32(1 << 16),) * 3),
+             "softmax": (softmax, (f32(32, 4096),)), "layer_norm": (layer_norm, (f32(32, 4096), f32(4096), f32(4096)))}
+    for name, (fn, xs) in small.items():
+        compiled = mlc.jit(target="cuda-emulator")(fn).lower(*xs).compile()
+        out = compiled(*xs)
+        moved = sum(s.global_reads + s.global_writes for s in compiled.lib.kernel_stats())
+        minimal = sum(x.size for x in xs) + out.size
+        print(f"  {name:<12} {moved / minimal:5.2f}x  ({moved} of {minimal}; target <= 1.1x)")
+    n = 512
+    lib = mlc.build(_matmul_module(n, "float32", "float32"), "cuda-emulator")
+    a, b = f32(n, n), f32(n, n)
+    lib["main"](a, b, np.empty((n, n), "float32"))
+    reads = sum(s.global_reads for s in lib.kernel_stats())
+    ti, tj, ri, rj, _ = matmul_tile(n, n)
+    print(f"  sgemm {n}^3  {reads / (2 * n * n):5.1f} reads per input element (N / tile: "
+          f"{n / (ti * ri):.0f} for A, {n / (tj * rj):.0f} for B)")
+    return 0
+
+
+def _print_resources(label: str, report) -> None:
+    for kernel, r in report.items():
+        print(f"  {label:<18} {kernel:<44} {r.registers:>3} regs, spills {r.spill_stores}/{r.spill_loads}, "
+              f"{r.shared_bytes:>6} B shared")
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.static:
+        return static(args)
     try:
         import cupy as cp
         if cp.cuda.runtime.getDeviceCount() < 1:
             raise RuntimeError("no device")
     except Exception as err:  # noqa: BLE001
         print(f"--target cuda needs CuPy and a CUDA GPU ({type(err).__name__}: {err}); "
-              "the CUDA figures that need no GPU are in tests/cuda (NVRTC compiles, ptxas resources, "
-              "the emulator's traffic counts)", file=sys.stderr)
+              "--static prints the CUDA figures that need none (ptxas's resources, the emulator's "
+              "traffic counts)", file=sys.stderr)
         return 2
     return run(args)

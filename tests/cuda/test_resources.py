@@ -69,13 +69,17 @@ def test_gelu_on_2_26_elements_spills_nothing_and_needs_no_shared_memory(arch):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_row_reductions_shuffle_with_one_shared_slot_per_warp(arch):
-    for fn, args in ((softmax, (_shape(8192, 4096),)),
-                     (layer_norm, (_shape(8192, 4096), _shape(4096), _shape(4096)))):
+def test_row_reductions_keep_the_row_and_one_slot_per_warp_in_shared_memory(arch):
+    """softmax and layer_norm on 8192 x 4096: one kernel (gpu_rows), a block per row, the
+    row (16 KiB) fetched into shared memory once; each reduction shuffles within warps and
+    combines them through one shared slot per warp (256 threads: 8), its result one
+    shared float."""
+    for fn, args, reductions in ((softmax, (_shape(8192, 4096),), 2),
+                                 (layer_norm, (_shape(8192, 4096), _shape(4096), _shape(4096)), 2)):
         report = _check(_jit_source(fn, *args, arch=arch), arch)
-        reducing = [r for r in report.values() if r.barriers]
-        assert reducing  # the row reductions: a block per row
-        assert all(r.shared_bytes <= 8 * 4 for r in reducing)  # 256 threads: 8 warps, one float each
+        (r,) = report.values()
+        assert r.barriers
+        assert 4096 * 4 <= r.shared_bytes <= 4096 * 4 + reductions * (8 * 4 + 4) + 16
 
 
 @pytest.mark.parametrize("arch", ARCHS)

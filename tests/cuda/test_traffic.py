@@ -69,3 +69,41 @@ def test_kernel_stats_name_a_function_of_the_module():
     lib = emulate(schedule_matmul_shared(matmul(64)).mod)
     with pytest.raises(MLCError, match="'nope' is not an emulated kernel function; this module has"):
         lib.kernel_stats("nope")
+
+
+def _softmax(x):
+    e = mnp.exp(x - mnp.max(x, axis=-1, keepdims=True))
+    return e / mnp.sum(e, axis=-1, keepdims=True)
+
+
+@settings(max_examples=10, deadline=None)
+@given(rows=st.integers(1, 9), cols=st.integers(2, 700), seed=st.integers(0, 2**16))
+def test_softmax_rows_run_as_one_kernel_that_reads_its_input_once(rows, cols, seed):
+    """gpu_rows: a block per row, the row fetched into shared memory once, both reductions
+    and the division reading it there: x read once, the result written once."""
+    x = (np.random.default_rng(seed).standard_normal((rows, cols)) * 4).astype("float32")
+    compiled = mlc.jit(target="cuda-emulator")(_softmax).lower(x).compile()
+    y = compiled(x)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    np.testing.assert_allclose(y, e / e.sum(axis=-1, keepdims=True), rtol=2e-5, atol=2e-6)
+    (stats,) = compiled.lib.kernel_stats()
+    assert (stats.global_reads, stats.global_writes) == (x.size, x.size)
+
+
+@settings(max_examples=6, deadline=None)
+@given(rows=st.integers(1, 6), cols=st.integers(2, 300), seed=st.integers(0, 2**16))
+def test_layer_norm_rows_read_their_input_once_and_the_parameters_once_a_row(rows, cols, seed):
+    rng = np.random.default_rng(seed)
+    x, gamma, beta = (rng.standard_normal(s).astype("float32") for s in ((rows, cols), (cols,), (cols,)))
+
+    def layer_norm(x, gamma, beta):
+        mean = mnp.mean(x, axis=-1, keepdims=True)
+        var = mnp.mean((x - mean) ** 2, axis=-1, keepdims=True)
+        return (x - mean) / mnp.sqrt(var + 1e-5) * gamma + beta
+    compiled = mlc.jit(target="cuda-emulator")(layer_norm).lower(x, gamma, beta).compile()
+    y = compiled(x, gamma, beta)
+    mean = x.mean(-1, keepdims=True)
+    want = (x - mean) / np.sqrt(((x - mean) ** 2).mean(-1, keepdims=True) + 1e-5) * gamma + beta
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+    (stats,) = compiled.lib.kernel_stats()
+    assert (stats.global_reads, stats.global_writes) == (3 * x.size, x.size)  # gamma, beta: once a row

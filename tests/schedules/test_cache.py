@@ -163,3 +163,35 @@ def test_cache_write_inside_a_reduction_step_block_is_refused():
     with pytest.raises(ScheduleError, match="reduction"):
         sch.cache_write(sch.get_block("Y"), 0, "local")
     mlc.assert_structural_equal(sch.mod, before)
+
+
+def _two_stages():
+    A = te.placeholder((4, 6), "float32", name="A")
+    B = te.compute((4, 6), lambda i, j: A[i, j] * 2, name="B")
+    C = te.compute((4, 6), lambda i, j: B[i, j] + 1, name="C")
+    return mlc.IRModule({"main": te.create_prim_func([A, C])})
+
+
+def test_set_scope_moves_an_intermediate_with_every_access_and_replays():
+    mod = _two_stages()
+    sch = Schedule(mod)
+    sch.set_scope(sch.get_block("B"), 0, "shared")
+    func = sch.mod["main"]
+    (alloc,) = func.root_block.alloc_buffers
+    assert alloc.scope == "shared" and alloc.name == "B"
+    from mlc.schedules.state import find_block
+    assert find_block(func, "C").node.block.reads[0].buffer is alloc  # the reader sees it in its new scope
+    assert_same_numerics(mod, sch.mod)
+    assert_replays(sch, _two_stages)
+    sch.set_scope(sch.get_block("B"), 0, "shared")  # already there: nothing changes
+    assert sch.mod["main"] is func
+
+
+def test_set_scope_refuses_a_parameter_an_unknown_scope_and_a_bad_index():
+    sch = Schedule(_two_stages())
+    with pytest.raises(ScheduleError, match="C is a parameter of the function.*cache_write"):
+        sch.set_scope(sch.get_block("C"), 0, "shared")
+    with pytest.raises(ScheduleError, match="unknown storage scope 'shard'"):
+        sch.set_scope(sch.get_block("B"), 0, "shard")
+    with pytest.raises(ScheduleError, match="write_buffer_index 1 is out of range"):
+        sch.set_scope(sch.get_block("B"), 1, "shared")

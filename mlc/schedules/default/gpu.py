@@ -1,8 +1,11 @@
 """The default GPU schedule: every block of an unscheduled function gets threads.
 
 :func:`schedule_gpu` first inlines elementwise intermediates into their
-consumers (``inline_injective``, as on the CPU), then gives each remaining
-block, in program order, the first rule that takes it:
+consumers (``inline_injective``, as on the CPU). A function of row reductions
+feeding one elementwise output over the same rows (softmax, layer_norm) becomes
+one kernel, a block per row with the row in shared memory (:func:`gpu_rows`);
+any other gives each remaining block, in program order, the first rule that
+takes it:
 
 0. ``gpu_tensor_core_matmul`` — float32 ``C[i, j] += f32(A[i, k]) * f32(B[k, j])``
    of float16 A and B with M, N, K multiples of 16, batched or not (batch loops
@@ -49,6 +52,7 @@ runs its batch loops one per thread (:mod:`.gpu_hand_written`).
 """
 from __future__ import annotations
 
+from ...ir import dtype as dt
 from ...ir.arith import uses_any
 from ...ir.expr import IntImm
 from ...passes.tir.cross_thread_reduction import cross_thread_reducible
@@ -62,7 +66,7 @@ from .steps import attempt
 
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
-           "TENSOR_CORE_WARPS", "tensor_core_tile"]
+           "TENSOR_CORE_WARPS", "tensor_core_tile", "gpu_rows", "ROW_SHARED_BYTES"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -71,6 +75,9 @@ THREADS = 256
 VECTOR_LANES = 4
 #: Reductions shorter than this run in one thread each (the spatial rule).
 MIN_CROSS_THREAD = 64
+#: The longest row (in bytes) gpu_rows keeps in shared memory: 4096 float32, a quarter of
+#: an H100's shared memory per block of 256 threads at full occupancy.
+ROW_SHARED_BYTES = 16384
 #: The tensor-core rule's blocks, largest first: (warps along M and N, 16 x 16 fragments
 #: a warp along M and N, k fragments a shared-memory step, software pipelining).
 #: Measured on an H200 in one run (float16 4096^3, float32 accumulation, 16-byte fetches;
@@ -310,9 +317,75 @@ def _vector_threads(sch, fused, threads: int):
 GPU_BLOCK_RULES = [gpu_tensor_core_matmul, gpu_matmul, gpu_reduction, gpu_spatial]
 
 
+def gpu_rows(sch, func_name: str):
+    """A function of row reductions feeding one elementwise output over the same rows
+    (softmax, layer_norm, a row's sum and what divides by it): one kernel, a thread block
+    per row. The row is fetched once into shared memory, every reduction reads it there
+    and combines its threads' parts (a cross-thread reduction) into a shared result, and
+    the output is computed from the shared row, so that the function reads its input and
+    writes its output once (the separate kernels of the per-block rules read the input once
+    per reduction). Elementwise intermediates are inlined into their readers. Rows of more
+    than :data:`ROW_SHARED_BYTES` keep the per-block rules. None where the function is not
+    of this form."""
+    names = _names(sch, func_name)
+    if len(names) < 2:
+        return None
+    found = _plain(sch, sch.get_block(names[-1], func_name))
+    if found is None or any(k != "spatial" for k in found[1]):
+        return None
+    out_view = found[0]
+    shape = _extents(out_view.loops)
+    if shape is None or len(shape) < 2:
+        return None
+    cols = shape[-1]
+    reductions = []
+    for name in names[:-1]:
+        block = sch.get_block(name, func_name)
+        v = view(sch, block)
+        if not v.block.is_reduction:
+            sch.compute_inline(block)  # (refused: not this form; the caller restores the schedule)
+            continue
+        kinds = [iv.iter_type for iv in v.block.iter_vars]
+        ext = _extents(v.loops)
+        if ext is None or kinds[-1] != "reduce" or "reduce" in kinds[:-1] or ext[-1] != cols or \
+                not cross_thread_reducible(v.realize):
+            return None
+        reductions.append(name)
+    if not reductions:
+        return None
+    rows_buffer = [k for k, r in enumerate(view(sch, sch.get_block(reductions[0], func_name)).block.reads)
+                   if [e.value if isinstance(e, IntImm) else None for e in r.buffer.shape] == shape]
+    row_bytes = cols * dt.bits(out_view.block.writes[0].buffer.dtype) // 8
+    if not rows_buffer or row_bytes > ROW_SHARED_BYTES:
+        return None
+    threads = _pow2_at_least(cols, THREADS)
+    *row_loops, col = sch.get_loops(sch.get_block(names[-1], func_name))
+    row = sch.fuse(*row_loops) if len(row_loops) > 1 else row_loops[0]
+    _, col_thread = sch.split(col, [None, threads])
+    sch.bind(row, "blockIdx.x")
+    sch.bind(col_thread, "threadIdx.x")
+    for name in reversed(reductions):  # each before its readers, under the row
+        block = sch.get_block(name, func_name)
+        sch.compute_at(block, row)
+        sch.set_scope(block, 0, "shared")  # one thread writes the row's result, all read it
+    for name in reductions:
+        k = sch.get_loops(sch.get_block(name, func_name))[-1]
+        k0, k1 = sch.split(k, [None, threads])
+        sch.reorder(k1, k0)
+        sch.bind(k1, "threadIdx.x")
+    fetch = sch.cache_read(sch.get_block(reductions[0], func_name), rows_buffer[0], "shared")
+    sch.compute_at(fetch, row)
+    loops = sch.get_loops(fetch)[1:]
+    _, fetch_thread = sch.split(sch.fuse(*loops) if len(loops) > 1 else loops[0], [None, threads])
+    sch.bind(fetch_thread, "threadIdx.x")
+    return set(names)
+
+
 def schedule_gpu(sch, func_name: str, target=None) -> None:
     """Schedule function ``func_name`` of ``sch`` for the GPU, in place (module docstring)."""
     inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
+    if attempt(sch, gpu_rows, func_name) is not None:
+        return
     for name in _names(sch, func_name):
         for rule in GPU_BLOCK_RULES:
             if attempt(sch, rule, func_name, name) is not None:

@@ -15,6 +15,10 @@ the copy::
 ``cache_write(block, i, "local")`` makes ``block`` write ``{B}_local`` and adds a
 block ``{B}_local`` right after it that copies the written region back to ``B``.
 Both return the new block. Loops of the copy are named ``ax0, ax1, ...``.
+
+``set_scope(block, i, "shared")`` moves the ``i``-th buffer ``block`` writes, an
+intermediate of the function, to another memory without a copy (TVM's ``set_scope``):
+a row's maximum computed by the threads of a block and read by all of them.
 """
 from __future__ import annotations
 
@@ -108,6 +112,20 @@ def cache_read_ir(func: PrimFunc, block: str, read_buffer_index: int, storage_sc
     nest = _copy_nest(name, buf, cache, [(const(0), e) for e in buf.shape], {})
     rest = [replace_buffers(item, {id(buf): cache}) for item in items[first:]]
     return _with_scope_body(func, scope, items[:first] + [nest] + rest, cache), name
+
+
+def set_scope_ir(func: PrimFunc, block: str, buffer_index: int, storage_scope: str) -> PrimFunc:
+    """``func`` with the ``buffer_index``-th buffer ``block`` writes in ``storage_scope``."""
+    prim = "set_scope"
+    loc = find_block(func, block, prim)
+    buf = _check(prim, func, loc.node, loc.node.block.writes, buffer_index, storage_scope, "write")
+    if any(p is buf for p in func.params):
+        raise schedule_error(prim, f"block {block!r}: {buf.name} is a parameter of the function, in the "
+                             "caller's memory; cache_write it into another scope instead", func, loc.node)
+    if buf.scope == storage_scope:
+        return func
+    new = Buffer(buf.name, buf.shape, buf.dtype, storage_scope, buf.strides)
+    return func.with_body(replace_buffers(func.body, {id(buf): new}))
 
 
 def cache_write_ir(func: PrimFunc, block: str, write_buffer_index: int, storage_scope: str) -> tuple[PrimFunc, str]:
@@ -254,6 +272,60 @@ class CachePrimitives(ScheduleBase):
         new, name = cache_read_ir(func, loc.node.block.name_hint, read_buffer_index, storage_scope)
         self._commit(fname, new)
         return self._block_rv(fname, name)
+
+    @instruction
+    def set_scope(self, block, buffer_index: int, storage_scope: str) -> None:
+        """Move the ``buffer_index``-th buffer ``block`` writes into ``storage_scope``
+        (``"shared"``, ``"local"``, ...), every access of it included, without a copy.
+
+        An index out of range, an unknown scope, or a parameter of the function (whose
+        memory is the caller's: ``cache_write`` it instead) is a
+        :class:`~mlc.ScheduleError`.
+
+        >>> from mlc import te
+        >>> import mlc
+        >>> A = te.placeholder((4,), "float32", "A")
+        >>> B = te.compute((4,), lambda i: A[i] * 2, "B")
+        >>> C = te.compute((4,), lambda i: B[i] + 1, "C")
+        >>> sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, C])}))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((4,))
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] * T.float32(2)
+            for i in range(4):
+                with T.block("C"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(B[vi])
+                    T.writes(C[vi])
+                    C[vi] = B[vi] + T.float32(1)
+        >>> sch.set_scope(sch.get_block("B"), 0, "shared")
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            B = T.alloc_buffer((4,), scope="shared")
+            for i in range(4):
+                with T.block("B"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(A[vi])
+                    T.writes(B[vi])
+                    B[vi] = A[vi] * T.float32(2)
+            for i in range(4):
+                with T.block("C"):
+                    vi = T.axis.spatial(4, i)
+                    T.reads(B[vi])
+                    T.writes(C[vi])
+                    C[vi] = B[vi] + T.float32(1)
+        """
+        fname, func, loc = self._block(block, "set_scope")
+        self._commit(fname, set_scope_ir(func, loc.node.block.name_hint, buffer_index, storage_scope))
 
     @instruction
     def cache_write(self, block, write_buffer_index: int, storage_scope: str) -> BlockRV:
