@@ -75,3 +75,25 @@ def test_a_jitted_graph_launches_its_kernels_in_order_and_finds_the_call_again(f
     assert general == [] and [name for name, *_ in fake_gpu] == kernels
     f(FakeArray(np.zeros((5, 300), "float32")), w)  # another shape: the general path, a new build
     assert len(general) == 1
+
+
+def test_a_cubin_the_driver_refuses_is_compiled_by_cupy_instead(fake_gpu, monkeypatch):
+    """NVRTC newer than the driver: its cubin does not load, CuPy's own compile of the
+    source does (load_cubin's fallback)."""
+    from mlc.backends.cuda.runtime import load_cubin
+    compiled = []
+
+    def refuse(self, cubin):
+        raise fake_cupy.FakeCuPy.cuda.driver.CUDADriverError("CUDA_ERROR_UNSUPPORTED_PTX_VERSION")
+
+    class RawModule(fake_cupy.FakeModule):
+        def __init__(self, code, options):
+            compiled.append((code, options))
+
+    monkeypatch.setattr(fake_cupy.FakeModule, "load", refuse)
+    monkeypatch.setattr(fake_cupy.FakeCuPy, "RawModule", RawModule, raising=False)
+    module = load_cubin(b"\x7fELF...", "extern \"C\" __global__ void k() {}")
+    assert isinstance(module, RawModule) and compiled == [('extern "C" __global__ void k() {}', ("-std=c++17",))]
+    lib = mlc.build(_double(64), "cuda")  # a whole build takes the same way
+    lib["main"](FakeArray(np.ones(64, "float32")), FakeArray(np.zeros(64, "float32")))
+    assert len(compiled) == 2 and fake_gpu[-1][0] == "main_kernel"

@@ -18,8 +18,8 @@ from ...runtime.timing import TimeResult
 from ..reference.graph_main import GraphMainProgram
 from .codegen import CudaSource
 
-__all__ = ["cupy_or_none", "device_unavailable_reason", "device_arch", "load_cubin", "CudaFunction", "CudaGraphMain", "CudaModule",
-           "NO_DEVICE", "check_cupy_arguments", "ArgumentCheck"]
+__all__ = ["cupy_or_none", "device_unavailable_reason", "device_arch", "load_cubin", "CudaFunction",
+           "CudaGraphMain", "CudaModule", "NO_DEVICE", "check_cupy_arguments", "ArgumentCheck"]
 
 NO_DEVICE = ("no CUDA device was found (CuPy sees none); target='cuda-emulator' runs the same "
              "kernels on the CPU with NumPy arrays")
