@@ -137,6 +137,43 @@ FETCH_LANES = 8
 SHARED_ALIGN = (32, 8)
 
 
+def _cooperative_fetch(sch, copy, k0, elements: int, warps: int, pad: bool) -> None:
+    """Copy block ``copy`` (a tile of ``elements`` into shared memory) computed per step of
+    loop ``k0`` by every thread of the block: rows padded by :data:`SHARED_ALIGN` unless
+    ``pad`` is False, :data:`FETCH_LANES` elements a thread a step (one 16-byte copy) where
+    the tile is whole steps, the threads ``warps`` x 32 (``threadIdx.y`` x ``threadIdx.x``)."""
+    sch.compute_at(copy, k0)
+    if pad:
+        sch.storage_align(copy, 0, 0, *SHARED_ALIGN)
+    fused = sch.fuse(sch.get_loops(copy)[-2:])
+    lanes = FETCH_LANES if elements % (warps * 32 * FETCH_LANES) == 0 else 1
+    parts = sch.split(fused, [None, *([warps] if warps > 1 else []), 32, *([lanes] if lanes > 1 else [])])
+    if lanes > 1:
+        sch.vectorize(parts[-1])
+        parts = parts[:-1]
+    if warps > 1:
+        sch.bind(parts[-2], "threadIdx.y")
+    sch.bind(parts[-1], "threadIdx.x")
+
+
+def _store_per_warp(sch, acc, warps: tuple[int, int], fragments: tuple[int, int]) -> list:
+    """Split the store of accumulator copy ``acc`` (the block's tile) into each warp's
+    (``threadIdx.y``) 16 x 16 tiles; returns the loops over a warp's tiles."""
+    (wy, wz), (fi, fj) = warps, fragments
+    one = wy * wz == 1
+    if one and fi == 1 and fj == 1:
+        return []
+    r, s = sch.get_loops(acc)[-2:]
+    r_parts = sch.split(r, [*([] if one else [wy]), *([fi] if fi > 1 else []), WMMA_TILE])
+    s_parts = sch.split(s, [*([] if one else [wz]), *([fj] if fj > 1 else []), WMMA_TILE])
+    if one:
+        sch.reorder([*r_parts[:-1], *s_parts[:-1], r_parts[-1], s_parts[-1]])
+        return r_parts[:-1] + s_parts[:-1]
+    sch.reorder([r_parts[0], s_parts[0], *r_parts[1:-1], *s_parts[1:-1], r_parts[-1], s_parts[-1]])
+    sch.bind(sch.fuse([r_parts[0], s_parts[0]]), "threadIdx.y")
+    return r_parts[1:-1] + s_parts[1:-1]
+
+
 def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
                          func_name: str | None = None, pad: bool = True, variant: str = "wmma",
                          pipeline: bool = False, fragments: tuple[int, int] = (1, 1), k_fragments: int = 1) -> None:
@@ -188,34 +225,11 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
     sch.compute_at(b_frag, kf[0] if kf else warp)
     tile_k = WMMA_TILE * k_fragments
     for copy, elements in ((a_shared, WMMA_TILE * wy * fi * tile_k), (b_shared, tile_k * WMMA_TILE * wz * fj)):
-        sch.compute_at(copy, k0)
-        if pad:
-            sch.storage_align(copy, 0, 0, *SHARED_ALIGN)
-        fused = sch.fuse(sch.get_loops(copy)[-2:])
-        # FETCH_LANES halves a thread a step (one 16-byte copy) where the tile is whole steps
-        lanes = FETCH_LANES if elements % (wy * wz * 32 * FETCH_LANES) == 0 else 1
-        parts = sch.split(fused, [None, *([] if one else [wy * wz]), 32, *([lanes] if lanes > 1 else [])])
-        if lanes > 1:
-            sch.vectorize(parts[-1])
-            parts = parts[:-1]
-        if not one:
-            sch.bind(parts[-2], "threadIdx.y")
-        sch.bind(parts[-1], "threadIdx.x")
+        _cooperative_fetch(sch, copy, k0, elements, wy * wz, pad)
     init = sch.decompose_reduction(c, k0)
     if pipeline:  # one warp, one k fragment: its fragment loads sit beside the fetches, in the compute's stage
         sch.annotate(k0, "software_pipeline_stage", [0, 1, 0, 1, 1] if one and not kf else [0, 0, 1])
-    r, s = sch.get_loops(acc)[-2:]
-    if not one or fi > 1 or fj > 1:
-        r_parts = sch.split(r, [*([] if one else [wy]), *([fi] if fi > 1 else []), WMMA_TILE])
-        s_parts = sch.split(s, [*([] if one else [wz]), *([fj] if fj > 1 else []), WMMA_TILE])
-        frag_loops = (r_parts[:-1] + s_parts[:-1]) if one else (r_parts[1:-1] + s_parts[1:-1])
-        if one:
-            sch.reorder([*r_parts[:-1], *s_parts[:-1], r_parts[-1], s_parts[-1]])
-        else:
-            sch.reorder([r_parts[0], s_parts[0], *r_parts[1:-1], *s_parts[1:-1], r_parts[-1], s_parts[-1]])
-            sch.bind(sch.fuse([r_parts[0], s_parts[0]]), "threadIdx.y")
-    else:
-        frag_loops = []
+    frag_loops = _store_per_warp(sch, acc, warps, fragments)
     if fi > 1:  # A's fragments: one tensorized load per 16 rows
         frag_loops.append(sch.split(sch.get_loops(a_frag)[-2], [fi, WMMA_TILE])[0])
     if fj > 1:  # B's: one per 16 columns, the tile loop outside the rows
