@@ -282,47 +282,35 @@ class CachePrimitives(ScheduleBase):
         memory is the caller's: ``cache_write`` it instead) is a
         :class:`~mlc.ScheduleError`.
 
-        >>> from mlc import te
         >>> import mlc
-        >>> A = te.placeholder((4,), "float32", "A")
-        >>> B = te.compute((4,), lambda i: A[i] * 2, "B")
-        >>> C = te.compute((4,), lambda i: B[i] + 1, "C")
-        >>> sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, C])}))
+        >>> from mlc import te
+        >>> A = te.placeholder((2, 8), "float32", "A")
+        >>> k = te.reduce_axis((0, 8), "k")
+        >>> M = te.compute((2,), lambda i: te.max(A[i, k], axis=k), "M")
+        >>> B = te.compute((2, 8), lambda i, j: A[i, j] / M[i], "B")
+        >>> sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
         >>> print(sch.mod["main"].script())
         @T.prim_func
-        def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
+        def main(A: T.Buffer((2, 8), "float32"), B: T.Buffer((2, 8), "float32")):
             T.func_attr({"global_symbol": "main", "tir.noalias": True})
-            B = T.alloc_buffer((4,))
-            for i in range(4):
+            M = T.alloc_buffer((2,))
+            for i, k in T.grid(2, 8):
+                with T.block("M"):
+                    vi, vk = T.axis.remap("SR", [i, k])
+                    T.reads(A[vi, vk])
+                    T.writes(M[vi])
+                    with T.init():
+                        M[vi] = T.float32("-inf")
+                    M[vi] = T.max(M[vi], A[vi, vk])
+            for i, j in T.grid(2, 8):
                 with T.block("B"):
-                    vi = T.axis.spatial(4, i)
-                    T.reads(A[vi])
-                    T.writes(B[vi])
-                    B[vi] = A[vi] * T.float32(2)
-            for i in range(4):
-                with T.block("C"):
-                    vi = T.axis.spatial(4, i)
-                    T.reads(B[vi])
-                    T.writes(C[vi])
-                    C[vi] = B[vi] + T.float32(1)
-        >>> sch.set_scope(sch.get_block("B"), 0, "shared")
-        >>> print(sch.mod["main"].script())
-        @T.prim_func
-        def main(A: T.Buffer((4,), "float32"), C: T.Buffer((4,), "float32")):
-            T.func_attr({"global_symbol": "main", "tir.noalias": True})
-            B = T.alloc_buffer((4,), scope="shared")
-            for i in range(4):
-                with T.block("B"):
-                    vi = T.axis.spatial(4, i)
-                    T.reads(A[vi])
-                    T.writes(B[vi])
-                    B[vi] = A[vi] * T.float32(2)
-            for i in range(4):
-                with T.block("C"):
-                    vi = T.axis.spatial(4, i)
-                    T.reads(B[vi])
-                    T.writes(C[vi])
-                    C[vi] = B[vi] + T.float32(1)
+                    vi, vj = T.axis.remap("SS", [i, j])
+                    T.reads(A[vi, vj], M[vi])
+                    T.writes(B[vi, vj])
+                    B[vi, vj] = A[vi, vj] / M[vi]
+        >>> sch.set_scope(sch.get_block("M"), 0, "shared")
+        >>> print(sch.mod["main"].script().splitlines()[3])  # the allocation; the rest is as before
+            M = T.alloc_buffer((2,), scope="shared")
         """
         fname, func, loc = self._block(block, "set_scope")
         self._commit(fname, set_scope_ir(func, loc.node.block.name_hint, buffer_index, storage_scope))
