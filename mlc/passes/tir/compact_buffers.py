@@ -260,8 +260,12 @@ class _Rebase(Mutator):
         for key in order:
             self.homes.setdefault(id(plans[key][2]), []).append(key)
 
+    def _corner(self, key: int) -> list:
+        """The box corner the accesses of buffer ``key`` are made relative to, here."""
+        return self.plans[key][1]
+
     def _shift(self, key: int, indices):
-        return tuple(canonical(i - lo) for i, lo in zip(indices, self.plans[key][1]))
+        return tuple(canonical(i - lo) for i, lo in zip(indices, self._corner(key)))
 
     def visit_BufferLoad(self, node: BufferLoad):
         node = self.generic_visit(node)

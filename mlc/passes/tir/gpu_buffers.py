@@ -49,11 +49,11 @@ After::
 from __future__ import annotations
 
 from ...ir.buffer import DIM_ALIGN, FRAGMENT_SCOPES, Buffer, aligned_strides
-from ...ir.expr import Binary, BufferLoad, IntImm, Var, const
+from ...ir.expr import Binary, IntImm, Var, const
 from ...ir.arith import IntSet, canonical, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
-from ...ir.tir import Allocate, Block, BufferStore, For, PrimFunc
-from .compact_buffers import _disjoint, buffer_accesses, loops_around_all, rebase
+from ...ir.tir import Allocate, Block, For, PrimFunc
+from .compact_buffers import _disjoint, _Rebase, buffer_accesses, loops_around_all, rebase
 
 __all__ = ["compact_gpu_buffers", "note_storage_align", "ALIGN_ATTR"]
 
@@ -199,40 +199,29 @@ def _per_warp(buffer: Buffer, accesses) -> tuple[list, dict] | None:
     return _box(buffer, unified, [f for f in loops_around_all(unified) if f.kind == "thread_binding"]), axes
 
 
-class _RebasePerWarp(Mutator):
-    """Accesses of ``old`` made accesses of ``new`` relative to ``corner``, whose thread
-    variables (:func:`_per_warp`'s ``axes``) stand for the loops around each access."""
+class _RebasePerWarp(_Rebase):
+    """:class:`~.compact_buffers._Rebase` of one buffer whose box corner holds thread
+    variables (:func:`_per_warp`'s ``axes``): each stands, at an access, for the loop
+    around it that binds its axis."""
 
     def __init__(self, old: Buffer, new: Buffer, corner, axes: dict):
-        super().__init__()
-        self.old, self.new, self.corner, self.axes = old, new, corner, axes
+        super().__init__({id(old): (new, corner, None)}, [id(old)])
+        self.axes = axes
         self.bound: dict = {}  # the axes' Vars -> the loop variables binding them here
 
     def visit_For(self, node: For):
         if not _is_thread(node) or node.thread_binding not in self.axes:
-            return self.generic_visit(node)
+            return super().visit_For(node)
         var = self.axes[node.thread_binding]
         outer = self.bound.get(var)
         self.bound[var] = node.loop_var
         try:
-            return self.generic_visit(node)
+            return super().visit_For(node)
         finally:
             self.bound[var] = outer
 
-    def _shift(self, indices):
-        return tuple(canonical(i - substitute(lo, self.bound)) for i, lo in zip(indices, self.corner))
-
-    def visit_BufferLoad(self, node: BufferLoad):
-        node = self.generic_visit(node)
-        if node.buffer is not self.old:
-            return node
-        return BufferLoad(self.new, self._shift(node.indices), node.dtype)
-
-    def visit_BufferStore(self, node: BufferStore):
-        node = self.generic_visit(node)
-        if node.buffer is not self.old:
-            return node
-        return BufferStore(self.new, node.value, self._shift(node.indices))
+    def _corner(self, key: int) -> list:
+        return [substitute(lo, self.bound) for lo in super()._corner(key)]
 
 
 def _disjoint_per_copy(prefix, checked: list[For], box) -> bool:
