@@ -34,7 +34,7 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
 from ...passes.tir.simplify import simplify_expr
 
-__all__ = ["VECTOR_TYPES", "COPY_TYPES", "is_vector_store", "aligned", "render_vector_store", "copied_buffers"]
+__all__ = ["VECTOR_TYPES", "COPY_TYPES", "is_vector_store", "aligned", "render_vector_store", "copied_buffers", "raw_copy"]
 
 #: (element dtype, lanes) -> the CUDA vector type loaded and stored in one access.
 VECTOR_TYPES = {("float32", 2): "float2", ("float32", 4): "float4", ("int32", 2): "int2", ("int32", 4): "int4",
@@ -90,28 +90,37 @@ def _lane(e, lane: int, hoisted: dict):
 COPY_TYPES = {4: "unsigned", 8: "uint2", 16: "uint4"}
 
 
+def raw_copy(s: BufferStore) -> tuple[BufferLoad, str] | None:
+    """(the source load, the :data:`COPY_TYPES` type) where vector store ``s`` copies an
+    aligned contiguous vector of a type without a vector type of its own (``float16 x 8``)
+    from one buffer to another; None otherwise."""
+    src, lanes = s.value, dt.lanes(s.indices[0].dtype)
+    if not (isinstance(src, BufferLoad) and len(src.indices) == 1 and src.buffer.dtype == s.buffer.dtype) \
+            or _vector_type(s.buffer, lanes) is not None:
+        return None
+    ctype = COPY_TYPES.get(lanes * dt.bits(s.buffer.dtype) // 8)
+    if ctype is None or not aligned(src.indices[0], lanes) or not aligned(s.indices[0], lanes):
+        return None
+    return src, ctype
+
+
 def copied_buffers(body) -> set[int]:
     """ids of the buffers that vector copies under ``body`` may move as raw bytes (a shared
     one is declared 16-byte aligned for them)."""
-    out = set()
-    for n in pre_order_nodes(body):
-        if isinstance(n, BufferStore) and is_vector_store(n) and isinstance(n.value, BufferLoad) and \
-                _vector_type(n.buffer, dt.lanes(n.indices[0].dtype)) is None:
-            out |= {id(n.buffer), id(n.value.buffer)}
-    return out
+    return {id(b) for n in pre_order_nodes(body) if isinstance(n, BufferStore) and is_vector_store(n)
+            and raw_copy(n) is not None for b in (n.buffer, n.value.buffer)}
 
 
-def _copy(writer, s: BufferStore, lanes: int, pad: str) -> bool:
-    """Emit ``s`` as one load and one store of :data:`COPY_TYPES` where it copies an aligned
-    contiguous vector from one global or shared buffer to another (a cooperative fetch into
-    shared memory); False where it is not such a copy."""
-    src = s.value
-    if not (isinstance(src, BufferLoad) and len(src.indices) == 1 and src.buffer.dtype == s.buffer.dtype):
+def _copy(writer, s: BufferStore, pad: str) -> bool:
+    """Emit ``s`` as one load and one store of :data:`COPY_TYPES` where it is a
+    :func:`raw_copy` between global (parameter) and shared buffers (a cooperative fetch into
+    shared memory); False otherwise."""
+    found = raw_copy(s)
+    if found is None:
         return False
-    ctype = COPY_TYPES.get(lanes * dt.bits(s.buffer.dtype) // 8)
+    src, ctype = found
     params = {id(b) for b in writer.k.params}
-    movable = [id(b) in params or b.scope == "shared" for b in (src.buffer, s.buffer)]
-    if ctype is None or not all(movable) or not aligned(src.indices[0], lanes) or not aligned(s.indices[0], lanes):
+    if not all(id(b) in params or b.scope == "shared" for b in (src.buffer, s.buffer)):
         return False
     to = writer.expr(s.indices[0].base, id(s.buffer) in writer.wide)
     at = writer.expr(src.indices[0].base, id(src.buffer) in writer.wide)
@@ -123,7 +132,7 @@ def _copy(writer, s: BufferStore, lanes: int, pad: str) -> bool:
 def render_vector_store(writer, s: BufferStore, pad: str) -> None:
     """Emit vector store ``s`` through ``writer`` (the kernel writer of :mod:`.codegen`)."""
     lanes = dt.lanes(s.indices[0].dtype)
-    if _vector_type(s.buffer, lanes) is None and _copy(writer, s, lanes, pad):
+    if _copy(writer, s, pad):
         return
     params = {id(b) for b in writer.k.params}
     writer.emit(f"{pad}{{")
