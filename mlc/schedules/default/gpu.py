@@ -52,6 +52,8 @@ runs its batch loops one per thread (:mod:`.gpu_hand_written`).
 """
 from __future__ import annotations
 
+import math
+
 from ...ir import dtype as dt
 from ...ir.arith import uses_any
 from ...ir.expr import IntImm
@@ -147,7 +149,7 @@ def gpu_tensor_core_matmul(sch, func_name: str, name: str):
     ext = _extents(v.loops)
     if ext is None or any(e % WMMA_TILE for e in ext[-3:]):
         return None
-    tile = tensor_core_tile(*ext[-3:], batch=_product(ext[:-3]))
+    tile = tensor_core_tile(*ext[-3:], batch=math.prod(ext[:-3]))
     if tile is None:
         warps = tuple(next(w for w in TENSOR_CORE_WARPS if e % (w * WMMA_TILE) == 0) for e in ext[-3:-1])
         tile = (warps, (1, 1), 1, False)
@@ -168,13 +170,6 @@ def tensor_core_tile(m: int, n: int, k: int, batch: int = 1):
         if batch * (m // (WMMA_TILE * wy * fi)) * (n // (WMMA_TILE * wz * fj)) >= TENSOR_CORE_MIN_BLOCKS:
             return (wy, wz), (fi, fj), kf, pipeline
     return fitting[0] if fitting else None
-
-
-def _product(extents) -> int:
-    out = 1
-    for e in extents:
-        out *= e
-    return out
 
 
 def gpu_matmul(sch, func_name: str, name: str):
@@ -264,13 +259,19 @@ def gpu_reduction(sch, func_name: str, name: str):
     loops = sch.get_loops(block)
     spatial = sch.fuse(*loops[:n_spatial]) if n_spatial > 1 else (loops[0] if n_spatial else None)
     red = sch.fuse(*loops[n_spatial:]) if len(loops) - n_spatial > 1 else loops[n_spatial]
-    threads = _pow2_at_least(reduce_size, THREADS)
-    r0, r1 = sch.split(red, [None, threads])
-    sch.reorder(r1, r0)
     if spatial is not None:
         sch.bind(spatial, "blockIdx.x")
-    sch.bind(r1, "threadIdx.x")
+    _across_threads(sch, red, _pow2_at_least(reduce_size, THREADS))
     return {name}
+
+
+def _across_threads(sch, loop, threads: int) -> None:
+    """Reduction ``loop`` split over ``threads`` threads (``threadIdx.x``, outside), each
+    summing its strided part, the parts combined across the threads (a cross-thread
+    reduction, lowered to warp shuffles)."""
+    outer, inner = sch.split(loop, [None, threads])
+    sch.reorder(inner, outer)
+    sch.bind(inner, "threadIdx.x")
 
 
 def gpu_spatial(sch, func_name: str, name: str):
@@ -369,10 +370,7 @@ def gpu_rows(sch, func_name: str):
         sch.compute_at(block, row)
         sch.set_scope(block, 0, "shared")  # one thread writes the row's result, all read it
     for name in reductions:
-        k = sch.get_loops(sch.get_block(name, func_name))[-1]
-        k0, k1 = sch.split(k, [None, threads])
-        sch.reorder(k1, k0)
-        sch.bind(k1, "threadIdx.x")
+        _across_threads(sch, sch.get_loops(sch.get_block(name, func_name))[-1], threads)
     fetch = sch.cache_read(sch.get_block(reductions[0], func_name), rows_buffer[0], "shared")
     sch.compute_at(fetch, row)
     loops = sch.get_loops(fetch)[1:]
