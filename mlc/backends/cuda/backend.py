@@ -35,7 +35,7 @@ from .emulator import Emulator, KernelStats
 from .launch import workspace
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
 from .pipeline import GPU_PIPELINE
-from .runtime import (CudaFunction, CudaGraphMain, CudaModule, cupy_or_none, device_arch,
+from .runtime import (CudaFunction, CudaGraphMain, CudaModule, device_arch,
                       device_unavailable_reason, load_cubin)
 
 __all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "EmulatorModule", "keep_signature", "signature_of",
