@@ -20,7 +20,7 @@ from mlc.schedules.default import matmul as matmul_rule
 from mlc.schedules.default.matmul import schedule_matmul
 from mlc.schedules.default.steps import CpuInfo, attempt
 from tests.programs import mm_relu_func
-from tests.targets import each_pinned_target, pinned_threads
+from tests.targets import each_pinned_target, each_runnable_target, pinned_threads
 
 SIZES = [1, 2, 3, 5, 7, 8, 13, 16, 17, 31, 33]
 TWO_CORES = CpuInfo(256, 2)
@@ -160,12 +160,13 @@ def test_the_course_mm_relu_and_multi_output_blocks():
 
 #: (columns, packed B, packed A, row tiles per block) of a large ragged matmul: A packs
 #: only with 4 column panels or more, a panel is two vectors (16 floats) with AVX2 and a
-#: row tile of packed A the 5 rows that divide 515: three blocks of 35 of its 103 row tiles
-#: (about 256 rows each, none empty). With AVX-512 a panel is four vectors (64 floats) and
-#: the row tile 6 rows of them (the wide tile), which streams A as it is stored: no panels
-#: of A, no blocks of rows; the threads take the 4 panels' 86 row tiles each, fused.
-LARGE_MATMUL = {"avx2": (64, "B_global = T.alloc_buffer((4, 40, 16))", "A_global = T.alloc_buffer((103, 40, 5))",
-                         "for i_1 in range(35):"),
+#: row tile of packed A 6 rows (the fewest tiles; the last panel of A padded by one row):
+#: three blocks of 29 of its 86 row tiles (about 256 rows each, none empty). With AVX-512
+#: a panel is four vectors (64 floats) and the row tile 6 rows of them (the wide tile),
+#: which streams A as it is stored: no panels of A, no blocks of rows; the threads take the
+#: 4 panels' 86 row tiles each, fused.
+LARGE_MATMUL = {"avx2": (64, "B_global = T.alloc_buffer((4, 40, 16))", "A_global = T.alloc_buffer((86, 40, 6))",
+                         "for i_1 in range(29):"),
                 "avx512": (256, "B_global = T.alloc_buffer((4, 40, 64))", None, "T.parallel(344)")}
 
 
@@ -180,8 +181,24 @@ def test_large_ragged_matmul_with_row_blocks_and_both_operands_packed(monkeypatc
     with pinned_threads():
         text = default_schedule(mod, target).mod["main"].script()
     assert packed_b in text and (packed_a in text if packed_a else "A_global" not in text)
-    assert row_tiles in text  # AVX2: blocks of 175 rows, not two of 255 and one of 5
+    assert row_tiles in text  # AVX2: blocks of 174 rows, not two of 252 and one of 11
     check(mod, rtol=1e-4, atol=1e-4)  # and whatever the host's tiles, the same results
+
+
+@each_runnable_target
+@pytest.mark.parametrize("m", [515, 516, 517])
+def test_large_matmul_with_packed_a_runs_right_on_each_vector_width(monkeypatch, target, m):
+    """The large-matrix path run (the thresholds scaled down as above), for the host and, on
+    an AVX-512 machine, the AVX2 CPU too: row tiles of 6 over 515, 516 and 517 rows leave
+    the last panel of A ragged by 1, 0 and 5 rows (its padding rows are computed, never
+    written back)."""
+    monkeypatch.setattr(matmul_rule, "PACK_A_L3_SHARE", 1 / 1024)
+    monkeypatch.setattr(matmul_rule, "ROW_BLOCK", 256)
+    mod = matmul(m, 64, 40, transpose_b=True)
+    args = random_args(mod["main"])
+    want, = run(mod, "reference", args)[-1:]
+    got, = run(mod, target, args)[-1:]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_integer_and_double_matmuls():

@@ -163,7 +163,7 @@ def _column_tile(n: int, lanes: int, wide: bool = False, peeled: bool = False) -
     return width
 
 
-def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo, packed: bool = False) -> int:
+def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo) -> int:
     """Rows of the register tile, between the ACCUMULATORS of them and as many rows as fit
     in the registers left after the NR/lanes vectors of B and REGISTERS_FREE more
     (:func:`~.steps.register_rows`).
@@ -171,17 +171,19 @@ def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo, packed: bool = False) -
     With 16 vector registers (AVX2, up to 6 rows of two vectors): the fewest row tiles,
     then the least padding of ``m``, then the more rows. Exactly ACCUMULATORS accumulators
     leave the FMA latency no slack: an AVX2 tile of 4 rows of two vectors runs at 86% of the
-    8-lane FMA peak in cache, one of 6 rows at 98%. With A ``packed`` into row panels, the
-    least padding comes first: a ragged tile pads every panel of A and B streams past it
-    from farther out (2048^3 on Zen 3: 94 ms in tiles of 4 rows, 106 of 5, 110 of 6, which
-    pad 2048 rows by 2 and 4). With 32 (AVX-512, 4 to 14 rows of two vectors): the one that
-    pads ``m`` least (a ragged row tile puts a predicate on every row), the larger on a tie."""
+    8-lane FMA peak in cache, one of 6 rows at 98%. The same holds with A packed into row
+    panels, whose last panel a ragged tile pads: AVX2 code on two Zen 5 cores (NumPy with
+    OpenBLAS's Haswell kernels beside it, medians of 7 interleaved batches), 2048^3 in tiles
+    of 6 rows 72.5-72.9 ms against 80.6-80.7 in tiles of 4 (NumPy 70.3-71.2), 4096^3 608
+    against 720 (NumPy 555), one core 2048^3 139 against 156 (NumPy 135). With 32 (AVX-512,
+    4 to 14 rows of two vectors): the one that pads ``m`` least (a ragged row tile puts a
+    predicate on every row), the larger on a tie."""
     vectors = max(1, -(-nr // lanes))
     least = max(1, ACCUMULATORS // vectors)
     most = max(least, register_rows(vectors, cpu))
     if vectors >= 4:  # the wide tile of a large matmul: every row the registers hold
         return min(m, most)
-    if cpu.vector_registers < 32 and not packed:
+    if cpu.vector_registers < 32:
         return min(range(least, most + 1), key=lambda r: (-(-m // r), -(-m // r) * r - m, -r))
     if m <= most:
         return m
@@ -356,8 +358,6 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
     pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and not wide_tile and \
         a_bytes + b_bytes > PACK_A_L3_SHARE * cpu.caches[2] and not rows_symbolic
-    if pack_a:
-        mr = min(_row_tile(nr, lanes, m, cpu, packed=True), m)
     if pat.i is not None and not rows_symbolic:
         mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // lanes), m, cpu), mr)
     wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
