@@ -343,7 +343,8 @@ def test_atan2_special_values_like_numpy(dtype, target):
 
 def _loop_ir(op, dtype, target):
     """The optimised IR of ``Y[i] = op(X[i])`` (``op(X[i], X[i])`` for two operands): one
-    loop of 4096 elements, left to LLVM's loop vectorizer."""
+    loop of 4096 elements, vectorized by the vectorize pass (the ops of ``VECTOR_FORMS``)
+    or by LLVM's loop vectorizer (the others)."""
     from mlc.backends.llvm import compile_sources
     from mlc.backends.llvm.vecmath import ARITY
     X = te.placeholder((4096,), dtype, "X")
@@ -374,6 +375,31 @@ def test_every_routine_vectorises_without_a_libm_call(target_name):
             assert not external, f"{op} {dtype} calls {sorted(external)}"
             lanes = r"<(4|8|16) x (float|double)>"
             assert re.search(rf"f(mul|add|div) [a-z ]*{lanes}", ir), f"{op} {dtype} is not vectorised"
+
+
+@each_runnable_target
+@pytest.mark.parametrize("fast_math", [False, True])
+def test_lanewise_routines_on_vectors_round_as_on_scalars(fast_math, target):
+    """The vector form of each lanewise routine (what a vector statement of the vectorize
+    pass calls, ``@__mlc_math.<op>.<f32|f64>.v<N>``) gives bit for bit the scalar routine's
+    results: the same loop built as written, a serial loop of scalar calls."""
+    from mlc.backends.llvm.vecmath import LANEWISE_ROUTINES, ROUTINE_DTYPES
+    from mlc.schedules import as_written
+    rng = np.random.default_rng(7)
+    for op in LANEWISE_ROUTINES:
+        for dtype in ROUTINE_DTYPES[op]:
+            specials = [0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-310, -1e-310, 1e300, -1e300, 0.5]
+            with np.errstate(over="ignore"):  # (10^30 is inf in float32)
+                x = np.concatenate([rng.uniform(-30, 30, 1020), rng.uniform(0.5, 1.5, 1020),
+                                    10.0 ** rng.uniform(-30, 30, 1020), specials]).astype(dtype)  # 3072
+            X = te.placeholder((x.size,), dtype, "X")
+            Y = te.compute((x.size,), lambda i: getattr(te, op)(X[i]), "Y")
+            mod = mlc.IRModule({"main": te.create_prim_func([X, Y])})
+            vector, scalar = np.empty_like(x), np.empty_like(x)
+            with np.errstate(all="ignore"):
+                mlc.build(mod, target, fast_math=fast_math)["main"](x, vector)
+                mlc.build(mod, target, schedule=as_written, fast_math=fast_math)["main"](x, scalar)
+            np.testing.assert_array_equal(vector.view(f"u{x.itemsize}"), scalar.view(f"u{x.itemsize}"), err_msg=f"{op} {dtype}")
 
 
 @pytest.mark.parametrize("dtype, largest", [("float32", 255), ("float64", 208063)])

@@ -101,9 +101,9 @@ def test_a_float64_trig_loop_is_vector_code_calling_libm_out_of_line_only(isa, t
         assert "!prof" in ll and "branch_weights" in ll, op
 
 
-def test_vectorize_for_llvm_vectorizes_trig_calls_only():
-    """float32 and float64 sin join their loop's vector statements; float32 exp and float64
-    atan keep their loop (for LLVM's loop vectorizer, as before)."""
+def test_vectorize_for_llvm_vectorizes_the_calls_it_has_vector_forms_of():
+    """float32 and float64 sin and exp join their loop's vector statements; float64 atan and
+    float32 asin (routines in double) keep their loop, for LLVM's loop vectorizer."""
     def loop(op, dtype):
         A, B = decl_buffer((64,), dtype, "A"), decl_buffer((64,), dtype, "B")
         j = Var("j")
@@ -111,9 +111,10 @@ def test_vectorize_for_llvm_vectorizes_trig_calls_only():
         return PrimFunc((A, B), For(j, IntImm(0), IntImm(64), "vectorized", store))
 
     for dtype in ("float32", "float64"):
-        vector = vectorize_loops_for_llvm(loop("sin", dtype)).script()
-        assert "B[T.Ramp(0, 1, 64)] = T.sin(A[T.Ramp(0, 1, 64)])" in vector
-    for op, dtype in (("atan", "float64"), ("exp", "float32")):
+        for op in ("sin", "exp"):
+            vector = vectorize_loops_for_llvm(loop(op, dtype)).script()
+            assert f"B[T.Ramp(0, 1, 64)] = T.{op}(A[T.Ramp(0, 1, 64)])" in vector
+    for op, dtype in (("atan", "float64"), ("asin", "float32")):
         func = loop(op, dtype)
         assert vectorize_loops_for_llvm(func) is func
     assert vectorize_loops(loop("sin", "float32")).body.kind == "vectorized"  # (the default: none)
@@ -245,13 +246,14 @@ def test_float64_vector_trig_is_within_its_bound_of_the_exact_value(target):
 
 
 def test_a_vector_form_is_refused_for_an_op_or_dtype_it_does_not_serve():
-    """Only the ops and dtypes of VECTOR_FORMS have one (atan and exp are left to LLVM's loop
-    vectorizer): asking for another is a ValueError naming both."""
+    """Only the ops and dtypes of VECTOR_FORMS have one (trig and the lanewise routines; atan
+    and asin are left to LLVM's loop vectorizer): asking for another is a ValueError naming both."""
     from llvmlite import ir
 
-    from mlc.backends.llvm.vecmath import VECTOR_FORMS, call_vector_form
-    assert VECTOR_FORMS == {op: ("float32", "float64") for op in OPS}
-    for op, ty, dtype in (("atan", ir.DoubleType(), "float64"), ("exp", ir.FloatType(), "float32")):
+    from mlc.backends.llvm.vecmath import LANEWISE_ROUTINES, ROUTINE_DTYPES, VECTOR_FORMS, call_vector_form
+    assert VECTOR_FORMS == {**{op: ("float32", "float64") for op in OPS},
+                            **{op: ROUTINE_DTYPES[op] for op in LANEWISE_ROUTINES}}
+    for op, ty, dtype in (("atan", ir.DoubleType(), "float64"), ("asin", ir.FloatType(), "float32")):
         fn = ir.Function(ir.Module(), ir.FunctionType(ir.VoidType(), [ir.VectorType(ty, 8)]), name="f")
         builder = ir.IRBuilder(fn.append_basic_block("entry"))
         with pytest.raises(ValueError, match=f"no vector form of {op} on {dtype}"):

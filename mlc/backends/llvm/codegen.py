@@ -901,7 +901,10 @@ def _fold_index(op: str, a: ir.Value, b: ir.Value) -> ir.Value | None:
 
 
 #: Register-wide vectors a vectorized loop calling a vector math routine keeps in flight
-#: (``llvm.loop.interleave.count``; 1: LLVM's choice, which is one for such long bodies).
+#: (``llvm.loop.interleave.count``; 1: LLVM's choice, which is one for such long bodies): the
+#: loops that reach the codegen as loops, calling a routine without a vector form
+#: (:data:`.vecmath.VECTOR_FORMS`: atan, pow, ...) or not made vector statements by the
+#: vectorize pass.
 MATH_INTERLEAVE = 2
 
 
