@@ -360,18 +360,19 @@ def _calls_support(units: Sequence[str]) -> bool:
 
 
 def _build_unit(ir_text: str, target: Target, quick: bool, worker: int | None) -> tuple[bytes, str]:
-    """(object code, optimised IR) for ``ir_text``, optimised at O3 (O0 when ``quick``).
+    """(object code, optimised IR) for ``ir_text``, optimised at O3 (O0 when ``quick``, and
+    for glue: :func:`unoptimised_only`).
     ``worker`` None: through llvmlite and its lock, with the shared TargetMachine, in LLVM's
     global context; a worker's number (:func:`.threaded.spread`): beside other workers, in
     a context of its own, outside llvmlite's lock, with the worker's own TargetMachine."""
     glue = not quick and unoptimised_only(ir_text)
     if worker is None:
         tm = (_quick_target_machine if quick or glue else target_machine)(target.cpu, target.features)
-        return _optimise_and_emit(ir_text, tm, 0 if quick else 3)
+        return _optimise_and_emit(ir_text, tm, 0 if quick or glue else 3)
     context = llvm.create_context()
     try:
         with _own_machine(target.cpu, target.features, 0 if glue else 3) as tm:
-            return _optimise_and_emit(ir_text, tm, 3, context)
+            return _optimise_and_emit(ir_text, tm, 0 if glue else 3, context)
     finally:
         context.close()
 
@@ -386,6 +387,8 @@ def unoptimised_only(ir_text: str) -> bool:
     register allocation take a third of the time (a te-built mm_relu's unit of launch code,
     task and checked entry: 4.2 against 13.9 ms); a function marked ``optnone`` alone is
     left unoptimised by the O3 pipeline but still goes through the full code generator.
+    Nor does such a unit go through the O3 pipeline, which would build all its passes to
+    skip every function (softmax's glue: 2.1 against 2.8 ms).
 
     >>> unoptimised_only('define void @"f.task"(ptr %".1") noinline nounwind optnone\\n{\\n}')
     True
