@@ -135,14 +135,19 @@ COL_BLOCK_OPTIONS = (2, 4, 8, 16)
 MAX_NARROW_COLUMNS = 12
 #: A matmul large enough to pack B gets a register tile four vectors wide and as many rows
 #: as the registers hold (6 rows, 24 accumulators with 32 registers) on CPUs with at least
-#: this many vector registers, and its reduction loop unrolled by WIDE_TILE_K_UNROLL: each
-#: step loads 4 vectors of B and broadcasts 6 values of A for 24 FMAs (0.42 loads an FMA,
-#: against 0.63 for 8 rows of 2 vectors). sgemm 1024^3 on a 2-core AVX-512 Xeon
-#: (Sapphire Rapids), medians of 11 interleaved rounds: 6.69 ms in 8 x 2 vectors, 6.27 with
-#: k unrolled by 4, 5.91 in 6 x 4 vectors unrolled by 4 (NumPy's OpenBLAS 6.27); 2048^3:
-#: 55.2, 49.1, 48.0 ms (NumPy 49.0). The same unroll does nothing for 8-lane (AVX2) code.
+#: this many vector registers: each step of the reduction loads 4 vectors of B and
+#: broadcasts 6 values of A for 24 FMAs (0.42 loads an FMA, against 0.63 for 8 rows of 2
+#: vectors). sgemm 1024^3 on a 2-core AVX-512 Xeon (Sapphire Rapids), medians of 11
+#: interleaved rounds: 6.69 ms in 8 x 2 vectors, 6.27 with k unrolled by 4, 5.91 in 6 x 4
+#: vectors unrolled by 4 (NumPy's OpenBLAS 6.27); 2048^3: 55.2, 49.1, 48.0 ms (NumPy 49.0).
+#: The 6 x 4 tile's reduction loop is not unrolled (WIDE_TILE_K_UNROLL): its step of 24 FMAs
+#: and 10 loads is 37 instructions, issued at one cycle per two FMAs whether unrolled by 1,
+#: 2 or 4 (llvm-mca's Skylake-X and Ice Lake server models: 1.006, 1.003 and 1.002 cycles
+#: per two FMAs), and on two Zen 5 cores it ran as fast (1024^3 4.28-4.36 ms against
+#: 4.31-4.44, 2048^3 34.4-35.1 against 35.0-37.3), while the unrolled loop cost a jitted
+#: sgemm's first call 8-10 ms of IR generation and LLVM (1024^3 44-53 -> 53-55 ms).
 WIDE_TILE_REGISTERS = 32
-WIDE_TILE_K_UNROLL = 4
+WIDE_TILE_K_UNROLL = 1
 #: A large matmul whose columns no vector divides keeps the usual register tile, its last
 #: panel ragged, from this many vectors of columns (fewer: vectors down the rows).
 RAGGED_MIN_VECTORS = 4
