@@ -99,10 +99,8 @@ class IncrementalBuild(Protocol):
         """Compile ``lowered``, an IRModule of some of the functions, after :meth:`tir_passes`
         (a graph's main comes after every kernel it calls)."""
 
-    def finish(self, mod, while_waiting=None):
-        """The runtime Module, as ``load`` would give it; ``mod``: the module as scheduled.
-        ``while_waiting()``, if given, is called once on the calling thread if it would
-        otherwise wait for work still running on others."""
+    def finish(self, mod):
+        """The runtime Module, as ``load`` would give it; ``mod``: the module as scheduled."""
 
     def abandon(self) -> None:
         """Stop; the build is not finished (the driver raises)."""

@@ -24,7 +24,7 @@ from ..ir.calls import is_graph_main, verify_calls
 from ..ir.tir import IRModule, PrimFunc
 from ..passes.tir import run_passes, verify_bounds
 from ..target import Target
-from .collector import collect_young, collector_paused
+from .collector import collector_paused
 from .schedule import schedule_stage
 
 __all__ = ["build", "register_module_builder", "schedule_module", "verify_stage", "tir_stage", "codegen_stage", "load_stage", "STAGES"]
@@ -186,7 +186,7 @@ def _build_by_parts(mod: IRModule, build, backend: Backend, target: Target, opti
         mains = {name: func for name, func in mod.items() if is_graph_main(func)}
         if mains:
             build.add(tir_stage(IRModule(mains), backend, target, options))
-        return build.finish(mod, while_waiting=collect_young)
+        return build.finish(mod)
     except BaseException:
         build.abandon()
         raise

@@ -11,9 +11,7 @@ it was off before.
 
 When the pause ends, the two young generations are collected (0.5-2 ms: the
 build's objects, and the cyclic garbage it leaves, thousands of llvmlite
-values). A build whose last LLVM work runs on another thread collects them while
-it waits for it (:func:`collect_young`), and the end of the pause then finds
-little left. Left to the automatic collector, the thousands of objects counted
+values). Left to the automatic collector, the thousands of objects counted
 while it was off set it off at the caller's next allocation, and in a process
 with a large heap (JAX, TVM and Numba loaded) that collection went on to walk
 every object: 130-150 ms of a layer_norm's first call, against 75 ms without.
@@ -24,7 +22,7 @@ import gc
 import threading
 from contextlib import contextmanager
 
-__all__ = ["collector_paused", "collect_young"]
+__all__ = ["collector_paused"]
 
 _LOCK = threading.RLock()  # (a finalizer that the collection runs may build)
 _depth = 0            # builds under way
@@ -48,15 +46,3 @@ def collector_paused():
             if _depth == 0 and _was_enabled:
                 gc.collect(1)  # the build's young objects: 0.5-2 ms
                 gc.enable()
-
-
-def collect_young() -> None:
-    """Inside a pause, collect the two young generations now (a build waiting for LLVM on
-    another thread, :meth:`~mlc.backends.registry.IncrementalBuild.finish`), so that the
-    pause's end has only what came after to walk. Medians of 40 first calls each on two Zen
-    5 cores, with JAX, Numba and TVM loaded: softmax 50.0 -> 48.6 ms, layer_norm 43.8 ->
-    42.6, mm_relu 37.8 -> 37.2; without them 51.8 -> 51.3, 45.3 -> 44.5, 40.1 -> 39.0.
-    Nothing where the collector was off before the pause."""
-    with _LOCK:
-        if _depth > 0 and _was_enabled:
-            gc.collect(1)

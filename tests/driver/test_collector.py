@@ -2,14 +2,12 @@
 import gc
 import importlib
 import threading
-import time
 
 import numpy as np
 import pytest
 
 import mlc
 from mlc import te
-from mlc.config import override
 from mlc.driver import collector_paused
 
 driver_build = importlib.import_module("mlc.driver.build")
@@ -117,70 +115,3 @@ def test_the_build_s_cyclic_garbage_is_collected_when_the_pause_ends(collector_o
         del node
         assert ref() is not None  # a cycle: reference counting alone does not free it
     assert ref() is None and built == [True] and gc.isenabled()
-
-
-def _slow_kernels(monkeypatch, seconds=0.2):
-    """Every kernel unit (not the glue) takes ``seconds`` longer to build."""
-    from mlc.backends.llvm import jit
-    real = jit._build_unit
-
-    def slow(text, target, quick, worker):
-        if not quick and not jit.unoptimised_only(text):
-            time.sleep(seconds)
-        return real(text, target, quick, worker)
-
-    monkeypatch.setattr(jit, "_build_unit", slow)
-
-
-def _collections(monkeypatch):
-    """The generations of the collections mlc's collector module makes, in order."""
-    from mlc.driver import collector
-    made = []
-    real = gc.collect
-
-    def recording(generation=2):
-        made.append(generation)
-        return real(generation)
-
-    monkeypatch.setattr(collector.gc, "collect", recording)
-    return made
-
-
-def test_a_build_waiting_for_llvm_collects_the_young_objects_meanwhile(collector_on, monkeypatch):
-    """While the driver's thread waits for a kernel still building on another thread, it
-    collects the two young generations, and once more (little left) when the pause ends."""
-    _slow_kernels(monkeypatch)
-    made = _collections(monkeypatch)
-    waited = []
-    real = driver_build.collect_young
-
-    def recording():
-        waited.append(time.perf_counter())
-        return real()
-
-    monkeypatch.setattr(driver_build, "collect_young", recording)
-    start = time.perf_counter()
-    with override(num_threads=2, cache_dir=""):
-        lib = mlc.build(_scaled(1 << 16), "llvm")
-    assert len(waited) == 1 and waited[0] - start < 0.2  # before the slow kernel was built
-    assert made == [1, 1] and gc.isenabled()
-    x = np.arange(1 << 16, dtype="float32")
-    out = np.empty_like(x)
-    lib["main"](x, out)
-    np.testing.assert_array_equal(out, x * 2)
-
-
-def test_no_collection_while_waiting_where_the_user_turned_the_collector_off(collector_on, monkeypatch):
-    _slow_kernels(monkeypatch, 0.05)
-    made = _collections(monkeypatch)
-    gc.disable()
-    with override(num_threads=2, cache_dir=""):
-        mlc.build(_scaled(1 << 16), "llvm")
-    assert made == [] and not gc.isenabled()
-
-
-def _scaled(n):
-    """A kernel large enough to run on threads: a build by parts of two threads."""
-    A = te.placeholder((n,), "float32", "A")
-    B = te.compute((n,), lambda i: A[i] * 2, "B")
-    return mlc.IRModule({"main": te.create_prim_func([A, B])})

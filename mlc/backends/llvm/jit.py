@@ -26,7 +26,7 @@ import functools
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -281,21 +281,15 @@ class UnitBuild:
         self._threads.append(thread)  # (only the calling thread starts them)
         thread.start()
 
-    def finish(self, entry_points: Iterable[str] = (),
-               while_waiting: Callable[[], None] | None = None) -> CompiledModule:
+    def finish(self, entry_points: Iterable[str] = ()) -> CompiledModule:
         """Every unit built (here, beside the background threads) and loaded into one engine
-        whose objects together define ``entry_points``; the first error a unit raised, if any.
-        ``while_waiting()`` is called once, when nothing is left for this thread to build
-        and a background thread is still building (the driver collects the young objects
-        of the build then, :func:`mlc.driver.collector.collect_young`)."""
+        whose objects together define ``entry_points``; the first error a unit raised, if any."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         try:
             while self._take_and_build(worker=0 if self._background else None):
                 pass
-            if while_waiting is not None and self._still_building():
-                while_waiting()
         finally:
             self._stop()
         if self._errors:
@@ -311,11 +305,6 @@ class UnitBuild:
                 if not _discard_cached(self._keys, self._cached):
                     raise
             return _compile(tuple(self._units), self.target, entry_points)  # (the cached ones afresh)
-
-    def _still_building(self) -> bool:
-        """Whether a unit is still being built on another thread (none failed)."""
-        with self._cond:
-            return not self._errors and any(built is None for built in self._built)
 
     def abandon(self) -> None:
         """Stop: nothing queued is built; a unit being built is finished and dropped."""

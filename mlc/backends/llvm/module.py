@@ -17,7 +17,7 @@ LLVM knows (``Target("llvm", "skylake-avx512")``) on any machine.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -399,9 +399,8 @@ class LLVMBuild:
                 texts += [str(m) for m in parts if _instructions(m)]
         return texts
 
-    def finish(self, mod: IRModule, while_waiting: Callable[[], None] | None = None) -> LLVMModule:
-        """The runtime Module of every part added; ``mod`` is the module as scheduled;
-        ``while_waiting``: see :meth:`.jit.UnitBuild.finish`."""
+    def finish(self, mod: IRModule) -> LLVMModule:
+        """The runtime Module of every part added; ``mod`` is the module as scheduled."""
         if _instructions(self.glue) or not self.texts:
             with _generating():
                 glue = str(self.glue)
@@ -409,7 +408,7 @@ class LLVMBuild:
         emit = self.emit
         source = LLVMSource(tuple(self.texts), emit.symbols, tuple(emit.library), emit.sites,
                             emit.objects, emit.checked)
-        return _loaded(source, mod, self.target, self.units.finish(_entry_points(source), while_waiting))
+        return _loaded(source, mod, self.target, self.units.finish(_entry_points(source)))
 
     def abandon(self) -> None:
         """Stop compiling: the driver failed before :meth:`finish`."""
