@@ -120,16 +120,27 @@ def plan_windows(value: PrimExpr) -> dict[tuple, tuple[PrimExpr, PrimExpr, int, 
     read nothing the value did not); the plan maps (buffer id, lanes, the base's terms,
     offset) to (the first's base, the last's base, offset - first, last - first)."""
     nodes = list(pre_order_nodes(value))
+    # the contiguous vector loads, by buffer and lanes: only three or more of one buffer and
+    # width can make a window (a register tile's update has one of each: no linear forms)
+    candidates: dict[tuple, list[BufferLoad]] = {}
+    for node in nodes:
+        if type(node) is BufferLoad and len(node.indices) == 1 and type(node.indices[0]) is Ramp \
+                and node.indices[0].stride == 1 and node.buffer.dtype != "bool":
+            candidates.setdefault((id(node.buffer), node.indices[0].lanes), []).append(node)
+    if all(len(loads) < 3 for loads in candidates.values()):
+        return {}
     skip = {id(n) for sel in nodes if type(sel) is Select
             for side in (sel.true_value, sel.false_value) for n in pre_order_nodes(side)}
     groups: dict[tuple, dict[int, PrimExpr]] = {}
-    for node in nodes:
-        if type(node) is not BufferLoad or id(node) in skip or len(node.indices) != 1 \
-                or node.buffer.dtype == "bool":
+    for loads in candidates.values():
+        if len(loads) < 3:
             continue
-        keyed = _window_key(node.buffer, node.indices[0])
-        if keyed is not None:
-            groups.setdefault(keyed[0], {}).setdefault(keyed[1], node.indices[0].base)
+        for node in loads:
+            if id(node) in skip:
+                continue
+            keyed = _window_key(node.buffer, node.indices[0])
+            if keyed is not None:
+                groups.setdefault(keyed[0], {}).setdefault(keyed[1], node.indices[0].base)
     plan = {}
     for key, bases in groups.items():
         lo, hi, lanes = min(bases), max(bases), key[1]
