@@ -73,7 +73,7 @@ __all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE"
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
            "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
-           "WIDE_TILE_K_UNROLL", "RAGGED_MIN_VECTORS"]
+           "RAGGED_MIN_VECTORS"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -124,7 +124,8 @@ ROW_BLOCKS_FROM = 2
 PARALLEL_MIN_MACS = 1 << 19
 #: Blocks of rows a design space may take (besides none), rounded down to whole row tiles.
 ROW_BLOCK_OPTIONS = (64, 128, 256, 512)
-#: Unroll factors of the reduction loop a design space may take (the default: 1).
+#: Unroll factors of the reduction loop a design space may take (the default: 1, see
+#: WIDE_TILE_REGISTERS).
 K_UNROLL_OPTIONS = (1, 2, 4)
 #: Blocks of the reduction a design space may take (the default: none).
 K_BLOCK_OPTIONS = (64, 128, 256, 512)
@@ -140,14 +141,15 @@ MAX_NARROW_COLUMNS = 12
 #: vectors). sgemm 1024^3 on a 2-core AVX-512 Xeon (Sapphire Rapids), medians of 11
 #: interleaved rounds: 6.69 ms in 8 x 2 vectors, 6.27 with k unrolled by 4, 5.91 in 6 x 4
 #: vectors unrolled by 4 (NumPy's OpenBLAS 6.27); 2048^3: 55.2, 49.1, 48.0 ms (NumPy 49.0).
-#: The 6 x 4 tile's reduction loop is not unrolled (WIDE_TILE_K_UNROLL): its step of 24 FMAs
-#: and 10 loads is 37 instructions, issued at one cycle per two FMAs whether unrolled by 1,
-#: 2 or 4 (llvm-mca's Skylake-X and Ice Lake server models: 1.006, 1.003 and 1.002 cycles
-#: per two FMAs), and on two Zen 5 cores it ran as fast (1024^3 4.28-4.36 ms against
-#: 4.31-4.44, 2048^3 34.4-35.1 against 35.0-37.3), while the unrolled loop cost a jitted
-#: sgemm's first call 8-10 ms of IR generation and LLVM (1024^3 44-53 -> 53-55 ms).
+#: No default tile unrolls its reduction loop (a design space may: K_UNROLL_OPTIONS). The
+#: 6 x 4 tile's step of 24 FMAs and 10 loads is 37 instructions, issued at one cycle per two
+#: FMAs whether unrolled by 1, 2 or 4 (llvm-mca's Skylake-X and Ice Lake server models:
+#: 1.006, 1.003 and 1.002 cycles per two FMAs), and on two Zen 5 cores it ran as fast
+#: (1024^3 4.28-4.36 ms against 4.31-4.44 unrolled by 4, 2048^3 34.4-35.1 against
+#: 35.0-37.3), while the unrolled loop cost a jitted sgemm's first call 8-10 ms of IR
+#: generation and LLVM (1024^3 44-53 -> 53-55 ms). A B in L2 (mm_relu 128^3) ran as fast
+#: unrolled or not too, and compiled in 43 ms, not 58.
 WIDE_TILE_REGISTERS = 32
-WIDE_TILE_K_UNROLL = 1
 #: A large matmul whose columns no vector divides keeps the usual register tile, its last
 #: panel ragged, from this many vectors of columns (fewer: vectors down the rows).
 RAGGED_MIN_VECTORS = 4
@@ -422,11 +424,8 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if pack_in_panel:
         pack_in_panel = bool(choose(sch, cpu, "matmul.pack_in_panel", [1, 0], 1))
     k_inner = k_block or k
-    # (not for a B in L2: mm_relu 128^3 runs as fast without, and compiles in 43 ms, not 58)
-    unroll = wide_tile and not small_pack and k_inner % WIDE_TILE_K_UNROLL == 0 and k_inner > WIDE_TILE_K_UNROLL
-    k_unroll = WIDE_TILE_K_UNROLL if unroll else 1
     k_unroll = choose(sch, cpu, "matmul.k_unroll",
-                      [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner], k_unroll)
+                      [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner], 1)
     handled = {name}
     if pack and not pack_in_panel:
         handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, threads=depth > 0))

@@ -13,8 +13,9 @@ LLVM module, for float and for double (the float32-only ones for float:
 ``@__mlc_math.<op>.<f32|f64>``; LLVM inlines it into every caller before the
 vectorizer runs. The :data:`LANEWISE_ROUTINES` are also defined on whole vectors
 (``@__mlc_math.<op>.<f32|f64>.v<N>``, the same operations on ``<N x float>``) for the
-vector statements the vectorize pass makes of their loops (:data:`VECTOR_FORMS`). float16 values arrive widened to float (NumPy's float16
-arithmetic) and use the float routine.
+vector statements the vectorize pass makes of their loops (:data:`VECTOR_FORMS`).
+float16 values arrive widened to float (NumPy's float16 arithmetic) and use the float
+routine.
 
 Max errors in ulps of the result's format, measured against float64
 references (NumPy; SciPy's erf for float and float16, libm's for double)
@@ -109,8 +110,8 @@ ARITY = {op: 2 if op in ("pow", "atan2") else 1 for op in ROUTINES}
 #: The compute dtypes each routine serves (a float64 sin, cos or tan of a scalar is libm's).
 ROUTINE_DTYPES = {op: ("float32",) if op in _FLOAT32_ONLY else tuple(FORMATS) for op in ROUTINES}
 
-__all__ = ["VECTOR_MATH_OPS", "VECTOR_FORMS", "LANEWISE_ROUTINES", "FAST_BOUNDS", "call_vector_math", "call_vector_form",
-           "has_vector_math"]
+__all__ = ["VECTOR_MATH_OPS", "VECTOR_FORMS", "LANEWISE_ROUTINES", "FAST_BOUNDS", "call_vector_math",
+           "call_vector_form", "has_vector_math"]
 
 #: Call ops with a vectorisable implementation here.
 VECTOR_MATH_OPS = frozenset(ROUTINES)
@@ -149,7 +150,8 @@ LANEWISE_ROUTINES = ("exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "
 #: loop of its remainder cost softmax's O3 pipeline 15.2-16.1 ms against 12.9-13.0 with
 #: exp as vector code (Zen 5), and the kernels ran as fast (softmax 4096 x 1024 694 us
 #: against 725, GELU 2^22 577 against 603, medians of 15 batches). The llvm backend's
-#: vectorize pass makes vector calls of these (:func:`mlc.backends.llvm.module.vectorize_loops_for_llvm`).
+#: vectorize pass makes vector calls of these
+#: (:func:`mlc.backends.llvm.module.vectorize_loops_for_llvm`).
 VECTOR_FORMS = {**{op: ("float32", "float64") for op in TRIG_ROUTINES},
                 **{op: ROUTINE_DTYPES[op] for op in LANEWISE_ROUTINES}}
 
