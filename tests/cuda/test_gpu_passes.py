@@ -1,7 +1,9 @@
 """The GPU TIR passes on the course's schedules: shared and local buffers shrunk to one
 block's (thread's) tile, barriers where threads hand data over, cross-thread reductions."""
+import numpy as np
 import pytest
 
+import mlc
 from mlc.backends.cuda import kernels, lower_for_gpu
 from mlc.errors import CompileError
 from mlc.ir.tir import Allocate, Evaluate, For
@@ -69,3 +71,19 @@ def test_cross_thread_reduction_with_a_spatial_loop_under_the_thread_loop_is_ref
     sch.bind(k, "threadIdx.x")
     with pytest.raises(CompileError, match="the spatial iterator vi of block 'S' changes under the thread loop"):
         lower_for_gpu(sch.mod["main"])
+
+
+def test_a_guarded_fetch_by_more_threads_than_elements_keeps_one_k_step_in_shared_memory():
+    # 64 threads fetch 2 x 16 tiles of A and B per k step: the guard ``thread < 32`` bounds
+    # B's row ``k_0 * 2 + thread // 16`` to two, so the tile is one step's, refetched per
+    # step, not every step's kept at once (256 x 16)
+    sch = schedule_matmul_shared(matmul(64), local=(2, 2), tile_k=2, vector=1)
+    func = lower_for_gpu(sch.mod["main"])
+    assert _allocs(func) == {"C_local": (4,), "A_shared": (32,), "B_shared": (32,)}
+    k_step = next(n for n in pre_order_nodes(func.body) if isinstance(n, For) and n.loop_var.name == "k_0")
+    assert {n.buffer.name for n in pre_order_nodes(k_step) if isinstance(n, Allocate)} >= {"A_shared", "B_shared"}
+    rng = np.random.default_rng(0)
+    a, b = (rng.uniform(-1, 1, (64, 64)).astype("float32") for _ in range(2))
+    c = np.zeros((64, 64), "float32")
+    mlc.build(sch.mod, "cuda-emulator")["main"](a, b, c)   # a race or a stale tile would raise or differ
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-5)

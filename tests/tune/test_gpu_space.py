@@ -5,12 +5,13 @@ import sqlite3
 
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 import mlc
 from mlc.errors import DeviceError
 from examples.ch7_gpu_acceleration import row_sum, vector_add
+from mlc.backends.cuda import kernels, lower
 from mlc.backends.cuda.nvrtc import nvrtc_unavailable_reason
 from mlc.backends.cuda.runtime import device_unavailable_reason
 from mlc.tune import (CudaRunner, Database, GpuInfo, Job, ResourceLimitError, Timing, gpu_space, resolve_measure,
@@ -66,6 +67,20 @@ def test_every_point_of_the_cuda_space_is_correct_and_compiles(workload, seed):
         mlc.build(mod, "cuda -arch=sm_80", schedule=trace)      # NVRTC compiles it for sm_80; no GPU needed
     again = space.replay(mod, space.TILED, "cuda", space.decisions_of(sch.trace), seed=seed + 1)
     mlc.assert_structural_equal(again.mod, sch.mod)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**30))
+@example(seed=27)  # 256 threads fetch a 2 x 64 tile of B: a guarded fetch (it was kept for every k step)
+def test_a_point_within_the_limits_lowers_to_kernels_within_them(seed):
+    mod = matmul(256, 256, 256, name="main")
+    try:
+        sch = space.replay(mod, space.TILED, "cuda", seed=seed)
+    except ResourceLimitError:
+        return
+    for kernel in kernels(lower(sch.mod, "cuda -arch=sm_90")["main"]):   # raises over a limit
+        nbytes = sum(int(np.prod([e.value for e in b.shape])) * np.dtype(b.dtype).itemsize for b in kernel.shared)
+        assert nbytes <= GpuInfo().max_shared_bytes
 
 
 @pytest.mark.skipif(NVRTC_MISSING is not None, reason=f"NVRTC is not available: {NVRTC_MISSING}")

@@ -20,6 +20,11 @@ box a buffer needs is the part one block (one thread) touches:
   is its own tiles and not the whole block's: a fragment array indexed by the
   warp's index would live in local memory, not in registers.
 
+The guards around an access narrow the loops it is relaxed over first
+(:func:`_narrowed`): 256 threads fetching a 2 x 64 tile run under
+``thread < 128``, so the tile's row ``k_0 * 2 + thread // 64`` spans two rows per
+``k`` step, and the steps' tiles stay disjoint (else the whole of ``K`` is kept).
+
 Accesses are re-indexed from the box's corner, which may depend on the
 block's and the thread's index. A buffer padded by ``storage_align`` keeps
 its alignment: :func:`note_storage_align` (run while blocks exist) records
@@ -50,7 +55,7 @@ from __future__ import annotations
 
 from ...ir.buffer import DIM_ALIGN, FRAGMENT_SCOPES, Buffer, aligned_strides
 from ...ir.expr import Binary, IntImm, Var, const
-from ...ir.arith import IntSet, canonical, relax, uses_any
+from ...ir.arith import IntSet, canonical, linear, relax, uses_any
 from ...ir.functor import Mutator, pre_order_nodes, substitute
 from ...ir.tir import Allocate, Block, For, PrimFunc
 from .compact_buffers import _disjoint, _Rebase, buffer_accesses, loops_around_all, rebase
@@ -94,6 +99,51 @@ def _bounds_from(conds, index, relaxed) -> tuple[list, list]:
 _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 
+def _narrowed(dom: dict, conds) -> dict:
+    """``dom`` (loop variable -> IntSet of constants) with each variable's range narrowed by
+    the conjuncts ``e < c`` (``<=``, ``>``, ``>=``) of ``conds`` that bound it linearly
+    given the others' ranges: the guard ``f_0 * 256 + f_1 < 128`` of a fetch of 128
+    elements by 256 threads keeps ``f_1`` in ``[0, 127]``, so that ``f_1 // 64`` spans two
+    rows, not four (an access happens only where its guards hold).
+
+    >>> from mlc.ir.expr import Var
+    >>> f0, f1 = Var("f0"), Var("f1")
+    >>> dom = {f0: IntSet(const(0), const(0)), f1: IntSet(const(0), const(255))}
+    >>> _narrowed(dom, [f0 * 256 + f1 < 128])[f1].max
+    127
+    """
+    out = dict(dom)
+    stack = list(conds)
+    while stack:
+        c = stack.pop()
+        if isinstance(c, Binary) and c.op == "and":
+            stack += [c.a, c.b]
+            continue
+        if not (isinstance(c, Binary) and c.op in ("lt", "le", "gt", "ge")):
+            continue
+        # the conjunct as ``form <= bound``
+        form = linear(c.a - c.b) if c.op in ("lt", "le") else linear(c.b - c.a)
+        bound = -1 if c.op in ("lt", "gt") else 0
+        for _, (atom, coef) in list(form.terms.items()):
+            if not isinstance(atom, Var) or atom not in out:
+                continue
+            rest = form.copy()
+            rest.add_term(atom, -coef)
+            low = relax(rest.to_expr(), {v: s for v, s in out.items() if v is not atom}).min
+            if not isinstance(low, IntImm):
+                continue
+            s = out[atom]
+            if coef > 0:  # coef * v <= bound - low
+                limit = const((bound - low.value) // coef, atom.dtype)
+                if isinstance(s.max, IntImm) and limit.value < s.max.value:
+                    out[atom] = IntSet(s.min, limit)
+            else:  # -|coef| * v <= bound - low: v >= (low - bound) / |coef|
+                limit = const(-((bound - low.value) // -coef), atom.dtype)
+                if isinstance(s.min, IntImm) and limit.value > s.min.value:
+                    out[atom] = IntSet(limit, s.max)
+    return out
+
+
 def _tighter(old, candidates, pick_smaller: bool):
     for c in candidates:
         if old is None:
@@ -114,6 +164,8 @@ def _box(buffer: Buffer, accesses, prefix: list[For]):
     for indices, loops, conds in accesses:
         free = [f for f in loops if id(f) not in inside]
         dom = {f.loop_var: IntSet(f.min, canonical(f.min + f.extent - 1)) for f in free}
+        if conds:
+            dom = _narrowed(dom, conds)
         relaxed = []
         for i in indices:
             s = relax(i, dom)
