@@ -11,6 +11,9 @@ tensor-core issue's targets:
 - ``gelu``, ``chain``: elementwise programs on 2^26 float32 (``@mlc.jit(target="cuda")``
   and CuPy's composed ops), their bandwidth as a share of the copy's;
 - ``softmax``, ``layer_norm``: rows of 8192 x 4096 float32 against CuPy's composed ops;
+- ``mlp``: ``maximum(x @ w1 + b1, 0) @ w2 + b2`` with x 4096 x 1024, w1 1024 x 1024, w2 1024
+  x 256 (``@mlc.jit(target="cuda")``: two kernels, each matmul's bias and relu in its
+  write-back) against CuPy's composed ops (cuBLAS, TF32 off);
 - ``sgemm``: float32 4096^3, mlc's default schedule against ``cupy.matmul`` (cuBLAS,
   TF32 off);
 - ``hgemm``: float16 4096^3 with float32 accumulation, mlc's default (tensor cores)
@@ -33,7 +36,7 @@ import time
 
 import numpy as np
 
-NAMES = ["copy", "gelu", "chain", "softmax", "layer_norm", "sgemm", "hgemm", "compile", "overhead"]
+NAMES = ["copy", "gelu", "chain", "softmax", "layer_norm", "mlp", "sgemm", "hgemm", "compile", "overhead"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -138,6 +141,12 @@ def layer_norm(x, gamma, beta, np_=None):
     return (x - mean) / m.sqrt(var + 1e-5) * gamma + beta
 
 
+def mlp(x, w1, b1, w2, b2, np_=None):
+    import mlc.numpy as mnp
+    m = np_ or mnp
+    return m.maximum(x @ w1 + b1, 0) @ w2 + b2
+
+
 def _matmul_module(n: int, dtype: str, out: str):
     import mlc
     from mlc import te
@@ -230,6 +239,19 @@ def run(args) -> int:
         guarded("softmax", "mlc jit", lambda: row_program("softmax", softmax, 0))
     if "layer_norm" in names:
         guarded("layer_norm", "mlc jit", lambda: row_program("layer_norm", layer_norm, 2))
+
+    def mlp_row():
+        b, d, h, o = (256, 128, 128, 64) if small else (4096, 1024, 1024, 256)
+        xs = [rng.standard_normal(s, dtype=cp.float32) for s in ((b, d), (d, h), (h,), (h, o), (o,))]
+        jf = mlc.jit(target=target)(mlp)
+        note = _check("mlp", jf(*xs), mlp(*xs, np_=cp), 1e-3, 1e-3)
+        tm, tc = gpu_time(lambda: jf(*xs), r), gpu_time(lambda: mlp(*xs, np_=cp), r)
+        flops = 2 * b * h * (d + o)
+        rows.add("mlp", "mlc jit", tm, f"{note}; {flops / tm / 1e12:.1f} TFLOP/s; {tc / tm:.2f}x CuPy")
+        rows.add("mlp", "cupy composed", tc, f"{flops / tc / 1e12:.1f} TFLOP/s")
+
+    if "mlp" in names:
+        guarded("mlp", "mlc jit", mlp_row)
 
     n_mm = 512 if small else 4096
 

@@ -175,6 +175,18 @@ def test_cuda_jit_takes_and_returns_cupy_arrays():
 
 
 @needs_gpu
+def test_a_cuda_jit_mlp_whose_hidden_layer_is_square_runs_tiled_on_the_gpu():
+    import cupy
+
+    # x @ w1 with K == N: tiled with bias and relu in the write-back, not a block per row
+    args = _arrays(np.random.default_rng(8), (256, 128), (128, 128), (128,), (128, 64), (64,))
+    f = mlc.jit(target="cuda")(mlp)
+    y = f(*[cupy.asarray(a) for a in args])
+    np.testing.assert_allclose(y.get(), _np_mlp(*args), rtol=1e-4, atol=1e-4)
+    assert "blockIdx.y" in f.lower(*args).compile().as_text()
+
+
+@needs_gpu
 def test_a_cuda_jit_finds_a_known_call_of_cupy_arrays_without_its_signature(monkeypatch):
     import cupy
 

@@ -107,3 +107,16 @@ def test_layer_norm_rows_read_their_input_once_and_the_parameters_once_a_row(row
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
     (stats,) = compiled.lib.kernel_stats()
     assert (stats.global_reads, stats.global_writes) == (3 * x.size, x.size)  # gamma, beta: once a row
+
+
+def test_a_matmul_whose_k_equals_its_n_is_tiled_not_run_a_row_per_block():
+    """x @ w + b with K == N also reduces over a row's length, but has a value per row and
+    column: the matmul rule tiles it (a block per row would fetch all of w for every row)."""
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype("float32") for s in ((128, 64), (64, 64), (64,)))
+    layer = mlc.jit(target="cuda-emulator")(lambda x, w, b: mnp.maximum(x @ w + b, 0))
+    compiled = layer.lower(x, w, b).compile()
+    np.testing.assert_allclose(compiled(x, w, b), np.maximum(x @ w + b, 0), rtol=1e-4, atol=1e-4)
+    assert "blockIdx.y" in compiled.as_text()          # the CUDA source: a grid of tiles
+    (stats,) = compiled.lib.kernel_stats()
+    assert stats.global_reads < x.shape[0] * w.size  # not every row reading all of w

@@ -183,16 +183,22 @@ def gpu_matmul(sch, func_name: str, name: str):
     ext = _extents(v.loops)
     if ext is None or ext[0] < 32 or ext[1] < 32:
         return None
-    schedule_shared_matmul(sch, block, matmul_tile(ext[0], ext[1]))
-    return {name}
+    copy = schedule_shared_matmul(sch, block, matmul_tile(ext[0], ext[1]))
+    handled = {name}
+    for consumer in sch.get_consumers(copy):  # an elementwise epilogue (bias, relu) joins the write-back
+        consumer_name = view(sch, consumer).block.name_hint
+        if attempt(sch, lambda s: s.reverse_compute_inline(consumer) or True) is not None:
+            handled.add(consumer_name)
+    return handled
 
 
-def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]) -> None:
+def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]):
     """The course's shared-memory blocking of matmul ``block`` (``C[i, j] += A[i, k] *
     B[k, j]``) with ``tile`` = (threads along i, along j, each thread's rows, columns, k
     step): a ``local`` accumulator per thread, the threads fused on ``threadIdx.x``, and A's
     and B's tiles fetched cooperatively into ``shared`` per k step, a vector a thread where
-    the tile is whole vector steps and ``vectorize`` proves the lanes aligned."""
+    the tile is whole vector steps and ``vectorize`` proves the lanes aligned. Returns the
+    block that writes the accumulators back."""
     ti, tj, ri, rj, ks = tile
     threads = ti * tj
     local_cache = sch.cache_write(block, 0, "local")
@@ -214,6 +220,7 @@ def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]) -> 
             _, fetch_tx = sch.split(fused, [None, threads])
             sch.bind(fetch_tx, "threadIdx.x")
     sch.decompose_reduction(block, k0)
+    return local_cache
 
 
 def matmul_tile(m: int, n: int) -> tuple[int, int, int, int, int]:
@@ -351,6 +358,11 @@ def gpu_rows(sch, func_name: str):
         if ext is None or kinds[-1] != "reduce" or "reduce" in kinds[:-1] or ext[-1] != cols or \
                 not cross_thread_reducible(v.realize):
             return None
+        # one value per row: a matmul whose K equals its N reduces over a row's length too,
+        # but it has a value per row and column (a block per row would run a row's dot
+        # products one after another: an MLP layer of 4096 x 1024 x 1024 took 27 ms, not 0.3)
+        if [e for e in ext[:-1] if e != 1] != [e for e in shape[:-1] if e != 1]:
+            return None
         reductions.append(name)
     if not reductions:
         return None
@@ -384,9 +396,14 @@ def schedule_gpu(sch, func_name: str, target=None) -> None:
     inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
     if attempt(sch, gpu_rows, func_name) is not None:
         return
+    handled: set[str] = set()
     for name in _names(sch, func_name):
+        if name in handled:  # inlined by an earlier block's rule (a matmul's epilogue)
+            continue
         for rule in GPU_BLOCK_RULES:
-            if attempt(sch, rule, func_name, name) is not None:
+            done = attempt(sch, rule, func_name, name)
+            if done is not None:
+                handled |= done
                 break
 
 
