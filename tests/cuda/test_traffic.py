@@ -120,3 +120,13 @@ def test_a_matmul_whose_k_equals_its_n_is_tiled_not_run_a_row_per_block():
     assert "blockIdx.y" in compiled.as_text()          # the CUDA source: a grid of tiles
     (stats,) = compiled.lib.kernel_stats()
     assert stats.global_reads < x.shape[0] * w.size  # not every row reading all of w
+
+
+@pytest.mark.parametrize("shape", [(4, 64, 96), (2, 3, 2), (3, 5, 7, 11)])
+def test_elementwise_kernels_of_three_and_more_dimensions_run_on_threads(shape):
+    """Their loops fused and split by 256 off the grid of their extents still bind to
+    threads (the default GPU schedule had left such kernels to one thread)."""
+    x = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    compiled = mlc.jit(target="cuda-emulator")(lambda x: x * 2 + 1).lower(x).compile()
+    np.testing.assert_allclose(compiled(x), x * 2 + 1, rtol=1e-6)
+    assert "__launch_bounds__(1)" not in compiled.as_text()

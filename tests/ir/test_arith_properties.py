@@ -154,7 +154,8 @@ def test_nested_division_and_modulo():
 
 
 def test_fused_index_recombination():
-    """``x // k * k + x % k == x`` and ``x // k % m * k + x % k == x % (k*m)``, and near misses
+    """``x // k * k + x % k == x``, ``x // k % m * k + x % k == x % (k*m)`` and
+    ``x % (k*m) // k * k + x % k == x % (k*m)``, and near misses
     (other coefficients, other divisors) that must stay as they are."""
     spans = {"x": (-5, 40)}
     for k, m in itertools.product((2, 3, 4), (2, 3)):
@@ -162,7 +163,19 @@ def test_fused_index_recombination():
             check_simplify(floordiv(X, k) * (k * s) + floormod(X, k) * t, spans)
             check_simplify(floordiv(X, k) * s + floormod(X, k) * t, spans)
             check_simplify(floormod(floordiv(X, k), m) * (k * s) + floormod(X, k) * t, spans)
+            check_simplify(floordiv(floormod(X, k * m), k) * (k * s) + floormod(X, k) * t, spans)
         check_simplify(floordiv(X, k) * k + floormod(X, k + 1), spans)
+        check_simplify(floordiv(floormod(X, k * m + 1), k) * k + floormod(X, k), spans)
+        # the division of a fused index split over its terms: (k*y + x) // k as y + x // k
+        for c in (1, 3):
+            shifted = floormod(Y * c + floordiv(X, k), m) * k + floormod(X, k)
+            check_simplify(shifted, {"x": (-5, 40), "y": (-3, 4)})
+            check_simplify(floormod(Y * c + floordiv(X, k), m) * (k + 1) + floormod(X, k),
+                           {"x": (-5, 40), "y": (-3, 4)})
+        # three fused loops, the middle index written x % (k*m) // k: the address is x again
+        three = floordiv(X, k * m) * (k * m) + floordiv(floormod(X, k * m), k) * k + floormod(X, k)
+        check_simplify(three, spans)
+        assert canonical(three) is X or str(canonical(three)) == "x", canonical(three)
         check_simplify(floordiv(X, k + 1) * k + floormod(X, k), spans)
 
 

@@ -754,3 +754,27 @@ def test_reorder_of_a_loop_feeding_spatial_and_reduce_iterators_of_an_init_block
         sch.reorder(inner, outer)
     mlc.assert_structural_equal(sch.mod, before)
 
+
+
+@given(shape=st.tuples(st.integers(1, 9), st.integers(1, 70), st.integers(1, 100)),
+       threads=st.sampled_from([32, 64, 100, 256]))
+def test_three_loops_fused_and_split_off_their_grid_run_on_threads(shape, threads):
+    """(n, i, j) fused and split by a factor their extents do not divide (4 x 64 x 96 by
+    256: ``vi = (f0 * 256 + f1) % 6144 // 96``): the iterations of both parts write distinct
+    elements, so bind and parallel take them; the emulator, which raises on a race, and the
+    CPU agree with NumPy."""
+    A = te.placeholder(shape, "float32", "A")
+    B = te.compute(shape, lambda n, i, j: A[n, i, j] * 2.0 + 1.0, "B")
+    mod = mlc.IRModule({"main": te.create_prim_func([A, B])})
+    a = np.random.default_rng(0).standard_normal(shape).astype("float32")
+    for target in ("cuda-emulator", "llvm"):
+        sch = Schedule(mod)
+        outer, inner = sch.split(sch.fuse(*sch.get_loops(sch.get_block("B"))), [None, threads])
+        if target == "llvm":
+            sch.parallel(outer)
+        else:
+            sch.bind(outer, "blockIdx.x")
+            sch.bind(inner, "threadIdx.x")
+        b = np.zeros(shape, "float32")
+        mlc.build(sch.mod, target)["main"](a, b)
+        np.testing.assert_allclose(b, a * 2 + 1, rtol=1e-6)

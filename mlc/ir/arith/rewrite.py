@@ -128,7 +128,32 @@ def _merge_div_mod(rw: Rewriter, x: PrimExpr, k: int, atom: PrimExpr) -> Linear 
     return None
 
 
-MERGE_RULES = (_merge_div, _merge_div_mod)
+def _merge_shifted_div_mod(rw: Rewriter, x: PrimExpr, k: int, atom: PrimExpr) -> Linear | None:
+    """``(y + x // k) % m * k + x % k -> (k*y + x) % (k*m)``: the fused index ``k*y + x``
+    whose division by ``k`` was split into ``y + x // k`` (``(32 * f0 + f1) // 2 % 3`` is
+    written ``(16 * f0 + f1 // 2) % 3``)."""
+    if not _by_const(atom, "floormod"):
+        return None
+    inner = rw.sum(atom.a)
+    key = expr_key(make_binary("floordiv", x, const(k, x.dtype)))
+    entry = inner.terms.get(key)
+    if entry is None or entry[1] != 1:
+        return None
+    shifted = inner.copy()
+    del shifted.terms[key]
+    return rw.floormod(shifted.scale(k).add(rw.sum(x)), k * atom.b.value)
+
+
+def _merge_mod_div(rw: Rewriter, x: PrimExpr, k: int, atom: PrimExpr) -> Linear | None:
+    """``x % (k*m) // k * k + x % k -> x % (k*m)`` (the middle index of three fused loops:
+    ``(x % (k*m)) % k`` is ``x % k``)."""
+    if _by_const(atom, "floordiv") and atom.b.value == k and _by_const(atom.a, "floormod") and \
+            atom.a.b.value % k == 0 and expr_key(atom.a.a) == expr_key(x):
+        return rw.floormod(rw.sum(x), atom.a.b.value)
+    return None
+
+
+MERGE_RULES = (_merge_div, _merge_div_mod, _merge_mod_div, _merge_shifted_div_mod)
 
 
 # ``diff <op> 0`` given bounds (lo, hi) of ``diff``: (proven true, proven false).
