@@ -14,6 +14,8 @@ tensor-core issue's targets:
 - ``mlp``: ``maximum(x @ w1 + b1, 0) @ w2 + b2`` with x 4096 x 1024, w1 1024 x 1024, w2 1024
   x 256 (``@mlc.jit(target="cuda")``: two kernels, each matmul's bias and relu in its
   write-back) against CuPy's composed ops (cuBLAS, TF32 off);
+- ``bmm``: a batch of 64 float32 matmuls of 512^3 (``a @ b`` jitted: shared tiles, the
+  batch on ``blockIdx.z``) against ``cupy.matmul`` (cuBLAS's batched GEMM, TF32 off);
 - ``sgemm``: float32 4096^3, mlc's default schedule against ``cupy.matmul`` (cuBLAS,
   TF32 off);
 - ``hgemm``: float16 4096^3 with float32 accumulation, mlc's default (tensor cores)
@@ -36,7 +38,7 @@ import time
 
 import numpy as np
 
-NAMES = ["copy", "gelu", "chain", "softmax", "layer_norm", "mlp", "sgemm", "hgemm", "compile", "overhead"]
+NAMES = ["copy", "gelu", "chain", "softmax", "layer_norm", "mlp", "bmm", "sgemm", "hgemm", "compile", "overhead"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -252,6 +254,19 @@ def run(args) -> int:
 
     if "mlp" in names:
         guarded("mlp", "mlc jit", mlp_row)
+
+    def bmm_row():
+        nb, n = (4, 128) if small else (64, 512)
+        a, b = (rng.standard_normal((nb, n, n), dtype=cp.float32) for _ in range(2))
+        jf = mlc.jit(target=target)(lambda a, b: a @ b)
+        note = _check("bmm", jf(a, b), cp.matmul(a, b), 1e-3, 1e-3)
+        tm, tc = gpu_time(lambda: jf(a, b), r), gpu_time(lambda: cp.matmul(a, b), r)
+        flops = 2 * nb * n ** 3
+        rows.add("bmm", "mlc jit", tm, f"{note}; {flops / tm / 1e12:.1f} TFLOP/s; {tc / tm:.0%} of cuBLAS")
+        rows.add("bmm", "cupy.matmul (cuBLAS)", tc, f"{flops / tc / 1e12:.1f} TFLOP/s")
+
+    if "bmm" in names:
+        guarded("bmm", "mlc jit", bmm_row)
 
     n_mm = 512 if small else 4096
 

@@ -187,6 +187,16 @@ def test_a_cuda_jit_mlp_whose_hidden_layer_is_square_runs_tiled_on_the_gpu():
 
 
 @needs_gpu
+def test_a_cuda_jit_batched_matmul_runs_tiled_on_the_gpu():
+    import cupy
+
+    a, b = _arrays(np.random.default_rng(9), (6, 96, 64), (6, 64, 80))
+    f = mlc.jit(target="cuda")(lambda a, b: a @ b)
+    np.testing.assert_allclose(f(cupy.asarray(a), cupy.asarray(b)).get(), a @ b, rtol=1e-4, atol=1e-4)
+    assert "blockIdx.z" in f.lower(a, b).compile().as_text()
+
+
+@needs_gpu
 def test_a_cuda_jit_finds_a_known_call_of_cupy_arrays_without_its_signature(monkeypatch):
     import cupy
 

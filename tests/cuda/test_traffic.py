@@ -130,3 +130,19 @@ def test_elementwise_kernels_of_three_and_more_dimensions_run_on_threads(shape):
     compiled = mlc.jit(target="cuda-emulator")(lambda x: x * 2 + 1).lower(x).compile()
     np.testing.assert_allclose(compiled(x), x * 2 + 1, rtol=1e-6)
     assert "__launch_bounds__(1)" not in compiled.as_text()
+
+
+@pytest.mark.parametrize("shapes", [((4, 64, 48), (4, 48, 96)), ((3, 40, 32), (32, 64)), ((2, 2, 32, 16), (2, 2, 16, 40))])
+def test_batched_matmuls_get_shared_tiles_on_blockidx_z(shapes):
+    """A batch of matmuls (or a batch times one matrix) is tiled like one matmul, the batch
+    on blockIdx.z, a bias and relu in the write-back: each output element written once."""
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal(s).astype("float32") for s in shapes)
+    bias = rng.standard_normal(shapes[1][-1]).astype("float32")
+    compiled = mlc.jit(target="cuda-emulator")(lambda a, b, c: mnp.maximum(a @ b + c, 0)).lower(a, b, bias).compile()
+    want = np.maximum(a @ b + bias, 0)
+    np.testing.assert_allclose(compiled(a, b, bias), want, rtol=1e-4, atol=1e-4)
+    assert "blockIdx.z" in compiled.as_text()
+    (stats,) = compiled.lib.kernel_stats()
+    assert stats.global_writes == want.size
+    assert stats.global_reads < want.size * a.shape[-1]  # not every output reading its row and column

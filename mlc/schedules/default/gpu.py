@@ -15,7 +15,8 @@ takes it:
    per 16 x 16 tile of C, 4, 2 or 1 warps along each of M and N
    (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`);
 1. ``gpu_matmul`` — ``C[i, j] += A[i, k] * B[k, j]`` shapes (two spatial
-   loops, one reduction, at least a 32 x 32 output): the course's
+   loops, one reduction, at least a 32 x 32 output; batch loops in front go on
+   ``blockIdx.z``, an elementwise epilogue into the write-back): the course's
    shared-memory blocking, sized by :func:`matmul_tile` — 16 x 16 threads per
    block with an 8 x 8 register tile each (``local`` accumulator) and 128 x 16 /
    16 x 128 tiles of A and B fetched cooperatively into ``shared`` per k-step
@@ -102,6 +103,8 @@ TENSOR_CORE_WARPS = (4, 2, 1)
 #: shared tiles. Measured on an H200 (float32 4096^3, TF32 off): 128 x 128 tiles with
 #: k steps of 16 ran at 55% of cuBLAS, 64 x 64 at 54%, the course's 32 x 32 at 42%.
 MATMUL_TILES = ((16, 16, 8, 8, 16), (16, 16, 4, 4, 8), (8, 8, 4, 4, 8))
+#: The most matrices of a batch the matmul rule puts on ``blockIdx.z`` (CUDA's limit).
+MAX_GRID_Z = 65535
 #: The matmul rule takes the largest tile that still gives this many thread blocks
 #: (a GPU's streaming multiprocessors, 132 on an H100, each want one or two).
 MIN_BLOCKS = 256
@@ -178,12 +181,14 @@ def gpu_matmul(sch, func_name: str, name: str):
     if found is None:
         return None
     v, kinds = found
-    if kinds != ["spatial", "spatial", "reduce"] or len(v.block.reads) != 2 or v.block.init is None:
+    nb = len(kinds) - 3  # batch loops in front: blockIdx.z
+    if nb < 0 or kinds[nb:] != ["spatial", "spatial", "reduce"] or "reduce" in kinds[:nb] or \
+            len(v.block.reads) != 2 or v.block.init is None:
         return None
     ext = _extents(v.loops)
-    if ext is None or ext[0] < 32 or ext[1] < 32:
+    if ext is None or ext[nb] < 32 or ext[nb + 1] < 32 or math.prod(ext[:nb]) > MAX_GRID_Z:
         return None
-    copy = schedule_shared_matmul(sch, block, matmul_tile(ext[0], ext[1]))
+    copy = schedule_shared_matmul(sch, block, matmul_tile(ext[nb], ext[nb + 1], math.prod(ext[:nb])))
     handled = {name}
     for consumer in sch.get_consumers(copy):  # an elementwise epilogue (bias, relu) joins the write-back
         consumer_name = view(sch, consumer).block.name_hint
@@ -202,12 +207,14 @@ def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]):
     ti, tj, ri, rj, ks = tile
     threads = ti * tj
     local_cache = sch.cache_write(block, 0, "local")
-    i, j, k = sch.get_loops(block)
+    *batch, i, j, k = sch.get_loops(block)
     i0, i1, i2 = sch.split(i, [None, ti, ri])
     j0, j1, j2 = sch.split(j, [None, tj, rj])
     k0, k1 = sch.split(k, [None, ks])
-    sch.reorder(i0, j0, i1, j1, k0, k1, i2, j2)
+    sch.reorder(*batch, i0, j0, i1, j1, k0, k1, i2, j2)
     sch.reverse_compute_at(local_cache, j1)
+    if batch:  # a batch of matmuls: one grid of tiles per matrix
+        sch.bind(sch.fuse(*batch) if len(batch) > 1 else batch[0], "blockIdx.z")
     sch.bind(i0, "blockIdx.y")
     sch.bind(j0, "blockIdx.x")
     tx = sch.fuse(i1, j1)
@@ -223,12 +230,12 @@ def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]):
     return local_cache
 
 
-def matmul_tile(m: int, n: int) -> tuple[int, int, int, int, int]:
-    """The tile of :func:`gpu_matmul` for an ``m x n`` output: the largest of
+def matmul_tile(m: int, n: int, batch: int = 1) -> tuple[int, int, int, int, int]:
+    """The tile of :func:`gpu_matmul` for ``batch`` outputs of ``m x n``: the largest of
     :data:`MATMUL_TILES` that still gives :data:`MIN_BLOCKS` thread blocks, else the smallest."""
     for tile in MATMUL_TILES:
         ti, tj, ri, rj, _ = tile
-        if -(-m // (ti * ri)) * -(-n // (tj * rj)) >= MIN_BLOCKS:
+        if batch * -(-m // (ti * ri)) * -(-n // (tj * rj)) >= MIN_BLOCKS:
             return tile
     return MATMUL_TILES[-1]
 
