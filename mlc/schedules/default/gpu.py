@@ -2,8 +2,9 @@
 
 :func:`schedule_gpu` first inlines elementwise intermediates into their
 consumers (``inline_injective``, as on the CPU). A function of row reductions
-feeding one elementwise output over the same rows (softmax, layer_norm) becomes
-one kernel, a block per row with the row in shared memory (:func:`gpu_rows`);
+(one value per row) feeding one elementwise output over the same rows (softmax,
+layer_norm) becomes one kernel, a block per row with the row in shared memory
+(:func:`gpu_rows`);
 any other gives each remaining block, in program order, the first rule that
 takes it:
 
