@@ -73,14 +73,7 @@ def _bounds_from(conds, index, relaxed) -> tuple[list, list]:
     conjunct ``e < c`` (``<=``, ``>``, ``>=``) whose ``e`` differs from ``index`` by an
     expression of no ``relaxed`` loop bounds it (the guard of a ragged cooperative fetch)."""
     lows, highs = [], []
-    stack = list(conds)
-    while stack:
-        c = stack.pop()
-        if isinstance(c, Binary) and c.op == "and":
-            stack += [c.a, c.b]
-            continue
-        if not (isinstance(c, Binary) and c.op in ("lt", "le", "gt", "ge")):
-            continue
+    for c in _comparisons(conds):
         for e, bound, op in ((c.a, c.b, c.op), (c.b, c.a, _FLIP[c.op])):
             diff = canonical(index - e)
             if uses_any(diff, relaxed) or uses_any(bound, relaxed):
@@ -99,6 +92,17 @@ def _bounds_from(conds, index, relaxed) -> tuple[list, list]:
 _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
 
 
+def _comparisons(conds):
+    """The conjuncts ``a < b`` (``<=``, ``>``, ``>=``) of ``conds`` (``and`` taken apart)."""
+    stack = list(conds)
+    while stack:
+        c = stack.pop()
+        if isinstance(c, Binary) and c.op == "and":
+            stack += [c.a, c.b]
+        elif isinstance(c, Binary) and c.op in ("lt", "le", "gt", "ge"):
+            yield c
+
+
 def _narrowed(dom: dict, conds) -> dict:
     """``dom`` (loop variable -> IntSet of constants) with each variable's range narrowed by
     the conjuncts ``e < c`` (``<=``, ``>``, ``>=``) of ``conds`` that bound it linearly
@@ -113,14 +117,7 @@ def _narrowed(dom: dict, conds) -> dict:
     127
     """
     out = dict(dom)
-    stack = list(conds)
-    while stack:
-        c = stack.pop()
-        if isinstance(c, Binary) and c.op == "and":
-            stack += [c.a, c.b]
-            continue
-        if not (isinstance(c, Binary) and c.op in ("lt", "le", "gt", "ge")):
-            continue
+    for c in _comparisons(conds):
         # the conjunct as ``form <= bound``
         form = linear(c.a - c.b) if c.op in ("lt", "le") else linear(c.b - c.a)
         bound = -1 if c.op in ("lt", "gt") else 0
