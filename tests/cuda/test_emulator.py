@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlc
+import mlc.numpy as mnp
 from mlc.backends.cuda import Emulator, emulate
 from mlc.backends.cuda.pipeline import GPU_PIPELINE
 from mlc.errors import BoundsError, CompileError, RaceError
@@ -17,6 +18,7 @@ from mlc.passes.tir.pipeline import run_passes
 from mlc.passes.tir.thread_sync import insert_thread_sync, syncthreads
 
 from ..ops._harness import run_op
+from .conftest import NVRTC_MISSING
 from .programs import (matmul, row_sum, schedule_matmul_local, schedule_matmul_shared, schedule_row_sum,
                        schedule_vector_add, schedule_window_sum, vector_add, window_sum)
 
@@ -291,11 +293,20 @@ def test_a_user_schedule_that_leaves_a_loop_unbound_is_still_refused():
 @pytest.mark.parametrize("op", ["any", "all"])
 @pytest.mark.parametrize("shape,axis", [((4, 4, 4), None), ((3, 300), 1), ((2000,), None)], ids=str)
 def test_logical_reductions_on_the_gpu_target(op, shape, axis):
-    """any/all combine with or/and, which the cross-thread reduction does not: the default GPU
-    schedule leaves them to threads over their rows (a 0-d result: one thread) instead of
-    binding their reduction to threadIdx, which did not compile."""
+    """any/all reduce across threads, combined as max/min of booleans (``a || shfl(a)``
+    would skip the shuffle in lanes whose ``a`` is true: the emulator refuses that); a 0-d
+    result of 2000 elements had run on one thread."""
     x = np.zeros(shape, bool)
     x.flat[::7] = True
     want = run_op(op, [x], "reference", axis=axis)
     got = run_op(op, [x], "cuda-emulator", axis=axis)
     np.testing.assert_array_equal(got[0], want[0])
+    for flip in (0, 1, x.size - 1):  # one element decides it, first, second or last
+        y = np.zeros(shape, bool) if op == "any" else np.ones(shape, bool)
+        y.flat[flip] = not y.flat[flip]
+        compiled = mlc.jit(target="cuda-emulator")(lambda v: getattr(mnp, op)(v, axis=axis)).lower(y).compile()
+        np.testing.assert_array_equal(compiled(y), getattr(np, op)(y, axis=axis))
+    if x.size >= 256:
+        assert "__launch_bounds__(1)" not in compiled.as_text()
+        if NVRTC_MISSING is None:
+            mlc.jit(target="cuda -arch=sm_80")(lambda v: getattr(mnp, op)(v, axis=axis)).lower(y).compile()

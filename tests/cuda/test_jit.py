@@ -197,6 +197,19 @@ def test_a_cuda_jit_batched_matmul_runs_tiled_on_the_gpu():
 
 
 @needs_gpu
+def test_any_and_all_reduce_across_threads_on_the_gpu():
+    import cupy
+
+    for shape, axis in (((70000,), None), ((5, 4000), 1), ((3, 70), 1)):
+        for op in ("any", "all"):
+            for flip in (0, 33, -1):
+                x = np.zeros(shape, bool) if op == "any" else np.ones(shape, bool)
+                x.flat[flip] = not x.flat[flip]
+                f = mlc.jit(target="cuda")(lambda v: getattr(mnp, op)(v, axis=axis))
+                np.testing.assert_array_equal(f(cupy.asarray(x)).get(), getattr(np, op)(x, axis=axis))
+
+
+@needs_gpu
 def test_a_cuda_jit_finds_a_known_call_of_cupy_arrays_without_its_signature(monkeypatch):
     import cupy
 

@@ -298,6 +298,8 @@ class _KernelWriter:
                 value, offset, width = shfl_args(e)
                 if dt.is_complex(value.dtype):
                     return complex_c.shfl_down(self.expr(value), offset, width)
+                if value.dtype == "bool":  # (no bool overload: shuffled as an int)
+                    return f"((bool)__shfl_down_sync(__activemask(), (int)({self.expr(value)}), {offset}, {width}))"
                 return f"__shfl_down_sync(__activemask(), {self.expr(value)}, {offset}, {width})"
             return self._call(e)
         raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")

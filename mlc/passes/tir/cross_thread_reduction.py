@@ -31,7 +31,8 @@ buffer.
 
 The barriers are ``Evaluate(syncthreads())`` (:mod:`.thread_sync`). What it
 needs: one block under the thread loop, a reduction ``Y[idx] = op(Y[idx],
-rhs)`` (op: add, mul, min, max) with an init, and an output index that no
+rhs)`` (op: add, mul, min, max; or and and, combined across threads as max and min of
+booleans) with an init, and an output index that no
 loop under the thread loop changes (all threads meet on one element).
 Anything else is a :class:`~mlc.errors.CompileError` that says how to
 schedule it (rfactor first, or bind a spatial loop).
@@ -54,6 +55,10 @@ from .warp_shuffle import WARP_SIZE, shfl_down
 __all__ = ["lower_cross_thread_reduction", "cross_thread_reducible"]
 
 _IDENTITY = {"add": lambda d: const(0, d), "mul": lambda d: const(1, d), "max": lowest, "min": highest}
+#: Logical reductions (any, all) combine across threads as max and min of booleans: ``a ||
+#: shfl_down(a)`` would skip the shuffle in the lanes whose ``a`` is true (C's short
+#: circuit), and a shuffle needs every lane of its group.
+_LOGICAL = {"or": "max", "and": "min"}
 
 
 def _thread_reduction(loop: For):
@@ -71,16 +76,17 @@ def _reducer(realize: BlockRealize, where: str):
     block = realize.block
     body, init = block.body, block.init
     ok = isinstance(body, BufferStore) and isinstance(init, BufferStore) and \
-        isinstance(body.value, Binary) and body.value.op in _IDENTITY and init.buffer is body.buffer
+        isinstance(body.value, Binary) and (body.value.op in _IDENTITY or body.value.op in _LOGICAL) and \
+        init.buffer is body.buffer
     if ok:
         key = expr_key(body.indices)
         for acc, rhs in ((body.value.a, body.value.b), (body.value.b, body.value.a)):
             if isinstance(acc, BufferLoad) and acc.buffer is body.buffer and expr_key(acc.indices) == key \
                     and expr_key(init.indices) == key and \
                     not any(isinstance(n, BufferLoad) and n.buffer is body.buffer for n in pre_order_nodes(rhs)):
-                return body.value.op, body, init, rhs
+                return _LOGICAL.get(body.value.op, body.value.op), body, init, rhs
     raise CompileError(f"{where}: block {block.name_hint!r} reduces across threads but is not "
-                       "'Y[idx] = op(Y[idx], value)' with op add, mul, min or max and an init; "
+                       "'Y[idx] = op(Y[idx], value)' with op add, mul, min, max, or, and and an init; "
                        "rfactor the reduction first, or bind a spatial loop to the thread axis")
 
 

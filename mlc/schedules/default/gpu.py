@@ -259,7 +259,7 @@ def gpu_reduction(sch, func_name: str, name: str):
         return None
     v, kinds = found
     if not v.block.is_reduction or "reduce" not in kinds or not cross_thread_reducible(v.realize):
-        return None  # (logical any/all reduce with or/and: their loops go to gpu_spatial)
+        return None
     n_spatial = kinds.index("reduce")
     if any(k == "spatial" for k in kinds[n_spatial:]):
         return None
