@@ -3,7 +3,7 @@ import importlib.util
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import mlc
@@ -758,6 +758,8 @@ def test_reorder_of_a_loop_feeding_spatial_and_reduce_iterators_of_an_init_block
 
 @given(shape=st.tuples(st.integers(1, 9), st.integers(1, 70), st.integers(1, 100)),
        threads=st.sampled_from([32, 64, 100, 256]))
+@example(shape=(4, 64, 96), threads=256)   # the first split's index recombines only with f1 < 256 known
+@example(shape=(2, 3, 2), threads=32)      # (32 * f0 + f1) // 2 % 3 written (16 * f0 + f1 // 2) % 3
 def test_three_loops_fused_and_split_off_their_grid_run_on_threads(shape, threads):
     """(n, i, j) fused and split by a factor their extents do not divide (4 x 64 x 96 by
     256: ``vi = (f0 * 256 + f1) % 6144 // 96``): the iterations of both parts write distinct
