@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "MLCError", "TraceError", "ShapeError", "AxisError", "DTypeError", "ScheduleError",
-    "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError",
+    "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError", "PerformanceWarning",
 ]
 
 
@@ -80,3 +80,8 @@ class ParseError(MLCError):
         super().__init__(text)
         self.message, self.filename, self.lineno, self.col = message, filename, lineno, col + 1
         self.source_line = source_line
+
+
+class PerformanceWarning(UserWarning):
+    """Code that runs right but far slower than it could, and why: a GPU kernel left to one
+    thread, say. ``warnings.simplefilter("error", PerformanceWarning)`` makes it an error."""

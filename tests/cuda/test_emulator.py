@@ -310,3 +310,32 @@ def test_logical_reductions_on_the_gpu_target(op, shape, axis):
         assert "__launch_bounds__(1)" not in compiled.as_text()
         if NVRTC_MISSING is None:
             mlc.jit(target="cuda -arch=sm_80")(lambda v: getattr(mnp, op)(v, axis=axis)).lower(y).compile()
+
+
+def test_a_statement_no_gpu_rule_takes_runs_on_one_thread_and_says_so():
+    """A reduction whose combiner no cross-thread reduction knows runs on one GPU thread: right,
+    but slow, so a long one gives a PerformanceWarning naming the statement; a short one
+    (a 0-d sum of 40) is quiet."""
+    import warnings
+
+    from mlc.errors import PerformanceWarning
+    from mlc import te
+
+    def module(n, combine):
+        A = te.placeholder((n,), "float32", "A")
+        k = te.reduce_axis((0, n), "k")
+        r = te.comm_reducer(combine, lambda t: const(-3.0e38, t), name="odd")
+        S = te.compute((), lambda: r(A[k], axis=k), "S")
+        return mlc.IRModule({"main": te.create_prim_func([A, S])})
+
+    odd = lambda a, b: te.max(a, b) + 0.0 * te.min(a, b)  # noqa: E731 - max, spelled so no rule sees it
+    a = np.random.default_rng(0).random(1000).astype("float32")
+    s = np.zeros((), "float32")
+    with pytest.warns(PerformanceWarning, match=r"statement of 1000 loop iterations, which runs on one GPU thread"):
+        lib = mlc.build(module(1000, odd), "cuda-emulator")
+    lib["main"](a, s)
+    assert s == a.max()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)
+        mlc.build(module(40, odd), "cuda-emulator")["main"](a[:40], s)
+    assert s == a[:40].max()

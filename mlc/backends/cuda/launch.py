@@ -11,11 +11,13 @@ them. Both the CUDA codegen and the emulator start from :func:`kernels`.
 """
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import CompileError
+from ...errors import CompileError, PerformanceWarning
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import BufferLoad, FloatImm, IntImm, Var, const
 from ...ir.functor import pre_order_nodes
@@ -85,6 +87,12 @@ def _launch_roots(body: Stmt, name: str, default: bool = False) -> tuple[list[Fo
         elif isinstance(node, Evaluate) and isinstance(node.value, (IntImm, FloatImm)):
             continue  # a no-op: what is left of loops that run zero times
         elif default or not any(isinstance(n, For) for n in pre_order_nodes(node)):
+            iterations = _iterations(node)
+            if iterations > ONE_THREAD_QUIET_ITERATIONS:
+                warnings.warn(f"cuda: function {name!r}: the default GPU schedule found no rule for a statement "
+                              f"of {iterations:g} loop iterations, which runs on one GPU thread (correct, slow):\n"
+                              f"{node!r}\nschedule it by hand (sch.bind), or write the reduction with add, mul, "
+                              "min, max, or or and, which reduce across threads", PerformanceWarning, stacklevel=2)
             roots.append(_one_thread(node))  # straight-line code: a 0-d output, or unit loops lowered away
         else:
             raise CompileError(
@@ -92,6 +100,20 @@ def _launch_roots(body: Stmt, name: str, default: bool = False) -> tuple[list[Fo
                 f"GPU thread would run:\n{node!r}\nbind its loops to blockIdx/threadIdx (sch.bind), or "
                 "build without a schedule to get the default GPU schedule")
     return roots, allocs
+
+
+#: A statement the default GPU schedule leaves unbound runs in a kernel of one thread; one of
+#: more loop iterations than this also gives a :class:`~mlc.errors.PerformanceWarning`.
+ONE_THREAD_QUIET_ITERATIONS = 64
+
+
+def _iterations(stmt: Stmt) -> float:
+    """How many times the innermost statements of ``stmt`` run at most: the largest product
+    of constant loop extents down any path (inf where an extent is not constant)."""
+    if isinstance(stmt, For):
+        extent = stmt.extent.value if isinstance(stmt.extent, IntImm) else math.inf
+        return extent * _iterations(stmt.body)
+    return max((_iterations(c) for c in _children(stmt)), default=1)
 
 
 def _default_scheduled(func: PrimFunc) -> bool:

@@ -36,8 +36,10 @@ takes it:
 
 A rule whose primitive refuses is undone (:func:`.steps.attempt`) and the
 next one tried; the last rule applies to any block with loops. A block the
-rules cannot bind stays as it is, and the CUDA backend's compile error then
-names the unbound statement. Never a silently single-threaded kernel.
+rules cannot bind stays as it is (a reduction whose combiner no cross-thread
+reduction knows, into a 0-d output): the CUDA backend runs it as a kernel of one
+thread, with a :class:`~mlc.errors.PerformanceWarning` that names the statement
+where it has more than 64 loop iterations. Never a silently single-threaded kernel.
 
 A function an op wrote by hand (a sort, a scan, a factorization) has no
 blocks for these rules: :data:`GPU_RULES` gives it its op's GPU kernel, or
