@@ -209,9 +209,8 @@ def _iterations_disjoint(spaces, loop: For, ranges: dict[Var, Range]) -> bool:
         return True
     var = loop.loop_var
     usable = []
-    known = {**ranges, var: Range(loop.min, loop.extent)}  # what the simplifier may assume
     for windows in spaces:
-        separated = _separate(windows, var, ranges, known)
+        separated = _separate(windows, loop, ranges)
         if separated is None:
             continue
         g, span = separated
@@ -222,19 +221,18 @@ def _iterations_disjoint(spaces, loop: For, ranges: dict[Var, Range]) -> bool:
     return _enumerated_disjoint(usable, loop)
 
 
-def _separate(windows, var: Var, ranges: dict[Var, Range],
-              known: dict[Var, Range] | None = None) -> tuple[PrimExpr, int] | None:
-    """(g, span): every window starts at ``g(var) + offset``, offsets and extents in ``span``.
-    ``known``: the ranges of the loop and of the loops inside it, which the starts are first
-    simplified under (a fused index split off the grid of its dimensions, ``(f0 * 256 + f1)
-    % 6144``, recombines only where ``f1 < 256`` is known)."""
+def _separate(windows, loop: For, ranges: dict[Var, Range]) -> tuple[PrimExpr, int] | None:
+    """(g, span): every window starts at ``g(var) + offset`` (``var`` the loop's variable),
+    offsets and extents in ``span``. The starts are first simplified under the ranges of the
+    loop and of the loops inside it (``ranges``): a fused index split off the grid of its
+    dimensions, ``(f0 * 256 + f1) % 6144``, recombines only where ``f1 < 256`` is known."""
+    var = loop.loop_var
     g = None
     rests = []
     zero = {var: const(0, var.dtype)}
-    plain, ana = Analyzer(), Analyzer(ranges)
-    within = Analyzer(known) if known is not None else ana
+    plain, ana = Analyzer(), Analyzer({**ranges, var: Range(loop.min, loop.extent)})
     for lo, extent in windows:
-        lo = within.simplify(lo)
+        lo = ana.simplify(lo)
         rest = plain.simplify(substitute(lo, zero))
         part = plain.simplify(lo - rest)
         if any(isinstance(n, Var) and n is not var for n in pre_order_nodes(part)):
