@@ -335,6 +335,9 @@ def test_a_statement_no_gpu_rule_takes_runs_on_one_thread_and_says_so():
         lib = mlc.build(module(1000, odd), "cuda-emulator")
     lib["main"](a, s)
     assert s == a.max()
+    if NVRTC_MISSING is None:
+        with pytest.warns(PerformanceWarning):
+            mlc.build(module(1000, odd), "cuda -arch=sm_80")  # NVRTC compiles the one-thread kernel
     with warnings.catch_warnings():
         warnings.simplefilter("error", PerformanceWarning)
         mlc.build(module(40, odd), "cuda-emulator")["main"](a[:40], s)

@@ -10,6 +10,7 @@ from mlc.ir.tir import Allocate, Evaluate, For
 from mlc.ir.functor import pre_order_nodes
 from mlc.passes.tir.thread_sync import is_sync
 
+from .conftest import NVRTC_MISSING
 from .programs import (matmul, row_sum, schedule_matmul_local, schedule_matmul_shared, schedule_row_sum,
                        schedule_window_sum, window_sum)
 
@@ -87,3 +88,5 @@ def test_a_guarded_fetch_by_more_threads_than_elements_keeps_one_k_step_in_share
     c = np.zeros((64, 64), "float32")
     mlc.build(sch.mod, "cuda-emulator")["main"](a, b, c)   # a race or a stale tile would raise or differ
     np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-5)
+    if NVRTC_MISSING is None:
+        mlc.build(sch.mod, "cuda -arch=sm_80")             # NVRTC compiles it (no GPU needed)

@@ -10,7 +10,14 @@ import mlc.numpy as mnp
 from mlc.backends.cuda import emulate
 from mlc.errors import MLCError
 
+from .conftest import NVRTC_MISSING
 from .programs import matmul, schedule_matmul_shared
+
+
+def _nvrtc_compiles(fn, *args):
+    """``fn`` jitted for sm_80 and compiled by NVRTC (no GPU needed), where NVRTC is installed."""
+    if NVRTC_MISSING is None:
+        mlc.jit(target="cuda -arch=sm_80")(fn).lower(*args).compile()
 
 _UNARY = [mnp.tanh, mnp.exp, lambda v: v * v, lambda v: -v, lambda v: v * 0.5 + 1]
 _BINARY = [lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b * 2, mnp.maximum]
@@ -114,8 +121,10 @@ def test_a_matmul_whose_k_equals_its_n_is_tiled_not_run_a_row_per_block():
     column: the matmul rule tiles it (a block per row would fetch all of w for every row)."""
     rng = np.random.default_rng(0)
     x, w, b = (rng.standard_normal(s).astype("float32") for s in ((128, 64), (64, 64), (64,)))
-    layer = mlc.jit(target="cuda-emulator")(lambda x, w, b: mnp.maximum(x @ w + b, 0))
-    compiled = layer.lower(x, w, b).compile()
+    def layer(x, w, b):
+        return mnp.maximum(x @ w + b, 0)
+    compiled = mlc.jit(target="cuda-emulator")(layer).lower(x, w, b).compile()
+    _nvrtc_compiles(layer, x, w, b)
     np.testing.assert_allclose(compiled(x, w, b), np.maximum(x @ w + b, 0), rtol=1e-4, atol=1e-4)
     assert "blockIdx.y" in compiled.as_text()          # the CUDA source: a grid of tiles
     (stats,) = compiled.lib.kernel_stats()
@@ -129,6 +138,7 @@ def test_elementwise_kernels_of_three_and_more_dimensions_run_on_threads(shape):
     x = np.random.default_rng(0).standard_normal(shape).astype("float32")
     compiled = mlc.jit(target="cuda-emulator")(lambda x: x * 2 + 1).lower(x).compile()
     np.testing.assert_allclose(compiled(x), x * 2 + 1, rtol=1e-6)
+    _nvrtc_compiles(lambda x: x * 2 + 1, x)
     assert "__launch_bounds__(1)" not in compiled.as_text()
 
 
@@ -139,7 +149,10 @@ def test_batched_matmuls_get_shared_tiles_on_blockidx_z(shapes):
     rng = np.random.default_rng(1)
     a, b = (rng.standard_normal(s).astype("float32") for s in shapes)
     bias = rng.standard_normal(shapes[1][-1]).astype("float32")
-    compiled = mlc.jit(target="cuda-emulator")(lambda a, b, c: mnp.maximum(a @ b + c, 0)).lower(a, b, bias).compile()
+    def layer(a, b, c):
+        return mnp.maximum(a @ b + c, 0)
+    compiled = mlc.jit(target="cuda-emulator")(layer).lower(a, b, bias).compile()
+    _nvrtc_compiles(layer, a, b, bias)
     want = np.maximum(a @ b + bias, 0)
     np.testing.assert_allclose(compiled(a, b, bias), want, rtol=1e-4, atol=1e-4)
     assert "blockIdx.z" in compiled.as_text()
