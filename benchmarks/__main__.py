@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     from . import startup as start
-    from .harness import FP32_FMA_8, PAUSE_S, emulated_peak_note, fp32_peak, print_table, run_workload, write_json
+    from .harness import FIRST_CALLS, FP32_FMA_8, PAUSE_S, emulated_peak_note, fp32_peak, print_table, run_workload, write_json
     from .machine import measure_machine
     from .peers import INSTALL_HINT, installed, versions
 
@@ -153,9 +153,14 @@ def _run(args: argparse.Namespace) -> int:
           "median and min..max over rounds. 'vs numpy': NumPy's median / this median. "
           "% of peak: of the higher fp32 FMA peak (GF/s; AVX2-code rows: of the 8-lane peak) or copy bandwidth (GB/s) above; "
           "int8 rows (GOP/s) have no %.")
+    first_calls = 1 if args.quick else FIRST_CALLS
+    print(f"first call: build + first run, compiled from nothing (mlc: an empty object cache; JAX: its caches "
+          f"cleared; Numba: a new dispatcher; TVM builds anew); "
+          + (f"the median of {first_calls}, each a new build." if first_calls > 1 else "one."))
     print()
     target_s = 0.005 if args.quick else 0.05
-    results = [run_workload(WORKLOADS[n](args.tiny), rounds, target_s) for n in names if n in WORKLOADS]
+    results = [run_workload(WORKLOADS[n](args.tiny), rounds, target_s, first_calls=first_calls)
+               for n in names if n in WORKLOADS]
     measured = max(machine.fma_peak_gflops, machine.fma_peak_1t_gflops)
     peak, best_gflops = fp32_peak(measured, results)
     peaks = {FP32_FMA_8: fp32_peak(machine.fma_peak_8lane_gflops, results, FP32_FMA_8)[0]}

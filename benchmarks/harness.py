@@ -7,7 +7,11 @@ compute it: NumPy's fastest idiomatic spelling, mlc, and the optional peers.
 A contender's ``build`` compiles what it needs and returns a ``run()`` that
 computes the result once; the first call (``build`` plus the first ``run``) is
 timed on its own: trace + compile for the JIT peers, build for the ahead-of-time
-ones. Then every contender is timed in *rounds*: round r times each contender
+ones. It is timed FIRST_CALLS times, each a new build under the contender's ``cold``
+context (its compile caches empty), and the median reported: one first call swings by
+a third from one run to the next (a 1024^3 matmul's took 45 and 60 ms in two fresh
+processes), and the first compile in a process also pays that process's one-time
+costs. Then every contender is timed in *rounds*: round r times each contender
 once (a batch of ``number`` calls), in an order rotated by r, sleeping between
 contenders so that one peer's spinning thread pool has stopped before the next
 one runs. The table gives the median over rounds and the spread (min..max).
@@ -19,6 +23,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +36,10 @@ __all__ = ["Contender", "Workload", "Result", "WorkloadResult", "run_workload", 
 #: 0.05 s pause the contender that follows NumPy shared the cores with them (mm_relu 128^3:
 #: 58 us after NumPy, 34 us after another contender, the same kernel on a 2-core host).
 PAUSE_S = 0.2
+
+#: How many times each contender's first call is timed (a new build each time, its compile
+#: caches emptied by ``Contender.cold``); the table gives their median.
+FIRST_CALLS = 3
 
 #: ``Workload.peak`` of float32 work: its GFLOP/s are a percentage of the measured fp32 FMA peak
 FP32_FMA = "fp32 FMA"
@@ -45,12 +54,16 @@ class Contender:
     (e.g. "jit", "te default schedule"). ``build`` returns ``run``, or the contender is
     unavailable with ``missing`` saying why (shown as "—" plus a footnote). ``peak``: the
     peak its rate is a percentage of where that is not the workload's (NumPy's BLAS in a
-    row of 8-lane code runs 16-lane code: FP32_FMA there)."""
+    row of 8-lane code runs 16-lane code: FP32_FMA there). ``cold()`` is a context under
+    which ``build()`` and the first ``run()`` compile from nothing: no compiled code of an
+    earlier build of the same program is found (mlc: an empty object cache; JAX: its caches
+    cleared)."""
     peer: str
     label: str
     build: Callable[[], Callable[[], object]] | None = None
     missing: str = ""
     peak: str | None = None
+    cold: Callable[[], AbstractContextManager] = nullcontext
 
 
 def unavailable(peer: str, why: str, label: str = "") -> Contender:
@@ -78,7 +91,8 @@ class Workload:
 class Result:
     peer: str
     label: str
-    first_call_s: float = math.nan
+    first_call_s: float = math.nan   # the median of first_calls_s
+    first_calls_s: list[float] = field(default_factory=list)
     times_s: list[float] = field(default_factory=list)
     number: int = 0
     missing: str = ""
@@ -91,6 +105,7 @@ class Result:
 
     def as_dict(self) -> dict:
         return {"peer": self.peer, "label": self.label, "first_call_s": self.first_call_s,
+                "first_calls_s": self.first_calls_s,
                 "median_s": self.median_s, "min_s": min(self.times_s, default=math.nan),
                 "max_s": max(self.times_s, default=math.nan), "times_s": self.times_s,
                 "calls_per_round": self.number, "missing": self.missing, "error": self.error}
@@ -148,9 +163,21 @@ def _warm_call_s(run: Callable[[], object], target_s: float) -> float:
     return t
 
 
-def run_workload(workload: Workload, rounds: int, target_s: float, log=None) -> WorkloadResult:
-    """First call of every contender, a check against the reference, then ``rounds``
-    interleaved rounds of batches lasting about ``target_s`` each."""
+def _first_call(contender: Contender) -> tuple[Callable[[], object], object, float]:
+    """(run, its first result, seconds) of a new build of ``contender`` and its first run,
+    compiled from nothing (``contender.cold``)."""
+    with contender.cold():
+        start = time.perf_counter()
+        run = contender.build()
+        value = run()
+        return run, value, time.perf_counter() - start
+
+
+def run_workload(workload: Workload, rounds: int, target_s: float, log=None,
+                 first_calls: int = FIRST_CALLS) -> WorkloadResult:
+    """``first_calls`` first calls of every contender (the last one's result checked against
+    the reference, its build timed in the rounds), then ``rounds`` interleaved rounds of
+    batches lasting about ``target_s`` each."""
     log = log or (lambda msg: print(msg, file=sys.stderr))
     expected = workload.reference() if workload.reference else None
     results, runners = [], []
@@ -160,10 +187,10 @@ def run_workload(workload: Workload, rounds: int, target_s: float, log=None) -> 
         if c.build is None:
             continue
         try:
-            start = time.perf_counter()
-            run = c.build()
-            value = run()
-            result.first_call_s = time.perf_counter() - start
+            for _ in range(first_calls):
+                run, value, seconds = _first_call(c)
+                result.first_calls_s.append(seconds)
+            result.first_call_s = float(np.median(result.first_calls_s))
             if expected is not None and not _same(value, expected, workload.rtol, workload.atol):
                 result.error = "result differs from NumPy's"
                 continue

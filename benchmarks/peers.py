@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -48,12 +51,25 @@ def numpy_contender(label: str, fn: Callable, args: tuple, peak: str | None = No
     return Contender("numpy", label, lambda: lambda: fn(*args), peak=peak)
 
 
+@contextmanager
+def mlc_cold() -> Iterator[None]:
+    """mlc compiles from nothing: an object cache of its own, empty, for the block (the
+    run's cache holds every earlier build's objects); removed afterwards."""
+    from mlc.config import override
+    cache = tempfile.mkdtemp(prefix="mlc-first-call-")
+    try:
+        with override(cache_dir=cache):
+            yield
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
 def mlc_jit(fn: Callable, args: tuple, label: str = "jit", fast_math: bool = False) -> Contender:
     def build():
         import mlc
         jitted = mlc.jit(fn, fast_math=fast_math)
         return lambda: jitted(*args)
-    return Contender("mlc", label, build)
+    return Contender("mlc", label, build, cold=mlc_cold)
 
 
 def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: str,
@@ -76,16 +92,20 @@ def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: s
             f(*inputs, result)
             return result
         return run
-    return Contender("mlc", label, build)
+    return Contender("mlc", label, build, cold=mlc_cold)
 
 
 def numba_contender(kernel: str, args: tuple, label: str = "njit(parallel, fastmath)") -> Contender:
     if not installed("numba"):
         return _missing("numba", label)
 
-    def build():
+    def build():  # a new dispatcher of the kernel, which compiles on its first call
+        from numba import njit
+
         from . import numba_kernels
-        f = getattr(numba_kernels, kernel)
+        kernel_fn = getattr(numba_kernels, kernel)
+        options = {k: v for k, v in kernel_fn.targetoptions.items() if k != "nopython"}  # (njit's own)
+        f = njit(**options)(kernel_fn.py_func)
         return lambda: f(*args)
     return Contender("numba", label, build)
 
@@ -101,7 +121,14 @@ def jax_contender(make: Callable, args: tuple, label: str = "jit") -> Contender:
         f = jax.jit(make(jax.numpy))
         on_device = [jax.device_put(a) if isinstance(a, np.ndarray) else a for a in args]
         return lambda: jax.block_until_ready(f(*on_device))
-    return Contender("jax", label, build)
+    return Contender("jax", label, build, cold=_jax_cold)
+
+
+@contextmanager
+def _jax_cold() -> Iterator[None]:
+    """JAX compiles from nothing: its tracing and compilation caches cleared first."""
+    _jax().clear_caches()
+    yield
 
 
 def _jax():

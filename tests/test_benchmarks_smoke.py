@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import (FP32_FMA, Contender, Result, Workload, WorkloadResult, fp32_peak, print_table,
-                                run_workload)
-from benchmarks.peers import INSTALL_HINT, installed
+from benchmarks.harness import (FIRST_CALLS, FP32_FMA, Contender, Result, Workload, WorkloadResult, fp32_peak,
+                                print_table, run_workload)
+from benchmarks.peers import INSTALL_HINT, installed, mlc_cold, mlc_jit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,10 +47,95 @@ def test_quick_tiny_run_prints_the_machine_and_a_table_and_writes_json(tmp_path)
             c = by_peer[peer]
             assert not c["error"] and not c["missing"], c
             assert len(c["times_s"]) == 2 and c["median_s"] > 0 and c["first_call_s"] > 0
+            assert c["first_calls_s"] == [c["first_call_s"]]  # --quick: one first call
     window = record["workloads"][1]["contenders"][0]
     assert window["gbs"] > 0 and window["percent_of_peak"] > 0
     assert "mlc jit" in record["table"]
     assert elapsed < 60  # generous: the suite runs on loaded machines; about 3 s when idle
+
+
+def test_the_first_call_is_the_median_of_new_builds_each_under_the_contenders_cold_context():
+    events = []
+
+    class Cold:
+        def __enter__(self):
+            events.append("enter")
+
+        def __exit__(self, *exc):
+            events.append("exit")
+
+    delays = iter([0.03, 0.01, 0.02])
+
+    def build():
+        events.append("build")
+        delay, calls = next(delays), []
+
+        def run():  # the first call takes ``delay``; the warm calls after it nothing
+            if not calls:
+                events.append("first run")
+                time.sleep(delay)
+            calls.append(1)
+            return 1.0
+        return run
+    work = Workload("fake", "fake", reference=lambda: 1.0,
+                    contenders=(Contender("mlc", "jit", build, cold=Cold),))
+    result = run_workload(work, rounds=1, target_s=1e-4, log=lambda msg: None).results[0]
+    assert FIRST_CALLS == 3 and not result.error
+    assert events == ["enter", "build", "first run", "exit"] * 3
+    assert len(result.first_calls_s) == 3 and result.first_call_s == sorted(result.first_calls_s)[1]
+    assert 0.02 <= result.first_call_s < 0.03
+
+
+def test_mlc_compiles_anew_under_mlc_cold_and_from_the_cache_without_it(tmp_path, monkeypatch):
+    import numpy as np
+
+    import mlc
+    from mlc.backends.llvm import jit as llvm_jit
+    from mlc.config import config, override
+    built = []
+    build_unit = llvm_jit._build_unit
+    monkeypatch.setattr(llvm_jit, "_build_unit", lambda text, *a, **k: built.append(text) or build_unit(text, *a, **k))
+    x = np.arange(7, dtype="float32")
+    contender = mlc_jit(lambda v: v * 3.5 - 1, (x,))
+    with override(cache_dir=str(tmp_path)):
+        directories = []
+        for _ in range(2):
+            with contender.cold():
+                directories.append(config().cache_dir)
+                assert os.listdir(directories[-1]) == []
+                np.testing.assert_array_equal(contender.build()(), x * 3.5 - 1)
+            assert not os.path.exists(directories[-1])  # removed
+        assert directories[0] != directories[1] and str(tmp_path) not in directories
+        assert len(built) == 2 * len(set(built)) and built  # each unit built twice: no cache hit
+        built.clear()
+        for _ in range(2):
+            contender.build()()
+        assert len(built) == len(set(built))  # without mlc_cold, the second build finds the first's objects
+
+
+@pytest.mark.skipif(not installed("numba"), reason="numba (the bench extra) not installed")
+def test_a_numba_contender_builds_a_new_dispatcher_each_time():
+    from benchmarks import numba_kernels
+    from benchmarks.peers import numba_contender
+    import numpy as np
+    x = np.ones(5, "float32")
+    contender = numba_contender("add", (x, x))
+    first, second = contender.build(), contender.build()
+    np.testing.assert_array_equal(first(), x + x)
+    np.testing.assert_array_equal(second(), x + x)
+    assert not numba_kernels.add.signatures  # the module's dispatcher compiled nothing
+
+
+@pytest.mark.skipif(not installed("jax"), reason="jax (the bench extra) not installed")
+def test_a_jax_contender_clears_jaxs_caches_before_its_first_call(monkeypatch):
+    import jax
+
+    from benchmarks.peers import jax_contender
+    cleared = []
+    monkeypatch.setattr(jax, "clear_caches", lambda: cleared.append(True))
+    contender = jax_contender(lambda jnp: lambda v: v + 1, (1.0,))
+    with contender.cold():
+        assert cleared == [True]
 
 
 def test_unknown_names_and_bad_rounds_are_refused():

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "mutants.toml"
 IGNORED = shutil.ignore_patterns(".git", ".hypothesis", "__pycache__", "*.pyc", ".pytest_cache",
-                                 "build", "*.egg-info", ".venv", "benchmarks")
+                                 "build", "*.egg-info", ".venv")
 
 
 @dataclass(frozen=True)
