@@ -13,6 +13,7 @@ unavailable in this build.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from importlib import import_module
 
@@ -35,21 +36,27 @@ UNAVAILABLE: dict[str, str] = {}
 
 
 class _Builtins:
-    """The :class:`~mlc.target.KindSource` of mlc's own backends."""
+    """The :class:`~mlc.target.KindSource` of mlc's own backends.
+
+    A thread that asks for a kind while its package registers (the package's own import
+    asking again) is not sent into the import a second time; another thread asking then
+    imports too, which Python's import lock makes wait until the first import is done
+    (so it finds the backend registered, where it used to be told that none was)."""
 
     def __init__(self):
-        self._loading: set[str] = set()
+        self._local = threading.local()  # .loading: the kinds this thread is importing
 
     def known(self) -> Mapping[str, str | None]:
         return {**UNAVAILABLE, **{kind: None for kind in BUILTIN_BACKENDS}}
 
     def load(self, kind: str) -> None:
-        if kind in BUILTIN_BACKENDS and kind not in self._loading:  # not again while it registers
-            self._loading.add(kind)
+        loading = self._local.__dict__.setdefault("loading", set())
+        if kind in BUILTIN_BACKENDS and kind not in loading:  # not again while it registers
+            loading.add(kind)
             try:
                 import_module(BUILTIN_BACKENDS[kind])  # the package registers its backend on import
             finally:
-                self._loading.discard(kind)
+                loading.discard(kind)
 
 
 add_kind_source(_Builtins())

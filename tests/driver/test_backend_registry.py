@@ -194,6 +194,28 @@ def test_import_mlc_loads_no_code_generator_until_a_target_names_one():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_threads_whose_first_build_names_a_target_at_once_all_find_its_backend():
+    # A second thread asking for "llvm" while the first was still importing its backend was
+    # told that the backend "did not register it" (5 of 6 threads, in a fresh process).
+    import subprocess
+    import sys
+    code = ("import threading, numpy as np, mlc\n"
+            "start, errors = threading.Barrier(6), []\n"
+            "def first_call(kind):\n"
+            "    start.wait()\n"
+            "    try:\n"
+            "        x = np.arange(5, dtype='float32')\n"
+            "        assert np.allclose(mlc.jit(lambda v: v * 2 + 1, target=kind)(x), x * 2 + 1)\n"
+            "    except Exception as e:\n"
+            "        errors.append(repr(e))\n"
+            "threads = [threading.Thread(target=first_call, args=(k,)) for k in ['llvm'] * 4 + ['reference'] * 2]\n"
+            "for t in threads: t.start()\n"
+            "for t in threads: t.join()\n"
+            "assert not errors, errors\n")
+    for _ in range(3):  # fresh interpreters: the backends register once per process
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
 def test_a_target_kind_with_options_parses_and_validates_them():
     from mlc.target import TargetKind, register_target_kind, unregister_target_kind
 
