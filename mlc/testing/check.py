@@ -201,15 +201,39 @@ def _check_one(subject, reference, args, kwargs, targets, ulps, rtol, atol):
             copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
             expected = _outputs(numpy_call(reference, *copies, **kwargs))
         budget = subject.budget(args)
+        overflow_order = budget.reduction > 1 and _reaches_overflow(args)
         comparisons = []
         for got, want in zip(results, expected):
             if ulps is None and rtol is None and atol is None:
                 tol = dict(ulps=budget.ulps, atol=budget.atol(want.dtype.name, list(args) + [want]))
             else:
                 tol = dict(ulps=ulps, rtol=rtol, atol=atol)
-            comparisons.append(compare(got, want, **tol))
+            comparisons.append(compare(got, want, overflow_order=overflow_order, **tol))
         if len(results) != len(expected) or not all(comparisons):
             raise _Mismatch(target, args, results, expected, comparisons, budget)
+
+
+def _reaches_overflow(args) -> bool:
+    """Whether a float (or complex) array among ``args`` holds a finite value of magnitude
+    at least the square root of its dtype's largest: where two such values multiply, or
+    a few of them add, before the rest of a reduction, the reduction overflows in that
+    order and not in another. mlc reorders float reductions (its kernels vectorize them,
+    as NumPy's own pairwise sums and unrolled products do), so there a result that is
+    finite in one order may be infinite or NaN in the other (:func:`compare`'s
+    ``overflow_order``).
+
+    >>> _reaches_overflow([np.float32([0, 2.0 ** 64]), 3]), _reaches_overflow([np.float32([1e19])])
+    (True, False)
+    """
+    for a in args:
+        a = np.asarray(a) if isinstance(a, (np.ndarray, np.generic)) else None
+        if a is None or a.dtype.kind not in "fc" or not a.size:
+            continue
+        part = np.abs(a.real if a.dtype.kind == "c" else a).astype(np.float64)
+        finite = part[np.isfinite(part)]
+        if finite.size and finite.max() >= np.sqrt(float(np.finfo(a.real.dtype).max)):
+            return True
+    return False
 
 
 def _format_value(a) -> str:

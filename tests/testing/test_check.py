@@ -91,6 +91,28 @@ def test_float32_accumulation_where_float64_is_needed_is_caught():
     assert 'acc[()] = acc[()] + T.Cast("float32", arg0[vk])' in report
 
 
+def test_a_reduction_that_overflows_in_one_order_and_not_in_numpys_passes():
+    # mlc reorders float reductions (vectorized), as NumPy's own pairwise sums do for longer
+    # ones: with values near the largest float, whether a partial result overflows depends on
+    # the order. NumPy multiplies [0, 2^64, 2^64, 2^64] in order (0); two of the 2^64s first
+    # give inf, then 0 * inf = NaN. The sum rounds 3.4028235e38 + 2^103 up to inf in order.
+    cases = [(np.prod, np.float32([0.0, 2.0 ** 64, 2.0 ** 64, 2.0 ** 64])),
+             (np.sum, np.float32([1.0141205e31, 3.4028235e38, -3.0223149e23, -3.0223149e23])),
+             (np.mean, np.float32([3.4028235e38, 1.0141205e31, -3.0223149e23, -3.0223149e23]))]
+    for reduce, x in cases:
+        mt.check_against_numpy(mlc.jit(lambda v, reduce=reduce: reduce(v, axis=0)),
+                               lambda v, reduce=reduce: reduce(v, axis=0), st.just(x), max_examples=1)
+    mt.check_against_numpy(mlc.jit(lambda v: np.sum(v, axis=-1)), lambda v: np.sum(v, axis=-1),
+                           mt.arrays("float32", shapes=mt.shapes(min_dims=1, max_dims=2), special=True), **FAST)
+
+
+def test_a_reduction_that_gives_nan_where_numpy_does_not_is_still_caught():
+    report = _counterexample(mlc.jit(lambda v: np.sum(np.log(v))), lambda v: np.sum(np.log(np.abs(v))),
+                             mt.arrays("float32", shapes=mt.shapes(min_dims=1, max_dims=1, min_side=2),
+                                       bound=1000.0))
+    assert "NaN positions differ" in report and "reduction of 2" in report
+
+
 def test_the_counterexample_is_found_with_the_project_profile():
     # the same mistakes under mlc's own settings (the loaded profile), not only with FAST
     _counterexample(drop_first, lambda x: x[1:] * 2,

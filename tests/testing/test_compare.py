@@ -48,6 +48,18 @@ def test_nan_positions_and_infinities_must_match():
         mt.assert_close(np.float32([np.finfo(np.float32).max]), np.float32([np.inf]), ulps=4)
 
 
+def test_overflow_order_leaves_out_what_an_order_of_operations_decides():
+    actual = np.float32([np.nan, 3.4e38, np.inf, 1.0, np.nan, -np.inf])
+    expected = np.float32([0.0, np.inf, np.nan, 1.0, np.nan, -np.inf])
+    with pytest.raises(AssertionError, match="NaN positions differ"):
+        mt.assert_close(actual, expected)
+    assert mt.compare(actual, expected, overflow_order=True)  # finite or not, NaN or inf: left out
+    wrong = mt.compare(np.float32([np.nan, 2.0]), np.float32([0.0, 1.0]), overflow_order=True)
+    assert not wrong and "1 of 2 elements differ" in wrong.summary  # the finite pair is compared
+    assert mt.compare(np.float32([np.inf]), np.float32([-np.inf]), overflow_order=True)  # max + max - 3 max
+    assert mt.compare(np.complex64([complex(np.nan, 1)]), np.complex64([complex(0, 1)]), overflow_order=True)
+
+
 def test_ulps_rtol_and_atol_each_suffice():
     e = np.float32([1.0, 1e-3])
     a = np.nextafter(np.nextafter(e, np.float32(9)), np.float32(9))  # two ulps up
