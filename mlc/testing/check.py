@@ -201,7 +201,7 @@ def _check_one(subject, reference, args, kwargs, targets, ulps, rtol, atol):
             copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
             expected = _outputs(numpy_call(reference, *copies, **kwargs))
         budget = subject.budget(args)
-        overflow_order = budget.reduction > 1 and _reaches_overflow(args)
+        overflow_order = budget.reduction > 1 and _reaches_overflow(args, budget.products)
         comparisons = []
         for got, want in zip(results, expected):
             if ulps is None and rtol is None and atol is None:
@@ -213,26 +213,34 @@ def _check_one(subject, reference, args, kwargs, targets, ulps, rtol, atol):
             raise _Mismatch(target, args, results, expected, comparisons, budget)
 
 
-def _reaches_overflow(args) -> bool:
-    """Whether a float (or complex) array among ``args`` holds a finite value of magnitude
-    at least the square root of its dtype's largest: where two such values multiply, or
-    a few of them add, before the rest of a reduction, the reduction overflows in that
-    order and not in another. mlc reorders float reductions (its kernels vectorize them,
-    as NumPy's own pairwise sums and unrolled products do), so there a result that is
-    finite in one order may be infinite or NaN in the other (:func:`compare`'s
-    ``overflow_order``).
+def _reaches_overflow(args, products: bool = False) -> bool:
+    """Whether a float (or complex) array among ``args`` could make a reduction overflow in
+    one order of its operations and not in another: it holds a finite value of magnitude at
+    least the square root of its dtype's largest (two such values multiplied, or a few
+    added, before the rest overflow), or, where a reduction multiplies (``products``), its
+    finite magnitudes above 1 multiply past the largest. mlc reorders float reductions (its
+    kernels vectorize them, as NumPy's own pairwise sums and unrolled products do), so there
+    a result that is finite in one order may be infinite or NaN in the other
+    (:func:`compare`'s ``overflow_order``).
 
+    >>> big = np.float64([2.0 ** 256] * 5 + [0.0])
     >>> _reaches_overflow([np.float32([0, 2.0 ** 64]), 3]), _reaches_overflow([np.float32([1e19])])
     (True, False)
+    >>> _reaches_overflow([big]), _reaches_overflow([big], products=True)
+    (False, True)
     """
     for a in args:
         a = np.asarray(a) if isinstance(a, (np.ndarray, np.generic)) else None
         if a is None or a.dtype.kind not in "fc" or not a.size:
             continue
-        part = np.abs(a.real if a.dtype.kind == "c" else a).astype(np.float64)
-        finite = part[np.isfinite(part)]
-        if finite.size and finite.max() >= np.sqrt(float(np.finfo(a.real.dtype).max)):
-            return True
+        largest = float(np.finfo(a.real.dtype).max)
+        with np.errstate(all="ignore"):
+            part = np.abs(a.real if a.dtype.kind == "c" else a).astype(np.float64)
+            finite = part[np.isfinite(part)]
+            if finite.size and finite.max() >= np.sqrt(largest):
+                return True
+            if products and np.log2(finite[finite > 1]).sum() >= np.log2(largest):
+                return True
     return False
 
 

@@ -28,7 +28,7 @@ from ..ir import dtype as dt
 from ..ir.expr import Binary, Call, Cast, IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.ops import MATH_CALLS
-from ..ir.tir import Block
+from ..ir.tir import Block, BufferStore
 
 __all__ = ["MATH_ULPS", "Budget", "error_budget"]
 
@@ -43,11 +43,14 @@ _ROUNDING = frozenset({"add", "sub", "mul", "div", "floordiv", "floormod"})
 @dataclass(frozen=True)
 class Budget:
     """The error budget of some kernels: ``ulps`` in all, the longest ``reduction``, whether a
-    bounded math function is used, and the parts (for the failure report)."""
+    bounded math function is used, and the parts (for the failure report); ``products``:
+    whether a float reduction multiplies (``prod``), whose partial products may overflow in
+    one order of the factors and not in another."""
     ulps: int = 1
     reduction: int = 1
     bounded: bool = False
     parts: tuple[tuple[str, int], ...] = (("final rounding", 1),)
+    products: bool = False
 
     def atol(self, dtype: str, arrays) -> float:
         """The absolute slack: ``ulps`` epsilons of the largest magnitude among ``arrays``
@@ -73,7 +76,7 @@ class Budget:
 def error_budget(funcs) -> Budget:
     """The :class:`Budget` of PrimFuncs (a module's functions, or one function)."""
     arithmetic, math, reductions = 0, Counter(), []
-    bounded = False
+    bounded = products = False
     for func in funcs:
         for node in pre_order_nodes(func.body):
             if isinstance(node, Binary) and node.op in _ROUNDING and dt.is_float(node.dtype):
@@ -89,6 +92,9 @@ def error_budget(funcs) -> Budget:
                     if iv.iter_type == "reduce":
                         n *= iv.dom.extent.value if isinstance(iv.dom.extent, IntImm) else 1
                 reductions.append(max(n, 1))
+                update = node.body
+                products |= (isinstance(update, BufferStore) and isinstance(update.value, Binary)
+                             and update.value.op == "mul" and dt.is_float(update.value.dtype))
     parts = [("final rounding", 1)]
     if arithmetic:
         parts.append(("arithmetic", arithmetic))
@@ -96,4 +102,4 @@ def error_budget(funcs) -> Budget:
         parts.append((name if count == 1 else f"{count} x {name}", MATH_ULPS[name] * count))
     for n in reductions:
         parts.append((f"reduction of {n}", n))
-    return Budget(sum(n for _, n in parts), max(reductions, default=1), bounded, tuple(parts))
+    return Budget(sum(n for _, n in parts), max(reductions, default=1), bounded, tuple(parts), products)

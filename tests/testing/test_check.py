@@ -98,7 +98,8 @@ def test_a_reduction_that_overflows_in_one_order_and_not_in_numpys_passes():
     # give inf, then 0 * inf = NaN. The sum rounds 3.4028235e38 + 2^103 up to inf in order.
     cases = [(np.prod, np.float32([0.0, 2.0 ** 64, 2.0 ** 64, 2.0 ** 64])),
              (np.sum, np.float32([1.0141205e31, 3.4028235e38, -3.0223149e23, -3.0223149e23])),
-             (np.mean, np.float32([3.4028235e38, 1.0141205e31, -3.0223149e23, -3.0223149e23]))]
+             (np.mean, np.float32([3.4028235e38, 1.0141205e31, -3.0223149e23, -3.0223149e23])),
+             (np.prod, np.float64([2.0 ** 256] * 2 + [0.0] + [2.0 ** 256] * 3))]  # no factor near the root
     for reduce, x in cases:
         mt.check_against_numpy(mlc.jit(lambda v, reduce=reduce: reduce(v, axis=0)),
                                lambda v, reduce=reduce: reduce(v, axis=0), st.just(x), max_examples=1)

@@ -19,6 +19,8 @@ def test_the_budget_counts_what_the_kernels_compute():
     assert budget.ulps == 13 and budget.bounded and budget.reduction == 1
     row_sum = _budget(mlc.jit(lambda v: v.sum(axis=1) * 2), x)
     assert row_sum.reduction == 4 and "4 (reduction of 4)" in row_sum.describe()
+    assert not row_sum.products and _budget(mlc.jit(lambda v: v.prod(axis=0)), x).products
+    assert not _budget(mlc.jit(lambda v: v.astype("int32").prod(axis=0)), x).products  # integers wrap
     assert _budget(mlc.jit(lambda v: (v + 1) // 2), np.zeros(3, "int32")).ulps == 1
 
 
