@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import dtype as dt
-from ..ir.expr import Binary, Call, Cast, IntImm
+from ..ir.expr import Binary, Broadcast, Call, Cast, FloatImm, IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.ops import MATH_CALLS
 from ..ir.tir import Block, BufferStore
@@ -45,16 +45,28 @@ class Budget:
     """The error budget of some kernels: ``ulps`` in all, the longest ``reduction``, whether a
     bounded math function is used, and the parts (for the failure report); ``products``:
     whether a float reduction multiplies (``prod``), whose partial products may overflow in
-    one order of the factors and not in another."""
+    one order of the factors and not in another; ``multiplies``: whether two computed float
+    values are multiplied (``d * d`` in a variance), so that a difference that cancelled to
+    almost nothing, off by ulps of the inputs, is squared with its error."""
     ulps: int = 1
     reduction: int = 1
     bounded: bool = False
     parts: tuple[tuple[str, int], ...] = (("final rounding", 1),)
     products: bool = False
+    multiplies: bool = False
 
     def atol(self, dtype: str, arrays) -> float:
         """The absolute slack: ``ulps`` epsilons of the largest magnitude among ``arrays``
-        (1 with bounded math functions), times the longest reduction."""
+        (1 with bounded math functions), times the longest reduction; where computed values
+        are multiplied, plus the square of the first factor times the reduction (the
+        variance of equal values of 1e16 in float32 is 0, and NumPy's is 1.15e18: its mean is
+        an ulp off, some 1e9, squared), at most the dtype's largest value.
+
+        >>> Budget(ulps=2, reduction=3).atol("float32", [np.float32([1e16])]) < 1e11
+        True
+        >>> Budget(ulps=2, reduction=3, multiplies=True).atol("float32", [np.float32([1e16])]) > 1e18
+        True
+        """
         if not dt.is_float(dtype):
             return 0.0
         scale = 1.0 if self.bounded else 0.0
@@ -66,7 +78,9 @@ class Budget:
                 finite = magnitude[np.isfinite(magnitude)]
                 if finite.size:
                     scale = max(scale, float(finite.max()))
-        return float(self.ulps * np.finfo(dtype).eps * scale * self.reduction)
+        first = self.ulps * float(np.finfo(dtype).eps) * scale
+        slack = first * self.reduction + (first * first * self.reduction if self.multiplies else 0.0)
+        return float(min(slack, float(np.finfo(dtype).max)))
 
     def describe(self) -> str:
         return " + ".join(f"{n} ({what})" if what != "arithmetic" else f"{n} arithmetic"
@@ -76,11 +90,12 @@ class Budget:
 def error_budget(funcs) -> Budget:
     """The :class:`Budget` of PrimFuncs (a module's functions, or one function)."""
     arithmetic, math, reductions = 0, Counter(), []
-    bounded = products = False
+    bounded = products = multiplies = False
     for func in funcs:
         for node in pre_order_nodes(func.body):
             if isinstance(node, Binary) and node.op in _ROUNDING and dt.is_float(node.dtype):
                 arithmetic += 1
+                multiplies |= node.op == "mul" and not (_constant(node.a) or _constant(node.b))
             elif isinstance(node, Cast) and dt.is_float(node.dtype) and node.dtype != node.value.dtype:
                 arithmetic += 1
             elif isinstance(node, Call) and node.op in MATH_ULPS and dt.is_float(node.dtype):
@@ -102,4 +117,12 @@ def error_budget(funcs) -> Budget:
         parts.append((name if count == 1 else f"{count} x {name}", MATH_ULPS[name] * count))
     for n in reductions:
         parts.append((f"reduction of {n}", n))
-    return Budget(sum(n for _, n in parts), max(reductions, default=1), bounded, tuple(parts), products)
+    return Budget(sum(n for _, n in parts), max(reductions, default=1), bounded, tuple(parts), products,
+                  multiplies)
+
+
+def _constant(e) -> bool:
+    """Whether ``e`` is a constant (a literal, or one broadcast or cast)."""
+    while isinstance(e, (Broadcast, Cast)):
+        e = e.value
+    return isinstance(e, (FloatImm, IntImm))

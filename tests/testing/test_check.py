@@ -107,6 +107,14 @@ def test_a_reduction_that_overflows_in_one_order_and_not_in_numpys_passes():
                            mt.arrays("float32", shapes=mt.shapes(min_dims=1, max_dims=2), special=True), **FAST)
 
 
+def test_a_variance_of_equal_large_values_passes_where_numpys_mean_is_an_ulp_off():
+    # mlc's variance of six 9.775614e15 is 0; NumPy's is 1.15e18 (its float32 mean is an ulp,
+    # some 1e9, off, and that is squared): both are within what float32 can say here
+    x = np.float32([9.775614e15] * 6)
+    mt.check_against_numpy(mlc.jit(lambda v: np.var(v, axis=-1)), lambda v: np.var(v, axis=-1), st.just(x),
+                           max_examples=1)
+
+
 def test_a_reduction_that_gives_nan_where_numpy_does_not_is_still_caught():
     report = _counterexample(mlc.jit(lambda v: np.sum(np.log(v))), lambda v: np.sum(np.log(np.abs(v))),
                              mt.arrays("float32", shapes=mt.shapes(min_dims=1, max_dims=1, min_side=2),

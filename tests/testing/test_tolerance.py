@@ -21,7 +21,9 @@ def test_the_budget_counts_what_the_kernels_compute():
     assert row_sum.reduction == 4 and "4 (reduction of 4)" in row_sum.describe()
     assert not row_sum.products and _budget(mlc.jit(lambda v: v.prod(axis=0)), x).products
     assert not _budget(mlc.jit(lambda v: v.astype("int32").prod(axis=0)), x).products  # integers wrap
-    assert _budget(mlc.jit(lambda v: (v + 1) // 2), np.zeros(3, "int32")).ulps == 1
+    assert _budget(mlc.jit(lambda v: v.var(axis=0)), x).multiplies  # (v - mean) * (v - mean)
+    assert _budget(mlc.jit(lambda v: v * v), x).multiplies
+    assert not _budget(mlc.jit(lambda v: v * 2 + 1), x).multiplies and not row_sum.multiplies
 
 
 def test_integer_outputs_get_no_slack_and_floats_scale_with_magnitudes():
