@@ -176,6 +176,27 @@ def test_float_power_follows_numpy_for_a_scalar_exponent(dtype, exponent, expone
         _assert_power_matches(got, expected)
 
 
+@pytest.mark.parametrize("base_shape, exponent_shape", [
+    ((), (1,)), ((1,), (1,)), ((2,), (1,)), ((), ()), ((1,), ()), ((1, 1), (1,)), ((1,), (1, 1)),
+    ((1, 1), (1, 1)), ((3, 1), (1, 1)), ((), (1, 1)), ((1, 1, 1), (1, 1, 1)), ((2, 1, 1), (1,))])
+@pytest.mark.parametrize("dtypes", [("float32", "float32"), ("float64", "float32"), ("float32", "float64")])
+def test_a_one_element_exponent_is_one_number_where_numpys_loop_sees_one(base_shape, exponent_shape, dtypes):
+    """NumPy's power loop takes sqrt for 0.5 where the exponent's stride is 0: a 0-d exponent,
+    or a one-element one broadcast or cast in NumPy's iterator; where its trivial loop runs
+    (every operand 0-d or of the output's shape, a cast one at most 1-d), ``pow``. The two
+    differ at -inf (NaN against +inf) and -0 (-0 against +0)."""
+    power = mlc.jit(lambda x, y: x ** y)
+    for value in (-np.inf, -0.0):
+        base = np.full(base_shape, value, dtypes[0])
+        exponent = np.full(exponent_shape, 0.5, dtypes[1])
+        with np.errstate(all="ignore"):
+            expected = np.power(base, exponent)
+        got = power(base, exponent)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
 def _assert_power_matches(got, expected):
     """Special values (infinities, zeros, NaN) and their signs exactly; finite nonzero ones
     within 4 ulp: NumPy's SIMD ``pow`` on AVX-512 hosts is itself 1-2 ulp from the rounded

@@ -496,7 +496,7 @@ def _power_lower(a, b):
     if dt.is_complex(out):
         return _complex_power(shape, lambda i: load(a, out, i), lambda i: load(b, out, i), out)
     if dt.is_float(out):
-        if out in _SCALAR_EXPONENT_LOOPS and all(isinstance(n, int) and n == 1 for n in b.shape):
+        if out in _SCALAR_EXPONENT_LOOPS and _exponent_is_one_number(a, b, da, db, shape):
             return te.compute(shape, lambda *i: _scalar_exponent_power(load(a, da, i), load(b, db, i)),
                               name="T_power")
         return te.compute(shape, lambda *i: _e.pow(load(a, da, i), load(b, db, i)), name="T_power")
@@ -526,9 +526,33 @@ def _power_lower(a, b):
 
 
 #: The float loops of NumPy's ``power`` that compute a scalar exponent's common values
-#: (the exponent the same for every element: a Python number, a 0-d array, a size-1 one)
-#: without ``pow``; the float16 loop has no such paths.
+#: (the exponent the same for every element: a Python number, a 0-d array, a size-1 one
+#: broadcast, :func:`_exponent_is_one_number`) without ``pow``; the float16 loop has no such
+#: paths.
 _SCALAR_EXPONENT_LOOPS = ("float32", "float64")
+
+
+def _exponent_is_one_number(a, b, da: str, db: str, shape) -> bool:
+    """Whether NumPy's float ``power`` loop sees the exponent ``b`` as one number for the whole
+    array (its inner-loop stride 0), where it takes the paths of :func:`_scalar_exponent_power`:
+    ``b`` holds one element and is 0-d, or NumPy iterates over the operands instead of running
+    its trivial loop, which steps through an exponent of the output's own shape element by
+    element. The trivial loop runs where every operand is 0-d or of the output's shape and no
+    operand it must cast (``a`` to ``da``, ``b`` to ``db``) has more than one dimension. So
+    ``(-inf) ** b`` with ``b = [0.5]`` is NaN for a base of shape (2,) or (1, 1) (sqrt), and
+    +inf for one of shape (1,) or () (pow), as in NumPy."""
+    if not all(isinstance(n, int) and n == 1 for n in b.shape):
+        return False
+    if not b.shape:
+        return True
+
+    def of_output(t) -> bool:
+        return not t.shape or (len(t.shape) == len(shape) and all(
+            isinstance(m, int) and isinstance(n, int) and m == n for m, n in zip(t.shape, shape)))
+
+    trivial = of_output(a) and of_output(b) and all(
+        len(t.shape) <= 1 for t, d in ((a, da), (b, db)) if t.dtype != d)
+    return not trivial
 
 
 def _scalar_exponent_power(x, y):
