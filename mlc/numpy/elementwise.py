@@ -195,9 +195,27 @@ def imag(x):
     return emit("broadcast_to", [as_tracer(np.zeros((), t.dtype), t._ctx)], shape=t.shape)
 
 
+@numpy_function("z")
+def angle(z, deg=False):
+    """The angle of each element from the positive real axis, ``arctan2(z.imag, z.real)``, in
+    radians (degrees with ``deg=True``), as ``np.angle``: for a real ``z``, ``arctan2(0, z)``
+    (0, or pi for negative values and -0).
+
+    >>> import mlc
+    >>> mlc.jit(lambda z: np.angle(z, deg=True))(np.array([1j, -1, 1 + 1j], "complex64"))
+    array([ 90., 180.,  45.], dtype=float32)
+    """
+    t = as_tracer(z)
+    if dt.is_complex(t._atom.type.dtype):
+        a = _GENERATED["arctan2"](imag(t), real(t))
+    else:
+        a = _GENERATED["arctan2"](0, t)
+    return a * (180 / np.pi) if deg else a
+
+
 _GENERATED["positive"] = positive
 
 #: NumPy ufunc name -> the function implementing it here (``__array_ufunc__``).
 UFUNCS = dict(sorted(_GENERATED.items()))
 
-__all__ = [*UFUNCS, "where", "clip", "astype", "round", "conj", "real", "imag", "UFUNCS"]
+__all__ = [*UFUNCS, "where", "clip", "astype", "round", "conj", "real", "imag", "angle", "UFUNCS"]

@@ -157,3 +157,22 @@ def test_complex_power_with_python_scalars_jitted_and_eager(dtype):
         want = fn(x)
         _assert_matches(mlc.jit(fn)(x), want, True, "z ** 2.5, z ** 1j, 2 ** (z * 1j)")
         _assert_matches(mnp.pow(x, w), np.pow(x, w), True, "pow")
+
+
+@pytest.mark.parametrize("dtype", ["complex64", "complex128", "float32", "float64", "float16", "int32",
+                                   "uint8", "bool"])
+@pytest.mark.parametrize("deg", [False, True])
+def test_angle_is_numpys_jitted_and_eager(dtype, deg):
+    if dtype.startswith("complex"):
+        z = np.array([1j, -1, 1 + 1j, -0.0 - 0j, complex(-1, -0.0), complex(np.inf, np.nan), 0j], dtype)
+    elif dtype == "bool":
+        z = np.array([True, False])
+    elif dtype.startswith(("int", "uint")):
+        z = np.array([1, 0, 3, 100], dtype)
+    else:
+        z = np.array([1.0, -1.0, 0.0, -0.0, np.inf, -np.inf, np.nan], dtype)
+    expected = np.angle(z, deg=deg)
+    for got in (mlc.jit(lambda v: np.angle(v, deg=deg))(z), mnp.angle(z, deg=deg)):
+        assert got.dtype == expected.dtype
+        mt.assert_close(got, expected, ulps=4)
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
