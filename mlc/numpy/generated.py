@@ -8,7 +8,7 @@ new NumPy function that is a plain function of arrays is one registry entry.
 
 >>> import inspect, numpy as np, mlc
 >>> print(inspect.signature(mlc.numpy.sum))
-(a, axis=None, dtype=None, out=None, keepdims=False)
+(a, axis=None, dtype=None, out=None, keepdims=False, initial=None)
 >>> mlc.numpy.sum(np.arange(6, dtype="int32").reshape(2, 3), axis=1)
 array([ 3, 12])
 """

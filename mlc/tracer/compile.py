@@ -59,8 +59,8 @@ def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
     the same reduction over a static empty axis does when traced."""
     out = []
     for b in traced.bindings:
-        if b.op not in EMPTY_REDUCTION or not b.args:
-            continue
+        if b.op not in EMPTY_REDUCTION or not b.args or b.attr("initial") is not None:
+            continue  # (a start value is the result of an empty slice)
         shape = b.args[0].shape
         axis = b.attr("axis")
         axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)

@@ -164,6 +164,38 @@ def test_axis_errors():
         get_op("sum").infer(t, keepdims=1)
 
 
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min"])
+@settings(max_examples=15)
+@given(data=st.data(), dtype=st.sampled_from(NUMERIC), shape=shapes(min_side=0, max_side=4),
+       keepdims=st.booleans(), initial=st.sampled_from([5, -2.5, 0.25, 100]))
+def test_a_start_value_takes_part_in_each_reduction_as_numpys_initial(name, data, dtype, shape, keepdims,
+                                                                      initial):
+    """``initial=``: it starts each sum or product (after the reduction here, which may be split
+    into partial results starting from the identity) and takes part in each max or min, whose
+    empty slices it is; an integer result takes ``int(initial)``, as NumPy's."""
+    if name == "prod":
+        shape = tuple(min(s, 3) for s in shape)
+    axis = data.draw(axes(len(shape)), label="axis")
+    x = data.draw(arrays(dtype, shape, special=False, bound=(1.5 if name == "prod" else 50.0)
+                         if dtype in FLOATS else None))
+    try:
+        expected = numpy_call(getattr(np, name), x, axis=axis, keepdims=keepdims, initial=initial)
+    except OverflowError:  # -2 for an unsigned result, 100 for an int8 max: refused by both
+        with pytest.raises(DTypeError, match=f"initial={initial!r} is no start value"):
+            get_op(name).infer(TensorType(x.shape, dtype), axis=axis, keepdims=keepdims, initial=initial)
+        return
+    check_op(name, [x], expected, atol=_sum_tol(x, axis, expected.dtype) + (1e-3 if name == "prod" else 0),
+             axis=axis, keepdims=keepdims, initial=initial)
+
+
+def test_start_values_outside_the_result_dtype_are_refused_as_numpy_refuses_them():
+    with pytest.raises(DTypeError, match="initial=inf is no start value for a result of dtype int8"):
+        get_op("max").infer(TensorType((3,), "int8"), initial=float("inf"))
+    with pytest.raises(DTypeError, match="initial=1000"):
+        get_op("min").infer(TensorType((3,), "uint8"), initial=1000)
+    assert get_op("max").infer(TensorType((0, 3), "float32"), axis=0, initial=1.0) == TensorType((3,), "float32")
+
+
 def test_empty_reductions_without_identity_raise():
     with pytest.raises(ShapeError, match="zero-size"):
         get_op("max").infer(TensorType((0, 3), "float32"), axis=0)

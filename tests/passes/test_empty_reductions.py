@@ -163,6 +163,16 @@ def test_max_min_argmax_argmin_over_a_dynamic_axis_of_size_0_raise_as_over_a_sta
     np.testing.assert_array_equal(f(x + 1), fn(x + 1))
 
 
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+@pytest.mark.parametrize("fn", [lambda x: x.max(axis=0, initial=-1.5), lambda x: np.min(x, initial=7),
+                                lambda x: x.sum(axis=0, initial=2), lambda x: np.prod(x, axis=0, initial=0.5)])
+def test_a_start_value_is_the_reduction_of_a_dynamic_axis_of_size_0(fn, target):
+    f = mlc.jit(fn, dynamic=("x", 0), target=target)
+    for rows in (3, 0, 1, 0):
+        x = np.random.default_rng(rows).standard_normal((rows, 4)).astype("float32")
+        np.testing.assert_allclose(f(x), fn(x), rtol=1e-6)
+
+
 def test_a_max_over_a_static_axis_of_a_dynamic_size_array_runs_when_the_size_is_0():
     f = mlc.jit(lambda x: x.max(axis=1), dynamic=("x", 0))
     assert f(np.zeros((0, 3), "float32")).shape == (0,)

@@ -215,37 +215,73 @@ def _sum_dtype(dtype: str) -> str:
 
 # ------------------------------------------------------------------ sum / prod
 
-#: NumPy's parameters of its reductions, with and without ``dtype``.
+#: NumPy's parameters of its reductions, with and without ``dtype``, and with a start value.
 _REDUCE = "(a, axis=None, dtype=None, out=None, keepdims=False)"
 _REDUCE_NO_DTYPE = "(a, axis=None, out=None, keepdims=False)"
+_REDUCE_INITIAL = "(a, axis=None, dtype=None, out=None, keepdims=False, initial=None)"
+_REDUCE_NO_DTYPE_INITIAL = "(a, axis=None, out=None, keepdims=False, initial=None)"
 
 
-def _sum_like(name, reducer, bool_reducer, identity, numpy_fn):
+def start_value(name: str, initial, dtype: str):
+    """NumPy's start value ``initial`` of a reduction whose result is ``dtype``, as a constant:
+    an integer result takes ``int(initial)`` (-2.5 starts at -2; an infinity, NaN or a value
+    outside the dtype is an error, as in NumPy), a float one the value rounded to it.
+
+    >>> start_value("max", -2.5, "int8").value, bool(start_value("sum", 0.1, "float32").value == np.float32(0.1))
+    (-2, True)
+    """
+    try:
+        value = np.array(int(initial), dtype) if np.dtype(dtype).kind in "biu" else np.asarray(initial).astype(dtype)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise DTypeError(f"{name}: initial={initial!r} is no start value for a result of dtype {dtype} "
+                         f"({err})") from None
+    return _e.const(value.item(), dtype)
+
+
+def _started(t, name: str, initial, combine):
+    """``t`` with each element combined with the start value ``initial`` (NumPy's ``initial=``),
+    as a stage of its own after the reduction, whose partial results (a schedule may split
+    it) start from the reducer's identity; ``t`` itself without one."""
+    if initial is None:
+        return t
+    start = start_value(name, initial, t.dtype)
+    return te.compute(t.shape, lambda *i: combine(t[i], start), name=f"T_{name}_initial")
+
+
+def _numpy_initial(initial) -> dict:
+    return {} if initial is None else {"initial": initial}
+
+
+def _sum_like(name, reducer, bool_reducer, identity, numpy_fn, combine):
     def out_dtype(x_dtype, dtype):
         return canonical_dtype(name, dtype) if dtype is not None else _sum_dtype(x_dtype)
 
-    def infer(x: TensorType, *, axis=None, keepdims=False, dtype=None) -> TensorType:
+    def infer(x: TensorType, *, axis=None, keepdims=False, dtype=None, initial=None) -> TensorType:
         _, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
-        return TensorType(shape, out_dtype(x.dtype, dtype))
+        out = out_dtype(x.dtype, dtype)
+        if initial is not None:
+            start_value(name, initial, out)
+        return TensorType(shape, out)
 
-    def lower(x, *, axis=None, keepdims=False, dtype=None):
+    def lower(x, *, axis=None, keepdims=False, dtype=None, initial=None):
         axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
         out = out_dtype(x.dtype, dtype)
         acc = accumulate_dtype(out)
         red = bool_reducer if acc == "bool" else reducer
         s = reduce_over(x, axes, keepdims, shape, acc, red, identity, f"T_{name}")
-        return cast_stage(s, out, f"T_{name}_cast")
+        return _started(cast_stage(s, out, f"T_{name}_cast"), name, initial, combine)
 
-    def reference(x, *, axis=None, keepdims=False, dtype=None):
-        return np.asarray(numpy_fn(x, axis=axis, keepdims=keepdims, dtype=dtype))
+    def reference(x, *, axis=None, keepdims=False, dtype=None, initial=None):
+        return np.asarray(numpy_fn(x, axis=axis, keepdims=keepdims, dtype=dtype, **_numpy_initial(initial)))
 
     register_op(name, pattern="reduction", infer=infer, lower=lower, reference=reference,
-                doc=f"``np.{name}(x, axis, keepdims=..., dtype=...)``.",
-                numpy=NumpyAPI(_REDUCE, f"``np.{name}(a, axis, dtype, keepdims=...)``."))
+                doc=f"``np.{name}(x, axis, keepdims=..., dtype=..., initial=...)``.",
+                numpy=NumpyAPI(_REDUCE_INITIAL, f"``np.{name}(a, axis, dtype, keepdims=..., initial=...)``: "
+                                                f"``initial`` starts each {name}."))
 
 
-_sum_like("sum", te.sum, any_reducer, zero, np.sum)
-_sum_like("prod", prod_reducer, all_reducer, one, np.prod)
+_sum_like("sum", te.sum, any_reducer, zero, np.sum, lambda a, b: a + b)
+_sum_like("prod", prod_reducer, all_reducer, one, np.prod, lambda a, b: a * b)
 
 
 # ------------------------------------------------------------------ all / any
@@ -291,29 +327,35 @@ EMPTY_REDUCTION = {"max": "zero-size array to reduction operation maximum which 
                    "argmin": "attempt to get argmin of an empty sequence"}
 
 
-def _extremum(name, reducer, identity, numpy_fn):
-    def infer(x: TensorType, *, axis=None, keepdims=False) -> TensorType:
+def _extremum(name, reducer, identity, numpy_fn, combine):
+    def infer(x: TensorType, *, axis=None, keepdims=False, initial=None) -> TensorType:
         _refuse_complex(name, x.dtype)
         axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
-        if any(x.shape[a] == 0 for a in axes):
+        if initial is None and any(x.shape[a] == 0 for a in axes):
             raise ShapeError(f"{name}: {EMPTY_REDUCTION[name]} (axis {axis!r} of shape {x.shape} is "
-                             f"empty); reduce over non-empty axes")
+                             f"empty); reduce over non-empty axes, or give initial=")
+        if initial is not None:
+            start_value(name, initial, x.dtype)
         return TensorType(shape, x.dtype)
 
-    def lower(x, *, axis=None, keepdims=False):
-        infer(x, axis=axis, keepdims=keepdims)
+    def lower(x, *, axis=None, keepdims=False, initial=None):
+        infer(x, axis=axis, keepdims=keepdims, initial=initial)
         axes, shape = reduced_shape(name, x.shape, axis, keepdims, scalar_axis=True)
-        return reduce_over(x, axes, keepdims, shape, x.dtype, reducer, identity, f"T_{name}")
+        # an empty slice reduces to the identity, which the start value then replaces
+        return _started(reduce_over(x, axes, keepdims, shape, x.dtype, reducer, identity, f"T_{name}"),
+                        name, initial, combine)
 
     register_op(name, pattern="reduction", infer=infer, lower=lower,
-                reference=lambda x, *, axis=None, keepdims=False: np.asarray(
-                    numpy_fn(x, axis=axis, keepdims=keepdims)),
-                doc=f"``np.{name}(x, axis, keepdims)``; a NaN in a slice gives NaN.",
-                numpy=NumpyAPI(_REDUCE_NO_DTYPE, f"``np.{name}(a, axis, keepdims=...)``."))
+                reference=lambda x, *, axis=None, keepdims=False, initial=None: np.asarray(
+                    numpy_fn(x, axis=axis, keepdims=keepdims, **_numpy_initial(initial))),
+                doc=f"``np.{name}(x, axis, keepdims, initial=...)``; a NaN in a slice gives NaN.",
+                numpy=NumpyAPI(_REDUCE_NO_DTYPE_INITIAL, f"``np.{name}(a, axis, keepdims=..., initial=...)``: "
+                                                         f"``initial`` takes part in each {name}, and is "
+                                                         f"the {name} of an empty slice."))
 
 
-_extremum("max", te.max, lowest, np.max)
-_extremum("min", te.min, highest, np.min)
+_extremum("max", te.max, lowest, np.max, _e.max)
+_extremum("min", te.min, highest, np.min, _e.min)
 
 
 # ------------------------------------------------------------------ argmax / argmin
