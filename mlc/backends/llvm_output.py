@@ -99,7 +99,16 @@ def is_llvm_diagnostic(line: str) -> bool:
 @contextmanager
 def llvm_output() -> Iterator[None]:
     """Run LLVM calls in the block with their remarks and warnings shown only under
-    ``MLC_DEBUG``; anything else written to fd 2 meanwhile is passed on."""
+    ``MLC_DEBUG``; anything else written to fd 2 meanwhile is passed on.
+
+    Inside a capture of this thread's own (or one it is :func:`covered` by) it adds none:
+    the enclosing one sorts whole lines once. LLVM writes a diagnostic in pieces
+    ("remark", then ": <unknown>:0:0: ..."), and a worker of a build by parts writes while
+    its caller builds a unit too; a capture of the caller's inside the build's took the
+    first piece, the build's the rest, and neither half was a diagnostic line."""
+    if capturing():
+        yield
+        return
     captured = Captured()
     try:
         with captured_stderr() as captured:

@@ -58,6 +58,47 @@ def test_stderr_is_restored_when_the_block_raises(capfd):
     assert capfd.readouterr().err == "before the error\nafter\n"
 
 
+def test_a_remark_written_in_pieces_by_a_worker_across_a_nested_capture_is_still_dropped(capfd, monkeypatch):
+    # LLVM writes a diagnostic in pieces ("remark", then ": <unknown>..."). A worker thread of a
+    # build by parts (covered by the caller's capture) once wrote the first piece while the
+    # caller had a capture of its own open inside the build's, and the rest just after that
+    # one closed, before it passed its text on: neither half was a whole diagnostic line then,
+    # and both reached the terminal. The worker's second piece is written at that moment here.
+    import threading
+
+    from mlc.backends import llvm_output as output
+    first_written, second_written = threading.Event(), threading.Event()
+    write = output._write
+
+    def passing_on(fd, data):  # the nested capture passing its text on: the worker writes first
+        if not second_written.is_set():
+            release.set()
+            second_written.wait(5)
+        write(fd, data)
+
+    release = threading.Event()
+
+    def worker():
+        with output.covered():
+            os.write(2, b"remark")
+            first_written.set()
+            release.wait(5)
+            os.write(2, REMARK.removeprefix("remark").encode())
+            second_written.set()
+
+    monkeypatch.setattr(output, "_write", passing_on)
+    thread = threading.Thread(target=worker)
+    with override(debug=False):
+        with llvm_output():
+            with llvm_output():  # the caller building a unit itself, beside the worker
+                thread.start()
+                first_written.wait(5)
+            release.set()
+            thread.join()
+    monkeypatch.setattr(output, "_write", write)
+    assert capfd.readouterr().err == ""
+
+
 def test_nested_captures_each_see_their_own_output():
     with captured_stderr() as outer:
         os.write(2, b"outer\n")
