@@ -48,6 +48,18 @@ __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
 MAX_FAST_KEYS = 64
 
 
+def _callable_name(fn) -> str:
+    """A name for messages of a callable without ``__name__``: ``partial(f)`` for a
+    ``functools.partial`` of ``f``, else its type's name.
+
+    >>> _callable_name(functools.partial(print, end="")), _callable_name(functools.partial(lambda x: x))
+    ('partial(print)', 'partial(<lambda>)')
+    """
+    if isinstance(fn, functools.partial):
+        return f"partial({_callable_name(fn.func) if not hasattr(fn.func, '__name__') else fn.func.__name__})"
+    return getattr(fn, "__name__", None) or type(fn).__name__
+
+
 class JitFunction:
     """A jitted function: call it like the original; see :func:`jit`."""
 
@@ -56,6 +68,8 @@ class JitFunction:
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
         functools.update_wrapper(self, fn, updated=())
+        if not isinstance(getattr(self, "__name__", None), str):  # a functools.partial, a callable object
+            self.__name__ = _callable_name(fn)
         self.fn = fn
         self._spec = ArgumentSpec.of(fn, static_argnums, static_argnames)
         self._dynamic = DynamicAxes.of(dynamic, self._spec.names)  # axes traced as shape variables

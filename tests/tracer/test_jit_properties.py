@@ -4,6 +4,7 @@ Shapes broadcast against each other (size 1, odd and prime sizes, 0-d),
 dtypes vary, and values include negatives and zeros.
 """
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -127,3 +128,24 @@ def test_static_slices_and_transposes(data):
         return a[key].T * 2
 
     assert_same(mlc.jit(f)(x), f(x))
+
+
+def test_a_partial_and_a_callable_object_are_jitted_like_functions():
+    """``functools.partial`` and objects with ``__call__`` have no ``__name__``: the jit names
+    them ``partial(f)`` and by their type (they crashed at the first call)."""
+    import functools
+
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    scaled = mlc.jit(functools.partial(lambda a, b, scale: (a - b) * scale, b=np.float32(1), scale=2.0))
+    np.testing.assert_array_equal(scaled(x), (x - 1) * 2)
+    assert scaled.__name__ == "partial(<lambda>)"
+
+    class Shift:
+        def __call__(self, a):
+            return a + 3
+
+    shift = mlc.jit(Shift())
+    np.testing.assert_array_equal(shift(x), x + 3)
+    assert shift.__name__ == "Shift"
+    with pytest.raises(mlc.DTypeError, match=r"argument 'a' of Shift\(\)"):
+        shift("not an array")
