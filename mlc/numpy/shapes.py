@@ -22,10 +22,12 @@ from ..errors import IRError, ShapeError, TraceError
 from ..ir.expr import PrimExpr
 from ..ops.library.shape import index_text, plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
+from ..tracer.tracer import Tracer
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
 from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
+from .indexing import take
 from .loops import refuse_out
 
 __all__ = [
@@ -163,10 +165,59 @@ def _check_static(key) -> None:
                     "(static_argnums)")
 
 
+def _index_array(k):
+    """``k`` as an integer index array (a list of ints, an integer ndarray or traced array,
+    0-d ones included), or None when it is not one."""
+    if isinstance(k, (list, np.ndarray)):
+        values = np.asarray(k)
+        if values.size == 0 and values.dtype.kind == "f":  # NumPy reads a[[]] as an empty int index
+            values = values.astype(np.intp)
+        return values if values.dtype.kind in "iu" else None
+    if isinstance(k, Tracer) and k.dtype.kind in "iu":
+        return k
+    return None
+
+
+def _advanced_getitem(t, items: tuple, n: int, index):
+    """``t[items]`` where ``items[n]`` is the one integer index array and every other entry a
+    slice, None or ``...`` (NumPy's advanced indexing with one index array): the basic
+    indexing with ``:`` there, then a gather (``take``) of the index's elements along that
+    axis, whose dimensions take its place. A constant index out of range is refused as NumPy
+    refuses it; a traced one is clipped into the axis, as ``take`` clips it."""
+    basic = t if all(isinstance(k, slice) and k == slice(None) for k in items[:n] + items[n + 1:]) \
+        else getitem(t, items[:n] + (slice(None),) + items[n + 1:])
+    used = sum(1 for k in items if k is not None and k is not Ellipsis)
+    axis = sum(t.ndim - used if k is Ellipsis else 1 for k in items[:n])
+    size = basic.shape[axis]
+    if isinstance(index, np.ndarray) and isinstance(size, int) and index.size:
+        bad = index[(index < -size) | (index >= size)]
+        if bad.size:
+            raise ShapeError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {size}"
+                             f"{describe_location(user_location())}")
+    flat = index.reshape(-1) if index.ndim != 1 else index
+    gathered = take(basic, flat, axis=axis)
+    shape = tuple(basic.shape[:axis]) + tuple(index.shape) + tuple(basic.shape[axis + 1:])
+    return gathered if tuple(gathered.shape) == shape else emit("reshape", [gathered], newshape=shape)
+
+
 @numpy_function("a")
 def getitem(a, key):
-    """``a[key]`` with a static basic index: one ``slice`` op, then a ``reshape`` if needed."""
+    """``a[key]`` with a static basic index: one ``slice`` op, then a ``reshape`` if needed;
+    with one integer index array among slices, None and ``...`` (``a[:, [0, 2]]``, ``a[i]``
+    for a traced ``i``), a gather after it (:func:`_advanced_getitem`)."""
     t = as_tracer(a)
+    items = key if isinstance(key, tuple) else (key,)
+    arrays = [(n, _index_array(k)) for n, k in enumerate(items)]
+    arrays = [(n, index) for n, index in arrays if index is not None]
+    if len(arrays) == 1 and all(k is None or k is Ellipsis or isinstance(k, slice)
+                                for m, k in enumerate(items) if m != arrays[0][0]):
+        return _advanced_getitem(t, items, *arrays[0])
+    if arrays or any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
+        raise TraceError(
+            f"x[{index_text(key)}]: of NumPy's advanced indexing, one integer index array among "
+            f"slices, None and ... is supported while tracing (a gather); not several, an int "
+            f"beside one, or a boolean mask, whose result's shape depends on its values. Index in "
+            f"steps, or use np.take / np.take_along_axis / np.where{describe_location(user_location())}")
     _check_static(key)
     try:
         starts, stops, steps, out_shape = plan_getitem(t.shape, key)

@@ -55,11 +55,13 @@ def test_np_asarray_of_traced_value():
         mlc.jit(f)(X)
 
 
-def test_python_index_with_traced_value():
-    def f(x):
-        return x[x.argmax()]  # marker-index
+def test_a_traced_index_gathers_and_a_boolean_mask_names_its_line():
+    np.testing.assert_array_equal(mlc.jit(lambda x: x[x.argmax()])(X), X[X.argmax()])
 
-    with pytest.raises(mlc.TraceError, match="marker-index"):
+    def f(x):
+        return x[x > 0]  # marker-index
+
+    with pytest.raises(mlc.TraceError, match="(?s)boolean mask.*marker-index"):
         mlc.jit(f)(X)
 
 

@@ -1,0 +1,50 @@
+"""``a[key]`` with one integer index array among slices, None and ``...`` (NumPy's advanced
+indexing of one index): a gather after the basic indexing, as NumPy computes it."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+
+X = np.arange(60, dtype="float32").reshape(3, 4, 5)
+
+CONSTANT_KEYS = [
+    lambda a: a[:, [0, 2]], lambda a: a[[2, 0, 1]], lambda a: a[..., [4, -1, 0]],
+    lambda a: a[:, :, [[0, 1], [2, 3]]], lambda a: a[None, [1, 1]], lambda a: a[1:, [3, 0], ::2],
+    lambda a: a[[]], lambda a: a[np.array([2, 1])], lambda a: a[:, np.array([[1], [3]]), None],
+    lambda a: a[..., [0], :], lambda a: a[np.array(1)], lambda a: a[::-1, [-4]],
+]
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference", "cuda-emulator"])
+@pytest.mark.parametrize("n", range(len(CONSTANT_KEYS)))
+def test_a_constant_index_array_gathers_as_numpy(n, target):
+    index = CONSTANT_KEYS[n]
+    got, expected = mlc.jit(index, target=target)(X), index(X)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), axis=st.integers(0, 2), index_shape=st.sampled_from([(), (1,), (3,), (2, 2)]))
+def test_a_traced_index_array_gathers_as_numpy(data, axis, index_shape):
+    n = X.shape[axis]
+    index = np.asarray(data.draw(st.lists(st.integers(-n, n - 1), min_size=int(np.prod(index_shape)),
+                                          max_size=int(np.prod(index_shape)))), "int64").reshape(index_shape)
+    key = lambda i: (slice(None),) * axis + (i,)  # noqa: E731
+    got = mlc.jit(lambda a, i: a[key(i)])(X, index)
+    np.testing.assert_array_equal(got, X[key(index)])
+
+
+def test_a_constant_index_out_of_range_is_refused_as_numpy_refuses_it():
+    with pytest.raises(mlc.ShapeError, match="index 9 is out of bounds for axis 1 with size 4"):
+        mlc.jit(lambda a: a[:, [0, 9]])(X)
+    with pytest.raises(mlc.ShapeError, match="index -4 is out of bounds for axis 0 with size 3"):
+        mlc.jit(lambda a: a[[-4]])(X)
+
+
+@pytest.mark.parametrize("index", [lambda a: a[[0], [1]], lambda a: a[0, [1]], lambda a: a[[True, False, True]],
+                                   lambda a: a[a > 3]])
+def test_other_advanced_indexing_says_what_is_supported(index):
+    with pytest.raises(mlc.TraceError, match="one integer index array among slices, None and ... is supported"):
+        mlc.jit(index)(X)
