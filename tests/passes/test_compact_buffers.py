@@ -205,3 +205,18 @@ def test_loops_sharing_a_dimension_are_enumerated():
     _doubles_plus_one(moved)
     kept = _row_scratch(lambda i, j: (i + j,))
     assert compact_buffers(kept) is kept
+
+
+def test_a_0_d_buffer_accessed_only_inside_a_loop_is_left_as_it_is():
+    """A 0-d reduction whose one reader folded away (``total * 0`` in int32) is accessed only
+    inside its loop: every iteration has its one element, so it stays where it is (the pass
+    crashed on its empty box)."""
+    from mlc import te
+    A = te.placeholder((4,), "int32", "A")
+    k = te.reduce_axis((0, 4), "k")
+    total = te.compute((), lambda: te.sum(A[k], axis=k), name="total")
+    B = te.compute((), lambda: total[()] * 0 + 5, name="B")
+    lib = mlc.build(te.create_prim_func([A, B]), "llvm")
+    out = np.zeros((), "int32")
+    lib["main"](np.arange(4, dtype="int32"), out)
+    assert out == 5

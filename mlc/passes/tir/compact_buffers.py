@@ -191,6 +191,8 @@ def _disjoint(prefix: list[For], box) -> bool:
         if np.any((values - values[0]) % extent):
             return False
         corners.append(values // extent)
+    if not corners:  # a 0-d buffer: every iteration has its one element
+        return count <= 1
     return _distinct_rows(np.stack(corners, axis=1))
 
 
