@@ -36,10 +36,16 @@ from ._kernel import batched, unflatten
 __all__ = ["wrapped_index"]
 
 
-def wrapped_index(i, n: int):
+def wrapped_index(i, n):
     """Index ``i`` (an int expression) of an axis of length ``n`` as an in-bounds INDEX: negative
-    ones count from the end, the rest are clipped into ``[0, n)``."""
+    ones count from the end, the rest are clipped into ``[0, n)``. ``n`` may be the symbolic
+    length of a dynamic axis (an int32 expression): the index is then computed in int64."""
     i = _e.convert(i)
+    if not isinstance(n, (int, np.integer)):
+        size = cast(_e.convert(n), "int64")
+        i = cast(i, "int64")
+        i = i + size * cast(i < const(0, "int64"), "int64")
+        return cast(_e.max(_e.min(i, size - const(1, "int64")), const(0, "int64")), dt.INDEX)
     bits = dt.bits(i.dtype)
     if dt.is_unsigned(i.dtype):  # never negative; n - 1 is clipped to where it fits the dtype
         return cast(_e.min(i, const(max(n - 1, 0), i.dtype)) if n - 1 < 2 ** bits else i, dt.INDEX)
