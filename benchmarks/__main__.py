@@ -124,7 +124,8 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     from . import startup as start
-    from .harness import FIRST_CALLS, FP32_FMA_8, PAUSE_S, emulated_peak_note, fp32_peak, print_table, run_workload, write_json
+    from .harness import (FIRST_CALLS, FP32_FMA_8, PAUSE_S, emulated_peak_note, fp32_peak, print_table,
+                          run_workload, write_json)
     from .machine import measure_machine
     from .peers import INSTALL_HINT, installed, versions
 

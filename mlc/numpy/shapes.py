@@ -184,8 +184,7 @@ def _advanced_getitem(t, items: tuple, n: int, index):
     indexing with ``:`` there, then a gather (``take``) of the index's elements along that
     axis, whose dimensions take its place. A constant index out of range is refused as NumPy
     refuses it; a traced one is clipped into the axis, as ``take`` clips it."""
-    basic = t if all(isinstance(k, slice) and k == slice(None) for k in items[:n] + items[n + 1:]) \
-        else getitem(t, items[:n] + (slice(None),) + items[n + 1:])
+    basic = getitem(t, items[:n] + (slice(None),) + items[n + 1:])
     used = sum(1 for k in items if k is not None and k is not Ellipsis)
     axis = sum(t.ndim - used if k is Ellipsis else 1 for k in items[:n])
     size = basic.shape[axis]
@@ -212,7 +211,7 @@ def getitem(a, key):
     if len(arrays) == 1 and all(k is None or k is Ellipsis or isinstance(k, slice)
                                 for m, k in enumerate(items) if m != arrays[0][0]):
         return _advanced_getitem(t, items, *arrays[0])
-    if arrays or any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
+    if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: of NumPy's advanced indexing, one integer index array among "
             f"slices, None and ... is supported while tracing (a gather); not several, an int "

@@ -125,11 +125,11 @@ def _compare_floats(actual, expected, ulps, rtol, atol, scale=None, overflow_ord
     if ulps is None and rtol is None and atol is None:
         rtol = DEFAULT_RTOL[actual.dtype.name]
     rtol, atol = rtol or 0.0, atol or 0.0
+    if overflow_order:  # the positions an order of operations decides are left out (as zeros)
+        decided = (np.isfinite(actual) & np.isfinite(expected)) | (actual == expected) | \
+            (np.isnan(actual) & np.isnan(expected))
+        actual, expected = np.where(decided, actual, 0), np.where(decided, expected, 0)
     a, e = actual.astype(np.float64), expected.astype(np.float64)
-    if overflow_order:  # the positions an order of operations decides are left out
-        decided = (np.isfinite(a) & np.isfinite(e)) | (a == e) | (np.isnan(a) & np.isnan(e))
-        a, e = np.where(decided, a, 0.0), np.where(decided, e, 0.0)
-        actual, expected = np.where(decided, actual, 0).astype(actual.dtype), np.where(decided, expected, 0).astype(expected.dtype)
     nan_a, nan_e = np.isnan(a), np.isnan(e)
     if (nan_a != nan_e).any():
         where = [_index(int(i), a.shape) for i in np.flatnonzero(nan_a != nan_e)[:5]]

@@ -55,17 +55,18 @@ class RangeCheck(NamedTuple):
 
 def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
     """(size, message) for each symbolic axis (``@mlc.jit(dynamic=...)``) that a reduction
-    without an identity reduces in ``traced``: a call where it is 0 raises ShapeError, as
-    the same reduction over a static empty axis does when traced."""
+    without an identity reduces in ``traced``, or a ``take`` takes elements from: a call
+    where it is 0 raises ShapeError, as the same op over a static empty axis does when
+    traced."""
     out = []
     for b in traced.bindings:
         if b.op == "take" and len(b.args) == 2:  # no element to take from an empty axis
-            shape, axis = b.args[0].shape, b.attr("axis")
-            size = shape[axis % len(shape)] if shape else 1
-            if not isinstance(size, int) and b.args[1].shape and b.args[1].shape[0] != 0:
-                out.append((size, f"take: cannot take element(s) from an empty axis (axis {axis % len(shape)} "
-                                  f"of {getattr(b.args[0], 'name', 'its argument')}, of dynamic size {size}, "
-                                  f"is 0 on this call)" + describe_location(b.loc)))
+            shape = b.args[0].shape
+            axis = b.attr("axis") % len(shape)
+            if not isinstance(shape[axis], int) and b.args[1].shape[0] != 0:
+                out.append((shape[axis], f"take: cannot take element(s) from an empty axis (axis {axis} of "
+                                         f"{getattr(b.args[0], 'name', 'its argument')}, of dynamic size "
+                                         f"{shape[axis]}, is 0 on this call)" + describe_location(b.loc)))
             continue
         if b.op not in EMPTY_REDUCTION or not b.args or b.attr("initial") is not None:
             continue  # (a start value is the result of an empty slice)

@@ -56,7 +56,7 @@ def _callable_name(fn) -> str:
     ('partial(print)', 'partial(<lambda>)')
     """
     if isinstance(fn, functools.partial):
-        return f"partial({_callable_name(fn.func) if not hasattr(fn.func, '__name__') else fn.func.__name__})"
+        return f"partial({_callable_name(fn.func)})"
     return getattr(fn, "__name__", None) or type(fn).__name__
 
 
