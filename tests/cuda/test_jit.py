@@ -15,7 +15,7 @@ from mlc import te
 from mlc.errors import DeviceError, DTypeError, ShapeError
 from mlc.runtime.ndarray import cpu, cuda as cuda_device
 
-from .conftest import DEVICE_MISSING, needs_gpu
+from .conftest import DEVICE_MISSING, NVRTC_MISSING, needs_gpu
 from .fake_cupy import FakeArray, FakeCuPy
 
 
@@ -282,3 +282,22 @@ def test_the_entry_on_a_cuda_device_copies_inputs_and_constants_there_and_alloca
     allocated = FakeCuPy.allocated
     entry([FakeCuPy.asarray(np.ones(4, "float32"))])  # device arrays pass as they are
     assert FakeCuPy.allocated == allocated + 1  # one output per call, from the device allocator
+
+
+_START_VALUES_AND_INDEX_ARRAYS = [
+    lambda x, i: x.max(axis=1, initial=0.5), lambda x, i: np.sum(x, initial=3),
+    lambda x, i: x.min(axis=0, initial=-0.25), lambda x, i: x[:, [3, 0]], lambda x, i: x[i],
+    lambda x, i: x[:, i] * 2,
+]
+
+
+@pytest.mark.parametrize("n", range(len(_START_VALUES_AND_INDEX_ARRAYS)))
+def test_start_values_and_index_arrays_run_on_the_emulator_and_compile_with_nvrtc(n):
+    """A reduction's start value (a stage after it) and a gather by an index array, constant or
+    traced, on the emulator against NumPy, and built for sm_80 by NVRTC where it is installed."""
+    fn = _START_VALUES_AND_INDEX_ARRAYS[n]
+    x = np.random.default_rng(n).standard_normal((37, 5)).astype("float32")
+    i = np.array([4, 0, -1, 2])
+    np.testing.assert_allclose(mlc.jit(fn, target="cuda-emulator")(x, i), fn(x, i), rtol=1e-5, atol=1e-5)
+    if NVRTC_MISSING is None:
+        mlc.jit(fn, target="cuda -arch=sm_80").lower(x, i).compile()
