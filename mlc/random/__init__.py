@@ -21,7 +21,7 @@ ones; a key drawn from twice gives the same numbers twice.
 >>> dropout(key, w).shape
 (784, 256)
 
-Keys: ``key``/``PRNGKey``, ``split``, ``fold_in``. Continuous: ``uniform``,
+Keys: ``key``/``PRNGKey``, ``split``, ``fold_in``. Bits: ``bits``. Continuous: ``uniform``,
 ``normal``, ``truncated_normal``, ``exponential``, ``gumbel``, ``logistic``,
 ``laplace``, ``cauchy``, ``gamma``, ``beta``, ``dirichlet``. Discrete:
 ``bernoulli``, ``rademacher``, ``randint``, ``categorical``, ``choice``,
@@ -32,11 +32,11 @@ NumPy's own ``np.random`` functions inside a jitted function: see
 """
 from .continuous import (cauchy, exponential, gumbel, laplace, logistic, normal, truncated_normal,  # noqa: F401
                          uniform)
-from .discrete import bernoulli, categorical, choice, permutation, rademacher, randint  # noqa: F401
+from .discrete import bernoulli, bits, categorical, choice, permutation, rademacher, randint  # noqa: F401
 from .gamma import beta, dirichlet, gamma  # noqa: F401
 from .keys import PRNGKey, fold_in, key, split  # noqa: F401
 from .multivariate import multivariate_normal, orthogonal  # noqa: F401
 
-__all__ = ["key", "PRNGKey", "split", "fold_in", "uniform", "normal", "truncated_normal", "exponential", "gumbel",
+__all__ = ["key", "PRNGKey", "split", "fold_in", "bits", "uniform", "normal", "truncated_normal", "exponential", "gumbel",
            "logistic", "laplace", "cauchy", "gamma", "beta", "dirichlet", "bernoulli", "rademacher", "randint",
            "categorical", "choice", "permutation", "multivariate_normal", "orthogonal"]

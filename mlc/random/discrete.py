@@ -21,14 +21,33 @@ import math
 import numpy as np
 
 from .. import numpy as mnp
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..ir import dtype as dt
 from ..numpy._api import emit
 from ..ops.library import normalize_axis
 from ..tracer.operands import as_tracer
 from ._api import as_key, draw_bits, int_dtype, normalize_shape, open_unit, random_function, unit
 
-__all__ = ["bernoulli", "rademacher", "randint", "categorical", "permutation", "choice"]
+__all__ = ["bits", "bernoulli", "rademacher", "randint", "categorical", "permutation", "choice"]
+
+
+@random_function("key")
+def bits(key, shape=(), dtype="uint32"):
+    """Uniformly random unsigned integers of ``dtype`` (uint8, uint16, uint32, uint64): the top
+    bits of each element's Threefry block.
+
+    >>> import mlc.random as mr
+    >>> mr.bits(mr.key(0), (2,)), mr.bits(mr.key(0), (2,), "uint8")
+    (array([1797259609, 1351547692], dtype=uint32), array([107,  80], dtype=uint8))
+    """
+    where = "mlc.random.bits"
+    key, shape, dtype = as_key(key, where), normalize_shape(shape, where), dt.canonical(dtype)
+    if not dt.is_unsigned(dtype):
+        raise DTypeError(f"{where}: dtype must be an unsigned integer dtype (uint8, uint16, uint32, uint64), "
+                         f"got {dtype}")
+    if dtype == "uint64":
+        return draw_bits(key, shape, "uint64")
+    return (draw_bits(key, shape) >> (32 - dt.bits(dtype))).astype(dtype)
 
 
 @random_function("key", "p")
