@@ -1,8 +1,10 @@
 """Discrete draws: coins, integers, categories, choices and permutations.
 
 - ``bernoulli``: ``uniform < p``; ``rademacher``: -1 or 1;
-- ``randint``: ``minval + bits64 mod (maxval - minval)``, 64 random bits per element
-  (the modulo's bias is below 2^-32 for any range of 32-bit integers);
+- ``randint``: ``minval + floor(u (maxval - minval))`` with ``u`` a uniform number of 53 bits
+  for 32-bit (and narrower) dtypes, ``minval + bits64 mod (maxval - minval)`` for 64-bit
+  ones: some values are more likely than others by at most ``span / 2^53`` (below 2^-21 for
+  32-bit ranges) and ``span / 2^64``;
 - ``categorical``: the Gumbel-max trick, ``argmax(logits + gumbel)``;
 - ``permutation``: the order that sorts 64-bit random keys (ties, which a sort would
   break by position, have probability below n^2 / 2^65);
@@ -91,8 +93,12 @@ def randint(key, shape, minval, maxval, dtype="int32"):
     key, shape, dtype = as_key(key, where), normalize_shape(shape, where), int_dtype(dtype, where)
     info = np.iinfo(dtype)
     lo, hi = (_clipped_bound(v, info) for v in (minval, maxval))
-    span = mnp.maximum(hi - lo, 0).astype("uint64")
-    offset = (draw_bits(key, shape, "uint64") % mnp.maximum(span, 1)).astype("int64")
+    span = mnp.maximum(hi - lo, 0)
+    if dt.bits(dtype) <= 32:  # floor(u span): a multiply, where a 64-bit modulo is a scalar division
+        scaled = mnp.floor(unit(key, shape, "float64") * span.astype("float64")).astype("int64")
+        offset = mnp.minimum(scaled, mnp.maximum(span - 1, 0))  # (u span may round up to span)
+    else:
+        offset = (draw_bits(key, shape, "uint64") % mnp.maximum(span, 1).astype("uint64")).astype("int64")
     out = (lo + offset).astype(dtype)
     if tuple(out.shape) != shape:
         raise ShapeError(f"{where}: minval and maxval do not broadcast to shape {shape} (they give "
@@ -197,7 +203,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
         raise ShapeError(f"{where}: cannot take {count} entries out of {n} without replacement; "
                          "ask for fewer, or pass replace=True")
     if replace and weights is None:
-        index = randint(key, shape, 0, n, "int64")
+        index = randint(key, shape, 0, n)
     elif replace:
         c = weights.dtype.name if weights.dtype.name == "float64" else "float32"
         cdf = mnp.cumsum(weights.astype(c))
