@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 
 import numpy as np
@@ -23,6 +22,8 @@ import numpy as np
 import mlc
 import mlc.random as mr
 from mlc.config import override
+
+from .machine import cpu_name
 
 PAUSE_S = 0.05
 
@@ -90,12 +91,18 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
-    print(f"host: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}; mlc threads {mlc.get_num_threads()}")
+    lines = []
+
+    def say(line: str = "") -> None:
+        print(line)
+        lines.append(line)
+
+    say(f"host: {cpu_name()}, {os.cpu_count()} cores, load average "
+        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}; mlc threads {mlc.get_num_threads()}")
     record = {"first_call_s": first_calls(), "workloads": {}}
-    print("first calls (trace + compile + run, no object cache): "
-          + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in record["first_call_s"].items()))
-    print(f"\n{'workload':38s} {'contender':18s} {'median':>10s} {'min..max':>22s} {'vs Generator':>13s}")
+    say("first calls (trace + compile + run, no object cache): "
+        + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in record["first_call_s"].items()))
+    say(f"\n{'workload':38s} {'contender':18s} {'median':>10s} {'min..max':>22s} {'vs Generator':>13s}")
     for title, contenders in workloads():
         numbers = {name: _batch(run)[0] for name, run in contenders.items()}
         times: dict[str, list[float]] = {name: [] for name in contenders}
@@ -111,9 +118,10 @@ def main(argv=None) -> None:
         for name in names:
             t = np.array(times[name])
             med = float(np.median(t))
-            print(f"{title:38s} {name:18s} {_fmt(med):>10s} {_fmt(t.min()) + '..' + _fmt(t.max()):>22s} "
-                  f"{base / med:12.2f}x")
+            say(f"{title:38s} {name:18s} {_fmt(med):>10s} {_fmt(t.min()) + '..' + _fmt(t.max()):>22s} "
+                f"{base / med:12.2f}x")
             record["workloads"].setdefault(title, {})[name] = {"median_s": med, "times_s": t.tolist()}
+    record["table"] = "\n".join(lines)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(record, f, indent=1)

@@ -321,6 +321,11 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       name share one size (:mod:`.dynamic`). They are traced as shape variables and
       the kernels take any size along them; the other axes stay specialized.
 
+    Random numbers come from keys (:mod:`mlc.random`, a key argument) or from
+    ``mlc.random.numpy_compat``'s forms of ``np.random``'s functions, which draw at every
+    call; a trace that draws from NumPy's generators itself is a TraceError (its numbers
+    would be constants of the compiled function: :mod:`.numpy_random`).
+
     >>> @jit(static_argnames="axis")
     ... def norm(x, axis):
     ...     return x / x.sum(axis=axis, keepdims=True)
