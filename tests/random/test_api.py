@@ -57,11 +57,12 @@ def test_bits_are_the_top_bits_of_each_block():
 
 
 def test_defaults_are_jaxs():
-    k = mr.key(0)
-    assert mr.normal(k).dtype == np.float32 and mr.normal(k).shape == ()
-    assert mr.randint(k, (2,), 0, 3).dtype == np.int32
-    assert mr.bernoulli(k).dtype == np.bool_ and mr.bernoulli(k, np.full((2, 3), 0.5)).shape == (2, 3)
-    assert mr.permutation(k, 5).dtype == np.int64
+    normal, ints, coin, coins, perm = mlc.jit(lambda k: (
+        mr.normal(k), mr.randint(k, (2,), 0, 3), mr.bernoulli(k), mr.bernoulli(k, np.full((2, 3), 0.5)),
+        mr.permutation(k, 5)))(mr.key(0))
+    assert normal.dtype == np.float32 and normal.shape == ()
+    assert ints.dtype == np.int32 and coin.dtype == np.bool_ and coins.shape == (2, 3)
+    assert perm.dtype == np.int64
 
 
 def test_a_shape_may_be_a_list_or_an_int():
