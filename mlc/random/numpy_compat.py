@@ -19,9 +19,10 @@ function, from that object). So:
   differ. Two draws in one function are independent (each folds its position
   in the function into the key).
 
-The source transformation of jitted functions routes NumPy's calls here
-(:func:`replacement`); they can also be called directly, and outside a trace
-each is NumPy's own function:
+:func:`replacement` finds the traced form of a NumPy function or of a
+generator's bound method (for a source transformation of the jitted function,
+which sees ``np.random.rand`` called); they can also be called directly, and
+outside a trace each is NumPy's own function:
 
 >>> import numpy as np, mlc
 >>> from mlc.random import numpy_compat as npr

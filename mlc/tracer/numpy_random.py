@@ -152,7 +152,8 @@ class RandomWatch:
             "Draw them with mlc.random from a key argument instead: def f(key, x): ... "
             "mlc.random.normal(key, x.shape) (and mlc.random.split(key) for a new key each call); "
             "or, for NumPy's own functions, mlc.random.numpy_compat's traced forms, which draw fresh "
-            "numbers at every call (np.random.rand(3) -> numpy_compat.rand(3)). To make a constant, "
+            "numbers at every call (np.random.rand(3) -> numpy_compat.rand(3); numpy_compat.TRACED lists "
+            "them). To make a constant, "
             "draw it outside the function and use it there." + where)
 
     def _locate(self, retrace) -> str:
