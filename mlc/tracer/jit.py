@@ -34,6 +34,7 @@ from ..runtime.ndarray import FAST_DEVICE_ARRAYS, in_gpu_memory
 from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
 from .dynamic import DynamicAxes
+from .numpy_random import RandomWatch
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
@@ -180,6 +181,19 @@ class JitFunction:
     # --------------------------------------------------------------- compile
 
     def _trace(self, call) -> Graph:
+        watch = RandomWatch(self.fn)  # NumPy's generators: a trace that draws from one is refused
+        ctx, outputs, out_tree = self._run_traced(call)
+        changed = watch.changed()
+        if changed:
+            raise watch.refusal(self.__name__, changed, lambda: self._run_traced(call))
+        self.trace_count += 1
+        # traced Python ints that must fit a dtype are returned too, and checked after the run
+        checks = tuple(RangeCheck(*check[1:]) for check in ctx.range_checks)
+        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
+        return graph, out_tree, checks, tuple(ctx.key_sources)
+
+    def _run_traced(self, call):
+        """Run the function on Tracers: (its trace, its output Tracers, their pytree structure)."""
         dynamic, treedef, arrays, weak, statics, n_args = call
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
         with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
@@ -191,11 +205,7 @@ class JitFunction:
             result = self.fn(*args, **kwargs)
             out_leaves, out_tree = flatten(result)
             outputs = [_output_tracer(leaf, ctx, n) for n, leaf in enumerate(out_leaves)]
-        self.trace_count += 1
-        # traced Python ints that must fit a dtype are returned too, and checked after the run
-        checks = tuple(RangeCheck(*check[1:]) for check in ctx.range_checks)
-        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
-        return graph, out_tree, checks
+        return ctx, outputs, out_tree
 
     @property
     def target(self):
@@ -225,11 +235,11 @@ class JitFunction:
         return self._database
 
     def _stage(self, key, call, database=None) -> Traced:
-        traced, out_tree, checks = self._trace(call)
+        traced, out_tree, checks, key_sources = self._trace(call)
         if database is None:
             database = self._opened_database()
         origin = _Origin(self, key, out_tree, checks, self._fast_math, database,
-                         nonempty_axes(traced) if self._dynamic else ())
+                         nonempty_axes(traced) if self._dynamic else (), key_sources)
         return Traced(traced, self._target, self._schedule, origin)
 
     # ---------------------------------------------------------------- inspect
@@ -310,6 +320,11 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       ``(argument, axis)`` / ``(argument, axis, name)`` entries; axes with the same
       name share one size (:mod:`.dynamic`). They are traced as shape variables and
       the kernels take any size along them; the other axes stay specialized.
+
+    Random numbers come from keys (:mod:`mlc.random`, a key argument) or from
+    ``mlc.random.numpy_compat``'s forms of ``np.random``'s functions, which draw at every
+    call; a trace that draws from NumPy's generators itself is a TraceError (its numbers
+    would be constants of the compiled function: :mod:`.numpy_random`).
 
     >>> @jit(static_argnames="axis")
     ... def norm(x, axis):
