@@ -34,7 +34,7 @@ three pieces (the codegen emits the loop body into the first):
   process on a busy machine) from holding up the others. The other threads
   first keep off the caller's CPU (``cpu``, see :mod:`.placement`);
 * the **launch** in the kernel stores the closure on the stack, asks
-  ``@__mlc_parallel_threads(extent, site)`` for a thread count ``n``, and calls
+  ``@__mlc_parallel_threads(extent, site, now)`` for a thread count ``n``, and calls
   ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (noting its CPU
   before, returning to it after if the kernel moved it, then reviewing the
   launch, see below, and freeing the pool) or the task directly otherwise
@@ -95,7 +95,10 @@ global ``<body>.site``, :data:`SITE_TYPE`):
     good.
 
   The review is per loop, so that a small loop that never repays a team
-  leaves the large loops beside it on the pool;
+  leaves the large loops beside it on the pool. Both rules, the team size and
+  the review, are functions of their arguments and the loop's state: the
+  kernel reads the counter and passes them the times, so a test (or a
+  simulation) gives them any times and outcomes it likes;
 * parallel loops nested in a parallel body run serially inside it;
 * in a child process made by ``fork`` every launch runs serially: libgomp's
   worker threads do not survive a fork, and a launch would wait for them
@@ -167,7 +170,7 @@ _STATE_TYPE = ir.LiteralStructType([I32, I32, I64])  # {busy, num_threads, poole
 SITE_TYPE = ir.LiteralStructType([I64, I64, I64, I64])
 _UNTIL, _LOSING, _SINCE, _PERIODS = range(4)
 SITE_SUFFIX = ".site"
-_THREADS_TYPE = ir.FunctionType(I32, [I64, SITE_TYPE.as_pointer()])
+_THREADS_TYPE = ir.FunctionType(I32, [I64, SITE_TYPE.as_pointer(), I64])
 _REVIEW_TYPE = ir.FunctionType(ir.VoidType(), [SITE_TYPE.as_pointer()] + [I64] * 6)
 #: Closure fields before the captured values: begin, extent, pooled, homes (a pointer to
 #: the team's home counters), began_at, done_at, mine, cpu (the launching thread's CPU, -1
@@ -272,7 +275,10 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     wide = builder.sext(extent, I64) if index_type.width < 64 else extent
     site = ir.GlobalVariable(module, SITE_TYPE, module.get_unique_name(body.name + SITE_SUFFIX))
     site.initializer = ir.Constant(SITE_TYPE, None)
-    threads = builder.call(declare(module, _THREADS_FN, _THREADS_TYPE), [wide, site], name="threads")
+    now = _clock(builder)
+    if now is None:  # no counter: no review, so no serial period either
+        now = ir.Constant(I64, 0)
+    threads = builder.call(declare(module, _THREADS_FN, _THREADS_TYPE), [wide, site, now], name="threads")
     use_pool = builder.icmp_signed(">", threads, ir.Constant(I32, 1))
     zero = ir.Constant(I64, 0)
     # the team's home counters, zeroed, on the stack for the launch (a launch inside a
@@ -339,25 +345,24 @@ def _site_field(builder: ir.IRBuilder, site: ir.Value, n: int) -> ir.Value:
 
 
 def define_threads(module: ir.Module) -> None:
-    """Define ``i32 @__mlc_parallel_threads(i64 extent, ptr site)`` in ``module`` (the
-    support module, :mod:`.support`): the team size; > 1 means the pool is taken. 1 when
-    the extent or ``num_threads`` is 1, during the serial period of the loop's ``site``,
-    or while another launch holds the pool."""
+    """Define ``i32 @__mlc_parallel_threads(i64 extent, ptr site, i64 now)`` in ``module``
+    (the support module, :mod:`.support`): the team size; > 1 means the pool is taken. 1
+    when the extent or ``num_threads`` is 1, while ``now`` (the launch's counter reading,
+    0 where the CPU has none) is in the serial period of the loop's ``site``, or while
+    another launch holds the pool. The clock is the caller's: the rule depends on its
+    arguments and the state alone, and a test gives it any time it likes."""
     fn = _support_function(module, _THREADS_FN, _THREADS_TYPE)
-    extent, site = fn.args
+    extent, site, now = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     one = ir.Constant(I32, 1)
     want = b.sext(b.load_atomic(_state_field(b, 1), "monotonic", align=4, typ=I32), I64)
     n = b.select(b.icmp_signed("<", extent, want), extent, want)
-    try_block, taken, alone = (fn.append_basic_block(x) for x in ("try", "taken", "alone"))
+    try_block, lock, taken, alone = (fn.append_basic_block(x) for x in ("try", "lock", "taken", "alone"))
     b.cbranch(b.icmp_signed(">", n, ir.Constant(I64, 1)), try_block, alone)
     b.position_at_end(try_block)
-    now = _clock(b)
-    if now is not None:
-        until = b.load_atomic(_site_field(b, site, _UNTIL), "monotonic", align=8, typ=I64)
-        lock = fn.append_basic_block("lock")
-        b.cbranch(b.icmp_signed("<", now, until), alone, lock)
-        b.position_at_end(lock)
+    until = b.load_atomic(_site_field(b, site, _UNTIL), "monotonic", align=8, typ=I64)
+    b.cbranch(b.icmp_signed("<", now, until), alone, lock)
+    b.position_at_end(lock)
     swapped = b.cmpxchg(_state_field(b, 0), ir.Constant(I32, 0), one, "acquire", "monotonic")
     b.cbranch(b.extract_value(swapped, 1), taken, alone)
     b.position_at_end(taken)
