@@ -1,9 +1,14 @@
 """Configuration, read once from the environment into one object.
 
-MLC_CACHE_DIR (default ~/.cache/mlc), MLC_NUM_THREADS (threads for parallel loops and for
-building LLVM modules side by side; default: every core the process may run on),
-MLC_TARGET (default, and when set empty, "llvm"), MLC_DEBUG (verify IR between passes, keep sources, check
-every buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default).
+``MLC_CACHE_DIR`` (default ``~/.cache/mlc``; empty turns the disk caches off),
+``MLC_NUM_THREADS`` (threads for parallel loops and for building LLVM modules side by
+side; an integer from 1 to :data:`MAX_THREADS`, default: every core the process may run
+on), ``MLC_TARGET`` (default, and when set empty, "llvm"), ``MLC_DEBUG`` (1/true/yes/on
+or 0/false/no/off, default off: verify IR between passes, keep sources, check every
+buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default).
+A value mlc does not accept is a :class:`~mlc.errors.ConfigError` naming the variable,
+what it holds and what it accepts, at the first use of the configuration
+(``MLC_TARGET`` is parsed, and refused, where a target is first asked for).
 
 Tests that need another value for a while use :func:`override`
 (``with override(num_threads=1): ...``); it replaces the whole process's
@@ -17,9 +22,18 @@ from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
 
+from .errors import ConfigError
 from .frozen import frozen
 
-__all__ = ["Config", "config", "override", "usable_cores"]
+__all__ = ["Config", "config", "override", "usable_cores", "MAX_THREADS"]
+
+#: The most threads ``MLC_NUM_THREADS`` may ask for. libgomp starts an OS thread for each
+#: member of a team, and each has a 64-byte counter in one static table of this many
+#: (:mod:`mlc.backends.llvm.parallel`); 1024 is more than the hardware threads of the
+#: largest machines (two sockets of 192 cores, two threads a core: 768), and a team larger
+#: than the cores only waits for itself. Before this bound, 16,384 threads overflowed a
+#: thread's stack and 40,000 made libgomp abort, unable to start them.
+MAX_THREADS = 1024
 
 
 @frozen
@@ -66,14 +80,46 @@ def usable_cores() -> int:
 @lru_cache(maxsize=1)
 def _from_environment() -> Config:
     env = os.environ
-    threads = env.get("MLC_NUM_THREADS", "")
-    try:
-        num_threads = max(1, int(threads)) if threads else usable_cores()
-    except ValueError:
-        raise ValueError(f"MLC_NUM_THREADS must be a positive integer, got {threads!r}") from None
     return Config(
-        cache_dir=env.get("MLC_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "mlc")),
-        num_threads=num_threads,
+        cache_dir=_cache_dir(env.get("MLC_CACHE_DIR")),
+        num_threads=_num_threads(env.get("MLC_NUM_THREADS", "")),
         target=env.get("MLC_TARGET") or "llvm",  # (set but empty, as `MLC_TARGET= cmd` leaves it: the default)
-        debug=env.get("MLC_DEBUG", "") not in ("", "0", "false"),
+        debug=_flag("MLC_DEBUG", env.get("MLC_DEBUG", "")),
     )
+
+
+def _cache_dir(value: str | None) -> str:
+    """``MLC_CACHE_DIR``: unset is ``~/.cache/mlc``, empty is no cache; a leading ``~`` is
+    this user's home, and a relative path is taken from the current directory now (a later
+    ``os.chdir`` does not move the cache)."""
+    if value is None:
+        return os.path.join(os.path.expanduser("~"), ".cache", "mlc")
+    return os.path.abspath(os.path.expanduser(value)) if value else ""
+
+
+def _num_threads(value: str) -> int:
+    """``MLC_NUM_THREADS``: an integer from 1 to MAX_THREADS; unset or empty, every core
+    the process may run on (at most MAX_THREADS)."""
+    if not value.strip():
+        return min(usable_cores(), MAX_THREADS)
+    try:
+        n = int(value)
+    except ValueError:
+        n = None
+    if n is None or not 1 <= n <= MAX_THREADS:
+        raise ConfigError(f"MLC_NUM_THREADS={value!r} is not a thread count mlc accepts: give an integer "
+                          f"from 1 to {MAX_THREADS} (the most a parallel loop's team may have), or unset it "
+                          f"for every core this process may run on ({usable_cores()})")
+    return n
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def _flag(name: str, value: str) -> bool:
+    """A yes/no variable: 1, true, yes, on or 0, false, no, off (any case), empty for no."""
+    word = value.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise ConfigError(f"{name}={value!r} is not a yes/no value: give 1, true, yes or on to turn it on, "
+                      f"0, false, no or off (or nothing) to turn it off")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 __all__ = [
     "MLCError", "TraceError", "ShapeError", "AxisError", "DTypeError", "ScheduleError",
-    "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError", "PerformanceWarning",
+    "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError", "ConfigError",
+    "PerformanceWarning",
 ]
 
 
@@ -62,6 +63,11 @@ class RaceError(MLCError):
 
 class DeviceError(MLCError):
     """The device a function runs on is missing, or an array lives on the wrong device."""
+
+
+class ConfigError(MLCError, ValueError):
+    """An ``MLC_*`` environment variable holds a value mlc does not accept; the message names
+    the variable, what it holds and what it accepts."""
 
 
 class ParseError(MLCError):

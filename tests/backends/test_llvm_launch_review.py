@@ -18,6 +18,7 @@ from mlc.backends.llvm import jit, parallel
 from mlc.backends.llvm.parallel import (LOSING_TICKS, LOSS_RATIO, LOSSES_IN_A_ROW, MANY_LOSSES,
                                         MAX_DOUBLINGS, MAX_SERIAL_TICKS, SERIAL_AFTER_LOSS)
 from mlc.backends.llvm.symbols import PARALLEL_STATE
+from mlc.config import MAX_THREADS
 from mlc.target import Target
 
 pytestmark = pytest.mark.skipif(not parallel.openmp_available(), reason="libgomp is not available")
@@ -93,6 +94,12 @@ def test_the_team_is_the_extent_or_the_thread_count_whichever_is_less(support, t
         PARALLEL_STATE.busy = 0
     PARALLEL_STATE.num_threads = 1
     assert threads(1000, ctypes.addressof(site), 0) == 1 and PARALLEL_STATE.busy == 0
+
+
+def test_a_team_never_has_more_than_max_threads(support, team_of_two):
+    """The static table of home counters has MAX_THREADS lines, whatever the state says."""
+    PARALLEL_STATE.num_threads = MAX_THREADS + 5_000
+    assert support[0](1 << 20, ctypes.addressof(Site()), 0) == MAX_THREADS
 
 
 def test_a_launch_while_another_holds_the_pool_runs_alone(support, team_of_two):

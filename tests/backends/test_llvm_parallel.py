@@ -104,6 +104,17 @@ def test_ragged_extents_split_into_chunks(n, threads):
     np.testing.assert_array_equal(b, a * 2 + 1)
 
 
+def test_a_launch_reserves_no_stack_for_its_team():
+    """The home counters of a pooled launch's team are a static table (the pool has one
+    holder at a time), a launch alone has one line in the kernel's entry block: no alloca
+    sized by the team (a launch kept 64 bytes a thread on its caller's stack, and a team of
+    16,384 threads overflowed a thread's stack of 512 KiB)."""
+    text = generate_ir({"f": lower(parallel_outer_loops(elementwise_2d(64, 64), ["B"]))}, TARGET)
+    allocas = re.findall(r"= alloca ([^\n]*)", text)
+    assert allocas and not [a for a in allocas if re.search(r"^[^,]+, i(32|64) %", a)]
+    assert "llvm.stacksave" not in text and '@"mlc_parallel_homes"' in text
+
+
 def test_parallel_loop_inside_a_serial_loop_captures_the_outer_index():
     n, m = 6, 50
     A = te.placeholder((n, m), "int64", "A")
