@@ -10,7 +10,9 @@ files:
 * an entry is one file, written atomically with mode 0600, that starts with the
   cache's magic line and a JSON header (what the entry was stored under, its size
   and the BLAKE2b hash of the bytes that follow); :func:`read_entry` hands it back
-  only when the file is this user's, not writable by others, whole and undamaged.
+  only when the file is a regular file (checked without blocking: a named pipe in its
+  place is a damaged entry, with a warning), this user's, not writable by others, whole
+  and undamaged.
 
 An unreadable or unwritable cache is never an error: it only costs the compile time.
 
@@ -94,13 +96,18 @@ def read_entry(path: str, magic: bytes) -> tuple[dict, bytes] | None:
     """(header, body) of the entry at ``path``, or None: missing, not this user's (or
     writable by others), not a ``magic`` entry, cut short or damaged. The caller checks
     that the header records the key it asked for."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:  # (non-blocking: opening a named pipe for reading would wait for a writer forever)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     try:
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                warnings.warn(f"mlc's compile cache entry {path} is not a regular file ({_kind(st.st_mode)}): "
+                              "it is treated as damaged and the code is built again", RuntimeWarning,
+                              stacklevel=3)
+                return None
             if st.st_uid != os.geteuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
                 return None  # not written by this user's mlc
             data = f.read()
@@ -120,6 +127,15 @@ def read_entry(path: str, magic: bytes) -> tuple[dict, bytes] | None:
     if size != len(body) or digest(body) != recorded:
         return None
     return header, body
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words."""
+    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISDIR, "a directory"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return f"file type {stat.S_IFMT(mode):o}"
 
 
 def write_entry(path: str, magic: bytes, header: dict, body: bytes) -> None:
