@@ -40,7 +40,7 @@ _LAZY = {
     "parse": ("mlc.script", "parse"), "script": ("mlc.script", None),
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
     "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
-    "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"),
+    "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"), "cache": ("mlc.cache", None),
     "set_num_threads": ("mlc.runtime.threads", "set_num_threads"),
     "get_num_threads": ("mlc.runtime.threads", "get_num_threads"),
 }
@@ -75,5 +75,5 @@ __all__ = [
     "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "graph", "register_func",
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",
-    "set_num_threads", "get_num_threads",
+    "set_num_threads", "get_num_threads", "cache",
 ]

@@ -1,6 +1,9 @@
 """Configuration, read once from the environment into one object.
 
 ``MLC_CACHE_DIR`` (default ``~/.cache/mlc``; empty turns the disk caches off),
+``MLC_CACHE_SIZE`` (the most the disk caches hold, least recently used entries going
+first: bytes, or with a unit, ``500M``, ``2G``, ``1.5GiB``; ``unlimited``; default
+:data:`CACHE_SIZE`),
 ``MLC_NUM_THREADS`` (threads for parallel loops and for building LLVM modules side by
 side; an integer from 1 to :data:`MAX_THREADS`, default: every core the process may run
 on), ``MLC_TARGET`` (default, and when set empty, "llvm"), ``MLC_DEBUG`` (1/true/yes/on
@@ -17,6 +20,7 @@ configuration until the ``with`` ends, so it is for tests, not for threads.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -25,7 +29,7 @@ from functools import lru_cache
 from .errors import ConfigError
 from .frozen import frozen
 
-__all__ = ["Config", "config", "override", "usable_cores", "MAX_THREADS"]
+__all__ = ["Config", "config", "override", "usable_cores", "MAX_THREADS", "CACHE_SIZE"]
 
 #: The most threads ``MLC_NUM_THREADS`` may ask for. libgomp starts an OS thread for each
 #: member of a team, and each has a 64-byte counter in one static table of this many
@@ -34,6 +38,9 @@ __all__ = ["Config", "config", "override", "usable_cores", "MAX_THREADS"]
 #: than the cores only waits for itself. Before this bound, 16,384 threads overflowed a
 #: thread's stack and 40,000 made libgomp abort, unable to start them.
 MAX_THREADS = 1024
+#: The most the disk caches hold by default: 1 GiB, some 40,000 compiled programs (an object
+#: cache entry is about 25 KB), where the cache used to grow without end.
+CACHE_SIZE = 1 << 30
 
 
 @frozen
@@ -42,6 +49,7 @@ class Config:
     num_threads: int
     target: str
     debug: bool
+    cache_size: int | None = CACHE_SIZE  # (None: no limit)
 
 
 def config() -> Config:
@@ -85,6 +93,7 @@ def _from_environment() -> Config:
         num_threads=_num_threads(env.get("MLC_NUM_THREADS", "")),
         target=env.get("MLC_TARGET") or "llvm",  # (set but empty, as `MLC_TARGET= cmd` leaves it: the default)
         debug=_flag("MLC_DEBUG", env.get("MLC_DEBUG", "")),
+        cache_size=_cache_size(env.get("MLC_CACHE_SIZE", "")),
     )
 
 
@@ -111,6 +120,27 @@ def _num_threads(value: str) -> int:
                           f"from 1 to {MAX_THREADS} (the most a parallel loop's team may have), or unset it "
                           f"for every core this process may run on ({usable_cores()})")
     return n
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_SIZE = re.compile(r"(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?", re.I)
+
+
+def _cache_size(value: str) -> int | None:
+    """``MLC_CACHE_SIZE``: a positive number of bytes, with a unit (K, M, G, T: powers of 1024;
+    ``KB``, ``KiB`` alike) or without; ``unlimited`` for no limit; unset or empty, CACHE_SIZE."""
+    text = value.strip()
+    if not text:
+        return CACHE_SIZE
+    if text.lower() in ("unlimited", "none"):
+        return None
+    match = _SIZE.fullmatch(text)
+    size = int(float(match[1]) * _UNITS[match[2].lower()]) if match else 0
+    if size < 1:
+        raise ConfigError(f"MLC_CACHE_SIZE={value!r} is not a cache size mlc accepts: give a positive size in "
+                          f"bytes, or with a unit (500M, 2G, 1.5GiB: K, M, G, T are powers of 1024), or "
+                          f"'unlimited'; to turn the disk caches off, set MLC_CACHE_DIR to nothing")
+    return size
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")

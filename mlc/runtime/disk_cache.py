@@ -14,7 +14,10 @@ files:
   place is a damaged entry, with a warning), this user's, not writable by others, whole
   and undamaged.
 
-An unreadable or unwritable cache is never an error: it only costs the compile time.
+Their size is kept under ``MLC_CACHE_SIZE``, the least recently used entries going
+first (:mod:`.cache_space`): reading an entry back stamps it as used, storing one may
+evict others. An unreadable or unwritable cache is never an error: it only costs the
+compile time.
 
 >>> import tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "entry")
@@ -31,13 +34,15 @@ import tempfile
 import warnings
 
 from ..config import config
+from . import cache_space
+from .cache_space import ENTRY_SUFFIX
 
 try:  # CPython's own BLAKE2, without the OpenSSL start-up of hashlib (3 ms of a first call)
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - a Python built without it
     from hashlib import blake2b
 
-__all__ = ["cache_directory", "digest", "read_entry", "write_entry", "remove"]
+__all__ = ["cache_directory", "digest", "read_entry", "write_entry", "remove", "ENTRY_SUFFIX"]
 
 _warned: set[str] = set()
 
@@ -126,6 +131,7 @@ def read_entry(path: str, magic: bytes) -> tuple[dict, bytes] | None:
     body = data[header_end + 1:]
     if size != len(body) or digest(body) != recorded:
         return None
+    cache_space.touch(path)
     return header, body
 
 
@@ -144,7 +150,7 @@ def write_entry(path: str, magic: bytes, header: dict, body: bytes) -> None:
     data = magic + json.dumps(record, sort_keys=True).encode() + b"\n" + body
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")  # mode 0600
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=cache_space.TEMP_PREFIX)  # mode 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -154,6 +160,8 @@ def write_entry(path: str, magic: bytes, header: dict, body: bytes) -> None:
                 os.remove(tmp)
             except OSError:
                 pass
+        return
+    cache_space.stored(path, len(data))
 
 
 def remove(path: str) -> None:
