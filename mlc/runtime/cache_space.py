@@ -31,9 +31,9 @@ import os
 import stat
 import threading
 import time
+from dataclasses import dataclass
 
 from ..config import config
-from ..frozen import frozen
 
 try:
     import fcntl
@@ -55,7 +55,7 @@ _lock = threading.Lock()
 _estimates: dict[str, int] = {}  # cache root -> the bytes it held at this process's last look, plus since
 
 
-@frozen
+@dataclass(frozen=True)
 class CacheInfo:
     """What the disk caches hold: ``entries`` files of ``bytes`` in all, at ``location``
     (``MLC_CACHE_DIR``; None when the caches are off), at most ``limit`` bytes (None: no limit)."""
