@@ -6,7 +6,9 @@ first: bytes, or with a unit, ``500M``, ``2G``, ``1.5GiB``; ``unlimited``; defau
 :data:`CACHE_SIZE`),
 ``MLC_NUM_THREADS`` (threads for parallel loops and for building LLVM modules side by
 side; an integer from 1 to :data:`MAX_THREADS`, default: every core the process may run
-on), ``MLC_TARGET`` (default, and when set empty, "llvm"), ``MLC_DEBUG`` (1/true/yes/on
+on), ``MLC_TARGET`` (default, and when set empty, "llvm"), ``MLC_JIT_CACHE_SIZE`` (the most
+signatures one jitted function keeps compiled: a positive integer or ``unlimited``;
+default :data:`JIT_CACHE_SIZE`), ``MLC_DEBUG`` (1/true/yes/on
 or 0/false/no/off, default off: verify IR between passes, keep sources, check every
 buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default).
 A value mlc does not accept is a :class:`~mlc.errors.ConfigError` naming the variable,
@@ -29,7 +31,7 @@ from functools import lru_cache
 from .errors import ConfigError
 from .frozen import frozen
 
-__all__ = ["Config", "config", "override", "usable_cores", "MAX_THREADS", "CACHE_SIZE"]
+__all__ = ["Config", "config", "override", "usable_cores", "MAX_THREADS", "CACHE_SIZE", "JIT_CACHE_SIZE"]
 
 #: The most threads ``MLC_NUM_THREADS`` may ask for. libgomp starts an OS thread for each
 #: member of a team, and each has a 64-byte counter in one static table of this many
@@ -41,6 +43,10 @@ MAX_THREADS = 1024
 #: The most the disk caches hold by default: 1 GiB, some 40,000 compiled programs (an object
 #: cache entry is about 25 KB), where the cache used to grow without end.
 CACHE_SIZE = 1 << 30
+#: The most signatures a jitted function keeps compiled by default: each is some 170 KB (code,
+#: graph, buffers of a small program), so at most about 22 MB a function, where a function
+#: called with ever new shapes used to keep them all.
+JIT_CACHE_SIZE = 128
 
 
 @frozen
@@ -50,6 +56,7 @@ class Config:
     target: str
     debug: bool
     cache_size: int | None = CACHE_SIZE  # (None: no limit)
+    jit_cache_size: int | None = JIT_CACHE_SIZE  # (None: no limit)
 
 
 def config() -> Config:
@@ -94,6 +101,7 @@ def _from_environment() -> Config:
         target=env.get("MLC_TARGET") or "llvm",  # (set but empty, as `MLC_TARGET= cmd` leaves it: the default)
         debug=_flag("MLC_DEBUG", env.get("MLC_DEBUG", "")),
         cache_size=_cache_size(env.get("MLC_CACHE_SIZE", "")),
+        jit_cache_size=_count("MLC_JIT_CACHE_SIZE", env.get("MLC_JIT_CACHE_SIZE", ""), JIT_CACHE_SIZE),
     )
 
 
@@ -141,6 +149,18 @@ def _cache_size(value: str) -> int | None:
                           f"bytes, or with a unit (500M, 2G, 1.5GiB: K, M, G, T are powers of 1024), or "
                           f"'unlimited'; to turn the disk caches off, set MLC_CACHE_DIR to nothing")
     return size
+
+
+def _count(name: str, value: str, default: int) -> int | None:
+    """A positive integer, or ``unlimited`` (None); unset or empty, ``default``."""
+    text = value.strip()
+    if not text:
+        return default
+    if text.lower() in ("unlimited", "none"):
+        return None
+    if text.isascii() and text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise ConfigError(f"{name}={value!r} is not a count mlc accepts: give a positive integer, or 'unlimited'")
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")

@@ -26,6 +26,7 @@ import threading
 
 import numpy as np
 
+from ..config import config
 from ..driver import collector_paused
 from ..errors import DeviceError, DTypeError, TraceError
 from ..ir.graph import Graph
@@ -37,6 +38,7 @@ from .dynamic import DynamicAxes
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
+from .specializations import Specializations
 from .stages import Compiled, Lowered, Traced, _Origin
 from .trace import TraceContext, is_tracing
 
@@ -64,7 +66,7 @@ class JitFunction:
     """A jitted function: call it like the original; see :func:`jit`."""
 
     def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None,
-                 fast_math=False, database=None, tune=None, dynamic=None):
+                 fast_math=False, database=None, tune=None, dynamic=None, cache_size=None):
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
         functools.update_wrapper(self, fn, updated=())
@@ -83,11 +85,12 @@ class JitFunction:
             raise TraceError(f"mlc.jit: tune must be an mlc.TuneConfig, got {type(tune).__name__}")
         self._tune = tune
         self._database = database
-        self._cache: dict = {}   # signature key -> Compiled
-        self._runs: dict = {}    # signature key or fast key -> the compiled function's run
-        #: a call with keywords or static arguments: its ArgumentSpec.call_key -> (run, where
-        #: its dynamic arguments are: ArgumentSpec.dynamic_of)
-        self._keyed_runs: dict = {}
+        #: the compiled signatures, at most cache_size (.specializations); the hit path reads
+        #: its dicts: signature key -> Compiled, signature or fast key -> Slot, and a call with
+        #: keywords or static arguments: its ArgumentSpec.call_key -> (Slot, where its dynamic
+        #: arguments are: ArgumentSpec.dynamic_of)
+        self._specs = Specializations(_cache_size(cache_size))
+        self._cache, self._runs, self._keyed_runs = self._specs.compiled, self._specs.runs, self._specs.keyed_runs
         self._lock = threading.RLock()
         #: How many times the function was traced (once per new signature).
         self.trace_count = 0
@@ -113,46 +116,47 @@ class JitFunction:
                 else:
                     break
             else:
-                run = self._runs.get(tuple(key))
-                if run is not None:
+                slot = self._runs.get(tuple(key))
+                if slot is not None:
+                    slot.used = True  # (for the cache's eviction: .specializations)
                     if not scalars:
-                        return run(args)
+                        return slot.run(args)
                     leaves = fast_leaves(args)
                     if leaves is not None:
-                        return run(leaves)
+                        return slot.run(leaves)
         else:  # keywords or static arguments: a hit path keyed by their names and values too
             hit = self._keyed_runs.get(self._spec.call_key(args, kwargs))
             if hit is not None:
-                run, where = hit
+                slot, where = hit
+                slot.used = True
                 leaves = fast_leaves(keyed_arguments(args, kwargs, where))
                 if leaves is not None:
-                    return run(leaves)
+                    return slot.run(leaves)
         if is_tracing():  # called from another traced function: inline
             return self.fn(*args, **kwargs)
         return self._call_general(args, kwargs)
 
     def _call_general(self, args, kwargs):
         key, leaves, call = self._signature(args, kwargs)
-        compiled = self._cache.get(key)
-        if compiled is None:
+        slot = self._specs.get(key)
+        if slot is None:
             with self._lock:
-                compiled = self._cache.get(key)
-                if compiled is None:
+                slot = self._specs.get(key)
+                if slot is None:
                     database = self._database_for(args, kwargs)
                     compiled = self._compile(key, call, database)
                     if compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
-                    self._cache[key] = compiled
-                    self._runs[key] = compiled.run
+                    slot = self._specs.add(key, compiled, compiled.run)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
         if found is not None:
             fast, where = found
             runs = self._runs if where is None else self._keyed_runs
             if not (self._dynamic and len(runs) >= MAX_FAST_KEYS):
-                runs[fast] = compiled.run if where is None else (compiled.run, where)
+                self._specs.alias(slot, fast, where)
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
-        return compiled.run(leaves)
+        return slot.run(leaves)
 
     def _signature(self, args, kwargs):
         """(cache key, arrays to pass, what tracing needs) for a call."""
@@ -254,9 +258,12 @@ class JitFunction:
     def clear_cache(self) -> None:
         """Forget every compiled signature."""
         with self._lock:
-            self._cache.clear()
-            self._runs.clear()
-            self._keyed_runs.clear()
+            self._specs.clear()
+
+    @property
+    def cache_size(self) -> int | None:
+        """The most compiled signatures this function keeps (None: no limit)."""
+        return self._specs.size
 
     def __get__(self, obj, objtype=None):  # jitted methods bind like functions
         return self if obj is None else functools.partial(self, obj)
@@ -276,7 +283,7 @@ def _output_tracer(leaf, ctx: TraceContext, n: int):
 
 
 def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None,
-        fast_math=False, database=None, tune=None, dynamic=None):
+        fast_math=False, database=None, tune=None, dynamic=None, cache_size=None):
     """Compile ``fn`` on its first call per signature; usable bare or with options.
 
     - ``static_argnums`` / ``static_argnames``: arguments whose *values* are
@@ -310,6 +317,12 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       ``(argument, axis)`` / ``(argument, axis, name)`` entries; axes with the same
       name share one size (:mod:`.dynamic`). They are traced as shape variables and
       the kernels take any size along them; the other axes stay specialized.
+    - ``cache_size``: the most signatures kept compiled (each some 170 KB for a small
+      program); past it, one not called for the longest goes first (CLOCK, the
+      second-chance approximation of least-recently-used: a cache hit costs one store
+      more, :mod:`.specializations`) and is compiled again if it comes back. Default
+      ``MLC_JIT_CACHE_SIZE`` (128), so that a long-running service that sees ever new
+      shapes stays flat (``dynamic=`` axes compile once for every size).
 
     >>> @jit(static_argnames="axis")
     ... def norm(x, axis):
@@ -321,8 +334,19 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     if fn is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
                                  target=target, schedule=schedule, fast_math=fast_math, database=database,
-                                 tune=tune, dynamic=dynamic)
-    return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic)
+                                 tune=tune, dynamic=dynamic, cache_size=cache_size)
+    return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic,
+                       cache_size)
+
+
+def _cache_size(size) -> int | None:
+    """``mlc.jit(cache_size=)``: a positive int, or None for the configured default."""
+    if size is None:
+        return config().jit_cache_size
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise TraceError(f"mlc.jit: cache_size must be a positive int (the most signatures kept compiled) "
+                         f"or None (MLC_JIT_CACHE_SIZE, {config().jit_cache_size}), got {size!r}")
+    return int(size)
 
 
 def _refuse_device_arrays(leaves, target, name: str) -> None:
