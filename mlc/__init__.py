@@ -16,8 +16,9 @@ from .dependencies import check_numpy as _check_numpy
 _check_numpy()  # first: an old NumPy is named, not crashed on
 
 from . import backends, ir  # backends: the registry, which registers mlc's own targets on first use
-from .errors import (AxisError, BoundsError, CompileError, ConfigError, DeviceError, DTypeError, IRError, MLCError,
-                     ParseError, ScheduleError, ShapeError, TraceError)
+from .errors import (AxisError, BoundsError, CompileError, ConfigError, DeviceError, DTypeError,
+                     GlobalChangedWarning, IRError, MLCError, MLCWarning, ParseError, ScheduleError, ShapeError,
+                     TraceError)
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
@@ -71,7 +72,7 @@ def __dir__():
 __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
     "ShapeError", "AxisError", "DTypeError", "DeviceError", "ScheduleError", "CompileError", "IRError", "BoundsError",
-    "ConfigError",
+    "ConfigError", "MLCWarning", "GlobalChangedWarning",
     "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "graph", "register_func",
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",

@@ -10,7 +10,8 @@ on), ``MLC_TARGET`` (default, and when set empty, "llvm"), ``MLC_JIT_CACHE_SIZE`
 signatures one jitted function keeps compiled: a positive integer or ``unlimited``;
 default :data:`JIT_CACHE_SIZE`), ``MLC_DEBUG`` (1/true/yes/on
 or 0/false/no/off, default off: verify IR between passes, keep sources, check every
-buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default).
+buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default, and
+check the globals a jitted function read at every call).
 A value mlc does not accept is a :class:`~mlc.errors.ConfigError` naming the variable,
 what it holds and what it accepts, at the first use of the configuration
 (``MLC_TARGET`` is parsed, and refused, where a target is first asked for).

@@ -8,7 +8,7 @@ from __future__ import annotations
 __all__ = [
     "MLCError", "TraceError", "ShapeError", "AxisError", "DTypeError", "ScheduleError",
     "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError", "ConfigError",
-    "PerformanceWarning",
+    "MLCWarning", "PerformanceWarning", "GlobalChangedWarning",
 ]
 
 
@@ -88,6 +88,16 @@ class ParseError(MLCError):
         self.source_line = source_line
 
 
-class PerformanceWarning(UserWarning):
+class MLCWarning(UserWarning):
+    """Base class of every warning mlc gives on purpose."""
+
+
+class GlobalChangedWarning(MLCWarning):
+    """A global (or closure variable) a jitted function read when it was traced was rebound, or
+    a global NumPy array written into, since: the compiled code still uses the value it had
+    then (globals are constants to ``mlc.jit``). Pass the value as an argument instead."""
+
+
+class PerformanceWarning(MLCWarning):
     """Code that runs right but far slower than it could, and why: a GPU kernel left to one
     thread, say. ``warnings.simplefilter("error", PerformanceWarning)`` makes it an error."""

@@ -29,7 +29,7 @@ def test_mlc_target_set_empty_is_the_default(value, target):
 def _read(monkeypatch, **env) -> Config:
     """The configuration ``env`` makes (MLC_* variables set to it, the others unset), read
     afresh (not the process's cached one)."""
-    for name in ("MLC_CACHE_DIR", "MLC_NUM_THREADS", "MLC_TARGET", "MLC_DEBUG", "MLC_CACHE_SIZE"):
+    for name in ("MLC_CACHE_DIR", "MLC_NUM_THREADS", "MLC_TARGET", "MLC_DEBUG", "MLC_CACHE_SIZE", "MLC_JIT_CACHE_SIZE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -23,21 +23,24 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import warnings
 
 import numpy as np
 
 from ..config import config
 from ..driver import collector_paused
-from ..errors import DeviceError, DTypeError, TraceError
+from ..errors import DeviceError, DTypeError, GlobalChangedWarning, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.ndarray import FAST_DEVICE_ARRAYS, in_gpu_memory
 from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
+from .captured_globals import Snapshot
 from .dynamic import DynamicAxes
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
+from .source import user_stacklevel
 from .specializations import Specializations
 from .stages import Compiled, Lowered, Traced, _Origin
 from .trace import TraceContext, is_tracing
@@ -64,6 +67,10 @@ def _callable_name(fn) -> str:
 
 class JitFunction:
     """A jitted function: call it like the original; see :func:`jit`."""
+
+    #: Whether each call checks the globals the last trace read (MLC_DEBUG), every element of
+    #: their arrays; else only each trace does, samples of large arrays (.captured_globals).
+    _check_every_call = False
 
     def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None,
                  fast_math=False, database=None, tune=None, dynamic=None, cache_size=None):
@@ -94,6 +101,8 @@ class JitFunction:
         self._lock = threading.RLock()
         #: How many times the function was traced (once per new signature).
         self.trace_count = 0
+        self._globals: Snapshot | None = None  # what the last trace read (.captured_globals)
+        self._warned: set = set()  # the changes of it already warned about
 
     # ------------------------------------------------------------------ call
 
@@ -183,7 +192,25 @@ class JitFunction:
 
     # --------------------------------------------------------------- compile
 
+    def _check_globals(self) -> None:
+        """Warn (GlobalChangedWarning, once each) about the globals the last trace read that
+        were rebound or written into since: the code compiled then still uses their values."""
+        if self._globals is None:
+            return
+        for change in self._globals.changes():
+            if change not in self._warned:
+                self._warned.add(change)
+                warnings.warn(
+                    f"{self.__name__}: the {change.kind} {change.name!r} of {change.owner} was {change.how} "
+                    f"{self.__name__} was traced. mlc.jit takes the globals and closure variables a "
+                    f"function reads as constants when it traces it, so the code compiled then still uses "
+                    f"the value {change.name!r} had; pass {change.name} as an argument to use its current "
+                    f"value (or call {self.__name__}.clear_cache() to trace again)",
+                    GlobalChangedWarning, stacklevel=user_stacklevel())
+
     def _trace(self, call) -> Graph:
+        self._check_globals()
+        self._globals, self._warned = Snapshot.of(self.fn, full=self._check_every_call), set()
         dynamic, treedef, arrays, weak, statics, n_args = call
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
         with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
@@ -272,6 +299,17 @@ class JitFunction:
         return f"<mlc.jit {getattr(self.fn, '__qualname__', self.fn)}>"
 
 
+class _CheckedJitFunction(JitFunction):
+    """A jitted function made with ``MLC_DEBUG`` on: every call first checks the globals the
+    last trace read (:meth:`JitFunction._check_globals`), cache hits included."""
+
+    _check_every_call = True
+
+    def __call__(self, *args, **kwargs):
+        self._check_globals()
+        return JitFunction.__call__(self, *args, **kwargs)
+
+
 _ndarray = np.ndarray
 
 
@@ -324,6 +362,13 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       ``MLC_JIT_CACHE_SIZE`` (128), so that a long-running service that sees ever new
       shapes stays flat (``dynamic=`` axes compile once for every size).
 
+    Globals and closure variables the function reads are constants, taken when it is
+    traced, as in JAX and Numba: rebinding one later (``K = 3``) or writing into a global
+    NumPy array (``W[:] = 10``) does not change the code compiled before. Pass such a value
+    as an argument. A change is detected and warned about (:class:`~mlc.errors.GlobalChangedWarning`)
+    when the function is traced again (a new signature) and, with ``MLC_DEBUG``, at every
+    call (:mod:`.captured_globals`).
+
     >>> @jit(static_argnames="axis")
     ... def norm(x, axis):
     ...     return x / x.sum(axis=axis, keepdims=True)
@@ -335,8 +380,9 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
                                  target=target, schedule=schedule, fast_math=fast_math, database=database,
                                  tune=tune, dynamic=dynamic, cache_size=cache_size)
-    return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic,
-                       cache_size)
+    kind = _CheckedJitFunction if config().debug else JitFunction  # (MLC_DEBUG: globals checked every call)
+    return kind(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic,
+                cache_size)
 
 
 def _cache_size(size) -> int | None:
