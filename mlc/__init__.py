@@ -33,7 +33,8 @@ _LAZY = {
     "BlockRV": ("mlc.schedules", "BlockRV"), "LoopRV": ("mlc.schedules", "LoopRV"),
     "ExprRV": ("mlc.schedules", "ExprRV"), "TensorIntrin": ("mlc.schedules", "TensorIntrin"),
     "jit": ("mlc.tracer", "jit"), "op": ("mlc.custom_op", "op"),
-    "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "schedules": ("mlc.schedules", None),
+    "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "random": ("mlc.random", None),
+    "schedules": ("mlc.schedules", None),
     "ops": ("mlc.ops", None), "runtime": ("mlc.runtime", None), "passes": ("mlc.passes", None),
     "testing": ("mlc.testing", None), "graph": ("mlc.graph", None),
     "frontend": ("mlc.frontend", None),
@@ -74,7 +75,7 @@ __all__ = [
     "ShapeError", "AxisError", "DTypeError", "DeviceError", "ScheduleError", "CompileError", "IRError", "BoundsError",
     "ConfigError", "MLCWarning", "GlobalChangedWarning",
     "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
-    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "op", "testing", "graph", "register_func",
+    "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "random", "op", "testing", "graph", "register_func",
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",
     "set_num_threads", "get_num_threads", "cache",
 ]

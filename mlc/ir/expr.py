@@ -519,8 +519,12 @@ def call(op: str, *args) -> PrimExpr:
         raise IRError(f"{op} takes {arity} argument(s), got {len(args)}")
     if arity == 2:
         args = _operands(*args)
-    else:
+    elif arity == 1:
         args = (convert(args[0]),)
+    else:  # threefry2x32's four words: one dtype, no promotion
+        args = tuple(convert(a, "uint32") for a in args)
+        if len({a.dtype for a in args}) != 1:
+            raise DTypeError(f"{op} takes operands of one dtype, got {', '.join(a.dtype for a in args)}")
     dtype = args[0].dtype
     MATH_CALLS[op].check(dtype)
     if op in ("floor", "ceil", "round") and not dt.is_float(dtype):

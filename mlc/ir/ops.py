@@ -34,6 +34,8 @@ import numpy as np
 from ..errors import DTypeError
 from ..frozen import frozen
 from . import dtype as dt
+from .erfinv import erfinv
+from .threefry import threefry2x32_packed
 
 __all__ = ["ScalarOp", "SCALAR_OPS", "BINARY_OPS", "MATH_CALLS", "NEG_PRECEDENCE",
            "ops_of_kind", "python_operators"]
@@ -45,10 +47,12 @@ KINDS = ("arith", "compare", "logic", "bitwise", "math")
 #: "number": no bool; "ordered": no complex (NumPy orders complex numbers lexicographically, the
 #: Array API not at all); "real": int or float; "inexact": float or complex; "complex": complex only.
 _OPERANDS = ("any", "number", "float", "bool", "int", "int_or_bool", "ordered", "real", "inexact",
-             "complex")
+             "complex", "uint32")
+#: "uint32": uint32 only (the counter-based generator's words).
 #: Result dtypes: the operands' ("same"), "bool", the parts' float dtype ("real": abs, real, imag
-#: of a complex operand) or the complex dtype with float parts of the operands' dtype ("complex").
-_RESULTS = ("same", "bool", "real", "complex")
+#: of a complex operand), the complex dtype with float parts of the operands' dtype ("complex"),
+#: or "uint64" (two uint32 words, the first in the high half).
+_RESULTS = ("same", "bool", "real", "complex", "uint64")
 
 
 @frozen
@@ -92,6 +96,8 @@ class ScalarOp:
             return dt.component(dtype)
         if self.result == "complex":
             return dt.complex_of(dtype)
+        if self.result == "uint64":
+            return "uint64"
         return dtype
 
     def check(self, dtype: str) -> None:
@@ -107,6 +113,9 @@ class ScalarOp:
         if rule in ("ordered", "real", "float") and dt.is_complex(dtype):
             raise DTypeError(f"{op} is not defined for complex operands ({dtype}); apply it to "
                              f"their parts, e.g. {op}(real(x)), or to abs(x)")
+        if rule == "uint32" and dtype != "uint32":
+            raise DTypeError(f"{op} needs uint32 operands, got {dtype}; cast them first, e.g. "
+                             f"x.astype('uint32')")
         if rule == "complex" and not dt.is_complex(dtype):
             raise DTypeError(f"{op} needs a complex operand, got {dtype}; e.g. "
                              f"{op}(x.astype('complex64'))")
@@ -300,6 +309,10 @@ _TABLE = (
     _call("real", np.real, operands="complex", result="real", float_dtypes=()),
     _call("imag", np.imag, operands="complex", result="real", float_dtypes=()),
     _call("conj", np.conjugate, operands="complex", float_dtypes=()),
+    # Giles' polynomials (mlc/ir/erfinv.py); NaN outside [-1, 1], +-inf at +-1
+    _call("erfinv", erfinv, ulps=8),
+    # threefry2x32(k0, k1, c0, c1): the counter-based generator's two words, x0 << 32 | x1
+    _call("threefry2x32", threefry2x32_packed, 4, operands="uint32", result="uint64", float_dtypes=()),
 )
 
 #: name -> ScalarOp, every scalar op of the IR.

@@ -32,7 +32,7 @@ try:  # CPython's own BLAKE2, without the OpenSSL start-up of hashlib
 except ImportError:  # pragma: no cover - a Python built without it
     from hashlib import blake2b
 
-__all__ = ["Snapshot", "Change", "read_names", "WHOLE_BYTES", "SAMPLES"]
+__all__ = ["Snapshot", "Change", "read_names", "cell_value", "WHOLE_BYTES", "SAMPLES"]
 
 _MISSING = object()
 
@@ -68,7 +68,7 @@ def read_names(fn) -> list[tuple[str, dict | None, str, object]]:
         scope = f.__globals__
         for cell_name, cell in zip(f.__code__.co_freevars, f.__closure__ or ()):
             out.append((cell_name, None, owner, cell))
-            todo.append(_function(_cell_value(cell)))
+            todo.append(_function(cell_value(cell)))
         for name in _code_names(f.__code__):
             if name in scope:
                 out.append((name, scope, owner, None))
@@ -98,10 +98,11 @@ def _code_names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _cell_value(cell):
+def cell_value(cell):
+    """What ``cell`` holds; a marker object for an empty cell (a variable not yet bound)."""
     try:
         return cell.cell_contents
-    except ValueError:  # an empty cell: a variable not yet bound
+    except ValueError:  # an empty cell
         return _MISSING
 
 
@@ -138,7 +139,7 @@ class Snapshot:
         """What ``fn`` reads, as it is now."""
         entries = []
         for name, scope, owner, cell in read_names(fn):
-            value = scope[name] if scope is not None else _cell_value(cell)
+            value = scope[name] if scope is not None else cell_value(cell)
             entries.append((name, scope, owner, cell, value, _digest(value, full)))
         return cls(entries, full)
 
@@ -146,7 +147,7 @@ class Snapshot:
         """The names rebound (or deleted) since, and the arrays written into since."""
         out = []
         for name, scope, owner, cell, value, digest in self._entries:
-            now = scope.get(name, _MISSING) if scope is not None else _cell_value(cell)
+            now = scope.get(name, _MISSING) if scope is not None else cell_value(cell)
             kind = "global" if scope is not None else "closure variable"
             if now is not value:
                 out.append(Change(name, owner, "rebound since", kind))

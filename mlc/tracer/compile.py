@@ -21,6 +21,7 @@ from ..passes.graph import run_graph_passes
 from ..runtime.entry import MainEntry
 from ..target import Target
 from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
+from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
@@ -111,9 +112,9 @@ class CompiledFunction:
     __slots__ = ("graph", "lib", "entry", "run", "checks")
 
     def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
-                 checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = ()):
+                 checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = (), key_sources: tuple = ()):
         self.graph, self.lib, self.entry, self.checks = graph, lib, entry, checks
-        self.run = self._runner(entry.run, order, out_tree, checks, copies)
+        self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies)
 
     @staticmethod
     def _runner(run, order, out_tree, checks, copies=()):
@@ -148,9 +149,21 @@ class CompiledFunction:
         return lambda leaves: unflatten(out_tree, tail(leaves))
 
 
+def _with_keys(run, key_sources: tuple):
+    """``run``, given after the call's arguments one random key drawn from each of
+    ``key_sources`` (:func:`~.numpy_random.draw_key`): the hidden inputs a trace asked for
+    with ``TraceContext.random_key``, drawn anew at every call."""
+    if not key_sources:
+        return run
+    if len(key_sources) == 1:
+        (source,) = key_sources
+        return lambda leaves: run([*leaves, draw_key(source)])
+    return lambda leaves: run([*leaves, *(draw_key(s) for s in key_sources)])
+
+
 def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
-                  fast_math: bool = False, database=None, nonempty=(), copies: tuple[int, ...] = ()
-                  ) -> CompiledFunction:
+                  fast_math: bool = False, database=None, nonempty=(), copies: tuple[int, ...] = (),
+                  key_sources: tuple = ()) -> CompiledFunction:
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
     ``schedule``, or ``database``'s traces and the target's default rules when it is None. The
     graph's last ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify
@@ -158,15 +171,17 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     ``main``: its sizes are bound per call and its kernels called one by one
     (:class:`~mlc.runtime.symbolic_executor.SymbolicGraphExecutor`), which first checks that
     the sizes ``nonempty`` lists (:func:`nonempty_axes`) are not 0. The outputs at ``copies``
-    are returned as copies (:func:`merged_outputs`)."""
+    are returned as copies (:func:`merged_outputs`). A call draws one random key from each of
+    ``key_sources`` for the graph's last inputs (:func:`_with_keys`)."""
     lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math)
     if is_symbolic_graph(graph):
         executor = SymbolicGraphExecutor(graph, lib, nonempty)
         single = type(out_tree) is str and not checks and len(graph.outputs) == 1
         entry = _SymbolicEntry(executor, single)
-        return CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies)
+        return CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies,
+                                key_sources)
     entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks)
-    return CompiledFunction(graph, lib, entry, order, out_tree, checks, copies)
+    return CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources)
 
 
 class _SymbolicEntry:

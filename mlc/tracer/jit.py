@@ -37,6 +37,7 @@ from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
 from .captured_globals import Snapshot
 from .dynamic import DynamicAxes
+from .numpy_random import RandomWatch
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
@@ -211,6 +212,19 @@ class JitFunction:
     def _trace(self, call) -> Graph:
         self._check_globals()
         self._globals, self._warned = Snapshot.of(self.fn, full=self._check_every_call), set()
+        watch = RandomWatch(self.fn)  # NumPy's generators: a trace that draws from one is refused
+        ctx, outputs, out_tree = self._run_traced(call)
+        changed = watch.changed()
+        if changed:
+            raise watch.refusal(self.__name__, changed, lambda: self._run_traced(call))
+        self.trace_count += 1
+        # traced Python ints that must fit a dtype are returned too, and checked after the run
+        checks = tuple(RangeCheck(*check[1:]) for check in ctx.range_checks)
+        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
+        return graph, out_tree, checks, tuple(ctx.key_sources)
+
+    def _run_traced(self, call):
+        """Run the function on Tracers: (its trace, its output Tracers, their pytree structure)."""
         dynamic, treedef, arrays, weak, statics, n_args = call
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
         with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
@@ -222,11 +236,7 @@ class JitFunction:
             result = self.fn(*args, **kwargs)
             out_leaves, out_tree = flatten(result)
             outputs = [_output_tracer(leaf, ctx, n) for n, leaf in enumerate(out_leaves)]
-        self.trace_count += 1
-        # traced Python ints that must fit a dtype are returned too, and checked after the run
-        checks = tuple(RangeCheck(*check[1:]) for check in ctx.range_checks)
-        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
-        return graph, out_tree, checks
+        return ctx, outputs, out_tree
 
     @property
     def target(self):
@@ -256,11 +266,11 @@ class JitFunction:
         return self._database
 
     def _stage(self, key, call, database=None) -> Traced:
-        traced, out_tree, checks = self._trace(call)
+        traced, out_tree, checks, key_sources = self._trace(call)
         if database is None:
             database = self._opened_database()
         origin = _Origin(self, key, out_tree, checks, self._fast_math, database,
-                         nonempty_axes(traced) if self._dynamic else ())
+                         nonempty_axes(traced) if self._dynamic else (), key_sources)
         return Traced(traced, self._target, self._schedule, origin)
 
     # ---------------------------------------------------------------- inspect
@@ -368,6 +378,11 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     as an argument. A change is detected and warned about (:class:`~mlc.errors.GlobalChangedWarning`)
     when the function is traced again (a new signature) and, with ``MLC_DEBUG``, at every
     call (:mod:`.captured_globals`).
+
+    Random numbers come from keys (:mod:`mlc.random`, a key argument) or from
+    ``mlc.random.numpy_compat``'s forms of ``np.random``'s functions, which draw at every
+    call; a trace that draws from NumPy's generators itself is a TraceError (its numbers
+    would be constants of the compiled function: :mod:`.numpy_random`).
 
     >>> @jit(static_argnames="axis")
     ... def norm(x, axis):

@@ -40,6 +40,7 @@ class _Origin:
     fast_math: bool
     database: Any = None          # a tuning database (mlc.build's database=), or None
     nonempty: tuple = ()          # dynamic sizes that must not be 0 (tracer.compile.nonempty_axes)
+    key_sources: tuple = ()       # where each call draws the hidden random keys from (numpy_random)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class Lowered:
                            "f.lower(*args) or f.trace(*args).lower()")
         function = build_lowered(self.graph, origin.out_tree, self.target, self.schedule, origin.checks,
                                  origin.fast_math, origin.database, origin.nonempty,
-                                 merged_outputs(self.traced, self.graph))
+                                 merged_outputs(self.traced, self.graph), origin.key_sources)
         return Compiled(function, origin)
 
     def as_text(self) -> str:

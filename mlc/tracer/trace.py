@@ -95,6 +95,14 @@ class TraceContext:
         #: (traced Python int, dtype, op): values the compiled function must find within
         #: the dtype's range when it runs (see :meth:`check_range`)
         self.range_checks: list[tuple[Tracer, str, str]] = []
+        #: where the compiled function's hidden key inputs are drawn from at every call, in
+        #: the order of those inputs (:meth:`random_key`)
+        self.key_sources: list = []
+        self._keys: list[Tracer] = []
+        self._key_uses = 0
+        #: NumPy Generators made while tracing (``mlc.random.numpy_compat.default_rng``): made
+        #: anew at every call in NumPy, their numbers are NumPy's own, constants of the trace
+        self.generators_made: list = []
 
     # -------------------------------------------------------------- lifetime
 
@@ -149,6 +157,24 @@ class TraceContext:
         """
         if not any(c[0]._atom is value._atom and c[1] == dtype for c in self.range_checks):
             self.range_checks.append((value, dtype, op))
+
+    def random_key(self, source=None) -> tuple[Tracer, int]:
+        """The call's random key: a uint32[2] input of the compiled function that the jit draws
+        from ``source`` at every call (None: NumPy's global generator; see
+        :mod:`.numpy_random`), made on first use, one per source; and how many keys were asked
+        for before in this trace, which the caller folds into the key so that two draws differ.
+        """
+        for k, known in enumerate(self.key_sources):
+            if known is source:
+                break
+        else:
+            k = len(self.key_sources)
+            var = Var(f"random_key{k}" if k else "random_key", TensorType((2,), "uint32"))
+            self.inputs.append(var)
+            self.key_sources.append(source)
+            self._keys.append(self._tracer(var))
+        uses, self._key_uses = self._key_uses, self._key_uses + 1
+        return self._keys[k], uses
 
     # --------------------------------------------------------------- ops
 

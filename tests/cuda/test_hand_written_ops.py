@@ -42,6 +42,7 @@ HAND_WRITTEN = {
     "eigvalsh": ([TensorType((2, 4, 4), "float64")], {}),
     "svd": ([TensorType((2, 5, 3), "float32")], {"full_matrices": False}),
     "svdvals": ([TensorType((2, 3, 5), "float64")], {}),
+    "random.gamma": ([TensorType((2,), "uint32"), TensorType((3, 7), "float32")], {}),
 }
 
 

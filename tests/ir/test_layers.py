@@ -14,7 +14,7 @@ import mlc
 IR = pathlib.Path(mlc.__file__).parent / "ir"
 
 LAYERS = [
-    {"dtype", "types"},
+    {"dtype", "types", "threefry", "erfinv"},
     {"ops", "node"},
     {"expr", "buffer", "tir", "calls", "extern"},
     {"functor"},

@@ -20,13 +20,15 @@ import mlc
 from mlc import te
 from mlc.backends.intrinsics import (intrinsic_lowering, lowered_ops, register_intrinsic_lowering,
                                      unregister_intrinsic_lowering)
-from mlc.errors import CompileError, DTypeError, MLCError
+from mlc.errors import CompileError, DTypeError, IRError, MLCError
 from mlc.ir import dtype as dt
 from mlc.ir import expr as E
 from mlc.ir.ops import BINARY_OPS, MATH_CALLS, SCALAR_OPS
 from mlc.ir.structural import assert_structural_equal
 
 N = 24
+#: The most operands an op of the table takes (threefry2x32's four words).
+MAX_ARITY = max(op.arity for op in SCALAR_OPS.values())
 
 
 def accepts(op, dtype) -> bool:
@@ -169,7 +171,7 @@ def run(lib, name, out_dtype, arrays):
 @given(data=st.data())
 def test_numpy_reference_and_llvm_agree_on_every_op(dtype, data):
     llvm, reference = libraries(dtype)
-    arrays = [data.draw(values(dtype), label=f"x{n}") for n in range(2)]
+    arrays = [data.draw(values(dtype), label=f"x{n}") for n in range(MAX_ARITY)]
     for name, d in CASES:
         if d != dtype:
             continue
@@ -204,7 +206,7 @@ def test_integer_folding_matches_numpy(name, dtype, data):
 
 
 @pytest.mark.parametrize("name,dtype", [(n, d) for n, d in CASES if d in ("int32", "float32", "bool", "complex64")]
-                         + [(n, "float64" if accepts(op, "float64") else "complex128")
+                         + [(n, next(d for d in ("float64", "complex128", *dt.SUPPORTED) if accepts(op, d)))
                             for n, op in MATH_CALLS.items()])
 def test_printer_prints_every_op_and_the_parser_reads_it_back(name, dtype):
     op = SCALAR_OPS[name]
@@ -242,6 +244,49 @@ def test_erfc_matches_scipy():
         want = scipy.special.erfc(x.astype("float64"))
         for lib in libraries(dtype):
             np.testing.assert_allclose(run(lib, "erfc", dtype, [x]), want, rtol=rtol, err_msg=dtype)
+
+
+def test_erfinv_matches_scipy():
+    """Giles' polynomials (the NumPy column) and the llvm routine, against SciPy's erfinv:
+    in [-1, 1] with points crowding at the ends, where the polynomial in sqrt(w) takes over."""
+    for dtype, ulps in (("float32", 6), ("float64", 6)):
+        tiny = np.finfo(dtype).eps / 2
+        ends = 1 - np.geomspace(tiny, 0.5, 2000)
+        x = np.concatenate([np.linspace(-1, 1, 4001), ends, -ends, [1.0, -1.0, 0.0]]).astype(dtype)
+        X = te.placeholder(x.shape, dtype, "X")
+        lib = mlc.build(te.create_prim_func([X, te.compute(x.shape, lambda i: te.erfinv(X[i]), "Y")]), "llvm")
+        got = np.empty_like(x)
+        lib["main"](x, got)
+        want = scipy.special.erfinv(x.astype("float64"))
+        for name, value in (("numpy", MATH_CALLS["erfinv"].numpy(x)), ("llvm", got)):
+            finite = np.isfinite(want)
+            assert (value[~finite] == want[~finite]).all(), name  # +-inf at +-1
+            err = np.abs(value[finite] - want[finite]) / np.spacing(np.abs(want[finite]).astype(dtype))
+            assert err.max() <= ulps, f"erfinv {dtype} {name}: {err.max():.1f} ulps at {x[finite][err.argmax()]!r}"
+
+
+def test_threefry2x32_gives_random123s_known_answers_on_every_backend():
+    """The generator's math call against the published test vectors of Random123, on the NumPy
+    column, llvm and the reference interpreter (the CUDA emulator: tests/random)."""
+    from mlc.ir.threefry import KNOWN_ANSWERS
+    words = list(np.array([[*k, *c] for k, c, _ in KNOWN_ANSWERS], "uint32").T.copy())
+    want = np.array([(x0 << 32) | x1 for _, _, (x0, x1) in KNOWN_ANSWERS], "uint64")
+    np.testing.assert_array_equal(MATH_CALLS["threefry2x32"].numpy(*words), want)
+    inputs = [te.placeholder((len(want),), "uint32", f"W{n}") for n in range(4)]
+    out = te.compute((len(want),), lambda i: te.threefry2x32(*(w[i] for w in inputs)), "C")
+    for target in ("llvm", "reference"):
+        got = np.zeros_like(want)
+        mlc.build(te.create_prim_func(inputs + [out]), target)["main"](*words, got)
+        np.testing.assert_array_equal(got, want, err_msg=target)
+
+
+def test_threefry2x32_refuses_other_dtypes():
+    with pytest.raises(DTypeError, match="threefry2x32 needs uint32 operands, got int32"):
+        te.threefry2x32(*(te.const(1, "int32") for _ in range(4)))
+    with pytest.raises(DTypeError, match="one dtype"):
+        te.threefry2x32(te.const(1, "uint32"), te.const(1, "int32"), 0, 0)
+    with pytest.raises(IRError, match="takes 4 argument"):
+        te.threefry2x32(te.const(1, "uint32"))
 
 
 def test_erfc_refuses_float16_and_integers():

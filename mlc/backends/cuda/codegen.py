@@ -45,7 +45,7 @@ from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
-from .intrinsics import BACKEND
+from .intrinsics import BACKEND, THREEFRY_PRELUDE
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from . import complex as complex_c, wmma
 from .launch import Kernel, kernels, workspace
@@ -87,7 +87,7 @@ __device__ __forceinline__ double mlc_max(double a, double b) { return (a > b ||
 template <typename To, typename From> __device__ __forceinline__ To mlc_bitcast(From x) {
   To y; memcpy(&y, &x, sizeof(To)); return y;
 }
-"""
+""" + THREEFRY_PRELUDE
 
 #: Integer types narrower than C's int, which C promotes to int before computing.
 _NARROW = {d: C_TYPES[d] for d in ("int8", "uint8", "int16", "uint16")}

@@ -24,6 +24,7 @@ from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
+from ...ir.erfinv import erfinv
 from ..registry import TensorType, register_alias, register_op
 from ._common import (np_erf, np_sigmoid, bind_scalar, broadcast_indices, broadcast_shapes, canonical_dtype,
                       result_type, ufunc_dtypes, weak_result_type)
@@ -440,6 +441,11 @@ def _erf_reference(x):
     return np_erf(x.astype(d)).astype(out)
 
 
+def _erfinv_reference(x):
+    (d,), out = _float_rule("erfinv")((x.dtype.name,))
+    return np.asarray(erfinv(x.astype(d))).astype(out)
+
+
 def _sigmoid_reference(x):
     (d,), out = _float_rule("sigmoid")((x.dtype.name,))
     return np_sigmoid(x.astype(d)).astype(out)
@@ -464,6 +470,8 @@ elementwise_op("real", 1, lambda a: _e.real(a) if dt.is_complex(a.dtype) else a,
 elementwise_op("imag", 1, lambda a: _e.imag(a) if dt.is_complex(a.dtype) else _e.const(0, a.dtype),
                _part_rule, np.imag, "The imaginary part of a complex operand (zeros for real ones).")
 elementwise_op("erf", 1, _e.erf, _float_rule("erf"), _erf_reference, "The error function (float math).")
+elementwise_op("erfinv", 1, _e.erfinv, _float_rule("erfinv"), _erfinv_reference,
+               "The inverse error function (SciPy's ``erfinv``, by Giles' polynomials; float math).")
 elementwise_op("sigmoid", 1, _e.sigmoid, _float_rule("sigmoid"), _sigmoid_reference,
                "``1 / (1 + exp(-x))`` (float math).")
 

@@ -1,5 +1,5 @@
 """Vectorisable math written as LLVM IR: exp, expm1, log, log1p, tanh, sigmoid and erf,
-log2, log10, sinh, cosh, asinh, acosh and atanh built from them, atan, asin, acos and
+log2, log10, sinh, cosh, asinh, acosh, atanh and erfinv built from them, atan, asin, acos and
 atan2, cbrt and pow, and float32 sin, cos and tan.
 
 A scalar libm call in a loop stops LLVM's loop vectorizer; these routines
@@ -59,6 +59,9 @@ the double rounding float -> half. float64 sin, cos and tan of whole vectors, wh
 the vectorize pass makes of a loop calling them, are :mod:`.double_trig`'s, bounded
 against the exact values (0.74, 0.75 and 0.89 measured over 25 million doubles);
 a scalar call, or a vector holding a lane of 2^20 or more, is libm's.)
+
+erfinv evaluates Giles' polynomials (:mod:`mlc.ir.erfinv`) after log's reduction: within 6 ulps of
+SciPy's in both formats (tests/ir/test_scalar_op_table.py).
 
 Special values follow NumPy: exp(inf) = inf, exp(-inf) = 0, log(0) = -inf,
 log(x < 0) = nan, log(inf) = inf (log2 and log10 alike, exact at powers of 2
@@ -136,7 +139,7 @@ def call_vector_math(builder: ir.IRBuilder, op: str, x: ir.Value | list[ir.Value
 #: each of their operations on whole vectors (the others convert to double or look up a table
 #: lane by lane, and stay scalar routines that LLVM's loop vectorizer widens).
 LANEWISE_ROUTINES = ("exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "log2", "log10", "sinh", "cosh",
-                     "asinh", "acosh", "atanh", "cbrt")
+                     "asinh", "acosh", "atanh", "cbrt", "erfinv")
 
 #: Ops (-> the element dtypes) whose calls on whole vectors are emitted as vector code here
 #: (:func:`call_vector_form`), rather than left to LLVM's loop vectorizer as scalar calls in

@@ -1,4 +1,4 @@
-"""log2, log10, sinh, cosh, asinh, acosh and atanh built from exp, expm1, log and log1p.
+"""log2, log10, sinh, cosh, asinh, acosh, atanh and erfinv built from exp, expm1, log and log1p.
 
 No polynomial of their own: each is a few operations around the routines of
 :mod:`.functions`, so they vectorise as those do (libm's ``sinhf``, ``log10f``...
@@ -34,10 +34,11 @@ from __future__ import annotations
 
 from decimal import Decimal, localcontext
 
+from ....ir.erfinv import BRANCHES as ERFINV_BRANCHES
 from .emitter import FloatOps
-from .functions import _reduce, fast_log, fast_log1p_f, log1p, log_reduce, log_specials
+from .functions import _reduce, fast_log, fast_log1p_f, log, log1p, log_reduce, log_specials
 
-__all__ = ["log2", "log10", "sinh", "cosh", "asinh", "acosh", "atanh", "COMPOSITE_ROUTINES"]
+__all__ = ["log2", "log10", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "COMPOSITE_ROUTINES"]
 
 
 def _words(o: FloatOps, value: Decimal) -> tuple[float, float]:
@@ -190,5 +191,21 @@ def atanh(o: FloatOps, x):
 
 
 #: op name -> routine(FloatOps, x)
+def erfinv(o: FloatOps, x):
+    """The inverse error function by Giles' polynomials in ``w = -log((1 - x)(1 + x))``
+    (:mod:`mlc.ir.erfinv`, the same operations in the same order, not fused): every
+    polynomial computed, the one of w's range chosen; +-inf at +-1, NaN beyond."""
+    w = o.neg(log(o, o.mul(o.sub(1.0, x), o.add(1.0, x))))
+    root = o.sqrt(w)
+    p = None
+    for bound, of_root, centre, coefficients in reversed(ERFINV_BRANCHES[o.fmt.dtype]):
+        t = o.sub(root if of_root else w, centre)
+        q = o.c(coefficients[0])
+        for c in coefficients[1:]:
+            q = o.add(c, o.mul(q, t))
+        p = q if p is None else o.select(o.lt(w, bound), q, p)
+    return o.select(o.eq(o.abs(x), 1.0), o.copysign(o.c(float("inf")), x), o.mul(p, x))
+
+
 COMPOSITE_ROUTINES = {"log2": log2, "log10": log10, "sinh": sinh, "cosh": cosh, "asinh": asinh,
-                      "acosh": acosh, "atanh": atanh}
+                      "acosh": acosh, "atanh": atanh, "erfinv": erfinv}
