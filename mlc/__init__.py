@@ -16,8 +16,9 @@ from .dependencies import check_numpy as _check_numpy
 _check_numpy()  # first: an old NumPy is named, not crashed on
 
 from . import backends, ir  # backends: the registry, which registers mlc's own targets on first use
-from .errors import (AxisError, BoundsError, CompileError, DeviceError, DTypeError, IRError, MLCError, ParseError,
-                     ScheduleError, ShapeError, TraceError)
+from .errors import (AxisError, BoundsError, CompileError, ConfigError, DeviceError, DTypeError,
+                     GlobalChangedWarning, IRError, MLCError, MLCWarning, ParseError, ScheduleError, ShapeError,
+                     TraceError)
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
@@ -41,7 +42,7 @@ _LAZY = {
     "parse": ("mlc.script", "parse"), "script": ("mlc.script", None),
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
     "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
-    "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"),
+    "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"), "cache": ("mlc.cache", None),
     "transforms": ("mlc.transforms", None),
     **{name: ("mlc.transforms", name) for name in (
         "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
@@ -76,9 +77,10 @@ def __dir__():
 __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
     "ShapeError", "AxisError", "DTypeError", "DeviceError", "ScheduleError", "CompileError", "IRError", "BoundsError",
+    "ConfigError", "MLCWarning", "GlobalChangedWarning",
     "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "random", "op", "testing", "graph", "register_func",
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",
     "set_num_threads", "get_num_threads", "transforms", "grad", "value_and_grad", "vjp", "jvp", "linearize",
-    "jacfwd", "jacrev", "hessian", "vmap", "stop_gradient", "custom_vjp", "custom_jvp",
+    "jacfwd", "jacrev", "hessian", "vmap", "stop_gradient", "custom_vjp", "custom_jvp", "cache",
 ]

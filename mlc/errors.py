@@ -7,7 +7,8 @@ from __future__ import annotations
 
 __all__ = [
     "MLCError", "TraceError", "ShapeError", "AxisError", "DTypeError", "ScheduleError",
-    "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError", "PerformanceWarning",
+    "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError", "ConfigError",
+    "MLCWarning", "PerformanceWarning", "GlobalChangedWarning",
 ]
 
 
@@ -64,6 +65,11 @@ class DeviceError(MLCError):
     """The device a function runs on is missing, or an array lives on the wrong device."""
 
 
+class ConfigError(MLCError, ValueError):
+    """An ``MLC_*`` environment variable holds a value mlc does not accept; the message names
+    the variable, what it holds and what it accepts."""
+
+
 class ParseError(MLCError):
     """TVMScript text could not be read; ``lineno``/``col`` point at the offending code.
 
@@ -82,6 +88,16 @@ class ParseError(MLCError):
         self.source_line = source_line
 
 
-class PerformanceWarning(UserWarning):
+class MLCWarning(UserWarning):
+    """Base class of every warning mlc gives on purpose."""
+
+
+class GlobalChangedWarning(MLCWarning):
+    """A global (or closure variable) a jitted function read when it was traced was rebound, or
+    a global NumPy array written into, since: the compiled code still uses the value it had
+    then (globals are constants to ``mlc.jit``). Pass the value as an argument instead."""
+
+
+class PerformanceWarning(MLCWarning):
     """Code that runs right but far slower than it could, and why: a GPU kernel left to one
     thread, say. ``warnings.simplefilter("error", PerformanceWarning)`` makes it an error."""

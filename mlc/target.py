@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .config import config
-from .errors import MLCError
+from .errors import ConfigError, MLCError
 from .frozen import frozen
 
 __all__ = ["Target", "TargetKind", "register_target_kind", "unregister_target_kind", "target_kind",
@@ -254,6 +254,12 @@ class Target:
             return spec
         if spec is None:
             spec = config().target
+            try:
+                return Target.from_str(spec)
+            except MLCError as err:
+                raise ConfigError(f"MLC_TARGET={spec!r} is not a target mlc accepts: {err}. Set it to a "
+                                  "target such as 'llvm', 'llvm -mcpu=znver3' or 'reference', or unset "
+                                  "it for 'llvm'") from None
         if not isinstance(spec, str) or not spec.split():
             raise MLCError(f"target must be a string like 'llvm' or 'reference', got {spec!r}")
         name, *opts = spec.split()

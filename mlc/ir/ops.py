@@ -202,6 +202,24 @@ def _make_complex(re, im):
     return out[()] if out.ndim == 0 else out
 
 
+def _power(x, y):
+    """``x ** y`` as the IR's ``pow`` means it: NumPy's ``power`` for floats; for integers
+    NumPy's too (squaring and multiplying, wrapping on overflow), where a negative ``y``
+    (which NumPy refuses) gives ``1 // x ** -y`` truncated: 1 for ``x == 1``, ``(-1) ** y``
+    for ``x == -1``, else 0 (:mod:`mlc.passes.tir.integer_power`)."""
+    dtype = np.result_type(x, y)
+    if dtype.kind not in "iu":
+        return np.power(x, y)
+    x, y = np.asarray(x, dtype), np.asarray(y, dtype)
+    negative = y < 0
+    with np.errstate(over="ignore"):
+        out = np.power(x, np.where(negative, 0, y))
+    odd = np.where(y % 2 == 1, -1, 1).astype(dtype) if dtype.kind == "i" else out
+    unit = np.where(x == 1, dtype.type(1), np.where(x == dtype.type(-1) if dtype.kind == "i" else False, odd, 0))
+    out = np.where(negative, unit, out).astype(dtype)
+    return out[()] if out.ndim == 0 else out
+
+
 def _c_truncdiv(x: int, y: int) -> int:
     if y == 0:
         return 0
@@ -260,7 +278,7 @@ _TABLE = (
     _call("sin", np.sin, operands="inexact", ulps=2, bounded=True),
     _call("cos", np.cos, operands="inexact", ulps=2, bounded=True),
     _call("abs", np.abs, operands="any", result="real"),
-    _call("pow", np.power, 2, ulps=4),
+    _call("pow", _power, 2, operands="real", ulps=4),  # (integers: lowered to a loop, see _power)
     _call("floor", _float_only(np.floor), operands="ordered"),
     _call("ceil", _float_only(np.ceil), operands="ordered"),
     _call("round", _float_only(np.round), operands="ordered"),

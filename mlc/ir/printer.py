@@ -143,10 +143,16 @@ class Printer:
     def _binary(self, e: Binary) -> tuple[str, int]:
         if e.op in _FUNC:
             return f"{_FUNC[e.op]}({self.expr(e.a)}, {self.expr(e.b)})", _ATOM
+        # The parser computes an operator on bare literals in Python (``-0`` is the constant
+        # 0, ``1 + 2`` is 3): an operand that would print as one is spelled with its dtype
+        # (``-T.int32(0)``), which the parser keeps as a node, as the IR has it.
         if e.op == "sub" and _is_zero_constant(e.a):
-            return f"-{self._wrap(e.b, _PREC['neg'])}", _PREC["neg"]
+            operand = _typed_int(e.b) if _is_bare_literal(e.b) else self._wrap(e.b, _PREC['neg'])
+            return f"-{operand}", _PREC["neg"]
         prec = _PREC[e.op]
         left = self._wrap(e.a, prec, strict=prec == 4)
+        if _is_bare_literal(e.a) and _is_bare_literal(e.b):
+            left = _typed_int(e.a)
         right = self._wrap(e.b, prec, strict=True)
         return f"{left} {_SYMBOL[e.op]} {right}", prec
 
@@ -370,6 +376,15 @@ def _int_const(e: IntImm) -> str:
         return f"T.bool({bool(e.value)})"
     if e.dtype == dt.INDEX:
         return str(e.value)
+    return f"T.{e.dtype}({e.value})"
+
+
+def _is_bare_literal(e) -> bool:
+    """An integer constant printed as a bare number (of the index dtype)."""
+    return isinstance(e, IntImm) and e.dtype == dt.INDEX
+
+
+def _typed_int(e: IntImm) -> str:
     return f"T.{e.dtype}({e.value})"
 
 

@@ -10,9 +10,14 @@ files:
 * an entry is one file, written atomically with mode 0600, that starts with the
   cache's magic line and a JSON header (what the entry was stored under, its size
   and the BLAKE2b hash of the bytes that follow); :func:`read_entry` hands it back
-  only when the file is this user's, not writable by others, whole and undamaged.
+  only when the file is a regular file (checked without blocking: a named pipe in its
+  place is a damaged entry, with a warning), this user's, not writable by others, whole
+  and undamaged.
 
-An unreadable or unwritable cache is never an error: it only costs the compile time.
+Their size is kept under ``MLC_CACHE_SIZE``, the least recently used entries going
+first (:mod:`.cache_space`): reading an entry back stamps it as used, storing one may
+evict others. An unreadable or unwritable cache is never an error: it only costs the
+compile time.
 
 >>> import tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "entry")
@@ -29,13 +34,15 @@ import tempfile
 import warnings
 
 from ..config import config
+from . import cache_space
+from .cache_space import ENTRY_SUFFIX
 
 try:  # CPython's own BLAKE2, without the OpenSSL start-up of hashlib (3 ms of a first call)
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - a Python built without it
     from hashlib import blake2b
 
-__all__ = ["cache_directory", "digest", "read_entry", "write_entry", "remove"]
+__all__ = ["cache_directory", "digest", "read_entry", "write_entry", "remove", "ENTRY_SUFFIX"]
 
 _warned: set[str] = set()
 
@@ -94,13 +101,18 @@ def read_entry(path: str, magic: bytes) -> tuple[dict, bytes] | None:
     """(header, body) of the entry at ``path``, or None: missing, not this user's (or
     writable by others), not a ``magic`` entry, cut short or damaged. The caller checks
     that the header records the key it asked for."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:  # (non-blocking: opening a named pipe for reading would wait for a writer forever)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     try:
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                warnings.warn(f"mlc's compile cache entry {path} is not a regular file ({_kind(st.st_mode)}): "
+                              "it is treated as damaged and the code is built again", RuntimeWarning,
+                              stacklevel=3)
+                return None
             if st.st_uid != os.geteuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
                 return None  # not written by this user's mlc
             data = f.read()
@@ -119,7 +131,17 @@ def read_entry(path: str, magic: bytes) -> tuple[dict, bytes] | None:
     body = data[header_end + 1:]
     if size != len(body) or digest(body) != recorded:
         return None
+    cache_space.touch(path)
     return header, body
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words."""
+    for test, name in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISDIR, "a directory"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return f"file type {stat.S_IFMT(mode):o}"
 
 
 def write_entry(path: str, magic: bytes, header: dict, body: bytes) -> None:
@@ -128,7 +150,7 @@ def write_entry(path: str, magic: bytes, header: dict, body: bytes) -> None:
     data = magic + json.dumps(record, sort_keys=True).encode() + b"\n" + body
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")  # mode 0600
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=cache_space.TEMP_PREFIX)  # mode 0600
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -138,6 +160,8 @@ def write_entry(path: str, magic: bytes, header: dict, body: bytes) -> None:
                 os.remove(tmp)
             except OSError:
                 pass
+        return
+    cache_space.stored(path, len(data))
 
 
 def remove(path: str) -> None:

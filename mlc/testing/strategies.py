@@ -130,18 +130,48 @@ def dtypes(*names, kinds=None):
 def shapes(*, min_dims: int = 0, max_dims: int = 3, min_side: int = 0, max_side: int = 8):
     """Array shapes of ``min_dims..max_dims`` dimensions with sides in ``min_side..max_side``.
 
-    Sides of size 1, odd and prime sizes and sizes one past a power of two (no
-    tile divides them) are weighted in, and so are empty dimensions when
-    ``min_side`` is 0.
+    Sides of size 1, odd and prime sizes, sizes one past (and one short of) a power of
+    two (no tile divides them) and the range's ends are weighted in
+    (:func:`interesting_sides`), and so are empty dimensions when ``min_side`` is 0.
     """
     if not 0 <= min_dims <= max_dims or not 0 <= min_side <= max_side:
         raise ShapeError(f"mlc.testing.shapes: need 0 <= min_dims <= max_dims and 0 <= min_side <= "
                          f"max_side, got dims {min_dims}..{max_dims}, sides {min_side}..{max_side}")
     plain = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
-    sides = [s for s in _INTERESTING_SIDES if min_side <= s <= max_side]
+    sides = interesting_sides(min_side, max_side)
     sides += [1, 1] if min_side <= 1 <= max_side else []  # broadcasting dimensions, weighted up
     interesting = st.lists(st.sampled_from(sides), min_size=min_dims, max_size=max_dims).map(tuple)
     return st.one_of(plain, interesting)
+
+
+def interesting_sides(lo: int, hi: int) -> list[int]:
+    """The sides in ``lo..hi`` that break tiling and vectorization: the small ones of
+    ``_INTERESTING_SIDES``, one short of and one past each power of two, the smallest
+    prime, and the range's ends (never empty, for any range: one of 1000..5000 holds
+    none of the small ones).
+
+    >>> interesting_sides(1000, 5000)
+    [1000, 1009, 1023, 1025, 2047, 2049, 4095, 4097, 5000]
+    """
+    sides = {s for s in _INTERESTING_SIDES if lo <= s <= hi} | {lo, hi}
+    power = 2
+    while power - 1 <= hi:
+        sides.update(s for s in (power - 1, power + 1) if lo <= s <= hi)
+        power *= 2
+    start = max(lo, 2)
+    prime = next((n for n in range(start, min(hi, start + _PRIME_SEARCH) + 1) if _is_prime(n)), None)
+    if prime is not None:
+        sides.add(prime)
+    return sorted(sides)
+
+
+#: How far past the range's start :func:`interesting_sides` looks for a prime (the gaps
+#: between primes below 10^12 are under 600).
+_PRIME_SEARCH = 1000
+
+
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, int(n ** 0.5) + 1))
 
 
 def broadcastable(n: int = 2, *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1,

@@ -23,21 +23,26 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import warnings
 
 import numpy as np
 
+from ..config import config
 from ..driver import collector_paused
-from ..errors import DeviceError, DTypeError, TraceError
+from ..errors import DeviceError, DTypeError, GlobalChangedWarning, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.ndarray import FAST_DEVICE_ARRAYS, in_gpu_memory
 from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
+from .captured_globals import Snapshot
 from .dynamic import DynamicAxes
 from .numpy_random import RandomWatch
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
+from .source import user_stacklevel
+from .specializations import Specializations
 from .stages import Compiled, Lowered, Traced, _Origin
 from .trace import TraceContext, is_tracing
 
@@ -64,8 +69,12 @@ def _callable_name(fn) -> str:
 class JitFunction:
     """A jitted function: call it like the original; see :func:`jit`."""
 
+    #: Whether each call checks the globals the last trace read (MLC_DEBUG), every element of
+    #: their arrays; else only each trace does, samples of large arrays (.captured_globals).
+    _check_every_call = False
+
     def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None,
-                 fast_math=False, database=None, tune=None, dynamic=None):
+                 fast_math=False, database=None, tune=None, dynamic=None, cache_size=None):
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
         functools.update_wrapper(self, fn, updated=())
@@ -84,14 +93,17 @@ class JitFunction:
             raise TraceError(f"mlc.jit: tune must be an mlc.TuneConfig, got {type(tune).__name__}")
         self._tune = tune
         self._database = database
-        self._cache: dict = {}   # signature key -> Compiled
-        self._runs: dict = {}    # signature key or fast key -> the compiled function's run
-        #: a call with keywords or static arguments: its ArgumentSpec.call_key -> (run, where
-        #: its dynamic arguments are: ArgumentSpec.dynamic_of)
-        self._keyed_runs: dict = {}
+        #: the compiled signatures, at most cache_size (.specializations); the hit path reads
+        #: its dicts: signature key -> Compiled, signature or fast key -> Slot, and a call with
+        #: keywords or static arguments: its ArgumentSpec.call_key -> (Slot, where its dynamic
+        #: arguments are: ArgumentSpec.dynamic_of)
+        self._specs = Specializations(_cache_size(cache_size))
+        self._cache, self._runs, self._keyed_runs = self._specs.compiled, self._specs.runs, self._specs.keyed_runs
         self._lock = threading.RLock()
         #: How many times the function was traced (once per new signature).
         self.trace_count = 0
+        self._globals: Snapshot | None = None  # what the last trace read (.captured_globals)
+        self._warned: set = set()  # the changes of it already warned about
 
     # ------------------------------------------------------------------ call
 
@@ -114,46 +126,47 @@ class JitFunction:
                 else:
                     break
             else:
-                run = self._runs.get(tuple(key))
-                if run is not None:
+                slot = self._runs.get(tuple(key))
+                if slot is not None:
+                    slot.used = True  # (for the cache's eviction: .specializations)
                     if not scalars:
-                        return run(args)
+                        return slot.run(args)
                     leaves = fast_leaves(args)
                     if leaves is not None:
-                        return run(leaves)
+                        return slot.run(leaves)
         else:  # keywords or static arguments: a hit path keyed by their names and values too
             hit = self._keyed_runs.get(self._spec.call_key(args, kwargs))
             if hit is not None:
-                run, where = hit
+                slot, where = hit
+                slot.used = True
                 leaves = fast_leaves(keyed_arguments(args, kwargs, where))
                 if leaves is not None:
-                    return run(leaves)
+                    return slot.run(leaves)
         if is_tracing():  # called from another traced function: inline
             return self.fn(*args, **kwargs)
         return self._call_general(args, kwargs)
 
     def _call_general(self, args, kwargs):
         key, leaves, call = self._signature(args, kwargs)
-        compiled = self._cache.get(key)
-        if compiled is None:
+        slot = self._specs.get(key)
+        if slot is None:
             with self._lock:
-                compiled = self._cache.get(key)
-                if compiled is None:
+                slot = self._specs.get(key)
+                if slot is None:
                     database = self._database_for(args, kwargs)
                     compiled = self._compile(key, call, database)
                     if compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
-                    self._cache[key] = compiled
-                    self._runs[key] = compiled.run
+                    slot = self._specs.add(key, compiled, compiled.run)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
         if found is not None:
             fast, where = found
             runs = self._runs if where is None else self._keyed_runs
             if not (self._dynamic and len(runs) >= MAX_FAST_KEYS):
-                runs[fast] = compiled.run if where is None else (compiled.run, where)
+                self._specs.alias(slot, fast, where)
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
-        return compiled.run(leaves)
+        return slot.run(leaves)
 
     def _signature(self, args, kwargs):
         """(cache key, arrays to pass, what tracing needs) for a call."""
@@ -180,7 +193,25 @@ class JitFunction:
 
     # --------------------------------------------------------------- compile
 
+    def _check_globals(self) -> None:
+        """Warn (GlobalChangedWarning, once each) about the globals the last trace read that
+        were rebound or written into since: the code compiled then still uses their values."""
+        if self._globals is None:
+            return
+        for change in self._globals.changes():
+            if change not in self._warned:
+                self._warned.add(change)
+                warnings.warn(
+                    f"{self.__name__}: the {change.kind} {change.name!r} of {change.owner} was {change.how} "
+                    f"{self.__name__} was traced. mlc.jit takes the globals and closure variables a "
+                    f"function reads as constants when it traces it, so the code compiled then still uses "
+                    f"the value {change.name!r} had; pass {change.name} as an argument to use its current "
+                    f"value (or call {self.__name__}.clear_cache() to trace again)",
+                    GlobalChangedWarning, stacklevel=user_stacklevel())
+
     def _trace(self, call) -> Graph:
+        self._check_globals()
+        self._globals, self._warned = Snapshot.of(self.fn, full=self._check_every_call), set()
         watch = RandomWatch(self.fn)  # NumPy's generators: a trace that draws from one is refused
         ctx, outputs, out_tree = self._run_traced(call)
         changed = watch.changed()
@@ -264,15 +295,29 @@ class JitFunction:
     def clear_cache(self) -> None:
         """Forget every compiled signature."""
         with self._lock:
-            self._cache.clear()
-            self._runs.clear()
-            self._keyed_runs.clear()
+            self._specs.clear()
+
+    @property
+    def cache_size(self) -> int | None:
+        """The most compiled signatures this function keeps (None: no limit)."""
+        return self._specs.size
 
     def __get__(self, obj, objtype=None):  # jitted methods bind like functions
         return self if obj is None else functools.partial(self, obj)
 
     def __repr__(self) -> str:
         return f"<mlc.jit {getattr(self.fn, '__qualname__', self.fn)}>"
+
+
+class _CheckedJitFunction(JitFunction):
+    """A jitted function made with ``MLC_DEBUG`` on: every call first checks the globals the
+    last trace read (:meth:`JitFunction._check_globals`), cache hits included."""
+
+    _check_every_call = True
+
+    def __call__(self, *args, **kwargs):
+        self._check_globals()
+        return JitFunction.__call__(self, *args, **kwargs)
 
 
 _ndarray = np.ndarray
@@ -286,7 +331,7 @@ def _output_tracer(leaf, ctx: TraceContext, n: int):
 
 
 def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None,
-        fast_math=False, database=None, tune=None, dynamic=None):
+        fast_math=False, database=None, tune=None, dynamic=None, cache_size=None):
     """Compile ``fn`` on its first call per signature; usable bare or with options.
 
     - ``static_argnums`` / ``static_argnames``: arguments whose *values* are
@@ -320,6 +365,19 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       ``(argument, axis)`` / ``(argument, axis, name)`` entries; axes with the same
       name share one size (:mod:`.dynamic`). They are traced as shape variables and
       the kernels take any size along them; the other axes stay specialized.
+    - ``cache_size``: the most signatures kept compiled (each some 170 KB for a small
+      program); past it, one not called for the longest goes first (CLOCK, the
+      second-chance approximation of least-recently-used: a cache hit costs one store
+      more, :mod:`.specializations`) and is compiled again if it comes back. Default
+      ``MLC_JIT_CACHE_SIZE`` (128), so that a long-running service that sees ever new
+      shapes stays flat (``dynamic=`` axes compile once for every size).
+
+    Globals and closure variables the function reads are constants, taken when it is
+    traced, as in JAX and Numba: rebinding one later (``K = 3``) or writing into a global
+    NumPy array (``W[:] = 10``) does not change the code compiled before. Pass such a value
+    as an argument. A change is detected and warned about (:class:`~mlc.errors.GlobalChangedWarning`)
+    when the function is traced again (a new signature) and, with ``MLC_DEBUG``, at every
+    call (:mod:`.captured_globals`).
 
     Random numbers come from keys (:mod:`mlc.random`, a key argument) or from
     ``mlc.random.numpy_compat``'s forms of ``np.random``'s functions, which draw at every
@@ -336,8 +394,20 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     if fn is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
                                  target=target, schedule=schedule, fast_math=fast_math, database=database,
-                                 tune=tune, dynamic=dynamic)
-    return JitFunction(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic)
+                                 tune=tune, dynamic=dynamic, cache_size=cache_size)
+    kind = _CheckedJitFunction if config().debug else JitFunction  # (MLC_DEBUG: globals checked every call)
+    return kind(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic,
+                cache_size)
+
+
+def _cache_size(size) -> int | None:
+    """``mlc.jit(cache_size=)``: a positive int, or None for the configured default."""
+    if size is None:
+        return config().jit_cache_size
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise TraceError(f"mlc.jit: cache_size must be a positive int (the most signatures kept compiled) "
+                         f"or None (MLC_JIT_CACHE_SIZE, {config().jit_cache_size}), got {size!r}")
+    return int(size)
 
 
 def _refuse_device_arrays(leaves, target, name: str) -> None:

@@ -24,16 +24,15 @@ function: the same "random" numbers at every call. Two things here prevent that.
 """
 from __future__ import annotations
 
-import functools
 import linecache
 import os
 import sys
-import types
 
 import numpy as np
 
 from ..errors import TraceError
 from ..ir.graph import SourceLoc
+from .captured_globals import cell_value, read_names
 from .source import describe_location
 
 __all__ = ["GLOBAL", "ENTROPY", "RandomWatch", "draw_key", "describe_source"]
@@ -92,31 +91,14 @@ def _same(a, b) -> bool:
 
 
 def _captured(fn) -> list[tuple[str, object]]:
-    """(name, generator) for the NumPy generators ``fn``'s code names: globals it reads (its
-    nested functions' too) and the cells of its closure."""
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    fn = getattr(fn, "__func__", fn)
-    code, scope = getattr(fn, "__code__", None), getattr(fn, "__globals__", None)
-    if code is None or scope is None:
-        return []
-    out, seen, codes = [], set(), [code]
-    for cell, name in zip(fn.__closure__ or (), code.co_freevars):
-        try:
-            value = cell.cell_contents
-        except ValueError:  # a cell not yet filled
-            continue
-        if isinstance(value, _GENERATORS):
+    """(name, generator) for the NumPy generators ``fn``'s code names: the globals and
+    closure variables it may read (:func:`.captured_globals.read_names`)."""
+    out, seen = [], set()
+    for name, scope, _, cell in read_names(fn):
+        value = scope.get(name) if scope is not None else cell_value(cell)
+        if isinstance(value, _GENERATORS) and id(value) not in seen:
             out.append((name, value))
             seen.add(id(value))
-    while codes:
-        c = codes.pop()
-        codes.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
-        for name in c.co_names:
-            value = scope.get(name)
-            if isinstance(value, _GENERATORS) and id(value) not in seen:
-                out.append((name, value))
-                seen.add(id(value))
     return out
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ir.graph import SourceLoc
 
-__all__ = ["user_location", "describe_location"]
+__all__ = ["user_location", "user_stacklevel", "describe_location"]
 
 _MLC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
@@ -31,6 +31,22 @@ def user_location(depth: int = 1) -> SourceLoc | None:
             return SourceLoc(filename, frame.f_lineno, code)
         frame = frame.f_back
     return None
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn``, called by the caller of this function, that
+    shows the warning at the innermost frame outside mlc and NumPy (1 if there is none)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        if not _inside(frame):
+            return level
+        frame, level = frame.f_back, level + 1
+    return 1
+
+
+def _inside(frame) -> bool:
+    filename = frame.f_code.co_filename
+    return not filename.startswith("<") and os.path.abspath(filename).startswith(_SKIP)
 
 
 def describe_location(loc: SourceLoc | None) -> str:

@@ -5,12 +5,32 @@ from hypothesis import find, given, settings, strategies as st
 
 import mlc
 import mlc.testing as mt
+from mlc.testing.strategies import interesting_sides
 
 
 @settings(max_examples=60)
 @given(mt.shapes(min_dims=1, max_dims=3, min_side=0, max_side=65))
 def test_shapes_stay_in_bounds(shape):
     assert 1 <= len(shape) <= 3 and all(0 <= s <= 65 for s in shape)
+
+
+@pytest.mark.parametrize("lo, hi", [(0, 0), (1, 1), (4, 4), (6, 6), (0, 8), (2, 3), (66, 126), (130, 250),
+                                    (1000, 5000), (4096, 4096), (10_000, 10_007)])
+@settings(max_examples=15, database=None)
+@given(data=st.data())
+def test_shapes_of_any_side_range_draw_in_bounds(lo, hi, data):
+    """A range with none of the small interesting sides (1000..5000: Hypothesis raised
+    'Cannot sample from a length-zero sequence') still has its own: its ends, the sizes
+    around each power of two in it, a prime."""
+    shape = data.draw(mt.shapes(min_dims=1, max_dims=2, min_side=lo, max_side=hi))
+    assert 1 <= len(shape) <= 2 and all(lo <= s <= hi for s in shape)
+
+
+@pytest.mark.parametrize("lo, hi, wanted", [(1000, 5000, {1000, 1009, 1023, 1025, 4097, 5000}),
+                                            (4, 4, {4}), (130, 250, {130, 131, 250}), (0, 8, {0, 1, 3, 7, 8})])
+def test_interesting_sides_are_the_ranges_own(lo, hi, wanted):
+    sides = interesting_sides(lo, hi)
+    assert wanted <= set(sides) and all(lo <= s <= hi for s in sides)
 
 
 @pytest.mark.parametrize("wanted", [

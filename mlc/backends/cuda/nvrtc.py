@@ -115,7 +115,7 @@ def _compile(source: str, arch: str, ptx: bool, options: tuple[str, ...], name: 
            "headers": list(cuda_include_dirs()) if "#include <" in source else []}
     folder = disk_cache.cache_directory("cuda")
     path = None if folder is None else os.path.join(
-        folder, disk_cache.digest(json.dumps(key, sort_keys=True).encode()) + ".entry")
+        folder, disk_cache.digest(json.dumps(key, sort_keys=True).encode()) + disk_cache.ENTRY_SUFFIX)
     if path is not None and os.path.exists(path):
         found = disk_cache.read_entry(path, _MAGIC)
         if found is not None and found[0].get("key") == key:

@@ -222,8 +222,9 @@ class UnitBuild:
     TargetMachine of its own, outside llvmlite's lock: :mod:`.threaded`); :meth:`finish`
     builds what is still queued on the calling thread beside them, then checks and loads
     every object into one engine exactly as :func:`compile_ir` does, and stores the new
-    ones in the cache. With one thread allowed, or where llvmlite's calls cannot be made
-    unlocked, nothing runs in the background and ``finish`` builds every unit itself.
+    ones in the cache. With one thread allowed, where llvmlite's calls cannot be made
+    unlocked, or where no thread can be started (the process at its limit of threads),
+    nothing (more) runs in the background and ``finish`` builds every unit left itself.
     :meth:`abandon` stops a build whose caller failed: what is queued is dropped, what
     runs finishes. From the first background thread to the end of the build, what is
     written to fd 2 goes through one :func:`llvm_output` capture of the calling thread
@@ -278,8 +279,13 @@ class UnitBuild:
             self._session.enter_context(llvm_output())
             self._session.enter_context(_switching_often())
         thread = threading.Thread(target=self._work, name=f"mlc-llvm-unit-{len(self._threads)}", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # "can't start new thread": finish builds what the threads do not
+            with self._cond:
+                self._background = len(self._threads)
+            return
         self._threads.append(thread)  # (only the calling thread starts them)
-        thread.start()
 
     def finish(self, entry_points: Iterable[str] = ()) -> CompiledModule:
         """Every unit built (here, beside the background threads) and loaded into one engine

@@ -46,7 +46,7 @@ from .streaming import streaming_threshold
 from .jit import CompiledModule, UnitBuild, compile_ir, emit_assembly, optimise, target_layout
 from .memory import free_kept_blocks
 from .parallel import PREFIX as PARALLEL_PREFIX, set_num_threads
-from .symbols import PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOLS
+from .symbols import PARALLEL_HOMES_SYMBOL, PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOLS
 from .types import PTR
 from .vecmath import VECTOR_FORMS
 from .targeting import set_module_target
@@ -80,7 +80,7 @@ LLVM_TIR_PASSES = (*(vectorize_loops_for_llvm if p is vectorize_loops else p for
                    verify_lowered_when_debugging)
 
 _RESERVED = (frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
-             | {PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL})
+             | {PARALLEL_STATE_SYMBOL, PARALLEL_HOMES_SYMBOL, PLACEMENT_KEY_SYMBOL})
 
 
 def symbol_names(names) -> dict[str, str]:

@@ -67,7 +67,7 @@ def directory() -> str | None:
 
 def _path(key: CacheKey) -> str | None:
     root = directory()
-    return os.path.join(root, key.digest + ".entry") if root else None
+    return os.path.join(root, key.digest + disk_cache.ENTRY_SUFFIX) if root else None
 
 
 def load(key: CacheKey) -> tuple[bytes, str] | None:

@@ -16,7 +16,10 @@ three pieces (the codegen emits the loop body into the first):
   began_at, done_at, mine, cpu, captured...}``. Thread ``t`` of a team of T
   has a *home*: the ``t``-th of T equal shares of the iterations (``[t * extent /
   T, (t + 1) * extent / T)``), cut into CHUNKS_PER_THREAD chunks, with a counter
-  of its own (``homes[t]``, one cache line each). A thread takes the chunks of its home one by one
+  of its own (``homes[t]``, one cache line each: the pooled launch's are a static
+  table of MAX_THREADS lines, :data:`~.symbols.PARALLEL_HOMES`, which only the launch
+  holding the pool uses; a launch on its calling thread has one on its stack, so no
+  launch reserves stack for its team). A thread takes the chunks of its home one by one
   (``atomicrmw add homes[t], 1``), then those left in the homes of threads
   ``t + 1, t + 2, ...`` (round the team), and calls the body function on each
   (a call: the task is ``optnone``, so LLVM optimises the body once, as a
@@ -34,7 +37,7 @@ three pieces (the codegen emits the loop body into the first):
   process on a busy machine) from holding up the others. The other threads
   first keep off the caller's CPU (``cpu``, see :mod:`.placement`);
 * the **launch** in the kernel stores the closure on the stack, asks
-  ``@__mlc_parallel_threads(extent, site)`` for a thread count ``n``, and calls
+  ``@__mlc_parallel_threads(extent, site, now)`` for a thread count ``n``, and calls
   ``GOMP_parallel(task, closure, n, 0)`` when ``n > 1`` (noting its CPU
   before, returning to it after if the kernel moved it, then reviewing the
   launch, see below, and freeing the pool) or the task directly otherwise
@@ -53,7 +56,8 @@ global ``<body>.site``, :data:`SITE_TYPE`):
   :func:`mlc.set_num_threads` allows. :func:`set_num_threads` stores it; the
   llvm runtime does so at every build, before every call of a built function
   and when ``mlc.set_num_threads`` is called;
-* a launch uses ``min(num_threads, extent)`` threads, and only if it takes the
+* a launch uses ``min(num_threads, extent)`` threads (never more than
+  :data:`~mlc.config.MAX_THREADS`), and only if it takes the
   pool with a try-lock (``cmpxchg busy, 0 -> 1``). While a launch from another
   Python thread holds it, a launch runs on its calling thread alone, so
   concurrent callers never oversubscribe the cores (and never wait);
@@ -95,7 +99,10 @@ global ``<body>.site``, :data:`SITE_TYPE`):
     good.
 
   The review is per loop, so that a small loop that never repays a team
-  leaves the large loops beside it on the pool;
+  leaves the large loops beside it on the pool. Both rules, the team size and
+  the review, are functions of their arguments and the loop's state: the
+  kernel reads the counter and passes them the times, so a test (or a
+  simulation) gives them any times and outcomes it likes;
 * parallel loops nested in a parallel body run serially inside it;
 * in a child process made by ``fork`` every launch runs serially: libgomp's
   worker threads do not survive a fork, and a launch would wait for them
@@ -112,11 +119,12 @@ from collections.abc import Sequence
 
 from llvmlite import ir
 
-from ...config import config
+from ...config import MAX_THREADS, config
 from ...runtime import threads
 from . import placement
 from .intrinsics import declare
-from .symbols import OPENMP_SYMBOLS, PARALLEL_STATE, PARALLEL_STATE_SYMBOL, register_symbols
+from .symbols import (HOME_BYTES, OPENMP_SYMBOLS, PARALLEL_HOMES, PARALLEL_HOMES_SYMBOL, PARALLEL_STATE,
+                      PARALLEL_STATE_SYMBOL, register_symbols)
 from .types import I32, I64, PTR
 
 __all__ = ["openmp_available", "warn_serial", "set_num_threads", "body_function", "emit_launch",
@@ -129,9 +137,6 @@ _THREADS_FN = "__mlc_parallel_threads"
 _REVIEW_FN = "__mlc_parallel_review"
 #: A team splits a loop into this many chunks per thread: each thread's home (see above).
 CHUNKS_PER_THREAD = 4
-#: The bytes of one thread's home counter: a cache line, so that the threads' counters
-#: never share one.
-_HOME_BYTES = 64
 #: A pooled launch that took W ticks longer than its loop would have on the calling thread
 #: alone, when it stands the loop down, makes launches run serially for this many times W
 #: (doubled for each further period of the same run of losses, up to MAX_DOUBLINGS times):
@@ -167,7 +172,7 @@ _STATE_TYPE = ir.LiteralStructType([I32, I32, I64])  # {busy, num_threads, poole
 SITE_TYPE = ir.LiteralStructType([I64, I64, I64, I64])
 _UNTIL, _LOSING, _SINCE, _PERIODS = range(4)
 SITE_SUFFIX = ".site"
-_THREADS_TYPE = ir.FunctionType(I32, [I64, SITE_TYPE.as_pointer()])
+_THREADS_TYPE = ir.FunctionType(I32, [I64, SITE_TYPE.as_pointer(), I64])
 _REVIEW_TYPE = ir.FunctionType(ir.VoidType(), [SITE_TYPE.as_pointer()] + [I64] * 6)
 #: Closure fields before the captured values: begin, extent, pooled, homes (a pointer to
 #: the team's home counters), began_at, done_at, mine, cpu (the launching thread's CPU, -1
@@ -211,7 +216,7 @@ def set_num_threads(n: int) -> None:
     if n == _threads_set[0] and not _forked:
         return
     _threads_set[0] = n
-    n = 1 if _forked else max(1, min(int(n), threads.get_num_threads()))
+    n = 1 if _forked else max(1, min(int(n), threads.get_num_threads(), MAX_THREADS))
     if PARALLEL_STATE.num_threads != n:
         PARALLEL_STATE.num_threads = n
 
@@ -272,15 +277,20 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
     wide = builder.sext(extent, I64) if index_type.width < 64 else extent
     site = ir.GlobalVariable(module, SITE_TYPE, module.get_unique_name(body.name + SITE_SUFFIX))
     site.initializer = ir.Constant(SITE_TYPE, None)
-    threads = builder.call(declare(module, _THREADS_FN, _THREADS_TYPE), [wide, site], name="threads")
+    now = _clock(builder)
+    if now is None:  # no counter: no review, so no serial period either
+        now = ir.Constant(I64, 0)
+    threads = builder.call(declare(module, _THREADS_FN, _THREADS_TYPE), [wide, site, now], name="threads")
     use_pool = builder.icmp_signed(">", threads, ir.Constant(I32, 1))
     zero = ir.Constant(I64, 0)
-    # the team's home counters, zeroed, on the stack for the launch (a launch inside a
-    # serial loop gives its stack back each time)
-    saved = builder.call(declare(module, "llvm.stacksave.p0", ir.FunctionType(PTR, [])), [])
-    homes = builder.alloca(ir.ArrayType(I64, _HOME_BYTES // 8), size=threads, name="homes")
-    homes.align = _HOME_BYTES
-    size = builder.mul(builder.zext(threads, I64), ir.Constant(I64, _HOME_BYTES))
+    # the team's home counters, zeroed: the static table for the launch holding the pool, one
+    # line on the stack (the entry block's: the same for every launch) for a launch alone
+    own = stack.alloca(ir.ArrayType(I64, HOME_BYTES // 8), name="home")
+    own.align = HOME_BYTES
+    first = [ir.Constant(I32, 0), ir.Constant(I32, 0)]  # (the first counter of each: one pointer type)
+    homes = builder.select(use_pool, builder.gep(_homes_table(module), first, inbounds=True),
+                           builder.gep(own, first, inbounds=True))
+    size = builder.mul(builder.zext(threads, I64), ir.Constant(I64, HOME_BYTES))
     builder.call(declare(module, "llvm.memset.p0.i64", ir.FunctionType(_VOID, [PTR, ir.IntType(8), I64, ir.IntType(1)])),
                  [homes, ir.Constant(ir.IntType(8), 0), size, ir.Constant(ir.IntType(1), 0)])
     header = [begin, extent, builder.zext(use_pool, I32), homes] + [zero] * 3 + [ir.Constant(I32, -1)]
@@ -309,7 +319,6 @@ def emit_launch(builder: ir.IRBuilder, stack: ir.IRBuilder, body: ir.Function,
             builder.store_atomic(ir.Constant(I32, 0), _state_field(builder, 0), "release", align=4)
         with alone:
             builder.call(task, [closure])
-    builder.call(declare(module, "llvm.stackrestore.p0", ir.FunctionType(_VOID, [PTR])), [saved])
 
 
 def _field(builder: ir.IRBuilder, closure: ir.Value, n: int) -> ir.Value:
@@ -334,30 +343,39 @@ def _state_field(builder: ir.IRBuilder, n: int) -> ir.Value:
     return builder.gep(state, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
 
 
+def _homes_table(module: ir.Module) -> ir.GlobalVariable:
+    """The pooled launch's home counters (:data:`~.symbols.PARALLEL_HOMES`), declared in ``module``."""
+    table = module.globals.get(PARALLEL_HOMES_SYMBOL)
+    if table is None:
+        table = ir.GlobalVariable(module, ir.ArrayType(I64, len(PARALLEL_HOMES)), PARALLEL_HOMES_SYMBOL)
+    return table
+
+
 def _site_field(builder: ir.IRBuilder, site: ir.Value, n: int) -> ir.Value:
     return builder.gep(site, [ir.Constant(I32, 0), ir.Constant(I32, n)], inbounds=True)
 
 
 def define_threads(module: ir.Module) -> None:
-    """Define ``i32 @__mlc_parallel_threads(i64 extent, ptr site)`` in ``module`` (the
-    support module, :mod:`.support`): the team size; > 1 means the pool is taken. 1 when
-    the extent or ``num_threads`` is 1, during the serial period of the loop's ``site``,
-    or while another launch holds the pool."""
+    """Define ``i32 @__mlc_parallel_threads(i64 extent, ptr site, i64 now)`` in ``module``
+    (the support module, :mod:`.support`): the team size; > 1 means the pool is taken. 1
+    when the extent or ``num_threads`` is 1, while ``now`` (the launch's counter reading,
+    0 where the CPU has none) is in the serial period of the loop's ``site``, or while
+    another launch holds the pool. The clock is the caller's: the rule depends on its
+    arguments and the state alone, and a test gives it any time it likes."""
     fn = _support_function(module, _THREADS_FN, _THREADS_TYPE)
-    extent, site = fn.args
+    extent, site, now = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     one = ir.Constant(I32, 1)
     want = b.sext(b.load_atomic(_state_field(b, 1), "monotonic", align=4, typ=I32), I64)
+    most = ir.Constant(I64, MAX_THREADS)  # (the home table's lines, whatever the state says)
+    want = b.select(b.icmp_signed("<", want, most), want, most)
     n = b.select(b.icmp_signed("<", extent, want), extent, want)
-    try_block, taken, alone = (fn.append_basic_block(x) for x in ("try", "taken", "alone"))
+    try_block, lock, taken, alone = (fn.append_basic_block(x) for x in ("try", "lock", "taken", "alone"))
     b.cbranch(b.icmp_signed(">", n, ir.Constant(I64, 1)), try_block, alone)
     b.position_at_end(try_block)
-    now = _clock(b)
-    if now is not None:
-        until = b.load_atomic(_site_field(b, site, _UNTIL), "monotonic", align=8, typ=I64)
-        lock = fn.append_basic_block("lock")
-        b.cbranch(b.icmp_signed("<", now, until), alone, lock)
-        b.position_at_end(lock)
+    until = b.load_atomic(_site_field(b, site, _UNTIL), "monotonic", align=8, typ=I64)
+    b.cbranch(b.icmp_signed("<", now, until), alone, lock)
+    b.position_at_end(lock)
     swapped = b.cmpxchg(_state_field(b, 0), ir.Constant(I32, 0), one, "acquire", "monotonic")
     b.cbranch(b.extract_value(swapped, 1), taken, alone)
     b.position_at_end(taken)
@@ -508,7 +526,7 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     b.cbranch(b.icmp_signed("<", n, size), look, done)
 
     def counter():  # the current home's counter
-        return b.gep(homes, [b.mul(b.load(home, typ=I64), ir.Constant(I64, _HOME_BYTES // 8))],
+        return b.gep(homes, [b.mul(b.load(home, typ=I64), ir.Constant(I64, HOME_BYTES // 8))],
                      inbounds=True, source_etype=I64)
     b.position_at_end(look)  # another thread's home: a plain look first, whether it is empty
     seen = b.load_atomic(counter(), "monotonic", align=8, typ=I64)

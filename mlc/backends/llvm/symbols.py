@@ -7,7 +7,8 @@ lower to, ``malloc``/``free``, the ``mem*`` functions loop idioms become,
 the half-precision conversions of libgcc, libgomp's entry points for
 parallel loops and the C library's CPU placement functions,
 :data:`PARALLEL_STATE` (mlc's process-wide thread-pool state, see
-:mod:`.parallel`), :data:`PLACEMENT_KEY` (where team threads keep, see
+:mod:`.parallel`) and :data:`PARALLEL_HOMES` (the pooled launch's home counters),
+:data:`PLACEMENT_KEY` (where team threads keep, see
 :mod:`.placement`) and ``mlc_graph_callback`` (graph programs' library
 calls, see :mod:`mlc.runtime.callbacks`) — and checks every object
 file before loading it (:mod:`.elf` lists its symbols): an undefined symbol
@@ -21,12 +22,14 @@ from functools import lru_cache
 
 import llvmlite.binding as llvm
 
+from ...config import MAX_THREADS
 from ...runtime.callbacks import CALLBACK, CALLBACK_SYMBOL
 from .complex import LIBM_COMPLEX_CALLS
 from .intrinsics import LIBM_CALLS
 
 __all__ = ["register_symbols", "RUNTIME_SYMBOLS", "OPENMP_SYMBOLS", "AFFINITY_SYMBOLS",
            "PARALLEL_STATE", "PARALLEL_STATE_SYMBOL", "ParallelState", "GOMP_SPIN_COUNT",
+           "HOME_BYTES", "PARALLEL_HOMES", "PARALLEL_HOMES_SYMBOL",
            "PLACEMENT_KEY", "PLACEMENT_KEY_SYMBOL"]
 
 #: libm functions LLVM itself may call (what its intrinsics and loop idioms become); the
@@ -63,6 +66,16 @@ class ParallelState(ctypes.Structure):
 PARALLEL_STATE = ParallelState(0, 1, 0)
 PARALLEL_STATE_SYMBOL = "mlc_parallel_state"
 
+#: The bytes of one thread's home counter (see :mod:`.parallel`): a cache line, so that the
+#: threads' counters never share one.
+HOME_BYTES = 64
+#: The home counters of the team of the launch that holds the pool (one launch at a time
+#: does), a line each for MAX_THREADS threads (64 KiB): static, so that a launch reserves
+#: nothing on its caller's stack however large its team (teams of 16,384 threads overflowed
+#: a thread's stack of 512 KiB when each launch put its counters there).
+PARALLEL_HOMES = (ctypes.c_int64 * (MAX_THREADS * HOME_BYTES // 8))()
+PARALLEL_HOMES_SYMBOL = "mlc_parallel_homes"
+
 #: The ``pthread_key_t`` under which each worker thread keeps the CPU its affinity mask leaves
 #: out, plus one (no value, 0: none); created when the symbols are registered.
 PLACEMENT_KEY = ctypes.c_uint(0)
@@ -89,8 +102,9 @@ def register_symbols() -> frozenset[str]:
                 continue  # not in this libc/libm version; kernels needing it fail to compile
             llvm.add_symbol(name, ctypes.cast(fn, ctypes.c_void_p).value)
             found.add(name)
-    llvm.add_symbol(PARALLEL_STATE_SYMBOL, ctypes.addressof(PARALLEL_STATE))
-    found.add(PARALLEL_STATE_SYMBOL)
+    for name, value in ((PARALLEL_STATE_SYMBOL, PARALLEL_STATE), (PARALLEL_HOMES_SYMBOL, PARALLEL_HOMES)):
+        llvm.add_symbol(name, ctypes.addressof(value))
+        found.add(name)
     if _create_placement_key():
         llvm.add_symbol(PLACEMENT_KEY_SYMBOL, ctypes.addressof(PLACEMENT_KEY))
         found.add(PLACEMENT_KEY_SYMBOL)

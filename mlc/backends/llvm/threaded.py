@@ -88,7 +88,9 @@ def spread(jobs: Sequence[Callable[[int], R]], costs: Sequence[float], workers: 
     """``[job(worker) for job in jobs]`` run on ``workers`` threads (the calling thread is
     worker 0; ``worker`` tells a job which one runs it), each taking the costliest job
     left; the results in the order of ``jobs``. The first exception a job raised is
-    raised once the threads are done (no job starts after it). Where the caller captures
+    raised once the threads are done (no job starts after it). Where a thread cannot be
+    started (the process at its limit of threads), the threads started and the caller run
+    every job. Where the caller captures
     what LLVM writes (:func:`~mlc.backends.llvm_output.llvm_output`), the other threads'
     output goes to that capture too.
 
@@ -123,12 +125,17 @@ def spread(jobs: Sequence[Callable[[int], R]], costs: Sequence[float], workers: 
     inherit = llvm_output.capturing()
     threads = [threading.Thread(target=helper, args=(n,), name=f"mlc-llvm-{n}", daemon=True)
                for n in range(1, min(workers, len(jobs)))]
+    started = []
     for thread in threads:
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError:  # "can't start new thread": those started and the caller do the rest
+            break
+        started.append(thread)
     try:
         work(0)
     finally:
-        for thread in threads:
+        for thread in started:
             thread.join()
     if errors:
         raise errors[0]

@@ -494,9 +494,11 @@ def _power_lower(a, b):
     """``a ** b``: ``pow`` for floats (NumPy's cases first for a float32/float64 exponent that
     is one number: :func:`_scalar_exponent_power`); exponentiation by squaring for integers.
 
-    The integer form uses one stage per exponent bit (result, running square),
-    so it wraps on overflow exactly like NumPy. A negative integer exponent
-    gives ``1 // a ** -b`` truncated (0 unless ``a`` is 1 or -1); NumPy raises.
+    The integer form is one stage of an integer ``pow`` call, which every TIR pipeline
+    computes by squaring and multiplying in a loop (:mod:`mlc.passes.tir.integer_power`),
+    wrapping on overflow exactly like NumPy. A negative integer exponent gives ``1 // a **
+    -b`` truncated (0 unless ``a`` is 1 or -1); NumPy raises (and so does mlc where the
+    exponent is known when tracing).
     """
     (da, db), out = ufunc_dtypes("power", np.power, a.dtype, b.dtype)
     shape = broadcast_shapes(a.shape, b.shape, op="power")
@@ -511,29 +513,9 @@ def _power_lower(a, b):
             return te.compute(shape, lambda *i: _scalar_exponent_power(load(a, da, i), load(b, db, i)),
                               name="T_power")
         return te.compute(shape, lambda *i: _e.pow(load(a, da, i), load(b, db, i)), name="T_power")
-    one = _e.const(1, out)
-    state = te.compute(shape, lambda *i: (one, load(a, da, i)), name="T_power_init")
-    bits = dt.bits(out) - (1 if dt.is_signed(out) else 0)
-    for k in range(bits):
-        res, base = state
-
-        def step(*i, res=res, base=base, k=k):
-            e = load(b, db, i)
-            bit = ((e >> _e.const(k, out)) & _e.const(1, out)) != _e.const(0, out)
-            return _e.select(bit, res[i] * base[i], res[i]), base[i] * base[i]
-
-        state = te.compute(shape, step, name=f"T_power_bit{k}")
-    res = state[0]
-
-    def finish(*i):
-        x, e = load(a, da, i), load(b, db, i)
-        if dt.is_unsigned(out):
-            return res[i]
-        negative = _e.select(x == one, one, _e.select(
-            x == _e.const(-1, out), _e.select((e & one) == one, _e.const(-1, out), one), _e.const(0, out)))
-        return _e.select(e < _e.const(0, out), negative, res[i])
-
-    return te.compute(shape, finish, name="T_power")
+    # integers: one stage; lower_intrinsics gives the call its loop of squarings (one step a
+    # bit of the exponent, wrapping as NumPy's), after the schedule (mlc.passes.tir.integer_power)
+    return te.compute(shape, lambda *i: _e.pow(load(a, out, i), load(b, out, i)), name="T_power")
 
 
 #: The float loops of NumPy's ``power`` that compute a scalar exponent's common values

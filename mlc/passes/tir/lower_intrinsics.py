@@ -17,7 +17,9 @@ half-integer ``m/2`` with ``|m/2| <= 8`` (``x ** -0.5``, ``x ** 1.5``) is the sq
 root in float64 raised to ``m`` the same way, rounded once (within half an ulp and a
 hair too): -0 and -inf are taken as +0 and +inf there, since pow's value at them for an
 exponent that is no odd integer is that of their magnitude, and a negative ``x`` gives
-NaN. ``pow(x, 0)`` is 1 even for NaN, like ``np.power``.
+NaN. ``pow(x, 0)`` is 1 even for NaN, like ``np.power``. An integer ``pow`` is
+multiplications for a constant exponent up to 8, else a loop of squarings before its
+statement (:mod:`.integer_power`).
 
 >>> from mlc.ir.expr import Var, pow
 >>> x, y = Var("x", "float32"), Var("y", "float64")
@@ -35,6 +37,7 @@ from ...ir.expr import Call, Cast, FloatImm, IntImm, PrimExpr, const, make_binar
 from ...ir.expr import abs as expr_abs
 from ...ir.functor import Mutator
 from ...ir.tir import PrimFunc
+from .integer_power import expand_integer_powers, is_integer_power, unrolled_power
 
 __all__ = ["lower_intrinsics", "lower_pow", "MAX_EXPONENT", "MAX_NARROW_EXPONENT"]
 
@@ -105,10 +108,16 @@ def _power_by_squaring(x: PrimExpr, n: int) -> PrimExpr:
 
 class _LowerIntrinsics(Mutator):
     def visit_Call(self, node: Call):
-        return lower_pow(self.generic_visit(node))
+        node = self.generic_visit(node)
+        if is_integer_power(node):
+            unrolled = unrolled_power(node)
+            return node if unrolled is None else unrolled
+        return lower_pow(node)
 
 
 def lower_intrinsics(func: PrimFunc) -> PrimFunc:
-    """Apply :func:`lower_pow` to every call in ``func``."""
-    body = _LowerIntrinsics().visit(func.body)
+    """Apply :func:`lower_pow` to every call in ``func``, and give each integer ``pow`` a
+    loop of its own (:mod:`.integer_power`), unless a small constant exponent makes it
+    multiplications."""
+    body = expand_integer_powers(_LowerIntrinsics().visit(func.body))
     return func if body is func.body else func.with_body(body)
