@@ -14,6 +14,7 @@ import numpy as np
 from . import programs as P
 from .harness import FP32_FMA, FP32_FMA_8, Workload, unavailable
 from .isa import host_runs_avx2
+from .training import TRAINING_WORKLOADS
 from .peers import (jax_contender, mlc_built, mlc_jit, numba_contender, numpy_contender, tvm_contender,
                     tvm_impractical)
 
@@ -398,4 +399,5 @@ WORKLOADS: dict[str, Callable[[bool], Workload]] = {
     "sgemm1024": sgemm_1024, "sgemm2048": sgemm_2048, "sgemm1024_avx2": sgemm_1024_avx2,
     "sgemm2048_avx2": sgemm_2048_avx2, "igemm1024": igemm_1024, "mlp": mlp,
     "vecmat": vecmat, "sort": sort, "cumulative_sum": cumulative_sum,
+    **TRAINING_WORKLOADS,
 }

@@ -43,6 +43,10 @@ _LAZY = {
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
     "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
     "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"), "cache": ("mlc.cache", None),
+    "transforms": ("mlc.transforms", None),
+    **{name: ("mlc.transforms", name) for name in (
+        "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
+        "stop_gradient", "custom_vjp", "custom_jvp")},
     "set_num_threads": ("mlc.runtime.threads", "set_num_threads"),
     "get_num_threads": ("mlc.runtime.threads", "get_num_threads"),
 }
@@ -77,5 +81,6 @@ __all__ = [
     "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "random", "op", "testing", "graph", "register_func",
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",
-    "set_num_threads", "get_num_threads", "cache",
+    "set_num_threads", "get_num_threads", "transforms", "grad", "value_and_grad", "vjp", "jvp", "linearize",
+    "jacfwd", "jacrev", "hessian", "vmap", "stop_gradient", "custom_vjp", "custom_jvp", "cache",
 ]

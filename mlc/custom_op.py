@@ -17,6 +17,11 @@ op. The shape rule builds the body on placeholders; the lowering calls the
 function on the fused group's te tensors; the NumPy reference runs the body
 through the reference interpreter. The op is registered in the op registry
 as ``custom.<name>``, so fusion and every pass treat it like a built-in op.
+
+The transformations (``mlc.grad``, ``mlc.jvp``, ``mlc.vmap``) need the op's
+rules, given by hand with :meth:`CustomOp.defvjp`, :meth:`CustomOp.defjvp`
+and :meth:`CustomOp.defbatch` (an op without the rule a transformation needs
+is an error naming it; deriving them from the te body is not done yet).
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from .ir.expr import BufferLoad, Reduce
 from .ir.functor import pre_order_nodes
 from .ir.tir import IRModule
 from .numpy._api import emit, hashable, numpy_function
-from .ops.registry import TensorType, list_ops, register_op, settle_pattern
+from .ops.registry import TensorType, define_rules, list_ops, register_op, settle_pattern
 from .passes.graph.inline import _stages
 from .tracer.operands import as_tracer
 
@@ -183,6 +188,32 @@ class CustomOp:
 
     def __call__(self, *args, **kwargs):
         return self._call(*args, **kwargs)
+
+    # ------------------------------------------------------------ transformation rules
+
+    def _define(self, kind: str, rule):
+        if not callable(rule):
+            raise MLCError(f"{self.op.name}.def{kind}: needs a function, got {rule!r}")
+        with _lock:
+            self._op = define_rules(self._op.name, **{kind: rule})
+        return rule
+
+    def defvjp(self, rule):
+        """Give the op its reverse-mode rule (usable as a decorator): ``rule(ct, primals, out,
+        **attrs)`` returns a cotangent per tensor input (None where zero), written with NumPy
+        functions on the traced values (:mod:`mlc.ops.rules`). ``mlc.grad`` and ``mlc.vjp`` then
+        differentiate through the op."""
+        return self._define("vjp", rule)
+
+    def defjvp(self, rule):
+        """Give the op its forward-mode rule: ``rule(primals, tangents, out, **attrs)`` returns the
+        tangent of the result (``tangents`` holds a traced value or a ``Zero`` per input)."""
+        return self._define("jvp", rule)
+
+    def defbatch(self, rule):
+        """Give the op its batching rule: ``rule(args, dims, **attrs)`` returns ``(out, out_dim)``,
+        the op applied to inputs batched along ``dims`` (None: not batched)."""
+        return self._define("batch", rule)
 
     def reference(self, *args, **kwargs):
         """Evaluate the op on the reference interpreter: the oracle its tests compare with.

@@ -6,7 +6,10 @@ An op declares
   naming the op, what was expected and what came;
 - ``lower(*tensors, **attrs)``: te tensors computing the outputs from te inputs;
 - ``reference(*arrays, **attrs)``: the NumPy implementation (the test oracle);
-- ``pattern``: how it fuses (TVM's FuseOps kinds).
+- ``pattern``: how it fuses (TVM's FuseOps kinds);
+- its transformation rules, ``jvp``, ``vjp`` and ``batch`` (:mod:`mlc.ops.rules`
+  says how they are written; :func:`define_rules` gives them to an op
+  registered without them).
 
 An ``opaque`` op whose work is no loop nest of te stages (a radix sort's
 histogram, prefix sum and scatter) declares ``prim_func(*types, **attrs)``
@@ -47,7 +50,7 @@ from ..errors import MLCError
 from ..ir.types import TensorType
 
 __all__ = ["TensorType", "NumpyAPI", "OpDef", "PATTERNS", "register_op", "register_alias", "settle_pattern", "get_op",
-           "list_ops", "list_aliases"]
+           "list_ops", "list_aliases", "define_rules"]
 
 #: Fusion patterns, from most to least fusable.
 PATTERNS = ("elemwise", "broadcast", "injective", "reduction", "out_elemwise_fusable", "opaque")
@@ -84,6 +87,10 @@ class OpDef:
 
     ``prim_func`` and ``gpu_prim_func``: an opaque op's hand-written PrimFunc, and its
     GPU version (see the module docstring); None for an op lowered by te.
+
+    ``jvp``, ``vjp`` and ``batch``: the op's forward-mode, reverse-mode and batching rules
+    (:mod:`mlc.ops.rules` gives their signatures); None where the op has none yet, which
+    the transformation that needs one reports naming the op.
     """
     name: str
     pattern: str | None
@@ -95,6 +102,9 @@ class OpDef:
     prim_func: Callable | None = None
     numpy: NumpyAPI | None = None
     gpu_prim_func: Callable | None = None
+    jvp: Callable | None = None
+    vjp: Callable | None = None
+    batch: Callable | None = None
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -103,7 +113,9 @@ _ALIASES: dict[str, str] = {}
 
 def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Callable, reference: Callable,
                 num_outputs: int | None = 1, doc: str = "", prim_func: Callable | None = None,
-                numpy: NumpyAPI | None = None, gpu_prim_func: Callable | None = None) -> OpDef:
+                numpy: NumpyAPI | None = None, gpu_prim_func: Callable | None = None,
+                jvp: Callable | None = None, vjp: Callable | None = None,
+                batch: Callable | None = None) -> OpDef:
     """Add an op; user-defined ops (``mlc.op``) use the same path.
 
     ``pattern=None`` registers the op with its fusion pattern still to be
@@ -119,8 +131,26 @@ def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Calla
     if gpu_prim_func is not None and prim_func is None:
         raise MLCError(f"op {name}: gpu_prim_func is the GPU's version of a hand-written prim_func; "
                        "declare the prim_func too (a te-lowered op gets GPU threads from the default schedule)")
-    op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc, prim_func, numpy, gpu_prim_func)
+    op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc, prim_func, numpy, gpu_prim_func,
+               jvp, vjp, batch)
     _REGISTRY[name] = op
+    return op
+
+
+def define_rules(name: str, *, jvp: Callable | None = None, vjp: Callable | None = None,
+                 batch: Callable | None = None) -> OpDef:
+    """Give op ``name`` its transformation rules (those passed; the others are kept); returns
+    the new entry. A rule the op already has is not replaced: an op's rule is defined once."""
+    op = get_op(name)
+    changes = {}
+    for kind, rule in (("jvp", jvp), ("vjp", vjp), ("batch", batch)):
+        if rule is None:
+            continue
+        if getattr(op, kind) is not None:
+            raise MLCError(f"op {op.name} already has a {kind} rule")
+        changes[kind] = rule
+    op = replace(op, **changes)
+    _REGISTRY[op.name] = op
     return op
 
 

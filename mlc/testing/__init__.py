@@ -6,6 +6,8 @@
   operator or a built module's function on each target, compare with a
   NumPy reference, and fail with the shrunk counterexample, its error in ulps
   and the IR that computed it;
+- :func:`check_grads`: a function's derivatives (``mlc.jvp``, ``mlc.vjp``, to second order)
+  against central finite differences;
 - :func:`assert_close` (no Hypothesis needed): exact for integers and bools,
   ulp/tolerance-aware for floats, NaN positions equal;
 - ``mlc.testing.pytest_plugin``: Hypothesis profiles and ``--mlc-target``.
@@ -23,6 +25,7 @@ _LAZY = {
     **{name: ("mlc.testing.strategies", name) for name in (
         "shapes", "dtypes", "arrays", "broadcastable", "elements", "FLOATS", "COMPLEX", "SIGNED", "UNSIGNED",
         "INTS", "NUMERIC", "ALL", "SPECIAL_KINDS")},
+    "check_grads": ("mlc.testing.gradients", "check_grads"),
     **{name: ("mlc.testing.check", name) for name in (
         "check_against_numpy", "check_custom_op", "Counterexample", "numpy_call",
         "default_targets", "set_default_targets")},

@@ -112,11 +112,12 @@ def _weak_int_tracer(ctx: TraceContext, v: Tracer, target: str, op: str | None):
 
 
 def trace_of(values) -> TraceContext:
-    """The trace the Tracers among ``values`` belong to (else the active one)."""
+    """The trace the Tracers among ``values`` belong to (else the active one); while a capturing
+    trace records (a function being transformed), that trace, which captures the others."""
+    ctx = current_trace()
     for v in values:
         if isinstance(v, Tracer):
-            return v._ctx
-    ctx = current_trace()
+            return ctx if ctx is not None and ctx.captures and ctx.accepts(v) else v._ctx
     if ctx is None:
         raise TraceError("no trace is active; mlc.numpy functions trace only inside @mlc.jit")
     return ctx
@@ -159,7 +160,7 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
         if v is None:
             out.append(None)
         elif isinstance(v, Tracer):
-            if v._ctx is not ctx:
+            if not ctx.accepts(v):
                 raise TraceError("a traced value from another (finished) trace was used; a traced "
                                  "value escaped its function" + describe_location(user_location()))
             if v.weak:

@@ -29,7 +29,7 @@ from ..ops.registry import TensorType, get_op
 from .source import describe_location, user_location
 from .tracer import Tracer
 
-__all__ = ["TraceContext", "current_trace", "is_tracing", "MAX_ELEMENTS", "check_element_count"]
+__all__ = ["TraceContext", "current_trace", "is_tracing", "MAX_ELEMENTS", "check_element_count", "CALL"]
 
 #: The most elements a traced array may hold. Loop variables and indices are int32
 #: (``dt.INDEX``); a schedule's fused loop over a larger array would overflow them.
@@ -71,6 +71,10 @@ def is_tracing() -> bool:
 #: ``check_range``'s dtype for an integer power's exponent: it must not be negative.
 EXPONENT = "exponent"
 
+#: The op of a binding that calls a traced function with derivative rules of its own
+#: (:meth:`TraceContext.emit_call`); no registry op has this name.
+CALL = "call"
+
 #: Ops whose NumPy counterpart returns a view of its (first) operand.
 VIEW_OPS = frozenset({"slice", "reshape", "transpose", "moveaxis", "expand_dims", "squeeze",
                       "broadcast_to", "flip", "diagonal", "real", "imag"})
@@ -85,8 +89,18 @@ def _same_contents(kept: np.ndarray, array: np.ndarray) -> bool:
 class TraceContext:
     """Records one traced function; use as a context manager, then :meth:`finish`."""
 
-    def __init__(self, name: str = "main"):
+    def __init__(self, name: str = "main", capture: bool = False):
         self.name = name
+        #: a trace that captures: values of the traces active around it that its function uses
+        #: (closures) become inputs of its graph (:meth:`capture`), as a transformation
+        #: (mlc.grad, mlc.vmap) traces a function called inside another trace
+        self.captures = capture
+        #: the outer value and the input standing for it, per captured value
+        self.captured: list[tuple[Tracer, Var]] = []
+        self._captured_atoms: dict[int, Tracer] = {}
+        #: where the ops recorded now come from, when not the user's line being traced: a
+        #: transformation recording the derivative of a binding names that binding's line
+        self.location = None
         self.inputs: list[Var] = []
         self.bindings: list[Binding] = []
         self._counter = 0
@@ -114,6 +128,30 @@ class TraceContext:
         stack = _stack()
         if stack and stack[-1] is self:
             stack.pop()
+
+    def is_active(self) -> bool:
+        """Whether this trace is recording now (entered and not yet left, in this thread)."""
+        return any(t is self for t in _stack())
+
+    def capture(self, value: Tracer) -> Tracer:
+        """This trace's stand-in for ``value``, a traced value of an enclosing active trace: a new
+        input of this graph (one per outer value); a constant is used as it is."""
+        if value._ctx is self:
+            return value
+        if isinstance(value._atom, Constant):
+            return self._tracer(value._atom, value.weak)
+        inner = self._captured_atoms.get(id(value._atom))
+        if inner is None:
+            var = Var(f"captured{len(self.captured)}", value._atom.type)
+            self.inputs.append(var)
+            self.captured.append((value, var))
+            inner = self._captured_atoms[id(value._atom)] = self._tracer(var, value.weak)
+        return inner if inner.weak == value.weak else Tracer(self, inner._atom, value.weak)
+
+    def accepts(self, value: Tracer) -> bool:
+        """Whether ``value`` may be an operand here: this trace's own, or (for a capturing
+        trace) one of an enclosing trace that is still recording."""
+        return value._ctx is self or (self.captures and value._ctx.is_active())
 
     # ------------------------------------------------------------- values
 
@@ -179,7 +217,16 @@ class TraceContext:
     # --------------------------------------------------------------- ops
 
     def emit(self, op_name: str, args, attrs: dict | None = None):
-        """Record ``op_name(*args, **attrs)``; returns a Tracer (a tuple for multi-output ops)."""
+        """Record ``op_name(*args, **attrs)``; returns a Tracer (a tuple for multi-output ops).
+
+        While a capturing trace runs inside this one, the op is recorded there (its operands
+        from this trace captured), so everything a transformed function computes is part of
+        the graph that is transformed."""
+        inner = current_trace()
+        if inner is not self and inner is not None and inner.captures and self.is_active():
+            return inner.emit(op_name, args, attrs)
+        if self.captures:
+            args = [a if a._ctx is self or not a._ctx.is_active() else self.capture(a) for a in args]
         for a in args:
             if a._ctx is not self:
                 raise TraceError(
@@ -210,13 +257,27 @@ class TraceContext:
                 raise ShapeError(f"{err}{describe_location(user_location(2))}") from None
         out_vars = tuple(Var(self._fresh(), t) for t in outs)
         binding = Binding(out_vars, op_name, tuple(a._atom for a in args),
-                          tuple(sorted(attrs.items())), user_location(2))
+                          tuple(sorted(attrs.items())), self.location or user_location(2))
         self.bindings.append(binding)
         tracers = tuple(self._tracer(v) for v in out_vars)
         if op_name in VIEW_OPS:  # NumPy's result shares the operand's memory
             tracers[0].shares = "view"
             args[0].shares = args[0].shares or "view"
         return tracers if isinstance(result, (tuple, list)) else tracers[0]
+
+    def emit_call(self, body: Graph, rules, args) -> tuple:
+        """Record a call of ``body`` (a traced function with its own derivative rules, ``rules``:
+        :mod:`mlc.transforms.custom`) on ``args``; returns a Tracer per result. Such a binding
+        lives only in the graph a transformation traces: the transformation applies ``rules``,
+        or inlines ``body`` into the graph it records."""
+        inner = current_trace()
+        if inner is not self and inner is not None and inner.captures and self.is_active():
+            return inner.emit_call(body, rules, args)
+        args = [a if a._ctx is self or not self.captures else self.capture(a) for a in args]
+        out_vars = tuple(Var(self._fresh(), v.type) for v in body.outputs)
+        self.bindings.append(Binding(out_vars, CALL, tuple(a._atom for a in args),
+                                     (("body", body), ("rules", rules)), self.location or user_location(2)))
+        return tuple(self._tracer(v) for v in out_vars)
 
     def _fresh(self) -> str:
         name = f"lv{self._counter}"

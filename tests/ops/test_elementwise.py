@@ -36,6 +36,7 @@ UNARY = {
     "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh, "log2": np.log2,
     "log10": np.log10, "signbit": np.signbit, "exp2": np.exp2, "fabs": np.fabs,
     "deg2rad": np.deg2rad, "rad2deg": np.rad2deg, "cbrt": np.cbrt, "spacing": np.spacing,
+    "stop_gradient": np.array,  # the value itself, of every dtype
 }
 
 

@@ -115,3 +115,14 @@ def test_fusion_of_a_long_graph_needs_no_recursion():
 
     g = fuse_ops(traced(f, X))
     assert sum(len(ops) for ops in group_ops(g)) == 3000
+
+
+def test_an_op_with_a_hand_written_kernel_returns_every_output():
+    """eigh's PrimFunc writes both its outputs: a program using one still builds (the group
+    returns the other too; it failed to lower, 'the group must return every output')."""
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    g = fused(lambda m: mlc.numpy.linalg.eigh(m)[1] * 2, a)
+    (group,) = [b for b in g.bindings if b.op == "fused" and "eigh" in b.attr("name")]
+    assert len(group.outputs) == 2
+    np.testing.assert_allclose(np.abs(mlc.jit(lambda m: mlc.numpy.linalg.eigh(m)[1] * 2)(a)),
+                               np.abs(np.linalg.eigh(a)[1] * 2), rtol=1e-12)

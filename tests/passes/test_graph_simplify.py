@@ -112,3 +112,12 @@ def test_verify_graph_rejects_malformed_graphs():
     with pytest.raises(mlc.IRError, match="view binding"):
         bad = Var("bad", TensorType((3,), "float32"))
         verify_graph(Graph((x,), (Binding((bad,), "view", (x,)),), (bad,)))
+
+
+def test_fold_leaves_results_with_dynamic_axes():
+    """A constant broadcast to a dynamic axis (the ones a gradient starts from) is sized only at
+    the call: not folded (folding asked its symbolic size for a truth value and crashed)."""
+    f = mlc.jit(lambda x: mlc.grad(lambda v: np.sum(np.sin(v)))(x), dynamic=("x", 0))
+    for n in (3, 5):
+        x = np.linspace(0, 1, n)
+        np.testing.assert_allclose(f(x), np.cos(x), rtol=1e-12)

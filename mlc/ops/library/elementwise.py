@@ -469,6 +469,9 @@ elementwise_op("real", 1, lambda a: _e.real(a) if dt.is_complex(a.dtype) else a,
                np.real, "The real part of a complex operand (real operands as they are).")
 elementwise_op("imag", 1, lambda a: _e.imag(a) if dt.is_complex(a.dtype) else _e.const(0, a.dtype),
                _part_rule, np.imag, "The imaginary part of a complex operand (zeros for real ones).")
+elementwise_op("stop_gradient", 1, lambda a: a, _complex_parts_rule, lambda x: x,
+               "``x`` itself, a constant to the transformations: zero tangents and cotangents "
+               "(``mlc.stop_gradient``).")
 elementwise_op("erf", 1, _e.erf, _float_rule("erf"), _erf_reference, "The error function (float math).")
 elementwise_op("erfinv", 1, _e.erfinv, _float_rule("erfinv"), _erfinv_reference,
                "The inverse error function (SciPy's ``erfinv``, by Giles' polynomials; float math).")

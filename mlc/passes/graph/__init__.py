@@ -1,7 +1,7 @@
 """Graph passes, each a pure, named ``Graph -> Graph`` function in its own module.
 
 :func:`run_graph_passes` runs :data:`GRAPH_PIPELINE`: dead code elimination,
-common subexpression elimination, constant folding, fusion, reshapes as
+common subexpression elimination, constant folding, algebraic simplification, fusion, reshapes as
 views, lowering of each fused group to one PrimFunc, memory planning, and the
 graph's ``main`` PrimFunc that allocates the workspace and calls the kernels.
 """
@@ -14,11 +14,12 @@ from .inline import inline_stages
 from .lower import lower_group, lower_to_tir
 from .pipeline import GRAPH_PIPELINE, run_graph_passes
 from .plan import plan_memory
+from .simplify import simplify_algebra
 from .verify import verify_graph
 from .views import reshape_to_view
 
 __all__ = [
     "GRAPH_PIPELINE", "run_graph_passes", "dead_code_elimination",
     "common_subexpression_elimination", "emit_main", "fold_constants", "fuse_ops", "inline_stages",
-    "lower_group", "lower_to_tir", "plan_memory", "reshape_to_view", "verify_graph",
+    "lower_group", "lower_to_tir", "plan_memory", "reshape_to_view", "simplify_algebra", "verify_graph",
 ]

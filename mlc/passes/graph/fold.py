@@ -32,6 +32,8 @@ _NOT_OPS = ("fused", "call_tir", "call_dps_packed", "view")
 
 def _evaluate(b: Binding) -> list[Constant] | None:
     inputs = [a.data for a in b.args]
+    if not all(isinstance(n, int) for v in b.outputs for n in v.shape):  # a dynamic axis: sized at run time
+        return None
     out_size = sum(v.type.size for v in b.outputs)
     if out_size > max(SMALL_CONSTANT, sum(a.size for a in inputs)):
         return None

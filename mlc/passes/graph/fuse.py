@@ -277,7 +277,11 @@ def _make_group(members: list[Binding], used_outside: set[int]) -> Binding:
         for a in b.args:
             if isinstance(a, Var) and id(a) not in inside:
                 inputs.setdefault(id(a), a)
-    outputs = tuple(v for b in members for v in b.outputs if id(v) in used_outside)
+    if len(members) == 1 and get_op(members[0].op).prim_func is not None:
+        # a hand-written PrimFunc writes all its outputs: the group returns them, used or not
+        outputs = members[0].outputs
+    else:
+        outputs = tuple(v for b in members for v in b.outputs if id(v) in used_outside)
     name = group_name([b.op for b in members])
     body = Graph(tuple(inputs.values()), tuple(members), outputs, name=name)  # printed under that name
     return Binding(outputs, "fused", tuple(inputs.values()), (("body", body), ("name", name)),

@@ -5,6 +5,7 @@
 dead_code_elimination
 common_subexpression_elimination
 fold_constants
+simplify_algebra
 dead_code_elimination
 fuse_ops
 reshape_to_view
@@ -25,6 +26,7 @@ from .fold import fold_constants
 from .fuse import fuse_ops
 from .lower import lower_to_tir
 from .plan import plan_memory
+from .simplify import simplify_algebra
 from .views import reshape_to_view
 from .verify import verify_graph
 
@@ -37,6 +39,7 @@ GRAPH_PIPELINE: tuple[GraphPass, ...] = (
     dead_code_elimination,
     common_subexpression_elimination,
     fold_constants,
+    simplify_algebra,
     dead_code_elimination,
     fuse_ops,
     reshape_to_view,
