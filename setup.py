@@ -12,12 +12,13 @@ setup(
     install_requires=["numpy>=2.3", "llvmlite>=0.48"],
     extras_require={
         # ndindex and pytest-json-report: the Array API conformance suite (tests/test_array_api.py);
-        # onnx: mlc.frontend.from_onnx's tests; lightgbm and matplotlib: mlc.tune's cost model and
+        # onnx: mlc.frontend.from_onnx's tests; scikit-learn: its bundled digits data set, which the
+        # training examples and their tests learn from; lightgbm and matplotlib: mlc.tune's cost model and
         # tuning-curve tests (its Ray test skips, visibly, without the `distributed` extra);
         # cuda-python + the NVRTC wheel: tests/cuda compiles every generated kernel (no GPU needed);
         # pytest-xdist: ./run test spreads the suite over every core (-n auto)
         "test": ["pytest>=7", "pytest-xdist>=3.5", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report",
-                 "onnx>=1.15", "lightgbm>=4.0", "matplotlib>=3.7", "cuda-python>=12.6,<13",
+                 "onnx>=1.15", "scikit-learn>=1.3", "lightgbm>=4.0", "matplotlib>=3.7", "cuda-python>=12.6,<13",
                  "nvidia-cuda-nvrtc-cu12"],
         # mlc.tune: the cost model (LightGBM), the progress bar, Database.plot
         "tune": ["lightgbm>=4.0", "tqdm>=4.60", "matplotlib>=3.7"],
