@@ -8,7 +8,7 @@ from __future__ import annotations
 __all__ = [
     "MLCError", "TraceError", "ShapeError", "AxisError", "DTypeError", "ScheduleError",
     "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError", "ConfigError",
-    "MLCWarning", "PerformanceWarning", "GlobalChangedWarning",
+    "ToolchainError", "LoadError", "MLCWarning", "PerformanceWarning", "GlobalChangedWarning",
 ]
 
 
@@ -47,6 +47,16 @@ class CompileError(MLCError):
     def __init__(self, message: str, source: str | None = None):
         super().__init__(message)
         self.source = source
+
+
+class ToolchainError(CompileError):
+    """Exporting a library needs a C compiler/linker (``cc=``, or cc, gcc or clang on PATH)
+    that is missing or failed; the message names the command and what it printed."""
+
+
+class LoadError(MLCError):
+    """A library file (``mlc.runtime.load``) cannot be loaded here: damaged, truncated or not
+    one mlc exported, built for a CPU this machine is not, or by an incompatible mlc."""
 
 
 class BoundsError(MLCError, IndexError):

@@ -190,7 +190,7 @@ def target_kind(name: str, what: str = "target kind") -> TargetKind:
     raise MLCError(f"{head}; the known target kinds are: {describe_known_kinds()}")
 
 
-_FIELDS = ("cpu", "features", "arch")
+_FIELDS = ("cpu", "features", "arch", "triple")
 
 
 @frozen
@@ -199,13 +199,15 @@ class Target:
 
     ``cpu`` and ``features`` are LLVM's names for llvm (host values by default;
     ``features`` "" means the CPU's own); ``arch`` is a GPU architecture
-    ("sm_80"). What else a target knows comes from its kind
+    ("sm_80"); ``triple`` an LLVM target triple for code built for another kind of
+    machine ("aarch64-linux-gnu"; "" is this machine's). What else a target knows comes from its kind
     (:attr:`TargetKind.properties`).
     """
     kind: str
     cpu: str = ""
     features: str = ""
     arch: str = ""
+    triple: str = ""
 
     def __post_init__(self):
         if not isinstance(self.kind, str):

@@ -33,7 +33,7 @@ from .llvm_output import captured_stderr, llvm_output  # noqa: E402
 
 __all__ = ["host_cpu", "known_cpus", "known_features", "check_cpu_and_features", "vector_bits",
            "converts_int64_vectors", "has_avx512_vnni", "VNNI_CPUS",
-           "REFUSED_FLAGS"]
+           "REFUSED_FLAGS", "llvm_target"]
 
 _MODE = "is not a CPU feature but the mode the code runs in, fixed by the x86_64 target"
 #: Flags LLVM knows that x86_64 code cannot be generated with (LLVM aborts the process on
@@ -53,6 +53,30 @@ _HELP_SCRIPT = ("import llvmlite.binding as llvm; llvm.initialize_native_target(
 def _initialise() -> None:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+
+
+@lru_cache(maxsize=1)
+def _initialise_all() -> None:
+    llvm.initialize_all_targets()
+    llvm.initialize_all_asmprinters()
+
+
+def llvm_target(triple: str = "") -> llvm.Target:
+    """LLVM's target for ``triple`` ("" is this machine's); an MLCError for a triple this
+    LLVM cannot generate code for.
+
+    >>> llvm_target("aarch64-linux-gnu").name
+    'aarch64'
+    """
+    _initialise()
+    if not triple:
+        return llvm.Target.from_default_triple()
+    _initialise_all()
+    try:
+        return llvm.Target.from_triple(triple)
+    except RuntimeError as err:
+        raise MLCError(f"unknown target triple {triple!r} for -mtriple ({err}); give one LLVM "
+                       "knows, such as 'aarch64-linux-gnu' or 'x86_64-linux-gnu'") from None
 
 
 @lru_cache(maxsize=1)
@@ -120,13 +144,34 @@ def _section(text: str, title: str) -> list[str]:
     return names
 
 
-def check_cpu_and_features(cpu: str, features: str) -> None:
+def check_cpu_and_features(cpu: str, features: str, triple: str = "") -> None:
     """Raise :class:`MLCError` unless LLVM knows ``cpu`` ("" for its default) and every
     ``+name``/``-name`` of the comma-separated ``features``, and none is one of
-    :data:`REFUSED_FLAGS`."""
+    :data:`REFUSED_FLAGS`. ``triple``: another architecture than this machine's
+    (``"aarch64-linux-gnu"``), whose names LLVM checks as it makes a target machine."""
+    if triple:
+        _check_foreign(cpu, features, triple)
+        return
     if (cpu, features) == host_cpu():
         return
     _check(cpu, features)
+
+
+@lru_cache(maxsize=16)
+def _check_foreign(cpu: str, features: str, triple: str) -> None:
+    """:func:`check_cpu_and_features` for another architecture: LLVM warns on stderr of a
+    CPU or feature it does not know for ``triple``'s target, and the warning is the error."""
+    target = llvm_target(triple)
+    for flag in filter(None, features.split(",")):
+        if flag[0] not in "+-":
+            raise MLCError(f"-mattr={features!r} has {flag!r}, not a +feature or -feature; write "
+                           "the features as -mattr=+neon,-sve (no spaces)")
+    with captured_stderr() as captured:
+        target.create_target_machine(cpu=cpu, features=features, opt=2)
+    for line in captured.text.splitlines():
+        if "not a recognized" in line:
+            raise MLCError(f"{line.strip()} ({triple}); give -mcpu= and -mattr= names LLVM knows for "
+                           f"{target.name}, such as -mcpu=cortex-a72 for aarch64")
 
 
 @lru_cache(maxsize=64)
@@ -182,22 +227,23 @@ define void @probe_int64(ptr %p) {
 
 
 @lru_cache(maxsize=32)
-def _probe_assembly(cpu: str, features: str) -> str:
-    """LLVM's assembly of :data:`_PROBE` for ``cpu`` and ``features``: what it says about the
-    vector registers and conversions that code gets."""
-    check_cpu_and_features(cpu, features)
+def _probe_assembly(cpu: str, features: str, triple: str = "") -> str:
+    """LLVM's assembly of :data:`_PROBE` for ``cpu`` and ``features`` (on ``triple``'s
+    architecture; "": this machine's): what it says about the vector registers and
+    conversions that code gets."""
+    check_cpu_and_features(cpu, features, triple)
     _initialise()
     with llvm_output():
-        machine = llvm.Target.from_default_triple().create_target_machine(cpu=cpu, features=features, opt=2)
+        machine = llvm_target(triple).create_target_machine(cpu=cpu, features=features, opt=2)
         return machine.emit_assembly(llvm.parse_assembly(_PROBE))
 
 
 @lru_cache(maxsize=32)
-def vector_bits(cpu: str, features: str) -> int:
+def vector_bits(cpu: str, features: str, triple: str = "") -> int:
     """Width in bits of the vector registers LLVM generates code with for ``cpu`` and
     ``features`` (512 with AVX-512, 256 with AVX, else 128), asked of LLVM itself: it
     compiles a 16-float addition and the registers it used say."""
-    asm = _probe_assembly(cpu, features)
+    asm = _probe_assembly(cpu, features, triple)
     asm = asm[:asm.find("probe_int64:")]
     for register, bits in (("zmm", 512), ("ymm", 256)):
         if re.search(rf"%{register}\d", asm):
@@ -211,7 +257,7 @@ VNNI_CPUS = frozenset({"cascadelake", "cooperlake", "icelake-client", "icelake-s
                        "graniterapids-d", "diamondrapids", "znver4", "znver5"})
 
 
-def has_avx512_vnni(cpu: str, features: str) -> bool:
+def has_avx512_vnni(cpu: str, features: str, triple: str = "") -> bool:
     """Whether code for ``cpu`` and ``features`` may use AVX-512 VNNI (``vpdpbusd`` on 512-bit
     vectors): the features say so (``+avx512vnni``/``-avx512vnni``; the host's list every
     feature) or, where they say nothing, the CPU has it; and its vectors are 512 bits wide
@@ -221,14 +267,63 @@ def has_avx512_vnni(cpu: str, features: str) -> bool:
     (True, False, False)
     """
     flags = {f[1:]: f[0] == "+" for f in features.split(",") if f[:1] in "+-" and len(f) > 1}
-    return flags.get("avx512vnni", cpu in VNNI_CPUS) and vector_bits(cpu, features) == 512
+    return flags.get("avx512vnni", cpu in VNNI_CPUS) and vector_bits(cpu, features, triple) == 512
 
 
 @lru_cache(maxsize=32)
-def converts_int64_vectors(cpu: str, features: str) -> bool:
+def converts_int64_vectors(cpu: str, features: str, triple: str = "") -> bool:
     """Whether LLVM converts a vector of doubles to int64 in vector registers for ``cpu``
     and ``features``, asked of LLVM itself: on x86 that takes AVX-512DQ (``vcvttpd2qq``);
     AVX2 has no such instruction, and LLVM converts lane by lane through scalar registers
     (``cvttsd2si``)."""
-    asm = _probe_assembly(cpu, features)
+    asm = _probe_assembly(cpu, features, triple)
     return not re.search(r"cvttsd2si", asm[asm.find("probe_int64:"):])
+
+
+#: x86 instructions whose presence in LLVM's code for a CPU shows that it has a feature:
+#: feature -> (the IR of a function using it, a pattern of the instruction LLVM then emits).
+_FEATURE_PROBES = {
+    "sse4.1": ("define <4 x i32> @p(<4 x i32> %a, <4 x i32> %b) {\n  %c = mul <4 x i32> %a, %b\n  ret <4 x i32> %c\n}",
+               r"pmulld"),
+    "popcnt": ("declare i32 @llvm.ctpop.i32(i32)\ndefine i32 @p(i32 %a) {\n  %c = call i32 @llvm.ctpop.i32(i32 %a)\n"
+               "  ret i32 %c\n}", r"\bpopcnt"),
+    "avx": ("define <8 x float> @p(<8 x float> %a, <8 x float> %b) {\n  %c = fadd <8 x float> %a, %b\n"
+            "  ret <8 x float> %c\n}", r"vaddps\s+%ymm"),
+    "avx2": ("define <8 x i32> @p(<8 x i32> %a, <8 x i32> %b) {\n  %c = add <8 x i32> %a, %b\n  ret <8 x i32> %c\n}",
+             r"vpaddd\s+%ymm"),
+    "fma": ("declare <4 x float> @llvm.fma.v4f32(<4 x float>, <4 x float>, <4 x float>)\n"
+            "define <4 x float> @p(<4 x float> %a, <4 x float> %b, <4 x float> %c) {\n"
+            "  %d = call <4 x float> @llvm.fma.v4f32(<4 x float> %a, <4 x float> %b, <4 x float> %c)\n"
+            "  ret <4 x float> %d\n}", r"vfmadd"),
+    "bmi2": ("define i64 @p(i64 %a, i64 %b) {\n  %c = shl i64 %a, %b\n  ret i64 %c\n}", r"shlx"),
+    "f16c": ("define <4 x float> @p(<4 x half> %a) {\n  %c = fpext <4 x half> %a to <4 x float>\n"
+             "  ret <4 x float> %c\n}", r"vcvtph2ps"),
+    "avx512f": ("define <16 x float> @p(<16 x float> %a, <16 x float> %b) {\n  %c = fadd <16 x float> %a, %b\n"
+                "  ret <16 x float> %c\n}", r"%zmm"),
+}
+
+
+@lru_cache(maxsize=16)
+def required_features(cpu: str, features: str, triple: str = "") -> frozenset[str]:
+    """The CPU features (LLVM's names) code for ``cpu`` and ``features`` may use: those
+    ``features`` turns on, and on x86 those the CPU itself has, asked of LLVM (code that
+    needs them is compiled for the CPU, and the instructions LLVM picks say which it
+    has: AVX2 if it adds 256-bit integer vectors in one instruction, ...). A machine
+    that lacks one may crash running the code (an exported library's loader checks).
+
+    >>> sorted(required_features("haswell", ""))
+    ['avx', 'avx2', 'bmi2', 'f16c', 'fma', 'popcnt', 'sse4.1']
+    """
+    flags = {f[1:]: f[0] == "+" for f in features.split(",") if f[:1] in "+-" and len(f) > 1}
+    found = {name for name, on in flags.items() if on}
+    arch = (triple or llvm.get_process_triple()).split("-", 1)[0]
+    if arch == "x86_64":
+        check_cpu_and_features(cpu, features, triple)
+        with llvm_output():
+            machine = llvm_target(triple).create_target_machine(cpu=cpu, features=features, opt=2)
+            for name, (text, pattern) in _FEATURE_PROBES.items():
+                if flags.get(name, True) and re.search(pattern, machine.emit_assembly(llvm.parse_assembly(text))):
+                    found.add(name)
+    elif arch == "aarch64":
+        found.add("neon")
+    return frozenset(found)

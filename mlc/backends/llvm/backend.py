@@ -40,14 +40,14 @@ class LLVMBackend:
         return codegen_llvm(mod, target, check_bounds=options.check_bounds, fast_math=options.fast_math)
 
     def load(self, artifact: LLVMSource, mod, target, options: BuildOptions):
-        return load_llvm(artifact, mod, target)
+        return load_llvm(artifact, mod, target, options.fast_math)
 
     def begin(self, mod, target, options: BuildOptions) -> LLVMBuild | None:
         """A build of ``mod`` that compiles each kernel on another thread while the driver
         prepares the next; None where no other thread may build (``mlc.get_num_threads()``
         is 1, or llvmlite's calls cannot be made unlocked): the build goes stage by stage."""
-        if get_num_threads() <= 1 or not threaded.available():
-            return None
+        if get_num_threads() <= 1 or not threaded.available() or target.triple:
+            return None  # (code for another machine: nothing to load, the stages in turn)
         return LLVMBuild(mod, target, check_bounds=options.check_bounds, fast_math=options.fast_math)
 
     def __repr__(self) -> str:

@@ -38,7 +38,7 @@ from ...errors import CompileError
 from ...runtime.threads import get_num_threads
 from ..llvm_output import covered, llvm_output
 from ...target import Target
-from ..llvm_cpus import vector_bits
+from ..llvm_cpus import llvm_target, vector_bits
 from . import object_cache, support, threaded
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols
@@ -57,27 +57,32 @@ def _initialise() -> None:
     register_symbols()
 
 
-def _create_target_machine(cpu: str, features: str, opt: int = 3) -> llvm.TargetMachine:
+def _create_target_machine(cpu: str, features: str, opt: int = 3, triple: str = "",
+                           reloc: str = "default") -> llvm.TargetMachine:
+    """A TargetMachine for ``cpu`` and ``features`` on ``triple`` ("": this machine), for the
+    JIT, or (``reloc="pic"``) for position-independent code a shared library links."""
     _initialise()
-    target = llvm.Target.from_default_triple()
+    target = llvm_target(triple)
     with llvm_output():
-        return target.create_target_machine(cpu=cpu, features=_tuned_features(cpu, features), opt=opt, jit=True)
+        return target.create_target_machine(cpu=cpu, features=_tuned_features(cpu, features, triple), opt=opt,
+                                            reloc=reloc, jit=reloc == "default")
 
 
-def _tuned_features(cpu: str, features: str) -> str:
+def _tuned_features(cpu: str, features: str, triple: str = "") -> str:
     """``features``, and on a CPU with 512-bit vectors ``-prefer-256-bit``: mlc's schedules
     use whole zmm registers there (16 float lanes), and so should the loops they leave
     to LLVM's vectorizers, which LLVM's tuning for Intel's AVX-512 CPUs (Skylake to
     Emerald Rapids) would widen to 256 bits only."""
-    if vector_bits(cpu, features) != 512:
+    if vector_bits(cpu, features, triple) != 512:
         return features
     return f"{features},-prefer-256-bit" if features else "-prefer-256-bit"
 
 
 @lru_cache(maxsize=8)
-def target_machine(cpu: str, features: str) -> llvm.TargetMachine:
-    """The shared TargetMachine for optimisation and code emission (cached)."""
-    return _create_target_machine(cpu, features)
+def target_machine(cpu: str, features: str, triple: str = "") -> llvm.TargetMachine:
+    """The shared TargetMachine for optimisation and code emission (cached); ``triple``:
+    another architecture's (nothing built for it is loaded here)."""
+    return _create_target_machine(cpu, features, triple=triple)
 
 
 @lru_cache(maxsize=2)
@@ -88,7 +93,7 @@ def _quick_target_machine(cpu: str, features: str) -> llvm.TargetMachine:
 
 def target_layout(target: Target) -> tuple[str, str]:
     """(triple, data layout) to stamp on modules generated for ``target``."""
-    tm = target_machine(target.cpu, target.features)
+    tm = target_machine(target.cpu, target.features, target.triple)
     return tm.triple, str(tm.target_data)
 
 
@@ -512,7 +517,7 @@ def optimise(units: str | Sequence[str], target: Target) -> str:
         _initialise()
         texts = []
         for text in units:
-            module = _optimised_module(text, target_machine(target.cpu, target.features))
+            module = _optimised_module(text, target_machine(target.cpu, target.features, target.triple))
             try:
                 texts.append(str(module))
             finally:
@@ -610,7 +615,8 @@ def emit_assembly(units: str | Sequence[str], target: Target) -> str:
     for text in units:
         try:
             with llvm_output(), _LOCK:
-                texts.append(target_machine(target.cpu, target.features).emit_assembly(llvm.parse_assembly(text)))
+                texts.append(target_machine(target.cpu, target.features, target.triple).emit_assembly(
+                    llvm.parse_assembly(text)))
         except RuntimeError as err:
             raise CompileError(f"LLVM could not emit assembly: {err}", source=text) from None
     return "\n".join(texts)

@@ -2,7 +2,7 @@
 
 :data:`LLVM_TIR_PASSES` is the TIR pipeline the driver runs before codegen;
 :func:`codegen_llvm` generates the functions into as many LLVM modules as the
-build has threads (:func:`generate_units`: each kernel, and each parallel loop body,
+build has threads (:func:`~.generate.generate_units`: each kernel, and each parallel loop body,
 into the smallest so far, a few a module rather than one each, since every module
 costs a pipeline of its own, some 2 ms) and :func:`load_llvm` optimises them side by
 side and loads them into one engine. Each function is then called through a
@@ -21,276 +21,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from llvmlite import ir
-
 from ...config import config
-from ...errors import CompileError, IRError, MLCError
+from ...errors import CompileError, MLCError
 from ...ir.calls import CallPacked, is_graph_main
-from ...ir.expr import IntImm
 from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
-from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
-from ...passes.tir.vectorize import vectorize_loops
 from ...runtime.callbacks import CallbackTable
+from ...runtime.exported import function_entry
 from ...runtime.module import Function, Module, param_specs, written_params
 from ...runtime.packed import get_func
-from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT, data_pointer
+from ...runtime.pointers import data_pointer
+from ...runtime.portable import write_portable
 from ...runtime.threads import get_num_threads
 from ...target import Target
 from ..llvm_cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from . import parallel
-from .codegen import CALLBACK_TABLE_SYMBOL, FunctionCalls, emit_function, launch_only
-from .entries import emit_checked_entry, expected_objects, required_flags, table_symbol
-from .streaming import streaming_threshold
-from .jit import CompiledModule, UnitBuild, compile_ir, emit_assembly, optimise, target_layout
+from .codegen import CALLBACK_TABLE_SYMBOL, launch_only
+from .entries import expected_objects, required_flags, table_symbol
+from .export.library import export_library
+from .generate import (LLVM_TIR_PASSES, BodyPlacement, Emitter, emit_object_entry, generate_ir, generate_units,
+                       instructions, lower_for_llvm, symbol_names, vectorize_loops_for_llvm)
+from .jit import CompiledModule, UnitBuild, compile_ir, emit_assembly, optimise
 from .memory import free_kept_blocks
-from .parallel import PREFIX as PARALLEL_PREFIX, set_num_threads
-from .symbols import PARALLEL_HOMES_SYMBOL, PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL, RUNTIME_SYMBOLS
-from .types import PTR
-from .vecmath import VECTOR_FORMS
-from .targeting import set_module_target
+from .parallel import set_num_threads
 
 __all__ = ["LLVM_TIR_PASSES", "vectorize_loops_for_llvm", "codegen_llvm", "load_llvm", "compile_sources", "lower_for_llvm", "LLVMModule",
            "LLVMSource", "LLVMBuild", "generate_ir", "generate_units", "symbol_names", "emit_object_entry"]
-
-def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
-    """``func`` unchanged; with ``MLC_DEBUG``, first checked to hold only loops and flat
-    buffers (:func:`~mlc.passes.tir.verify_lowered`), what the codegen accepts."""
-    if config().debug:
-        try:
-            verify_lowered(func)
-        except IRError as err:
-            raise IRError(f"invalid IR after lowering: {err}") from None
-    return func
-
-
-def vectorize_loops_for_llvm(func: PrimFunc) -> PrimFunc:
-    """:func:`~mlc.passes.tir.vectorize_loops` as the llvm backend runs it: calls of the
-    math ops this backend emits as vector code (:data:`.vecmath.VECTOR_FORMS`: sin, cos and
-    tan, and the lanewise routines such as exp, log and tanh, of float32 and float64) are
-    vectorized with the rest of their loop; loops calling other math ops (atan, asin, acos,
-    atan2, pow) stay loops, for LLVM's loop vectorizer to widen with the scalar routines
-    inlined."""
-    return vectorize_loops(func, math_calls=VECTOR_FORMS)
-
-
-#: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm` takes.
-LLVM_TIR_PASSES = (*(vectorize_loops_for_llvm if p is vectorize_loops else p for p in LOWER_PIPELINE),
-                   verify_lowered_when_debugging)
-
-_RESERVED = (frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
-             | {PARALLEL_STATE_SYMBOL, PARALLEL_HOMES_SYMBOL, PLACEMENT_KEY_SYMBOL})
-
-
-def symbol_names(names) -> dict[str, str]:
-    """LLVM symbol of each function: its name, unless that would shadow a runtime symbol."""
-    taken = set(_RESERVED)
-    out = {}
-    for name in names:
-        internal = name.startswith(("llvm", "__mlc"))  # LLVM's and mlc's own (.parallel) names
-        symbol = name if name not in taken and not internal else f"mlc_{name}"
-        n = 0
-        while symbol in taken:
-            n += 1
-            symbol = f"mlc_{name}_{n}"
-        taken.add(symbol)
-        out[name] = symbol
-    return out
-
-
-def generate_ir(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
-                sites: SiteTable | None = None, fast_math: bool = False,
-                library: list | None = None, objects: dict[str, str] | None = None) -> str:
-    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc), all in one LLVM
-    module: :func:`generate_units` with one unit."""
-    return generate_units(funcs, target, symbols, sites, fast_math, library, objects, units=1)[0]
-
-
-def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str, str] | None = None,
-                   sites: SiteTable | None = None, fast_math: bool = False,
-                   library: list | None = None, objects: dict[str, str] | None = None,
-                   units: int = 1, checked: dict[str, str] | None = None) -> tuple[str, ...]:
-    """LLVM IR text of the lowered functions ``funcs`` (name -> PrimFunc), spread over up to
-    ``units`` LLVM modules that the JIT optimises side by side (:func:`~.jit.compile_ir`).
-
-    Each kernel goes, in order, into the module with the fewest instructions so far, so
-    that the modules take LLVM about as long each, and so does the body of each of its
-    parallel loops (with the loop's task, :mod:`.parallel`): a kernel of many loops (a
-    sort's passes, a convolution's padding, packing and product) is optimised on several
-    threads. A graph's ``main`` (:mod:`mlc.ir.calls`) goes into the smallest too,
-    declaring the kernels it calls from the others. A module left empty is dropped.
-
-    A main's library calls are appended to ``library`` in the order of their callback
-    index, and the symbol of its object entry (:func:`emit_object_entry`), if it has one,
-    goes into ``objects`` under its name; so does each function's in a build without a
-    main (``mlc.build`` of tensor programs, whose functions Python calls), and into
-    ``checked`` the symbol of its checked entry where it has static shapes and NumPy's
-    object layout is known (:mod:`.entries`). With ``sites``,
-    every access is bounds-checked at run time and listed there (:mod:`.bounds`).
-    ``fast_math``: the cheaper math routines (:mod:`.vecmath.fast`); the IR differs, so
-    the object cache (keyed by the IR text) keeps both builds apart."""
-    emit = _Emitter(target, symbols or symbol_names(funcs), sites, fast_math,
-                    library if library is not None else [], objects, checked,
-                    called=not any(is_graph_main(func) for func in funcs.values()))
-    modules = [emit.module("mlc" if n == 0 else f"mlc.{n}") for n in range(max(1, units))]
-    place_body = _BodyPlacement(modules) if len(modules) > 1 else None
-    for name, func in funcs.items():  # the kernels first: a main calls them
-        if not is_graph_main(func):
-            module = _smallest(modules)
-            emit.kernel(module, name, func, place_body)
-    for name, func in funcs.items():
-        if is_graph_main(func):
-            emit.main(_smallest(modules), name, func)
-    used = [m for m in modules if _instructions(m)] or modules[:1]
-    return tuple(str(m) for m in used)
-
-
-class _Emitter:
-    """What the functions of one build share while their LLVM IR is generated, into
-    whichever LLVM modules the caller gives (:func:`generate_units`, :class:`LLVMBuild`):
-    the symbols, the bounds-check sites, the math, the main's library calls, the object
-    and checked entries made so far, and every kernel emitted (a main declares those it
-    calls from other modules). ``called``: the build has no main, so Python calls each
-    function (``lib["name"](...)``), through an object entry where it can have one."""
-
-    def __init__(self, target: Target, symbols: dict[str, str], sites: SiteTable | None, fast_math: bool,
-                 library: list, objects: dict[str, str] | None, checked: dict[str, str] | None, called: bool):
-        self.target = target
-        self.triple, self.data_layout = target_layout(target)
-        self.symbols, self.sites, self.fast_math = symbols, sites, fast_math
-        self.library, self.objects, self.checked, self.called = library, objects, checked, called
-        self.kernels: dict[str, ir.Function] = {}
-        self.streaming_bytes = streaming_threshold(self.triple, target.caches)
-        self.vector_bytes = target.vector_bits // 8
-
-    def module(self, name: str) -> ir.Module:
-        """A new, empty LLVM module for the target."""
-        module = ir.Module(name=name)
-        module.triple, module.data_layout = self.triple, self.data_layout
-        set_module_target(module, self.target)
-        return module
-
-    def kernel(self, module: ir.Module, name: str, func: PrimFunc, place_body) -> None:
-        """Kernel ``name`` into ``module`` (its parallel loops' functions where ``place_body``
-        says), and, in a build without a main, its object and checked entries beside it."""
-        fn = self.kernels[name] = emit_function(
-            module, func, self.symbols[name], name, self.sites, self.fast_math,
-            streaming_bytes=self.streaming_bytes, place_body=place_body, vector_bytes=self.vector_bytes)
-        if self.called and self.sites is None and self.objects is not None and _takes_arrays_only(fn):
-            self.objects[name] = emit_object_entry(module, fn, ARRAY_DATA_OFFSET).name
-            if self.checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func):
-                self.checked[name] = emit_checked_entry(module, fn, ARRAY_LAYOUT, bool(func.attr("tir.noalias", True)),
-                                                        written_params(func)).name
-
-    def main(self, module: ir.Module, name: str, func: PrimFunc) -> None:
-        """A graph's main ``name`` into ``module``, after every kernel it calls."""
-        calls = FunctionCalls({k: fn if fn.module is module else _declaration(module, fn)
-                               for k, fn in self.kernels.items()}, self.library)
-        n_library = len(self.library)
-        main = emit_function(module, func, self.symbols[name], name, self.sites, self.fast_math, calls,
-                             vector_bytes=self.vector_bytes)
-        # no object entry where every access is checked (no unchecked entry at all), where
-        # main calls library functions (a check follows each call), for sizes passed by
-        # value, or where ndarrays' data pointers were not where expected
-        if self.sites is None and len(self.library) == n_library and _takes_arrays_only(main):
-            entry = emit_object_entry(module, main, ARRAY_DATA_OFFSET)
-            if self.objects is not None:
-                self.objects[name] = entry.name
-
-
-def _static_shapes(func: PrimFunc) -> bool:
-    """Whether every parameter of ``func`` has a static shape."""
-    return all(isinstance(e, IntImm) for p in func.params for e in p.shape)
-
-
-def _takes_arrays_only(fn: ir.Function) -> bool:
-    """Whether ``fn`` can have an object entry: every parameter an array (no size passed by
-    value), and ndarrays' data pointers where expected (:data:`ARRAY_DATA_OFFSET`)."""
-    return ARRAY_DATA_OFFSET is not None and all(arg.type == PTR for arg in fn.args)
-
-
-#: An instruction of a function LLVM does not optimise (``optnone``: a kernel's launch code, a
-#: parallel loop's task) counts this share of one it does, in the measure of a module's work.
-UNOPTIMISED_SHARE = 0.25
-
-
-def _instructions(module: ir.Module) -> float:
-    """How many instructions ``module``'s functions hold, those of ``optnone`` functions
-    weighted by UNOPTIMISED_SHARE (a rough measure of LLVM's work)."""
-    return sum(len(block.instructions) * (UNOPTIMISED_SHARE if "optnone" in fn.attributes else 1)
-               for fn in module.functions for block in fn.blocks)
-
-
-def _smallest(modules: list[ir.Module]) -> ir.Module:
-    """The module of ``modules`` with the fewest instructions (the first of those)."""
-    return min(modules, key=_instructions)
-
-
-class _BodyPlacement:
-    """The ``place_body`` of :func:`~.codegen.emit_function` for a build of several modules: each
-    parallel loop body into the module with the fewest instructions so far, on a tie another
-    than its kernel's (``home``), under a name no module of the build uses (an external
-    symbol of the shared engine where it is not in its kernel's module); its task, glue that
-    runs unoptimised, into the smallest module but the body's. The body of a kernel of one
-    parallel loop is then alone in its module, which LLVM optimises while the kernel and
-    the task compile beside it on another thread (first calls on two AVX-512 cores, medians
-    of 8 processes: softmax 63 ms against 67 with the task beside its body, layer_norm 55
-    against 59, mm_relu 44 against 47)."""
-
-    def __init__(self, modules: list[ir.Module], tasks: ir.Module | None = None):
-        self.modules = modules
-        self.tasks = tasks  # where every task goes, if not beside the bodies (LLVMBuild's glue)
-
-    def body(self, owner: str, home: ir.Module) -> tuple[ir.Module, str]:
-        base = name = f"{PARALLEL_PREFIX}.{owner}"
-        n = 0
-        while any(m.scope.is_used(name) for m in (*self.modules, self.tasks) if m is not None):  # (nor its task's)
-            n += 1
-            name = f"{base}.{n}"
-        return min(self.modules, key=lambda m: (_instructions(m), m is home)), name
-
-    def task(self, body: ir.Module) -> ir.Module:
-        if self.tasks is not None:
-            return self.tasks
-        return _smallest([m for m in self.modules if m is not body])
-
-
-def _declaration(module: ir.Module, fn: ir.Function) -> ir.Function:
-    """``fn`` (defined in another module) declared in ``module``, once."""
-    existing = module.globals.get(fn.name)
-    return existing if existing is not None else ir.Function(module, fn.function_type, name=fn.name)
-
-
-def emit_object_entry(module: ir.Module, fn: ir.Function, data_offset: int) -> ir.Function:
-    """Add ``void @<fn>__objects(ptr, ...)``: ``fn`` called with the data pointer that lies
-    ``data_offset`` bytes into each argument, an ndarray object (``id(array)``). A caller then
-    hands ctypes ``id(array)`` rather than reading the pointer in Python, a few hundred
-    nanoseconds an array (most of a small jitted function's call)::
-
-        define void @main__objects(ptr %x_object, ptr %out_object) {
-          %x_slot = getelementptr i8, ptr %x_object, i64 16
-          %x = load ptr, ptr %x_slot
-          ...
-          call void @main(ptr %x, ptr %out) noinline
-    """
-    if any(arg.type != PTR for arg in fn.args):
-        raise CompileError(f"{fn.name}: an object entry takes arrays only, not sizes")
-    entry = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * len(fn.args)),
-                        name=f"{fn.name}__objects")
-    entry.attributes.add("noinline")  # a load an argument: nothing for LLVM to optimise
-    entry.attributes.add("optnone")
-    builder = ir.IRBuilder(entry.append_basic_block("entry"))
-    pointers = []
-    for obj, arg in zip(entry.args, fn.args):
-        obj.name = f"{arg.name}_object"
-        slot = builder.gep(obj, [ir.Constant(ir.IntType(64), data_offset)], name=f"{arg.name}_slot",
-                           source_etype=ir.IntType(8))
-        pointers.append(builder.load(slot, name=arg.name, typ=PTR))
-    builder.call(fn, pointers, attrs=("noinline",))  # the body stays in fn, compiled once
-    builder.ret_void()
-    return entry
-
 
 @dataclass(frozen=True)
 class LLVMSource:
@@ -369,8 +126,9 @@ class LLVMBuild:
     def __init__(self, mod: IRModule, target: Target, *, check_bounds: bool = False, fast_math: bool = False):
         _check_runnable(target)
         self.target = target
-        self.emit = _Emitter(target, symbol_names(mod), SiteTable() if check_bounds else None, fast_math,
+        self.emit = Emitter(target, symbol_names(mod), SiteTable() if check_bounds else None, fast_math,
                              [], {}, {}, called=not any(is_graph_main(func) for func in mod.values()))
+        self.fast_math = fast_math
         self.glue = self.emit.module("mlc")
         self.parts = 0
         self.texts: list[str] = []
@@ -395,20 +153,20 @@ class LLVMBuild:
                 self.parts += len(parts)
                 launcher = launch_only(func.body) and parallel.openmp_available()
                 self.emit.kernel(self.glue if launcher else parts[0], name, func,
-                                 _BodyPlacement(parts, tasks=self.glue))
-                texts += [str(m) for m in parts if _instructions(m)]
+                                 BodyPlacement(parts, tasks=self.glue))
+                texts += [str(m) for m in parts if instructions(m)]
         return texts
 
     def finish(self, mod: IRModule) -> LLVMModule:
         """The runtime Module of every part added; ``mod`` is the module as scheduled."""
-        if _instructions(self.glue) or not self.texts:
+        if instructions(self.glue) or not self.texts:
             with _generating():
                 glue = str(self.glue)
             self._submit(glue)
         emit = self.emit
         source = LLVMSource(tuple(self.texts), emit.symbols, tuple(emit.library), emit.sites,
                             emit.objects, emit.checked)
-        return _loaded(source, mod, self.target, self.units.finish(_entry_points(source)))
+        return _loaded(source, mod, self.target, self.units.finish(_entry_points(source)), self.fast_math)
 
     def abandon(self) -> None:
         """Stop compiling: the driver failed before :meth:`finish`."""
@@ -419,13 +177,27 @@ class LLVMBuild:
         self.units.submit(text)
 
 
-def load_llvm(source: LLVMSource, mod: IRModule, target: Target) -> LLVMModule:
+def load_llvm(source: LLVMSource, mod: IRModule, target: Target, fast_math: bool = False) -> LLVMModule:
     """Optimise, emit and load ``source`` for this machine: a runtime Module calling each
     function of ``mod`` (the module as scheduled, whose parameters callers pass). A
     bounds-checked build has no unchecked C entries (``Function.native`` is None), nor
-    has a main that calls library functions."""
+    has a main that calls library functions. For another machine (``-mtriple=``) nothing
+    is loaded: the Module exports (:meth:`LLVMModule.export`) and its functions refuse
+    to run here."""
+    if target.triple:
+        return _unloaded(mod, target, fast_math)
     _check_runnable(target)
-    return _loaded(source, mod, target, compile_ir(source.units, target, _entry_points(source)))
+    return _loaded(source, mod, target, compile_ir(source.units, target, _entry_points(source)), fast_math)
+
+
+def _unloaded(mod: IRModule, target: Target, fast_math: bool) -> LLVMModule:
+    """The Module of ``mod`` built for another machine: each function raises when called."""
+    def refuse(arrays, _target=target):
+        raise CompileError(f"this module was built for {_target}, which is not this machine: export it "
+                           "(lib.export('name.so', cc=...)) and run the library there, or build for "
+                           "target='llvm' to run it here")
+    functions = {name: Function(name, func, refuse) for name, func in mod.items()}
+    return LLVMModule(target, functions, {}, fast_math=fast_math, scheduled=mod)
 
 
 def _entry_points(source: LLVMSource) -> list[str]:
@@ -433,7 +205,8 @@ def _entry_points(source: LLVMSource) -> list[str]:
     return [*source.symbols.values(), *source.objects.values()]
 
 
-def _loaded(source: LLVMSource, mod: IRModule, target: Target, compiled: CompiledModule) -> LLVMModule:
+def _loaded(source: LLVMSource, mod: IRModule, target: Target, compiled: CompiledModule,
+            fast_math: bool = False) -> LLVMModule:
     """The runtime Module of ``source``, whose units ``compiled`` holds loaded."""
     symbols, sites = source.symbols, source.sites
     objects = source.objects
@@ -455,7 +228,8 @@ def _loaded(source: LLVMSource, mod: IRModule, target: Target, compiled: Compile
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
     free_kept_blocks(compiled)
-    return LLVMModule(target, functions, sources, keepalive=(compiled, table), units=compiled.optimized_units)
+    return LLVMModule(target, functions, sources, keepalive=(compiled, table), units=compiled.optimized_units,
+                      fast_math=fast_math, scheduled=mod)
 
 
 def _callback_table(compiled: CompiledModule, library) -> CallbackTable | None:
@@ -467,13 +241,6 @@ def _callback_table(compiled: CompiledModule, library) -> CallbackTable | None:
                                      for call in library])
     ctypes.c_void_p.from_address(compiled.global_address(CALLBACK_TABLE_SYMBOL)).value = table.token
     return table
-
-
-def lower_for_llvm(mod: IRModule) -> IRModule:
-    """``mod`` through :data:`LLVM_TIR_PASSES` (what the driver's TIR stage does for llvm);
-    a graph's ``main`` only calls functions and stays as it is."""
-    return IRModule({name: func if is_graph_main(func) else run_passes(func, LLVM_TIR_PASSES)
-                     for name, func in mod.items()})
 
 
 def compile_sources(mod: IRModule, target: Target, *, fast_math: bool = False) -> dict[str, str]:
@@ -613,9 +380,40 @@ class LLVMModule(Module):
     every module's text, one after another.
     """
 
-    def __init__(self, target, functions, sources=None, keepalive=None, units: tuple[str, ...] = ()):
+    def __init__(self, target, functions, sources=None, keepalive=None, units: tuple[str, ...] = (),
+                 fast_math: bool = False, scheduled: IRModule | None = None):
         super().__init__(target, functions, sources, keepalive)
         self._units = units or (self._sources.get("ll", ""),)  # the optimised IR of each module
+        self.fast_math = fast_math
+        #: the module as scheduled, which an export generates again for its target
+        self.scheduled = scheduled if scheduled is not None else IRModule({n: f.func for n, f in functions.items()})
+
+    def export(self, path, *, cc=None, format: str = "so", entries=None):
+        """Write this module as a shared library (``format="so"``, the default) that runs
+        without mlc's compiler: ``path`` (``name.so``), its C header ``name.h`` beside it,
+        and the metadata :func:`mlc.runtime.load` reads. ``cc``: the C compiler/linker
+        (default: cc, gcc or clang on PATH; for another machine ``<triple>-gcc``).
+        ``entries``: the C functions (:mod:`mlc.runtime.exported`), by default one per
+        function, destination passing. ``format="mlc"``: the portable form instead, the
+        scheduled IR as text (:mod:`mlc.runtime.portable`), which ``mlc.load_portable``
+        rebuilds for its own CPU.
+
+        >>> import numpy as np, mlc, tempfile, os
+        >>> from mlc import te
+        >>> A = te.placeholder((4,), "float32", "A")
+        >>> lib = mlc.build(mlc.IRModule({"double": te.create_prim_func([A, te.compute((4,), lambda i: A[i] * 2, "B")])}))
+        >>> path = lib.export(os.path.join(tempfile.mkdtemp(), "double.so"))
+        >>> b = np.empty(4, "float32"); mlc.runtime.load(path)["double"](np.arange(4, dtype="float32"), b); b
+        array([0., 2., 4., 6.], dtype=float32)
+        """
+        if format == "mlc":
+            return write_portable(path, self.scheduled, str(self.target), self.fast_math)
+        if format != "so":
+            raise MLCError(f"export: format must be 'so' (a shared library) or 'mlc' (the portable form), "
+                           f"got {format!r}")
+        if entries is None:
+            entries = [function_entry(name, f.func) for name, f in self._functions.items()]
+        return export_library(self.scheduled, self.target, entries, path, cc=cc, fast_math=self.fast_math)
 
     def get_source(self, fmt: str = "ll") -> str:
         if fmt == "asm" and "asm" not in self._sources:

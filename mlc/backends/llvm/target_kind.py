@@ -2,7 +2,10 @@
 
 ``-mcpu=`` names the CPU and ``-mattr=`` its features; without ``-mattr=`` a
 named CPU keeps this machine's features, ``-mattr=default`` gives it its own
-(as ``Target("llvm", cpu)``), and no option at all is this machine. CPU and feature names are checked against LLVM's own lists
+(as ``Target("llvm", cpu)``), and no option at all is this machine. ``-mtriple=`` names
+another machine to build for (``llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72``): its CPU
+is LLVM's generic one unless ``-mcpu=`` names one, with that CPU's own features unless
+``-mattr=`` adds some; such code is exported (``lib.export``), not run here. CPU and feature names are checked against LLVM's own lists
 (:mod:`mlc.backends.llvm_cpus`) before any target machine sees them.
 """
 from __future__ import annotations
@@ -18,25 +21,32 @@ OWN_FEATURES = "default"
 
 
 def _parse(options: dict[str, str]) -> dict[str, str]:
+    triple = options.get("mtriple", "")
+    if triple:
+        features = options.get("mattr", OWN_FEATURES)
+        return {"cpu": options.get("mcpu", "generic"), "features": "" if features == OWN_FEATURES else features,
+                "triple": triple}
     cpu, features = host_cpu()
     features = options.get("mattr", features)
     return {"cpu": options.get("mcpu", cpu), "features": "" if features == OWN_FEATURES else features}
 
 
 def _validate(target: Target) -> None:
-    check_cpu_and_features(target.cpu, target.features)
+    check_cpu_and_features(target.cpu, target.features, target.triple)
 
 
 def _describe(target: Target) -> str:
     """The target string that parses back to ``target``: this machine's features go without
     ``-mattr=``, a CPU's own features as ``-mattr=default``."""
+    if target.triple:
+        return f"llvm -mtriple={target.triple} -mcpu={target.cpu} -mattr={target.features or OWN_FEATURES}"
     if target.features == host_cpu()[1]:
         return f"llvm -mcpu={target.cpu}"
     return f"llvm -mcpu={target.cpu} -mattr={target.features or OWN_FEATURES}"
 
 
 def _vector_bits(target: Target) -> int:
-    return vector_bits(target.cpu, target.features)
+    return vector_bits(target.cpu, target.features, target.triple)
 
 
 def _vector_registers(target: Target) -> int:
@@ -51,7 +61,7 @@ def _caches(target: Target) -> tuple[int, int, int]:
     else :data:`~mlc.target.DEFAULT_CACHES` for its vector width, so that code for a
     named CPU does not depend on where it is compiled."""
     cpu, features = host_cpu()
-    if target.cpu == cpu and (target.features == features or _only_removes(target.features)):
+    if not target.triple and target.cpu == cpu and (target.features == features or _only_removes(target.features)):
         found = host_caches()
         if found is not None:
             return found
@@ -69,6 +79,6 @@ def _only_removes(features: str) -> bool:
 
 
 LLVM_KIND = TargetKind(
-    "llvm", options=("mcpu", "mattr"), parse=_parse, validate=_validate, describe=_describe,
+    "llvm", options=("mcpu", "mattr", "mtriple"), parse=_parse, validate=_validate, describe=_describe,
     properties={"vector_bits": _vector_bits, "vector_registers": _vector_registers, "caches": _caches,
-                "avx512_vnni": lambda target: has_avx512_vnni(target.cpu, target.features)})
+                "avx512_vnni": lambda target: has_avx512_vnni(target.cpu, target.features, target.triple)})

@@ -37,7 +37,7 @@ def converts_int64(module: ir.Module) -> bool:
     instructions (:func:`~mlc.backends.llvm_cpus.converts_int64_vectors`: AVX-512DQ on
     x86); True for a module without a target (LLVM's conversions are right everywhere)."""
     target = module_target(module)
-    return target is None or converts_int64_vectors(target.cpu, target.features)
+    return target is None or converts_int64_vectors(target.cpu, target.features, target.triple)
 
 
 def lacks_features(module: ir.Module, features) -> list[str]:

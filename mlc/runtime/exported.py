@@ -1,0 +1,153 @@
+"""What an exported library's entries take: their parameters, as C and as metadata.
+
+An :class:`EntrySpec` is one function the library exports, ``<prefix><name>``:
+
+* ``kind="graph"``: a jitted function's (or graph's) ``main``; the C entry takes the
+  inputs, then one buffer per output (``const float *x, float *out0``), and passes
+  ``main`` the constants the library holds between them;
+* ``kind="function"``: a PrimFunc of an ``mlc.build`` module, called in destination
+  passing style like ``lib[name](...)``; symbolic extents come after the pointers,
+  one ``int64_t`` each (``void f(float *A, float *B, int64_t n)``).
+
+:meth:`EntrySpec.metadata` is what the loader (:mod:`mlc.runtime.loader`) reads back.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import MLCError
+from ..ir.expr import BufferLoad, IntImm
+from ..ir.functor import pre_order_nodes
+from ..ir.shape_vars import shape_vars
+from ..ir.tir import BufferStore
+
+__all__ = ["ParamSpec", "EntrySpec", "c_type", "c_identifier", "function_entry", "graph_entry"]
+
+#: dtype name -> the C type of one element.
+C_TYPES = {"float32": "float", "float64": "double", "int8": "int8_t", "int16": "int16_t",
+           "int32": "int32_t", "int64": "int64_t", "uint8": "uint8_t", "uint16": "uint16_t",
+           "uint32": "uint32_t", "uint64": "uint64_t", "bool": "uint8_t", "float16": "uint16_t",
+           "bfloat16": "uint16_t", "complex64": "float", "complex128": "double"}
+
+
+def c_type(dtype: str) -> str:
+    """The C element type of arrays of ``dtype`` (``uint16_t`` holds a float16's bits, a
+    complex value is two floats).
+
+    >>> c_type("float32"), c_type("bool")
+    ('float', 'uint8_t')
+    """
+    return C_TYPES.get(dtype, "void")
+
+
+def c_identifier(name: str) -> str:
+    """``name`` made a C identifier: every other character an underscore, never a digit first.
+
+    >>> c_identifier("mm-relu.v2"), c_identifier("2x")
+    ('mm_relu_v2', '_2x')
+    """
+    out = re.sub(r"\W", "_", name, flags=re.ASCII)
+    return f"_{out}" if not out or out[0].isdigit() else out
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One array parameter of an entry: ``shape`` holds ints and the names of symbolic
+    extents; ``role`` is "in" (read), "out" (written) or "inout" (both)."""
+    name: str
+    dtype: str
+    shape: tuple
+    role: str
+
+    def describe(self) -> str:
+        """``float32[64, n]``, as the header's comments say it."""
+        return f"{self.dtype}[{', '.join(map(str, self.shape))}]"
+
+    def metadata(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "role": self.role}
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    """One exported entry (module docstring). ``symbol`` is the LLVM function it calls;
+    ``constants`` (a graph's) go to it after the inputs; ``outputs`` (a graph's): for each
+    result the index of its buffer among the output parameters (a value returned twice
+    is one buffer, copied by the loader); ``single``: the result is one array, not a tuple;
+    ``size_vars``: (name, dtype, parameter, dimension) of each symbolic extent, in the
+    order the function takes them."""
+    name: str
+    symbol: str
+    kind: str
+    params: tuple[ParamSpec, ...]
+    constants: tuple[np.ndarray, ...] = field(default=(), compare=False)
+    outputs: tuple[int, ...] = ()
+    single: bool = False
+    size_vars: tuple[tuple[str, str, int, int], ...] = ()
+
+    def metadata(self, prefix: str) -> dict:
+        return {"name": self.name, "symbol": prefix + c_identifier(self.name), "kind": self.kind,
+                "params": [p.metadata() for p in self.params], "outputs": list(self.outputs),
+                "single": self.single, "size_vars": [list(v) for v in self.size_vars]}
+
+
+def _roles(func) -> list[str]:
+    """"in", "out" or "inout" for each parameter of ``func``: whether it stores to it, and
+    reads it."""
+    stored, loaded = set(), set()
+    for node in pre_order_nodes(func.body):
+        if isinstance(node, BufferStore):
+            stored.add(id(node.buffer))
+        elif isinstance(node, BufferLoad):
+            loaded.add(id(node.buffer))
+    return ["inout" if id(p) in stored and id(p) in loaded else "out" if id(p) in stored else "in"
+            for p in func.params]
+
+
+def _unique(names) -> list[str]:
+    """``names`` as distinct C identifiers (``x``, ``x_1``, ...)."""
+    out, taken = [], set()
+    for name in names:
+        base = candidate = c_identifier(name)
+        if candidate in _C_KEYWORDS:
+            base = candidate = f"{candidate}_"
+        n = 0
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+_C_KEYWORDS = frozenset("auto break case char const continue default do double else enum extern float for goto "
+                        "if inline int long register restrict return short signed sizeof static struct switch "
+                        "typedef union unsigned void volatile while".split())
+
+
+def function_entry(name: str, func) -> EntrySpec:
+    """The entry of PrimFunc ``func`` (as scheduled) of a built module, called ``name``:
+    destination passing, its symbolic extents after the arrays."""
+    names = _unique(p.name for p in func.params)
+    params = tuple(ParamSpec(n, p.dtype, tuple(e.value if isinstance(e, IntImm) else str(e.name) for e in p.shape),
+                             role) for n, p, role in zip(names, func.params, _roles(func)))
+    sizes = tuple((str(v.name), v.dtype, n, d) for v, n, d in shape_vars(func.params))
+    return EntrySpec(name, name, "function", params, size_vars=sizes)
+
+
+def graph_entry(name: str, main, n_inputs: int, constants, outputs, single: bool) -> EntrySpec:
+    """The entry of a graph's ``main`` (PrimFunc ``main``, as built): its first ``n_inputs``
+    parameters are the inputs, the next ``len(constants)`` the ``constants`` (held by the
+    library), the rest the outputs; ``outputs`` maps each result to its output buffer."""
+    params = list(main.params)
+    kept = params[:n_inputs] + params[n_inputs + len(constants):]
+    names = _unique(p.name for p in kept)
+    specs = []
+    for n, (cname, p) in enumerate(zip(names, kept)):
+        if not all(isinstance(e, IntImm) for e in p.shape):
+            raise MLCError(f"export: graph main {name}: parameter {p.name} has a symbolic shape; a graph "
+                           "exports with static shapes")
+        specs.append(ParamSpec(cname, p.dtype, tuple(e.value for e in p.shape), "in" if n < n_inputs else "out"))
+    return EntrySpec(name, name, "graph", tuple(specs), tuple(constants), tuple(outputs), single)

@@ -1,0 +1,301 @@
+"""Load a library ``mlc.export`` wrote, with NumPy and ctypes only: no compiler, no llvmlite.
+
+An exported library is an ELF shared object followed by a trailer::
+
+    [shared object][metadata (JSON)][u64 length of the JSON][SHA-256 of all before it][MAGIC]
+
+:func:`load` reads the file, refuses it before anything of it runs (``dlopen`` runs
+its constructors) when the trailer is missing, the checksum does not match (a
+damaged or truncated file), it is not an mlc library, its format is newer than this
+loader reads, or it was built for another architecture or for CPU features this
+machine lacks (the alternative is an illegal-instruction crash); then it opens it
+with ctypes. Each entry is called as its in-process counterpart is:
+
+* a jitted function's ``main`` (``kind="graph"``): ``y = lib(x)`` or ``lib["main"](x)``;
+  inputs of the exact dtypes and shapes it was built for (a DTypeError or ShapeError
+  naming the argument otherwise; non-contiguous inputs are copied), outputs
+  allocated per call: one array, or a tuple;
+* a PrimFunc of ``mlc.build`` (``kind="function"``): ``lib["mm_relu"](a, b, c)``,
+  destination passing, arrays checked as ``Module`` checks them; symbolic extents
+  are read from the arrays' shapes and must agree.
+
+This module imports only the standard library and NumPy: a process may load it by
+path (``importlib.util.spec_from_file_location``) without importing mlc, and its
+errors are then plain exceptions of the same names. Imported as ``mlc.runtime.loader``
+they are :mod:`mlc.errors`' ``LoadError``, ``ShapeError`` and ``DTypeError``.
+
+>>> import mlc.runtime.loader as loader
+>>> loader.pack_trailer(b"\\x7fELF", {"format": 1})[-8:] == loader.MAGIC
+True
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import platform
+import struct
+
+import numpy as np
+
+try:
+    from ..errors import DTypeError, LoadError, MLCError, ShapeError
+except ImportError:  # loaded by path, outside the mlc package
+    class MLCError(Exception):
+        """mlc's base error (stand-in where the loader runs without mlc)."""
+
+    class LoadError(MLCError):
+        """The library cannot be loaded here."""
+
+    class ShapeError(MLCError, ValueError):
+        """An argument of the wrong shape."""
+
+    class DTypeError(MLCError, TypeError):
+        """An argument of the wrong dtype."""
+
+__all__ = ["load", "Library", "LibraryFunction", "pack_trailer", "read_metadata", "host_cpu_features",
+           "MAGIC", "FORMAT_VERSION"]
+
+#: The last 8 bytes of every library mlc exports.
+MAGIC = b"\x00MLCLIB\x01"
+#: The metadata format this loader reads (and ``export`` writes).
+FORMAT_VERSION = 1
+_LENGTH = struct.Struct("<Q")
+_DIGEST = 32
+_TAIL = _LENGTH.size + _DIGEST + len(MAGIC)
+#: Metadata larger than this is not metadata: the file is refused.
+MAX_METADATA = 64 << 20
+
+
+def pack_trailer(shared_object: bytes, metadata: dict) -> bytes:
+    """``shared_object`` with the trailer holding ``metadata`` appended (what export writes)."""
+    text = json.dumps(metadata, sort_keys=True).encode()
+    body = shared_object + text + _LENGTH.pack(len(text))
+    return body + hashlib.sha256(body).digest() + MAGIC
+
+
+def read_metadata(path) -> dict:
+    """The metadata of the library at ``path``, once its checksum is verified; a LoadError
+    for a file that is not an intact library mlc exported."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise LoadError(f"cannot read library {path}: {err}") from None
+    if len(data) < _TAIL + 4 or data[-len(MAGIC):] != MAGIC:
+        raise LoadError(f"{path} is not a library exported by mlc (no mlc trailer at its end: a foreign or "
+                        "truncated file); export one with mlc.export(...) or compiled.export(path)")
+    body, digest = data[:-_DIGEST - len(MAGIC)], data[-_DIGEST - len(MAGIC):-len(MAGIC)]
+    if hashlib.sha256(body).digest() != digest:
+        raise LoadError(f"{path} is damaged: its checksum does not match its contents (a changed or "
+                        "partly copied file); export it again")
+    (length,) = _LENGTH.unpack_from(body, len(body) - _LENGTH.size)
+    start = len(body) - _LENGTH.size - length
+    if length > MAX_METADATA or start < 4 or data[:4] != b"\x7fELF":
+        raise LoadError(f"{path} is damaged: its metadata does not fit the file")
+    try:
+        metadata = json.loads(body[start:len(body) - _LENGTH.size])
+    except ValueError as err:
+        raise LoadError(f"{path} is damaged: its metadata is not JSON ({err})") from None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("format"), int):
+        raise LoadError(f"{path} is damaged: its metadata has no format version")
+    if metadata["format"] > FORMAT_VERSION:
+        raise LoadError(f"{path} was exported by mlc {metadata.get('mlc_version', '?')} in library format "
+                        f"{metadata['format']}; this loader reads format {FORMAT_VERSION} and older: "
+                        "upgrade mlc here, or export the program with this machine's mlc")
+    return metadata
+
+
+#: LLVM's name of a CPU feature -> the name Linux gives it in /proc/cpuinfo, for the
+#: features code may need (others, such as tuning flags, are not checked).
+CPUINFO_NAMES = {
+    "x86_64": {"sse3": "pni", "ssse3": "ssse3", "sse4.1": "sse4_1", "sse4.2": "sse4_2", "popcnt": "popcnt",
+               "avx": "avx", "avx2": "avx2", "fma": "fma", "f16c": "f16c", "bmi": "bmi1", "bmi2": "bmi2",
+               "lzcnt": "abm", "movbe": "movbe", "aes": "aes", "pclmul": "pclmulqdq", "sha": "sha_ni",
+               "adx": "adx", "gfni": "gfni", "vaes": "vaes", "vpclmulqdq": "vpclmulqdq",
+               "avx512f": "avx512f", "avx512bw": "avx512bw", "avx512cd": "avx512cd", "avx512dq": "avx512dq",
+               "avx512vl": "avx512vl", "avx512vnni": "avx512_vnni", "avx512bf16": "avx512_bf16",
+               "avx512fp16": "avx512_fp16", "avx512vbmi": "avx512vbmi", "avx512vbmi2": "avx512_vbmi2",
+               "avx512ifma": "avx512ifma", "avx512bitalg": "avx512_bitalg",
+               "avx512vpopcntdq": "avx512_vpopcntdq", "avxvnni": "avx_vnni",
+               "amx-tile": "amx_tile", "amx-int8": "amx_int8", "amx-bf16": "amx_bf16"},
+    "aarch64": {"neon": "asimd", "fp-armv8": "fp", "crc": "crc32", "aes": "aes", "sha2": "sha2",
+                "lse": "atomics", "fullfp16": "fphp", "dotprod": "asimddp", "sve": "sve", "sve2": "sve2",
+                "i8mm": "i8mm", "bf16": "bf16", "rcpc": "lrcpc"},
+}
+
+
+def host_arch() -> str:
+    """This machine's architecture as LLVM's triples name it ("x86_64", "aarch64")."""
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+def host_cpu_features(cpuinfo: str | None = None) -> frozenset[str] | None:
+    """The CPU feature flags Linux lists for this machine (``flags`` or ``Features`` of
+    /proc/cpuinfo, or of ``cpuinfo``'s text); None where they cannot be read.
+
+    >>> sorted(host_cpu_features("flags : fpu avx2 fma\\n"))
+    ['avx2', 'fma', 'fpu']
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return None
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return None
+
+
+def missing_features(metadata: dict, arch: str | None = None, flags: frozenset[str] | None = None) -> list[str]:
+    """The CPU features (LLVM's names) the library needs that this machine (``arch``,
+    ``flags``: by default read here) lacks; the architecture itself first when it differs."""
+    arch = arch or host_arch()
+    if metadata.get("arch") != arch:
+        return [f"the {metadata.get('arch')} architecture"]
+    flags = host_cpu_features() if flags is None else flags
+    names = CPUINFO_NAMES.get(arch, {})
+    if flags is None:
+        return []
+    return [f for f in metadata.get("cpu_features", ()) if f in names and names[f] not in flags]
+
+
+def load(path, check_cpu: bool = True) -> Library:
+    """The library mlc exported at ``path``, checked (module docstring) and opened.
+
+    ``check_cpu=False`` skips the comparison of CPU features (for a machine whose
+    /proc/cpuinfo does not tell the truth, an emulator say); the architecture is
+    always checked."""
+    path = os.fspath(path)
+    metadata = read_metadata(path)
+    lacking = missing_features(metadata, flags=None if check_cpu else frozenset(
+        CPUINFO_NAMES.get(host_arch(), {}).values()))
+    if lacking:
+        raise LoadError(f"{path} was built for {metadata.get('target')} and needs CPU features this machine "
+                        f"({host_arch()}) lacks: {', '.join(lacking)}; running it would crash with an illegal "
+                        "instruction. Export it for this machine's CPU (target='llvm', or -mcpu= a CPU this "
+                        "machine has), or its portable form (format='mlc') to rebuild here")
+    try:
+        handle = ctypes.CDLL(os.path.abspath(path))
+    except OSError as err:
+        raise LoadError(f"{path} passed its checks but the dynamic loader refused it: {err}") from None
+    return Library(path, metadata, handle)
+
+
+class Library:
+    """An exported library, loaded: ``lib[name]`` is an entry; ``lib(*args)`` calls the one
+    entry of a library that has a single one (a jitted function's)."""
+
+    def __init__(self, path: str, metadata: dict, handle: ctypes.CDLL):
+        self.path, self.metadata, self._handle = path, metadata, handle
+        self.functions = {e["name"]: LibraryFunction(e, handle) for e in metadata["entries"]}
+        prefix = metadata["prefix"]
+        self._set_threads = getattr(handle, prefix + "set_num_threads")
+        self._set_threads.argtypes, self._set_threads.restype = [ctypes.c_int], ctypes.c_int
+
+    def __getitem__(self, name: str) -> LibraryFunction:
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise MLCError(f"{self.path} has no entry {name!r}; it has {', '.join(self.functions)}") from None
+
+    def __call__(self, *args):
+        if len(self.functions) != 1:
+            raise MLCError(f"{self.path} has {len(self.functions)} entries ({', '.join(self.functions)}); "
+                           "call one by name: lib[name](...)")
+        return next(iter(self.functions.values()))(*args)
+
+    def set_num_threads(self, n: int) -> int:
+        """Threads the library's parallel loops use from now on; returns the count in force."""
+        return self._set_threads(int(n))
+
+    def __repr__(self) -> str:
+        return f"<mlc Library {self.path}: {', '.join(self.functions)} for {self.metadata.get('target')}>"
+
+
+_SIZE_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
+_ndarray = np.ndarray
+
+
+class LibraryFunction:
+    """One entry of a loaded library (see the module docstring for how it is called)."""
+
+    def __init__(self, entry: dict, handle: ctypes.CDLL):
+        self.name, self.kind = entry["name"], entry["kind"]
+        self.params = [(p["name"], np.dtype(p["dtype"]), tuple(p["shape"]), p["role"]) for p in entry["params"]]
+        self.size_vars = [tuple(v) for v in entry["size_vars"]]
+        self.outputs, self.single = tuple(entry["outputs"]), entry["single"]
+        cfunc = getattr(handle, entry["symbol"])
+        cfunc.argtypes = [ctypes.c_void_p] * len(self.params) + [ctypes.c_int64] * len(self.size_vars)
+        cfunc.restype = None
+        self._cfunc = cfunc
+        self._static = not self.size_vars
+        self._inputs = [p for p in self.params if p[3] == "in"] if self.kind == "graph" else self.params
+        self._outputs = [p for p in self.params if p[3] != "in"] if self.kind == "graph" else []
+
+    def __call__(self, *args):
+        if self.kind == "graph":
+            return self._call_graph(args)
+        self._call_function(args)
+        return None
+
+    def _check(self, args, params) -> dict:
+        """Raise for an argument whose type, dtype or shape is not its parameter's; the value
+        of each symbolic extent."""
+        if len(args) != len(params):
+            names = ", ".join(p[0] for p in params)
+            raise ShapeError(f"{self.name}() takes {len(params)} arrays ({names}), got {len(args)}")
+        sizes: dict = {}
+        for (pname, dtype, shape, role), arg in zip(params, args):
+            if not isinstance(arg, _ndarray):
+                raise DTypeError(f"{self.name}(): argument {pname} must be a numpy.ndarray of {dtype.name}, "
+                                 f"got {type(arg).__name__}; wrap it with np.asarray")
+            if arg.dtype != dtype:
+                raise DTypeError(f"{self.name}(): argument {pname} must have dtype {dtype.name}, got "
+                                 f"{arg.dtype.name}; convert it with .astype('{dtype.name}')")
+            if arg.shape == shape:
+                continue
+            if len(arg.shape) != len(shape):
+                raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+            for expected, got in zip(shape, arg.shape):
+                if isinstance(expected, str):
+                    if sizes.setdefault(expected, got) != got:
+                        raise ShapeError(f"{self.name}(): argument {pname} has shape {arg.shape}, where "
+                                         f"{expected} must be {sizes[expected]} (from an earlier argument)")
+                elif expected != got:
+                    raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {arg.shape}")
+        return sizes
+
+    def _call_graph(self, args):
+        inputs = args
+        if not self._static or len(args) != len(self._inputs) or any(
+                type(a) is not _ndarray or a.dtype != p[1] or a.shape != p[2] for a, p in zip(args, self._inputs)):
+            self._check(args, self._inputs)
+        inputs = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in inputs]
+        outs = [np.empty(p[2], p[1]) for p in self._outputs]
+        self._cfunc(*[a.ctypes.data for a in inputs], *[o.ctypes.data for o in outs])
+        results = [outs[k] for k in self.outputs]
+        seen = set()
+        for k, index in enumerate(self.outputs):  # a value returned twice: an array each time
+            if index in seen:
+                results[k] = results[k].copy()
+            seen.add(index)
+        return results[0] if self.single else tuple(results)
+
+    def _call_function(self, args) -> None:
+        sizes = self._check(args, self.params)
+        for (pname, _, _, role), arg in zip(self.params, args):
+            if not arg.flags.c_contiguous:
+                raise ShapeError(f"{self.name}(): argument {pname} must be C-contiguous; pass "
+                                 "np.ascontiguousarray(x)")
+            if role != "in" and not arg.flags.writeable:
+                raise MLCError(f"{self.name}(): argument {pname} is written but the array is read-only")
+        self._cfunc(*[a.ctypes.data for a in args], *[sizes[name] for name, _, _, _ in self.size_vars])
+
+    def __repr__(self) -> str:
+        return f"<mlc LibraryFunction {self.name} ({self.kind})>"

@@ -1,0 +1,49 @@
+"""The portable form of an exported module: its scheduled IR as TVMScript text.
+
+``lib.export(path, format="mlc")`` writes a JSON document holding the module as
+scheduled (``IRModule.script()``, which ``mlc.parse`` reads back), the target it
+was built for and its build options; :func:`mlc.load_portable` (the driver)
+parses it and builds it for this machine's CPU, schedules untouched. For
+programs shipped to machines whose CPU is not known in advance.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import LoadError
+from ..version import __version__
+
+__all__ = ["write_portable", "read_portable", "PORTABLE_FORMAT", "PORTABLE_KEY"]
+
+#: The key whose value (the format version) marks a portable file.
+PORTABLE_KEY = "mlc_portable"
+PORTABLE_FORMAT = 1
+
+
+def write_portable(path, mod, target: str, fast_math: bool = False) -> Path:
+    """Write ``mod`` (an IRModule as scheduled) in the portable form to ``path``."""
+    path = Path(path)
+    document = {PORTABLE_KEY: PORTABLE_FORMAT, "mlc_version": __version__, "built_for": target,
+                "fast_math": bool(fast_math), "functions": list(mod.keys()), "script": mod.script()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(document, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def read_portable(path) -> dict:
+    """The document of the portable file at ``path``; a LoadError for any other file."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise LoadError(f"{path} is not an mlc portable module ({type(err).__name__}: {err}); write one "
+                        "with lib.export(path, format='mlc')") from None
+    if not isinstance(document, dict) or PORTABLE_KEY not in document or "script" not in document:
+        raise LoadError(f"{path} is not an mlc portable module; write one with lib.export(path, format='mlc')")
+    if document[PORTABLE_KEY] > PORTABLE_FORMAT:
+        raise LoadError(f"{path} is in portable format {document[PORTABLE_KEY]} (mlc "
+                        f"{document.get('mlc_version')}); this mlc reads format {PORTABLE_FORMAT}: upgrade mlc")
+    return document
