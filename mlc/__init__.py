@@ -17,8 +17,8 @@ _check_numpy()  # first: an old NumPy is named, not crashed on
 
 from . import backends, ir  # backends: the registry, which registers mlc's own targets on first use
 from .errors import (AxisError, BoundsError, CompileError, ConfigError, DeviceError, DTypeError,
-                     GlobalChangedWarning, IRError, MLCError, MLCWarning, ParseError, ScheduleError, ShapeError,
-                     TraceError)
+                     GlobalChangedWarning, IRError, LoadError, MLCError, MLCWarning, ParseError, ScheduleError,
+                     ShapeError, ToolchainError, TraceError)
 from .ir import te, tir
 from .ir.structural import assert_structural_equal, structural_equal, structural_hash
 from .ir.tir import IRModule, PrimFunc
@@ -32,7 +32,8 @@ _LAZY = {
     "Schedule": ("mlc.schedules", "Schedule"), "Trace": ("mlc.schedules", "Trace"),
     "BlockRV": ("mlc.schedules", "BlockRV"), "LoopRV": ("mlc.schedules", "LoopRV"),
     "ExprRV": ("mlc.schedules", "ExprRV"), "TensorIntrin": ("mlc.schedules", "TensorIntrin"),
-    "jit": ("mlc.tracer", "jit"), "op": ("mlc.custom_op", "op"),
+    "jit": ("mlc.tracer", "jit"), "export": ("mlc.tracer.export", "export"),
+    "load_portable": ("mlc.driver.portable", "load_portable"), "op": ("mlc.custom_op", "op"),
     "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "random": ("mlc.random", None),
     "schedules": ("mlc.schedules", None),
     "ops": ("mlc.ops", None), "runtime": ("mlc.runtime", None), "passes": ("mlc.passes", None),
@@ -53,7 +54,7 @@ _LAZY = {
 
 #: a lazy module -> the module to load before it: a traced array's operators and methods are
 #: mlc.numpy's functions, which mlc.numpy attaches to Tracer when it loads
-_LOAD_FIRST = {"mlc.tracer": "mlc.numpy"}
+_LOAD_FIRST = {"mlc.tracer": "mlc.numpy", "mlc.tracer.export": "mlc.numpy"}
 
 
 def __getattr__(name: str):
@@ -77,7 +78,7 @@ def __dir__():
 __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
     "ShapeError", "AxisError", "DTypeError", "DeviceError", "ScheduleError", "CompileError", "IRError", "BoundsError",
-    "ConfigError", "MLCWarning", "GlobalChangedWarning",
+    "ConfigError", "LoadError", "ToolchainError", "export", "load_portable", "MLCWarning", "GlobalChangedWarning",
     "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "random", "op", "testing", "graph", "register_func",
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",

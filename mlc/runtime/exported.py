@@ -137,17 +137,18 @@ def function_entry(name: str, func) -> EntrySpec:
     return EntrySpec(name, name, "function", params, size_vars=sizes)
 
 
-def graph_entry(name: str, main, n_inputs: int, constants, outputs, single: bool) -> EntrySpec:
-    """The entry of a graph's ``main`` (PrimFunc ``main``, as built): its first ``n_inputs``
+def graph_entry(name: str, symbol: str, main, n_inputs: int, constants, outputs, single: bool) -> EntrySpec:
+    """The entry ``name`` of a graph's ``main`` (PrimFunc ``main``, called ``symbol`` in its
+    module, as built): its first ``n_inputs``
     parameters are the inputs, the next ``len(constants)`` the ``constants`` (held by the
     library), the rest the outputs; ``outputs`` maps each result to its output buffer."""
     params = list(main.params)
     kept = params[:n_inputs] + params[n_inputs + len(constants):]
-    names = _unique(p.name for p in kept)
+    names = _unique([p.name for p in kept[:n_inputs]] + [f"out{k}" for k in range(len(kept) - n_inputs)])
     specs = []
     for n, (cname, p) in enumerate(zip(names, kept)):
         if not all(isinstance(e, IntImm) for e in p.shape):
             raise MLCError(f"export: graph main {name}: parameter {p.name} has a symbolic shape; a graph "
                            "exports with static shapes")
         specs.append(ParamSpec(cname, p.dtype, tuple(e.value for e in p.shape), "in" if n < n_inputs else "out"))
-    return EntrySpec(name, name, "graph", tuple(specs), tuple(constants), tuple(outputs), single)
+    return EntrySpec(name, symbol, "graph", tuple(specs), tuple(constants), tuple(outputs), single)

@@ -83,6 +83,9 @@ def read_metadata(path) -> dict:
             data = f.read()
     except OSError as err:
         raise LoadError(f"cannot read library {path}: {err}") from None
+    if data[:1] == b"{" and b'"mlc_portable"' in data[:200]:
+        raise LoadError(f"{path} is mlc's portable form (scheduled IR), which needs mlc's compiler: rebuild it "
+                        "for this machine with mlc.load_portable(path)")
     if len(data) < _TAIL + 4 or data[-len(MAGIC):] != MAGIC:
         raise LoadError(f"{path} is not a library exported by mlc (no mlc trailer at its end: a foreign or "
                         "truncated file); export one with mlc.export(...) or compiled.export(path)")

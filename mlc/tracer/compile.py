@@ -109,11 +109,14 @@ def merged_outputs(traced: Graph, graph: Graph) -> tuple[int, ...]:
 class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
-    __slots__ = ("graph", "lib", "entry", "run", "checks")
+    __slots__ = ("graph", "lib", "entry", "run", "checks", "order", "out_tree", "key_sources")
 
     def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
                  checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = (), key_sources: tuple = ()):
         self.graph, self.lib, self.entry, self.checks = graph, lib, entry, checks
+        # (what an export needs to call main as run does: copies are outputs returned twice, which
+        # ``order`` shows as one index twice)
+        self.order, self.out_tree, self.key_sources = order, out_tree, key_sources
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies)
 
     @staticmethod

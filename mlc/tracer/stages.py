@@ -24,6 +24,9 @@ from ..errors import MLCError, TraceError
 from ..ir.calls import is_graph_main
 from ..ir.graph import Graph
 from ..ir.tir import IRModule
+from ..passes.graph.emit_main import main_name
+from ..runtime.entry import MainEntry
+from ..runtime.exported import graph_entry
 from .arguments import WideInt, fast_key, fast_leaves, keyed_arguments
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
 
@@ -172,6 +175,34 @@ class Compiled:
             except MLCError:
                 continue
         return ""  # a signature with no kernels generates no code
+
+    def export(self, path, *, cc=None, format: str = "so"):
+        """Write this compiled signature as a shared library that runs without mlc's compiler
+        (``mlc.runtime.load(path)(x)``, or from C through the header ``name.h`` written
+        beside it): its ``main`` with the constants and parameters the trace captured,
+        as one C function ``mlc_<name>_main(inputs..., outputs...)``. ``cc``: the C
+        compiler/linker (default: cc, gcc or clang on PATH). The loaded library takes
+        the array arguments in the order the function's array leaves are traced, and
+        returns one array or a tuple. ``format="mlc"``: the portable form of the kernels
+        (``lib.export``). Returns ``path``."""
+        function = self.function
+        name = self._origin.jit.__name__
+        if not isinstance(function.entry, MainEntry):
+            raise MLCError(f"export: {name} was compiled with symbolic (dynamic) shapes, whose kernels Python "
+                           "calls one by one; export a signature with static shapes (call mlc.jit without "
+                           "dynamic=), or mlc.build the kernels with symbolic shapes and export those")
+        if function.checks or function.key_sources:
+            why = ("checks Python integer arguments on every call" if function.checks else
+                   "draws random numbers (np.random) on every call")
+            raise MLCError(f"export: {name} {why}, which only the Python runtime does; pass such values as "
+                           "arrays (or make them static arguments) to export it")
+        if format == "mlc":
+            return self.lib.export(path, format="mlc")
+        graph = function.graph
+        symbol = main_name(graph)
+        entry = graph_entry("main", symbol, self.lib[symbol].func, function.entry.n_inputs,
+                            function.entry.constants, function.order, single=type(function.out_tree) is str)
+        return self.lib.export(path, cc=cc, format=format, entries=[entry])
 
     def __repr__(self) -> str:
         return f"<mlc Compiled {self._origin.jit.__name__} for {self.lib.target}>"
