@@ -1,0 +1,224 @@
+"""Exported libraries (mlc.export, lib.export) loaded by mlc.runtime.load: results against
+NumPy and bit for bit against the in-process build, argument checks, and refusals."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import te
+from mlc.runtime import loader
+from mlc.runtime.loader import pack_trailer
+
+HAVE_CC = any(shutil.which(c) for c in ("cc", "gcc", "clang"))
+needs_cc = pytest.mark.skipif(not HAVE_CC, reason="no C compiler (cc, gcc or clang) on PATH to export with")
+LOADER = Path(loader.__file__)
+
+
+def mm_relu(n, m, k):
+    A = te.placeholder((n, k), "float32", name="A")
+    B = te.placeholder((k, m), "float32", name="B")
+    r = te.reduce_axis((0, k), name="r")
+    Y = te.compute((n, m), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), name="Y")
+    C = te.compute((n, m), lambda i, j: te.max(Y[i, j], 0), name="C")
+    return mlc.IRModule({"mm_relu": te.create_prim_func([A, B, C])})
+
+
+@needs_cc
+@settings(max_examples=4, deadline=None)
+@given(n=st.sampled_from([1, 7, 64]), m=st.sampled_from([1, 5, 48]), k=st.sampled_from([1, 3, 33]))
+def test_a_built_module_exports_and_loads_with_the_same_results(tmp_path_factory, n, m, k):
+    lib = mlc.build(mm_relu(n, m, k))
+    path = lib.export(tmp_path_factory.mktemp("lib") / "mm.so")
+    loaded = mlc.runtime.load(path)
+    rng = np.random.default_rng(n * 100 + m * 10 + k)
+    a, b = rng.standard_normal((n, k), "float32"), rng.standard_normal((k, m), "float32")
+    here, there = np.empty((n, m), "float32"), np.empty((n, m), "float32")
+    lib["mm_relu"](a, b, here)
+    loaded["mm_relu"](a, b, there)
+    assert np.array_equal(here, there)
+    np.testing.assert_allclose(there, np.maximum(a @ b, 0), rtol=1e-5, atol=1e-5)
+
+
+@needs_cc
+def test_a_jitted_program_with_constants_and_parallel_loops_runs_the_same(tmp_path):
+    rng = np.random.default_rng(0)
+    w1, b1 = rng.standard_normal((96, 128), "float32"), rng.standard_normal(128, "float32")
+    w1, w2 = w1 * np.float32(0.1), rng.standard_normal((128, 10), "float32") * np.float32(0.1)
+
+    @mlc.jit
+    def mlp(x):  # the weights are constants of the trace
+        h = np.maximum(x @ w1 + b1, 0)
+        e = np.exp(h @ w2)
+        return e / e.sum(axis=1, keepdims=True), h.sum()
+
+    x = rng.standard_normal((256, 96), "float32")
+    compiled = mlp.trace(x).lower().compile()
+    assert "GOMP_parallel" in compiled.as_text()  # (parallel loops: the library runs its own pool)
+    path = compiled.export(tmp_path / "mlp.so")
+    loaded = mlc.runtime.load(path)
+    assert loaded.set_num_threads(2) == 2
+    probs, total = loaded(x)
+    want_probs, want_total = mlp(x)
+    assert np.array_equal(probs, want_probs) and np.array_equal(total, want_total)
+    h = np.maximum(x @ w1 + b1, 0)
+    e = np.exp(h @ w2)
+    np.testing.assert_allclose(probs, e / e.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+    x2 = rng.standard_normal((256, 96), "float32")[:, ::1].copy(order="F")  # non-contiguous: copied in
+    assert np.array_equal(loaded(x2)[0], mlp(np.ascontiguousarray(x2))[0])
+
+
+@needs_cc
+def test_symbolic_extents_are_read_from_the_arrays(tmp_path):
+    n = te.var("n")
+    A = te.placeholder((n, 3), "float32", name="A")
+    B = te.compute((n, 3), lambda i, j: te.exp(A[i, j]) * 2, name="B")
+    lib = mlc.build(mlc.IRModule({"f": te.create_prim_func([A, B])}))
+    loaded = mlc.runtime.load(lib.export(tmp_path / "sym.so"))
+    for rows in (1, 5, 17):
+        a = np.random.default_rng(rows).standard_normal((rows, 3), "float32")
+        here, there = np.empty_like(a), np.empty_like(a)
+        lib["f"](a, here)
+        loaded["f"](a, there)
+        assert np.array_equal(here, there)
+        np.testing.assert_allclose(there, np.exp(a) * 2, rtol=1e-6)
+    with pytest.raises(mlc.ShapeError, match="n must be 2"):
+        loaded["f"](np.ones((2, 3), "float32"), np.ones((4, 3), "float32"))
+
+
+@needs_cc
+def test_calls_are_checked_as_jitted_calls_are(tmp_path):
+    loaded = mlc.runtime.load(mlc.export(lambda x: x * 2, np.ones((2, 3), "float32"), path=tmp_path / "t.so"))
+    np.testing.assert_array_equal(loaded(np.ones((2, 3), "float32")), np.full((2, 3), 2, "float32"))
+    with pytest.raises(mlc.DTypeError, match="dtype float32, got float64"):
+        loaded(np.ones((2, 3)))
+    with pytest.raises(mlc.ShapeError, match=r"shape \(2, 3\), got \(3, 2\)"):
+        loaded(np.ones((3, 2), "float32"))
+    with pytest.raises(mlc.ShapeError, match="takes 1 arrays"):
+        loaded(np.ones((2, 3), "float32"), np.ones((2, 3), "float32"))
+    with pytest.raises(mlc.DTypeError, match="numpy.ndarray"):
+        loaded([[1.0] * 3] * 2)
+
+
+def _copy_and_damage(path: Path, tmp_path: Path, how: str) -> Path:
+    data = bytearray(path.read_bytes())
+    if how == "flipped":
+        data[len(data) // 3] ^= 0x40
+    elif how == "truncated":
+        data = data[: len(data) - 100]
+    out = tmp_path / f"{how}.so"
+    out.write_bytes(bytes(data))
+    return out
+
+
+@needs_cc
+def test_damaged_truncated_foreign_and_other_cpu_files_are_refused(tmp_path):
+    path = mlc.export(lambda x: x + 1, np.ones(4, "float32"), path=tmp_path / "ok.so")
+    for how in ("flipped", "truncated"):
+        with pytest.raises(mlc.LoadError, match="damaged|not a library exported by mlc"):
+            mlc.runtime.load(_copy_and_damage(path, tmp_path, how))
+    foreign = tmp_path / "libforeign.so"
+    shutil.copy(shutil.which("true") or sys.executable, foreign)
+    with pytest.raises(mlc.LoadError, match="not a library exported by mlc"):
+        mlc.runtime.load(foreign)
+    (tmp_path / "empty.so").write_bytes(b"")
+    with pytest.raises(mlc.LoadError, match="not a library exported by mlc"):
+        mlc.runtime.load(tmp_path / "empty.so")
+    # an intact file whose metadata asks for what this machine lacks, or a newer format
+    data = path.read_bytes()
+    metadata = mlc.runtime.load(path).metadata
+    elf = data[: data.index(b'{"arch"')]
+    for change, message in (({"arch": "riscv64"}, "riscv64 architecture"),
+                            ({"cpu_features": ["amx-tile", "avx512fp16", "sve"]}, "lacks"),
+                            ({"format": 99}, "format 99")):
+        other = tmp_path / "other.so"
+        other.write_bytes(pack_trailer(elf, {**metadata, **change}))
+        if "cpu_features" in change and {"amx_tile", "avx512_fp16"} <= (loader.host_cpu_features() or set()):
+            continue
+        with pytest.raises(mlc.LoadError, match=message):
+            mlc.runtime.load(other)
+
+
+def test_missing_features_compares_llvm_names_with_cpuinfo_flags():
+    metadata = {"arch": "x86_64", "cpu_features": ["avx2", "avx512f", "fma", "fast-gather"]}
+    assert loader.missing_features(metadata, "x86_64", frozenset({"avx2", "fma"})) == ["avx512f"]
+    assert loader.missing_features(metadata, "x86_64", frozenset({"avx2", "fma", "avx512f"})) == []
+    assert loader.missing_features(metadata, "aarch64", frozenset()) == ["the x86_64 architecture"]
+    assert loader.missing_features({"arch": "aarch64", "cpu_features": ["neon", "sve"]}, "aarch64",
+                                   frozenset({"asimd", "fp"})) == ["sve"]
+
+
+@needs_cc
+def test_the_loader_runs_where_llvmlite_cannot_be_imported(tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, 8), "float32")
+    path = mlc.export(lambda x: np.tanh(x) @ x.T, x, path=tmp_path / "model.so")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "want.npy", np.tanh(x) @ x.T)
+    script = textwrap.dedent(f"""
+        import sys, importlib.util
+        import numpy as np
+        sys.modules["llvmlite"] = None  # any import of llvmlite fails
+        spec = importlib.util.spec_from_file_location("mlc_loader", {str(LOADER)!r})
+        loader = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loader)
+        y = loader.load({str(path)!r})(np.load({str(tmp_path / 'x.npy')!r}))
+        assert not any(m == "mlc" or m.startswith("mlc.") for m in sys.modules), "imported mlc"
+        import mlc  # the package too loads without llvmlite, and so does its loader
+        z = mlc.runtime.load({str(path)!r})(np.load({str(tmp_path / 'x.npy')!r}))
+        assert sys.modules["llvmlite"] is None
+        np.testing.assert_array_equal(y, z)
+        np.testing.assert_allclose(y, np.load({str(tmp_path / 'want.npy')!r}), rtol=1e-4, atol=1e-5)
+        print("loaded without llvmlite")
+    """)
+    env = {**os.environ, "PYTHONPATH": str(Path(mlc.__file__).parents[1])}  # this checkout's mlc
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "loaded without llvmlite" in done.stdout
+
+
+def test_a_missing_compiler_is_a_clear_error(tmp_path, monkeypatch):
+    lib = mlc.build(mm_relu(2, 2, 2))
+    with pytest.raises(mlc.ToolchainError, match="was not found on PATH"):
+        lib.export(tmp_path / "x.so", cc="no-such-compiler-mlc")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(mlc.ToolchainError, match="no C compiler on PATH"):
+        lib.export(tmp_path / "x.so")
+    assert not (tmp_path / "x.so").exists()
+
+
+@needs_cc
+def test_the_library_needs_only_libc_libm_and_pthreads(tmp_path):
+    from mlc.backends.llvm.export.toolchain import ALLOWED_LIBRARIES, needed_libraries
+    path = mlc.export(lambda x: np.sin(x) + np.exp(x).sum(), np.ones(1000, "float64"), path=tmp_path / "m.so")
+    _, needed = needed_libraries(path.read_bytes())
+    assert needed and all(n.startswith(ALLOWED_LIBRARIES) for n in needed), needed
+
+
+@needs_cc
+def test_the_portable_form_rebuilds_for_this_cpu(tmp_path):
+    lib = mlc.build(mm_relu(9, 7, 5))
+    path = lib.export(tmp_path / "mm.mlc", format="mlc")
+    with pytest.raises(mlc.LoadError, match="load_portable"):
+        mlc.runtime.load(path)
+    rebuilt = mlc.load_portable(path)
+    a, b = np.random.default_rng(1).standard_normal((9, 5), "float32"), np.ones((5, 7), "float32")
+    here, there = np.empty((9, 7), "float32"), np.empty((9, 7), "float32")
+    lib["mm_relu"](a, b, here)
+    rebuilt["mm_relu"](a, b, there)
+    assert np.array_equal(here, there)
+
+
+def test_symbolic_jit_programs_and_python_callbacks_say_why_they_do_not_export(tmp_path):
+    f = mlc.jit(lambda x: x * 2, dynamic=("x", 0))
+    with pytest.raises(mlc.MLCError, match="symbolic"):
+        mlc.export(f, np.ones(3, "float32"), path=tmp_path / "s.so")
+    with pytest.raises(mlc.MLCError, match="format must be"):
+        mlc.build(mm_relu(2, 2, 2)).export(tmp_path / "x.so", format="zip")
