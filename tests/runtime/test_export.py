@@ -16,6 +16,8 @@ from mlc import te
 from mlc.runtime import loader
 from mlc.runtime.loader import pack_trailer
 
+from .c_driver import have, run_c_program
+
 HAVE_CC = any(shutil.which(c) for c in ("cc", "gcc", "clang"))
 needs_cc = pytest.mark.skipif(not HAVE_CC, reason="no C compiler (cc, gcc or clang) on PATH to export with")
 LOADER = Path(loader.__file__)
@@ -222,3 +224,74 @@ def test_symbolic_jit_programs_and_python_callbacks_say_why_they_do_not_export(t
         mlc.export(f, np.ones(3, "float32"), path=tmp_path / "s.so")
     with pytest.raises(mlc.MLCError, match="format must be"):
         mlc.build(mm_relu(2, 2, 2)).export(tmp_path / "x.so", format="zip")
+
+
+@needs_cc
+def test_a_c_program_calls_the_library_through_its_header(tmp_path):
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((12, 5), "float32")
+    x = rng.standard_normal((9, 12), "float32")
+    path = mlc.export(lambda x: np.maximum(x @ w, 0), x, path=tmp_path / "net.so")
+    (y,) = run_c_program(path, "mlc_net_main", [x], [("float32", (9, 5))])
+    assert np.array_equal(y, mlc.runtime.load(path)(x))
+    np.testing.assert_allclose(y, np.maximum(x @ w, 0), rtol=1e-5, atol=1e-5)
+
+
+AARCH64 = "llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72"
+needs_aarch64 = pytest.mark.skipif(
+    not have("aarch64-linux-gnu-gcc", "qemu-aarch64"),
+    reason="no aarch64 toolchain: apt-get install gcc-aarch64-linux-gnu qemu-user to build for and run on aarch64")
+
+
+def test_code_for_aarch64_is_built_but_not_run_here(tmp_path):
+    lib = mlc.build(mm_relu(4, 4, 4), target=AARCH64)
+    assert lib.target.triple == "aarch64-linux-gnu" and str(lib.target) == AARCH64 + " -mattr=default"
+    with pytest.raises(mlc.CompileError, match="not this machine"):
+        lib["mm_relu"](np.ones((4, 4), "float32"), np.ones((4, 4), "float32"), np.empty((4, 4), "float32"))
+    with pytest.raises(mlc.MLCError, match="not a recognized processor"):
+        mlc.Target.from_str("llvm -mtriple=aarch64-linux-gnu -mcpu=haswell")
+
+
+@needs_aarch64
+@settings(max_examples=2, deadline=None)
+@given(n=st.sampled_from([1, 37]), k=st.sampled_from([3, 64]))
+def test_aarch64_libraries_run_under_qemu_against_numpy(tmp_path_factory, n, k):
+    folder = tmp_path_factory.mktemp("arm")
+    lib = mlc.build(mm_relu(n, 300, k), target=AARCH64)  # wide enough for a parallel loop
+    path = lib.export(folder / "mm.so", cc="aarch64-linux-gnu-gcc")
+    if loader.host_arch() != "aarch64":
+        with pytest.raises(mlc.LoadError, match="aarch64 architecture"):
+            mlc.runtime.load(path)
+    rng = np.random.default_rng(n + k)
+    a, b = rng.standard_normal((n, k), "float32"), rng.standard_normal((k, 300), "float32")
+    (c,) = run_c_program(path, "mlc_mm_mm_relu", [a, b], [("float32", (n, 300))], cc=("aarch64-linux-gnu-gcc",),
+                         runner=("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"))
+    np.testing.assert_allclose(c, np.maximum(a @ b, 0), rtol=1e-5, atol=1e-4)
+
+
+@needs_aarch64
+def test_a_jitted_program_with_transcendentals_runs_on_aarch64(tmp_path):
+    x = np.linspace(-3, 3, 2 * 515, dtype="float32").reshape(2, 515)
+    f = mlc.jit(lambda x: np.tanh(x) * np.exp(-x * x) + np.log1p(x * x), target=AARCH64)
+    path = f.trace(x).lower().compile().export(tmp_path / "tx.so", cc="aarch64-linux-gnu-gcc")
+    (y,) = run_c_program(path, "mlc_tx_main", [x], [("float32", x.shape)], cc=("aarch64-linux-gnu-gcc",),
+                         runner=("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"))
+    np.testing.assert_allclose(y, np.tanh(x) * np.exp(-x * x) + np.log1p(x * x), rtol=2e-6, atol=2e-6)
+
+
+HASWELL = "llvm -mcpu=haswell -mattr=default"
+
+
+@needs_cc
+def test_avx2_code_from_any_x86_host_runs_here_bit_for_bit(tmp_path):
+    if loader.host_arch() != "x86_64" or not {"avx2", "fma"} <= (loader.host_cpu_features() or set()):
+        pytest.skip("this machine is not an x86-64 CPU with AVX2 and FMA, which Haswell code needs")
+    x = np.random.default_rng(5).standard_normal((33, 70), "float32")
+    f = mlc.jit(lambda x: np.exp(x) / np.exp(x).sum(axis=1, keepdims=True), target=HASWELL)
+    compiled = f.trace(x).lower().compile()
+    assert "zmm" not in compiled.as_text("asm")  # 256-bit code, whatever the host
+    path = compiled.export(tmp_path / "softmax.so")
+    loaded = mlc.runtime.load(path)
+    assert "avx2" in loaded.metadata["cpu_features"] and "avx512f" not in loaded.metadata["cpu_features"]
+    assert np.array_equal(loaded(x), compiled(x))
+    np.testing.assert_allclose(loaded(x), np.exp(x) / np.exp(x).sum(axis=1, keepdims=True), rtol=1e-5)
