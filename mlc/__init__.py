@@ -33,7 +33,7 @@ _LAZY = {
     "BlockRV": ("mlc.schedules", "BlockRV"), "LoopRV": ("mlc.schedules", "LoopRV"),
     "ExprRV": ("mlc.schedules", "ExprRV"), "TensorIntrin": ("mlc.schedules", "TensorIntrin"),
     "jit": ("mlc.tracer", "jit"), "export": ("mlc.tracer.export", "export"),
-    "load_portable": ("mlc.driver.portable", "load_portable"), "op": ("mlc.custom_op", "op"),
+    "load_portable": ("mlc.script.portable", "load_portable"), "op": ("mlc.custom_op", "op"),
     "numpy": ("mlc.numpy", None), "nn": ("mlc.nn", None), "random": ("mlc.random", None),
     "schedules": ("mlc.schedules", None),
     "ops": ("mlc.ops", None), "runtime": ("mlc.runtime", None), "passes": ("mlc.passes", None),

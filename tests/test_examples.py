@@ -81,3 +81,12 @@ def test_ch8_tensorized_matmul(capsys):
     assert 'T.call_extern("int32", "mlc_x86_vnni_dot_16x4_s8s8"' in out
     assert results["tensor cores"]  # run on the GPU, or on the emulator without one
     assert "-> tensor-core matmul 32^3 on " in out and "mlc_wmma_sync_16x16x16_f16f32" in out
+
+
+@pytest.mark.skipif(not __import__("shutil").which("cc"), reason="no C compiler (cc) to export and serve with")
+def test_deploy(tmp_path, capsys):
+    result = example("deploy").main(str(tmp_path), steps=60)
+    out = capsys.readouterr().out
+    assert result["c_matches"] and result["python_matches"] and not result["python_imported_mlc"]
+    assert result["accuracy"] > 0.6
+    assert "void mlc_iris_main(const float *x, float *out0);" in out and "flower 0: class" in out

@@ -10,9 +10,9 @@ array([0., 2., 4., 6.], dtype=float32)
 """
 from __future__ import annotations
 
+from ..driver import build
 from ..runtime.portable import read_portable
-from ..script import parse
-from .build import build
+from .parser import parse
 
 __all__ = ["load_portable"]
 
