@@ -7,7 +7,15 @@ An :class:`EntrySpec` is one function the library exports, ``<prefix><name>``:
   ``main`` the constants the library holds between them;
 * ``kind="function"``: a PrimFunc of an ``mlc.build`` module, called in destination
   passing style like ``lib[name](...)``; symbolic extents come after the pointers,
-  one ``int64_t`` each (``void f(float *A, float *B, int64_t n)``).
+  one ``int64_t`` each (``void f(float *A, float *B, int64_t n)``);
+* ``kind="program"``: a jitted function with dynamic axes, whose graph has no
+  ``main`` (Python calls its kernels one by one in-process, allocating each result
+  at this call's sizes): the library gets a C main doing the same (a
+  :class:`ProgramSpec`), ``int f(const float *x, float *out0, int64_t n)``, returning
+  0, 1 when memory ran out, or ``2 + k`` when the ``k``-th size that must not be 0 was.
+
+Shapes hold ints, the names of symbolic extents, and (a program's results) size
+expressions as JSON trees, ``["*", "n", 2]`` (:func:`size_expr`, :func:`expr_source`).
 
 :meth:`EntrySpec.metadata` is what the loader (:mod:`mlc.runtime.loader`) reads back.
 """
@@ -19,12 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MLCError
-from ..ir.expr import BufferLoad, IntImm
+from ..ir.expr import Binary, BufferLoad, Cast, IntImm, Var
 from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import shape_vars
 from ..ir.tir import BufferStore
 
-__all__ = ["ParamSpec", "EntrySpec", "c_type", "c_identifier", "function_entry", "graph_entry"]
+__all__ = ["ParamSpec", "EntrySpec", "ProgramSpec", "c_type", "c_identifier", "function_entry", "graph_entry",
+           "program_entry", "size_expr", "expr_source"]
 
 #: dtype name -> the C type of one element.
 C_TYPES = {"float32": "float", "float64": "double", "int8": "int8_t", "int16": "int16_t",
@@ -64,7 +73,7 @@ class ParamSpec:
 
     def describe(self) -> str:
         """``float32[64, n]``, as the header's comments say it."""
-        return f"{self.dtype}[{', '.join(map(str, self.shape))}]"
+        return f"{self.dtype}[{', '.join(expr_source(d) for d in self.shape)}]"
 
     def metadata(self) -> dict:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "role": self.role}
@@ -86,11 +95,79 @@ class EntrySpec:
     outputs: tuple[int, ...] = ()
     single: bool = False
     size_vars: tuple[tuple[str, str, int, int], ...] = ()
+    program: ProgramSpec | None = field(default=None, compare=False)
 
     def metadata(self, prefix: str) -> dict:
-        return {"name": self.name, "symbol": prefix + c_identifier(self.name), "kind": self.kind,
-                "params": [p.metadata() for p in self.params], "outputs": list(self.outputs),
-                "single": self.single, "size_vars": [list(v) for v in self.size_vars]}
+        out = {"name": self.name, "symbol": prefix + c_identifier(self.name), "kind": self.kind,
+               "params": [p.metadata() for p in self.params], "outputs": list(self.outputs),
+               "single": self.single, "size_vars": [list(v) for v in self.size_vars]}
+        if self.program is not None:
+            out["nonempty"] = [message for _, message in self.program.nonempty]
+        return out
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """The C main of a ``kind="program"`` entry: ``values`` ((dtype, shape) of each array
+    the program handles, shapes as :func:`size_expr` trees); which of them are the
+    ``inputs``, the ``constants`` ((value, array) pairs) and the ``outputs``; the ``steps``,
+    ``("call", function, args, outs, sizes)`` (``sizes``: (expression, dtype) of each size
+    argument the function takes) or ``("view", source, value)``; and ``nonempty``,
+    (expression, message) of each size that must not be 0."""
+    values: tuple[tuple[str, tuple], ...]
+    inputs: tuple[int, ...]
+    constants: tuple[tuple[int, np.ndarray], ...]
+    steps: tuple[tuple, ...]
+    outputs: tuple[int, ...]
+    nonempty: tuple[tuple[object, str], ...] = ()
+
+
+#: Size arithmetic a shape may hold -> its operator in a :func:`size_expr` tree.
+_SIZE_OPS = {"add": "+", "sub": "-", "mul": "*", "floordiv": "//", "floormod": "%", "truncdiv": "//",
+             "truncmod": "%", "min": "min", "max": "max"}
+
+
+def size_expr(e):
+    """A shape's size expression as JSON: an int, a variable's name, or ``[op, a, b]``
+    (sizes are never negative, so floor and truncating division agree).
+
+    >>> n = Var("n", "int64")
+    >>> size_expr(n * 2 + 1)
+    ['+', ['*', 'n', 2], 1]
+    """
+    if isinstance(e, int):
+        return e
+    if isinstance(e, IntImm):
+        return e.value
+    if isinstance(e, Var):
+        return str(e.name)
+    if isinstance(e, Cast):
+        return size_expr(e.value)
+    if isinstance(e, Binary) and e.op in _SIZE_OPS:
+        return [_SIZE_OPS[e.op], size_expr(e.a), size_expr(e.b)]
+    raise MLCError(f"export: the size {e!r} is not integer arithmetic on the dynamic sizes; a program "
+                   "exports with sizes made of +, -, *, //, %, min and max")
+
+
+def expr_source(tree, c: bool = False) -> str:
+    """The source of a :func:`size_expr` tree, Python's by default, or C's (``int64_t``
+    arithmetic; ``c=True``).
+
+    >>> expr_source(["+", ["*", "n", 2], 1]), expr_source(["//", "n", 4], c=True)
+    ('(n * 2) + 1', '((int64_t)(n) / (int64_t)(4))')
+    """
+    if not isinstance(tree, list):
+        return str(tree) if not c or isinstance(tree, int) else c_identifier(tree)
+    op, x, y = tree
+    a, b = expr_source(x, c), expr_source(y, c)
+    if c:
+        if op in ("min", "max"):
+            return f"(({a}) {'<' if op == 'min' else '>'} ({b}) ? ({a}) : ({b}))"
+        return f"((int64_t)({a}) {'/' if op == '//' else op} (int64_t)({b}))"
+    if op in ("min", "max"):
+        return f"{op}({a}, {b})"
+    a, b = (f"({t})" if isinstance(v, list) and v[0] not in ("min", "max") else t for v, t in ((x, a), (y, b)))
+    return f"{a} {op} {b}"
 
 
 def _roles(func) -> list[str]:
@@ -152,3 +229,51 @@ def graph_entry(name: str, symbol: str, main, n_inputs: int, constants, outputs,
                            "exports with static shapes")
         specs.append(ParamSpec(cname, p.dtype, tuple(e.value for e in p.shape), "in" if n < n_inputs else "out"))
     return EntrySpec(name, symbol, "graph", tuple(specs), tuple(constants), tuple(outputs), single)
+
+
+def program_entry(name: str, graph, functions, nonempty=(), single: bool = False) -> EntrySpec:
+    """The entry ``name`` of a lowered ``graph`` with dynamic axes (no ``main``): its
+    kernels are ``functions`` (name -> PrimFunc, as built), ``nonempty`` holds (size,
+    message) of each size that must not be 0. The C main binds each dynamic size from
+    the first input dimension that is it."""
+    index: dict[int, int] = {}
+    values: list = []
+
+    def value(v) -> int:
+        if id(v) not in index:
+            index[id(v)] = len(values)
+            values.append((v.dtype, tuple(size_expr(d) for d in v.shape)))
+        return index[id(v)]
+
+    inputs = tuple(value(v) for v in graph.inputs)
+    constants = tuple((value(c), np.ascontiguousarray(c.data)) for c in graph.constants())
+    steps = []
+    for b in graph.bindings:
+        if b.op == "call_tir":
+            func = functions[b.attr("func")]
+            arrays = [*b.args, *b.outputs]
+            sizes = tuple((size_expr(arrays[n].shape[d]), v.dtype) for v, n, d in shape_vars(func.params))
+            steps.append(("call", b.attr("func"), tuple(map(value, b.args)), tuple(map(value, b.outputs)), sizes))
+        elif b.op == "view":
+            (source,), (view,) = b.args, b.outputs
+            steps.append(("view", value(source), value(view)))
+        else:
+            raise MLCError(f"export: {graph.name} runs {b.describe()}, a call of Python; an exported library "
+                           "runs without Python. Write it as an mlc op, or keep the program in-process")
+    outputs = tuple(value(v) for v in graph.outputs)
+    binders, seen = [], set()
+    for n, v in enumerate(graph.inputs):
+        for d, e in enumerate(v.shape):
+            if not isinstance(e, (int, IntImm, Var)):
+                raise MLCError(f"export: input {v.name} of {graph.name} has the size {e!r}; a program exports "
+                               "with inputs whose dynamic sizes are plain variables")
+            if isinstance(e, Var) and str(e.name) not in seen:
+                seen.add(str(e.name))
+                binders.append((str(e.name), "int64", n, d))
+    names = _unique([v.name for v in graph.inputs] + [f"out{k}" for k in range(len(outputs))])
+    params = tuple(ParamSpec(names[k], *values[v], "in") for k, v in enumerate(inputs)) + tuple(
+        ParamSpec(names[len(inputs) + k], *values[v], "out") for k, v in enumerate(outputs))
+    program = ProgramSpec(tuple(values), inputs, constants, tuple(steps), outputs,
+                          tuple((size_expr(e), message) for e, message in nonempty))
+    return EntrySpec(name, name, "program", params, outputs=tuple(range(len(outputs))), single=single,
+                     size_vars=tuple(binders), program=program)

@@ -17,7 +17,10 @@ with ctypes. Each entry is called as its in-process counterpart is:
   allocated per call: one array, or a tuple;
 * a PrimFunc of ``mlc.build`` (``kind="function"``): ``lib["mm_relu"](a, b, c)``,
   destination passing, arrays checked as ``Module`` checks them; symbolic extents
-  are read from the arrays' shapes and must agree.
+  are read from the arrays' shapes and must agree;
+* a jitted function with dynamic axes (``kind="program"``): called as a graph; the
+  dynamic sizes are read from the inputs, the outputs allocated at the sizes their
+  shapes' expressions give (``["*", "n", 2]``: :func:`evaluate_size`).
 
 This module imports only the standard library and NumPy: a process may load it by
 path (``importlib.util.spec_from_file_location``) without importing mlc, and its
@@ -54,7 +57,7 @@ except ImportError:  # loaded by path, outside the mlc package
     class DTypeError(MLCError, TypeError):
         """An argument of the wrong dtype."""
 
-__all__ = ["load", "Library", "LibraryFunction", "pack_trailer", "read_metadata", "host_cpu_features",
+__all__ = ["load", "Library", "LibraryFunction", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
            "MAGIC", "FORMAT_VERSION"]
 
 #: The last 8 bytes of every library mlc exports.
@@ -213,7 +216,7 @@ class Library:
         if only is None:
             raise MLCError(f"{self.path} has {len(self.functions)} entries ({', '.join(self.functions)}); "
                            "call one by name: lib[name](...)")
-        return only._run(args) if only.kind == "graph" else only(*args)
+        return only(*args) if only.kind == "function" else only._run(args)
 
     def set_num_threads(self, n: int) -> int:
         """Threads the library's parallel loops use from now on; returns the count in force."""
@@ -253,18 +256,21 @@ class LibraryFunction:
         cfunc.restype = None
         self._cfunc = cfunc
         self._static = not self.size_vars
-        self._inputs = [p for p in self.params if p[3] == "in"] if self.kind == "graph" else self.params
-        self._outputs = [p for p in self.params if p[3] != "in"] if self.kind == "graph" else []
+        self._inputs = [p for p in self.params if p[3] == "in"] if self.kind != "function" else self.params
+        self._outputs = [p for p in self.params if p[3] != "in"] if self.kind != "function" else []
         self._input_specs = [(dtype, shape) for _, dtype, shape, _ in self._inputs]
         self._output_specs = [(dtype, shape) for _, dtype, shape, _ in self._outputs]
         self._plain_outputs = self.outputs == tuple(range(len(self._outputs)))
-        self._run = self._call_graph
+        self._run = self._call_program if self.kind == "program" else self._call_graph
+        self._nonempty = entry.get("nonempty", [])
+        if self.kind == "program":
+            cfunc.restype = ctypes.c_int
         if self.kind == "graph" and self._plain_outputs and self.single and len(self._inputs) == 1 \
                 and data_pointer is _struct_pointer:
             self._run = _one_in_one_out(cfunc, *self._input_specs[0], *self._output_specs[0], self._call_graph)
 
     def __call__(self, *args):
-        if self.kind == "graph":
+        if self.kind != "function":
             return self._run(args)
         self._call_function(args)
         return None
@@ -318,6 +324,19 @@ class LibraryFunction:
             seen.add(index)
         return results[0] if self.single else tuple(results)
 
+    def _call_program(self, args):
+        sizes = self._check(args, self._inputs)
+        inputs = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in args]
+        outs = [_empty(tuple(evaluate_size(d, sizes) for d in shape), dtype) for dtype, shape in self._output_specs]
+        status = self._cfunc(*map(data_pointer, inputs), *map(data_pointer, outs),
+                             *[sizes[name] for name, _, _, _ in self.size_vars])
+        if status == 1:
+            raise MemoryError(f"{self.name}(): the library could not allocate its intermediate arrays")
+        if status:
+            raise ShapeError(self._nonempty[status - 2] if 0 <= status - 2 < len(self._nonempty) else
+                             f"{self.name}(): the library refused these sizes (status {status})")
+        return outs[0] if self.single else tuple(outs)
+
     def _call_function(self, args) -> None:
         sizes = self._check(args, self.params)
         for (pname, _, _, role), arg in zip(self.params, args):
@@ -330,6 +349,24 @@ class LibraryFunction:
 
     def __repr__(self) -> str:
         return f"<mlc LibraryFunction {self.name} ({self.kind})>"
+
+
+_SIZE_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+             "//": lambda a, b: a // b, "%": lambda a, b: a % b, "min": min, "max": max}
+
+
+def evaluate_size(tree, sizes: dict) -> int:
+    """The value of a size expression (an int, a size's name, or ``[op, a, b]``) at ``sizes``.
+
+    >>> evaluate_size(["+", ["*", "n", 2], 1], {"n": 5})
+    11
+    """
+    if isinstance(tree, int):
+        return tree
+    if isinstance(tree, str):
+        return sizes[tree]
+    op, a, b = tree
+    return _SIZE_OPS[op](evaluate_size(a, sizes), evaluate_size(b, sizes))
 
 
 def _one_in_one_out(cfunc, dtype, shape, out_dtype, out_shape, general):

@@ -43,7 +43,7 @@ class SymbolicGraphExecutor:
         self.graph, self.lib = graph, lib
         #: (size, what to say when it is 0): the axes a reduction without identity (max, min,
         #: argmax, argmin) reduces, checked at each call before any kernel runs
-        self._nonempty = tuple(nonempty)
+        self.nonempty = tuple(nonempty)
         self._binders: list[tuple[Var, int, int]] = []
         seen: set[int] = set()
         for n, v in enumerate(graph.inputs):
@@ -101,7 +101,7 @@ class SymbolicGraphExecutor:
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         env = self._bind(inputs)
-        for size, message in self._nonempty:
+        for size, message in self.nonempty:
             if eval_int(size, env) <= 0:
                 raise ShapeError(message)
         values: dict[int, np.ndarray] = dict(self._constants)

@@ -26,7 +26,7 @@ from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..passes.graph.emit_main import main_name
 from ..runtime.entry import MainEntry
-from ..runtime.exported import graph_entry
+from ..runtime.exported import graph_entry, program_entry
 from .arguments import WideInt, fast_key, fast_leaves, keyed_arguments
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
 
@@ -181,16 +181,15 @@ class Compiled:
         (``mlc.runtime.load(path)(x)``, or from C through the header ``name.h`` written
         beside it): its ``main`` with the constants and parameters the trace captured,
         as one C function ``mlc_<name>_main(inputs..., outputs...)``. ``cc``: the C
-        compiler/linker (default: cc, gcc or clang on PATH). The loaded library takes
+        compiler/linker (default: cc, gcc or clang on PATH). With dynamic axes
+        (``mlc.jit(dynamic=...)``) the library's main, written in C, takes each dynamic
+        size after the arrays and allocates what the kernels pass each other at the
+        call's sizes. The loaded library takes
         the array arguments in the order the function's array leaves are traced, and
         returns one array or a tuple. ``format="mlc"``: the portable form of the kernels
         (``lib.export``). Returns ``path``."""
         function = self.function
         name = self._origin.jit.__name__
-        if not isinstance(function.entry, MainEntry):
-            raise MLCError(f"export: {name} was compiled with symbolic (dynamic) shapes, whose kernels Python "
-                           "calls one by one; export a signature with static shapes (call mlc.jit without "
-                           "dynamic=), or mlc.build the kernels with symbolic shapes and export those")
         if function.checks or function.key_sources:
             why = ("checks Python integer arguments on every call" if function.checks else
                    "draws random numbers (np.random) on every call")
@@ -199,9 +198,14 @@ class Compiled:
         if format == "mlc":
             return self.lib.export(path, format="mlc")
         graph = function.graph
-        symbol = main_name(graph)
-        entry = graph_entry("main", symbol, self.lib[symbol].func, function.entry.n_inputs,
-                            function.entry.constants, function.order, single=type(function.out_tree) is str)
+        single = type(function.out_tree) is str
+        if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels
+            functions = {n: self.lib[n].func for n in self.lib.function_names}
+            entry = program_entry("main", graph, functions, function.entry.executor.nonempty, single)
+        else:
+            symbol = main_name(graph)
+            entry = graph_entry("main", symbol, self.lib[symbol].func, function.entry.n_inputs,
+                                function.entry.constants, function.order, single)
         return self.lib.export(path, cc=cc, format=format, entries=[entry])
 
     def __repr__(self) -> str:

@@ -218,12 +218,34 @@ def test_the_portable_form_rebuilds_for_this_cpu(tmp_path):
     assert np.array_equal(here, there)
 
 
-def test_symbolic_jit_programs_and_python_callbacks_say_why_they_do_not_export(tmp_path):
-    f = mlc.jit(lambda x: x * 2, dynamic=("x", 0))
-    with pytest.raises(mlc.MLCError, match="symbolic"):
-        mlc.export(f, np.ones(3, "float32"), path=tmp_path / "s.so")
+def test_an_unknown_format_is_refused(tmp_path):
     with pytest.raises(mlc.MLCError, match="format must be"):
         mlc.build(mm_relu(2, 2, 2)).export(tmp_path / "x.so", format="zip")
+
+
+@needs_cc
+@settings(max_examples=3, deadline=None)
+@given(rows=st.lists(st.sampled_from([1, 2, 7, 40]), min_size=1, max_size=3))
+def test_programs_with_dynamic_axes_export_with_a_main_in_c(tmp_path_factory, rows):
+    c = np.arange(3, dtype="float32")
+
+    def fn(x):
+        return (np.exp(x) * c).reshape(x.shape[0], 3, 1).sum(axis=0), (x @ x.T) * 2, x, np.max(x, axis=0)
+
+    f = mlc.jit(fn, dynamic=("x", 0))
+    folder = tmp_path_factory.mktemp("dyn")
+    loaded = mlc.runtime.load(mlc.export(f, np.ones((5, 3), "float32"), path=folder / "dyn.so"))
+    for n in rows:
+        x = np.random.default_rng(n).standard_normal((n, 3), "float32")
+        got, want = loaded(x), f(x)
+        for a, b in zip(got, want):
+            assert a.shape == b.shape and np.array_equal(a, b)
+        np.testing.assert_allclose(got[1], (x @ x.T) * 2, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(got[3], x.max(axis=0))
+    with pytest.raises(mlc.ShapeError, match="zero-size array"):
+        loaded(np.ones((0, 3), "float32"))
+    with pytest.raises(mlc.ShapeError, match="must have shape"):
+        loaded(np.ones((4, 2), "float32"))
 
 
 @needs_cc

@@ -10,14 +10,17 @@ The wrappers (compiled into the library, :func:`wrapper_source`) call the genera
 functions: a graph's ``main`` with the constants between inputs and outputs (the
 constants are the library's read-only data, included byte for byte with the
 assembler's ``.incbin``), a PrimFunc with its size arguments in their own integer
-types.
+types. A program with dynamic sizes (``kind="program"``) gets a main written here in
+C: it binds the sizes, allocates each intermediate at this call's size (each result
+is written straight into its output where it can be), calls the kernels in order
+and frees what it allocated.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from ....version import __version__
-from ....runtime.exported import EntrySpec, c_identifier, c_type
+from ....runtime.exported import EntrySpec, ProgramSpec, c_identifier, c_type, expr_source
 
 __all__ = ["header_source", "wrapper_source", "constant_symbol"]
 
@@ -32,7 +35,8 @@ def constant_symbol(entry: int, n: int) -> str:
 def _prototype(prefix: str, entry: EntrySpec) -> str:
     args = [f"{'const ' if p.role == 'in' else ''}{c_type(p.dtype)} *{c_identifier(p.name)}" for p in entry.params]
     args += [f"int64_t {c_identifier(name)}" for name, _, _, _ in entry.size_vars]
-    return f"void {prefix}{c_identifier(entry.name)}({', '.join(args) or 'void'})"
+    result = "int" if entry.kind == "program" else "void"
+    return f"{result} {prefix}{c_identifier(entry.name)}({', '.join(args) or 'void'})"
 
 
 def header_source(prefix: str, guard: str, entries: Sequence[EntrySpec], target: str) -> str:
@@ -45,7 +49,10 @@ def header_source(prefix: str, guard: str, entries: Sequence[EntrySpec], target:
     for entry in entries:
         arrays = "; ".join(f"{p.name}: {p.describe()} ({p.role})" for p in entry.params)
         sizes = (" ; sizes: " + ", ".join(name for name, _, _, _ in entry.size_vars)) if entry.size_vars else ""
-        lines += [f"/* {entry.name} ({entry.kind}): {arrays}{sizes} */", _prototype(prefix, entry) + ";", ""]
+        returns = ("\n * Returns 0; 1 when memory ran out; else the number of the size found 0 that must not be: "
+                   + "; ".join(f"{2 + k}: {expr_source(e)} > 0" for k, (e, _) in enumerate(entry.program.nonempty))
+                   if entry.kind == "program" else "")
+        lines += [f"/* {entry.name} ({entry.kind}): {arrays}{sizes}{returns} */", _prototype(prefix, entry) + ";", ""]
     lines += ["/* Threads the library's parallel loops use (default: MLC_NUM_THREADS, or every CPU",
               " * the process may run on); returns the count now in force. */",
               f"int {prefix}set_num_threads(int n);", f"int {prefix}get_num_threads(void);", "",
@@ -53,26 +60,108 @@ def header_source(prefix: str, guard: str, entries: Sequence[EntrySpec], target:
     return "\n".join(lines)
 
 
-def wrapper_source(prefix: str, entries: Sequence[EntrySpec], constant_files: dict[tuple[int, int], str]) -> str:
+def wrapper_source(prefix: str, entries: Sequence[EntrySpec], constant_files: dict[tuple[int, int], str],
+                   symbols: dict[str, str]) -> str:
     """C source of the entries' wrappers; ``constant_files[(entry, n)]`` is the file holding
-    constant ``n`` of entry ``entry`` (absolute path)."""
-    lines = ["#include <stdint.h>", ""]
+    constant ``n`` of entry ``entry`` (absolute path); ``symbols`` maps each function of the
+    module to its LLVM symbol."""
+    lines = ["#include <stdint.h>", "#include <stdlib.h>", "#include <string.h>", ""]
     for k, entry in enumerate(entries):
-        for n, const in enumerate(entry.constants):
+        for n, _ in enumerate(_constants(entry)):
             symbol = constant_symbol(k, n)
             path = constant_files[(k, n)].replace("\\", "\\\\").replace('"', '\\"')
             lines += [f'__asm__(".section .rodata\\n.balign 64\\n.hidden {symbol}\\n.globl {symbol}\\n'
                       f'{symbol}:\\n.incbin \\"{path}\\"\\n.byte 0\\n.previous");',
                       f"extern const unsigned char {symbol}[];"]
     lines.append("")
+    declared: set[str] = set()
     for k, entry in enumerate(entries):
+        if entry.kind == "program":
+            lines += _program(prefix, k, entry, symbols, declared)
+            continue
         n_in = sum(1 for p in entry.params if p.role == "in") if entry.kind == "graph" else len(entry.params)
-        ptrs = ["void *"] * (len(entry.params) + len(entry.constants))
         sizes = [_SIZE_TYPES.get(dtype, "int64_t") for _, dtype, _, _ in entry.size_vars]
-        lines.append(f"extern void {entry.symbol}({', '.join(ptrs + sizes) or 'void'});")
+        lines += _declare(symbols[entry.symbol], len(entry.params) + len(entry.constants), sizes, declared)
         args = [f"(void *){c_identifier(p.name)}" for p in entry.params[:n_in]]
         args += [f"(void *){constant_symbol(k, n)}" for n in range(len(entry.constants))]
         args += [f"(void *){c_identifier(p.name)}" for p in entry.params[n_in:]]
         args += [f"({t}){c_identifier(name)}" for (name, _, _, _), t in zip(entry.size_vars, sizes)]
-        lines += [_prototype(prefix, entry) + " {", f"    {entry.symbol}({', '.join(args)});", "}", ""]
+        lines += [_prototype(prefix, entry) + " {", f"    {symbols[entry.symbol]}({', '.join(args)});", "}", ""]
     return "\n".join(lines)
+
+
+def constant_arrays(entry: EntrySpec) -> tuple:
+    """The arrays entry ``entry`` keeps in the library, in the order of their symbols."""
+    return _constants(entry)
+
+
+def _constants(entry: EntrySpec) -> tuple:
+    return tuple(a for _, a in entry.program.constants) if entry.program is not None else tuple(entry.constants)
+
+
+def _declare(symbol: str, pointers: int, sizes: Sequence[str], declared: set) -> list[str]:
+    """The declaration of function ``symbol`` (``pointers`` arrays, then ``sizes``), once."""
+    if symbol in declared:
+        return []
+    declared.add(symbol)
+    return [f"extern void {symbol}({', '.join(['void *'] * pointers + list(sizes)) or 'void'});"]
+
+
+def _bytes(program: ProgramSpec, value: int) -> str:
+    """C expression of the bytes of ``value``'s array at this call's sizes."""
+    dtype, shape = program.values[value]
+    itemsize = _ITEMSIZES.get(dtype, 8)
+    return " * ".join([f"(size_t){itemsize}", *(f"(size_t)({expr_source(d, c=True)})" for d in shape)])
+
+
+_ITEMSIZES = {"bool": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "float16": 2, "bfloat16": 2,
+              "int32": 4, "uint32": 4, "float32": 4, "int64": 8, "uint64": 8, "float64": 8,
+              "complex64": 8, "complex128": 16}
+
+
+def _program(prefix: str, k: int, entry: EntrySpec, symbols: dict[str, str], declared: set) -> list[str]:
+    """The C main of program entry ``entry`` (the ``k``-th)."""
+    program = entry.program
+    n_in = len(program.inputs)
+    lines = []
+    for step in program.steps:
+        if step[0] == "call":
+            _, name, args, outs, sizes = step
+            lines += _declare(symbols[name], len(args) + len(outs), [_SIZE_TYPES.get(t, "int64_t") for _, t in sizes],
+                              declared)
+    body = [f"    void *v[{max(1, len(program.values))}] = {{0}};",
+            f"    void *owned[{max(1, len(program.values))}] = {{0}};", "    int status = 0;"]
+    for (name, _, _, _) in entry.size_vars:
+        body.append(f"    (void){c_identifier(name)};")
+    for n, cond in enumerate(program.nonempty):
+        body.append(f"    if (!({expr_source(cond[0], c=True)} > 0)) return {2 + n};")
+    for param, value in zip(entry.params, program.inputs):
+        body.append(f"    v[{value}] = (void *){c_identifier(param.name)};")
+    for n, (value, _) in enumerate(program.constants):
+        body.append(f"    v[{value}] = (void *){constant_symbol(k, n)};")
+    direct = {}  # value -> the output parameter a call writes it into
+    produced = {o for step in program.steps if step[0] == "call" for o in step[3]}
+    for position, value in enumerate(program.outputs):
+        if value in produced and value not in direct:
+            direct[value] = entry.params[n_in + position].name
+    for step in program.steps:
+        if step[0] == "view":
+            body.append(f"    v[{step[2]}] = v[{step[1]}];")
+            continue
+        _, name, args, outs, sizes = step
+        for value in outs:
+            if value in direct:
+                body.append(f"    v[{value}] = (void *){c_identifier(direct[value])};")
+            else:
+                body += [f"    owned[{value}] = v[{value}] = malloc({_bytes(program, value)} + 1);",
+                         f"    if (!v[{value}]) {{ status = 1; goto done; }}"]
+        call = [f"v[{a}]" for a in (*args, *outs)]
+        call += [f"({_SIZE_TYPES.get(t, 'int64_t')})({expr_source(e, c=True)})" for e, t in sizes]
+        body.append(f"    {symbols[name]}({', '.join(call)});")
+    for position, value in enumerate(program.outputs):
+        out = c_identifier(entry.params[n_in + position].name)
+        if direct.get(value) != entry.params[n_in + position].name:
+            body.append(f"    memcpy({out}, v[{value}], {_bytes(program, value)});")
+    body += ["done:", f"    for (int i = 0; i < {max(1, len(program.values))}; i++) free(owned[i]);",
+             "    return status;"]
+    return lines + [_prototype(prefix, entry) + " {", *body, "}", ""]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from ....runtime.loader import FORMAT_VERSION, pack_trailer
 from ....version import __version__
 from ...llvm_cpus import required_features
 from ..jit import target_layout
-from .cheader import header_source, wrapper_source
+from .cheader import constant_arrays, header_source, wrapper_source
 from .cruntime import RUNTIME_SOURCE, runtime_api
 from .objects import export_objects
 from ....runtime.exported import EntrySpec, c_identifier
@@ -54,7 +53,6 @@ def export_library(mod: IRModule, target, entries: Sequence[EntrySpec], path, *,
     triple = target_layout(target)[0]
     command = find_cc(cc, triple)
     objects, symbols = export_objects(mod, target, fast_math)
-    entries = [_with_symbol(e, symbols) for e in entries]
     prefix = library_prefix(path)
     with tempfile.TemporaryDirectory(prefix="mlc-export-") as tmp:
         work = Path(tmp)
@@ -64,11 +62,11 @@ def export_library(mod: IRModule, target, entries: Sequence[EntrySpec], path, *,
             names.append(f"unit{n}.o")
         files = {}
         for k, entry in enumerate(entries):
-            for n, const in enumerate(entry.constants):
+            for n, const in enumerate(constant_arrays(entry)):
                 files[(k, n)] = str(work / f"const{k}_{n}.bin")
                 Path(files[(k, n)]).write_bytes(np.ascontiguousarray(const).tobytes())
         (work / "runtime.c").write_text(RUNTIME_SOURCE + runtime_api(prefix))
-        (work / "entries.c").write_text(wrapper_source(prefix, entries, files))
+        (work / "entries.c").write_text(wrapper_source(prefix, entries, files, symbols))
         (work / "exports.map").write_text(f"{{\n  global: {prefix}*;\n  local: *;\n}};\n")
         run_cc([*command, "-shared", "-fPIC", "-O2", "-o", "lib.so", f"-Wl,-soname,{path.name}", *names, "runtime.c", "entries.c",
                 "-Wl,--version-script=exports.map", "-Wl,-z,defs", "-Wl,-z,noexecstack", "-static-libgcc",
@@ -86,11 +84,6 @@ def export_library(mod: IRModule, target, entries: Sequence[EntrySpec], path, *,
     _write(path.with_name(path.name.split(".", 1)[0] + ".h"),
            header_source(prefix, guard, entries, str(target)).encode())
     return path
-
-
-def _with_symbol(entry: EntrySpec, symbols: dict[str, str]) -> EntrySpec:
-    """``entry`` calling the LLVM symbol its function got (``entry.symbol`` names the function)."""
-    return replace(entry, symbol=symbols[entry.symbol])
 
 
 def _write(path: Path, data: bytes) -> None:
