@@ -445,8 +445,8 @@ def test_te_mm_relu_is_right_at_every_thread_count(threads):
 def test_launches_are_reviewed_where_the_cpu_has_a_counter(monkeypatch, triple, counter):
     """x86's rdtsc and AArch64's cntvct (both ``llvm.readcyclecounter``) time the launches;
     elsewhere every launch of more than one thread takes the pool, unreviewed."""
-    from mlc.backends.llvm import module as llvm_module
-    monkeypatch.setattr(llvm_module, "target_layout", lambda target: (triple, ""))
+    from mlc.backends.llvm import generate
+    monkeypatch.setattr(generate, "target_layout", lambda target: (triple, ""))
     text = generate_ir({"f": lower(parallel_outer_loops(elementwise_2d(64, 64), ["B"]))}, TARGET)
     assert 'call void @"GOMP_parallel"' in text
     if counter is None:

@@ -13,7 +13,7 @@ import pytest
 import mlc
 from mlc import te
 from mlc.backends.llvm import compile_sources
-from mlc.backends.llvm import module as llvm_module
+from mlc.backends.llvm import generate as llvm_generate
 from mlc.backends.llvm.streaming import (STREAMING_FRACTION, streaming_alignment, streaming_buffers,
                                          streaming_threshold)
 from mlc.driver import schedule_module
@@ -81,7 +81,7 @@ def test_only_write_only_parameters_of_a_large_enough_kernel_stream():
 @pytest.fixture
 def stream_everything(monkeypatch):
     """Every write-only output of a kernel built here streams (x86-64 hosts)."""
-    monkeypatch.setattr(llvm_module, "streaming_threshold", lambda triple, caches: 1 if "x86_64" in triple else 0)
+    monkeypatch.setattr(llvm_generate, "streaming_threshold", lambda triple, caches: 1 if "x86_64" in triple else 0)
 
 
 @pytest.mark.parametrize("offset", [0, 1, 4, 16])
