@@ -291,14 +291,25 @@ def test_aarch64_libraries_run_under_qemu_against_numpy(tmp_path_factory, n, k):
     np.testing.assert_allclose(c, np.maximum(a @ b, 0), rtol=1e-5, atol=1e-4)
 
 
+def softmax_and_layer_norm(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    mean = x.mean(axis=1, keepdims=True)
+    norm = (x - mean) / np.sqrt(((x - mean) ** 2).mean(axis=1, keepdims=True) + 1e-5)
+    return e / e.sum(axis=1, keepdims=True), norm, np.tanh(x) * np.log1p(x * x)
+
+
 @needs_aarch64
-def test_a_jitted_program_with_transcendentals_runs_on_aarch64(tmp_path):
-    x = np.linspace(-3, 3, 2 * 515, dtype="float32").reshape(2, 515)
-    f = mlc.jit(lambda x: np.tanh(x) * np.exp(-x * x) + np.log1p(x * x), target=AARCH64)
-    path = f.trace(x).lower().compile().export(tmp_path / "tx.so", cc="aarch64-linux-gnu-gcc")
-    (y,) = run_c_program(path, "mlc_tx_main", [x], [("float32", x.shape)], cc=("aarch64-linux-gnu-gcc",),
-                         runner=("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"))
-    np.testing.assert_allclose(y, np.tanh(x) * np.exp(-x * x) + np.log1p(x * x), rtol=2e-6, atol=2e-6)
+def test_jitted_workloads_with_parallel_loops_run_on_aarch64(tmp_path):
+    x = np.random.default_rng(11).standard_normal((67, 515), "float32")
+    f = mlc.jit(softmax_and_layer_norm, target=AARCH64)
+    compiled = f.trace(x).lower().compile()
+    assert compiled.lib.target.triple == "aarch64-linux-gnu" and "T.parallel" in compiled.lib.scheduled.script()
+    path = compiled.export(tmp_path / "work.so", cc="aarch64-linux-gnu-gcc")
+    shapes = [("float32", x.shape)] * 3
+    got = run_c_program(path, "mlc_work_main", [x], shapes, cc=("aarch64-linux-gnu-gcc",),
+                        runner=("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"))
+    for a, b in zip(got, softmax_and_layer_norm(x.astype("float64"))):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 HASWELL = "llvm -mcpu=haswell -mattr=default"
