@@ -11,7 +11,8 @@ array([0., 2., 4., 6.], dtype=float32)
 from __future__ import annotations
 
 from ..driver import build
-from ..runtime.portable import read_portable
+from ..runtime.entry import MainEntry
+from ..runtime.portable import decode_array, read_portable
 from .parser import parse
 
 __all__ = ["load_portable"]
@@ -24,7 +25,33 @@ def _as_scheduled(sch) -> None:
 
 def load_portable(path, target="llvm"):
     """Parse the portable module at ``path`` and build it, as scheduled, for ``target``
-    (default: this machine's CPU): a runtime Module like ``mlc.build``'s."""
+    (default: this machine's CPU): a runtime Module like ``mlc.build``'s, or for a jitted
+    function a :class:`PortableFunction` called like it (``f(x)``)."""
     document = read_portable(path)
     mod = parse(document["script"])
-    return build(mod, target, schedule=_as_scheduled, fast_math=bool(document.get("fast_math", False)))
+    lib = build(mod, target, schedule=_as_scheduled, fast_math=bool(document.get("fast_math", False)))
+    graphs = document.get("graphs", [])
+    return PortableFunction(lib, graphs[0]) if len(graphs) == 1 else lib
+
+
+class PortableFunction:
+    """A jitted function rebuilt from its portable form: ``f(*arrays)`` returns its result
+    (one array, or a tuple), as the exported library's loader does; ``lib`` is the module."""
+
+    def __init__(self, lib, graph: dict):
+        self.lib = lib
+        self.name = graph["name"]
+        constants = [decode_array(c) for c in graph["constants"]]
+        self.entry = MainEntry(lib[graph["function"]], graph["inputs"], constants)
+        self.outputs, self.single = tuple(graph["outputs"]), bool(graph["single"])
+
+    def __call__(self, *inputs):
+        outs = self.entry(list(inputs))
+        results, seen = [], set()
+        for index in self.outputs:  # a value returned twice: an array each time
+            results.append(outs[index].copy() if index in seen else outs[index])
+            seen.add(index)
+        return results[0] if self.single else tuple(results)
+
+    def __repr__(self) -> str:
+        return f"<mlc PortableFunction {self.name} for {self.lib.target}>"

@@ -195,8 +195,6 @@ class Compiled:
                    "draws random numbers (np.random) on every call")
             raise MLCError(f"export: {name} {why}, which only the Python runtime does; pass such values as "
                            "arrays (or make them static arguments) to export it")
-        if format == "mlc":
-            return self.lib.export(path, format="mlc")
         graph = function.graph
         single = type(function.out_tree) is str
         if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels

@@ -216,6 +216,13 @@ def test_the_portable_form_rebuilds_for_this_cpu(tmp_path):
     lib["mm_relu"](a, b, here)
     rebuilt["mm_relu"](a, b, there)
     assert np.array_equal(here, there)
+    w = np.random.default_rng(2).standard_normal((5, 4), "float32")
+    f = mlc.jit(lambda x: (np.tanh(x @ w), np.tanh(x @ w), x.sum()))  # constants, an output twice
+    portable = mlc.load_portable(mlc.export(f, a, path=tmp_path / "f.mlc", format="mlc"))
+    got, want = portable(a), f(a)
+    assert all(np.array_equal(g, v) for g, v in zip(got, want)) and got[0] is not got[1]
+    with pytest.raises(mlc.MLCError, match="portable form keeps"):
+        mlc.export(mlc.jit(lambda x: x * 2, dynamic=("x", 0)), a, path=tmp_path / "d.mlc", format="mlc")
 
 
 def test_an_unknown_format_is_refused(tmp_path):

@@ -407,7 +407,7 @@ class LLVMModule(Module):
         array([0., 2., 4., 6.], dtype=float32)
         """
         if format == "mlc":
-            return write_portable(path, self.scheduled, str(self.target), self.fast_math)
+            return write_portable(path, self.scheduled, str(self.target), self.fast_math, entries or ())
         if format != "so":
             raise MLCError(f"export: format must be 'so' (a shared library) or 'mlc' (the portable form), "
                            f"got {format!r}")
