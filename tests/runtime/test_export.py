@@ -225,6 +225,21 @@ def test_the_portable_form_rebuilds_for_this_cpu(tmp_path):
         mlc.export(mlc.jit(lambda x: x * 2, dynamic=("x", 0)), a, path=tmp_path / "d.mlc", format="mlc")
 
 
+@needs_cc
+def test_functions_named_like_c_keywords_export(tmp_path):
+    A = te.placeholder((5,), "float32", "A")
+    twice = te.create_prim_func([A, te.compute((5,), lambda i: A[i] * 2, "B")])
+    neg = te.create_prim_func([A, te.compute((5,), lambda i: -A[i], "B")])
+    lib = mlc.build(mlc.IRModule({"double": twice, "float": neg}))  # symbols C cannot name
+    loaded = mlc.runtime.load(lib.export(tmp_path / "names.so"))
+    a, b = np.arange(5, dtype="float32"), np.empty(5, "float32")
+    loaded["double"](a, b)
+    np.testing.assert_array_equal(b, a * 2)
+    loaded["float"](a, b)
+    np.testing.assert_array_equal(b, -a)
+    assert "void mlc_names_float(const float *A, float *B);" in (tmp_path / "names.h").read_text()
+
+
 def test_an_unknown_format_is_refused(tmp_path):
     with pytest.raises(mlc.MLCError, match="format must be"):
         mlc.build(mm_relu(2, 2, 2)).export(tmp_path / "x.so", format="zip")

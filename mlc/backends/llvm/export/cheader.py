@@ -74,7 +74,7 @@ def wrapper_source(prefix: str, entries: Sequence[EntrySpec], constant_files: di
                       f'{symbol}:\\n.incbin \\"{path}\\"\\n.byte 0\\n.previous");',
                       f"extern const unsigned char {symbol}[];"]
     lines.append("")
-    declared: set[str] = set()
+    declared: dict[str, str] = {}
     for k, entry in enumerate(entries):
         if entry.kind == "program":
             lines += _program(prefix, k, entry, symbols, declared)
@@ -86,7 +86,7 @@ def wrapper_source(prefix: str, entries: Sequence[EntrySpec], constant_files: di
         args += [f"(void *){constant_symbol(k, n)}" for n in range(len(entry.constants))]
         args += [f"(void *){c_identifier(p.name)}" for p in entry.params[n_in:]]
         args += [f"({t}){c_identifier(name)}" for (name, _, _, _), t in zip(entry.size_vars, sizes)]
-        lines += [_prototype(prefix, entry) + " {", f"    {symbols[entry.symbol]}({', '.join(args)});", "}", ""]
+        lines += [_prototype(prefix, entry) + " {", f"    {declared[symbols[entry.symbol]]}({', '.join(args)});", "}", ""]
     return "\n".join(lines)
 
 
@@ -99,12 +99,16 @@ def _constants(entry: EntrySpec) -> tuple:
     return tuple(a for _, a in entry.program.constants) if entry.program is not None else tuple(entry.constants)
 
 
-def _declare(symbol: str, pointers: int, sizes: Sequence[str], declared: set) -> list[str]:
-    """The declaration of function ``symbol`` (``pointers`` arrays, then ``sizes``), once."""
+def _declare(symbol: str, pointers: int, sizes: Sequence[str], declared: dict) -> list[str]:
+    """The declaration of function ``symbol`` (``pointers`` arrays, then ``sizes``), once, under
+    a C name of its own that the assembler label maps to the symbol (a kernel may be called
+    ``double``, or anything else a C identifier cannot be); ``declared`` maps each symbol
+    declared so far to its C name."""
     if symbol in declared:
         return []
-    declared.add(symbol)
-    return [f"extern void {symbol}({', '.join(['void *'] * pointers + list(sizes)) or 'void'});"]
+    declared[symbol] = name = f"mlc_function_{len(declared)}"
+    label = symbol.replace("\\", "\\\\").replace('"', '\\"')
+    return [f"extern void {name}({', '.join(['void *'] * pointers + list(sizes)) or 'void'}) __asm__(\"{label}\");"]
 
 
 def _bytes(program: ProgramSpec, value: int) -> str:
@@ -119,7 +123,7 @@ _ITEMSIZES = {"bool": 1, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "float1
               "complex64": 8, "complex128": 16}
 
 
-def _program(prefix: str, k: int, entry: EntrySpec, symbols: dict[str, str], declared: set) -> list[str]:
+def _program(prefix: str, k: int, entry: EntrySpec, symbols: dict[str, str], declared: dict) -> list[str]:
     """The C main of program entry ``entry`` (the ``k``-th)."""
     program = entry.program
     n_in = len(program.inputs)
@@ -157,7 +161,7 @@ def _program(prefix: str, k: int, entry: EntrySpec, symbols: dict[str, str], dec
                          f"    if (!v[{value}]) {{ status = 1; goto done; }}"]
         call = [f"v[{a}]" for a in (*args, *outs)]
         call += [f"({_SIZE_TYPES.get(t, 'int64_t')})({expr_source(e, c=True)})" for e, t in sizes]
-        body.append(f"    {symbols[name]}({', '.join(call)});")
+        body.append(f"    {declared[symbols[name]]}({', '.join(call)});")
     for position, value in enumerate(program.outputs):
         out = c_identifier(entry.params[n_in + position].name)
         if direct.get(value) != entry.params[n_in + position].name:
