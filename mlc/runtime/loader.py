@@ -171,6 +171,10 @@ def missing_features(metadata: dict, arch: str | None = None, flags: frozenset[s
     return [f for f in metadata.get("cpu_features", ()) if f in names and names[f] not in flags]
 
 
+#: The kinds of entry this loader calls (:mod:`mlc.runtime.exported`).
+_KINDS = frozenset({"graph", "function", "program"})
+
+
 def load(path, check_cpu: bool = True) -> Library:
     """The library mlc exported at ``path``, checked (module docstring) and opened.
 
@@ -186,6 +190,10 @@ def load(path, check_cpu: bool = True) -> Library:
                         f"({host_arch()}) lacks: {', '.join(lacking)}; running it would crash with an illegal "
                         "instruction. Export it for this machine's CPU (target='llvm', or -mcpu= a CPU this "
                         "machine has), or its portable form (format='mlc') to rebuild here")
+    unknown = sorted({e.get("kind") for e in metadata.get("entries", ())} - _KINDS)
+    if unknown:
+        raise LoadError(f"{path} has entries of kind {unknown}, which this loader (mlc library format "
+                        f"{FORMAT_VERSION}) does not know; load it with the mlc that exported it, or newer")
     try:
         handle = ctypes.CDLL(os.path.abspath(path))
     except OSError as err:
@@ -345,6 +353,12 @@ class LibraryFunction:
                                  "np.ascontiguousarray(x)")
             if role != "in" and not arg.flags.writeable:
                 raise MLCError(f"{self.name}(): argument {pname} is written but the array is read-only")
+        for n, (pname, _, _, role) in enumerate(self.params):
+            for m, other in enumerate(args):
+                if role != "in" and m != n and np.may_share_memory(args[n], other):
+                    raise MLCError(f"{self.name}(): arguments {pname} and {self.params[m][0]} share memory, and "
+                                   f"{pname} is written; the code assumes its arrays do not alias. Pass a copy "
+                                   "(x.copy()) or a separate output array")
         self._cfunc(*map(data_pointer, args), *[sizes[name] for name, _, _, _ in self.size_vars])
 
     def __repr__(self) -> str:

@@ -92,6 +92,11 @@ def test_symbolic_extents_are_read_from_the_arrays(tmp_path):
         np.testing.assert_allclose(there, np.exp(a) * 2, rtol=1e-6)
     with pytest.raises(mlc.ShapeError, match="n must be 2"):
         loaded["f"](np.ones((2, 3), "float32"), np.ones((4, 3), "float32"))
+    a = np.ones((4, 3), "float32")
+    with pytest.raises(mlc.MLCError, match="share memory"):
+        loaded["f"](a, a)
+    with pytest.raises(mlc.ShapeError, match="C-contiguous"):
+        loaded["f"](a, np.ones((3, 4), "float32").T)
 
 
 @needs_cc
@@ -138,7 +143,8 @@ def test_damaged_truncated_foreign_and_other_cpu_files_are_refused(tmp_path):
     elf = data[: data.index(b'{"arch"')]
     for change, message in (({"arch": "riscv64"}, "riscv64 architecture"),
                             ({"cpu_features": ["amx-tile", "avx512fp16", "sve"]}, "lacks"),
-                            ({"format": 99}, "format 99")):
+                            ({"format": 99}, "format 99"),
+                            ({"entries": [{"kind": "hologram"}]}, "does not know")):
         other = tmp_path / "other.so"
         other.write_bytes(pack_trailer(elf, {**metadata, **change}))
         if "cpu_features" in change and {"amx_tile", "avx512_fp16"} <= (loader.host_cpu_features() or set()):
