@@ -290,7 +290,8 @@ def test_a_c_program_calls_the_library_through_its_header(tmp_path):
 AARCH64 = "llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72"
 needs_aarch64 = pytest.mark.skipif(
     not have("aarch64-linux-gnu-gcc", "qemu-aarch64"),
-    reason="no aarch64 toolchain: apt-get install gcc-aarch64-linux-gnu qemu-user to build for and run on aarch64")
+    reason="no aarch64 toolchain to build for and run on aarch64: ./run cross (apt-get install "
+           "gcc-aarch64-linux-gnu qemu-user)")
 
 
 def test_code_for_aarch64_is_built_but_not_run_here(tmp_path):
