@@ -11,8 +11,9 @@ process, or a libgomp loaded beside them, never see each other's):
 
 * ``GOMP_parallel(task, data, n, flags)`` runs ``task(data)`` on a team of ``n``
   threads: the caller as thread 0 and ``n - 1`` workers of a pool of pthreads the
-  library starts on first use and keeps, woken through a condition variable for
-  each launch; ``omp_get_thread_num``/``omp_get_num_threads`` answer from
+  library starts on first use and keeps; between launches a worker spins for
+  ``GOMP_SPIN_COUNT`` rounds (as mlc sets libgomp's, :mod:`..symbols`) before it sleeps
+  on a condition variable, and so does the caller waiting for its team; ``omp_get_thread_num``/``omp_get_num_threads`` answer from
   thread-local values. A worker that could not be started leaves its home to the
   others: a task takes the chunks left in every home of its team
   (:mod:`..parallel`), so the launch still covers every iteration.
@@ -24,7 +25,7 @@ process, or a libgomp loaded beside them, never see each other's):
 from __future__ import annotations
 
 from ....config import MAX_THREADS
-from ..symbols import HOME_BYTES, PARALLEL_HOMES_SYMBOL, PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL
+from ..symbols import GOMP_SPIN_COUNT, HOME_BYTES, PARALLEL_HOMES_SYMBOL, PARALLEL_STATE_SYMBOL, PLACEMENT_KEY_SYMBOL
 
 __all__ = ["RUNTIME_SOURCE", "runtime_api"]
 
@@ -38,6 +39,7 @@ RUNTIME_SOURCE = r"""
 
 #define HIDDEN __attribute__((visibility("hidden")))
 #define MLC_MAX_THREADS %(max_threads)d
+#define MLC_SPIN_COUNT %(spin)d
 
 struct mlc_state { int32_t busy; int32_t num_threads; int64_t pooled; };
 HIDDEN struct mlc_state %(state)s = {0, 1, 0};
@@ -51,19 +53,41 @@ static pthread_cond_t pool_wake = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
 static mlc_task pool_task;
 static void *pool_data;
-static int pool_team = 1, pool_pending = 0, pool_workers = 0, forked = 0;
-static unsigned long pool_generation = 0;
+static int pool_team = 1, pool_workers = 0, forked = 0;
+static unsigned long pool_generation = 0, pool_pending = 0;
 static unsigned long created_at[MLC_MAX_THREADS];
 static __thread int thread_num = 0, team_size = 1;
 
 HIDDEN int omp_get_thread_num(void) { return thread_num; }
 HIDDEN int omp_get_num_threads(void) { return team_size; }
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spin up to MLC_SPIN_COUNT rounds for *value to differ from old; whether it did. */
+static int spin_while_equal(const unsigned long *value, unsigned long old) {
+    for (int n = 0; n < MLC_SPIN_COUNT; n++) {
+        if (__atomic_load_n(value, __ATOMIC_ACQUIRE) != old) return 1;
+        cpu_relax();
+    }
+    return 0;
+}
+
 static void *pool_worker(void *arg) {
     int me = (int)(intptr_t)arg;
     pthread_mutex_lock(&pool_lock);
     unsigned long seen = created_at[me];
     for (;;) {
+        if (pool_generation == seen) {  /* spin a while before sleeping: launches come in runs */
+            pthread_mutex_unlock(&pool_lock);
+            spin_while_equal(&pool_generation, seen);
+            pthread_mutex_lock(&pool_lock);
+        }
         while (pool_generation == seen) pthread_cond_wait(&pool_wake, &pool_lock);
         seen = pool_generation;
         if (me < pool_team) {
@@ -75,7 +99,7 @@ static void *pool_worker(void *arg) {
             team_size = team;
             task(data);
             pthread_mutex_lock(&pool_lock);
-            if (--pool_pending == 0) pthread_cond_signal(&pool_done);
+            if (__atomic_sub_fetch(&pool_pending, 1, __ATOMIC_ACQ_REL) == 0) pthread_cond_signal(&pool_done);
         }
     }
     return NULL;
@@ -101,14 +125,15 @@ HIDDEN void GOMP_parallel(mlc_task task, void *data, unsigned n, unsigned flags)
         if (failed) break;
         pool_workers = worker;
     }
-    int helpers = pool_workers < (int)n - 1 ? pool_workers : (int)n - 1;
+    unsigned long helpers = pool_workers < (int)n - 1 ? pool_workers : n - 1;
     pool_task = task; pool_data = data; pool_team = n; pool_pending = helpers;
-    pool_generation++;
+    __atomic_add_fetch(&pool_generation, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&pool_wake);
     pthread_mutex_unlock(&pool_lock);
     thread_num = 0; team_size = n;
     task(data);
     team_size = 1;
+    for (int k = 0; k < MLC_SPIN_COUNT && __atomic_load_n(&pool_pending, __ATOMIC_ACQUIRE) > 0; k++) cpu_relax();
     pthread_mutex_lock(&pool_lock);
     while (pool_pending > 0) pthread_cond_wait(&pool_done, &pool_lock);
     pthread_mutex_unlock(&pool_lock);
@@ -139,7 +164,7 @@ __attribute__((constructor)) static void mlc_runtime_start(void) {
     pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 """ % {"max_threads": MAX_THREADS, "state": PARALLEL_STATE_SYMBOL, "homes": PARALLEL_HOMES_SYMBOL,
-       "home_words": HOME_BYTES // 8, "home_bytes": HOME_BYTES, "key": PLACEMENT_KEY_SYMBOL}
+       "home_words": HOME_BYTES // 8, "spin": GOMP_SPIN_COUNT, "home_bytes": HOME_BYTES, "key": PLACEMENT_KEY_SYMBOL}
 
 
 def runtime_api(prefix: str) -> str:
