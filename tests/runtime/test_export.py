@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -357,3 +358,34 @@ def test_avx2_code_from_any_x86_host_runs_here_bit_for_bit(tmp_path):
     assert "avx2" in loaded.metadata["cpu_features"] and "avx512f" not in loaded.metadata["cpu_features"]
     assert np.array_equal(loaded(x), compiled(x))
     np.testing.assert_allclose(loaded(x), np.exp(x) / np.exp(x).sum(axis=1, keepdims=True), rtol=1e-5)
+
+
+@needs_cc
+def test_the_library_pool_serves_concurrent_callers_and_fork_children(tmp_path):
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((64, 64), "float32") * np.float32(0.05)
+    x = rng.standard_normal((128, 64), "float32")
+    f = mlc.jit(lambda x: np.tanh(x @ w))
+    loaded = mlc.runtime.load(mlc.export(f, x, path=tmp_path / "pool.so"))
+    want = f(x)
+    wrong = []
+
+    def work():
+        for _ in range(4):
+            wrong.append(not np.array_equal(loaded(x), want))
+
+    for threads in (2,):
+        assert loaded.set_num_threads(threads) == threads
+        callers = [threading.Thread(target=work) for _ in range(2)]
+        for t in callers:
+            t.start()
+        for t in callers:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in callers)
+    assert wrong and not any(wrong)
+    loaded.set_num_threads(2)
+    pid = os.fork()
+    if pid == 0:  # the pool's threads are gone in the child: its launches run on the caller
+        os._exit(0 if np.array_equal(loaded(x), want) else 3)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert np.array_equal(loaded(x), want)
