@@ -401,7 +401,8 @@ class LLVMModule(Module):
         >>> import numpy as np, mlc, tempfile, os
         >>> from mlc import te
         >>> A = te.placeholder((4,), "float32", "A")
-        >>> lib = mlc.build(mlc.IRModule({"double": te.create_prim_func([A, te.compute((4,), lambda i: A[i] * 2, "B")])}))
+        >>> B = te.compute((4,), lambda i: A[i] * 2, "B")
+        >>> lib = mlc.build(mlc.IRModule({"double": te.create_prim_func([A, B])}))
         >>> path = lib.export(os.path.join(tempfile.mkdtemp(), "double.so"))
         >>> b = np.empty(4, "float32"); mlc.runtime.load(path)["double"](np.arange(4, dtype="float32"), b); b
         array([0., 2., 4., 6.], dtype=float32)

@@ -5,7 +5,8 @@ named CPU keeps this machine's features, ``-mattr=default`` gives it its own
 (as ``Target("llvm", cpu)``), and no option at all is this machine. ``-mtriple=`` names
 another machine to build for (``llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72``): its CPU
 is LLVM's generic one unless ``-mcpu=`` names one, with that CPU's own features unless
-``-mattr=`` adds some; such code is exported (``lib.export``), not run here. CPU and feature names are checked against LLVM's own lists
+``-mattr=`` adds some; such code is exported (``lib.export``), not run here. CPU and
+feature names are checked against LLVM's own lists
 (:mod:`mlc.backends.llvm_cpus`) before any target machine sees them.
 """
 from __future__ import annotations

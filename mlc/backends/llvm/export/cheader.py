@@ -86,7 +86,8 @@ def wrapper_source(prefix: str, entries: Sequence[EntrySpec], constant_files: di
         args += [f"(void *){constant_symbol(k, n)}" for n in range(len(entry.constants))]
         args += [f"(void *){c_identifier(p.name)}" for p in entry.params[n_in:]]
         args += [f"({t}){c_identifier(name)}" for (name, _, _, _), t in zip(entry.size_vars, sizes)]
-        lines += [_prototype(prefix, entry) + " {", f"    {declared[symbols[entry.symbol]]}({', '.join(args)});", "}", ""]
+        call = f"    {declared[symbols[entry.symbol]]}({', '.join(args)});"
+        lines += [_prototype(prefix, entry) + " {", call, "}", ""]
     return "\n".join(lines)
 
 

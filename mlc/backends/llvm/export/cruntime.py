@@ -13,7 +13,8 @@ process, or a libgomp loaded beside them, never see each other's):
   threads: the caller as thread 0 and ``n - 1`` workers of a pool of pthreads the
   library starts on first use and keeps; between launches a worker spins for
   ``GOMP_SPIN_COUNT`` rounds (as mlc sets libgomp's, :mod:`..symbols`) before it sleeps
-  on a condition variable, and so does the caller waiting for its team; ``omp_get_thread_num``/``omp_get_num_threads`` answer from
+  on a condition variable, and so does the caller waiting for its team;
+  ``omp_get_thread_num``/``omp_get_num_threads`` answer from
   thread-local values. A worker that could not be started leaves its home to the
   others: a task takes the chunks left in every home of its team
   (:mod:`..parallel`), so the launch still covers every iteration.

@@ -68,9 +68,9 @@ def export_library(mod: IRModule, target, entries: Sequence[EntrySpec], path, *,
         (work / "runtime.c").write_text(RUNTIME_SOURCE + runtime_api(prefix))
         (work / "entries.c").write_text(wrapper_source(prefix, entries, files, symbols))
         (work / "exports.map").write_text(f"{{\n  global: {prefix}*;\n  local: *;\n}};\n")
-        run_cc([*command, "-shared", "-fPIC", "-O2", "-o", "lib.so", f"-Wl,-soname,{path.name}", *names, "runtime.c", "entries.c",
-                "-Wl,--version-script=exports.map", "-Wl,-z,defs", "-Wl,-z,noexecstack", "-static-libgcc",
-                "-lm", "-lpthread"], work)
+        run_cc([*command, "-shared", "-fPIC", "-O2", "-o", "lib.so", f"-Wl,-soname,{path.name}", *names,
+                "runtime.c", "entries.c", "-Wl,--version-script=exports.map", "-Wl,-z,defs",
+                "-Wl,-z,noexecstack", "-static-libgcc", "-lm", "-lpthread"], work)
         data = (work / "lib.so").read_bytes()
     check_library(data, triple, command)
     metadata = {
