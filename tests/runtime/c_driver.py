@@ -9,8 +9,9 @@ import numpy as np
 from mlc.runtime.exported import c_type
 
 
-def c_program(header: str, function: str, params) -> str:
-    """C source calling ``function`` (declared in ``header``) with ``params``: (dtype, shape, role)."""
+def c_program(header: str, function: str, params, sizes=()) -> str:
+    """C source calling ``function`` (declared in ``header``) with ``params`` ((dtype, shape, role)
+    each), then the integer ``sizes``; a nonzero result is the program's exit status."""
     lines = ["#include <stdio.h>", "#include <stdlib.h>", f'#include "{header}"', "",
              "static void *slurp(const char *name, size_t bytes) {",
              "    void *p = malloc(bytes ? bytes : 1); FILE *f = fopen(name, \"rb\");",
@@ -26,7 +27,8 @@ def c_program(header: str, function: str, params) -> str:
             lines.append(f"    {c_type(dtype)} *a{k} = malloc({size} ? {size} : 1);")
             outs.append((k, size))
         args.append(f"a{k}")
-    lines.append(f"    {function}({', '.join(args)});")
+    args += [str(int(n)) for n in sizes]
+    lines.append(f"    if ({function}({', '.join(args)}) != 0) return 4;" if sizes else f"    {function}({', '.join(args)});")
     for n, (k, size) in enumerate(outs):
         lines += [f'    FILE *o{n} = fopen("out{n}.bin", "wb");',
                   f"    if (fwrite(a{k}, 1, {size}, o{n}) != {size}) return 3;", f"    fclose(o{n});"]
@@ -34,14 +36,15 @@ def c_program(header: str, function: str, params) -> str:
     return "\n".join(lines)
 
 
-def run_c_program(library: Path, function: str, inputs, outputs, cc=("cc",), runner=()):
-    """Build a program calling ``function`` of ``library`` (its header beside it) and run it
-    in the library's folder (under ``runner``, e.g. qemu): the outputs as arrays of
+def run_c_program(library: Path, function: str, inputs, outputs, cc=("cc",), runner=(), sizes=()):
+    """Build a program calling ``function`` of ``library`` (its header beside it; after the
+    arrays, the integer ``sizes`` of a program with dynamic sizes, which returns 0) and run
+    it in the library's folder (under ``runner``, e.g. qemu): the outputs as arrays of
     ``outputs`` ((dtype, shape) each)."""
     folder = library.parent
     header = library.name.split(".", 1)[0] + ".h"
     params = [(a.dtype.name, a.shape, "in") for a in inputs] + [(d, s, "out") for d, s in outputs]
-    (folder / "main.c").write_text(c_program(header, function, params))
+    (folder / "main.c").write_text(c_program(header, function, params, sizes))
     for k, a in enumerate(inputs):
         (folder / f"in{k}.bin").write_bytes(np.ascontiguousarray(a).tobytes())
     subprocess.run([*cc, "-O1", "-o", "prog", "main.c", library.name, "-Wl,-rpath,$ORIGIN"], cwd=folder,

@@ -285,6 +285,16 @@ def test_programs_with_dynamic_axes_export_with_a_main_in_c(dynamic_library, n):
 
 
 @needs_cc
+def test_a_c_program_calls_a_dynamic_program_with_its_sizes(dynamic_library):
+    f, loaded = dynamic_library
+    x = np.random.default_rng(9).standard_normal((6, 3), "float32")
+    want = f(x)
+    got = run_c_program(Path(loaded.path), "mlc_dyn_main", [x], [(a.dtype.name, a.shape) for a in want], sizes=(6,))
+    for a, b in zip(got, want):
+        assert np.array_equal(a, b)
+
+
+@needs_cc
 def test_a_dynamic_program_checks_its_sizes(dynamic_library):
     _, loaded = dynamic_library
     with pytest.raises(mlc.ShapeError, match="zero-size array"):
