@@ -28,7 +28,8 @@ def c_program(header: str, function: str, params, sizes=()) -> str:
             outs.append((k, size))
         args.append(f"a{k}")
     args += [str(int(n)) for n in sizes]
-    lines.append(f"    if ({function}({', '.join(args)}) != 0) return 4;" if sizes else f"    {function}({', '.join(args)});")
+    call = f"{function}({', '.join(args)})"
+    lines.append(f"    if ({call} != 0) return 4;" if sizes else f"    {call};")
     for n, (k, size) in enumerate(outs):
         lines += [f'    FILE *o{n} = fopen("out{n}.bin", "wb");',
                   f"    if (fwrite(a{k}, 1, {size}, o{n}) != {size}) return 3;", f"    fclose(o{n});"]
