@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError, TraceError
 from ..ir import dtype as dt
-from ..runtime.ndarray import is_masked_array
+from ..runtime.ndarray import is_masked_array, subclass_refusal
 from .source import describe_location, user_location
 from .trace import TraceContext, current_trace
 from .tracer import Tracer
@@ -236,6 +236,10 @@ def as_tracer(value, ctx: TraceContext | None = None):
         raise DTypeError("cannot use a masked array in a traced function; its mask would be ignored. "
                          "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as a bool "
                          "array combined with mlc.numpy.where" + describe_location(user_location()))
+    refusal = subclass_refusal(value)
+    if refusal is not None:
+        raise DTypeError(f"cannot use an array in a traced function that is {refusal}"
+                         + describe_location(user_location()))
     if isinstance(value, (list, tuple)) and _holds_tracer(value):
         return _sequence_tracer(value, ctx)
     if isinstance(value, (np.ndarray, list, tuple)):
