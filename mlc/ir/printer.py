@@ -91,6 +91,7 @@ class Printer:
         self.lines: list[str] = []
         self.marks = marks or {}  # id(node) -> note appended to the node's first line
         self.loop_extents: dict[int, PrimExpr] = {}  # id(loop var) -> extent, for T.axis.remap
+        self._ready: dict[int, tuple[str, int]] = {}  # id of a Binary -> its text (see _left_spine)
 
     def mark(self, *nodes) -> str:
         notes = [self.marks[id(n)] for n in nodes if id(n) in self.marks]
@@ -111,7 +112,10 @@ class Printer:
         if isinstance(e, FloatImm):
             return f"T.{e.dtype}({_float_literal(e.value)})", _ATOM
         if isinstance(e, Binary):
-            return self._binary(e)
+            ready = self._ready.pop(id(e), None)
+            if ready is not None:
+                return ready
+            return self._left_spine(e) if isinstance(e.a, Binary) else self._binary(e)
         if isinstance(e, Not):
             return f"not {self._wrap(e.a, _PREC['not'])}", _PREC["not"]
         if isinstance(e, Cast):
@@ -139,6 +143,20 @@ class Printer:
             where = "" if e.condition is None else f", where={self.expr(e.condition)}"
             return f"te.{e.combiner.name}({self.expr(e.source)}, axis=[{axes}]{where})", _ATOM
         return repr(e), _ATOM
+
+    def _left_spine(self, e: Binary) -> tuple[str, int]:
+        """A Binary whose first operand is a Binary, and so on down (``x0 + x1 + ... + xn``,
+        as deep as the user wrote it), printed from the bottom up on a loop instead of a
+        recursion per level: each level's first operand is ready when :meth:`_binary` asks."""
+        spine = [e]
+        while isinstance(spine[-1].a, Binary):
+            spine.append(spine[-1].a)
+        text = self._binary(spine[-1])
+        for node in reversed(spine[:-1]):
+            self._ready[id(node.a)] = text
+            text = self._binary(node)
+            self._ready.pop(id(node.a), None)
+        return text
 
     def _binary(self, e: Binary) -> tuple[str, int]:
         if e.op in _FUNC:

@@ -139,6 +139,7 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
 
 class _KernelWriter:
     def __init__(self, kernel: Kernel, fast_math: bool, noalias: bool):
+        self._ready: dict[tuple[int, bool], str] = {}  # (id of a Binary, wide) -> its text (_left_spine)
         self.k, self.fast_math, self.noalias = kernel, fast_math, noalias
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
@@ -280,7 +281,10 @@ class _KernelWriter:
         if isinstance(e, FloatImm):
             return _float_literal(e.value, e.dtype)
         if isinstance(e, Binary):
-            return self._binary(e, wide)
+            ready = self._ready.pop((id(e), wide), None)
+            if ready is not None:
+                return ready
+            return self._left_spine(e, wide) if isinstance(e.a, Binary) else self._binary(e, wide)
         if isinstance(e, Not):
             return f"(!{self.expr(e.a, wide)})"
         if isinstance(e, Select):
@@ -303,6 +307,20 @@ class _KernelWriter:
                 return f"__shfl_down_sync(__activemask(), {self.expr(value)}, {offset}, {width})"
             return self._call(e)
         raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")
+
+    def _left_spine(self, e: Binary, wide: bool) -> str:
+        """A Binary whose first operand is a Binary, and so on down (``x0 + x1 + ... + xn``,
+        as deep as the user wrote it), written from the bottom up on a loop instead of a
+        recursion per level: each level's first operand is ready when :meth:`_binary` asks."""
+        spine = [e]
+        while isinstance(spine[-1].a, Binary):
+            spine.append(spine[-1].a)
+        text = self._binary(spine[-1], wide)
+        for node in reversed(spine[:-1]):
+            self._ready[(id(node.a), wide)] = text
+            text = self._binary(node, wide)
+            self._ready.pop((id(node.a), wide), None)
+        return text
 
     def _binary(self, e: Binary, wide: bool) -> str:
         op, dtype = e.op, e.a.dtype

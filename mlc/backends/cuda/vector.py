@@ -71,8 +71,14 @@ def _lane(e, lane: int, hoisted: dict):
         if id(e) in hoisted:
             return hoisted[id(e)][lane]
         return BufferLoad(e.buffer, tuple(_lane(i, lane, hoisted) for i in e.indices), element)
-    if isinstance(e, Binary):
-        return Binary(e.op, _lane(e.a, lane, hoisted), _lane(e.b, lane, hoisted), element)
+    if isinstance(e, Binary):  # a chain down the first operands (x0 + x1 + ... + xn) on a loop
+        spine = [e]
+        while isinstance(spine[-1].a, Binary) and dt.is_vector(spine[-1].a.dtype):
+            spine.append(spine[-1].a)
+        out = _lane(spine[-1].a, lane, hoisted)
+        for node in reversed(spine):
+            out = Binary(node.op, out, _lane(node.b, lane, hoisted), dt.element(node.dtype))
+        return out
     if isinstance(e, Select):
         return Select(_lane(e.cond, lane, hoisted), _lane(e.true_value, lane, hoisted),
                       _lane(e.false_value, lane, hoisted), element)
