@@ -622,7 +622,18 @@ class _KernelRun:
         return value
 
     def _ev_binary(self, e: Binary, mask, env):
-        a = self.ev(e.a, mask, env)
+        """A chain down the first operands (``x0 + x1 + ... + xn``, as deep as the user wrote
+        it) is evaluated from the bottom up on a loop: each first operand under ``mask``."""
+        spine = [e]
+        while type(spine[-1].a) is Binary:
+            spine.append(spine[-1].a)
+        a = self.ev(spine[-1].a, mask, env)
+        for node in reversed(spine):
+            a = self._binary_of(node, a, mask, env)
+        return a
+
+    def _binary_of(self, e: Binary, a, mask, env):
+        """``e`` whose first operand has the value ``a``."""
         if e.op in ("and", "or") and not dt.is_vector(e.dtype):  # the right side only where it decides
             rest = _narrow(mask, a if e.op == "and" else np.logical_not(a))
             if rest is False:

@@ -59,7 +59,18 @@ class Evaluator:
         return value
 
     def _binary(self, e: Binary, ctx: Ctx):
-        a = self.ev(e.a, ctx)
+        """A chain down the first operands (``x0 + x1 + ... + xn``, as deep as the user wrote
+        it) is evaluated from the bottom up on a loop: each first operand in ``ctx``."""
+        spine = [e]
+        while type(spine[-1].a) is Binary:
+            spine.append(spine[-1].a)
+        a = self.ev(spine[-1].a, ctx)
+        for node in reversed(spine):
+            a = self._binary_of(node, a, ctx)
+        return a
+
+    def _binary_of(self, e: Binary, a, ctx: Ctx):
+        """``e`` whose first operand has the value ``a``."""
         if e.op in ("and", "or"):  # the right side only runs where it decides the result
             rest = ctx.narrow(a if e.op == "and" else np.logical_not(a))
             if rest is None:
