@@ -18,10 +18,11 @@ from functools import lru_cache
 from typing import Any
 
 from .buffer import Buffer, BufferRegion
-from .expr import CommReducer, IterVar, PrimExpr, Range, Var
+from .expr import Binary, CommReducer, IterVar, PrimExpr, Range, Var
 from .tir import Stmt
 
-__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "uses_var", "substitute", "NODE_TYPES"]
+__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "uses_var", "substitute", "binary_chain",
+           "always_evaluated", "NODE_TYPES"]
 
 NODE_TYPES = (PrimExpr, Stmt, IterVar, Range, BufferRegion, CommReducer)
 
@@ -280,6 +281,36 @@ def uses_var(roots, var) -> bool:
     if isinstance(roots, NODE_TYPES):
         roots = (roots,)
     return any(n is var for root in roots for n in pre_order_nodes(root))
+
+
+def binary_chain(e: Binary, enter: Callable[[Binary, str], bool] | None = None) -> list[Binary]:
+    """``e`` and the Binary nodes under it down one operand each (the first where it is a
+    Binary, else the second), the deepest last: the chain that an expression as deep as
+    the user wrote it (``x0 + x1 + ... + xn``, or Horner's ``c0 + x * (c1 + x * (...))``)
+    has, for a walker to take bottom-up on a loop. ``enter(node, "a" or "b")`` may refuse
+    a step (a short-circuit operator's second operand).
+
+    >>> from mlc.ir.expr import Var
+    >>> x = Var("x")
+    >>> [str(n) for n in binary_chain(1 + x * (2 + x * 3))]
+    ['1 + x * (2 + x * 3)', 'x * (2 + x * 3)', '2 + x * 3', 'x * 3']
+    """
+    chain = [e]
+    while True:
+        node = chain[-1]
+        if type(node.a) is Binary and (enter is None or enter(node, "a")):
+            chain.append(node.a)
+        elif type(node.b) is Binary and (enter is None or enter(node, "b")):
+            chain.append(node.b)
+        else:
+            return chain
+
+
+def always_evaluated(node: Binary, side: str) -> bool:
+    """Whether operand ``side`` ("a" or "b") of ``node`` is evaluated wherever ``node`` is:
+    all but the second operand of ``and``/``or``, which an evaluator runs only where the
+    first leaves the result open (a :func:`binary_chain` ``enter`` for them)."""
+    return side == "a" or node.op not in ("and", "or")
 
 
 def post_order_visit(root, fn: Callable[[Any], None]) -> None:

@@ -27,7 +27,7 @@ from . import dtype as dt
 from .buffer import Buffer, BufferRegion
 from .expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr,
                    Ramp, Range, Reduce, Select, Var)
-from .functor import pre_order_nodes
+from .functor import binary_chain, pre_order_nodes
 from .ops import BINARY_OPS, NEG_PRECEDENCE, SCALAR_OPS
 from .extern import AddressOf, CallExtern
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
@@ -91,7 +91,7 @@ class Printer:
         self.lines: list[str] = []
         self.marks = marks or {}  # id(node) -> note appended to the node's first line
         self.loop_extents: dict[int, PrimExpr] = {}  # id(loop var) -> extent, for T.axis.remap
-        self._ready: dict[int, tuple[str, int]] = {}  # id of a Binary -> its text (see _left_spine)
+        self._ready: dict[int, tuple[str, int]] = {}  # id of a Binary -> its text (see _chain)
 
     def mark(self, *nodes) -> str:
         notes = [self.marks[id(n)] for n in nodes if id(n) in self.marks]
@@ -115,7 +115,7 @@ class Printer:
             ready = self._ready.pop(id(e), None)
             if ready is not None:
                 return ready
-            return self._left_spine(e) if isinstance(e.a, Binary) else self._binary(e)
+            return self._chain(e) if type(e.a) is Binary or type(e.b) is Binary else self._binary(e)
         if isinstance(e, Not):
             return f"not {self._wrap(e.a, _PREC['not'])}", _PREC["not"]
         if isinstance(e, Cast):
@@ -144,18 +144,17 @@ class Printer:
             return f"te.{e.combiner.name}({self.expr(e.source)}, axis=[{axes}]{where})", _ATOM
         return repr(e), _ATOM
 
-    def _left_spine(self, e: Binary) -> tuple[str, int]:
-        """A Binary whose first operand is a Binary, and so on down (``x0 + x1 + ... + xn``,
-        as deep as the user wrote it), printed from the bottom up on a loop instead of a
-        recursion per level: each level's first operand is ready when :meth:`_binary` asks."""
-        spine = [e]
-        while isinstance(spine[-1].a, Binary):
-            spine.append(spine[-1].a)
-        text = self._binary(spine[-1])
-        for node in reversed(spine[:-1]):
-            self._ready[id(node.a)] = text
+    def _chain(self, e: Binary) -> tuple[str, int]:
+        """A Binary over a chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as
+        deep as the user wrote it), printed from the bottom up on a loop instead of a
+        recursion per level: each level's operand on the chain is ready when :meth:`_binary`
+        asks for it."""
+        chain = binary_chain(e)
+        text = self._binary(chain[-1])
+        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
+            self._ready[id(below)] = text
             text = self._binary(node)
-            self._ready.pop(id(node.a), None)
+            self._ready.pop(id(below), None)
         return text
 
     def _binary(self, e: Binary) -> tuple[str, int]:

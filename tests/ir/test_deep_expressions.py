@@ -26,6 +26,25 @@ def _chain(n: int):
     return te.create_prim_func([A, te.compute((7,), body, "B")])
 
 
+def _horner(n: int):
+    """B[i] = SHIFT + A[i] * (SHIFT + A[i] * (...)), ``n`` levels deep down second operands."""
+    A = te.placeholder((7,), "float32", "A")
+
+    def body(i):
+        e = te.const(SHIFT, "float32")
+        for _ in range(n):
+            e = te.const(SHIFT, "float32") + A[i] * e
+        return e
+    return te.create_prim_func([A, te.compute((7,), body, "B")])
+
+
+def _horner_numpy(a: np.ndarray, n: int) -> np.ndarray:
+    e = np.full_like(a, SHIFT)
+    for _ in range(n):
+        e = np.float32(SHIFT) + a * e
+    return e
+
+
 def _chain_numpy(a: np.ndarray, n: int) -> np.ndarray:
     for _ in range(n):
         a = a * np.float32(SCALE) + np.float32(SHIFT)
@@ -66,6 +85,14 @@ def test_a_deep_te_chain_on_the_gpu_emulator_and_the_reference():
     func = _chain(2000)
     for target in ("cuda-emulator", "reference"):
         np.testing.assert_allclose(_run(func, target, A), _chain_numpy(A, 2000), rtol=1e-4, err_msg=target)
+    assert "main_kernel" in mlc.build(func, "cuda-emulator").get_source()
+
+
+def test_a_deep_horner_chain_down_second_operands_on_every_target():
+    func = _horner(1500)
+    assert func.script().count("T.float32(0.5)") == 1501
+    for target in ("llvm", "reference", "cuda-emulator"):
+        np.testing.assert_allclose(_run(func, target, A), _horner_numpy(A, 1500), rtol=1e-5, err_msg=target)
     assert "main_kernel" in mlc.build(func, "cuda-emulator").get_source()
 
 

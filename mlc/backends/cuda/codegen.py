@@ -40,7 +40,7 @@ from ...ir import dtype as dt
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var, cast)
 from ...ir.extern import CallExtern
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
 from ...passes.tir.thread_sync import SYNC_THREADS
@@ -139,7 +139,7 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
 
 class _KernelWriter:
     def __init__(self, kernel: Kernel, fast_math: bool, noalias: bool):
-        self._ready: dict[tuple[int, bool], str] = {}  # (id of a Binary, wide) -> its text (_left_spine)
+        self._ready: dict[tuple[int, bool], str] = {}  # (id of a Binary, wide) -> its text (_chain)
         self.k, self.fast_math, self.noalias = kernel, fast_math, noalias
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
@@ -284,7 +284,7 @@ class _KernelWriter:
             ready = self._ready.pop((id(e), wide), None)
             if ready is not None:
                 return ready
-            return self._left_spine(e, wide) if isinstance(e.a, Binary) else self._binary(e, wide)
+            return self._chain(e, wide) if type(e.a) is Binary or type(e.b) is Binary else self._binary(e, wide)
         if isinstance(e, Not):
             return f"(!{self.expr(e.a, wide)})"
         if isinstance(e, Select):
@@ -308,18 +308,17 @@ class _KernelWriter:
             return self._call(e)
         raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")
 
-    def _left_spine(self, e: Binary, wide: bool) -> str:
-        """A Binary whose first operand is a Binary, and so on down (``x0 + x1 + ... + xn``,
-        as deep as the user wrote it), written from the bottom up on a loop instead of a
-        recursion per level: each level's first operand is ready when :meth:`_binary` asks."""
-        spine = [e]
-        while isinstance(spine[-1].a, Binary):
-            spine.append(spine[-1].a)
-        text = self._binary(spine[-1], wide)
-        for node in reversed(spine[:-1]):
-            self._ready[(id(node.a), wide)] = text
+    def _chain(self, e: Binary, wide: bool) -> str:
+        """A Binary over a chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as
+        deep as the user wrote it), written from the bottom up on a loop instead of a
+        recursion per level: each level's operand on the chain is ready when :meth:`_binary`
+        asks for it."""
+        chain = binary_chain(e)
+        text = self._binary(chain[-1], wide)
+        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
+            self._ready[(id(below), wide)] = text
             text = self._binary(node, wide)
-            self._ready.pop((id(node.a), wide), None)
+            self._ready.pop((id(below), wide), None)
         return text
 
     def _binary(self, e: Binary, wide: bool) -> str:

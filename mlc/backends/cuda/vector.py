@@ -30,7 +30,7 @@ from ...ir import dtype as dt
 from ...ir.arith import expr_key
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, IntImm, Not, Ramp, Select, Var, const,
                         make_binary)
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.tir import BufferStore
 from ...passes.tir.simplify import simplify_expr
 
@@ -71,13 +71,12 @@ def _lane(e, lane: int, hoisted: dict):
         if id(e) in hoisted:
             return hoisted[id(e)][lane]
         return BufferLoad(e.buffer, tuple(_lane(i, lane, hoisted) for i in e.indices), element)
-    if isinstance(e, Binary):  # a chain down the first operands (x0 + x1 + ... + xn) on a loop
-        spine = [e]
-        while isinstance(spine[-1].a, Binary) and dt.is_vector(spine[-1].a.dtype):
-            spine.append(spine[-1].a)
-        out = _lane(spine[-1].a, lane, hoisted)
-        for node in reversed(spine):
-            out = Binary(node.op, out, _lane(node.b, lane, hoisted), dt.element(node.dtype))
+    if isinstance(e, Binary):  # a chain of them (binary_chain: as deep as the user wrote it) on a loop
+        out = below = None
+        for node in reversed(binary_chain(e, lambda n, side: dt.is_vector(getattr(n, side).dtype))):
+            a = out if node.a is below else _lane(node.a, lane, hoisted)
+            b = out if node.b is below else _lane(node.b, lane, hoisted)
+            out, below = Binary(node.op, a, b, dt.element(node.dtype)), node
         return out
     if isinstance(e, Select):
         return Select(_lane(e.cond, lane, hoisted), _lane(e.true_value, lane, hoisted),

@@ -53,7 +53,7 @@ from ...ir.analysis import lane_stride, lanes_independent
 from ...ir.arith import same_expr
 from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not,
                         PrimExpr, Ramp, Select, Var, and_all, conjuncts, const)
-from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.functor import Mutator, binary_chain, pre_order_nodes, substitute
 from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 from .simplify import simplify_expr
 
@@ -415,14 +415,14 @@ class _Lanes:
         vector = dt.vector(dt.element(e.dtype), self.lanes)
         if isinstance(e, BufferLoad):
             return BufferLoad(e.buffer, tuple(self.index(i) for i in e.indices), vector)
-        if isinstance(e, Binary):  # a chain down the first operands (x0 + x1 + ... + xn) on a loop
-            spine = [e]
-            while isinstance(spine[-1].a, Binary) and self.depends(spine[-1].a):
-                spine.append(spine[-1].a)
-            out = self.broadcast(self.value(spine[-1].a))
-            for node in reversed(spine):
-                out = Binary(node.op, self.broadcast(out), self.broadcast(self.value(node.b)),
-                             dt.vector(dt.element(node.dtype), self.lanes))
+        if isinstance(e, Binary):  # a chain of them (binary_chain: as deep as the user wrote it) on a loop
+            chain = binary_chain(e, lambda node, side: self.depends(getattr(node, side)))
+            out = below = None
+            for node in reversed(chain):
+                a = out if node.a is below else self.value(node.a)
+                b = out if node.b is below else self.value(node.b)
+                out, below = Binary(node.op, self.broadcast(a), self.broadcast(b),
+                                    dt.vector(dt.element(node.dtype), self.lanes)), node
             return out
         if isinstance(e, Select):
             return Select(*(self.broadcast(self.value(x)) for x in (e.cond, e.true_value, e.false_value)), vector)
