@@ -141,8 +141,8 @@ def _loop_dtypes(op: str | None, values) -> list[str | None] | None:
 
 #: Ufuncs whose weak operands take :func:`_loop_dtypes` (comparisons and the logical ops have
 #: NumPy's own special rules for Python ints, below).
-_WEAK_LOOP_UFUNCS = frozenset(name for name in dir(np) if isinstance(getattr(np, name), np.ufunc)
-                              and getattr(np, name).nin == 2) - COMPARISONS - _BOOL_LOOP
+_WEAK_LOOP_UFUNCS = frozenset(name for name, value in vars(np).items()  # (no getattr: it loads np.ma, np.testing)
+                              if isinstance(value, np.ufunc) and value.nin == 2) - COMPARISONS - _BOOL_LOOP
 
 
 def trace_of(values) -> TraceContext:
