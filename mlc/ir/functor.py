@@ -18,10 +18,11 @@ from functools import lru_cache
 from typing import Any
 
 from .buffer import Buffer, BufferRegion
-from .expr import CommReducer, IterVar, PrimExpr, Range, Var
+from .expr import Binary, CommReducer, IterVar, PrimExpr, Range, Var
 from .tir import Stmt
 
-__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "uses_var", "substitute", "NODE_TYPES"]
+__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "uses_var", "substitute", "binary_chain",
+           "always_evaluated", "NODE_TYPES"]
 
 NODE_TYPES = (PrimExpr, Stmt, IterVar, Range, BufferRegion, CommReducer)
 
@@ -120,6 +121,20 @@ def _skips_expressions(cls: type) -> bool:
 #: (mutator class, node class) -> the mutator's ``visit_<NodeClass>`` method, or None.
 _METHODS: dict[tuple[type, type], Callable | None] = {}
 
+#: mutator class -> whether it walks as :class:`Mutator` does (no walk method overridden).
+_PLAIN: dict[type, bool] = {}
+
+
+def _walks_as_mutator(cls: type) -> bool:
+    """Whether mutator class ``cls`` leaves ``visit``, ``generic_visit`` and the item walks
+    as :class:`Mutator` has them: then its generic walk may run on an explicit stack (a
+    ``visit_<Class>`` it defines is still called for every node of that class)."""
+    plain = _PLAIN.get(cls)
+    if plain is None:
+        plain = _PLAIN[cls] = all(getattr(cls, m) is getattr(Mutator, m) for m in
+                                  ("visit", "generic_visit", "_visit_items", "_visit_value"))
+    return plain
+
 
 class Mutator:
     """Rebuilds an IR tree bottom-up; override ``visit_<ClassName>`` to rewrite.
@@ -139,8 +154,63 @@ class Mutator:
         return buffer
 
     def generic_visit(self, node):
+        if _walks_as_mutator(type(self)):
+            return self._walk(node)
         new_values = self._visit_items((_GETTERS.get(type(node)) or _getter(type(node)))(node))
         return node if new_values is None else _rebuild(node, new_values)
+
+    def _walk(self, root):
+        """:meth:`generic_visit` on an explicit stack: the nodes under ``root`` that the
+        mutator has no ``visit_<Class>`` for are entered without a Python call each, so an
+        expression thousands of operations deep (the user's) is no deeper to Python.
+
+        A frame is [node or tuple, its values, the next value's index, the new values or
+        None, whether it is a tuple]; a finished frame hands its rebuilt node to its parent.
+        """
+        cls = type(self)
+        kinds, getters, methods = _KINDS, _GETTERS, _METHODS
+        skips = _SKIPS.get(cls)
+        if skips is None:
+            skips = _skips_expressions(cls)
+        frames = [[root, (getters.get(type(root)) or _getter(type(root)))(root), 0, None, False]]
+        while True:
+            frame = frames[-1]
+            values, n = frame[1], frame[2]
+            if n < len(values):
+                frame[2] = n + 1
+                value = values[n]
+                kind = kinds.get(type(value)) or _kind(type(value))
+                if kind == _LEAF or (skips and (kind == _EXPR or kind == _BUFFER)):
+                    continue
+                if kind <= _EXPR:
+                    key = (cls, type(value))
+                    try:
+                        method = methods[key]
+                    except KeyError:
+                        method = methods[key] = getattr(cls, "visit_" + key[1].__name__, None)
+                    if method is None:
+                        frames.append([value, (getters.get(key[1]) or _getter(key[1]))(value), 0, None, False])
+                        continue
+                    new = method(self, value)
+                elif kind == _BUFFER:
+                    new = self.visit_buffer(value)
+                elif kind == _TUPLE and value and not isinstance(value[0], (str, tuple)):
+                    frames.append([value, value, 0, None, True])
+                    continue
+                else:
+                    continue
+            else:  # the frame is done: its node, rebuilt where a value changed
+                frames.pop()
+                node, _, _, new_values, is_tuple = frame
+                new = node if new_values is None else tuple(new_values) if is_tuple else _rebuild(node, new_values)
+                if not frames:
+                    return new
+                frame = frames[-1]
+                n, value = frame[2] - 1, frame[1][frame[2] - 1]
+            if new is not value:
+                if frame[3] is None:
+                    frame[3] = list(frame[1])
+                frame[3][n] = new
 
     def _visit_items(self, values) -> list | None:
         """Each of ``values`` visited (a node, a buffer, a tuple of them); a list of the
@@ -211,6 +281,36 @@ def uses_var(roots, var) -> bool:
     if isinstance(roots, NODE_TYPES):
         roots = (roots,)
     return any(n is var for root in roots for n in pre_order_nodes(root))
+
+
+def binary_chain(e: Binary, enter: Callable[[Binary, str], bool] | None = None) -> list[Binary]:
+    """``e`` and the Binary nodes under it down one operand each (the first where it is a
+    Binary, else the second), the deepest last: the chain that an expression as deep as
+    the user wrote it (``x0 + x1 + ... + xn``, or Horner's ``c0 + x * (c1 + x * (...))``)
+    has, for a walker to take bottom-up on a loop. ``enter(node, "a" or "b")`` may refuse
+    a step (a short-circuit operator's second operand).
+
+    >>> from mlc.ir.expr import Var
+    >>> x = Var("x")
+    >>> [str(n) for n in binary_chain(1 + x * (2 + x * 3))]
+    ['1 + x * (2 + x * 3)', 'x * (2 + x * 3)', '2 + x * 3', 'x * 3']
+    """
+    chain = [e]
+    while True:
+        node = chain[-1]
+        if type(node.a) is Binary and (enter is None or enter(node, "a")):
+            chain.append(node.a)
+        elif type(node.b) is Binary and (enter is None or enter(node, "b")):
+            chain.append(node.b)
+        else:
+            return chain
+
+
+def always_evaluated(node: Binary, side: str) -> bool:
+    """Whether operand ``side`` ("a" or "b") of ``node`` is evaluated wherever ``node`` is:
+    all but the second operand of ``and``/``or``, which an evaluator runs only where the
+    first leaves the result open (a :func:`binary_chain` ``enter`` for them)."""
+    return side == "a" or node.op not in ("and", "or")
 
 
 def post_order_visit(root, fn: Callable[[Any], None]) -> None:

@@ -27,7 +27,7 @@ from . import dtype as dt
 from .buffer import Buffer, BufferRegion
 from .expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr,
                    Ramp, Range, Reduce, Select, Var)
-from .functor import pre_order_nodes
+from .functor import binary_chain, pre_order_nodes
 from .ops import BINARY_OPS, NEG_PRECEDENCE, SCALAR_OPS
 from .extern import AddressOf, CallExtern
 from .tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, IRModule,
@@ -91,6 +91,7 @@ class Printer:
         self.lines: list[str] = []
         self.marks = marks or {}  # id(node) -> note appended to the node's first line
         self.loop_extents: dict[int, PrimExpr] = {}  # id(loop var) -> extent, for T.axis.remap
+        self._ready: dict[int, tuple[str, int]] = {}  # id of a Binary -> its text (see _chain)
 
     def mark(self, *nodes) -> str:
         notes = [self.marks[id(n)] for n in nodes if id(n) in self.marks]
@@ -111,7 +112,10 @@ class Printer:
         if isinstance(e, FloatImm):
             return f"T.{e.dtype}({_float_literal(e.value)})", _ATOM
         if isinstance(e, Binary):
-            return self._binary(e)
+            ready = self._ready.pop(id(e), None)
+            if ready is not None:
+                return ready
+            return self._chain(e) if type(e.a) is Binary or type(e.b) is Binary else self._binary(e)
         if isinstance(e, Not):
             return f"not {self._wrap(e.a, _PREC['not'])}", _PREC["not"]
         if isinstance(e, Cast):
@@ -139,6 +143,19 @@ class Printer:
             where = "" if e.condition is None else f", where={self.expr(e.condition)}"
             return f"te.{e.combiner.name}({self.expr(e.source)}, axis=[{axes}]{where})", _ATOM
         return repr(e), _ATOM
+
+    def _chain(self, e: Binary) -> tuple[str, int]:
+        """A Binary over a chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as
+        deep as the user wrote it), printed from the bottom up on a loop instead of a
+        recursion per level: each level's operand on the chain is ready when :meth:`_binary`
+        asks for it."""
+        chain = binary_chain(e)
+        text = self._binary(chain[-1])
+        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
+            self._ready[id(below)] = text
+            text = self._binary(node)
+            self._ready.pop(id(below), None)
+        return text
 
     def _binary(self, e: Binary) -> tuple[str, int]:
         if e.op in _FUNC:

@@ -167,15 +167,23 @@ def round(x, decimals=0, out=None):  # noqa: A001 - NumPy's name
     refuse_out("round", out)
     if decimals != 0:
         raise TraceError(f"round: only decimals=0 is supported, got decimals={decimals!r}")
-    t = as_tracer(x)
-    return t.fresh() if t.dtype == np.bool_ or dt.is_int(t._atom.type.dtype) else emit("rint", [t])
+    t = as_tracer(x)  # (bool: NumPy's round is rint there, whose loop is float16)
+    return t.fresh() if dt.is_int(t._atom.type.dtype) else emit("rint", [t])
 
 
 @numpy_function("x")
 def conj(x):
-    """The complex conjugate: real operands keep their values (a new array, as NumPy's ufunc gives)."""
+    """The complex conjugate (``np.conj``, the ufunc ``np.conjugate``): real operands keep their
+    values, as a new array of the ufunc's dtype (bool becomes int8, as in NumPy).
+
+    >>> import numpy as np, mlc
+    >>> mlc.numpy.conj(np.array([True, False]))
+    array([1, 0], dtype=int8)
+    """
     t = as_tracer(x)
-    return emit("conjugate", [t]) if dt.is_complex(t._atom.type.dtype) else t.fresh()
+    d = t._atom.type.dtype
+    return emit("conjugate", [t]) if dt.is_complex(d) or get_op("conjugate").infer(t._atom.type).dtype != d \
+        else t.fresh()
 
 
 @numpy_function("x")

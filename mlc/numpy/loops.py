@@ -145,7 +145,7 @@ def _refuse_negative_int_powers(values) -> None:
         return
     base, exponent = values
     base_kind = np.dtype(base.dtype).kind if isinstance(base, (Tracer, np.ndarray, np.generic)) else None
-    if base_kind not in ("i", "u"):
+    if base_kind not in ("b", "i", "u"):  # (bool ** -1 computes in int64: refused too)
         return
     if isinstance(exponent, Tracer):
         if exponent.weak and exponent.dtype.kind in "iu":  # a Python int, known when the function runs

@@ -252,8 +252,8 @@ def attach(ufuncs: dict, functions: dict) -> None:
     Tracer.mT = property(lambda self: functions["matrix_transpose"](self),
                          doc="The last two axes swapped (the Array API's ``x.mT``).")
 
-    def conj(self) -> Tracer:
-        return ufuncs["conjugate"](self)
+    def conj(self) -> Tracer:  # (the ufunc for complex values; NumPy's method returns a real array itself)
+        return ufuncs["conjugate"](self) if self.dtype.kind == "c" else self
     conj.__qualname__ = "Tracer.conj"
     Tracer.conj = Tracer.conjugate = conj
     Tracer.nbytes = property(lambda self: self.size * self.dtype.itemsize,

@@ -2,7 +2,8 @@
 
 Every backend returns a :class:`Module`. It checks each call's arguments
 against the PrimFunc's buffers (count, type, dtype and native byte order,
-shape, C-contiguity; masked arrays are refused, their mask would be ignored),
+shape, C-contiguity; masked arrays are refused, their mask would be ignored, and so are
+subclasses that redefine the operators, as ``np.matrix``),
 then hands the arrays to the backend's kernel.
 
 Kernels are compiled on the promise that their arrays do not alias
@@ -25,7 +26,7 @@ from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import bind_shapes, shape_to_str
 from ..ir.tir import BufferStore, PrimFunc
-from .ndarray import NDArray, check_device, is_masked_array, module_device
+from .ndarray import NDArray, check_device, is_masked_array, module_device, subclass_refusal
 from .pointers import data_pointer, overlapping_pair
 from .timing import TimeResult, time_function
 
@@ -69,6 +70,9 @@ def check_arguments(name: str, func: PrimFunc, args: Sequence, written: frozense
             if is_masked_array(arg):
                 raise DTypeError(f"{name}(): argument {pname} is a masked array; its mask would be "
                                  "ignored. Pass plain data: np.ma.getdata(x), or x.filled(value)")
+            refusal = subclass_refusal(arg)
+            if refusal is not None:
+                raise DTypeError(f"{name}(): argument {pname} is {refusal}")
         dtype = arg.dtype
         if dtype is not expected and dtype != expected:  # (dtype.name is slow: only on error)
             if dtype.name == pdtype:

@@ -25,7 +25,8 @@ from . import host_pool
 from .pointers import data_pointer
 
 __all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
-           "allocator", "host_empty", "aligned_empty", "empty_maker", "module_device", "to_device", "is_masked_array", "cuda_device_count",
+           "allocator", "host_empty", "aligned_empty", "empty_maker", "module_device", "to_device", "is_masked_array",
+           "redefined_operators", "subclass_refusal", "cuda_device_count",
            "in_gpu_memory", "dlpack_on_cuda", "FAST_DEVICE_ARRAYS",
            "device_array_type"]
 
@@ -36,6 +37,51 @@ def is_masked_array(x) -> bool:
     it is loaded."""
     ma = sys.modules.get("numpy.ma")
     return ma is not None and isinstance(x, ma.MaskedArray)
+
+
+#: ndarray's operators and ufunc hooks: a subclass that redefines one computes something else
+#: than the NumPy functions on plain arrays that mlc compiles (np.matrix's ``*`` and ``**``
+#: are matrix products); one that keeps them all (np.memmap) is data like any array.
+_ARRAY_OPERATORS = tuple(
+    f"__{side}{op}__" for op in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "and",
+                                 "or", "xor", "lshift", "rshift") for side in ("", "r", "i")
+) + ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__neg__", "__pos__", "__abs__",
+     "__invert__", "__array_ufunc__", "__array_function__")
+
+
+def redefined_operators(x) -> tuple[str, ...]:
+    """The ndarray operators (and ufunc hooks) ``x``'s class redefines: empty for anything
+    but an ndarray subclass, and for subclasses that keep NumPy's meaning.
+
+    >>> class Doubled(np.ndarray):
+    ...     def __mul__(self, other):
+    ...         return 2 * np.asarray(self) * other
+    >>> redefined_operators(np.zeros(2).view(Doubled))
+    ('__mul__',)
+    >>> redefined_operators(np.zeros(2)), redefined_operators([1])
+    ((), ())
+    """
+    cls = type(x)
+    if cls is np.ndarray or not isinstance(x, np.ndarray):
+        return ()
+    return tuple(n for n in _ARRAY_OPERATORS if getattr(cls, n, None) is not getattr(np.ndarray, n, None))
+
+
+def subclass_refusal(x) -> str | None:
+    """Why ``x`` cannot stand for a plain array (what to write in an error after "is"), or
+    None: an ndarray subclass whose operators mean something else, as ``np.matrix``."""
+    redefined = redefined_operators(x)
+    if not redefined:
+        return None
+    cls = type(x)
+    name = "numpy.matrix" if isinstance(x, np.matrix) else f"{cls.__module__}.{cls.__qualname__}"
+    meaning = (" (* and ** are matrix products there)" if isinstance(x, np.matrix) else
+               f" ({', '.join(redefined[:4])}{', ...' if len(redefined) > 4 else ''})")
+    return (f"a {name}, an ndarray subclass that redefines NumPy's operators{meaning}; compiled code "
+            "computes as NumPy does on plain arrays, so its results would silently differ. Pass "
+            "np.asarray(x) and write what the subclass meant with plain NumPy (a matrix product is "
+            "x @ y, a matrix power np.linalg.matrix_power(x, n))")
+
 
 DEVICE_KINDS = ("cpu", "cuda")
 
@@ -156,6 +202,9 @@ def _host(x) -> np.ndarray:
     if is_masked_array(x):
         raise DTypeError("mlc.nd.array: a masked array's mask would be dropped; pass plain data "
                          "(np.ma.getdata(x) or x.filled(value)) and the mask as a bool array")
+    refusal = subclass_refusal(x)
+    if refusal is not None:
+        raise DTypeError(f"mlc.nd.array: the data is {refusal}")
     try:
         return np.asarray(x)
     except ValueError as err:  # a ragged nested list

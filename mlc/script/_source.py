@@ -66,6 +66,11 @@ class Source:
                              (err.lineno or 1) + self.line_offset,
                              max((err.offset or 1) - 1, 0) + self.col_offset,
                              self.line(err.lineno or 1)) from None
+        except RecursionError as err:  # Python's own parser, building the tree of a deep expression
+            raise ParseError(f"an expression is nested too deeply for Python's parser ({err}); split it "
+                             "into statements that store partial results (a few thousand operators "
+                             "each at most)", self.filename, 1 + self.line_offset, self.col_offset,
+                             self.line(1)) from None
 
     def line(self, lineno: int) -> str:
         lines = self.text.splitlines()

@@ -188,7 +188,17 @@ class ExprParser:
         return self.wrap(node, build)
 
     def eval_BinOp(self, node):
-        a, b = self.value(node.left), self.value(node.right)
+        """``a op b``; a chain of them down the left (``x0 + x1 + ... + xn``, as long as the
+        user wrote it) on a loop from the bottom up, not a recursion per operator."""
+        spine = [node]
+        while isinstance(spine[-1].left, ast.BinOp):
+            spine.append(spine[-1].left)
+        value = self.value(spine[-1].left)
+        for n in reversed(spine):
+            value = self._binop(n, value, self.value(n.right))
+        return value
+
+    def _binop(self, node, a, b):
         kind = type(node.op)
         if _is_scalar(a) and _is_scalar(b) and kind in _PY_BINOP:
             try:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import DTypeError, TraceError
 from ..ir import dtype as dt
-from ..runtime.ndarray import FAST_DEVICE_ARRAYS, is_masked_array
+from ..runtime.ndarray import FAST_DEVICE_ARRAYS, is_masked_array, subclass_refusal
 from .pytree import flatten
 from .tracer import Tracer
 
@@ -120,6 +120,9 @@ def leaf_signature(leaf, where):
             raise DTypeError(f"{where()} is a masked array; compiled code would ignore its mask. "
                              "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as "
                              "a separate bool array, combined with mlc.numpy.where")
+        refusal = subclass_refusal(leaf)
+        if refusal is not None:
+            raise DTypeError(f"{where()} is {refusal}")
         if leaf.dtype.kind not in "biufc" or leaf.dtype.name not in dt.SUPPORTED:
             raise DTypeError(f"{where()}: arrays of dtype {leaf.dtype} are not supported; expected "
                              f"one of {', '.join(dt.SUPPORTED)}")

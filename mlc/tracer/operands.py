@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import DTypeError, ShapeError, TraceError
 from ..ir import dtype as dt
-from ..runtime.ndarray import is_masked_array
+from ..runtime.ndarray import is_masked_array, subclass_refusal
 from .source import describe_location, user_location
 from .trace import TraceContext, current_trace
 from .tracer import Tracer
@@ -58,8 +58,6 @@ def weak_dtype(value, strong: str | None) -> str:
 COMPARISONS = frozenset({"equal", "not_equal", "less", "less_equal", "greater", "greater_equal"})
 #: Ops whose loop converts a Python int to bool (``logical_and(x_i8, 256)`` is ``x_i8 != 0``).
 _BOOL_LOOP = frozenset({"logical_and", "logical_or", "logical_xor"})
-#: Ops whose loop computes integers in float64 (``divide(x_i8, 300)`` is ``x_i8 / 300.0``).
-_FLOAT_LOOP = frozenset({"divide"})
 
 
 def numpy_on_overflow(op: str | None) -> str:
@@ -93,8 +91,6 @@ def _weak_int_constant(ctx: TraceContext, value: int, target: str, op: str | Non
             if wide_info.min <= value <= wide_info.max:
                 return ctx.scalar(value, wide)
         return ctx.scalar(np.inf if value > 0 else -np.inf, "float64")
-    if op in _FLOAT_LOOP:
-        return ctx.scalar(float(value), "float64")
     raise _out_of_range(value, target, op)
 
 
@@ -104,11 +100,49 @@ def _weak_int_tracer(ctx: TraceContext, v: Tracer, target: str, op: str | None):
         return v.strong()  # compared exactly in int64 (or int64 against uint64)
     if op in _BOOL_LOOP:
         target = "bool"
-    elif op in _FLOAT_LOOP and dt.is_int(target):
-        target = "float64"
     if dt.is_int(target) and target != "int64":
         ctx.check_range(v, target, op or "operation")
     return (ctx.emit("astype", [v], {"dtype": target}) if target != v._atom.type.dtype else v).strong()
+
+
+def _loop_dtypes(op: str | None, values) -> list[str | None] | None:
+    """The dtypes NumPy 2's ufunc ``op`` converts ``values`` to (its loop's inputs, where a
+    Python int or float is weak), or None where ``op`` is no ufunc or NumPy finds no loop.
+
+    A weak number takes the *loop's* dtype, which is not always the strong operand's:
+    ``divide(x_i8, 300)`` computes in float64, ``arctan2(x_i8, 300)`` in float16 (no int8
+    overflow: NumPy gives a value), and ``ldexp(2, n_i16)`` in float16 with an int32 exponent.
+
+    >>> _loop_dtypes("ldexp", [2, np.zeros(2, "int16")]), _loop_dtypes("add", [np.int8(1), 2])
+    (['float16', 'int32'], ['int8', 'int8'])
+    """
+    ufunc = getattr(np, op, None) if op in _WEAK_LOOP_UFUNCS else None
+    if not isinstance(ufunc, np.ufunc) or ufunc.nin != len(values) or ufunc.nout != 1:
+        return None
+    dtypes = []
+    for v in values:
+        if isinstance(v, Tracer):
+            kind = scalar_kind(v) if v.weak else None
+            dtypes.append(kind if kind in (int, float, complex) else v.dtype)
+        elif type(v) in (int, float, complex):
+            dtypes.append(type(v))
+        elif type(v) is bool:
+            dtypes.append(np.dtype("bool"))
+        elif v is None or isinstance(v, (str, bytes)):
+            return None
+        else:
+            dtypes.append(np.asarray(v).dtype)
+    try:
+        resolved = ufunc.resolve_dtypes(tuple(dtypes) + (None,))
+    except (TypeError, ValueError):  # no loop: the op's own rule gives the error
+        return None
+    return [d.name if d.kind in "biufc" else None for d in resolved[:-1]]
+
+
+#: Ufuncs whose weak operands take :func:`_loop_dtypes` (comparisons and the logical ops have
+#: NumPy's own special rules for Python ints, below).
+_WEAK_LOOP_UFUNCS = frozenset(name for name, value in vars(np).items()  # (no getattr: it loads np.ma, np.testing)
+                              if isinstance(value, np.ufunc) and value.nin == 2) - COMPARISONS - _BOOL_LOOP
 
 
 def trace_of(values) -> TraceContext:
@@ -155,8 +189,10 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
         kinds = [scalar_kind(v) for v in values if v is not None]
         strong_kind = next((k for k in (complex, float, int) if k in kinds), bool)
         strong = _KIND_DEFAULT[strong_kind] if kinds else None
+    loop = _loop_dtypes(op, values) if any(is_weak_scalar(v) or (isinstance(v, Tracer) and v.weak)
+                                          for v in values) else None
     out = []
-    for v in values:
+    for n, v in enumerate(values):
         if v is None:
             out.append(None)
         elif isinstance(v, Tracer):
@@ -164,7 +200,7 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
                 raise TraceError("a traced value from another (finished) trace was used; a traced "
                                  "value escaped its function" + describe_location(user_location()))
             if v.weak:
-                target = weak_dtype(v, strong)
+                target = _weak_target(v, strong, loop, n)
                 if scalar_kind(v) is int:
                     v = _weak_int_tracer(ctx, v, target, op)
                 else:
@@ -172,11 +208,19 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
                     v = v.strong()
             out.append(v)
         elif is_weak_scalar(v):
-            target = weak_dtype(v, strong)
+            target = _weak_target(v, strong, loop, n)
             out.append(_weak_int_constant(ctx, v, target, op) if type(v) is int else ctx.scalar(v, target))
         else:
             out.append(as_tracer(v, ctx))
     return out
+
+
+def _weak_target(value, strong: str | None, loop: list | None, n: int) -> str:
+    """The dtype weak operand ``n`` takes: its ufunc loop's where NumPy gives one, else
+    NEP 50's (:func:`weak_dtype`)."""
+    if loop is not None and loop[n] is not None:
+        return loop[n]
+    return weak_dtype(value, strong)
 
 
 def as_tracer(value, ctx: TraceContext | None = None):
@@ -192,6 +236,10 @@ def as_tracer(value, ctx: TraceContext | None = None):
         raise DTypeError("cannot use a masked array in a traced function; its mask would be ignored. "
                          "Pass plain data (np.ma.getdata(x), x.filled(value)) and the mask as a bool "
                          "array combined with mlc.numpy.where" + describe_location(user_location()))
+    refusal = subclass_refusal(value)
+    if refusal is not None:
+        raise DTypeError(f"cannot use an array in a traced function that is {refusal}"
+                         + describe_location(user_location()))
     if isinstance(value, (list, tuple)) and _holds_tracer(value):
         return _sequence_tracer(value, ctx)
     if isinstance(value, (np.ndarray, list, tuple)):

@@ -81,6 +81,20 @@ def test_masked_arrays_are_refused(lib):
         lib.time_evaluator("double")(masked, np.empty((2, 3), "float32"))
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # (np.matrix's own)
+def test_matrix_arguments_are_refused_and_memmaps_taken(lib, tmp_path):
+    """np.matrix redefines * and **: a kernel computing on its data would not be what the
+    caller's NumPy code means, so it is refused like a masked array; np.memmap keeps NumPy's
+    operators and passes as plain data."""
+    with pytest.raises(mlc.DTypeError, match=r"argument A is a numpy.matrix.*np.asarray\(x\)"):
+        lib["double"](np.asmatrix(np.ones((2, 3), "float32")), np.empty((2, 3), "float32"))
+    mapped = np.memmap(tmp_path / "a.bin", dtype="float32", mode="w+", shape=(2, 3))
+    mapped[:] = 1.5
+    out = np.empty((2, 3), "float32")
+    lib["double"](mapped, out)
+    np.testing.assert_array_equal(out, np.full((2, 3), 3.0, "float32"))
+
+
 def _matmul(n: int, noalias: bool = True):
     X = te.placeholder((n, n), "float32", "X")
     Y = te.placeholder((n, n), "float32", "Y")

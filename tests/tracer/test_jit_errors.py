@@ -192,6 +192,42 @@ def test_masked_arrays_are_refused_not_silently_unmasked():
     np.testing.assert_array_equal(add_one(np.ma.getdata(masked)), [2.0, 3.0, 4.0])
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # (np.matrix's own)
+def test_matrix_arguments_are_refused_not_computed_as_plain_arrays():
+    """``x * y`` of two np.matrix is a matrix product in NumPy; compiled code would compute
+    the elementwise product of their data. Refused everywhere an array enters: an argument
+    of a jitted function or of eager mlc.numpy, an array a traced function uses, mlc.nd."""
+    m = np.asmatrix(np.arange(4.0).reshape(2, 2))
+    with pytest.raises(mlc.DTypeError, match=r"argument 'x' of <lambda>\(\) is a numpy.matrix.*matrix products"):
+        mlc.jit(lambda x, y: x * y)(m, m)
+    with pytest.raises(mlc.DTypeError, match="argument 'xs_1' .* is a numpy.matrix"):
+        mlc.jit(lambda xs: xs[0] + xs[1] ** 2)((np.ones((2, 2)), m))
+    for eager in (lambda: mlc.numpy.multiply(m, m), lambda: mlc.numpy.power(m, 2), lambda: mlc.numpy.sum(m)):
+        with pytest.raises(mlc.DTypeError, match="numpy.matrix"):
+            eager()
+    for inside in (lambda x: x * m, lambda x: m * x, lambda x: np.multiply(x, m)):
+        with pytest.raises(mlc.DTypeError, match="cannot use an array in a traced function that is a numpy.matrix"):
+            mlc.jit(inside)(np.ones((2, 2)))
+    with pytest.raises(mlc.DTypeError, match="mlc.nd.array: the data is a numpy.matrix"):
+        mlc.nd.array(m)
+    np.testing.assert_array_equal(mlc.jit(lambda x, y: x @ y)(np.asarray(m), np.asarray(m)), np.asarray(m * m))
+
+
+def test_subclasses_that_redefine_an_operator_are_refused_and_others_taken():
+    class Doubled(np.ndarray):
+        def __add__(self, other):
+            return 2 * np.asarray(self) + other
+
+    class Tagged(np.ndarray):  # keeps every operator: plain data with a label
+        pass
+
+    x = np.ones(3)
+    with pytest.raises(mlc.DTypeError, match=r"Doubled, an ndarray subclass that redefines NumPy's operators \(__add__\)"):
+        mlc.jit(lambda a: a + 1)(x.view(Doubled))
+    np.testing.assert_array_equal(mlc.jit(lambda a: a + 1)(x.view(Tagged)), x + 1)
+    np.testing.assert_array_equal(mlc.numpy.add(x.view(Tagged), 1), x + 1)
+
+
 LIMIT = 2**31 - 1  # elements per array: indices and flattened offsets are int32
 
 

@@ -40,7 +40,7 @@ from ...ir import dtype as dt
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var, cast)
 from ...ir.extern import CallExtern
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
 from ...passes.tir.thread_sync import SYNC_THREADS
@@ -139,6 +139,7 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
 
 class _KernelWriter:
     def __init__(self, kernel: Kernel, fast_math: bool, noalias: bool):
+        self._ready: dict[tuple[int, bool], str] = {}  # (id of a Binary, wide) -> its text (_chain)
         self.k, self.fast_math, self.noalias = kernel, fast_math, noalias
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
@@ -280,7 +281,10 @@ class _KernelWriter:
         if isinstance(e, FloatImm):
             return _float_literal(e.value, e.dtype)
         if isinstance(e, Binary):
-            return self._binary(e, wide)
+            ready = self._ready.pop((id(e), wide), None)
+            if ready is not None:
+                return ready
+            return self._chain(e, wide) if type(e.a) is Binary or type(e.b) is Binary else self._binary(e, wide)
         if isinstance(e, Not):
             return f"(!{self.expr(e.a, wide)})"
         if isinstance(e, Select):
@@ -303,6 +307,19 @@ class _KernelWriter:
                 return f"__shfl_down_sync(__activemask(), {self.expr(value)}, {offset}, {width})"
             return self._call(e)
         raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")
+
+    def _chain(self, e: Binary, wide: bool) -> str:
+        """A Binary over a chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as
+        deep as the user wrote it), written from the bottom up on a loop instead of a
+        recursion per level: each level's operand on the chain is ready when :meth:`_binary`
+        asks for it."""
+        chain = binary_chain(e)
+        text = self._binary(chain[-1], wide)
+        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
+            self._ready[(id(below), wide)] = text
+            text = self._binary(node, wide)
+            self._ready.pop((id(below), wide), None)
+        return text
 
     def _binary(self, e: Binary, wide: bool) -> str:
         op, dtype = e.op, e.a.dtype

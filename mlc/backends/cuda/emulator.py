@@ -53,7 +53,7 @@ from ...ir.arith import expr_key
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir import dtype as dt
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Select, Var)
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import always_evaluated, binary_chain, pre_order_nodes
 from ...ir.extern import CallExtern
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
 from ...passes.tir.thread_sync import SYNC_THREADS
@@ -622,13 +622,24 @@ class _KernelRun:
         return value
 
     def _ev_binary(self, e: Binary, mask, env):
-        a = self.ev(e.a, mask, env)
+        """A chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as deep as the user
+        wrote it) is evaluated from the bottom up on a loop, each under ``mask`` (never down
+        the second operand of ``and``/``or``, which runs under a narrower one)."""
+        chain = binary_chain(e, always_evaluated)
+        value = self._binary_of(chain[-1], mask, env)
+        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
+            value = self._binary_of(node, mask, env, below, value)
+        return value
+
+    def _binary_of(self, e: Binary, mask, env, below=None, value=None):
+        """``e``, where its operand ``below`` (if any) has the value ``value``."""
+        a = value if e.a is below else self.ev(e.a, mask, env)
         if e.op in ("and", "or") and not dt.is_vector(e.dtype):  # the right side only where it decides
             rest = _narrow(mask, a if e.op == "and" else np.logical_not(a))
             if rest is False:
                 return a
-            return V.binary(e.op, a, self.ev(e.b, rest, env))
-        return V.binary(e.op, a, self.ev(e.b, mask, env))
+            return V.binary(e.op, a, value if e.b is below else self.ev(e.b, rest, env))
+        return V.binary(e.op, a, value if e.b is below else self.ev(e.b, mask, env))
 
     def _ev_cast(self, e: Cast, mask, env):
         return V.cast(np.asarray(self.ev(e.value, mask, env))[()], dt.element(e.dtype))

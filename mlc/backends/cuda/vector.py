@@ -30,7 +30,7 @@ from ...ir import dtype as dt
 from ...ir.arith import expr_key
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, IntImm, Not, Ramp, Select, Var, const,
                         make_binary)
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.tir import BufferStore
 from ...passes.tir.simplify import simplify_expr
 
@@ -71,8 +71,13 @@ def _lane(e, lane: int, hoisted: dict):
         if id(e) in hoisted:
             return hoisted[id(e)][lane]
         return BufferLoad(e.buffer, tuple(_lane(i, lane, hoisted) for i in e.indices), element)
-    if isinstance(e, Binary):
-        return Binary(e.op, _lane(e.a, lane, hoisted), _lane(e.b, lane, hoisted), element)
+    if isinstance(e, Binary):  # a chain of them (binary_chain: as deep as the user wrote it) on a loop
+        out = below = None
+        for node in reversed(binary_chain(e, lambda n, side: dt.is_vector(getattr(n, side).dtype))):
+            a = out if node.a is below else _lane(node.a, lane, hoisted)
+            b = out if node.b is below else _lane(node.b, lane, hoisted)
+            out, below = Binary(node.op, a, b, dt.element(node.dtype)), node
+        return out
     if isinstance(e, Select):
         return Select(_lane(e.cond, lane, hoisted), _lane(e.true_value, lane, hoisted),
                       _lane(e.false_value, lane, hoisted), element)

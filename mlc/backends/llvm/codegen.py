@@ -60,7 +60,7 @@ from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, Int
                         Select, Var)
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
 from ...ir.arith import same_expr
-from ...ir.functor import pre_order_nodes
+from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
 from ...ir.printer import expr_to_str
@@ -213,6 +213,7 @@ class _FunctionCodegen(VectorCodegen):
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
         self.unrolled_copies = 1  # copies of the current code the unrolled loops around it made
         self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
+        self._ready: dict[int, ir.Value] = {}  # id of a Binary -> its value (see _chain)
         self._computed: dict[tuple, ir.Value] = {}  # pure values by operation and operands (see _reuse)
         self._loaded: dict[tuple, ir.Value] | None = None  # the loads of the value being stored
         self._windows: dict[tuple, tuple] = {}  # its loads built from two others (vectorize.plan_windows)
@@ -556,10 +557,30 @@ class _FunctionCodegen(VectorCodegen):
 
     def expr(self, e: PrimExpr) -> ir.Value:
         """``e`` as a register value of its dtype (bool as i1, float16 as half)."""
+        if type(e) is Binary:
+            ready = self._ready.pop(id(e), None)
+            if ready is not None:
+                return ready
+            if type(e.a) is Binary or type(e.b) is Binary:
+                return self._chain(e)
         method = _EXPR.get(type(e))
         if method is None:
             raise CompileError(f"the llvm backend cannot generate {type(e).__name__} expressions")
         return method(self, e)
+
+    def _chain(self, e: Binary) -> ir.Value:
+        """A Binary over a chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as
+        deep as the user wrote it: ``x0 + x1 + ... + xn``), computed from the bottom up on a
+        loop instead of a recursion per level: each level's operand on the chain is ready
+        when :meth:`_binary` asks for it (down first operands, the instructions come out
+        in the order the recursion gives)."""
+        chain = binary_chain(e)
+        value = _EXPR[Binary](self, chain[-1])
+        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
+            self._ready[id(below)] = value
+            value = _EXPR[Binary](self, node)
+            self._ready.pop(id(below), None)  # (asked for through another path: not left behind)
+        return value
 
     def _compute(self, e: PrimExpr) -> ir.Value:
         """``e`` widened to its compute type (float16 -> float)."""

@@ -16,6 +16,7 @@ from ...ir.buffer import Buffer
 from ...ir import dtype as dt
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Reduce,
                         Select, Var)
+from ...ir.functor import always_evaluated, binary_chain
 from . import values as V
 from .lanes import Ctx, align, is_scalar
 from .memory import Storage
@@ -59,13 +60,24 @@ class Evaluator:
         return value
 
     def _binary(self, e: Binary, ctx: Ctx):
-        a = self.ev(e.a, ctx)
+        """A chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as deep as the user
+        wrote it) is evaluated from the bottom up on a loop, each in ``ctx`` (never down the
+        second operand of ``and``/``or``, which runs in a narrower one)."""
+        chain = binary_chain(e, always_evaluated)
+        value = self._binary_of(chain[-1], ctx)
+        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
+            value = self._binary_of(node, ctx, below, value)
+        return value
+
+    def _binary_of(self, e: Binary, ctx: Ctx, below=None, value=None):
+        """``e``, where its operand ``below`` (if any) has the value ``value``."""
+        a = value if e.a is below else self.ev(e.a, ctx)
         if e.op in ("and", "or"):  # the right side only runs where it decides the result
             rest = ctx.narrow(a if e.op == "and" else np.logical_not(a))
             if rest is None:
                 return a
-            return V.binary(e.op, a, self.ev(e.b, rest))
-        return V.binary(e.op, a, self.ev(e.b, ctx))
+            return V.binary(e.op, a, value if e.b is below else self.ev(e.b, rest))
+        return V.binary(e.op, a, value if e.b is below else self.ev(e.b, ctx))
 
     def _not(self, e: Not, ctx: Ctx):
         return V.logical_not(self.ev(e.a, ctx))

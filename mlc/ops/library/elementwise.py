@@ -155,7 +155,9 @@ def _reciprocal(a):
         return _complex_reciprocal(a)
     if dt.is_float(a.dtype):
         return _e.const(1, a.dtype) / a
-    return _e.truncdiv(_e.const(1, a.dtype), a)  # C semantics; a zero divisor gives 0
+    # NumPy's integer loop is C's ``1.0 / x`` converted back: 1, -1 or 0, and for 0 the
+    # conversion of inf (the lowest int64 or int32, 0 for narrower types, as mlc casts)
+    return _e.cast(_e.const(1.0, "float64") / _e.cast(a, "float64"), a.dtype)
 
 
 def _shift_in_range(b):
@@ -247,11 +249,38 @@ def _heaviside(x, h0):
     return _e.select(x < zero, zero, _e.select(x > zero, one, _e.select(x == zero, h0, x)))
 
 
+def _nextafter(a, b):
+    """``np.nextafter``: the backends' call, or for float16 (which they compute in float32,
+    whose step is not float16's) a step of one on the half's bits."""
+    return _half_nextafter(a, b) if a.dtype == "float16" else _e.nextafter(a, b)
+
+
+def _half_nextafter(x, y):
+    """The float16 next to ``x`` toward ``y``: its bits (sign and magnitude) one up or down;
+    from either zero, the smallest subnormal of ``y``'s sign; ``x`` where they are equal
+    (NumPy's half ``nextafter(-0, 0)`` is -0, where C's float one gives ``y``), NaN where
+    either is."""
+    zero = _e.const(0.0, "float16")
+    bits = _e.reinterpret(x, "int16")
+    one = _e.const(1, "int16")
+    away = _e.logical_or(_e.logical_and(y > x, x > zero), _e.logical_and(y < x, x < zero))
+    stepped = _e.reinterpret(_e.select(away, bits + one, bits - one), "float16")
+    tiny = _e.reinterpret(_e.select(y > zero, one, _e.const(-0x7FFF, "int16")), "float16")  # 0x0001, 0x8001
+    return _e.select(_e.logical_or(_e.isnan(x), _e.isnan(y)), x + y,
+                     _e.select(x == y, x, _e.select(x == zero, tiny, stepped)))
+
+
 def _spacing(x):
     """``np.spacing``: the step to the next float away from zero (toward +inf from either
-    zero), ``nextafter(x, ±inf) - x``: NaN for infinities, inf past the largest float."""
+    zero), ``nextafter(x, ±inf) - x``: NaN for infinities, inf past the largest float. For
+    float16, NumPy's own rule (its half spacing is never negative, and from a negative power
+    of two it is the smaller step, toward zero)."""
     inf = _e.const(float("inf"), x.dtype)
-    return _e.nextafter(x, _e.select(x < _e.const(0, x.dtype), -inf, inf)) - x
+    if x.dtype == "float16":  # NumPy's half spacing: the (positive) step to the next half toward zero
+        zero = _e.const(0.0, x.dtype)  # from a negative x, away from zero otherwise
+        step = _half_nextafter(x, _e.select(x < zero, zero, inf)) - x
+        return _e.select(_e.isinf(x), _e.const(float("nan"), x.dtype), step)
+    return _nextafter(x, _e.select(x < _e.const(0, x.dtype), -inf, inf)) - x
 
 
 def _float_layout(dtype: str) -> tuple[str, int, int, int]:
@@ -346,7 +375,7 @@ _BINARY = [
     ("arctan2", np.arctan2, _e.atan2),
     ("hypot", np.hypot, _e.hypot),
     ("copysign", np.copysign, _e.copysign),
-    ("nextafter", np.nextafter, _e.nextafter),
+    ("nextafter", np.nextafter, _nextafter),
     ("logaddexp", np.logaddexp, _logaddexp),
     ("logaddexp2", np.logaddexp2, _logaddexp2),
     ("fmax", np.fmax, _nan_ignoring(_e.max)),
@@ -410,30 +439,14 @@ _UNARY = [
 
 #: Ops whose complex operands are refused (NumPy computes them; mlc does not yet).
 _REAL_ONLY = frozenset({"exp2", "fmax", "fmin", "float_power"})
-#: Ops that refuse float16, whose step is float16's own (the backends compute it in float32).
-_NO_FLOAT16 = frozenset({"nextafter", "spacing"})
-
-
-def _no_float16(name: str, rule: Rule) -> Rule:
-    """``rule``, refusing float16 (the backends compute float16 in float32, which is exact for
-    most ops but not for ``nextafter``, whose step is the dtype's own)."""
-    def checked(dtypes):
-        ins, out = rule(dtypes)
-        if out == "float16":
-            raise DTypeError(f"{name}: float16 operands are not supported; cast them to float32 or "
-                             "float64 first")
-        return ins, out
-    return checked
-
-
 for _name, _ufunc, _scalar in _BINARY:
     _rule = ufunc_rule(_name, _ufunc)
     _rule = _real_only(_name, _rule) if _name in _REAL_ONLY else _rule
-    elementwise_op(_name, 2, _scalar, _no_float16(_name, _rule) if _name in _NO_FLOAT16 else _rule, _ufunc)
+    elementwise_op(_name, 2, _scalar, _rule, _ufunc)
 for _name, _ufunc, _scalar in _UNARY:
     _rule = ufunc_rule(_name, _ufunc)
     _rule = _real_only(_name, _rule) if _name in _REAL_ONLY else _rule
-    elementwise_op(_name, 1, _scalar, _no_float16(_name, _rule) if _name in _NO_FLOAT16 else _rule, _ufunc)
+    elementwise_op(_name, 1, _scalar, _rule, _ufunc)
 
 
 def _erf_reference(x):
@@ -451,9 +464,8 @@ def _sigmoid_reference(x):
     return np_sigmoid(x.astype(d)).astype(out)
 
 
-def _complex_parts_rule(dtypes):
-    """conjugate, real, imag: computed in the operand's dtype; real and imag of a complex
-    operand are its parts' float dtype (NumPy's ``np.real``/``np.imag``)."""
+def _same_dtype_rule(dtypes):
+    """stop_gradient: the operand's dtype, whatever it is."""
     (d,) = dtypes
     return (d,), d
 
@@ -463,13 +475,15 @@ def _part_rule(dtypes):
     return (d,), dt.component(d)
 
 
-elementwise_op("conjugate", 1, lambda a: _e.conj(a) if dt.is_complex(a.dtype) else a, _complex_parts_rule,
-               np.conjugate, "The complex conjugate ``re - im j`` (real operands as they are).")
+elementwise_op("conjugate", 1, lambda a: _e.conj(a) if dt.is_complex(a.dtype) else a,
+               ufunc_rule("conjugate", np.conjugate), np.conjugate,
+               "The complex conjugate ``re - im j`` (real operands keep their values, in the ufunc's dtype: "
+               "bool becomes int8, as NumPy's ``np.conjugate`` gives).")
 elementwise_op("real", 1, lambda a: _e.real(a) if dt.is_complex(a.dtype) else a, _part_rule,
                np.real, "The real part of a complex operand (real operands as they are).")
 elementwise_op("imag", 1, lambda a: _e.imag(a) if dt.is_complex(a.dtype) else _e.const(0, a.dtype),
                _part_rule, np.imag, "The imaginary part of a complex operand (zeros for real ones).")
-elementwise_op("stop_gradient", 1, lambda a: a, _complex_parts_rule, lambda x: x,
+elementwise_op("stop_gradient", 1, lambda a: a, _same_dtype_rule, lambda x: x,
                "``x`` itself, a constant to the transformations: zero tangents and cotangents "
                "(``mlc.stop_gradient``).")
 elementwise_op("erf", 1, _e.erf, _float_rule("erf"), _erf_reference, "The error function (float math).")

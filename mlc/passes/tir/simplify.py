@@ -58,7 +58,21 @@ class _Simplify(Mutator):
 
     # ------------------------------------------------------------ expressions
     def visit_Binary(self, node: Binary):
-        a, b = self.visit(node.a), self.visit(node.b)
+        """The operands first, every nested scalar Binary on an explicit stack (a sum of
+        thousands of terms is the user's, and no deeper to Python for it)."""
+        order, stack = [], [node]
+        while stack:
+            n = stack.pop()
+            order.append(n)
+            stack.extend(c for c in (n.a, n.b) if isinstance(c, Binary) and not dt.is_vector(c.dtype))
+        done: dict[int, PrimExpr] = {}
+        for n in reversed(order):  # (children before their parents)
+            if id(n) not in done:
+                a, b = (done[id(c)] if id(c) in done else self.visit(c) for c in (n.a, n.b))
+                done[id(n)] = self._binary(n, a, b)
+        return done[id(node)]
+
+    def _binary(self, node: Binary, a: PrimExpr, b: PrimExpr) -> PrimExpr:
         if a.dtype == "bool" and node.op in ("and", "or"):
             for x, y in ((a, b), (b, a)):
                 c = _bool_const(x)

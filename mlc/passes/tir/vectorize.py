@@ -53,7 +53,7 @@ from ...ir.analysis import lane_stride, lanes_independent
 from ...ir.arith import same_expr
 from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not,
                         PrimExpr, Ramp, Select, Var, and_all, conjuncts, const)
-from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.functor import Mutator, binary_chain, pre_order_nodes, substitute
 from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 from .simplify import simplify_expr
 
@@ -351,31 +351,39 @@ def _loads(e: PrimExpr) -> bool:
 
 
 def _supported(e: PrimExpr, depends: _Dependence) -> bool:
-    """Whether the lane-dependent parts of stored value ``e`` have a vector form."""
-    if not depends(e):
-        return True  # computed once, as a scalar, and broadcast
-    if isinstance(e, Var):
-        return True  # the lane variable itself
-    if isinstance(e, BufferLoad):
-        return e.buffer.dtype in _MEMORY_DTYPES and len(e.indices) == 1
-    if isinstance(e, Binary):
-        operand = e.a.dtype
-        if e.op in COMPARE_OPS:
-            ok = operand in _MEMORY_DTYPES
-        elif e.op in LOGIC_OPS:
-            ok = operand == "bool"
-        elif operand in ("float32", "float64"):
-            ok = e.op in _FLOAT_OPS
+    """Whether the lane-dependent parts of stored value ``e`` have a vector form (every
+    node checked on an explicit stack: the expression is as deep as the user wrote it)."""
+    stack = [e]
+    while stack:
+        e = stack.pop()
+        if not depends(e) or isinstance(e, Var):
+            continue  # computed once, as a scalar, and broadcast; or the lane variable itself
+        if isinstance(e, BufferLoad):
+            if not (e.buffer.dtype in _MEMORY_DTYPES and len(e.indices) == 1):
+                return False
+        elif isinstance(e, Binary):
+            operand = e.a.dtype
+            if e.op in COMPARE_OPS:
+                ok = operand in _MEMORY_DTYPES
+            elif e.op in LOGIC_OPS:
+                ok = operand == "bool"
+            elif operand in ("float32", "float64"):
+                ok = e.op in _FLOAT_OPS
+            else:
+                ok = operand in ("int32", "int64") and e.op in _INT_OPS
+            if not ok:
+                return False
+            stack += (e.b, e.a)
+        elif isinstance(e, Select):
+            # a vector select evaluates both sides; a scalar one may skip the load of the untaken side
+            if not (e.dtype in _MEMORY_DTYPES and not _loads(e.true_value) and not _loads(e.false_value)):
+                return False
+            stack += (e.false_value, e.true_value, e.cond)
+        elif isinstance(e, Call) and depends.vector_call(e):
+            stack.extend(reversed(e.args))
         else:
-            ok = operand in ("int32", "int64") and e.op in _INT_OPS
-        return ok and _supported(e.a, depends) and _supported(e.b, depends)
-    if isinstance(e, Select):
-        # a vector select evaluates both sides; a scalar one may skip the load of the untaken side
-        return (e.dtype in _MEMORY_DTYPES and not _loads(e.true_value) and not _loads(e.false_value)
-                and all(_supported(x, depends) for x in (e.cond, e.true_value, e.false_value)))
-    if isinstance(e, Call) and depends.vector_call(e):
-        return all(_supported(a, depends) for a in e.args)
-    return False
+            return False
+    return True
 
 
 class _Lanes:
@@ -407,8 +415,15 @@ class _Lanes:
         vector = dt.vector(dt.element(e.dtype), self.lanes)
         if isinstance(e, BufferLoad):
             return BufferLoad(e.buffer, tuple(self.index(i) for i in e.indices), vector)
-        if isinstance(e, Binary):
-            return Binary(e.op, self.broadcast(self.value(e.a)), self.broadcast(self.value(e.b)), vector)
+        if isinstance(e, Binary):  # a chain of them (binary_chain: as deep as the user wrote it) on a loop
+            chain = binary_chain(e, lambda node, side: self.depends(getattr(node, side)))
+            out = below = None
+            for node in reversed(chain):
+                a = out if node.a is below else self.value(node.a)
+                b = out if node.b is below else self.value(node.b)
+                out, below = Binary(node.op, self.broadcast(a), self.broadcast(b),
+                                    dt.vector(dt.element(node.dtype), self.lanes)), node
+            return out
         if isinstance(e, Select):
             return Select(*(self.broadcast(self.value(x)) for x in (e.cond, e.true_value, e.false_value)), vector)
         if isinstance(e, Cast):  # (in gather indices)
