@@ -17,7 +17,7 @@ import pytest
 import mlc
 from mlc.backends.cuda.codegen import PRELUDE
 
-from ..ops.test_nan_extrema import NAMES, _with_nans, extrema
+from ..backends.test_nan_extrema import NAMES, _with_nans, extrema
 from .conftest import NVRTC_MISSING, needs_gpu
 
 COMPILER = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
