@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import mlc
+from mlc.testing import fuzz
 from mlc.testing.fuzz import SKIPPED, UNARY, program, run_program
 
 #: (seed, programs) per target: about 4 s of CPU on a 2-core host, both together.
@@ -52,7 +53,7 @@ def test_a_wrong_dtype_is_reported_with_the_program_and_its_inputs(monkeypatch):
     def wrong(fn, **kw):
         compiled = real_jit(fn, **kw)
         return lambda *a, **k: np.asarray(compiled(*a, **k)).astype("float64") + 1
-    monkeypatch.setattr(mlc, "jit", wrong)
+    monkeypatch.setattr(fuzz, "jit", wrong)
     result = run_program(prog, "llvm", random.Random(0))
     assert result not in (None, SKIPPED)
     assert prog.source in str(result) and "NumPy's" in str(result)

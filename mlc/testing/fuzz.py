@@ -30,6 +30,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import numpy as _numpy  # noqa: F401 - gives traced arrays their methods before jit traces
+from ..errors import MLCError
+from ..tracer.jit import jit
+
 __all__ = ["Program", "Mismatch", "program", "run_program", "DTYPES", "SKIPPED"]
 
 #: What :func:`run_program` returns for a program NumPy refuses.
@@ -167,8 +171,6 @@ def run_program(prog: Program, target: str, rng: random.Random) -> Mismatch | st
     """Run ``prog`` under ``mlc.jit(target=target)`` and with NumPy on drawn inputs: None when
     they agree, :data:`SKIPPED` when NumPy refuses the program (or its result is not an array
     of bool, int or float), else the :class:`Mismatch`."""
-    import mlc
-
     arrays = prog.arrays(rng)
     fn = prog.function()
     want, refused = _numpy(fn, arrays)
@@ -177,8 +179,8 @@ def run_program(prog: Program, target: str, rng: random.Random) -> Mismatch | st
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            got = np.asarray(mlc.jit(fn, target=target)(**{k: v.copy() for k, v in arrays.items()}))
-    except mlc.MLCError as err:
+            got = np.asarray(jit(fn, target=target)(**{k: v.copy() for k, v in arrays.items()}))
+    except MLCError as err:
         return Mismatch(prog, target, f"mlc refused what NumPy computes ({want.dtype}{want.shape}): "
                                       f"{type(err).__name__}: {str(err).splitlines()[0]}", arrays)
     if got.dtype != want.dtype or got.shape != want.shape:
