@@ -177,3 +177,28 @@ def test_the_cuda_c_of_the_neighbour_sum_has_a_barrier_before_and_after_the_refi
               else "load" if "S[" in line else None) for line in body]
     kinds = [k for k in kinds if k]
     assert kinds == ["sync", "store", "sync", "load"], "\n".join(body)
+
+
+def doubling_in_a_thread_dependent_loop(n=32):
+    """S[tx] = A[tx]; tx % 4 times S[tx] *= 2; B[tx] = S[(tx + 1) % n]. The loop's trip count
+    depends on the thread: a barrier inside it would be reached by some threads only, so
+    the pass puts its barriers around it (each thread touches only its own S[tx] in it)."""
+    A, B = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    S = decl_buffer((n,), "float32", "S", scope="shared")
+    tx, k = Var("tx"), Var("k")
+    double = BufferStore(S, BufferLoad(S, (tx,), "float32") * const(2.0, "float32"), (tx,))
+    body = seq(BufferStore(S, BufferLoad(A, (tx,), "float32"), (tx,)),
+               For(k, const(0), tx % 4, "serial", double),
+               BufferStore(B, BufferLoad(S, ((tx + 1) % n,), "float32"), (tx,)))
+    kernel = For(tx, const(0), const(n), "thread_binding", body, "threadIdx.x")
+    return PrimFunc((A, B), For(Var("bx"), const(0), const(1), "thread_binding", Allocate(S, kernel), "blockIdx.x"))
+
+
+def test_no_barrier_goes_inside_a_loop_whose_trip_count_depends_on_the_thread():
+    lowered = run_passes(doubling_in_a_thread_dependent_loop(), GPU_PIPELINE)
+    (loop,) = [n for n in pre_order_nodes(lowered.body) if isinstance(n, For) and n.kind == "serial"]
+    assert not any(is_sync(n) for n in pre_order_nodes(loop.body))
+    a, b = neighbour_args()
+    Emulator(lowered).run([a, b])  # no divergent barrier, no race
+    t = (np.arange(32) + 1) % 32
+    np.testing.assert_array_equal(b, a[t] * 2.0 ** (t % 4))
