@@ -202,3 +202,47 @@ def test_no_barrier_goes_inside_a_loop_whose_trip_count_depends_on_the_thread():
     Emulator(lowered).run([a, b])  # no divergent barrier, no race
     t = (np.arange(32) + 1) % 32
     np.testing.assert_array_equal(b, a[t] * 2.0 ** (t % 4))
+
+
+def test_two_stores_to_one_shared_element_by_different_threads_get_a_barrier_between():
+    """S[tx] = A[tx], then S[(tx + 1) % n] = 2 A[tx] (the neighbour's element), then
+    B[tx] = S[tx]: the second write must wait for the first (a write after a write)."""
+    n = 32
+    A, B = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    S = decl_buffer((n,), "float32", "S", scope="shared")
+    tx = Var("tx")
+    body = seq(BufferStore(S, BufferLoad(A, (tx,), "float32"), (tx,)),
+               BufferStore(S, BufferLoad(A, (tx,), "float32") * const(2.0, "float32"), ((tx + 1) % n,)),
+               BufferStore(B, BufferLoad(S, (tx,), "float32"), (tx,)))
+    kernel = For(tx, const(0), const(n), "thread_binding", body, "threadIdx.x")
+    func = PrimFunc((A, B), For(Var("bx"), const(0), const(1), "thread_binding", Allocate(S, kernel), "blockIdx.x"))
+    with pytest.raises(RaceError, match=r"S\[.*writes it"):
+        Emulator(run_passes(func, NO_SYNC)).run(list(neighbour_args()))
+    a, b = neighbour_args()
+    Emulator(run_passes(func, GPU_PIPELINE)).run([a, b])
+    np.testing.assert_array_equal(b, 2 * np.roll(a, 1))
+
+
+def test_what_is_pending_before_a_loop_stays_pending_when_it_runs_no_iteration():
+    """S[tx] = A[tx]; K times (K read at run time) a neighbour exchange through T, with its
+    own barriers; then B[tx] = S[(tx + 1) % n]. With K = 0 no barrier of the loop runs, so
+    one must follow it for S."""
+    n = 32
+    A, B = decl_buffer((n,), "float32", "A"), decl_buffer((n,), "float32", "B")
+    K = decl_buffer((1,), "int32", "K")
+    S = decl_buffer((n,), "float32", "S", scope="shared")
+    T = decl_buffer((n,), "float32", "T", scope="shared")
+    tx, k = Var("tx"), Var("k")
+    exchange = seq(BufferStore(T, BufferLoad(A, (tx,), "float32"), (tx,)),
+                   BufferStore(B, BufferLoad(T, ((tx + 1) % n,), "float32"), (tx,)))
+    body = seq(BufferStore(S, BufferLoad(A, (tx,), "float32"), (tx,)),
+               For(k, const(0), BufferLoad(K, (const(0),), "int32"), "serial", exchange),
+               BufferStore(B, BufferLoad(B, (tx,), "float32") + BufferLoad(S, ((tx + 1) % n,), "float32"), (tx,)))
+    kernel = For(tx, const(0), const(n), "thread_binding", body, "threadIdx.x")
+    func = PrimFunc((A, B, K), For(Var("bx"), const(0), const(1), "thread_binding",
+                                   Allocate(S, Allocate(T, kernel)), "blockIdx.x"))
+    lowered = run_passes(func, GPU_PIPELINE)
+    for trips in (0, 1, 3):
+        a, b = neighbour_args()
+        Emulator(lowered).run([a, b, np.array([trips], "int32")])
+        np.testing.assert_array_equal(b, np.roll(a, -1) * (2 if trips else 1))
