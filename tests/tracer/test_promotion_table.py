@@ -106,3 +106,19 @@ def test_three_python_scalars_promote_by_kind_together(kinds):
     x = np.array([1, 2], "complex64")
     g = mlc.jit(lambda arr, u, v, w: arr * (u * v + w))
     same(g(x, a, b, c), x * (a * b + c), f"jit complex64 * ({kinds[0]} * {kinds[1]} + {kinds[2]})")
+
+
+NUMPY_SCALARS = (np.bool_(True), np.int8(3), np.uint16(3), np.int64(3), np.float16(2.5), np.float32(2.5),
+                 np.float64(2.5), np.complex64(1 - 2j))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_numpy_scalar_next_to_an_array_is_strong(dtype):
+    """NumPy scalars have their dtype (np.float32(2.5) * an int8 array is float32; np.int64(3)
+    * a float16 array is float64): as constants and as traced arguments."""
+    x = np.array([0, 1, 2], dtype) if dtype != "bool" else np.array([False, True, True])
+    for s in NUMPY_SCALARS:
+        with np.errstate(all="ignore"):
+            want = np.multiply(x, s)
+        same(mlc.jit(lambda a: a * s)(x), want, f"jit {dtype} * np.{type(s).__name__} constant")
+        same(mlc.jit(lambda a, b: b * a)(x, s), want, f"jit np.{type(s).__name__} argument * {dtype}")
