@@ -246,3 +246,19 @@ def test_what_is_pending_before_a_loop_stays_pending_when_it_runs_no_iteration()
         a, b = neighbour_args()
         Emulator(lowered).run([a, b, np.array([trips], "int32")])
         np.testing.assert_array_equal(b, np.roll(a, -1) * (2 if trips else 1))
+
+
+@pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+@pytest.mark.parametrize("case", ["tiled_matmul", "row_sum_48", "row_sum_256"])
+def test_the_cuda_c_renders_every_barrier_of_the_ir(case):
+    """Row reductions of 48 threads (a shared-memory tree) and 256 (warps meeting in shared
+    memory): their barriers come from the cross-thread reduction; the tiled matmul's from
+    the sync pass. The CUDA C has one __syncthreads() per barrier of the lowered IR."""
+    from mlc.backends.cuda import lower
+    from .programs import row_sum, schedule_row_sum
+    mod = {"tiled_matmul": lambda: schedule_matmul_shared(matmul(64)).mod,
+           "row_sum_48": lambda: schedule_row_sum(row_sum(4, 300), 48).mod,
+           "row_sum_256": lambda: schedule_row_sum(row_sum(4, 1000), 256).mod}[case]()
+    barriers = sum(is_sync(n) for f in lower(mod).values() for n in pre_order_nodes(f.body))
+    source, _ = compile_sources(mod)
+    assert barriers > 0 and source.count("__syncthreads();") == barriers
