@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import mlc
-from mlc.backends.cuda import Emulator, compile_sources, emulate
+from mlc.backends.cuda import Emulator, compile_sources, emulate, lower
 from mlc.backends.cuda.pipeline import GPU_PIPELINE
 from mlc.errors import RaceError
 from mlc.ir.buffer import decl_buffer
@@ -25,7 +25,7 @@ from mlc.passes.tir.pipeline import run_passes
 from mlc.passes.tir.thread_sync import insert_thread_sync, is_sync
 
 from .conftest import NVRTC_MISSING
-from .programs import matmul, schedule_matmul_shared
+from .programs import matmul, row_sum, schedule_matmul_shared, schedule_row_sum
 
 RNG = np.random.default_rng(0)
 NO_SYNC = [p for p in GPU_PIPELINE if p is not insert_thread_sync]
@@ -254,8 +254,6 @@ def test_the_cuda_c_renders_every_barrier_of_the_ir(case):
     """Row reductions of 48 threads (a shared-memory tree) and 256 (warps meeting in shared
     memory): their barriers come from the cross-thread reduction; the tiled matmul's from
     the sync pass. The CUDA C has one __syncthreads() per barrier of the lowered IR."""
-    from mlc.backends.cuda import lower
-    from .programs import row_sum, schedule_row_sum
     mod = {"tiled_matmul": lambda: schedule_matmul_shared(matmul(64)).mod,
            "row_sum_48": lambda: schedule_row_sum(row_sum(4, 300), 48).mod,
            "row_sum_256": lambda: schedule_row_sum(row_sum(4, 1000), 256).mod}[case]()
