@@ -35,3 +35,14 @@ def test_problems_are_reported():
     assert any("occurs 0 times" in p for p in found)
     assert any("duplicate id" in p for p in found)
     assert any("no file mlc/nope.py" in p for p in found)
+
+
+def test_scores_are_counted_per_package_and_marked_below_90_percent():
+    tool = _tool()
+    mk = lambda i, f: tool.Mutant(i, f, "a", "b", ("tests/x.py",))  # noqa: E731
+    caught = [mk("a", "mlc/passes/tir/x.py"), mk("b", "mlc/passes/tir/y.py"), mk("c", "mlc/tracer/z.py")]
+    survived = [mk("d", "mlc/tracer/z.py")]
+    assert tool.scores(caught, survived) == {"mlc/passes/tir": (2, 2), "mlc/tracer": (1, 2)}
+    table = tool.score_table(caught, survived).splitlines()
+    assert table[0].split()[:4] == ["mlc/passes/tir", "2", "of", "2"] and "< 90%" not in table[0]
+    assert table[1].split()[:5] == ["mlc/tracer", "1", "of", "2", "50.0%"] and table[1].endswith("< 90%")

@@ -10,6 +10,8 @@ when they pass. It prints one line per mutant and the catch rate.
 
     python tools/mutants.py                 # every mutant
     python tools/mutants.py -k arith -k fuse  # ids containing any of the words
+    python tools/mutants.py --package mlc/backends/cuda --package mlc/passes/tir
+                                            # mutants of files under these folders
     python tools/mutants.py --list          # ids, files and covering tests
     python tools/mutants.py --check         # every original snippet is still there
 
@@ -84,6 +86,30 @@ def problems(mutants: list[Mutant], root: Path = ROOT) -> list[str]:
     return out
 
 
+def package_of(m: Mutant) -> str:
+    """The package a mutant belongs to: the folder of its file (``mlc/passes/tir``)."""
+    return str(Path(m.file).parent)
+
+
+def scores(caught: list[Mutant], survived: list[Mutant]) -> dict[str, tuple[int, int]]:
+    """(caught, total) per package, packages in name order."""
+    out: dict[str, list[int]] = {}
+    for m in caught:
+        out.setdefault(package_of(m), [0, 0])[0] += 1
+    for m in caught + survived:
+        out.setdefault(package_of(m), [0, 0])[1] += 1
+    return {p: (c, t) for p, (c, t) in sorted(out.items())}
+
+
+def score_table(caught: list[Mutant], survived: list[Mutant]) -> str:
+    """One line per package: caught of total and the percentage, marked where below 90%."""
+    lines = []
+    for package, (c, t) in scores(caught, survived).items():
+        mark = "" if c >= 0.9 * t else "   < 90%"
+        lines.append(f"  {package:40} {c:3} of {t:3}  {100 * c / t:5.1f}%{mark}")
+    return "\n".join(lines)
+
+
 def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, float, str]:
     """('pass' | 'fail' | 'timeout', seconds, tail of the output) of the tests in ``tree``."""
     env = dict(os.environ, MLC_CACHE_DIR=str(tree / ".mlc-cache"), PYTHONDONTWRITEBYTECODE="1")
@@ -102,6 +128,8 @@ def run_tests(tree: Path, tests: tuple[str, ...], timeout: float) -> tuple[str, 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-k", action="append", default=[], help="only mutants whose id contains this")
+    ap.add_argument("--package", action="append", default=[],
+                    help="only mutants of files under this folder (mlc/passes/tir)")
     ap.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant's tests")
     ap.add_argument("--list", action="store_true", help="list the mutants and stop")
     ap.add_argument("--check", action="store_true", help="check the list against the tree and stop")
@@ -113,6 +141,9 @@ def main(argv=None) -> int:
     mutants = load()
     if args.k:
         mutants = [m for m in mutants if any(word in m.id for word in args.k)]
+    if args.package:
+        mutants = [m for m in mutants
+                   if any(Path(m.file).is_relative_to(p.rstrip("/")) for p in args.package)]
     if args.skip_missing:
         mutants = [replace(m, tests=tuple(t for t in m.tests if (ROOT / t.split("::")[0]).is_file()))
                    for m in mutants]
@@ -156,6 +187,8 @@ def main(argv=None) -> int:
         survived += uncovered
     total = len(caught) + len(survived)
     print(f"\ncaught {len(caught)} of {total} mutants ({100 * len(caught) / max(total, 1):.0f}%)")
+    print("score per package:")
+    print(score_table(caught, survived))
     for m in survived:
         print(f"  survived: {m.id} ({m.file}): {m.why}")
     return 0

@@ -28,6 +28,8 @@ def _scan(op: str, a, axis, dtype):
     t = as_tracer(a)
     if axis is None:
         t, axis = reshape(t, (-1,)), 0
+    elif t.ndim == 0:  # as NumPy's: a 0-d array scans as one of shape (1,), axis 0 or -1
+        t = reshape(t, (1,))
     axis = normalize_axis(op, axis, t.ndim)  # an int in range (1.5, True, 2 of a 2-d array: refused)
     return emit(op, [t], axis=axis, dtype=None if dtype is None else dt.canonical(dtype))
 

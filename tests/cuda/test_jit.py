@@ -301,3 +301,11 @@ def test_start_values_and_index_arrays_run_on_the_emulator_and_compile_with_nvrt
     np.testing.assert_allclose(mlc.jit(fn, target="cuda-emulator")(x, i), fn(x, i), rtol=1e-5, atol=1e-5)
     if NVRTC_MISSING is None:
         mlc.jit(fn, target="cuda -arch=sm_80").lower(x, i).compile()
+
+
+@pytest.mark.parametrize("target", ["cuda-emulator", "cuda"])
+def test_a_dynamic_axis_on_a_cuda_target_is_a_compile_error_saying_what_to_do(target):
+    """It was a bare AttributeError ('Var' object has no attribute 'value') from the backend."""
+    f = mlc.jit(lambda a: a * 2, dynamic=("a", 0), target=target)
+    with pytest.raises(mlc.CompileError, match=r"static shapes only: parameter a .*without dynamic="):
+        f.lower(np.ones((3, 2), "float32")).compile()

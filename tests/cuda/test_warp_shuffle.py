@@ -8,12 +8,12 @@ import mlc
 from mlc.driver import schedule_module
 from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower_for_gpu
-from mlc.errors import RaceError
+from mlc.errors import CompileError, RaceError
 from mlc.ir.buffer import decl_buffer
 from mlc.ir.expr import BufferLoad, Call, Var, const, make_binary
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, seq
-from mlc.passes.tir.warp_shuffle import SHFL_DOWN, shfl_down
+from mlc.passes.tir.warp_shuffle import SHFL_DOWN, shfl_args, shfl_down
 
 from .conftest import ARCHS, TARGETS
 from .programs import row_sum, schedule_row_sum
@@ -92,6 +92,38 @@ def test_default_row_reductions_use_shuffles():
     lib = emulate(mod)
     lib["main"](a, s)
     np.testing.assert_allclose(s, a.sum(axis=1), rtol=1e-4, atol=1e-3)
+
+
+# ------------------------------------------------------------------ shfl_down's arguments
+
+@pytest.mark.parametrize("width", [0, -2, 3, 6, 12, 24, 31, 33, 48, 64])
+def test_a_width_that_is_not_a_power_of_two_up_to_the_warp_is_refused(width):
+    """CUDA's __shfl_down_sync is defined for widths 1, 2, 4, ..., 32 only."""
+    with pytest.raises(CompileError, match=rf"power of two up to 32 .*got width {width} "):
+        shfl_down(Var("v", "float32"), 1, width)
+
+
+@pytest.mark.parametrize("offset,width", [(2, 2), (8, 8), (32, 32), (0, 8), (-1, 8), (9, 8), (1, 1)])
+def test_an_offset_outside_one_to_width_is_refused(offset, width):
+    """An offset of width or more (or none) moves no value within a group."""
+    with pytest.raises(CompileError, match=rf"offset in \[1, width\), got width {width} and offset {offset}"):
+        shfl_down(Var("v", "float32"), offset, width)
+
+
+def test_every_offset_below_every_power_of_two_width_is_accepted():
+    v = Var("v", "float32")
+    for width in (2, 4, 8, 16, 32):
+        for offset in range(1, width):
+            assert shfl_args(shfl_down(v, offset, width)) == (v, offset, width)
+    assert shfl_args(shfl_down(v, 16)) == (v, 16, 32)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 7, 24, 32, 48, 96, 128])
+def test_the_shuffles_of_default_row_reductions_have_legal_widths_and_offsets(threads):
+    """Whatever the thread count, the reductions shuffle within power-of-two groups of a warp."""
+    func = lower_for_gpu(schedule_row_sum(row_sum(3, 200), threads).mod["main"])
+    for offset, width in _shuffles(func):
+        assert width in (1, 2, 4, 8, 16, 32) and 0 < offset < width, (offset, width)
 
 
 # ------------------------------------------------------------------ the emulator's shuffles

@@ -6,7 +6,7 @@ import pytest
 
 import mlc
 from mlc.ir.buffer import decl_buffer
-from mlc.ir.expr import BufferLoad, Var, const
+from mlc.ir.expr import BufferLoad, Select, Var, const
 from mlc.ir.functor import pre_order_nodes
 from mlc.ir.tir import Allocate, BufferStore, For, PrimFunc, seq
 from mlc.passes.tir import compact_buffers, convert_blocks_to_loops, lower_init_block
@@ -220,3 +220,35 @@ def test_a_0_d_buffer_accessed_only_inside_a_loop_is_left_as_it_is():
     out = np.zeros((), "int32")
     lib["main"](np.arange(4, dtype="int32"), out)
     assert out == 5
+
+
+def test_windows_whose_corners_fall_in_different_boxes_still_overlap():
+    """i in [1, 3) touches t[i], t[i + 1]: corners 1 and 2 lie in different two-element
+    boxes of the grid (1 // 2 != 2 // 2), yet the windows share t[2], which iteration 1
+    writes and iteration 2 reads: a fresh t per iteration would lose it."""
+    A, B = decl_buffer((4,), "float32", "A"), decl_buffer((4,), "float32", "B")
+    t = decl_buffer((4,), "float32", "t")
+    i = Var("i")
+    zero = const(0.0, "float32")
+    body = For(i, const(1), const(2), "serial", seq(
+        BufferStore(B, Select(i > 1, BufferLoad(t, (i,), "float32"), zero, "float32"), (i,)),
+        BufferStore(t, BufferLoad(A, (i + 1,), "float32"), (i + 1,)),
+        BufferStore(B, BufferLoad(B, (i,), "float32") + BufferLoad(t, (i + 1,), "float32"), (i,))))
+    func = PrimFunc((A, B), Allocate(t, body))
+    assert compact_buffers(func) is func
+    a = np.array([0, 1, 2, 3], "float32")
+    (_, b) = run(func, a, np.zeros(4, "float32"))
+    np.testing.assert_array_equal(b[1:3], [2, 5])
+
+
+def test_a_dimension_two_loops_move_does_not_separate_either():
+    """Iterations (0, 1) and (1, 0) of loops i, j both touch t[i + j]: t stays shared."""
+    n = 3
+    A, B = decl_buffer((n, n), "float32", "A"), decl_buffer((n, n), "float32", "B")
+    t = decl_buffer((2 * n,), "float32", "t")
+    i, j = Var("i"), Var("j")
+    body = For(i, const(0), const(n), "serial", For(j, const(0), const(n), "serial", seq(
+        BufferStore(t, BufferLoad(t, (i + j,), "float32") + BufferLoad(A, (i, j), "float32"), (i + j,)),
+        BufferStore(B, BufferLoad(t, (i + j,), "float32"), (i, j)))))
+    func = PrimFunc((A, B), Allocate(t, body))
+    assert compact_buffers(func) is func

@@ -337,3 +337,12 @@ def _replace(root, old, new):
 def _replace_block(root, block):
     (old,) = [b for b in pre_order_nodes(root) if isinstance(b, Block) and b.name_hint == block.name_hint]
     return _replace(root, old, block)
+
+
+def test_the_verifier_takes_the_symbolic_sizes_of_parameters_as_bound():
+    """A dynamic axis's length (a_dim0) is defined by the call's array, not by a loop: the
+    debug mode's verifier refused every function with one ('a_dim0 ... is not bound')."""
+    from mlc.config import override
+    with override(debug=True):
+        f = mlc.jit(lambda a: a * 2, dynamic=("a", 0))
+        np.testing.assert_array_equal(f(np.ones((3, 2), "float32")), np.full((3, 2), 2, "float32"))

@@ -190,3 +190,48 @@ def test_decompose_reduction_refuses_a_loop_feeding_spatial_and_reduction_iterat
     with pytest.raises(ScheduleError, match="loop 'j_k_fused' feeds both spatial and reduction iterators"):
         sch.decompose_reduction(block_Y, jk)
     mlc.assert_structural_equal(sch.mod, before)
+
+
+def test_compute_inline_refuses_a_block_that_alone_reads_its_own_output():
+    """B[v] = B[v] * 2 with no other writer of B: inlining would read a buffer that is gone."""
+    A, B, C = buffers("ABC")
+    f = func((A, C), (B,), alone("B", B, lambda v: B[v] * TWO + A[v]), alone("C", C, lambda v: B[v] + ONE))
+    sch = Schedule(module(f))
+    with pytest.raises(ScheduleError, match="block 'B': it reads its own output B"):
+        sch.compute_inline(sch.get_block("B"))
+
+
+def _inline_with_writer(where):
+    """B = A * 2 and C = B + 1, with Z writing A = 1 before B, between B and C, or after C."""
+    A, B, C = buffers("ABC")
+    z = alone("Z", A, lambda v: ONE)
+    b, c = alone("B", B, lambda v: A[v] * TWO), alone("C", C, lambda v: B[v] + ONE)
+    order = {"before": (z, b, c), "between": (b, z, c), "after": (b, c, z)}[where]
+    return func((A, C), (B,), *order)
+
+
+def test_compute_inline_refuses_a_writer_of_its_inputs_between_it_and_a_reader():
+    """C would read A after Z overwrote it: A * 2 + 1 of the new A, not of the old."""
+    sch = Schedule(module(_inline_with_writer("between")))
+    with pytest.raises(ScheduleError, match="block 'B': block 'Z' writes a buffer it reads before the last "
+                                            "reader of its output"):
+        sch.compute_inline(sch.get_block("B"))
+
+
+def test_compute_inline_refuses_a_writer_between_it_and_its_last_reader_only():
+    """Two readers, Z between them: the second would read the new A."""
+    A, B, C, D = buffers("ABCD")
+    f = func((A, C, D), (B,), alone("B", B, lambda v: A[v] * TWO), alone("C", C, lambda v: B[v] + ONE),
+             alone("Z", A, lambda v: ONE), alone("D", D, lambda v: B[v] - ONE))
+    sch = Schedule(module(f))
+    with pytest.raises(ScheduleError, match="block 'Z' writes a buffer it reads"):
+        sch.compute_inline(sch.get_block("B"))
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_compute_inline_past_writers_outside_its_span_is_accepted(where):
+    make = lambda: module(_inline_with_writer(where))  # noqa: E731
+    sch = Schedule(make())
+    sch.compute_inline(sch.get_block("B"))
+    assert "T.block(\"B\")" not in sch.mod.script()
+    assert_same_numerics(make(), sch.mod)

@@ -61,6 +61,19 @@ def test_broadcast_arrays_and_meshgrid(shapes, dtype):
     same(mnp.meshgrid(*vs, indexing="ij"), np.meshgrid(*vs, indexing="ij"))
 
 
+@pytest.mark.parametrize("axis", [0, -1, None])
+@pytest.mark.parametrize("dtype", ["bool", "int8", "float32"])
+def test_cumsum_and_cumprod_of_a_0_d_array_along_an_axis_are_numpys(dtype, axis):
+    """NumPy scans a 0-d array as one of shape (1,): axis 0 and -1 are taken (mlc refused them,
+    'axis -1 is out of bounds for a 0-d array'), under the jit and eagerly; axis 1 is refused."""
+    x = np.array(3, dtype)
+    for fn in (np.cumsum, np.cumprod):
+        same(mlc.jit(lambda a: fn(a, axis=axis))(x), fn(x, axis=axis))
+        same(getattr(mnp, fn.__name__)(x, axis=axis), fn(x, axis=axis))
+    with pytest.raises(mlc.AxisError, match="axis 1 is out of bounds"):
+        mnp.cumsum(x, axis=1)
+
+
 @settings(max_examples=15, deadline=None)
 @given(x=arrays(min_dims=1, dtypes=["bool", "int8", "uint32", "int64", "float64"]), data=st.data())
 def test_cumulative_and_diff_match_numpy(x, data):

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import DeviceError, MLCError
+from ...errors import CompileError, DeviceError, MLCError
 from ...ir.buffer import decl_buffer
 from ...ir.calls import is_graph_main
-from ...ir.expr import const
+from ...ir.expr import IntImm, const
 from ...ir.tir import Evaluate, IRModule, PrimFunc
 from ...runtime.module import Function, Module, written_params
 from ..reference.graph_main import GraphMainProgram
@@ -49,6 +49,12 @@ def keep_signature(func: PrimFunc) -> PrimFunc:
     """``func`` with its parameters' (name, shape, dtype) kept in an attribute (first pass)."""
     if func.attr(SIGNATURE_ATTR) is not None:
         return func
+    for p in func.params:
+        if not all(isinstance(e, IntImm) for e in p.shape):
+            raise CompileError(f"the CUDA backends compile static shapes only: parameter {p.name} of "
+                               f"{func.attr('global_symbol', 'the function')!r} has shape {tuple(p.shape)!r}; "
+                               "jit without dynamic= for these targets (each shape compiles once), or use "
+                               "target='llvm' for dynamic axes")
     sig = tuple((p.name, tuple(int(e.value) for e in p.shape), p.dtype) for p in func.params)
     return func.with_attr(SIGNATURE_ATTR, sig)
 

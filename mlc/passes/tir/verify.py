@@ -1,7 +1,8 @@
 """Checks that a PrimFunc is well formed, and that a lowered one is fully lowered.
 
 ``verify_well_formed`` holds between any two passes: every variable is bound
-by an enclosing loop or block, every buffer accessed is a parameter or
+by an enclosing loop or block (or is a symbolic size of a parameter buffer,
+which the call's arrays define), every buffer accessed is a parameter or
 allocated around the access, indices match the buffer's rank, and dtypes
 agree. ``verify_lowered`` adds what the backends rely on: only For,
 IfThenElse, SeqStmt, Allocate, BufferStore and Evaluate statements remain
@@ -12,6 +13,7 @@ Both raise :class:`mlc.IRError` describing the first problem found.
 from __future__ import annotations
 
 from ...errors import IRError
+from ...ir.arith import free_vars
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import Binary, BufferLoad, PrimExpr, Reduce, Var
@@ -46,6 +48,10 @@ class _Checker:
         raise IRError(msg)
 
     def run(self) -> None:
+        for p in self.func.params:  # a parameter's symbolic sizes (a_dim0) are the call's
+            for e in p.shape + p.strides:
+                for v in free_vars(e):
+                    self._bind_var(v)
         for p in self.func.params:
             self._bind_buffer(p)
         stack: list = [("stmt", self.func.body)]
