@@ -279,6 +279,15 @@ class TraceContext:
                                      (("body", body), ("rules", rules)), self.location or user_location(2)))
         return tuple(self._tracer(v) for v in out_vars)
 
+    def record(self, op: str, args, attrs: tuple, out_types) -> tuple:
+        """Record a binding of a form that is no registry op (a loop or conditional of
+        :mod:`mlc.ir.control`) on this trace's Tracers ``args``, with results of
+        ``out_types``; a Tracer per result."""
+        out_vars = tuple(Var(self._fresh(), t) for t in out_types)
+        self.bindings.append(Binding(out_vars, op, tuple(a._atom for a in args), tuple(attrs),
+                                     self.location or user_location(3)))
+        return tuple(self._tracer(v) for v in out_vars)
+
     def _fresh(self) -> str:
         name = f"lv{self._counter}"
         self._counter += 1
