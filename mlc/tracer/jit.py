@@ -35,6 +35,7 @@ from ..ops.registry import TensorType
 from ..runtime.ndarray import FAST_DEVICE_ARRAYS, in_gpu_memory
 from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
+from . import autograph
 from .captured_globals import Snapshot
 from .dynamic import DynamicAxes
 from .numpy_random import RandomWatch
@@ -233,7 +234,7 @@ class JitFunction:
                                                 a.dtype.name), name, w)
                        for a, name, w in zip(arrays, names, weak)]
             args, kwargs = self._spec.merge(unflatten(treedef, tracers), statics, n_args)
-            result = self.fn(*args, **kwargs)
+            result = autograph.convert(self.fn)(*args, **kwargs)  # if/while/for on traced values
             out_leaves, out_tree = flatten(result)
             outputs = [_output_tracer(leaf, ctx, n) for n, leaf in enumerate(out_leaves)]
         return ctx, outputs, out_tree

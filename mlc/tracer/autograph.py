@@ -1,0 +1,467 @@
+"""Python control flow on traced values, captured as graph loops and conditionals by rewriting the source.
+
+``@mlc.jit`` traces a function by running it on Tracers; a Python ``if`` or
+``while`` on a traced value cannot run (its truth is known only when the
+compiled code runs), and a ``for`` loop runs once per iteration, each
+recording its ops again. Before tracing, the jit rewrites the function's
+source (TensorFlow's AutoGraph is the model): each ``if``/``while``/``for``
+becomes a call of a helper of :mod:`.autograph_runtime` with the statement's
+blocks as local functions of the variables they assign:
+
+.. code-block:: python
+
+    while np.max(np.abs(x * x - a)) > tol:        def while_cond_3(x):
+        x = 0.5 * (x + a / x)                         return np.max(np.abs(x * x - a)) > tol
+                                         ──▶      def while_body_3(x):
+                                                      x = 0.5 * (x + a / x)
+                                                      return (x,)
+                                                  (x,) = ag__.while_stmt(while_cond_3, while_body_3,
+                                                                         ag__.values(lambda: x), ('x',), 3)
+
+At run time the helper runs the statement as Python where its condition is a
+Python value (static arguments, shapes), and records a loop or conditional of
+the graph (:mod:`.control_flow`) where it is traced. The rewritten code keeps
+the file name and line numbers of the source, so every error and every
+traced op names the user's line. ``x if c else y``, ``and``/``or``/``not``
+and ``max``/``min`` of several values are rewritten the same way.
+
+A function whose source cannot be read (defined in a REPL, a lambda) is
+traced as it is.
+
+>>> def clip(x, limit):
+...     if x.sum() > limit:
+...         x = x * 0.5
+...     return x
+>>> print(converted_source(clip).splitlines()[1].strip())
+def clip(x, limit):
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import functools
+import inspect
+import textwrap
+import types
+
+from . import autograph_runtime
+
+__all__ = ["convert", "converted_source"]
+
+_HELPER = "ag__"
+
+
+def convert(fn):
+    """``fn`` with its control flow rewritten (see the module), or ``fn`` itself when its
+    source is unavailable or it needs no rewriting."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    cached = _CACHE.get(fn.__code__)
+    if cached is None:
+        cached = _CACHE[fn.__code__] = _compile(fn)
+    if cached is _UNCHANGED:
+        return fn
+    code, freevars = cached
+    closure = fn.__closure__ or ()
+    values = [c.cell_contents if _filled(c) else autograph_runtime.UNDEFINED for c in closure]
+    cells = dict(zip(fn.__code__.co_freevars, values))
+    factory = types.FunctionType(code, fn.__globals__)
+    new = factory(autograph_runtime, *[cells.get(name, autograph_runtime.UNDEFINED) for name in freevars])
+    new.__defaults__, new.__kwdefaults__ = fn.__defaults__, fn.__kwdefaults__
+    functools.update_wrapper(new, fn)
+    return new
+
+
+def converted_source(fn) -> str:
+    """The rewritten source of ``fn`` (for reading; ``convert`` compiles the same tree)."""
+    tree = _tree(fn)
+    if tree is None:
+        raise ValueError(f"the source of {fn!r} is not available")
+    return ast.unparse(tree)
+
+
+_CACHE: dict = {}
+_UNCHANGED = object()
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _tree(fn):
+    """The factory module's tree: ``def factory__(ag__, *freevars): <converted fn>; return fn``."""
+    try:
+        lines, first = inspect.getsourcelines(fn)
+        filename = inspect.getsourcefile(fn) or fn.__code__.co_filename
+    except (OSError, TypeError):
+        return None
+    source = textwrap.dedent("".join(lines))
+    try:
+        module = ast.parse(source)
+    except SyntaxError:
+        return None
+    if not module.body or not isinstance(module.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
+            or isinstance(module.body[0], ast.AsyncFunctionDef):
+        return None
+    func = module.body[0]
+    func.decorator_list = []
+    ast.increment_lineno(module, first - 1)
+    transformer = _Transformer()
+    func = transformer.visit(func)
+    if not transformer.changed:
+        return None
+    freevars = list(fn.__code__.co_freevars)
+    factory = ast.FunctionDef(
+        name="factory__",
+        args=ast.arguments(posonlyargs=[], args=[ast.arg(_HELPER)] + [ast.arg(n) for n in freevars],
+                           kwonlyargs=[], kw_defaults=[], defaults=[]),
+        body=[func, ast.Return(ast.Name(func.name, ast.Load()))], decorator_list=[], returns=None,
+        type_params=[])
+    tree = ast.Module([factory], type_ignores=[])
+    ast.copy_location(factory, func)
+    ast.fix_missing_locations(tree)
+    tree.filename__ = filename
+    return tree
+
+
+def _compile(fn):
+    tree = _tree(fn)
+    if tree is None:
+        return _UNCHANGED
+    module = compile(tree, tree.filename__, "exec")
+    factory = next(c for c in module.co_consts if isinstance(c, types.CodeType))
+    return factory, list(fn.__code__.co_freevars)
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+class _Assigned(ast.NodeVisitor):
+    """The names a block assigns (its own scope: not inside nested functions, lambdas and
+    comprehensions), in order of first assignment. A name written in place (``x[i] = v``,
+    ``x += v``) counts: its array gets a new version."""
+
+    def __init__(self):
+        self.names: dict[str, None] = {}
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, (ast.Store, ast.Del)):
+            self.names.setdefault(node.id, None)
+
+    def visit_Subscript(self, node):
+        if isinstance(node.ctx, ast.Store):
+            base = node.value
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                self.names.setdefault(base.id, None)
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node):
+        self.names.setdefault(node.name, None)
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
+
+    def visit_Lambda(self, node):
+        pass
+
+    def visit_ListComp(self, node):
+        pass
+
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_Import(self, node):
+        for alias in node.names:
+            self.names.setdefault((alias.asname or alias.name).split(".")[0], None)
+
+    visit_ImportFrom = visit_Import
+
+
+def _assigned(stmts) -> list[str]:
+    finder = _Assigned()
+    for s in stmts:
+        finder.visit(s)
+    return [n for n in finder.names if not n.startswith(_HELPER)]
+
+
+def _has(stmts, kinds, stop=(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) -> bool:
+    """Whether ``stmts`` hold a node of ``kinds`` (not looking into nested scopes)."""
+    stack = list(stmts)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, kinds):
+            return True
+        if isinstance(node, stop):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _loop_exits(stmts) -> bool:
+    """Whether ``stmts`` (a loop's body) hold a break or continue of this loop."""
+    stack = list(stmts)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Break, ast.Continue)):
+            return True
+        if isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                             ast.ClassDef)):
+            if isinstance(node, (ast.For, ast.While)):
+                stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _effects(stmts) -> bool:
+    """Whether a loop body has statements run for their effects on Python objects (a bare call
+    such as ``out.append(v)`` or ``print(v)``, ``global``/``nonlocal``, ``yield``, ``del``): such a
+    loop runs as Python (once per iteration), since a compiled loop would run them once."""
+    for node in ast.walk(ast.Module(list(stmts), type_ignores=[])):
+        if isinstance(node, ast.Expr) and isinstance(node.value, (ast.Call, ast.Await)):
+            return True
+        if isinstance(node, (ast.Global, ast.Nonlocal, ast.Yield, ast.YieldFrom, ast.Delete)):
+            return True
+    return False
+
+
+def _ends_with_return(stmts) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, ast.Return):
+        return True
+    return isinstance(last, ast.If) and _ends_with_return(last.body) and _ends_with_return(last.orelse)
+
+
+# ------------------------------------------------------------------------- the rewrite
+
+
+def _name(id_: str, store: bool = False) -> ast.Name:
+    return ast.Name(id_, ast.Store() if store else ast.Load())
+
+
+def _helper(attr: str) -> ast.Attribute:
+    return ast.Attribute(_name(_HELPER), attr, ast.Load())
+
+
+def _call(attr: str, *args) -> ast.Call:
+    return ast.Call(_helper(attr), list(args), [])
+
+
+def _tuple(names, store: bool = False) -> ast.Tuple:
+    return ast.Tuple([_name(n, store) for n in names], ast.Store() if store else ast.Load())
+
+
+def _values(names) -> ast.Call:
+    """``ag__.values(lambda: a, lambda: b)``: the names' values, UNDEFINED where unbound."""
+    lambdas = [ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
+                          _name(n)) for n in names]
+    return _call("values", *lambdas)
+
+
+def _function(name: str, params, body, returns) -> ast.FunctionDef:
+    body = list(body) or [ast.Pass()]
+    if returns is not None:
+        body = body + [ast.Return(returns)]
+    return ast.FunctionDef(name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params],
+                                                         kwonlyargs=[], kw_defaults=[], defaults=[]),
+                           body=body, decorator_list=[], returns=None, type_params=[])
+
+
+def _const(value) -> ast.Constant:
+    return ast.Constant(value)
+
+
+class _Transformer(ast.NodeTransformer):
+    """Rewrites ``if``/``while``/``for range`` statements and the expressions that test
+    traced values (see the module)."""
+
+    def __init__(self):
+        self.changed = False
+        self.counter = 0
+        self.depth = 0
+
+    def _fresh(self, kind: str, node) -> str:
+        self.counter += 1
+        return f"{_HELPER}{kind}_{node.lineno}_{self.counter}"
+
+    def _located(self, stmts, node):
+        for s in stmts:
+            ast.copy_location(s, node)
+            for child in ast.walk(s):
+                if not hasattr(child, "lineno") or getattr(child, "lineno", None) is None:
+                    ast.copy_location(child, node)
+        return stmts
+
+    # ---------------------------------------------------------------- functions
+
+    def visit_FunctionDef(self, node):
+        node.body = _fold_returns(node.body)
+        self.depth += 1
+        node.body = self._block(node.body)
+        self.depth -= 1
+        return node
+
+    def _block(self, stmts):
+        out = []
+        for s in stmts:
+            new = self.visit(s)
+            out.extend(new if isinstance(new, list) else [new])
+        return out
+
+    # -------------------------------------------------------------------- if
+
+    def visit_If(self, node):
+        test = self.visit(node.test)
+        body, orelse = self._block(node.body), self._block(node.orelse)
+        returns = _ends_with_return(node.body) and _ends_with_return(node.orelse)
+        if returns:  # both branches return (_fold_returns made it so): the value is a result
+            body, orelse = _set_return(body), _set_return(orelse)
+        names = _assigned(body + orelse)
+        if returns:
+            names = [n for n in names if n != "ag__retval"] + ["ag__retval"]
+        true_fn, false_fn = self._fresh("if_true", node), self._fresh("if_false", node)
+        self.changed = True
+        stmts = [
+            _function(true_fn, names, body, _tuple(names)),
+            _function(false_fn, names, orelse, _tuple(names)),
+            ast.Assign([_tuple(names, store=True)], _call(
+                "if_stmt", test, _name(true_fn), _name(false_fn), _values(names),
+                _const(tuple(names)), _const(node.lineno))),
+        ]
+        if returns:
+            stmts.append(ast.Return(_name("ag__retval")))
+        return self._located(stmts, node)
+
+    # ----------------------------------------------------------------- while
+
+    def visit_While(self, node):
+        if node.orelse or _loop_exits(node.body):
+            return self._python_loop(node, "a while loop with break, continue or else")
+        test = self.visit(node.test)
+        body = self._block(node.body)
+        if _has(body, (ast.Return,)):
+            return self._python_loop(node, "a return inside a while loop", body)
+        names = _assigned(body)
+        cond_fn, body_fn = self._fresh("while_cond", node), self._fresh("while_body", node)
+        self.changed = True
+        stmts = [
+            _function(cond_fn, names, [], test),
+            _function(body_fn, names, body, _tuple(names)),
+            ast.Assign([_tuple(names, store=True)], _call(
+                "while_stmt", _name(cond_fn), _name(body_fn), _values(names), _const(tuple(names)),
+                _const(node.lineno), _const(_effects(node.body)))),
+        ]
+        return self._located(stmts, node)
+
+    # ------------------------------------------------------------------- for
+
+    def visit_For(self, node):
+        it = node.iter
+        is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+                    and not it.keywords and 1 <= len(it.args) <= 3
+                    and not any(isinstance(a, ast.Starred) for a in it.args))
+        if not is_range or node.orelse or not isinstance(node.target, ast.Name) or _loop_exits(node.body):
+            return self._python_loop(node, "")
+        body = self._block(node.body)
+        if _has(body, (ast.Return,)):
+            return self._python_loop(node, "", body)
+        index = node.target.id
+        names = [n for n in _assigned(body) if n != index]
+        body_fn = self._fresh("for_body", node)
+        self.changed = True
+        args = ast.Tuple([self.visit(a) for a in it.args], ast.Load())
+        stmts = [
+            _function(body_fn, [index, *names], body, _tuple(names)),
+            ast.Assign([_tuple(names, store=True)], _call(
+                "for_range", _name("range"), args, _name(body_fn), _values(names), _const(tuple(names)),
+                _const(node.lineno), _const(_effects(node.body)))),
+        ]
+        return self._located(stmts, node)
+
+    def _python_loop(self, node, why: str, body=None):
+        """A loop kept as Python (its statements rewritten inside)."""
+        node.body = body if body is not None else self._block(node.body)
+        node.orelse = self._block(node.orelse)
+        if isinstance(node, ast.While) and why:
+            self.changed = True
+            node.test = _call("python_test", self.visit(node.test), _const(why), _const(node.lineno))
+        return node
+
+    # ------------------------------------------------------------ expressions
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        self.changed = True
+        thunk = lambda e: ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],  # noqa: E731
+                                                   defaults=[]), e)
+        return ast.copy_location(_call("if_exp", node.test, thunk(node.body), thunk(node.orelse),
+                                       _const(node.lineno)), node)
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        self.changed = True
+        thunks = [ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]), v)
+                  for v in node.values[1:]]
+        return ast.copy_location(_call("and_" if isinstance(node.op, ast.And) else "or_", node.values[0],
+                                       *thunks), node)
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Not):
+            self.changed = True
+            return ast.copy_location(_call("not_", node.operand), node)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id in ("max", "min") and len(node.args) >= 2 \
+                and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
+            self.changed = True
+            return ast.copy_location(_call("builtin_" + node.func.id, _name(node.func.id), *node.args), node)
+        return node
+
+    def visit_Lambda(self, node):
+        return node  # expressions only; rewritten test expressions inside are left alone
+
+
+def _set_return(stmts):
+    """A block that ends in ``return v`` (or an if whose branches all do) with each such
+    return made ``retval__ = v``."""
+    out = list(stmts)
+    last = out[-1]
+    if isinstance(last, ast.Return):
+        out[-1] = ast.copy_location(ast.Assign([_name("ag__retval", store=True)],
+                                               last.value if last.value is not None else _const(None)), last)
+    elif isinstance(last, list):  # a rewritten if: its final return reads retval__, already set
+        pass
+    return out
+
+
+def _fold_returns(stmts):
+    """Move the statements after an ``if`` that returns into its branches that do not, so that
+    an early return (``if c: return a`` ... ``return b``) becomes an if/else whose branches both
+    return: ``if c: return a else: ...; return b``."""
+    for k, s in enumerate(stmts):
+        if isinstance(s, ast.If) and _has(s.body + s.orelse, (ast.Return,)) and \
+                not _has(s.body + s.orelse, (ast.For, ast.While)):
+            rest = stmts[k + 1:]
+            body, orelse = _fold_returns(s.body), _fold_returns(s.orelse)
+            if not _ends_with_return(body):
+                body = body + [_copy(r) for r in rest]
+            if not _ends_with_return(orelse):
+                orelse = orelse + [_copy(r) for r in rest]
+            if _ends_with_return(body) and _ends_with_return(orelse):
+                s.body, s.orelse = body, orelse
+                return stmts[:k] + [s]
+            return stmts
+    return stmts
+
+
+def _copy(node):
+    return copy.deepcopy(node)
