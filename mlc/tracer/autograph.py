@@ -32,8 +32,16 @@ traced as it is.
 ...     if x.sum() > limit:
 ...         x = x * 0.5
 ...     return x
->>> print(converted_source(clip).splitlines()[1].strip())
+>>> print(converted_source(clip))
 def clip(x, limit):
+    def ag__if_true_2_1(x):
+        x = x * 0.5
+        return (x,)
+    def ag__if_false_2_2(x):
+        pass
+        return (x,)
+    x, = ag__.if_stmt(x.sum() > limit, ag__if_true_2_1, ag__if_false_2_2, ag__.values(lambda: x), ('x',), 2)
+    return x
 """
 from __future__ import annotations
 
@@ -76,8 +84,8 @@ def converted_source(fn) -> str:
     """The rewritten source of ``fn`` (for reading; ``convert`` compiles the same tree)."""
     tree = _tree(fn)
     if tree is None:
-        raise ValueError(f"the source of {fn!r} is not available")
-    return ast.unparse(tree)
+        raise ValueError(f"the source of {fn!r} is not available, or it has no control flow to rewrite")
+    return "\n".join(line for line in ast.unparse(tree.body[0].body[0]).splitlines() if line.strip())
 
 
 _CACHE: dict = {}
@@ -122,8 +130,7 @@ def _tree(fn):
         body=[func, ast.Return(ast.Name(func.name, ast.Load()))], decorator_list=[], returns=None,
         type_params=[])
     tree = ast.Module([factory], type_ignores=[])
-    ast.copy_location(factory, func)
-    ast.fix_missing_locations(tree)
+    _at_line(tree, func.lineno)
     tree.filename__ = filename
     return tree
 
@@ -291,11 +298,10 @@ class _Transformer(ast.NodeTransformer):
         return f"{_HELPER}{kind}_{node.lineno}_{self.counter}"
 
     def _located(self, stmts, node):
+        """``stmts`` (made for ``node``) on ``node``'s first line, where the user's code in them
+        keeps its own lines."""
         for s in stmts:
-            ast.copy_location(s, node)
-            for child in ast.walk(s):
-                if not hasattr(child, "lineno") or getattr(child, "lineno", None) is None:
-                    ast.copy_location(child, node)
+            _at_line(s, node.lineno)
         return stmts
 
     # ---------------------------------------------------------------- functions
@@ -320,6 +326,14 @@ class _Transformer(ast.NodeTransformer):
         test = self.visit(node.test)
         body, orelse = self._block(node.body), self._block(node.orelse)
         returns = _ends_with_return(node.body) and _ends_with_return(node.orelse)
+        if _loop_exits(node.body + node.orelse) or (_has(node.body + node.orelse, (ast.Return,))
+                                                    and not returns):
+            # a break, continue or return that leaves more than the if: kept as Python
+            self.changed = True
+            node.test = _call("python_test", test, _const("an if with break, continue or return inside"),
+                              _const(node.lineno))
+            node.body, node.orelse = body, orelse
+            return node
         if returns:  # both branches return (_fold_returns made it so): the value is a result
             body, orelse = _set_return(body), _set_return(orelse)
         names = _assigned(body + orelse)
@@ -428,6 +442,21 @@ class _Transformer(ast.NodeTransformer):
 
     def visit_Lambda(self, node):
         return node  # expressions only; rewritten test expressions inside are left alone
+
+
+def _at_line(node, lineno: int) -> None:
+    """Give the nodes under ``node`` that have no location one on a single line: the line of
+    their nearest located ancestor (``lineno`` at the top). A one-line location matters: Python
+    reports a method call at its attribute's last line (3.11), so a helper call located over a
+    whole loop would name the loop's last line."""
+    stack = [(node, lineno)]
+    while stack:
+        n, line = stack.pop()
+        if isinstance(n, (ast.stmt, ast.expr, ast.excepthandler, ast.arg, ast.keyword)):
+            if getattr(n, "lineno", None) is None:
+                n.lineno, n.end_lineno, n.col_offset, n.end_col_offset = line, line, 0, 0
+            line = n.lineno
+        stack.extend((child, line) for child in ast.iter_child_nodes(n))
 
 
 def _set_return(stmts):

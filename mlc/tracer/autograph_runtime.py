@@ -45,7 +45,12 @@ class _Undefined:
                          "traced value, or only inside a loop compiled as a graph loop; give it a "
                          "value before the `if` or the loop" + describe_location(user_location()))
 
-    __bool__ = __getattr__ = __call__ = __getitem__ = __iter__ = __len__ = _refuse
+    def __getattr__(self, name: str):
+        if name.startswith("__"):  # protocols (copy, inspect) ask for them: plainly absent
+            raise AttributeError(name)
+        self._refuse()
+
+    __bool__ = __call__ = __getitem__ = __iter__ = __len__ = _refuse
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _refuse
     __rtruediv__ = __neg__ = __matmul__ = __rmatmul__ = __array__ = __pow__ = _refuse
     __lt__ = __le__ = __gt__ = __ge__ = _refuse
@@ -192,7 +197,8 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
         _check_kept(names, vals, positions, new, lineno, "while loop")
         return tuple(new[k] for k in positions)
 
-    out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions))
+    out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
+                                  _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
     return _merge(vals, positions, out)
 
 
@@ -224,14 +230,15 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
         return tuple(new[n] for n in positions)
 
     init = tuple(vals[k] for k in positions)
+    what = dict(_what=f"the for loop at line {lineno}", _names=[names[k] for k in positions])
     if step == 1:
-        out = control_flow.fori_loop(start, stop, body, init)
+        out = control_flow.fori_loop(start, stop, body, init, **what)
     else:  # the k-th iteration's index is start + k * step
         span = (stop - start) if step > 0 else (start - stop)
         count = (span + (abs(step) - 1)) // abs(step)
         if not _traced(count):
             count = max(count, 0)
-        out = control_flow.fori_loop(0, count, lambda k, c: body(start + k * step, c), init)
+        out = control_flow.fori_loop(0, count, lambda k, c: body(start + k * step, c), init, **what)
     return _merge(vals, positions, out)
 
 

@@ -134,14 +134,15 @@ def _carry(init, what: str):
     return tracers, tree, [t._atom.type for t in tracers], weak
 
 
-def _check_carry(what: str, traced: _Traced, tree, types: list[TensorType]) -> None:
+def _check_carry(what: str, traced: _Traced, tree, types: list[TensorType], names=None) -> None:
     if traced.tree != tree:
         raise TraceError(f"{what}: the body must return the carry's structure {_show(tree)}, "
                          f"got {_show(traced.tree)}{_where(4)}")
     if traced.out_types != list(types):
         bad = next(k for k, (a, b) in enumerate(zip(traced.out_types, types)) if a != b)
+        named = f" (variable {names[bad]!r})" if names is not None else ""
         raise TraceError(
-            f"{what}: carried value {bad} enters the loop as {_describe(types[bad])} but the body "
+            f"{what}: carried value {bad}{named} enters the loop as {_describe(types[bad])} but the body "
             f"returns {_describe(traced.out_types[bad])}; a carried value keeps its shape and dtype "
             f"through the loop: give the initial value that dtype and shape (e.g. "
             f"np.zeros({tuple(traced.out_types[bad].shape)}, {traced.out_types[bad].dtype!r})) or "
@@ -176,7 +177,7 @@ def _cast_all(tracers: list[Tracer], types: list[TensorType]) -> list[Tracer]:
 # ------------------------------------------------------------------------------ fori_loop
 
 
-def fori_loop(lower, upper, body_fun: Callable, init_val):
+def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_loop", _names=None):
     """``for i in range(lower, upper): val = body_fun(i, val)``; returns ``val``.
 
     Inside ``@mlc.jit`` the loop is one compiled loop: ``body_fun`` is traced once,
@@ -204,7 +205,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
                       "fori_loop body", [*carry_types])
 
     types, traced = _loop_types(types, weak, trace_once)
-    _check_carry("fori_loop", traced, tree, types)
+    _check_carry(_what, traced, tree, types, _names)
     captured = _union(traced)
     body = _with_inputs(traced, 1 + len(types), captured)
     outs = _record(ctx, "for_loop", [*bounds, *_cast_all(init, types), *captured],
@@ -238,7 +239,8 @@ def _bounds(ctx: TraceContext, lower, upper) -> list[Tracer]:
 # ----------------------------------------------------------------------------- while_loop
 
 
-def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
+def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str = "while_loop",
+               _names=None):
     """``while cond_fun(val): val = body_fun(val)``; returns ``val``.
 
     Inside ``@mlc.jit`` one compiled loop: ``cond_fun`` returns a traced bool scalar,
@@ -262,7 +264,7 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val):
                       carry_types, carry_weak, lambda ins: ins, "while_loop body", [*carry_types])
 
     types, traced = _loop_types(types, weak, trace_once)
-    _check_carry("while_loop", traced, tree, types)
+    _check_carry(_what, traced, tree, types, _names)
     test = _trace(lambda *c: _truth(cond_fun(pytree.unflatten(tree, list(c))), "while_loop cond"),
                   "while_cond", types, [False] * len(types), lambda ins: ins, "while_loop cond")
     captured = _union(test, traced)

@@ -34,7 +34,9 @@ def _concrete_error(what: str, tracer: Tracer) -> TraceError:
     return TraceError(
         f"{what} of a traced value is not known while tracing: {tracer!r} has a shape and dtype "
         f"but no data until the compiled function runs{describe_location(loc)}\n"
-        "Data-dependent Python control flow (if/while/bool()/float()/int()) cannot be traced. "
+        "bool()/float()/int() of a traced value cannot be traced (an if/while/for on one compiles "
+        "inside the jitted function itself, but not in the functions it calls: there use "
+        "mlc.cond / mlc.while_loop / mlc.fori_loop). "
         "Use mlc.numpy.where(cond, a, b) to choose values elementwise, or mark the argument "
         "static with @mlc.jit(static_argnums=...) / static_argnames=... so its value is known "
         "when tracing (each new value compiles again).")
