@@ -325,33 +325,84 @@ class _Emitter:
                 body.append(self.copy(buffers[id(a)], c))
         outer = [buffers[id(a)] for a in captured]
         loop = b.attr("body")
+        # carries whose next value a kernel makes while the old one is still read (u = f(u)):
+        # two buffers each, the iterations alternating between them (no copy per iteration)
+        first = [index_buffer] if (index_buffer := self._index_buffer(b)) is not None else []
+        env = {id(v): x for v, x in zip(loop.inputs, [*first, *results, *outer])}
+        swapped = self._swapped(loop, env, results)
+        other = [self.alloc(decl_buffer(c.shape, c.dtype, f"{c.name}_next")) if k in swapped else c
+                 for k, c in enumerate(results)]
+
+        def half(carries, targets) -> list[Stmt]:
+            env = {id(v): x for v, x in zip(loop.inputs, [*first, *carries, *outer])}
+            return self.graph(loop, env, list(zip(loop.outputs, targets)))
+
+        def settle() -> list[Stmt]:  # the carries that are in their other buffers, moved back
+            return [self.copy(other[k], results[k]) for k in swapped]
+
         if b.op == "for_loop":
-            lower, upper = lead
-            index = self.alloc(decl_buffer((), lower.dtype, "i"))
-            flat = decl_buffer((1,), lower.dtype, "i_value")
-            body.append(DeclBuffer(flat, index))
-            lo, hi = self.scalar(lower, buffers, body), self.scalar(upper, buffers, body)
-            var = TirVar("i", lower.dtype)
-            env = {id(v): x for v, x in zip(loop.inputs, [index, *results, *outer])}
-            steps = [BufferStore(flat, var, (const(0, "int32"),))]
-            steps += self.graph(loop, env, list(zip(loop.outputs, results)))
-            extent = const(hi.value - lo.value, lower.dtype) if isinstance(lo, IntImm) and \
-                isinstance(hi, IntImm) else hi - lo
-            return body + [For(var, lo, extent, "serial", seq(*steps))]
+            return body + self._for_loop(b, buffers, index_buffer, half, results, other, bool(swapped), settle)
+        return body + self._while_loop(b, results, other, outer, half, bool(swapped), settle)
+
+    def _index_buffer(self, b) -> Buffer | None:
+        """The 0-d buffer a for loop's body reads its index from (None for a while loop)."""
+        if b.op != "for_loop":
+            return None
+        return self.alloc(decl_buffer((), b.args[0].dtype, "i"))
+
+    def _swapped(self, loop: Graph, env: dict[int, Buffer], results: list[Buffer]) -> list[int]:
+        """The carries of ``loop`` whose next value a kernel cannot write in place."""
+        made = {id(v) for b in loop.bindings if b.op != "view" for v in b.outputs}
+        direct = self._direct(loop, env, list(zip(loop.outputs, results)))
+        return [k for k, a in enumerate(loop.outputs) if id(a) in made and id(a) not in direct
+                and all(a is not o for o in loop.outputs[:k])]
+
+    def _for_loop(self, b, buffers, index, half, results, other, swapped: bool, settle) -> list[Stmt]:
+        """``for i in range(lower, upper)``: the body once per iteration, or, with swapped
+        carries, twice per iteration of a loop of half the trip count (the first from the
+        carries' buffers into their others, the second back), an odd last iteration after it."""
+        lower, upper = b.args[:2]
+        body: list[Stmt] = []
+        flat = decl_buffer((1,), lower.dtype, "i_value")
+        body.append(DeclBuffer(flat, index))
+        lo, hi = self.scalar(lower, buffers, body), self.scalar(upper, buffers, body)
+        static = isinstance(lo, IntImm) and isinstance(hi, IntImm)
+        n = const(hi.value - lo.value, lower.dtype) if static else hi - lo
+        var = TirVar("i", lower.dtype)
+
+        def at(i) -> Stmt:
+            return BufferStore(flat, i, (const(0, "int32"),))
+
+        if not swapped:
+            return body + [For(var, lo, n, "serial", seq(at(var), *half(results, results)))]
+        two = const(2, lower.dtype)
+        pairs = const(max(n.value, 0) // 2, lower.dtype) if static else n // two
+        i = lo + var * two
+        loop = For(var, const(0, lower.dtype), pairs, "serial",
+                   seq(at(i), *half(results, other), at(i + const(1, lower.dtype)), *half(other, results)))
+        last = seq(at(hi - const(1, lower.dtype)), *half(results, other), *settle())
+        if static:
+            return body + [loop] + ([last] if n.value > 0 and n.value % 2 else [])
+        odd = IfThenElse(n > const(0, lower.dtype), IfThenElse(n % two == const(1, lower.dtype), last))
+        return body + [loop, odd]
+
+    def _while_loop(self, b, results, other, outer, half, swapped: bool, settle) -> list[Stmt]:
+        """``while cond(carry): carry = body(carry)``; with swapped carries each iteration of
+        the loop runs the body twice (there and back), testing the condition in between."""
         cond = b.attr("cond")
         flag = self.alloc(decl_buffer((), "bool", "go"))
 
-        def test() -> list[Stmt]:
-            env = {id(v): x for v, x in zip(cond.inputs, [*results, *outer])}
+        def test(carries) -> list[Stmt]:
+            env = {id(v): x for v, x in zip(cond.inputs, [*carries, *outer])}
             return self.graph(cond, env, [(cond.outputs[0], flag)])
 
-        body += test()
         flat = decl_buffer((1,), "bool", "go_value")
-        body.append(DeclBuffer(flat, flag))
         go = BufferLoad(flat, (const(0, "int32"),), "bool")
-        env = {id(v): x for v, x in zip(loop.inputs, [*results, *outer])}
-        steps = self.graph(loop, env, list(zip(loop.outputs, results))) + test()
-        return body + [While(go, seq(*steps))]
+        head = test(results) + [DeclBuffer(flat, flag)]
+        if not swapped:
+            return head + [While(go, seq(*half(results, results), *test(results)))]
+        back = IfThenElse(go, seq(*half(other, results), *test(results)), seq(*settle()))
+        return head + [While(go, seq(*half(results, other), *test(other), back))]
 
 
 def _copy_kernel(value: TensorType, copies: dict[str, PrimFunc], taken: set[str]) -> str:
