@@ -62,7 +62,7 @@ _HELPER = "ag__"
 def convert(fn):
     """``fn`` with its control flow rewritten (see the module), or ``fn`` itself when its
     source is unavailable or it needs no rewriting."""
-    if not isinstance(fn, types.FunctionType):
+    if not isinstance(fn, types.FunctionType) or (fn.__module__ or "").startswith(_OWN):
         return fn
     cached = _CACHE.get(fn.__code__)
     if cached is None:
@@ -89,6 +89,8 @@ def converted_source(fn) -> str:
 
 
 _CACHE: dict = {}
+#: mlc's own functions (mlc.numpy's, run eagerly through a jit) are written for tracing
+_OWN = ("mlc.",)
 _UNCHANGED = object()
 
 
@@ -116,6 +118,8 @@ def _tree(fn):
             or isinstance(module.body[0], ast.AsyncFunctionDef):
         return None
     func = module.body[0]
+    if func.name != fn.__name__:  # a lambda: its line's source is the statement holding it
+        return None
     func.decorator_list = []
     ast.increment_lineno(module, first - 1)
     transformer = _Transformer()
@@ -482,9 +486,9 @@ def _fold_returns(stmts):
             rest = stmts[k + 1:]
             body, orelse = _fold_returns(s.body), _fold_returns(s.orelse)
             if not _ends_with_return(body):
-                body = body + [_copy(r) for r in rest]
+                body = _fold_returns(body + [_copy(r) for r in rest])
             if not _ends_with_return(orelse):
-                orelse = orelse + [_copy(r) for r in rest]
+                orelse = _fold_returns(orelse + [_copy(r) for r in rest])
             if _ends_with_return(body) and _ends_with_return(orelse):
                 s.body, s.orelse = body, orelse
                 return stmts[:k] + [s]

@@ -66,6 +66,19 @@ def early_return(x):
     return z
 
 
+def norm(x, ord=2):
+    m = abs(x)
+    if ord == np.inf:
+        return m.max()
+    if ord == 0:
+        z = x != 0
+        return z.sum()
+    if ord == 1:
+        return m.sum()
+    p = m ** ord
+    return p.sum() ** (1 / ord)
+
+
 def counted_halving(x):
     k = 0
     while x.sum() > 1:
@@ -156,6 +169,13 @@ def test_elif_chain_on_traced_int(k):
 def test_early_return_from_an_if(shift):
     x = _data(4) + shift
     np.testing.assert_allclose(mlc.jit(early_return)(x), early_return(x))
+
+
+@pytest.mark.parametrize("order", [np.inf, 0, 1, 2, 3])
+def test_a_chain_of_early_returns_on_static_values(order):
+    x = np.array([3.0, -4.0, 0.0])
+    f = mlc.jit(norm, static_argnames=("ord",))
+    np.testing.assert_allclose(f(x, ord=order), np.linalg.norm(x, order))
 
 
 @settings(max_examples=5, deadline=None)
