@@ -44,7 +44,9 @@ from .pytree import flatten, unflatten
 from .source import user_stacklevel
 from .specializations import Specializations
 from .stages import Compiled, Lowered, Traced, _Origin
+from .state import written_inputs
 from .trace import TraceContext, is_tracing
+from .writeback import AliasMismatch
 
 __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
 
@@ -108,6 +110,12 @@ class JitFunction:
     # ------------------------------------------------------------------ call
 
     def __call__(self, *args, **kwargs):
+        try:
+            return self._call(args, kwargs)
+        except AliasMismatch as mismatch:  # arguments sharing memory, into which the function writes
+            return self._call_general(args, kwargs, mismatch.pattern)
+
+    def _call(self, args, kwargs):
         if not kwargs and self._fast:  # the cache hit path: a few tuple operations
             key = []  # fast_key(args), inlined: the call would add a third to a hit's 1 us
             scalars = False
@@ -146,8 +154,10 @@ class JitFunction:
             return self.fn(*args, **kwargs)
         return self._call_general(args, kwargs)
 
-    def _call_general(self, args, kwargs):
+    def _call_general(self, args, kwargs, aliases=None):
         key, leaves, call = self._signature(args, kwargs)
+        if aliases is not None:  # traced with the arguments that are one array as one (.writeback)
+            key, call = key + (("aliases", aliases),), call + (aliases,)
         slot = self._specs.get(key)
         if slot is None:
             with self._lock:
@@ -159,7 +169,7 @@ class JitFunction:
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     slot = self._specs.add(key, compiled, compiled.run)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
-        if found is not None:
+        if found is not None and aliases is None:
             fast, where = found
             runs = self._runs if where is None else self._keyed_runs
             if not (self._dynamic and len(runs) >= MAX_FAST_KEYS):
@@ -220,18 +230,26 @@ class JitFunction:
         self.trace_count += 1
         # traced Python ints that must fit a dtype are returned too, and checked after the run
         checks = tuple(RangeCheck(*check[1:]) for check in ctx.range_checks)
-        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
-        return graph, out_tree, checks, tuple(ctx.key_sources)
+        # the arguments written: their last versions are returned last, and written back (.writeback)
+        written = written_inputs(ctx)
+        positions = {id(var): n for n, var in enumerate(ctx.inputs)}
+        writes = tuple(positions[id(var)] for var, _ in written)
+        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks] + [ctx._tracer(a) for _, a in written])
+        return graph, out_tree, checks, tuple(ctx.key_sources), writes
 
     def _run_traced(self, call):
-        """Run the function on Tracers: (its trace, its output Tracers, their pytree structure)."""
-        dynamic, treedef, arrays, weak, statics, n_args = call
+        """Run the function on Tracers: (its trace, its output Tracers, their pytree structure).
+        Arguments that are one array (``call``'s aliases, :mod:`.writeback`) are one Tracer."""
+        dynamic, treedef, arrays, weak, statics, n_args = call[:6]
+        aliases = call[6] if len(call) > 6 else None
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
         with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
             tracers = [int(a) if type(a) is WideInt else
                        ctx.new_input(TensorType(self._dynamic.trace_shape(name, a.shape) if not w else a.shape,
                                                 a.dtype.name), name, w)
                        for a, name, w in zip(arrays, names, weak)]
+            if aliases is not None:
+                tracers = [tracers[a] for a in aliases]
             args, kwargs = self._spec.merge(unflatten(treedef, tracers), statics, n_args)
             result = self.fn(*args, **kwargs)
             out_leaves, out_tree = flatten(result)
@@ -266,11 +284,12 @@ class JitFunction:
         return self._database
 
     def _stage(self, key, call, database=None) -> Traced:
-        traced, out_tree, checks, key_sources = self._trace(call)
+        traced, out_tree, checks, key_sources, writes = self._trace(call)
         if database is None:
             database = self._opened_database()
+        aliases = call[6] if len(call) > 6 else None
         origin = _Origin(self, key, out_tree, checks, self._fast_math, database,
-                         nonempty_axes(traced) if self._dynamic else (), key_sources)
+                         nonempty_axes(traced) if self._dynamic else (), key_sources, writes, aliases)
         return Traced(traced, self._target, self._schedule, origin)
 
     # ---------------------------------------------------------------- inspect

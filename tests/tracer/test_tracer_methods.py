@@ -63,7 +63,6 @@ def _assign(a):
 
 
 @pytest.mark.parametrize("fn, what", [
-    (_assign, "Item assignment"),
     (lambda a: a.sort(), r"x\.sort\(\)"),
     (lambda a: a.fill(0.0), r"x\.fill\(\)"),
     (lambda a: a.put([0], [1.0]), r"x\.put\(\)"),
