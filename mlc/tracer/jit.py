@@ -21,6 +21,7 @@ its generated code); see :mod:`.stages`. A call compiles through them.
 from __future__ import annotations
 
 import functools
+import linecache
 import os
 import threading
 import warnings
@@ -37,11 +38,15 @@ from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
 from .captured_globals import Snapshot
 from .dynamic import DynamicAxes
+from .numpy_creation import numpy_creation
 from .numpy_random import RandomWatch
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
-from .source import user_stacklevel
+from ..ir.graph import SourceLoc
+from .source import describe_location, user_stacklevel
+
+_MLC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 from .specializations import Specializations
 from .stages import Compiled, Lowered, Traced, _Origin
 from .state import written_inputs
@@ -243,7 +248,7 @@ class JitFunction:
         dynamic, treedef, arrays, weak, statics, n_args = call[:6]
         aliases = call[6] if len(call) > 6 else None
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
-        with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
+        with TraceContext(getattr(self.fn, "__name__", "main")) as ctx, numpy_creation():
             tracers = [int(a) if type(a) is WideInt else
                        ctx.new_input(TensorType(self._dynamic.trace_shape(name, a.shape) if not w else a.shape,
                                                 a.dtype.name), name, w)
@@ -251,7 +256,12 @@ class JitFunction:
             if aliases is not None:
                 tracers = [tracers[a] for a in aliases]
             args, kwargs = self._spec.merge(unflatten(treedef, tracers), statics, n_args)
-            result = self.fn(*args, **kwargs)
+            try:
+                result = self.fn(*args, **kwargs)
+            except ValueError as err:
+                if "setting an array element with a sequence" not in str(err):
+                    raise
+                raise _numpy_write_error(err) from None
             out_leaves, out_tree = flatten(result)
             outputs = [_output_tracer(leaf, ctx, n) for n, leaf in enumerate(out_leaves)]
         return ctx, outputs, out_tree
@@ -340,6 +350,25 @@ class _CheckedJitFunction(JitFunction):
 
 
 _ndarray = np.ndarray
+
+
+def _numpy_write_error(err: ValueError) -> TraceError:
+    """NumPy's error for a traced value written into a NumPy array (``W[0] = x[0]``, ``W`` a
+    global): a TraceError saying what to do, at the user's line."""
+    tb, loc = err.__traceback__, None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_MLC_DIR):
+            loc = SourceLoc(filename, tb.tb_lineno,
+                            linecache.getline(filename, tb.tb_lineno, tb.tb_frame.f_globals).strip())
+        tb = tb.tb_next
+    return TraceError(
+        "a traced value was written into a NumPy array (NumPy: 'setting an array element with a sequence'). "
+        "A NumPy array inside a jitted function (a global, a closure variable) is a constant of the compiled "
+        "code and cannot hold traced values: pass the array as an argument of the jitted function (the "
+        "function's writes into it are written back when the call returns), or make it with mlc.numpy / "
+        "NumPy's creation functions inside the function (np.zeros, np.empty_like), which trace"
+        + describe_location(loc))
 
 
 def _output_tracer(leaf, ctx: TraceContext, n: int):

@@ -150,7 +150,8 @@ class Tracer:
         raise _concrete_error("the complex value", self)
 
     def __array__(self, dtype=None, copy=None):
-        raise _concrete_error("the data (np.asarray / np.array)", self)
+        raise _concrete_error("the data (np.asarray / np.array, or a write into a NumPy array: pass that "
+                              "array as an argument of the jitted function instead)", self)
 
     def tolist(self):
         raise _concrete_error("the data (tolist)", self)

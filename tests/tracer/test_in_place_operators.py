@@ -143,11 +143,21 @@ def test_a_python_scalar_argument_is_rebound():
     assert mlc.jit(f)(X, 2.0).tolist() == (X * 3 + 2).tolist()
 
 
-def test_a_numpy_array_made_in_the_function_cannot_take_a_traced_value_in_place():
+def test_a_numpy_array_made_in_the_function_takes_a_traced_value_in_place():
     def f(x):
         acc = np.zeros(4, np.float32)
         acc += x
         return acc
+    _same(f, X)
+
+
+def test_a_global_numpy_array_cannot_take_a_traced_value_in_place():
+    def f(x):
+        np.add(GLOBAL, x, out=GLOBAL)
+        return x
     with pytest.raises(TraceError, match=r"np\.add into the NumPy array float32\[4\] in place \(a \+= \.\.\. or "
-                                         r"out=a\) cannot hold a traced value.*Write a = a \+ \.\.\..*\n  at File"):
+                                         r"out=a\) cannot hold a traced value.*Pass the array as an argument.*\n  at File"):
         mlc.jit(f)(X)
+
+
+GLOBAL = np.zeros(4, np.float32)
