@@ -46,7 +46,7 @@ from ..tracer.tracer import Tracer
 from ._api import emit
 from .elementwise import astype, where
 
-__all__ = ["setitem", "assign", "update_slice", "assigned"]
+__all__ = ["setitem", "assign", "update_slice", "assigned", "gathered"]
 
 
 def _where() -> str:
@@ -207,45 +207,68 @@ def _expanded(items: tuple, ndim: int, key) -> tuple:
     return items + (slice(None),) * (ndim - len(items))
 
 
+class _Advanced:
+    """How a key with integer index arrays (and ints) on adjacent axes reads ``base``: the basic
+    slice of the other axes (``part``), the adjacent axes from ``first`` merged into one that the
+    flat index ``flat`` (1-D) reads, and the shape of the indices broadcast (``index_shape``)."""
+
+    def __init__(self, base: Tracer, key):
+        items = _expanded(key if isinstance(key, tuple) else (key,), base.ndim, key)
+        advanced = [n for n, k in enumerate(items) if not isinstance(k, slice)]
+        if advanced != list(range(advanced[0], advanced[-1] + 1)):
+            raise TraceError(f"x[{index_text(key)}]: index arrays separated by slices (NumPy moves their axes "
+                             f"first) are not supported while tracing; index in two steps{_where()}")
+        self.first, count = advanced[0], len(advanced)
+        basic = tuple(slice(None) if n in advanced else k for n, k in enumerate(items))
+        self.starts, self.stops, self.steps, _ = plan_getitem(base.shape, basic)
+        dims = _slice_signature(base.shape, self.starts, self.stops, self.steps)
+        self.whole = all(lo == 0 and step == 1 and c == n for (lo, _, step, c), n in zip(dims, base.shape))
+        part = base if self.whole else emit("slice", [base], starts=self.starts, stops=self.stops, steps=self.steps)
+        self.part = part
+        sizes = tuple(part.shape[self.first:self.first + count])
+        indices = [_index_array(items[n]) if _index_array(items[n]) is not None else np.asarray(items[n])
+                   for n in advanced]
+        for k in indices:
+            if not isinstance(k, Tracer) and k.dtype.kind not in "iu":
+                raise TraceError(f"x[{index_text(key)}]: only integers, slices, ..., None and integer or "
+                                 f"boolean arrays are valid indices, got {k.dtype}{_where()}")
+        try:
+            self.index_shape = tuple(broadcast_shapes(*[tuple(k.shape) for k in indices]))
+        except ShapeError:
+            raise ShapeError(f"x[{index_text(key)}]: shape mismatch: indexing arrays could not be broadcast "
+                             f"together with shapes {' '.join(str(tuple(k.shape)) for k in indices)}{_where()}") from None
+        self.before, self.after = tuple(part.shape[:self.first]), tuple(part.shape[self.first + count:])
+        self.flat = _flat_index(indices, sizes, self.index_shape, key, base._ctx)
+        self.count = int(np.prod(self.index_shape, dtype=np.int64))
+        merged = math.prod(sizes)
+        self.rows = part if count == 1 else emit("reshape", [part], newshape=self.before + (merged,) + self.after)
+
+    @property
+    def shape(self) -> tuple:
+        """The shape of ``base[key]``."""
+        return self.before + self.index_shape + self.after
+
+
+def gathered(base: Tracer, key) -> Tracer:
+    """``base[key]`` where ``key`` holds integer index arrays (and ints) on adjacent axes and slices
+    elsewhere: one gather (``take``) of the merged axes."""
+    plan = _Advanced(base, key)
+    out = emit("take", [plan.rows, as_tracer(plan.flat, base._ctx)], axis=plan.first)
+    return out if tuple(out.shape) == plan.shape else emit("reshape", [out], newshape=plan.shape)
+
+
 def _scattered(base: Tracer, items: tuple, value) -> Tracer:
     """``base[items] = value`` where ``items`` holds integer index arrays (and ints) on adjacent
     axes and slices elsewhere."""
-    key = items
-    items = _expanded(items, base.ndim, key)
-    advanced = [n for n, k in enumerate(items) if not isinstance(k, slice)]
-    if advanced != list(range(advanced[0], advanced[-1] + 1)):
-        raise TraceError(f"x[{index_text(key)}] = ...: index arrays separated by slices (NumPy moves their axes "
-                         f"first) are not supported while tracing; index in two steps{_where()}")
-    first, count = advanced[0], len(advanced)
-    basic = tuple(slice(None) if n in advanced else k for n, k in enumerate(items))
-    starts, stops, steps, _ = plan_getitem(base.shape, basic)
-    dims = _slice_signature(base.shape, starts, stops, steps)
-    whole = all(lo == 0 and step == 1 and c == n for (lo, _, step, c), n in zip(dims, base.shape))
-    part = base if whole else emit("slice", [base], starts=starts, stops=stops, steps=steps)
-    sizes = tuple(part.shape[first:first + count])
-    indices = [_index_array(items[n]) if _index_array(items[n]) is not None else np.asarray(items[n])
-               for n in advanced]
-    for k in indices:
-        if not isinstance(k, Tracer) and k.dtype.kind not in "iu":
-            raise TraceError(f"x[{index_text(key)}] = ...: only integers, slices, ..., None and integer or "
-                             f"boolean arrays are valid indices, got {k.dtype}{_where()}")
-    try:
-        index_shape = broadcast_shapes(*[tuple(k.shape) for k in indices])
-    except ShapeError:
-        raise ShapeError(f"x[{index_text(key)}] = ...: shape mismatch: indexing arrays could not be broadcast "
-                         f"together with shapes {' '.join(str(tuple(k.shape)) for k in indices)}{_where()}") from None
-    before, after = tuple(part.shape[:first]), tuple(part.shape[first + count:])
-    v = _fit(_cast(base, value), before + tuple(index_shape) + after, key)
-    flat = _flat_index(indices, sizes, index_shape, key, base._ctx)
-    m = int(np.prod(index_shape, dtype=np.int64))
-    merged = math.prod(sizes)
-    rows = part if count == 1 else emit("reshape", [part], newshape=before + (merged,) + after)
-    vals = emit("reshape", [v], newshape=before + (m,) + after) if v.ndim != len(before) + 1 + len(after) \
-        or tuple(v.shape[first:first + 1]) != (m,) else v
-    new = _scatter(rows, first, flat, vals)
+    plan = _Advanced(base, items)
+    v = _fit(_cast(base, value), plan.shape, items)
+    flat_shape = plan.before + (plan.count,) + plan.after
+    vals = v if tuple(v.shape) == flat_shape else emit("reshape", [v], newshape=flat_shape)
+    new = _scatter(plan.rows, plan.first, plan.flat, vals)
+    part = plan.part
     if tuple(new.shape) != tuple(part.shape):
         new = emit("reshape", [new], newshape=tuple(part.shape))
-    return new if whole else update_slice(base, new, starts, stops, steps)
+    return new if plan.whole else update_slice(base, new, plan.starts, plan.stops, plan.steps)
 
 
 def _flat_index(indices, sizes, index_shape, key, ctx):

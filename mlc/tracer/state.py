@@ -90,6 +90,9 @@ def _derive(box: Box, path):
 def undo_view(op: str, attrs: dict, parent, value, update_slice):
     """``parent`` (a Tracer) with its view ``op(parent, **attrs)`` replaced by ``value``, the
     view's new value. ``update_slice(parent, value, starts, stops, steps)`` writes a slice."""
+    if op not in WRITABLE_VIEWS:
+        raise TraceError(f"cannot write into the result of {op}: NumPy's {op} returns a read-only view "
+                         "(or a copy); write into the array it was taken from, or copy it first (x.copy())")
     ctx = parent._ctx
     if op == "slice":
         return update_slice(parent, value, attrs["starts"], attrs["stops"], attrs["steps"])
@@ -105,10 +108,7 @@ def undo_view(op: str, attrs: dict, parent, value, update_slice):
     if op == "moveaxis":
         return ctx.emit("moveaxis", [value], {"source": attrs["destination"], "destination": attrs["source"]},
                         view=False)
-    if op == "flip":
-        return ctx.emit("flip", [value], dict(attrs), view=False)
-    raise TraceError(f"cannot write into the result of {op}: NumPy's {op} returns a read-only view "
-                     "(or a copy); write into the array it was taken from, or copy it first (x.copy())")
+    return ctx.emit("flip", [value], dict(attrs), view=False)
 
 
 def write(tracer, value, update_slice) -> None:
