@@ -50,6 +50,27 @@ def _setitem(self, key, value):
     setitem(self, key, value)
 
 
+def _fill(self, value):
+    """``x.fill(value)``: every element set to ``value`` (a new version of ``x``)."""
+    setitem(self, Ellipsis, value)
+
+
+def _put(self, indices, values, mode="raise"):
+    """``x.put(indices, values)``: ``values`` written at the flat ``indices`` (``mode="raise"``,
+    NumPy's default: a constant index out of bounds is a ShapeError)."""
+    if mode != "raise":
+        raise TraceError(f"x.put(..., mode={mode!r}): only mode='raise' is supported while tracing; wrap or clip "
+                         f"the indices first (np.mod, np.clip){describe_location(user_location())}")
+    values_shape = np.shape(values)
+    indices_shape = np.shape(indices)
+    if values_shape not in ((), (1,)) and tuple(values_shape) != tuple(indices_shape):
+        raise TraceError(f"x.put: values of shape {tuple(values_shape)} for indices of shape {tuple(indices_shape)}: "
+                         f"NumPy repeats values shorter than the indices; pass one value or one per index"
+                         f"{describe_location(user_location())}")
+    flat = reshape(self, (-1,))  # a view: the write goes through to x
+    setitem(flat, indices, values)
+
+
 def _reshape(self, *shape, order="C"):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
@@ -106,7 +127,7 @@ def _dot(self, other):
 
 #: method name -> its implementation (``ravel`` is ``flatten``).
 _METHODS = {
-    "__getitem__": _getitem, "__setitem__": _setitem, "reshape": _reshape, "astype": _astype, "transpose": _transpose,
+    "__getitem__": _getitem, "__setitem__": _setitem, "fill": _fill, "put": _put, "reshape": _reshape, "astype": _astype, "transpose": _transpose,
     "flatten": _flatten, "ravel": _flatten, "copy": _copy, "diagonal": _diagonal, "trace": _trace,
     "dot": _dot,
 }
@@ -255,6 +276,14 @@ def attach(ufuncs: dict, functions: dict) -> None:
                              doc="The bytes the array's elements take (``size * itemsize``).")
     Tracer.itemsize = property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")
     methods = dict(_METHODS, **{n: _method(functions[n], n) for n in _FUNCTION_METHODS})
+
+    def sort(self, axis=-1, kind=None, order=None):
+        """``x.sort(axis)``: ``x`` sorted in place (a new version of ``x``)."""
+        if order is not None:
+            raise TraceError("x.sort(order=...) sorts structured arrays, which do not trace"
+                             + describe_location(user_location()))
+        assign(self, functions["sort"](self, axis=axis), "x.sort()")
+    methods["sort"] = sort
     for name, method in methods.items():
         if name != "ravel":  # ravel is flatten, named so
             method.__name__, method.__qualname__ = name, f"Tracer.{name}"

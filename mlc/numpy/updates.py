@@ -36,7 +36,7 @@ import math
 
 import numpy as np
 
-from ..errors import DTypeError, ShapeError, TraceError
+from ..errors import DTypeError, IRError, ShapeError, TraceError
 from ..ops.library import broadcast_shapes
 from ..ops.library.shape import _slice_signature, index_text, plan_getitem
 from ..tracer.operands import as_tracer, as_tracers
@@ -84,6 +84,15 @@ def setitem(target: Tracer, key, value) -> None:
 
 def assigned(base: Tracer, key, value) -> Tracer:
     """The new value of ``base`` after ``base[key] = value``."""
+    try:
+        return _assigned(base, key, value)
+    except IRError as err:  # a dynamic axis (mlc.jit(dynamic=...)) has no size to index with
+        raise TraceError(f"x[{index_text(key)}] = ... on an array of shape {tuple(base.shape)} is not supported "
+                         f"along its dynamic axes: {err}. Mark fewer axes dynamic (mlc.jit(dynamic=...)), or "
+                         f"write np.where(mask, value, x){_where()}") from None
+
+
+def _assigned(base: Tracer, key, value) -> Tracer:
     items = key if isinstance(key, tuple) else (key,)
     mask = _mask(items)
     if mask is not None:

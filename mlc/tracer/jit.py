@@ -248,7 +248,7 @@ class JitFunction:
         dynamic, treedef, arrays, weak, statics, n_args = call[:6]
         aliases = call[6] if len(call) > 6 else None
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
-        with TraceContext(getattr(self.fn, "__name__", "main")) as ctx, numpy_creation():
+        with TraceContext(getattr(self.fn, "__name__", "main")) as ctx, numpy_creation(self.fn):
             tracers = [int(a) if type(a) is WideInt else
                        ctx.new_input(TensorType(self._dynamic.trace_shape(name, a.shape) if not w else a.shape,
                                                 a.dtype.name), name, w)

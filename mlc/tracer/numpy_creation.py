@@ -4,12 +4,13 @@
 ``__array_function__`` protocol never reaches mlc: it would build a NumPy
 array, a constant into which a traced value cannot be written
 (``y = np.zeros(n); y[0] = x[0]``). While a jitted function is traced,
-:func:`numpy_creation` puts wrappers in NumPy's module for the functions of
-:data:`NAMES`: called from the user's code (not from NumPy's or mlc's own
-modules) inside a trace of this thread, they are ``mlc.numpy``'s, which return
-traced arrays; every other call is NumPy's. ``mlc.numpy`` hands the functions
-over when it loads (:func:`register`). A name imported from NumPy before the
-trace (``from numpy import zeros``) keeps NumPy's function.
+:func:`numpy_creation` rebinds, in the globals of the function's module, the
+names bound to NumPy (``np``) to a stand-in module whose functions of
+:data:`NAMES` are ``mlc.numpy``'s inside a trace of this thread (which return
+traced arrays) and NumPy's otherwise; every other attribute is NumPy's own.
+Names bound to those functions themselves (``from numpy import zeros``) are
+rebound the same way. Code of other modules, and NumPy's own code, keep NumPy.
+``mlc.numpy`` hands the functions over when it loads (:func:`register`).
 
 >>> import numpy as np, mlc
 >>> @mlc.jit
@@ -19,14 +20,17 @@ trace (``from numpy import zeros``) keeps NumPy's function.
 ...     return y
 >>> f(np.ones(2))
 array([0., 2., 0.])
+>>> import sys
+>>> np is sys.modules["numpy"]  # put back after the trace
+True
 """
 from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import sys
+import inspect
 import threading
+import types
 
 import numpy as np
 
@@ -38,59 +42,76 @@ __all__ = ["NAMES", "register", "numpy_creation"]
 NAMES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange",
          "eye", "copy")
 
-_traced: dict = {}  # name -> mlc.numpy's function
 _lock = threading.Lock()
-_installed = 0  # how many traces have the wrappers in place (several threads may trace)
-_originals: dict = {}
+_wrappers: dict = {}   # NumPy's function -> the wrapper choosing mlc.numpy's inside a trace
+_proxy: types.ModuleType | None = None
+_patched: dict = {}    # id(globals) -> [globals, {name: original value}, how many traces use it]
+
+
+class _TracedNumpy(types.ModuleType):
+    """NumPy with the creation functions of :data:`NAMES` traced inside a trace."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def __dir__(self):
+        return dir(np)
 
 
 def register(functions: dict) -> None:
     """Take ``mlc.numpy``'s function for each of :data:`NAMES` from ``functions``."""
-    _traced.update((name, functions[name]) for name in NAMES)
+    global _proxy
+    proxy = _TracedNumpy(np.__name__, np.__doc__)
+    for name in NAMES:
+        original = getattr(np, name)
+        wrapper = _wrapper(original, functions[name])
+        _wrappers[original] = wrapper
+        setattr(proxy, name, wrapper)
+    _proxy = proxy
 
 
-#: Where NumPy's and mlc's own code lives: calls from there keep NumPy's functions.
-_LIBRARIES = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-                   for m in (np, sys.modules[__name__.split(".")[0]]))
-
-
-def _from_user(depth: int = 2) -> bool:
-    """Whether the caller ``depth`` frames up is the user's code (not NumPy's or mlc's)."""
-    return not sys._getframe(depth).f_code.co_filename.startswith(_LIBRARIES)
-
-
-def _wrapper(name: str, original):
-    traced = _traced[name]
-
+def _wrapper(original, traced):
     @functools.wraps(original)
     def wrapper(*args, **kwargs):
-        if is_tracing() and _from_user():
-            return traced(*args, **kwargs)
-        return original(*args, **kwargs)
-    wrapper.__mlc_original__ = original
+        return traced(*args, **kwargs) if is_tracing() else original(*args, **kwargs)
     return wrapper
 
 
+def _replacement(value):
+    """What a global bound to ``value`` is rebound to while tracing, or None."""
+    if value is np:
+        return _proxy
+    try:
+        return _wrappers.get(value)
+    except TypeError:  # an unhashable value
+        return None
+
+
 @contextlib.contextmanager
-def numpy_creation():
-    """NumPy's creation functions made traced for the user's code while the block runs."""
-    global _installed
-    if not _traced:
+def numpy_creation(fn):
+    """NumPy's creation functions made traced for the module of ``fn`` while the block runs."""
+    scope = getattr(inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn), "__globals__", None)
+    if _proxy is None or not isinstance(scope, dict):
         yield
         return
     with _lock:
-        if _installed == 0:
-            for name in NAMES:
-                original = getattr(np, name)
-                _originals[name] = original
-                setattr(np, name, _wrapper(name, original))
-        _installed += 1
+        entry = _patched.get(id(scope))
+        if entry is None:
+            swaps = {}
+            for name, value in list(scope.items()):
+                new = _replacement(value)
+                if new is not None:
+                    swaps[name] = value
+                    scope[name] = new
+            entry = _patched[id(scope)] = [scope, swaps, 0]
+        entry[2] += 1
     try:
         yield
     finally:
         with _lock:
-            _installed -= 1
-            if _installed == 0:
-                for name, original in _originals.items():
-                    setattr(np, name, original)
-                _originals.clear()
+            entry[2] -= 1
+            if entry[2] == 0:
+                del _patched[id(scope)]
+                for name, value in entry[1].items():
+                    if scope.get(name) is _replacement(value):  # unless the function rebound it
+                        scope[name] = value

@@ -169,6 +169,15 @@ def test_value_dtype_casts_as_numpy_item_assignment():
     _same(f, np.zeros(4, "int32"), np.array([2.5, -3.9, 4.0]))
 
 
+def test_in_place_methods_fill_put_sort():
+    def f(x, y):
+        x.sort(axis=0)
+        y[1].fill(-2.0)
+        y.put([0, -1, 0], [7.0, 8.0, 9.0])
+        return x, y
+    _same(f, _data((3, 4)), _data((2, 3), 1))
+
+
 # ------------------------------------------------------------------ views, aliasing, returns
 
 def test_a_view_writes_through_and_sees_writes():
