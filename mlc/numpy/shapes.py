@@ -29,7 +29,7 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
-from .updates import gathered
+from .updates import concrete_key, gathered
 
 __all__ = [
     "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "expand_dims", "squeeze",
@@ -211,6 +211,7 @@ def getitem(a, key):
     with one integer index array among slices, None and ``...`` (``a[:, [0, 2]]``, ``a[i]``
     for a traced ``i``), a gather after it (:func:`_advanced_getitem`)."""
     t = as_tracer(a)
+    key = concrete_key(key)
     items = key if isinstance(key, tuple) else (key,)
     arrays = [(n, _index_array(k)) for n, k in enumerate(items)]
     arrays = [(n, index) for n, index in arrays if index is not None]

@@ -37,6 +37,7 @@ import math
 import numpy as np
 
 from ..errors import DTypeError, IRError, ShapeError, TraceError
+from ..ir.graph import Constant
 from ..ops.library import broadcast_shapes
 from ..ops.library.shape import _slice_signature, index_text, plan_getitem
 from ..tracer.operands import as_tracer, as_tracers
@@ -46,7 +47,7 @@ from ..tracer.tracer import Tracer
 from ._api import emit
 from .elementwise import astype, where
 
-__all__ = ["setitem", "assign", "update_slice", "assigned", "gathered"]
+__all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key"]
 
 
 def _where() -> str:
@@ -79,7 +80,7 @@ def setitem(target: Tracer, key, value) -> None:
     if target.weak:
         raise TraceError(f"item assignment into a Python scalar argument{_where()}")
     base = Tracer(target._ctx, target._atom)
-    write(target, assigned(base, key, value), update_slice)
+    write(target, assigned(base, concrete_key(key), value), update_slice)
 
 
 def assigned(base: Tracer, key, value) -> Tracer:
@@ -187,6 +188,21 @@ def _masked(base: Tracer, mask, value) -> Tracer:
 
 
 # ------------------------------------------------------------------ index arrays
+
+def concrete_key(key):
+    """``key`` with each traced constant in it (``np.arange(3)`` made inside the function, not
+    written since) as its NumPy value (a 0-d integer one as a Python int): a static index."""
+    items = key if isinstance(key, tuple) else (key,)
+    if not any(isinstance(k, Tracer) for k in items):
+        return key
+    out = []
+    for k in items:
+        if isinstance(k, Tracer) and isinstance(k._atom, Constant) and not k.weak:
+            k = k._atom.data
+            k = int(k) if k.ndim == 0 and k.dtype.kind in "iu" else k
+        out.append(k)
+    return tuple(out) if isinstance(key, tuple) else out[0]
+
 
 def _index_array(k):
     """``k`` as an integer index (an int ndarray, or a traced int array or scalar), else None."""

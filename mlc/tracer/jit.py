@@ -229,6 +229,14 @@ class JitFunction:
         self._globals, self._warned = Snapshot.of(self.fn, full=self._check_every_call), set()
         watch = RandomWatch(self.fn)  # NumPy's generators: a trace that draws from one is refused
         ctx, outputs, out_tree = self._run_traced(call)
+        written = [c for c in self._globals.changes() if c.how == "written into since"]
+        if written:  # NumPy's write ran once, while tracing: the compiled code would not repeat it
+            change = written[0]
+            raise TraceError(
+                f"{self.__name__} writes into the NumPy array {change.name!r} (a {change.kind} of {change.owner}) "
+                f"while it is traced: that array is a constant of the compiled code, so the write would happen "
+                f"once, now, and never when the compiled function runs. Pass {change.name} as an argument of "
+                f"{self.__name__} (its writes are then written back into it at every call)")
         changed = watch.changed()
         if changed:
             raise watch.refusal(self.__name__, changed, lambda: self._run_traced(call))

@@ -262,3 +262,28 @@ def test_errors(body, error, match):
     exec(f"def f(x):\n    {body}\n    return x\n", namespace)
     with pytest.raises(error, match=match):
         mlc.jit(namespace["f"])(np.ones(4))
+
+
+def test_writing_a_constant_into_a_global_array_is_refused():
+    def f(x):
+        W[1] = 2.0  # NumPy's write, which would run once, while tracing
+        return x
+    try:
+        with pytest.raises(TraceError, match=r"writes into the NumPy array 'W'.*Pass W as an argument"):
+            mlc.jit(f)(np.ones(3))
+    finally:
+        W[:] = 0.0
+
+
+def test_arange_made_inside_indexes_as_a_constant():
+    def f(x):
+        idx = np.arange(3)
+        x[idx] = 1.0
+        return x[idx[::-1]], x[np.arange(2)[1]]
+    _same(f, _data((5,)))
+
+    def g(x):
+        x[np.arange(1, 4)] = 1.0
+        return x
+    _same(g, _data((5,)))
+    assert "equal" not in mlc.jit(g).trace(_data((5,))).graph.ops()  # the constant scatter: no search
