@@ -213,6 +213,10 @@ def getitem(a, key):
     t = as_tracer(a)
     key = concrete_key(key)
     items = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, (np.ndarray, list)) and _is_mask(k) for k in items):  # a constant mask:
+        items = tuple(part for k in items for part in (  # its True elements' indices (NumPy's meaning)
+            np.nonzero(np.asarray(k)) if isinstance(k, (np.ndarray, list)) and _is_mask(k) else (k,)))
+        key = items
     arrays = [(n, _index_array(k)) for n, k in enumerate(items)]
     arrays = [(n, index) for n, index in arrays if index is not None]
     if len(arrays) == 1 and all(k is None or k is Ellipsis or isinstance(k, slice)

@@ -177,6 +177,8 @@ def _masked(base: Tracer, mask, value) -> Tracer:
     rest = tuple(base.shape[m.ndim:])
     v = _cast(base, value)
     if v.ndim > len(rest) and not (v.ndim == len(rest) + 1 and v.shape[0] == 1):
+        if not isinstance(mask, Tracer):  # a constant mask: its True elements are known now
+            return _scattered(base, np.nonzero(np.asarray(mask)), v)
         raise TraceError(f"x[mask] = values of shape {tuple(v.shape)}: one value per True element needs the "
                          f"count of True elements, known only when the function runs; assign a value of "
                          f"shape {rest} (or a scalar), or write np.where(mask, values, x) with values of "

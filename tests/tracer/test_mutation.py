@@ -161,6 +161,18 @@ def test_boolean_masks(n, m, seed):
     _same(f, _data((n, m), seed), _data((n, m), seed + 1))
 
 
+@settings(max_examples=10, deadline=None)
+@given(n=SIDES, m=SIDES, seed=st.integers(0, 2**16), data=st.data())
+def test_a_constant_mask_takes_one_value_per_true_element(n, m, seed, data):
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=n * m, max_size=n * m))).reshape(n, m)
+
+    def f(x):
+        x[mask] = np.arange(mask.sum(), dtype=x.dtype)
+        x[mask[:, 0]] = -x[mask[:, 0]]
+        return x
+    _same(f, _data((n, m), seed))
+
+
 def test_value_dtype_casts_as_numpy_item_assignment():
     def f(x, y):
         x[0] = 1.7          # float into int: truncated
