@@ -70,6 +70,20 @@ def negate_first(r):
     return y
 
 
+def forward_substitution(L, b):
+    x = np.zeros_like(b)
+    for i in range(L.shape[0]):  # unrolled: x[:i] reads the latest version of x
+        x[i] = (b[i] - L[i, :i] @ x[:i]) / L[i, i]
+    return x
+
+
+@settings(max_examples=4, deadline=None)
+@given(n=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_forward_substitution_reads_what_it_wrote(n, seed):
+    L = np.tril(_data((n, n), seed)) + n * np.eye(n)
+    _same(forward_substitution, L, _data((n,), seed + 1))
+
+
 @settings(max_examples=15, deadline=None)
 @given(n=SIDES, m=SIDES, seed=st.integers(0, 2**16))
 def test_standardize_writes_the_callers_array(n, m, seed):
