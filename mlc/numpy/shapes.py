@@ -29,6 +29,7 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
+from .updates import concrete_key, gathered
 
 __all__ = [
     "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "expand_dims", "squeeze",
@@ -178,6 +179,11 @@ def _index_array(k):
     return None
 
 
+def _is_mask(k) -> bool:
+    return isinstance(k, (Tracer, np.ndarray)) and k.dtype == np.bool_ or (
+        isinstance(k, list) and np.asarray(k).dtype == np.bool_)
+
+
 def _advanced_getitem(t, items: tuple, n: int, index):
     """``t[items]`` where ``items[n]`` is the one integer index array and every other entry a
     slice, None or ``...`` (NumPy's advanced indexing with one index array): the basic
@@ -205,12 +211,19 @@ def getitem(a, key):
     with one integer index array among slices, None and ``...`` (``a[:, [0, 2]]``, ``a[i]``
     for a traced ``i``), a gather after it (:func:`_advanced_getitem`)."""
     t = as_tracer(a)
+    key = concrete_key(key)
     items = key if isinstance(key, tuple) else (key,)
+    if any(isinstance(k, (np.ndarray, list)) and _is_mask(k) for k in items):  # a constant mask:
+        items = tuple(part for k in items for part in (  # its True elements' indices (NumPy's meaning)
+            np.nonzero(np.asarray(k)) if isinstance(k, (np.ndarray, list)) and _is_mask(k) else (k,)))
+        key = items
     arrays = [(n, _index_array(k)) for n, k in enumerate(items)]
     arrays = [(n, index) for n, index in arrays if index is not None]
     if len(arrays) == 1 and all(k is None or k is Ellipsis or isinstance(k, slice)
                                 for m, k in enumerate(items) if m != arrays[0][0]):
         return _advanced_getitem(t, items, *arrays[0])
+    if arrays and not any(_is_mask(k) for k in items):  # several, or beside ints, on adjacent axes
+        return gathered(t, key)
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: of NumPy's advanced indexing, one integer index array among "

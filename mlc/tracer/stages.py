@@ -41,6 +41,8 @@ class _Origin:
     database: Any = None          # a tuning database (mlc.build's database=), or None
     nonempty: tuple = ()          # dynamic sizes that must not be 0 (tracer.compile.nonempty_axes)
     key_sources: tuple = ()       # where each call draws the hidden random keys from (numpy_random)
+    writes: tuple = ()            # the arguments (leaf positions) written back after each call (writeback)
+    aliases: tuple | None = None  # the memory the arguments traced share (writeback.alias_pattern)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ class Lowered:
                            "f.lower(*args) or f.trace(*args).lower()")
         function = build_lowered(self.graph, origin.out_tree, self.target, self.schedule, origin.checks,
                                  origin.fast_math, origin.database, origin.nonempty,
-                                 merged_outputs(self.traced, self.graph), origin.key_sources)
+                                 merged_outputs(self.traced, self.graph), origin.key_sources, origin.writes,
+                                 origin.aliases)
         return Compiled(function, origin)
 
     def as_text(self) -> str:

@@ -27,6 +27,7 @@ from ..ir import dtype as dt
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
 from .source import describe_location, user_location
+from .state import Box, View, view_of
 from .tracer import Tracer
 
 __all__ = ["TraceContext", "current_trace", "is_tracing", "MAX_ELEMENTS", "check_element_count", "CALL"]
@@ -117,6 +118,8 @@ class TraceContext:
         #: NumPy Generators made while tracing (``mlc.random.numpy_compat.default_rng``): made
         #: anew at every call in NumPy, their numbers are NumPy's own, constants of the trace
         self.generators_made: list = []
+        #: the boxes of the arguments (:mod:`.state`), in the order of the inputs
+        self.boxes: list[Box] = []
 
     # -------------------------------------------------------------- lifetime
 
@@ -164,8 +167,10 @@ class TraceContext:
         var = Var(name, ttype)
         self.inputs.append(var)
         tracer = self._tracer(var, weak)
-        if not weak:
-            tracer.shares = "input"
+        if not weak:  # an argument may be written: the jit writes its last version back
+            box = Box(self, var, input=var)
+            self.boxes.append(box)
+            tracer._ref = View(box)
         return tracer
 
     def scalar(self, value, dtype: str):
@@ -216,15 +221,17 @@ class TraceContext:
 
     # --------------------------------------------------------------- ops
 
-    def emit(self, op_name: str, args, attrs: dict | None = None):
+    def emit(self, op_name: str, args, attrs: dict | None = None, view: bool = True):
         """Record ``op_name(*args, **attrs)``; returns a Tracer (a tuple for multi-output ops).
 
         While a capturing trace runs inside this one, the op is recorded there (its operands
         from this trace captured), so everything a transformed function computes is part of
-        the graph that is transformed."""
+        the graph that is transformed. The result of a view op (:data:`VIEW_OPS`) is a view
+        of its operand, which sees later writes into it (:mod:`.state`), unless ``view`` is
+        False."""
         inner = current_trace()
         if inner is not self and inner is not None and inner.captures and self.is_active():
-            return inner.emit(op_name, args, attrs)
+            return inner.emit(op_name, args, attrs, view)
         if self.captures:
             args = [a if a._ctx is self or not a._ctx.is_active() else self.capture(a) for a in args]
         for a in args:
@@ -260,9 +267,8 @@ class TraceContext:
                           tuple(sorted(attrs.items())), self.location or user_location(2))
         self.bindings.append(binding)
         tracers = tuple(self._tracer(v) for v in out_vars)
-        if op_name in VIEW_OPS:  # NumPy's result shares the operand's memory
-            tracers[0].shares = "view"
-            args[0].shares = args[0].shares or "view"
+        if view and op_name in VIEW_OPS and not args[0].weak:  # NumPy's result shares the operand's memory
+            view_of(args[0], tracers[0], op_name, attrs)
         return tracers if isinstance(result, (tuple, list)) else tracers[0]
 
     def emit_call(self, body: Graph, rules, args) -> tuple:
