@@ -89,11 +89,14 @@ def _where(lineno: int) -> str:
 def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> tuple:
     """``if test: <true_fn> else: <false_fn>``: Python's ``if`` on a Python value; on a traced
     one, a conditional of the graph whose results are the variables both branches leave
-    arrays (a variable either branch leaves unbound is unbound after it)."""
+    arrays (a variable either branch leaves unbound is unbound after it). The branches get
+    the traced variables as operands: an array a branch writes in place (``x[0] = v``) is the
+    branch's own version, and the array written after the conditional."""
     if not _traced(test):
         return tuple((true_fn if test else false_fn)(*vals))
     pred = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
-    probes = [_probe(fn, vals) for fn in (false_fn, true_fn)]
+    traced = [k for k, v in enumerate(vals) if _traced(v)]
+    probes = [_probe(fn, vals, traced) for fn in (false_fn, true_fn)]
     graph, result = [], list(vals)
     for k, name in enumerate(names):
         outs = [p[k] for p in probes]
@@ -112,20 +115,44 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
                              "condition both branches must leave it an array of one shape and dtype"
                              + _where(lineno))
     if graph:
-        chosen = control_flow.cond(pred, _picker(true_fn, vals, graph), _picker(false_fn, vals, graph))
-        for k, v in zip(graph, chosen):
-            result[k] = v
+        operands = [vals[k] for k in traced]
+        chosen = control_flow.cond(pred, _picker(true_fn, vals, traced, graph),
+                                   _picker(false_fn, vals, traced, graph), *operands)
+        in_place = [all(p[k] is p.inputs[k] for p in probes) for k in graph]
+        for k, v, kept in zip(graph, chosen, in_place):
+            result[k] = _written(vals[k], v) if kept else v
     return tuple(result)
 
 
-def _picker(fn, vals, positions):
-    return lambda: tuple(fn(*vals)[k] for k in positions)
+def _picker(fn, vals, traced, positions):
+    """A branch as a function of the traced variables (the conditional's operands)."""
+    return lambda *operands: tuple(fn(*_merge(vals, traced, operands))[k] for k in positions)
 
 
-def _probe(fn, vals) -> tuple:
-    """``fn(*vals)`` traced on its own (the ops it records are dropped): what it returns."""
-    with TraceContext("probe", capture=True):
-        return tuple(fn(*vals))
+class _Probe(tuple):
+    """A branch's results, with the values it was given (``inputs``)."""
+    inputs: tuple
+
+
+def _probe(fn, vals, traced) -> _Probe:
+    """``fn(*vals)`` traced on its own, the traced variables given as stand-ins (the ops it
+    records are dropped): what it returns."""
+    with TraceContext("probe", capture=True) as ctx:
+        stand_ins = [ctx.new_input(vals[k]._atom.type, f"probe{k}", weak=vals[k].weak) for k in traced]
+        given = _merge(vals, traced, stand_ins)
+        out = _Probe(fn(*given))
+    out.inputs = given
+    return out
+
+
+def _written(original, new):
+    """``original`` (a traced array the statement wrote in place) given the value ``new``
+    the statement left in it, as NumPy's in-place write would: the same array object, so that
+    a view of it, or the caller's array it stands for, sees the write."""
+    if not _traced(original) or original._atom is new._atom:
+        return new
+    original[...] = new
+    return original
 
 
 def _same(a, b) -> bool:
@@ -192,14 +219,28 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
         return control_flow._truth(cond_fn(*_merge(vals, positions, carry)),
                                    f"the condition of the while loop at line {lineno}")
 
+    kept = {k: True for k in positions}  # whether the body wrote the variable in place
+
     def body(carry):
-        new = tuple(body_fn(*_merge(vals, positions, carry)))
+        given = _merge(vals, positions, carry)
+        new = tuple(body_fn(*given))
         _check_kept(names, vals, positions, new, lineno, "while loop")
+        for k in positions:
+            kept[k] = kept[k] and new[k] is given[k]
         return tuple(new[k] for k in positions)
 
     out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
                                   _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
-    return _merge(vals, positions, out)
+    return _after_loop(vals, positions, out, kept)
+
+
+def _after_loop(vals, positions, out, kept) -> tuple:
+    """The variables after a graph loop: each carried one its last value; one the body wrote
+    only in place is the same array as before it, given that value (:func:`_written`)."""
+    result = list(vals)
+    for k, v in zip(positions, out):
+        result[k] = _written(vals[k], v) if kept[k] else v
+    return tuple(result)
 
 
 def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno: int,
@@ -223,10 +264,14 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
                              "compiled loop would run once; compute arrays instead" + _where(lineno))
         start, stop, step = _range_args(args, lineno)
     positions = _carries(vals)
+    kept = {k: True for k in positions}  # whether the body wrote the variable in place
 
     def body(i, carry):
-        new = tuple(body_fn(i, *_merge(vals, positions, carry)))
+        given = _merge(vals, positions, carry)
+        new = tuple(body_fn(i, *given))
         _check_kept(names, vals, positions, new, lineno, "for loop")
+        for k in positions:
+            kept[k] = kept[k] and new[k] is given[k]
         return tuple(new[n] for n in positions)
 
     init = tuple(vals[k] for k in positions)
@@ -239,7 +284,7 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
         if not _traced(count):
             count = max(count, 0)
         out = control_flow.fori_loop(0, count, lambda k, c: body(start + k * step, c), init, **what)
-    return _merge(vals, positions, out)
+    return _after_loop(vals, positions, out, kept)
 
 
 def _range_args(args: tuple, lineno: int):

@@ -72,9 +72,7 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
     with TraceContext(name, capture=True) as ctx:
         inputs = []
         for k, (t, weak) in enumerate(zip(in_types, in_weak)):
-            tracer = ctx.new_input(t, f"{name}_in{k}", weak=weak)
-            tracer.shares = None
-            inputs.append(tracer)
+            inputs.append(ctx.new_input(t, f"{name}_in{k}", weak=weak))
         out = fn(*build_args(inputs))
         leaves, tree = pytree.flatten(out)
         tracers = []

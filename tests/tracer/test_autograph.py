@@ -258,3 +258,37 @@ def test_errors_keep_the_users_line():
 def test_functions_without_source_are_traced_as_they_are():
     f = mlc.jit(eval("lambda x: x * 2 if True else x"))
     np.testing.assert_allclose(f(_data(2)), _data(2) * 2)
+
+
+def heat(u, steps):                              # the caller's u is updated, as NumPy does
+    for t in range(steps):                       # one compiled loop, whatever steps is
+        u[1:-1, 1:-1] += 0.1 * (u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2] - 4 * u[1:-1, 1:-1])
+
+
+def masked_branch(x):
+    if x.sum() > 0:
+        x[0] = -1.0                              # written in place in one branch only
+    return x
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference", "cuda-emulator"])
+@settings(max_examples=4, deadline=None)
+@given(rows=st.sampled_from([3, 4, 9]), cols=st.sampled_from([3, 5, 8]), steps=st.sampled_from([1, 9, 20]))
+def test_heat_writes_the_callers_array_in_one_loop(target, rows, cols, steps):
+    u = np.random.default_rng(rows * cols).random((rows, cols)).astype("float32")
+    want = u.copy()
+    heat(want, steps)
+    f = mlc.jit(heat, static_argnames=("steps",), target=target)
+    got = u.copy()
+    assert f(got, steps=steps) is None
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert f.lower(u.copy(), steps=steps).graph.ops().count("for_loop") == (steps > 8)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_branch_that_writes_in_place(sign):
+    x = _data(3) * sign
+    mine, numpys = x.copy(), x.copy()
+    got = mlc.jit(masked_branch)(mine)
+    np.testing.assert_allclose(got, masked_branch(numpys))
+    np.testing.assert_allclose(mine, numpys)  # the caller's array, written as NumPy writes it

@@ -164,7 +164,8 @@ def _main(graph: Graph, module) -> tuple[PrimFunc, dict[str, PrimFunc]]:
     outputs = [_buffer(v, v.name if isinstance(v, Var) else "out") for v in returned]
     emitter = _Emitter(module, {id(c): env[id(c)] for c in constants})
     emitter.root.update((id(b), b) for b in [*params, *outputs])
-    stmt = seq(*emitter.graph(graph, env, list(zip(returned, outputs))))
+    body = emitter.graph(graph, env, list(zip(returned, outputs)))
+    stmt = seq(*emitter.decls, *body)
     for buf in reversed(emitter.allocs):
         stmt = Allocate(buf, stmt)
     attrs = ((GRAPH_MAIN_ATTR, (len(graph.inputs), len(constants))), ("tir.noalias", False))
@@ -196,11 +197,24 @@ class _Emitter:
         self.taken = set(module)
         self.constants = constants
         self.allocs: list[Buffer] = []
+        self.decls: list[Stmt] = []  # the allocated buffers of other shapes than flat
         self.root: dict[int, Buffer] = {}  # buffer -> the parameter or Allocate whose memory it names
 
     def alloc(self, buffer: Buffer) -> Buffer:
-        self.allocs.append(buffer)
-        self.root[id(buffer)] = buffer
+        """``buffer``, allocated for the whole call: a flat Allocate (as backends allocate),
+        which a buffer of another shape names through a DeclBuffer at main's top."""
+        shape = buffer.static_shape()
+        if len(shape) == 1:
+            self.allocs.append(buffer)
+            self.root[id(buffer)] = buffer
+            return buffer
+        size = 1
+        for extent in shape:
+            size *= extent
+        flat = decl_buffer((size,), buffer.dtype, f"{buffer.name}_data")
+        self.allocs.append(flat)
+        self.decls.append(DeclBuffer(buffer, flat))
+        self.root[id(buffer)] = self.root[id(flat)] = flat
         return buffer
 
     def graph(self, graph: Graph, env: dict[int, Buffer], results: list[tuple]) -> list[Stmt]:
