@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from ..errors import TraceError
+from ..errors import ShapeError, TraceError
 from . import control_flow
 from .source import describe_location, user_location
 from .trace import TraceContext
@@ -247,22 +247,29 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
               effects: bool) -> tuple:
     """``for i in range(*args): body``: a graph loop when the bounds are traced, or when they
     are Python ints over more than :data:`UNROLL` iterations and the body carries a traced
-    array and has no effects on Python objects; else a Python loop (the trace unrolled)."""
+    array, has no effects on Python objects and traces with a traced index; else a Python
+    loop (the trace unrolled)."""
     if range_fn is not builtins.range or not any(_traced(a) for a in args):
         r = range_fn(*args)
-        if range_fn is not builtins.range or len(r) <= UNROLL or effects or \
-                not any(_traced(v) for v in vals):
-            for i in r:
-                vals = tuple(body_fn(i, *vals))
-            return vals
-        start, stop, step = r.start, r.stop, r.step
-    else:
-        if effects:
-            raise TraceError(f"the for loop at line {lineno} runs over a traced range, so it becomes "
-                             "a compiled loop, but its body has statements run for their effect on "
-                             "Python objects (a bare call such as list.append or print), which a "
-                             "compiled loop would run once; compute arrays instead" + _where(lineno))
-        start, stop, step = _range_args(args, lineno)
+        if range_fn is builtins.range and len(r) > UNROLL and not effects and any(_traced(v) for v in vals):
+            try:
+                return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno)
+            except (TraceError, ShapeError):
+                pass  # the body needs its index as a Python int (a slice's bound, a list's index)
+        for i in r:
+            vals = tuple(body_fn(i, *vals))
+        return vals
+    if effects:
+        raise TraceError(f"the for loop at line {lineno} runs over a traced range, so it becomes "
+                         "a compiled loop, but its body has statements run for their effect on "
+                         "Python objects (a bare call such as list.append or print), which a "
+                         "compiled loop would run once; compute arrays instead" + _where(lineno))
+    return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno)
+
+
+def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int) -> tuple:
+    """``for i in range(start, stop, step)`` as one compiled loop carrying the variables the
+    body assigns."""
     positions = _carries(vals)
     kept = {k: True for k in positions}  # whether the body wrote the variable in place
 

@@ -292,3 +292,21 @@ def test_a_branch_that_writes_in_place(sign):
     got = mlc.jit(masked_branch)(mine)
     np.testing.assert_allclose(got, masked_branch(numpys))
     np.testing.assert_allclose(mine, numpys)  # the caller's array, written as NumPy writes it
+
+
+def forward_substitution(L, b):
+    x = np.zeros_like(b)
+    for i in range(L.shape[0]):                  # the slice grows with i
+        x[i] = (b[i] - L[i, :i] @ x[:i]) / L[i, i]
+    return x
+
+
+@pytest.mark.parametrize("n", [3, 12])
+def test_a_static_loop_whose_body_needs_a_python_index_runs_as_python(n):
+    """L[i, :i] needs i when tracing: the loop over a static range is traced once per
+    iteration rather than refused (slices of a loop-dependent size are not compiled yet)."""
+    L = np.tril(_data(n * n).reshape(n, n)) + n * np.eye(n)
+    b = _data(n, seed=1)
+    f = mlc.jit(forward_substitution)
+    np.testing.assert_allclose(f(L, b), np.linalg.solve(L, b), rtol=1e-12)
+    assert "for_loop" not in f.lower(L, b).graph.ops()
