@@ -359,8 +359,10 @@ class _Transformer(ast.NodeTransformer):
     # ----------------------------------------------------------------- while
 
     def visit_While(self, node):
-        if node.orelse or _loop_exits(node.body):
-            return self._python_loop(node, "a while loop with break, continue or else")
+        if not node.orelse and _loop_exits(node.body):
+            return self._block(self._without_exits(node))
+        if node.orelse:
+            return self._python_loop(node, "a while loop with an else clause")
         test = self.visit(node.test)
         body = self._block(node.body)
         if _has(body, (ast.Return,)):
@@ -384,6 +386,8 @@ class _Transformer(ast.NodeTransformer):
         is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
                     and not it.keywords and 1 <= len(it.args) <= 3
                     and not any(isinstance(a, ast.Starred) for a in it.args))
+        if is_range and not node.orelse and isinstance(node.target, ast.Name) and _loop_exits(node.body):
+            return self._block(self._without_exits(node))
         if not is_range or node.orelse or not isinstance(node.target, ast.Name) or _loop_exits(node.body):
             return self._python_loop(node, "")
         body = self._block(node.body)
@@ -401,6 +405,25 @@ class _Transformer(ast.NodeTransformer):
                 _const(node.lineno), _const(_effects(node.body)))),
         ]
         return self._located(stmts, node)
+
+    def _without_exits(self, node):
+        """A loop with ``break``/``continue`` as statements without them (AutoGraph's way): two
+        flags say the loop broke and the iteration continued; the statements after an exit
+        run under ``if not (broke or continued)``; a while loop tests ``not broke`` first, a
+        for loop's iterations after a break do nothing."""
+        self.counter += 1
+        brk, cont = f"break_{node.lineno}_{self.counter}__", f"continue_{node.lineno}_{self.counter}__"
+        body = [ast.Assign([_name(cont, store=True)], _const(False))] + _lower_exits(node.body, brk, cont)
+        if isinstance(node, ast.While):
+            loop = ast.While(ast.BoolOp(ast.And(), [ast.UnaryOp(ast.Not(), _name(brk)), node.test]), body, [])
+        else:
+            loop = ast.For(node.target, node.iter,
+                           [ast.If(ast.UnaryOp(ast.Not(), _name(brk)), body, [])], [], None)
+        stmts = [ast.Assign([_name(brk, store=True)], _const(False)), loop]
+        for s in stmts:
+            ast.copy_location(s, node)
+        _at_line(loop, node.lineno)
+        return stmts
 
     def _python_loop(self, node, why: str, body=None):
         """A loop kept as Python (its statements rewritten inside)."""
@@ -446,6 +469,30 @@ class _Transformer(ast.NodeTransformer):
 
     def visit_Lambda(self, node):
         return node  # expressions only; rewritten test expressions inside are left alone
+
+
+def _lower_exits(stmts, brk: str, cont: str):
+    """``stmts`` (a loop's body) with its ``break``/``continue`` (not those of loops inside)
+    made assignments of the flags ``brk``/``cont``, and what follows an exit guarded by them."""
+    out = []
+    for k, s in enumerate(stmts):
+        if isinstance(s, (ast.Break, ast.Continue)):
+            flag = brk if isinstance(s, ast.Break) else cont
+            out.append(ast.copy_location(ast.Assign([_name(flag, store=True)], _const(True)), s))
+            return out
+        if isinstance(s, ast.If) and _loop_exits([s]):
+            s.body, s.orelse = _lower_exits(s.body, brk, cont), _lower_exits(s.orelse, brk, cont)
+            out.append(s)
+            rest = stmts[k + 1:]
+            if rest:
+                go_on = ast.UnaryOp(ast.Not(), ast.BoolOp(ast.Or(), [_name(brk), _name(cont)]))
+                guard = ast.If(go_on, _lower_exits(rest, brk, cont), [])
+                ast.copy_location(guard, rest[0])
+                _at_line(guard, rest[0].lineno)
+                out.append(guard)
+            return out
+        out.append(s)
+    return out
 
 
 def _at_line(node, lineno: int) -> None:

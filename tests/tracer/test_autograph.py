@@ -310,3 +310,42 @@ def test_a_static_loop_whose_body_needs_a_python_index_runs_as_python(n):
     f = mlc.jit(forward_substitution)
     np.testing.assert_allclose(f(L, b), np.linalg.solve(L, b), rtol=1e-12)
     assert "for_loop" not in f.lower(L, b).graph.ops()
+
+
+def break_and_continue(x, n):
+    total = x * 0
+    for i in range(n):
+        if total.sum() > 20:
+            break
+        if i % 2 == 1:
+            continue
+        total = total + x * i
+    return total
+
+
+def grow_until(x):
+    k = 0
+    while True:
+        x = x * 1.5
+        k += 1
+        if x.sum() > 100:
+            break
+    return x, k
+
+
+@pytest.mark.parametrize("n", [0, 3, 7, 20])
+def test_break_and_continue_in_a_compiled_loop(n):
+    x = np.array([1.0, 2.0])
+    f = mlc.jit(break_and_continue)
+    np.testing.assert_allclose(f(x, np.int64(n)), break_and_continue(x, n))
+    assert f.lower(x, np.int64(n)).graph.ops().count("for_loop") == 1
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=SIZES)
+def test_while_true_with_a_break_on_a_traced_value(n):
+    x = _data(n)
+    got_x, got_k = mlc.jit(grow_until)(x)
+    want_x, want_k = grow_until(x)
+    np.testing.assert_allclose(got_x, want_x)
+    assert int(got_k) == want_k

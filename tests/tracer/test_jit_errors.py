@@ -29,15 +29,15 @@ def test_bool_of_traced_value_in_an_if():
     assert "mlc.numpy.where" in message and "static_argnums" in message
 
 
-def test_while_with_break_on_traced_value():
+def test_while_else_on_traced_value():
     def f(x):
         while x.max() > 1:  # marker-while
             x = x / 2
-            if x.min() < 0.1:
-                break
+        else:
+            x = x + 1
         return x
 
-    with pytest.raises(mlc.TraceError, match="(?s)break.*marker-while"):
+    with pytest.raises(mlc.TraceError, match="(?s)else clause.*marker-while"):
         mlc.jit(f)(X * 4)
 
 
