@@ -386,9 +386,9 @@ class _Transformer(ast.NodeTransformer):
         is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
                     and not it.keywords and 1 <= len(it.args) <= 3
                     and not any(isinstance(a, ast.Starred) for a in it.args))
-        if is_range and not node.orelse and isinstance(node.target, ast.Name) and _loop_exits(node.body):
+        if not node.orelse and isinstance(node.target, ast.Name) and _loop_exits(node.body):
             return self._block(self._without_exits(node))
-        if not is_range or node.orelse or not isinstance(node.target, ast.Name) or _loop_exits(node.body):
+        if node.orelse or not isinstance(node.target, ast.Name) or _loop_exits(node.body):
             return self._python_loop(node, "")
         body = self._block(node.body)
         if _has(body, (ast.Return,)):
@@ -397,13 +397,15 @@ class _Transformer(ast.NodeTransformer):
         names = [n for n in _assigned(body) if n != index]
         body_fn = self._fresh("for_body", node)
         self.changed = True
-        args = ast.Tuple([self.visit(a) for a in it.args], ast.Load())
-        stmts = [
-            _function(body_fn, [index, *names], body, _tuple(names)),
-            ast.Assign([_tuple(names, store=True)], _call(
-                "for_range", _name("range"), args, _name(body_fn), _values(names), _const(tuple(names)),
-                _const(node.lineno), _const(_effects(node.body)))),
-        ]
+        tail = (_name(body_fn), _values(names), _const(tuple(names)), _const(node.lineno),
+                _const(_effects(node.body)))
+        if is_range:  # range() of traced bounds: evaluated by the helper
+            loop = _call("for_range", _name("range"), ast.Tuple([self.visit(a) for a in it.args], ast.Load()),
+                         *tail)
+        else:  # over a traced array's first axis, or any Python iterable
+            loop = _call("for_iter", self.visit(it), *tail)
+        stmts = [_function(body_fn, [index, *names], body, _tuple(names)),
+                 ast.Assign([_tuple(names, store=True)], loop)]
         return self._located(stmts, node)
 
     def _without_exits(self, node):

@@ -23,7 +23,7 @@ from .source import describe_location, user_location
 from .trace import TraceContext
 from .tracer import Tracer
 
-__all__ = ["UNDEFINED", "values", "if_stmt", "while_stmt", "for_range", "python_test", "if_exp",
+__all__ = ["UNDEFINED", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "UNROLL"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
@@ -265,6 +265,21 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
                          "Python objects (a bare call such as list.append or print), which a "
                          "compiled loop would run once; compute arrays instead" + _where(lineno))
     return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno)
+
+
+def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool) -> tuple:
+    """``for item in iterable: body``: over a traced array of more than :data:`UNROLL` rows
+    (whose body has no effects on Python objects) one compiled loop, ``item`` the ``i``-th
+    row; else Python's loop."""
+    if _traced(iterable) and iterable.ndim and len(iterable) > UNROLL and not effects:
+        rows = iterable
+        try:
+            return _graph_for(0, len(rows), 1, lambda i, *v: body_fn(rows[i], *v), vals, names, lineno)
+        except (TraceError, ShapeError):
+            pass  # the body needs a Python value of the row (traced once per row instead)
+    for item in iterable:
+        vals = tuple(body_fn(item, *vals))
+    return vals
 
 
 def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int) -> tuple:

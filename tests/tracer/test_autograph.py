@@ -349,3 +349,19 @@ def test_while_true_with_a_break_on_a_traced_value(n):
     want_x, want_k = grow_until(x)
     np.testing.assert_allclose(got_x, want_x)
     assert int(got_k) == want_k
+
+
+def running_max(x):
+    acc = np.zeros(x.shape[1:], x.dtype)
+    for row in x:
+        acc = np.maximum(acc, row) + 0.5
+    return acc
+
+
+@settings(max_examples=6, deadline=None)
+@given(rows=st.sampled_from([1, 5, 9, 30]), cols=SIZES)
+def test_for_over_a_traced_arrays_rows(rows, cols):
+    x = _data(rows * cols).reshape(rows, cols)
+    f = mlc.jit(running_max)
+    np.testing.assert_allclose(f(x), running_max(x))
+    assert f.lower(x).graph.ops().count("for_loop") == (rows > 8)
