@@ -24,13 +24,14 @@ import numpy as np
 
 from ..errors import DTypeError, IRError, MLCError, ShapeError, TraceError
 from ..ir import dtype as dt
+from ..ir.control import CONTROL_OPS
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
 from .source import describe_location, user_location
 from .state import Box, View, view_of
 from .tracer import Tracer
 
-__all__ = ["TraceContext", "current_trace", "is_tracing", "MAX_ELEMENTS", "check_element_count", "CALL"]
+__all__ = ["control_flow_refusal", "TraceContext", "current_trace", "is_tracing", "MAX_ELEMENTS", "check_element_count", "CALL"]
 
 #: The most elements a traced array may hold. Loop variables and indices are int32
 #: (``dt.INDEX``); a schedule's fused loop over a larger array would overflow them.
@@ -85,6 +86,14 @@ def _same_contents(kept: np.ndarray, array: np.ndarray) -> bool:
     """Whether ``array`` still holds what ``kept`` copied (bit for bit: NaNs, -0.0)."""
     return (kept.shape == array.shape and kept.dtype == array.dtype
             and (kept.dtype.hasobject or kept.tobytes() == np.ascontiguousarray(array).tobytes()))
+
+
+def control_flow_refusal(op_name: str, loc) -> TraceError:
+    """The error of a transformation (grad, vjp, jvp, vmap) meeting a compiled loop or
+    conditional (:mod:`mlc.ir.control`), which has no derivative or batching rules yet."""
+    return TraceError(f"grad, vjp, jvp and vmap do not go through a compiled loop or conditional "
+                      f"({op_name}) yet; apply them inside the loop's body, or unroll a short loop"
+                      f"{describe_location(loc)}")
 
 
 class TraceContext:
@@ -241,6 +250,8 @@ class TraceContext:
                     "a traced value escaped its function — return it instead of storing it"
                     + describe_location(user_location(2)))
         attrs = attrs or {}
+        if op_name in CONTROL_OPS:  # replayed by a transformation (grad, vmap): no rules yet
+            raise control_flow_refusal(op_name, self.location or user_location(2))
         op = get_op(op_name)
         types = [a._atom.type for a in args]
         try:
