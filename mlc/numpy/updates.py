@@ -44,10 +44,10 @@ from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ..tracer.state import write
 from ..tracer.tracer import Tracer
-from ._api import emit
+from ._api import emit, numpy_function
 from .elementwise import astype, where
 
-__all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key"]
+__all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put"]
 
 
 def _where() -> str:
@@ -342,3 +342,80 @@ def _scatter(rows: Tracer, axis: int, flat, values: Tracer) -> Tracer:
     shape = (1,) * axis + (n,) + (1,) * (rows.ndim - axis - 1)
     hit = np.reshape(hit, shape) if isinstance(hit, np.ndarray) else emit("reshape", [hit], newshape=shape)
     return where(hit, gathered, rows)
+
+
+# ------------------------------------------------------------------ NumPy's writing functions
+
+def _writable(name: str, a) -> Tracer:
+    if not isinstance(a, Tracer) or a.weak:
+        raise TraceError(f"np.{name} writes into its first argument, which must be an array the traced function "
+                         f"can write (an argument, or an array it made), got {type(a).__name__}{_where()}")
+    return a
+
+
+@numpy_function("dst", "src", "where")
+def copyto(dst, src, casting="same_kind", where=True):
+    """``np.copyto(dst, src)``: ``src`` broadcast into ``dst`` where ``where`` holds, cast under
+    ``casting`` (NumPy's DTypeError where it forbids the cast)."""
+    target = _writable("copyto", dst)
+    value = as_tracer(src, target._ctx)
+    if value.weak:
+        _, value = as_tracers([target, value], target._ctx, op="copyto")
+    elif value.dtype != target.dtype and not np.can_cast(value.dtype, target.dtype, casting):
+        raise DTypeError(f"np.copyto: cannot cast array data from {value.dtype} to {target.dtype} according to the "
+                         f"rule {casting!r} (as NumPy); pass casting='unsafe' or cast src first{_where()}")
+    value = _fit(astype(value, target.dtype) if value.dtype != target.dtype else value, tuple(target.shape),
+                 Ellipsis)
+    if where is not True:
+        value = _where_values(where, value, target)
+    write(target, value, update_slice)
+
+
+def _where_values(mask, value, target):
+    m = as_tracer(mask, target._ctx)
+    if m.weak:
+        m = astype(m, "bool")
+    return emit("where", [m, value, Tracer(target._ctx, target._atom)])
+
+
+@numpy_function("a", "val")
+def fill_diagonal(a, val, wrap=False):
+    """``np.fill_diagonal(a, val)``: ``val`` (one value, or one per diagonal element) written on the
+    main diagonal of ``a`` (2-D, or with all sides equal); ``wrap`` continues it past a tall
+    matrix's square top, as NumPy does."""
+    target = _writable("fill_diagonal", a)
+    shape = tuple(target.shape)
+    if len(shape) < 2 or (len(shape) > 2 and len(set(shape)) != 1):
+        raise ShapeError(f"np.fill_diagonal: the array must be at least 2-d, and all its sides equal beyond 2-d; "
+                         f"got shape {shape}{_where()}")
+    if len(shape) == 2:
+        step, end = shape[1] + 1, None if wrap else shape[1] * shape[1]
+    else:
+        step, end = 1 + sum(shape[0] ** k for k in range(1, len(shape))), None
+    count = len(range(*slice(None, end, step).indices(math.prod(shape))))
+    value = as_tracer(val, target._ctx) if not isinstance(val, (bool, int, float, complex)) else val
+    if not isinstance(value, (bool, int, float, complex)) and value.size not in (1, count):
+        raise TraceError(f"np.fill_diagonal: {value.size} values for {count} diagonal elements; NumPy repeats "
+                         f"them, which is supported for one value or one per element{_where()}")
+    if not isinstance(value, (bool, int, float, complex)):
+        value = emit("reshape", [value], newshape=(value.size,)) if value.ndim != 1 else value
+    flat = target._ctx.emit("reshape", [target], {"newshape": (math.prod(shape),)})  # a view: writes go to a
+    setitem(flat, slice(None, end, step), value)
+
+
+@numpy_function("a", "ind", "v")
+def put(a, ind, v, mode="raise"):
+    """``np.put(a, ind, v)``: ``v`` written at the flat indices ``ind`` of ``a`` (``mode="raise"``,
+    NumPy's default: a constant index out of bounds is a ShapeError); one value, or one per index."""
+    target = _writable("put", a)
+    if mode != "raise":
+        raise TraceError(f"np.put(..., mode={mode!r}): only mode='raise' is supported while tracing; wrap or clip "
+                         f"the indices first (np.mod, np.clip){_where()}")
+    values_shape, indices_shape = np.shape(v), np.shape(ind)
+    if values_shape not in ((), (1,)) and math.prod(values_shape) != math.prod(indices_shape):
+        raise TraceError(f"np.put: values of shape {tuple(values_shape)} for indices of shape {tuple(indices_shape)}: "
+                         f"NumPy repeats values shorter than the indices; pass one value or one per index{_where()}")
+    if values_shape not in ((), (1,)) and tuple(values_shape) != tuple(indices_shape):
+        v = emit("reshape", [as_tracer(v, target._ctx)], newshape=tuple(indices_shape))
+    flat = target._ctx.emit("reshape", [target], {"newshape": (target.size,)})  # a view: writes go to a
+    setitem(flat, ind, v)

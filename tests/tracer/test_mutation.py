@@ -313,3 +313,29 @@ def test_arange_made_inside_indexes_as_a_constant():
         return x
     _same(g, _data((5,)))
     assert "equal" not in mlc.jit(g).trace(_data((5,))).graph.ops()  # the constant scatter: no search
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=SIDES, m=SIDES, seed=st.integers(0, 2**16))
+def test_numpy_writing_functions(n, m, seed):
+    def f(x, y):
+        np.copyto(x, y[0])                       # a row broadcast over x
+        np.copyto(y, 7.0, where=y > 0)
+        np.fill_diagonal(x, -1.0)
+        np.put(y, [0, -1], [3.0, 4.0])
+        return x.sum()
+    _same(f, _data((n, m), seed), _data((n, m), seed + 1))
+
+    def tall(x):
+        np.fill_diagonal(x, np.arange(min(x.shape), dtype=x.dtype) if x.shape[0] <= x.shape[1] else 5.0, wrap=True)
+        return x
+    _same(tall, _data((n, m), seed))
+
+
+def test_mlc_numpy_writing_functions_write_numpy_arrays_eagerly():
+    x, y = np.zeros((3, 3)), np.zeros((3, 3))
+    mlc.numpy.fill_diagonal(x, 2.0)
+    np.fill_diagonal(y, 2.0)
+    np.testing.assert_array_equal(x, y)
+    mlc.numpy.copyto(x, np.arange(3.0))
+    np.testing.assert_array_equal(x, np.broadcast_to(np.arange(3.0), (3, 3)))
