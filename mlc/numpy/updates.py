@@ -7,9 +7,11 @@ into the caller's array):
 
 - a basic index (ints, slices with any step, ``None``, ``...``): one
   ``update_slice`` op (the value broadcast to the indexed shape first);
-- a boolean mask (``s[s <= 0.1] = 1.0``): ``where(mask, value, x)``; the value
-  must broadcast to the masked elements' shape without their count (one value
-  per True element needs the count, which is known only when the function runs);
+- a boolean mask (``s[s <= 0.1] = 1.0``, ``x[:, m] = v``, with ``:`` and ``...``
+  beside it): ``where(mask, value, x)``; the value must broadcast to the masked
+  elements' shape without their count (one value per True element needs the
+  count, known only when the function runs). A constant mask (a NumPy array)
+  is the indices of its True elements, anywhere in the key;
 - integer index arrays (lists, NumPy or traced arrays, a traced int), one or
   several on adjacent axes, with slices around them: a scatter. Where an index
   repeats, the last value written wins, as in NumPy. A constant index is
@@ -97,7 +99,10 @@ def _assigned(base: Tracer, key, value) -> Tracer:
     items = key if isinstance(key, tuple) else (key,)
     mask = _mask(items)
     if mask is not None:
-        return _masked(base, mask, value)
+        return _masked(base, items, *mask, value)
+    if any(_is_bool_array(k) for k in items):  # constant masks among other indices: their True elements
+        items = tuple(part for k in items for part in (
+            np.nonzero(np.asarray(k)) if _is_bool_array(k) else (k,)))
     if any(_index_array(k) is not None for k in items):
         return _scattered(base, items, value)
     try:
@@ -156,36 +161,54 @@ def _is_bool_array(k) -> bool:
     return isinstance(k, list) and np.asarray(k).dtype == np.bool_
 
 
+def _whole_axis(k) -> bool:
+    return k is Ellipsis or (isinstance(k, slice) and k == slice(None))
+
+
 def _mask(items):
-    """The boolean mask of a key that is one (followed by nothing but ``:`` and ``...``)."""
-    if not items or not _is_bool_array(items[0]):
-        if any(_is_bool_array(k) for k in items):
-            raise TraceError(f"x[{index_text(items)}] = ...: a boolean mask is supported as the first (or only) "
-                             f"index; index the other axes first, or write np.where(mask, value, x){_where()}")
+    """(position, mask) of the one boolean mask of a key whose other entries are ``:`` and ``...``,
+    or None for a key without a mask. A constant mask elsewhere is left to the caller (its True
+    elements' indices, :func:`_assigned`); any other mixture is a TraceError."""
+    masks = [n for n, k in enumerate(items) if _is_bool_array(k)]
+    if not masks:
         return None
-    if any(not (k is Ellipsis or (isinstance(k, slice) and k == slice(None))) for k in items[1:]):
-        raise TraceError(f"x[mask, ...] = ...: only ':' and '...' may follow a boolean mask while tracing; "
-                         f"write np.where(mask, value, x){_where()}")
-    return items[0]
+    if len(masks) > 1 or any(not _whole_axis(k) for n, k in enumerate(items) if n != masks[0]):
+        if all(not isinstance(items[n], Tracer) for n in masks):
+            return None
+        raise TraceError(f"x[{index_text(items)}] = ...: a traced boolean mask is supported with only ':' and '...' "
+                         f"beside it while tracing; index the other axes first, or write np.where(mask, value, x)"
+                         f"{_where()}")
+    return masks[0], items[masks[0]]
 
 
-def _masked(base: Tracer, mask, value) -> Tracer:
+def _masked(base: Tracer, items, position: int, mask, value) -> Tracer:
+    """``base[items] = value``, ``items[position]`` a boolean mask and the rest ``:`` and ``...``:
+    ``where(mask, value, base)``, the mask's axes where it stands."""
     m = as_tracer(mask, base._ctx)
-    if tuple(m.shape) != tuple(base.shape[:m.ndim]):
-        raise ShapeError(f"x[mask] = ...: the mask's shape {tuple(m.shape)} does not match the array's "
-                         f"leading axes {tuple(base.shape[:m.ndim])} (NumPy's IndexError){_where()}")
-    rest = tuple(base.shape[m.ndim:])
+    width = base.ndim - sum(m.ndim if n == position else 1 for n, k in enumerate(items) if k is not Ellipsis)
+    before = sum(width if k is Ellipsis else 1 for k in items[:position])  # the axes before the mask's
+    axes = tuple(base.shape[before:before + m.ndim])
+    if tuple(m.shape) != axes or before + m.ndim > base.ndim:
+        raise ShapeError(f"x[{index_text(items)}] = ...: the mask's shape {tuple(m.shape)} does not match the "
+                         f"array's axes {axes} it indexes (NumPy's IndexError){_where()}")
+    lead, rest = tuple(base.shape[:before]), tuple(base.shape[before + m.ndim:])
     v = _cast(base, value)
-    if v.ndim > len(rest) and not (v.ndim == len(rest) + 1 and v.shape[0] == 1):
+    full = len(lead) + 1 + len(rest)
+    if v.ndim > len(rest) and (v.ndim > full or v.shape[v.ndim - len(rest) - 1] != 1):
         if not isinstance(mask, Tracer):  # a constant mask: its True elements are known now
-            return _scattered(base, np.nonzero(np.asarray(mask)), v)
+            return _scattered(base, items[:position] + tuple(np.nonzero(np.asarray(mask))) + items[position + 1:], v)
         raise TraceError(f"x[mask] = values of shape {tuple(v.shape)}: one value per True element needs the "
                          f"count of True elements, known only when the function runs; assign a value of "
                          f"shape {rest} (or a scalar), or write np.where(mask, values, x) with values of "
                          f"x's shape{_where()}")
-    v = _fit(v, rest, mask)
-    if rest:
-        m = emit("reshape", [m], newshape=tuple(m.shape) + (1,) * len(rest))
+    if v.ndim > len(rest):  # the values' axis of the True elements has size 1: each mask axis 1
+        v = emit("reshape", [v], newshape=(1,) * (full - v.ndim) + tuple(v.shape))
+        v = _fit(v, lead + (1,) + rest, items)
+        v = emit("reshape", [v], newshape=lead + (1,) * m.ndim + rest)
+    else:
+        v = _fit(v, rest, items)
+    m = emit("reshape", [m], newshape=(1,) * len(lead) + tuple(m.shape) + (1,) * len(rest)) \
+        if lead or rest else m
     return where(m, v, base)
 
 

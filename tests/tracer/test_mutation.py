@@ -339,3 +339,16 @@ def test_mlc_numpy_writing_functions_write_numpy_arrays_eagerly():
     np.testing.assert_array_equal(x, y)
     mlc.numpy.copyto(x, np.arange(3.0))
     np.testing.assert_array_equal(x, np.broadcast_to(np.arange(3.0), (3, 3)))
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=SIDES, m=SIDES, k=st.integers(1, 3), seed=st.integers(0, 2**16), data=st.data())
+def test_masks_beside_slices(n, m, k, seed, data):
+    cmask = np.array(data.draw(st.lists(st.booleans(), min_size=m, max_size=m)))
+
+    def f(x, y):
+        x[:, y[0, :, 0] > 0] = -1.0          # a traced mask on the middle axis
+        x[..., y[0, 0] < 0] = y[:, :1, :1]  # a value per row of the leading axis, broadcast
+        x[1:, cmask, 0] = 9.0                # a constant mask beside a slice and an int
+        return x
+    _same(f, _data((n, m, k), seed), _data((n, m, k), seed + 1))
