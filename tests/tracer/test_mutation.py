@@ -352,3 +352,29 @@ def test_masks_beside_slices(n, m, k, seed, data):
         x[1:, cmask, 0] = 9.0                # a constant mask beside a slice and an int
         return x
     _same(f, _data((n, m, k), seed), _data((n, m, k), seed + 1))
+
+
+def _chain(x):
+    y = x * 1.0
+    y[1:] = y[1:] * y[:-1]
+    y[0] = 3.0
+    return y.sum()
+
+
+def _scatter_row(x):
+    y = np.zeros(3)
+    y[0] = x.sum()
+    y[[2, 2]] = x[:2]
+    return y
+
+
+def test_writes_under_grad_and_vmap():
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(mlc.grad(_chain)(x), [x[1], x[0] + x[2], x[1]])
+    xs = _data((3, 2))
+    np.testing.assert_allclose(mlc.vmap(_scatter_row)(xs), np.stack([_scatter_row(r) for r in xs]))
+
+
+def test_a_transformed_function_writing_its_argument_is_refused():
+    with pytest.raises(TraceError, match="writes into one of its arguments"):
+        mlc.grad(lambda x: (x.__iadd__(1.0), x.sum())[1])(np.ones(3))
