@@ -49,7 +49,8 @@ from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
 
-__all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put"]
+__all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put", "index_array",
+           "is_bool_array"]
 
 
 def _where() -> str:
@@ -100,10 +101,10 @@ def _assigned(base: Tracer, key, value) -> Tracer:
     mask = _mask(items)
     if mask is not None:
         return _masked(base, items, *mask, value)
-    if any(_is_bool_array(k) for k in items):  # constant masks among other indices: their True elements
+    if any(is_bool_array(k) for k in items):  # constant masks among other indices: their True elements
         items = tuple(part for k in items for part in (
-            np.nonzero(np.asarray(k)) if _is_bool_array(k) else (k,)))
-    if any(_index_array(k) is not None for k in items):
+            np.nonzero(np.asarray(k)) if is_bool_array(k) else (k,)))
+    if any(index_array(k) is not None for k in items):
         return _scattered(base, items, value)
     try:
         starts, stops, steps, shape = plan_getitem(base.shape, key)
@@ -153,7 +154,8 @@ def _fit(v: Tracer, shape: tuple, key) -> Tracer:
 
 # ------------------------------------------------------------------ masks
 
-def _is_bool_array(k) -> bool:
+def is_bool_array(k) -> bool:
+    """Whether ``k`` is a boolean mask (a bool ndarray, list or traced array)."""
     if isinstance(k, Tracer):
         return k.dtype == np.bool_
     if isinstance(k, np.ndarray):
@@ -169,7 +171,7 @@ def _mask(items):
     """(position, mask) of the one boolean mask of a key whose other entries are ``:`` and ``...``,
     or None for a key without a mask. A constant mask elsewhere is left to the caller (its True
     elements' indices, :func:`_assigned`); any other mixture is a TraceError."""
-    masks = [n for n, k in enumerate(items) if _is_bool_array(k)]
+    masks = [n for n, k in enumerate(items) if is_bool_array(k)]
     if not masks:
         return None
     if len(masks) > 1 or any(not _whole_axis(k) for n, k in enumerate(items) if n != masks[0]):
@@ -229,7 +231,7 @@ def concrete_key(key):
     return tuple(out) if isinstance(key, tuple) else out[0]
 
 
-def _index_array(k):
+def index_array(k):
     """``k`` as an integer index (an int ndarray, or a traced int array or scalar), else None."""
     if isinstance(k, Tracer):
         return k if k.dtype.kind in "iu" else None
@@ -276,7 +278,7 @@ class _Advanced:
         part = base if self.whole else emit("slice", [base], starts=self.starts, stops=self.stops, steps=self.steps)
         self.part = part
         sizes = tuple(part.shape[self.first:self.first + count])
-        indices = [_index_array(items[n]) if _index_array(items[n]) is not None else np.asarray(items[n])
+        indices = [index_array(items[n]) if index_array(items[n]) is not None else np.asarray(items[n])
                    for n in advanced]
         for k in indices:
             if not isinstance(k, Tracer) and k.dtype.kind not in "iu":
