@@ -15,8 +15,9 @@ into the caller's array):
 - integer index arrays (lists, NumPy or traced arrays, a traced int), one or
   several on adjacent axes, with slices around them: a scatter. Where an index
   repeats, the last value written wins, as in NumPy. A constant index is
-  checked (NumPy's IndexError, as a ShapeError); a traced one out of bounds
-  writes nothing.
+  checked (NumPy's IndexError, as a ShapeError); a traced one out of bounds is a
+  BoundsError (an IndexError) when the function runs, before any argument is
+  written back.
 
 Values are cast to the array's dtype as NumPy's item assignment casts them
 (unsafely: ``a_int[0] = 1.7`` stores 1), and a Python int out of the dtype's
@@ -45,6 +46,7 @@ from ..ops.library.shape import _slice_signature, index_text, plan_getitem
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ..tracer.state import write
+from ..tracer.trace import BOUNDS
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
@@ -264,7 +266,7 @@ class _Advanced:
     slice of the other axes (``part``), the adjacent axes from ``first`` merged into one that the
     flat index ``flat`` (1-D) reads, and the shape of the indices broadcast (``index_shape``)."""
 
-    def __init__(self, base: Tracer, key):
+    def __init__(self, base: Tracer, key, checked: bool = False):
         items = _expanded(key if isinstance(key, tuple) else (key,), base.ndim, key)
         advanced = [n for n, k in enumerate(items) if not isinstance(k, slice)]
         if advanced != list(range(advanced[0], advanced[-1] + 1)):
@@ -290,7 +292,7 @@ class _Advanced:
             raise ShapeError(f"x[{index_text(key)}]: shape mismatch: indexing arrays could not be broadcast "
                              f"together with shapes {' '.join(str(tuple(k.shape)) for k in indices)}{_where()}") from None
         self.before, self.after = tuple(part.shape[:self.first]), tuple(part.shape[self.first + count:])
-        self.flat = _flat_index(indices, sizes, self.index_shape, key, base._ctx)
+        self.flat = _flat_index(indices, sizes, self.index_shape, key, base._ctx, checked)
         self.count = int(np.prod(self.index_shape, dtype=np.int64))
         merged = math.prod(sizes)
         self.rows = part if count == 1 else emit("reshape", [part], newshape=self.before + (merged,) + self.after)
@@ -312,7 +314,7 @@ def gathered(base: Tracer, key) -> Tracer:
 def _scattered(base: Tracer, items: tuple, value) -> Tracer:
     """``base[items] = value`` where ``items`` holds integer index arrays (and ints) on adjacent
     axes and slices elsewhere."""
-    plan = _Advanced(base, items)
+    plan = _Advanced(base, items, checked=True)
     v = _fit(_cast(base, value), plan.shape, items)
     flat_shape = plan.before + (plan.count,) + plan.after
     vals = v if tuple(v.shape) == flat_shape else emit("reshape", [v], newshape=flat_shape)
@@ -323,7 +325,7 @@ def _scattered(base: Tracer, items: tuple, value) -> Tracer:
     return new if plan.whole else update_slice(base, new, plan.starts, plan.stops, plan.steps)
 
 
-def _flat_index(indices, sizes, index_shape, key, ctx):
+def _flat_index(indices, sizes, index_shape, key, ctx, checked: bool = False):
     """The indices into the adjacent axes of ``sizes`` as one flat (row-major) index of the
     merged axis, a 1-D int64 array (a NumPy array when every index is constant: checked)."""
     if all(not isinstance(k, Tracer) for k in indices):
@@ -337,19 +339,26 @@ def _flat_index(indices, sizes, index_shape, key, ctx):
         return np.ravel_multi_index(wrapped, sizes).reshape(-1) if wrapped[0].size else np.zeros(0, np.int64)
     flat = None
     stride = 1
+    bad = None
     for k, n in reversed(list(zip(indices, sizes))):
         t = astype(as_tracer(k, ctx), "int64")
+        if isinstance(k, Tracer):  # checked when the function runs, as NumPy checks it
+            out = emit("sum", [astype((t < -n) | (t >= n), "int64")])
+            bad = out if bad is None else bad + out
         t = where(t < 0, t + n, t)
         term = t * stride if stride != 1 else t
         flat = term if flat is None else flat + term
         stride *= n
+    if bad is not None and checked:
+        ctx.check_range(bad, BOUNDS, _where())
     flat = emit("broadcast_to", [flat], shape=tuple(index_shape)) if tuple(flat.shape) != tuple(index_shape) else flat
     return emit("reshape", [flat], newshape=(-1,)) if flat.ndim != 1 else flat
 
 
 def _scatter(rows: Tracer, axis: int, flat, values: Tracer) -> Tracer:
     """``rows`` with ``values[..., j, ...]`` written at ``rows[..., flat[j], ...]`` along ``axis``,
-    the last ``j`` winning where an index repeats; indices outside the axis write nothing."""
+    the last ``j`` winning where an index repeats; indices outside the axis write nothing (the
+    trace checks them: :func:`_flat_index`)."""
     n, m = rows.shape[axis], values.shape[axis]
     if m == 0:
         return rows

@@ -241,6 +241,20 @@ def test_the_same_array_passed_twice_is_one_array():
     assert jitted.trace_count == 2
 
 
+def test_a_traced_index_out_of_bounds_is_an_index_error_before_the_write_back():
+    def f(x, i):
+        x[0] = 5.0
+        x[i] = 1.0
+    x = np.zeros(3)
+    jitted = mlc.jit(f)
+    jitted(x, np.int64(-3))
+    np.testing.assert_array_equal(x, [1.0, 0.0, 0.0])
+    for bad in (3, -4):
+        with pytest.raises(IndexError, match=r"1 traced index\(es\) out of bounds.*\n  at File.*x\[i\] = 1\.0"):
+            jitted(x, np.int64(bad))
+        np.testing.assert_array_equal(x, [1.0, 0.0, 0.0])  # unchanged, as NumPy leaves it
+
+
 def test_overlapping_arguments_written_are_refused():
     a = np.zeros(5)
     with pytest.raises(WriteError, match="overlap in memory"):
