@@ -392,3 +392,12 @@ def test_writes_under_grad_and_vmap():
 def test_a_transformed_function_writing_its_argument_is_refused():
     with pytest.raises(TraceError, match="writes into one of its arguments"):
         mlc.grad(lambda x: (x.__iadd__(1.0), x.sum())[1])(np.ones(3))
+
+
+@pytest.mark.parametrize("options", [{"target": "cuda-emulator"}, {"target": "reference"},
+                                     {"dynamic": [("data", 0)]}], ids=["cuda-emulator", "reference", "dynamic"])
+def test_write_back_on_other_targets_and_dynamic_axes(options):
+    jitted = mlc.jit(standardize, **options)
+    for n in (1, 4):
+        data = _data((n, 3), n)
+        _same(standardize, data, jitted=jitted)
