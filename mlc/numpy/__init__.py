@@ -32,6 +32,7 @@ from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, ma
                          std, sum, var)
 from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
+from .updates import copyto, fill_diagonal, put  # noqa: F401
 from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
 from . import methods as _methods
 from ..tracer import numpy_creation as _numpy_creation
@@ -55,6 +56,8 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "split", "squeeze", "stack", "swapaxes", "tile", "trace", "transpose", "unstack",
     # sorting, searching, indexing, sets
     "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis", "unique_all",
+    # writes
+    "copyto", "fill_diagonal", "put",
     "unique_counts", "unique_inverse", "unique_values",
 ]
 

@@ -32,7 +32,7 @@ from .elementwise import astype
 from .loops import CASTINGS, is_object_operand, object_comparison, refuse_out
 from .diagonals import diagonal, trace
 from .shapes import getitem, reshape, transpose
-from .updates import assign, setitem
+from .updates import assign, put, setitem
 
 __all__ = ["attach"]
 
@@ -56,19 +56,8 @@ def _fill(self, value):
 
 
 def _put(self, indices, values, mode="raise"):
-    """``x.put(indices, values)``: ``values`` written at the flat ``indices`` (``mode="raise"``,
-    NumPy's default: a constant index out of bounds is a ShapeError)."""
-    if mode != "raise":
-        raise TraceError(f"x.put(..., mode={mode!r}): only mode='raise' is supported while tracing; wrap or clip "
-                         f"the indices first (np.mod, np.clip){describe_location(user_location())}")
-    values_shape = np.shape(values)
-    indices_shape = np.shape(indices)
-    if values_shape not in ((), (1,)) and tuple(values_shape) != tuple(indices_shape):
-        raise TraceError(f"x.put: values of shape {tuple(values_shape)} for indices of shape {tuple(indices_shape)}: "
-                         f"NumPy repeats values shorter than the indices; pass one value or one per index"
-                         f"{describe_location(user_location())}")
-    flat = reshape(self, (-1,))  # a view: the write goes through to x
-    setitem(flat, indices, values)
+    """``x.put(indices, values)`` (:func:`mlc.numpy.put`)."""
+    put(self, indices, values, mode)
 
 
 def _reshape(self, *shape, order="C"):

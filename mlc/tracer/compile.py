@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..driver import build, main_entry
-from ..errors import DTypeError, ShapeError
+from ..errors import BoundsError, DTypeError, ShapeError
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
@@ -25,7 +25,7 @@ from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
-from .trace import EXPONENT
+from .trace import BOUNDS, EXPONENT
 from .writeback import AliasMismatch, alias_pattern, write_back
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
@@ -33,13 +33,19 @@ __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "no
 
 class RangeCheck(NamedTuple):
     """A traced Python int the run must find within ``dtype``'s range; ``op`` converts it
-    (``TraceContext.check_range``); ``dtype`` :data:`~.trace.EXPONENT`: the int is the exponent
+    (``TraceContext.check_range``); ``dtype`` :data:`~.trace.BOUNDS`: the int counts traced
+    indices out of bounds, and ``op`` is the line of the item assignment; :data:`~.trace.EXPONENT`: the int is the exponent
     of an integer power, which must not be negative. The error names the user's line of the call."""
     dtype: str
     op: str
 
     def verify(self, value: np.ndarray) -> None:
         v = int(value)
+        if self.dtype == BOUNDS:
+            if v:
+                raise BoundsError(f"item assignment: {v} traced index(es) out of bounds when the function ran "
+                                  f"(NumPy raises IndexError); no argument was written{self.op}")
+            return
         if self.dtype == EXPONENT:
             if v < 0:
                 raise ShapeError(f"{self.op}: integers to negative integer powers are not allowed, as in "
@@ -125,8 +131,8 @@ class CompiledFunction:
     @staticmethod
     def _runner(run, order, out_tree, checks, copies=(), writes=(), aliases=None):
         """``run`` (main's outputs) made to return the output pytree; the last ``len(writes)``
-        outputs are written into the arguments at ``writes``, then dropped, the ``len(checks)``
-        before them verified, then dropped; the outputs at ``copies`` (:func:`merged_outputs`)
+        outputs are written into the arguments at ``writes`` (once the ``len(checks)`` before
+        them are verified), then dropped, and those verified, then dropped; the outputs at ``copies`` (:func:`merged_outputs`)
         are copies."""
         if order != tuple(range(len(order))) or copies:  # a value returned twice, one array each time
             main_run = run
@@ -146,6 +152,8 @@ class CompiledFunction:
                     raise AliasMismatch(pattern)
                 outs = written(leaves)
                 n = len(outs) - len(writes)
+                for check, value in zip(checks, outs[n - len(checks):n]):  # before the caller's arrays change
+                    check.verify(value)
                 for k, value in zip(writes, outs[n:]):
                     write_back(leaves[k], value)
                 return outs[:n]

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from ..errors import TraceError
 
-__all__ = ["Box", "View", "written_inputs", "undo_view", "WRITABLE_VIEWS"]
+__all__ = ["Box", "View", "write", "view_of", "written_inputs", "undo_view", "WRITABLE_VIEWS"]
 
 #: View ops whose result may be written, each with the op that puts a new value of the view
 #: back into the array it was taken from (see :func:`undo_view`).
@@ -41,13 +41,12 @@ WRITABLE_VIEWS = frozenset({"slice", "reshape", "transpose", "moveaxis", "expand
 class Box:
     """One array that may be written: its current value (a graph atom) and a version count.
 
-    ``input`` is the graph input it started as (an argument of the jitted function), else
-    None; ``readonly`` None or why a write is refused."""
+    ``input`` is the graph input it started as (an argument of the jitted function), else None."""
 
-    __slots__ = ("ctx", "atom", "version", "input", "readonly")
+    __slots__ = ("ctx", "atom", "version", "input")
 
-    def __init__(self, ctx, atom, input=None, readonly: str | None = None):  # noqa: A002
-        self.ctx, self.atom, self.version, self.input, self.readonly = ctx, atom, 0, input, readonly
+    def __init__(self, ctx, atom, input=None):  # noqa: A002 - the graph's word
+        self.ctx, self.atom, self.version, self.input = ctx, atom, 0, input
 
     def set(self, atom) -> None:
         self.atom = atom
@@ -87,12 +86,16 @@ def _derive(box: Box, path):
     return value
 
 
+def _read_only(op: str) -> TraceError:
+    return TraceError(f"cannot write into the result of {op}: NumPy's {op} returns a read-only view "
+                      "(or a copy); write into the array it was taken from, or copy it first (x.copy())")
+
+
 def undo_view(op: str, attrs: dict, parent, value, update_slice):
     """``parent`` (a Tracer) with its view ``op(parent, **attrs)`` replaced by ``value``, the
     view's new value. ``update_slice(parent, value, starts, stops, steps)`` writes a slice."""
     if op not in WRITABLE_VIEWS:
-        raise TraceError(f"cannot write into the result of {op}: NumPy's {op} returns a read-only view "
-                         "(or a copy); write into the array it was taken from, or copy it first (x.copy())")
+        raise _read_only(op)
     ctx = parent._ctx
     if op == "slice":
         return update_slice(parent, value, attrs["starts"], attrs["stops"], attrs["steps"])
@@ -119,11 +122,9 @@ def write(tracer, value, update_slice) -> None:
         tracer._value = value._atom
         return
     box = view.box
-    if box.readonly:
-        raise TraceError(box.readonly)
     for op, _ in view.path:
         if op not in WRITABLE_VIEWS:
-            undo_view(op, {}, None, None, None)  # says why
+            raise _read_only(op)
     new = value._atom
     parents = [_plain(box, box.atom)]
     for op, attrs in view.path[:-1]:

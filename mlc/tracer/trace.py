@@ -73,6 +73,9 @@ def is_tracing() -> bool:
 #: ``check_range``'s dtype for an integer power's exponent: it must not be negative.
 EXPONENT = "exponent"
 
+#: ``check_range``'s dtype for a count of traced indices out of bounds: it must be 0.
+BOUNDS = "bounds"
+
 #: The op of a binding that calls a traced function with derivative rules of its own
 #: (:meth:`TraceContext.emit_call`); no registry op has this name.
 CALL = "call"

@@ -91,6 +91,25 @@ class Tracer:
         ref = self._ref
         return self._value if ref is None else ref.read()
 
+    @_atom.setter
+    def _atom(self, atom):
+        """A new value for an array nothing else shares (see :attr:`shares`); a shared one is
+        written through its views with ``mlc.numpy.updates.assign``."""
+        if self._ref is not None:
+            raise TraceError(f"internal: {self!r} shares its memory ({self.shares}); write it with "
+                             "mlc.numpy.updates.assign, which writes through to the arrays sharing it")
+        self._value = atom
+
+    @property
+    def shares(self) -> str | None:
+        """None, or why a write into this array changes another one too, as in NumPy: ``"input"``
+        (it is an argument of the jitted function: the caller's array) or ``"view"`` (it is a
+        view, or an array a view was taken of)."""
+        ref = self._ref
+        if ref is None:
+            return None
+        return "input" if not ref.path and ref.box.input is not None else "view"
+
     def fresh(self) -> Tracer:
         """The same value as a new array object (what NumPy's copies are): a write into it
         leaves ``self`` alone."""

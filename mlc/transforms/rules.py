@@ -102,7 +102,7 @@ def composite_graph(fn, types, attrs: dict, name: str):
     types = [t if isinstance(t, TensorType) else TensorType(tuple(t.shape), np.dtype(t.dtype).name) for t in types]
     leaves, treedef = flatten(tuple(np.zeros(()) for _ in types))
     graph, out_tree, captured = trace_function(lambda *xs: fn(*xs, **attrs), leaves, treedef, name,
-                                               types=[(t, False) for t in types])
+                                               types=[(t, False) for t in types], user=fn)
     if captured:
         raise RuleError(f"op {name}: its composite definition uses a traced value that is not its operand")
     return graph, out_tree

@@ -241,6 +241,20 @@ def test_the_same_array_passed_twice_is_one_array():
     assert jitted.trace_count == 2
 
 
+def test_a_traced_index_out_of_bounds_is_an_index_error_before_the_write_back():
+    def f(x, i):
+        x[0] = 5.0
+        x[i] = 1.0
+    x = np.zeros(3)
+    jitted = mlc.jit(f)
+    jitted(x, np.int64(-3))
+    np.testing.assert_array_equal(x, [1.0, 0.0, 0.0])
+    for bad in (3, -4):
+        with pytest.raises(IndexError, match=r"1 traced index\(es\) out of bounds.*\n  at File.*x\[i\] = 1\.0"):
+            jitted(x, np.int64(bad))
+        np.testing.assert_array_equal(x, [1.0, 0.0, 0.0])  # unchanged, as NumPy leaves it
+
+
 def test_overlapping_arguments_written_are_refused():
     a = np.zeros(5)
     with pytest.raises(WriteError, match="overlap in memory"):
@@ -313,3 +327,77 @@ def test_arange_made_inside_indexes_as_a_constant():
         return x
     _same(g, _data((5,)))
     assert "equal" not in mlc.jit(g).trace(_data((5,))).graph.ops()  # the constant scatter: no search
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=SIDES, m=SIDES, seed=st.integers(0, 2**16))
+def test_numpy_writing_functions(n, m, seed):
+    def f(x, y):
+        np.copyto(x, y[0])                       # a row broadcast over x
+        np.copyto(y, 7.0, where=y > 0)
+        np.fill_diagonal(x, -1.0)
+        np.put(y, [0, -1], [3.0, 4.0])
+        return x.sum()
+    _same(f, _data((n, m), seed), _data((n, m), seed + 1))
+
+    def tall(x):
+        np.fill_diagonal(x, np.arange(min(x.shape), dtype=x.dtype) if x.shape[0] <= x.shape[1] else 5.0, wrap=True)
+        return x
+    _same(tall, _data((n, m), seed))
+
+
+def test_mlc_numpy_writing_functions_write_numpy_arrays_eagerly():
+    x, y = np.zeros((3, 3)), np.zeros((3, 3))
+    mlc.numpy.fill_diagonal(x, 2.0)
+    np.fill_diagonal(y, 2.0)
+    np.testing.assert_array_equal(x, y)
+    mlc.numpy.copyto(x, np.arange(3.0))
+    np.testing.assert_array_equal(x, np.broadcast_to(np.arange(3.0), (3, 3)))
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=SIDES, m=SIDES, k=st.integers(1, 3), seed=st.integers(0, 2**16), data=st.data())
+def test_masks_beside_slices(n, m, k, seed, data):
+    cmask = np.array(data.draw(st.lists(st.booleans(), min_size=m, max_size=m)))
+
+    def f(x, y):
+        x[:, y[0, :, 0] > 0] = -1.0          # a traced mask on the middle axis
+        x[..., y[0, 0] < 0] = y[:, :1, :1]  # a value per row of the leading axis, broadcast
+        x[1:, cmask, 0] = 9.0                # a constant mask beside a slice and an int
+        return x
+    _same(f, _data((n, m, k), seed), _data((n, m, k), seed + 1))
+
+
+def _chain(x):
+    y = x * 1.0
+    y[1:] = y[1:] * y[:-1]
+    y[0] = 3.0
+    return y.sum()
+
+
+def _scatter_row(x):
+    y = np.zeros(3)
+    y[0] = x.sum()
+    y[[2, 2]] = x[:2]
+    return y
+
+
+def test_writes_under_grad_and_vmap():
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(mlc.grad(_chain)(x), [x[1], x[0] + x[2], x[1]])
+    xs = _data((3, 2))
+    np.testing.assert_allclose(mlc.vmap(_scatter_row)(xs), np.stack([_scatter_row(r) for r in xs]))
+
+
+def test_a_transformed_function_writing_its_argument_is_refused():
+    with pytest.raises(TraceError, match="writes into one of its arguments"):
+        mlc.grad(lambda x: (x.__iadd__(1.0), x.sum())[1])(np.ones(3))
+
+
+@pytest.mark.parametrize("options", [{"target": "cuda-emulator"}, {"target": "reference"},
+                                     {"dynamic": [("data", 0)]}], ids=["cuda-emulator", "reference", "dynamic"])
+def test_write_back_on_other_targets_and_dynamic_axes(options):
+    jitted = mlc.jit(standardize, **options)
+    for n in (1, 4):
+        data = _data((n, 3), n)
+        _same(standardize, data, jitted=jitted)
