@@ -268,11 +268,14 @@ def _tuple(names, store: bool = False) -> ast.Tuple:
     return ast.Tuple([_name(n, store) for n in names], ast.Store() if store else ast.Load())
 
 
+def _thunk(expr) -> ast.Lambda:
+    """``lambda: expr``."""
+    return ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]), expr)
+
+
 def _values(names) -> ast.Call:
     """``ag__.values(lambda: a, lambda: b)``: the names' values, UNDEFINED where unbound."""
-    lambdas = [ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]),
-                          _name(n)) for n in names]
-    return _call("values", *lambdas)
+    return _call("values", *[_thunk(_name(n)) for n in names])
 
 
 def _function(name: str, params, body, returns) -> ast.FunctionDef:
@@ -441,18 +444,14 @@ class _Transformer(ast.NodeTransformer):
     def visit_IfExp(self, node):
         self.generic_visit(node)
         self.changed = True
-        thunk = lambda e: ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],  # noqa: E731
-                                                   defaults=[]), e)
-        return ast.copy_location(_call("if_exp", node.test, thunk(node.body), thunk(node.orelse),
+        return ast.copy_location(_call("if_exp", node.test, _thunk(node.body), _thunk(node.orelse),
                                        _const(node.lineno)), node)
 
     def visit_BoolOp(self, node):
         self.generic_visit(node)
         self.changed = True
-        thunks = [ast.Lambda(ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[]), v)
-                  for v in node.values[1:]]
         return ast.copy_location(_call("and_" if isinstance(node.op, ast.And) else "or_", node.values[0],
-                                       *thunks), node)
+                                       *[_thunk(v) for v in node.values[1:]]), node)
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
@@ -513,15 +512,14 @@ def _at_line(node, lineno: int) -> None:
 
 
 def _set_return(stmts):
-    """A block that ends in ``return v`` (or an if whose branches all do) with each such
-    return made ``retval__ = v``."""
+    """A (rewritten) block that ends in ``return v`` with that return made ``ag__retval = v``
+    (a rewritten if whose branches both return ends in ``return ag__retval``: the assignment
+    it becomes is a no-op)."""
     out = list(stmts)
     last = out[-1]
     if isinstance(last, ast.Return):
         out[-1] = ast.copy_location(ast.Assign([_name("ag__retval", store=True)],
                                                last.value if last.value is not None else _const(None)), last)
-    elif isinstance(last, list):  # a rewritten if: its final return reads retval__, already set
-        pass
     return out
 
 
