@@ -53,10 +53,11 @@ import textwrap
 import types
 
 from . import autograph_runtime
+from .autograph_analysis import HELPER as _HELPER
+from .autograph_analysis import assigned, ends_with_return, has_effects, has_node, loop_exits
 
 __all__ = ["convert", "converted_source"]
 
-_HELPER = "ag__"
 
 
 def convert(fn):
@@ -148,107 +149,6 @@ def _compile(fn):
     return factory, list(fn.__code__.co_freevars)
 
 
-# --------------------------------------------------------------------------- analysis
-
-
-class _Assigned(ast.NodeVisitor):
-    """The names a block assigns (its own scope: not inside nested functions, lambdas and
-    comprehensions), in order of first assignment. A name written in place (``x[i] = v``,
-    ``x += v``) counts: its array gets a new version."""
-
-    def __init__(self):
-        self.names: dict[str, None] = {}
-
-    def visit_Name(self, node):
-        if isinstance(node.ctx, (ast.Store, ast.Del)):
-            self.names.setdefault(node.id, None)
-
-    def visit_Subscript(self, node):
-        if isinstance(node.ctx, ast.Store):
-            base = node.value
-            while isinstance(base, (ast.Subscript, ast.Attribute)):
-                base = base.value
-            if isinstance(base, ast.Name):
-                self.names.setdefault(base.id, None)
-        self.generic_visit(node)
-
-    def visit_FunctionDef(self, node):
-        self.names.setdefault(node.name, None)
-
-    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
-
-    def visit_Lambda(self, node):
-        pass
-
-    def visit_ListComp(self, node):
-        pass
-
-    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp
-
-    def visit_Import(self, node):
-        for alias in node.names:
-            self.names.setdefault((alias.asname or alias.name).split(".")[0], None)
-
-    visit_ImportFrom = visit_Import
-
-
-def _assigned(stmts) -> list[str]:
-    finder = _Assigned()
-    for s in stmts:
-        finder.visit(s)
-    return [n for n in finder.names if not n.startswith(_HELPER)]
-
-
-def _has(stmts, kinds, stop=(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)) -> bool:
-    """Whether ``stmts`` hold a node of ``kinds`` (not looking into nested scopes)."""
-    stack = list(stmts)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, kinds):
-            return True
-        if isinstance(node, stop):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-    return False
-
-
-def _loop_exits(stmts) -> bool:
-    """Whether ``stmts`` (a loop's body) hold a break or continue of this loop."""
-    stack = list(stmts)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.Break, ast.Continue)):
-            return True
-        if isinstance(node, (ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
-                             ast.ClassDef)):
-            if isinstance(node, (ast.For, ast.While)):
-                stack.extend(node.orelse)
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-    return False
-
-
-def _effects(stmts) -> bool:
-    """Whether a loop body has statements run for their effects on Python objects (a bare call
-    such as ``out.append(v)`` or ``print(v)``, ``global``/``nonlocal``, ``yield``, ``del``): such a
-    loop runs as Python (once per iteration), since a compiled loop would run them once."""
-    for node in ast.walk(ast.Module(list(stmts), type_ignores=[])):
-        if isinstance(node, ast.Expr) and isinstance(node.value, (ast.Call, ast.Await)):
-            return True
-        if isinstance(node, (ast.Global, ast.Nonlocal, ast.Yield, ast.YieldFrom, ast.Delete)):
-            return True
-    return False
-
-
-def _ends_with_return(stmts) -> bool:
-    if not stmts:
-        return False
-    last = stmts[-1]
-    if isinstance(last, ast.Return):
-        return True
-    return isinstance(last, ast.If) and _ends_with_return(last.body) and _ends_with_return(last.orelse)
-
-
 # ------------------------------------------------------------------------- the rewrite
 
 
@@ -332,8 +232,8 @@ class _Transformer(ast.NodeTransformer):
     def visit_If(self, node):
         test = self.visit(node.test)
         body, orelse = self._block(node.body), self._block(node.orelse)
-        returns = _ends_with_return(node.body) and _ends_with_return(node.orelse)
-        if _loop_exits(node.body + node.orelse) or (_has(node.body + node.orelse, (ast.Return,))
+        returns = ends_with_return(node.body) and ends_with_return(node.orelse)
+        if loop_exits(node.body + node.orelse) or (has_node(node.body + node.orelse, (ast.Return,))
                                                     and not returns):
             # a break, continue or return that leaves more than the if: kept as Python
             self.changed = True
@@ -343,7 +243,7 @@ class _Transformer(ast.NodeTransformer):
             return node
         if returns:  # both branches return (_fold_returns made it so): the value is a result
             body, orelse = _set_return(body), _set_return(orelse)
-        names = _assigned(body + orelse)
+        names = assigned(body + orelse)
         if returns:
             names = [n for n in names if n != "ag__retval"] + ["ag__retval"]
         true_fn, false_fn = self._fresh("if_true", node), self._fresh("if_false", node)
@@ -362,15 +262,15 @@ class _Transformer(ast.NodeTransformer):
     # ----------------------------------------------------------------- while
 
     def visit_While(self, node):
-        if not node.orelse and _loop_exits(node.body):
+        if not node.orelse and loop_exits(node.body):
             return self._block(self._without_exits(node))
         if node.orelse:
             return self._python_loop(node, "a while loop with an else clause")
         test = self.visit(node.test)
         body = self._block(node.body)
-        if _has(body, (ast.Return,)):
+        if has_node(body, (ast.Return,)):
             return self._python_loop(node, "a return inside a while loop", body)
-        names = _assigned(body)
+        names = assigned(body)
         cond_fn, body_fn = self._fresh("while_cond", node), self._fresh("while_body", node)
         self.changed = True
         stmts = [
@@ -378,7 +278,7 @@ class _Transformer(ast.NodeTransformer):
             _function(body_fn, names, body, _tuple(names)),
             ast.Assign([_tuple(names, store=True)], _call(
                 "while_stmt", _name(cond_fn), _name(body_fn), _values(names), _const(tuple(names)),
-                _const(node.lineno), _const(_effects(node.body)))),
+                _const(node.lineno), _const(has_effects(node.body)))),
         ]
         return self._located(stmts, node)
 
@@ -389,19 +289,19 @@ class _Transformer(ast.NodeTransformer):
         is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
                     and not it.keywords and 1 <= len(it.args) <= 3
                     and not any(isinstance(a, ast.Starred) for a in it.args))
-        if not node.orelse and isinstance(node.target, ast.Name) and _loop_exits(node.body):
+        if not node.orelse and isinstance(node.target, ast.Name) and loop_exits(node.body):
             return self._block(self._without_exits(node))
-        if node.orelse or not isinstance(node.target, ast.Name) or _loop_exits(node.body):
+        if node.orelse or not isinstance(node.target, ast.Name) or loop_exits(node.body):
             return self._python_loop(node, "")
         body = self._block(node.body)
-        if _has(body, (ast.Return,)):
+        if has_node(body, (ast.Return,)):
             return self._python_loop(node, "", body)
         index = node.target.id
-        names = [n for n in _assigned(body) if n != index]
+        names = [n for n in assigned(body) if n != index]
         body_fn = self._fresh("for_body", node)
         self.changed = True
         tail = (_name(body_fn), _values(names), _const(tuple(names)), _const(node.lineno),
-                _const(_effects(node.body)))
+                _const(has_effects(node.body)))
         if is_range:  # range() of traced bounds: evaluated by the helper
             loop = _call("for_range", _name("range"), ast.Tuple([self.visit(a) for a in it.args], ast.Load()),
                          *tail)
@@ -481,7 +381,7 @@ def _lower_exits(stmts, brk: str, cont: str):
             flag = brk if isinstance(s, ast.Break) else cont
             out.append(ast.copy_location(ast.Assign([_name(flag, store=True)], _const(True)), s))
             return out
-        if isinstance(s, ast.If) and _loop_exits([s]):
+        if isinstance(s, ast.If) and loop_exits([s]):
             s.body, s.orelse = _lower_exits(s.body, brk, cont), _lower_exits(s.orelse, brk, cont)
             out.append(s)
             rest = stmts[k + 1:]
@@ -528,15 +428,15 @@ def _fold_returns(stmts):
     an early return (``if c: return a`` ... ``return b``) becomes an if/else whose branches both
     return: ``if c: return a else: ...; return b``."""
     for k, s in enumerate(stmts):
-        if isinstance(s, ast.If) and _has(s.body + s.orelse, (ast.Return,)) and \
-                not _has(s.body + s.orelse, (ast.For, ast.While)):
+        if isinstance(s, ast.If) and has_node(s.body + s.orelse, (ast.Return,)) and \
+                not has_node(s.body + s.orelse, (ast.For, ast.While)):
             rest = stmts[k + 1:]
             body, orelse = _fold_returns(s.body), _fold_returns(s.orelse)
-            if not _ends_with_return(body):
+            if not ends_with_return(body):
                 body = _fold_returns(body + [_copy(r) for r in rest])
-            if not _ends_with_return(orelse):
+            if not ends_with_return(orelse):
                 orelse = _fold_returns(orelse + [_copy(r) for r in rest])
-            if _ends_with_return(body) and _ends_with_return(orelse):
+            if ends_with_return(body) and ends_with_return(orelse):
                 s.body, s.orelse = body, orelse
                 return stmts[:k] + [s]
             return stmts
