@@ -105,6 +105,8 @@ def has_effects(stmts) -> bool:
             return True
         if isinstance(node, (ast.Global, ast.Nonlocal, ast.Yield, ast.YieldFrom, ast.Delete)):
             return True
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):  # obj.attr = v
+            return True
     return False
 
 

@@ -184,6 +184,16 @@ def _carries(vals: tuple) -> list[int]:
     return [k for k, v in enumerate(vals) if v is not UNDEFINED and _array_like(v)]
 
 
+def _refuse_python_state(vals: tuple, names: tuple, positions: list[int], lineno: int, what: str) -> None:
+    """TraceError when the loop assigns into a Python container (``d[k] = v``, ``lst[i] = v``):
+    a compiled loop would run that once."""
+    for k, v in enumerate(vals):
+        if k not in positions and isinstance(v, (list, dict, set, bytearray)):
+            raise TraceError(f"the {what} at line {lineno} writes into {names[k]!r}, a Python "
+                             f"{type(v).__name__}, which a compiled loop would change once; use arrays "
+                             "(or a loop over a static range of Python values)" + _where(lineno))
+
+
 def _merge(vals: tuple, positions: list[int], carried) -> tuple:
     out = list(vals)
     for k, v in zip(positions, carried):
@@ -214,6 +224,7 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
                          "loop would run once; compute arrays instead (or use mlc.while_loop)"
                          + _where(lineno))
     positions = _carries(vals)
+    _refuse_python_state(vals, names, positions, lineno, "while loop")
 
     def cond(carry):
         return control_flow._truth(cond_fn(*_merge(vals, positions, carry)),
@@ -286,6 +297,7 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
     """``for i in range(start, stop, step)`` as one compiled loop carrying the variables the
     body assigns."""
     positions = _carries(vals)
+    _refuse_python_state(vals, names, positions, lineno, "for loop")
     kept = {k: True for k in positions}  # whether the body wrote the variable in place
 
     def body(i, carry):

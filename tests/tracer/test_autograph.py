@@ -365,3 +365,17 @@ def test_for_over_a_traced_arrays_rows(rows, cols):
     f = mlc.jit(running_max)
     np.testing.assert_allclose(f(x), running_max(x))
     assert f.lower(x).graph.ops().count("for_loop") == (rows > 8)
+
+
+def fills_a_dict(x):
+    table = {}
+    for i in range(12):
+        table[i] = x * i
+    return table[11]
+
+
+def test_a_static_loop_writing_python_containers_runs_as_python():
+    x = _data(2)
+    f = mlc.jit(fills_a_dict)
+    np.testing.assert_allclose(f(x), x * 11)
+    assert "for_loop" not in f.lower(x).graph.ops()
