@@ -48,13 +48,15 @@ _LAZY = {
     **{name: ("mlc.transforms", name) for name in (
         "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
         "stop_gradient", "custom_vjp", "custom_jvp")},
+    **{name: ("mlc.tracer.control_flow", name) for name in (
+        "fori_loop", "while_loop", "cond", "switch", "scan")},
     "set_num_threads": ("mlc.runtime.threads", "set_num_threads"),
     "get_num_threads": ("mlc.runtime.threads", "get_num_threads"),
 }
 
 #: a lazy module -> the module to load before it: a traced array's operators and methods are
 #: mlc.numpy's functions, which mlc.numpy attaches to Tracer when it loads
-_LOAD_FIRST = {"mlc.tracer": "mlc.numpy", "mlc.tracer.export": "mlc.numpy"}
+_LOAD_FIRST = {"mlc.tracer": "mlc.numpy", "mlc.tracer.export": "mlc.numpy", "mlc.tracer.control_flow": "mlc.numpy"}
 
 
 def __getattr__(name: str):
@@ -84,4 +86,5 @@ __all__ = [
     "parse", "ParseError", "nd", "cpu", "cuda", "device", "tune", "TuneConfig",
     "set_num_threads", "get_num_threads", "transforms", "grad", "value_and_grad", "vjp", "jvp", "linearize",
     "jacfwd", "jacrev", "hessian", "vmap", "stop_gradient", "custom_vjp", "custom_jvp", "cache",
+    "fori_loop", "while_loop", "cond", "switch", "scan",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..config import config
 from ..ir.graph import Graph
-from ..passes.graph.emit_main import main_name, main_outputs
+from ..passes.graph.emit_main import all_constants, main_name, main_outputs
 from ..runtime.entry import MainEntry
 
 __all__ = ["main_entry"]
@@ -24,7 +24,7 @@ def main_entry(graph: Graph, lib, single: bool = False) -> tuple[MainEntry, tupl
     entry returns the graph's one output itself."""
     function = lib[main_name(graph)]
     order = main_outputs(graph)[1]
-    entry = MainEntry(function, len(graph.inputs), [c.data for c in graph.constants()],
+    entry = MainEntry(function, len(graph.inputs), [c.data for c in all_constants(graph)],
                       checked=config().debug, device=getattr(lib, "device", None),
                       single=single and order == (0,))
     return entry, order

@@ -18,6 +18,10 @@ A function made of them carries the :data:`GRAPH_MAIN_ATTR` attribute, the
 tuple ``(inputs, constants)``: its parameters are that many graph inputs, then
 that many constants (bound once by the caller), then the outputs. Schedules,
 ``verify_bounds`` and the TIR lowering pipeline leave such a function alone.
+Control flow of the graph (:mod:`mlc.ir.control`) makes ``For``, ``While`` and
+``IfThenElse`` around the calls, whose bounds and conditions load 0-d values
+that kernels wrote (through a ``(1,)`` ``DeclBuffer`` of them), and
+``BufferStore`` of a loop's index into the buffer its body reads it from.
 
 >>> from mlc.ir.buffer import decl_buffer
 >>> A, B = decl_buffer((4,), name="A"), decl_buffer((4,), name="B")
@@ -31,7 +35,7 @@ from ..errors import IRError
 from .buffer import Buffer
 from .node import node
 from . import dtype as dt
-from .tir import Allocate, Evaluate, PrimFunc, SeqStmt, Stmt
+from .tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While
 
 __all__ = ["CallPrimFunc", "CallPacked", "DeclBuffer", "GRAPH_MAIN_ATTR", "is_graph_main",
            "graph_main_layout", "verify_calls"]
@@ -119,9 +123,15 @@ def verify_calls(mod) -> None:
                     _known(name, s.name, b, known)
                 if isinstance(s, CallPrimFunc):
                     _check_callee(name, s, mod)
+            elif isinstance(s, (For, While)):
+                stack.append(s.body)
+            elif isinstance(s, IfThenElse):
+                stack.extend(c for c in (s.else_case, s.then_case) if c is not None)
+            elif isinstance(s, BufferStore):
+                _known(name, "a store", s.buffer, known)
             elif not isinstance(s, Evaluate):
-                raise IRError(f"{name}: a graph main holds calls, Allocates and decl_buffers, "
-                              f"not {type(s).__name__}")
+                raise IRError(f"{name}: a graph main holds calls, Allocates, decl_buffers, loops, "
+                              f"conditionals and scalar stores, not {type(s).__name__}")
 
 
 def _known(main: str, where: str, buffer: Buffer, known: set) -> None:

@@ -95,6 +95,8 @@ def _binding_line(b: Binding, names: _Names, fused_names: dict[int, str]) -> str
     args = ", ".join(names.ref(a) for a in b.args)
     if b.op == "fused":
         rhs = f"cls.{fused_names[id(b)]}({args})"
+    elif b.op in _CONTROL:
+        rhs = f"R.{b.op}({args}, {fused_names[id(b)]})"
     elif b.op in ("call_tir", "call_dps_packed"):
         sinfo = [tensor_sinfo(v) for v in b.outputs]
         out = sinfo[0] if len(sinfo) == 1 else "[" + ", ".join(sinfo) + "]"
@@ -139,22 +141,46 @@ def _function(graph: Graph, name: str, private: bool, fused_names: dict[int, str
 
 
 def graph_to_str(graph: Graph) -> str:
-    """The Relax-like script of ``graph``, fused groups first."""
-    fused = [b for b in graph.bindings if b.op == "fused"]
-    fused_names: dict[int, str] = {}
-    taken: set[str] = set()
-    blocks = []
-    for b in fused:
-        base = b.attr("name", "fused")
-        name, n = base, 0
-        while name in taken:
-            n += 1
-            name = f"{base}{n}"
-        taken.add(name)
-        fused_names[id(b)] = name
-        blocks.append("\n".join(_function(b.attr("body"), name, True, {})))
-    blocks.append("\n".join(_function(graph, _identifier(graph.name), False, fused_names)))
+    """The Relax-like script of ``graph``, fused groups and the bodies of its loops and
+    branches (``cls.for_loop_body``, ...) first."""
+    blocks: list[str] = []
+    _graph_blocks(graph, _identifier(graph.name), False, set(), blocks)
     return "\n\n".join(blocks)
+
+
+def _graph_blocks(graph: Graph, name: str, private: bool, taken: set[str], blocks: list[str]) -> None:
+    """Append the functions ``graph`` calls (recursively), then ``graph`` itself, to ``blocks``."""
+    names: dict[int, str] = {}
+
+    def fresh(base: str) -> str:
+        new, n = base, 0
+        while new in taken:
+            n += 1
+            new = f"{base}{n}"
+        taken.add(new)
+        return new
+
+    for b in graph.bindings:
+        if b.op == "fused":
+            names[id(b)] = fresh(b.attr("name", "fused"))
+            blocks.append("\n".join(_function(b.attr("body"), names[id(b)], True, {})))
+        elif b.op in _CONTROL:
+            parts = []
+            for key in _CONTROL[b.op]:
+                value = b.attr(key)
+                graphs = value if isinstance(value, tuple) else (value,)
+                sub = []
+                for n, g in enumerate(graphs):
+                    sub_name = fresh(f"{b.op}_{key}" + (str(n) if isinstance(value, tuple) else ""))
+                    _graph_blocks(g, sub_name, True, taken, blocks)
+                    sub.append(f"cls.{sub_name}")
+                parts.append(f"{key}=" + ("(" + ", ".join(sub) + ")" if isinstance(value, tuple) else sub[0]))
+            names[id(b)] = ", ".join(parts)
+    blocks.append("\n".join(_function(graph, name, private, names)))
+
+
+#: the control-flow binding forms (mlc.ir.control) and their graph attributes
+_CONTROL = {"for_loop": ("body",), "while_loop": ("cond", "body"), "switch": ("branches",)}
 
 
 def _identifier(name: str) -> str:

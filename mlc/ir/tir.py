@@ -7,7 +7,7 @@ loop expressions. A block declares what it reads and writes, and an optional
 ``init`` that runs before the first reduction step.
 
 After lowering (``mlc.passes.tir``) blocks are gone and buffers are flat:
-only For, IfThenElse, SeqStmt, Allocate and BufferStore/BufferLoad remain.
+only For, While, IfThenElse, SeqStmt, Allocate and BufferStore/BufferLoad remain.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from .node import node
 _NO_VALUE = object()  # with_attr's value when a dict is given
 
 __all__ = [
-    "Stmt", "BufferStore", "SeqStmt", "For", "IfThenElse", "Allocate", "Evaluate",
+    "Stmt", "BufferStore", "SeqStmt", "For", "While", "IfThenElse", "Allocate", "Evaluate",
     "Block", "BlockRealize", "PrimFunc", "IRModule", "GlobalVar", "FOR_KINDS", "seq",
 ]
 
@@ -106,6 +106,21 @@ class IfThenElse(Stmt):
     condition: PrimExpr
     then_case: Stmt
     else_case: Stmt | None = None
+
+
+@node
+class While(Stmt):
+    """``while condition: body``: the condition is evaluated before each iteration.
+
+    A graph's ``main`` runs a ``mlc.while_loop`` as one (the condition loads
+    the flag its condition kernels wrote); backends lower it to a native loop.
+    """
+    condition: PrimExpr
+    body: Stmt
+
+    def __post_init__(self):
+        if self.condition.dtype != "bool":
+            raise IRError(f"a While's condition must be bool, got {self.condition.dtype}")
 
 
 @node

@@ -13,7 +13,7 @@ dtype and attributes, then runs the compiled kernel, as ``jax.numpy`` does.
 >>> mnp.exp(np.zeros(2, "float32"))
 array([1., 1.], dtype=float32)
 """
-from .creation import (arange, array, asarray, empty, empty_like, eye, from_dlpack, full,  # noqa: F401
+from .creation import (arange, array, asarray, copy, empty, empty_like, eye, from_dlpack, full,  # noqa: F401
                        full_like, linspace, meshgrid, ones, ones_like, tril, triu, zeros, zeros_like)
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import UFUNCS, __all__ as _elementwise_all
@@ -32,8 +32,10 @@ from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, ma
                          std, sum, var)
 from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
+from .updates import copyto, fill_diagonal, put  # noqa: F401
 from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
 from . import methods as _methods
+from ..tracer import numpy_creation as _numpy_creation
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
 
@@ -41,7 +43,7 @@ globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
 
 _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     # creation
-    "arange", "array", "asarray", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like",
+    "arange", "array", "asarray", "copy", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like",
     "linspace", "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like",
     # contractions
     "dot", "einsum", "matmul", "tensordot", "vecdot",
@@ -54,6 +56,8 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "split", "squeeze", "stack", "swapaxes", "tile", "trace", "transpose", "unstack",
     # sorting, searching, indexing, sets
     "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis", "unique_all",
+    # writes
+    "copyto", "fill_diagonal", "put",
     "unique_counts", "unique_inverse", "unique_values",
 ]
 
@@ -64,4 +68,5 @@ FUNCTIONS = {name: globals()[name] for name in _PUBLIC}
 
 __all__ = _PUBLIC + _datatypes_all + ["UFUNCS", "FUNCTIONS"]
 
-_methods.attach(UFUNCS, FUNCTIONS)  # Tracer's operators, methods and NumPy hooks are these functions
+_methods.attach(UFUNCS, FUNCTIONS)
+_numpy_creation.register(FUNCTIONS)  # NumPy's own creation functions, traced in a traced function  # Tracer's operators, methods and NumPy hooks are these functions

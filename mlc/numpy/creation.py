@@ -1,8 +1,12 @@
-"""Array creation: constants of a traced program.
+"""Array creation: new arrays, traced inside ``@mlc.jit``.
 
-Creating an array computes nothing, so these build NumPy arrays (constants
-when used in a trace); ``*_like`` functions read only the shape and dtype of
-a traced value. ``asarray`` of a traced value is the value itself.
+Outside a trace these build NumPy arrays. Inside one, ``zeros``, ``ones``,
+``empty``, ``full``, their ``*_like`` forms, ``arange``, ``eye`` and ``copy``
+return traced arrays (a scalar broadcast, or a constant), which the function
+may write into (``y = np.empty_like(x); y[0] = ...``; :mod:`.updates`); NumPy's
+own functions of those names called from the traced function do the same
+(:mod:`mlc.tracer.numpy_creation`). ``*_like`` functions read only the shape
+and dtype of a traced value. ``asarray`` of a traced value is the value itself.
 
 Every function takes the Array API's ``device=`` keyword (``"cpu"``, ``"cuda"``
 where a GPU is usable, or None; see :mod:`.devices`): outside a trace the array
@@ -23,6 +27,7 @@ from ..errors import DTypeError, ShapeError
 from ..ir import dtype as dt
 from ..runtime import ndarray as nd
 from ..tracer.operands import as_tracer, as_tracers
+from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
 from ._api import numpy_function
 from .devices import device_of, normalize, place
@@ -30,13 +35,32 @@ from .elementwise import astype, where
 from .shapes import broadcast_to, reshape
 
 __all__ = ["asarray", "array", "zeros", "ones", "full", "zeros_like", "ones_like", "full_like",
-           "empty", "empty_like", "arange", "eye", "linspace", "meshgrid", "tril", "triu", "from_dlpack"]
+           "empty", "empty_like", "arange", "eye", "linspace", "meshgrid", "tril", "triu", "from_dlpack", "copy"]
 
 
 def _made(function: str, device, make):
-    """``make()`` (a host array) on ``device``, which is checked first."""
+    """``make()`` (a host array) on ``device``, which is checked first; inside a trace, a new
+    traced array holding it (a constant)."""
     device = normalize(function, device)
+    ctx = current_trace()
+    if ctx is not None:
+        return as_tracer(make(), ctx).fresh()
     return place(make(), device)
+
+
+def _filled(function: str, shape, value, dtype: str, device):
+    """A new array of ``shape`` filled with ``value``: inside a trace, a traced scalar
+    broadcast (a new array object the function may write into), else a NumPy array."""
+    ctx = current_trace()
+    if ctx is None:
+        return _made(function, device, lambda: np.full(shape, value, dtype=dtype))
+    normalize(function, device)
+    shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    shape = tuple(int(n) if isinstance(n, (int, np.integer)) else n for n in shape)
+    scalar = ctx.scalar(np.array(value, dtype).item(), dtype)
+    if not shape:
+        return scalar.fresh()
+    return ctx.emit("broadcast_to", [scalar], {"shape": shape}, view=False)
 
 
 def _dtype(dtype):
@@ -79,16 +103,16 @@ def array(a, dtype=None, copy=True, *, device=None):
 
 
 def zeros(shape, dtype=None, *, device=None):
-    return _made("zeros", device, lambda: np.zeros(shape, dtype=_dtype(dtype) or "float64"))
+    return _filled("zeros", shape, 0, _dtype(dtype) or "float64", device)
 
 
 def ones(shape, dtype=None, *, device=None):
-    return _made("ones", device, lambda: np.ones(shape, dtype=_dtype(dtype) or "float64"))
+    return _filled("ones", shape, 1, _dtype(dtype) or "float64", device)
 
 
 def empty(shape, dtype=None, *, device=None):
     """Zeros (uninitialised memory is never handed out)."""
-    return _made("empty", device, lambda: np.zeros(shape, dtype=_dtype(dtype) or "float64"))
+    return _filled("empty", shape, 0, _dtype(dtype) or "float64", device)
 
 
 def full(shape, fill_value, dtype=None, *, device=None):
@@ -96,9 +120,15 @@ def full(shape, fill_value, dtype=None, *, device=None):
     if isinstance(fill_value, Tracer):
         normalize("full", device)
         value = fill_value if dtype is None else astype(fill_value, dtype)
-        return broadcast_to(value, tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))
+        value = value.strong() if value.weak else value
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        return value.fresh() if tuple(value.shape) == shape else value._ctx.emit(
+            "broadcast_to", [value], {"shape": shape}, view=False)
     if dtype is None and isinstance(fill_value, (bool, int, float, complex)):
         dtype = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}[type(fill_value)]
+    if current_trace() is not None and np.ndim(fill_value) == 0:
+        dtype = _dtype(dtype) or dt.canonical(np.asarray(fill_value).dtype)
+        return _filled("full", shape, fill_value, dtype, device)
     return _made("full", device, lambda: np.full(shape, fill_value, dtype=_dtype(dtype)))
 
 
@@ -110,17 +140,26 @@ def _like(a, dtype, device, function):
 
 def zeros_like(a, dtype=None, *, device=None):
     shape, dtype, device = _like(a, dtype, device, "zeros_like")
-    return place(np.zeros(shape, dtype), device)
+    return _filled("zeros_like", shape, 0, dtype, device)
 
 
 def ones_like(a, dtype=None, *, device=None):
     shape, dtype, device = _like(a, dtype, device, "ones_like")
-    return place(np.ones(shape, dtype), device)
+    return _filled("ones_like", shape, 1, dtype, device)
 
 
 def empty_like(a, dtype=None, *, device=None):
     shape, dtype, device = _like(a, dtype, device, "empty_like")
-    return place(np.zeros(shape, dtype), device)
+    return _filled("empty_like", shape, 0, dtype, device)
+
+
+def copy(a, order="K", subok=False):
+    """``np.copy(a)``: a new array with ``a``'s values (a traced one inside a trace)."""
+    if isinstance(a, Tracer):
+        return a.fresh() if not a.weak else a.strong().fresh()
+    if current_trace() is not None:
+        return as_tracer(np.array(a), current_trace()).fresh()
+    return np.array(a, copy=True)
 
 
 def full_like(a, fill_value, dtype=None, *, device=None):

@@ -13,7 +13,9 @@ import numpy as np
 
 from ..errors import TraceError
 from ..tracer.source import describe_location, user_location
+from ..tracer.tracer import Tracer
 from .loops import loop_dtypes, refuse_out
+from .updates import assign
 
 __all__ = ["ufunc_call", "function_call", "REDUCE_METHODS"]
 
@@ -40,9 +42,14 @@ def ufunc_call(ufunc, method: str, inputs, kwargs, ufuncs: dict, functions: dict
     if (method == "__call__" and isinstance(out, tuple) and len(out) == 1 and inputs
             and isinstance(out[0], np.ndarray) and out[0] is inputs[0]):  # ``a += t``, ``a`` a NumPy array
         raise TraceError(f"np.{ufunc.__name__} into the NumPy array {_shape_text(out[0])} in place (a += ... or "
-                         f"out=a) cannot hold a traced value: a NumPy array inside a traced function is a "
-                         f"constant. Write a = a + ... (a traced array from then on), or make the array "
-                         f"from the traced ones (x * 0, np.zeros_like(x)){describe_location(user_location())}")
+                         f"out=a) cannot hold a traced value: a NumPy array inside a traced function (a global, "
+                         f"a closure variable, or one made with NumPy) is a constant of the compiled code. Pass "
+                         f"the array as an argument of the jitted function (it is then written back when the "
+                         f"call returns), or write a = a + ... (a traced array from then on)"
+                         f"{describe_location(user_location())}")
+    if method == "__call__" and isinstance(out, tuple) and len(out) == 1 and isinstance(out[0], Tracer):
+        result = ufunc_call(ufunc, method, inputs, kwargs, ufuncs, functions)  # then stored in out
+        return assign(out[0], result, f"np.{ufunc.__name__}(..., out=x)")
     refuse_out(ufunc.__name__, out)
     if method == "__call__":
         name = ufunc.__name__

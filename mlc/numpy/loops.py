@@ -56,9 +56,9 @@ def refuse_out(name: str, out) -> None:
     """TraceError unless ``out`` is None (or a tuple of Nones, as NumPy normalises it)."""
     outs = out if isinstance(out, tuple) else (out,)
     if any(o is not None for o in outs):
-        raise TraceError(f"np.{name}(..., out=...) cannot write into an array while tracing: traced "
-                         f"functions return new arrays. Drop out= and use (return) the result "
-                         f"instead{_where()}")
+        raise TraceError(f"np.{name}(..., out=...) cannot write into this array while tracing: out= is "
+                         f"supported for ufuncs writing into traced arrays (arguments, arrays the function "
+                         f"made). Drop out= and assign the result instead (x[...] = np.{name}(...)){_where()}")
 
 
 def _resolvable(value):

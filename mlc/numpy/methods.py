@@ -32,6 +32,7 @@ from .elementwise import astype
 from .loops import CASTINGS, is_object_operand, object_comparison, refuse_out
 from .diagonals import diagonal, trace
 from .shapes import getitem, reshape, transpose
+from .updates import assign, put, setitem
 
 __all__ = ["attach"]
 
@@ -42,6 +43,21 @@ def _T(self) -> Tracer:
 
 def _getitem(self, key):
     return getitem(self, key)
+
+
+def _setitem(self, key, value):
+    """``x[key] = value``: a new version of ``x`` (see :mod:`.updates`)."""
+    setitem(self, key, value)
+
+
+def _fill(self, value):
+    """``x.fill(value)``: every element set to ``value`` (a new version of ``x``)."""
+    setitem(self, Ellipsis, value)
+
+
+def _put(self, indices, values, mode="raise"):
+    """``x.put(indices, values)`` (:func:`mlc.numpy.put`)."""
+    put(self, indices, values, mode)
 
 
 def _reshape(self, *shape, order="C"):
@@ -100,7 +116,7 @@ def _dot(self, other):
 
 #: method name -> its implementation (``ravel`` is ``flatten``).
 _METHODS = {
-    "__getitem__": _getitem, "reshape": _reshape, "astype": _astype, "transpose": _transpose,
+    "__getitem__": _getitem, "__setitem__": _setitem, "fill": _fill, "put": _put, "reshape": _reshape, "astype": _astype, "transpose": _transpose,
     "flatten": _flatten, "ravel": _flatten, "copy": _copy, "diagonal": _diagonal, "trace": _trace,
     "dot": _dot,
 }
@@ -150,23 +166,13 @@ def _binary(dunder: str, name: str, fn, reflected: bool = False):
 def _in_place(dunder: str, name: str, binary):
     """``self <op>= other`` as NumPy's ndarray does it: the result computed as ``self <op> other``
     (``binary``), cast back to ``self``'s dtype under ``casting="same_kind"`` and stored in
-    ``self``, whose shape it must keep; every name bound to this array object sees it. An array
-    whose memory NumPy would share with another (the function's argument, a view, an array a
-    view was taken of) is refused: the other would change too, which a traced value cannot
-    follow. A Python scalar (a weak Tracer) is rebound, as Python rebinds ``s += 1``."""
+    ``self``, whose shape it must keep: a new version of the array, which every name bound to it,
+    every view of it, the array it is a view of and (for an argument) the caller's array see
+    (:mod:`.updates`). A Python scalar (a weak Tracer) is rebound, as Python rebinds ``s += 1``."""
     def method(self, other):
         if self.weak:
             return binary(self, other)
         where = describe_location(user_location())
-        if self.shares == "input":
-            raise TraceError(f"x {_SYMBOLS[dunder]}= ... changes an argument of the jitted function in place: "
-                             f"NumPy would change the caller's array, which a compiled function does not; "
-                             f"write x = x {_SYMBOLS[dunder]} ... (a new array){where}")
-        if self.shares == "view":
-            raise TraceError(f"x {_SYMBOLS[dunder]}= ... changes an array that shares its memory with another "
-                             f"(a view, or an array a view was taken of): NumPy would change both, which "
-                             f"traced arrays cannot follow; write x = x {_SYMBOLS[dunder]} ... and take the "
-                             f"views again from the new array{where}")
         result = binary(self, other)
         if result.shape != self.shape:
             raise ShapeError(f"x {_SYMBOLS[dunder]}= ...: non-broadcastable output operand with shape "
@@ -177,8 +183,7 @@ def _in_place(dunder: str, name: str, binary):
                                  f"{result.dtype} to {self.dtype} with casting rule 'same_kind' (as "
                                  f"NumPy); write x = (x {_SYMBOLS[dunder]} ...).astype(...){where}")
             result = astype(result, self.dtype)
-        self._atom = result._atom
-        return self
+        return assign(self, result, f"x {_SYMBOLS[dunder]}= ...")
     method.__name__ = f"__i{dunder}__"
     method.__qualname__ = f"Tracer.{method.__name__}"
     return method
@@ -260,6 +265,14 @@ def attach(ufuncs: dict, functions: dict) -> None:
                              doc="The bytes the array's elements take (``size * itemsize``).")
     Tracer.itemsize = property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")
     methods = dict(_METHODS, **{n: _method(functions[n], n) for n in _FUNCTION_METHODS})
+
+    def sort(self, axis=-1, kind=None, order=None):
+        """``x.sort(axis)``: ``x`` sorted in place (a new version of ``x``)."""
+        if order is not None:
+            raise TraceError("x.sort(order=...) sorts structured arrays, which do not trace"
+                             + describe_location(user_location()))
+        assign(self, functions["sort"](self, axis=axis), "x.sort()")
+    methods["sort"] = sort
     for name, method in methods.items():
         if name != "ravel":  # ravel is flatten, named so
             method.__name__, method.__qualname__ = name, f"Tracer.{name}"

@@ -29,6 +29,7 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
+from .updates import concrete_key, gathered, index_array, is_bool_array
 
 __all__ = [
     "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "expand_dims", "squeeze",
@@ -165,19 +166,6 @@ def _check_static(key) -> None:
                     "(static_argnums)")
 
 
-def _index_array(k):
-    """``k`` as an integer index array (a list of ints, an integer ndarray or traced array,
-    0-d ones included), or None when it is not one."""
-    if isinstance(k, (list, np.ndarray)):
-        values = np.asarray(k)
-        if values.size == 0 and values.dtype.kind == "f":  # NumPy reads a[[]] as an empty int index
-            values = values.astype(np.intp)
-        return values if values.dtype.kind in "iu" else None
-    if isinstance(k, Tracer) and k.dtype.kind in "iu":
-        return k
-    return None
-
-
 def _advanced_getitem(t, items: tuple, n: int, index):
     """``t[items]`` where ``items[n]`` is the one integer index array and every other entry a
     slice, None or ``...`` (NumPy's advanced indexing with one index array): the basic
@@ -203,20 +191,29 @@ def _advanced_getitem(t, items: tuple, n: int, index):
 def getitem(a, key):
     """``a[key]`` with a static basic index: one ``slice`` op, then a ``reshape`` if needed;
     with one integer index array among slices, None and ``...`` (``a[:, [0, 2]]``, ``a[i]``
-    for a traced ``i``), a gather after it (:func:`_advanced_getitem`)."""
+    for a traced ``i``), a gather after it (:func:`_advanced_getitem`); with several, or ints
+    beside them, on adjacent axes, one gather of those axes merged (:func:`.updates.gathered`).
+    A constant boolean mask is the indices of its True elements."""
     t = as_tracer(a)
+    key = concrete_key(key)
     items = key if isinstance(key, tuple) else (key,)
-    arrays = [(n, _index_array(k)) for n, k in enumerate(items)]
+    if any(isinstance(k, (np.ndarray, list)) and is_bool_array(k) for k in items):  # a constant mask:
+        items = tuple(part for k in items for part in (  # its True elements' indices (NumPy's meaning)
+            np.nonzero(np.asarray(k)) if isinstance(k, (np.ndarray, list)) and is_bool_array(k) else (k,)))
+        key = items
+    arrays = [(n, index_array(k)) for n, k in enumerate(items)]
     arrays = [(n, index) for n, index in arrays if index is not None]
     if len(arrays) == 1 and all(k is None or k is Ellipsis or isinstance(k, slice)
                                 for m, k in enumerate(items) if m != arrays[0][0]):
         return _advanced_getitem(t, items, *arrays[0])
+    if arrays and not any(is_bool_array(k) for k in items):  # several, or beside ints, on adjacent axes
+        return gathered(t, key)
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
-            f"x[{index_text(key)}]: of NumPy's advanced indexing, one integer index array among "
-            f"slices, None and ... is supported while tracing (a gather); not several, an int "
-            f"beside one, or a boolean mask, whose result's shape depends on its values. Index in "
-            f"steps, or use np.take / np.take_along_axis / np.where{describe_location(user_location())}")
+            f"x[{index_text(key)}]: a traced boolean mask selects a number of elements known only when "
+            f"the function runs, so the result's shape is unknown while tracing. Reduce with the mask "
+            f"instead (np.sum(np.where(mask, x, 0))), or use np.where(mask, x, other) to keep the "
+            f"shape{describe_location(user_location())}")
     _check_static(key)
     try:
         starts, stops, steps, out_shape = plan_getitem(t.shape, key)

@@ -49,7 +49,7 @@ class MainEntry:
         if single and len(function.specs) - n_inputs - len(constants) != 1:
             raise MLCError(f"{function.name}: single=True needs exactly one output")
         self.single = single
-        self.constants = tuple(np.ascontiguousarray(c) for c in constants)
+        self.constants = tuple(np.ascontiguousarray(c).reshape(np.shape(c)) for c in constants)  # 0-d stays 0-d
         #: (shape, dtype) of each output
         self.outputs = tuple((shape, np.dtype(dtype)) for _, dtype, _, shape in
                              function.specs[n_inputs + len(constants):])

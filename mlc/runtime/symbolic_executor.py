@@ -21,6 +21,7 @@ from ..ir.arith import eval_int
 from ..ir.expr import PrimExpr, Var
 from ..ir.graph import Graph
 from ..ir.shape_vars import dim_to_str
+from ..ir.control import CONTROL_OPS
 from .module import Module
 from .packed import get_func
 
@@ -59,6 +60,10 @@ class SymbolicGraphExecutor:
                 steps.append(("call", _packed(get_func(b.attr("func"))), b))
             elif b.op == "view":
                 steps.append(("view", None, b))
+            elif b.op in CONTROL_OPS:
+                raise ShapeError(f"graph {graph.name!r}: a compiled loop or conditional ({b.op}) does "
+                                 "not run with dynamic axes yet; call the function without dynamic=, "
+                                 "or with the loop unrolled" + (f"\n  at {b.loc}" if b.loc else ""))
             else:
                 raise ShapeError(f"graph {graph.name!r}: binding {b.describe()} cannot run; the "
                                  "symbolic-shape executor runs call_tir, call_dps_packed and view")

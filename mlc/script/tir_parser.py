@@ -22,7 +22,7 @@ from ..ir.analysis import block_problem
 from ..ir.arith import IntSet, canonical, difference, relax_region, union_regions
 from ..ir.functor import pre_order_nodes, substitute
 from ..ir.te import access_regions
-from ..ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
+from ..ir.tir import (While, Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                       PrimFunc, SeqStmt, seq)
 from .tir_expr import ExprParser
 
@@ -242,6 +242,11 @@ class TIRParser(ExprParser):
             then = self.scoped(node.body, node)
             other = self.scoped(node.orelse, node) if node.orelse else None
             return IfThenElse(cond, then, other)
+        if isinstance(node, ast.While) and not node.orelse:
+            cond = self.prim(node.test)
+            if cond.dtype != "bool":
+                raise self.error(node.test, f"`while` needs a bool condition, got {cond.dtype}")
+            return While(cond, self.scoped(node.body, node))
         if isinstance(node, ast.Assign):
             return self.assign(node)
         if isinstance(node, ast.AugAssign):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..driver import build, main_entry
-from ..errors import DTypeError, ShapeError
+from ..errors import BoundsError, DTypeError, ShapeError
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
@@ -25,20 +25,27 @@ from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
-from .trace import EXPONENT
+from .trace import BOUNDS, EXPONENT
+from .writeback import AliasMismatch, alias_pattern, write_back
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
 
 
 class RangeCheck(NamedTuple):
     """A traced Python int the run must find within ``dtype``'s range; ``op`` converts it
-    (``TraceContext.check_range``); ``dtype`` :data:`~.trace.EXPONENT`: the int is the exponent
+    (``TraceContext.check_range``); ``dtype`` :data:`~.trace.BOUNDS`: the int counts traced
+    indices out of bounds, and ``op`` is the line of the item assignment; :data:`~.trace.EXPONENT`: the int is the exponent
     of an integer power, which must not be negative. The error names the user's line of the call."""
     dtype: str
     op: str
 
     def verify(self, value: np.ndarray) -> None:
         v = int(value)
+        if self.dtype == BOUNDS:
+            if v:
+                raise BoundsError(f"item assignment: {v} traced index(es) out of bounds when the function ran "
+                                  f"(NumPy raises IndexError); no argument was written{self.op}")
+            return
         if self.dtype == EXPONENT:
             if v < 0:
                 raise ShapeError(f"{self.op}: integers to negative integer powers are not allowed, as in "
@@ -109,20 +116,27 @@ def merged_outputs(traced: Graph, graph: Graph) -> tuple[int, ...]:
 class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
-    __slots__ = ("graph", "lib", "entry", "run", "checks", "order", "out_tree", "key_sources")
+    __slots__ = ("graph", "lib", "entry", "run", "checks", "order", "out_tree", "key_sources", "writes",
+                 "aliases")
 
     def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
-                 checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = (), key_sources: tuple = ()):
+                 checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = (), key_sources: tuple = (),
+                 writes: tuple[int, ...] = (), aliases: tuple[int, ...] | None = None):
         self.graph, self.lib, self.entry, self.checks = graph, lib, entry, checks
         # (what an export needs to call main as run does: copies are outputs returned twice, which
         # ``order`` shows as one index twice)
         self.order, self.out_tree, self.key_sources = order, out_tree, key_sources
-        self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies)
+        #: the arguments (leaf positions) the function writes, whose last versions are main's
+        #: last outputs; the memory sharing among the arguments it was traced for (.writeback)
+        self.writes, self.aliases = writes, aliases
+        self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
+                                aliases)
 
     @staticmethod
-    def _runner(run, order, out_tree, checks, copies=()):
-        """``run`` (main's outputs) made to return the output pytree; the last ``len(checks)``
-        outputs are verified, then dropped; the outputs at ``copies`` (:func:`merged_outputs`)
+    def _runner(run, order, out_tree, checks, copies=(), writes=(), aliases=None):
+        """``run`` (main's outputs) made to return the output pytree; the last ``len(writes)``
+        outputs are written into the arguments at ``writes`` (once the ``len(checks)`` before
+        them are verified), then dropped, and those verified, then dropped; the outputs at ``copies`` (:func:`merged_outputs`)
         are copies."""
         if order != tuple(range(len(order))) or copies:  # a value returned twice, one array each time
             main_run = run
@@ -133,6 +147,20 @@ class CompiledFunction:
                 for k in copies:
                     outs[k] = outs[k].copy()
                 return outs
+        if writes:  # the arguments written: checked for memory they share, then written back
+            written = run
+
+            def run(leaves):
+                pattern = alias_pattern(leaves, writes)
+                if pattern != aliases:
+                    raise AliasMismatch(pattern)
+                outs = written(leaves)
+                n = len(outs) - len(writes)
+                for check, value in zip(checks, outs[n - len(checks):n]):  # before the caller's arrays change
+                    check.verify(value)
+                for k, value in zip(writes, outs[n:]):
+                    write_back(leaves[k], value)
+                return outs[:n]
         if checks:
             n = -len(checks)
             inner = run
@@ -144,7 +172,7 @@ class CompiledFunction:
                 return unflatten(out_tree, outputs[:n])
             return checked
         if type(out_tree) is str:  # a single array
-            if order == (0,):
+            if order == (0,) and not writes:
                 return run  # the entry returns it (single=True)
             single = run
             return lambda leaves: single(leaves)[0]
@@ -166,7 +194,8 @@ def _with_keys(run, key_sources: tuple):
 
 def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
                   fast_math: bool = False, database=None, nonempty=(), copies: tuple[int, ...] = (),
-                  key_sources: tuple = ()) -> CompiledFunction:
+                  key_sources: tuple = (), writes: tuple[int, ...] = (),
+                  aliases: tuple[int, ...] | None = None) -> CompiledFunction:
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
     ``schedule``, or ``database``'s traces and the target's default rules when it is None. The
     graph's last ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify
@@ -175,16 +204,18 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     (:class:`~mlc.runtime.symbolic_executor.SymbolicGraphExecutor`), which first checks that
     the sizes ``nonempty`` lists (:func:`nonempty_axes`) are not 0. The outputs at ``copies``
     are returned as copies (:func:`merged_outputs`). A call draws one random key from each of
-    ``key_sources`` for the graph's last inputs (:func:`_with_keys`)."""
+    ``key_sources`` for the graph's last inputs (:func:`_with_keys`). The graph's last
+    ``len(writes)`` outputs are written into the arguments at ``writes`` after each run
+    (:mod:`.writeback`), for calls whose arguments share memory as ``aliases`` says."""
     lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math)
     if is_symbolic_graph(graph):
         executor = SymbolicGraphExecutor(graph, lib, nonempty)
-        single = type(out_tree) is str and not checks and len(graph.outputs) == 1
+        single = type(out_tree) is str and not checks and not writes and len(graph.outputs) == 1
         entry = _SymbolicEntry(executor, single)
         return CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies,
-                                key_sources)
-    entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks)
-    return CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources)
+                                key_sources, writes, aliases)
+    entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks and not writes)
+    return CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources, writes, aliases)
 
 
 class _SymbolicEntry:

@@ -21,6 +21,7 @@ its generated code); see :mod:`.stages`. A call compiles through them.
 from __future__ import annotations
 
 import functools
+import linecache
 import os
 import threading
 import warnings
@@ -35,16 +36,23 @@ from ..ops.registry import TensorType
 from ..runtime.ndarray import FAST_DEVICE_ARRAYS, in_gpu_memory
 from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
+from . import autograph
 from .captured_globals import Snapshot
 from .dynamic import DynamicAxes
+from .numpy_creation import numpy_creation
 from .numpy_random import RandomWatch
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
-from .source import user_stacklevel
+from ..ir.graph import SourceLoc
+from .source import describe_location, user_stacklevel
+
+_MLC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 from .specializations import Specializations
 from .stages import Compiled, Lowered, Traced, _Origin
+from .state import written_inputs
 from .trace import TraceContext, is_tracing
+from .writeback import AliasMismatch
 
 __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
 
@@ -108,6 +116,12 @@ class JitFunction:
     # ------------------------------------------------------------------ call
 
     def __call__(self, *args, **kwargs):
+        try:
+            return self._call(args, kwargs)
+        except AliasMismatch as mismatch:  # arguments sharing memory, into which the function writes
+            return self._call_general(args, kwargs, mismatch.pattern)
+
+    def _call(self, args, kwargs):
         if not kwargs and self._fast:  # the cache hit path: a few tuple operations
             key = []  # fast_key(args), inlined: the call would add a third to a hit's 1 us
             scalars = False
@@ -146,8 +160,10 @@ class JitFunction:
             return self.fn(*args, **kwargs)
         return self._call_general(args, kwargs)
 
-    def _call_general(self, args, kwargs):
+    def _call_general(self, args, kwargs, aliases=None):
         key, leaves, call = self._signature(args, kwargs)
+        if aliases is not None:  # traced with the arguments that are one array as one (.writeback)
+            key, call = key + (("aliases", aliases),), call + (aliases,)
         slot = self._specs.get(key)
         if slot is None:
             with self._lock:
@@ -159,7 +175,7 @@ class JitFunction:
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     slot = self._specs.add(key, compiled, compiled.run)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
-        if found is not None:
+        if found is not None and aliases is None:
             fast, where = found
             runs = self._runs if where is None else self._keyed_runs
             if not (self._dynamic and len(runs) >= MAX_FAST_KEYS):
@@ -214,26 +230,47 @@ class JitFunction:
         self._globals, self._warned = Snapshot.of(self.fn, full=self._check_every_call), set()
         watch = RandomWatch(self.fn)  # NumPy's generators: a trace that draws from one is refused
         ctx, outputs, out_tree = self._run_traced(call)
+        written = [c for c in self._globals.changes() if c.how == "written into since"]
+        if written:  # NumPy's write ran once, while tracing: the compiled code would not repeat it
+            change = written[0]
+            raise TraceError(
+                f"{self.__name__} writes into the NumPy array {change.name!r} (a {change.kind} of {change.owner}) "
+                f"while it is traced: that array is a constant of the compiled code, so the write would happen "
+                f"once, now, and never when the compiled function runs. Pass {change.name} as an argument of "
+                f"{self.__name__} (its writes are then written back into it at every call)")
         changed = watch.changed()
         if changed:
             raise watch.refusal(self.__name__, changed, lambda: self._run_traced(call))
         self.trace_count += 1
         # traced Python ints that must fit a dtype are returned too, and checked after the run
         checks = tuple(RangeCheck(*check[1:]) for check in ctx.range_checks)
-        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks])
-        return graph, out_tree, checks, tuple(ctx.key_sources)
+        # the arguments written: their last versions are returned last, and written back (.writeback)
+        written = written_inputs(ctx)
+        positions = {id(var): n for n, var in enumerate(ctx.inputs)}
+        writes = tuple(positions[id(var)] for var, _ in written)
+        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks] + [ctx._tracer(a) for _, a in written])
+        return graph, out_tree, checks, tuple(ctx.key_sources), writes
 
     def _run_traced(self, call):
-        """Run the function on Tracers: (its trace, its output Tracers, their pytree structure)."""
-        dynamic, treedef, arrays, weak, statics, n_args = call
+        """Run the function on Tracers: (its trace, its output Tracers, their pytree structure).
+        Arguments that are one array (``call``'s aliases, :mod:`.writeback`) are one Tracer."""
+        dynamic, treedef, arrays, weak, statics, n_args = call[:6]
+        aliases = call[6] if len(call) > 6 else None
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
-        with TraceContext(getattr(self.fn, "__name__", "main")) as ctx:
+        with TraceContext(getattr(self.fn, "__name__", "main")) as ctx, numpy_creation(self.fn):
             tracers = [int(a) if type(a) is WideInt else
                        ctx.new_input(TensorType(self._dynamic.trace_shape(name, a.shape) if not w else a.shape,
                                                 a.dtype.name), name, w)
                        for a, name, w in zip(arrays, names, weak)]
+            if aliases is not None:
+                tracers = [tracers[a] for a in aliases]
             args, kwargs = self._spec.merge(unflatten(treedef, tracers), statics, n_args)
-            result = self.fn(*args, **kwargs)
+            try:
+                result = autograph.convert(self.fn)(*args, **kwargs)  # if/while/for on traced values
+            except ValueError as err:
+                if "setting an array element with a sequence" not in str(err):
+                    raise
+                raise _numpy_write_error(err) from None
             out_leaves, out_tree = flatten(result)
             outputs = [_output_tracer(leaf, ctx, n) for n, leaf in enumerate(out_leaves)]
         return ctx, outputs, out_tree
@@ -266,11 +303,12 @@ class JitFunction:
         return self._database
 
     def _stage(self, key, call, database=None) -> Traced:
-        traced, out_tree, checks, key_sources = self._trace(call)
+        traced, out_tree, checks, key_sources, writes = self._trace(call)
         if database is None:
             database = self._opened_database()
+        aliases = call[6] if len(call) > 6 else None
         origin = _Origin(self, key, out_tree, checks, self._fast_math, database,
-                         nonempty_axes(traced) if self._dynamic else (), key_sources)
+                         nonempty_axes(traced) if self._dynamic else (), key_sources, writes, aliases)
         return Traced(traced, self._target, self._schedule, origin)
 
     # ---------------------------------------------------------------- inspect
@@ -321,6 +359,25 @@ class _CheckedJitFunction(JitFunction):
 
 
 _ndarray = np.ndarray
+
+
+def _numpy_write_error(err: ValueError) -> TraceError:
+    """NumPy's error for a traced value written into a NumPy array (``W[0] = x[0]``, ``W`` a
+    global): a TraceError saying what to do, at the user's line."""
+    tb, loc = err.__traceback__, None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_MLC_DIR):
+            loc = SourceLoc(filename, tb.tb_lineno,
+                            linecache.getline(filename, tb.tb_lineno, tb.tb_frame.f_globals).strip())
+        tb = tb.tb_next
+    return TraceError(
+        "a traced value was written into a NumPy array (NumPy: 'setting an array element with a sequence'). "
+        "A NumPy array inside a jitted function (a global, a closure variable) is a constant of the compiled "
+        "code and cannot hold traced values: pass the array as an argument of the jitted function (the "
+        "function's writes into it are written back when the call returns), or make it with mlc.numpy / "
+        "NumPy's creation functions inside the function (np.zeros, np.empty_like), which trace"
+        + describe_location(loc))
 
 
 def _output_tracer(leaf, ctx: TraceContext, n: int):

@@ -44,6 +44,8 @@ class _Origin:
     database: Any = None          # a tuning database (mlc.build's database=), or None
     nonempty: tuple = ()          # dynamic sizes that must not be 0 (tracer.compile.nonempty_axes)
     key_sources: tuple = ()       # where each call draws the hidden random keys from (numpy_random)
+    writes: tuple = ()            # the arguments (leaf positions) written back after each call (writeback)
+    aliases: tuple | None = None  # the memory the arguments traced share (writeback.alias_pattern)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ class Lowered:
                            "f.lower(*args) or f.trace(*args).lower()")
         function = build_lowered(self.graph, origin.out_tree, self.target, self.schedule, origin.checks,
                                  origin.fast_math, origin.database, origin.nonempty,
-                                 merged_outputs(self.traced, self.graph), origin.key_sources)
+                                 merged_outputs(self.traced, self.graph), origin.key_sources, origin.writes,
+                                 origin.aliases)
         return Compiled(function, origin)
 
     def as_text(self) -> str:
@@ -190,9 +193,11 @@ class Compiled:
         (``lib.export``). Returns ``path``."""
         function = self.function
         name = self._origin.jit.__name__
-        if function.checks or function.key_sources:
+        if function.checks or function.key_sources or getattr(function, "writes", ()):
             why = ("checks Python integer arguments on every call" if function.checks else
-                   "draws random numbers (np.random) on every call")
+                   "draws random numbers (np.random) on every call" if function.key_sources else
+                   "writes into its arguments (NumPy's in-place meaning), which the caller's arrays receive "
+                   "after the call")
             raise MLCError(f"export: {name} {why}, which only the Python runtime does; pass such values as "
                            "arrays (or make them static arguments) to export it")
         graph = function.graph

@@ -24,12 +24,14 @@ import numpy as np
 
 from ..errors import DTypeError, IRError, MLCError, ShapeError, TraceError
 from ..ir import dtype as dt
+from ..ir.control import CONTROL_OPS
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
 from .source import describe_location, user_location
+from .state import Box, View, view_of
 from .tracer import Tracer
 
-__all__ = ["TraceContext", "current_trace", "is_tracing", "MAX_ELEMENTS", "check_element_count", "CALL"]
+__all__ = ["control_flow_refusal", "TraceContext", "current_trace", "is_tracing", "MAX_ELEMENTS", "check_element_count", "CALL"]
 
 #: The most elements a traced array may hold. Loop variables and indices are int32
 #: (``dt.INDEX``); a schedule's fused loop over a larger array would overflow them.
@@ -71,6 +73,9 @@ def is_tracing() -> bool:
 #: ``check_range``'s dtype for an integer power's exponent: it must not be negative.
 EXPONENT = "exponent"
 
+#: ``check_range``'s dtype for a count of traced indices out of bounds: it must be 0.
+BOUNDS = "bounds"
+
 #: The op of a binding that calls a traced function with derivative rules of its own
 #: (:meth:`TraceContext.emit_call`); no registry op has this name.
 CALL = "call"
@@ -84,6 +89,14 @@ def _same_contents(kept: np.ndarray, array: np.ndarray) -> bool:
     """Whether ``array`` still holds what ``kept`` copied (bit for bit: NaNs, -0.0)."""
     return (kept.shape == array.shape and kept.dtype == array.dtype
             and (kept.dtype.hasobject or kept.tobytes() == np.ascontiguousarray(array).tobytes()))
+
+
+def control_flow_refusal(op_name: str, loc) -> TraceError:
+    """The error of a transformation (grad, vjp, jvp, vmap) meeting a compiled loop or
+    conditional (:mod:`mlc.ir.control`), which has no derivative or batching rules yet."""
+    return TraceError(f"grad, vjp, jvp and vmap do not go through a compiled loop or conditional "
+                      f"({op_name}) yet; apply them inside the loop's body, or unroll a short loop"
+                      f"{describe_location(loc)}")
 
 
 class TraceContext:
@@ -117,6 +130,8 @@ class TraceContext:
         #: NumPy Generators made while tracing (``mlc.random.numpy_compat.default_rng``): made
         #: anew at every call in NumPy, their numbers are NumPy's own, constants of the trace
         self.generators_made: list = []
+        #: the boxes of the arguments (:mod:`.state`), in the order of the inputs
+        self.boxes: list[Box] = []
 
     # -------------------------------------------------------------- lifetime
 
@@ -164,8 +179,10 @@ class TraceContext:
         var = Var(name, ttype)
         self.inputs.append(var)
         tracer = self._tracer(var, weak)
-        if not weak:
-            tracer.shares = "input"
+        if not weak:  # an argument may be written: the jit writes its last version back
+            box = Box(self, var, input=var)
+            self.boxes.append(box)
+            tracer._ref = View(box)
         return tracer
 
     def scalar(self, value, dtype: str):
@@ -216,15 +233,17 @@ class TraceContext:
 
     # --------------------------------------------------------------- ops
 
-    def emit(self, op_name: str, args, attrs: dict | None = None):
+    def emit(self, op_name: str, args, attrs: dict | None = None, view: bool = True):
         """Record ``op_name(*args, **attrs)``; returns a Tracer (a tuple for multi-output ops).
 
         While a capturing trace runs inside this one, the op is recorded there (its operands
         from this trace captured), so everything a transformed function computes is part of
-        the graph that is transformed."""
+        the graph that is transformed. The result of a view op (:data:`VIEW_OPS`) is a view
+        of its operand, which sees later writes into it (:mod:`.state`), unless ``view`` is
+        False."""
         inner = current_trace()
         if inner is not self and inner is not None and inner.captures and self.is_active():
-            return inner.emit(op_name, args, attrs)
+            return inner.emit(op_name, args, attrs, view)
         if self.captures:
             args = [a if a._ctx is self or not a._ctx.is_active() else self.capture(a) for a in args]
         for a in args:
@@ -234,6 +253,8 @@ class TraceContext:
                     "a traced value escaped its function — return it instead of storing it"
                     + describe_location(user_location(2)))
         attrs = attrs or {}
+        if op_name in CONTROL_OPS:  # replayed by a transformation (grad, vmap): no rules yet
+            raise control_flow_refusal(op_name, self.location or user_location(2))
         op = get_op(op_name)
         types = [a._atom.type for a in args]
         try:
@@ -260,9 +281,8 @@ class TraceContext:
                           tuple(sorted(attrs.items())), self.location or user_location(2))
         self.bindings.append(binding)
         tracers = tuple(self._tracer(v) for v in out_vars)
-        if op_name in VIEW_OPS:  # NumPy's result shares the operand's memory
-            tracers[0].shares = "view"
-            args[0].shares = args[0].shares or "view"
+        if view and op_name in VIEW_OPS and not args[0].weak:  # NumPy's result shares the operand's memory
+            view_of(args[0], tracers[0], op_name, attrs)
         return tracers if isinstance(result, (tuple, list)) else tracers[0]
 
     def emit_call(self, body: Graph, rules, args) -> tuple:
@@ -277,6 +297,15 @@ class TraceContext:
         out_vars = tuple(Var(self._fresh(), v.type) for v in body.outputs)
         self.bindings.append(Binding(out_vars, CALL, tuple(a._atom for a in args),
                                      (("body", body), ("rules", rules)), self.location or user_location(2)))
+        return tuple(self._tracer(v) for v in out_vars)
+
+    def record(self, op: str, args, attrs: tuple, out_types) -> tuple:
+        """Record a binding of a form that is no registry op (a loop or conditional of
+        :mod:`mlc.ir.control`) on this trace's Tracers ``args``, with results of
+        ``out_types``; a Tracer per result."""
+        out_vars = tuple(Var(self._fresh(), t) for t in out_types)
+        self.bindings.append(Binding(out_vars, op, tuple(a._atom for a in args), tuple(attrs),
+                                     self.location or user_location(3)))
         return tuple(self._tracer(v) for v in out_vars)
 
     def _fresh(self) -> str:

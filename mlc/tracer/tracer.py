@@ -34,7 +34,9 @@ def _concrete_error(what: str, tracer: Tracer) -> TraceError:
     return TraceError(
         f"{what} of a traced value is not known while tracing: {tracer!r} has a shape and dtype "
         f"but no data until the compiled function runs{describe_location(loc)}\n"
-        "Data-dependent Python control flow (if/while/bool()/float()/int()) cannot be traced. "
+        "bool()/float()/int() of a traced value cannot be traced (an if/while/for on one compiles "
+        "inside the jitted function itself, but not in the functions it calls: there use "
+        "mlc.cond / mlc.while_loop / mlc.fori_loop). "
         "Use mlc.numpy.where(cond, a, b) to choose values elementwise, or mark the argument "
         "static with @mlc.jit(static_argnums=...) / static_argnames=... so its value is known "
         "when tracing (each new value compiles again).")
@@ -74,19 +76,43 @@ class Tracer:
     (``np.exp(x)``, ``np.add(x, 1)``) give typed, strong results, as NumPy's do.
     """
 
-    __slots__ = ("_ctx", "_atom", "weak", "shares")
+    __slots__ = ("_ctx", "_value", "weak", "_ref")
     __array_priority__ = 1000  # NumPy defers binary operators to us
 
     def __init__(self, ctx, atom, weak: bool = False):
-        self._ctx, self._atom, self.weak = ctx, atom, weak
-        #: None, or why an in-place operator (``x += y``) on this array would change another
-        #: one in NumPy: ``"input"`` (the caller's array) or ``"view"`` (it is a view, or an
-        #: array a view was taken of); such operators are refused (see :mod:`mlc.numpy.methods`)
-        self.shares = None
+        self._ctx, self._value, self.weak = ctx, atom, weak
+        #: None, or the :class:`~.state.View` this array is of an array that may be written
+        #: (an argument, or one a view was taken of): its value is read through it
+        self._ref = None
+
+    @property
+    def _atom(self):
+        """The graph value this array stands for now (a write makes a new one)."""
+        ref = self._ref
+        return self._value if ref is None else ref.read()
+
+    @_atom.setter
+    def _atom(self, atom):
+        """A new value for an array nothing else shares (see :attr:`shares`); a shared one is
+        written through its views with ``mlc.numpy.updates.assign``."""
+        if self._ref is not None:
+            raise TraceError(f"internal: {self!r} shares its memory ({self.shares}); write it with "
+                             "mlc.numpy.updates.assign, which writes through to the arrays sharing it")
+        self._value = atom
+
+    @property
+    def shares(self) -> str | None:
+        """None, or why a write into this array changes another one too, as in NumPy: ``"input"``
+        (it is an argument of the jitted function: the caller's array) or ``"view"`` (it is a
+        view, or an array a view was taken of)."""
+        ref = self._ref
+        if ref is None:
+            return None
+        return "input" if not ref.path and ref.box.input is not None else "view"
 
     def fresh(self) -> Tracer:
-        """The same value as a new array object (what NumPy's copies are): an in-place
-        operator on it leaves ``self`` alone."""
+        """The same value as a new array object (what NumPy's copies are): a write into it
+        leaves ``self`` alone."""
         return Tracer(self._ctx, self._atom, self.weak)
 
     def strong(self) -> Tracer:
@@ -145,7 +171,8 @@ class Tracer:
         raise _concrete_error("the complex value", self)
 
     def __array__(self, dtype=None, copy=None):
-        raise _concrete_error("the data (np.asarray / np.array)", self)
+        raise _concrete_error("the data (np.asarray / np.array, or a write into a NumPy array: pass that "
+                              "array as an argument of the jitted function instead)", self)
 
     def tolist(self):
         raise _concrete_error("the data (tolist)", self)
@@ -158,7 +185,6 @@ class Tracer:
 
     def __setitem__(self, key, value):
         raise _immutable_error("Item assignment (x[...] = value)",
-                               "x = np.where(mask, value, x) to replace the elements where mask holds, "
-                               "or assemble the pieces with np.concatenate / np.stack")
+                               "import mlc.numpy first, which gives traced arrays their item assignment")
 
     sort, fill, put, resize, partition = (_in_place(n) for n in ("sort", "fill", "put", "resize", "partition"))

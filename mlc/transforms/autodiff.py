@@ -77,7 +77,7 @@ def _value_and_grad(fun, argnums, has_aux: bool, name: str, args, kwargs):
         out, aux = _split_aux(fun(*a, **k), has_aux, name)
         return out, aux
 
-    graph, out_tree, captured = trace_function(split, leaves, treedef, _name(fun))
+    graph, out_tree, captured = trace_function(split, leaves, treedef, _name(fun), user=fun)
     n_out = num_leaves(out_tree[2][0])
     if n_out != 1 or graph.outputs[0].shape != () or not differentiable(graph.outputs[0].dtype):
         out = graph.outputs[0] if graph.outputs else None

@@ -15,11 +15,12 @@ import numpy as np
 
 from ..errors import DTypeError, IRError, TraceError
 from ..ir import dtype as dt
+from ..ir.control import CONTROL_OPS
 from ..ir.types import TensorType
 from ..ops.registry import get_op
 from ..ops.rules import RuleError, Zero, is_zero
 from ..tracer.source import describe_location
-from ..tracer.trace import current_trace
+from ..tracer.trace import control_flow_refusal, current_trace
 from ..tracer.pytree import flatten
 from ..tracer.tracer import Tracer
 from .tracing import trace_function
@@ -38,6 +39,8 @@ def Z(atom) -> Zero:  # noqa: N802 - a constructor's short name
 
 def rule_of(binding, kind: str):
     """Op ``binding.op``'s rule of ``kind`` ("jvp", "vjp" or "batch"); TraceError when it has none."""
+    if binding.op in CONTROL_OPS:
+        raise control_flow_refusal(binding.op, binding.loc)
     op = get_op(binding.op)
     rule = getattr(op, kind)
     if rule is None:
@@ -99,7 +102,7 @@ def composite_graph(fn, types, attrs: dict, name: str):
     types = [t if isinstance(t, TensorType) else TensorType(tuple(t.shape), np.dtype(t.dtype).name) for t in types]
     leaves, treedef = flatten(tuple(np.zeros(()) for _ in types))
     graph, out_tree, captured = trace_function(lambda *xs: fn(*xs, **attrs), leaves, treedef, name,
-                                               types=[(t, False) for t in types])
+                                               types=[(t, False) for t in types], user=fn)
     if captured:
         raise RuleError(f"op {name}: its composite definition uses a traced value that is not its operand")
     return graph, out_tree

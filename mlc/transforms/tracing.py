@@ -28,9 +28,11 @@ from ..ir.graph import Constant, Graph
 from ..ir.structural import structural_equal, structural_hash
 from ..ir.types import TensorType
 from ..tracer.jit import jit
+from ..tracer.numpy_creation import numpy_creation
 from ..tracer.operands import as_tracer, is_weak_scalar
 from ..tracer.pytree import flatten, unflatten
 from ..tracer.source import describe_location, user_location
+from ..tracer.state import written_inputs
 from ..tracer.trace import CALL, TraceContext, current_trace, is_tracing
 from ..tracer.tracer import Tracer
 
@@ -63,7 +65,7 @@ def inside_transformation() -> bool:
     return ctx is not None and ctx.captures
 
 
-def trace_function(fn, leaves, treedef=None, name: str = "f", *, types=None):
+def trace_function(fn, leaves, treedef=None, name: str = "f", *, types=None, user=None):
     """Trace ``fn(*unflatten(treedef, leaves))`` into a Graph; ``(graph, out_tree, captured)``.
 
     ``treedef`` is that of the tuple of ``fn``'s arguments (default: ``leaves`` are the arguments).
@@ -71,11 +73,13 @@ def trace_function(fn, leaves, treedef=None, name: str = "f", *, types=None):
     The graph's inputs are one per array leaf (of ``types[n]``, a ``(TensorType, weak)``, when
     given: vmap traces with the batch axis removed), then one per value of an enclosing trace
     that ``fn`` uses (``captured`` lists those values, in order). Other leaves are passed to
-    ``fn`` as they are. Its outputs are ``fn``'s result's leaves.
+    ``fn`` as they are. Its outputs are ``fn``'s result's leaves. ``user`` is the user's function
+    ``fn`` calls (``fn`` itself by default): NumPy's creation functions in its module trace
+    (:mod:`mlc.tracer.numpy_creation`).
     """
     if treedef is None:
         treedef = flatten(tuple(leaves))[1]
-    with TraceContext(name, capture=True) as ctx:
+    with TraceContext(name, capture=True) as ctx, numpy_creation(fn if user is None else user):
         args = []
         for n, leaf in enumerate(leaves):
             if not is_array_leaf(leaf):
@@ -84,6 +88,11 @@ def trace_function(fn, leaves, treedef=None, name: str = "f", *, types=None):
             ttype, weak = types[n] if types is not None else leaf_type(leaf)
             args.append(ctx.new_input(ttype, f"x{n}", weak))
         result = fn(*unflatten(treedef, args))
+        written = written_inputs(ctx)
+        if written:
+            raise TraceError(f"{name}: the function writes into one of its arguments; a transformed function's "
+                             f"arguments are values, and no caller's array would see the write. Write into a copy "
+                             f"instead (x = x.copy()), and return what it computes{describe_location(user_location())}")
         out_leaves, out_tree = flatten(result)
         outputs = []
         for n, leaf in enumerate(out_leaves):

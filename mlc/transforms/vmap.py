@@ -89,7 +89,7 @@ class _Vmapped:
             raise TraceError(f"vmap({_name(self.fun)}): no argument is mapped (in_axes all None); give "
                              "axis_size=")
         graph, out_tree, captured = trace_function(lambda a, k: self.fun(*a, **k), leaves, treedef,
-                                                   _name(self.fun), types=types)
+                                                   _name(self.fun), types=types, user=self.fun)
         values = [as_tracer(leaf) for leaf in leaves if is_array_leaf(leaf)] + captured
         outs, out_dims = batch_eval(graph, values, dims + [None] * len(captured), size)
         out_axes = broadcast_prefix(self.out_axes, unflatten(out_tree, list(range(len(outs)))), "out_axes")

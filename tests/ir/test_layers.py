@@ -21,7 +21,7 @@ LAYERS = [
     {"printer", "structural"},
     {"arith"},
     {"analysis", "shape_vars"},
-    {"te", "graph", "graph_printer", "__init__"},
+    {"te", "graph", "graph_printer", "control", "__init__"},
 ]
 
 #: mlc modules outside mlc.ir that mlc.ir may import: the error types and the frozen

@@ -131,6 +131,20 @@ def test_slice(data, dtype, shape):
     check_op("slice", [x], expected, starts=starts, stops=stops, steps=steps)
 
 
+@settings(max_examples=30)
+@given(data=st.data(), dtype=dtypes, shape=shapes(max_dims=3, max_side=6))
+def test_update_slice(data, dtype, shape):
+    x = data.draw(arrays(dtype, shape))
+    starts = tuple(data.draw(_bound) for _ in shape)
+    stops = tuple(data.draw(_bound) for _ in shape)
+    steps = tuple(data.draw(st.one_of(st.none(), st.sampled_from([1, 2, 3, -1, -2, -3]))) for _ in shape)
+    key = tuple(slice(*s) for s in zip(starts, stops, steps))
+    v = data.draw(arrays(dtype, x[key].shape))
+    expected = x.copy()
+    expected[key] = v
+    check_op("update_slice", [x, v], expected, starts=starts, stops=stops, steps=steps)
+
+
 @st.composite
 def index_keys(draw, ndim):
     items = []

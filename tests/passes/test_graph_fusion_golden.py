@@ -98,7 +98,7 @@ def returned_intermediate(x):
 
 
 def long_chain(x):
-    for n in range(MAX_GROUP_OPS + 6):
+    for n in list(range(MAX_GROUP_OPS + 6)):  # a Python loop: one straight chain of ops
         x = x * 1.0001 if n % 2 else x + 0.001
     return x
 

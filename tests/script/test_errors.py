@@ -24,7 +24,7 @@ def parse_error(body: str) -> ParseError:
      5, 45, "binds loop variables only"),
     ("    for i in range(8):\n        B[i] = A[i] + T.float32(i / 2)\n", 4, 33, "true division"),
     ("    T.reads(A[0])\n", 3, 5, "T.reads belongs inside a T.block"),
-    ("    while True:\n        pass\n", 3, 5, "While statements are not supported"),
+    ("    while True:\n        pass\n    else:\n        pass\n", 3, 5, "While statements are not supported"),
     ("    for i in T.grid(8, 8):\n        B[i] = A[i]\n", 3, 9, "2 loop(s)"),
     ("    for i in range(8):\n        B[i] = A[i] + T.Cast(\"float32\", T.int8(300))\n", 4, 41,
      "T.int8(300) is out of range: int8 holds -128..127"),

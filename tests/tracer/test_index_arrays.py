@@ -43,10 +43,24 @@ def test_a_constant_index_out_of_range_is_refused_as_numpy_refuses_it():
         mlc.jit(lambda a: a[[-4]])(X)
 
 
-@pytest.mark.parametrize("index", [lambda a: a[[0], [1]], lambda a: a[0, [1]], lambda a: a[[True, False, True]],
-                                   lambda a: a[a > 3]])
+@pytest.mark.parametrize("index", [lambda a: a[[0, 2], [1, -1]], lambda a: a[0, [1, 3]], lambda a: a[[[2], [0]], [1, 3]],
+                                   lambda a: a[1:, [2, 0], 3], lambda a: a[..., np.array([[0, 1]]), 2],
+                                   lambda a: a[[True, False, True]], lambda a: a[:, np.eye(4, 5, dtype=bool)]])
+def test_index_arrays_with_ints_and_each_other_on_adjacent_axes_gather(index):
+    np.testing.assert_array_equal(mlc.jit(index)(X3), index(X3))
+
+
+def test_index_arrays_separated_by_a_slice_are_refused():
+    with pytest.raises(mlc.TraceError, match="index arrays separated by slices"):
+        mlc.jit(lambda a: a[[0], 1:, [1]])(X3)
+
+
+X3 = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+
+
+@pytest.mark.parametrize("index", [lambda a: a[a > 3]])
 def test_other_advanced_indexing_says_what_is_supported(index):
-    with pytest.raises(mlc.TraceError, match="one integer index array among slices, None and ... is supported"):
+    with pytest.raises(mlc.TraceError, match="a traced boolean mask selects a number of elements known only"):
         mlc.jit(index)(X)
 
 

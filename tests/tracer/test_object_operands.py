@@ -57,9 +57,17 @@ def test_arithmetic_with_none_is_a_dtype_error(op, symbol):
     lambda a: np.add(a, 1, np.empty_like(a)),
     lambda a: np.multiply(a, a, out=(np.empty_like(a),)),
 ])
-def test_ufunc_out_is_a_trace_error(call):
-    with pytest.raises(TraceError, match=r"(?s)out=.*return new arrays.*test_object_operands.py"):
-        mlc.jit(call)(np.ones(3))
+def test_ufunc_out_writes_into_a_traced_array(call):
+    a = np.arange(3.0)
+    np.testing.assert_allclose(mlc.jit(call)(a), call(a), rtol=1e-15)
+
+
+def test_ufunc_out_into_a_numpy_constant_is_a_trace_error():
+    with pytest.raises(TraceError, match=r"(?s)out=.*cannot write into this array.*test_object_operands.py"):
+        mlc.jit(lambda a: np.add(a, 1, out=OUT))(np.ones(3))
+
+
+OUT = np.zeros(3)
 
 
 def test_ufunc_out_none_is_accepted():

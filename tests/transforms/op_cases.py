@@ -159,6 +159,8 @@ def _cases() -> dict[str, list[Case]]:
     cases["broadcast_to"] = [Case((Arg((3, 1)),), {"shape": (2, 3, 4)})]
     cases["slice"] = [Case((Arg((5, 6)),), {"starts": (1, None), "stops": (4, None), "steps": (1, 2)}),
                       Case((Arg((7,)),), {"starts": (5,), "stops": (0,), "steps": (-2,)})]
+    cases["update_slice"] = [Case((Arg((5, 6)), Arg((3, 3))), {"starts": (1, None), "stops": (4, None), "steps": (1, 2)}),
+                             Case((Arg((7,)), Arg((3,))), {"starts": (5,), "stops": (0,), "steps": (-2,)})]
     cases["pad"] = [Case((Arg((3, 2)),), {"pad_width": ((1, 0), (2, 1)), "constant_values": 0.5})]
     cases["concatenate"] = [Case((Arg((2, 3)), Arg((1, 3))), {"axis": 0}),
                             Case((Arg((2, 2)), Arg((3,))), {"axis": None})]

@@ -42,7 +42,7 @@ from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, I
 from ...ir.extern import CallExtern
 from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.ops import MATH_CALLS
-from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt)
+from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While)
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND, THREEFRY_PRELUDE
@@ -204,6 +204,10 @@ class _KernelWriter:
                 self.stmt(x, depth)
         elif isinstance(s, For):
             self._for(s, depth)
+        elif isinstance(s, While):
+            self.emit(f"{pad}while ({self.expr(s.condition)}) {{")
+            self.stmt(s.body, depth + 1)
+            self.emit(f"{pad}}}")
         elif isinstance(s, IfThenElse):
             self.emit(f"{pad}if ({self.expr(s.condition)}) {{")
             self.stmt(s.then_case, depth + 1)

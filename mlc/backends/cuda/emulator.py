@@ -55,7 +55,7 @@ from ...ir import dtype as dt
 from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Select, Var)
 from ...ir.functor import always_evaluated, binary_chain, pre_order_nodes
 from ...ir.extern import CallExtern
-from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
+from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from ..reference import values as V
@@ -190,6 +190,13 @@ class _KernelRun:
                 self.exec(s, mask, env)
         elif isinstance(stmt, For):
             self._for(stmt, mask, env)
+        elif isinstance(stmt, While):  # each thread loops while its condition holds
+            while True:
+                self._statement_reads.clear()
+                inner = _narrow(mask, self.ev(stmt.condition, mask, env))
+                if inner is False:
+                    break
+                self.exec(stmt.body, inner, env)
         elif isinstance(stmt, IfThenElse):
             self._statement_reads.clear()
             cond = self.ev(stmt.condition, mask, env)

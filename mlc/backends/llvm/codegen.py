@@ -62,7 +62,7 @@ from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPR
 from ...ir.arith import same_expr
 from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
-from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt)
+from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While)
 from ...ir.printer import expr_to_str
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.shape_vars import size_params
@@ -70,7 +70,7 @@ from ...runtime.callbacks import CALLBACK_SYMBOL
 from . import arith, complex as complex_math, extern, horizontal, parallel, streaming
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
-from .loops import MAX_UNROLL, MIN_KEPT_TRIPS, emit_loop, loop_metadata
+from .loops import MAX_UNROLL, MIN_KEPT_TRIPS, emit_loop, emit_while, loop_metadata
 from .memory import BufferAllocator
 from . import vecmath  # noqa: F401 - registers exp, expm1, log, log1p, tanh, sigmoid, erf
 from .types import I64, PTR, alignment, compute_dtype, constant, int_constant, itemsize, mem_type, reg_type
@@ -305,6 +305,14 @@ class _FunctionCodegen(VectorCodegen):
                 self.stmt(s.then_case)
             with otherwise:
                 self.stmt(s.else_case)
+
+    def _while(self, s: While) -> None:
+        """``while cond: body`` as a native loop (a graph's main runs ``mlc.while_loop`` so)."""
+        self.loop_depth += 1
+        try:
+            emit_while(self.builder, lambda: self.expr(s.condition), lambda: self.stmt(s.body))
+        finally:
+            self.loop_depth -= 1
 
     def _allocate(self, s: Allocate) -> None:
         buf = s.buffer
@@ -860,7 +868,7 @@ class _Checks:
 
 _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
          BufferStore: _FunctionCodegen._store, IfThenElse: _FunctionCodegen._if,
-         Allocate: _FunctionCodegen._allocate, For: _FunctionCodegen._for,
+         Allocate: _FunctionCodegen._allocate, For: _FunctionCodegen._for, While: _FunctionCodegen._while,
          DeclBuffer: _FunctionCodegen._decl_buffer, CallPrimFunc: _FunctionCodegen._call_prim_func,
          CallPacked: _FunctionCodegen._call_packed}
 

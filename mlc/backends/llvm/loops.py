@@ -28,7 +28,7 @@ from llvmlite.ir.values import MDValue
 
 from .types import int_constant, signed
 
-__all__ = ["emit_loop", "loop_metadata", "MAX_VECTOR_WIDTH_HINT", "MAX_UNROLL", "MIN_KEPT_TRIPS"]
+__all__ = ["emit_loop", "emit_while", "loop_metadata", "MAX_VECTOR_WIDTH_HINT", "MAX_UNROLL", "MIN_KEPT_TRIPS"]
 
 #: A vectorized loop with a constant power-of-two extent up to this many
 #: iterations asks LLVM for exactly that vector width.
@@ -110,4 +110,21 @@ def emit_loop(builder: ir.IRBuilder, begin: ir.Value, extent: ir.Value, name: st
     if metadata is not None:
         back.set_metadata("llvm.loop", metadata)
     index.add_incoming(nxt, latch)
+    builder.position_at_end(exit_block)
+
+
+def emit_while(builder: ir.IRBuilder, condition: Callable[[], ir.Value],
+               body: Callable[[], None], name: str = "while") -> None:
+    """Emit ``while condition(): body()``; the builder ends after the loop. ``condition``
+    emits its (i1) value at the builder's position, once per iteration, in the loop header."""
+    fn = builder.function
+    header = fn.append_basic_block(f"{name}.header")
+    body_block = fn.append_basic_block(f"{name}.body")
+    exit_block = fn.append_basic_block(f"{name}.exit")
+    builder.branch(header)
+    builder.position_at_end(header)
+    builder.cbranch(condition(), body_block, exit_block)
+    builder.position_at_end(body_block)
+    body()
+    builder.branch(header)
     builder.position_at_end(exit_block)

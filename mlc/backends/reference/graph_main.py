@@ -19,7 +19,10 @@ from ...errors import MLCError
 from ...ir.buffer import Buffer
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ...ir.functor import pre_order_nodes
-from ...ir.tir import Allocate, Evaluate, PrimFunc, SeqStmt
+from ...ir.expr import Binary, BufferLoad, Cast, FloatImm, IntImm
+from ...ir.expr import Var as TirVar
+from ...ir.ops import BINARY_OPS
+from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While
 from ...runtime.packed import get_func
 
 __all__ = ["GraphMainProgram"]
@@ -44,18 +47,18 @@ class GraphMainProgram:
             # main is one call on its own parameters (a graph of one kernel): make it directly
             self.run = _direct_call(calls[0][2], [positions[b] for b in calls[0][3]], len(func.params))
 
-    def _steps(self) -> list[tuple]:
+    def _steps(self, body=None) -> list[tuple]:
         """``main``'s statements in the order they run, each as ``(kind, buffer, what, args)``:
-        walked once here, so that a call only loops over them."""
+        walked once here, so that a call only loops over them. A loop or conditional of the
+        graph (:mod:`mlc.ir.control`) is a step holding the steps of its body."""
         steps: list[tuple] = []
-        stack = [self.func.body]
+        stack = [self.func.body if body is None else body]
         while stack:
             s = stack.pop()
             if isinstance(s, SeqStmt):
                 stack.extend(reversed(s.seq))
             elif isinstance(s, Allocate):
-                (size,) = s.buffer.static_shape()
-                steps.append((_ALLOCATE, s.buffer, (size, s.buffer.dtype), ()))
+                steps.append((_ALLOCATE, s.buffer, (tuple(s.buffer.static_shape()), s.buffer.dtype), ()))
                 stack.append(s.body)
             elif isinstance(s, DeclBuffer):
                 steps.append((_VIEW, s.buffer, s.data, ()))
@@ -63,24 +66,68 @@ class GraphMainProgram:
                 steps.append((_CALL, None, self.functions[s.name], tuple(s.args)))
             elif isinstance(s, CallPacked):
                 steps.append((_CALL, None, self.library[s.name], tuple(s.args)))
+            elif isinstance(s, For):
+                steps.append((_FOR, s.loop_var, (s.min, s.extent), self._steps(s.body)))
+            elif isinstance(s, While):
+                steps.append((_WHILE, None, s.condition, self._steps(s.body)))
+            elif isinstance(s, IfThenElse):
+                other = self._steps(s.else_case) if s.else_case is not None else []
+                steps.append((_IF, None, s.condition, (self._steps(s.then_case), other)))
+            elif isinstance(s, BufferStore):
+                steps.append((_STORE, s.buffer, s.value, s.indices))
             elif not isinstance(s, Evaluate):
                 raise MLCError(f"reference backend: {self.name} is a graph main; it cannot run "
                                f"{type(s).__name__} statements")
         return steps
 
     def run(self, args: Sequence[np.ndarray]) -> None:
-        arrays: dict[Buffer, np.ndarray] = dict(zip(self.func.params, args))
+        arrays: dict = dict(zip(self.func.params, args))
+        self._run(self.steps, arrays)
+
+    def _run(self, steps, arrays: dict) -> None:
         empty = self.empty
-        for kind, buffer, what, call_args in self.steps:
+        for kind, buffer, what, call_args in steps:
             if kind is _CALL:
                 what(*[arrays[b] for b in call_args])
             elif kind is _ALLOCATE:
                 arrays[buffer] = empty(*what)
-            else:
+            elif kind is _VIEW:
                 arrays[buffer] = _view(arrays[what], buffer)
+            elif kind is _FOR:
+                begin = int(_scalar(what[0], arrays))
+                for i in range(begin, begin + int(_scalar(what[1], arrays))):
+                    arrays[buffer] = i
+                    self._run(call_args, arrays)
+            elif kind is _WHILE:
+                while _scalar(what, arrays):
+                    self._run(call_args, arrays)
+            elif kind is _IF:
+                self._run(call_args[0] if _scalar(what, arrays) else call_args[1], arrays)
+            else:  # a store of a scalar (a loop's index)
+                target = arrays[buffer].reshape(-1)
+                target[int(_scalar(call_args[0], arrays))] = _scalar(what, arrays)
 
 
 _ALLOCATE, _VIEW, _CALL = "allocate", "view", "call"
+_FOR, _WHILE, _IF, _STORE = "for", "while", "if", "store"
+
+
+def _scalar(expr, arrays: dict):
+    """The value of a scalar expression of a graph main (loop bounds, conditions, a loop's
+    index): constants, loop variables, loads of one element, casts and binary operations."""
+    if isinstance(expr, (IntImm, FloatImm)):
+        return expr.value
+    if isinstance(expr, TirVar):
+        return arrays[expr]
+    if isinstance(expr, BufferLoad):
+        flat = arrays[expr.buffer].reshape(-1)
+        return flat[int(_scalar(expr.indices[0], arrays))].item()
+    if isinstance(expr, Cast):
+        return np.array(_scalar(expr.value, arrays)).astype(expr.dtype).item()
+    if isinstance(expr, Binary):
+        a, b = (np.array(_scalar(x, arrays), dtype=x.dtype) for x in (expr.a, expr.b))
+        return np.asarray(BINARY_OPS[expr.op].numpy(a, b)).item()
+    raise MLCError(f"a graph main's scalar expression cannot hold {type(expr).__name__}: {expr!r}")
 
 
 def _direct_call(function, where: list[int], n_params: int):

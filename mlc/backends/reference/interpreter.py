@@ -43,7 +43,7 @@ from ...ir.expr import IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
-                       PrimFunc, SeqStmt)
+                       PrimFunc, SeqStmt, While)
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from .analysis import Analysis, InitReduction, RegionPlan, is_lockstep
 from .expressions import LANE, Evaluator
@@ -112,6 +112,7 @@ class _Execution(Evaluator):
         self.threads: dict[str, For] = {}  # thread axis -> the outermost loop bound to it
         self._stmt = {
             BufferStore: self._store, SeqStmt: self._seq, For: self._for, IfThenElse: self._if,
+            While: self._while,
             BlockRealize: self._block_realize, Block: self._bare_block, Allocate: self._allocate,
             Evaluate: self._evaluate,
         }
@@ -170,6 +171,15 @@ class _Execution(Evaluator):
             if recorder is not None:
                 recorder.next_unit()
             self.exec(s, ctx)
+
+    def _while(self, stmt: While, ctx: Ctx) -> None:
+        """Each lane runs the body while its condition holds (a lane whose condition failed
+        changes nothing, so its condition stays false)."""
+        while True:
+            inner = ctx.narrow(self.ev(stmt.condition, ctx))
+            if inner is None:
+                return
+            self.exec(stmt.body, inner)
 
     def _if(self, stmt: IfThenElse, ctx: Ctx) -> None:
         cond = self.ev(stmt.condition, ctx)

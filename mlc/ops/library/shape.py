@@ -458,6 +458,57 @@ _injective("slice",
            "``slice`` takes them (None, negative and out-of-range values are normalised).")
 
 
+# ------------------------------------------------------------------ update_slice
+
+def _update_slice_infer(x: TensorType, v: TensorType, *, starts, stops, steps) -> TensorType:
+    shape = tuple(d[3] for d in _slice_signature(x.shape, starts, stops, steps))
+    if tuple(v.shape) != shape:
+        raise ShapeError(f"update_slice: the value must have the slice's shape {shape}, got {tuple(v.shape)}")
+    if v.dtype != x.dtype:
+        raise DTypeError(f"update_slice: the value must have x's dtype {x.dtype}, got {v.dtype}")
+    return TensorType(tuple(x.shape), x.dtype)
+
+
+def _update_slice_lower(x, v, *, starts, stops, steps):
+    """``x`` with ``v`` at the slice: each output element is ``v``'s where the slice reads it,
+    else ``x``'s (one pass, the slice's index arithmetic run backwards)."""
+    dims = _slice_signature(x.shape, starts, stops, steps)
+    if any(count == 0 for *_, count in dims):
+        return te.compute(tuple(x.shape), lambda *i: x[i], name="T_update_slice")
+
+    def f(*i):
+        inside, at = None, []
+        for d, (lo, _, step, count) in enumerate(dims):
+            first, stride = (lo, step) if step > 0 else (lo + (count - 1) * step, -step)
+            if step == 1 and first == 0 and count == x.shape[d]:
+                at.append(i[d])
+                continue
+            off = i[d] - _c(first)
+            cond = _e.logical_and(off >= _c(0), off <= _c((count - 1) * stride))
+            if stride > 1:
+                cond = _e.logical_and(cond, _e.floormod(off, _c(stride)) == _c(0))
+                off = _e.floordiv(off, _c(stride))
+            if step < 0:
+                off = _c(count - 1) - off
+            at.append(_e.max(_e.min(off, _c(count - 1)), _c(0)))  # in bounds where not selected too
+            inside = cond if inside is None else _e.logical_and(inside, cond)
+        if inside is None:
+            return v[tuple(at)]
+        return _e.select(inside, v[tuple(at)], x[i])
+    return te.compute(tuple(x.shape), f, name="T_update_slice")
+
+
+def _update_slice_reference(x, v, *, starts, stops, steps):
+    out = x.copy()
+    out[tuple(slice(*d) for d in zip(starts, stops, steps))] = v
+    return out
+
+
+_injective("update_slice", _update_slice_infer, _update_slice_lower, _update_slice_reference,
+           "``x`` with ``v`` written at ``x[start:stop:step, ...]`` (``slice``'s attributes; ``v`` has "
+           "the slice's shape and ``x``'s dtype): NumPy's ``x[...] = v`` as a new array.")
+
+
 def plan_getitem(shape, key):
     """Turn a static NumPy index into a ``slice`` op plus a ``reshape``.
 

@@ -141,6 +141,19 @@ def _slice_vjp(ct, primals, out, *, starts, stops, steps):
     return (scatter_slice(ct, primals[0].shape, starts, stops, steps),)
 
 
+def _update_slice_vjp(ct, primals, out, *, starts, stops, steps):
+    x, v = primals
+    ct_x = apply_op("update_slice", ct, zeros(v, tuple(v.shape), ct.dtype), starts=starts, stops=stops,
+                    steps=steps) if differentiable(x.dtype) else None
+    ct_v = apply_op("slice", ct, starts=starts, stops=stops, steps=steps) if differentiable(v.dtype) else None
+    return ct_x, ct_v
+
+
+def _update_slice_batch(args, dims, *, starts, stops, steps):
+    x, v = batch_front(args, dims)
+    return apply_op("update_slice", x, v, starts=(None, *starts), stops=(None, *stops), steps=(None, *steps)), 0
+
+
 def _slice_batch(args, dims, *, starts, stops, steps):
     x = move_batch_to_front(args[0], dims[0])
     return apply_op("slice", x, starts=(None, *starts), stops=(None, *stops), steps=(None, *steps)), 0
@@ -317,6 +330,8 @@ def _register() -> None:
     define_rules("flip", jvp=linear_jvp("flip"), vjp=_flip_vjp, batch=_flip_batch)
     define_rules("broadcast_to", jvp=linear_jvp("broadcast_to"), vjp=_broadcast_to_vjp, batch=_broadcast_to_batch)
     define_rules("slice", jvp=linear_jvp("slice"), vjp=_slice_vjp, batch=_slice_batch)
+    define_rules("update_slice", jvp=linear_jvp("update_slice", 2), vjp=_update_slice_vjp,
+                 batch=_update_slice_batch)
     define_rules("pad", jvp=_pad_jvp, vjp=_pad_vjp, batch=_pad_batch)
     define_rules("concatenate", jvp=_concatenate_jvp, vjp=_concatenate_vjp, batch=_concatenate_batch)
     define_rules("stack", jvp=_stack_jvp, vjp=_stack_vjp, batch=_stack_batch)

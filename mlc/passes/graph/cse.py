@@ -21,6 +21,7 @@ def main(x: R.Tensor((2,), "float32")):
 from __future__ import annotations
 
 from ...ir.graph import Binding, Constant, Graph
+from .nested import nested
 
 __all__ = ["common_subexpression_elimination", "MAX_MERGED_CONSTANT"]
 
@@ -34,6 +35,7 @@ def _constant_key(c: Constant):
     return ("const", id(c))
 
 
+@nested
 def common_subexpression_elimination(graph: Graph) -> Graph:
     """Replace each repeated computation by the first binding that computed it."""
     subst: dict[int, object] = {}

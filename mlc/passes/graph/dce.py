@@ -11,10 +11,12 @@
 from __future__ import annotations
 
 from ...ir.graph import Graph
+from .nested import nested
 
 __all__ = ["dead_code_elimination"]
 
 
+@nested
 def dead_code_elimination(graph: Graph) -> Graph:
     """Keep only the bindings the outputs depend on (ops are pure)."""
     live = {id(a) for a in graph.outputs}

@@ -42,16 +42,19 @@ from ...errors import IRError
 from ...ir import te
 from ...ir.buffer import Buffer, decl_buffer
 from ...ir.calls import GRAPH_MAIN_ATTR, CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
-from ...ir.expr import PrimExpr
+from ...ir.control import bodies, check_control, is_control
+from ...ir.expr import BufferLoad, Cast, IntImm, PrimExpr, const
+from ...ir.expr import Var as TirVar
 from ...ir.graph import Constant, Graph, Var
 from ...ir.te import unique_name
-from ...ir.tir import Allocate, IRModule, PrimFunc, seq
+from ...ir.tir import Allocate, BufferStore, For, IfThenElse, IRModule, PrimFunc, Stmt, While, seq
+from ...ir.types import TensorType
 from ...runtime.packed import list_funcs
 
-__all__ = ["emit_main", "main_name", "main_outputs", "check_runnable", "RUNNABLE"]
+__all__ = ["emit_main", "main_name", "main_outputs", "check_runnable", "all_constants", "RUNNABLE"]
 
 #: The binding forms a graph's main runs.
-RUNNABLE = ("call_tir", "call_dps_packed", "view")
+RUNNABLE = ("call_tir", "call_dps_packed", "view", "for_loop", "while_loop", "switch")
 
 
 def emit_main(graph: Graph) -> Graph:
@@ -95,7 +98,8 @@ def main_outputs(graph: Graph) -> tuple[list, tuple[int, ...]]:
 
 
 def check_runnable(graph: Graph, module) -> None:
-    """Raise IRError naming the first binding of ``graph`` that ``main`` cannot run."""
+    """Raise IRError naming the first binding of ``graph`` (or of a loop body or branch in
+    it) that ``main`` cannot run."""
     defined = {id(v) for v in graph.inputs}
     returned = {id(a) for a in graph.outputs}
     for n, b in enumerate(graph.bindings):
@@ -125,6 +129,10 @@ def check_runnable(graph: Graph, module) -> None:
         if b.op == "call_tir" and b.attr("func") not in module:
             raise IRError(f"{where}: the graph's module has no function {b.attr('func')!r}; it has "
                           f"{sorted(module)}")
+        if is_control(b):
+            check_control(b)
+            for body in bodies(b):
+                check_runnable(body, module)
         if b.op == "call_dps_packed" and b.attr("func") not in list_funcs():
             raise IRError(f"{where}: no library function is registered as {b.attr('func')!r}; "
                           f"register it with mlc.register_func({b.attr('func')!r}, fn) first")
@@ -143,57 +151,275 @@ def _buffer(value, name: str) -> Buffer:
 
 
 def _main(graph: Graph, module) -> tuple[PrimFunc, dict[str, PrimFunc]]:
-    buffers: dict[int, Buffer] = {}   # graph value -> the buffer main names it by
     params = []
+    env: dict[int, Buffer] = {}   # graph input or constant -> the parameter naming it
     for v in graph.inputs:
-        buffers[id(v)] = _buffer(v, v.name)
-        params.append(buffers[id(v)])
-    constants = graph.constants()
+        env[id(v)] = _buffer(v, v.name)
+        params.append(env[id(v)])
+    constants = all_constants(graph)
     for n, c in enumerate(constants):
-        buffers[id(c)] = _buffer(c, f"c{n}")
-        params.append(buffers[id(c)])
+        env[id(c)] = _buffer(c, f"c{n}")
+        params.append(env[id(c)])
     returned, _ = main_outputs(graph)
-    copies: dict[str, PrimFunc] = {}
-    taken = set(module)
-    outputs, tail = [], []
-    for v in returned:
-        out = _buffer(v, v.name if isinstance(v, Var) else "out")
-        outputs.append(out)
-        if id(v) in buffers:  # an input or constant returned: copied into a fresh output
-            tail.append(CallPrimFunc(_copy_kernel(v, copies, taken), (buffers[id(v)], out)))
-        else:
-            buffers[id(v)] = out
-    storages = [decl_buffer((s.size,), s.dtype, f"storage{k}") for k, s in enumerate(graph.storages)]
-    body, extra = [], []   # extra: results neither returned nor planned (allocated on their own)
-    root: dict[int, Buffer] = {id(b): b for b in [*params, *outputs]}  # buffer -> memory it names
-    for b in graph.bindings:
-        if b.op == "view":
-            (src,), (view,) = b.args, b.outputs
-            data = buffers[id(src)]
-            buffers[id(view)] = _buffer(view, view.name)
-            body.append(DeclBuffer(buffers[id(view)], root.get(id(data), data)))
-            root[id(buffers[id(view)])] = root.get(id(data), data)
-            continue
-        for v, s in zip(b.outputs, b.attr("storage")):
-            if id(v) in buffers:  # a returned value: its output parameter
-                continue
-            buffers[id(v)] = _buffer(v, v.name)
-            if s is None:
-                extra.append(buffers[id(v)])
-            else:
-                body.append(DeclBuffer(buffers[id(v)], storages[s]))
-                root[id(buffers[id(v)])] = storages[s]
-        args = tuple(buffers[id(a)] for a in b.args + b.outputs)
-        call = CallPrimFunc if b.op == "call_tir" else CallPacked
-        body.append(call(b.attr("func"), args))
-    stmt = seq(*body, *tail)
-    for buf in reversed([*storages, *extra]):
+    outputs = [_buffer(v, v.name if isinstance(v, Var) else "out") for v in returned]
+    emitter = _Emitter(module, {id(c): env[id(c)] for c in constants})
+    emitter.root.update((id(b), b) for b in [*params, *outputs])
+    body = emitter.graph(graph, env, list(zip(returned, outputs)))
+    stmt = seq(*emitter.decls, *body)
+    for buf in reversed(emitter.allocs):
         stmt = Allocate(buf, stmt)
     attrs = ((GRAPH_MAIN_ATTR, (len(graph.inputs), len(constants))), ("tir.noalias", False))
-    return PrimFunc(tuple(params + outputs), stmt, attrs), copies
+    return PrimFunc(tuple(params + outputs), stmt, attrs), emitter.copies
 
 
-def _copy_kernel(value, copies: dict[str, PrimFunc], taken: set[str]) -> str:
+def all_constants(graph: Graph) -> list[Constant]:
+    """The constants of ``graph`` and of the bodies of its loops and branches, in order of
+    first use, each once."""
+    seen: dict[int, Constant] = {}
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        for c in g.constants():
+            seen.setdefault(id(c), c)
+        for b in reversed(g.bindings):
+            if is_control(b):
+                stack.extend(reversed(bodies(b)))
+    return list(seen.values())
+
+
+class _Emitter:
+    """Writes graphs as ``main``'s statements. Every buffer a graph needs is allocated once
+    for the whole call (``allocs``, around main's body), also those of loop bodies: a loop
+    allocates nothing per iteration."""
+
+    def __init__(self, module, constants: dict[int, Buffer]):
+        self.copies: dict[str, PrimFunc] = {}
+        self.taken = set(module)
+        self.constants = constants
+        self.allocs: list[Buffer] = []
+        self.decls: list[Stmt] = []  # the allocated buffers of other shapes than flat
+        self.root: dict[int, Buffer] = {}  # buffer -> the parameter or Allocate whose memory it names
+
+    def alloc(self, buffer: Buffer) -> Buffer:
+        """``buffer``, allocated for the whole call: a flat Allocate (as backends allocate),
+        which a buffer of another shape names through a DeclBuffer at main's top."""
+        shape = buffer.static_shape()
+        if len(shape) == 1:
+            self.allocs.append(buffer)
+            self.root[id(buffer)] = buffer
+            return buffer
+        size = 1
+        for extent in shape:
+            size *= extent
+        flat = decl_buffer((size,), buffer.dtype, f"{buffer.name}_data")
+        self.allocs.append(flat)
+        self.decls.append(DeclBuffer(buffer, flat))
+        self.root[id(buffer)] = self.root[id(flat)] = flat
+        return buffer
+
+    def graph(self, graph: Graph, env: dict[int, Buffer], results: list[tuple]) -> list[Stmt]:
+        """Statements computing ``graph`` on the buffers ``env`` holds for its inputs and
+        constants, leaving each ``(value, buffer)`` of ``results`` in its buffer.
+
+        A result computed by a kernel is written straight into its buffer, unless that
+        buffer is the memory of an input read at or after that kernel (a loop's carry read
+        after its next value is made): then it is made aside and copied at the end."""
+        buffers = {**self.constants, **env}
+        storages = [self.alloc(decl_buffer((s.size,), s.dtype, f"storage{k}"))
+                    for k, s in enumerate(graph.storages)]
+        direct = self._direct(graph, env, results)
+        body: list[Stmt] = []
+        for b in graph.bindings:
+            if b.op == "view":
+                (src,), (view,) = b.args, b.outputs
+                data = buffers[id(src)]
+                buffers[id(view)] = _buffer(view, view.name)
+                body.append(DeclBuffer(buffers[id(view)], self.root.get(id(data), data)))
+                self.root[id(buffers[id(view)])] = self.root.get(id(data), data)
+                continue
+            for v, s in zip(b.outputs, b.attr("storage")):
+                if id(v) in direct:
+                    buffers[id(v)] = direct[id(v)]
+                elif s is None:
+                    buffers[id(v)] = self.alloc(_buffer(v, v.name))
+                else:
+                    buffers[id(v)] = _buffer(v, v.name)
+                    body.append(DeclBuffer(buffers[id(v)], storages[s]))
+                    self.root[id(buffers[id(v)])] = storages[s]
+            if is_control(b):
+                body.extend(self.control(b, buffers))
+            else:
+                call = CallPrimFunc if b.op == "call_tir" else CallPacked
+                body.append(call(b.attr("func"), tuple(buffers[id(a)] for a in b.args + b.outputs)))
+        return body + self._tail(buffers, results, direct)
+
+    def _direct(self, graph: Graph, env: dict[int, Buffer], results: list[tuple]) -> dict[int, Buffer]:
+        """The results a kernel may write straight into their buffers: value -> buffer."""
+        made_at = {id(v): n for n, b in enumerate(graph.bindings) if b.op != "view" for v in b.outputs}
+        root: dict[int, int] = {}
+        last_read: dict[int, float] = {}
+        for n, b in enumerate(graph.bindings):
+            for a in b.args:
+                last_read[root.get(id(a), id(a))] = n
+            if b.op == "view":
+                root[id(b.outputs[0])] = root.get(id(b.args[0]), id(b.args[0]))
+        for a, _ in results:  # a result copied at the end reads its value then
+            if id(a) not in made_at:
+                last_read[root.get(id(a), id(a))] = float("inf")
+        memory = {}
+        for v in graph.inputs:
+            buf = env.get(id(v))
+            if buf is not None:
+                memory.setdefault(id(self.root.get(id(buf), buf)), []).append(id(v))
+        direct: dict[int, Buffer] = {}
+        for a, target in results:
+            n = made_at.get(id(a))
+            if n is None or id(a) in direct:
+                continue
+            readers = memory.get(id(self.root.get(id(target), target)), [])
+            if all(last_read.get(r, -1) < n for r in readers):
+                direct[id(a)] = target
+        return direct
+
+    def _tail(self, buffers: dict[int, Buffer], results: list[tuple], direct) -> list[Stmt]:
+        """Copies of the results not written in place. A copy whose source is the memory of
+        another result's buffer reads it into a temporary first (a loop that swaps carries)."""
+        targets = {id(self.root.get(id(t), t)) for _, t in results}
+        first, second = [], []
+        for a, target in results:
+            src = buffers[id(a)]
+            if direct.get(id(a)) is target or src is target:
+                continue
+            if id(self.root.get(id(src), src)) in targets:
+                temp = self.alloc(_buffer(a, f"{target.name}_next"))
+                first.append(self.copy(src, temp))
+                src = temp
+            second.append(self.copy(src, target))
+        return first + second
+
+    def copy(self, src: Buffer, dst: Buffer) -> Stmt:
+        return CallPrimFunc(_copy_kernel(TensorType(dst.static_shape(), dst.dtype), self.copies, self.taken),
+                            (src, dst))
+
+    def scalar(self, atom, buffers: dict[int, Buffer], body: list[Stmt]) -> PrimExpr:
+        """The value of 0-d ``atom`` as an expression: a constant's value, or a load of its
+        buffer (through a ``(1,)`` view of its memory, declared in ``body``)."""
+        if isinstance(atom, Constant):
+            return const(atom.data.item(), atom.dtype)
+        src = buffers[id(atom)]
+        flat = decl_buffer((1,), atom.dtype, f"{src.name}_value")
+        body.append(DeclBuffer(flat, self.root.get(id(src), src)))
+        return BufferLoad(flat, (const(0, "int32"),), atom.dtype)
+
+    def control(self, b, buffers: dict[int, Buffer]) -> list[Stmt]:
+        """``main``'s statements for loop or conditional ``b`` (:mod:`mlc.ir.control`)."""
+        results = [buffers[id(v)] for v in b.outputs]
+        body: list[Stmt] = []
+        if b.op == "switch":
+            index, *operands = b.args
+            cases = []
+            for g in b.attr("branches"):
+                env = {id(v): buffers[id(a)] for v, a in zip(g.inputs, operands)}
+                cases.append(seq(*self.graph(g, env, list(zip(g.outputs, results)))))
+            if isinstance(index, Constant):
+                k = int(index.data.item())
+                return [cases[min(max(k, 0), len(cases) - 1)]]
+            value = self.scalar(index, buffers, body)
+            if index.dtype == "bool":
+                value = Cast("int32", value)
+            stmt = cases[-1]
+            for k in reversed(range(len(cases) - 1)):
+                stmt = IfThenElse(value <= const(k, value.dtype), cases[k], stmt)
+            return body + [stmt]
+        n = b.attr("num_carry")
+        lead = b.args[:2] if b.op == "for_loop" else ()
+        init, captured = b.args[len(lead):len(lead) + n], b.args[len(lead) + n:]
+        for a, c in zip(init, results):
+            if buffers[id(a)] is not c:
+                body.append(self.copy(buffers[id(a)], c))
+        outer = [buffers[id(a)] for a in captured]
+        loop = b.attr("body")
+        # carries whose next value a kernel makes while the old one is still read (u = f(u)):
+        # two buffers each, the iterations alternating between them (no copy per iteration)
+        first = [index_buffer] if (index_buffer := self._index_buffer(b)) is not None else []
+        env = {id(v): x for v, x in zip(loop.inputs, [*first, *results, *outer])}
+        swapped = self._swapped(loop, env, results)
+        other = [self.alloc(decl_buffer(c.shape, c.dtype, f"{c.name}_next")) if k in swapped else c
+                 for k, c in enumerate(results)]
+
+        def half(carries, targets) -> list[Stmt]:
+            env = {id(v): x for v, x in zip(loop.inputs, [*first, *carries, *outer])}
+            return self.graph(loop, env, list(zip(loop.outputs, targets)))
+
+        def settle() -> list[Stmt]:  # the carries that are in their other buffers, moved back
+            return [self.copy(other[k], results[k]) for k in swapped]
+
+        if b.op == "for_loop":
+            return body + self._for_loop(b, buffers, index_buffer, half, results, other, bool(swapped), settle)
+        return body + self._while_loop(b, results, other, outer, half, bool(swapped), settle)
+
+    def _index_buffer(self, b) -> Buffer | None:
+        """The 0-d buffer a for loop's body reads its index from (None for a while loop)."""
+        if b.op != "for_loop":
+            return None
+        return self.alloc(decl_buffer((), b.args[0].dtype, "i"))
+
+    def _swapped(self, loop: Graph, env: dict[int, Buffer], results: list[Buffer]) -> list[int]:
+        """The carries of ``loop`` whose next value a kernel cannot write in place."""
+        made = {id(v) for b in loop.bindings if b.op != "view" for v in b.outputs}
+        direct = self._direct(loop, env, list(zip(loop.outputs, results)))
+        return [k for k, a in enumerate(loop.outputs) if id(a) in made and id(a) not in direct
+                and all(a is not o for o in loop.outputs[:k])]
+
+    def _for_loop(self, b, buffers, index, half, results, other, swapped: bool, settle) -> list[Stmt]:
+        """``for i in range(lower, upper)``: the body once per iteration, or, with swapped
+        carries, twice per iteration of a loop of half the trip count (the first from the
+        carries' buffers into their others, the second back), an odd last iteration after it."""
+        lower, upper = b.args[:2]
+        body: list[Stmt] = []
+        flat = decl_buffer((1,), lower.dtype, "i_value")
+        body.append(DeclBuffer(flat, index))
+        lo, hi = self.scalar(lower, buffers, body), self.scalar(upper, buffers, body)
+        static = isinstance(lo, IntImm) and isinstance(hi, IntImm)
+        n = const(hi.value - lo.value, lower.dtype) if static else hi - lo
+        var = TirVar("i", lower.dtype)
+
+        def at(i) -> Stmt:
+            return BufferStore(flat, i, (const(0, "int32"),))
+
+        if not swapped:
+            return body + [For(var, lo, n, "serial", seq(at(var), *half(results, results)))]
+        two = const(2, lower.dtype)
+        pairs = const(max(n.value, 0) // 2, lower.dtype) if static else n // two
+        i = lo + var * two
+        loop = For(var, const(0, lower.dtype), pairs, "serial",
+                   seq(at(i), *half(results, other), at(i + const(1, lower.dtype)), *half(other, results)))
+        last = seq(at(hi - const(1, lower.dtype)), *half(results, other), *settle())
+        if static:
+            return body + [loop] + ([last] if n.value > 0 and n.value % 2 else [])
+        odd = IfThenElse(n > const(0, lower.dtype), IfThenElse(n % two == const(1, lower.dtype), last))
+        return body + [loop, odd]
+
+    def _while_loop(self, b, results, other, outer, half, swapped: bool, settle) -> list[Stmt]:
+        """``while cond(carry): carry = body(carry)``; with swapped carries each iteration of
+        the loop runs the body twice (there and back), testing the condition in between."""
+        cond = b.attr("cond")
+        flag = self.alloc(decl_buffer((), "bool", "go"))
+
+        def test(carries) -> list[Stmt]:
+            env = {id(v): x for v, x in zip(cond.inputs, [*carries, *outer])}
+            return self.graph(cond, env, [(cond.outputs[0], flag)])
+
+        flat = decl_buffer((1,), "bool", "go_value")
+        go = BufferLoad(flat, (const(0, "int32"),), "bool")
+        head = test(results) + [DeclBuffer(flat, flag)]
+        if not swapped:
+            return head + [While(go, seq(*half(results, results), *test(results)))]
+        back = IfThenElse(go, seq(*half(other, results), *test(results)), seq(*settle()))
+        return head + [While(go, seq(*half(results, other), *test(other), back))]
+
+
+def _copy_kernel(value: TensorType, copies: dict[str, PrimFunc], taken: set[str]) -> str:
     """The name of a kernel copying an array of ``value``'s type (made once per type)."""
     for name, func in copies.items():
         p = func.params[0]

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ir.control import CONTROL_OPS
 from ...ir.graph import Binding, Constant, Graph, constant
 from ...ops.registry import get_op
+from .nested import nested
 
 __all__ = ["fold_constants", "SMALL_CONSTANT"]
 
 #: Results up to this many elements are always folded.
 SMALL_CONSTANT = 1024
 
-_NOT_OPS = ("fused", "call_tir", "call_dps_packed", "view")
+_NOT_OPS = ("fused", "call_tir", "call_dps_packed", "view", *CONTROL_OPS)
 
 
 def _evaluate(b: Binding) -> list[Constant] | None:
@@ -54,6 +56,7 @@ def _evaluate(b: Binding) -> list[Constant] | None:
     return out
 
 
+@nested
 def fold_constants(graph: Graph) -> Graph:
     """Replace bindings of constant arguments by their values."""
     subst: dict[int, Constant] = {}

@@ -40,7 +40,9 @@ from __future__ import annotations
 from ...errors import MLCError
 from ...ir.graph import Binding, Graph, Var
 from ...ops.library._common import normalize_axes
+from ...ir.control import CONTROL_OPS
 from ...ops.registry import PATTERNS, get_op
+from .nested import nested
 
 __all__ = ["fuse_ops", "group_name", "MAX_GROUP_OPS", "NOT_OPS"]
 
@@ -51,7 +53,7 @@ ELEMWISE, BROADCAST, INJECTIVE, REDUCTION, OUT_EWISE, OPAQUE = range(len(PATTERN
 
 
 #: Binding forms that are not registry ops: fusion leaves them as they are.
-NOT_OPS = frozenset({"fused", "call_tir", "call_dps_packed", "view"})
+NOT_OPS = frozenset({"fused", "call_tir", "call_dps_packed", "view"}) | CONTROL_OPS
 
 
 def _op_pattern(b: Binding) -> int:
@@ -288,6 +290,7 @@ def _make_group(members: list[Binding], used_outside: set[int]) -> Binding:
                    members[-1].loc)
 
 
+@nested
 def fuse_ops(graph: Graph) -> Graph:
     """Group the graph's ops into ``fused`` bindings (a single op is a group of one).
 

@@ -34,6 +34,7 @@ from ...ir import te
 from ...ir.te import unique_name
 from ...ir.expr import IntImm, const
 from ...ir.functor import Mutator
+from ...ir.control import is_control, map_bodies
 from ...ir.graph import Binding, Constant, Graph
 from ...ir.structural import structural_equal, structural_hash
 from ...ir.tir import IRModule, PrimFunc
@@ -170,16 +171,26 @@ def lower_to_tir(graph: Graph) -> Graph:
     (:func:`~.fuse_tir.merge_call_tir_group`). Groups whose PrimFuncs are structurally equal
     share one (compared only where their parameters' types agree, :func:`_shared`)."""
     functions: dict[str, PrimFunc] = {} if graph.module is None else dict(graph.module.items())
-    by_signature: dict[tuple, list[str]] = {}  # the groups' functions by their parameters' types
-    hashes: dict[str, int] = {}  # their structural hashes, made once a function has a twin candidate
+    lowered = _lower_bindings(graph, functions, {}, {})
+    return lowered.with_bindings(lowered.bindings, module=IRModule(functions))
+
+
+def _lower_bindings(graph: Graph, functions: dict[str, PrimFunc], by_signature: dict[tuple, list[str]],
+                    hashes: dict[str, int]) -> Graph:
+    """``graph`` with its fused bindings (and those of the bodies of its loops and branches)
+    replaced by ``call_tir`` bindings of the PrimFuncs added to ``functions``: the kernels
+    of a nested body live in the module of the outermost graph."""
     bindings = []
     for b in graph.bindings:
+        if is_control(b):
+            bindings.append(map_bodies(b, lambda g: _lower_bindings(g, functions, by_signature, hashes)))
+            continue
         if b.op != "fused":
             bindings.append(b)
             continue
         body, base = _group_of(b)
         if is_call_tir_group(body):  # ops already mapped to TensorIR: merge their PrimFuncs
-            func, consts = merge_call_tir_group(body, graph.module, base), []
+            func, consts = merge_call_tir_group(body, IRModule(functions), base), []
         else:
             func, consts = lower_group(body, base)
         alike = by_signature.setdefault(_signature(func), [])
@@ -189,7 +200,7 @@ def lower_to_tir(graph: Graph) -> Graph:
             functions[name] = func
             alike.append(name)
         bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
-    return graph.with_bindings(bindings, module=IRModule(functions))
+    return graph.with_bindings(bindings)
 
 
 def _signature(func: PrimFunc) -> tuple:

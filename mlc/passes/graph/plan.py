@@ -25,11 +25,14 @@ from __future__ import annotations
 from ...ir import dtype as dt
 from ...ir.arith import Analyzer, free_vars
 from ...ir.expr import convert
+from ...ir.control import is_control
 from ...ir.graph import Binding, Graph, Storage
+from .nested import nested
 
 __all__ = ["plan_memory"]
 
 
+@nested
 def plan_memory(graph: Graph) -> Graph:
     """Assign storages to the results of ``call_tir`` bindings the graph does not return."""
     returned = {id(a) for a in graph.outputs}
@@ -46,7 +49,7 @@ def plan_memory(graph: Graph) -> Graph:
     holder: dict[int, int] = {}   # value id -> storage index
     bindings = []
     for n, b in enumerate(graph.bindings):
-        if b.op in ("call_tir", "call_dps_packed"):
+        if b.op in ("call_tir", "call_dps_packed") or is_control(b):
             slots = []
             for v in b.outputs:
                 if id(v) in returned:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.graph import Binding, Constant, Graph
+from .nested import nested
 
 __all__ = ["simplify_algebra"]
 
@@ -40,6 +41,7 @@ def _is_one(atom, ones: set[int]) -> bool:
     return id(atom) in ones
 
 
+@nested
 def simplify_algebra(graph: Graph) -> Graph:
     """Replace ``x * ones``, ``ones * x`` and ``x / ones`` by ``x`` where the result's type is ``x``'s."""
     ones: set[int] = set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...errors import IRError
+from ...ir.control import bodies, check_control, is_control
 from ...ir.graph import Constant, Graph, Var
 
 __all__ = ["verify_graph"]
@@ -37,6 +38,13 @@ def verify_graph(graph: Graph, after: str = "") -> Graph:
                 raise IRError(f"graph{where}: fused binding {n} ({b.describe()}) has no 'body' Graph")
             body = b.attr("body")  # its call_tir bindings name the enclosing graph's PrimFuncs
             verify_graph(body if body.module is not None else replace(body, module=graph.module), after)
+        if is_control(b):
+            try:
+                check_control(b)
+            except IRError as err:
+                raise IRError(f"graph{where}: binding {n}: {err}") from None
+            for body in bodies(b):  # closed graphs whose call_tir bindings name this module's PrimFuncs
+                verify_graph(replace(body, module=graph.module), after)
         if b.op == "view" and (len(b.args) != 1 or len(b.outputs) != 1
                                or b.args[0].type.size != b.outputs[0].type.size
                                or b.args[0].dtype != b.outputs[0].dtype):

@@ -20,6 +20,7 @@ it is (:mod:`.plan`); the executor passes the same buffer on.
 from __future__ import annotations
 
 from ...ir.graph import Binding, Graph
+from .nested import nested
 
 __all__ = ["reshape_to_view", "VIEW_OPS"]
 
@@ -34,6 +35,7 @@ def _is_view_group(b: Binding, returned: set[int]) -> bool:
     return all(m.op in VIEW_OPS and len(m.args) == 1 for m in body.bindings)
 
 
+@nested
 def reshape_to_view(graph: Graph) -> Graph:
     """Replace reshape-only fused groups whose result is not returned by ``view`` bindings."""
     returned = {id(a) for a in graph.outputs}

@@ -1,0 +1,389 @@
+"""What the rewritten source of a jitted function calls (:mod:`.autograph`): control flow that
+runs as Python on Python values and becomes graph loops and conditionals on traced ones.
+
+Each statement helper takes the statement's blocks as functions of the variables they assign
+and those variables' values before it (``UNDEFINED`` where unbound), and returns their values
+after it:
+
+>>> values(lambda: 1, lambda: undefined_name)  # doctest: +ELLIPSIS
+(1, <undefined>)
+>>> if_stmt(True, lambda a: (a + 1,), lambda a: (a - 1,), (1,), ("a",), 3)
+(2,)
+"""
+from __future__ import annotations
+
+import builtins
+import functools
+
+import numpy as np
+
+from ..errors import ShapeError, TraceError
+from . import control_flow
+from .source import describe_location, user_location
+from .trace import TraceContext
+from .tracer import Tracer
+
+__all__ = ["UNDEFINED", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
+           "and_", "or_", "not_", "builtin_max", "builtin_min", "UNROLL"]
+
+#: A loop over a static ``range`` of at most this many iterations runs as Python (its body
+#: traced once per iteration): for a few iterations, straight-line code is as fast.
+UNROLL = 8
+
+
+class _Undefined:
+    """The value of a variable not bound (yet) where a statement starts; using it is an error
+    that says so."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<undefined>"
+
+    def _refuse(self, *args, **kwargs):
+        raise TraceError("a variable is used that is assigned in only one branch of an `if` on a "
+                         "traced value, or only inside a loop compiled as a graph loop; give it a "
+                         "value before the `if` or the loop" + describe_location(user_location()))
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):  # protocols (copy, inspect) ask for them: plainly absent
+            raise AttributeError(name)
+        self._refuse()
+
+    __bool__ = __call__ = __getitem__ = __iter__ = __len__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _refuse
+    __rtruediv__ = __neg__ = __matmul__ = __rmatmul__ = __array__ = __pow__ = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = _refuse
+
+
+UNDEFINED = _Undefined()
+
+
+def values(*thunks) -> tuple:
+    """Each thunk's value, UNDEFINED where the name it reads is unbound."""
+    out = []
+    for thunk in thunks:
+        try:
+            out.append(thunk())
+        except NameError:
+            out.append(UNDEFINED)
+    return tuple(out)
+
+
+def _traced(value) -> bool:
+    return isinstance(value, Tracer)
+
+
+def _array_like(value) -> bool:
+    return isinstance(value, (Tracer, np.ndarray, np.generic, bool, int, float, complex))
+
+
+def _where(lineno: int) -> str:
+    loc = user_location()
+    return describe_location(loc) if loc is not None else f" (line {lineno})"
+
+
+# ------------------------------------------------------------------------------- if
+
+
+def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> tuple:
+    """``if test: <true_fn> else: <false_fn>``: Python's ``if`` on a Python value; on a traced
+    one, a conditional of the graph whose results are the variables both branches leave
+    arrays (a variable either branch leaves unbound is unbound after it). The branches get
+    the traced variables as operands: an array a branch writes in place (``x[0] = v``) is the
+    branch's own version, and the array written after the conditional."""
+    if not _traced(test):
+        return tuple((true_fn if test else false_fn)(*vals))
+    pred = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
+    traced = [k for k, v in enumerate(vals) if _traced(v)]
+    probes = [_probe(fn, vals, traced) for fn in (false_fn, true_fn)]
+    graph, result = [], list(vals)
+    for k, name in enumerate(names):
+        outs = [p[k] for p in probes]
+        if any(o is UNDEFINED for o in outs):
+            result[k] = UNDEFINED
+        elif all(_array_like(o) for o in outs):
+            if not any(_traced(o) for o in outs) and all(_same(o, outs[0]) for o in outs):
+                result[k] = outs[0]  # the same Python value either way
+            else:
+                graph.append(k)
+        elif all(o is outs[0] for o in outs):
+            result[k] = outs[0]
+        else:
+            raise TraceError(f"variable {name!r} is {_kind(outs[1])} after one branch of the `if` at "
+                             f"line {lineno} and {_kind(outs[0])} after the other; on a traced "
+                             "condition both branches must leave it an array of one shape and dtype"
+                             + _where(lineno))
+    if graph:
+        operands = [vals[k] for k in traced]
+        chosen = control_flow.cond(pred, _picker(true_fn, vals, traced, graph),
+                                   _picker(false_fn, vals, traced, graph), *operands)
+        in_place = [all(p[k] is p.inputs[k] for p in probes) for k in graph]
+        for k, v, kept in zip(graph, chosen, in_place):
+            result[k] = _written(vals[k], v) if kept else v
+    return tuple(result)
+
+
+def _picker(fn, vals, traced, positions):
+    """A branch as a function of the traced variables (the conditional's operands)."""
+    return lambda *operands: tuple(fn(*_merge(vals, traced, operands))[k] for k in positions)
+
+
+class _Probe(tuple):
+    """A branch's results, with the values it was given (``inputs``)."""
+    inputs: tuple
+
+
+def _probe(fn, vals, traced) -> _Probe:
+    """``fn(*vals)`` traced on its own, the traced variables given as stand-ins (the ops it
+    records are dropped): what it returns."""
+    with TraceContext("probe", capture=True) as ctx:
+        stand_ins = [ctx.new_input(vals[k]._atom.type, f"probe{k}", weak=vals[k].weak) for k in traced]
+        given = _merge(vals, traced, stand_ins)
+        out = _Probe(fn(*given))
+    out.inputs = given
+    return out
+
+
+def _written(original, new):
+    """``original`` (a traced array the statement wrote in place) given the value ``new``
+    the statement left in it, as NumPy's in-place write would: the same array object, so that
+    a view of it, or the caller's array it stands for, sees the write."""
+    if not _traced(original) or original._atom is new._atom:
+        return new
+    original[...] = new
+    return original
+
+
+def _same(a, b) -> bool:
+    try:
+        return type(a) is type(b) and bool(np.array_equal(a, b))
+    except Exception:  # noqa: BLE001 - values NumPy cannot compare are not the same
+        return False
+
+
+def _kind(value) -> str:
+    if _traced(value):
+        return f"a traced {value.dtype}{list(value.shape)} array"
+    return f"a {type(value).__name__}"
+
+
+def if_exp(test, body, orelse, lineno: int):
+    """``body() if test else orelse()``; on a traced test, a conditional of the graph."""
+    if not _traced(test):
+        return body() if test else orelse()
+    return control_flow.cond(control_flow._truth(test, f"the condition at line {lineno}"), body, orelse)
+
+
+# ---------------------------------------------------------------------------- loops
+
+
+def _carries(vals: tuple) -> list[int]:
+    """The positions of the variables a graph loop carries: those bound to arrays (or
+    numbers) when it starts. An unbound one is the body's own temporary."""
+    return [k for k, v in enumerate(vals) if v is not UNDEFINED and _array_like(v)]
+
+
+def _refuse_python_state(vals: tuple, names: tuple, positions: list[int], lineno: int, what: str) -> None:
+    """TraceError when the loop assigns into a Python container (``d[k] = v``, ``lst[i] = v``):
+    a compiled loop would run that once."""
+    for k, v in enumerate(vals):
+        if k not in positions and isinstance(v, (list, dict, set, bytearray)):
+            raise TraceError(f"the {what} at line {lineno} writes into {names[k]!r}, a Python "
+                             f"{type(v).__name__}, which a compiled loop would change once; use arrays "
+                             "(or a loop over a static range of Python values)" + _where(lineno))
+
+
+def _merge(vals: tuple, positions: list[int], carried) -> tuple:
+    out = list(vals)
+    for k, v in zip(positions, carried):
+        out[k] = v
+    return tuple(out)
+
+
+def _check_kept(names, vals, positions, new, lineno, what):
+    for k, (old, now) in enumerate(zip(vals, new)):
+        if k not in positions and now is not old and not (old is UNDEFINED) and not _same(now, old):
+            raise TraceError(f"the {what} at line {lineno} changes {names[k]!r}, {_kind(old)}, which a "
+                             "compiled loop cannot carry (it carries arrays and numbers)" + _where(lineno))
+
+
+def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool) -> tuple:
+    """``while cond: body``: a Python loop while the condition is a Python value; once it is
+    traced, a graph loop carrying the variables the body assigns."""
+    test = cond_fn(*vals)
+    while not _traced(test):
+        if not test:
+            return tuple(vals)
+        vals = tuple(body_fn(*vals))
+        test = cond_fn(*vals)
+    if effects:
+        raise TraceError(f"the while loop at line {lineno} tests a traced value, so it becomes a "
+                         "compiled loop, but its body has statements run for their effect on "
+                         "Python objects (a bare call such as list.append or print), which a compiled "
+                         "loop would run once; compute arrays instead (or use mlc.while_loop)"
+                         + _where(lineno))
+    positions = _carries(vals)
+    _refuse_python_state(vals, names, positions, lineno, "while loop")
+
+    def cond(carry):
+        return control_flow._truth(cond_fn(*_merge(vals, positions, carry)),
+                                   f"the condition of the while loop at line {lineno}")
+
+    kept = {k: True for k in positions}  # whether the body wrote the variable in place
+
+    def body(carry):
+        given = _merge(vals, positions, carry)
+        new = tuple(body_fn(*given))
+        _check_kept(names, vals, positions, new, lineno, "while loop")
+        for k in positions:
+            kept[k] = kept[k] and new[k] is given[k]
+        return tuple(new[k] for k in positions)
+
+    out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
+                                  _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
+    return _after_loop(vals, positions, out, kept)
+
+
+def _after_loop(vals, positions, out, kept) -> tuple:
+    """The variables after a graph loop: each carried one its last value; one the body wrote
+    only in place is the same array as before it, given that value (:func:`_written`)."""
+    result = list(vals)
+    for k, v in zip(positions, out):
+        result[k] = _written(vals[k], v) if kept[k] else v
+    return tuple(result)
+
+
+def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno: int,
+              effects: bool) -> tuple:
+    """``for i in range(*args): body``: a graph loop when the bounds are traced, or when they
+    are Python ints over more than :data:`UNROLL` iterations and the body carries a traced
+    array, has no effects on Python objects and traces with a traced index; else a Python
+    loop (the trace unrolled)."""
+    if range_fn is not builtins.range or not any(_traced(a) for a in args):
+        r = range_fn(*args)
+        if range_fn is builtins.range and len(r) > UNROLL and not effects and any(_traced(v) for v in vals):
+            try:
+                return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno)
+            except (TraceError, ShapeError):
+                pass  # the body needs its index as a Python int (a slice's bound, a list's index)
+        for i in r:
+            vals = tuple(body_fn(i, *vals))
+        return vals
+    if effects:
+        raise TraceError(f"the for loop at line {lineno} runs over a traced range, so it becomes "
+                         "a compiled loop, but its body has statements run for their effect on "
+                         "Python objects (a bare call such as list.append or print), which a "
+                         "compiled loop would run once; compute arrays instead" + _where(lineno))
+    return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno)
+
+
+def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool) -> tuple:
+    """``for item in iterable: body``: over a traced array of more than :data:`UNROLL` rows
+    (whose body has no effects on Python objects) one compiled loop, ``item`` the ``i``-th
+    row; else Python's loop."""
+    if _traced(iterable) and iterable.ndim and len(iterable) > UNROLL and not effects:
+        rows = iterable
+        try:
+            return _graph_for(0, len(rows), 1, lambda i, *v: body_fn(rows[i], *v), vals, names, lineno)
+        except (TraceError, ShapeError):
+            pass  # the body needs a Python value of the row (traced once per row instead)
+    for item in iterable:
+        vals = tuple(body_fn(item, *vals))
+    return vals
+
+
+def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int) -> tuple:
+    """``for i in range(start, stop, step)`` as one compiled loop carrying the variables the
+    body assigns."""
+    positions = _carries(vals)
+    _refuse_python_state(vals, names, positions, lineno, "for loop")
+    kept = {k: True for k in positions}  # whether the body wrote the variable in place
+
+    def body(i, carry):
+        given = _merge(vals, positions, carry)
+        new = tuple(body_fn(i, *given))
+        _check_kept(names, vals, positions, new, lineno, "for loop")
+        for k in positions:
+            kept[k] = kept[k] and new[k] is given[k]
+        return tuple(new[n] for n in positions)
+
+    init = tuple(vals[k] for k in positions)
+    what = dict(_what=f"the for loop at line {lineno}", _names=[names[k] for k in positions])
+    if step == 1:
+        out = control_flow.fori_loop(start, stop, body, init, **what)
+    else:  # the k-th iteration's index is start + k * step
+        span = (stop - start) if step > 0 else (start - stop)
+        count = (span + (abs(step) - 1)) // abs(step)
+        if not _traced(count):
+            count = max(count, 0)
+        out = control_flow.fori_loop(0, count, lambda k, c: body(start + k * step, c), init, **what)
+    return _after_loop(vals, positions, out, kept)
+
+
+def _range_args(args: tuple, lineno: int):
+    """(start, stop, step) of ``range(*args)`` with traced bounds; the step must be a
+    non-zero Python int."""
+    start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1) if len(args) == 2 else args
+    if _traced(step) or not isinstance(step, int) or step == 0:
+        raise TraceError(f"the for loop at line {lineno}: range()'s step must be a non-zero Python "
+                         f"int (the bounds may be traced), got {step!r}" + _where(lineno))
+    return start, stop, step
+
+
+def python_test(value, why: str, lineno: int):
+    """The condition of a loop kept as Python: a traced one is refused, naming the reason."""
+    if _traced(value):
+        raise TraceError(f"{why} (line {lineno}) cannot be compiled on a traced condition; write "
+                         "the loop without it (a flag in the condition), or use mlc.while_loop"
+                         + _where(lineno))
+    return value
+
+
+# ------------------------------------------------------------------------ operators
+
+
+def and_(first, *rest):
+    """``a and b and ...``: Python's on Python values; a traced operand makes the rest
+    evaluated and combined with ``logical_and``."""
+    value = first
+    for thunk in rest:
+        if _traced(value):
+            value = np.logical_and(value, thunk())
+        elif not value:
+            return value
+        else:
+            value = thunk()
+    return value
+
+
+def or_(first, *rest):
+    """``a or b or ...``: Python's on Python values; a traced operand makes the rest
+    evaluated and combined with ``logical_or``."""
+    value = first
+    for thunk in rest:
+        if _traced(value):
+            value = np.logical_or(value, thunk())
+        elif value:
+            return value
+        else:
+            value = thunk()
+    return value
+
+
+def not_(value):
+    return np.logical_not(value) if _traced(value) else not value
+
+
+def builtin_max(fn, *args):
+    """``max(a, b, ...)``: the builtin on Python values, ``np.maximum`` of them when one is traced."""
+    if any(_traced(a) for a in args):
+        return functools.reduce(np.maximum, args)
+    return fn(*args)
+
+
+def builtin_min(fn, *args):
+    """``min(a, b, ...)``: the builtin on Python values, ``np.minimum`` of them when one is traced."""
+    if any(_traced(a) for a in args):
+        return functools.reduce(np.minimum, args)
+    return fn(*args)

@@ -1,0 +1,429 @@
+"""Loops and conditionals that compile: ``fori_loop``, ``while_loop``, ``cond``, ``switch``, ``scan``.
+
+Inside ``@mlc.jit`` each traces its functions once, into graphs nested in one
+control-flow binding (:mod:`mlc.ir.control`), so a loop of a million
+iterations is one loop in the compiled program, not a million copies of its
+body. Carried values are pytrees (:mod:`.pytree`) of arrays; a value the
+functions read from around them (a closure) is passed in as a captured input.
+Outside a trace they run as Python (the loop a NumPy user would write).
+
+>>> import numpy as np, mlc
+>>> @mlc.jit
+... def power(x, n):
+...     return mlc.fori_loop(0, n, lambda i, acc: acc * x, np.ones_like(x))
+>>> power(np.float32([2.0, 3.0]), np.int64(3))
+array([ 8., 27.], dtype=float32)
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..errors import TraceError
+from ..ir.graph import Graph, Var
+from ..ir.types import TensorType
+from . import pytree
+from .operands import as_tracer, is_weak_scalar
+from .source import describe_location, user_location
+from .trace import TraceContext, current_trace
+from .tracer import Tracer
+
+__all__ = ["fori_loop", "while_loop", "cond", "switch", "scan"]
+
+
+def _where(depth: int = 3) -> str:
+    return describe_location(user_location(depth))
+
+
+def _leaf_tracer(ctx: TraceContext, leaf, what: str) -> Tracer:
+    """``leaf`` as a Tracer of ``ctx``: its own, captured from an enclosing trace, or a constant."""
+    if isinstance(leaf, Tracer):
+        if leaf._ctx is ctx:
+            return leaf
+        if leaf._ctx.is_active() and ctx.captures:
+            return ctx.capture(leaf)
+        raise TraceError(f"{what}: a traced value from a finished trace; a traced value escaped "
+                         f"its function{_where(4)}")
+    try:
+        return as_tracer(leaf, ctx)
+    except Exception as err:  # noqa: BLE001 - reported with what holds it
+        raise TraceError(f"{what}: {leaf!r} is not an array or a number ({err})") from None
+
+
+class _Traced:
+    """One function traced into a closed graph: its graph, the outer values it captured,
+    its result's tree and its results' weakness."""
+
+    def __init__(self, graph: Graph, captured: list[Tracer], tree, weak: list[bool]):
+        self.graph, self.captured, self.tree, self.weak = graph, captured, tree, weak
+
+    @property
+    def out_types(self) -> list[TensorType]:
+        return [a.type for a in self.graph.outputs]
+
+
+def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Sequence[bool],
+           build_args: Callable[[list[Tracer]], tuple], what: str,
+           coerce: Sequence[TensorType | None] | None = None) -> _Traced:
+    """Trace ``fn(*build_args(inputs))`` into a graph whose inputs are ``in_types`` (then the
+    values it captures). ``coerce``: per result, a type a weak result (a Python number) is
+    converted to."""
+    with TraceContext(name, capture=True) as ctx:
+        inputs = []
+        for k, (t, weak) in enumerate(zip(in_types, in_weak)):
+            inputs.append(ctx.new_input(t, f"{name}_in{k}", weak=weak))
+        out = fn(*build_args(inputs))
+        leaves, tree = pytree.flatten(out)
+        tracers = []
+        for k, leaf in enumerate(leaves):
+            weak = is_weak_scalar(leaf) or (isinstance(leaf, Tracer) and leaf.weak)
+            t = _leaf_tracer(ctx, leaf, f"{what}: result {k}")
+            want = coerce[k] if coerce is not None and k < len(coerce) else None
+            if want is not None and weak and t._atom.type != want:
+                t = _convert(ctx, t, want)
+            tracers.append((t, weak))
+        graph = ctx.finish([t for t, _ in tracers])
+    captured = [outer for outer, _ in ctx.captured]
+    return _Traced(graph, captured, tree, [w for _, w in tracers])
+
+
+def _convert(ctx: TraceContext, t: Tracer, want: TensorType) -> Tracer:
+    if t._atom.type.dtype != want.dtype:
+        t = ctx.emit("astype", [t.strong()], {"dtype": want.dtype})
+    if tuple(t.shape) != tuple(want.shape):
+        t = ctx.emit("broadcast_to", [t], {"shape": tuple(want.shape)})
+    return t.strong()
+
+
+def _with_inputs(traced: _Traced, n_lead: int, captured: list[Tracer]) -> Graph:
+    """``traced``'s graph taking its first ``n_lead`` inputs, then one input per value of
+    ``captured`` (the union of what the functions of one binding captured), in that order."""
+    g = traced.graph
+    own = dict(zip((id(c._atom) for c in traced.captured), g.inputs[n_lead:]))
+    inputs = list(g.inputs[:n_lead])
+    for k, c in enumerate(captured):
+        inputs.append(own.get(id(c._atom)) or Var(f"captured{k}", c._atom.type))
+    return Graph(tuple(inputs), g.bindings, g.outputs, name=g.name)
+
+
+def _union(*traced: _Traced) -> list[Tracer]:
+    seen: dict[int, Tracer] = {}
+    for t in traced:
+        for c in t.captured:
+            seen.setdefault(id(c._atom), c)
+    return list(seen.values())
+
+
+def _record(ctx: TraceContext, op: str, args: list[Tracer], attrs: tuple, out_types) -> list[Tracer]:
+    """Record control-flow binding ``op`` in ``ctx``; a Tracer per result."""
+    args = [_leaf_tracer(ctx, a, op) for a in args]
+    return list(ctx.record(op, args, attrs, out_types))
+
+
+def _carry(init, what: str):
+    """(leaves as Tracers of the active trace, tree, types, weakness) of a carried pytree."""
+    ctx = current_trace()
+    leaves, tree = pytree.flatten(init)
+    tracers, weak = [], []
+    for k, leaf in enumerate(leaves):
+        weak.append(is_weak_scalar(leaf) or (isinstance(leaf, Tracer) and leaf.weak))
+        tracers.append(_leaf_tracer(ctx, leaf, f"{what}: carried value {k}"))
+    return tracers, tree, [t._atom.type for t in tracers], weak
+
+
+def _check_carry(what: str, traced: _Traced, tree, types: list[TensorType], names=None) -> None:
+    if traced.tree != tree:
+        raise TraceError(f"{what}: the body must return the carry's structure {_show(tree)}, "
+                         f"got {_show(traced.tree)}{_where(4)}")
+    if traced.out_types != list(types):
+        bad = next(k for k, (a, b) in enumerate(zip(traced.out_types, types)) if a != b)
+        named = f" (variable {names[bad]!r})" if names is not None else ""
+        raise TraceError(
+            f"{what}: carried value {bad}{named} enters the loop as {_describe(types[bad])} but the body "
+            f"returns {_describe(traced.out_types[bad])}; a carried value keeps its shape and dtype "
+            f"through the loop: give the initial value that dtype and shape (e.g. "
+            f"np.zeros({tuple(traced.out_types[bad].shape)}, {traced.out_types[bad].dtype!r})) or "
+            f"convert the body's result (.astype){_where(4)}")
+
+
+def _show(tree) -> str:
+    return "a single array" if tree == pytree.LEAF else repr(pytree.unflatten(tree, ["*"] * pytree.num_leaves(tree)))
+
+
+def _describe(t: TensorType) -> str:
+    return f"{t.dtype}{list(t.shape)}"
+
+
+def _loop_types(init_types, init_weak, trace_once):
+    """Trace a loop's body, retrying once where a weak carry (a Python number) comes out
+    with another dtype (``0.0`` summing float32 values carries float32, as JAX's does)."""
+    traced = trace_once(init_types, init_weak)
+    out = traced.out_types
+    if len(out) == len(init_types) and any(w and a != b and a.shape == b.shape
+                                           for w, a, b in zip(init_weak, init_types, out)):
+        types = [b if w and a.shape == b.shape else a for w, a, b in zip(init_weak, init_types, out)]
+        return types, trace_once(types, [False] * len(types))
+    return list(init_types), traced
+
+
+def _cast_all(tracers: list[Tracer], types: list[TensorType]) -> list[Tracer]:
+    ctx = current_trace()
+    return [t if t._atom.type == want else _convert(ctx, t, want) for t, want in zip(tracers, types)]
+
+
+# ------------------------------------------------------------------------------ fori_loop
+
+
+def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_loop", _names=None):
+    """``for i in range(lower, upper): val = body_fun(i, val)``; returns ``val``.
+
+    Inside ``@mlc.jit`` the loop is one compiled loop: ``body_fun`` is traced once,
+    ``lower`` and ``upper`` may be Python ints or traced int scalars. ``i`` is a traced int
+    that mixes with arrays as the Python int of a Python loop would (NEP 50: ``x + i`` keeps
+    ``x``'s dtype). ``val`` is a pytree of arrays whose shapes and dtypes the body keeps.
+
+    >>> import numpy as np, mlc
+    >>> mlc.jit(lambda x: mlc.fori_loop(0, 3, lambda i, v: v + i, x))(np.zeros(2, "int64"))
+    array([3, 3])
+    """
+    ctx = current_trace()
+    if ctx is None:
+        val = init_val
+        for i in range(int(lower), int(upper)):
+            val = body_fun(i, val)
+        return val
+    bounds = _bounds(ctx, lower, upper)
+    init, tree, types, weak = _carry(init_val, "fori_loop")
+    index_type = bounds[0]._atom.type
+
+    def trace_once(carry_types, carry_weak):
+        return _trace(lambda i, *c: body_fun(i, pytree.unflatten(tree, list(c))), "for_loop_body",
+                      [index_type, *carry_types], [True, *carry_weak], lambda ins: ins,
+                      "fori_loop body", [*carry_types])
+
+    types, traced = _loop_types(types, weak, trace_once)
+    _check_carry(_what, traced, tree, types, _names)
+    captured = _union(traced)
+    body = _with_inputs(traced, 1 + len(types), captured)
+    outs = _record(ctx, "for_loop", [*bounds, *_cast_all(init, types), *captured],
+                   (("body", body), ("num_carry", len(types))), types)
+    return pytree.unflatten(tree, outs)
+
+
+def _bounds(ctx: TraceContext, lower, upper) -> list[Tracer]:
+    """The loop's bounds as int 0-d Tracers of one dtype (int64 unless a traced bound says
+    otherwise)."""
+    out = []
+    for name, v in (("lower", lower), ("upper", upper)):
+        if isinstance(v, Tracer):
+            if v.shape != () or v.dtype.kind not in "iu":
+                raise TraceError(f"fori_loop: {name} must be an int or a traced int scalar, got "
+                                 f"{v!r}{_where(4)}")
+        elif isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise TraceError(f"fori_loop: {name} must be an int or a traced int scalar, got "
+                             f"{v!r} of type {type(v).__name__}{_where(4)}")
+        out.append(v)
+    dtype = next((str(v.dtype) for v in out if isinstance(v, Tracer)), "int64")
+    result = []
+    for v in out:
+        t = _leaf_tracer(ctx, v, "fori_loop") if isinstance(v, Tracer) else ctx.scalar(int(v), dtype)
+        if t._atom.type.dtype != dtype:
+            t = ctx.emit("astype", [t.strong()], {"dtype": dtype})
+        result.append(t.strong())
+    return result
+
+
+# ----------------------------------------------------------------------------- while_loop
+
+
+def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str = "while_loop",
+               _names=None):
+    """``while cond_fun(val): val = body_fun(val)``; returns ``val``.
+
+    Inside ``@mlc.jit`` one compiled loop: ``cond_fun`` returns a traced bool scalar,
+    both functions are traced once.
+
+    >>> import numpy as np, mlc
+    >>> halve = mlc.jit(lambda x: mlc.while_loop(lambda v: v.max() > 1, lambda v: v / 2, x))
+    >>> halve(np.float32([8.0, 3.0]))
+    array([1.   , 0.375], dtype=float32)
+    """
+    ctx = current_trace()
+    if ctx is None:
+        val = init_val
+        while cond_fun(val):
+            val = body_fun(val)
+        return val
+    init, tree, types, weak = _carry(init_val, "while_loop")
+
+    def trace_once(carry_types, carry_weak):
+        return _trace(lambda *c: body_fun(pytree.unflatten(tree, list(c))), "while_body",
+                      carry_types, carry_weak, lambda ins: ins, "while_loop body", [*carry_types])
+
+    types, traced = _loop_types(types, weak, trace_once)
+    _check_carry(_what, traced, tree, types, _names)
+    test = _trace(lambda *c: _truth(cond_fun(pytree.unflatten(tree, list(c))), "while_loop cond"),
+                  "while_cond", types, [False] * len(types), lambda ins: ins, "while_loop cond")
+    captured = _union(test, traced)
+    graphs = (("cond", _with_inputs(test, len(types), captured)),
+              ("body", _with_inputs(traced, len(types), captured)), ("num_carry", len(types)))
+    outs = _record(ctx, "while_loop", [*_cast_all(init, types), *captured], graphs, types)
+    return pytree.unflatten(tree, outs)
+
+
+def _truth(value, what: str):
+    """A condition as a bool 0-d value (NumPy's truth: non-zero)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, Tracer):
+        if value.shape != ():
+            raise TraceError(f"{what} must give a scalar, got {value!r}: the truth value of an array "
+                             f"is ambiguous; use .any() or .all(){_where(4)}")
+        return value if value.dtype == np.bool_ else value != 0
+    raise TraceError(f"{what} must give a bool or a traced bool scalar, got {value!r}{_where(4)}")
+
+
+# ----------------------------------------------------------------------------- cond/switch
+
+
+def switch(index, branches: Sequence[Callable], *operands):
+    """``branches[index](*operands)``, the index clamped into range; every branch returns
+    values of one structure, shapes and dtypes (a Python number takes the others' type).
+
+    >>> import numpy as np, mlc
+    >>> f = mlc.jit(lambda k, x: mlc.switch(k, [lambda v: v, lambda v: v * 2, lambda v: -v], x))
+    >>> f(np.int64(1), np.float32([1, 2])), f(np.int64(7), np.float32([1, 2]))
+    (array([2., 4.], dtype=float32), array([-1., -2.], dtype=float32))
+    """
+    branches = list(branches)
+    if not branches:
+        raise TraceError(f"switch needs at least one branch{_where()}")
+    ctx = current_trace()
+    if not isinstance(index, Tracer):
+        if isinstance(index, (bool, np.bool_)):
+            index = int(index)
+        return branches[min(max(int(index), 0), len(branches) - 1)](*operands)
+    if index.shape != () or index.dtype.kind not in "iub":
+        raise TraceError(f"switch: the index must be an int or bool scalar, got {index!r}{_where()}")
+    index = _leaf_tracer(ctx, index, "switch").strong()
+    if len(branches) == 1:
+        return branches[0](*operands)
+    leaves, tree = pytree.flatten(list(operands))
+    ops = [_leaf_tracer(ctx, leaf, f"switch: operand {k}") for k, leaf in enumerate(leaves)]
+    types = [t._atom.type for t in ops]
+
+    def trace_branch(fn, coerce=None):
+        return _trace(lambda *a: fn(*pytree.unflatten(tree, list(a))), "branch", types,
+                      [t.weak for t in ops], lambda ins: ins, "switch branch", coerce)
+
+    traced = [trace_branch(fn) for fn in branches]
+    first = traced[0]
+    for k, t in enumerate(traced[1:], 1):
+        if t.tree != first.tree:
+            raise TraceError(f"switch: branch {k} returns {_show(t.tree)} but branch 0 returns "
+                             f"{_show(first.tree)}; every branch returns the same structure{_where()}")
+    out_types = []
+    for n in range(len(first.out_types)):
+        strong = [t.out_types[n] for t in traced if not t.weak[n]]
+        out_types.append(strong[0] if strong else first.out_types[n])
+    for k, fn in enumerate(branches):
+        if traced[k].out_types != out_types:
+            traced[k] = trace_branch(fn, out_types)
+        if traced[k].out_types != out_types:
+            bad = next(n for n, (a, b) in enumerate(zip(traced[k].out_types, out_types)) if a != b)
+            raise TraceError(f"switch: result {bad} of branch {k} is {_describe(traced[k].out_types[bad])}"
+                             f", of another branch {_describe(out_types[bad])}; every branch returns "
+                             f"values of one shape and dtype (convert with .astype, or "
+                             f"np.broadcast_to){_where()}")
+    captured = _union(*traced)
+    graphs = tuple(_with_inputs(t, len(ops), captured) for t in traced)
+    outs = _record(ctx, "switch", [index, *ops, *captured], (("branches", graphs),), out_types)
+    return pytree.unflatten(first.tree, outs)
+
+
+def cond(pred, true_fun: Callable, false_fun: Callable, *operands):
+    """``true_fun(*operands) if pred else false_fun(*operands)``, with ``pred`` a traced bool
+    scalar (or a Python bool: then only that branch is traced).
+
+    >>> import numpy as np, mlc
+    >>> f = mlc.jit(lambda x: mlc.cond(x.sum() > 0, lambda v: v * 2, lambda v: -v, x))
+    >>> f(np.float32([1, 2])), f(np.float32([-1, -2]))
+    (array([2., 4.], dtype=float32), array([1., 2.], dtype=float32))
+    """
+    if isinstance(pred, Tracer):
+        pred = _truth(pred, "cond's predicate")
+    elif not isinstance(pred, (bool, np.bool_)):
+        try:
+            pred = bool(pred)
+        except TraceError:
+            raise
+    return switch(pred, [false_fun, true_fun], *operands)
+
+
+# ------------------------------------------------------------------------------------ scan
+
+
+def scan(f: Callable, init, xs=None, length: int | None = None):
+    """``carry, y = f(carry, x)`` for each ``x`` along the first axis of ``xs`` (a pytree),
+    returning ``(carry, ys)`` with the ``y`` stacked along a new first axis (JAX's
+    ``lax.scan``). ``xs=None`` scans ``length`` steps with ``x = None``.
+
+    >>> import numpy as np, mlc
+    >>> cumsum = mlc.jit(lambda v: mlc.scan(lambda c, x: (c + x, c + x), np.float32(0), v))
+    >>> cumsum(np.float32([1, 2, 3]))
+    (array(6., dtype=float32), array([1., 3., 6.], dtype=float32))
+    """
+    x_leaves, x_tree = pytree.flatten(xs)
+    shapes = [tuple(leaf.shape) if isinstance(leaf, Tracer) else np.shape(leaf) for leaf in x_leaves]
+    lengths = {int(shape[0]) for shape in shapes if shape}
+    if length is None:
+        if len(lengths) != 1:
+            raise TraceError(f"scan: the arrays of xs must share their first axis' length (got "
+                             f"{sorted(lengths) or 'no arrays'}); or pass length={_where()}")
+        (length,) = lengths
+    elif lengths and lengths != {length}:
+        raise TraceError(f"scan: length={length} but xs' first axes are {sorted(lengths)}{_where()}")
+    ctx = current_trace()
+    if ctx is None:
+        carry, ys = init, []
+        for i in range(length):
+            carry, y = f(carry, pytree.unflatten(x_tree, [leaf[i] for leaf in x_leaves]))
+            ys.append(y)
+        if not ys:
+            raise TraceError("scan of length 0 outside a trace has no ys' shapes; call it inside @mlc.jit")
+        y_leaves = [np.stack(leaves) for leaves in zip(*(pytree.flatten(y)[0] for y in ys))]
+        return carry, pytree.unflatten(pytree.flatten(ys[0])[1], y_leaves)
+    init_leaves, init_tree = pytree.flatten(init)
+    x_tracers = [_leaf_tracer(ctx, leaf, "scan: xs") for leaf in x_leaves]
+
+    def step(i, carry):  # NumPy's functions on Tracers record mlc.numpy's
+        x = pytree.unflatten(x_tree, [np.reshape(np.take(leaf, np.reshape(i, (1,)), axis=0), leaf.shape[1:])
+                                      for leaf in x_tracers])
+        return f(carry, x)
+
+    # the types of y: f traced once on its own (that graph is dropped)
+    init_types = [_leaf_tracer(ctx, c, "scan: init")._atom.type for c in init_leaves]
+    probe = _trace(lambda i, *c: step(i, pytree.unflatten(init_tree, list(c))), "scan_probe",
+                   [TensorType((), "int64"), *init_types], [False] * (1 + len(init_types)),
+                   lambda ins: ins, "scan body")
+    out = pytree.unflatten(probe.tree, list(range(len(probe.out_types))))
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TraceError(f"scan: f must return a pair (carry, y), got {_show(probe.tree)}{_where()}")
+    y_positions, y_tree = pytree.flatten(out[1])
+    y_types = [probe.out_types[k] for k in y_positions]
+    rows = ctx.array(np.arange(length, dtype="int64"))
+    ys0 = [np.zeros((length, *t.shape), t.dtype) for t in y_types]
+
+    def body(i, state):
+        carry, ys = state
+        new_carry, y = step(i, carry)
+        out_ys = []
+        for buf, leaf in zip(ys, pytree.flatten(y)[0]):
+            mask = np.reshape(rows == i, (length,) + (1,) * (buf.ndim - 1))
+            y_leaf = _leaf_tracer(current_trace(), leaf, "scan: y")
+            out_ys.append(np.where(mask, y_leaf.astype(buf.dtype)[None], buf))
+        return new_carry, out_ys
+
+    carry, ys = fori_loop(0, length, body, (init, ys0))
+    return carry, pytree.unflatten(y_tree, list(ys))

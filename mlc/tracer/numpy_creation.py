@@ -1,0 +1,117 @@
+"""NumPy's creation functions called by a traced function make traced arrays.
+
+``np.zeros(n)`` inside ``@mlc.jit`` has no traced operand, so NumPy's
+``__array_function__`` protocol never reaches mlc: it would build a NumPy
+array, a constant into which a traced value cannot be written
+(``y = np.zeros(n); y[0] = x[0]``). While a jitted function is traced,
+:func:`numpy_creation` rebinds, in the globals of the function's module, the
+names bound to NumPy (``np``) to a stand-in module whose functions of
+:data:`NAMES` are ``mlc.numpy``'s inside a trace of this thread (which return
+traced arrays) and NumPy's otherwise; every other attribute is NumPy's own.
+Names bound to those functions themselves (``from numpy import zeros``) are
+rebound the same way. Code of other modules, and NumPy's own code, keep NumPy.
+``mlc.numpy`` hands the functions over when it loads (:func:`register`).
+
+>>> import numpy as np, mlc
+>>> @mlc.jit
+... def f(x):
+...     y = np.zeros(3)
+...     y[1] = x.sum()
+...     return y
+>>> f(np.ones(2))
+array([0., 2., 0.])
+>>> import sys
+>>> np is sys.modules["numpy"]  # put back after the trace
+True
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import threading
+import types
+
+import numpy as np
+
+from .trace import is_tracing
+
+__all__ = ["NAMES", "register", "numpy_creation"]
+
+#: NumPy's functions that make a new array, which a traced function gets as traced arrays.
+NAMES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange",
+         "eye", "copy")
+
+_lock = threading.Lock()
+_wrappers: dict = {}   # NumPy's function -> the wrapper choosing mlc.numpy's inside a trace
+_proxy: types.ModuleType | None = None
+_patched: dict = {}    # id(globals) -> [globals, {name: original value}, how many traces use it]
+
+
+class _TracedNumpy(types.ModuleType):
+    """NumPy with the creation functions of :data:`NAMES` traced inside a trace."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def __dir__(self):
+        return dir(np)
+
+
+def register(functions: dict) -> None:
+    """Take ``mlc.numpy``'s function for each of :data:`NAMES` from ``functions``."""
+    global _proxy
+    proxy = _TracedNumpy(np.__name__, np.__doc__)
+    for name in NAMES:
+        original = getattr(np, name)
+        wrapper = _wrapper(original, functions[name])
+        _wrappers[original] = wrapper
+        setattr(proxy, name, wrapper)
+    _proxy = proxy
+
+
+def _wrapper(original, traced):
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        return traced(*args, **kwargs) if is_tracing() else original(*args, **kwargs)
+    return wrapper
+
+
+def _replacement(value):
+    """What a global bound to ``value`` is rebound to while tracing, or None."""
+    if value is np:
+        return _proxy
+    try:
+        return _wrappers.get(value)
+    except TypeError:  # an unhashable value
+        return None
+
+
+@contextlib.contextmanager
+def numpy_creation(fn):
+    """NumPy's creation functions made traced for the module of ``fn`` while the block runs."""
+    scope = getattr(inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn), "__globals__", None)
+    if _proxy is None or not isinstance(scope, dict):
+        yield
+        return
+    with _lock:
+        entry = _patched.get(id(scope))
+        if entry is None:
+            swaps = {}
+            for name, value in list(scope.items()):
+                new = _replacement(value)
+                if new is not None:
+                    swaps[name] = value
+                    scope[name] = new
+            entry = _patched[id(scope)] = [scope, swaps, 0]
+        entry[2] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            entry[2] -= 1
+            if entry[2] == 0:
+                del _patched[id(scope)]
+                for name, value in entry[1].items():
+                    if scope.get(name) is _replacement(value):  # unless the function rebound it
+                        scope[name] = value

@@ -1,0 +1,381 @@
+"""Python if/while/for on traced values inside @mlc.jit: compiled into graph conditionals and
+loops by rewriting the function's source, compared with the same function run by NumPy."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc.ir.control import bodies
+
+SIZES = st.sampled_from([1, 2, 5, 16])
+
+
+def _data(n, seed=0, dtype="float64"):
+    return np.random.default_rng(seed).uniform(0.5, 2.0, n).astype(dtype)
+
+
+def _all_ops(graph):
+    """The ops of ``graph`` and of the bodies of its loops and branches."""
+    out, stack = [], [graph]
+    while stack:
+        g = stack.pop()
+        for b in g.bindings:
+            out.append(b.op)
+            if b.op in ("for_loop", "while_loop", "switch"):
+                stack.extend(bodies(b))
+    return out
+
+
+def newton_sqrt(a, tol=1e-12):
+    x = a.copy()
+    while np.max(np.abs(x * x - a)) > tol:       # a loop on a traced condition
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def time_steps(u, steps):
+    for t in range(steps):
+        u = u + 0.1 * (np.roll(u, 1) - 2 * u + np.roll(u, -1))
+    return u
+
+
+def sign_branch(x):
+    if x.sum() > 0:
+        y = x * 2
+    else:
+        y = -x
+    return y
+
+
+def elif_chain(x, k):
+    if k < 0:
+        y = x - 1
+    elif k == 0:
+        y = x
+    elif k < 3:
+        y = x * k
+    else:
+        y = x + k
+    return y
+
+
+def early_return(x):
+    if x.min() > 1:
+        return x - 1
+    z = x * 3
+    return z
+
+
+def norm(x, ord=2):
+    m = abs(x)
+    if ord == np.inf:
+        return m.max()
+    if ord == 0:
+        z = x != 0
+        return z.sum()
+    if ord == 1:
+        return m.sum()
+    p = m ** ord
+    return p.sum() ** (1 / ord)
+
+
+def counted_halving(x):
+    k = 0
+    while x.sum() > 1:
+        x = x / 2
+        k += 1
+    return x, k
+
+
+def traced_range(x, n):
+    acc = np.zeros_like(x)
+    for i in range(n):
+        acc = acc + x * i
+    return acc
+
+
+def stepped_range(x, n):
+    acc = np.zeros_like(x)
+    for i in range(n, -3, -2):
+        acc = acc + x * i
+    return acc
+
+
+def scalar_builtins(x):
+    a, b = x.sum(), x.max()
+    return max(a, b, 1.5), min(a, b), abs(-a), a if a > 3 else b
+
+
+def logic(x):
+    s = x.sum()
+    if s > 1 and not s > 10 or x.max() > 100:
+        y = x + 1
+    else:
+        y = x - 1
+    return y
+
+
+def nested(x, n, m):
+    acc = np.zeros_like(x)
+    for i in range(n):
+        for j in range(m):
+            acc = acc + x * (i - j)
+        if acc.sum() > 5:
+            acc = acc * 0.5
+    return acc
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=SIZES)
+def test_newton_sqrt_is_one_while_loop(n):
+    a = _data(n) * 10
+    f = mlc.jit(newton_sqrt)
+    np.testing.assert_allclose(f(a), np.sqrt(a), rtol=1e-12)
+    assert f.lower(a).graph.ops().count("while_loop") == 1
+
+
+def test_time_step_loop_is_one_loop_whatever_the_steps():
+    u = np.linspace(0, 1, 33)
+    for steps in (10, 1000):
+        f = mlc.jit(time_steps, static_argnames=("steps",))
+        graph = f.lower(u, steps=steps).graph
+        assert graph.ops().count("for_loop") == 1
+        np.testing.assert_allclose(f(u, steps=steps), time_steps(u, steps), rtol=1e-12)
+
+
+def test_a_short_static_loop_unrolls():
+    f = mlc.jit(time_steps, static_argnames=("steps",))
+    u = np.linspace(0, 1, 9)
+    assert "for_loop" not in f.lower(u, steps=3).graph.ops()
+    np.testing.assert_allclose(f(u, steps=3), time_steps(u, 3), rtol=1e-12)
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=SIZES, sign=st.sampled_from([1.0, -1.0]))
+def test_if_else_on_traced_value(n, sign):
+    x = _data(n) * sign
+    f = mlc.jit(sign_branch)
+    np.testing.assert_allclose(f(x), sign_branch(x))
+    assert f.lower(x).graph.ops().count("switch") == 1
+
+
+@pytest.mark.parametrize("k", [-4, 0, 2, 7])
+def test_elif_chain_on_traced_int(k):
+    x = _data(3)
+    np.testing.assert_allclose(mlc.jit(elif_chain)(x, np.int64(k)), elif_chain(x, k))
+
+
+@pytest.mark.parametrize("shift", [0.0, 5.0])
+def test_early_return_from_an_if(shift):
+    x = _data(4) + shift
+    np.testing.assert_allclose(mlc.jit(early_return)(x), early_return(x))
+
+
+@pytest.mark.parametrize("order", [np.inf, 0, 1, 2, 3])
+def test_a_chain_of_early_returns_on_static_values(order):
+    x = np.array([3.0, -4.0, 0.0])
+    f = mlc.jit(norm, static_argnames=("ord",))
+    np.testing.assert_allclose(f(x, ord=order), np.linalg.norm(x, order))
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=SIZES)
+def test_python_counter_becomes_a_carry(n):
+    x = _data(n) * 50
+    got_x, got_k = mlc.jit(counted_halving)(x)
+    want_x, want_k = counted_halving(x)
+    np.testing.assert_allclose(got_x, want_x)
+    assert int(got_k) == want_k
+
+
+@pytest.mark.parametrize("n", [-2, 0, 1, 6])
+def test_for_over_traced_range(n):
+    x = _data(3)
+    np.testing.assert_allclose(mlc.jit(traced_range)(x, np.int64(n)), traced_range(x, n))
+    np.testing.assert_allclose(mlc.jit(stepped_range)(x, np.int64(n)), stepped_range(x, n))
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 3.0])
+def test_max_min_abs_ifexp_of_traced_scalars(scale):
+    x = _data(3) * scale
+    got = mlc.jit(scalar_builtins)(x)
+    for g, w in zip(got, scalar_builtins(x)):
+        np.testing.assert_allclose(g, w)
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 100.0])
+def test_and_or_not_of_traced_values(scale):
+    x = _data(3) * scale
+    np.testing.assert_allclose(mlc.jit(logic)(x), logic(x))
+
+
+@pytest.mark.parametrize("n, m", [(0, 3), (4, 2), (9, 9)])
+def test_nested_loops_and_an_if_inside(n, m):
+    x = _data(3)
+    f = mlc.jit(nested)
+    np.testing.assert_allclose(f(x, np.int64(n), np.int64(m)), nested(x, n, m), rtol=1e-12)
+
+
+def test_loops_with_python_effects_run_as_python():
+    @mlc.jit(static_argnames=("n",))
+    def f(x, n):
+        rows = []
+        for i in range(n):
+            rows.append(x * i)
+        return np.stack(rows)
+
+    x = _data(2)
+    np.testing.assert_allclose(f(x, n=12), np.stack([x * i for i in range(12)]))
+
+
+def test_errors_keep_the_users_line():
+    def bad_shape(x, n):
+        for i in range(n):  # marker-shrink
+            x = x[:-1]
+        return x
+
+    with pytest.raises(mlc.TraceError, match="(?s)variable 'x'.*float64.5. but the body returns "
+                                             "float64.4.*marker-shrink"):
+        mlc.jit(bad_shape)(_data(5), np.int64(2))
+
+    def one_branch(x):
+        if x.sum() > 0:
+            y = x
+        return y * 2  # marker-undefined
+
+    with pytest.raises(mlc.TraceError, match="(?s)assigned in only one branch.*marker-undefined"):
+        mlc.jit(one_branch)(_data(2))
+
+    def inside_body(x, n):
+        for i in range(n):
+            x = x @ x  # marker-matmul
+        return x
+
+    with pytest.raises(mlc.ShapeError, match="marker-matmul"):
+        mlc.jit(inside_body)(_data(6).reshape(2, 3), np.int64(2))
+
+
+def test_functions_without_source_are_traced_as_they_are():
+    f = mlc.jit(eval("lambda x: x * 2 if True else x"))
+    np.testing.assert_allclose(f(_data(2)), _data(2) * 2)
+
+
+def heat(u, steps):                              # the caller's u is updated, as NumPy does
+    for t in range(steps):                       # one compiled loop, whatever steps is
+        u[1:-1, 1:-1] += 0.1 * (u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2] - 4 * u[1:-1, 1:-1])
+
+
+def masked_branch(x):
+    if x.sum() > 0:
+        x[0] = -1.0                              # written in place in one branch only
+    return x
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference", "cuda-emulator"])
+@settings(max_examples=4, deadline=None)
+@given(rows=st.sampled_from([3, 4, 9]), cols=st.sampled_from([3, 5, 8]), steps=st.sampled_from([1, 9, 20]))
+def test_heat_writes_the_callers_array_in_one_loop(target, rows, cols, steps):
+    u = np.random.default_rng(rows * cols).random((rows, cols)).astype("float32")
+    want = u.copy()
+    heat(want, steps)
+    f = mlc.jit(heat, static_argnames=("steps",), target=target)
+    got = u.copy()
+    assert f(got, steps=steps) is None
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert f.lower(u.copy(), steps=steps).graph.ops().count("for_loop") == (steps > 8)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_a_branch_that_writes_in_place(sign):
+    x = _data(3) * sign
+    mine, numpys = x.copy(), x.copy()
+    got = mlc.jit(masked_branch)(mine)
+    np.testing.assert_allclose(got, masked_branch(numpys))
+    np.testing.assert_allclose(mine, numpys)  # the caller's array, written as NumPy writes it
+
+
+def forward_substitution(L, b):
+    x = np.zeros_like(b)
+    for i in range(L.shape[0]):                  # the slice grows with i
+        x[i] = (b[i] - L[i, :i] @ x[:i]) / L[i, i]
+    return x
+
+
+@pytest.mark.parametrize("n", [3, 12])
+def test_a_static_loop_whose_body_needs_a_python_index_runs_as_python(n):
+    """L[i, :i] needs i when tracing: the loop over a static range is traced once per
+    iteration rather than refused (slices of a loop-dependent size are not compiled yet)."""
+    L = np.tril(_data(n * n).reshape(n, n)) + n * np.eye(n)
+    b = _data(n, seed=1)
+    f = mlc.jit(forward_substitution)
+    np.testing.assert_allclose(f(L, b), np.linalg.solve(L, b), rtol=1e-12)
+    assert "for_loop" not in f.lower(L, b).graph.ops()
+
+
+def break_and_continue(x, n):
+    total = x * 0
+    for i in range(n):
+        if total.sum() > 20:
+            break
+        if i % 2 == 1:
+            continue
+        total = total + x * i
+    return total
+
+
+def grow_until(x):
+    k = 0
+    while True:
+        x = x * 1.5
+        k += 1
+        if x.sum() > 100:
+            break
+    return x, k
+
+
+@pytest.mark.parametrize("n", [0, 3, 7, 20])
+def test_break_and_continue_in_a_compiled_loop(n):
+    x = np.array([1.0, 2.0])
+    f = mlc.jit(break_and_continue)
+    np.testing.assert_allclose(f(x, np.int64(n)), break_and_continue(x, n))
+    assert f.lower(x, np.int64(n)).graph.ops().count("for_loop") == 1
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=SIZES)
+def test_while_true_with_a_break_on_a_traced_value(n):
+    x = _data(n)
+    got_x, got_k = mlc.jit(grow_until)(x)
+    want_x, want_k = grow_until(x)
+    np.testing.assert_allclose(got_x, want_x)
+    assert int(got_k) == want_k
+
+
+def running_max(x):
+    acc = np.zeros(x.shape[1:], x.dtype)
+    for row in x:
+        acc = np.maximum(acc, row) + 0.5
+    return acc
+
+
+@settings(max_examples=6, deadline=None)
+@given(rows=st.sampled_from([1, 5, 9, 30]), cols=SIZES)
+def test_for_over_a_traced_arrays_rows(rows, cols):
+    x = _data(rows * cols).reshape(rows, cols)
+    f = mlc.jit(running_max)
+    np.testing.assert_allclose(f(x), running_max(x))
+    assert f.lower(x).graph.ops().count("for_loop") == (rows > 8)
+
+
+def fills_a_dict(x):
+    table = {}
+    for i in range(12):
+        table[i] = x * i
+    return table[11]
+
+
+def test_a_static_loop_writing_python_containers_runs_as_python():
+    x = _data(2)
+    f = mlc.jit(fills_a_dict)
+    np.testing.assert_allclose(f(x), x * 11)
+    assert "for_loop" not in f.lower(x).graph.ops()
