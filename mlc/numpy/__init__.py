@@ -13,6 +13,8 @@ dtype and attributes, then runs the compiled kernel, as ``jax.numpy`` does.
 >>> mnp.exp(np.zeros(2, "float32"))
 array([1., 1.], dtype=float32)
 """
+import numpy as np
+
 from .creation import (arange, array, asarray, empty, empty_like, eye, from_dlpack, full,  # noqa: F401
                        full_like, linspace, meshgrid, ones, ones_like, tril, triu, zeros, zeros_like)
 from .elementwise import *  # noqa: F401,F403
@@ -33,9 +35,18 @@ from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, ma
 from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
 from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
-from . import methods as _methods
+from . import dispatch as _dispatch, methods as _methods, numpy_linalg as _numpy_linalg
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
+from .closeness import allclose, array_equal, array_equiv, isclose  # noqa: F401
+from .histograms import bincount, digitize, histogram, histogram_bin_edges  # noqa: F401
+from .matrices import copy, diag, diagflat, kron, outer, vander  # noqa: F401
+from .nan_functions import (nan_to_num, nancumprod, nancumsum, nanmax, nanmean, nanmin, nanprod,  # noqa: F401
+                            nanstd, nansum, nanvar)
+from .selection import piecewise, place, put, put_along_axis, select  # noqa: F401
+from .signal import convolve, correlate, interp  # noqa: F401
+from .stacking import atleast_1d, atleast_2d, atleast_3d, block, column_stack, dstack, hstack, vstack  # noqa: F401
+from .statistics import average, corrcoef, cov, median, percentile, ptp, quantile  # noqa: F401
 
 globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
 
@@ -55,6 +66,13 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     # sorting, searching, indexing, sets
     "argsort", "searchsorted", "sort", "nonzero", "take", "take_along_axis", "unique_all",
     "unique_counts", "unique_inverse", "unique_values",
+    # NumPy's functions beyond the Array API
+    "allclose", "array_equal", "array_equiv", "isclose", "bincount", "digitize", "histogram",
+    "histogram_bin_edges", "copy", "diag", "diagflat", "kron", "outer", "vander", "nan_to_num", "nancumprod",
+    "nancumsum", "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "piecewise", "place",
+    "put", "put_along_axis", "select", "convolve", "correlate", "interp", "atleast_1d", "atleast_2d",
+    "atleast_3d", "block", "column_stack", "dstack", "hstack", "vstack", "average", "corrcoef", "cov", "median",
+    "percentile", "ptp", "quantile",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
@@ -62,6 +80,12 @@ _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
 #: NumPy function name -> the function implementing it here (``__array_function__``).
 FUNCTIONS = {name: globals()[name] for name in _PUBLIC}
 
-__all__ = _PUBLIC + _datatypes_all + ["UFUNCS", "FUNCTIONS"]
+#: NumPy's function objects (``np.sum``, ``np.linalg.trace``) -> the functions tracing them.
+NUMPY_FUNCTIONS = _dispatch.numpy_table(FUNCTIONS, _numpy_linalg.FUNCTIONS)
 
-_methods.attach(UFUNCS, FUNCTIONS)  # Tracer's operators, methods and NumPy hooks are these functions
+#: NumPy's function objects refused by design inside ``@mlc.jit`` -> why, and what to write instead.
+REFUSED = {getattr(np.linalg, name): why for name, why in _numpy_linalg.REFUSED.items()}
+
+__all__ = _PUBLIC + _datatypes_all + ["UFUNCS", "FUNCTIONS", "NUMPY_FUNCTIONS", "REFUSED"]
+
+_methods.attach(UFUNCS, FUNCTIONS, NUMPY_FUNCTIONS, REFUSED)  # Tracer's operators, methods and NumPy hooks are these functions

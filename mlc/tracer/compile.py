@@ -25,7 +25,7 @@ from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
-from .trace import EXPONENT
+from .trace import BELOW, EXPONENT
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
 
@@ -33,12 +33,22 @@ __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "no
 class RangeCheck(NamedTuple):
     """A traced Python int the run must find within ``dtype``'s range; ``op`` converts it
     (``TraceContext.check_range``); ``dtype`` :data:`~.trace.EXPONENT`: the int is the exponent
-    of an integer power, which must not be negative. The error names the user's line of the call."""
+    of an integer power, which must not be negative; :data:`~.trace.BELOW`: an index, which
+    must be in [0, ``limit``). The error names the user's line of the call."""
     dtype: str
     op: str
+    limit: int = 0
 
     def verify(self, value: np.ndarray) -> None:
         v = int(value)
+        if self.dtype == BELOW:
+            if not 0 <= v < self.limit:
+                raise ShapeError(f"{self.op}: the value {v} is {'negative' if v < 0 else 'not below'} "
+                                 f"{'' if v < 0 else f'the static length {self.limit} '}the compiled "
+                                 f"function was traced for; "
+                                 f"{'NumPy refuses negative values' if v < 0 else 'NumPy would return a longer array'}"
+                                 f". Pass a length that holds every value{describe_location(user_location())}")
+            return
         if self.dtype == EXPONENT:
             if v < 0:
                 raise ShapeError(f"{self.op}: integers to negative integer powers are not allowed, as in "
