@@ -35,7 +35,7 @@ from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, ma
 from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
 from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
-from . import dispatch as _dispatch, methods as _methods, numpy_linalg as _numpy_linalg
+from . import dispatch as _dispatch, methods as _methods, numpy_linalg as _numpy_linalg, refusals as _refusals
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
 from .closeness import allclose, array_equal, array_equiv, isclose  # noqa: F401
@@ -43,6 +43,7 @@ from .histograms import bincount, digitize, histogram, histogram_bin_edges  # no
 from .matrices import copy, diag, diagflat, kron, outer, vander  # noqa: F401
 from .nan_functions import (nan_to_num, nancumprod, nancumsum, nanmax, nanmean, nanmin, nanprod,  # noqa: F401
                             nanstd, nansum, nanvar)
+from .refusals import compress, extract  # noqa: F401
 from .selection import piecewise, place, put, put_along_axis, select  # noqa: F401
 from .signal import convolve, correlate, interp  # noqa: F401
 from .stacking import atleast_1d, atleast_2d, atleast_3d, block, column_stack, dstack, hstack, vstack  # noqa: F401
@@ -72,7 +73,7 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "nancumsum", "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "piecewise", "place",
     "put", "put_along_axis", "select", "convolve", "correlate", "interp", "atleast_1d", "atleast_2d",
     "atleast_3d", "block", "column_stack", "dstack", "hstack", "vstack", "average", "corrcoef", "cov", "median",
-    "percentile", "ptp", "quantile",
+    "percentile", "ptp", "quantile", "compress", "extract",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
@@ -81,10 +82,12 @@ _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
 FUNCTIONS = {name: globals()[name] for name in _PUBLIC}
 
 #: NumPy's function objects (``np.sum``, ``np.linalg.trace``) -> the functions tracing them.
-NUMPY_FUNCTIONS = _dispatch.numpy_table(FUNCTIONS, _numpy_linalg.FUNCTIONS)
+NUMPY_FUNCTIONS = _dispatch.numpy_table(FUNCTIONS, _numpy_linalg.FUNCTIONS, {np.around: round})
 
 #: NumPy's function objects refused by design inside ``@mlc.jit`` -> why, and what to write instead.
 REFUSED = {getattr(np.linalg, name): why for name, why in _numpy_linalg.REFUSED.items()}
+REFUSED.update((getattr(np, name), why) for name, why in _refusals.REFUSED.items()
+               if callable(getattr(np, name, None)) and getattr(np, name) not in NUMPY_FUNCTIONS)
 
 __all__ = _PUBLIC + _datatypes_all + ["UFUNCS", "FUNCTIONS", "NUMPY_FUNCTIONS", "REFUSED"]
 

@@ -120,14 +120,14 @@ def put_along_axis(arr, indices, values, axis):
     axis = normalize_axis("put_along_axis", axis, t.ndim)
     if as_tracer(indices).ndim != t.ndim:
         raise ShapeError(f"np.put_along_axis: indices must have as many dimensions as arr ({t.ndim}){_where()}")
-    rebind("np.put_along_axis", t, _scattered(t, indices, values, axis))
+    rebind("np.put_along_axis", t, _scattered(t.fresh(), indices, values, axis))
 
 
 def put(a, ind, v, mode="raise"):
     """``np.put``: ``a``'s traced value replaced by one with ``v`` (repeated as needed) at the flat
     positions ``ind``."""
     t = writable("np.put", a)
-    flat = reshape(t, (-1,))
+    flat = reshape(t.fresh(), (-1,))  # views of the value read must not mark the array written
     positions = reshape(as_tracer(ind), (1, -1))
     values = as_tracer(v, t._ctx)
     count = positions.shape[1]

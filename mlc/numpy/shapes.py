@@ -165,6 +165,19 @@ def _check_static(key) -> None:
                     "(static_argnums)")
 
 
+#: What to write instead of reading a boolean mask's elements (``x[mask]``) while tracing.
+MASK_INSTEAD = ("keep the shape and mask the values: np.where(mask, x, 0).sum() for x[mask].sum(), "
+                "np.count_nonzero(mask) for its length, np.where(mask, x, np.nan) with np.nanmean / "
+                "np.nanmax for the others")
+
+
+def _is_mask(k) -> bool:
+    """A boolean index array (traced or not), which selects a value-dependent count."""
+    if isinstance(k, Tracer):
+        return k.dtype == np.bool_
+    return isinstance(k, (list, np.ndarray)) and np.asarray(k).dtype == np.bool_ and np.ndim(k) > 0
+
+
 def _index_array(k):
     """``k`` as an integer index array (a list of ints, an integer ndarray or traced array,
     0-d ones included), or None when it is not one."""
@@ -211,6 +224,11 @@ def getitem(a, key):
     if len(arrays) == 1 and all(k is None or k is Ellipsis or isinstance(k, slice)
                                 for m, k in enumerate(items) if m != arrays[0][0]):
         return _advanced_getitem(t, items, *arrays[0])
+    if any(_is_mask(k) for k in items):
+        raise TraceError(
+            f"x[{index_text(key)}]: reading the elements of a boolean mask gives an array whose length "
+            f"depends on the mask's values, which a compiled function does not know when it is traced; "
+            f"{MASK_INSTEAD}{describe_location(user_location())}")
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: of NumPy's advanced indexing, one integer index array among "

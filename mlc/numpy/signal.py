@@ -86,8 +86,8 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     if period is not None:
         raise TraceError(f"np.interp(period=...) is not supported inside @mlc.jit; wrap x into one period "
                          f"(np.mod) and extend xp and fp by one point at each end{_where()}")
-    xs = as_tracer(x)
-    xs = xs if xs.dtype.kind == "f" and xs.dtype.itemsize == 8 else xs.astype("float64")
+    points = as_tracer(x)
+    xs = reshape(points if points.dtype == np.float64 else points.astype("float64"), (-1,))
     knots = as_tracer(xp).astype("float64")
     values = as_tracer(fp)
     if values.dtype.kind == "c":
@@ -101,8 +101,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     low = values[0] if left is None else as_tracer(left).astype("float64")
     high = values[-1] if right is None else as_tracer(right).astype("float64")
     if n == 1:
-        out = where(xs < knots[0], low, where(xs > knots[0], high, values[0]))
-        return out
+        return reshape(where(xs < knots[0], low, where(xs > knots[0], high, values[0])), points.shape)
     j = clip(searchsorted(knots, xs, side="right") - 1, 0, n - 2)
     x0, x1 = take(knots, j), take(knots, j + 1)
     y0, y1 = take(values, j), take(values, j + 1)
@@ -112,4 +111,4 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     inside = where(isnan(inside), where(isnan(again) & (y0 == y1), y0, again), inside)
     inside = where(xs == x0, y0, inside)
     out = where(xs == knots[-1], values[-1], inside)
-    return where(xs < knots[0], low, where(xs > knots[-1], high, out))
+    return reshape(where(xs < knots[0], low, where(xs > knots[-1], high, out)), points.shape)

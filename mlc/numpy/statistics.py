@@ -208,7 +208,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     if dtype is None:
         dtype = np.result_type(mt.dtype, *(() if yt is None else (yt.dtype,)), np.float64)
     x = _rows("cov", mt, dtype)
-    if not rowvar and mt.ndim != 1 and x.shape[0] != 1:
+    if not rowvar and mt.ndim != 1:
         x = x.T
     if y is not None:
         yr = _rows("cov", yt, dtype)

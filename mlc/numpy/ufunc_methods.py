@@ -162,7 +162,8 @@ def _holds_tracer(value) -> bool:
 
 
 def _at(name: str, call, a, indices, b=None):
-    t = writable(f"np.{name}.at", a)
+    target = writable(f"np.{name}.at", a)
+    t = target.fresh()  # the value read; views of it must not mark the array written
     positions = _positions(t, indices)
     flat = reshape(t, (-1,))
     sel = reshape(positions, (-1,))
@@ -179,7 +180,7 @@ def _at(name: str, call, a, indices, b=None):
         new = flat
         for r in range(int(counts.max())):
             new = where(counts > r, call(new), new)
-        rebind(f"np.{name}.at", t, reshape(new, t.shape))
+        rebind(f"np.{name}.at", target, reshape(new, t.shape))
         return
     values = reshape(broadcast_to(as_tracer(b, t._ctx), tuple(positions.shape)), (-1, 1))
     if name in ("add", "subtract"):
@@ -202,7 +203,7 @@ def _at(name: str, call, a, indices, b=None):
         new = flat
         for j in range(k):
             new = where(getitem(hit, j), call(new, getitem(values, (j, 0))), new)
-    rebind(f"np.{name}.at", t, reshape(new, t.shape))
+    rebind(f"np.{name}.at", target, reshape(new, t.shape))
 
 
 def _outer(name: str, call, a, b, **kwargs):
