@@ -363,3 +363,22 @@ def test_mask_reads_consumed_by_a_where_reduction_trace():
     x = np.array([[1.0, -2.0], [0.0, 3.0]])
     f = mlc.jit(lambda x: np.where(x > 0, x, 0).sum())
     assert f(x) == x[x > 0].sum()
+
+
+# ------------------------------------------------------------------ the coverage table
+
+def test_the_coverage_script_lists_every_status(tmp_path):
+    import runpy
+    import pathlib
+    script = pathlib.Path(__file__).resolve().parents[2] / "tools" / "numpy_coverage.py"
+    tool = runpy.run_path(str(script))
+    out = tmp_path / "coverage.md"
+    assert tool["main"](["--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| `np.linalg.trace` | traced |" in text
+    assert "| `np.hstack` | traced |" in text
+    assert "| `np.add` | traced |" in text
+    assert "| `np.nonzero` | refused by design | its result's shape depends on the values" in text
+    assert "| `np.linalg.eig` | refused by design |" in text
+    assert "| `np.tri` | constant |" in text
+    assert "| eager only |" in text
