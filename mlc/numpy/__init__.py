@@ -13,6 +13,8 @@ dtype and attributes, then runs the compiled kernel, as ``jax.numpy`` does.
 >>> mnp.exp(np.zeros(2, "float32"))
 array([1., 1.], dtype=float32)
 """
+import numpy as np
+
 from .creation import (arange, array, asarray, copy, empty, empty_like, eye, from_dlpack, full,  # noqa: F401
                        full_like, linspace, meshgrid, ones, ones_like, tril, triu, zeros, zeros_like)
 from .elementwise import *  # noqa: F401,F403
@@ -34,10 +36,20 @@ from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
 from .updates import copyto, fill_diagonal, put  # noqa: F401
 from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
-from . import methods as _methods
+from . import dispatch as _dispatch, methods as _methods, numpy_linalg as _numpy_linalg, refusals as _refusals
 from ..tracer import numpy_creation as _numpy_creation
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
+from .closeness import allclose, array_equal, array_equiv, isclose  # noqa: F401
+from .histograms import bincount, digitize, histogram, histogram_bin_edges  # noqa: F401
+from .matrices import diag, diagflat, kron, outer, vander  # noqa: F401
+from .nan_functions import (nan_to_num, nancumprod, nancumsum, nanmax, nanmean, nanmin, nanprod,  # noqa: F401
+                            nanstd, nansum, nanvar)
+from .refusals import compress, extract  # noqa: F401
+from .selection import piecewise, place, put_along_axis, select  # noqa: F401
+from .signal import convolve, correlate, interp  # noqa: F401
+from .stacking import atleast_1d, atleast_2d, atleast_3d, block, column_stack, dstack, hstack, vstack  # noqa: F401
+from .statistics import average, corrcoef, cov, median, percentile, ptp, quantile  # noqa: F401
 
 globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
 
@@ -59,6 +71,13 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     # writes
     "copyto", "fill_diagonal", "put",
     "unique_counts", "unique_inverse", "unique_values",
+    # NumPy's functions beyond the Array API
+    "allclose", "array_equal", "array_equiv", "isclose", "bincount", "digitize", "histogram",
+    "histogram_bin_edges", "copy", "diag", "diagflat", "kron", "outer", "vander", "nan_to_num", "nancumprod",
+    "nancumsum", "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "piecewise", "place",
+    "put_along_axis", "select", "convolve", "correlate", "interp", "atleast_1d", "atleast_2d",
+    "atleast_3d", "block", "column_stack", "dstack", "hstack", "vstack", "average", "corrcoef", "cov", "median",
+    "percentile", "ptp", "quantile", "compress", "extract",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
@@ -66,7 +85,22 @@ _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
 #: NumPy function name -> the function implementing it here (``__array_function__``).
 FUNCTIONS = {name: globals()[name] for name in _PUBLIC}
 
-__all__ = _PUBLIC + _datatypes_all + ["UFUNCS", "FUNCTIONS"]
+#: NumPy's function objects (``np.sum``, ``np.linalg.trace``) -> the functions tracing them.
+def _size(a, axis=None):
+    return a.size if axis is None else a.shape[axis]
 
-_methods.attach(UFUNCS, FUNCTIONS)
-_numpy_creation.register(FUNCTIONS)  # NumPy's own creation functions, traced in a traced function  # Tracer's operators, methods and NumPy hooks are these functions
+
+#: NumPy's questions about an array's shape, answered while tracing (the shape is static).
+_SHAPE_QUERIES = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim, np.size: _size}
+
+NUMPY_FUNCTIONS = _dispatch.numpy_table(FUNCTIONS, _numpy_linalg.FUNCTIONS, {np.around: round}, _SHAPE_QUERIES)
+
+#: NumPy's function objects refused by design inside ``@mlc.jit`` -> why, and what to write instead.
+REFUSED = {getattr(np.linalg, name): why for name, why in _numpy_linalg.REFUSED.items()}
+REFUSED.update((getattr(np, name), why) for name, why in _refusals.REFUSED.items()
+               if callable(getattr(np, name, None)) and getattr(np, name) not in NUMPY_FUNCTIONS)
+
+__all__ = _PUBLIC + _datatypes_all + ["UFUNCS", "FUNCTIONS", "NUMPY_FUNCTIONS", "REFUSED"]
+
+_methods.attach(UFUNCS, FUNCTIONS, NUMPY_FUNCTIONS, REFUSED)  # Tracer's operators, methods and NumPy hooks are these functions
+_numpy_creation.register(FUNCTIONS)  # NumPy's own creation functions, traced in a traced function

@@ -1,11 +1,13 @@
 """NumPy's protocols: which ``mlc.numpy`` function a NumPy call on a Tracer becomes.
 
 ``np.exp(t)`` reaches :func:`ufunc_call` through ``Tracer.__array_ufunc__``;
-``np.sum(t, axis=1)`` and ``np.concatenate([t, u])`` reach
-:func:`function_call` through ``__array_function__``. Both look the NumPy
-name up in this package's tables (``UFUNCS``, ``FUNCTIONS``), which
-:func:`mlc.numpy.methods.attach` hands them; what is missing raises
-TraceError naming it.
+``np.sum(t, axis=1)``, ``np.concatenate([t, u])`` and ``np.linalg.trace(t)``
+reach :func:`function_call` through ``__array_function__``. A ufunc is looked
+up by its name in ``UFUNCS`` (each ufunc has one); a function by the function
+object itself (:func:`numpy_table`), never by its bare name:
+``np.linalg.trace`` and ``np.trace`` are both named ``trace`` but sum over
+different axes. What is missing raises TraceError naming it, with what to
+write instead where the function is refused by design.
 """
 from __future__ import annotations
 
@@ -16,14 +18,41 @@ from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 from .loops import loop_dtypes, refuse_out
 from .updates import assign
+from .ufunc_methods import ufunc_method
 
-__all__ = ["ufunc_call", "function_call", "REDUCE_METHODS"]
+__all__ = ["ufunc_call", "function_call", "numpy_table"]
 
-#: ``ufunc.reduce`` as a reduction: ``np.add.reduce(x, axis)`` is ``sum``.
-REDUCE_METHODS = {"add": "sum", "multiply": "prod", "maximum": "max", "minimum": "min"}
+def numpy_table(functions: dict, *extra: dict) -> dict:
+    """NumPy's function objects -> the implementations here: ``np.<name>`` for each ``name`` in
+    ``functions`` that NumPy has (a NumPy alias, such as ``np.permute_dims`` for ``np.transpose``,
+    keeps the function of its own name), then the tables in ``extra``, keyed by the objects
+    themselves (``np.linalg.trace``), which win.
 
-#: NumPy function names that are spelled differently here.
-_RENAMED = {"amax": "max", "amin": "min"}
+    >>> import numpy as np, mlc.numpy as mnp
+    >>> table = numpy_table(mnp.FUNCTIONS)
+    >>> table[np.transpose] is mnp.transpose, table[np.trace] is mnp.trace
+    (True, True)
+    """
+    table: dict = {}
+    for name, fn in functions.items():
+        obj = getattr(np, name, None)
+        if obj is None or isinstance(obj, np.ufunc) or not callable(obj):
+            continue
+        if getattr(obj, "__name__", None) == name:
+            table[obj] = fn
+        else:
+            table.setdefault(obj, fn)
+    for more in extra:
+        table.update(more)
+    return table
+
+
+def _qualified(func) -> str:
+    """``np.linalg.trace`` for NumPy's ``linalg.trace``, ``np.sum`` for ``sum``."""
+    module = getattr(func, "__module__", "") or ""
+    sub = module.split(".")[1] if module.startswith("numpy.") else ""
+    sub = {"_core": "", "lib": "", "linalg": "linalg", "fft": "fft"}.get(sub, sub)
+    return f"np.{sub + '.' if sub else ''}{getattr(func, '__name__', func)}"
 
 
 def _unsupported(what: str) -> TraceError:
@@ -69,17 +98,20 @@ def ufunc_call(ufunc, method: str, inputs, kwargs, ufuncs: dict, functions: dict
         ins, result = loop_dtypes(name, inputs, dtype, casting)  # matmul: computed in its loop's dtype
         out = fn(*(functions["astype"](x, d) for x, d in zip(inputs, ins)))
         return functions["astype"](out, result)
-    if method == "reduce" and ufunc.__name__ in REDUCE_METHODS:
-        fn = functions[REDUCE_METHODS[ufunc.__name__]]
-        return fn(*inputs, **kwargs)
-    raise _unsupported(f"np.{ufunc.__name__}.{method}")
+    call = ufuncs.get(ufunc.__name__) or functions.get(ufunc.__name__)
+    if call is None:
+        raise _unsupported(f"the ufunc np.{ufunc.__name__}")
+    return ufunc_method(ufunc, method, inputs, kwargs, call)  # outer, reduce, accumulate, reduceat, at
 
 
-def function_call(func, args, kwargs, functions: dict):
-    """Run NumPy function ``func`` (``np.sum``, ``np.where``, ...) on arguments with Tracers,
-    as the function of its name in ``functions``."""
-    name = _RENAMED.get(func.__name__, func.__name__)
-    fn = functions.get(name)
-    if fn is None:
-        raise _unsupported(f"np.{func.__name__}")
-    return fn(*args, **kwargs)
+def function_call(func, args, kwargs, table: dict, refused: dict):
+    """Run NumPy function ``func`` (``np.sum``, ``np.linalg.trace``, ...) on arguments with
+    Tracers, as ``table[func]`` (:func:`numpy_table`); ``refused[func]`` says why one cannot
+    trace and what to write instead."""
+    fn = table.get(func)
+    if fn is not None:
+        return fn(*args, **kwargs)
+    if func in refused:
+        raise TraceError(f"{_qualified(func)} cannot be traced inside @mlc.jit: {refused[func]}"
+                         f"{describe_location(user_location())}")
+    raise _unsupported(_qualified(func))

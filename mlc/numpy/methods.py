@@ -235,14 +235,16 @@ _COMPARISONS = {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greate
 _UNARY = {"neg": "negative", "pos": "positive", "abs": "absolute", "invert": "invert"}
 
 
-def attach(ufuncs: dict, functions: dict) -> None:
+def attach(ufuncs: dict, functions: dict, table: dict, refused: dict) -> None:
     """Set the operators, methods and NumPy protocol hooks on :class:`Tracer`; NumPy's ufuncs
-    and functions on Tracers become the ones in ``ufuncs`` and ``functions`` (by NumPy name)."""
+    on Tracers become the ones in ``ufuncs`` (by name), NumPy's functions ``table[func]`` (by
+    the function object; ``refused[func]`` says why one does not trace), and the methods the
+    ones in ``functions`` (by name)."""
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return dispatch.ufunc_call(ufunc, method, inputs, kwargs, ufuncs, functions)
 
     def __array_function__(self, func, types, args, kwargs):
-        return dispatch.function_call(func, args, kwargs, functions)
+        return dispatch.function_call(func, args, kwargs, table, refused)
 
     def function(name: str):  # matmul is a ufunc in NumPy, a function here
         return ufuncs.get(name) or functions[name]

@@ -37,10 +37,15 @@ from .sorting import searchsorted
 __all__ = ["nonzero", "where", "repeat_counts"]
 
 
-def _eager_only(name: str) -> None:
+#: What to write inside ``@mlc.jit`` instead of a function whose shape depends on the values.
+_INSTEAD = ("compute with the mask itself: np.where(mask, x, y) with three arguments, "
+            "np.where(mask, x, 0).sum(), np.count_nonzero(mask); or call it outside @mlc.jit")
+
+
+def _eager_only(name: str, instead: str = _INSTEAD) -> None:
     if is_tracing():
         raise TraceError(f"{name} has an output shape that depends on the values, so it cannot be "
-                         f"traced (as in JAX without size=); call it outside @mlc.jit"
+                         f"traced (as in JAX without size=); {instead}"
                          f"{describe_location(user_location())}")
 
 

@@ -166,6 +166,12 @@ def _check_static(key) -> None:
                     "(static_argnums)")
 
 
+#: What to write instead of reading a boolean mask's elements (``x[mask]``) while tracing.
+MASK_INSTEAD = ("keep the shape and mask the values: np.where(mask, x, 0).sum() for x[mask].sum(), "
+                "np.count_nonzero(mask) for its length, np.where(mask, x, np.nan) with np.nanmean / "
+                "np.nanmax for the others")
+
+
 def _advanced_getitem(t, items: tuple, n: int, index):
     """``t[items]`` where ``items[n]`` is the one integer index array and every other entry a
     slice, None or ``...`` (NumPy's advanced indexing with one index array): the basic
@@ -211,9 +217,8 @@ def getitem(a, key):
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: a traced boolean mask selects a number of elements known only when "
-            f"the function runs, so the result's shape is unknown while tracing. Reduce with the mask "
-            f"instead (np.sum(np.where(mask, x, 0))), or use np.where(mask, x, other) to keep the "
-            f"shape{describe_location(user_location())}")
+            f"the function runs, so the result's shape is unknown while tracing: reading the elements "
+            f"of a boolean mask is not compiled; {MASK_INSTEAD}{describe_location(user_location())}")
     _check_static(key)
     try:
         starts, stops, steps, out_shape = plan_getitem(t.shape, key)

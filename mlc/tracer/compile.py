@@ -25,7 +25,7 @@ from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
-from .trace import BOUNDS, EXPONENT
+from .trace import BELOW, BOUNDS, EXPONENT
 from .writeback import AliasMismatch, alias_pattern, write_back
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
@@ -34,10 +34,12 @@ __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "no
 class RangeCheck(NamedTuple):
     """A traced Python int the run must find within ``dtype``'s range; ``op`` converts it
     (``TraceContext.check_range``); ``dtype`` :data:`~.trace.BOUNDS`: the int counts traced
-    indices out of bounds, and ``op`` is the line of the item assignment; :data:`~.trace.EXPONENT`: the int is the exponent
-    of an integer power, which must not be negative. The error names the user's line of the call."""
+    indices out of bounds, and ``op`` is the line of the item assignment; :data:`~.trace.EXPONENT`:
+    the int is the exponent of an integer power, which must not be negative; :data:`~.trace.BELOW`:
+    an index, which must be in [0, ``limit``). The error names the user's line of the call."""
     dtype: str
     op: str
+    limit: int = 0
 
     def verify(self, value: np.ndarray) -> None:
         v = int(value)
@@ -45,6 +47,14 @@ class RangeCheck(NamedTuple):
             if v:
                 raise BoundsError(f"item assignment: {v} traced index(es) out of bounds when the function ran "
                                   f"(NumPy raises IndexError); no argument was written{self.op}")
+            return
+        if self.dtype == BELOW:
+            if not 0 <= v < self.limit:
+                raise ShapeError(f"{self.op}: the value {v} is {'negative' if v < 0 else 'not below'} "
+                                 f"{'' if v < 0 else f'the static length {self.limit} '}the compiled "
+                                 f"function was traced for; "
+                                 f"{'NumPy refuses negative values' if v < 0 else 'NumPy would return a longer array'}"
+                                 f". Pass a length that holds every value{describe_location(user_location())}")
             return
         if self.dtype == EXPONENT:
             if v < 0:

@@ -76,6 +76,10 @@ EXPONENT = "exponent"
 #: ``check_range``'s dtype for a count of traced indices out of bounds: it must be 0.
 BOUNDS = "bounds"
 
+#: ``check_range``'s dtype for an index into a static length (``np.bincount``'s values below
+#: its ``minlength``): it must be in [0, limit).
+BELOW = "below"
+
 #: The op of a binding that calls a traced function with derivative rules of its own
 #: (:meth:`TraceContext.emit_call`); no registry op has this name.
 CALL = "call"
@@ -119,9 +123,9 @@ class TraceContext:
         self._counter = 0
         self._scalars: dict[tuple, Constant] = {}
         self._arrays: dict[int, tuple[np.ndarray, Constant]] = {}
-        #: (traced Python int, dtype, op): values the compiled function must find within
+        #: (traced Python int, dtype, op, limit): values the compiled function must find within
         #: the dtype's range when it runs (see :meth:`check_range`)
-        self.range_checks: list[tuple[Tracer, str, str]] = []
+        self.range_checks: list[tuple[Tracer, str, str, int]] = []
         #: where the compiled function's hidden key inputs are drawn from at every call, in
         #: the order of those inputs (:meth:`random_key`)
         self.key_sources: list = []
@@ -203,15 +207,16 @@ class TraceContext:
             entry = self._arrays[id(array)] = (array, constant(array, "c"))
         return self._tracer(entry[1])
 
-    def check_range(self, value: Tracer, dtype: str, op: str) -> None:
-        """Require the traced Python int ``value`` to fit ``dtype`` when the function runs.
+    def check_range(self, value: Tracer, dtype: str, op: str, limit: int = 0) -> None:
+        """Require the traced Python int ``value`` to fit ``dtype`` when the function runs
+        (:data:`BELOW`: to be in [0, ``limit``)).
 
         NumPy 2 raises OverflowError when a Python int does not fit the array
         dtype it is converted to; a traced int's value is known only at run
         time, so the compiled function returns it too and checks it then.
         """
         if not any(c[0]._atom is value._atom and c[1] == dtype for c in self.range_checks):
-            self.range_checks.append((value, dtype, op))
+            self.range_checks.append((value, dtype, op, limit))
 
     def random_key(self, source=None) -> tuple[Tracer, int]:
         """The call's random key: a uint32[2] input of the compiled function that the jit draws

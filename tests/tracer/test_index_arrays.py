@@ -64,6 +64,12 @@ def test_other_advanced_indexing_says_what_is_supported(index):
         mlc.jit(index)(X)
 
 
+@pytest.mark.parametrize("index", [lambda a: a[a > 3], lambda a: a[:, a[0] > 1]])
+def test_a_boolean_mask_read_says_what_to_write_instead(index):
+    with pytest.raises(mlc.TraceError, match=r"boolean mask.*np.where\(mask, x, 0\).sum\(\)"):
+        mlc.jit(index)(X)
+
+
 def test_a_gather_along_a_dynamic_axis_wraps_clips_and_refuses_an_empty_axis():
     """Along a dynamic axis (its length known at the call) an index counts from the end when
     negative and is clipped into the axis otherwise, in int64 whatever its dtype (int8 ids of
