@@ -45,7 +45,16 @@ from ..graph.module import GraphModule
 from ..ir import dtype as dt
 from .common import FrontendError, Namer, UnsupportedAttributeError, UnsupportedOpError
 
-__all__ = ["from_onnx", "SUPPORTED_OPS"]
+__all__ = ["from_onnx", "SUPPORTED_OPS", "InputValueNeeded"]
+
+
+class InputValueNeeded(UnsupportedAttributeError):
+    """A node reads a model input as a value the import needs (a Reshape's shape, a Slice's
+    starts): give it with ``from_onnx(..., input_values={name: array})``. ``input_name`` names it."""
+
+    def __init__(self, input_name: str, message: str):
+        super().__init__(message)
+        self.input_name = input_name
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -84,6 +93,7 @@ class _Importer:
     initializers: set[str] = field(default_factory=set)
     params: dict[str, tuple[Var, np.ndarray]] = field(default_factory=dict)
     namer: Namer = field(default_factory=Namer)
+    graph_inputs: set[str] = field(default_factory=set)
 
     def value(self, name: str, node: _Node, what: str):
         """The graph value ONNX value ``name`` stands for (an initializer used as data
@@ -104,10 +114,34 @@ class _Importer:
                             "initializer nor the output of an earlier node (nodes must be in "
                             "topological order)")
 
+    def emit(self, expr):
+        """``expr`` bound in ``main`` (a value as it is): its Var, or Vars for several results."""
+        if isinstance(expr, (Var, Constant, tuple)):
+            return expr
+        if isinstance(expr, np.ndarray):
+            return constant(expr, self.namer("c", "c"))
+        return self.bb.emit(expr)
+
+    def optional(self, node: _Node, i: int, what: str):
+        """Input ``i``'s graph value, or None where the node leaves it out."""
+        if len(node.inputs) > i and node.inputs[i]:
+            return self.value(node.inputs[i], node, what)
+        return None
+
+    def optional_constant(self, node: _Node, i: int, what: str) -> np.ndarray | None:
+        """Input ``i``'s value known at import time, or None where the node leaves it out."""
+        if len(node.inputs) > i and node.inputs[i]:
+            return self.constant_input(node.inputs[i], node, what)
+        return None
+
     def constant_input(self, name: str, node: _Node, what: str) -> np.ndarray:
         """The value of input ``name`` known at import time (an initializer or a Constant)."""
         if name in self.static:
             return self.static[name]
+        if name in self.graph_inputs:
+            raise InputValueNeeded(name, f"{node.where()}: its {what} is the model input {name!r}, "
+                                   "whose value must be known when the model is imported; give it "
+                                   f"with from_onnx(..., input_values={{{name!r}: array}})")
         raise UnsupportedAttributeError(
             f"{node.where()}: its {what} ({name!r}) must be known when the model is imported (an "
             "initializer or a Constant node's output); it is computed while the model runs, "
@@ -416,8 +450,6 @@ def _gelu(im: _Importer, node: _Node):
     return op("nn.gelu", im.value(node.inputs[0], node, "input"), approximate=at["approximate"])
 
 
-#: the ONNX op types (default domain) :func:`from_onnx` converts
-SUPPORTED_OPS = tuple(sorted(_CONVERTERS))
 
 
 # ------------------------------------------------------------------ driver
@@ -460,7 +492,8 @@ def _input_type(onnx, info, shape_dict, dtype) -> tuple[tuple[int, ...], str]:
 
 
 def from_onnx(model, shape_dict: Mapping[str, tuple] | None = None, dtype="float32",
-              keep_params_in_input: bool = False) -> GraphModule | tuple[GraphModule, dict[str, np.ndarray]]:
+              keep_params_in_input: bool = False, input_values: Mapping[str, np.ndarray] | None = None,
+              ) -> GraphModule | tuple[GraphModule, dict[str, np.ndarray]]:
     """``main`` of a GraphModule computing ONNX ``model`` (a ModelProto or a file path).
 
     ``shape_dict`` gives static shapes to inputs (required for dynamic ones);
@@ -469,7 +502,9 @@ def from_onnx(model, shape_dict: Mapping[str, tuple] | None = None, dtype="float
     ``keep_params_in_input=True`` they are parameters of ``main`` after the
     inputs and the call returns ``(mod, params)``, ``params`` mapping each
     such parameter's name to its array (``mlc.graph.bind_params(mod, params)``
-    binds them back). Raises :class:`UnsupportedOpError` for an op outside
+    binds them back). ``input_values`` fixes the value of model inputs that
+    the import must know (a Reshape's shape, a Slice's bounds, given as inputs):
+    they become constants, not parameters of ``main``. Raises :class:`UnsupportedOpError` for an op outside
     :data:`SUPPORTED_OPS`, :class:`UnsupportedAttributeError` for an attribute
     value a converter does not handle; both name the node.
     """
@@ -486,9 +521,15 @@ def from_onnx(model, shape_dict: Mapping[str, tuple] | None = None, dtype="float
         im.static[init.name] = np.asarray(onnx.numpy_helper.to_array(init), order="C")  # (0-d stays 0-d)
         im.initializers.add(init.name)
     inputs = []
+    for name, array in (input_values or {}).items():
+        if name not in {i.name for i in graph.input}:
+            raise FrontendError(f"from_onnx: input_values names {name!r}, which is not an input of "
+                                f"the model; its inputs are {[i.name for i in graph.input]}")
+        im.static[name] = np.asarray(array)
     for info in graph.input:
-        if info.name in im.initializers:  # older exporters list initializers as inputs too
-            continue
+        if info.name in im.initializers or info.name in im.static:
+            continue  # (older exporters list initializers as inputs too)
+        im.graph_inputs.add(info.name)
         shape, ty = _input_type(onnx, info, shape_dict, dtype)
         var = Var(im.namer(info.name, "x"), Tensor(shape, ty))
         im.values[info.name] = var
@@ -524,10 +565,14 @@ def _convert(im: _Importer, node: _Node, domain: str) -> None:
         raise UnsupportedOpError(f"{node.where()}: ops of domain {domain!r} are not supported; "
                                  "supported: ONNX's default domain")
     entry = _CONVERTERS.get(node.op_type)
+    if entry is None and _fold(im, node):
+        return
     if entry is None:
         raise UnsupportedOpError(f"{node.where()}: op {node.op_type!r} is not supported; supported ops: "
                                  f"{', '.join(SUPPORTED_OPS)}")
     fn, defaults = entry
+    if _fold(im, node):
+        return
     fewest, most = _ARITY[node.op_type]
     if not fewest <= len(node.inputs) <= most or not all(node.inputs[:fewest]):
         expected = f"{fewest}" if fewest == most else f"{fewest} to {most}"
@@ -535,13 +580,64 @@ def _convert(im: _Importer, node: _Node, domain: str) -> None:
     node.attrs = _check_attrs(node, defaults)
     try:
         result = fn(im, node)
-        if result is None:  # a Constant: known at import time
+        if result is None:  # a value known at import time (im.static has it)
             return
-        value = im.bb.emit(result) if not isinstance(result, (Var, Constant)) else result
+        results = result if isinstance(result, (tuple, list)) else (result,)
+        values = []
+        for r in results:
+            v = im.emit(r) if r is not None else None
+            values.extend(v if isinstance(v, tuple) else (v,))
     except (UnsupportedOpError, UnsupportedAttributeError, FrontendError):
         raise
     except MLCError as err:
         if node.where() in str(err):
             raise
         raise type(err)(f"{node.where()}: {err}") from err
-    im.values[node.outputs[0]] = value
+    for name, value in zip(node.outputs, values):
+        if name and value is not None:
+            im.values[name] = value
+    missing = [n for n in node.outputs[len(values):] if n]
+    if missing:
+        raise UnsupportedAttributeError(f"{node.where()}: its output(s) {missing} are not supported; "
+                                        f"supported: the first {len(values)}")
+
+
+#: ops never evaluated at import time (their value differs from run to run)
+_NOT_FOLDED = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+                         "Bernoulli", "Multinomial", "Constant", "If", "Loop", "Scan"})
+
+
+def _fold(im: _Importer, node: _Node) -> bool:
+    """Evaluate ``node`` now (ONNX's reference evaluator) where every input is known at import
+    time: shape arithmetic of exported models (Shape -> Gather -> Concat -> Reshape) stays
+    static. Returns whether it did."""
+    present = [n for n in node.inputs if n]
+    if not present or node.op_type in _NOT_FOLDED or not all(n in im.static for n in present):
+        return False
+    if sum(im.static[n].size for n in present) > 1 << 16:
+        return False
+    onnx = _onnx()
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+    proto = helper.make_node(node.op_type, node.inputs, node.outputs, **{
+        k: v for k, v in node.attrs.items() if v is not None})
+    infos = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(im.static[n].dtype),
+                                           im.static[n].shape) for n in present]
+    outs = [helper.make_empty_tensor_value_info(n) for n in node.outputs if n]
+    model = helper.make_model(helper.make_graph([proto], "fold", infos, outs),
+                              opset_imports=[helper.make_opsetid("", node.opset)])
+    try:
+        results = ReferenceEvaluator(model).run(None, {n: im.static[n] for n in present})
+    except Exception:  # noqa: BLE001 - not foldable: the converter (or its refusal) decides
+        return False
+    if not all(isinstance(r, np.ndarray) for r in results):
+        return False
+    for name, r in zip([n for n in node.outputs if n], results):
+        im.static[name] = np.asarray(r, order="C")
+    return True
+
+
+from . import onnx_math, onnx_nn, onnx_shape  # noqa: E402,F401 - their converters join the table
+
+#: the ONNX op types (default domain) :func:`from_onnx` converts
+SUPPORTED_OPS = tuple(sorted(_CONVERTERS))

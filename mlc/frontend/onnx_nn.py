@@ -1,0 +1,210 @@
+"""ONNX converters for the neural-network ops: normalizations, pooling, LogSoftmax, TopK, Einsum.
+
+Registered into :mod:`mlc.frontend.onnx`'s table when it is imported.
+Normalizations are written in registry ops (mean, variance, rsqrt, scale and
+shift with the channel axis broadcast), inference mode only:
+
+>>> import numpy as np, onnx, mlc
+>>> from onnx import TensorProto, helper
+>>> ones = [helper.make_tensor(n, TensorProto.FLOAT, [2], [1, 1]) for n in ("s", "m")]
+>>> zeros = [helper.make_tensor(n, TensorProto.FLOAT, [2], [0, 0]) for n in ("b", "mu")]
+>>> graph = helper.make_graph(
+...     [helper.make_node("BatchNormalization", ["x", "s", "b", "mu", "m"], ["y"], epsilon=0.0)],
+...     "bn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 1, 1])],
+...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 1, 1])], ones + zeros)
+>>> lib = mlc.build(mlc.frontend.from_onnx(helper.make_model(graph)), "llvm")
+>>> lib["main"](np.full((1, 2, 1, 1), 3, "float32")).ravel()
+array([3., 3.], dtype=float32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..graph import op
+from .common import UnsupportedAttributeError
+from .onnx import _axis, _converter, _Importer, _Node, _refuse, _window
+from .onnx_math import _c, _cast, _x
+from .onnx_shape import _static_shape
+
+__all__: list[str] = []
+
+
+def _channel(value, ndim: int, axis: int = 1):
+    """A per-channel vector shaped to broadcast along ``axis`` of a rank-``ndim`` value."""
+    shape = [1] * ndim
+    shape[axis] = -1
+    return op("reshape", value, newshape=tuple(shape))
+
+
+def _normalize(x, axes, eps, d):
+    """(x - mean) / sqrt(var + eps) over ``axes`` (kept)."""
+    mean = op("mean", x, axis=axes, keepdims=True)
+    centred = op("subtract", x, mean)
+    var = op("mean", op("multiply", centred, centred), axis=axes, keepdims=True)
+    return op("divide", centred, op("sqrt", op("add", var, _c(eps, d))))
+
+
+@_converter("BatchNormalization", inputs=(5, 5), epsilon=1e-5, momentum=0.9, training_mode=0, spatial=1,
+            is_test=0, consumed_inputs=None)
+def _batch_norm(im: _Importer, node: _Node):
+    if node.attrs["training_mode"] or any(node.outputs[1:]):
+        raise _refuse(node, "training_mode", 1, "0 (inference, one output)")
+    x = _x(im, node)
+    d, nd = x.type.dtype, x.type.ndim
+    scale, bias, mean, var = (_channel(_x(im, node, i), nd) for i in range(1, 5))
+    inv = op("divide", scale, op("sqrt", op("add", var, _c(node.attrs["epsilon"], d))))
+    return op("add", op("multiply", op("subtract", x, mean), inv), bias)
+
+
+@_converter("InstanceNormalization", inputs=(3, 3), epsilon=1e-5)
+def _instance_norm(im: _Importer, node: _Node):
+    x = _x(im, node)
+    d, nd = x.type.dtype, x.type.ndim
+    y = _normalize(x, tuple(range(2, nd)), node.attrs["epsilon"], d)
+    return op("add", op("multiply", y, _channel(_x(im, node, 1), nd)), _channel(_x(im, node, 2), nd))
+
+
+@_converter("GroupNormalization", inputs=(3, 3), epsilon=1e-5, num_groups=None, stash_type=1)
+def _group_norm(im: _Importer, node: _Node):
+    x = _x(im, node)
+    shape = _static_shape(node, x)
+    d, g = x.type.dtype, node.attrs["num_groups"]
+    n, c = shape[:2]
+    grouped = op("reshape", x, newshape=(n, g, -1))
+    y = op("reshape", _normalize(grouped, (2,), node.attrs["epsilon"], d), newshape=shape)
+    scale, bias = _x(im, node, 1), _x(im, node, 2)
+    if scale.type.shape[0] != c:  # opset 18: one scale per group
+        scale = op("reshape", op("broadcast_to", op("reshape", scale, newshape=(g, 1)), shape=(g, c // g)),
+                   newshape=(c,))
+        bias = op("reshape", op("broadcast_to", op("reshape", bias, newshape=(g, 1)), shape=(g, c // g)),
+                  newshape=(c,))
+    return op("add", op("multiply", y, _channel(scale, len(shape))), _channel(bias, len(shape)))
+
+
+@_converter("MeanVarianceNormalization", axes=(0, 2, 3))
+def _mvn(im: _Importer, node: _Node):
+    x = _x(im, node)
+    axes = tuple(sorted(_axis(node, a, x.type.ndim) for a in node.attrs["axes"]))
+    return _normalize(x, axes, 0.0, x.type.dtype)
+
+
+@_converter("RMSNormalization", inputs=(2, 2), axis=-1, epsilon=1e-5, stash_type=1)
+def _rms_norm(im: _Importer, node: _Node):
+    x = _x(im, node)
+    d = x.type.dtype
+    axis = _axis(node, node.attrs["axis"], x.type.ndim)
+    axes = tuple(range(axis, x.type.ndim))
+    work = _cast(im, x, "float32") if d != "float64" else x
+    ms = op("mean", op("multiply", work, work), axis=axes, keepdims=True)
+    y = op("divide", work, op("sqrt", op("add", ms, _c(node.attrs["epsilon"], work.type.dtype))))
+    return op("multiply", _cast(im, y, d), _x(im, node, 1))
+
+
+@_converter("LpNormalization", axis=-1, p=2)
+def _lp_norm(im: _Importer, node: _Node):
+    x = _x(im, node)
+    axis = _axis(node, node.attrs["axis"], x.type.ndim)
+    p = node.attrs["p"]
+    if p == 1:
+        norm = op("sum", op("absolute", x), axis=axis, keepdims=True)
+    elif p == 2:
+        norm = op("sqrt", op("sum", op("multiply", x, x), axis=axis, keepdims=True))
+    else:
+        raise _refuse(node, "p", p, "1, 2")
+    norm = im.emit(norm)
+    zero = op("equal", norm, _c(0, x.type.dtype))
+    return op("where", zero, _c(0, x.type.dtype), op("divide", x, op("where", zero, _c(1, x.type.dtype), norm)))
+
+
+@_converter("LogSoftmax", axis=None)
+def _log_softmax(im: _Importer, node: _Node):
+    x = _x(im, node)
+    if node.opset >= 13:
+        return op("nn.log_softmax", x, axis=_axis(node, -1 if node.attrs["axis"] is None else node.attrs["axis"],
+                                                  x.type.ndim))
+    axis = _axis(node, 1 if node.attrs["axis"] is None else node.attrs["axis"], x.type.ndim)
+    return op("nn.log_softmax", x, axis=tuple(range(axis, x.type.ndim)))
+
+
+@_converter("Hardmax", axis=None)
+def _hardmax(im: _Importer, node: _Node):
+    x = _x(im, node)
+    shape = _static_shape(node, x)
+    if node.opset < 13:
+        axis = _axis(node, 1 if node.attrs["axis"] is None else node.attrs["axis"], len(shape))
+        flat = (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))
+        y = op("reshape", x, newshape=flat)
+        hot = op("equal", op("argmax", y, axis=1, keepdims=True), np.arange(flat[1], dtype=np.int64))
+        return op("reshape", op("astype", hot, dtype=x.type.dtype), newshape=shape)
+    axis = _axis(node, -1 if node.attrs["axis"] is None else node.attrs["axis"], len(shape))
+    rng = np.arange(shape[axis], dtype=np.int64).reshape([-1 if i == axis else 1 for i in range(len(shape))])
+    hot = op("equal", op("argmax", x, axis=axis, keepdims=True), rng)
+    return op("astype", hot, dtype=x.type.dtype)
+
+
+@_converter("GlobalAveragePool", "GlobalMaxPool")
+def _global_pool(im: _Importer, node: _Node):
+    x = _x(im, node)
+    axes = tuple(range(2, x.type.ndim))
+    return op("mean" if node.op_type == "GlobalAveragePool" else "max", x, axis=axes, keepdims=True)
+
+
+@_converter("AveragePool", auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None,
+            kernel_shape=None, pads=None, strides=None)
+def _average_pool(im: _Importer, node: _Node):
+    at = node.attrs
+    x = _x(im, node)
+    if x.type.ndim != 4 or at["kernel_shape"] is None or len(at["kernel_shape"]) != 2:
+        raise UnsupportedAttributeError(f"{node.where()}: 2-D pooling (NCHW input, 2 kernel sizes) is "
+                                        f"supported only; the input has shape {x.type.shape}")
+    if at["dilations"] and tuple(at["dilations"]) != (1, 1):
+        raise _refuse(node, "dilations", at["dilations"], "[1, 1]")
+    kernels = tuple(at["kernel_shape"])
+    strides, _, pads = _window(node, at, x.type.shape[2:], kernels)
+    if at["ceil_mode"]:
+        for size, k, s, lo, hi in zip(x.type.shape[2:], kernels, strides, pads[:2], pads[2:]):
+            if (size + lo + hi - k) % s:
+                raise _refuse(node, "ceil_mode", 1, "0, or 1 where the windows tile the padded input")
+    return op("nn.avg_pool2d", x, kernel=kernels, stride=strides, padding=pads,
+              count_include_pad=bool(at["count_include_pad"]))
+
+
+@_converter("Einsum", inputs=(1, 1 << 30), equation=None)
+def _einsum(im: _Importer, node: _Node):
+    eq = node.attrs["equation"].replace(" ", "")
+    if "..." in eq:
+        raise _refuse(node, "equation", eq, "equations without an ellipsis")
+    if "->" not in eq:  # implicit output: the letters seen once, sorted
+        letters = eq.replace(",", "")
+        eq += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    values = [_x(im, node, i) for i in range(len(node.inputs))]
+    return op("einsum", *values, subscripts=eq)
+
+
+@_converter("TopK", inputs=(2, 2), axis=-1, largest=1, sorted=1)
+def _top_k(im: _Importer, node: _Node):
+    x = _x(im, node)
+    shape = _static_shape(node, x)
+    axis = _axis(node, node.attrs["axis"], len(shape))
+    k = int(np.asarray(im.constant_input(node.inputs[1], node, "K input")).reshape(-1)[0])
+    last = len(shape) - 1
+    moved = x if axis == last else op("moveaxis", x, source=axis, destination=last)
+    order = im.emit(op("argsort", moved, descending=bool(node.attrs["largest"])))
+    starts = (0,) * len(shape)
+    idx = op("slice", order, starts=starts, stops=tuple(order.type.shape[:-1]) + (k,),
+             steps=(1,) * len(shape))
+    idx = im.emit(idx)
+    values = op("take_along_axis", moved, idx, axis=last)
+    if axis != last:
+        values = op("moveaxis", values, source=last, destination=axis)
+        idx = op("moveaxis", idx, source=last, destination=axis)
+    return values, idx
+
+
+@_converter("Det")
+def _det(im: _Importer, node: _Node):
+    x = _x(im, node)
+    if x.type.ndim < 2:
+        raise ShapeError(f"{node.where()}: expected square matrices, got shape {x.type.shape}")
+    return op("det", x)
