@@ -79,6 +79,7 @@ class _Node:
     outputs: list[str]
     attrs: dict
     opset: int
+    two_d: bool = False  # a 1-D node seen as 2-D: its inputs get a height of 1
 
     def where(self) -> str:
         return f"ONNX node {self.name!r} ({self.op_type})"
@@ -98,6 +99,13 @@ class _Importer:
     def value(self, name: str, node: _Node, what: str):
         """The graph value ONNX value ``name`` stands for (an initializer used as data
         becomes a Constant, or a parameter with ``keep_params_in_input``)."""
+        v = self._value(name, node, what)
+        if node.two_d and v.type.ndim == 3:
+            shape = v.type.shape
+            return self.emit(op("reshape", v, newshape=(shape[0], shape[1], 1, shape[2])))
+        return v
+
+    def _value(self, name: str, node: _Node, what: str):
         if name in self.values:
             return self.values[name]
         if name in self.static:
@@ -216,9 +224,9 @@ def _unary(im: _Importer, node: _Node):
 @_converter(*_BINARY, inputs=(2, 2))
 def _binary(im: _Importer, node: _Node):
     a, b = (im.value(n, node, f"input {i}") for i, n in enumerate(node.inputs[:2]))
-    if node.op_type == "Div" and not dt.is_float(a.type.dtype):
-        raise UnsupportedAttributeError(f"{node.where()}: integer Div (truncating) is not supported; "
-                                        f"the inputs are {a.type.dtype}; supported: float inputs")
+    if node.op_type == "Div" and not dt.is_float(a.type.dtype):  # truncates toward zero
+        q = op("trunc", op("divide", op("astype", a, dtype="float64"), op("astype", b, dtype="float64")))
+        return op("astype", q, dtype=a.type.dtype)
     y = op(_BINARY[node.op_type], a, b)
     if node.op_type == "Pow" and np.result_type(a.type.dtype, b.type.dtype) != a.type.dtype:
         y = op("astype", y, dtype=a.type.dtype)  # ONNX: the base's type, not NumPy's promotion
@@ -329,6 +337,9 @@ def _conv(im: _Importer, node: _Node):
     at = node.attrs
     x = im.value(node.inputs[0], node, "input X")
     w = im.value(node.inputs[1], node, "weight W")
+    if x.type.ndim == 3 and w.type.ndim == 3:  # 1-D: a 2-D convolution of height 1
+        y = _conv(im, _as_2d(node, x))
+        return op("reshape", y, newshape=tuple(d for i, d in enumerate(im.emit(y).type.shape) if i != 2))
     _rank(node, x, "X", (4,))
     _rank(node, w, "W", (4,))
     kernels = tuple(w.type.shape[2:])
@@ -341,6 +352,17 @@ def _conv(im: _Importer, node: _Node):
         bias = im.value(node.inputs[2], node, "bias B")
         y = op("add", y, op("reshape", bias, newshape=(1, -1, 1, 1)))
     return y
+
+
+def _as_2d(node: _Node, x) -> _Node:
+    """A 1-D Conv node as a 2-D one over inputs of height 1 (its inputs reshaped, named anew)."""
+    at = dict(node.attrs)
+    for key in ("strides", "dilations", "kernel_shape"):
+        if at.get(key):
+            at[key] = [1, *at[key]]
+    if at.get("pads"):
+        at["pads"] = [0, at["pads"][0], 0, at["pads"][1]]
+    return _Node(node.name, node.op_type, node.inputs, node.outputs, at, node.opset, two_d=True)
 
 
 @_converter("MaxPool", auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, pads=None,
@@ -422,14 +444,12 @@ def _softmax(im: _Importer, node: _Node):
 @_converter("LayerNormalization", inputs=(2, 3), axis=-1, epsilon=1e-5, stash_type=1)
 def _layer_norm(im: _Importer, node: _Node):
     at = node.attrs
-    if any(node.outputs[1:]):
-        raise UnsupportedAttributeError(f"{node.where()}: its Mean/InvStdDev outputs "
-                                        f"{[o for o in node.outputs[1:] if o]} are not supported; "
-                                        "supported: the normalised output only")
     if at["stash_type"] != 1:
         raise _refuse(node, "stash_type", at["stash_type"], "1 (float32 statistics)")
     x = im.value(node.inputs[0], node, "input X")
     axis = _axis(node, at["axis"], x.type.ndim)
+    if any(node.outputs[1:]):  # Mean and InvStdDev too: the normalisation spelled out
+        return _layer_norm_with_stats(im, node, x, axis)
     norm_shape = tuple(x.type.shape[axis:])
     scale = im.value(node.inputs[1], node, "Scale")
     if len(node.inputs) > 2 and node.inputs[2]:
@@ -440,6 +460,23 @@ def _layer_norm(im: _Importer, node: _Node):
                     else op("broadcast_to", v, shape=norm_shape)) for v in (scale, bias))
     return op("nn.layer_norm", x, scale, bias, axis=tuple(range(axis, x.type.ndim)),
               eps=float(at["epsilon"]))
+
+
+def _layer_norm_with_stats(im: _Importer, node: _Node, x, axis: int):
+    d = x.type.dtype
+    axes = tuple(range(axis, x.type.ndim))
+    work = op("astype", x, dtype="float32") if d != "float32" else x
+    mean = im.emit(op("mean", work, axis=axes, keepdims=True))
+    centred = im.emit(op("subtract", work, mean))
+    var = op("mean", op("multiply", centred, centred), axis=axes, keepdims=True)
+    inv = im.emit(op("divide", np.array(1, "float32"),
+                     op("sqrt", op("add", var, np.array(node.attrs["epsilon"], "float32")))))
+    y = op("multiply", centred, inv)
+    y = op("astype", y, dtype=d) if d != "float32" else y
+    y = op("multiply", y, im.value(node.inputs[1], node, "Scale"))
+    if len(node.inputs) > 2 and node.inputs[2]:
+        y = op("add", y, im.value(node.inputs[2], node, "bias B"))
+    return y, mean, inv
 
 
 @_converter("Gelu", approximate="none")

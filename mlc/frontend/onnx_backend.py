@@ -20,7 +20,9 @@ array([0., 2.], dtype=float32)
 ``device`` is ONNX's device string: ``"CPU"`` builds for ``target``
 (``"llvm"`` unless given), ``"CUDA"`` for ``"cuda"``. Models with dynamic
 dimensions build once and run every size (:func:`from_onnx` imports the
-dimensions as symbols).
+dimensions as symbols). A model input the import must know the value of (a
+Reshape's shape given as an input) is fixed from each run's value: the rep
+builds once per distinct value of such inputs and keeps every build.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from collections import namedtuple
 import numpy as np
 
 from .common import FrontendError
-from .onnx import _onnx, from_onnx
+from .onnx import InputValueNeeded, _onnx, from_onnx
 
 __all__ = ["MLCBackend", "MLCBackendRep", "prepare", "run_model", "run_node", "supports_device",
            "is_compatible"]
@@ -55,15 +57,48 @@ class MLCBackendRep(BackendRep):
     """A built model: ``run(inputs)`` -> the outputs, a tuple in the model's output order."""
 
     def __init__(self, model, target: str, **import_options):
-        import mlc
         self.model = model
         self.target = target
+        self.import_options = import_options
         initializers = {i.name for i in model.graph.initializer}
         self.input_names = [i.name for i in model.graph.input if i.name not in initializers]
         self.output_names = [o.name for o in model.graph.output]
-        self.module = from_onnx(model, **import_options)
-        self.lib = mlc.build(self.module, target)
-        self._main = self.lib["main"]
+        self.value_inputs: list[str] = []  # inputs the import needs the values of
+        self._builds: dict[tuple, object] = {}
+        self.module = self._import({})
+        self._main = None if self.module is None else self._build(self.module)
+
+    def _import(self, values: dict):
+        """The imported module, or None while the import needs the value of another input
+        (that input joins ``value_inputs``: each run then builds per value, cached)."""
+        while True:
+            try:
+                return from_onnx(self.model, input_values=values or None, **self.import_options)
+            except InputValueNeeded as err:
+                if err.input_name in self.value_inputs or err.input_name not in self.input_names:
+                    raise
+                self.value_inputs.append(err.input_name)
+                if err.input_name not in values:
+                    return None
+
+    def _build(self, module):
+        import mlc
+        return mlc.build(module, self.target)["main"]
+
+    def _main_for(self, inputs: list):
+        if not self.value_inputs:
+            return self._main, inputs
+        values = {n: np.asarray(a) for n, a in zip(self.input_names, inputs) if n in self.value_inputs}
+        key = tuple((n, v.dtype.str, v.shape, v.tobytes()) for n, v in sorted(values.items()))
+        if key not in self._builds:
+            module = self._import(values)
+            while module is None:  # (a value input found only once the earlier ones are known)
+                values = {n: np.asarray(a) for n, a in zip(self.input_names, inputs) if n in self.value_inputs}
+                module = self._import(values)
+            key = tuple((n, v.dtype.str, v.shape, v.tobytes()) for n, v in sorted(values.items()))
+            self._builds[key] = self._build(module)
+        rest = [a for n, a in zip(self.input_names, inputs) if n not in self.value_inputs]
+        return self._builds[key], rest
 
     def run(self, inputs, **kwargs):
         if isinstance(inputs, dict):
@@ -74,8 +109,11 @@ class MLCBackendRep(BackendRep):
             inputs = [inputs[n] for n in self.input_names]
         elif isinstance(inputs, np.ndarray) or not isinstance(inputs, (list, tuple)):
             inputs = [inputs]
-        inputs = list(inputs)[:len(self.input_names)]  # (the suite passes optional inputs as well)
-        out = self._main(*inputs)
+        onnx = _onnx()
+        inputs = [onnx.numpy_helper.to_array(a) if isinstance(a, onnx.TensorProto) else a
+                  for a in list(inputs)[:len(self.input_names)]]  # (the suite passes optional inputs as well)
+        main, args = self._main_for(inputs)
+        out = main(*args)
         out = out if isinstance(out, tuple) else (out,)
         return namedtuple("Outputs", [f"o{i}" for i in range(len(out))])(*out)
 

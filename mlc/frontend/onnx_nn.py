@@ -208,3 +208,45 @@ def _det(im: _Importer, node: _Node):
     if x.type.ndim < 2:
         raise ShapeError(f"{node.where()}: expected square matrices, got shape {x.type.shape}")
     return op("det", x)
+
+
+def _nll(im: _Importer, node: _Node, logp, target, weight):
+    """NegativeLogLikelihoodLoss of log-probabilities ``logp`` (N, C, ...) at ``target`` (N, ...)."""
+    d, shape = logp.type.dtype, _static_shape(node, logp)
+    classes = shape[1]
+    target = im.emit(op("astype", target, dtype="int64"))
+    rng = np.arange(classes, dtype=np.int64).reshape((1, classes) + (1,) * (len(shape) - 2))
+    hot = op("equal", op("expand_dims", target, axis=1), rng)
+    picked = op("sum", op("where", hot, logp, _c(0, d)), axis=1)
+    ignore = node.attrs["ignore_index"]
+    kept = None if ignore is None else op("not_equal", target, _c(ignore, "int64"))
+    if weight is not None:
+        flat = op("reshape", target, newshape=(int(np.prod(target.type.shape)),))
+        wt = op("reshape", op("take", weight, flat, axis=0), newshape=target.type.shape)
+        wt = wt if kept is None else op("where", kept, wt, _c(0, d))
+    else:
+        wt = op("astype", kept, dtype=d) if kept is not None else None
+    loss = op("negative", picked) if wt is None else op("negative", op("multiply", picked, wt))
+    reduction = node.attrs["reduction"]
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return op("sum", loss)
+    if reduction != "mean":
+        raise _refuse(node, "reduction", reduction, "'none', 'sum', 'mean'")
+    if wt is None:
+        return op("mean", loss)
+    return op("divide", op("sum", loss), op("sum", wt))
+
+
+@_converter("NegativeLogLikelihoodLoss", inputs=(2, 3), ignore_index=None, reduction="mean")
+def _nll_loss(im: _Importer, node: _Node):
+    return _nll(im, node, _x(im, node), _x(im, node, 1), im.optional(node, 2, "weight"))
+
+
+@_converter("SoftmaxCrossEntropyLoss", inputs=(2, 3), ignore_index=None, reduction="mean")
+def _softmax_ce(im: _Importer, node: _Node):
+    scores = _x(im, node)
+    logp = im.emit(op("nn.log_softmax", scores, axis=1))
+    loss = _nll(im, node, logp, _x(im, node, 1), im.optional(node, 2, "weights"))
+    return (loss, logp) if len(node.outputs) > 1 and node.outputs[1] else loss
