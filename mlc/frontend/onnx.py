@@ -674,7 +674,7 @@ def _fold(im: _Importer, node: _Node) -> bool:
     return True
 
 
-from . import onnx_math, onnx_nn, onnx_shape  # noqa: E402,F401 - their converters join the table
+from . import onnx_attention, onnx_math, onnx_nn, onnx_resize, onnx_shape  # noqa: E402,F401 - their converters join the table
 
 #: the ONNX op types (default domain) :func:`from_onnx` converts
 SUPPORTED_OPS = tuple(sorted(_CONVERTERS))

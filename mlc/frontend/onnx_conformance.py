@@ -79,7 +79,10 @@ def node_cases() -> tuple[NodeCase, ...]:
 def _compare(expected, got, rtol: float, atol: float) -> str | None:
     if len(got) != len(expected):
         return f"{len(got)} outputs, expected {len(expected)}"
+    onnx = _onnx()
     for i, (e, g) in enumerate(zip(expected, got)):
+        if isinstance(e, onnx.TensorProto):
+            e = onnx.numpy_helper.to_array(e)
         if isinstance(e, (list, dict)) or e is None:
             return f"output {i}: sequences/optionals are not supported"
         e, g = np.asarray(e), np.asarray(g)

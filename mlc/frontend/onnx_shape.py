@@ -60,6 +60,10 @@ def _cast_node(im: _Importer, node: _Node):
 
 @_converter("CastLike", inputs=(2, 2), saturate=1, round_mode="up")
 def _cast_like(im: _Importer, node: _Node):
+    if node.inputs[0] in im.static:  # a known value: known in the other input's dtype too
+        target = im.value(node.inputs[1], node, "input 1").type.dtype
+        im.static[node.outputs[0]] = im.static[node.inputs[0]].astype(target)
+        return None
     return op("astype", _x(im, node), dtype=_x(im, node, 1).type.dtype)
 
 
@@ -278,19 +282,20 @@ def _trilu(im: _Importer, node: _Node):
     return op("where", mask, x, _c(0, x.type.dtype))
 
 
-@_converter("CumSum", inputs=(2, 2), exclusive=0, reverse=0)
+@_converter("CumSum", "CumProd", inputs=(2, 2), exclusive=0, reverse=0)
 def _cumsum(im: _Importer, node: _Node):
     x = _x(im, node)
     shape = _static_shape(node, x)
     axis = _axis(node, int(np.asarray(im.constant_input(node.inputs[1], node, "axis input")).reshape(-1)[0]),
                  len(shape))
     y = op("flip", x, axis=(axis,)) if node.attrs["reverse"] else x
-    y = _cast(im, op("cumsum", y, axis=axis), x.type.dtype)
+    product = node.op_type == "CumProd"
+    y = _cast(im, op("cumprod" if product else "cumsum", y, axis=axis), x.type.dtype)
     if node.attrs["exclusive"]:
         widths = tuple((1, 0) if i == axis else (0, 0) for i in range(len(shape)))
         ranges = [(0, d, 1) for d in shape]
         ranges[axis] = (0, shape[axis] - 1, 1) if shape[axis] else (0, 0, 1)
-        y = op("pad", _slice_call(y, shape, ranges), pad_width=widths, constant_values=0)
+        y = op("pad", _slice_call(y, shape, ranges), pad_width=widths, constant_values=1 if product else 0)
     return op("flip", y, axis=(axis,)) if node.attrs["reverse"] else y
 
 
