@@ -240,13 +240,16 @@ def _identity(im: _Importer, node: _Node):
 
 @_converter("Dropout", inputs=(1, 3), seed=0)
 def _dropout(im: _Importer, node: _Node):
+    x = im.value(node.inputs[0], node, "input")
     if len(node.inputs) > 2 and node.inputs[2]:
         if bool(np.asarray(im.constant_input(node.inputs[2], node, "training_mode")).item()):
-            raise _refuse(node, "training_mode", True, "False (inference: Dropout is the identity)")
-    if len(node.outputs) > 1 and node.outputs[1]:
-        raise UnsupportedAttributeError(f"{node.where()}: its mask output {node.outputs[1]!r} is not "
-                                        "supported; supported: the data output only (inference)")
-    return im.value(node.inputs[0], node, "input")
+            ratio = im.optional_constant(node, 1, "ratio")
+            if ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0.0:
+                raise _refuse(node, "training_mode", True, "False (inference: Dropout is the identity), "
+                              "or True with ratio 0")
+    if len(node.outputs) > 1 and node.outputs[1]:  # inference keeps every element
+        return x, np.ones(x.type.shape, dtype=bool)
+    return x
 
 
 @_converter("Constant", inputs=(0, 0), value=None, value_float=None, value_floats=None, value_int=None, value_ints=None)
@@ -362,6 +365,10 @@ def _as_2d(node: _Node, x) -> _Node:
             at[key] = [1, *at[key]]
     if at.get("pads"):
         at["pads"] = [0, at["pads"][0], 0, at["pads"][1]]
+    if at.get("output_padding"):
+        at["output_padding"] = [0, *at["output_padding"]]
+    if at.get("output_shape"):
+        at["output_shape"] = [1, *at["output_shape"]]
     return _Node(node.name, node.op_type, node.inputs, node.outputs, at, node.opset, two_d=True)
 
 
@@ -375,6 +382,9 @@ def _max_pool(im: _Importer, node: _Node):
     if at["storage_order"] != 0:
         raise _refuse(node, "storage_order", at["storage_order"], "0 (row major)")
     x = im.value(node.inputs[0], node, "input X")
+    if x.type.ndim == 3 and not node.two_d:  # 1-D: 2-D pooling over a height of 1
+        y = im.emit(_max_pool(im, _as_2d(node, x)))
+        return op("reshape", y, newshape=tuple(d for i, d in enumerate(y.type.shape) if i != 2))
     _rank(node, x, "X", (4,))
     if at["kernel_shape"] is None or len(at["kernel_shape"]) != 2:
         raise ShapeError(f"{node.where()}: kernel_shape must be given with 2 values, got {at['kernel_shape']}")

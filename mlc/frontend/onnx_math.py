@@ -196,9 +196,7 @@ def _compare(im: _Importer, node: _Node):
 
 @_converter("Mod", inputs=(2, 2), fmod=0)
 def _mod(im: _Importer, node: _Node):
-    a, b = _x(im, node), _x(im, node, 1)
-    if not node.attrs["fmod"] and dt.is_float(a.type.dtype):
-        raise _refuse(node, "fmod", 0, "1 for floating-point inputs (as ONNX requires)")
+    a, b = _x(im, node), _x(im, node, 1)  # fmod=0: the divisor's sign, as Python's %
     return op("fmod" if node.attrs["fmod"] else "remainder", a, b)
 
 
@@ -262,8 +260,23 @@ def _reduce(im: _Importer, node: _Node):
         if kind == "SumSquare":
             return op("multiply", x, x)
         return op("astype", x, dtype=d)
-    if kind in ("Max", "Min") and any(x.type.shape[a] == 0 for a in (axes or range(x.type.ndim))):
-        raise UnsupportedAttributeError(f"{node.where()}: reducing an empty axis is not supported")
+    if any(x.type.shape[a] == 0 for a in (axes or range(x.type.ndim))):  # an empty reduction: its identity
+        every = axes or tuple(range(x.type.ndim))
+        out = tuple(1 if i in every else n for i, n in enumerate(x.type.shape) if keep or i not in every)
+        identity = {"Sum": 0, "Mean": np.nan, "Prod": 1, "L1": 0, "L2": 0, "SumSquare": 0,
+                    "LogSum": -np.inf, "LogSumExp": -np.inf}
+        if kind in ("Max", "Min"):
+            if d == "bool":
+                value = kind == "Min"
+            elif dt.is_float(d):
+                value = -np.inf if kind == "Max" else np.inf
+            else:
+                info = np.iinfo(d)
+                value = info.min if kind == "Max" else info.max
+        else:
+            value = identity[kind]
+        im.static[node.outputs[0]] = np.full(out, value, dtype=d)
+        return None
     red = dict(axis=axes, keepdims=keep)
     if kind == "Sum":
         y = op("sum", x, **red)

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import op
 from .common import UnsupportedAttributeError
-from .onnx import _axis, _converter, _Importer, _Node, _refuse, _window
+from .onnx import _as_2d, _axis, _converter, _Importer, _Node, _refuse, _window
 from .onnx_math import _c, _cast, _x
 from .onnx_shape import _static_shape
 
@@ -155,6 +155,9 @@ def _global_pool(im: _Importer, node: _Node):
 def _average_pool(im: _Importer, node: _Node):
     at = node.attrs
     x = _x(im, node)
+    if x.type.ndim == 3 and not node.two_d:  # 1-D: 2-D pooling over a height of 1
+        y = im.emit(_average_pool(im, _as_2d(node, x)))
+        return op("reshape", y, newshape=tuple(d for i, d in enumerate(y.type.shape) if i != 2))
     if x.type.ndim != 4 or at["kernel_shape"] is None or len(at["kernel_shape"]) != 2:
         raise UnsupportedAttributeError(f"{node.where()}: 2-D pooling (NCHW input, 2 kernel sizes) is "
                                         f"supported only; the input has shape {x.type.shape}")
@@ -250,3 +253,70 @@ def _softmax_ce(im: _Importer, node: _Node):
     logp = im.emit(op("nn.log_softmax", scores, axis=1))
     loss = _nll(im, node, logp, _x(im, node, 1), im.optional(node, 2, "weights"))
     return (loss, logp) if len(node.outputs) > 1 and node.outputs[1] else loss
+
+
+def _crop_or_pad(im: _Importer, x, widths):
+    """``x`` with ``widths`` (begin, end) per axis: positive pads with zeros, negative crops."""
+    shape = x.type.shape
+    if any(lo < 0 or hi < 0 for lo, hi in widths):
+        x = im.emit(op("slice", x, starts=tuple(max(-lo, 0) for lo, _ in widths),
+                       stops=tuple(n - max(-hi, 0) for n, (_, hi) in zip(shape, widths)),
+                       steps=(1,) * len(shape)))
+    grow = tuple((max(lo, 0), max(hi, 0)) for lo, hi in widths)
+    return im.emit(op("pad", x, pad_width=grow, constant_values=0)) if any(any(g) for g in grow) else x
+
+
+@_converter("ConvTranspose", inputs=(2, 3), auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
+            output_padding=None, output_shape=None, pads=None, strides=None)
+def _conv_transpose(im: _Importer, node: _Node):
+    at = node.attrs
+    x, w = _x(im, node), _x(im, node, 1)
+    if x.type.ndim == 3 and not node.two_d:  # 1-D: 2-D over a height of 1
+        y = im.emit(_conv_transpose(im, _as_2d(node, x)))
+        return op("reshape", y, newshape=tuple(d for i, d in enumerate(y.type.shape) if i != 2))
+    if x.type.ndim != 4:
+        raise UnsupportedAttributeError(f"{node.where()}: 1-D and 2-D ConvTranspose are supported; the "
+                                        f"input has shape {x.type.shape}")
+    n, cin, *sizes = _static_shape(node, x)
+    _, cout_g, *kernels = _static_shape(node, w)
+    g = at["group"]
+    strides = list(at["strides"] or [1, 1])
+    dil = list(at["dilations"] or [1, 1])
+    out_pad = list(at["output_padding"] or [0, 0])
+    spans = [(k - 1) * d + 1 for k, d in zip(kernels, dil)]
+    if at["output_shape"] is not None or at["auto_pad"] in ("SAME_UPPER", "SAME_LOWER"):
+        target = list(at["output_shape"])[-2:] if at["output_shape"] is not None else \
+            [i * s for i, s in zip(sizes, strides)]
+        begins, ends = [], []
+        for i, s, o, span, t in zip(sizes, strides, out_pad, spans, target):
+            total = s * (i - 1) + o + span - t
+            small, large = total // 2, total - total // 2
+            lower = at["auto_pad"] == "SAME_LOWER"
+            begins.append(large if lower else small)
+            ends.append(small if lower else large)
+        pads = begins + ends
+    elif at["auto_pad"] in ("NOTSET", "VALID"):
+        pads = list(at["pads"] or [0, 0, 0, 0]) if at["auto_pad"] == "NOTSET" else [0, 0, 0, 0]
+    else:
+        raise _refuse(node, "auto_pad", at["auto_pad"], "NOTSET, VALID, SAME_UPPER, SAME_LOWER")
+    # the input spread by the strides (zeros between elements)
+    h, wd = sizes
+    sh, sw = strides
+    y = x
+    if sh > 1 or sw > 1:
+        y = op("reshape", x, newshape=(n, cin, h, 1, wd, 1))
+        y = op("pad", y, pad_width=((0, 0), (0, 0), (0, 0), (0, sh - 1), (0, 0), (0, sw - 1)), constant_values=0)
+        y = op("reshape", y, newshape=(n, cin, h * sh, wd * sw))
+        y = im.emit(op("slice", y, starts=(0, 0, 0, 0), stops=(n, cin, (h - 1) * sh + 1, (wd - 1) * sw + 1),
+                       steps=(1, 1, 1, 1)))
+    widths = [(0, 0), (0, 0)] + [(span - 1 - pads[i], span - 1 - pads[i + 2] + out_pad[i])
+                                 for i, span in enumerate(spans)]
+    y = _crop_or_pad(im, im.emit(y), widths)
+    # the kernel: flipped, input and output channels swapped within each group
+    kh, kw = kernels
+    k = op("flip", w, axis=(2, 3))
+    k = op("reshape", k, newshape=(g, cin // g, cout_g, kh, kw))
+    k = op("reshape", op("transpose", k, axes=(0, 2, 1, 3, 4)), newshape=(g * cout_g, cin // g, kh, kw))
+    out = op("nn.conv2d", y, k, stride=(1, 1), padding=(0, 0, 0, 0), dilation=tuple(dil), groups=g)
+    bias = im.optional(node, 2, "bias B")
+    return out if bias is None else op("add", out, op("reshape", bias, newshape=(1, -1, 1, 1)))
