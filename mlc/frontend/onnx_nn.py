@@ -320,3 +320,78 @@ def _conv_transpose(im: _Importer, node: _Node):
     out = op("nn.conv2d", y, k, stride=(1, 1), padding=(0, 0, 0, 0), dilation=tuple(dil), groups=g)
     bias = im.optional(node, 2, "bias B")
     return out if bias is None else op("add", out, op("reshape", bias, newshape=(1, -1, 1, 1)))
+
+
+@_converter("SwiGLU", inputs=(2, 2), alpha=1.0)
+def _swiglu(im: _Importer, node: _Node):
+    a, b = _x(im, node), _x(im, node, 1)
+    gate = op("sigmoid", op("multiply", a, _c(node.attrs["alpha"], a.type.dtype)))
+    return op("multiply", op("multiply", a, gate), b)
+
+
+@_converter("RotaryEmbedding", inputs=(3, 4), interleaved=0, num_heads=None, rotary_embedding_dim=0)
+def _rotary(im: _Importer, node: _Node):
+    at = node.attrs
+    x = _x(im, node)
+    shape = _static_shape(node, x)
+    cos, sin = _x(im, node, 1), _x(im, node, 2)
+    positions = im.optional(node, 3, "position_ids")
+    if positions is not None:  # the caches' rows at each position: (B, S, rd/2)
+        pshape = _static_shape(node, positions)
+        flat = op("reshape", positions, newshape=(int(np.prod(pshape)),))
+        cos = op("reshape", op("take", cos, flat, axis=0), newshape=tuple(pshape) + (cos.type.shape[-1],))
+        sin = op("reshape", op("take", sin, flat, axis=0), newshape=tuple(pshape) + (sin.type.shape[-1],))
+    if len(shape) == 3:  # (B, S, H*D) -> (B, H, S, D)
+        h = at["num_heads"]
+        if not h:
+            raise _refuse(node, "num_heads", h, "the head count for 3-D inputs")
+        x = op("transpose", op("reshape", x, newshape=(shape[0], shape[1], h, shape[2] // h)), axes=(0, 2, 1, 3))
+        x = im.emit(x)
+    bsz, heads, seq, head = x.type.shape
+    rd = at["rotary_embedding_dim"] or head
+    half = rd // 2
+    cos = op("expand_dims", cos, axis=1)
+    sin = op("expand_dims", sin, axis=1)
+    full = (0, 0, 0)
+
+    def part(start, stop, step=1):
+        return op("slice", x, starts=full + (start,), stops=(bsz, heads, seq, stop), steps=(1, 1, 1, step))
+
+    x1, x2 = (part(0, rd, 2), part(1, rd, 2)) if at["interleaved"] else (part(0, half), part(half, rd))
+    r1 = op("subtract", op("multiply", x1, cos), op("multiply", x2, sin))
+    r2 = op("add", op("multiply", x2, cos), op("multiply", x1, sin))
+    if at["interleaved"]:
+        rot = op("reshape", op("stack", r1, r2, axis=4), newshape=(bsz, heads, seq, rd))
+    else:
+        rot = op("concatenate", r1, r2, axis=3)
+    y = rot if rd == head else op("concatenate", rot, part(rd, head), axis=3)
+    if len(shape) == 3:
+        y = op("reshape", op("transpose", y, axes=(0, 2, 1, 3)), newshape=shape)
+    return y
+
+
+@_converter("DequantizeLinear", inputs=(2, 3), axis=1, block_size=0, output_dtype=0, precision=0)
+def _dequantize(im: _Importer, node: _Node):
+    x, scale = _x(im, node), _x(im, node, 1)
+    zero = im.optional(node, 2, "zero point")
+    d = scale.type.dtype
+    nd = x.type.ndim
+    if scale.type.ndim == 1 and nd > 1 and scale.type.shape[0] > 1:  # per axis
+        axis = _axis(node, node.attrs["axis"], nd)
+        scale = _reshape_axis(scale, nd, axis)
+        zero = None if zero is None else _reshape_axis(zero, nd, axis)
+    elif scale.type.ndim == nd and nd and scale.type.shape != x.type.shape:  # blocked
+        axis = _axis(node, node.attrs["axis"], nd)
+        bs = node.attrs["block_size"]
+        index = np.repeat(np.arange(scale.type.shape[axis], dtype=np.int64), bs)[:x.type.shape[axis]]
+        scale = op("take", scale, index, axis=axis)
+        zero = None if zero is None else op("take", zero, index, axis=axis)
+    centred = op("astype", x, dtype="int32") if zero is None else \
+        op("subtract", op("astype", x, dtype="int32"), op("astype", zero, dtype="int32"))
+    return op("multiply", op("astype", centred, dtype=d), scale)
+
+
+def _reshape_axis(value, ndim: int, axis: int):
+    shape = [1] * ndim
+    shape[axis] = -1
+    return op("reshape", value, newshape=tuple(shape))

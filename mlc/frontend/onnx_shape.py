@@ -355,3 +355,45 @@ def _space_to_depth(im: _Importer, node: _Node):
     y = op("reshape", x, newshape=(n, c, h // b, b, w // b, b))
     y = op("transpose", y, axes=(0, 3, 5, 1, 2, 4))
     return op("reshape", y, newshape=(n, c * b * b, h // b, w // b))
+
+
+@_converter("CenterCropPad", inputs=(2, 2), axes=None)
+def _center_crop_pad(im: _Importer, node: _Node):
+    x = _x(im, node)
+    shape = _static_shape(node, x)
+    target = [int(t) for t in im.constant_input(node.inputs[1], node, "shape input").reshape(-1)]
+    axes = list(range(len(shape))) if node.attrs["axes"] is None else \
+        [_axis(node, a, len(shape)) for a in node.attrs["axes"]]
+    ranges, widths = [(0, n, 1) for n in shape], [(0, 0)] * len(shape)
+    for a, t in zip(axes, target):
+        n = shape[a]
+        if t < n:  # crop the middle
+            lo = (n - t) // 2
+            ranges[a] = (lo, lo + t, 1)
+        elif t > n:  # pad around
+            lo = (t - n) // 2
+            widths[a] = (lo, t - n - lo)
+    y = im.emit(_slice_call(x, shape, ranges))
+    return op("pad", y, pad_width=tuple(widths), constant_values=0) if any(any(w) for w in widths) else y
+
+
+@_converter("GatherND", inputs=(2, 2), batch_dims=0)
+def _gather_nd(im: _Importer, node: _Node):
+    x, idx = _x(im, node), _x(im, node, 1)
+    shape, ishape = _static_shape(node, x), _static_shape(node, idx)
+    b, k = node.attrs["batch_dims"], ishape[-1]
+    dims = shape[b:b + k]
+    idx = im.emit(op("astype", idx, dtype="int64"))
+    idx = op("where", op("less", idx, _c(0, "int64")), op("add", idx, np.array(dims, np.int64)), idx)
+    strides = np.array([math.prod(dims[i + 1:]) for i in range(k)], dtype=np.int64)
+    linear = op("sum", op("multiply", idx, strides), axis=-1)
+    batch = math.prod(shape[:b])
+    if b:
+        base = (np.arange(batch, dtype=np.int64) * math.prod(dims)).reshape(
+            tuple(shape[:b]) + (1,) * (len(ishape) - 1 - b))
+        linear = op("add", linear, base)
+    linear = im.emit(linear)
+    flat = op("reshape", x, newshape=(batch * math.prod(dims),) + tuple(shape[b + k:]))
+    out = tuple(ishape[:-1]) + tuple(shape[b + k:])
+    y = op("take", flat, op("reshape", linear, newshape=(math.prod(ishape[:-1]),)), axis=0)
+    return op("reshape", y, newshape=out)
