@@ -224,9 +224,14 @@ def _unary(im: _Importer, node: _Node):
 @_converter(*_BINARY, inputs=(2, 2))
 def _binary(im: _Importer, node: _Node):
     a, b = (im.value(n, node, f"input {i}") for i, n in enumerate(node.inputs[:2]))
-    if node.op_type == "Div" and not dt.is_float(a.type.dtype):  # truncates toward zero
-        q = op("trunc", op("divide", op("astype", a, dtype="float64"), op("astype", b, dtype="float64")))
-        return op("astype", q, dtype=a.type.dtype)
+    if node.op_type == "Div" and not dt.is_float(a.type.dtype):  # truncates toward zero, exactly
+        q = op("floor_divide", a, b)
+        if dt.is_unsigned(a.type.dtype):
+            return q
+        zero = np.array(0, a.type.dtype)
+        inexact = op("not_equal", op("remainder", a, b), zero)
+        opposite = op("logical_xor", op("less", a, zero), op("less", b, zero))
+        return op("where", op("logical_and", inexact, opposite), op("add", q, np.array(1, a.type.dtype)), q)
     y = op(_BINARY[node.op_type], a, b)
     if node.op_type == "Pow" and np.result_type(a.type.dtype, b.type.dtype) != a.type.dtype:
         y = op("astype", y, dtype=a.type.dtype)  # ONNX: the base's type, not NumPy's promotion
