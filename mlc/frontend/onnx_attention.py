@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import op
-from .onnx import _converter, _Importer, _Node, _onnx, _refuse
+from .onnx_base import _converter, _Importer, _Node, _onnx, _refuse
 from .onnx_math import _c, _cast, _x
 from .onnx_shape import _static_shape
 

@@ -30,8 +30,9 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..graph.build import build as build_graph
 from .common import FrontendError
-from .onnx import InputValueNeeded, _onnx, from_onnx
+from .onnx import SUPPORTED_OPS, InputValueNeeded, _onnx, from_onnx
 
 __all__ = ["MLCBackend", "MLCBackendRep", "prepare", "run_model", "run_node", "supports_device",
            "is_compatible"]
@@ -82,8 +83,7 @@ class MLCBackendRep(BackendRep):
                     return None
 
     def _build(self, module):
-        import mlc
-        return mlc.build(module, self.target)["main"]
+        return build_graph(module, self.target)["main"]
 
     def _main_for(self, inputs: list):
         if not self.value_inputs:
@@ -123,7 +123,6 @@ class MLCBackend(Backend):
 
     @classmethod
     def is_compatible(cls, model, device: str = "CPU", **kwargs) -> bool:
-        from .onnx import SUPPORTED_OPS
         return all(n.op_type in SUPPORTED_OPS and n.domain in ("", "ai.onnx") for n in model.graph.node)
 
     @classmethod

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import FrontendError, UnsupportedAttributeError, UnsupportedOpError
+from .common import UnsupportedAttributeError, UnsupportedOpError
 from .onnx import _onnx
+from .onnx_backend import MLCBackend
 
 __all__ = ["NodeCase", "CaseResult", "node_cases", "run_case", "op_of"]
 
@@ -103,7 +104,6 @@ def _compare(expected, got, rtol: float, atol: float) -> str | None:
 
 def run_case(case: NodeCase, target: str = "llvm") -> CaseResult:
     """Build ``case``'s model for ``target`` and compare every data set; never raises."""
-    from .onnx_backend import MLCBackend
     start = time.perf_counter()
 
     def result(stage: str, message: str = "") -> CaseResult:

@@ -20,8 +20,7 @@ import numpy as np
 
 from ..graph import op
 from ..ir import dtype as dt
-from .common import UnsupportedAttributeError
-from .onnx import _axis, _converter, _Importer, _Node, _refuse
+from .onnx_base import _axis, _converter, _Importer, _Node, _refuse
 
 __all__: list[str] = []
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import op
 from .common import UnsupportedAttributeError
-from .onnx import _as_2d, _axis, _converter, _Importer, _Node, _refuse, _window
+from .onnx_base import _as_2d, _axis, _converter, _Importer, _Node, _refuse, _window
 from .onnx_math import _c, _cast, _x
 from .onnx_shape import _static_shape
 

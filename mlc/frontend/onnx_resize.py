@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import op
-from .onnx import _axis, _converter, _Importer, _Node, _refuse
+from .onnx_base import _axis, _converter, _Importer, _Node, _refuse
 from .onnx_math import _c, _x
 from .onnx_shape import _static_shape
 

@@ -26,7 +26,7 @@ from ..errors import ShapeError
 from ..graph import op
 from ..ir import dtype as dt
 from .common import UnsupportedAttributeError
-from .onnx import _axis, _converter, _Importer, _Node, _onnx, _refuse
+from .onnx_base import _axis, _converter, _Importer, _Node, _onnx, _refuse
 from .onnx_math import _c, _cast, _x
 
 __all__: list[str] = []

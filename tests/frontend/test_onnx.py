@@ -403,12 +403,33 @@ def test_dtype_types_the_inputs_that_declare_none():
         from_onnx(model, dtype={})
 
 
-def test_shape_dict_fixes_a_dynamic_batch():
+def test_a_dynamic_batch_imports_once_and_runs_every_batch_size():
     model, _ = mlp()
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
-    with pytest.raises(FrontendError, match=r"input 'x' has a dynamic dimension 'batch'.*shape_dict"):
-        from_onnx(model)
-    check(model, {"x": rand(7, 4)}, shape_dict={"x": (7, 4)}, rtol=1e-5)
+    mod = from_onnx(model)
+    assert "R.Tensor((batch, 4)" in mod["main"].script()
+    lib = mlc.build(mod, "llvm")  # one build
+    ref = ReferenceEvaluator(model)
+    for n in (1, 7, 64):
+        x = rand(n, 4, seed=n)
+        np.testing.assert_allclose(lib["main"](x), ref.run(None, {"x": x})[0], rtol=1e-5, atol=1e-5)
+    with pytest.raises(mlc.ShapeError, match=r"argument x must have shape \(batch, 4\), got \(3, 5\)"):
+        lib["main"](rand(3, 5))
+    check(model, {"x": rand(7, 4)}, shape_dict={"x": (7, 4)}, rtol=1e-5)  # shape_dict: static again
+
+
+def test_a_dynamic_batch_through_conv_pool_and_flatten():
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Flatten", ["p"], ["f"]),
+             helper.make_node("Gemm", ["f", "d"], ["y"], transB=1)]
+    model = model_of(nodes, {"x": ("N", 2, 6, 6)}, ["y"], {"w": rand(3, 2, 3, 3, seed=1), "d": rand(5, 27, seed=2)})
+    lib = mlc.build(from_onnx(model), "llvm")
+    ref = ReferenceEvaluator(model)
+    for n in (1, 7, 64):
+        x = rand(n, 2, 6, 6, seed=n)
+        np.testing.assert_allclose(lib["main"](x), ref.run(None, {"x": x})[0], rtol=1e-4, atol=1e-4)
 
 
 def test_a_model_from_a_file(tmp_path):
