@@ -29,6 +29,7 @@ from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..passes.graph import run_graph_passes
+from ..runtime.dlpack import host_array
 from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
 from .module import GraphModule
 
@@ -96,6 +97,8 @@ class GraphFunction:
                              f"got {len(args)}")
         arrays = []
         for (name, shape, dtype), a in zip(self._types, args):
+            if not isinstance(a, np.ndarray) and hasattr(a, "__dlpack__"):
+                a = host_array(a)  # (a PyTorch or JAX array on the CPU: no copy)
             if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
                 a = a.numpy()
             a = np.asarray(a)
