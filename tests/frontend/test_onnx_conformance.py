@@ -5,6 +5,7 @@ and the list is kept honest: a listed case that passes fails the test (take it o
 the list), as does a case that fails without being listed. By default a
 deterministic third of the cases runs (every third by name, in four shards: about
 half a minute on a busy 2-core host); ``MLC_ONNX_CONFORMANCE=full`` runs them all.
+A sample of every 15th case runs on cuda-emulator too, with the same expected outcome.
 ``python tools/onnx_conformance.py`` prints the table by op and rewrites the list
 with ``--write-expected``.
 """
@@ -84,3 +85,17 @@ def test_node_cases(shard):
     print(f"\nshard {shard}: {len(mine)} cases, {passed} expected to pass ({100 * passed / max(len(mine), 1):.1f}%)")
     assert not unexpected, "cases that fail but are not in the expected failures:\n" + "\n".join(unexpected)
     assert not fixed, (f"cases that now pass: take them off {EXPECTED.name}:\n" + "\n".join(fixed))
+
+
+def test_a_sample_on_the_cuda_emulator():
+    """Every 15th case on cuda-emulator (the GPU pipeline without a GPU): the same outcome as on llvm."""
+    failing = _expected_failures()
+    differ = []
+    for i, case in enumerate(node_cases()):
+        if i % 15 != 7:
+            continue
+        result = run_case(case, "cuda-emulator")
+        if result.passed == (case.name in failing):
+            differ.append(f"{case.name}: {'passes' if result.passed else 'fails'} on cuda-emulator "
+                          f"[{result.stage}] {result.message[:200]}")
+    assert not differ, "\n".join(differ)
