@@ -283,3 +283,31 @@ def test_jit_with_tune_tunes_for_the_target_the_function_builds_for(tmp_path):
 def test_jit_refuses_a_tune_that_is_not_a_tune_config():
     with pytest.raises(mlc.TraceError, match="tune must be an mlc.TuneConfig"):
         mlc.jit(lambda x: x, tune=64)
+
+
+def test_trials_is_the_total_and_trials_per_task_caps_each_kernel(tmp_path, capsys):
+    mlp, args = _mlp()
+    config = TuneConfig(trials=100, trials_per_task=2, database=str(tmp_path / "cap.sqlite"), cost_model=False,
+                        **QUIET)
+    db = tune_jitted(mlp, args, config)
+    assert sorted(t.trials for t in db.last_tasks) == [2, 2]  # two kernels, 2 each, not 50
+    with pytest.raises(mlc.MLCError, match="trials_per_task must be a positive int"):
+        TuneConfig(trials_per_task=0)
+
+
+def test_without_tqdm_the_missing_progress_bar_says_which_extra_to_install(monkeypatch, capsys):
+    import builtins
+
+    from mlc.tune.tuner import _Progress
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    _Progress(4, True).close()
+    assert "no progress bar: tqdm is not installed" in capsys.readouterr().err
+    _Progress(4, False).close()
+    assert capsys.readouterr().err == ""
