@@ -397,3 +397,66 @@ def _gather_nd(im: _Importer, node: _Node):
     out = tuple(ishape[:-1]) + tuple(shape[b + k:])
     y = op("take", flat, op("reshape", linear, newshape=(math.prod(ishape[:-1]),)), axis=0)
     return op("reshape", y, newshape=out)
+
+
+def _scatter_combine(im: _Importer, node: _Node, data, hot, upd, axis: int, reduction: str, pad_widths):
+    """``data`` with ``upd`` scattered where ``hot`` (upd's shape with the target axis one-hot)
+    says, combined by ``reduction``; the hit mask and values summed over ``axis``, then padded
+    by ``pad_widths`` to data's shape."""
+    d = data.type.dtype
+    if dt.is_float(d):
+        low, high = -np.inf, np.inf
+    elif d == "bool":
+        low, high = False, True
+    else:
+        low, high = np.iinfo(d).min, np.iinfo(d).max
+    fill = {"none": 0, "add": 0, "mul": 1, "max": low, "min": high}
+    if reduction not in fill:
+        raise _refuse(node, "reduction", reduction, "'none', 'add', 'mul', 'max', 'min'")
+    picked = op("where", hot, upd, _c(fill[reduction], d))
+    combine = {"none": "sum", "add": "sum", "mul": "prod", "max": "max", "min": "min"}[reduction]
+    value = _cast(im, op(combine, picked, axis=axis), d)
+    hit = op("any", hot, axis=axis)
+    if any(any(w) for w in pad_widths):
+        pad_value = fill[reduction]
+        value = op("pad", value, pad_width=pad_widths,
+                   constant_values=int(pad_value) if isinstance(pad_value, (bool, np.integer)) else pad_value)
+        hit = op("pad", hit, pad_width=pad_widths, constant_values=0)
+    if reduction == "none":
+        return op("where", hit, value, data)
+    merged = {"add": "add", "mul": "multiply", "max": "maximum", "min": "minimum"}[reduction]
+    return op("where", hit, op(merged, data, value), data)
+
+
+@_converter("ScatterElements", "Scatter", inputs=(3, 3), axis=0, reduction="none")
+def _scatter_elements(im: _Importer, node: _Node):
+    data, idx, upd = _x(im, node), _x(im, node, 1), _x(im, node, 2)
+    shape, ishape = _static_shape(node, data), _static_shape(node, idx)
+    axis = _axis(node, node.attrs["axis"], len(shape))
+    n = shape[axis]
+    idx = im.emit(op("astype", idx, dtype="int64"))
+    idx = op("where", op("less", idx, _c(0, "int64")), op("add", idx, _c(n, "int64")), idx)
+    rng = np.arange(n, dtype=np.int64).reshape((n,) + (1,) * (len(shape) - axis - 1))
+    hot = op("equal", op("expand_dims", idx, axis=axis + 1), rng)  # (..., I[axis], n, ...)
+    upd = op("expand_dims", upd, axis=axis + 1)
+    widths = tuple((0, 0) if b == axis else (0, shape[b] - ishape[b]) for b in range(len(shape)))
+    return _scatter_combine(im, node, data, hot, upd, axis, node.attrs["reduction"], widths)
+
+
+@_converter("ScatterND", inputs=(3, 3), reduction="none")
+def _scatter_nd(im: _Importer, node: _Node):
+    data, idx, upd = _x(im, node), _x(im, node, 1), _x(im, node, 2)
+    shape, ishape = _static_shape(node, data), _static_shape(node, idx)
+    k = ishape[-1]
+    rows, rest = math.prod(shape[:k]), tuple(shape[k:])
+    m = math.prod(ishape[:-1])
+    idx = im.emit(op("astype", idx, dtype="int64"))
+    idx = op("where", op("less", idx, _c(0, "int64")), op("add", idx, np.array(shape[:k], np.int64)), idx)
+    strides = np.array([math.prod(shape[i + 1:k]) for i in range(k)], dtype=np.int64)
+    linear = op("reshape", op("sum", op("multiply", idx, strides), axis=-1), newshape=(m, 1) + (1,) * len(rest))
+    hot = op("equal", linear, np.arange(rows, dtype=np.int64).reshape((1, rows) + (1,) * len(rest)))
+    upd = op("reshape", upd, newshape=(m, 1) + rest)
+    flat = op("reshape", data, newshape=(rows,) + rest)
+    out = _scatter_combine(im, node, im.emit(flat), hot, upd, 0, node.attrs["reduction"],
+                           ((0, 0),) * (1 + len(rest)))
+    return op("reshape", out, newshape=shape)

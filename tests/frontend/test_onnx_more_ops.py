@@ -125,3 +125,28 @@ def test_backend_runs_the_suite_interface():
     out = onnx_backend.run_node(helper.make_node("Cos", ["a"], ["b"]), [x])
     np.testing.assert_allclose(out[0], np.cos(x), rtol=1e-6)
     assert issubclass(onnx_backend.MLCBackend, onnx.backend.base.Backend)
+
+
+@settings(max_examples=6, deadline=None)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple), data=st.data(),
+       reduction=st.sampled_from(["none", "add", "mul", "max", "min"]))
+def test_scatter_elements(shape, data, reduction):
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    n = shape[axis]
+    ishape = tuple(data.draw(st.integers(1, d)) if b != axis else data.draw(st.integers(1, n))
+                   for b, d in enumerate(shape))
+    # distinct targets along the axis (ONNX leaves duplicates unspecified without a reduction)
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    perm = np.argsort(rng.random(ishape[:axis] + (n,) + ishape[axis + 1:]), axis=axis)
+    idx = np.take(perm, np.arange(ishape[axis]), axis=axis).astype(np.int64) - rng.integers(0, 2) * n
+    x, upd = _x(shape, seed=1), _x(ishape, seed=2)
+    node = helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=axis, reduction=reduction)
+    _check(_model([node], {"x": x, "i": idx, "u": upd}, ["y"]), {"x": x, "i": idx, "u": upd})
+
+
+def test_scatter_nd():
+    x, upd = _x((4, 3, 2)), _x((2, 3, 2), seed=1)
+    idx = np.array([[2], [-1]], np.int64)
+    for reduction in ("none", "add", "max"):
+        node = helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction=reduction)
+        _check(_model([node], {"x": x, "i": idx, "u": upd}, ["y"]), {"x": x, "i": idx, "u": upd})
