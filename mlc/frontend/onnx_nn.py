@@ -395,3 +395,22 @@ def _reshape_axis(value, ndim: int, axis: int):
     shape = [1] * ndim
     shape[axis] = -1
     return op("reshape", value, newshape=tuple(shape))
+
+
+@_converter("LRN", alpha=1e-4, beta=0.75, bias=1.0, size=None)
+def _lrn(im: _Importer, node: _Node):
+    """``x / (bias + alpha / size * sum of x^2 over the size channels around c) ** beta``."""
+    at = node.attrs
+    x = _x(im, node)
+    shape = _static_shape(node, x)
+    d, c, size = x.type.dtype, shape[1], at["size"]
+    lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+    squares = im.emit(op("pad", op("multiply", x, x), pad_width=((0, 0), (lo, hi)) + ((0, 0),) * (len(shape) - 2),
+                         constant_values=0))
+    window = None
+    for k in range(size):
+        part = op("slice", squares, starts=(0, k) + (0,) * (len(shape) - 2),
+                  stops=(shape[0], k + c) + tuple(shape[2:]), steps=(1,) * len(shape))
+        window = part if window is None else op("add", window, part)
+    scale = op("add", op("multiply", window, _c(at["alpha"] / size, d)), _c(at["bias"], d))
+    return op("divide", x, op("power", scale, _c(at["beta"], d)))

@@ -460,3 +460,31 @@ def _scatter_nd(im: _Importer, node: _Node):
     out = _scatter_combine(im, node, im.emit(flat), hot, upd, 0, node.attrs["reduction"],
                            ((0, 0),) * (1 + len(rest)))
     return op("reshape", out, newshape=shape)
+
+
+@_converter("Compress", inputs=(2, 2), axis=None)
+def _compress(im: _Importer, node: _Node):
+    x = _x(im, node)
+    shape = _static_shape(node, x)
+    keep = np.flatnonzero(np.asarray(im.constant_input(node.inputs[1], node, "condition input")).reshape(-1))
+    if node.attrs["axis"] is None:
+        x, shape, axis = op("reshape", x, newshape=(math.prod(shape),)), (math.prod(shape),), 0
+    else:
+        axis = _axis(node, node.attrs["axis"], len(shape))
+    keep = keep[keep < shape[axis]].astype(np.int64)
+    return op("take", x, keep, axis=axis)
+
+
+@_converter("ReverseSequence", inputs=(2, 2), batch_axis=1, time_axis=0)
+def _reverse_sequence(im: _Importer, node: _Node):
+    x = _x(im, node)
+    shape = _static_shape(node, x)
+    lens = np.asarray(im.constant_input(node.inputs[1], node, "sequence_lens input")).reshape(-1)
+    b, t = node.attrs["batch_axis"], node.attrs["time_axis"]
+    index = np.tile(np.arange(shape[t], dtype=np.int64), (shape[b], 1))  # (batch, time)
+    for row, n in enumerate(lens):
+        index[row, :n] = np.arange(n - 1, -1, -1)
+    full = [1] * len(shape)
+    full[b], full[t] = shape[b], shape[t]
+    index = np.transpose(index, (0, 1) if b < t else (1, 0)).reshape(full)  # (laid along b and t)
+    return op("take_along_axis", x, np.ascontiguousarray(np.broadcast_to(index, shape)), axis=t)

@@ -150,3 +150,22 @@ def test_scatter_nd():
     for reduction in ("none", "add", "max"):
         node = helper.make_node("ScatterND", ["x", "i", "u"], ["y"], reduction=reduction)
         _check(_model([node], {"x": x, "i": idx, "u": upd}, ["y"]), {"x": x, "i": idx, "u": upd})
+
+
+@pytest.mark.parametrize("batch_axis,time_axis", [(0, 1), (1, 0)])
+def test_reverse_sequence_and_compress_and_lrn(batch_axis, time_axis):
+    x = _x((3, 4, 2))
+    lens = np.minimum(np.array([1, 3, 2, 4, 2][:x.shape[batch_axis]], np.int64), x.shape[time_axis])
+    node = helper.make_node("ReverseSequence", ["x", "l"], ["y"], batch_axis=batch_axis, time_axis=time_axis)
+    _check(_model([node], {"x": x}, ["y"], {"l": lens}), {"x": x})
+    node = helper.make_node("Compress", ["x", "c"], ["y"], axis=time_axis)
+    _check(_model([node], {"x": x}, ["y"], {"c": np.array([1, 0, 1, 1][:x.shape[time_axis]], bool)}), {"x": x})
+    # LRN against the spec's formula (onnx's reference sums channels only up to the batch size)
+    size = 3 + batch_axis
+    x4 = _x((2, 5, 3, 3), seed=3)
+    node = helper.make_node("LRN", ["x"], ["y"], size=size, alpha=0.1, beta=0.6, bias=1.5)
+    lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+    squares = np.pad(x4.astype(np.float64) ** 2, ((0, 0), (lo, hi), (0, 0), (0, 0)))
+    window = sum(squares[:, k:k + 5] for k in range(size))
+    got = mlc.build(from_onnx(_model([node], {"x": x4}, ["y"])), "llvm")["main"](x4)
+    np.testing.assert_allclose(got, x4 / (1.5 + 0.1 / size * window) ** 0.6, rtol=1e-5, atol=1e-6)
