@@ -98,3 +98,18 @@ def _script_lib():
         assert 'x: R.Tensor((n, 4), "float32")' in text
         _LIB.append(mlc.build(Mod, "llvm"))
     return _LIB[0]
+
+
+def test_a_te_var_dimension_through_emit_te_and_a_registry_op():
+    m = te.var("m")
+    bb = BlockBuilder()
+    x = Var("x", Tensor((m, 3), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            lv = bb.emit_te(lambda t: te.compute(t.shape, lambda i, j: t[i, j] + te.const(1, t.dtype), name="add1"), x)
+            gv = bb.emit_output(op("sum", lv, axis=1))
+        bb.emit_func_output(gv)
+    lib = mlc.build(bb.get(), "llvm")
+    for n in (1, 6):
+        a = np.arange(3 * n, dtype="float32").reshape(n, 3)
+        np.testing.assert_allclose(lib["main"](a), (a + 1).sum(axis=1))
