@@ -180,8 +180,22 @@ def _slice(im: _Importer, node: _Node):
     for a, lo, hi, step in zip(axes, starts, ends, steps):
         if step == 0:
             raise ShapeError(f"{node.where()}: a step of 0")
-        ranges[a] = slice(lo, hi, step).indices(shape[a])
+        ranges[a] = _onnx_range(lo, hi, step, shape[a])
     return _slice_call(x, shape, ranges)
+
+
+def _onnx_range(start: int, end: int, step: int, n: int) -> tuple[int, int, int]:
+    """(start, end, step) normalised as ONNX's Slice does: negative values count from the end,
+    then starts and ends are clamped to [0, n] (positive steps) or start to [0, n - 1] and end
+    to [-1, n - 1] (negative steps). Python's slice differs: it empties ``x[-5::-1]`` of a
+    shorter axis, which ONNX clamps to start at 0."""
+    if n == 0:
+        return (0, 0, 1)
+    start = start + n if start < 0 else start
+    end = end + n if end < 0 else end
+    if step > 0:
+        return (min(max(start, 0), n), min(max(end, 0), n), step)
+    return (min(max(start, 0), n - 1), min(max(end, -1), n - 1), step)
 
 
 def _take(x, shape, indices, axis):
