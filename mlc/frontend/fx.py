@@ -16,7 +16,9 @@ The course's model::
 
 becomes ``main(x)`` calling ``nn.dense``, ``add``, ``nn.relu``... with the
 module's weights bound as constants. ``input_info`` gives one ``(shape,
-dtype)`` per placeholder, in order (mlc compiles static shapes).
+dtype)`` per placeholder, in order; a dimension given by name
+(``[(("N", 784), "float32")]``) is symbolic: one build runs every batch size
+(for the ops that take symbolic shapes: Linear, activations, elementwise math).
 
 Converted: modules Linear, ReLU, ReLU6, GELU, SiLU, LeakyReLU, ELU, Hardtanh,
 Hardswish, Hardsigmoid, Softplus, Mish, Sigmoid, Tanh, Softmax, LogSoftmax,
