@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import op
 from .common import UnsupportedAttributeError
-from .onnx_base import _as_2d, _axis, _converter, _Importer, _Node, _refuse, _window
+from .onnx_base import _as_2d, _axis, _converter, _Importer, _Node, _onnx, _refuse, _window
 from .onnx_math import _c, _cast, _x
 from .onnx_shape import _static_shape
 
@@ -370,25 +370,95 @@ def _rotary(im: _Importer, node: _Node):
     return y
 
 
+def _per_axis(node: _Node, param, x, block: int):
+    """A scale or zero point laid out to broadcast against ``x``: one value (per tensor), one
+    per index of ``axis`` (per axis) or one per ``block`` indices of it (blocked)."""
+    if param is None:
+        return None
+    nd = x.type.ndim
+    if param.type.ndim == 1 and nd > 1 and param.type.shape[0] > 1:  # per axis
+        return _reshape_axis(param, nd, _axis(node, node.attrs["axis"], nd))
+    if param.type.ndim == nd and nd and param.type.shape != x.type.shape:  # blocked
+        axis = _axis(node, node.attrs["axis"], nd)
+        index = np.repeat(np.arange(param.type.shape[axis], dtype=np.int64), block)[:x.type.shape[axis]]
+        return op("take", param, index, axis=axis)
+    return param
+
+
 @_converter("DequantizeLinear", inputs=(2, 3), axis=1, block_size=0, output_dtype=0, precision=0)
 def _dequantize(im: _Importer, node: _Node):
     x, scale = _x(im, node), _x(im, node, 1)
-    zero = im.optional(node, 2, "zero point")
     d = scale.type.dtype
-    nd = x.type.ndim
-    if scale.type.ndim == 1 and nd > 1 and scale.type.shape[0] > 1:  # per axis
-        axis = _axis(node, node.attrs["axis"], nd)
-        scale = _reshape_axis(scale, nd, axis)
-        zero = None if zero is None else _reshape_axis(zero, nd, axis)
-    elif scale.type.ndim == nd and nd and scale.type.shape != x.type.shape:  # blocked
-        axis = _axis(node, node.attrs["axis"], nd)
-        bs = node.attrs["block_size"]
-        index = np.repeat(np.arange(scale.type.shape[axis], dtype=np.int64), bs)[:x.type.shape[axis]]
-        scale = op("take", scale, index, axis=axis)
-        zero = None if zero is None else op("take", zero, index, axis=axis)
+    scale = _per_axis(node, scale, x, node.attrs["block_size"])
+    zero = _per_axis(node, im.optional(node, 2, "zero point"), x, node.attrs["block_size"])
     centred = op("astype", x, dtype="int32") if zero is None else \
         op("subtract", op("astype", x, dtype="int32"), op("astype", zero, dtype="int32"))
     return op("multiply", op("astype", centred, dtype=d), scale)
+
+
+def _saturate(value, dtype: str):
+    """``value`` (float) rounded half to even, clamped to ``dtype``'s range, as ``dtype``."""
+    info = np.iinfo(dtype)
+    clamped = op("minimum", op("maximum", op("rint", value), np.array(info.min, "float32")),
+                 np.array(info.max, "float32"))
+    return op("astype", clamped, dtype=dtype)
+
+
+@_converter("QuantizeLinear", inputs=(2, 3), axis=1, block_size=0, output_dtype=0, precision=0, saturate=1)
+def _quantize(im: _Importer, node: _Node):
+    x, scale = _x(im, node), _x(im, node, 1)
+    zero = im.optional(node, 2, "zero point")
+    if zero is not None:
+        out = zero.type.dtype
+    elif node.attrs["output_dtype"]:
+        out = np.dtype(_onnx().helper.tensor_dtype_to_np_dtype(node.attrs["output_dtype"])).name
+    else:
+        out = "uint8"
+    if out not in ("int8", "uint8", "int16", "uint16", "int32", "uint32"):
+        raise _refuse(node, "the output type", out, "int8, uint8, int16, uint16, int32, uint32")
+    block = node.attrs["block_size"]
+    scale = _cast(im, _per_axis(node, scale, x, block), "float32")
+    y = op("rint", op("divide", _cast(im, x, "float32"), scale))
+    zero = _per_axis(node, zero, x, block)
+    if zero is not None:
+        y = op("add", y, op("astype", zero, dtype="float32"))
+    return _saturate(y, out)
+
+
+@_converter("DynamicQuantizeLinear")
+def _dynamic_quantize(im: _Importer, node: _Node):
+    """uint8 quantization with the scale and zero point of ``x``'s range (0 included)."""
+    x = _cast(im, _x(im, node), "float32")
+    hi = op("maximum", op("max", x), np.array(0, "float32"))
+    lo = op("minimum", op("min", x), np.array(0, "float32"))
+    scale = im.emit(op("divide", op("subtract", hi, lo), np.array(255, "float32")))
+    zero = im.emit(_saturate(op("divide", op("negative", lo), scale), "uint8"))
+    y = _saturate(op("add", op("rint", op("divide", x, scale)), op("astype", zero, dtype="float32")), "uint8")
+    return y, scale, zero
+
+
+@_converter("MatMulInteger", inputs=(2, 4))
+def _matmul_integer(im: _Importer, node: _Node):
+    a, b = (op("astype", _x(im, node, i), dtype="int32") for i in (0, 1))
+    za, zb = im.optional(node, 2, "a_zero_point"), im.optional(node, 3, "b_zero_point")
+    if za is not None:
+        a = op("subtract", a, op("astype", za, dtype="int32") if za.type.ndim == 0 or za.type.shape == (1,)
+               else op("reshape", op("astype", za, dtype="int32"), newshape=(-1, 1)))
+    if zb is not None:
+        b = op("subtract", b, op("astype", zb, dtype="int32"))
+    return op("matmul", a, b)
+
+
+@_converter("QLinearMatMul", inputs=(8, 8))
+def _qlinear_matmul(im: _Importer, node: _Node):
+    a, sa, za, b, sb, zb, sy, zy = (_x(im, node, i) for i in range(8))
+
+    def real(q, scale, zero):
+        centred = op("subtract", op("astype", q, dtype="float32"), op("astype", zero, dtype="float32"))
+        return op("multiply", centred, _cast(im, scale, "float32"))
+    y = op("matmul", real(a, sa, za), real(b, sb, zb))
+    y = op("add", op("rint", op("divide", y, _cast(im, sy, "float32"))), op("astype", zy, dtype="float32"))
+    return _saturate(y, zy.type.dtype)
 
 
 def _reshape_axis(value, ndim: int, axis: int):

@@ -169,3 +169,18 @@ def test_reverse_sequence_and_compress_and_lrn(batch_axis, time_axis):
     window = sum(squares[:, k:k + 5] for k in range(size))
     got = mlc.build(from_onnx(_model([node], {"x": x4}, ["y"])), "llvm")["main"](x4)
     np.testing.assert_allclose(got, x4 / (1.5 + 0.1 / size * window) ** 0.6, rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.integers(1, 9), dtype=st.sampled_from(["uint8", "int8", "int16"]), scale=st.sampled_from([0.02, 0.5, 3.0]),
+       seed=st.integers(0, 9))
+def test_quantize_round_trip_and_dynamic_quantize(n, dtype, scale, seed):
+    x = _x((n, 3), seed=seed, scale=4.0)
+    x.flat[0] = 2.5 * scale  # a tie: rounded to even
+    zero = np.array(3 if dtype == "uint8" else -2, dtype)
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+             helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"]),
+             helper.make_node("DynamicQuantizeLinear", ["x"], ["dq", "ds", "dz"])]
+    model = _model(nodes, {"x": x}, ["q", "y", "dq", "ds", "dz"], {"s": np.array(scale, np.float32), "z": zero},
+                   opset=21)
+    _check(model, {"x": x})
