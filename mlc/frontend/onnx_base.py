@@ -220,6 +220,23 @@ def _window(node: _Node, at: dict, sizes, kernels) -> tuple[tuple, tuple, tuple]
     return strides, dilations, pads  # ONNX's pad order is mlc's (top, left, bottom, right)
 
 
+def _ceil_pads(node: _Node, sizes, kernels, strides, dilations, pads) -> tuple:
+    """``pads`` with the end pads grown so that floor-mode pooling gives ceil mode's windows:
+    one more window where the last would start inside the input (or its begin padding);
+    ONNX drops a window that would start in the end padding."""
+    ends = list(pads[2:])
+    for i, (size, k, s, d, lo, hi) in enumerate(zip(sizes, kernels, strides, dilations, pads[:2], pads[2:])):
+        span = size + lo + hi - (k - 1) * d - 1
+        out = -(-span // s) + 1
+        if (out - 1) * s >= size + lo:  # the last window would start in the end padding
+            out -= 1
+        ends[i] = hi + max((out - 1) * s + (k - 1) * d + 1 - (size + lo + hi), 0)
+        if ends[i] > k // 2:
+            raise _refuse(node, "ceil_mode", 1, f"0, or 1 where the last window needs at most half the "
+                          f"kernel of end padding (here {ends[i]} past a kernel of {k})")
+    return (*pads[:2], *ends)
+
+
 def _as_2d(node: _Node, x) -> _Node:
     """A 1-D Conv node as a 2-D one over inputs of height 1 (its inputs reshaped, named anew)."""
     at = dict(node.attrs)

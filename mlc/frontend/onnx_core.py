@@ -17,7 +17,7 @@ from ..errors import ShapeError
 from ..graph import op
 from ..ir import dtype as dt
 from .common import UnsupportedAttributeError
-from .onnx_base import _as_2d, _axis, _converter, _Importer, _Node, _onnx, _rank, _refuse, _scalar, _window
+from .onnx_base import _as_2d, _axis, _ceil_pads, _converter, _Importer, _Node, _onnx, _rank, _refuse, _scalar, _window
 
 __all__: list[str] = []
 
@@ -160,12 +160,8 @@ def _max_pool(im: _Importer, node: _Node):
         raise ShapeError(f"{node.where()}: kernel_shape must be given with 2 values, got {at['kernel_shape']}")
     kernels = tuple(at["kernel_shape"])
     strides, dilations, pads = _window(node, at, x.type.shape[2:], kernels)
-    if at["ceil_mode"]:
-        for size, k, s, d, lo, hi in zip(x.type.shape[2:], kernels, strides, dilations, pads[:2], pads[2:]):
-            span = size + lo + hi - (k - 1) * d - 1
-            if span % s:
-                raise _refuse(node, "ceil_mode", 1, "0, or 1 where the windows tile the padded input "
-                              "exactly (then both modes agree)")
+    if at["ceil_mode"]:  # the last, partial window: the end padded further (with -inf, as all pads)
+        pads = _ceil_pads(node, x.type.shape[2:], kernels, strides, dilations, pads)
     return op("nn.max_pool2d", x, kernel=kernels, stride=strides, padding=pads, dilation=dilations)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import op
 from .common import UnsupportedAttributeError
-from .onnx_base import _as_2d, _axis, _converter, _Importer, _Node, _onnx, _refuse, _window
+from .onnx_base import _as_2d, _axis, _ceil_pads, _converter, _Importer, _Node, _onnx, _refuse, _window
 from .onnx_math import _c, _cast, _x
 from .onnx_shape import _static_shape
 
@@ -166,9 +166,11 @@ def _average_pool(im: _Importer, node: _Node):
     kernels = tuple(at["kernel_shape"])
     strides, _, pads = _window(node, at, x.type.shape[2:], kernels)
     if at["ceil_mode"]:
-        for size, k, s, lo, hi in zip(x.type.shape[2:], kernels, strides, pads[:2], pads[2:]):
-            if (size + lo + hi - k) % s:
-                raise _refuse(node, "ceil_mode", 1, "0, or 1 where the windows tile the padded input")
+        grown = _ceil_pads(node, x.type.shape[2:], kernels, strides, (1, 1), pads)
+        if grown != pads and at["count_include_pad"]:  # the extension is no padding ONNX counts
+            raise _refuse(node, "ceil_mode", 1, "0, or 1 with count_include_pad=0 (or windows that tile "
+                          "the padded input)")
+        pads = grown
     return op("nn.avg_pool2d", x, kernel=kernels, stride=strides, padding=pads,
               count_include_pad=bool(at["count_include_pad"]))
 
