@@ -486,3 +486,21 @@ def _lrn(im: _Importer, node: _Node):
         window = part if window is None else op("add", window, part)
     scale = op("add", op("multiply", window, _c(at["alpha"] / size, d)), _c(at["bias"], d))
     return op("divide", x, op("power", scale, _c(at["beta"], d)))
+
+
+@_converter("ConvInteger", inputs=(2, 4), auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
+            pads=None, strides=None)
+def _conv_integer(im: _Importer, node: _Node):
+    """Conv of (x - x_zero_point) and (w - w_zero_point) in int32."""
+    x, w = (op("astype", _x(im, node, i), dtype="int32") for i in (0, 1))
+    zx, zw = im.optional(node, 2, "x_zero_point"), im.optional(node, 3, "w_zero_point")
+    if zx is not None:
+        x = op("subtract", x, op("astype", zx, dtype="int32"))
+    if zw is not None:
+        zw = op("astype", zw, dtype="int32")
+        w = op("subtract", w, zw if im.emit(zw).type.ndim == 0 or im.emit(zw).type.shape == (1,)
+               else op("reshape", zw, newshape=(-1, 1, 1, 1)))
+    x, w = im.emit(x), im.emit(w)
+    at = node.attrs
+    strides, dilations, pads = _window(node, at, x.type.shape[2:], tuple(w.type.shape[2:]))
+    return op("nn.conv2d", x, w, stride=strides, padding=pads, dilation=dilations, groups=at["group"])

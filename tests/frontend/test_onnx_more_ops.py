@@ -184,3 +184,16 @@ def test_quantize_round_trip_and_dynamic_quantize(n, dtype, scale, seed):
     model = _model(nodes, {"x": x}, ["q", "y", "dq", "ds", "dz"], {"s": np.array(scale, np.float32), "z": zero},
                    opset=21)
     _check(model, {"x": x})
+
+
+def test_conv_integer_and_matmul_integer():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (1, 2, 5, 5)).astype(np.uint8)
+    w = rng.integers(0, 255, (3, 2, 2, 2)).astype(np.uint8)
+    node = helper.make_node("ConvInteger", ["x", "w", "zx", "zw"], ["y"], pads=[1, 0, 1, 0])
+    _check(_model([node], {"x": x, "w": w}, ["y"], {"zx": np.array(7, np.uint8),
+                                                  "zw": np.array([1, 2, 3], np.uint8)}, opset=10), {"x": x, "w": w})
+    a, b = rng.integers(0, 255, (4, 3)).astype(np.uint8), rng.integers(0, 255, (3, 2)).astype(np.uint8)
+    node = helper.make_node("MatMulInteger", ["a", "b", "za", "zb"], ["y"])
+    _check(_model([node], {"a": a, "b": b}, ["y"], {"za": np.array(12, np.uint8), "zb": np.array(200, np.uint8)},
+                  opset=10), {"a": a, "b": b})
