@@ -41,6 +41,8 @@ _LAZY = {
     "frontend": ("mlc.frontend", None),
     "register_func": ("mlc.runtime.packed", "register_func"),
     "parse": ("mlc.script", "parse"), "script": ("mlc.script", None),
+    "relax": ("mlc.script.relax", None),
+    "from_dlpack": ("mlc.runtime.dlpack", "from_dlpack"), "to_dlpack": ("mlc.runtime.dlpack", "to_dlpack"),
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
     "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
     "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"), "cache": ("mlc.cache", None),
@@ -87,4 +89,5 @@ __all__ = [
     "set_num_threads", "get_num_threads", "transforms", "grad", "value_and_grad", "vjp", "jvp", "linearize",
     "jacfwd", "jacrev", "hessian", "vmap", "stop_gradient", "custom_vjp", "custom_jvp", "cache",
     "fori_loop", "while_loop", "cond", "switch", "scan",
+    "relax", "from_dlpack", "to_dlpack",
 ]

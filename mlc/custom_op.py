@@ -127,11 +127,13 @@ class CustomOp:
         """The op's name, once its fusion pattern is settled (inferred on the first call)."""
         if self._op.pattern is None:
             placeholders, outs = self._build(types, attrs)
-            pattern = _infer_pattern(outs, placeholders)
-            with _lock:
-                if self._op.pattern is None:
-                    self._op = settle_pattern(self._op.name, pattern)
+            self._settle(_infer_pattern(outs, placeholders))
         return self._op.name
+
+    def _settle(self, pattern: str) -> None:
+        with _lock:
+            if self._op.pattern is None:
+                self._op = settle_pattern(self._op.name, pattern)
 
     # ------------------------------------------------------------ registry
 
@@ -146,7 +148,9 @@ class CustomOp:
         return self.fn(**dict(zip(self.tensor_params, tensors)), **attrs)
 
     def _infer(self, *types, **attrs):
-        _, outs = self._build(types, attrs)
+        placeholders, outs = self._build(types, attrs)
+        if self._op.pattern is None:  # the first use anywhere (a trace, a BlockBuilder) settles it
+            self._settle(_infer_pattern(outs, placeholders))
         result = tuple(TensorType(tuple(t.shape), t.dtype) for t in outs)
         return result[0] if len(result) == 1 else result
 

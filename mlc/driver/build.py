@@ -134,8 +134,12 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
 
 
 def _build(mod, target, schedule, database, check_bounds, fast_math):
-    if isinstance(mod, PrimFunc):
-        mod = IRModule({mod.attr("global_symbol", "main"): mod})
+    if isinstance(mod, PrimFunc):  # a lone function: its name, and "main" too
+        name = mod.attr("global_symbol", "main")
+        lib = _build(IRModule({name: mod}), target, schedule, database, check_bounds, fast_math)
+        if name != "main":
+            lib.add_alias("main", name)
+        return lib
     if not isinstance(mod, IRModule):
         for kind, builder in _MODULE_BUILDERS.items():
             if isinstance(mod, kind):

@@ -7,6 +7,10 @@
 Both return a :class:`~mlc.graph.GraphModule` whose ``main`` calls registry
 ops, ready for :mod:`mlc.graph`'s rewrites and ``mlc.build``. Neither
 framework is imported until its function is called.
+
+:mod:`mlc.frontend.onnx_backend` (import it by name: it needs onnx) is ONNX's
+``onnx.backend.base.Backend`` over ``from_onnx`` and ``mlc.build``;
+:mod:`mlc.frontend.onnx_conformance` runs ONNX's node test cases on it.
 """
 from .common import FrontendError, UnsupportedAttributeError, UnsupportedOpError
 from .fx import from_fx

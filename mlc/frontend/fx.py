@@ -16,10 +16,14 @@ The course's model::
 
 becomes ``main(x)`` calling ``nn.dense``, ``add``, ``nn.relu``... with the
 module's weights bound as constants. ``input_info`` gives one ``(shape,
-dtype)`` per placeholder, in order (mlc compiles static shapes).
+dtype)`` per placeholder, in order; a dimension given by name
+(``[(("N", 784), "float32")]``) is symbolic: one build runs every batch size
+(for the ops that take symbolic shapes: Linear, activations, elementwise math).
 
-Converted: modules Linear, ReLU, GELU, Sigmoid, Tanh, Softmax, Flatten,
-Conv2d, MaxPool2d, LayerNorm, Dropout, Identity; functions and methods
+Converted: modules Linear, ReLU, ReLU6, GELU, SiLU, LeakyReLU, ELU, Hardtanh,
+Hardswish, Hardsigmoid, Softplus, Mish, Sigmoid, Tanh, Softmax, LogSoftmax,
+Flatten, Conv2d, MaxPool2d, LayerNorm, BatchNorm1d/2d/3d (eval: the running
+statistics), Embedding, Dropout (eval: the identity), Identity; functions and methods
 add/sub/mul/truediv (tensors or Python scalars), matmul/mm/bmm/@, relu,
 gelu, sigmoid, tanh, erf, exp, sqrt, flatten, reshape/view, transpose,
 permute, t, cat/concat, softmax, layer_norm, linear, contiguous. Anything
@@ -38,6 +42,7 @@ from ..errors import MLCError, ShapeError
 from ..graph import BlockBuilder, Constant, Tensor, Var, constant, op
 from ..graph.builder import Call
 from ..ir import dtype as dt
+from . import fx_ops
 from .common import FrontendError, Namer, UnsupportedAttributeError, UnsupportedOpError
 
 __all__ = ["from_fx"]
@@ -194,6 +199,17 @@ class _Importer:
             torch.transpose: self._transpose, torch.permute: self._permute, torch.cat: self._cat,
             torch.softmax: self._softmax, F.softmax: self._softmax, F.layer_norm: self._layer_norm,
             F.linear: self._linear, getattr: self._getattr, operator.getitem: self._getitem,
+            F.silu: lambda where, x, inplace=False: fx_ops.silu(x),
+            F.leaky_relu: lambda where, x, negative_slope=0.01, inplace=False: fx_ops.leaky_relu(x, negative_slope),
+            F.elu: lambda where, x, alpha=1.0, inplace=False: fx_ops.elu(x, alpha),
+            F.hardtanh: lambda where, x, min_val=-1.0, max_val=1.0, inplace=False: fx_ops.hardtanh(x, min_val, max_val),
+            F.relu6: lambda where, x, inplace=False: fx_ops.hardtanh(x, 0.0, 6.0),
+            F.hardswish: lambda where, x, inplace=False: fx_ops.hardswish(x),
+            F.hardsigmoid: lambda where, x, inplace=False: fx_ops.hardsigmoid(x),
+            F.softplus: lambda where, x, beta=1.0, threshold=20.0: fx_ops.softplus(x, beta, threshold),
+            F.mish: lambda where, x, inplace=False: fx_ops.mish(x),
+            F.log_softmax: lambda where, x, dim=None, _stacklevel=3, dtype=None: fx_ops.log_softmax(x, dim),
+            F.dropout: self._dropout, F.embedding: self._embedding_fn,
         }
         if hasattr(torch, "concat"):
             table[torch.concat] = self._cat
@@ -227,7 +243,20 @@ class _Importer:
             (nn.LayerNorm, lambda where, m, x: self._layer_norm(
                 where, x, m.normalized_shape, self.weight(m.weight, m, "weight"),
                 self.weight(getattr(m, "bias", None), m, "bias"), m.eps)),
-            (nn.Dropout, lambda where, m, x: x),
+            (nn.Dropout, lambda where, m, x: x),  # (eval: torch's eval() is what a traced model runs)
+            (nn.ReLU6, lambda where, m, x: fx_ops.hardtanh(x, 0.0, 6.0)),
+            (nn.SiLU, lambda where, m, x: fx_ops.silu(x)),
+            (nn.LeakyReLU, lambda where, m, x: fx_ops.leaky_relu(x, m.negative_slope)),
+            (nn.ELU, lambda where, m, x: fx_ops.elu(x, m.alpha)),
+            (nn.Hardtanh, lambda where, m, x: fx_ops.hardtanh(x, m.min_val, m.max_val)),
+            (nn.Hardswish, lambda where, m, x: fx_ops.hardswish(x)),
+            (nn.Hardsigmoid, lambda where, m, x: fx_ops.hardsigmoid(x)),
+            (nn.Softplus, lambda where, m, x: fx_ops.softplus(x, m.beta, m.threshold)),
+            (nn.Mish, lambda where, m, x: fx_ops.mish(x)),
+            (nn.LogSoftmax, lambda where, m, x: fx_ops.log_softmax(x, m.dim)),
+            (nn.BatchNorm1d, self._batch_norm), (nn.BatchNorm2d, self._batch_norm),
+            (nn.BatchNorm3d, self._batch_norm),
+            (nn.Embedding, lambda where, m, x: fx_ops.embedding(x, _array(m.weight))),
             (nn.Identity, lambda where, m, x: x),
         ]
 
@@ -235,6 +264,28 @@ class _Importer:
         if tensor is None:
             return None
         return constant(_array(tensor), self.namer(f"{type(module).__name__.lower()}_{name}", "w"))
+
+    def _batch_norm(self, where, m, x):
+        if m.training:
+            raise UnsupportedAttributeError(f"{where}: {type(m).__name__} in training mode (batch "
+                                            "statistics) is not supported; call model.eval() before tracing")
+        if m.running_mean is None:
+            raise UnsupportedAttributeError(f"{where}: {type(m).__name__}(track_running_stats=False) is not "
+                                            "supported; supported: running statistics")
+        return fx_ops.batch_norm(x, _array(m.running_mean), _array(m.running_var),
+                                 None if m.weight is None else _array(m.weight),
+                                 None if m.bias is None else _array(m.bias), m.eps)
+
+    @staticmethod
+    def _dropout(where, x, p=0.5, training=True, inplace=False):
+        if training:
+            raise UnsupportedAttributeError(f"{where}: F.dropout(training=True) is not supported; "
+                                            "supported: training=False (the identity)")
+        return x
+
+    @staticmethod
+    def _embedding_fn(where, x, weight, *args, **kwargs):
+        return fx_ops.embedding(x, weight)
 
     def _conv2d(self, where, m, x):
         if m.padding_mode != "zeros":

@@ -27,17 +27,49 @@ from ..driver import main_entry, register_module_builder
 from ..target import Target
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir.graph import Graph
+from ..ops.library.reduce import EMPTY_REDUCTION
 from ..passes.graph import run_graph_passes
+from ..runtime.dlpack import host_array
+from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
 from .module import GraphModule
 
 __all__ = ["build", "GraphLibrary", "GraphFunction", "lower_module"]
 
 
-def lower_module(mod: GraphModule) -> tuple[dict[str, Graph], object]:
-    """(planned graph per graph function, the IRModule of every PrimFunc they call)."""
+def _nonempty_axes(graph: Graph) -> tuple[tuple[object, str], ...]:
+    """(size, message) for each symbolic axis a reduction without identity (max, argmin...)
+    reduces or a ``take`` takes from: a call where it is 0 is a ShapeError, as a static
+    empty axis is when the function is built."""
+    out = []
+    for b in graph.bindings:
+        if not b.args or not hasattr(b.args[0], "shape"):
+            continue
+        shape = b.args[0].shape
+        if b.op == "take":
+            axes = (b.attr("axis") % len(shape),)
+        elif b.op in EMPTY_REDUCTION and b.attr("initial") is None:
+            axis = b.attr("axis")
+            axes = range(len(shape)) if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+        else:
+            continue
+        for a in axes:
+            size = shape[a % len(shape)] if shape else 1
+            if not isinstance(size, int):
+                out.append((size, f"{graph.name}(): {b.op} over axis {a % len(shape)} of "
+                                  f"{getattr(b.args[0], 'name', 'its argument')}, of dynamic size {size}, "
+                                  "which is 0 on this call; the op needs at least one element"))
+    return tuple(out)
+
+
+def lower_module(mod: GraphModule, nonempty: dict | None = None) -> tuple[dict[str, Graph], object]:
+    """(planned graph per graph function, the IRModule of every PrimFunc they call).
+    ``nonempty`` (a dict) receives, per function with symbolic shapes, the sizes its
+    reductions without identity need to be positive (checked at each call)."""
     functions = mod.prim_funcs
     lowered = {}
     for name, graph in mod.graph_functions.items():
+        if nonempty is not None and is_symbolic_graph(graph):
+            nonempty[name] = _nonempty_axes(graph)
         graph = run_graph_passes(replace(graph, module=functions))  # GRAPH_PIPELINE
         functions = graph.module
         lowered[name] = graph
@@ -47,11 +79,16 @@ def lower_module(mod: GraphModule) -> tuple[dict[str, Graph], object]:
 class GraphFunction:
     """A compiled graph function: ``f(*arrays)`` -> array, or a tuple of arrays."""
 
-    def __init__(self, graph: Graph, lib):
+    def __init__(self, graph: Graph, lib, nonempty=()):
         self.graph = graph
+        self._types = [(v.name, v.shape, np.dtype(v.dtype)) for v in graph.inputs]
+        self.symbolic = is_symbolic_graph(graph)
+        if self.symbolic:  # sizes bound per call, kernels called one by one
+            self._executor = SymbolicGraphExecutor(graph, lib, nonempty)
+            self._order = None
+            return
         self.entry, order = main_entry(graph, lib)
         self._order = None if order == tuple(range(len(order))) else order
-        self._types = [(v.name, v.shape, np.dtype(v.dtype)) for v in graph.inputs]
 
     def __call__(self, *args):
         if len(args) != len(self._types):
@@ -60,9 +97,17 @@ class GraphFunction:
                              f"got {len(args)}")
         arrays = []
         for (name, shape, dtype), a in zip(self._types, args):
+            if not isinstance(a, np.ndarray) and hasattr(a, "__dlpack__"):
+                a = host_array(a)  # (a PyTorch or JAX array on the CPU: no copy)
             if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
                 a = a.numpy()
             a = np.asarray(a)
+            if self.symbolic:  # the executor checks shapes against the bound sizes
+                if a.dtype != dtype:
+                    raise DTypeError(f"{self.graph.name}(): argument {name} must have dtype {dtype}, "
+                                     f"got {a.dtype}; convert it with .astype('{dtype}')")
+                arrays.append(a)
+                continue
             if a.shape != shape:
                 raise ShapeError(f"{self.graph.name}(): argument {name} must have shape {shape}, "
                                  f"got {a.shape}")
@@ -70,7 +115,7 @@ class GraphFunction:
                 raise DTypeError(f"{self.graph.name}(): argument {name} must have dtype {dtype}, "
                                  f"got {a.dtype}; convert it with .astype('{dtype}')")
             arrays.append(a)
-        out = self.entry(arrays)
+        out = self._executor.run(arrays) if self.symbolic else self.entry(arrays)
         if self._order is not None:
             out = [out[k] for k in self._order]
         return out[0] if len(out) == 1 else tuple(out)
@@ -113,9 +158,11 @@ def build(mod: GraphModule, target="llvm", schedule=None, *, fast_math=False) ->
     if not isinstance(mod, GraphModule):
         raise MLCError(f"mlc.graph.build takes a GraphModule, got {type(mod).__name__}")
     target = Target.from_str(target)
-    lowered, functions = lower_module(mod)
+    nonempty: dict = {}
+    lowered, functions = lower_module(mod, nonempty)
     kernels = build_prims(functions, target, schedule, fast_math=fast_math)
-    return GraphLibrary(kernels, {name: GraphFunction(g, kernels) for name, g in lowered.items()})
+    return GraphLibrary(kernels, {name: GraphFunction(g, kernels, nonempty.get(name, ()))
+                                  for name, g in lowered.items()})
 
 
 # mlc.build(graph_module) comes here: the driver knows GraphModule only through this

@@ -43,23 +43,48 @@ import numpy as np
 from ..errors import DTypeError, IRError, MLCError, ShapeError
 from ..ir import dtype as dt
 from ..ir import te
+from ..ir.expr import IntImm, PrimExpr
+from ..ir.expr import Var as ExprVar
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ir.structural import structural_equal
 from ..ir.tir import PrimFunc
 from ..ops.registry import TensorType, get_op
 from .module import GraphModule
 
-__all__ = ["BlockBuilder", "Call", "TECall", "Tensor", "op", "call_tir", "call_dps_packed", "call_te",
+__all__ = ["BlockBuilder", "Call", "TECall", "Tensor", "shape_var", "op", "call_tir", "call_dps_packed", "call_te",
            "call_fused", "Var", "Constant"]
 
 
-def Tensor(shape: Sequence[int], dtype: str = "float32") -> TensorType:
-    """``R.Tensor((1, 784), "float32")``: the type of a graph value."""
+_SYMBOLS: dict[str, ExprVar] = {}
+
+
+def shape_var(name: str) -> ExprVar:
+    """The symbolic dimension named ``name``: the same variable wherever the name is used, so
+    ``Tensor(("n", 4))`` and ``Tensor(("n", 8))`` share their first dimension."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ShapeError(f"Tensor: a symbolic dimension is named by an identifier, got {name!r}")
+    return _SYMBOLS.setdefault(name, ExprVar(name, dt.INDEX))
+
+
+def _dim(d):
+    if isinstance(d, str):
+        return shape_var(d)
+    if isinstance(d, PrimExpr):
+        return d.value if isinstance(d, IntImm) else d
+    return int(d)
+
+
+def Tensor(shape: Sequence[int | str], dtype: str = "float32") -> TensorType:
+    """``R.Tensor((1, 784), "float32")``: the type of a graph value. A dimension may be
+    symbolic: a name (``Tensor(("n", 784))``, one variable per name) or a ``te.var``; a
+    function built with such inputs runs for every size (one build)."""
     try:
-        shape = tuple(int(d) for d in shape)
-    except TypeError:
-        raise ShapeError(f"Tensor: shape must be a sequence of ints, got {shape!r}") from None
-    if any(d < 0 for d in shape):
+        shape = tuple(_dim(d) for d in shape)
+    except ShapeError:
+        raise
+    except (TypeError, ValueError):
+        raise ShapeError(f"Tensor: shape must be a sequence of ints or dimension names, got {shape!r}") from None
+    if any(isinstance(d, int) and d < 0 for d in shape):
         raise ShapeError(f"Tensor: shape {shape} has a negative dimension")
     return TensorType(shape, dt.canonical(dtype))
 
@@ -365,7 +390,7 @@ class BlockBuilder:
         prim = te.create_prim_func(placeholders + outs)
         name = self.add_func(prim, fname)
         return self.emit(Call("call_tir", tuple(values), (("func", name),),
-                              tuple(TensorType(tuple(int(d) for d in t.shape), t.dtype) for t in outs)))
+                              tuple(TensorType(tuple(_dim(d) for d in t.shape), t.dtype) for t in outs)))
 
     # ------------------------------------------------------------- functions
 
@@ -437,9 +462,12 @@ class BlockBuilder:
                              f"argument(s) and {len(out_types)} result(s)")
         for n, (p, t) in enumerate(zip(params, types)):
             role = f"argument {n}" if n < len(args) else f"result {n - len(args)}"
-            if tuple(p.static_shape()) != t.shape:
+            buffer_shape = tuple(_dim(e) for e in p.shape)
+            if len(buffer_shape) != len(t.shape) or not all(
+                    a == b if isinstance(a, int) or isinstance(b, int) else structural_equal(a, b)
+                    for a, b in zip(buffer_shape, t.shape)):
                 raise ShapeError(f"{where}: {role} has shape {t.shape} but {name}'s buffer {p.name} "
-                                 f"has shape {tuple(p.static_shape())}")
+                                 f"has shape {buffer_shape}")
             if p.dtype != t.dtype:
                 raise DTypeError(f"{where}: {role} has dtype {t.dtype} but {name}'s buffer {p.name} "
                                  f"has dtype {p.dtype}")

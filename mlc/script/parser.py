@@ -74,7 +74,10 @@ def _kind(src: Source, node: ast.FunctionDef) -> str:
 def function(src: Source, node: ast.FunctionDef) -> PrimFunc:
     if _kind(src, node) != "tir":
         raise src.error(node, f"@R.function {node.name} belongs in an @I.ir_module class")
-    return TIRParser(src).function(node)
+    func = TIRParser(src).function(node)
+    if func.attr("global_symbol") is None:  # a lone function keeps its name (as TVMScript does)
+        func = func.with_attr("global_symbol", node.name)
+    return func
 
 
 def module(src: Source, node: ast.ClassDef) -> IRModule | GraphModule:

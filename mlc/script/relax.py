@@ -6,6 +6,19 @@ Inside an ``@I.ir_module`` class, ``@R.function`` functions call the class's
 the module a BlockBuilder writes. :func:`build` is ``mlc.build`` of it, and
 ``VirtualMachine(build(mod, "llvm"), mlc.cpu())["main"](*arrays)`` runs it the
 way the course does.
+
+It is also ``mlc.relax`` (``from mlc import relax``, where ``tvm.relax`` users
+look): ``relax.BlockBuilder``, ``relax.Var``, ``relax.TensorStructInfo``,
+``relax.op.add(x, y)`` / ``relax.op.nn.relu(x)`` (registry ops), ``relax.build``,
+``relax.VirtualMachine`` and ``relax.transform.FuseOps()`` / ``FuseTIR()`` /
+``LegalizeOps()`` / ``DeadCodeElimination()`` / ``BindParams(...)`` (the passes
+of :mod:`mlc.graph`):
+
+>>> from mlc import relax
+>>> relax.transform.FuseOps()
+<mlc.graph pass FuseOps>
+>>> relax.op.nn.relu(relax.Var("x", relax.TensorStructInfo((2,), "float32"))).op
+'nn.relu'
 """
 from __future__ import annotations
 
@@ -16,12 +29,19 @@ import numpy as np
 from ..driver import build as mlc_build
 from ..errors import MLCError
 from ..graph.build import GraphLibrary
+from ..graph.builder import BlockBuilder
+from ..graph.builder import Tensor as TensorStructInfo
+from ..graph.builder import op as _op
+from ..graph.transform import DeadCodeElimination, FuseOps, FuseTIR, LegalizeOps
+from ..ir.graph import Var
+from ..ops.registry import get_op
 from ..graph.module import GraphModule
 from ..graph.params import bind_params
 from ..runtime.ndarray import NDArray, check_device
 from ..runtime.timing import time_function
 
-__all__ = ["function", "Tensor", "build", "VirtualMachine", "transform"]
+__all__ = ["function", "Tensor", "build", "VirtualMachine", "transform", "BlockBuilder", "Var", "op",
+           "TensorStructInfo"]
 
 
 class _DeferredFunction:
@@ -112,5 +132,30 @@ def _bind_params(func_name: str, params):
     return apply
 
 
-#: The course's ``relax.transform`` passes that mlc offers: ``BindParams``.
-transform = SimpleNamespace(BindParams=_bind_params)
+#: The course's ``relax.transform`` passes: ``BindParams`` and mlc.graph's module passes.
+transform = SimpleNamespace(BindParams=_bind_params, FuseOps=FuseOps, FuseTIR=FuseTIR, LegalizeOps=LegalizeOps,
+                            DeadCodeElimination=DeadCodeElimination)
+
+
+class _Ops:
+    """``relax.op.add(x, y)``, ``relax.op.nn.relu(x)``: a call of the registry op of that name
+    (``mlc.graph.op("add", x, y)``), for ``bb.emit``."""
+
+    def __init__(self, prefix: str = ""):
+        self._prefix = prefix
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        full = self._prefix + name
+        if full == "nn":
+            return _Ops("nn.")
+        get_op(full)  # an unknown op: an MLCError naming it
+
+        def call(*args, **attrs):
+            return _op(full, *args, **attrs)
+        call.__name__ = call.__qualname__ = name
+        return call
+
+
+op = _Ops()

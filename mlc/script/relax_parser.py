@@ -19,6 +19,8 @@ import ast
 
 import numpy as np
 
+from ..errors import MLCError
+from ..graph.builder import shape_var
 from ..ir import dtype as dt
 from ..ir.graph import Binding, Graph, Var, constant
 from ..ir.tir import IRModule
@@ -271,11 +273,23 @@ class GraphParser(ExprParser):
         dtype = self.constant(dtype_node) if dtype_node is not None else "float32"
         return TensorType(self.shape(shape_node), self.wrap(node, lambda: dt.canonical(dtype)))
 
-    def shape(self, node) -> tuple[int, ...]:
+    def shape(self, node) -> tuple:
+        """Extents: ints, or symbolic dimensions named by a string (``("n", 4)``) or a name
+        the function does not define (``(n, 4)``, as the graph printer writes them)."""
         elts = node.elts if isinstance(node, (ast.Tuple, ast.List)) else [node]
         out = []
         for e in elts:
-            n = self.int_const(e)
+            if isinstance(e, ast.Constant) and isinstance(e.value, str):
+                out.append(self.wrap(e, lambda name=e.value: shape_var(name)))
+                continue
+            if isinstance(e, ast.Name):
+                try:
+                    n = self.int_const(e)
+                except MLCError:
+                    out.append(self.wrap(e, lambda name=e.id: shape_var(name)))
+                    continue
+            else:
+                n = self.int_const(e)
             if n < 0:
                 raise self.error(e, f"negative extent {n} in a tensor shape")
             out.append(n)

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError
 from ._hypothesis import hnp, st
 
-__all__ = ["FLOATS", "COMPLEX", "SIGNED", "UNSIGNED", "INTS", "NUMERIC", "ALL", "SPECIAL_KINDS", "elements",
+__all__ = ["SMALL", "FLOATS", "COMPLEX", "SIGNED", "UNSIGNED", "INTS", "NUMERIC", "ALL", "SPECIAL_KINDS", "elements",
            "arrays", "shapes", "dtypes", "broadcastable"]
 
 FLOATS = ("float16", "float32", "float64")
@@ -34,6 +34,15 @@ ALL = ("bool",) + NUMERIC
 
 #: What ``special=True`` mixes into float draws; ``special=("nan", "inf")`` picks some.
 SPECIAL_KINDS = ("nan", "inf", "zero", "subnormal", "extreme")
+
+#: The magnitude of floats in the "interesting region" that most arrays are drawn from when
+#: no ``bound`` is given: the thresholds of activations and clamps (0, 1, 6...), where the
+#: tolerance stays tight (an array also holding 1e38 would make every small error pass).
+SMALL = 16.0
+
+#: Values at and around common thresholds (multiples of 1/4 within [-10, 10]): a clamp at
+#: 6.5 instead of 6 meets 6.25 and 6.5.
+_GRID = tuple(k / 4 for k in range(-40, 41))
 
 #: Sides that catch tiling and vectorization mistakes: 1, odd, prime, one past a power of two.
 _INTERESTING_SIDES = (0, 1, 2, 3, 5, 7, 13, 17, 31, 33, 63, 65, 127, 129)
@@ -86,7 +95,8 @@ def elements(dtype, *, special=False, bound: float | None = None, min_value=None
     """Scalar values of ``dtype``: negatives, zeros, ones and large magnitudes.
 
     Floats are drawn from ``[-bound, bound]`` (the whole finite range without
-    ``bound``); ``min_value`` raises the lower end. ``special`` mixes in the
+    ``bound``), with the multiples of 1/4 in [-10, 10] that fit weighted in (the
+    thresholds of clamps and activations); ``min_value`` raises the lower end. ``special`` mixes in the
     values of :data:`SPECIAL_KINDS` (True: all of them). Integers cover the
     dtype's range (clipped to ``bound``) with 0, 1, -1 and both ends weighted in. Complex
     values have two parts drawn so from the parts' float dtype.
@@ -104,7 +114,8 @@ def elements(dtype, *, special=False, bound: float | None = None, min_value=None
         lo = -hi if min_value is None else min_value
         values = st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=finfo.bits)
         picks = [p for p in (0.0, -0.0, 1.0, -1.0, 0.5) if lo <= p <= hi]
-        options = [values, st.sampled_from(picks)] if picks else [values]
+        grid = [g for g in _GRID if lo <= g <= hi]
+        options = [values] + ([st.sampled_from(picks)] if picks else []) + ([st.sampled_from(grid)] if grid else [])
         specials = _special_floats(dtype, _special_kinds(special), lo, hi)
         if specials:
             options.append(st.sampled_from(specials))
@@ -194,13 +205,23 @@ def arrays(dtypes=ALL, shape=None, *, shapes=None, special=False, bound: float |
            min_value=None):
     """NumPy arrays: dtype from ``dtypes`` (a name, a list of names or a strategy), shape
     ``shape`` (a tuple or an int) or drawn from ``shapes`` (default :func:`shapes`), values
-    from :func:`elements` (``special``, ``bound`` and ``min_value`` as there)."""
+    from :func:`elements` (``special``, ``bound`` and ``min_value`` as there).
+
+    Without ``bound``, a float array is drawn whole from one of two regions: most
+    from the interesting one, ``[-SMALL, SMALL]`` (16) with the thresholds of
+    :func:`elements` weighted in, where a comparison's tolerance stays tight (a
+    relu6 that clamps at 6.5 is found); the others from the whole finite range
+    (overflow, large magnitudes). ``bound=`` draws from ``[-bound, bound]`` only."""
     if shape is not None and shapes is not None:
         raise ShapeError("mlc.testing.arrays: give shape= or shapes=, not both")
     options = dict(special=special, bound=bound, min_value=min_value)
 
     def of(dtype, shape):
-        return hnp.arrays(np.dtype(dtype), shape, elements=elements(dtype, **options))
+        full = hnp.arrays(np.dtype(dtype), shape, elements=elements(dtype, **options))
+        if bound is not None or dtype not in FLOATS + COMPLEX or (min_value is not None and min_value > SMALL):
+            return full
+        small = hnp.arrays(np.dtype(dtype), shape, elements=elements(dtype, **{**options, "bound": SMALL}))
+        return st.one_of(small, small, small, full)  # (the first shrinks best: small values)
 
     if isinstance(dtypes, st.SearchStrategy):
         dtype_strategy = dtypes.map(lambda d: _dtype_name(d, "dtype"))

@@ -21,6 +21,7 @@ from .features import estimate_flops, extract, lower
 from .gpu_measure import resolve_measure
 from .gpu_runner import CudaRunner
 from .gpu_space import GpuInfo, ResourceLimitError, gpu_space
+from .integration import compile_tir
 from .job import Job, Outcome, Timing
 from .runner import LocalRunner, Runner
 from .search import Candidate, EvolutionarySearch
@@ -33,7 +34,7 @@ __all__ = ["tune", "tune_jitted", "apply_database", "TuneConfig", "Database", "R
            "Candidate", "Task", "extract_tasks", "tasks_of", "GradientScheduler", "cpu_space", "replay",
            "decisions_of", "SPACES", "DEFAULT", "TILED", "RULES", "rules_space", "default_point", "lower",
            "extract", "estimate_flops", "make_runner", "summary",
-           "CudaRunner", "GpuInfo", "ResourceLimitError", "gpu_space", "resolve_measure"]
+           "CudaRunner", "GpuInfo", "ResourceLimitError", "gpu_space", "resolve_measure", "compile_tir"]
 
 
 class _CallableModule(_types.ModuleType):

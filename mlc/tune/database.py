@@ -274,22 +274,28 @@ class Database:
             f"WHERE {where} ORDER BY r.id", params).fetchall()
         return [self._record(r) for r in rows]
 
-    def top_k(self, func, target, k: int = 1) -> list[Record]:
+    def top_k(self, func, target, k: int = 1, space=None) -> list[Record]:
         """The ``k`` fastest successful timed records of ``func`` on ``target``, fastest first
-        (unmeasured records have no time and are never among them)."""
+        (unmeasured records have no time and are never among them); ``space`` (a space's name
+        or its function) keeps that design space's records only, leaving out the default
+        schedule the tuner also measures."""
         where, params = self._where(func, target)
+        if space is not None:
+            where += " AND r.space = ?"
+            params.append(space if isinstance(space, str) else getattr(space, "__name__", "custom"))
         rows = self._connect().execute(
             f"SELECT {self._COLUMNS} FROM records r JOIN workloads w ON r.workload = w.id "
             f"WHERE {where} AND r.median_s IS NOT NULL ORDER BY r.median_s, r.id LIMIT ?", params + [int(k)]).fetchall()
         return [self._record(r) for r in rows]
 
-    def best_trace(self, func, target):
-        """The trace of the fastest record of ``func`` (a PrimFunc) on ``target``, or None.
+    def best_trace(self, func, target, space=None):
+        """The trace of the fastest record of ``func`` (a PrimFunc) on ``target``, or None;
+        ``space``: of that design space only (see :meth:`top_k`).
 
         The trace names no function (``func_name=None``): replay it on a Schedule of
         a module holding ``func`` alone.
         """
-        best = self.top_k(func, target, 1)
+        best = self.top_k(func, target, 1, space)
         return best[0].trace() if best else None
 
     def count(self) -> int:

@@ -42,7 +42,11 @@ class TuneConfig:
     ``target``: what to tune for; None (the default): for ``@mlc.jit(tune=...)`` the
     jitted function's target, else the configured one (``MLC_TARGET``, "llvm" by default);
     :func:`tune` sets it from its own ``target``.
-    ``trials`` measured candidates in all (shared among the tasks); ``database``
+    ``trials`` measured candidates in all: the total over every task (kernel) of the
+    program, shared among them by the gradient scheduler (``TuneConfig(trials=8)`` on a
+    graph of two kernels measures about 4 each); ``trials_per_task`` caps each task's
+    share (None: no cap), so ``TuneConfig(trials=10**6, trials_per_task=32)`` gives every
+    kernel 32 (the summary table lists each task's trials); ``database``
     a path or :class:`Database` (default ``work_dir/database.sqlite``); ``runner``
     "local" (``workers`` spawn processes), "ray" (``ray_address``, or a local Ray)
     or a :class:`~mlc.tune.runner.Runner`; ``batch_size`` candidates per round;
@@ -58,6 +62,7 @@ class TuneConfig:
     compiled with NVRTC and checked on the emulator, untimed.
     """
     trials: int = 64
+    trials_per_task: int | None = None
     target: str | None = None
     work_dir: str | None = None
     database: object = None
@@ -80,6 +85,9 @@ class TuneConfig:
     def __post_init__(self):
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise MLCError(f"TuneConfig: trials must be a positive int, got {self.trials!r}")
+        cap = self.trials_per_task
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise MLCError(f"TuneConfig: trials_per_task must be a positive int or None, got {cap!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise MLCError(f"TuneConfig: batch_size must be a positive int, got {self.batch_size!r}")
         names = GPU_SPACES if Target.from_str(self.target).kind in GPU_KINDS else SPACES
@@ -140,6 +148,9 @@ class _Progress:
                 from tqdm.auto import tqdm
             except ImportError:
                 tqdm = None
+                print("mlc.tune: no progress bar: tqdm is not installed (pip install tqdm, or mlc's "
+                      "`tune` extra: pip install -e '.[tune]'); TuneConfig(progress=False) silences "
+                      "this note", file=sys.stderr)
             if tqdm is not None:
                 self.bar = tqdm(total=total, desc="mlc.tune", unit="trial", file=sys.stderr)
 
@@ -265,7 +276,12 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
             if not batch:
                 task.exhausted = True
                 continue
+            cap = config.trials_per_task
+            if cap is not None:
+                batch = batch[:max(cap - task.trials, 0)]
             done += _measure_round(task, search, batch, runner, db, config, model, first, measure)
+            if cap is not None and task.trials >= cap:
+                task.exhausted = True  # (its share is spent: the scheduler passes it over)
             progress.update(len(batch), tasks, task)
     except KeyboardInterrupt:
         print("\nmlc.tune: interrupted; every measurement so far is in the database", file=sys.stderr)

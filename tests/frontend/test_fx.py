@@ -125,6 +125,41 @@ def test_transformer_block():
 
 
 @torch_test
+def test_batch_norm_dropout_layer_norm_and_activations_in_eval_mode():
+    import torch
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU6(), torch.nn.Dropout(0.5),
+        torch.nn.Conv2d(4, 4, 1), torch.nn.BatchNorm2d(4, affine=False), torch.nn.SiLU(),
+        torch.nn.LeakyReLU(0.2), torch.nn.ELU(), torch.nn.Hardswish(), torch.nn.Hardsigmoid(),
+        torch.nn.Flatten(), torch.nn.LayerNorm(4 * 5 * 5), torch.nn.Softplus(beta=2.0), torch.nn.Mish(),
+        torch.nn.Hardtanh(-0.5, 0.5), torch.nn.LogSoftmax(dim=-1))
+    for m in model:  # running statistics that are not the defaults
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+    compare(model, rand(2, 3, 5, 5) * 3)
+
+
+@torch_test
+def test_embedding_bag_of_words():
+    import torch
+
+    class Bag(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(11, 6)
+            self.out = torch.nn.Linear(6, 3)
+
+        def forward(self, tokens):
+            return self.out(torch.nn.functional.silu(self.emb(tokens)))
+
+    model = Bag().eval()
+    tokens = np.random.default_rng(0).integers(0, 11, (2, 5)).astype("int64")
+    compare(model, tokens)
+
+
+@torch_test
 def test_an_unsupported_module_names_the_node():
     import torch
 

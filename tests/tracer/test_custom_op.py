@@ -132,3 +132,25 @@ def test_reference_evaluates_the_te_body_with_default_attributes():
     np.testing.assert_allclose(shifted_sum.reference(x), (x + 1.5).sum(axis=1))
     np.testing.assert_allclose(shifted_sum.reference(x, shift=-2.0), (x - 2.0).sum(axis=1))
     np.testing.assert_allclose(shifted_sum(x), shifted_sum.reference(x), rtol=1e-6)
+
+
+def test_a_custom_op_fuses_on_its_first_graph_use_without_an_eager_call():
+    import mlc.graph as g
+
+    @mlc.op
+    def thrice(x):
+        return te.compute(x.shape, lambda *i: x[i] * te.const(3, x.dtype), name="thrice")
+
+    assert thrice.op.pattern is None  # nothing has called it yet
+    bb = g.BlockBuilder()
+    v = g.Var("x", g.Tensor((4, 5)))
+    with bb.function("main", [v]):
+        with bb.dataflow():
+            a = bb.emit(g.op(thrice.op.name, v))
+            gv = bb.emit_output(g.op("exp", a))
+        bb.emit_func_output(gv)
+    fused = g.FuseOps(bb.get())
+    assert thrice.op.pattern == "elemwise"
+    assert [b.op for b in fused["main"].bindings] == ["fused"]  # one group: thrice and exp
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype("float32")
+    np.testing.assert_allclose(mlc.build(bb.get(), "llvm")["main"](x), np.exp(3 * x), rtol=1e-6)

@@ -283,3 +283,61 @@ def test_jit_with_tune_tunes_for_the_target_the_function_builds_for(tmp_path):
 def test_jit_refuses_a_tune_that_is_not_a_tune_config():
     with pytest.raises(mlc.TraceError, match="tune must be an mlc.TuneConfig"):
         mlc.jit(lambda x: x, tune=64)
+
+
+def test_trials_is_the_total_and_trials_per_task_caps_each_kernel(tmp_path, capsys):
+    mlp, args = _mlp()
+    config = TuneConfig(trials=100, trials_per_task=2, database=str(tmp_path / "cap.sqlite"), cost_model=False,
+                        **QUIET)
+    db = tune_jitted(mlp, args, config)
+    assert sorted(t.trials for t in db.last_tasks) == [2, 2]  # two kernels, 2 each, not 50
+    with pytest.raises(mlc.MLCError, match="trials_per_task must be a positive int"):
+        TuneConfig(trials_per_task=0)
+
+
+def test_without_tqdm_the_missing_progress_bar_says_which_extra_to_install(monkeypatch, capsys):
+    import builtins
+
+    from mlc.tune.tuner import _Progress
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    _Progress(4, True).close()
+    assert "no progress bar: tqdm is not installed" in capsys.readouterr().err
+    _Progress(4, False).close()
+    assert capsys.readouterr().err == ""
+
+
+def _my_space(sch):
+    """The course's stochastic_schedule_mm: the split factor of j drawn."""
+    block = sch.get_block("C", "main")
+    i, j, k = sch.get_loops(block=block)
+    j0, j1 = sch.split(loop=j, factors=sch.sample_perfect_tile(loop=j, n=2))
+    sch.reorder(i, j0, k, j1)
+    return sch
+
+
+def test_compile_tir_gives_the_best_point_of_the_users_space(tmp_path):
+    from mlc.tune import compile_tir
+    from mlc.tune.space import replay
+    mod = matmul(16, 16, 16, name="main")
+    db = mlc.tune(mod, "llvm", trials=3, work_dir=str(tmp_path), cost_model=False, space=_my_space, **QUIET)
+    default = replay(mod, DEFAULT, "llvm")  # a default record faster than anything: the overall best
+    db.commit(mod["main"], "llvm", default.trace.to_json(), [1e-12], space=DEFAULT)
+    assert db.top_k(mod["main"], "llvm", 1)[0].space == DEFAULT
+    sch = compile_tir(db, mod, "llvm", space=_my_space)
+    assert any(inst.kind == "sample_perfect_tile" for inst in sch.trace)  # a point of the space
+    ours = db.top_k(mod["main"], "llvm", 1, space=_my_space)[0]
+    assert ours.space == "_my_space"
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(-1, 1, (2, 16, 16)).astype("float32")
+    out = np.zeros((16, 16), "float32")
+    mlc.build(sch.mod, "llvm")["main"](a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
+    assert compile_tir(db, mod, "llvm").trace is not None  # any space: the default record
+    assert compile_tir(db, matmul(8, 8, 8, name="main"), "llvm") is None  # never tuned

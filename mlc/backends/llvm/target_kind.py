@@ -8,9 +8,20 @@ is LLVM's generic one unless ``-mcpu=`` names one, with that CPU's own features 
 ``-mattr=`` adds some; such code is exported (``lib.export``), not run here. CPU and
 feature names are checked against LLVM's own lists
 (:mod:`mlc.backends.llvm_cpus`) before any target machine sees them.
+
+``--num-cores=N`` (TVM's option, which its tuner reads) is accepted and checked
+(a positive integer), and changes nothing in the code: mlc's kernels split
+their parallel loops over the threads of ``mlc.set_num_threads`` (at most
+``MLC_NUM_THREADS``), chosen when they run, not when they are compiled; call
+``mlc.set_num_threads(1)`` for one core.
+
+>>> from mlc.target import Target
+>>> Target.from_str("llvm --num-cores=1") == Target.from_str("llvm")
+True
 """
 from __future__ import annotations
 
+from ...errors import MLCError
 from ...target import DEFAULT_CACHES, Target, TargetKind, host_caches
 from ..llvm_cpus import check_cpu_and_features, has_avx512_vnni, host_cpu, vector_bits
 
@@ -22,6 +33,10 @@ OWN_FEATURES = "default"
 
 
 def _parse(options: dict[str, str]) -> dict[str, str]:
+    cores = options.get("num-cores")
+    if cores is not None and not (cores.isdigit() and int(cores) >= 1):
+        raise MLCError(f"target option -num-cores={cores}: expected a positive integer (as in TVM's "
+                       "'llvm --num-cores=1')")
     triple = options.get("mtriple", "")
     if triple:
         features = options.get("mattr", OWN_FEATURES)
@@ -80,6 +95,6 @@ def _only_removes(features: str) -> bool:
 
 
 LLVM_KIND = TargetKind(
-    "llvm", options=("mcpu", "mattr", "mtriple"), parse=_parse, validate=_validate, describe=_describe,
+    "llvm", options=("mcpu", "mattr", "mtriple", "num-cores"), parse=_parse, validate=_validate, describe=_describe,
     properties={"vector_bits": _vector_bits, "vector_registers": _vector_registers, "caches": _caches,
                 "avx512_vnni": lambda target: has_avx512_vnni(target.cpu, target.features, target.triple)})
