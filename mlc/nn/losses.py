@@ -16,6 +16,18 @@ import numpy as np
 from ..errors import MLCError, ShapeError
 from .functional import log_softmax
 
+def _shape(x) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def _dtype(x):
+    return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
+def _ndim(x) -> int:
+    return len(_shape(x))
+
+
 __all__ = ["cross_entropy", "nll_loss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -34,18 +46,18 @@ def _reduce(losses, reduction: str, where: str):
 def nll_loss(log_probs, labels, axis: int = 1, reduction: str = "mean"):
     """The negative log-likelihood of integer class ``labels`` under ``log_probs`` (classes
     along ``axis``; ``labels`` has the other axes), as ``torch.nn.functional.nll_loss``."""
-    ndim = np.ndim(log_probs)
+    ndim = _ndim(log_probs)
     axis = axis + ndim if axis < 0 else axis
     if not 0 <= axis < ndim:
         raise ShapeError(f"mlc.nn.nll_loss: axis {axis} is out of range for log-probabilities "
                          f"of {ndim} dimensions")
-    want = tuple(np.shape(log_probs)[:axis] + np.shape(log_probs)[axis + 1:])
-    if tuple(np.shape(labels)) != want:
-        raise ShapeError(f"mlc.nn.nll_loss: labels of shape {tuple(np.shape(labels))} where "
-                         f"{want} was expected (log-probabilities {tuple(np.shape(log_probs))}, "
+    want = tuple(_shape(log_probs)[:axis] + _shape(log_probs)[axis + 1:])
+    if tuple(_shape(labels)) != want:
+        raise ShapeError(f"mlc.nn.nll_loss: labels of shape {tuple(_shape(labels))} where "
+                         f"{want} was expected (log-probabilities {tuple(_shape(log_probs))}, "
                          f"classes along axis {axis}); pass one integer class per example")
-    if not np.issubdtype(np.asarray(labels).dtype if not hasattr(labels, "dtype") else labels.dtype, np.integer):
-        raise MLCError(f"mlc.nn.nll_loss: labels must be integer class indices, got dtype {labels.dtype}; "
+    if not np.issubdtype(_dtype(labels), np.integer):
+        raise MLCError(f"mlc.nn.nll_loss: labels must be integer class indices, got dtype {_dtype(labels)}; "
                        "for probabilities use cross_entropy(logits, targets)")
     picked = np.take_along_axis(log_probs, np.expand_dims(labels, axis), axis=axis)
     return _reduce(-np.squeeze(picked, axis=axis), reduction, "nll_loss")
@@ -59,6 +71,6 @@ def cross_entropy(logits, labels, axis: int = 1, reduction: str = "mean"):
     ``reduction``: "mean" (default), "sum" or "none" (one loss per example).
     """
     log_probs = log_softmax(logits, axis=axis)
-    if tuple(np.shape(labels)) == tuple(np.shape(logits)) and not np.issubdtype(labels.dtype, np.integer):
+    if tuple(_shape(labels)) == tuple(_shape(logits)) and not np.issubdtype(_dtype(labels), np.integer):
         return _reduce(-np.sum(labels * log_probs, axis=axis), reduction, "cross_entropy")
     return nll_loss(log_probs, labels, axis=axis, reduction=reduction)

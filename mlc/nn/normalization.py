@@ -12,17 +12,25 @@ import numpy as np
 
 from ..errors import ShapeError
 
+def _shape(x) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def _ndim(x) -> int:
+    return len(_shape(x))
+
+
 __all__ = ["batch_norm", "batch_stats"]
 
 
 def _channel_shape(x, axis: int, where: str) -> tuple[int, tuple[int, ...]]:
-    ndim = np.ndim(x)
+    ndim = _ndim(x)
     axis = axis + ndim if axis < 0 else axis
     if ndim < 2 or not 0 <= axis < ndim:
         raise ShapeError(f"mlc.nn.{where}: needs an input of at least 2 dimensions with the "
-                         f"channels along axis {axis}, got shape {tuple(np.shape(x))}")
+                         f"channels along axis {axis}, got shape {tuple(_shape(x))}")
     shape = [1] * ndim
-    shape[axis] = np.shape(x)[axis]
+    shape[axis] = _shape(x)[axis]
     return axis, tuple(shape)
 
 
@@ -30,7 +38,7 @@ def batch_stats(x, axis: int = 1):
     """The mean and (biased) variance of each channel of ``x`` (channels along ``axis``),
     over every other axis: what :func:`batch_norm` normalises with in training."""
     axis, _ = _channel_shape(x, axis, "batch_stats")
-    others = tuple(a for a in range(np.ndim(x)) if a != axis)
+    others = tuple(a for a in range(_ndim(x)) if a != axis)
     mean = np.mean(x, axis=others)
     centered = x - np.expand_dims(mean, others)
     return mean, np.mean(centered * centered, axis=others)
@@ -46,8 +54,8 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, axis: int = 
     """
     axis, shape = _channel_shape(x, axis, "batch_norm")
     for name, v in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean), ("running_var", running_var)):
-        if v is not None and tuple(np.shape(v)) != (shape[axis],):
-            raise ShapeError(f"mlc.nn.batch_norm: {name} of shape {tuple(np.shape(v))} where "
+        if v is not None and tuple(_shape(v)) != (shape[axis],):
+            raise ShapeError(f"mlc.nn.batch_norm: {name} of shape {tuple(_shape(v))} where "
                              f"{(shape[axis],)} was expected (one value per channel of axis {axis})")
     if (running_mean is None) != (running_var is None):
         raise ShapeError("mlc.nn.batch_norm: pass both running_mean and running_var, or neither")
