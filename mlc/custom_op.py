@@ -34,22 +34,24 @@ from __future__ import annotations
 
 import inspect
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 
 from .driver import build
-from .errors import MLCError, ShapeError
+from .errors import MLCError, ShapeError, TraceError
 from .ir import te
 from .ir.expr import BufferLoad, Reduce
 from .ir.functor import pre_order_nodes
 from .ir.tir import IRModule
 from .numpy._api import emit, hashable, numpy_function
-from .ir.te_autodiff import add_batch_axis, gradient, jvp
+from .ir.te_autodiff import TeAutodiffError, add_batch_axis, gradient, jvp
 from .ops.registry import TensorType, list_ops, register_op, settle_pattern
 from .ops.rules import is_zero
 from .ops.rules.core import move_batch_to_front
 from .passes.graph.inline import _stages
 from .tracer.operands import as_tracer
+from .tracer.source import describe_location, user_location
 
 __all__ = ["op", "CustomOp"]
 
@@ -220,10 +222,12 @@ class CustomOp:
         cts = ct if isinstance(ct, tuple) else (ct,)
         cts = [np.zeros(tuple(o.shape), o.dtype) if is_zero(c) else c for c, o in zip(cts, outs)]
         types = [p._atom.type for p in primals]
-        wrt = tuple(n for n, g in enumerate(self._gradients(types, attrs)) if g is not None)
+        with self._deriving("vjp"):
+            wrt = tuple(n for n, g in enumerate(self._gradients(types, attrs)) if g is not None)
         if not wrt:
             return (None,) * len(primals)
-        grads = self._derived_op("vjp", len(outs))(*primals, *cts, *self._attr_values(attrs), wrt)
+        with self._deriving("vjp"):
+            grads = self._derived_op("vjp", len(outs))(*primals, *cts, *self._attr_values(attrs), wrt)
         grads = iter(grads if isinstance(grads, tuple) else (grads,))
         return tuple(next(grads) if n in wrt else None for n in range(len(primals)))
 
@@ -231,16 +235,27 @@ class CustomOp:
         if "jvp" in self._hand:
             return self._hand["jvp"](primals, tangents, out, **attrs)
         with_ = tuple(n for n, t in enumerate(tangents) if not is_zero(t))
-        outs = self._derived_op("jvp", len(with_))(*primals, *(tangents[n] for n in with_),
-                                                   *self._attr_values(attrs), with_)
+        with self._deriving("jvp"):
+            outs = self._derived_op("jvp", len(with_))(*primals, *(tangents[n] for n in with_),
+                                                       *self._attr_values(attrs), with_)
         return outs
 
     def _batch_rule(self, args, dims, **attrs):
         if "batch" in self._hand:
             return self._hand["batch"](args, dims, **attrs)
         fronts = [move_batch_to_front(a, d) for a, d in zip(args, dims)]
-        out = self._derived_op("batch", 0)(*fronts, *self._attr_values(attrs), tuple(d is not None for d in dims))
+        with self._deriving("batch"):
+            out = self._derived_op("batch", 0)(*fronts, *self._attr_values(attrs), tuple(d is not None for d in dims))
         return (out, (0,) * len(out)) if isinstance(out, tuple) else (out, 0)
+
+    @contextmanager
+    def _deriving(self, kind: str):
+        """A part of the te body that cannot be differentiated: a TraceError naming the op."""
+        try:
+            yield
+        except TeAutodiffError as err:
+            raise TraceError(f"{self.op.name}: its {kind} rule cannot be derived from its te body: {err}"
+                             + describe_location(user_location(2))) from None
 
     def _attr_values(self, attrs) -> list:
         """The attributes in parameter order: a derived op takes them positionally, after the

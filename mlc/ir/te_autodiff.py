@@ -258,7 +258,7 @@ def _reduction(t: Tensor):
     name = body.combiner.name
     if name not in ("sum", "max", "min"):
         raise TeAutodiffError(f"te autodiff: stage {t.name} reduces with {name}; only sum, max and min "
-                              "reductions are differentiated (write the op's rule by hand)")
+                              "reductions are differentiated; give the op its rules by hand (@op.defvjp, @op.defjvp)")
     return body.source, body.axis, body.condition, name
 
 
