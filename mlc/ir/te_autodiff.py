@@ -352,10 +352,11 @@ def _solve(indices, domain, j, shape):
             for atom, coef in lin.terms.values():
                 if isinstance(atom, Var) and id(atom) in extent and atom not in bound:
                     others = [a for a, _ in lin.terms.values() if a is not atom]
-                    if not builtins.any(uses_any(a, free) for a in others):
-                        candidates.append((builtins.abs(coef) != 1, -_extent(extent[id(atom)]), atom, coef))
+                    if not builtins.any(uses_any(a, [atom]) for a in others):  # the axis appears linearly
+                        candidates.append((-_extent(extent[id(atom)]), builtins.abs(coef) != 1, atom, coef))
             if not candidates:
                 continue
+            # solve for the longest axis: what is left to sum over is then the shortest (a kernel's)
             _, _, var, coef = min(candidates, key=lambda c: (c[0], c[1]))
             rest = lin.add(type(lin).atom(var), -coef).to_expr()
             num = j[d] - rest if coef > 0 else rest - j[d]
