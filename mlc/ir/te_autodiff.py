@@ -343,7 +343,7 @@ def _solve(indices, domain, j, shape):
             lin = linear(e)
             if len(lin.terms) == 1 and not lin.const:
                 (atom, coef), = lin.terms.values()
-                if coef == 1 and atom is e and isinstance(e, Var) and e in free:  # the common case
+                if coef == 1 and atom is e and builtins.any(v is e for v in free):  # the common case
                     bound[e] = j[d]
                     pending.remove(d)
                     progress = True
