@@ -139,7 +139,8 @@ def shapes(*, min_dims: int = 0, max_dims: int = 3, min_side: int = 0, max_side:
                          f"max_side, got dims {min_dims}..{max_dims}, sides {min_side}..{max_side}")
     plain = hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
     sides = interesting_sides(min_side, max_side)
-    sides += [1, 1] if min_side <= 1 <= max_side else []  # broadcasting dimensions, weighted up
+    if min_side <= 1 <= max_side:  # broadcasting dimensions, weighted up: a third of the sides drawn
+        sides += [1] * (len(sides) // 2)
     interesting = st.lists(st.sampled_from(sides), min_size=min_dims, max_size=max_dims).map(tuple)
     return st.one_of(plain, interesting)
 

@@ -105,3 +105,16 @@ def test_a_python_int_exponent_and_broadcasting():
     np.testing.assert_array_equal(mlc.jit(lambda a, b: np.power(a, b))(x.astype("int16"), y), x.astype("int16") ** y)
     b = np.array([True, False])
     np.testing.assert_array_equal(mlc.jit(lambda a, c: a ** c)(b, b[::-1]), b ** b[::-1])  # (int8)
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference", "cuda-emulator"])
+@pytest.mark.parametrize("dtype", ["bool", "int8", "int64", "uint32"])
+def test_a_power_of_0d_arrays_is_one_kernel(dtype, target):
+    """A 0-d result has no loop to bind on the GPU: its statement runs in a kernel of one
+    thread, and the power's local scalars and loop belong to that kernel (they were split
+    into kernels of their own, and CUDA refused the local buffer shared between them)."""
+    for a, b in ((2, 3), (0, 0), (1, 5), (3, 1)):
+        x, y = np.array(a).astype(dtype), np.array(b).astype(dtype)
+        got = mlc.jit(lambda p, q: p ** q, target=target)(x, y)
+        assert got.dtype == (x ** y).dtype and got.shape == ()
+        np.testing.assert_array_equal(got, x ** y)

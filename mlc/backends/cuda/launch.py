@@ -78,7 +78,7 @@ def _launch_roots(body: Stmt, name: str, default: bool = False) -> tuple[list[Fo
         node = stack.pop()
         if isinstance(node, SeqStmt):
             stack.extend(reversed(node.seq))
-        elif isinstance(node, Allocate):
+        elif isinstance(node, Allocate) and not (node.buffer.scope in _ON_CHIP and not _has_thread_loop(node)):
             allocs.append(node)
             stack.append(node.body)
         elif isinstance(node, For) and node.kind == "thread_binding":
@@ -118,6 +118,13 @@ def _iterations(stmt: Stmt) -> float:
 
 def _default_scheduled(func: PrimFunc) -> bool:
     return func.attr("mlc.scheduled", None) == "default"
+
+
+def _has_thread_loop(stmt: Stmt) -> bool:
+    """Whether a thread-bound loop is under ``stmt``. An on-chip allocation with none under it
+    (the scalars of an integer power's loop) belongs to the one statement it wraps: a kernel
+    of its own, never split from the statements that use it."""
+    return any(isinstance(n, For) and n.kind == "thread_binding" for n in pre_order_nodes(stmt))
 
 
 def _one_thread(stmt: Stmt) -> For:
