@@ -40,14 +40,14 @@ def padded_conv1d(x: te.Tensor, w: te.Tensor, pad: int = 1, stride: int = 1):
 
 
 @mlc.op
-def softmax_rows(x: te.Tensor):
+def normalized_exp_rows(x: te.Tensor):
     n, m = x.shape
     k = te.reduce_axis((0, m), name="k")
     mx = te.compute((n,), lambda i: te.max(x[i, k], axis=k), name="mx")
     e = te.compute((n, m), lambda i, j: te.exp(x[i, j] - mx[i]), name="e")
     k2 = te.reduce_axis((0, m), name="k2")
     s = te.compute((n,), lambda i: te.sum(e[i, k2], axis=k2), name="s")
-    return te.compute((n, m), lambda i, j: e[i, j] / s[i], name="softmax")
+    return te.compute((n, m), lambda i, j: e[i, j] / s[i], name="normalized")
 
 
 @mlc.op
@@ -93,8 +93,8 @@ def test_padded_strided_conv(n, kw, pad, stride, seed):
 def test_softmax_with_a_max_stage_to_second_order(n, m, seed):
     x = np.random.default_rng(seed).standard_normal((n, m))
     e = np.exp(x - x.max(axis=1, keepdims=True))
-    np.testing.assert_allclose(softmax_rows(x), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
-    check_grads(softmax_rows, (x,), order=2)
+    np.testing.assert_allclose(normalized_exp_rows(x), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+    check_grads(normalized_exp_rows, (x,), order=2)
 
 
 @FEW
@@ -131,8 +131,8 @@ def test_gather_by_an_index_tensor(rows, m, n, seed):
 def test_vmap_adds_a_batch_axis_to_every_stage(batch, n, m, seed):
     rng = np.random.default_rng(seed)
     xs = rng.standard_normal((n, batch, m))
-    got = mlc.vmap(softmax_rows, in_axes=1)(xs)
-    np.testing.assert_allclose(got, np.stack([softmax_rows(xs[:, b]) for b in range(batch)]), rtol=1e-12)
+    got = mlc.vmap(normalized_exp_rows, in_axes=1)(xs)
+    np.testing.assert_allclose(got, np.stack([normalized_exp_rows(xs[:, b]) for b in range(batch)]), rtol=1e-12)
     a, bs, bias = rng.standard_normal((n, m)), rng.standard_normal((batch, m, 3)), rng.standard_normal(3)
     got = mlc.jit(mlc.vmap(matmul_bias_tanh, in_axes=(None, 0, None)))(a, bs, bias)
     np.testing.assert_allclose(got, np.stack([matmul_bias_tanh(a, b, bias) for b in bs]), rtol=1e-12)
