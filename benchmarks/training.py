@@ -8,7 +8,8 @@ the gradient should take at most 1.5 times the forward's. mlc runs it for the
 ``mlc.nn`` op (whose VJP rule is one reduction and an elementwise expression)
 and for the NumPy spelling of the function (differentiated op by op); NumPy is
 the backward written by hand. ``mlp_step`` is one SGD step of the README's
-digits MLP (64-256-10, batch 128: forward, backward, update), ``mlp_per_example``
+digits MLP (64-256-10, batch 128: forward, backward, update), ``mlp_adam_step`` the
+same step with ``mlc.optim.adam`` (NumPy and JAX: Adam's formula written out), ``mlp_per_example``
 its 128 per-example gradients (``vmap(grad)``); JAX runs ``jit(value_and_grad)``
 and ``jit(vmap(grad))`` of the same source.
 """
@@ -182,6 +183,60 @@ def mlp_step(tiny: bool = False) -> Workload:
         ))
 
 
+def _adam_update(xp, params, grads, state, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam's update written out (NumPy or jax.numpy), as mlc.optim.adam computes it."""
+    count, mus, nus = state
+    count = count + 1
+    c1, c2 = 1 - b1 ** count, 1 - b2 ** count  # count: a Python int (NumPy) or a traced int (JAX)
+    mus = tuple(b1 * m + (1 - b1) * g for m, g in zip(mus, grads))
+    nus = tuple(b2 * v + (1 - b2) * g * g for v, g in zip(nus, grads))
+    params = tuple(p - lr * (m / c1) / (xp.sqrt(v / c2) + eps) for p, m, v in zip(params, mus, nus))
+    return params, (count, mus, nus)
+
+
+def _mlp_adam_step_numpy(params, state, x, y):
+    """One Adam step with the backward written by hand."""
+    _, h, likelihood, d, dh = _mlp_backward_numpy(params, x, y)
+    d, dh = d / len(y), dh / len(y)
+    grads = (x.T @ dh, dh.sum(axis=0), h.T @ d, d.sum(axis=0))
+    params, state = _adam_update(np, params, grads, (int(state[0]), state[1], state[2]))
+    return tuple(p.astype("float32") for p in params), -np.mean(likelihood)
+
+
+def mlp_adam_step(tiny: bool = False) -> Workload:
+    batch = 16 if tiny else 128
+    params, x, y = _mlp_data(batch)
+    zeros = tuple(np.zeros_like(p) for p in params)
+    state = {"count": np.zeros((), np.int32), "mu": zeros, "nu": zeros}
+
+    def step(p, s, v, t):
+        import mlc
+        loss, g = mlc.value_and_grad(mlp_loss)(p, v, t)
+        return mlc.optim.adam(1e-3).update(g, s, p)[0], loss
+
+    def jax_step(jnp):
+        import jax
+        grad = jax.value_and_grad(lambda p, v, t: mlp_loss(p, v, t, jnp))
+
+        def run(p, s, v, t):
+            loss, g = grad(p, v, t)
+            return _adam_update(jnp, p, g, (s["count"], s["mu"], s["nu"]))[0], loss
+        return run
+
+    flops = 3 * 2.0 * batch * (64 * 256 + 256 * 10)
+    numpy_state = (0, zeros, zeros)
+    return Workload(
+        "mlp_adam_step", f"MLP training step, batch {batch} (64-256-10: forward, backward, Adam)", flops=flops,
+        reference=lambda: _mlp_adam_step_numpy(params, numpy_state, x, y), rtol=1e-3, atol=1e-5,
+        contenders=(
+            numpy_contender("backward and Adam by hand", _mlp_adam_step_numpy, (params, numpy_state, x, y)),
+            mlc_jit(step, (params, state, x, y), label="jit(value_and_grad + optim.adam)"),
+            unavailable("numba", _NO_NUMBA),
+            jax_contender(jax_step, (params, state, x, y), label="jit(value_and_grad + Adam)"),
+            tvm_impractical("relax", _NO_TVM),
+        ))
+
+
 def _per_example_numpy(params, x, y):
     """Each example's gradient, batched by hand with einsum."""
     _, h, _, d, dh = _mlp_backward_numpy(params, x, y)
@@ -215,4 +270,4 @@ def mlp_per_example(tiny: bool = False) -> Workload:
 
 
 TRAINING_WORKLOADS = {"softmax_grad": softmax_grad, "layer_norm_grad": layer_norm_grad, "mlp_step": mlp_step,
-                      "mlp_per_example": mlp_per_example}
+                      "mlp_adam_step": mlp_adam_step, "mlp_per_example": mlp_per_example}

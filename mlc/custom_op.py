@@ -18,32 +18,44 @@ function on the fused group's te tensors; the NumPy reference runs the body
 through the reference interpreter. The op is registered in the op registry
 as ``custom.<name>``, so fusion and every pass treat it like a built-in op.
 
-The transformations (``mlc.grad``, ``mlc.jvp``, ``mlc.vmap``) need the op's
-rules, given by hand with :meth:`CustomOp.defvjp`, :meth:`CustomOp.defjvp`
-and :meth:`CustomOp.defbatch` (an op without the rule a transformation needs
-is an error naming it; deriving them from the te body is not done yet).
+The transformations (``mlc.grad``, ``mlc.jvp``, ``mlc.vmap``) go through the
+op with rules derived from its te body (:mod:`mlc.ir.te_autodiff`, as TVM's
+``te.gradient``): its VJP and JVP are te programs themselves, registered as
+ops (``custom.<name>.vjp``, ``.jvp``), and its batching rule runs the body
+with a leading batch axis on every stage. :meth:`CustomOp.defvjp`,
+:meth:`CustomOp.defjvp` and :meth:`CustomOp.defbatch` replace a derived rule
+with one written by hand:
+
+>>> x = np.array([0.0, 1.0])
+>>> mlc.grad(lambda v: np.sum(scaled_softplus(v)))(x)   # 2 * sigmoid(2 * x)
+array([1.        , 1.76159416])
 """
 from __future__ import annotations
 
 import inspect
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 
 from .driver import build
-from .errors import MLCError, ShapeError
+from .errors import MLCError, ShapeError, TraceError
 from .ir import te
 from .ir.expr import BufferLoad, Reduce
 from .ir.functor import pre_order_nodes
 from .ir.tir import IRModule
 from .numpy._api import emit, hashable, numpy_function
-from .ops.registry import TensorType, define_rules, list_ops, register_op, settle_pattern
+from .ir.te_autodiff import TeAutodiffError, add_batch_axis, gradient, jvp
+from .ops.registry import TensorType, list_ops, register_op, settle_pattern
+from .ops.rules import is_zero
+from .ops.rules.core import move_batch_to_front
 from .passes.graph.inline import _stages
 from .tracer.operands import as_tracer
+from .tracer.source import describe_location, user_location
 
 __all__ = ["op", "CustomOp"]
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # reentrant: building a derived rule registers its op
 
 
 def _is_tensor_annotation(annotation) -> bool:
@@ -106,6 +118,8 @@ class CustomOp:
         self.tensor_params, self.attr_params = _split_params(fn)
         self._signature = inspect.signature(fn)
         self._references: dict = {}
+        self._hand: dict = {}     # rules given by hand: "vjp", "jvp", "batch" -> function
+        self._derived: dict = {}  # the ops of the derived rules, built on first use
         self._op = self._register(name or f"custom.{fn.__name__}", pattern)
         self._call = self._make_call()
 
@@ -121,7 +135,8 @@ class CustomOp:
             return register_op(_unique_name(name), pattern=pattern, infer=self._infer,
                                lower=self._lower, reference=self._reference, num_outputs=None,
                                doc=self.fn.__doc__ or f"custom operator from te function "
-                               f"{self.fn.__qualname__}")
+                               f"{self.fn.__qualname__}",
+                               jvp=self._jvp_rule, vjp=self._vjp_rule, batch=self._batch_rule)
 
     def _ensure_registered(self, types, attrs) -> str:
         """The op's name, once its fusion pattern is settled (inferred on the first call)."""
@@ -199,24 +214,90 @@ class CustomOp:
         if not callable(rule):
             raise MLCError(f"{self.op.name}.def{kind}: needs a function, got {rule!r}")
         with _lock:
-            self._op = define_rules(self._op.name, **{kind: rule})
+            if kind in self._hand:
+                raise MLCError(f"op {self.op.name} already has a {kind} rule given by hand")
+            self._hand[kind] = rule
         return rule
 
+    def _vjp_rule(self, ct, primals, out, **attrs):
+        if "vjp" in self._hand:
+            return self._hand["vjp"](ct, primals, out, **attrs)
+        outs = out if isinstance(out, tuple) else (out,)
+        cts = ct if isinstance(ct, tuple) else (ct,)
+        cts = [np.zeros(tuple(o.shape), o.dtype) if is_zero(c) else c for c, o in zip(cts, outs)]
+        types = [p._atom.type for p in primals]
+        with self._deriving("vjp"):
+            wrt = tuple(n for n, g in enumerate(self._gradients(types, attrs)) if g is not None)
+        if not wrt:
+            return (None,) * len(primals)
+        with self._deriving("vjp"):
+            grads = self._derived_op("vjp", len(outs))(*primals, *cts, *self._attr_values(attrs), wrt)
+        grads = iter(grads if isinstance(grads, tuple) else (grads,))
+        return tuple(next(grads) if n in wrt else None for n in range(len(primals)))
+
+    def _jvp_rule(self, primals, tangents, out, **attrs):
+        if "jvp" in self._hand:
+            return self._hand["jvp"](primals, tangents, out, **attrs)
+        with_ = tuple(n for n, t in enumerate(tangents) if not is_zero(t))
+        with self._deriving("jvp"):
+            outs = self._derived_op("jvp", len(with_))(*primals, *(tangents[n] for n in with_),
+                                                       *self._attr_values(attrs), with_)
+        return outs
+
+    def _batch_rule(self, args, dims, **attrs):
+        if "batch" in self._hand:
+            return self._hand["batch"](args, dims, **attrs)
+        fronts = [move_batch_to_front(a, d) for a, d in zip(args, dims)]
+        with self._deriving("batch"):
+            out = self._derived_op("batch", 0)(*fronts, *self._attr_values(attrs), tuple(d is not None for d in dims))
+        return (out, (0,) * len(out)) if isinstance(out, tuple) else (out, 0)
+
+    @contextmanager
+    def _deriving(self, kind: str):
+        """A part of the te body that cannot be differentiated: a TraceError naming the op."""
+        try:
+            yield
+        except TeAutodiffError as err:
+            raise TraceError(f"{self.op.name}: its {kind} rule cannot be derived from its te body: {err}"
+                             + describe_location(user_location(2))) from None
+
+    def _attr_values(self, attrs) -> list:
+        """The attributes in parameter order: a derived op takes them positionally, after the
+        tensors (its own parameter names may differ from the ones used here)."""
+        return [attrs[p] for p in self.attr_params]
+
+    def _gradients(self, types, attrs):
+        """The te gradient of each input on placeholders of ``types`` (None where none flows)."""
+        placeholders, outs = self._build(types, attrs)
+        heads = [te.placeholder(o.shape, o.dtype, f"ct{n}") for n, o in enumerate(outs)]
+        return gradient(outs, placeholders, heads)
+
+    def _derived_op(self, kind: str, count: int) -> "CustomOp":
+        """The op computing this op's derived ``kind`` rule ("vjp": from the inputs and ``count``
+        cotangents; "jvp": from the inputs and ``count`` tangents; "batch"), built once."""
+        with _lock:
+            op = self._derived.get((kind, count))
+            if op is None:
+                op = self._derived[(kind, count)] = _derived(self, kind, count)
+        return op
+
     def defvjp(self, rule):
-        """Give the op its reverse-mode rule (usable as a decorator): ``rule(ct, primals, out,
-        **attrs)`` returns a cotangent per tensor input (None where zero), written with NumPy
-        functions on the traced values (:mod:`mlc.ops.rules`). ``mlc.grad`` and ``mlc.vjp`` then
-        differentiate through the op."""
+        """Give the op its reverse-mode rule (usable as a decorator), in place of the one derived
+        from its te body: ``rule(ct, primals, out, **attrs)`` returns a cotangent per tensor
+        input (None where zero), written with NumPy functions on the traced values
+        (:mod:`mlc.ops.rules`)."""
         return self._define("vjp", rule)
 
     def defjvp(self, rule):
-        """Give the op its forward-mode rule: ``rule(primals, tangents, out, **attrs)`` returns the
-        tangent of the result (``tangents`` holds a traced value or a ``Zero`` per input)."""
+        """Give the op its forward-mode rule, in place of the derived one: ``rule(primals,
+        tangents, out, **attrs)`` returns the tangent of the result (``tangents`` holds a traced
+        value or a ``Zero`` per input)."""
         return self._define("jvp", rule)
 
     def defbatch(self, rule):
-        """Give the op its batching rule: ``rule(args, dims, **attrs)`` returns ``(out, out_dim)``,
-        the op applied to inputs batched along ``dims`` (None: not batched)."""
+        """Give the op its batching rule, in place of the derived one (the body with a batch axis
+        on every stage): ``rule(args, dims, **attrs)`` returns ``(out, out_dim)``, the op applied
+        to inputs batched along ``dims`` (None: not batched)."""
         return self._define("batch", rule)
 
     def reference(self, *args, **kwargs):
@@ -264,3 +345,58 @@ def op(fn=None, *, name: str | None = None, pattern: str | None = None):
     if fn is None:
         return lambda f: CustomOp(f, name, pattern)
     return CustomOp(fn, name, pattern)
+
+
+def _inputs_of(tensors, names):
+    """Each tensor input behind a stage of its own, so the derivative stops at the op's
+    operands (also when one tensor is passed twice, or is a fused producer's stage)."""
+    return [te.compute(t.shape, lambda *i, t=t: t[i], name=name) for t, name in zip(tensors, names)]
+
+
+def _zeros(like):
+    return te.compute(like.shape, lambda *i: te.const(0, like.dtype), name=f"zero_{like.name}")
+
+
+def _fresh_name(name: str, taken: set) -> str:
+    """``name``, with leading underscores until no parameter has it (a derived op's own
+    derived rules add parameters beside those it has); added to ``taken``."""
+    while name in taken:
+        name = "_" + name
+    taken.add(name)
+    return name
+
+
+def _derived(base: CustomOp, kind: str, count: int) -> CustomOp:
+    """A CustomOp computing ``base``'s derived ``kind`` rule from ``base``'s te body."""
+    names = list(base.tensor_params)
+    taken = set(names) | set(base.attr_params)
+    extra = [_fresh_name({"vjp": "_ct", "jvp": "_tangent"}[kind] + str(n), taken)
+             for n in range(count)] if kind != "batch" else []
+    flag = _fresh_name({"vjp": "_wrt", "jvp": "_with", "batch": "_batched"}[kind], taken)
+
+    def body(**kw):
+        tensors = [kw[p] for p in names]
+        attrs = {p: kw[p] for p in base.attr_params}
+        if kind == "batch":
+            batched = kw[flag]
+            inner = [te.placeholder(t.shape[1:] if b else t.shape, t.dtype, p)
+                     for t, b, p in zip(tensors, batched, names)]
+            outs = _results(base.fn.__name__, base._apply(inner, attrs))
+            return tuple(add_batch_axis(outs, inner, tensors, batched))
+        inputs = _inputs_of(tensors, names)
+        outs = _results(base.fn.__name__, base._apply(inputs, attrs))
+        if kind == "vjp":
+            grads = gradient(outs, inputs, [kw[p] for p in extra])
+            return tuple(grads[n] for n in kw[flag])
+        tangents = [None] * len(inputs)
+        for n, p in zip(kw[flag], extra):
+            tangents[n] = kw[p]
+        result = jvp(outs, inputs, tangents)
+        return tuple(r if r is not None else _zeros(o) for r, o in zip(result, outs))
+
+    params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=te.Tensor) for p in names + extra]
+    params += [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in base.attr_params + [flag]]
+    body.__signature__ = inspect.Signature(params)
+    body.__name__ = body.__qualname__ = f"{base.fn.__name__}_{kind}"
+    body.__doc__ = f"The {kind} rule of {base.op.name}, derived from its te body."
+    return CustomOp(body, name=f"{base.op.name}.{kind}")

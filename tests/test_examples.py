@@ -90,3 +90,18 @@ def test_deploy(tmp_path, capsys):
     assert result["c_matches"] and result["python_matches"] and not result["python_imported_mlc"]
     assert result["accuracy"] > 0.6
     assert "void mlc_iris_main(const float *x, float *out0);" in out and "flower 0: class" in out
+
+
+def test_train_mlp_reaches_95_percent_on_the_digits(tmp_path, capsys):
+    history = example("train_mlp").main(plot=tmp_path / "mlp.png")  # the default run: 30 epochs
+    out = capsys.readouterr().out
+    assert history.accuracy >= 0.95 and len(history.losses) == 30
+    assert history.losses[-1] < 0.1 * history.losses[0]
+    assert "epoch  30  loss" in out and "test accuracy" in out
+    assert (tmp_path / "mlp.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_train_cnn_learns_in_a_few_epochs(capsys):
+    history = example("train_cnn").main(epochs=5, plot="")
+    assert history.accuracy >= 0.9 and history.losses[-1] < 0.5 * history.losses[0]
+    assert "small CNN on the digits: test accuracy" in capsys.readouterr().out

@@ -47,7 +47,8 @@ LAYERS = [
     {"tune"},                        # search, cost model, database: calls the driver
     {"tracer", "graph"},             # @jit; the user-facing graph API
     {"numpy"},                       # mlc.numpy, and Tracer's array methods
-    {"nn", "custom_op", "frontend", "script", "random", "cache", "transforms"},  # (cache: mlc.cache, the disk caches' info and clear)
+    {"custom_op", "frontend", "script", "random", "cache", "transforms"},  # (cache: mlc.cache, the disk caches' info and clear)
+    {"nn", "optim"},                 # network functions (their parameters drawn with mlc.random), optimizers
     {"testing"},
     {"__init__"},                    # the public API, re-exported
 ]

@@ -22,6 +22,7 @@ LAYERS = [
     {"arith"},
     {"analysis", "shape_vars"},
     {"te", "graph", "graph_printer", "control", "__init__"},
+    {"te_autodiff"},
 ]
 
 #: mlc modules outside mlc.ir that mlc.ir may import: the error types and the frozen

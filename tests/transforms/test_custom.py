@@ -122,23 +122,32 @@ def test_an_mlc_op_with_rules_by_hand():
     x = np.array([1.0, -2.0, 0.5])
     np.testing.assert_allclose(mlc.grad(lambda v: np.sum(cube(v)))(x), 3 * x * x)
     np.testing.assert_allclose(mlc.jvp(cube, (x,), (np.ones(3),))[1], 3 * x * x)
-    with pytest.raises(mlc.TraceError, match=r"op custom.cube\w* has no batch rule.*@op.defbatch"):
-        mlc.vmap(cube)(np.ones((2, 3)))
+    # batching derived from the te body until a rule is given by hand
+    np.testing.assert_allclose(mlc.vmap(cube)(np.ones((2, 3)) * 2), np.full((2, 3), 8.0))
+    calls = []
 
     @cube.defbatch
     def _cube_batch(args, dims):
+        calls.append(dims)
         return cube(args[0]), dims[0]
 
-    np.testing.assert_allclose(mlc.vmap(cube)(np.ones((2, 3)) * 2), np.full((2, 3), 8.0))
+    np.testing.assert_allclose(mlc.vmap(cube, in_axes=1)(np.ones((3, 2)) * 2), np.full((2, 3), 8.0))
+    assert calls == [(1,)]
+    with pytest.raises(mlc.MLCError, match="already has a batch rule given by hand"):
+        cube.defbatch(_cube_batch)
 
 
-def test_an_mlc_op_without_rules_is_an_error_naming_it():
+def test_an_mlc_op_whose_rule_cannot_be_derived_is_an_error_naming_it():
+    prod = te.comm_reducer(lambda a, b: a * b, lambda t: te.const(1, t), name="prod")
+
     @mlc.op
-    def twice(x: te.Tensor):
-        return te.compute(x.shape, lambda *i: x[i] * 2, name="twice")
+    def rowprod(x: te.Tensor):
+        k = te.reduce_axis((0, x.shape[1]), name="k")
+        return te.compute((x.shape[0],), lambda i: prod(x[i, k], axis=k), name="rowprod")
 
-    with pytest.raises(mlc.TraceError, match=r"op custom.twice\w* has no vjp rule.*@op.defvjp"):
-        mlc.grad(lambda v: np.sum(twice(v)))(np.ones(2))
+    with pytest.raises(mlc.TraceError, match=r"custom.rowprod\w*: its vjp rule cannot be derived from its te "
+                                             r"body.*reduces with prod.*@op.defvjp"):
+        mlc.grad(lambda v: np.sum(rowprod(v)))(np.ones((2, 3)))
 
 
 def test_a_batched_custom_jvp_is_transposed_for_reverse_mode():

@@ -62,3 +62,20 @@ def test_the_rules_of_the_how_to():
 
 def f_np(v):
     return (np.log1p(np.exp(v)) * v).sum(axis=-1)
+
+
+def test_the_how_to_of_an_mlc_op_runs_as_written():
+    """The code block of step 4 (an mlc.op's derived rules), executed from the doc."""
+    import pathlib
+    import re
+    doc = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    step = doc[doc.index("4. A user's `mlc.op` needs nothing"):]
+    code = re.search(r"```python\n(.*?)```", step, re.S).group(1)
+    ns = {}
+    exec(compile("\n".join(line[3:] for line in code.splitlines()), "architecture.md", "exec"), ns)  # noqa: S102
+    x, w = ns["x"], ns["w"]
+    want = np.convolve(np.pad(x, 1), w[::-1], mode="valid")
+    np.testing.assert_allclose(ns["conv1d"](x, w), want, rtol=1e-12)
+    np.testing.assert_allclose(ns["per_row"], np.stack([want, 2 * want]), rtol=1e-12)
+    np.testing.assert_allclose(mlc.vmap(ns["conv1d"], in_axes=(1, None))(np.stack([x, x], 1), w),
+                               np.stack([want, want]), rtol=1e-12)  # now through the rule by hand
