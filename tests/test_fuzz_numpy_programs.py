@@ -59,8 +59,6 @@ def test_a_wrong_dtype_is_reported_with_the_program_and_its_inputs(monkeypatch):
     assert prog.source in str(result) and "NumPy's" in str(result)
 
 
-@pytest.mark.xfail(strict=True, reason="np.conj of a bool array is int8 in NumPy (no bool loop); the op's "
-                                       "dtype rule gives bool (the op dtype rules are being fixed)")
 @pytest.mark.parametrize("target", ["llvm", "cuda-emulator"])
 def test_conj_of_bools_is_int8(target):
     b = np.array([True, False])

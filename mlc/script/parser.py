@@ -75,7 +75,8 @@ def function(src: Source, node: ast.FunctionDef) -> PrimFunc:
     if _kind(src, node) != "tir":
         raise src.error(node, f"@R.function {node.name} belongs in an @I.ir_module class")
     func = TIRParser(src).function(node)
-    if func.attr("global_symbol") is None:  # a lone function keeps its name (as TVMScript does)
+    # a lone function keeps its name (as TVMScript does); one named main needs no symbol to be main
+    if func.attr("global_symbol") is None and node.name != "main":
         func = func.with_attr("global_symbol", node.name)
     return func
 

@@ -7,7 +7,7 @@ import mlc
 
 RUNTIME = pathlib.Path(mlc.__file__).parent / "runtime"
 #: What the runtime may import from mlc: the IR it describes functions with, errors, config.
-ALLOWED = ("mlc.ir", "mlc.errors", "mlc.config", "mlc.runtime")
+ALLOWED = ("mlc.ir", "mlc.errors", "mlc.config", "mlc.runtime", "mlc.version")  # mlc.version: one string, no imports
 
 
 def imported_modules(path: pathlib.Path):
