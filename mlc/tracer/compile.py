@@ -144,10 +144,10 @@ class CompiledFunction:
 
     @staticmethod
     def _runner(run, order, out_tree, checks, copies=(), writes=(), aliases=None):
-        """``run`` (main's outputs) made to return the output pytree; the last ``len(writes)``
-        outputs are written into the arguments at ``writes`` (once the ``len(checks)`` before
-        them are verified), then dropped, and those verified, then dropped; the outputs at ``copies`` (:func:`merged_outputs`)
-        are copies."""
+        """``run`` (main's outputs) made to return the output pytree. Main's last outputs are the
+        ``len(checks)`` values to verify, then the ``len(writes)`` last versions of the arguments
+        at ``writes``; both are dropped once used (the checks verified before any argument is
+        written). The outputs at ``copies`` (:func:`merged_outputs`) are copies."""
         if order != tuple(range(len(order))) or copies:  # a value returned twice, one array each time
             main_run = run
 
@@ -158,7 +158,7 @@ class CompiledFunction:
                     outs[k] = outs[k].copy()
                 return outs
         if writes:  # the arguments written: checked for memory they share, then written back
-            written = run
+            written, verified = run, checks
 
             def run(leaves):
                 pattern = alias_pattern(leaves, writes)
@@ -166,11 +166,13 @@ class CompiledFunction:
                     raise AliasMismatch(pattern)
                 outs = written(leaves)
                 n = len(outs) - len(writes)
-                for check, value in zip(checks, outs[n - len(checks):n]):  # before the caller's arrays change
+                m = n - len(verified)
+                for check, value in zip(verified, outs[m:n]):  # before the caller's arrays change
                     check.verify(value)
                 for k, value in zip(writes, outs[n:]):
                     write_back(leaves[k], value)
-                return outs[:n]
+                return outs[:m]
+            checks = ()  # verified above
         if checks:
             n = -len(checks)
             inner = run
