@@ -167,6 +167,18 @@ def _numpy(fn, arrays: dict):
             return None, err
 
 
+def host_array(x) -> np.ndarray:
+    """``x`` as a NumPy array; a device array (CuPy's, whose implicit conversion is refused)
+    is copied to the host with its ``get()``.
+
+    >>> host_array([1, 2]).tolist()
+    [1, 2]
+    """
+    if not isinstance(x, np.ndarray) and callable(getattr(x, "get", None)) and hasattr(x, "__cuda_array_interface__"):
+        x = x.get()
+    return np.asarray(x)
+
+
 def run_program(prog: Program, target: str, rng: random.Random) -> Mismatch | str | None:
     """Run ``prog`` under ``mlc.jit(target=target)`` and with NumPy on drawn inputs: None when
     they agree, :data:`SKIPPED` when NumPy refuses the program (or its result is not an array
@@ -179,7 +191,7 @@ def run_program(prog: Program, target: str, rng: random.Random) -> Mismatch | st
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            got = np.asarray(jit(fn, target=target)(**{k: v.copy() for k, v in arrays.items()}))
+            got = host_array(jit(fn, target=target)(**{k: v.copy() for k, v in arrays.items()}))
     except MLCError as err:
         return Mismatch(prog, target, f"mlc refused what NumPy computes ({want.dtype}{want.shape}): "
                                       f"{type(err).__name__}: {str(err).splitlines()[0]}", arrays)
