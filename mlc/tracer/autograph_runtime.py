@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ShapeError, TraceError
 from . import control_flow
 from .source import describe_location, user_location
-from .trace import TraceContext
+from .trace import TraceContext, current_trace
 from .tracer import Tracer
 
 __all__ = ["UNDEFINED", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
@@ -262,7 +262,8 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
     loop (the trace unrolled)."""
     if range_fn is not builtins.range or not any(_traced(a) for a in args):
         r = range_fn(*args)
-        if range_fn is builtins.range and len(r) > UNROLL and not effects and any(_traced(v) for v in vals):
+        if range_fn is builtins.range and len(r) > UNROLL and not effects and (
+                any(_traced(v) for v in vals) or _numbers_meet_traced(body_fn, r.start, vals)):
             try:
                 return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno)
             except (TraceError, ShapeError):
@@ -276,6 +277,21 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
                          "Python objects (a bare call such as list.append or print), which a "
                          "compiled loop would run once; compute arrays instead" + _where(lineno))
     return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno)
+
+
+def _numbers_meet_traced(body_fn, first, vals: tuple) -> bool:
+    """Whether a loop that carries only Python values makes a number of them traced (``s +=
+    np.tanh(a[i, i])``): its body run once on its own (the ops it records dropped). Such a loop
+    is compiled; one whose numbers stay Python numbers runs as Python."""
+    if not any(isinstance(v, (int, float, complex, np.number)) and not isinstance(v, bool) for v in vals) \
+            or current_trace() is None:
+        return False
+    try:
+        with TraceContext("probe", capture=True):
+            out = tuple(body_fn(first, *vals))
+    except Exception:  # noqa: BLE001 - the loop then runs as Python, which reports what fails
+        return False
+    return any(_traced(o) and not _traced(v) for o, v in zip(out, vals))
 
 
 def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool) -> tuple:
