@@ -118,6 +118,8 @@ def _assigned(base: Tracer, key, value) -> Tracer:
     if any(is_bool_array(k) for k in items):  # constant masks among other indices: their True elements
         items = tuple(part for k in items for part in (
             np.nonzero(np.asarray(k)) if is_bool_array(k) else (k,)))
+    if _pointwise(items, base.ndim):
+        return _point_written(base, items, value)
     if any(index_array(k) is not None for k in items):
         return _scattered(base, items, value)
     try:
@@ -134,6 +136,51 @@ def _assigned(base: Tracer, key, value) -> Tracer:
     if any(d[3] == 0 for d in dims):
         return base
     return update_slice(base, v, starts, stops, steps)
+
+
+# ------------------------------------------------------------------ traced ints and whole axes
+
+def _scalar_index(k) -> bool:
+    return isinstance(k, Tracer) and k.ndim == 0 and k.dtype.kind in "iu"
+
+
+def _pointwise(items: tuple, ndim: int) -> bool:
+    """Whether ``items`` is traced ints (0-d) and whole axes only (``A[i, j]``, ``C[:, i]``, at
+    least one traced int): a write that one elementwise ``where`` over the array makes."""
+    if not any(_scalar_index(k) for k in items) or sum(1 for k in items if k is Ellipsis) > 1:
+        return False
+    return len([k for k in items if k is not Ellipsis]) <= ndim and all(
+        _scalar_index(k) or _whole_axis(k) for k in items)
+
+
+def _point_written(base: Tracer, items: tuple, value) -> Tracer:
+    """``base[items] = value`` for :func:`_pointwise` items: ``where(at, value, base)``, ``at``
+    True where each traced int's axis is at its index (one pass over ``base``, no gather). An
+    index outside its axis writes nothing, and is a BoundsError when the function runs."""
+    ctx = _trace_for(base)
+    n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
+    axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
+    axes += [slice(None)] * (base.ndim - len(axes))
+    at, bad, kept = None, None, []
+    for a, k in enumerate(axes):
+        if not _scalar_index(k):
+            kept.append(base.shape[a])
+            continue
+        n = base.shape[a]
+        t = astype(k.strong(), "int64")
+        out = astype((t < -n) | (t >= n), "int64")
+        bad = out if bad is None else bad + out
+        shape = [1] * base.ndim
+        shape[a] = n
+        iota = ctx.array(np.arange(n, dtype=np.int64).reshape(shape))
+        hit = iota == where(t < 0, t + n, t)
+        at = hit if at is None else at & hit
+    ctx.check_range(bad, BOUNDS, _where())
+    v = _fit(_cast(base, value), tuple(kept), items)
+    shape = tuple(1 if _scalar_index(k) else d for k, d in zip(axes, base.shape))
+    if tuple(v.shape) != shape:
+        v = emit("reshape", [v], newshape=shape)
+    return where(at, v, base)
 
 
 # ------------------------------------------------------------------ values
