@@ -29,7 +29,7 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
-from .windows import has_traced_slice, window_getitem
+from .windows import Window, has_traced_slice, window_getitem, window_take
 from .updates import concrete_key, gathered, index_array, is_bool_array
 
 __all__ = [
@@ -206,6 +206,8 @@ def getitem(a, key):
     items = key if isinstance(key, tuple) else (key,)
     if has_traced_slice(items):  # x[:i] in a compiled loop: a window of the whole axis
         return window_getitem(t, items)
+    if any(isinstance(k, Window) for k in items):  # x[indices[lo:hi]]: a gather, a window
+        return window_take(t, items)
     if any(isinstance(k, (np.ndarray, list)) and is_bool_array(k) for k in items):  # a constant mask:
         items = tuple(part for k in items for part in (  # its True elements' indices (NumPy's meaning)
             np.nonzero(np.asarray(k)) if isinstance(k, (np.ndarray, list)) and is_bool_array(k) else (k,)))

@@ -50,7 +50,7 @@ from ..tracer.trace import BOUNDS, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
-from .windows import has_traced_slice, window_setitem
+from .windows import Window, has_traced_slice, window_setitem
 
 __all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put", "index_array",
            "is_bool_array"]
@@ -285,7 +285,7 @@ def concrete_key(key):
         return key
     out = []
     for k in items:
-        if isinstance(k, Tracer) and isinstance(k._atom, Constant) and not k.weak:
+        if isinstance(k, Tracer) and not isinstance(k, Window) and isinstance(k._atom, Constant) and not k.weak:
             k = k._atom.data
             k = int(k) if k.ndim == 0 and k.dtype.kind in "iu" else k
         out.append(k)

@@ -43,7 +43,7 @@ from ..ir.graph import Constant
 from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 
-__all__ = ["Window", "has_traced_slice", "window_getitem", "window_setitem"]
+__all__ = ["Window", "has_traced_slice", "window_getitem", "window_setitem", "window_take"]
 
 _USES = ("elementwise arithmetic and ufuncs, @ / np.dot / np.matmul, sum, np.flip, and assignment into a "
          "slice of the same bounds")
@@ -136,7 +136,18 @@ def _atom_affine(ctx, atom, depth: int):
                 return _combine(frozenset(), ta, cb), ca * cb
             if not ta:
                 return _combine(frozenset(), tb, ca), ca * cb
-    return frozenset({(id(atom), 1)}), 0
+    return frozenset({(_structure(ctx, atom, depth), 1)}), 0
+
+
+def _structure(ctx, atom, depth: int):
+    """A key equal for two values computed alike (the same op of the same operands):
+    ``indptr[i]`` read twice is one leaf."""
+    if isinstance(atom, Constant):
+        return "constant", atom.data.dtype.str, atom.data.shape, atom.data.tobytes()
+    binding = _producer(ctx, atom) if depth > 0 else None
+    if binding is None or len(binding.outputs) != 1:
+        return "value", id(atom)
+    return (binding.op, repr(binding.attrs)) + tuple(_structure(ctx, a, depth - 1) for a in binding.args)
 
 
 def _producer(ctx, atom):
@@ -501,6 +512,22 @@ def window_getitem(t: Tracer, items: tuple) -> Tracer:
 
 def _same_key(a: tuple, b: tuple) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
+def window_take(t: Tracer, items: tuple) -> Tracer:
+    """``t[w]``, ``w`` a window of integer indices (``x[indices[lo:hi]]``): a gather of every
+    index of ``w``'s whole axes (those outside its bounds clipped into ``t``), a window of
+    ``w``'s bounds."""
+    if isinstance(t, Window) or len(items) != 1 or items[0].dtype.kind not in "iu":
+        raise _refusal("an index holding a slice with traced bounds beside other indices")
+    w = items[0]
+    full = w.data()
+    flat = full if full.ndim == 1 else _np().reshape(full, (-1,))
+    out = _np().take(t, flat, axis=0)
+    shape = tuple(full.shape) + tuple(t.shape[1:])
+    if tuple(out.shape) != shape:
+        out = _np().reshape(out, shape)
+    return Window(out, tuple(w._bounds) + (None,) * (t.ndim - 1))
 
 
 def window_setitem(target: Tracer, items: tuple, value) -> None:
