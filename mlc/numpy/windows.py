@@ -164,6 +164,52 @@ def _combine(a: frozenset, b: frozenset, sign: int) -> frozenset:
     return frozenset((leaf, c) for leaf, c in terms.items() if c)
 
 
+def _interval(value, depth: int = 12):
+    """``(lowest, highest)`` of an int (a Python one, or traced from loop indices whose ranges
+    the loops noted, with +, -, negation, casts and products by constants), else None."""
+    if not _traced(value):
+        v = operator.index(value)
+        return v, v
+    return _atom_interval(value._ctx, value._atom, depth)
+
+
+def _atom_interval(ctx, atom, depth: int):
+    if isinstance(atom, Constant) and atom.data.ndim == 0 and atom.data.dtype.kind in "iu":
+        return int(atom.data), int(atom.data)
+    binding = _producer(ctx, atom) if depth > 0 else None
+    if binding is None:
+        return ctx.value_range(atom)
+    parts = [_atom_interval(ctx, a, depth - 1) for a in binding.args]
+    if any(p is None for p in parts):
+        return None
+    if binding.op == "add" and len(parts) == 2:
+        return parts[0][0] + parts[1][0], parts[0][1] + parts[1][1]
+    if binding.op == "subtract" and len(parts) == 2:
+        return parts[0][0] - parts[1][1], parts[0][1] - parts[1][0]
+    if binding.op == "negative":
+        return -parts[0][1], -parts[0][0]
+    if binding.op == "astype" and np.dtype(binding.attr("dtype")).kind in "iu":
+        return parts[0]
+    if binding.op == "multiply" and len(parts) == 2:
+        corners = [a * b for a in parts[0] for b in parts[1]]
+        return min(corners), max(corners)
+    return None
+
+
+def _fixed_length(k: slice, n: int):
+    """The length ``c`` of ``x[k]`` when it is ``x[s:s + c]`` with ``s`` known to lie in
+    ``[0, n - c]`` (a loop index's range), so that it always holds ``c`` elements; else None."""
+    if k.start is None or k.stop is None or k.step not in (None, 1) or _traced(k.step):
+        return None
+    (ts, cs), (tp, cp) = _affine(k.start), _affine(k.stop)
+    if ts != tp or not ts or cp < cs:
+        return None
+    span = _interval(k.start)
+    if span is None or span[0] < 0 or span[1] + (cp - cs) > n:
+        return None
+    return cp - cs
+
+
 def _bound(k: slice, n: int) -> _Bound:
     """The bound of ``x[k]`` along an axis of ``n`` elements (``k`` has a traced start or stop)."""
     if k.step is not None and (_traced(k.step) or operator.index(k.step) != 1):
@@ -473,6 +519,8 @@ class _Plan:
     def __init__(self, t: Tracer, items: tuple):
         consumed = sum(1 for k in items if k is not None and k is not Ellipsis)
         base, bounds, axis = [], [], 0
+        #: (result axis, start, length) of each slice known to hold a static number of elements
+        self.fixed: list = []
         for k in items:
             if k is Ellipsis:
                 span = t.ndim - consumed
@@ -487,7 +535,10 @@ class _Plan:
                     raise TraceError(f"too many indices for an array of {t.ndim} dimensions"
                                      f"{describe_location(user_location())}")
                 traced = any(_traced(p) for p in (k.start, k.stop, k.step))
-                bounds.append(_bound(k, t.shape[axis]) if traced else None)
+                length = _fixed_length(k, t.shape[axis]) if traced else None
+                if length is not None:  # x[i:i + c]: c elements from i, a gather
+                    self.fixed.append((len(bounds), k.start, length))
+                bounds.append(_bound(k, t.shape[axis]) if traced and length is None else None)
                 base.append(slice(None) if traced else k)
                 axis += 1
             elif isinstance(k, (int, np.integer)) and not isinstance(k, bool) or \
@@ -507,6 +558,9 @@ def window_getitem(t: Tracer, items: tuple) -> Tracer:
     plan = _Plan(t, items)
     from .shapes import getitem
     full = getitem(t, plan.base)
+    for axis, start, length in plan.fixed:
+        at = _np().astype(start.strong(), "int64") + full._ctx.array(np.arange(length, dtype=np.int64))
+        full = _np().take(full, at, axis=axis)
     return Window(full.fresh(), plan.bounds, source=(t, items, t._atom))
 
 
@@ -538,6 +592,8 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
         if t is target and _same_key(key, items) and target._atom is atom:
             return  # ``x[k] += v``: the in-place operator wrote it already
     plan = _Plan(target, items)
+    if plan.fixed:
+        raise _refusal("assigning into a slice x[i:i + c] of a traced start")
     from .shapes import getitem
     region = getitem(target, plan.base).fresh()
     if isinstance(value, Window):

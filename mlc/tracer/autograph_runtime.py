@@ -327,14 +327,24 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
     init = tuple(vals[k] for k in positions)
     what = dict(_what=f"the for loop at line {lineno}", _names=[names[k] for k in positions])
     if step == 1:
-        out = control_flow.fori_loop(start, stop, body, init, **what)
+        out = control_flow.fori_loop(start, stop, lambda i, c: body(_ranged(i, start, stop), c), init, **what)
     else:  # the k-th iteration's index is start + k * step
         span = (stop - start) if step > 0 else (start - stop)
         count = (span + (abs(step) - 1)) // abs(step)
         if not _traced(count):
             count = max(count, 0)
-        out = control_flow.fori_loop(0, count, lambda k, c: body(start + k * step, c), init, **what)
+        out = control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
+                                     **what)
     return _after_loop(vals, positions, out, kept)
+
+
+def _ranged(index, start, stop):
+    """``index`` (a compiled loop's traced index over ``range(start, stop)``), its range noted in
+    its trace where the bounds are Python ints (a slice ``x[i:i + 2]`` is then known to hold 2
+    elements: :mod:`mlc.numpy.windows`)."""
+    if _traced(index) and isinstance(start, int) and isinstance(stop, int) and stop > start:
+        index._ctx.note_range(index, start, stop - 1)
+    return index
 
 
 def _range_args(args: tuple, lineno: int):

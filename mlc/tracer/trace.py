@@ -136,6 +136,8 @@ class TraceContext:
         self.generators_made: list = []
         #: the boxes of the arguments (:mod:`.state`), in the order of the inputs
         self.boxes: list[Box] = []
+        #: id(atom) -> (atom, lowest, highest): the values a compiled loop's index takes
+        self._ranges: dict[int, tuple] = {}
 
     # -------------------------------------------------------------- lifetime
 
@@ -166,6 +168,21 @@ class TraceContext:
             self.captured.append((value, var))
             inner = self._captured_atoms[id(value._atom)] = self._tracer(var, value.weak)
         return inner if inner.weak == value.weak else Tracer(self, inner._atom, value.weak)
+
+    def note_range(self, value: Tracer, lowest: int, highest: int) -> None:
+        """Record that the traced int ``value`` (a loop's index) lies in ``[lowest, highest]``."""
+        self._ranges[id(value._atom)] = (value._atom, lowest, highest)
+
+    def value_range(self, atom):
+        """``(lowest, highest)`` of a traced int noted with :meth:`note_range` (here, or around
+        this trace for a captured one), else None."""
+        entry = self._ranges.get(id(atom))
+        if entry is not None and entry[0] is atom:
+            return entry[1:]
+        for outer, var in self.captured:
+            if var is atom:
+                return outer._ctx.value_range(outer._atom)
+        return None
 
     def accepts(self, value: Tracer) -> bool:
         """Whether ``value`` may be an operand here: this trace's own, or (for a capturing
