@@ -114,7 +114,18 @@ def _affine(value, depth: int = 12):
     return _atom_affine(value._ctx, value._atom, depth)
 
 
+def _outermost(ctx, atom):
+    """``(trace, atom)`` of the value ``atom`` stands for: a loop body's captured input is the
+    value around it."""
+    while True:
+        outer = next((o for o, var in ctx.captured if var is atom), None)
+        if outer is None:
+            return ctx, atom
+        ctx, atom = outer._ctx, outer._atom
+
+
 def _atom_affine(ctx, atom, depth: int):
+    ctx, atom = _outermost(ctx, atom)
     if isinstance(atom, Constant) and atom.data.ndim == 0 and atom.data.dtype.kind in "iu":
         return frozenset(), int(atom.data)
     binding = _producer(ctx, atom) if depth > 0 else None
@@ -142,6 +153,7 @@ def _atom_affine(ctx, atom, depth: int):
 def _structure(ctx, atom, depth: int):
     """A key equal for two values computed alike (the same op of the same operands):
     ``indptr[i]`` read twice is one leaf."""
+    ctx, atom = _outermost(ctx, atom)
     if isinstance(atom, Constant):
         return "constant", atom.data.dtype.str, atom.data.shape, atom.data.tobytes()
     binding = _producer(ctx, atom) if depth > 0 else None
@@ -174,6 +186,7 @@ def _interval(value, depth: int = 12):
 
 
 def _atom_interval(ctx, atom, depth: int):
+    ctx, atom = _outermost(ctx, atom)
     if isinstance(atom, Constant) and atom.data.ndim == 0 and atom.data.dtype.kind in "iu":
         return int(atom.data), int(atom.data)
     binding = _producer(ctx, atom) if depth > 0 else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import types
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .source import describe_location, user_location
 from .trace import TraceContext, current_trace
 from .tracer import Tracer
 
-__all__ = ["UNDEFINED", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
+__all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "UNROLL"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
@@ -355,6 +356,20 @@ def _range_args(args: tuple, lineno: int):
         raise TraceError(f"the for loop at line {lineno}: range()'s step must be a non-zero Python "
                          f"int (the bounds may be traced), got {step!r}" + _where(lineno))
     return start, stop, step
+
+
+def call(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, ``fn`` with its control flow rewritten first where it is a Python
+    function of the user's (not mlc's, NumPy's or the standard library's), as the jitted
+    function's own is (:func:`.autograph.convert`)."""
+    if isinstance(fn, types.FunctionType) and not (fn.__module__ or "").startswith(_LIBRARIES):
+        from .autograph import convert
+        fn = convert(fn)
+    return fn(*args, **kwargs)
+
+
+#: functions from these modules are called as they are
+_LIBRARIES = ("mlc", "numpy", "scipy", "functools", "builtins", "jax", "numba", "math", "operator")
 
 
 def python_test(value, why: str, lineno: int):
