@@ -227,3 +227,37 @@ def test_a_view_written_before_its_use_is_refused_not_stale():
             out[i] = v.sum()
         return out
     _run(f, (np.ones(10),))
+
+
+def _conv_valid(x, w):
+    k = w.shape[0]
+    out = np.empty((x.shape[0] - k + 1, x.shape[1] - k + 1, w.shape[3]), dtype=x.dtype)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j, :] = np.sum(x[i:i + k, j:j + k, :, np.newaxis] * w, axis=(0, 1, 2))
+    return out
+
+
+def conv_plus_bias(x, w, b):
+    return _conv_valid(x, w) + b                 # the loops live in the function it calls
+
+
+@settings(max_examples=3, deadline=None)
+@given(n=st.sampled_from([2, 11, 13]), k=st.sampled_from([1, 2, 3]), seed=st.integers(0, 99))
+def test_a_window_of_static_length_at_a_loop_index_in_a_called_function(n, k, seed):
+    """x[i:i + k] with i over range(n - k + 1) always holds k elements: a plain array of shape
+    k (it meets the weights elementwise), in loops of a function the jitted one calls."""
+    rng = np.random.default_rng(seed)
+    x, w = rng.uniform(-1, 1, (n + k - 1, n + k - 1, 2)).astype("float32"), rng.uniform(-1, 1, (k, k, 2, 3))
+    _run(conv_plus_bias, (x, w.astype("float32"), np.float32([0.5, 1.0, -1.0])), rtol=1e-5)
+    graph = mlc.jit(conv_plus_bias).lower(x, w.astype("float32"), np.float32([0.5, 1.0, -1.0])).graph
+    assert graph.ops().count("for_loop") == (n > 8)
+
+
+def test_a_traced_step_falls_back_to_unrolling():
+    def f(x):
+        y = np.zeros_like(x)
+        for i in range(x.shape[0]):
+            y[i] = x[i::2].sum()
+        return y
+    _run(f, (np.arange(11.0),))
