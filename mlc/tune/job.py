@@ -31,7 +31,7 @@ from ..runtime.module import written_params
 from ..schedules.trace import Trace
 from ..target import Target
 from .gpu_measure import build_gpu_candidate
-from .gpu_space import GPU_KINDS
+from ..schedules.gpu.space import GPU_KINDS
 
 __all__ = ["Job", "Outcome", "Timing", "WorkerState", "REFERENCE_MAX_ITERATIONS", "MEASURES"]
 

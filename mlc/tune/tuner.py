@@ -25,7 +25,7 @@ from .cost_model import CostModel
 from .database import Database
 from .gpu_measure import device_reason, resolve_measure
 from .gpu_runner import CudaRunner
-from .gpu_space import GPU_KINDS
+from ..schedules.gpu.space import GPU_KINDS
 from .job import Job, Timing
 from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
