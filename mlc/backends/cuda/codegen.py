@@ -48,7 +48,7 @@ from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND, THREEFRY_PRELUDE
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from . import complex as complex_c, wmma
-from .launch import Kernel, kernels, workspace
+from ..gpu.launch import Kernel, kernels, workspace
 from .vector import copied_buffers, is_vector_store, render_vector_store
 
 __all__ = ["render", "CudaSource", "Launch", "C_TYPES"]
@@ -84,6 +84,21 @@ __device__ __forceinline__ float mlc_min(float a, float b) { return (a < b || a 
 __device__ __forceinline__ float mlc_max(float a, float b) { return (a > b || a != a) ? a : b; }
 __device__ __forceinline__ double mlc_min(double a, double b) { return (a < b || a != a) ? a : b; }
 __device__ __forceinline__ double mlc_max(double a, double b) { return (a > b || a != a) ? a : b; }
+__device__ __forceinline__ int mlc_trunc32(float v) { return (v >= -2147483648.0f && v < 2147483648.0f) ? (int)v : (int)0x80000000u; }
+__device__ __forceinline__ int mlc_trunc32(double v) { return (v >= -2147483648.0 && v < 2147483648.0) ? (int)v : (int)0x80000000u; }
+__device__ __forceinline__ long long mlc_trunc64(float v) {
+  return (v >= -9223372036854775808.0f && v < 9223372036854775808.0f) ? (long long)v : (long long)0x8000000000000000ull;
+}
+__device__ __forceinline__ long long mlc_trunc64(double v) {
+  return (v >= -9223372036854775808.0 && v < 9223372036854775808.0) ? (long long)v : (long long)0x8000000000000000ull;
+}
+template <typename F> __device__ __forceinline__ unsigned int mlc_f2u32(F v) {
+  return v >= (F)2147483648.0 ? (unsigned int)mlc_trunc32(v - (F)2147483648.0) ^ 0x80000000u : (unsigned int)mlc_trunc32(v);
+}
+template <typename F> __device__ __forceinline__ unsigned long long mlc_f2u64(F v) {
+  return v >= (F)9223372036854775808.0 ? (unsigned long long)mlc_trunc64(v - (F)9223372036854775808.0) ^ 0x8000000000000000ull
+                                       : (unsigned long long)mlc_trunc64(v);
+}
 template <typename To, typename From> __device__ __forceinline__ To mlc_bitcast(From x) {
   To y; memcpy(&y, &x, sizeof(To)); return y;
 }
@@ -116,6 +131,22 @@ class CudaSource:
     name: str
     code: str
     launches: tuple[Launch, ...]
+
+
+def _float_to_int(value: str, src: str, dst: str) -> str:
+    """C for float ``value`` converted to the int type ``dst`` as NumPy converts on x86, also
+    where it does not fit (the GPU's own conversions saturate instead: -1.0 as uint8 would be
+    0, NumPy's is 255): signed types and uint8/uint16 through a 32-bit truncation (int64 and
+    float16 to uint32: 64-bit) whose low bits are kept, NaN and out-of-range values giving the
+    lowest int of that width; uint32 and uint64 shifted down by half their range from there on.
+    The same rules as the LLVM backend's, so every backend gives NumPy's bits."""
+    if src == "float16":
+        value = f"__half2float({value})"
+    bits = dt.bits(dst)
+    if dt.is_signed(dst) or bits < 32 or (src == "float16" and dst == "uint32"):
+        through64 = bits == 64 or dst == "uint32"
+        return f"mlc_trunc{64 if through64 else 32}({value})"
+    return f"mlc_f2u{bits}({value})"
 
 
 def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> CudaSource:
@@ -298,6 +329,8 @@ class _KernelWriter:
                 real = None if dt.is_complex(e.dtype) else _ctype(e.dtype)
                 return complex_c.cast(self.expr(e.value), e.value.dtype, e.dtype, real)
             target = "int64" if wide and e.dtype == "int32" else e.dtype
+            if dt.is_float(e.value.dtype) and dt.is_int(e.dtype) and e.dtype != "bool":
+                return f"(({_ctype(target)}){_float_to_int(self.expr(e.value), e.value.dtype, e.dtype)})"
             return f"(({_ctype(target)})({self.expr(e.value)}))"
         if isinstance(e, BufferLoad):
             return self._access(e.buffer, e.indices)
