@@ -29,7 +29,7 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
-from .windows import Window, has_traced_slice, window_getitem, window_take
+from .windows import Window, has_traced_slice, use_indexing, window_getitem, window_take
 from .updates import concrete_key, gathered, index_array, is_bool_array
 
 __all__ = [
@@ -241,3 +241,6 @@ def getitem(a, key):
     if not whole:
         t = emit("slice", [t], starts=starts, stops=stops, steps=steps)
     return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)
+
+
+use_indexing(getitem=getitem)

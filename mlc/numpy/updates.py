@@ -50,7 +50,7 @@ from ..tracer.trace import BOUNDS, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
-from .windows import Window, has_traced_slice, window_setitem
+from .windows import Window, has_traced_slice, use_indexing, window_setitem
 
 __all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put", "index_array",
            "is_bool_array"]
@@ -512,3 +512,6 @@ def put(a, ind, v, mode="raise"):
         v = emit("reshape", [as_tracer(v, target._ctx)], newshape=tuple(indices_shape))
     flat = target._ctx.emit("reshape", [target], {"newshape": (target.size,)})  # a view: writes go to a
     setitem(flat, ind, v)
+
+
+use_indexing(setitem=setitem, cast=_cast)

@@ -42,8 +42,12 @@ from ..errors import DTypeError, TraceError
 from ..ir.graph import Constant
 from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
+from .elementwise import astype, clip, logical_and, maximum, minimum, where
+from ._api import emit
+from .generated import GENERATED
+from .indexing import take
 
-__all__ = ["Window", "has_traced_slice", "window_getitem", "window_setitem", "window_take"]
+__all__ = ["Window", "has_traced_slice", "use_indexing", "window_getitem", "window_setitem", "window_take"]
 
 _USES = ("elementwise arithmetic and ufuncs, @ / np.dot / np.matmul, sum, np.flip, and assignment into a "
          "slice of the same bounds")
@@ -55,9 +59,30 @@ def _refusal(what: str) -> TraceError:
                       f"supports {_USES}{describe_location(user_location())}")
 
 
+class _Functions:
+    """mlc.numpy's functions a window computes with, by NumPy's names: the generated ones,
+    and the indexing of :mod:`.shapes` and :mod:`.updates` (which import this module, and
+    hand theirs over with :func:`use_indexing`)."""
+
+    astype, where, clip, logical_and = (staticmethod(f) for f in (astype, where, clip, logical_and))
+    maximum, minimum, take = (staticmethod(f) for f in (maximum, minimum, take))
+
+    def __getattr__(self, name: str):
+        return GENERATED[name]
+
+
+_F = _Functions()
+
+
+def use_indexing(**functions) -> None:
+    """Give windows the indexing functions of the modules that import this one (``getitem``,
+    ``setitem``, ``cast``)."""
+    for name, fn in functions.items():
+        setattr(_Functions, name, staticmethod(fn))
+
+
 def _np():
-    from .. import numpy as mnp  # the package's functions (loaded by the time a trace runs)
-    return mnp
+    return _F
 
 
 # ------------------------------------------------------------------ bounds
@@ -514,7 +539,9 @@ def flip(m, axis=None):
 
 
 def _copy(a, *args, **kwargs):
-    return a.copy() if isinstance(a, Window) else _np().copy(a, *args, **kwargs)
+    if not isinstance(a, Window) or args or kwargs:
+        raise _refusal("np.copy with these arguments")
+    return a.copy()
 
 
 _FUNCTIONS = {np.dot: dot, np.sum: sum_, np.flip: flip, np.copy: _copy, np.inner: dot, np.vdot: dot,
@@ -569,8 +596,7 @@ def window_getitem(t: Tracer, items: tuple) -> Tracer:
     if isinstance(t, Window):
         return t[items]  # refused
     plan = _Plan(t, items)
-    from .shapes import getitem
-    full = getitem(t, plan.base)
+    full = _F.getitem(t, plan.base)
     for axis, start, length in plan.fixed:
         at = _np().astype(start.strong(), "int64") + full._ctx.array(np.arange(length, dtype=np.int64))
         full = _np().take(full, at, axis=axis)
@@ -589,17 +615,16 @@ def window_take(t: Tracer, items: tuple) -> Tracer:
         raise _refusal("an index holding a slice with traced bounds beside other indices")
     w = items[0]
     full = w.data()
-    flat = full if full.ndim == 1 else _np().reshape(full, (-1,))
+    flat = full if full.ndim == 1 else emit("reshape", [full], newshape=(-1,))
     out = _np().take(t, flat, axis=0)
     shape = tuple(full.shape) + tuple(t.shape[1:])
     if tuple(out.shape) != shape:
-        out = _np().reshape(out, shape)
+        out = emit("reshape", [out], newshape=shape)
     return Window(out, tuple(w._bounds) + (None,) * (t.ndim - 1))
 
 
 def window_setitem(target: Tracer, items: tuple, value) -> None:
     """``target[items] = value``, ``items`` holding a slice with a traced start or stop."""
-    from .updates import _cast, setitem
     if isinstance(value, Window) and value._written is not None:
         t, key, atom = value._written
         if t is target and _same_key(key, items) and target._atom is atom:
@@ -607,8 +632,7 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
     plan = _Plan(target, items)
     if plan.fixed:
         raise _refusal("assigning into a slice x[i:i + c] of a traced start")
-    from .shapes import getitem
-    region = getitem(target, plan.base).fresh()
+    region = _F.getitem(target, plan.base).fresh()
     if isinstance(value, Window):
         v_bounds = _result_bounds([Window(region, plan.bounds), value], "assignment")
         if len(v_bounds) != region.ndim or any(
@@ -617,7 +641,7 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
             raise _refusal("assigning a slice to a slice whose bounds are not known to be equal")
     else:
         _result_bounds([Window(region, plan.bounds), value], "assignment")
-    v = _cast(region, _data(value))
+    v = _F.cast(region, _data(value))
     mask = None
     for a, b in enumerate(plan.bounds):
         if b is not None:
@@ -626,4 +650,4 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
     new = _np().where(mask, v, region)
     if tuple(new.shape) != tuple(region.shape):
         raise _refusal("assigning a value of more dimensions than the slice")
-    setitem(target, plan.base, new)
+    _F.setitem(target, plan.base, new)

@@ -89,6 +89,8 @@ def converted_source(fn) -> str:
     return "\n".join(line for line in ast.unparse(tree.body[0].body[0]).splitlines() if line.strip())
 
 
+autograph_runtime._CONVERT[0] = convert  # the functions a converted function calls are converted too
+
 _CACHE: dict = {}
 #: names called as they are (Python's builtins)
 _BUILTIN_NAMES = frozenset(dir(__import__("builtins")))

@@ -363,9 +363,12 @@ def call(fn, *args, **kwargs):
     function of the user's (not mlc's, NumPy's or the standard library's), as the jitted
     function's own is (:func:`.autograph.convert`)."""
     if isinstance(fn, types.FunctionType) and not (fn.__module__ or "").startswith(_LIBRARIES):
-        from .autograph import convert
-        fn = convert(fn)
+        fn = _CONVERT[0](fn)
     return fn(*args, **kwargs)
+
+
+#: the rewrite of a function (:func:`.autograph.convert`, which imports this module and sets it)
+_CONVERT = [lambda fn: fn]
 
 
 #: functions from these modules are called as they are
