@@ -13,6 +13,7 @@ after it:
 from __future__ import annotations
 
 import builtins
+import dis
 import functools
 import types
 
@@ -362,9 +363,17 @@ def call(fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, ``fn`` with its control flow rewritten first where it is a Python
     function of the user's (not mlc's, NumPy's or the standard library's), as the jitted
     function's own is (:func:`.autograph.convert`)."""
-    if isinstance(fn, types.FunctionType) and not (fn.__module__ or "").startswith(_LIBRARIES):
+    if isinstance(fn, types.FunctionType) and not (fn.__module__ or "").startswith(_LIBRARIES) \
+            and not _writes_nonlocal(fn.__code__):
         fn = _CONVERT[0](fn)
     return fn(*args, **kwargs)
+
+
+@functools.lru_cache(maxsize=512)
+def _writes_nonlocal(code) -> bool:
+    """Whether a function assigns a variable of the function around it (``nonlocal``): the
+    rewritten copy would hold that variable's value, not the variable, so it is called as it is."""
+    return any(i.opname == "STORE_DEREF" and i.argval in code.co_freevars for i in dis.get_instructions(code))
 
 
 #: the rewrite of a function (:func:`.autograph.convert`, which imports this module and sets it)

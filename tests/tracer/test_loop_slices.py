@@ -261,3 +261,29 @@ def test_a_traced_step_falls_back_to_unrolling():
             y[i] = x[i::2].sum()
         return y
     _run(f, (np.arange(11.0),))
+
+
+def test_a_called_function_that_writes_a_nonlocal_is_called_as_written():
+    """Called functions are rewritten (their loops compiled), except one assigning a variable
+    of its enclosing function, whose rewritten copy would hold a copy of that variable."""
+    calls = []
+
+    def make():
+        count = 0
+
+        def helper(x):
+            nonlocal count
+            count += 1
+            calls.append(count)
+            for _ in range(10):
+                x = x + 1
+            return x
+        return helper
+    helper = make()
+
+    def f(x):
+        return helper(x) * 2
+    jitted = mlc.jit(f)
+    assert jitted(np.ones(3)).tolist() == [22.0] * 3
+    assert jitted(np.ones(2)).tolist() == [22.0] * 2   # traced again: the same variable counts on
+    assert calls == [1, 2]
