@@ -263,6 +263,7 @@ def test_a_traced_step_falls_back_to_unrolling():
     _run(f, (np.arange(11.0),))
 
 
+@pytest.mark.filterwarnings("ignore:.*was rebound since")
 def test_a_called_function_that_writes_a_nonlocal_is_called_as_written():
     """Called functions are rewritten (their loops compiled), except one assigning a variable
     of its enclosing function, whose rewritten copy would hold a copy of that variable."""
