@@ -43,7 +43,7 @@ import struct
 import numpy as np
 
 try:
-    from ..errors import DTypeError, LoadError, MLCError, ShapeError
+    from ..errors import BoundsError, DTypeError, LoadError, MLCError, ShapeError
 except ImportError:  # loaded by path, outside the mlc package
     class MLCError(Exception):
         """mlc's base error (stand-in where the loader runs without mlc)."""
@@ -57,13 +57,17 @@ except ImportError:  # loaded by path, outside the mlc package
     class DTypeError(MLCError, TypeError):
         """An argument of the wrong dtype."""
 
+    class BoundsError(MLCError, IndexError):
+        """An index out of bounds when the function ran."""
+
 __all__ = ["load", "Library", "LibraryFunction", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
            "MAGIC", "FORMAT_VERSION"]
 
 #: The last 8 bytes of every library mlc exports.
 MAGIC = b"\x00MLCLIB\x01"
-#: The metadata format this loader reads (and ``export`` writes).
-FORMAT_VERSION = 1
+#: The metadata format this loader reads (and ``export`` writes): 2 adds what an entry does
+#: around its C call (an entry's ``"call"``: Python numbers, random keys, checks, write-back).
+FORMAT_VERSION = 2
 _LENGTH = struct.Struct("<Q")
 _DIGEST = 32
 _TAIL = _LENGTH.size + _DIGEST + len(MAGIC)
@@ -273,7 +277,12 @@ class LibraryFunction:
         self._nonempty = entry.get("nonempty", [])
         if self.kind == "program":
             cfunc.restype = ctypes.c_int
-        if self.kind == "graph" and self._plain_outputs and self.single and len(self._inputs) == 1 \
+        call = entry.get("call")
+        if call is not None:
+            self._around = _Around(self.name, call, self._inputs)
+            inner, self.single = self._run, False
+            self._run = lambda args: self._around(args, inner, entry["single"])
+        elif self.kind == "graph" and self._plain_outputs and self.single and len(self._inputs) == 1 \
                 and data_pointer is _struct_pointer:
             self._run = _one_in_one_out(cfunc, *self._input_specs[0], *self._output_specs[0], self._call_graph)
 
@@ -363,6 +372,124 @@ class LibraryFunction:
 
     def __repr__(self) -> str:
         return f"<mlc LibraryFunction {self.name} ({self.kind})>"
+
+
+class _Around:
+    """What a loaded entry does around its C call where a jitted call does it around ``main``
+    (the entry's ``"call"`` metadata, :class:`mlc.runtime.exported.CallSpec`): Python numbers
+    become 0-d arrays; one random key per hidden key input is drawn from NumPy's global
+    generator (``np.random.seed(0)`` makes the calls reproducible, as it does a jitted
+    call's) or fresh entropy; after the call the traced Python ints are verified, then
+    the arguments the function writes receive their last versions."""
+
+    def __init__(self, name: str, call: dict, inputs):
+        self.name = name
+        self.keys = tuple(call.get("keys", ()))
+        self.visible = inputs[:len(inputs) - len(self.keys)]
+        self.scalars = tuple(call.get("scalars", ())) + (None,) * len(self.visible)
+        self.checks = [tuple(c) for c in call.get("checks", ())]
+        self.writes = tuple(call.get("writes", ()))
+        aliases = call.get("aliases")
+        self.aliases = None if aliases is None else tuple(aliases)
+
+    def arguments(self, args) -> list:
+        if len(args) != len(self.visible):
+            names = ", ".join(p[0] for p in self.visible)
+            raise ShapeError(f"{self.name}() takes {len(self.visible)} arguments ({names}), got {len(args)}")
+        out = list(args)
+        for n, (arg, kind, (pname, dtype, _, _)) in enumerate(zip(args, self.scalars, self.visible)):
+            if kind is None:
+                continue
+            if type(arg) is not _PYTHON_TYPES[kind]:
+                raise DTypeError(f"{self.name}(): argument {pname} was a Python {kind} when exported, got "
+                                 f"{type(arg).__name__}; pass a Python {kind} (a jitted function compiles "
+                                 "again for another type, a library cannot)")
+            if kind == "int" and not _INT64_MIN <= arg <= _INT64_MAX:
+                raise DTypeError(f"{self.name}(): argument {pname} = {arg} does not fit int64, as the exported "
+                                 "code takes it; pass it as an array of a wider dtype")
+            out[n] = np.asarray(arg, dtype)
+        return out
+
+    def __call__(self, args, run, single: bool):
+        args = self.arguments(args)
+        if self.writes and _alias_pattern(args, self.writes, self.name) != self.aliases:
+            raise MLCError(f"{self.name}(): the arguments share memory differently than the arguments it was "
+                           "exported with, and it writes into its arguments; pass separate arrays (or the "
+                           "same array where it was the same when exported)")
+        keys = [_draw_key(source) for source in self.keys]
+        outs = list(run(tuple(args) + tuple(keys)))
+        n = len(outs) - len(self.writes)
+        m = n - len(self.checks)
+        for check, value in zip(self.checks, outs[m:n]):  # before any argument is written
+            _verify(self.name, check, value)
+        for k, value in zip(self.writes, outs[n:]):
+            target = args[k]
+            if not target.flags.writeable:
+                raise MLCError(f"{self.name}(): argument {self.visible[k][0]} is written (NumPy's in-place "
+                               "meaning) but the array is read-only; pass a writeable array")
+            np.copyto(target, value, casting="unsafe")
+        results = outs[:m]
+        return results[0] if single else tuple(results)
+
+
+_PYTHON_TYPES = {"int": int, "float": float, "bool": bool, "complex": complex}
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
+
+
+def _draw_key(source: str) -> np.ndarray:
+    """One call's random key (uint32[2]) as a jitted call draws it (``numpy_random.draw_key``)."""
+    if source == "entropy":
+        return np.random.SeedSequence().generate_state(2, np.uint32)
+    return np.random.randint(0, 2**32, size=2, dtype=np.uint32)
+
+
+def _layout(a):
+    return a.__array_interface__["data"][0], a.shape, a.strides, a.dtype
+
+
+def _alias_pattern(args, writes, name):
+    """None when no two arrays of ``args`` share memory; else, per argument, the first that
+    is the same array (as ``mlc.tracer.writeback.alias_pattern``)."""
+    arrays = [(n, a) for n, a in enumerate(args) if type(a) is np.ndarray and a.size]
+    pattern = None
+    for i, (n, a) in enumerate(arrays):
+        for m, b in arrays[:i]:
+            if not np.may_share_memory(a, b):
+                continue
+            if _layout(a) == _layout(b):
+                pattern = pattern or list(range(len(args)))
+                pattern[n] = pattern[m]
+                break
+            if n in writes or m in writes:
+                raise MLCError(f"{name}(): arguments {m} and {n} overlap in memory (one is a view into the "
+                               "other) and the function writes into one of them; pass a copy of one of them")
+    return None if pattern is None else tuple(pattern)
+
+
+def _verify(name: str, check, value) -> None:
+    """Raise where a traced Python int is out of what the code was traced for (as
+    ``RangeCheck.verify``)."""
+    dtype, op, limit = check
+    v = int(value)
+    if dtype == "bounds":
+        if v:
+            raise BoundsError(f"{name}(): item assignment: {v} traced index(es) out of bounds when the function "
+                              f"ran (NumPy raises IndexError); no argument was written{op}")
+    elif dtype == "below":
+        if not 0 <= v < limit:
+            raise ShapeError(f"{name}(): {op}: the value {v} is {'negative' if v < 0 else 'not below'} "
+                             f"{'' if v < 0 else f'the static length {limit} '}the function was exported for; "
+                             "pass a length that holds every value")
+    elif dtype == "exponent":
+        if v < 0:
+            raise ShapeError(f"{name}(): {op}: integers to negative integer powers are not allowed, as in "
+                             f"NumPy, and the exponent is {v}; use a float base")
+    else:
+        info = np.iinfo(dtype)
+        if not info.min <= v <= info.max:
+            raise DTypeError(f"{name}(): {op}: Python integer {v} (a Python scalar argument, or computed from "
+                             f"one) is out of bounds for {dtype}, in [{info.min}, {info.max}]; pass a value in "
+                             "range, or cast the array to a wider dtype")
 
 
 _SIZE_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
