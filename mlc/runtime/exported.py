@@ -238,14 +238,15 @@ _C_KEYWORDS = frozenset("auto break case char const continue default do double e
                         "typedef union unsigned void volatile while".split())
 
 
-def function_entry(name: str, func) -> EntrySpec:
+def function_entry(name: str, func, symbol: str | None = None) -> EntrySpec:
     """The entry of PrimFunc ``func`` (as scheduled) of a built module, called ``name``:
-    destination passing, its symbolic extents after the arrays."""
+    destination passing, its symbolic extents after the arrays. ``symbol``: the function's
+    name in the module where ``name`` is another name for it (a lone PrimFunc's ``main``)."""
     names = _unique(p.name for p in func.params)
     params = tuple(ParamSpec(n, p.dtype, tuple(e.value if isinstance(e, IntImm) else str(e.name) for e in p.shape),
                              role) for n, p, role in zip(names, func.params, _roles(func)))
     sizes = tuple((str(v.name), v.dtype, n, d) for v, n, d in shape_vars(func.params))
-    return EntrySpec(name, name, "function", params, size_vars=sizes)
+    return EntrySpec(name, symbol or name, "function", params, size_vars=sizes)
 
 
 def graph_entry(name: str, symbol: str, main, n_inputs: int, constants, outputs, single: bool,

@@ -9,7 +9,9 @@ its constructors) when the trailer is missing, the checksum does not match (a
 damaged or truncated file), it is not an mlc library, its format is newer than this
 loader reads, or it was built for another architecture or for CPU features this
 machine lacks (the alternative is an illegal-instruction crash); then it opens it
-with ctypes. Each entry is called as its in-process counterpart is:
+with ctypes. Each entry is called as its in-process counterpart is, and takes NumPy
+arrays or other host arrays without a copy (objects with ``__dlpack__``, a CPU
+``torch.Tensor``; buffers, ``memoryview``, ``array.array``: :func:`host_array`):
 
 * a jitted function's ``main`` (``kind="graph"``): ``y = lib(x)`` or ``lib["main"](x)``;
   inputs of the exact dtypes and shapes it was built for (a DTypeError or ShapeError
@@ -33,6 +35,7 @@ True
 """
 from __future__ import annotations
 
+import array
 import ctypes
 import hashlib
 import json
@@ -60,7 +63,7 @@ except ImportError:  # loaded by path, outside the mlc package
     class BoundsError(MLCError, IndexError):
         """An index out of bounds when the function ran."""
 
-__all__ = ["load", "Library", "LibraryFunction", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
+__all__ = ["load", "Library", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
            "MAGIC", "FORMAT_VERSION"]
 
 #: The last 8 bytes of every library mlc exports.
@@ -321,6 +324,8 @@ class LibraryFunction:
 
     def _call_graph(self, args):
         specs = self._input_specs
+        if any(type(a) is not _ndarray for a in args):
+            args = tuple(map(host_array, args))
         if len(args) != len(specs):
             self._check(args, self._inputs)
         inputs = list(args)
@@ -342,6 +347,7 @@ class LibraryFunction:
         return results[0] if self.single else tuple(results)
 
     def _call_program(self, args):
+        args = tuple(map(host_array, args))
         sizes = self._check(args, self._inputs)
         inputs = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in args]
         outs = [_empty(tuple(evaluate_size(d, sizes) for d in shape), dtype) for dtype, shape in self._output_specs]
@@ -355,6 +361,8 @@ class LibraryFunction:
         return outs[0] if self.single else tuple(outs)
 
     def _call_function(self, args) -> None:
+        if any(type(a) is not _ndarray for a in args):
+            args = tuple(map(host_array, args))
         sizes = self._check(args, self.params)
         for (pname, _, _, role), arg in zip(self.params, args):
             if not arg.flags.c_contiguous:
@@ -372,6 +380,36 @@ class LibraryFunction:
 
     def __repr__(self) -> str:
         return f"<mlc LibraryFunction {self.name} ({self.kind})>"
+
+
+#: DLPack's device type of host memory (and of pinned host memory, ``kDLCUDAHost``).
+_DLPACK_HOST = (1, 3)
+
+
+def host_array(a):
+    """``a`` as a NumPy array sharing its memory where it is another host array: an object
+    with ``__dlpack__`` (a CPU torch.Tensor, a JAX array) or a buffer (``memoryview``,
+    ``array.array``, ``bytearray``); anything else as it is (the checks then name it).
+
+    >>> import array
+    >>> host_array(array.array("d", [1.5])).dtype
+    dtype('float64')
+    """
+    if type(a) is _ndarray:
+        return a
+    if isinstance(a, (memoryview, bytearray, array.array)):
+        return np.asarray(a)
+    if hasattr(a, "__dlpack__"):
+        device = getattr(a, "__dlpack_device__", None)
+        if device is not None and device()[0] not in _DLPACK_HOST:
+            raise DTypeError(f"a {type(a).__name__} in device memory (DLPack device {tuple(device())}) was "
+                             "passed to a CPU library; copy it to the host first (np.asarray(x.cpu()), "
+                             "cupy.asnumpy(x))")
+        try:
+            return np.from_dlpack(a)
+        except (TypeError, ValueError, BufferError, RuntimeError):
+            return a
+    return a
 
 
 class _Around:
@@ -399,6 +437,7 @@ class _Around:
         out = list(args)
         for n, (arg, kind, (pname, dtype, _, _)) in enumerate(zip(args, self.scalars, self.visible)):
             if kind is None:
+                out[n] = host_array(arg)
                 continue
             if type(arg) is not _PYTHON_TYPES[kind]:
                 raise DTypeError(f"{self.name}(): argument {pname} was a Python {kind} when exported, got "
