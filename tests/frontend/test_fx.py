@@ -263,3 +263,17 @@ def test_multihead_attention_in_training_mode_is_refused():
 
     with pytest.raises(mlc.MLCError, match="MultiheadAttention in training mode"):
         from_fx(torch.fx.symbolic_trace(Attention().train()), [((3, 1, 4), "float32")])
+
+
+@torch_test
+def test_a_dynamic_batch_imports_once_and_runs_every_batch_size_with_torch_tensors():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(), torch.nn.LayerNorm(8),
+                                torch.nn.Linear(8, 3), torch.nn.Softmax(dim=-1)).eval()
+    lib = mlc.build(from_fx(torch.fx.symbolic_trace(model), [(("N", 6), torch.float32)]), "llvm")
+    for batch in (1, 7, 64):
+        x = torch.randn(batch, 6)
+        with torch.no_grad():
+            expected = model(x).numpy()
+        np.testing.assert_allclose(lib["main"](x), expected, rtol=1e-5, atol=1e-6)  # a torch.Tensor, by DLPack
