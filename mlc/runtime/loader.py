@@ -183,12 +183,24 @@ _KINDS = frozenset({"graph", "function", "program"})
 
 
 def load(path, check_cpu: bool = True) -> Library:
-    """The library mlc exported at ``path``, checked (module docstring) and opened.
+    """The library mlc exported at ``path``, checked (module docstring) and opened; a CUDA
+    bundle (a zip file or directory a ``cuda`` module's export wrote) is loaded by
+    :func:`mlc.runtime.cuda_loader.load_bundle`, with CuPy.
 
     ``check_cpu=False`` skips the comparison of CPU features (for a machine whose
     /proc/cpuinfo does not tell the truth, an emulator say); the architecture is
     always checked."""
     path = os.fspath(path)
+    if os.path.isdir(path) or _starts_with(path, b"PK\x03\x04"):  # a CUDA bundle (a directory or a zip)
+        try:
+            from . import cuda_loader
+        except ImportError:  # loaded by path
+            import importlib.util
+            spec = importlib.util.spec_from_file_location(
+                "mlc_cuda_loader", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_loader.py"))
+            cuda_loader = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(cuda_loader)
+        return cuda_loader.load_bundle(path)
     metadata = read_metadata(path)
     lacking = missing_features(metadata, flags=None if check_cpu else frozenset(
         CPUINFO_NAMES.get(host_arch(), {}).values()))
@@ -206,6 +218,14 @@ def load(path, check_cpu: bool = True) -> Library:
     except OSError as err:
         raise LoadError(f"{path} passed its checks but the dynamic loader refused it: {err}") from None
     return Library(path, metadata, handle)
+
+
+def _starts_with(path: str, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False
 
 
 class Library:
@@ -420,8 +440,8 @@ class _Around:
     call's) or fresh entropy; after the call the traced Python ints are verified, then
     the arguments the function writes receive their last versions."""
 
-    def __init__(self, name: str, call: dict, inputs):
-        self.name = name
+    def __init__(self, name: str, call: dict, inputs, convert=None):
+        self.name, self.convert = name, convert or host_array
         self.keys = tuple(call.get("keys", ()))
         self.visible = inputs[:len(inputs) - len(self.keys)]
         self.scalars = tuple(call.get("scalars", ())) + (None,) * len(self.visible)
@@ -437,7 +457,7 @@ class _Around:
         out = list(args)
         for n, (arg, kind, (pname, dtype, _, _)) in enumerate(zip(args, self.scalars, self.visible)):
             if kind is None:
-                out[n] = host_array(arg)
+                out[n] = self.convert(arg)
                 continue
             if type(arg) is not _PYTHON_TYPES[kind]:
                 raise DTypeError(f"{self.name}(): argument {pname} was a Python {kind} when exported, got "
@@ -463,10 +483,13 @@ class _Around:
             _verify(self.name, check, value)
         for k, value in zip(self.writes, outs[n:]):
             target = args[k]
+            if not isinstance(target, np.ndarray):  # a CuPy array (a CUDA bundle's)
+                target[...] = value
+                continue
             if not target.flags.writeable:
                 raise MLCError(f"{self.name}(): argument {self.visible[k][0]} is written (NumPy's in-place "
                                "meaning) but the array is read-only; pass a writeable array")
-            np.copyto(target, value, casting="unsafe")
+            np.copyto(target, value if isinstance(value, np.ndarray) else value.get(), casting="unsafe")
         results = outs[:m]
         return results[0] if single else tuple(results)
 

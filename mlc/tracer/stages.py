@@ -190,7 +190,7 @@ class Compiled:
                 continue
         return ""  # a signature with no kernels generates no code
 
-    def export(self, path, *, cc=None, format: str = "so"):
+    def export(self, path, *, cc=None, format: str = "so", archs=None):
         """Write this compiled signature as a shared library that runs without mlc's compiler
         (``mlc.runtime.load(path)(x)``, or from C through the header ``name.h`` written
         beside it): its ``main`` with the constants and parameters the trace captured,
@@ -204,10 +204,14 @@ class Compiled:
         where the trace had them, verifies traced Python ints, draws random keys from NumPy's
         global generator (or fresh entropy) and writes back into the arguments the function
         writes (:class:`~mlc.runtime.exported.CallSpec`). ``format="mlc"``: the portable form
-        of the kernels (``lib.export``). Returns ``path``."""
+        of the kernels (``lib.export``). Compiled for ``cuda``, it writes a CUDA bundle
+        instead (cubins for ``archs``, a launcher's metadata: ``CudaModule.export``), which
+        ``mlc.runtime.load`` loads with NumPy and CuPy only. Returns ``path``."""
         function = self.function
         calls = self._call_spec()
         graph = function.graph
+        if getattr(self.lib.target, "kind", None) == "cuda":
+            return self._export_bundle(path, format, calls, archs)
         single = type(function.out_tree) is str
         if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels
             functions = {n: self.lib[n].func for n in self.lib.function_names}
@@ -217,6 +221,19 @@ class Compiled:
             entry = graph_entry("main", symbol, self.lib[symbol].func, function.entry.n_inputs,
                                 function.entry.constants, function.order, single, calls)
         return self.lib.export(path, cc=cc, format=format, entries=[entry])
+
+    def _export_bundle(self, path, format, calls: CallSpec, archs):
+        function = self.function
+        if not isinstance(function.entry, MainEntry):
+            raise MLCError("export: a program with dynamic axes runs its kernels from Python on cuda; export it "
+                           "for 'llvm', or jit it without dynamic= for cuda")
+        symbol = main_name(function.graph)
+        entry = {"name": "main", "function": symbol, "kind": "graph", "n_inputs": function.entry.n_inputs,
+                 "outputs": list(function.order), "single": type(function.out_tree) is str}
+        if calls.needed():
+            entry["call"] = calls.metadata()
+        return self.lib.export(path, format="bundle" if format == "so" else format, entries=[entry],
+                               constants=[function.entry.constants], archs=archs)
 
     def _call_spec(self) -> CallSpec:
         """What the loaded library must do around its C main, as :attr:`run` does around

@@ -1,11 +1,8 @@
 """A stand-in for CuPy: "device" arrays in host memory and kernels that record their
 launches instead of running, so that the host side of the ``cuda`` runtime runs
-without a GPU (tests/cuda/test_runtime_host_side.py, tests/cuda/test_jit.py)."""
+without a GPU (tests/cuda/test_runtime_host_side.py, tests/cuda/test_jit.py). It imports
+NumPy only, so a process without mlc may stand it in for ``cupy`` (tests/cuda/test_bundle.py)."""
 import numpy as np
-
-from mlc.backends.cuda import backend as cuda_backend, runtime as cuda_runtime
-from mlc.runtime import ndarray as runtime_ndarray
-from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
 
 
 class FakeArray:
@@ -33,6 +30,15 @@ class FakeArray:
 
     def __getitem__(self, key):
         return FakeArray(self.data[key])
+
+    def __setitem__(self, key, value):
+        self.data[key] = value.data if isinstance(value, FakeArray) else value
+
+    def copy(self):
+        return FakeArray(self.data.copy())
+
+    def get(self):
+        return self.data.copy()
 
 
 class FakeModule:
@@ -91,6 +97,9 @@ class FakeCuPy:
 def install(monkeypatch) -> list:
     """CuPy and an sm_90 device, stood in for; returns the list the launches are recorded in
     (undo ``FAST_DEVICE_ARRAYS`` with :func:`uninstall`)."""
+    from mlc.backends.cuda import backend as cuda_backend, runtime as cuda_runtime
+    from mlc.runtime import ndarray as runtime_ndarray
+    from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
     FakeCuPy.launches = []
     monkeypatch.setattr(cuda_runtime, "cupy_or_none", lambda: FakeCuPy)
     for module in (cuda_runtime, cuda_backend):
@@ -102,4 +111,5 @@ def install(monkeypatch) -> list:
 
 
 def uninstall() -> None:
+    from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
     FAST_DEVICE_ARRAYS.discard(FakeArray)

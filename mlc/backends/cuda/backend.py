@@ -140,7 +140,9 @@ class CudaBackend:
             functions = {name: Function(name, func if is_graph_main(func) else signature_of(func),
                                         _no_device(name, reason))
                          for name, func in artifact.module.items()}
-            return Module(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+            module = CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+            module.artifact = artifact
+            return module
         raw = load_cubin(artifact.cubin if artifact.arch == device_arch() else compile_cuda(code, device_arch()),
                          code)
         functions = {}
@@ -152,7 +154,9 @@ class CudaBackend:
         for name, func in artifact.module.items():
             if is_graph_main(func):
                 functions[name] = CudaGraphMain(name, func, functions)
-        return CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+        module = CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+        module.artifact = artifact
+        return module
 
 
 class CudaEmulatorBackend:

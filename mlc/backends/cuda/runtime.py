@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from ...errors import DeviceError, DTypeError, ShapeError
+from ...errors import DeviceError, DTypeError, MLCError, ShapeError
 from ...ir.buffer import Buffer
 from ...ir.expr import IntImm
 from ...ir.tir import PrimFunc
@@ -188,11 +188,36 @@ class CudaFunction:
 
 class CudaModule(Module):
     """The result of building for ``cuda``: ``lib["f"](*cupy_arrays)``, ``get_source("cuda")``,
-    and ``time_evaluator`` timed with CUDA events."""
+    ``time_evaluator`` timed with CUDA events, and :meth:`export` (built without a GPU too,
+    whose functions then say when called that no device was found)."""
+
+    #: what the backend's codegen made (a :class:`~.backend.CudaArtifact`), for :meth:`export`
+    artifact = None
+
+    def export(self, path, *, cc=None, format: str = "bundle", entries=None, constants=(), archs=None):
+        """Write this module as a CUDA bundle (:mod:`.export`) that ``mlc.runtime.load``
+        loads with NumPy and CuPy only, without NVRTC: a zip file at ``path`` (say
+        ``model.cubin-bundle``), or a directory where ``path`` is one or ends with ``/``.
+        It holds cubins for ``archs`` (default: the build's, sm_80 and sm_90) and the PTX of
+        the lowest. ``entries``/``constants``: what a jitted function's export passes
+        (default: every function, destination passing). Returns ``path``."""
+        from .export import export_bundle
+        if format not in ("bundle", "so"):
+            raise MLCError(f"export: a module built for cuda exports as a bundle of cubins (format='bundle'), "
+                           f"got format={format!r}; for a portable or CPU form build it for 'llvm'")
+        if cc is not None:
+            raise MLCError("export: cc= names a C compiler for CPU libraries; a CUDA bundle needs none")
+        if self.artifact is None:
+            raise MLCError("export: this CUDA module has no compiled code to export")
+        return export_bundle(self.artifact, self.get_source("cuda"), self.target, path, entries=entries,
+                             constants=constants, archs=archs)
 
     def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 3, warmup: int = 1):
         """A timer of ``self[name]`` measured with CUDA events on the current stream."""
         fn = self[name]
+        reason = device_unavailable_reason()
+        if reason is not None:
+            raise DeviceError(f"cannot time {name!r}: {reason}")
         cupy = cupy_or_none()
 
         def evaluate(*args) -> TimeResult:
