@@ -193,7 +193,7 @@ def load(path, check_cpu: bool = True) -> Library:
     path = os.fspath(path)
     if os.path.isdir(path) or _starts_with(path, b"PK\x03\x04"):  # a CUDA bundle (a directory or a zip)
         try:
-            from . import cuda_loader
+            from . import cuda_loader  # deferred: keeps loading a CPU library fast (no zipfile, no CuPy)
         except ImportError:  # loaded by path
             import importlib.util
             spec = importlib.util.spec_from_file_location(

@@ -37,6 +37,9 @@ class FakeArray:
     def copy(self):
         return FakeArray(self.data.copy())
 
+    def __int__(self):
+        return int(self.data)
+
     def get(self):
         return self.data.copy()
 

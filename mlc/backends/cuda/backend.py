@@ -33,6 +33,7 @@ from .codegen import PRELUDE, CudaSource, render
 from .complex import PRELUDE as COMPLEX_PRELUDE
 from ..gpu.emulator import Emulator, KernelStats
 from ..gpu.launch import workspace
+from .export import SIGNATURE_ATTR
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
 from ..gpu.pipeline import GPU_PIPELINE
 from .runtime import (CudaFunction, CudaGraphMain, CudaModule, device_arch,
@@ -42,7 +43,6 @@ __all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "EmulatorModule
            "DEFAULT_ARCH", "arch_of"]
 
 DEFAULT_ARCH = "sm_80"
-SIGNATURE_ATTR = "mlc.signature"
 
 
 def keep_signature(func: PrimFunc) -> PrimFunc:

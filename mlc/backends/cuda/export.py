@@ -49,17 +49,21 @@ __all__ = ["export_bundle", "DEFAULT_ARCHS"]
 #: The architectures a bundle holds cubins for unless ``archs=`` says otherwise (with the
 #: build's own): Ampere and Hopper; the PTX of the lowest serves newer GPUs.
 DEFAULT_ARCHS = ("sm_80", "sm_90")
+#: The attribute holding a function's parameters before lowering (``backend.SIGNATURE_ATTR``).
+SIGNATURE_ATTR = "mlc.signature"
 
 
 def _shape(b: Buffer) -> list[int]:
     return [int(e) for e in b.static_shape()]
 
 
-def function_metadata(name: str, func, signature, source) -> dict:
-    """A kernel function: its parameters (as the user's signature has them), workspace and
-    launches."""
-    return {"name": name, "kind": "kernels",
-            "params": [[b.name, _shape(b), b.dtype] for b in signature.params],
+def function_metadata(name: str, func, source) -> dict:
+    """A kernel function: its parameters (as the user's signature has them: the attribute
+    ``backend.keep_signature`` sets before lowering flattens them), workspace and launches."""
+    signature = func.attr(SIGNATURE_ATTR)
+    params = ([[n, list(shape), dtype] for n, shape, dtype in signature] if signature is not None else
+              [[b.name, _shape(b), b.dtype] for b in func.params])
+    return {"name": name, "kind": "kernels", "params": params,
             "workspace": [[_shape(b), b.dtype] for b in workspace(func)],
             "launches": [[l.kernel, list(l.grid), list(l.block), list(l.args)] for l in source.launches]}
 
@@ -103,19 +107,18 @@ def export_bundle(artifact, code: str, target, path, *, entries: Sequence[dict] 
     separator, else a zip file. ``entries``: what callers call (default: every function,
     destination passing); ``constants[k]``: the constants of entry ``k`` (a graph's).
     ``archs``: the architectures to hold cubins for. Returns ``path``."""
-    from .backend import signature_of
     lowered = artifact.module
     functions = {}
     for name, func in lowered.items():
         if not is_graph_main(func):
-            functions[name] = function_metadata(name, func, signature_of(func), artifact.sources[name])
+            functions[name] = function_metadata(name, func, artifact.sources[name])
     for name, func in lowered.items():
         if is_graph_main(func):
             functions[name] = main_metadata(name, func, functions)
-    wanted = sorted({artifact.arch, *(archs or DEFAULT_ARCHS)}, key=lambda a: int(a[3:]))
-    for arch in wanted:
-        if not (arch.startswith("sm_") and arch[3:].isdigit()):
+    for arch in [artifact.arch, *(archs or DEFAULT_ARCHS)]:
+        if not (isinstance(arch, str) and arch.startswith("sm_") and arch[3:].isdigit()):
             raise MLCError(f"export: archs must look like 'sm_80', got {arch!r}")
+    wanted = sorted({artifact.arch, *(archs or DEFAULT_ARCHS)}, key=lambda a: int(a[3:]))
     files: dict[str, bytes] = {}
     for arch in wanted:
         files[f"kernels.{arch}.cubin"] = (artifact.cubin if arch == artifact.arch and artifact.cubin
@@ -139,13 +142,14 @@ def export_bundle(artifact, code: str, target, path, *, entries: Sequence[dict] 
                 "functions": functions, "entries": entries,
                 "checksums": {m: hashlib.sha256(data).hexdigest() for m, data in sorted(files.items())}}
     files[METADATA_NAME] = json.dumps(metadata, sort_keys=True, indent=1).encode()
-    return _write(Path(path), files)
+    return _write(path, files)
 
 
-def _write(path: Path, files: dict[str, bytes]) -> Path:
-    """``files`` as a directory (``path`` is one, or ends with a separator) or a zip file,
+def _write(where, files: dict[str, bytes]) -> Path:
+    """``files`` as a directory (``where`` is one, or ends with a separator) or a zip file,
     written whole or not at all."""
-    if path.is_dir() or str(path).endswith(os.sep):
+    path = Path(where)
+    if path.is_dir() or os.fspath(where).endswith(os.sep):
         path.mkdir(parents=True, exist_ok=True)
         for member, data in files.items():
             fd, tmp = tempfile.mkstemp(dir=path, prefix=f".{member}.")

@@ -17,6 +17,7 @@ from ...runtime.ndarray import FAST_DEVICE_ARRAYS
 from ...runtime.timing import TimeResult
 from ..reference.graph_main import GraphMainProgram
 from .codegen import CudaSource
+from .export import export_bundle
 
 __all__ = ["cupy_or_none", "device_unavailable_reason", "device_arch", "load_cubin", "CudaFunction",
            "CudaGraphMain", "CudaModule", "NO_DEVICE", "check_cupy_arguments", "ArgumentCheck"]
@@ -201,7 +202,6 @@ class CudaModule(Module):
         It holds cubins for ``archs`` (default: the build's, sm_80 and sm_90) and the PTX of
         the lowest. ``entries``/``constants``: what a jitted function's export passes
         (default: every function, destination passing). Returns ``path``."""
-        from .export import export_bundle
         if format not in ("bundle", "so"):
             raise MLCError(f"export: a module built for cuda exports as a bundle of cubins (format='bundle'), "
                            f"got format={format!r}; for a portable or CPU form build it for 'llvm'")
