@@ -305,9 +305,11 @@ class LibraryFunction:
             self._around = _Around(self.name, call, self._inputs)
             inner, self.single = self._run, False
             self._run = lambda args: self._around(args, inner, entry["single"])
-        elif self.kind == "graph" and self._plain_outputs and self.single and len(self._inputs) == 1 \
-                and data_pointer is _struct_pointer:
-            self._run = _one_in_one_out(cfunc, *self._input_specs[0], *self._output_specs[0], self._call_graph)
+        elif self.kind == "graph" and self._plain_outputs and self.single and data_pointer is _struct_pointer:
+            if len(self._inputs) == 1:
+                self._run = _one_in_one_out(cfunc, *self._input_specs[0], *self._output_specs[0], self._call_graph)
+            elif len(self._inputs) == 2:
+                self._run = _two_in_one_out(cfunc, *self._input_specs, *self._output_specs[0], self._call_graph)
 
     def __call__(self, *args):
         if self.kind != "function":
@@ -570,6 +572,23 @@ def evaluate_size(tree, sizes: dict) -> int:
         return sizes[tree]
     op, a, b = tree
     return _SIZE_OPS[op](evaluate_size(a, sizes), evaluate_size(b, sizes))
+
+
+def _two_in_one_out(cfunc, first, second, out_dtype, out_shape, general):
+    """:func:`_one_in_one_out` for two inputs (``a + b``, ``x @ w``)."""
+    read, offset = _read_pointer, _DATA_OFFSET
+    (dtype0, shape0), (dtype1, shape1) = first, second
+
+    def run(args):
+        if len(args) == 2:
+            x, y = args
+            if type(x) is _ndarray and type(y) is _ndarray and x.dtype is dtype0 and y.dtype is dtype1 \
+                    and x.shape == shape0 and y.shape == shape1 and x.flags.c_contiguous and y.flags.c_contiguous:
+                out = _empty(out_shape, out_dtype)
+                cfunc(read(id(x) + offset).value, read(id(y) + offset).value, read(id(out) + offset).value)
+                return out
+        return general(args)
+    return run
 
 
 def _one_in_one_out(cfunc, dtype, shape, out_dtype, out_shape, general):

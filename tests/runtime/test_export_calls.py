@@ -125,3 +125,24 @@ def test_python_int_arguments_are_checked_as_a_jitted_call_checks_them(tmp_path_
         loaded(x, 1.5)
     with pytest.raises(mlc.DTypeError, match="does not fit int64"):
         loaded(x, 2**70)
+
+
+@needs_cc
+@settings(max_examples=3, deadline=None)
+@given(shape=shapes(min_dims=1, max_dims=2, max_side=6))
+def test_two_input_entries_take_the_fast_path_and_check_the_rest(tmp_path_factory, shape):
+    def axpy(x, y):
+        return 2 * x + y
+
+    rng = np.random.default_rng(len(shape))
+    x, y = (rng.standard_normal(shape).astype("float32") for _ in range(2))
+    loaded = mlc.runtime.load(mlc.export(axpy, x, y, path=tmp_path_factory.mktemp("a") / "axpy.so"))
+    np.testing.assert_array_equal(loaded(x, y), mlc.jit(axpy)(x, y))
+    np.testing.assert_allclose(loaded(x, y), 2 * x + y, rtol=1e-6)
+    wide = np.zeros(shape[:-1] + (2 * shape[-1],), "float32")
+    wide[..., ::2] = y
+    np.testing.assert_array_equal(loaded(x, wide[..., ::2]), loaded(x, y))  # non-contiguous: copied
+    with pytest.raises(mlc.DTypeError, match="argument y must have dtype float32, got float64"):
+        loaded(x, y.astype("float64"))
+    with pytest.raises(mlc.ShapeError, match="argument x must have shape"):
+        loaded(x[..., :0] if shape[-1] else np.zeros(shape[:-1] + (1,), "float32"), y)
