@@ -146,3 +146,21 @@ def test_two_input_entries_take_the_fast_path_and_check_the_rest(tmp_path_factor
         loaded(x, y.astype("float64"))
     with pytest.raises(mlc.ShapeError, match="argument x must have shape"):
         loaded(x[..., :0] if shape[-1] else np.zeros(shape[:-1] + (1,), "float32"), y)
+
+
+@needs_cc
+def test_a_c_caller_gets_the_written_argument_and_the_header_says_so(tmp_path):
+    from .c_driver import run_c_program
+
+    x = np.arange(6, dtype="int32").reshape(2, 3)
+    path = mlc.export(scale_rows_in_place, x, 4, path=tmp_path / "rows.so")
+    header = (tmp_path / "rows.h").read_text()
+    assert "the new contents of x, which the function writes: copy it there" in header
+    assert "a traced Python int that must fit int32" in header
+    meta = mlc.runtime.loader.read_metadata(path)["entries"][0]
+    outs = [(p["dtype"], tuple(p["shape"])) for p in meta["params"] if p["role"] == "out"]
+    result, check, written = run_c_program(path, "mlc_rows_main", [x, np.asarray(4, "int64")], outs)
+    expected = x.copy()
+    np.testing.assert_array_equal(result, scale_rows_in_place(expected, 4))
+    np.testing.assert_array_equal(written, expected)
+    assert int(check) == 4
