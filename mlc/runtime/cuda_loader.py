@@ -211,6 +211,23 @@ def _BytesReader(data: bytes):
     return io.BytesIO(data)
 
 
+#: DLPack's device types of GPU memory (kDLCUDA, kDLCUDAManaged).
+_DLPACK_CUDA = (2, 13)
+
+
+def device_view(cupy, a):
+    """A GPU array of another library (``__cuda_array_interface__``, or ``__dlpack__`` on a
+    CUDA device: a torch.Tensor on the GPU) as a CuPy array of its memory; anything else as
+    it is."""
+    if isinstance(a, (np.ndarray, cupy.ndarray)):
+        return a
+    if hasattr(a, "__cuda_array_interface__"):
+        return cupy.asarray(a)
+    if hasattr(a, "__dlpack__") and hasattr(a, "__dlpack_device__") and a.__dlpack_device__()[0] in _DLPACK_CUDA:
+        return cupy.from_dlpack(a)
+    return a
+
+
 class KernelFunction:
     """One kernel function: ``f(*cupy_arrays)`` launches its kernels on the current stream,
     destination passing, each argument checked (a contiguous CuPy array on the current
@@ -248,6 +265,8 @@ class KernelFunction:
                                   f"current device {device}")
 
     def __call__(self, *args) -> None:
+        if any(type(a) is not self.cupy.ndarray for a in args):
+            args = tuple(device_view(self.cupy, a) for a in args)
         self.check(args)
         self.launch(args)
 
@@ -318,14 +337,13 @@ class GraphEntry:
 
     def _to_device(self, a):
         cupy = self.cupy
+        a = device_view(cupy, a)
         if isinstance(a, cupy.ndarray):
             return a
-        if isinstance(a, np.ndarray) or hasattr(a, "__array_interface__"):
+        if isinstance(a, np.ndarray):
             return cupy.asarray(a)
-        if hasattr(a, "__dlpack__") or hasattr(a, "__cuda_array_interface__"):
-            return cupy.asarray(_loader.host_array(a)) if not hasattr(a, "__cuda_array_interface__") else \
-                cupy.asarray(a)
-        return a
+        host = _loader.host_array(a)
+        return cupy.asarray(host) if isinstance(host, np.ndarray) else host
 
     def _run(self, args):
         if len(args) != len(self.inputs):

@@ -22,7 +22,7 @@ from mlc.runtime import cuda_loader
 
 from . import fake_cupy
 from .conftest import NVRTC_MISSING, needs_gpu
-from .fake_cupy import FakeArray, FakeCuPy
+from .fake_cupy import FakeArray, FakeCuPy, OtherLibrarysGpuArray
 
 needs_nvrtc = pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
 HERE = Path(__file__).parent
@@ -74,6 +74,9 @@ def test_a_bundle_launches_what_the_built_module_launches(fake_gpu, tmp_path_fac
         roles = lambda records: [tuple("A" if x is a else "out" if x is out else "workspace" for x in r[3])
                                  for r in records]
         assert roles(fake_gpu) == roles(expected)  # the caller's arrays where the module passes them
+    fake_gpu.clear()
+    loaded["scale"](OtherLibrarysGpuArray(a, False), OtherLibrarysGpuArray(out, True))  # DLPack, the interface
+    assert fake_gpu[0][3] == (a, out)
     with pytest.raises(DTypeError, match="argument A must have dtype float32, got float64"):
         loaded["scale"](FakeArray(np.ones((n, m))), out)
     with pytest.raises(ShapeError, match=rf"argument B must have shape \({n}, {m}\)"):

@@ -13,7 +13,7 @@ from ...ir.buffer import Buffer
 from ...ir.expr import IntImm
 from ...ir.tir import PrimFunc
 from ...runtime.module import Module, param_specs, written_params
-from ...runtime.ndarray import FAST_DEVICE_ARRAYS
+from ...runtime.ndarray import FAST_DEVICE_ARRAYS, dlpack_on_cuda
 from ...runtime.timing import TimeResult
 from ..reference.graph_main import GraphMainProgram
 from .codegen import CudaSource
@@ -116,7 +116,10 @@ class ArgumentCheck:
         self.name, self.signature = name, signature
         self.expected = tuple((np.dtype(b.dtype), _shape(b)) for b in signature)
 
-    def __call__(self, args) -> None:
+    def __call__(self, args):
+        """``args`` checked; GPU arrays of other libraries (``__cuda_array_interface__`` or
+        ``__dlpack__`` on a CUDA device: a torch.Tensor on the GPU) as CuPy arrays of the
+        same memory."""
         if len(args) == len(self.expected):
             cupy = cupy_or_none()
             ndarray, device = cupy.ndarray, cupy.cuda.runtime.getDevice()
@@ -125,8 +128,23 @@ class ArgumentCheck:
                         and a.device.id == device):
                     break
             else:
-                return
+                return args
+        args = tuple(map(device_view, args))
         check_cupy_arguments(self.name, self.signature, args)
+        return args
+
+
+def device_view(a):
+    """A GPU array of another library as a CuPy array of the same memory (no copy); anything
+    else as it is."""
+    cupy = cupy_or_none()
+    if isinstance(a, (np.ndarray, cupy.ndarray)):
+        return a
+    if hasattr(a, "__cuda_array_interface__"):
+        return cupy.asarray(a)
+    if hasattr(a, "__dlpack__") and dlpack_on_cuda(a):
+        return cupy.from_dlpack(a)
+    return a
 
 
 class CudaGraphMain:
@@ -149,8 +167,7 @@ class CudaGraphMain:
         self._check = ArgumentCheck(name, func.params)
 
     def __call__(self, *args) -> None:
-        self._check(args)
-        self.kernel(args)
+        self.kernel(self._check(args))
 
     def __repr__(self) -> str:
         return f"<mlc cuda graph main {self.name}({', '.join(b.name for b in self.func.params)})>"
@@ -168,8 +185,7 @@ class CudaFunction:
         self._check = ArgumentCheck(name, signature)
 
     def __call__(self, *args) -> None:
-        self._check(args)
-        self.launch(args)
+        self.launch(self._check(args))
 
     def launch(self, args) -> None:
         """Launch every kernel on checked arguments (no checks: ``time_evaluator`` calls this)."""
@@ -221,7 +237,7 @@ class CudaModule(Module):
         cupy = cupy_or_none()
 
         def evaluate(*args) -> TimeResult:
-            fn._check(args)
+            args = fn._check(args)
             for _ in range(warmup):
                 fn.launch(args)
             results = []
