@@ -278,3 +278,30 @@ def test_on_a_gpu_a_jitted_mlp_from_its_bundle_matches_the_jitted_call_and_numpy
     for bundle in (loaded, from_ptx):
         assert np.array_equal(cupy.asnumpy(bundle(cupy.asarray(x), cupy.asarray(w), b)), expected)
         assert np.array_equal(cupy.asnumpy(bundle(x, w, b)), expected)  # NumPy inputs, copied to the GPU
+
+
+@needs_gpu
+def test_on_a_gpu_writes_random_draws_and_int_checks_from_the_bundle_are_the_jitted_calls(tmp_path):
+    import cupy
+    from mlc.random import numpy_compat
+
+    def step(x, k):
+        x[1:] += k
+        return x * 2 + numpy_compat.rand(*x.shape)
+
+    f = mlc.jit(target="cuda")(step)
+    x = np.arange(12, dtype="float32").reshape(3, 4)
+    loaded = mlc.runtime.load(mlc.export(f, cupy.asarray(x), 3, path=tmp_path / "step.zip"))
+    mine, theirs = cupy.asarray(x), cupy.asarray(x)
+    np.random.seed(7)
+    got = cupy.asnumpy(loaded(mine, 3))
+    np.random.seed(7)
+    want = cupy.asnumpy(f(theirs, 3))
+    assert np.array_equal(got, want) and np.array_equal(cupy.asnumpy(mine), cupy.asnumpy(theirs))
+    expected = x.copy()
+    expected[1:] += 3
+    np.testing.assert_array_equal(cupy.asnumpy(mine), expected)
+    assert ((got - 2 * expected >= 0) & (got - 2 * expected < 1)).all()
+    host = x.copy()  # a NumPy argument: written back into the caller's array, as the jitted call does
+    loaded(host, 3)
+    np.testing.assert_array_equal(host, expected)
