@@ -72,6 +72,13 @@ def test_arrays_sharing_memory_unlike_the_export_are_refused_where_one_is_writte
     y = x.copy()
     np.testing.assert_array_equal(apart(y, x), x * 2)
     np.testing.assert_array_equal(y, x + 1)
+    same = mlc.runtime.load(mlc.export(add_into, x, x, path=tmp_path / "same.so"))  # one array, twice
+    mine, theirs = x.copy(), x.copy()
+    np.testing.assert_array_equal(same(mine, mine), mlc.jit(add_into)(theirs, theirs))  # b sees a's write
+    np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_array_equal(mine, x + 1)
+    with pytest.raises(mlc.MLCError, match="share memory differently"):
+        same(x.copy(), x.copy())
 
 
 @needs_cc
