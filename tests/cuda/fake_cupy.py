@@ -40,6 +40,9 @@ class FakeArray:
     def __int__(self):
         return int(self.data)
 
+    def item(self):
+        return self.data.item()
+
     def get(self):
         return self.data.copy()
 

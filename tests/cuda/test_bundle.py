@@ -229,6 +229,35 @@ def test_the_loader_needs_neither_nvrtc_nor_llvmlite_nor_mlc(fake_gpu, tmp_path)
     assert float(took) < 0.5  # (import and load; 50 ms is the target on an idle machine)
 
 
+def looped(x):
+    y = mlc.fori_loop(0, 3, lambda i, v: v * 2 + 1, x)
+    z = mlc.while_loop(lambda v: np.abs(v).sum() < 100, lambda v: v * 3, y)
+    return mlc.cond(z.sum() > 0, lambda v: v + 1, lambda v: v - 1, z)
+
+
+def _np_looped(x):
+    for _ in range(3):
+        x = x * 2 + 1
+    while np.abs(x).sum() < 100:
+        x = x * 3
+    return x + 1 if x.sum() > 0 else x - 1
+
+
+@needs_nvrtc
+def test_compiled_loops_and_conditionals_run_from_the_bundle_as_in_process(fake_gpu, tmp_path):
+    f = mlc.jit(target="cuda")(looped)
+    x = FakeArray(np.ones((3, 4), "float32"))
+    fake_gpu.clear()
+    f(x)
+    expected = _launches(fake_gpu)
+    loaded = mlc.runtime.load(mlc.export(f, x, path=tmp_path / "loop.zip"))
+    main = next(v for v in loaded.metadata["functions"].values() if v["kind"] == "main")
+    assert {"for", "while", "if"} <= {step[0] for step in main["steps"]}
+    fake_gpu.clear()
+    loaded(x)
+    assert _launches(fake_gpu) == expected and len(expected) > 3
+
+
 @needs_nvrtc
 def test_programs_a_bundle_cannot_hold_are_clear_errors(fake_gpu, tmp_path):
     f = mlc.jit(target="cuda")(lambda x: x + 1)
@@ -278,6 +307,18 @@ def test_on_a_gpu_a_jitted_mlp_from_its_bundle_matches_the_jitted_call_and_numpy
     for bundle in (loaded, from_ptx):
         assert np.array_equal(cupy.asnumpy(bundle(cupy.asarray(x), cupy.asarray(w), b)), expected)
         assert np.array_equal(cupy.asnumpy(bundle(x, w, b)), expected)  # NumPy inputs, copied to the GPU
+
+
+@needs_gpu
+@pytest.mark.parametrize("start", [-1.0, 0.0, 2.0])
+def test_on_a_gpu_compiled_loops_from_the_bundle_match_the_jitted_call_and_numpy(tmp_path, start):
+    import cupy
+    f = mlc.jit(target="cuda")(looped)
+    x = np.full((3, 4), start, "float32")
+    loaded = mlc.runtime.load(mlc.export(f, x, path=tmp_path / "loop.zip"))
+    got = cupy.asnumpy(loaded(cupy.asarray(x)))
+    assert np.array_equal(got, cupy.asnumpy(f(cupy.asarray(x))))
+    np.testing.assert_array_equal(got, _np_looped(x))
 
 
 @needs_gpu

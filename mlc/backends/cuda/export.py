@@ -38,7 +38,9 @@ import numpy as np
 from ...errors import CompileError, MLCError
 from ...ir.buffer import Buffer
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
-from ...ir.tir import Allocate, Evaluate, SeqStmt
+from ...ir.expr import Binary, BufferLoad, Cast, FloatImm, IntImm
+from ...ir.expr import Var as TirVar
+from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, SeqStmt, While
 from ...runtime.cuda_loader import BUNDLE_FORMAT, METADATA_NAME
 from ...version import __version__
 from ..gpu.launch import workspace
@@ -70,10 +72,21 @@ def function_metadata(name: str, func, source) -> dict:
 
 def main_metadata(name: str, func, functions: dict) -> dict:
     """A graph ``main``: its parameters and its steps, each buffer an index (the parameters
-    first, then each buffer in the order it is made)."""
+    first, then each buffer in the order it is made), each loop variable a name ``v<k>``.
+    Steps: ``["allocate", buffer, shape, dtype]``, ``["view", buffer, source, shape, dtype]``,
+    ``["call", function, [buffers]]``, ``["for", var, min, extent, steps]``, ``["while",
+    condition, steps]``, ``["if", condition, then, else]``, ``["store", buffer, index, value]``
+    (a loop's counter); the scalars as :func:`scalar_metadata` trees."""
     index = {b: n for n, b in enumerate(func.params)}
+    names: dict = {}
+    return {"name": name, "kind": "main", "params": [[b.name, _shape(b), b.dtype] for b in func.params],
+            "steps": _steps(name, func.body, index, names, functions)}
+
+
+def _steps(name: str, body, index: dict, names: dict, functions: dict) -> list:
     steps: list = []
-    stack = [func.body]
+    stack = [body]
+    scalar = lambda e: scalar_metadata(e, index, names)
     while stack:
         s = stack.pop()
         if isinstance(s, SeqStmt):
@@ -92,12 +105,40 @@ def main_metadata(name: str, func, functions: dict) -> dict:
         elif isinstance(s, CallPacked):
             raise CompileError(f"export: {name} calls the Python function {s.name} (mlc.register_func); a "
                                "bundle runs without mlc. Write it as an mlc op, or keep the program in-process")
+        elif isinstance(s, For):
+            names.setdefault(s.loop_var, f"v{len(names)}")
+            steps.append(["for", names[s.loop_var], scalar(s.min), scalar(s.extent),
+                          _steps(name, s.body, index, names, functions)])
+        elif isinstance(s, While):
+            steps.append(["while", scalar(s.condition), _steps(name, s.body, index, names, functions)])
+        elif isinstance(s, IfThenElse):
+            other = [] if s.else_case is None else _steps(name, s.else_case, index, names, functions)
+            steps.append(["if", scalar(s.condition), _steps(name, s.then_case, index, names, functions), other])
+        elif isinstance(s, BufferStore):
+            steps.append(["store", index[s.buffer], scalar(s.indices[0]), scalar(s.value)])
         elif not isinstance(s, Evaluate):
-            raise CompileError(f"export: {name} runs a {type(s).__name__} (a compiled loop or conditional: "
-                               "mlc.fori_loop, while_loop, cond); a CUDA bundle holds straight-line programs "
-                               "of kernel calls. Export it for 'llvm', or keep it in-process")
-    return {"name": name, "kind": "main", "params": [[b.name, _shape(b), b.dtype] for b in func.params],
-            "steps": steps}
+            raise CompileError(f"export: {name} runs a {type(s).__name__} statement, which a CUDA bundle's "
+                               "launcher does not run; export it for 'llvm', or keep it in-process")
+    return steps
+
+
+def scalar_metadata(e, index: dict, names: dict):
+    """A scalar of a graph main (a loop's bounds, a condition, a counter) as JSON: ``["const",
+    value]``, ``["var", name]``, ``["load", buffer, index]``, ``["cast", dtype, e]`` or
+    ``["bin", op, a, b, dtype of a, dtype of b]`` (:data:`mlc.ir.ops.BINARY_OPS`' names)."""
+    if isinstance(e, (IntImm, FloatImm)):
+        return ["const", e.value]
+    if isinstance(e, TirVar):
+        return ["var", names[e]]
+    if isinstance(e, BufferLoad):
+        return ["load", index[e.buffer], scalar_metadata(e.indices[0], index, names)]
+    if isinstance(e, Cast):
+        return ["cast", e.dtype, scalar_metadata(e.value, index, names)]
+    if isinstance(e, Binary):
+        return ["bin", e.op, scalar_metadata(e.a, index, names), scalar_metadata(e.b, index, names), e.a.dtype,
+                e.b.dtype]
+    raise CompileError(f"export: a graph main's scalar {e!r} ({type(e).__name__}) is not one a CUDA bundle's "
+                       "launcher evaluates")
 
 
 def export_bundle(artifact, code: str, target, path, *, entries: Sequence[dict] | None = None,
