@@ -21,6 +21,7 @@ when a bundle is loaded), and can be loaded by path without mlc.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -180,7 +181,7 @@ class Bundle:
         for entry in metadata["entries"]:
             target = functions[entry["function"]]
             if entry["kind"] == "graph":
-                consts = [cupy.asarray(np.load(_BytesReader(files[m]), allow_pickle=False))
+                consts = [cupy.asarray(np.load(io.BytesIO(files[m]), allow_pickle=False))
                           for m in entry.get("constants", ())]
                 self.functions[entry["name"]] = GraphEntry(entry, target, consts, cupy)
             else:
@@ -204,11 +205,6 @@ class Bundle:
 
     def __repr__(self) -> str:
         return f"<mlc CUDA Bundle {self.path}: {', '.join(self.functions)} ({self.image})>"
-
-
-def _BytesReader(data: bytes):
-    import io
-    return io.BytesIO(data)
 
 
 #: DLPack's device types of GPU memory (kDLCUDA, kDLCUDAManaged).

@@ -47,8 +47,11 @@ def scale_add(n: int, m: int):
     return mlc.IRModule({"scale": te.create_prim_func([A, B]), "scale_add": te.create_prim_func([A, C])})
 
 
+GAIN = np.linspace(0.5, 2.0, 64, dtype="float32")  # a constant of the compiled function (and of the bundle)
+
+
 def mlp(x, w, b):
-    return mnp.maximum(x @ w + b, 0) @ w
+    return mnp.maximum(x @ w + b, 0) @ w * GAIN[:w.shape[1]]
 
 
 def _launches(records):
@@ -99,6 +102,7 @@ def test_a_jitted_function_exports_its_main_with_constants_and_launches_as_the_j
     assert _launches(fake_gpu) == expected and len(expected) >= 2
     assert type(y) is FakeArray and y.shape == (4, 40) and y.dtype == np.float32
     assert fake_gpu[0][3][0] is x
+    assert loaded.metadata["entries"][0]["constants"]  # GAIN, uploaded once when loaded
     with pytest.raises(ShapeError, match=r"argument x must have shape \(4, 40\), got \(5, 40\)"):
         loaded(FakeArray(np.ones((5, 40), "float32")), w, b)
     with pytest.raises(ShapeError, match="takes 3 arrays"):
@@ -303,7 +307,7 @@ def test_on_a_gpu_a_jitted_mlp_from_its_bundle_matches_the_jitted_call_and_numpy
     module.load(files[f"kernels.{metadata['ptx']}.ptx"] + b"\0")
     from_ptx = cuda_loader.Bundle(loaded.path, metadata, files, module, cupy, "ptx")
     expected = cupy.asnumpy(f(cupy.asarray(x), cupy.asarray(w), b))
-    np.testing.assert_allclose(expected, np.maximum(x @ w + b, 0) @ w, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(expected, np.maximum(x @ w + b, 0) @ w * GAIN, rtol=1e-4, atol=1e-3)
     for bundle in (loaded, from_ptx):
         assert np.array_equal(cupy.asnumpy(bundle(cupy.asarray(x), cupy.asarray(w), b)), expected)
         assert np.array_equal(cupy.asnumpy(bundle(x, w, b)), expected)  # NumPy inputs, copied to the GPU
