@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.control import CONTROL_OPS
 from ..ir.graph import Constant, Graph
 from ..ir.types import TensorType
 from ..ops.rules import Composite, RuleError
 from ..tracer.trace import CALL, TraceContext, current_trace
 from ..tracer.tracer import Tracer
+from .control import control_batch
 from .rules import composite_graph, located, rule_of
 from .tracing import inline_graph, inside_transformation
 
@@ -79,6 +81,9 @@ def batch_eval(graph: Graph, args, dims, size: int):
         with located(b, "batch"):
             if all(d is None for d in ds):
                 outs, out_dims = _unbatched(ctx, b, xs)
+            elif b.op in CONTROL_OPS:
+                outs, out_dims = control_batch(b, xs, ds, size)
+                _check(b, outs, out_dims, size)
             elif b.op == CALL:
                 outs, out_dims = b.attr("rules").apply_batch(b.attr("body"), xs, ds, size)
             else:
