@@ -4,8 +4,9 @@ Each rule records new control-flow bindings through the functions a user
 calls (:func:`~mlc.tracer.control_flow.fori_loop`, ``while_loop``,
 ``switch``), whose bodies apply the transformation to the original bodies
 (:func:`.jvp.jvp_eval`, :func:`.vjp.vjp_eval`, :func:`.batching.batch_eval`):
-so a transformed loop is still one compiled loop, and transformations nest.
-JAX's rules are the model:
+so a transformed loop is still one compiled loop, and transformations nest
+(each rule is handed the evaluator of its transformation, whose module
+dispatches to it). JAX's rules are the model:
 
 - **switch** (``cond``, ``switch``): differentiated branch by branch (a
   switch on the same index whose branches compute the tangents, or the
@@ -42,7 +43,8 @@ from ..ops.rules import Zero, differentiable, instantiate, is_zero
 from ..tracer import control_flow as cf
 from ..tracer.operands import as_tracer
 from ..tracer.trace import TraceContext, control_flow_refusal, current_trace
-from .rules import Z
+from .rules import Z, batched_type, moved
+from .tracing import inline_graph
 
 __all__ = ["control_jvp", "control_vjp_forward", "control_vjp_backward", "control_batch"]
 
@@ -75,15 +77,14 @@ def _scratch_inputs(ctx: TraceContext, types) -> list:
 # ------------------------------------------------------------------ forward mode
 
 
-def control_jvp(b, xs, ts):
+def control_jvp(b, xs, ts, jvp_eval):
     """(results, their tangents) of control-flow binding ``b`` on ``xs`` with tangents ``ts``."""
     if b.op == "switch":
-        return _switch_jvp(b, xs, ts)
-    return _loop_jvp(b, xs, ts)
+        return _switch_jvp(b, xs, ts, jvp_eval)
+    return _loop_jvp(b, xs, ts, jvp_eval)
 
 
-def _switch_jvp(b, xs, ts):
-    from .jvp import jvp_eval
+def _switch_jvp(b, xs, ts, jvp_eval):
     index, ops = xs[0], list(xs[1:])
     live = [_live(x, t) for x, t in zip(ops, ts[1:])]
     n = len(ops)
@@ -99,8 +100,7 @@ def _switch_jvp(b, xs, ts):
     return outs, [t if differentiable(o.dtype) else Z(o) for t, o in zip(touts, outs)]
 
 
-def _loop_jvp(b, xs, ts):
-    from .jvp import jvp_eval
+def _loop_jvp(b, xs, ts, jvp_eval):
     bounds, init, captured = _split(b, xs)
     _, t_init, t_cap = _split(b, ts)
     body = b.attr("body")
@@ -135,7 +135,6 @@ def _loop_jvp(b, xs, ts):
     if b.op == "for_loop":
         outs, touts = cf.fori_loop(bounds[0], bounds[1], lambda i, s: step([i], *s), [init, t0])
     else:
-        from .tracing import inline_graph
         test = b.attr("cond")
         outs, touts = cf.while_loop(lambda s: inline_graph(test, list(s[0]) + captured)[0],
                                     lambda s: step([], *s), [init, t0])
@@ -167,7 +166,6 @@ def control_vjp_forward(b, xs, active):
         return _replay(b, xs), None
     _, init, captured = _split(b, xs)
     body = b.attr("body")
-    from .tracing import inline_graph
 
     def step(i, state):
         carry, stacks = state
@@ -186,16 +184,15 @@ def _replay(b, xs) -> tuple:
     return tuple(out)
 
 
-def control_vjp_backward(b, xs, outs, cts_out, extra, active):
+def control_vjp_backward(b, xs, outs, cts_out, extra, active, vjp_eval):
     """The cotangents of control-flow binding ``b``'s operands (None where none) given its results'
     ``cts_out``; ``extra`` is what :func:`control_vjp_forward` returned."""
     if b.op == "switch":
-        return _switch_vjp(b, xs, cts_out, active)
-    return _loop_vjp(b, xs, outs, cts_out, extra, active)
+        return _switch_vjp(b, xs, cts_out, active, vjp_eval)
+    return _loop_vjp(b, xs, outs, cts_out, extra, active, vjp_eval)
 
 
-def _switch_vjp(b, xs, cts_out, active):
-    from .vjp import vjp_eval
+def _switch_vjp(b, xs, cts_out, active, vjp_eval):
     index, ops = xs[0], list(xs[1:])
     n = len(ops)
     wrt = [a and differentiable(x.dtype) for a, x in zip(active[1:], ops)]
@@ -215,8 +212,7 @@ def _switch_vjp(b, xs, cts_out, active):
     return [None] + _fill(wrt, got, [None] * n)
 
 
-def _loop_vjp(b, xs, outs, cts_out, extra, active):
-    from .vjp import vjp_eval
+def _loop_vjp(b, xs, outs, cts_out, extra, active, vjp_eval):
     _, init, captured = _split(b, xs)
     n = len(init)
     carry_wrt = [differentiable(c.dtype) for c in init]
@@ -247,15 +243,14 @@ def _loop_vjp(b, xs, outs, cts_out, extra, active):
 # ------------------------------------------------------------------ batching
 
 
-def control_batch(b, xs, ds, size: int):
+def control_batch(b, xs, ds, size: int, batch_eval):
     """(results, their batch axes) of control-flow binding ``b`` on ``xs`` batched along ``ds``."""
     if b.op == "switch":
-        return _switch_batch(b, xs, ds, size)
-    return _loop_batch(b, xs, ds, size)
+        return _switch_batch(b, xs, ds, size, batch_eval)
+    return _loop_batch(b, xs, ds, size, batch_eval)
 
 
-def _switch_batch(b, xs, ds, size):
-    from .batching import batch_eval, moved
+def _switch_batch(b, xs, ds, size, batch_eval):
     index, ops, op_dims = xs[0], list(xs[1:]), list(ds[1:])
     branches = b.attr("branches")
 
@@ -278,8 +273,7 @@ def _switch_batch(b, xs, ds, size):
     return chosen, [0] * len(chosen)
 
 
-def _loop_batch(b, xs, ds, size):
-    from .batching import batch_eval, batched_type, moved
+def _loop_batch(b, xs, ds, size, batch_eval):
     bounds, init, captured = _split(b, xs)
     bound_dims, init_dims, cap_dims = _split(b, ds)
     body = b.attr("body")

@@ -73,7 +73,7 @@ def jvp_eval(graph: Graph, primals, tangents):
         xs, ts = [read(a) for a in b.args], [tangent(a) for a in b.args]
         with located(b, "jvp"):
             if b.op in CONTROL_OPS and not all(is_zero(t) for t in ts):
-                outs, touts = control_jvp(b, xs, ts)
+                outs, touts = control_jvp(b, xs, ts, jvp_eval)
             elif b.op == CALL:
                 if all(is_zero(t) for t in ts):
                     outs = _replay_call(b, xs)

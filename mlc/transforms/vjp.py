@@ -127,7 +127,7 @@ def _cotangents(b, xs, out, outs, cts_out, extra):
     """The cotangents of binding ``b``'s operands, by the rule that applies."""
     if b.op in CONTROL_OPS:
         flags, saved = extra
-        return control_vjp_backward(b, xs, outs, cts_out, saved, flags)
+        return control_vjp_backward(b, xs, outs, cts_out, saved, flags, vjp_eval)
     if b.op == CALL:
         rules = b.attr("rules")
         if rules.kind == "vjp":
