@@ -43,6 +43,7 @@ from ..ops.rules import Zero, differentiable, instantiate, is_zero
 from ..tracer import control_flow as cf
 from ..tracer.operands import as_tracer
 from ..tracer.trace import TraceContext, control_flow_refusal, current_trace
+from .partial_eval import partial_eval
 from .rules import Z, batched_type, moved
 from .tracing import inline_graph
 
@@ -152,9 +153,10 @@ def _static_bounds(b, xs):
     return None
 
 
-def control_vjp_forward(b, xs, active):
+def control_vjp_forward(b, xs, active, vjp_graph):
     """The forward pass of control-flow binding ``b`` on ``xs`` (``active``: whether each operand is
-    differentiated): ``(results, what the backward pass needs)``."""
+    differentiated): ``(results, what the backward pass needs)``. A loop stores the carries the
+    body's backward pass reads (``vjp_graph`` finds them), one row per iteration."""
     if b.op == "switch":
         return _replay(b, xs), None
     bounds = _static_bounds(b, xs) if b.op == "for_loop" else None
@@ -166,17 +168,39 @@ def control_vjp_forward(b, xs, active):
         return _replay(b, xs), None
     _, init, captured = _split(b, xs)
     body = b.attr("body")
+    kept = _read_by_backward(body, _loop_wrt(b, init, captured, active), vjp_graph)[1:1 + len(init)]
 
     def step(i, state):
         carry, stacks = state
         rows = as_tracer(np.arange(count, dtype=np.dtype(i.dtype)), current_trace())
         hit = rows == (i - lower)
-        stored = [np.where(np.reshape(hit, (count,) + (1,) * c.ndim), c[None], s) for c, s in zip(carry, stacks)]
+        stored = [np.where(np.reshape(hit, (count,) + (1,) * c.ndim), c[None], s)
+                  for c, s in zip(_pick(carry, kept), stacks)]
         return [list(inline_graph(body, [i, *carry, *captured])), stored]
 
-    stacks0 = [instantiate(Zero((count, *c.shape), np.dtype(c.dtype).name), c) for c in init]
+    stacks0 = [instantiate(Zero((count, *c.shape), np.dtype(c.dtype).name), c) for c in _pick(init, kept)]
     outs, stacks = cf.fori_loop(xs[0], xs[1], step, [init, stacks0])
-    return tuple(outs), (lower, count, list(stacks))
+    return tuple(outs), (lower, count, kept, list(stacks))
+
+
+def _loop_wrt(b, init, captured, active) -> list[bool]:
+    """Which of a for_loop body's inputs (index, carry, captured) reverse mode differentiates."""
+    n = len(init)
+    return ([False] + [differentiable(c.dtype) for c in init]
+            + [a and differentiable(x.dtype) for a, x in zip(active[2 + n:], captured)])
+
+
+def _read_by_backward(body, wrt, vjp_graph) -> list[bool]:
+    """Whether the body's backward pass reads each of its inputs' values (a carry only passed
+    through, or selected by ``where``, is not: its cotangent does not depend on its value)."""
+    vg = vjp_graph(body, wrt)
+    n_in, n_out = len(body.inputs), len(body.outputs)
+    known, _ = partial_eval(vg, [True] * n_in + [False] * n_out, [], list(range(n_out, len(vg.outputs))))
+    needed = {id(a) for a in known.outputs}
+    for binding in reversed(known.bindings):
+        if any(id(v) in needed for v in binding.outputs):
+            needed.update(id(a) for a in binding.args)
+    return [id(v) in needed for v in vg.inputs[:n_in]]
 
 
 def _replay(b, xs) -> tuple:
@@ -215,11 +239,11 @@ def _switch_vjp(b, xs, cts_out, active, vjp_eval):
 def _loop_vjp(b, xs, outs, cts_out, extra, active, vjp_eval):
     _, init, captured = _split(b, xs)
     n = len(init)
-    carry_wrt = [differentiable(c.dtype) for c in init]
-    cap_wrt = [a and differentiable(x.dtype) for a, x in zip(active[2 + n:], captured)]
+    wrt = _loop_wrt(b, init, captured, active)
+    carry_wrt, cap_wrt = wrt[1:1 + n], wrt[1 + n:]
     if extra is None:  # no iteration: the results are the initial carry
         return [None, None] + [c if w else None for c, w in zip(cts_out, carry_wrt)] + [None] * len(captured)
-    lower, count, stacks = extra
+    lower, count, kept, stacks = extra
     body = b.attr("body")
     index_dtype = np.dtype(xs[0].dtype)
 
@@ -227,8 +251,9 @@ def _loop_vjp(b, xs, outs, cts_out, extra, active, vjp_eval):
         ct, acc = state
         row = count - 1 - j
         i = (row + lower).astype(index_dtype)
-        carry = [np.reshape(np.take(s, np.reshape(row, (1,)), axis=0), s.shape[1:]) for s in stacks]
-        _, backward = vjp_eval(body, [i, *carry, *captured], [False, *carry_wrt, *cap_wrt])
+        stored = [np.reshape(np.take(s, np.reshape(row, (1,)), axis=0), s.shape[1:]) for s in stacks]
+        carry = _fill(kept, stored, [instantiate(None, c) for c in init])  # unread carries: any value
+        _, backward = vjp_eval(body, [i, *carry, *captured], wrt)
         res = backward(_fill(carry_wrt, ct, [Z(o) for o in body.outputs]))
         new_ct = [instantiate(r, c) for r, c, w in zip(res[1:1 + n], carry, carry_wrt) if w]
         new_acc = [a + instantiate(r, c) for a, (r, c) in zip(acc, _pick(zip(res[1 + n:], captured), cap_wrt))]

@@ -72,7 +72,7 @@ def vjp_eval(graph: Graph, primals, wrt):
         with located(b, "vjp"):
             if b.op in CONTROL_OPS and varying and any(differentiable(v.dtype) for v in b.outputs):
                 flags = [_is_active(a, active) for a in b.args]
-                outs, saved = control_vjp_forward(b, xs, flags)
+                outs, saved = control_vjp_forward(b, xs, flags, vjp_graph)
                 out, extra = outs, (flags, saved)
             elif b.op == CALL:
                 rules = b.attr("rules")
