@@ -174,3 +174,16 @@ def test_vmap_of_loops_and_conditionals_against_a_python_loop(size, n, data):
         np.testing.assert_allclose(mlc.vmap(f)(*args), _loop_of(f, *args), rtol=1e-12)
     shared = lambda k, v: mlc.switch(k, [lambda a: a, lambda a: a * 3], v)  # noqa: E731 - unbatched index
     np.testing.assert_allclose(mlc.vmap(shared, in_axes=(None, 0))(np.int64(1), xb), xb * 3, rtol=1e-12)
+
+
+def test_loop_and_conditional_derivatives_on_the_cuda_emulator():
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal(3), rng.standard_normal((3, 3)) * 0.5
+
+    def f(x, w):
+        c = mlc.fori_loop(0, 3, lambda i, c: np.tanh(c @ w) + i * x, x)
+        return mlc.cond(np.sum(c) > 0, lambda v: v * 2, lambda v: np.sin(v), c)
+
+    mt.check_grads(f, (x, w), target="cuda-emulator")
+    bounded = mlc.jit(mlc.vmap(lambda k, v: mlc.fori_loop(0, k, lambda i, c: c * 2 + i, v)), target="cuda-emulator")
+    np.testing.assert_allclose(bounded(np.array([0, 2, 3]), np.ones((3, 2))), [[1, 1], [5, 5], [12, 12]])
