@@ -27,6 +27,7 @@ from ..ir import dtype as dt
 from ..ir.control import CONTROL_OPS, result_types
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
+from .inline_calls import CALL, inline_calls
 from .source import describe_location, user_location
 from .state import Box, View, view_of
 from .tracer import Tracer
@@ -79,10 +80,6 @@ BOUNDS = "bounds"
 #: ``check_range``'s dtype for an index into a static length (``np.bincount``'s values below
 #: its ``minlength``): it must be in [0, limit).
 BELOW = "below"
-
-#: The op of a binding that calls a traced function with derivative rules of its own
-#: (:meth:`TraceContext.emit_call`); no registry op has this name.
-CALL = "call"
 
 #: Ops whose NumPy counterpart returns a view of its (first) operand.
 VIEW_OPS = frozenset({"slice", "reshape", "transpose", "moveaxis", "expand_dims", "squeeze",
@@ -331,4 +328,6 @@ class TraceContext:
             if getattr(out, "_ctx", None) is not self:
                 raise MLCError("finish() takes Tracers of this trace")
             atoms.append(out._atom)
-        return Graph(tuple(self.inputs), tuple(self.bindings), tuple(atoms), name=self.name)
+        graph = Graph(tuple(self.inputs), tuple(self.bindings), tuple(atoms), name=self.name)
+        # a trace no transformation reads (a jitted function's) keeps no call with custom rules
+        return graph if self.captures else inline_calls(graph)
