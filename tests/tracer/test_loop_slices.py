@@ -288,3 +288,15 @@ def test_a_called_function_that_writes_a_nonlocal_is_called_as_written():
     assert jitted(np.ones(3)).tolist() == [22.0] * 3
     assert jitted(np.ones(2)).tolist() == [22.0] * 2   # traced again: the same variable counts on
     assert calls == [1, 2]
+
+
+@settings(max_examples=2, deadline=None)
+@given(n=st.sampled_from([1, 10]), seed=st.integers(0, 99))
+def test_windows_on_the_cuda_emulator(n, seed):
+    """The windows are graph ops: the same programs on the CUDA emulator."""
+    rng = np.random.default_rng(seed)
+    A, b = _spd(n, seed), rng.uniform(-1, 1, n)
+    got = mlc.jit(back_solve, target="cuda-emulator")(np.triu(A), b)
+    np.testing.assert_allclose(got, back_solve(np.triu(A), b), rtol=1e-9)
+    r = rng.uniform(0, 0.2, n)
+    np.testing.assert_allclose(mlc.jit(levinson, target="cuda-emulator")(r), levinson(r), rtol=1e-7)
