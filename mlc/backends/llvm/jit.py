@@ -16,7 +16,7 @@ against the support module, built and loaded the first time one does.
 nothing, so code for another machine can be read here.
 
 What LLVM prints while it works (remarks on loops it was asked to vectorize
-and could not, say) goes through :func:`~mlc.backends.llvm_output.llvm_output`:
+and could not, say) goes through :func:`~mlc.backends.llvm.output.llvm_output`:
 the user sees it only under ``MLC_DEBUG``.
 """
 from __future__ import annotations
@@ -36,9 +36,9 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ...errors import CompileError
 from ...runtime.threads import get_num_threads
-from ..llvm_output import covered, llvm_output
+from .output import covered, llvm_output
 from ...target import Target
-from ..llvm_cpus import llvm_target, vector_bits
+from .cpus import llvm_target, vector_bits
 from . import object_cache, support, threaded
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols

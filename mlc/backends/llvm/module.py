@@ -34,7 +34,7 @@ from ...runtime.pointers import data_pointer
 from ...runtime.portable import write_portable
 from ...runtime.threads import get_num_threads
 from ...target import Target
-from ..llvm_cpus import host_cpu, vector_bits
+from .cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from . import parallel
 from .codegen import CALLBACK_TABLE_SYMBOL, launch_only
