@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 from llvmlite import ir
 
-from ...runtime.module import C_CONTIGUOUS, OWNDATA, OWNER_DEPTH, WRITEABLE
+from ...runtime.arguments import C_CONTIGUOUS, OWNDATA, OWNER_DEPTH, WRITEABLE
 from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ArrayLayout
 from .types import I32, I64, PTR

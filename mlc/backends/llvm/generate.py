@@ -18,7 +18,7 @@ from ...ir.expr import IntImm
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...passes.tir.vectorize import vectorize_loops
-from ...runtime.module import written_params
+from ...runtime.arguments import written_params
 from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT
 from ...target import Target
 from .bounds import SiteTable

@@ -28,7 +28,8 @@ from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
 from ...runtime.callbacks import CallbackTable
 from ...runtime.exported import function_entry
-from ...runtime.module import Function, Module, param_specs, written_params
+from ...runtime.arguments import param_specs, written_params
+from ...runtime.module import Function, Module
 from ...runtime.packed import get_func
 from ...runtime.pointers import data_pointer
 from ...runtime.portable import write_portable
@@ -347,7 +348,7 @@ def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
     table (the array types, each parameter's dtype object, rank, flags and extents, from
     ``func`` as scheduled) is filled here, for this process."""
     written = written_params(func)
-    specs = [(dtype, shape, required_flags(n in written)) for n, (_, _, dtype, shape) in enumerate(param_specs(func))]
+    specs = [(dtype, shape, required_flags(n in written)) for n, (_, _, dtype, shape) in enumerate(param_specs(func.params))]
     table = expected_objects(specs)
     address = compiled.global_address(table_symbol(symbol))
     if not address:
