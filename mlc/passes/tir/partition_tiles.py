@@ -42,8 +42,8 @@ Where that rest is one ragged tile of a serial loop, and the tile writes each of
 to buffers it does not read (its accumulators in a buffer of its own), the last tile moves
 back instead, to end at the bound, overlapping the tile before it: the rows it shares with
 that tile (at most an eighth of the loop's, :data:`OVERLAP_MAX_SHARE`) are computed twice,
-to the same values, and the loop keeps one body, guard-free (a 1024-row matmul in tiles of
-6 rows compiled in 52 ms, against 75 with a 4-row copy of its micro-kernel)::
+to the same values, and the loop keeps one body, guard-free (no second copy of a matmul's
+micro-kernel to compile)::
 
     for v in range(8):                          for v in range(8):
         for r:                           ->          for r:
@@ -131,10 +131,8 @@ OVERLAP_MAX_SHARE = 8
 #: A parallel loop of constant extent is split into its full tiles and the rest (two loops,
 #: the second one's iterations run after the first one's team) only where the full tiles are
 #: at least this many times the rest; otherwise each iteration tests its tile, and the
-#: ragged tile runs beside the full ones. Split, ``T.parallel(2)`` over 16,777,208 bytes of
-#: window sum (a ragged last vector) ran its two halves one after the other: 1.19 ms on two
-#: threads of an AVX-512 Xeon, against 0.60 ms with the test in the loop; ``T.parallel(8)``
-#: 0.75 ms, the team's worker late and asleep at every launch behind the serial eighth.
+#: ragged tile runs beside the full ones: split, a small parallel loop runs its halves one
+#: after the other, the team's worker late and asleep at every launch behind the serial rest.
 PARALLEL_SPLIT_MIN_RATIO = 64
 
 

@@ -295,11 +295,10 @@ def _register_tile(sch, block, v, co: int, ow: int, cr: int, width: int, channel
             # a transpose (channels last in registers, columns contiguous in the output): one
             # vector store of the columns per channel, its lanes gathered from the tile, in a
             # loop over the channels. As OR x CR scalar stores (every loop unrolled), LLVM
-            # spent a third of conv2d's O3 on them (98 against 61 ms for 1x64x56x56, 3x3);
-            # with the channel loop unrolled, 40 ms on the kernel's body, most of it turning
-            # the gathers into shuffles (first calls on two AVX-512 cores: 1x64x56x56 157 ->
-            # 82 ms, 1x256x14x14 110 -> 79, its 1x1 80 -> 48; run times within 1%: the tile's
-            # reduction dwarfs its write-back).
+            # spent a third of conv2d's O3 on them; with the channel loop unrolled, most of
+            # the kernel's compile time went on turning the gathers into shuffles (run times
+            # the same: the tile's reduction dwarfs its write-back; benchmarks/results/
+            # decisions.md, "CPU conv").
             tile = sch.get_loops(copy)[len(outer):]
             if attempt(sch, lambda s: s.vectorize(tile[-1]) or True) is None:
                 attempt(sch, lambda s: s.unroll(tile[-1]) or True)  # (written out, as before)
