@@ -43,7 +43,8 @@ class ArrayKind:
     it); ``device_error(name, param, arg)``: the error for an array on another device
     than the current one, or None; ``plain(specs, written, noalias)``: ``ok(args)``, the
     common call recognised in a few attribute reads an array, or None (every call takes
-    :func:`check_arguments`).
+    :func:`check_arguments`); ``convert(arg)``: another library's array as this kind's
+    (a view, no copy), anything else as it is (:meth:`ArgumentChecker.checked`).
     """
     exact: type
     refusal: Callable[[str, str, str, object], MLCError | None]
@@ -51,6 +52,7 @@ class ArrayKind:
     host: bool = True
     device_error: Callable[[str, str, object], MLCError | None] | None = None
     plain: Callable | None = None
+    convert: Callable[[object], object] | None = None
 
 
 def _host_refusal(name: str, pname: str, pdtype: str, arg) -> MLCError | None:
@@ -257,6 +259,18 @@ class ArgumentChecker:
         if plain is not None and plain(args):
             return None
         return self.full(args)
+
+    def checked(self, args):
+        """``args`` checked, each converted by the kind first (:attr:`ArrayKind.convert`)
+        unless the call is plain: the arrays to run on."""
+        plain = self.plain
+        if plain is not None and plain(args):
+            return args
+        convert = self.kind.convert
+        if convert is not None:
+            args = tuple(map(convert, args))
+        self.full(args)
+        return args
 
     def full(self, args) -> list[int] | None:
         """The whole check, which explains what is wrong."""

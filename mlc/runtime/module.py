@@ -25,7 +25,7 @@ from ..errors import MLCError
 from ..ir.shape_vars import shape_to_str
 from ..ir.tir import PrimFunc
 from .arguments import ArgumentChecker, written_params
-from .dlpack import host_array
+from .dlpack import BUFFER_TYPES, host_array
 from .ndarray import check_device, module_device
 from .timing import TimeResult, time_function
 
@@ -76,7 +76,8 @@ class Function:
         if self._plain is not None and self._plain(args):  # checked in a glance
             self.kernel(args)
             return
-        if any(type(a) is not _ndarray and hasattr(a, "__dlpack__") for a in args):  # (torch, JAX...)
+        if any(type(a) is not _ndarray and (hasattr(a, "__dlpack__") or isinstance(a, BUFFER_TYPES))
+               for a in args):  # (torch, JAX..., memoryview, array.array)
             args = tuple(host_array(a) for a in args)
         pointers = self.check.full(args)
         if pointers is not None and self.pointer_kernel is not None:

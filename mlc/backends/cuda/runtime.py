@@ -14,13 +14,14 @@ from ...ir.expr import IntImm
 from ...ir.tir import PrimFunc
 from ...runtime.arguments import ArgumentChecker, ArrayKind, written_params
 from ...runtime.module import Module
-from ...runtime.ndarray import FAST_DEVICE_ARRAYS
+from ...runtime.ndarray import FAST_DEVICE_ARRAYS, dlpack_on_cuda
 from ...runtime.timing import TimeResult
 from ..reference.graph_main import GraphMainProgram
 from .codegen import CudaSource
+from .export import export_bundle
 
 __all__ = ["cupy_or_none", "device_unavailable_reason", "device_arch", "load_cubin", "CudaFunction",
-           "CudaGraphMain", "CudaModule", "NO_DEVICE", "cupy_arrays"]
+           "CudaGraphMain", "CudaModule", "NO_DEVICE", "cupy_arrays", "device_view"]
 
 NO_DEVICE = ("no CUDA device was found (CuPy sees none); target='cuda-emulator' runs the same "
              "kernels on the CPU with NumPy arrays")
@@ -115,10 +116,25 @@ def _plain(specs, written: frozenset[int], noalias: bool):
     return ok
 
 
+def device_view(a):
+    """A GPU array of another library (``__cuda_array_interface__`` or ``__dlpack__`` on a
+    CUDA device: a torch.Tensor on the GPU) as a CuPy array of the same memory (no copy);
+    anything else as it is."""
+    cupy = cupy_or_none()
+    if isinstance(a, (np.ndarray, cupy.ndarray)):
+        return a
+    if hasattr(a, "__cuda_array_interface__"):
+        return cupy.asarray(a)
+    if hasattr(a, "__dlpack__") and dlpack_on_cuda(a):
+        return cupy.from_dlpack(a)
+    return a
+
+
 def cupy_arrays() -> ArrayKind:
-    """CuPy arrays on the current device: what a CUDA function takes (CuPy imported)."""
+    """CuPy arrays on the current device: what a CUDA function takes (CuPy imported); other
+    libraries' GPU arrays are taken as views (:func:`device_view`)."""
     return ArrayKind(cupy_or_none().ndarray, _refusal, "cupy", host=False, device_error=_device_error,
-                     plain=_plain)
+                     plain=_plain, convert=device_view)
 
 
 class CudaGraphMain:
@@ -141,8 +157,7 @@ class CudaGraphMain:
         self.native = None
 
     def __call__(self, *args) -> None:
-        self._check(args)
-        self.kernel(args)
+        self.kernel(self._check.checked(args))
 
     def __repr__(self) -> str:
         return f"<mlc cuda graph main {self.name}({', '.join(b.name for b in self.func.params)})>"
@@ -160,8 +175,7 @@ class CudaFunction:
         self._check = ArgumentChecker(name, signature, kind=cupy_arrays())
 
     def __call__(self, *args) -> None:
-        self._check(args)
-        self.launch(args)
+        self.launch(self._check.checked(args))
 
     def launch(self, args) -> None:
         """Launch every kernel on checked arguments (no checks: ``time_evaluator`` calls this)."""
@@ -181,15 +195,39 @@ class CudaFunction:
 
 class CudaModule(Module):
     """The result of building for ``cuda``: ``lib["f"](*cupy_arrays)``, ``get_source("cuda")``,
-    and ``time_evaluator`` timed with CUDA events."""
+    ``time_evaluator`` timed with CUDA events, and :meth:`export` (built without a GPU too,
+    whose functions then say when called that no device was found)."""
+
+    #: what the backend's codegen made (a :class:`~.backend.CudaArtifact`), for :meth:`export`
+    artifact = None
+
+    def export(self, path, *, cc=None, format: str = "bundle", entries=None, constants=(), archs=None):
+        """Write this module as a CUDA bundle (:mod:`.export`) that ``mlc.runtime.load``
+        loads with NumPy and CuPy only, without NVRTC: a zip file at ``path`` (say
+        ``model.cubin-bundle``), or a directory where ``path`` is one or ends with ``/``.
+        It holds cubins for ``archs`` (default: the build's, sm_80 and sm_90) and the PTX of
+        the lowest. ``entries``/``constants``: what a jitted function's export passes
+        (default: every function, destination passing). Returns ``path``."""
+        if format not in ("bundle", "so"):
+            raise MLCError(f"export: a module built for cuda exports as a bundle of cubins (format='bundle'), "
+                           f"got format={format!r}; for a portable or CPU form build it for 'llvm'")
+        if cc is not None:
+            raise MLCError("export: cc= names a C compiler for CPU libraries; a CUDA bundle needs none")
+        if self.artifact is None:
+            raise MLCError("export: this CUDA module has no compiled code to export")
+        return export_bundle(self.artifact, self.get_source("cuda"), self.target, path, entries=entries,
+                             constants=constants, archs=archs)
 
     def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 3, warmup: int = 1):
         """A timer of ``self[name]`` measured with CUDA events on the current stream."""
         fn = self[name]
+        reason = device_unavailable_reason()
+        if reason is not None:
+            raise DeviceError(f"cannot time {name!r}: {reason}")
         cupy = cupy_or_none()
 
         def evaluate(*args) -> TimeResult:
-            fn._check(args)
+            args = fn._check.checked(args)
             for _ in range(warmup):
                 fn.launch(args)
             results = []
