@@ -87,3 +87,19 @@ def test_only_host_arrays_are_checked_for_aliasing_and_read_only_outputs():
         check((x, frozen))
     device = ArgumentChecker("f", f.params, written_params(f), kind=DEVICE)
     assert device((_DeviceArray(x), _DeviceArray(x))) is None  # a device's memory is the device's business
+
+
+def test_checked_takes_another_librarys_array_as_the_kinds_view():
+    class Foreign:  # another library's device array: converted, then checked
+        def __init__(self, data):
+            self.data = data
+
+    kind = ArrayKind(_DeviceArray, _refusal, "dev", host=False, device_error=_device_error,
+                     convert=lambda a: _DeviceArray(a.data) if isinstance(a, Foreign) else a)
+    f = _scale((3,))
+    check = ArgumentChecker("f", f.params, written_params(f), kind=kind)
+    x, y = np.ones(3, "float32"), np.zeros(3, "float32")
+    out = check.checked((Foreign(x), _DeviceArray(y)))
+    assert type(out[0]) is _DeviceArray and out[0].data is x
+    with pytest.raises(DTypeError, match="argument X must have dtype float32, got float64"):
+        check.checked((Foreign(x.astype("float64")), _DeviceArray(y)))
