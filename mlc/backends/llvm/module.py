@@ -115,11 +115,8 @@ class LLVMBuild:
     :func:`generate_units`, compiled as soon as the kernel is generated; what runs
     unoptimised (a kernel that only launches its parallel loop, with its object and
     checked entries; the loops' tasks; a graph's main) goes into one glue module,
-    compiled when the build finishes. A jitted transformer block of 11 kernels, on two
-    Zen 5 cores, spends ~220 ms in the driver's Python and ~250 ms in LLVM: its first
-    call took 353 ms (median of 7) with the stages one after the other and LLVM's
-    modules side by side at the end, 302 ms by parts; softmax 62.6 -> 59.1 ms, sgemm
-    1024^3 60.1 -> 57.7 (the glue's IR is generated while the kernel compiles). The
+    compiled when the build finishes; the glue's IR is generated while the kernels compile
+    (what a first call gains: benchmarks/results/decisions.md, "LLVM backend"). The
     build cannot end before the last kernel's LLVM work, which starts once the driver's
     Python is done; while the Python runs, LLVM's work is one thread's.
     """

@@ -466,8 +466,8 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     fn.attributes.add("nounwind")
     fn.attributes.add("noinline")  # one copy of the loop body: the serial path calls it too
     # The task is glue, run once per chunk: left unoptimised, it keeps LLVM from inlining
-    # the body into it and optimising the loop nest a second time there (the O3 pipeline
-    # of softmax's kernel: 52 ms with the body inlined, 30 without; the run time is the same).
+    # the body into it and optimising the loop nest a second time there (nearly doubling
+    # the O3 time of softmax's kernel for the same run time: benchmarks/results/decisions.md).
     fn.attributes.add("optnone")
     closure, = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))

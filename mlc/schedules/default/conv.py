@@ -235,8 +235,7 @@ def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | No
     if cr < ext[co] and 2 * divisor >= most:
         # channels in tiles that divide them where such tiles are not much smaller: a ragged
         # channel tile guards every row of the register tile where the batch and channel
-        # loops fuse on threads (2x64x28x28 to 100 channels on AVX-512: 3.2 ms in tiles of
-        # 8, 0.9 in tiles of 5)
+        # loops fuse on threads (benchmarks/results/decisions.md, "CPU conv")
         cr = divisor
     return _register_tile(sch, block, v, co, ow, cr, width, False, cpu) | {name}
 

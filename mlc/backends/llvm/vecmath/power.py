@@ -9,9 +9,8 @@ precision:
 
 * float32: computed in double (:func:`_magnitude_via_double`: a logarithm to 2^-44 and
   an exponential to 2^-37, shortened from the double routines to what float needs) and
-  rounded once to float: within 0.5002 ulp over 16 million pairs, integer powers exact.
-  2^20 pairs on one Zen 4 core: 2.35 ms (3.8 with the double routines whole; NumPy's
-  AVX-512 ``powf`` 0.75);
+  rounded once to float: within 0.5002 ulp over 16 million pairs, integer powers exact
+  (faster than with the double routines whole: benchmarks/results/decisions.md);
 * float64: the logarithm as two doubles to some 2^-64 (:func:`_log_double_double`), ``y``
   times it as two doubles, and the exponential of that pair (:func:`_exp_double_double`),
   its last addition the only rounding of weight: within 0.61 ulp of the exact value,
