@@ -30,6 +30,12 @@ def test_a_small_matmul_runs_on_b_as_stored():
     assert not plan.pack and plan.nr in (8, 16, 48) and plan.depth == 0
 
 
+def test_a_b_in_l2_is_packed_for_the_wide_tile_each_panel_by_its_thread():
+    plan = plan_matmul(None, _shape(128, 128, 128, 16), AVX512)  # SMALL_PACK_MIN_ROWS rows
+    assert plan.pack and plan.small_pack and plan.nr == 64 and plan.depth <= 1
+    assert not plan_matmul(None, _shape(64, 128, 128, 16), AVX512).pack  # fewer rows: as stored
+
+
 def test_ragged_columns_of_a_packed_matmul_keep_the_full_tile():
     plan = plan_matmul(None, _shape(1000, 1000, 1000, 16), AVX512)
     assert plan.pack and plan.ragged and plan.nr == 64 and plan.depth <= 1
