@@ -396,32 +396,30 @@ def python_test(value, why: str, lineno: int):
 # ------------------------------------------------------------------------ operators
 
 
-def and_(first, *rest):
-    """``a and b and ...``: Python's on Python values; a traced operand makes the rest
-    evaluated and combined with ``logical_and``."""
+def _short_circuit(first, rest, combine, stops: bool):
+    """Python's short-circuit chain on Python values (the first value whose truth is
+    ``stops`` ends it); from a traced operand on, the rest evaluated and ``combine``d."""
     value = first
     for thunk in rest:
         if _traced(value):
-            value = np.logical_and(value, thunk())
-        elif not value:
+            value = combine(value, thunk())
+        elif bool(value) == stops:
             return value
         else:
             value = thunk()
     return value
+
+
+def and_(first, *rest):
+    """``a and b and ...``: Python's on Python values; a traced operand makes the rest
+    evaluated and combined with ``logical_and``."""
+    return _short_circuit(first, rest, np.logical_and, False)
 
 
 def or_(first, *rest):
     """``a or b or ...``: Python's on Python values; a traced operand makes the rest
     evaluated and combined with ``logical_or``."""
-    value = first
-    for thunk in rest:
-        if _traced(value):
-            value = np.logical_or(value, thunk())
-        elif value:
-            return value
-        else:
-            value = thunk()
-    return value
+    return _short_circuit(first, rest, np.logical_or, True)
 
 
 def not_(value):

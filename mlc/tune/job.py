@@ -27,7 +27,7 @@ import numpy as np
 from ..driver.build import build as mlc_build
 from ..ir.expr import IntImm
 from ..ir.tir import Allocate, Block, BlockRealize, For, IfThenElse, SeqStmt
-from ..runtime.module import written_params
+from ..runtime.arguments import written_params
 from ..schedules.trace import Trace
 from ..target import Target
 from .gpu_measure import build_gpu_candidate

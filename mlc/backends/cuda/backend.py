@@ -25,7 +25,8 @@ from ...ir.buffer import decl_buffer
 from ...ir.calls import is_graph_main
 from ...ir.expr import IntImm, const
 from ...ir.tir import Evaluate, IRModule, PrimFunc
-from ...runtime.module import Function, Module, written_params
+from ...runtime.arguments import written_params
+from ...runtime.module import Function, Module
 from ..reference.graph_main import GraphMainProgram
 from ..registry import BuildOptions
 from ...schedules.gpu.default import GPU_RULES

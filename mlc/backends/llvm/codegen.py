@@ -952,10 +952,9 @@ def _keeps_loop(s: For) -> bool:
     The schedule that vectorized the body also chose how many vectors it keeps in flight
     (a row reduction's four accumulators, a matmul's register tile); LLVM's unroller would
     copy that body again, 16 times for a softmax row's reduction loop, and then optimise
-    and compile every copy (softmax's O3 and code emission: 74 against 53 ms on a Zen 5
-    machine) for no measurable speed. Short loops are left to LLVM: unrolling a
-    convolution's 3 x 3 window loops removes their loop overhead (keeping them too made
-    conv2d some 10% slower in one run). The serial loop a parallel loop becomes inside
+    and compile every copy for no measurable speed. Short loops are left to LLVM: unrolling
+    a convolution's 3 x 3 window loops removes their loop overhead (benchmarks/results/
+    decisions.md, "LLVM backend"). The serial loop a parallel loop becomes inside
     its task is not ``s.kind == "serial"`` and stays LLVM's to unroll (a streaming loop
     gains from it).
     """

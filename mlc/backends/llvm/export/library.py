@@ -20,7 +20,7 @@ from ....errors import MLCError
 from ....ir.tir import IRModule
 from ....runtime.loader import FORMAT_VERSION, pack_trailer
 from ....version import __version__
-from ...llvm_cpus import required_features
+from ..cpus import required_features
 from ..jit import target_layout
 from .cheader import constant_arrays, header_source, wrapper_source
 from .cruntime import RUNTIME_SOURCE, runtime_api
