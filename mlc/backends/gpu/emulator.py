@@ -57,14 +57,15 @@ from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
 from ...ir.arith import expr_key
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir import dtype as dt
-from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Select, Var)
-from ...ir.functor import always_evaluated, binary_chain, pre_order_nodes
+from ...ir.expr import Binary, Broadcast, BufferLoad, Call, Cast, Not, Ramp, Select, Var
+from ...ir.functor import pre_order_nodes
 from ...ir.extern import CallExtern
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from ...target import DeviceLimits
 from ..reference import values as V
+from ..reference.expressions import ExprEvaluator
 from .launch import AXES, DEFAULT_LIMITS, Kernel, kernels, workspace
 
 __all__ = ["Emulator", "KernelStats", "ExternEmulation", "register_extern_emulation"]
@@ -186,8 +187,32 @@ class _Memory:
             self.pending_size = 0
 
 
-class _KernelRun:
+class _Lanes:
+    """The context of an expression in a kernel run: the active lanes (``mask``; None: all)
+    and the values of the variables bound so far (``env``)."""
+
+    __slots__ = ("mask", "env")
+
+    def __init__(self, mask, env):
+        self.mask, self.env = mask, env
+
+    def narrow(self, cond) -> _Lanes | None:
+        """The lanes where ``cond`` also holds; None when none is left."""
+        mask = _narrow(self.mask, cond)
+        if mask is False:
+            return None
+        return self if mask is self.mask else _Lanes(mask, self.env)
+
+
+class _KernelRun(ExprEvaluator):
+    """One launch of a kernel: every thread a NumPy lane, expressions evaluated by mlc's
+    one TIR expression evaluator (:class:`~mlc.backends.reference.expressions.ExprEvaluator`),
+    with threads, barriers, warps and the race checks added here."""
+
+    what = "emulator"
+
     def __init__(self, kernel: Kernel, params: dict, fname: str, warp: int):
+        super().__init__({})  # IntImm/FloatImm node id -> its value
         self.kernel, self.fname, self.warp = kernel, fname, warp
         nb, nt = kernel.blocks, kernel.threads
         self.nt, self.lanes = nt, nb * nt
@@ -212,7 +237,6 @@ class _KernelRun:
         self.bound: dict[str, Var] = {}
         self._load_keys: dict[int, tuple] = {}  # id(BufferLoad) -> (buffer, index key)
         self._statement_reads: set = set()  # the loads of the statement running now
-        self._constants: dict = {}  # IntImm/FloatImm node (hashed by identity) -> its value
 
     # ------------------------------------------------------------ driving
 
@@ -406,7 +430,7 @@ class _KernelRun:
             return mem, int(f)
         return None, f
 
-    def _load(self, e: BufferLoad, mask, env):
+    def _load_lanes(self, e: BufferLoad, mask, env):
         if e.buffer.scope in FRAGMENT_SCOPES:
             self._fragment_access(e.buffer)
         mem, column = self._register(e.buffer, e.indices, mask, env)
@@ -650,80 +674,45 @@ class _KernelRun:
     # ------------------------------------------------------------ expressions
 
     def ev(self, e, mask, env):
-        method = _EVALUATORS.get(type(e))
-        if method is None:
-            raise MLCError(f"emulator: cannot evaluate {type(e).__name__} nodes")
-        return method(self, e, mask, env)
+        """``e`` for the active lanes ``mask`` (None: all) with variables ``env``."""
+        return self.evaluate(e, _Lanes(mask, env))
 
-    def _ev_var(self, e: Var, mask, env):
+    def short_circuits(self, e: Binary) -> bool:
+        return not dt.is_vector(e.dtype)  # lanes of a vector: both sides (no loads)
+
+    def _var(self, e: Var, ctx: _Lanes):
         try:
-            return env[e]
+            return ctx.env[e]
         except KeyError:
             raise MLCError(f"emulator: variable {e.name} is used outside the loop that "
                            "binds it") from None
 
-    def _ev_constant(self, e, mask, env):
-        value = self._constants.get(e)
-        if value is None:
-            value = self._constants[e] = V.constant(e.value, e.dtype)
-        return value
+    def _load(self, e: BufferLoad, ctx: _Lanes):
+        return self._load_lanes(e, ctx.mask, ctx.env)
 
-    def _ev_binary(self, e: Binary, mask, env):
-        """A chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as deep as the user
-        wrote it) is evaluated from the bottom up on a loop, each under ``mask`` (never down
-        the second operand of ``and``/``or``, which runs under a narrower one)."""
-        chain = binary_chain(e, always_evaluated)
-        value = self._binary_of(chain[-1], mask, env)
-        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
-            value = self._binary_of(node, mask, env, below, value)
-        return value
+    def _cast(self, e: Cast, ctx: _Lanes):
+        return V.cast(np.asarray(self.evaluate(e.value, ctx))[()], dt.element(e.dtype))
 
-    def _binary_of(self, e: Binary, mask, env, below=None, value=None):
-        """``e``, where its operand ``below`` (if any) has the value ``value``."""
-        a = value if e.a is below else self.ev(e.a, mask, env)
-        if e.op in ("and", "or") and not dt.is_vector(e.dtype):  # the right side only where it decides
-            rest = _narrow(mask, a if e.op == "and" else np.logical_not(a))
-            if rest is False:
-                return a
-            return V.binary(e.op, a, value if e.b is below else self.ev(e.b, rest, env))
-        return V.binary(e.op, a, value if e.b is below else self.ev(e.b, mask, env))
+    def _not(self, e: Not, ctx: _Lanes):
+        return np.logical_not(self.evaluate(e.a, ctx))
 
-    def _ev_cast(self, e: Cast, mask, env):
-        return V.cast(np.asarray(self.ev(e.value, mask, env))[()], dt.element(e.dtype))
+    def _ramp(self, e: Ramp, ctx: _Lanes):
+        return _column(self.evaluate(e.base, ctx)) + np.arange(e.lanes, dtype=e.base.dtype) * e.stride
 
-    def _ev_not(self, e: Not, mask, env):
-        return np.logical_not(self.ev(e.a, mask, env))
-
-    def _ev_ramp(self, e: Ramp, mask, env):
-        return _column(self.ev(e.base, mask, env)) + np.arange(e.lanes, dtype=e.base.dtype) * e.stride
-
-    def _ev_broadcast(self, e: Broadcast, mask, env):
-        column = _column(self.ev(e.value, mask, env))
+    def _broadcast(self, e: Broadcast, ctx: _Lanes):
+        column = _column(self.evaluate(e.value, ctx))
         return np.broadcast_to(column, (column.shape[0], e.lanes))
 
-    def _ev_select(self, e: Select, mask, env):
+    def _select(self, e: Select, ctx: _Lanes):
         if dt.is_vector(e.dtype):  # lanes of a vector: both sides (no loads)
-            return np.where(self.ev(e.cond, mask, env), self.ev(e.true_value, mask, env),
-                            self.ev(e.false_value, mask, env))
-        cond = self.ev(e.cond, mask, env)
-        on_true, on_false = _narrow(mask, cond), _narrow(mask, np.logical_not(cond))
-        if on_false is False:
-            return self.ev(e.true_value, on_true, env)
-        if on_true is False:
-            return self.ev(e.false_value, on_false, env)
-        return np.where(cond, self.ev(e.true_value, on_true, env), self.ev(e.false_value, on_false, env))
+            return np.where(self.evaluate(e.cond, ctx), self.evaluate(e.true_value, ctx),
+                            self.evaluate(e.false_value, ctx))
+        return super()._select(e, ctx)
 
-    def _ev_call(self, e: Call, mask, env):
+    def _call(self, e: Call, ctx: _Lanes):
         if e.op == SHFL_DOWN:
-            return self._shfl_down(e, mask, env)
-        return V.call(e.op, [self.ev(a, mask, env) for a in e.args], dt.element(e.dtype))
-
-
-#: Expression node type -> the _KernelRun method evaluating it (for every active lane).
-_EVALUATORS = {Var: _KernelRun._ev_var, IntImm: _KernelRun._ev_constant, FloatImm: _KernelRun._ev_constant,
-               Binary: _KernelRun._ev_binary, BufferLoad: _KernelRun._load, Cast: _KernelRun._ev_cast,
-               Not: _KernelRun._ev_not, Ramp: _KernelRun._ev_ramp, Broadcast: _KernelRun._ev_broadcast,
-               Select: _KernelRun._ev_select, Call: _KernelRun._ev_call}
+            return self._shfl_down(e, ctx.mask, ctx.env)
+        return super()._call(e, ctx)
 
 
 def _column(x):
