@@ -55,7 +55,7 @@ class TuneConfig:
     (fault injection in tests); ``space`` the design space: "auto" (the default: "rules" on
     the CPU, "tiled" on the cuda targets), "rules" (the default CPU rules with their open
     decisions sampled), "tiled" (generic multi-level tiling: :mod:`~mlc.tune.space` on the
-    CPU, :mod:`~mlc.tune.gpu_space` for cuda) or a function ``f(sch)`` that calls sampling
+    CPU, :mod:`~mlc.schedules.gpu.space` on a GPU) or a function ``f(sch)`` that calls sampling
     primitives. ``measure``: "time" (check each candidate's answer, then time it), "check"
     (check only: records are marked unmeasured and are never taken for the best) or
     "auto": "time", except on the cuda targets without a GPU, where candidates are
