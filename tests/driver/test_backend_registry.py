@@ -248,3 +248,21 @@ def test_a_target_kind_with_options_parses_and_validates_them():
         unregister_backend("versioned")
         unregister_target_kind("versioned")
     assert kind.name == "versioned"
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference", "cuda-emulator"])
+def test_a_build_parses_its_target_once_and_hands_the_target_on(monkeypatch, target):
+    A = te.placeholder((33,), "float32", "A")
+    B = te.compute((33,), lambda i: A[i] * 2, "B")
+    mod = mlc.IRModule({"main": te.create_prim_func([A, B])})
+    calls, parse = [], Target.from_str
+
+    def counted(spec):
+        calls.append(spec)
+        return parse(spec)
+    monkeypatch.setattr(Target, "from_str", staticmethod(counted))
+    lib = mlc.build(mod, target)
+    assert calls == [target]  # the stages, the default rules and the backend get the Target
+    b = np.zeros(33, "float32")
+    lib["main"](np.arange(33, dtype="float32"), b)
+    np.testing.assert_array_equal(b, np.arange(33, dtype="float32") * 2)

@@ -39,12 +39,12 @@ def cpu_rules(sch: Schedule, func_name: str, target: Target) -> None:
     schedule_cpu(sch, func_name, CpuInfo.from_target(target))
 
 
-def apply_rules(mod: IRModule, target, rules: Rules | TargetRules | None) -> Schedule:
+def apply_rules(mod: IRModule, target: Target, rules: Rules | TargetRules | None) -> Schedule:
     """A Schedule of ``mod`` with ``rules`` applied to every unscheduled function (None:
     none is changed), and, when ``rules`` is a :class:`TargetRules` with a ``hand_written``
     rewrite, that rewrite to every function an op wrote by hand; ``sch.mod`` is the result
-    and ``sch.trace`` says what the schedules did."""
-    target = Target.from_str(target)
+    and ``sch.trace`` says what the schedules did. ``target`` is a parsed
+    :class:`~mlc.target.Target` (the driver parses it once, at the entrance)."""
     sch = Schedule(mod)
     hand_written = rules.hand_written if isinstance(rules, TargetRules) else None
     for name in list(mod):
@@ -61,4 +61,4 @@ def default_schedule(mod: IRModule, target="llvm") -> Schedule:
     ``"llvm"`` or ``Target("llvm", "haswell")``) applied to every unscheduled function.
     ``mlc.build`` asks the target's backend for its rules instead
     (:func:`mlc.driver.schedule_stage`)."""
-    return apply_rules(mod, target, cpu_rules)
+    return apply_rules(mod, Target.from_str(target), cpu_rules)
