@@ -31,9 +31,9 @@ from mlc.target import DeviceLimits, Target, TargetKind, register_target_kind, u
 
 # -- the backend: a renderer (lowered GPU TIR -> OpenCL C) and a runtime (the emulator) --
 
-#: A smaller GPU than the CUDA targets': 256 work-items a work-group, 32 KiB of local memory.
-LIMITS = DeviceLimits(max_threads_per_block=256, max_shared_memory_per_block=32 * 1024, warp_size=32,
-                      max_block=(256, 256, 64), max_grid=((1 << 31) - 1, 65535, 65535))
+#: A smaller GPU than the CUDA targets': 128 work-items a work-group, 32 KiB of local memory.
+LIMITS = DeviceLimits(max_threads_per_block=128, max_shared_memory_per_block=32 * 1024, warp_size=32,
+                      max_block=(128, 128, 64), max_grid=((1 << 31) - 1, 65535, 65535))
 KIND = TargetKind("opencl-emulator", keys=("gpu",), limits=LIMITS)
 
 _TYPES = {"float32": "float", "float64": "double", "int32": "int", "int64": "long", "bool": "bool",
@@ -224,18 +224,44 @@ def test_row_sums_use_the_target_threads_and_barriers(opencl, rows, cols):
 
 def test_the_target_limits_bound_launches_schedules_and_the_design_space(opencl):
     target = Target.from_str("opencl-emulator")
-    assert target.is_gpu and target.limits.max_threads_per_block == 256
+    assert target.is_gpu and target.limits.max_threads_per_block == 128
     from mlc.schedules.gpu.space import GpuInfo
-    assert GpuInfo.from_target(target).max_threads == 256 and GpuInfo.from_target(target).max_shared_bytes == 32768
+    assert GpuInfo.from_target(target).max_threads == 128 and GpuInfo.from_target(target).max_shared_bytes == 32768
     A = te.placeholder((1024,), "float32", "A")
     B = te.compute((1024,), lambda i: A[i] + 1.0, "B")
     sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
     i0, i1 = sch.split(sch.get_loops(sch.get_block("B"))[0], [None, 512])
     sch.bind(i0, "blockIdx.x")
     sch.bind(i1, "threadIdx.x")
-    with pytest.raises(CompileError, match="at most 256"):  # 512 threads: fine for cuda, not here
+    with pytest.raises(CompileError, match="at most 128"):  # 512 threads: fine for cuda, not here
         mlc.build(sch.mod, "opencl-emulator")
     lib = mlc.build(sch.mod, "cuda-emulator")
     a, b = np.ones(1024, "float32"), np.zeros(1024, "float32")
     lib["main"](a, b)
     assert b.sum() == 2048
+
+
+@pytest.mark.parametrize("program, shapes", [
+    (lambda x: np.exp(x) * 2, [(5, 1000)]),                                     # elementwise: 256 on cuda
+    (lambda x: np.sum(x, axis=1), [(3, 4000)]),                                 # cross-thread reductions
+    (lambda x: x / np.sum(x, axis=1, keepdims=True), [(4, 1000)]),              # rows in local memory
+    (lambda a, b: a @ b, [(64, 48), (48, 80)]),                                 # no 256-thread matmul tiles
+])
+def test_the_default_gpu_rules_keep_within_the_target_limits(opencl, program, shapes):
+    from mlc.driver import schedule_module
+    from mlc.backends.gpu.pipeline import lower_for_gpu
+    rng = np.random.default_rng(1)
+    args = [rng.random(s).astype("float32") for s in shapes]
+    f = mlc.jit(target="opencl-emulator")(program)
+    np.testing.assert_allclose(f(*args), program(*args), rtol=2e-5)
+    mod = schedule_module(f.lower(*args).mod, "opencl-emulator")
+    for name, func in mod.items():
+        if not is_graph_main(func):
+            assert all(k.threads <= 128 for k in kernels(lower_for_gpu(func), LIMITS)), name
+
+
+def test_float16_matmuls_get_no_tensor_core_calls_without_the_wmma_key(opencl):
+    a, b = np.ones((64, 64), "float16"), np.ones((64, 64), "float16")
+    f = mlc.jit(target="opencl-emulator")(lambda a, b: np.matmul(a, b, dtype="float32"))
+    np.testing.assert_array_equal(f(a, b), np.full((64, 64), 64, "float32"))
+    assert "wmma" not in f.lower(a, b).compile().lib.get_source("opencl")

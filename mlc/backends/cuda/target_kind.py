@@ -30,7 +30,7 @@ def _validate(target: Target) -> None:
                        "like -arch=sm_80 (A100) or -arch=sm_90 (H100)")
 
 
-CUDA_KIND = TargetKind("cuda", options=("arch",), validate=_validate, keys=("gpu",), limits=CUDA_LIMITS,
+CUDA_KIND = TargetKind("cuda", options=("arch",), validate=_validate, keys=("gpu", "wmma"), limits=CUDA_LIMITS,
                        device="cuda", emulator="cuda-emulator")
-CUDA_EMULATOR_KIND = TargetKind("cuda-emulator", options=("arch",), validate=_validate, keys=("gpu",),
+CUDA_EMULATOR_KIND = TargetKind("cuda-emulator", options=("arch",), validate=_validate, keys=("gpu", "wmma"),
                                 limits=CUDA_LIMITS)
