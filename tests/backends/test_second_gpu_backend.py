@@ -265,3 +265,14 @@ def test_float16_matmuls_get_no_tensor_core_calls_without_the_wmma_key(opencl):
     f = mlc.jit(target="opencl-emulator")(lambda a, b: np.matmul(a, b, dtype="float32"))
     np.testing.assert_array_equal(f(a, b), np.full((64, 64), 64, "float32"))
     assert "wmma" not in f.lower(a, b).compile().lib.get_source("opencl")
+
+
+def test_a_gpu_kind_gives_its_limits_and_a_cpu_target_has_none():
+    with pytest.raises(mlc.MLCError, match="gives its device limits"):
+        TargetKind("gpu-without-limits", keys=("gpu",))
+    with pytest.raises(mlc.MLCError, match="keys must be a tuple"):
+        TargetKind("one-string-key", keys="gpu")
+    with pytest.raises(mlc.MLCError, match="has no device limits"):
+        Target.from_str("llvm").limits
+    assert Target.from_str("llvm").keys == ("cpu",) and not Target.from_str("reference").is_gpu
+    assert Target.from_str("cuda").is_gpu and Target.from_str("cuda").kind_info.emulator == "cuda-emulator"
