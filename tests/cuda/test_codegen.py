@@ -29,8 +29,8 @@ def _elementwise(fn, dtype="float32", n=1000, inputs=1):
 
 
 def _gpu(mod):
-    """``mod`` with the default GPU schedule where nobody scheduled it (the backend's
-    ``schedule_rules``, applied by the driver: the backend itself never schedules)."""
+    """``mod`` with the default GPU schedule where nobody scheduled it (the rules of the
+    target's "gpu" key, applied by the driver: the backend itself never schedules)."""
     return schedule_module(mod, "cuda")
 
 
@@ -262,7 +262,7 @@ def test_the_backend_never_schedules_unscheduled_functions_are_refused():
         with pytest.raises(CompileError, match=r"function\(s\) 'main' are not scheduled for the GPU; .*"
                                                r"mlc.driver.schedule_module\(mod, 'cuda'\)"):
             run()
-    # the driver schedules them: the default GPU schedule, from the backend's schedule_rules
+    # the driver schedules them: the default GPU schedule, the rules of the target's "gpu" key
     code, cubin = compile_sources(_gpu(mod), TARGETS["sm_80"])
     assert "threadIdx.x" in code and cubin[:4] == b"\x7fELF"
     a, b = np.arange(256, dtype="float32"), np.ones(256, "float32")

@@ -1,11 +1,12 @@
 """Default schedules: what ``mlc.build`` applies to every function nobody scheduled.
 
-The rules of a target come from its backend (``Backend.schedule_rules``); the
-driver applies them with :func:`apply_rules` (:mod:`.rules` says what they are:
+The driver picks a target's rules by the keys of its kind (``"cpu"``: :func:`cpu_rules`,
+``"gpu"``: :mod:`mlc.schedules.gpu`; :func:`mlc.driver.schedule.default_rules`) and
+applies them with :func:`apply_rules` (:mod:`.rules` says what they are:
 a GPU's also rewrite the functions ops wrote by hand). The CPU rules live here
 (:mod:`.cpu`: inline, register-tiled matmul, vectorize, parallelize;
-:func:`cpu_rules`), and :func:`default_schedule` applies them (the llvm backend
-registers them; the reference interpreter runs functions as written). A
+:func:`cpu_rules`), and :func:`default_schedule` applies them (for the llvm
+kind's ``"cpu"`` key; the reference interpreter runs functions as written). A
 function is scheduled only when it is still in te's canonical form
 (:func:`is_unscheduled`); the result carries the ``"mlc.scheduled"``
 attribute, so it is never scheduled twice.
