@@ -18,7 +18,8 @@ from .conftest import DEVICE_MISSING, NVRTC_MISSING, TARGETS
 def _driver(kind, mod, target, options=BuildOptions()):
     backend = cuda.CUDA if kind == "cuda" else get_backend(kind)
     sch = mlc.Schedule(mod)
-    rules = default_rules(mlc.Target.from_str(target), backend)
+    target = mlc.Target.from_str(target)  # parsed once, as the driver does
+    rules = default_rules(target, backend)
     for name in mod:
         rules(sch, name, target)
     passes = backend.tir_passes(target, options)
