@@ -315,17 +315,24 @@ class _FunctionCodegen(VectorCodegen):
             self.loop_depth -= 1
 
     def _allocate(self, s: Allocate) -> None:
-        buf = s.buffer
-        count = self._index(buf.shape[0]) if buf.shape else ir.Constant(I64, 1)
-        static = buf.shape[0].value if buf.shape and isinstance(buf.shape[0], IntImm) else None
-        ptr, release = self.allocator.allocate(buf.name, mem_type(buf.dtype), itemsize(buf.dtype),
-                                               count, static)
-        self.buffers[buf] = ptr
-        self.extents[buf] = count
-        self.stmt(s.body)
-        del self.buffers[buf]
-        del self.extents[buf]
-        release()
+        """A chain of nested allocations (a graph's main allocates each intermediate around the
+        rest) in a loop, not a recursion: a long program's chain is deeper than Python's stack."""
+        held = []
+        while isinstance(s, Allocate):
+            buf = s.buffer
+            count = self._index(buf.shape[0]) if buf.shape else ir.Constant(I64, 1)
+            static = buf.shape[0].value if buf.shape and isinstance(buf.shape[0], IntImm) else None
+            ptr, release = self.allocator.allocate(buf.name, mem_type(buf.dtype), itemsize(buf.dtype),
+                                                   count, static)
+            self.buffers[buf] = ptr
+            self.extents[buf] = count
+            held.append((buf, release))
+            s = s.body
+        self.stmt(s)
+        for buf, release in reversed(held):
+            del self.buffers[buf]
+            del self.extents[buf]
+            release()
 
     # ------------------------------------------------- calls (a graph's main)
 
