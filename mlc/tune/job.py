@@ -31,7 +31,6 @@ from ..runtime.arguments import written_params
 from ..schedules.trace import Trace
 from ..target import Target
 from .gpu_measure import build_gpu_candidate
-from ..schedules.gpu.space import GPU_KINDS
 
 __all__ = ["Job", "Outcome", "Timing", "WorkerState", "REFERENCE_MAX_ITERATIONS", "MEASURES"]
 
@@ -140,7 +139,7 @@ def _random_inputs(func, seed: int) -> list[np.ndarray]:
 
 
 def _is_gpu(job: Job) -> bool:
-    return Target.from_str(job.target).kind in GPU_KINDS
+    return Target.from_str(job.target).is_gpu
 
 
 class WorkerState:
