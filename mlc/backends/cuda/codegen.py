@@ -43,11 +43,13 @@ from ...ir.extern import CallExtern
 from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While)
+from ...passes.tir.async_copy import is_async_scope
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND, THREEFRY_PRELUDE
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from . import complex as complex_c, wmma
+from .async_copy import ASYNC_PRELUDE, async_targets, render_async_call, render_async_store, uses_async
 from .launch import Kernel, kernels, workspace
 from .vector import copied_buffers, is_vector_store, render_vector_store
 
@@ -164,6 +166,7 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
                for n in pre_order_nodes(func.body))
     head = "#include <cuda_fp16.h>\n" if fp16 else ""
     head += wmma.headers(func.body)
+    head += ASYNC_PRELUDE if uses_async(func.body) else ""
     prelude = PRELUDE + (complex_c.PRELUDE if complex_c.uses_complex(buffers, func.body) else "")
     return CudaSource(name, head + prelude + "\n" + "\n".join(parts), tuple(launches))
 
@@ -173,6 +176,7 @@ class _KernelWriter:
         self._ready: dict[tuple[int, bool], str] = {}  # (id of a Binary, wide) -> its text (_chain)
         self.k, self.fast_math, self.noalias = kernel, fast_math, noalias
         self.lines: list[str] = []
+        self.in_async = False  # inside an async scope: fetches into shared memory are cp.async
         self.names: dict[int, str] = {}
         self.taken: set[str] = {kernel.name}
         self.wide: set[int] = set()  # buffers indexed in 64 bits
@@ -211,7 +215,7 @@ class _KernelWriter:
             restrict = " __restrict__" if self.noalias else ""
             params.append(f"{const}{_ctype(b.dtype)}*{restrict} {self.names[id(b)]}")
         self.emit(f'extern "C" __global__ void __launch_bounds__({k.threads}) {k.name}({", ".join(params)}) {{')
-        vectors = copied_buffers(k.body)
+        vectors = copied_buffers(k.body) | async_targets(k.body)
         for b in k.shared:
             # 16-byte aligned where a vector copy (vector.py) moves up to 16 bytes at a time
             align = "__align__(16) " if id(b) in vectors else ""
@@ -246,6 +250,8 @@ class _KernelWriter:
                 self.emit(f"{pad}}} else {{")
                 self.stmt(s.else_case, depth + 1)
             self.emit(f"{pad}}}")
+        elif isinstance(s, BufferStore) and self.in_async and render_async_store(self, s, pad):
+            pass
         elif isinstance(s, BufferStore) and is_vector_store(s):
             render_vector_store(self, s, pad)
         elif isinstance(s, BufferStore):
@@ -257,6 +263,8 @@ class _KernelWriter:
                 self.emit(f"{pad}__syncthreads();")
             elif isinstance(s.value, CallExtern):
                 self.emit(f"{pad}{self._extern(s.value)};")
+            elif render_async_call(s.value) is not None:
+                self.emit(f"{pad}{render_async_call(s.value)};")
             elif not isinstance(s.value, (IntImm, FloatImm)):
                 self.emit(f"{pad}(void)({self.expr(s.value)});")
         else:
@@ -266,6 +274,15 @@ class _KernelWriter:
         pad = "  " * depth
         var = self._name(loop.loop_var, loop.loop_var.name)
         ty = _ctype(loop.loop_var.dtype)
+        if is_async_scope(loop):  # a unit loop: its body, its fetches asynchronous
+            self.emit(f"{pad}{{  // cp.async")
+            outer, self.in_async = self.in_async, True
+            try:
+                self.stmt(loop.body, depth + 1)
+            finally:
+                self.in_async = outer
+            self.emit(f"{pad}}}")
+            return
         if loop.kind == "thread_binding":
             self.emit(f"{pad}{{")
             self.emit(f"{pad}  {ty} {var} = ({ty}){loop.thread_binding};")
