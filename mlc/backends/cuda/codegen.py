@@ -125,6 +125,7 @@ class Launch:
     grid: tuple[int, int, int]
     block: tuple[int, int, int]
     args: tuple[int, ...]
+    shared_bytes: int = 0  # dynamic shared memory (launch.Kernel.dynamic_shared_bytes)
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
     for k in kernels(func):
         parts.append(_KernelWriter(k, fast_math, noalias).write())
         launches.append(Launch(k.name, k.grid, k.block,
-                               tuple(next(n for n, p in enumerate(buffers) if p is b) for b in k.params)))
+                               tuple(next(n for n, p in enumerate(buffers) if p is b) for b in k.params),
+                               k.dynamic_shared_bytes))
     fp16 = any(getattr(n, "dtype", None) == "float16" or
                (isinstance(n, (BufferLoad, BufferStore)) and n.buffer.dtype == "float16")
                for n in pre_order_nodes(func.body))
@@ -216,7 +218,12 @@ class _KernelWriter:
             params.append(f"{const}{_ctype(b.dtype)}*{restrict} {self.names[id(b)]}")
         self.emit(f'extern "C" __global__ void __launch_bounds__({k.threads}) {k.name}({", ".join(params)}) {{')
         vectors = copied_buffers(k.body) | async_targets(k.body)
-        for b in k.shared:
+        if k.dynamic_shared_bytes:  # over the static limit: one dynamic allocation, carved up
+            self.emit("  extern __shared__ __align__(128) unsigned char mlc_dynamic_shared[];")
+        for b, offset in zip(k.shared, k.shared_offsets) if k.dynamic_shared_bytes else ():
+            ctype = _ctype(b.dtype)
+            self.emit(f"  {ctype}* {self.names[id(b)]} = ({ctype}*)(mlc_dynamic_shared + {offset});")
+        for b in k.shared if not k.dynamic_shared_bytes else ():
             # 16-byte aligned where a vector copy (vector.py) moves up to 16 bytes at a time
             align = "__align__(16) " if id(b) in vectors else ""
             self.emit(f"  __shared__ {align}{_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")

@@ -23,11 +23,18 @@ from ...ir.expr import BufferLoad, FloatImm, IntImm, Var, const
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt
 
-__all__ = ["Kernel", "kernels", "workspace", "MAX_THREADS_PER_BLOCK", "MAX_SHARED_BYTES", "AXES"]
+__all__ = ["Kernel", "kernels", "workspace", "MAX_THREADS_PER_BLOCK", "MAX_SHARED_BYTES", "MAX_DYNAMIC_SHARED_BYTES",
+           "SHARED_OFFSET_ALIGN", "AXES"]
 
 MAX_THREADS_PER_BLOCK = 1024
 #: Static shared memory one block may declare (CUDA's limit without opt-in).
 MAX_SHARED_BYTES = 48 * 1024
+#: Shared memory one block may use with the opt-in (dynamic shared memory): an A100's 163 KiB,
+#: which every sm_80+ data-centre GPU has (an H100 227); a kernel over MAX_SHARED_BYTES gets its
+#: shared buffers carved out of one dynamic allocation (multi-stage pipelines need it).
+MAX_DYNAMIC_SHARED_BYTES = 163 * 1024
+#: Where each shared buffer of a dynamic allocation starts: a multiple of 128 bytes.
+SHARED_OFFSET_ALIGN = 128
 AXES = ("x", "y", "z")
 #: The largest grid and block extents per axis (x, y, z).
 MAX_GRID = ((1 << 31) - 1, 65535, 65535)
@@ -45,6 +52,25 @@ class Kernel:
     shared: tuple[Buffer, ...]
     local: tuple[Buffer, ...]
     params: tuple[Buffer, ...]
+
+    @property
+    def shared_offsets(self) -> tuple[int, ...]:
+        """Where each shared buffer starts, in bytes, when they share one allocation."""
+        out, at = [], 0
+        for b in self.shared:
+            out.append(at)
+            at += -(-_size(b) * np.dtype(b.dtype).itemsize // SHARED_OFFSET_ALIGN) * SHARED_OFFSET_ALIGN
+        return tuple(out)
+
+    @property
+    def dynamic_shared_bytes(self) -> int:
+        """The bytes of dynamic shared memory the kernel is launched with: 0 where its shared
+        buffers fit the static MAX_SHARED_BYTES, else all of them, laid out by shared_offsets."""
+        total = sum(_size(b) * np.dtype(b.dtype).itemsize for b in self.shared)
+        if total <= MAX_SHARED_BYTES:
+            return 0
+        b = self.shared[-1]
+        return self.shared_offsets[-1] + _size(b) * np.dtype(b.dtype).itemsize
 
     @property
     def threads(self) -> int:
@@ -224,14 +250,15 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kerne
             raise CompileError(f"cuda: kernel {kname} allocates the {b.scope} buffer {b.name} inside "
                                "the kernel; a kernel holds only shared and local buffers — give it "
                                "scope 'local' (per thread) or 'shared' (per block)")
-    shared_bytes = sum(_size(b) * np.dtype(b.dtype).itemsize for b in shared)
-    if shared_bytes > MAX_SHARED_BYTES:
-        raise CompileError(f"cuda: kernel {kname} declares {shared_bytes} bytes of shared memory "
-                           f"({', '.join(f'{b.name}[{_size(b)}]' for b in shared)}); a block may use "
-                           f"{MAX_SHARED_BYTES} — use smaller tiles")
     params = tuple(p for p in list(func.params) + [b for b in outer if b.scope not in _ON_CHIP]
                    if id(p) in used)
-    return Kernel(kname, root, grid, block, shared, local, params)
+    kernel = Kernel(kname, root, grid, block, shared, local, params)
+    shared_bytes = max(kernel.dynamic_shared_bytes, sum(_size(b) * np.dtype(b.dtype).itemsize for b in shared))
+    if shared_bytes > MAX_DYNAMIC_SHARED_BYTES:
+        raise CompileError(f"cuda: kernel {kname} declares {shared_bytes} bytes of shared memory "
+                           f"({', '.join(f'{b.name}[{_size(b)}]' for b in shared)}); a block may use "
+                           f"{MAX_DYNAMIC_SHARED_BYTES} — use smaller tiles or fewer pipeline stages")
+    return kernel
 
 
 def _children(node) -> list:

@@ -60,6 +60,7 @@ import math
 
 from ...ir import dtype as dt
 from ...ir.arith import uses_any
+from ...errors import ScheduleError
 from ...ir.expr import IntImm
 from ...passes.tir.cross_thread_reduction import cross_thread_reducible
 from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
@@ -200,13 +201,19 @@ def gpu_matmul(sch, func_name: str, name: str):
     return handled
 
 
-def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]):
+def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int], stages: int = 1,
+                           async_copy: bool = False):
     """The course's shared-memory blocking of matmul ``block`` (``C[i, j] += A[i, k] *
     B[k, j]``) with ``tile`` = (threads along i, along j, each thread's rows, columns, k
     step): a ``local`` accumulator per thread, the threads fused on ``threadIdx.x``, and A's
     and B's tiles fetched cooperatively into ``shared`` per k step, a vector a thread where
-    the tile is whole vector steps and ``vectorize`` proves the lanes aligned. Returns the
-    block that writes the accumulators back."""
+    the tile is whole vector steps and ``vectorize`` proves the lanes aligned. ``stages`` > 1
+    software-pipelines the k loop, fetching ``stages - 1`` steps ahead into as many more
+    copies of the tiles, as ``cp.async`` where ``async_copy`` (sm_80+). Returns the block
+    that writes the accumulators back."""
+    if stages < 1 or async_copy and stages < 2:
+        raise ScheduleError(f"schedule_shared_matmul: stages={stages}, async_copy={async_copy}: asynchronous "
+                            "copies need a pipeline of at least 2 stages")
     ti, tj, ri, rj, ks = tile
     threads = ti * tj
     local_cache = sch.cache_write(block, 0, "local")
@@ -230,6 +237,10 @@ def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]):
             _, fetch_tx = sch.split(fused, [None, threads])
             sch.bind(fetch_tx, "threadIdx.x")
     sch.decompose_reduction(block, k0)
+    if stages > 1:
+        sch.annotate(k0, "software_pipeline_stage", [0, 0, stages - 1])
+        if async_copy:
+            sch.annotate(k0, "software_pipeline_async_stages", [0])
     return local_cache
 
 
