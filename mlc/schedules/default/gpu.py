@@ -57,6 +57,7 @@ runs its batch loops one per thread (:mod:`.gpu_hand_written`).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from ...ir import dtype as dt
 from ...ir.arith import uses_any
@@ -73,7 +74,8 @@ from .steps import attempt
 
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
-           "TENSOR_CORE_WARPS", "tensor_core_tile", "gpu_rows", "ROW_SHARED_BYTES"]
+           "TENSOR_CORE_WARPS", "tensor_core_tile", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
+           "MATMUL_STAGES", "gpu_rows", "ROW_SHARED_BYTES"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -85,15 +87,48 @@ MIN_CROSS_THREAD = 64
 #: The longest row (in bytes) gpu_rows keeps in shared memory: 4096 float32, a quarter of
 #: an H100's shared memory per block of 256 threads at full occupancy.
 ROW_SHARED_BYTES = 16384
-#: The tensor-core rule's blocks, largest first: (warps along M and N, 16 x 16 fragments
-#: a warp along M and N, k fragments a shared-memory step, software pipelining).
+class TensorCoreTile(NamedTuple):
+    """A block of the tensor-core rule: warps along M and N, 16 x 16 fragments a warp along
+    M and N, k fragments (16 each) a shared-memory step, software-pipeline stages (1: none)
+    and whether the fetches are ``cp.async`` (:func:`schedule_wmma_matmul`)."""
+    warps: tuple[int, int]
+    fragments: tuple[int, int]
+    k_fragments: int
+    stages: int = 1
+    async_copy: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(M, N, K) of one block's tile and k step."""
+        return (WMMA_TILE * self.warps[0] * self.fragments[0], WMMA_TILE * self.warps[1] * self.fragments[1],
+                WMMA_TILE * self.k_fragments)
+
+    def schedule(self, sch, block: str, func_name: str | None = None, variant: str = "wmma") -> None:
+        schedule_wmma_matmul(sch, block, self.warps, func_name, variant=variant, pipeline=self.stages > 1,
+                             fragments=self.fragments, k_fragments=self.k_fragments,
+                             stages=max(self.stages, 2), async_copy=self.async_copy)
+
+
+#: The tensor-core rule's blocks, largest first.
 #: Measured on an H200 in one run (float16 4096^3, float32 accumulation, 16-byte fetches;
-#: cuBLAS 719 TFLOP/s): 128 x 128 blocks with k steps of 64 ran at 312 TFLOP/s as 2 x 2
-#: warps of 4 x 4 fragments, 298 as 4 x 2 of 2 x 4, 285 as 2 x 4 of 4 x 2; with k steps of
-#: 32 at 230 (224 pipelined: without asynchronous copies the second stage only costs
-#: registers); 64 x 128 blocks (2 x 4 warps of 2 x 2) at 180, one fragment a warp at 82.
-TENSOR_CORE_TILES = (((2, 2), (4, 4), 4, False), ((2, 4), (4, 2), 2, False), ((2, 4), (2, 2), 2, False),
-                     ((4, 4), (1, 1), 1, False))
+#: cuBLAS 719 TFLOP/s), with ordinary loads: 128 x 128 blocks with k steps of 64 ran at
+#: 312 TFLOP/s as 2 x 2 warps of 4 x 4 fragments, 298 as 4 x 2 of 2 x 4, 285 as 2 x 4 of
+#: 4 x 2; with k steps of 32 at 230 (224 pipelined: without asynchronous copies the second
+#: stage only costs registers); 64 x 128 blocks (2 x 4 warps of 2 x 2) at 180, one
+#: fragment a warp at 82. The first row fetches with cp.async three stages deep (two k steps
+#: of 32 in flight while the tensor cores work on a third; 57 KiB of shared memory, so up to
+#: three blocks a multiprocessor), CUTLASS's sm_80 recipe; on GPUs without cp.async (before
+#: sm_80) it copies synchronously. Not yet measured on a GPU: the benchmarks' --variants rows
+#: set it beside the synchronous 128 x 128 x 64 block that was the default before.
+TENSOR_CORE_TILES = (TensorCoreTile((2, 2), (4, 4), 2, 3, True), TensorCoreTile((2, 2), (4, 4), 4),
+                     TensorCoreTile((2, 4), (4, 2), 2), TensorCoreTile((2, 4), (2, 2), 2, 3, True),
+                     TensorCoreTile((4, 4), (1, 1), 1))
+#: What the tuner (and the benchmarks' variant rows) choose among for a tensor-core matmul:
+#: the default's blocks and deeper or shallower cp.async pipelines of the large ones.
+TENSOR_CORE_VARIANTS = TENSOR_CORE_TILES + (
+    TensorCoreTile((2, 2), (4, 4), 4, 2, True), TensorCoreTile((2, 2), (4, 4), 4, 3, True),
+    TensorCoreTile((2, 2), (4, 4), 2, 4, True), TensorCoreTile((2, 2), (4, 4), 2, 2, True),
+    TensorCoreTile((2, 4), (4, 2), 2, 3, True), TensorCoreTile((2, 2), (2, 2), 2, 4, True))
 #: The tensor-core rule takes a smaller block where a larger one would leave fewer thread
 #: blocks than this: about one per streaming multiprocessor (132 on an H100 or H200). Each
 #: larger block does so much more per fetch that fewer of them still win down to about one
@@ -107,6 +142,11 @@ TENSOR_CORE_WARPS = (4, 2, 1)
 #: shared tiles. Measured on an H200 (float32 4096^3, TF32 off): 128 x 128 tiles with
 #: k steps of 16 ran at 55% of cuBLAS, 64 x 64 at 54%, the course's 32 x 32 at 42%.
 MATMUL_TILES = ((16, 16, 8, 8, 16), (16, 16, 4, 4, 8), (8, 8, 4, 4, 8))
+#: The matmul rule's pipeline: k steps fetched with cp.async, two steps ahead of the one
+#: computed (the 128 x 128 tile's three copies of A's and B's 128 x 16 tiles are 48 KiB, the
+#: static limit). Not yet measured on a GPU (the H200's 55% of cuBLAS above fetched with
+#: ordinary loads, no pipeline): the benchmarks' --variants rows set stages 1 to 4 side by side.
+MATMUL_STAGES = 3
 #: The most matrices of a batch the matmul rule puts on ``blockIdx.z`` (CUDA's limit).
 MAX_GRID_Z = 65535
 #: The matmul rule takes the largest tile that still gives this many thread blocks
@@ -159,23 +199,25 @@ def gpu_tensor_core_matmul(sch, func_name: str, name: str):
     tile = tensor_core_tile(*ext[-3:], batch=math.prod(ext[:-3]))
     if tile is None:
         warps = tuple(next(w for w in TENSOR_CORE_WARPS if e % (w * WMMA_TILE) == 0) for e in ext[-3:-1])
-        tile = (warps, (1, 1), 1, False)
-    warps, fragments, k_fragments, pipeline = tile
-    schedule_wmma_matmul(sch, name, warps, func_name, pipeline=pipeline, fragments=fragments,
-                         k_fragments=k_fragments)  # tensorize refuses what is not this matmul
+        tile = TensorCoreTile(warps, (1, 1), 1)
+    tile.schedule(sch, name, func_name)  # tensorize refuses what is not this matmul
     return {name}
 
 
-def tensor_core_tile(m: int, n: int, k: int, batch: int = 1):
+def tensor_core_tiles(m: int, n: int, k: int, tiles=TENSOR_CORE_TILES) -> list[TensorCoreTile]:
+    """The blocks of ``tiles`` whose tile divides an ``m x n x k`` matmul, in order."""
+    return [t for t in tiles if m % t.shape[0] == 0 and n % t.shape[1] == 0 and k % t.shape[2] == 0]
+
+
+def tensor_core_tile(m: int, n: int, k: int, batch: int = 1) -> TensorCoreTile | None:
     """The block of :data:`TENSOR_CORE_TILES` for an ``m x n x k`` float16 matmul (``batch``
     of them): the first whose tile divides the shape and still gives
     :data:`TENSOR_CORE_MIN_BLOCKS` thread blocks, else the first that divides it; None where
     none does."""
-    fitting = [t for t in TENSOR_CORE_TILES if m % (WMMA_TILE * t[0][0] * t[1][0]) == 0 and
-               n % (WMMA_TILE * t[0][1] * t[1][1]) == 0 and k % (WMMA_TILE * t[2]) == 0]
-    for (wy, wz), (fi, fj), kf, pipeline in fitting:
-        if batch * (m // (WMMA_TILE * wy * fi)) * (n // (WMMA_TILE * wz * fj)) >= TENSOR_CORE_MIN_BLOCKS:
-            return (wy, wz), (fi, fj), kf, pipeline
+    fitting = tensor_core_tiles(m, n, k)
+    for t in fitting:
+        if batch * (m // t.shape[0]) * (n // t.shape[1]) >= TENSOR_CORE_MIN_BLOCKS:
+            return t
     return fitting[0] if fitting else None
 
 
@@ -192,7 +234,8 @@ def gpu_matmul(sch, func_name: str, name: str):
     ext = _extents(v.loops)
     if ext is None or ext[nb] < 32 or ext[nb + 1] < 32 or math.prod(ext[:nb]) > MAX_GRID_Z:
         return None
-    copy = schedule_shared_matmul(sch, block, matmul_tile(ext[nb], ext[nb + 1], math.prod(ext[:nb])))
+    copy = schedule_shared_matmul(sch, block, matmul_tile(ext[nb], ext[nb + 1], math.prod(ext[:nb])),
+                                  stages=MATMUL_STAGES, async_copy=MATMUL_STAGES > 1)
     handled = {name}
     for consumer in sch.get_consumers(copy):  # an elementwise epilogue (bias, relu) joins the write-back
         consumer_name = view(sch, consumer).block.name_hint
