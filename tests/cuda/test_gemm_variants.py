@@ -1,0 +1,122 @@
+"""The GEMM variants of the default GPU schedule and the tuner (cp.async pipelines of tensor-core
+and float32 register-tile matmuls): every one matches NumPy on the emulator, the default on
+odd and non-divisible shapes too, and their SASS (cuobjdump) shows what they are built for —
+LDGSTS (cp.async), LDSM (ldmatrix) and HMMA (tensor cores) in the main loop, FFMA for float32,
+and no local memory (no spills) — for sm_80 and sm_90."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import te
+from mlc.backends.cuda import compile_sources, emulate
+from mlc.backends.cuda.sass import cuobjdump_unavailable_reason, disassemble, loops
+from mlc.driver import schedule_module
+from mlc.errors import ScheduleError
+from mlc.schedules import Schedule
+from mlc.schedules.default.gpu import (MATMUL_STAGES, TENSOR_CORE_TILES, TENSOR_CORE_VARIANTS, TensorCoreTile,
+                                       schedule_shared_matmul, tensor_core_tile)
+
+from .conftest import ARCHS, NVRTC_MISSING, TARGETS
+
+CUOBJDUMP_MISSING = NVRTC_MISSING or cuobjdump_unavailable_reason()
+
+
+def _matmul(m, n, k, dtype="float32", batch=0):
+    lead = (batch,) if batch else ()
+    A = te.placeholder(lead + (m, k), dtype, name="A")
+    B = te.placeholder(lead + (k, n), dtype, name="B")
+    r = te.reduce_axis((0, k), name="k")
+    if batch:
+        body = lambda q, i, j: te.sum(A[q, i, r].astype("float32") * B[q, r, j].astype("float32"), axis=r)  # noqa: E731
+    else:
+        body = lambda i, j: te.sum(A[i, r].astype("float32") * B[r, j].astype("float32"), axis=r)  # noqa: E731
+    C = te.compute(lead + (m, n), body, name="C")
+    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+
+
+def _check(mod, m, n, k, dtype="float32", batch=0, seed=0):
+    rng = np.random.default_rng(seed)
+    lead = (batch,) if batch else ()
+    a = rng.integers(-8, 9, lead + (m, k)).astype(dtype)
+    b = rng.integers(-8, 9, lead + (k, n)).astype(dtype)
+    c = np.full(lead + (m, n), np.nan, "float32")
+    emulate(mod)["main"](a, b, c)
+    np.testing.assert_array_equal(c, a.astype("float32") @ b.astype("float32"))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 70), st.integers(1, 70), st.sampled_from([0, 2]))
+def test_the_default_float32_pipeline_matches_numpy_on_any_shape(m, n, k, batch):
+    """Ragged tiles, k loops shorter than the pipeline, size 1: the default schedule's cp.async
+    pipeline (or the rules it falls back to) gives NumPy's result."""
+    _check(schedule_module(_matmul(m, n, k, batch=batch), "cuda"), m, n, k, batch=batch)
+
+
+@pytest.mark.parametrize("stages", [1, 2, 4])
+@pytest.mark.parametrize("tile", [(8, 8, 4, 4, 8), (16, 16, 4, 4, 8)])
+def test_float32_pipelines_of_any_depth_match_numpy(tile, stages):
+    m = n = tile[0] * tile[2] * 2
+    k = tile[4] * 5
+    sch = Schedule(_matmul(m, n, k))
+    schedule_shared_matmul(sch, sch.get_block("C"), tile, stages=stages, async_copy=stages > 1)
+    _check(sch.mod, m, n, k)
+
+
+def test_an_async_float32_fetch_needs_a_pipeline():
+    sch = Schedule(_matmul(64, 64, 64))
+    with pytest.raises(ScheduleError, match="at least 2 stages"):
+        schedule_shared_matmul(sch, sch.get_block("C"), (8, 8, 4, 4, 8), stages=1, async_copy=True)
+
+
+@pytest.mark.parametrize("tile", TENSOR_CORE_VARIANTS, ids=str)
+def test_every_tensor_core_variant_matches_numpy(tile):
+    """The smallest shape a variant's block divides, with enough k steps to fill its pipeline."""
+    m, n, tk = tile.shape
+    k = tk * (tile.stages + 1)
+    sch = Schedule(_matmul(m, n, k, "float16"))
+    tile.schedule(sch, "C", variant="mma" if tile.stages % 2 else "wmma")
+    _check(sch.mod, m, n, k, "float16")
+
+
+def test_the_default_picks_the_cp_async_block_for_large_float16_matmuls():
+    assert tensor_core_tile(4096, 4096, 4096) == TensorCoreTile((2, 2), (4, 4), 2, 3, True)
+    assert tensor_core_tile(4096, 4096, 4096).async_copy and TENSOR_CORE_TILES[0].stages == 3
+    assert MATMUL_STAGES > 1
+
+
+def _main_loop(cubin: bytes, marker: str) -> list[str]:
+    """The innermost loop of ``cubin`` that runs ``marker`` (HMMA, FFMA), as its opcodes."""
+    found = [loop for loop in loops(disassemble(cubin)) if any(op.startswith(marker) for op in loop)]
+    assert found, f"no loop of the kernel runs {marker}"
+    return found[0]
+
+
+def _no_local_memory(cubin: bytes) -> None:
+    text = disassemble(cubin)
+    assert not any(op in text for op in ("LDL", "STL")), "the kernel spills registers to local memory"
+
+
+@pytest.mark.skipif(CUOBJDUMP_MISSING is not None, reason=str(CUOBJDUMP_MISSING))
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("variant", ["wmma", "mma"])
+def test_the_tensor_core_pipeline_is_ldgsts_ldsm_and_hmma_in_its_main_loop(arch, variant):
+    tile = tensor_core_tile(4096, 4096, 4096)
+    sch = Schedule(_matmul(4096, 4096, 4096, "float16"))
+    tile.schedule(sch, "C", variant=variant)
+    _, cubin = compile_sources(sch.mod, TARGETS[arch])
+    ops = {op.split(".")[0] for op in _main_loop(cubin, "HMMA")}
+    assert {"LDGSTS", "LDSM", "HMMA"} <= ops and not {"LDG", "STS"} & ops, sorted(ops)
+    _no_local_memory(cubin)
+
+
+@pytest.mark.skipif(CUOBJDUMP_MISSING is not None, reason=str(CUOBJDUMP_MISSING))
+@pytest.mark.parametrize("arch", ARCHS)
+def test_the_default_float32_gemm_fetches_with_ldgsts_and_does_not_spill(arch):
+    _, cubin = compile_sources(schedule_module(_matmul(4096, 4096, 4096), "cuda"), TARGETS[arch])
+    _main_loop(cubin, "FFMA")
+    outer = {op.split(".")[0] for op in next(l for l in loops(disassemble(cubin)) if "LDGSTS" in
+                                            {op.split(".")[0] for op in l})}
+    # the k-step loop: fetches issued as cp.async around the register tile's FFMA, no LDG + STS
+    assert "FFMA" in outer and not {"LDG", "STS"} & outer, sorted(outer)
+    _no_local_memory(cubin)
