@@ -74,7 +74,7 @@ from .steps import attempt
 
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
-           "TENSOR_CORE_WARPS", "tensor_core_tile", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
+           "TENSOR_CORE_WARPS", "tensor_core_tile", "tensor_core_matmul_extents", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
            "MATMUL_STAGES", "gpu_rows", "ROW_SHARED_BYTES"]
 
 #: Threads per block of the elementwise rule.
@@ -96,6 +96,13 @@ class TensorCoreTile(NamedTuple):
     k_fragments: int
     stages: int = 1
     async_copy: bool = False
+
+    @property
+    def shared_bytes(self) -> int:
+        """Shared memory of the block's tiles of A and B (rows padded by SHARED_ALIGN's 8
+        halves), one copy per stage."""
+        m, n, k = self.shape
+        return max(self.stages, 1) * 2 * (m * (k + 8) + k * (n + 8))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -183,7 +190,10 @@ def _pow2_at_least(n: int, cap: int) -> int:
     return t
 
 
-def gpu_tensor_core_matmul(sch, func_name: str, name: str):
+def tensor_core_matmul_extents(sch, func_name: str, name: str) -> list[int] | None:
+    """The loop extents (batch..., M, N, K) of block ``name`` where it is the tensor-core
+    rule's matmul (``C[..., i, j] += f32(A[..., i, k]) * f32(B[..., k, j])`` of float16 A and
+    B into float32 C, M, N and K multiples of 16), else None. The tuner's space asks too."""
     block = sch.get_block(name, func_name)
     found = _plain(sch, block)
     if found is None:
@@ -195,6 +205,13 @@ def gpu_tensor_core_matmul(sch, func_name: str, name: str):
         return None
     ext = _extents(v.loops)
     if ext is None or any(e % WMMA_TILE for e in ext[-3:]):
+        return None
+    return ext
+
+
+def gpu_tensor_core_matmul(sch, func_name: str, name: str):
+    ext = tensor_core_matmul_extents(sch, func_name, name)
+    if ext is None:
         return None
     tile = tensor_core_tile(*ext[-3:], batch=math.prod(ext[:-3]))
     if tile is None:
