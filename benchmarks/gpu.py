@@ -316,7 +316,7 @@ def run(args) -> int:
     if "hgemm" in names:
         variants = [("default schedule", None)]
         if args.variants:
-            from mlc.schedules.default.gpu import TENSOR_CORE_VARIANTS
+            from mlc.schedules.gpu.default import TENSOR_CORE_VARIANTS
             variants += [(_tile_label(t, v), _wmma_variant(t, v)) for t in TENSOR_CORE_VARIANTS
                          for v in ("wmma", "mma")]
         gemm("hgemm", "float16", "float32", variants)
@@ -364,7 +364,7 @@ def run(args) -> int:
 def _sgemm_variant(tile, stages=1):
     def schedule(mod):
         import mlc
-        from mlc.schedules.default.gpu import schedule_shared_matmul
+        from mlc.schedules.gpu.default import schedule_shared_matmul
         sch = mlc.Schedule(mod)
         schedule_shared_matmul(sch, sch.get_block("C"), tile, stages=stages, async_copy=stages > 1)
         return sch
@@ -401,13 +401,13 @@ class _matmul_stages:
         self.stages = stages
 
     def __enter__(self):
-        from mlc.schedules.default import gpu
+        from mlc.schedules.gpu import default as gpu
         self.saved = gpu.MATMUL_STAGES
         if self.stages is not None:
             gpu.MATMUL_STAGES = self.stages
 
     def __exit__(self, *exc):
-        from mlc.schedules.default import gpu
+        from mlc.schedules.gpu import default as gpu
         gpu.MATMUL_STAGES = self.saved
 
 
@@ -421,7 +421,7 @@ def static(args) -> int:
     import mlc.numpy as mnp  # noqa: F401 - the workloads' ops
     from mlc.backends.cuda.nvrtc import nvrtc_unavailable_reason
     from mlc.backends.cuda.resources import kernel_resources
-    from mlc.schedules.default.gpu import matmul_tile
+    from mlc.schedules.gpu.default import matmul_tile
     reason = nvrtc_unavailable_reason()
     if reason is not None:
         print(f"--static needs NVRTC: {reason}", file=sys.stderr)

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower
-from mlc.backends.cuda.emulator import Emulator
+from mlc.backends.gpu.emulator import Emulator
 from mlc.errors import CompileError, RaceError, ScheduleError
 from mlc.ir.expr import Call, const
 from mlc.ir.functor import Mutator

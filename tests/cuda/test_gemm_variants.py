@@ -14,7 +14,7 @@ from mlc.backends.cuda.sass import cuobjdump_unavailable_reason, disassemble, lo
 from mlc.driver import schedule_module
 from mlc.errors import ScheduleError
 from mlc.schedules import Schedule
-from mlc.schedules.default.gpu import (MATMUL_STAGES, TENSOR_CORE_TILES, TENSOR_CORE_VARIANTS, TensorCoreTile,
+from mlc.schedules.gpu.default import (MATMUL_STAGES, TENSOR_CORE_TILES, TENSOR_CORE_VARIANTS, TensorCoreTile,
                                        schedule_shared_matmul, tensor_core_tile)
 
 from .conftest import ARCHS, NVRTC_MISSING, TARGETS

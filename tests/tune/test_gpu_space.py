@@ -263,7 +263,7 @@ def test_float16_matmuls_sample_the_tensor_core_blocks_and_their_pipelines(seed)
 
 
 def test_the_tensor_core_space_reaches_every_variant_that_fits():
-    from mlc.schedules.default.gpu import TENSOR_CORE_VARIANTS, tensor_core_tiles
+    from mlc.schedules.gpu.default import TENSOR_CORE_VARIANTS, tensor_core_tiles
     mod = _half_matmul(256, 256, 256)
     seen = set()
     for seed in range(40):

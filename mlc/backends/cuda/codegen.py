@@ -50,7 +50,7 @@ from .intrinsics import BACKEND, THREEFRY_PRELUDE
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from . import complex as complex_c, wmma
 from .async_copy import ASYNC_PRELUDE, async_targets, render_async_call, render_async_store, uses_async
-from .launch import Kernel, kernels, workspace
+from ..gpu.launch import Kernel, kernels, workspace
 from .vector import copied_buffers, is_vector_store, render_vector_store
 
 __all__ = ["render", "CudaSource", "Launch", "C_TYPES"]

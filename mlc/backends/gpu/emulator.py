@@ -69,7 +69,7 @@ from ...passes.tir.async_copy import (CP_ASYNC_COMMIT, CP_ASYNC_WAIT, async_copy
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from ..reference import values as V
-from . import wmma
+from ..cuda import wmma
 from .launch import AXES, Kernel, kernels, workspace
 
 __all__ = ["Emulator", "KernelStats"]

@@ -7,7 +7,7 @@ takes it:
 
 0. **tensor cores**: a float16 matmul into float32 (batched or not, M, N, K
    multiples of 16) gets one of the blocks of
-   :data:`~mlc.schedules.default.gpu.TENSOR_CORE_VARIANTS` that divide it (warps,
+   :data:`~mlc.schedules.gpu.default.TENSOR_CORE_VARIANTS` that divide it (warps,
    fragments a warp, k step, cp.async pipeline depth), sampled, as WMMA calls or
    as ldmatrix + mma.sync (sampled);
 1. **multi-level tiling** of a reduction with reuse (a read that some spatial
@@ -42,17 +42,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backends.cuda.launch import MAX_DYNAMIC_SHARED_BYTES, MAX_SHARED_BYTES, MAX_THREADS_PER_BLOCK
-from ..errors import MLCError
-from ..ir.arith import uses_any
-from ..ir.expr import IntImm, Var
-from ..ir.functor import pre_order_nodes
-from ..ir.tir import Block
-from ..schedules import Schedule
-from ..schedules.default.cpu import inline_injective
-from ..schedules.default.gpu import TENSOR_CORE_VARIANTS, tensor_core_matmul_extents, tensor_core_tiles
-from ..schedules.default.patterns import view, view_by_name
-from ..schedules.default.steps import attempt
+from ...backends.gpu.launch import MAX_DYNAMIC_SHARED_BYTES, MAX_SHARED_BYTES, MAX_THREADS_PER_BLOCK
+from ...errors import MLCError
+from ...ir.arith import uses_any
+from ...ir.expr import IntImm, Var
+from ...ir.functor import pre_order_nodes
+from ...ir.tir import Block
+from ..schedule import Schedule
+from ..default.cpu import inline_injective
+from ..default.patterns import view, view_by_name
+from .default import TENSOR_CORE_VARIANTS, tensor_core_matmul_extents, tensor_core_tiles
+from ..default.steps import attempt
 
 __all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES", "GPU_KINDS"]
 
