@@ -120,3 +120,26 @@ def test_the_default_float32_gemm_fetches_with_ldgsts_and_does_not_spill(arch):
     # the k-step loop: fetches issued as cp.async around the register tile's FFMA, no LDG + STS
     assert "FFMA" in outer and not {"LDG", "STS"} & outer, sorted(outer)
     _no_local_memory(cubin)
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.sampled_from([(32, 32), (32, 48), (64, 32), (48, 64)]), st.sampled_from([1024, 2048, 4096]),
+       st.sampled_from(["float16", "float32"]))
+def test_skinny_matmuls_split_k_and_match_numpy(mn, k, dtype):
+    """Few output blocks and a long k: the default splits k (a batch of partial sums on
+    blockIdx.z into a float32 buffer, then their sum): two kernels, NumPy's result."""
+    m, n = mn
+    mod = schedule_module(_matmul(m, n, k, dtype), "cuda")
+    text = mod["main"].script()
+    assert "C_rf" in text and 'thread="blockIdx.z"' in text
+    _check(mod, m, n, k, dtype)
+
+
+def test_split_k_parts_stay_deep_and_stop_at_enough_blocks():
+    from mlc.schedules.gpu.default import SPLIT_K_MIN_BLOCKS, split_k_factor
+    assert split_k_factor(1, 4096, 32) == 16
+    assert split_k_factor(1, 512, 32) == 2  # parts of at least 256
+    assert split_k_factor(SPLIT_K_MIN_BLOCKS, 1 << 20, 32) == 1
+    assert split_k_factor(2, 3 * 256, 32) == 2  # 4 parts would be 192 deep
+    mod = schedule_module(_matmul(4096, 4096, 4096, "float16"), "cuda")
+    assert "C_rf" not in mod["main"].script()  # enough blocks: one kernel

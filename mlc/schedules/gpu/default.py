@@ -74,7 +74,7 @@ from ..default.steps import attempt
 
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
-           "TENSOR_CORE_WARPS", "tensor_core_tile", "tensor_core_matmul_extents", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
+           "TENSOR_CORE_WARPS", "tensor_core_tile", "split_k", "split_k_factor", "SPLIT_K_MIN_BLOCKS", "tensor_core_matmul_extents", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
            "MATMUL_STAGES", "gpu_rows", "ROW_SHARED_BYTES"]
 
 #: Threads per block of the elementwise rule.
@@ -213,12 +213,63 @@ def gpu_tensor_core_matmul(sch, func_name: str, name: str):
     ext = tensor_core_matmul_extents(sch, func_name, name)
     if ext is None:
         return None
-    tile = tensor_core_tile(*ext[-3:], batch=math.prod(ext[:-3]))
-    if tile is None:
-        warps = tuple(next(w for w in TENSOR_CORE_WARPS if e % (w * WMMA_TILE) == 0) for e in ext[-3:-1])
-        tile = TensorCoreTile(warps, (1, 1), 1)
+    m, n, k = ext[-3:]
+    tile = _tensor_core_block(m, n, k, math.prod(ext[:-3]))
+    splits = 1 if len(ext) > 3 else split_k_factor((m // tile.shape[0]) * (n // tile.shape[1]), k, tile.shape[2])
+    if splits > 1:  # few blocks, a long k: each of `splits` parts of k a batch of blockIdx.z
+        partial = split_k(sch, func_name, name, splits)
+        _tensor_core_block(m, n, k // splits, splits).schedule(sch, partial, func_name)
+        gpu_spatial(sch, func_name, name)  # the sum of the parts, a thread an element
+        return {name, partial}
     tile.schedule(sch, name, func_name)  # tensorize refuses what is not this matmul
     return {name}
+
+
+def _tensor_core_block(m: int, n: int, k: int, batch: int) -> TensorCoreTile:
+    """:func:`tensor_core_tile`, else one fragment a warp, the most warps that divide M and N."""
+    tile = tensor_core_tile(m, n, k, batch)
+    if tile is None:
+        warps = tuple(next(w for w in TENSOR_CORE_WARPS if e % (w * WMMA_TILE) == 0) for e in (m, n))
+        tile = TensorCoreTile(warps, (1, 1), 1)
+    return tile
+
+
+#: Split-K: a matmul whose tiles give fewer thread blocks than this (a GPU's multiprocessors
+#: each want one) splits its reduction into parts, computed as a batch (blockIdx.z) into a
+#: float32 buffer of partial results and then summed; up to SPLIT_K_MAX parts, each at least
+#: SPLIT_K_MIN_DEPTH deep (a shorter part's fetches and write-back cost more than its work).
+SPLIT_K_MIN_BLOCKS = 128
+SPLIT_K_MAX = 16
+SPLIT_K_MIN_DEPTH = 256
+
+
+def split_k_factor(blocks: int, k: int, step: int) -> int:
+    """How many parts to split a reduction of ``k`` (in whole ``step``s) into, for a matmul
+    whose tiles give ``blocks`` thread blocks: the smallest power of two that reaches
+    :data:`SPLIT_K_MIN_BLOCKS`, within :data:`SPLIT_K_MAX` and :data:`SPLIT_K_MIN_DEPTH`.
+
+    >>> split_k_factor(1, 4096, 32), split_k_factor(4, 1024, 32), split_k_factor(256, 4096, 32)
+    (16, 4, 1)
+    """
+    s = 1
+    while blocks * s < SPLIT_K_MIN_BLOCKS and 2 * s <= SPLIT_K_MAX and k % (2 * s * step) == 0 and \
+            k // (2 * s) >= SPLIT_K_MIN_DEPTH:
+        s *= 2
+    return s
+
+
+def split_k(sch, func_name: str, name: str, splits: int) -> str:
+    """Split the reduction of matmul block ``name`` (``C[..., i, j] += ...``, k its last loop)
+    into ``splits`` parts: a new block computes each part's sums into ``C_rf[part, ..., i, j]``
+    (``rfactor``; its part loop outermost, a batch loop for the matmul rules), and ``name``
+    adds the parts (its part loop innermost). Returns the new block's name."""
+    *outer, k = sch.get_loops(sch.get_block(name, func_name))
+    k0, k1 = sch.split(k, [splits, None])
+    sch.reorder(k0, *outer, k1)
+    partial = sch.rfactor(k0, 0)
+    part, *spatial = sch.get_loops(sch.get_block(name, func_name))
+    sch.reorder(*spatial, part)
+    return view(sch, partial).block.name_hint
 
 
 def tensor_core_tiles(m: int, n: int, k: int, tiles=TENSOR_CORE_TILES) -> list[TensorCoreTile]:
@@ -251,8 +302,17 @@ def gpu_matmul(sch, func_name: str, name: str):
     ext = _extents(v.loops)
     if ext is None or ext[nb] < 32 or ext[nb + 1] < 32 or math.prod(ext[:nb]) > MAX_GRID_Z:
         return None
-    copy = schedule_shared_matmul(sch, block, matmul_tile(ext[nb], ext[nb + 1], math.prod(ext[:nb])),
-                                  stages=MATMUL_STAGES, async_copy=MATMUL_STAGES > 1)
+    tile = matmul_tile(ext[nb], ext[nb + 1], math.prod(ext[:nb]))
+    blocks = -(-ext[nb] // (tile[0] * tile[2])) * -(-ext[nb + 1] // (tile[1] * tile[3]))
+    splits = split_k_factor(blocks, ext[-1], tile[4]) if nb == 0 and not sch.get_consumers(block) else 1
+    if splits > 1:  # few blocks, a long k, no epilogue to fuse: split-K, as the tensor-core rule does
+        partial = split_k(sch, func_name, name, splits)
+        schedule_shared_matmul(sch, sch.get_block(partial, func_name),
+                               matmul_tile(ext[0], ext[1], splits), stages=MATMUL_STAGES,
+                               async_copy=MATMUL_STAGES > 1)
+        gpu_spatial(sch, func_name, name)
+        return {name, partial}
+    copy = schedule_shared_matmul(sch, block, tile, stages=MATMUL_STAGES, async_copy=MATMUL_STAGES > 1)
     handled = {name}
     for consumer in sch.get_consumers(copy):  # an elementwise epilogue (bias, relu) joins the write-back
         consumer_name = view(sch, consumer).block.name_hint
