@@ -41,8 +41,10 @@ def _check(mod, m, n, k, dtype="float32", batch=0, seed=0):
     a = rng.integers(-8, 9, lead + (m, k)).astype(dtype)
     b = rng.integers(-8, 9, lead + (k, n)).astype(dtype)
     c = np.full(lead + (m, n), np.nan, "float32")
-    emulate(mod)["main"](a, b, c)
+    lib = emulate(mod)
+    lib["main"](a, b, c)
     np.testing.assert_array_equal(c, a.astype("float32") @ b.astype("float32"))
+    return lib
 
 
 @settings(max_examples=10, deadline=None)
@@ -70,13 +72,25 @@ def test_an_async_float32_fetch_needs_a_pipeline():
 
 
 @pytest.mark.parametrize("tile", TENSOR_CORE_VARIANTS, ids=str)
-def test_every_tensor_core_variant_matches_numpy(tile):
-    """The smallest shape a variant's block divides, with enough k steps to fill its pipeline."""
+def test_every_tensor_core_variant_matches_numpy_without_bank_conflicts(tile):
+    """The smallest shape a variant's block divides, with enough k steps to fill its pipeline;
+    the padded shared tiles give ldmatrix no bank conflicts (the emulator counts them)."""
     m, n, tk = tile.shape
     k = tk * (tile.stages + 1)
     sch = Schedule(_matmul(m, n, k, "float16"))
     tile.schedule(sch, "C", variant="mma" if tile.stages % 2 else "wmma")
-    _check(sch.mod, m, n, k, "float16")
+    lib = _check(sch.mod, m, n, k, "float16")
+    assert sum(s.bank_conflicts for s in lib.kernel_stats()) == 0
+
+
+def test_unpadded_shared_tiles_are_counted_as_bank_conflicts():
+    """Rows of 64 halves (128 bytes) put all 8 rows of each 8 x 8 matrix in the same banks."""
+    sch = Schedule(_matmul(64, 64, 64, "float16"))
+    from mlc.schedules.intrinsics.cuda import schedule_wmma_matmul
+    schedule_wmma_matmul(sch, "C", (2, 2), pad=False, fragments=(2, 2), k_fragments=4, variant="mma")
+    lib = _check(sch.mod, 64, 64, 64, "float16")
+    # A's tile rows are 64 halves: 7 extra wavefronts per 8 x 8 matrix; B's rows 64 too
+    assert sum(s.bank_conflicts for s in lib.kernel_stats()) > 0
 
 
 def test_the_default_picks_the_cp_async_block_for_large_float16_matmuls():

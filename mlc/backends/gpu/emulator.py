@@ -83,15 +83,19 @@ class KernelStats:
     """What one run of a kernel did: global-memory elements read and written, barriers
     passed, and warp shuffles executed (each counted once for all lanes)."""
 
-    __slots__ = ("name", "global_reads", "global_writes", "barriers", "shuffles")
+    __slots__ = ("name", "global_reads", "global_writes", "barriers", "shuffles", "bank_conflicts")
 
     def __init__(self, name: str):
         self.name, self.global_reads, self.global_writes, self.barriers = name, 0, 0, 0
         self.shuffles = 0
+        #: extra shared-memory wavefronts of the tensor-core fragment loads (ldmatrix): the
+        #: rows of an 8 x 8 matrix that fall in the same banks, beyond the first, summed
+        self.bank_conflicts = 0
 
     def __repr__(self) -> str:
         return (f"KernelStats({self.name}: {self.global_reads} global reads, {self.global_writes} "
-                f"global writes, {self.barriers} barriers, {self.shuffles} shuffles)")
+                f"global writes, {self.barriers} barriers, {self.shuffles} shuffles, "
+                f"{self.bank_conflicts} bank conflicts)")
 
 
 class Emulator:
