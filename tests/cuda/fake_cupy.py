@@ -40,14 +40,27 @@ class FakeModule:
         assert cubin[:4] == b"\x7fELF"  # NVRTC's cubin for the "device's" architecture
 
     def get_function(self, name: str):
-        def launch(grid, block, args):
-            FakeCuPy.launches.append((name, grid, block, args))
-        return launch
+        return FakeFunction(name)
+
+
+class FakeFunction:
+    """A kernel: records its launches; dynamic shared memory past 48 KiB must be opted into
+    (``max_dynamic_shared_size_bytes``) before a launch asks for it, as on a GPU."""
+
+    def __init__(self, name: str):
+        self.name, self.max_dynamic_shared_size_bytes = name, 0
+
+    def __call__(self, grid, block, args, shared_mem=0):
+        if shared_mem > max(self.max_dynamic_shared_size_bytes, 48 * 1024):
+            raise FakeCuPy.cuda.driver.CUDADriverError("CUDA_ERROR_INVALID_VALUE: too much shared memory")
+        FakeCuPy.launches.append((self.name, grid, block, args))
+        FakeCuPy.shared_mem.append(shared_mem)
 
 
 class FakeCuPy:
     ndarray = FakeArray
     launches: list = []
+    shared_mem: list = []  # the dynamic shared memory of each launch
     allocated = 0
 
     class cuda:
@@ -92,6 +105,7 @@ def install(monkeypatch) -> list:
     """CuPy and an sm_90 device, stood in for; returns the list the launches are recorded in
     (undo ``FAST_DEVICE_ARRAYS`` with :func:`uninstall`)."""
     FakeCuPy.launches = []
+    FakeCuPy.shared_mem = []
     monkeypatch.setattr(cuda_runtime, "cupy_or_none", lambda: FakeCuPy)
     for module in (cuda_runtime, cuda_backend):
         monkeypatch.setattr(module, "device_unavailable_reason", lambda: None)
