@@ -17,7 +17,7 @@ from mlc.schedules import Schedule
 from mlc.schedules.gpu.default import (MATMUL_STAGES, TENSOR_CORE_TILES, TENSOR_CORE_VARIANTS, TensorCoreTile,
                                        schedule_shared_matmul, tensor_core_tile)
 
-from .conftest import ARCHS, NVRTC_MISSING, TARGETS
+from .conftest import ARCHS, NVRTC_MISSING, TARGETS, needs_gpu
 
 CUOBJDUMP_MISSING = NVRTC_MISSING or cuobjdump_unavailable_reason()
 
@@ -157,3 +157,43 @@ def test_split_k_parts_stay_deep_and_stop_at_enough_blocks():
     assert split_k_factor(2, 3 * 256, 32) == 2  # 4 parts would be 192 deep
     mod = schedule_module(_matmul(4096, 4096, 4096, "float16"), "cuda")
     assert "C_rf" not in mod["main"].script()  # enough blocks: one kernel
+
+
+def _gpu_cases(variant: str) -> list:
+    """(what, scheduled module, (m, n, k), dtype) of every variant the GPU test runs."""
+    cases = []
+    for t in TENSOR_CORE_VARIANTS:
+        sch = Schedule(_matmul(256, 256, 512, "float16"))
+        t.schedule(sch, "C", variant=variant)
+        cases.append((f"{variant} {t}", sch.mod, (256, 256, 512), "float16"))
+    if variant == "mma":  # the float32 pipelines and split-K once
+        for stages in (1, 2, 3, 4):
+            sch = Schedule(_matmul(256, 256, 512))
+            schedule_shared_matmul(sch, sch.get_block("C"), (16, 16, 8, 8, 16), stages=stages,
+                                   async_copy=stages > 1)
+            cases.append((f"float32 {stages} stages", sch.mod, (256, 256, 512), "float32"))
+        for dtype in ("float16", "float32"):
+            cases.append((f"split-K {dtype}", schedule_module(_matmul(32, 48, 4096, dtype), "cuda"),
+                          (32, 48, 4096), dtype))
+    return cases
+
+
+def test_the_gpu_cases_are_scheduled():
+    assert len(_gpu_cases("wmma")) == len(TENSOR_CORE_VARIANTS)
+    assert len(_gpu_cases("mma")) == len(TENSOR_CORE_VARIANTS) + 6
+
+
+@needs_gpu
+@pytest.mark.parametrize("variant", ["wmma", "mma"])
+def test_every_variant_on_the_gpu(variant):
+    """On a GPU: every tensor-core block (cp.async pipelines, dynamic shared memory past 48 KiB),
+    the float32 pipelines of every depth and split-K give NumPy's result."""
+    import cupy as cp
+    rng = np.random.default_rng(0)
+    for what, mod, (m, n, k), dtype in _gpu_cases(variant):
+        lib = mlc.build(mod, "cuda")
+        a = rng.integers(-8, 9, (m, k)).astype(dtype)
+        b = rng.integers(-8, 9, (k, n)).astype(dtype)
+        c = cp.full((m, n), cp.nan, "float32")
+        lib["main"](cp.asarray(a), cp.asarray(b), c)
+        np.testing.assert_array_equal(c.get(), a.astype("float32") @ b.astype("float32"), err_msg=what)
