@@ -77,13 +77,16 @@ _MAX_DYNAMIC_SHARED_ATTRIBUTE = 8
 
 def _with_shared(kernel, shared_bytes: int):
     """``kernel`` (a CuPy function) launched with ``shared_bytes`` of dynamic shared memory,
-    opted in above the 48 KiB default; as it is where the kernel needs none."""
+    opted in above the 48 KiB default; as it is where the kernel needs none. A
+    ``cupy.cuda.function.Function`` (a loaded cubin) is opted in through the driver
+    (``cuFuncSetAttribute`` on its ``ptr``), a ``RawKernel`` through its property."""
     if not shared_bytes:
         return kernel
-    try:
+    ptr = getattr(kernel, "ptr", None)
+    if isinstance(ptr, int) and ptr:
+        cupy_or_none().cuda.driver.funcSetAttribute(ptr, _MAX_DYNAMIC_SHARED_ATTRIBUTE, shared_bytes)
+    else:
         kernel.max_dynamic_shared_size_bytes = shared_bytes
-    except AttributeError:  # a Function of cupy.cuda.function.Module without the property
-        cupy_or_none().cuda.driver.funcSetAttribute(kernel.ptr, _MAX_DYNAMIC_SHARED_ATTRIBUTE, shared_bytes)
     return lambda grid, block, args: kernel(grid, block, args, shared_mem=shared_bytes)
 
 
