@@ -44,14 +44,16 @@ class FakeModule:
 
 
 class FakeFunction:
-    """A kernel: records its launches; dynamic shared memory past 48 KiB must be opted into
-    (``max_dynamic_shared_size_bytes``) before a launch asks for it, as on a GPU."""
+    """A kernel of a loaded cubin (``cupy.cuda.function.Function``): records its launches;
+    dynamic shared memory past 48 KiB must be opted into through the driver
+    (``cuFuncSetAttribute`` on its ``ptr``) before a launch asks for it, as on a GPU."""
 
     def __init__(self, name: str):
-        self.name, self.max_dynamic_shared_size_bytes = name, 0
+        self.name, self.ptr = name, 0x1000 + len(FakeCuPy.opted_in)
+        FakeCuPy.opted_in[self.ptr] = 0
 
     def __call__(self, grid, block, args, shared_mem=0):
-        if shared_mem > max(self.max_dynamic_shared_size_bytes, 48 * 1024):
+        if shared_mem > max(FakeCuPy.opted_in[self.ptr], 48 * 1024):
             raise FakeCuPy.cuda.driver.CUDADriverError("CUDA_ERROR_INVALID_VALUE: too much shared memory")
         FakeCuPy.launches.append((self.name, grid, block, args))
         FakeCuPy.shared_mem.append(shared_mem)
@@ -61,6 +63,7 @@ class FakeCuPy:
     ndarray = FakeArray
     launches: list = []
     shared_mem: list = []  # the dynamic shared memory of each launch
+    opted_in: dict = {}  # function ptr -> its CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
     allocated = 0
 
     class cuda:
@@ -87,6 +90,11 @@ class FakeCuPy:
             class CUDADriverError(Exception):
                 pass
 
+            @staticmethod
+            def funcSetAttribute(ptr: int, attribute: int, value: int) -> None:
+                assert attribute == 8  # CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+                FakeCuPy.opted_in[ptr] = value
+
     @classmethod
     def empty(cls, shape, dtype):
         cls.allocated += 1
@@ -106,6 +114,7 @@ def install(monkeypatch) -> list:
     (undo ``FAST_DEVICE_ARRAYS`` with :func:`uninstall`)."""
     FakeCuPy.launches = []
     FakeCuPy.shared_mem = []
+    FakeCuPy.opted_in = {}
     monkeypatch.setattr(cuda_runtime, "cupy_or_none", lambda: FakeCuPy)
     for module in (cuda_runtime, cuda_backend):
         monkeypatch.setattr(module, "device_unavailable_reason", lambda: None)
