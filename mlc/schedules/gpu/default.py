@@ -12,18 +12,21 @@ takes it:
    of float16 A and B with M, N, K multiples of 16, batched or not (batch loops
    on ``blockIdx.z``): tensor cores (WMMA), blocks of :data:`TENSOR_CORE_TILES`
    (:func:`tensor_core_tile`: 128 x 128 blocks of 2 x 2 warps, each computing 4 x 4
-   tiles of 16 x 16, k steps of 64, where the shape allows), else one warp
-   per 16 x 16 tile of C, 4, 2 or 1 warps along each of M and N
-   (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`);
+   tiles of 16 x 16, k steps of 32 fetched by a 3-stage ``cp.async`` pipeline, where
+   the shape allows), else one warp per 16 x 16 tile of C, 4, 2 or 1 warps along each
+   of M and N (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`); where the
+   tiles leave fewer than :data:`SPLIT_K_MIN_BLOCKS` thread blocks and k is long,
+   split-K (:func:`split_k`: the parts of k a batch of partial sums, then their sum);
 1. ``gpu_matmul`` — ``C[i, j] += A[i, k] * B[k, j]`` shapes (two spatial
    loops, one reduction, at least a 32 x 32 output; batch loops in front go on
    ``blockIdx.z``, an elementwise epilogue into the write-back): the course's
    shared-memory blocking, sized by :func:`matmul_tile` — 16 x 16 threads per
    block with an 8 x 8 register tile each (``local`` accumulator) and 128 x 16 /
    16 x 128 tiles of A and B fetched cooperatively into ``shared`` per k-step
-   (``float4`` loads where aligned) for large outputs; 64 x 64 and the course's
-   32 x 32 blocks (8 x 8 threads, 4 x 4 each) where the large tiles would leave
-   too few blocks;
+   (16-byte ``cp.async`` where aligned, :data:`MATMUL_STAGES` deep) for large
+   outputs; 64 x 64 and the course's 32 x 32 blocks (8 x 8 threads, 4 x 4 each)
+   where the large tiles would leave too few blocks; split-K as rule 0 where no
+   epilogue is to be fused;
 2. ``gpu_reduction`` — other reductions over 64 elements or more: one block
    per output element (spatial loops fused onto ``blockIdx.x``), the
    reduction split over ``threadIdx.x`` (a power of two up to 256) and
