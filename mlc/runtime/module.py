@@ -26,7 +26,7 @@ from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import bind_shapes, shape_to_str
 from ..ir.tir import BufferStore, PrimFunc
-from .dlpack import host_array
+from .dlpack import BUFFER_TYPES, host_array
 from .ndarray import NDArray, check_device, is_masked_array, module_device, subclass_refusal
 from .pointers import data_pointer, overlapping_pair
 from .timing import TimeResult, time_function
@@ -227,7 +227,8 @@ class Function:
         if self._plain is not None and self._plain(args):  # checked in a glance
             self.kernel(args)
             return
-        if any(type(a) is not _ndarray and hasattr(a, "__dlpack__") for a in args):  # (torch, JAX...)
+        if any(type(a) is not _ndarray and (hasattr(a, "__dlpack__") or isinstance(a, BUFFER_TYPES))
+               for a in args):  # (torch, JAX..., memoryview, array.array)
             args = tuple(host_array(a) for a in args)
         pointers = check_arguments(self.name, self.func, args, self.written, self.noalias, self.specs)
         if pointers is not None and self.pointer_kernel is not None:

@@ -33,6 +33,7 @@ from .codegen import PRELUDE, CudaSource, render
 from .complex import PRELUDE as COMPLEX_PRELUDE
 from ..gpu.emulator import Emulator, KernelStats
 from ..gpu.launch import workspace
+from .export import SIGNATURE_ATTR
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
 from ..gpu.pipeline import GPU_PIPELINE
 from .runtime import (CudaFunction, CudaGraphMain, CudaModule, device_arch,
@@ -42,7 +43,6 @@ __all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "EmulatorModule
            "DEFAULT_ARCH", "arch_of"]
 
 DEFAULT_ARCH = "sm_80"
-SIGNATURE_ATTR = "mlc.signature"
 
 
 def keep_signature(func: PrimFunc) -> PrimFunc:
@@ -140,7 +140,9 @@ class CudaBackend:
             functions = {name: Function(name, func if is_graph_main(func) else signature_of(func),
                                         _no_device(name, reason))
                          for name, func in artifact.module.items()}
-            return Module(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+            module = CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+            module.artifact = artifact
+            return module
         raw = load_cubin(artifact.cubin if artifact.arch == device_arch() else compile_cuda(code, device_arch()),
                          code)
         functions = {}
@@ -152,7 +154,9 @@ class CudaBackend:
         for name, func in artifact.module.items():
             if is_graph_main(func):
                 functions[name] = CudaGraphMain(name, func, functions)
-        return CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+        module = CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+        module.artifact = artifact
+        return module
 
 
 class CudaEmulatorBackend:

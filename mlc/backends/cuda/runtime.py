@@ -8,15 +8,16 @@ import functools
 
 import numpy as np
 
-from ...errors import DeviceError, DTypeError, ShapeError
+from ...errors import DeviceError, DTypeError, MLCError, ShapeError
 from ...ir.buffer import Buffer
 from ...ir.expr import IntImm
 from ...ir.tir import PrimFunc
 from ...runtime.module import Module, param_specs, written_params
-from ...runtime.ndarray import FAST_DEVICE_ARRAYS
+from ...runtime.ndarray import FAST_DEVICE_ARRAYS, dlpack_on_cuda
 from ...runtime.timing import TimeResult
 from ..reference.graph_main import GraphMainProgram
 from .codegen import CudaSource
+from .export import export_bundle
 
 __all__ = ["cupy_or_none", "device_unavailable_reason", "device_arch", "load_cubin", "CudaFunction",
            "CudaGraphMain", "CudaModule", "NO_DEVICE", "check_cupy_arguments", "ArgumentCheck"]
@@ -134,7 +135,10 @@ class ArgumentCheck:
         self.name, self.signature = name, signature
         self.expected = tuple((np.dtype(b.dtype), _shape(b)) for b in signature)
 
-    def __call__(self, args) -> None:
+    def __call__(self, args):
+        """``args`` checked; GPU arrays of other libraries (``__cuda_array_interface__`` or
+        ``__dlpack__`` on a CUDA device: a torch.Tensor on the GPU) as CuPy arrays of the
+        same memory."""
         if len(args) == len(self.expected):
             cupy = cupy_or_none()
             ndarray, device = cupy.ndarray, cupy.cuda.runtime.getDevice()
@@ -143,8 +147,23 @@ class ArgumentCheck:
                         and a.device.id == device):
                     break
             else:
-                return
+                return args
+        args = tuple(map(device_view, args))
         check_cupy_arguments(self.name, self.signature, args)
+        return args
+
+
+def device_view(a):
+    """A GPU array of another library as a CuPy array of the same memory (no copy); anything
+    else as it is."""
+    cupy = cupy_or_none()
+    if isinstance(a, (np.ndarray, cupy.ndarray)):
+        return a
+    if hasattr(a, "__cuda_array_interface__"):
+        return cupy.asarray(a)
+    if hasattr(a, "__dlpack__") and dlpack_on_cuda(a):
+        return cupy.from_dlpack(a)
+    return a
 
 
 class CudaGraphMain:
@@ -167,8 +186,7 @@ class CudaGraphMain:
         self._check = ArgumentCheck(name, func.params)
 
     def __call__(self, *args) -> None:
-        self._check(args)
-        self.kernel(args)
+        self.kernel(self._check(args))
 
     def __repr__(self) -> str:
         return f"<mlc cuda graph main {self.name}({', '.join(b.name for b in self.func.params)})>"
@@ -187,8 +205,7 @@ class CudaFunction:
         self._check = ArgumentCheck(name, signature)
 
     def __call__(self, *args) -> None:
-        self._check(args)
-        self.launch(args)
+        self.launch(self._check(args))
 
     def launch(self, args) -> None:
         """Launch every kernel on checked arguments (no checks: ``time_evaluator`` calls this)."""
@@ -208,15 +225,39 @@ class CudaFunction:
 
 class CudaModule(Module):
     """The result of building for ``cuda``: ``lib["f"](*cupy_arrays)``, ``get_source("cuda")``,
-    and ``time_evaluator`` timed with CUDA events."""
+    ``time_evaluator`` timed with CUDA events, and :meth:`export` (built without a GPU too,
+    whose functions then say when called that no device was found)."""
+
+    #: what the backend's codegen made (a :class:`~.backend.CudaArtifact`), for :meth:`export`
+    artifact = None
+
+    def export(self, path, *, cc=None, format: str = "bundle", entries=None, constants=(), archs=None):
+        """Write this module as a CUDA bundle (:mod:`.export`) that ``mlc.runtime.load``
+        loads with NumPy and CuPy only, without NVRTC: a zip file at ``path`` (say
+        ``model.cubin-bundle``), or a directory where ``path`` is one or ends with ``/``.
+        It holds cubins for ``archs`` (default: the build's, sm_80 and sm_90) and the PTX of
+        the lowest. ``entries``/``constants``: what a jitted function's export passes
+        (default: every function, destination passing). Returns ``path``."""
+        if format not in ("bundle", "so"):
+            raise MLCError(f"export: a module built for cuda exports as a bundle of cubins (format='bundle'), "
+                           f"got format={format!r}; for a portable or CPU form build it for 'llvm'")
+        if cc is not None:
+            raise MLCError("export: cc= names a C compiler for CPU libraries; a CUDA bundle needs none")
+        if self.artifact is None:
+            raise MLCError("export: this CUDA module has no compiled code to export")
+        return export_bundle(self.artifact, self.get_source("cuda"), self.target, path, entries=entries,
+                             constants=constants, archs=archs)
 
     def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 3, warmup: int = 1):
         """A timer of ``self[name]`` measured with CUDA events on the current stream."""
         fn = self[name]
+        reason = device_unavailable_reason()
+        if reason is not None:
+            raise DeviceError(f"cannot time {name!r}: {reason}")
         cupy = cupy_or_none()
 
         def evaluate(*args) -> TimeResult:
-            fn._check(args)
+            args = fn._check(args)
             for _ in range(warmup):
                 fn.launch(args)
             results = []
