@@ -16,10 +16,11 @@ setup(
         # training examples and their tests learn from; lightgbm and matplotlib: mlc.tune's cost model and
         # tuning-curve tests (its Ray test skips, visibly, without the `distributed` extra);
         # cuda-python + the NVRTC wheel: tests/cuda compiles every generated kernel (no GPU needed);
+        # cuobjdump + nvdisasm: the SASS of the tensor-core kernels (tests/cuda/test_sass.py);
         # pytest-xdist: ./run test spreads the suite over every core (-n auto)
         "test": ["pytest>=7", "pytest-xdist>=3.5", "hypothesis>=6.151", "scipy>=1.10", "ndindex>=1.8", "pytest-json-report",
                  "onnx>=1.15", "scikit-learn>=1.3", "lightgbm>=4.0", "matplotlib>=3.7", "cuda-python>=12.6,<13",
-                 "nvidia-cuda-nvrtc-cu12"],
+                 "nvidia-cuda-nvrtc-cu12", "nvidia-cuda-cuobjdump", "nvidia-cuda-nvdisasm"],
         # mlc.tune: the cost model (LightGBM), the progress bar, Database.plot
         "tune": ["lightgbm>=4.0", "tqdm>=4.60", "matplotlib>=3.7"],
         # mlc.tune(..., runner="ray"): measurement on a Ray cluster

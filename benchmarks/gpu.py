@@ -23,8 +23,11 @@ tensor-core issue's targets:
 - ``compile``: NVRTC's compile of the fused GELU kernel, and a jitted call's first call;
 - ``overhead``: a jitted call's host time beside one launch of its kernel, on 1024 floats.
 
-``--variants`` adds rows of schedules beside the defaults (matmul tiles, tensor-core
-warps and pipelining), to choose the defaults from. ``--static`` needs no GPU (NVRTC
+``--variants`` adds rows of schedules beside the defaults, to choose the defaults from:
+float32 tiles and cp.async pipeline depths (``sgemm``; ``bmm`` and ``mlp`` with the
+default rule's depth changed), every tensor-core block of the tuner's space
+(``TENSOR_CORE_VARIANTS``: warps, fragments, k step, stages, cp.async) as WMMA and as
+ldmatrix + mma.sync, and the synchronous blocks the defaults were before (``hgemm``). ``--static`` needs no GPU (NVRTC
 only): ptxas's registers, spills and shared memory of every default kernel at sm_80 and
 sm_90, and the global-memory traffic the emulator counts.
 """
@@ -242,31 +245,42 @@ def run(args) -> int:
     if "layer_norm" in names:
         guarded("layer_norm", "mlc jit", lambda: row_program("layer_norm", layer_norm, 2))
 
-    def mlp_row():
+    # the float32 matmul rule's cp.async depth beside the default (1: ordinary loads, no pipeline)
+    stage_variants = [None] + ([1, 2, 4] if args.variants else [])
+
+    def mlp_row(stages):
         b, d, h, o = (256, 128, 128, 64) if small else (4096, 1024, 1024, 256)
         xs = [rng.standard_normal(s, dtype=cp.float32) for s in ((b, d), (d, h), (h,), (h, o), (o,))]
-        jf = mlc.jit(target=target)(mlp)
-        note = _check("mlp", jf(*xs), mlp(*xs, np_=cp), 1e-3, 1e-3)
+        with _matmul_stages(stages):
+            jf = mlc.jit(target=target)(mlp)
+            note = _check("mlp", jf(*xs), mlp(*xs, np_=cp), 1e-3, 1e-3)
         tm, tc = gpu_time(lambda: jf(*xs), r), gpu_time(lambda: mlp(*xs, np_=cp), r)
         flops = 2 * b * h * (d + o)
-        rows.add("mlp", "mlc jit", tm, f"{note}; {flops / tm / 1e12:.1f} TFLOP/s; {tc / tm:.2f}x CuPy")
-        rows.add("mlp", "cupy composed", tc, f"{flops / tc / 1e12:.1f} TFLOP/s")
+        rows.add("mlp", _stages_label("mlc jit", stages), tm,
+                 f"{note}; {flops / tm / 1e12:.1f} TFLOP/s; {tc / tm:.2f}x CuPy")
+        if stages is None:
+            rows.add("mlp", "cupy composed", tc, f"{flops / tc / 1e12:.1f} TFLOP/s")
 
     if "mlp" in names:
-        guarded("mlp", "mlc jit", mlp_row)
+        for stages in stage_variants:
+            guarded("mlp", _stages_label("mlc jit", stages), lambda stages=stages: mlp_row(stages))
 
-    def bmm_row():
+    def bmm_row(stages):
         nb, n = (4, 128) if small else (64, 512)
         a, b = (rng.standard_normal((nb, n, n), dtype=cp.float32) for _ in range(2))
-        jf = mlc.jit(target=target)(lambda a, b: a @ b)
-        note = _check("bmm", jf(a, b), cp.matmul(a, b), 1e-3, 1e-3)
+        with _matmul_stages(stages):
+            jf = mlc.jit(target=target)(lambda a, b: a @ b)
+            note = _check("bmm", jf(a, b), cp.matmul(a, b), 1e-3, 1e-3)
         tm, tc = gpu_time(lambda: jf(a, b), r), gpu_time(lambda: cp.matmul(a, b), r)
         flops = 2 * nb * n ** 3
-        rows.add("bmm", "mlc jit", tm, f"{note}; {flops / tm / 1e12:.1f} TFLOP/s; {tc / tm:.0%} of cuBLAS")
-        rows.add("bmm", "cupy.matmul (cuBLAS)", tc, f"{flops / tc / 1e12:.1f} TFLOP/s")
+        rows.add("bmm", _stages_label("mlc jit", stages), tm,
+                 f"{note}; {flops / tm / 1e12:.1f} TFLOP/s; {tc / tm:.0%} of cuBLAS")
+        if stages is None:
+            rows.add("bmm", "cupy.matmul (cuBLAS)", tc, f"{flops / tc / 1e12:.1f} TFLOP/s")
 
     if "bmm" in names:
-        guarded("bmm", "mlc jit", bmm_row)
+        for stages in stage_variants:
+            guarded("bmm", _stages_label("mlc jit", stages), lambda stages=stages: bmm_row(stages))
 
     n_mm = 512 if small else 4096
 
@@ -292,19 +306,19 @@ def run(args) -> int:
     if "sgemm" in names:
         variants = [("default schedule", None)]
         if args.variants:
-            variants += [(f"tile {t[0]}x{t[1]} thr, {t[2]}x{t[3]} reg, k{t[4]}", _sgemm_variant(t))
-                         for t in [(8, 8, 4, 4, 8), (16, 16, 4, 4, 8), (16, 16, 8, 8, 8), (16, 16, 8, 8, 16),
-                                   (16, 16, 4, 8, 8), (8, 16, 8, 8, 8)]]
+            variants += [(f"tile {t[0]}x{t[1]} thr, {t[2]}x{t[3]} reg, k{t[4]}, "
+                          f"{'ordinary loads' if st == 1 else f'{st}-stage cp.async'}", _sgemm_variant(t, st))
+                         for t, st in [((16, 16, 8, 8, 16), 1), ((16, 16, 8, 8, 16), 2), ((16, 16, 8, 8, 16), 3),
+                                       ((16, 16, 8, 8, 16), 4), ((16, 16, 8, 8, 8), 3), ((16, 16, 8, 8, 8), 4),
+                                       ((16, 16, 4, 4, 8), 1), ((16, 16, 4, 4, 8), 3), ((8, 8, 4, 4, 8), 3),
+                                       ((16, 16, 4, 8, 8), 3), ((8, 16, 8, 8, 8), 3)]]
         gemm("sgemm", "float32", "float32", variants)
     if "hgemm" in names:
         variants = [("default schedule", None)]
         if args.variants:
-            variants += [(f"{v} warps {w[0]}x{w[1]} frags {f[0]}x{f[1]}x{kf}{' pipelined' if p else ''}",
-                          _wmma_variant(w, v, p, f, kf))
-                         for v, w, f, kf, p in [("wmma", (4, 4), (1, 1), 1, False), ("wmma", (2, 4), (2, 2), 2, False),
-                                                ("wmma", (2, 4), (4, 2), 2, False), ("wmma", (2, 4), (4, 2), 2, True),
-                                                ("wmma", (2, 2), (4, 4), 4, False), ("wmma", (4, 2), (2, 4), 4, False),
-                                                ("mma", (2, 4), (4, 2), 4, False), ("mma", (2, 4), (4, 2), 2, True)]]
+            from mlc.schedules.gpu.default import TENSOR_CORE_VARIANTS
+            variants += [(_tile_label(t, v), _wmma_variant(t, v)) for t in TENSOR_CORE_VARIANTS
+                         for v in ("wmma", "mma")]
         gemm("hgemm", "float16", "float32", variants)
 
     if "compile" in names:
@@ -347,25 +361,54 @@ def run(args) -> int:
     return 0
 
 
-def _sgemm_variant(tile):
+def _sgemm_variant(tile, stages=1):
     def schedule(mod):
         import mlc
         from mlc.schedules.gpu.default import schedule_shared_matmul
         sch = mlc.Schedule(mod)
-        schedule_shared_matmul(sch, sch.get_block("C"), tile)
+        schedule_shared_matmul(sch, sch.get_block("C"), tile, stages=stages, async_copy=stages > 1)
         return sch
     return schedule
 
 
-def _wmma_variant(warps, variant, pipeline, fragments=(1, 1), k_fragments=1):
+def _tile_label(t, variant: str) -> str:
+    """A tensor-core block (TensorCoreTile) as a row label: 'mma 128x128x32 (warps 2x2 of 4x4)
+    3-stage cp.async'."""
+    m, n, k = t.shape
+    how = "ordinary loads" if t.stages == 1 else f"{t.stages}-stage {'cp.async' if t.async_copy else 'pipelined'}"
+    return f"{variant} {m}x{n}x{k} (warps {t.warps[0]}x{t.warps[1]} of {t.fragments[0]}x{t.fragments[1]}) {how}"
+
+
+def _wmma_variant(tile, variant):
     def schedule(mod):
         import mlc
-        from mlc.schedules.intrinsics.cuda import schedule_wmma_matmul
         sch = mlc.Schedule(mod)
-        schedule_wmma_matmul(sch, "C", warps, variant=variant, pipeline=pipeline, fragments=fragments,
-                             k_fragments=k_fragments)
+        tile.schedule(sch, "C", variant=variant)
         return sch
     return schedule
+
+
+def _stages_label(label: str, stages) -> str:
+    return label if stages is None else f"{label}, float32 matmuls {stages}-stage" + (
+        " (ordinary loads)" if stages == 1 else " cp.async")
+
+
+class _matmul_stages:
+    """The default float32 matmul rule's pipeline depth set to ``stages`` inside the block
+    (None: as it is), for the variant rows of the jitted programs."""
+
+    def __init__(self, stages):
+        self.stages = stages
+
+    def __enter__(self):
+        from mlc.schedules.gpu import default as gpu
+        self.saved = gpu.MATMUL_STAGES
+        if self.stages is not None:
+            gpu.MATMUL_STAGES = self.stages
+
+    def __exit__(self, *exc):
+        from mlc.schedules.gpu import default as gpu
+        gpu.MATMUL_STAGES = self.saved
 
 
 def static(args) -> int:

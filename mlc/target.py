@@ -74,7 +74,8 @@ def host_caches() -> tuple[int, int, int] | None:
 class DeviceLimits:
     """What one kernel launch of a GPU may use, as its target kind registers it: threads per
     block, static shared memory per block in bytes, threads per warp (the unit of shuffles
-    and of warp-wide calls), and the largest block and grid extents along x, y and z.
+    and of warp-wide calls), shared memory per block with the opt-in, and the largest block
+    and grid extents along x, y and z.
 
     >>> limits = DeviceLimits(max_threads_per_block=256, max_shared_memory_per_block=32768, warp_size=64)
     >>> limits.warp_size, limits.max_block
@@ -83,6 +84,9 @@ class DeviceLimits:
     max_threads_per_block: int = 1024
     max_shared_memory_per_block: int = 48 * 1024
     warp_size: int = 32
+    #: shared memory a block may use once its kernel opts in (dynamic shared memory); a kernel
+    #: over the static limit gets its shared buffers from one dynamic allocation
+    max_dynamic_shared_memory_per_block: int = 48 * 1024
     max_block: tuple[int, int, int] = (1024, 1024, 64)
     max_grid: tuple[int, int, int] = ((1 << 31) - 1, 65535, 65535)
 

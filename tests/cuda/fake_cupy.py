@@ -67,14 +67,30 @@ class FakeModule:
         assert cubin[:4] == b"\x7fELF"  # NVRTC's cubin for the "device's" architecture
 
     def get_function(self, name: str):
-        def launch(grid, block, args):
-            FakeCuPy.launches.append((name, grid, block, args))
-        return launch
+        return FakeFunction(name)
+
+
+class FakeFunction:
+    """A kernel of a loaded cubin (``cupy.cuda.function.Function``): records its launches;
+    dynamic shared memory past 48 KiB must be opted into through the driver
+    (``cuFuncSetAttribute`` on its ``ptr``) before a launch asks for it, as on a GPU."""
+
+    def __init__(self, name: str):
+        self.name, self.ptr = name, 0x1000 + len(FakeCuPy.opted_in)
+        FakeCuPy.opted_in[self.ptr] = 0
+
+    def __call__(self, grid, block, args, shared_mem=0):
+        if shared_mem > max(FakeCuPy.opted_in[self.ptr], 48 * 1024):
+            raise FakeCuPy.cuda.driver.CUDADriverError("CUDA_ERROR_INVALID_VALUE: too much shared memory")
+        FakeCuPy.launches.append((self.name, grid, block, args))
+        FakeCuPy.shared_mem.append(shared_mem)
 
 
 class FakeCuPy:
     ndarray = FakeArray
     launches: list = []
+    shared_mem: list = []  # the dynamic shared memory of each launch
+    opted_in: dict = {}  # function ptr -> its CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
     allocated = 0
 
     class cuda:
@@ -100,6 +116,11 @@ class FakeCuPy:
         class driver:
             class CUDADriverError(Exception):
                 pass
+
+            @staticmethod
+            def funcSetAttribute(ptr: int, attribute: int, value: int) -> None:
+                assert attribute == 8  # CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+                FakeCuPy.opted_in[ptr] = value
 
     @classmethod
     def empty(cls, shape, dtype):
@@ -130,6 +151,8 @@ def install(monkeypatch) -> list:
     from mlc.runtime import ndarray as runtime_ndarray
     from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
     FakeCuPy.launches = []
+    FakeCuPy.shared_mem = []
+    FakeCuPy.opted_in = {}
     monkeypatch.setattr(cuda_runtime, "cupy_or_none", lambda: FakeCuPy)
     for module in (cuda_runtime, cuda_backend):
         monkeypatch.setattr(module, "device_unavailable_reason", lambda: None)

@@ -201,14 +201,23 @@ def test_too_many_threads_or_too_much_shared_memory_do_not_compile():
     with pytest.raises(CompileError, match=r"2048 threads per block \(64, 32, 1\); a block holds at most 1024"):
         compile_sources(sch.mod, TARGETS["sm_80"])
     A = decl_buffer((64,), "float32", "A")
-    S = decl_buffer((20000,), "float32", "S", scope="shared")
-    tx = Var("tx")
-    body = For(tx, const(0), const(64), "thread_binding",
-               Allocate(S, seq(BufferStore(S, BufferLoad(A, (tx,), "float32"), (tx,)),
-                               BufferStore(A, BufferLoad(S, (tx,), "float32"), (tx,)))), "threadIdx.x")
-    with pytest.raises(CompileError, match=r"declares 80000 bytes of shared memory \(S\[20000\]\); a block "
-                                           "may use 49152"):
-        render(PrimFunc((A,), body))
+
+    def shared_of(size):
+        S = decl_buffer((size,), "float32", "S", scope="shared")
+        tx = Var("tx")
+        return PrimFunc((A,), For(tx, const(0), const(64), "thread_binding",
+                                  Allocate(S, seq(BufferStore(S, BufferLoad(A, (tx,), "float32"), (tx,)),
+                                                  BufferStore(A, BufferLoad(S, (tx,), "float32"), (tx,)))),
+                                  "threadIdx.x"))
+    with pytest.raises(CompileError, match=r"declares 200000 bytes of shared memory \(S\[50000\]\); a block "
+                                           "may use 166912"):
+        render(shared_of(50000))
+    # past the static 48 KiB: one dynamic allocation, launched with its size
+    source = render(shared_of(20000))
+    assert "extern __shared__ __align__(128) unsigned char mlc_dynamic_shared[];" in source.code
+    assert "float* S = (float*)(mlc_dynamic_shared + 0);" in source.code
+    assert source.launches[0].shared_bytes == 80000
+    assert render(shared_of(12000)).launches[0].shared_bytes == 0
 
 
 @needs_gpu

@@ -12,7 +12,7 @@ from mlc import te
 from mlc.backends.cuda import compile_sources
 from mlc.backends.cuda.resources import kernel_resources
 from mlc.errors import CompileError
-from mlc.schedules.gpu.default import matmul_tile
+from mlc.schedules.gpu.default import MATMUL_STAGES, matmul_tile
 
 from .conftest import ARCHS, TARGETS
 
@@ -94,7 +94,8 @@ def test_the_default_sgemm_tiles_use_the_shared_memory_of_their_tiles_and_no_spi
     (r,) = _check(code, arch).values()
     ti, tj, ri, rj, ks = matmul_tile(n, n)  # 1024: 64 x 64 blocks; 4096: 128 x 128
     assert (ti * ri, ks) == ((64, 8) if n == 1024 else (128, 16))
-    assert r.shared_bytes == (ti * ri * ks + ks * tj * rj) * 4  # a tile of A and one of B
+    # a tile of A and one of B per pipeline stage
+    assert r.shared_bytes == (ti * ri * ks + ks * tj * rj) * 4 * MATMUL_STAGES
 
 
 def test_a_kernel_that_does_not_compile_is_a_compile_error():

@@ -99,6 +99,23 @@ def test_a_cubin_the_driver_refuses_is_compiled_by_cupy_instead(fake_gpu, monkey
     assert len(compiled) == 2 and fake_gpu[-1][0] == "main_kernel"
 
 
+def test_a_kernel_past_48_kib_of_shared_memory_is_opted_in_and_launched_with_it(fake_gpu):
+    """A 3-stage cp.async pipeline of 128 x 128 x 64 tensor-core tiles: 105 KiB of shared memory."""
+    from mlc.schedules.gpu.default import TensorCoreTile
+    k = te.reduce_axis((0, 512), "k")
+    A = te.placeholder((256, 512), "float16", "A")
+    B = te.placeholder((512, 256), "float16", "B")
+    C = te.compute((256, 256), lambda i, j: te.sum(A[i, k].astype("float32") * B[k, j].astype("float32"), axis=k),
+                   "C")
+    sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B, C])}))
+    TensorCoreTile((2, 2), (4, 4), 4, 3, True).schedule(sch, "C")
+    lib = mlc.build(sch.mod, "cuda")
+    args = [FakeArray(np.zeros(s, d)) for s, d in (((256, 512), "float16"), ((512, 256), "float16"),
+                                                     ((256, 256), "float32"))]
+    lib["main"](*args)
+    assert len(fake_gpu) == 1 and fake_cupy.FakeCuPy.shared_mem == [3 * (128 * 72 + 64 * 136) * 2]
+
+
 @pytest.mark.parametrize("interface", [True, False])
 def test_cuda_functions_take_other_libraries_gpu_arrays_without_a_copy(fake_gpu, interface):
     lib = mlc.build(_double(64), "cuda")

@@ -233,3 +233,41 @@ def test_a_jitted_function_tuned_for_the_emulator_is_checked_once_then_reused(tm
     db = tune_jitted(f, (x,), config)
     assert len(db.records()) == 2 and all(r.unmeasured for r in db.records())
     assert len(tune_jitted(f, (x,), config).records()) == 2
+
+
+def _half_matmul(m, n, k):
+    from mlc import te
+    A = te.placeholder((m, k), "float16", name="A")
+    B = te.placeholder((k, n), "float16", name="B")
+    r = te.reduce_axis((0, k), name="k")
+    C = te.compute((m, n), lambda i, j: te.sum(A[i, r].astype("float32") * B[r, j].astype("float32"), axis=r),
+                   name="C")
+    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**30))
+def test_float16_matmuls_sample_the_tensor_core_blocks_and_their_pipelines(seed):
+    """The space of a float16 matmul holds the tensor-core variants (blocks, k steps, cp.async
+    depths, WMMA or ldmatrix + mma.sync); every point matches NumPy on the emulator."""
+    mod = _half_matmul(128, 128, 128)
+    sch = space.replay(mod, space.TILED, "cuda", seed=seed)
+    text = sch.mod.script()
+    assert "_16x16x16_f16f32" in text  # tensorized
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-4, 5, (128, 128)).astype("float16")
+    b = rng.integers(-4, 5, (128, 128)).astype("float16")
+    c = np.zeros((128, 128), "float32")
+    mlc.build(mod, "cuda-emulator", schedule=sch.trace)["main"](a, b, c)
+    np.testing.assert_array_equal(c, a.astype("float32") @ b.astype("float32"))
+
+
+def test_the_tensor_core_space_reaches_every_variant_that_fits():
+    from mlc.schedules.gpu.default import TENSOR_CORE_VARIANTS, tensor_core_tiles
+    mod = _half_matmul(256, 256, 256)
+    seen = set()
+    for seed in range(40):
+        text = space.replay(mod, space.TILED, "cuda", seed=seed).mod.script()
+        seen.add(("async" if "software_pipeline_async_stages" in text else "sync", "mlc_mma_" in text))
+    assert {("async", True), ("async", False), ("sync", True), ("sync", False)} <= seen
+    assert len(tensor_core_tiles(256, 256, 256, TENSOR_CORE_VARIANTS)) == len(TENSOR_CORE_VARIANTS)

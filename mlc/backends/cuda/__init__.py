@@ -18,6 +18,7 @@ imported only when a CUDA module is loaded (or ``array_types`` asked for).
 """
 from __future__ import annotations
 
+from ...ir.calls import is_graph_main
 from ...errors import CompileError, MLCError
 from ...ir.tir import IRModule, PrimFunc
 from ...ops.hand_written import is_hand_written
@@ -50,7 +51,7 @@ def _scheduled(mod, caller: str) -> IRModule:
     if not isinstance(mod, IRModule):
         raise MLCError(f"cuda.{caller} takes a scheduled IRModule or PrimFunc, got {type(mod).__name__}; "
                        "pass sch.mod for a Schedule sch")
-    for not_ready, what in ((lambda func: unbound(func) and not is_hand_written(func), "are not scheduled for the GPU; bind their loops to "
+    for not_ready, what in ((lambda func: unbound(func) and not is_hand_written(func) and not is_graph_main(func), "are not scheduled for the GPU; bind their loops to "
                                               "blockIdx/threadIdx (sch.bind), or"),
                             (is_hand_written, "are an op's hand-written loops for the CPU;")):
         names = [name for name, func in mod.items() if not_ready(func)]

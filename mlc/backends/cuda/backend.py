@@ -30,7 +30,9 @@ from ...runtime.module import Function, Module
 from ..reference.graph_main import GraphMainProgram
 from ..registry import BuildOptions
 from .codegen import PRELUDE, CudaSource, render
+from .async_copy import ASYNC_PRELUDE
 from .complex import PRELUDE as COMPLEX_PRELUDE
+from .wmma import MMA_PRELUDE
 from ..gpu.emulator import Emulator, KernelStats
 from ..gpu.launch import workspace
 from .export import SIGNATURE_ATTR
@@ -230,9 +232,13 @@ def _no_device(name: str, reason: str):
 
 
 def _one_prelude(code: str) -> str:
-    """Several functions' sources joined: one copy of the helpers (and of the include, and of
-    the complex helpers where a function has them)."""
-    include = "#include <cuda_fp16.h>\n"
-    has_fp16, has_complex = include in code, COMPLEX_PRELUDE in code
-    body = code.replace(include, "").replace(COMPLEX_PRELUDE, "").replace(PRELUDE, "")
-    return (include if has_fp16 else "") + PRELUDE + (COMPLEX_PRELUDE if has_complex else "") + body
+    """Several functions' sources joined: one copy of the helpers, and of each include and
+    optional helper block that some function's source has (complex numbers, cp.async, mma):
+    a definition repeated is an NVRTC error."""
+    includes = ("#include <cuda_fp16.h>\n", "#include <mma.h>\n")
+    optional = (COMPLEX_PRELUDE, ASYNC_PRELUDE, MMA_PRELUDE)
+    present = [part for part in includes + optional if part in code]
+    body = code
+    for part in includes + optional + (PRELUDE,):
+        body = body.replace(part, "")
+    return "".join(p for p in includes if p in present) + PRELUDE + "".join(p for p in optional if p in present) + body

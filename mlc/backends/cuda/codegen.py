@@ -43,11 +43,14 @@ from ...ir.extern import CallExtern
 from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While)
+from ...passes.tir.async_copy import is_async_scope
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND, THREEFRY_PRELUDE
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from . import complex as complex_c, wmma
+from .target_kind import CUDA_LIMITS
+from .async_copy import ASYNC_PRELUDE, async_targets, render_async_call, render_async_store, uses_async
 from ..gpu.launch import Kernel, kernels, workspace
 from .vector import copied_buffers, is_vector_store, render_vector_store
 
@@ -123,6 +126,7 @@ class Launch:
     grid: tuple[int, int, int]
     block: tuple[int, int, int]
     args: tuple[int, ...]
+    shared_bytes: int = 0  # dynamic shared memory (launch.Kernel.dynamic_shared_bytes)
 
 
 @dataclass(frozen=True)
@@ -155,15 +159,17 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
     parts, launches = [], []
     noalias = bool(func.attr("tir.noalias", True))
     buffers = list(func.params) + workspace(func)
-    for k in kernels(func):
+    for k in kernels(func, CUDA_LIMITS):
         parts.append(_KernelWriter(k, fast_math, noalias).write())
         launches.append(Launch(k.name, k.grid, k.block,
-                               tuple(next(n for n, p in enumerate(buffers) if p is b) for b in k.params)))
+                               tuple(next(n for n, p in enumerate(buffers) if p is b) for b in k.params),
+                               k.dynamic_shared_bytes))
     fp16 = any(getattr(n, "dtype", None) == "float16" or
                (isinstance(n, (BufferLoad, BufferStore)) and n.buffer.dtype == "float16")
                for n in pre_order_nodes(func.body))
     head = "#include <cuda_fp16.h>\n" if fp16 else ""
     head += wmma.headers(func.body)
+    head += ASYNC_PRELUDE if uses_async(func.body) else ""
     prelude = PRELUDE + (complex_c.PRELUDE if complex_c.uses_complex(buffers, func.body) else "")
     return CudaSource(name, head + prelude + "\n" + "\n".join(parts), tuple(launches))
 
@@ -173,6 +179,7 @@ class _KernelWriter:
         self._ready: dict[tuple[int, bool], str] = {}  # (id of a Binary, wide) -> its text (_chain)
         self.k, self.fast_math, self.noalias = kernel, fast_math, noalias
         self.lines: list[str] = []
+        self.in_async = False  # inside an async scope: fetches into shared memory are cp.async
         self.names: dict[int, str] = {}
         self.taken: set[str] = {kernel.name}
         self.wide: set[int] = set()  # buffers indexed in 64 bits
@@ -211,8 +218,13 @@ class _KernelWriter:
             restrict = " __restrict__" if self.noalias else ""
             params.append(f"{const}{_ctype(b.dtype)}*{restrict} {self.names[id(b)]}")
         self.emit(f'extern "C" __global__ void __launch_bounds__({k.threads}) {k.name}({", ".join(params)}) {{')
-        vectors = copied_buffers(k.body)
-        for b in k.shared:
+        vectors = copied_buffers(k.body) | async_targets(k.body)
+        if k.dynamic_shared_bytes:  # over the static limit: one dynamic allocation, carved up
+            self.emit("  extern __shared__ __align__(128) unsigned char mlc_dynamic_shared[];")
+        for b, offset in zip(k.shared, k.shared_offsets) if k.dynamic_shared_bytes else ():
+            ctype = _ctype(b.dtype)
+            self.emit(f"  {ctype}* {self.names[id(b)]} = ({ctype}*)(mlc_dynamic_shared + {offset});")
+        for b in k.shared if not k.dynamic_shared_bytes else ():
             # 16-byte aligned where a vector copy (vector.py) moves up to 16 bytes at a time
             align = "__align__(16) " if id(b) in vectors else ""
             self.emit(f"  __shared__ {align}{_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
@@ -246,6 +258,8 @@ class _KernelWriter:
                 self.emit(f"{pad}}} else {{")
                 self.stmt(s.else_case, depth + 1)
             self.emit(f"{pad}}}")
+        elif isinstance(s, BufferStore) and self.in_async and render_async_store(self, s, pad):
+            pass
         elif isinstance(s, BufferStore) and is_vector_store(s):
             render_vector_store(self, s, pad)
         elif isinstance(s, BufferStore):
@@ -257,6 +271,8 @@ class _KernelWriter:
                 self.emit(f"{pad}__syncthreads();")
             elif isinstance(s.value, CallExtern):
                 self.emit(f"{pad}{self._extern(s.value)};")
+            elif render_async_call(s.value) is not None:
+                self.emit(f"{pad}{render_async_call(s.value)};")
             elif not isinstance(s.value, (IntImm, FloatImm)):
                 self.emit(f"{pad}(void)({self.expr(s.value)});")
         else:
@@ -266,6 +282,15 @@ class _KernelWriter:
         pad = "  " * depth
         var = self._name(loop.loop_var, loop.loop_var.name)
         ty = _ctype(loop.loop_var.dtype)
+        if is_async_scope(loop):  # a unit loop: its body, its fetches asynchronous
+            self.emit(f"{pad}{{  // cp.async")
+            outer, self.in_async = self.in_async, True
+            try:
+                self.stmt(loop.body, depth + 1)
+            finally:
+                self.in_async = outer
+            self.emit(f"{pad}}}")
+            return
         if loop.kind == "thread_binding":
             self.emit(f"{pad}{{")
             self.emit(f"{pad}  {ty} {var} = ({ty}){loop.thread_binding};")

@@ -73,6 +73,25 @@ def load_cubin(cubin: bytes, code: str):
         return cupy.RawModule(code=code, options=("-std=c++17",))
 
 
+#: CUDA's CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES.
+_MAX_DYNAMIC_SHARED_ATTRIBUTE = 8
+
+
+def _with_shared(kernel, shared_bytes: int):
+    """``kernel`` (a CuPy function) launched with ``shared_bytes`` of dynamic shared memory,
+    opted in above the 48 KiB default; as it is where the kernel needs none. A
+    ``cupy.cuda.function.Function`` (a loaded cubin) is opted in through the driver
+    (``cuFuncSetAttribute`` on its ``ptr``), a ``RawKernel`` through its property."""
+    if not shared_bytes:
+        return kernel
+    ptr = getattr(kernel, "ptr", None)
+    if isinstance(ptr, int) and ptr:
+        cupy_or_none().cuda.driver.funcSetAttribute(ptr, _MAX_DYNAMIC_SHARED_ATTRIBUTE, shared_bytes)
+    else:
+        kernel.max_dynamic_shared_size_bytes = shared_bytes
+    return lambda grid, block, args: kernel(grid, block, args, shared_mem=shared_bytes)
+
+
 def _shape(b: Buffer) -> tuple[int, ...]:
     return tuple(e.value if isinstance(e, IntImm) else -1 for e in b.shape)
 
@@ -170,7 +189,8 @@ class CudaFunction:
     def __init__(self, name: str, signature: tuple[Buffer, ...], workspace: tuple[Buffer, ...],
                  source: CudaSource, raw_module):
         self.name, self.signature, self.workspace, self.source = name, signature, workspace, source
-        self._kernels = [(raw_module.get_function(l.kernel), l.grid, l.block, l.args) for l in source.launches]
+        self._kernels = [(_with_shared(raw_module.get_function(l.kernel), l.shared_bytes), l.grid, l.block, l.args)
+                         for l in source.launches]
         self._workspace = tuple((_shape(b), b.dtype) for b in workspace)
         self._check = ArgumentChecker(name, signature, kind=cupy_arrays())
 

@@ -299,6 +299,35 @@ def _tile(run, name: str, first: BufferLoad, second: BufferLoad, mask, env, lane
     return mem, rel + (base - start)[:, None, None], rep
 
 
+#: Shared memory's banks: 32 of 4 bytes; an 8 x 8 matrix of ldmatrix is 8 rows of 16 bytes,
+#: read in one wavefront where the rows cover the 32 banks once.
+_BANKS, _BANK_BYTES, _ROW_BYTES = 32, 4, 16
+
+
+def ldmatrix_conflicts(elements, itemsize: int) -> int:
+    """Extra wavefronts of loading 16 x 16 tiles (``elements``: (warps, 16, 16) element
+    offsets within a block's shared buffer) as four 8 x 8 matrices each (ldmatrix.x4, which
+    load_matrix_sync also compiles to): per matrix, its 8 rows of 16 bytes fall into
+    ``(address / 16) % 8`` groups of 4 banks; rows sharing a group take a wavefront each.
+
+    >>> import numpy as np
+    >>> r = np.arange(16)
+    >>> ldmatrix_conflicts((r[:, None] * 64 + r[None, :])[None], 2)   # rows 128 bytes apart
+    28
+    >>> ldmatrix_conflicts((r[:, None] * 72 + r[None, :])[None], 2)   # padded by 16 bytes
+    0
+    """
+    groups = _BANKS * _BANK_BYTES // _ROW_BYTES
+    out = 0
+    for rows in (slice(0, 8), slice(8, 16)):
+        for cols in (slice(0, 8), slice(8, 16)):
+            first = elements[:, rows, cols][:, :, 0] * itemsize  # each row's first byte
+            group = (first // _ROW_BYTES) % groups
+            counts = np.stack([(group == g).sum(axis=1) for g in range(groups)], axis=1)
+            out += int((counts.max(axis=1) - 1).sum())
+    return out
+
+
 def emulate_call(run, e: CallExtern, mask, env) -> None:
     """Run the WMMA call ``e`` once per warp of the active lanes of ``run`` (a kernel run of
     :mod:`.emulator`), with the checks the module docstring lists."""
@@ -321,6 +350,9 @@ def emulate_call(run, e: CallExtern, mask, env) -> None:
     by_warp = np.repeat(rep, TILE * TILE)
     values = []
     for mem, idx, _ in tiles[1:]:
+        if mem.per == "block":  # a fragment load from shared memory: ldmatrix's banks
+            run.stats.bank_conflicts += ldmatrix_conflicts(idx - mem.offset[rep][:, None, None],
+                                                           np.dtype(mem.buffer.dtype).itemsize)
         where = idx.reshape(-1)
         if mem.tracked:
             run._check_read(mem, where, by_warp)

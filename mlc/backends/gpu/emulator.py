@@ -32,6 +32,14 @@ calls) run as that backend registers them (:func:`register_extern_emulation`);
 fragment buffers (``wmma.*`` scopes) are one array per warp, which only those calls
 read and write.
 
+Asynchronous copies (``cp.async``, :mod:`mlc.passes.tir.async_copy`): a fetch
+into shared memory in an async scope reads its source when issued but writes
+its destination only at the issuing thread's ``cp_async_wait`` that completes
+its group (``cp_async_commit``); until then the elements are *in flight*, and
+any access to them is a :class:`~mlc.errors.RaceError`, as is a copy never
+waited for. The write counts as made at the wait, so a thread of the block
+reading it needs a barrier after the wait (the race check above).
+
 Each message names the buffer, the index and the threads involved.
 
 >>> import numpy as np, mlc
@@ -61,6 +69,8 @@ from ...ir.expr import Binary, Broadcast, BufferLoad, Call, Cast, Not, Ramp, Sel
 from ...ir.functor import pre_order_nodes
 from ...ir.extern import CallExtern
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While
+from ...passes.tir.async_copy import (CP_ASYNC_COMMIT, CP_ASYNC_WAIT, async_copy_source, is_async_scope,
+                                      wait_count)
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from ...target import DeviceLimits
@@ -108,15 +118,19 @@ class KernelStats:
     """What one run of a kernel did: global-memory elements read and written, barriers
     passed, and warp shuffles executed (each counted once for all lanes)."""
 
-    __slots__ = ("name", "global_reads", "global_writes", "barriers", "shuffles")
+    __slots__ = ("name", "global_reads", "global_writes", "barriers", "shuffles", "bank_conflicts")
 
     def __init__(self, name: str):
         self.name, self.global_reads, self.global_writes, self.barriers = name, 0, 0, 0
         self.shuffles = 0
+        #: extra shared-memory wavefronts of the tensor-core fragment loads (ldmatrix): the
+        #: rows of an 8 x 8 matrix that fall in the same banks, beyond the first, summed
+        self.bank_conflicts = 0
 
     def __repr__(self) -> str:
         return (f"KernelStats({self.name}: {self.global_reads} global reads, {self.global_writes} "
-                f"global writes, {self.barriers} barriers, {self.shuffles} shuffles)")
+                f"global writes, {self.barriers} barriers, {self.shuffles} shuffles, "
+                f"{self.bank_conflicts} bank conflicts)")
 
 
 class Emulator:
@@ -162,7 +176,7 @@ class _Memory:
 
     __slots__ = ("buffer", "array", "size", "per", "tracked", "w_lane", "w_epoch", "r_lane", "r_hi",
                  "r_epoch", "scratch", "last_write", "pending", "pending_size", "offset", "written",
-                 "complete", "rows", "written_rows")
+                 "complete", "rows", "written_rows", "in_flight")
 
     def __init__(self, buffer: Buffer, array: np.ndarray, size: int, per: str, tracked: bool):
         self.buffer, self.array, self.size, self.per, self.tracked = buffer, array, size, per, tracked
@@ -174,6 +188,7 @@ class _Memory:
         #: local memory as (threads, elements): one element of every thread is a column
         self.rows = array.reshape(-1, size) if per == "thread" else None
         self.written_rows = self.written.reshape(-1, size) if per == "thread" else None
+        self.in_flight = None  # elements an asynchronous copy will write (a bool per element)
         if tracked:
             n = array.size
             self.w_lane = np.full(n, -1, np.int64)
@@ -237,11 +252,21 @@ class _KernelRun(ExprEvaluator):
         self.bound: dict[str, Var] = {}
         self._load_keys: dict[int, tuple] = {}  # id(BufferLoad) -> (buffer, index key)
         self._statement_reads: set = set()  # the loads of the statement running now
+        self.in_async = False  # inside an async scope: fetches into shared memory are cp.async
+        self.open_copies: list = []  # (memory, elements, lanes, values) issued, not committed
+        self.groups: list[list] = []  # committed groups of copies, oldest first
 
     # ------------------------------------------------------------ driving
 
     def execute(self) -> None:
         self.exec(self.kernel.body, None, {})
+        left = [c for c in self.open_copies + [c for g in self.groups for c in g] if c[1].size]
+        if left:
+            mem, where, lanes, _ = left[0]
+            raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(int(lanes[0]))} of block "
+                            f"{self._block_name(int(lanes[0]) // self.nt)} ends the kernel with an asynchronous "
+                            f"copy into {mem.buffer.name}[{int(where[0]) % mem.size}] (flat index) never waited "
+                            "for (cp.async without cp.async.wait_group); commit and wait before the kernel ends")
 
     def exec(self, stmt, mask, env) -> None:
         if isinstance(stmt, SeqStmt):
@@ -281,11 +306,22 @@ class _KernelRun(ExprEvaluator):
                                    f"{stmt.value.name!r} (register_extern_emulation); it runs "
                                    f"{sorted(_EXTERNS) or 'none'}")
                 emulation.run(self, stmt.value, mask, env)
+            elif isinstance(stmt.value, Call) and stmt.value.op == CP_ASYNC_COMMIT:
+                self._commit(mask)
+            elif isinstance(stmt.value, Call) and stmt.value.op == CP_ASYNC_WAIT:
+                self._wait(wait_count(stmt), mask)
         else:
             raise MLCError(f"emulator: cannot run {type(stmt).__name__} statements")
 
     def _for(self, loop: For, mask, env) -> None:
         var = loop.loop_var
+        if is_async_scope(loop):
+            outer, self.in_async = self.in_async, True
+            try:
+                self.exec(loop.body, mask, {**env, var: np.int32(0)})
+            finally:
+                self.in_async = outer
+            return
         if loop.kind == "thread_binding":
             tag = loop.thread_binding
             outer = self.bound.get(tag)
@@ -503,8 +539,11 @@ class _KernelRun(ExprEvaluator):
             return
         mem, addr, lanes = self._address(stmt.buffer, stmt.indices, mask, env, column)
         if addr.ndim == 2:
-            return self._store_vector(mem, addr, lanes, mask, value)
+            return self._store_vector(mem, addr, lanes, mask, value, self._is_async(stmt, mem))
         where = addr[lanes] if mask is not None else addr
+        if self._is_async(stmt, mem):
+            value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
+            return self._issue(mem, where, lanes, value[lanes] if mask is not None else value)
         if mem.tracked:
             self._check_write(mem, where, lanes)
         elif mem.per == "thread" and mem.complete is not True:
@@ -515,10 +554,13 @@ class _KernelRun(ExprEvaluator):
         value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
         mem.array[where] = value[lanes] if mask is not None else value
 
-    def _store_vector(self, mem: _Memory, addr, lanes, mask, value) -> None:
+    def _store_vector(self, mem: _Memory, addr, lanes, mask, value, is_async: bool = False) -> None:
         width = addr.shape[1]
         where = (addr[lanes] if mask is not None else addr).reshape(-1)
         per_element = np.repeat(lanes, width)
+        if is_async:
+            value = np.broadcast_to(np.asarray(value, mem.array.dtype), addr.shape)
+            return self._issue(mem, where, per_element, (value[lanes] if mask is not None else value).reshape(-1))
         if mem.tracked:
             self._check_write(mem, where, per_element)
         elif mem.per == "thread" and mem.complete is not True:
@@ -528,6 +570,60 @@ class _KernelRun(ExprEvaluator):
             self.stats.global_writes += where.size
         value = np.broadcast_to(np.asarray(value, mem.array.dtype), addr.shape)
         mem.array[where] = (value[lanes] if mask is not None else value).reshape(-1)
+
+    # ------------------------------------------------------------ asynchronous copies
+
+    def _is_async(self, stmt: BufferStore, mem: _Memory) -> bool:
+        return self.in_async and mem.per == "block" and async_copy_source(stmt) is not None
+
+    def _issue(self, mem: _Memory, where, lanes, values) -> None:
+        """A ``cp.async`` of each lane's elements: checked as a write now (what other threads
+        read or wrote since the last barrier must not be overwritten), written at its wait."""
+        self._check_write(mem, where, lanes)
+        if mem.in_flight is None:
+            mem.in_flight = np.zeros(mem.array.size, bool)
+        mem.in_flight[where] = True
+        self.open_copies.append((mem, where, lanes, np.array(values, mem.array.dtype)))
+
+    def _commit(self, mask) -> None:
+        """``cp.async.commit_group`` by the active lanes: their open copies become a group."""
+        group, still_open = [], []
+        for mem, where, lanes, values in self.open_copies:
+            mine = np.ones(lanes.size, bool) if mask is None else mask[lanes]
+            group.append((mem, where[mine], lanes[mine], values[mine]))
+            if not mine.all():
+                still_open.append((mem, where[~mine], lanes[~mine], values[~mine]))
+        self.groups.append(group)
+        self.open_copies = still_open
+
+    def _wait(self, n: int, mask) -> None:
+        """``cp.async.wait_group n`` by the active lanes: their copies of all but the ``n``
+        newest groups land, as writes made now."""
+        done = self.groups[:max(len(self.groups) - n, 0)]
+        for g, group in enumerate(done):
+            rest = []
+            for mem, where, lanes, values in group:
+                mine = np.ones(lanes.size, bool) if mask is None else mask[lanes]
+                w, ln = where[mine], lanes[mine]
+                mem.in_flight[w] = False
+                self._check_write(mem, w, ln)
+                mem.array[w] = values[mine]
+                if not mine.all():
+                    rest.append((mem, where[~mine], lanes[~mine], values[~mine]))
+            done[g][:] = rest
+        # the newest n groups stay, empty ones too (a group counts whatever it holds)
+        self.groups = [g for g in done if g] + self.groups[len(done):]
+
+    def _in_flight(self, mem: _Memory, where, lanes, does: str) -> None:
+        busy = mem.in_flight[where]
+        if busy.any():
+            k = int(np.argmax(busy))
+            lane = int(lanes[k])
+            raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                            f"{self._block_name(lane // self.nt)} {does} shared buffer {mem.buffer.name}"
+                            f"[{int(where[k]) % mem.size}] (flat index) while an asynchronous copy (cp.async) "
+                            "into it is in flight; wait for its group (cp.async.wait_group) and then "
+                            "__syncthreads() before touching it")
 
     @staticmethod
     def _complete(mem: _Memory) -> bool:
@@ -549,6 +645,8 @@ class _KernelRun(ExprEvaluator):
         return other & ((other_block != self.block_of[lanes]) | (other_epoch == self.epoch))
 
     def _check_read(self, mem: _Memory, where, lanes) -> None:
+        if mem.in_flight is not None:
+            self._in_flight(mem, where, lanes, "reads")
         if mem.per == "block" and not self._complete(mem):
             unwritten = mem.w_lane[where] == -1
             if unwritten.any():
@@ -593,6 +691,8 @@ class _KernelRun(ExprEvaluator):
         mem.r_epoch[where] = self.epoch
 
     def _check_write(self, mem: _Memory, where, lanes) -> None:
+        if mem.in_flight is not None:
+            self._in_flight(mem, where, lanes, "writes")
         if mem.pending:
             self._record_reads(mem)
         mem.scratch[where] = lanes  # with two lanes on one element, one reads back the other

@@ -25,8 +25,10 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt
 from ...target import DeviceLimits
 
-__all__ = ["Kernel", "kernels", "workspace", "unbound", "AXES", "DEFAULT_LIMITS"]
+__all__ = ["Kernel", "kernels", "workspace", "unbound", "AXES", "DEFAULT_LIMITS", "SHARED_OFFSET_ALIGN"]
 
+#: Where each shared buffer of a dynamic allocation starts: a multiple of 128 bytes.
+SHARED_OFFSET_ALIGN = 128
 AXES = ("x", "y", "z")
 #: The limits :func:`kernels` checks when its caller names none (those most GPUs share).
 DEFAULT_LIMITS = DeviceLimits()
@@ -43,6 +45,27 @@ class Kernel:
     shared: tuple[Buffer, ...]
     local: tuple[Buffer, ...]
     params: tuple[Buffer, ...]
+    #: the static shared memory a block may declare (the target's limit without the opt-in)
+    static_shared_limit: int = DEFAULT_LIMITS.max_shared_memory_per_block
+
+    @property
+    def shared_offsets(self) -> tuple[int, ...]:
+        """Where each shared buffer starts, in bytes, when they share one allocation."""
+        out, at = [], 0
+        for b in self.shared:
+            out.append(at)
+            at += -(-_size(b) * np.dtype(b.dtype).itemsize // SHARED_OFFSET_ALIGN) * SHARED_OFFSET_ALIGN
+        return tuple(out)
+
+    @property
+    def dynamic_shared_bytes(self) -> int:
+        """The bytes of dynamic shared memory the kernel is launched with: 0 where its shared
+        buffers fit the static limit, else all of them, laid out by shared_offsets."""
+        total = sum(_size(b) * np.dtype(b.dtype).itemsize for b in self.shared)
+        if total <= self.static_shared_limit:
+            return 0
+        b = self.shared[-1]
+        return self.shared_offsets[-1] + _size(b) * np.dtype(b.dtype).itemsize
 
     @property
     def threads(self) -> int:
@@ -229,14 +252,16 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str, limits: 
             raise CompileError(f"gpu: kernel {kname} allocates the {b.scope} buffer {b.name} inside "
                                "the kernel; a kernel holds only shared and local buffers — give it "
                                "scope 'local' (per thread) or 'shared' (per block)")
-    shared_bytes = sum(_size(b) * np.dtype(b.dtype).itemsize for b in shared)
-    if shared_bytes > limits.max_shared_memory_per_block:
-        raise CompileError(f"gpu: kernel {kname} declares {shared_bytes} bytes of shared memory "
-                           f"({', '.join(f'{b.name}[{_size(b)}]' for b in shared)}); a block may use "
-                           f"{limits.max_shared_memory_per_block} — use smaller tiles")
     params = tuple(p for p in list(func.params) + [b for b in outer if b.scope not in _ON_CHIP]
                    if id(p) in used)
-    return Kernel(kname, root, grid, block, shared, local, params)
+    kernel = Kernel(kname, root, grid, block, shared, local, params, limits.max_shared_memory_per_block)
+    shared_bytes = max(kernel.dynamic_shared_bytes, sum(_size(b) * np.dtype(b.dtype).itemsize for b in shared))
+    most = max(limits.max_shared_memory_per_block, limits.max_dynamic_shared_memory_per_block)
+    if shared_bytes > most:
+        raise CompileError(f"gpu: kernel {kname} declares {shared_bytes} bytes of shared memory "
+                           f"({', '.join(f'{b.name}[{_size(b)}]' for b in shared)}); a block may use "
+                           f"{most} — use smaller tiles or fewer pipeline stages")
+    return kernel
 
 
 def _children(node) -> list:

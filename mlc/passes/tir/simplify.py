@@ -8,7 +8,8 @@
   expressions are never reassociated;
 * ``Select``/``IfThenElse`` with a constant condition keep the taken side;
 * loops of extent 0 disappear, loops of extent 1 become their body with the
-  loop variable replaced by the loop's minimum.
+  loop variable replaced by the loop's minimum (but for the unit loop that marks
+  asynchronous copies, :func:`~mlc.passes.tir.async_copy.async_scope`).
 
 Canonical integer forms (reassociation, splitting ``//`` and ``%``) are used
 for indices only: they assume no wrap-around, which holds for the offsets of
@@ -30,6 +31,7 @@ from ...ir.expr import (Binary, BufferLoad, Cast, IntImm, Not, PrimExpr, Range, 
 from ...ir.functor import substitute
 from ...ir.range_mutator import RangeMutator
 from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, seq
+from .async_copy import is_async_scope
 
 __all__ = ["simplify", "simplify_expr"]
 
@@ -126,7 +128,7 @@ class _Simplify(RangeMutator):
         n = _int_const(extent)
         if n is not None and n <= 0:
             return _NOP
-        if n == 1 and node.kind != "thread_binding":
+        if n == 1 and node.kind != "thread_binding" and not is_async_scope(node):
             return self.visit(substitute(node.body, {node.loop_var: cast(begin, node.loop_var.dtype)}))
         with self.bound({node.loop_var: Range(begin, extent)}):
             body = self.visit(node.body)

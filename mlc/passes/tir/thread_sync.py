@@ -19,6 +19,11 @@ could be reached by only some threads. Conflicts are decided per buffer,
 which can add a barrier two disjoint accesses did not need, never miss one.
 The emulator (:mod:`mlc.backends.cuda.emulator`) checks the result: it raises
 on any race between barriers.
+
+Asynchronous copies (:mod:`.async_copy`) land at a ``cp_async_wait``, not where
+they are issued: a wait counts as a write of every buffer an async scope of
+the function fetches into, so a read after it gets a barrier between (their
+overwrite of what other threads read is ordered where they are issued).
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from ...ir.arith import uses_any
 from ...ir.expr import BufferLoad, Call
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt, seq
+from .async_copy import is_async_scope, wait_count
 
 __all__ = ["SYNC_THREADS", "syncthreads", "is_sync", "insert_thread_sync"]
 
@@ -47,22 +53,23 @@ def is_sync(stmt) -> bool:
 class _Pending:
     """Shared buffers (by id) read, and written (by which stores), since the last barrier."""
 
-    __slots__ = ("reads", "writes")
+    __slots__ = ("reads", "writes", "landed")
 
-    def __init__(self, reads=(), writes=None):
+    def __init__(self, reads=(), writes=None, landed=()):
         self.reads: set[int] = set(reads)
         self.writes: dict[int, set[int]] = {k: set(v) for k, v in (writes or {}).items()}
+        self.landed: set[int] = set(landed)  # buffers asynchronous copies wrote at a wait
 
     def conflicts(self, other: _Pending) -> bool:
         """Would ``other``, run after these accesses, need a barrier between? A read after a
         write, a write after a read, and a write after another store's write. The same
         store again (iterations of one cooperative fetch) needs none."""
-        if other.reads & self.writes.keys() or other.writes.keys() & self.reads:
+        if other.reads & self.writes.keys() or other.writes.keys() & self.reads or other.reads & self.landed:
             return True
         return any(len(self.writes[b] | other.writes[b]) > 1 for b in other.writes.keys() & self.writes.keys())
 
     def union(self, other: _Pending) -> _Pending:
-        out = _Pending(self.reads | other.reads, self.writes)
+        out = _Pending(self.reads | other.reads, self.writes, self.landed | other.landed)
         for b, stores in other.writes.items():
             out.writes.setdefault(b, set()).update(stores)
         return out
@@ -82,8 +89,9 @@ def _shared_accesses(stmt) -> _Pending:
 
 
 class _Sync:
-    def __init__(self):
+    def __init__(self, fetched: set[int] = frozenset()):
         self.threads: list = []  # the variables of the enclosing threadIdx loops
+        self.fetched = fetched  # the shared buffers async scopes fetch into
 
     def _uniform(self, e) -> bool:
         return not uses_any(e, self.threads)
@@ -103,7 +111,7 @@ class _Sync:
                 new, pending = self.enter(s, inner, pending)
                 out.append(new)
                 continue
-            acc = _shared_accesses(s)
+            acc = _shared_accesses(s) if wait_count(s) is None else _Pending(landed=self.fetched)
             if pending.conflicts(acc):
                 out.append(syncthreads())
                 pending = _Pending()
@@ -164,5 +172,7 @@ def insert_thread_sync(func: PrimFunc) -> PrimFunc:
     """Insert the barriers the module docstring describes into every kernel of ``func``."""
     if not any(isinstance(n, BufferStore) and n.buffer.scope == "shared" for n in pre_order_nodes(func.body)):
         return func
-    new, _ = _Sync().sequence([func.body], _Pending())
+    fetched = {id(n.buffer) for scope in pre_order_nodes(func.body) if is_async_scope(scope)
+               for n in pre_order_nodes(scope) if isinstance(n, BufferStore) and n.buffer.scope == "shared"}
+    new, _ = _Sync(fetched).sequence([func.body], _Pending())
     return func.with_body(seq(*new))

@@ -12,18 +12,21 @@ takes it:
    of float16 A and B with M, N, K multiples of 16, batched or not (batch loops
    on ``blockIdx.z``): tensor cores (WMMA), blocks of :data:`TENSOR_CORE_TILES`
    (:func:`tensor_core_tile`: 128 x 128 blocks of 2 x 2 warps, each computing 4 x 4
-   tiles of 16 x 16, k steps of 64, where the shape allows), else one warp
-   per 16 x 16 tile of C, 4, 2 or 1 warps along each of M and N
-   (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`);
+   tiles of 16 x 16, k steps of 32 fetched by a 3-stage ``cp.async`` pipeline, where
+   the shape allows), else one warp per 16 x 16 tile of C, 4, 2 or 1 warps along each
+   of M and N (:func:`~mlc.schedules.intrinsics.cuda.schedule_wmma_matmul`); where the
+   tiles leave fewer than :data:`SPLIT_K_MIN_BLOCKS` thread blocks and k is long,
+   split-K (:func:`split_k`: the parts of k a batch of partial sums, then their sum);
 1. ``gpu_matmul`` — ``C[i, j] += A[i, k] * B[k, j]`` shapes (two spatial
    loops, one reduction, at least a 32 x 32 output; batch loops in front go on
    ``blockIdx.z``, an elementwise epilogue into the write-back): the course's
    shared-memory blocking, sized by :func:`matmul_tile` — 16 x 16 threads per
    block with an 8 x 8 register tile each (``local`` accumulator) and 128 x 16 /
    16 x 128 tiles of A and B fetched cooperatively into ``shared`` per k-step
-   (``float4`` loads where aligned) for large outputs; 64 x 64 and the course's
-   32 x 32 blocks (8 x 8 threads, 4 x 4 each) where the large tiles would leave
-   too few blocks;
+   (16-byte ``cp.async`` where aligned, :data:`MATMUL_STAGES` deep) for large
+   outputs; 64 x 64 and the course's 32 x 32 blocks (8 x 8 threads, 4 x 4 each)
+   where the large tiles would leave too few blocks; split-K as rule 0 where no
+   epilogue is to be fused;
 2. ``gpu_reduction`` — other reductions over 64 elements or more: one block
    per output element (spatial loops fused onto ``blockIdx.x``), the
    reduction split over ``threadIdx.x`` (a power of two up to 256) and
@@ -64,9 +67,11 @@ runs its batch loops one per thread (:mod:`.gpu_hand_written`).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from ...ir import dtype as dt
 from ...ir.arith import uses_any
+from ...errors import ScheduleError
 from ...ir.expr import IntImm
 from ...passes.tir.cross_thread_reduction import cross_thread_reducible
 from ...target import DeviceLimits
@@ -80,7 +85,8 @@ from ..default.steps import attempt
 
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
-           "TENSOR_CORE_WARPS", "tensor_core_tile", "gpu_rows", "ROW_SHARED_BYTES"]
+           "TENSOR_CORE_WARPS", "tensor_core_tile", "split_k", "split_k_factor", "SPLIT_K_MIN_BLOCKS", "tensor_core_matmul_extents", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
+           "MATMUL_STAGES", "gpu_rows", "ROW_SHARED_BYTES"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -92,15 +98,49 @@ MIN_CROSS_THREAD = 64
 #: The longest row (in bytes) gpu_rows keeps in shared memory: 4096 float32, a quarter of
 #: an H100's shared memory per block of 256 threads at full occupancy.
 ROW_SHARED_BYTES = 16384
-#: The tensor-core rule's blocks, largest first: (warps along M and N, 16 x 16 fragments
-#: a warp along M and N, k fragments a shared-memory step, software pipelining).
-#: Measured on an H200 in one run (float16 4096^3, float32 accumulation, 16-byte fetches;
-#: cuBLAS 719 TFLOP/s): 128 x 128 blocks with k steps of 64 ran at 312 TFLOP/s as 2 x 2
-#: warps of 4 x 4 fragments, 298 as 4 x 2 of 2 x 4, 285 as 2 x 4 of 4 x 2; with k steps of
-#: 32 at 230 (224 pipelined: without asynchronous copies the second stage only costs
-#: registers); 64 x 128 blocks (2 x 4 warps of 2 x 2) at 180, one fragment a warp at 82.
-TENSOR_CORE_TILES = (((2, 2), (4, 4), 4, False), ((2, 4), (4, 2), 2, False), ((2, 4), (2, 2), 2, False),
-                     ((4, 4), (1, 1), 1, False))
+class TensorCoreTile(NamedTuple):
+    """A block of the tensor-core rule: warps along M and N, 16 x 16 fragments a warp along
+    M and N, k fragments (16 each) a shared-memory step, software-pipeline stages (1: none)
+    and whether the fetches are ``cp.async`` (:func:`schedule_wmma_matmul`)."""
+    warps: tuple[int, int]
+    fragments: tuple[int, int]
+    k_fragments: int
+    stages: int = 1
+    async_copy: bool = False
+
+    @property
+    def shared_bytes(self) -> int:
+        """Shared memory of the block's tiles of A and B (rows padded by SHARED_ALIGN's 8
+        halves), one copy per stage."""
+        m, n, k = self.shape
+        return max(self.stages, 1) * 2 * (m * (k + 8) + k * (n + 8))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(M, N, K) of one block's tile and k step."""
+        return (WMMA_TILE * self.warps[0] * self.fragments[0], WMMA_TILE * self.warps[1] * self.fragments[1],
+                WMMA_TILE * self.k_fragments)
+
+    def schedule(self, sch, block: str, func_name: str | None = None, variant: str = "wmma") -> None:
+        schedule_wmma_matmul(sch, block, self.warps, func_name, variant=variant, pipeline=self.stages > 1,
+                             fragments=self.fragments, k_fragments=self.k_fragments,
+                             stages=max(self.stages, 2), async_copy=self.async_copy)
+
+
+#: The tensor-core rule's blocks, largest first. The first fetches with ordinary loads, k
+#: steps of 64: on an H100 it ran ahead of every cp.async pipeline of the variants (3-stage k
+#: steps of 32 included, CUTLASS's sm_80 recipe), whose extra shared memory costs more
+#: occupancy than the overlap buys at this block size (benchmarks/results/
+#: nvidia-h100-cuda-2026-11-26-gemm-variants.json; the tuner's space has the pipelines).
+TENSOR_CORE_TILES = (TensorCoreTile((2, 2), (4, 4), 4), TensorCoreTile((2, 2), (4, 4), 2, 3, True),
+                     TensorCoreTile((2, 4), (4, 2), 2), TensorCoreTile((2, 4), (2, 2), 2, 3, True),
+                     TensorCoreTile((4, 4), (1, 1), 1))
+#: What the tuner (and the benchmarks' variant rows) choose among for a tensor-core matmul:
+#: the default's blocks and deeper or shallower cp.async pipelines of the large ones.
+TENSOR_CORE_VARIANTS = TENSOR_CORE_TILES + (
+    TensorCoreTile((2, 2), (4, 4), 4, 2, True), TensorCoreTile((2, 2), (4, 4), 4, 3, True),
+    TensorCoreTile((2, 2), (4, 4), 2, 4, True), TensorCoreTile((2, 2), (4, 4), 2, 2, True),
+    TensorCoreTile((2, 4), (4, 2), 2, 3, True), TensorCoreTile((2, 2), (2, 2), 2, 4, True))
 #: The tensor-core rule takes a smaller block where a larger one would leave fewer thread
 #: blocks than this: about one per streaming multiprocessor (132 on an H100 or H200). Each
 #: larger block does so much more per fetch that fewer of them still win down to about one
@@ -114,6 +154,11 @@ TENSOR_CORE_WARPS = (4, 2, 1)
 #: shared tiles. Measured on an H200 (float32 4096^3, TF32 off): 128 x 128 tiles with
 #: k steps of 16 ran at 55% of cuBLAS, 64 x 64 at 54%, the course's 32 x 32 at 42%.
 MATMUL_TILES = ((16, 16, 8, 8, 16), (16, 16, 4, 4, 8), (8, 8, 4, 4, 8))
+#: The matmul rule's pipeline: k steps fetched with cp.async, two steps ahead of the one
+#: computed (the 128 x 128 tile's three copies of A's and B's 128 x 16 tiles are 48 KiB, the
+#: static limit); within noise of two and four stages, ahead of ordinary loads (the same
+#: results file).
+MATMUL_STAGES = 3
 #: The most matrices of a batch the matmul rule puts on ``blockIdx.z`` (CUDA's limit).
 MAX_GRID_Z = 65535
 #: The matmul rule takes the largest tile that still gives this many thread blocks
@@ -150,7 +195,10 @@ def _pow2_at_least(n: int, cap: int) -> int:
     return t
 
 
-def gpu_tensor_core_matmul(sch, func_name: str, name: str):
+def tensor_core_matmul_extents(sch, func_name: str, name: str) -> list[int] | None:
+    """The loop extents (batch..., M, N, K) of block ``name`` where it is the tensor-core
+    rule's matmul (``C[..., i, j] += f32(A[..., i, k]) * f32(B[..., k, j])`` of float16 A and
+    B into float32 C, M, N and K multiples of 16), else None. The tuner's space asks too."""
     block = sch.get_block(name, func_name)
     found = _plain(sch, block)
     if found is None:
@@ -163,26 +211,86 @@ def gpu_tensor_core_matmul(sch, func_name: str, name: str):
     ext = _extents(v.loops)
     if ext is None or any(e % WMMA_TILE for e in ext[-3:]):
         return None
-    tile = tensor_core_tile(*ext[-3:], batch=math.prod(ext[:-3]))
-    if tile is None:
-        warps = tuple(next(w for w in TENSOR_CORE_WARPS if e % (w * WMMA_TILE) == 0) for e in ext[-3:-1])
-        tile = (warps, (1, 1), 1, False)
-    warps, fragments, k_fragments, pipeline = tile
-    schedule_wmma_matmul(sch, name, warps, func_name, pipeline=pipeline, fragments=fragments,
-                         k_fragments=k_fragments)  # tensorize refuses what is not this matmul
+    return ext
+
+
+def gpu_tensor_core_matmul(sch, func_name: str, name: str):
+    ext = tensor_core_matmul_extents(sch, func_name, name)
+    if ext is None:
+        return None
+    m, n, k = ext[-3:]
+    tile = _tensor_core_block(m, n, k, math.prod(ext[:-3]))
+    splits = 1 if len(ext) > 3 else split_k_factor((m // tile.shape[0]) * (n // tile.shape[1]), k, tile.shape[2])
+    if splits > 1:  # few blocks, a long k: each of `splits` parts of k a batch of blockIdx.z
+        partial = split_k(sch, func_name, name, splits)
+        _tensor_core_block(m, n, k // splits, splits).schedule(sch, partial, func_name)
+        gpu_spatial(sch, func_name, name)  # the sum of the parts, a thread an element
+        return {name, partial}
+    tile.schedule(sch, name, func_name)  # tensorize refuses what is not this matmul
     return {name}
 
 
-def tensor_core_tile(m: int, n: int, k: int, batch: int = 1):
+def _tensor_core_block(m: int, n: int, k: int, batch: int) -> TensorCoreTile:
+    """:func:`tensor_core_tile`, else one fragment a warp, the most warps that divide M and N."""
+    tile = tensor_core_tile(m, n, k, batch)
+    if tile is None:
+        warps = tuple(next(w for w in TENSOR_CORE_WARPS if e % (w * WMMA_TILE) == 0) for e in (m, n))
+        tile = TensorCoreTile(warps, (1, 1), 1)
+    return tile
+
+
+#: Split-K: a matmul whose tiles give fewer thread blocks than this (a GPU's multiprocessors
+#: each want one) splits its reduction into parts, computed as a batch (blockIdx.z) into a
+#: float32 buffer of partial results and then summed; up to SPLIT_K_MAX parts, each at least
+#: SPLIT_K_MIN_DEPTH deep (a shorter part's fetches and write-back cost more than its work).
+SPLIT_K_MIN_BLOCKS = 128
+SPLIT_K_MAX = 16
+SPLIT_K_MIN_DEPTH = 256
+
+
+def split_k_factor(blocks: int, k: int, step: int) -> int:
+    """How many parts to split a reduction of ``k`` (in whole ``step``s) into, for a matmul
+    whose tiles give ``blocks`` thread blocks: the smallest power of two that reaches
+    :data:`SPLIT_K_MIN_BLOCKS`, within :data:`SPLIT_K_MAX` and :data:`SPLIT_K_MIN_DEPTH`.
+
+    >>> split_k_factor(1, 4096, 32), split_k_factor(4, 1024, 32), split_k_factor(256, 4096, 32)
+    (16, 4, 1)
+    """
+    s = 1
+    while blocks * s < SPLIT_K_MIN_BLOCKS and 2 * s <= SPLIT_K_MAX and k % (2 * s * step) == 0 and \
+            k // (2 * s) >= SPLIT_K_MIN_DEPTH:
+        s *= 2
+    return s
+
+
+def split_k(sch, func_name: str, name: str, splits: int) -> str:
+    """Split the reduction of matmul block ``name`` (``C[..., i, j] += ...``, k its last loop)
+    into ``splits`` parts: a new block computes each part's sums into ``C_rf[part, ..., i, j]``
+    (``rfactor``; its part loop outermost, a batch loop for the matmul rules), and ``name``
+    adds the parts (its part loop innermost). Returns the new block's name."""
+    *outer, k = sch.get_loops(sch.get_block(name, func_name))
+    k0, k1 = sch.split(k, [splits, None])
+    sch.reorder(k0, *outer, k1)
+    partial = sch.rfactor(k0, 0)
+    part, *spatial = sch.get_loops(sch.get_block(name, func_name))
+    sch.reorder(*spatial, part)
+    return view(sch, partial).block.name_hint
+
+
+def tensor_core_tiles(m: int, n: int, k: int, tiles=TENSOR_CORE_TILES) -> list[TensorCoreTile]:
+    """The blocks of ``tiles`` whose tile divides an ``m x n x k`` matmul, in order."""
+    return [t for t in tiles if m % t.shape[0] == 0 and n % t.shape[1] == 0 and k % t.shape[2] == 0]
+
+
+def tensor_core_tile(m: int, n: int, k: int, batch: int = 1) -> TensorCoreTile | None:
     """The block of :data:`TENSOR_CORE_TILES` for an ``m x n x k`` float16 matmul (``batch``
     of them): the first whose tile divides the shape and still gives
     :data:`TENSOR_CORE_MIN_BLOCKS` thread blocks, else the first that divides it; None where
     none does."""
-    fitting = [t for t in TENSOR_CORE_TILES if m % (WMMA_TILE * t[0][0] * t[1][0]) == 0 and
-               n % (WMMA_TILE * t[0][1] * t[1][1]) == 0 and k % (WMMA_TILE * t[2]) == 0]
-    for (wy, wz), (fi, fj), kf, pipeline in fitting:
-        if batch * (m // (WMMA_TILE * wy * fi)) * (n // (WMMA_TILE * wz * fj)) >= TENSOR_CORE_MIN_BLOCKS:
-            return (wy, wz), (fi, fj), kf, pipeline
+    fitting = tensor_core_tiles(m, n, k)
+    for t in fitting:
+        if batch * (m // t.shape[0]) * (n // t.shape[1]) >= TENSOR_CORE_MIN_BLOCKS:
+            return t
     return fitting[0] if fitting else None
 
 
@@ -199,7 +307,17 @@ def gpu_matmul(sch, func_name: str, name: str):
     ext = _extents(v.loops)
     if ext is None or ext[nb] < 32 or ext[nb + 1] < 32 or math.prod(ext[:nb]) > MAX_GRID_Z:
         return None
-    copy = schedule_shared_matmul(sch, block, matmul_tile(ext[nb], ext[nb + 1], math.prod(ext[:nb])))
+    tile = matmul_tile(ext[nb], ext[nb + 1], math.prod(ext[:nb]))
+    blocks = -(-ext[nb] // (tile[0] * tile[2])) * -(-ext[nb + 1] // (tile[1] * tile[3]))
+    splits = split_k_factor(blocks, ext[-1], tile[4]) if nb == 0 and not sch.get_consumers(block) else 1
+    if splits > 1:  # few blocks, a long k, no epilogue to fuse: split-K, as the tensor-core rule does
+        partial = split_k(sch, func_name, name, splits)
+        schedule_shared_matmul(sch, sch.get_block(partial, func_name),
+                               matmul_tile(ext[0], ext[1], splits), stages=MATMUL_STAGES,
+                               async_copy=MATMUL_STAGES > 1)
+        gpu_spatial(sch, func_name, name)
+        return {name, partial}
+    copy = schedule_shared_matmul(sch, block, tile, stages=MATMUL_STAGES, async_copy=MATMUL_STAGES > 1)
     handled = {name}
     for consumer in sch.get_consumers(copy):  # an elementwise epilogue (bias, relu) joins the write-back
         consumer_name = view(sch, consumer).block.name_hint
@@ -208,13 +326,19 @@ def gpu_matmul(sch, func_name: str, name: str):
     return handled
 
 
-def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]):
+def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int], stages: int = 1,
+                           async_copy: bool = False):
     """The course's shared-memory blocking of matmul ``block`` (``C[i, j] += A[i, k] *
     B[k, j]``) with ``tile`` = (threads along i, along j, each thread's rows, columns, k
     step): a ``local`` accumulator per thread, the threads fused on ``threadIdx.x``, and A's
     and B's tiles fetched cooperatively into ``shared`` per k step, a vector a thread where
-    the tile is whole vector steps and ``vectorize`` proves the lanes aligned. Returns the
-    block that writes the accumulators back."""
+    the tile is whole vector steps and ``vectorize`` proves the lanes aligned. ``stages`` > 1
+    software-pipelines the k loop, fetching ``stages - 1`` steps ahead into as many more
+    copies of the tiles, as ``cp.async`` where ``async_copy`` (sm_80+). Returns the block
+    that writes the accumulators back."""
+    if stages < 1 or async_copy and stages < 2:
+        raise ScheduleError(f"schedule_shared_matmul: stages={stages}, async_copy={async_copy}: asynchronous "
+                            "copies need a pipeline of at least 2 stages")
     ti, tj, ri, rj, ks = tile
     threads = ti * tj
     local_cache = sch.cache_write(block, 0, "local")
@@ -238,6 +362,10 @@ def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int]):
             _, fetch_tx = sch.split(fused, [None, threads])
             sch.bind(fetch_tx, "threadIdx.x")
     sch.decompose_reduction(block, k0)
+    if stages > 1:
+        sch.annotate(k0, "software_pipeline_stage", [0, 0, stages - 1])
+        if async_copy:
+            sch.annotate(k0, "software_pipeline_async_stages", [0])
     return local_cache
 
 

@@ -5,6 +5,11 @@ tile sizes, thread counts and vector widths.
 schedule does), then gives each block, in program order, the first rule that
 takes it:
 
+0. **tensor cores**: a float16 matmul into float32 (batched or not, M, N, K
+   multiples of 16) gets one of the blocks of
+   :data:`~mlc.schedules.gpu.default.TENSOR_CORE_VARIANTS` that divide it (warps,
+   fragments a warp, k step, cp.async pipeline depth), sampled, as WMMA calls or
+   as ldmatrix + mma.sync (sampled);
 1. **multi-level tiling** of a reduction with reuse (a read that some spatial
    iterator does not index: matmul, batch matmul, conv): spatial loops in four
    levels ``S0 S1 S2 S3`` (grid blocks, threads, and a per-thread register tile
@@ -47,6 +52,7 @@ from ...target import DeviceLimits
 from ..schedule import Schedule
 from ..default.cpu import inline_injective
 from ..default.patterns import view, view_by_name
+from .default import TENSOR_CORE_VARIANTS, tensor_core_matmul_extents, tensor_core_tiles
 from ..default.steps import attempt
 
 __all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES"]
@@ -70,13 +76,15 @@ class GpuInfo:
     max_shared_bytes: int = _LIMITS.max_shared_memory_per_block
     max_local_elements: int = 128
     warp: int = _LIMITS.warp_size
+    #: shared memory per block with the opt-in (the tensor-core pipelines' tiles)
+    max_dynamic_shared_bytes: int = _LIMITS.max_dynamic_shared_memory_per_block
 
     @staticmethod
     def from_target(target) -> GpuInfo:
         """The limits of ``target``'s GPU, as its kind registers them (:attr:`mlc.target.Target.limits`)."""
         limits = target.limits
         return GpuInfo(limits.max_threads_per_block, limits.max_shared_memory_per_block,
-                       warp=limits.warp_size)
+                       warp=limits.warp_size, max_dynamic_shared_bytes=limits.max_dynamic_shared_memory_per_block)
 
 
 def _extent(loop) -> int | None:
@@ -120,6 +128,25 @@ def _pick(sch, choices: list[int]) -> int:
 
 
 # ----------------------------------------------------------------- the rules
+
+#: The tensor-core intrinsics a point may use (mlc.schedules.intrinsics.cuda.VARIANTS).
+TENSOR_CORE_INTRINSICS = ("wmma", "mma")
+
+
+def _tensor_core(sch: Schedule, func_name: str, name: str, info: GpuInfo):
+    """A float16 matmul on tensor cores: a sampled block and intrinsics (rule 0)."""
+    ext = tensor_core_matmul_extents(sch, func_name, name)
+    if ext is None:
+        return None
+    tiles = tensor_core_tiles(*ext[-3:], tiles=TENSOR_CORE_VARIANTS)
+    if not tiles:
+        return None
+    tile = tiles[int(sch.sample_categorical(list(range(len(tiles))), [1.0] * len(tiles)))]
+    intrinsics = TENSOR_CORE_INTRINSICS[int(sch.sample_categorical([0, 1], [0.5, 0.5]))]
+    _check("bytes of shared memory", tile.shared_bytes, info.max_dynamic_shared_bytes, name)
+    tile.schedule(sch, name, func_name, variant=intrinsics)
+    return True
+
 
 def _tile(sch: Schedule, func_name: str, name: str, info: GpuInfo):
     """Multi-level tiling with shared staging (rule 1 of the module docstring)."""
@@ -258,7 +285,7 @@ def _elementwise(sch: Schedule, func_name: str, name: str, info: GpuInfo):
 
 
 #: The rules, in the order they are tried on each block.
-GPU_SPACE_RULES = (_tile, _rows, _elementwise)
+GPU_SPACE_RULES = (_tensor_core, _tile, _rows, _elementwise)
 
 
 def gpu_space(sch: Schedule, func_name: str, info: GpuInfo) -> None:

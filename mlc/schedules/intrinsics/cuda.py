@@ -176,7 +176,8 @@ def _store_per_warp(sch, acc, warps: tuple[int, int], fragments: tuple[int, int]
 
 def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
                          func_name: str | None = None, pad: bool = True, variant: str = "wmma",
-                         pipeline: bool = False, fragments: tuple[int, int] = (1, 1), k_fragments: int = 1) -> None:
+                         pipeline: bool = False, fragments: tuple[int, int] = (1, 1), k_fragments: int = 1,
+                         stages: int = 2, async_copy: bool = False) -> None:
     """Schedule the matmul ``block`` of ``sch`` (``C[i, j] = sum(f32(A[i, k]) * f32(B[k, j]))``,
     float16 A and B, float32 C, M and N multiples of 16 * warps * fragments and K of
     16 * k_fragments) for tensor cores; leading batch loops (``C[b, i, j]``) are fused onto
@@ -194,8 +195,15 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
     a warp reuse each fragment it loads: 2 x 2 load 4 fragments for 4 products where 1 x 1
     load 2 for 1. ``pipeline=True`` software-pipelines the k loop
     (``software_pipeline_stage`` ``[0, 0, 1]``: the fetches of step k + 1 are issued with the
-    tensor-core work of step k, into a second copy of each shared tile).
+    tensor-core work of step k, into a second copy of each shared tile); ``stages`` > 2
+    fetches ``stages - 1`` steps ahead into as many more copies, and ``async_copy=True``
+    issues the fetches as ``cp.async`` (sm_80+; :mod:`mlc.passes.tir.async_copy`), so a
+    step's fetches travel while the tensor cores work instead of stalling the warp on
+    its loads.
     """
+    if stages < 2 or (stages > 2 or async_copy) and not pipeline:
+        raise ScheduleError(f"schedule_wmma_matmul: stages={stages} and async_copy={async_copy} need "
+                            "pipeline=True and at least 2 stages (one step fetched ahead)")
     if variant not in VARIANTS:
         raise ScheduleError(f"schedule_wmma_matmul: variant must be one of {sorted(VARIANTS)}, got {variant!r}")
     fill, load_a, load_b, sync, store = VARIANTS[variant]
@@ -228,7 +236,10 @@ def schedule_wmma_matmul(sch, block: str = "C", warps: tuple[int, int] = (2, 2),
         _cooperative_fetch(sch, copy, k0, elements, wy * wz, pad)
     init = sch.decompose_reduction(c, k0)
     if pipeline:  # one warp, one k fragment: its fragment loads sit beside the fetches, in the compute's stage
-        sch.annotate(k0, "software_pipeline_stage", [0, 1, 0, 1, 1] if one and not kf else [0, 0, 1])
+        last = stages - 1
+        sch.annotate(k0, "software_pipeline_stage", [0, last, 0, last, last] if one and not kf else [0, 0, last])
+        if async_copy:
+            sch.annotate(k0, "software_pipeline_async_stages", [0])
     frag_loops = _store_per_warp(sch, acc, warps, fragments)
     if fi > 1:  # A's fragments: one tensorized load per 16 rows
         frag_loops.append(sch.split(sch.get_loops(a_frag)[-2], [fi, WMMA_TILE])[0])
