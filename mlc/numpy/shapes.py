@@ -29,7 +29,7 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
-from .updates import concrete_key, gathered, index_array, is_bool_array
+from .updates import concrete_key, element_index, gathered, index_array, is_bool_array
 
 __all__ = [
     "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "expand_dims", "squeeze",
@@ -203,6 +203,9 @@ def getitem(a, key):
     t = as_tracer(a)
     key = concrete_key(key)
     items = key if isinstance(key, tuple) else (key,)
+    at = element_index(t, items)
+    if at is not None:  # one element at traced ints (a loop's element code)
+        return emit("element_get", [t, *at])
     if any(isinstance(k, (np.ndarray, list)) and is_bool_array(k) for k in items):  # a constant mask:
         items = tuple(part for k in items for part in (  # its True elements' indices (NumPy's meaning)
             np.nonzero(np.asarray(k)) if isinstance(k, (np.ndarray, list)) and is_bool_array(k) else (k,)))

@@ -98,8 +98,34 @@ def assigned(base: Tracer, key, value) -> Tracer:
                          f"write np.where(mask, value, x){_where()}") from None
 
 
+def element_index(base: Tracer, key):
+    """The indices of ``base[key]`` as 0-d int Tracers when ``key`` names one element with at
+    least one traced int (``a[i, j]`` in a loop over ``i``), else None: such a read or write is
+    an ``element_get``/``element_set``, which a loop of them compiles into one kernel."""
+    items = key if isinstance(key, tuple) else (key,)
+    if base.ndim == 0 or len(items) != base.ndim or not any(isinstance(k, Tracer) for k in items) \
+            or not all(isinstance(n, int) for n in base.shape):
+        return None
+    out = []
+    for k in items:
+        if isinstance(k, Tracer):
+            if k.ndim != 0 or k.dtype == np.bool_ or np.dtype(k.dtype).kind not in "iu":
+                return None
+            out.append(k.strong() if k.weak else k)
+        elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+            out.append(as_tracer(np.int64(k), base._ctx))
+        else:
+            return None
+    return out
+
+
 def _assigned(base: Tracer, key, value) -> Tracer:
     items = key if isinstance(key, tuple) else (key,)
+    at = element_index(base, items)
+    if at is not None and not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
+        v = _cast(base, value)
+        if v.ndim == 0:
+            return emit("element_set", [base, v, *at])
     mask = _mask(items)
     if mask is not None:
         return _masked(base, items, *mask, value)
