@@ -46,7 +46,7 @@ from ..ops.library.shape import _slice_signature, index_text, plan_getitem
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ..tracer.state import write
-from ..tracer.trace import BOUNDS
+from ..tracer.trace import BOUNDS, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
@@ -101,8 +101,13 @@ def assigned(base: Tracer, key, value) -> Tracer:
 def element_index(base: Tracer, key):
     """The indices of ``base[key]`` as 0-d int Tracers when ``key`` names one element with at
     least one traced int (``a[i, j]`` in a loop over ``i``), else None: such a read or write is
-    an ``element_get``/``element_set``, which a loop of them compiles into one kernel."""
+    an ``element_get``/``element_set``, which a loop of them compiles into one kernel. Inside a
+    loop's body only (elsewhere the gather and scatter check a written index's bounds when the
+    function runs); there a read out of bounds is clipped, a write out of bounds writes nothing."""
     items = key if isinstance(key, tuple) else (key,)
+    inner = current_trace()
+    if inner is None or not inner.captures:  # outside a loop's body: a gather or scatter, checked
+        return None
     if base.ndim == 0 or len(items) != base.ndim or not any(isinstance(k, Tracer) for k in items) \
             or not all(isinstance(n, int) for n in base.shape):
         return None

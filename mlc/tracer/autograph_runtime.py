@@ -262,7 +262,8 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
     loop (the trace unrolled)."""
     if range_fn is not builtins.range or not any(_traced(a) for a in args):
         r = range_fn(*args)
-        if range_fn is builtins.range and len(r) > UNROLL and not effects and any(_traced(v) for v in vals):
+        if range_fn is builtins.range and len(r) > UNROLL and not effects and (
+                any(_traced(v) for v in vals) or _reads_traced(body_fn)):
             try:
                 return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno)
             except (TraceError, ShapeError):
@@ -276,6 +277,18 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
                          "Python objects (a bare call such as list.append or print), which a "
                          "compiled loop would run once; compute arrays instead" + _where(lineno))
     return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno)
+
+
+def _reads_traced(fn) -> bool:
+    """Whether ``fn`` (a loop's body) reads a traced array from around it (``s += x[i]``
+    carries only a Python number, yet computes on ``x``)."""
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            if _traced(cell.cell_contents):
+                return True
+        except ValueError:  # an empty cell
+            continue
+    return False
 
 
 def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool) -> tuple:
