@@ -29,6 +29,7 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
+from .masked_read import Selection
 from .updates import concrete_key, element_index, gathered, index_array, is_bool_array
 
 __all__ = [
@@ -217,6 +218,9 @@ def getitem(a, key):
         return _advanced_getitem(t, items, *arrays[0])
     if arrays and not any(is_bool_array(k) for k in items):  # several, or beside ints, on adjacent axes
         return gathered(t, key)
+    if len(items) == 1 and isinstance(items[0], Tracer) and items[0].dtype == np.bool_ \
+            and tuple(items[0].shape) == tuple(t.shape) and t.ndim:
+        return Selection(t, items[0])  # lazy: a reduction or a masked write uses it
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: a traced boolean mask selects a number of elements known only when "

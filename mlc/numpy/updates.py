@@ -50,6 +50,7 @@ from ..tracer.trace import BOUNDS, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
+from .masked_read import Selection, same_mask, selection_refusal
 
 __all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put", "index_array",
            "is_bool_array"]
@@ -132,6 +133,14 @@ def _assigned(base: Tracer, key, value) -> Tracer:
         if v.ndim == 0:
             return emit("element_set", [base, v, *at])
     mask = _mask(items)
+    if isinstance(value, Selection):  # a[mask] = b[mask] * 2: the values where the mask holds
+        if mask is None or not isinstance(mask[1], Tracer) or not same_mask(as_tracer(mask[1], base._ctx),
+                                                                                value.mask):
+            raise selection_refusal(f"x[{index_text(key)}] = (y[mask] ...): the selection's mask is not the "
+                                    "written one")
+        if tuple(value.values.shape) != tuple(base.shape):
+            raise selection_refusal(f"x[{index_text(key)}] = y[mask] with y of another shape than x")
+        return where(as_tracer(mask[1], base._ctx), _cast(base, value.values), base)
     if mask is not None:
         return _masked(base, items, *mask, value)
     if any(is_bool_array(k) for k in items):  # constant masks among other indices: their True elements

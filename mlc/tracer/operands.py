@@ -259,6 +259,9 @@ def as_tracer(value, ctx: TraceContext | None = None):
                              "expected bool, int, float or complex data"
                              + describe_location(user_location()))
         return ctx.array(array)
+    refusal = getattr(value, "mlc_refusal", None)  # a value with no array meaning here says why
+    if refusal is not None:
+        raise refusal()
     raise DTypeError(f"cannot use {value!r} of type {type(value).__name__} as an array operand in "
                      "a traced function; expected an array, a Python or NumPy scalar, or a traced "
                      "value" + describe_location(user_location()))
