@@ -46,6 +46,7 @@ def clip(x, limit):
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import functools
 import inspect
@@ -90,6 +91,8 @@ def converted_source(fn) -> str:
 
 
 _CACHE: dict = {}
+#: Names of Python's builtins: their calls are never rewritten.
+_BUILTINS = frozenset(dir(builtins))
 #: mlc's own functions (mlc.numpy's, run eagerly through a jit) are written for tracing
 _OWN = ("mlc.",)
 _UNCHANGED = object()
@@ -366,6 +369,11 @@ class _Transformer(ast.NodeTransformer):
                 and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
             self.changed = True
             return ast.copy_location(_call("builtin_" + node.func.id, _name(node.func.id), *node.args), node)
+        if isinstance(node.func, ast.Name) and not node.func.id.startswith(_HELPER) \
+                and node.func.id not in _BUILTINS:
+            # a call of one of the user's functions: its own control flow rewritten too
+            self.changed = True
+            return ast.copy_location(ast.Call(_helper("call"), [node.func, *node.args], node.keywords), node)
         return node
 
     def visit_Lambda(self, node):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import types
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from .trace import TraceContext
 from .tracer import Tracer
 
 __all__ = ["UNDEFINED", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
-           "and_", "or_", "not_", "builtin_max", "builtin_min", "UNROLL"]
+           "and_", "or_", "not_", "builtin_max", "builtin_min", "call", "UNROLL"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
 #: traced once per iteration): for a few iterations, straight-line code is as fast.
@@ -342,6 +343,17 @@ def _range_args(args: tuple, lineno: int):
         raise TraceError(f"the for loop at line {lineno}: range()'s step must be a non-zero Python "
                          f"int (the bounds may be traced), got {step!r}" + _where(lineno))
     return start, stop, step
+
+
+def call(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, a call in the rewritten function: a Python function of the
+    user's (a helper the jitted function calls) runs with its own ``if``/``while``/``for``
+    rewritten the same way (:func:`.autograph.convert`), so a branch on a traced value inside
+    it compiles too; anything else is called as it is."""
+    if isinstance(fn, types.FunctionType):
+        from .autograph import convert  # noqa: PLC0415 - autograph imports this module
+        fn = convert(fn)
+    return fn(*args, **kwargs)
 
 
 def python_test(value, why: str, lineno: int):
