@@ -31,12 +31,12 @@ INSTEAD = ("keep the shape and mask the values: np.where(mask, x, 0).sum() for x
            "np.nanmax for the others")
 
 
-def selection_refusal(what: str) -> TraceError:
+def selection_refusal(what: str, loc=None) -> TraceError:
     return TraceError(f"{what}: a traced boolean mask selects a number of elements known only when the "
                       "function runs, so the result's shape is unknown while tracing; x[mask] is compiled "
                       "where a reduction (x[mask].sum(), np.mean(x[mask]), .max(), ...) or a write under "
                       f"the same mask (a[mask] = b[mask] * 2) uses it; {INSTEAD}"
-                      + describe_location(user_location()))
+                      + describe_location(loc if loc is not None else user_location()))
 
 
 def _binding_of(ctx, atom):
@@ -76,8 +76,10 @@ class Selection:
 
     __array_priority__ = 2000  # NumPy defers binary operators to us, before a Tracer's
 
-    def __init__(self, values: Tracer, mask: Tracer):
+    def __init__(self, values: Tracer, mask: Tracer, loc=None):
         self.values, self.mask = values, mask
+        #: where the selection was read (the user's line a refusal names)
+        self.loc = loc if loc is not None else user_location()
 
     # ------------------------------------------------------------ arithmetic
 
@@ -92,16 +94,16 @@ class Selection:
         raise selection_refusal(f"{what} of x[mask] and an array")
 
     def _apply(self, fn, other, what):
-        return Selection(fn(self.values, self._operand(other, what)), self.mask)
+        return Selection(fn(self.values, self._operand(other, what)), self.mask, self.loc)
 
     def _rapply(self, fn, other, what):
-        return Selection(fn(self._operand(other, what), self.values), self.mask)
+        return Selection(fn(self._operand(other, what), self.values), self.mask, self.loc)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method != "__call__" or kwargs.get("out") is not None or ufunc.nout != 1:
             raise selection_refusal(f"np.{ufunc.__name__}.{method} on x[mask]")
         args = [x.values if x is self else self._operand(x, f"np.{ufunc.__name__}") for x in inputs]
-        return Selection(ufunc(*args, **kwargs), self.mask)
+        return Selection(ufunc(*args, **kwargs), self.mask, self.loc)
 
     def __array_function__(self, func, types, args, kwargs):
         method = _FUNCTIONS.get(func)
@@ -152,7 +154,7 @@ class Selection:
         return np.count_nonzero(np.logical_and(self.mask, self.values != 0))
 
     def astype(self, dtype, **kwargs):
-        return Selection(self.values.astype(dtype, **kwargs), self.mask)
+        return Selection(self.values.astype(dtype, **kwargs), self.mask, self.loc)
 
     def copy(self):
         return self
@@ -160,7 +162,8 @@ class Selection:
     # ------------------------------------------------------------ what has no meaning without a shape
 
     def mlc_refusal(self) -> TraceError:
-        return selection_refusal("x[mask] used where its shape is needed (returned, stored, indexed or measured)")
+        return selection_refusal("x[mask] used where its shape is needed (returned, stored, indexed or measured)",
+                                 self.loc)
 
     def _refuse(self, *args, **kwargs):
         raise self.mlc_refusal()
@@ -208,10 +211,10 @@ for _name, _fn in (("add", lambda a, b: a + b), ("sub", lambda a, b: a - b), ("m
 for _name, _fn in (("lt", lambda a, b: a < b), ("le", lambda a, b: a <= b), ("gt", lambda a, b: a > b),
                    ("ge", lambda a, b: a >= b), ("eq", lambda a, b: a == b), ("ne", lambda a, b: a != b)):
     setattr(Selection, f"__{_name}__", _binary(_name, _fn)[0])
-Selection.__neg__ = lambda self: Selection(-self.values, self.mask)
+Selection.__neg__ = lambda self: Selection(-self.values, self.mask, self.loc)
 Selection.__pos__ = lambda self: self
-Selection.__abs__ = lambda self: Selection(abs(self.values), self.mask)
-Selection.__invert__ = lambda self: Selection(~self.values, self.mask)
+Selection.__abs__ = lambda self: Selection(abs(self.values), self.mask, self.loc)
+Selection.__invert__ = lambda self: Selection(~self.values, self.mask, self.loc)
 Selection.__hash__ = None
 
 _FUNCTIONS = {np.sum: "sum", np.prod: "prod", np.mean: "mean", np.max: "max", np.min: "min", np.amax: "max",
