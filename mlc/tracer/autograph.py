@@ -82,6 +82,9 @@ def convert(fn):
     return new
 
 
+autograph_runtime.CONVERT = convert  # a helper the rewritten code calls is rewritten too
+
+
 def converted_source(fn) -> str:
     """The rewritten source of ``fn`` (for reading; ``convert`` compiles the same tree)."""
     tree = _tree(fn)

@@ -350,10 +350,13 @@ def call(fn, *args, **kwargs):
     user's (a helper the jitted function calls) runs with its own ``if``/``while``/``for``
     rewritten the same way (:func:`.autograph.convert`), so a branch on a traced value inside
     it compiles too; anything else is called as it is."""
-    if isinstance(fn, types.FunctionType):
-        from .autograph import convert  # noqa: PLC0415 - autograph imports this module
-        fn = convert(fn)
+    if isinstance(fn, types.FunctionType) and CONVERT is not None:
+        fn = CONVERT(fn)
     return fn(*args, **kwargs)
+
+
+#: The rewrite of a function (``autograph.convert``, which sets it: autograph imports this module).
+CONVERT = None
 
 
 def python_test(value, why: str, lineno: int):
