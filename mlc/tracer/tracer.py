@@ -128,6 +128,18 @@ class Tracer:
     def shape(self) -> tuple[int, ...]:
         return self._atom.type.shape
 
+    @shape.setter
+    def shape(self, new) -> None:
+        """``x.shape = s``: NumPy's in-place reshape of this array object (its views keep their
+        shape), for an array nothing else shares; otherwise a TraceError."""
+        if self._ref is not None:
+            raise TraceError("x.shape = ... reshapes in place an array that is an argument of the jitted "
+                             "function or shares its memory with a view; write x = x.reshape(...)"
+                             + describe_location(user_location(2)))
+        newshape = (new,) if isinstance(new, (int, np.integer)) else tuple(new)
+        out = self._ctx.emit("reshape", [self], {"newshape": tuple(int(d) for d in newshape)}, view=False)
+        self._value = out._atom
+
     @property
     def dtype(self) -> np.dtype:
         return np.dtype(self._atom.type.dtype)

@@ -115,3 +115,15 @@ def test_a_write_under_another_mask_is_refused():
         return x
     with pytest.raises(mlc.TraceError, match=r"(?s)the selection's mask is not the written one.*x\[x > 0\] = y"):
         mlc.jit(f)(np.arange(-2.0, 3.0), np.arange(5.0))
+
+
+def test_setting_shape_reshapes_an_array_the_function_made():
+    def f(x):
+        y = x * 2
+        y.shape = x.size
+        return y
+
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(mlc.jit(f)(x), f(x))
+    with pytest.raises(mlc.TraceError, match=r"reshapes in place an array that is an argument"):
+        mlc.jit(lambda x: setattr(x, "shape", 6))(x.copy())
