@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import define_rules
-from .core import Composite, apply_op
+from .core import Composite, RuleError, apply_op
 
 __all__ = ["element_get_composite", "element_set_composite"]
 
@@ -46,10 +46,16 @@ def element_set_composite(x, value, *indices):
     return apply_op("where", hit, value, x)
 
 
+def _pipeline_only(*args, **kwargs):
+    raise RuleError("element_loop is made by the graph pipeline after tracing (from a for_loop of element "
+                    "code), so no transformation meets it; transform the function before it is compiled")
+
+
 def _register() -> None:
     get, put = Composite(element_get_composite), Composite(element_set_composite)
     define_rules("element_get", jvp=get, vjp=get, batch=get)
     define_rules("element_set", jvp=put, vjp=put, batch=put)
+    define_rules("element_loop", jvp=_pipeline_only, vjp=_pipeline_only, batch=_pipeline_only)
 
 
 _register()
