@@ -183,6 +183,14 @@ class Tracer:
         raise _concrete_error("the complex value", self)
 
     def __array__(self, dtype=None, copy=None):
+        if self._atom.type.dtype == "bool" and self._atom.type.shape:  # most often np_array[mask]
+            raise _concrete_error("the data (np.asarray / np.array; or a NumPy array indexed by this traced "
+                                  "boolean mask, np_array[mask], whose elements and count are known only when "
+                                  "the function runs: make that array inside the function with mlc.numpy's "
+                                  "functions or pass it as an argument, then reduce x[mask] or write "
+                                  "x[mask] = ... under the same mask; a result compacted by a mask "
+                                  "(z = z[mask]) has a data-dependent shape and is not compiled: keep the "
+                                  "shape with np.where(mask, z, 0))", self)
         raise _concrete_error("the data (np.asarray / np.array, or a write into a NumPy array: pass that "
                               "array as an argument of the jitted function instead)", self)
 

@@ -127,3 +127,13 @@ def test_setting_shape_reshapes_an_array_the_function_made():
     np.testing.assert_array_equal(mlc.jit(f)(x), f(x))
     with pytest.raises(mlc.TraceError, match=r"reshapes in place an array that is an argument"):
         mlc.jit(lambda x: setattr(x, "shape", 6))(x.copy())
+
+
+_GRID = np.arange(5.0)
+
+
+def test_a_numpy_array_indexed_by_a_traced_mask_says_what_to_write():
+    def f(x):
+        return _GRID[x > 0].sum()
+    with pytest.raises(mlc.TraceError, match=r"(?s)np_array\[mask\].*inside the function with mlc.numpy.*_GRID\[x > 0\]"):
+        mlc.jit(f)(np.arange(-2.0, 3.0))
