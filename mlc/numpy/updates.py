@@ -100,8 +100,8 @@ def assigned(base: Tracer, key, value) -> Tracer:
 
 
 def element_index(base: Tracer, key):
-    """The indices of ``base[key]`` as 0-d int Tracers when ``key`` names one element with at
-    least one traced int (``a[i, j]`` in a loop over ``i``), else None: such a read or write is
+    """The indices of ``base[key]`` as 0-d int Tracers when ``key`` names one element by ints
+    (``a[i, j]`` in a loop over ``i``, or ``a[0, j]``), else None: such a read or write is
     an ``element_get``/``element_set``, which a loop of them compiles into one kernel. Inside a
     loop's body only (elsewhere the gather and scatter check a written index's bounds when the
     function runs); there a read out of bounds is clipped, a write out of bounds writes nothing."""
@@ -109,16 +109,17 @@ def element_index(base: Tracer, key):
     inner = current_trace()
     if inner is None or not inner.captures:  # outside a loop's body: a gather or scatter, checked
         return None
-    if base.ndim == 0 or len(items) != base.ndim or not any(isinstance(k, Tracer) for k in items) \
-            or not all(isinstance(n, int) for n in base.shape):
+    if base.ndim == 0 or len(items) != base.ndim or not all(isinstance(n, int) for n in base.shape):
         return None
     out = []
-    for k in items:
+    for k, n in zip(items, base.shape):
         if isinstance(k, Tracer):
             if k.ndim != 0 or k.dtype == np.bool_ or np.dtype(k.dtype).kind not in "iu":
                 return None
             out.append(k.strong() if k.weak else k)
         elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+            if not -n <= int(k) < n:
+                return None  # out of bounds: the static path says so, as NumPy's IndexError
             out.append(as_tracer(np.int64(k), base._ctx))
         else:
             return None

@@ -56,6 +56,20 @@ def prefix_max(x):
     return out
 
 
+def escape_counts(xs, ys):
+    out = np.zeros((ys.shape[0], xs.shape[0]), np.int64)
+    for i in range(ys.shape[0]):
+        for j in range(xs.shape[0]):
+            zr = 0.0
+            zi = 0.0
+            n = 0
+            while zr * zr + zi * zi < 4.0 and n < 30:
+                zr, zi = zr * zr - zi * zi + xs[j], 2.0 * zr * zi + ys[i]
+                n += 1
+            out[i, j] = n
+    return out
+
+
 def _ops(graph):
     ops = []
     for b in graph.bindings:
@@ -81,6 +95,7 @@ def _lowered_ops(jitted, *args):
     (absolute_by_branch, lambda r: (r.standard_normal(11),)),
     (lower_triangle_sums, lambda r: (r.random((11, 11)),)),
     (prefix_max, lambda r: (r.standard_normal(11),)),
+    (escape_counts, lambda r: (np.linspace(-2, 1, 11), np.linspace(-1.5, 1.5, 10))),
 ])
 def test_an_element_loop_nest_is_one_kernel(fn, args):
     ops = _lowered_ops(mlc.jit(fn), *args(np.random.default_rng(0)))
@@ -101,7 +116,8 @@ def test_element_loops_match_python_on_numpy(target, n, m, seed):
     x, y = r.standard_normal(n * m), r.standard_normal(n * m)
     sq = r.standard_normal((n, n))
     cases = [(recurrence, (a, b)), (dot_loop, (x, y)), (absolute_by_branch, (x,)),
-             (lower_triangle_sums, (sq,)), (prefix_max, (x,))]
+             (lower_triangle_sums, (sq,)), (prefix_max, (x,)),
+             (escape_counts, (np.linspace(-2, 1, m), np.linspace(-1.5, 1.5, n)))]
     for fn, args in cases:
         want_args = [v.copy() for v in args]
         got_args = [v.copy() for v in args]

@@ -55,8 +55,9 @@ def _get_infer(x: TensorType, *indices: TensorType) -> TensorType:
 
 
 def _get_lower(x, *indices):
-    at = tuple(wrapped_index(k[()], n) for k, n in zip(indices, x.shape))
-    return te.compute((), lambda: x[at], name="T_element")
+    # the index loads are made inside the compute, which records the tensors they read
+    return te.compute((), lambda: x[tuple(wrapped_index(k[()], n) for k, n in zip(indices, x.shape))],
+                      name="T_element")
 
 
 def _get_reference(x, *indices):
@@ -79,9 +80,8 @@ def _set_infer(x: TensorType, value: TensorType, *indices: TensorType) -> Tensor
 
 
 def _set_lower(x, value, *indices):
-    at = [in_axis(k[()], n) for k, n in zip(indices, x.shape)]
-
     def f(*ax):
+        at = [in_axis(k[()], n) for k, n in zip(indices, x.shape)]  # inside: the compute records the reads
         hit = _e.and_all([_e.logical_and(ok, a == i) for a, (i, ok) in zip(ax, at)])
         return _e.select(hit, value[()], x[ax])
     return te.compute(tuple(x.shape), f, name="T_element_set")

@@ -40,7 +40,7 @@ from ...ir.buffer import decl_buffer
 from ...ir.expr import BufferLoad, Var as TVar, cast, const
 from ...ir.functor import Mutator
 from ...ir.graph import Constant, Graph
-from ...ir.tir import BufferStore, For, IfThenElse, seq
+from ...ir.tir import BufferStore, For, IfThenElse, While, seq
 from ..registry import TensorType, get_op, register_op
 from ._common import hand_written_func
 from ._kernel import Scalar, loop
@@ -147,6 +147,8 @@ class _Builder:
                 out.append(self.for_loop(b, env, version))
             elif b.op == "switch":
                 out.append(self.switch(b, env, version))
+            elif b.op == "while_loop":
+                out.append(self.while_loop(b, env, version))
             elif b.op in ("reshape", "astype", "squeeze", "broadcast_to") and all(
                     a.type.shape == () for a in b.args) and b.outputs[0].type.shape == ():
                 e = self.expr(env, version, b.args[0])
@@ -234,6 +236,27 @@ class _Builder:
         slots, stmts = self._slots(b.args[2:2 + n], env, version, "loop")
         captured = self._captured(b.args[2 + n:], env, version, slots)
         stmts.append(self.loop_stmt(lower, upper, b.attr("body"), slots, captured))
+        self._results(b.outputs, slots, env, version)
+        return seq(*stmts)
+
+    def while_loop(self, b, env, version):
+        """``while cond: body`` inside the nest: the condition stored in a flag before the loop and
+        at the end of each trip, the loop a TIR While on the flag."""
+        n = b.attr("num_carry")
+        cond, body = b.attr("cond"), b.attr("body")
+        slots, stmts = self._slots(b.args[:n], env, version, "loop")
+        captured = self._captured(b.args[n:], env, version, slots)
+        flag = self.scalar("bool")
+
+        def test():
+            cenv, cversion = self._bind(cond.inputs, slots, captured)
+            out = self.block(cond, cenv, cversion)
+            value = self.expr(cenv, cversion, cond.outputs[0])
+            return out + [flag.set(value if value.dtype == "bool" else value != const(0, value.dtype))]
+
+        benv, bversion = self._bind(body.inputs, slots, captured)
+        trip = self.block(body, benv, bversion) + self._update(body, benv, bversion, slots) + test()
+        stmts += test() + [While(flag.get(), seq(*trip))]
         self._results(b.outputs, slots, env, version)
         return seq(*stmts)
 
