@@ -46,7 +46,6 @@ def clip(x, limit):
 from __future__ import annotations
 
 import ast
-import builtins
 import copy
 import functools
 import inspect
@@ -82,9 +81,6 @@ def convert(fn):
     return new
 
 
-autograph_runtime.CONVERT = convert  # a helper the rewritten code calls is rewritten too
-
-
 def converted_source(fn) -> str:
     """The rewritten source of ``fn`` (for reading; ``convert`` compiles the same tree)."""
     tree = _tree(fn)
@@ -93,9 +89,11 @@ def converted_source(fn) -> str:
     return "\n".join(line for line in ast.unparse(tree.body[0].body[0]).splitlines() if line.strip())
 
 
+autograph_runtime._CONVERT[0] = convert  # the functions a converted function calls are converted too
+
 _CACHE: dict = {}
-#: Names of Python's builtins: their calls are never rewritten.
-_BUILTINS = frozenset(dir(builtins))
+#: names called as they are (Python's builtins)
+_BUILTIN_NAMES = frozenset(dir(__import__("builtins")))
 #: mlc's own functions (mlc.numpy's, run eagerly through a jit) are written for tracing
 _OWN = ("mlc.",)
 _UNCHANGED = object()
@@ -376,9 +374,9 @@ class _Transformer(ast.NodeTransformer):
                 and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
             self.changed = True
             return ast.copy_location(_call("builtin_" + node.func.id, _name(node.func.id), *node.args), node)
-        if isinstance(node.func, ast.Name) and not node.func.id.startswith(_HELPER) \
-                and node.func.id not in _BUILTINS:
-            # a call of one of the user's functions: its own control flow rewritten too
+        if isinstance(node.func, ast.Name) and node.func.id not in _BUILTIN_NAMES \
+                and not node.func.id.startswith(_HELPER):
+            # a function of the user's (conv(x, w)): its own control flow is rewritten when called
             self.changed = True
             return ast.copy_location(ast.Call(_helper("call"), [node.func, *node.args], node.keywords), node)
         return node
