@@ -29,8 +29,9 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
+from .masked_read import Selection
 from .windows import Window, has_traced_slice, use_indexing, window_getitem, window_take
-from .updates import concrete_key, gathered, index_array, is_bool_array
+from .updates import concrete_key, element_index, gathered, index_array, is_bool_array
 
 __all__ = [
     "reshape", "ravel", "transpose", "moveaxis", "swapaxes", "expand_dims", "squeeze",
@@ -204,6 +205,9 @@ def getitem(a, key):
     t = as_tracer(a)
     key = concrete_key(key)
     items = key if isinstance(key, tuple) else (key,)
+    at = element_index(t, items)
+    if at is not None:  # one element at traced ints (a loop's element code)
+        return emit("element_get", [t, *at])
     if has_traced_slice(items):  # x[:i] in a compiled loop: a window of the whole axis
         return window_getitem(t, items)
     if any(isinstance(k, Window) for k in items):  # x[indices[lo:hi]]: a gather, a window
@@ -219,6 +223,9 @@ def getitem(a, key):
         return _advanced_getitem(t, items, *arrays[0])
     if arrays and not any(is_bool_array(k) for k in items):  # several, or beside ints, on adjacent axes
         return gathered(t, key)
+    if len(items) == 1 and isinstance(items[0], Tracer) and items[0].dtype == np.bool_ \
+            and tuple(items[0].shape) == tuple(t.shape) and t.ndim:
+        return Selection(t, items[0])  # lazy: a reduction or a masked write uses it
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: a traced boolean mask selects a number of elements known only when "

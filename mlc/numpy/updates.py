@@ -50,6 +50,7 @@ from ..tracer.trace import BOUNDS, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
+from .masked_read import Selection, same_mask, selection_refusal
 from .windows import Window, has_traced_slice, use_indexing, window_setitem
 
 __all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put", "index_array",
@@ -110,9 +111,49 @@ def assigned(base: Tracer, key, value) -> Tracer:
                          f"write np.where(mask, value, x){_where()}") from None
 
 
+def element_index(base: Tracer, key):
+    """The indices of ``base[key]`` as 0-d int Tracers when ``key`` names one element by ints
+    (``a[i, j]`` in a loop over ``i``, or ``a[0, j]``), else None: such a read or write is
+    an ``element_get``/``element_set``, which a loop of them compiles into one kernel. Inside a
+    loop's body only (elsewhere the gather and scatter check a written index's bounds when the
+    function runs); there a read out of bounds is clipped, a write out of bounds writes nothing."""
+    items = key if isinstance(key, tuple) else (key,)
+    inner = current_trace()
+    if inner is None or not inner.captures:  # outside a loop's body: a gather or scatter, checked
+        return None
+    if base.ndim == 0 or len(items) != base.ndim or not all(isinstance(n, int) for n in base.shape):
+        return None
+    out = []
+    for k, n in zip(items, base.shape):
+        if isinstance(k, Tracer):
+            if k.ndim != 0 or k.dtype == np.bool_ or np.dtype(k.dtype).kind not in "iu":
+                return None
+            out.append(k.strong() if k.weak else k)
+        elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+            if not -n <= int(k) < n:
+                return None  # out of bounds: the static path says so, as NumPy's IndexError
+            out.append(as_tracer(np.int64(k), base._ctx))
+        else:
+            return None
+    return out
+
+
 def _assigned(base: Tracer, key, value) -> Tracer:
     items = key if isinstance(key, tuple) else (key,)
+    at = element_index(base, items)
+    if at is not None and not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
+        v = _cast(base, value)
+        if v.ndim == 0:
+            return emit("element_set", [base, v, *at])
     mask = _mask(items)
+    if isinstance(value, Selection):  # a[mask] = b[mask] * 2: the values where the mask holds
+        if mask is None or not isinstance(mask[1], Tracer) or not same_mask(as_tracer(mask[1], base._ctx),
+                                                                                value.mask):
+            raise selection_refusal(f"x[{index_text(key)}] = (y[mask] ...): the selection's mask is not the "
+                                    "written one")
+        if tuple(value.values.shape) != tuple(base.shape):
+            raise selection_refusal(f"x[{index_text(key)}] = y[mask] with y of another shape than x")
+        return where(as_tracer(mask[1], base._ctx), _cast(base, value.values), base)
     if mask is not None:
         return _masked(base, items, *mask, value)
     if any(is_bool_array(k) for k in items):  # constant masks among other indices: their True elements

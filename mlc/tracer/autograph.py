@@ -54,7 +54,7 @@ import types
 
 from . import autograph_runtime
 from .autograph_analysis import HELPER as _HELPER
-from .autograph_analysis import assigned, ends_with_return, has_effects, has_node, loop_exits
+from .autograph_analysis import _helper_call, assigned, ends_with_return, has_effects, has_node, helper_arguments, loop_exits
 
 __all__ = ["convert", "converted_source"]
 
@@ -275,6 +275,8 @@ class _Transformer(ast.NodeTransformer):
         if has_node(body, (ast.Return,)):
             return self._python_loop(node, "a return inside a while loop", body)
         names = assigned(body)
+        maybe = [n for n in helper_arguments(body) if n not in names]
+        names = names + maybe
         cond_fn, body_fn = self._fresh("while_cond", node), self._fresh("while_body", node)
         self.changed = True
         stmts = [
@@ -282,7 +284,7 @@ class _Transformer(ast.NodeTransformer):
             _function(body_fn, names, body, _tuple(names)),
             ast.Assign([_tuple(names, store=True)], _call(
                 "while_stmt", _name(cond_fn), _name(body_fn), _values(names), _const(tuple(names)),
-                _const(node.lineno), _const(has_effects(node.body)))),
+                _const(node.lineno), _const(has_effects(node.body)), _const(len(maybe)))),
         ]
         return self._located(stmts, node)
 
@@ -302,10 +304,12 @@ class _Transformer(ast.NodeTransformer):
             return self._python_loop(node, "", body)
         index = node.target.id
         names = [n for n in assigned(body) if n != index]
+        maybe = [n for n in helper_arguments(body) if n not in names and n != index]
+        names = names + maybe
         body_fn = self._fresh("for_body", node)
         self.changed = True
         tail = (_name(body_fn), _values(names), _const(tuple(names)), _const(node.lineno),
-                _const(has_effects(node.body)))
+                _const(has_effects(node.body)), _const(len(maybe)))
         if is_range:  # range() of traced bounds: evaluated by the helper
             loop = _call("for_range", _name("range"), ast.Tuple([self.visit(a) for a in it.args], ast.Load()),
                          *tail)
@@ -370,10 +374,19 @@ class _Transformer(ast.NodeTransformer):
                 and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
             self.changed = True
             return ast.copy_location(_call("builtin_" + node.func.id, _name(node.func.id), *node.args), node)
-        if isinstance(node.func, ast.Name) and node.func.id not in _BUILTIN_NAMES:
+        if isinstance(node.func, ast.Name) and node.func.id not in _BUILTIN_NAMES \
+                and not node.func.id.startswith(_HELPER):
             # a function of the user's (conv(x, w)): its own control flow is rewritten when called
             self.changed = True
             return ast.copy_location(ast.Call(_helper("call"), [node.func, *node.args], node.keywords), node)
+        return node
+
+    def visit_Expr(self, node):
+        bare = _helper_call(node.value)
+        self.generic_visit(node)
+        if bare and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute) \
+                and node.value.func.attr == "call":
+            node.value.func.attr = "helper_stmt"  # checked for effects where a compiled loop runs it
         return node
 
     def visit_Lambda(self, node):

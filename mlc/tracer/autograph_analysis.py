@@ -10,8 +10,10 @@ always returns.
 from __future__ import annotations
 
 import ast
+import builtins
 
-__all__ = ["HELPER", "assigned", "has_node", "loop_exits", "has_effects", "ends_with_return"]
+__all__ = ["HELPER", "BUILTINS", "assigned", "has_node", "loop_exits", "has_effects", "ends_with_return",
+           "effect_free_function", "helper_arguments"]
 
 #: The name the rewritten code calls :mod:`.autograph_runtime` by (and the prefix of the names
 #: it makes, which are no user's variables).
@@ -102,12 +104,70 @@ def has_effects(stmts) -> bool:
     loop runs as Python (once per iteration), since a compiled loop would run them once."""
     for node in ast.walk(ast.Module(list(stmts), type_ignores=[])):
         if isinstance(node, ast.Expr) and isinstance(node.value, (ast.Call, ast.Await)):
-            return True
+            if not _helper_call(node.value):
+                return True
         if isinstance(node, (ast.Global, ast.Nonlocal, ast.Yield, ast.YieldFrom, ast.Delete)):
             return True
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):  # obj.attr = v
             return True
     return False
+
+
+def _helper_call(node) -> bool:
+    """Whether ``node`` is a bare call of a function by its plain name that is no builtin
+    (``update(p, b)``): the rewrite makes it ``ag__.helper_stmt``, which checks when it runs
+    that the function has no effects on Python objects (:func:`stores_only_into`)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "helper_stmt" \
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == HELPER:
+        return True  # one the rewrite made already
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+        not node.func.id.startswith(HELPER) and node.func.id not in BUILTINS
+
+
+def helper_arguments(stmts) -> list[str]:
+    """The plain names passed to the functions ``stmts`` call as statements of their own
+    (``update(p, b)`` may write into ``p``), not looking into nested scopes, in order."""
+    out: dict[str, None] = {}
+    stack = list(stmts)
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Expr) and _helper_call(node.value):
+            call = node.value
+            args = call.args[1:] if isinstance(call.func, ast.Attribute) else call.args  # ag__.helper_stmt(f, ...)
+            for a in [*args, *(k.value for k in call.keywords)]:
+                if isinstance(a, ast.Name) and not a.id.startswith(HELPER):
+                    out.setdefault(a.id, None)
+        stack.extend(ast.iter_child_nodes(node))
+    return list(out)
+
+
+#: Names of Python's builtins.
+BUILTINS = frozenset(dir(builtins))
+
+
+def effect_free_function(func: ast.FunctionDef) -> bool:
+    """Whether the function ``func`` changes nothing but arrays: no effects of
+    :func:`has_effects`, and every item assignment (``x[i] = v``, ``x += v``) into one of its
+    parameters or of the names it binds itself (not a global's or a closure's)."""
+    if has_effects(func.body):
+        return False
+    own = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
+    for node in ast.walk(ast.Module(list(func.body), type_ignores=[])):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            own.add(node.id)
+    for node in ast.walk(ast.Module(list(func.body), type_ignores=[])):
+        if isinstance(node, (ast.Subscript, ast.AugAssign)):
+            target = node if isinstance(node, ast.Subscript) else node.target
+            if isinstance(target, ast.Subscript) and not isinstance(target.ctx, ast.Store):
+                continue
+            base = target.value if isinstance(target, ast.Subscript) else target
+            while isinstance(base, (ast.Subscript, ast.Attribute)):
+                base = base.value
+            if not isinstance(base, ast.Name) or base.id not in own:
+                return False
+    return True
 
 
 def ends_with_return(stmts) -> bool:

@@ -22,11 +22,12 @@ import numpy as np
 from ..errors import ShapeError, TraceError
 from . import control_flow
 from .source import describe_location, user_location
+from .autograph_analysis import effect_free_function
 from .trace import TraceContext, current_trace
 from .tracer import Tracer
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
-           "and_", "or_", "not_", "builtin_max", "builtin_min", "UNROLL"]
+           "and_", "or_", "not_", "builtin_max", "builtin_min", "helper_stmt", "UNROLL"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
 #: traced once per iteration): for a few iterations, straight-line code is as fast.
@@ -180,10 +181,13 @@ def if_exp(test, body, orelse, lineno: int):
 # ---------------------------------------------------------------------------- loops
 
 
-def _carries(vals: tuple) -> list[int]:
+def _carries(vals: tuple, maybe: int = 0) -> list[int]:
     """The positions of the variables a graph loop carries: those bound to arrays (or
-    numbers) when it starts. An unbound one is the body's own temporary."""
-    return [k for k, v in enumerate(vals) if v is not UNDEFINED and _array_like(v)]
+    numbers) when it starts. An unbound one is the body's own temporary. The last ``maybe``
+    are passed to a function the body calls as a statement (``update(p, b)``, which may write
+    into ``p``): carried when they are traced arrays."""
+    first = len(vals) - maybe
+    return [k for k, v in enumerate(vals) if v is not UNDEFINED and _array_like(v) and (k < first or _traced(v))]
 
 
 def _refuse_python_state(vals: tuple, names: tuple, positions: list[int], lineno: int, what: str) -> None:
@@ -210,7 +214,7 @@ def _check_kept(names, vals, positions, new, lineno, what):
                              "compiled loop cannot carry (it carries arrays and numbers)" + _where(lineno))
 
 
-def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool) -> tuple:
+def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool, maybe: int = 0) -> tuple:
     """``while cond: body``: a Python loop while the condition is a Python value; once it is
     traced, a graph loop carrying the variables the body assigns."""
     test = cond_fn(*vals)
@@ -225,7 +229,7 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
                          "Python objects (a bare call such as list.append or print), which a compiled "
                          "loop would run once; compute arrays instead (or use mlc.while_loop)"
                          + _where(lineno))
-    positions = _carries(vals)
+    positions = _carries(vals, maybe)
     _refuse_python_state(vals, names, positions, lineno, "while loop")
 
     def cond(carry):
@@ -257,7 +261,7 @@ def _after_loop(vals, positions, out, kept) -> tuple:
 
 
 def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno: int,
-              effects: bool) -> tuple:
+              effects: bool, maybe: int = 0) -> tuple:
     """``for i in range(*args): body``: a graph loop when the bounds are traced, or when they
     are Python ints over more than :data:`UNROLL` iterations and the body carries a traced
     array, has no effects on Python objects and traces with a traced index; else a Python
@@ -267,7 +271,7 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
         if range_fn is builtins.range and len(r) > UNROLL and not effects and (
                 any(_traced(v) for v in vals) or _numbers_meet_traced(body_fn, r.start, vals)):
             try:
-                return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno)
+                return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno, maybe)
             except (TraceError, ShapeError):
                 pass  # the body needs its index as a Python int (a slice's bound, a list's index)
         for i in r:
@@ -278,7 +282,7 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
                          "a compiled loop, but its body has statements run for their effect on "
                          "Python objects (a bare call such as list.append or print), which a "
                          "compiled loop would run once; compute arrays instead" + _where(lineno))
-    return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno)
+    return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno, maybe)
 
 
 def _numbers_meet_traced(body_fn, first, vals: tuple) -> bool:
@@ -296,14 +300,14 @@ def _numbers_meet_traced(body_fn, first, vals: tuple) -> bool:
     return any(_traced(o) and not _traced(v) for o, v in zip(out, vals))
 
 
-def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool) -> tuple:
+def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool, maybe: int = 0) -> tuple:
     """``for item in iterable: body``: over a traced array of more than :data:`UNROLL` rows
     (whose body has no effects on Python objects) one compiled loop, ``item`` the ``i``-th
     row; else Python's loop."""
     if _traced(iterable) and iterable.ndim and len(iterable) > UNROLL and not effects:
         rows = iterable
         try:
-            return _graph_for(0, len(rows), 1, lambda i, *v: body_fn(rows[i], *v), vals, names, lineno)
+            return _graph_for(0, len(rows), 1, lambda i, *v: body_fn(rows[i], *v), vals, names, lineno, maybe)
         except (TraceError, ShapeError):
             pass  # the body needs a Python value of the row (traced once per row instead)
     for item in iterable:
@@ -311,10 +315,10 @@ def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects:
     return vals
 
 
-def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int) -> tuple:
+def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: int, maybe: int = 0) -> tuple:
     """``for i in range(start, stop, step)`` as one compiled loop carrying the variables the
     body assigns."""
-    positions = _carries(vals)
+    positions = _carries(vals, maybe)
     _refuse_python_state(vals, names, positions, lineno, "for loop")
     kept = {k: True for k in positions}  # whether the body wrote the variable in place
 
@@ -382,6 +386,51 @@ _CONVERT = [lambda fn: fn]
 
 #: functions from these modules are called as they are
 _LIBRARIES = ("mlc", "numpy", "scipy", "functools", "builtins", "jax", "numba", "math", "operator")
+
+
+def helper_stmt(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` as a statement of its own (run for its effect): inside a compiled
+    loop's body, which runs once while traced, only a function of the user's that changes
+    nothing but the arrays it is given (:func:`.autograph_analysis.effect_free_function`, and
+    no Python list, dict or set among the arguments); else a TraceError (a loop over a static
+    range then runs as Python)."""
+    ctx = current_trace()
+    if ctx is not None and ctx.name in _LOOP_TRACES and not _effect_free(fn, args, kwargs):
+        name = getattr(fn, "__name__", repr(fn))
+        raise TraceError(f"a compiled loop calls {name}(...) as a statement, for its effect, and {name} may "
+                         "change Python objects (it writes into a global, a list, a dict or an attribute, "
+                         "calls a function for its effect, or its source is not available), which a compiled "
+                         "loop would do once; make it return arrays (x = f(...)) or only write into the "
+                         "arrays it is given" + describe_location(user_location()))
+    return call(fn, *args, **kwargs)
+
+
+#: The traces of a compiled loop's condition and body (:mod:`.control_flow`).
+_LOOP_TRACES = frozenset({"for_loop_body", "while_body", "while_loop cond"})
+_EFFECT_FREE: dict = {}
+
+
+def _effect_free(fn, args, kwargs) -> bool:
+    if not isinstance(fn, types.FunctionType) or (fn.__module__ or "").startswith("mlc."):
+        return False
+    if any(isinstance(a, (list, dict, set, bytearray)) for a in (*args, *kwargs.values())):
+        return False
+    known = _EFFECT_FREE.get(fn.__code__)
+    if known is None:
+        known = _EFFECT_FREE[fn.__code__] = _source_effect_free(fn)
+    return known
+
+
+def _source_effect_free(fn) -> bool:
+    import ast  # noqa: PLC0415 - deferred: keeps `import mlc` fast
+    import inspect  # noqa: PLC0415 - deferred: keeps `import mlc` fast
+    import textwrap  # noqa: PLC0415 - deferred: keeps `import mlc` fast
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    func = tree.body[0] if tree.body else None
+    return isinstance(func, ast.FunctionDef) and effect_free_function(func)
 
 
 def python_test(value, why: str, lineno: int):

@@ -40,7 +40,7 @@ __all__ = ["NAMES", "register", "numpy_creation"]
 
 #: NumPy's functions that make a new array, which a traced function gets as traced arrays.
 NAMES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange",
-         "eye", "copy")
+         "eye", "copy", "linspace")
 
 _lock = threading.Lock()
 _wrappers: dict = {}   # NumPy's function -> the wrapper choosing mlc.numpy's inside a trace
@@ -67,7 +67,31 @@ def register(functions: dict) -> None:
         wrapper = _wrapper(original, functions[name])
         _wrappers[original] = wrapper
         setattr(proxy, name, wrapper)
+    proxy.ndarray = _traced_ndarray(functions["empty"])
     _proxy = proxy
+
+
+def _traced_ndarray(empty):
+    """``np.ndarray`` whose call ``np.ndarray(shape, dtype)`` (no buffer) makes a traced array
+    inside a trace, as ``np.empty`` does; ``isinstance(x, np.ndarray)`` and every other use are
+    NumPy's."""
+
+    class _Meta(type):
+        def __instancecheck__(cls, obj):
+            return isinstance(obj, np.ndarray)
+
+        def __subclasscheck__(cls, sub):
+            return issubclass(sub, np.ndarray)
+
+        def __call__(cls, shape, dtype=float, buffer=None, offset=0, strides=None, order=None):
+            if is_tracing() and buffer is None and strides is None:
+                return empty(shape, dtype)
+            return np.ndarray(shape, dtype, buffer, offset, strides, order)
+
+        def __getattr__(cls, name):
+            return getattr(np.ndarray, name)
+
+    return _Meta("ndarray", (), {"__doc__": np.ndarray.__doc__})
 
 
 def _wrapper(original, traced):

@@ -172,6 +172,16 @@ def _strong_dtype(values) -> str | None:
     return dtypes[0] if len(dtypes) == 1 else dt.canonical(np.result_type(*dtypes))
 
 
+def _innermost(ctx: TraceContext) -> TraceContext:
+    """The trace operands are made in: ``ctx``, or the capturing trace running inside it (a
+    loop's body reading an array of the function around it at the loop's index: the array is
+    captured there, as :meth:`TraceContext.emit` records the op there)."""
+    inner = current_trace()
+    if inner is not None and inner is not ctx and inner.captures and ctx.is_active():
+        return inner
+    return ctx
+
+
 def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -> list:
     """Tracers for ``values`` (Tracers, arrays, NumPy or Python scalars), promoted together.
 
@@ -182,7 +192,7 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
     computes in those, refused otherwise (DTypeError; for a traced int, when
     the compiled function runs).
     """
-    ctx = ctx or trace_of(values)
+    ctx = _innermost(ctx or trace_of(values))
     values = [as_tracer(v, ctx) if isinstance(v, (list, tuple)) and _holds_tracer(v) else v for v in values]
     strong = _strong_dtype(values)
     if strong is None:  # all weak: the widest kind wins (bool < int < float < complex)
@@ -227,7 +237,7 @@ def as_tracer(value, ctx: TraceContext | None = None):
     """One operand as a Tracer with its own dtype (Python scalars: int64/float64/bool)."""
     if isinstance(value, Tracer):
         return as_tracers([value], ctx)[0]
-    ctx = ctx or trace_of([value])
+    ctx = _innermost(ctx or trace_of([value]))
     if is_weak_scalar(value):
         return ctx.scalar(value, _KIND_DEFAULT[type(value)])
     if isinstance(value, np.generic):
@@ -249,6 +259,9 @@ def as_tracer(value, ctx: TraceContext | None = None):
                              "expected bool, int, float or complex data"
                              + describe_location(user_location()))
         return ctx.array(array)
+    refusal = getattr(value, "mlc_refusal", None)  # a value with no array meaning here says why
+    if refusal is not None:
+        raise refusal()
     raise DTypeError(f"cannot use {value!r} of type {type(value).__name__} as an array operand in "
                      "a traced function; expected an array, a Python or NumPy scalar, or a traced "
                      "value" + describe_location(user_location()))

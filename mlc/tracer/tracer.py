@@ -128,6 +128,18 @@ class Tracer:
     def shape(self) -> tuple[int, ...]:
         return self._atom.type.shape
 
+    @shape.setter
+    def shape(self, new) -> None:
+        """``x.shape = s``: NumPy's in-place reshape of this array object (its views keep their
+        shape), for an array nothing else shares; otherwise a TraceError."""
+        if self._ref is not None:
+            raise TraceError("x.shape = ... reshapes in place an array that is an argument of the jitted "
+                             "function or shares its memory with a view; write x = x.reshape(...)"
+                             + describe_location(user_location(2)))
+        newshape = (new,) if isinstance(new, (int, np.integer)) else tuple(new)
+        out = self._ctx.emit("reshape", [self], {"newshape": tuple(int(d) for d in newshape)}, view=False)
+        self._value = out._atom
+
     @property
     def dtype(self) -> np.dtype:
         return np.dtype(self._atom.type.dtype)
@@ -171,6 +183,14 @@ class Tracer:
         raise _concrete_error("the complex value", self)
 
     def __array__(self, dtype=None, copy=None):
+        if self._atom.type.dtype == "bool" and self._atom.type.shape:  # most often np_array[mask]
+            raise _concrete_error("the data (np.asarray / np.array; or a NumPy array indexed by this traced "
+                                  "boolean mask, np_array[mask], whose elements and count are known only when "
+                                  "the function runs: make that array inside the function with mlc.numpy's "
+                                  "functions or pass it as an argument, then reduce x[mask] or write "
+                                  "x[mask] = ... under the same mask; a result compacted by a mask "
+                                  "(z = z[mask]) has a data-dependent shape and is not compiled: keep the "
+                                  "shape with np.where(mask, z, 0))", self)
         raise _concrete_error("the data (np.asarray / np.array, or a write into a NumPy array: pass that "
                               "array as an argument of the jitted function instead)", self)
 

@@ -168,6 +168,9 @@ def _cases() -> dict[str, list[Case]]:
     cases["split"] = [Case((Arg((5, 2)),), {"indices_or_sections": (1, 3), "axis": 0})]
     cases["take"] = [Case((Arg((4, 3)), np.array([3, 0, 3, -1, 1])), {"axis": 0}),
                      Case((Arg((2, 5)), np.array([4, 1])), {"axis": 1})]
+    cases["element_get"] = [Case((Arg((4, 3)), np.int64(3), np.int64(-1))), Case((Arg((5,)), np.int64(0)))]
+    cases["element_set"] = [Case((Arg((4, 3)), Arg(()), np.int64(1), np.int64(2))),
+                            Case((Arg((3,)), Arg(()), np.int64(-3)))]
     cases["take_along_axis"] = [Case((Arg((3, 4)), np.array([[1, 1], [0, 3], [2, -1]])), {"axis": 1}),
                                 Case((Arg((4, 2)), np.array([[3], [0]]).reshape(1, 2)), {"axis": 0})]
     cases["index_add"] = [Case((Arg((4, 3)), np.array([[2], [0], [2], [-1]])), {"axis": 0, "size": 3}),

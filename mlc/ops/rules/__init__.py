@@ -5,7 +5,7 @@ family by family, next to the library's modules of the same names. :mod:`.core` 
 rule is written; :data:`NONDIFFERENTIABLE` lists the ops that are not differentiable by
 design (their rules give zero tangents).
 """
-from . import contract, elementwise, linalg, nn, random, reduce, scan, shape
+from . import contract, element, elementwise, linalg, nn, random, reduce, scan, shape
 from .core import (TRANSPOSED_JVP, Composite, RuleError, Zero, ZeroRules, apply_op, differentiable,
                    instantiate, is_zero, zero_jvp, zero_vjp)
 from .elementwise import NONDIFFERENTIABLE_ELEMENTWISE

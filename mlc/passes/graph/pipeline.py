@@ -7,6 +7,7 @@ common_subexpression_elimination
 fold_constants
 simplify_algebra
 dead_code_elimination
+element_loops
 fuse_ops
 reshape_to_view
 lower_to_tir
@@ -21,6 +22,7 @@ from ...config import config
 from ...ir.graph import Graph
 from .cse import common_subexpression_elimination
 from .dce import dead_code_elimination
+from .element_loops import element_loops
 from .emit_main import emit_main
 from .fold import fold_constants
 from .fuse import fuse_ops
@@ -41,6 +43,7 @@ GRAPH_PIPELINE: tuple[GraphPass, ...] = (
     fold_constants,
     simplify_algebra,
     dead_code_elimination,
+    element_loops,
     fuse_ops,
     reshape_to_view,
     lower_to_tir,

@@ -1,0 +1,100 @@
+"""Single-element reads and writes at traced indices: ``element_get`` and ``element_set``.
+
+``x[i, j]`` with a traced (0-d int) index on every axis reads one element; ``x[i, j] = v``
+writes one. They are the ops a scalar loop body is made of (``a[i, j] = b[i, j] * 2 +
+a[i - 1, j]``): a loop whose body holds only them and arithmetic on 0-d values becomes one
+kernel (:mod:`.element_loop`). Outside such a loop each is a small kernel of its own.
+
+A negative index counts from the end, as in NumPy; a read still out of range is clipped
+into the axis (as ``take`` clips it), a write out of range writes nothing.
+
+>>> from mlc import te
+>>> from mlc.ops import get_op
+>>> x, i = te.placeholder((5, 3), "float32", "x"), te.placeholder((), "int64", "i")
+>>> get_op("element_get").lower(x, i, i).shape
+()
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import DTypeError, ShapeError
+from ...ir import dtype as dt
+from ...ir import expr as _e
+from ...ir import te
+from ...ir.expr import cast, const
+from ..registry import TensorType, register_op
+from .gather import wrapped_index
+
+__all__ = ["in_axis"]
+
+
+def _check(op: str, x: TensorType, indices) -> None:
+    if len(indices) != len(x.shape) or not x.shape:
+        raise ShapeError(f"{op}: needs one index per axis of the array (ndim {len(x.shape)}), got {len(indices)}")
+    if not all(isinstance(n, (int, np.integer)) for n in x.shape):
+        raise ShapeError(f"{op}: the array's shape must be static, got {x.shape}")
+    for k in indices:
+        if k.shape != () or not dt.is_int(k.dtype):
+            raise DTypeError(f"{op}: each index must be a 0-d int value, got {k.dtype}{list(k.shape)}")
+
+
+def in_axis(i, n: int):
+    """(``i`` as an INDEX counted from the end when negative, whether it is inside ``[0, n)``)."""
+    i = cast(_e.convert(i), "int64")
+    i = i + const(n, "int64") * cast(i < const(0, "int64"), "int64")
+    ok = _e.logical_and(i >= const(0, "int64"), i < const(n, "int64"))
+    return cast(i, dt.INDEX), ok
+
+
+# ------------------------------------------------------------------ element_get
+
+def _get_infer(x: TensorType, *indices: TensorType) -> TensorType:
+    _check("element_get", x, indices)
+    return TensorType((), x.dtype)
+
+
+def _get_lower(x, *indices):
+    # the index loads are made inside the compute, which records the tensors they read
+    return te.compute((), lambda: x[tuple(wrapped_index(k[()], n) for k, n in zip(indices, x.shape))],
+                      name="T_element")
+
+
+def _get_reference(x, *indices):
+    at = tuple(int(np.clip(int(k) + (n if int(k) < 0 else 0), 0, n - 1)) for k, n in zip(indices, x.shape))
+    return np.asarray(x[at])
+
+
+register_op("element_get", pattern="injective", infer=_get_infer, lower=_get_lower, reference=_get_reference,
+            doc="``x[i, j, ...]``: one element of ``x`` at 0-d int indices, one per axis (negative ones "
+                "count from the end; out-of-range ones are clipped).")
+
+
+# ------------------------------------------------------------------ element_set
+
+def _set_infer(x: TensorType, value: TensorType, *indices: TensorType) -> TensorType:
+    _check("element_set", x, indices)
+    if value.shape != () or value.dtype != x.dtype:
+        raise DTypeError(f"element_set: the value must be a 0-d {x.dtype}, got {value.dtype}{list(value.shape)}")
+    return TensorType(x.shape, x.dtype)
+
+
+def _set_lower(x, value, *indices):
+    def f(*ax):
+        at = [in_axis(k[()], n) for k, n in zip(indices, x.shape)]  # inside: the compute records the reads
+        hit = _e.and_all([_e.logical_and(ok, a == i) for a, (i, ok) in zip(ax, at)])
+        return _e.select(hit, value[()], x[ax])
+    return te.compute(tuple(x.shape), f, name="T_element_set")
+
+
+def _set_reference(x, value, *indices):
+    out = np.array(x, copy=True)
+    at = tuple(int(k) for k in indices)
+    if all(-n <= k < n for k, n in zip(at, x.shape)):
+        out[at] = value
+    return out
+
+
+register_op("element_set", pattern="injective", infer=_set_infer, lower=_set_lower, reference=_set_reference,
+            doc="``x`` with ``x[i, j, ...] = value``: one element written at 0-d int indices, one per "
+                "axis (negative ones count from the end; an out-of-range write writes nothing).")

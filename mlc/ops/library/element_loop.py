@@ -1,0 +1,388 @@
+"""A loop nest of scalar element code as one kernel: ``element_loop``.
+
+A graph ``for_loop`` (:mod:`mlc.ir.control`) whose body reads and writes single elements
+of arrays (``element_get``, ``element_set``), computes on 0-d values with elementwise ops,
+and holds only more such loops runs, as a graph loop, one small kernel per element. The
+same loop as ``element_loop`` (same arguments ``lower, upper, *init, *captured`` and
+attributes ``body`` and ``num_carry``) is one hand-written PrimFunc: the loops are TIR
+``For`` loops, a 0-d value is a scalar of the kernel, an element read a load and an element
+write a store into the carried array's output buffer, which starts as a copy of its initial
+value. That is the kernel a C or Numba programmer writes for the loop.
+
+:func:`element_kernel` builds it, or raises :class:`NotElementCode` naming what the body
+holds that is not element code — the graph pass that makes ``element_loop`` bindings
+(:mod:`mlc.passes.graph.element_loops`) asks it. Writing in place is exact because every
+array the body writes is used linearly: a version is read or written only while it is the
+newest (checked while building).
+
+>>> import numpy as np
+>>> from mlc.ir.graph import Binding, Graph, Var
+>>> from mlc.ops.registry import TensorType
+>>> i, a = Var("i", TensorType((), "int64")), Var("a", TensorType((4,), "float32"))
+>>> v, w, a2 = Var("v", TensorType((), "float32")), Var("w", TensorType((), "float32")), Var("a2", a.type)
+>>> body = Graph((i, a), (Binding((v,), "element_get", (a, i)), Binding((w,), "negative", (v,)),
+...                       Binding((a2,), "element_set", (a, w, i))), (a2,))
+>>> f = element_kernel([TensorType((), "int64")] * 2 + [a.type], body, 1)
+>>> f.attr("mlc.scheduled")
+'hand-written'
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ...errors import MLCError
+from ...ir import dtype as dt
+from ...ir import expr as _e
+from ...ir import te
+from ...ir.buffer import decl_buffer
+from ...ir.expr import BufferLoad, Var as TVar, cast, const
+from ...ir.functor import Mutator
+from ...ir.graph import Constant, Graph
+from ...ir.tir import BufferStore, For, IfThenElse, While, seq
+from ..registry import TensorType, get_op, register_op
+from ._common import hand_written_func
+from ._kernel import Scalar, loop
+from .element import in_axis
+from .gather import wrapped_index
+
+__all__ = ["NotElementCode", "element_kernel", "SCALAR_PATTERNS"]
+
+#: The fusion patterns of the ops a scalar body may compute with (on 0-d values).
+SCALAR_PATTERNS = ("elemwise", "broadcast", "injective")
+
+
+class NotElementCode(MLCError):
+    """A loop body holds something other than element code (the message says what)."""
+
+
+class _Loads(Mutator):
+    """A te op's body with its placeholders' loads replaced by the scalars they stand for."""
+
+    def __init__(self, values: dict):
+        self.values = values
+
+    def visit_BufferLoad(self, node):
+        value = self.values.get(node.buffer)
+        if value is None:
+            raise NotElementCode(f"a value read from {node.buffer.name}, not an operand")
+        return value
+
+
+def _scalar_expr(op_name: str, attrs, operands: list, types: list[TensorType]):
+    """The expression op ``op_name`` computes on 0-d ``operands`` (expressions)."""
+    op = get_op(op_name)
+    if op.pattern not in SCALAR_PATTERNS or op.lower is None or op.prim_func is not None or op.num_outputs != 1:
+        raise NotElementCode(f"{op_name} is not an elementwise op")
+    holders = [te.placeholder((), t.dtype, f"p{k}") for k, t in enumerate(types)]
+    out = op.lower(*holders, **dict(attrs))
+    if not isinstance(out, te.Tensor) or not isinstance(out.op, te.ComputeOp) or out.shape != ():
+        raise NotElementCode(f"{op_name} lowers to more than one expression")
+    if not all(any(t is h for h in holders) for t in out.op.inputs):
+        raise NotElementCode(f"{op_name} lowers to more than one stage")
+    body = out.op.body[out.value_index]
+    if isinstance(body, _e.Reduce):
+        raise NotElementCode(f"{op_name} is a reduction")
+    return _Loads({h.buffer: v for h, v in zip(holders, operands)}).visit(body)
+
+
+class _Builder:
+    """Emits a loop body's statements; ``env`` maps a graph value to ("expr", e) or ("buf", B)."""
+
+    def __init__(self):
+        self.scratch: list = []
+        self.names = itertools.count()
+
+    def scalar(self, dtype: str) -> Scalar:
+        s = Scalar(f"s{next(self.names)}", dtype)
+        self.scratch.append(s.buffer)
+        return s
+
+    def value(self, env: dict, version: dict, atom):
+        """("expr", e) or ("buf", B) for ``atom``; a buffer only while ``atom`` is its newest version."""
+        if isinstance(atom, Constant):
+            if atom.type.shape != ():
+                raise NotElementCode("an array constant")
+            return "expr", const(atom.data.item(), atom.type.dtype)
+        kind, v = env[atom]
+        if kind == "buf" and version.get(v) is not atom:
+            raise NotElementCode(f"{atom.name}, an older version of an array written in the loop, is read")
+        return kind, v
+
+    def expr(self, env, version, atom):
+        kind, v = self.value(env, version, atom)
+        if kind != "expr":
+            raise NotElementCode(f"{atom.name}, an array, is used as a scalar")
+        return v
+
+    def buf(self, env, version, atom):
+        kind, v = self.value(env, version, atom)
+        if kind != "buf":
+            raise NotElementCode(f"{atom.name}, a scalar, is indexed")
+        return v
+
+    # ----------------------------------------------------------------- a graph
+
+    def block(self, graph: Graph, env: dict, version: dict) -> list:
+        """The statements of ``graph``'s bindings (``env`` and ``version`` updated in place)."""
+        out = []
+        for b in graph.bindings:
+            if b.op == "element_get":
+                base = self.buf(env, version, b.args[0])
+                at = tuple(wrapped_index(self.expr(env, version, k), n) for k, n in zip(b.args[1:], _dims(base)))
+                s = self.scalar(base.dtype)
+                out.append(s.set(BufferLoad(base, at, base.dtype)))
+                env[b.outputs[0]] = ("expr", s.get())
+            elif b.op == "element_set":
+                base = self.buf(env, version, b.args[0])
+                value = self.expr(env, version, b.args[1])
+                at = [in_axis(self.expr(env, version, k), n) for k, n in zip(b.args[2:], _dims(base))]
+                store = BufferStore(base, value if value.dtype == base.dtype else cast(value, base.dtype),
+                                    tuple(i for i, _ in at))
+                out.append(IfThenElse(_e.and_all([ok for _, ok in at]), store))
+                env[b.outputs[0]] = ("buf", base)
+                version[base] = b.outputs[0]
+            elif b.op == "for_loop":
+                out.append(self.for_loop(b, env, version))
+            elif b.op == "switch":
+                out.append(self.switch(b, env, version))
+            elif b.op == "while_loop":
+                out.append(self.while_loop(b, env, version))
+            elif b.op in ("reshape", "astype", "squeeze", "broadcast_to") and all(
+                    a.type.shape == () for a in b.args) and b.outputs[0].type.shape == ():
+                e = self.expr(env, version, b.args[0])
+                want = b.outputs[0].type.dtype
+                env[b.outputs[0]] = ("expr", e if e.dtype == want else _scalar_expr(
+                    "astype", (("dtype", want),), [e], [b.args[0].type]))
+            else:
+                if len(b.outputs) != 1 or b.outputs[0].type.shape != () or any(a.type.shape != () for a in b.args):
+                    raise NotElementCode(f"{b.op} on arrays")
+                e = _scalar_expr(b.op, b.attrs, [self.expr(env, version, a) for a in b.args],
+                                 [a.type for a in b.args])
+                s = self.scalar(b.outputs[0].type.dtype)
+                out.append(s.set(e))
+                env[b.outputs[0]] = ("expr", s.get())
+        return out
+
+    def _slots(self, init, env, version, what: str):
+        """A slot per carried value: its buffer (an array, written in place) or a new scalar."""
+        slots, stmts, taken = [], [], set()
+        for a in init:
+            kind, v = self.value(env, version, a)
+            if kind == "buf":
+                if v in taken:
+                    raise NotElementCode(f"one array carried twice by a {what}")
+                taken.add(v)
+                slots.append(("buf", v))
+            else:
+                s = self.scalar(a.type.dtype)
+                stmts.append(s.set(v))
+                slots.append(("scalar", s))
+        return slots, stmts
+
+    def _captured(self, captured, env, version, slots):
+        written = {v for k, v in slots if k == "buf"}
+        out = []
+        for a in captured:
+            kind, v = self.value(env, version, a)
+            if kind == "buf" and v in written:
+                raise NotElementCode("an array is read at an older version inside a loop that writes it")
+            out.append((kind, v))
+        return out
+
+    def _bind(self, graph_inputs, slots, captured, lead=()) -> tuple[dict, dict]:
+        env, version = {}, {}
+        for var, (kind, v) in zip(graph_inputs, list(lead) + [("buf", s) if k == "buf" else ("expr", s.get())
+                                                              for k, s in slots] + list(captured)):
+            env[var] = (kind, v)
+            if kind == "buf":
+                version[v] = var
+        return env, version
+
+    def _update(self, graph: Graph, env, version, slots) -> list:
+        """Statements giving the carry its next value: the body's results."""
+        stmts, temps = [], []
+        for out, (kind, slot) in zip(graph.outputs, slots):
+            if kind == "buf":
+                if self.buf(env, version, out) is not slot:
+                    raise NotElementCode("a loop's result is not the array it carries, written in place")
+            else:
+                t = self.scalar(slot.dtype)
+                stmts.append(t.set(self.expr(env, version, out)))
+                temps.append((slot, t))
+        return stmts + [slot.set(t.get()) for slot, t in temps]
+
+    def _results(self, outputs, slots, env, version) -> None:
+        for out, (kind, slot) in zip(outputs, slots):
+            if kind == "buf":
+                env[out] = ("buf", slot)
+                version[slot] = out
+            else:
+                env[out] = ("expr", slot.get())
+
+    def loop_stmt(self, lower, upper, body: Graph, slots, captured) -> object:
+        v = TVar(f"i{next(self.names)}", dt.INDEX)
+        index_dtype = body.inputs[0].type.dtype
+        env, version = self._bind(body.inputs, slots, captured, [("expr", cast(v, index_dtype))])
+        stmts = self.block(body, env, version)
+        stmts += self._update(body, env, version, slots)
+        lo, hi = cast(lower, dt.INDEX), cast(upper, dt.INDEX)
+        return For(v, lo, _e.max(hi - lo, const(0, dt.INDEX)), "serial", seq(*stmts))
+
+    def for_loop(self, b, env, version):
+        n = b.attr("num_carry")
+        lower, upper = (self.expr(env, version, a) for a in b.args[:2])
+        slots, stmts = self._slots(b.args[2:2 + n], env, version, "loop")
+        captured = self._captured(b.args[2 + n:], env, version, slots)
+        stmts.append(self.loop_stmt(lower, upper, b.attr("body"), slots, captured))
+        self._results(b.outputs, slots, env, version)
+        return seq(*stmts)
+
+    def while_loop(self, b, env, version):
+        """``while cond: body`` inside the nest: the condition stored in a flag before the loop and
+        at the end of each trip, the loop a TIR While on the flag."""
+        n = b.attr("num_carry")
+        cond, body = b.attr("cond"), b.attr("body")
+        slots, stmts = self._slots(b.args[:n], env, version, "loop")
+        captured = self._captured(b.args[n:], env, version, slots)
+        flag = self.scalar("bool")
+
+        def test():
+            cenv, cversion = self._bind(cond.inputs, slots, captured)
+            out = self.block(cond, cenv, cversion)
+            value = self.expr(cenv, cversion, cond.outputs[0])
+            return out + [flag.set(value if value.dtype == "bool" else value != const(0, value.dtype))]
+
+        benv, bversion = self._bind(body.inputs, slots, captured)
+        trip = self.block(body, benv, bversion) + self._update(body, benv, bversion, slots) + test()
+        stmts += test() + [While(flag.get(), seq(*trip))]
+        self._results(b.outputs, slots, env, version)
+        return seq(*stmts)
+
+    def switch(self, b, env, version):
+        """An if on a 0-d value: each branch's results stored into the binding's slots."""
+        index, *operands = b.args
+        branches = b.attr("branches")
+        if len(branches) != 2 or index.type.dtype != "bool":
+            raise NotElementCode("a switch of more than two branches")
+        cond = self.expr(env, version, index)
+        values = [self.value(env, version, a) for a in operands]
+        bufs = [v for k, v in values if k == "buf"]
+        if len(set(bufs)) != len(bufs):
+            raise NotElementCode("one array passed twice to a branch")
+        slots = []
+        for out in b.outputs:
+            slots.append(None if out.type.shape != () else ("scalar", self.scalar(out.type.dtype)))
+        cases = []
+        for g in branches:
+            genv, gversion = {}, {}
+            for var, (kind, v) in zip(g.inputs, values):
+                genv[var] = (kind, v)
+                if kind == "buf":
+                    gversion[v] = var
+            stmts = self.block(g, genv, gversion)
+            targets = []
+            for k, (out, slot) in enumerate(zip(g.outputs, slots)):
+                if slot is None:  # an array: written in place, the newest version of an operand's buffer
+                    buf = self.buf(genv, gversion, out)
+                    if buf not in bufs:
+                        raise NotElementCode("a branch's array result is not one of its operands")
+                    targets.append(buf)
+                else:
+                    stmts.append(slot[1].set(self.expr(genv, gversion, out)))
+                    targets.append(None)
+            cases.append((seq(*stmts), targets))
+        (false_case, false_t), (true_case, true_t) = cases
+        if false_t != true_t:
+            raise NotElementCode("the branches write different arrays for one result")
+        for out, slot, target in zip(b.outputs, slots, true_t):
+            if slot is None:
+                env[out] = ("buf", target)
+                version[target] = out
+            else:
+                env[out] = ("expr", slot[1].get())
+        for a, (k, v) in zip(operands, values):  # an operand array not returned is an older version now
+            if k == "buf" and v not in true_t:
+                pass
+        return IfThenElse(cond if cond.dtype == "bool" else cond != const(0, cond.dtype), true_case, false_case)
+
+
+def element_kernel(types: list[TensorType], body: Graph, num_carry: int):
+    """The PrimFunc of ``element_loop(lower, upper, *init, *captured)`` (types in that order),
+    its results the carry; NotElementCode where the body is not element code."""
+    for t in types:
+        if not all(isinstance(n, int) for n in t.shape):
+            raise NotElementCode("an array of symbolic shape")
+    ins = [decl_buffer(t.shape, t.dtype, f"in{k}") for k, t in enumerate(types)]
+    outs = [decl_buffer(t.shape, t.dtype, f"out{k}") for k, t in enumerate(types[2:2 + num_carry])]
+    builder = _Builder()
+    stmts, slots = [], []
+    for src, dst in zip(ins[2:2 + num_carry], outs):
+        if dst.shape:
+            stmts.append(_copy(src, dst))
+            slots.append(("buf", dst))
+        else:
+            s = builder.scalar(dst.dtype)
+            stmts.append(s.set(src[()]))
+            slots.append(("scalar", s))
+    captured = [("buf", b) if b.shape else ("expr", b[()]) for b in ins[2 + num_carry:]]
+    stmts.append(builder.loop_stmt(ins[0][()], ins[1][()], body, slots, captured))
+    for (kind, slot), dst in zip(slots, outs):
+        if kind == "scalar":
+            stmts.append(BufferStore(dst, slot.get(), ()))
+    return hand_written_func(ins + outs, seq(*stmts), builder.scratch)
+
+
+def _dims(buf) -> tuple[int, ...]:
+    return tuple(int(getattr(e, "value", e)) for e in buf.shape)
+
+
+def _copy(src, dst):
+    def nest(axes):
+        if len(axes) == len(src.shape):
+            return BufferStore(dst, src[tuple(axes)], tuple(axes))
+        return loop(f"c{len(axes)}", 0, _dims(src)[len(axes)], lambda v: nest(axes + [v]))
+    return nest([])
+
+
+def _infer(lower: TensorType, upper: TensorType, *rest: TensorType, body=None, num_carry=0):
+    return tuple(TensorType(t.shape, t.dtype) for t in rest[:num_carry])
+
+
+def _prim_func(*types, body=None, num_carry=0):
+    return element_kernel(list(types), body, num_carry)
+
+
+def _reference(lower, upper, *rest, body=None, num_carry=0):
+    carry = list(rest[:num_carry])
+    for i in range(int(lower), int(upper)):
+        carry = _evaluate(body, [np.asarray(i, lower.dtype), *carry, *rest[num_carry:]])
+    return tuple(carry)
+
+
+def _evaluate(graph: Graph, args) -> list:
+    """``graph`` run on NumPy arrays by its ops' references (loops and branches as Python's)."""
+    env = {id(v): a for v, a in zip(graph.inputs, args)}
+
+    def get(atom):
+        return atom.data if isinstance(atom, Constant) else env[id(atom)]
+    for b in graph.bindings:
+        vals = [get(a) for a in b.args]
+        if b.op == "for_loop":
+            out = _reference(*vals, body=b.attr("body"), num_carry=b.attr("num_carry"))
+        elif b.op == "switch":
+            branches = b.attr("branches")
+            out = _evaluate(branches[min(max(int(vals[0]), 0), len(branches) - 1)], vals[1:])
+        else:
+            out = get_op(b.op).reference(*vals, **dict(b.attrs))
+            out = out if isinstance(out, tuple) else (out,)
+        for v, o in zip(b.outputs, out):
+            env[id(v)] = np.asarray(o)
+    return [get(a) for a in graph.outputs]
+
+
+register_op("element_loop", pattern="opaque", infer=_infer, lower=None, reference=_reference, num_outputs=None,
+            prim_func=_prim_func,
+            doc="A for_loop whose body is scalar element code (element reads and writes, arithmetic on "
+                "0-d values, such loops inside), run as one kernel.")
