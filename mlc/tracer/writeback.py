@@ -77,6 +77,8 @@ def write_back(target, value) -> None:
         if not target.flags.writeable:
             raise WriteError("the jitted function writes into an argument that is a read-only array (NumPy: "
                              "'assignment destination is read-only'); pass a writeable array (a copy)")
+        if not isinstance(value, np.ndarray) and hasattr(value, "__cuda_array_interface__"):
+            value = value.get()  # a NumPy argument of a function run on the GPU: copied back to the host
         np.copyto(target, value, casting="unsafe")
     else:  # a CuPy array (or another array type with item assignment)
         target[...] = value

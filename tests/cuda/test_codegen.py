@@ -331,3 +331,16 @@ def test_compiled_kernels_are_kept_on_disk_and_a_damaged_entry_is_compiled_again
         assert entry.read_bytes() == data  # stored again, whole
         nvrtc._compile.cache_clear()
         assert nvrtc.compile_cuda(source, "sm_80", cache=False) == cubin and len(compiled) == 3
+
+
+@pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+@pytest.mark.parametrize("arch", ["sm_80", "sm_90"])
+def test_a_bool_math_call_is_a_bool_beside_other_bools(arch):
+    """CUDA's isnan returns int: np.minimum of a bool and isnan(x) has no mlc_min(bool, int)
+    overload unless the call's result is a bool (found by running random programs on a GPU)."""
+    f = mlc.jit(lambda a: np.argmax(np.minimum(np.logical_or(-1.5, a), np.isnan(a)), axis=-1),
+                target=f"cuda -arch={arch}")
+    a = np.array([-1.0, 2.0, np.nan])
+    assert "((bool)(isnan(" in f.lower(a).compile().as_text()
+    g = mlc.jit(lambda a: np.argmax(np.minimum(np.logical_or(-1.5, a), np.isnan(a)), axis=-1), target="cuda-emulator")
+    assert g(a) == np.argmax(np.minimum(np.logical_or(-1.5, a), np.isnan(a)), axis=-1)

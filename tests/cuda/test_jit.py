@@ -309,3 +309,15 @@ def test_a_dynamic_axis_on_a_cuda_target_is_a_compile_error_saying_what_to_do(ta
     f = mlc.jit(lambda a: a * 2, dynamic=("a", 0), target=target)
     with pytest.raises(mlc.CompileError, match=r"static shapes only: parameter a .*without dynamic="):
         f.lower(np.ones((3, 2), "float32")).compile()
+
+
+@needs_gpu
+def test_a_cuda_jit_writing_its_numpy_argument_writes_back_into_it():
+    def scale(x):
+        x *= 2
+        return x.sum()
+
+    x = np.arange(6, dtype="float32")
+    total = mlc.jit(scale, target="cuda")(x)
+    np.testing.assert_array_equal(x, np.arange(6, dtype="float32") * 2)
+    assert float(total) == 30.0

@@ -430,7 +430,10 @@ class _KernelWriter:
             text = self._call(inner)
             return f"((half)({text}))" if e.dtype == "float16" else text
         lowering = intrinsic_lowering(BACKEND, op, dtype)  # the registry's CompileError when there is none
-        return lowering([self.expr(a) for a in e.args], dtype, self.fast_math)
+        text = lowering([self.expr(a) for a in e.args], dtype, self.fast_math)
+        # CUDA's isnan, isinf, isfinite and signbit return int: a bool of the IR stays a bool
+        # (mlc_min(bool, int) has no overload)
+        return f"((bool)({text}))" if e.dtype == "bool" else text
 
 
 _RESERVED = frozenset({
