@@ -35,10 +35,6 @@ XFAIL = {
     ("mandelbrot", None): (TraceError, "x[Tracer<bool[...]>]: a traced boolean mask selects a number of elements "
                                        "known only when the function runs ... reading the elements of a boolean "
                                        "mask is not compiled"),
-    ("cumulative_trapezoid", None): (TraceError, "np.cumsum(..., out=...) cannot write into this array while "
-                                                 "tracing: out= is supported for ufuncs writing into traced arrays"),
-    ("threshold_clip", None): (TraceError, "np.clip(..., out=...) cannot write into this array while tracing: out= "
-                                           "is supported for ufuncs writing into traced arrays"),
 }
 
 
