@@ -8,7 +8,7 @@ crashes, costs only its row), with a time limit. There, each contender is built 
 once (the first call: trace + compile + run; mlc from an empty object cache), its result
 compared with NumPy's (the return value, or for a program that writes into its arguments
 those arrays), then timed in rounds: each round times every contender once, a batch of
-calls of about 10 ms, in a rotated order; the table gives the median over rounds. A program
+calls of about 10 ms, in a rotated order, 0.2 s apart; the table gives the median over rounds. A program
 that writes into its arguments gets fresh copies for each call; the copies' time (measured
 in the same rounds) is taken off NumPy's, mlc's and Numba's times. Ratios are NumPy's median
 over the contender's (> 1: faster than NumPy); geometric means over the programs where both
@@ -31,6 +31,10 @@ import time
 import numpy as np
 
 PEERS = ("numpy", "mlc", "numba", "jax")
+
+#: Seconds between contenders: the thread pools of the one before (OpenBLAS's, XLA's, mlc's) stop
+#: spinning (benchmarks/harness.py's PAUSE_S; 0.02 s left mlc's threads sharing the cores with them)
+PAUSE_S = 0.2
 
 
 def _copies(args):
@@ -134,7 +138,7 @@ def run_one(name: str, rounds: int, batch_s: float) -> dict:
             for a in inputs:
                 calls[peer](a)
             times[peer].append((time.perf_counter() - start) / n)
-            time.sleep(0.02)
+            time.sleep(PAUSE_S)
     copies = times.pop("copy")
     copy_s = statistics.median(copies) if copying else 0.0
     row["copy_s"] = copy_s
