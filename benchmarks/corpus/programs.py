@@ -97,7 +97,7 @@ def wave_1d(u0, c, steps):
     return u
 
 
-@program(lambda n, rng: ((rng.random((n + 2, n + 4)) < 0.4).astype(np.int64), 2), static=("generations",),
+@program(lambda n, rng: ((rng.random((n + 2, n + 4)) < 0.4).astype(np.int64), 3), static=("generations",),
          bench_n=256, kind="stencil")
 def game_of_life(board, generations):
     for g in range(generations):

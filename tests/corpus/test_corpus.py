@@ -24,13 +24,10 @@ TARGETS = ("llvm", "cuda-emulator")
 EXAMPLES = {"llvm": 3, "cuda-emulator": 2}
 LARGEST = {"llvm": 7, "cuda-emulator": 3}
 
-#: programs whose first call compiles for long, at fewer and smaller sizes: game_of_life's unrolled
-#: generations fuse into one kernel that reads the board before at 9 offsets per generation,
-#: each read inlined, so the kernel's expression (and its simplification) grows ninefold per
-#: generation (2 generations: about 9 s on a loaded 2-core host; 3: about a minute); the nested
-#: element loops of the string DPs unroll their outer loop (a static range up to 8) around a
-#: compiled inner one: each size takes seconds
-SLOW = {"game_of_life": (1, 2), "lcs_length": (2, 5), "edit_distance": (2, 5)}
+#: programs whose first call compiles for long, at fewer and smaller sizes: the nested element
+#: loops of the string DPs unroll their outer loop (a static range up to 8) around a compiled
+#: inner one: each size takes seconds
+SLOW = {"lcs_length": (2, 5), "edit_distance": (2, 5)}
 
 #: (program, target or None for both) -> (the exception mlc raises, its message)
 XFAIL = {
