@@ -350,7 +350,7 @@ def run(args) -> int:
 def _sgemm_variant(tile):
     def schedule(mod):
         import mlc
-        from mlc.schedules.default.gpu import schedule_shared_matmul
+        from mlc.schedules.gpu.default import schedule_shared_matmul
         sch = mlc.Schedule(mod)
         schedule_shared_matmul(sch, sch.get_block("C"), tile)
         return sch
@@ -378,7 +378,7 @@ def static(args) -> int:
     import mlc.numpy as mnp  # noqa: F401 - the workloads' ops
     from mlc.backends.cuda.nvrtc import nvrtc_unavailable_reason
     from mlc.backends.cuda.resources import kernel_resources
-    from mlc.schedules.default.gpu import matmul_tile
+    from mlc.schedules.gpu.default import matmul_tile
     reason = nvrtc_unavailable_reason()
     if reason is not None:
         print(f"--static needs NVRTC: {reason}", file=sys.stderr)

@@ -20,7 +20,7 @@ from .database import Database, Record, workload_key
 from .features import estimate_flops, extract, lower
 from .gpu_measure import resolve_measure
 from .gpu_runner import CudaRunner
-from .gpu_space import GpuInfo, ResourceLimitError, gpu_space
+from ..schedules.gpu.space import GpuInfo, ResourceLimitError, gpu_space
 from .integration import compile_tir
 from .job import Job, Outcome, Timing
 from .runner import LocalRunner, Runner

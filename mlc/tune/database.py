@@ -74,6 +74,15 @@ CREATE TABLE IF NOT EXISTS records (
     unmeasured INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS records_by_workload ON records (workload, median_s);
+CREATE TABLE IF NOT EXISTS verdicts (
+    id INTEGER PRIMARY KEY,
+    workload INTEGER NOT NULL REFERENCES workloads(id),
+    record INTEGER NOT NULL REFERENCES records(id),
+    ratio REAL,
+    default_s REAL,
+    candidate_s REAL,
+    decided_at REAL NOT NULL
+);
 """
 
 
@@ -246,6 +255,27 @@ class Database:
                              ir_hash, time.time(), int(bool(unmeasured))))
             return cur.lastrowid
 
+    def commit_verdict(self, func, target, record_id: int, ratio: float | None = None,
+                       default_s: float | None = None, candidate_s: float | None = None) -> None:
+        """Say which record of ``func`` on ``target`` a build should use from now on: the
+        winner of the tuner's final race between its best candidate and the default schedule
+        (:mod:`~mlc.tune.confirm`; ``ratio`` the candidate's time over the default's and
+        their median times, measured side by side). The latest verdict decides
+        :meth:`best_trace`."""
+        wid = self.workload_id(func, target)
+        with self._write() as c:
+            c.execute("INSERT INTO verdicts (workload, record, ratio, default_s, candidate_s, decided_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?)", (wid, int(record_id), ratio, default_s, candidate_s, time.time()))
+
+    def champion(self, func, target) -> Record | None:
+        """The record the latest verdict for ``func`` on ``target`` chose, or None (no verdict:
+        the tuner was interrupted before its final race, or the records came from elsewhere)."""
+        where, params = self._where(func, target)
+        row = self._connect().execute(
+            f"SELECT {self._COLUMNS} FROM verdicts v JOIN records r ON v.record = r.id "
+            f"JOIN workloads w ON v.workload = w.id WHERE {where} ORDER BY v.id DESC LIMIT 1", params).fetchone()
+        return self._record(row) if row else None
+
     # ----------------------------------------------------------------- reads
     _COLUMNS = ("r.id, w.hash, w.target, r.trace, r.times, r.error, r.space, r.decisions, r.ir_hash, "
                 "r.measured_at, r.unmeasured")
@@ -289,12 +319,18 @@ class Database:
         return [self._record(r) for r in rows]
 
     def best_trace(self, func, target, space=None):
-        """The trace of the fastest record of ``func`` (a PrimFunc) on ``target``, or None;
-        ``space``: of that design space only (see :meth:`top_k`).
+        """The trace of the best record of ``func`` (a PrimFunc) on ``target``, or None: the
+        one the latest verdict chose (:meth:`champion`; the default schedule's when no
+        candidate beat it side by side), else the fastest; ``space``: the fastest of that
+        design space only (see :meth:`top_k`).
 
         The trace names no function (``func_name=None``): replay it on a Schedule of
         a module holding ``func`` alone.
         """
+        if space is None:
+            chosen = self.champion(func, target)
+            if chosen is not None:
+                return chosen.trace()
         best = self.top_k(func, target, 1, space)
         return best[0].trace() if best else None
 

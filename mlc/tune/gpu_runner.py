@@ -29,3 +29,6 @@ class CudaRunner(LocalRunner):
 
     def run(self, jobs: list[Job]) -> list[Outcome]:
         return super().run([replace(job, measure=self.measure) for job in jobs])
+
+    def race(self, jobs: list[Job], rounds: int) -> list[Outcome]:
+        return super().race([replace(job, measure=self.measure) for job in jobs], rounds)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from ..runtime.module import written_params
 from ..schedules.trace import Trace
 from ..target import Target
 from .gpu_measure import build_gpu_candidate
-from .gpu_space import GPU_KINDS
+from ..schedules.gpu.space import GPU_KINDS
 
 __all__ = ["Job", "Outcome", "Timing", "WorkerState", "REFERENCE_MAX_ITERATIONS", "MEASURES"]
 
@@ -48,12 +48,16 @@ class Timing:
     """How a candidate is timed: ``warmup`` calls and more until they last ``warmup_s`` (the
     caches, the clock and the thread pool settle: without it the first candidate a worker
     runs, the default schedule, is timed cold), then ``repeat`` means of enough calls to
-    last ``min_repeat_s`` (at least one), with ``gap_s`` of sleep between repeats."""
+    last ``min_repeat_s`` (at least one), with ``gap_s`` of sleep between repeats. Repeats
+    whose spread (slowest over fastest, less one) is over ``max_spread`` were disturbed (a
+    busy machine): they are measured again, up to ``retries`` times, and the quietest set kept."""
     warmup: int = 1
     warmup_s: float = 0.01
     repeat: int = 3
     min_repeat_s: float = 0.005
     gap_s: float = 0.002
+    max_spread: float = 0.25
+    retries: int = 2
     rtol: float = 1e-3
     atol: float = 1e-4
 
@@ -180,6 +184,63 @@ class WorkerState:
 
     def run(self, job: Job) -> Outcome:
         """Check the built candidate's answer against the expected one, then time it."""
+        ready = self._checked(job)
+        if isinstance(ready, Outcome):
+            return ready
+        kernel, args, build_s = ready
+        if job.measure == "check":
+            return Outcome(job.key, build_s=build_s, checked=True)
+        try:
+            timer = getattr(kernel, "time", None)  # a GPU candidate times itself (CUDA events)
+            if timer is not None:
+                return Outcome(job.key, times=timer(args, job.timing), build_s=build_s)
+            number = _warmed(kernel, args, job.timing)
+            times = _repeats(kernel, args, number, job.timing)
+            for _ in range(job.timing.retries):
+                if spread(times) <= job.timing.max_spread:
+                    break
+                again = _repeats(kernel, args, number, job.timing)
+                times = min(times, again, key=spread)
+        except Exception as err:  # noqa: BLE001
+            return Outcome(job.key, error=f"run: {type(err).__name__}: {err}"[:2000], build_s=build_s)
+        return Outcome(job.key, times=times, build_s=build_s)
+
+    def race(self, jobs: list[Job], rounds: int) -> list[Outcome]:
+        """Build and check every job, then time them in ``rounds`` interleaved rounds (one
+        repeat of each per round, the order reversed every other round), so that they are
+        measured in the same conditions: a busy spell of the machine slows all of them
+        alike. One Outcome per job with a time per round (or its failure)."""
+        ready, outcomes = {}, {}
+        for job in jobs:
+            built = self.build(job)
+            checked = built if built.error else self._checked(job)
+            if isinstance(checked, Outcome):
+                outcomes[job.key] = checked
+            else:
+                ready[job.key] = checked
+        live = [job for job in jobs if job.key in ready]
+        times: dict[str, list[float]] = {job.key: [] for job in live}
+        try:
+            numbers = {job.key: _warmed(ready[job.key][0], ready[job.key][1], job.timing)
+                       for job in live if getattr(ready[job.key][0], "time", None) is None}
+            for r in range(rounds):
+                for job in (live if r % 2 == 0 else live[::-1]):
+                    kernel, args, _ = ready[job.key]
+                    timer = getattr(kernel, "time", None)
+                    if timer is not None:
+                        times[job.key] += timer(args, replace(job.timing, repeat=1))
+                    else:
+                        times[job.key].append(_mean_of(kernel, args, numbers[job.key]))
+        except Exception as err:  # noqa: BLE001
+            return [outcomes.get(j.key) or Outcome(j.key, error=f"race: {type(err).__name__}: {err}"[:2000])
+                    for j in jobs]
+        for job in live:
+            outcomes[job.key] = Outcome(job.key, times=times[job.key], build_s=ready[job.key][2])
+        return [outcomes[job.key] for job in jobs]
+
+    def _checked(self, job: Job):
+        """(kernel, args, build seconds) of the built ``job`` once its answer is checked, or
+        the Outcome saying why it failed."""
         if job.key not in self.kernels:
             built = self.build(job)
             if built.error:
@@ -203,28 +264,45 @@ class WorkerState:
                     bad = float(np.max(np.abs(got.astype("float64") - want.astype("float64")))) if got.size else 0
                     return Outcome(job.key, error=f"wrong answer: output {n} differs from the expected "
                                                   f"one by up to {bad:.3g}", build_s=build_s)
-            if job.measure == "check":
-                return Outcome(job.key, build_s=build_s, checked=True)
-            timer = getattr(kernel, "time", None)  # a GPU candidate times itself (CUDA events)
-            if timer is not None:
-                return Outcome(job.key, times=timer(args, t), build_s=build_s)
-            start = time.perf_counter()
-            calls = 0
-            while calls < t.warmup or time.perf_counter() - start < t.warmup_s:
-                kernel(*args)
-                calls += 1
-            start = time.perf_counter()
-            kernel(*args)
-            once = max(time.perf_counter() - start, 1e-7)
-            number = max(1, math.ceil(t.min_repeat_s / once))
-            times = []
-            for r in range(t.repeat):
-                if r and t.gap_s:
-                    time.sleep(t.gap_s)
-                start = time.perf_counter()
-                for _ in range(number):
-                    kernel(*args)
-                times.append((time.perf_counter() - start) / number)
         except Exception as err:  # noqa: BLE001
             return Outcome(job.key, error=f"run: {type(err).__name__}: {err}"[:2000], build_s=build_s)
-        return Outcome(job.key, times=times, build_s=build_s)
+        return kernel, args, build_s
+
+
+def _warmed(kernel, args, t: Timing) -> int:
+    """Call ``kernel`` until warm (``t.warmup`` calls lasting ``t.warmup_s``); returns how many
+    calls one repeat makes to last ``t.min_repeat_s``."""
+    start = time.perf_counter()
+    calls = 0
+    while calls < t.warmup or time.perf_counter() - start < t.warmup_s:
+        kernel(*args)
+        calls += 1
+    start = time.perf_counter()
+    kernel(*args)
+    once = max(time.perf_counter() - start, 1e-7)
+    return max(1, math.ceil(t.min_repeat_s / once))
+
+
+def spread(times) -> float:
+    """How far apart repeated times are: the slowest over the fastest, less one (0 for one time).
+
+    >>> spread([1.0, 1.1, 1.05])
+    0.10000000000000009
+    """
+    return max(times) / min(times) - 1.0 if times and min(times) > 0 else 0.0
+
+
+def _repeats(kernel, args, number: int, t: Timing) -> list[float]:
+    times = []
+    for r in range(t.repeat):
+        if r and t.gap_s:
+            time.sleep(t.gap_s)
+        times.append(_mean_of(kernel, args, number))
+    return times
+
+
+def _mean_of(kernel, args, number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        kernel(*args)
+    return (time.perf_counter() - start) / number

@@ -17,6 +17,7 @@ import multiprocessing as mp
 import signal
 import sys
 import time
+from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
 
 from .job import Job, Outcome, WorkerState
@@ -30,6 +31,23 @@ class Runner(ABC):
     @abstractmethod
     def run(self, jobs: list[Job]) -> list[Outcome]:
         """One Outcome per job, in the jobs' order."""
+
+    def race(self, jobs: list[Job], rounds: int) -> list[Outcome]:
+        """Time ``jobs`` against each other in ``rounds`` interleaved rounds, in the same
+        conditions: one Outcome per job, a time per round. This default runs a batch of
+        one repeat each per round, in an order reversed every other round; runners that
+        keep built kernels between calls do better (:class:`LocalRunner` builds once)."""
+        times: dict[str, list[float]] = {job.key: [] for job in jobs}
+        failed: dict[str, Outcome] = {}
+        for r in range(rounds):
+            order = [job for job in (jobs if r % 2 == 0 else jobs[::-1]) if job.key not in failed]
+            once = [replace(job, key=f"{job.key}@{r}", timing=replace(job.timing, repeat=1)) for job in order]
+            for job, outcome in zip(order, self.run(once)):
+                if outcome.error or not outcome.times:
+                    failed[job.key] = Outcome(job.key, error=outcome.error or "race: not timed")
+                else:
+                    times[job.key] += outcome.times
+        return [failed.get(job.key) or Outcome(job.key, times=times[job.key]) for job in jobs]
 
     def close(self) -> None:
         """Stop the workers."""
@@ -53,7 +71,10 @@ def _worker_main(conn) -> None:
         if msg is None:
             return
         op, job = msg
-        conn.send(state.build(job) if op == "build" else state.run(job))
+        if op == "race":
+            conn.send(state.race(job.jobs, job.rounds))
+        else:
+            conn.send(state.build(job) if op == "build" else state.run(job))
 
 
 def _describe_exit(code: int | None) -> str:
@@ -85,6 +106,17 @@ def _main_module_hidden():
     finally:
         if main is not None:
             main.__dict__.update(saved)
+
+
+@dataclass(frozen=True)
+class _Race:
+    """The payload of a race message, with the key a failure is reported under."""
+    jobs: list
+    rounds: int
+
+    @property
+    def key(self) -> str:
+        return "race:" + ",".join(job.key for job in self.jobs)
 
 
 class _Worker:
@@ -196,6 +228,14 @@ class LocalRunner(Runner):
                     continue
             outcomes[job.key] = self._one(n, "run", job, self.run_timeout_s)
         return [outcomes[job.key] for job in jobs]
+
+    def race(self, jobs: list[Job], rounds: int) -> list[Outcome]:
+        """Every job built, checked and timed in interleaved rounds by one worker."""
+        timeout = self.build_timeout_s * len(jobs) + self.run_timeout_s * max(1, rounds) * len(jobs)
+        outcome = self._one(0, "race", _Race(list(jobs), int(rounds)), timeout)
+        if isinstance(outcome, list):
+            return outcome
+        return [Outcome(job.key, error=outcome.error) for job in jobs]  # the worker crashed or hung
 
     def close(self) -> None:
         for n, worker in enumerate(self._workers):

@@ -56,11 +56,11 @@ from ..ir.tir import Block
 from ..schedules import Schedule
 from ..schedules.default import apply_rules, default_schedule
 from ..schedules.default.cpu import inline_injective, schedule_cpu
-from ..schedules.default.gpu import schedule_gpu
+from ..schedules.gpu.default import schedule_gpu
 from ..schedules.default.patterns import view, view_by_name
 from ..schedules.default.steps import CpuInfo, attempt, vectorize_innermost
 from ..target import Target
-from .gpu_space import GPU_KINDS, GpuInfo, gpu_space
+from ..schedules.gpu.space import GPU_KINDS, GpuInfo, gpu_space
 
 __all__ = ["SPACES", "GPU_SPACES", "DEFAULT", "TILED", "RULES", "cpu_space", "rules_space", "default_point",
            "replay", "decisions_of",

@@ -43,6 +43,7 @@ class Task:
     best_s: float = math.inf
     history: list[tuple[int, float]] = field(default_factory=list)   # (trials so far, best so far)
     exhausted: bool = False       # the search found no new candidate: the space is measured
+    verdict: object = None        # the final race against the default (mlc.tune.confirm.Verdict)
 
     def record(self, seconds: float | None, unmeasured: bool = False) -> None:
         """Count one measured candidate (None: it failed, or with ``unmeasured`` it was

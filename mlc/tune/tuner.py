@@ -20,11 +20,12 @@ from dataclasses import dataclass, field, fields, replace
 
 from ..errors import MLCError
 from ..target import Target
+from .confirm import confirm
 from .cost_model import CostModel
 from .database import Database
 from .gpu_measure import device_reason, resolve_measure
 from .gpu_runner import CudaRunner
-from .gpu_space import GPU_KINDS
+from ..schedules.gpu.space import GPU_KINDS
 from .job import Job, Timing
 from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
@@ -59,7 +60,10 @@ class TuneConfig:
     primitives. ``measure``: "time" (check each candidate's answer, then time it), "check"
     (check only: records are marked unmeasured and are never taken for the best) or
     "auto": "time", except on the cuda targets without a GPU, where candidates are
-    compiled with NVRTC and checked on the emulator, untimed.
+    compiled with NVRTC and checked on the emulator, untimed. ``confirm``: before the
+    database hands out a task's best candidate, race it against the default schedule side
+    by side and keep the default unless the candidate is faster beyond noise
+    (:mod:`~mlc.tune.confirm`); False leaves the fastest record as measured in the search.
     """
     trials: int = 64
     trials_per_task: int | None = None
@@ -81,6 +85,7 @@ class TuneConfig:
     kernel_hook: str | None = None
     space: object = "auto"
     measure: str = "auto"
+    confirm: bool = True
 
     def __post_init__(self):
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
@@ -283,6 +288,9 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
             if cap is not None and task.trials >= cap:
                 task.exhausted = True  # (its share is spent: the scheduler passes it over)
             progress.update(len(batch), tasks, task)
+        if config.confirm and measure == "time":
+            for task in tasks:
+                _confirm(task, searches[task.key], db, runner, config)
     except KeyboardInterrupt:
         print("\nmlc.tune: interrupted; every measurement so far is in the database", file=sys.stderr)
     finally:
@@ -293,6 +301,20 @@ def tune(program, target="llvm", trials: int = 64, work_dir: str | None = None, 
         print(summary(tasks, time.time() - started), file=sys.stderr)
     db.last_tasks = tasks
     return db
+
+
+def _confirm(task: Task, search: EvolutionarySearch, db: Database, runner: Runner, config: TuneConfig) -> None:
+    """The final race of ``task``'s best candidate against its default schedule
+    (:func:`~mlc.tune.confirm.confirm`); the summary then shows the race's times."""
+    try:
+        default = search.default()
+    except MLCError:
+        return
+    verdict = confirm(task, default, db, runner, config)
+    if verdict is not None:
+        task.verdict = verdict
+        task.default_s = verdict.default_s
+        task.best_s = verdict.candidate_s if verdict.winner == "candidate" else verdict.default_s
 
 
 def _no_device_reason(config: TuneConfig) -> str | None:
@@ -314,6 +336,12 @@ def summary(tasks: list[Task], seconds: float | None = None) -> str:
         speed = t.default_s / t.best_s if math.isfinite(t.default_s) and math.isfinite(t.best_s) else float("nan")
         lines.append(f"{t.name[:28]:<28} {t.weight:>6} {t.trials:>6} {t.failures:>6} {us(t.default_s)} "
                      f"{us(t.best_s)} {speed:>8.2f} {t.gflops(t.best_s):>8.1f}")
+    raced = [t for t in tasks if t.verdict is not None]
+    if raced:
+        kept = sum(t.verdict.winner == "default" for t in raced)
+        rounds = ", ".join(str(t.verdict.rounds) for t in raced)
+        lines.append(f"best and default raced side by side for {len(raced)} task(s) (interleaved rounds: "
+                     f"{rounds}); the default kept for {kept}, where no candidate beat it beyond noise")
     unmeasured = sum(t.unmeasured for t in tasks)
     if unmeasured:
         lines.append(f"{unmeasured} candidates were checked but NOT TIMED (measure='check'): their "

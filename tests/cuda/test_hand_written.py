@@ -21,7 +21,7 @@ from mlc.ops.hand_written import BATCH, hand_written, thread_loops
 from mlc.ops.library._common import hand_written_func
 from mlc.ops.library._kernel import Scalar, batched, loop
 from mlc.schedules.default.batch_parallel import LOCAL_MAX, batch_parallel
-from mlc.schedules.default.gpu_hand_written import hand_written_for_gpu
+from mlc.schedules.gpu.hand_written import hand_written_for_gpu
 
 RNG = np.random.default_rng(0)
 

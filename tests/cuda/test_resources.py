@@ -12,7 +12,7 @@ from mlc import te
 from mlc.backends.cuda import compile_sources
 from mlc.backends.cuda.resources import kernel_resources
 from mlc.errors import CompileError
-from mlc.schedules.default.gpu import matmul_tile
+from mlc.schedules.gpu.default import matmul_tile
 
 from .conftest import ARCHS, TARGETS
 

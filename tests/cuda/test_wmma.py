@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower, render
-from mlc.backends.cuda.emulator import Emulator
+from mlc.backends.gpu.emulator import Emulator
 from mlc.backends.cuda.nvrtc import compile_cuda
 from mlc.driver import schedule_module
 from mlc.errors import MLCError, RaceError, ScheduleError

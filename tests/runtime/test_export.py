@@ -409,3 +409,11 @@ def test_the_library_pool_serves_concurrent_callers_and_fork_children(mlp_librar
         os._exit(0 if np.array_equal(loaded(x)[0], want) else 3)
     assert os.waitpid(pid, 0)[1] == 0
     assert np.array_equal(loaded(x)[0], want)
+
+
+@needs_aarch64
+def test_the_benchmark_workloads_built_for_aarch64_pass_their_numpy_checks_under_qemu(capsys):
+    from benchmarks import cross
+    assert cross.main(["mm_relu", "softmax"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("mm_relu", "softmax"))]
+    assert len(rows) >= 4 and all(" ok " in row for row in rows), rows

@@ -28,10 +28,10 @@ from ...target import Target, register_target_kind
 from ..registry import BuildOptions, register_backend
 from .backend import CudaArtifact, CudaBackend, CudaEmulatorBackend
 from .codegen import CudaSource, render
-from .emulator import Emulator, KernelStats
-from .launch import Kernel, kernels, workspace
+from ..gpu.emulator import Emulator, KernelStats
+from ..gpu.launch import Kernel, kernels, workspace
 from .nvrtc import compile_cuda
-from .pipeline import GPU_PIPELINE, lower_for_gpu
+from ..gpu.pipeline import GPU_PIPELINE, lower_for_gpu
 from .target_kind import CUDA_EMULATOR_KIND, CUDA_KIND
 
 __all__ = ["emulate", "compile_sources", "lower", "Emulator", "KernelStats", "Kernel", "kernels", "workspace",

@@ -28,13 +28,13 @@ from ...ir.tir import Evaluate, IRModule, PrimFunc
 from ...runtime.module import Function, Module, written_params
 from ..reference.graph_main import GraphMainProgram
 from ..registry import BuildOptions
-from ...schedules.default.gpu import GPU_RULES
+from ...schedules.gpu.default import GPU_RULES
 from .codegen import PRELUDE, CudaSource, render
 from .complex import PRELUDE as COMPLEX_PRELUDE
-from .emulator import Emulator, KernelStats
-from .launch import workspace
+from ..gpu.emulator import Emulator, KernelStats
+from ..gpu.launch import workspace
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
-from .pipeline import GPU_PIPELINE
+from ..gpu.pipeline import GPU_PIPELINE
 from .runtime import (CudaFunction, CudaGraphMain, CudaModule, device_arch,
                       device_unavailable_reason, load_cubin)
 

@@ -48,7 +48,7 @@ from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND, THREEFRY_PRELUDE
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from . import complex as complex_c, wmma
-from .launch import Kernel, kernels, workspace
+from ..gpu.launch import Kernel, kernels, workspace
 from .vector import copied_buffers, is_vector_store, render_vector_store
 
 __all__ = ["render", "CudaSource", "Launch", "C_TYPES"]

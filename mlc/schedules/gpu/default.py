@@ -64,11 +64,11 @@ from ...ir.expr import IntImm
 from ...passes.tir.cross_thread_reduction import cross_thread_reducible
 from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
-from .cpu import inline_injective
-from .gpu_hand_written import hand_written_for_gpu
-from .patterns import view
-from .rules import TargetRules
-from .steps import attempt
+from ..default.cpu import inline_injective
+from .hand_written import hand_written_for_gpu
+from ..default.patterns import view
+from ..default.rules import TargetRules
+from ..default.steps import attempt
 
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",

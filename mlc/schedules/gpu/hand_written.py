@@ -29,8 +29,8 @@ from ...ir.tir import PrimFunc
 from ...ops.hand_written import HAND_WRITTEN_GPU, recorded_op
 from ...ops.registry import get_op
 from ..edit import replace_buffers
-from .batch_parallel import batch_parallel
-from .canonical import SCHEDULED_ATTR
+from ..default.batch_parallel import batch_parallel
+from ..default.canonical import SCHEDULED_ATTR
 
 __all__ = ["hand_written_for_gpu"]
 

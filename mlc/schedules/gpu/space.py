@@ -37,16 +37,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backends.cuda.launch import MAX_SHARED_BYTES, MAX_THREADS_PER_BLOCK
-from ..errors import MLCError
-from ..ir.arith import uses_any
-from ..ir.expr import IntImm, Var
-from ..ir.functor import pre_order_nodes
-from ..ir.tir import Block
-from ..schedules import Schedule
-from ..schedules.default.cpu import inline_injective
-from ..schedules.default.patterns import view, view_by_name
-from ..schedules.default.steps import attempt
+from ...backends.gpu.launch import MAX_SHARED_BYTES, MAX_THREADS_PER_BLOCK
+from ...errors import MLCError
+from ...ir.arith import uses_any
+from ...ir.expr import IntImm, Var
+from ...ir.functor import pre_order_nodes
+from ...ir.tir import Block
+from ..schedule import Schedule
+from ..default.cpu import inline_injective
+from ..default.patterns import view, view_by_name
+from ..default.steps import attempt
 
 __all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES", "GPU_KINDS"]
 

@@ -59,7 +59,7 @@ from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from ..reference import values as V
-from . import wmma
+from ..cuda import wmma
 from .launch import AXES, Kernel, kernels, workspace
 
 __all__ = ["Emulator", "KernelStats"]
