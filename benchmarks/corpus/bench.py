@@ -98,7 +98,10 @@ def run_one(name: str, rounds: int, batch_s: float) -> dict:
                if isinstance(a, np.ndarray) and not np.array_equal(a, b, equal_nan=True)]
     functional = want if want is not None else (before[written[0]] if len(written) == 1
                                                 else tuple(before[k] for k in written))
-    row = {"name": name, "kind": p.kind, "size": p.bench_n, "writes_arguments": bool(written), "peers": {}}
+    names = p.fn.__code__.co_varnames[:p.fn.__code__.co_argcount]
+    row = {"name": name, "kind": p.kind, "size": p.bench_n, "writes_arguments": bool(written), "peers": {},
+           "static": {k: v for k, v in zip(names, args) if k in p.static},
+           "shapes": [list(a.shape) for a in args if isinstance(a, np.ndarray)]}
     calls = {}
     for peer, (build, compare) in _builders(p, args, written).items():
         entry = row["peers"][peer] = {"status": "ok"}
@@ -218,7 +221,7 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks corpus", description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--batch-ms", type=float, default=10.0)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per program (its process)")
     ap.add_argument("--json")
