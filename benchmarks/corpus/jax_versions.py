@@ -8,10 +8,9 @@ into its arguments, the arrays it wrote (one array, or a tuple in argument order
 that writes nothing in place and returns its result runs as its own source with ``np`` bound
 to ``jax.numpy`` (:func:`as_jax`) and has no entry here.
 
->>> import numpy as np
->>> x = np.ones(4)
->>> float(VERSIONS["heat_1d"](x, 0.25, 2)[1])
-1.0
+>>> x = jnp.arange(4.0)
+>>> VERSIONS["heat_1d"](x, 0.25, 1).tolist()  # u[1:-1] += r * (u[2:] - 2 u[1:-1] + u[:-2]) once
+[0.0, 1.0, 2.0, 3.0]
 """
 from __future__ import annotations
 
