@@ -9,6 +9,7 @@ message: when it starts to pass, the xfail fails and goes.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 import pytest
@@ -18,11 +19,12 @@ import mlc
 from mlc.errors import TraceError
 from benchmarks.corpus.programs import PROGRAMS
 
-TARGETS = ("llvm", "cuda-emulator")
+#: the targets every program runs on; MLC_CORPUS_TARGETS=cuda (comma-separated) on a GPU machine
+TARGETS = tuple(os.environ.get("MLC_CORPUS_TARGETS", "llvm,cuda-emulator").split(","))
 
 #: examples per program and the largest n drawn, per target (the emulator runs kernels in Python)
-EXAMPLES = {"llvm": 3, "cuda-emulator": 2}
-LARGEST = {"llvm": 7, "cuda-emulator": 3}
+EXAMPLES = {"llvm": 3, "cuda-emulator": 2, "cuda": 3}
+LARGEST = {"llvm": 7, "cuda-emulator": 3, "cuda": 7}
 
 #: programs whose first call compiles for long, at fewer and smaller sizes: the nested element
 #: loops of the string DPs unroll their outer loop (a static range up to 8) around a compiled
@@ -66,6 +68,7 @@ def _assert_close(got, want, p, what):
     if want is None:
         assert got is None, f"{what}: {got!r}, NumPy's is None"
         return
+    got = got.get() if hasattr(got, "get") and not isinstance(got, np.ndarray) else got  # a GPU array
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape, f"{what}: shape {got.shape}, NumPy's {want.shape}"
     np.testing.assert_allclose(got, want, rtol=p.rtol, atol=p.atol, err_msg=what)
