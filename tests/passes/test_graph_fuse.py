@@ -137,6 +137,13 @@ def test_a_value_read_through_two_windows_is_computed_once():
     check(lambda x: np.exp(x)[1:] * 2 + 1, X, expect=[["exp", "slice", "multiply", "add"]])  # one window fuses
 
 
+def test_a_value_read_through_disjoint_windows_fuses():
+    def f(x):
+        a = np.exp(x)
+        return a[:, :3] * a[:, 3:]  # each element of a is computed once either way (a q, k split)
+    check(f, X, expect=[["exp", "slice", "slice", "multiply"]])
+
+
 def _steps(u, steps):
     for t in range(steps):
         u = u.copy()
