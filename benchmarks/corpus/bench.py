@@ -227,12 +227,24 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per program (its process)")
     ap.add_argument("--json")
     ap.add_argument("--md")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="write one table of the rows of earlier runs' JSON files (runs of parts of the corpus)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one, args.rounds, args.batch_ms / 1e3)))
         return 0
     from .programs import PROGRAMS
+    if args.merge:
+        runs = [json.load(open(path)) for path in args.merge]
+        by_name = {row["name"]: row for run in runs for row in run["rows"]}
+        rows = [by_name[n] for n in PROGRAMS if n in by_name]
+        loads = [run["load_start"][0] for run in runs] + [run["load_end"][0] for run in runs]
+        header = (f"host: {runs[0]['host']}; {len(runs)} runs side by side, load average {min(loads):.2f} to "
+                  f"{max(loads):.2f}; {runs[0]['rounds']} rounds; versions: "
+                  + ", ".join(f"{k} {v}" for k, v in runs[0]["versions"].items()))
+        _write(args, header, rows, runs[0]["host"], runs[0]["versions"], (min(loads), max(loads)))
+        return 0
     names = args.names or list(PROGRAMS)
     unknown = [n for n in names if n not in PROGRAMS]
     if unknown:
@@ -265,21 +277,25 @@ def main(argv=None) -> int:
             versions[mod] = None
     header = (f"host: {_host()}; load average {load[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
               f"{args.rounds} rounds; versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    _write(args, header, rows, _host(), versions, load, os.getloadavg())
+    print(f"(total {time.time() - began:.0f} s)", file=sys.stderr)
+    return 0
+
+
+def _write(args, header, rows, host, versions, load_start, load_end=None) -> None:
     text = table(rows)
     print(header)
     print(text)
-    print(f"(total {time.time() - began:.0f} s)", file=sys.stderr)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"host": _host(), "date": datetime.date.today().isoformat(), "load_start": load,
-                       "load_end": os.getloadavg(), "rounds": args.rounds, "versions": versions, "rows": rows,
-                       "table": text}, f, indent=1)
+            json.dump({"host": host, "date": datetime.date.today().isoformat(), "load_start": list(load_start),
+                       "load_end": list(load_end or load_start), "rounds": args.rounds, "versions": versions,
+                       "rows": rows, "table": text}, f, indent=1)
     if args.md:
         with open(args.md, "w") as f:
             f.write(f"# The corpus of NumPy programs against NumPy, Numba and JAX, "
                     f"{datetime.date.today().isoformat()}\n\n`python -m benchmarks corpus`: "
                     f"{__doc__.split(chr(10) + chr(10), 1)[1].strip()}\n\n{header}\n\n{text}\n")
-    return 0
 
 
 if __name__ == "__main__":
