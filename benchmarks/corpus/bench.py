@@ -240,8 +240,9 @@ def main(argv=None) -> int:
         by_name = {row["name"]: row for run in runs for row in run["rows"]}
         rows = [by_name[n] for n in PROGRAMS if n in by_name]
         loads = [run["load_start"][0] for run in runs] + [run["load_end"][0] for run in runs]
-        header = (f"host: {runs[0]['host']}; {len(runs)} runs side by side, load average {min(loads):.2f} to "
-                  f"{max(loads):.2f}; {runs[0]['rounds']} rounds; versions: "
+        rounds = "/".join(str(r) for r in sorted({run["rounds"] for run in runs}))
+        header = (f"host: {runs[0]['host']}; the rows of {len(runs)} runs (a later run's row replaces an earlier "
+                  f"one's), load average {min(loads):.2f} to {max(loads):.2f}; {rounds} rounds; versions: "
                   + ", ".join(f"{k} {v}" for k, v in runs[0]["versions"].items()))
         _write(args, header, rows, runs[0]["host"], runs[0]["versions"], (min(loads), max(loads)))
         return 0
