@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 WORKLOAD_NAMES = ["add", "gelu", "softmax", "layer_norm", "window_sum", "rotary", "black_scholes", "mm_relu",
                   "conv2d", "sgemm1024", "sgemm2048", "sgemm1024_avx2", "sgemm2048_avx2", "igemm1024",
                   "mlp", "vecmat", "sort", "cumulative_sum", "softmax_grad", "layer_norm_grad", "mlp_step", "mlp_adam_step",
-                  "mlp_per_example"]
+                  "mlp_per_example", "cnn_step"]
 STARTUP = ["first_call", "import"]
 
 

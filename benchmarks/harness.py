@@ -57,13 +57,16 @@ class Contender:
     row of 8-lane code runs 16-lane code: FP32_FMA there). ``cold()`` is a context under
     which ``build()`` and the first ``run()`` compile from nothing: no compiled code of an
     earlier build of the same program is found (mlc: an empty object cache; JAX: its caches
-    cleared)."""
+    cleared). ``program``: what an mlc contender compiles, for a build for another target
+    (``benchmarks/cross.py``): ``("jit", fn, args, fast_math)`` or ``("built", mod_fn,
+    schedule, args, out, entry)``."""
     peer: str
     label: str
     build: Callable[[], Callable[[], object]] | None = None
     missing: str = ""
     peak: str | None = None
     cold: Callable[[], AbstractContextManager] = nullcontext
+    program: tuple | None = None
 
 
 def unavailable(peer: str, why: str, label: str = "") -> Contender:

@@ -69,7 +69,7 @@ def mlc_jit(fn: Callable, args: tuple, label: str = "jit", fast_math: bool = Fal
         import mlc
         jitted = mlc.jit(fn, fast_math=fast_math)
         return lambda: jitted(*args)
-    return Contender("mlc", label, build, cold=mlc_cold)
+    return Contender("mlc", label, build, cold=mlc_cold, program=("jit", fn, args, fast_math))
 
 
 def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: str,
@@ -92,7 +92,7 @@ def mlc_built(mod_fn: Callable, schedule, args: tuple, out: np.ndarray, label: s
             f(*inputs, result)
             return result
         return run
-    return Contender("mlc", label, build, cold=mlc_cold)
+    return Contender("mlc", label, build, cold=mlc_cold, program=("built", mod_fn, schedule, args, out, entry))
 
 
 def numba_contender(kernel: str, args: tuple, label: str = "njit(parallel, fastmath)") -> Contender:

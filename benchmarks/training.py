@@ -10,7 +10,8 @@ and for the NumPy spelling of the function (differentiated op by op); NumPy is
 the backward written by hand. ``mlp_step`` is one SGD step of the README's
 digits MLP (64-256-10, batch 128: forward, backward, update), ``mlp_adam_step`` the
 same step with ``mlc.optim.adam`` (NumPy and JAX: Adam's formula written out), ``mlp_per_example``
-its 128 per-example gradients (``vmap(grad)``); JAX runs ``jit(value_and_grad)``
+its 128 per-example gradients (``vmap(grad)``); ``cnn_step`` one SGD step of the
+examples' small CNN (without batch norm) on the same batch; JAX runs ``jit(value_and_grad)``
 and ``jit(vmap(grad))`` of the same source.
 """
 from __future__ import annotations
@@ -269,5 +270,70 @@ def mlp_per_example(tiny: bool = False) -> Workload:
         ))
 
 
+# ------------------------------------------------------------------ the CNN
+
+def _cnn_layers(xp):
+    """(conv 3x3 same-padded, 2x2 max pool, 2x2 average pool) of mlc.nn, or of jax.lax."""
+    if not getattr(xp, "__name__", "").startswith("jax"):
+        import mlc
+        return (lambda h, w: mlc.nn.conv2d(h, w, padding=1), lambda h: mlc.nn.max_pool2d(h, 2),
+                lambda h: mlc.nn.avg_pool2d(h, 2))
+    from jax import lax
+    window = ((1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+    return (lambda h, w: lax.conv_general_dilated(h, w, (1, 1), ((1, 1), (1, 1)),
+                                                  dimension_numbers=("NCHW", "OIHW", "NCHW")),
+            lambda h: lax.reduce_window(h, -xp.inf, lax.max, *window),
+            lambda h: lax.reduce_window(h, 0.0, lax.add, *window) / 4)
+
+
+def cnn_loss(params, x, y, xp=np):
+    """The examples' small CNN without batch norm (conv 3x3 (8) -> relu -> max pool -> conv 3x3
+    (16) -> relu -> average pool -> dense 64 -> 10, NCHW): its mean cross-entropy."""
+    conv, max_pool, avg_pool = _cnn_layers(xp)
+    w1, w2, b2, w3, b3 = params
+    h = max_pool(xp.maximum(conv(x.reshape(x.shape[0], 1, 8, 8), w1), 0))
+    h = avg_pool(xp.maximum(conv(h, w2) + b2.reshape(1, 16, 1, 1), 0))
+    logits = h.reshape(x.shape[0], 64) @ w3 + b3
+    m = logits.max(axis=1, keepdims=True)
+    logp = logits - m - xp.log(xp.sum(xp.exp(logits - m), axis=1, keepdims=True))
+    return -xp.mean(xp.take_along_axis(logp, y[:, None], axis=1))
+
+
+def cnn_step(tiny: bool = False) -> Workload:
+    batch = 16 if tiny else 128
+    rng = _rng()
+    x = rng.uniform(0, 1, (batch, 64)).astype("float32")
+    y = rng.integers(0, 10, batch)
+    params = tuple((rng.standard_normal(s) * 0.2).astype("float32")
+                   for s in ((8, 1, 3, 3), (16, 8, 3, 3), (16,), (64, 10), (10,)))
+    lr = np.float32(0.1)
+
+    def step(p, v, t, r):
+        import mlc
+        loss, g = mlc.value_and_grad(cnn_loss)(p, v, t)
+        return tuple(w - r * d for w, d in zip(p, g)), loss
+
+    def jax_step(jnp):
+        import jax
+        grad = jax.value_and_grad(lambda p, v, t: cnn_loss(p, v, t, jnp))
+
+        def run(p, v, t, r):
+            loss, g = grad(p, v, t)
+            return tuple(w - r * d for w, d in zip(p, g)), loss
+        return run
+
+    flops = 3 * 2.0 * batch * (8 * 64 * 9 + 16 * 16 * 8 * 9 + 64 * 10)
+    return Workload(
+        "cnn_step", f"small CNN training step, batch {batch} (8x8 images: 2 convs, pools, dense; SGD)", flops=flops,
+        reference=None, note="no NumPy backward by hand: mlc and JAX are checked against each other by the tests",
+        contenders=(
+            unavailable("numpy", "a CNN's backward by hand is not written here"),
+            mlc_jit(step, (params, x, y, lr), label="jit(value_and_grad)"),
+            unavailable("numba", _NO_NUMBA),
+            jax_contender(jax_step, (params, x, y, lr), label="jit(value_and_grad)"),
+            tvm_impractical("relax", _NO_TVM),
+        ))
+
+
 TRAINING_WORKLOADS = {"softmax_grad": softmax_grad, "layer_norm_grad": layer_norm_grad, "mlp_step": mlp_step,
-                      "mlp_adam_step": mlp_adam_step, "mlp_per_example": mlp_per_example}
+                      "mlp_adam_step": mlp_adam_step, "mlp_per_example": mlp_per_example, "cnn_step": cnn_step}

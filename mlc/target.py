@@ -38,7 +38,7 @@ from .config import config
 from .errors import ConfigError, MLCError
 from .frozen import frozen
 
-__all__ = ["Target", "TargetKind", "register_target_kind", "unregister_target_kind", "target_kind",
+__all__ = ["Target", "TargetKind", "DeviceLimits", "register_target_kind", "unregister_target_kind", "target_kind",
            "registered_target_kinds", "add_kind_source", "known_target_kinds", "load_kind", "host_caches",
            "DEFAULT_CACHES"]
 
@@ -71,6 +71,23 @@ def host_caches() -> tuple[int, int, int] | None:
 
 
 @frozen
+class DeviceLimits:
+    """What one kernel launch of a GPU may use, as its target kind registers it: threads per
+    block, static shared memory per block in bytes, threads per warp (the unit of shuffles
+    and of warp-wide calls), and the largest block and grid extents along x, y and z.
+
+    >>> limits = DeviceLimits(max_threads_per_block=256, max_shared_memory_per_block=32768, warp_size=64)
+    >>> limits.warp_size, limits.max_block
+    (64, (1024, 1024, 64))
+    """
+    max_threads_per_block: int = 1024
+    max_shared_memory_per_block: int = 48 * 1024
+    warp_size: int = 32
+    max_block: tuple[int, int, int] = (1024, 1024, 64)
+    max_grid: tuple[int, int, int] = ((1 << 31) - 1, 65535, 65535)
+
+
+@frozen
 class TargetKind:
     """One kind of target, as its backend registers it (TVM's ``TargetKind``).
 
@@ -83,6 +100,14 @@ class TargetKind:
       the kind and its non-empty fields as options.
     - ``properties``: name -> ``f(target)`` for what a target of this kind knows
       beyond its fields (``vector_bits``, ``vector_registers``, ``caches`` for CPUs).
+    - ``keys``: what kind of device it compiles for, which picks the default schedule
+      rules, design spaces and pass pipelines that fit it: ``("cpu",)`` for llvm,
+      ``("gpu",)`` for a GPU (which then gives ``limits``), ``()`` for code run as written.
+    - ``limits``: a GPU kind's :class:`DeviceLimits`, which its schedules and launches respect.
+    - ``device``: where the arrays of a module built for it live (``"cpu"``: NumPy arrays;
+      a GPU kind whose modules run on the GPU names its device kind of :mod:`mlc.runtime.ndarray`).
+    - ``emulator``: for a GPU kind, the kind that runs the same kernels on the host (with the
+      same options), where candidates are checked without a device; "" when there is none.
     """
     name: str
     options: tuple[str, ...] = ()
@@ -90,10 +115,19 @@ class TargetKind:
     validate: Callable[[Target], None] | None = None
     describe: Callable[[Target], str] | None = None
     properties: Mapping[str, Callable[[Target], Any]] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()
+    limits: DeviceLimits | None = None
+    device: str = "cpu"
+    emulator: str = ""
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*", self.name):
             raise MLCError(f"TargetKind: name must be a word like 'llvm' or 'cuda-emulator', got {self.name!r}")
+        if isinstance(self.keys, str) or not all(isinstance(k, str) for k in self.keys):
+            raise MLCError(f"TargetKind {self.name!r}: keys must be a tuple of words like ('gpu',), got {self.keys!r}")
+        if "gpu" in self.keys and not isinstance(self.limits, DeviceLimits):
+            raise MLCError(f"TargetKind {self.name!r}: a GPU kind (keys ('gpu',)) gives its device limits, "
+                           f"limits=DeviceLimits(...); got {self.limits!r}")
 
 
 class KindSource(Protocol):
@@ -232,6 +266,25 @@ class Target:
             raise MLCError(f"target {self} has no property {name!r}; target kind {self.kind!r} "
                            f"defines {sorted(self.kind_info.properties) or 'none'}")
         return getter(self)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """What kind of device the target compiles for (:attr:`TargetKind.keys`): ``("cpu",)``, ``("gpu",)``."""
+        return self.kind_info.keys
+
+    @property
+    def is_gpu(self) -> bool:
+        """Whether the target's kind has the ``"gpu"`` key."""
+        return "gpu" in self.kind_info.keys
+
+    @property
+    def limits(self) -> DeviceLimits:
+        """The :class:`DeviceLimits` of a GPU target; an MLCError for a target that has none."""
+        limits = self.kind_info.limits
+        if limits is None:
+            raise MLCError(f"target {self} has no device limits: only a GPU target kind (keys ('gpu',)) "
+                           "registers them (TargetKind(..., keys=('gpu',), limits=DeviceLimits(...)))")
+        return limits
 
     @property
     def vector_bits(self) -> int:

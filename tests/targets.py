@@ -34,7 +34,7 @@ VNNI = Target("llvm", "cascadelake")
 def _runnable() -> dict[str, object]:
     """"host": this machine ("llvm"); on a machine with 512-bit vectors also "avx2", the
     AVX2 CPU: its 256-bit code runs here, so one CI host tests both vector widths' code."""
-    from mlc.backends.llvm_cpus import host_cpu
+    from mlc.backends.llvm.cpus import host_cpu
     out = {"host": "llvm"}
     host = Target.from_str("llvm")
     _, features = host_cpu()

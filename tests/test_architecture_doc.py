@@ -1,5 +1,6 @@
-"""docs/architecture.md stays true to the tree: every path it names exists, and its
-package map lists every package under mlc/.
+"""docs/architecture.md stays true to the tree: every path it names exists, its
+package map lists every package under mlc/, it stays at most 300 lines, and each
+how-to names the test that runs it (a test file that exists).
 
 Paths in its last section, "Where this is going", describe the plan and may not
 exist yet; they are not checked.
@@ -57,6 +58,17 @@ def test_every_path_the_doc_names_exists():
 def test_package_map_lists_every_package():
     assert unlisted_packages(DOC.read_text(), ROOT) == [], \
         "packages missing from the package map of docs/architecture.md"
+
+
+def test_the_doc_is_short_and_each_how_to_names_its_test():
+    text = DOC.read_text()
+    assert len(text.splitlines()) <= 300, "docs/architecture.md: move detail next to the code it describes"
+    how_tos = re.split(r"^\*\*", sections(text)["How to"], flags=re.M)[1:]
+    assert [h.split("**")[0] for h in how_tos] == ["Add an op", "Add a math intrinsic",
+                                                   "Add a schedule primitive.", "Add a backend."]
+    for how_to in how_tos:
+        tests = [p for p in paths(how_to) if p.startswith("tests/") and p.endswith(".py")]
+        assert tests and all((ROOT / p).exists() for p in tests), how_to.splitlines()[0]
 
 
 def test_the_checks_catch_rot(tmp_path):

@@ -327,7 +327,7 @@ def test_the_math_ops_table_times_each_op_against_numpys():
 
 
 def _host_has_avx512() -> bool:
-    from mlc.backends.llvm_cpus import host_cpu
+    from mlc.backends.llvm.cpus import host_cpu
     return "+avx512f" in host_cpu()[1].split(",")
 
 

@@ -5,14 +5,19 @@ following the :class:`Backend` protocol (and, when its target strings take
 options, a :class:`~mlc.target.TargetKind`). The driver (:mod:`mlc.driver`)
 asks the registry for the backend of ``target.kind`` and then runs, in order:
 
-1. scheduling: the user's schedule, a tuning database's trace, or else
-   ``backend.schedule_rules(target)`` on every function nobody scheduled;
+1. scheduling: the user's schedule, a tuning database's trace, or else the
+   default rules of the target's keys (``"cpu"``, ``"gpu"``: the driver's
+   :func:`~mlc.driver.schedule.default_rules`) on every function nobody scheduled;
 2. ``backend.tir_passes(target, options)``: the TIR pass pipeline this backend
    needs (lowering to loops, flattening, vectorization, ...), each a pure
    function ``PrimFunc -> PrimFunc``, run on every function of the module;
 3. ``backend.codegen(mod, target, options)``: an artefact (LLVM IR, source);
 4. ``backend.load(artifact, mod, target, options)``: a runtime Module whose
    functions take ``backend.array_types`` (``mod``: the module as scheduled).
+
+A backend whose modules run on a device (``TargetKind.device`` other than ``"cpu"``)
+has ``device_unavailable_reason()``: None when one is usable here, else why not
+(tuning then checks candidates on the kind's ``emulator`` instead of timing them).
 
 A backend may also have ``begin(mod, target, options)``, returning a build with
 ``add(lowered)``, ``finish(mod)`` and ``abandon()`` (:class:`IncrementalBuild`), or
@@ -24,12 +29,16 @@ the next (the llvm backend's LLVM work runs on another thread beside the
 driver's Python). ``abandon`` is called instead of ``finish`` when the driver
 fails on the way.
 
-A backend never schedules by itself and never imports the driver. Adding one
-is a new package and one :func:`register_backend` call (mlc's own backends
-are listed in :mod:`mlc.backends` so that they register on first use).
+A backend never schedules, imports no schedules and never imports the driver:
+the driver hands it the scheduled module and the parsed :class:`~mlc.target.Target`.
+Adding one is a new package (or a test file) and one :func:`register_backend`
+call (mlc's own backends are listed in :mod:`mlc.backends` so that they register
+on first use); a GPU backend reuses :mod:`mlc.backends.gpu` (pipeline, launches,
+emulator) and registers a kind with the ``"gpu"`` key and its limits. A backend
+outside mlc may add ``schedule_rules(target)`` to give rules of its own.
 
->>> get_backend("llvm").name, get_backend("reference").schedule_rules(None)
-('llvm', None)
+>>> get_backend("llvm").name, get_backend("reference").target_kinds
+('llvm', ('reference',))
 """
 from __future__ import annotations
 
@@ -76,10 +85,6 @@ class Backend(Protocol):
     def tir_passes(self, target, options: BuildOptions) -> Sequence[Callable]:
         """The TIR passes, in order, that turn a scheduled PrimFunc into what ``codegen`` takes."""
 
-    def schedule_rules(self, target) -> Callable | None:
-        """``f(sch, func_name, target)`` scheduling one unscheduled function in place, or
-        None to compile functions as written."""
-
     def codegen(self, mod, target, options: BuildOptions) -> Any:
         """Compile ``mod``, the IRModule after :meth:`tir_passes`; returns an artefact for
         :meth:`load` (LLVM IR, source text, ...)."""
@@ -120,7 +125,7 @@ def register_backend(backend: Backend, *, override: bool = False) -> Backend:
     """
     if not isinstance(backend, Backend):
         missing = [m for m in ("name", "target_kinds", "array_types", "unavailable_reason", "tir_passes",
-                               "schedule_rules", "codegen", "load") if not hasattr(backend, m)]
+                               "codegen", "load") if not hasattr(backend, m)]
         raise MLCError(f"register_backend: {backend!r} is not a Backend; it lacks {', '.join(missing)} "
                        "(see mlc.backends.registry.Backend)")
     kinds = backend.target_kinds

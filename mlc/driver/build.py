@@ -3,14 +3,15 @@
 ::
 
     GraphModule ──graph passes──▶ IRModule of PrimFuncs          (mlc.graph.build)
-    IRModule ──schedule_stage──▶ scheduled PrimFuncs              user schedule | database | backend rules
+    IRModule ──schedule_stage──▶ scheduled PrimFuncs              user schedule | database | default rules
              ──verify_stage────▶ (accesses proven out of bounds refused, every target)
              ──tir_stage───────▶ lowered PrimFuncs                Backend.tir_passes
              ──codegen_stage───▶ artefact (LLVM IR, source)       Backend.codegen
              ──load_stage──────▶ runtime Module                    Backend.load
 
 The backend comes from the registry (:func:`mlc.backends.registry.get_backend`)
-by the target's kind; nothing here names one. A backend that can compile a module
+by the target's kind, the default rules by its keys; nothing here names one. The target
+is parsed once, here, and every stage gets the :class:`~mlc.target.Target`. A backend that can compile a module
 part by part (``Backend.begin``, the llvm backend) gets the stages one kernel at
 a time instead (:func:`_build_by_parts`): it compiles each kernel while the next
 is scheduled and lowered, and the result is the same.
@@ -25,7 +26,7 @@ from ..ir.tir import IRModule, PrimFunc
 from ..passes.tir import run_passes, verify_bounds
 from ..target import Target
 from .collector import collector_paused
-from .schedule import schedule_stage
+from .schedule import default_rules, schedule_stage
 
 __all__ = ["build", "register_module_builder", "schedule_module", "verify_stage", "tir_stage", "codegen_stage", "load_stage", "STAGES"]
 
@@ -43,9 +44,9 @@ def _flag(fast_math) -> bool:
 def schedule_module(mod: IRModule, target=None, schedule=None, database=None) -> IRModule:
     """``mod`` as :func:`build` schedules it for ``target`` (a Target or target string;
     None: ``MLC_TARGET``): ``schedule``, else ``database``'s traces, else the default rules
-    of the target's backend (:mod:`.schedule`)."""
+    of the target (:mod:`.schedule`)."""
     target = Target.from_str(target)
-    return schedule_stage(mod, target, get_backend(target.kind).schedule_rules(target), schedule, database)
+    return schedule_stage(mod, target, default_rules(target, get_backend(target.kind)), schedule, database)
 
 
 def verify_stage(mod: IRModule) -> IRModule:
@@ -99,7 +100,7 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     (returning None, or a Schedule/IRModule to use instead) or a Trace to replay; it takes
     charge of every function. Without one, each function nobody scheduled gets the trace
     ``database.best_trace(func, target)`` answers (see :class:`mlc.driver.Database` for
-    the exact contract), and the rest the default rules of the target's backend.
+    the exact contract), and the rest the default rules of the target (by its kind's keys).
 
     A buffer access the compiler proves out of bounds is a CompileError, for every
     target (:func:`~mlc.passes.tir.verify_bounds`). ``check_bounds`` (default: the
@@ -130,7 +131,7 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     array([0., 2., 4., 6.], dtype=float32)
     """
     with collector_paused():
-        return _build(mod, target, schedule, database, check_bounds, fast_math)
+        return _build(mod, Target.from_str(target), schedule, database, check_bounds, fast_math)
 
 
 def _build(mod, target, schedule, database, check_bounds, fast_math):
@@ -149,12 +150,11 @@ def _build(mod, target, schedule, database, check_bounds, fast_math):
                 return builder(mod, target, schedule, fast_math=fast_math)
         raise MLCError(f"build takes an IRModule, PrimFunc or GraphModule (mlc.graph.BlockBuilder), "
                        f"got {type(mod).__name__}")
-    target = Target.from_str(target)
     backend = get_backend(target.kind)
     if check_bounds is None:
         check_bounds = config().debug
     options = BuildOptions(check_bounds=bool(check_bounds), fast_math=_flag(fast_math))
-    rules = backend.schedule_rules(target)
+    rules = default_rules(target, backend)
     if schedule is not None:  # a user schedule takes charge of the whole module, first
         mod = schedule_stage(mod, target, rules, schedule, database)
         database = rules = None  # (nothing is left to schedule)

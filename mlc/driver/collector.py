@@ -3,18 +3,17 @@
 A build allocates tens of thousands of small objects (IR nodes, analyzer
 results, llvmlite values) that mostly die young through reference counting.
 Each allocation burst runs the collector, and once in a while a full
-collection walks every object of the process: 10-15 ms of an MLP's first
-call went into one such walk, finding nothing to free. :func:`collector_paused`
+collection walks every object of the process, finding nothing to free
+(benchmarks/results/decisions.md, "Driver"). :func:`collector_paused`
 turns automatic collection off for the duration of a build (nested and
 concurrent builds share one pause) and back on when the last one ends, unless
 it was off before.
 
-When the pause ends, the two young generations are collected (0.5-2 ms: the
-build's objects, and the cyclic garbage it leaves, thousands of llvmlite
-values). Left to the automatic collector, the thousands of objects counted
-while it was off set it off at the caller's next allocation, and in a process
-with a large heap (JAX, TVM and Numba loaded) that collection went on to walk
-every object: 130-150 ms of a layer_norm's first call, against 75 ms without.
+When the pause ends, the two young generations are collected (the build's
+objects, and the cyclic garbage it leaves, thousands of llvmlite values). Left
+to the automatic collector, the thousands of objects counted while it was off
+set it off at the caller's next allocation, and in a process with a large heap
+(JAX, TVM and Numba loaded) that collection went on to walk every object.
 """
 from __future__ import annotations
 

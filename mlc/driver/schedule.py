@@ -7,8 +7,8 @@ In order of precedence:
 2. otherwise each function nobody scheduled yet (te's canonical form, see
    :func:`mlc.schedules.default.is_unscheduled`) gets the trace a tuning
    ``database`` answers for it (:class:`Database`);
-3. the functions left get the default rules of the target's backend
-   (``Backend.schedule_rules``; None leaves them as written).
+3. the functions left get the default rules of the target (:func:`default_rules`: by the
+   keys of its kind, ``"cpu"`` or ``"gpu"``; a kind with neither is built as written).
 
 The functions ops wrote by hand (:mod:`mlc.ops.hand_written`: a sort, a scan,
 a factorization) have no blocks to schedule; whoever scheduled the rest, the
@@ -23,11 +23,29 @@ from ..errors import MLCError
 from ..ir.calls import is_graph_main
 from ..ir.tir import IRModule, PrimFunc
 from ..schedules.apply import apply_user_schedule, replay_trace
-from ..schedules.default import apply_rules, is_unscheduled
+from ..schedules.default import apply_rules, cpu_rules, is_unscheduled
+from ..schedules.gpu.default import GPU_RULES
 from ..schedules.trace import Trace
 from ..target import Target
 
-__all__ = ["Database", "schedule_stage", "WORKLOAD_NAME"]
+__all__ = ["Database", "schedule_stage", "default_rules", "DEFAULT_RULES", "WORKLOAD_NAME"]
+
+#: Target key -> the default rules of the targets whose kind has it (:attr:`mlc.target.TargetKind.keys`).
+DEFAULT_RULES = {"cpu": cpu_rules, "gpu": GPU_RULES}
+
+
+def default_rules(target: Target, backend=None):
+    """The rules that schedule what nobody scheduled for ``target``: those of the first key of
+    its kind in :data:`DEFAULT_RULES` (None: built as written). A backend outside mlc may give
+    its own with a method ``schedule_rules(target)``; mlc's backends import no schedules.
+
+    >>> default_rules(Target.from_str("llvm")) is cpu_rules, default_rules(Target.from_str("reference"))
+    (True, None)
+    """
+    own = getattr(backend, "schedule_rules", None)
+    if own is not None:
+        return own(target)
+    return next((DEFAULT_RULES[key] for key in target.keys if key in DEFAULT_RULES), None)
 
 #: The name a function has when a database is asked about it (see :class:`Database`).
 WORKLOAD_NAME = "main"

@@ -23,7 +23,9 @@ dtype)`` per placeholder, in order; a dimension given by name
 Converted: modules Linear, ReLU, ReLU6, GELU, SiLU, LeakyReLU, ELU, Hardtanh,
 Hardswish, Hardsigmoid, Softplus, Mish, Sigmoid, Tanh, Softmax, LogSoftmax,
 Flatten, Conv2d, MaxPool2d, LayerNorm, BatchNorm1d/2d/3d (eval: the running
-statistics), Embedding, Dropout (eval: the identity), Identity; functions and methods
+statistics), Embedding, Dropout (eval: the identity), Identity, MultiheadAttention
+(eval; ``attn_mask``/``key_padding_mask`` bool or float, batch_first or not, the
+averaged or per-head weights); functions and methods
 add/sub/mul/truediv (tensors or Python scalars), matmul/mm/bmm/@, relu,
 gelu, sigmoid, tanh, erf, exp, sqrt, flatten, reshape/view, transpose,
 permute, t, cat/concat, softmax, layer_norm, linear, contiguous. Anything
@@ -258,6 +260,7 @@ class _Importer:
             (nn.BatchNorm3d, self._batch_norm),
             (nn.Embedding, lambda where, m, x: fx_ops.embedding(x, _array(m.weight))),
             (nn.Identity, lambda where, m, x: x),
+            (nn.MultiheadAttention, self._multi_head_attention),
         ]
 
     def weight(self, tensor, module, name):
@@ -275,6 +278,38 @@ class _Importer:
         return fx_ops.batch_norm(x, _array(m.running_mean), _array(m.running_var),
                                  None if m.weight is None else _array(m.weight),
                                  None if m.bias is None else _array(m.bias), m.eps)
+
+    def _multi_head_attention(self, where, m, query, key, value, key_padding_mask=None, need_weights=True,
+                              attn_mask=None, average_attn_weights=True, is_causal=False):
+        """``nn.MultiheadAttention`` (eval): ``(output, weights)``, each emitted (weights None
+        where ``need_weights=False``)."""
+        if m.training and m.dropout > 0:
+            raise UnsupportedAttributeError(f"{where}: MultiheadAttention in training mode (dropout "
+                                            f"{m.dropout}) is not supported; call model.eval() before tracing")
+        if m.bias_k is not None or m.add_zero_attn:
+            raise UnsupportedAttributeError(f"{where}: MultiheadAttention(add_bias_kv=True or add_zero_attn=True) "
+                                            "is not supported; supported: the defaults (False)")
+        if is_causal and attn_mask is None:
+            raise UnsupportedAttributeError(f"{where}: is_causal=True needs attn_mask (as torch's own "
+                                            "MultiheadAttention does); pass the causal mask")
+        e = m.embed_dim
+        if m._qkv_same_embed_dim:
+            w = _array(m.in_proj_weight)
+            weights = (w[:e], w[e:2 * e], w[2 * e:])
+        else:
+            weights = tuple(_array(t) for t in (m.q_proj_weight, m.k_proj_weight, m.v_proj_weight))
+        biases = None
+        if m.in_proj_bias is not None:
+            b = _array(m.in_proj_bias)
+            biases = (b[:e], b[e:2 * e], b[2 * e:])
+        mask = attn_mask if not isinstance(attn_mask, self.torch.Tensor) else _array(attn_mask)
+        padding = key_padding_mask if not isinstance(key_padding_mask, self.torch.Tensor) else \
+            _array(key_padding_mask)
+        out, attn = fx_ops.multi_head_attention(
+            query, key, value, m.num_heads, weights, biases, _array(m.out_proj.weight),
+            None if m.out_proj.bias is None else _array(m.out_proj.bias), m.batch_first, mask, padding,
+            need_weights, average_attn_weights)
+        return self.bb.emit(out), None if attn is None else self.bb.emit(attn)
 
     @staticmethod
     def _dropout(where, x, p=0.5, training=True, inplace=False):

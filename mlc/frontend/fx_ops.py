@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import op
 
-__all__ = ["batch_norm", "embedding", "leaky_relu", "elu", "silu", "hardswish", "hardsigmoid", "hardtanh",
+__all__ = ["batch_norm", "embedding", "multi_head_attention", "leaky_relu", "elu", "silu", "hardswish", "hardsigmoid", "hardtanh",
            "softplus", "mish", "log_softmax"]
 
 
@@ -96,3 +96,86 @@ def mish(x):
 
 def log_softmax(x, dim: int):
     return op("nn.log_softmax", x, axis=dim)
+
+
+def multi_head_attention(query, key, value, num_heads: int, in_weights, in_biases, out_weight, out_bias=None,
+                         batch_first: bool = False, attn_mask=None, key_padding_mask=None,
+                         need_weights: bool = True, average_attn_weights: bool = True):
+    """``nn.MultiheadAttention`` in eval mode: ``(output, weights)`` as Calls (weights None
+    where ``need_weights`` is False).
+
+    ``query`` (L, N, E) (``batch_first``: (N, L, E); unbatched: (L, E)), ``key``/``value``
+    (S, N, E_k/E_v) likewise; ``in_weights`` the three projections ``(W_q, W_k, W_v)``
+    (E, E_*) and ``in_biases`` theirs (or None); ``out_weight`` (E, E). Each head ``h``
+    of ``E // num_heads`` features: ``softmax(q_h k_h^T / sqrt(d) + mask) v_h``, the heads
+    concatenated and projected. ``attn_mask``: (L, S) or (N * num_heads, L, S), bool (True:
+    not attended) or float (added); ``key_padding_mask``: (N, S) (unbatched: (S,)), bool or
+    float. The weights are averaged over the heads (``average_attn_weights``) or not.
+    """
+    qshape, kshape, dtype = tuple(query.type.shape), tuple(key.type.shape), query.type.dtype
+    batched = len(qshape) == 3
+    if len(qshape) not in (2, 3) or len(kshape) != len(qshape) or len(value.type.shape) != len(qshape):
+        raise ShapeError(f"multi_head_attention: expected query, key and value of 3 dimensions (or 2, unbatched), "
+                         f"got {qshape}, {kshape}, {tuple(value.type.shape)}")
+    if not batched:
+        query, key, value = (op("expand_dims", t, axis=0) for t in (query, key, value))
+        lq, n, e = qshape[0], 1, qshape[1]
+        s_len = kshape[0]
+    elif batch_first:
+        n, lq, e = qshape
+        s_len = kshape[1]
+    else:
+        lq, n, e = qshape
+        s_len = kshape[0]
+        query, key, value = (op("transpose", t, axes=(1, 0, 2)) for t in (query, key, value))
+    if e % num_heads:
+        raise ShapeError(f"multi_head_attention: embed_dim {e} is not divisible by num_heads {num_heads}")
+    d = e // num_heads
+
+    def project(x, w, b, length):
+        y = op("nn.dense", x, w)
+        y = y if b is None else op("add", y, b)
+        return op("transpose", op("reshape", y, newshape=(n, length, num_heads, d)), axes=(0, 2, 1, 3))
+
+    (wq, wk, wv), (bq, bk, bv) = in_weights, in_biases if in_biases is not None else (None, None, None)
+    q = op("multiply", project(query, wq, bq, lq), np.array(1.0 / math.sqrt(d), dtype))
+    k = project(key, wk, bk, s_len)
+    v = project(value, wv, bv, s_len)
+    scores = op("matmul", q, op("transpose", k, axes=(0, 1, 3, 2)))  # (n, heads, L, S)
+    for mask, shape in ((attn_mask, None), (key_padding_mask, "padding")):
+        if mask is None:
+            continue
+        mshape = tuple(mask.shape if isinstance(mask, np.ndarray) else mask.type.shape)
+        mdtype = mask.dtype.name if isinstance(mask, np.ndarray) else mask.type.dtype
+        if shape == "padding":  # (N, S) -> (N, 1, 1, S)
+            target = (n, 1, 1, s_len)
+            expected = (n, s_len) if batched else (s_len,)
+            if mshape != expected:
+                raise ShapeError(f"multi_head_attention: key_padding_mask must have shape {expected}, got {mshape}")
+        elif mshape == (lq, s_len):
+            target = (1, 1, lq, s_len)
+        elif mshape == (n * num_heads, lq, s_len):
+            target = (n, num_heads, lq, s_len)
+        else:
+            raise ShapeError(f"multi_head_attention: attn_mask must have shape {(lq, s_len)} or "
+                             f"{(n * num_heads, lq, s_len)}, got {mshape}")
+        mask = op("reshape", mask, newshape=target)
+        if mdtype == "bool":
+            scores = op("where", mask, np.array(-np.inf, dtype), scores)
+        else:
+            scores = op("add", scores, mask if mdtype == dtype else op("astype", mask, dtype=dtype))
+    attn = op("nn.softmax", scores, axis=-1)
+    heads = op("matmul", attn, v)  # (n, heads, L, d)
+    out = op("reshape", op("transpose", heads, axes=(0, 2, 1, 3)), newshape=(n, lq, e))
+    out = op("nn.dense", out, out_weight)
+    out = out if out_bias is None else op("add", out, out_bias)
+    if not batched:
+        out = op("reshape", out, newshape=(lq, e))
+    elif not batch_first:
+        out = op("transpose", out, axes=(1, 0, 2))
+    if not need_weights:
+        return out, None
+    weights = op("mean", attn, axis=1) if average_attn_weights else attn
+    if not batched:
+        weights = op("reshape", weights, newshape=(lq, s_len) if average_attn_weights else (num_heads, lq, s_len))
+    return out, weights

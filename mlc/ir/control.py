@@ -38,7 +38,7 @@ import numpy as np  # noqa: F401 - the doctest's constants
 from ..errors import IRError
 from .graph import Binding, Graph
 
-__all__ = ["CONTROL_OPS", "is_control", "bodies", "map_bodies", "body_attrs", "check_control"]
+__all__ = ["CONTROL_OPS", "is_control", "bodies", "map_bodies", "body_attrs", "check_control", "result_types"]
 
 #: The binding forms whose attributes hold graphs (loops and conditionals).
 CONTROL_OPS = frozenset({"for_loop", "while_loop", "switch"})
@@ -57,6 +57,13 @@ def body_attrs(b: Binding) -> tuple[str, ...]:
     if b.op == "switch":
         return ("branches",)
     return ()
+
+
+def result_types(op: str, attrs: dict) -> list:
+    """The types of the results of a control-flow binding ``op`` with attributes ``attrs``: its
+    body's (a loop) or first branch's (a switch) outputs' types."""
+    graph = attrs["branches"][0] if op == "switch" else attrs["body"]
+    return [a.type for a in graph.outputs]
 
 
 def bodies(b: Binding) -> list[Graph]:

@@ -21,6 +21,7 @@ def main(x: R.Tensor((4,), "float32")):
 from __future__ import annotations
 
 from .graph import Binding, Constant, Graph, Var
+from .names import unique_name
 
 __all__ = ["graph_to_str", "tensor_sinfo"]
 
@@ -153,12 +154,7 @@ def _graph_blocks(graph: Graph, name: str, private: bool, taken: set[str], block
     names: dict[int, str] = {}
 
     def fresh(base: str) -> str:
-        new, n = base, 0
-        while new in taken:
-            n += 1
-            new = f"{base}{n}"
-        taken.add(new)
-        return new
+        return unique_name(base, taken, separator="")
 
     for b in graph.bindings:
         if b.op == "fused":

@@ -25,6 +25,7 @@ from .buffer import Buffer, BufferRegion, decl_buffer
 from .expr import (BufferLoad, CommReducer, IntImm, IterVar, PrimExpr, Range, Reduce, Var,
                    const, convert)
 from .functor import pre_order_nodes, substitute
+from .names import unique_name
 from .node import node
 from .arith.linear import expr_key
 from .shape_vars import check_shape_vars_bound
@@ -421,14 +422,6 @@ def _outputs_by_op(ops, args) -> dict[int, list[Tensor]]:
     return out
 
 
-def unique_name(name: str, taken: set) -> str:
-    """``name``, or ``name_1``, ``name_2``, ... if taken; the result is added to ``taken``."""
-    candidate, n = name, 0
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}_{n}"
-    taken.add(candidate)
-    return candidate
 
 
 def _lower_compute(op: ComputeOp, out_buffers: list[Buffer], block_name: str):

@@ -29,6 +29,7 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
+from .windows import Window, has_traced_slice, use_indexing, window_getitem, window_take
 from .updates import concrete_key, gathered, index_array, is_bool_array
 
 __all__ = [
@@ -203,6 +204,10 @@ def getitem(a, key):
     t = as_tracer(a)
     key = concrete_key(key)
     items = key if isinstance(key, tuple) else (key,)
+    if has_traced_slice(items):  # x[:i] in a compiled loop: a window of the whole axis
+        return window_getitem(t, items)
+    if any(isinstance(k, Window) for k in items):  # x[indices[lo:hi]]: a gather, a window
+        return window_take(t, items)
     if any(isinstance(k, (np.ndarray, list)) and is_bool_array(k) for k in items):  # a constant mask:
         items = tuple(part for k in items for part in (  # its True elements' indices (NumPy's meaning)
             np.nonzero(np.asarray(k)) if isinstance(k, (np.ndarray, list)) and is_bool_array(k) else (k,)))
@@ -236,3 +241,6 @@ def getitem(a, key):
     if not whole:
         t = emit("slice", [t], starts=starts, stops=stops, steps=steps)
     return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)
+
+
+use_indexing(getitem=getitem)

@@ -46,10 +46,11 @@ from ..ops.library.shape import _slice_signature, index_text, plan_getitem
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ..tracer.state import write
-from ..tracer.trace import BOUNDS
+from ..tracer.trace import BOUNDS, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
+from .windows import Window, has_traced_slice, use_indexing, window_setitem
 
 __all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put", "index_array",
            "is_bool_array"]
@@ -57,6 +58,13 @@ __all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concret
 
 def _where() -> str:
     return describe_location(user_location())
+
+
+def _trace_for(base: Tracer):
+    """The trace that records ops on ``base`` now: inside a compiled loop's body, the body's
+    (which captures ``base`` from around it), else ``base``'s own."""
+    ctx = current_trace()
+    return ctx if ctx is not None and ctx.accepts(base) else base._ctx
 
 
 def update_slice(base: Tracer, value: Tracer, starts, stops, steps) -> Tracer:
@@ -84,8 +92,12 @@ def setitem(target: Tracer, key, value) -> None:
     """``target[key] = value`` (see the module's docstring)."""
     if target.weak:
         raise TraceError(f"item assignment into a Python scalar argument{_where()}")
+    key = concrete_key(key)
+    items = key if isinstance(key, tuple) else (key,)
+    if has_traced_slice(items):  # x[:i] = ... in a compiled loop (see .windows)
+        return window_setitem(target, items, value)
     base = Tracer(target._ctx, target._atom)
-    write(target, assigned(base, concrete_key(key), value), update_slice)
+    write(target, assigned(base, key, value), update_slice)
 
 
 def assigned(base: Tracer, key, value) -> Tracer:
@@ -106,6 +118,8 @@ def _assigned(base: Tracer, key, value) -> Tracer:
     if any(is_bool_array(k) for k in items):  # constant masks among other indices: their True elements
         items = tuple(part for k in items for part in (
             np.nonzero(np.asarray(k)) if is_bool_array(k) else (k,)))
+    if _pointwise(items, base.ndim):
+        return _point_written(base, items, value)
     if any(index_array(k) is not None for k in items):
         return _scattered(base, items, value)
     try:
@@ -124,18 +138,63 @@ def _assigned(base: Tracer, key, value) -> Tracer:
     return update_slice(base, v, starts, stops, steps)
 
 
+# ------------------------------------------------------------------ traced ints and whole axes
+
+def _scalar_index(k) -> bool:
+    return isinstance(k, Tracer) and k.ndim == 0 and k.dtype.kind in "iu"
+
+
+def _pointwise(items: tuple, ndim: int) -> bool:
+    """Whether ``items`` is traced ints (0-d) and whole axes only (``A[i, j]``, ``C[:, i]``, at
+    least one traced int): a write that one elementwise ``where`` over the array makes."""
+    if not any(_scalar_index(k) for k in items) or sum(1 for k in items if k is Ellipsis) > 1:
+        return False
+    return len([k for k in items if k is not Ellipsis]) <= ndim and all(
+        _scalar_index(k) or _whole_axis(k) for k in items)
+
+
+def _point_written(base: Tracer, items: tuple, value) -> Tracer:
+    """``base[items] = value`` for :func:`_pointwise` items: ``where(at, value, base)``, ``at``
+    True where each traced int's axis is at its index (one pass over ``base``, no gather). An
+    index outside its axis writes nothing, and is a BoundsError when the function runs."""
+    ctx = _trace_for(base)
+    n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
+    axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
+    axes += [slice(None)] * (base.ndim - len(axes))
+    at, bad, kept = None, None, []
+    for a, k in enumerate(axes):
+        if not _scalar_index(k):
+            kept.append(base.shape[a])
+            continue
+        n = base.shape[a]
+        t = astype(k.strong(), "int64")
+        out = astype((t < -n) | (t >= n), "int64")
+        bad = out if bad is None else bad + out
+        shape = [1] * base.ndim
+        shape[a] = n
+        iota = ctx.array(np.arange(n, dtype=np.int64).reshape(shape))
+        hit = iota == where(t < 0, t + n, t)
+        at = hit if at is None else at & hit
+    ctx.check_range(bad, BOUNDS, _where())
+    v = _fit(_cast(base, value), tuple(kept), items)
+    shape = tuple(1 if _scalar_index(k) else d for k, d in zip(axes, base.shape))
+    if tuple(v.shape) != shape:
+        v = emit("reshape", [v], newshape=shape)
+    return where(at, v, base)
+
+
 # ------------------------------------------------------------------ values
 
 def _cast(base: Tracer, value) -> Tracer:
     """``value`` as a Tracer of ``base``'s dtype, as NumPy's item assignment converts it."""
-    if isinstance(value, Tracer) and not base._ctx.accepts(value):
+    if isinstance(value, Tracer) and not _trace_for(base).accepts(value):
         raise TraceError("a traced value from another (finished) trace was assigned" + _where())
     if isinstance(value, (list, tuple)) or isinstance(value, (bool, int, float, complex)):
-        _, v = as_tracers([base, value], base._ctx, op="setitem")
+        _, v = as_tracers([base, value], _trace_for(base), op="setitem")
     else:
-        v = as_tracer(value, base._ctx)
+        v = as_tracer(value, _trace_for(base))
         if v.weak:
-            _, v = as_tracers([base, v], base._ctx, op="setitem")
+            _, v = as_tracers([base, v], _trace_for(base), op="setitem")
     return v if v.dtype == base.dtype else astype(v, base.dtype)
 
 
@@ -188,7 +247,7 @@ def _mask(items):
 def _masked(base: Tracer, items, position: int, mask, value) -> Tracer:
     """``base[items] = value``, ``items[position]`` a boolean mask and the rest ``:`` and ``...``:
     ``where(mask, value, base)``, the mask's axes where it stands."""
-    m = as_tracer(mask, base._ctx)
+    m = as_tracer(mask, _trace_for(base))
     width = base.ndim - sum(m.ndim if n == position else 1 for n, k in enumerate(items) if k is not Ellipsis)
     before = sum(width if k is Ellipsis else 1 for k in items[:position])  # the axes before the mask's
     axes = tuple(base.shape[before:before + m.ndim])
@@ -226,7 +285,7 @@ def concrete_key(key):
         return key
     out = []
     for k in items:
-        if isinstance(k, Tracer) and isinstance(k._atom, Constant) and not k.weak:
+        if isinstance(k, Tracer) and not isinstance(k, Window) and isinstance(k._atom, Constant) and not k.weak:
             k = k._atom.data
             k = int(k) if k.ndim == 0 and k.dtype.kind in "iu" else k
         out.append(k)
@@ -292,7 +351,7 @@ class _Advanced:
             raise ShapeError(f"x[{index_text(key)}]: shape mismatch: indexing arrays could not be broadcast "
                              f"together with shapes {' '.join(str(tuple(k.shape)) for k in indices)}{_where()}") from None
         self.before, self.after = tuple(part.shape[:self.first]), tuple(part.shape[self.first + count:])
-        self.flat = _flat_index(indices, sizes, self.index_shape, key, base._ctx, checked)
+        self.flat = _flat_index(indices, sizes, self.index_shape, key, _trace_for(base), checked)
         self.count = int(np.prod(self.index_shape, dtype=np.int64))
         merged = math.prod(sizes)
         self.rows = part if count == 1 else emit("reshape", [part], newshape=self.before + (merged,) + self.after)
@@ -307,7 +366,7 @@ def gathered(base: Tracer, key) -> Tracer:
     """``base[key]`` where ``key`` holds integer index arrays (and ints) on adjacent axes and slices
     elsewhere: one gather (``take``) of the merged axes."""
     plan = _Advanced(base, key)
-    out = emit("take", [plan.rows, as_tracer(plan.flat, base._ctx)], axis=plan.first)
+    out = emit("take", [plan.rows, as_tracer(plan.flat, _trace_for(base))], axis=plan.first)
     return out if tuple(out.shape) == plan.shape else emit("reshape", [out], newshape=plan.shape)
 
 
@@ -367,12 +426,12 @@ def _scatter(rows: Tracer, axis: int, flat, values: Tracer) -> Tracer:
         last[flat] = np.arange(m)
     else:
         positions = np.arange(n, dtype=np.int64).reshape(n, 1)
-        hits = emit("equal", [emit("reshape", [flat], newshape=(1, m)), as_tracer(positions, rows._ctx)])
-        order = as_tracer(np.arange(m, dtype=np.int64).reshape(1, m), rows._ctx)
+        hits = emit("equal", [emit("reshape", [flat], newshape=(1, m)), as_tracer(positions, _trace_for(rows))])
+        order = as_tracer(np.arange(m, dtype=np.int64).reshape(1, m), _trace_for(rows))
         last = emit("max", [where(hits, order, np.int64(-1))], axis=1)
     hit = last >= 0
     source = np.maximum(last, 0) if isinstance(last, np.ndarray) else where(hit, last, np.int64(0))
-    gathered = emit("take", [values, as_tracer(source, rows._ctx)], axis=axis)
+    gathered = emit("take", [values, as_tracer(source, _trace_for(rows))], axis=axis)
     shape = (1,) * axis + (n,) + (1,) * (rows.ndim - axis - 1)
     hit = np.reshape(hit, shape) if isinstance(hit, np.ndarray) else emit("reshape", [hit], newshape=shape)
     return where(hit, gathered, rows)
@@ -453,3 +512,6 @@ def put(a, ind, v, mode="raise"):
         v = emit("reshape", [as_tracer(v, target._ctx)], newshape=tuple(indices_shape))
     flat = target._ctx.emit("reshape", [target], {"newshape": (target.size,)})  # a view: writes go to a
     setitem(flat, ind, v)
+
+
+use_indexing(setitem=setitem, cast=_cast)

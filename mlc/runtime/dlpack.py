@@ -14,12 +14,21 @@ np.float32(7.0)
 """
 from __future__ import annotations
 
+import array
+import collections.abc
+
 import numpy as np
 
 from ..errors import DTypeError
 from .ndarray import CUDAArray, dlpack_on_cuda
 
-__all__ = ["from_dlpack", "to_dlpack", "host_array"]
+__all__ = ["from_dlpack", "to_dlpack", "host_array", "BUFFER_TYPES"]
+
+
+def _is_buffer(x) -> bool:
+    buffer = getattr(collections.abc, "Buffer", None)  # (Python 3.12+)
+    return buffer is not None and not isinstance(x, np.ndarray) and isinstance(x, buffer) \
+        and not isinstance(x, (bytes, str))
 
 
 def from_dlpack(x):
@@ -66,9 +75,22 @@ def to_dlpack(a):
     return _Exported(a)
 
 
+#: Objects offering their memory through Python's buffer protocol that built functions take
+#: as NumPy arrays of the same memory (``collections.abc.Buffer`` from Python 3.12).
+BUFFER_TYPES = (memoryview, bytearray, array.array)
+
+
 def host_array(x):
-    """``x`` as a NumPy array when it is a host ``__dlpack__`` object that is not one (no
-    copy); anything else as it is."""
+    """``x`` as a NumPy array when it is a host ``__dlpack__`` object or a buffer
+    (:data:`BUFFER_TYPES`: ``memoryview``, ``array.array``...) that is not one (no copy);
+    anything else as it is.
+
+    >>> import array
+    >>> host_array(array.array("f", [1, 2])).dtype
+    dtype('float32')
+    """
+    if isinstance(x, BUFFER_TYPES) or _is_buffer(x):
+        return np.asarray(x)
     if isinstance(x, np.ndarray) or not hasattr(x, "__dlpack__"):
         return x
     try:

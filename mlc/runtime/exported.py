@@ -32,7 +32,7 @@ from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import shape_vars
 from ..ir.tir import BufferStore
 
-__all__ = ["ParamSpec", "EntrySpec", "ProgramSpec", "c_type", "c_identifier", "function_entry", "graph_entry",
+__all__ = ["ParamSpec", "EntrySpec", "CallSpec", "ProgramSpec", "c_type", "c_identifier", "function_entry", "graph_entry",
            "program_entry", "size_expr", "expr_source"]
 
 #: dtype name -> the C type of one element.
@@ -96,6 +96,7 @@ class EntrySpec:
     single: bool = False
     size_vars: tuple[tuple[str, str, int, int], ...] = ()
     program: ProgramSpec | None = field(default=None, compare=False)
+    calls: CallSpec | None = None
 
     def metadata(self, prefix: str) -> dict:
         out = {"name": self.name, "symbol": prefix + c_identifier(self.name), "kind": self.kind,
@@ -103,7 +104,40 @@ class EntrySpec:
                "single": self.single, "size_vars": [list(v) for v in self.size_vars]}
         if self.program is not None:
             out["nonempty"] = [message for _, message in self.program.nonempty]
+        if self.calls is not None and self.calls.needed():
+            out["call"] = self.calls.metadata()
         return out
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """What a loaded entry does around the C call, as a jitted call does around ``main``
+    (:class:`~mlc.tracer.compile.CompiledFunction`), for the loader to repeat:
+
+    * ``scalars``: per input, the Python type (``"int"``, ``"float"``, ``"bool"``,
+      ``"complex"``) of an argument traced as a Python number, or None for an array;
+    * ``keys``: the source of each hidden random key input (the last inputs, uint32[2]
+      each): ``"global"`` (NumPy's global generator, as ``draw_key(None)``) or ``"entropy"``;
+    * ``checks``: ``(dtype, op, limit)`` of each traced Python int the call verifies
+      (:class:`~mlc.tracer.compile.RangeCheck`), after the results;
+    * ``writes``: the input each of the last outputs is written back into, after the checks;
+    * ``aliases``: the memory sharing among the array arguments the trace saw (None: none).
+
+    >>> CallSpec(scalars=(None, "int"), checks=(("int8", "add", 0),)).metadata()["checks"]
+    [['int8', 'add', 0]]
+    """
+    scalars: tuple = ()
+    keys: tuple[str, ...] = ()
+    checks: tuple[tuple[str, str, int], ...] = ()
+    writes: tuple[int, ...] = ()
+    aliases: tuple[int, ...] | None = None
+
+    def needed(self) -> bool:
+        return bool(any(self.scalars) or self.keys or self.checks or self.writes or self.aliases)
+
+    def metadata(self) -> dict:
+        return {"scalars": list(self.scalars), "keys": list(self.keys), "checks": [list(c) for c in self.checks],
+                "writes": list(self.writes), "aliases": None if self.aliases is None else list(self.aliases)}
 
 
 @dataclass(frozen=True)
@@ -204,17 +238,19 @@ _C_KEYWORDS = frozenset("auto break case char const continue default do double e
                         "typedef union unsigned void volatile while".split())
 
 
-def function_entry(name: str, func) -> EntrySpec:
+def function_entry(name: str, func, symbol: str | None = None) -> EntrySpec:
     """The entry of PrimFunc ``func`` (as scheduled) of a built module, called ``name``:
-    destination passing, its symbolic extents after the arrays."""
+    destination passing, its symbolic extents after the arrays. ``symbol``: the function's
+    name in the module where ``name`` is another name for it (a lone PrimFunc's ``main``)."""
     names = _unique(p.name for p in func.params)
     params = tuple(ParamSpec(n, p.dtype, tuple(e.value if isinstance(e, IntImm) else str(e.name) for e in p.shape),
                              role) for n, p, role in zip(names, func.params, _roles(func)))
     sizes = tuple((str(v.name), v.dtype, n, d) for v, n, d in shape_vars(func.params))
-    return EntrySpec(name, name, "function", params, size_vars=sizes)
+    return EntrySpec(name, symbol or name, "function", params, size_vars=sizes)
 
 
-def graph_entry(name: str, symbol: str, main, n_inputs: int, constants, outputs, single: bool) -> EntrySpec:
+def graph_entry(name: str, symbol: str, main, n_inputs: int, constants, outputs, single: bool,
+                calls: CallSpec | None = None) -> EntrySpec:
     """The entry ``name`` of a graph's ``main`` (PrimFunc ``main``, called ``symbol`` in its
     module, as built): its first ``n_inputs``
     parameters are the inputs, the next ``len(constants)`` the ``constants`` (held by the
@@ -228,10 +264,11 @@ def graph_entry(name: str, symbol: str, main, n_inputs: int, constants, outputs,
             raise MLCError(f"export: graph main {name}: parameter {p.name} has a symbolic shape; a graph "
                            "exports with static shapes")
         specs.append(ParamSpec(cname, p.dtype, tuple(e.value for e in p.shape), "in" if n < n_inputs else "out"))
-    return EntrySpec(name, symbol, "graph", tuple(specs), tuple(constants), tuple(outputs), single)
+    return EntrySpec(name, symbol, "graph", tuple(specs), tuple(constants), tuple(outputs), single, calls=calls)
 
 
-def program_entry(name: str, graph, functions, nonempty=(), single: bool = False) -> EntrySpec:
+def program_entry(name: str, graph, functions, nonempty=(), single: bool = False,
+                  calls: CallSpec | None = None) -> EntrySpec:
     """The entry ``name`` of a lowered ``graph`` with dynamic axes (no ``main``): its
     kernels are ``functions`` (name -> PrimFunc, as built), ``nonempty`` holds (size,
     message) of each size that must not be 0. The C main binds each dynamic size from
@@ -276,4 +313,4 @@ def program_entry(name: str, graph, functions, nonempty=(), single: bool = False
     program = ProgramSpec(tuple(values), inputs, constants, tuple(steps), outputs,
                           tuple((size_expr(e), message) for e, message in nonempty))
     return EntrySpec(name, name, "program", params, outputs=tuple(range(len(outputs))), single=single,
-                     size_vars=tuple(binders), program=program)
+                     size_vars=tuple(binders), program=program, calls=calls)

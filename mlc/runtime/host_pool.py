@@ -3,9 +3,8 @@
 glibc gives every block of 32 MiB or more (its largest ``mmap`` threshold) a
 fresh mapping and unmaps it when it is freed, so a function returning such an
 array pays a page fault per 4 KiB page of it on every call, before its kernel
-writes a byte: a 2^23-element float32 window sum took 4.4 ms per call on two
-threads of an AVX-512 Xeon, 1.3 ms into an output that had been written before
-(NumPy's ``a[:-2] + a[1:-1] + a[2:]`` pays the same, 5.6 ms).
+writes a byte, more than the kernel's own time (NumPy's ``a[:-2] + a[1:-1] + a[2:]``
+pays the same; benchmarks/results/decisions.md, "Runtime").
 
 So :func:`take` keeps the buffers of outputs of at least :data:`MIN_BYTES` in a
 pool: a buffer is a NumPy array that owns its memory, and every array made of

@@ -9,7 +9,9 @@ its constructors) when the trailer is missing, the checksum does not match (a
 damaged or truncated file), it is not an mlc library, its format is newer than this
 loader reads, or it was built for another architecture or for CPU features this
 machine lacks (the alternative is an illegal-instruction crash); then it opens it
-with ctypes. Each entry is called as its in-process counterpart is:
+with ctypes. Each entry is called as its in-process counterpart is, and takes NumPy
+arrays or other host arrays without a copy (objects with ``__dlpack__``, a CPU
+``torch.Tensor``; buffers, ``memoryview``, ``array.array``: :func:`host_array`):
 
 * a jitted function's ``main`` (``kind="graph"``): ``y = lib(x)`` or ``lib["main"](x)``;
   inputs of the exact dtypes and shapes it was built for (a DTypeError or ShapeError
@@ -33,6 +35,7 @@ True
 """
 from __future__ import annotations
 
+import array
 import ctypes
 import hashlib
 import json
@@ -43,7 +46,7 @@ import struct
 import numpy as np
 
 try:
-    from ..errors import DTypeError, LoadError, MLCError, ShapeError
+    from ..errors import BoundsError, DTypeError, LoadError, MLCError, ShapeError
 except ImportError:  # loaded by path, outside the mlc package
     class MLCError(Exception):
         """mlc's base error (stand-in where the loader runs without mlc)."""
@@ -57,13 +60,17 @@ except ImportError:  # loaded by path, outside the mlc package
     class DTypeError(MLCError, TypeError):
         """An argument of the wrong dtype."""
 
-__all__ = ["load", "Library", "LibraryFunction", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
+    class BoundsError(MLCError, IndexError):
+        """An index out of bounds when the function ran."""
+
+__all__ = ["load", "Library", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
            "MAGIC", "FORMAT_VERSION"]
 
 #: The last 8 bytes of every library mlc exports.
 MAGIC = b"\x00MLCLIB\x01"
-#: The metadata format this loader reads (and ``export`` writes).
-FORMAT_VERSION = 1
+#: The metadata format this loader reads (and ``export`` writes): 2 adds what an entry does
+#: around its C call (an entry's ``"call"``: Python numbers, random keys, checks, write-back).
+FORMAT_VERSION = 2
 _LENGTH = struct.Struct("<Q")
 _DIGEST = 32
 _TAIL = _LENGTH.size + _DIGEST + len(MAGIC)
@@ -176,12 +183,24 @@ _KINDS = frozenset({"graph", "function", "program"})
 
 
 def load(path, check_cpu: bool = True) -> Library:
-    """The library mlc exported at ``path``, checked (module docstring) and opened.
+    """The library mlc exported at ``path``, checked (module docstring) and opened; a CUDA
+    bundle (a zip file or directory a ``cuda`` module's export wrote) is loaded by
+    :func:`mlc.runtime.cuda_loader.load_bundle`, with CuPy.
 
     ``check_cpu=False`` skips the comparison of CPU features (for a machine whose
     /proc/cpuinfo does not tell the truth, an emulator say); the architecture is
     always checked."""
     path = os.fspath(path)
+    if os.path.isdir(path) or _starts_with(path, b"PK\x03\x04"):  # a CUDA bundle (a directory or a zip)
+        try:
+            from . import cuda_loader  # deferred: keeps loading a CPU library fast (no zipfile, no CuPy)
+        except ImportError:  # loaded by path
+            import importlib.util
+            spec = importlib.util.spec_from_file_location(
+                "mlc_cuda_loader", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_loader.py"))
+            cuda_loader = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(cuda_loader)
+        return cuda_loader.load_bundle(path)
     metadata = read_metadata(path)
     lacking = missing_features(metadata, flags=None if check_cpu else frozenset(
         CPUINFO_NAMES.get(host_arch(), {}).values()))
@@ -199,6 +218,14 @@ def load(path, check_cpu: bool = True) -> Library:
     except OSError as err:
         raise LoadError(f"{path} passed its checks but the dynamic loader refused it: {err}") from None
     return Library(path, metadata, handle)
+
+
+def _starts_with(path: str, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False
 
 
 class Library:
@@ -273,9 +300,16 @@ class LibraryFunction:
         self._nonempty = entry.get("nonempty", [])
         if self.kind == "program":
             cfunc.restype = ctypes.c_int
-        if self.kind == "graph" and self._plain_outputs and self.single and len(self._inputs) == 1 \
-                and data_pointer is _struct_pointer:
-            self._run = _one_in_one_out(cfunc, *self._input_specs[0], *self._output_specs[0], self._call_graph)
+        call = entry.get("call")
+        if call is not None:
+            self._around = _Around(self.name, call, self._inputs)
+            inner, self.single = self._run, False
+            self._run = lambda args: self._around(args, inner, entry["single"])
+        elif self.kind == "graph" and self._plain_outputs and self.single and data_pointer is _struct_pointer:
+            if len(self._inputs) == 1:
+                self._run = _one_in_one_out(cfunc, *self._input_specs[0], *self._output_specs[0], self._call_graph)
+            elif len(self._inputs) == 2:
+                self._run = _two_in_one_out(cfunc, *self._input_specs, *self._output_specs[0], self._call_graph)
 
     def __call__(self, *args):
         if self.kind != "function":
@@ -312,6 +346,8 @@ class LibraryFunction:
 
     def _call_graph(self, args):
         specs = self._input_specs
+        if any(type(a) is not _ndarray for a in args):
+            args = tuple(map(host_array, args))
         if len(args) != len(specs):
             self._check(args, self._inputs)
         inputs = list(args)
@@ -333,6 +369,7 @@ class LibraryFunction:
         return results[0] if self.single else tuple(results)
 
     def _call_program(self, args):
+        args = tuple(map(host_array, args))
         sizes = self._check(args, self._inputs)
         inputs = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in args]
         outs = [_empty(tuple(evaluate_size(d, sizes) for d in shape), dtype) for dtype, shape in self._output_specs]
@@ -346,6 +383,8 @@ class LibraryFunction:
         return outs[0] if self.single else tuple(outs)
 
     def _call_function(self, args) -> None:
+        if any(type(a) is not _ndarray for a in args):
+            args = tuple(map(host_array, args))
         sizes = self._check(args, self.params)
         for (pname, _, _, role), arg in zip(self.params, args):
             if not arg.flags.c_contiguous:
@@ -365,6 +404,158 @@ class LibraryFunction:
         return f"<mlc LibraryFunction {self.name} ({self.kind})>"
 
 
+#: DLPack's device type of host memory (and of pinned host memory, ``kDLCUDAHost``).
+_DLPACK_HOST = (1, 3)
+
+
+def host_array(a):
+    """``a`` as a NumPy array sharing its memory where it is another host array: an object
+    with ``__dlpack__`` (a CPU torch.Tensor, a JAX array) or a buffer (``memoryview``,
+    ``array.array``, ``bytearray``); anything else as it is (the checks then name it).
+
+    >>> import array
+    >>> host_array(array.array("d", [1.5])).dtype
+    dtype('float64')
+    """
+    if type(a) is _ndarray:
+        return a
+    if isinstance(a, (memoryview, bytearray, array.array)):
+        return np.asarray(a)
+    if hasattr(a, "__dlpack__"):
+        device = getattr(a, "__dlpack_device__", None)
+        if device is not None and device()[0] not in _DLPACK_HOST:
+            raise DTypeError(f"a {type(a).__name__} in device memory (DLPack device {tuple(device())}) was "
+                             "passed to a CPU library; copy it to the host first (np.asarray(x.cpu()), "
+                             "cupy.asnumpy(x))")
+        try:
+            return np.from_dlpack(a)
+        except (TypeError, ValueError, BufferError, RuntimeError):
+            return a
+    return a
+
+
+class _Around:
+    """What a loaded entry does around its C call where a jitted call does it around ``main``
+    (the entry's ``"call"`` metadata, :class:`mlc.runtime.exported.CallSpec`): Python numbers
+    become 0-d arrays; one random key per hidden key input is drawn from NumPy's global
+    generator (``np.random.seed(0)`` makes the calls reproducible, as it does a jitted
+    call's) or fresh entropy; after the call the traced Python ints are verified, then
+    the arguments the function writes receive their last versions."""
+
+    def __init__(self, name: str, call: dict, inputs, convert=None):
+        self.name, self.convert = name, convert or host_array
+        self.keys = tuple(call.get("keys", ()))
+        self.visible = inputs[:len(inputs) - len(self.keys)]
+        self.scalars = tuple(call.get("scalars", ())) + (None,) * len(self.visible)
+        self.checks = [tuple(c) for c in call.get("checks", ())]
+        self.writes = tuple(call.get("writes", ()))
+        aliases = call.get("aliases")
+        self.aliases = None if aliases is None else tuple(aliases)
+
+    def arguments(self, args) -> list:
+        if len(args) != len(self.visible):
+            names = ", ".join(p[0] for p in self.visible)
+            raise ShapeError(f"{self.name}() takes {len(self.visible)} arguments ({names}), got {len(args)}")
+        out = list(args)
+        for n, (arg, kind, (pname, dtype, _, _)) in enumerate(zip(args, self.scalars, self.visible)):
+            if kind is None:
+                out[n] = self.convert(arg)
+                continue
+            if type(arg) is not _PYTHON_TYPES[kind]:
+                raise DTypeError(f"{self.name}(): argument {pname} was a Python {kind} when exported, got "
+                                 f"{type(arg).__name__}; pass a Python {kind} (a jitted function compiles "
+                                 "again for another type, a library cannot)")
+            if kind == "int" and not _INT64_MIN <= arg <= _INT64_MAX:
+                raise DTypeError(f"{self.name}(): argument {pname} = {arg} does not fit int64, as the exported "
+                                 "code takes it; pass it as an array of a wider dtype")
+            out[n] = np.asarray(arg, dtype)
+        return out
+
+    def __call__(self, args, run, single: bool):
+        args = self.arguments(args)
+        if self.writes and _alias_pattern(args, self.writes, self.name) != self.aliases:
+            raise MLCError(f"{self.name}(): the arguments share memory differently than the arguments it was "
+                           "exported with, and it writes into its arguments; pass separate arrays (or the "
+                           "same array where it was the same when exported)")
+        keys = [_draw_key(source) for source in self.keys]
+        outs = list(run(tuple(args) + tuple(keys)))
+        n = len(outs) - len(self.writes)
+        m = n - len(self.checks)
+        for check, value in zip(self.checks, outs[m:n]):  # before any argument is written
+            _verify(self.name, check, value)
+        for k, value in zip(self.writes, outs[n:]):
+            target = args[k]
+            if not isinstance(target, np.ndarray):  # a CuPy array (a CUDA bundle's)
+                target[...] = value
+                continue
+            if not target.flags.writeable:
+                raise MLCError(f"{self.name}(): argument {self.visible[k][0]} is written (NumPy's in-place "
+                               "meaning) but the array is read-only; pass a writeable array")
+            np.copyto(target, value if isinstance(value, np.ndarray) else value.get(), casting="unsafe")
+        results = outs[:m]
+        return results[0] if single else tuple(results)
+
+
+_PYTHON_TYPES = {"int": int, "float": float, "bool": bool, "complex": complex}
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
+
+
+def _draw_key(source: str) -> np.ndarray:
+    """One call's random key (uint32[2]) as a jitted call draws it (``numpy_random.draw_key``)."""
+    if source == "entropy":
+        return np.random.SeedSequence().generate_state(2, np.uint32)
+    return np.random.randint(0, 2**32, size=2, dtype=np.uint32)
+
+
+def _layout(a):
+    return a.__array_interface__["data"][0], a.shape, a.strides, a.dtype
+
+
+def _alias_pattern(args, writes, name):
+    """None when no two arrays of ``args`` share memory; else, per argument, the first that
+    is the same array (as ``mlc.tracer.writeback.alias_pattern``)."""
+    arrays = [(n, a) for n, a in enumerate(args) if type(a) is np.ndarray and a.size]
+    pattern = None
+    for i, (n, a) in enumerate(arrays):
+        for m, b in arrays[:i]:
+            if not np.may_share_memory(a, b):
+                continue
+            if _layout(a) == _layout(b):
+                pattern = pattern or list(range(len(args)))
+                pattern[n] = pattern[m]
+                break
+            if n in writes or m in writes:
+                raise MLCError(f"{name}(): arguments {m} and {n} overlap in memory (one is a view into the "
+                               "other) and the function writes into one of them; pass a copy of one of them")
+    return None if pattern is None else tuple(pattern)
+
+
+def _verify(name: str, check, value) -> None:
+    """Raise where a traced Python int is out of what the code was traced for (as
+    ``RangeCheck.verify``)."""
+    dtype, op, limit = check
+    v = int(value)
+    if dtype == "bounds":
+        if v:
+            raise BoundsError(f"{name}(): item assignment: {v} traced index(es) out of bounds when the function "
+                              f"ran (NumPy raises IndexError); no argument was written{op}")
+    elif dtype == "below":
+        if not 0 <= v < limit:
+            raise ShapeError(f"{name}(): {op}: the value {v} is {'negative' if v < 0 else 'not below'} "
+                             f"{'' if v < 0 else f'the static length {limit} '}the function was exported for; "
+                             "pass a length that holds every value")
+    elif dtype == "exponent":
+        if v < 0:
+            raise ShapeError(f"{name}(): {op}: integers to negative integer powers are not allowed, as in "
+                             f"NumPy, and the exponent is {v}; use a float base")
+    else:
+        info = np.iinfo(dtype)
+        if not info.min <= v <= info.max:
+            raise DTypeError(f"{name}(): {op}: Python integer {v} (a Python scalar argument, or computed from "
+                             f"one) is out of bounds for {dtype}, in [{info.min}, {info.max}]; pass a value in "
+                             "range, or cast the array to a wider dtype")
+
+
 _SIZE_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
              "//": lambda a, b: a // b, "%": lambda a, b: a % b, "min": min, "max": max}
 
@@ -381,6 +572,23 @@ def evaluate_size(tree, sizes: dict) -> int:
         return sizes[tree]
     op, a, b = tree
     return _SIZE_OPS[op](evaluate_size(a, sizes), evaluate_size(b, sizes))
+
+
+def _two_in_one_out(cfunc, first, second, out_dtype, out_shape, general):
+    """:func:`_one_in_one_out` for two inputs (``a + b``, ``x @ w``)."""
+    read, offset = _read_pointer, _DATA_OFFSET
+    (dtype0, shape0), (dtype1, shape1) = first, second
+
+    def run(args):
+        if len(args) == 2:
+            x, y = args
+            if type(x) is _ndarray and type(y) is _ndarray and x.dtype is dtype0 and y.dtype is dtype1 \
+                    and x.shape == shape0 and y.shape == shape1 and x.flags.c_contiguous and y.flags.c_contiguous:
+                out = _empty(out_shape, out_dtype)
+                cfunc(read(id(x) + offset).value, read(id(y) + offset).value, read(id(out) + offset).value)
+                return out
+        return general(args)
+    return run
 
 
 def _one_in_one_out(cfunc, dtype, shape, out_dtype, out_shape, general):

@@ -383,9 +383,11 @@ def dlpack_on_cuda(x) -> bool:
 
 
 def module_device(target) -> Device:
-    """The device a module built for ``target`` runs on: ``cuda()`` for the ``cuda`` kind,
-    ``cpu()`` for every other (the llvm, reference and cuda-emulator backends take host arrays)."""
-    return cuda() if getattr(target, "kind", str(target)) == "cuda" else cpu()
+    """The device a module built for ``target`` (a :class:`~mlc.target.Target`) runs on: the
+    one its kind names (:attr:`~mlc.target.TargetKind.device`; "cpu" for the llvm and
+    reference backends and the emulators, which take host arrays), device 0 of that kind."""
+    info = getattr(target, "kind_info", None)
+    return Device(info.device if info is not None else "cpu", 0)
 
 
 def check_device(target, dev, what: str = "time_evaluator") -> None:

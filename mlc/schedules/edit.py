@@ -12,6 +12,7 @@ from ..ir import dtype as dt
 from ..ir.buffer import Buffer
 from ..ir.expr import IntImm, PrimExpr, Var, const
 from ..ir.functor import Mutator
+from ..ir.names import unique_name
 from ..ir.tir import Block, BlockRealize, Evaluate, For, PrimFunc, SeqStmt, Stmt, seq
 from .state import Location, all_blocks, replace
 
@@ -65,21 +66,13 @@ def _names(func: PrimFunc) -> tuple[set[str], set[str]]:
     return blocks, buffers
 
 
-def _unique(base: str, taken: set[str]) -> str:
-    name, n = base, 0
-    while name in taken:
-        n += 1
-        name = f"{base}_{n}"
-    return name
-
-
 def unique_block_name(func: PrimFunc, base: str) -> str:
     """``base``, or ``base_1``, ``base_2``... if a block already has that name."""
-    return _unique(base, _names(func)[0])
+    return unique_name(base, _names(func)[0])
 
 
 def unique_buffer_name(func: PrimFunc, base: str) -> str:
-    return _unique(base, _names(func)[1])
+    return unique_name(base, _names(func)[1])
 
 
 def allocated_buffers(func: PrimFunc) -> list[Buffer]:

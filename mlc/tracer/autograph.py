@@ -89,7 +89,11 @@ def converted_source(fn) -> str:
     return "\n".join(line for line in ast.unparse(tree.body[0].body[0]).splitlines() if line.strip())
 
 
+autograph_runtime._CONVERT[0] = convert  # the functions a converted function calls are converted too
+
 _CACHE: dict = {}
+#: names called as they are (Python's builtins)
+_BUILTIN_NAMES = frozenset(dir(__import__("builtins")))
 #: mlc's own functions (mlc.numpy's, run eagerly through a jit) are written for tracing
 _OWN = ("mlc.",)
 _UNCHANGED = object()
@@ -366,6 +370,10 @@ class _Transformer(ast.NodeTransformer):
                 and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
             self.changed = True
             return ast.copy_location(_call("builtin_" + node.func.id, _name(node.func.id), *node.args), node)
+        if isinstance(node.func, ast.Name) and node.func.id not in _BUILTIN_NAMES:
+            # a function of the user's (conv(x, w)): its own control flow is rewritten when called
+            self.changed = True
+            return ast.copy_location(ast.Call(_helper("call"), [node.func, *node.args], node.keywords), node)
         return node
 
     def visit_Lambda(self, node):

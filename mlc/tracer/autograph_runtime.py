@@ -13,17 +13,19 @@ after it:
 from __future__ import annotations
 
 import builtins
+import dis
 import functools
+import types
 
 import numpy as np
 
 from ..errors import ShapeError, TraceError
 from . import control_flow
 from .source import describe_location, user_location
-from .trace import TraceContext
+from .trace import TraceContext, current_trace
 from .tracer import Tracer
 
-__all__ = ["UNDEFINED", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
+__all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
            "and_", "or_", "not_", "builtin_max", "builtin_min", "UNROLL"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
@@ -267,7 +269,8 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
     loop (the trace unrolled)."""
     if range_fn is not builtins.range or not any(_traced(a) for a in args):
         r = range_fn(*args)
-        if range_fn is builtins.range and len(r) > UNROLL and not effects and any(_traced(v) for v in vals):
+        if range_fn is builtins.range and len(r) > UNROLL and not effects and (
+                any(_traced(v) for v in vals) or _numbers_meet_traced(body_fn, r.start, vals)):
             try:
                 return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno)
             except (TraceError, ShapeError):
@@ -281,6 +284,21 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
                          "Python objects (a bare call such as list.append or print), which a "
                          "compiled loop would run once; compute arrays instead" + _where(lineno))
     return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno)
+
+
+def _numbers_meet_traced(body_fn, first, vals: tuple) -> bool:
+    """Whether a loop that carries only Python values makes a number of them traced (``s +=
+    np.tanh(a[i, i])``): its body run once on its own (the ops it records dropped). Such a loop
+    is compiled; one whose numbers stay Python numbers runs as Python."""
+    if not any(isinstance(v, (int, float, complex, np.number)) and not isinstance(v, bool) for v in vals) \
+            or current_trace() is None:
+        return False
+    try:
+        with TraceContext("probe", capture=True):
+            out = tuple(body_fn(first, *vals))
+    except Exception:  # noqa: BLE001 - the loop then runs as Python, which reports what fails
+        return False
+    return any(_traced(o) and not _traced(v) for o, v in zip(out, vals))
 
 
 def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool) -> tuple:
@@ -316,14 +334,24 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
     init = tuple(vals[k] for k in positions)
     what = dict(_what=f"the for loop at line {lineno}", _names=[names[k] for k in positions])
     if step == 1:
-        out = control_flow.fori_loop(start, stop, body, init, **what)
+        out = control_flow.fori_loop(start, stop, lambda i, c: body(_ranged(i, start, stop), c), init, **what)
     else:  # the k-th iteration's index is start + k * step
         span = (stop - start) if step > 0 else (start - stop)
         count = (span + (abs(step) - 1)) // abs(step)
         if not _traced(count):
             count = max(count, 0)
-        out = control_flow.fori_loop(0, count, lambda k, c: body(start + k * step, c), init, **what)
+        out = control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
+                                     **what)
     return _after_loop(vals, positions, out, kept)
+
+
+def _ranged(index, start, stop):
+    """``index`` (a compiled loop's traced index over ``range(start, stop)``), its range noted in
+    its trace where the bounds are Python ints (a slice ``x[i:i + 2]`` is then known to hold 2
+    elements: :mod:`mlc.numpy.windows`)."""
+    if _traced(index) and isinstance(start, int) and isinstance(stop, int) and stop > start:
+        index._ctx.note_range(index, start, stop - 1)
+    return index
 
 
 def _range_args(args: tuple, lineno: int):
@@ -334,6 +362,31 @@ def _range_args(args: tuple, lineno: int):
         raise TraceError(f"the for loop at line {lineno}: range()'s step must be a non-zero Python "
                          f"int (the bounds may be traced), got {step!r}" + _where(lineno))
     return start, stop, step
+
+
+def call(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, ``fn`` with its control flow rewritten first where it is a Python
+    function of the user's (not mlc's, NumPy's or the standard library's), as the jitted
+    function's own is (:func:`.autograph.convert`)."""
+    if isinstance(fn, types.FunctionType) and not (fn.__module__ or "").startswith(_LIBRARIES) \
+            and not _writes_nonlocal(fn.__code__):
+        fn = _CONVERT[0](fn)
+    return fn(*args, **kwargs)
+
+
+@functools.lru_cache(maxsize=512)
+def _writes_nonlocal(code) -> bool:
+    """Whether a function assigns a variable of the function around it (``nonlocal``): the
+    rewritten copy would hold that variable's value, not the variable, so it is called as it is."""
+    return any(i.opname == "STORE_DEREF" and i.argval in code.co_freevars for i in dis.get_instructions(code))
+
+
+#: the rewrite of a function (:func:`.autograph.convert`, which imports this module and sets it)
+_CONVERT = [lambda fn: fn]
+
+
+#: functions from these modules are called as they are
+_LIBRARIES = ("mlc", "numpy", "scipy", "functools", "builtins", "jax", "numba", "math", "operator")
 
 
 def python_test(value, why: str, lineno: int):
@@ -348,32 +401,30 @@ def python_test(value, why: str, lineno: int):
 # ------------------------------------------------------------------------ operators
 
 
-def and_(first, *rest):
-    """``a and b and ...``: Python's on Python values; a traced operand makes the rest
-    evaluated and combined with ``logical_and``."""
+def _short_circuit(first, rest, combine, stops: bool):
+    """Python's short-circuit chain on Python values (the first value whose truth is
+    ``stops`` ends it); from a traced operand on, the rest evaluated and ``combine``d."""
     value = first
     for thunk in rest:
         if _traced(value):
-            value = np.logical_and(value, thunk())
-        elif not value:
+            value = combine(value, thunk())
+        elif bool(value) == stops:
             return value
         else:
             value = thunk()
     return value
+
+
+def and_(first, *rest):
+    """``a and b and ...``: Python's on Python values; a traced operand makes the rest
+    evaluated and combined with ``logical_and``."""
+    return _short_circuit(first, rest, np.logical_and, False)
 
 
 def or_(first, *rest):
     """``a or b or ...``: Python's on Python values; a traced operand makes the rest
     evaluated and combined with ``logical_or``."""
-    value = first
-    for thunk in rest:
-        if _traced(value):
-            value = np.logical_or(value, thunk())
-        elif value:
-            return value
-        else:
-            value = thunk()
-    return value
+    return _short_circuit(first, rest, np.logical_or, True)
 
 
 def not_(value):

@@ -52,7 +52,7 @@ from .specializations import Specializations
 from .stages import Compiled, Lowered, Traced, _Origin
 from .state import written_inputs
 from .trace import TraceContext, is_tracing
-from .writeback import AliasMismatch
+from .writeback import AliasMismatch, alias_pattern
 
 __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
 
@@ -317,10 +317,17 @@ class JitFunction:
         """Trace for these arguments: ``.graph`` is the graph as traced; ``.lower()`` goes on.
 
         ``f.trace(x).lower().compile()`` is what ``f(x)`` does on its first call with
-        this signature (without caching it).
+        this signature (without caching it): where the function writes an argument and
+        the call passes one array as two arguments, traced with them as one, as the call
+        traces it again (:mod:`.writeback`).
         """
-        key, _, call = self._signature(args, kwargs)
-        return self._stage(key, call)
+        key, leaves, call = self._signature(args, kwargs)
+        traced = self._stage(key, call)
+        writes = traced._origin.writes
+        aliases = alias_pattern(leaves, writes) if writes else None
+        if aliases is not None:
+            traced = self._stage(key + (("aliases", aliases),), call + (aliases,))
+        return traced
 
     def lower(self, *args, **kwargs) -> Lowered:
         """Trace and run the graph passes for these arguments, without building.

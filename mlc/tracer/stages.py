@@ -26,11 +26,22 @@ from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..passes.graph.emit_main import main_name
 from ..runtime.entry import MainEntry
-from ..runtime.exported import graph_entry, program_entry
+from ..runtime.exported import CallSpec, graph_entry, program_entry
 from .arguments import WideInt, fast_key, fast_leaves, keyed_arguments
+from .numpy_random import ENTROPY, GLOBAL, describe_source
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
 
 __all__ = ["Traced", "Lowered", "Compiled"]
+
+_SCALAR_NAMES = {int: "int", float: "float", bool: "bool", complex: "complex"}
+
+
+def _leaf_kinds(key) -> tuple:
+    """The dynamic leaves' parts of a jit's call key (``("general", tree, leaves, statics)``):
+    ``(shape, dtype)`` of an array, the type of a Python number."""
+    if isinstance(key, tuple) and len(key) >= 3 and key[0] == "general" and isinstance(key[2], tuple):
+        return key[2]
+    return ()
 
 
 @dataclass(frozen=True)
@@ -179,7 +190,7 @@ class Compiled:
                 continue
         return ""  # a signature with no kernels generates no code
 
-    def export(self, path, *, cc=None, format: str = "so"):
+    def export(self, path, *, cc=None, format: str = "so", archs=None):
         """Write this compiled signature as a shared library that runs without mlc's compiler
         (``mlc.runtime.load(path)(x)``, or from C through the header ``name.h`` written
         beside it): its ``main`` with the constants and parameters the trace captured,
@@ -189,27 +200,61 @@ class Compiled:
         size after the arrays and allocates what the kernels pass each other at the
         call's sizes. The loaded library takes
         the array arguments in the order the function's array leaves are traced, and
-        returns one array or a tuple. ``format="mlc"``: the portable form of the kernels
-        (``lib.export``). Returns ``path``."""
+        returns one array or a tuple. As a jitted call, the loaded entry takes Python numbers
+        where the trace had them, verifies traced Python ints, draws random keys from NumPy's
+        global generator (or fresh entropy) and writes back into the arguments the function
+        writes (:class:`~mlc.runtime.exported.CallSpec`). ``format="mlc"``: the portable form
+        of the kernels (``lib.export``). Compiled for ``cuda``, it writes a CUDA bundle
+        instead (cubins for ``archs``, a launcher's metadata: ``CudaModule.export``), which
+        ``mlc.runtime.load`` loads with NumPy and CuPy only. Returns ``path``."""
         function = self.function
-        name = self._origin.jit.__name__
-        if function.checks or function.key_sources or getattr(function, "writes", ()):
-            why = ("checks Python integer arguments on every call" if function.checks else
-                   "draws random numbers (np.random) on every call" if function.key_sources else
-                   "writes into its arguments (NumPy's in-place meaning), which the caller's arrays receive "
-                   "after the call")
-            raise MLCError(f"export: {name} {why}, which only the Python runtime does; pass such values as "
-                           "arrays (or make them static arguments) to export it")
+        calls = self._call_spec()
         graph = function.graph
+        if getattr(self.lib.target, "kind", None) == "cuda":
+            return self._export_bundle(path, format, calls, archs)
         single = type(function.out_tree) is str
         if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels
             functions = {n: self.lib[n].func for n in self.lib.function_names}
-            entry = program_entry("main", graph, functions, function.entry.executor.nonempty, single)
+            entry = program_entry("main", graph, functions, function.entry.executor.nonempty, single, calls)
         else:
             symbol = main_name(graph)
             entry = graph_entry("main", symbol, self.lib[symbol].func, function.entry.n_inputs,
-                                function.entry.constants, function.order, single)
+                                function.entry.constants, function.order, single, calls)
         return self.lib.export(path, cc=cc, format=format, entries=[entry])
+
+    def _export_bundle(self, path, format, calls: CallSpec, archs):
+        function = self.function
+        if not isinstance(function.entry, MainEntry):
+            raise MLCError("export: a program with dynamic axes runs its kernels from Python on cuda; export it "
+                           "for 'llvm', or jit it without dynamic= for cuda")
+        symbol = main_name(function.graph)
+        entry = {"name": "main", "function": symbol, "kind": "graph", "n_inputs": function.entry.n_inputs,
+                 "outputs": list(function.order), "single": type(function.out_tree) is str}
+        if calls.needed():
+            entry["call"] = calls.metadata()
+        return self.lib.export(path, format="bundle" if format == "so" else format, entries=[entry],
+                               constants=[function.entry.constants], archs=archs)
+
+    def _call_spec(self) -> CallSpec:
+        """What the loaded library must do around its C main, as :attr:`run` does around
+        ``main``: Python numbers among the arguments, random keys drawn per call, checks
+        of traced Python ints, write-back into the arguments."""
+        function, name = self.function, self._origin.jit.__name__
+        keys = []
+        for source in function.key_sources:
+            if source is not GLOBAL and source != ENTROPY:
+                raise MLCError(f"export: {name} draws random numbers from {describe_source(source)}, an object "
+                               "of this process that a library cannot take along; draw from NumPy's global "
+                               "generator (np.random, which the loading process seeds and advances as a "
+                               "jitted call does), or pass a key array argument (mlc.random)")
+            keys.append("global" if source is GLOBAL else "entropy")
+        if any(type(leaf) is WideInt for leaf in _leaf_kinds(self._origin.key)):
+            raise MLCError(f"export: {name} was traced with a Python int that int64 cannot hold (a constant of "
+                           "the trace); pass it as an array, or a value int64 holds")
+        scalars = tuple(_SCALAR_NAMES.get(kind) if isinstance(kind, type) else None
+                        for kind in _leaf_kinds(self._origin.key))
+        return CallSpec(scalars, tuple(keys), tuple((c.dtype, c.op, c.limit) for c in function.checks),
+                        tuple(function.writes), function.aliases)
 
     def __repr__(self) -> str:
         return f"<mlc Compiled {self._origin.jit.__name__} for {self.lib.target}>"

@@ -24,9 +24,10 @@ import numpy as np
 
 from ..errors import DTypeError, IRError, MLCError, ShapeError, TraceError
 from ..ir import dtype as dt
-from ..ir.control import CONTROL_OPS
+from ..ir.control import CONTROL_OPS, result_types
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
+from .inline_calls import CALL, inline_calls
 from .source import describe_location, user_location
 from .state import Box, View, view_of
 from .tracer import Tracer
@@ -80,10 +81,6 @@ BOUNDS = "bounds"
 #: its ``minlength``): it must be in [0, limit).
 BELOW = "below"
 
-#: The op of a binding that calls a traced function with derivative rules of its own
-#: (:meth:`TraceContext.emit_call`); no registry op has this name.
-CALL = "call"
-
 #: Ops whose NumPy counterpart returns a view of its (first) operand.
 VIEW_OPS = frozenset({"slice", "reshape", "transpose", "moveaxis", "expand_dims", "squeeze",
                       "broadcast_to", "flip", "diagonal", "real", "imag"})
@@ -96,11 +93,15 @@ def _same_contents(kept: np.ndarray, array: np.ndarray) -> bool:
 
 
 def control_flow_refusal(op_name: str, loc) -> TraceError:
-    """The error of a transformation (grad, vjp, jvp, vmap) meeting a compiled loop or
-    conditional (:mod:`mlc.ir.control`), which has no derivative or batching rules yet."""
-    return TraceError(f"grad, vjp, jvp and vmap do not go through a compiled loop or conditional "
-                      f"({op_name}) yet; apply them inside the loop's body, or unroll a short loop"
-                      f"{describe_location(loc)}")
+    """The error of reverse-mode differentiation meeting a loop whose trip count is known only
+    when the program runs (a ``while_loop``, or a ``fori_loop`` with traced bounds): its carries
+    cannot be stored for the backward pass, as in JAX."""
+    what = "while_loop" if op_name == "while_loop" else "fori_loop with traced bounds"
+    return TraceError(f"reverse-mode differentiation (grad, vjp) does not go through a {what}: its "
+                      f"trip count is known only when the program runs, so the values the backward "
+                      f"pass needs cannot be stored. Give the loop Python-int bounds (mlc.fori_loop(0, n, "
+                      f"...) with n an int, or a Python for loop over range(n)), or use forward mode "
+                      f"(mlc.jvp, mlc.jacfwd){describe_location(loc)}")
 
 
 class TraceContext:
@@ -136,6 +137,8 @@ class TraceContext:
         self.generators_made: list = []
         #: the boxes of the arguments (:mod:`.state`), in the order of the inputs
         self.boxes: list[Box] = []
+        #: id(atom) -> (atom, lowest, highest): the values a compiled loop's index takes
+        self._ranges: dict[int, tuple] = {}
 
     # -------------------------------------------------------------- lifetime
 
@@ -166,6 +169,21 @@ class TraceContext:
             self.captured.append((value, var))
             inner = self._captured_atoms[id(value._atom)] = self._tracer(var, value.weak)
         return inner if inner.weak == value.weak else Tracer(self, inner._atom, value.weak)
+
+    def note_range(self, value: Tracer, lowest: int, highest: int) -> None:
+        """Record that the traced int ``value`` (a loop's index) lies in ``[lowest, highest]``."""
+        self._ranges[id(value._atom)] = (value._atom, lowest, highest)
+
+    def value_range(self, atom):
+        """``(lowest, highest)`` of a traced int noted with :meth:`note_range` (here, or around
+        this trace for a captured one), else None."""
+        entry = self._ranges.get(id(atom))
+        if entry is not None and entry[0] is atom:
+            return entry[1:]
+        for outer, var in self.captured:
+            if var is atom:
+                return outer._ctx.value_range(outer._atom)
+        return None
 
     def accepts(self, value: Tracer) -> bool:
         """Whether ``value`` may be an operand here: this trace's own, or (for a capturing
@@ -258,8 +276,8 @@ class TraceContext:
                     "a traced value escaped its function — return it instead of storing it"
                     + describe_location(user_location(2)))
         attrs = attrs or {}
-        if op_name in CONTROL_OPS:  # replayed by a transformation (grad, vmap): no rules yet
-            raise control_flow_refusal(op_name, self.location or user_location(2))
+        if op_name in CONTROL_OPS:  # a loop or conditional replayed (inline_graph, a transformation)
+            return self.record(op_name, args, tuple(sorted(attrs.items())), result_types(op_name, attrs))
         op = get_op(op_name)
         types = [a._atom.type for a in args]
         try:
@@ -327,4 +345,6 @@ class TraceContext:
             if getattr(out, "_ctx", None) is not self:
                 raise MLCError("finish() takes Tracers of this trace")
             atoms.append(out._atom)
-        return Graph(tuple(self.inputs), tuple(self.bindings), tuple(atoms), name=self.name)
+        graph = Graph(tuple(self.inputs), tuple(self.bindings), tuple(atoms), name=self.name)
+        # a trace no transformation reads (a jitted function's) keeps no call with custom rules
+        return graph if self.captures else inline_calls(graph)

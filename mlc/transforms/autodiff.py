@@ -18,7 +18,9 @@ import functools
 import numpy as np
 
 from ..errors import DTypeError, TraceError
+from ..ir.graph import Graph
 from ..ops.rules import differentiable
+from ..tracer.autograph import convert
 from ..tracer.operands import as_tracer
 from ..tracer.pytree import flatten, num_leaves, unflatten
 from ..tracer.trace import is_tracing
@@ -74,7 +76,7 @@ def _value_and_grad(fun, argnums, has_aux: bool, name: str, args, kwargs):
                              "inputs can be differentiated (cast it, or leave it out of argnums)")
 
     def split(a, k):
-        out, aux = _split_aux(fun(*a, **k), has_aux, name)
+        out, aux = _split_aux(convert(fun)(*a, **k), has_aux, name)
         return out, aux
 
     graph, out_tree, captured = trace_function(split, leaves, treedef, _name(fun), user=fun)
@@ -162,7 +164,7 @@ def _trace_primals(fun, primals, name: str):
         raise TraceError(f"{name}: primals must be a tuple (or list) of the function's arguments, got "
                          f"{type(primals).__name__}")
     leaves, treedef = flatten(tuple(primals))
-    graph, out_tree, captured = trace_function(fun, leaves, treedef, _name(fun))
+    graph, out_tree, captured = trace_function(convert(fun), leaves, treedef, _name(fun), user=fun)
     arrays = [leaf for leaf in leaves if is_array_leaf(leaf)]
     return leaves, treedef, graph, out_tree, captured, arrays
 
@@ -210,7 +212,7 @@ def vjp(fun, *primals, has_aux=False):
     name = f"vjp({_name(fun)})"
 
     def split(*a):
-        return _split_aux(fun(*a), has_aux, name)
+        return _split_aux(convert(fun)(*a), has_aux, name)
 
     leaves, treedef, graph, out_tree, captured, arrays = _trace_primals(split, primals, name)
     value_tree, aux_tree = _out_parts(out_tree)
@@ -246,8 +248,13 @@ def linearize(fun, *primals):
     which = [differentiable(v.dtype) for v in graph.inputs[:len(arrays)]]
     jg = jvp_graph(graph, which + [False] * len(captured))
     n_t, n_out = sum(which), len(graph.outputs)
-    known, unknown = partial_eval(jg, [True] * (len(arrays) + len(captured)) + [False] * n_t,
-                                  list(range(n_out)), list(range(n_out, 2 * n_out)))
+    n_in = len(arrays) + len(captured)
+    try:
+        known, unknown = partial_eval(jg, [True] * n_in + [False] * n_t, list(range(n_out)),
+                                      list(range(n_out, 2 * n_out)))
+    except ValueError:  # a loop carries values and tangents together: f_jvp recomputes the values
+        known = Graph(graph.inputs, graph.bindings, graph.outputs + graph.inputs, name=f"{graph.name}_known")
+        unknown = Graph(jg.inputs, jg.bindings, jg.outputs[n_out:], name=f"{graph.name}_tangents")
     results = run_graph(known, list(arrays) + captured)
     outs, residuals = results[:n_out], results[n_out:]
 

@@ -26,31 +26,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ir.control import CONTROL_OPS
 from ..ir.graph import Constant, Graph
 from ..ir.types import TensorType
 from ..ops.rules import Composite, RuleError
 from ..tracer.trace import CALL, TraceContext, current_trace
 from ..tracer.tracer import Tracer
-from .rules import composite_graph, located, rule_of
+from .control import control_batch
+from .rules import batched_type, composite_graph, located, moved, rule_of
 from .tracing import inline_graph, inside_transformation
 
 __all__ = ["batch_eval", "batch_graph", "batched_type", "moved"]
-
-
-def batched_type(ttype: TensorType, dim: int | None, size: int) -> TensorType:
-    """``ttype`` with a batch axis of ``size`` at ``dim`` (None: unchanged)."""
-    if dim is None:
-        return ttype
-    shape = tuple(ttype.shape)
-    return TensorType(shape[:dim] + (size,) + shape[dim:], ttype.dtype)
-
-
-def moved(x, dim, to: int, size: int):
-    """``x`` (batched along ``dim``, or not batched) with its batch axis at ``to``."""
-    if dim is None:
-        x = np.broadcast_to(np.expand_dims(x, 0), (size, *x.shape))
-        dim = 0
-    return x if dim == to else np.moveaxis(x, dim, to)
 
 
 def _check(b, outs, dims, size: int) -> None:
@@ -79,6 +65,9 @@ def batch_eval(graph: Graph, args, dims, size: int):
         with located(b, "batch"):
             if all(d is None for d in ds):
                 outs, out_dims = _unbatched(ctx, b, xs)
+            elif b.op in CONTROL_OPS:
+                outs, out_dims = control_batch(b, xs, ds, size, batch_eval)
+                _check(b, outs, out_dims, size)
             elif b.op == CALL:
                 outs, out_dims = b.attr("rules").apply_batch(b.attr("body"), xs, ds, size)
             else:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import DTypeError, TraceError
 from ..ops.rules import differentiable
+from ..tracer.autograph import convert
 from ..tracer.operands import as_tracer
 from ..tracer.pytree import flatten, unflatten
 from ..tracer.trace import is_tracing
@@ -103,7 +104,7 @@ class _Jacobian:
             full = list(args)
             for a, x in zip(nums, unflatten(wrt_tree, list(xs))):
                 full[a] = x
-            return _split_aux(self.fun(*full), self.has_aux, name)
+            return _split_aux(convert(self.fun)(*full), self.has_aux, name)
 
         return name, leaves, wrt_tree, in_trees, partial
 

@@ -22,11 +22,13 @@ def jvp(x0: R.Tensor((3,), "float32"), t_x0: R.Tensor((3,), "float32")):
 from __future__ import annotations
 
 from ..errors import TraceError
+from ..ir.control import CONTROL_OPS
 from ..ir.graph import Constant, Graph
 from ..ops.rules import Composite, differentiable, instantiate, is_zero
 from ..tracer.source import describe_location
 from ..tracer.trace import CALL, TraceContext, current_trace
 from ..tracer.tracer import Tracer
+from .control import control_jvp
 from .rules import Z, checked_tangent, composite_graph, located, reject_complex, rule_of
 from .tracing import inline_graph, inside_transformation
 
@@ -70,7 +72,9 @@ def jvp_eval(graph: Graph, primals, tangents):
     for b in graph.bindings:
         xs, ts = [read(a) for a in b.args], [tangent(a) for a in b.args]
         with located(b, "jvp"):
-            if b.op == CALL:
+            if b.op in CONTROL_OPS and not all(is_zero(t) for t in ts):
+                outs, touts = control_jvp(b, xs, ts, jvp_eval)
+            elif b.op == CALL:
                 if all(is_zero(t) for t in ts):
                     outs = _replay_call(b, xs)
                     touts = [Z(o) for o in outs]

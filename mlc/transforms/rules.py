@@ -25,7 +25,7 @@ from ..tracer.pytree import flatten
 from ..tracer.tracer import Tracer
 from .tracing import trace_function
 
-__all__ = ["rule_of", "located", "checked_tangent", "composite_graph", "reject_complex", "Z"]
+__all__ = ["rule_of", "located", "checked_tangent", "composite_graph", "reject_complex", "Z", "batched_type", "moved"]
 
 #: what each transformation is called in messages
 _KINDS = {"jvp": "forward-mode differentiation (jvp)", "vjp": "reverse-mode differentiation (grad, vjp)",
@@ -106,3 +106,19 @@ def composite_graph(fn, types, attrs: dict, name: str):
     if captured:
         raise RuleError(f"op {name}: its composite definition uses a traced value that is not its operand")
     return graph, out_tree
+
+
+def batched_type(ttype: TensorType, dim: int | None, size: int) -> TensorType:
+    """``ttype`` with a batch axis of ``size`` at ``dim`` (None: unchanged)."""
+    if dim is None:
+        return ttype
+    shape = tuple(ttype.shape)
+    return TensorType(shape[:dim] + (size,) + shape[dim:], ttype.dtype)
+
+
+def moved(x, dim, to: int, size: int):
+    """``x`` (batched along ``dim``, or not batched) with its batch axis at ``to``."""
+    if dim is None:
+        x = np.broadcast_to(np.expand_dims(x, 0), (size, *x.shape))
+        dim = 0
+    return x if dim == to else np.moveaxis(x, dim, to)

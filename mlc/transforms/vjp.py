@@ -31,12 +31,14 @@ def vjp(x0: R.Tensor((3,), "float32"), ct0: R.Tensor((), "float32")):
 from __future__ import annotations
 
 from ..errors import TraceError
+from ..ir.control import CONTROL_OPS
 from ..ir.graph import Constant, Graph, Var
 from ..ops.rules import TRANSPOSED_JVP, Composite, differentiable, instantiate, is_zero
 from ..tracer.pytree import flatten
 from ..tracer.source import describe_location
 from ..tracer.trace import CALL, TraceContext, current_trace
 from ..tracer.tracer import Tracer
+from .control import control_vjp_backward, control_vjp_forward
 from .rules import Z, checked_tangent, composite_graph, located, reject_complex, rule_of
 from .tracing import inline_graph, inside_transformation, trace_function
 
@@ -68,7 +70,11 @@ def vjp_eval(graph: Graph, primals, wrt):
         varying = any(_is_active(a, active) for a in b.args)
         extra = None
         with located(b, "vjp"):
-            if b.op == CALL:
+            if b.op in CONTROL_OPS and varying and any(differentiable(v.dtype) for v in b.outputs):
+                flags = [_is_active(a, active) for a in b.args]
+                outs, saved = control_vjp_forward(b, xs, flags, vjp_graph)
+                out, extra = outs, (flags, saved)
+            elif b.op == CALL:
                 rules = b.attr("rules")
                 if varying and rules.kind == "vjp":
                     outs, extra = rules.apply_fwd(xs)
@@ -119,6 +125,9 @@ def _name(b) -> str:
 
 def _cotangents(b, xs, out, outs, cts_out, extra):
     """The cotangents of binding ``b``'s operands, by the rule that applies."""
+    if b.op in CONTROL_OPS:
+        flags, saved = extra
+        return control_vjp_backward(b, xs, outs, cts_out, saved, flags, vjp_eval)
     if b.op == CALL:
         rules = b.attr("rules")
         if rules.kind == "vjp":

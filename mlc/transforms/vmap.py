@@ -11,6 +11,7 @@ import functools
 
 from ..errors import ShapeError, TraceError
 from ..ir.types import TensorType
+from ..tracer.autograph import convert
 from ..tracer.operands import as_tracer
 from ..tracer.pytree import flatten, unflatten
 from ..tracer.trace import is_tracing
@@ -88,7 +89,7 @@ class _Vmapped:
         if size is None:
             raise TraceError(f"vmap({_name(self.fun)}): no argument is mapped (in_axes all None); give "
                              "axis_size=")
-        graph, out_tree, captured = trace_function(lambda a, k: self.fun(*a, **k), leaves, treedef,
+        graph, out_tree, captured = trace_function(lambda a, k: convert(self.fun)(*a, **k), leaves, treedef,
                                                    _name(self.fun), types=types, user=self.fun)
         values = [as_tracer(leaf) for leaf in leaves if is_array_leaf(leaf)] + captured
         outs, out_dims = batch_eval(graph, values, dims + [None] * len(captured), size)

@@ -1,24 +1,25 @@
-"""Building and running candidates for the ``cuda`` targets inside a measurement worker.
+"""Building and running candidates for the GPU targets inside a measurement worker.
 
-Two ways to measure a CUDA candidate (a job's ``measure``):
+Two ways to measure a GPU candidate (a job's ``measure``):
 
-- ``"time"`` (a GPU is needed): the candidate is compiled with NVRTC and loaded
-  with CuPy; :class:`GpuCandidate` copies the NumPy inputs to the device, runs it,
-  copies the outputs back for the answer check, and times it with CUDA events
-  (``time_evaluator`` of the CUDA module) on the device copies.
-- ``"check"`` (no GPU needed): the candidate is compiled with NVRTC for the
-  target's architecture — a compile error or a launch over the device's limits
-  fails it, as it would on a GPU — and then run on the CUDA emulator, which
+- ``"time"`` (a device is needed): the candidate is built for the target and loaded
+  on its device; :class:`GpuCandidate` copies the NumPy inputs to the device, runs it,
+  copies the outputs back for the answer check, and times it with the module's
+  ``time_evaluator`` on the device copies.
+- ``"check"`` (no device needed): the candidate is built for the target — a compile
+  error or a launch over the device's limits fails it, as it would on the device — and
+  then run on the kind's emulator (:attr:`mlc.target.TargetKind.emulator`), which
   checks its answer and reports races and out-of-bounds accesses. Nothing is
   timed: the outcome is *checked*, and the database marks the record unmeasured.
 
-The ``cuda-emulator`` target builds for the emulator only (no NVRTC) and can only check.
+A GPU kind whose modules run on the host (an emulator: ``TargetKind.device`` is
+``"cpu"``) builds for itself only and can only check.
 """
 from __future__ import annotations
 
 import math
 
-from ..backends.cuda.runtime import device_unavailable_reason
+from ..backends.registry import get_backend
 from ..driver.build import build as mlc_build
 from ..errors import DeviceError, MLCError
 from ..target import Target
@@ -26,47 +27,62 @@ from ..target import Target
 __all__ = ["build_gpu_candidate", "GpuCandidate", "EmulatedCandidate", "resolve_measure", "device_reason"]
 
 
-def device_reason() -> str | None:
-    """None when CuPy can launch kernels here; otherwise why not."""
-    return device_unavailable_reason()
+def _on_device(target: Target) -> bool:
+    """Whether modules built for ``target`` run on a device (not on the host's arrays)."""
+    return target.kind_info.device != "cpu"
+
+
+def device_reason(target) -> str | None:
+    """None when the device of ``target`` can run kernels here (or it runs on the host);
+    otherwise why not."""
+    target = Target.from_str(target)
+    if not _on_device(target):
+        return None
+    return get_backend(target.kind).device_unavailable_reason()
 
 
 def resolve_measure(measure: str, target) -> str:
     """The measure a tuning run on ``target`` uses for the ``measure`` asked for ("auto",
-    "time" or "check"): "auto" times where it can, and checks only on the cuda targets
-    without a GPU. Asking to time what cannot be timed raises DeviceError saying why."""
+    "time" or "check"): "auto" times where it can, and checks only on the GPU targets
+    without a device. Asking to time what cannot be timed raises DeviceError saying why."""
     if measure not in ("auto", "time", "check"):
         raise MLCError(f"measure must be 'auto', 'time' or 'check', got {measure!r}")
-    kind = Target.from_str(target).kind
-    if kind == "cuda-emulator":
-        if measure == "time":
-            raise DeviceError("measure='time' on target 'cuda-emulator': the emulator's run time says "
-                              "nothing about a GPU's; tune for target='cuda' on a machine with a GPU, or "
-                              "use measure='check'")
-        return "check"
-    if kind != "cuda":
+    target = Target.from_str(target)
+    if not target.is_gpu:
         return "time" if measure == "auto" else measure
-    reason = device_reason()
+    if not _on_device(target):
+        if measure == "time":
+            raise DeviceError(f"measure='time' on target {target.kind!r}: the emulator's run time says "
+                              "nothing about a GPU's; tune for the GPU's own target on a machine with one, "
+                              "or use measure='check'")
+        return "check"
+    reason = device_reason(target)
     if measure == "auto":
         return "check" if reason is not None else "time"
     if measure == "time" and reason is not None:
-        raise DeviceError(f"measure='time' on target 'cuda' needs a CUDA device: {reason}. "
-                          "measure='check' (the default where there is no GPU) compiles every candidate "
-                          "with NVRTC and checks it on the cuda-emulator, without timing it")
+        raise DeviceError(f"measure='time' on target {target.kind!r} needs a device: {reason}. "
+                          f"measure='check' (the default where there is none) builds every candidate "
+                          f"and checks it on the {target.kind_info.emulator or 'emulator'}, without timing it")
     return measure
 
 
-def _emulator_target(target: Target) -> str:
-    return f"cuda-emulator -arch={target.arch}" if target.arch else "cuda-emulator"
+def _emulator_target(target: Target) -> Target:
+    """``target`` on its kind's emulator, with the same fields (``-arch=``)."""
+    if not _on_device(target):
+        return target
+    if not target.kind_info.emulator:
+        raise MLCError(f"target kind {target.kind!r} names no emulator (TargetKind.emulator); its "
+                       "candidates can only be timed on the device: use measure='time'")
+    return Target(target.kind_info.emulator, target.cpu, target.features, target.arch, target.triple)
 
 
 class EmulatedCandidate:
-    """A candidate compiled with NVRTC (unless the target is the emulator), run on the emulator."""
+    """A candidate built for the target (unless it is the emulator), run on the emulator."""
 
     def __init__(self, mod, target: Target, trace):
         (self.name,) = list(mod)
-        if target.kind == "cuda":
-            mlc_build(mod, target, schedule=trace)  # NVRTC: compile errors and launch limits fail here
+        if _on_device(target):
+            mlc_build(mod, target, schedule=trace)  # compile errors and launch limits fail here
         self.fn = mlc_build(mod, _emulator_target(target), schedule=trace)[self.name]
 
     def __call__(self, *arrays) -> None:
@@ -103,12 +119,12 @@ class GpuCandidate:
 
 
 def build_gpu_candidate(mod, target, trace, measure: str):
-    """The callable candidate of ``trace`` on single-function ``mod`` for a cuda ``target``:
-    emulated for ``measure="check"``, on the GPU for ``"time"``."""
+    """The callable candidate of ``trace`` on single-function ``mod`` for a GPU ``target``:
+    emulated for ``measure="check"``, on the device for ``"time"``."""
     target = Target.from_str(target)
-    if measure == "check" or target.kind == "cuda-emulator":
+    if measure == "check" or not _on_device(target):
         return EmulatedCandidate(mod, target, trace)
-    reason = device_reason()
+    reason = device_reason(target)
     if reason is not None:
-        raise DeviceError(f"cannot time a CUDA candidate here: {reason}")
+        raise DeviceError(f"cannot time a {target.kind} candidate here: {reason}")
     return GpuCandidate(mod, target, trace)

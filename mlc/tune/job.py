@@ -27,11 +27,10 @@ import numpy as np
 from ..driver.build import build as mlc_build
 from ..ir.expr import IntImm
 from ..ir.tir import Allocate, Block, BlockRealize, For, IfThenElse, SeqStmt
-from ..runtime.module import written_params
+from ..runtime.arguments import written_params
 from ..schedules.trace import Trace
 from ..target import Target
 from .gpu_measure import build_gpu_candidate
-from ..schedules.gpu.space import GPU_KINDS
 
 __all__ = ["Job", "Outcome", "Timing", "WorkerState", "REFERENCE_MAX_ITERATIONS", "MEASURES"]
 
@@ -140,7 +139,7 @@ def _random_inputs(func, seed: int) -> list[np.ndarray]:
 
 
 def _is_gpu(job: Job) -> bool:
-    return Target.from_str(job.target).kind in GPU_KINDS
+    return Target.from_str(job.target).is_gpu
 
 
 class WorkerState:

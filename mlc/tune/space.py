@@ -40,7 +40,7 @@ The default CPU schedule (:data:`DEFAULT`) is also a space of its own with no
 decisions: tuning measures it first, so it never ends worse than the default.
 
 For the ``cuda`` and ``cuda-emulator`` targets, :data:`TILED` names the CUDA
-space instead (:func:`~mlc.tune.gpu_space.gpu_space`: grid blocks, threads,
+space instead (:func:`~mlc.schedules.gpu.space.gpu_space`: grid blocks, threads,
 register tiles, shared staging, cross-thread reductions), and :data:`DEFAULT`
 the default GPU schedule.
 """
@@ -60,7 +60,7 @@ from ..schedules.gpu.default import schedule_gpu
 from ..schedules.default.patterns import view, view_by_name
 from ..schedules.default.steps import CpuInfo, attempt, vectorize_innermost
 from ..target import Target
-from ..schedules.gpu.space import GPU_KINDS, GpuInfo, gpu_space
+from ..schedules.gpu.space import GpuInfo, gpu_space
 
 __all__ = ["SPACES", "GPU_SPACES", "DEFAULT", "TILED", "RULES", "cpu_space", "rules_space", "default_point",
            "replay", "decisions_of",
@@ -338,7 +338,7 @@ def default_point(mod, target) -> list:
 
 #: space name -> rule function ``f(sch, func_name, CpuInfo)`` (CPU targets)
 SPACES = {TILED: cpu_space, RULES: rules_space}
-#: space name -> rule function ``f(sch, func_name, GpuInfo)`` (the cuda and cuda-emulator targets)
+#: space name -> rule function ``f(sch, func_name, GpuInfo)`` (the GPU targets: kinds with the "gpu" key)
 GPU_SPACES = {TILED: gpu_space}
 
 
@@ -351,7 +351,7 @@ def replay(mod, space: str, target, decisions=(), seed=None) -> Schedule:
         sch = ForcedSchedule(mod, decisions, seed=seed)
         space(sch)
         return sch
-    gpu = target.kind in GPU_KINDS
+    gpu = target.is_gpu
     if space == DEFAULT:
         return apply_rules(mod, target, schedule_gpu) if gpu else default_schedule(mod, target)
     (func_name,) = list(mod)

@@ -25,7 +25,6 @@ from .cost_model import CostModel
 from .database import Database
 from .gpu_measure import device_reason, resolve_measure
 from .gpu_runner import CudaRunner
-from ..schedules.gpu.space import GPU_KINDS
 from .job import Job, Timing
 from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
@@ -56,7 +55,7 @@ class TuneConfig:
     (fault injection in tests); ``space`` the design space: "auto" (the default: "rules" on
     the CPU, "tiled" on the cuda targets), "rules" (the default CPU rules with their open
     decisions sampled), "tiled" (generic multi-level tiling: :mod:`~mlc.tune.space` on the
-    CPU, :mod:`~mlc.tune.gpu_space` for cuda) or a function ``f(sch)`` that calls sampling
+    CPU, :mod:`~mlc.schedules.gpu.space` on a GPU) or a function ``f(sch)`` that calls sampling
     primitives. ``measure``: "time" (check each candidate's answer, then time it), "check"
     (check only: records are marked unmeasured and are never taken for the best) or
     "auto": "time", except on the cuda targets without a GPU, where candidates are
@@ -95,7 +94,7 @@ class TuneConfig:
             raise MLCError(f"TuneConfig: trials_per_task must be a positive int or None, got {cap!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise MLCError(f"TuneConfig: batch_size must be a positive int, got {self.batch_size!r}")
-        names = GPU_SPACES if Target.from_str(self.target).kind in GPU_KINDS else SPACES
+        names = GPU_SPACES if Target.from_str(self.target).is_gpu else SPACES
         space = self.design_space()
         if not (callable(space) or (isinstance(space, str) and space in names)):
             target = repr(self.target) if self.target is not None else f"{str(Target.from_str(None))!r}, the configured one"
@@ -112,7 +111,7 @@ class TuneConfig:
         """``space`` with "auto" resolved for ``target``: "tiled" on the cuda targets, else "rules"."""
         if self.space != "auto":
             return self.space
-        return TILED if Target.from_str(self.target).kind in GPU_KINDS else RULES
+        return TILED if Target.from_str(self.target).is_gpu else RULES
 
     def tune_jitted(self, fn, args, kwargs=None, database=None) -> Database:
         """The jit's hook: tune the kernels of ``fn`` for ``args`` (see :func:`tune_jitted`);
@@ -137,7 +136,7 @@ def make_runner(config: TuneConfig) -> Runner:
     if config.runner == "ray":
         return RayRunner(address=config.ray_address, build_timeout_s=config.build_timeout_s,
                          run_timeout_s=config.run_timeout_s)
-    if Target.from_str(config.target).kind in GPU_KINDS:
+    if Target.from_str(config.target).is_gpu:
         return CudaRunner(config.measure, config.target, config.workers, config.build_timeout_s,
                           config.run_timeout_s)
     return LocalRunner(config.workers, config.build_timeout_s, config.run_timeout_s)
@@ -318,9 +317,7 @@ def _confirm(task: Task, search: EvolutionarySearch, db: Database, runner: Runne
 
 
 def _no_device_reason(config: TuneConfig) -> str | None:
-    if Target.from_str(config.target).kind != "cuda":
-        return None
-    return device_reason()
+    return device_reason(config.target)
 
 
 def summary(tasks: list[Task], seconds: float | None = None) -> str:

@@ -586,7 +586,7 @@ def test_arguments_are_checked_before_the_kernel_runs():
 
 
 def test_target_uses_the_host_cpu():
-    from mlc.backends.llvm_cpus import host_cpu
+    from mlc.backends.llvm.cpus import host_cpu
     lib = build({"f": elementwise((4,), ["float32"], lambda x: x + 1)})
     assert (lib.target.cpu, lib.target.features) == host_cpu()
     with warnings.catch_warnings():
@@ -596,7 +596,7 @@ def test_target_uses_the_host_cpu():
 
 def test_target_with_features_the_host_lacks_is_refused(monkeypatch):
     from mlc.backends.llvm import module
-    from mlc.backends.llvm_cpus import host_cpu
+    from mlc.backends.llvm.cpus import host_cpu
     cpu, features = host_cpu()
     flags = features.split(",")
     lacking = next((f[1:] for f in flags if f.startswith("-")), None)

@@ -20,7 +20,7 @@ import mlc
 from mlc import te
 from mlc.backends.llvm import jit, module as llvm_module
 from mlc.backends.llvm.backend import LLVMBackend
-from mlc.backends.llvm_output import capturing
+from mlc.backends.llvm.output import capturing
 from mlc.backends.registry import BuildOptions
 from mlc.config import override
 from mlc.errors import BoundsError, CompileError

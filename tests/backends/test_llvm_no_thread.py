@@ -13,7 +13,7 @@ import pytest
 import mlc
 from mlc import IRModule, te
 from mlc.backends.llvm import jit, threaded
-from mlc.backends.llvm_output import capturing
+from mlc.backends.llvm.output import capturing
 from mlc.config import override
 
 HOST = mlc.Target.from_str("llvm")

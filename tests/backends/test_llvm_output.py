@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import mlc
-from mlc.backends.llvm_output import captured_stderr, llvm_output
+from mlc.backends.llvm.output import captured_stderr, llvm_output
 from mlc.config import override
 
 REMARK = "remark: <unknown>:0:0: loop not vectorized: as LLVM writes it\n"
@@ -66,7 +66,7 @@ def test_a_remark_written_in_pieces_by_a_worker_across_a_nested_capture_is_still
     # and both reached the terminal. The worker's second piece is written at that moment here.
     import threading
 
-    from mlc.backends import llvm_output as output
+    from mlc.backends.llvm import output
     first_written, second_written = threading.Event(), threading.Event()
     write = output._write
 

@@ -21,7 +21,7 @@ from mlc import IRModule, te
 from mlc.backends.llvm import jit, threaded
 from mlc.backends.llvm.backend import LLVMBackend
 from mlc.backends.llvm.module import codegen_llvm, generate_units, lower_for_llvm
-from mlc.backends.llvm_output import captured_stderr
+from mlc.backends.llvm.output import captured_stderr
 from mlc.config import override
 from mlc.errors import CompileError
 from mlc.ir.calls import is_graph_main

@@ -17,10 +17,10 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc import te
-from mlc.backends import llvm_cpus
+from mlc.backends.llvm import cpus as llvm_cpus
 from mlc.backends.llvm import compile_sources
-from mlc.backends.llvm_cpus import REFUSED_FLAGS, known_cpus, known_features
-from mlc.backends.llvm_cpus import host_cpu
+from mlc.backends.llvm.cpus import REFUSED_FLAGS, known_cpus, known_features
+from mlc.backends.llvm.cpus import host_cpu
 from mlc.target import Target
 from mlc.errors import MLCError
 from tests.targets import AVX2, AVX512

@@ -425,7 +425,7 @@ def test_no_routine_converts_lane_by_lane(target_name):
     has no vector instruction for it (LLVM would extract each lane), so there the routines
     go through a double's bits; AVX-512 converts whole vectors (``vcvttpd2qq``)."""
     from mlc.backends.llvm import compile_sources
-    from mlc.backends.llvm_cpus import converts_int64_vectors
+    from mlc.backends.llvm.cpus import converts_int64_vectors
     from mlc.backends.llvm.vecmath import ARITY, ROUTINE_DTYPES
     from tests import targets
     target = getattr(targets, target_name)

@@ -1,11 +1,8 @@
 """A stand-in for CuPy: "device" arrays in host memory and kernels that record their
 launches instead of running, so that the host side of the ``cuda`` runtime runs
-without a GPU (tests/cuda/test_runtime_host_side.py, tests/cuda/test_jit.py)."""
+without a GPU (tests/cuda/test_runtime_host_side.py, tests/cuda/test_jit.py). It imports
+NumPy only, so a process without mlc may stand it in for ``cupy`` (tests/cuda/test_bundle.py)."""
 import numpy as np
-
-from mlc.backends.cuda import backend as cuda_backend, runtime as cuda_runtime
-from mlc.runtime import ndarray as runtime_ndarray
-from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
 
 
 class FakeArray:
@@ -33,6 +30,36 @@ class FakeArray:
 
     def __getitem__(self, key):
         return FakeArray(self.data[key])
+
+    def __setitem__(self, key, value):
+        self.data[key] = value.data if isinstance(value, FakeArray) else value
+
+    def copy(self):
+        return FakeArray(self.data.copy())
+
+    def __int__(self):
+        return int(self.data)
+
+    def item(self):
+        return self.data.item()
+
+    def get(self):
+        return self.data.copy()
+
+
+class OtherLibrarysGpuArray:
+    """A GPU array of another library (a torch.Tensor on the GPU): CUDA array interface and DLPack."""
+
+    def __init__(self, fake: FakeArray, interface: bool):
+        self.fake = fake
+        if interface:
+            self.__cuda_array_interface__ = fake.__cuda_array_interface__
+
+    def __dlpack__(self, **kwargs):
+        raise AssertionError("the stand-in's from_dlpack reads .fake")
+
+    def __dlpack_device__(self):
+        return (2, 0)  # kDLCUDA
 
 
 class FakeModule:
@@ -81,7 +108,15 @@ class FakeCuPy:
 
     @staticmethod
     def asarray(x):
-        return x if isinstance(x, FakeArray) else FakeArray(np.array(x))
+        if isinstance(x, FakeArray):
+            return x
+        if hasattr(x, "__cuda_array_interface__") and hasattr(x, "fake"):  # another library's GPU array
+            return x.fake
+        return FakeArray(np.array(x))
+
+    @staticmethod
+    def from_dlpack(x):
+        return x.fake
 
     @staticmethod
     def ascontiguousarray(x):
@@ -91,6 +126,9 @@ class FakeCuPy:
 def install(monkeypatch) -> list:
     """CuPy and an sm_90 device, stood in for; returns the list the launches are recorded in
     (undo ``FAST_DEVICE_ARRAYS`` with :func:`uninstall`)."""
+    from mlc.backends.cuda import backend as cuda_backend, runtime as cuda_runtime
+    from mlc.runtime import ndarray as runtime_ndarray
+    from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
     FakeCuPy.launches = []
     monkeypatch.setattr(cuda_runtime, "cupy_or_none", lambda: FakeCuPy)
     for module in (cuda_runtime, cuda_backend):
@@ -102,4 +140,5 @@ def install(monkeypatch) -> list:
 
 
 def uninstall() -> None:
+    from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
     FAST_DEVICE_ARRAYS.discard(FakeArray)

@@ -1,5 +1,5 @@
 """The cuda and cuda-emulator backends through the registry, called in the order the
-compile driver calls them: schedule rules, TIR passes, codegen, load."""
+compile driver calls them: the default rules of the target's keys, TIR passes, codegen, load."""
 import numpy as np
 import pytest
 
@@ -7,6 +7,7 @@ import mlc
 from mlc import te
 from mlc.backends import cuda  # noqa: F401 - registers the backends
 from mlc.backends.registry import Backend, BuildOptions, get_backend
+from mlc.driver.schedule import default_rules
 from mlc.errors import DeviceError
 from mlc.ir.tir import IRModule
 from mlc.passes.tir.pipeline import run_passes
@@ -17,7 +18,8 @@ from .conftest import DEVICE_MISSING, NVRTC_MISSING, TARGETS
 def _driver(kind, mod, target, options=BuildOptions()):
     backend = cuda.CUDA if kind == "cuda" else get_backend(kind)
     sch = mlc.Schedule(mod)
-    rules = backend.schedule_rules(target)
+    target = mlc.Target.from_str(target)  # parsed once, as the driver does
+    rules = default_rules(target, backend)
     for name in mod:
         rules(sch, name, target)
     passes = backend.tir_passes(target, options)

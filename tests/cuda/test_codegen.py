@@ -29,8 +29,8 @@ def _elementwise(fn, dtype="float32", n=1000, inputs=1):
 
 
 def _gpu(mod):
-    """``mod`` with the default GPU schedule where nobody scheduled it (the backend's
-    ``schedule_rules``, applied by the driver: the backend itself never schedules)."""
+    """``mod`` with the default GPU schedule where nobody scheduled it (the rules of the
+    target's "gpu" key, applied by the driver: the backend itself never schedules)."""
     return schedule_module(mod, "cuda")
 
 
@@ -191,7 +191,7 @@ def test_parallel_loops_are_refused_on_the_gpu():
 
 
 def test_too_many_threads_or_too_much_shared_memory_do_not_compile():
-    with pytest.raises(CompileError, match=r"binds threadIdx.x to 2048 values; CUDA allows at most 1024"):
+    with pytest.raises(CompileError, match=r"binds threadIdx.x to 2048 values; the target allows at most 1024"):
         compile_sources(schedule_vector_add(vector_add(4096), 2048).mod, TARGETS["sm_80"])
     sch = mlc.Schedule(vector_add(4096))
     bx, ty, tx = sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 32, 64])
@@ -252,7 +252,7 @@ def test_grid_axes_beyond_cudas_limits_are_refused():
     i0, i1 = sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 1])
     sch.bind(i0, "blockIdx.y")
     sch.bind(i1, "threadIdx.x")
-    with pytest.raises(CompileError, match="binds blockIdx.y to 131072 values; CUDA allows at most 65535"):
+    with pytest.raises(CompileError, match="binds blockIdx.y to 131072 values; the target allows at most 65535"):
         compile_sources(sch.mod, TARGETS["sm_80"])
 
 
@@ -262,7 +262,7 @@ def test_the_backend_never_schedules_unscheduled_functions_are_refused():
         with pytest.raises(CompileError, match=r"function\(s\) 'main' are not scheduled for the GPU; .*"
                                                r"mlc.driver.schedule_module\(mod, 'cuda'\)"):
             run()
-    # the driver schedules them: the default GPU schedule, from the backend's schedule_rules
+    # the driver schedules them: the default GPU schedule, the rules of the target's "gpu" key
     code, cubin = compile_sources(_gpu(mod), TARGETS["sm_80"])
     assert "threadIdx.x" in code and cubin[:4] == b"\x7fELF"
     a, b = np.arange(256, dtype="float32"), np.ones(256, "float32")

@@ -179,8 +179,10 @@ def test_out_of_bounds_access_names_the_thread():
 def test_unbound_statements_and_mismatched_thread_extents_do_not_compile():
     sch = mlc.Schedule(vector_add(64))
     sch.split(sch.get_loops(sch.get_block("C"))[0], [None, 8])  # scheduled, but no thread bound
-    with pytest.raises(CompileError, match="outside every thread-bound loop"):
+    with pytest.raises(CompileError, match="not scheduled for the GPU; bind their loops"):
         emulate(sch.mod)
+    with pytest.raises(CompileError, match="outside every thread-bound loop"):
+        emulate(mlc.IRModule({"main": sch.mod["main"].with_attr("mlc.scheduled", "user")}))
     sch2 = mlc.Schedule(window_sum(256))
     i0, i1 = sch2.split(sch2.get_loops(sch2.get_block("C"))[0], [None, 128])
     sch2.bind(i0, "blockIdx.x")

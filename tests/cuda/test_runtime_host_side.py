@@ -15,7 +15,7 @@ from mlc.errors import DeviceError, DTypeError, ShapeError
 
 from . import fake_cupy
 from .conftest import NVRTC_MISSING
-from .fake_cupy import FakeArray
+from .fake_cupy import FakeArray, OtherLibrarysGpuArray
 
 pytestmark = pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
 
@@ -97,3 +97,14 @@ def test_a_cubin_the_driver_refuses_is_compiled_by_cupy_instead(fake_gpu, monkey
     lib = mlc.build(_double(64), "cuda")  # a whole build takes the same way
     lib["main"](FakeArray(np.ones(64, "float32")), FakeArray(np.zeros(64, "float32")))
     assert len(compiled) == 2 and fake_gpu[-1][0] == "main_kernel"
+
+
+@pytest.mark.parametrize("interface", [True, False])
+def test_cuda_functions_take_other_libraries_gpu_arrays_without_a_copy(fake_gpu, interface):
+    lib = mlc.build(_double(64), "cuda")
+    a, b = FakeArray(np.ones(64, "float32")), FakeArray(np.zeros(64, "float32"))
+    lib["main"](OtherLibrarysGpuArray(a, interface), OtherLibrarysGpuArray(b, interface))
+    ((_, _, _, args),) = fake_gpu
+    assert args[0] is a and args[1] is b  # the same memory, as CuPy arrays
+    with pytest.raises(DTypeError, match="argument A must have dtype float32, got float64"):
+        lib["main"](OtherLibrarysGpuArray(FakeArray(np.ones(64)), interface), b)

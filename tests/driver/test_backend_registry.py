@@ -12,6 +12,8 @@ from mlc.backends.reference.interpreter import Program
 from mlc.backends.registry import (BuildOptions, get_backend, register_backend, registered_backends,
                                    unregister_backend)
 from mlc.runtime.module import Function, Module
+from mlc.driver.schedule import default_rules
+from mlc.target import Target
 from mlc.schedules import as_written
 
 LOWERED_ATTR = "dummy.lowered"
@@ -177,7 +179,9 @@ def test_builtin_backends_are_registered_through_the_registry():
     llvm, reference = get_backend("llvm"), get_backend("reference")
     assert (llvm.name, reference.name) == ("llvm", "reference")
     target = mlc.Target.from_str("llvm")
-    assert llvm.schedule_rules(target) is not None and reference.schedule_rules(target) is None
+    # the driver picks the default rules by the kind's keys; the backends import no schedules
+    assert default_rules(target, llvm) is not None and default_rules(Target.from_str("reference"), reference) is None
+    assert not hasattr(llvm, "schedule_rules") and not hasattr(reference, "schedule_rules")
     assert list(reference.tir_passes(target, BuildOptions())) == []
     assert len(llvm.tir_passes(target, BuildOptions())) > 1
 
@@ -244,3 +248,21 @@ def test_a_target_kind_with_options_parses_and_validates_them():
         unregister_backend("versioned")
         unregister_target_kind("versioned")
     assert kind.name == "versioned"
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference", "cuda-emulator"])
+def test_a_build_parses_its_target_once_and_hands_the_target_on(monkeypatch, target):
+    A = te.placeholder((33,), "float32", "A")
+    B = te.compute((33,), lambda i: A[i] * 2, "B")
+    mod = mlc.IRModule({"main": te.create_prim_func([A, B])})
+    calls, parse = [], Target.from_str
+
+    def counted(spec):
+        calls.append(spec)
+        return parse(spec)
+    monkeypatch.setattr(Target, "from_str", staticmethod(counted))
+    lib = mlc.build(mod, target)
+    assert calls == [target]  # the stages, the default rules and the backend get the Target
+    b = np.zeros(33, "float32")
+    lib["main"](np.arange(33, dtype="float32"), b)
+    np.testing.assert_array_equal(b, np.arange(33, dtype="float32") * 2)

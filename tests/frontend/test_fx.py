@@ -188,3 +188,92 @@ def test_without_torch_from_fx_says_how_to_install_it():
 def test_import_mlc_frontend_does_not_import_torch():
     code = "import sys, mlc; mlc.frontend.from_fx; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@torch_test
+@pytest.mark.parametrize("batch_first,need_weights,average,masks,shapes", [
+    (False, True, True, "none", "self"),
+    (True, True, False, "float", "self"),
+    (True, False, True, "bool", "cross"),
+    (False, True, True, "padding", "kvdim"),
+    (False, True, False, "none", "unbatched"),
+])
+def test_multihead_attention_matches_torch(batch_first, need_weights, average, masks, shapes):
+    import torch
+
+    e, heads, n, length, source = 8, 2, 3, 5, 4
+    kdim = vdim = 6 if shapes == "kvdim" else None
+
+    class Attention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = torch.nn.MultiheadAttention(e, heads, batch_first=batch_first, kdim=kdim, vdim=vdim)
+            self.norm = torch.nn.LayerNorm(e)
+
+        def forward(self, q, kv, mask):
+            kwargs = {"need_weights": need_weights, "average_attn_weights": average}
+            if masks == "padding":
+                kwargs["key_padding_mask"] = mask
+            elif masks != "none":
+                kwargs["attn_mask"] = mask
+            out, weights = self.attn(q, kv, kv, **kwargs)
+            return (self.norm(out + q), weights) if need_weights else self.norm(out + q)
+
+    torch.manual_seed(0)
+    model = Attention()
+    with torch.no_grad():  # biases that are not zeros
+        model.attn.in_proj_bias.uniform_(-1, 1) if model.attn.in_proj_bias is not None else None
+        model.attn.out_proj.bias.uniform_(-1, 1)
+    s = length if shapes in ("self", "unbatched") else source
+    kv_dim = kdim or e
+    if shapes == "unbatched":
+        q, kv = rand(length, e), rand(s, kv_dim, seed=1)
+    elif batch_first:
+        q, kv = rand(n, length, e), rand(n, s, kv_dim, seed=1)
+    else:
+        q, kv = rand(length, n, e), rand(s, n, kv_dim, seed=1)
+    if shapes == "self":
+        kv = q
+    rng = np.random.default_rng(2)
+    if masks == "float":
+        mask = rng.standard_normal((length, s)).astype("float32")
+    elif masks == "bool":
+        mask = rng.random((n * heads, length, s)) < 0.3
+        mask[..., 0] = False  # every query attends to something (else NaN rows, in torch too)
+    elif masks == "padding":
+        mask = np.zeros((n, s), bool)
+        mask[0, -1] = mask[2, 1] = True
+    else:
+        mask = np.zeros(1, "float32")  # unused
+    mod = compare(model, q, kv, mask, rtol=1e-4, atol=1e-5)
+    assert "nn.softmax" in mod["main"].ops()
+
+
+@torch_test
+def test_multihead_attention_in_training_mode_is_refused():
+    import torch
+
+    class Attention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = torch.nn.MultiheadAttention(4, 2, dropout=0.1)
+
+        def forward(self, x):
+            return self.attn(x, x, x)[0]
+
+    with pytest.raises(mlc.MLCError, match="MultiheadAttention in training mode"):
+        from_fx(torch.fx.symbolic_trace(Attention().train()), [((3, 1, 4), "float32")])
+
+
+@torch_test
+def test_a_dynamic_batch_imports_once_and_runs_every_batch_size_with_torch_tensors():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(), torch.nn.LayerNorm(8),
+                                torch.nn.Linear(8, 3), torch.nn.Softmax(dim=-1)).eval()
+    lib = mlc.build(from_fx(torch.fx.symbolic_trace(model), [(("N", 6), torch.float32)]), "llvm")
+    for batch in (1, 7, 64):
+        x = torch.randn(batch, 6)
+        with torch.no_grad():
+            expected = model(x).numpy()
+        np.testing.assert_allclose(lib["main"](x), expected, rtol=1e-5, atol=1e-6)  # a torch.Tensor, by DLPack

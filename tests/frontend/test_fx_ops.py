@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import mlc
 from mlc.frontend import fx_ops
-from mlc.graph import BlockBuilder, Tensor, Var
+from mlc.graph import BlockBuilder, Tensor, Var, op
 
 
 def run(fn, *arrays):
@@ -81,3 +81,46 @@ def test_embedding(idx_shape, rows, dim, data):
 def test_batch_norm_needs_a_channel_axis():
     with pytest.raises(mlc.ShapeError, match=r"expected an input \(N, C, \.\.\.\)"):
         run(lambda v: fx_ops.batch_norm(v, np.zeros(3), np.ones(3)), np.zeros(3, "float32"))
+
+
+def _attention_reference(q, k, v, heads, ws, bs, wo, bo, mask):
+    """PyTorch's MultiheadAttention formula in NumPy, batch first: (N, L, E) -> (output, weights per head)."""
+    n, length, e = q.shape
+    d = e // heads
+    split = lambda x, w, b: (x @ w.T + b).reshape(n, -1, heads, d).transpose(0, 2, 1, 3)
+    qh, kh, vh = split(q, ws[0], bs[0]), split(k, ws[1], bs[1]), split(v, ws[2], bs[2])
+    scores = qh / np.sqrt(d) @ kh.transpose(0, 1, 3, 2)
+    if mask is not None:
+        scores = np.where(mask, -np.inf, scores)
+    scores = np.exp(scores - scores.max(-1, keepdims=True))
+    attn = scores / scores.sum(-1, keepdims=True)
+    out = (attn @ vh).transpose(0, 2, 1, 3).reshape(n, length, e) @ wo.T + bo
+    return out, attn
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.integers(1, 3), length=st.integers(1, 5), source=st.integers(1, 4), heads=st.sampled_from([1, 2, 3]),
+       masked=st.booleans(), seed=st.integers(0, 9))
+def test_multi_head_attention(n, length, source, heads, masked, seed):
+    rng = np.random.default_rng(seed)
+    e = 2 * heads
+    q = rng.standard_normal((n, length, e)).astype("float32")
+    kv = rng.standard_normal((n, source, 5)).astype("float32")
+    ws = [rng.standard_normal((e, d)).astype("float32") for d in (e, 5, 5)]
+    bs = [rng.standard_normal(e).astype("float32") for _ in range(3)]
+    wo, bo = rng.standard_normal((e, e)).astype("float32"), rng.standard_normal(e).astype("float32")
+    mask = rng.random((n, source)) < 0.4 if masked else None
+    if mask is not None:
+        mask[:, 0] = False
+    expected, per_head = _attention_reference(q.astype(np.float64), kv, kv, heads, ws, bs, wo, bo,
+                                              None if mask is None else mask[:, None, None, :])
+    arrays = (q, kv) + ((mask,) if masked else ())
+
+    def fn(qv, kvv, *m):
+        out, weights = fx_ops.multi_head_attention(qv, kvv, kvv, heads, ws, bs, wo, bo, batch_first=True,
+                                                   key_padding_mask=m[0] if m else None,
+                                                   average_attn_weights=False)
+        return op("concatenate", op("reshape", out, newshape=(-1,)), op("reshape", weights, newshape=(-1,)),
+                  axis=0)
+    got = run(fn, *arrays)
+    np.testing.assert_allclose(got, np.concatenate([expected.ravel(), per_head.ravel()]), rtol=1e-4, atol=1e-5)

@@ -1,4 +1,4 @@
-"""sort, argsort, searchsorted, take and take_along_axis against NumPy: every dtype, NaN, ±inf,
+"""sort, argsort, searchsorted, take, take_along_axis and index_add against NumPy: every dtype, NaN, ±inf,
 ±0, duplicates, empty and size-1 axes, descending order, stability; bitwise equal results.
 Complex sort and argsort (mlc.numpy, eager and jitted) in NumPy's lexicographic order."""
 import numpy as np
@@ -105,6 +105,23 @@ def test_take_along_axis(data, dtype, shape):
     check_op("take_along_axis", [x, idx], expected, axis=axis)
 
 
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "int32"]),
+       shape=shapes(min_dims=1, max_dims=3, max_side=5), size=st.integers(1, 4))
+def test_index_add_against_numpy_add_at(data, dtype, shape, size):
+    values = data.draw(arrays(dtype, shape, special=False, bound=8))
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    ishape = tuple(data.draw(st.sampled_from([1, s])) if d != axis else s for d, s in enumerate(shape))
+    count = int(np.prod(ishape))
+    idx = np.array(data.draw(st.lists(st.integers(-size, size - 1), min_size=count, max_size=count)),
+                   "int64").reshape(ishape)  # indices repeat: their values add up
+    expected = np.zeros(shape[:axis] + (size,) + shape[axis + 1:], dtype)
+    grid = list(np.indices(shape, sparse=True))
+    grid[axis] = np.broadcast_to(idx % size, shape)
+    np.add.at(expected, tuple(grid), values)
+    check_op("index_add", [values, idx], expected, axis=axis, size=size)
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_out_of_range_indices_are_clipped_in_kernels(target):
     x = np.array([10, 20, 30], "int32")
@@ -127,6 +144,10 @@ def test_illegal_uses():
         get_op("take").infer(TensorType((0,), "float32"), TensorType((2,), "int64"))
     with pytest.raises(ShapeError, match="dimensions like x"):
         get_op("take_along_axis").infer(TensorType((3, 2), "float32"), TensorType((2,), "int64"))
+    with pytest.raises(ShapeError, match="must broadcast to the values"):
+        get_op("index_add").infer(TensorType((3, 2), "float32"), TensorType((3,), "int64"), axis=0, size=2)
+    with pytest.raises(ShapeError, match="size must be"):
+        get_op("index_add").infer(TensorType((3,), "float32"), TensorType((3,), "int64"), axis=0, size=0)
     with pytest.raises(ShapeError, match="side must be"):
         get_op("searchsorted").infer(TensorType((3,), "float32"), TensorType((2,), "float32"), side="middle")
     with pytest.raises(DTypeError, match="one dtype"):

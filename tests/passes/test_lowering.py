@@ -15,7 +15,7 @@ from mlc.ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IfThenEl
 from mlc.passes.tir import (LOWER_PIPELINE, convert_blocks_to_loops, flatten_buffers, lower,
                             lower_init_block, run_passes, simplify, simplify_expr, verify_lowered,
                             verify_well_formed)
-from mlc.runtime.module import written_params
+from mlc.runtime.arguments import written_params
 from tests.programs import mm_relu_func
 
 

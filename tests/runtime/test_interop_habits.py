@@ -100,3 +100,42 @@ def test_from_dlpack_to_dlpack_round_trip_shares_memory():
     np.testing.assert_array_equal(np.from_dlpack(mlc.to_dlpack(a)), a)
     with pytest.raises(mlc.DTypeError, match=r"from_dlpack: expected an object with __dlpack__"):
         mlc.from_dlpack([1, 2])
+
+
+@settings(max_examples=4, deadline=None)
+@given(values=st.lists(st.floats(-10, 10, width=32), min_size=5, max_size=5))
+def test_built_functions_take_buffers(values):
+    import array
+    lib = mlc.build(lone, "llvm")
+    a, out = array.array("f", values), array.array("f", [0.0] * 5)
+    lib["lone"](a, memoryview(out))  # the result lands in the buffer's memory
+    np.testing.assert_array_equal(np.asarray(out), 2 * np.asarray(a))
+    with pytest.raises(mlc.DTypeError, match="dtype float32, got float64"):
+        lib["lone"](array.array("d", values), out)
+
+
+class FakeDevice(Foreign):
+    def __dlpack_device__(self):
+        return (2, 0)  # kDLCUDA
+
+
+@pytest.mark.skipif(not any(__import__("shutil").which(c) for c in ("cc", "gcc", "clang")),
+                    reason="no C compiler (cc, gcc or clang) on PATH to export with")
+@settings(max_examples=3, deadline=None)
+@given(n=st.sampled_from([1, 4, 9]))
+def test_loaded_libraries_take_dlpack_objects_and_buffers(tmp_path_factory, n):
+    import array
+    path = tmp_path_factory.mktemp("l") / "lone.so"
+    loaded = mlc.runtime.load(mlc.build(lone, "llvm").export(path))
+    a5, out = np.arange(5, dtype="float32"), np.zeros(5, "float32")
+    loaded["lone"](Foreign(a5), Foreign(out))
+    np.testing.assert_array_equal(out, 2 * a5)
+    buf = array.array("f", [0.0] * 5)
+    loaded["main"](memoryview(a5), buf)  # (a lone prim_func: its name, and main)
+    np.testing.assert_array_equal(np.asarray(buf), 2 * a5)
+    with pytest.raises(mlc.DTypeError, match="device memory"):
+        loaded["lone"](FakeDevice(a5), out)
+    jitted = mlc.runtime.load(mlc.export(lambda x: x + 1, np.zeros(n), path=path.with_name("j.so")))
+    np.testing.assert_array_equal(jitted(Foreign(np.ones(n))), np.full(n, 2.0))
+    with pytest.raises(mlc.ShapeError):
+        jitted(Foreign(np.ones(n + 1)))

@@ -87,7 +87,7 @@ def test_this_cpu_with_features_turned_off_keeps_this_machines_caches():
     """``-mcpu=<this CPU> -mattr=-avx512f`` (what ``benchmarks --isa avx2`` builds for) runs
     on this machine's cores, so it schedules for their caches; a feature turned on, or
     another CPU with the same features off, takes the defaults of its vector width."""
-    from mlc.backends.llvm_cpus import host_cpu
+    from mlc.backends.llvm.cpus import host_cpu
     cpu, _ = host_cpu()
     host = Target.from_str("llvm").caches
     narrower = Target.from_str(f"llvm -mcpu={cpu} -mattr=-avx512f")

@@ -322,15 +322,31 @@ def forward_substitution(L, b):
     return x
 
 
+def weighted_by_list(x, weights):
+    y = x * 0
+    for i in range(x.shape[0]):
+        y[i] = x[i] * weights[i]                 # a Python list needs i as a Python int
+    return y
+
+
 @pytest.mark.parametrize("n", [3, 12])
 def test_a_static_loop_whose_body_needs_a_python_index_runs_as_python(n):
-    """L[i, :i] needs i when tracing: the loop over a static range is traced once per
-    iteration rather than refused (slices of a loop-dependent size are not compiled yet)."""
+    """weights[i] of a Python list needs i when tracing: the loop over a static range is traced
+    once per iteration rather than refused."""
+    x, weights = _data(n), [float(k) for k in range(n)]
+    f = mlc.jit(weighted_by_list, static_argnums=1)
+    np.testing.assert_allclose(f(x, weights), x * np.arange(n), rtol=1e-12)
+    assert "for_loop" not in f.lower(x, weights).graph.ops()
+
+
+@pytest.mark.parametrize("n", [3, 12])
+def test_a_slice_growing_with_the_index_compiles_into_one_loop(n):
+    """L[i, :i] over more than UNROLL iterations: one compiled loop (see mlc.numpy.windows)."""
     L = np.tril(_data(n * n).reshape(n, n)) + n * np.eye(n)
     b = _data(n, seed=1)
     f = mlc.jit(forward_substitution)
     np.testing.assert_allclose(f(L, b), np.linalg.solve(L, b), rtol=1e-12)
-    assert "for_loop" not in f.lower(L, b).graph.ops()
+    assert f.lower(L, b).graph.ops().count("for_loop") == (n > 8)
 
 
 def break_and_continue(x, n):

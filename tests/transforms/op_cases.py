@@ -170,6 +170,8 @@ def _cases() -> dict[str, list[Case]]:
                      Case((Arg((2, 5)), np.array([4, 1])), {"axis": 1})]
     cases["take_along_axis"] = [Case((Arg((3, 4)), np.array([[1, 1], [0, 3], [2, -1]])), {"axis": 1}),
                                 Case((Arg((4, 2)), np.array([[3], [0]]).reshape(1, 2)), {"axis": 0})]
+    cases["index_add"] = [Case((Arg((4, 3)), np.array([[2], [0], [2], [-1]])), {"axis": 0, "size": 3}),
+                          Case((Arg((2, 5)), np.array([[1, 1, 0, 3, 1]])), {"axis": 1, "size": 4})]
     # contractions
     cases["matmul"] = [Case((Arg((2, 3, 4)), Arg((4, 2)))), Case((Arg((3,)), Arg((2, 3, 2)))),
                        Case((Arg((2, 3)), Arg((3,))))]

@@ -2,8 +2,11 @@
 compose with each other and with mlc.jit, and their errors."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mlc
+import mlc.testing as mt
 from mlc.transforms import jvp_graph, partial_eval, vjp_graph
 from mlc.transforms.tracing import trace_function
 
@@ -217,3 +220,26 @@ def test_transformations_with_dynamic_axes():
     g = mlc.jit(lambda x: mlc.grad(lambda v: np.mean(v))(x), dynamic=("x", 0))
     with pytest.raises(mlc.TraceError, match="of mean does not support these dynamic axes"):
         g(np.ones(3))
+
+
+@settings(max_examples=10, deadline=None)
+@given(mt.shapes(min_dims=1, max_dims=3, min_side=1, max_side=5), st.data())
+def test_gather_gradients_add_up_repeated_indices_in_a_scatter(shape, data):
+    x = data.draw(mt.arrays("float64", shape, special=False, bound=2.0), label="x")
+    axis = data.draw(st.integers(0, len(shape) - 1), label="axis")
+    n = shape[axis]
+    idx = np.array(data.draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=7), label="idx"))
+    weights = np.arange(1.0, 1.0 + np.prod(np.take(x, idx, axis=axis).shape)).reshape(np.take(x, idx, axis=axis).shape)
+    want = np.zeros_like(x)
+    np.add.at(np.moveaxis(want, axis, 0), idx % n, np.moveaxis(weights, axis, 0))  # repeats add up
+    np.testing.assert_allclose(mlc.grad(lambda v: np.sum(np.take(v, idx, axis=axis) * weights))(x), want, rtol=1e-12)
+    rows = np.expand_dims(np.take(idx, np.arange(3) % len(idx)), axis=tuple(d for d in range(len(shape)) if d != axis))
+    along = lambda v: np.sum(np.take_along_axis(v, rows, axis=axis) ** 2)  # noqa: E731
+    taken = np.take_along_axis(x, rows, axis=axis)
+    want = np.zeros_like(x)
+    grid = list(np.indices(taken.shape, sparse=True))
+    grid[axis] = np.broadcast_to(rows % n, taken.shape)
+    np.add.at(want, tuple(grid), 2 * taken)
+    np.testing.assert_allclose(mlc.grad(along)(x), want, rtol=1e-12)
+    graph, _, _ = trace_function(lambda v: np.sum(np.take(v, idx, axis=axis) * weights), [x])
+    assert "index_add" in vjp_graph(graph).ops() and "equal" not in vjp_graph(graph).ops()  # no one-hot

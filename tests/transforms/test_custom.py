@@ -156,3 +156,20 @@ def test_a_batched_custom_jvp_is_transposed_for_reverse_mode():
     np.testing.assert_allclose(mlc.grad(lambda v: np.sum(mlc.vmap(log1pexp)(v)))(x), sigmoid)
     _, t = mlc.jvp(mlc.vmap(log1pexp), (x,), (np.ones(3),))
     np.testing.assert_allclose(t, sigmoid)
+
+
+def test_custom_rules_inside_compiled_loops_and_conditionals():
+    @mlc.custom_vjp
+    def doubled_cos(x):
+        return np.sin(x)
+
+    doubled_cos.defvjp(lambda x: (np.sin(x), np.cos(x)), lambda res, g: (2 * g * res,))  # not sin's own
+    x = np.float32([0.5, 1.0, -2.0])
+    looped = mlc.jit(lambda x: mlc.fori_loop(0, 2, lambda i, c: doubled_cos(c), x))  # no transformation
+    np.testing.assert_allclose(looped(x), np.sin(np.sin(x)), rtol=1e-6)
+    np.testing.assert_allclose(mlc.grad(lambda x: np.sum(mlc.fori_loop(0, 1, lambda i, c: doubled_cos(c), x)))(x),
+                               2 * np.cos(x), rtol=1e-6)
+    branch = lambda x: np.sum(mlc.cond(np.sum(x) < 0, doubled_cos, lambda v: v, x))  # noqa: E731
+    np.testing.assert_allclose(mlc.grad(branch)(x), 2 * np.cos(x), rtol=1e-6)
+    batched = mlc.vmap(lambda v: mlc.fori_loop(0, 2, lambda i, c: doubled_cos(c), v))(np.stack([x, -x]))
+    np.testing.assert_allclose(batched, np.sin(np.sin(np.stack([x, -x]))), rtol=1e-6)

@@ -95,6 +95,16 @@ def test_log_softmax_and_layer_norm_gradients_to_second_order():
     check_grads(mlc.nn.layer_norm, (x, rng.standard_normal(5), rng.standard_normal(5)), order=2)
 
 
+def test_layer_norm_backward_stores_no_normalised_copy_between_its_kernels():
+    x, c = np.ones((64, 32), "float32"), np.ones((64, 32), "float32")
+    gamma, beta = np.ones(32, "float32"), np.zeros(32, "float32")
+    step = mlc.jit(lambda v, g, b, w: mlc.grad(lambda *p: np.sum(mlc.nn.layer_norm(*p, axis=1) * w),
+                                                argnums=(0, 1, 2))(v, g, b))
+    graph = step.lower(x, gamma, beta, c).graph
+    full = [b for b in graph.bindings if b.op == "call_tir" and tuple(b.outputs[0].type.shape) == x.shape]
+    assert len(full) == 1, graph.script()  # the gradient of x only: x's normalised rows are recomputed
+
+
 def test_initialisers_draw_from_the_key():
     k1, k2 = mr.split(mr.key(0))
     w = mlc.nn.init.kaiming_uniform(k1, (64, 256))

@@ -1,4 +1,4 @@
-"""docs/architecture.md's how-to "Give an op its JVP, VJP and batching rules", run: an
+"""mlc/ops/README.md's how-to "Give an op its JVP, VJP and batching rules", run: an
 elementwise op whose rules come from its partial derivative, a reduction registered with its
 three rules, and an op that is not differentiable by design."""
 import numpy as np
@@ -68,11 +68,11 @@ def test_the_how_to_of_an_mlc_op_runs_as_written():
     """The code block of step 4 (an mlc.op's derived rules), executed from the doc."""
     import pathlib
     import re
-    doc = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    doc = (pathlib.Path(__file__).resolve().parents[2] / "mlc" / "ops" / "README.md").read_text()
     step = doc[doc.index("4. A user's `mlc.op` needs nothing"):]
     code = re.search(r"```python\n(.*?)```", step, re.S).group(1)
     ns = {}
-    exec(compile("\n".join(line[3:] for line in code.splitlines()), "architecture.md", "exec"), ns)  # noqa: S102
+    exec(compile("\n".join(line[3:] for line in code.splitlines()), "mlc/ops/README.md", "exec"), ns)  # noqa: S102
     x, w = ns["x"], ns["w"]
     want = np.convolve(np.pad(x, 1), w[::-1], mode="valid")
     np.testing.assert_allclose(ns["conv1d"](x, w), want, rtol=1e-12)

@@ -193,3 +193,20 @@ def test_an_unsupported_math_call_is_a_typed_error():
     y = te.compute((3,), lambda i: te.nextafter(x[i], 0.0), name="y")
     with pytest.raises(te_autodiff.TeAutodiffError, match="nextafter has no derivative"):
         te_autodiff.gradient([y], [x], [te.placeholder((3,), "float64", name="dy")])
+
+
+@pytest.mark.parametrize("case", ["matmul_bias_tanh", "padded_conv1d", "normalized_exp_rows", "col_max_and_transpose",
+                                  "gather_rows"])
+def test_derived_rules_on_the_cuda_emulator(case):
+    """The kernels of the derived rules, generated for the GPU and run by the CUDA emulator:
+    reverse and forward mode against finite differences, as on llvm above."""
+    rng = np.random.default_rng(5)
+    args = {"matmul_bias_tanh": (matmul_bias_tanh, (rng.standard_normal((3, 2)), rng.standard_normal((2, 5)),
+                                                    rng.standard_normal(5))),
+            "padded_conv1d": (lambda x, w: padded_conv1d(x, w, pad=2, stride=2),
+                              (rng.standard_normal(7), rng.standard_normal(3))),
+            "normalized_exp_rows": (normalized_exp_rows, (rng.standard_normal((3, 4)),)),
+            "col_max_and_transpose": (col_max_and_transpose, (rng.standard_normal((4, 3)),)),
+            "gather_rows": (lambda t: gather_rows(t, np.array([2, 0, 2, 1])), (rng.standard_normal((3, 2)),))}
+    f, xs = args[case]
+    check_grads(f, xs, target="cuda-emulator")

@@ -1,6 +1,7 @@
 """The training step of the transformations' README section: a 64-32-10 MLP's loss, its
 gradient inside @mlc.jit, per-example gradients and a Hessian-vector product."""
 import numpy as np
+import pytest
 
 import mlc
 
@@ -65,3 +66,17 @@ def test_per_example_gradients_and_a_hessian_vector_product():
     hvp = mlc.jit(lambda p, v: mlc.jvp(mlc.grad(f), (p,), (v,))[1])
     v = np.linspace(-1, 1, 10)
     np.testing.assert_allclose(hvp(params["b2"], v), mlc.hessian(f)(params["b2"]) @ v, rtol=1e-9, atol=1e-12)
+
+
+def test_the_benchmarked_cnn_step_agrees_with_jax():
+    jax = pytest.importorskip("jax")
+    from benchmarks.training import cnn_loss
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 1, (5, 64)).astype("float32"), rng.integers(0, 10, 5)
+    params = tuple((rng.standard_normal(s) * 0.2).astype("float32")
+                   for s in ((8, 1, 3, 3), (16, 8, 3, 3), (16,), (64, 10), (10,)))
+    value, grads = mlc.jit(mlc.value_and_grad(cnn_loss))(params, x, y)
+    want, want_grads = jax.value_and_grad(lambda p, v, t: cnn_loss(p, v, t, jax.numpy))(params, x, y)
+    np.testing.assert_allclose(value, want, rtol=1e-5)
+    for g, w in zip(grads, want_grads):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-4, atol=1e-6)

@@ -2,10 +2,9 @@
 emulator that runs the same kernels on NumPy arrays with GPU semantics.
 
 Importing this package registers two backends with :mod:`mlc.backends.registry`:
-``cuda`` (:class:`~.backend.CudaBackend`) and ``cuda-emulator``
-(:class:`~.backend.CudaEmulatorBackend`). ``mlc.build(mod, "cuda")`` runs the
-whole pipeline (functions nobody scheduled get the backend's
-``schedule_rules``, the default GPU schedule). Below the driver, on a module
+``cuda`` (:class:`~.backend.CudaBackend`) and ``cuda-emulator`` (:class:`~.backend.CudaEmulatorBackend`). ``mlc.build(mod, "cuda")`` runs the
+whole pipeline (functions nobody scheduled get the default GPU schedule: both kinds have
+the ``"gpu"`` key). Below the driver, on a module
 that is already scheduled (bound to ``blockIdx``/``threadIdx`` by hand, or by
 ``mlc.driver.schedule_module(mod, "cuda")``):
 
@@ -13,8 +12,8 @@ that is already scheduled (bound to ``blockIdx``/``threadIdx`` by hand, or by
 - ``compile_sources(mod, "cuda -arch=sm_90")`` -> (CUDA C, cubin bytes): no GPU needed;
 - ``emulate(mod)`` -> a runtime Module running ``mod`` on the emulator.
 
-A backend never schedules: these refuse a function still in te's unscheduled
-form, or an op's hand-written function not yet given its GPU form. CuPy is
+A backend never schedules: these refuse a function with no loop bound to GPU threads
+that nobody scheduled, or an op's hand-written function not yet given its GPU form. CuPy is
 imported only when a CUDA module is loaded (or ``array_types`` asked for).
 """
 from __future__ import annotations
@@ -23,13 +22,12 @@ from ...errors import CompileError, MLCError
 from ...ir.tir import IRModule, PrimFunc
 from ...ops.hand_written import is_hand_written
 from ...passes.tir.pipeline import run_passes
-from ...schedules.default.canonical import is_unscheduled
 from ...target import Target, register_target_kind
 from ..registry import BuildOptions, register_backend
 from .backend import CudaArtifact, CudaBackend, CudaEmulatorBackend
 from .codegen import CudaSource, render
 from ..gpu.emulator import Emulator, KernelStats
-from ..gpu.launch import Kernel, kernels, workspace
+from ..gpu.launch import Kernel, kernels, unbound, workspace
 from .nvrtc import compile_cuda
 from ..gpu.pipeline import GPU_PIPELINE, lower_for_gpu
 from .target_kind import CUDA_EMULATOR_KIND, CUDA_KIND
@@ -52,7 +50,7 @@ def _scheduled(mod, caller: str) -> IRModule:
     if not isinstance(mod, IRModule):
         raise MLCError(f"cuda.{caller} takes a scheduled IRModule or PrimFunc, got {type(mod).__name__}; "
                        "pass sch.mod for a Schedule sch")
-    for not_ready, what in ((is_unscheduled, "are not scheduled for the GPU; bind their loops to "
+    for not_ready, what in ((lambda func: unbound(func) and not is_hand_written(func), "are not scheduled for the GPU; bind their loops to "
                                               "blockIdx/threadIdx (sch.bind), or"),
                             (is_hand_written, "are an op's hand-written loops for the CPU;")):
         names = [name for name, func in mod.items() if not_ready(func)]

@@ -1,8 +1,8 @@
 """The ``cuda`` and ``cuda-emulator`` backends, as the compile driver sees them.
 
-Both run the same TIR passes (:data:`~.pipeline.GPU_PIPELINE`) and the same
-default GPU rules (:data:`mlc.schedules.default.gpu.GPU_RULES`: the default GPU
-schedule, and the ops' hand-written functions as GPU kernels);
+Both run the same TIR passes (:data:`~mlc.backends.gpu.pipeline.GPU_PIPELINE`), and their
+kinds have the ``"gpu"`` key, so the driver schedules for them with the default GPU rules
+(the default GPU schedule, and the ops' hand-written functions as GPU kernels);
 ``cuda`` renders CUDA C, compiles it with NVRTC for the target's
 architecture (``Target("cuda -arch=sm_90")``; sm_80 by default) and loads it
 with CuPy, ``cuda-emulator`` runs the lowered functions on the emulator.
@@ -25,16 +25,18 @@ from ...ir.buffer import decl_buffer
 from ...ir.calls import is_graph_main
 from ...ir.expr import IntImm, const
 from ...ir.tir import Evaluate, IRModule, PrimFunc
-from ...runtime.module import Function, Module, written_params
+from ...runtime.arguments import written_params
+from ...runtime.module import Function, Module
 from ..reference.graph_main import GraphMainProgram
 from ..registry import BuildOptions
-from ...schedules.gpu.default import GPU_RULES
 from .codegen import PRELUDE, CudaSource, render
 from .complex import PRELUDE as COMPLEX_PRELUDE
 from ..gpu.emulator import Emulator, KernelStats
 from ..gpu.launch import workspace
+from .export import SIGNATURE_ATTR
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
 from ..gpu.pipeline import GPU_PIPELINE
+from .target_kind import CUDA_LIMITS
 from .runtime import (CudaFunction, CudaGraphMain, CudaModule, device_arch,
                       device_unavailable_reason, load_cubin)
 
@@ -42,7 +44,6 @@ __all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "EmulatorModule
            "DEFAULT_ARCH", "arch_of"]
 
 DEFAULT_ARCH = "sm_80"
-SIGNATURE_ATTR = "mlc.signature"
 
 
 def keep_signature(func: PrimFunc) -> PrimFunc:
@@ -118,11 +119,12 @@ class CudaBackend:
         the loaded functions say, when called, that no device was found."""
         return nvrtc_unavailable_reason()
 
+    def device_unavailable_reason(self) -> str | None:
+        """None when CuPy can launch kernels here; else why not (tuning checks instead of timing)."""
+        return device_unavailable_reason()
+
     def tir_passes(self, target, options: BuildOptions):
         return [keep_signature, *GPU_PIPELINE]
-
-    def schedule_rules(self, target):
-        return GPU_RULES
 
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> CudaArtifact:
         sources = _render_all(mod, options)
@@ -140,7 +142,9 @@ class CudaBackend:
             functions = {name: Function(name, func if is_graph_main(func) else signature_of(func),
                                         _no_device(name, reason))
                          for name, func in artifact.module.items()}
-            return Module(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+            module = CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+            module.artifact = artifact
+            return module
         raw = load_cubin(artifact.cubin if artifact.arch == device_arch() else compile_cuda(code, device_arch()),
                          code)
         functions = {}
@@ -152,7 +156,9 @@ class CudaBackend:
         for name, func in artifact.module.items():
             if is_graph_main(func):
                 functions[name] = CudaGraphMain(name, func, functions)
-        return CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+        module = CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
+        module.artifact = artifact
+        return module
 
 
 class CudaEmulatorBackend:
@@ -168,9 +174,6 @@ class CudaEmulatorBackend:
     def tir_passes(self, target, options: BuildOptions):
         return [keep_signature, *GPU_PIPELINE]
 
-    def schedule_rules(self, target):
-        return GPU_RULES
-
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> IRModule:
         return mod
 
@@ -182,7 +185,7 @@ class CudaEmulatorBackend:
         for name, func in mod.items():
             if is_graph_main(func):
                 continue
-            emu = emulators[name] = Emulator(func, name)
+            emu = emulators[name] = Emulator(func, name, CUDA_LIMITS)
             fn = Function(name, signature_of(func), emu.run)
             fn.written = written_params(func)
             functions[name] = fn

@@ -8,18 +8,20 @@ import functools
 
 import numpy as np
 
-from ...errors import DeviceError, DTypeError, ShapeError
+from ...errors import DeviceError, DTypeError, MLCError
 from ...ir.buffer import Buffer
 from ...ir.expr import IntImm
 from ...ir.tir import PrimFunc
-from ...runtime.module import Module, param_specs, written_params
-from ...runtime.ndarray import FAST_DEVICE_ARRAYS
+from ...runtime.arguments import ArgumentChecker, ArrayKind, written_params
+from ...runtime.module import Module
+from ...runtime.ndarray import FAST_DEVICE_ARRAYS, dlpack_on_cuda
 from ...runtime.timing import TimeResult
 from ..reference.graph_main import GraphMainProgram
 from .codegen import CudaSource
+from .export import export_bundle
 
 __all__ = ["cupy_or_none", "device_unavailable_reason", "device_arch", "load_cubin", "CudaFunction",
-           "CudaGraphMain", "CudaModule", "NO_DEVICE", "check_cupy_arguments", "ArgumentCheck"]
+           "CudaGraphMain", "CudaModule", "NO_DEVICE", "cupy_arrays", "device_view"]
 
 NO_DEVICE = ("no CUDA device was found (CuPy sees none); target='cuda-emulator' runs the same "
              "kernels on the CPU with NumPy arrays")
@@ -75,57 +77,64 @@ def _shape(b: Buffer) -> tuple[int, ...]:
     return tuple(e.value if isinstance(e, IntImm) else -1 for e in b.shape)
 
 
-def check_cupy_arguments(name: str, signature: tuple[Buffer, ...], args) -> None:
-    """Raise DeviceError/DTypeError/ShapeError unless ``args`` are contiguous CuPy arrays on
-    the current device, one per buffer of ``signature`` with its shape and dtype."""
+def _refusal(name: str, pname: str, pdtype: str, arg) -> MLCError | None:
+    if isinstance(arg, np.ndarray):
+        return DeviceError(f"{name}(): argument {pname} is a NumPy array in host memory; "
+                           f"this CUDA function takes CuPy arrays: pass cupy.asarray(x) (or build "
+                           "with target='cuda-emulator' to run on NumPy arrays)")
+    if not isinstance(arg, cupy_or_none().ndarray):
+        return DTypeError(f"{name}(): argument {pname} must be a cupy.ndarray of {pdtype}, "
+                          f"got {type(arg).__name__}")
+    return None
+
+
+def _device_error(name: str, pname: str, arg) -> MLCError | None:
+    current = cupy_or_none().cuda.Device().id
+    if arg.device.id == current:
+        return None
+    return DeviceError(f"{name}(): argument {pname} lives on GPU {arg.device.id}, not on "
+                       f"the current device {current}")
+
+
+def _plain(specs, written: frozenset[int], noalias: bool):
+    """``ok(args)``: every argument a contiguous CuPy array of its parameter's dtype and shape
+    on the current device (None for a function with symbolic shapes)."""
+    if any(None in shape for _, _, _, shape in specs):
+        return None
+    expected = tuple((dtype, shape) for _, _, dtype, shape in specs)
     cupy = cupy_or_none()
-    if len(args) != len(signature):
-        raise ShapeError(f"{name}() takes {len(signature)} arrays "
-                         f"({', '.join(b.name for b in signature)}), got {len(args)}")
-    for b, a in zip(signature, args):
-        if isinstance(a, np.ndarray):
-            raise DeviceError(f"{name}(): argument {b.name} is a NumPy array in host memory; "
-                              f"this CUDA function takes CuPy arrays: pass cupy.asarray(x) (or build "
-                              "with target='cuda-emulator' to run on NumPy arrays)")
-        if not isinstance(a, cupy.ndarray):
-            raise DTypeError(f"{name}(): argument {b.name} must be a cupy.ndarray of {b.dtype}, "
-                             f"got {type(a).__name__}")
-        if a.dtype.name != b.dtype:
-            raise DTypeError(f"{name}(): argument {b.name} must have dtype {b.dtype}, got "
-                             f"{a.dtype.name}; convert it with .astype('{b.dtype}')")
-        if a.shape != _shape(b):
-            raise ShapeError(f"{name}(): argument {b.name} must have shape {_shape(b)}, got {a.shape}")
-        if not a.flags.c_contiguous:
-            raise ShapeError(f"{name}(): argument {b.name} must be C-contiguous; pass "
-                             "cupy.ascontiguousarray(x)")
-        if a.device.id != cupy.cuda.Device().id:
-            raise DeviceError(f"{name}(): argument {b.name} lives on GPU {a.device.id}, not on "
-                              f"the current device {cupy.cuda.Device().id}")
+
+    def ok(args) -> bool:
+        if len(args) != len(expected):
+            return False
+        ndarray, device = cupy.ndarray, cupy.cuda.runtime.getDevice()
+        for a, (dtype, shape) in zip(args, expected):
+            if not (type(a) is ndarray and a.dtype == dtype and a.shape == shape and a.flags.c_contiguous
+                    and a.device.id == device):
+                return False
+        return True
+    return ok
 
 
-class ArgumentCheck:
-    """``check(args)``: :func:`check_cupy_arguments` for one signature, its common case
-    (every argument a contiguous CuPy array of the right dtype and shape on the current
-    device) tested against expectations computed once; anything else goes to
-    :func:`check_cupy_arguments`, which says what is wrong."""
+def device_view(a):
+    """A GPU array of another library (``__cuda_array_interface__`` or ``__dlpack__`` on a
+    CUDA device: a torch.Tensor on the GPU) as a CuPy array of the same memory (no copy);
+    anything else as it is."""
+    cupy = cupy_or_none()
+    if isinstance(a, (np.ndarray, cupy.ndarray)):
+        return a
+    if hasattr(a, "__cuda_array_interface__"):
+        return cupy.asarray(a)
+    if hasattr(a, "__dlpack__") and dlpack_on_cuda(a):
+        return cupy.from_dlpack(a)
+    return a
 
-    __slots__ = ("name", "signature", "expected")
 
-    def __init__(self, name: str, signature: tuple[Buffer, ...]):
-        self.name, self.signature = name, signature
-        self.expected = tuple((np.dtype(b.dtype), _shape(b)) for b in signature)
-
-    def __call__(self, args) -> None:
-        if len(args) == len(self.expected):
-            cupy = cupy_or_none()
-            ndarray, device = cupy.ndarray, cupy.cuda.runtime.getDevice()
-            for a, (dtype, shape) in zip(args, self.expected):
-                if not (type(a) is ndarray and a.dtype == dtype and a.shape == shape and a.flags.c_contiguous
-                        and a.device.id == device):
-                    break
-            else:
-                return
-        check_cupy_arguments(self.name, self.signature, args)
+def cupy_arrays() -> ArrayKind:
+    """CuPy arrays on the current device: what a CUDA function takes (CuPy imported); other
+    libraries' GPU arrays are taken as views (:func:`device_view`)."""
+    return ArrayKind(cupy_or_none().ndarray, _refusal, "cupy", host=False, device_error=_device_error,
+                     plain=_plain, convert=device_view)
 
 
 class CudaGraphMain:
@@ -143,13 +152,12 @@ class CudaGraphMain:
         self.kernel = GraphMainProgram(func, launches, name, empty=cupy_or_none().empty).run
         self.written = written_params(func)
         self.noalias = True
-        self.specs = param_specs(func)
+        self._check = ArgumentChecker(name, func.params, self.written, kind=cupy_arrays())
+        self.specs = self._check.specs
         self.native = None
-        self._check = ArgumentCheck(name, func.params)
 
     def __call__(self, *args) -> None:
-        self._check(args)
-        self.kernel(args)
+        self.kernel(self._check.checked(args))
 
     def __repr__(self) -> str:
         return f"<mlc cuda graph main {self.name}({', '.join(b.name for b in self.func.params)})>"
@@ -164,11 +172,10 @@ class CudaFunction:
         self.name, self.signature, self.workspace, self.source = name, signature, workspace, source
         self._kernels = [(raw_module.get_function(l.kernel), l.grid, l.block, l.args) for l in source.launches]
         self._workspace = tuple((_shape(b), b.dtype) for b in workspace)
-        self._check = ArgumentCheck(name, signature)
+        self._check = ArgumentChecker(name, signature, kind=cupy_arrays())
 
     def __call__(self, *args) -> None:
-        self._check(args)
-        self.launch(args)
+        self.launch(self._check.checked(args))
 
     def launch(self, args) -> None:
         """Launch every kernel on checked arguments (no checks: ``time_evaluator`` calls this)."""
@@ -188,15 +195,39 @@ class CudaFunction:
 
 class CudaModule(Module):
     """The result of building for ``cuda``: ``lib["f"](*cupy_arrays)``, ``get_source("cuda")``,
-    and ``time_evaluator`` timed with CUDA events."""
+    ``time_evaluator`` timed with CUDA events, and :meth:`export` (built without a GPU too,
+    whose functions then say when called that no device was found)."""
+
+    #: what the backend's codegen made (a :class:`~.backend.CudaArtifact`), for :meth:`export`
+    artifact = None
+
+    def export(self, path, *, cc=None, format: str = "bundle", entries=None, constants=(), archs=None):
+        """Write this module as a CUDA bundle (:mod:`.export`) that ``mlc.runtime.load``
+        loads with NumPy and CuPy only, without NVRTC: a zip file at ``path`` (say
+        ``model.cubin-bundle``), or a directory where ``path`` is one or ends with ``/``.
+        It holds cubins for ``archs`` (default: the build's, sm_80 and sm_90) and the PTX of
+        the lowest. ``entries``/``constants``: what a jitted function's export passes
+        (default: every function, destination passing). Returns ``path``."""
+        if format not in ("bundle", "so"):
+            raise MLCError(f"export: a module built for cuda exports as a bundle of cubins (format='bundle'), "
+                           f"got format={format!r}; for a portable or CPU form build it for 'llvm'")
+        if cc is not None:
+            raise MLCError("export: cc= names a C compiler for CPU libraries; a CUDA bundle needs none")
+        if self.artifact is None:
+            raise MLCError("export: this CUDA module has no compiled code to export")
+        return export_bundle(self.artifact, self.get_source("cuda"), self.target, path, entries=entries,
+                             constants=constants, archs=archs)
 
     def time_evaluator(self, name: str, dev=None, number: int = 10, repeat: int = 3, warmup: int = 1):
         """A timer of ``self[name]`` measured with CUDA events on the current stream."""
         fn = self[name]
+        reason = device_unavailable_reason()
+        if reason is not None:
+            raise DeviceError(f"cannot time {name!r}: {reason}")
         cupy = cupy_or_none()
 
         def evaluate(*args) -> TimeResult:
-            fn._check(args)
+            args = fn._check.checked(args)
             for _ in range(warmup):
                 fn.launch(args)
             results = []

@@ -2,16 +2,26 @@
 
 ``Target.from_str("cuda -arch=sm_90")`` compiles for compute capability 9.0; without
 ``-arch=`` kernels are compiled for sm_80. The emulator takes the same option, so a
-program is emulated exactly as it would be compiled.
+program is emulated exactly as it would be compiled. Both are GPU kinds (keys
+``("gpu",)``) with the limits every architecture mlc compiles for (sm_70 and later)
+shares: 1024 threads and 48 KiB of static shared memory per block, warps of 32.
+
+>>> from mlc.target import Target
+>>> Target.from_str("cuda-emulator").limits.max_shared_memory_per_block
+49152
 """
 from __future__ import annotations
 
 import re
 
 from ...errors import MLCError
-from ...target import Target, TargetKind
+from ...target import DeviceLimits, Target, TargetKind
 
-__all__ = ["CUDA_KIND", "CUDA_EMULATOR_KIND"]
+__all__ = ["CUDA_KIND", "CUDA_EMULATOR_KIND", "CUDA_LIMITS"]
+
+#: Static shared memory without opt-in, 1024 threads a block, warps of 32.
+CUDA_LIMITS = DeviceLimits(max_threads_per_block=1024, max_shared_memory_per_block=48 * 1024, warp_size=32,
+                           max_block=(1024, 1024, 64), max_grid=((1 << 31) - 1, 65535, 65535))
 
 
 def _validate(target: Target) -> None:
@@ -20,5 +30,7 @@ def _validate(target: Target) -> None:
                        "like -arch=sm_80 (A100) or -arch=sm_90 (H100)")
 
 
-CUDA_KIND = TargetKind("cuda", options=("arch",), validate=_validate)
-CUDA_EMULATOR_KIND = TargetKind("cuda-emulator", options=("arch",), validate=_validate)
+CUDA_KIND = TargetKind("cuda", options=("arch",), validate=_validate, keys=("gpu", "wmma"), limits=CUDA_LIMITS,
+                       device="cuda", emulator="cuda-emulator")
+CUDA_EMULATOR_KIND = TargetKind("cuda-emulator", options=("arch",), validate=_validate, keys=("gpu", "wmma"),
+                                limits=CUDA_LIMITS)

@@ -38,6 +38,7 @@ from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, PrimExpr
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.functor import pre_order_nodes
+from ..gpu.emulator import ExternEmulation, register_extern_emulation
 
 __all__ = ["WARP", "TILE", "WMMA_CALLS", "WmmaCall", "fragment_declaration", "render_call", "writes_of",
            "headers", "check_call", "emulate_call", "MMA_PRELUDE"]
@@ -341,3 +342,7 @@ def emulate_call(run, e: CallExtern, mask, env) -> None:
     if out.per == "global":
         run.stats.global_writes += where.size
     out.array[where] = np.asarray(result, out.array.dtype).reshape(-1)
+
+
+#: The emulator runs the calls as :func:`emulate_call` says.
+EMULATION = register_extern_emulation(ExternEmulation(frozenset(WMMA_CALLS), writes_of, emulate_call))

@@ -1,10 +1,10 @@
-"""The CUDA emulator: runs the device-side TIR the CUDA codegen renders, on NumPy
+"""The GPU emulator: runs the device-side TIR every GPU codegen renders, on NumPy
 arrays, with GPU semantics. It is the oracle of GPU schedules.
 
-Every kernel (:func:`~mlc.backends.cuda.launch.kernels`) runs all its threads
+Every kernel (:func:`~mlc.backends.gpu.launch.kernels`) runs all its threads
 at once: one NumPy lane per thread of the grid (``blocks x threads`` lanes),
 each statement for every active lane before the next statement starts, so
-threads advance in lockstep between barriers (one legal CUDA schedule).
+threads advance in lockstep between barriers (one legal GPU schedule).
 ``blockIdx``/``threadIdx`` loops bind their variable to each lane's index;
 ``if`` and loops whose bounds differ between threads narrow the active lanes.
 A ``shared`` buffer is one array per block, a ``local`` buffer one per thread,
@@ -15,7 +15,7 @@ of returning a result a GPU would not give:
 
 - :class:`~mlc.errors.RaceError` for a data race on shared or global memory:
   two threads writing one element, or one thread reading (writing) an element
-  another wrote (read), with no ``__syncthreads()`` between them — threads of
+  another wrote (read), with no barrier between them — threads of
   different blocks are never ordered within a kernel;
 - :class:`~mlc.errors.RaceError` for a barrier reached by only some threads
   of a block (a barrier under thread-divergent control flow);
@@ -24,10 +24,13 @@ of returning a result a GPU would not give:
   execute it.
 
 Warp shuffles (:mod:`mlc.passes.tir.warp_shuffle`) exchange values between the
-lanes of a warp (32 consecutive threads of a block, x fastest).
+lanes of a warp (``warp_size`` consecutive threads of a block, x fastest: the
+target's :class:`~mlc.target.DeviceLimits`).
 
-Tensor-core fragments (``wmma.*`` scopes) are one array per warp, read and
-written only by the WMMA calls, which run once per warp (:mod:`.wmma`).
+A backend's external functions (``T.call_extern``: the cuda backend's tensor-core
+calls) run as that backend registers them (:func:`register_extern_emulation`);
+fragment buffers (``wmma.*`` scopes) are one array per warp, which only those calls
+read and write.
 
 Each message names the buffer, the index and the threads involved.
 
@@ -38,13 +41,15 @@ Each message names the buffer, the index and the threads involved.
 >>> sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B])}))
 >>> i0, i1 = sch.split(sch.get_loops(sch.get_block("B"))[0], [None, 128])
 >>> sch.bind(i0, "blockIdx.x"); sch.bind(i1, "threadIdx.x")
->>> from mlc.backends.cuda import emulate
->>> b = np.zeros(300, "float32"); emulate(sch.mod)["main"](np.ones(300, "float32"), b); float(b.sum())
+>>> from mlc.backends.gpu.pipeline import lower_for_gpu
+>>> b = np.zeros(300, "float32"); Emulator(lower_for_gpu(sch.mod["main"])).run([np.ones(300, "float32"), b])
+>>> float(b.sum())
 600.0
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,17 +57,47 @@ from ...errors import BoundsError, DTypeError, MLCError, RaceError, ShapeError
 from ...ir.arith import expr_key
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir import dtype as dt
-from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Select, Var)
-from ...ir.functor import always_evaluated, binary_chain, pre_order_nodes
+from ...ir.expr import Binary, Broadcast, BufferLoad, Call, Cast, Not, Ramp, Select, Var
+from ...ir.functor import pre_order_nodes
 from ...ir.extern import CallExtern
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
+from ...target import DeviceLimits
 from ..reference import values as V
-from ..cuda import wmma
-from .launch import AXES, Kernel, kernels, workspace
+from ..reference.expressions import ExprEvaluator
+from .launch import AXES, DEFAULT_LIMITS, Kernel, kernels, workspace
 
-__all__ = ["Emulator", "KernelStats"]
+__all__ = ["Emulator", "KernelStats", "ExternEmulation", "register_extern_emulation"]
+
+
+@dataclass(frozen=True)
+class ExternEmulation:
+    """How the emulator runs some external functions of a backend (``T.call_extern(name, ...)``
+    statements): ``names`` it runs, ``writes(node)`` the ids of the buffers the calls under
+    ``node`` write (race tracking starts from them), ``run(kernel_run, call, mask, env)``
+    executes one call for the active lanes ``mask`` of a kernel run."""
+    names: frozenset
+    writes: Callable
+    run: Callable
+
+
+_EXTERNS: dict[str, ExternEmulation] = {}
+
+
+def register_extern_emulation(emulation: ExternEmulation) -> ExternEmulation:
+    """Let the emulator run ``emulation.names`` (a backend registers its external functions
+    when it is imported); a name registered again is replaced."""
+    for name in emulation.names:
+        _EXTERNS[name] = emulation
+    return emulation
+
+
+def _extern_writes(body) -> set[int]:
+    out: set[int] = set()
+    for emulation in dict.fromkeys(_EXTERNS.values()):
+        out |= emulation.writes(body)
+    return out
 
 _NONE = np.iinfo(np.int64).max  # no reader
 #: Shared-memory reads kept unrecorded per buffer until a write in the same epoch needs them.
@@ -87,10 +122,11 @@ class KernelStats:
 class Emulator:
     """A lowered GPU PrimFunc ready to emulate; :meth:`run` executes it in place."""
 
-    def __init__(self, func: PrimFunc, name: str | None = None):
+    def __init__(self, func: PrimFunc, name: str | None = None, limits: DeviceLimits = DEFAULT_LIMITS):
         self.func = func
         self.name = name or func.attr("global_symbol", "main")
-        self.kernels = kernels(func)
+        self.limits = limits
+        self.kernels = kernels(func, limits)
         self.workspace = workspace(func)
         self.stats: list[KernelStats] = []
 
@@ -114,7 +150,7 @@ class Emulator:
         self.stats = []
         with np.errstate(all="ignore"):
             for k in self.kernels:
-                run = _KernelRun(k, flat, self.name)
+                run = _KernelRun(k, flat, self.name, self.limits.warp_size)
                 run.execute()
                 self.stats.append(run.stats)
 
@@ -151,9 +187,33 @@ class _Memory:
             self.pending_size = 0
 
 
-class _KernelRun:
-    def __init__(self, kernel: Kernel, params: dict, fname: str):
-        self.kernel, self.fname = kernel, fname
+class _Lanes:
+    """The context of an expression in a kernel run: the active lanes (``mask``; None: all)
+    and the values of the variables bound so far (``env``)."""
+
+    __slots__ = ("mask", "env")
+
+    def __init__(self, mask, env):
+        self.mask, self.env = mask, env
+
+    def narrow(self, cond) -> _Lanes | None:
+        """The lanes where ``cond`` also holds; None when none is left."""
+        mask = _narrow(self.mask, cond)
+        if mask is False:
+            return None
+        return self if mask is self.mask else _Lanes(mask, self.env)
+
+
+class _KernelRun(ExprEvaluator):
+    """One launch of a kernel: every thread a NumPy lane, expressions evaluated by mlc's
+    one TIR expression evaluator (:class:`~mlc.backends.reference.expressions.ExprEvaluator`),
+    with threads, barriers, warps and the race checks added here."""
+
+    what = "emulator"
+
+    def __init__(self, kernel: Kernel, params: dict, fname: str, warp: int):
+        super().__init__({})  # IntImm/FloatImm node id -> its value
+        self.kernel, self.fname, self.warp = kernel, fname, warp
         nb, nt = kernel.blocks, kernel.threads
         self.nt, self.lanes = nt, nb * nt
         lane = np.arange(self.lanes, dtype=np.int64)
@@ -166,7 +226,7 @@ class _KernelRun:
             rest_b, rest_t = rest_b // g, rest_t // b
         self.memory: dict[int, _Memory] = {}
         written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
-        written |= wmma.writes_of(kernel.body)
+        written |= _extern_writes(kernel.body)
         for p in kernel.params:  # what the kernel only reads cannot race
             arr = params[id(p)]
             self.memory[id(p)] = _Memory(p, arr, arr.size, "global", id(p) in written)
@@ -177,7 +237,6 @@ class _KernelRun:
         self.bound: dict[str, Var] = {}
         self._load_keys: dict[int, tuple] = {}  # id(BufferLoad) -> (buffer, index key)
         self._statement_reads: set = set()  # the loads of the statement running now
-        self._constants: dict = {}  # IntImm/FloatImm node (hashed by identity) -> its value
 
     # ------------------------------------------------------------ driving
 
@@ -216,9 +275,14 @@ class _KernelRun:
             if isinstance(stmt.value, Call) and stmt.value.op == SYNC_THREADS:
                 self._barrier(mask)
             elif isinstance(stmt.value, CallExtern):
-                wmma.emulate_call(self, stmt.value, mask, env)
+                emulation = _EXTERNS.get(stmt.value.name)
+                if emulation is None:
+                    raise MLCError(f"emulator: {self.fname}: no backend registered the external function "
+                                   f"{stmt.value.name!r} (register_extern_emulation); it runs "
+                                   f"{sorted(_EXTERNS) or 'none'}")
+                emulation.run(self, stmt.value, mask, env)
         else:
-            raise MLCError(f"cuda emulator: cannot run {type(stmt).__name__} statements")
+            raise MLCError(f"emulator: cannot run {type(stmt).__name__} statements")
 
     def _for(self, loop: For, mask, env) -> None:
         var = loop.loop_var
@@ -259,10 +323,10 @@ class _KernelRun:
             return  # declared once per kernel: re-entering keeps the contents, as on a GPU
         size = int(np.prod([e.value for e in buffer.shape], dtype=np.int64))
         if buffer.scope in FRAGMENT_SCOPES:  # one per warp
-            warps = -(-self.lanes // wmma.WARP)
+            warps = -(-self.lanes // self.warp)
             array = np.full(warps * size, V.poison(buffer.dtype), buffer.dtype)
             mem = self.memory[id(buffer)] = _Memory(buffer, array, size, "warp", False)
-            mem.offset = (self.lane // wmma.WARP) * np.int64(size)
+            mem.offset = (self.lane // self.warp) * np.int64(size)
             return
         shared = buffer.scope == "shared"
         copies = self.kernel.blocks if shared else self.lanes
@@ -278,7 +342,7 @@ class _KernelRun:
                 bad = np.flatnonzero(active == 0)
             b = int(bad[0])
             waiting = self.lane[(self.block_of == b) & ~mask]
-            raise RaceError(f"cuda emulator: {self.fname}: __syncthreads() reached by {int(active[b])} of the "
+            raise RaceError(f"emulator: {self.fname}: __syncthreads() reached by {int(active[b])} of the "
                             f"{self.nt} threads of block {self._block_name(b)} (thread "
                             f"{self._thread_name(int(waiting[0]))} does not reach it): a barrier under "
                             "thread-divergent control flow hangs or misbehaves on a GPU; move it out of "
@@ -299,7 +363,7 @@ class _KernelRun:
         ``width`` elements: the flat elements are then ``(lanes, width)``."""
         mem = self.memory.get(id(buffer))
         if mem is None:
-            raise MLCError(f"cuda emulator: buffer {buffer.name} is neither a parameter nor allocated "
+            raise MLCError(f"emulator: buffer {buffer.name} is neither a parameter nor allocated "
                            "in the kernel")
         if index is not None:  # evaluated by the caller
             flat, width = index, dt.lanes(indices[0].dtype)
@@ -343,13 +407,13 @@ class _KernelRun:
             outside = (flat < 0) | (flat >= mem.size)
             flat = flat[np.arange(self.lanes), np.argmax(outside, axis=1)]
         lane = int(np.argmax(active & ((flat < 0) | (flat >= mem.size))))
-        raise BoundsError(f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+        raise BoundsError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
                           f"{self._block_name(int(self.block_of[lane]))} accesses {buffer.name}"
                           f"[{int(flat[lane])}] (flat index), outside its {mem.size} elements; fix the "
                           "index, or guard the access")
 
     def _fragment_access(self, buffer: Buffer) -> None:
-        raise MLCError(f"cuda emulator: {self.fname}: a thread reads or writes an element of the "
+        raise MLCError(f"emulator: {self.fname}: a thread reads or writes an element of the "
                        f"{buffer.scope} fragment {buffer.name}; which thread holds which element of a "
                        "fragment is unspecified, so fragments are touched only by the WMMA intrinsics "
                        "(tensorize the loops that copy into or out of it)")
@@ -366,7 +430,7 @@ class _KernelRun:
             return mem, int(f)
         return None, f
 
-    def _load(self, e: BufferLoad, mask, env):
+    def _load_lanes(self, e: BufferLoad, mask, env):
         if e.buffer.scope in FRAGMENT_SCOPES:
             self._fragment_access(e.buffer)
         mem, column = self._register(e.buffer, e.indices, mask, env)
@@ -383,7 +447,7 @@ class _KernelRun:
                 k = int(np.argmax(unwritten))
                 lane = int(lanes[k])
                 raise RaceError(
-                    f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                    f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
                     f"{self._block_name(lane // self.nt)} reads local buffer {mem.buffer.name}"
                     f"[{int(where[k]) % mem.size}] (flat index), which it never wrote; local memory is "
                     "per thread (other threads' writes are not visible)")
@@ -403,7 +467,7 @@ class _KernelRun:
             unwritten = ~mem.written[where]
             if unwritten.any():
                 k = int(np.argmax(unwritten))
-                raise RaceError(f"cuda emulator: {self.fname}: thread {self._thread_name(int(per_element[k]))} "
+                raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(int(per_element[k]))} "
                                 f"reads local buffer {mem.buffer.name}[{int(where[k]) % mem.size}] (flat "
                                 "index), which it never wrote")
         if mem.tracked:
@@ -491,7 +555,7 @@ class _KernelRun:
                 k = int(np.argmax(unwritten))
                 lane = int(lanes[k])
                 raise RaceError(
-                    f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                    f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
                     f"{self._block_name(lane // self.nt)} reads shared buffer {mem.buffer.name}"
                     f"[{int(where[k]) % mem.size}] (flat index), which no thread of its block wrote; "
                     "shared memory is per block (another block's writes are not visible) — fetch "
@@ -560,7 +624,7 @@ class _KernelRun:
         index = addr % mem.size if mem.per == "block" else addr
         who = f"thread {self._thread_name(first)} of block {self._block_name(first // self.nt)}"
         raise RaceError(
-            f"cuda emulator: {self.fname}: data race on {mem.buffer.scope} buffer {mem.buffer.name}"
+            f"emulator: {self.fname}: data race on {mem.buffer.scope} buffer {mem.buffer.name}"
             f"[{index}] (flat index): {who} {did} it and thread {self._thread_name(second)} of block "
             f"{self._block_name(second // self.nt)} {does} it with no __syncthreads() between"
             + ("" if mem.per == "block" else " (threads of different blocks are never ordered)")
@@ -599,7 +663,7 @@ class _KernelRun:
             missing &= mask
         if missing.any():
             lane = int(np.argmax(missing))
-            raise RaceError(f"cuda emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+            raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
                             f"{self._block_name(lane // self.nt)} shuffles down by {offset} (width {width}) "
                             f"from thread {self._thread_name(lane + offset)}, which does not execute the "
                             "shuffle; the value it gets on a GPU is undefined — shuffle only where every "
@@ -610,80 +674,45 @@ class _KernelRun:
     # ------------------------------------------------------------ expressions
 
     def ev(self, e, mask, env):
-        method = _EVALUATORS.get(type(e))
-        if method is None:
-            raise MLCError(f"cuda emulator: cannot evaluate {type(e).__name__} nodes")
-        return method(self, e, mask, env)
+        """``e`` for the active lanes ``mask`` (None: all) with variables ``env``."""
+        return self.evaluate(e, _Lanes(mask, env))
 
-    def _ev_var(self, e: Var, mask, env):
+    def short_circuits(self, e: Binary) -> bool:
+        return not dt.is_vector(e.dtype)  # lanes of a vector: both sides (no loads)
+
+    def _var(self, e: Var, ctx: _Lanes):
         try:
-            return env[e]
+            return ctx.env[e]
         except KeyError:
-            raise MLCError(f"cuda emulator: variable {e.name} is used outside the loop that "
+            raise MLCError(f"emulator: variable {e.name} is used outside the loop that "
                            "binds it") from None
 
-    def _ev_constant(self, e, mask, env):
-        value = self._constants.get(e)
-        if value is None:
-            value = self._constants[e] = V.constant(e.value, e.dtype)
-        return value
+    def _load(self, e: BufferLoad, ctx: _Lanes):
+        return self._load_lanes(e, ctx.mask, ctx.env)
 
-    def _ev_binary(self, e: Binary, mask, env):
-        """A chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as deep as the user
-        wrote it) is evaluated from the bottom up on a loop, each under ``mask`` (never down
-        the second operand of ``and``/``or``, which runs under a narrower one)."""
-        chain = binary_chain(e, always_evaluated)
-        value = self._binary_of(chain[-1], mask, env)
-        for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
-            value = self._binary_of(node, mask, env, below, value)
-        return value
+    def _cast(self, e: Cast, ctx: _Lanes):
+        return V.cast(np.asarray(self.evaluate(e.value, ctx))[()], dt.element(e.dtype))
 
-    def _binary_of(self, e: Binary, mask, env, below=None, value=None):
-        """``e``, where its operand ``below`` (if any) has the value ``value``."""
-        a = value if e.a is below else self.ev(e.a, mask, env)
-        if e.op in ("and", "or") and not dt.is_vector(e.dtype):  # the right side only where it decides
-            rest = _narrow(mask, a if e.op == "and" else np.logical_not(a))
-            if rest is False:
-                return a
-            return V.binary(e.op, a, value if e.b is below else self.ev(e.b, rest, env))
-        return V.binary(e.op, a, value if e.b is below else self.ev(e.b, mask, env))
+    def _not(self, e: Not, ctx: _Lanes):
+        return np.logical_not(self.evaluate(e.a, ctx))
 
-    def _ev_cast(self, e: Cast, mask, env):
-        return V.cast(np.asarray(self.ev(e.value, mask, env))[()], dt.element(e.dtype))
+    def _ramp(self, e: Ramp, ctx: _Lanes):
+        return _column(self.evaluate(e.base, ctx)) + np.arange(e.lanes, dtype=e.base.dtype) * e.stride
 
-    def _ev_not(self, e: Not, mask, env):
-        return np.logical_not(self.ev(e.a, mask, env))
-
-    def _ev_ramp(self, e: Ramp, mask, env):
-        return _column(self.ev(e.base, mask, env)) + np.arange(e.lanes, dtype=e.base.dtype) * e.stride
-
-    def _ev_broadcast(self, e: Broadcast, mask, env):
-        column = _column(self.ev(e.value, mask, env))
+    def _broadcast(self, e: Broadcast, ctx: _Lanes):
+        column = _column(self.evaluate(e.value, ctx))
         return np.broadcast_to(column, (column.shape[0], e.lanes))
 
-    def _ev_select(self, e: Select, mask, env):
+    def _select(self, e: Select, ctx: _Lanes):
         if dt.is_vector(e.dtype):  # lanes of a vector: both sides (no loads)
-            return np.where(self.ev(e.cond, mask, env), self.ev(e.true_value, mask, env),
-                            self.ev(e.false_value, mask, env))
-        cond = self.ev(e.cond, mask, env)
-        on_true, on_false = _narrow(mask, cond), _narrow(mask, np.logical_not(cond))
-        if on_false is False:
-            return self.ev(e.true_value, on_true, env)
-        if on_true is False:
-            return self.ev(e.false_value, on_false, env)
-        return np.where(cond, self.ev(e.true_value, on_true, env), self.ev(e.false_value, on_false, env))
+            return np.where(self.evaluate(e.cond, ctx), self.evaluate(e.true_value, ctx),
+                            self.evaluate(e.false_value, ctx))
+        return super()._select(e, ctx)
 
-    def _ev_call(self, e: Call, mask, env):
+    def _call(self, e: Call, ctx: _Lanes):
         if e.op == SHFL_DOWN:
-            return self._shfl_down(e, mask, env)
-        return V.call(e.op, [self.ev(a, mask, env) for a in e.args], dt.element(e.dtype))
-
-
-#: Expression node type -> the _KernelRun method evaluating it (for every active lane).
-_EVALUATORS = {Var: _KernelRun._ev_var, IntImm: _KernelRun._ev_constant, FloatImm: _KernelRun._ev_constant,
-               Binary: _KernelRun._ev_binary, BufferLoad: _KernelRun._load, Cast: _KernelRun._ev_cast,
-               Not: _KernelRun._ev_not, Ramp: _KernelRun._ev_ramp, Broadcast: _KernelRun._ev_broadcast,
-               Select: _KernelRun._ev_select, Call: _KernelRun._ev_call}
+            return self._shfl_down(e, ctx.mask, ctx.env)
+        return super()._call(e, ctx)
 
 
 def _column(x):

@@ -7,7 +7,8 @@ the extents of the ``blockIdx`` and ``threadIdx`` loops inside it (all loops
 of one axis share their extent: they are the same index). ``Allocate`` nodes
 of ``shared`` scope are one array per block, ``local`` ones one per thread;
 both are declared once at the top of the kernel, wherever the IR allocates
-them. Both the CUDA codegen and the emulator start from :func:`kernels`.
+them. Every GPU backend's codegen and the emulator start from :func:`kernels`, which
+checks each launch against the target's :class:`~mlc.target.DeviceLimits`.
 """
 from __future__ import annotations
 
@@ -22,16 +23,13 @@ from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import BufferLoad, FloatImm, IntImm, Var, const
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt
+from ...target import DeviceLimits
 
-__all__ = ["Kernel", "kernels", "workspace", "MAX_THREADS_PER_BLOCK", "MAX_SHARED_BYTES", "AXES"]
+__all__ = ["Kernel", "kernels", "workspace", "unbound", "AXES", "DEFAULT_LIMITS"]
 
-MAX_THREADS_PER_BLOCK = 1024
-#: Static shared memory one block may declare (CUDA's limit without opt-in).
-MAX_SHARED_BYTES = 48 * 1024
 AXES = ("x", "y", "z")
-#: The largest grid and block extents per axis (x, y, z).
-MAX_GRID = ((1 << 31) - 1, 65535, 65535)
-MAX_BLOCK = (1024, 1024, 64)
+#: The limits :func:`kernels` checks when its caller names none (those most GPUs share).
+DEFAULT_LIMITS = DeviceLimits()
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def _size(buf: Buffer) -> int:
     n = 1
     for e in buf.shape:
         if not isinstance(e, IntImm):
-            raise CompileError(f"cuda: buffer {buf.name} has a symbolic extent {e!r}; GPU buffers "
+            raise CompileError(f"gpu: buffer {buf.name} has a symbolic extent {e!r}; GPU buffers "
                                "need static shapes")
         n *= e.value
     return n
@@ -89,14 +87,14 @@ def _launch_roots(body: Stmt, name: str, default: bool = False) -> tuple[list[Fo
         elif default or not any(isinstance(n, For) for n in pre_order_nodes(node)):
             iterations = _iterations(node)
             if iterations > ONE_THREAD_QUIET_ITERATIONS:
-                warnings.warn(f"cuda: function {name!r}: the default GPU schedule found no rule for a statement "
+                warnings.warn(f"gpu: function {name!r}: the default GPU schedule found no rule for a statement "
                               f"of {iterations:g} loop iterations, which runs on one GPU thread (correct, slow):\n"
                               f"{node!r}\nschedule it by hand (sch.bind), or write the reduction with add, mul, "
                               "min, max, or or and, which reduce across threads", PerformanceWarning, stacklevel=2)
             roots.append(_one_thread(node))  # straight-line code: a 0-d output, or unit loops lowered away
         else:
             raise CompileError(
-                f"cuda: function {name!r} has a statement outside every thread-bound loop, which no "
+                f"gpu: function {name!r} has a statement outside every thread-bound loop, which no "
                 f"GPU thread would run:\n{node!r}\nbind its loops to blockIdx/threadIdx (sch.bind), or "
                 "build without a schedule to get the default GPU schedule")
     return roots, allocs
@@ -118,6 +116,12 @@ def _iterations(stmt: Stmt) -> float:
 
 def _default_scheduled(func: PrimFunc) -> bool:
     return func.attr("mlc.scheduled", None) == "default"
+
+
+def unbound(func: PrimFunc) -> bool:
+    """Whether nobody scheduled ``func`` for the GPU: no schedule marked it (the
+    ``"mlc.scheduled"`` attribute) and no loop of it is bound to GPU threads."""
+    return func.attr("mlc.scheduled", None) is None and not _has_thread_loop(func.body)
 
 
 def _has_thread_loop(stmt: Stmt) -> bool:
@@ -145,27 +149,28 @@ def workspace(func: PrimFunc) -> list[Buffer]:
     return [a.buffer for a in allocs if a.buffer.scope not in _ON_CHIP]
 
 
-def kernels(func: PrimFunc) -> list[Kernel]:
-    """The launches of lowered ``func``, in order, with their geometry checked. A kernel's
-    ``params`` are the function's parameters and :func:`workspace` buffers it touches."""
+def kernels(func: PrimFunc, limits: DeviceLimits = DEFAULT_LIMITS) -> list[Kernel]:
+    """The launches of lowered ``func``, in order, with their geometry checked against
+    ``limits`` (the target's). A kernel's ``params`` are the function's parameters and
+    :func:`workspace` buffers it touches."""
     name = func.attr("global_symbol", "main")
     roots, root_allocs = _launch_roots(func.body, name, _default_scheduled(func))
     out = []
     for n, root in enumerate(roots):
         out.append(_kernel(func, root, [a.buffer for a in root_allocs], f"{name}_kernel{n}" if len(roots) > 1
-                           else f"{name}_kernel"))
+                           else f"{name}_kernel", limits))
     users: dict[int, Kernel] = {}
     for k in out:
         for b in k.shared + k.local:
             first = users.setdefault(id(b), k)
             if first is not k:
-                raise CompileError(f"cuda: the {b.scope} buffer {b.name} is used by kernels {first.name} and "
+                raise CompileError(f"gpu: the {b.scope} buffer {b.name} is used by kernels {first.name} and "
                                    f"{k.name}; {b.scope} memory does not outlive a kernel — compute it "
                                    "under the loops of the kernel that reads it (compute_at), or make it global")
     return out
 
 
-def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kernel:
+def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str, limits: DeviceLimits) -> Kernel:
     extents: dict[str, tuple[int, For]] = {}
     stack: list[tuple[Stmt, bool]] = [(root, False)]
     allocs: list[Buffer] = []
@@ -176,17 +181,17 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kerne
             tag = node.thread_binding
             scope, _, axis = tag.partition(".")
             if scope == "vthread":
-                raise CompileError(f"cuda: loop {node.loop_var.name} is bound to {tag}; virtual "
-                                   "threads are not supported by the cuda backend yet")
+                raise CompileError(f"gpu: loop {node.loop_var.name} is bound to {tag}; virtual "
+                                   "threads are not supported by the GPU backends yet")
             if not (isinstance(node.extent, IntImm) and isinstance(node.min, IntImm) and node.min.value == 0):
-                raise CompileError(f"cuda: loop {node.loop_var.name} bound to {tag} must run from 0 over "
+                raise CompileError(f"gpu: loop {node.loop_var.name} bound to {tag} must run from 0 over "
                                    f"a constant extent, got [{node.min!r}, {node.min!r} + {node.extent!r})")
             if scope == "blockIdx" and under_thread:
-                raise CompileError(f"cuda: loop {node.loop_var.name} bound to {tag} is inside a threadIdx "
+                raise CompileError(f"gpu: loop {node.loop_var.name} bound to {tag} is inside a threadIdx "
                                    "loop; blockIdx loops must enclose every threadIdx loop of a kernel")
             seen = extents.get(tag)
             if seen is not None and seen[0] != node.extent.value:
-                raise CompileError(f"cuda: kernel {kname} binds {tag} with extent {seen[0]} (loop "
+                raise CompileError(f"gpu: kernel {kname} binds {tag} with extent {seen[0]} (loop "
                                    f"{seen[1].loop_var.name}) and {node.extent.value} (loop "
                                    f"{node.loop_var.name}); one thread axis has one extent per kernel — "
                                    "split the loops to the same thread count")
@@ -206,29 +211,29 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str) -> Kerne
                     used.add(id(sub.buffer))
     grid = tuple(extents.get(f"blockIdx.{a}", (1,))[0] for a in AXES)
     block = tuple(extents.get(f"threadIdx.{a}", (1,))[0] for a in AXES)
-    for what, sizes, limits in (("grid", grid, MAX_GRID), ("block", block, MAX_BLOCK)):
-        for axis, size, limit in zip(AXES, sizes, limits):
+    for what, sizes, largest in (("grid", grid, limits.max_grid), ("block", block, limits.max_block)):
+        for axis, size, limit in zip(AXES, sizes, largest):
             if size > limit:
                 scope = "blockIdx" if what == "grid" else "threadIdx"
-                raise CompileError(f"cuda: kernel {kname} binds {scope}.{axis} to {size} values; CUDA allows "
+                raise CompileError(f"gpu: kernel {kname} binds {scope}.{axis} to {size} values; the target allows "
                                    f"at most {limit} — bind a larger axis (x) or split the loop")
     threads = int(np.prod(block))
-    if threads > MAX_THREADS_PER_BLOCK:
-        raise CompileError(f"cuda: kernel {kname} has {threads} threads per block {block}; a block "
-                           f"holds at most {MAX_THREADS_PER_BLOCK} — split the thread loops smaller")
+    if threads > limits.max_threads_per_block:
+        raise CompileError(f"gpu: kernel {kname} has {threads} threads per block {block}; a block "
+                           f"holds at most {limits.max_threads_per_block} — split the thread loops smaller")
     declared = [b for b in outer if id(b) in used and b.scope in _ON_CHIP] + allocs
     shared = tuple(b for b in declared if b.scope == "shared")
     local = tuple(b for b in declared if b.scope != "shared")
     for b in allocs:
         if b.scope not in _ON_CHIP:
-            raise CompileError(f"cuda: kernel {kname} allocates the {b.scope} buffer {b.name} inside "
+            raise CompileError(f"gpu: kernel {kname} allocates the {b.scope} buffer {b.name} inside "
                                "the kernel; a kernel holds only shared and local buffers — give it "
                                "scope 'local' (per thread) or 'shared' (per block)")
     shared_bytes = sum(_size(b) * np.dtype(b.dtype).itemsize for b in shared)
-    if shared_bytes > MAX_SHARED_BYTES:
-        raise CompileError(f"cuda: kernel {kname} declares {shared_bytes} bytes of shared memory "
+    if shared_bytes > limits.max_shared_memory_per_block:
+        raise CompileError(f"gpu: kernel {kname} declares {shared_bytes} bytes of shared memory "
                            f"({', '.join(f'{b.name}[{_size(b)}]' for b in shared)}); a block may use "
-                           f"{MAX_SHARED_BYTES} — use smaller tiles")
+                           f"{limits.max_shared_memory_per_block} — use smaller tiles")
     params = tuple(p for p in list(func.params) + [b for b in outer if b.scope not in _ON_CHIP]
                    if id(p) in used)
     return Kernel(kname, root, grid, block, shared, local, params)

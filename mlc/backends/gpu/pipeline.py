@@ -4,8 +4,8 @@
 passes in their places: cross-thread reductions are lowered while blocks
 still exist, shared and local buffers are shrunk to one block's (one
 thread's) tile before buffers are flattened, barriers go in, and last the
-vectorized loops of each thread become vector IR (``float4`` accesses). The
-CUDA codegen and the emulator both run its output, so the emulator checks
+vectorized loops of each thread become vector IR (4-lane accesses). Every GPU
+backend's codegen and the emulator run its output, so the emulator checks
 exactly what the GPU would run.
 """
 from __future__ import annotations
@@ -27,10 +27,10 @@ from ...passes.tir.vectorize import vectorize_loops
 
 __all__ = ["GPU_PIPELINE", "GPU_VECTOR_LANES", "GPU_COPY_DTYPES", "lower_for_gpu", "vectorize_for_gpu"]
 
-#: A GPU thread's vector: 4 lanes (``float4``, 16 bytes: one load instruction).
+#: A GPU thread's vector: 4 lanes (4 float32, 16 bytes: one load instruction).
 GPU_VECTOR_LANES = 4
 #: Element types whose vectorized copies (a cooperative fetch of float16 tiles) move as raw
-#: bytes (:data:`mlc.backends.cuda.vector.COPY_TYPES`): 4 float16 lanes, one 8-byte access.
+#: bytes (the codegen's raw copy types): 4 float16 lanes, one 8-byte access.
 GPU_COPY_DTYPES = ("float16", "int16", "uint16", "int8", "uint8")
 
 

@@ -5,13 +5,12 @@ runs them), :func:`~.module.codegen_llvm` (LLVM IR) and
 :func:`~.module.load_llvm` (O3, object code, MCJIT) for the host CPU, or, as
 ``mlc.build`` does, kernel by kernel through :meth:`LLVMBackend.begin` (LLVM
 compiles each kernel while the driver schedules the next). Functions
-nobody scheduled get the CPU rules of :mod:`mlc.schedules.default.cpu`.
+nobody scheduled get the CPU rules (the ``"cpu"`` key of the llvm kind).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ...schedules.default import cpu_rules
 from ...runtime.threads import get_num_threads
 from ..registry import BuildOptions
 from . import threaded
@@ -32,9 +31,6 @@ class LLVMBackend:
 
     def tir_passes(self, target, options: BuildOptions):
         return LLVM_TIR_PASSES
-
-    def schedule_rules(self, target):
-        return cpu_rules
 
     def codegen(self, mod, target, options: BuildOptions) -> LLVMSource:
         return codegen_llvm(mod, target, check_bounds=options.check_bounds, fast_math=options.fast_math)

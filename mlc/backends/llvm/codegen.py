@@ -315,17 +315,24 @@ class _FunctionCodegen(VectorCodegen):
             self.loop_depth -= 1
 
     def _allocate(self, s: Allocate) -> None:
-        buf = s.buffer
-        count = self._index(buf.shape[0]) if buf.shape else ir.Constant(I64, 1)
-        static = buf.shape[0].value if buf.shape and isinstance(buf.shape[0], IntImm) else None
-        ptr, release = self.allocator.allocate(buf.name, mem_type(buf.dtype), itemsize(buf.dtype),
-                                               count, static)
-        self.buffers[buf] = ptr
-        self.extents[buf] = count
-        self.stmt(s.body)
-        del self.buffers[buf]
-        del self.extents[buf]
-        release()
+        """A chain of nested allocations (a graph's main allocates each intermediate around the
+        rest) in a loop, not a recursion: a long program's chain is deeper than Python's stack."""
+        held = []
+        while isinstance(s, Allocate):
+            buf = s.buffer
+            count = self._index(buf.shape[0]) if buf.shape else ir.Constant(I64, 1)
+            static = buf.shape[0].value if buf.shape and isinstance(buf.shape[0], IntImm) else None
+            ptr, release = self.allocator.allocate(buf.name, mem_type(buf.dtype), itemsize(buf.dtype),
+                                                   count, static)
+            self.buffers[buf] = ptr
+            self.extents[buf] = count
+            held.append((buf, release))
+            s = s.body
+        self.stmt(s)
+        for buf, release in reversed(held):
+            del self.buffers[buf]
+            del self.extents[buf]
+            release()
 
     # ------------------------------------------------- calls (a graph's main)
 
@@ -945,10 +952,9 @@ def _keeps_loop(s: For) -> bool:
     The schedule that vectorized the body also chose how many vectors it keeps in flight
     (a row reduction's four accumulators, a matmul's register tile); LLVM's unroller would
     copy that body again, 16 times for a softmax row's reduction loop, and then optimise
-    and compile every copy (softmax's O3 and code emission: 74 against 53 ms on a Zen 5
-    machine) for no measurable speed. Short loops are left to LLVM: unrolling a
-    convolution's 3 x 3 window loops removes their loop overhead (keeping them too made
-    conv2d some 10% slower in one run). The serial loop a parallel loop becomes inside
+    and compile every copy for no measurable speed. Short loops are left to LLVM: unrolling
+    a convolution's 3 x 3 window loops removes their loop overhead (benchmarks/results/
+    decisions.md, "LLVM backend"). The serial loop a parallel loop becomes inside
     its task is not ``s.kind == "serial"`` and stays LLVM's to unroll (a streaming loop
     gains from it).
     """

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 from llvmlite import ir
 
-from ...runtime.module import C_CONTIGUOUS, OWNDATA, OWNER_DEPTH, WRITEABLE
+from ...runtime.arguments import C_CONTIGUOUS, OWNDATA, OWNER_DEPTH, WRITEABLE
 from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ArrayLayout
 from .types import I32, I64, PTR
@@ -83,7 +83,7 @@ def emit_checked_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout, 
     n = len(fn.args)
     entry = ir.Function(module, ir.FunctionType(I32, [PTR] * n), name=f"{fn.name}__checked")
     # unoptimised, as a kernel's launch code: a few dozen loads and compares a call, where
-    # LLVM's O3 and instruction selection of them cost a te-built mm_relu's first call 10 ms
+    # LLVM's O3 and instruction selection of them cost a first call milliseconds
     entry.attributes.add("noinline")
     entry.attributes.add("optnone")
     size = 2 + _SLOTS * n

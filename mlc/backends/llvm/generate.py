@@ -18,7 +18,7 @@ from ...ir.expr import IntImm
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...passes.tir.vectorize import vectorize_loops
-from ...runtime.module import written_params
+from ...runtime.arguments import written_params
 from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT
 from ...target import Target
 from .bounds import SiteTable
@@ -215,9 +215,8 @@ class BodyPlacement:
     symbol of the shared engine where it is not in its kernel's module); its task, glue that
     runs unoptimised, into the smallest module but the body's. The body of a kernel of one
     parallel loop is then alone in its module, which LLVM optimises while the kernel and
-    the task compile beside it on another thread (first calls on two AVX-512 cores, medians
-    of 8 processes: softmax 63 ms against 67 with the task beside its body, layer_norm 55
-    against 59, mm_relu 44 against 47)."""
+    the task compile beside it on another thread (a few ms off a first call:
+    benchmarks/results/decisions.md, "LLVM backend")."""
 
     def __init__(self, modules: list[ir.Module], tasks: ir.Module | None = None):
         self.modules = modules

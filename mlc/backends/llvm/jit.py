@@ -16,7 +16,7 @@ against the support module, built and loaded the first time one does.
 nothing, so code for another machine can be read here.
 
 What LLVM prints while it works (remarks on loops it was asked to vectorize
-and could not, say) goes through :func:`~mlc.backends.llvm_output.llvm_output`:
+and could not, say) goes through :func:`~mlc.backends.llvm.output.llvm_output`:
 the user sees it only under ``MLC_DEBUG``.
 """
 from __future__ import annotations
@@ -36,9 +36,9 @@ from llvmlite.binding.newpassmanagers import NewPassManager
 
 from ...errors import CompileError
 from ...runtime.threads import get_num_threads
-from ..llvm_output import covered, llvm_output
+from .output import covered, llvm_output
 from ...target import Target
-from ..llvm_cpus import llvm_target, vector_bits
+from .cpus import llvm_target, vector_bits
 from . import object_cache, support, threaded
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols
@@ -200,8 +200,7 @@ def _switching_often() -> Iterator[None]:
     """For the block, Python hands the GIL between threads every ``SWITCH_INTERVAL_S``.
     A thread building a unit in the background needs the GIL back after each of its ~20
     calls into LLVM, and while the driver's Python runs beside it, it waited up to Python's
-    5 ms each time: a glue unit that builds in 4 ms took 37, an 11-kernel build's first
-    call 470 ms instead of 360 (two AVX-512 cores)."""
+    5 ms each time (benchmarks/results/decisions.md, "LLVM backend")."""
     with _SWITCH_LOCK:
         if _switching[0] == 0:
             _switching[1] = sys.getswitchinterval()
@@ -395,11 +394,10 @@ def unoptimised_only(ir_text: str) -> bool:
     """Whether every function ``ir_text`` defines is ``optnone`` (a kernel's launch code, a
     parallel loop's task, a checked entry: glue LLVM does not optimise). Such a unit is
     emitted by a TargetMachine without optimisation, whose fast instruction selection and
-    register allocation take a third of the time (a te-built mm_relu's unit of launch code,
-    task and checked entry: 4.2 against 13.9 ms); a function marked ``optnone`` alone is
+    register allocation take a third of the time; a function marked ``optnone`` alone is
     left unoptimised by the O3 pipeline but still goes through the full code generator.
     Nor does such a unit go through the O3 pipeline, which would build all its passes to
-    skip every function (softmax's glue: 2.1 against 2.8 ms).
+    skip every function (benchmarks/results/decisions.md, "LLVM backend").
 
     >>> unoptimised_only('define void @"f.task"(ptr %".1") noinline nounwind optnone\\n{\\n}')
     True

@@ -85,19 +85,13 @@ def emit_loop(builder: ir.IRBuilder, begin: ir.Value, extent: ir.Value, name: st
 
     ``body`` emits the loop body at the builder's position, given ``i``.
     """
-    fn = builder.function
     first, count = int_constant(begin), int_constant(extent)
     if first is not None and count is not None:  # written as a constant
         end = ir.Constant(begin.type, signed(first + count, begin.type.width))
     else:
         end = builder.add(begin, extent, name=f"{name}.end")
     preheader = builder.block
-    header = fn.append_basic_block(f"{name}.header")
-    body_block = fn.append_basic_block(f"{name}.body")
-    exit_block = fn.append_basic_block(f"{name}.exit")
-    builder.branch(header)
-
-    builder.position_at_end(header)
+    header, body_block, exit_block = _enter_loop(builder, name)
     index = builder.phi(begin.type, name=name)
     index.add_incoming(begin, preheader)
     builder.cbranch(builder.icmp_signed("<", index, end), body_block, exit_block)
@@ -117,14 +111,21 @@ def emit_while(builder: ir.IRBuilder, condition: Callable[[], ir.Value],
                body: Callable[[], None], name: str = "while") -> None:
     """Emit ``while condition(): body()``; the builder ends after the loop. ``condition``
     emits its (i1) value at the builder's position, once per iteration, in the loop header."""
+    header, body_block, exit_block = _enter_loop(builder, name)
+    builder.cbranch(condition(), body_block, exit_block)
+    builder.position_at_end(body_block)
+    body()
+    builder.branch(header)
+    builder.position_at_end(exit_block)
+
+
+def _enter_loop(builder: ir.IRBuilder, name: str) -> tuple[ir.Block, ir.Block, ir.Block]:
+    """Append the header, body and exit blocks of loop ``name``, branch from the builder's
+    block to the header and continue there; returns the three blocks."""
     fn = builder.function
     header = fn.append_basic_block(f"{name}.header")
     body_block = fn.append_basic_block(f"{name}.body")
     exit_block = fn.append_basic_block(f"{name}.exit")
     builder.branch(header)
     builder.position_at_end(header)
-    builder.cbranch(condition(), body_block, exit_block)
-    builder.position_at_end(body_block)
-    body()
-    builder.branch(header)
-    builder.position_at_end(exit_block)
+    return header, body_block, exit_block

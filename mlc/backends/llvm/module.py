@@ -28,13 +28,14 @@ from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
 from ...runtime.callbacks import CallbackTable
 from ...runtime.exported import function_entry
-from ...runtime.module import Function, Module, param_specs, written_params
+from ...runtime.arguments import param_specs, written_params
+from ...runtime.module import Function, Module
 from ...runtime.packed import get_func
 from ...runtime.pointers import data_pointer
 from ...runtime.portable import write_portable
 from ...runtime.threads import get_num_threads
 from ...target import Target
-from ..llvm_cpus import host_cpu, vector_bits
+from .cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from . import parallel
 from .codegen import CALLBACK_TABLE_SYMBOL, launch_only
@@ -114,11 +115,8 @@ class LLVMBuild:
     :func:`generate_units`, compiled as soon as the kernel is generated; what runs
     unoptimised (a kernel that only launches its parallel loop, with its object and
     checked entries; the loops' tasks; a graph's main) goes into one glue module,
-    compiled when the build finishes. A jitted transformer block of 11 kernels, on two
-    Zen 5 cores, spends ~220 ms in the driver's Python and ~250 ms in LLVM: its first
-    call took 353 ms (median of 7) with the stages one after the other and LLVM's
-    modules side by side at the end, 302 ms by parts; softmax 62.6 -> 59.1 ms, sgemm
-    1024^3 60.1 -> 57.7 (the glue's IR is generated while the kernel compiles). The
+    compiled when the build finishes; the glue's IR is generated while the kernels compile
+    (what a first call gains: benchmarks/results/decisions.md, "LLVM backend"). The
     build cannot end before the last kernel's LLVM work, which starts once the driver's
     Python is done; while the Python runs, LLVM's work is one thread's.
     """
@@ -347,7 +345,7 @@ def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
     table (the array types, each parameter's dtype object, rank, flags and extents, from
     ``func`` as scheduled) is filled here, for this process."""
     written = written_params(func)
-    specs = [(dtype, shape, required_flags(n in written)) for n, (_, _, dtype, shape) in enumerate(param_specs(func))]
+    specs = [(dtype, shape, required_flags(n in written)) for n, (_, _, dtype, shape) in enumerate(param_specs(func.params))]
     table = expected_objects(specs)
     address = compiled.global_address(table_symbol(symbol))
     if not address:
@@ -413,7 +411,7 @@ class LLVMModule(Module):
             raise MLCError(f"export: format must be 'so' (a shared library) or 'mlc' (the portable form), "
                            f"got {format!r}")
         if entries is None:
-            entries = [function_entry(name, f.func) for name, f in self._functions.items()]
+            entries = [function_entry(name, f.func, f.name) for name, f in self._functions.items()]
         return export_library(self.scheduled, self.target, entries, path, cc=cc, fast_math=self.fast_math)
 
     def get_source(self, fmt: str = "ll") -> str:

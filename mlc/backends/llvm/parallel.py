@@ -29,10 +29,9 @@ three pieces (the codegen emits the loop body into the first):
   review. The task itself is never inlined, so the kernel holds one copy of
   the loop body however it launches it. Homes keep each thread on the same
   iterations, and so the same data, launch after launch: a loop whose data
-  fits in the cores' own caches finds it there (a 1024x1024 matrix times a
-  vector, 4 MiB over two 2 MiB L2 caches, took 35-37 us a call on its home
-  rows and 55-70 us on rows that the other core had read last, when one
-  counter dealt the chunks to whichever thread came first). Taking what is
+  fits in the cores' own caches finds it there, where one counter dealing the
+  chunks to whichever thread came first found it in the other core's
+  (benchmarks/results/decisions.md, "LLVM backend"). Taking what is
   left in the other homes keeps a thread that the OS preempted (another
   process on a busy machine) from holding up the others. The other threads
   first keep off the caller's CPU (``cpu``, see :mod:`.placement`);
@@ -89,9 +88,8 @@ global ``<body>.site``, :data:`SITE_TYPE`):
   - *a loop too small for any team*: every launch loses a little, and
     MANY_LOSSES of them take microseconds;
   - *a team waking up*: after a pause the first launches only wake the
-    workers, and on a virtual machine their idle virtual CPUs too; on a
-    2-core VM after 200 ms idle, three launches of mm_relu 128^3 (13 us on
-    the team) took 0.26-0.68 ms each, the fourth 13 us. The run is short
+    workers, and on a virtual machine their idle virtual CPUs too (a few
+    launches, each many times the loop's time). The run is short
     and young: no period. The launches after a period are such a run too
     (the period outlasted the workers' spinning), which is why a new run
     must stand the loop down again: when one loss after a period started
@@ -468,8 +466,8 @@ def _task_function(module: ir.Module, body: ir.Function, closure_type: ir.Litera
     fn.attributes.add("nounwind")
     fn.attributes.add("noinline")  # one copy of the loop body: the serial path calls it too
     # The task is glue, run once per chunk: left unoptimised, it keeps LLVM from inlining
-    # the body into it and optimising the loop nest a second time there (the O3 pipeline
-    # of softmax's kernel: 52 ms with the body inlined, 30 without; the run time is the same).
+    # the body into it and optimising the loop nest a second time there (nearly doubling
+    # the O3 time of softmax's kernel for the same run time: benchmarks/results/decisions.md).
     fn.attributes.add("optnone")
     closure, = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))

@@ -8,12 +8,9 @@ that woke it; a kernel that packs work onto few CPUs (as some virtual machines
 do) puts it on the very same CPU, and so do busy neighbours, since the
 scheduler then finds no idle CPU to prefer. Once there, the pair stays: the
 launch runs late, the worker falls asleep before the next launch, the next
-launch wakes it onto the same CPU again. On a 2-core VM, after another
-library's thread pool had run in the same process, an MLP forward of batch 64
-took 0.6 ms per call instead of 33 us, ten calls in a row, and then the launch
-review of :mod:`.parallel` stood the loop down for over 100 ms (55 us per call).
-With the placement below, the first call after such a pause takes 0.2-0.9 ms
-and the next ones 33-40 us.
+launch wakes it onto the same CPU again, calls run many times slower, and the
+launch review of :mod:`.parallel` stands the loop down (what it cost, and what
+the placement below saves: benchmarks/results/decisions.md, "LLVM backend").
 
 So a launch keeps its threads apart, in the spirit of OpenMP's
 ``OMP_PROC_BIND`` but without pinning the user's thread:

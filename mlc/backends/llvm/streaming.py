@@ -10,12 +10,10 @@ glibc's ``memcpy`` copies of three quarters of the cache or more.
 
 What counts is what the kernel writes, as for ``memcpy``, not its arguments
 together: where the outputs fit in the cache beside the inputs, the lines
-stay there for the next kernel (or call) to read or overwrite. Measured on a
-2-core Zen 4 VM (32 MiB of L3), the 2^22-element window sum (16 MiB read, 16
-written) took 615-630 us with its output streamed and 370-390 us without; at
-2^25 elements (128 MiB written) streaming pays, 3.8-3.9 against 4.1-4.4 ms.
-A row kernel whose input and output just fit loses a little (softmax of
-4096 x 1024: 5-8% in repeated calls), since streaming kept its input cached.
+stay there for the next kernel (or call) to read or overwrite; streaming pays
+only for outputs well beyond the cache, and a row kernel whose input and output
+just fit loses a little, since streaming kept its input cached (the numbers:
+benchmarks/results/decisions.md, "LLVM backend").
 
 Such a store needs an address aligned to its vector (a fault otherwise), which
 a kernel cannot know for its arguments: the codegen tests it at run time, per

@@ -12,8 +12,8 @@ functions are registered with LLVM like the C library's
 (:mod:`.symbols`), so that each kernel's object file links against them.
 
 Defined in each kernel module, they cost every build some 10 ms of LLVM's time (O3
-and object emission of four functions beside a sgemm kernel's two: 37.6 against
-27.8 ms on a Zen 5 machine), for code that is the same in every module.
+and object emission of four functions beside a kernel's own), for code that is the
+same in every module.
 """
 from __future__ import annotations
 

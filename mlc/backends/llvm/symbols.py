@@ -127,13 +127,11 @@ def _create_placement_key() -> bool:
 #: OMP_WAIT_POLICY. libgomp's own default (300,000 rounds, milliseconds) makes a core
 #: shared with another busy process a disaster: a waiting thread spins through its time
 #: slice while the thread it waits for is preempted, and a parallel loop takes ten times
-#: its serial time. Ten thousand rounds (a hundred microseconds to half a millisecond: on
-#: the 2-core Zen 5 VM a launch whose worker waited behind its launcher on one CPU, for the
-#: whole spin, took 0.53-0.65 ms; see :mod:`.placement`) cover the gap between
-#: the parallel loops of one call and between back-to-back calls, and cost nothing measurable
-#: beside a busy process (2 cores, one busy: window sum and softmax 2^22 alike at 1,000 and
-#: 10,000 rounds); at 1,000 rounds the workers slept between calls, and calls after an idle
-#: pause ran at 1.6-2x their time (a 2^22 window sum: 812-899 us against 450-540 us).
+#: its serial time. Ten thousand rounds (a hundred microseconds to half a millisecond; see
+#: :mod:`.placement`) cover the gap between the parallel loops of one call and between
+#: back-to-back calls, and cost nothing measurable beside a busy process; at 1,000 rounds
+#: the workers slept between calls, and calls after an idle pause ran slower
+#: (benchmarks/results/decisions.md, "LLVM backend").
 GOMP_SPIN_COUNT = 10000
 
 

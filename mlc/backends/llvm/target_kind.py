@@ -7,7 +7,7 @@ another machine to build for (``llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72
 is LLVM's generic one unless ``-mcpu=`` names one, with that CPU's own features unless
 ``-mattr=`` adds some; such code is exported (``lib.export``), not run here. CPU and
 feature names are checked against LLVM's own lists
-(:mod:`mlc.backends.llvm_cpus`) before any target machine sees them.
+(:mod:`mlc.backends.llvm.cpus`) before any target machine sees them.
 
 ``--num-cores=N`` (TVM's option, which its tuner reads) is accepted and checked
 (a positive integer), and changes nothing in the code: mlc's kernels split
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ...errors import MLCError
 from ...target import DEFAULT_CACHES, Target, TargetKind, host_caches
-from ..llvm_cpus import check_cpu_and_features, has_avx512_vnni, host_cpu, vector_bits
+from .cpus import check_cpu_and_features, has_avx512_vnni, host_cpu, vector_bits
 
 __all__ = ["LLVM_KIND"]
 
@@ -97,4 +97,5 @@ def _only_removes(features: str) -> bool:
 LLVM_KIND = TargetKind(
     "llvm", options=("mcpu", "mattr", "mtriple", "num-cores"), parse=_parse, validate=_validate, describe=_describe,
     properties={"vector_bits": _vector_bits, "vector_registers": _vector_registers, "caches": _caches,
-                "avx512_vnni": lambda target: has_avx512_vnni(target.cpu, target.features, target.triple)})
+                "avx512_vnni": lambda target: has_avx512_vnni(target.cpu, target.features, target.triple)},
+    keys=("cpu",))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ...target import Target
-from ..llvm_cpus import converts_int64_vectors
+from .cpus import converts_int64_vectors
 
 __all__ = ["set_module_target", "module_target", "converts_int64", "lacks_features"]
 
@@ -34,7 +34,7 @@ def module_target(module: ir.Module) -> Target | None:
 
 def converts_int64(module: ir.Module) -> bool:
     """Whether ``module``'s target converts vectors of doubles to and from int64 with vector
-    instructions (:func:`~mlc.backends.llvm_cpus.converts_int64_vectors`: AVX-512DQ on
+    instructions (:func:`~mlc.backends.llvm.cpus.converts_int64_vectors`: AVX-512DQ on
     x86); True for a module without a target (LLVM's conversions are right everywhere)."""
     target = module_target(module)
     return target is None or converts_int64_vectors(target.cpu, target.features, target.triple)

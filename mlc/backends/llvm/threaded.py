@@ -24,7 +24,7 @@ from typing import TypeVar
 import llvmlite.binding as llvm
 from llvmlite.binding.module import ModuleRef
 
-from .. import llvm_output
+from . import output as llvm_output
 
 __all__ = ["available", "parse", "run_pipeline", "emit_object", "spread"]
 
@@ -91,7 +91,7 @@ def spread(jobs: Sequence[Callable[[int], R]], costs: Sequence[float], workers: 
     raised once the threads are done (no job starts after it). Where a thread cannot be
     started (the process at its limit of threads), the threads started and the caller run
     every job. Where the caller captures
-    what LLVM writes (:func:`~mlc.backends.llvm_output.llvm_output`), the other threads'
+    what LLVM writes (:func:`~mlc.backends.llvm.output.llvm_output`), the other threads'
     output goes to that capture too.
 
     >>> spread([lambda w: 9, lambda w: 1, lambda w: 4], costs=[3, 1, 2], workers=2)

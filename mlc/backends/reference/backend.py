@@ -68,9 +68,6 @@ class ReferenceBackend:
     def tir_passes(self, target, options: BuildOptions):
         return ()  # the interpreter runs blocks, loops and multi-dimensional buffers as written
 
-    def schedule_rules(self, target):
-        return None  # the ground truth runs functions as written
-
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> dict[str, Program]:
         return {name: Program(func, name=name) for name, func in mod.items() if not is_graph_main(func)}
 

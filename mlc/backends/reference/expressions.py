@@ -1,5 +1,13 @@
 """Evaluating expressions over lanes: NumPy scalars or arrays of the node's dtype.
 
+:class:`ExprEvaluator` is the one expression evaluator of mlc's TIR interpreters: the
+reference interpreter's :class:`Evaluator` and the GPU emulator's kernel runs
+(:mod:`mlc.backends.gpu.emulator`, which adds threads, barriers and race detection)
+both derive from it. It evaluates constants, chains of binary operators, ``not``,
+``Select``, math calls and casts, the same way for both; a subclass says what a
+context is (the lanes an expression runs on: ``ctx.narrow(cond)`` restricts them, None
+when none is left) and how variables, loads and vector nodes are read.
+
 A condition (``and``/``or``, Select) evaluates the side it does not need only
 in the lanes where it matters, so an out-of-bounds load there never faults.
 
@@ -21,45 +29,46 @@ from . import values as V
 from .lanes import Ctx, align, is_scalar
 from .memory import Storage
 
-__all__ = ["Evaluator", "LANE"]
+__all__ = ["ExprEvaluator", "Evaluator", "LANE"]
 
 #: The lane number of the vector statement being run (bound by the interpreter).
 LANE = Var("vector_lane", dt.INDEX)
 
 
-class Evaluator:
-    """Evaluates expressions against the buffers' storage (``storages``, by buffer id)."""
+class ExprEvaluator:
+    """The expression evaluator every TIR interpreter shares (module docstring).
+
+    A subclass gives ``_var``, ``_load``, ``_ramp``, ``_broadcast`` (and may refine the
+    others), ``what`` (its name in messages), and ``constants`` (a dict it owns); it calls
+    :meth:`evaluate`. ``short_circuits(e)`` says whether ``and``/``or`` node ``e``
+    evaluates its right side only where it decides the result (all scalar lanes do)."""
+
+    what = "interpreter"
 
     def __init__(self, constants: dict):
         self.constants = constants
-        self.storages: dict[int, Storage] = {}
         self._expr = {
             Var: self._var, IntImm: self._const, FloatImm: self._const, Binary: self._binary,
             Not: self._not, Select: self._select, Call: self._call, Cast: self._cast,
             BufferLoad: self._load, Reduce: self._reduce, Ramp: self._ramp, Broadcast: self._broadcast,
         }
 
-    def ev(self, e, ctx: Ctx):
+    def evaluate(self, e, ctx):
         fn = self._expr.get(type(e))
         if fn is None:
-            raise MLCError(f"reference interpreter: cannot evaluate {type(e).__name__} nodes")
+            raise MLCError(f"{self.what}: cannot evaluate {type(e).__name__} nodes")
         return fn(e, ctx)
 
-    def _var(self, e: Var, ctx: Ctx):
-        try:
-            value = ctx.env[e]
-        except KeyError:
-            raise MLCError(f"reference interpreter: variable {e.name} is used outside the loop "
-                           "or block that binds it") from None
-        return align(value, len(ctx.axes)) if ctx.axes else value
+    def short_circuits(self, e: Binary) -> bool:
+        return True
 
-    def _const(self, e, ctx: Ctx):
+    def _const(self, e, ctx):
         value = self.constants.get(id(e))
         if value is None:
             value = self.constants[id(e)] = V.constant(e.value, e.dtype)
         return value
 
-    def _binary(self, e: Binary, ctx: Ctx):
+    def _binary(self, e: Binary, ctx):
         """A chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as deep as the user
         wrote it) is evaluated from the bottom up on a loop, each in ``ctx`` (never down the
         second operand of ``and``/``or``, which runs in a narrower one)."""
@@ -69,35 +78,73 @@ class Evaluator:
             value = self._binary_of(node, ctx, below, value)
         return value
 
-    def _binary_of(self, e: Binary, ctx: Ctx, below=None, value=None):
+    def _binary_of(self, e: Binary, ctx, below=None, value=None):
         """``e``, where its operand ``below`` (if any) has the value ``value``."""
-        a = value if e.a is below else self.ev(e.a, ctx)
-        if e.op in ("and", "or"):  # the right side only runs where it decides the result
+        a = value if e.a is below else self.evaluate(e.a, ctx)
+        if e.op in ("and", "or") and self.short_circuits(e):  # the right side only where it decides
             rest = ctx.narrow(a if e.op == "and" else np.logical_not(a))
             if rest is None:
                 return a
-            return V.binary(e.op, a, value if e.b is below else self.ev(e.b, rest))
-        return V.binary(e.op, a, value if e.b is below else self.ev(e.b, ctx))
+            return V.binary(e.op, a, value if e.b is below else self.evaluate(e.b, rest))
+        return V.binary(e.op, a, value if e.b is below else self.evaluate(e.b, ctx))
 
-    def _not(self, e: Not, ctx: Ctx):
-        return V.logical_not(self.ev(e.a, ctx))
+    def _not(self, e: Not, ctx):
+        return V.logical_not(self.evaluate(e.a, ctx))
 
-    def _select(self, e: Select, ctx: Ctx):
-        cond = self.ev(e.cond, ctx)
+    def _select(self, e: Select, ctx):
+        cond = self.evaluate(e.cond, ctx)
         if is_scalar(cond):
-            return self.ev(e.true_value if cond else e.false_value, ctx)
+            return self.evaluate(e.true_value if cond else e.false_value, ctx)
         on_true, on_false = ctx.narrow(cond), ctx.narrow(np.logical_not(cond))
         if on_false is None:
-            return self.ev(e.true_value, on_true)
+            return self.evaluate(e.true_value, on_true)
         if on_true is None:
-            return self.ev(e.false_value, on_false)
-        return np.where(cond, self.ev(e.true_value, on_true), self.ev(e.false_value, on_false))
+            return self.evaluate(e.false_value, on_false)
+        return np.where(cond, self.evaluate(e.true_value, on_true), self.evaluate(e.false_value, on_false))
 
-    def _call(self, e: Call, ctx: Ctx):
-        return V.call(e.op, [self.ev(a, ctx) for a in e.args], dt.element(e.dtype))
+    def _call(self, e: Call, ctx):
+        return V.call(e.op, [self.evaluate(a, ctx) for a in e.args], dt.element(e.dtype))
 
-    def _cast(self, e: Cast, ctx: Ctx):
-        return V.cast(self.ev(e.value, ctx), dt.element(e.dtype))
+    def _cast(self, e: Cast, ctx):
+        return V.cast(self.evaluate(e.value, ctx), dt.element(e.dtype))
+
+    def _reduce(self, e: Reduce, ctx):
+        raise MLCError(f"{self.what}: a te reduction ({e.combiner.name}) is inside a "
+                       "PrimFunc; reductions exist only in te.compute and become blocks in "
+                       "te.create_prim_func")
+
+    def _var(self, e: Var, ctx):
+        raise NotImplementedError
+
+    def _load(self, e: BufferLoad, ctx):
+        raise NotImplementedError
+
+    def _ramp(self, e: Ramp, ctx):
+        raise NotImplementedError
+
+    def _broadcast(self, e: Broadcast, ctx):
+        raise NotImplementedError
+
+
+class Evaluator(ExprEvaluator):
+    """The reference interpreter's: evaluates expressions against the buffers' storage
+    (``storages``, by buffer id) on the lanes of a :class:`~.lanes.Ctx`."""
+
+    what = "reference interpreter"
+
+    def __init__(self, constants: dict):
+        super().__init__(constants)
+        self.storages: dict[int, Storage] = {}
+
+    ev = ExprEvaluator.evaluate
+
+    def _var(self, e: Var, ctx: Ctx):
+        try:
+            value = ctx.env[e]
+        except KeyError:
+            raise MLCError(f"reference interpreter: variable {e.name} is used outside the loop "
+                           "or block that binds it") from None
+        return align(value, len(ctx.axes)) if ctx.axes else value
 
     def _load(self, e: BufferLoad, ctx: Ctx):
         arr, flat = self._locate(e.buffer, e.indices, ctx)
@@ -114,11 +161,6 @@ class Evaluator:
 
     def _broadcast(self, e: Broadcast, ctx: Ctx):
         return self.ev(e.value, ctx)
-
-    def _reduce(self, e: Reduce, ctx: Ctx):
-        raise MLCError(f"reference interpreter: a te reduction ({e.combiner.name}) is inside a "
-                       "PrimFunc; reductions exist only in te.compute and become blocks in "
-                       "te.create_prim_func")
 
     def _locate(self, buffer: Buffer, indices, ctx: Ctx):
         storage = self.storages.get(id(buffer))

@@ -1,4 +1,5 @@
-"""Gathers and searches with data-dependent loads: ``take``, ``take_along_axis``, ``searchsorted``.
+"""Gathers and searches with data-dependent loads: ``take``, ``take_along_axis``, ``searchsorted``;
+and ``index_add``, the scatter-add that is the gathers' VJP.
 
 ``take`` and ``take_along_axis`` load ``x`` at an index read from another
 buffer (a te load whose index is itself a load). A negative index counts from
@@ -31,7 +32,7 @@ from ...ir.tir import Allocate, BufferStore, PrimFunc, seq
 from ..hand_written import thread_loops
 from ..registry import TensorType, register_op
 from ._common import broadcast_shapes, hand_written_func, normalize_axis, shape_size
-from ._kernel import batched, unflatten
+from ._kernel import batched, loop, unflatten
 
 __all__ = ["wrapped_index"]
 
@@ -136,6 +137,92 @@ register_op("take_along_axis", pattern="injective", infer=_along_infer, lower=_a
             reference=_along_reference,
             doc="``x`` at ``indices`` along ``axis`` (the other axes broadcast; negative indices count "
                 "from the end, out-of-range ones are clipped).")
+
+
+# ------------------------------------------------------------------ index_add
+
+def _index_add_infer(values: TensorType, indices: TensorType, *, axis=0, size=0) -> TensorType:
+    _check_indices("index_add", indices)
+    axis = normalize_axis("index_add", axis, values.ndim)
+    if indices.ndim != values.ndim or any(i not in (1, v) for i, v in zip(indices.shape, values.shape)):
+        raise ShapeError(f"index_add: indices of shape {indices.shape} must broadcast to the values' shape "
+                         f"{values.shape} with as many dimensions")
+    if not isinstance(size, (int, np.integer)) or size < 0 or (size == 0 and values.shape[axis] > 0):
+        raise ShapeError(f"index_add: size must be the positive length of the result's axis {axis}, got {size!r}")
+    return TensorType(values.shape[:axis] + (int(size),) + values.shape[axis + 1:], values.dtype)
+
+
+def _index_add_buffers(values: TensorType, indices: TensorType, axis, size):
+    out = _index_add_infer(values, indices, axis=axis, size=size)
+    axis = normalize_axis("index_add", axis, values.ndim)
+    V, I, OUT = (decl_buffer(values.shape, values.dtype, "values"), decl_buffer(indices.shape, indices.dtype, "idx"),
+                 decl_buffer(out.shape, out.dtype, "out"))
+    zero = const(0, dt.INDEX)
+
+    def index_of(at):  # the index element for the values element at ``at`` (broadcast axes read 0)
+        return wrapped_index(I[tuple(zero if n == 1 else a for n, a in zip(indices.shape, at))], int(size))
+    return V, I, OUT, axis, index_of
+
+
+def _index_add_func(values: TensorType, indices: TensorType, *, axis=0, size=0) -> PrimFunc:
+    """The PrimFunc ``(values, idx, out)``: per line before the axis, zeros, then each value added
+    at its index (rows of the dimensions after the axis read and written contiguously)."""
+    V, I, OUT, axis, index_of = _index_add_buffers(values, indices, axis, size)
+    outer, m, inner = values.shape[:axis], values.shape[axis], values.shape[axis + 1:]
+    zero_value = const(0, values.dtype)
+
+    def block(o):
+        clear = loop("p", 0, int(size), lambda p: batched(inner, lambda r: BufferStore(OUT, zero_value, o + (p,) + r),
+                                                             "r"))
+
+        def add(j):
+            def one(r):
+                at = o + (j,) + r
+                target = o + (index_of(at),) + r
+                return BufferStore(OUT, OUT[target] + V[at], target)
+            return batched(inner, one, "r")
+        return seq(clear, loop("j", 0, m, add))
+    return hand_written_func((V, I, OUT), batched(outer, block))
+
+
+def _index_add_gpu_func(values: TensorType, indices: TensorType, *, axis=0, size=0) -> PrimFunc:
+    """:func:`_index_add_func` for the GPU: a thread per element of the dimensions around the
+    axis, adding its line's values in order (no atomics: each output element has one writer)."""
+    V, I, OUT, axis, index_of = _index_add_buffers(values, indices, axis, size)
+    around = values.shape[:axis] + values.shape[axis + 1:]
+    zero_value = const(0, values.dtype)
+
+    def line(t):
+        r = unflatten(t, around) if around else ()
+        o, rest = r[:axis], r[axis:]
+        clear = loop("p", 0, int(size), lambda p: BufferStore(OUT, zero_value, o + (p,) + rest))
+
+        def add(j):
+            at = o + (j,) + rest
+            target = o + (index_of(at),) + rest
+            return BufferStore(OUT, OUT[target] + V[at], target)
+        return seq(clear, loop("j", 0, values.shape[axis], add))
+    return hand_written_func((V, I, OUT), thread_loops(max(shape_size(around), 1), line), gpu=True)
+
+
+def _index_add_reference(values, indices, *, axis=0, size=0):
+    axis = normalize_axis("index_add", axis, values.ndim)
+    n = int(size)
+    idx = np.broadcast_to(indices, values.shape).astype("int64")
+    idx = np.clip(np.where(idx < 0, idx + n, idx), 0, max(n - 1, 0))
+    out = np.zeros(values.shape[:axis] + (n,) + values.shape[axis + 1:], values.dtype)
+    grids = list(np.indices(values.shape, sparse=True))
+    grids[axis] = idx
+    np.add.at(out, tuple(grids), values)
+    return out
+
+
+register_op("index_add", pattern="opaque", infer=_index_add_infer, lower=None, reference=_index_add_reference,
+            prim_func=_index_add_func, gpu_prim_func=_index_add_gpu_func,
+            doc="Zeros of ``values``' shape with axis ``axis`` of length ``size``, each value added at its "
+                "index along that axis (``indices`` broadcast to ``values``; negative ones count from the "
+                "end, out-of-range ones are clipped): the scatter-add that is ``take``'s and "
+                "``take_along_axis``'s VJP, linear in memory where repeated indices add up.")
 
 
 # ------------------------------------------------------------------ searchsorted

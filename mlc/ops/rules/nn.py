@@ -95,13 +95,19 @@ def _layer_norm_vjp(ct, primals, out, *, axis=-1, eps=1e-5):
     x, gamma, beta = primals
     axes = normalized_axes(axis, x.ndim)
     rest = tuple(d for d in range(x.ndim) if d not in axes)
-    xhat, rstd = _normalized(x.astype(out.dtype), axes, eps)
+    x = x.astype(out.dtype)
+    mean = np.mean(x, axis=axes, keepdims=True)
+    rstd = 1 / np.sqrt(np.var(x, axis=axes, keepdims=True) + eps)
     dx = dgamma = dbeta = None
     if differentiable(x.dtype):
+        xhat = (x - mean) * rstd
         g = ct * _placed(gamma, x.shape, axes)
         dx = rstd * (g - np.mean(g, axis=axes, keepdims=True) - xhat * np.mean(g * xhat, axis=axes, keepdims=True))
     if differentiable(gamma.dtype):
-        dgamma = np.reshape(np.sum(ct * xhat, axis=rest), gamma.shape)
+        # xhat spelled apart (x * rstd - mean * rstd): not one value with dx's, which fusion would
+        # store between the kernels; each kernel recomputes it from x and the rows' statistics
+        shift = mean * rstd
+        dgamma = np.reshape(np.sum(ct * (x * rstd - shift), axis=rest), gamma.shape)
     if differentiable(beta.dtype):
         dbeta = np.reshape(np.sum(ct, axis=rest), beta.shape)
     return dx, dgamma, dbeta

@@ -11,7 +11,6 @@ shifts the axis attributes past it.
 """
 from __future__ import annotations
 
-import string
 
 import numpy as np
 
@@ -262,24 +261,13 @@ def wrapped_indices(idx, n: int):
     return np.clip(idx, 0, max(n - 1, 0))
 
 
-def _letters(count: int, avoid: str = "") -> str:
-    pool = [c for c in string.ascii_letters if c not in avoid]
-    if count > len(pool):
-        raise ShapeError(f"too many dimensions ({count}) for an einsum-written rule")
-    return "".join(pool[:count])
-
-
 def _take_vjp(ct, primals, out, *, axis=0):
     x, idx = primals
     if not differentiable(x.dtype):
         return None, None
     axis = int(axis) % x.ndim
-    n = x.shape[axis]
-    onehot = (np.expand_dims(wrapped_indices(idx, n), 1) == np.arange(n)).astype(ct.dtype)
-    letters = _letters(x.ndim + 1)
-    i, pos = letters[-1], letters[axis]
-    g_term = letters[:axis] + i + letters[axis + 1:x.ndim]
-    return np.einsum(f"{g_term},{i}{pos}->{letters[:x.ndim]}", ct, onehot), None
+    along = np.reshape(idx, (1,) * axis + tuple(idx.shape) + (1,) * (x.ndim - axis - 1))
+    return apply_op("index_add", ct, along, axis=axis, size=x.shape[axis]), None
 
 
 def _take_batch(args, dims, *, axis=0):
@@ -310,10 +298,20 @@ def _take_along_axis_vjp(ct, primals, out, *, axis=-1):
     if not differentiable(x.dtype):
         return None, None
     axis = int(axis) % x.ndim
-    n = x.shape[axis]
-    onehot = (np.expand_dims(wrapped_indices(idx, n), -1) == np.arange(n)).astype(ct.dtype)
-    spread = np.sum(np.expand_dims(ct, -1) * onehot, axis=axis)
-    return unbroadcast(np.moveaxis(spread, -1, axis), x.shape), None
+    spread = apply_op("index_add", ct, idx, axis=axis, size=x.shape[axis])
+    return unbroadcast(spread, x.shape), None
+
+
+def _index_add_vjp(ct, primals, out, *, axis=0, size=0):
+    values, idx = primals
+    return apply_op("take_along_axis", ct, np.broadcast_to(idx, values.shape), axis=axis), None
+
+
+def _index_add_batch(args, dims, *, axis=0, size=0):
+    values, idx = (move_batch_to_front(a, d) if d is not None else np.expand_dims(a, 0) for a, d in zip(args, dims))
+    if dims[0] is None:
+        values = np.broadcast_to(values, (idx.shape[0],) + tuple(values.shape[1:]))
+    return apply_op("index_add", values, idx, axis=int(axis) % (values.ndim - 1) + 1, size=size), 0
 
 
 def _take_along_axis_batch(args, dims, *, axis=-1):
@@ -339,6 +337,7 @@ def _register() -> None:
     define_rules("take", jvp=linear_jvp("take"), vjp=_take_vjp, batch=_take_batch)
     define_rules("take_along_axis", jvp=linear_jvp("take_along_axis"), vjp=_take_along_axis_vjp,
                  batch=_take_along_axis_batch)
+    define_rules("index_add", jvp=linear_jvp("index_add"), vjp=_index_add_vjp, batch=_index_add_batch)
 
 
 _register()

@@ -46,7 +46,7 @@ from ...ir.control import bodies, check_control, is_control
 from ...ir.expr import BufferLoad, Cast, IntImm, PrimExpr, const
 from ...ir.expr import Var as TirVar
 from ...ir.graph import Constant, Graph, Var
-from ...ir.te import unique_name
+from ...ir.names import unique_name
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, IRModule, PrimFunc, Stmt, While, seq
 from ...ir.types import TensorType
 from ...runtime.packed import list_funcs

@@ -32,7 +32,7 @@ from ...ir.expr import Var as TVar
 from ...ir.expr import const
 from ...ir.functor import Mutator
 from ...ir.graph import Constant, Graph
-from ...ir.te import unique_name
+from ...ir.names import unique_name
 from ...ir.tir import Block, BlockRealize, IRModule, PrimFunc, seq
 
 __all__ = ["merge_call_tir_group", "is_call_tir_group"]

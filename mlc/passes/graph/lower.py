@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from ...errors import CompileError, IRError, MLCError
 from ...ir import te
-from ...ir.te import unique_name
+from ...ir.names import unique_name
 from ...ir.expr import IntImm, const
 from ...ir.functor import Mutator
 from ...ir.control import is_control, map_bodies

@@ -50,6 +50,7 @@ from ...ir.analysis import blocks_under
 from ...ir.arith import Analyzer
 from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, cast, const, logical_and, logical_or
 from ...ir.functor import Mutator, pre_order_nodes, substitute, uses_var
+from ...ir.range_mutator import RangeMutator
 from ...ir.structural import structural_equal
 from ...ir.te import access_regions
 from ...ir.tir import Block, BlockRealize, For, IfThenElse, PrimFunc
@@ -102,10 +103,10 @@ def _terms(expr: PrimExpr, op: str) -> list[PrimExpr]:
     return out
 
 
-class _Expand(Mutator):
+class _Expand(RangeMutator):
     def __init__(self):
+        super().__init__()  # the enclosing loops' ranges, to simplify predicates
         self.removed: set[int] = set()  # ids of the loop variables dropped so far
-        self.ranges: dict[Var, Range] = {}  # the enclosing loops, to simplify predicates
         self.positive: list[PrimExpr] = []  # extents an enclosing guard found positive
 
     def visit_IfThenElse(self, node: IfThenElse):
@@ -133,7 +134,7 @@ class _Expand(Mutator):
                     self.removed.add(id(node.loop_var))
                     body = self.visit(node.body)
                     return substitute(body, {node.loop_var: node.min})
-                extents = [e for e in maybe_empty_reduce_extents(realize.block, Analyzer(self.ranges))
+                extents = [e for e in maybe_empty_reduce_extents(realize.block, self.analyzer)
                            if not any(structural_equal(e, p) for p in self.positive)]
                 if extents:  # empty on some calls: decided when the kernel runs
                     empty = self.visit(_Empty().visit(node))
@@ -141,11 +142,7 @@ class _Expand(Mutator):
                     for e in extents[1:]:
                         cond = logical_or(cond, e <= 0)
                     return IfThenElse(cond, empty, node)
-        self.ranges[node.loop_var] = Range(node.min, node.extent)
-        try:
-            return self.generic_visit(node)
-        finally:
-            del self.ranges[node.loop_var]
+        return super().visit_For(node)
 
     def visit_BlockRealize(self, node: BlockRealize):
         node = self.generic_visit(node)
@@ -162,7 +159,7 @@ class _Expand(Mutator):
             lo = cast(iv.dom.min, value.dtype)
             conds += [lo <= value, value < lo + cast(iv.dom.extent, value.dtype)]
         predicate, seen = const(True, "bool"), []
-        ana = Analyzer(self.ranges)
+        ana = self.analyzer
         for c in (ana.simplify(c) for c in conds):
             if not any(structural_equal(c, d) for d in seen):
                 seen.append(c)

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
-from ...ir.expr import Binary, IntImm, Range, Select, Var, const
+from ...ir.arith import canonical, expr_key, free_vars, linear
+from ...ir.expr import Binary, IntImm, Select, Var, const
 from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.range_mutator import RangeMutator
 from ...ir.tir import For, PrimFunc, seq
 
 __all__ = ["partition_selects"]
@@ -71,14 +72,14 @@ class _Partition(Mutator):
         return parts[0] if len(parts) == 1 else seq(*parts)
 
 
-class _FirstSplit(Mutator):
+class _FirstSplit(RangeMutator):
     """The first select under a loop over ``var`` whose condition is ``var * F + r + c < N``
     (``lt``; ``le`` is ``< N + 1``) with ``F > 0``: (its key, T1, T2) with the condition
     true in every iteration below T1 and false in every one from T2."""
 
     def __init__(self, var: Var):
+        super().__init__()
         self.var = var
-        self.ranges: dict[Var, Range] = {}
         self.found = None
 
     def find(self, body):
@@ -88,11 +89,7 @@ class _FirstSplit(Mutator):
     def visit_For(self, node: For):
         if not (isinstance(node.min, IntImm) and isinstance(node.extent, IntImm)):
             return node  # a symbolic loop inside bounds nothing
-        self.ranges[node.loop_var] = Range(node.min, node.extent)
-        try:
-            return self.generic_visit(node)
-        finally:
-            del self.ranges[node.loop_var]
+        return super().visit_For(node)
 
     def visit_Select(self, node: Select):
         if self.found is None:
@@ -114,7 +111,7 @@ class _FirstSplit(Mutator):
             rest = rest + atom * coef
         if factor <= 0:
             return None
-        lo, hi = Analyzer(self.ranges).const_int_bound(canonical(rest))
+        lo, hi = self.analyzer.const_int_bound(canonical(rest))
         if lo is None or hi is None:
             return None
         c = form.const

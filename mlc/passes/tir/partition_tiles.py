@@ -42,8 +42,8 @@ Where that rest is one ragged tile of a serial loop, and the tile writes each of
 to buffers it does not read (its accumulators in a buffer of its own), the last tile moves
 back instead, to end at the bound, overlapping the tile before it: the rows it shares with
 that tile (at most an eighth of the loop's, :data:`OVERLAP_MAX_SHARE`) are computed twice,
-to the same values, and the loop keeps one body, guard-free (a 1024-row matmul in tiles of
-6 rows compiled in 52 ms, against 75 with a 4-row copy of its micro-kernel)::
+to the same values, and the loop keeps one body, guard-free (no second copy of a matmul's
+micro-kernel to compile)::
 
     for v in range(8):                          for v in range(8):
         for r:                           ->          for r:
@@ -61,10 +61,11 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from ...ir.arith import Analyzer, canonical, expr_key, free_vars, linear
+from ...ir.arith import canonical, expr_key, free_vars, linear
 from ...ir.expr import Binary, BufferLoad, IntImm, PrimExpr, Ramp, Range, Var, conjuncts, const, logical_and
 from ...ir.expr import min as expr_min
 from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.range_mutator import RangeMutator
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 from .simplify import simplify
 
@@ -130,10 +131,8 @@ OVERLAP_MAX_SHARE = 8
 #: A parallel loop of constant extent is split into its full tiles and the rest (two loops,
 #: the second one's iterations run after the first one's team) only where the full tiles are
 #: at least this many times the rest; otherwise each iteration tests its tile, and the
-#: ragged tile runs beside the full ones. Split, ``T.parallel(2)`` over 16,777,208 bytes of
-#: window sum (a ragged last vector) ran its two halves one after the other: 1.19 ms on two
-#: threads of an AVX-512 Xeon, against 0.60 ms with the test in the loop; ``T.parallel(8)``
-#: 0.75 ms, the team's worker late and asleep at every launch behind the serial eighth.
+#: ragged tile runs beside the full ones: split, a small parallel loop runs its halves one
+#: after the other, the team's worker late and asleep at every launch behind the serial rest.
 PARALLEL_SPLIT_MIN_RATIO = 64
 
 
@@ -166,23 +165,19 @@ def _split_constant(node: For, fast, full, test: PrimExpr, shift=None) -> For:
     return seq(head, rest)
 
 
-class _Tiles(Mutator):
+class _Tiles(RangeMutator):
     """The body of a tile loop over ``var`` with its provable tail guards dropped; ``full``
     collects the (factor, bound) pairs whose full-tile test makes them hold."""
 
     def __init__(self, var: Var):
+        super().__init__()
         self.var = var
-        self.ranges: dict[Var, Range] = {}
         self.full: dict[tuple, tuple[int, PrimExpr]] = {}
 
     def visit_For(self, node: For):
         if not (isinstance(node.min, IntImm) and isinstance(node.extent, IntImm)):
             return node  # a symbolic loop inside: its own partition, not this one's
-        self.ranges[node.loop_var] = Range(node.min, node.extent)
-        try:
-            return self.generic_visit(node)
-        finally:
-            del self.ranges[node.loop_var]
+        return super().visit_For(node)
 
     def visit_IfThenElse(self, node: IfThenElse):
         then_case = self.visit(node.then_case)
@@ -239,7 +234,7 @@ class _Tiles(Mutator):
                 return None
             else:
                 outer = atom * coef if outer is None else outer + atom * coef
-        lo, hi = Analyzer(self.ranges).const_int_bound(canonical(rest))
+        lo, hi = self.analyzer.const_int_bound(canonical(rest))
         if lo is None or lo < 0 or factor < 0:
             return None
         if lower_only:
@@ -327,7 +322,7 @@ class _RowScan:
             self.ok = False  # a call (Evaluate) or a statement this scan does not know
 
 
-class _ShiftRows(Mutator):
+class _ShiftRows(RangeMutator):
     """``fast`` with the rows of every access to an outside buffer moved from
     ``var * F + r`` to ``base + r``; ``ok`` False where an access or expression does not
     allow it (see :func:`_shifted_tile`).
@@ -338,11 +333,11 @@ class _ShiftRows(Mutator):
     a row computes the same in any tile that holds it."""
 
     def __init__(self, var: Var, factor: int, base: PrimExpr, rows: set[Var], scratch: set[int]):
+        super().__init__()
         self.var, self.factor, self.base, self.rows, self.scratch = var, factor, base, rows, scratch
         self.ok = True
         self.written: set[int] = set()
         self.read: set[int] = set()
-        self.ranges: dict[Var, Range] = {}
         self.used: set[Var] | None = None  # the row loops the store being visited uses
         self.own = False  # whether an index of the access being visited gives rows own slots
 
@@ -353,11 +348,8 @@ class _ShiftRows(Mutator):
 
     def visit_For(self, node: For):
         self.visit(node.min), self.visit(node.extent)
-        self.ranges[node.loop_var] = Range(node.min, node.extent)
-        try:
+        with self.bound({node.loop_var: Range(node.min, node.extent)}):
             body = self.visit(node.body)
-        finally:
-            del self.ranges[node.loop_var]
         return node if body is node.body else replace(node, body=body)
 
     def visit_Evaluate(self, node):
@@ -439,7 +431,7 @@ class _ShiftRows(Mutator):
         rest.add_term(r, -coef)
         if not rest.terms or abs(coef) * (self.factor - 1) + span < math.gcd(*(c for _, c in rest.terms.values())):
             return True
-        lo, hi = Analyzer(self.ranges).const_int_bound(canonical(rest.to_expr()))
+        lo, hi = self.analyzer.const_int_bound(canonical(rest.to_expr()))
         return lo is not None and hi is not None and lo >= 0 and hi + span < abs(coef)
 
 

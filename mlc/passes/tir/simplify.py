@@ -27,7 +27,8 @@ from ...ir.arith import Analyzer
 from ...ir import dtype as dt
 from ...ir.expr import (Binary, BufferLoad, Cast, IntImm, Not, PrimExpr, Range, Select, Var,
                         cast, const, logical_not, make_binary)
-from ...ir.functor import Mutator, substitute
+from ...ir.functor import substitute
+from ...ir.range_mutator import RangeMutator
 from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, seq
 
 __all__ = ["simplify", "simplify_expr"]
@@ -41,10 +42,7 @@ def _bool_const(e: PrimExpr) -> bool | None:
     return bool(e.value) if isinstance(e, IntImm) and e.dtype == "bool" else None
 
 
-class _Simplify(Mutator):
-    def __init__(self, ranges: dict[Var, Range] | None = None):
-        self.ranges: dict[Var, Range] = dict(ranges or {})
-
+class _Simplify(RangeMutator):
     def visit(self, node):
         if isinstance(node, PrimExpr) and dt.is_vector(node.dtype):
             return node  # vector IR (from vectorize_loops, the last pass) is left as it is
@@ -54,7 +52,7 @@ class _Simplify(Mutator):
         """An index or loop bound, in canonical form under the enclosing loops' ranges."""
         if dt.is_vector(e.dtype):
             return e
-        return Analyzer(self.ranges).simplify(self.visit(e))
+        return self.analyzer.simplify(self.visit(e))
 
     # ------------------------------------------------------------ expressions
     def visit_Binary(self, node: Binary):
@@ -130,11 +128,8 @@ class _Simplify(Mutator):
             return _NOP
         if n == 1 and node.kind != "thread_binding":
             return self.visit(substitute(node.body, {node.loop_var: cast(begin, node.loop_var.dtype)}))
-        self.ranges[node.loop_var] = Range(begin, extent)
-        try:
+        with self.bound({node.loop_var: Range(begin, extent)}):
             body = self.visit(node.body)
-        finally:
-            del self.ranges[node.loop_var]
         if _is_nop(body):
             return _NOP
         if begin is node.min and extent is node.extent and body is node.body:

@@ -102,7 +102,7 @@ def hoist_invariant_guard(s: For) -> IfThenElse | None:
     becomes one test around one vector statement, where a guard of the first and the last
     lane kept the 64-lane loop as it was beside the vector for the lanes that can never
     differ (24 such loops in a 2048^3 matmul's ragged micro-kernel, each one widened by
-    LLVM again: its LLVM IR generation took 67 ms against 38 without them, O3 81 against 64).
+    LLVM again, at a cost in compile time: ``benchmarks/results/decisions.md``, "TIR passes").
 
     >>> from mlc.ir.buffer import decl_buffer
     >>> from mlc.ir.expr import Var

@@ -1,11 +1,12 @@
 """Default schedules: what ``mlc.build`` applies to every function nobody scheduled.
 
-The rules of a target come from its backend (``Backend.schedule_rules``); the
-driver applies them with :func:`apply_rules` (:mod:`.rules` says what they are:
+The driver picks a target's rules by the keys of its kind (``"cpu"``: :func:`cpu_rules`,
+``"gpu"``: :mod:`mlc.schedules.gpu`; :func:`mlc.driver.schedule.default_rules`) and
+applies them with :func:`apply_rules` (:mod:`.rules` says what they are:
 a GPU's also rewrite the functions ops wrote by hand). The CPU rules live here
 (:mod:`.cpu`: inline, register-tiled matmul, vectorize, parallelize;
-:func:`cpu_rules`), and :func:`default_schedule` applies them (the llvm backend
-registers them; the reference interpreter runs functions as written). A
+:func:`cpu_rules`), and :func:`default_schedule` applies them (for the llvm
+kind's ``"cpu"`` key; the reference interpreter runs functions as written). A
 function is scheduled only when it is still in te's canonical form
 (:func:`is_unscheduled`); the result carries the ``"mlc.scheduled"``
 attribute, so it is never scheduled twice.
@@ -39,12 +40,12 @@ def cpu_rules(sch: Schedule, func_name: str, target: Target) -> None:
     schedule_cpu(sch, func_name, CpuInfo.from_target(target))
 
 
-def apply_rules(mod: IRModule, target, rules: Rules | TargetRules | None) -> Schedule:
+def apply_rules(mod: IRModule, target: Target, rules: Rules | TargetRules | None) -> Schedule:
     """A Schedule of ``mod`` with ``rules`` applied to every unscheduled function (None:
     none is changed), and, when ``rules`` is a :class:`TargetRules` with a ``hand_written``
     rewrite, that rewrite to every function an op wrote by hand; ``sch.mod`` is the result
-    and ``sch.trace`` says what the schedules did."""
-    target = Target.from_str(target)
+    and ``sch.trace`` says what the schedules did. ``target`` is a parsed
+    :class:`~mlc.target.Target` (the driver parses it once, at the entrance)."""
     sch = Schedule(mod)
     hand_written = rules.hand_written if isinstance(rules, TargetRules) else None
     for name in list(mod):
@@ -61,4 +62,4 @@ def default_schedule(mod: IRModule, target="llvm") -> Schedule:
     ``"llvm"`` or ``Target("llvm", "haswell")``) applied to every unscheduled function.
     ``mlc.build`` asks the target's backend for its rules instead
     (:func:`mlc.driver.schedule_stage`)."""
-    return apply_rules(mod, target, cpu_rules)
+    return apply_rules(mod, Target.from_str(target), cpu_rules)

@@ -8,7 +8,7 @@ into column blocks (the matmul rule's tiles, or the outer spatial loop in
 parallel), each thread sweeps down its own columns: pieces of a few hundred
 bytes, one per row, a row's length apart. With a row of 4 KiB (1024 float32)
 every piece lands in the same cache sets and every row on a new page, which the
-prefetchers do not follow: a 1024x1024 ``x @ A`` took 132 us, NumPy's 77-85.
+prefetchers do not follow (a 1024x1024 ``x @ A`` ran at half NumPy's speed).
 
 So the rows are cut into parts (:func:`column_parts`: two per thread), the
 reduction is rfactored over the parts, and each part is summed in parallel
@@ -23,16 +23,13 @@ vectorized innermost; then the parts' rows are added (a few KiB)::
     for r_0 in range(4):
         for j_0, j_1 in ...: Y[j] = Y[j] + Y_rf[r_0, j]
 
-The 1024x1024 ``x @ A`` takes 51 us, its ``sum(axis=0)`` 51 (107 before;
-NumPy's is serial, 135-154); a 4096x1024 one 262 against 578 (with a batch of
-one row, ``x`` of shape (1, 4096): 238 against 802, NumPy 304). The rule takes
+It halves a large ``x @ A`` and ``sum(axis=0)`` on two cores (the numbers are in
+``benchmarks/results/decisions.md``, "CPU columns"). The rule takes
 a reduction only where the matrix is tall (:data:`MIN_ROWS`) and large
 (:data:`MIN_BYTES`), or its rows narrow and it at least :data:`NARROW_MIN_BYTES`
 (the other rules run such a matrix on one thread): smaller ones stay with the
 matmul or reduction rules, whose one sweep costs less than a second pass over
-partial sums and a parallel launch (on 2 cores of an AVX-512 Xeon, ``x @ A``:
-1 MiB of 512 or 1024 columns 12 us by this rule against 10; 2 MiB of them 18-19
-against 21-23; 384 KiB of 128 columns 5.5 against 6.7, 150 KiB 5.7 against 4.6).
+partial sums and a parallel launch.
 """
 from __future__ import annotations
 

@@ -235,8 +235,7 @@ def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | No
     if cr < ext[co] and 2 * divisor >= most:
         # channels in tiles that divide them where such tiles are not much smaller: a ragged
         # channel tile guards every row of the register tile where the batch and channel
-        # loops fuse on threads (2x64x28x28 to 100 channels on AVX-512: 3.2 ms in tiles of
-        # 8, 0.9 in tiles of 5)
+        # loops fuse on threads (benchmarks/results/decisions.md, "CPU conv")
         cr = divisor
     return _register_tile(sch, block, v, co, ow, cr, width, False, cpu) | {name}
 
@@ -295,11 +294,10 @@ def _register_tile(sch, block, v, co: int, ow: int, cr: int, width: int, channel
             # a transpose (channels last in registers, columns contiguous in the output): one
             # vector store of the columns per channel, its lanes gathered from the tile, in a
             # loop over the channels. As OR x CR scalar stores (every loop unrolled), LLVM
-            # spent a third of conv2d's O3 on them (98 against 61 ms for 1x64x56x56, 3x3);
-            # with the channel loop unrolled, 40 ms on the kernel's body, most of it turning
-            # the gathers into shuffles (first calls on two AVX-512 cores: 1x64x56x56 157 ->
-            # 82 ms, 1x256x14x14 110 -> 79, its 1x1 80 -> 48; run times within 1%: the tile's
-            # reduction dwarfs its write-back).
+            # spent a third of conv2d's O3 on them; with the channel loop unrolled, most of
+            # the kernel's compile time went on turning the gathers into shuffles (run times
+            # the same: the tile's reduction dwarfs its write-back; benchmarks/results/
+            # decisions.md, "CPU conv").
             tile = sch.get_loops(copy)[len(outer):]
             if attempt(sch, lambda s: s.vectorize(tile[-1]) or True) is None:
                 attempt(sch, lambda s: s.unroll(tile[-1]) or True)  # (written out, as before)

@@ -43,15 +43,14 @@ usual tile, its last column tile ragged: the row tiles go outside the column
 tiles (threads split the rows), or for a large matmul the column panels alone
 run on threads, so that :func:`~mlc.passes.tir.partition_tiles` peels the
 ragged tile off its loop and :func:`~mlc.passes.tir.vectorize_loops` runs its
-lanes in narrower vectors (300x52x300 on AVX-512: 37 us, NumPy 48; 1000^3:
-5.8 ms, NumPy 5.8). A batch or a symbolic number of rows leaves no loop to
+lanes in narrower vectors. A batch or a symbolic number of rows leaves no loop to
 peel: there :func:`_schedule_narrow` turns the tile around, one accumulator
 per column, each a vector of rows. Fewer columns than a vector need no
-predicate: the register tile's row is one short vector (the 10 classes with
-16 lanes: an MLP's last layer, 64x128 by 128x10, runs in 4.4 us against 6.3 us
-turned around, and LLVM compiles it in 12 ms against 43: the turned-around
-tile transposes A and C through scalar stores). Threads wake only for
-PARALLEL_MIN_MACS multiply-adds or more.
+predicate: the register tile's row is one short vector (turned around, the
+tile would transpose A and C through scalar stores). Threads wake only for
+PARALLEL_MIN_MACS multiply-adds or more. What each choice was measured to gain
+is in ``benchmarks/results/decisions.md`` (section "CPU matmul"), by the name
+of its constant or decision function.
 
 A symbolic number of rows or batch (``n = te.var("n")``) is tiled like
 SYMBOLIC_EXTENT_ESTIMATE rows, its row tiles guarded (``T.where``) and its
@@ -60,6 +59,7 @@ outer loop on threads; the columns and the reduction must be constant.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ...ir import dtype as dt
 from ...ir.expr import IntImm
@@ -69,7 +69,7 @@ from .patterns import match_matmul, view
 from .steps import (CpuInfo, attempt, choose, estimated_extent, finish_tile, fuse_epilogue, parallel_depth,
                     parallel_loops, parallel_tiles, register_rows, row_tile_options, vector_split)
 
-__all__ = ["schedule_matmul", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "SMALL_PACK_MIN_ROWS", "PACK_A_L3_SHARE",
+__all__ = ["schedule_matmul", "plan_matmul", "MatmulShape", "MatmulPlan", "ACCUMULATORS", "PACK_MIN_ROWS", "PACK_B_L2_SHARE", "SMALL_PACK_MIN_ROWS", "PACK_A_L3_SHARE",
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
            "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
@@ -81,42 +81,31 @@ ACCUMULATORS = 8
 #: Packing B needs at least this many rows of A to reuse each panel.
 PACK_MIN_ROWS = 16
 #: ... and a B bigger than this share of the L2 cache: the rows of a B that stays in L2
-#: stream into the kernel as fast as a packed panel (mm_relu 128^3 with AVX-512 on two
-#: cores: 13 us unpacked, 26 us with its packing pass), and small problems skip the copy.
+#: stream into the kernel as fast as a packed panel, and small problems skip the copy.
 PACK_B_L2_SHARE = 0.5
 #: On a CPU of WIDE_TILE_REGISTERS vector registers, a B that fits in the L2 cache is packed
 #: too, for the wide register tile, each column panel by the thread that computes it, when A
 #: has at least this many rows and the threads share the panels evenly: the packed panel is
 #: aligned where NumPy's arrays are not (16 or 32 bytes past a cache line, so that every
-#: 64-byte load of B straddles two lines) and the wide tile loads less an FMA. Medians of 9
-#: interleaved rounds on two AVX-512 cores (Sapphire Rapids): mm_relu 128^3 18.2-18.9 ->
-#: 16.6-16.9 us, 128x256x128 32.0 -> 26.8, 256^3 99.8 -> 92.9, 512^3 1010 -> 813 us; with
-#: fewer rows the copy does not pay (64x64x256: 11.7 -> 12.9 us, 32x512x256: 33 -> 39),
-#: nor with panels the threads share unevenly (300x200x192, 3 panels: 67 -> 83 us). An
-#: output C that is itself misaligned (a caller's NumPy array; mlc's own outputs of 64 KiB
-#: and more are aligned) has a cache line across every panel boundary of every row, which
-#: both threads write at the same time: mm_relu 128^3 into such a C took 21.7 us against
-#: 19.1 with B unpacked (16.5 into an aligned C).
+#: 64-byte load of B straddles two lines) and the wide tile loads less an FMA. With fewer
+#: rows the copy does not pay, nor with panels the threads share unevenly. An output C
+#: that is itself misaligned (a caller's NumPy array; mlc's own outputs of 64 KiB and more
+#: are aligned) has a cache line across every panel boundary of every row, which both
+#: threads write at the same time, and loses a little of the gain.
 SMALL_PACK_MIN_ROWS = 128
 #: A is packed into MR-row panels too when A and B together are larger than this share
 #: of the L3 cache and each of A's panels serves at least PACK_A_MIN_PANELS column panels
 #: of B. Below that, the hardware prefetchers stream the MR rows of a tile from the caches
-#: as fast as from a panel, and the copy costs a pass over A (1024^3 float32 with AVX-512:
-#: 8%); above it, every column panel would stream all of A from memory again (2048^3 on
-#: Zen 3, 32 MiB of L3: 99 ms unpacked, 94 packed in blocks of rows). Not for the wide
-#: register tile of a CPU of WIDE_TILE_REGISTERS registers: its 6 rows stream as fast
-#: from A as stored, and a packed A costs a pass over A, a copy of the micro-kernel for
-#: the ragged last row tile of a padded panel, and the code of the copy loops. sgemm on two
-#: Zen 5 cores (32 MiB of L3), medians of 7 interleaved rounds, packed -> unpacked:
-#: 2048^3 39.1 -> 37.4 ms and 44.5 -> 41.1 (two runs), 4096^3 343.8 -> 342.3, 4096 x 1024 x 1024
-#: 20.5 -> 17.5, 3000 x 1536 x 1536 30.4 -> 28.6; the first call of a jitted 2048^3 matmul
-#: (compile and run) 200-250 -> 95-105 ms.
+#: as fast as from a panel, and the copy costs a pass over A; above it, every column panel
+#: would stream all of A from memory again. Not for the wide register tile of a CPU of
+#: WIDE_TILE_REGISTERS registers: its 6 rows stream as fast from A as stored, and a packed
+#: A costs a pass over A, a copy of the micro-kernel for the ragged last row tile of a
+#: padded panel, the code of the copy loops, and compile time.
 PACK_A_L3_SHARE = 0.5
 PACK_A_MIN_PANELS = 4
 #: With packed A, rows go in blocks of about ROW_BLOCK when there are ROW_BLOCKS_FROM
 #: blocks or more: a block of A (ROW_BLOCK x K) stays in the L2/L3 caches while
-#: every column panel of B passes over it; B streams past once per block (2048^3 on
-#: Zen 3, medians of 15: 93.7 ms in blocks of 512 rows, 95.7 in blocks of 256).
+#: every column panel of B passes over it; B streams past once per block.
 ROW_BLOCK = 512
 ROW_BLOCKS_FROM = 2
 #: A matmul runs on threads from this many multiply-adds (about 10 us on one core):
@@ -138,17 +127,9 @@ MAX_NARROW_COLUMNS = 12
 #: as the registers hold (6 rows, 24 accumulators with 32 registers) on CPUs with at least
 #: this many vector registers: each step of the reduction loads 4 vectors of B and
 #: broadcasts 6 values of A for 24 FMAs (0.42 loads an FMA, against 0.63 for 8 rows of 2
-#: vectors). sgemm 1024^3 on a 2-core AVX-512 Xeon (Sapphire Rapids), medians of 11
-#: interleaved rounds: 6.69 ms in 8 x 2 vectors, 6.27 with k unrolled by 4, 5.91 in 6 x 4
-#: vectors unrolled by 4 (NumPy's OpenBLAS 6.27); 2048^3: 55.2, 49.1, 48.0 ms (NumPy 49.0).
-#: No default tile unrolls its reduction loop (a design space may: K_UNROLL_OPTIONS). The
-#: 6 x 4 tile's step of 24 FMAs and 10 loads is 37 instructions, issued at one cycle per two
-#: FMAs whether unrolled by 1, 2 or 4 (llvm-mca's Skylake-X and Ice Lake server models:
-#: 1.006, 1.003 and 1.002 cycles per two FMAs), and on two Zen 5 cores it ran as fast
-#: (1024^3 4.28-4.36 ms against 4.31-4.44 unrolled by 4, 2048^3 34.4-35.1 against
-#: 35.0-37.3), while the unrolled loop cost a jitted sgemm's first call 8-10 ms of IR
-#: generation and LLVM (1024^3 44-53 -> 53-55 ms). A B in L2 (mm_relu 128^3) ran as fast
-#: unrolled or not too, and compiled in 43 ms, not 58.
+#: vectors). No default tile unrolls its reduction loop (a design space may:
+#: K_UNROLL_OPTIONS): the 6 x 4 tile's step of 24 FMAs and 10 loads issues at one cycle per
+#: two FMAs whether unrolled or not, and the unrolled loop costs a first call compile time.
 WIDE_TILE_REGISTERS = 32
 #: A large matmul whose columns no vector divides keeps the usual register tile, its last
 #: panel ragged, from this many vectors of columns (fewer: vectors down the rows).
@@ -179,10 +160,7 @@ def _row_tile(nr: int, lanes: int, m: int, cpu: CpuInfo) -> int:
     then the least padding of ``m``, then the more rows. Exactly ACCUMULATORS accumulators
     leave the FMA latency no slack: an AVX2 tile of 4 rows of two vectors runs at 86% of the
     8-lane FMA peak in cache, one of 6 rows at 98%. The same holds with A packed into row
-    panels, whose last panel a ragged tile pads: AVX2 code on two Zen 5 cores (NumPy with
-    OpenBLAS's Haswell kernels beside it, medians of 7 interleaved batches), 2048^3 in tiles
-    of 6 rows 72.5-72.9 ms against 80.6-80.7 in tiles of 4 (NumPy 70.3-71.2), 4096^3 608
-    against 720 (NumPy 555), one core 2048^3 139 against 156 (NumPy 135). With 32 (AVX-512,
+    panels, whose last panel a ragged tile pads. With 32 (AVX-512,
     4 to 14 rows of two vectors): the one that pads ``m`` least (a ragged row tile puts a
     predicate on every row), the larger on a tie."""
     vectors = max(1, -(-nr // lanes))
@@ -305,6 +283,175 @@ def _pack(sch, block, read: int, dims: tuple[int, ...], tiled: int, k: int, tile
     return name
 
 
+@dataclass(frozen=True)
+class MatmulShape:
+    """What the decisions read of a matmul-like block (extents estimated where symbolic)."""
+    m: int  #: rows (1 without a row axis)
+    n: int  #: columns
+    k: int  #: reduction length
+    lanes: int  #: vector lanes of the output dtype
+    has_rows: bool  #: whether the block has a row axis (not a vector-matrix product)
+    batch_extents: tuple[int, ...]  #: the batch axes' extents
+    rows_symbolic: bool  #: the rows known only at call time
+    b_contiguous: bool  #: B stored with its columns contiguous
+    b_batched: bool  #: every batch axis indexes B (packing B per panel packs each batch's own)
+    a_bytes: int
+    b_bytes: int
+    work: int  #: multiply-adds
+
+    @property
+    def batch(self) -> bool:
+        return bool(self.batch_extents)
+
+    @property
+    def peel(self) -> bool:
+        """Whether a ragged column tile can be peeled off its loop (no batch, constant rows)."""
+        return not self.batch and not self.rows_symbolic
+
+
+@dataclass(frozen=True)
+class MatmulPlan:
+    """The choices of the default rules (or of a design space) for one matmul, each named;
+    :func:`plan_matmul` makes them, :func:`_apply_plan` schedules them."""
+    pack: bool  #: B packed into NR-wide column panels
+    small_pack: bool  #: ... a B that fits in L2, for the wide tile (SMALL_PACK_MIN_ROWS)
+    ragged: bool  #: the last column panel ragged, peeled off its loop (RAGGED_MIN_VECTORS)
+    nr: int  #: columns of the register tile
+    mr: int  #: rows of the register tile
+    wide: int  #: NR-wide column tiles per register tile (a matrix-vector product's)
+    pack_a: bool  #: A packed into MR-row panels (PACK_A_L3_SHARE)
+    block_rows: int  #: rows per block of rows
+    row_blocks: int  #: blocks of rows (1: none; ROW_BLOCK)
+    rows_first: bool  #: the row tiles outside the column tiles, threads over the rows
+    col_block: int  #: column panels per group (0: no groups; a design space's)
+    k_block: int  #: reduction steps per block (0: not blocked; a design space's)
+    depth: int  #: outer loops fused onto threads
+    pack_in_panel: bool  #: each panel of B packed inside its iteration of the panel loop
+    k_unroll: int  #: unroll factor of the reduction loop
+
+
+def _default_pack(s: MatmulShape, cpu: CpuInfo) -> tuple[bool, bool]:
+    """(pack B, whether only for the wide tile): B larger than its L2 share, or stored with
+    its columns strided (PACK_MIN_ROWS, PACK_B_L2_SHARE); else, on a CPU of
+    WIDE_TILE_REGISTERS registers, a B in L2 that the threads' panels share evenly."""
+    pack = s.m >= PACK_MIN_ROWS and (s.b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes or not s.b_contiguous)
+    small_pack = not pack and s.has_rows and s.peel and s.b_contiguous \
+        and cpu.vector_registers >= WIDE_TILE_REGISTERS and s.m >= SMALL_PACK_MIN_ROWS \
+        and s.n % (4 * s.lanes) == 0 and s.n // (4 * s.lanes) % max(cpu.cores, 1) == 0
+    return pack or small_pack, small_pack
+
+
+def _wide_tile(s: MatmulShape, pack: bool, cpu: CpuInfo) -> bool:
+    """The register tile four vectors wide (WIDE_TILE_REGISTERS)."""
+    return pack and s.has_rows and not s.rows_symbolic and cpu.vector_registers >= WIDE_TILE_REGISTERS
+
+
+def _ragged(s: MatmulShape, pack: bool, tile_width: int) -> bool:
+    """A packed matmul whose columns the full register tile does not divide keeps that tile:
+    partition_tiles peels its last, ragged column panel off the panel loop (threads split
+    the panels only) and vectorize_loops runs that panel in narrower vectors."""
+    return pack and s.peel and s.has_rows and s.b_contiguous and bool(s.n % tile_width) \
+        and s.n >= RAGGED_MIN_VECTORS * s.lanes
+
+
+def _default_pack_a(s: MatmulShape, pack: bool, mr: int, nr: int, wide_tile: bool, cpu: CpuInfo) -> bool:
+    """Pack A too: A and B beyond their L3 share, each row panel serving enough column
+    panels, not for the wide tile (PACK_A_L3_SHARE, PACK_A_MIN_PANELS)."""
+    return pack and s.has_rows and mr > 1 and s.n >= PACK_A_MIN_PANELS * nr and not wide_tile and \
+        s.a_bytes + s.b_bytes > PACK_A_L3_SHARE * cpu.caches[2] and not s.rows_symbolic
+
+
+def _rows_first(s: MatmulShape, pack: bool, wide: int, nr: int, mr: int, row_blocks: int) -> bool:
+    """Columns that no tile divides, B not packed: the row tiles go outside the column tiles
+    and threads split the rows alone, so that partition_tiles peels the ragged column tile
+    off each row tile's column loop (a loop fused with the rows has no tile to peel)."""
+    return s.rows_symbolic or (not pack and s.has_rows and not s.batch and wide == 1
+                               and nr < s.n and s.n % nr != 0 and mr < s.m and row_blocks == 1)
+
+
+def _outer_extents(s: MatmulShape, nr: int, mr: int, wide: int, block_rows: int, row_blocks: int,
+                   rows_first: bool) -> list[int]:
+    """The extents of the loops outside the reduction, outermost first: batch, row blocks,
+    column panels, row tiles (the row tiles before the panels where ``rows_first``)."""
+    outer = list(s.batch_extents) + ([row_blocks] if row_blocks > 1 else []) + \
+        ([-(-s.n // (nr * wide))] if nr * wide < s.n else []) + \
+        ([-(-min(s.m, block_rows if row_blocks > 1 else s.m) // mr)]
+         if s.has_rows and (mr < s.m or s.rows_symbolic) else [])
+    if rows_first:
+        row_tiles = outer.pop()
+        outer.insert(len(s.batch_extents), row_tiles)
+    return outer
+
+
+def plan_matmul(sch, s: MatmulShape, cpu: CpuInfo) -> MatmulPlan | None:
+    """The choices for a matmul of shape ``s``: the default rules', or where ``cpu.knobs`` is
+    set, a design space's (each open choice through :func:`~.steps.choose`, in this order).
+    None where B must be packed but may not be (a design space's)."""
+    rows_known = s.has_rows and not s.rows_symbolic
+    pack, small_pack = _default_pack(s, cpu)
+    pack = bool(choose(sch, cpu, "matmul.pack_b", [1, 0] if s.b_contiguous else [1], int(pack)))
+    if not pack and not s.b_contiguous:
+        return None
+    wide_tile = _wide_tile(s, pack, cpu)
+    tile_width = (4 if wide_tile else 2) * s.lanes
+    ragged = _ragged(s, pack, tile_width)
+    nr = tile_width if ragged else _column_tile(s.n, s.lanes, wide_tile, s.peel and not pack)
+    nr = choose(sch, cpu, "matmul.nr", _column_options(s.n, s.lanes), nr)
+    mr = min(_row_tile(nr, s.lanes, s.m, cpu), s.m)
+    pack_a = _default_pack_a(s, pack, mr, nr, wide_tile, cpu)
+    if rows_known:
+        mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // s.lanes), s.m, cpu), mr)
+    wide = 1 if pack else _wide_columns(s.n, nr, mr, s.lanes)
+    pack_a = pack_a and not ragged  # (its loops fused on threads: no panel to peel)
+    if rows_known and mr > 1 and not ragged:
+        pack_a = bool(choose(sch, cpu, "matmul.pack_a", [0, 1], int(pack_a)))
+    block_rows = _row_block(s.m, mr)
+    row_blocks = -(-s.m // block_rows) if pack_a and s.m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
+    if rows_known:  # a design space: blocks of rows of any size
+        options = [0] + [r // mr * mr for r in ROW_BLOCK_OPTIONS if mr <= r // mr * mr < s.m]
+        block_rows = choose(sch, cpu, "matmul.row_block", options, block_rows if row_blocks > 1 else 0) or s.m
+        row_blocks = -(-s.m // block_rows)
+    rows_first = _rows_first(s, pack, wide, nr, mr, row_blocks)
+    outer_extents = _outer_extents(s, nr, mr, wide, block_rows, row_blocks, rows_first)
+    # With blocks of rows, a design space may group the column panels too (NC): every block
+    # of rows passes over one group of panels of B (kept in cache) before the next group.
+    col_block = 0
+    n_panels = -(-s.n // nr) if nr < s.n and wide == 1 else 0
+    if row_blocks > 1 and n_panels >= 4:
+        col_block = choose(sch, cpu, "matmul.col_block",
+                           [0] + [g for g in COL_BLOCK_OPTIONS if g < n_panels and n_panels % g == 0], 0)
+    if col_block:  # batch, column groups, row blocks, panels of a group, row tiles
+        at = len(s.batch_extents)
+        outer_extents[at:at + 2] = [n_panels // col_block, row_blocks, col_block]
+    # A design space may block the reduction too (KC): the loop over its blocks goes between
+    # the column panels and the row tiles, and the accumulators of a whole panel of C live
+    # in a local buffer above it (each tile's accumulators in registers for one block).
+    k_block = 0
+    if s.has_rows and not rows_first and wide == 1 and nr < s.n and mr < s.m:
+        k_block = choose(sch, cpu, "matmul.k_block", [0] + [c for c in K_BLOCK_OPTIONS if c < s.k and s.k % c == 0], 0)
+    if k_block:
+        outer_extents = outer_extents[:-1]  # the row tiles are inside the reduction's blocks
+    depth = parallel_depth(outer_extents, cpu, s.work) if s.work >= PARALLEL_MIN_MACS else 0
+    if ragged or (rows_first and not s.rows_symbolic):
+        depth = min(depth, 1)  # threads over the column panels, or the row tiles, alone
+    elif cpu.cores > 1:
+        if small_pack and pack:  # threads over the panels, each packing its own
+            depth = min(depth, len(s.batch_extents) + 1)
+        depth = choose(sch, cpu, "parallel_depth", range(len(outer_extents) + 1), depth)
+    # Each column panel of B is packed inside its own iteration of the panel loop (on the
+    # thread that uses it, while it is hot in cache) when the threads split no finer
+    # than panels and no row blocks or batch axes B lacks would pack it again.
+    pack_in_panel = pack and nr < s.n and row_blocks == 1 and depth <= len(s.batch_extents) + 1 and \
+        s.b_batched and not s.rows_symbolic
+    if pack_in_panel:
+        pack_in_panel = bool(choose(sch, cpu, "matmul.pack_in_panel", [1, 0], 1))
+    k_inner = k_block or s.k
+    k_unroll = choose(sch, cpu, "matmul.k_unroll", [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner], 1)
+    return MatmulPlan(pack=pack, small_pack=small_pack, ragged=ragged, nr=nr, mr=mr, wide=wide, pack_a=pack_a,
+                      block_rows=block_rows, row_blocks=row_blocks, rows_first=rows_first, col_block=col_block,
+                      k_block=k_block, depth=depth, pack_in_panel=pack_in_panel, k_unroll=k_unroll)
+
+
 def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | None:
     """Register-tile a matmul-like block (see the module docstring); None if it is not one."""
     vnni = schedule_int8_vnni(sch, func_name, name, cpu)
@@ -323,144 +470,66 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
     if symbolic - {pat.i, *pat.batch}:
         return None
     ext = [estimated_extent(iv.dom.extent) for iv in v.block.iter_vars]
-    rows_symbolic = pat.i in symbolic
-    out = v.block.writes[0].buffer
-    lanes = cpu.lanes(out.dtype)
+    lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
     m = ext[pat.i] if pat.i is not None else 1
     n, k = ext[pat.j], ext[pat.k]
-    b_bytes = n * k * dt.bits(v.block.reads[pat.b_read].buffer.dtype) // 8
+    s = MatmulShape(m=m, n=n, k=k, lanes=lanes, has_rows=pat.i is not None,
+                    batch_extents=tuple(ext[b] for b in pat.batch), rows_symbolic=pat.i in symbolic,
+                    b_contiguous=pat.b_contiguous(), b_batched=all(b in pat.b_dims for b in pat.batch),
+                    a_bytes=m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8,
+                    b_bytes=n * k * dt.bits(v.block.reads[pat.b_read].buffer.dtype) // 8, work=math.prod(ext))
     # vectors down the rows: a whole vector, or half of one, that divides the rows
-    row_lanes = None if rows_symbolic else \
+    row_lanes = None if s.rows_symbolic else \
         next((w for w in (lanes, lanes // 2) if w >= 2 and m % w == 0), None)
     # Other columns that no vector divides keep the usual tile too where the column loop can
-    # be peeled (no batch, constant rows or none: see rows_first below): vectors down the
-    # rows only for batches and symbolic rows (300x50x300 on AVX-512: 34 us, against 71 down
-    # the rows; x @ A of 1000 x 1000 with a 1-d x: 116 us in two-vector tiles, 219 in halves).
-    peel = not pat.batch and not rows_symbolic
-    nc = _narrow_columns(n, lanes) if pat.i is not None and row_lanes and not peel else None
+    # be peeled (no batch, constant rows or none: see _rows_first): vectors down the rows
+    # only for batches and symbolic rows (benchmarks/results/cpu_schedule_decisions.md).
+    nc = _narrow_columns(n, lanes) if s.has_rows and row_lanes and not s.peel else None
     if nc is not None:
         return _schedule_narrow(sch, block, pat, ext, cpu, row_lanes, nc, math.prod(ext) >= PARALLEL_MIN_MACS)
-    pack = m >= PACK_MIN_ROWS and (b_bytes > PACK_B_L2_SHARE * cpu.l2_bytes or not pat.b_contiguous())
-    # a B that fits in L2, packed for the wide register tile, each panel by its thread
-    small_pack = not pack and pat.i is not None and not pat.batch and not rows_symbolic and pat.b_contiguous() \
-        and cpu.vector_registers >= WIDE_TILE_REGISTERS and m >= SMALL_PACK_MIN_ROWS \
-        and n % (4 * lanes) == 0 and n // (4 * lanes) % max(cpu.cores, 1) == 0
-    pack = pack or small_pack
-    pack = bool(choose(sch, cpu, "matmul.pack_b", [1, 0] if pat.b_contiguous() else [1], int(pack)))
-    if not pack and not pat.b_contiguous():
-        return None
-    wide_tile = pack and pat.i is not None and not rows_symbolic and \
-        cpu.vector_registers >= WIDE_TILE_REGISTERS
-    tile_width = (4 if wide_tile else 2) * lanes
-    # a packed matmul whose columns the full register tile does not divide keeps that tile:
-    # partition_tiles peels its last, ragged column panel off the panel loop (threads split
-    # the panels only) and vectorize_loops runs that panel in narrower vectors (1000^3 on
-    # AVX-512: 5.9 ms, against 28 with vectors down the rows; float64: 13.6 ms, against
-    # 19.2 in one-vector tiles; AVX2 code: 11.4 ms, against 15.3)
-    ragged = pack and peel and pat.i is not None and pat.b_contiguous() and bool(n % tile_width) \
-        and n >= RAGGED_MIN_VECTORS * lanes
-    nr = tile_width if ragged else _column_tile(n, lanes, wide_tile, peel and not pack)
-    nr = choose(sch, cpu, "matmul.nr", _column_options(n, lanes), nr)
-    mr = min(_row_tile(nr, lanes, m, cpu), m)
-    a_bytes = m * k * dt.bits(v.block.reads[pat.a_read].buffer.dtype) // 8
-    pack_a = pack and pat.i is not None and mr > 1 and n >= PACK_A_MIN_PANELS * nr and not wide_tile and \
-        a_bytes + b_bytes > PACK_A_L3_SHARE * cpu.caches[2] and not rows_symbolic
-    if pat.i is not None and not rows_symbolic:
-        mr = choose(sch, cpu, "matmul.mr", row_tile_options(-(-nr // lanes), m, cpu), mr)
-    wide = 1 if pack else _wide_columns(n, nr, mr, lanes)
-    pack_a = pack_a and not ragged  # (its loops fused on threads: no panel to peel)
-    if pat.i is not None and mr > 1 and not rows_symbolic and not ragged:
-        pack_a = bool(choose(sch, cpu, "matmul.pack_a", [0, 1], int(pack_a)))
-    block_rows = _row_block(m, mr)
-    row_blocks = -(-m // block_rows) if pack_a and m >= ROW_BLOCKS_FROM * ROW_BLOCK else 1
-    if pat.i is not None and not rows_symbolic:  # a design space: blocks of rows of any size
-        options = [0] + [r // mr * mr for r in ROW_BLOCK_OPTIONS if mr <= r // mr * mr < m]
-        block_rows = choose(sch, cpu, "matmul.row_block", options, block_rows if row_blocks > 1 else 0) or m
-        row_blocks = -(-m // block_rows)
-    # Columns that no tile divides, B not packed: the row tiles go outside the column tiles
-    # and threads split the rows alone, so that partition_tiles peels the ragged column tile
-    # off each row tile's column loop (a loop fused with the rows has no tile to peel).
-    rows_first = rows_symbolic or (not pack and pat.i is not None and not pat.batch and wide == 1
-                                   and nr < n and n % nr and mr < m and row_blocks == 1)
-    outer_extents = [ext[b] for b in pat.batch] + ([row_blocks] if row_blocks > 1 else []) + \
-        ([-(-n // (nr * wide))] if nr * wide < n else []) + \
-        ([-(-min(m, block_rows if row_blocks > 1 else m) // mr)]
-         if pat.i is not None and (mr < m or rows_symbolic) else [])
-    if rows_first:  # the row tiles outside the column tiles: threads split the rows
-        row_tiles = outer_extents.pop()
-        outer_extents.insert(len(pat.batch), row_tiles)
-    # With blocks of rows, a design space may group the column panels too (NC): every block
-    # of rows passes over one group of panels of B (kept in cache) before the next group.
-    col_block = 0
-    n_panels = -(-n // nr) if nr < n and wide == 1 else 0
-    if row_blocks > 1 and n_panels >= 4:
-        col_block = choose(sch, cpu, "matmul.col_block",
-                           [0] + [g for g in COL_BLOCK_OPTIONS if g < n_panels and n_panels % g == 0], 0)
-    if col_block:  # batch, column groups, row blocks, panels of a group, row tiles
-        at = len(pat.batch)
-        outer_extents[at:at + 2] = [n_panels // col_block, row_blocks, col_block]
-    # A design space may block the reduction too (KC): the loop over its blocks goes between
-    # the column panels and the row tiles, and the accumulators of a whole panel of C live
-    # in a local buffer above it (each tile's accumulators in registers for one block).
-    k_block = 0
-    if pat.i is not None and not rows_first and wide == 1 and nr < n and mr < m:
-        k_block = choose(sch, cpu, "matmul.k_block", [0] + [c for c in K_BLOCK_OPTIONS if c < k and k % c == 0], 0)
-    if k_block:
-        outer_extents = outer_extents[:-1]  # the row tiles are inside the reduction's blocks
-    work = math.prod(ext)
-    depth = parallel_depth(outer_extents, cpu, work) if work >= PARALLEL_MIN_MACS else 0
-    if ragged or (rows_first and not rows_symbolic):
-        depth = min(depth, 1)  # threads over the column panels, or the row tiles, alone
-    elif cpu.cores > 1:
-        if small_pack and pack:  # threads over the panels, each packing its own
-            depth = min(depth, len(pat.batch) + 1)
-        depth = choose(sch, cpu, "parallel_depth", range(len(outer_extents) + 1), depth)
-    # Each column panel of B is packed inside its own iteration of the panel loop (on the
-    # thread that uses it, while it is hot in cache) when the threads split no finer
-    # than panels and no row blocks or batch axes B lacks would pack it again.
-    panels = len(pat.batch) + 1
-    pack_in_panel = pack and nr < n and row_blocks == 1 and depth <= panels and \
-        all(b in pat.b_dims for b in pat.batch) and not rows_symbolic
-    if pack_in_panel:
-        pack_in_panel = bool(choose(sch, cpu, "matmul.pack_in_panel", [1, 0], 1))
-    k_inner = k_block or k
-    k_unroll = choose(sch, cpu, "matmul.k_unroll",
-                      [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner], 1)
+    plan = plan_matmul(sch, s, cpu)
+    return None if plan is None else _apply_plan(sch, block, name, pat, s, plan, cpu)
+
+
+def _apply_plan(sch, block, name: str, pat, s: MatmulShape, plan: MatmulPlan, cpu: CpuInfo) -> set[str]:
+    """Schedule the matmul ``block`` as ``plan`` says: packs, splits, order, threads."""
+    nr, mr, wide, depth = plan.nr, plan.mr, plan.wide, plan.depth
     handled = {name}
-    if pack and not pack_in_panel:
+    if plan.pack and not plan.pack_in_panel:
         handled.add(_pack(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, threads=depth > 0))
-    if pack_a:
+    if plan.pack_a:
         handled.add(_pack(sch, block, pat.a_read, pat.a_dims, pat.i, pat.k, mr, cpu, threads=depth > 0))
     loops = sch.get_loops(block)
     j0, ju, j1 = None, None, loops[pat.j]
-    if wide > 1 and nr * wide < n:
+    if wide > 1 and nr * wide < s.n:
         j0, ju, j1 = sch.split(loops[pat.j], [None, wide, nr])
     elif wide > 1:
         ju, j1 = sch.split(loops[pat.j], [wide, nr])
-    elif nr < n:
+    elif nr < s.n:
         j0, j1 = sch.split(loops[pat.j], [None, nr])
     jc = None
-    if col_block:
-        jc, j0 = sch.split(j0, [None, col_block])
+    if plan.col_block:
+        jc, j0 = sch.split(j0, [None, plan.col_block])
     ic = None
-    if row_blocks > 1:
-        ic, i0, i1 = sch.split(loops[pat.i], [None, block_rows // mr, mr])
-    elif pat.i is not None and (mr < m or rows_symbolic):
+    if plan.row_blocks > 1:
+        ic, i0, i1 = sch.split(loops[pat.i], [None, plan.block_rows // mr, mr])
+    elif s.has_rows and (mr < s.m or s.rows_symbolic):
         i0, i1 = sch.split(loops[pat.i], [None, mr])
     else:
-        i0, i1 = None, (loops[pat.i] if pat.i is not None else None)
+        i0, i1 = None, (loops[pat.i] if s.has_rows else None)
     batch = [loops[b] for b in pat.batch]
-    outer = [rv for rv in batch + ([i0, j0] if rows_first else [jc, ic, j0, i0]) if rv is not None]
+    outer = [rv for rv in batch + ([i0, j0] if plan.rows_first else [jc, ic, j0, i0]) if rv is not None]
     inner = [rv for rv in (i1, ju, j1) if rv is not None]
     k_loops = [loops[pat.k]]
-    if k_block:
-        k_loops = list(sch.split(loops[pat.k], [None, k_block]))
-    if k_unroll > 1:
-        k_loops[-1:] = sch.split(k_loops[-1], [None, k_unroll])
-    if k_block:
-        return handled | _blocked_reduction(sch, block, outer, k_loops, inner, depth, pack_in_panel, pat, nr, cpu)
+    if plan.k_block:
+        k_loops = list(sch.split(loops[pat.k], [None, plan.k_block]))
+    if plan.k_unroll > 1:
+        k_loops[-1:] = sch.split(k_loops[-1], [None, plan.k_unroll])
+    if plan.k_block:
+        return handled | _blocked_reduction(sch, block, outer, k_loops, inner, depth, plan.pack_in_panel, pat, nr,
+                                            cpu)
     sch.reorder(*outer, *k_loops, *inner)
-    if pack_in_panel:
+    if plan.pack_in_panel:
         handled.add(_pack_panel_at(sch, block, pat.b_read, pat.b_dims, pat.j, pat.k, nr, cpu, j0))
     if outer:
         anchor = outer[-1]
@@ -473,9 +542,9 @@ def schedule_matmul(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | 
         handled |= fuse_epilogue(sch, copy, anchor, len(outer))
     finish_tile(sch, block, len(outer) + len(k_loops))
     if ju is not None and i1 is not None:
-        attempt(sch, lambda s: s.unroll(i1) or True)
+        attempt(sch, lambda sc: sc.unroll(i1) or True)
     if len(k_loops) > 1:
-        attempt(sch, lambda s: s.unroll(k_loops[1]) or True)
+        attempt(sch, lambda sc: sc.unroll(k_loops[1]) or True)
     parallel_loops(sch, outer[:depth])
     return handled
 

@@ -98,8 +98,8 @@ def accumulator_width(extent: int, lanes: int) -> int | None:
     ``lanes * ACCUMULATORS`` (or fewer accumulators) dividing the extent at least twice;
     where none divides it, as many as fit twice, the last block of the loop ragged
     (:func:`~mlc.passes.tir.partition_tiles` peels it off and
-    :func:`~mlc.passes.tir.vectorize_loops` runs its lanes in narrower vectors: a max over
-    1000003 floats on AVX-512 took 1.36 ms as a scalar loop, NumPy 0.14)."""
+    :func:`~mlc.passes.tir.vectorize_loops` runs its lanes in narrower vectors, where a
+    scalar loop would run ten times slower: benchmarks/results/decisions.md, "CPU rows")."""
     if lanes < 2:
         return None
     for acc in range(ACCUMULATORS, 0, -1):
@@ -148,8 +148,8 @@ def row_accumulators(extent: int, lanes: int) -> tuple[int | None, int]:
     :func:`accumulator_width` in vectors of ``lanes``; where no such width divides the
     extent but two or more half vectors do, those, up to twice as many as whole ones (a
     row of 1000 floats on AVX-512: five 8-lane accumulators instead of a ragged split,
-    which compute_at cannot carry under the rows of a softmax: 1000 x 1000 took 0.56 ms
-    in four passes over the rows, 0.39 ms in one; 2000 x 200 0.27 ms, 0.14 ms).
+    which compute_at cannot carry under the rows of a softmax, which then takes four
+    passes over the rows instead of one).
 
     >>> row_accumulators(1024, 16), row_accumulators(1000, 16), row_accumulators(1001, 16)
     ((64, 16), (40, 8), (64, 16))
@@ -213,7 +213,7 @@ def _ragged_rows(sch, func_name: str, name: str, cpu: CpuInfo, saved, rows: int)
     out = v.block.writes[0].buffer
     lanes = cpu.lanes(out.dtype)
     # at most two vectors of accumulators: the reduction combines them one by one
-    # (max(axis=1) of 1000x1001 on AVX-512: 68 us with 32, 91 with 64)
+    # (benchmarks/results/decisions.md, "CPU rows")
     width = min(accumulator_width(v.loops[-1].extent.value, lanes), 2 * lanes)
     _, inner = sch.split(sch.get_loops(block)[-1], [None, width])
     rfs = [view(sch, sch.rfactor(inner, len(out.shape))).name]
@@ -242,8 +242,7 @@ def _row_tiles(sch, func_name: str, name: str, cpu: CpuInfo) -> list[str] | None
     A row on its own is a chain of dependent updates of its few accumulators, and a
     matrix-vector product loads ``x`` again for every row; eight rows side by side keep
     sixteen independent chains in flight and load each vector of ``x`` once for all of
-    them (1000 x 1024 on two AVX-512 cores: 49.5 us a row at a time, 33-36 in tiles of
-    eight; NumPy 32-34).
+    them (benchmarks/results/decisions.md, "CPU rows").
     None where the rows or the reduction do not divide so (or are symbolic)."""
     block = sch.get_block(name, func_name)
     v = view(sch, block)

@@ -1,7 +1,7 @@
 """What a target's default rules are: a function scheduling one function of a Schedule, and
 optionally a rewrite of the functions ops wrote by hand.
 
-A backend hands the driver its rules (``Backend.schedule_rules``): either a plain
+The driver picks a target's rules by its kind's keys (:func:`mlc.driver.schedule.default_rules`): either a plain
 ``f(sch, func_name, target)`` (:data:`Rules`), applied to every function nobody
 scheduled, or a :class:`TargetRules` that also says what becomes of a hand-written
 function (:func:`mlc.ops.hand_written.is_hand_written`) on the target. Without that

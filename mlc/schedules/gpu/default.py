@@ -34,6 +34,13 @@ takes it:
    consecutive elements in a ``vectorized`` loop (``float4`` loads and stores)
    where ``vectorize`` can prove the lanes independent, one element otherwise.
 
+The rules read the target's :class:`~mlc.target.DeviceLimits`: reductions, rows and
+elementwise blocks take at most its threads per block and rows at most its shared
+memory; the tile rules apply only on a GPU whose limits hold their tiles (512 threads
+and 48 KiB of shared memory for the tensor-core tiles, 256 and 16 KiB for the
+matmul's), and the tensor-core rule only where the target's kind has the ``"wmma"`` key
+(its calls are one backend's external functions).
+
 A rule whose primitive refuses is undone (:func:`.steps.attempt`) and the
 next one tried; the last rule applies to any block with loops. A block the
 rules cannot bind stays as it is (a reduction whose combiner no cross-thread
@@ -62,6 +69,7 @@ from ...ir import dtype as dt
 from ...ir.arith import uses_any
 from ...ir.expr import IntImm
 from ...passes.tir.cross_thread_reduction import cross_thread_reducible
+from ...target import DeviceLimits
 from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from ..default.cpu import inline_injective
@@ -254,7 +262,7 @@ def _vector_fetch(sch, fused, threads: int):
     return t
 
 
-def gpu_reduction(sch, func_name: str, name: str):
+def gpu_reduction(sch, func_name: str, name: str, max_threads: int = THREADS):
     block = sch.get_block(name, func_name)
     found = _plain(sch, block)
     if found is None:
@@ -278,7 +286,7 @@ def gpu_reduction(sch, func_name: str, name: str):
     red = sch.fuse(*loops[n_spatial:]) if len(loops) - n_spatial > 1 else loops[n_spatial]
     if spatial is not None:
         sch.bind(spatial, "blockIdx.x")
-    _across_threads(sch, red, _pow2_at_least(reduce_size, THREADS))
+    _across_threads(sch, red, _pow2_at_least(reduce_size, min(THREADS, max_threads)))
     return {name}
 
 
@@ -291,8 +299,9 @@ def _across_threads(sch, loop, threads: int) -> None:
     sch.bind(inner, "threadIdx.x")
 
 
-def gpu_spatial(sch, func_name: str, name: str):
+def gpu_spatial(sch, func_name: str, name: str, max_threads: int = THREADS):
     block = sch.get_block(name, func_name)
+    most = min(THREADS, max_threads)
     loops = sch.get_loops(block)
     if not loops:
         return None
@@ -313,9 +322,9 @@ def gpu_spatial(sch, func_name: str, name: str):
     if not reduce_values and total is not None and total % VECTOR_LANES == 0 and total >= 2 * VECTOR_LANES:
         # vectorize may refuse where it cannot prove the lanes independent (a tuple-valued
         # stage of 2 x 3 x 2 whose lanes cross rows): then one element a thread
-        split = attempt(sch, _vector_threads, fused, max(1, min(THREADS, total // VECTOR_LANES)))
+        split = attempt(sch, _vector_threads, fused, max(1, min(most, total // VECTOR_LANES)))
     if split is None:
-        threads = THREADS if total is None else max(1, min(THREADS, total))
+        threads = most if total is None else max(1, min(most, total))
         split = sch.split(fused, [None, threads])
     b, t = split
     sch.bind(b, "blockIdx.x")
@@ -335,7 +344,7 @@ def _vector_threads(sch, fused, threads: int):
 GPU_BLOCK_RULES = [gpu_tensor_core_matmul, gpu_matmul, gpu_reduction, gpu_spatial]
 
 
-def gpu_rows(sch, func_name: str):
+def gpu_rows(sch, func_name: str, max_threads: int = THREADS, max_row_bytes: int = ROW_SHARED_BYTES):
     """A function of row reductions feeding one elementwise output over the same rows
     (softmax, layer_norm, a row's sum and what divides by it): one kernel, a thread block
     per row. The row is fetched once into shared memory, every reduction reads it there
@@ -379,9 +388,9 @@ def gpu_rows(sch, func_name: str):
     rows_buffer = [k for k, r in enumerate(view(sch, sch.get_block(reductions[0], func_name)).block.reads)
                    if [e.value if isinstance(e, IntImm) else None for e in r.buffer.shape] == shape]
     row_bytes = cols * dt.bits(out_view.block.writes[0].buffer.dtype) // 8
-    if not rows_buffer or row_bytes > ROW_SHARED_BYTES:
+    if not rows_buffer or row_bytes > min(ROW_SHARED_BYTES, max_row_bytes):
         return None
-    threads = _pow2_at_least(cols, THREADS)
+    threads = _pow2_at_least(cols, min(THREADS, max_threads))
     *row_loops, col = sch.get_loops(sch.get_block(names[-1], func_name))
     row = sch.fuse(*row_loops) if len(row_loops) > 1 else row_loops[0]
     _, col_thread = sch.split(col, [None, threads])
@@ -401,17 +410,40 @@ def gpu_rows(sch, func_name: str):
     return set(names)
 
 
+#: What each tile rule needs of a GPU: target keys, threads per block, shared memory per block.
+_TILE_NEEDS = {gpu_tensor_core_matmul: ("wmma", 512, 48 * 1024), gpu_matmul: (None, 256, 16 * 1024)}
+
+
+def _rules_for(target) -> tuple[list, DeviceLimits]:
+    """The block rules that fit ``target`` (None: a GPU with the default limits and every
+    rule) and its limits."""
+    if target is None:
+        return GPU_BLOCK_RULES, DeviceLimits()
+    limits, keys = target.limits, target.keys
+    rules = []
+    for rule in GPU_BLOCK_RULES:
+        key, threads, shared = _TILE_NEEDS.get(rule, (None, 0, 0))
+        if (key is None or key in keys) and threads <= limits.max_threads_per_block and \
+                shared <= limits.max_shared_memory_per_block:
+            rules.append(rule)
+    return rules, limits
+
+
 def schedule_gpu(sch, func_name: str, target=None) -> None:
-    """Schedule function ``func_name`` of ``sch`` for the GPU, in place (module docstring)."""
+    """Schedule function ``func_name`` of ``sch`` for the GPU ``target``, in place (module
+    docstring)."""
+    rules, limits = _rules_for(target)
+    threads = limits.max_threads_per_block
     inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
-    if attempt(sch, gpu_rows, func_name) is not None:
+    if attempt(sch, gpu_rows, func_name, threads, limits.max_shared_memory_per_block) is not None:
         return
     handled: set[str] = set()
     for name in _names(sch, func_name):
         if name in handled:  # inlined by an earlier block's rule (a matmul's epilogue)
             continue
-        for rule in GPU_BLOCK_RULES:
-            done = attempt(sch, rule, func_name, name)
+        for rule in rules:
+            done = attempt(sch, rule, func_name, name, *((threads,) if rule in (gpu_reduction, gpu_spatial)
+                                                          else ()))
             if done is not None:
                 handled |= done
                 break

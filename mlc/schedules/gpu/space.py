@@ -1,4 +1,4 @@
-"""The CUDA design space: rules that give every block of a PrimFunc GPU threads, with sampled
+"""The GPU design space: rules that give every block of a PrimFunc GPU threads, with sampled
 tile sizes, thread counts and vector widths.
 
 :func:`gpu_space` inlines elementwise intermediates (as the default GPU
@@ -20,14 +20,15 @@ takes it:
    together — a cross-thread reduction, lowered to warp shuffles — or one thread
    per output element with a sampled number of threads per block;
 3. **elementwise** (and anything else with loops): all loops fused, split by a
-   sampled number of threads per block, with a sampled vector width (``float4``
+   sampled number of threads per block, with a sampled vector width (4 lanes
    where it divides the size).
 
-Every point respects the device's limits (:class:`GpuInfo`: threads per block,
+Every point respects the device's limits (:class:`GpuInfo`, from the target's
+:class:`~mlc.target.DeviceLimits`: threads per block,
 shared memory per block, and a bound on the per-thread accumulator so that tiles
 stay in registers): a point over a limit is refused here, before anything is
 built, with a :class:`ResourceLimitError` that says which limit; the search
-drops it and samples another. The CUDA backend checks the same limits again
+drops it and samples another. The GPU backend checks the same limits again
 when it compiles (a candidate over them is a recorded build error).
 """
 from __future__ import annotations
@@ -37,21 +38,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...backends.gpu.launch import MAX_SHARED_BYTES, MAX_THREADS_PER_BLOCK
 from ...errors import MLCError
 from ...ir.arith import uses_any
 from ...ir.expr import IntImm, Var
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Block
+from ...target import DeviceLimits
 from ..schedule import Schedule
 from ..default.cpu import inline_injective
 from ..default.patterns import view, view_by_name
 from ..default.steps import attempt
 
-__all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES", "GPU_KINDS"]
+__all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES"]
 
-#: target kinds whose candidates come from this space
-GPU_KINDS = ("cuda", "cuda-emulator")
+_LIMITS = DeviceLimits()
 #: threads per block the row and elementwise rules sample from (powers of two, at most the limit)
 THREAD_CHOICES = (32, 64, 128, 256, 512, 1024)
 #: vector widths of elementwise threads and cooperative fetches
@@ -66,16 +66,17 @@ class ResourceLimitError(MLCError):
 class GpuInfo:
     """What the GPU space must respect: threads per block, static shared memory per block
     in bytes, and the elements of a thread's accumulator tile (more would spill registers)."""
-    max_threads: int = MAX_THREADS_PER_BLOCK
-    max_shared_bytes: int = MAX_SHARED_BYTES
+    max_threads: int = _LIMITS.max_threads_per_block
+    max_shared_bytes: int = _LIMITS.max_shared_memory_per_block
     max_local_elements: int = 128
-    warp: int = 32
+    warp: int = _LIMITS.warp_size
 
     @staticmethod
     def from_target(target) -> GpuInfo:
-        """The limits of ``target``'s GPU; every architecture mlc compiles for (sm_70 and
-        later) has 1024 threads per block and 48 KiB of static shared memory."""
-        return GpuInfo()
+        """The limits of ``target``'s GPU, as its kind registers them (:attr:`mlc.target.Target.limits`)."""
+        limits = target.limits
+        return GpuInfo(limits.max_threads_per_block, limits.max_shared_memory_per_block,
+                       warp=limits.warp_size)
 
 
 def _extent(loop) -> int | None:
@@ -261,7 +262,7 @@ GPU_SPACE_RULES = (_tile, _rows, _elementwise)
 
 
 def gpu_space(sch: Schedule, func_name: str, info: GpuInfo) -> None:
-    """The CUDA design space for function ``func_name`` of ``sch`` (in place); a point over the
+    """The GPU design space for function ``func_name`` of ``sch`` (in place); a point over the
     GPU's limits raises :class:`ResourceLimitError`."""
     inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
     for name in _names(sch.mod[func_name]):

@@ -19,6 +19,7 @@ from ...ir.arith import Analyzer
 from ...ir.analysis import iteration_conflict, stmt_children
 from ...ir.expr import IntImm, IterVar, PrimExpr, Range, Var, cast, const, logical_and
 from ...ir.functor import Mutator, pre_order_nodes
+from ...ir.range_mutator import RangeMutator
 from ...ir.tir import BlockRealize, For, IfThenElse, PrimFunc
 from ..analysis import stmt_blocks
 from ..base import schedule_error
@@ -42,7 +43,7 @@ def outer_ranges(loc: Location) -> dict[Var, Range]:
     return ranges
 
 
-class _Rebind(Mutator):
+class _Rebind(RangeMutator):
     """Substitute loop variables; simplify bindings and predicates of the blocks met.
 
     ``predicate`` (optional) is added to every outermost BlockRealize.
@@ -50,7 +51,8 @@ class _Rebind(Mutator):
 
     def __init__(self, vmap: Mapping[Var, PrimExpr], ranges: Mapping[Var, Range],
                  predicate: PrimExpr | None):
-        self.vmap, self.ranges, self.predicate = vmap, dict(ranges), predicate
+        super().__init__(ranges)
+        self.vmap, self.predicate = vmap, predicate
         self.block_depth = 0
 
     def visit_Var(self, var: Var):
@@ -59,13 +61,10 @@ class _Rebind(Mutator):
     def visit_For(self, node: For):
         lo, extent = self.visit(node.min), self.visit(node.extent)
         if lo is not node.min or extent is not node.extent:
-            ana = Analyzer(self.ranges)
+            ana = self.analyzer
             lo, extent = ana.simplify(lo), ana.simplify(extent)
-        self.ranges[node.loop_var] = Range(lo, extent)
-        try:
+        with self.bound({node.loop_var: Range(lo, extent)}):
             body = self.visit(node.body)
-        finally:
-            del self.ranges[node.loop_var]
         if lo is node.min and extent is node.extent and body is node.body:
             return node
         return dc_replace(node, min=lo, extent=extent, body=body)
@@ -76,18 +75,13 @@ class _Rebind(Mutator):
         if self.predicate is not None and self.block_depth == 0:
             predicate = logical_and(predicate, self.predicate)
         if predicate is not node.predicate:
-            predicate = Analyzer(self.ranges).simplify(predicate)
-        inner = {iv.var: iv.dom for iv in node.block.iter_vars}
-        saved = {v: self.ranges[v] for v in inner if v in self.ranges}
-        self.ranges.update(inner)
+            predicate = self.analyzer.simplify(predicate)
         self.block_depth += 1
         try:
-            block = self.visit(node.block)
+            with self.bound({iv.var: iv.dom for iv in node.block.iter_vars}):
+                block = self.visit(node.block)
         finally:
             self.block_depth -= 1
-            for v in inner:
-                self.ranges.pop(v, None)
-            self.ranges.update(saved)
         if block is node.block and predicate is node.predicate and \
                 all(a is b for a, b in zip(values, node.iter_values)):
             return node
@@ -95,7 +89,7 @@ class _Rebind(Mutator):
 
     def _simplified(self, value: PrimExpr) -> PrimExpr:
         new = self.visit(value)
-        return value if new is value else Analyzer(self.ranges).simplify(new)
+        return value if new is value else self.analyzer.simplify(new)
 
 
 def rebind(stmt, vmap: Mapping[Var, PrimExpr], ranges: Mapping[Var, Range],

@@ -52,12 +52,35 @@ def header_source(prefix: str, guard: str, entries: Sequence[EntrySpec], target:
         returns = ("\n * Returns 0; 1 when memory ran out; else the number of the size found 0 that must not be: "
                    + "; ".join(f"{2 + k}: {expr_source(e)} > 0" for k, (e, _) in enumerate(entry.program.nonempty))
                    if entry.kind == "program" else "")
-        lines += [f"/* {entry.name} ({entry.kind}): {arrays}{sizes}{returns} */", _prototype(prefix, entry) + ";", ""]
+        lines += [f"/* {entry.name} ({entry.kind}): {arrays}{sizes}{returns}{_call_notes(entry)} */",
+                  _prototype(prefix, entry) + ";", ""]
     lines += ["/* Threads the library's parallel loops use (default: MLC_NUM_THREADS, or every CPU",
               " * the process may run on); returns the count now in force. */",
               f"int {prefix}set_num_threads(int n);", f"int {prefix}get_num_threads(void);", "",
               "#ifdef __cplusplus", "}", "#endif", f"#endif /* {guard}_H */", ""]
     return "\n".join(lines)
+
+
+def _call_notes(entry: EntrySpec) -> str:
+    """What a C caller does around the call where Python's loader does it (``CallSpec``):
+    random keys to draw, ints to verify, arguments to write back."""
+    calls = entry.calls
+    if calls is None or not calls.needed():
+        return ""
+    ins = [p for p in entry.params if p.role == "in"]
+    outs = [p for p in entry.params if p.role != "in"]
+    notes = []
+    for p in ins[len(ins) - len(calls.keys):]:
+        notes.append(f"{p.name}: a fresh random key each call (two random 32-bit words)")
+    n_writes, n_checks = len(calls.writes), len(calls.checks)
+    checked = outs[len(outs) - n_writes - n_checks:len(outs) - n_writes]
+    for p, (dtype, _, limit) in zip(checked, calls.checks):
+        rule = {"bounds": "must be 0 (else an index was out of bounds)", "exponent": "must not be negative",
+                "below": f"must be in [0, {limit})"}.get(dtype, f"must fit {dtype}")
+        notes.append(f"{p.name}: a traced Python int that {rule}; check it before using the results")
+    for p, k in zip(outs[len(outs) - n_writes:], calls.writes):
+        notes.append(f"{p.name}: the new contents of {ins[k].name}, which the function writes: copy it there")
+    return "\n * " + "\n * ".join(notes)
 
 
 def wrapper_source(prefix: str, entries: Sequence[EntrySpec], constant_files: dict[tuple[int, int], str],

@@ -20,7 +20,7 @@ from ....errors import MLCError
 from ....ir.tir import IRModule
 from ....runtime.loader import FORMAT_VERSION, pack_trailer
 from ....version import __version__
-from ...llvm_cpus import required_features
+from ..cpus import required_features
 from ..jit import target_layout
 from .cheader import constant_arrays, header_source, wrapper_source
 from .cruntime import RUNTIME_SOURCE, runtime_api
@@ -73,11 +73,13 @@ def export_library(mod: IRModule, target, entries: Sequence[EntrySpec], path, *,
                 "-Wl,-z,noexecstack", "-static-libgcc", "-lm", "-lpthread"], work)
         data = (work / "lib.so").read_bytes()
     check_library(data, triple, command)
-    metadata = {
-        "format": FORMAT_VERSION, "mlc_version": __version__, "prefix": prefix, "target": str(target),
+    entry_metadata = [e.metadata(prefix) for e in entries]
+    metadata = {  # (format 1 where no entry needs what the loader does around a call, which 2 adds)
+        "format": FORMAT_VERSION if any("call" in e for e in entry_metadata) else 1,
+        "mlc_version": __version__, "prefix": prefix, "target": str(target),
         "triple": triple, "arch": triple.split("-", 1)[0], "cpu": target.cpu,
         "cpu_features": sorted(required_features(target.cpu, target.features, target.triple)),
-        "fast_math": bool(fast_math), "entries": [e.metadata(prefix) for e in entries],
+        "fast_math": bool(fast_math), "entries": entry_metadata,
     }
     _write(path, pack_trailer(data, metadata))
     guard = c_identifier(path.name.split(".", 1)[0]).upper()

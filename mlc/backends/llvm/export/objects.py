@@ -14,7 +14,7 @@ from __future__ import annotations
 from ....errors import CompileError
 from ....ir.calls import is_graph_main
 from ....ir.tir import IRModule
-from ...llvm_output import llvm_output
+from ..output import llvm_output
 from ..jit import _LOCK, _create_target_machine, _initialise, _parse, _run_pipeline, target_layout, unoptimised_only
 from ..generate import generate_units, lower_for_llvm, symbol_names
 from ..support import support_ir

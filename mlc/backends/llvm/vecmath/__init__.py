@@ -150,9 +150,8 @@ LANEWISE_ROUTINES = ("exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "
 #: the speed on an AVX-512 Zen 4 core); and the :data:`LANEWISE_ROUTINES`, the same
 #: routine on vectors (``@__mlc_math.<op>.<f32|f64>.v<N>``), which LLVM then need not
 #: widen itself: its loop vectorizer's analysis, the vector copy of the loop and the scalar
-#: loop of its remainder cost softmax's O3 pipeline 15.2-16.1 ms against 12.9-13.0 with
-#: exp as vector code (Zen 5), and the kernels ran as fast (softmax 4096 x 1024 694 us
-#: against 725, GELU 2^22 577 against 603, medians of 15 batches). The llvm backend's
+#: loop of its remainder cost compile time, and the kernels ran as fast or faster
+#: (benchmarks/results/decisions.md, "LLVM backend"). The llvm backend's
 #: vectorize pass makes vector calls of these
 #: (:func:`mlc.backends.llvm.module.vectorize_loops_for_llvm`).
 VECTOR_FORMS = {**{op: ("float32", "float64") for op in TRIG_ROUTINES},

@@ -43,7 +43,7 @@ FAST_COEFFICIENTS = {
     ("exp_q", "float64"): (1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040, 1 / 40320,
                            1 / 362880, 1 / 3628800, 1 / 39916800),
     # tanh_rational float32: P, Q of degrees (4, 4) in x^2 on [0, 9.0], max relative error 2.2e-08
-    # before rounding (python -m mlc.backends.llvm.vecmath.fit --fast-tanh); 3.5e-7 as evaluated
+    # before rounding (python tools/fit_vecmath.py --fast-tanh); 3.5e-7 as evaluated
     ("tanh_rational_p", "float32"): (1.0, 0.13383789360523224, 0.0034987609833478928,
                                      2.0656905689975247e-05, 1.3412611465923874e-08),
     ("tanh_rational_q", "float32"): (1.0, 0.4671711027622223, 0.025889335200190544,

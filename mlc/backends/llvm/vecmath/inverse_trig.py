@@ -24,8 +24,8 @@ within 2 ulps of libm's.
 
 ``fast_math`` float32 runs the same steps in float itself (16 lanes where double has
 8, float's division and square root instead of double's, the series to degree 9),
-within :data:`~.fast.FAST_BOUNDS` (1e-6 relative; 2.4e-7 measured): asin 1332 ->
-472 us, atan 1036 -> 367 us for 2^20 values on one Zen 4 core (NumPy's SVML: 421, 468).
+within :data:`~.fast.FAST_BOUNDS` (1e-6 relative; 2.4e-7 measured), at about three
+times the speed (benchmarks/results/decisions.md, "LLVM backend").
 """
 from __future__ import annotations
 

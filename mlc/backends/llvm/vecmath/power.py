@@ -9,16 +9,14 @@ precision:
 
 * float32: computed in double (:func:`_magnitude_via_double`: a logarithm to 2^-44 and
   an exponential to 2^-37, shortened from the double routines to what float needs) and
-  rounded once to float: within 0.5002 ulp over 16 million pairs, integer powers exact.
-  2^20 pairs on one Zen 4 core: 2.35 ms (3.8 with the double routines whole; NumPy's
-  AVX-512 ``powf`` 0.75);
+  rounded once to float: within 0.5002 ulp over 16 million pairs, integer powers exact
+  (faster than with the double routines whole: benchmarks/results/decisions.md);
 * float64: the logarithm as two doubles to some 2^-64 (:func:`_log_double_double`), ``y``
   times it as two doubles, and the exponential of that pair (:func:`_exp_double_double`),
   its last addition the only rounding of weight: within 0.61 ulp of the exact value,
   ``|y log|x||`` up to the overflow included (measured over 8 million pairs; libm's,
   here NumPy's SIMD pow, 0.71); integer powers a double holds come out
-  exact. 2^20 pairs on one Zen 4 core: 5.2 ms, against libm's 10.9 (NumPy's AVX-512
-  pow: 2.4).
+  exact (its speed against libm's: benchmarks/results/decisions.md, "LLVM backend").
 
 Special values (NumPy's, from C99): ``pow(x, +-0) = 1`` and ``pow(1, y) = 1`` even for
 NaN; otherwise NaN in, NaN out; a negative x gives NaN unless y is an integer (then the
@@ -259,9 +257,8 @@ def _cbrt_float(o: FloatOps, ax):
     two within 2^-22 of each other) and whose ``t^2 / 3`` stands for ``1 / (3 y^2)`` to 2e-5
     (no division): the correction is then within some 2e-12 of the root's, and the one
     FMA that applies it rounds once: within a hair of half an ulp (a cube's root comes
-    out exact), all in float. 2^20 values on one Zen 4 core: 0.7 ms, against 1.13 for two
-    Halley steps in double (four divisions) and 1.19 for this with the last step in double
-    (its conversions)."""
+    out exact), all in float, faster than Halley steps in double (four divisions) or this
+    with the last step in double (its conversions)."""
     y, t, a, unscale = _cbrt_float_scaled(o, ax)
     residual, _ = _cube_residual(o, y, a)
     y = o.fma(o.neg(residual), o.mul(o.mul(t, t), 1.0 / 3.0), y)

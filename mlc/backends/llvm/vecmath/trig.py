@@ -22,8 +22,8 @@ internal constant per LLVM module (``@__mlc_math.two_over_pi``); in a loop LLVM'
 vectorizer widens, it gathers from it (three gathers per 8 lanes, most of the time).
 A whole vector of float32 lanes (what the llvm backend's vectorize pass makes of a
 loop calling them) instead goes through :func:`vector_trig`: the same polynomials,
-the reduction of every lane below 2^20 made without the table (float32 sin on two
-AVX-512 Zen 4 cores: 2^20 values in 0.47 ms against 1.6 ms), the rare vector holding
+the reduction of every lane below 2^20 made without the table (about three times the
+speed: benchmarks/results/decisions.md, "LLVM backend"), the rare vector holding
 a larger, infinite or NaN lane through the scalar routine, lane by lane.
 """
 from __future__ import annotations

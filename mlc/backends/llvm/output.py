@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..config import config
+from ...config import config
 
 __all__ = ["Captured", "captured_stderr", "llvm_output", "is_llvm_diagnostic", "capturing", "covered"]
 

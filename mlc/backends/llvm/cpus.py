@@ -9,7 +9,7 @@ prints a warning for every subtarget it creates and goes on with generic
 code. So a CPU name and a feature string are checked here, against the names
 this LLVM lists in its ``-mcpu=help`` text, before any target machine sees them.
 
->>> from mlc.backends.llvm_cpus import check_cpu_and_features
+>>> from mlc.backends.llvm.cpus import check_cpu_and_features
 >>> check_cpu_and_features("haswel", "")
 Traceback (most recent call last):
   ...
@@ -22,14 +22,14 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..dependencies import check_llvmlite
+from ...dependencies import check_llvmlite
 
 check_llvmlite()  # first: an old llvmlite is named, not crashed on
 
 import llvmlite.binding as llvm  # noqa: E402
 
-from ..errors import MLCError  # noqa: E402
-from .llvm_output import captured_stderr, llvm_output  # noqa: E402
+from ...errors import MLCError  # noqa: E402
+from .output import captured_stderr, llvm_output  # noqa: E402
 
 __all__ = ["host_cpu", "known_cpus", "known_features", "check_cpu_and_features", "vector_bits",
            "converts_int64_vectors", "has_avx512_vnni", "VNNI_CPUS",

@@ -1,0 +1,67 @@
+"""A :class:`~mlc.ir.functor.Mutator` that knows the ranges of the loops around the node it visits.
+
+Passes that simplify or prove things about indices need the ranges of the enclosing
+loops. :class:`RangeMutator` keeps them in ``self.ranges`` (a loop's variable is bound
+while its body is visited and unbound after, an outer binding of the same variable
+restored), and :attr:`RangeMutator.analyzer` answers under them. A pass subclasses it
+and overrides ``visit_<Class>`` for what it rewrites; a pass that binds more (a block's
+iterators, a loop's simplified bounds) does so with :meth:`RangeMutator.bound`.
+
+>>> from mlc.ir.expr import Var, const
+>>> from mlc.ir.tir import Evaluate, For
+>>> i = Var("i")
+>>> class Fold(RangeMutator):
+...     def visit_Binary(self, node):  # a comparison the loop's range decides becomes 0 or 1
+...         return self.analyzer.simplify(node)
+>>> print(Fold().visit(For(i, const(0), const(8), "serial", Evaluate(i < 8))))
+for i in range(8):
+    T.evaluate(T.bool(True))
+>>> print(Fold().visit(Evaluate(i < 8)))  # outside the loop, i is any integer
+T.evaluate(i < 8)
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from .arith import Analyzer
+from .expr import Range, Var
+from .functor import Mutator
+from .tir import For
+
+__all__ = ["RangeMutator"]
+
+
+class RangeMutator(Mutator):
+    """Rebuilds an IR tree with ``self.ranges`` holding the enclosing loops' ranges.
+
+    ``ranges`` (optional) are known ranges of variables defined outside the visited
+    tree. The default :meth:`visit_For` binds ``loop_var`` to ``Range(min, extent)``
+    for the whole loop; a subclass that skips some loops or binds other ranges
+    overrides it and binds with :meth:`bound`.
+    """
+
+    def __init__(self, ranges: Mapping[Var, Range] | None = None):
+        self.ranges: dict[Var, Range] = dict(ranges or {})
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """An :class:`~mlc.ir.arith.Analyzer` under the ranges bound now."""
+        return Analyzer(self.ranges)
+
+    @contextmanager
+    def bound(self, bindings: Mapping[Var, Range]) -> Iterator[None]:
+        """``bindings`` added to :attr:`ranges` for the duration of the ``with`` block;
+        after it each variable has its earlier range again (or none)."""
+        saved = {v: self.ranges[v] for v in bindings if v in self.ranges}
+        self.ranges.update(bindings)
+        try:
+            yield
+        finally:
+            for v in bindings:
+                del self.ranges[v]
+            self.ranges.update(saved)
+
+    def visit_For(self, node: For):
+        with self.bound({node.loop_var: Range(node.min, node.extent)}):
+            return self.generic_visit(node)

@@ -1,0 +1,445 @@
+"""Load a CUDA bundle ``lib.export`` wrote for a ``cuda`` module, with NumPy and CuPy only.
+
+No compiler runs: neither mlc's nor NVRTC. The bundle (:mod:`mlc.backends.cuda.export`)
+holds cubins, a PTX fallback and the launches of each function; :func:`load_bundle`
+checks every file against the SHA-256 the metadata lists (a damaged, truncated or
+foreign bundle is refused before anything of it reaches the driver), picks the cubin
+for this GPU (the same architecture, or an older minor one of the same major; else the
+PTX, which the driver compiles), loads it through CuPy (``cuModuleLoadData``) and
+launches the kernels in the order and geometry the metadata says:
+
+* ``lib[name](*cupy_arrays)`` for a function of ``mlc.build``: destination passing,
+  arguments checked as the in-process CUDA module checks them;
+* ``lib(x)`` (or ``lib["main"](x)``) for a jitted function: inputs CuPy arrays (NumPy
+  arrays and host DLPack objects are copied to the GPU), outputs allocated per call
+  on the GPU, Python numbers, random keys, checks of traced ints and write-back as the
+  jitted call does them (:class:`~mlc.runtime.loader._Around`).
+
+Like :mod:`.loader`, this module imports only the standard library and NumPy (CuPy
+when a bundle is loaded), and can be loaded by path without mlc.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+try:
+    from . import loader as _loader
+except ImportError:  # loaded by path, outside the mlc package: the loader beside this file
+    import importlib.util as _util
+    _spec = _util.spec_from_file_location("mlc_loader", os.path.join(os.path.dirname(__file__), "loader.py"))
+    _loader = _util.module_from_spec(_spec)
+    _spec.loader.exec_module(_loader)
+
+LoadError, ShapeError, DTypeError, MLCError = _loader.LoadError, _loader.ShapeError, _loader.DTypeError, \
+    _loader.MLCError
+try:
+    from ..errors import DeviceError
+except ImportError:
+    class DeviceError(MLCError):
+        """No GPU, or an array on the wrong device."""
+
+__all__ = ["load_bundle", "is_bundle", "read_bundle", "Bundle", "BUNDLE_FORMAT", "METADATA_NAME"]
+
+#: The bundle format this loader reads (and export writes).
+BUNDLE_FORMAT = 1
+METADATA_NAME = "mlc-bundle.json"
+#: The most bytes a bundle's members may hold in all (a zip bomb is refused).
+MAX_BUNDLE = 4 << 30
+
+
+def is_bundle(path) -> bool:
+    """Whether ``path`` is a CUDA bundle (a directory with its metadata, or a zip file)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return os.path.exists(os.path.join(path, METADATA_NAME))
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def read_bundle(path) -> tuple[dict, dict[str, bytes]]:
+    """(metadata, files) of the bundle at ``path``, every file checked against its SHA-256;
+    a LoadError for anything else."""
+    path = os.fspath(path)
+    files: dict[str, bytes] = {}
+    try:
+        if os.path.isdir(path):
+            for member in os.listdir(path):
+                full = os.path.join(path, member)
+                if os.path.isfile(full) and not member.startswith("."):
+                    with open(full, "rb") as f:
+                        files[member] = f.read()
+        else:
+            with zipfile.ZipFile(path) as z:
+                if sum(i.file_size for i in z.infolist()) > MAX_BUNDLE:
+                    raise LoadError(f"{path} is not a bundle mlc exported: its files would take more than "
+                                    f"{MAX_BUNDLE >> 30} GiB")
+                files = {i.filename: z.read(i) for i in z.infolist()}
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise LoadError(f"cannot read bundle {path}: it is damaged or truncated ({err}); export it again") from None
+    if METADATA_NAME not in files:
+        raise LoadError(f"{path} is not a CUDA bundle exported by mlc (no {METADATA_NAME}); export one with "
+                        "lib.export(path) of a module built for 'cuda'")
+    try:
+        metadata = json.loads(files.pop(METADATA_NAME))
+    except ValueError as err:
+        raise LoadError(f"{path} is damaged: its metadata is not JSON ({err})") from None
+    if not isinstance(metadata, dict) or metadata.get("kind") != "cuda-bundle" or \
+            not isinstance(metadata.get("format"), int):
+        raise LoadError(f"{path} is not a CUDA bundle exported by mlc (its metadata says otherwise)")
+    if metadata["format"] > BUNDLE_FORMAT:
+        raise LoadError(f"{path} was exported by mlc {metadata.get('mlc_version', '?')} in bundle format "
+                        f"{metadata['format']}; this loader reads format {BUNDLE_FORMAT} and older: upgrade mlc "
+                        "here, or export it with this machine's mlc")
+    sums = metadata.get("checksums", {})
+    for member, digest in sums.items():
+        if member not in files:
+            raise LoadError(f"{path} is damaged: it lacks {member}; export it again")
+        if hashlib.sha256(files[member]).hexdigest() != digest:
+            raise LoadError(f"{path} is damaged: {member} does not match its checksum; export it again")
+    extra = sorted(set(files) - set(sums))
+    if extra:
+        raise LoadError(f"{path} holds files its metadata does not list ({', '.join(extra)}); a bundle mlc "
+                        "exported holds only its own")
+    return metadata, files
+
+
+def _cupy():
+    try:
+        import cupy
+    except ImportError:
+        raise LoadError("a CUDA bundle needs CuPy to load (pip install cupy-cuda12x or cupy-cuda13x); "
+                        "NVRTC and mlc's compiler are not needed") from None
+    return cupy
+
+
+def pick_image(metadata: dict, files: dict, arch: str) -> tuple[str, bytes]:
+    """(member, image) to load on a GPU of architecture ``arch`` ("sm_86"): the cubin of that
+    architecture, else of the newest older minor one of its major, else the PTX where its
+    architecture is not newer than the GPU's."""
+    major, minor = divmod(int(arch[3:]), 10)
+    best = None
+    for a in metadata.get("archs", ()):
+        m, n = divmod(int(a[3:]), 10)
+        if m == major and n <= minor and (best is None or int(a[3:]) > int(best[3:])):
+            best = a
+    if best is not None:
+        member = f"kernels.{best}.cubin"
+        return member, files[member]
+    ptx = metadata.get("ptx")
+    if ptx and int(ptx.split("_")[1]) <= int(arch[3:]):
+        member = f"kernels.{ptx}.ptx"
+        return member, files[member] + b"\0"
+    raise LoadError(f"the bundle holds code for {', '.join(metadata.get('archs', ()))} (and PTX for {ptx}); this "
+                    f"GPU is {arch}, which none of them runs on: export it with archs=['{arch}']")
+
+
+def load_bundle(path, cupy=None) -> Bundle:
+    """The CUDA bundle at ``path``, checked and loaded on the current GPU."""
+    metadata, files = read_bundle(path)
+    cupy = cupy or _cupy()
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 - no driver or no device: CuPy raises its own errors
+        count = 0
+    if not count:
+        raise DeviceError(f"cannot load {path}: no CUDA device was found (CuPy sees none)")
+    arch = "sm_" + str(cupy.cuda.Device().compute_capability)
+    member, image = pick_image(metadata, files, arch)
+    module = cupy.cuda.function.Module()
+    try:
+        module.load(image)
+    except cupy.cuda.driver.CUDADriverError as err:
+        raise LoadError(f"the CUDA driver refused {member} of {path} on this {arch} GPU ({err}); a driver "
+                        "older than the NVRTC that compiled it refuses its code: update the driver, or export "
+                        "the module with this machine's mlc") from None
+    return Bundle(os.fspath(path), metadata, files, module, cupy, member)
+
+
+class Bundle:
+    """A loaded CUDA bundle: ``lib[name]`` is an entry; ``lib(*args)`` calls the one entry
+    of a bundle that has a single one (a jitted function's)."""
+
+    def __init__(self, path: str, metadata: dict, files: dict, module, cupy, image: str):
+        self.path, self.metadata, self.image = path, metadata, image
+        functions: dict = {}
+        for name, meta in metadata["functions"].items():
+            if meta["kind"] == "kernels":
+                functions[name] = KernelFunction(meta, module, cupy)
+        for name, meta in metadata["functions"].items():
+            if meta["kind"] == "main":
+                functions[name] = MainFunction(meta, functions, cupy)
+        self.functions: dict = {}
+        for entry in metadata["entries"]:
+            target = functions[entry["function"]]
+            if entry["kind"] == "graph":
+                consts = [cupy.asarray(np.load(io.BytesIO(files[m]), allow_pickle=False))
+                          for m in entry.get("constants", ())]
+                self.functions[entry["name"]] = GraphEntry(entry, target, consts, cupy)
+            else:
+                self.functions[entry["name"]] = target
+        self._only = next(iter(self.functions.values())) if len(self.functions) == 1 else None
+
+    def __getitem__(self, name: str):
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise MLCError(f"{self.path} has no entry {name!r}; it has {', '.join(self.functions)}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.functions
+
+    def __call__(self, *args):
+        if self._only is None:
+            raise MLCError(f"{self.path} has {len(self.functions)} entries ({', '.join(self.functions)}); "
+                           "call one by name: lib[name](...)")
+        return self._only(*args)
+
+    def __repr__(self) -> str:
+        return f"<mlc CUDA Bundle {self.path}: {', '.join(self.functions)} ({self.image})>"
+
+
+#: DLPack's device types of GPU memory (kDLCUDA, kDLCUDAManaged).
+_DLPACK_CUDA = (2, 13)
+
+
+def device_view(cupy, a):
+    """A GPU array of another library (``__cuda_array_interface__``, or ``__dlpack__`` on a
+    CUDA device: a torch.Tensor on the GPU) as a CuPy array of its memory; anything else as
+    it is."""
+    if isinstance(a, (np.ndarray, cupy.ndarray)):
+        return a
+    if hasattr(a, "__cuda_array_interface__"):
+        return cupy.asarray(a)
+    if hasattr(a, "__dlpack__") and hasattr(a, "__dlpack_device__") and a.__dlpack_device__()[0] in _DLPACK_CUDA:
+        return cupy.from_dlpack(a)
+    return a
+
+
+class KernelFunction:
+    """One kernel function: ``f(*cupy_arrays)`` launches its kernels on the current stream,
+    destination passing, each argument checked (a contiguous CuPy array on the current
+    device, of the parameter's dtype and shape)."""
+
+    def __init__(self, meta: dict, module, cupy):
+        self.name, self.cupy = meta["name"], cupy
+        self.params = [(n, np.dtype(d), tuple(s)) for n, s, d in meta["params"]]
+        self.workspace = [(tuple(s), np.dtype(d)) for s, d in meta["workspace"]]
+        self.kernels = [(module.get_function(k), tuple(g), tuple(b), tuple(a)) for k, g, b, a in meta["launches"]]
+
+    def check(self, args) -> None:
+        cupy = self.cupy
+        if len(args) != len(self.params):
+            raise ShapeError(f"{self.name}() takes {len(self.params)} arrays "
+                             f"({', '.join(p[0] for p in self.params)}), got {len(args)}")
+        device = cupy.cuda.runtime.getDevice()
+        for (pname, dtype, shape), a in zip(self.params, args):
+            if isinstance(a, np.ndarray):
+                raise DeviceError(f"{self.name}(): argument {pname} is a NumPy array in host memory; this CUDA "
+                                  "function takes CuPy arrays: pass cupy.asarray(x)")
+            if not isinstance(a, cupy.ndarray):
+                raise DTypeError(f"{self.name}(): argument {pname} must be a cupy.ndarray of {dtype.name}, got "
+                                 f"{type(a).__name__}")
+            if a.dtype != dtype:
+                raise DTypeError(f"{self.name}(): argument {pname} must have dtype {dtype.name}, got "
+                                 f"{a.dtype.name}; convert it with .astype('{dtype.name}')")
+            if a.shape != shape:
+                raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {a.shape}")
+            if not a.flags.c_contiguous:
+                raise ShapeError(f"{self.name}(): argument {pname} must be C-contiguous; pass "
+                                 "cupy.ascontiguousarray(x)")
+            if a.device.id != device:
+                raise DeviceError(f"{self.name}(): argument {pname} lives on GPU {a.device.id}, not on the "
+                                  f"current device {device}")
+
+    def __call__(self, *args) -> None:
+        if any(type(a) is not self.cupy.ndarray for a in args):
+            args = tuple(device_view(self.cupy, a) for a in args)
+        self.check(args)
+        self.launch(args)
+
+    def launch(self, args) -> None:
+        """Every kernel, on arguments already checked."""
+        if self.workspace:
+            args = list(args) + [self.cupy.empty(shape, dtype) for shape, dtype in self.workspace]
+        for kernel, grid, block, params in self.kernels:
+            kernel(grid, block, tuple([args[n] for n in params]))
+
+    def __repr__(self) -> str:
+        return f"<mlc CUDA bundle function {self.name}({', '.join(p[0] for p in self.params)})>"
+
+
+class MainFunction(KernelFunction):
+    """A graph's ``main``: its steps (allocate, view, call, and the loops, conditionals and
+    counters of compiled control flow, whose scalars read one element of a GPU array)."""
+
+    def __init__(self, meta: dict, functions: dict, cupy):
+        self.name, self.cupy = meta["name"], cupy
+        self.params = [(n, np.dtype(d), tuple(s)) for n, s, d in meta["params"]]
+        self.steps = self._compile(meta["steps"], functions)
+
+    def _compile(self, steps, functions) -> list:
+        out = []
+        for step in steps:
+            kind = step[0]
+            if kind == "call":
+                out.append(("call", functions[step[1]], tuple(step[2])))
+            elif kind == "allocate":
+                out.append(("allocate", step[1], (tuple(step[2]), np.dtype(step[3]))))
+            elif kind == "view":
+                out.append(("view", step[1], (step[2], tuple(step[3]), np.dtype(step[4]))))
+            elif kind == "for":
+                out.append(("for", step[1], (step[2], step[3], self._compile(step[4], functions))))
+            elif kind == "while":
+                out.append(("while", None, (step[1], self._compile(step[2], functions))))
+            elif kind == "if":
+                out.append(("if", None, (step[1], self._compile(step[2], functions),
+                                         self._compile(step[3], functions))))
+            elif kind == "store":
+                out.append(("store", step[1], (step[2], step[3])))
+            else:
+                raise LoadError(f"{self.name}: a step {kind!r} this loader does not run; load the bundle with the "
+                                "mlc that exported it, or newer")
+        return out
+
+    def launch(self, args) -> None:
+        self._run(self.steps, dict(enumerate(args)), {})
+
+    def _run(self, steps, arrays: dict, variables: dict) -> None:
+        empty = self.cupy.empty
+        for kind, what, how in steps:
+            if kind == "call":
+                what.launch([arrays[n] for n in how])
+            elif kind == "allocate":
+                arrays[what] = empty(*how)
+            elif kind == "view":
+                source, shape, dtype = how
+                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                arrays[what] = arrays[source].reshape(-1).view(np.uint8)[:nbytes].view(dtype).reshape(shape)
+            elif kind == "for":
+                begin = int(_scalar(how[0], arrays, variables))
+                for i in range(begin, begin + int(_scalar(how[1], arrays, variables))):
+                    variables[what] = i
+                    self._run(how[2], arrays, variables)
+            elif kind == "while":
+                while _scalar(how[0], arrays, variables):
+                    self._run(how[1], arrays, variables)
+            elif kind == "if":
+                self._run(how[1] if _scalar(how[0], arrays, variables) else how[2], arrays, variables)
+            else:  # a store of one element (a loop's counter)
+                arrays[what].reshape(-1)[int(_scalar(how[0], arrays, variables))] = \
+                    _scalar(how[1], arrays, variables)
+
+
+def _truncdiv(a, b):
+    return np.trunc(np.true_divide(a, b)).astype(np.result_type(a, b)) if np.result_type(a, b).kind in "iu" \
+        else np.true_divide(a, b)
+
+
+#: The binary operations of a main's scalars (``mlc.ir.ops.BINARY_OPS``' names), as NumPy's.
+_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide, "floordiv": np.floor_divide,
+           "floormod": np.remainder, "truncdiv": _truncdiv, "truncmod": np.fmod, "min": np.minimum,
+           "max": np.maximum, "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+           "gt": np.greater, "ge": np.greater_equal, "and": np.logical_and, "or": np.logical_or,
+           "bitand": np.bitwise_and, "bitor": np.bitwise_or, "bitxor": np.bitwise_xor, "shl": np.left_shift,
+           "shr": np.right_shift}
+
+
+def _scalar(tree, arrays: dict, variables: dict):
+    """The value of a main's scalar (``scalar_metadata`` of ``mlc.backends.cuda.export``); a
+    load reads one element of a GPU array (a copy to the host, which waits for the kernels
+    before it)."""
+    kind = tree[0]
+    if kind == "const":
+        return tree[1]
+    if kind == "var":
+        return variables[tree[1]]
+    if kind == "load":
+        element = arrays[tree[1]].reshape(-1)[int(_scalar(tree[2], arrays, variables))]
+        return element.item() if hasattr(element, "item") else element
+    if kind == "cast":
+        return np.array(_scalar(tree[2], arrays, variables)).astype(tree[1]).item()
+    if kind == "bin":
+        _, op, a, b, da, db = tree
+        with np.errstate(all="ignore"):
+            return np.asarray(_BINARY[op](np.array(_scalar(a, arrays, variables), da),
+                                          np.array(_scalar(b, arrays, variables), db))).item()
+    raise LoadError(f"a scalar of kind {kind!r} this loader does not evaluate")
+
+
+class GraphEntry:
+    """A jitted function's ``main`` as its callers call it: ``f(*inputs)`` -> one array or a
+    tuple, the outputs allocated on the GPU per call."""
+
+    def __init__(self, entry: dict, main: MainFunction, constants: list, cupy):
+        self.name, self.main, self.constants, self.cupy = entry["name"], main, constants, cupy
+        n_in = entry["n_inputs"]
+        self.inputs = main.params[:n_in]
+        self.outputs = main.params[n_in + len(constants):]
+        self.order, self.single = tuple(entry["outputs"]), entry["single"]
+        call = entry.get("call")
+        self._around = None
+        if call is not None:
+            self._around = _loader._Around(self.name, call, [(n, d, s, "in") for n, d, s in self.inputs],
+                                           convert=self._in_place)
+            self.single = False
+        self._single = entry["single"]
+
+    def _in_place(self, a):
+        """An argument as the array a write-back lands in: a CuPy or NumPy array as it is, a
+        host DLPack object as the NumPy array of its memory."""
+        if isinstance(a, (np.ndarray, self.cupy.ndarray)) or hasattr(a, "__cuda_array_interface__"):
+            return a
+        return _loader.host_array(a)
+
+    def _to_device(self, a):
+        cupy = self.cupy
+        a = device_view(cupy, a)
+        if isinstance(a, cupy.ndarray):
+            return a
+        if isinstance(a, np.ndarray):
+            return cupy.asarray(a)
+        host = _loader.host_array(a)
+        return cupy.asarray(host) if isinstance(host, np.ndarray) else host
+
+    def _run(self, args):
+        if len(args) != len(self.inputs):
+            raise ShapeError(f"{self.name}() takes {len(self.inputs)} arrays "
+                             f"({', '.join(p[0] for p in self.inputs)}), got {len(args)}")
+        arrays = []
+        for (pname, dtype, shape), a in zip(self.inputs, args):
+            a = self._to_device(a)
+            if not isinstance(a, self.cupy.ndarray):
+                raise DTypeError(f"{self.name}(): argument {pname} must be an array of {dtype.name} (CuPy, or "
+                                 f"NumPy copied to the GPU), got {type(a).__name__}")
+            if a.dtype != dtype:
+                raise DTypeError(f"{self.name}(): argument {pname} must have dtype {dtype.name}, got "
+                                 f"{a.dtype.name}; convert it with .astype('{dtype.name}')")
+            if a.shape != shape:
+                raise ShapeError(f"{self.name}(): argument {pname} must have shape {shape}, got {a.shape}")
+            arrays.append(a if a.flags.c_contiguous else self.cupy.ascontiguousarray(a))
+        outs = [self.cupy.empty(shape, dtype) for _, dtype, shape in self.outputs]
+        self.main.launch(arrays + list(self.constants) + outs)
+        results = [outs[k] for k in self.order]
+        seen = set()
+        for k, index in enumerate(self.order):  # a value returned twice: an array each time
+            if index in seen:
+                results[k] = results[k].copy()
+            seen.add(index)
+        return results[0] if self.single else tuple(results)
+
+    def __call__(self, *args):
+        if self._around is not None:
+            return self._around(args, self._run, self._single)
+        return self._run(args)
+
+    def __repr__(self) -> str:
+        return f"<mlc CUDA bundle entry {self.name}>"

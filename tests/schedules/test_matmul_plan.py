@@ -1,0 +1,77 @@
+"""The default matmul rules as named decisions: plan_matmul's choices for a shape, read
+without scheduling, hold the rules' promises, and the schedule built from them computes
+NumPy's product."""
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import te
+from mlc.schedules.default.matmul import (PACK_MIN_ROWS, WIDE_TILE_REGISTERS, MatmulShape, plan_matmul)
+from mlc.schedules.default.steps import CpuInfo
+
+AVX512 = CpuInfo(vector_bits=512, cores=2)
+AVX2 = CpuInfo(vector_bits=256, cores=1)
+
+
+def _shape(m, n, k, lanes, batch=(), b_contiguous=True, rows_symbolic=False):
+    return MatmulShape(m=m, n=n, k=k, lanes=lanes, has_rows=m > 1, batch_extents=tuple(batch),
+                       rows_symbolic=rows_symbolic, b_contiguous=b_contiguous, b_batched=True,
+                       a_bytes=4 * m * k, b_bytes=4 * n * k, work=int(np.prod(batch or [1])) * m * n * k)
+
+
+def test_a_large_matmul_on_avx512_packs_b_for_the_wide_tile():
+    plan = plan_matmul(None, _shape(1024, 1024, 1024, 16), AVX512)
+    assert plan.pack and not plan.pack_a and plan.nr == 4 * 16 and plan.mr == 6
+    assert plan.depth >= 1 and plan.k_unroll == 1 and not plan.ragged
+
+
+def test_a_small_matmul_runs_on_b_as_stored():
+    plan = plan_matmul(None, _shape(64, 48, 80, 8), AVX2)
+    assert not plan.pack and plan.nr in (8, 16, 48) and plan.depth == 0
+
+
+def test_a_b_in_l2_is_packed_for_the_wide_tile_each_panel_by_its_thread():
+    plan = plan_matmul(None, _shape(128, 128, 128, 16), AVX512)  # SMALL_PACK_MIN_ROWS rows
+    assert plan.pack and plan.small_pack and plan.nr == 64 and plan.depth <= 1
+    assert not plan_matmul(None, _shape(64, 128, 128, 16), AVX512).pack  # fewer rows: as stored
+
+
+def test_ragged_columns_of_a_packed_matmul_keep_the_full_tile():
+    plan = plan_matmul(None, _shape(1000, 1000, 1000, 16), AVX512)
+    assert plan.pack and plan.ragged and plan.nr == 64 and plan.depth <= 1
+
+
+def test_a_b_stored_across_its_columns_must_be_packed():
+    plan = plan_matmul(None, _shape(PACK_MIN_ROWS, 64, 64, 8, b_contiguous=False), AVX2)
+    assert plan.pack
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 300), n=st.integers(1, 300), k=st.integers(1, 300),
+       lanes=st.sampled_from([4, 8, 16]), cores=st.sampled_from([1, 2, 8]))
+def test_every_plan_keeps_the_rules_promises(m, n, k, lanes, cores):
+    cpu = CpuInfo(vector_bits=lanes * 32, cores=cores)
+    plan = plan_matmul(None, _shape(m, n, k, lanes), cpu)
+    assert 1 <= plan.mr <= m and 1 <= plan.nr and plan.wide >= 1
+    assert plan.nr * plan.wide <= max(n, plan.nr)
+    assert not plan.pack_a or plan.pack  # A is packed only beside a packed B
+    assert not plan.ragged or (plan.pack and n % plan.nr)
+    assert plan.nr == 4 * lanes or not (plan.pack and cpu.vector_registers >= WIDE_TILE_REGISTERS
+                                        and not plan.ragged and n % (4 * lanes) == 0)
+    assert plan.row_blocks >= 1 and plan.col_block == 0 and plan.k_block == 0  # the default point
+    assert plan.depth == 0 or m * n * k >= 1 << 19
+
+
+@settings(max_examples=8, deadline=None)
+@given(m=st.sampled_from([1, 5, 17, 64]), n=st.sampled_from([1, 10, 33, 64]), k=st.sampled_from([1, 7, 32]))
+def test_the_planned_schedule_computes_numpys_product(m, n, k):
+    A = te.placeholder((m, k), "float32", "A")
+    B = te.placeholder((k, n), "float32", "B")
+    r = te.reduce_axis((0, k), "r")
+    C = te.compute((m, n), lambda i, j: te.sum(A[i, r] * B[r, j], axis=r), "C")
+    lib = mlc.build(mlc.IRModule({"main": te.create_prim_func([A, B, C])}), "llvm")
+    rng = np.random.default_rng(m * 100 + n)
+    a, b = rng.standard_normal((m, k), "float32"), rng.standard_normal((k, n), "float32")
+    c = np.empty((m, n), "float32")
+    lib["main"](a, b, c)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
