@@ -1,5 +1,6 @@
 """``python -m benchmarks [name ...] [--rounds N] [--threads N] [--isa avx2] [--quick] [--tiny] [--json FILE]``;
 ``python -m benchmarks tune [--trials N] [--tiny] [name ...]`` for mlc.tune's rows (``benchmarks/tune.py``);
+``python -m benchmarks corpus [name ...]`` for the corpus of NumPy programs (``benchmarks/corpus/bench.py``);
 ``python -m benchmarks --target cuda [name ...]`` for the GPU rows (``benchmarks/gpu.py``).
 
 Prints the machine (CPU, features, cores, measured fp32 FMA peak and copy
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="mlc-bench-cache-") as cache:
             os.environ["MLC_CACHE_DIR"] = cache  # a first call compiles (no cubin from an earlier run)
             return gpu_main(argv[:at] + argv[at + 2:])
+    if argv[:1] == ["corpus"]:  # the corpus of NumPy programs: benchmarks/corpus/bench.py
+        from .corpus.bench import main as corpus_main
+        return corpus_main(argv[1:])
     if argv[:1] == ["tune"]:  # mlc.tune's rows: benchmarks/tune.py
         keep = "--keep-blas-env" in argv
         note = free_blas(keep)  # (before NumPy loads)

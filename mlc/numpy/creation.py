@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError
 from ..ir import dtype as dt
 from ..runtime import ndarray as nd
-from ..tracer.operands import as_tracer, as_tracers
+from ..tracer.operands import as_tracer, as_tracers, holds_tracer
 from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
 from ._api import numpy_function
@@ -80,6 +80,11 @@ def asarray(a, dtype=None, *, device=None, copy=None):
     if isinstance(a, Tracer):
         normalize("asarray", device)
         return a if dtype is None else astype(a, dtype)
+    if isinstance(a, (list, tuple)) and current_trace() is not None and holds_tracer(a):
+        # np.array([s[1] - s[0], s[0] * s[2]]) of traced scalars: one traced array, as NumPy's
+        normalize("asarray", device)
+        out = as_tracer(a).fresh()
+        return out if dtype is None else astype(out, dtype)
     target = normalize("asarray", device, default=device_of(a))
     if device_of(a) == "cuda":
         if target == "cpu":

@@ -110,6 +110,11 @@ def function_call(func, args, kwargs, table: dict, refused: dict):
     trace and what to write instead."""
     fn = table.get(func)
     if fn is not None:
+        out = kwargs.get("out")
+        target = out[0] if isinstance(out, tuple) and len(out) == 1 else out
+        if isinstance(target, Tracer):  # np.cumsum(x, out=y[1:]): computed, then stored in out
+            result = fn(*args, **{k: v for k, v in kwargs.items() if k != "out"})
+            return assign(target, result, f"{_qualified(func)}(..., out=x)")
         return fn(*args, **kwargs)
     if func in refused:
         raise TraceError(f"{_qualified(func)} cannot be traced inside @mlc.jit: {refused[func]}"

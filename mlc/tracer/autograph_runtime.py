@@ -128,8 +128,13 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
 
 
 def _picker(fn, vals, traced, positions):
-    """A branch as a function of the traced variables (the conditional's operands)."""
-    return lambda *operands: tuple(fn(*_merge(vals, traced, operands))[k] for k in positions)
+    """A branch as a function of the traced variables (the conditional's operands). The branch
+    runs once: it may write its operands in place (``y += 1``), so a second run would start
+    from what the first left."""
+    def branch(*operands):
+        out = fn(*_merge(vals, traced, operands))
+        return tuple(out[k] for k in positions)
+    return branch
 
 
 class _Probe(tuple):

@@ -40,7 +40,7 @@ __all__ = ["NAMES", "register", "numpy_creation"]
 
 #: NumPy's functions that make a new array, which a traced function gets as traced arrays.
 NAMES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange",
-         "eye", "copy", "linspace")
+         "eye", "copy", "linspace", "array", "asarray")
 
 _lock = threading.Lock()
 _wrappers: dict = {}   # NumPy's function -> the wrapper choosing mlc.numpy's inside a trace

@@ -23,7 +23,8 @@ from .source import describe_location, user_location
 from .trace import TraceContext, current_trace
 from .tracer import Tracer
 
-__all__ = ["weak_dtype", "as_tracers", "as_tracer", "is_weak_scalar", "scalar_kind", "trace_of", "numpy_on_overflow"]
+__all__ = ["weak_dtype", "as_tracers", "as_tracer", "is_weak_scalar", "scalar_kind", "trace_of", "numpy_on_overflow",
+           "holds_tracer"]
 
 _KIND_DEFAULT = {bool: "bool", int: "int64", float: "float64", complex: "complex128"}
 
@@ -193,7 +194,7 @@ def as_tracers(values, ctx: TraceContext | None = None, op: str | None = None) -
     the compiled function runs).
     """
     ctx = _innermost(ctx or trace_of(values))
-    values = [as_tracer(v, ctx) if isinstance(v, (list, tuple)) and _holds_tracer(v) else v for v in values]
+    values = [as_tracer(v, ctx) if isinstance(v, (list, tuple)) and holds_tracer(v) else v for v in values]
     strong = _strong_dtype(values)
     if strong is None:  # all weak: the widest kind wins (bool < int < float < complex)
         kinds = [scalar_kind(v) for v in values if v is not None]
@@ -250,7 +251,7 @@ def as_tracer(value, ctx: TraceContext | None = None):
     if refusal is not None:
         raise DTypeError(f"cannot use an array in a traced function that is {refusal}"
                          + describe_location(user_location()))
-    if isinstance(value, (list, tuple)) and _holds_tracer(value):
+    if isinstance(value, (list, tuple)) and holds_tracer(value):
         return _sequence_tracer(value, ctx)
     if isinstance(value, (np.ndarray, list, tuple)):
         array = np.asarray(value)
@@ -267,8 +268,8 @@ def as_tracer(value, ctx: TraceContext | None = None):
                      "value" + describe_location(user_location()))
 
 
-def _holds_tracer(value) -> bool:
-    return any(isinstance(v, Tracer) or (isinstance(v, (list, tuple)) and _holds_tracer(v)) for v in value)
+def holds_tracer(value) -> bool:
+    return any(isinstance(v, Tracer) or (isinstance(v, (list, tuple)) and holds_tracer(v)) for v in value)
 
 
 def _sequence_tracer(value, ctx: TraceContext) -> Tracer:

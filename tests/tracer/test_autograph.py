@@ -294,6 +294,27 @@ def test_a_branch_that_writes_in_place(sign):
     np.testing.assert_allclose(mine, numpys)  # the caller's array, written as NumPy writes it
 
 
+def update_then_use(x, c):
+    y = x.copy()
+    z = x * 2
+    if c[0] > 0:
+        y += 1.0    # written in place, then read by the next statement of the branch
+        z = y * 3
+    return y, z
+
+
+@settings(max_examples=5)
+@given(n=SIZES, sign=st.sampled_from([1.0, -1.0]))
+def test_a_branch_that_writes_in_place_and_then_reads_is_traced_once(n, sign):
+    """The branch ran once per result it returns, each run on the operands the one before had
+    written: ``y += 1`` was applied twice (y = x + 2, z = 3 * (x + 2)); conjugate gradients
+    with ``if rs_new < tol: break`` returned wrong iterates."""
+    x, c = _data(n), np.array([sign])
+    got = mlc.jit(update_then_use)(x, c)
+    for g, w in zip(got, update_then_use(x, c)):
+        np.testing.assert_allclose(g, w)
+
+
 def forward_substitution(L, b):
     x = np.zeros_like(b)
     for i in range(L.shape[0]):                  # the slice grows with i

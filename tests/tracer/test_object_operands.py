@@ -62,6 +62,27 @@ def test_ufunc_out_writes_into_a_traced_array(call):
     np.testing.assert_allclose(mlc.jit(call)(a), call(a), rtol=1e-15)
 
 
+def _functions_with_out(x, k):
+    y = np.zeros((3, x.shape[0]))
+    np.cumsum(x, out=y[1])               # into a row: a view of y
+    np.clip(x, 0.2, 0.5, out=y[2])
+    t = x.copy()
+    np.cumprod(t, out=t)                 # into its own operand
+    z = np.zeros(x.shape[0] + k)
+    np.cumsum(0.5 * (x[1:] + x[:-1]), out=z[k + 1:])
+    return y, t, z
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=st.integers(1, 9), k=st.integers(0, 2))
+def test_out_of_numpy_functions_writes_into_a_traced_array(n, k):
+    """np.cumsum, np.clip and np.cumprod with out= a traced array (a view of one, or the operand
+    itself) store their result there, as NumPy's do (they were refused)."""
+    x = np.random.default_rng(n).uniform(0.1, 1.0, n)
+    for got, want in zip(mlc.jit(_functions_with_out, static_argnames=("k",))(x, k), _functions_with_out(x, k)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_ufunc_out_into_a_numpy_constant_is_a_trace_error():
     with pytest.raises(TraceError, match=r"(?s)out=.*cannot write into this array.*test_object_operands.py"):
         mlc.jit(lambda a: np.add(a, 1, out=OUT))(np.ones(3))

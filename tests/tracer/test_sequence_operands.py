@@ -38,3 +38,28 @@ def test_a_ragged_list_is_a_shape_error_as_in_numpy():
 def test_traced_scalars_in_a_list_inside_jit():
     f = mlc.jit(lambda a, b: mnp.exp([a, b]))  # (NumPy's own np.exp sees a list, not a traced value)
     np.testing.assert_allclose(f(np.float32(1), np.float32(2)), np.exp(np.array([1, 2], np.float32)), rtol=1e-6)
+
+
+def lorenz(s):
+    """A right-hand side written as NumPy users write it: np.array of a list of traced scalars."""
+    return np.array([10.0 * (s[1] - s[0]), s[0] * (28.0 - s[2]) - s[1], s[0] * s[1] - 8.0 / 3.0 * s[2]])
+
+
+def rows(s, k):
+    a = np.array([[s[0], 1.0], [s[k], s[0] * 2]])  # nested, Python floats among traced values
+    a[0, 1] = s[1]                                 # a new array the function may write into
+    return a, np.asarray([s[0]] * (k + 1), dtype=np.float32)
+
+
+@settings(max_examples=6, deadline=None)
+@given(dtype=st.sampled_from(["float32", "float64", "int64"]), k=st.integers(0, 2))
+def test_np_array_of_traced_scalars_inside_jit(dtype, k):
+    """np.array / np.asarray of a list holding traced scalars make one traced array, of NumPy's
+    dtype (it read the Tracers' data and was refused)."""
+    s = np.array([1.5, -2.0, 3.0]).astype(dtype)
+    for fn, args in ((lorenz, (s,)), (rows, (s, k))):
+        want = fn(*args)
+        got = mlc.jit(fn, static_argnames=("k",) if fn is rows else ())(*args)
+        for g, w in zip(got if isinstance(want, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-6)

@@ -20,7 +20,12 @@ computed twice: it fuses only into a group that contains all its consumers.
   :mod:`mlc.schedules.default.rows`);
 - injective ops (reshape, transpose, slicing) fuse into injective
   consumers (phase 1);
-- opaque ops, multi-output ops and values the graph returns end a group.
+- opaque ops, multi-output ops and values the graph returns end a group;
+- a computed value read through two or more different windows that overlap (``u[2:, 1:-1]``,
+  ``u[:-2, 1:-1]``: a stencil's reads of the time step before) ends a group: fused,
+  its whole computation would be inlined at every window, once per window and
+  again for every earlier step it reads (an unrolled time loop's kernel grew by the
+  stencil's width per step, in its run time and in its compile time).
 
 Each group becomes one ``fused`` binding whose ``body`` attribute is the
 group as a Graph; its results are the group's values used outside it.
@@ -52,8 +57,34 @@ MAX_GROUP_OPS = 64
 ELEMWISE, BROADCAST, INJECTIVE, REDUCTION, OUT_EWISE, OPAQUE = range(len(PATTERNS))
 
 
+#: Ops that read their operand at shifted or permuted positions (a window of it): two
+#: different windows of one computed value would each inline its computation.
+WINDOW_OPS = frozenset({"slice", "pad", "flip", "take"})
+
 #: Binding forms that are not registry ops: fusion leaves them as they are.
 NOT_OPS = frozenset({"fused", "call_tir", "call_dps_packed", "view"}) | CONTROL_OPS
+
+
+def _overlapping_windows(consumers: list[Binding]) -> bool:
+    """Whether two different windows among ``consumers`` read overlapping parts of their operand
+    (``u[2:]`` and ``u[:-2]``: yes; ``qkv[:, :d]`` and ``qkv[:, d:]``: no, each element is
+    computed once either way). A window op other than a slice may read anything."""
+    windows = list({(b.op, b.attrs): b for b in consumers if b.op in WINDOW_OPS}.values())
+    for k, a in enumerate(windows):
+        for b in windows[k + 1:]:
+            if a.op != "slice" or b.op != "slice" or _boxes_meet(a, b):
+                return True
+    return False
+
+
+def _boxes_meet(a: Binding, b: Binding) -> bool:
+    """Whether two slices' boxes (start to stop on every axis, steps aside) intersect."""
+    try:
+        bounds = [tuple(x.attr(k) for k in ("starts", "stops")) for x in (a, b)]
+        (sa, ea), (sb, eb) = bounds
+        return all(max(x0, y0) < min(x1, y1) for x0, x1, y0, y1 in zip(sa, ea, sb, eb))
+    except (TypeError, ValueError, KeyError, MLCError):  # bounds not plain numbers: assume they meet
+        return True
 
 
 def _op_pattern(b: Binding) -> int:
@@ -124,6 +155,8 @@ class _Fuser:
                     self.consumers[i].append((j, self._edge_pattern(j, a)))
         returned = {id(a) for a in graph.outputs}
         self.extern = [any(id(v) in returned for v in b.outputs) for b in self.bindings]
+        # a value read through overlapping different windows is computed once, into a buffer
+        self.windowed = [_overlapping_windows([self.bindings[j] for j, _ in self.consumers[i]]) for i in range(n)]
         self.dom = self._post_dominators()
         self.groups = [_Group(p, i) for i, p in enumerate(self.patterns)]
 
@@ -186,7 +219,7 @@ class _Fuser:
         return order
 
     def _check_path(self, src: int, sink: int, ok) -> bool:
-        return all(ok(self.groups[node].root().pattern, node == sink)
+        return all(ok(self.groups[node].root().pattern, node == sink) and (node == sink or not self.windowed[node])
                    for node in self._path_nodes(src, sink))
 
     def _commit(self, src: int, sink: int) -> None:
@@ -210,7 +243,7 @@ class _Fuser:
 
     def _try_fuse(self, i: int, phase: int) -> None:
         dom, group = self.dom[i], self.groups[i]
-        if group.pattern == OPAQUE or dom.parent is None:
+        if group.pattern == OPAQUE or dom.parent is None or self.windowed[i]:
             return
         sink = dom.parent
         if self.groups[sink].root() is group.root():
