@@ -32,20 +32,12 @@ LARGEST = {"llvm": 7, "cuda-emulator": 3, "cuda": 7}
 SLOW = {"lcs_length": (2, 5), "edit_distance": (2, 5)}
 
 #: (program, target or None for both) -> (the exception mlc raises, its message)
-XFAIL = {
-    ("mandelbrot", None): (TraceError, "x[Tracer<bool[...]>]: a traced boolean mask selects a number of elements "
-                                       "known only when the function runs ... reading the elements of a boolean "
-                                       "mask is not compiled"),
-}
+XFAIL: dict = {}
 
 
 #: (program, target) -> why it is not run: its first call does not end in minutes (a hang is no
 #: test result); listed with the xfails, to run again when the reason is gone
-NOT_RUN = {
-    ("lorenz_rk4", "cuda-emulator"): "compile time: the GPU default schedule's gpu_rows compute_inline "
-                                      "(mlc/schedules/gpu/default.py) did not finish in minutes on the unrolled "
-                                      "RK4 steps' kernel (2 s before the GPU row schedules merged)",
-}
+NOT_RUN: dict = {}
 
 
 def _params():

@@ -159,3 +159,20 @@ def test_batched_matmuls_get_shared_tiles_on_blockidx_z(shapes):
     (stats,) = compiled.lib.kernel_stats()
     assert stats.global_writes == want.size
     assert stats.global_reads < want.size * a.shape[-1]  # not every output reading its row and column
+
+
+def test_the_row_rule_leaves_a_function_without_reductions_untouched():
+    """gpu_rows looks for a reduction before it inlines the elementwise blocks: inlining a long
+    chain of them first (the unrolled steps of an ODE integrator, each reading the one before
+    several times) grew the expression exponentially, and a first call took minutes."""
+    from mlc import te
+    from mlc.schedules import Schedule
+    from mlc.schedules.gpu.default import gpu_rows
+    A = te.placeholder((4, 8), "float32", name="A")
+    B = te.compute((4, 8), lambda i, j: A[i, j] * 2.0, name="B")
+    C = te.compute((4, 8), lambda i, j: B[i, j] + B[i, j] * B[i, j], name="C")
+    D = te.compute((4, 8), lambda i, j: C[i, j] - C[i, j] * 0.5, name="D")
+    sch = Schedule(mlc.IRModule({"main": te.create_prim_func([A, D])}))
+    assert gpu_rows(sch, "main") is None
+    inlined = [inst for inst in sch.trace.insts if inst.kind == "compute_inline"]
+    assert not inlined, "inlined before it knew the function is not of its form"

@@ -152,12 +152,13 @@ def _steps(u, steps):
 
 
 @settings(max_examples=5, deadline=None)
-@given(n=st.integers(1, 9), steps=st.integers(1, 6))
+@given(n=st.integers(2, 9), steps=st.integers(1, 6))
 def test_an_unrolled_stencil_loop_is_a_kernel_per_step(n, steps):
     """Each step reads the step before through three windows: fused into one kernel, the
     kernel inlined the step before at every window, 3 ** steps copies of the first step
     (the game of life's three generations took a minute to compile, its kernels ran 8 to 20
-    times slower than NumPy)."""
+    times slower than NumPy). (With n = 1 the three windows are disjoint single elements,
+    which fuse: each element is still computed once.)"""
     u = np.random.default_rng(n).standard_normal(n + 2)
     f = mlc.jit(_steps, static_argnames=("steps",))
     np.testing.assert_allclose(f(u, steps), _steps(u, steps), rtol=1e-12)

@@ -493,6 +493,8 @@ def gpu_rows(sch, func_name: str, max_threads: int = THREADS, max_row_bytes: int
     if shape is None or len(shape) < 2:
         return None
     cols = shape[-1]
+    if not any(view(sch, sch.get_block(name, func_name)).block.is_reduction for name in names[:-1]):
+        return None  # no row reduction: not this form (checked before inlining, which may be costly)
     reductions = []
     for name in names[:-1]:
         block = sch.get_block(name, func_name)
