@@ -68,7 +68,10 @@ class _Functions:
     maximum, minimum, take = (staticmethod(f) for f in (maximum, minimum, take))
 
     def __getattr__(self, name: str):
-        return GENERATED[name]
+        try:
+            return GENERATED[name]
+        except KeyError:  # (doctest's and inspect's probes, __wrapped__ among them, are no functions)
+            raise AttributeError(name) from None
 
 
 _F = _Functions()

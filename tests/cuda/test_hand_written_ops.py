@@ -47,9 +47,15 @@ HAND_WRITTEN = {
 }
 
 
+#: ops only the graph pipeline makes, whose functions come from the graph they carry (an element
+#: loop's body), not from types and attributes: tested through the programs that make them
+#: (tests/tracer/test_element_loops.py, on llvm and cuda-emulator)
+PIPELINE_ONLY = ("element_loop",)
+
+
 def test_every_hand_written_op_is_listed_here():
-    assert sorted(n for n in list_ops() if get_op(n).prim_func is not None and not n.startswith("test.")) == \
-        sorted(HAND_WRITTEN)
+    assert sorted(n for n in list_ops() if get_op(n).prim_func is not None and not n.startswith("test.")
+                  and n not in PIPELINE_ONLY) == sorted(HAND_WRITTEN)
 
 
 # ------------------------------------------------------------------ scans

@@ -14,13 +14,13 @@ import mlc
 IR = pathlib.Path(mlc.__file__).parent / "ir"
 
 LAYERS = [
-    {"dtype", "types", "threefry", "erfinv"},
+    {"dtype", "types", "threefry", "erfinv", "names"},
     {"ops", "node"},
     {"expr", "buffer", "tir", "calls", "extern"},
     {"functor"},
     {"printer", "structural"},
     {"arith"},
-    {"analysis", "shape_vars"},
+    {"analysis", "shape_vars", "range_mutator"},
     {"te", "graph", "graph_printer", "control", "__init__"},
     {"te_autodiff"},
 ]
