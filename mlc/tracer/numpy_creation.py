@@ -111,12 +111,17 @@ def _replacement(value):
         return None
 
 
+def _is_mlc(scope: dict) -> bool:
+    name = scope.get("__name__")
+    return isinstance(name, str) and (name == "mlc" or name.startswith("mlc."))
+
+
 @contextlib.contextmanager
 def numpy_creation(fn):
     """NumPy's creation functions made traced for the module of ``fn`` while the block runs."""
     scope = getattr(inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn), "__globals__", None)
-    if _proxy is None or not isinstance(scope, dict):
-        yield
+    if _proxy is None or not isinstance(scope, dict) or _is_mlc(scope):
+        yield  # (mlc's own functions, jitted by mlc.numpy's eager calls, mean NumPy when they say np)
         return
     with _lock:
         entry = _patched.get(id(scope))

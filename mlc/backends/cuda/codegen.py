@@ -433,7 +433,7 @@ class _KernelWriter:
         text = lowering([self.expr(a) for a in e.args], dtype, self.fast_math)
         # CUDA's isnan, isinf, isfinite and signbit return int: a bool of the IR stays a bool
         # (mlc_min(bool, int) has no overload)
-        return f"((bool)({text}))" if e.dtype == "bool" else text
+        return f"((bool)({text}))" if e.dtype == "bool" and text not in ("true", "false") else text
 
 
 _RESERVED = frozenset({
