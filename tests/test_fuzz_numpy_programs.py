@@ -13,6 +13,7 @@ import pytest
 import mlc
 from mlc.testing import fuzz
 from mlc.testing.fuzz import SKIPPED, UNARY, program, run_program
+from .cuda.fake_cupy import DeviceResult
 
 #: (seed, programs) per target: about 4 s of CPU on a 2-core host, both together.
 RUNS = {"llvm": (0, 150), "cuda-emulator": (1, 100)}
@@ -67,21 +68,6 @@ def test_conj_of_bools_is_int8(target):
     np.testing.assert_array_equal(got, [2, 0])
 
 
-class _DeviceArray:
-    """A stand-in for a CuPy array: no implicit conversion to NumPy, a ``get()`` copy to host."""
-
-    __cuda_array_interface__ = {}
-
-    def __init__(self, data):
-        self._data = np.asarray(data)
-
-    def __array__(self, *args, **kwargs):
-        raise TypeError("Implicit conversion to a NumPy array is not allowed")
-
-    def get(self):
-        return self._data.copy()
-
-
 def test_a_device_result_is_compared_after_its_copy_to_the_host(monkeypatch):
     """``target="cuda"`` returns CuPy arrays; the comparison copies them to the host first."""
     prog = program(random.Random(3))
@@ -89,7 +75,7 @@ def test_a_device_result_is_compared_after_its_copy_to_the_host(monkeypatch):
 
     def on_device(fn, **kw):
         compiled = real_jit(fn, **kw)
-        return lambda *a, **k: _DeviceArray(compiled(*a, **k))
+        return lambda *a, **k: DeviceResult(compiled(*a, **k))
     monkeypatch.setattr(fuzz, "jit", on_device)
     assert run_program(prog, "llvm", random.Random(0)) is None
-    assert fuzz.host_array(_DeviceArray([1, 2])).tolist() == [1, 2]
+    assert fuzz.host_array(DeviceResult([1, 2])).tolist() == [1, 2]

@@ -5,6 +5,22 @@ NumPy only, so a process without mlc may stand it in for ``cupy`` (tests/cuda/te
 import numpy as np
 
 
+class DeviceResult:
+    """A device array as a result reaches NumPy code: no implicit conversion to NumPy (CuPy
+    refuses it), a ``get()`` copy to the host."""
+
+    __cuda_array_interface__ = {}
+
+    def __init__(self, data):
+        self._data = np.asarray(data)
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed")
+
+    def get(self):
+        return self._data.copy()
+
+
 class FakeArray:
     """A "device" array: NumPy memory behind CuPy's attributes (not an ndarray, as CuPy's is not)."""
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import ShapeError, TraceError
 from mlc.tracer.writeback import WriteError
+from ..cuda.fake_cupy import DeviceResult
 
 SIDES = st.integers(1, 7)
 
@@ -403,25 +404,10 @@ def test_write_back_on_other_targets_and_dynamic_axes(options):
         _same(standardize, data, jitted=jitted)
 
 
-class _DeviceResult:
-    """A stand-in for a CuPy array: no implicit conversion to NumPy, a ``get()`` copy to host."""
-
-    __cuda_array_interface__ = {}
-
-    def __init__(self, data):
-        self._data = np.asarray(data)
-
-    def __array__(self, *args, **kwargs):
-        raise TypeError("Implicit conversion to a NumPy array is not allowed")
-
-    def get(self):
-        return self._data.copy()
-
-
 def test_a_device_result_is_written_back_into_a_numpy_argument():
     """A function jitted for the GPU that writes its NumPy argument: the new value, a device
     array, is copied to the host into the caller's array."""
     from mlc.tracer.writeback import write_back
     target = np.zeros(3, "float32")
-    write_back(target, _DeviceResult([1.0, 2.0, 3.0]))
+    write_back(target, DeviceResult([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(target, [1.0, 2.0, 3.0])
