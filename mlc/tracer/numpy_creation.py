@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import os
 import threading
 import types
 
@@ -111,16 +112,21 @@ def _replacement(value):
         return None
 
 
-def _is_mlc(scope: dict) -> bool:
-    name = scope.get("__name__")
-    return isinstance(name, str) and (name == "mlc" or name.startswith("mlc."))
+#: mlc's package folder: functions defined in its files are mlc's own
+_MLC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _is_mlc(fn) -> bool:
+    code = getattr(fn, "__code__", None)
+    return code is not None and os.path.abspath(code.co_filename).startswith(_MLC_DIR)
 
 
 @contextlib.contextmanager
 def numpy_creation(fn):
     """NumPy's creation functions made traced for the module of ``fn`` while the block runs."""
-    scope = getattr(inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn), "__globals__", None)
-    if _proxy is None or not isinstance(scope, dict) or _is_mlc(scope):
+    fn = inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn)
+    scope = getattr(fn, "__globals__", None)
+    if _proxy is None or not isinstance(scope, dict) or _is_mlc(fn):
         yield  # (mlc's own functions, jitted by mlc.numpy's eager calls, mean NumPy when they say np)
         return
     with _lock:
