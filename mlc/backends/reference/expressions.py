@@ -17,6 +17,8 @@ whose lane number is :data:`LANE` (see ``interpreter``); ``T.Ramp(b, s, n)`` is
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from ...errors import MLCError
@@ -35,7 +37,7 @@ __all__ = ["ExprEvaluator", "Evaluator", "LANE"]
 LANE = Var("vector_lane", dt.INDEX)
 
 
-class ExprEvaluator:
+class ExprEvaluator(ABC):
     """The expression evaluator every TIR interpreter shares (module docstring).
 
     A subclass gives ``_var``, ``_load``, ``_ramp``, ``_broadcast`` (and may refine the
@@ -113,17 +115,21 @@ class ExprEvaluator:
                        "PrimFunc; reductions exist only in te.compute and become blocks in "
                        "te.create_prim_func")
 
+    @abstractmethod
     def _var(self, e: Var, ctx):
-        raise NotImplementedError
+        """What a subclass's storage and lanes make of a ``Var``."""
 
+    @abstractmethod
     def _load(self, e: BufferLoad, ctx):
-        raise NotImplementedError
+        """What a subclass's storage and lanes make of a ``BufferLoad``."""
 
+    @abstractmethod
     def _ramp(self, e: Ramp, ctx):
-        raise NotImplementedError
+        """What a subclass's storage and lanes make of a ``Ramp``."""
 
+    @abstractmethod
     def _broadcast(self, e: Broadcast, ctx):
-        raise NotImplementedError
+        """What a subclass's storage and lanes make of a ``Broadcast``."""
 
 
 class Evaluator(ExprEvaluator):
