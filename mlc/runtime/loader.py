@@ -63,7 +63,7 @@ except ImportError:  # loaded by path, outside the mlc package
     class BoundsError(MLCError, IndexError):
         """An index out of bounds when the function ran."""
 
-__all__ = ["load", "Library", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
+__all__ = ["load", "alias_pattern", "Library", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
            "MAGIC", "FORMAT_VERSION"]
 
 #: The last 8 bytes of every library mlc exports.
@@ -471,9 +471,13 @@ class _Around:
             out[n] = np.asarray(arg, dtype)
         return out
 
+    def _overlap(self, m: int, n: int) -> MLCError:
+        return MLCError(f"{self.name}(): arguments {m} and {n} overlap in memory (one is a view into the "
+                        "other) and the function writes into one of them; pass a copy of one of them")
+
     def __call__(self, args, run, single: bool):
         args = self.arguments(args)
-        if self.writes and _alias_pattern(args, self.writes, self.name) != self.aliases:
+        if self.writes and alias_pattern(args, self.writes, self._overlap) != self.aliases:
             raise MLCError(f"{self.name}(): the arguments share memory differently than the arguments it was "
                            "exported with, and it writes into its arguments; pass separate arrays (or the "
                            "same array where it was the same when exported)")
@@ -511,9 +515,16 @@ def _layout(a):
     return a.__array_interface__["data"][0], a.shape, a.strides, a.dtype
 
 
-def _alias_pattern(args, writes, name):
-    """None when no two arrays of ``args`` share memory; else, per argument, the first that
-    is the same array (as ``mlc.tracer.writeback.alias_pattern``)."""
+def alias_pattern(args, writes, overlap_error) -> tuple[int, ...] | None:
+    """None when no two NumPy arrays of ``args`` share memory; else, per argument, the first
+    that is the same array (itself where none is). Where two overlap in part and one of them
+    is among ``writes`` (positions), raises ``overlap_error(m, n)``: NumPy would see each
+    write through the other. (The jit's check too: ``mlc.tracer.writeback``.)
+
+    >>> x = np.zeros(3)
+    >>> alias_pattern([x, x, np.ones(2)], set(), None)
+    (0, 0, 2)
+    """
     arrays = [(n, a) for n, a in enumerate(args) if type(a) is np.ndarray and a.size]
     pattern = None
     for i, (n, a) in enumerate(arrays):
@@ -525,8 +536,7 @@ def _alias_pattern(args, writes, name):
                 pattern[n] = pattern[m]
                 break
             if n in writes or m in writes:
-                raise MLCError(f"{name}(): arguments {m} and {n} overlap in memory (one is a view into the "
-                               "other) and the function writes into one of them; pass a copy of one of them")
+                raise overlap_error(m, n)
     return None if pattern is None else tuple(pattern)
 
 

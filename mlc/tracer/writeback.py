@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MLCError
+from ..runtime import loader
 
 __all__ = ["AliasMismatch", "WriteError", "alias_pattern", "write_back"]
 
@@ -43,32 +44,18 @@ class AliasMismatch(MLCError):
         self.pattern = pattern
 
 
-def _layout(a):
-    interface = a.__array_interface__
-    return interface["data"][0], a.shape, a.strides, a.dtype
-
-
 def alias_pattern(leaves, writes) -> tuple[int, ...] | None:
     """None when no two NumPy arrays of ``leaves`` share memory; else, per leaf, the first
     leaf that is the same array (itself where none is). WriteError where arrays overlap in
     part and one of them is among ``writes`` (leaf positions)."""
-    arrays = [(n, a) for n, a in enumerate(leaves) if type(a) is np.ndarray and a.size]
-    pattern = None
-    for i, (n, a) in enumerate(arrays):
-        for m, b in arrays[:i]:
-            if not np.may_share_memory(a, b):
-                continue
-            if _layout(a) == _layout(b):
-                if pattern is None:
-                    pattern = list(range(len(leaves)))
-                pattern[n] = pattern[m]
-                break
-            if n in writes or m in writes:
-                raise WriteError(f"arguments {m} and {n} overlap in memory (one is a view into the other) and "
-                                 "the jitted function writes into one of them; NumPy would see each write "
-                                 "through the other, which mlc follows only for the very same array passed "
-                                 "twice. Pass a copy of one of them")
-    return None if pattern is None else tuple(pattern)
+    return loader.alias_pattern(leaves, writes, _overlap)
+
+
+def _overlap(m: int, n: int) -> WriteError:
+    return WriteError(f"arguments {m} and {n} overlap in memory (one is a view into the other) and "
+                      "the jitted function writes into one of them; NumPy would see each write "
+                      "through the other, which mlc follows only for the very same array passed "
+                      "twice. Pass a copy of one of them")
 
 
 def write_back(target, value) -> None:
