@@ -478,20 +478,24 @@ class _KernelRun(ExprEvaluator):
             return self._load_vector(mem, addr, lanes, mask, e)
         if mem.per == "thread" and not self._complete(mem):
             where = addr[lanes] if mask is not None else addr
-            unwritten = ~mem.written[where]
-            if unwritten.any():
-                k = int(np.argmax(unwritten))
-                lane = int(lanes[k])
-                raise RaceError(
-                    f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
-                    f"{self._block_name(lane // self.nt)} reads local buffer {mem.buffer.name}"
-                    f"[{int(where[k]) % mem.size}] (flat index), which it never wrote; local memory is "
-                    "per thread (other threads' writes are not visible)")
+            self._refuse_unwritten(mem, where, lanes, ~mem.written[where], "local",
+                                   "it never wrote; local memory is per thread (other threads' writes "
+                                   "are not visible)")
         if mem.tracked:
             self._check_read(mem, addr[lanes] if mask is not None else addr, lanes)
         if mem.per == "global" and self._first_read(e):
             self.stats.global_reads += lanes.size
         return mem.array[addr]
+
+    def _refuse_unwritten(self, mem: _Memory, where, lanes, unwritten, scope: str, which: str) -> None:
+        """A RaceError for the first lane whose read of ``mem`` (a ``scope`` buffer) finds an
+        element nobody it can see wrote (``unwritten``, per lane); ``which`` says who did not."""
+        if unwritten.any():
+            k = int(np.argmax(unwritten))
+            lane = int(lanes[k])
+            raise RaceError(f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
+                            f"{self._block_name(lane // self.nt)} reads {scope} buffer {mem.buffer.name}"
+                            f"[{int(where[k]) % mem.size}] (flat index), which {which}")
 
     def _load_vector(self, mem: _Memory, addr, lanes, mask, e: BufferLoad):
         """A vector load: each active lane reads its row of ``addr``, checked element by
@@ -648,16 +652,10 @@ class _KernelRun(ExprEvaluator):
         if mem.in_flight is not None:
             self._in_flight(mem, where, lanes, "reads")
         if mem.per == "block" and not self._complete(mem):
-            unwritten = mem.w_lane[where] == -1
-            if unwritten.any():
-                k = int(np.argmax(unwritten))
-                lane = int(lanes[k])
-                raise RaceError(
-                    f"emulator: {self.fname}: thread {self._thread_name(lane)} of block "
-                    f"{self._block_name(lane // self.nt)} reads shared buffer {mem.buffer.name}"
-                    f"[{int(where[k]) % mem.size}] (flat index), which no thread of its block wrote; "
-                    "shared memory is per block (another block's writes are not visible) — fetch "
-                    "the data in every block that reads it")
+            self._refuse_unwritten(mem, where, lanes, mem.w_lane[where] == -1, "shared",
+                                   "no thread of its block wrote; shared memory is per block (another "
+                                   "block's writes are not visible) — fetch the data in every block that "
+                                   "reads it")
         if mem.last_write == self.epoch or (mem.per == "global" and mem.last_write >= 0):
             bad = self._conflict(mem.w_lane[where], mem.w_epoch[where], lanes)
             if bad.any():
