@@ -151,8 +151,8 @@ TENSOR_CORE_MIN_BLOCKS = 128
 TENSOR_CORE_WARPS = (4, 2, 1)
 #: The matmul rule's tiles, largest first: threads along i and j (fused on
 #: ``threadIdx.x``), each thread's register tile (rows x columns) and the k step of the
-#: shared tiles. Measured on an H200 (float32 4096^3, TF32 off): 128 x 128 tiles with
-#: k steps of 16 ran at 55% of cuBLAS, 64 x 64 at 54%, the course's 32 x 32 at 42%.
+#: shared tiles: the larger the tile, the more each fetch feeds (the variants' rows in
+#: benchmarks/results/nvidia-h100-cuda-2026-11-26-gemm-variants.json).
 MATMUL_TILES = ((16, 16, 8, 8, 16), (16, 16, 4, 4, 8), (8, 8, 4, 4, 8))
 #: The matmul rule's pipeline: k steps fetched with cp.async, two steps ahead of the one
 #: computed (the 128 x 128 tile's three copies of A's and B's 128 x 16 tiles are 48 KiB, the
