@@ -22,6 +22,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from ..errors import MLCError
 from .job import Job
 
 __all__ = ["Verdict", "decide", "confirm", "ROUNDS", "MIN_GAIN", "MAX_SPREAD", "RETRIES"]
@@ -58,8 +59,8 @@ def decide(default_times, candidate_times, min_gain: float = MIN_GAIN) -> Verdic
     the candidate wins when its time over the default's is below ``1 - min_gain`` in at
     least three rounds of four (the upper quartile of the ratios)."""
     if not default_times or len(default_times) != len(candidate_times):
-        raise ValueError(f"decide: one time per round for each contender, got {len(default_times)} "
-                         f"and {len(candidate_times)}")
+        raise MLCError(f"decide: one time per round for each contender, got {len(default_times)} "
+                       f"and {len(candidate_times)}")
     ratios = sorted(c / d for c, d in zip(candidate_times, default_times))
     if len(ratios) >= 2:
         low, middle, high = statistics.quantiles(ratios, n=4, method="inclusive")

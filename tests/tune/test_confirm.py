@@ -104,7 +104,7 @@ def test_decide_picks_the_candidate_only_when_it_is_faster_in_most_rounds(defaul
 
 
 def test_decide_needs_a_time_per_round_for_each():
-    with pytest.raises(ValueError, match="one time per round"):
+    with pytest.raises(mlc.MLCError, match="one time per round"):
         decide([1.0, 2.0], [1.0])
 
 
