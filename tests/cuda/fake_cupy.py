@@ -164,7 +164,7 @@ def install(monkeypatch) -> list:
     """CuPy and an sm_90 device, stood in for; returns the list the launches are recorded in
     (undo ``FAST_DEVICE_ARRAYS`` with :func:`uninstall`)."""
     from mlc.backends.cuda import backend as cuda_backend, runtime as cuda_runtime
-    from mlc.runtime import ndarray as runtime_ndarray
+    from mlc.backends.cuda import memory as cuda_memory
     from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
     FakeCuPy.launches = []
     FakeCuPy.shared_mem = []
@@ -173,7 +173,7 @@ def install(monkeypatch) -> list:
     for module in (cuda_runtime, cuda_backend):
         monkeypatch.setattr(module, "device_unavailable_reason", lambda: None)
         monkeypatch.setattr(module, "device_arch", lambda: "sm_90")
-    monkeypatch.setattr(runtime_ndarray, "_cupy", lambda dev: FakeCuPy)
+    monkeypatch.setattr(cuda_memory, "_cupy", lambda dev: FakeCuPy)
     FAST_DEVICE_ARRAYS.add(FakeArray)
     return FakeCuPy.launches
 
