@@ -98,6 +98,9 @@ class DeviceMemory(ABC):
         """The shape and dtype of array ``x`` in this memory (any library's, read from its
         array interface without a copy)."""
 
+    def synchronize(self, dev) -> None:
+        """Wait until the work queued on ``dev`` (by this thread's stream) is done."""
+
     def device_index(self, x) -> int:
         """The index of the device whose memory holds array ``x``."""
         return 0

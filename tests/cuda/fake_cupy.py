@@ -109,10 +109,20 @@ class FakeCuPy:
     opted_in: dict = {}  # function ptr -> its CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
     allocated = 0
 
+    synchronized = 0  # how many times the current stream was waited for
+
     class cuda:
         class runtime:
             getDevice = staticmethod(lambda: 0)
             getDeviceCount = staticmethod(lambda: 1)
+
+        @staticmethod
+        def get_current_stream():
+            class Stream:
+                @staticmethod
+                def synchronize():
+                    FakeCuPy.synchronized += 1
+            return Stream
 
         class Device:
             compute_capability = "90"

@@ -89,6 +89,9 @@ class CuPyMemory(DeviceMemory):
         interface = x.__cuda_array_interface__  # CuPy's, Numba's, PyTorch's CUDA arrays alike
         return tuple(interface["shape"]), np.dtype(interface["typestr"])
 
+    def synchronize(self, dev) -> None:
+        _cupy(dev).cuda.get_current_stream().synchronize()
+
     def device_index(self, x) -> int:
         return int(x.device.id)
 
