@@ -23,6 +23,7 @@ from ...passes.tir.pipeline import run_passes
 from ...passes.tir.simplify import simplify
 from ...passes.tir.software_pipeline import inject_software_pipeline
 from ...passes.tir.thread_sync import insert_thread_sync
+from ...passes.tir.unroll import unroll_loops
 from ...passes.tir.vectorize import vectorize_loops
 
 __all__ = ["GPU_PIPELINE", "GPU_VECTOR_LANES", "GPU_COPY_DTYPES", "lower_for_gpu", "vectorize_for_gpu"]
@@ -55,6 +56,7 @@ GPU_PIPELINE = [
     simplify,
     insert_thread_sync,
     vectorize_for_gpu,
+    unroll_loops,
 ]
 
 

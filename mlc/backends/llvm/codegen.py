@@ -11,9 +11,8 @@ Loops: ``parallel`` ones are outlined into a body function run on the
 thread pool (:mod:`.parallel`); ``vectorized`` ones (those the vectorize pass,
 :func:`mlc.passes.tir.vectorize_loops`, left as loops) carry loop metadata for
 LLVM's vectorizer (their math calls are :mod:`.vecmath` routines, so they
-vectorise too); short ``unrolled`` ones are written out here. A serial (or
-unrolled) loop folding a run of consecutive elements into one element is one
-vector load and a tree of operations (:mod:`.horizontal`).
+vectorise too); short ``unrolled`` ones are written out here. A ``horizontal_<op>`` call
+(:mod:`mlc.passes.tir.horizontal`) is a tree of shufflevector halves.
 
 Vector IR (``T.Ramp``, ``T.Broadcast``, values of dtype ``float32x16``) is
 rendered as LLVM vectors (:mod:`.vectorize`): a load or store at a stride-1
@@ -65,16 +64,17 @@ from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While)
 from ...ir.printer import expr_to_str
 from ...ir.extern import AddressOf, CallExtern
+from ...passes.tir.horizontal import HORIZONTAL_OPS, lane_tree
 from ...ir.shape_vars import size_params
 from ...runtime.callbacks import CALLBACK_SYMBOL
-from . import arith, complex as complex_math, extern, horizontal, parallel, streaming
+from . import arith, complex as complex_math, extern, parallel, streaming
 from .bounds import Site, SiteTable, emit_violation
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
-from .loops import MAX_UNROLL, MIN_KEPT_TRIPS, emit_loop, emit_while, loop_metadata
+from .loops import MIN_KEPT_TRIPS, emit_loop, emit_while, loop_metadata
 from .memory import BufferAllocator
 from . import vecmath  # noqa: F401 - registers exp, expm1, log, log1p, tanh, sigmoid, erf
 from .types import I64, PTR, alignment, compute_dtype, constant, int_constant, itemsize, mem_type, reg_type
-from .vectorize import VectorCodegen, plan_windows, splat, vector_type
+from .vectorize import VectorCodegen, plan_windows, shuffle_mask, splat, vector_type
 from .targeting import module_target
 
 __all__ = ["emit_function", "launch_only", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
@@ -211,7 +211,6 @@ class _FunctionCodegen(VectorCodegen):
         self.buffers: dict[Buffer, ir.Value] = {}
         self.loop_depth = 0
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
-        self.unrolled_copies = 1  # copies of the current code the unrolled loops around it made
         self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
         self._ready: dict[int, ir.Value] = {}  # id of a Binary -> its value (see _chain)
         self._computed: dict[tuple, ir.Value] = {}  # pure values by operation and operands (see _reuse)
@@ -389,65 +388,8 @@ class _FunctionCodegen(VectorCodegen):
                 "remove the binding for the llvm target")
         if s.kind == "parallel":
             self._parallel_loop(s)
-        elif s.kind in ("serial", "unrolled") and self._fold(s):
-            return
-        elif (s.kind == "unrolled" and isinstance(s.extent, IntImm)
-              and self.unrolled_copies * s.extent.value <= MAX_UNROLL):
-            self._unrolled_loop(s)
         else:
             self._serial_loop(s)
-
-    def _unrolled_loop(self, s: For) -> None:
-        """The body once per iteration, the index a constant offset from the start: no loop
-        is left for LLVM to keep. Nested unrolled loops are written out while the body's
-        copies stay at most MAX_UNROLL; longer ones get ``llvm.loop.unroll.full``."""
-        b = self.builder
-        begin = self._widen(s, self._loop_range(s)[0])
-        self.loop_depth += 1
-        self.unrolled_copies *= max(s.extent.value, 1)
-        try:
-            first = int_constant(begin)
-            for k in range(s.extent.value):
-                if first is not None:  # the copy's index is a constant too
-                    index = ir.Constant(begin.type, first + k)
-                else:
-                    index = b.add(begin, ir.Constant(begin.type, k), name=s.loop_var.name, flags=("nsw",))
-                self._loop_body(s, index)
-        finally:
-            self.loop_depth -= 1
-            self.unrolled_copies //= max(s.extent.value, 1)
-
-    def _fold(self, s: For) -> bool:
-        """Emit ``s`` as one vector load and a tree of operations if it folds a run of
-        consecutive elements into one (:mod:`.horizontal`); False (nothing emitted) if not."""
-        fold = horizontal.match(s, bool(self.func.attr("tir.noalias", True)))
-        if fold is None or self.buffers.get(fold.source.buffer) is self.buffers.get(fold.update.buffer):
-            return False  # (a declared buffer naming the other's memory: the loop sees its own updates)
-        b, target = self.builder, fold.update
-        dtype = target.buffer.dtype
-        flags = REDUCTION_FLAGS if fold.op in ("add", "mul") and dt.is_float(dtype) else ()
-
-        def combine(x: ir.Value, y: ir.Value) -> ir.Value:
-            return arith.binary(b, fold.op, x, y, compute_dtype(dtype), flags)
-
-        def emit() -> None:
-            if fold.init is not None:
-                self.stmt(fold.init)
-            run = BufferLoad(fold.source.buffer, (Ramp(fold.source.indices[0], 1, fold.lanes),),
-                             dt.vector(dtype, fold.lanes))
-            total = horizontal.tree(b, self.expr(run), combine)
-            acc = self._access(target.buffer, target.indices, "load from",
-                               lambda ptr: b.load(ptr, typ=mem_type(dtype), align=alignment(dtype)))
-            value = combine(acc, total)
-            self._access(target.buffer, target.indices, "store to",
-                         lambda ptr: b.store(value, ptr, align=alignment(dtype)))
-
-        self.loop_depth += 1
-        try:
-            self._bound(s, self._widen(s, self._loop_range(s)[0]), emit)
-        finally:
-            self.loop_depth -= 1
-        return True
 
     def _parallel_loop(self, s: For) -> None:
         """Outline the loop into a body function and run it on the thread pool (:mod:`.parallel`).
@@ -697,6 +639,8 @@ class _FunctionCodegen(VectorCodegen):
         return self._reuse(("not", _operand_key(a)), lambda: self.builder.not_(a))
 
     def _call(self, e: Call) -> ir.Value:
+        if e.op in HORIZONTAL_OPS:
+            return self._horizontal(e)
         if dt.is_vector(e.dtype):
             element = dt.element(e.dtype)
             if element in vecmath.VECTOR_FORMS.get(e.op, ()) and dt.element(e.args[0].dtype) == element:
@@ -713,6 +657,18 @@ class _FunctionCodegen(VectorCodegen):
             out = emit_math(self.builder, e.op, args, cdtype, self.fast_math)
             return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
         return self._reuse(("call", e.op, e.dtype, cdtype, *map(_operand_key, args)), make)
+
+    def _horizontal(self, e: Call) -> ir.Value:
+        """``horizontal_<op>(v)`` (:mod:`mlc.passes.tir.horizontal`): shufflevector halves
+        combined by ``op`` (float add/mul with REDUCTION_FLAGS), then the last two lanes."""
+        b, op, dtype = self.builder, HORIZONTAL_OPS[e.op], e.dtype
+        flags = REDUCTION_FLAGS if op in ("add", "mul") and dt.is_float(dtype) else ()
+        vector = self.expr(e.args[0])
+        return lane_tree(vector, vector.type.count,
+                         lambda v, half, width: (b.shuffle_vector(v, v, shuffle_mask(0, half)),
+                                                 b.shuffle_vector(v, v, shuffle_mask(half, width))),
+                         lambda v, k: b.extract_element(v, ir.Constant(ir.IntType(32), k)),
+                         lambda x, y: arith.binary(b, op, x, y, compute_dtype(dtype), flags))
 
     def _call_extern(self, e: CallExtern) -> ir.Value:
         """An external kernel's call; it may write memory, so what was loaded before it is

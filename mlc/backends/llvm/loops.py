@@ -14,8 +14,8 @@
 for small constant extents; one calling a vector math routine asks for two
 register-wide vectors in flight where they divide its extent,
 ``llvm.loop.interleave.count``: see ``MATH_INTERLEAVE`` in :mod:`.codegen`), ``unrolled`` ones ``llvm.loop.unroll.full``
-(the codegen writes out unrolled loops of at most :data:`MAX_UNROLL`
-iterations itself, so those never reach LLVM as loops), and ``kept`` ones (serial
+(:func:`mlc.passes.tir.unroll.unroll_loops` writes out unrolled loops of at most
+:data:`~mlc.passes.tir.unroll.MAX_UNROLL` copies, so those never reach LLVM as loops), and ``kept`` ones (serial
 loops of vector statements the codegen asks LLVM not to copy again, see
 ``_keeps_loop`` in :mod:`.codegen`) ``llvm.loop.unroll.disable``.
 """
@@ -28,14 +28,11 @@ from llvmlite.ir.values import MDValue
 
 from .types import int_constant, signed
 
-__all__ = ["emit_loop", "emit_while", "loop_metadata", "MAX_VECTOR_WIDTH_HINT", "MAX_UNROLL", "MIN_KEPT_TRIPS"]
+__all__ = ["emit_loop", "emit_while", "loop_metadata", "MAX_VECTOR_WIDTH_HINT", "MIN_KEPT_TRIPS"]
 
 #: A vectorized loop with a constant power-of-two extent up to this many
 #: iterations asks LLVM for exactly that vector width.
 MAX_VECTOR_WIDTH_HINT = 16
-
-#: ``unrolled`` loops with a constant extent up to this are unrolled by the codegen.
-MAX_UNROLL = 64
 
 #: A serial loop of vector statements keeps its loop (``kept``) from this many iterations on.
 MIN_KEPT_TRIPS = 8

@@ -228,7 +228,7 @@ def _row_tiles(sch, func_name: str, name: str, cpu: CpuInfo) -> list[str] | None
     (one where two do not divide the row), up to ROW_TILE_ACCUMULATORS vector registers of
     them (twice as many with 32 registers) in at most MAX_TILE_ROWS rows that divide the
     rows; then each row's lanes folded (one vector load and a tree:
-    :mod:`mlc.backends.llvm.horizontal`)::
+    :mod:`mlc.passes.tir.horizontal`)::
 
         for i_0 in T.parallel(125):                          # 8 rows a tile
             Y_rf[0:8, 0:32] = 0
