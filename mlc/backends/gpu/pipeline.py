@@ -16,6 +16,7 @@ from ...passes.tir.convert_blocks import convert_blocks_to_loops
 from ...passes.tir.cross_thread_reduction import lower_cross_thread_reduction
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from ...passes.tir.flatten_buffers import flatten_buffers
+from ...passes.tir.fold_constants import fold_constants
 from ...passes.tir.gpu_buffers import compact_gpu_buffers, note_storage_align
 from ...passes.tir.lower_init_block import lower_init_block
 from ...passes.tir.lower_intrinsics import lower_intrinsics
@@ -23,7 +24,6 @@ from ...passes.tir.pipeline import run_passes
 from ...passes.tir.simplify import simplify
 from ...passes.tir.software_pipeline import inject_software_pipeline
 from ...passes.tir.thread_sync import insert_thread_sync
-from ...passes.tir.unroll import unroll_loops
 from ...passes.tir.vectorize import vectorize_loops
 
 __all__ = ["GPU_PIPELINE", "GPU_VECTOR_LANES", "GPU_COPY_DTYPES", "lower_for_gpu", "vectorize_for_gpu"]
@@ -56,7 +56,7 @@ GPU_PIPELINE = [
     simplify,
     insert_thread_sync,
     vectorize_for_gpu,
-    unroll_loops,
+    fold_constants,
 ]
 
 

@@ -21,10 +21,8 @@ pointer, at any other vector index (or when accesses are bounds-checked) one
 scalar access per lane. Vector casts and math calls are computed lane by lane
 (the vectorize pass creates them only inside gather indices).
 
-What the codegen can compute it writes as a constant, not an instruction: integer
-operations of constants (:func:`.arith.fold`; an unrolled copy's index is a constant, and
-so becomes a tile's predicate ``60 + 3 < 64``), and an ``if`` or select on a constant
-condition is only its taken side. Pure values are emitted once per basic block
+Constants were folded before (:mod:`mlc.passes.tir.fold_constants`: an unrolled copy's
+index, a tile's predicate ``60 + 3 < 64`` and the branch it decides). Pure values are emitted once per basic block
 (:meth:`_FunctionCodegen._reuse`, keyed by operation and operands): an unrolled register
 tile computes ``A[i * 784 + k]``'s ``i * 784`` and ``B``'s row address once for all its
 copies, and within one stored value an element loaded twice is loaded once
@@ -288,12 +286,6 @@ class _FunctionCodegen(VectorCodegen):
 
     def _if(self, s: IfThenElse) -> None:
         cond = self.expr(s.condition)
-        known = _known_condition(cond)
-        if known is not None:  # a constant condition (an unrolled tile's predicate): one side
-            taken = s.then_case if known else s.else_case
-            if taken is not None:
-                self.stmt(taken)
-            return
         b = self.builder
         if s.else_case is None:
             with b.if_then(cond):
@@ -594,9 +586,6 @@ class _FunctionCodegen(VectorCodegen):
         op, dtype = e.op, dt.element(e.a.dtype)
         if op in LOGIC_OPS:
             a, b = self.expr(e.a), self.expr(e.b)
-            folded = arith.fold(op, a, b, "bool")
-            if folded is not None:
-                return folded
             return self._reuse((op, _operand_key(a), _operand_key(b)),
                                lambda: arith.logical(self.builder, op, a, b))
         if flags and op == "add":  # a product summed by the reduction may fuse into an FMA
@@ -606,10 +595,6 @@ class _FunctionCodegen(VectorCodegen):
             a, b = self._compute(_scalar_of(e.a)), self._compute(_scalar_of(e.b))
         if dt.is_vector(e.a.dtype):  # broadcasts are splat once both operands are computed
             a, b = self._splat(a, dt.lanes(e.a.dtype)), self._splat(b, dt.lanes(e.a.dtype))
-        cdtype = compute_dtype(dtype)
-        folded = arith.fold(op, a, b, cdtype)
-        if folded is not None:
-            return folded
         if op not in ARITH_OPS and op not in BITWISE_OPS and op not in COMPARE_OPS:
             raise CompileError(f"unknown binary op {op!r}")
         use_flags = flags if op in ("add", "mul") and dtype in ("float32", "float64") else ()
@@ -633,9 +618,6 @@ class _FunctionCodegen(VectorCodegen):
 
     def _not(self, e: Not) -> ir.Value:
         a = self.expr(e.a)
-        known = _known_condition(a)
-        if known is not None:
-            return constant("bool", not known)
         return self._reuse(("not", _operand_key(a)), lambda: self.builder.not_(a))
 
     def _call(self, e: Call) -> ir.Value:
@@ -682,10 +664,6 @@ class _FunctionCodegen(VectorCodegen):
         cond = None
         if not dt.is_vector(_scalar_of(e.cond).dtype):  # one condition for all lanes
             cond = self.expr(_scalar_of(e.cond))
-            known = _known_condition(cond)
-            if known is not None:  # a constant condition: only its side
-                v = self.expr(_scalar_of(e.true_value if known else e.false_value))
-                return self._splat(v, dt.lanes(e.dtype)) if dt.is_vector(e.dtype) else v
         loads = self._loads(e.true_value) or self._loads(e.false_value)
         if loads and dt.is_vector(e.dtype):  # each lane branches on its own condition
             return self._lane_by_lane(e)
@@ -757,9 +735,6 @@ class _FunctionCodegen(VectorCodegen):
             leaf = self.expr(e)  # a variable, a load, a clamped tile start (``min(i * 6, 1018)``), ...
             return self._reuse(("sext64", _operand_key(leaf)), lambda: sext64(self.builder, leaf))
         a, b = self._index64(e.a), self._index64(e.b)
-        folded = _fold_index(e.op, a, b)
-        if folded is not None:
-            return folded
         if e.op in ("floordiv", "floormod"):
             make = lambda: arith.binary(self.builder, e.op, a, b, "int64")  # noqa: E731
         else:
@@ -850,13 +825,6 @@ _INDEX_OPS = ("add", "sub", "mul", "floordiv", "floormod")
 _NARROWED = object()
 
 
-def _known_condition(v: ir.Value) -> bool | None:
-    """The value of a constant ``i1`` (a condition the unrolled loops made constant); None
-    for anything else."""
-    value = int_constant(v) if v.type == ir.IntType(1) else None
-    return None if value is None else bool(value)
-
-
 def _operand_key(v: ir.Value):
     """``v`` as part of a :meth:`_FunctionCodegen._reuse` key: a constant by its type and
     value (each use builds a new ``ir.Constant``), anything else by identity."""
@@ -866,30 +834,6 @@ def _operand_key(v: ir.Value):
     if isinstance(v, ir.Constant):  # a float, vector or undefined constant: by its text
         return str(v)
     return id(v)
-
-
-def _fold_index(op: str, a: ir.Value, b: ir.Value) -> ir.Value | None:
-    """``a op b`` of i64 index values (:meth:`_FunctionCodegen._index64`) without an
-    instruction where it is a constant or one of its operands: both constant (an unrolled
-    copy's offset ``2 * 8``), ``x + 0``, ``x * 1``, ``x * 0``, ``x // 1``. The arithmetic is
-    exact (no intermediate value reaches 2**62), so Python's integers give LLVM's result;
-    None where an instruction is needed."""
-    x, y = int_constant(a), int_constant(b)
-    if x is not None and y is not None:
-        value = {"add": x + y, "sub": x - y, "mul": x * y,
-                 "floordiv": x // y if y > 0 else None, "floormod": x % y if y > 0 else None}[op]
-        return None if value is None else ir.Constant(I64, value)
-    if op == "add":
-        return b if x == 0 else a if y == 0 else None
-    if op == "sub":
-        return a if y == 0 else None
-    if op == "mul":
-        if x == 0 or y == 0:
-            return ir.Constant(I64, 0)
-        return b if x == 1 else a if y == 1 else None
-    if op == "floordiv":
-        return a if y == 1 else None
-    return ir.Constant(I64, 0) if y == 1 else None  # floormod
 
 
 #: Register-wide vectors a vectorized loop calling a vector math routine keeps in flight

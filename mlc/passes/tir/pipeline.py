@@ -23,6 +23,7 @@ from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
 from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
+from .fold_constants import fold_constants
 from .horizontal import fold_horizontal
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
@@ -50,6 +51,7 @@ LOWER_PIPELINE: list[Pass] = [
     vectorize_loops,
     fold_horizontal,
     unroll_loops,
+    fold_constants,
 ]
 
 
