@@ -18,7 +18,11 @@ from ...ir import dtype as dt
 from .intrinsics import call_intrinsic
 from .types import int_constant, reg_type
 
-__all__ = ["binary", "compare", "cast", "logical"]
+__all__ = ["binary", "compare", "cast", "logical", "REDUCTION_FLAGS"]
+
+#: Fast-math flags on the float add/mul of a reduction update, and nowhere else
+#: (a product added by the update gets ``contract`` alone).
+REDUCTION_FLAGS = ("reassoc", "contract")
 
 _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
