@@ -26,7 +26,7 @@ B[1] = A[1] + T.float32(1)
 from __future__ import annotations
 
 from ...ir.expr import IntImm, const, make_binary
-from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.tir import For, PrimFunc, seq
 from .fold_constants import fold_constants_stmt
 
@@ -64,7 +64,7 @@ class _Unroll(Mutator):
         n, var = node.extent.value, node.loop_var
         self.copies *= max(n, 1)
         try:
-            return seq(*(self.visit(fold_constants_stmt(substitute(node.body, {var: self._index(node, k)})))
+            return seq(*(self.visit(fold_constants_stmt(node.body, {var: self._index(node, k)}))
                          for k in range(n)))
         finally:
             self.copies //= max(n, 1)
