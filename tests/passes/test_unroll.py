@@ -82,3 +82,14 @@ def test_folded_constants_are_what_the_interpreter_computes(data, dtype, cmp, ne
     assert not any(isinstance(n, (Binary, Not, IfThenElse)) for n in pre_order_nodes(out.body))
     got, want = run(out, [np.zeros(2, dtype)]), run(func, [np.zeros(2, dtype)])
     np.testing.assert_array_equal(got[0], want[0])
+
+
+def test_the_passes_run_in_the_cpu_and_gpu_pipelines():
+    from mlc.backends.gpu.pipeline import GPU_PIPELINE
+    from mlc.backends.llvm.generate import LLVM_TIR_PASSES
+    from mlc.passes.tir.horizontal import fold_horizontal
+    for name, passes in (("llvm", LLVM_TIR_PASSES), ("gpu", GPU_PIPELINE)):
+        assert fold_constants in passes, name
+    assert fold_horizontal in LLVM_TIR_PASSES and unroll_loops in LLVM_TIR_PASSES
+    llvm = list(LLVM_TIR_PASSES)  # folds before unrolling (a fold may be an unrolled loop), constants last
+    assert llvm.index(fold_horizontal) < llvm.index(unroll_loops) < llvm.index(fold_constants)
