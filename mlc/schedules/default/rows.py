@@ -371,7 +371,9 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
         elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
             attempt(sch, vectorize_innermost, sch.get_block(name, func_name),
                     cpu.lanes(_dtype(sch, func_name, name)))
-    attempt(sch, parallelize_outer, sch.get_block(names[-1], func_name), cpu)
+    # the work is every block's, not the last one's alone: a row statistic (``x.mean(axis=1,
+    # keepdims=True)``: one output element per row) still reads whole rows
+    attempt(sch, parallelize_outer, sch.get_block(names[-1], func_name), cpu, before)
     return set(_block_names(sch, func_name))
 
 
