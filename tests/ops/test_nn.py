@@ -67,6 +67,19 @@ def test_softmax(name, fn, data, dtype, shape):
     check_op(name, [x], expected, atol=atol, axis=axis)
 
 
+@settings(max_examples=15)
+@given(data=st.data(), dtype=st.sampled_from(("float32", "float64")), shape=shapes(min_dims=1, max_side=5))
+def test_softmax_vjp_from_the_input(data, dtype, shape):
+    """nn.softmax_vjp(x, ct) = y * (ct - sum(ct * y)) with y = softmax(x), in one kernel."""
+    x = data.draw(arrays(dtype, shape, special=False, bound=30))
+    ct = data.draw(arrays(dtype, shape, special=False, bound=3))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    v, c = x.astype("float64"), ct.astype("float64")
+    y = scipy.special.softmax(v, axis=axis)
+    expected = (y * (c - np.sum(c * y, axis=axis, keepdims=True))).astype(dtype)
+    check_op("nn.softmax_vjp", [x, ct], expected, atol=16 * shape[axis] * np.finfo(dtype).eps * 3, axis=axis)
+
+
 def test_softmax_is_stable_for_huge_logits():
     x = np.array([[1e4, 1e4 - 1, -1e4], [0.0, -np.inf, 1.0]], "float32")
     check_op("nn.softmax", [x], scipy.special.softmax(x, axis=1), axis=1)

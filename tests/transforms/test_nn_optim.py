@@ -105,6 +105,23 @@ def test_layer_norm_backward_stores_no_normalised_copy_between_its_kernels():
     assert len(full) == 1, graph.script()  # the gradient of x only: x's normalised rows are recomputed
 
 
+@settings(max_examples=5, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 9), st.integers(0, 1))
+def test_softmax_gradient_is_one_kernel_reading_the_input(rows, cols, axis):
+    """grad of sum(softmax(x) * c) recomputes softmax row by row in its one kernel (softmax's own
+    result is not stored between two kernels), and matches finite differences."""
+    rng = np.random.default_rng(rows * 10 + cols)
+    x, c = rng.standard_normal((rows, cols)), rng.standard_normal((rows, cols))
+    f = lambda v, w: np.sum(mlc.nn.softmax(v, axis=axis) * w)  # noqa: E731
+    graph = mlc.jit(mlc.grad(f)).lower(x, c).graph
+    assert [b.op for b in graph.bindings] == ["call_tir"], graph.script()
+    check_grads(f, (x, c), modes=("rev",))
+    y = np.exp(x - x.max(axis=axis, keepdims=True))
+    y /= y.sum(axis=axis, keepdims=True)
+    np.testing.assert_allclose(mlc.grad(f)(x, c), y * (c - np.sum(c * y, axis=axis, keepdims=True)), rtol=1e-10,
+                               atol=1e-12)
+
+
 def test_initialisers_draw_from_the_key():
     k1, k2 = mr.split(mr.key(0))
     w = mlc.nn.init.kaiming_uniform(k1, (64, 256))

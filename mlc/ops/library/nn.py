@@ -152,6 +152,44 @@ _softmax_op("nn.softmax", False)
 _softmax_op("nn.log_softmax", True)
 
 
+def _softmax_vjp_infer(x: TensorType, ct: TensorType, *, axis=-1) -> TensorType:
+    normalize_axes("nn.softmax_vjp", axis, x.ndim)
+    out = float_dtype("nn.softmax_vjp", x.dtype)
+    if tuple(ct.shape) != tuple(x.shape) or ct.dtype != out:
+        raise ShapeError(f"nn.softmax_vjp: the cotangent must be {out}{list(x.shape)} like softmax(x), got "
+                         f"{ct.dtype}{list(ct.shape)}")
+    return TensorType(x.shape, out)
+
+
+def _softmax_vjp_lower(x, ct, *, axis=-1):
+    """softmax's stages, then ``y * (ct - sum(ct * y))``: row by row in one kernel, ``y`` never
+    stored (softmax's own result is not an operand, so a gradient reads ``x`` and ``ct`` once)."""
+    out = float_dtype("nn.softmax_vjp", x.dtype)
+    axes = normalize_axes("nn.softmax_vjp", axis, x.ndim)
+    acc = accumulate_dtype(out)
+    kept = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
+    y = _softmax_stages(x, axes, acc, False)
+    dot = reduce_over(ct, axes, True, kept, acc, te.sum, zero, "T_softmax_vjp_dot",
+                      fn=lambda v, i: _e.cast(v, acc) * y[i])
+    return te.compute(x.shape, lambda *i: _e.cast(y[i] * (_e.cast(ct[i], acc) - dot[kept_indices(i, axes, True)]),
+                                                  out), name="T_softmax_vjp")
+
+
+def _softmax_vjp_reference(x, ct, *, axis=-1):
+    out = float_dtype("nn.softmax_vjp", x.dtype.name)
+    v = x.astype(accumulate_dtype(out))
+    e = np.exp(v - np.max(v, axis=axis, keepdims=True))
+    y = e / np.sum(e, axis=axis, keepdims=True)
+    c = ct.astype(y.dtype)
+    return (y * (c - np.sum(c * y, axis=axis, keepdims=True))).astype(out)
+
+
+register_op("nn.softmax_vjp", pattern="opaque", infer=_softmax_vjp_infer, lower=_softmax_vjp_lower,
+            reference=_softmax_vjp_reference,
+            doc="softmax's VJP from its input: ``y * (ct - sum(ct * y))`` with ``y = softmax(x)`` over "
+                "``axis`` recomputed row by row in the kernel (a gradient reads x and ct once).")
+
+
 # ------------------------------------------------------------------ layer_norm
 
 def _layer_norm_signature(x, gamma, beta, axis, eps):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..library.conv import _pair, _padding
 from ..registry import define_rules
-from .core import apply_op, batch_front, differentiable, is_zero, move_batch_to_front, normalized_axes, ones
+from .core import Composite, apply_op, batch_front, differentiable, is_zero, move_batch_to_front, normalized_axes, ones
 from .shape import scatter_slice
 
 __all__: list[str] = []
@@ -37,8 +37,15 @@ def _softmax_jvp(primals, tangents, out, *, axis=-1):
 
 
 def _softmax_vjp(ct, primals, out, *, axis=-1):
-    y = out
-    return (y * (ct - np.sum(ct * y, axis=normalized_axes(axis, y.ndim), keepdims=True)),)
+    # from x, not from softmax's result: one kernel recomputes y row by row, and a gradient that
+    # does not return softmax's value reads x and ct once (softmax's own kernel is then dead)
+    return (apply_op("nn.softmax_vjp", primals[0], ct, axis=axis),)
+
+
+def _softmax_vjp_composite(x, ct, *, axis=-1):
+    """``nn.softmax_vjp`` in other ops (its derivatives and batching)."""
+    y = apply_op("nn.softmax", x, axis=axis)
+    return y * (ct - np.sum(ct * y, axis=normalized_axes(axis, y.ndim), keepdims=True))
 
 
 def _log_softmax_jvp(primals, tangents, out, *, axis=-1):
@@ -312,6 +319,8 @@ def _pool_batch(name):
 
 def _register() -> None:
     define_rules("nn.softmax", jvp=_softmax_jvp, vjp=_softmax_vjp, batch=_axis_batch("nn.softmax"))
+    composite = Composite(_softmax_vjp_composite)
+    define_rules("nn.softmax_vjp", jvp=composite, vjp=composite, batch=composite)
     define_rules("nn.log_softmax", jvp=_log_softmax_jvp, vjp=_log_softmax_vjp, batch=_axis_batch("nn.log_softmax"))
     define_rules("nn.layer_norm", jvp=_layer_norm_jvp, vjp=_layer_norm_vjp, batch=_layer_norm_batch)
     define_rules("nn.conv2d", jvp=_conv_jvp, vjp=_conv_vjp, batch=_conv_batch)
