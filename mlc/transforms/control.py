@@ -17,7 +17,8 @@ dispatches to it). JAX's rules are the model:
   carries that get one are found as a fixed point: a carry whose initial
   tangent is zero may get one from the body). Reverse mode needs a trip
   count known when tracing (Python-int bounds): the forward loop stores each
-  iteration's input carries in a stacked buffer, and a backward loop runs
+  iteration's input carries in a stacked buffer (a row per iteration, written
+  in place by ``write_row``: O(trip count x carry) work and memory), and a backward loop runs
   the iterations in reverse, each the body's VJP at its stored carries,
   summing the cotangents of the values the body reads from around it.
   Batched: carries that the batch reaches are batched (a fixed point again);
