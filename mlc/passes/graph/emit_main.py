@@ -294,9 +294,9 @@ class _Emitter:
         return direct
 
     def _region_base(self, b):
-        """The operand whose memory region-write binding ``b`` may write its result into (its
-        kernel copies it first where the result's buffer is another; ``mlc.ops.library.rows``),
-        or None where ``b`` is no region write."""
+        """The operand whose memory region-write binding ``b`` may write its result into (main
+        copies the operand into the result first where the result's buffer is another memory;
+        :data:`~mlc.ops.hand_written.REGION_WRITE`), or None where ``b`` is no region write."""
         if b.op != "call_tir":
             return None
         name = b.attr("func")
