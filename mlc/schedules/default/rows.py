@@ -44,6 +44,10 @@ from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restor
 __all__ = ["schedule_rows", "schedule_row_parts", "schedule_row_reduction", "row_depth", "accumulator_width", "row_accumulators",
            "ACCUMULATORS", "ROW_TILE_ACCUMULATORS", "MAX_TILE_ROWS"]
 
+#: The block instances from which a row kernel's rows run in parallel by its largest block's
+#: work (a row statistic of 4096 rows of 1024); below it by its last block's, as small kernels
+#: (a CNN's pooling of a batch) always were.
+LARGE_ROW_WORK = 1 << 18
 #: Vector accumulators a rfactored reduction keeps (enough to hide the add/max latency).
 ACCUMULATORS = 4
 #: Vector registers of accumulators for rows reduced side by side (:func:`_row_tiles`) with
@@ -383,9 +387,11 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
         elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
             attempt(sch, vectorize_innermost, sch.get_block(name, func_name),
                     cpu.lanes(_dtype(sch, func_name, name)))
-    # the work is the largest block's, not the last one's: a row statistic (``x.mean(axis=1,
-    # keepdims=True)``: one output element per row) still reads whole rows
-    attempt(sch, parallelize_outer, sch.get_block(names[-1], func_name), cpu, _largest_block(sch.mod[func_name]))
+    # a row statistic (``x.mean(axis=1, keepdims=True)``: one output element per row) still reads
+    # whole rows: a large one is judged by its largest block's work, not by its last block's
+    largest = _largest_block(sch.mod[func_name])
+    attempt(sch, parallelize_outer, sch.get_block(names[-1], func_name), cpu,
+            largest if largest >= LARGE_ROW_WORK else None)
     return set(_block_names(sch, func_name))
 
 
