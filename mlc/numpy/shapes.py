@@ -27,7 +27,8 @@ from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
 from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
-from .indexing import take
+from .bounds import check_indices
+from .indexing import take, unchecked_take
 from .loops import refuse_out
 from .masked_read import Selection
 from .windows import Window, has_traced_slice, use_indexing, window_getitem, window_take
@@ -179,7 +180,7 @@ def _advanced_getitem(t, items: tuple, n: int, index):
     slice, None or ``...`` (NumPy's advanced indexing with one index array): the basic
     indexing with ``:`` there, then a gather (``take``) of the index's elements along that
     axis, whose dimensions take its place. A constant index out of range is refused as NumPy
-    refuses it; a traced one is clipped into the axis, as ``take`` clips it."""
+    refuses it; a traced one is checked when the function runs (:mod:`.bounds`)."""
     basic = getitem(t, items[:n] + (slice(None),) + items[n + 1:])
     used = sum(1 for k in items if k is not None and k is not Ellipsis)
     axis = sum(t.ndim - used if k is Ellipsis else 1 for k in items[:n])
@@ -189,8 +190,9 @@ def _advanced_getitem(t, items: tuple, n: int, index):
         if bad.size:
             raise ShapeError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {size}"
                              f"{describe_location(user_location())}")
+    check_indices(index, size, f"x[{index_text(items)}]", axis)
     flat = index.reshape(-1) if index.ndim != 1 else index
-    gathered = take(basic, flat, axis=axis)
+    gathered = unchecked_take(basic, flat, axis=axis)
     shape = tuple(basic.shape[:axis]) + tuple(index.shape) + tuple(basic.shape[axis + 1:])
     return gathered if tuple(gathered.shape) == shape else emit("reshape", [gathered], newshape=shape)
 

@@ -41,6 +41,7 @@ from .captured_globals import Snapshot
 from .dynamic import DynamicAxes
 from .numpy_creation import numpy_creation
 from .numpy_random import RandomWatch
+from .checks import check_outputs
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
@@ -248,7 +249,7 @@ class JitFunction:
         written = written_inputs(ctx)
         positions = {id(var): n for n, var in enumerate(ctx.inputs)}
         writes = tuple(positions[id(var)] for var, _ in written)
-        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks] + [ctx._tracer(a) for _, a in written])
+        graph = ctx.finish(outputs + check_outputs(ctx) + [ctx._tracer(a) for _, a in written])
         return graph, out_tree, checks, tuple(ctx.key_sources), writes
 
     def _run_traced(self, call):
