@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.library.shape import index_text
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit
 
-__all__ = ["check_index", "check_indices", "use_interval"]
+__all__ = ["access_text", "check_index", "check_indices", "use_interval"]
 
 #: ``(lowest, highest)`` of a traced int, or None (:mod:`.windows` hands its analysis over)
 _INTERVAL = [lambda value: None]
@@ -45,6 +46,21 @@ def use_interval(fn) -> None:
     """Take ``fn(value) -> (lowest, highest) | None`` as the range of a traced int (the loop
     indices' ranges and affine functions of them: :mod:`.windows`, which imports this module)."""
     _INTERVAL[0] = fn
+
+
+def access_text(key, write: bool = False) -> str:
+    """An access as the error names it: ``x[i, 2:]``, ``x[idx] = ...`` (a traced int is ``i``,
+    a traced or constant index array ``idx``)."""
+    items = key if isinstance(key, tuple) else (key,)
+    parts = []
+    for k in items:
+        if isinstance(k, Tracer):
+            parts.append("i" if k.ndim == 0 else "idx")
+        elif isinstance(k, (np.ndarray, list)):
+            parts.append("idx")
+        else:
+            parts.append(index_text(k))
+    return f"x[{', '.join(parts)}]" + (" = ..." if write else "")
 
 
 def _trace_of(index: Tracer):

@@ -27,7 +27,7 @@ from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
 from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
-from .bounds import check_indices
+from .bounds import access_text, check_indices
 from .indexing import take, unchecked_take
 from .loops import refuse_out
 from .masked_read import Selection
@@ -190,7 +190,7 @@ def _advanced_getitem(t, items: tuple, n: int, index):
         if bad.size:
             raise ShapeError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {size}"
                              f"{describe_location(user_location())}")
-    check_indices(index, size, f"x[{index_text(items)}]", axis)
+    check_indices(index, size, access_text(items), axis)
     flat = index.reshape(-1) if index.ndim != 1 else index
     gathered = unchecked_take(basic, flat, axis=axis)
     shape = tuple(basic.shape[:axis]) + tuple(index.shape) + tuple(basic.shape[axis + 1:])

@@ -50,7 +50,7 @@ from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
-from .bounds import check_index, check_indices
+from .bounds import access_text, check_index, check_indices
 from .masked_read import Selection, same_mask, selection_refusal
 from .windows import Window, has_traced_slice, use_indexing, window_setitem
 
@@ -138,7 +138,7 @@ def element_index(base: Tracer, key):
         else:
             return None
     for axis, (k, n) in enumerate(zip(items, base.shape)):
-        check_index(k, n, f"x[{index_text(key)}]", axis)
+        check_index(k, n, access_text(key), axis)
     return out
 
 
@@ -212,7 +212,7 @@ def _point_written(base: Tracer, items: tuple, value) -> Tracer:
             kept.append(base.shape[a])
             continue
         n = base.shape[a]
-        check_index(k, n, f"x[{index_text(items)}] = ...", a)
+        check_index(k, n, access_text(items, True), a)
         t = astype(k.strong(), "int64")
         shape = [1] * base.ndim
         shape[a] = n
@@ -409,7 +409,7 @@ class _Advanced:
 def gathered(base: Tracer, key) -> Tracer:
     """``base[key]`` where ``key`` holds integer index arrays (and ints) on adjacent axes and slices
     elsewhere: one gather (``take``) of the merged axes."""
-    plan = _Advanced(base, key, checked=True, what=f"x[{index_text(key)}]")
+    plan = _Advanced(base, key, checked=True, what=access_text(key))
     out = emit("take", [plan.rows, as_tracer(plan.flat, _trace_for(base))], axis=plan.first)
     return out if tuple(out.shape) == plan.shape else emit("reshape", [out], newshape=plan.shape)
 
@@ -417,7 +417,7 @@ def gathered(base: Tracer, key) -> Tracer:
 def _scattered(base: Tracer, items: tuple, value) -> Tracer:
     """``base[items] = value`` where ``items`` holds integer index arrays (and ints) on adjacent
     axes and slices elsewhere."""
-    plan = _Advanced(base, items, checked=True, what=f"x[{index_text(items)}] = ...")
+    plan = _Advanced(base, items, checked=True, what=access_text(items, True))
     v = _fit(_cast(base, value), plan.shape, items)
     flat_shape = plan.before + (plan.count,) + plan.after
     vals = v if tuple(v.shape) == flat_shape else emit("reshape", [v], newshape=flat_shape)
