@@ -112,7 +112,7 @@ def assigned(base: Tracer, key, value) -> Tracer:
                          f"write np.where(mask, value, x){_where()}") from None
 
 
-def element_index(base: Tracer, key):
+def element_index(base: Tracer, key, write: bool = False):
     """The indices of ``base[key]`` as 0-d int Tracers when ``key`` names one element by ints
     (``a[i, j]`` in a loop over ``i``, or ``a[0, j]``), else None: such a read or write is
     an ``element_get``/``element_set``, which a loop of them compiles into one kernel. Inside a
@@ -138,13 +138,13 @@ def element_index(base: Tracer, key):
         else:
             return None
     for axis, (k, n) in enumerate(zip(items, base.shape)):
-        check_index(k, n, access_text(key), axis)
+        check_index(k, n, access_text(key, write), axis)
     return out
 
 
 def _assigned(base: Tracer, key, value) -> Tracer:
     items = key if isinstance(key, tuple) else (key,)
-    at = element_index(base, items)
+    at = element_index(base, items, write=True)
     if at is not None and not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
         v = _cast(base, value)
         if v.ndim == 0:
