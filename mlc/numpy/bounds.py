@@ -38,14 +38,29 @@ from ._api import emit
 
 __all__ = ["access_text", "check_index", "check_indices", "use_interval"]
 
-#: ``(lowest, highest)`` of a traced int, or None (:mod:`.windows` hands its analysis over)
+#: ``(lowest, highest)`` of a traced int, or None; its affine form ``(terms, constant)``
+#: (:mod:`.windows` hands its analyses over)
 _INTERVAL = [lambda value: None]
+_AFFINE = [lambda value: (frozenset({("value", id(value))}), 0)]
 
 
-def use_interval(fn) -> None:
-    """Take ``fn(value) -> (lowest, highest) | None`` as the range of a traced int (the loop
-    indices' ranges and affine functions of them: :mod:`.windows`, which imports this module)."""
-    _INTERVAL[0] = fn
+def use_interval(interval, affine) -> None:
+    """Take ``interval(value) -> (lowest, highest) | None`` as the range of a traced int (the
+    loop indices' ranges and affine functions of them) and ``affine(value) -> (terms,
+    constant)`` as its affine form (:mod:`.windows`, which imports this module)."""
+    _INTERVAL[0], _AFFINE[0] = interval, affine
+
+
+def _loop_offset(ctx, index: Tracer):
+    """``c`` where ``index`` is ``i + c``, ``i`` the index of the for loop whose body ``ctx``
+    traces (its check is then made once around the loop), else None."""
+    if ctx.loop_index is None or index._ctx is not ctx:
+        return None
+    try:
+        terms, offset = _AFFINE[0](index)
+    except TypeError:
+        return None
+    return offset if terms == frozenset({(("value", id(ctx.loop_index)), 1)}) else None
 
 
 def access_text(key, write: bool = False) -> str:
@@ -76,6 +91,15 @@ def _known_inside(index, n: int) -> bool:
     return bounds is not None and -n <= bounds[0] and bounds[1] < n
 
 
+def _int64(t: Tracer) -> Tracer:
+    """``t`` (a traced int) as int64, a uint64 beyond 2^62 saturated (still out of bounds;
+    NumPy raises OverflowError for such a scalar index)."""
+    t = t.strong()
+    if t.dtype == np.uint64:
+        t = emit("minimum", [t, t._ctx.scalar(2 ** 62, "uint64")])
+    return t if t.dtype == np.int64 else emit("astype", [t], dtype="int64")
+
+
 def check_index(index, n: int, what: str, axis: int) -> None:
     """Check the traced 0-d int ``index`` into axis ``axis`` of ``n`` elements when the
     function runs (``what``: the access, as ``a[i]``); nothing for a Python int or an index
@@ -85,13 +109,21 @@ def check_index(index, n: int, what: str, axis: int) -> None:
     ctx = _trace_of(index)
     if not ctx.bounds_checks or _known_inside(index, int(n)):
         return
-    ctx.check_index(index.strong(), int(n), (what, axis, describe_location(user_location())))
+    op = (what, axis, describe_location(user_location()))
+    offset = _loop_offset(ctx, index)
+    if offset is not None:  # a[i + c] at every iteration: checked at the loop's ends
+        if not any(h[0] == offset and h[1] == int(n) for h in ctx.hoisted):
+            ctx.hoisted.append((offset, int(n), op))
+        return
+    ctx.check_index(_int64(index), int(n), op)
 
 
 def check_indices(indices, n: int, what: str, axis: int) -> None:
     """Check every element of the traced int array ``indices`` into axis ``axis`` of ``n``
-    elements when the function runs: the check sees the largest index where one is ``>= n``,
-    else the smallest (two reductions of the indices)."""
+    elements when the function runs, with one reduction of the indices: the largest of
+    ``2 * j`` for each ``j >= 0`` and ``2 * ~j + 1`` for each ``j < 0`` (every index's
+    distance past the axis, its sign in the low bit; beyond 2^61 saturated), decoded into the
+    index the error names."""
     if not isinstance(indices, Tracer) or not isinstance(n, (int, np.integer)):
         return
     if indices.ndim == 0:
@@ -100,9 +132,17 @@ def check_indices(indices, n: int, what: str, axis: int) -> None:
     ctx = _trace_of(indices)
     if not ctx.bounds_checks or indices.size == 0:
         return
-    t = indices.strong()
+    t = indices.strong()  # (a uint64 index array wraps into int64, as NumPy's indexing converts it)
     if t.dtype != np.int64:
         t = emit("astype", [t], dtype="int64")
-    high, low = emit("max", [t]), emit("min", [t])
-    worst = emit("where", [emit("greater_equal", [high, ctx.scalar(int(n), "int64")]), high, low])
-    ctx.check_index(worst.strong(), int(n), (what, axis, describe_location(user_location())))
+
+    def c(v):
+        return ctx.scalar(int(v), "int64")
+    top = c(2 ** 61)
+    up = emit("multiply", [emit("minimum", [t, top]), c(2)])
+    down = emit("add", [emit("multiply", [emit("minimum", [emit("invert", [t]), top]), c(2)]), c(1)])
+    worst = emit("max", [emit("where", [emit("less", [t, c(0)]), down, up])])
+    half = emit("right_shift", [worst, c(1)])
+    odd = emit("bitwise_and", [worst, c(1)])
+    index = emit("where", [emit("not_equal", [odd, c(0)]), emit("invert", [half]), half])
+    ctx.check_index(index.strong(), int(n), (what, axis, describe_location(user_location())))

@@ -657,4 +657,4 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
     _F.setitem(target, plan.base, new)
 
 
-use_interval(_interval)
+use_interval(_interval, _affine)

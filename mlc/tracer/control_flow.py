@@ -59,8 +59,9 @@ class _Traced:
     function's; a loop body then takes the status carried in as two more inputs, after its
     first ``n_lead`` ones."""
 
-    def __init__(self, graph: Graph, captured: list[Tracer], tree, weak: list[bool], table=None):
+    def __init__(self, graph: Graph, captured: list[Tracer], tree, weak: list[bool], table=None, hoisted=()):
         self.graph, self.captured, self.tree, self.weak, self.table = graph, captured, tree, weak, table
+        self.hoisted = list(hoisted)  # (offset, size, op): loop-index checks the loop makes once
 
     @property
     def out_types(self) -> list[TensorType]:
@@ -84,6 +85,8 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
         inputs = []
         for k, (t, weak) in enumerate(zip(in_types, in_weak)):
             inputs.append(ctx.new_input(t, f"{name}_in{k}", weak=weak))
+        if carry_status and name == "for_loop_body":
+            ctx.loop_index = inputs[0]._atom
         out = fn(*build_args(inputs))
         leaves, tree = pytree.flatten(out)
         tracers = []
@@ -106,7 +109,7 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
             results += [site, value]
         graph = ctx.finish(results)
     captured = [outer for outer, _ in ctx.captured]
-    return _Traced(graph, captured, tree, [w for _, w in tracers], table)
+    return _Traced(graph, captured, tree, [w for _, w in tracers], table, ctx.hoisted)
 
 
 def _convert(ctx: TraceContext, t: Tracer, want: TensorType) -> Tracer:
@@ -235,7 +238,28 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
     extra = list(zero_status(ctx)) if checked else []
     outs = _record(ctx, "for_loop", [*bounds, *_cast_all(init, types), *extra, *captured],
                    (("body", body), ("num_carry", len(types) + len(extra))), types + [e._atom.type for e in extra])
+    _check_hoisted(ctx, bounds, traced.hoisted)
     return pytree.unflatten(tree, _status(ctx, outs, traced.table))
+
+
+def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted) -> None:
+    """Check, once around the loop, the indices ``i + offset`` its body reads or writes at
+    every iteration ``i`` of ``range(lower, upper)``: the first that NumPy would find out of
+    bounds is ``lower + offset`` when that is below ``-size``, else the first one at or past
+    ``size`` (none where the loop runs no iteration)."""
+    if not hoisted:
+        return
+    lower, upper = (b if b.dtype == np.int64 else ctx.emit("astype", [b], {"dtype": "int64"}) for b in bounds)
+
+    def c(v):
+        return ctx.scalar(int(v), "int64")
+    runs = ctx.emit("greater", [upper, lower])
+    for offset, size, op in hoisted:
+        lo = ctx.emit("add", [lower, c(offset)])
+        hi = ctx.emit("add", [upper, c(offset - 1)])
+        past = ctx.emit("where", [ctx.emit("greater_equal", [hi, c(size)]), ctx.emit("maximum", [lo, c(size)]), c(0)])
+        first = ctx.emit("where", [ctx.emit("less", [lo, c(-size)]), lo, past])
+        ctx.check_index(ctx.emit("where", [runs, first, c(0)]).strong(), size, op)
 
 
 def _status(ctx: TraceContext, outs: list, table) -> list:

@@ -153,6 +153,11 @@ class TraceContext:
         #: whether :attr:`range_checks` are verified when the function runs: a jitted
         #: function's, and (returned as a status, :mod:`.checks`) its loop bodies' and branches'
         self.checked = not capture
+        #: a for loop's body: its index (an input atom), and the checks of indices ``index +
+        #: offset`` its body makes on every iteration, as ``(offset, size, op)``: the loop checks
+        #: them once, at its first and last index (:func:`.control_flow.fori_loop`)
+        self.loop_index = None
+        self.hoisted: list[tuple[int, int, object]] = []
         #: id(atom) -> (atom, lowest, highest): the values a compiled loop's index takes
         self._ranges: dict[int, tuple] = {}
 
