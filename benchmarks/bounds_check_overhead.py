@@ -74,7 +74,7 @@ def ab(name, kernel, fresh, static, reps):
 
 def main():
     names = [a for a in sys.argv[1:] if not a.startswith("--")]
-    reps = 21
+    reps = int(os.environ.get("REPS", "21"))
     print("| kernel | unchecked ms | checked ms | checked / unchecked |\n|---|---|---|---|")
     for name, kernel, fresh, static in micro():
         ab(name, kernel, fresh, static, reps)

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..ops.library.shape import index_text
 from ..tracer.source import describe_location, user_location
-from ..tracer.trace import current_trace
+from ..tracer.trace import active_traces, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit
 
@@ -83,7 +83,24 @@ def _trace_of(index: Tracer):
     return ctx if ctx is not None and ctx.accepts(index) else index._ctx
 
 
+def _note_loop_ranges() -> None:
+    """Note the range of each active for loop's index whose bounds are traced but within
+    ranges known while tracing (``range(i + 1, n)`` in a loop over ``i``): from the lowest
+    start to the highest stop."""
+    for ctx in active_traces():
+        atom = ctx.loop_index
+        if atom is None or ctx.loop_bounds is None or ctx.value_range(atom) is not None:
+            continue
+        try:
+            lower, upper = (_INTERVAL[0](b) for b in ctx.loop_bounds)
+        except TypeError:
+            continue
+        if lower is not None and upper is not None and upper[1] - 1 >= lower[0]:
+            ctx.note_range(ctx._tracer(atom), lower[0], upper[1] - 1)
+
+
 def _known_inside(index, n: int) -> bool:
+    _note_loop_ranges()
     try:
         bounds = _INTERVAL[0](index)
     except TypeError:

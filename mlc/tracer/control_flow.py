@@ -72,7 +72,7 @@ class _Traced:
 def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Sequence[bool],
            build_args: Callable[[list[Tracer]], tuple], what: str,
            coerce: Sequence[TensorType | None] | None = None, carry_status: bool = False,
-           site_offset: int = 0, checks: bool = True) -> _Traced:
+           site_offset: int = 0, checks: bool = True, loop_bounds=None) -> _Traced:
     """Trace ``fn(*build_args(inputs))`` into a graph whose inputs are ``in_types`` (then the
     values it captures). ``coerce``: per result, a type a weak result (a Python number) is
     converted to. The checks the body records (an index out of bounds) are returned as its
@@ -85,8 +85,8 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
         inputs = []
         for k, (t, weak) in enumerate(zip(in_types, in_weak)):
             inputs.append(ctx.new_input(t, f"{name}_in{k}", weak=weak))
-        if carry_status and name == "for_loop_body":
-            ctx.loop_index = inputs[0]._atom
+        if loop_bounds is not None:  # a for loop's body: its index first
+            ctx.loop_index, ctx.loop_bounds = inputs[0]._atom, tuple(loop_bounds)
         out = fn(*build_args(inputs))
         leaves, tree = pytree.flatten(out)
         tracers = []
@@ -228,7 +228,7 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
     def trace_once(carry_types, carry_weak):
         return _trace(lambda i, *c: body_fun(i, pytree.unflatten(tree, list(c))), "for_loop_body",
                       [index_type, *carry_types], [True, *carry_weak], lambda ins: ins,
-                      "fori_loop body", [*carry_types], carry_status=True)
+                      "fori_loop body", [*carry_types], carry_status=True, loop_bounds=bounds)
 
     types, traced = _loop_types(types, weak, trace_once)
     _check_carry(_what, traced, tree, types, _names)

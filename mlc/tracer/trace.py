@@ -67,6 +67,11 @@ def current_trace() -> TraceContext | None:
     return stack[-1] if stack else None
 
 
+def active_traces() -> list[TraceContext]:
+    """The active traces of this thread, outermost first."""
+    return list(getattr(_state, "stack", None) or ())
+
+
 def is_tracing() -> bool:
     return bool(getattr(_state, "stack", None))
 
@@ -157,6 +162,8 @@ class TraceContext:
         #: offset`` its body makes on every iteration, as ``(offset, size, op)``: the loop checks
         #: them once, at its first and last index (:func:`.control_flow.fori_loop`)
         self.loop_index = None
+        #: that loop's (lower, upper) bounds, Tracers of the trace around it
+        self.loop_bounds = None
         self.hoisted: list[tuple[int, int, object]] = []
         #: id(atom) -> (atom, lowest, highest): the values a compiled loop's index takes
         self._ranges: dict[int, tuple] = {}
