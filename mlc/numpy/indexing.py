@@ -70,7 +70,8 @@ def _indices(name: str, indices):
 
 @numpy_function("x", "indices", "out")
 def _take(x, indices, /, axis=None, out=None):
-    """The elements of ``x`` at ``indices`` (1-D) along ``axis`` (``x`` must be 1-D when None)."""
+    """The elements of ``x`` at ``indices`` (of any shape) along ``axis`` (``x`` must be 1-D
+    when None)."""
     refuse_out("take", out)
     t = as_tracer(x)
     if axis is None:
@@ -80,7 +81,11 @@ def _take(x, indices, /, axis=None, out=None):
     axis = normalize_axis("take", axis, t.ndim)
     idx = _indices("take", indices)
     check_indices(idx, t.shape[axis], "np.take", axis)
-    return emit("take", [t, idx], axis=axis)
+    if idx.ndim == 1:
+        return emit("take", [t, idx], axis=axis)
+    # indices of any shape (a scalar too): gathered flat, their shape in place of the axis
+    out = emit("take", [t, emit("reshape", [idx], newshape=(-1,))], axis=axis)
+    return emit("reshape", [out], newshape=tuple(t.shape[:axis]) + tuple(idx.shape) + tuple(t.shape[axis + 1:]))
 
 
 def unchecked_take(x: Tracer, indices: Tracer, axis: int) -> Tracer:

@@ -229,3 +229,24 @@ def test_an_exported_library_raises_as_the_jit_does(tmp_path):
     loaded = mlc.runtime.load(mlc.export(mlc.jit(take), np.zeros((2, 3)), np.array([0, 1]), path=tmp_path / "t.so"))
     with pytest.raises(IndexError, match=r"np.take: index -4 is out of bounds for axis 1 with size 3"):
         loaded(np.zeros((2, 3)), np.array([0, -4]))
+
+
+def test_a_uint64_index_array_wraps_as_numpy_converts_it():
+    """NumPy converts a uint64 index array to intp by wrapping (2^64 - 2 is -2); the gather
+    had clipped it to the last element instead."""
+    a = np.arange(6.0)
+    idx = np.array([2 ** 64 - 2, 1, 2 ** 64 - 6], "uint64")
+    np.testing.assert_array_equal(_jit(gather)(a, idx), a[idx] * 2)
+    np.testing.assert_array_equal(_jit(take)(a.reshape(1, 6), idx), np.take(a.reshape(1, 6), idx, axis=1))
+    with pytest.raises(IndexError):
+        _jit(gather)(a, np.array([2 ** 64 - 7], "uint64"))
+
+
+def test_take_takes_indices_of_any_shape_and_item_is_a_trace_error():
+    a = np.arange(12.0).reshape(3, 4)
+    for idx in (np.int64(2), np.array([[0, -1], [3, 1]])):
+        np.testing.assert_array_equal(_jit(take)(a, idx), np.take(a, idx, axis=1))
+    with pytest.raises(IndexError, match="np.take: index 4 is out of bounds for axis 1 with size 4"):
+        _jit(take)(a, np.int64(4))
+    with pytest.raises(mlc.TraceError, match=r"item"):
+        mlc.jit(lambda x, i: x.item(i))(a, 1)

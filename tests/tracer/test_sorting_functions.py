@@ -84,7 +84,7 @@ def test_take_out_of_bounds():
 
     def f(x, i):  # the values are unknown while tracing: checked when the function runs
         return mnp.take(x, i)
-    with pytest.raises(BoundsError, match=r"np.take: index 7 is out of bounds for axis 0 with size 5"):
+    with pytest.raises(BoundsError, match=r"np.take: index (7|-9) is out of bounds for axis 0 with size 5"):
         mlc.jit(f)(x, np.array([7, -9, -1]))
     np.testing.assert_array_equal(mlc.jit(f)(x, np.array([4, -5, -1])), [4.0, 0.0, 4.0])
     # bounds_check=False: JAX's semantics, the kernel clips them
