@@ -61,7 +61,9 @@ class LoadError(MLCError):
 
 class BoundsError(MLCError, IndexError):
     """A buffer access at run time is outside its buffer (the reference backend, or a
-    build with ``check_bounds``); the message names the function, buffer, index and extent."""
+    build with ``check_bounds``); the message names the function, buffer, index and extent.
+    Also a traced index (``a[i]``, ``np.take``) out of bounds when a jitted function runs, as
+    NumPy's IndexError: the message names the access, the index, the axis' size and the line."""
 
 
 class RaceError(MLCError):

@@ -228,6 +228,11 @@ def getitem(a, key):
     if len(items) == 1 and isinstance(items[0], Tracer) and items[0].dtype == np.bool_ \
             and tuple(items[0].shape) == tuple(t.shape) and t.ndim:
         return Selection(t, items[0])  # lazy: a reduction or a masked write uses it
+    bad = next((k for k in items if isinstance(k, Tracer) and k.dtype.kind not in "iub"), None)
+    if bad is not None:  # NumPy's IndexError: only integers, slices, ..., None and int or bool arrays
+        raise TraceError(f"{access_text(items)}: a {bad.dtype} index; only integers, slices, ..., None and "
+                         f"integer or boolean arrays are valid indices (NumPy raises IndexError). Convert "
+                         f"it with .astype(int){describe_location(user_location())}")
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: a traced boolean mask selects a number of elements known only when "
