@@ -545,7 +545,7 @@ def _verify(name: str, check, value) -> None:
     ``RangeCheck.verify``)."""
     dtype, op, limit = check
     if dtype == "status":  # a compiled loop's or conditional's: [the failing check's number, its value]
-        site, v = (int(x) for x in np.asarray(value).reshape(2))
+        site, v = int(value[0]), int(value[1])  # (a NumPy or a CuPy array)
         if site:
             _verify(name, tuple(op[site - 1]), np.int64(v))
         return

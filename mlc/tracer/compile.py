@@ -47,7 +47,7 @@ class RangeCheck(NamedTuple):
 
     def verify(self, value: np.ndarray) -> None:
         if self.dtype == STATUS:
-            site, v = (int(x) for x in np.asarray(value).reshape(2))
+            site, v = int(value[0]), int(value[1])  # (a NumPy or a CuPy array)
             if site:
                 RangeCheck(*self.op[site - 1]).verify(np.int64(v))
             return
