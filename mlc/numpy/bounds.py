@@ -19,12 +19,12 @@ bounds dropped).
 
 >>> import numpy as np, mlc
 >>> f = mlc.jit(lambda a, i: a[i])
->>> f(np.arange(5.0), -5)
+>>> float(f(np.arange(5.0), -5))
 0.0
 >>> f(np.arange(5.0), 5)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-mlc.errors.BoundsError: a[i]: index 5 is out of bounds for axis 0 with size 5...
+mlc.errors.BoundsError: x[i]: index 5 is out of bounds for axis 0 with size 5...
 """
 from __future__ import annotations
 

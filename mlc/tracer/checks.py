@@ -15,18 +15,13 @@ the user's line as it would outside the loop. Nested loops flatten their tables
 into the enclosing one.
 
 >>> import numpy as np, mlc
->>> @mlc.jit
-... def total(a, n):
-...     s = 0.0
-...     for i in range(n):
-...         s = s + a[i]
-...     return s
->>> total(np.arange(5.0), 5)
+>>> total = mlc.jit(lambda a, n: mlc.fori_loop(0, n, lambda i, s: s + a[i], 0.0))
+>>> float(total(np.arange(5.0), 5))
 10.0
 >>> total(np.arange(5.0), 7)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-mlc.errors.BoundsError: a[i]: index 5 is out of bounds for axis 0 with size 5...
+mlc.errors.BoundsError: x[i]: index 5 is out of bounds for axis 0 with size 5...
 """
 from __future__ import annotations
 
