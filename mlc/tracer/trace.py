@@ -261,8 +261,8 @@ class TraceContext:
         dtype it is converted to; a traced int's value is known only at run
         time, so the compiled function returns it too and checks it then.
         """
-        if not any(c[0] is value or (isinstance(c[0], Tracer) and isinstance(value, Tracer)
-                                     and c[0]._atom is value._atom and c[1] == dtype and c[3] == limit)
+        if not any(c[1] == dtype and c[3] == limit and (c[0] is value or (
+                isinstance(c[0], Tracer) and isinstance(value, Tracer) and c[0]._atom is value._atom))
                    for c in self.range_checks):
             self.range_checks.append((value, dtype, op, limit))
 
