@@ -45,7 +45,7 @@ from ..tracer.tracer import Tracer
 from .elementwise import astype, clip, logical_and, maximum, minimum, where
 from ._api import emit
 from .generated import GENERATED
-from .bounds import use_interval
+from .bounds import access_text, check_indices, use_interval
 from .indexing import take, unchecked_take
 
 __all__ = ["Window", "has_traced_slice", "use_indexing", "window_getitem", "window_setitem", "window_take"]
@@ -620,7 +620,8 @@ def window_take(t: Tracer, items: tuple) -> Tracer:
     w = items[0]
     full = w.data()
     flat = full if full.ndim == 1 else emit("reshape", [full], newshape=(-1,))
-    out = _np().take(t, flat, axis=0)  # (checked: a user's indices)
+    check_indices(w.masked(), t.shape[0], access_text(items), 0)  # the indices inside its bounds only
+    out = unchecked_take(t, flat, axis=0)
     shape = tuple(full.shape) + tuple(t.shape[1:])
     if tuple(out.shape) != shape:
         out = emit("reshape", [out], newshape=shape)

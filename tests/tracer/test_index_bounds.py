@@ -250,3 +250,17 @@ def test_take_takes_indices_of_any_shape_and_item_is_a_trace_error():
         _jit(take)(a, np.int64(4))
     with pytest.raises(mlc.TraceError, match=r"item"):
         mlc.jit(lambda x, i: x.item(i))(a, 1)
+
+
+def gather_window(a, idx, n):
+    s = 0.0
+    for i in range(n):
+        s = s + a[idx[:i]].sum()
+    return s
+
+
+@pytest.mark.parametrize("idx, n", [([0, 1, 99], 3), ([0, 1, 99], 4), ([0, -6, 2], 3), ([4, -5, 7], 2)])
+def test_a_gather_by_a_slice_with_traced_bounds_checks_only_the_indices_inside_them(idx, n):
+    """``a[idx[:i]]`` reads only ``idx[:i]``: an index past the slice's stop is never used,
+    whatever it holds (the gather reads every element of ``idx`` and masks them)."""
+    check_like_numpy(_jit(gather_window), gather_window, np.arange(5.0), np.array(idx), n)
