@@ -72,12 +72,13 @@ class _Traced:
 def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Sequence[bool],
            build_args: Callable[[list[Tracer]], tuple], what: str,
            coerce: Sequence[TensorType | None] | None = None, carry_status: bool = False,
-           site_offset: int = 0, checks: bool = True, loop_bounds=None) -> _Traced:
+           site_offset: int = 0, checks: bool = True, loop_bounds=None, guard: bool | None = None) -> _Traced:
     """Trace ``fn(*build_args(inputs))`` into a graph whose inputs are ``in_types`` (then the
     values it captures). ``coerce``: per result, a type a weak result (a Python number) is
     converted to. The checks the body records (an index out of bounds) are returned as its
     status (:mod:`.checks`, its sites numbered from ``site_offset + 1``), which a loop body
-    (``carry_status``) carries; ``checks`` False drops them (a while loop's condition)."""
+    (``carry_status``) carries; a while loop's condition (``guard`` not None) is made false
+    where they fail instead (:func:`_guarded`; ``guard``: the body carries a status too)."""
     outer = current_trace()
     with TraceContext(name, capture=True) as ctx:
         if outer is not None:  # a jitted function's loops check as it does; a transformation's not
@@ -100,6 +101,10 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
         status = body_status(ctx, site_offset) if ctx.checked and checks else None
         results = [t for t, _ in tracers]
         table = None
+        guarded = False
+        if guard is not None:  # a while loop's condition: false once a check failed (its or the body's)
+            results[0], guarded = _guarded(ctx, name, results[0], status, guard), status is not None
+            status = None
         if status is not None:
             site, value, table = status
             if carry_status:
@@ -109,7 +114,26 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
             results += [site, value]
         graph = ctx.finish(results)
     captured = [outer for outer, _ in ctx.captured]
-    return _Traced(graph, captured, tree, [w for _, w in tracers], table, ctx.hoisted)
+    traced = _Traced(graph, captured, tree, [w for _, w in tracers], table, ctx.hoisted)
+    traced.guarded = guarded
+    return traced
+
+
+def _guarded(ctx: TraceContext, name: str, go: Tracer, status, carried: bool) -> Tracer:
+    """A while loop's condition ``go``, false where a check of the condition failed (its
+    ``status``) or, ``carried``, where the status the body carries (two more inputs) holds a
+    failure: the loop stops at the first index out of bounds, as NumPy would raise there."""
+    stops = []
+    if status is not None:
+        stops.append(status[0])
+    if carried:
+        before = [Var(f"{name}_status{k}", TensorType((), "int64")) for k in range(2)]
+        ctx.inputs.extend(before)
+        stops.append(ctx._tracer(before[0]))
+    for site in stops:
+        ok = ctx.emit("equal", [site, ctx.scalar(0, "int64")])
+        go = ctx.emit("logical_and", [go.strong(), ok])
+    return go.strong()
 
 
 def _convert(ctx: TraceContext, t: Tracer, want: TensorType) -> Tracer:
@@ -324,16 +348,19 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str =
 
     types, traced = _loop_types(types, weak, trace_once)
     _check_carry(_what, traced, tree, types, _names)
-    test = _trace(lambda *c: _truth(cond_fun(pytree.unflatten(tree, list(c))), "while_loop cond"),
-                  "while_cond", types, [False] * len(types), lambda ins: ins, "while_loop cond", checks=False)
-    captured = _union(test, traced)
     checked = traced.table is not None
+    test = _trace(lambda *c: _truth(cond_fun(pytree.unflatten(tree, list(c))), "while_loop cond"),
+                  "while_cond", types, [False] * len(types), lambda ins: ins, "while_loop cond", guard=checked)
+    captured = _union(test, traced)
     extra = list(zero_status(ctx)) if checked else []
     graphs = (("cond", _with_inputs(test, len(types), captured, checked)),
               ("body", _with_inputs(traced, len(types), captured, checked)), ("num_carry", len(types) + len(extra)))
     outs = _record(ctx, "while_loop", [*_cast_all(init, types), *extra, *captured], graphs,
                    types + [e._atom.type for e in extra])
-    return pytree.unflatten(tree, _status(ctx, outs, traced.table))
+    outs = _status(ctx, outs, traced.table)
+    if test.guarded:  # the condition's checks, on the values it stopped at: they fail there if any did
+        cond_fun(pytree.unflatten(tree, list(outs)))
+    return pytree.unflatten(tree, outs)
 
 
 def _truth(value, what: str):

@@ -264,3 +264,28 @@ def test_a_gather_by_a_slice_with_traced_bounds_checks_only_the_indices_inside_t
     """``a[idx[:i]]`` reads only ``idx[:i]``: an index past the slice's stop is never used,
     whatever it holds (the gather reads every element of ``idx`` and masks them)."""
     check_like_numpy(_jit(gather_window), gather_window, np.arange(5.0), np.array(idx), n)
+
+
+def scan_to_zero(a):
+    k = 0
+    while a[k] != 0:
+        k = k + 1
+    return k
+
+
+def add_until(a, t):
+    k = 0
+    s = 0.0
+    while s < t:
+        s = s + a[k]
+        k = k + 1
+    return s
+
+
+@pytest.mark.parametrize("a, t", [([3.0, 2.0, 0.0, 1.0], 0.5), ([3.0, 2.0, 1.0], 5.5), ([1.0, 0.0, 0.0], 2.0)])
+def test_a_while_loop_stops_at_an_index_out_of_bounds_in_its_condition_or_body(a, t):
+    """The loop stops where NumPy raises: a clipped read had kept it going (reading the last
+    element again and again, for ever where that element never ends it)."""
+    a = np.array(a)
+    check_like_numpy(_jit(scan_to_zero), scan_to_zero, a)
+    check_like_numpy(_jit(add_until), add_until, a, t)
