@@ -132,7 +132,12 @@ def check_index(index, n: int, what: str, axis: int) -> None:
         if not any(h[0] == offset and h[1] == int(n) for h in ctx.hoisted):
             ctx.hoisted.append((offset, int(n), op))
         return
-    ctx.check_index(_int64(index), int(n), op)
+    value = _int64(index)
+    if ctx.loop_index is not None and value._ctx is not ctx:  # the same at every iteration
+        if not any(v._atom is value._atom and m == int(n) for v, m, _ in ctx.invariant):
+            ctx.invariant.append((value, int(n), op))
+        return
+    ctx.check_index(value, int(n), op)
 
 
 def check_indices(indices, n: int, what: str, axis: int) -> None:

@@ -115,6 +115,7 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
         graph = ctx.finish(results)
     captured = [outer for outer, _ in ctx.captured]
     traced = _Traced(graph, captured, tree, [w for _, w in tracers], table, ctx.hoisted)
+    traced.invariant = list(ctx.invariant)
     traced.guarded = guarded
     return traced
 
@@ -262,22 +263,25 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
     extra = list(zero_status(ctx)) if checked else []
     outs = _record(ctx, "for_loop", [*bounds, *_cast_all(init, types), *extra, *captured],
                    (("body", body), ("num_carry", len(types) + len(extra))), types + [e._atom.type for e in extra])
-    _check_hoisted(ctx, bounds, traced.hoisted)
+    _check_hoisted(ctx, bounds, traced.hoisted, traced.invariant)
     return pytree.unflatten(tree, _status(ctx, outs, traced.table))
 
 
-def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted) -> None:
+def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted, invariant=()) -> None:
     """Check, once around the loop, the indices ``i + offset`` its body reads or writes at
     every iteration ``i`` of ``range(lower, upper)``: the first that NumPy would find out of
     bounds is ``lower + offset`` when that is below ``-size``, else the first one at or past
-    ``size`` (none where the loop runs no iteration)."""
-    if not hoisted:
+    ``size`` (none where the loop runs no iteration); and the ``invariant`` indices, computed
+    around the loop, where it runs an iteration."""
+    if not hoisted and not invariant:
         return
     lower, upper = (b if b.dtype == np.int64 else ctx.emit("astype", [b], {"dtype": "int64"}) for b in bounds)
 
     def c(v):
         return ctx.scalar(int(v), "int64")
     runs = ctx.emit("greater", [upper, lower])
+    for index, size, op in invariant:
+        ctx.check_index(ctx.emit("where", [runs, index, c(0)]).strong(), size, op)
     for offset, size, op in hoisted:
         lo = ctx.emit("add", [lower, c(offset)])
         hi = ctx.emit("add", [upper, c(offset - 1)])

@@ -165,6 +165,9 @@ class TraceContext:
         #: that loop's (lower, upper) bounds, Tracers of the trace around it
         self.loop_bounds = None
         self.hoisted: list[tuple[int, int, object]] = []
+        #: and the checks of indices computed around the loop (the same at every iteration), as
+        #: ``(index, size, op)``: the loop checks them once, where it runs an iteration
+        self.invariant: list[tuple[Tracer, int, object]] = []
         #: id(atom) -> (atom, lowest, highest): the values a compiled loop's index takes
         self._ranges: dict[int, tuple] = {}
 
