@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from ..errors import IRError, ShapeError, TraceError
+from ..errors import IndexBoundsError, IRError, ShapeError, TraceError
 from ..ir.expr import PrimExpr
 from ..ops.library.shape import index_text, plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
@@ -188,7 +188,7 @@ def _advanced_getitem(t, items: tuple, n: int, index):
     if isinstance(index, np.ndarray) and isinstance(size, int) and index.size:
         bad = index[(index < -size) | (index >= size)]
         if bad.size:
-            raise ShapeError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {size}"
+            raise IndexBoundsError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {size}"
                              f"{describe_location(user_location())}")
     check_indices(index, size, access_text(items), axis)
     flat = index.reshape(-1) if index.ndim != 1 else index
@@ -242,7 +242,7 @@ def getitem(a, key):
     try:
         starts, stops, steps, out_shape = plan_getitem(t.shape, key)
     except ShapeError as err:
-        raise ShapeError(f"{err}{describe_location(user_location())}") from None
+        raise type(err)(f"{err}{describe_location(user_location())}") from None
     except IRError as err:  # a dynamic axis (mlc.jit(dynamic=...)) has no size to index with
         if all(isinstance(n, int) for n in t.shape):
             raise

@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from ..errors import DTypeError, IRError, ShapeError, TraceError
+from ..errors import DTypeError, IndexBoundsError, IRError, ShapeError, TraceError
 from ..ir.graph import Constant
 from ..ops.library import broadcast_shapes
 from ..ops.library.shape import _slice_signature, index_text, plan_getitem
@@ -170,7 +170,8 @@ def _assigned(base: Tracer, key, value) -> Tracer:
     try:
         starts, stops, steps, shape = plan_getitem(base.shape, key)
     except (ShapeError, TypeError) as err:
-        raise ShapeError(f"x[{index_text(key)}] = ...: {err}{_where()}") from None
+        raise (type(err) if isinstance(err, ShapeError) else ShapeError)(
+            f"x[{index_text(key)}] = ...: {err}{_where()}") from None
     dims = _slice_signature(base.shape, starts, stops, steps)
     v = _fit(_cast(base, value), tuple(shape), key)
     region = tuple(d[3] for d in dims)
@@ -438,7 +439,7 @@ def _flat_index(indices, sizes, index_shape, key, ctx, checked: str = "", first:
         for k, n in zip(indices, sizes):
             bad = k[(k < -n) | (k >= n)]
             if bad.size:
-                raise ShapeError(f"x[{index_text(key)}] = ...: index {int(bad.flat[0])} is out of bounds for an "
+                raise IndexBoundsError(f"x[{index_text(key)}] = ...: index {int(bad.flat[0])} is out of bounds for an "
                                  f"axis with size {n}{_where()}")
             wrapped.append(np.broadcast_to(np.where(k < 0, k + n, k).astype(np.int64), index_shape))
         return np.ravel_multi_index(wrapped, sizes).reshape(-1) if wrapped[0].size else np.zeros(0, np.int64)

@@ -295,3 +295,26 @@ def test_a_while_loop_stops_at_an_index_out_of_bounds_in_its_condition_or_body(a
     a = np.array(a)
     check_like_numpy(_jit(scan_to_zero), scan_to_zero, a)
     check_like_numpy(_jit(add_until), add_until, a, t)
+
+
+def shifted(a):
+    s = 0.0
+    for i in range(a.shape[0]):  # a static loop: unrolled, its indices constants
+        s = s + a[i + 1]
+    return s
+
+
+def shifted_write(a):
+    for i in range(a.shape[0]):
+        a[2 * i] = i
+    return a
+
+
+def test_a_constant_index_out_of_bounds_is_an_index_error_too():
+    """A constant index (an unrolled loop's) out of bounds is refused while tracing with
+    IndexBoundsError: a ShapeError, and NumPy's IndexError (it was a ShapeError only)."""
+    for fn in (shifted, shifted_write, lambda a: a[5], lambda a: a[np.array([0, -6])]):
+        with pytest.raises(IndexError, match="out of bounds"):
+            mlc.jit(fn)(np.arange(5.0))
+    with pytest.raises(mlc.ShapeError, match="index 5 is out of bounds for axis 0 with size 5"):
+        mlc.jit(shifted)(np.arange(5.0))
