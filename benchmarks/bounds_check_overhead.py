@@ -3,7 +3,7 @@
 usage: python benchmarks/bounds_check_overhead.py [npbench kernel names...]
 Each NPBench kernel (unmodified, its non-array arguments static, preset S) is jitted both
 ways in one process and timed interleaved: the median of ``--reps`` calls of each, and their
-ratio (checked / unchecked). Plus two micro rows: a traced-bound loop of element reads, and a
+ratio (checked / unchecked), and whether the checked program differs at all. Plus two micro rows: a traced-bound loop of element reads, and a
 gather by a traced index array.
 """
 import copy
@@ -61,6 +61,8 @@ def ab(name, kernel, fresh, static, reps):
     fs = {flag: mlc.jit(kernel, static_argnums=static, bounds_check=flag) for flag in (True, False)}
     for f in fs.values():
         f(*fresh())
+    texts = [fs[flag].trace(*fresh()).lower().as_text() for flag in (True, False)]
+    same = "no check (same program)" if texts[0] == texts[1] else "checked"
     times = {True: [], False: []}
     for _ in range(reps):
         for flag, f in fs.items():
@@ -69,13 +71,13 @@ def ab(name, kernel, fresh, static, reps):
             f(*xs)
             times[flag].append(time.perf_counter() - t)
     on, off = (float(np.median(times[k])) for k in (True, False))
-    print(f"| {name} | {off * 1e3:.3f} | {on * 1e3:.3f} | {on / off:.3f} |", flush=True)
+    print(f"| {name} | {same} | {off * 1e3:.3f} | {on * 1e3:.3f} | {on / off:.3f} |", flush=True)
 
 
 def main():
     names = [a for a in sys.argv[1:] if not a.startswith("--")]
     reps = int(os.environ.get("REPS", "21"))
-    print("| kernel | unchecked ms | checked ms | checked / unchecked |\n|---|---|---|---|")
+    print("| kernel | program | unchecked ms | checked ms | checked / unchecked |\n|---|---|---|---|---|")
     for name, kernel, fresh, static in micro():
         ab(name, kernel, fresh, static, reps)
     for name in names:
