@@ -247,7 +247,22 @@ def getitem(a, key):
                 for lo, hi, st, n in zip(starts, stops, steps, t.shape))
     if not whole:
         t = emit("slice", [t], starts=starts, stops=stops, steps=steps)
+    if _is_scalar_key(items, t.ndim):
+        # x[1, 2]: NumPy's result is a scalar, a copy, not a view: a later write into x does
+        # not change it (``old = x[i, j]; x[i, j] = new; err = old - new``)
+        return t._ctx.emit("reshape", [t], {"newshape": tuple(out_shape)}, view=False)
     return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)
+
+
+def _is_scalar_key(items, ndim: int) -> bool:
+    """True when a basic index ``items`` takes every one of ``ndim`` axes with an integer (no
+    slice, None or ``...``): NumPy returns a scalar, a copy, for it.
+
+    >>> _is_scalar_key((1, 2), 2), _is_scalar_key((1, slice(None)), 2), _is_scalar_key((1, ...), 1)
+    (True, False, False)
+    """
+    return len(items) == ndim and all(
+        hasattr(k, "__index__") and not isinstance(k, (bool, np.bool_)) for k in items)
 
 
 use_indexing(getitem=getitem)

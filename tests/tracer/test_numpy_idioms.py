@@ -1,0 +1,73 @@
+"""Idioms of published NumPy code (textbook, cookbook and Rosetta-code style) under ``@mlc.jit``,
+each against NumPy on copies of the same arguments; sizes drawn by Hypothesis (1 and odd ones).
+
+Each test guards one construct that mlc once got wrong or refused.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc import TraceError
+
+SIDES = st.integers(1, 6)
+
+
+def _data(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _same(fn, *args, rtol=1e-12, atol=1e-12, **kwargs):
+    """``fn`` under the jit and in NumPy: equal results and equal array arguments afterwards."""
+    mine = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    theirs = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    got = mlc.jit(fn, **kwargs)(*mine)
+    want = fn(*theirs)
+    got, want = (got, want) if isinstance(want, tuple) else ((got,), (want,))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert np.shape(g) == np.shape(w), (np.shape(g), np.shape(w))
+        assert np.asarray(g).dtype == np.asarray(w).dtype, (np.asarray(g).dtype, np.asarray(w).dtype)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+    for m, t in zip(mine, theirs):
+        if isinstance(t, np.ndarray):
+            np.testing.assert_allclose(m, t, rtol=rtol, atol=atol)
+
+
+# ------------------------------------------------------------------ x[i, j] is a scalar, not a view
+
+def _read_then_overwrite(img):
+    old = img[0, -1]
+    img[0, -1] = 1.0
+    img[0, -1] += old
+    return old
+
+
+def _dither_row(img):
+    """Floyd-Steinberg's inner step along the first row: the old value, read before the write,
+    carries the error."""
+    for x in range(img.shape[1]):
+        old = img[0, x]
+        new = 1.0 if old > 0.5 else 0.0
+        img[0, x] = new
+        if x + 1 < img.shape[1]:
+            img[0, x + 1] += (old - new) * 7 / 16
+    return img
+
+
+@settings(max_examples=8, deadline=None)
+@given(rows=SIDES, cols=SIDES)
+def test_an_element_read_is_a_copy_that_later_writes_leave_alone(rows, cols):
+    img = np.random.default_rng(rows * 7 + cols).random((rows, cols))
+    _same(_read_then_overwrite, img)
+    _same(_dither_row, img)
+
+
+def test_an_index_with_a_slice_or_ellipsis_is_still_a_view():
+    def f(x):
+        v = x[0, ...]
+        x[0, 0] = 5.0
+        w = x[0, :]
+        return v + w
+
+    _same(f, _data((2, 3)))
