@@ -71,3 +71,34 @@ def test_an_index_with_a_slice_or_ellipsis_is_still_a_view():
         return v + w
 
     _same(f, _data((2, 3)))
+
+
+# ------------------------------------------------------------------ a chain of dependent gathers
+
+def _backtrack(back, V):
+    """Viterbi's back-tracking: each step reads at the position the step before read."""
+    T = back.shape[0]
+    path = np.zeros(T, dtype=int)
+    path[-1] = np.argmax(V[-1])
+    for t in range(T - 2, -1, -1):
+        path[t] = back[t + 1, path[t + 1]]
+    return path
+
+
+@settings(max_examples=4, deadline=None)
+@given(steps=st.integers(1, 9), states=st.integers(1, 4))
+def test_a_back_tracking_chain_of_gathers_compiles_and_matches(steps, states):
+    rng = np.random.default_rng(steps * 5 + states)
+    _same(_backtrack, rng.integers(0, states, (steps, states)), rng.random((steps, states)))
+
+
+def test_a_chain_of_gathers_is_not_inlined_into_one_kernel():
+    """Each link of the chain is computed once, into a buffer: inlined, the kernel doubled
+    with every link (a ten-step chain took minutes to compile)."""
+    from mlc.passes.graph.pipeline import GRAPH_PIPELINE, run_graph_passes
+
+    graph = mlc.jit(_backtrack).trace(np.zeros((8, 3), int), np.zeros((8, 3))).graph
+    upto = [p.__name__ for p in GRAPH_PIPELINE].index("fuse_ops") + 1
+    fused = run_graph_passes(graph, GRAPH_PIPELINE[:upto])
+    takes = [b.attr("body").ops().count("take") for b in fused.bindings if b.op == "fused"]
+    assert sum(takes) == 7 and max(takes) == 1, takes
