@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError, TraceError
 from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
+from ..tracer.autograph_scalars import item
 from . import dispatch
 from .contractions import dot
 from .elementwise import astype
@@ -275,6 +276,7 @@ def attach(ufuncs: dict, functions: dict, table: dict, refused: dict) -> None:
                              + describe_location(user_location()))
         assign(self, functions["sort"](self, axis=axis), "x.sort()")
     methods["sort"] = sort
+    methods["item"] = item
     for name, method in methods.items():
         if name != "ravel":  # ravel is flatten, named so
             method.__name__, method.__qualname__ = name, f"Tracer.{name}"

@@ -54,6 +54,7 @@ import types
 
 from . import autograph_runtime
 from .autograph_analysis import HELPER as _HELPER
+from .autograph_scalars import SCALAR_ATTRIBUTES
 from .autograph_analysis import _helper_call, assigned, ends_with_return, has_effects, has_node, helper_arguments, loop_exits
 
 __all__ = ["convert", "converted_source"]
@@ -374,6 +375,16 @@ class _Transformer(ast.NodeTransformer):
                 and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
             self.changed = True
             return ast.copy_location(_call("builtin_" + node.func.id, _name(node.func.id), *node.args), node)
+        if isinstance(node.func, ast.Name) and node.func.id in ("float", "int", "bool", "complex") \
+                and len(node.args) == 1 and not node.keywords and not isinstance(node.args[0], ast.Starred):
+            # float(x) of a traced x: a traced Python scalar (autograph_scalars)
+            self.changed = True
+            return ast.copy_location(_call("builtin_scalar", _name(node.func.id), *node.args), node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr in SCALAR_ATTRIBUTES:
+            # np.float32(x), math.sqrt(x) of a traced x (autograph_scalars)
+            self.changed = True
+            return ast.copy_location(ast.Call(_helper("scalar_call"), [node.func, *node.args], node.keywords),
+                                     node)
         if isinstance(node.func, ast.Name) and node.func.id not in _BUILTIN_NAMES \
                 and not node.func.id.startswith(_HELPER):
             # a function of the user's (conv(x, w)): its own control flow is rewritten when called

@@ -3,6 +3,8 @@ each against NumPy on copies of the same arguments; sizes drawn by Hypothesis (1
 
 Each test guards one construct that mlc once got wrong or refused.
 """
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -102,3 +104,33 @@ def test_a_chain_of_gathers_is_not_inlined_into_one_kernel():
     fused = run_graph_passes(graph, GRAPH_PIPELINE[:upto])
     takes = [b.attr("body").ops().count("take") for b in fused.bindings if b.op == "fused"]
     assert sum(takes) == 7 and max(takes) == 1, takes
+
+
+# ------------------------------------------------------------------ Python scalars of traced values
+
+def _scalars(x):
+    m = x.max().item()
+    f = float(x.sum())
+    i = int(np.argmax(x))
+    r = math.sqrt(float(x @ x)) + math.floor(x[0]) + int(x[-1])
+    return m + f + i + r, x[i] * 2, np.float32(x.mean()), x.item(0) + x.item(-1)
+
+
+def _float32_of_a_sum(x):
+    return x.astype(np.float32) * np.float32(x.sum())
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=SIDES)
+def test_float_int_item_and_math_of_traced_values_are_traced_scalars(n):
+    x = _data(n, n) * 3
+    _same(_scalars, x)
+    _same(_float32_of_a_sum, x, rtol=1e-6)
+
+
+def test_float_of_an_array_of_several_elements_is_refused_as_numpy_does():
+    def f(x):
+        return float(x)
+
+    with pytest.raises(TraceError, match="only an array of one element"):
+        mlc.jit(f)(np.ones(3))
