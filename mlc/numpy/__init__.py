@@ -40,6 +40,7 @@ from . import dispatch as _dispatch, methods as _methods, numpy_linalg as _numpy
 from ..tracer import numpy_creation as _numpy_creation
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
+from .calculus import gradient, polyval, ravel_multi_index, trapezoid, unravel_index  # noqa: F401
 from .closeness import allclose, array_equal, array_equiv, isclose  # noqa: F401
 from .histograms import bincount, digitize, histogram, histogram_bin_edges  # noqa: F401
 from .matrices import diag, diagflat, kron, outer, vander  # noqa: F401
@@ -77,7 +78,8 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "nancumsum", "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "piecewise", "place",
     "put_along_axis", "select", "convolve", "correlate", "interp", "atleast_1d", "atleast_2d",
     "atleast_3d", "block", "column_stack", "dstack", "hstack", "vstack", "average", "corrcoef", "cov", "median",
-    "percentile", "ptp", "quantile", "compress", "extract",
+    "percentile", "ptp", "quantile", "compress", "extract", "gradient", "polyval", "ravel_multi_index",
+    "trapezoid", "unravel_index",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))

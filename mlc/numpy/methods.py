@@ -103,6 +103,30 @@ def _copy(self, order="C"):
     return self.fresh()
 
 
+class _Flat:
+    """``x.flat``: NumPy's flat iterator, indexed as the array raveled in C order. Reading
+    ``x.flat[k]`` reads ``x.reshape(-1)[k]``; writing ``x.flat[k] = v`` writes through into ``x``
+    (a new version of it), as NumPy's does."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base):
+        self.base = base
+
+    def __getitem__(self, key):
+        return getitem(reshape(self.base, (-1,)), key)
+
+    def __setitem__(self, key, value):
+        setitem(reshape(self.base, (-1,)), key, value)
+
+    def __len__(self) -> int:
+        return self.base.size
+
+    def __iter__(self):
+        flat = reshape(self.base, (-1,))
+        return (flat[k] for k in range(flat.shape[0]))
+
+
 def _diagonal(self, offset=0, axis1=0, axis2=1):
     return diagonal(self, offset, axis1, axis2)
 
@@ -266,6 +290,7 @@ def attach(ufuncs: dict, functions: dict, table: dict, refused: dict) -> None:
     Tracer.conj = Tracer.conjugate = conj
     Tracer.nbytes = property(lambda self: self.size * self.dtype.itemsize,
                              doc="The bytes the array's elements take (``size * itemsize``).")
+    Tracer.flat = property(_Flat, doc="NumPy's flat iterator: ``x.flat[k]`` reads and writes x in C order.")
     Tracer.itemsize = property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")
     methods = dict(_METHODS, **{n: _method(functions[n], n) for n in _FUNCTION_METHODS})
 

@@ -134,3 +134,45 @@ def test_float_of_an_array_of_several_elements_is_refused_as_numpy_does():
 
     with pytest.raises(TraceError, match="only an array of one element"):
         mlc.jit(f)(np.ones(3))
+
+
+# ------------------------------------------------------------------ index arithmetic, polynomials, calculus
+
+def _calculus(f, x, p):
+    flat = np.argmax(f)
+    rows, cols = np.unravel_index(flat, f.shape)
+    back = np.ravel_multi_index((rows, cols), f.shape)
+    grads = np.gradient(f)
+    return (rows, cols, back, np.polyval(p, x), np.trapezoid(x * x, x), np.trapezoid(f, dx=0.5, axis=0),
+            grads[0], grads[1], np.gradient(x, 0.25), np.gradient(f, 2.0, axis=1, edge_order=2))
+
+
+@settings(max_examples=6, deadline=None)
+@given(rows=st.integers(3, 6), cols=st.integers(3, 6), degree=st.integers(1, 4))
+def test_unravel_index_polyval_trapezoid_and_gradient_match_numpy(rows, cols, degree):
+    rng = np.random.default_rng(rows * 100 + cols * 10 + degree)
+    x = np.sort(rng.random(cols))
+    _same(_calculus, rng.standard_normal((rows, cols)), x, rng.standard_normal(degree + 1), rtol=1e-12)
+
+
+def test_gradient_with_coordinate_arrays_says_what_to_write():
+    def f(y, x):
+        return np.gradient(y, x)
+
+    with pytest.raises(TraceError, match="coordinate arrays"):
+        mlc.jit(f)(np.ones(4), np.arange(4.0))
+
+
+# ------------------------------------------------------------------ x.flat
+
+def _flat(x):
+    first = x.flat[0]
+    x.flat[x.size - 1] = -1.0
+    x.T.flat[1 % x.size] = 7.0  # C order of the transposed view
+    return first + x.flat[1 % x.size], x.flat[::2]
+
+
+@settings(max_examples=6, deadline=None)
+@given(rows=SIDES, cols=SIDES)
+def test_flat_reads_and_writes_in_c_order(rows, cols):
+    _same(_flat, _data((rows, cols), rows * 10 + cols))
