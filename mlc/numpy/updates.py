@@ -322,6 +322,9 @@ def concrete_key(key):
     """``key`` with each traced constant in it (``np.arange(3)`` made inside the function, not
     written since) as its NumPy value (a 0-d integer one as a Python int): a static index."""
     items = key if isinstance(key, tuple) else (key,)
+    if any(_traced_list(k) for k in items):  # A[[k, p]] with a traced p: an index array
+        items = tuple(_stacked(k) if _traced_list(k) else k for k in items)
+        key = items if isinstance(key, tuple) else items[0]
     if not any(isinstance(k, Tracer) for k in items):
         return key
     out = []
@@ -331,6 +334,20 @@ def concrete_key(key):
             k = int(k) if k.ndim == 0 and k.dtype.kind in "iu" else k
         out.append(k)
     return tuple(out) if isinstance(key, tuple) else out[0]
+
+
+def _traced_list(k) -> bool:
+    """Whether ``k`` is a list of integers some of which are traced (0-d) values: an index
+    array whose elements are known when the function runs (``A[[k, p]]`` for a pivot ``p``)."""
+    return isinstance(k, list) and any(isinstance(e, Tracer) for e in k) and all(
+        (isinstance(e, Tracer) and e.ndim == 0 and e.dtype.kind in "iu")
+        or (hasattr(e, "__index__") and not isinstance(e, (bool, np.bool_, Tracer))) for e in k)
+
+
+def _stacked(k: list) -> Tracer:
+    """The list ``k`` of (traced) integers as one traced int64 index array."""
+    parts = [emit("reshape", [astype(as_tracer(e), "int64").strong()], newshape=(1,)) for e in k]
+    return parts[0] if len(parts) == 1 else emit("concatenate", parts, axis=0)
 
 
 def index_array(k):

@@ -176,3 +176,32 @@ def _flat(x):
 @given(rows=SIDES, cols=SIDES)
 def test_flat_reads_and_writes_in_c_order(rows, cols):
     _same(_flat, _data((rows, cols), rows * 10 + cols))
+
+
+# ------------------------------------------------------------------ index lists holding traced integers
+
+def _lu_partial_pivoting(A):
+    A = A.copy()
+    n = A.shape[0]
+    perm = np.arange(n)
+    for k in range(n - 1):
+        p = np.argmax(np.abs(A[k:, k])) + k
+        if p != k:
+            A[[k, p]] = A[[p, k]]
+            perm[[k, p]] = perm[[p, k]]
+        A[k + 1:, k] /= A[k, k]
+        A[k + 1:, k + 1:] -= np.outer(A[k + 1:, k], A[k, k + 1:])
+    return A, perm
+
+
+def _swap_columns(A):
+    j = np.argmin(A[0])
+    A[:, [0, j]] = A[:, [j, 0]]
+    return A[[j, 0, j]]
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=SIDES)
+def test_row_swaps_at_a_traced_pivot(n):
+    _same(_lu_partial_pivoting, _data((n, n), n), rtol=1e-10, atol=1e-12)
+    _same(_swap_columns, _data((n + 1, n), n + 1))
