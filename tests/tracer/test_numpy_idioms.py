@@ -205,3 +205,43 @@ def _swap_columns(A):
 def test_row_swaps_at_a_traced_pivot(n):
     _same(_lu_partial_pivoting, _data((n, n), n), rtol=1e-10, atol=1e-12)
     _same(_swap_columns, _data((n + 1, n), n + 1))
+
+
+# ------------------------------------------------------------------ complex comparisons
+
+def _complex_comparisons(z, w):
+    return z < w, z <= w, z > w, z >= w, z * np.conj(z) > 0.5, np.less(2.0, z), z.real > 0
+
+
+def _escape_times(c, iterations=12):
+    """NumPy's quickstart Mandelbrot set, as written there."""
+    z = c
+    divtime = iterations + np.zeros(z.shape, dtype=int)
+    for i in range(iterations):
+        z = z ** 2 + c
+        diverge = z * np.conj(z) > 2 ** 2
+        div_now = diverge & (divtime == iterations)
+        divtime[div_now] = i
+        z[diverge] = 2
+    return divtime
+
+
+PARTS = st.sampled_from([0.0, 1.0, -1.0, 0.5, np.nan])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's comparisons of NaN
+@settings(max_examples=8, deadline=None)
+@given(parts=st.lists(st.tuples(PARTS, PARTS, PARTS, PARTS), min_size=1, max_size=6))
+def test_complex_values_compare_in_numpys_order(parts):
+    z = np.array([complex(a, b) for a, b, _, _ in parts])
+    w = np.array([complex(c, d) for _, _, c, d in parts])
+    _same(_complex_comparisons, z, w)
+    _same(_complex_comparisons, z.astype(np.complex64), w.astype(np.complex64))
+
+
+@settings(max_examples=4, deadline=None)
+@given(rows=SIDES, cols=SIDES)
+def test_the_quickstart_mandelbrot(rows, cols):
+    x = np.linspace(-2, 0.8, cols)
+    y = np.linspace(-1.4, 1.4, rows)
+    _same(_escape_times, x[None, :] + 1j * y[:, None])
