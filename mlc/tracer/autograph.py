@@ -128,7 +128,7 @@ def _tree(fn):
         return None
     func.decorator_list = []
     ast.increment_lineno(module, first - 1)
-    transformer = _Transformer()
+    transformer = _Transformer(_loads(func))
     func = transformer.visit(func)
     if not transformer.changed:
         return None
@@ -196,11 +196,17 @@ def _const(value) -> ast.Constant:
     return ast.Constant(value)
 
 
+def _loads(func) -> list[tuple[str, int]]:
+    """(name, line) of every read of a variable in ``func``."""
+    return [(n.id, n.lineno) for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+
+
 class _Transformer(ast.NodeTransformer):
     """Rewrites ``if``/``while``/``for range`` statements and the expressions that test
-    traced values (see the module)."""
+    traced values (see the module). ``loads``: (name, line) of the function's reads."""
 
-    def __init__(self):
+    def __init__(self, loads=()):
+        self.loads = loads
         self.changed = False
         self.counter = 0
         self.depth = 0
@@ -309,8 +315,10 @@ class _Transformer(ast.NodeTransformer):
         names = names + maybe
         body_fn = self._fresh("for_body", node)
         self.changed = True
+        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+        read_after = tuple(n for n in names if any(name == n and line > end for name, line in self.loads))
         tail = (_name(body_fn), _values(names), _const(tuple(names)), _const(node.lineno),
-                _const(has_effects(node.body)), _const(len(maybe)))
+                _const(has_effects(node.body)), _const(len(maybe)), _const(read_after))
         if is_range:  # range() of traced bounds: evaluated by the helper
             loop = _call("for_range", _name("range"), ast.Tuple([self.visit(a) for a in it.args], ast.Load()),
                          *tail)

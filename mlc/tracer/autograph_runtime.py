@@ -37,17 +37,20 @@ UNROLL = 8
 
 class _Undefined:
     """The value of a variable not bound (yet) where a statement starts; using it is an error
-    that says so."""
+    that says so (``why``: which variable, and which statement left it unbound)."""
 
-    __slots__ = ()
+    __slots__ = ("why",)
+
+    def __init__(self, why: str = ""):
+        self.why = why
 
     def __repr__(self) -> str:
         return "<undefined>"
 
     def _refuse(self, *args, **kwargs):
-        raise TraceError("a variable is used that is assigned in only one branch of an `if` on a "
-                         "traced value, or only inside a loop compiled as a graph loop; give it a "
-                         "value before the `if` or the loop" + describe_location(user_location()))
+        raise TraceError((self.why or "a variable is used that is assigned in only one branch of an `if` "
+                          "on a traced value, or only inside a loop compiled as a graph loop; give it a "
+                          "value before the `if` or the loop") + describe_location(user_location()))
 
     def __getattr__(self, name: str):
         if name.startswith("__"):  # protocols (copy, inspect) ask for them: plainly absent
@@ -61,6 +64,10 @@ class _Undefined:
 
 
 UNDEFINED = _Undefined()
+
+
+def _unbound(value) -> bool:
+    return isinstance(value, _Undefined)
 
 
 def values(*thunks) -> tuple:
@@ -104,8 +111,10 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
     graph, result = [], list(vals)
     for k, name in enumerate(names):
         outs = [p[k] for p in probes]
-        if any(o is UNDEFINED for o in outs):
-            result[k] = UNDEFINED
+        if any(_unbound(o) for o in outs):
+            result[k] = _Undefined(
+                f"variable {name!r} is assigned in only one branch of the `if` at line {lineno}, whose "
+                f"condition is traced (both branches are compiled); give it a value before the `if`")
         elif all(_array_like(o) for o in outs):
             if not any(_traced(o) for o in outs) and all(_same(o, outs[0]) for o in outs):
                 result[k] = outs[0]  # the same Python value either way
@@ -193,7 +202,7 @@ def _carries(vals: tuple, maybe: int = 0) -> list[int]:
     are passed to a function the body calls as a statement (``update(p, b)``, which may write
     into ``p``): carried when they are traced arrays."""
     first = len(vals) - maybe
-    return [k for k, v in enumerate(vals) if v is not UNDEFINED and _array_like(v) and (k < first or _traced(v))]
+    return [k for k, v in enumerate(vals) if not _unbound(v) and _array_like(v) and (k < first or _traced(v))]
 
 
 def _refuse_python_state(vals: tuple, names: tuple, positions: list[int], lineno: int, what: str) -> None:
@@ -215,7 +224,7 @@ def _merge(vals: tuple, positions: list[int], carried) -> tuple:
 
 def _check_kept(names, vals, positions, new, lineno, what):
     for k, (old, now) in enumerate(zip(vals, new)):
-        if k not in positions and now is not old and not (old is UNDEFINED) and not _same(now, old):
+        if k not in positions and now is not old and not _unbound(old) and not _same(now, old):
             raise TraceError(f"the {what} at line {lineno} changes {names[k]!r}, {_kind(old)}, which a "
                              "compiled loop cannot carry (it carries arrays and numbers)" + _where(lineno))
 
@@ -254,20 +263,39 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
 
     out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
                                   _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
-    return _after_loop(vals, positions, out, kept)
+    return _after_loop(vals, positions, out, kept, names, f"while loop at line {lineno}")
 
 
-def _after_loop(vals, positions, out, kept) -> tuple:
+def _after_loop(vals, positions, out, kept, names, what: str) -> tuple:
     """The variables after a graph loop: each carried one its last value; one the body wrote
-    only in place is the same array as before it, given that value (:func:`_written`)."""
+    only in place is the same array as before it, given that value (:func:`_written`); one
+    first bound inside the body is unbound (the loop may run no iteration)."""
     result = list(vals)
     for k, v in zip(positions, out):
         result[k] = _written(vals[k], v) if kept[k] else v
+    for k, v in enumerate(vals):
+        if _unbound(v) and not v.why:
+            result[k] = _Undefined(
+                f"variable {names[k]!r} is first assigned inside the {what}, which is compiled (its "
+                f"condition or range is traced, or it breaks on a traced value) and may run no "
+                f"iteration; give it a value before the loop")
     return tuple(result)
 
 
+def _peel(body_fn, r, vals: tuple, names: tuple, read_after: tuple):
+    """``(r[1:], vals after r's first iteration)`` when a variable the body assigns is unbound
+    before the loop and read after it (``for _ in range(n): b_new = A @ b; ...; if converged:
+    break`` then ``return b_new``): a non-empty static range (or rows of an array) runs its first
+    iteration as Python, so the variable is bound after the loop, as it is in Python; else
+    ``(r, vals)``. (A temporary of the body only is left alone: peeled, a loop nest would no
+    longer be one kernel.)"""
+    if len(r) and any(_unbound(v) and name in read_after for v, name in zip(vals, names)):
+        return r[1:], tuple(body_fn(r[0], *vals))
+    return r, vals
+
+
 def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno: int,
-              effects: bool, maybe: int = 0) -> tuple:
+              effects: bool, maybe: int = 0, read_after: tuple = ()) -> tuple:
     """``for i in range(*args): body``: a graph loop when the bounds are traced, or when they
     are Python ints over more than :data:`UNROLL` iterations and the body carries a traced
     array, has no effects on Python objects and traces with a traced index; else a Python
@@ -276,6 +304,7 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
         r = range_fn(*args)
         if range_fn is builtins.range and len(r) > UNROLL and not effects and (
                 any(_traced(v) for v in vals) or _numbers_meet_traced(body_fn, r.start, vals)):
+            r, vals = _peel(body_fn, r, vals, names, read_after)
             try:
                 return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno, maybe)
             except (TraceError, ShapeError):
@@ -306,16 +335,22 @@ def _numbers_meet_traced(body_fn, first, vals: tuple) -> bool:
     return any(_traced(o) and not _traced(v) for o, v in zip(out, vals))
 
 
-def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool, maybe: int = 0) -> tuple:
+def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool, maybe: int = 0,
+             read_after: tuple = ()) -> tuple:
     """``for item in iterable: body``: over a traced array of more than :data:`UNROLL` rows
     (whose body has no effects on Python objects) one compiled loop, ``item`` the ``i``-th
     row; else Python's loop."""
     if _traced(iterable) and iterable.ndim and len(iterable) > UNROLL and not effects:
         rows = iterable
+        order, vals = _peel(lambda i, *v: body_fn(rows[i], *v), range(len(rows)), vals, names, read_after)
         try:
-            return _graph_for(0, len(rows), 1, lambda i, *v: body_fn(rows[i], *v), vals, names, lineno, maybe)
+            return _graph_for(order.start, order.stop, 1, lambda i, *v: body_fn(rows[i], *v), vals, names,
+                              lineno, maybe)
         except (TraceError, ShapeError):
             pass  # the body needs a Python value of the row (traced once per row instead)
+        for i in order:
+            vals = tuple(body_fn(rows[i], *vals))
+        return vals
     for item in iterable:
         vals = tuple(body_fn(item, *vals))
     return vals
@@ -347,7 +382,7 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
             count = max(count, 0)
         out = control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
                                      **what)
-    return _after_loop(vals, positions, out, kept)
+    return _after_loop(vals, positions, out, kept, names, f"for loop at line {lineno}")
 
 
 def _ranged(index, start, stop):

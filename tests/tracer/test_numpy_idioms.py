@@ -245,3 +245,60 @@ def test_the_quickstart_mandelbrot(rows, cols):
     x = np.linspace(-2, 0.8, cols)
     y = np.linspace(-1.4, 1.4, rows)
     _same(_escape_times, x[None, :] + 1j * y[:, None])
+
+
+# ------------------------------------------------------------------ variables first bound inside a compiled loop
+
+def _power_iteration(A):
+    b = np.ones(A.shape[1])
+    lam = 0.0
+    for _ in range(50):  # compiled (more than a few iterations), leaving early on a traced test
+        b_new = A @ b
+        b_new = b_new / np.linalg.norm(b_new)
+        lam_new = b_new @ A @ b_new
+        if abs(lam_new - lam) < 1e-10:
+            break
+        b = b_new
+        lam = lam_new
+    return lam_new, b_new
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=SIDES)
+def test_a_variable_first_bound_in_a_compiled_loop_is_bound_after_it(n):
+    a = _data((n, n), n)
+    _same(_power_iteration, a @ a.T + n * np.eye(n), rtol=1e-9, atol=1e-12)
+
+
+def _last_row_scaled(A):
+    total = np.zeros(A.shape[1])
+    for row in A:  # compiled over more than a few rows
+        scaled = row * 2.0
+        total += scaled
+    return scaled, total
+
+
+@settings(max_examples=3, deadline=None)
+@given(n=SIDES)
+def test_a_variable_first_bound_in_a_compiled_loop_over_rows_is_bound_after_it(n):
+    _same(_last_row_scaled, _data((n + 9, n), n))
+
+
+def test_a_variable_first_bound_in_a_loop_over_a_traced_range_is_named_in_the_refusal():
+    def f(x, n):
+        for i in range(n):
+            last = x * i
+        return last
+
+    with pytest.raises(TraceError, match=r"variable 'last' is first assigned inside the for loop at line"):
+        mlc.jit(f)(np.ones(3), np.int64(4))
+
+
+def test_a_variable_bound_in_one_branch_of_a_traced_if_is_named_in_the_refusal():
+    def f(x):
+        if x.sum() > 0:
+            y = x
+        return y
+
+    with pytest.raises(TraceError, match=r"variable 'y' is assigned in only one branch of the `if` at line"):
+        mlc.jit(f)(np.ones(3))
