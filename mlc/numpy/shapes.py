@@ -223,9 +223,10 @@ def getitem(a, key):
         return _advanced_getitem(t, items, *arrays[0])
     if arrays and not any(is_bool_array(k) for k in items):  # several, or beside ints, on adjacent axes
         return gathered(t, key)
-    if len(items) == 1 and isinstance(items[0], Tracer) and items[0].dtype == np.bool_ \
-            and tuple(items[0].shape) == tuple(t.shape) and t.ndim:
-        return Selection(t, items[0])  # lazy: a reduction or a masked write uses it
+    if _leading_mask(items, t):
+        # lazy: a reduction or a masked write uses it; the axes after the mask's taken as they are
+        rest = (slice(None),) * items[0].ndim + tuple(items[1:])
+        return Selection(t if len(items) == 1 else getitem(t, rest), items[0])
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: a traced boolean mask selects a number of elements known only when "
@@ -252,6 +253,16 @@ def getitem(a, key):
         # not change it (``old = x[i, j]; x[i, j] = new; err = old - new``)
         return t._ctx.emit("reshape", [t], {"newshape": tuple(out_shape)}, view=False)
     return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)
+
+
+def _leading_mask(items, t) -> bool:
+    """Whether ``items`` is a traced boolean mask over ``t``'s leading axes, followed only by
+    ``:``, ``None`` and ``...`` (``x[m]``, ``X[m]`` for a mask of rows, ``n[m, None]``)."""
+    m = items[0] if items else None
+    if not (isinstance(m, Tracer) and m.dtype == np.bool_ and m.ndim and t.ndim >= m.ndim
+            and tuple(m.shape) == tuple(t.shape[:m.ndim])):
+        return False
+    return all(k is None or k is Ellipsis or (isinstance(k, slice) and k == slice(None)) for k in items[1:])
 
 
 def _is_scalar_key(items, ndim: int) -> bool:

@@ -147,13 +147,15 @@ def _assigned(base: Tracer, key, value) -> Tracer:
             return emit("element_set", [base, v, *at])
     mask = _mask(items)
     if isinstance(value, Selection):  # a[mask] = b[mask] * 2: the values where the mask holds
-        if mask is None or not isinstance(mask[1], Tracer) or not same_mask(as_tracer(mask[1], base._ctx),
+        if mask is None or mask[0] != 0 or not isinstance(mask[1], Tracer) or not same_mask(as_tracer(mask[1], base._ctx),
                                                                                 value.mask):
             raise selection_refusal(f"x[{index_text(key)}] = (y[mask] ...): the selection's mask is not the "
                                     "written one")
-        if tuple(value.values.shape) != tuple(base.shape):
+        written = value.values
+        if written.ndim != base.ndim or tuple(written.shape[:value.mask.ndim]) != tuple(value.mask.shape) \
+                or broadcast_shapes(tuple(written.shape), tuple(base.shape)) != tuple(base.shape):
             raise selection_refusal(f"x[{index_text(key)}] = y[mask] with y of another shape than x")
-        return where(as_tracer(mask[1], base._ctx), _cast(base, value.values), base)
+        return where(value._full_mask(), _cast(base, written), base)
     if mask is not None:
         return _masked(base, items, *mask, value)
     if any(is_bool_array(k) for k in items):  # constant masks among other indices: their True elements

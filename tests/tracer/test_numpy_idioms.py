@@ -302,3 +302,31 @@ def test_a_variable_bound_in_one_branch_of_a_traced_if_is_named_in_the_refusal()
 
     with pytest.raises(TraceError, match=r"variable 'y' is assigned in only one branch of the `if` at line"):
         mlc.jit(f)(np.ones(3))
+
+
+# ------------------------------------------------------------------ boolean masks over rows
+
+def _kmeans_step(X, centroids):
+    labels = np.argmin(((X[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1)
+    new = centroids.copy()
+    for j in range(centroids.shape[0]):
+        members = labels == j
+        if members.any():
+            new[j] = X[members].mean(axis=0)
+    sums = np.zeros_like(centroids)
+    np.add.at(sums, labels, X)
+    counts = np.bincount(labels, minlength=centroids.shape[0]).astype(float)
+    nonempty = counts > 0
+    again = centroids.copy()
+    again[nonempty] = sums[nonempty] / counts[nonempty, None]
+    far = X[labels == labels[0]]  # never empty (NumPy raises on the max of none)
+    return new, again, (far * np.array([1.0, -2.0])).sum(), far.max(axis=0), far.sum(), np.mean(far)
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.integers(1, 9), k=st.integers(1, 4))
+def test_rows_selected_by_a_mask_are_reduced_and_written_as_numpy_does(n, k):
+    rng = np.random.default_rng(n * 10 + k)
+    X = rng.standard_normal((n, 2))
+    with np.errstate(invalid="ignore"):
+        _same(_kmeans_step, X, rng.standard_normal((k, 2)), rtol=1e-12)
