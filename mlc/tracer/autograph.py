@@ -241,6 +241,12 @@ class _Transformer(ast.NodeTransformer):
     # -------------------------------------------------------------------- if
 
     def visit_If(self, node):
+        if len(node.body) == 1 and isinstance(node.body[0], ast.Raise) and node.body[0].exc is not None:
+            # ``if bad: raise ValueError(...)``: checked when the function runs (raise_if)
+            self.changed = True
+            check = ast.Expr(_call("raise_if", self.visit(node.test), _thunk(self.visit(node.body[0].exc)),
+                                   _const(node.lineno)))
+            return self._located([check], node) + self._block(node.orelse)
         test = self.visit(node.test)
         body, orelse = self._block(node.body), self._block(node.orelse)
         returns = ends_with_return(node.body) and ends_with_return(node.orelse)
@@ -269,6 +275,13 @@ class _Transformer(ast.NodeTransformer):
         if returns:
             stmts.append(ast.Return(_name("ag__retval")))
         return self._located(stmts, node)
+
+    def visit_Assert(self, node):
+        """``assert ok, message``: checked when the function runs where ``ok`` is traced."""
+        self.generic_visit(node)
+        self.changed = True
+        message = node.msg if node.msg is not None else _const(None)
+        return self._located([ast.Expr(_call("assert_", node.test, _thunk(message), _const(node.lineno)))], node)
 
     # ----------------------------------------------------------------- while
 

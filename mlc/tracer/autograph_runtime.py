@@ -24,11 +24,11 @@ from . import control_flow
 from .source import describe_location, user_location
 from .autograph_analysis import effect_free_function
 from .autograph_scalars import builtin_scalar, scalar_call
-from .trace import TraceContext, current_trace
+from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
-           "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "helper_stmt", "UNROLL"]
+           "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "helper_stmt", "UNROLL"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
 #: traced once per iteration): for a few iterations, straight-line code is as fast.
@@ -514,6 +514,36 @@ def or_(first, *rest):
 
 def not_(value):
     return np.logical_not(value) if _traced(value) else not value
+
+
+def raise_if(test, exception, lineno: int) -> None:
+    """``if test: raise exception()``: Python's on a Python test; on a traced one, a check the
+    compiled function makes when it runs (before it writes any argument), raising the
+    exception then with its message, as NumPy code validating its input expects. Inside a
+    compiled loop or conditional the check is not made."""
+    if not _traced(test):
+        if test:
+            raise exception()
+        return
+    error = exception()
+    if isinstance(error, type):
+        error = error()
+    ctx = test._ctx
+    if ctx.captures:  # inside a compiled loop's body or a branch: no check escapes it
+        return
+    flag = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
+    ctx.check_range(flag.astype("int64"), RAISES,
+                    f"{type(error).__name__}\x00{error}{describe_location(user_location())}")
+
+
+def assert_(test, message, lineno: int) -> None:
+    """``assert test, message``: Python's on a Python test; on a traced one, checked when the
+    compiled function runs (:func:`raise_if`)."""
+    if not _traced(test):
+        assert test, message()
+        return
+    text = message()
+    raise_if(np.logical_not(test), lambda: AssertionError(*(() if text is None else (text,))), lineno)
 
 
 def builtin_max(fn, *args):

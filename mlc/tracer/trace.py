@@ -77,6 +77,11 @@ EXPONENT = "exponent"
 #: ``check_range``'s dtype for a count of traced indices out of bounds: it must be 0.
 BOUNDS = "bounds"
 
+#: ``check_range``'s dtype for a raise under a traced condition (``if np.any(x < 0): raise
+#: ValueError(...)``): the value is the condition, which must be 0; ``op`` is the exception's
+#: class name and message, joined by a NUL.
+RAISES = "raises"
+
 #: ``check_range``'s dtype for an index into a static length (``np.bincount``'s values below
 #: its ``minlength``): it must be in [0, limit).
 BELOW = "below"

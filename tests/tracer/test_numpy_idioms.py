@@ -330,3 +330,32 @@ def test_rows_selected_by_a_mask_are_reduced_and_written_as_numpy_does(n, k):
     X = rng.standard_normal((n, 2))
     with np.errstate(invalid="ignore"):
         _same(_kmeans_step, X, rng.standard_normal((k, 2)), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ input validation
+
+def _validated_log(x):
+    if x.ndim != 1:
+        raise TypeError("x must be 1-D")
+    elif np.any(x <= 0):
+        raise ValueError("x must be positive")
+    assert np.all(np.isfinite(x)), "x must be finite"
+    x[0] = 1.0
+    return np.log(x)
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=SIDES, bad=st.sampled_from([None, -1.0, np.inf]))
+def test_a_raise_under_a_traced_condition_is_checked_when_the_function_runs(n, bad):
+    x = np.random.default_rng(n).random(n) + 0.5
+    if bad is None:
+        _same(_validated_log, x)
+        return
+    x[-1] = bad
+    mine = x.copy()
+    with pytest.raises(ValueError if bad < 0 else AssertionError) as caught:
+        mlc.jit(_validated_log)(mine)
+    with pytest.raises(type(caught.value)):
+        _validated_log(x.copy())
+    np.testing.assert_array_equal(mine, x)  # nothing written, as NumPy raised first
+    assert ("positive" if bad < 0 else "finite") in str(caught.value)
