@@ -137,12 +137,46 @@ def split(ary, indices_or_sections, axis=0):
                      axis=axis))
 
 
+#: np.pad's modes that copy elements of the array: the source position of each padded position
+#: along an axis of ``n`` elements (``j`` counts from the first original element, negative before it)
+_PAD_SOURCES = {
+    "edge": lambda j, n: np.clip(j, 0, n - 1),
+    "wrap": lambda j, n: np.mod(j, n),
+    "reflect": lambda j, n: (np.zeros_like(j) if n == 1 else np.where(
+        np.mod(j, 2 * (n - 1)) < n, np.mod(j, 2 * (n - 1)), 2 * (n - 1) - np.mod(j, 2 * (n - 1)))),
+    "symmetric": lambda j, n: np.where(np.mod(j, 2 * n) < n, np.mod(j, 2 * n), 2 * n - 1 - np.mod(j, 2 * n)),
+}
+
+
 @numpy_function("array")
-def pad(array, pad_width, mode="constant", constant_values=0):
-    """``np.pad(array, pad_width, constant_values=...)`` (constant mode)."""
-    if mode != "constant":
-        raise TraceError(f"pad: only mode='constant' is supported, got {mode!r}")
-    return emit("pad", [as_tracer(array)], pad_width=hashable(pad_width), constant_values=constant_values)
+def pad(array, pad_width, mode="constant", constant_values=0, reflect_type="even"):
+    """``np.pad(array, pad_width, mode, constant_values=...)``: mode ``"constant"`` (one ``pad``
+    op), or ``"edge"``, ``"wrap"``, ``"reflect"``, ``"symmetric"`` (a gather per padded axis at
+    the positions NumPy copies from, a static index array).
+
+    >>> import numpy as np, mlc
+    >>> mlc.numpy.pad(np.array([1, 2, 3]), (2, 3), mode="reflect")
+    array([3, 2, 1, 2, 3, 2, 1, 2])
+    """
+    t = as_tracer(array)
+    if mode == "constant":
+        return emit("pad", [t], pad_width=hashable(pad_width), constant_values=constant_values)
+    if mode not in _PAD_SOURCES or reflect_type != "even":
+        raise TraceError(f"np.pad: mode {mode!r}{'' if reflect_type == 'even' else ' with reflect_type=' + repr(reflect_type)} "
+                         f"does not trace; the modes that do are 'constant', 'edge', 'wrap', 'reflect' "
+                         f"and 'symmetric'{describe_location(user_location())}")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
+                             np.asarray(pad_width, dtype=np.int64), (t.ndim, 2))
+    for axis, (before, after) in enumerate(widths.tolist()):
+        n = t.shape[axis]
+        if before == 0 and after == 0:
+            continue
+        if n == 0:
+            raise ShapeError(f"np.pad: can't extend the empty axis {axis} using modes other than 'constant' "
+                             f"or 'empty'{describe_location(user_location())}")
+        sources = _PAD_SOURCES[mode](np.arange(-before, n + after), n).astype(np.int64)
+        t = emit("take", [t, as_tracer(sources, t._ctx)], axis=axis)
+    return t
 
 
 # ------------------------------------------------------------------ indexing

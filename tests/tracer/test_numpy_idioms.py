@@ -359,3 +359,35 @@ def test_a_raise_under_a_traced_condition_is_checked_when_the_function_runs(n, b
         _validated_log(x.copy())
     np.testing.assert_array_equal(mine, x)  # nothing written, as NumPy raised first
     assert ("positive" if bad < 0 else "finite") in str(caught.value)
+
+
+# ------------------------------------------------------------------ padding modes, rotations, cross, windows
+
+@settings(max_examples=8, deadline=None)
+@given(rows=SIDES, cols=SIDES, before=st.integers(0, 7), after=st.integers(0, 7),
+       mode=st.sampled_from(["edge", "wrap", "reflect", "symmetric"]))
+def test_pad_modes_that_copy_elements(rows, cols, before, after, mode):
+    def f(u):
+        return np.pad(u, ((before, after), (after, before)), mode=mode), np.pad(u, 1, mode=mode)
+
+    _same(f, _data((rows, cols), rows + cols))
+
+
+def _rearranged(img, r, v):
+    from numpy.lib.stride_tricks import sliding_window_view
+    win = sliding_window_view(img, 2, axis=0)
+    return (np.rot90(img), np.rot90(img, 2), np.rot90(img, -1), np.rot90(img, 1, axes=(1, 0)), np.flipud(img),
+            np.fliplr(img), np.cross(r, v), np.cross(r[:, :2], v[:, :2]), win.mean(axis=-1),
+            sliding_window_view(img[0], 1).sum(axis=-1))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # NumPy's cross of 2-vectors
+@settings(max_examples=6, deadline=None)
+@given(rows=st.integers(2, 6), cols=SIDES)
+def test_rotations_flips_cross_products_and_sliding_windows(rows, cols):
+    _same(_rearranged, _data((rows, cols), rows), _data((cols, 3), 1), _data((cols, 3), 2))
+
+
+def test_a_pad_mode_that_does_not_trace_says_which_do():
+    with pytest.raises(TraceError, match="'edge', 'wrap', 'reflect'"):
+        mlc.jit(lambda u: np.pad(u, 1, mode="maximum"))(np.ones(3))
