@@ -66,6 +66,8 @@ def convert(fn):
     source is unavailable or it needs no rewriting."""
     if not isinstance(fn, types.FunctionType) or (fn.__module__ or "").startswith(_OWN):
         return fn
+    if _HELPER in fn.__code__.co_freevars:  # defined inside a converted function: converted with it
+        return fn
     cached = _CACHE.get(fn.__code__)
     if cached is None:
         cached = _CACHE[fn.__code__] = _compile(fn)
@@ -406,6 +408,9 @@ class _Transformer(ast.NodeTransformer):
             self.changed = True
             return ast.copy_location(ast.Call(_helper("scalar_call"), [node.func, *node.args], node.keywords),
                                      node)
+        if isinstance(node.func, ast.Call):  # np.vectorize(f)(x), make_filter(k)(x): the made function's call
+            self.changed = True
+            return ast.copy_location(ast.Call(_helper("call"), [node.func, *node.args], node.keywords), node)
         if isinstance(node.func, ast.Name) and node.func.id not in _BUILTIN_NAMES \
                 and not node.func.id.startswith(_HELPER):
             # a function of the user's (conv(x, w)): its own control flow is rewritten when called

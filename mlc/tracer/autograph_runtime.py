@@ -16,6 +16,7 @@ import builtins
 import dis
 import functools
 import types
+from importlib import import_module
 
 import numpy as np
 
@@ -411,6 +412,10 @@ def call(fn, *args, **kwargs):
     if isinstance(fn, types.FunctionType) and not (fn.__module__ or "").startswith(_LIBRARIES) \
             and not _writes_nonlocal(fn.__code__):
         fn = _CONVERT[0](fn)
+    if isinstance(fn, np.vectorize) and any(_traced(a) for a in args):
+        if _VECTORIZE[0] is None:
+            import_module(VECTORIZE_MODULE)  # registers its hook on import, as a backend package does
+        return _VECTORIZE[0](fn, args, kwargs)  # its function mapped over the elements
     return fn(*args, **kwargs)
 
 
@@ -423,6 +428,11 @@ def _writes_nonlocal(code) -> bool:
 
 #: the rewrite of a function (:func:`.autograph.convert`, which imports this module and sets it)
 _CONVERT = [lambda fn: fn]
+
+#: np.vectorize(f)(x) of traced arguments: the function set by the module named here (it maps f
+#: by vmap, a transformation of the layer above), loaded the first time one is called
+VECTORIZE_MODULE = "mlc.transforms.vectorize"
+_VECTORIZE: list = [None]
 
 
 #: functions from these modules are called as they are

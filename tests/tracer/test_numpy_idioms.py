@@ -391,3 +391,34 @@ def test_rotations_flips_cross_products_and_sliding_windows(rows, cols):
 def test_a_pad_mode_that_does_not_trace_says_which_do():
     with pytest.raises(TraceError, match="'edge', 'wrap', 'reflect'"):
         mlc.jit(lambda u: np.pad(u, 1, mode="maximum"))(np.ones(3))
+
+
+# ------------------------------------------------------------------ nested helpers with control flow, np.vectorize
+
+def _nested_helper(x):
+    def flip_if_negative(t):
+        if t.sum() > 0:
+            return t
+        return -t
+    return flip_if_negative(x) + flip_if_negative(-2 * x)
+
+
+def _piecewise(t):
+    if t > 0:
+        return t * t
+    return -t
+
+
+def _vectorized(x, y):
+    def clipped(a, b):
+        return min(a, b) if a > 0 else 0.0
+
+    return np.vectorize(_piecewise)(x), np.vectorize(clipped)(x, y[:1]), np.vectorize(_piecewise, otypes=[float])(2.0)
+
+
+@settings(max_examples=6, deadline=None)
+@given(rows=SIDES, cols=SIDES)
+def test_nested_helpers_with_control_flow_and_vectorized_functions(rows, cols):
+    x = _data((rows, cols), rows)
+    _same(_nested_helper, x)
+    _same(_vectorized, x, _data((1, cols), cols))
