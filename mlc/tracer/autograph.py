@@ -130,7 +130,7 @@ def _tree(fn):
         return None
     func.decorator_list = []
     ast.increment_lineno(module, first - 1)
-    transformer = _Transformer(_loads(func))
+    transformer = _Transformer(_loads(func), _stores(func))
     func = transformer.visit(func)
     if not transformer.changed:
         return None
@@ -203,12 +203,18 @@ def _loads(func) -> list[tuple[str, int]]:
     return [(n.id, n.lineno) for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
 
 
+def _stores(func) -> list[tuple[str, int]]:
+    """(name, line) of every assignment of a variable in ``func``."""
+    return [(n.id, n.lineno) for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+
+
 class _Transformer(ast.NodeTransformer):
     """Rewrites ``if``/``while``/``for range`` statements and the expressions that test
     traced values (see the module). ``loads``: (name, line) of the function's reads."""
 
-    def __init__(self, loads=()):
-        self.loads = loads
+    def __init__(self, loads=(), stores=()):
+        self.loads, self.stores = loads, stores
+        self.kept_index: set[int] = set()  # lines of the for loops whose index is kept (_keeping_index)
         self.changed = False
         self.counter = 0
         self.depth = 0
@@ -312,7 +318,37 @@ class _Transformer(ast.NodeTransformer):
 
     # ------------------------------------------------------------------- for
 
+    def _read_after(self, name: str, node) -> bool:
+        """Whether the function reads ``name`` after the statement ``node`` before assigning it
+        again (by line numbers: a read on a later line than the statement, and not on or after
+        the line of the next assignment)."""
+        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+        again = min((line for n, line in self.stores if n == name and line > end), default=None)
+        return any(n == name and line > end and (again is None or line < again) for n, line in self.loads)
+
+    def _keeping_index(self, node):
+        """``for it in range(n): ...`` whose index the function reads after the loop (``return x,
+        it``, the iterations a solver took): the loop's last index kept in a variable the
+        loop assigns, and the index bound to it after the loop, as Python leaves it (also
+        where the loop is compiled, and where it breaks early)."""
+        index = node.target.id
+        self.kept_index.add(node.lineno)
+        self.counter += 1
+        last = f"index_{node.lineno}_{self.counter}__"
+        node.body = [ast.copy_location(ast.Assign([_name(last, store=True)], _name(index)), node)] + node.body
+        before = ast.Assign([_name(last, store=True)], _call("bound_or", _thunk(_name(index)), _const(0)))
+        after = ast.Assign([_name(index, store=True)], _name(last))
+        loop = self.visit(node)
+        stmts = [before] + (loop if isinstance(loop, list) else [loop]) + [after]
+        for s in (before, after):
+            ast.copy_location(s, node)
+            _at_line(s, node.lineno)
+        return stmts
+
     def visit_For(self, node):
+        if isinstance(node.target, ast.Name) and not node.orelse and node.lineno not in self.kept_index \
+                and self._read_after(node.target.id, node):
+            return self._keeping_index(node)
         it = node.iter
         is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
                     and not it.keywords and 1 <= len(it.args) <= 3
@@ -331,7 +367,7 @@ class _Transformer(ast.NodeTransformer):
         body_fn = self._fresh("for_body", node)
         self.changed = True
         end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
-        read_after = tuple(n for n in names if any(name == n and line > end for name, line in self.loads))
+        read_after = tuple(n for n in names if self._read_after(n, node))
         tail = (_name(body_fn), _values(names), _const(tuple(names)), _const(node.lineno),
                 _const(has_effects(node.body)), _const(len(maybe)), _const(read_after))
         if is_range:  # range() of traced bounds: evaluated by the helper
@@ -394,8 +430,8 @@ class _Transformer(ast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id in ("max", "min") and len(node.args) >= 2 \
-                and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
+        if isinstance(node.func, ast.Name) and node.func.id in ("max", "min") and len(node.args) >= 1 \
+                and not node.keywords:  # (max(*values) expands as Python's would)
             self.changed = True
             return ast.copy_location(_call("builtin_" + node.func.id, _name(node.func.id), *node.args), node)
         if isinstance(node.func, ast.Name) and node.func.id in ("float", "int", "bool", "complex") \

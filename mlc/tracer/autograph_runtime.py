@@ -29,7 +29,7 @@ from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
-           "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "helper_stmt", "UNROLL"]
+           "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "helper_stmt", "UNROLL"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
 #: traced once per iteration): for a few iterations, straight-line code is as fast.
@@ -526,6 +526,14 @@ def not_(value):
     return np.logical_not(value) if _traced(value) else not value
 
 
+def bound_or(thunk, default):
+    """The value ``thunk`` reads, or ``default`` where its name is unbound."""
+    try:
+        return thunk()
+    except NameError:
+        return default
+
+
 def raise_if(test, exception, lineno: int) -> None:
     """``if test: raise exception()``: Python's on a Python test; on a traced one, a check the
     compiled function makes when it runs (before it writes any argument), raising the
@@ -556,15 +564,30 @@ def assert_(test, message, lineno: int) -> None:
     raise_if(np.logical_not(test), lambda: AssertionError(*(() if text is None else (text,))), lineno)
 
 
+def _items(args: tuple) -> tuple:
+    """The values ``max``/``min`` compare: the arguments, or the one argument's items (a list of
+    traced scalars; a traced 1-D array's elements, as Python iterates them)."""
+    if len(args) != 1:
+        return args
+    (only,) = args
+    if _traced(only):
+        return (only,) if only.ndim == 1 else args  # (of rows: Python compares arrays, which raises)
+    return tuple(only)
+
+
 def builtin_max(fn, *args):
-    """``max(a, b, ...)``: the builtin on Python values, ``np.maximum`` of them when one is traced."""
-    if any(_traced(a) for a in args):
-        return functools.reduce(np.maximum, args)
-    return fn(*args)
+    """``max(a, b, ...)``, ``max(values)``: the builtin on Python values, ``np.maximum`` of them
+    when one is traced."""
+    items = _items(args)
+    if any(_traced(a) for a in items):
+        return np.max(items[0]) if len(items) == 1 else functools.reduce(np.maximum, items)
+    return fn(*items) if len(args) > 1 else fn(items)
 
 
 def builtin_min(fn, *args):
-    """``min(a, b, ...)``: the builtin on Python values, ``np.minimum`` of them when one is traced."""
-    if any(_traced(a) for a in args):
-        return functools.reduce(np.minimum, args)
-    return fn(*args)
+    """``min(a, b, ...)``, ``min(values)``: the builtin on Python values, ``np.minimum`` of them
+    when one is traced."""
+    items = _items(args)
+    if any(_traced(a) for a in items):
+        return np.min(items[0]) if len(items) == 1 else functools.reduce(np.minimum, items)
+    return fn(*items) if len(args) > 1 else fn(items)

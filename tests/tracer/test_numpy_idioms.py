@@ -422,3 +422,29 @@ def test_nested_helpers_with_control_flow_and_vectorized_functions(rows, cols):
     x = _data((rows, cols), rows)
     _same(_nested_helper, x)
     _same(_vectorized, x, _data((1, cols), cols))
+
+
+# ------------------------------------------------------------------ a loop's index after it; max of a list
+
+def _newton_iterations(c):
+    x = np.ones_like(c)
+    for it in range(40):  # compiled, leaving early
+        step = (x * x - np.abs(c) - 1) / (2 * x)
+        x = x - step
+        if np.all(np.abs(step) < 1e-12):
+            break
+    for j in range(3):  # unrolled
+        x = x + 0.0
+    return x, it, j
+
+
+def _norms(X):
+    norms = [np.sqrt(row @ row) for row in X]
+    return max(norms), min(norms), max(X[0]), min(*norms, 0.5), sum(norms)
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=SIDES)
+def test_a_loops_index_after_it_and_max_of_a_list_of_traced_values(n):
+    _same(_newton_iterations, _data(n, n) * 4)
+    _same(_norms, _data((n, 2), n))
