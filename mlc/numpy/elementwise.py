@@ -191,9 +191,18 @@ def round(x, decimals=0, out=None):  # noqa: A001 - NumPy's name
     """Round to the nearest integer, ties to even (``np.round``); integers keep their values (a new
     array, as NumPy's)."""
     refuse_out("round", out)
-    if decimals != 0:
-        raise TraceError(f"round: only decimals=0 is supported, got decimals={decimals!r}")
     t = as_tracer(x)  # (bool: NumPy's round is rint there, whose loop is float16)
+    if decimals != 0:  # NumPy's way: scaled by a power of ten (a Python float), rounded, scaled back
+        kind = np.dtype(t.dtype).kind
+        if kind in "iu" and decimals > 0:
+            return t.fresh()
+        if kind != "f":
+            raise TraceError(f"round: decimals={decimals!r} is supported for real floating arrays (and "
+                             f"positive decimals for integers), got {t.dtype}")
+        scale = 10.0 ** (decimals if decimals > 0 else -decimals)  # (this module's abs is the ufunc)
+        if decimals > 0:
+            return _GENERATED["true_divide"](emit("rint", [_GENERATED["multiply"](t, scale)]), scale)
+        return _GENERATED["multiply"](emit("rint", [_GENERATED["true_divide"](t, scale)]), scale)
     return t.fresh() if dt.is_int(t._atom.type.dtype) else emit("rint", [t])
 
 

@@ -448,3 +448,12 @@ def _norms(X):
 def test_a_loops_index_after_it_and_max_of_a_list_of_traced_values(n):
     _same(_newton_iterations, _data(n, n) * 4)
     _same(_norms, _data((n, 2), n))
+
+
+# ------------------------------------------------------------------ np.round with decimals
+
+@settings(max_examples=6, deadline=None)
+@given(n=SIDES, decimals=st.integers(-2, 3), dtype=st.sampled_from(["float64", "float32"]))
+def test_round_to_decimals_as_numpy_scales_and_rounds(n, decimals, dtype):
+    x = (_data(n, n) * 1000).astype(dtype)
+    _same(lambda a: (np.round(a, decimals), np.around(a, decimals), a.round(decimals)), x, rtol=0, atol=0)
