@@ -454,6 +454,19 @@ class _Transformer(ast.NodeTransformer):
             return ast.copy_location(ast.Call(_helper("call"), [node.func, *node.args], node.keywords), node)
         return node
 
+    def visit_Subscript(self, node):
+        """``np.r_[0.0, x, 0.0]``, ``np.c_[x, y]`` (NumPy's index tricks, which make an array of
+        their items): a helper call, its slices made ``slice(...)`` objects."""
+        self.generic_visit(node)
+        if not (isinstance(node.value, ast.Attribute) and node.value.attr in ("r_", "c_")
+                and isinstance(node.ctx, ast.Load)):
+            return node
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        items = [ast.Call(_name("slice"), [k.lower or _const(None), k.upper or _const(None), k.step or _const(None)], [])
+                 if isinstance(k, ast.Slice) else k for k in items]
+        self.changed = True
+        return ast.copy_location(_call("index_trick", node.value, ast.Tuple(items, ast.Load())), node)
+
     def visit_Expr(self, node):
         bare = _helper_call(node.value)
         self.generic_visit(node)

@@ -29,7 +29,7 @@ from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
-           "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "helper_stmt", "UNROLL"]
+           "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
 #: traced once per iteration): for a few iterations, straight-line code is as fast.
@@ -524,6 +524,31 @@ def or_(first, *rest):
 
 def not_(value):
     return np.logical_not(value) if _traced(value) else not value
+
+
+def index_trick(maker, items: tuple):
+    """``np.r_[items]`` / ``np.c_[items]``: NumPy's own on Python values; with a traced item, the
+    items (scalars, arrays, ``start:stop:step`` ranges) made arrays and concatenated, along the
+    first axis (``r_``) or as columns along the last (``c_``)."""
+    if not any(_traced(k) for k in items) or maker not in (np.r_, np.c_):
+        return maker[items if len(items) != 1 else items[0]]
+    if any(isinstance(k, str) for k in items):
+        raise TraceError("np.r_/np.c_ with a string directive does not trace; write np.concatenate / "
+                         "np.stack of the arrays" + describe_location(user_location()))
+    parts = []
+    for k in items:
+        if isinstance(k, slice):
+            step = 1 if k.step is None else k.step
+            start = 0 if k.start is None else k.start
+            k = np.linspace(start, k.stop, int(abs(step))) if isinstance(step, complex) else np.arange(start, k.stop, step)
+        parts.append(np.atleast_1d(k) if maker is np.r_ else _column(k))
+    return np.concatenate(parts, axis=0 if maker is np.r_ else -1)
+
+
+def _column(k):
+    """An item of ``np.c_``: a 1-D array as a column, a scalar as a 1x1 array, others as they are."""
+    k = np.atleast_1d(k)
+    return k.reshape(-1, 1) if k.ndim == 1 else k
 
 
 def bound_or(thunk, default):

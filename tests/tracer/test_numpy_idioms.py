@@ -457,3 +457,15 @@ def test_a_loops_index_after_it_and_max_of_a_list_of_traced_values(n):
 def test_round_to_decimals_as_numpy_scales_and_rounds(n, decimals, dtype):
     x = (_data(n, n) * 1000).astype(dtype)
     _same(lambda a: (np.round(a, decimals), np.around(a, decimals), a.round(decimals)), x, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------ np.r_ and np.c_
+
+def _index_tricks(x, M):
+    return np.r_[0.0, x, 0.0], np.r_[x, 1:4, x[:1]], np.c_[x, x ** 2], np.c_[M, x], np.r_[M, M], np.r_[0:3]
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=SIDES)
+def test_r_and_c_of_traced_arrays(n):
+    _same(_index_tricks, _data(n, n), _data((n, 2), n + 1))
