@@ -37,7 +37,7 @@ from .sorting import argsort, searchsorted, sort  # noqa: F401
 from .updates import copyto, fill_diagonal, put  # noqa: F401
 from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
 from . import dispatch as _dispatch, methods as _methods, numpy_linalg as _numpy_linalg, refusals as _refusals
-from ..tracer import numpy_creation as _numpy_creation
+from ..tracer import autograph_runtime as _autograph_runtime, numpy_creation as _numpy_creation
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
 from .calculus import gradient, polyval, ravel_multi_index, trapezoid, unravel_index  # noqa: F401
@@ -97,7 +97,8 @@ def _size(a, axis=None):
 _SHAPE_QUERIES = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim, np.size: _size}
 
 NUMPY_FUNCTIONS = _dispatch.numpy_table(FUNCTIONS, _numpy_linalg.FUNCTIONS, {np.around: round}, _SHAPE_QUERIES,
-                                        {np.lib.stride_tricks.sliding_window_view: sliding_window_view})
+                                        {np.lib.stride_tricks.sliding_window_view: sliding_window_view,
+                                         np.apply_along_axis: _autograph_runtime.apply_along_axis})
 
 #: NumPy's function objects refused by design inside ``@mlc.jit`` -> why, and what to write instead.
 REFUSED = {getattr(np.linalg, name): why for name, why in _numpy_linalg.REFUSED.items()}

@@ -433,6 +433,7 @@ _CONVERT = [lambda fn: fn]
 #: by vmap, a transformation of the layer above), loaded the first time one is called
 VECTORIZE_MODULE = "mlc.transforms.vectorize"
 _VECTORIZE: list = [None]
+_APPLY_ALONG_AXIS: list = [None]  # np.apply_along_axis(f, axis, x) of a traced x, the same way
 
 
 #: functions from these modules are called as they are
@@ -549,6 +550,14 @@ def _column(k):
     """An item of ``np.c_``: a 1-D array as a column, a scalar as a 1x1 array, others as they are."""
     k = np.atleast_1d(k)
     return k.reshape(-1, 1) if k.ndim == 1 else k
+
+
+def apply_along_axis(func1d, axis, arr, *args, **kwargs):
+    """``np.apply_along_axis`` of a traced array (NumPy's dispatch sends it here): ``func1d``
+    mapped over the 1-D slices by the transformation the module :data:`VECTORIZE_MODULE` sets."""
+    if _APPLY_ALONG_AXIS[0] is None:
+        import_module(VECTORIZE_MODULE)  # registers its hook on import, as a backend package does
+    return _APPLY_ALONG_AXIS[0](func1d, axis, arr, *args, **kwargs)
 
 
 def bound_or(thunk, default):

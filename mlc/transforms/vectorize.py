@@ -50,3 +50,26 @@ def vectorized_call(vectorized: np.vectorize, args: tuple, kwargs: dict):
 
 
 autograph_runtime._VECTORIZE[0] = vectorized_call
+
+
+def apply_along_axis(func1d, axis, arr, *args, **kwargs):
+    """NumPy's ``np.apply_along_axis`` on a traced array: ``func1d`` (its control flow converted)
+    mapped by :func:`.vmap` over the 1-D slices along ``axis``; its result's axes take that
+    axis's place, as NumPy puts them."""
+    t = mnp.asarray(arr)
+    axis = axis + t.ndim if axis < 0 else axis
+    if not 0 <= axis < t.ndim:
+        raise TraceError(f"np.apply_along_axis: axis {axis} is out of bounds for an array of dimension "
+                         f"{t.ndim}" + describe_location(user_location()))
+    fn = autograph_runtime._CONVERT[0](func1d)
+    rows = mnp.moveaxis(t, axis, -1)
+    outer = tuple(rows.shape[:-1])
+    flat = rows.reshape((-1, rows.shape[-1]))
+    out = mnp.asarray(vmap(lambda row: mnp.asarray(fn(row, *args, **kwargs)))(flat))
+    inner = tuple(out.shape[1:])
+    out = out.reshape(outer + inner)
+    return mnp.moveaxis(out, tuple(range(len(outer), len(outer) + len(inner))),
+                        tuple(range(axis, axis + len(inner)))) if inner else out
+
+
+autograph_runtime._APPLY_ALONG_AXIS[0] = apply_along_axis

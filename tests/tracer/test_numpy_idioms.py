@@ -469,3 +469,26 @@ def _index_tricks(x, M):
 @given(n=SIDES)
 def test_r_and_c_of_traced_arrays(n):
     _same(_index_tricks, _data(n, n), _data((n, 2), n + 1))
+
+
+# ------------------------------------------------------------------ np.apply_along_axis
+
+def _spread(r):
+    return r.max() - r.min()
+
+
+def _clipped_scaled(r, scale):
+    if r.sum() > 0:
+        return r * scale
+    return -r
+
+
+def _applied(x):
+    return (np.apply_along_axis(_spread, 1, x), np.apply_along_axis(_spread, 0, x),
+            np.apply_along_axis(_clipped_scaled, -1, x, 2.0), np.apply_along_axis(np.cumsum, 0, x))
+
+
+@settings(max_examples=5, deadline=None)
+@given(rows=SIDES, cols=SIDES)
+def test_apply_along_axis_of_traced_arrays(rows, cols):
+    _same(_applied, _data((rows, cols), rows * 7 + cols))
