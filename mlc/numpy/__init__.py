@@ -41,6 +41,7 @@ from ..tracer import autograph_runtime as _autograph_runtime, numpy_creation as 
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
 from .calculus import gradient, polyval, ravel_multi_index, trapezoid, unravel_index  # noqa: F401
+from . import fourier as _fourier
 from .rearranging import cross, fliplr, flipud, rot90, sliding_window_view  # noqa: F401
 from .closeness import allclose, array_equal, array_equiv, isclose  # noqa: F401
 from .histograms import bincount, digitize, histogram, histogram_bin_edges  # noqa: F401
@@ -98,7 +99,8 @@ _SHAPE_QUERIES = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim, np.siz
 
 NUMPY_FUNCTIONS = _dispatch.numpy_table(FUNCTIONS, _numpy_linalg.FUNCTIONS, {np.around: round}, _SHAPE_QUERIES,
                                         {np.lib.stride_tricks.sliding_window_view: sliding_window_view,
-                                         np.apply_along_axis: _autograph_runtime.apply_along_axis})
+                                         np.apply_along_axis: _autograph_runtime.apply_along_axis},
+                                        _fourier.FUNCTIONS)
 
 #: NumPy's function objects refused by design inside ``@mlc.jit`` -> why, and what to write instead.
 REFUSED = {getattr(np.linalg, name): why for name, why in _numpy_linalg.REFUSED.items()}

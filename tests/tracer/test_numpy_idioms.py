@@ -492,3 +492,19 @@ def _applied(x):
 @given(rows=SIDES, cols=SIDES)
 def test_apply_along_axis_of_traced_arrays(rows, cols):
     _same(_applied, _data((rows, cols), rows * 7 + cols))
+
+
+# ------------------------------------------------------------------ np.fft
+
+def _spectra(x, img):
+    X = np.fft.fft(x)
+    return (X, np.fft.ifft(X), np.fft.rfft(x), np.fft.irfft(np.fft.rfft(x), len(x)), np.fft.irfft(X[:3]),
+            np.fft.fft(x, n=len(x) + 3, norm="ortho"), np.fft.fft2(img), np.fft.ifft2(np.fft.fft2(img)).real,
+            np.fft.fftshift(img), np.fft.ifftshift(np.fft.fftshift(x)), np.abs(np.fft.fft(img, axis=0)) ** 2,
+            np.fft.fft(x.astype(np.float32)))
+
+
+@settings(max_examples=3, deadline=None)
+@given(n=st.integers(2, 9), m=SIDES)
+def test_fourier_transforms_match_numpys(n, m):
+    _same(_spectra, _data(n, n), _data((m, n), m), rtol=1e-5, atol=1e-5)
