@@ -28,7 +28,7 @@ from ..ir.graph import Constant
 from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 
-__all__ = ["Selection", "same_mask", "selection_refusal"]
+__all__ = ["Selection", "NonzeroIndex", "nonzero_key", "same_mask", "selection_refusal"]
 
 #: What to write instead of the uses of ``x[mask]`` that need its shape.
 INSTEAD = ("keep the shape and mask the values: np.where(mask, x, 0).sum() for x[mask].sum(), "
@@ -213,6 +213,66 @@ class Selection:
 
     def __repr__(self) -> str:
         return f"Selection({self.values!r}[{self.mask!r}])"
+
+
+class NonzeroIndex:
+    """One of the index arrays ``np.nonzero(mask)`` / ``np.where(mask)`` returns for a traced
+    ``mask`` (the ``axis``-th): its length is known only when the function runs, so it is kept
+    lazy. Indexing with all of them (``x[np.where(m)]``, ``x[np.nonzero(m)] = 0``, or the one of a
+    1-D mask, ``x[np.where(m)[0]]``) is indexing with the mask (:func:`nonzero_key`); ``.size``
+    is ``np.count_nonzero(mask)``; any other use is a TraceError that says what to write."""
+
+    __array_priority__ = 2000
+
+    def __init__(self, mask: Tracer, axis: int, loc=None):
+        self.mask, self.axis = mask, axis
+        self.loc = loc if loc is not None else user_location()
+
+    @property
+    def size(self):
+        return np.count_nonzero(self.mask)
+
+    def mlc_refusal(self) -> TraceError:
+        return TraceError(
+            "np.nonzero(mask) / np.where(mask) of a traced mask: its index arrays have a length known only "
+            "when the function runs; they are compiled where they index an array with all their axes "
+            "(x[np.where(mask)], x[np.nonzero(mask)] = v, x[np.where(mask)[0]] for a 1-D mask) or give "
+            f"their count (.size); use the mask itself otherwise: {INSTEAD}" + describe_location(self.loc))
+
+    def _refuse(self, *args, **kwargs):
+        raise self.mlc_refusal()
+
+    __len__ = __iter__ = __getitem__ = __setitem__ = __bool__ = __index__ = __float__ = __int__ = _refuse
+    __array__ = __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = _refuse
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _refuse
+    __hash__ = None
+
+    @property
+    def shape(self):
+        self._refuse()
+
+    ndim = T = shape
+
+    def __array_ufunc__(self, *args, **kwargs):
+        self._refuse()
+
+    def __array_function__(self, *args, **kwargs):
+        self._refuse()
+
+
+def nonzero_key(key):
+    """``key`` with a full set of :class:`NonzeroIndex` arrays (``(i0, i1, ...)`` of one mask,
+    in order) replaced by that mask; unchanged when it has none; a TraceError for a partial set."""
+    items = key if isinstance(key, tuple) else (key,)
+    found = [k for k in items if isinstance(k, NonzeroIndex)]
+    if not found:
+        return key
+    mask = found[0].mask
+    if len(found) != mask.ndim or any(k.mask is not mask or k.axis != n for n, k in enumerate(found)) \
+            or any(not isinstance(k, NonzeroIndex) for k in items[:len(found)]):
+        raise found[0].mlc_refusal()
+    rest = items[len(found):]
+    return (mask, *rest) if rest or isinstance(key, tuple) else mask
 
 
 def _extreme(dtype, low: bool):

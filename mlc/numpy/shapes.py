@@ -29,7 +29,7 @@ from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
 from .indexing import take
 from .loops import refuse_out
-from .masked_read import Selection
+from .masked_read import Selection, nonzero_key
 from .windows import Window, has_traced_slice, use_indexing, window_getitem, window_take
 from .updates import concrete_key, element_index, gathered, index_array, is_bool_array
 
@@ -237,7 +237,7 @@ def getitem(a, key):
     beside them, on adjacent axes, one gather of those axes merged (:func:`.updates.gathered`).
     A constant boolean mask is the indices of its True elements."""
     t = as_tracer(a)
-    key = concrete_key(key)
+    key = concrete_key(nonzero_key(key))
     items = key if isinstance(key, tuple) else (key,)
     at = element_index(t, items)
     if at is not None:  # one element at traced ints (a loop's element code)

@@ -50,7 +50,7 @@ from ..tracer.trace import BOUNDS, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
-from .masked_read import Selection, same_mask, selection_refusal
+from .masked_read import Selection, nonzero_key, same_mask, selection_refusal
 from .windows import Window, has_traced_slice, use_indexing, window_setitem
 
 __all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put", "index_array",
@@ -93,7 +93,7 @@ def setitem(target: Tracer, key, value) -> None:
     """``target[key] = value`` (see the module's docstring)."""
     if target.weak:
         raise TraceError(f"item assignment into a Python scalar argument{_where()}")
-    key = concrete_key(key)
+    key = concrete_key(nonzero_key(key))
     items = key if isinstance(key, tuple) else (key,)
     if has_traced_slice(items):  # x[:i] = ... in a compiled loop (see .windows)
         return window_setitem(target, items, value)

@@ -508,3 +508,30 @@ def _spectra(x, img):
 @given(n=st.integers(2, 9), m=SIDES)
 def test_fourier_transforms_match_numpys(n, m):
     _same(_spectra, _data(n, n), _data((m, n), m), rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------ indexing with np.where(mask) / np.nonzero(mask)
+
+def _where_indexed(x, M):
+    y = x.copy()
+    y[np.where(y < 0)] = 0.0
+    M2 = M.copy()
+    M2[np.nonzero(M2 > 0.5)] *= 2
+    idx = np.where(x > 0)[0]
+    return y, M2, x[np.where(x > 0)].sum(), M[np.nonzero(M)].max(), x[idx].mean(), idx.size
+
+
+def test_a_mask_s_index_arrays_index_as_the_mask_does():
+    for n in (1, 4, 7):
+        x = _data(n, n)
+        x[0] = abs(x[0]) + 0.1  # one positive element at least (NumPy's mean of none warns)
+        with np.errstate(invalid="ignore"):
+            _same(_where_indexed, x, _data((n, 3), n) + 1.0)
+
+
+def test_a_mask_s_index_arrays_refuse_their_length_with_what_to_write():
+    def f(x):
+        return len(np.where(x > 0)[0])
+
+    with pytest.raises(TraceError, match=r"give their count \(\.size\)"):
+        mlc.jit(f)(np.ones(3))
