@@ -571,8 +571,8 @@ def bound_or(thunk, default):
 def raise_if(test, exception, lineno: int) -> None:
     """``if test: raise exception()``: Python's on a Python test; on a traced one, a check the
     compiled function makes when it runs (before it writes any argument), raising the
-    exception then with its message, as NumPy code validating its input expects. Inside a
-    compiled loop or conditional the check is not made."""
+    exception then with its message, as NumPy code validating its input expects (inside a
+    compiled loop or conditional too: :mod:`.checks`)."""
     if not _traced(test):
         if test:
             raise exception()
@@ -581,8 +581,6 @@ def raise_if(test, exception, lineno: int) -> None:
     if isinstance(error, type):
         error = error()
     ctx = test._ctx
-    if ctx.captures:  # inside a compiled loop's body or a branch: no check escapes it
-        return
     flag = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
     ctx.check_range(flag.astype("int64"), RAISES,
                     f"{type(error).__name__}\x00{error}{describe_location(user_location())}")
