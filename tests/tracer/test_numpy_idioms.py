@@ -535,3 +535,20 @@ def test_a_mask_s_index_arrays_refuse_their_length_with_what_to_write():
 
     with pytest.raises(TraceError, match=r"give their count \(\.size\)"):
         mlc.jit(f)(np.ones(3))
+
+
+def _checked_sum(x):
+    s = 0.0
+    for i in range(20):  # compiled: the check is made in every iteration
+        v = x[i % x.shape[0]]
+        if v < -5:
+            raise ValueError("too negative")
+        s = s + v
+    return s
+
+
+def test_a_raise_inside_a_compiled_loop_is_checked_when_the_function_runs():
+    f = mlc.jit(_checked_sum)
+    assert float(f(np.ones(4))) == _checked_sum(np.ones(4))
+    with pytest.raises(ValueError, match="too negative"):
+        f(np.array([1.0, -6.0, 2.0]))
