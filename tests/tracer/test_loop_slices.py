@@ -184,7 +184,9 @@ def test_compiled_once_whatever_the_size():
         return sorted(graph.ops())
     small, large = ops(16), ops(64)
     assert small == large
-    assert small.count("for_loop") == 3  # the factorization (its two inner loops in its body), two solves
+    # the factorization and the two solves: three loops, each one element-loop kernel now that
+    # the dots over slices are loops over their elements (a graph loop each before)
+    assert small.count("for_loop") + small.count("call_tir") == 3
 
 
 def test_bounds_beyond_the_axis_clamp_as_in_numpy():
