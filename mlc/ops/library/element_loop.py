@@ -29,6 +29,7 @@ newest (checked while building).
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 
@@ -39,9 +40,10 @@ from ...ir import te
 from ...ir.buffer import decl_buffer
 from ...ir.expr import BufferLoad, Var as TVar, cast, const
 from ...ir.arith.bounds import const_int_bound
+from ...ir.arith.rewrite import constant_difference
 from ...ir.functor import Mutator
 from ...ir.graph import Constant, Graph
-from ...ir.tir import BufferStore, For, IfThenElse, While, seq
+from ...ir.tir import Allocate, BufferStore, For, IfThenElse, While, seq
 from ..registry import TensorType, get_op, register_op
 from ._common import hand_written_func
 from ._kernel import Scalar, loop
@@ -140,6 +142,25 @@ class _Proxies(Mutator):
         return var
 
 
+class _Expand(Mutator):
+    """An int expression with each scalar set once per iteration replaced by its value, and
+    widening int casts dropped (``i + 1`` for ``s3`` where ``s3 = s1 + 1``, ``s1 = i``)."""
+
+    def __init__(self, defs: dict):
+        self.defs = defs
+
+    def visit_BufferLoad(self, node):
+        value = self.defs.get(node.buffer)
+        return node if value is None else self.visit(value)
+
+    def visit_Cast(self, node):
+        inner = self.visit(node.value)
+        if dt.is_int(node.dtype) and dt.is_int(inner.dtype) and dt.bits(node.dtype) >= dt.bits(inner.dtype) \
+                and not dt.is_unsigned(node.dtype) and not dt.is_unsigned(inner.dtype):
+            return inner
+        return cast(inner, node.dtype) if inner is not node.value else node
+
+
 class _Builder:
     """Emits a loop body's statements; ``env`` maps a graph value to ("expr", e) or ("buf", B).
 
@@ -152,6 +173,10 @@ class _Builder:
         self.names = itertools.count()
         self.proxies: dict = {}   # scalar buffer -> its proxy variable
         self.ranges: dict = {}    # proxy variable -> inclusive constant (lo, hi)
+        self.defs: dict = {}      # scalar buffer -> the one value it takes in an iteration
+        #: (buffer, ((index expression, proven inside its axis), ...), whether a write)
+        self.accesses: list = []
+        self.top_index = None
 
     def scalar(self, dtype: str) -> Scalar:
         s = Scalar(f"s{next(self.names)}", dtype)
@@ -174,6 +199,8 @@ class _Builder:
         lo, hi = self.bounds(e)
         if lo is not None:
             self.ranges[_Proxies(self.proxies).visit(s.get())] = (lo, hi)
+        if e.dtype == s.dtype:
+            self.defs[s.buffer] = e
         return s
 
     def index(self, k, n: int):
@@ -215,15 +242,20 @@ class _Builder:
         for b in graph.bindings:
             if b.op == "element_get":
                 base = self.buf(env, version, b.args[0])
+                keys = [self.expr(env, version, k) for k in b.args[1:]]
+                self.accesses.append((base, tuple((e, self.index(e, n)[1] is None)
+                                                  for e, n in zip(keys, _dims(base))), False))
                 at = tuple(self.index(e, n)[0] if self.index(e, n)[1] is None else wrapped_index(e, n)
-                           for e, n in ((self.expr(env, version, k), n) for k, n in zip(b.args[1:], _dims(base))))
+                           for e, n in zip(keys, _dims(base)))
                 s = self.scalar(base.dtype)
                 out.append(s.set(BufferLoad(base, at, base.dtype)))
                 env[b.outputs[0]] = ("expr", s.get())
             elif b.op == "element_set":
                 base = self.buf(env, version, b.args[0])
                 value = self.expr(env, version, b.args[1])
-                at = [self.index(self.expr(env, version, k), n) for k, n in zip(b.args[2:], _dims(base))]
+                keys = [self.expr(env, version, k) for k in b.args[2:]]
+                at = [self.index(e, n) for e, n in zip(keys, _dims(base))]
+                self.accesses.append((base, tuple((e, ok is None) for e, (_, ok) in zip(keys, at)), True))
                 store = BufferStore(base, value if value.dtype == base.dtype else cast(value, base.dtype),
                                     tuple(i for i, _ in at))
                 guards = [ok for _, ok in at if ok is not None]
@@ -309,11 +341,37 @@ class _Builder:
             else:
                 env[out] = ("expr", slot.get())
 
+    def independent(self, loop: For) -> bool:
+        """Whether no element one iteration of ``loop`` (the outer loop, built last) writes is
+        read or written by another: every array it writes is accessed, by every read and write,
+        at ``i + c`` along one axis (``i`` the iteration's index, ``c`` one constant), each such
+        index proven inside the axis (no wrapping that could map two iterations to one element).
+        ``a[i, j] = b[i, j] * 2`` is independent; ``a[i, j] = a[i - 1, j] + 1`` is not."""
+        index = self.top_index
+        if index is None:
+            return False
+        written = {id(buf) for buf, _, write in self.accesses if write}
+        for target in written:
+            keys = [at for buf, at, _ in self.accesses if id(buf) == target]
+            if not any(self._same_offset(index, [at[d] for at in keys]) for d in range(len(keys[0]))):
+                return False
+        return True
+
+    def _same_offset(self, index, entries) -> bool:
+        offsets = set()
+        for e, proven in entries:
+            if not proven:
+                return False
+            offsets.add(constant_difference(index, _Proxies(self.proxies).visit(_Expand(self.defs).visit(e))))
+        return len(offsets) == 1 and None not in offsets
+
     def trip(self, body: Graph, index, slots, captured, span=(None, None)) -> list:
         """One iteration's statements, the loop index ``index`` (an INDEX expression) taking
         values within ``span`` (inclusive constants, None where unknown)."""
         i = self.scalar(body.inputs[0].type.dtype)
         stmts = [i.set(cast(index, i.dtype))]
+        if self.top_index is None:  # the outer loop's index (its first iteration is built first)
+            self.top_index = _Proxies(self.proxies).visit(i.get())
         if None not in span:
             self.ranges[_Proxies(self.proxies).visit(i.get())] = span
         env, version = self._bind(body.inputs, slots, captured, [("expr", i.get())])
@@ -432,9 +490,12 @@ class _Builder:
         return IfThenElse(cond if cond.dtype == "bool" else cond != const(0, cond.dtype), true_case, false_case)
 
 
-def element_kernel(types: list[TensorType], body: Graph, num_carry: int):
+def element_kernel(types: list[TensorType], body: Graph, num_carry: int, bounds=None, parallel: bool = True):
     """The PrimFunc of ``element_loop(lower, upper, *init, *captured)`` (types in that order),
-    its results the carry; NotElementCode where the body is not element code."""
+    its results the carry; NotElementCode where the body is not element code. ``bounds``: the
+    loop's ``(lower, upper)`` when they are constants. The outer loop is ``parallel`` (each
+    thread with its own scalars) where :meth:`_Builder.independent` proves its iterations
+    independent; else serial."""
     for t in types:
         if not all(isinstance(n, int) for n in t.shape):
             raise NotElementCode("an array of symbolic shape")
@@ -451,7 +512,17 @@ def element_kernel(types: list[TensorType], body: Graph, num_carry: int):
             stmts.append(s.set(src[()]))
             slots.append(("scalar", s))
     captured = [("buf", b) if b.shape else ("expr", b[()]) for b in ins[2 + num_carry:]]
-    stmts.append(builder.loop_stmt(ins[0][()], ins[1][()], body, slots, captured))
+    lower, upper = (ins[k][()] if bounds is None else const(bounds[k], types[k].dtype) for k in (0, 1))
+    before = len(builder.scratch)
+    top = builder.loop_stmt(lower, upper, body, slots, captured)
+    if parallel and isinstance(top, For) and all(k == "buf" for k, _ in slots) and builder.independent(top):
+        private = builder.scratch[before:]  # each thread its own scalars
+        del builder.scratch[before:]
+        inner = top.body
+        for buf in reversed(private):
+            inner = Allocate(buf, inner)
+        top = replace(top, kind="parallel", body=inner)
+    stmts.append(top)
     for (kind, slot), dst in zip(slots, outs):
         if kind == "scalar":
             stmts.append(BufferStore(dst, slot.get(), ()))
@@ -470,15 +541,15 @@ def _copy(src, dst):
     return nest([])
 
 
-def _infer(lower: TensorType, upper: TensorType, *rest: TensorType, body=None, num_carry=0):
+def _infer(lower: TensorType, upper: TensorType, *rest: TensorType, body=None, num_carry=0, bounds=None):
     return tuple(TensorType(t.shape, t.dtype) for t in rest[:num_carry])
 
 
-def _prim_func(*types, body=None, num_carry=0):
-    return element_kernel(list(types), body, num_carry)
+def _prim_func(*types, body=None, num_carry=0, bounds=None):
+    return element_kernel(list(types), body, num_carry, bounds)
 
 
-def _reference(lower, upper, *rest, body=None, num_carry=0):
+def _reference(lower, upper, *rest, body=None, num_carry=0, bounds=None):
     carry = list(rest[:num_carry])
     for i in range(int(lower), int(upper)):
         carry = _evaluate(body, [np.asarray(i, lower.dtype), *carry, *rest[num_carry:]])
