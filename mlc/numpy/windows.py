@@ -12,7 +12,16 @@ by what may be done with one:
   symbolically: ``A[:i + 1, k]`` and ``C[i, :i + 1]`` have the same); what lies
   outside the bounds is computed too, and never read;
 - ``@``, ``np.dot``, ``np.matmul``, ``sum`` and ``np.sum``: the elements
-  outside the bounds are made zeros first (an empty window sums to 0);
+  outside the bounds are made zeros first (an empty window sums to 0) — except
+  where a 1-D window's elements are reads (``L[i, :i]``, ``x[cols]`` for a window
+  ``cols``, ``np.flip`` of one, elementwise arithmetic of such windows and
+  scalars): its sum or dot is then a loop ``for j in range(lo, hi)`` over those
+  reads (``fori_loop``; element code, so one element-loop kernel), doing the
+  window's work, not the axis's. The rule: the loop wherever the recipe exists
+  (it replaces a mask, the masking and the reduction over the whole axis, three
+  kernels or more, with one kernel of ``hi - lo`` iterations, so no axis is small
+  enough for the masked form to win); the masked form for 2-D windows, windows
+  contracted with a 2-D operand and windows of values not read element by element;
 - ``np.flip``: the elements reversed within the bounds (one gather);
 - assignment ``x[lo:hi] = value`` and ``x[lo:hi] += value``: ``where(mask,
   value, x[:])`` written back with the static index's machinery.
