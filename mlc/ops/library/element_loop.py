@@ -15,6 +15,15 @@ holds that is not element code — the graph pass that makes ``element_loop`` bi
 array the body writes is used linearly: a version is read or written only while it is the
 newest (checked while building).
 
+Three things make the kernel what a careful C programmer writes. Constant bounds of the int
+scalars and loop indices are tracked (the optional ``bounds`` attribute gives the outer
+loop's when they are constants), so an element read or written at an index proven inside
+its axis has no negative-index wrap, clamp or guard. A loop that only adds a term into
+carried scalars (:func:`is_sum_loop`: a dot or sum over a slice) keeps :data:`SUM_LANES`
+partial sums. And the outer loop is ``parallel``, each iteration with its own scalars, where
+:meth:`_Builder.independent` proves that no element one iteration writes is touched by
+another; otherwise it stays serial.
+
 >>> import numpy as np
 >>> from mlc.ir.graph import Binding, Graph, Var
 >>> from mlc.ops.registry import TensorType
