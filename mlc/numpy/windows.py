@@ -287,11 +287,14 @@ class Window(Tracer):
     """A slice with traced bounds: ``full`` (the whole axes) and per axis None or its
     :class:`_Bound`. See the module."""
 
-    __slots__ = ("_full", "_bounds", "_source", "_written", "_elem")
+    __slots__ = ("_full", "_bounds", "_source", "_written", "_elem", "_pending")
 
-    def __init__(self, full: Tracer, bounds: tuple, source=None, elem=None):
+    def __init__(self, full: Tracer, bounds: tuple, source=None, elem=None, pending=()):
         Tracer.__init__(self, full._ctx, full._value)
         self._full, self._bounds, self._source, self._written = full, tuple(bounds), source, None
+        #: the run-time checks of the indices the whole-axis data gathered through, made when
+        #: that data is used (a loop over the elements checks each read index itself)
+        self._pending = tuple(pending)
         #: for a 1-D window, ``elem(j)``: its element at position ``j`` of the whole axis as a
         #: 0-d value read from the arrays it was computed from (None: not known)
         self._elem = elem if self.ndim == 1 and self._bounds[0] is not None else None
@@ -337,13 +340,21 @@ class Window(Tracer):
     def __setitem__(self, key, value):
         raise _refusal("writing into part of the slice (write into the array itself)")
 
-    def data(self) -> Tracer:
-        """The whole axes (the elements outside the bounds too), checking that the array this
-        slice was read from was not written since (a NumPy view would see that write)."""
+    def unchanged(self) -> None:
+        """Refuse the slice where the array it was read from was written since (a NumPy view
+        would see that write)."""
         if self._source is not None:
             target, _, atom = self._source
             if target._atom is not atom:
                 raise _refusal("a slice read before its array was written, used after the write")
+
+    def data(self) -> Tracer:
+        """The whole axes (the elements outside the bounds too), checking that the array this
+        slice was read from was not written since, and its gathered indices."""
+        self.unchanged()
+        for check in self._pending:
+            check()
+        self._pending = ()
         return self._full
 
     def masked(self, axes=None) -> Tracer:
@@ -381,7 +392,8 @@ class Window(Tracer):
         return dot(self, other)
 
     def copy(self):
-        return Window(self.data(), self._bounds, elem=self._elem)
+        self.unchanged()
+        return Window(self._full, self._bounds, elem=self._elem, pending=self._pending)
 
     def astype(self, dtype, **kwargs):
         return elementwise(lambda x: x.astype(dtype, **kwargs), (self,), "astype")
@@ -487,14 +499,18 @@ def elementwise(fn, operands, what: str):
     """``fn(*operands)`` computed on the windows' whole axes, the result a window of their bounds
     (with an element recipe where every window operand has one and the others are scalars)."""
     bounds = _result_bounds(operands, what)
-    result = fn(*[_data(x) for x in operands])
-    if not any(b is not None for b in bounds):
-        return result
-    elem = None
-    if len(bounds) == 1 and all(x._elem is not None if isinstance(x, Window) else _ndim(x) == 0 for x in operands):
-        frozen = [x if isinstance(x, Window) else x.fresh() if _traced(x) else x for x in operands]
-        elem = lambda j: fn(*[x._elem(j) if isinstance(x, Window) else x for x in frozen])  # noqa: E731
-    return Window(result, tuple(bounds), elem=elem)
+    recipe = len(bounds) == 1 and any(b is not None for b in bounds) and all(
+        x._elem is not None if isinstance(x, Window) else _ndim(x) == 0 for x in operands)
+    if not recipe:
+        return _wrap(fn(*[_data(x) for x in operands]), bounds)
+    for x in operands:
+        if isinstance(x, Window):
+            x.unchanged()
+    result = fn(*[x._full if isinstance(x, Window) else x for x in operands])
+    frozen = [x if isinstance(x, Window) else x.fresh() if _traced(x) else x for x in operands]
+    elem = lambda j: fn(*[x._elem(j) if isinstance(x, Window) else x for x in frozen])  # noqa: E731
+    pending = tuple(c for x in operands if isinstance(x, Window) for c in x._pending)
+    return Window(result, tuple(bounds), elem=elem, pending=pending)
 
 
 # ------------------------------------------------------------------ contractions, reductions
@@ -540,7 +556,7 @@ def _loop_dot(a, b):
     want = np.result_type(a.dtype, b.dtype)
     if want.kind not in "iuf":
         return None
-    a.data(), b.data()  # (refused where the arrays were written since: NumPy's views would see it)
+    a.unchanged(), b.unchanged()  # (each element read is checked in the loop)
     mnp = _np()
     return _loop_sum(a._bounds[0], lambda j: mnp.astype(a._elem(j), want) * mnp.astype(b._elem(j), want), want)
 
@@ -566,7 +582,7 @@ def sum_(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     if axes == (0,) and not keepdims and a._elem is not None:
         want = np.dtype(dtype) if dtype is not None else np.add.reduce(np.zeros(0, a.dtype)).dtype
         if want.kind in "iuf":
-            a.data()  # (refused where the array was written since: NumPy's view would see it)
+            a.unchanged()  # (each element read is checked in the loop)
             return _loop_sum(a._bounds[0], lambda j: _np().astype(a._elem(j), want), want)
     out = _np().sum(a.masked(set(axes)), axis=axis, dtype=dtype, keepdims=keepdims)
     bounds = [None if n in axes else b for n, b in enumerate(a._bounds)] if keepdims else \
@@ -582,11 +598,14 @@ def flip(m, axis=None):
     mnp = _np()
     axes = range(m.ndim) if axis is None else [
         operator.index(x) % m.ndim for x in (axis if isinstance(axis, tuple) else (axis,))]
-    full = m.data()
-    elem = None
+    elem, pending = None, ()
     if m._elem is not None:
+        m.unchanged()
+        full, pending = m._full, m._pending
         b, inner = m._bounds[0], m._elem
         elem = lambda j: inner(b.lo + b.hi - 1 - j)  # noqa: E731
+    else:
+        full = m.data()
     for a in axes:
         b = m._bounds[a]
         if b is None:
@@ -595,7 +614,7 @@ def flip(m, axis=None):
         j = full._ctx.array(np.arange(b.n, dtype=np.int64))
         source = mnp.clip(b.lo + b.hi - 1 - j, np.int64(0), np.int64(max(b.n - 1, 0)))
         full = unchecked_take(full, source, axis=a)  # (clipped into the axis)
-    return Window(full, m._bounds, elem=elem)
+    return Window(full, m._bounds, elem=elem, pending=pending)
 
 
 def _copy(a, *args, **kwargs):
@@ -692,7 +711,7 @@ def window_take(t: Tracer, items: tuple) -> Tracer:
     w = items[0]
     full = w.data()
     flat = full if full.ndim == 1 else emit("reshape", [full], newshape=(-1,))
-    check_indices(w.masked(), t.shape[0], access_text(items), 0)  # the indices inside its bounds only
+    text = access_text(items)
     out = unchecked_take(t, flat, axis=0)
     shape = tuple(full.shape) + tuple(t.shape[1:])
     if tuple(out.shape) != shape:
@@ -701,7 +720,14 @@ def window_take(t: Tracer, items: tuple) -> Tracer:
     if t.ndim == 1 and w._elem is not None:  # x[cols]: element j is x[cols[j]]
         source, inner = t.fresh(), w._elem
         elem = lambda j: _F.getitem(source, (inner(j),))  # noqa: E731
-    return Window(out, tuple(w._bounds) + (None,) * (t.ndim - 1), elem=elem)
+
+    indices = Window(full, w._bounds)  # (as read now: the check may run after w's array is written)
+
+    def check():  # the indices inside its bounds only
+        check_indices(indices.masked(), t.shape[0], text, 0)
+    if elem is None:
+        check()
+    return Window(out, tuple(w._bounds) + (None,) * (t.ndim - 1), elem=elem, pending=() if elem is None else (check,))
 
 
 def window_setitem(target: Tracer, items: tuple, value) -> None:

@@ -7,6 +7,7 @@ partial sums). Differential tests against NumPy on every length modulo the parti
 empty and clipped slices, in compiled loops and in straight-line code; and a structural test
 that no kernel loops over the whole axis."""
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
@@ -112,3 +113,14 @@ def test_window_loops_on_the_cuda_emulator():
     got = mlc.jit(window_sums, target="cuda-emulator")(x, np.array([-9, 10]))
     for g, w in zip(got, window_sums(x, np.array([-9, 10]))):
         np.testing.assert_allclose(np.asarray(g.get() if hasattr(g, "get") else g), w)
+
+
+def test_gathered_indices_are_checked_inside_the_window_only():
+    """x[cols] read element by element still raises NumPy's IndexError for an index inside a
+    row's window, and ignores one outside every window (NumPy never reads it)."""
+    A_row = np.array([0, 2, 3] + [3] * 10, np.int32)
+    bad = (A_row, np.array([0, 7, 1, 99], np.int32), np.ones(4), np.ones(5))
+    with pytest.raises(IndexError):
+        mlc.jit(csr_matvec)(*bad)
+    fine = (A_row, np.array([0, 4, 1, 99], np.int32), np.ones(4), np.ones(5))
+    np.testing.assert_array_equal(mlc.jit(csr_matvec)(*fine), csr_matvec(*fine))
