@@ -691,10 +691,10 @@ def _element_read(t: Tracer, items: tuple, plan: _Plan):
     at, frozen = slices[0], [k.fresh() if _traced(k) else k for k in items]
     source = t.fresh()
 
-    def elem(j):
-        key = list(frozen)
-        key[at] = j
-        return _F.getitem(source, tuple(key))
+    def elem(j):  # (unchecked: j lies in the axis, and the other indices were checked by the read)
+        ctx = current_trace()
+        key = [j if n == at else k if _traced(k) else ctx.scalar(int(k), "int64") for n, k in enumerate(frozen)]
+        return emit("element_get", [source, *key])
     return elem
 
 
