@@ -3,7 +3,8 @@
 ``x[i, j]`` with a traced (0-d int) index on every axis reads one element; ``x[i, j] = v``
 writes one. They are the ops a scalar loop body is made of (``a[i, j] = b[i, j] * 2 +
 a[i - 1, j]``): a loop whose body holds only them and arithmetic on 0-d values becomes one
-kernel (:mod:`.element_loop`). Outside such a loop each is a small kernel of its own.
+kernel (:mod:`.element_loop`). Outside such a loop each is a small kernel of its own, and
+``element_set`` stores its one element in place (:mod:`.update`).
 
 A negative index counts from the end, as in NumPy; a read still out of range is clipped
 into the axis (as ``take`` clips it), a write out of range writes nothing.
@@ -95,6 +96,13 @@ def _set_reference(x, value, *indices):
     return out
 
 
-register_op("element_set", pattern="injective", infer=_set_infer, lower=_set_lower, reference=_set_reference,
+def _set_prim_func(x, value, *indices):
+    """The in-place kernel: one store (:mod:`.update`)."""
+    from .update import region_store_func
+    return region_store_func(x, value, list(indices), (1,) * len(x.shape))
+
+
+register_op("element_set", pattern="opaque", infer=_set_infer, lower=_set_lower, reference=_set_reference,
+            prim_func=_set_prim_func, inplace=((0, 0),),
             doc="``x`` with ``x[i, j, ...] = value``: one element written at 0-d int indices, one per "
                 "axis (negative ones count from the end; an out-of-range write writes nothing).")
