@@ -7,6 +7,9 @@ only what changes. :func:`~mlc.passes.graph.lower.lower_to_tir` records the pair
 ``call_tir`` binding (attribute ``"inplace"``, argument positions among the call's
 arguments). Two passes honour them:
 
+A compiled loop is in place the same way (:func:`carry_pairs`): its carries' buffers start as
+copies of their initial values, or are those values' buffers where they are dead after it.
+
 - :func:`~mlc.passes.graph.plan.plan_memory` lets the output *alias* the argument — take its
   memory, attribute ``"alias"`` (per output: the argument's position, or None) — where that is
   legal (:func:`may_alias`): the argument is read by nothing after the call (no view of it
@@ -32,7 +35,7 @@ from __future__ import annotations
 from ...ir.graph import Binding, Constant, Graph
 from ...ops.registry import get_op
 
-__all__ = ["INPLACE", "ALIAS", "inplace_pairs", "aliases", "call_inplace", "may_alias", "writable_inputs"]
+__all__ = ["INPLACE", "ALIAS", "inplace_pairs", "carry_pairs", "aliases", "call_inplace", "may_alias", "writable_inputs"]
 
 #: The call_tir attribute: ((output, argument position), ...) the kernel updates in place.
 INPLACE = "inplace"
@@ -43,6 +46,18 @@ ALIAS = "alias"
 def inplace_pairs(b: Binding) -> tuple[tuple[int, int], ...]:
     """The (output, argument) pairs call ``b``'s kernel updates in place (none for most)."""
     return tuple(b.attr(INPLACE, ()) or ())
+
+
+def carry_pairs(b: Binding) -> tuple[tuple[int, int], ...]:
+    """A loop's (result, initial value) pairs: a loop updates its carries in their result
+    buffers, which start as copies of the initial values — or are those values' own buffers
+    where the plan lets a result alias its initial value (dead after the loop)."""
+    n = b.attr("num_carry", 0)
+    if b.op == "for_loop":
+        return tuple((k, 2 + k) for k in range(n))
+    if b.op == "while_loop":
+        return tuple((k, k) for k in range(n))
+    return ()
 
 
 def aliases(b: Binding) -> tuple[tuple[int, int], ...]:

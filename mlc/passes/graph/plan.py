@@ -28,7 +28,7 @@ from ...ir.arith import Analyzer, free_vars
 from ...ir.expr import convert
 from ...ir.control import body_attrs, is_control
 from ...ir.graph import Binding, Graph, Storage
-from .inplace import ALIAS, inplace_pairs, may_alias, writable_inputs
+from .inplace import ALIAS, carry_pairs, inplace_pairs, may_alias, writable_inputs
 
 __all__ = ["plan_memory"]
 
@@ -79,7 +79,7 @@ def _plan(graph: Graph, writable_positions: frozenset) -> Graph:
     for n, b in enumerate(graph.bindings):
         if b.op in ("call_tir", "call_dps_packed") or is_control(b):
             slots, alias = [], []
-            pairs = dict(inplace_pairs(b))
+            pairs = dict(inplace_pairs(b) or carry_pairs(b))
             for o, v in enumerate(b.outputs):
                 k = pairs.get(o)
                 if k is not None and may_alias(b, n, k, root=lambda a: root.get(id(a), id(a)), last_use=last_use,
