@@ -68,8 +68,25 @@ def _trace_for(base: Tracer):
     return ctx if ctx is not None and ctx.accepts(base) else base._ctx
 
 
+#: The smallest array a static slice write stores in place (a smaller one is one fused pass: two
+#: kernels, the value's and the store, cost more than one pass over it).
+_IN_PLACE_FROM = 256
+
+
 def update_slice(base: Tracer, value: Tracer, starts, stops, steps) -> Tracer:
-    """``base`` with ``value`` (of the slice's shape and ``base``'s dtype) at the slice."""
+    """``base`` with ``value`` (of the slice's shape and ``base``'s dtype) at the slice: a region
+    of at most a quarter of an array of ``_IN_PLACE_FROM`` elements or more is stored in place
+    (``dynamic_update_slice`` at constant starts: only the region is written where ``base`` is
+    dead after the write); a larger one is one pass over the array (``update_slice``), which fuses with the value's producer."""
+    shape = tuple(base.shape)
+    if all(isinstance(n, (int, np.integer)) for n in shape) and base.ndim:
+        dims = _slice_signature(shape, starts, stops, steps)
+        region = tuple(d[3] for d in dims)
+        if 4 * math.prod(region) <= math.prod(shape) and math.prod(shape) >= _IN_PLACE_FROM and \
+                tuple(value.shape) == region:
+            ctx = _trace_for(base)
+            return emit("dynamic_update_slice", [base, value, *(as_tracer(np.int64(d[0]), ctx) for d in dims)],
+                        steps=tuple(d[2] for d in dims))
     return emit("update_slice", [base, value], starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
 
 
@@ -186,42 +203,52 @@ def _scalar_index(k) -> bool:
 
 
 def _pointwise(items: tuple, ndim: int) -> bool:
-    """Whether ``items`` is traced ints (0-d) and whole axes only (``A[i, j]``, ``C[:, i]``, at
-    least one traced int): a write that one elementwise ``where`` over the array makes."""
+    """Whether ``items`` is traced ints (0-d) and static slices only (``A[i, j]``, ``C[:, i]``,
+    ``p[1:-1, j]``, at least one traced int): a write of a region at a traced offset."""
     if not any(_scalar_index(k) for k in items) or sum(1 for k in items if k is Ellipsis) > 1:
         return False
     return len([k for k in items if k is not Ellipsis]) <= ndim and all(
-        _scalar_index(k) or _whole_axis(k) for k in items)
+        _scalar_index(k) or k is Ellipsis or (isinstance(k, slice) and _static_slice(k)) for k in items)
+
+
+def _static_slice(k: slice) -> bool:
+    return all(b is None or (isinstance(b, (int, np.integer)) and not isinstance(b, (bool, np.bool_)))
+               for b in (k.start, k.stop, k.step))
 
 
 def _point_written(base: Tracer, items: tuple, value) -> Tracer:
-    """``base[items] = value`` for :func:`_pointwise` items: ``where(at, value, base)``, ``at``
-    True where each traced int's axis is at its index (one pass over ``base``, no gather). An
+    """``base[items] = value`` for :func:`_pointwise` items: one ``dynamic_update_slice``, each
+    traced int the start of an axis of extent 1, each slice its static start, step and length
+    (stored in place where ``base`` is dead after the write: only the region is written). An
     index outside its axis writes nothing, and is a BoundsError when the function runs."""
     ctx = _trace_for(base)
     n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
     axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
     axes += [slice(None)] * (base.ndim - len(axes))
-    at, bad, kept = None, None, []
+    bad, kept, starts, steps, region = None, [], [], [], []
     for a, k in enumerate(axes):
-        if not _scalar_index(k):
-            kept.append(base.shape[a])
-            continue
         n = base.shape[a]
+        if not _scalar_index(k):
+            lo, hi, step = k.indices(n)
+            count = len(range(lo, hi, step))
+            if count == 0:
+                return base
+            kept.append(count)
+            region.append(count)
+            starts.append(as_tracer(np.int64(lo), ctx))
+            steps.append(step)
+            continue
         t = astype(k.strong(), "int64")
         out = astype((t < -n) | (t >= n), "int64")
         bad = out if bad is None else bad + out
-        shape = [1] * base.ndim
-        shape[a] = n
-        iota = ctx.array(np.arange(n, dtype=np.int64).reshape(shape))
-        hit = iota == where(t < 0, t + n, t)
-        at = hit if at is None else at & hit
+        starts.append(t)
+        steps.append(1)
+        region.append(1)
     ctx.check_range(bad, BOUNDS, _where())
     v = _fit(_cast(base, value), tuple(kept), items)
-    shape = tuple(1 if _scalar_index(k) else d for k, d in zip(axes, base.shape))
-    if tuple(v.shape) != shape:
-        v = emit("reshape", [v], newshape=shape)
-    return where(at, v, base)
+    if tuple(v.shape) != tuple(region):
+        v = emit("reshape", [v], newshape=tuple(region))
+    return emit("dynamic_update_slice", [base, v, *starts], steps=tuple(steps))
 
 
 # ------------------------------------------------------------------ values
