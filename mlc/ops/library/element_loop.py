@@ -330,7 +330,8 @@ def element_kernel(types: list[TensorType], body: Graph, num_carry: int):
     for (kind, slot), dst in zip(slots, outs):
         if kind == "scalar":
             stmts.append(BufferStore(dst, slot.get(), ()))
-    return hand_written_func(ins + outs, seq(*stmts), builder.scratch)
+    # a carry's initial value and its result are one buffer where the graph updates it in place
+    return hand_written_func(ins + outs, seq(*stmts), builder.scratch).with_attr("tir.noalias", False)
 
 
 def _dims(buf) -> tuple[int, ...]:

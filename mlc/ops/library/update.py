@@ -59,7 +59,8 @@ def region_store_func(x: TensorType, v: TensorType, starts: list[TensorType], st
             value = vb[tuple(ks)] if v.shape else vb[()]
             return IfThenElse(ok, BufferStore(out, value, tuple(pos)))
         return loop(f"k{d}", 0, extents[d], lambda k: nest(ks + [k]))
-    return hand_written_func([xb, vb, *sb, out], nest([]))
+    # x and out are one buffer where the graph updates x in place: no promise of distinct arrays
+    return hand_written_func([xb, vb, *sb, out], nest([])).with_attr("tir.noalias", False)
 
 
 # ------------------------------------------------------------------ dynamic_update_slice
