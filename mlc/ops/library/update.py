@@ -32,7 +32,7 @@ from ...ir.expr import cast, const
 from ...ir.tir import BufferStore, IfThenElse
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
-from ._kernel import loop
+from ._kernel import batch_loop
 from .element import in_axis
 
 __all__ = ["region_store_func"]
@@ -58,7 +58,8 @@ def region_store_func(x: TensorType, v: TensorType, starts: list[TensorType], st
                              for p, n in zip(pos, shape)])
             value = vb[tuple(ks)] if v.shape else vb[()]
             return IfThenElse(ok, BufferStore(out, value, tuple(pos)))
-        return loop(f"k{d}", 0, extents[d], lambda k: nest(ks + [k]))
+        # batch loops: the positions are distinct, so a GPU build runs one per thread
+        return batch_loop(f"k{d}", extents[d], lambda k: nest(ks + [k]))
     # x and out are one buffer where the graph updates x in place: no promise of distinct arrays
     return hand_written_func([xb, vb, *sb, out], nest([])).with_attr("tir.noalias", False)
 
