@@ -6,7 +6,14 @@ to the array they were taken from, and the jit writes a written argument back
 into the caller's array):
 
 - a basic index (ints, slices with any step, ``None``, ``...``): one
-  ``update_slice`` op (the value broadcast to the indexed shape first);
+  ``update_slice`` op (the value broadcast to the indexed shape first), or, for
+  a small region of a larger array, a ``dynamic_update_slice`` at constant starts;
+- traced ints (a loop's index, a computed int) with static slices beside them
+  (``A[i, j] = v``, ``C[:, i] = c``, ``p[1:-1, j] = q``, ``x[i, ::2] = r``): one
+  ``dynamic_update_slice``, the traced ints its starts. Both store only the
+  region, in the array's own buffer where its old version is dead after the
+  write, else into a copy (:mod:`mlc.passes.graph.inplace`); inside a loop's body
+  a write of one element is an ``element_set``, stored in place the same way;
 - a boolean mask (``s[s <= 0.1] = 1.0``, ``x[:, m] = v``, with ``:`` and ``...``
   beside it): ``where(mask, value, x)``; the value must broadcast to the masked
   elements' shape without their count (one value per True element needs the
