@@ -228,6 +228,12 @@ def _point_written(base: Tracer, items: tuple, value) -> Tracer:
     traced int the start of an axis of extent 1, each slice its static start, step and length
     (stored in place where ``base`` is dead after the write: only the region is written). An
     index outside its axis writes nothing, and is a BoundsError when the function runs."""
+    if not all(isinstance(n, (int, np.integer)) for n in base.shape):
+        if all(_scalar_index(k) or _whole_axis(k) for k in items):
+            return _point_where(base, items, value)
+        raise TraceError(f"x[{index_text(items)}] = ... on an array of shape {tuple(base.shape)}: a slice beside a "
+                         f"traced index is supported on static axes only; mark fewer axes dynamic "
+                         f"(mlc.jit(dynamic=...)), or write np.where(mask, value, x){_where()}")
     ctx = _trace_for(base)
     n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
     axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
@@ -256,6 +262,37 @@ def _point_written(base: Tracer, items: tuple, value) -> Tracer:
     if tuple(v.shape) != tuple(region):
         v = emit("reshape", [v], newshape=tuple(region))
     return emit("dynamic_update_slice", [base, v, *starts], steps=tuple(steps))
+
+
+def _point_where(base: Tracer, items: tuple, value) -> Tracer:
+    """``base[items] = value`` for traced ints and whole axes on an array with dynamic axes
+    (no static region to store): ``where(at, value, base)``, ``at``
+    True where each traced int's axis is at its index (one pass over ``base``, no gather). An
+    index outside its axis writes nothing, and is a BoundsError when the function runs."""
+    ctx = _trace_for(base)
+    n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
+    axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
+    axes += [slice(None)] * (base.ndim - len(axes))
+    at, bad, kept = None, None, []
+    for a, k in enumerate(axes):
+        if not _scalar_index(k):
+            kept.append(base.shape[a])
+            continue
+        n = base.shape[a]
+        t = astype(k.strong(), "int64")
+        out = astype((t < -n) | (t >= n), "int64")
+        bad = out if bad is None else bad + out
+        shape = [1] * base.ndim
+        shape[a] = n
+        iota = ctx.array(np.arange(n, dtype=np.int64).reshape(shape))
+        hit = iota == where(t < 0, t + n, t)
+        at = hit if at is None else at & hit
+    ctx.check_range(bad, BOUNDS, _where())
+    v = _fit(_cast(base, value), tuple(kept), items)
+    shape = tuple(1 if _scalar_index(k) else d for k, d in zip(axes, base.shape))
+    if tuple(v.shape) != shape:
+        v = emit("reshape", [v], newshape=shape)
+    return where(at, v, base)
 
 
 # ------------------------------------------------------------------ values

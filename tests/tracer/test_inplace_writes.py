@@ -214,3 +214,14 @@ def test_an_element_loop_updates_its_dead_initial_value_in_place():
     (loop,) = [c for c in calls if "element_loop" in c.name]
     assert any(a is loop.args[-1] for a in loop.args[:-1])  # its carry's buffer is the initial value's
     assert not any(c.name.startswith("copy") for c in calls)
+
+
+def test_a_traced_column_write_on_a_dynamic_axis_is_still_a_mask():
+    """A dynamic axis has no static region: the write stays one masked pass over the array."""
+    def f(x, i):
+        x[:, i] = 2.0
+        return x * 1.0
+    g = mlc.jit(f, dynamic=("x", 0))
+    for rows in (1, 5):
+        x = np.ones((rows, 3))
+        np.testing.assert_array_equal(g(x.copy(), np.int64(-2)), f(x.copy(), -2))
