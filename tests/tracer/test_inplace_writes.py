@@ -16,7 +16,6 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc.ir.calls import CallPrimFunc
 from mlc.ir.tir import For, Stmt, While
-from mlc.ops import get_op
 from mlc.passes.graph.emit_main import main_name
 
 #: 1, odd, and above the loop-unrolling threshold (8): the compiled loops are the ones tested
@@ -145,28 +144,6 @@ def test_straight_line_and_loop_writes_on_every_target(target, n, seed):
     _run(rows, [rng.random((n, n)), 0.5], target=target)
     if target != "reference":
         _run(cholesky, [_spd(n, seed)], target=target)
-
-
-@pytest.mark.parametrize("target", ["llvm", "reference", "cuda-emulator"])
-@settings(max_examples=6, deadline=None)
-@given(shape=st.sampled_from([(1,), (5,), (4, 7)]), data=st.data())
-def test_dynamic_update_slice_is_its_reference(target, shape, data):
-    """The op alone (its kernel updates a copy of x, as the graph gives it): starts anywhere,
-    negative ones from the end, positions outside the array not written."""
-    from tests.ops._harness import run_op
-    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
-    x = rng.random(shape)
-    region = tuple(data.draw(st.integers(1, n)) for n in shape)
-    steps = tuple(data.draw(st.sampled_from([1, 2, -1])) for _ in shape)
-    starts = [np.int64(data.draw(st.integers(-n, n))) for n in shape]
-    v = rng.random(region)
-    want = get_op("dynamic_update_slice").reference(x, v, *starts, steps=steps)
-    for k in np.ndindex(*region):  # NumPy's own writes, for the positions inside the array
-        pos = [(s + n if s < 0 else s) + kk * t for s, kk, t, n in zip(starts, k, steps, shape)]
-        if all(0 <= p < n for p, n in zip(pos, shape)):
-            assert want[tuple(pos)] == v[k]
-    (got,) = run_op("dynamic_update_slice", [x, v, *starts], target, steps=steps)
-    np.testing.assert_array_equal(got, want)
 
 
 # ---------------------------------------------------------------- structure

@@ -23,11 +23,15 @@ from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
+from ...ir.buffer import decl_buffer
 from ...ir.expr import cast, const
+from ...ir.tir import BufferStore, IfThenElse
 from ..registry import TensorType, register_op
+from ._common import hand_written_func
+from ._kernel import batch_loop
 from .gather import wrapped_index
 
-__all__ = ["in_axis"]
+__all__ = ["in_axis", "region_store_func"]
 
 
 def _check(op: str, x: TensorType, indices) -> None:
@@ -73,6 +77,33 @@ register_op("element_get", pattern="injective", infer=_get_infer, lower=_get_low
 
 # ------------------------------------------------------------------ element_set
 
+def region_store_func(x: TensorType, v: TensorType, starts: list[TensorType], steps) -> object:
+    """The in-place kernel ``(x, v, *starts, out)``: ``out[start + k * step] = v[k]`` over ``v``'s
+    shape (a 0-d ``v``: one element), each position inside ``out``'s axes; ``x`` is not read
+    (``out`` holds it already, see the module)."""
+    shape = tuple(int(n) for n in x.shape)
+    extents = tuple(int(n) for n in v.shape) if v.shape else (1,) * len(shape)
+    xb = decl_buffer(shape, x.dtype, "x")
+    vb = decl_buffer(tuple(v.shape), v.dtype, "v")
+    sb = [decl_buffer((), t.dtype, f"start{d}") for d, t in enumerate(starts)]
+    out = decl_buffer(shape, x.dtype, "out")
+    first = [in_axis(s[()], n)[0] for s, n in zip(sb, shape)]
+
+    def nest(ks):
+        d = len(ks)
+        if d == len(shape):
+            pos = [f + k * const(step, dt.INDEX) for f, k, step in zip(first, ks, steps)]
+            ok = _e.and_all([_e.logical_and(p >= const(0, dt.INDEX), p < const(n, dt.INDEX))
+                             for p, n in zip(pos, shape)])
+            value = vb[tuple(ks)] if v.shape else vb[()]
+            return IfThenElse(ok, BufferStore(out, value, tuple(pos)))
+        # batch loops: the positions are distinct, so a GPU build runs one per thread
+        return batch_loop(f"k{d}", extents[d], lambda k: nest(ks + [k]))
+    # x and out are one buffer where the graph updates x in place: no promise of distinct arrays
+    return hand_written_func([xb, vb, *sb, out], nest([])).with_attr("tir.noalias", False)
+
+
+
 def _set_infer(x: TensorType, value: TensorType, *indices: TensorType) -> TensorType:
     _check("element_set", x, indices)
     if value.shape != () or value.dtype != x.dtype:
@@ -97,8 +128,7 @@ def _set_reference(x, value, *indices):
 
 
 def _set_prim_func(x, value, *indices):
-    """The in-place kernel: one store (:mod:`.update`)."""
-    from .update import region_store_func
+    """The in-place kernel: one store."""
     return region_store_func(x, value, list(indices), (1,) * len(x.shape))
 
 

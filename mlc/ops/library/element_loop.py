@@ -43,7 +43,7 @@ from ...ir.graph import Constant, Graph
 from ...ir.tir import BufferStore, For, IfThenElse, While, seq
 from ..registry import TensorType, get_op, register_op
 from ._common import hand_written_func
-from ._kernel import Scalar, loop
+from ._kernel import Scalar
 from .element import in_axis
 from .gather import wrapped_index
 

@@ -1,4 +1,4 @@
-"""Writes at traced offsets, in place: ``dynamic_update_slice`` and the kernel it shares with ``element_set``.
+"""Writes at traced offsets, in place: ``dynamic_update_slice`` and the kernel it shares with ``element_set`` (:func:`.element.region_store_func`).
 
 ``dynamic_update_slice(x, v, *starts, steps=...)`` is ``x`` with ``v`` written at the positions
 ``start[d] + k * steps[d]`` (``k`` in ``range(v.shape[d])``) of each axis ``d``: the region's
@@ -27,42 +27,9 @@ from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
-from ...ir.buffer import decl_buffer
-from ...ir.expr import cast, const
-from ...ir.tir import BufferStore, IfThenElse
+from ...ir.expr import const
 from ..registry import TensorType, register_op
-from ._common import hand_written_func
-from ._kernel import batch_loop
-from .element import in_axis
-
-__all__ = ["region_store_func"]
-
-
-def region_store_func(x: TensorType, v: TensorType, starts: list[TensorType], steps) -> object:
-    """The in-place kernel ``(x, v, *starts, out)``: ``out[start + k * step] = v[k]`` over ``v``'s
-    shape (a 0-d ``v``: one element), each position inside ``out``'s axes; ``x`` is not read
-    (``out`` holds it already, see the module)."""
-    shape = tuple(int(n) for n in x.shape)
-    extents = tuple(int(n) for n in v.shape) if v.shape else (1,) * len(shape)
-    xb = decl_buffer(shape, x.dtype, "x")
-    vb = decl_buffer(tuple(v.shape), v.dtype, "v")
-    sb = [decl_buffer((), t.dtype, f"start{d}") for d, t in enumerate(starts)]
-    out = decl_buffer(shape, x.dtype, "out")
-    first = [in_axis(s[()], n)[0] for s, n in zip(sb, shape)]
-
-    def nest(ks):
-        d = len(ks)
-        if d == len(shape):
-            pos = [f + k * const(step, dt.INDEX) for f, k, step in zip(first, ks, steps)]
-            ok = _e.and_all([_e.logical_and(p >= const(0, dt.INDEX), p < const(n, dt.INDEX))
-                             for p, n in zip(pos, shape)])
-            value = vb[tuple(ks)] if v.shape else vb[()]
-            return IfThenElse(ok, BufferStore(out, value, tuple(pos)))
-        # batch loops: the positions are distinct, so a GPU build runs one per thread
-        return batch_loop(f"k{d}", extents[d], lambda k: nest(ks + [k]))
-    # x and out are one buffer where the graph updates x in place: no promise of distinct arrays
-    return hand_written_func([xb, vb, *sb, out], nest([])).with_attr("tir.noalias", False)
-
+from .element import in_axis, region_store_func
 
 # ------------------------------------------------------------------ dynamic_update_slice
 
