@@ -202,3 +202,23 @@ def test_a_traced_column_write_on_a_dynamic_axis_is_still_a_mask():
     for rows in (1, 5):
         x = np.ones((rows, 3))
         np.testing.assert_array_equal(g(x.copy(), np.int64(-2)), f(x.copy(), -2))
+
+
+def test_writes_in_place_on_the_gpu():
+    """The same programs on a GPU (cupy arrays in and out), where there is one."""
+    from tests.cuda.conftest import DEVICE_MISSING
+    if DEVICE_MISSING is not None:
+        pytest.skip(str(DEVICE_MISSING))
+    import cupy
+    rng = np.random.default_rng(3)
+    for fn, args in ((cholesky, [_spd(13, 3)]), (columns, [rng.random((12, 11)), rng.random((12, 11))]),
+                     (rows, [rng.random((13, 13)), 0.5]), (element_loop, [rng.random(13)])):
+        want_args = copy.deepcopy(args)
+        want = fn(*want_args)
+        got_args = [cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+        got = mlc.jit(fn, target="cuda")(*got_args)
+        if want is not None:
+            np.testing.assert_allclose(cupy.asnumpy(got), want, rtol=1e-9)
+        for w, g in zip(want_args, got_args):
+            if isinstance(w, np.ndarray):
+                np.testing.assert_allclose(cupy.asnumpy(g), w, rtol=1e-9)
