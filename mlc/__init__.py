@@ -45,7 +45,7 @@ _LAZY = {
     "relax": ("mlc.script.relax", None),
     "from_dlpack": ("mlc.runtime.dlpack", "from_dlpack"), "to_dlpack": ("mlc.runtime.dlpack", "to_dlpack"),
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
-    "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
+    "cuda": ("mlc.backends", "cuda_device"), "device": ("mlc.runtime.ndarray", "device"),
     "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"), "cache": ("mlc.cache", None),
     "transforms": ("mlc.transforms", None),
     **{name: ("mlc.transforms", name) for name in (

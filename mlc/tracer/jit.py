@@ -33,7 +33,8 @@ from ..driver import collector_paused
 from ..errors import DeviceError, DTypeError, GlobalChangedWarning, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
-from ..runtime.ndarray import FAST_DEVICE_ARRAYS, in_gpu_memory
+from ..runtime.memory import memory_kind_of
+from ..runtime.ndarray import FAST_DEVICE_ARRAYS
 from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
 from . import autograph
@@ -475,10 +476,11 @@ def _cache_size(size) -> int | None:
 
 
 def _refuse_device_arrays(leaves, target, name: str) -> None:
-    """DeviceError when a GPU array (``__cuda_array_interface__``: CuPy) goes to a function
-    built for a target that runs on the host."""
+    """DeviceError when an array in a device's memory (:mod:`mlc.runtime.memory`: CuPy's
+    on a GPU) goes to a function built for a target that runs on the host."""
     for leaf in leaves:
-        if in_gpu_memory(leaf):
-            raise DeviceError(f"{name}(): an argument is a {type(leaf).__name__} in GPU memory, but "
-                              f"this function is built for {target}, which runs on the host: pass a "
-                              "NumPy array (cupy.asnumpy(x)), or jit with target='cuda'")
+        kind = memory_kind_of(leaf)
+        if kind is not None:
+            raise DeviceError(f"{name}(): an argument is a {type(leaf).__name__} in {kind} device memory, "
+                              f"but this function is built for {target}, which runs on the host: pass a "
+                              f"NumPy array (a host copy of it), or jit with target={kind!r}")
