@@ -103,6 +103,38 @@ def element_loop(a):  # an element loop updating an intermediate in place
     return b + 1.0
 
 
+def swapping(x, y):  # two carries that trade places every iteration, each written at i
+    a, b = x * 1.0, y * 1.0
+    for i in range(a.shape[0]):
+        a[i] = b[i] + 1.0
+        a, b = b, a
+    return a, b
+
+
+def old_captured(a):  # the initial value read inside the loop (captured) and carried: a copy
+    old = a.copy()
+    for i in range(1, a.shape[0]):
+        a[i] = old[i - 1] * 2.0 + a[i - 1]
+    return a + old
+
+
+def branchy(A):  # a write in one branch of an if on a traced value, inside a compiled loop
+    for i in range(A.shape[0]):
+        if A[i, 0] > 0.5:
+            A[i, :] = A[i, :] * 2.0
+        else:
+            A[:, i] -= 1.0
+    return A
+
+
+def newton(x):  # a while loop on a traced condition writing one element per trip
+    k = 0
+    while x.sum() < 100.0:
+        x[k % x.shape[0]] += 3.0
+        k += 1
+    return x
+
+
 # ---------------------------------------------------------------- differential
 
 @settings(max_examples=4, deadline=None)
@@ -132,6 +164,16 @@ def test_aliasing_two_writes_an_old_version_and_a_view(n, seed):
     _run(old_read_after, [rng.random((n, n))])
     _run(through_a_view, [rng.random((n + 2, n))])
     _run(element_loop, [rng.random(n)])
+
+
+@settings(max_examples=4, deadline=None)
+@given(n=SIZES, seed=st.integers(0, 99))
+def test_swapped_carries_captured_initial_values_branches_and_while_loops(n, seed):
+    rng = np.random.default_rng(seed)
+    _run(swapping, [rng.random(n), rng.random(n)])
+    _run(old_captured, [rng.random(n)])
+    _run(branchy, [rng.random((n, n))])
+    _run(newton, [rng.random(n)])
 
 
 @pytest.mark.parametrize("target", ["llvm", "reference", "cuda-emulator"])
