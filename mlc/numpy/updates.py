@@ -80,13 +80,22 @@ def _trace_for(base: Tracer):
 _IN_PLACE_FROM = 256
 
 
+def _static_trace(base: Tracer) -> bool:
+    """Whether ``base`` and every input of the trace recording its writes have static shapes:
+    an in-place write needs a static region, and a program with dynamic axes runs its kernels
+    one by one, without ``main``'s copies (there, writes stay passes over the array)."""
+    if not all(isinstance(n, (int, np.integer)) for n in base.shape):
+        return False
+    return all(isinstance(n, (int, np.integer)) for v in _trace_for(base).inputs for n in v.type.shape)
+
+
 def update_slice(base: Tracer, value: Tracer, starts, stops, steps) -> Tracer:
     """``base`` with ``value`` (of the slice's shape and ``base``'s dtype) at the slice: a region
     of at most a quarter of an array of ``_IN_PLACE_FROM`` elements or more is stored in place
     (``dynamic_update_slice`` at constant starts: only the region is written where ``base`` is
     dead after the write); a larger one is one pass over the array (``update_slice``), which fuses with the value's producer."""
     shape = tuple(base.shape)
-    if all(isinstance(n, (int, np.integer)) for n in shape) and base.ndim:
+    if base.ndim and _static_trace(base):
         dims = _slice_signature(shape, starts, stops, steps)
         region = tuple(d[3] for d in dims)
         if 4 * math.prod(region) <= math.prod(shape) and math.prod(shape) >= _IN_PLACE_FROM and \
@@ -184,7 +193,10 @@ def _assigned(base: Tracer, key, value) -> Tracer:
         items = tuple(part for k in items for part in (
             np.nonzero(np.asarray(k)) if is_bool_array(k) else (k,)))
     if _pointwise(items, base.ndim):
-        return _point_written(base, items, value)
+        if _static_trace(base):
+            return _point_written(base, items, value)
+        if all(_scalar_index(k) or _whole_axis(k) for k in items):
+            return _point_where(base, items, value)
     if any(index_array(k) is not None for k in items):
         return _scattered(base, items, value)
     try:
@@ -228,12 +240,6 @@ def _point_written(base: Tracer, items: tuple, value) -> Tracer:
     traced int the start of an axis of extent 1, each slice its static start, step and length
     (stored in place where ``base`` is dead after the write: only the region is written). An
     index outside its axis writes nothing, and is a BoundsError when the function runs."""
-    if not all(isinstance(n, (int, np.integer)) for n in base.shape):
-        if all(_scalar_index(k) or _whole_axis(k) for k in items):
-            return _point_where(base, items, value)
-        raise TraceError(f"x[{index_text(items)}] = ... on an array of shape {tuple(base.shape)}: a slice beside a "
-                         f"traced index is supported on static axes only; mark fewer axes dynamic "
-                         f"(mlc.jit(dynamic=...)), or write np.where(mask, value, x){_where()}")
     ctx = _trace_for(base)
     n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
     axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
