@@ -16,7 +16,7 @@ from .dependencies import check_numpy as _check_numpy
 _check_numpy()  # first: an old NumPy is named, not crashed on
 
 from . import backends, ir  # backends: the registry, which registers mlc's own targets on first use
-from .errors import (AxisError, BoundsError, CompileError, ConfigError, DeviceError, DTypeError,
+from .errors import (AxisError, BoundsError, IndexBoundsError, CompileError, ConfigError, DeviceError, DTypeError,
                      GlobalChangedWarning, IRError, LoadError, MLCError, MLCWarning, ParseError, ScheduleError,
                      ShapeError, ToolchainError, TraceError)
 from .ir import te, tir
@@ -82,7 +82,7 @@ def __dir__():
 
 __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
-    "ShapeError", "AxisError", "DTypeError", "DeviceError", "ScheduleError", "CompileError", "IRError", "BoundsError",
+    "ShapeError", "AxisError", "IndexBoundsError", "DTypeError", "DeviceError", "ScheduleError", "CompileError", "IRError", "BoundsError",
     "ConfigError", "LoadError", "ToolchainError", "export", "load_portable", "MLCWarning", "GlobalChangedWarning",
     "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "optim", "random", "op", "testing", "graph", "register_func",

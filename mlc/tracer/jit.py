@@ -42,6 +42,7 @@ from .captured_globals import Snapshot
 from .dynamic import DynamicAxes
 from .numpy_creation import numpy_creation
 from .numpy_random import RandomWatch
+from .checks import check_outputs
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
@@ -83,7 +84,7 @@ class JitFunction:
     _check_every_call = False
 
     def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None,
-                 fast_math=False, database=None, tune=None, dynamic=None, cache_size=None):
+                 fast_math=False, database=None, tune=None, dynamic=None, cache_size=None, bounds_check=True):
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
         functools.update_wrapper(self, fn, updated=())
@@ -98,6 +99,9 @@ class JitFunction:
         if not isinstance(fast_math, bool):
             raise TraceError(f"mlc.jit: fast_math must be True or False, got {fast_math!r}")
         self._fast_math = fast_math  # each JitFunction caches its own builds: part of its key
+        if not isinstance(bounds_check, bool):
+            raise TraceError(f"mlc.jit: bounds_check must be True or False, got {bounds_check!r}")
+        self._bounds_check = bounds_check
         if tune is not None and not callable(getattr(tune, "tune_jitted", None)):
             raise TraceError(f"mlc.jit: tune must be an mlc.TuneConfig, got {type(tune).__name__}")
         self._tune = tune
@@ -249,7 +253,7 @@ class JitFunction:
         written = written_inputs(ctx)
         positions = {id(var): n for n, var in enumerate(ctx.inputs)}
         writes = tuple(positions[id(var)] for var, _ in written)
-        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks] + [ctx._tracer(a) for _, a in written])
+        graph = ctx.finish(outputs + check_outputs(ctx) + [ctx._tracer(a) for _, a in written])
         return graph, out_tree, checks, tuple(ctx.key_sources), writes
 
     def _run_traced(self, call):
@@ -259,6 +263,7 @@ class JitFunction:
         aliases = call[6] if len(call) > 6 else None
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
         with TraceContext(getattr(self.fn, "__name__", "main")) as ctx, numpy_creation(self.fn):
+            ctx.bounds_checks = self._bounds_check
             tracers = [int(a) if type(a) is WideInt else
                        ctx.new_input(TensorType(self._dynamic.trace_shape(name, a.shape) if not w else a.shape,
                                                 a.dtype.name), name, w)
@@ -396,7 +401,7 @@ def _output_tracer(leaf, ctx: TraceContext, n: int):
 
 
 def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None,
-        fast_math=False, database=None, tune=None, dynamic=None, cache_size=None):
+        fast_math=False, database=None, tune=None, dynamic=None, cache_size=None, bounds_check=True):
     """Compile ``fn`` on its first call per signature; usable bare or with options.
 
     - ``static_argnums`` / ``static_argnames``: arguments whose *values* are
@@ -436,6 +441,15 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       more, :mod:`.specializations`) and is compiled again if it comes back. Default
       ``MLC_JIT_CACHE_SIZE`` (128), so that a long-running service that sees ever new
       shapes stays flat (``dynamic=`` axes compile once for every size).
+    - ``bounds_check``: a traced index (``a[i]``, ``a[i] = v``, ``a[idx]``, ``np.take``,
+      ``np.take_along_axis``) out of bounds when the function runs raises
+      :class:`~mlc.errors.BoundsError` (an IndexError, as NumPy's) after the call, naming the
+      access, the index, the axis' size and the line, also inside compiled loops and
+      conditionals; no argument is written then. An index known to be in range while tracing
+      (a constant, ``a[i - 1]`` in ``for i in range(1, n)`` with ``n`` static) costs nothing;
+      another one a compare, or two reductions of an index array. ``bounds_check=False``
+      keeps JAX's semantics instead: such an index is clipped into the axis, and a write out
+      of bounds writes nothing (:mod:`mlc.numpy.bounds`).
 
     Globals and closure variables the function reads are constants, taken when it is
     traced, as in JAX and Numba: rebinding one later (``K = 3``) or writing into a global
@@ -459,10 +473,10 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     if fn is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
                                  target=target, schedule=schedule, fast_math=fast_math, database=database,
-                                 tune=tune, dynamic=dynamic, cache_size=cache_size)
+                                 tune=tune, dynamic=dynamic, cache_size=cache_size, bounds_check=bounds_check)
     kind = _CheckedJitFunction if config().debug else JitFunction  # (MLC_DEBUG: globals checked every call)
     return kind(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic,
-                cache_size)
+                cache_size, bounds_check)
 
 
 def _cache_size(size) -> int | None:
