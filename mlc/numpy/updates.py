@@ -249,7 +249,7 @@ def _point_written(base: Tracer, items: tuple, value) -> Tracer:
     n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
     axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
     axes += [slice(None)] * (base.ndim - len(axes))
-    bad, kept, starts, steps, region = None, [], [], [], []
+    kept, starts, steps, region = [], [], [], []
     for a, k in enumerate(axes):
         n = base.shape[a]
         if not _scalar_index(k):
@@ -262,13 +262,10 @@ def _point_written(base: Tracer, items: tuple, value) -> Tracer:
             starts.append(as_tracer(np.int64(lo), ctx))
             steps.append(step)
             continue
-        t = astype(k.strong(), "int64")
-        out = astype((t < -n) | (t >= n), "int64")
-        bad = out if bad is None else bad + out
-        starts.append(t)
+        check_index(k, n, access_text(items, True), a)
+        starts.append(astype(k.strong(), "int64"))
         steps.append(1)
         region.append(1)
-    ctx.check_range(bad, BOUNDS, _where())
     v = _fit(_cast(base, value), tuple(kept), items)
     if tuple(v.shape) != tuple(region):
         v = emit("reshape", [v], newshape=tuple(region))
