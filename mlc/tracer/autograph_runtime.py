@@ -256,8 +256,14 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
 
     def body(carry):
         given = _merge(vals, positions, carry)
+        before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(*given))
         _check_kept(names, vals, positions, new, lineno, "while loop")
+        if _moves(positions, given, new, before, names, lineno, "while loop"):
+            raise TraceError(f"the while loop at line {lineno} swaps arrays between its variables, so which array "
+                             "each name holds after it depends on how many times it runs, known only when it "
+                             "runs; end each iteration with the arrays back in place (or copy: a = b.copy())"
+                             + _where(lineno))
         for k in positions:
             kept[k] = kept[k] and new[k] is given[k]
         return tuple(new[k] for k in positions)
@@ -363,11 +369,14 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
     positions = _carries(vals, maybe)
     _refuse_python_state(vals, names, positions, lineno, "for loop")
     kept = {k: True for k in positions}  # whether the body wrote the variable in place
+    moved: dict[int, int] = {}  # variable -> the variable whose array it names after the body
 
     def body(i, carry):
         given = _merge(vals, positions, carry)
+        before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(i, *given))
         _check_kept(names, vals, positions, new, lineno, "for loop")
+        moved.update(_moves(positions, given, new, before, names, lineno))
         for k in positions:
             kept[k] = kept[k] and new[k] is given[k]
         return tuple(new[n] for n in positions)
@@ -383,7 +392,70 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
             count = max(count, 0)
         out = control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
                                      **what)
+    if moved:
+        trips = (stop - start) if step == 1 else count
+        return _after_moves(vals, positions, out, moved, trips, names, lineno)
     return _after_loop(vals, positions, out, kept, names, f"for loop at line {lineno}")
+
+
+def _moves(positions: list[int], given: tuple, new: tuple, before: dict, names: tuple, lineno: int,
+           loop: str = "for loop") -> dict[int, int]:
+    """How a loop body moves the carried arrays between its variables: ``{k: j}`` when variable
+    ``k`` names, after the body, the array variable ``j`` named before it (``a, b = b, a``);
+    empty when every variable names its own array or a new value. The loop carries each
+    variable's value, so its arrays' contents follow the names; which array (the caller's
+    argument among them) each name holds at the end is the permutation applied once per
+    iteration (:func:`_after_moves`). TraceError when an array the body wrote in place
+    (``before``: its value when the body began) is named by no variable after it, or two
+    variables name one array: a compiled loop would lose or split those writes."""
+    objects = {id(given[j]): j for j in positions if _traced(given[j])}
+    moves = {k: objects[id(new[k])] for k in positions if id(new[k]) in objects}
+    lost = [j for j, atom in before.items() if given[j]._atom is not atom and j not in moves.values()]
+    if lost or len(set(moves.values())) != len(moves):
+        what = (f"writes into {', '.join(repr(names[j]) for j in lost)} in place and then names another array "
+                "by it" if lost else "names one array by two variables")
+        raise TraceError(f"the {loop} at line {lineno} {what}, which a compiled loop cannot carry (the writes "
+                         "of each iteration would reach different arrays); write into a copy (a = a.copy()) "
+                         "or keep each name on its array" + _where(lineno))
+    if all(k == j for k, j in moves.items()):
+        return {}
+    if set(moves.values()) != set(moves):
+        named = ", ".join(f"{names[k]!r} -> {names[j]!r}" for k, j in sorted(moves.items()))
+        raise TraceError(f"the {loop} at line {lineno} rebinds arrays between its variables ({named}) in a way "
+                         "that is not a permutation of them, which a compiled loop cannot carry; swap whole "
+                         "sets of arrays (a, b = b, a), or copy (a = b.copy())" + _where(lineno))
+    return moves
+
+
+def _after_moves(vals, positions, out, moves: dict[int, int], trips, names, lineno: int) -> tuple:
+    """The variables after a loop whose body moves arrays between them (:func:`_moves`): after
+    ``trips`` iterations variable ``k`` names the array the permutation, applied ``trips``
+    times, leads it to, and its carried value is that array's final contents, written into it
+    in place (so that the caller's argument sees them)."""
+    if _traced(trips):
+        names_moved = ", ".join(repr(names[k]) for k in sorted(moves))
+        raise TraceError(f"the for loop at line {lineno} swaps the arrays {names_moved} between its variables, and "
+                         "its trip count is traced, so which array each name holds after it is known only when "
+                         "it runs; give the loop static bounds, or end it with the arrays back in place (an "
+                         "even number of swaps, or a copy)" + _where(lineno))
+    result = list(vals)
+    for k, v in zip(positions, out):
+        if k in moves:
+            j = k
+            for _ in range(max(int(trips), 0) % _order(moves, k)):
+                j = moves[j]
+            result[k] = _written(vals[j], v)
+        else:
+            result[k] = v
+    return tuple(result)
+
+
+def _order(moves: dict[int, int], k: int) -> int:
+    """The length of ``k``'s cycle in permutation ``moves``."""
+    n, j = 1, moves[k]
+    while j != k:
+        j, n = moves[j], n + 1
+    return n
 
 
 def _ranged(index, start, stop):
