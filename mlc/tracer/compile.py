@@ -127,7 +127,7 @@ class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
     __slots__ = ("graph", "lib", "entry", "run", "checks", "order", "out_tree", "key_sources", "writes",
-                 "aliases", "copies", "nonempty")
+                 "aliases", "copies", "nonempty", "replaced")
 
     def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
                  checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = (), key_sources: tuple = (),
@@ -140,6 +140,9 @@ class CompiledFunction:
         #: last outputs; the memory sharing among the arguments it was traced for (.writeback)
         self.writes, self.aliases = writes, aliases
         self.copies, self.nonempty = copies, ()
+        #: the function this one replaced (a first tier, :mod:`.tiering`): its code stays loaded
+        #: while this one lives, since a call that began before the swap may still run it
+        self.replaced = None
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
                                 aliases)
 

@@ -111,6 +111,9 @@ def _swap_in(compiled, slot) -> None:
         if lib is None:
             return
         optimized = function.with_lib(lib)
+    # the entries call the machine code through bare C function pointers: a call that read the
+    # quick run before the swap may still be in it, so its engine stays loaded (with this one)
+    optimized.replaced = function
     # one assignment each: a call reads either the old run or the new one
     compiled.function = optimized
     compiled.run = optimized.run
