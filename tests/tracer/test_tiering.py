@@ -103,7 +103,7 @@ def _elementwise(n):
 
 
 @settings(max_examples=8, deadline=None)
-@given(n=st.sampled_from([1, 7, 64, 1000, QUICK_WORK_LIMIT]))
+@given(n=st.sampled_from([1, 7, 64, 1000, 20000]))
 def test_a_quick_build_computes_what_the_optimised_one_does(n):
     a = np.linspace(-3, 3, n).astype("float32")
     with override(num_threads=2, cache_dir=""):
@@ -120,7 +120,7 @@ def test_a_quick_build_computes_what_the_optimised_one_does(n):
 
 
 def test_a_long_kernel_is_optimised_at_once():
-    n = QUICK_WORK_LIMIT * 2
+    n = QUICK_WORK_LIMIT  # (several nodes an element)
     with override(num_threads=2, cache_dir=""):
         lib = mlc.build(_elementwise(n), "llvm", quick=True)
     assert not lib.is_quick
@@ -128,7 +128,7 @@ def test_a_long_kernel_is_optimised_at_once():
 
 def test_estimated_work_counts_stores_per_iteration_and_refuses_unknown_trip_counts():
     lowered = run_passes(_elementwise(100)["k"], LLVM_TIR_PASSES)
-    assert estimated_work(lowered) == 100 and quick_enough(lowered)
+    assert 100 * 3 <= estimated_work(lowered) <= 100 * 20 and quick_enough(lowered)
     n = te.var("n")
     a = te.placeholder((n,), "float32", "A")
     symbolic = te.create_prim_func([a, te.compute((n,), lambda i: a[i] + 1, "B")])
@@ -146,3 +146,39 @@ def test_an_export_of_a_quick_build_is_the_optimised_code(tmp_path):
     path = compiled.export(os.path.join(tmp_path, "program.so"))
     mlc.tiering.wait(timeout=SWAP_BOUND_S)
     np.testing.assert_allclose(mlc.runtime.load(path)(x, y), program(x, y), rtol=1e-12)
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_calls_running_while_the_optimised_build_is_swapped_in_stay_right():
+    """Calls go on (from two threads) while the optimised build is swapped in: a call that
+    began in the quick program finishes in it (its code stays loaded)."""
+    import threading
+    x = np.random.default_rng(1).standard_normal((48, 64)).astype("float32")
+    want = softmax(x)
+    f = mlc.jit(softmax, tiered=True)
+    failures = []
+
+    def calls():
+        for _ in range(200):
+            got = f(x)
+            if not np.allclose(got, want, rtol=1e-5, atol=1e-6):
+                failures.append(got)
+            if not mlc.tiering.pending():
+                break
+
+    with override(num_threads=2, cache_dir=""):
+        f(x)
+        threads = [threading.Thread(target=calls) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert mlc.tiering.wait(timeout=SWAP_BOUND_S)
+    compiled, _ = _function(f)
+    assert compiled.function.replaced is not None and compiled.function.replaced.lib.is_quick
+    assert not failures
+    np.testing.assert_allclose(f(x), want, rtol=1e-5, atol=1e-6)
