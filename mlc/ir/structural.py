@@ -158,51 +158,91 @@ def _stable_text(token) -> str:
     return f"#{hash(token)}"
 
 
+_H_VAR, _H_BUFFER, _H_ROLE_VAR, _H_CONSTANT, _H_MODULE, _H_NODE, _H_TUPLE, _H_LEAF = range(8)
+
+#: class -> (its name, how :func:`structural_hash` takes its values, whether it is a nested
+#: function, for a node the getter of its compared field values): classified once a class.
+_HASH_KINDS: dict[type, tuple] = {}
+
+
+def _hash_kind(cls: type) -> tuple:
+    role = getattr(cls, "STRUCTURAL_ROLE", None)
+    getter = None
+    if issubclass(cls, Var):
+        kind = _H_VAR
+    elif issubclass(cls, Buffer):
+        kind = _H_BUFFER
+    elif role == "var":
+        kind = _H_ROLE_VAR
+    elif role == "constant":
+        kind = _H_CONSTANT
+    elif issubclass(cls, Mapping) and not issubclass(cls, dict):
+        kind = _H_MODULE
+    elif dataclasses.is_dataclass(cls) and not issubclass(cls, type):
+        from .functor import _field_names
+        ignored = getattr(cls, "STRUCTURAL_IGNORED", ())
+        names = [n for n in _field_names(cls) if n not in ignored]
+        kind = _H_NODE
+        if not names:
+            getter = lambda x: ()  # noqa: E731
+        elif len(names) == 1:
+            getter = (lambda name: lambda x: (getattr(x, name),))(names[0])
+        else:
+            import operator
+            getter = operator.attrgetter(*names)
+    elif issubclass(cls, tuple):
+        kind = _H_TUPLE
+    else:
+        kind = _H_LEAF
+    info = _HASH_KINDS[cls] = (cls.__name__, kind, role == "function", getter)
+    return info
+
+
 def structural_hash(node) -> int:
     """A hash consistent with :func:`structural_equal`, and the same in every process
     (Python's ``hash`` of a string is not), so that a database can key records by it."""
     numbering: dict[int, int] = {}
     keep = []
     tokens = []
+    append = tokens.append
     stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    kinds = _HASH_KINDS
     while stack:
-        x = stack.pop()
-        tokens.append(type(x).__name__)
-        role = _role(x)
-        if role == "function" and x is not node:  # numbered on its own, as structural_equal compares it
-            tokens.append(structural_hash(x.structural_self()))
+        x = pop()
+        cls = type(x)
+        info = kinds.get(cls) or _hash_kind(cls)
+        kind = info[1]
+        append(info[0])
+        if info[2] and x is not node:  # a function: numbered on its own, as structural_equal compares it
+            append(structural_hash(x.structural_self()))
             continue
-        if isinstance(x, (Var, Buffer)):
+        if kind == _H_NODE:
+            extend(info[3](x))
+        elif kind == _H_TUPLE:
+            append(len(x))
+            extend(x)
+        elif kind == _H_VAR or kind == _H_BUFFER:
             if id(x) not in numbering:
                 numbering[id(x)] = len(numbering)
                 keep.append(x)
-                if isinstance(x, Buffer):
-                    tokens.append((x.dtype, x.scope))
-                    stack.append(x.shape)
-                    stack.append(x.strides)
-            tokens.append((numbering[id(x)], x.dtype))
-            continue
-        if role == "var":
+                if kind == _H_BUFFER:
+                    append((x.dtype, x.scope))
+                    push(x.shape)
+                    push(x.strides)
+            append((numbering[id(x)], x.dtype))
+        elif kind == _H_ROLE_VAR:
             if id(x) not in numbering:
                 numbering[id(x)] = len(numbering)
                 keep.append(x)
-            tokens.append((numbering[id(x)], x.structural_key()))
-            continue
-        if role == "constant":
-            tokens.append(x.structural_key())
-            continue
-        items = _module_items(x)
-        if items is not None:
-            tokens.append(tuple(k for k, _ in items))
-            stack.extend(f for _, f in items)
-            continue
-        if _is_node(x):
-            stack.extend(v for _, v in _fields(x))
-            continue
-        if isinstance(x, tuple):
-            tokens.append(len(x))
-            stack.extend(x)
-            continue
-        tokens.append(x)
+            append((numbering[id(x)], x.structural_key()))
+        elif kind == _H_CONSTANT:
+            append(x.structural_key())
+        elif kind == _H_MODULE:
+            items = _module_items(x)
+            append(tuple(k for k, _ in items))
+            extend(f for _, f in items)
+        else:
+            append(x)
     digest = blake2b(_stable_text(tuple(tokens)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little", signed=True)
