@@ -83,59 +83,54 @@ def _first_difference(a, b):
         return True
 
     stack = [(a, b)]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    kinds = _HASH_KINDS
     while stack:
-        x, y = stack.pop()
-        if type(x) is not type(y):
+        x, y = pop()
+        cls = type(x)
+        if cls is not type(y):
             return x, y
-        role = _role(x)
-        if role == "function" and x is not a:  # a closed function: its own variable mapping
+        info = kinds.get(cls) or _hash_kind(cls)
+        kind = info[1]
+        if info[2] and x is not a:  # a closed function: its own variable mapping
             diff = _first_difference(x.structural_self(), y.structural_self())
             if diff is not None:
                 return diff
             continue
-        if isinstance(x, Var):
+        if kind == _H_NODE:
+            extend(zip(info[3](x), info[3](y)))
+        elif kind == _H_TUPLE:
+            if len(x) != len(y):
+                return x, y
+            extend(zip(x, y))
+        elif kind == _H_VAR:
             if x.dtype != y.dtype or not bind(x, y):
                 return x, y
-            continue
-        if role == "var":
+        elif kind == _H_ROLE_VAR:
             if x.structural_key() != y.structural_key() or not bind(x, y):
                 return x, y
-            continue
-        if role == "constant":
+        elif kind == _H_CONSTANT:
             if x.structural_key() != y.structural_key():
                 return x, y
-            continue
-        if isinstance(x, Buffer):
+        elif kind == _H_BUFFER:
             if id(x) in fwd or id(y) in bwd:
                 if not bind(x, y):
                     return x, y
                 continue
             if x.dtype != y.dtype or x.scope != y.scope or not bind(x, y):
                 return x, y
-            stack.append((x.shape, y.shape))
-            stack.append((x.strides, y.strides))
-            continue
-        items = _module_items(x)
-        if items is not None:
+            push((x.shape, y.shape))
+            push((x.strides, y.strides))
+        elif kind == _H_MODULE:
+            items = _module_items(x)
             other = _module_items(y)
             if [k for k, _ in items] != [k for k, _ in other]:
                 return x, y
-            stack.extend(((fx, fy) for (_, fx), (_, fy) in zip(items, other)))
-            continue
-        if _is_node(x):
-            for (_, vx), (_, vy) in zip(_fields(x), _fields(y)):
-                stack.append((vx, vy))
-            continue
-        if isinstance(x, tuple):
-            if len(x) != len(y):
-                return x, y
-            stack.extend(zip(x, y))
-            continue
-        if isinstance(x, float):
+            extend(((fx, fy) for (_, fx), (_, fy) in zip(items, other)))
+        elif kind == _H_FLOAT:
             if not (x == y or (math.isnan(x) and math.isnan(y))):
                 return x, y
-            continue
-        if x != y:
+        elif x != y:
             return x, y
     return None
 
@@ -158,9 +153,9 @@ def _stable_text(token) -> str:
     return f"#{hash(token)}"
 
 
-_H_VAR, _H_BUFFER, _H_ROLE_VAR, _H_CONSTANT, _H_MODULE, _H_NODE, _H_TUPLE, _H_LEAF = range(8)
+_H_VAR, _H_BUFFER, _H_ROLE_VAR, _H_CONSTANT, _H_MODULE, _H_NODE, _H_TUPLE, _H_FLOAT, _H_LEAF = range(9)
 
-#: class -> (its name, how :func:`structural_hash` takes its values, whether it is a nested
+#: class -> (its name, how :func:`structural_hash` and :func:`structural_equal` take its values, whether it is a nested
 #: function, for a node the getter of its compared field values): classified once a class.
 _HASH_KINDS: dict[type, tuple] = {}
 
@@ -192,6 +187,8 @@ def _hash_kind(cls: type) -> tuple:
             getter = operator.attrgetter(*names)
     elif issubclass(cls, tuple):
         kind = _H_TUPLE
+    elif issubclass(cls, float):  # (compared NaN-aware; hashed as any other leaf)
+        kind = _H_FLOAT
     else:
         kind = _H_LEAF
     info = _HASH_KINDS[cls] = (cls.__name__, kind, role == "function", getter)

@@ -78,3 +78,12 @@ def test_structural_hash_values_are_stable_across_processes_and_versions():
     assert structural_hash(func) == -8736191559317258362
     lowered = mlc.jit(lambda x, y: np.tanh(x @ y).sum(axis=0), tiered=False).lower(np.ones((3, 4)), np.ones((4, 5)))
     assert structural_hash(lowered.mod) == -860847864116286755
+
+
+def test_structural_equal_takes_nan_equal_to_nan_for_float_subclasses_too():
+    import numpy as np
+    from mlc.ir.structural import structural_equal
+    assert structural_equal((np.float64("nan"), 1.0), (np.float64("nan"), 1.0))
+    assert structural_equal((float("nan"),), (float("nan"),))
+    assert not structural_equal((np.float64(1.0),), (np.float64(2.0),))
+    assert not structural_equal((1, 2), (1, 2, 3))
