@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from ..errors import IRError, ShapeError, TraceError
+from ..errors import IndexBoundsError, IRError, ShapeError, TraceError
 from ..ir.expr import PrimExpr
 from ..ops.library.shape import index_text, plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
@@ -27,7 +27,8 @@ from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
 from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
-from .indexing import take
+from .bounds import access_text, check_indices
+from .indexing import take, unchecked_take
 from .loops import refuse_out
 from .masked_read import Selection
 from .windows import Window, has_traced_slice, use_indexing, window_getitem, window_take
@@ -179,7 +180,7 @@ def _advanced_getitem(t, items: tuple, n: int, index):
     slice, None or ``...`` (NumPy's advanced indexing with one index array): the basic
     indexing with ``:`` there, then a gather (``take``) of the index's elements along that
     axis, whose dimensions take its place. A constant index out of range is refused as NumPy
-    refuses it; a traced one is clipped into the axis, as ``take`` clips it."""
+    refuses it; a traced one is checked when the function runs (:mod:`.bounds`)."""
     basic = getitem(t, items[:n] + (slice(None),) + items[n + 1:])
     used = sum(1 for k in items if k is not None and k is not Ellipsis)
     axis = sum(t.ndim - used if k is Ellipsis else 1 for k in items[:n])
@@ -187,10 +188,11 @@ def _advanced_getitem(t, items: tuple, n: int, index):
     if isinstance(index, np.ndarray) and isinstance(size, int) and index.size:
         bad = index[(index < -size) | (index >= size)]
         if bad.size:
-            raise ShapeError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {size}"
+            raise IndexBoundsError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {size}"
                              f"{describe_location(user_location())}")
+    check_indices(index, size, access_text(items), axis)
     flat = index.reshape(-1) if index.ndim != 1 else index
-    gathered = take(basic, flat, axis=axis)
+    gathered = unchecked_take(basic, flat, axis=axis)
     shape = tuple(basic.shape[:axis]) + tuple(index.shape) + tuple(basic.shape[axis + 1:])
     return gathered if tuple(gathered.shape) == shape else emit("reshape", [gathered], newshape=shape)
 
@@ -226,6 +228,11 @@ def getitem(a, key):
     if len(items) == 1 and isinstance(items[0], Tracer) and items[0].dtype == np.bool_ \
             and tuple(items[0].shape) == tuple(t.shape) and t.ndim:
         return Selection(t, items[0])  # lazy: a reduction or a masked write uses it
+    bad = next((k for k in items if isinstance(k, Tracer) and k.dtype.kind not in "iub"), None)
+    if bad is not None:  # NumPy's IndexError: only integers, slices, ..., None and int or bool arrays
+        raise TraceError(f"{access_text(items)}: a {bad.dtype} index; only integers, slices, ..., None and "
+                         f"integer or boolean arrays are valid indices (NumPy raises IndexError). Convert "
+                         f"it with .astype(int){describe_location(user_location())}")
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: a traced boolean mask selects a number of elements known only when "
@@ -235,7 +242,7 @@ def getitem(a, key):
     try:
         starts, stops, steps, out_shape = plan_getitem(t.shape, key)
     except ShapeError as err:
-        raise ShapeError(f"{err}{describe_location(user_location())}") from None
+        raise type(err)(f"{err}{describe_location(user_location())}") from None
     except IRError as err:  # a dynamic axis (mlc.jit(dynamic=...)) has no size to index with
         if all(isinstance(n, int) for n in t.shape):
             raise

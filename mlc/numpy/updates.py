@@ -39,17 +39,18 @@ import math
 
 import numpy as np
 
-from ..errors import DTypeError, IRError, ShapeError, TraceError
+from ..errors import DTypeError, IndexBoundsError, IRError, ShapeError, TraceError
 from ..ir.graph import Constant
 from ..ops.library import broadcast_shapes
 from ..ops.library.shape import _slice_signature, index_text, plan_getitem
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ..tracer.state import write
-from ..tracer.trace import BOUNDS, current_trace
+from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
+from .bounds import access_text, check_index, check_indices
 from .masked_read import Selection, same_mask, selection_refusal
 from .windows import Window, has_traced_slice, use_indexing, window_setitem
 
@@ -111,12 +112,13 @@ def assigned(base: Tracer, key, value) -> Tracer:
                          f"write np.where(mask, value, x){_where()}") from None
 
 
-def element_index(base: Tracer, key):
+def element_index(base: Tracer, key, write: bool = False):
     """The indices of ``base[key]`` as 0-d int Tracers when ``key`` names one element by ints
     (``a[i, j]`` in a loop over ``i``, or ``a[0, j]``), else None: such a read or write is
     an ``element_get``/``element_set``, which a loop of them compiles into one kernel. Inside a
     loop's body only (elsewhere the gather and scatter check a written index's bounds when the
-    function runs); there a read out of bounds is clipped, a write out of bounds writes nothing."""
+    function runs); there a read out of bounds is clipped, a write out of bounds writes nothing,
+    and either raises BoundsError when the function runs (:mod:`.bounds`)."""
     items = key if isinstance(key, tuple) else (key,)
     inner = current_trace()
     if inner is None or not inner.captures:  # outside a loop's body: a gather or scatter, checked
@@ -135,12 +137,14 @@ def element_index(base: Tracer, key):
             out.append(as_tracer(np.int64(k), base._ctx))
         else:
             return None
+    for axis, (k, n) in enumerate(zip(items, base.shape)):
+        check_index(k, n, access_text(key, write), axis)
     return out
 
 
 def _assigned(base: Tracer, key, value) -> Tracer:
     items = key if isinstance(key, tuple) else (key,)
-    at = element_index(base, items)
+    at = element_index(base, items, write=True)
     if at is not None and not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
         v = _cast(base, value)
         if v.ndim == 0:
@@ -166,7 +170,8 @@ def _assigned(base: Tracer, key, value) -> Tracer:
     try:
         starts, stops, steps, shape = plan_getitem(base.shape, key)
     except (ShapeError, TypeError) as err:
-        raise ShapeError(f"x[{index_text(key)}] = ...: {err}{_where()}") from None
+        raise (type(err) if isinstance(err, ShapeError) else ShapeError)(
+            f"x[{index_text(key)}] = ...: {err}{_where()}") from None
     dims = _slice_signature(base.shape, starts, stops, steps)
     v = _fit(_cast(base, value), tuple(shape), key)
     region = tuple(d[3] for d in dims)
@@ -202,21 +207,19 @@ def _point_written(base: Tracer, items: tuple, value) -> Tracer:
     n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
     axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
     axes += [slice(None)] * (base.ndim - len(axes))
-    at, bad, kept = None, None, []
+    at, kept = None, []
     for a, k in enumerate(axes):
         if not _scalar_index(k):
             kept.append(base.shape[a])
             continue
         n = base.shape[a]
+        check_index(k, n, access_text(items, True), a)
         t = astype(k.strong(), "int64")
-        out = astype((t < -n) | (t >= n), "int64")
-        bad = out if bad is None else bad + out
         shape = [1] * base.ndim
         shape[a] = n
         iota = ctx.array(np.arange(n, dtype=np.int64).reshape(shape))
         hit = iota == where(t < 0, t + n, t)
         at = hit if at is None else at & hit
-    ctx.check_range(bad, BOUNDS, _where())
     v = _fit(_cast(base, value), tuple(kept), items)
     shape = tuple(1 if _scalar_index(k) else d for k, d in zip(axes, base.shape))
     if tuple(v.shape) != shape:
@@ -366,7 +369,7 @@ class _Advanced:
     slice of the other axes (``part``), the adjacent axes from ``first`` merged into one that the
     flat index ``flat`` (1-D) reads, and the shape of the indices broadcast (``index_shape``)."""
 
-    def __init__(self, base: Tracer, key, checked: bool = False):
+    def __init__(self, base: Tracer, key, checked: bool = False, what: str = ""):
         items = _expanded(key if isinstance(key, tuple) else (key,), base.ndim, key)
         advanced = [n for n, k in enumerate(items) if not isinstance(k, slice)]
         if advanced != list(range(advanced[0], advanced[-1] + 1)):
@@ -392,7 +395,8 @@ class _Advanced:
             raise ShapeError(f"x[{index_text(key)}]: shape mismatch: indexing arrays could not be broadcast "
                              f"together with shapes {' '.join(str(tuple(k.shape)) for k in indices)}{_where()}") from None
         self.before, self.after = tuple(part.shape[:self.first]), tuple(part.shape[self.first + count:])
-        self.flat = _flat_index(indices, sizes, self.index_shape, key, _trace_for(base), checked)
+        self.flat = _flat_index(indices, sizes, self.index_shape, key, _trace_for(base), checked and what,
+                                self.first)
         self.count = int(np.prod(self.index_shape, dtype=np.int64))
         merged = math.prod(sizes)
         self.rows = part if count == 1 else emit("reshape", [part], newshape=self.before + (merged,) + self.after)
@@ -406,7 +410,7 @@ class _Advanced:
 def gathered(base: Tracer, key) -> Tracer:
     """``base[key]`` where ``key`` holds integer index arrays (and ints) on adjacent axes and slices
     elsewhere: one gather (``take``) of the merged axes."""
-    plan = _Advanced(base, key)
+    plan = _Advanced(base, key, checked=True, what=access_text(key))
     out = emit("take", [plan.rows, as_tracer(plan.flat, _trace_for(base))], axis=plan.first)
     return out if tuple(out.shape) == plan.shape else emit("reshape", [out], newshape=plan.shape)
 
@@ -414,7 +418,7 @@ def gathered(base: Tracer, key) -> Tracer:
 def _scattered(base: Tracer, items: tuple, value) -> Tracer:
     """``base[items] = value`` where ``items`` holds integer index arrays (and ints) on adjacent
     axes and slices elsewhere."""
-    plan = _Advanced(base, items, checked=True)
+    plan = _Advanced(base, items, checked=True, what=access_text(items, True))
     v = _fit(_cast(base, value), plan.shape, items)
     flat_shape = plan.before + (plan.count,) + plan.after
     vals = v if tuple(v.shape) == flat_shape else emit("reshape", [v], newshape=flat_shape)
@@ -425,32 +429,30 @@ def _scattered(base: Tracer, items: tuple, value) -> Tracer:
     return new if plan.whole else update_slice(base, new, plan.starts, plan.stops, plan.steps)
 
 
-def _flat_index(indices, sizes, index_shape, key, ctx, checked: bool = False):
-    """The indices into the adjacent axes of ``sizes`` as one flat (row-major) index of the
-    merged axis, a 1-D int64 array (a NumPy array when every index is constant: checked)."""
+def _flat_index(indices, sizes, index_shape, key, ctx, checked: str = "", first: int = 0):
+    """The indices into the adjacent axes of ``sizes`` (from axis ``first``) as one flat
+    (row-major) index of the merged axis, a 1-D int64 array (a NumPy array when every index is
+    constant: checked); traced ones checked when the function runs, the access described as
+    ``checked`` (:mod:`.bounds`)."""
     if all(not isinstance(k, Tracer) for k in indices):
         wrapped = []
         for k, n in zip(indices, sizes):
             bad = k[(k < -n) | (k >= n)]
             if bad.size:
-                raise ShapeError(f"x[{index_text(key)}] = ...: index {int(bad.flat[0])} is out of bounds for an "
+                raise IndexBoundsError(f"x[{index_text(key)}] = ...: index {int(bad.flat[0])} is out of bounds for an "
                                  f"axis with size {n}{_where()}")
             wrapped.append(np.broadcast_to(np.where(k < 0, k + n, k).astype(np.int64), index_shape))
         return np.ravel_multi_index(wrapped, sizes).reshape(-1) if wrapped[0].size else np.zeros(0, np.int64)
     flat = None
     stride = 1
-    bad = None
-    for k, n in reversed(list(zip(indices, sizes))):
+    for axis, (k, n) in reversed(list(enumerate(zip(indices, sizes), first))):
+        if checked:  # checked when the function runs, as NumPy checks it
+            check_indices(k, n, checked, axis)
         t = astype(as_tracer(k, ctx), "int64")
-        if isinstance(k, Tracer):  # checked when the function runs, as NumPy checks it
-            out = emit("sum", [astype((t < -n) | (t >= n), "int64")])
-            bad = out if bad is None else bad + out
         t = where(t < 0, t + n, t)
         term = t * stride if stride != 1 else t
         flat = term if flat is None else flat + term
         stride *= n
-    if bad is not None and checked:
-        ctx.check_range(bad, BOUNDS, _where())
     flat = emit("broadcast_to", [flat], shape=tuple(index_shape)) if tuple(flat.shape) != tuple(index_shape) else flat
     return emit("reshape", [flat], newshape=(-1,)) if flat.ndim != 1 else flat
 

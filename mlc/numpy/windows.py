@@ -45,7 +45,8 @@ from ..tracer.tracer import Tracer
 from .elementwise import astype, clip, logical_and, maximum, minimum, where
 from ._api import emit
 from .generated import GENERATED
-from .indexing import take
+from .bounds import access_text, check_indices, use_interval
+from .indexing import take, unchecked_take
 
 __all__ = ["Window", "has_traced_slice", "use_indexing", "window_getitem", "window_setitem", "window_take"]
 
@@ -537,7 +538,7 @@ def flip(m, axis=None):
             continue
         j = full._ctx.array(np.arange(b.n, dtype=np.int64))
         source = mnp.clip(b.lo + b.hi - 1 - j, np.int64(0), np.int64(max(b.n - 1, 0)))
-        full = mnp.take(full, source, axis=a)
+        full = unchecked_take(full, source, axis=a)  # (clipped into the axis)
     return Window(full, m._bounds)
 
 
@@ -602,7 +603,7 @@ def window_getitem(t: Tracer, items: tuple) -> Tracer:
     full = _F.getitem(t, plan.base)
     for axis, start, length in plan.fixed:
         at = _np().astype(start.strong(), "int64") + full._ctx.array(np.arange(length, dtype=np.int64))
-        full = _np().take(full, at, axis=axis)
+        full = unchecked_take(full, at, axis=axis)
     return Window(full.fresh(), plan.bounds, source=(t, items, t._atom))
 
 
@@ -619,7 +620,8 @@ def window_take(t: Tracer, items: tuple) -> Tracer:
     w = items[0]
     full = w.data()
     flat = full if full.ndim == 1 else emit("reshape", [full], newshape=(-1,))
-    out = _np().take(t, flat, axis=0)
+    check_indices(w.masked(), t.shape[0], access_text(items), 0)  # the indices inside its bounds only
+    out = unchecked_take(t, flat, axis=0)
     shape = tuple(full.shape) + tuple(t.shape[1:])
     if tuple(out.shape) != shape:
         out = emit("reshape", [out], newshape=shape)
@@ -654,3 +656,6 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
     if tuple(new.shape) != tuple(region.shape):
         raise _refusal("assigning a value of more dimensions than the slice")
     _F.setitem(target, plan.base, new)
+
+
+use_interval(_interval, _affine)

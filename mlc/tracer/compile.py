@@ -25,7 +25,7 @@ from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
-from .trace import BELOW, BOUNDS, EXPONENT
+from .trace import BELOW, BOUNDS, EXPONENT, INDEX, STATUS
 from .writeback import AliasMismatch, alias_pattern, write_back
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
@@ -36,13 +36,28 @@ class RangeCheck(NamedTuple):
     (``TraceContext.check_range``); ``dtype`` :data:`~.trace.BOUNDS`: the int counts traced
     indices out of bounds, and ``op`` is the line of the item assignment; :data:`~.trace.EXPONENT`:
     the int is the exponent of an integer power, which must not be negative; :data:`~.trace.BELOW`:
-    an index, which must be in [0, ``limit``). The error names the user's line of the call."""
+    an index, which must be in [0, ``limit``); :data:`~.trace.INDEX`: a traced index into an axis
+    of ``limit`` elements, ``op`` (what is indexed, the axis, the user's line); :data:`~.trace.STATUS`:
+    the ``[site, value]`` of a compiled loop or conditional, ``op`` the ``(dtype, op, limit)`` of
+    the checks of its body that ``site`` numbers from 1 (:mod:`.checks`). The error names the
+    user's line of the call, or of the access."""
     dtype: str
-    op: str
+    op: object
     limit: int = 0
 
     def verify(self, value: np.ndarray) -> None:
+        if self.dtype == STATUS:
+            site, v = int(value[0]), int(value[1])  # (a NumPy or a CuPy array)
+            if site:
+                RangeCheck(*self.op[site - 1]).verify(np.int64(v))
+            return
         v = int(value)
+        if self.dtype == INDEX:
+            if not -self.limit <= v < self.limit:
+                what, axis, where = self.op
+                raise BoundsError(f"{what}: index {v} is out of bounds for axis {axis} with size {self.limit} "
+                                  f"(NumPy raises IndexError); no argument was written{where}")
+            return
         if self.dtype == BOUNDS:
             if v:
                 raise BoundsError(f"item assignment: {v} traced index(es) out of bounds when the function ran "

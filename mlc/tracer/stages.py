@@ -27,6 +27,7 @@ from ..ir.tir import IRModule
 from ..passes.graph.emit_main import main_name
 from ..runtime.entry import MainEntry
 from ..runtime.exported import CallSpec, graph_entry, program_entry
+from ..runtime.ndarray import module_device
 from .arguments import WideInt, fast_key, fast_leaves, keyed_arguments
 from .numpy_random import ENTROPY, GLOBAL, describe_source
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
@@ -212,7 +213,7 @@ class Compiled:
         function = self.function
         calls = self._call_spec()
         graph = function.graph
-        if getattr(self.lib.target, "kind", None) == "cuda":
+        if module_device(self.lib.target).kind != "cpu":  # a device's module: its backend's bundle
             return self._export_bundle(path, format, calls, archs)
         single = type(function.out_tree) is str
         if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels
