@@ -51,7 +51,7 @@ from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
 from .bounds import access_text, check_index, check_indices
-from .masked_read import Selection, same_mask, selection_refusal
+from .masked_read import Selection, nonzero_key, same_mask, selection_refusal
 from .windows import Window, has_traced_slice, use_indexing, window_setitem
 
 __all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put", "index_array",
@@ -94,7 +94,7 @@ def setitem(target: Tracer, key, value) -> None:
     """``target[key] = value`` (see the module's docstring)."""
     if target.weak:
         raise TraceError(f"item assignment into a Python scalar argument{_where()}")
-    key = concrete_key(key)
+    key = concrete_key(nonzero_key(key))
     items = key if isinstance(key, tuple) else (key,)
     if has_traced_slice(items):  # x[:i] = ... in a compiled loop (see .windows)
         return window_setitem(target, items, value)
@@ -151,13 +151,15 @@ def _assigned(base: Tracer, key, value) -> Tracer:
             return emit("element_set", [base, v, *at])
     mask = _mask(items)
     if isinstance(value, Selection):  # a[mask] = b[mask] * 2: the values where the mask holds
-        if mask is None or not isinstance(mask[1], Tracer) or not same_mask(as_tracer(mask[1], base._ctx),
+        if mask is None or mask[0] != 0 or not isinstance(mask[1], Tracer) or not same_mask(as_tracer(mask[1], base._ctx),
                                                                                 value.mask):
             raise selection_refusal(f"x[{index_text(key)}] = (y[mask] ...): the selection's mask is not the "
                                     "written one")
-        if tuple(value.values.shape) != tuple(base.shape):
+        written = value.values
+        if written.ndim != base.ndim or tuple(written.shape[:value.mask.ndim]) != tuple(value.mask.shape) \
+                or broadcast_shapes(tuple(written.shape), tuple(base.shape)) != tuple(base.shape):
             raise selection_refusal(f"x[{index_text(key)}] = y[mask] with y of another shape than x")
-        return where(as_tracer(mask[1], base._ctx), _cast(base, value.values), base)
+        return where(value._full_mask(), _cast(base, written), base)
     if mask is not None:
         return _masked(base, items, *mask, value)
     if any(is_bool_array(k) for k in items):  # constant masks among other indices: their True elements
@@ -325,6 +327,9 @@ def concrete_key(key):
     """``key`` with each traced constant in it (``np.arange(3)`` made inside the function, not
     written since) as its NumPy value (a 0-d integer one as a Python int): a static index."""
     items = key if isinstance(key, tuple) else (key,)
+    if any(_traced_list(k) for k in items):  # A[[k, p]] with a traced p: an index array
+        items = tuple(_stacked(k) if _traced_list(k) else k for k in items)
+        key = items if isinstance(key, tuple) else items[0]
     if not any(isinstance(k, Tracer) for k in items):
         return key
     out = []
@@ -334,6 +339,20 @@ def concrete_key(key):
             k = int(k) if k.ndim == 0 and k.dtype.kind in "iu" else k
         out.append(k)
     return tuple(out) if isinstance(key, tuple) else out[0]
+
+
+def _traced_list(k) -> bool:
+    """Whether ``k`` is a list of integers some of which are traced (0-d) values: an index
+    array whose elements are known when the function runs (``A[[k, p]]`` for a pivot ``p``)."""
+    return isinstance(k, list) and any(isinstance(e, Tracer) for e in k) and all(
+        (isinstance(e, Tracer) and e.ndim == 0 and e.dtype.kind in "iu")
+        or (hasattr(e, "__index__") and not isinstance(e, (bool, np.bool_, Tracer))) for e in k)
+
+
+def _stacked(k: list) -> Tracer:
+    """The list ``k`` of (traced) integers as one traced int64 index array."""
+    parts = [emit("reshape", [astype(as_tracer(e), "int64").strong()], newshape=(1,)) for e in k]
+    return parts[0] if len(parts) == 1 else emit("concatenate", parts, axis=0)
 
 
 def index_array(k):

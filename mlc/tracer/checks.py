@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .trace import BELOW, BOUNDS, EXPONENT, INDEX, STATUS, TraceContext
+from .trace import BELOW, BOUNDS, EXPONENT, INDEX, RAISES, STATUS, TraceContext
 from .tracer import Tracer
 
 __all__ = ["body_status", "carried_status", "check_outputs", "zero_status"]
@@ -53,11 +53,11 @@ def _failed(ctx: TraceContext, value, kind: str, limit: int) -> tuple[Tracer | N
     if kind == STATUS:
         site, v = value
         return _cmp(ctx, "not_equal", site, 0), v
-    if kind in (INDEX, BOUNDS, BELOW, EXPONENT):
+    if kind in (INDEX, BOUNDS, BELOW, EXPONENT, RAISES):
         v = _int64(ctx, value)
         if kind == INDEX:
             return _or(ctx, _cmp(ctx, "less", v, -limit), _cmp(ctx, "greater_equal", v, limit)), v
-        if kind == BOUNDS:
+        if kind in (BOUNDS, RAISES):  # (RAISES: the user's raise under a traced condition)
             return _cmp(ctx, "not_equal", v, 0), v
         if kind == BELOW:
             return _or(ctx, _cmp(ctx, "less", v, 0), _cmp(ctx, "greater_equal", v, limit)), v

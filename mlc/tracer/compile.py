@@ -8,6 +8,8 @@ per call), its outputs put back into the function's output pytree.
 """
 from __future__ import annotations
 
+import builtins
+
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +27,7 @@ from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
-from .trace import BELOW, BOUNDS, EXPONENT, INDEX, STATUS
+from .trace import BELOW, BOUNDS, EXPONENT, INDEX, RAISES, STATUS
 from .writeback import AliasMismatch, alias_pattern, write_back
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
@@ -62,6 +64,12 @@ class RangeCheck(NamedTuple):
             if v:
                 raise BoundsError(f"item assignment: {v} traced index(es) out of bounds when the function ran "
                                   f"(NumPy raises IndexError); no argument was written{self.op}")
+            return
+        if self.dtype == RAISES:  # the user's own raise, under a condition known at run time
+            if v:
+                name, _, message = self.op.partition("\x00")
+                cls = getattr(builtins, name, None)
+                raise (cls if isinstance(cls, type) and issubclass(cls, Exception) else RuntimeError)(message)
             return
         if self.dtype == BELOW:
             if not 0 <= v < self.limit:

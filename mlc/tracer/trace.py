@@ -82,6 +82,11 @@ EXPONENT = "exponent"
 #: ``check_range``'s dtype for a count of traced indices out of bounds: it must be 0.
 BOUNDS = "bounds"
 
+#: ``check_range``'s dtype for a raise under a traced condition (``if np.any(x < 0): raise
+#: ValueError(...)``): the value is the condition, which must be 0; ``op`` is the exception's
+#: class name and message, joined by a NUL.
+RAISES = "raises"
+
 #: ``check_range``'s dtype for a traced index into an axis of length ``limit``: it must be in
 #: [-limit, limit), as NumPy's IndexError requires (``op`` describes the access and its line).
 INDEX = "index"

@@ -44,6 +44,7 @@ HAND_WRITTEN = {
     "svdvals": ([TensorType((2, 3, 5), "float64")], {}),
     "random.gamma": ([TensorType((2,), "uint32"), TensorType((3, 7), "float32")], {}),
     "index_add": ([TensorType((4, 6, 3), "float32"), TensorType((1, 6, 1), "int64")], {"axis": 1, "size": 5}),
+    "write_row": ([TensorType((5, 3, 2), "float32"), TensorType((3, 2), "float32"), TensorType((), "int64")], {}),
 }
 
 

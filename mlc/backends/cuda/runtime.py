@@ -17,7 +17,7 @@ from ...runtime.module import Module
 from ...runtime.memory import dlpack_memory_kind
 from ...runtime.ndarray import FAST_DEVICE_ARRAYS
 from ...runtime.timing import TimeResult
-from ..reference.graph_main import GraphMainProgram
+from ...runtime.graph_main import GraphMainProgram
 from .codegen import CudaSource
 from .export import export_bundle
 

@@ -13,7 +13,7 @@ from ...ir.shape_vars import shape_vars, specialize
 from ...ir.tir import IRModule
 from ...runtime.module import Function, Module
 from ..registry import BuildOptions
-from .graph_main import GraphMainProgram
+from ...runtime.graph_main import GraphMainProgram
 from .interpreter import Program
 
 __all__ = ["ReferenceBackend", "ReferenceModule"]

@@ -49,6 +49,7 @@ from ...ir.graph import Constant, Graph, Var
 from ...ir.names import unique_name
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, IRModule, PrimFunc, Stmt, While, seq
 from ...ir.types import TensorType
+from ...ops.hand_written import REGION_WRITE
 from ...runtime.packed import list_funcs
 
 __all__ = ["emit_main", "main_name", "main_outputs", "check_runnable", "all_constants", "RUNNABLE"]
@@ -194,6 +195,7 @@ class _Emitter:
 
     def __init__(self, module, constants: dict[int, Buffer]):
         self.copies: dict[str, PrimFunc] = {}
+        self.module = module
         self.taken = set(module)
         self.constants = constants
         self.allocs: list[Buffer] = []
@@ -248,9 +250,14 @@ class _Emitter:
                     self.root[id(buffers[id(v)])] = storages[s]
             if is_control(b):
                 body.extend(self.control(b, buffers))
-            else:
-                call = CallPrimFunc if b.op == "call_tir" else CallPacked
-                body.append(call(b.attr("func"), tuple(buffers[id(a)] for a in b.args + b.outputs)))
+                continue
+            base = self._region_base(b)
+            if base is not None:  # the result outside the region the kernel writes: its base
+                src, dst = buffers[id(base)], buffers[id(b.outputs[0])]
+                if self.root.get(id(src), src) is not self.root.get(id(dst), dst):
+                    body.append(self.copy(src, dst))
+            call = CallPrimFunc if b.op == "call_tir" else CallPacked
+            body.append(call(b.attr("func"), tuple(buffers[id(a)] for a in b.args + b.outputs)))
         return body + self._tail(buffers, results, direct)
 
     def _direct(self, graph: Graph, env: dict[int, Buffer], results: list[tuple]) -> dict[int, Buffer]:
@@ -258,9 +265,13 @@ class _Emitter:
         made_at = {id(v): n for n, b in enumerate(graph.bindings) if b.op != "view" for v in b.outputs}
         root: dict[int, int] = {}
         last_read: dict[int, float] = {}
+        own: dict[int, int] = {}  # value -> the region write that reads it last, as its result's base
         for n, b in enumerate(graph.bindings):
             for a in b.args:
                 last_read[root.get(id(a), id(a))] = n
+            base = self._region_base(b)
+            if base is not None and sum(a is base for a in b.args) == 1:
+                own[root.get(id(base), id(base))] = n
             if b.op == "view":
                 root[id(b.outputs[0])] = root.get(id(b.args[0]), id(b.args[0]))
         for a, _ in results:  # a result copied at the end reads its value then
@@ -277,9 +288,21 @@ class _Emitter:
             if n is None or id(a) in direct:
                 continue
             readers = memory.get(id(self.root.get(id(target), target)), [])
-            if all(last_read.get(r, -1) < n for r in readers):
+            # a region write may write into its base's memory: it reads nothing else of it
+            if all(last_read.get(r, -1) < n or (last_read[r] == n and own.get(r) == n) for r in readers):
                 direct[id(a)] = target
         return direct
+
+    def _region_base(self, b):
+        """The operand whose memory region-write binding ``b`` may write its result into (main
+        copies the operand into the result first where the result's buffer is another memory;
+        :data:`~mlc.ops.hand_written.REGION_WRITE`), or None where ``b`` is no region write."""
+        if b.op != "call_tir":
+            return None
+        name = b.attr("func")
+        func = self.module[name] if isinstance(name, str) and name in self.module else None
+        k = func.attr(REGION_WRITE) if func is not None else None
+        return None if k is None else b.args[k]
 
     def _tail(self, buffers: dict[int, Buffer], results: list[tuple], direct) -> list[Stmt]:
         """Copies of the results not written in place. A copy whose source is the memory of
