@@ -6,7 +6,14 @@ to the array they were taken from, and the jit writes a written argument back
 into the caller's array):
 
 - a basic index (ints, slices with any step, ``None``, ``...``): one
-  ``update_slice`` op (the value broadcast to the indexed shape first);
+  ``update_slice`` op (the value broadcast to the indexed shape first), or, for
+  a small region of a larger array, a ``dynamic_update_slice`` at constant starts;
+- traced ints (a loop's index, a computed int) with static slices beside them
+  (``A[i, j] = v``, ``C[:, i] = c``, ``p[1:-1, j] = q``, ``x[i, ::2] = r``): one
+  ``dynamic_update_slice``, the traced ints its starts. Both store only the
+  region, in the array's own buffer where its old version is dead after the
+  write, else into a copy (:mod:`mlc.passes.graph.inplace`); inside a loop's body
+  a write of one element is an ``element_set``, stored in place the same way;
 - a boolean mask (``s[s <= 0.1] = 1.0``, ``x[:, m] = v``, with ``:`` and ``...``
   beside it): ``where(mask, value, x)``; the value must broadcast to the masked
   elements' shape without their count (one value per True element needs the
@@ -69,8 +76,34 @@ def _trace_for(base: Tracer):
     return ctx if ctx is not None and ctx.accepts(base) else base._ctx
 
 
+#: The smallest array a static slice write stores in place (a smaller one is one fused pass: two
+#: kernels, the value's and the store, cost more than one pass over it).
+_IN_PLACE_FROM = 256
+
+
+def _static_trace(base: Tracer) -> bool:
+    """Whether ``base`` and every input of the trace recording its writes have static shapes:
+    an in-place write needs a static region, and a program with dynamic axes runs its kernels
+    one by one, without ``main``'s copies (there, writes stay passes over the array)."""
+    if not all(isinstance(n, (int, np.integer)) for n in base.shape):
+        return False
+    return all(isinstance(n, (int, np.integer)) for v in _trace_for(base).inputs for n in v.type.shape)
+
+
 def update_slice(base: Tracer, value: Tracer, starts, stops, steps) -> Tracer:
-    """``base`` with ``value`` (of the slice's shape and ``base``'s dtype) at the slice."""
+    """``base`` with ``value`` (of the slice's shape and ``base``'s dtype) at the slice: a region
+    of at most a quarter of an array of ``_IN_PLACE_FROM`` elements or more is stored in place
+    (``dynamic_update_slice`` at constant starts: only the region is written where ``base`` is
+    dead after the write); a larger one is one pass over the array (``update_slice``), which fuses with the value's producer."""
+    shape = tuple(base.shape)
+    if base.ndim and _static_trace(base):
+        dims = _slice_signature(shape, starts, stops, steps)
+        region = tuple(d[3] for d in dims)
+        if 4 * math.prod(region) <= math.prod(shape) and math.prod(shape) >= _IN_PLACE_FROM and \
+                tuple(value.shape) == region:
+            ctx = _trace_for(base)
+            return emit("dynamic_update_slice", [base, value, *(as_tracer(np.int64(d[0]), ctx) for d in dims)],
+                        steps=tuple(d[2] for d in dims))
     return emit("update_slice", [base, value], starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
 
 
@@ -166,7 +199,10 @@ def _assigned(base: Tracer, key, value) -> Tracer:
         items = tuple(part for k in items for part in (
             np.nonzero(np.asarray(k)) if is_bool_array(k) else (k,)))
     if _pointwise(items, base.ndim):
-        return _point_written(base, items, value)
+        if _static_trace(base):
+            return _point_written(base, items, value)
+        if all(_scalar_index(k) or _whole_axis(k) for k in items):
+            return _point_where(base, items, value)
     if any(index_array(k) is not None for k in items):
         return _scattered(base, items, value)
     try:
@@ -193,16 +229,54 @@ def _scalar_index(k) -> bool:
 
 
 def _pointwise(items: tuple, ndim: int) -> bool:
-    """Whether ``items`` is traced ints (0-d) and whole axes only (``A[i, j]``, ``C[:, i]``, at
-    least one traced int): a write that one elementwise ``where`` over the array makes."""
+    """Whether ``items`` is traced ints (0-d) and static slices only (``A[i, j]``, ``C[:, i]``,
+    ``p[1:-1, j]``, at least one traced int): a write of a region at a traced offset."""
     if not any(_scalar_index(k) for k in items) or sum(1 for k in items if k is Ellipsis) > 1:
         return False
     return len([k for k in items if k is not Ellipsis]) <= ndim and all(
-        _scalar_index(k) or _whole_axis(k) for k in items)
+        _scalar_index(k) or k is Ellipsis or (isinstance(k, slice) and _static_slice(k)) for k in items)
+
+
+def _static_slice(k: slice) -> bool:
+    return all(b is None or (isinstance(b, (int, np.integer)) and not isinstance(b, (bool, np.bool_)))
+               for b in (k.start, k.stop, k.step))
 
 
 def _point_written(base: Tracer, items: tuple, value) -> Tracer:
-    """``base[items] = value`` for :func:`_pointwise` items: ``where(at, value, base)``, ``at``
+    """``base[items] = value`` for :func:`_pointwise` items: one ``dynamic_update_slice``, each
+    traced int the start of an axis of extent 1, each slice its static start, step and length
+    (stored in place where ``base`` is dead after the write: only the region is written). An
+    index outside its axis writes nothing, and is a BoundsError when the function runs."""
+    ctx = _trace_for(base)
+    n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
+    axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
+    axes += [slice(None)] * (base.ndim - len(axes))
+    kept, starts, steps, region = [], [], [], []
+    for a, k in enumerate(axes):
+        n = base.shape[a]
+        if not _scalar_index(k):
+            lo, hi, step = k.indices(n)
+            count = len(range(lo, hi, step))
+            if count == 0:
+                return base
+            kept.append(count)
+            region.append(count)
+            starts.append(as_tracer(np.int64(lo), ctx))
+            steps.append(step)
+            continue
+        check_index(k, n, access_text(items, True), a)
+        starts.append(astype(k.strong(), "int64"))
+        steps.append(1)
+        region.append(1)
+    v = _fit(_cast(base, value), tuple(kept), items)
+    if tuple(v.shape) != tuple(region):
+        v = emit("reshape", [v], newshape=tuple(region))
+    return emit("dynamic_update_slice", [base, v, *starts], steps=tuple(steps))
+
+
+def _point_where(base: Tracer, items: tuple, value) -> Tracer:
+    """``base[items] = value`` for traced ints and whole axes on an array with dynamic axes
+    (no static region to store): ``where(at, value, base)``, ``at``
     True where each traced int's axis is at its index (one pass over ``base``, no gather). An
     index outside its axis writes nothing, and is a BoundsError when the function runs."""
     ctx = _trace_for(base)

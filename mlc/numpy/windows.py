@@ -24,7 +24,9 @@ by what may be done with one:
   contracted with a 2-D operand and windows of values not read element by element;
 - ``np.flip``: the elements reversed within the bounds (one gather);
 - assignment ``x[lo:hi] = value`` and ``x[lo:hi] += value``: ``where(mask,
-  value, x[:])`` written back with the static index's machinery.
+  value, x[:])`` written back with the static index's machinery: a write of
+  the window's static bound at the traced ints beside it (``C[i, :i + 1] *=
+  beta`` stores row ``i`` only, in place: :mod:`.updates`).
 
 Anything else (its length, indexing into it, a window next to an array whose
 size along that axis is not 1) is a :class:`~mlc.errors.TraceError`; the loop

@@ -55,7 +55,7 @@ from ...ir.graph import Constant, Graph
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, While, seq
 from ..registry import TensorType, get_op, register_op
 from ._common import hand_written_func
-from ._kernel import Scalar, loop
+from ._kernel import Scalar
 from .element import in_axis
 from .gather import wrapped_index
 
@@ -513,8 +513,7 @@ def element_kernel(types: list[TensorType], body: Graph, num_carry: int, bounds=
     builder = _Builder()
     stmts, slots = [], []
     for src, dst in zip(ins[2:2 + num_carry], outs):
-        if dst.shape:
-            stmts.append(_copy(src, dst))
+        if dst.shape:  # in place: ``dst`` holds the carry's initial value already (see _inplace)
             slots.append(("buf", dst))
         else:
             s = builder.scalar(dst.dtype)
@@ -535,19 +534,12 @@ def element_kernel(types: list[TensorType], body: Graph, num_carry: int, bounds=
     for (kind, slot), dst in zip(slots, outs):
         if kind == "scalar":
             stmts.append(BufferStore(dst, slot.get(), ()))
-    return hand_written_func(ins + outs, seq(*stmts), builder.scratch)
+    # a carry's initial value and its result are one buffer where the graph updates it in place
+    return hand_written_func(ins + outs, seq(*stmts), builder.scratch).with_attr("tir.noalias", False)
 
 
 def _dims(buf) -> tuple[int, ...]:
     return tuple(int(getattr(e, "value", e)) for e in buf.shape)
-
-
-def _copy(src, dst):
-    def nest(axes):
-        if len(axes) == len(src.shape):
-            return BufferStore(dst, src[tuple(axes)], tuple(axes))
-        return loop(f"c{len(axes)}", 0, _dims(src)[len(axes)], lambda v: nest(axes + [v]))
-    return nest([])
 
 
 def _infer(lower: TensorType, upper: TensorType, *rest: TensorType, body=None, num_carry=0, bounds=None):
@@ -586,7 +578,15 @@ def _evaluate(graph: Graph, args) -> list:
     return [get(a) for a in graph.outputs]
 
 
+def _inplace(types, attrs) -> tuple[tuple[int, int], ...]:
+    """Each carried array's result is updated in place from its initial value (argument
+    ``2 + k``): its buffer is that value's where the value is dead after the loop, else a copy
+    of it made before the kernel runs (:mod:`mlc.passes.graph.inplace`)."""
+    n = attrs.get("num_carry", 0)
+    return tuple((k, 2 + k) for k, t in enumerate(types[2:2 + n]) if t.shape != ())
+
+
 register_op("element_loop", pattern="opaque", infer=_infer, lower=None, reference=_reference, num_outputs=None,
-            prim_func=_prim_func,
+            prim_func=_prim_func, inplace=_inplace,
             doc="A for_loop whose body is scalar element code (element reads and writes, arithmetic on "
                 "0-d values, such loops inside), run as one kernel.")

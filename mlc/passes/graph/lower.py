@@ -43,6 +43,7 @@ from ...ops.registry import get_op
 from .fuse import NOT_OPS, group_name
 from .fuse_tir import is_call_tir_group, merge_call_tir_group
 from .inline import inline_stages
+from .inplace import INPLACE, call_inplace
 
 __all__ = ["lower_to_tir", "lower_group"]
 
@@ -209,7 +210,12 @@ def _lower_bindings(graph: Graph, functions: dict[str, PrimFunc], by_signature: 
                 alike.append(name)
             if not merged:
                 _remember_body(body, name, consts, bodies)
-        bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
+        args = b.args + tuple(consts)
+        attrs = (("func", name),)
+        pairs = call_inplace(body, args) if not merged else ()
+        if pairs:  # the kernel updates these outputs in place (plan_memory and emit_main honour it)
+            attrs += ((INPLACE, pairs),)
+        bindings.append(Binding(b.outputs, "call_tir", args, attrs, b.loc))
     return graph.with_bindings(bindings)
 
 
