@@ -47,6 +47,7 @@ _LAZY = {
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
     "cuda": ("mlc.backends", "cuda_device"), "device": ("mlc.runtime.ndarray", "device"),
     "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"), "cache": ("mlc.cache", None),
+    "tiering": ("mlc.tracer.tiering", None),
     "transforms": ("mlc.transforms", None),
     **{name: ("mlc.transforms", name) for name in (
         "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
@@ -90,5 +91,5 @@ __all__ = [
     "set_num_threads", "get_num_threads", "transforms", "grad", "value_and_grad", "vjp", "jvp", "linearize",
     "jacfwd", "jacrev", "hessian", "vmap", "stop_gradient", "custom_vjp", "custom_jvp", "cache",
     "fori_loop", "while_loop", "cond", "switch", "scan",
-    "relax", "from_dlpack", "to_dlpack",
+    "relax", "from_dlpack", "to_dlpack", "tiering",
 ]

@@ -150,7 +150,7 @@ class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
     __slots__ = ("graph", "lib", "entry", "run", "checks", "order", "out_tree", "key_sources", "writes",
-                 "aliases")
+                 "aliases", "copies", "nonempty", "replaced")
 
     def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
                  checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = (), key_sources: tuple = (),
@@ -162,8 +162,18 @@ class CompiledFunction:
         #: the arguments (leaf positions) the function writes, whose last versions are main's
         #: last outputs; the memory sharing among the arguments it was traced for (.writeback)
         self.writes, self.aliases = writes, aliases
+        self.copies, self.nonempty = copies, ()
+        #: the function this one replaced (a first tier, :mod:`.tiering`): its code stays loaded
+        #: while this one lives, since a call that began before the swap may still run it
+        self.replaced = None
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
                                 aliases)
+
+    def with_lib(self, lib) -> CompiledFunction:
+        """This function calling the kernels of ``lib`` instead (the same module built
+        otherwise: the optimised build of a first tier, :mod:`.tiering`)."""
+        return _function_of(self.graph, lib, self.out_tree, self.checks, self.nonempty, self.copies,
+                            self.key_sources, self.writes, self.aliases)
 
     @staticmethod
     def _runner(run, order, out_tree, checks, copies=(), writes=(), aliases=None):
@@ -230,7 +240,7 @@ def _with_keys(run, key_sources: tuple):
 def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
                   fast_math: bool = False, database=None, nonempty=(), copies: tuple[int, ...] = (),
                   key_sources: tuple = (), writes: tuple[int, ...] = (),
-                  aliases: tuple[int, ...] | None = None) -> CompiledFunction:
+                  aliases: tuple[int, ...] | None = None, quick: bool = False) -> CompiledFunction:
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
     ``schedule``, or ``database``'s traces and the target's default rules when it is None. The
     graph's last ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify
@@ -241,16 +251,28 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     are returned as copies (:func:`merged_outputs`). A call draws one random key from each of
     ``key_sources`` for the graph's last inputs (:func:`_with_keys`). The graph's last
     ``len(writes)`` outputs are written into the arguments at ``writes`` after each run
-    (:mod:`.writeback`), for calls whose arguments share memory as ``aliases`` says."""
-    lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math)
+    (:mod:`.writeback`), for calls whose arguments share memory as ``aliases`` says.
+    ``quick``: a first tier (``mlc.build(quick=True)``), whose ``lib.optimized()`` comes later."""
+    lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math,
+                quick=quick)
+    return _function_of(graph, lib, out_tree, checks, nonempty, copies, key_sources, writes, aliases)
+
+
+def _function_of(graph: Graph, lib, out_tree, checks, nonempty, copies, key_sources, writes,
+                 aliases) -> CompiledFunction:
+    """The CompiledFunction calling ``graph``'s main (or its kernels one by one) in ``lib``."""
     if is_symbolic_graph(graph):
         executor = SymbolicGraphExecutor(graph, lib, nonempty)
         single = type(out_tree) is str and not checks and not writes and len(graph.outputs) == 1
         entry = _SymbolicEntry(executor, single)
-        return CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies,
-                                key_sources, writes, aliases)
-    entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks and not writes)
-    return CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources, writes, aliases)
+        function = CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies,
+                                    key_sources, writes, aliases)
+    else:
+        entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks and not writes)
+        function = CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources, writes,
+                                    aliases)
+    function.nonempty = nonempty
+    return function
 
 
 class _SymbolicEntry:

@@ -55,6 +55,7 @@ from .stages import Compiled, Lowered, Traced, _Origin
 from .state import written_inputs
 from .trace import TraceContext, is_tracing
 from .writeback import AliasMismatch, alias_pattern
+from . import tiering
 
 __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
 
@@ -84,7 +85,8 @@ class JitFunction:
     _check_every_call = False
 
     def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None,
-                 fast_math=False, database=None, tune=None, dynamic=None, cache_size=None, bounds_check=True):
+                 fast_math=False, database=None, tune=None, dynamic=None, cache_size=None, bounds_check=True,
+                 tiered=None):
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
         functools.update_wrapper(self, fn, updated=())
@@ -106,6 +108,9 @@ class JitFunction:
             raise TraceError(f"mlc.jit: tune must be an mlc.TuneConfig, got {type(tune).__name__}")
         self._tune = tune
         self._database = database
+        if tiered is not None and not isinstance(tiered, bool):
+            raise TraceError(f"mlc.jit: tiered must be True, False or None (MLC_TIERED), got {tiered!r}")
+        self._tiered = tiered
         #: the compiled signatures, at most cache_size (.specializations); the hit path reads
         #: its dicts: signature key -> Compiled, signature or fast key -> Slot, and a call with
         #: keywords or static arguments: its ArgumentSpec.call_key -> (Slot, where its dynamic
@@ -175,10 +180,13 @@ class JitFunction:
                 slot = self._specs.get(key)
                 if slot is None:
                     database = self._database_for(args, kwargs)
-                    compiled = self._compile(key, call, database)
+                    quick = self._tiered if self._tiered is not None else config().tiered
+                    compiled = self._compile(key, call, database, quick)
                     if compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     slot = self._specs.add(key, compiled, compiled.run)
+                    if quick:  # the optimised build, swapped in when ready (.tiering)
+                        tiering.upgrade(compiled, slot)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
         if found is not None and aliases is None:
             fast, where = found
@@ -287,11 +295,12 @@ class JitFunction:
         (``MLC_TARGET``, "llvm" by default), read now."""
         return Target.from_str(self._target)
 
-    def _compile(self, key, call, database=None) -> Compiled:
+    def _compile(self, key, call, database=None, quick: bool = False) -> Compiled:
         """The one compile path: trace, lower, compile (``f.trace(...).lower().compile()``),
-        with the garbage collector paused (:mod:`mlc.driver.collector`)."""
+        with the garbage collector paused (:mod:`mlc.driver.collector`); ``quick``: a first
+        tier (:mod:`.tiering`)."""
         with collector_paused():
-            return self._stage(key, call, database).lower().compile()
+            return self._stage(key, call, database).lower().compile(quick=quick)
 
     def _database_for(self, args, kwargs):
         """The tuning database a new signature builds with: the jit's ``database``, after
@@ -401,7 +410,8 @@ def _output_tracer(leaf, ctx: TraceContext, n: int):
 
 
 def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None,
-        fast_math=False, database=None, tune=None, dynamic=None, cache_size=None, bounds_check=True):
+        fast_math=False, database=None, tune=None, dynamic=None, cache_size=None, bounds_check=True,
+        tiered=None):
     """Compile ``fn`` on its first call per signature; usable bare or with options.
 
     - ``static_argnums`` / ``static_argnames``: arguments whose *values* are
@@ -450,6 +460,10 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       another one a compare, or two reductions of an index array. ``bounds_check=False``
       keeps JAX's semantics instead: such an index is clipped into the axis, and a write out
       of bounds writes nothing (:mod:`mlc.numpy.bounds`).
+    - ``tiered``: a signature's first call runs a quickly built program (its short kernels
+      without LLVM's O3) while the optimised one is built in the background and swapped
+      in when ready (:mod:`.tiering`; ``mlc.tiering.wait()`` waits for it). Default
+      ``MLC_TIERED`` (on); ``tiered=False`` builds the optimised program at once.
 
     Globals and closure variables the function reads are constants, taken when it is
     traced, as in JAX and Numba: rebinding one later (``K = 3``) or writing into a global
@@ -473,10 +487,11 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     if fn is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
                                  target=target, schedule=schedule, fast_math=fast_math, database=database,
-                                 tune=tune, dynamic=dynamic, cache_size=cache_size, bounds_check=bounds_check)
+                                 tune=tune, dynamic=dynamic, cache_size=cache_size, bounds_check=bounds_check,
+                                 tiered=tiered)
     kind = _CheckedJitFunction if config().debug else JitFunction  # (MLC_DEBUG: globals checked every call)
     return kind(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic,
-                cache_size, bounds_check)
+                cache_size, bounds_check, tiered)
 
 
 def _cache_size(size) -> int | None:

@@ -103,8 +103,10 @@ class Lowered:
         database = self._origin.database if self._origin is not None else None
         return schedule_module(self.mod, self.target, self.schedule, database)
 
-    def compile(self) -> Compiled:
-        """Schedule, lower, generate and load the kernels (one ``mlc.build``): a callable."""
+    def compile(self, *, quick: bool = False) -> Compiled:
+        """Schedule, lower, generate and load the kernels (one ``mlc.build``): a callable.
+        ``quick``: a first tier (``mlc.build(quick=True)``: short kernels unoptimised), which
+        ``mlc.tracer.tiering.upgrade`` replaces by the optimised program later."""
         origin = self._origin
         if origin is None:
             raise MLCError("Lowered.compile: this Lowered was not made by a jitted function's "
@@ -112,7 +114,7 @@ class Lowered:
         function = build_lowered(self.graph, origin.out_tree, self.target, self.schedule, origin.checks,
                                  origin.fast_math, origin.database, origin.nonempty,
                                  merged_outputs(self.traced, self.graph), origin.key_sources, origin.writes,
-                                 origin.aliases)
+                                 origin.aliases, quick)
         return Compiled(function, origin)
 
     def as_text(self) -> str:

@@ -273,3 +273,27 @@ def test_a_result_past_the_index_space_names_the_op_and_line():
 def test_the_largest_indexable_array_traces():
     lowered = mlc.jit(lambda x: x * 2).lower(np.broadcast_to(np.float32(1), (LIMIT,)))
     assert lowered.graph.outputs[0].type.shape == (LIMIT,)
+
+
+def test_tracing_resolves_each_source_file_once(monkeypatch):
+    """Every op traced looks up the user's line through the stack; each file's place (inside
+    mlc or NumPy, or the user's) is resolved once, not at every op and frame."""
+    import numpy as np
+    import mlc
+    from mlc.tracer import source
+
+    def chain(x):
+        y = x * 1.5 - 0.25
+        y = y * 1.5 - 0.25
+        y = y * 1.5 - 0.25
+        y = y * 1.5 - 0.25
+        y = y * 1.5 - 0.25
+        return y
+
+    mlc.jit(chain, tiered=False).trace(np.ones(3))  # (every file of the stack seen once)
+    resolved = []
+    real = source._inside_file
+    monkeypatch.setattr(source, "_inside_file", lambda name: resolved.append(name) or real(name))
+    traced = mlc.jit(chain, tiered=False).trace(np.ones(3))
+    assert len(traced.graph.bindings) >= 5 and len(resolved) == 0
+    np.testing.assert_allclose(mlc.jit(chain, tiered=False)(np.ones(3)), chain(np.ones(3)))

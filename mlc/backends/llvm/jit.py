@@ -42,7 +42,8 @@ from . import object_cache, support, threaded
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols
 
-__all__ = ["compile_ir", "UnitBuild", "CompiledModule", "target_machine", "optimise", "emit_assembly", "target_layout"]
+__all__ = ["compile_ir", "UnitBuild", "CompiledModule", "reoptimise", "target_machine", "optimise", "emit_assembly",
+           "target_layout"]
 
 
 _LOCK = threading.Lock()
@@ -102,6 +103,16 @@ class CompiledModule:
     optimised IR of each unit (:func:`compile_ir`)."""
     engine: llvm.ExecutionEngine
     optimized_units: tuple[str, ...]
+    #: for a build some of whose units were emitted without optimisation (``UnitBuild.submit``'s
+    #: ``quick``): each unit's IR text, object code and whether it was quick (:func:`reoptimise`)
+    units: tuple[str, ...] = ()
+    objects: tuple[bytes, ...] = ()
+    quick: tuple[bool, ...] = ()
+
+    @property
+    def is_quick(self) -> bool:
+        """Whether some unit runs unoptimised code (until :func:`reoptimise`)."""
+        return any(self.quick)
 
     @property
     def optimized_ir(self) -> str:
@@ -234,6 +245,7 @@ class UnitBuild:
         self._keys: list = []
         self._cached: list[tuple[bytes, str] | None] = []  # each unit's cache entry, if it had one
         self._built: list[tuple[bytes, str] | None] = []
+        self._quick: list[bool] = []  # each unit: emitted unoptimised (submit's quick)
         self._queue: collections.deque[int] = collections.deque()
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -243,18 +255,28 @@ class UnitBuild:
         self._background = max(0, get_num_threads() - 1) if threaded.available() else 0
         self._session = ExitStack()  # the capture and the switching, while threads run
 
-    def submit(self, ir_text: str) -> None:
-        """Compile ``ir_text`` (one LLVM module) with the build's other units."""
+    def submit(self, ir_text: str, quick: bool = False) -> None:
+        """Compile ``ir_text`` (one LLVM module) with the build's other units; ``quick``: emit
+        it unoptimised here and now (LLVM's O0, fast instruction selection: some 10 times
+        less work than O3), unless the object cache has its optimised object. A quick unit
+        is neither cached nor final: :func:`reoptimise` builds it at O3 later."""
         key = object_cache.cache_key(ir_text, self.target.cpu, self._features)
         cached = object_cache.load(key)
+        quick = quick and cached is None
+        if quick:
+            with llvm_output(), _LOCK:
+                cached_or_quick = _build_unit(ir_text, self.target, True, None)
+        else:
+            cached_or_quick = cached
         with self._cond:
             if self._closed:
                 raise RuntimeError("UnitBuild.submit after finish or abandon")
             self._units.append(ir_text)
             self._keys.append(key)
             self._cached.append(cached)
-            self._built.append(cached)
-            if cached is not None:
+            self._quick.append(quick)
+            self._built.append(cached_or_quick)
+            if cached_or_quick is not None:
                 return
             self._queue.append(len(self._units) - 1)
             if self._idle:
@@ -289,11 +311,15 @@ class UnitBuild:
             raise self._errors[0]
         entry_points = frozenset(entry_points)
         with llvm_output(), _LOCK:
-            for key, cached, built in zip(self._keys, self._cached, self._built):
-                if cached is None:
+            for key, cached, built, quick in zip(self._keys, self._cached, self._built, self._quick):
+                if cached is None and not quick:
                     object_cache.store(key, *built)
             try:
-                return _load(self._built, self.target, entry_points)
+                loaded = _load(self._built, self.target, entry_points)
+                if any(self._quick):  # (what reoptimise needs)
+                    loaded.units, loaded.quick = tuple(self._units), tuple(self._quick)
+                    loaded.objects = tuple(obj for obj, _ in self._built)
+                return loaded
             except CompileError:
                 if not _discard_cached(self._keys, self._cached):
                     raise
@@ -346,6 +372,40 @@ class UnitBuild:
         return True
 
 
+def reoptimise(compiled: CompiledModule, target: Target, entry_points: Iterable[str] = (),
+               cancelled=lambda: False) -> CompiledModule | None:
+    """``compiled`` with every quick unit (:meth:`UnitBuild.submit`) optimised at O3 and
+    loaded into a new engine with the other units' objects; ``compiled`` itself where no
+    unit is quick; None where ``cancelled()`` turned True between two units. Each unit is
+    built outside llvmlite's lock, in an LLVM context of its own, so that builds on other
+    threads go on beside it (waiting at most for one unit's capture of fd 2,
+    :func:`llvm_output`); the new objects go into the object cache, where the next build
+    of the same IR finds them."""
+    if not compiled.is_quick:
+        return compiled
+    _initialise()
+    features = _tuned_features(target.cpu, target.features)
+    built = []
+    for text, obj, quick, optimized in zip(compiled.units, compiled.objects, compiled.quick,
+                                           compiled.optimized_units):
+        if not quick:
+            built.append((obj, optimized))
+            continue
+        if cancelled():
+            return None
+        if threaded.available():
+            with llvm_output():
+                entry = _build_unit(text, target, False, 0)
+        else:
+            with llvm_output(), _LOCK:
+                entry = _build_unit(text, target, False, None)
+        object_cache.store(object_cache.cache_key(text, target.cpu, features), *entry)
+        built.append(entry)
+    with llvm_output(), _LOCK:
+        return _load(built, target, frozenset(entry_points))
+
+
+
 def _build_unit(ir_text: str, target: Target, quick: bool, worker: int | None) -> tuple[bytes, str]:
     """(object code, optimised IR) for ``ir_text``, optimised at O3 (O0 when ``quick``, and
     for glue: :func:`unoptimised_only`).
@@ -369,7 +429,8 @@ _DEFINE = re.compile(r"^define\b[^\n]*", re.M)
 
 def opt_level(ir_text: str, quick: bool = False) -> int:
     """The optimisation level a unit is built at, chosen here and nowhere else: 3, or 0 for
-    the support module (``quick``) and for glue (:func:`unoptimised_only`).
+    the support module and a first tier's quick units (``quick``: :meth:`UnitBuild.submit`) and for
+    glue (:func:`unoptimised_only`).
 
     >>> opt_level('define void @"f"(ptr %".1")\\n{\\n}')
     3
