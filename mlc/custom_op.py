@@ -46,6 +46,7 @@ from .ir.functor import pre_order_nodes
 from .ir.tir import IRModule
 from .numpy._api import emit, hashable, numpy_function
 from .ir.te_autodiff import TeAutodiffError, add_batch_axis, gradient, jvp
+from .runtime.ndarray import c_contiguous
 from .ops.registry import TensorType, list_ops, register_op, settle_pattern
 from .ops.rules import is_zero
 from .ops.rules.core import move_batch_to_front
@@ -184,7 +185,7 @@ class CustomOp:
             entry = self._references[key] = (build(mod, "reference")["main"], outs)
         fn, outs = entry
         results = [np.empty(t.shape, t.dtype) for t in outs]
-        fn(*(np.ascontiguousarray(a) for a in arrays), *results)
+        fn(*(c_contiguous(a) for a in arrays), *results)
         return results[0] if len(results) == 1 else tuple(results)
 
     # ---------------------------------------------------------------- call

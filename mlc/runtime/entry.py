@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import MLCError
 from .module import Function
-from .ndarray import allocator, cpu, device_array_type, empty_maker, to_device
+from .ndarray import allocator, c_contiguous, cpu, device_array_type, empty_maker, to_device
 from .pointers import data_pointer
 
 __all__ = ["MainEntry"]
@@ -98,7 +98,7 @@ class MainEntry:
 
         def run(inputs):
             outs = [empty(shape, dtype) for shape, dtype in types]
-            fn(*[np.ascontiguousarray(a) for a in inputs], *consts, *outs)
+            fn(*[c_contiguous(a) for a in inputs], *consts, *outs)
             return outs[0] if single else outs
         return run
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MLCError
+from .ndarray import c_contiguous
 from ..ir.expr import Binary, BufferLoad, Cast, IntImm, Var
 from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import shape_vars
@@ -285,7 +286,7 @@ def program_entry(name: str, graph, functions, nonempty=(), single: bool = False
         return index[id(v)]
 
     inputs = tuple(value(v) for v in graph.inputs)
-    constants = tuple((value(c), np.ascontiguousarray(c.data)) for c in graph.constants())
+    constants = tuple((value(c), c_contiguous(c.data)) for c in graph.constants())
     steps = []
     for b in graph.bindings:
         if b.op == "call_tir":

@@ -27,11 +27,22 @@ from . import host_pool
 from .memory import dlpack_memory_kind, memory, memory_kind_of, memory_kinds
 from .pointers import data_pointer
 
-__all__ = ["Device", "cpu", "device", "NDArray", "DeviceArray", "array", "empty", "check_device",
+__all__ = ["c_contiguous", "Device", "cpu", "device", "NDArray", "DeviceArray", "array", "empty", "check_device",
            "allocator", "host_empty", "aligned_empty", "empty_maker", "module_device", "to_device", "is_masked_array",
            "redefined_operators", "subclass_refusal", "device_count", "device_kinds",
            "in_device_memory", "dlpack_on_device", "FAST_DEVICE_ARRAYS",
            "device_array_type"]
+
+
+def c_contiguous(x) -> np.ndarray:
+    """``x`` as a C-contiguous NumPy array of its own shape: itself when it is one, else a
+    copy (``np.ascontiguousarray`` alone makes a 0-d array 1-d).
+
+    >>> c_contiguous(np.float32(2)).shape, c_contiguous(np.arange(6).reshape(2, 3).T).flags.c_contiguous
+    ((), True)
+    """
+    x = np.asarray(x)
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x).reshape(x.shape)
 
 
 def is_masked_array(x) -> bool:
@@ -337,8 +348,7 @@ def to_device(x, dev: Device):
     if isinstance(x, DeviceArray):
         x = x.data
     if dev.kind == "cpu":
-        return np.ascontiguousarray(np.asarray(x) if memory_kind_of(x) is None else
-                                    memory(memory_kind_of(x)).to_host(x))
+        return c_contiguous(x if memory_kind_of(x) is None else memory(memory_kind_of(x)).to_host(x))
     return memory(dev.kind).to_device(x, dev)
 
 

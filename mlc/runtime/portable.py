@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import LoadError, MLCError
 from ..version import __version__
+from .ndarray import c_contiguous
 
 __all__ = ["write_portable", "read_portable", "decode_array", "PORTABLE_FORMAT", "PORTABLE_KEY"]
 
@@ -68,7 +69,7 @@ def read_portable(path) -> dict:
 
 def _encode_array(array: np.ndarray) -> str:
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buffer, c_contiguous(array), allow_pickle=False)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -23,6 +23,7 @@ from ..ir.graph import Graph
 from ..ir.shape_vars import dim_to_str
 from ..ir.control import CONTROL_OPS
 from .module import Module
+from .ndarray import c_contiguous
 from .packed import get_func
 
 __all__ = ["SymbolicGraphExecutor", "is_symbolic_graph"]
@@ -68,7 +69,7 @@ class SymbolicGraphExecutor:
                 raise ShapeError(f"graph {graph.name!r}: binding {b.describe()} cannot run; the "
                                  "symbolic-shape executor runs call_tir, call_dps_packed and view")
         self._steps = steps
-        self._constants = {id(c): np.ascontiguousarray(c.data) for c in graph.constants()}
+        self._constants = {id(c): c_contiguous(c.data) for c in graph.constants()}
 
     def _bind(self, inputs: Sequence[np.ndarray]) -> dict[int, int]:
         graph = self.graph

@@ -27,6 +27,7 @@ from ..custom_op import CustomOp
 from ..errors import MLCError
 from ..ir import te
 from ..runtime.module import Function
+from ..runtime.ndarray import c_contiguous
 from .. import numpy as _numpy  # noqa: F401 - gives traced arrays their methods before jit traces
 from ..tracer.jit import JitFunction, jit
 from . import strategies as mts
@@ -157,7 +158,7 @@ class _Built:
         outs = [np.zeros(p.static_shape(), p.dtype) for n, p in enumerate(params) if n in written]
         arrays, it_in, it_out = [], iter(args), iter(outs)
         for n in range(len(params)):
-            arrays.append(next(it_out) if n in written else np.ascontiguousarray(next(it_in)))
+            arrays.append(next(it_out) if n in written else c_contiguous(next(it_in)))
         self.function(*arrays)
         return tuple(outs)
 

@@ -181,3 +181,15 @@ def test_nd_empty_refuses_a_shape_that_is_not_non_negative_ints(shape):
     with pytest.raises(ShapeError, match=r"mlc.nd.empty: shape must hold non-negative ints"):
         mlc.nd.empty(shape, "float32")
     assert mlc.nd.empty(np.int64(3), "float32").shape == (3,)
+
+
+def test_checked_calls_keep_zero_d_arguments_zero_d():
+    """MLC_DEBUG's checked entry made a Python scalar's 0-d array 1-d (np.ascontiguousarray does)
+    and refused it: "argument s must have shape (), got (1,)"."""
+    from mlc.config import override
+    with override(debug=True):
+        f = mlc.jit(lambda x, s: x * s)
+        np.testing.assert_array_equal(f(np.ones(3, "float32"), 2.0), np.full(3, 2, "float32"))
+        np.testing.assert_array_equal(f(np.ones(3, "float32"), np.float32(3)), np.full(3, 3, "float32"))
+    from mlc.runtime.ndarray import c_contiguous
+    assert c_contiguous(np.float64(1)).shape == () and c_contiguous(np.ones((3, 2)).T).flags.c_contiguous
