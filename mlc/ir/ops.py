@@ -202,6 +202,31 @@ def _make_complex(re, im):
     return out[()] if out.ndim == 0 else out
 
 
+def _fma(x, y, z):
+    """``x * y + z`` rounded once (C's ``fma``; NumPy has none). float32's in float64, where
+    the product is exact; float64's by error-free transformations: Dekker's product
+    ``x * y = p + e`` and Knuth's sum ``p + z = s + t``, then ``s + (t + e)`` (the usual
+    ``p + z`` where a step overflows)."""
+    dtype = np.result_type(x, y, z)
+    if dtype != np.float64:
+        wide = np.add(np.multiply(np.float64(x), np.float64(y)), np.float64(z))
+        return np.asarray(wide).astype(dtype)[()]
+    x, y, z = (np.asarray(v, np.float64) for v in (x, y, z))
+    split = np.float64(134217729.0)  # 2**27 + 1
+    def halves(v):
+        big = v * split
+        high = big - (big - v)
+        return high, v - high
+    (xh, xl), (yh, yl) = halves(x), halves(y)
+    p = x * y
+    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+    s = p + z
+    back = s - p
+    t = (p - (s - back)) + (z - back)
+    out = s + (t + e)
+    return np.where(np.isfinite(out) & np.isfinite(e), out, p + z)[()]
+
+
 def _power(x, y):
     """``x ** y`` as the IR's ``pow`` means it: NumPy's ``power`` for floats; for integers
     NumPy's too (squaring and multiplying, wrapping on overflow), where a negative ``y``
@@ -304,6 +329,7 @@ _TABLE = (
     _call("copysign", np.copysign, 2),
     _call("nextafter", np.nextafter, 2, float_dtypes=("float32", "float64")),  # no half nextafter
     _call("erfc", _via_float64(math.erfc), ulps=4, float_dtypes=("float32", "float64")),
+    _call("fma", _fma, 3, ulps=1, float_dtypes=("float32", "float64")),  # x * y + z, rounded once
     # complex numbers: made of two float parts, taken apart, conjugated
     _call("complex", _make_complex, 2, result="complex", float_dtypes=("float32", "float64")),
     _call("real", np.real, operands="complex", result="real", float_dtypes=()),
