@@ -203,28 +203,46 @@ def _make_complex(re, im):
 
 
 def _fma(x, y, z):
-    """``x * y + z`` rounded once (C's ``fma``; NumPy has none). float32's in float64, where
-    the product is exact; float64's by error-free transformations: Dekker's product
-    ``x * y = p + e`` and Knuth's sum ``p + z = s + t``, then ``s + (t + e)`` (the usual
-    ``p + z`` where a step overflows)."""
+    """``x * y + z`` rounded once (C's ``fma``; NumPy has none), by Boldo and Melquiond's
+    emulation: the exact product ``x * y = p + e`` (Dekker's, float32's in float64 outright),
+    the exact sum ``p + z = s + t`` (Knuth's), then ``s + (t + e)`` with the inner sum rounded
+    to odd (the usual ``p + z`` where a step overflows)."""
     dtype = np.result_type(x, y, z)
-    if dtype != np.float64:
-        wide = np.add(np.multiply(np.float64(x), np.float64(y)), np.float64(z))
-        return np.asarray(wide).astype(dtype)[()]
-    x, y, z = (np.asarray(v, np.float64) for v in (x, y, z))
-    split = np.float64(134217729.0)  # 2**27 + 1
-    def halves(v):
-        big = v * split
-        high = big - (big - v)
-        return high, v - high
-    (xh, xl), (yh, yl) = halves(x), halves(y)
-    p = x * y
-    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
-    s = p + z
-    back = s - p
-    t = (p - (s - back)) + (z - back)
-    out = s + (t + e)
-    return np.where(np.isfinite(out) & np.isfinite(e), out, p + z)[()]
+    with np.errstate(all="ignore"):
+        if dtype != np.float64:  # float32's product is exact in float64; its sum rounded to odd
+            p, e = np.multiply(np.float64(x), np.float64(y)), np.float64(0.0)
+            z = np.float64(z)
+        else:
+            x, y, z = (np.asarray(v, np.float64) for v in (x, y, z))
+            (xh, xl), (yh, yl) = _halves(x), _halves(y)
+            p = x * y
+            e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+        s, t = _two_sum(p, z)
+        out = _odd(*_two_sum(t, e)) if dtype == np.float64 else _odd(s, t)
+        out = np.where(out == 0, s, s + out) if dtype == np.float64 else out  # (s's zero keeps its sign)
+        out = np.where(np.isfinite(out) & np.isfinite(e) & np.isfinite(s), out, p + z)
+        return np.asarray(out).astype(dtype)[()]
+
+
+def _halves(v):
+    """Dekker's split of float64 ``v`` into two halves of 26 bits: ``v = high + low`` exactly."""
+    big = v * np.float64(134217729.0)  # 2**27 + 1
+    high = big - (big - v)
+    return high, v - high
+
+
+def _two_sum(a, b):
+    """(s, t): ``s = a + b`` rounded, ``t`` its error (``a + b = s + t`` exactly)."""
+    s = a + b
+    back = s - a
+    return s, (a - (s - back)) + (b - back)
+
+
+def _odd(s, t):
+    """``s + t`` (``s`` its rounding) rounded to odd: ``s``, or its neighbour towards ``t`` where
+    ``t`` is not zero and ``s``'s last bit is even."""
+    even = (np.asarray(s, np.float64).view(np.int64) & 1) == 0
+    return np.where((t != 0) & even & np.isfinite(s), np.nextafter(s, np.where(t > 0, np.inf, -np.inf)), s)
 
 
 def _power(x, y):

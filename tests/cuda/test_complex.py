@@ -13,7 +13,8 @@ import mlc
 import mlc.testing as mt
 from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower
-from mlc.backends.cuda.complex import COMPLEX_CALLS, PRELUDE as COMPLEX_PRELUDE
+from mlc.backends.cuda.complex import PRELUDE as COMPLEX_PRELUDE
+from mlc.passes.tir.lower_complex import COMPLEX_MATH
 from mlc.driver import schedule_module
 from mlc.ops import get_op
 
@@ -133,7 +134,7 @@ def _modules(dtype):
              "matmul": P.matmul(33, 20, 40, dtype)[0]["main"]}
     for name, (mod, _, _) in P.reductions(3, 300, dtype).items():
         funcs[name] = mod["main"]
-    for op in sorted(COMPLEX_CALLS):  # every complex math call
+    for op in sorted(COMPLEX_MATH):  # every complex math call
         funcs[f"call_{op}"] = P.math_call(33, op, dtype)[0]["main"]
     return schedule_module(mlc.IRModule(funcs), "cuda")
 
@@ -147,9 +148,11 @@ def test_complex_programs_compile_with_nvrtc(dtype, arch):
     kernels = code.replace(COMPLEX_PRELUDE, "")
     ctype = "mlc_complex64" if dtype == "complex64" else "mlc_complex128"
     assert f"const {ctype}* __restrict__ A" in code
-    for helper in ("mlc_cmul(", "mlc_cdiv(", "mlc_cadd(", "mlc_ceq(", "mlc_shfl_down(__activemask(), ",
-                   "mlc_ctobool(", *(f"{h}(Z[" for h in COMPLEX_CALLS.values())):
-        assert helper in kernels, helper
+    # the arithmetic and math are float TIR (lower_complex): the kernels take parts apart and put
+    # them together, and shuffle both parts across a warp
+    for text in ("mlc_shfl_down(__activemask(), ", ").re", ").im", f"{ctype}{{", "fma("):
+        assert text in kernels, text
+    assert "mlc_c" not in kernels.replace("mlc_complex", "")  # no complex helper is left
     assert "float4" not in code and "double2" not in code  # complex buffers: element by element
 
 
@@ -197,7 +200,7 @@ def test_a_vectorized_complex_loop_stays_a_loop_of_element_accesses():
     sch.bind(t, "threadIdx.x")
     sch.vectorize(v)
     code, _ = compile_sources(sch.mod, TARGETS["sm_80"])
-    assert "float4" not in code and "B[(((i_0 * 32) + (i_1 * 4)) + i_2)] = mlc_cmul(" in code
+    assert "float4" not in code and "B[(((i_0 * 32) + (i_1 * 4)) + i_2)] = mlc_complex64{fma(" in code
     a = (np.arange(64) - 1j * np.arange(64)).astype("complex64")
     got = np.empty_like(a)
     emulate(sch.mod)["main"](a, got)
@@ -240,7 +243,7 @@ def test_complex_programs_on_the_gpu(dtype):
 @pytest.mark.parametrize("dtype", COMPLEX)
 def test_every_complex_math_call_on_special_values_on_the_gpu(dtype):
     x = special_values(dtype)
-    for op in sorted(COMPLEX_CALLS):
+    for op in sorted(COMPLEX_MATH):
         mod, k, want = P.math_call(len(x), op, dtype)
         (got,) = _on_gpu(mod, k, [x])
         with np.errstate(all="ignore"):

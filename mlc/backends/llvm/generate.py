@@ -17,6 +17,7 @@ from ...ir.calls import is_graph_main
 from ...ir.expr import IntImm
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
+from ...passes.tir.lower_complex import complex_lowering_for, lower_complex
 from ...passes.tir.vectorize import vectorize_loops
 from ...runtime.arguments import written_params
 from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT
@@ -57,8 +58,8 @@ def vectorize_loops_for_llvm(func: PrimFunc) -> PrimFunc:
 
 
 #: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm` takes.
-LLVM_TIR_PASSES = (*(vectorize_loops_for_llvm if p is vectorize_loops else p for p in LOWER_PIPELINE),
-                   verify_lowered_when_debugging)
+_REPLACED = {vectorize_loops: vectorize_loops_for_llvm, lower_complex: complex_lowering_for("llvm")}
+LLVM_TIR_PASSES = (*(_REPLACED.get(p, p) for p in LOWER_PIPELINE), verify_lowered_when_debugging)
 
 _RESERVED = (frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
              | {PARALLEL_STATE_SYMBOL, PARALLEL_HOMES_SYMBOL, PLACEMENT_KEY_SYMBOL})

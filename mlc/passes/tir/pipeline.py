@@ -23,6 +23,7 @@ from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
 from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
+from .lower_complex import lower_complex
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
 from .partition_selects import partition_selects
@@ -43,6 +44,7 @@ LOWER_PIPELINE: list[Pass] = [
     compact_buffers,
     flatten_buffers,
     simplify,
+    lower_complex,
     partition_tiles,
     partition_selects,
     vectorize_loops,
