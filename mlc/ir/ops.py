@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import builtins
 import math
+from fractions import Fraction
 from collections.abc import Callable
 
 import numpy as np
@@ -206,22 +207,47 @@ def _fma(x, y, z):
     """``x * y + z`` rounded once (C's ``fma``; NumPy has none), by Boldo and Melquiond's
     emulation: the exact product ``x * y = p + e`` (Dekker's, float32's in float64 outright),
     the exact sum ``p + z = s + t`` (Knuth's), then ``s + (t + e)`` with the inner sum rounded
-    to odd (the usual ``p + z`` where a step overflows)."""
+    to odd. float64 operands out of the range where those steps are exact (infinities,
+    products that overflow or lose digits below the normal range) are computed in rationals."""
     dtype = np.result_type(x, y, z)
     with np.errstate(all="ignore"):
         if dtype != np.float64:  # float32's product is exact in float64; its sum rounded to odd
-            p, e = np.multiply(np.float64(x), np.float64(y)), np.float64(0.0)
-            z = np.float64(z)
-        else:
-            x, y, z = (np.asarray(v, np.float64) for v in (x, y, z))
-            (xh, xl), (yh, yl) = _halves(x), _halves(y)
-            p = x * y
-            e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+            p, z = np.multiply(np.float64(x), np.float64(y)), np.float64(z)
+            return np.asarray(_odd(*_two_sum(p, z))).astype(dtype)[()]
+        x, y, z = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (x, y, z)))
+        (xh, xl), (yh, yl) = _halves(x), _halves(y)
+        p = x * y
+        e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
         s, t = _two_sum(p, z)
-        out = _odd(*_two_sum(t, e)) if dtype == np.float64 else _odd(s, t)
-        out = np.where(out == 0, s, s + out) if dtype == np.float64 else out  # (s's zero keeps its sign)
-        out = np.where(np.isfinite(out) & np.isfinite(e) & np.isfinite(s), out, p + z)
-        return np.asarray(out).astype(dtype)[()]
+        out = _odd(*_two_sum(t, e))
+        out = np.where(out == 0, s, s + out)  # (s's zero keeps its sign)
+        safe = (_in_range(x, 450) & _in_range(y, 450) & _in_range(z, 900) & _in_range(out, 960)
+                & np.isfinite(out))
+        if not safe.all():
+            out = np.array(out, np.float64)
+            out[~safe] = [_fma_exact(*v) for v in zip(x[~safe], y[~safe], z[~safe])]
+        return out[()]
+
+
+def _in_range(v, k: int):
+    """Zero, or finite with a magnitude in [2**-k, 2**k]."""
+    a = np.abs(v)
+    return (a == 0) | (a >= 2.0 ** -k) & (a <= 2.0 ** k)
+
+
+def _fma_exact(x: float, y: float, z: float) -> float:
+    """``fma`` of Python floats in rationals (the rare operands :func:`_fma` cannot split)."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return x * y + z  # an infinite or NaN factor: the IEEE product and sum are exact
+    if not math.isfinite(z):
+        return z  # (a finite product, however large, does not overflow inside an fma)
+    exact = Fraction(x) * Fraction(y) + Fraction(z)
+    if exact == 0:  # an exact zero: -0 only when both terms are -0 (round to nearest)
+        return (x * y) + z if x * y == 0 else 0.0
+    try:
+        return float(exact)
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
 
 
 def _halves(v):
