@@ -621,15 +621,13 @@ def lower_complex(func: PrimFunc) -> PrimFunc:
     return _LowerComplex(lambda op, dtype: False).visit(func)
 
 
-def complex_lowering_for(backend: str) -> Callable[[PrimFunc], PrimFunc]:
-    """:func:`lower_complex` keeping the complex math calls ``backend`` registered a native
-    lowering for (:mod:`mlc.backends.intrinsics`)."""
-    from ...backends.intrinsics import has_intrinsic_lowering
-
-    def native(op: str, dtype: str) -> bool:
-        return op in COMPLEX_MATH and has_intrinsic_lowering(backend, op, dtype)
+def complex_lowering_for(native: Callable[[str, str], bool]) -> Callable[[PrimFunc], PrimFunc]:
+    """:func:`lower_complex` keeping the complex math calls ``native(op, dtype)`` says the
+    backend computes itself (a backend's pipeline passes what it registered in
+    :mod:`mlc.backends.intrinsics`, as llvm's libm ``csin``)."""
+    def keeps(op: str, dtype: str) -> bool:
+        return op in COMPLEX_MATH and native(op, dtype)
 
     def lower_complex_natively(func: PrimFunc) -> PrimFunc:
-        return _LowerComplex(native).visit(func)
-    lower_complex_natively.__name__ = f"lower_complex_for_{backend}"
+        return _LowerComplex(keeps).visit(func)
     return lower_complex_natively
