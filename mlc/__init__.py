@@ -16,7 +16,7 @@ from .dependencies import check_numpy as _check_numpy
 _check_numpy()  # first: an old NumPy is named, not crashed on
 
 from . import backends, ir  # backends: the registry, which registers mlc's own targets on first use
-from .errors import (AxisError, BoundsError, CompileError, ConfigError, DeviceError, DTypeError,
+from .errors import (AxisError, BoundsError, IndexBoundsError, CompileError, ConfigError, DeviceError, DTypeError,
                      GlobalChangedWarning, IRError, LoadError, MLCError, MLCWarning, ParseError, ScheduleError,
                      ShapeError, ToolchainError, TraceError)
 from .ir import te, tir
@@ -45,8 +45,9 @@ _LAZY = {
     "relax": ("mlc.script.relax", None),
     "from_dlpack": ("mlc.runtime.dlpack", "from_dlpack"), "to_dlpack": ("mlc.runtime.dlpack", "to_dlpack"),
     "nd": ("mlc.runtime.ndarray", None), "cpu": ("mlc.runtime.ndarray", "cpu"),
-    "cuda": ("mlc.runtime.ndarray", "cuda"), "device": ("mlc.runtime.ndarray", "device"),
+    "cuda": ("mlc.backends", "cuda_device"), "device": ("mlc.runtime.ndarray", "device"),
     "tune": ("mlc.tune", None), "TuneConfig": ("mlc.tune", "TuneConfig"), "cache": ("mlc.cache", None),
+    "tiering": ("mlc.tracer.tiering", None),
     "transforms": ("mlc.transforms", None),
     **{name: ("mlc.transforms", name) for name in (
         "grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
@@ -82,7 +83,7 @@ def __dir__():
 
 __all__ = [
     "ir", "te", "tir", "build", "Target", "IRModule", "PrimFunc", "MLCError", "TraceError",
-    "ShapeError", "AxisError", "DTypeError", "DeviceError", "ScheduleError", "CompileError", "IRError", "BoundsError",
+    "ShapeError", "AxisError", "IndexBoundsError", "DTypeError", "DeviceError", "ScheduleError", "CompileError", "IRError", "BoundsError",
     "ConfigError", "LoadError", "ToolchainError", "export", "load_portable", "MLCWarning", "GlobalChangedWarning",
     "structural_equal", "structural_hash", "assert_structural_equal", "Schedule", "Trace", "BlockRV", "LoopRV",
     "ExprRV", "TensorIntrin", "jit", "numpy", "nn", "optim", "random", "op", "testing", "graph", "register_func",
@@ -90,5 +91,5 @@ __all__ = [
     "set_num_threads", "get_num_threads", "transforms", "grad", "value_and_grad", "vjp", "jvp", "linearize",
     "jacfwd", "jacrev", "hessian", "vmap", "stop_gradient", "custom_vjp", "custom_jvp", "cache",
     "fori_loop", "while_loop", "cond", "switch", "scan",
-    "relax", "from_dlpack", "to_dlpack",
+    "relax", "from_dlpack", "to_dlpack", "tiering",
 ]

@@ -11,7 +11,10 @@ signatures one jitted function keeps compiled: a positive integer or ``unlimited
 default :data:`JIT_CACHE_SIZE`), ``MLC_DEBUG`` (1/true/yes/on
 or 0/false/no/off, default off: verify IR between passes, keep sources, check every
 buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s default, and
-check the globals a jitted function read at every call).
+check the globals a jitted function read at every call), ``MLC_TIERED`` (yes/no, default yes:
+a jitted function's first call of a signature runs a quickly built program while the
+optimised one is built in the background, :mod:`mlc.tracer.tiering`; ``mlc.jit(tiered=...)``
+decides for one function).
 A value mlc does not accept is a :class:`~mlc.errors.ConfigError` naming the variable,
 what it holds and what it accepts, at the first use of the configuration
 (``MLC_TARGET`` is parsed, and refused, where a target is first asked for).
@@ -58,6 +61,7 @@ class Config:
     debug: bool
     cache_size: int | None = CACHE_SIZE  # (None: no limit)
     jit_cache_size: int | None = JIT_CACHE_SIZE  # (None: no limit)
+    tiered: bool = True
 
 
 def config() -> Config:
@@ -103,6 +107,7 @@ def _from_environment() -> Config:
         debug=_flag("MLC_DEBUG", env.get("MLC_DEBUG", "")),
         cache_size=_cache_size(env.get("MLC_CACHE_SIZE", "")),
         jit_cache_size=_count("MLC_JIT_CACHE_SIZE", env.get("MLC_JIT_CACHE_SIZE", ""), JIT_CACHE_SIZE),
+        tiered=_flag("MLC_TIERED", env.get("MLC_TIERED") or "1"),  # (unset or empty: on)
     )
 
 

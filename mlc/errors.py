@@ -6,7 +6,7 @@ Nothing a user can cause is guarded by a bare ``assert``.
 from __future__ import annotations
 
 __all__ = [
-    "MLCError", "TraceError", "ShapeError", "AxisError", "DTypeError", "ScheduleError",
+    "MLCError", "TraceError", "ShapeError", "AxisError", "IndexBoundsError", "DTypeError", "ScheduleError",
     "CompileError", "IRError", "BoundsError", "ParseError", "RaceError", "DeviceError", "ConfigError",
     "ToolchainError", "LoadError", "MLCWarning", "PerformanceWarning", "GlobalChangedWarning",
 ]
@@ -31,6 +31,11 @@ class ShapeError(MLCError, ValueError):
 class AxisError(ShapeError, IndexError):
     """An axis argument is out of range for the array's dimension (as NumPy's ``AxisError``,
     both a ValueError and the IndexError the Array API standard asks for)."""
+
+
+class IndexBoundsError(ShapeError, IndexError):
+    """An index known while tracing (a constant, an unrolled loop's index) is out of bounds for
+    its axis: a ShapeError raised when the function is traced, and NumPy's IndexError."""
 
 
 class DTypeError(MLCError, TypeError):
@@ -61,7 +66,9 @@ class LoadError(MLCError):
 
 class BoundsError(MLCError, IndexError):
     """A buffer access at run time is outside its buffer (the reference backend, or a
-    build with ``check_bounds``); the message names the function, buffer, index and extent."""
+    build with ``check_bounds``); the message names the function, buffer, index and extent.
+    Also a traced index (``a[i]``, ``np.take``) out of bounds when a jitted function runs, as
+    NumPy's IndexError: the message names the access, the index, the axis' size and the line."""
 
 
 class RaceError(MLCError):

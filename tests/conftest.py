@@ -1,5 +1,7 @@
 """Hypothesis profiles, and tests that need the cores to themselves.
 
+``MLC_TIERED`` is off unless the environment sets it (see below).
+
 Profiles: "dev" for quick local runs, "ci" (the default under CI=true) runs more.
 They are mlc.testing's profiles (the plugin, loaded here, also offers them as
 "mlc-dev"/"mlc-ci" and adds ``--mlc-target``).
@@ -17,6 +19,12 @@ import fcntl
 import os
 import tempfile
 from contextlib import contextmanager
+
+# A jitted function's first call is served by a quick build only in the tests that ask for
+# it (mlc.jit(tiered=True): tests/tracer/test_tiering.py); elsewhere every call runs the
+# optimised program, so that tests comparing a call with Lowered.compile() or reading the
+# generated code see the same build every time.
+os.environ.setdefault("MLC_TIERED", "0")
 
 import pytest
 from hypothesis import settings

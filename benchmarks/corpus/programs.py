@@ -646,3 +646,190 @@ def integral_image(img):
     s = np.zeros((img.shape[0] + 1, img.shape[1] + 1))
     s[1:, 1:] = img.cumsum(axis=0).cumsum(axis=1)
     return s
+
+
+# ---------------------------------------------------------------- textbook and cookbook idioms
+# (pivoting by fancy-index swaps, error diffusion, masks over rows, convergence breaks, validation)
+
+@program(lambda n, rng: (rng.standard_normal((n, n)),), bench_n=96, rtol=1e-6, atol=1e-8, kind="linalg")
+def lu_partial_pivoting(A):
+    A = A.copy()
+    n = A.shape[0]
+    perm = np.arange(n)
+    for k in range(n - 1):
+        p = np.argmax(np.abs(A[k:, k])) + k
+        if p != k:
+            A[[k, p]] = A[[p, k]]
+            perm[[k, p]] = perm[[p, k]]
+        A[k + 1:, k] /= A[k, k]
+        A[k + 1:, k + 1:] -= np.outer(A[k + 1:, k], A[k, k + 1:])
+    return A, perm
+
+
+@program(lambda n, rng: (rng.standard_normal((n + 2, n + 1)),), bench_n=64, rtol=1e-6, atol=1e-8, kind="linalg")
+def householder_qr(A):
+    m, n = A.shape
+    Q = np.eye(m)
+    R = A.copy()
+    for j in range(n):
+        x = R[j:, j]
+        normx = np.linalg.norm(x)
+        s = -np.sign(x[0]) if x[0] != 0 else -1.0
+        u1 = x[0] - s * normx
+        w = x / u1
+        w[0] = 1
+        tau = -s * u1 / normx
+        R[j:, :] = R[j:, :] - (tau * w)[:, None] * (w @ R[j:, :])
+        Q[:, j:] = Q[:, j:] - (Q[:, j:] @ w)[:, None] * (tau * w)[None, :]
+    return Q, R
+
+
+@program(lambda n, rng: (_spd(n, rng),), bench_n=256, rtol=1e-6, atol=1e-8, kind="linalg")
+def power_iteration_converged(A):
+    b = np.ones(A.shape[1])
+    lam = 0.0
+    for _ in range(100):
+        b_new = A @ b
+        b_new = b_new / np.linalg.norm(b_new)
+        lam_new = b_new @ A @ b_new
+        if abs(lam_new - lam) < 1e-10:
+            break
+        b = b_new
+        lam = lam_new
+    return lam_new
+
+
+@program(lambda n, rng: (rng.random((n + 1, n + 2)),), bench_n=128, kind="image")
+def floyd_steinberg(img):
+    img = img.astype(float).copy()
+    h, w = img.shape
+    for y in range(h):
+        for x in range(w):
+            old = img[y, x]
+            new = 1.0 if old > 0.5 else 0.0
+            img[y, x] = new
+            err = old - new
+            if x + 1 < w:
+                img[y, x + 1] += err * 7 / 16
+            if y + 1 < h:
+                if x > 0:
+                    img[y + 1, x - 1] += err * 3 / 16
+                img[y + 1, x] += err * 5 / 16
+                if x + 1 < w:
+                    img[y + 1, x + 1] += err * 1 / 16
+    return img
+
+
+@program(lambda n, rng: (rng.random((n + 2, n + 3)), 2 * n + 3, 3 * n + 1), static=("new_h", "new_w"),
+         bench_n=256, kind="image")
+def bilinear_resize(img, new_h, new_w):
+    h, w = img.shape
+    ys = np.linspace(0, h - 1, new_h)
+    xs = np.linspace(0, w - 1, new_w)
+    y0 = np.floor(ys).astype(int)
+    x0 = np.floor(xs).astype(int)
+    y1 = np.minimum(y0 + 1, h - 1)
+    x1 = np.minimum(x0 + 1, w - 1)
+    wy = (ys - y0)[:, np.newaxis]
+    wx = (xs - x0)[np.newaxis, :]
+    return (img[y0][:, x0] * (1 - wy) * (1 - wx) + img[y1][:, x0] * wy * (1 - wx)
+            + img[y0][:, x1] * (1 - wy) * wx + img[y1][:, x1] * wy * wx)
+
+
+@program(lambda n, rng: ((rng.random((n + 3, n + 4)) * 256).astype(np.uint8),), bench_n=512, kind="image")
+def histogram_equalization(img):
+    hist, bins = np.histogram(img.flatten(), 256, [0, 256])
+    cdf = hist.cumsum()
+    cdf_m = (cdf - cdf.min()) * 255 / (cdf.max() - cdf.min())
+    return cdf_m.astype("uint8")[img]
+
+
+@program(lambda n, rng: (rng.standard_normal((4 * n + 3, 2)), 3, 4), static=("k", "iters"), bench_n=4096,
+         rtol=1e-6, kind="stats")
+def kmeans(X, k, iters):
+    centroids = X[:k].copy()
+    for _ in range(iters):
+        d = np.linalg.norm(X[:, np.newaxis] - centroids, axis=2)
+        labels = d.argmin(axis=1)
+        sums = np.zeros((k, X.shape[1]))
+        np.add.at(sums, labels, X)
+        counts = np.zeros(k)
+        np.add.at(counts, labels, 1)
+        nonempty = counts > 0
+        centroids[nonempty] = sums[nonempty] / counts[nonempty, None]
+    return centroids
+
+
+@program(lambda n, rng: (rng.standard_normal(3 * n + 2), rng.standard_normal(3 * n + 2)), bench_n=100_000,
+         kind="stats")
+def spearman_rank(x, y):
+    def rank(a):
+        order = a.argsort()
+        ranks = np.empty_like(order)
+        ranks[order] = np.arange(len(a))
+        return ranks
+    rx, ry = rank(x), rank(y)
+    n = len(x)
+    return 1 - 6 * np.sum((rx - ry) ** 2) / (n * (n ** 2 - 1))
+
+
+@program(lambda n, rng: (rng.random(3 * n + 2) + 0.1,), bench_n=100_000, kind="stats")
+def validated_geometric_mean(x):
+    if np.any(x <= 0):
+        raise ValueError("the geometric mean needs positive values")
+    assert x.ndim == 1
+    return float(np.exp(np.log(x).mean()))
+
+
+@program(lambda n, rng: (np.linspace(-2, 0.8, n + 2)[None, :] + 1j * np.linspace(-1.4, 1.4, n + 1)[:, None], 12),
+         static=("maxit",), bench_n=256, kind="physics")
+def mandelbrot_quickstart(c, maxit):
+    z = c
+    divtime = maxit + np.zeros(z.shape, dtype=int)
+    for i in range(maxit):
+        z = z ** 2 + c
+        diverge = z * np.conj(z) > 2 ** 2
+        div_now = diverge & (divtime == maxit)
+        divtime[div_now] = i
+        z[diverge] = 2
+    return divtime
+
+
+@program(lambda n, rng: (rng.standard_normal((n + 1, 3)), rng.standard_normal((n + 1, 3)), rng.random(n + 1) + 0.5),
+         bench_n=100_000, kind="physics")
+def angular_momentum(r, v, m):
+    L = np.cross(r, m[:, np.newaxis] * v)
+    return L.sum(axis=0), np.linalg.norm(L, axis=1)
+
+
+@program(lambda n, rng: (np.log(rng.dirichlet(np.ones(3), 3)), np.log(rng.dirichlet(np.ones(4), 3)),
+                         np.log(np.ones(3) / 3), rng.integers(0, 4, 2 * n + 1)), bench_n=512, kind="dp")
+def viterbi_path(logA, logB, logpi, obs):
+    T = len(obs)
+    S = logA.shape[0]
+    V = np.zeros((T, S))
+    back = np.zeros((T, S), dtype=int)
+    V[0] = logpi + logB[:, obs[0]]
+    for t in range(1, T):
+        scores = V[t - 1][:, None] + logA
+        back[t] = np.argmax(scores, axis=0)
+        V[t] = np.max(scores, axis=0) + logB[:, obs[t]]
+    path = np.zeros(T, dtype=int)
+    path[-1] = np.argmax(V[-1])
+    for t in range(T - 2, -1, -1):
+        path[t] = back[t + 1, path[t + 1]]
+    return path
+
+
+@program(lambda n, rng: (rng.random((n + 2, n + 3)), 3), static=("steps",), bench_n=256, kind="stencil")
+def heat_edge_padded(u, steps):
+    for _ in range(steps):
+        p = np.pad(u, 1, mode="edge")
+        u = u + 0.2 * (p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * u)
+    return u
+
+
+@program(lambda n, rng: (rng.standard_normal((n + 3, n + 4)),), bench_n=512, kind="signal")
+def gradient_magnitude(f):
+    gy, gx = np.gradient(f)
+    return np.hypot(gx, gy), np.trapezoid(f, dx=0.5, axis=0)

@@ -17,12 +17,13 @@ import threading
 from collections.abc import Mapping
 from importlib import import_module
 
+from ..runtime.memory import MemoryKind, register_memory_kind
 from ..target import add_kind_source
 from .registry import (Backend, BuildOptions, describe_targets, get_backend, register_backend,
                        registered_backends, unregister_backend)
 
 __all__ = ["Backend", "BuildOptions", "register_backend", "get_backend", "registered_backends",
-           "unregister_backend", "describe_targets", "BUILTIN_BACKENDS"]
+           "unregister_backend", "describe_targets", "BUILTIN_BACKENDS", "BUILTIN_MEMORIES", "cuda_device"]
 
 #: Target kind -> the package whose import registers its backend (and target kind), or
 #: why the kind is unavailable in this build of mlc.
@@ -33,6 +34,22 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "cuda-emulator": "mlc.backends.cuda",
 }
 UNAVAILABLE: dict[str, str] = {}
+
+#: The device memories of mlc's own device backends: how their arrays are recognised
+#: (no import of their libraries) and the module implementing each.
+BUILTIN_MEMORIES = (
+    MemoryKind("cuda", array_interface="__cuda_array_interface__", dlpack_device_types=(2, 13),
+               device_modules=("cupy",), provider="mlc.backends.cuda.memory",
+               requirement="a CUDA GPU with CuPy"),
+)
+for _memory in BUILTIN_MEMORIES:
+    register_memory_kind(_memory)
+
+
+def cuda_device(index: int = 0) -> Device:
+    """CUDA GPU ``index`` (``mlc.cuda()``); arrays on it need CuPy."""
+    from ..runtime.ndarray import Device  # deferred: keeps `import mlc` fast (no array code loaded)
+    return Device("cuda", index)
 
 
 class _Builtins:

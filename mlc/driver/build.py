@@ -27,6 +27,7 @@ from ..passes.tir import run_passes, verify_bounds
 from ..target import Target
 from .collector import collector_paused
 from .schedule import default_rules, schedule_stage
+from .tiers import quick_enough
 
 __all__ = ["build", "register_module_builder", "schedule_module", "verify_stage", "tir_stage", "codegen_stage", "load_stage", "STAGES"]
 
@@ -92,7 +93,7 @@ def register_module_builder(kind: type, builder) -> None:
     _MODULE_BUILDERS[kind] = builder
 
 
-def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None, fast_math=False):
+def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None, fast_math=False, quick=False):
     """Schedule ``mod`` (an IRModule, a PrimFunc, or a :class:`mlc.graph.GraphModule`), then
     compile every function for ``target``; returns a runtime Module.
 
@@ -119,6 +120,12 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     graph builds lower a graph to): a function calling the others, which no schedule
     touches and every backend compiles as one entry point.
 
+    ``quick=True``: a first tier, ready sooner. Where the backend builds by parts and can
+    (llvm), each kernel whose run is short (:func:`~mlc.driver.tiers.quick_enough`) is
+    emitted unoptimised, and the Module's ``optimized()`` builds them at O3 later
+    (``is_quick`` says whether it must); ``@mlc.jit``'s first calls use it
+    (:mod:`mlc.tracer.tiering`). Elsewhere it builds as usual.
+
     A GraphModule's graph functions go through the graph passes first
     (:func:`mlc.graph.build.build`) and come back callable: ``lib["main"](x)``.
 
@@ -131,13 +138,13 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     array([0., 2., 4., 6.], dtype=float32)
     """
     with collector_paused():
-        return _build(mod, Target.from_str(target), schedule, database, check_bounds, fast_math)
+        return _build(mod, Target.from_str(target), schedule, database, check_bounds, fast_math, quick)
 
 
-def _build(mod, target, schedule, database, check_bounds, fast_math):
+def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False):
     if isinstance(mod, PrimFunc):  # a lone function: its name, and "main" too
         name = mod.attr("global_symbol", "main")
-        lib = _build(IRModule({name: mod}), target, schedule, database, check_bounds, fast_math)
+        lib = _build(IRModule({name: mod}), target, schedule, database, check_bounds, fast_math, quick)
         if name != "main":
             lib.add_alias("main", name)
         return lib
@@ -161,7 +168,8 @@ def _build(mod, target, schedule, database, check_bounds, fast_math):
     begin = getattr(backend, "begin", None)
     build = begin(mod, target, options) if begin is not None else None
     if build is not None:
-        return _build_by_parts(mod, build, backend, target, options, rules, database)
+        return _build_by_parts(mod, build, backend, target, options, rules, database,
+                               quick and getattr(build, "takes_quick", False))
     mod = schedule_stage(mod, target, rules, None, database)
     mod = verify_stage(mod)
     lowered = tir_stage(mod, backend, target, options)
@@ -170,20 +178,25 @@ def _build(mod, target, schedule, database, check_bounds, fast_math):
 
 
 def _build_by_parts(mod: IRModule, build, backend: Backend, target: Target, options: BuildOptions,
-                    rules, database):
+                    rules, database, quick: bool = False):
     """The stages of :func:`build`, one kernel at a time, handing each to ``build`` (what
     the backend's ``begin`` returned: :class:`~mlc.backends.registry.IncrementalBuild`),
     which compiles it while the next is prepared: each kernel is scheduled (by
     ``database`` and ``rules``), its accesses checked and its TIR lowered; a graph's main
     comes last, once every call in it is verified against its kernel. If any stage
-    fails, the build is abandoned."""
+    fails, the build is abandoned. ``quick``: each kernel whose run is short is handed over
+    to be emitted unoptimised (``build.add(part, quick=True)``)."""
     try:
         scheduled = {}
         for name, func in mod.items():
             if is_graph_main(func):
                 continue
             part = schedule_stage(IRModule({name: func}), target, rules, None, database)
-            build.add(tir_stage(verify_stage(part), backend, target, options))
+            lowered = tir_stage(verify_stage(part), backend, target, options)
+            if quick and all(quick_enough(f) for f in lowered.values()):
+                build.add(lowered, quick=True)
+            else:
+                build.add(lowered)
             scheduled.update(part.items())
         mod = IRModule({name: scheduled.get(name, func) for name, func in mod.items()})
         verify_calls(mod)

@@ -97,10 +97,14 @@ class _Legalizer(GraphMutator):
         if b.op in NOT_OPS:
             return None
         opdef, attrs = get_op(b.op), dict(b.attrs)
-        if opdef.prim_func is not None:  # an opaque op with its own hand-written PrimFunc
+        if opdef.prim_func is not None and not (opdef.inplace and opdef.lower is not None):
+            # an opaque op with its own hand-written PrimFunc (an in-place one updates its output:
+            # the call says so, emit_main copies the argument in first where needed)
             func = hand_written(b.op, [a.type for a in b.args], attrs)
             name = b.op.split(".")[-1]
-            return call_tir(func.with_attr("global_symbol", name), b.args, [v.type for v in b.outputs])
+            call = call_tir(func.with_attr("global_symbol", name), b.args, [v.type for v in b.outputs])
+            pairs = opdef.inplace([a.type for a in b.args], attrs) if callable(opdef.inplace) else opdef.inplace
+            return replace(call, attrs=call.attrs + (("inplace", tuple(pairs)),)) if pairs else call
 
         def lowered(*tensors):
             return opdef.lower(*tensors, **attrs)

@@ -83,59 +83,54 @@ def _first_difference(a, b):
         return True
 
     stack = [(a, b)]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    kinds = _HASH_KINDS
     while stack:
-        x, y = stack.pop()
-        if type(x) is not type(y):
+        x, y = pop()
+        cls = type(x)
+        if cls is not type(y):
             return x, y
-        role = _role(x)
-        if role == "function" and x is not a:  # a closed function: its own variable mapping
+        info = kinds.get(cls) or _hash_kind(cls)
+        kind = info[1]
+        if info[2] and x is not a:  # a closed function: its own variable mapping
             diff = _first_difference(x.structural_self(), y.structural_self())
             if diff is not None:
                 return diff
             continue
-        if isinstance(x, Var):
+        if kind == _H_NODE:
+            extend(zip(info[3](x), info[3](y)))
+        elif kind == _H_TUPLE:
+            if len(x) != len(y):
+                return x, y
+            extend(zip(x, y))
+        elif kind == _H_VAR:
             if x.dtype != y.dtype or not bind(x, y):
                 return x, y
-            continue
-        if role == "var":
+        elif kind == _H_ROLE_VAR:
             if x.structural_key() != y.structural_key() or not bind(x, y):
                 return x, y
-            continue
-        if role == "constant":
+        elif kind == _H_CONSTANT:
             if x.structural_key() != y.structural_key():
                 return x, y
-            continue
-        if isinstance(x, Buffer):
+        elif kind == _H_BUFFER:
             if id(x) in fwd or id(y) in bwd:
                 if not bind(x, y):
                     return x, y
                 continue
             if x.dtype != y.dtype or x.scope != y.scope or not bind(x, y):
                 return x, y
-            stack.append((x.shape, y.shape))
-            stack.append((x.strides, y.strides))
-            continue
-        items = _module_items(x)
-        if items is not None:
+            push((x.shape, y.shape))
+            push((x.strides, y.strides))
+        elif kind == _H_MODULE:
+            items = _module_items(x)
             other = _module_items(y)
             if [k for k, _ in items] != [k for k, _ in other]:
                 return x, y
-            stack.extend(((fx, fy) for (_, fx), (_, fy) in zip(items, other)))
-            continue
-        if _is_node(x):
-            for (_, vx), (_, vy) in zip(_fields(x), _fields(y)):
-                stack.append((vx, vy))
-            continue
-        if isinstance(x, tuple):
-            if len(x) != len(y):
-                return x, y
-            stack.extend(zip(x, y))
-            continue
-        if isinstance(x, float):
+            extend(((fx, fy) for (_, fx), (_, fy) in zip(items, other)))
+        elif kind == _H_FLOAT:
             if not (x == y or (math.isnan(x) and math.isnan(y))):
                 return x, y
-            continue
-        if x != y:
+        elif x != y:
             return x, y
     return None
 
@@ -158,51 +153,93 @@ def _stable_text(token) -> str:
     return f"#{hash(token)}"
 
 
+_H_VAR, _H_BUFFER, _H_ROLE_VAR, _H_CONSTANT, _H_MODULE, _H_NODE, _H_TUPLE, _H_FLOAT, _H_LEAF = range(9)
+
+#: class -> (its name, how :func:`structural_hash` and :func:`structural_equal` take its values, whether it is a nested
+#: function, for a node the getter of its compared field values): classified once a class.
+_HASH_KINDS: dict[type, tuple] = {}
+
+
+def _hash_kind(cls: type) -> tuple:
+    role = getattr(cls, "STRUCTURAL_ROLE", None)
+    getter = None
+    if issubclass(cls, Var):
+        kind = _H_VAR
+    elif issubclass(cls, Buffer):
+        kind = _H_BUFFER
+    elif role == "var":
+        kind = _H_ROLE_VAR
+    elif role == "constant":
+        kind = _H_CONSTANT
+    elif issubclass(cls, Mapping) and not issubclass(cls, dict):
+        kind = _H_MODULE
+    elif dataclasses.is_dataclass(cls) and not issubclass(cls, type):
+        from .functor import _field_names
+        ignored = getattr(cls, "STRUCTURAL_IGNORED", ())
+        names = [n for n in _field_names(cls) if n not in ignored]
+        kind = _H_NODE
+        if not names:
+            getter = lambda x: ()  # noqa: E731
+        elif len(names) == 1:
+            getter = (lambda name: lambda x: (getattr(x, name),))(names[0])
+        else:
+            import operator
+            getter = operator.attrgetter(*names)
+    elif issubclass(cls, tuple):
+        kind = _H_TUPLE
+    elif issubclass(cls, float):  # (compared NaN-aware; hashed as any other leaf)
+        kind = _H_FLOAT
+    else:
+        kind = _H_LEAF
+    info = _HASH_KINDS[cls] = (cls.__name__, kind, role == "function", getter)
+    return info
+
+
 def structural_hash(node) -> int:
     """A hash consistent with :func:`structural_equal`, and the same in every process
     (Python's ``hash`` of a string is not), so that a database can key records by it."""
     numbering: dict[int, int] = {}
     keep = []
     tokens = []
+    append = tokens.append
     stack = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    kinds = _HASH_KINDS
     while stack:
-        x = stack.pop()
-        tokens.append(type(x).__name__)
-        role = _role(x)
-        if role == "function" and x is not node:  # numbered on its own, as structural_equal compares it
-            tokens.append(structural_hash(x.structural_self()))
+        x = pop()
+        cls = type(x)
+        info = kinds.get(cls) or _hash_kind(cls)
+        kind = info[1]
+        append(info[0])
+        if info[2] and x is not node:  # a function: numbered on its own, as structural_equal compares it
+            append(structural_hash(x.structural_self()))
             continue
-        if isinstance(x, (Var, Buffer)):
+        if kind == _H_NODE:
+            extend(info[3](x))
+        elif kind == _H_TUPLE:
+            append(len(x))
+            extend(x)
+        elif kind == _H_VAR or kind == _H_BUFFER:
             if id(x) not in numbering:
                 numbering[id(x)] = len(numbering)
                 keep.append(x)
-                if isinstance(x, Buffer):
-                    tokens.append((x.dtype, x.scope))
-                    stack.append(x.shape)
-                    stack.append(x.strides)
-            tokens.append((numbering[id(x)], x.dtype))
-            continue
-        if role == "var":
+                if kind == _H_BUFFER:
+                    append((x.dtype, x.scope))
+                    push(x.shape)
+                    push(x.strides)
+            append((numbering[id(x)], x.dtype))
+        elif kind == _H_ROLE_VAR:
             if id(x) not in numbering:
                 numbering[id(x)] = len(numbering)
                 keep.append(x)
-            tokens.append((numbering[id(x)], x.structural_key()))
-            continue
-        if role == "constant":
-            tokens.append(x.structural_key())
-            continue
-        items = _module_items(x)
-        if items is not None:
-            tokens.append(tuple(k for k, _ in items))
-            stack.extend(f for _, f in items)
-            continue
-        if _is_node(x):
-            stack.extend(v for _, v in _fields(x))
-            continue
-        if isinstance(x, tuple):
-            tokens.append(len(x))
-            stack.extend(x)
-            continue
-        tokens.append(x)
+            append((numbering[id(x)], x.structural_key()))
+        elif kind == _H_CONSTANT:
+            append(x.structural_key())
+        elif kind == _H_MODULE:
+            items = _module_items(x)
+            append(tuple(k for k, _ in items))
+            extend(f for _, f in items)
+        else:
+            append(x)
     digest = blake2b(_stable_text(tuple(tokens)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little", signed=True)

@@ -37,9 +37,12 @@ from .sorting import argsort, searchsorted, sort  # noqa: F401
 from .updates import copyto, fill_diagonal, put  # noqa: F401
 from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
 from . import dispatch as _dispatch, methods as _methods, numpy_linalg as _numpy_linalg, refusals as _refusals
-from ..tracer import numpy_creation as _numpy_creation
+from ..tracer import autograph_runtime as _autograph_runtime, numpy_creation as _numpy_creation
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
                      ravel, reshape, split, squeeze, stack, swapaxes, transpose)
+from .calculus import gradient, polyval, ravel_multi_index, trapezoid, unravel_index  # noqa: F401
+from . import fourier as _fourier
+from .rearranging import cross, fliplr, flipud, rot90, sliding_window_view  # noqa: F401
 from .closeness import allclose, array_equal, array_equiv, isclose  # noqa: F401
 from .histograms import bincount, digitize, histogram, histogram_bin_edges  # noqa: F401
 from .matrices import diag, diagflat, kron, outer, vander  # noqa: F401
@@ -77,7 +80,8 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "nancumsum", "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar", "piecewise", "place",
     "put_along_axis", "select", "convolve", "correlate", "interp", "atleast_1d", "atleast_2d",
     "atleast_3d", "block", "column_stack", "dstack", "hstack", "vstack", "average", "corrcoef", "cov", "median",
-    "percentile", "ptp", "quantile", "compress", "extract",
+    "percentile", "ptp", "quantile", "compress", "extract", "gradient", "polyval", "ravel_multi_index",
+    "trapezoid", "unravel_index", "cross", "fliplr", "flipud", "rot90",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
@@ -93,7 +97,10 @@ def _size(a, axis=None):
 #: NumPy's questions about an array's shape, answered while tracing (the shape is static).
 _SHAPE_QUERIES = {np.shape: lambda a: a.shape, np.ndim: lambda a: a.ndim, np.size: _size}
 
-NUMPY_FUNCTIONS = _dispatch.numpy_table(FUNCTIONS, _numpy_linalg.FUNCTIONS, {np.around: round}, _SHAPE_QUERIES)
+NUMPY_FUNCTIONS = _dispatch.numpy_table(FUNCTIONS, _numpy_linalg.FUNCTIONS, {np.around: round}, _SHAPE_QUERIES,
+                                        {np.lib.stride_tricks.sliding_window_view: sliding_window_view,
+                                         np.apply_along_axis: _autograph_runtime.apply_along_axis},
+                                        _fourier.FUNCTIONS)
 
 #: NumPy's function objects refused by design inside ``@mlc.jit`` -> why, and what to write instead.
 REFUSED = {getattr(np.linalg, name): why for name, why in _numpy_linalg.REFUSED.items()}

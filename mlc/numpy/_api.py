@@ -5,8 +5,9 @@ records ops. Called outside a trace on concrete arrays, it is jitted itself
 (its array parameters are dynamic, every other parameter is static), so
 ``mlc.numpy.exp(a)`` compiles the ``exp`` op once per shape and dtype and
 then runs the compiled kernel — NumPy is never asked to compute the result.
-Computation follows the data: a call whose arrays include a GPU (CuPy) array
-runs the function jitted for ``target="cuda"`` instead (:mod:`.devices`).
+Computation follows the data: a call whose arrays include a device's array (a
+CuPy array) runs the function jitted for that device's target (``"cuda"``)
+instead (:mod:`.devices`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from ..ir.expr import PrimExpr
 from ..tracer.jit import jit
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
-from .devices import on_gpu
+from ..runtime.memory import memory_target
+from .devices import on_device
 
 __all__ = ["numpy_function", "implementation", "emit", "hashable"]
 
@@ -37,7 +39,7 @@ def numpy_function(*array_params: str):
 
         def jitted(target=None):
             """The jitted implementation eager calls go through (made on first use); eager calls
-            on GPU arrays take the one for ``target="cuda"``."""
+            on a device's arrays take the one for its target (``"cuda"``)."""
             if target not in jitted_for:
                 jitted_for[target] = jit(impl, static_argnames=static, target=target)
             return jitted_for[target]
@@ -54,7 +56,8 @@ def numpy_function(*array_params: str):
                     raise TraceError(f"np.{impl.__name__} does not support these dynamic axes (operand shapes "
                                      f"{', '.join(shapes)}): {err}. Mark fewer axes dynamic "
                                      f"(mlc.jit(dynamic=...)){describe_location(user_location())}") from None
-            target = "cuda" if on_gpu(args, kwargs) else None
+            kind = on_device(args, kwargs)
+            target = None if kind is None else memory_target(kind)
             return (jitted_for.get(target) or jitted(target))(*args, **kwargs)
 
         wrapper.__mlc_impl__ = impl

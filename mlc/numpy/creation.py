@@ -86,7 +86,7 @@ def asarray(a, dtype=None, *, device=None, copy=None):
         out = as_tracer(a).fresh()
         return out if dtype is None else astype(out, dtype)
     target = normalize("asarray", device, default=device_of(a))
-    if device_of(a) == "cuda":
+    if device_of(a) != "cpu":
         if target == "cpu":
             a = place(a, "cpu")
         elif dtype is None and not copy:
@@ -235,8 +235,9 @@ def triu(x, /, k=0):
 def from_dlpack(x, /, *, device=None, copy=None):
     """An array sharing ``x``'s memory through DLPack: a NumPy array for host memory, a CuPy
     array for GPU memory (``device=`` copies it to the device asked for)."""
-    if nd.dlpack_on_cuda(x):
-        out = nd.to_device(x, nd.cuda())  # a CuPy array on the same memory
+    kind = nd.dlpack_on_device(x)
+    if kind is not None:
+        out = nd.to_device(x, nd.device(kind, int(x.__dlpack_device__()[1])))  # (the same memory)
     else:
         out = np.from_dlpack(x) if copy is None else np.from_dlpack(x, copy=copy)
     return place(out, normalize("from_dlpack", device, default=device_of(out)))

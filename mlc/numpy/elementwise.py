@@ -40,9 +40,35 @@ def _registry_ufuncs() -> tuple[list[str], list[str]]:
     return unary, binary
 
 
+#: NumPy's order of complex numbers: by real part, then imaginary part (a NaN imaginary part
+#: makes "by real part" false); (real-part test, imaginary-part test) of each comparison
+_COMPLEX_ORDER = {"less": ("less", "less"), "less_equal": ("less", "less_equal"),
+                  "greater": ("greater", "greater"), "greater_equal": ("greater", "greater_equal")}
+
+
+def _complex_operands(x1, x2) -> bool:
+    return any(isinstance(x, (Tracer, np.ndarray, np.generic, complex)) and np.asarray(
+        x.dtype.type(0) if isinstance(x, Tracer) else x).dtype.kind == "c" for x in (x1, x2))
+
+
+def _complex_compare(op: str, x1, x2):
+    """``x1 < x2`` (and ``<=``, ``>``, ``>=``) of complex values as NumPy orders them:
+    ``(xr < yr and xi, yi not NaN) or (xr == yr and xi < yi)``; NumPy's tutorial Mandelbrot
+    tests ``z * np.conj(z) > 4`` so."""
+    by_real, by_imag = _COMPLEX_ORDER[op]
+    a, b = as_tracer(x1), as_tracer(x2)
+    ar, ai, br, bi = real(a), imag(a), real(b), imag(b)
+    numbers = _GENERATED["logical_not"](_GENERATED["logical_or"](_GENERATED["isnan"](ai), _GENERATED["isnan"](bi)))
+    first = _GENERATED["logical_and"](_GENERATED[by_real](ar, br), numbers)
+    tie = _GENERATED["logical_and"](_GENERATED["equal"](ar, br), _GENERATED[by_imag](ai, bi))
+    return _GENERATED["logical_or"](first, tie)
+
+
 def _binary(op: str):
     @numpy_function("x1", "x2", "out")
     def fn(x1, x2, /, out=None, *, dtype=None, casting="same_kind"):
+        if op in _COMPLEX_ORDER and out is None and dtype is None and _complex_operands(x1, x2):
+            return _complex_compare(op, x1, x2)
         return apply_ufunc(op, [x1, x2], out, dtype, casting)
     fn.__name__ = fn.__qualname__ = op
     fn.__doc__ = (f"``np.{op}(x1, x2)`` elementwise, broadcasting (registry op ``{op}``); ``dtype`` "
@@ -165,9 +191,18 @@ def round(x, decimals=0, out=None):  # noqa: A001 - NumPy's name
     """Round to the nearest integer, ties to even (``np.round``); integers keep their values (a new
     array, as NumPy's)."""
     refuse_out("round", out)
-    if decimals != 0:
-        raise TraceError(f"round: only decimals=0 is supported, got decimals={decimals!r}")
     t = as_tracer(x)  # (bool: NumPy's round is rint there, whose loop is float16)
+    if decimals != 0:  # NumPy's way: scaled by a power of ten (a Python float), rounded, scaled back
+        kind = np.dtype(t.dtype).kind
+        if kind in "iu" and decimals > 0:
+            return t.fresh()
+        if kind != "f":
+            raise TraceError(f"round: decimals={decimals!r} is supported for real floating arrays (and "
+                             f"positive decimals for integers), got {t.dtype}")
+        scale = 10.0 ** (decimals if decimals > 0 else -decimals)  # (this module's abs is the ufunc)
+        if decimals > 0:
+            return _GENERATED["true_divide"](emit("rint", [_GENERATED["multiply"](t, scale)]), scale)
+        return _GENERATED["multiply"](emit("rint", [_GENERATED["true_divide"](t, scale)]), scale)
     return t.fresh() if dt.is_int(t._atom.type.dtype) else emit("rint", [t])
 
 

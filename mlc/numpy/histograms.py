@@ -25,7 +25,7 @@ from ..tracer.trace import BELOW, is_tracing
 from ._api import numpy_function
 from .creation import arange
 from .elementwise import clip, where
-from .indexing import take
+from .indexing import unchecked_take as take  # (indices clipped into the edges)
 from .reductions import max as _max, min as _min, sum as _sum
 from .shapes import concatenate, reshape
 from .sorting import searchsorted
@@ -92,8 +92,8 @@ def _bin_numbers(t, edges, n, first, last):
     x = t.astype(edges.dtype)
     scaled = (x - first) / (last - first) * n
     index = clip(scaled.astype("int64"), 0, n - 1)
-    index = where(x < take(edges, index), index - 1, index)
-    index = where((x >= take(edges, clip(index + 1, 0, n))) & (index != n - 1), index + 1, index)
+    index = where(x < take(edges, index, 0), index - 1, index)
+    index = where((x >= take(edges, clip(index + 1, 0, n), 0)) & (index != n - 1), index + 1, index)
     return clip(index, 0, n - 1), keep
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError, TraceError
 from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
+from ..tracer.autograph_scalars import item
 from . import dispatch
 from .contractions import dot
 from .elementwise import astype
@@ -100,6 +101,30 @@ def _method(fn, name: str):
 def _copy(self, order="C"):
     """The same value as a new array object (an in-place operator on it leaves ``self`` alone)."""
     return self.fresh()
+
+
+class _Flat:
+    """``x.flat``: NumPy's flat iterator, indexed as the array raveled in C order. Reading
+    ``x.flat[k]`` reads ``x.reshape(-1)[k]``; writing ``x.flat[k] = v`` writes through into ``x``
+    (a new version of it), as NumPy's does."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base):
+        self.base = base
+
+    def __getitem__(self, key):
+        return getitem(reshape(self.base, (-1,)), key)
+
+    def __setitem__(self, key, value):
+        setitem(reshape(self.base, (-1,)), key, value)
+
+    def __len__(self) -> int:
+        return self.base.size
+
+    def __iter__(self):
+        flat = reshape(self.base, (-1,))
+        return (flat[k] for k in range(flat.shape[0]))
 
 
 def _diagonal(self, offset=0, axis1=0, axis2=1):
@@ -265,6 +290,7 @@ def attach(ufuncs: dict, functions: dict, table: dict, refused: dict) -> None:
     Tracer.conj = Tracer.conjugate = conj
     Tracer.nbytes = property(lambda self: self.size * self.dtype.itemsize,
                              doc="The bytes the array's elements take (``size * itemsize``).")
+    Tracer.flat = property(_Flat, doc="NumPy's flat iterator: ``x.flat[k]`` reads and writes x in C order.")
     Tracer.itemsize = property(lambda self: self.dtype.itemsize, doc="The bytes of one element.")
     methods = dict(_METHODS, **{n: _method(functions[n], n) for n in _FUNCTION_METHODS})
 
@@ -275,6 +301,7 @@ def attach(ufuncs: dict, functions: dict, table: dict, refused: dict) -> None:
                              + describe_location(user_location()))
         assign(self, functions["sort"](self, axis=axis), "x.sort()")
     methods["sort"] = sort
+    methods["item"] = item
     for name, method in methods.items():
         if name != "ravel":  # ravel is flatten, named so
             method.__name__, method.__qualname__ = name, f"Tracer.{name}"

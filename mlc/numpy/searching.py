@@ -30,6 +30,8 @@ from .creation import asarray
 from .cumulative import cumsum
 from .elementwise import floor_divide, less, not_equal, remainder
 from .indexing import take
+from .masked_read import NonzeroIndex
+from ..tracer.tracer import Tracer
 from .reductions import any as _any
 from .shapes import broadcast_to, reshape
 from .sorting import searchsorted
@@ -57,7 +59,10 @@ def _flat_positions(mask) -> np.ndarray:
 
 
 def nonzero(x, /):
-    """The indices of the nonzero elements of ``x``, one int64 array per dimension (eager only)."""
+    """The indices of the nonzero elements of ``x``, one int64 array per dimension (eager only;
+    while tracing, lazy ones that index with the mask: :class:`.masked_read.NonzeroIndex`)."""
+    if is_tracing() and isinstance(x, Tracer) and x.ndim:
+        return _lazy_nonzero(x)
     _eager_only("nonzero")
     x = asarray(x)
     if x.ndim == 0:
@@ -70,10 +75,17 @@ def nonzero(x, /):
     return tuple(reversed(out))
 
 
+def _lazy_nonzero(x) -> tuple:
+    mask = x if x.dtype == np.bool_ else not_equal(x, np.zeros((), x.dtype))
+    return tuple(NonzeroIndex(mask, axis) for axis in range(mask.ndim))
+
+
 def where(condition, x=None, y=None, /):
     """``x`` where ``condition`` else ``y`` (traced and compiled); with only ``condition``,
     ``nonzero(condition)`` (eager only)."""
     if x is None and y is None:
+        if is_tracing() and isinstance(condition, Tracer) and condition.ndim:
+            return _lazy_nonzero(condition)
         _eager_only("where(condition) with one argument")
         return nonzero(condition)
     if x is None or y is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError, TraceError
+from ..errors import IndexBoundsError, ShapeError, TraceError
 from ..ops.library import normalize_axis
 from ..tracer.operands import as_tracer
 from ..tracer.source import describe_location, user_location
@@ -93,7 +93,7 @@ def _scattered(arr, indices, values, axis: int):
     if idx.dtype.kind not in "iu":
         raise TraceError(f"np.put_along_axis: indices must be integers, got {idx.dtype}{_where()}")
     if isinstance(indices, np.ndarray) and indices.size and (indices.min() < -n or indices.max() >= n):
-        raise ShapeError(f"index out of bounds for axis {axis} with size {n}{_where()}")
+        raise IndexBoundsError(f"index out of bounds for axis {axis} with size {n}{_where()}")
     shape = tuple(k if d == axis else max(k, arr.shape[d]) for d, k in enumerate(idx.shape))
     idx = moveaxis(broadcast_to(idx, shape), axis, -1).astype("int64")
     vals = moveaxis(broadcast_to(as_tracer(values, arr._ctx), shape), axis, -1)

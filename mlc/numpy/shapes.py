@@ -18,7 +18,7 @@ import functools
 
 import numpy as np
 
-from ..errors import IRError, ShapeError, TraceError
+from ..errors import IndexBoundsError, IRError, ShapeError, TraceError
 from ..ir.expr import PrimExpr
 from ..ops.library.shape import index_text, plan_getitem, reshape_shape
 from ..tracer.operands import as_tracer, as_tracers
@@ -27,9 +27,10 @@ from ..tracer.source import describe_location, user_location
 from ..tracer.trace import is_tracing
 from ._api import emit, hashable, numpy_function
 from .generated import GENERATED
-from .indexing import take
+from .bounds import access_text, check_indices
+from .indexing import take, unchecked_take
 from .loops import refuse_out
-from .masked_read import Selection
+from .masked_read import Selection, nonzero_key
 from .windows import Window, has_traced_slice, use_indexing, window_getitem, window_take
 from .updates import concrete_key, element_index, gathered, index_array, is_bool_array
 
@@ -137,12 +138,46 @@ def split(ary, indices_or_sections, axis=0):
                      axis=axis))
 
 
+#: np.pad's modes that copy elements of the array: the source position of each padded position
+#: along an axis of ``n`` elements (``j`` counts from the first original element, negative before it)
+_PAD_SOURCES = {
+    "edge": lambda j, n: np.clip(j, 0, n - 1),
+    "wrap": lambda j, n: np.mod(j, n),
+    "reflect": lambda j, n: (np.zeros_like(j) if n == 1 else np.where(
+        np.mod(j, 2 * (n - 1)) < n, np.mod(j, 2 * (n - 1)), 2 * (n - 1) - np.mod(j, 2 * (n - 1)))),
+    "symmetric": lambda j, n: np.where(np.mod(j, 2 * n) < n, np.mod(j, 2 * n), 2 * n - 1 - np.mod(j, 2 * n)),
+}
+
+
 @numpy_function("array")
-def pad(array, pad_width, mode="constant", constant_values=0):
-    """``np.pad(array, pad_width, constant_values=...)`` (constant mode)."""
-    if mode != "constant":
-        raise TraceError(f"pad: only mode='constant' is supported, got {mode!r}")
-    return emit("pad", [as_tracer(array)], pad_width=hashable(pad_width), constant_values=constant_values)
+def pad(array, pad_width, mode="constant", constant_values=0, reflect_type="even"):
+    """``np.pad(array, pad_width, mode, constant_values=...)``: mode ``"constant"`` (one ``pad``
+    op), or ``"edge"``, ``"wrap"``, ``"reflect"``, ``"symmetric"`` (a gather per padded axis at
+    the positions NumPy copies from, a static index array).
+
+    >>> import numpy as np, mlc
+    >>> mlc.numpy.pad(np.array([1, 2, 3]), (2, 3), mode="reflect")
+    array([3, 2, 1, 2, 3, 2, 1, 2])
+    """
+    t = as_tracer(array)
+    if mode == "constant":
+        return emit("pad", [t], pad_width=hashable(pad_width), constant_values=constant_values)
+    if mode not in _PAD_SOURCES or reflect_type != "even":
+        raise TraceError(f"np.pad: mode {mode!r}{'' if reflect_type == 'even' else ' with reflect_type=' + repr(reflect_type)} "
+                         f"does not trace; the modes that do are 'constant', 'edge', 'wrap', 'reflect' "
+                         f"and 'symmetric'{describe_location(user_location())}")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
+                             np.asarray(pad_width, dtype=np.int64), (t.ndim, 2))
+    for axis, (before, after) in enumerate(widths.tolist()):
+        n = t.shape[axis]
+        if before == 0 and after == 0:
+            continue
+        if n == 0:
+            raise ShapeError(f"np.pad: can't extend the empty axis {axis} using modes other than 'constant' "
+                             f"or 'empty'{describe_location(user_location())}")
+        sources = _PAD_SOURCES[mode](np.arange(-before, n + after), n).astype(np.int64)
+        t = emit("take", [t, as_tracer(sources, t._ctx)], axis=axis)
+    return t
 
 
 # ------------------------------------------------------------------ indexing
@@ -179,7 +214,7 @@ def _advanced_getitem(t, items: tuple, n: int, index):
     slice, None or ``...`` (NumPy's advanced indexing with one index array): the basic
     indexing with ``:`` there, then a gather (``take``) of the index's elements along that
     axis, whose dimensions take its place. A constant index out of range is refused as NumPy
-    refuses it; a traced one is clipped into the axis, as ``take`` clips it."""
+    refuses it; a traced one is checked when the function runs (:mod:`.bounds`)."""
     basic = getitem(t, items[:n] + (slice(None),) + items[n + 1:])
     used = sum(1 for k in items if k is not None and k is not Ellipsis)
     axis = sum(t.ndim - used if k is Ellipsis else 1 for k in items[:n])
@@ -187,10 +222,11 @@ def _advanced_getitem(t, items: tuple, n: int, index):
     if isinstance(index, np.ndarray) and isinstance(size, int) and index.size:
         bad = index[(index < -size) | (index >= size)]
         if bad.size:
-            raise ShapeError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {size}"
+            raise IndexBoundsError(f"index {int(bad[0])} is out of bounds for axis {axis} with size {size}"
                              f"{describe_location(user_location())}")
+    check_indices(index, size, access_text(items), axis)
     flat = index.reshape(-1) if index.ndim != 1 else index
-    gathered = take(basic, flat, axis=axis)
+    gathered = unchecked_take(basic, flat, axis=axis)
     shape = tuple(basic.shape[:axis]) + tuple(index.shape) + tuple(basic.shape[axis + 1:])
     return gathered if tuple(gathered.shape) == shape else emit("reshape", [gathered], newshape=shape)
 
@@ -203,7 +239,7 @@ def getitem(a, key):
     beside them, on adjacent axes, one gather of those axes merged (:func:`.updates.gathered`).
     A constant boolean mask is the indices of its True elements."""
     t = as_tracer(a)
-    key = concrete_key(key)
+    key = concrete_key(nonzero_key(key))
     items = key if isinstance(key, tuple) else (key,)
     at = element_index(t, items)
     if at is not None:  # one element at traced ints (a loop's element code)
@@ -223,9 +259,15 @@ def getitem(a, key):
         return _advanced_getitem(t, items, *arrays[0])
     if arrays and not any(is_bool_array(k) for k in items):  # several, or beside ints, on adjacent axes
         return gathered(t, key)
-    if len(items) == 1 and isinstance(items[0], Tracer) and items[0].dtype == np.bool_ \
-            and tuple(items[0].shape) == tuple(t.shape) and t.ndim:
-        return Selection(t, items[0])  # lazy: a reduction or a masked write uses it
+    if _leading_mask(items, t):
+        # lazy: a reduction or a masked write uses it; the axes after the mask's taken as they are
+        rest = (slice(None),) * items[0].ndim + tuple(items[1:])
+        return Selection(t if len(items) == 1 else getitem(t, rest), items[0])
+    bad = next((k for k in items if isinstance(k, Tracer) and k.dtype.kind not in "iub"), None)
+    if bad is not None:  # NumPy's IndexError: only integers, slices, ..., None and int or bool arrays
+        raise TraceError(f"{access_text(items)}: a {bad.dtype} index; only integers, slices, ..., None and "
+                         f"integer or boolean arrays are valid indices (NumPy raises IndexError). Convert "
+                         f"it with .astype(int){describe_location(user_location())}")
     if any(isinstance(k, (list, np.ndarray, Tracer)) for k in items):
         raise TraceError(
             f"x[{index_text(key)}]: a traced boolean mask selects a number of elements known only when "
@@ -235,7 +277,7 @@ def getitem(a, key):
     try:
         starts, stops, steps, out_shape = plan_getitem(t.shape, key)
     except ShapeError as err:
-        raise ShapeError(f"{err}{describe_location(user_location())}") from None
+        raise type(err)(f"{err}{describe_location(user_location())}") from None
     except IRError as err:  # a dynamic axis (mlc.jit(dynamic=...)) has no size to index with
         if all(isinstance(n, int) for n in t.shape):
             raise
@@ -247,7 +289,32 @@ def getitem(a, key):
                 for lo, hi, st, n in zip(starts, stops, steps, t.shape))
     if not whole:
         t = emit("slice", [t], starts=starts, stops=stops, steps=steps)
+    if _is_scalar_key(items, t.ndim):
+        # x[1, 2]: NumPy's result is a scalar, a copy, not a view: a later write into x does
+        # not change it (``old = x[i, j]; x[i, j] = new; err = old - new``)
+        return t._ctx.emit("reshape", [t], {"newshape": tuple(out_shape)}, view=False)
     return t if t.shape == out_shape else emit("reshape", [t], newshape=out_shape)
+
+
+def _leading_mask(items, t) -> bool:
+    """Whether ``items`` is a traced boolean mask over ``t``'s leading axes, followed only by
+    ``:``, ``None`` and ``...`` (``x[m]``, ``X[m]`` for a mask of rows, ``n[m, None]``)."""
+    m = items[0] if items else None
+    if not (isinstance(m, Tracer) and m.dtype == np.bool_ and m.ndim and t.ndim >= m.ndim
+            and tuple(m.shape) == tuple(t.shape[:m.ndim])):
+        return False
+    return all(k is None or k is Ellipsis or (isinstance(k, slice) and k == slice(None)) for k in items[1:])
+
+
+def _is_scalar_key(items, ndim: int) -> bool:
+    """True when a basic index ``items`` takes every one of ``ndim`` axes with an integer (no
+    slice, None or ``...``): NumPy returns a scalar, a copy, for it.
+
+    >>> _is_scalar_key((1, 2), 2), _is_scalar_key((1, slice(None)), 2), _is_scalar_key((1, ...), 1)
+    (True, False, False)
+    """
+    return len(items) == ndim and all(
+        hasattr(k, "__index__") and not isinstance(k, (bool, np.bool_)) for k in items)
 
 
 use_indexing(getitem=getitem)

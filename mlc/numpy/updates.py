@@ -6,7 +6,14 @@ to the array they were taken from, and the jit writes a written argument back
 into the caller's array):
 
 - a basic index (ints, slices with any step, ``None``, ``...``): one
-  ``update_slice`` op (the value broadcast to the indexed shape first);
+  ``update_slice`` op (the value broadcast to the indexed shape first), or, for
+  a small region of a larger array, a ``dynamic_update_slice`` at constant starts;
+- traced ints (a loop's index, a computed int) with static slices beside them
+  (``A[i, j] = v``, ``C[:, i] = c``, ``p[1:-1, j] = q``, ``x[i, ::2] = r``): one
+  ``dynamic_update_slice``, the traced ints its starts. Both store only the
+  region, in the array's own buffer where its old version is dead after the
+  write, else into a copy (:mod:`mlc.passes.graph.inplace`); inside a loop's body
+  a write of one element is an ``element_set``, stored in place the same way;
 - a boolean mask (``s[s <= 0.1] = 1.0``, ``x[:, m] = v``, with ``:`` and ``...``
   beside it): ``where(mask, value, x)``; the value must broadcast to the masked
   elements' shape without their count (one value per True element needs the
@@ -39,18 +46,19 @@ import math
 
 import numpy as np
 
-from ..errors import DTypeError, IRError, ShapeError, TraceError
+from ..errors import DTypeError, IndexBoundsError, IRError, ShapeError, TraceError
 from ..ir.graph import Constant
 from ..ops.library import broadcast_shapes
 from ..ops.library.shape import _slice_signature, index_text, plan_getitem
 from ..tracer.operands import as_tracer, as_tracers
 from ..tracer.source import describe_location, user_location
 from ..tracer.state import write
-from ..tracer.trace import BOUNDS, current_trace
+from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit, numpy_function
 from .elementwise import astype, where
-from .masked_read import Selection, same_mask, selection_refusal
+from .bounds import access_text, check_index, check_indices
+from .masked_read import Selection, nonzero_key, same_mask, selection_refusal
 from .windows import Window, has_traced_slice, use_indexing, window_setitem
 
 __all__ = ["setitem", "assign", "update_slice", "assigned", "gathered", "concrete_key", "copyto", "fill_diagonal", "put", "index_array",
@@ -68,8 +76,34 @@ def _trace_for(base: Tracer):
     return ctx if ctx is not None and ctx.accepts(base) else base._ctx
 
 
+#: The smallest array a static slice write stores in place (a smaller one is one fused pass: two
+#: kernels, the value's and the store, cost more than one pass over it).
+_IN_PLACE_FROM = 256
+
+
+def _static_trace(base: Tracer) -> bool:
+    """Whether ``base`` and every input of the trace recording its writes have static shapes:
+    an in-place write needs a static region, and a program with dynamic axes runs its kernels
+    one by one, without ``main``'s copies (there, writes stay passes over the array)."""
+    if not all(isinstance(n, (int, np.integer)) for n in base.shape):
+        return False
+    return all(isinstance(n, (int, np.integer)) for v in _trace_for(base).inputs for n in v.type.shape)
+
+
 def update_slice(base: Tracer, value: Tracer, starts, stops, steps) -> Tracer:
-    """``base`` with ``value`` (of the slice's shape and ``base``'s dtype) at the slice."""
+    """``base`` with ``value`` (of the slice's shape and ``base``'s dtype) at the slice: a region
+    of at most a quarter of an array of ``_IN_PLACE_FROM`` elements or more is stored in place
+    (``dynamic_update_slice`` at constant starts: only the region is written where ``base`` is
+    dead after the write); a larger one is one pass over the array (``update_slice``), which fuses with the value's producer."""
+    shape = tuple(base.shape)
+    if base.ndim and _static_trace(base):
+        dims = _slice_signature(shape, starts, stops, steps)
+        region = tuple(d[3] for d in dims)
+        if 4 * math.prod(region) <= math.prod(shape) and math.prod(shape) >= _IN_PLACE_FROM and \
+                tuple(value.shape) == region:
+            ctx = _trace_for(base)
+            return emit("dynamic_update_slice", [base, value, *(as_tracer(np.int64(d[0]), ctx) for d in dims)],
+                        steps=tuple(d[2] for d in dims))
     return emit("update_slice", [base, value], starts=tuple(starts), stops=tuple(stops), steps=tuple(steps))
 
 
@@ -93,7 +127,7 @@ def setitem(target: Tracer, key, value) -> None:
     """``target[key] = value`` (see the module's docstring)."""
     if target.weak:
         raise TraceError(f"item assignment into a Python scalar argument{_where()}")
-    key = concrete_key(key)
+    key = concrete_key(nonzero_key(key))
     items = key if isinstance(key, tuple) else (key,)
     if has_traced_slice(items):  # x[:i] = ... in a compiled loop (see .windows)
         return window_setitem(target, items, value)
@@ -111,12 +145,13 @@ def assigned(base: Tracer, key, value) -> Tracer:
                          f"write np.where(mask, value, x){_where()}") from None
 
 
-def element_index(base: Tracer, key):
+def element_index(base: Tracer, key, write: bool = False):
     """The indices of ``base[key]`` as 0-d int Tracers when ``key`` names one element by ints
     (``a[i, j]`` in a loop over ``i``, or ``a[0, j]``), else None: such a read or write is
     an ``element_get``/``element_set``, which a loop of them compiles into one kernel. Inside a
     loop's body only (elsewhere the gather and scatter check a written index's bounds when the
-    function runs); there a read out of bounds is clipped, a write out of bounds writes nothing."""
+    function runs); there a read out of bounds is clipped, a write out of bounds writes nothing,
+    and either raises BoundsError when the function runs (:mod:`.bounds`)."""
     items = key if isinstance(key, tuple) else (key,)
     inner = current_trace()
     if inner is None or not inner.captures:  # outside a loop's body: a gather or scatter, checked
@@ -135,38 +170,46 @@ def element_index(base: Tracer, key):
             out.append(as_tracer(np.int64(k), base._ctx))
         else:
             return None
+    for axis, (k, n) in enumerate(zip(items, base.shape)):
+        check_index(k, n, access_text(key, write), axis)
     return out
 
 
 def _assigned(base: Tracer, key, value) -> Tracer:
     items = key if isinstance(key, tuple) else (key,)
-    at = element_index(base, items)
+    at = element_index(base, items, write=True)
     if at is not None and not isinstance(value, (list, tuple)) and np.ndim(value) == 0:
         v = _cast(base, value)
         if v.ndim == 0:
             return emit("element_set", [base, v, *at])
     mask = _mask(items)
     if isinstance(value, Selection):  # a[mask] = b[mask] * 2: the values where the mask holds
-        if mask is None or not isinstance(mask[1], Tracer) or not same_mask(as_tracer(mask[1], base._ctx),
+        if mask is None or mask[0] != 0 or not isinstance(mask[1], Tracer) or not same_mask(as_tracer(mask[1], base._ctx),
                                                                                 value.mask):
             raise selection_refusal(f"x[{index_text(key)}] = (y[mask] ...): the selection's mask is not the "
                                     "written one")
-        if tuple(value.values.shape) != tuple(base.shape):
+        written = value.values
+        if written.ndim != base.ndim or tuple(written.shape[:value.mask.ndim]) != tuple(value.mask.shape) \
+                or broadcast_shapes(tuple(written.shape), tuple(base.shape)) != tuple(base.shape):
             raise selection_refusal(f"x[{index_text(key)}] = y[mask] with y of another shape than x")
-        return where(as_tracer(mask[1], base._ctx), _cast(base, value.values), base)
+        return where(value._full_mask(), _cast(base, written), base)
     if mask is not None:
         return _masked(base, items, *mask, value)
     if any(is_bool_array(k) for k in items):  # constant masks among other indices: their True elements
         items = tuple(part for k in items for part in (
             np.nonzero(np.asarray(k)) if is_bool_array(k) else (k,)))
     if _pointwise(items, base.ndim):
-        return _point_written(base, items, value)
+        if _static_trace(base):
+            return _point_written(base, items, value)
+        if all(_scalar_index(k) or _whole_axis(k) for k in items):
+            return _point_where(base, items, value)
     if any(index_array(k) is not None for k in items):
         return _scattered(base, items, value)
     try:
         starts, stops, steps, shape = plan_getitem(base.shape, key)
     except (ShapeError, TypeError) as err:
-        raise ShapeError(f"x[{index_text(key)}] = ...: {err}{_where()}") from None
+        raise (type(err) if isinstance(err, ShapeError) else ShapeError)(
+            f"x[{index_text(key)}] = ...: {err}{_where()}") from None
     dims = _slice_signature(base.shape, starts, stops, steps)
     v = _fit(_cast(base, value), tuple(shape), key)
     region = tuple(d[3] for d in dims)
@@ -186,37 +229,73 @@ def _scalar_index(k) -> bool:
 
 
 def _pointwise(items: tuple, ndim: int) -> bool:
-    """Whether ``items`` is traced ints (0-d) and whole axes only (``A[i, j]``, ``C[:, i]``, at
-    least one traced int): a write that one elementwise ``where`` over the array makes."""
+    """Whether ``items`` is traced ints (0-d) and static slices only (``A[i, j]``, ``C[:, i]``,
+    ``p[1:-1, j]``, at least one traced int): a write of a region at a traced offset."""
     if not any(_scalar_index(k) for k in items) or sum(1 for k in items if k is Ellipsis) > 1:
         return False
     return len([k for k in items if k is not Ellipsis]) <= ndim and all(
-        _scalar_index(k) or _whole_axis(k) for k in items)
+        _scalar_index(k) or k is Ellipsis or (isinstance(k, slice) and _static_slice(k)) for k in items)
+
+
+def _static_slice(k: slice) -> bool:
+    return all(b is None or (isinstance(b, (int, np.integer)) and not isinstance(b, (bool, np.bool_)))
+               for b in (k.start, k.stop, k.step))
 
 
 def _point_written(base: Tracer, items: tuple, value) -> Tracer:
-    """``base[items] = value`` for :func:`_pointwise` items: ``where(at, value, base)``, ``at``
+    """``base[items] = value`` for :func:`_pointwise` items: one ``dynamic_update_slice``, each
+    traced int the start of an axis of extent 1, each slice its static start, step and length
+    (stored in place where ``base`` is dead after the write: only the region is written). An
+    index outside its axis writes nothing, and is a BoundsError when the function runs."""
+    ctx = _trace_for(base)
+    n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
+    axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
+    axes += [slice(None)] * (base.ndim - len(axes))
+    kept, starts, steps, region = [], [], [], []
+    for a, k in enumerate(axes):
+        n = base.shape[a]
+        if not _scalar_index(k):
+            lo, hi, step = k.indices(n)
+            count = len(range(lo, hi, step))
+            if count == 0:
+                return base
+            kept.append(count)
+            region.append(count)
+            starts.append(as_tracer(np.int64(lo), ctx))
+            steps.append(step)
+            continue
+        check_index(k, n, access_text(items, True), a)
+        starts.append(astype(k.strong(), "int64"))
+        steps.append(1)
+        region.append(1)
+    v = _fit(_cast(base, value), tuple(kept), items)
+    if tuple(v.shape) != tuple(region):
+        v = emit("reshape", [v], newshape=tuple(region))
+    return emit("dynamic_update_slice", [base, v, *starts], steps=tuple(steps))
+
+
+def _point_where(base: Tracer, items: tuple, value) -> Tracer:
+    """``base[items] = value`` for traced ints and whole axes on an array with dynamic axes
+    (no static region to store): ``where(at, value, base)``, ``at``
     True where each traced int's axis is at its index (one pass over ``base``, no gather). An
     index outside its axis writes nothing, and is a BoundsError when the function runs."""
     ctx = _trace_for(base)
     n_ell = base.ndim - len([k for k in items if k is not Ellipsis])
     axes = [k2 for k in items for k2 in ((slice(None),) * n_ell if k is Ellipsis else (k,))]
     axes += [slice(None)] * (base.ndim - len(axes))
-    at, bad, kept = None, None, []
+    at, kept = None, []
     for a, k in enumerate(axes):
         if not _scalar_index(k):
             kept.append(base.shape[a])
             continue
         n = base.shape[a]
+        check_index(k, n, access_text(items, True), a)
         t = astype(k.strong(), "int64")
-        out = astype((t < -n) | (t >= n), "int64")
-        bad = out if bad is None else bad + out
         shape = [1] * base.ndim
         shape[a] = n
         iota = ctx.array(np.arange(n, dtype=np.int64).reshape(shape))
         hit = iota == where(t < 0, t + n, t)
         at = hit if at is None else at & hit
-    ctx.check_range(bad, BOUNDS, _where())
     v = _fit(_cast(base, value), tuple(kept), items)
     shape = tuple(1 if _scalar_index(k) else d for k, d in zip(axes, base.shape))
     if tuple(v.shape) != shape:
@@ -322,6 +401,9 @@ def concrete_key(key):
     """``key`` with each traced constant in it (``np.arange(3)`` made inside the function, not
     written since) as its NumPy value (a 0-d integer one as a Python int): a static index."""
     items = key if isinstance(key, tuple) else (key,)
+    if any(_traced_list(k) for k in items):  # A[[k, p]] with a traced p: an index array
+        items = tuple(_stacked(k) if _traced_list(k) else k for k in items)
+        key = items if isinstance(key, tuple) else items[0]
     if not any(isinstance(k, Tracer) for k in items):
         return key
     out = []
@@ -331,6 +413,20 @@ def concrete_key(key):
             k = int(k) if k.ndim == 0 and k.dtype.kind in "iu" else k
         out.append(k)
     return tuple(out) if isinstance(key, tuple) else out[0]
+
+
+def _traced_list(k) -> bool:
+    """Whether ``k`` is a list of integers some of which are traced (0-d) values: an index
+    array whose elements are known when the function runs (``A[[k, p]]`` for a pivot ``p``)."""
+    return isinstance(k, list) and any(isinstance(e, Tracer) for e in k) and all(
+        (isinstance(e, Tracer) and e.ndim == 0 and e.dtype.kind in "iu")
+        or (hasattr(e, "__index__") and not isinstance(e, (bool, np.bool_, Tracer))) for e in k)
+
+
+def _stacked(k: list) -> Tracer:
+    """The list ``k`` of (traced) integers as one traced int64 index array."""
+    parts = [emit("reshape", [astype(as_tracer(e), "int64").strong()], newshape=(1,)) for e in k]
+    return parts[0] if len(parts) == 1 else emit("concatenate", parts, axis=0)
 
 
 def index_array(k):
@@ -366,7 +462,7 @@ class _Advanced:
     slice of the other axes (``part``), the adjacent axes from ``first`` merged into one that the
     flat index ``flat`` (1-D) reads, and the shape of the indices broadcast (``index_shape``)."""
 
-    def __init__(self, base: Tracer, key, checked: bool = False):
+    def __init__(self, base: Tracer, key, checked: bool = False, what: str = ""):
         items = _expanded(key if isinstance(key, tuple) else (key,), base.ndim, key)
         advanced = [n for n, k in enumerate(items) if not isinstance(k, slice)]
         if advanced != list(range(advanced[0], advanced[-1] + 1)):
@@ -392,7 +488,8 @@ class _Advanced:
             raise ShapeError(f"x[{index_text(key)}]: shape mismatch: indexing arrays could not be broadcast "
                              f"together with shapes {' '.join(str(tuple(k.shape)) for k in indices)}{_where()}") from None
         self.before, self.after = tuple(part.shape[:self.first]), tuple(part.shape[self.first + count:])
-        self.flat = _flat_index(indices, sizes, self.index_shape, key, _trace_for(base), checked)
+        self.flat = _flat_index(indices, sizes, self.index_shape, key, _trace_for(base), checked and what,
+                                self.first)
         self.count = int(np.prod(self.index_shape, dtype=np.int64))
         merged = math.prod(sizes)
         self.rows = part if count == 1 else emit("reshape", [part], newshape=self.before + (merged,) + self.after)
@@ -406,7 +503,7 @@ class _Advanced:
 def gathered(base: Tracer, key) -> Tracer:
     """``base[key]`` where ``key`` holds integer index arrays (and ints) on adjacent axes and slices
     elsewhere: one gather (``take``) of the merged axes."""
-    plan = _Advanced(base, key)
+    plan = _Advanced(base, key, checked=True, what=access_text(key))
     out = emit("take", [plan.rows, as_tracer(plan.flat, _trace_for(base))], axis=plan.first)
     return out if tuple(out.shape) == plan.shape else emit("reshape", [out], newshape=plan.shape)
 
@@ -414,7 +511,7 @@ def gathered(base: Tracer, key) -> Tracer:
 def _scattered(base: Tracer, items: tuple, value) -> Tracer:
     """``base[items] = value`` where ``items`` holds integer index arrays (and ints) on adjacent
     axes and slices elsewhere."""
-    plan = _Advanced(base, items, checked=True)
+    plan = _Advanced(base, items, checked=True, what=access_text(items, True))
     v = _fit(_cast(base, value), plan.shape, items)
     flat_shape = plan.before + (plan.count,) + plan.after
     vals = v if tuple(v.shape) == flat_shape else emit("reshape", [v], newshape=flat_shape)
@@ -425,32 +522,30 @@ def _scattered(base: Tracer, items: tuple, value) -> Tracer:
     return new if plan.whole else update_slice(base, new, plan.starts, plan.stops, plan.steps)
 
 
-def _flat_index(indices, sizes, index_shape, key, ctx, checked: bool = False):
-    """The indices into the adjacent axes of ``sizes`` as one flat (row-major) index of the
-    merged axis, a 1-D int64 array (a NumPy array when every index is constant: checked)."""
+def _flat_index(indices, sizes, index_shape, key, ctx, checked: str = "", first: int = 0):
+    """The indices into the adjacent axes of ``sizes`` (from axis ``first``) as one flat
+    (row-major) index of the merged axis, a 1-D int64 array (a NumPy array when every index is
+    constant: checked); traced ones checked when the function runs, the access described as
+    ``checked`` (:mod:`.bounds`)."""
     if all(not isinstance(k, Tracer) for k in indices):
         wrapped = []
         for k, n in zip(indices, sizes):
             bad = k[(k < -n) | (k >= n)]
             if bad.size:
-                raise ShapeError(f"x[{index_text(key)}] = ...: index {int(bad.flat[0])} is out of bounds for an "
+                raise IndexBoundsError(f"x[{index_text(key)}] = ...: index {int(bad.flat[0])} is out of bounds for an "
                                  f"axis with size {n}{_where()}")
             wrapped.append(np.broadcast_to(np.where(k < 0, k + n, k).astype(np.int64), index_shape))
         return np.ravel_multi_index(wrapped, sizes).reshape(-1) if wrapped[0].size else np.zeros(0, np.int64)
     flat = None
     stride = 1
-    bad = None
-    for k, n in reversed(list(zip(indices, sizes))):
+    for axis, (k, n) in reversed(list(enumerate(zip(indices, sizes), first))):
+        if checked:  # checked when the function runs, as NumPy checks it
+            check_indices(k, n, checked, axis)
         t = astype(as_tracer(k, ctx), "int64")
-        if isinstance(k, Tracer):  # checked when the function runs, as NumPy checks it
-            out = emit("sum", [astype((t < -n) | (t >= n), "int64")])
-            bad = out if bad is None else bad + out
         t = where(t < 0, t + n, t)
         term = t * stride if stride != 1 else t
         flat = term if flat is None else flat + term
         stride *= n
-    if bad is not None and checked:
-        ctx.check_range(bad, BOUNDS, _where())
     flat = emit("broadcast_to", [flat], shape=tuple(index_shape)) if tuple(flat.shape) != tuple(index_shape) else flat
     return emit("reshape", [flat], newshape=(-1,)) if flat.ndim != 1 else flat
 

@@ -12,10 +12,21 @@ by what may be done with one:
   symbolically: ``A[:i + 1, k]`` and ``C[i, :i + 1]`` have the same); what lies
   outside the bounds is computed too, and never read;
 - ``@``, ``np.dot``, ``np.matmul``, ``sum`` and ``np.sum``: the elements
-  outside the bounds are made zeros first (an empty window sums to 0);
+  outside the bounds are made zeros first (an empty window sums to 0) — except
+  where a 1-D window's elements are reads (``L[i, :i]``, ``x[cols]`` for a window
+  ``cols``, ``np.flip`` of one, elementwise arithmetic of such windows and
+  scalars): its sum or dot is then a loop ``for j in range(lo, hi)`` over those
+  reads (``fori_loop``; element code, so one element-loop kernel), doing the
+  window's work, not the axis's. The rule: the loop wherever the recipe exists
+  (it replaces a mask, the masking and the reduction over the whole axis, three
+  kernels or more, with one kernel of ``hi - lo`` iterations, so no axis is small
+  enough for the masked form to win); the masked form for 2-D windows, windows
+  contracted with a 2-D operand and windows of values not read element by element;
 - ``np.flip``: the elements reversed within the bounds (one gather);
 - assignment ``x[lo:hi] = value`` and ``x[lo:hi] += value``: ``where(mask,
-  value, x[:])`` written back with the static index's machinery.
+  value, x[:])`` written back with the static index's machinery: a write of
+  the window's static bound at the traced ints beside it (``C[i, :i + 1] *=
+  beta`` stores row ``i`` only, in place: :mod:`.updates`).
 
 Anything else (its length, indexing into it, a window next to an array whose
 size along that axis is not 1) is a :class:`~mlc.errors.TraceError`; the loop
@@ -41,11 +52,14 @@ import numpy as np
 from ..errors import DTypeError, TraceError
 from ..ir.graph import Constant
 from ..tracer.source import describe_location, user_location
+from ..tracer.control_flow import fori_loop
+from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
 from .elementwise import astype, clip, logical_and, maximum, minimum, where
 from ._api import emit
 from .generated import GENERATED
-from .indexing import take
+from .bounds import access_text, check_indices, use_interval
+from .indexing import take, unchecked_take
 
 __all__ = ["Window", "has_traced_slice", "use_indexing", "window_getitem", "window_setitem", "window_take"]
 
@@ -275,11 +289,17 @@ class Window(Tracer):
     """A slice with traced bounds: ``full`` (the whole axes) and per axis None or its
     :class:`_Bound`. See the module."""
 
-    __slots__ = ("_full", "_bounds", "_source", "_written")
+    __slots__ = ("_full", "_bounds", "_source", "_written", "_elem", "_pending")
 
-    def __init__(self, full: Tracer, bounds: tuple, source=None):
+    def __init__(self, full: Tracer, bounds: tuple, source=None, elem=None, pending=()):
         Tracer.__init__(self, full._ctx, full._value)
         self._full, self._bounds, self._source, self._written = full, tuple(bounds), source, None
+        #: the run-time checks of the indices the whole-axis data gathered through, made when
+        #: that data is used (a loop over the elements checks each read index itself)
+        self._pending = tuple(pending)
+        #: for a 1-D window, ``elem(j)``: its element at position ``j`` of the whole axis as a
+        #: 0-d value read from the arrays it was computed from (None: not known)
+        self._elem = elem if self.ndim == 1 and self._bounds[0] is not None else None
 
     # what a plain array would answer: refused (see the module)
     @property
@@ -322,13 +342,21 @@ class Window(Tracer):
     def __setitem__(self, key, value):
         raise _refusal("writing into part of the slice (write into the array itself)")
 
-    def data(self) -> Tracer:
-        """The whole axes (the elements outside the bounds too), checking that the array this
-        slice was read from was not written since (a NumPy view would see that write)."""
+    def unchanged(self) -> None:
+        """Refuse the slice where the array it was read from was written since (a NumPy view
+        would see that write)."""
         if self._source is not None:
             target, _, atom = self._source
             if target._atom is not atom:
                 raise _refusal("a slice read before its array was written, used after the write")
+
+    def data(self) -> Tracer:
+        """The whole axes (the elements outside the bounds too), checking that the array this
+        slice was read from was not written since, and its gathered indices."""
+        self.unchanged()
+        for check in self._pending:
+            check()
+        self._pending = ()
         return self._full
 
     def masked(self, axes=None) -> Tracer:
@@ -366,7 +394,8 @@ class Window(Tracer):
         return dot(self, other)
 
     def copy(self):
-        return Window(self.data(), self._bounds)
+        self.unchanged()
+        return Window(self._full, self._bounds, elem=self._elem, pending=self._pending)
 
     def astype(self, dtype, **kwargs):
         return elementwise(lambda x: x.astype(dtype, **kwargs), (self,), "astype")
@@ -469,9 +498,21 @@ def _wrap(result: Tracer, bounds) -> Tracer:
 
 
 def elementwise(fn, operands, what: str):
-    """``fn(*operands)`` computed on the windows' whole axes, the result a window of their bounds."""
+    """``fn(*operands)`` computed on the windows' whole axes, the result a window of their bounds
+    (with an element recipe where every window operand has one and the others are scalars)."""
     bounds = _result_bounds(operands, what)
-    return _wrap(fn(*[_data(x) for x in operands]), bounds)
+    recipe = len(bounds) == 1 and any(b is not None for b in bounds) and all(
+        x._elem is not None if isinstance(x, Window) else _ndim(x) == 0 for x in operands)
+    if not recipe:
+        return _wrap(fn(*[_data(x) for x in operands]), bounds)
+    for x in operands:
+        if isinstance(x, Window):
+            x.unchanged()
+    result = fn(*[x._full if isinstance(x, Window) else x for x in operands])
+    frozen = [x if isinstance(x, Window) else x.fresh() if _traced(x) else x for x in operands]
+    elem = lambda j: fn(*[x._elem(j) if isinstance(x, Window) else x for x in frozen])  # noqa: E731
+    pending = tuple(c for x in operands if isinstance(x, Window) for c in x._pending)
+    return Window(result, tuple(bounds), elem=elem, pending=pending)
 
 
 # ------------------------------------------------------------------ contractions, reductions
@@ -490,11 +531,36 @@ def matmul(a, b):
     ba, bb = _bound_at(a, ka), _bound_at(b, kb)
     if (ba is None) != (bb is None) or (ba is not None and ba.key != bb.key):
         raise _refusal("@ of a slice and an array whose lengths are not known to be equal")
+    if da == 1 and db == 1 and ba is not None:
+        looped = _loop_dot(a, b)
+        if looped is not None:
+            return looped
     fa = a.masked({ka}) if ba is not None else _data(a)
     fb = b.masked({kb}) if bb is not None else _data(b)
     out = _np().matmul(fa, fb)
     bounds = ([_bound_at(a, 0)] if da == 2 else []) + ([_bound_at(b, db - 1)] if db == 2 else [])
     return _wrap(out, bounds)
+
+
+def _loop_sum(bound: _Bound, term, dtype: np.dtype) -> Tracer:
+    """``sum(term(j) for j in range(bound.lo, bound.hi))`` as ``dtype``: one loop over the
+    window's elements (an element loop, one kernel), not over its whole axis."""
+    ctx = current_trace()
+    init = ctx.scalar(0, dtype.str)
+    return fori_loop(bound.lo, bound.hi, lambda j, acc: acc + term(j), init, _what="a sum over a slice")
+
+
+def _loop_dot(a, b):
+    """``a @ b`` of two 1-D windows with element recipes (see :func:`_loop_sum`); None where
+    they have none or their dtypes are not ints or floats (the masked form then)."""
+    if not (isinstance(a, Window) and isinstance(b, Window) and a._elem is not None and b._elem is not None):
+        return None
+    want = np.result_type(a.dtype, b.dtype)
+    if want.kind not in "iuf":
+        return None
+    a.unchanged(), b.unchanged()  # (each element read is checked in the loop)
+    mnp = _np()
+    return _loop_sum(a._bounds[0], lambda j: mnp.astype(a._elem(j), want) * mnp.astype(b._elem(j), want), want)
 
 
 def dot(a, b, out=None):
@@ -515,6 +581,11 @@ def sum_(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
     ndim = a.ndim
     axes = tuple(range(ndim)) if axis is None else tuple(
         operator.index(x) % ndim for x in (axis if isinstance(axis, tuple) else (axis,)))
+    if axes == (0,) and not keepdims and a._elem is not None:
+        want = np.dtype(dtype) if dtype is not None else np.add.reduce(np.zeros(0, a.dtype)).dtype
+        if want.kind in "iuf":
+            a.unchanged()  # (each element read is checked in the loop)
+            return _loop_sum(a._bounds[0], lambda j: _np().astype(a._elem(j), want), want)
     out = _np().sum(a.masked(set(axes)), axis=axis, dtype=dtype, keepdims=keepdims)
     bounds = [None if n in axes else b for n, b in enumerate(a._bounds)] if keepdims else \
         [b for n, b in enumerate(a._bounds) if n not in axes]
@@ -529,7 +600,14 @@ def flip(m, axis=None):
     mnp = _np()
     axes = range(m.ndim) if axis is None else [
         operator.index(x) % m.ndim for x in (axis if isinstance(axis, tuple) else (axis,))]
-    full = m.data()
+    elem, pending = None, ()
+    if m._elem is not None:
+        m.unchanged()
+        full, pending = m._full, m._pending
+        b, inner = m._bounds[0], m._elem
+        elem = lambda j: inner(b.lo + b.hi - 1 - j)  # noqa: E731
+    else:
+        full = m.data()
     for a in axes:
         b = m._bounds[a]
         if b is None:
@@ -537,8 +615,8 @@ def flip(m, axis=None):
             continue
         j = full._ctx.array(np.arange(b.n, dtype=np.int64))
         source = mnp.clip(b.lo + b.hi - 1 - j, np.int64(0), np.int64(max(b.n - 1, 0)))
-        full = mnp.take(full, source, axis=a)
-    return Window(full, m._bounds)
+        full = unchecked_take(full, source, axis=a)  # (clipped into the axis)
+    return Window(full, m._bounds, elem=elem, pending=pending)
 
 
 def _copy(a, *args, **kwargs):
@@ -602,8 +680,24 @@ def window_getitem(t: Tracer, items: tuple) -> Tracer:
     full = _F.getitem(t, plan.base)
     for axis, start, length in plan.fixed:
         at = _np().astype(start.strong(), "int64") + full._ctx.array(np.arange(length, dtype=np.int64))
-        full = _np().take(full, at, axis=axis)
-    return Window(full.fresh(), plan.bounds, source=(t, items, t._atom))
+        full = unchecked_take(full, at, axis=axis)
+    return Window(full.fresh(), plan.bounds, source=(t, items, t._atom), elem=_element_read(t, items, plan))
+
+
+def _element_read(t: Tracer, items: tuple, plan: _Plan):
+    """``elem(j)`` of ``t[items]`` when it is a 1-D window (``L[i, :i]``, ``A[k + 1:, k]``): the
+    element ``t[..., j, ...]``, read from ``t`` as it is now; else None."""
+    slices = [n for n, k in enumerate(items) if isinstance(k, slice)]
+    if plan.fixed or len(slices) != 1 or len(items) != t.ndim or any(k is None or k is Ellipsis for k in items):
+        return None
+    at, frozen = slices[0], [k.fresh() if _traced(k) else k for k in items]
+    source = t.fresh()
+
+    def elem(j):  # (unchecked: j lies in the axis, and the other indices were checked by the read)
+        ctx = current_trace()
+        key = [j if n == at else k if _traced(k) else ctx.scalar(int(k), "int64") for n, k in enumerate(frozen)]
+        return emit("element_get", [source, *key])
+    return elem
 
 
 def _same_key(a: tuple, b: tuple) -> bool:
@@ -619,11 +713,23 @@ def window_take(t: Tracer, items: tuple) -> Tracer:
     w = items[0]
     full = w.data()
     flat = full if full.ndim == 1 else emit("reshape", [full], newshape=(-1,))
-    out = _np().take(t, flat, axis=0)
+    text = access_text(items)
+    out = unchecked_take(t, flat, axis=0)
     shape = tuple(full.shape) + tuple(t.shape[1:])
     if tuple(out.shape) != shape:
         out = emit("reshape", [out], newshape=shape)
-    return Window(out, tuple(w._bounds) + (None,) * (t.ndim - 1))
+    elem = None
+    if t.ndim == 1 and w._elem is not None:  # x[cols]: element j is x[cols[j]]
+        source, inner = t.fresh(), w._elem
+        elem = lambda j: _F.getitem(source, (inner(j),))  # noqa: E731
+
+    indices = Window(full, w._bounds)  # (as read now: the check may run after w's array is written)
+
+    def check():  # the indices inside its bounds only
+        check_indices(indices.masked(), t.shape[0], text, 0)
+    if elem is None:
+        check()
+    return Window(out, tuple(w._bounds) + (None,) * (t.ndim - 1), elem=elem, pending=() if elem is None else (check,))
 
 
 def window_setitem(target: Tracer, items: tuple, value) -> None:
@@ -654,3 +760,6 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
     if tuple(new.shape) != tuple(region.shape):
         raise _refusal("assigning a value of more dimensions than the slice")
     _F.setitem(target, plan.base, new)
+
+
+use_interval(_interval, _affine)

@@ -44,7 +44,7 @@ from .registry import TensorType, get_op
 
 __all__ = ["HAND_WRITTEN", "HAND_WRITTEN_GPU", "BATCH", "OP_ATTR", "OP_ATTRS_ATTR", "OP_PARAMS_ATTR", "THREADS",
            "RecordedOp", "hand_written", "is_hand_written", "is_bound_to_threads", "recorded_op", "with_op_params",
-           "thread_loops"]
+           "thread_loops", "REGION_WRITE"]
 
 #: The ``"mlc.scheduled"`` attribute of a hand-written function, and of one a GPU build made
 #: ready for the GPU (its op's ``gpu_prim_func``, or its batch loops bound to threads).
@@ -53,6 +53,11 @@ HAND_WRITTEN, HAND_WRITTEN_GPU = "hand-written", "hand-written-gpu"
 BATCH = "mlc.batch"
 #: Function attributes recording the op that built a hand-written function.
 OP_ATTR, OP_ATTRS_ATTR, OP_PARAMS_ATTR = "mlc.op", "mlc.op_attrs", "mlc.op_params"
+#: The attribute of a *region write*: its value, k, names the operand that the result is outside
+#: the region the function writes. The caller copies that operand into the result first, unless
+#: the result is that operand's memory, which the graph's ``main`` gives it where it may
+#: (:mod:`mlc.ops.library.rows`).
+REGION_WRITE = "mlc.region_write"
 #: Threads per block of the kernels :func:`thread_loops` builds.
 THREADS = 128
 

@@ -88,6 +88,13 @@ class OpDef:
     ``prim_func`` and ``gpu_prim_func``: an opaque op's hand-written PrimFunc, and its
     GPU version (see the module docstring); None for an op lowered by te.
 
+    ``inplace``: pairs ``(output, argument)``: the op's hand-written PrimFunc updates that
+    output in place, starting from the argument's value, which the caller puts in the output's
+    buffer first (a copy) or, where the argument is dead after the op, passes the argument's
+    buffer itself as the output (:mod:`mlc.passes.graph.inplace`). The kernel then touches only
+    what it writes (``element_set``: one element; ``element_loop``: the elements its loop stores).
+    A callable ``inplace(arg_types, attrs)`` returns the pairs where they depend on them.
+
     ``jvp``, ``vjp`` and ``batch``: the op's forward-mode, reverse-mode and batching rules
     (:mod:`mlc.ops.rules` gives their signatures); None where the op has none yet, which
     the transformation that needs one reports naming the op.
@@ -105,6 +112,7 @@ class OpDef:
     jvp: Callable | None = None
     vjp: Callable | None = None
     batch: Callable | None = None
+    inplace: tuple[tuple[int, int], ...] | Callable = ()
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -115,7 +123,7 @@ def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Calla
                 num_outputs: int | None = 1, doc: str = "", prim_func: Callable | None = None,
                 numpy: NumpyAPI | None = None, gpu_prim_func: Callable | None = None,
                 jvp: Callable | None = None, vjp: Callable | None = None,
-                batch: Callable | None = None) -> OpDef:
+                batch: Callable | None = None, inplace: tuple[tuple[int, int], ...] | Callable = ()) -> OpDef:
     """Add an op; user-defined ops (``mlc.op``) use the same path.
 
     ``pattern=None`` registers the op with its fusion pattern still to be
@@ -131,14 +139,17 @@ def register_op(name: str, *, pattern: str | None, infer: Callable, lower: Calla
     if gpu_prim_func is not None and prim_func is None:
         raise MLCError(f"op {name}: gpu_prim_func is the GPU's version of a hand-written prim_func; "
                        "declare the prim_func too (a te-lowered op gets GPU threads from the default schedule)")
+    if inplace and prim_func is None:
+        raise MLCError(f"op {name}: an in-place op (inplace={inplace!r}) is lowered by a hand-written prim_func "
+                       "that writes only what changes; declare the prim_func")
     op = OpDef(name, pattern, infer, lower, reference, num_outputs, doc, prim_func, numpy, gpu_prim_func,
-               jvp, vjp, batch)
+               jvp, vjp, batch, inplace if callable(inplace) else tuple(tuple(p) for p in inplace))
     _REGISTRY[name] = op
     return op
 
 
 def define_rules(name: str, *, jvp: Callable | None = None, vjp: Callable | None = None,
-                 batch: Callable | None = None) -> OpDef:
+                 batch: Callable | None = None, inplace: tuple[tuple[int, int], ...] | Callable = ()) -> OpDef:
     """Give op ``name`` its transformation rules (those passed; the others are kept); returns
     the new entry. A rule the op already has is not replaced: an op's rule is defined once."""
     op = get_op(name)

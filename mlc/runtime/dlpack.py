@@ -2,7 +2,8 @@
 built functions take from any ``__dlpack__`` object.
 
 ``from_dlpack`` views a producer's memory without a copy: host memory as a NumPy
-array, CUDA memory as a CuPy array (with CuPy installed). ``to_dlpack`` gives an
+array, a device's memory as that memory's array type (:mod:`.memory`: CuPy's for
+CUDA, with CuPy installed). ``to_dlpack`` gives an
 object other libraries import the same way (``torch.from_dlpack``,
 ``np.from_dlpack``, ``mlc.from_dlpack``), sharing the array's memory:
 
@@ -20,7 +21,8 @@ import collections.abc
 import numpy as np
 
 from ..errors import DTypeError
-from .ndarray import CUDAArray, dlpack_on_cuda
+from .memory import dlpack_memory_kind
+from .ndarray import Device, DeviceArray, to_device
 
 __all__ = ["from_dlpack", "to_dlpack", "host_array", "BUFFER_TYPES"]
 
@@ -33,17 +35,13 @@ def _is_buffer(x) -> bool:
 
 def from_dlpack(x):
     """``x`` (any object with ``__dlpack__``) as an array sharing its memory: NumPy for host
-    memory, CuPy for CUDA memory."""
+    memory, the device memory's array type for a device's (CuPy for CUDA memory)."""
     if not hasattr(x, "__dlpack__"):
         raise DTypeError(f"mlc.from_dlpack: expected an object with __dlpack__ (a NumPy, CuPy, "
                          f"PyTorch, JAX array...), got {type(x).__name__}")
-    if dlpack_on_cuda(x):
-        try:
-            import cupy  # deferred: keeps `import mlc` fast (CuPy is optional)
-        except ImportError:
-            raise DTypeError("mlc.from_dlpack: the array is in CUDA memory, which needs CuPy "
-                             "(pip install cupy-cuda12x)") from None
-        return cupy.from_dlpack(x)
+    kind = dlpack_memory_kind(x)
+    if kind is not None:
+        return to_device(x, Device(kind, int(x.__dlpack_device__()[1])))
     return np.from_dlpack(x)
 
 
@@ -68,7 +66,7 @@ class _Exported:
 def to_dlpack(a):
     """An object exporting ``a``'s memory through DLPack (``__dlpack__``), no copy: a NumPy
     or CuPy array, an ``mlc.nd`` array, or anything with ``__dlpack__``."""
-    if isinstance(a, CUDAArray):
+    if isinstance(a, DeviceArray):
         a = a.data
     if not hasattr(a, "__dlpack__"):
         raise DTypeError(f"mlc.to_dlpack: expected an array (NumPy, CuPy, mlc.nd), got {type(a).__name__}")
@@ -94,7 +92,7 @@ def host_array(x):
     if isinstance(x, np.ndarray) or not hasattr(x, "__dlpack__"):
         return x
     try:
-        if dlpack_on_cuda(x):
+        if dlpack_memory_kind(x) is not None:
             return x
         return np.from_dlpack(x)
     except (TypeError, ValueError, BufferError, RuntimeError):

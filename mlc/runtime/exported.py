@@ -119,7 +119,9 @@ class CallSpec:
     * ``keys``: the source of each hidden random key input (the last inputs, uint32[2]
       each): ``"global"`` (NumPy's global generator, as ``draw_key(None)``) or ``"entropy"``;
     * ``checks``: ``(dtype, op, limit)`` of each traced Python int the call verifies
-      (:class:`~mlc.tracer.compile.RangeCheck`), after the results;
+      (:class:`~mlc.tracer.compile.RangeCheck`), after the results: ``"index"`` a traced index
+      into an axis of ``limit`` elements (``op``: what, axis, line), ``"status"`` a loop's
+      ``[site, value]`` (``op``: the checks its site numbers from 1);
     * ``writes``: the input each of the last outputs is written back into, after the checks;
     * ``aliases``: the memory sharing among the array arguments the trace saw (None: none).
 
@@ -128,7 +130,7 @@ class CallSpec:
     """
     scalars: tuple = ()
     keys: tuple[str, ...] = ()
-    checks: tuple[tuple[str, str, int], ...] = ()
+    checks: tuple[tuple[str, object, int], ...] = ()
     writes: tuple[int, ...] = ()
     aliases: tuple[int, ...] | None = None
 

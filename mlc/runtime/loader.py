@@ -544,8 +544,18 @@ def _verify(name: str, check, value) -> None:
     """Raise where a traced Python int is out of what the code was traced for (as
     ``RangeCheck.verify``)."""
     dtype, op, limit = check
+    if dtype == "status":  # a compiled loop's or conditional's: [the failing check's number, its value]
+        site, v = int(value[0]), int(value[1])  # (a NumPy or a CuPy array)
+        if site:
+            _verify(name, tuple(op[site - 1]), np.int64(v))
+        return
     v = int(value)
-    if dtype == "bounds":
+    if dtype == "index":
+        if not -limit <= v < limit:
+            what, axis, where = op
+            raise BoundsError(f"{name}(): {what}: index {v} is out of bounds for axis {axis} with size {limit} "
+                              f"(NumPy raises IndexError); no argument was written{where}")
+    elif dtype == "bounds":
         if v:
             raise BoundsError(f"{name}(): item assignment: {v} traced index(es) out of bounds when the function "
                               f"ran (NumPy raises IndexError); no argument was written{op}")

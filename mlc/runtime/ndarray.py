@@ -1,8 +1,10 @@
 """Devices and arrays in the MLC course's spelling: ``mlc.cpu()``, ``mlc.nd.array(x, dev)``.
 
 A CPU array is a NumPy array (an ``ndarray`` subclass that remembers its
-device), so built functions take it as they take any array; a CUDA array
-wraps a CuPy array. Both have ``.numpy()`` (a NumPy copy) and ``.device``.
+device), so built functions take it as they take any array; an array on
+another device wraps that device memory's array (:mod:`.memory`: a backend
+registers its kind of memory). Both have ``.numpy()`` (a NumPy copy) and
+``.device``.
 
 >>> import numpy as np
 >>> a = array(np.arange(3, dtype="float32"), cpu())
@@ -19,15 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DeviceError, DTypeError, MLCError, ShapeError
+from ..errors import DTypeError, MLCError, ShapeError
 from ..ir import dtype as dt
 from . import host_pool
+from .memory import dlpack_memory_kind, memory, memory_kind_of, memory_kinds
 from .pointers import data_pointer
 
-__all__ = ["Device", "cpu", "cuda", "device", "NDArray", "CUDAArray", "array", "empty", "check_device",
+__all__ = ["Device", "cpu", "device", "NDArray", "DeviceArray", "array", "empty", "check_device",
            "allocator", "host_empty", "aligned_empty", "empty_maker", "module_device", "to_device", "is_masked_array",
-           "redefined_operators", "subclass_refusal", "cuda_device_count",
-           "in_gpu_memory", "dlpack_on_cuda", "FAST_DEVICE_ARRAYS",
+           "redefined_operators", "subclass_refusal", "device_count", "device_kinds",
+           "in_device_memory", "dlpack_on_device", "FAST_DEVICE_ARRAYS",
            "device_array_type"]
 
 
@@ -83,18 +86,21 @@ def subclass_refusal(x) -> str | None:
             "x @ y, a matrix power np.linalg.matrix_power(x, n))")
 
 
-DEVICE_KINDS = ("cpu", "cuda")
+def device_kinds() -> tuple[str, ...]:
+    """The device kinds arrays can live on: ``"cpu"`` and each registered device memory."""
+    return ("cpu", *memory_kinds())
 
 
 @dataclass(frozen=True)
 class Device:
-    """Where arrays live: ``kind`` "cpu" or "cuda", and the device's index."""
+    """Where arrays live: ``kind`` (``"cpu"``, or a device memory a backend registers,
+    :func:`device_kinds`), and the device's index."""
     kind: str
     index: int = 0
 
     def __post_init__(self):
-        if self.kind not in DEVICE_KINDS:
-            raise MLCError(f"unknown device kind {self.kind!r}; expected one of {', '.join(DEVICE_KINDS)}")
+        if self.kind not in device_kinds():
+            raise MLCError(f"unknown device kind {self.kind!r}; expected one of {', '.join(device_kinds())}")
         if not isinstance(self.index, int) or self.index < 0:
             raise MLCError(f"device index must be a non-negative int, got {self.index!r}")
 
@@ -107,13 +113,8 @@ def cpu(index: int = 0) -> Device:
     return Device("cpu", index)
 
 
-def cuda(index: int = 0) -> Device:
-    """CUDA GPU ``index``; arrays on it need CuPy."""
-    return Device("cuda", index)
-
-
 def device(kind: str, index: int = 0) -> Device:
-    """``mlc.device("cuda", 0)``: a device by name."""
+    """``mlc.device("cpu", 0)``: a device by name."""
     return Device(kind, index)
 
 
@@ -134,8 +135,10 @@ class NDArray(np.ndarray):
         return self
 
 
-class CUDAArray:
-    """A CuPy array on a CUDA device, with ``.numpy()``, ``.shape``, ``.dtype`` and ``.device``."""
+class DeviceArray:
+    """An array in a device's memory (that memory's own array type, as ``data``), with
+    ``.numpy()``, ``.shape``, ``.dtype`` and ``.device``; it offers the memory's array
+    interface as ``data`` does, so libraries of that device take it."""
 
     __slots__ = ("data", "device")
 
@@ -150,12 +153,13 @@ class CUDAArray:
     def dtype(self) -> np.dtype:
         return np.dtype(self.data.dtype)
 
-    @property
-    def __cuda_array_interface__(self):
-        return self.data.__cuda_array_interface__
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("_array_interface__"):  # the memory's own
+            return getattr(self.data, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def numpy(self) -> np.ndarray:
-        return self.data.get()
+        return memory(self.device.kind).to_host(self.data)
 
     def __repr__(self) -> str:
         return f"<mlc.nd array on {self.device}: shape={self.shape}, dtype={self.dtype.name}>"
@@ -165,39 +169,28 @@ def _check_device(dev) -> Device:
     if dev is None:
         return cpu()
     if not isinstance(dev, Device):
-        raise MLCError(f"expected a device such as mlc.cpu() or mlc.cuda(), got {dev!r}")
+        raise MLCError(f"expected a device such as mlc.cpu() or mlc.device(kind, index), got {dev!r}")
     return dev
 
 
-def _cupy(dev: Device):
-    try:
-        import cupy
-    except ImportError:
-        raise DeviceError(f"arrays on {dev} need CuPy, which is not installed; install the cupy package "
-                          "matching your CUDA (e.g. cupy-cuda12x), or use mlc.cpu() (for GPU programs, "
-                          "target='cuda-emulator' runs them on the CPU)") from None
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as err:  # noqa: BLE001 - no driver: CuPy raises its own runtime error types
-        raise DeviceError(f"arrays on {dev} need a CUDA device, and none was found ({type(err).__name__}: "
-                          f"{err}); use mlc.cpu(), or target='cuda-emulator' for GPU programs") from None
-    if dev.index >= count:
-        raise DeviceError(f"arrays on {dev}: this machine has {count} CUDA device(s), numbered from 0")
-    return cupy
+def device_count(kind: str) -> int:
+    """How many devices of ``kind`` this machine has (asked once per kind); 1 for ``"cpu"``,
+    0 where the kind's library, driver or device is missing."""
+    if kind == "cpu":
+        return 1
+    return _device_count(kind)
 
 
 @functools.cache
-def cuda_device_count() -> int:
-    """How many CUDA devices CuPy sees here: 0 without CuPy, a driver or a GPU (asked once)."""
+def _device_count(kind: str) -> int:
     try:
-        import cupy  # deferred: keeps `import mlc` fast (and CuPy optional)
-        return int(cupy.cuda.runtime.getDeviceCount())
-    except Exception:  # noqa: BLE001 - no CuPy, no driver: ImportError or CuPy's runtime errors
+        return memory(kind).count()
+    except MLCError:
         return 0
 
 
 def _host(x) -> np.ndarray:
-    if isinstance(x, CUDAArray):
+    if isinstance(x, DeviceArray):
         return x.numpy()
     if is_masked_array(x):
         raise DTypeError("mlc.nd.array: a masked array's mask would be dropped; pass plain data "
@@ -220,9 +213,7 @@ def array(data, dev: Device | None = None):
         host = aligned_empty(source.shape, source.dtype)
         np.copyto(host, source, casting="no")
         return host.view(NDArray)
-    cupy = _cupy(dev)
-    with cupy.cuda.Device(dev.index):
-        return CUDAArray(cupy.asarray(_host(data)), dev)
+    return DeviceArray(memory(dev.kind).to_device(_host(data), dev), dev)
 
 
 def empty(shape, dtype="float32", dev: Device | None = None):
@@ -235,9 +226,7 @@ def empty(shape, dtype="float32", dev: Device | None = None):
         raise ShapeError(f"mlc.nd.empty: shape must hold non-negative ints, got {tuple(shape)!r}")
     if dev.kind == "cpu":
         return aligned_empty(tuple(shape), dtype).view(NDArray)
-    cupy = _cupy(dev)
-    with cupy.cuda.Device(dev.index):
-        return CUDAArray(cupy.empty(tuple(shape), dtype), dev)
+    return DeviceArray(memory(dev.kind).allocator(dev)(tuple(shape), dtype), dev)
 
 
 #: Host arrays of at least this many bytes are allocated HOST_ALIGN-byte aligned.
@@ -316,70 +305,52 @@ def empty_maker(empty, shape: tuple, dtype) -> Callable[[], object]:
     return aligned
 
 
-#: Array types in GPU memory whose jitted calls are found again by type, shape and dtype
-#: alone (:func:`mlc.tracer.arguments.fast_key`); a GPU backend adds its array type
-#: (``cupy.ndarray``) when it first imports it.
+#: Array types in device memory whose jitted calls are found again by type, shape and dtype
+#: alone (:func:`mlc.tracer.arguments.fast_key`); a device backend adds its array type
+#: when it first imports it.
 FAST_DEVICE_ARRAYS: set[type] = set()
 
 
 def allocator(dev: Device):
     """``empty(shape, dtype)`` for arrays on ``dev``, as the caller of a compiled function
-    allocates its outputs: :func:`host_empty` on the host; on a CUDA device ``cupy.empty`` (plain
-    CuPy arrays, from CuPy's memory pool, on that device), which is what CUDA functions take.
-    Without a CUDA device this raises DeviceError."""
+    allocates its outputs: :func:`host_empty` on the host; on another device its memory's
+    allocator (plain arrays of that memory's library, which its functions take). Without
+    such a device this raises DeviceError."""
     dev = _check_device(dev)
     if dev.kind == "cpu":
         return host_empty
-    cupy = _cupy(dev)
-    new, current, index = cupy.empty, cupy.cuda.runtime.getDevice, dev.index
-
-    def empty(shape, dtype):
-        if current() == index:  # (entering the device costs four times this test)
-            return new(shape, dtype)
-        with cupy.cuda.Device(index):
-            return new(tuple(shape), dtype)
-    return empty
+    return memory(dev.kind).allocator(dev)
 
 
 def device_array_type(dev: Device) -> type:
-    """The array type of CUDA device ``dev``'s memory (``cupy.ndarray``); DeviceError
-    without CuPy or a device."""
-    return _cupy(_check_device(dev)).ndarray
+    """The array type of device ``dev``'s memory; DeviceError without its library or device."""
+    dev = _check_device(dev)
+    return np.ndarray if dev.kind == "cpu" else memory(dev.kind).array_type(dev)
 
 
 def to_device(x, dev: Device):
-    """``x`` as a C-contiguous CuPy array on CUDA device ``dev``, as a CUDA module's caller
-    passes it: a CuPy array as it is (a contiguous copy when it is not contiguous), an
-    ``mlc.nd`` CUDA array's data, any object with ``__cuda_array_interface__`` or a CUDA
-    ``__dlpack__`` without a copy, and host data (NumPy arrays, CPU DLPack objects)
-    copied to the device."""
-    cupy = _cupy(dev)
-    if isinstance(x, CUDAArray):
+    """``x`` as a C-contiguous array of ``dev``'s memory, as a compiled function's caller
+    passes it: that memory's array as it is (a contiguous copy when it is not contiguous),
+    an ``mlc.nd`` array's data, other libraries' arrays in that memory without a copy, and
+    host data (NumPy arrays, CPU DLPack objects) copied to the device."""
+    dev = _check_device(dev)
+    if isinstance(x, DeviceArray):
         x = x.data
-    if not isinstance(x, cupy.ndarray):
-        if hasattr(x, "__cuda_array_interface__"):
-            x = cupy.asarray(x)
-        elif not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__"):
-            x = cupy.from_dlpack(x) if dlpack_on_cuda(x) else cupy.asarray(np.from_dlpack(x))
-        else:
-            with cupy.cuda.Device(dev.index):
-                return cupy.ascontiguousarray(cupy.asarray(np.asarray(x)))
-    if x.device.id != dev.index:
-        raise DeviceError(f"a CuPy array on GPU {x.device.id} was passed to a function built for {dev}; "
-                          f"move it with cupy.asarray(x) under 'with cupy.cuda.Device({dev.index}):'")
-    return x if x.flags.c_contiguous else cupy.ascontiguousarray(x)
+    if dev.kind == "cpu":
+        return np.ascontiguousarray(np.asarray(x) if memory_kind_of(x) is None else
+                                    memory(memory_kind_of(x)).to_host(x))
+    return memory(dev.kind).to_device(x, dev)
 
 
-def in_gpu_memory(x) -> bool:
-    """Whether ``x`` is an array in GPU memory (``__cuda_array_interface__``: CuPy, Numba,
-    PyTorch); a NumPy array never is."""
-    return not isinstance(x, np.ndarray) and hasattr(x, "__cuda_array_interface__")
+def in_device_memory(x) -> bool:
+    """Whether ``x`` is an array in a device's memory (CuPy's, PyTorch's on a GPU...);
+    a NumPy array never is."""
+    return memory_kind_of(x) is not None
 
 
-def dlpack_on_cuda(x) -> bool:
-    """True when DLPack object ``x`` lives in CUDA memory (kDLCUDA, kDLCUDAManaged)."""
-    device_type = x.__dlpack_device__()[0] if hasattr(x, "__dlpack_device__") else 1
-    return int(device_type) in (2, 13)
+def dlpack_on_device(x) -> str | None:
+    """The device memory kind DLPack object ``x`` lives in, or None for host memory."""
+    return dlpack_memory_kind(x)
 
 
 def module_device(target) -> Device:

@@ -119,8 +119,11 @@ class SymbolicGraphExecutor:
                 values[id(view)] = values[id(source)].reshape(self._shape(view.shape, env))
                 continue
             outs = []
-            for v in b.outputs:
+            updated = dict(b.attr("inplace", ()) or ())  # (output, argument): the kernel updates a copy
+            for o, v in enumerate(b.outputs):
                 array = np.empty(self._shape(v.shape, env), v.dtype)
+                if o in updated:
+                    array[...] = values[id(b.args[updated[o]])]
                 values[id(v)] = array
                 fresh.add(id(v))
                 outs.append(array)

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import DTypeError, TraceError
 from ..ir import dtype as dt
-from ..runtime.ndarray import FAST_DEVICE_ARRAYS, is_masked_array, subclass_refusal
+from ..runtime.memory import dlpack_memory_kind, memory, memory_kind_of
+from ..runtime.ndarray import FAST_DEVICE_ARRAYS, Device, is_masked_array, subclass_refusal, to_device
 from .pytree import flatten
 from .tracer import Tracer
 
@@ -101,9 +102,10 @@ def passes_through(args, leaves) -> bool:
 def leaf_signature(leaf, where):
     """(cache-key part, array to pass, weak) for one dynamic leaf; typed error otherwise.
 
-    Arrays in GPU memory (``__cuda_array_interface__``: CuPy) pass as they are, for
-    a CUDA module; other objects with ``__dlpack__`` are taken without a copy, as a
-    NumPy array when they live on the host and as a CuPy array on a GPU.
+    Arrays in a device's memory (:mod:`mlc.runtime.memory`: CuPy's on a GPU) pass as
+    they are, for a module of that device; other objects with ``__dlpack__`` are taken
+    without a copy, as a NumPy array when they live on the host and as the device
+    memory's array (a CuPy array) on a device.
 
     ``where()`` describes the leaf for an error message ("argument 'x' of f()").
     A Python int that int64 cannot hold comes back as a :class:`WideInt` in
@@ -138,14 +140,15 @@ def leaf_signature(leaf, where):
         return t, value, True
     if isinstance(leaf, np.generic):
         return leaf_signature(np.asarray(leaf), where)
-    if hasattr(leaf, "__cuda_array_interface__"):  # CuPy (and Numba, PyTorch) device arrays
-        return _device_leaf(leaf, leaf.__cuda_array_interface__, where)
+    kind = memory_kind_of(leaf)
+    if kind is not None:  # a device's array (CuPy's, and Numba's, PyTorch's on a GPU)
+        return _device_leaf(leaf, *memory(kind).shape_dtype(leaf), where)
     if hasattr(leaf, "__dlpack__"):
-        if _dlpack_on_host(leaf):
+        kind = dlpack_memory_kind(leaf)
+        if kind is None:
             return leaf_signature(np.from_dlpack(leaf), where)
-        import cupy  # a CUDA DLPack tensor: taken as a CuPy array, without a copy
-        array = cupy.from_dlpack(leaf)
-        return _device_leaf(array, array.__cuda_array_interface__, where)
+        array = to_device(leaf, Device(kind, int(leaf.__dlpack_device__()[1])))  # (no copy)
+        return _device_leaf(array, *memory(kind).shape_dtype(array), where)
     if isinstance(leaf, Tracer):
         raise TraceError(f"{where()} is a traced value from a finished trace; a traced value escaped "
                          "its jitted function (return it instead of storing it)")
@@ -161,20 +164,13 @@ def leaf_signature(leaf, where):
 DEVICE_KEY = "gpu"
 
 
-def _device_leaf(leaf, interface, where):
-    """(key, the array as it is, weak) for an array in GPU memory: a CUDA module's entry
-    takes it without a copy (:func:`mlc.runtime.ndarray.to_device`)."""
-    dtype = np.dtype(interface["typestr"])
+def _device_leaf(leaf, shape, dtype, where):
+    """(key, the array as it is, weak) for an array in a device's memory: a module of that
+    device takes it without a copy (:func:`mlc.runtime.ndarray.to_device`)."""
     if dtype.kind not in "biuf" or dtype.name not in dt.SUPPORTED:
         raise DTypeError(f"{where()}: arrays of dtype {dtype} are not supported; expected "
                          f"one of {', '.join(dt.SUPPORTED)}")
-    return (tuple(interface["shape"]), dtype.name, DEVICE_KEY), leaf, False
-
-
-def _dlpack_on_host(leaf) -> bool:
-    """True when DLPack object ``leaf`` lives in host memory (kDLCPU, or it does not say)."""
-    device = getattr(leaf, "__dlpack_device__", None)
-    return device is None or int(device()[0]) == 1
+    return (tuple(shape), dtype.name, DEVICE_KEY), leaf, False
 
 
 def static_key(value, where: str):

@@ -54,6 +54,7 @@ import types
 
 from . import autograph_runtime
 from .autograph_analysis import HELPER as _HELPER
+from .autograph_scalars import SCALAR_ATTRIBUTES
 from .autograph_analysis import _helper_call, assigned, ends_with_return, has_effects, has_node, helper_arguments, loop_exits
 
 __all__ = ["convert", "converted_source"]
@@ -64,6 +65,8 @@ def convert(fn):
     """``fn`` with its control flow rewritten (see the module), or ``fn`` itself when its
     source is unavailable or it needs no rewriting."""
     if not isinstance(fn, types.FunctionType) or (fn.__module__ or "").startswith(_OWN):
+        return fn
+    if _HELPER in fn.__code__.co_freevars:  # defined inside a converted function: converted with it
         return fn
     cached = _CACHE.get(fn.__code__)
     if cached is None:
@@ -127,7 +130,7 @@ def _tree(fn):
         return None
     func.decorator_list = []
     ast.increment_lineno(module, first - 1)
-    transformer = _Transformer()
+    transformer = _Transformer(_loads(func), _stores(func))
     func = transformer.visit(func)
     if not transformer.changed:
         return None
@@ -195,11 +198,23 @@ def _const(value) -> ast.Constant:
     return ast.Constant(value)
 
 
+def _loads(func) -> list[tuple[str, int]]:
+    """(name, line) of every read of a variable in ``func``."""
+    return [(n.id, n.lineno) for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+
+
+def _stores(func) -> list[tuple[str, int]]:
+    """(name, line) of every assignment of a variable in ``func``."""
+    return [(n.id, n.lineno) for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+
+
 class _Transformer(ast.NodeTransformer):
     """Rewrites ``if``/``while``/``for range`` statements and the expressions that test
-    traced values (see the module)."""
+    traced values (see the module). ``loads``: (name, line) of the function's reads."""
 
-    def __init__(self):
+    def __init__(self, loads=(), stores=()):
+        self.loads, self.stores = loads, stores
+        self.kept_index: set[int] = set()  # lines of the for loops whose index is kept (_keeping_index)
         self.changed = False
         self.counter = 0
         self.depth = 0
@@ -234,6 +249,12 @@ class _Transformer(ast.NodeTransformer):
     # -------------------------------------------------------------------- if
 
     def visit_If(self, node):
+        if len(node.body) == 1 and isinstance(node.body[0], ast.Raise) and node.body[0].exc is not None:
+            # ``if bad: raise ValueError(...)``: checked when the function runs (raise_if)
+            self.changed = True
+            check = ast.Expr(_call("raise_if", self.visit(node.test), _thunk(self.visit(node.body[0].exc)),
+                                   _const(node.lineno)))
+            return self._located([check], node) + self._block(node.orelse)
         test = self.visit(node.test)
         body, orelse = self._block(node.body), self._block(node.orelse)
         returns = ends_with_return(node.body) and ends_with_return(node.orelse)
@@ -263,6 +284,13 @@ class _Transformer(ast.NodeTransformer):
             stmts.append(ast.Return(_name("ag__retval")))
         return self._located(stmts, node)
 
+    def visit_Assert(self, node):
+        """``assert ok, message``: checked when the function runs where ``ok`` is traced."""
+        self.generic_visit(node)
+        self.changed = True
+        message = node.msg if node.msg is not None else _const(None)
+        return self._located([ast.Expr(_call("assert_", node.test, _thunk(message), _const(node.lineno)))], node)
+
     # ----------------------------------------------------------------- while
 
     def visit_While(self, node):
@@ -290,7 +318,37 @@ class _Transformer(ast.NodeTransformer):
 
     # ------------------------------------------------------------------- for
 
+    def _read_after(self, name: str, node) -> bool:
+        """Whether the function reads ``name`` after the statement ``node`` before assigning it
+        again (by line numbers: a read on a later line than the statement, and not on or after
+        the line of the next assignment)."""
+        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+        again = min((line for n, line in self.stores if n == name and line > end), default=None)
+        return any(n == name and line > end and (again is None or line < again) for n, line in self.loads)
+
+    def _keeping_index(self, node):
+        """``for it in range(n): ...`` whose index the function reads after the loop (``return x,
+        it``, the iterations a solver took): the loop's last index kept in a variable the
+        loop assigns, and the index bound to it after the loop, as Python leaves it (also
+        where the loop is compiled, and where it breaks early)."""
+        index = node.target.id
+        self.kept_index.add(node.lineno)
+        self.counter += 1
+        last = f"index_{node.lineno}_{self.counter}__"
+        node.body = [ast.copy_location(ast.Assign([_name(last, store=True)], _name(index)), node)] + node.body
+        before = ast.Assign([_name(last, store=True)], _call("bound_or", _thunk(_name(index)), _const(0)))
+        after = ast.Assign([_name(index, store=True)], _name(last))
+        loop = self.visit(node)
+        stmts = [before] + (loop if isinstance(loop, list) else [loop]) + [after]
+        for s in (before, after):
+            ast.copy_location(s, node)
+            _at_line(s, node.lineno)
+        return stmts
+
     def visit_For(self, node):
+        if isinstance(node.target, ast.Name) and not node.orelse and node.lineno not in self.kept_index \
+                and self._read_after(node.target.id, node):
+            return self._keeping_index(node)
         it = node.iter
         is_range = (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
                     and not it.keywords and 1 <= len(it.args) <= 3
@@ -308,8 +366,10 @@ class _Transformer(ast.NodeTransformer):
         names = names + maybe
         body_fn = self._fresh("for_body", node)
         self.changed = True
+        end = max(getattr(n, "end_lineno", None) or getattr(n, "lineno", 0) for n in ast.walk(node))
+        read_after = tuple(n for n in names if self._read_after(n, node))
         tail = (_name(body_fn), _values(names), _const(tuple(names)), _const(node.lineno),
-                _const(has_effects(node.body)), _const(len(maybe)))
+                _const(has_effects(node.body)), _const(len(maybe)), _const(read_after))
         if is_range:  # range() of traced bounds: evaluated by the helper
             loop = _call("for_range", _name("range"), ast.Tuple([self.visit(a) for a in it.args], ast.Load()),
                          *tail)
@@ -370,16 +430,42 @@ class _Transformer(ast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        if isinstance(node.func, ast.Name) and node.func.id in ("max", "min") and len(node.args) >= 2 \
-                and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
+        if isinstance(node.func, ast.Name) and node.func.id in ("max", "min") and len(node.args) >= 1 \
+                and not node.keywords:  # (max(*values) expands as Python's would)
             self.changed = True
             return ast.copy_location(_call("builtin_" + node.func.id, _name(node.func.id), *node.args), node)
+        if isinstance(node.func, ast.Name) and node.func.id in ("float", "int", "bool", "complex") \
+                and len(node.args) == 1 and not node.keywords and not isinstance(node.args[0], ast.Starred):
+            # float(x) of a traced x: a traced Python scalar (autograph_scalars)
+            self.changed = True
+            return ast.copy_location(_call("builtin_scalar", _name(node.func.id), *node.args), node)
+        if isinstance(node.func, ast.Attribute) and node.func.attr in SCALAR_ATTRIBUTES:
+            # np.float32(x), math.sqrt(x) of a traced x (autograph_scalars)
+            self.changed = True
+            return ast.copy_location(ast.Call(_helper("scalar_call"), [node.func, *node.args], node.keywords),
+                                     node)
+        if isinstance(node.func, ast.Call):  # np.vectorize(f)(x), make_filter(k)(x): the made function's call
+            self.changed = True
+            return ast.copy_location(ast.Call(_helper("call"), [node.func, *node.args], node.keywords), node)
         if isinstance(node.func, ast.Name) and node.func.id not in _BUILTIN_NAMES \
                 and not node.func.id.startswith(_HELPER):
             # a function of the user's (conv(x, w)): its own control flow is rewritten when called
             self.changed = True
             return ast.copy_location(ast.Call(_helper("call"), [node.func, *node.args], node.keywords), node)
         return node
+
+    def visit_Subscript(self, node):
+        """``np.r_[0.0, x, 0.0]``, ``np.c_[x, y]`` (NumPy's index tricks, which make an array of
+        their items): a helper call, its slices made ``slice(...)`` objects."""
+        self.generic_visit(node)
+        if not (isinstance(node.value, ast.Attribute) and node.value.attr in ("r_", "c_")
+                and isinstance(node.ctx, ast.Load)):
+            return node
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        items = [ast.Call(_name("slice"), [k.lower or _const(None), k.upper or _const(None), k.step or _const(None)], [])
+                 if isinstance(k, ast.Slice) else k for k in items]
+        self.changed = True
+        return ast.copy_location(_call("index_trick", node.value, ast.Tuple(items, ast.Load())), node)
 
     def visit_Expr(self, node):
         bare = _helper_call(node.value)

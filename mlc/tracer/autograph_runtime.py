@@ -16,6 +16,7 @@ import builtins
 import dis
 import functools
 import types
+from importlib import import_module
 
 import numpy as np
 
@@ -23,11 +24,12 @@ from ..errors import ShapeError, TraceError
 from . import control_flow
 from .source import describe_location, user_location
 from .autograph_analysis import effect_free_function
-from .trace import TraceContext, current_trace
+from .autograph_scalars import builtin_scalar, scalar_call
+from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
-           "and_", "or_", "not_", "builtin_max", "builtin_min", "helper_stmt", "UNROLL"]
+           "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
 #: traced once per iteration): for a few iterations, straight-line code is as fast.
@@ -36,17 +38,20 @@ UNROLL = 8
 
 class _Undefined:
     """The value of a variable not bound (yet) where a statement starts; using it is an error
-    that says so."""
+    that says so (``why``: which variable, and which statement left it unbound)."""
 
-    __slots__ = ()
+    __slots__ = ("why",)
+
+    def __init__(self, why: str = ""):
+        self.why = why
 
     def __repr__(self) -> str:
         return "<undefined>"
 
     def _refuse(self, *args, **kwargs):
-        raise TraceError("a variable is used that is assigned in only one branch of an `if` on a "
-                         "traced value, or only inside a loop compiled as a graph loop; give it a "
-                         "value before the `if` or the loop" + describe_location(user_location()))
+        raise TraceError((self.why or "a variable is used that is assigned in only one branch of an `if` "
+                          "on a traced value, or only inside a loop compiled as a graph loop; give it a "
+                          "value before the `if` or the loop") + describe_location(user_location()))
 
     def __getattr__(self, name: str):
         if name.startswith("__"):  # protocols (copy, inspect) ask for them: plainly absent
@@ -60,6 +65,10 @@ class _Undefined:
 
 
 UNDEFINED = _Undefined()
+
+
+def _unbound(value) -> bool:
+    return isinstance(value, _Undefined)
 
 
 def values(*thunks) -> tuple:
@@ -103,8 +112,10 @@ def if_stmt(test, true_fn, false_fn, vals: tuple, names: tuple, lineno: int) -> 
     graph, result = [], list(vals)
     for k, name in enumerate(names):
         outs = [p[k] for p in probes]
-        if any(o is UNDEFINED for o in outs):
-            result[k] = UNDEFINED
+        if any(_unbound(o) for o in outs):
+            result[k] = _Undefined(
+                f"variable {name!r} is assigned in only one branch of the `if` at line {lineno}, whose "
+                f"condition is traced (both branches are compiled); give it a value before the `if`")
         elif all(_array_like(o) for o in outs):
             if not any(_traced(o) for o in outs) and all(_same(o, outs[0]) for o in outs):
                 result[k] = outs[0]  # the same Python value either way
@@ -192,7 +203,7 @@ def _carries(vals: tuple, maybe: int = 0) -> list[int]:
     are passed to a function the body calls as a statement (``update(p, b)``, which may write
     into ``p``): carried when they are traced arrays."""
     first = len(vals) - maybe
-    return [k for k, v in enumerate(vals) if v is not UNDEFINED and _array_like(v) and (k < first or _traced(v))]
+    return [k for k, v in enumerate(vals) if not _unbound(v) and _array_like(v) and (k < first or _traced(v))]
 
 
 def _refuse_python_state(vals: tuple, names: tuple, positions: list[int], lineno: int, what: str) -> None:
@@ -214,7 +225,7 @@ def _merge(vals: tuple, positions: list[int], carried) -> tuple:
 
 def _check_kept(names, vals, positions, new, lineno, what):
     for k, (old, now) in enumerate(zip(vals, new)):
-        if k not in positions and now is not old and not (old is UNDEFINED) and not _same(now, old):
+        if k not in positions and now is not old and not _unbound(old) and not _same(now, old):
             raise TraceError(f"the {what} at line {lineno} changes {names[k]!r}, {_kind(old)}, which a "
                              "compiled loop cannot carry (it carries arrays and numbers)" + _where(lineno))
 
@@ -245,28 +256,53 @@ def while_stmt(cond_fn, body_fn, vals: tuple, names: tuple, lineno: int, effects
 
     def body(carry):
         given = _merge(vals, positions, carry)
+        before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(*given))
         _check_kept(names, vals, positions, new, lineno, "while loop")
+        if _moves(positions, given, new, before, names, lineno, "while loop"):
+            raise TraceError(f"the while loop at line {lineno} swaps arrays between its variables, so which array "
+                             "each name holds after it depends on how many times it runs, known only when it "
+                             "runs; end each iteration with the arrays back in place (or copy: a = b.copy())"
+                             + _where(lineno))
         for k in positions:
             kept[k] = kept[k] and new[k] is given[k]
         return tuple(new[k] for k in positions)
 
     out = control_flow.while_loop(cond, body, tuple(vals[k] for k in positions),
                                   _what=f"the while loop at line {lineno}", _names=[names[k] for k in positions])
-    return _after_loop(vals, positions, out, kept)
+    return _after_loop(vals, positions, out, kept, names, f"while loop at line {lineno}")
 
 
-def _after_loop(vals, positions, out, kept) -> tuple:
+def _after_loop(vals, positions, out, kept, names, what: str) -> tuple:
     """The variables after a graph loop: each carried one its last value; one the body wrote
-    only in place is the same array as before it, given that value (:func:`_written`)."""
+    only in place is the same array as before it, given that value (:func:`_written`); one
+    first bound inside the body is unbound (the loop may run no iteration)."""
     result = list(vals)
     for k, v in zip(positions, out):
         result[k] = _written(vals[k], v) if kept[k] else v
+    for k, v in enumerate(vals):
+        if _unbound(v) and not v.why:
+            result[k] = _Undefined(
+                f"variable {names[k]!r} is first assigned inside the {what}, which is compiled (its "
+                f"condition or range is traced, or it breaks on a traced value) and may run no "
+                f"iteration; give it a value before the loop")
     return tuple(result)
 
 
+def _peel(body_fn, r, vals: tuple, names: tuple, read_after: tuple):
+    """``(r[1:], vals after r's first iteration)`` when a variable the body assigns is unbound
+    before the loop and read after it (``for _ in range(n): b_new = A @ b; ...; if converged:
+    break`` then ``return b_new``): a non-empty static range (or rows of an array) runs its first
+    iteration as Python, so the variable is bound after the loop, as it is in Python; else
+    ``(r, vals)``. (A temporary of the body only is left alone: peeled, a loop nest would no
+    longer be one kernel.)"""
+    if len(r) and any(_unbound(v) and name in read_after for v, name in zip(vals, names)):
+        return r[1:], tuple(body_fn(r[0], *vals))
+    return r, vals
+
+
 def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno: int,
-              effects: bool, maybe: int = 0) -> tuple:
+              effects: bool, maybe: int = 0, read_after: tuple = ()) -> tuple:
     """``for i in range(*args): body``: a graph loop when the bounds are traced, or when they
     are Python ints over more than :data:`UNROLL` iterations and the body carries a traced
     array, has no effects on Python objects and traces with a traced index; else a Python
@@ -275,6 +311,7 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
         r = range_fn(*args)
         if range_fn is builtins.range and len(r) > UNROLL and not effects and (
                 any(_traced(v) for v in vals) or _numbers_meet_traced(body_fn, r.start, vals)):
+            r, vals = _peel(body_fn, r, vals, names, read_after)
             try:
                 return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno, maybe)
             except (TraceError, ShapeError):
@@ -305,16 +342,22 @@ def _numbers_meet_traced(body_fn, first, vals: tuple) -> bool:
     return any(_traced(o) and not _traced(v) for o, v in zip(out, vals))
 
 
-def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool, maybe: int = 0) -> tuple:
+def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects: bool, maybe: int = 0,
+             read_after: tuple = ()) -> tuple:
     """``for item in iterable: body``: over a traced array of more than :data:`UNROLL` rows
     (whose body has no effects on Python objects) one compiled loop, ``item`` the ``i``-th
     row; else Python's loop."""
     if _traced(iterable) and iterable.ndim and len(iterable) > UNROLL and not effects:
         rows = iterable
+        order, vals = _peel(lambda i, *v: body_fn(rows[i], *v), range(len(rows)), vals, names, read_after)
         try:
-            return _graph_for(0, len(rows), 1, lambda i, *v: body_fn(rows[i], *v), vals, names, lineno, maybe)
+            return _graph_for(order.start, order.stop, 1, lambda i, *v: body_fn(rows[i], *v), vals, names,
+                              lineno, maybe)
         except (TraceError, ShapeError):
             pass  # the body needs a Python value of the row (traced once per row instead)
+        for i in order:
+            vals = tuple(body_fn(rows[i], *vals))
+        return vals
     for item in iterable:
         vals = tuple(body_fn(item, *vals))
     return vals
@@ -326,11 +369,14 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
     positions = _carries(vals, maybe)
     _refuse_python_state(vals, names, positions, lineno, "for loop")
     kept = {k: True for k in positions}  # whether the body wrote the variable in place
+    moved: dict[int, int] = {}  # variable -> the variable whose array it names after the body
 
     def body(i, carry):
         given = _merge(vals, positions, carry)
+        before = {k: given[k]._atom for k in positions if _traced(given[k])}
         new = tuple(body_fn(i, *given))
         _check_kept(names, vals, positions, new, lineno, "for loop")
+        moved.update(_moves(positions, given, new, before, names, lineno))
         for k in positions:
             kept[k] = kept[k] and new[k] is given[k]
         return tuple(new[n] for n in positions)
@@ -346,7 +392,70 @@ def _graph_for(start, stop, step, body_fn, vals: tuple, names: tuple, lineno: in
             count = max(count, 0)
         out = control_flow.fori_loop(0, count, lambda k, c: body(start + _ranged(k, 0, count) * step, c), init,
                                      **what)
-    return _after_loop(vals, positions, out, kept)
+    if moved:
+        trips = (stop - start) if step == 1 else count
+        return _after_moves(vals, positions, out, moved, trips, names, lineno)
+    return _after_loop(vals, positions, out, kept, names, f"for loop at line {lineno}")
+
+
+def _moves(positions: list[int], given: tuple, new: tuple, before: dict, names: tuple, lineno: int,
+           loop: str = "for loop") -> dict[int, int]:
+    """How a loop body moves the carried arrays between its variables: ``{k: j}`` when variable
+    ``k`` names, after the body, the array variable ``j`` named before it (``a, b = b, a``);
+    empty when every variable names its own array or a new value. The loop carries each
+    variable's value, so its arrays' contents follow the names; which array (the caller's
+    argument among them) each name holds at the end is the permutation applied once per
+    iteration (:func:`_after_moves`). TraceError when an array the body wrote in place
+    (``before``: its value when the body began) is named by no variable after it, or two
+    variables name one array: a compiled loop would lose or split those writes."""
+    objects = {id(given[j]): j for j in positions if _traced(given[j])}
+    moves = {k: objects[id(new[k])] for k in positions if id(new[k]) in objects}
+    lost = [j for j, atom in before.items() if given[j]._atom is not atom and j not in moves.values()]
+    if lost or len(set(moves.values())) != len(moves):
+        what = (f"writes into {', '.join(repr(names[j]) for j in lost)} in place and then names another array "
+                "by it" if lost else "names one array by two variables")
+        raise TraceError(f"the {loop} at line {lineno} {what}, which a compiled loop cannot carry (the writes "
+                         "of each iteration would reach different arrays); write into a copy (a = a.copy()) "
+                         "or keep each name on its array" + _where(lineno))
+    if all(k == j for k, j in moves.items()):
+        return {}
+    if set(moves.values()) != set(moves):
+        named = ", ".join(f"{names[k]!r} -> {names[j]!r}" for k, j in sorted(moves.items()))
+        raise TraceError(f"the {loop} at line {lineno} rebinds arrays between its variables ({named}) in a way "
+                         "that is not a permutation of them, which a compiled loop cannot carry; swap whole "
+                         "sets of arrays (a, b = b, a), or copy (a = b.copy())" + _where(lineno))
+    return moves
+
+
+def _after_moves(vals, positions, out, moves: dict[int, int], trips, names, lineno: int) -> tuple:
+    """The variables after a loop whose body moves arrays between them (:func:`_moves`): after
+    ``trips`` iterations variable ``k`` names the array the permutation, applied ``trips``
+    times, leads it to, and its carried value is that array's final contents, written into it
+    in place (so that the caller's argument sees them)."""
+    if _traced(trips):
+        names_moved = ", ".join(repr(names[k]) for k in sorted(moves))
+        raise TraceError(f"the for loop at line {lineno} swaps the arrays {names_moved} between its variables, and "
+                         "its trip count is traced, so which array each name holds after it is known only when "
+                         "it runs; give the loop static bounds, or end it with the arrays back in place (an "
+                         "even number of swaps, or a copy)" + _where(lineno))
+    result = list(vals)
+    for k, v in zip(positions, out):
+        if k in moves:
+            j = k
+            for _ in range(max(int(trips), 0) % _order(moves, k)):
+                j = moves[j]
+            result[k] = _written(vals[j], v)
+        else:
+            result[k] = v
+    return tuple(result)
+
+
+def _order(moves: dict[int, int], k: int) -> int:
+    """The length of ``k``'s cycle in permutation ``moves``."""
+    n, j = 1, moves[k]
+    while j != k:
+        j, n = moves[j], n + 1
+    return n
 
 
 def _ranged(index, start, stop):
@@ -375,6 +484,10 @@ def call(fn, *args, **kwargs):
     if isinstance(fn, types.FunctionType) and not (fn.__module__ or "").startswith(_LIBRARIES) \
             and not _writes_nonlocal(fn.__code__):
         fn = _CONVERT[0](fn)
+    if isinstance(fn, np.vectorize) and any(_traced(a) for a in args):
+        if _VECTORIZE[0] is None:
+            import_module(VECTORIZE_MODULE)  # registers its hook on import, as a backend package does
+        return _VECTORIZE[0](fn, args, kwargs)  # its function mapped over the elements
     return fn(*args, **kwargs)
 
 
@@ -387,6 +500,12 @@ def _writes_nonlocal(code) -> bool:
 
 #: the rewrite of a function (:func:`.autograph.convert`, which imports this module and sets it)
 _CONVERT = [lambda fn: fn]
+
+#: np.vectorize(f)(x) of traced arguments: the function set by the module named here (it maps f
+#: by vmap, a transformation of the layer above), loaded the first time one is called
+VECTORIZE_MODULE = "mlc.transforms.vectorize"
+_VECTORIZE: list = [None]
+_APPLY_ALONG_AXIS: list = [None]  # np.apply_along_axis(f, axis, x) of a traced x, the same way
 
 
 #: functions from these modules are called as they are
@@ -480,15 +599,99 @@ def not_(value):
     return np.logical_not(value) if _traced(value) else not value
 
 
+def index_trick(maker, items: tuple):
+    """``np.r_[items]`` / ``np.c_[items]``: NumPy's own on Python values; with a traced item, the
+    items (scalars, arrays, ``start:stop:step`` ranges) made arrays and concatenated, along the
+    first axis (``r_``) or as columns along the last (``c_``)."""
+    if not any(_traced(k) for k in items) or maker not in (np.r_, np.c_):
+        return maker[items if len(items) != 1 else items[0]]
+    if any(isinstance(k, str) for k in items):
+        raise TraceError("np.r_/np.c_ with a string directive does not trace; write np.concatenate / "
+                         "np.stack of the arrays" + describe_location(user_location()))
+    parts = []
+    for k in items:
+        if isinstance(k, slice):
+            step = 1 if k.step is None else k.step
+            start = 0 if k.start is None else k.start
+            k = np.linspace(start, k.stop, int(abs(step))) if isinstance(step, complex) else np.arange(start, k.stop, step)
+        parts.append(np.atleast_1d(k) if maker is np.r_ else _column(k))
+    return np.concatenate(parts, axis=0 if maker is np.r_ else -1)
+
+
+def _column(k):
+    """An item of ``np.c_``: a 1-D array as a column, a scalar as a 1x1 array, others as they are."""
+    k = np.atleast_1d(k)
+    return k.reshape(-1, 1) if k.ndim == 1 else k
+
+
+def apply_along_axis(func1d, axis, arr, *args, **kwargs):
+    """``np.apply_along_axis`` of a traced array (NumPy's dispatch sends it here): ``func1d``
+    mapped over the 1-D slices by the transformation the module :data:`VECTORIZE_MODULE` sets."""
+    if _APPLY_ALONG_AXIS[0] is None:
+        import_module(VECTORIZE_MODULE)  # registers its hook on import, as a backend package does
+    return _APPLY_ALONG_AXIS[0](func1d, axis, arr, *args, **kwargs)
+
+
+def bound_or(thunk, default):
+    """The value ``thunk`` reads, or ``default`` where its name is unbound."""
+    try:
+        return thunk()
+    except NameError:
+        return default
+
+
+def raise_if(test, exception, lineno: int) -> None:
+    """``if test: raise exception()``: Python's on a Python test; on a traced one, a check the
+    compiled function makes when it runs (before it writes any argument), raising the
+    exception then with its message, as NumPy code validating its input expects (inside a
+    compiled loop or conditional too: :mod:`.checks`)."""
+    if not _traced(test):
+        if test:
+            raise exception()
+        return
+    error = exception()
+    if isinstance(error, type):
+        error = error()
+    ctx = test._ctx
+    flag = control_flow._truth(test, f"the condition of the `if` at line {lineno}")
+    ctx.check_range(flag.astype("int64"), RAISES,
+                    f"{type(error).__name__}\x00{error}{describe_location(user_location())}")
+
+
+def assert_(test, message, lineno: int) -> None:
+    """``assert test, message``: Python's on a Python test; on a traced one, checked when the
+    compiled function runs (:func:`raise_if`)."""
+    if not _traced(test):
+        assert test, message()
+        return
+    text = message()
+    raise_if(np.logical_not(test), lambda: AssertionError(*(() if text is None else (text,))), lineno)
+
+
+def _items(args: tuple) -> tuple:
+    """The values ``max``/``min`` compare: the arguments, or the one argument's items (a list of
+    traced scalars; a traced 1-D array's elements, as Python iterates them)."""
+    if len(args) != 1:
+        return args
+    (only,) = args
+    if _traced(only):
+        return (only,) if only.ndim == 1 else args  # (of rows: Python compares arrays, which raises)
+    return tuple(only)
+
+
 def builtin_max(fn, *args):
-    """``max(a, b, ...)``: the builtin on Python values, ``np.maximum`` of them when one is traced."""
-    if any(_traced(a) for a in args):
-        return functools.reduce(np.maximum, args)
-    return fn(*args)
+    """``max(a, b, ...)``, ``max(values)``: the builtin on Python values, ``np.maximum`` of them
+    when one is traced."""
+    items = _items(args)
+    if any(_traced(a) for a in items):
+        return np.max(items[0]) if len(items) == 1 else functools.reduce(np.maximum, items)
+    return fn(*items) if len(args) > 1 else fn(items)
 
 
 def builtin_min(fn, *args):
-    """``min(a, b, ...)``: the builtin on Python values, ``np.minimum`` of them when one is traced."""
-    if any(_traced(a) for a in args):
-        return functools.reduce(np.minimum, args)
-    return fn(*args)
+    """``min(a, b, ...)``, ``min(values)``: the builtin on Python values, ``np.minimum`` of them
+    when one is traced."""
+    items = _items(args)
+    if any(_traced(a) for a in items):
+        return np.min(items[0]) if len(items) == 1 else functools.reduce(np.minimum, items)
+    return fn(*items) if len(args) > 1 else fn(items)

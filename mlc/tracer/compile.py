@@ -8,6 +8,8 @@ per call), its outputs put back into the function's output pytree.
 """
 from __future__ import annotations
 
+import builtins
+
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +27,7 @@ from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
-from .trace import BELOW, BOUNDS, EXPONENT
+from .trace import BELOW, BOUNDS, EXPONENT, INDEX, RAISES, STATUS
 from .writeback import AliasMismatch, alias_pattern, write_back
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
@@ -36,17 +38,38 @@ class RangeCheck(NamedTuple):
     (``TraceContext.check_range``); ``dtype`` :data:`~.trace.BOUNDS`: the int counts traced
     indices out of bounds, and ``op`` is the line of the item assignment; :data:`~.trace.EXPONENT`:
     the int is the exponent of an integer power, which must not be negative; :data:`~.trace.BELOW`:
-    an index, which must be in [0, ``limit``). The error names the user's line of the call."""
+    an index, which must be in [0, ``limit``); :data:`~.trace.INDEX`: a traced index into an axis
+    of ``limit`` elements, ``op`` (what is indexed, the axis, the user's line); :data:`~.trace.STATUS`:
+    the ``[site, value]`` of a compiled loop or conditional, ``op`` the ``(dtype, op, limit)`` of
+    the checks of its body that ``site`` numbers from 1 (:mod:`.checks`). The error names the
+    user's line of the call, or of the access."""
     dtype: str
-    op: str
+    op: object
     limit: int = 0
 
     def verify(self, value: np.ndarray) -> None:
+        if self.dtype == STATUS:
+            site, v = int(value[0]), int(value[1])  # (a NumPy or a CuPy array)
+            if site:
+                RangeCheck(*self.op[site - 1]).verify(np.int64(v))
+            return
         v = int(value)
+        if self.dtype == INDEX:
+            if not -self.limit <= v < self.limit:
+                what, axis, where = self.op
+                raise BoundsError(f"{what}: index {v} is out of bounds for axis {axis} with size {self.limit} "
+                                  f"(NumPy raises IndexError); no argument was written{where}")
+            return
         if self.dtype == BOUNDS:
             if v:
                 raise BoundsError(f"item assignment: {v} traced index(es) out of bounds when the function ran "
                                   f"(NumPy raises IndexError); no argument was written{self.op}")
+            return
+        if self.dtype == RAISES:  # the user's own raise, under a condition known at run time
+            if v:
+                name, _, message = self.op.partition("\x00")
+                cls = getattr(builtins, name, None)
+                raise (cls if isinstance(cls, type) and issubclass(cls, Exception) else RuntimeError)(message)
             return
         if self.dtype == BELOW:
             if not 0 <= v < self.limit:
@@ -127,7 +150,7 @@ class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
     __slots__ = ("graph", "lib", "entry", "run", "checks", "order", "out_tree", "key_sources", "writes",
-                 "aliases")
+                 "aliases", "copies", "nonempty", "replaced")
 
     def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
                  checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = (), key_sources: tuple = (),
@@ -139,8 +162,18 @@ class CompiledFunction:
         #: the arguments (leaf positions) the function writes, whose last versions are main's
         #: last outputs; the memory sharing among the arguments it was traced for (.writeback)
         self.writes, self.aliases = writes, aliases
+        self.copies, self.nonempty = copies, ()
+        #: the function this one replaced (a first tier, :mod:`.tiering`): its code stays loaded
+        #: while this one lives, since a call that began before the swap may still run it
+        self.replaced = None
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
                                 aliases)
+
+    def with_lib(self, lib) -> CompiledFunction:
+        """This function calling the kernels of ``lib`` instead (the same module built
+        otherwise: the optimised build of a first tier, :mod:`.tiering`)."""
+        return _function_of(self.graph, lib, self.out_tree, self.checks, self.nonempty, self.copies,
+                            self.key_sources, self.writes, self.aliases)
 
     @staticmethod
     def _runner(run, order, out_tree, checks, copies=(), writes=(), aliases=None):
@@ -207,7 +240,7 @@ def _with_keys(run, key_sources: tuple):
 def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeCheck, ...] = (),
                   fast_math: bool = False, database=None, nonempty=(), copies: tuple[int, ...] = (),
                   key_sources: tuple = (), writes: tuple[int, ...] = (),
-                  aliases: tuple[int, ...] | None = None) -> CompiledFunction:
+                  aliases: tuple[int, ...] | None = None, quick: bool = False) -> CompiledFunction:
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
     ``schedule``, or ``database``'s traces and the target's default rules when it is None. The
     graph's last ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify
@@ -218,16 +251,28 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     are returned as copies (:func:`merged_outputs`). A call draws one random key from each of
     ``key_sources`` for the graph's last inputs (:func:`_with_keys`). The graph's last
     ``len(writes)`` outputs are written into the arguments at ``writes`` after each run
-    (:mod:`.writeback`), for calls whose arguments share memory as ``aliases`` says."""
-    lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math)
+    (:mod:`.writeback`), for calls whose arguments share memory as ``aliases`` says.
+    ``quick``: a first tier (``mlc.build(quick=True)``), whose ``lib.optimized()`` comes later."""
+    lib = build(graph.module, Target.from_str(target), schedule, database=database, fast_math=fast_math,
+                quick=quick)
+    return _function_of(graph, lib, out_tree, checks, nonempty, copies, key_sources, writes, aliases)
+
+
+def _function_of(graph: Graph, lib, out_tree, checks, nonempty, copies, key_sources, writes,
+                 aliases) -> CompiledFunction:
+    """The CompiledFunction calling ``graph``'s main (or its kernels one by one) in ``lib``."""
     if is_symbolic_graph(graph):
         executor = SymbolicGraphExecutor(graph, lib, nonempty)
         single = type(out_tree) is str and not checks and not writes and len(graph.outputs) == 1
         entry = _SymbolicEntry(executor, single)
-        return CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies,
-                                key_sources, writes, aliases)
-    entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks and not writes)
-    return CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources, writes, aliases)
+        function = CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies,
+                                    key_sources, writes, aliases)
+    else:
+        entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks and not writes)
+        function = CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources, writes,
+                                    aliases)
+    function.nonempty = nonempty
+    return function
 
 
 class _SymbolicEntry:

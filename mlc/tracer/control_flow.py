@@ -21,12 +21,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..errors import TraceError
-from ..ir.graph import Graph, Var
+from ..ir.graph import Graph, Var, constant
 from ..ir.types import TensorType
 from . import pytree
 from .operands import as_tracer, is_weak_scalar
 from .source import describe_location, user_location
-from .trace import TraceContext, current_trace
+from .checks import body_status, carried_status, zero_status
+from .trace import STATUS, TraceContext, current_trace
 from .tracer import Tracer
 
 __all__ = ["fori_loop", "while_loop", "cond", "switch", "scan"]
@@ -53,26 +54,40 @@ def _leaf_tracer(ctx: TraceContext, leaf, what: str) -> Tracer:
 
 class _Traced:
     """One function traced into a closed graph: its graph, the outer values it captured,
-    its result's tree and its results' weakness."""
+    its result's tree and its results' weakness. A body with run-time checks has two more
+    results, its status (:mod:`.checks`; ``table`` the checks it numbers), after the
+    function's; a loop body then takes the status carried in as two more inputs, after its
+    first ``n_lead`` ones."""
 
-    def __init__(self, graph: Graph, captured: list[Tracer], tree, weak: list[bool]):
-        self.graph, self.captured, self.tree, self.weak = graph, captured, tree, weak
+    def __init__(self, graph: Graph, captured: list[Tracer], tree, weak: list[bool], table=None, hoisted=()):
+        self.graph, self.captured, self.tree, self.weak, self.table = graph, captured, tree, weak, table
+        self.hoisted = list(hoisted)  # (offset, size, op): loop-index checks the loop makes once
 
     @property
     def out_types(self) -> list[TensorType]:
-        return [a.type for a in self.graph.outputs]
+        outs = self.graph.outputs[:-2] if self.table is not None else self.graph.outputs
+        return [a.type for a in outs]
 
 
 def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Sequence[bool],
            build_args: Callable[[list[Tracer]], tuple], what: str,
-           coerce: Sequence[TensorType | None] | None = None) -> _Traced:
+           coerce: Sequence[TensorType | None] | None = None, carry_status: bool = False,
+           site_offset: int = 0, checks: bool = True, loop_bounds=None, guard: bool | None = None) -> _Traced:
     """Trace ``fn(*build_args(inputs))`` into a graph whose inputs are ``in_types`` (then the
     values it captures). ``coerce``: per result, a type a weak result (a Python number) is
-    converted to."""
+    converted to. The checks the body records (an index out of bounds) are returned as its
+    status (:mod:`.checks`, its sites numbered from ``site_offset + 1``), which a loop body
+    (``carry_status``) carries; a while loop's condition (``guard`` not None) is made false
+    where they fail instead (:func:`_guarded`; ``guard``: the body carries a status too)."""
+    outer = current_trace()
     with TraceContext(name, capture=True) as ctx:
+        if outer is not None:  # a jitted function's loops check as it does; a transformation's not
+            ctx.bounds_checks, ctx.checked = outer.bounds_checks, outer.checked
         inputs = []
         for k, (t, weak) in enumerate(zip(in_types, in_weak)):
             inputs.append(ctx.new_input(t, f"{name}_in{k}", weak=weak))
+        if loop_bounds is not None:  # a for loop's body: its index first
+            ctx.loop_index, ctx.loop_bounds = inputs[0]._atom, tuple(loop_bounds)
         out = fn(*build_args(inputs))
         leaves, tree = pytree.flatten(out)
         tracers = []
@@ -83,9 +98,43 @@ def _trace(fn: Callable, name: str, in_types: Sequence[TensorType], in_weak: Seq
             if want is not None and weak and t._atom.type != want:
                 t = _convert(ctx, t, want)
             tracers.append((t, weak))
-        graph = ctx.finish([t for t, _ in tracers])
+        status = body_status(ctx, site_offset) if ctx.checked and checks else None
+        results = [t for t, _ in tracers]
+        table = None
+        guarded = False
+        if guard is not None:  # a while loop's condition: false once a check failed (its or the body's)
+            results[0], guarded = _guarded(ctx, name, results[0], status, guard), status is not None
+            status = None
+        if status is not None:
+            site, value, table = status
+            if carry_status:
+                before = [Var(f"{name}_status{k}", TensorType((), "int64")) for k in range(2)]
+                ctx.inputs.extend(before)
+                site, value = carried_status(ctx, tuple(ctx._tracer(v) for v in before), (site, value))
+            results += [site, value]
+        graph = ctx.finish(results)
     captured = [outer for outer, _ in ctx.captured]
-    return _Traced(graph, captured, tree, [w for _, w in tracers])
+    traced = _Traced(graph, captured, tree, [w for _, w in tracers], table, ctx.hoisted)
+    traced.invariant = list(ctx.invariant)
+    traced.guarded = guarded
+    return traced
+
+
+def _guarded(ctx: TraceContext, name: str, go: Tracer, status, carried: bool) -> Tracer:
+    """A while loop's condition ``go``, false where a check of the condition failed (its
+    ``status``) or, ``carried``, where the status the body carries (two more inputs) holds a
+    failure: the loop stops at the first index out of bounds, as NumPy would raise there."""
+    stops = []
+    if status is not None:
+        stops.append(status[0])
+    if carried:
+        before = [Var(f"{name}_status{k}", TensorType((), "int64")) for k in range(2)]
+        ctx.inputs.extend(before)
+        stops.append(ctx._tracer(before[0]))
+    for site in stops:
+        ok = ctx.emit("equal", [site, ctx.scalar(0, "int64")])
+        go = ctx.emit("logical_and", [go.strong(), ok])
+    return go.strong()
 
 
 def _convert(ctx: TraceContext, t: Tracer, want: TensorType) -> Tracer:
@@ -96,12 +145,16 @@ def _convert(ctx: TraceContext, t: Tracer, want: TensorType) -> Tracer:
     return t.strong()
 
 
-def _with_inputs(traced: _Traced, n_lead: int, captured: list[Tracer]) -> Graph:
-    """``traced``'s graph taking its first ``n_lead`` inputs, then one input per value of
-    ``captured`` (the union of what the functions of one binding captured), in that order."""
+def _with_inputs(traced: _Traced, n_lead: int, captured: list[Tracer], status: bool = False) -> Graph:
+    """``traced``'s graph taking its first ``n_lead`` inputs, then (``status``: a loop that
+    carries a status) the status carried in, then one input per value of ``captured`` (the
+    union of what the functions of one binding captured), in that order."""
     g = traced.graph
-    own = dict(zip((id(c._atom) for c in traced.captured), g.inputs[n_lead:]))
+    m = len(traced.captured)
+    own = dict(zip((id(c._atom) for c in traced.captured), g.inputs[n_lead:n_lead + m]))
     inputs = list(g.inputs[:n_lead])
+    if status:  # carried in by this body, or unused (a loop's condition, a body without checks)
+        inputs += list(g.inputs[n_lead + m:]) or [Var(f"status{k}", TensorType((), "int64")) for k in range(2)]
     for k, c in enumerate(captured):
         inputs.append(own.get(id(c._atom)) or Var(f"captured{k}", c._atom.type))
     return Graph(tuple(inputs), g.bindings, g.outputs, name=g.name)
@@ -200,15 +253,50 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
     def trace_once(carry_types, carry_weak):
         return _trace(lambda i, *c: body_fun(i, pytree.unflatten(tree, list(c))), "for_loop_body",
                       [index_type, *carry_types], [True, *carry_weak], lambda ins: ins,
-                      "fori_loop body", [*carry_types])
+                      "fori_loop body", [*carry_types], carry_status=True, loop_bounds=bounds)
 
     types, traced = _loop_types(types, weak, trace_once)
     _check_carry(_what, traced, tree, types, _names)
     captured = _union(traced)
-    body = _with_inputs(traced, 1 + len(types), captured)
-    outs = _record(ctx, "for_loop", [*bounds, *_cast_all(init, types), *captured],
-                   (("body", body), ("num_carry", len(types))), types)
-    return pytree.unflatten(tree, outs)
+    checked = traced.table is not None
+    body = _with_inputs(traced, 1 + len(types), captured, checked)
+    extra = list(zero_status(ctx)) if checked else []
+    outs = _record(ctx, "for_loop", [*bounds, *_cast_all(init, types), *extra, *captured],
+                   (("body", body), ("num_carry", len(types) + len(extra))), types + [e._atom.type for e in extra])
+    _check_hoisted(ctx, bounds, traced.hoisted, traced.invariant)
+    return pytree.unflatten(tree, _status(ctx, outs, traced.table))
+
+
+def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted, invariant=()) -> None:
+    """Check, once around the loop, the indices ``i + offset`` its body reads or writes at
+    every iteration ``i`` of ``range(lower, upper)``: the first that NumPy would find out of
+    bounds is ``lower + offset`` when that is below ``-size``, else the first one at or past
+    ``size`` (none where the loop runs no iteration); and the ``invariant`` indices, computed
+    around the loop, where it runs an iteration."""
+    if not hoisted and not invariant:
+        return
+    lower, upper = (b if b.dtype == np.int64 else ctx.emit("astype", [b], {"dtype": "int64"}) for b in bounds)
+
+    def c(v):
+        return ctx.scalar(int(v), "int64")
+    runs = ctx.emit("greater", [upper, lower])
+    for index, size, op in invariant:
+        ctx.check_index(ctx.emit("where", [runs, index, c(0)]).strong(), size, op)
+    for offset, size, op in hoisted:
+        lo = ctx.emit("add", [lower, c(offset)])
+        hi = ctx.emit("add", [upper, c(offset - 1)])
+        past = ctx.emit("where", [ctx.emit("greater_equal", [hi, c(size)]), ctx.emit("maximum", [lo, c(size)]), c(0)])
+        first = ctx.emit("where", [ctx.emit("less", [lo, c(-size)]), lo, past])
+        ctx.check_index(ctx.emit("where", [runs, first, c(0)]).strong(), size, op)
+
+
+def _status(ctx: TraceContext, outs: list, table) -> list:
+    """``outs`` without the status a loop or conditional returns last (where its body checks
+    something), which ``ctx`` then checks."""
+    if table is None:
+        return outs
+    ctx.check_range(tuple(outs[-2:]), STATUS, table)
+    return outs[:-2]
 
 
 def _bounds(ctx: TraceContext, lower, upper) -> list[Tracer]:
@@ -259,16 +347,23 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val, *, _what: str =
 
     def trace_once(carry_types, carry_weak):
         return _trace(lambda *c: body_fun(pytree.unflatten(tree, list(c))), "while_body",
-                      carry_types, carry_weak, lambda ins: ins, "while_loop body", [*carry_types])
+                      carry_types, carry_weak, lambda ins: ins, "while_loop body", [*carry_types],
+                      carry_status=True)
 
     types, traced = _loop_types(types, weak, trace_once)
     _check_carry(_what, traced, tree, types, _names)
+    checked = traced.table is not None
     test = _trace(lambda *c: _truth(cond_fun(pytree.unflatten(tree, list(c))), "while_loop cond"),
-                  "while_cond", types, [False] * len(types), lambda ins: ins, "while_loop cond")
+                  "while_cond", types, [False] * len(types), lambda ins: ins, "while_loop cond", guard=checked)
     captured = _union(test, traced)
-    graphs = (("cond", _with_inputs(test, len(types), captured)),
-              ("body", _with_inputs(traced, len(types), captured)), ("num_carry", len(types)))
-    outs = _record(ctx, "while_loop", [*_cast_all(init, types), *captured], graphs, types)
+    extra = list(zero_status(ctx)) if checked else []
+    graphs = (("cond", _with_inputs(test, len(types), captured, checked)),
+              ("body", _with_inputs(traced, len(types), captured, checked)), ("num_carry", len(types) + len(extra)))
+    outs = _record(ctx, "while_loop", [*_cast_all(init, types), *extra, *captured], graphs,
+                   types + [e._atom.type for e in extra])
+    outs = _status(ctx, outs, traced.table)
+    if test.guarded:  # the condition's checks, on the values it stopped at: they fail there if any did
+        cond_fun(pytree.unflatten(tree, list(outs)))
     return pytree.unflatten(tree, outs)
 
 
@@ -313,11 +408,18 @@ def switch(index, branches: Sequence[Callable], *operands):
     ops = [_leaf_tracer(ctx, leaf, f"switch: operand {k}") for k, leaf in enumerate(leaves)]
     types = [t._atom.type for t in ops]
 
-    def trace_branch(fn, coerce=None):
-        return _trace(lambda *a: fn(*pytree.unflatten(tree, list(a))), "branch", types,
-                      [t.weak for t in ops], lambda ins: ins, "switch branch", coerce)
+    offsets: list[int] = []  # each branch's status sites follow the earlier branches'
 
-    traced = [trace_branch(fn) for fn in branches]
+    def trace_branch(fn, coerce=None, k=None):
+        if k is None:
+            k = len(offsets)
+            offsets.append(sum(len(t.table or ()) for t in traced))
+        return _trace(lambda *a: fn(*pytree.unflatten(tree, list(a))), "branch", types,
+                      [t.weak for t in ops], lambda ins: ins, "switch branch", coerce, site_offset=offsets[k])
+
+    traced: list[_Traced] = []
+    for fn in branches:
+        traced.append(trace_branch(fn))
     first = traced[0]
     for k, t in enumerate(traced[1:], 1):
         if t.tree != first.tree:
@@ -329,7 +431,7 @@ def switch(index, branches: Sequence[Callable], *operands):
         out_types.append(strong[0] if strong else first.out_types[n])
     for k, fn in enumerate(branches):
         if traced[k].out_types != out_types:
-            traced[k] = trace_branch(fn, out_types)
+            traced[k] = trace_branch(fn, out_types, k)
         if traced[k].out_types != out_types:
             bad = next(n for n, (a, b) in enumerate(zip(traced[k].out_types, out_types)) if a != b)
             raise TraceError(f"switch: result {bad} of branch {k} is {_describe(traced[k].out_types[bad])}"
@@ -338,8 +440,15 @@ def switch(index, branches: Sequence[Callable], *operands):
                              f"np.broadcast_to){_where()}")
     captured = _union(*traced)
     graphs = tuple(_with_inputs(t, len(ops), captured) for t in traced)
+    table = None
+    if any(t.table is not None for t in traced):  # every branch returns a status
+        table = tuple(e for t in traced for e in (t.table or ()))
+        zero = constant(np.array(0, "int64"), "c")
+        graphs = tuple(g if t.table is not None else Graph(g.inputs, g.bindings, g.outputs + (zero, zero), name=g.name)
+                       for g, t in zip(graphs, traced))
+        out_types = out_types + [TensorType((), "int64")] * 2
     outs = _record(ctx, "switch", [index, *ops, *captured], (("branches", graphs),), out_types)
-    return pytree.unflatten(first.tree, outs)
+    return pytree.unflatten(first.tree, _status(ctx, outs, table))
 
 
 def cond(pred, true_fun: Callable, false_fun: Callable, *operands):

@@ -33,7 +33,8 @@ from ..driver import collector_paused
 from ..errors import DeviceError, DTypeError, GlobalChangedWarning, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
-from ..runtime.ndarray import FAST_DEVICE_ARRAYS, in_gpu_memory
+from ..runtime.memory import memory_kind_of
+from ..runtime.ndarray import FAST_DEVICE_ARRAYS
 from ..target import Target
 from .arguments import WEAK_DTYPES, ArgumentSpec, WideInt, fast_leaves, keyed_arguments, leaf_signature
 from . import autograph
@@ -41,6 +42,7 @@ from .captured_globals import Snapshot
 from .dynamic import DynamicAxes
 from .numpy_creation import numpy_creation
 from .numpy_random import RandomWatch
+from .checks import check_outputs
 from .compile import RangeCheck, nonempty_axes
 from .operands import as_tracer
 from .pytree import flatten, unflatten
@@ -53,6 +55,7 @@ from .stages import Compiled, Lowered, Traced, _Origin
 from .state import written_inputs
 from .trace import TraceContext, is_tracing
 from .writeback import AliasMismatch, alias_pattern
+from . import tiering
 
 __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
 
@@ -82,7 +85,8 @@ class JitFunction:
     _check_every_call = False
 
     def __init__(self, fn, static_argnums=(), static_argnames=(), target=None, schedule=None,
-                 fast_math=False, database=None, tune=None, dynamic=None, cache_size=None):
+                 fast_math=False, database=None, tune=None, dynamic=None, cache_size=None, bounds_check=True,
+                 tiered=None):
         if not callable(fn):
             raise TraceError(f"mlc.jit needs a function, got {fn!r}")
         functools.update_wrapper(self, fn, updated=())
@@ -97,10 +101,16 @@ class JitFunction:
         if not isinstance(fast_math, bool):
             raise TraceError(f"mlc.jit: fast_math must be True or False, got {fast_math!r}")
         self._fast_math = fast_math  # each JitFunction caches its own builds: part of its key
+        if not isinstance(bounds_check, bool):
+            raise TraceError(f"mlc.jit: bounds_check must be True or False, got {bounds_check!r}")
+        self._bounds_check = bounds_check
         if tune is not None and not callable(getattr(tune, "tune_jitted", None)):
             raise TraceError(f"mlc.jit: tune must be an mlc.TuneConfig, got {type(tune).__name__}")
         self._tune = tune
         self._database = database
+        if tiered is not None and not isinstance(tiered, bool):
+            raise TraceError(f"mlc.jit: tiered must be True, False or None (MLC_TIERED), got {tiered!r}")
+        self._tiered = tiered
         #: the compiled signatures, at most cache_size (.specializations); the hit path reads
         #: its dicts: signature key -> Compiled, signature or fast key -> Slot, and a call with
         #: keywords or static arguments: its ArgumentSpec.call_key -> (Slot, where its dynamic
@@ -170,10 +180,13 @@ class JitFunction:
                 slot = self._specs.get(key)
                 if slot is None:
                     database = self._database_for(args, kwargs)
-                    compiled = self._compile(key, call, database)
+                    quick = self._tiered if self._tiered is not None else config().tiered
+                    compiled = self._compile(key, call, database, quick)
                     if compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     slot = self._specs.add(key, compiled, compiled.run)
+                    if quick:  # the optimised build, swapped in when ready (.tiering)
+                        tiering.upgrade(compiled, slot)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
         if found is not None and aliases is None:
             fast, where = found
@@ -248,7 +261,7 @@ class JitFunction:
         written = written_inputs(ctx)
         positions = {id(var): n for n, var in enumerate(ctx.inputs)}
         writes = tuple(positions[id(var)] for var, _ in written)
-        graph = ctx.finish(outputs + [check[0] for check in ctx.range_checks] + [ctx._tracer(a) for _, a in written])
+        graph = ctx.finish(outputs + check_outputs(ctx) + [ctx._tracer(a) for _, a in written])
         return graph, out_tree, checks, tuple(ctx.key_sources), writes
 
     def _run_traced(self, call):
@@ -258,6 +271,7 @@ class JitFunction:
         aliases = call[6] if len(call) > 6 else None
         names = self._spec.leaf_names(dynamic, {k for k in statics if isinstance(k, int)})
         with TraceContext(getattr(self.fn, "__name__", "main")) as ctx, numpy_creation(self.fn):
+            ctx.bounds_checks = self._bounds_check
             tracers = [int(a) if type(a) is WideInt else
                        ctx.new_input(TensorType(self._dynamic.trace_shape(name, a.shape) if not w else a.shape,
                                                 a.dtype.name), name, w)
@@ -281,11 +295,12 @@ class JitFunction:
         (``MLC_TARGET``, "llvm" by default), read now."""
         return Target.from_str(self._target)
 
-    def _compile(self, key, call, database=None) -> Compiled:
+    def _compile(self, key, call, database=None, quick: bool = False) -> Compiled:
         """The one compile path: trace, lower, compile (``f.trace(...).lower().compile()``),
-        with the garbage collector paused (:mod:`mlc.driver.collector`)."""
+        with the garbage collector paused (:mod:`mlc.driver.collector`); ``quick``: a first
+        tier (:mod:`.tiering`)."""
         with collector_paused():
-            return self._stage(key, call, database).lower().compile()
+            return self._stage(key, call, database).lower().compile(quick=quick)
 
     def _database_for(self, args, kwargs):
         """The tuning database a new signature builds with: the jit's ``database``, after
@@ -395,7 +410,8 @@ def _output_tracer(leaf, ctx: TraceContext, n: int):
 
 
 def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule=None,
-        fast_math=False, database=None, tune=None, dynamic=None, cache_size=None):
+        fast_math=False, database=None, tune=None, dynamic=None, cache_size=None, bounds_check=True,
+        tiered=None):
     """Compile ``fn`` on its first call per signature; usable bare or with options.
 
     - ``static_argnums`` / ``static_argnames``: arguments whose *values* are
@@ -435,6 +451,19 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
       more, :mod:`.specializations`) and is compiled again if it comes back. Default
       ``MLC_JIT_CACHE_SIZE`` (128), so that a long-running service that sees ever new
       shapes stays flat (``dynamic=`` axes compile once for every size).
+    - ``bounds_check``: a traced index (``a[i]``, ``a[i] = v``, ``a[idx]``, ``np.take``,
+      ``np.take_along_axis``) out of bounds when the function runs raises
+      :class:`~mlc.errors.BoundsError` (an IndexError, as NumPy's) after the call, naming the
+      access, the index, the axis' size and the line, also inside compiled loops and
+      conditionals; no argument is written then. An index known to be in range while tracing
+      (a constant, ``a[i - 1]`` in ``for i in range(1, n)`` with ``n`` static) costs nothing;
+      another one a compare, or two reductions of an index array. ``bounds_check=False``
+      keeps JAX's semantics instead: such an index is clipped into the axis, and a write out
+      of bounds writes nothing (:mod:`mlc.numpy.bounds`).
+    - ``tiered``: a signature's first call runs a quickly built program (its short kernels
+      without LLVM's O3) while the optimised one is built in the background and swapped
+      in when ready (:mod:`.tiering`; ``mlc.tiering.wait()`` waits for it). Default
+      ``MLC_TIERED`` (on); ``tiered=False`` builds the optimised program at once.
 
     Globals and closure variables the function reads are constants, taken when it is
     traced, as in JAX and Numba: rebinding one later (``K = 3``) or writing into a global
@@ -458,10 +487,11 @@ def jit(fn=None, *, static_argnums=(), static_argnames=(), target=None, schedule
     if fn is None:
         return functools.partial(jit, static_argnums=static_argnums, static_argnames=static_argnames,
                                  target=target, schedule=schedule, fast_math=fast_math, database=database,
-                                 tune=tune, dynamic=dynamic, cache_size=cache_size)
+                                 tune=tune, dynamic=dynamic, cache_size=cache_size, bounds_check=bounds_check,
+                                 tiered=tiered)
     kind = _CheckedJitFunction if config().debug else JitFunction  # (MLC_DEBUG: globals checked every call)
     return kind(fn, static_argnums, static_argnames, target, schedule, fast_math, database, tune, dynamic,
-                cache_size)
+                cache_size, bounds_check, tiered)
 
 
 def _cache_size(size) -> int | None:
@@ -475,10 +505,11 @@ def _cache_size(size) -> int | None:
 
 
 def _refuse_device_arrays(leaves, target, name: str) -> None:
-    """DeviceError when a GPU array (``__cuda_array_interface__``: CuPy) goes to a function
-    built for a target that runs on the host."""
+    """DeviceError when an array in a device's memory (:mod:`mlc.runtime.memory`: CuPy's
+    on a GPU) goes to a function built for a target that runs on the host."""
     for leaf in leaves:
-        if in_gpu_memory(leaf):
-            raise DeviceError(f"{name}(): an argument is a {type(leaf).__name__} in GPU memory, but "
-                              f"this function is built for {target}, which runs on the host: pass a "
-                              "NumPy array (cupy.asnumpy(x)), or jit with target='cuda'")
+        kind = memory_kind_of(leaf)
+        if kind is not None:
+            raise DeviceError(f"{name}(): an argument is a {type(leaf).__name__} in {kind} device memory, "
+                              f"but this function is built for {target}, which runs on the host: pass a "
+                              f"NumPy array (a host copy of it), or jit with target={kind!r}")

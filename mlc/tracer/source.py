@@ -23,10 +23,13 @@ _SKIP = (_MLC_DIR, _NUMPY_DIR)
 def user_location(depth: int = 1) -> SourceLoc | None:
     """The SourceLoc of the innermost frame outside mlc and NumPy, or None."""
     frame = sys._getframe(depth)
+    inside = _INSIDE
     while frame is not None:
         filename = frame.f_code.co_filename
-        absolute = os.path.abspath(filename) if not filename.startswith("<") else filename
-        if not absolute.startswith(_SKIP):
+        skip = inside.get(filename)
+        if skip is None:
+            skip = _inside_file(filename)
+        if not skip:
             code = linecache.getline(filename, frame.f_lineno, frame.f_globals).strip()
             return SourceLoc(filename, frame.f_lineno, code)
         frame = frame.f_back
@@ -46,7 +49,22 @@ def user_stacklevel() -> int:
 
 def _inside(frame) -> bool:
     filename = frame.f_code.co_filename
-    return not filename.startswith("<") and os.path.abspath(filename).startswith(_SKIP)
+    skip = _INSIDE.get(filename)
+    return _inside_file(filename) if skip is None else skip
+
+
+#: a code object's file name -> whether it lies inside mlc or NumPy (every op traced asks for
+#: each frame of the stack: ``os.path.abspath`` each time was a sixth of a long trace)
+_INSIDE: dict[str, bool] = {}
+
+
+def _inside_file(filename: str) -> bool:
+    """Whether ``filename`` (a code object's) lies inside mlc or NumPy, remembered. The answer
+    is taken once: a relative name is resolved from the working directory of that first time."""
+    skip = not filename.startswith("<") and os.path.abspath(filename).startswith(_SKIP)
+    if len(_INSIDE) < 4096:
+        _INSIDE[filename] = skip
+    return skip
 
 
 def describe_location(loc: SourceLoc | None) -> str:

@@ -27,6 +27,7 @@ from ..ir.tir import IRModule
 from ..passes.graph.emit_main import main_name
 from ..runtime.entry import MainEntry
 from ..runtime.exported import CallSpec, graph_entry, program_entry
+from ..runtime.ndarray import module_device
 from .arguments import WideInt, fast_key, fast_leaves, keyed_arguments
 from .numpy_random import ENTROPY, GLOBAL, describe_source
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
@@ -102,8 +103,10 @@ class Lowered:
         database = self._origin.database if self._origin is not None else None
         return schedule_module(self.mod, self.target, self.schedule, database)
 
-    def compile(self) -> Compiled:
-        """Schedule, lower, generate and load the kernels (one ``mlc.build``): a callable."""
+    def compile(self, *, quick: bool = False) -> Compiled:
+        """Schedule, lower, generate and load the kernels (one ``mlc.build``): a callable.
+        ``quick``: a first tier (``mlc.build(quick=True)``: short kernels unoptimised), which
+        ``mlc.tracer.tiering.upgrade`` replaces by the optimised program later."""
         origin = self._origin
         if origin is None:
             raise MLCError("Lowered.compile: this Lowered was not made by a jitted function's "
@@ -111,7 +114,7 @@ class Lowered:
         function = build_lowered(self.graph, origin.out_tree, self.target, self.schedule, origin.checks,
                                  origin.fast_math, origin.database, origin.nonempty,
                                  merged_outputs(self.traced, self.graph), origin.key_sources, origin.writes,
-                                 origin.aliases)
+                                 origin.aliases, quick)
         return Compiled(function, origin)
 
     def as_text(self) -> str:
@@ -210,7 +213,7 @@ class Compiled:
         function = self.function
         calls = self._call_spec()
         graph = function.graph
-        if getattr(self.lib.target, "kind", None) == "cuda":
+        if module_device(self.lib.target).kind != "cpu":  # a device's module: its backend's bundle
             return self._export_bundle(path, format, calls, archs)
         single = type(function.out_tree) is str
         if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels

@@ -67,6 +67,11 @@ def current_trace() -> TraceContext | None:
     return stack[-1] if stack else None
 
 
+def active_traces() -> list[TraceContext]:
+    """The active traces of this thread, outermost first."""
+    return list(getattr(_state, "stack", None) or ())
+
+
 def is_tracing() -> bool:
     return bool(getattr(_state, "stack", None))
 
@@ -76,6 +81,20 @@ EXPONENT = "exponent"
 
 #: ``check_range``'s dtype for a count of traced indices out of bounds: it must be 0.
 BOUNDS = "bounds"
+
+#: ``check_range``'s dtype for a raise under a traced condition (``if np.any(x < 0): raise
+#: ValueError(...)``): the value is the condition, which must be 0; ``op`` is the exception's
+#: class name and message, joined by a NUL.
+RAISES = "raises"
+
+#: ``check_range``'s dtype for a traced index into an axis of length ``limit``: it must be in
+#: [-limit, limit), as NumPy's IndexError requires (``op`` describes the access and its line).
+INDEX = "index"
+
+#: ``check_range``'s dtype for the status a compiled loop or conditional returns: a pair of
+#: 0-d int64 values (the 1-based number of the first check of its body that failed, 0 for
+#: none; that check's value), ``op`` the tuple of those checks (:mod:`.checks`).
+STATUS = "status"
 
 #: ``check_range``'s dtype for an index into a static length (``np.bincount``'s values below
 #: its ``minlength``): it must be in [0, limit).
@@ -137,6 +156,23 @@ class TraceContext:
         self.generators_made: list = []
         #: the boxes of the arguments (:mod:`.state`), in the order of the inputs
         self.boxes: list[Box] = []
+        #: whether traced indices are checked when the function runs (:meth:`check_index`): in
+        #: a jitted function (unless ``mlc.jit(bounds_check=False)``) and the bodies of its
+        #: compiled loops and conditionals; not in a transformation's trace
+        self.bounds_checks = not capture
+        #: whether :attr:`range_checks` are verified when the function runs: a jitted
+        #: function's, and (returned as a status, :mod:`.checks`) its loop bodies' and branches'
+        self.checked = not capture
+        #: a for loop's body: its index (an input atom), and the checks of indices ``index +
+        #: offset`` its body makes on every iteration, as ``(offset, size, op)``: the loop checks
+        #: them once, at its first and last index (:func:`.control_flow.fori_loop`)
+        self.loop_index = None
+        #: that loop's (lower, upper) bounds, Tracers of the trace around it
+        self.loop_bounds = None
+        self.hoisted: list[tuple[int, int, object]] = []
+        #: and the checks of indices computed around the loop (the same at every iteration), as
+        #: ``(index, size, op)``: the loop checks them once, where it runs an iteration
+        self.invariant: list[tuple[Tracer, int, object]] = []
         #: id(atom) -> (atom, lowest, highest): the values a compiled loop's index takes
         self._ranges: dict[int, tuple] = {}
 
@@ -233,8 +269,18 @@ class TraceContext:
         dtype it is converted to; a traced int's value is known only at run
         time, so the compiled function returns it too and checks it then.
         """
-        if not any(c[0]._atom is value._atom and c[1] == dtype for c in self.range_checks):
+        if not any(c[1] == dtype and c[3] == limit and (c[0] is value or (
+                isinstance(c[0], Tracer) and isinstance(value, Tracer) and c[0]._atom is value._atom))
+                   for c in self.range_checks):
             self.range_checks.append((value, dtype, op, limit))
+
+    def check_index(self, value: Tracer, size: int, op: str) -> None:
+        """Require the traced 0-d int ``value`` to be an index into an axis of ``size``
+        elements (in ``[-size, size)``) when the function runs, else raise BoundsError naming
+        ``op`` (what the access is and the user's line). Nothing when this trace checks no
+        indices (:attr:`bounds_checks`)."""
+        if self.bounds_checks:
+            self.check_range(value, INDEX, op, int(size))
 
     def random_key(self, source=None) -> tuple[Tracer, int]:
         """The call's random key: a uint32[2] input of the compiled function that the jit draws

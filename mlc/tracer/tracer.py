@@ -197,7 +197,9 @@ class Tracer:
     def tolist(self):
         raise _concrete_error("the data (tolist)", self)
 
-    item = tolist
+    def item(self, *args):
+        """A Python number: not known while tracing (``x.item(i)`` too: index ``x[i]`` instead)."""
+        raise _concrete_error("the data (item; x.item(i) is x.flat[i]: index x instead)", self)
 
     __hash__ = None  # == builds a traced comparison, so tracers are not hashable
 

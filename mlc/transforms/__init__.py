@@ -16,6 +16,7 @@ from .jvp import jvp_graph
 from .partial_eval import partial_eval
 from .vjp import vjp_graph
 from .vmap import vmap
+from . import vectorize as _vectorize  # noqa: F401 - np.vectorize(f)(x) on traced arrays
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap",
            "stop_gradient", "custom_vjp", "custom_jvp", "jvp_graph", "vjp_graph", "batch_graph", "partial_eval"]

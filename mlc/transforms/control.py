@@ -17,7 +17,8 @@ dispatches to it). JAX's rules are the model:
   carries that get one are found as a fixed point: a carry whose initial
   tangent is zero may get one from the body). Reverse mode needs a trip
   count known when tracing (Python-int bounds): the forward loop stores each
-  iteration's input carries in a stacked buffer, and a backward loop runs
+  iteration's input carries in a stacked buffer (a row per iteration, written
+  in place by ``write_row``: O(trip count x carry) work and memory), and a backward loop runs
   the iterations in reverse, each the body's VJP at its stored carries,
   summing the cotangents of the values the body reads from around it.
   Batched: carries that the batch reaches are batched (a fixed point again);
@@ -40,8 +41,8 @@ import numpy as np
 
 from ..ir.graph import Constant
 from ..ops.rules import Zero, differentiable, instantiate, is_zero
+from ..ops.rules.core import apply_op
 from ..tracer import control_flow as cf
-from ..tracer.operands import as_tracer
 from ..tracer.trace import TraceContext, control_flow_refusal, current_trace
 from .partial_eval import partial_eval
 from .rules import Z, batched_type, moved
@@ -170,12 +171,10 @@ def control_vjp_forward(b, xs, active, vjp_graph):
     body = b.attr("body")
     kept = _read_by_backward(body, _loop_wrt(b, init, captured, active), vjp_graph)[1:1 + len(init)]
 
-    def step(i, state):
+    def step(i, state):  # each iteration writes its row of the stacks (in place: O(carry), not O(stack))
         carry, stacks = state
-        rows = as_tracer(np.arange(count, dtype=np.dtype(i.dtype)), current_trace())
-        hit = rows == (i - lower)
-        stored = [np.where(np.reshape(hit, (count,) + (1,) * c.ndim), c[None], s)
-                  for c, s in zip(_pick(carry, kept), stacks)]
+        row = i - lower
+        stored = [apply_op("write_row", s, c, row) for c, s in zip(_pick(carry, kept), stacks)]
         return [list(inline_graph(body, [i, *carry, *captured])), stored]
 
     stacks0 = [instantiate(Zero((count, *c.shape), np.dtype(c.dtype).name), c) for c in _pick(init, kept)]

@@ -22,6 +22,7 @@ import math
 from ..backends.registry import get_backend
 from ..driver.build import build as mlc_build
 from ..errors import DeviceError, MLCError
+from ..runtime.memory import memory as device_memory
 from ..target import Target
 
 __all__ = ["build_gpu_candidate", "GpuCandidate", "EmulatedCandidate", "resolve_measure", "device_reason"]
@@ -91,7 +92,8 @@ class EmulatedCandidate:
 
 class GpuCandidate:
     """A candidate loaded on the GPU: called on NumPy arrays (copied to the device and back,
-    for the answer check), timed on the device copies with CUDA events."""
+    for the answer check, through the device's memory: :mod:`mlc.runtime.memory`), timed on
+    the device copies by the module's ``time_evaluator`` (the device's own events)."""
 
     def __init__(self, mod, target: Target, trace):
         (self.name,) = list(mod)
@@ -99,16 +101,17 @@ class GpuCandidate:
         self._device_args = None
 
     def __call__(self, *arrays) -> None:
-        import cupy  # deferred: keeps `import mlc.tune` fast and free of CuPy (only GPU workers get here)
-        self._device_args = [cupy.asarray(a) for a in arrays]
+        dev = self.lib.device
+        memory = device_memory(dev.kind)
+        self._device_args = [memory.to_device(a, dev) for a in arrays]
         self.lib[self.name](*self._device_args)
-        cupy.cuda.get_current_stream().synchronize()
+        memory.synchronize(dev)
         for a, d in zip(arrays, self._device_args):
-            a[...] = d.get()
+            a[...] = memory.to_host(d)
 
     def time(self, arrays, timing) -> list[float]:
         """Run times in seconds, ``timing.repeat`` of them, each the mean of enough launches to
-        last ``timing.min_repeat_s``, measured with CUDA events on the current stream."""
+        last ``timing.min_repeat_s``, measured on the device (CUDA events on the current stream)."""
         if self._device_args is None:
             self(*arrays)
         once = self.lib.time_evaluator(self.name, number=1, repeat=1, warmup=timing.warmup)(*self._device_args)

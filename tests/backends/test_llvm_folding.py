@@ -1,7 +1,7 @@
-"""What the llvm codegen computes while it writes the IR instead of emitting it: integer
-operations of constants (an unrolled copy's offsets, a tile's predicate once the unrolled
-loops give their variables constant values), the branches such a constant condition
-decides, constant splats and ramps, and pure values repeated within a block (an unrolled
+"""What the llvm codegen gets folded (integer operations of constants: an unrolled copy's
+offsets, a tile's predicate once the unrolled loops give their variables constant values, and
+the branches such a constant condition decides, by mlc.passes.tir.fold_constants), and what
+it computes while it writes the IR instead of emitting it: constant splats and ramps, and pure values repeated within a block (an unrolled
 register tile's index arithmetic and element addresses, an inlined expression's subtrees). The folded values are checked against
 NumPy's and Python's arithmetic, the IR for what is no longer in it, and the programs
 against the reference interpreter.
@@ -13,14 +13,12 @@ from hypothesis import given, settings, strategies as st
 from llvmlite import ir
 
 import mlc
-from mlc.backends.llvm import arith
-from mlc.backends.llvm.codegen import _fold_index
 from mlc.backends.llvm.module import generate_ir
-from mlc.backends.llvm.types import constant
 from mlc.backends.llvm.vectorize import ramp
 from mlc.ir.buffer import Buffer
-from mlc.ir.expr import BufferLoad, Select, Var, const, exp
-from mlc.ir.tir import BufferStore, For, IfThenElse, PrimFunc, SeqStmt
+from mlc.ir.expr import Binary, BufferLoad, IntImm, Select, Var, const, exp
+from mlc.ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt
+from mlc.passes.tir.fold_constants import fold_constants_stmt
 from mlc.passes.tir import lower
 from mlc.schedules.apply import as_written
 from tests.targets import AVX2
@@ -32,61 +30,18 @@ NUMPY_OPS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "bitand": np
              "gt": np.greater, "ge": np.greater_equal}
 
 
-def value_of(c: ir.Constant, dtype: str):
-    """What constant ``c`` holds, as a NumPy scalar of ``dtype``."""
-    bits = int(c.constant) & ((1 << c.type.width) - 1)
-    return np.array(bits, dtype=f"uint{max(c.type.width, 8)}").astype(dtype if dtype != "bool" else "uint8")
-
-
 @settings(max_examples=200, deadline=None)
 @given(dtype=st.sampled_from(INTS), op=st.sampled_from(sorted(NUMPY_OPS)), data=st.data())
 def test_folded_integer_operations_wrap_as_numpy_does(dtype, op, data):
+    """The codegen writes no operation of two constants because fold_constants left none:
+    its folds wrap as NumPy's arithmetic does."""
     info = np.iinfo(dtype)
     x, y = (data.draw(st.integers(int(info.min), int(info.max))) for _ in range(2))
-    folded = arith.fold(op, constant(dtype, x), constant(dtype, y), dtype)
+    out = "bool" if op in ("eq", "ne", "lt", "le", "gt", "ge") else dtype
+    folded = fold_constants_stmt(Evaluate(Binary(op, IntImm(x, dtype), IntImm(y, dtype), out))).value
     with np.errstate(over="ignore"):
         want = NUMPY_OPS[op](np.array(x, dtype), np.array(y, dtype))
-    got = value_of(folded, "bool" if want.dtype == bool else dtype)
-    assert int(got) == int(want), (op, x, y)
-
-
-@given(op=st.sampled_from(["and", "or", "eq", "ne", "bitxor", "min", "max"]), x=st.booleans(), y=st.booleans())
-def test_folded_bool_operations(op, x, y):
-    want = {"and": x and y, "or": x or y, "eq": x == y, "ne": x != y, "bitxor": x != y,
-            "min": min(x, y), "max": max(x, y)}[op]
-    assert arith.fold(op, constant("bool", x), constant("bool", y), "bool").constant == int(want)
-
-
-def test_nothing_is_folded_without_two_integer_constants():
-    i32 = ir.IntType(32)
-    fn = ir.Function(ir.Module(), ir.FunctionType(ir.VoidType(), [i32]), "f")
-    assert arith.fold("add", fn.args[0], constant("int32", 1), "int32") is None
-    assert arith.fold("add", constant("float32", 1.0), constant("float32", 2.0), "float32") is None
-    assert arith.fold("floordiv", constant("int32", 7), constant("int32", 2), "int32") is None  # emitted
-
-
-@given(op=st.sampled_from(["add", "sub", "mul", "floordiv", "floormod"]),
-       x=st.integers(-(1 << 40), 1 << 40), y=st.integers(-(1 << 20), 1 << 20))
-def test_folded_index_arithmetic_is_pythons(op, x, y):
-    i64 = ir.IntType(64)
-    if op in ("floordiv", "floormod") and y <= 0:
-        y = 1 - y  # index divisions are by a positive constant
-    got = _fold_index(op, ir.Constant(i64, x), ir.Constant(i64, y))
-    want = {"add": lambda: x + y, "sub": lambda: x - y, "mul": lambda: x * y,
-            "floordiv": lambda: x // y, "floormod": lambda: x % y}[op]()
-    assert got.constant == want
-
-
-def test_index_identities_need_no_instruction():
-    i64 = ir.IntType(64)
-    fn = ir.Function(ir.Module(), ir.FunctionType(ir.VoidType(), [i64]), "f")
-    x, zero, one = fn.args[0], ir.Constant(i64, 0), ir.Constant(i64, 1)
-    assert _fold_index("add", x, zero) is x and _fold_index("add", zero, x) is x
-    assert _fold_index("sub", x, zero) is x
-    assert _fold_index("mul", x, one) is x and _fold_index("mul", one, x) is x
-    assert _fold_index("mul", x, zero).constant == 0
-    assert _fold_index("floordiv", x, one) is x and _fold_index("floormod", x, one).constant == 0
-    assert _fold_index("add", x, one) is None and _fold_index("sub", zero, x) is None
+    assert isinstance(folded, IntImm) and folded.value == int(want), (op, x, y)
 
 
 # ---------------------------------------------------------------- programs

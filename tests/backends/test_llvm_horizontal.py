@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 import mlc
-from mlc.backends.llvm import horizontal
+from mlc.passes.tir import horizontal
 from mlc.backends.llvm.module import generate_ir
 from mlc.ir.buffer import Buffer
 from mlc.ir.calls import DeclBuffer

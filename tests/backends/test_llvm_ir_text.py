@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc import te
-from mlc.backends.llvm.codegen import sext64
+from mlc.backends.llvm.addressing import sext64
 from mlc.backends.llvm.module import generate_ir
 from mlc.passes.tir import lower
 from llvmlite import ir

@@ -12,7 +12,7 @@ import pytest
 
 import mlc
 from mlc import IRModule, te
-from mlc.backends.llvm import jit, threaded
+from mlc.backends.llvm import jit
 from mlc.backends.llvm.output import capturing
 from mlc.config import override
 
@@ -35,21 +35,6 @@ def starts(monkeypatch):
 
     monkeypatch.setattr(threading.Thread, "start", start)
     return state
-
-
-@pytest.mark.parametrize("allowed", [0, 1])
-def test_spread_runs_the_jobs_left_on_the_threads_it_has(starts, allowed):
-    starts[0] = allowed
-    ran_on = []
-
-    def job(n):
-        def run(worker):
-            ran_on.append(worker)
-            return n * n
-        return run
-
-    assert threaded.spread([job(n) for n in range(5)], costs=[1] * 5, workers=4) == [0, 1, 4, 9, 16]
-    assert starts[1] == allowed and set(ran_on) <= set(range(allowed + 1))
 
 
 def test_a_unit_build_builds_on_the_calling_thread(starts):

@@ -14,7 +14,7 @@ import pytest
 import mlc
 from mlc import te
 from mlc.backends.llvm import compile_sources
-from mlc.backends.llvm.loops import MAX_UNROLL
+from mlc.passes.tir.unroll import MAX_UNROLL
 from mlc.backends.llvm.module import generate_ir
 from mlc.passes.tir import lower
 from tests.targets import AVX2, each_pinned_target

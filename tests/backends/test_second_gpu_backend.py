@@ -18,7 +18,7 @@ from mlc import te
 from mlc.backends.gpu.emulator import Emulator
 from mlc.backends.gpu.launch import kernels
 from mlc.backends.gpu.pipeline import GPU_PIPELINE
-from mlc.backends.reference.graph_main import GraphMainProgram
+from mlc.runtime.graph_main import GraphMainProgram
 from mlc.backends.registry import register_backend, unregister_backend
 from mlc.errors import CompileError
 from mlc.ir.calls import is_graph_main

@@ -29,7 +29,7 @@ LARGEST = {"llvm": 7, "cuda-emulator": 3, "cuda": 7}
 #: programs whose first call compiles for long, at fewer and smaller sizes: the nested element
 #: loops of the string DPs unroll their outer loop (a static range up to 8) around a compiled
 #: inner one: each size takes seconds
-SLOW = {"lcs_length": (2, 5), "edit_distance": (2, 5)}
+SLOW = {"lcs_length": (2, 5), "edit_distance": (2, 5), "floyd_steinberg": (2, 4)}
 
 #: (program, target or None for both) -> (the exception mlc raises, its message)
 XFAIL: dict = {}

@@ -109,10 +109,20 @@ class FakeCuPy:
     opted_in: dict = {}  # function ptr -> its CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
     allocated = 0
 
+    synchronized = 0  # how many times the current stream was waited for
+
     class cuda:
         class runtime:
             getDevice = staticmethod(lambda: 0)
             getDeviceCount = staticmethod(lambda: 1)
+
+        @staticmethod
+        def get_current_stream():
+            class Stream:
+                @staticmethod
+                def synchronize():
+                    FakeCuPy.synchronized += 1
+            return Stream
 
         class Device:
             compute_capability = "90"
@@ -164,7 +174,7 @@ def install(monkeypatch) -> list:
     """CuPy and an sm_90 device, stood in for; returns the list the launches are recorded in
     (undo ``FAST_DEVICE_ARRAYS`` with :func:`uninstall`)."""
     from mlc.backends.cuda import backend as cuda_backend, runtime as cuda_runtime
-    from mlc.runtime import ndarray as runtime_ndarray
+    from mlc.backends.cuda import memory as cuda_memory
     from mlc.runtime.ndarray import FAST_DEVICE_ARRAYS
     FakeCuPy.launches = []
     FakeCuPy.shared_mem = []
@@ -173,7 +183,7 @@ def install(monkeypatch) -> list:
     for module in (cuda_runtime, cuda_backend):
         monkeypatch.setattr(module, "device_unavailable_reason", lambda: None)
         monkeypatch.setattr(module, "device_arch", lambda: "sm_90")
-    monkeypatch.setattr(runtime_ndarray, "_cupy", lambda dev: FakeCuPy)
+    monkeypatch.setattr(cuda_memory, "_cupy", lambda dev: FakeCuPy)
     FAST_DEVICE_ARRAYS.add(FakeArray)
     return FakeCuPy.launches
 

@@ -44,6 +44,12 @@ HAND_WRITTEN = {
     "svdvals": ([TensorType((2, 3, 5), "float64")], {}),
     "random.gamma": ([TensorType((2,), "uint32"), TensorType((3, 7), "float32")], {}),
     "index_add": ([TensorType((4, 6, 3), "float32"), TensorType((1, 6, 1), "int64")], {"axis": 1, "size": 5}),
+    "write_row": ([TensorType((5, 3, 2), "float32"), TensorType((3, 2), "float32"), TensorType((), "int64")], {}),
+    # in place: the output starts as the first argument (see test_hand_written_ops_on_the_gpu)
+    "element_set": ([TensorType((4, 5), "float32"), TensorType((), "float32"), TensorType((), "int64"),
+                     TensorType((), "int64")], {}),
+    "dynamic_update_slice": ([TensorType((6, 5), "float64"), TensorType((3, 2), "float64"), TensorType((), "int64"),
+                              TensorType((), "int64")], {"steps": (2, -1)}),
 }
 
 
@@ -194,12 +200,14 @@ def test_hand_written_ops_on_the_gpu(name):
             rng.integers(-9, 10, t.shape).astype(t.dtype)
         if len(t.shape) >= 2 and t.shape[-1] == t.shape[-2]:  # well conditioned (and definite, for cholesky)
             a = a @ np.swapaxes(a, -1, -2) + 2 * t.shape[-1] * np.eye(t.shape[-1], dtype=t.dtype)
-        arrays_.append(np.ascontiguousarray(a))
+        arrays_.append(np.array(a, order="C", copy=True))  # (a 0-d one stays 0-d)
     if name == "searchsorted":
         arrays_[0].sort()
     want = run_op(name, arrays_, "reference", **attrs)
     lib = mlc.build(mlc.IRModule({"main": hand_written(name, types, attrs)}), "cuda")
     outs = [cp.zeros(w.shape, w.dtype) for w in want]
+    for o, k in get_op(name).inplace:  # an in-place kernel updates its output: it starts as the argument
+        outs[o][...] = cp.asarray(arrays_[k])
     lib["main"](*(cp.asarray(a) for a in arrays_), *outs)
     for got, w in zip(outs, want):
         np.testing.assert_allclose(cp.asnumpy(got), w, rtol=1e-4, atol=1e-4)

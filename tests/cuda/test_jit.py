@@ -13,7 +13,8 @@ import mlc.numpy as mnp
 from mlc.backends import cuda  # noqa: F401 - registers the backends
 from mlc import te
 from mlc.errors import DeviceError, DTypeError, ShapeError
-from mlc.runtime.ndarray import cpu, cuda as cuda_device
+from mlc.backends import cuda_device
+from mlc.runtime.ndarray import cpu
 
 from .conftest import DEVICE_MISSING, NVRTC_MISSING, needs_gpu
 from .fake_cupy import FakeArray, FakeCuPy
@@ -134,11 +135,11 @@ def test_gpu_arrays_are_refused_by_host_targets_with_a_device_error():
         __cuda_array_interface__ = {"shape": (3,), "typestr": "<f4", "data": (0, False), "version": 3}
 
     for target in ("cuda-emulator", "llvm"):
-        with pytest.raises(DeviceError, match="GPU memory"):
+        with pytest.raises(DeviceError, match="in cuda device memory.*runs on the host.*target='cuda'"):
             mlc.jit(target=target)(gelu)(FakeDeviceArray())
     host = mlc.jit(target="llvm")(gelu)
     host(np.zeros(3, "float32"))             # built and cached for a NumPy array of that signature
-    with pytest.raises(DeviceError, match="GPU memory"):
+    with pytest.raises(DeviceError, match="in cuda device memory"):
         host(FakeDeviceArray())              # a GPU array of the same shape and dtype is another key
 
 
@@ -258,11 +259,11 @@ def test_the_entry_on_a_cuda_device_copies_inputs_and_constants_there_and_alloca
     from mlc.ir.expr import const
     from mlc.ir.tir import Evaluate, PrimFunc
     from mlc.ir.buffer import decl_buffer
-    from mlc.runtime import ndarray
+    from mlc.backends.cuda import memory as cuda_memory
     from mlc.runtime.entry import MainEntry
     from mlc.runtime.module import Function
 
-    monkeypatch.setattr(ndarray, "_cupy", lambda dev: FakeCuPy)
+    monkeypatch.setattr(cuda_memory, "_cupy", lambda dev: FakeCuPy)
     seen = []
 
     def kernel(arrays):

@@ -125,3 +125,23 @@ def test_cuda_functions_take_other_libraries_gpu_arrays_without_a_copy(fake_gpu,
     assert args[0] is a and args[1] is b  # the same memory, as CuPy arrays
     with pytest.raises(DTypeError, match="argument A must have dtype float32, got float64"):
         lib["main"](OtherLibrarysGpuArray(FakeArray(np.ones(64)), interface), b)
+
+
+def test_a_tuning_candidate_on_the_gpu_runs_on_device_copies_and_copies_the_result_back(fake_gpu, monkeypatch):
+    from mlc.target import Target
+    from mlc.tune.gpu_measure import GpuCandidate
+
+    launch = fake_cupy.FakeFunction.__call__
+
+    def doubling(self, grid, block, args, shared_mem=0):  # the stand-in GPU computes B = A * 2
+        launch(self, grid, block, args, shared_mem)
+        args[1].data[...] = args[0].data * 2
+    monkeypatch.setattr(fake_cupy.FakeFunction, "__call__", doubling)
+    candidate = GpuCandidate(_double(64), Target.from_str("cuda"), None)
+    a, b = np.arange(64, dtype="float32"), np.zeros(64, "float32")
+    before = fake_cupy.FakeCuPy.synchronized
+    candidate(a, b)
+    assert [name for name, *_ in fake_gpu] == ["main_kernel"]
+    assert all(type(d) is FakeArray for d in candidate._device_args)  # device copies were launched on
+    assert fake_cupy.FakeCuPy.synchronized == before + 1
+    np.testing.assert_array_equal(b, np.arange(64, dtype="float32") * 2)  # copied back to the host

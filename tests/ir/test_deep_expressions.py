@@ -129,3 +129,39 @@ def test_an_int64_power_of_a_power():
     with np.errstate(over="ignore"):
         want = np.power(x, np.power(np.abs(x), np.abs(x)))
     np.testing.assert_array_equal(mlc.jit(lambda a, b: np.power(a, np.power(b, b)))(x, np.abs(x)), want)
+
+
+def test_simplify_rewrites_a_shared_subexpression_once():
+    """A float expression whose parts are shared (a DAG, as a written-out complex inverse is):
+    each node is simplified once, not once per path to it (2**depth paths)."""
+    from mlc import te
+    import sys
+    import mlc.passes.tir.simplify
+    simplify_module = sys.modules["mlc.passes.tir.simplify"]
+    from mlc.passes.tir.simplify import simplify
+    depth = 8
+    a = te.placeholder((4,), "float32", "A")
+
+    func = te.create_prim_func([a, te.compute((4,), lambda i: a[i] + 1.0, "B")])
+    from mlc.ir.functor import Mutator
+    from mlc.ir.tir import BufferStore
+    from mlc.ir.expr import Cast
+
+    class Shared(Mutator):  # the stored value made a DAG: each level uses the one below thrice
+        def visit_BufferStore(self, node):
+            e = node.value
+            for _ in range(depth):  # (a Cast between levels: no one chain of Binary nodes)
+                e = Cast("float32", e * e - e)
+            return BufferStore(node.buffer, e, node.indices)
+
+    func = func.with_body(Shared().visit(func.body))
+    made = []
+    real = simplify_module._Simplify._binary
+    simplify_module._Simplify._binary = lambda self, n, x, y: made.append(n) or real(self, n, x, y)
+    try:
+        out = simplify(func)
+    finally:
+        simplify_module._Simplify._binary = real
+    assert len(made) <= 4 * depth + 8
+    import mlc
+    mlc.assert_structural_equal(out.body, func.body) if out is func else None

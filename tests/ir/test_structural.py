@@ -64,3 +64,26 @@ def test_graphs_are_equal_up_to_renaming_and_each_function_has_its_own_values():
     b = a.with_bindings([dataclasses.replace(a.bindings[0], attrs=(("body", other), ("name", "f"))),
                          a.bindings[1]])
     assert structural_equal(a, b) and structural_hash(a) == structural_hash(b)
+
+
+def test_structural_hash_values_are_stable_across_processes_and_versions():
+    """The hash keys tuning records on disk: its values must not change when its
+    implementation does (these were computed before the walk classified node classes once)."""
+    import numpy as np
+    import mlc
+    from mlc import te
+    from mlc.ir.structural import structural_hash
+    a = te.placeholder((4, 8), "float32", "A")
+    func = te.create_prim_func([a, te.compute((4,), lambda i: a[i, 0] * 2 + 1, "B")])
+    assert structural_hash(func) == -8736191559317258362
+    lowered = mlc.jit(lambda x, y: np.tanh(x @ y).sum(axis=0), tiered=False).lower(np.ones((3, 4)), np.ones((4, 5)))
+    assert structural_hash(lowered.mod) == -860847864116286755
+
+
+def test_structural_equal_takes_nan_equal_to_nan_for_float_subclasses_too():
+    import numpy as np
+    from mlc.ir.structural import structural_equal
+    assert structural_equal((np.float64("nan"), 1.0), (np.float64("nan"), 1.0))
+    assert structural_equal((float("nan"),), (float("nan"),))
+    assert not structural_equal((np.float64(1.0),), (np.float64(2.0),))
+    assert not structural_equal((1, 2), (1, 2, 3))

@@ -12,11 +12,11 @@ import mlc
 import mlc.numpy as mnp
 from mlc import DeviceError
 from mlc.numpy.devices import device_of, normalize, on_gpu
-from mlc.runtime.ndarray import cuda_device_count
+from mlc.runtime.ndarray import device_count
 
 from ..cuda.conftest import needs_gpu
 
-HAS_GPU = cuda_device_count() > 0
+HAS_GPU = device_count("cuda") > 0
 
 
 class FakeGpuArray:

@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from mlc.ir.graph import Binding, Graph, Var, constant
-from mlc.ops import TensorType
+from mlc.ops import TensorType, get_op
 
 from ._harness import TARGETS, arrays, run_op, shapes
 
@@ -60,3 +60,24 @@ def test_element_loop_is_the_loop_run_as_python(data, n):
         got, tot = run_op("element_loop", [lo, hi, a, np.float64(0.0), x], target, body=body, num_carry=2)
         np.testing.assert_allclose(got, want)
         np.testing.assert_allclose(tot, total)
+
+
+@settings(max_examples=6, deadline=None)
+@given(shape=st.sampled_from([(1,), (5,), (4, 7)]), data=st.data())
+def test_dynamic_update_slice_is_its_reference(shape, data):
+    """The op alone (its kernel updates a copy of x, as the graph gives it): starts anywhere,
+    negative ones from the end, positions outside the array not written."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    x = rng.random(shape)
+    region = tuple(data.draw(st.integers(1, n)) for n in shape)
+    steps = tuple(data.draw(st.sampled_from([1, 2, -1])) for _ in shape)
+    starts = [np.int64(data.draw(st.integers(-n, n))) for n in shape]
+    v = rng.random(region)
+    want = get_op("dynamic_update_slice").reference(x, v, *starts, steps=steps)
+    for k in np.ndindex(*region):  # NumPy's own writes, for the positions inside the array
+        pos = [(s + n if s < 0 else s) + kk * t for s, kk, t, n in zip(starts, k, steps, shape)]
+        if all(0 <= p < n for p, n in zip(pos, shape)):
+            assert want[tuple(pos)] == v[k]
+    for target in TARGETS:
+        (got,) = run_op("dynamic_update_slice", [x, v, *starts], target, steps=steps)
+        np.testing.assert_array_equal(got, want)

@@ -67,6 +67,41 @@ def test_softmax(name, fn, data, dtype, shape):
     check_op(name, [x], expected, atol=atol, axis=axis)
 
 
+@settings(max_examples=15)
+@given(data=st.data(), dtype=st.sampled_from(("float32", "float64")), shape=shapes(min_dims=1, max_side=5))
+def test_softmax_vjp_from_the_input(data, dtype, shape):
+    """nn.softmax_vjp(x, ct) = y * (ct - sum(ct * y)) with y = softmax(x), in one kernel."""
+    x = data.draw(arrays(dtype, shape, special=False, bound=30))
+    ct = data.draw(arrays(dtype, shape, special=False, bound=3))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    v, c = x.astype("float64"), ct.astype("float64")
+    y = scipy.special.softmax(v, axis=axis)
+    expected = (y * (c - np.sum(c * y, axis=axis, keepdims=True))).astype(dtype)
+    check_op("nn.softmax_vjp", [x, ct], expected, atol=16 * shape[axis] * np.finfo(dtype).eps * 3, axis=axis)
+
+
+@settings(max_examples=8, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(("float32", "float64")), parts=st.integers(1, 5),
+       rows=st.sampled_from([1, 2, 3, 16]), m=st.integers(1, 9), eps=st.sampled_from([1e-5, 0.1]))
+def test_layer_norm_vjp_by_parts(data, dtype, parts, rows, m, eps):
+    """nn.layer_norm_vjp(x, gamma, ct): dx, and gamma's and beta's gradients per part of rows."""
+    n = parts * rows
+    x = data.draw(arrays(dtype, (n, m), special=False, bound=3))
+    gamma = data.draw(arrays(dtype, (m,), special=False, bound=2))
+    ct = data.draw(arrays(dtype, (n, m), special=False, bound=2))
+    v, g, c = (a.astype("float64") for a in (x, gamma, ct))
+    mean = v.mean(axis=1, keepdims=True)
+    rstd = 1 / np.sqrt(((v - mean) ** 2).mean(axis=1, keepdims=True) + eps)
+    xhat = (v - mean) * rstd
+    gc = c * g
+    dx = rstd * (gc - gc.mean(axis=1, keepdims=True) - xhat * (gc * xhat).mean(axis=1, keepdims=True))
+    expected = (dx.reshape(parts, rows, m), (c * xhat).reshape(parts, rows, m).sum(axis=1, keepdims=True),
+                c.reshape(parts, rows, m).sum(axis=1, keepdims=True))
+    tol = 64 * max(m, rows) * np.finfo(dtype).eps / (eps if dtype == "float32" else 1e-3) ** 0.5
+    check_op("nn.layer_norm_vjp", [x, gamma, ct], tuple(e.astype(dtype) for e in expected), atol=tol, rtol=tol,
+             eps=eps, rows=rows)
+
+
 def test_softmax_is_stable_for_huge_logits():
     x = np.array([[1e4, 1e4 - 1, -1e4], [0.0, -np.inf, 1.0]], "float32")
     check_op("nn.softmax", [x], scipy.special.softmax(x, axis=1), axis=1)

@@ -127,3 +127,39 @@ def test_an_op_that_needs_the_size_of_a_dynamic_axis_says_so_at_the_users_line(f
                                            r"\(x_dim0, 3\).*Mark fewer axes dynamic.*\n  at File .*line \d+"):
         f(np.ones((4, 3), np.float32))
     np.testing.assert_array_equal(mlc.jit(fn)(np.ones((4, 3), np.float32)), fn(np.ones((4, 3), np.float32)))
+
+
+def _unrolled(x, w):
+    """A loop the tracer unrolls: the same group for every step, on other slices."""
+    out = []
+    for i in range(x.shape[0] - 1):
+        out.append(np.tanh(x[i:i + 2] * w).sum(axis=0))
+    return np.stack(out)
+
+
+from hypothesis import given as _given, settings as _settings, strategies as _st  # noqa: E402
+
+
+@_settings(max_examples=6, deadline=None)
+@_given(rows=_st.sampled_from([2, 3, 6]), cols=_st.sampled_from([1, 5, 8]))
+def test_groups_equal_to_one_lowered_before_are_not_lowered_again(rows, cols):
+    import mlc
+    import mlc.passes.graph.lower as lower_module
+    x = np.linspace(-1, 1, rows * cols).reshape(rows, cols)
+    w = np.linspace(0.5, 1.5, 2 * cols).reshape(2, cols)
+    calls = []
+    original = lower_module.lower_group
+
+    def counted(body, name="fused"):
+        calls.append(name)
+        return original(body, name)
+
+    lower_module.lower_group = counted
+    try:
+        f = mlc.jit(_unrolled, tiered=False)
+        lowered = f.lower(x, w)
+    finally:
+        lower_module.lower_group = original
+    groups = sum(1 for b in lowered.graph.bindings if b.op == "call_tir")
+    assert len(calls) < groups or rows == 2  # every repeated group reused the first one's lowering
+    np.testing.assert_allclose(lowered.compile()(x, w), _unrolled(x, w), rtol=1e-12)

@@ -279,3 +279,17 @@ def test_matrix_vector_products_of_any_size(rows, cols, dtype):
     """Whichever way the rule takes (rows side by side or one at a time), the product is
     the reference interpreter's (on the host's vector width; the cases above pin both)."""
     check(matvec_module(rows, cols, dtype), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("rows, cols, parallel", [(2048, 256, True), (64, 128, False)])
+def test_a_row_statistic_runs_its_rows_in_parallel_by_the_work_of_its_reduction(rows, cols, parallel):
+    """x.mean(axis=1, keepdims=True): one output element per row, but the reduction reads every
+    element; the rows are shared among the threads where that work is enough (it was judged by
+    the one element per row, and 2048 rows of 256 ran on one thread)."""
+    X = te.placeholder((rows, cols), "float32", "X")
+    mod = module(X, get_op("mean").lower(X, axis=1, keepdims=True))
+    sch, done = rows_applied(mod)
+    assert done is not None
+    (loop,) = root_loops(sch.mod["main"])
+    assert (loop.kind == "parallel") == parallel
+    check(mod, rtol=1e-5, atol=1e-6)

@@ -111,8 +111,9 @@ def test_round_conj_real_imag():
     same(mnp.conj(x), x)
     same(mnp.real(x), x)
     same(mnp.imag(x), np.zeros_like(x))
-    with pytest.raises(TraceError, match="decimals=0"):
-        mnp.round(x, decimals=1)
+    same(mnp.round(x, decimals=1), np.round(x, decimals=1))
+    with pytest.raises(TraceError, match="decimals=1 is supported for real floating arrays"):
+        mnp.round(x.astype("complex64"), decimals=1)
 
 
 def test_creation_takes_device_and_copy():
@@ -202,9 +203,11 @@ def test_nonzero_and_one_argument_where_match_numpy_eagerly(x):
 
 def test_data_dependent_shapes_do_not_trace():
     x = np.array([0.0, 2.0])
-    with pytest.raises(TraceError, match="nonzero has an output shape that depends on the values"):
+    # (returned, the index arrays of a traced mask have no shape; tests/tracer/test_numpy_idioms.py
+    # indexes with them)
+    with pytest.raises(TraceError, match=r"np.nonzero\(mask\) / np.where\(mask\) of a traced mask"):
         mlc.jit(lambda a: np.nonzero(a))(x)
-    with pytest.raises(TraceError, match="one argument has an output shape that depends"):
+    with pytest.raises(TraceError, match=r"np.nonzero\(mask\) / np.where\(mask\) of a traced mask"):
         mlc.jit(lambda a: mnp.where(a))(x)
     with pytest.raises(ShapeError, match="nonzero: a 0-d array has no indices"):
         mnp.nonzero(np.float64(1.0))

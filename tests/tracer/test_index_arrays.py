@@ -72,7 +72,7 @@ def test_a_boolean_mask_read_says_what_to_write_instead(index):
 
 def test_a_gather_along_a_dynamic_axis_wraps_clips_and_refuses_an_empty_axis():
     """Along a dynamic axis (its length known at the call) an index counts from the end when
-    negative and is clipped into the axis otherwise, in int64 whatever its dtype (int8 ids of
+    negative and is clipped into the axis otherwise (not checked: the axis' size is the call's), in int64 whatever its dtype (int8 ids of
     300 rows); an empty axis with indices to take is refused at the call. The gather had
     failed to lower there (an int32 bound of 2^63)."""
     by_index = mlc.jit(lambda a, i: a[i], dynamic=("a", 0))

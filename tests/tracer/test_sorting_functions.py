@@ -82,10 +82,13 @@ def test_take_out_of_bounds():
     with pytest.raises(IndexError, match="index -6"):
         mnp.take_along_axis(x, np.array([-6]), axis=0)
 
-    @mlc.jit
-    def f(x, i):  # the values are unknown while tracing: the kernel clips them
+    def f(x, i):  # the values are unknown while tracing: checked when the function runs
         return mnp.take(x, i)
-    np.testing.assert_array_equal(f(x, np.array([7, -9, -1])), [4.0, 0.0, 4.0])
+    with pytest.raises(BoundsError, match=r"np.take: index (7|-9) is out of bounds for axis 0 with size 5"):
+        mlc.jit(f)(x, np.array([7, -9, -1]))
+    np.testing.assert_array_equal(mlc.jit(f)(x, np.array([4, -5, -1])), [4.0, 0.0, 4.0])
+    # bounds_check=False: JAX's semantics, the kernel clips them
+    np.testing.assert_array_equal(mlc.jit(f, bounds_check=False)(x, np.array([7, -9, -1])), [4.0, 0.0, 4.0])
 
 
 def test_errors():

@@ -171,10 +171,15 @@ def _cases() -> dict[str, list[Case]]:
     cases["element_get"] = [Case((Arg((4, 3)), np.int64(3), np.int64(-1))), Case((Arg((5,)), np.int64(0)))]
     cases["element_set"] = [Case((Arg((4, 3)), Arg(()), np.int64(1), np.int64(2))),
                             Case((Arg((3,)), Arg(()), np.int64(-3)))]
+    cases["dynamic_update_slice"] = [
+        Case((Arg((4, 3)), Arg((2, 1)), np.int64(1), np.int64(-1)), {"steps": (2, 1)}),
+        Case((Arg((5,)), Arg((3,)), np.int64(3)), {"steps": (-1,)})]
     cases["take_along_axis"] = [Case((Arg((3, 4)), np.array([[1, 1], [0, 3], [2, -1]])), {"axis": 1}),
                                 Case((Arg((4, 2)), np.array([[3], [0]]).reshape(1, 2)), {"axis": 0})]
     cases["index_add"] = [Case((Arg((4, 3)), np.array([[2], [0], [2], [-1]])), {"axis": 0, "size": 3}),
                           Case((Arg((2, 5)), np.array([[1, 1, 0, 3, 1]])), {"axis": 1, "size": 4})]
+    cases["write_row"] = [Case((Arg((4, 3)), Arg((3,)), np.int64(2))), Case((Arg((3, 2, 1)), Arg((2, 1)), np.int64(-1))),
+                          Case((Arg((1,)), Arg(()), np.int64(5)))]
     # contractions
     cases["matmul"] = [Case((Arg((2, 3, 4)), Arg((4, 2)))), Case((Arg((3,)), Arg((2, 3, 2)))),
                        Case((Arg((2, 3)), Arg((3,))))]
@@ -185,6 +190,10 @@ def _cases() -> dict[str, list[Case]]:
     cases["nn.dense"] = [Case((Arg((2, 3, 4)), Arg((5, 4)))), Case((Arg((4,)), Arg((2, 4))))]
     # nn
     cases["nn.softmax"] = [Case((Arg((3, 4)),), {"axis": -1}), Case((Arg((2, 3, 2)),), {"axis": (0, 2)})]
+    cases["nn.layer_norm_vjp"] = [Case((Arg((4, 3)), Arg((3,)), Arg((4, 3))), {"eps": 1e-5, "rows": 2}),
+                                  Case((Arg((3, 5)), Arg((5,)), Arg((3, 5))), {"eps": 0.1, "rows": 1})]
+    cases["nn.softmax_vjp"] = [Case((Arg((3, 4)), Arg((3, 4))), {"axis": -1}),
+                               Case((Arg((2, 3, 2)), Arg((2, 3, 2))), {"axis": (0, 2)})]
     cases["nn.log_softmax"] = [Case((Arg((3, 4)),), {"axis": 0})]
     cases["nn.layer_norm"] = [Case((Arg((3, 4)), Arg((4,)), Arg((4,))), {"axis": -1}),
                               Case((Arg((2, 3, 2)), Arg((3, 2)), Arg((3, 2))), {"axis": (1, 2), "eps": 0.1})]

@@ -105,6 +105,39 @@ def test_layer_norm_backward_stores_no_normalised_copy_between_its_kernels():
     assert len(full) == 1, graph.script()  # the gradient of x only: x's normalised rows are recomputed
 
 
+@settings(max_examples=5, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 9), st.integers(0, 1))
+def test_softmax_gradient_is_one_kernel_reading_the_input(rows, cols, axis):
+    """grad of sum(softmax(x) * c) recomputes softmax row by row in its one kernel (softmax's own
+    result is not stored between two kernels), and matches finite differences."""
+    rng = np.random.default_rng(rows * 10 + cols)
+    x, c = rng.standard_normal((rows, cols)), rng.standard_normal((rows, cols))
+    f = lambda v, w: np.sum(mlc.nn.softmax(v, axis=axis) * w)  # noqa: E731
+    graph = mlc.jit(mlc.grad(f)).lower(x, c).graph
+    assert [b.op for b in graph.bindings] == ["call_tir"], graph.script()
+    check_grads(f, (x, c), modes=("rev",))
+    y = np.exp(x - x.max(axis=axis, keepdims=True))
+    y /= y.sum(axis=axis, keepdims=True)
+    np.testing.assert_allclose(mlc.grad(f)(x, c), y * (c - np.sum(c * y, axis=axis, keepdims=True)), rtol=1e-10,
+                               atol=1e-12)
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 9))
+def test_layer_norm_gradient_reads_its_input_in_one_kernel(rows, cols):
+    """grad of sum(layer_norm(x, gamma, beta) * c) for x, gamma and beta: one kernel reads x and
+    c (dx row by row, gamma's and beta's column sums part by part beside it; the row statistics
+    and the column sums were kernels of their own, each reading x or c again)."""
+    rng = np.random.default_rng(rows * 10 + cols)
+    x, c = rng.standard_normal((rows, cols)), rng.standard_normal((rows, cols))
+    gamma, beta = rng.standard_normal(cols), rng.standard_normal(cols)
+    f = lambda v, g, b, w: np.sum(mlc.nn.layer_norm(v, g, b, axis=1) * w)  # noqa: E731
+    graph = mlc.jit(mlc.grad(f, argnums=(0, 1, 2))).lower(x, gamma, beta, c).graph
+    readers = [b for b in graph.bindings if b.op == "call_tir" and graph.inputs[0] in b.args]
+    assert len(readers) == 1, graph.script()
+    check_grads(lambda v, g, b: f(v, g, b, c), (x, gamma, beta), modes=("rev",))
+
+
 def test_initialisers_draw_from_the_key():
     k1, k2 = mr.split(mr.key(0))
     w = mlc.nn.init.kaiming_uniform(k1, (64, 256))

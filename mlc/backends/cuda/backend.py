@@ -27,7 +27,7 @@ from ...ir.expr import IntImm, const
 from ...ir.tir import Evaluate, IRModule, PrimFunc
 from ...runtime.arguments import written_params
 from ...runtime.module import Function, Module
-from ..reference.graph_main import GraphMainProgram
+from ...runtime.graph_main import GraphMainProgram
 from ..registry import BuildOptions
 from .codegen import PRELUDE, CudaSource, render
 from .async_copy import ASYNC_PRELUDE

@@ -14,9 +14,10 @@ from ...ir.expr import IntImm
 from ...ir.tir import PrimFunc
 from ...runtime.arguments import ArgumentChecker, ArrayKind, written_params
 from ...runtime.module import Module
-from ...runtime.ndarray import FAST_DEVICE_ARRAYS, dlpack_on_cuda
+from ...runtime.memory import dlpack_memory_kind
+from ...runtime.ndarray import FAST_DEVICE_ARRAYS
 from ...runtime.timing import TimeResult
-from ..reference.graph_main import GraphMainProgram
+from ...runtime.graph_main import GraphMainProgram
 from .codegen import CudaSource
 from .export import export_bundle
 
@@ -144,7 +145,7 @@ def device_view(a):
         return a
     if hasattr(a, "__cuda_array_interface__"):
         return cupy.asarray(a)
-    if hasattr(a, "__dlpack__") and dlpack_on_cuda(a):
+    if hasattr(a, "__dlpack__") and dlpack_memory_kind(a) == "cuda":
         return cupy.from_dlpack(a)
     return a
 

@@ -16,6 +16,7 @@ from ...passes.tir.convert_blocks import convert_blocks_to_loops
 from ...passes.tir.cross_thread_reduction import lower_cross_thread_reduction
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from ...passes.tir.flatten_buffers import flatten_buffers
+from ...passes.tir.fold_constants import fold_constants
 from ...passes.tir.gpu_buffers import compact_gpu_buffers, note_storage_align
 from ...passes.tir.lower_complex import lower_complex
 from ...passes.tir.lower_init_block import lower_init_block
@@ -57,6 +58,7 @@ GPU_PIPELINE = [
     lower_complex,
     insert_thread_sync,
     vectorize_for_gpu,
+    fold_constants,
 ]
 
 

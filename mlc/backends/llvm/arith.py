@@ -16,9 +16,13 @@ from llvmlite import ir
 from ...errors import CompileError
 from ...ir import dtype as dt
 from .intrinsics import call_intrinsic
-from .types import constant, int_constant, reg_type
+from .types import int_constant, reg_type
 
-__all__ = ["binary", "compare", "cast", "logical", "fold"]
+__all__ = ["binary", "compare", "cast", "logical", "REDUCTION_FLAGS"]
+
+#: Fast-math flags on the float add/mul of a reduction update, and nowhere else
+#: (a product added by the update gets ``contract`` alone).
+REDUCTION_FLAGS = ("reassoc", "contract")
 
 _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
@@ -49,29 +53,6 @@ def compare(b: ir.IRBuilder, op: str, x: ir.Value, y: ir.Value, dtype: str) -> i
 def logical(b: ir.IRBuilder, op: str, x: ir.Value, y: ir.Value) -> ir.Value:
     """``and``/``or`` of two i1 values (both sides are evaluated)."""
     return b.and_(x, y) if op == "and" else b.or_(x, y)
-
-
-def fold(op: str, x: ir.Value, y: ir.Value, dtype: str) -> ir.Constant | None:
-    """``x <op> y`` as a constant where both are integer (or bool) constants and ``op`` is
-    one of +, -, *, the bitwise ops, min, max, a comparison, ``and``/``or`` (what a tile's
-    predicate becomes once the unrolled loops around it give their variables constant
-    values: ``60 + 3 < 64``); the same wrapped value the instruction computes. None
-    otherwise: the instruction is emitted."""
-    if dt.is_float(dtype) or dt.is_complex(dtype):
-        return None
-    a, b = int_constant(x, dt.is_signed(dtype)), int_constant(y, dt.is_signed(dtype))
-    if a is None or b is None:
-        return None
-    if op in _CMP:
-        value = {"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op]
-        return constant("bool", value)
-    value = _FOLDS.get(op)
-    return None if value is None else constant(dtype, value(a, b))
-
-
-_FOLDS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-          "bitand": lambda a, b: a & b, "bitor": lambda a, b: a | b, "bitxor": lambda a, b: a ^ b,
-          "min": min, "max": max, "and": lambda a, b: a & b, "or": lambda a, b: a | b}
 
 
 # ------------------------------------------------------------------ floats

@@ -1,37 +1,22 @@
-"""Lowered PrimFunc -> one LLVM function ``void @name(ptr noalias %A, ...)``.
+"""Lowered PrimFunc -> one LLVM function ``void @name(ptr noalias %A, ...)``: a renderer.
 
-The input has been through :func:`mlc.passes.tir.lower`: only For,
-IfThenElse, SeqStmt, Allocate, BufferStore and Evaluate remain, and every
-buffer is one-dimensional; a graph's ``main`` has Allocates and the call
-statements of :mod:`mlc.ir.calls` (calls of the module's functions, stay
-calls; library calls go through ``mlc_graph_callback``). Parameters are the arrays' data pointers, in
-order. Element offsets are computed in i64.
+The input has been through the llvm TIR pipeline (:data:`.generate.LLVM_TIR_PASSES`): only
+For, IfThenElse, SeqStmt, Allocate, BufferStore and Evaluate remain, every buffer is
+one-dimensional, unrolled loops are written out, constants folded and horizontal folds are
+``horizontal_<op>`` calls (:mod:`mlc.passes.tir`); a graph's ``main`` has Allocates and the
+calls of :mod:`mlc.ir.calls` (:mod:`.graph_calls`). Parameters are the arrays' data
+pointers, in order; element offsets are computed in i64 (:mod:`.addressing`).
 
-Loops: ``parallel`` ones are outlined into a body function run on the
-thread pool (:mod:`.parallel`); ``vectorized`` ones (those the vectorize pass,
-:func:`mlc.passes.tir.vectorize_loops`, left as loops) carry loop metadata for
-LLVM's vectorizer (their math calls are :mod:`.vecmath` routines, so they
-vectorise too); short ``unrolled`` ones are written out here. A serial (or
-unrolled) loop folding a run of consecutive elements into one element is one
-vector load and a tree of operations (:mod:`.horizontal`).
-
-Vector IR (``T.Ramp``, ``T.Broadcast``, values of dtype ``float32x16``) is
-rendered as LLVM vectors (:mod:`.vectorize`): a load or store at a stride-1
-Ramp is one vector access, at another Ramp a gather or scatter from one base
-pointer, at any other vector index (or when accesses are bounds-checked) one
-scalar access per lane. Vector casts and math calls are computed lane by lane
-(the vectorize pass creates them only inside gather indices).
-
-What the codegen can compute it writes as a constant, not an instruction: integer
-operations of constants (:func:`.arith.fold`; an unrolled copy's index is a constant, and
-so becomes a tile's predicate ``60 + 3 < 64``), and an ``if`` or select on a constant
-condition is only its taken side. Pure values are emitted once per basic block
-(:meth:`_FunctionCodegen._reuse`, keyed by operation and operands): an unrolled register
-tile computes ``A[i * 784 + k]``'s ``i * 784`` and ``B``'s row address once for all its
-copies, and within one stored value an element loaded twice is loaded once
-(:meth:`_FunctionCodegen._load_once`), so an inlined producer repeated in every use of
-it (Black-Scholes' ``d1`` in both ``erf`` terms) is computed once. LLVM would fold all of
-it, but not before paying to parse it.
+Loops: ``parallel`` ones are outlined into a body function run on the thread pool
+(:mod:`.outline`, :mod:`.parallel`); the others are LLVM loops whose metadata carries their
+kind (:func:`.loops.for_metadata`). Vector IR (``T.Ramp``, ``T.Broadcast``, ``float32x16``
+values) is rendered as LLVM vectors (:mod:`.vectorize`), a ``horizontal_<op>`` call as a tree
+of shufflevector halves. Pure values are emitted once per basic block
+(:meth:`_FunctionCodegen._reuse`, keyed by operation and operands: an unrolled register tile's
+``i * 784`` and row addresses), and within one stored value an element loaded twice is loaded
+once (:meth:`_FunctionCodegen._load_once`: an inlined producer repeated in every use of it,
+Black-Scholes' ``d1`` in both ``erf`` terms, is computed once). LLVM would fold all of it,
+but not before paying to parse it.
 
 Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values), :mod:`.vecmath` and
 :mod:`.intrinsics`; three things need care here:
@@ -47,9 +32,8 @@ Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values),
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Protocol
-from dataclasses import dataclass, field
 
 from llvmlite import ir
 
@@ -63,40 +47,23 @@ from ...ir.arith import same_expr
 from ...ir.functor import binary_chain, pre_order_nodes
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While)
-from ...ir.printer import expr_to_str
 from ...ir.extern import AddressOf, CallExtern
+from ...passes.tir.horizontal import HORIZONTAL_OPS
 from ...ir.shape_vars import size_params
-from ...runtime.callbacks import CALLBACK_SYMBOL
-from . import arith, complex as _complex_values, extern, horizontal, parallel, streaming  # noqa: F401 (registers)
-from .bounds import Site, SiteTable, emit_violation
+from . import arith, complex as _complex_values, extern, streaming  # noqa: F401 (.complex registers)
+from .arith import REDUCTION_FLAGS
+from .addressing import AddressCodegen, Checks, operand_key
+from .graph_calls import CALLBACK_TABLE_SYMBOL, CallCodegen, FunctionCalls
+from .bounds import SiteTable
 from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.backends.intrinsics)
-from .loops import MAX_UNROLL, MIN_KEPT_TRIPS, emit_loop, emit_while, loop_metadata
+from .loops import NARROWED, LoopCodegen
 from .memory import BufferAllocator
+from .outline import ParallelCodegen, pointer_attributes
 from . import vecmath  # noqa: F401 - registers exp, expm1, log, log1p, tanh, sigmoid, erf
-from .types import I64, PTR, alignment, compute_dtype, constant, int_constant, itemsize, mem_type, reg_type
+from .types import PTR, alignment, compute_dtype, constant, itemsize, mem_type, reg_type
 from .vectorize import VectorCodegen, plan_windows, splat, vector_type
-from .targeting import module_target
 
 __all__ = ["emit_function", "launch_only", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
-
-#: The module global holding the callback table token of a module's library calls.
-CALLBACK_TABLE_SYMBOL = "__mlc_callback_table"
-
-
-def sext64(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
-    """Signed integer ``v`` widened to i64; a constant is written as the i64 constant
-    (``i64 4096``, not an instruction ``sext i32 4096 to i64`` for LLVM to fold)."""
-    value = int_constant(v)
-    return b.sext(v, I64) if value is None else ir.Constant(I64, value)
-
-
-@dataclass
-class FunctionCalls:
-    """What a graph's ``main`` calls: the LLVM function of each module function (by name),
-    and the module's library calls (:class:`~mlc.ir.calls.CallPacked`), in callback-index order."""
-    functions: Mapping[str, ir.Function]
-    library: list = field(default_factory=list)
-
 
 class PlaceBody(Protocol):
     """Where the functions of a parallel loop go in a build of several LLVM modules
@@ -109,9 +76,6 @@ class PlaceBody(Protocol):
     def task(self, body: ir.Module) -> ir.Module:
         """The LLVM module of the task of a body in the LLVM module ``body``."""
 
-#: Fast-math flags on the float add/mul of a reduction update, and nowhere else
-#: (a product added by the update gets ``contract`` alone).
-REDUCTION_FLAGS = ("reassoc", "contract")
 
 
 def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | None = None,
@@ -156,14 +120,14 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
-        _pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
+        pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
         gen.buffers[param] = arg
     for arg, var in zip(fn.args[len(func.params):], sizes):  # symbolic extents, by value
         arg.name = var.name
         gen.vars[var] = arg
     if sites is not None:
         fn.args[-1].name = "bounds_record"
-        gen.checks = _Checks(name or symbol, sites, fn.args[-1])
+        gen.checks = Checks(name or symbol, sites, fn.args[-1])
         for param in func.params:  # a symbolic element count, from the sizes passed in
             if len(param.shape) == 1 and not isinstance(param.shape[0], IntImm):
                 gen.extents[param] = gen._index(param.shape[0])
@@ -187,16 +151,7 @@ def launch_only(body: Stmt) -> bool:
     return isinstance(body, For) and body.kind == "parallel"
 
 
-def _pointer_attributes(arg: ir.Argument, dtype: str, noalias: bool, nbytes: int) -> None:
-    if noalias:
-        arg.add_attribute("noalias")
-    arg.add_attribute("captures(none)")
-    arg.attributes.align = alignment(dtype)
-    if nbytes:
-        arg.attributes.dereferenceable = nbytes
-
-
-class _FunctionCodegen(VectorCodegen):
+class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen, VectorCodegen):
     """Emits statements into one LLVM function (a kernel, or the body of a parallel loop)."""
 
     def __init__(self, module: ir.Module, func: PrimFunc, fn: ir.Function, in_parallel: bool = False):
@@ -211,13 +166,12 @@ class _FunctionCodegen(VectorCodegen):
         self.buffers: dict[Buffer, ir.Value] = {}
         self.loop_depth = 0
         self.in_parallel = in_parallel  # inside an outlined parallel body: loops run serially
-        self.unrolled_copies = 1  # copies of the current code the unrolled loops around it made
         self._has_load: dict[int, tuple[PrimExpr, bool]] = {}  # id -> (the node, kept alive; answer)
         self._ready: dict[int, ir.Value] = {}  # id of a Binary -> its value (see _chain)
         self._computed: dict[tuple, ir.Value] = {}  # pure values by operation and operands (see _reuse)
         self._loaded: dict[tuple, ir.Value] | None = None  # the loads of the value being stored
         self._windows: dict[tuple, tuple] = {}  # its loads built from two others (vectorize.plan_windows)
-        self.checks: _Checks | None = None  # run-time bounds checks (see .bounds)
+        self.checks: Checks | None = None  # run-time bounds checks (see .bounds)
         self.extents: dict[Buffer, ir.Value] = {}  # element counts of dynamic Allocates
         self.fast_math = False  # vecmath's fast routines (see emit_function)
         self.calls: FunctionCalls | None = None  # what CallPrimFunc/CallPacked reach
@@ -289,12 +243,6 @@ class _FunctionCodegen(VectorCodegen):
 
     def _if(self, s: IfThenElse) -> None:
         cond = self.expr(s.condition)
-        known = _known_condition(cond)
-        if known is not None:  # a constant condition (an unrolled tile's predicate): one side
-            taken = s.then_case if known else s.else_case
-            if taken is not None:
-                self.stmt(taken)
-            return
         b = self.builder
         if s.else_case is None:
             with b.if_then(cond):
@@ -305,268 +253,6 @@ class _FunctionCodegen(VectorCodegen):
                 self.stmt(s.then_case)
             with otherwise:
                 self.stmt(s.else_case)
-
-    def _while(self, s: While) -> None:
-        """``while cond: body`` as a native loop (a graph's main runs ``mlc.while_loop`` so)."""
-        self.loop_depth += 1
-        try:
-            emit_while(self.builder, lambda: self.expr(s.condition), lambda: self.stmt(s.body))
-        finally:
-            self.loop_depth -= 1
-
-    def _allocate(self, s: Allocate) -> None:
-        """A chain of nested allocations (a graph's main allocates each intermediate around the
-        rest) in a loop, not a recursion: a long program's chain is deeper than Python's stack."""
-        held = []
-        while isinstance(s, Allocate):
-            buf = s.buffer
-            count = self._index(buf.shape[0]) if buf.shape else ir.Constant(I64, 1)
-            static = buf.shape[0].value if buf.shape and isinstance(buf.shape[0], IntImm) else None
-            ptr, release = self.allocator.allocate(buf.name, mem_type(buf.dtype), itemsize(buf.dtype),
-                                                   count, static)
-            self.buffers[buf] = ptr
-            self.extents[buf] = count
-            held.append((buf, release))
-            s = s.body
-        self.stmt(s)
-        for buf, release in reversed(held):
-            del self.buffers[buf]
-            del self.extents[buf]
-            release()
-
-    # ------------------------------------------------- calls (a graph's main)
-
-    def _decl_buffer(self, s: DeclBuffer) -> None:
-        self.buffers[s.buffer] = self._buffer_pointer(s.data, "decl_buffer")
-
-    def _buffer_pointer(self, buffer: Buffer, where: str) -> ir.Value:
-        ptr = self.buffers.get(buffer)
-        if ptr is None:
-            raise CompileError(f"{where}: buffer {buffer.name} is neither a parameter, allocated, "
-                               "nor declared before this statement")
-        return ptr
-
-    def _call_prim_func(self, s: CallPrimFunc) -> None:
-        """``call void @kernel(ptr, ...)``; a call stays a call (``noinline``): each kernel
-        is compiled once. A bounds-checked kernel also gets this function's record."""
-        callee = self.calls.functions.get(s.name) if self.calls is not None else None
-        if callee is None:
-            raise CompileError(f"call_prim_func: the module has no function {s.name!r} to call")
-        args = [self._buffer_pointer(b, f"call_prim_func({s.name!r})") for b in s.args]
-        if self.checks is not None:
-            args.append(self.checks.record)
-        if len(args) != len(callee.args):
-            raise CompileError(f"call_prim_func: {s.name!r} takes {len(callee.args)} pointers, "
-                               f"got {len(args)}")
-        self.builder.call(callee, args, attrs=("noinline",))
-
-    def _call_packed(self, s: CallPacked) -> None:
-        """``mlc_graph_callback(table, index, {data pointers})``: the runtime calls the
-        library function back (:mod:`mlc.runtime.callbacks`); ``table`` is the module's
-        global :data:`CALLBACK_TABLE_SYMBOL`, set when the module is loaded."""
-        if self.calls is None:
-            raise CompileError(f"call_packed({s.name!r}) outside a function that may call")
-        b, module = self.builder, self.module
-        pointers = [self._buffer_pointer(x, f"call_packed({s.name!r})") for x in s.args]
-        index = len(self.calls.library)
-        self.calls.library.append(s)
-        callback = module.globals.get(CALLBACK_SYMBOL) or ir.Function(
-            module, ir.FunctionType(ir.VoidType(), [PTR, I64, PTR]), name=CALLBACK_SYMBOL)
-        table = module.globals.get(CALLBACK_TABLE_SYMBOL)
-        if table is None:
-            table = ir.GlobalVariable(module, PTR, name=CALLBACK_TABLE_SYMBOL)
-            table.initializer = ir.Constant(PTR, None)
-        array = ir.IRBuilder(self.entry).alloca(ir.ArrayType(PTR, max(len(pointers), 1)))
-        for k, p in enumerate(pointers):
-            b.store(p, b.gep(array, [ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), k)]))
-        b.call(callback, [b.load(table, typ=PTR), ir.Constant(I64, index), array])
-
-    def _for(self, s: For) -> None:
-        if s.kind == "thread_binding":
-            raise CompileError(
-                f"loop {s.loop_var.name} is bound to GPU thread axis {s.thread_binding!r}; "
-                "thread-bound loops need the cuda target (build with target='cuda'), or "
-                "remove the binding for the llvm target")
-        if s.kind == "parallel":
-            self._parallel_loop(s)
-        elif s.kind in ("serial", "unrolled") and self._fold(s):
-            return
-        elif (s.kind == "unrolled" and isinstance(s.extent, IntImm)
-              and self.unrolled_copies * s.extent.value <= MAX_UNROLL):
-            self._unrolled_loop(s)
-        else:
-            self._serial_loop(s)
-
-    def _unrolled_loop(self, s: For) -> None:
-        """The body once per iteration, the index a constant offset from the start: no loop
-        is left for LLVM to keep. Nested unrolled loops are written out while the body's
-        copies stay at most MAX_UNROLL; longer ones get ``llvm.loop.unroll.full``."""
-        b = self.builder
-        begin = self._widen(s, self._loop_range(s)[0])
-        self.loop_depth += 1
-        self.unrolled_copies *= max(s.extent.value, 1)
-        try:
-            first = int_constant(begin)
-            for k in range(s.extent.value):
-                if first is not None:  # the copy's index is a constant too
-                    index = ir.Constant(begin.type, first + k)
-                else:
-                    index = b.add(begin, ir.Constant(begin.type, k), name=s.loop_var.name, flags=("nsw",))
-                self._loop_body(s, index)
-        finally:
-            self.loop_depth -= 1
-            self.unrolled_copies //= max(s.extent.value, 1)
-
-    def _fold(self, s: For) -> bool:
-        """Emit ``s`` as one vector load and a tree of operations if it folds a run of
-        consecutive elements into one (:mod:`.horizontal`); False (nothing emitted) if not."""
-        fold = horizontal.match(s, bool(self.func.attr("tir.noalias", True)))
-        if fold is None or self.buffers.get(fold.source.buffer) is self.buffers.get(fold.update.buffer):
-            return False  # (a declared buffer naming the other's memory: the loop sees its own updates)
-        b, target = self.builder, fold.update
-        dtype = target.buffer.dtype
-        flags = REDUCTION_FLAGS if fold.op in ("add", "mul") and dt.is_float(dtype) else ()
-
-        def combine(x: ir.Value, y: ir.Value) -> ir.Value:
-            return arith.binary(b, fold.op, x, y, compute_dtype(dtype), flags)
-
-        def emit() -> None:
-            if fold.init is not None:
-                self.stmt(fold.init)
-            run = BufferLoad(fold.source.buffer, (Ramp(fold.source.indices[0], 1, fold.lanes),),
-                             dt.vector(dtype, fold.lanes))
-            total = horizontal.tree(b, self.expr(run), combine)
-            acc = self._access(target.buffer, target.indices, "load from",
-                               lambda ptr: b.load(ptr, typ=mem_type(dtype), align=alignment(dtype)))
-            value = combine(acc, total)
-            self._access(target.buffer, target.indices, "store to",
-                         lambda ptr: b.store(value, ptr, align=alignment(dtype)))
-
-        self.loop_depth += 1
-        try:
-            self._bound(s, self._widen(s, self._loop_range(s)[0]), emit)
-        finally:
-            self.loop_depth -= 1
-        return True
-
-    def _parallel_loop(self, s: For) -> None:
-        """Outline the loop into a body function and run it on the thread pool (:mod:`.parallel`).
-
-        The body function receives every buffer and variable in scope (LLVM
-        drops the unused ones where the body is internal, its one caller the task in the
-        same module); inside it, nested parallel loops run serially.
-        """
-        if self.in_parallel:
-            self._serial_loop(s)
-            return
-        if not parallel.openmp_available():
-            parallel.warn_serial()
-            self._serial_loop(s)
-            return
-        b = self.builder
-        begin, extent = self._loop_range(s)
-        buffers, variables = list(self.buffers.items()), [(var, self._var(var)) for var in self.vars]
-        index_type = reg_type(s.loop_var.dtype)
-        checks = [self.checks.record] if self.checks is not None else []
-        # the checks in the body need the element counts of dynamic Allocates around the loop
-        extents = [(buf, v) for buf, v in self.extents.items() if checks and not isinstance(v, ir.Constant)]
-        module, name = self.place_body.body(self.fn.name, self.module) if self.place_body else (self.module, None)
-        body_fn = parallel.body_function(
-            module, self.fn.name,
-            [PTR] * len(buffers) + [v.type for _, v in variables] + [I64] * len(extents)
-            + [PTR] * len(checks) + [index_type, index_type], name)
-        noalias = bool(self.func.attr("tir.noalias", True))
-        child = _FunctionCodegen(module, self.func, body_fn, in_parallel=True)
-        child.fast_math = self.fast_math
-        child.streaming = self.streaming
-        child.vector_bytes = self.vector_bytes
-        child.loop_depth = self.loop_depth
-        child._has_load = self._has_load
-        args = iter(body_fn.args)
-        for buf, _ in buffers:
-            arg = next(args)
-            arg.name = buf.name
-            _pointer_attributes(arg, buf.dtype, noalias, 0)
-            child.buffers[buf] = arg
-        for var, _ in variables:
-            arg = next(args)
-            arg.name = var.name
-            child.vars[var] = arg
-        for buf, _ in extents:
-            child.extents[buf] = next(args)
-        if checks:  # every thread records into the caller's record (see .bounds)
-            child.checks = self.checks.with_record(next(args))
-        lo, count = next(args), next(args)
-        child._counted_loop(s, lo, count)
-        child.finish()
-        task_module = self.place_body.task(module) if self.place_body else None
-        parallel.emit_launch(b, ir.IRBuilder(self.entry), body_fn,
-                             [v for _, v in buffers] + [v for _, v in variables]
-                             + [v for _, v in extents] + checks, begin, extent, task_module)
-        self.launches += 1
-
-    def _serial_loop(self, s: For) -> None:
-        self._counted_loop(s, *self._loop_range(s))
-
-    def _loop_range(self, s: For) -> tuple[ir.Value, ir.Value]:
-        """(min, extent) of ``s`` in its loop variable's type."""
-        cast = arith.cast
-        return (cast(self.builder, self.expr(s.min), s.min.dtype, s.loop_var.dtype),
-                cast(self.builder, self.expr(s.extent), s.extent.dtype, s.loop_var.dtype))
-
-    def _counted_loop(self, s: For, begin: ir.Value, count: ir.Value) -> None:
-        """``s``'s body for ``count`` iterations from ``begin``, with its kind's loop metadata."""
-        extent = s.extent.value if isinstance(s.extent, IntImm) else None
-        kind = "serial" if s.kind == "parallel" else s.kind
-        if s.kind == "serial" and _keeps_loop(s):
-            kind = "kept"
-        metadata = loop_metadata(self.module, kind, extent, self._interleave(s, kind, extent))
-        self.loop_depth += 1
-        try:
-            emit_loop(self.builder, self._widen(s, begin), self._widen(s, count), s.loop_var.name,
-                      lambda i: self._loop_body(s, i), metadata)
-        finally:
-            self.loop_depth -= 1
-
-    def _interleave(self, s: For, kind: str, extent: int | None) -> tuple[int, int] | None:
-        """(lanes, MATH_INTERLEAVE) for a vectorized loop of a constant ``extent`` whose body calls
-        a vector math routine, where that many register-wide vectors fit in the extent; else
-        None (LLVM's own choice)."""
-        if MATH_INTERLEAVE < 2 or kind != "vectorized" or extent is None:
-            return None
-        target = module_target(self.module)
-        calls = [n for n in pre_order_nodes(s.body) if isinstance(n, Call) and n.op in vecmath.VECTOR_MATH_OPS]
-        if target is None or not calls:
-            return None
-        lanes = target.vector_bits // max(dt.bits(dt.element(c.dtype)) for c in calls)
-        return (lanes, MATH_INTERLEAVE) if lanes > 1 and extent % (lanes * MATH_INTERLEAVE) == 0 else None
-
-    def _widen(self, s: For, value: ir.Value) -> ir.Value:
-        """An int32 loop bound as i64: int32 loops count in i64 (see :meth:`_loop_body`)."""
-        return sext64(self.builder, value) if s.loop_var.dtype == "int32" else value
-
-    def _loop_body(self, s: For, index: ir.Value) -> None:
-        """``s``'s body with its variable bound to ``index``.
-
-        An int32 loop variable is counted in i64 (its values are int32, so this
-        is exact): indices use the i64 value directly (:meth:`_index64`), other
-        uses its truncation. LLVM's loop passes then have no sign extensions of
-        induction variables to widen.
-        """
-        self._bound(s, index, lambda: self.stmt(s.body))
-
-    def _bound(self, s: For, index: ir.Value, emit: Callable[[], None]) -> None:
-        """``emit()`` with ``s``'s variable bound to ``index`` (see :meth:`_loop_body`)."""
-        var = s.loop_var
-        if var.dtype == "int32":  # its int32 value is made where first needed (see _var)
-            self.wide[var] = index
-            index = _NARROWED
-        self.vars[var] = index
-        try:
-            emit()
-        finally:
-            del self.vars[var]
-            self.wide.pop(var, None)
 
     # --------------------------------------------------------- expressions
 
@@ -617,18 +303,15 @@ class _FunctionCodegen(VectorCodegen):
         v = self.vars.get(e)
         if v is None:
             raise CompileError(f"variable {e.name} is used outside the loop that defines it")
-        if v is _NARROWED:  # an int32 loop variable counted in i64 (see _loop_body)
+        if v is NARROWED:  # an int32 loop variable counted in i64 (see .loops.LoopCodegen)
             wide = self.wide[e]
-            value = int_constant(wide)
-            if value is not None:
-                return ir.Constant(reg_type("int32"), value)
             return self._reuse(("trunc", id(wide)),
                                lambda: self.builder.trunc(wide, reg_type("int32"), name=f"{e.name}.i32"))
         return v
 
     def _reuse(self, key: tuple, make: Callable[[], ir.Value]) -> ir.Value:
         """The value ``make()`` emits, emitted once per basic block for each ``key`` (an
-        operation and its operands' :func:`_operand_key`): the index arithmetic and element
+        operation and its operands' :func:`operand_key`): the index arithmetic and element
         addresses of an unrolled register tile repeat in every copy (``i * 1024``, the
         address of ``A[i * 1024 + k]``), an inlined producer's expression in every use of
         it, and each instruction costs some 20 us to build and print, and LLVM's work to
@@ -644,17 +327,14 @@ class _FunctionCodegen(VectorCodegen):
         if dt.is_vector(e.dtype):
             return self._lane_by_lane(e)
         v = self.expr(e.value)
-        return self._reuse(("cast", e.value.dtype, e.dtype, _operand_key(v)),
+        return self._reuse(("cast", e.value.dtype, e.dtype, operand_key(v)),
                            lambda: arith.cast(self.builder, v, e.value.dtype, e.dtype))
 
     def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
         op, dtype = e.op, dt.element(e.a.dtype)
         if op in LOGIC_OPS:
             a, b = self.expr(e.a), self.expr(e.b)
-            folded = arith.fold(op, a, b, "bool")
-            if folded is not None:
-                return folded
-            return self._reuse((op, _operand_key(a), _operand_key(b)),
+            return self._reuse((op, operand_key(a), operand_key(b)),
                                lambda: arith.logical(self.builder, op, a, b))
         if flags and op == "add":  # a product summed by the reduction may fuse into an FMA
             a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(_scalar_of(x))
@@ -663,14 +343,10 @@ class _FunctionCodegen(VectorCodegen):
             a, b = self._compute(_scalar_of(e.a)), self._compute(_scalar_of(e.b))
         if dt.is_vector(e.a.dtype):  # broadcasts are splat once both operands are computed
             a, b = self._splat(a, dt.lanes(e.a.dtype)), self._splat(b, dt.lanes(e.a.dtype))
-        cdtype = compute_dtype(dtype)
-        folded = arith.fold(op, a, b, cdtype)
-        if folded is not None:
-            return folded
         if op not in ARITH_OPS and op not in BITWISE_OPS and op not in COMPARE_OPS:
             raise CompileError(f"unknown binary op {op!r}")
         use_flags = flags if op in ("add", "mul") and dtype in ("float32", "float64") else ()
-        return self._reuse((op, e.dtype, use_flags, _operand_key(a), _operand_key(b)),
+        return self._reuse((op, e.dtype, use_flags, operand_key(a), operand_key(b)),
                            lambda: self._binary_value(op, a, b, dtype, e.dtype, use_flags))
 
     def _binary_value(self, op: str, a: ir.Value, b: ir.Value, dtype: str, out: str,
@@ -682,21 +358,20 @@ class _FunctionCodegen(VectorCodegen):
         return self._to_dtype(arith.binary(self.builder, op, a, b, cdtype, flags), out)
 
     def _splat(self, v: ir.Value, lanes: int) -> ir.Value:
-        return self._reuse(("splat", lanes, _operand_key(v)), lambda: splat(self.builder, v, lanes))
+        return self._reuse(("splat", lanes, operand_key(v)), lambda: splat(self.builder, v, lanes))
 
     def _not(self, e: Not) -> ir.Value:
         a = self.expr(e.a)
-        known = _known_condition(a)
-        if known is not None:
-            return constant("bool", not known)
-        return self._reuse(("not", _operand_key(a)), lambda: self.builder.not_(a))
+        return self._reuse(("not", operand_key(a)), lambda: self.builder.not_(a))
 
     def _call(self, e: Call) -> ir.Value:
+        if e.op in HORIZONTAL_OPS:
+            return self._horizontal(e)
         if dt.is_vector(e.dtype):
             element = dt.element(e.dtype)
             if element in vecmath.VECTOR_FORMS.get(e.op, ()) and dt.element(e.args[0].dtype) == element:
                 x = self.expr(e.args[0])  # (the value is reused in the block it ends in, after its branch)
-                return self._reuse(("vector call", e.op, e.dtype, _operand_key(x)), lambda: vecmath.call_vector_form(
+                return self._reuse(("vector call", e.op, e.dtype, operand_key(x)), lambda: vecmath.call_vector_form(
                     self.builder, e.op, x, element, self.fast_math))
             return self._lane_by_lane(e)
         if e.op == REINTERPRET:
@@ -707,7 +382,7 @@ class _FunctionCodegen(VectorCodegen):
         def make():
             out = emit_math(self.builder, e.op, args, cdtype, self.fast_math)
             return out if e.dtype == "bool" else self._to_dtype(out, e.dtype)
-        return self._reuse(("call", e.op, e.dtype, cdtype, *map(_operand_key, args)), make)
+        return self._reuse(("call", e.op, e.dtype, cdtype, *map(operand_key, args)), make)
 
     def _call_extern(self, e: CallExtern) -> ir.Value:
         """An external kernel's call; it may write memory, so what was loaded before it is
@@ -721,10 +396,6 @@ class _FunctionCodegen(VectorCodegen):
         cond = None
         if not dt.is_vector(_scalar_of(e.cond).dtype):  # one condition for all lanes
             cond = self.expr(_scalar_of(e.cond))
-            known = _known_condition(cond)
-            if known is not None:  # a constant condition: only its side
-                v = self.expr(_scalar_of(e.true_value if known else e.false_value))
-                return self._splat(v, dt.lanes(e.dtype)) if dt.is_vector(e.dtype) else v
         loads = self._loads(e.true_value) or self._loads(e.false_value)
         if loads and dt.is_vector(e.dtype):  # each lane branches on its own condition
             return self._lane_by_lane(e)
@@ -734,7 +405,7 @@ class _FunctionCodegen(VectorCodegen):
             t, f = self.expr(_scalar_of(e.true_value)), self.expr(_scalar_of(e.false_value))
             if dt.is_vector(e.dtype):
                 t, f = self._splat(t, dt.lanes(e.dtype)), self._splat(f, dt.lanes(e.dtype))
-            return self._reuse(("select", *map(_operand_key, (cond, t, f))),
+            return self._reuse(("select", *map(operand_key, (cond, t, f))),
                                lambda: self.builder.select(cond, t, f))
         b = self.builder  # only the taken side runs: its loads may be out of bounds otherwise
         with b.if_else(cond) as (then, otherwise):
@@ -763,112 +434,6 @@ class _FunctionCodegen(VectorCodegen):
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
         return v
 
-    # ------------------------------------------------------------- memory
-
-    def _index(self, e: PrimExpr) -> ir.Value:
-        """An integer expression as i64 (sign-extended: offsets are computed in i64).
-
-        int32 index arithmetic is computed in i64 from sign-extended operands
-        (:meth:`_index64`), so LLVM folds constant terms into the addressing mode
-        and its loop passes see the address arithmetic (an i32 sum, which may wrap,
-        would need its own add and sign extension per load)."""
-        if _is_index_arith(e) or (isinstance(e, Var) and e in self.wide):
-            return self._index64(e)
-        if not dt.is_int(e.dtype):
-            raise CompileError(f"buffer index of dtype {e.dtype}; indices must be integers")
-        v = self.expr(e)
-        if v.type.width < 64:
-            v = sext64(self.builder, v) if dt.is_signed(e.dtype) else self.builder.zext(v, I64)
-        return v
-
-    def _index64(self, e: PrimExpr) -> ir.Value:
-        """An index expression accepted by :func:`_is_index_arith`, computed in i64.
-
-        Its int32 operands are sign-extended first, so no step can overflow (the
-        ``nsw`` flags say so), and LLVM's loop passes see the address arithmetic
-        directly rather than through a sign extension of every index.
-        """
-        if isinstance(e, IntImm):
-            return ir.Constant(I64, e.value)
-        if not (isinstance(e, Binary) and e.op in _INDEX_OPS):
-            wide = self.wide.get(e) if isinstance(e, Var) else None
-            if wide is not None:
-                return wide
-            leaf = self.expr(e)  # a variable, a load, a clamped tile start (``min(i * 6, 1018)``), ...
-            return self._reuse(("sext64", _operand_key(leaf)), lambda: sext64(self.builder, leaf))
-        a, b = self._index64(e.a), self._index64(e.b)
-        folded = _fold_index(e.op, a, b)
-        if folded is not None:
-            return folded
-        if e.op in ("floordiv", "floormod"):
-            make = lambda: arith.binary(self.builder, e.op, a, b, "int64")  # noqa: E731
-        else:
-            op = {"add": self.builder.add, "sub": self.builder.sub, "mul": self.builder.mul}[e.op]
-            make = lambda: op(a, b, flags=("nsw",))  # noqa: E731
-        return self._reuse((e.op, _operand_key(a), _operand_key(b)), make)
-
-    def _access(self, buffer: Buffer, indices, kind: str, access):
-        """``access(element pointer)``, behind a bounds check when the build checks them:
-        then an index outside the buffer records a violation and skips the access (a
-        load gives zero). Returns what ``access`` returns."""
-        extent = self._extent(buffer) if self.checks is not None else None
-        if extent is None:
-            return access(self._element_ptr(buffer, indices))
-        b = self.builder
-        index = self._index(indices[0])
-        ok = b.icmp_unsigned("<", index, extent)
-        with b.if_else(ok, likely=True) as (then, otherwise):
-            with then:
-                value, value_block = access(self._element_ptr(buffer, indices, index)), b.block
-            with otherwise:
-                self.checks.violation(b, buffer, indices[0], kind, index, extent)
-                skipped_block = b.block
-        if kind != "load from":
-            return value
-        phi = b.phi(value.type)
-        phi.add_incoming(value, value_block)
-        phi.add_incoming(ir.Constant(value.type, None), skipped_block)
-        return phi
-
-    def _extent(self, buffer: Buffer) -> ir.Value | None:
-        """The element count of a flattened buffer as i64, or None when not known here."""
-        if len(buffer.shape) != 1:
-            return None
-        if isinstance(buffer.shape[0], IntImm):
-            return ir.Constant(I64, buffer.shape[0].value)
-        return self.extents.get(buffer)
-
-    def _element_ptr(self, buffer: Buffer, indices, index: ir.Value | None = None) -> ir.Value:
-        base = self.buffers.get(buffer)
-        if base is None:
-            raise CompileError(f"buffer {buffer.name} is accessed outside the Allocate or "
-                               "parameter list that defines it")
-        if len(indices) != 1:
-            raise CompileError(f"buffer {buffer.name} is accessed with {len(indices)} indices; "
-                               "the llvm backend needs flattened buffers (mlc.passes.tir.lower)")
-        if index is None:
-            index = self._index(indices[0])
-        return self._reuse(("gep", id(base), _operand_key(index)),
-                           lambda: self.builder.gep(base, [index], inbounds=True,
-                                                    source_etype=mem_type(buffer.dtype)))
-
-
-class _Checks:
-    """The bounds checks of one kernel: its record pointer and the build's site table."""
-
-    def __init__(self, function: str, sites: SiteTable, record: ir.Value):
-        self.function, self.sites, self.record = function, sites, record
-
-    def with_record(self, record: ir.Value) -> _Checks:
-        """The same checks in an outlined body, which receives the record as ``record``."""
-        return _Checks(self.function, self.sites, record)
-
-    def violation(self, builder: ir.IRBuilder, buffer: Buffer, index: PrimExpr, kind: str,
-                  value: ir.Value, extent: ir.Value) -> None:
-        site = self.sites.add(Site(self.function, buffer.name, kind, expr_to_str(index)))
-        emit_violation(builder, self.record, site, value, extent)
-
-
 _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
          BufferStore: _FunctionCodegen._store, IfThenElse: _FunctionCodegen._if,
          Allocate: _FunctionCodegen._allocate, For: _FunctionCodegen._for, While: _FunctionCodegen._while,
@@ -883,109 +448,7 @@ _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _F
          AddressOf: extern.emit_address_of}
 
 
-#: Operations :meth:`_FunctionCodegen._index64` computes in i64 (the divisions by a positive constant).
-_INDEX_OPS = ("add", "sub", "mul", "floordiv", "floormod")
 
-#: The value of an int32 loop variable (counted in i64) until a use asks for it as int32.
-_NARROWED = object()
-
-
-def _known_condition(v: ir.Value) -> bool | None:
-    """The value of a constant ``i1`` (a condition the unrolled loops made constant); None
-    for anything else."""
-    value = int_constant(v) if v.type == ir.IntType(1) else None
-    return None if value is None else bool(value)
-
-
-def _operand_key(v: ir.Value):
-    """``v`` as part of a :meth:`_FunctionCodegen._reuse` key: a constant by its type and
-    value (each use builds a new ``ir.Constant``), anything else by identity."""
-    c = int_constant(v)
-    if c is not None:
-        return (v.type.width, c)
-    if isinstance(v, ir.Constant):  # a float, vector or undefined constant: by its text
-        return str(v)
-    return id(v)
-
-
-def _fold_index(op: str, a: ir.Value, b: ir.Value) -> ir.Value | None:
-    """``a op b`` of i64 index values (:meth:`_FunctionCodegen._index64`) without an
-    instruction where it is a constant or one of its operands: both constant (an unrolled
-    copy's offset ``2 * 8``), ``x + 0``, ``x * 1``, ``x * 0``, ``x // 1``. The arithmetic is
-    exact (no intermediate value reaches 2**62), so Python's integers give LLVM's result;
-    None where an instruction is needed."""
-    x, y = int_constant(a), int_constant(b)
-    if x is not None and y is not None:
-        value = {"add": x + y, "sub": x - y, "mul": x * y,
-                 "floordiv": x // y if y > 0 else None, "floormod": x % y if y > 0 else None}[op]
-        return None if value is None else ir.Constant(I64, value)
-    if op == "add":
-        return b if x == 0 else a if y == 0 else None
-    if op == "sub":
-        return a if y == 0 else None
-    if op == "mul":
-        if x == 0 or y == 0:
-            return ir.Constant(I64, 0)
-        return b if x == 1 else a if y == 1 else None
-    if op == "floordiv":
-        return a if y == 1 else None
-    return ir.Constant(I64, 0) if y == 1 else None  # floormod
-
-
-#: Register-wide vectors a vectorized loop calling a vector math routine keeps in flight
-#: (``llvm.loop.interleave.count``; 1: LLVM's choice, which is one for such long bodies): the
-#: loops that reach the codegen as loops, calling a routine without a vector form
-#: (:data:`.vecmath.VECTOR_FORMS`: atan, pow, ...) or not made vector statements by the
-#: vectorize pass.
-MATH_INTERLEAVE = 2
-
-
-def _keeps_loop(s: For) -> bool:
-    """Whether serial loop ``s`` stays a loop in LLVM (``llvm.loop.unroll.disable``): its body
-    holds vector statements and it runs :data:`~.loops.MIN_KEPT_TRIPS` or more times (or a
-    count known only at run time).
-
-    The schedule that vectorized the body also chose how many vectors it keeps in flight
-    (a row reduction's four accumulators, a matmul's register tile); LLVM's unroller would
-    copy that body again, 16 times for a softmax row's reduction loop, and then optimise
-    and compile every copy for no measurable speed. Short loops are left to LLVM: unrolling
-    a convolution's 3 x 3 window loops removes their loop overhead (benchmarks/results/
-    decisions.md, "LLVM backend"). The serial loop a parallel loop becomes inside
-    its task is not ``s.kind == "serial"`` and stays LLVM's to unroll (a streaming loop
-    gains from it).
-    """
-    if isinstance(s.extent, IntImm) and s.extent.value < MIN_KEPT_TRIPS:
-        return False
-    return any(isinstance(n, BufferStore) and dt.is_vector(n.value.dtype) for n in pre_order_nodes(s.body))
-
-
-def _is_index_arith(e: PrimExpr) -> bool:
-    """Whether ``e`` is int32 index arithmetic that is exact when computed in i64: any
-    int32 values combined by +, -, * and floordiv/floormod by a positive constant, with
-    every intermediate value bounded below 2**62 in magnitude."""
-    if not (isinstance(e, Binary) and e.op in _INDEX_OPS):
-        return False
-    bound = _index_bound(e)
-    return bound is not None and bound < 1 << 62
-
-
-def _index_bound(e: PrimExpr) -> int | None:
-    """A bound on ``|e|`` for all int32 values of its leaves (None: not int32 index arithmetic)."""
-    if e.dtype != "int32":
-        return None
-    if isinstance(e, IntImm):
-        return abs(e.value)
-    if not (isinstance(e, Binary) and e.op in _INDEX_OPS):
-        return 1 << 31  # a leaf: any int32 value
-    if e.op in ("floordiv", "floormod"):
-        if not (isinstance(e.b, IntImm) and e.b.value > 0):
-            return None
-        a = _index_bound(e.a)
-        return None if a is None else a if e.op == "floordiv" else e.b.value
-    a, b = _index_bound(e.a), _index_bound(e.b)
-    if a is None or b is None:
-        return None
-    return a * b if e.op == "mul" else a + b
 
 
 def _local_scalar(e: BufferLoad) -> bool:

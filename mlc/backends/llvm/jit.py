@@ -4,8 +4,8 @@ engine for the host.
 LLVM is initialised once; one TargetMachine per (cpu, features) serves
 optimisation and code emission (an engine owns its own), and a thread building
 a unit beside others takes one of its own from a pool (:func:`_own_machine`).
-:func:`compile_ir` builds a build's units side by side (:mod:`.threaded`);
-:class:`UnitBuild` builds them as they are handed over, in the background.
+:class:`UnitBuild` builds a build's units as they are handed over, side by side in the
+background (:mod:`.threaded`); :func:`compile_ir` hands it every unit at once.
 Optimisation is LLVM's new pass manager at O3. Each object file is checked for
 symbols mlc did not register (:mod:`.symbols`) and read in full (:mod:`.elf`)
 before the engine loads it, and kept in the on-disk :mod:`.object_cache` for the
@@ -22,7 +22,6 @@ the user sees it only under ``MLC_DEBUG``.
 from __future__ import annotations
 
 import collections
-import functools
 import re
 import sys
 import threading
@@ -43,7 +42,8 @@ from . import object_cache, support, threaded
 from .elf import ObjectFileError, read_object
 from .symbols import register_symbols
 
-__all__ = ["compile_ir", "UnitBuild", "CompiledModule", "target_machine", "optimise", "emit_assembly", "target_layout"]
+__all__ = ["compile_ir", "UnitBuild", "CompiledModule", "reoptimise", "target_machine", "optimise", "emit_assembly",
+           "target_layout"]
 
 
 _LOCK = threading.Lock()
@@ -103,6 +103,16 @@ class CompiledModule:
     optimised IR of each unit (:func:`compile_ir`)."""
     engine: llvm.ExecutionEngine
     optimized_units: tuple[str, ...]
+    #: for a build some of whose units were emitted without optimisation (``UnitBuild.submit``'s
+    #: ``quick``): each unit's IR text, object code and whether it was quick (:func:`reoptimise`)
+    units: tuple[str, ...] = ()
+    objects: tuple[bytes, ...] = ()
+    quick: tuple[bool, ...] = ()
+
+    @property
+    def is_quick(self) -> bool:
+        """Whether some unit runs unoptimised code (until :func:`reoptimise`)."""
+        return any(self.quick)
 
     @property
     def optimized_ir(self) -> str:
@@ -120,24 +130,26 @@ class CompiledModule:
 def compile_ir(units: str | Sequence[str], target: Target, entry_points: Iterable[str] = ()) -> CompiledModule:
     """Parse, verify, optimise (O3) and load ``units`` (the LLVM IR text of one module, or of
     several that call each other's functions) for ``target``'s CPU, into one engine; the
-    objects together must define every symbol of ``entry_points``.
-
-    Several units are optimised and emitted side by side, on up to ``mlc.get_num_threads()``
-    threads (:mod:`.threaded`), and so is the support module the first time a unit calls
-    its functions. Builds from several threads take turns: the TargetMachines are shared.
-    """
-    units = (units,) if isinstance(units, str) else tuple(units)
-    with llvm_output(), _LOCK:  # (in this order everywhere: a build by parts captures first)
-        _initialise()
-        return _compile(units, target, frozenset(entry_points))
+    objects together must define every symbol of ``entry_points``: a :class:`UnitBuild`
+    handed every unit at once (the one way units are built), so several are optimised and
+    emitted side by side on up to ``mlc.get_num_threads()`` threads (:mod:`.threaded`)."""
+    build = UnitBuild(target)
+    try:
+        for text in ((units,) if isinstance(units, str) else units):
+            build.submit(text)
+    except BaseException:
+        build.abandon()
+        raise
+    return build.finish(entry_points)
 
 
 def _compile(units: tuple[str, ...], target: Target, entry_points: frozenset[str],
              quick: bool = False) -> CompiledModule:
-    """``units`` built (each read from the object cache where it is there) and loaded;
-    ``quick``: built without optimisation (LLVM's O0 pipeline, fast instruction
-    selection), for code whose speed does not matter. The caller holds ``_LOCK`` and is
-    inside :func:`llvm_output`."""
+    """``units`` built on this thread (each read from the object cache where it is there)
+    and loaded: the support module (``quick``: built without optimisation, LLVM's O0
+    pipeline and fast instruction selection, for code whose speed does not matter), and a
+    :class:`UnitBuild` whose cached objects failed to load. The caller holds ``_LOCK`` and
+    is inside :func:`llvm_output`."""
     features = _tuned_features(target.cpu, target.features)
     keys = [object_cache.cache_key(text + ("; quick" if quick else ""), target.cpu, features) for text in units]
     cached = [object_cache.load(key) for key in keys]
@@ -162,29 +174,11 @@ def _discard_cached(keys: Sequence, cached: Sequence) -> bool:
 def _complete(cached: list, units: tuple[str, ...], keys: list, target: Target, quick: bool) -> list[tuple[bytes, str]]:
     """``cached`` (an object cache entry or None per unit) with each None built and stored."""
     built = list(cached)
-    missing = [n for n, entry in enumerate(built) if entry is None]
-    if missing:
-        for n, entry in zip(missing, _build([units[n] for n in missing], target, quick)):
-            built[n] = entry
-            object_cache.store(keys[n], *entry)
+    for n, entry in enumerate(built):
+        if entry is None:
+            built[n] = _build_unit(units[n], target, quick, None)
+            object_cache.store(keys[n], *built[n])
     return built
-
-
-def _build(units: list[str], target: Target, quick: bool) -> list[tuple[bytes, str]]:
-    """(object code, optimised IR) of each unit. Where there are several jobs (the units,
-    and the support module if one of them is the first to call it), ``get_num_threads()`` allows
-    more than one thread and llvmlite lets its calls run unlocked, they run side by side."""
-    jobs = [functools.partial(_build_unit, text, target, quick) for text in units]
-    costs = [len(text) for text in units]
-    if not quick and not _SUPPORT and _calls_support(units):
-        # built meanwhile, last: the Python generating its IR then runs beside LLVM's work on
-        # another unit (first, it would hold the GIL that thread needs to start)
-        jobs.append(lambda worker: _support_symbols(target))
-        costs.append(0)
-    workers = min(len(jobs), get_num_threads()) if not quick and threaded.available() else 1
-    if workers <= 1:
-        return [job(None) for job in jobs][:len(units)]
-    return threaded.spread(jobs, costs, workers)[:len(units)]
 
 
 #: How often Python hands the GIL between threads while a build compiles units in the
@@ -251,6 +245,7 @@ class UnitBuild:
         self._keys: list = []
         self._cached: list[tuple[bytes, str] | None] = []  # each unit's cache entry, if it had one
         self._built: list[tuple[bytes, str] | None] = []
+        self._quick: list[bool] = []  # each unit: emitted unoptimised (submit's quick)
         self._queue: collections.deque[int] = collections.deque()
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -260,18 +255,28 @@ class UnitBuild:
         self._background = max(0, get_num_threads() - 1) if threaded.available() else 0
         self._session = ExitStack()  # the capture and the switching, while threads run
 
-    def submit(self, ir_text: str) -> None:
-        """Compile ``ir_text`` (one LLVM module) with the build's other units."""
+    def submit(self, ir_text: str, quick: bool = False) -> None:
+        """Compile ``ir_text`` (one LLVM module) with the build's other units; ``quick``: emit
+        it unoptimised here and now (LLVM's O0, fast instruction selection: some 10 times
+        less work than O3), unless the object cache has its optimised object. A quick unit
+        is neither cached nor final: :func:`reoptimise` builds it at O3 later."""
         key = object_cache.cache_key(ir_text, self.target.cpu, self._features)
         cached = object_cache.load(key)
+        quick = quick and cached is None
+        if quick:
+            with llvm_output(), _LOCK:
+                cached_or_quick = _build_unit(ir_text, self.target, True, None)
+        else:
+            cached_or_quick = cached
         with self._cond:
             if self._closed:
                 raise RuntimeError("UnitBuild.submit after finish or abandon")
             self._units.append(ir_text)
             self._keys.append(key)
             self._cached.append(cached)
-            self._built.append(cached)
-            if cached is not None:
+            self._quick.append(quick)
+            self._built.append(cached_or_quick)
+            if cached_or_quick is not None:
                 return
             self._queue.append(len(self._units) - 1)
             if self._idle:
@@ -306,11 +311,15 @@ class UnitBuild:
             raise self._errors[0]
         entry_points = frozenset(entry_points)
         with llvm_output(), _LOCK:
-            for key, cached, built in zip(self._keys, self._cached, self._built):
-                if cached is None:
+            for key, cached, built, quick in zip(self._keys, self._cached, self._built, self._quick):
+                if cached is None and not quick:
                     object_cache.store(key, *built)
             try:
-                return _load(self._built, self.target, entry_points)
+                loaded = _load(self._built, self.target, entry_points)
+                if any(self._quick):  # (what reoptimise needs)
+                    loaded.units, loaded.quick = tuple(self._units), tuple(self._quick)
+                    loaded.objects = tuple(obj for obj, _ in self._built)
+                return loaded
             except CompileError:
                 if not _discard_cached(self._keys, self._cached):
                     raise
@@ -363,31 +372,70 @@ class UnitBuild:
         return True
 
 
-def _calls_support(units: Sequence[str]) -> bool:
-    """Whether one of ``units`` calls a support function (:mod:`.support`)."""
-    names = support.support_functions()
-    return any(name in text for text in units for name in names)
+def reoptimise(compiled: CompiledModule, target: Target, entry_points: Iterable[str] = (),
+               cancelled=lambda: False) -> CompiledModule | None:
+    """``compiled`` with every quick unit (:meth:`UnitBuild.submit`) optimised at O3 and
+    loaded into a new engine with the other units' objects; ``compiled`` itself where no
+    unit is quick; None where ``cancelled()`` turned True between two units. Each unit is
+    built outside llvmlite's lock, in an LLVM context of its own, so that builds on other
+    threads go on beside it (waiting at most for one unit's capture of fd 2,
+    :func:`llvm_output`); the new objects go into the object cache, where the next build
+    of the same IR finds them."""
+    if not compiled.is_quick:
+        return compiled
+    _initialise()
+    features = _tuned_features(target.cpu, target.features)
+    built = []
+    for text, obj, quick, optimized in zip(compiled.units, compiled.objects, compiled.quick,
+                                           compiled.optimized_units):
+        if not quick:
+            built.append((obj, optimized))
+            continue
+        if cancelled():
+            return None
+        if threaded.available():
+            with llvm_output():
+                entry = _build_unit(text, target, False, 0)
+        else:
+            with llvm_output(), _LOCK:
+                entry = _build_unit(text, target, False, None)
+        object_cache.store(object_cache.cache_key(text, target.cpu, features), *entry)
+        built.append(entry)
+    with llvm_output(), _LOCK:
+        return _load(built, target, frozenset(entry_points))
+
 
 
 def _build_unit(ir_text: str, target: Target, quick: bool, worker: int | None) -> tuple[bytes, str]:
     """(object code, optimised IR) for ``ir_text``, optimised at O3 (O0 when ``quick``, and
     for glue: :func:`unoptimised_only`).
     ``worker`` None: through llvmlite and its lock, with the shared TargetMachine, in LLVM's
-    global context; a worker's number (:func:`.threaded.spread`): beside other workers, in
+    global context; a worker's number (a :class:`UnitBuild` thread): beside other workers, in
     a context of its own, outside llvmlite's lock, with the worker's own TargetMachine."""
-    glue = not quick and unoptimised_only(ir_text)
+    level = opt_level(ir_text, quick)
     if worker is None:
-        tm = (_quick_target_machine if quick or glue else target_machine)(target.cpu, target.features)
-        return _optimise_and_emit(ir_text, tm, 0 if quick or glue else 3)
+        tm = (_quick_target_machine if level == 0 else target_machine)(target.cpu, target.features)
+        return _optimise_and_emit(ir_text, tm, level)
     context = llvm.create_context()
     try:
-        with _own_machine(target.cpu, target.features, 0 if glue else 3) as tm:
-            return _optimise_and_emit(ir_text, tm, 0 if glue else 3, context)
+        with _own_machine(target.cpu, target.features, level) as tm:
+            return _optimise_and_emit(ir_text, tm, level, context)
     finally:
         context.close()
 
 
 _DEFINE = re.compile(r"^define\b[^\n]*", re.M)
+
+
+def opt_level(ir_text: str, quick: bool = False) -> int:
+    """The optimisation level a unit is built at, chosen here and nowhere else: 3, or 0 for
+    the support module and a first tier's quick units (``quick``: :meth:`UnitBuild.submit`) and for
+    glue (:func:`unoptimised_only`).
+
+    >>> opt_level('define void @"f"(ptr %".1")\\n{\\n}')
+    3
+    """
+    return 0 if quick or unoptimised_only(ir_text) else 3
 
 
 def unoptimised_only(ir_text: str) -> bool:
@@ -589,13 +637,11 @@ _SUPPORT: list[tuple[CompiledModule, frozenset[str]]] = []  # (the support modul
 def _support_symbols(target: Target) -> frozenset[str]:
     """The support functions' names: the support module (:mod:`.support`) is built for
     ``target`` (a CPU whose objects this machine loads), loaded and its functions registered
-    with LLVM the first time (the caller holds ``_LOCK``, or works for a build that does:
-    :func:`_build` runs this beside the build's units).
+    with LLVM the first time (the caller holds ``_LOCK``).
 
     It is built without optimisation: its functions run once per parallel launch, a few
     nanoseconds slower than at O3, and the process's first build takes 2 ms for them
-    instead of 12 (on a Zen 5 machine; 13 ms with the generation of its IR on a Zen 3
-    one, hidden behind the units' O3 where a second thread is allowed)."""
+    instead of 12 (on a Zen 5 machine; 13 ms with the generation of its IR on a Zen 3 one)."""
     if not _SUPPORT:
         names = frozenset(support.support_functions())
         compiled = _compile((support.support_ir(*target_layout(target)),), target, names, quick=True)

@@ -1,4 +1,5 @@
-"""Counted loops in LLVM IR, and the loop metadata that carries a For's kind.
+"""Counted loops in LLVM IR, and the loop metadata that carries a For's kind; the loops of
+the function codegen are :class:`LoopCodegen` (mixed into it).
 
 ``emit_loop`` builds the canonical shape LLVM's loop passes expect::
 
@@ -13,11 +14,11 @@
 ``vectorized`` loops carry ``llvm.loop.vectorize.enable`` (and a width hint
 for small constant extents; one calling a vector math routine asks for two
 register-wide vectors in flight where they divide its extent,
-``llvm.loop.interleave.count``: see ``MATH_INTERLEAVE`` in :mod:`.codegen`), ``unrolled`` ones ``llvm.loop.unroll.full``
-(the codegen writes out unrolled loops of at most :data:`MAX_UNROLL`
-iterations itself, so those never reach LLVM as loops), and ``kept`` ones (serial
+``llvm.loop.interleave.count``: see :data:`MATH_INTERLEAVE`), ``unrolled`` ones ``llvm.loop.unroll.full``
+(:func:`mlc.passes.tir.unroll.unroll_loops` writes out unrolled loops of at most
+:data:`~mlc.passes.tir.unroll.MAX_UNROLL` copies, so those never reach LLVM as loops), and ``kept`` ones (serial
 loops of vector statements the codegen asks LLVM not to copy again, see
-``_keeps_loop`` in :mod:`.codegen`) ``llvm.loop.unroll.disable``.
+:func:`keeps_loop`) ``llvm.loop.unroll.disable``.
 """
 from __future__ import annotations
 
@@ -26,16 +27,23 @@ from collections.abc import Callable
 from llvmlite import ir
 from llvmlite.ir.values import MDValue
 
+from ...errors import CompileError
+from ...ir import dtype as dt
+from ...ir.expr import Call, IntImm
+from ...ir.functor import pre_order_nodes
+from ...ir.tir import BufferStore, For, While
+from . import arith
+from .addressing import sext64
+from .targeting import module_target
 from .types import int_constant, signed
+from .vecmath import VECTOR_MATH_OPS
 
-__all__ = ["emit_loop", "emit_while", "loop_metadata", "MAX_VECTOR_WIDTH_HINT", "MAX_UNROLL", "MIN_KEPT_TRIPS"]
+__all__ = ["LoopCodegen", "NARROWED", "emit_loop", "emit_while", "loop_metadata", "for_metadata", "keeps_loop", "MAX_VECTOR_WIDTH_HINT",
+           "MIN_KEPT_TRIPS", "MATH_INTERLEAVE"]
 
 #: A vectorized loop with a constant power-of-two extent up to this many
 #: iterations asks LLVM for exactly that vector width.
 MAX_VECTOR_WIDTH_HINT = 16
-
-#: ``unrolled`` loops with a constant extent up to this are unrolled by the codegen.
-MAX_UNROLL = 64
 
 #: A serial loop of vector statements keeps its loop (``kept``) from this many iterations on.
 MIN_KEPT_TRIPS = 8
@@ -129,3 +137,124 @@ def _enter_loop(builder: ir.IRBuilder, name: str) -> tuple[ir.Block, ir.Block, i
     builder.branch(header)
     builder.position_at_end(header)
     return header, body_block, exit_block
+
+
+def for_metadata(module: ir.Module, s: For) -> MDValue | None:
+    """The loop metadata of For ``s`` (:func:`loop_metadata`): its kind's, a serial loop that
+    :func:`keeps_loop` as ``kept``, the loop a parallel loop runs in its body as serial."""
+    extent = s.extent.value if isinstance(s.extent, IntImm) else None
+    kind = "serial" if s.kind == "parallel" else s.kind
+    if s.kind == "serial" and keeps_loop(s):
+        kind = "kept"
+    return loop_metadata(module, kind, extent, _interleave(module, s, kind, extent))
+
+
+def _interleave(module: ir.Module, s: For, kind: str, extent: int | None) -> tuple[int, int] | None:
+    """(lanes, MATH_INTERLEAVE) for a vectorized loop of a constant ``extent`` whose body calls
+    a vector math routine, where that many register-wide vectors fit in the extent; else
+    None (LLVM's own choice)."""
+    if MATH_INTERLEAVE < 2 or kind != "vectorized" or extent is None:
+        return None
+    target = module_target(module)
+    calls = [n for n in pre_order_nodes(s.body) if isinstance(n, Call) and n.op in VECTOR_MATH_OPS]
+    if target is None or not calls:
+        return None
+    lanes = target.vector_bits // max(dt.bits(dt.element(c.dtype)) for c in calls)
+    return (lanes, MATH_INTERLEAVE) if lanes > 1 and extent % (lanes * MATH_INTERLEAVE) == 0 else None
+
+
+#: Register-wide vectors a vectorized loop calling a vector math routine keeps in flight
+#: (``llvm.loop.interleave.count``; 1: LLVM's choice, which is one for such long bodies): the
+#: loops that reach the codegen as loops, calling a routine without a vector form
+#: (:data:`.vecmath.VECTOR_FORMS`: atan, pow, ...) or not made vector statements by the
+#: vectorize pass.
+MATH_INTERLEAVE = 2
+
+
+def keeps_loop(s: For) -> bool:
+    """Whether serial loop ``s`` stays a loop in LLVM (``llvm.loop.unroll.disable``): its body
+    holds vector statements and it runs :data:`MIN_KEPT_TRIPS` or more times (or a
+    count known only at run time).
+
+    The schedule that vectorized the body also chose how many vectors it keeps in flight
+    (a row reduction's four accumulators, a matmul's register tile); LLVM's unroller would
+    copy that body again, 16 times for a softmax row's reduction loop, and then optimise
+    and compile every copy for no measurable speed. Short loops are left to LLVM: unrolling
+    a convolution's 3 x 3 window loops removes their loop overhead (benchmarks/results/
+    decisions.md, "LLVM backend"). The serial loop a parallel loop becomes inside
+    its task is not ``s.kind == "serial"`` and stays LLVM's to unroll (a streaming loop
+    gains from it).
+    """
+    if isinstance(s.extent, IntImm) and s.extent.value < MIN_KEPT_TRIPS:
+        return False
+    return any(isinstance(n, BufferStore) and dt.is_vector(n.value.dtype) for n in pre_order_nodes(s.body))
+
+
+#: The value of an int32 loop variable (counted in i64) until a use asks for it as int32.
+NARROWED = object()
+
+
+class LoopCodegen:
+    """The loops of the function codegen (mixed into it): ``builder``, ``module``, ``expr``,
+    ``stmt``, ``vars``, ``wide``, ``loop_depth`` and ``_parallel_loop`` are the codegen's."""
+
+    def _for(self, s: For) -> None:
+        if s.kind == "thread_binding":
+            raise CompileError(
+                f"loop {s.loop_var.name} is bound to GPU thread axis {s.thread_binding!r}; "
+                "thread-bound loops need the cuda target (build with target='cuda'), or "
+                "remove the binding for the llvm target")
+        if s.kind == "parallel":
+            self._parallel_loop(s)
+        else:
+            self._serial_loop(s)
+
+    def _serial_loop(self, s: For) -> None:
+        self._counted_loop(s, *self._loop_range(s))
+
+    def _loop_range(self, s: For) -> tuple[ir.Value, ir.Value]:
+        """(min, extent) of ``s`` in its loop variable's type."""
+        cast = arith.cast
+        return (cast(self.builder, self.expr(s.min), s.min.dtype, s.loop_var.dtype),
+                cast(self.builder, self.expr(s.extent), s.extent.dtype, s.loop_var.dtype))
+
+    def _counted_loop(self, s: For, begin: ir.Value, count: ir.Value) -> None:
+        """``s``'s body for ``count`` iterations from ``begin``, with its kind's loop metadata."""
+        metadata = for_metadata(self.module, s)
+        self.loop_depth += 1
+        try:
+            emit_loop(self.builder, self._widen(s, begin), self._widen(s, count), s.loop_var.name,
+                      lambda i: self._loop_body(s, i), metadata)
+        finally:
+            self.loop_depth -= 1
+
+    def _widen(self, s: For, value: ir.Value) -> ir.Value:
+        """An int32 loop bound as i64: int32 loops count in i64 (see :meth:`_loop_body`)."""
+        return sext64(self.builder, value) if s.loop_var.dtype == "int32" else value
+
+    def _loop_body(self, s: For, index: ir.Value) -> None:
+        """``s``'s body with its variable bound to ``index``.
+
+        An int32 loop variable is counted in i64 (its values are int32, so this
+        is exact): indices use the i64 value directly (``_index64``), other
+        uses its truncation (made where first needed: the codegen's ``_var``). LLVM's loop
+        passes then have no sign extensions of induction variables to widen.
+        """
+        var = s.loop_var
+        if var.dtype == "int32":
+            self.wide[var] = index
+            index = NARROWED
+        self.vars[var] = index
+        try:
+            self.stmt(s.body)
+        finally:
+            del self.vars[var]
+            self.wide.pop(var, None)
+
+    def _while(self, s: While) -> None:
+        """``while cond: body`` as a native loop (a graph's main runs ``mlc.while_loop`` so)."""
+        self.loop_depth += 1
+        try:
+            emit_while(self.builder, lambda: self.expr(s.condition), lambda: self.stmt(s.body))
+        finally:
+            self.loop_depth -= 1

@@ -43,7 +43,7 @@ from .entries import expected_objects, required_flags, table_symbol
 from .export.library import export_library
 from .generate import (LLVM_TIR_PASSES, BodyPlacement, Emitter, emit_object_entry, generate_ir, generate_units,
                        instructions, lower_for_llvm, symbol_names, vectorize_loops_for_llvm)
-from .jit import CompiledModule, UnitBuild, compile_ir, emit_assembly, optimise
+from .jit import CompiledModule, UnitBuild, compile_ir, emit_assembly, optimise, reoptimise
 from .memory import free_kept_blocks
 from .parallel import set_num_threads
 
@@ -121,6 +121,9 @@ class LLVMBuild:
     Python is done; while the Python runs, LLVM's work is one thread's.
     """
 
+    #: :meth:`add` takes ``quick`` (what ``mlc.build(..., quick=True)`` asks)
+    takes_quick = True
+
     def __init__(self, mod: IRModule, target: Target, *, check_bounds: bool = False, fast_math: bool = False):
         _check_runnable(target)
         self.target = target
@@ -132,11 +135,13 @@ class LLVMBuild:
         self.texts: list[str] = []
         self.units = UnitBuild(target)
 
-    def add(self, lowered: IRModule) -> None:
+    def add(self, lowered: IRModule, quick: bool = False) -> None:
         """Generate the IR of ``lowered`` (functions of the module the build was begun with,
-        through the TIR pipeline; a main after the kernels it calls) and start compiling it."""
+        through the TIR pipeline; a main after the kernels it calls) and start compiling it;
+        ``quick``: emit its kernels unoptimised (:meth:`~.jit.UnitBuild.submit`), for a
+        module whose :meth:`LLVMModule.optimized` builds them at O3 later."""
         for text in self._generate(lowered):
-            self._submit(text)
+            self._submit(text, quick)
 
     def _generate(self, lowered: IRModule) -> list[str]:
         """The IR text of the units of ``lowered``'s kernels (its main goes into the glue)."""
@@ -170,9 +175,12 @@ class LLVMBuild:
         """Stop compiling: the driver failed before :meth:`finish`."""
         self.units.abandon()
 
-    def _submit(self, text: str) -> None:
+    def _submit(self, text: str, quick: bool = False) -> None:
         self.texts.append(text)
-        self.units.submit(text)
+        if quick:
+            self.units.submit(text, quick=True)
+        else:
+            self.units.submit(text)
 
 
 def load_llvm(source: LLVMSource, mod: IRModule, target: Target, fast_math: bool = False) -> LLVMModule:
@@ -226,8 +234,11 @@ def _loaded(source: LLVMSource, mod: IRModule, target: Target, compiled: Compile
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
     free_kept_blocks(compiled)
-    return LLVMModule(target, functions, sources, keepalive=(compiled, table), units=compiled.optimized_units,
-                      fast_math=fast_math, scheduled=mod)
+    lib = LLVMModule(target, functions, sources, keepalive=(compiled, table), units=compiled.optimized_units,
+                     fast_math=fast_math, scheduled=mod)
+    if compiled.is_quick:  # what LLVMModule.optimized builds again
+        lib._quick = (source, compiled)
+    return lib
 
 
 def _callback_table(compiled: CompiledModule, library) -> CallbackTable | None:
@@ -385,6 +396,25 @@ class LLVMModule(Module):
         self.fast_math = fast_math
         #: the module as scheduled, which an export generates again for its target
         self.scheduled = scheduled if scheduled is not None else IRModule({n: f.func for n, f in functions.items()})
+        self._quick = None  # (source, compiled) of a module some of whose kernels are unoptimised
+
+    @property
+    def is_quick(self) -> bool:
+        """Whether some kernel of this module runs unoptimised code (a build's ``quick``
+        parts, :meth:`LLVMBuild.add`): :meth:`optimized` gives the module at O3."""
+        return self._quick is not None
+
+    def optimized(self, cancelled=lambda: False) -> LLVMModule | None:
+        """This module with every kernel optimised at O3: itself where none is quick, else a
+        new Module (its quick units built at O3, :func:`~.jit.reoptimise`, on this thread);
+        None where ``cancelled()`` turned True meanwhile."""
+        if self._quick is None:
+            return self
+        source, compiled = self._quick
+        optimized = reoptimise(compiled, self.target, _entry_points(source), cancelled)
+        if optimized is None:
+            return None
+        return _loaded(source, self.scheduled, self.target, optimized, self.fast_math)
 
     def export(self, path, *, cc=None, format: str = "so", entries=None):
         """Write this module as a shared library (``format="so"``, the default) that runs

@@ -12,7 +12,7 @@ capture underneath, for callers that read what LLVM printed (its help text).
 
 One thread at a time redirects fd 2 (the descriptor belongs to the process);
 a thread may nest captures. Threads that work for a capturing thread while it
-waits for them (:func:`.llvm.threaded.spread`) run inside :func:`covered`: their
+waits for them (a :class:`~.jit.UnitBuild`'s) run inside :func:`covered`: their
 captures are the capturing thread's, not ones of their own, which would wait
 for it forever.
 """

@@ -36,7 +36,10 @@ from ...ir.buffer import Buffer
 from ...ir.expr import Broadcast, BufferLoad, PrimExpr, Ramp, Select
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
-from .types import I32, I64, int_constant, itemsize, mem_type, reg_type, signed
+from ...passes.tir.horizontal import HORIZONTAL_OPS, lane_tree
+from . import arith
+from .arith import REDUCTION_FLAGS
+from .types import I32, I64, compute_dtype, int_constant, itemsize, mem_type, reg_type, signed
 from .streaming import aligned_to, mark_nontemporal, streaming_alignment
 
 __all__ = ["VectorCodegen", "store_pieces", "vector_type", "undef_vector", "splat", "ramp", "build_vector", "vector_pointer",
@@ -220,7 +223,8 @@ def store_pieces(lanes: int, size: int, vector_bytes: int) -> list[tuple[int, in
 
 
 class VectorCodegen:
-    """The vector IR part of the function codegen (mixed into it): ``expr``,
+    """The vector IR part of the function codegen (mixed into it; ``horizontal_<op>`` calls
+    too): ``expr``,
     ``_element_ptr``, ``_access``, ``_load``, ``_load_once``, ``_stored_value``, ``builder``, ``checks``,
     ``module``, ``streaming``, ``made_nontemporal`` and ``vector_bytes`` are the codegen's."""
 
@@ -233,6 +237,18 @@ class VectorCodegen:
         of the column panel's accumulators) went to memory and back at every step: 1024^3
         in blocks of 128 on one AVX-512 core: 46 GFLOP/s, 158 with the stores whole."""
         return buffer.scope.partition(".")[0] == "local" or isinstance(self.buffers.get(buffer), ir.AllocaInstr)
+
+    def _horizontal(self, e: Call) -> ir.Value:
+        """``horizontal_<op>(v)`` (:mod:`mlc.passes.tir.horizontal`): shufflevector halves
+        combined by ``op`` (float add/mul with REDUCTION_FLAGS), then the last two lanes."""
+        b, op, dtype = self.builder, HORIZONTAL_OPS[e.op], e.dtype
+        flags = REDUCTION_FLAGS if op in ("add", "mul") and dt.is_float(dtype) else ()
+        vector = self.expr(e.args[0])
+        return lane_tree(vector, vector.type.count,
+                         lambda v, half, width: (b.shuffle_vector(v, v, shuffle_mask(0, half)),
+                                                 b.shuffle_vector(v, v, shuffle_mask(half, width))),
+                         lambda v, k: b.extract_element(v, ir.Constant(ir.IntType(32), k)),
+                         lambda x, y: arith.binary(b, op, x, y, compute_dtype(dtype), flags))
 
     def _ramp(self, e: Ramp) -> ir.Value:
         return ramp(self.builder, self.expr(e.base), e.stride, e.lanes)

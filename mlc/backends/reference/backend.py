@@ -14,7 +14,7 @@ from ...ir.tir import IRModule
 from ...passes.tir.lower_complex import lower_complex
 from ...runtime.module import Function, Module
 from ..registry import BuildOptions
-from .graph_main import GraphMainProgram
+from ...runtime.graph_main import GraphMainProgram
 from .interpreter import Program
 
 __all__ = ["ReferenceBackend", "ReferenceModule"]

@@ -28,7 +28,8 @@ from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, Int
                         Select, Var)
 from ...ir.functor import always_evaluated, binary_chain
 from . import values as V
-from .lanes import Ctx, align, is_scalar
+from ...passes.tir.horizontal import HORIZONTAL_OPS, lane_tree
+from .lanes import Axis, Ctx, align, is_scalar
 from .memory import Storage
 
 __all__ = ["ExprEvaluator", "Evaluator", "LANE"]
@@ -160,6 +161,20 @@ class Evaluator(ExprEvaluator):
         if recorder is not None:
             recorder.access(e.buffer, arr, flat, ctx, write=False)
         return arr[flat]
+
+    def _call(self, e: Call, ctx: Ctx):
+        """A math call; ``horizontal_<op>(v)`` (:mod:`mlc.passes.tir.horizontal`) evaluates
+        ``v`` on one more lockstep axis of its lanes, bound to LANE as in a vector store, and
+        combines them in the order every backend does (:func:`lane_tree`)."""
+        op = HORIZONTAL_OPS.get(e.op)
+        if op is None:
+            return super()._call(e, ctx)
+        n = dt.lanes(e.args[0].dtype)
+        steps = np.arange(n, dtype=LANE.dtype).reshape((1,) * ctx.ndim + (n,))
+        v = np.asarray(self.ev(e.args[0], ctx.with_axis(Axis(n, lockstep=True), LANE, steps)))
+        v = np.broadcast_to(v, np.broadcast_shapes(v.shape, steps.shape))
+        return lane_tree(v, n, lambda x, half, width: (x[..., :half], x[..., half:width]),
+                         lambda x, k: x[..., k], lambda x, y: V.binary(op, x, y))
 
     def _ramp(self, e: Ramp, ctx: Ctx):
         base, lane = self.ev(e.base, ctx), self._var(LANE, ctx)

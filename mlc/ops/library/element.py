@@ -3,7 +3,8 @@
 ``x[i, j]`` with a traced (0-d int) index on every axis reads one element; ``x[i, j] = v``
 writes one. They are the ops a scalar loop body is made of (``a[i, j] = b[i, j] * 2 +
 a[i - 1, j]``): a loop whose body holds only them and arithmetic on 0-d values becomes one
-kernel (:mod:`.element_loop`). Outside such a loop each is a small kernel of its own.
+kernel (:mod:`.element_loop`). Outside such a loop each is a small kernel of its own, and
+``element_set`` stores its one element in place (:mod:`.update`).
 
 A negative index counts from the end, as in NumPy; a read still out of range is clipped
 into the axis (as ``take`` clips it), a write out of range writes nothing.
@@ -22,11 +23,15 @@ from ...errors import DTypeError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
+from ...ir.buffer import decl_buffer
 from ...ir.expr import cast, const
+from ...ir.tir import BufferStore, IfThenElse
 from ..registry import TensorType, register_op
+from ._common import hand_written_func
+from ._kernel import batch_loop
 from .gather import wrapped_index
 
-__all__ = ["in_axis"]
+__all__ = ["in_axis", "region_store_func"]
 
 
 def _check(op: str, x: TensorType, indices) -> None:
@@ -72,6 +77,33 @@ register_op("element_get", pattern="injective", infer=_get_infer, lower=_get_low
 
 # ------------------------------------------------------------------ element_set
 
+def region_store_func(x: TensorType, v: TensorType, starts: list[TensorType], steps) -> object:
+    """The in-place kernel ``(x, v, *starts, out)``: ``out[start + k * step] = v[k]`` over ``v``'s
+    shape (a 0-d ``v``: one element), each position inside ``out``'s axes; ``x`` is not read
+    (``out`` holds it already, see the module)."""
+    shape = tuple(int(n) for n in x.shape)
+    extents = tuple(int(n) for n in v.shape) if v.shape else (1,) * len(shape)
+    xb = decl_buffer(shape, x.dtype, "x")
+    vb = decl_buffer(tuple(v.shape), v.dtype, "v")
+    sb = [decl_buffer((), t.dtype, f"start{d}") for d, t in enumerate(starts)]
+    out = decl_buffer(shape, x.dtype, "out")
+    first = [in_axis(s[()], n)[0] for s, n in zip(sb, shape)]
+
+    def nest(ks):
+        d = len(ks)
+        if d == len(shape):
+            pos = [f + k * const(step, dt.INDEX) for f, k, step in zip(first, ks, steps)]
+            ok = _e.and_all([_e.logical_and(p >= const(0, dt.INDEX), p < const(n, dt.INDEX))
+                             for p, n in zip(pos, shape)])
+            value = vb[tuple(ks)] if v.shape else vb[()]
+            return IfThenElse(ok, BufferStore(out, value, tuple(pos)))
+        # batch loops: the positions are distinct, so a GPU build runs one per thread
+        return batch_loop(f"k{d}", extents[d], lambda k: nest(ks + [k]))
+    # x and out are one buffer where the graph updates x in place: no promise of distinct arrays
+    return hand_written_func([xb, vb, *sb, out], nest([])).with_attr("tir.noalias", False)
+
+
+
 def _set_infer(x: TensorType, value: TensorType, *indices: TensorType) -> TensorType:
     _check("element_set", x, indices)
     if value.shape != () or value.dtype != x.dtype:
@@ -95,6 +127,12 @@ def _set_reference(x, value, *indices):
     return out
 
 
-register_op("element_set", pattern="injective", infer=_set_infer, lower=_set_lower, reference=_set_reference,
+def _set_prim_func(x, value, *indices):
+    """The in-place kernel: one store."""
+    return region_store_func(x, value, list(indices), (1,) * len(x.shape))
+
+
+register_op("element_set", pattern="opaque", infer=_set_infer, lower=_set_lower, reference=_set_reference,
+            prim_func=_set_prim_func, inplace=((0, 0),),
             doc="``x`` with ``x[i, j, ...] = value``: one element written at 0-d int indices, one per "
                 "axis (negative ones count from the end; an out-of-range write writes nothing).")

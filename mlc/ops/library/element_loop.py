@@ -15,6 +15,15 @@ holds that is not element code — the graph pass that makes ``element_loop`` bi
 array the body writes is used linearly: a version is read or written only while it is the
 newest (checked while building).
 
+Three things make the kernel what a careful C programmer writes. Constant bounds of the int
+scalars and loop indices are tracked (the optional ``bounds`` attribute gives the outer
+loop's when they are constants), so an element read or written at an index proven inside
+its axis has no negative-index wrap, clamp or guard. A loop that only adds a term into
+carried scalars (:func:`is_sum_loop`: a dot or sum over a slice) keeps :data:`SUM_LANES`
+partial sums. And the outer loop is ``parallel``, each iteration with its own scalars, where
+:meth:`_Builder.independent` proves that no element one iteration writes is touched by
+another; otherwise it stays serial.
+
 >>> import numpy as np
 >>> from mlc.ir.graph import Binding, Graph, Var
 >>> from mlc.ops.registry import TensorType
@@ -29,6 +38,7 @@ newest (checked while building).
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 
@@ -38,12 +48,14 @@ from ...ir import expr as _e
 from ...ir import te
 from ...ir.buffer import decl_buffer
 from ...ir.expr import BufferLoad, Var as TVar, cast, const
+from ...ir.arith.bounds import const_int_bound
+from ...ir.arith.rewrite import constant_difference
 from ...ir.functor import Mutator
 from ...ir.graph import Constant, Graph
-from ...ir.tir import BufferStore, For, IfThenElse, While, seq
+from ...ir.tir import Allocate, BufferStore, For, IfThenElse, While, seq
 from ..registry import TensorType, get_op, register_op
 from ._common import hand_written_func
-from ._kernel import Scalar, loop
+from ._kernel import Scalar
 from .element import in_axis
 from .gather import wrapped_index
 
@@ -51,6 +63,44 @@ __all__ = ["NotElementCode", "element_kernel", "SCALAR_PATTERNS"]
 
 #: The fusion patterns of the ops a scalar body may compute with (on 0-d values).
 SCALAR_PATTERNS = ("elemwise", "broadcast", "injective")
+
+#: How many partial sums a sum loop keeps (:meth:`_Builder.sum_loop`): enough independent
+#: additions to hide an addition's latency (4 cycles on current x86 cores).
+SUM_LANES = 4
+
+
+def is_sum_loop(body: Graph) -> bool:
+    """Whether a loop body (inputs ``i, *carry, *captured``, outputs the next carry) only reads
+    elements and adds into each carried int or float scalar a term that no carried value feeds
+    (``acc = acc + a[i] * x[cols[i]]``): its iterations may be summed in any order.
+
+    >>> from mlc.ir.graph import Binding, Var
+    >>> from mlc.ops.registry import TensorType
+    >>> i, acc = Var("i", TensorType((), "int64")), Var("acc", TensorType((), "float64"))
+    >>> a, v, out = Var("a", TensorType((8,), "float64")), Var("v", acc.type), Var("out", acc.type)
+    >>> is_sum_loop(Graph((i, acc, a), (Binding((v,), "element_get", (a, i)),
+    ...                                Binding((out,), "add", (acc, v))), (out,)))
+    True
+    >>> is_sum_loop(Graph((i, acc, a), (Binding((v,), "element_get", (a, i)),
+    ...                                Binding((out,), "multiply", (acc, v))), (out,)))
+    False
+    """
+    carry = body.inputs[1:1 + len(body.outputs)]
+    if not carry or any(np.dtype(c.type.dtype).kind not in "iuf" for c in carry):
+        return False
+    carried = {id(c) for c in carry}
+    fed, adds = set(), {}  # (ids: graph values compare structurally)
+    for b in body.bindings:
+        if b.op in ("element_set", "for_loop", "while_loop", "switch") or len(b.outputs) != 1:
+            return False
+        uses = [id(a) for a in b.args if id(a) in carried or id(a) in fed]
+        if not uses:
+            continue
+        if b.op != "add" or len(uses) != 1 or uses[0] not in carried or uses[0] in adds:
+            return False  # a carried value used other than added to once
+        adds[uses[0]] = b.outputs[0]
+        fed.add(id(b.outputs[0]))
+    return all(adds.get(id(c)) is out for c, out in zip(carry, body.outputs))
 
 
 class NotElementCode(MLCError):
@@ -87,17 +137,88 @@ def _scalar_expr(op_name: str, attrs, operands: list, types: list[TensorType]):
     return _Loads({h.buffer: v for h, v in zip(holders, operands)}).visit(body)
 
 
+class _Proxies(Mutator):
+    """An int expression with each scalar's load a variable of its own (bounded where the
+    scalar's values are known), for constant-bound analysis."""
+
+    def __init__(self, proxies: dict):
+        self.proxies = proxies
+
+    def visit_BufferLoad(self, node):
+        var = self.proxies.get(node.buffer)
+        if var is None:
+            var = self.proxies[node.buffer] = TVar(node.buffer.name, node.dtype)
+        return var
+
+
+class _Expand(Mutator):
+    """An int expression with each scalar set once per iteration replaced by its value, and
+    widening int casts dropped (``i + 1`` for ``s3`` where ``s3 = s1 + 1``, ``s1 = i``)."""
+
+    def __init__(self, defs: dict):
+        self.defs = defs
+
+    def visit_BufferLoad(self, node):
+        value = self.defs.get(node.buffer)
+        return node if value is None else self.visit(value)
+
+    def visit_Cast(self, node):
+        inner = self.visit(node.value)
+        if dt.is_int(node.dtype) and dt.is_int(inner.dtype) and dt.bits(node.dtype) >= dt.bits(inner.dtype) \
+                and not dt.is_unsigned(node.dtype) and not dt.is_unsigned(inner.dtype):
+            return inner
+        return cast(inner, node.dtype) if inner is not node.value else node
+
+
 class _Builder:
-    """Emits a loop body's statements; ``env`` maps a graph value to ("expr", e) or ("buf", B)."""
+    """Emits a loop body's statements; ``env`` maps a graph value to ("expr", e) or ("buf", B).
+
+    It knows constant bounds of the int scalars it sets once per iteration and of loop indices
+    (the window's ``lo <= j < hi`` with ``lo, hi`` clamped into ``[0, n]``): an element read or
+    written at an index known to lie in its axis needs neither wrapping nor a guard."""
 
     def __init__(self):
         self.scratch: list = []
         self.names = itertools.count()
+        self.proxies: dict = {}   # scalar buffer -> its proxy variable
+        self.ranges: dict = {}    # proxy variable -> inclusive constant (lo, hi)
+        self.defs: dict = {}      # scalar buffer -> the one value it takes in an iteration
+        #: (buffer, ((index expression, proven inside its axis), ...), whether a write)
+        self.accesses: list = []
+        self.top_index = None
 
     def scalar(self, dtype: str) -> Scalar:
         s = Scalar(f"s{next(self.names)}", dtype)
         self.scratch.append(s.buffer)
         return s
+
+    def bounds(self, e) -> tuple:
+        """Inclusive constant (lo, hi) of int expression ``e`` (its dtype's limits where unknown);
+        (None, None) for other dtypes."""
+        if not dt.is_int(e.dtype):
+            return None, None
+        b = const_int_bound(_Proxies(self.proxies).visit(e), self.ranges)
+        info = np.iinfo(e.dtype)
+        lo = b.min if b.min is not None and info.min <= b.min <= info.max else int(info.min)
+        hi = b.max if b.max is not None and info.min <= b.max <= info.max else int(info.max)
+        return lo, hi
+
+    def known(self, s: Scalar, e) -> Scalar:
+        """Note the bounds of ``e``, the one value ``s`` takes in an iteration."""
+        lo, hi = self.bounds(e)
+        if lo is not None:
+            self.ranges[_Proxies(self.proxies).visit(s.get())] = (lo, hi)
+        if e.dtype == s.dtype:
+            self.defs[s.buffer] = e
+        return s
+
+    def index(self, k, n: int):
+        """(``k`` as an INDEX into an axis of ``n`` elements, whether it lies inside): ``k``
+        itself where its bounds prove it inside, else counted from the end when negative."""
+        lo, hi = self.bounds(k)
+        if lo is not None and hi is not None and 0 <= lo and hi < n:
+            return cast(k, dt.INDEX), None
+        return in_axis(k, n)
 
     def value(self, env: dict, version: dict, atom):
         """("expr", e) or ("buf", B) for ``atom``; a buffer only while ``atom`` is its newest version."""
@@ -130,17 +251,24 @@ class _Builder:
         for b in graph.bindings:
             if b.op == "element_get":
                 base = self.buf(env, version, b.args[0])
-                at = tuple(wrapped_index(self.expr(env, version, k), n) for k, n in zip(b.args[1:], _dims(base)))
+                keys = [self.expr(env, version, k) for k in b.args[1:]]
+                self.accesses.append((base, tuple((e, self.index(e, n)[1] is None)
+                                                  for e, n in zip(keys, _dims(base))), False))
+                at = tuple(self.index(e, n)[0] if self.index(e, n)[1] is None else wrapped_index(e, n)
+                           for e, n in zip(keys, _dims(base)))
                 s = self.scalar(base.dtype)
                 out.append(s.set(BufferLoad(base, at, base.dtype)))
                 env[b.outputs[0]] = ("expr", s.get())
             elif b.op == "element_set":
                 base = self.buf(env, version, b.args[0])
                 value = self.expr(env, version, b.args[1])
-                at = [in_axis(self.expr(env, version, k), n) for k, n in zip(b.args[2:], _dims(base))]
+                keys = [self.expr(env, version, k) for k in b.args[2:]]
+                at = [self.index(e, n) for e, n in zip(keys, _dims(base))]
+                self.accesses.append((base, tuple((e, ok is None) for e, (_, ok) in zip(keys, at)), True))
                 store = BufferStore(base, value if value.dtype == base.dtype else cast(value, base.dtype),
                                     tuple(i for i, _ in at))
-                out.append(IfThenElse(_e.and_all([ok for _, ok in at]), store))
+                guards = [ok for _, ok in at if ok is not None]
+                out.append(IfThenElse(_e.and_all(guards), store) if guards else store)
                 env[b.outputs[0]] = ("buf", base)
                 version[base] = b.outputs[0]
             elif b.op == "for_loop":
@@ -162,6 +290,7 @@ class _Builder:
                                  [a.type for a in b.args])
                 s = self.scalar(b.outputs[0].type.dtype)
                 out.append(s.set(e))
+                self.known(s, s.get() if e.dtype != s.dtype else e)
                 env[b.outputs[0]] = ("expr", s.get())
         return out
 
@@ -221,14 +350,76 @@ class _Builder:
             else:
                 env[out] = ("expr", slot.get())
 
+    def independent(self, loop: For) -> bool:
+        """Whether no element one iteration of ``loop`` (the outer loop, built last) writes is
+        read or written by another: every array it writes is accessed, by every read and write,
+        at ``i + c`` along one axis (``i`` the iteration's index, ``c`` one constant), each such
+        index proven inside the axis (no wrapping that could map two iterations to one element).
+        ``a[i, j] = b[i, j] * 2`` is independent; ``a[i, j] = a[i - 1, j] + 1`` is not."""
+        index = self.top_index
+        if index is None:
+            return False
+        written = {id(buf) for buf, _, write in self.accesses if write}
+        for target in written:
+            keys = [at for buf, at, _ in self.accesses if id(buf) == target]
+            if not any(self._same_offset(index, [at[d] for at in keys]) for d in range(len(keys[0]))):
+                return False
+        return True
+
+    def _same_offset(self, index, entries) -> bool:
+        offsets = set()
+        for e, proven in entries:
+            if not proven:
+                return False
+            offsets.add(constant_difference(index, _Proxies(self.proxies).visit(_Expand(self.defs).visit(e))))
+        return len(offsets) == 1 and None not in offsets
+
+    def trip(self, body: Graph, index, slots, captured, span=(None, None)) -> list:
+        """One iteration's statements, the loop index ``index`` (an INDEX expression) taking
+        values within ``span`` (inclusive constants, None where unknown)."""
+        i = self.scalar(body.inputs[0].type.dtype)
+        stmts = [i.set(cast(index, i.dtype))]
+        if self.top_index is None:  # the outer loop's index (its first iteration is built first)
+            self.top_index = _Proxies(self.proxies).visit(i.get())
+        if None not in span:
+            self.ranges[_Proxies(self.proxies).visit(i.get())] = span
+        env, version = self._bind(body.inputs, slots, captured, [("expr", i.get())])
+        return stmts + self.block(body, env, version) + self._update(body, env, version, slots)
+
     def loop_stmt(self, lower, upper, body: Graph, slots, captured) -> object:
-        v = TVar(f"i{next(self.names)}", dt.INDEX)
-        index_dtype = body.inputs[0].type.dtype
-        env, version = self._bind(body.inputs, slots, captured, [("expr", cast(v, index_dtype))])
-        stmts = self.block(body, env, version)
-        stmts += self._update(body, env, version, slots)
+        span = (self.bounds(lower)[0], None if self.bounds(upper)[1] is None else self.bounds(upper)[1] - 1)
         lo, hi = cast(lower, dt.INDEX), cast(upper, dt.INDEX)
-        return For(v, lo, _e.max(hi - lo, const(0, dt.INDEX)), "serial", seq(*stmts))
+        count = _e.max(hi - lo, const(0, dt.INDEX))
+        if all(k == "scalar" for k, _ in slots) and is_sum_loop(body):
+            return self.sum_loop(lo, count, body, slots, captured, span)
+        v = TVar(f"i{next(self.names)}", dt.INDEX)
+        return For(v, lo, count, "serial", seq(*self.trip(body, v, slots, captured, span)))
+
+    def sum_loop(self, lo, count, body: Graph, slots, captured, span) -> object:
+        """A loop that only adds a term of its index into each carried scalar (see
+        :func:`is_sum_loop`) with :data:`SUM_LANES` partial sums: iterations ``lo + SUM_LANES * t
+        + u`` add into sum ``u`` (independent additions the CPU overlaps, where one sum waits on
+        the previous addition), the remainder into the first; the partial sums added at the end.
+        Floating-point sums are then added in another order than one by one (as NumPy's pairwise
+        sums and BLAS's dots are)."""
+        lanes = [slots] + [[("scalar", self.scalar(s.dtype)) for _, s in slots] for _ in range(SUM_LANES - 1)]
+        stmts = [s.set(const(0, s.dtype)) for lane in lanes[1:] for _, s in lane]
+        t = TVar(f"i{next(self.names)}", dt.INDEX)
+        full = _e.floordiv(count, const(SUM_LANES, dt.INDEX))
+        unrolled = []
+        for u, lane in enumerate(lanes):
+            unrolled += self.trip(body, lo + t * const(SUM_LANES, dt.INDEX) + const(u, dt.INDEX), lane, captured,
+                                  span)
+        stmts.append(For(t, const(0, dt.INDEX), full, "serial", seq(*unrolled)))
+        r = TVar(f"i{next(self.names)}", dt.INDEX)
+        done = full * const(SUM_LANES, dt.INDEX)
+        stmts.append(For(r, lo + done, count - done, "serial", seq(*self.trip(body, r, slots, captured, span))))
+        for k, (_, total) in enumerate(slots):
+            parts = [lane[k][1].get() for lane in lanes]
+            while len(parts) > 1:  # pairwise: (s0 + s1) + (s2 + s3)
+                parts = [parts[n] + parts[n + 1] if n + 1 < len(parts) else parts[n] for n in range(0, len(parts), 2)]
+            stmts.append(total.set(parts[0]))
+        return seq(*stmts)
 
     def for_loop(self, b, env, version):
         n = b.attr("num_carry")
@@ -308,9 +499,12 @@ class _Builder:
         return IfThenElse(cond if cond.dtype == "bool" else cond != const(0, cond.dtype), true_case, false_case)
 
 
-def element_kernel(types: list[TensorType], body: Graph, num_carry: int):
+def element_kernel(types: list[TensorType], body: Graph, num_carry: int, bounds=None, parallel: bool = True):
     """The PrimFunc of ``element_loop(lower, upper, *init, *captured)`` (types in that order),
-    its results the carry; NotElementCode where the body is not element code."""
+    its results the carry; NotElementCode where the body is not element code. ``bounds``: the
+    loop's ``(lower, upper)`` when they are constants. The outer loop is ``parallel`` (each
+    thread with its own scalars) where :meth:`_Builder.independent` proves its iterations
+    independent; else serial."""
     for t in types:
         if not all(isinstance(n, int) for n in t.shape):
             raise NotElementCode("an array of symbolic shape")
@@ -319,42 +513,44 @@ def element_kernel(types: list[TensorType], body: Graph, num_carry: int):
     builder = _Builder()
     stmts, slots = [], []
     for src, dst in zip(ins[2:2 + num_carry], outs):
-        if dst.shape:
-            stmts.append(_copy(src, dst))
+        if dst.shape:  # in place: ``dst`` holds the carry's initial value already (see _inplace)
             slots.append(("buf", dst))
         else:
             s = builder.scalar(dst.dtype)
             stmts.append(s.set(src[()]))
             slots.append(("scalar", s))
     captured = [("buf", b) if b.shape else ("expr", b[()]) for b in ins[2 + num_carry:]]
-    stmts.append(builder.loop_stmt(ins[0][()], ins[1][()], body, slots, captured))
+    lower, upper = (ins[k][()] if bounds is None else const(bounds[k], types[k].dtype) for k in (0, 1))
+    before = len(builder.scratch)
+    top = builder.loop_stmt(lower, upper, body, slots, captured)
+    if parallel and isinstance(top, For) and all(k == "buf" for k, _ in slots) and builder.independent(top):
+        private = builder.scratch[before:]  # each thread its own scalars
+        del builder.scratch[before:]
+        inner = top.body
+        for buf in reversed(private):
+            inner = Allocate(buf, inner)
+        top = replace(top, kind="parallel", body=inner)
+    stmts.append(top)
     for (kind, slot), dst in zip(slots, outs):
         if kind == "scalar":
             stmts.append(BufferStore(dst, slot.get(), ()))
-    return hand_written_func(ins + outs, seq(*stmts), builder.scratch)
+    # a carry's initial value and its result are one buffer where the graph updates it in place
+    return hand_written_func(ins + outs, seq(*stmts), builder.scratch).with_attr("tir.noalias", False)
 
 
 def _dims(buf) -> tuple[int, ...]:
     return tuple(int(getattr(e, "value", e)) for e in buf.shape)
 
 
-def _copy(src, dst):
-    def nest(axes):
-        if len(axes) == len(src.shape):
-            return BufferStore(dst, src[tuple(axes)], tuple(axes))
-        return loop(f"c{len(axes)}", 0, _dims(src)[len(axes)], lambda v: nest(axes + [v]))
-    return nest([])
-
-
-def _infer(lower: TensorType, upper: TensorType, *rest: TensorType, body=None, num_carry=0):
+def _infer(lower: TensorType, upper: TensorType, *rest: TensorType, body=None, num_carry=0, bounds=None):
     return tuple(TensorType(t.shape, t.dtype) for t in rest[:num_carry])
 
 
-def _prim_func(*types, body=None, num_carry=0):
-    return element_kernel(list(types), body, num_carry)
+def _prim_func(*types, body=None, num_carry=0, bounds=None):
+    return element_kernel(list(types), body, num_carry, bounds)
 
 
-def _reference(lower, upper, *rest, body=None, num_carry=0):
+def _reference(lower, upper, *rest, body=None, num_carry=0, bounds=None):
     carry = list(rest[:num_carry])
     for i in range(int(lower), int(upper)):
         carry = _evaluate(body, [np.asarray(i, lower.dtype), *carry, *rest[num_carry:]])
@@ -382,7 +578,15 @@ def _evaluate(graph: Graph, args) -> list:
     return [get(a) for a in graph.outputs]
 
 
+def _inplace(types, attrs) -> tuple[tuple[int, int], ...]:
+    """Each carried array's result is updated in place from its initial value (argument
+    ``2 + k``): its buffer is that value's where the value is dead after the loop, else a copy
+    of it made before the kernel runs (:mod:`mlc.passes.graph.inplace`)."""
+    n = attrs.get("num_carry", 0)
+    return tuple((k, 2 + k) for k, t in enumerate(types[2:2 + n]) if t.shape != ())
+
+
 register_op("element_loop", pattern="opaque", infer=_infer, lower=None, reference=_reference, num_outputs=None,
-            prim_func=_prim_func,
+            prim_func=_prim_func, inplace=_inplace,
             doc="A for_loop whose body is scalar element code (element reads and writes, arithmetic on "
                 "0-d values, such loops inside), run as one kernel.")

@@ -47,6 +47,8 @@ def wrapped_index(i, n):
         i = cast(i, "int64")
         i = i + size * cast(i < const(0, "int64"), "int64")
         return cast(_e.max(_e.min(i, size - const(1, "int64")), const(0, "int64")), dt.INDEX)
+    if i.dtype == "uint64":  # as NumPy converts a uint64 index array: wrapped into int64 (2^64 - 1 is -1)
+        i = cast(i, "int64")
     bits = dt.bits(i.dtype)
     if dt.is_unsigned(i.dtype):  # never negative; n - 1 is clipped to where it fits the dtype
         return cast(_e.min(i, const(max(n - 1, 0), i.dtype)) if n - 1 < 2 ** bits else i, dt.INDEX)

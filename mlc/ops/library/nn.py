@@ -25,7 +25,7 @@ from ...ir import expr as _e
 from ...ir import te
 from ..registry import TensorType, register_op
 from ._common import (np_erf, np_sigmoid, accumulate_dtype, check_ndim, contract, float_dtype, lowest, normalize_axes,
-                      result_type, zero)
+                      reduce_compute, result_type, zero)
 from .reduce import count_value, kept_indices, moments, reduce_over
 
 __all__ = ["check_attrs"]
@@ -152,6 +152,44 @@ _softmax_op("nn.softmax", False)
 _softmax_op("nn.log_softmax", True)
 
 
+def _softmax_vjp_infer(x: TensorType, ct: TensorType, *, axis=-1) -> TensorType:
+    normalize_axes("nn.softmax_vjp", axis, x.ndim)
+    out = float_dtype("nn.softmax_vjp", x.dtype)
+    if tuple(ct.shape) != tuple(x.shape) or ct.dtype != out:
+        raise ShapeError(f"nn.softmax_vjp: the cotangent must be {out}{list(x.shape)} like softmax(x), got "
+                         f"{ct.dtype}{list(ct.shape)}")
+    return TensorType(x.shape, out)
+
+
+def _softmax_vjp_lower(x, ct, *, axis=-1):
+    """softmax's stages, then ``y * (ct - sum(ct * y))``: row by row in one kernel, ``y`` never
+    stored (softmax's own result is not an operand, so a gradient reads ``x`` and ``ct`` once)."""
+    out = float_dtype("nn.softmax_vjp", x.dtype)
+    axes = normalize_axes("nn.softmax_vjp", axis, x.ndim)
+    acc = accumulate_dtype(out)
+    kept = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
+    y = _softmax_stages(x, axes, acc, False)
+    dot = reduce_over(ct, axes, True, kept, acc, te.sum, zero, "T_softmax_vjp_dot",
+                      fn=lambda v, i: _e.cast(v, acc) * y[i])
+    return te.compute(x.shape, lambda *i: _e.cast(y[i] * (_e.cast(ct[i], acc) - dot[kept_indices(i, axes, True)]),
+                                                  out), name="T_softmax_vjp")
+
+
+def _softmax_vjp_reference(x, ct, *, axis=-1):
+    out = float_dtype("nn.softmax_vjp", x.dtype.name)
+    v = x.astype(accumulate_dtype(out))
+    e = np.exp(v - np.max(v, axis=axis, keepdims=True))
+    y = e / np.sum(e, axis=axis, keepdims=True)
+    c = ct.astype(y.dtype)
+    return (y * (c - np.sum(c * y, axis=axis, keepdims=True))).astype(out)
+
+
+register_op("nn.softmax_vjp", pattern="opaque", infer=_softmax_vjp_infer, lower=_softmax_vjp_lower,
+            reference=_softmax_vjp_reference,
+            doc="softmax's VJP from its input: ``y * (ct - sum(ct * y))`` with ``y = softmax(x)`` over "
+                "``axis`` recomputed row by row in the kernel (a gradient reads x and ct once).")
+
+
 # ------------------------------------------------------------------ layer_norm
 
 def _layer_norm_signature(x, gamma, beta, axis, eps):
@@ -202,6 +240,98 @@ def _layer_norm_reference(x, gamma, beta, *, axis=-1, eps=1e-5):
 register_op("nn.layer_norm", pattern="opaque", infer=_layer_norm_infer, lower=_layer_norm_lower,
             reference=_layer_norm_reference,
             doc="``(x - mean) / sqrt(var + eps) * gamma + beta`` over ``axis`` (biased variance).")
+
+
+# ------------------------------------------------------------------ layer_norm's backward
+
+def _layer_norm_vjp_infer(x: TensorType, gamma: TensorType, ct: TensorType, *, eps=1e-5, rows=1):
+    if x.ndim != 2 or tuple(ct.shape) != tuple(x.shape) or tuple(gamma.shape) != (x.shape[1],):
+        raise ShapeError(f"nn.layer_norm_vjp: x and ct must be matrices of one shape, gamma a row, got "
+                         f"{tuple(x.shape)}, {tuple(ct.shape)} and {tuple(gamma.shape)}")
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1 or x.shape[0] % rows:
+        raise ShapeError(f"nn.layer_norm_vjp: rows must divide x's {x.shape[0]} rows, got {rows!r}")
+    out = float_dtype("nn.layer_norm_vjp", result_type(x.dtype, gamma.dtype, ct.dtype, op="nn.layer_norm_vjp"))
+    parts, m = x.shape[0] // rows, x.shape[1]
+    part = TensorType((parts, 1, m), out)
+    return TensorType((parts, rows, m), out), part, part
+
+
+def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, rows=1):
+    """Row statistics, dx, and the column sums of gamma's and beta's gradients over each part of
+    ``rows`` rows: every stage keeps the
+    part's axis in front, so the kernel runs part by part (in parallel: the CPU schedule
+    ``schedule_row_parts``), reading each part's rows of x and ct from memory once; the parts'
+    sums are added up after it."""
+    dx_t, _, _ = _layer_norm_vjp_infer(x, gamma, ct, eps=eps, rows=rows)
+    out = dx_t.dtype
+    acc = accumulate_dtype(out)
+    parts, m = x.shape[0] // rows, x.shape[1]
+
+    def xv(p, r, j):
+        return _e.cast(x[p * rows + r, j], acc)
+
+    def cv(p, r, j):
+        return _e.cast(ct[p * rows + r, j], acc)
+
+    def gv(p, r, j):
+        return cv(p, r, j) * _e.cast(gamma[j], acc)
+
+    n = _e.const(m, acc)
+    row = (parts, rows)
+    total = reduce_compute(row, (m,), lambda i, k: xv(i[0], i[1], k[0]), te.sum, zero, "T_lnv_sum", acc)
+
+    def mean(p, r):
+        return total[p, r] / n
+
+    def deviation(p, r, j):
+        return xv(p, r, j) - mean(p, r)
+
+    squares = reduce_compute(row, (m,), lambda i, k: deviation(i[0], i[1], k[0]) * deviation(i[0], i[1], k[0]),
+                             te.sum, zero, "T_lnv_sq", acc)
+    rstd = te.compute(row, lambda p, r: _e.rsqrt(squares[p, r] / n + _e.const(eps, acc)), name="T_lnv_rstd")
+
+    def xhat(p, r, j):
+        return deviation(p, r, j) * rstd[p, r]
+
+    # (+ 0 * the row's sum: the stage reads the first one's result, which the CPU schedule
+    # follows to put every stage under the part's loop; exact for finite x, and a row with an
+    # infinite or NaN element has a NaN dx anyway)
+    sg = reduce_compute(row, (m,), lambda i, k: gv(i[0], i[1], k[0]) + total[i[0], i[1]] * _e.const(0, acc),
+                        te.sum, zero, "T_lnv_g", acc)
+    sgx = reduce_compute(row, (m,), lambda i, k: gv(i[0], i[1], k[0]) * xhat(i[0], i[1], k[0]), te.sum, zero,
+                         "T_lnv_gx", acc)
+    dx = te.compute((parts, rows, m), lambda p, r, j: _e.cast(
+        rstd[p, r] * (gv(p, r, j) - sg[p, r] / n - xhat(p, r, j) * (sgx[p, r] / n)), out), name="T_lnv_dx")
+    part = (parts, 1, m)
+    dgamma = reduce_compute(part, (rows,), lambda i, k: cv(i[0], k[0], i[2]) * xhat(i[0], k[0], i[2]), te.sum, zero,
+                            "T_lnv_dgamma", acc)
+    dbeta = reduce_compute(part, (rows,), lambda i, k: cv(i[0], k[0], i[2]) + total[i[0], k[0]] * _e.const(0, acc),
+                           te.sum, zero, "T_lnv_dbeta", acc)  # (+ 0 * the row's sum: as sg's)
+    if acc != out:
+        dgamma = te.compute(part, lambda *i: _e.cast(dgamma[i], out), name="T_lnv_dgamma_cast")
+        dbeta = te.compute(part, lambda *i: _e.cast(dbeta[i], out), name="T_lnv_dbeta_cast")
+    return dx, dgamma, dbeta
+
+
+def _layer_norm_vjp_reference(x, gamma, ct, *, eps=1e-5, rows=1):
+    out = float_dtype("nn.layer_norm_vjp", np.result_type(x.dtype, gamma.dtype, ct.dtype).name)
+    v, c = x.astype(accumulate_dtype(out)), ct.astype(accumulate_dtype(out))
+    mean = v.mean(axis=1, keepdims=True)
+    rstd = 1 / np.sqrt(((v - mean) ** 2).mean(axis=1, keepdims=True) + eps)
+    xhat = (v - mean) * rstd
+    g = c * gamma
+    dx = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+    parts, m = x.shape[0] // rows, x.shape[1]
+    dgamma = (c * xhat).reshape(parts, rows, m).sum(axis=1, keepdims=True)
+    dbeta = c.reshape(parts, rows, m).sum(axis=1, keepdims=True)
+    return dx.reshape(parts, rows, m).astype(out), dgamma.astype(out), dbeta.astype(out)
+
+
+register_op("nn.layer_norm_vjp", pattern="opaque", infer=_layer_norm_vjp_infer, lower=_layer_norm_vjp_lower,
+            reference=_layer_norm_vjp_reference, num_outputs=3,
+            doc="layer_norm's VJP over the last axis of a matrix, from its input: dx as ``(parts, rows, m)``, "
+                "and gamma's and beta's gradients summed over each part of ``rows`` rows (``(parts, 1, m)`` "
+                "each), in one kernel that reads x and ct once.")
 
 
 # ------------------------------------------------------------------ dense

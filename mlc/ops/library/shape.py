@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import AxisError, DTypeError, IRError, ShapeError
+from ...errors import AxisError, DTypeError, IndexBoundsError, IRError, ShapeError
 from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir import te
@@ -545,7 +545,7 @@ def plan_getitem(shape, key):
         else:
             index = check_int_attr("getitem", "index", k)
             if not -n <= index < n:
-                raise ShapeError(f"index {index} is out of bounds for axis {dim} with size {n}")
+                raise IndexBoundsError(f"index {index} is out of bounds for axis {dim} with size {n}")
             lo = index % n
             hi, step = lo + 1, 1
         starts.append(lo)

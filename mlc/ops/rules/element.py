@@ -1,5 +1,5 @@
-"""Rules of the single-element ops (``element_get``, ``element_set``): their definitions as a
-gather and a ``where`` over the whole array (:class:`~.core.Composite`), which every
+"""Rules of the single-element ops (``element_get``, ``element_set``) and of
+``dynamic_update_slice``: their definitions as a gather and a ``where`` over the whole array (:class:`~.core.Composite`), which every
 transformation already knows. ``element_loop`` is never transformed: it is made after
 tracing, by the graph pipeline.
 """
@@ -10,7 +10,7 @@ import numpy as np
 from ..registry import define_rules
 from .core import Composite, RuleError, apply_op
 
-__all__ = ["element_get_composite", "element_set_composite"]
+__all__ = ["element_get_composite", "element_set_composite", "dynamic_update_slice_composite"]
 
 
 def _flat(shape, indices):
@@ -46,6 +46,26 @@ def element_set_composite(x, value, *indices):
     return apply_op("where", hit, value, x)
 
 
+def dynamic_update_slice_composite(x, v, *starts, steps=()):
+    """``x`` with ``v`` at ``start + k * step`` as ``where(hit, v gathered per axis, x)``: along
+    axis ``d``, position ``p`` is hit where ``p - start`` is ``k * step`` with ``0 <= k < m``."""
+    hit, value = None, v
+    for d, (s, step, n, m) in enumerate(zip(starts, steps, x.shape, v.shape)):
+        s = apply_op("astype", s, dtype="int64")
+        s = apply_op("where", apply_op("less", s, np.int64(0)), apply_op("add", s, np.int64(n)), s)
+        shape = [1] * len(x.shape)
+        shape[d] = n
+        off = apply_op("subtract", np.arange(n, dtype=np.int64).reshape(shape), s)
+        k = apply_op("floor_divide", off, np.int64(step))
+        on = apply_op("equal", apply_op("multiply", k, np.int64(step)), off)
+        inside = apply_op("logical_and", apply_op("greater_equal", k, np.int64(0)), apply_op("less", k, np.int64(m)))
+        h = apply_op("logical_and", on, inside)
+        hit = h if hit is None else apply_op("logical_and", hit, h)
+        at = apply_op("minimum", apply_op("maximum", k, np.int64(0)), np.int64(m - 1))
+        value = apply_op("take", value, apply_op("reshape", at, newshape=(n,)), axis=d)
+    return apply_op("where", hit, value, x)
+
+
 def _pipeline_only(*args, **kwargs):
     raise RuleError("element_loop is made by the graph pipeline after tracing (from a for_loop of element "
                     "code), so no transformation meets it; transform the function before it is compiled")
@@ -55,6 +75,8 @@ def _register() -> None:
     get, put = Composite(element_get_composite), Composite(element_set_composite)
     define_rules("element_get", jvp=get, vjp=get, batch=get)
     define_rules("element_set", jvp=put, vjp=put, batch=put)
+    region = Composite(dynamic_update_slice_composite)
+    define_rules("dynamic_update_slice", jvp=region, vjp=region, batch=region)
     define_rules("element_loop", jvp=_pipeline_only, vjp=_pipeline_only, batch=_pipeline_only)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..library.conv import _pair, _padding
 from ..registry import define_rules
-from .core import apply_op, batch_front, differentiable, is_zero, move_batch_to_front, normalized_axes, ones
+from .core import Composite, apply_op, batch_front, differentiable, is_zero, move_batch_to_front, normalized_axes, ones
 from .shape import scatter_slice
 
 __all__: list[str] = []
@@ -37,8 +37,15 @@ def _softmax_jvp(primals, tangents, out, *, axis=-1):
 
 
 def _softmax_vjp(ct, primals, out, *, axis=-1):
-    y = out
-    return (y * (ct - np.sum(ct * y, axis=normalized_axes(axis, y.ndim), keepdims=True)),)
+    # from x, not from softmax's result: one kernel recomputes y row by row, and a gradient that
+    # does not return softmax's value reads x and ct once (softmax's own kernel is then dead)
+    return (apply_op("nn.softmax_vjp", primals[0], ct, axis=axis),)
+
+
+def _softmax_vjp_composite(x, ct, *, axis=-1):
+    """``nn.softmax_vjp`` in other ops (its derivatives and batching)."""
+    y = apply_op("nn.softmax", x, axis=axis)
+    return y * (ct - np.sum(ct * y, axis=normalized_axes(axis, y.ndim), keepdims=True))
 
 
 def _log_softmax_jvp(primals, tangents, out, *, axis=-1):
@@ -91,9 +98,34 @@ def _layer_norm_jvp(primals, tangents, out, *, axis=-1, eps=1e-5):
     return total
 
 
+#: The rows of x that ``nn.layer_norm_vjp`` sums gamma's and beta's gradients over in one part:
+#: the most of these dividing the row count (a part's rows of x and ct stay in cache).
+PART_ROWS = (16, 8, 4, 2, 1)
+
+
+def _fused_layer_norm_vjp(ct, x, gamma, out, axes, eps):
+    """(dx, dgamma, dbeta) by ``nn.layer_norm_vjp`` (x's rows, the normalised trailing axes flattened,
+    in parts whose column sums one kernel computes beside dx), or None where it does not apply."""
+    m = int(np.prod([x.shape[a] for a in axes]))
+    if axes != tuple(range(x.ndim - len(axes), x.ndim)) or m == 0 or x.size == 0 \
+            or not (x.dtype == gamma.dtype == ct.dtype == out.dtype) or not differentiable(x.dtype):
+        return None
+    n = x.size // m
+    rows = next(r for r in PART_ROWS if n % r == 0)
+    dx, dg, db = apply_op("nn.layer_norm_vjp", np.reshape(x, (n, m)), np.reshape(gamma, (m,)),
+                          np.reshape(ct, (n, m)), eps=float(eps), rows=rows)
+    return (np.reshape(dx, x.shape), np.reshape(np.sum(dg, axis=(0, 1)), gamma.shape),
+            np.reshape(np.sum(db, axis=(0, 1)), gamma.shape))
+
+
 def _layer_norm_vjp(ct, primals, out, *, axis=-1, eps=1e-5):
     x, gamma, beta = primals
     axes = normalized_axes(axis, x.ndim)
+    if differentiable(gamma.dtype) and differentiable(beta.dtype):
+        # one kernel: dx row by row, gamma's and beta's column sums part by part beside it
+        fused = _fused_layer_norm_vjp(ct, x, gamma, out, axes, eps)
+        if fused is not None:
+            return fused
     rest = tuple(d for d in range(x.ndim) if d not in axes)
     x = x.astype(out.dtype)
     mean = np.mean(x, axis=axes, keepdims=True)
@@ -111,6 +143,19 @@ def _layer_norm_vjp(ct, primals, out, *, axis=-1, eps=1e-5):
     if differentiable(beta.dtype):
         dbeta = np.reshape(np.sum(ct, axis=rest), beta.shape)
     return dx, dgamma, dbeta
+
+
+def _layer_norm_vjp_composite(x, gamma, ct, *, eps=1e-5, rows=1):
+    """``nn.layer_norm_vjp`` in other ops (its derivatives and batching)."""
+    mean = np.mean(x, axis=1, keepdims=True)
+    rstd = 1 / np.sqrt(np.var(x, axis=1, keepdims=True) + eps)
+    xhat = (x - mean) * rstd
+    g = ct * gamma
+    dx = rstd * (g - np.mean(g, axis=1, keepdims=True) - xhat * np.mean(g * xhat, axis=1, keepdims=True))
+    parts, m = x.shape[0] // rows, x.shape[1]
+    dgamma = np.sum(np.reshape(ct * xhat, (parts, rows, m)), axis=1, keepdims=True)
+    dbeta = np.sum(np.reshape(ct, (parts, rows, m)), axis=1, keepdims=True)
+    return np.reshape(dx, (parts, rows, m)), dgamma, dbeta
 
 
 def _layer_norm_batch(args, dims, *, axis=-1, eps=1e-5):
@@ -312,8 +357,12 @@ def _pool_batch(name):
 
 def _register() -> None:
     define_rules("nn.softmax", jvp=_softmax_jvp, vjp=_softmax_vjp, batch=_axis_batch("nn.softmax"))
+    composite = Composite(_softmax_vjp_composite)
+    define_rules("nn.softmax_vjp", jvp=composite, vjp=composite, batch=composite)
     define_rules("nn.log_softmax", jvp=_log_softmax_jvp, vjp=_log_softmax_vjp, batch=_axis_batch("nn.log_softmax"))
     define_rules("nn.layer_norm", jvp=_layer_norm_jvp, vjp=_layer_norm_vjp, batch=_layer_norm_batch)
+    lnv = Composite(_layer_norm_vjp_composite)
+    define_rules("nn.layer_norm_vjp", jvp=lnv, vjp=lnv, batch=lnv)
     define_rules("nn.conv2d", jvp=_conv_jvp, vjp=_conv_vjp, batch=_conv_batch)
     define_rules("nn.max_pool2d", jvp=_max_pool_jvp, vjp=_max_pool_vjp, batch=_pool_batch("nn.max_pool2d"))
     define_rules("nn.avg_pool2d", jvp=_avg_pool_jvp, vjp=_avg_pool_vjp, batch=_pool_batch("nn.avg_pool2d"))

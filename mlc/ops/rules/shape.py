@@ -319,6 +319,25 @@ def _take_along_axis_batch(args, dims, *, axis=-1):
     return apply_op("take_along_axis", x, idx, axis=int(axis) % (x.ndim - 1) + 1), 0
 
 
+def _write_row_vjp(ct, primals, out):
+    stack, value, index = primals
+    row = np.reshape(apply_op("take", ct, np.reshape(index, (1,)), axis=0), value.shape)
+    return apply_op("write_row", ct, np.zeros_like(row), index), row, None
+
+
+def _write_row_batch(args, dims):
+    (stack, value, index), (ds, dv, di) = args, dims
+    size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+    stack = move_batch_to_front(stack, ds) if ds is not None else np.broadcast_to(stack, (size,) + stack.shape)
+    value = move_batch_to_front(value, dv) if dv is not None else np.broadcast_to(value, (size,) + value.shape)
+    if di is None:  # one row of every element's stack: the batch axis after the rows
+        return apply_op("write_row", np.moveaxis(stack, 0, 1), value, index), 1
+    rows = stack.shape[1]
+    at = wrapped_indices(move_batch_to_front(index, di), rows)
+    hit = np.arange(rows, dtype=at.dtype)[None, :] == at[:, None]
+    return np.where(np.reshape(hit, hit.shape + (1,) * (stack.ndim - 2)), value[:, None], stack), 0
+
+
 def _register() -> None:
     for name in ("reshape", "expand_dims", "squeeze"):
         batch = {"reshape": _reshape_batch, "expand_dims": _expand_dims_batch, "squeeze": _squeeze_batch}[name]
@@ -338,6 +357,7 @@ def _register() -> None:
     define_rules("take_along_axis", jvp=linear_jvp("take_along_axis"), vjp=_take_along_axis_vjp,
                  batch=_take_along_axis_batch)
     define_rules("index_add", jvp=linear_jvp("index_add"), vjp=_index_add_vjp, batch=_index_add_batch)
+    define_rules("write_row", jvp=linear_jvp("write_row", 2), vjp=_write_row_vjp, batch=_write_row_batch)
 
 
 _register()

@@ -25,7 +25,7 @@ looks inside its body.
 from __future__ import annotations
 
 from ...ir.control import is_control, map_bodies
-from ...ir.graph import Binding, Graph
+from ...ir.graph import Binding, Constant, Graph
 from ...ops.library.element_loop import NotElementCode, element_kernel
 
 __all__ = ["element_loops", "is_element_loop"]
@@ -58,6 +58,15 @@ def _bodies(b: Binding):
     return out
 
 
+def _constant_bounds(b: Binding) -> tuple:
+    """``(("bounds", (lower, upper)),)`` when the loop's bounds are constants (the kernel then
+    knows its index's range), else ()."""
+    lower, upper = b.args[:2]
+    if isinstance(lower, Constant) and isinstance(upper, Constant):
+        return (("bounds", (int(lower.data), int(upper.data))),)
+    return ()
+
+
 def element_loops(graph: Graph) -> Graph:
     """``graph`` with each outermost element-code ``for_loop`` an ``element_loop`` (see the module)."""
     changed = False
@@ -65,7 +74,7 @@ def element_loops(graph: Graph) -> Graph:
     for b in graph.bindings:
         new = b
         if is_element_loop(b):
-            new = Binding(b.outputs, "element_loop", b.args, b.attrs, b.loc)
+            new = Binding(b.outputs, "element_loop", b.args, b.attrs + _constant_bounds(b), b.loc)
         elif is_control(b):
             new = map_bodies(b, element_loops)
         changed = changed or new is not b

@@ -14,6 +14,8 @@ backend by interpreting it):
   ``DeclBuffer`` of the memory it views: no copy;
 - each ``call_tir`` is a :class:`~mlc.ir.calls.CallPrimFunc`, each
   ``call_dps_packed`` a :class:`~mlc.ir.calls.CallPacked`;
+- an in-place kernel's output (:mod:`.inplace`) aliased by the plan is its argument's buffer;
+  any other in-place output is first a copy of its argument (a ``copy`` kernel before the call);
 - a returned input or constant is copied into its output by a small copy
   kernel (``copy``, added to the module), so that ``main`` writes every output.
 
@@ -49,7 +51,9 @@ from ...ir.graph import Constant, Graph, Var
 from ...ir.names import unique_name
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, IRModule, PrimFunc, Stmt, While, seq
 from ...ir.types import TensorType
+from ...ops.hand_written import REGION_WRITE
 from ...runtime.packed import list_funcs
+from .inplace import aliases, inplace_pairs
 
 __all__ = ["emit_main", "main_name", "main_outputs", "check_runnable", "all_constants", "RUNNABLE"]
 
@@ -194,6 +198,7 @@ class _Emitter:
 
     def __init__(self, module, constants: dict[int, Buffer]):
         self.copies: dict[str, PrimFunc] = {}
+        self.module = module
         self.taken = set(module)
         self.constants = constants
         self.allocs: list[Buffer] = []
@@ -237,49 +242,89 @@ class _Emitter:
                 body.append(DeclBuffer(buffers[id(view)], self.root.get(id(data), data)))
                 self.root[id(buffers[id(view)])] = self.root.get(id(data), data)
                 continue
-            for v, s in zip(b.outputs, b.attr("storage")):
+            alias = dict(aliases(b))
+            for o, (v, s) in enumerate(zip(b.outputs, b.attr("storage"))):
                 if id(v) in direct:
                     buffers[id(v)] = direct[id(v)]
+                elif o in alias:  # an in-place output in its argument's memory (plan_memory)
+                    buffers[id(v)] = buffers[id(b.args[alias[o]])]
                 elif s is None:
                     buffers[id(v)] = self.alloc(_buffer(v, v.name))
                 else:
                     buffers[id(v)] = _buffer(v, v.name)
                     body.append(DeclBuffer(buffers[id(v)], storages[s]))
                     self.root[id(buffers[id(v)])] = storages[s]
+            for o, k in inplace_pairs(b):  # the kernel updates its output: it must hold the argument first
+                src, dst = buffers[id(b.args[k])], buffers[id(b.outputs[o])]
+                if self.root.get(id(src), src) is not self.root.get(id(dst), dst):
+                    body.append(self.copy(src, dst))
             if is_control(b):
                 body.extend(self.control(b, buffers))
-            else:
-                call = CallPrimFunc if b.op == "call_tir" else CallPacked
-                body.append(call(b.attr("func"), tuple(buffers[id(a)] for a in b.args + b.outputs)))
+                continue
+            base = self._region_base(b)
+            if base is not None:  # the result outside the region the kernel writes: its base
+                src, dst = buffers[id(base)], buffers[id(b.outputs[0])]
+                if self.root.get(id(src), src) is not self.root.get(id(dst), dst):
+                    body.append(self.copy(src, dst))
+            call = CallPrimFunc if b.op == "call_tir" else CallPacked
+            body.append(call(b.attr("func"), tuple(buffers[id(a)] for a in b.args + b.outputs)))
         return body + self._tail(buffers, results, direct)
 
     def _direct(self, graph: Graph, env: dict[int, Buffer], results: list[tuple]) -> dict[int, Buffer]:
         """The results a kernel may write straight into their buffers: value -> buffer."""
         made_at = {id(v): n for n, b in enumerate(graph.bindings) if b.op != "view" for v in b.outputs}
-        root: dict[int, int] = {}
+        root: dict[int, int] = {}  # a view, or an output in its argument's memory -> whose memory
         last_read: dict[int, float] = {}
+        own: dict[int, int] = {}  # value -> the region write that reads it last, as its result's base
         for n, b in enumerate(graph.bindings):
             for a in b.args:
                 last_read[root.get(id(a), id(a))] = n
+            base = self._region_base(b)
+            if base is not None and sum(a is base for a in b.args) == 1:
+                own[root.get(id(base), id(base))] = n
             if b.op == "view":
                 root[id(b.outputs[0])] = root.get(id(b.args[0]), id(b.args[0]))
-        for a, _ in results:  # a result copied at the end reads its value then
-            if id(a) not in made_at:
-                last_read[root.get(id(a), id(a))] = float("inf")
-        memory = {}
+            for o, k in aliases(b):
+                root[id(b.outputs[o])] = root.get(id(b.args[k]), id(b.args[k]))
+        memory, held = {}, {}
         for v in graph.inputs:
             buf = env.get(id(v))
             if buf is not None:
                 memory.setdefault(id(self.root.get(id(buf), buf)), []).append(id(v))
+                held[id(v)] = id(self.root.get(id(buf), buf))
+        in_place = set()  # results already in their target's memory: an input's, written in place
+        for a, target in results:
+            if id(a) in root and id(a) in made_at:
+                if held.get(root[id(a)]) == id(self.root.get(id(target), target)):
+                    in_place.add(id(a))
+        for a, _ in results:  # a result copied at the end reads its value then
+            if (id(a) not in made_at or id(a) in root) and id(a) not in in_place:
+                last_read[root.get(id(a), id(a))] = float("inf")
         direct: dict[int, Buffer] = {}
         for a, target in results:
             n = made_at.get(id(a))
             if n is None or id(a) in direct:
                 continue
+            if id(a) in root:  # in its argument's memory: there already, or copied at the end
+                if id(a) in in_place:
+                    direct[id(a)] = target
+                continue
             readers = memory.get(id(self.root.get(id(target), target)), [])
-            if all(last_read.get(r, -1) < n for r in readers):
+            # a region write may write into its base's memory: it reads nothing else of it
+            if all(last_read.get(r, -1) < n or (last_read[r] == n and own.get(r) == n) for r in readers):
                 direct[id(a)] = target
         return direct
+
+    def _region_base(self, b):
+        """The operand whose memory region-write binding ``b`` may write its result into (main
+        copies the operand into the result first where the result's buffer is another memory;
+        :data:`~mlc.ops.hand_written.REGION_WRITE`), or None where ``b`` is no region write."""
+        if b.op != "call_tir":
+            return None
+        name = b.attr("func")
+        func = self.module[name] if isinstance(name, str) and name in self.module else None
+        k = func.attr(REGION_WRITE) if func is not None else None
+        return None if k is None else b.args[k]
 
     def _tail(self, buffers: dict[int, Buffer], results: list[tuple], direct) -> list[Stmt]:
         """Copies of the results not written in place. A copy whose source is the memory of

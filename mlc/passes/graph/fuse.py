@@ -87,6 +87,26 @@ def _boxes_meet(a: Binding, b: Binding) -> bool:
         return True
 
 
+def _shared_gather_chains(bindings, producer: dict, consumers: list) -> list[int]:
+    """The values that depend on a gather at computed indices (``take(x, f(y))``, a read at
+    a position read before, as a back-tracking loop's ``path[t] = back[t + 1, path[t + 1]]``)
+    and have several consumers: each is computed once, into a buffer. Inlined, each use
+    would copy its whole chain of gathers, and every link of the chain that uses its
+    predecessor twice (an index wrapped by ``where(i < 0, i + n, i)``) doubles the kernel:
+    a chain of ten links took minutes to compile."""
+    chained, shared = [False] * len(bindings), []
+    for i, b in enumerate(bindings):
+        if b.op in NOT_OPS:
+            continue
+        feeds = [producer.get(id(a)) for a in b.args]
+        chained[i] = (b.op == "take" and len(b.args) > 1 and feeds[1] is not None) or any(
+            p is not None and chained[p] for p in feeds)
+        if chained[i] and len(consumers[i]) > 1:
+            shared.append(i)
+            chained[i] = False  # read from its buffer by what follows
+    return shared
+
+
 def _op_pattern(b: Binding) -> int:
     if len(b.outputs) != 1 or b.op in NOT_OPS:
         return OPAQUE
@@ -157,6 +177,8 @@ class _Fuser:
         self.extern = [any(id(v) in returned for v in b.outputs) for b in self.bindings]
         # a value read through overlapping different windows is computed once, into a buffer
         self.windowed = [_overlapping_windows([self.bindings[j] for j, _ in self.consumers[i]]) for i in range(n)]
+        for i in _shared_gather_chains(self.bindings, producer, self.consumers):
+            self.windowed[i] = True
         self.dom = self._post_dominators()
         self.groups = [_Group(p, i) for i, p in enumerate(self.patterns)]
 

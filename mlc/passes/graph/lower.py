@@ -43,6 +43,7 @@ from ...ops.registry import get_op
 from .fuse import NOT_OPS, group_name
 from .fuse_tir import is_call_tir_group, merge_call_tir_group
 from .inline import inline_stages
+from .inplace import INPLACE, call_inplace
 
 __all__ = ["lower_to_tir", "lower_group"]
 
@@ -171,36 +172,96 @@ def lower_to_tir(graph: Graph) -> Graph:
     (:func:`~.fuse_tir.merge_call_tir_group`). Groups whose PrimFuncs are structurally equal
     share one (compared only where their parameters' types agree, :func:`_shared`)."""
     functions: dict[str, PrimFunc] = {} if graph.module is None else dict(graph.module.items())
-    lowered = _lower_bindings(graph, functions, {}, {})
+    lowered = _lower_bindings(graph, functions, {}, {}, {})
     return lowered.with_bindings(lowered.bindings, module=IRModule(functions))
 
 
 def _lower_bindings(graph: Graph, functions: dict[str, PrimFunc], by_signature: dict[tuple, list[str]],
-                    hashes: dict[str, int]) -> Graph:
+                    hashes: dict[str, int], bodies: dict[tuple, list]) -> Graph:
     """``graph`` with its fused bindings (and those of the bodies of its loops and branches)
     replaced by ``call_tir`` bindings of the PrimFuncs added to ``functions``: the kernels
-    of a nested body live in the module of the outermost graph."""
+    of a nested body live in the module of the outermost graph. A group structurally equal
+    to one lowered before (``bodies``: :func:`_body_key` -> [body, PrimFunc name, where its
+    constants are, its hash]) calls that one's PrimFunc without being lowered again: a loop the
+    tracer unrolled repeats its groups (:func:`_same_body`)."""
     bindings = []
     for b in graph.bindings:
         if is_control(b):
-            bindings.append(map_bodies(b, lambda g: _lower_bindings(g, functions, by_signature, hashes)))
+            bindings.append(map_bodies(b, lambda g: _lower_bindings(g, functions, by_signature, hashes, bodies)))
             continue
         if b.op != "fused":
             bindings.append(b)
             continue
         body, base = _group_of(b)
-        if is_call_tir_group(body):  # ops already mapped to TensorIR: merge their PrimFuncs
-            func, consts = merge_call_tir_group(body, IRModule(functions), base), []
+        merged = is_call_tir_group(body)
+        seen = None if merged else _same_body(body, bodies)
+        if seen is not None:
+            name, consts = seen
         else:
-            func, consts = lower_group(body, base)
-        alike = by_signature.setdefault(_signature(func), [])
-        name = _shared(func, alike, functions, hashes)
-        if name is None:
-            name = unique_name(base, set(functions))
-            functions[name] = func
-            alike.append(name)
-        bindings.append(Binding(b.outputs, "call_tir", b.args + tuple(consts), (("func", name),), b.loc))
+            if merged:  # ops already mapped to TensorIR: merge their PrimFuncs
+                func, consts = merge_call_tir_group(body, IRModule(functions), base), []
+            else:
+                func, consts = lower_group(body, base)
+            alike = by_signature.setdefault(_signature(func), [])
+            name = _shared(func, alike, functions, hashes)
+            if name is None:
+                name = unique_name(base, set(functions))
+                functions[name] = func
+                alike.append(name)
+            if not merged:
+                _remember_body(body, name, consts, bodies)
+        args = b.args + tuple(consts)
+        attrs = (("func", name),)
+        pairs = call_inplace(body, args) if not merged else ()
+        if pairs:  # the kernel updates these outputs in place (plan_memory and emit_main honour it)
+            attrs += ((INPLACE, pairs),)
+        bindings.append(Binding(b.outputs, "call_tir", args, attrs, b.loc))
     return graph.with_bindings(bindings)
+
+
+def _same_body(body: Graph, bodies: dict[tuple, list]) -> tuple[str, list[Constant]] | None:
+    """(the PrimFunc name, ``body``'s constants in the order the PrimFunc takes them) of a
+    group lowered before whose body is structurally equal to ``body`` (the same ops, attributes,
+    types and constant data: :func:`lower_group` gives equal PrimFuncs), or None. Bodies are
+    hashed only where another has the same ops on inputs of the same types (as :func:`_shared`
+    hashes functions)."""
+    candidates = bodies.get(_body_key(body))
+    if not candidates:
+        return None
+    key = structural_hash(body)
+    for entry in candidates:
+        other, name, where, hashed = entry
+        if hashed is None:
+            hashed = entry[3] = structural_hash(other)
+        if hashed == key and structural_equal(other, body):
+            return name, [_at(body, w) for w in where]
+    return None
+
+
+def _remember_body(body: Graph, name: str, consts: list[Constant], bodies: dict[tuple, list]) -> None:
+    """Keep ``body`` (lowered to PrimFunc ``name``, taking ``consts`` after its inputs) for
+    :func:`_same_body`: where each constant is, as (binding, argument) or (None, output)."""
+    where = []
+    for c in consts:
+        spot = next(((i, j) for i, b in enumerate(body.bindings) for j, a in enumerate(b.args) if a is c),
+                    None)
+        if spot is None:
+            spot = next(((None, k) for k, a in enumerate(body.outputs) if a is c), None)
+        if spot is None:  # (not found: this body is not remembered)
+            return
+        where.append(spot)
+    bodies.setdefault(_body_key(body), []).append([body, name, tuple(where), None])
+
+
+def _body_key(body: Graph) -> tuple:
+    """What structurally equal group bodies share and cheap to tell: their ops, in order, and
+    their inputs' types."""
+    return tuple(b.op for b in body.bindings), tuple((v.shape, v.dtype) for v in body.inputs)
+
+
+def _at(body: Graph, where: tuple) -> Constant:
+    i, j = where
+    return body.outputs[j] if i is None else body.bindings[i].args[j]
 
 
 def _signature(func: PrimFunc) -> tuple:

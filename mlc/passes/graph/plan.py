@@ -4,7 +4,8 @@ Each ``call_tir`` (or ``call_dps_packed``) result that the graph does not return
 a flat buffer of one dtype. Walking the bindings in order, a result takes a
 free storage of its dtype (the smallest that fits, else the largest, which
 grows), and a storage is freed after the last binding that reads its value.
-A kernel never writes a storage it also reads. Returned values are left to
+A kernel never writes a storage it also reads, except an in-place kernel (:mod:`.inplace`)
+whose output takes the memory of an argument nobody reads after it (attribute ``alias``). Returned values are left to
 the caller (allocated per call); a ``view`` keeps the storage it views alive
 as long as it is read. The plan is recorded as each binding's
 ``storage`` attribute and the graph's ``storages``. Three intermediates of a
@@ -25,16 +26,42 @@ from __future__ import annotations
 from ...ir import dtype as dt
 from ...ir.arith import Analyzer, free_vars
 from ...ir.expr import convert
-from ...ir.control import is_control
+from ...ir.control import body_attrs, is_control
 from ...ir.graph import Binding, Graph, Storage
-from .nested import nested
+from .inplace import ALIAS, carry_pairs, inplace_pairs, may_alias, writable_inputs
 
 __all__ = ["plan_memory"]
 
 
-@nested
 def plan_memory(graph: Graph) -> Graph:
-    """Assign storages to the results of ``call_tir`` bindings the graph does not return."""
+    """Assign storages to the results of ``call_tir`` bindings the graph does not return; an
+    in-place kernel's output takes its argument's memory where that is legal (attribute
+    ``alias``, :mod:`.inplace`)."""
+    return _plan(graph, frozenset())
+
+
+def _plan_bodies(graph: Graph) -> Graph:
+    """``graph`` with the graphs of its loops and branches planned (innermost first), each
+    knowing which of its inputs it may write (:func:`~.inplace.writable_inputs`)."""
+    if not any(is_control(b) for b in graph.bindings):
+        return graph
+    bindings = []
+    for b in graph.bindings:
+        if is_control(b):
+            writable = writable_inputs(b)
+            attrs = []
+            for k, v in b.attrs:
+                if k in body_attrs(b):
+                    w = writable.get(k, frozenset())
+                    v = tuple(_plan(g, w) for g in v) if isinstance(v, tuple) else _plan(v, w)
+                attrs.append((k, v))
+            b = Binding(b.outputs, b.op, b.args, tuple(attrs), b.loc)
+        bindings.append(b)
+    return graph.with_bindings(bindings)
+
+
+def _plan(graph: Graph, writable_positions: frozenset) -> Graph:
+    graph = _plan_bodies(graph)
     returned = {id(a) for a in graph.outputs}
     root: dict[int, int] = {}     # a view's id -> the id of the value it views
     last_use: dict[int, int] = {}  # by root: a storage lives while any view of it is read
@@ -47,21 +74,41 @@ def plan_memory(graph: Graph) -> Graph:
     dtypes: list[str] = []
     free: list[int] = []
     holder: dict[int, int] = {}   # value id -> storage index
+    carried = {id(v) for p, v in enumerate(graph.inputs) if p in writable_positions}  # and their aliases
     bindings = []
     for n, b in enumerate(graph.bindings):
         if b.op in ("call_tir", "call_dps_packed") or is_control(b):
-            slots = []
-            for v in b.outputs:
+            slots, alias = [], []
+            pairs = dict(inplace_pairs(b) or carry_pairs(b))
+            for o, v in enumerate(b.outputs):
+                k = pairs.get(o)
+                if k is not None and may_alias(b, n, k, root=lambda a: root.get(id(a), id(a)), last_use=last_use,
+                                               writable=holder.keys() | carried,
+                                               returned=returned):
+                    key = root.get(id(b.args[k]), id(b.args[k]))
+                    if key in holder and id(v) not in returned:  # the argument's storage, now the output's
+                        holder[id(v)] = holder.pop(key)
+                        slots.append(holder[id(v)])
+                        alias.append(k)
+                        continue
+                    if key in carried:  # a loop's carry, written in its own buffer
+                        carried.add(id(v))
+                        slots.append(None)
+                        alias.append(k)
+                        continue
+                alias.append(None)
                 if id(v) in returned:
                     slots.append(None)
                     continue
-                k = _take(free, sizes, dtypes, v.type.size, v.dtype)
-                holder[id(v)] = k
-                slots.append(k)
+                s = _take(free, sizes, dtypes, v.type.size, v.dtype)
+                holder[id(v)] = s
+                slots.append(s)
             for v in b.outputs:  # results nobody reads are free right away
-                if id(v) in holder and id(v) not in last_use:
+                if id(v) in holder and id(v) not in last_use and id(v) not in returned:
                     free.append(holder.pop(id(v)))
-            attrs = tuple(kv for kv in b.attrs if kv[0] != "storage") + (("storage", tuple(slots)),)
+            attrs = tuple(kv for kv in b.attrs if kv[0] not in ("storage", ALIAS)) + (("storage", tuple(slots)),)
+            if any(k is not None for k in alias):
+                attrs += ((ALIAS, tuple(alias)),)
             b = Binding(b.outputs, b.op, b.args, attrs, b.loc)
         for key in {root.get(id(a), id(a)) for a in b.args}:
             if last_use.get(key) == n and key in holder:

@@ -2,7 +2,7 @@
 
 :func:`lower` runs :data:`LOWER_PIPELINE`: expand_empty_reductions, lower_init_block,
 convert_blocks_to_loops, lower_intrinsics, compact_buffers, flatten_buffers, simplify,
-partition_tiles, partition_selects, vectorize_loops.
+partition_tiles, partition_selects, vectorize_loops, fold_horizontal, unroll_loops.
 :func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
 proves out of bounds.
 """
@@ -10,12 +10,15 @@ from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
 from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
+from .fold_constants import fold_constants
+from .horizontal import fold_horizontal
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
 from .partition_selects import partition_selects
 from .partition_tiles import partition_tiles
 from .pipeline import LOWER_PIPELINE, lower, run_passes
 from .simplify import simplify, simplify_expr
+from .unroll import unroll_loops
 from .vectorize import vectorize_loops
 from .verify import verify_lowered, verify_well_formed
 from .verify_bounds import verify_bounds
@@ -23,5 +26,6 @@ from .verify_bounds import verify_bounds
 __all__ = [
     "LOWER_PIPELINE", "lower", "run_passes", "expand_empty_reductions", "lower_init_block", "convert_blocks_to_loops",
     "flatten_buffers", "compact_buffers", "lower_intrinsics", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
-    "verify_bounds", "vectorize_loops", "partition_tiles", "partition_selects",
+    "verify_bounds", "vectorize_loops", "partition_tiles", "partition_selects", "fold_constants",
+    "fold_horizontal", "unroll_loops",
 ]

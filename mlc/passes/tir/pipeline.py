@@ -23,12 +23,15 @@ from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
 from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
+from .fold_constants import fold_constants
+from .horizontal import fold_horizontal
 from .lower_complex import lower_complex
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
 from .partition_selects import partition_selects
 from .partition_tiles import partition_tiles
 from .simplify import simplify
+from .unroll import unroll_loops
 from .vectorize import vectorize_loops
 from .verify import verify_lowered, verify_well_formed
 
@@ -48,6 +51,9 @@ LOWER_PIPELINE: list[Pass] = [
     partition_tiles,
     partition_selects,
     vectorize_loops,
+    fold_horizontal,
+    unroll_loops,
+    fold_constants,
 ]
 
 

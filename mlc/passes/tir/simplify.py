@@ -22,6 +22,7 @@ i + 5
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 
 from ...ir.arith import Analyzer
@@ -45,9 +46,34 @@ def _bool_const(e: PrimExpr) -> bool | None:
 
 
 class _Simplify(RangeMutator):
+    """The rewrite; each expression node is simplified once per scope of loop ranges (an
+    expression shared by many uses, as a long complex expression's parts are, is not
+    simplified again at each use): ``_memo`` maps its id to (node, result), and a loop's
+    body starts a memo of its own (:meth:`bound`)."""
+
+    def __init__(self, ranges=None):
+        super().__init__(ranges)
+        self._memo: dict[int, tuple] = {}
+
+    @contextmanager
+    def bound(self, bindings):
+        saved, self._memo = self._memo, {}
+        try:
+            with super().bound(bindings):
+                yield
+        finally:
+            self._memo = saved
+
     def visit(self, node):
-        if isinstance(node, PrimExpr) and dt.is_vector(node.dtype):
-            return node  # vector IR (from vectorize_loops, the last pass) is left as it is
+        if isinstance(node, PrimExpr):
+            if dt.is_vector(node.dtype):
+                return node  # vector IR (from vectorize_loops, the last pass) is left as it is
+            hit = self._memo.get(id(node))
+            if hit is not None and hit[0] is node:
+                return hit[1]
+            result = super().visit(node)
+            self._memo[id(node)] = (node, result)
+            return result
         return super().visit(node)
 
     def index(self, e: PrimExpr) -> PrimExpr:
@@ -60,16 +86,19 @@ class _Simplify(RangeMutator):
     def visit_Binary(self, node: Binary):
         """The operands first, every nested scalar Binary on an explicit stack (a sum of
         thousands of terms is the user's, and no deeper to Python for it)."""
+        memo = self._memo
         order, stack = [], [node]
         while stack:
             n = stack.pop()
             order.append(n)
-            stack.extend(c for c in (n.a, n.b) if isinstance(c, Binary) and not dt.is_vector(c.dtype))
+            stack.extend(c for c in (n.a, n.b) if isinstance(c, Binary) and not dt.is_vector(c.dtype)
+                         and id(c) not in memo)
         done: dict[int, PrimExpr] = {}
         for n in reversed(order):  # (children before their parents)
             if id(n) not in done:
                 a, b = (done[id(c)] if id(c) in done else self.visit(c) for c in (n.a, n.b))
-                done[id(n)] = self._binary(n, a, b)
+                done[id(n)] = result = self._binary(n, a, b)
+                memo[id(n)] = (n, result)
         return done[id(node)]
 
     def _binary(self, node: Binary, a: PrimExpr, b: PrimExpr) -> PrimExpr:

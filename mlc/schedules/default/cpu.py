@@ -49,7 +49,7 @@ from .columns import schedule_columns
 from .conv import pads_conv, schedule_conv
 from .matmul import schedule_matmul
 from .patterns import contiguous_along, is_data_movement, is_injective, view, view_by_name
-from .rows import schedule_row_reduction, schedule_rows
+from .rows import schedule_row_parts, schedule_row_reduction, schedule_rows
 from .steps import CpuInfo, attempt, parallelize_outer, vectorize_innermost
 
 __all__ = ["schedule_cpu", "FUNCTION_RULES", "BLOCK_RULES", "inline_injective", "STENCIL_RECOMPUTE_OPS",
@@ -188,7 +188,7 @@ def schedule_spatial(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] |
 
 #: Rules run once per function, in order; each returns the names of the blocks it
 #: scheduled (which the block rules then leave alone), or None when it did not apply.
-FUNCTION_RULES = (inline_injective, schedule_rows)
+FUNCTION_RULES = (inline_injective, schedule_row_parts, schedule_rows)
 #: Rules tried on each block in order; the first that applies schedules it.
 BLOCK_RULES = (schedule_columns, schedule_matmul, schedule_conv, schedule_row_reduction, schedule_reduction,
                schedule_spatial)

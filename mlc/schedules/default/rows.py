@@ -41,9 +41,13 @@ from ..state import all_blocks, loops_above
 from .patterns import match_matmul, view, view_by_name
 from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restore, vectorize_innermost
 
-__all__ = ["schedule_rows", "schedule_row_reduction", "row_depth", "accumulator_width", "row_accumulators",
+__all__ = ["schedule_rows", "schedule_row_parts", "schedule_row_reduction", "row_depth", "accumulator_width", "row_accumulators",
            "ACCUMULATORS", "ROW_TILE_ACCUMULATORS", "MAX_TILE_ROWS"]
 
+#: The block instances from which a row kernel's rows run in parallel by its largest block's
+#: work (a row statistic of 4096 rows of 1024); below it by its last block's, as small kernels
+#: (a CNN's pooling of a batch) always were.
+LARGE_ROW_WORK = 1 << 18
 #: Vector accumulators a rfactored reduction keeps (enough to hide the add/max latency).
 ACCUMULATORS = 4
 #: Vector registers of accumulators for rows reduced side by side (:func:`_row_tiles`) with
@@ -62,6 +66,18 @@ def _instances(func) -> int:
             n *= estimated_extent(f.extent)
         total += n
     return total
+
+
+def _largest_block(func) -> int:
+    """The instances of the block the function executes most often (product of the loop
+    extents above it): the work that decides whether its rows are shared among threads."""
+    most = 0
+    for loc in all_blocks(func):
+        n = 1
+        for f in loops_above(loc):
+            n *= estimated_extent(f.extent)
+        most = max(most, n)
+    return most
 
 
 def _has_empty_loop(func) -> bool:
@@ -116,11 +132,11 @@ def _is_canonical(v) -> bool:
         val is f.loop_var for val, f in zip(v.realize.iter_values, v.loops))
 
 
-def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo) -> list[str] | None:
+def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo, once: bool = False) -> list[str] | None:
     """Split the innermost (reduce, contiguous) loop of reduction ``name`` into
     vector accumulators and rfactor them; the accumulators are then combined a
-    vector at a time (a second rfactor) before the last vector's lanes. Returns
-    the rf blocks' names."""
+    vector at a time (a second rfactor) before the last vector's lanes, unless
+    ``once``. Returns the rf blocks' names."""
     block = sch.get_block(name, func_name)
     v = view(sch, block)
     if not _is_canonical(v) or not v.loops:
@@ -137,7 +153,7 @@ def _rfactor_inner(sch, func_name: str, name: str, cpu: CpuInfo) -> list[str] | 
         return None
     _, inner = sch.split(sch.get_loops(block)[-1], [None, width])
     rfs = [view(sch, sch.rfactor(inner, len(out.shape))).name]
-    if width > vector:
+    if width > vector and not once:
         _, inner = sch.split(sch.get_loops(block)[-1], [None, vector])
         rfs.append(view(sch, sch.rfactor(inner, len(out.shape))).name)
     return rfs
@@ -228,7 +244,7 @@ def _row_tiles(sch, func_name: str, name: str, cpu: CpuInfo) -> list[str] | None
     (one where two do not divide the row), up to ROW_TILE_ACCUMULATORS vector registers of
     them (twice as many with 32 registers) in at most MAX_TILE_ROWS rows that divide the
     rows; then each row's lanes folded (one vector load and a tree:
-    :mod:`mlc.backends.llvm.horizontal`)::
+    :mod:`mlc.passes.tir.horizontal`)::
 
         for i_0 in T.parallel(125):                          # 8 rows a tile
             Y_rf[0:8, 0:32] = 0
@@ -371,9 +387,124 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
         elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
             attempt(sch, vectorize_innermost, sch.get_block(name, func_name),
                     cpu.lanes(_dtype(sch, func_name, name)))
-    attempt(sch, parallelize_outer, sch.get_block(names[-1], func_name), cpu)
+    # a row statistic (``x.mean(axis=1, keepdims=True)``: one output element per row) still reads
+    # whole rows: a large one is judged by its largest block's work, not by its last block's
+    largest = _largest_block(sch.mod[func_name])
+    attempt(sch, parallelize_outer, sch.get_block(names[-1], func_name), cpu,
+            largest if largest >= LARGE_ROW_WORK else None)
     return set(_block_names(sch, func_name))
 
 
 def _dtype(sch, func_name: str, name: str) -> str:
     return view_by_name(sch.mod[func_name], name).block.writes[0].buffer.dtype
+
+
+def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
+    """Rows in parts, each part's column sums beside its rows (``nn.layer_norm_vjp``): every
+    block's output has the parts' axis in front; one spatial output ``(parts, rows, m)``,
+    reductions ``(parts, 1, m)`` over each part's rows (gamma's and beta's partial
+    gradients), the other blocks row statistics ``(parts, rows)``. Each block in turn is
+    moved under the first block's part loop, so a part's rows are read from memory once and
+    then from cache; the parts run in parallel::
+
+        for p in T.parallel(parts):
+            for r in range(rows):  # each statistic of the part's rows (vector accumulators)
+                ...
+            for r in range(rows):  # the part's rows of the spatial output, vectorized
+                ...
+            for r in range(rows):  # the part's column sums, vectorized along the row
+                ...
+
+    Returns the names of the blocks scheduled, or None where the function is not such a kernel."""
+    func = sch.mod[func_name]
+    names = _block_names(sch, func_name)
+    if len(names) < 3 or _has_empty_loop(func):
+        return None
+    views = {n: view_by_name(func, n) for n in names}
+    if any(len(v.block.writes) != 1 or not _is_canonical(v) or not v.loops for v in views.values()):
+        return None
+    outputs = [n for n in names if is_param(func, views[n].block.writes[0].buffer)]
+    anchors = [n for n in outputs if not views[n].block.is_reduction]
+    tails = [n for n in outputs if views[n].block.is_reduction]
+    if len(anchors) != 1 or not tails or names[0] in outputs:
+        return None
+    shape = views[anchors[0]].block.writes[0].buffer.shape
+    if len(shape) != 3:
+        return None
+    for name in tails:
+        tail = views[name].block.writes[0].buffer.shape
+        if len(tail) != 3 or len(views[name].loops) != 4 \
+                or not (_same_extent(tail[0], shape[0]) and _same_extent(tail[2], shape[2])):
+            return None
+    if any(not _same_extent(views[n].block.writes[0].buffer.shape[0], shape[0]) for n in names) \
+            or any(views[n].block.is_reduction and match_matmul(views[n]) is not None for n in names):
+        return None
+    return attempt(sch, _row_parts, func_name, names, outputs, anchors[0], tails, cpu)
+
+
+def _row_parts(sch, func_name: str, names, outputs, anchor: str, tails, cpu: CpuInfo) -> set[str] | None:
+    """:func:`schedule_row_parts`'s steps, once its kernel is recognised (None, undone, where
+    a step does not apply)."""
+    views = {n: view_by_name(sch.mod[func_name], n) for n in names}
+    work = _largest_block(sch.mod[func_name])
+    rfs: list[str] = []  # the row statistics in vector accumulators (one rfactor: the sum of the
+    for name in names:   # accumulators reads them one point per iterator, as moving it needs)
+        if views[name].block.is_reduction and name not in outputs:
+            rfs += attempt(sch, _rfactor_inner, func_name, name, cpu, True) or []
+    order = _block_names(sch, func_name)
+    part_loop = sch.get_loops(sch.get_block(order[0], func_name))[0]
+    for name in order[1:]:
+        sch.reverse_compute_at(sch.get_block(name, func_name), part_loop)
+    lanes = cpu.lanes(views[anchor].block.writes[0].buffer.dtype)
+    for name in tails:
+        block = sch.get_block(name, func_name)
+        loops = sch.get_loops(block)
+        if len(loops) < 3:
+            return None
+        sch.reorder(loops[-1], loops[-2])
+        vectorize_innermost(sch, block, lanes)
+        sch.decompose_reduction(block, sch.get_loops(block)[-3])
+    for name in _block_names(sch, func_name):
+        if name in rfs:
+            attempt(sch, _placed_accumulators, func_name, name, cpu.lanes(_dtype(sch, func_name, name)))
+        elif not view_by_name(sch.mod[func_name], name).block.is_reduction and name.rsplit("_", 1)[0] not in tails:
+            attempt(sch, vectorize_innermost, sch.get_block(name, func_name), cpu.lanes(_dtype(sch, func_name, name)))
+    if work >= MIN_PARALLEL_WORK_PARTS and cpu.cores >= 2:
+        sch.parallel(sch.get_loops(sch.get_block(anchor, func_name))[0])
+    return set(_block_names(sch, func_name))
+
+
+#: The fewest block instances for which :func:`schedule_row_parts` runs its parts in parallel.
+MIN_PARALLEL_WORK_PARTS = 1 << 14
+
+
+def _placed_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
+    """An rf block moved under a part loop (:func:`schedule_row_parts`), whose loops follow its
+    iterators (the accumulators' first, as rfactor makes them): the rows, then the reduction,
+    then the accumulators in unrolled vectors, their init before the reduction."""
+    rf = sch.get_block(rf_name, func_name)
+    v = view(sch, rf)
+    loops = sch.get_loops(rf)[1:]
+    kinds = {id(val): iv for iv, val in zip(v.block.iter_vars, v.realize.iter_values)}
+    bound = [kinds.get(id(f.loop_var)) for f in v.loops[1:]]
+    if len(loops) != 3 or any(iv is None for iv in bound):
+        return False
+    red = [n for n, iv in enumerate(bound) if iv.iter_type == "reduce"]
+    acc = [n for n, iv in enumerate(bound) if iv.iter_type == "spatial" and iv is v.block.iter_vars[0]]
+    if len(red) != 1 or len(acc) != 1:
+        return False
+    row = 3 - red[0] - acc[0]
+    sch.reorder(loops[row], loops[red[0]], loops[acc[0]])
+    init = sch.decompose_reduction(rf, loops[red[0]])
+    attempt(sch, lambda s: s.vectorize(s.get_loops(init)[-1]) or True)
+    inner = sch.get_loops(rf)[-1]
+    extent = view(sch, rf).loops[-1].extent.value
+    while lanes > 2 and extent % lanes:
+        lanes //= 2
+    if extent == lanes:
+        sch.vectorize(inner)
+        return True
+    unrolled, vec = sch.split(inner, [None, lanes])
+    sch.vectorize(vec)
+    attempt(sch, lambda s: s.unroll(unrolled) or True)
+    return True

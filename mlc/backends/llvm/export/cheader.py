@@ -76,7 +76,9 @@ def _call_notes(entry: EntrySpec) -> str:
     checked = outs[len(outs) - n_writes - n_checks:len(outs) - n_writes]
     for p, (dtype, _, limit) in zip(checked, calls.checks):
         rule = {"bounds": "must be 0 (else an index was out of bounds)", "exponent": "must not be negative",
-                "below": f"must be in [0, {limit})"}.get(dtype, f"must fit {dtype}")
+                "below": f"must be in [0, {limit})", "index": f"must be in [-{limit}, {limit}) (an index)",
+                "status": "must be [0, 0] (else the check its first element numbers failed)"}.get(
+                    dtype, f"must fit {dtype}")
         notes.append(f"{p.name}: a traced Python int that {rule}; check it before using the results")
     for p, k in zip(outs[len(outs) - n_writes:], calls.writes):
         notes.append(f"{p.name}: the new contents of {ins[k].name}, which the function writes: copy it there")

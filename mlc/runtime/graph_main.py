@@ -1,4 +1,5 @@
-"""The reference backend's runner of a graph's ``main``: allocations, views and calls, in NumPy.
+"""The runner of a graph's ``main`` for every backend without a native one (the reference
+interpreter, the GPU backends: their device's arrays): allocations, views and calls.
 
 ``main`` (:mod:`mlc.ir.calls`) is a straight sequence: ``Allocate`` gives a
 fresh NumPy array per call, ``DeclBuffer`` a view of another buffer's
@@ -15,15 +16,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ...errors import MLCError
-from ...ir.buffer import Buffer
-from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
-from ...ir.functor import pre_order_nodes
-from ...ir.expr import Binary, BufferLoad, Cast, FloatImm, IntImm
-from ...ir.expr import Var as TirVar
-from ...ir.ops import BINARY_OPS
-from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While
-from ...runtime.packed import get_func
+from ..errors import MLCError
+from ..ir.buffer import Buffer
+from ..ir.calls import CallPacked, CallPrimFunc, DeclBuffer
+from ..ir.functor import pre_order_nodes
+from ..ir.expr import Binary, BufferLoad, Cast, FloatImm, IntImm
+from ..ir.expr import Var as TirVar
+from ..ir.ops import BINARY_OPS
+from ..ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While
+from .packed import get_func
 
 __all__ = ["GraphMainProgram"]
 

@@ -1,0 +1,170 @@
+"""Traced indices checked when the function runs: NumPy's IndexError as :class:`mlc.BoundsError`.
+
+An index that is a traced value (an argument, a loop's index, a value read from an
+array) is known only when the compiled function runs. Every read or write at one
+(``a[i]``, ``a[i, j] = v``, ``a[idx]``, ``np.take``, ``np.take_along_axis``)
+records a check with :meth:`~mlc.tracer.trace.TraceContext.check_index`: the
+compiled function returns the index (of an index array: its most out-of-bounds
+element) and the jit raises BoundsError after the call when it lies outside
+``[-n, n)``, naming the access, the index, the axis' size and the user's line.
+Inside a compiled loop or conditional the check travels as the body's status
+(:mod:`mlc.tracer.checks`). The kernels themselves still clip such an index into
+the axis (they never read or write outside an array).
+
+No check is recorded where the index is known to be in range while tracing: a
+constant, or an affine function of loop indices over static ranges (``a[i]``,
+``a[i - 1]`` in ``for i in range(1, a.shape[0])``), nor where the function was
+jitted with ``bounds_check=False`` (JAX's semantics: indices clipped, writes out of
+bounds dropped).
+
+>>> import numpy as np, mlc
+>>> f = mlc.jit(lambda a, i: a[i])
+>>> float(f(np.arange(5.0), -5))
+0.0
+>>> f(np.arange(5.0), 5)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+mlc.errors.BoundsError: x[i]: index 5 is out of bounds for axis 0 with size 5...
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.library.shape import index_text
+from ..tracer.source import describe_location, user_location
+from ..tracer.trace import active_traces, current_trace
+from ..tracer.tracer import Tracer
+from ._api import emit
+
+__all__ = ["access_text", "check_index", "check_indices", "use_interval"]
+
+#: ``(lowest, highest)`` of a traced int, or None; its affine form ``(terms, constant)``
+#: (:mod:`.windows` hands its analyses over)
+_INTERVAL = [lambda value: None]
+_AFFINE = [lambda value: (frozenset({("value", id(value))}), 0)]
+
+
+def use_interval(interval, affine) -> None:
+    """Take ``interval(value) -> (lowest, highest) | None`` as the range of a traced int (the
+    loop indices' ranges and affine functions of them) and ``affine(value) -> (terms,
+    constant)`` as its affine form (:mod:`.windows`, which imports this module)."""
+    _INTERVAL[0], _AFFINE[0] = interval, affine
+
+
+def _loop_offset(ctx, index: Tracer):
+    """``c`` where ``index`` is ``i + c``, ``i`` the index of the for loop whose body ``ctx``
+    traces (its check is then made once around the loop), else None."""
+    if ctx.loop_index is None or index._ctx is not ctx:
+        return None
+    try:
+        terms, offset = _AFFINE[0](index)
+    except TypeError:
+        return None
+    return offset if terms == frozenset({(("value", id(ctx.loop_index)), 1)}) else None
+
+
+def access_text(key, write: bool = False) -> str:
+    """An access as the error names it: ``x[i, 2:]``, ``x[idx] = ...`` (a traced int is ``i``,
+    a traced or constant index array ``idx``)."""
+    items = key if isinstance(key, tuple) else (key,)
+    parts = []
+    for k in items:
+        if isinstance(k, Tracer):
+            parts.append("i" if k.ndim == 0 else "idx")
+        elif isinstance(k, (np.ndarray, list)):
+            parts.append("idx")
+        else:
+            parts.append(index_text(k))
+    return f"x[{', '.join(parts)}]" + (" = ..." if write else "")
+
+
+def _trace_of(index: Tracer):
+    ctx = current_trace()
+    return ctx if ctx is not None and ctx.accepts(index) else index._ctx
+
+
+def _note_loop_ranges() -> None:
+    """Note the range of each active for loop's index whose bounds are traced but within
+    ranges known while tracing (``range(i + 1, n)`` in a loop over ``i``): from the lowest
+    start to the highest stop."""
+    for ctx in active_traces():
+        atom = ctx.loop_index
+        if atom is None or ctx.loop_bounds is None or ctx.value_range(atom) is not None:
+            continue
+        try:
+            lower, upper = (_INTERVAL[0](b) for b in ctx.loop_bounds)
+        except TypeError:
+            continue
+        if lower is not None and upper is not None and upper[1] - 1 >= lower[0]:
+            ctx.note_range(ctx._tracer(atom), lower[0], upper[1] - 1)
+
+
+def _known_inside(index, n: int) -> bool:
+    _note_loop_ranges()
+    try:
+        bounds = _INTERVAL[0](index)
+    except TypeError:
+        return False
+    return bounds is not None and -n <= bounds[0] and bounds[1] < n
+
+
+def _int64(t: Tracer) -> Tracer:
+    """``t`` (a traced int) as int64, a uint64 beyond 2^62 saturated (still out of bounds;
+    NumPy raises OverflowError for such a scalar index)."""
+    t = t.strong()
+    if t.dtype == np.uint64:
+        t = emit("minimum", [t, t._ctx.scalar(2 ** 62, "uint64")])
+    return t if t.dtype == np.int64 else emit("astype", [t], dtype="int64")
+
+
+def check_index(index, n: int, what: str, axis: int) -> None:
+    """Check the traced 0-d int ``index`` into axis ``axis`` of ``n`` elements when the
+    function runs (``what``: the access, as ``a[i]``); nothing for a Python int or an index
+    known to be in range."""
+    if not isinstance(index, Tracer) or not isinstance(n, (int, np.integer)):
+        return
+    ctx = _trace_of(index)
+    if not ctx.bounds_checks or _known_inside(index, int(n)):
+        return
+    op = (what, axis, describe_location(user_location()))
+    offset = _loop_offset(ctx, index)
+    if offset is not None:  # a[i + c] at every iteration: checked at the loop's ends
+        if not any(h[0] == offset and h[1] == int(n) for h in ctx.hoisted):
+            ctx.hoisted.append((offset, int(n), op))
+        return
+    value = _int64(index)
+    if ctx.loop_index is not None and value._ctx is not ctx:  # the same at every iteration
+        if not any(v._atom is value._atom and m == int(n) for v, m, _ in ctx.invariant):
+            ctx.invariant.append((value, int(n), op))
+        return
+    ctx.check_index(value, int(n), op)
+
+
+def check_indices(indices, n: int, what: str, axis: int) -> None:
+    """Check every element of the traced int array ``indices`` into axis ``axis`` of ``n``
+    elements when the function runs, with one reduction of the indices: the largest of
+    ``2 * j`` for each ``j >= 0`` and ``2 * ~j + 1`` for each ``j < 0`` (every index's
+    distance past the axis, its sign in the low bit; beyond 2^61 saturated), decoded into the
+    index the error names."""
+    if not isinstance(indices, Tracer) or not isinstance(n, (int, np.integer)):
+        return
+    if indices.ndim == 0:
+        check_index(indices, n, what, axis)
+        return
+    ctx = _trace_of(indices)
+    if not ctx.bounds_checks or indices.size == 0:
+        return
+    t = indices.strong()  # (a uint64 index array wraps into int64, as NumPy's indexing converts it)
+    if t.dtype != np.int64:
+        t = emit("astype", [t], dtype="int64")
+
+    def c(v):
+        return ctx.scalar(int(v), "int64")
+    top = c(2 ** 61)
+    up = emit("multiply", [emit("minimum", [t, top]), c(2)])
+    down = emit("add", [emit("multiply", [emit("minimum", [emit("invert", [t]), top]), c(2)]), c(1)])
+    worst = emit("max", [emit("where", [emit("less", [t, c(0)]), down, up])])
+    half = emit("right_shift", [worst, c(1)])
+    odd = emit("bitwise_and", [worst, c(1)])
+    index = emit("where", [emit("not_equal", [odd, c(0)]), emit("invert", [half]), half])
+    ctx.check_index(index.strong(), int(n), (what, axis, describe_location(user_location())))

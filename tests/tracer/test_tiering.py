@@ -1,0 +1,184 @@
+"""Tiered compilation: a first call served by a quick build (short kernels without O3),
+the optimised build swapped in by a background thread within bounded time; against NumPy."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mlc
+from mlc import te
+from mlc.config import override
+from mlc.driver.tiers import QUICK_WORK_LIMIT, UNKNOWN_WORK, estimated_work, quick_enough
+from mlc.passes.tir import run_passes
+from mlc.backends.llvm import LLVM_TIR_PASSES
+
+#: The longest an optimised build may take to be swapped in, in seconds (a busy machine).
+SWAP_BOUND_S = 120
+
+
+def program(x, y):
+    return np.tanh(x * 2.0 + 1.0) - (x @ y).sum(axis=1, keepdims=True) / 3.0
+
+
+def _function(f):
+    """The one signature compiled by ``f`` and the slot its calls go through."""
+    (compiled,) = f._specs.compiled.values()
+    (slot,) = [s for s in f._specs._slots.values()]
+    return compiled, slot
+
+
+@settings(max_examples=12, deadline=None)
+@given(m=st.sampled_from([1, 3, 8, 17]), k=st.sampled_from([1, 5, 16]), n=st.sampled_from([1, 2, 7]))
+def test_first_call_is_quick_then_the_optimised_build_runs(m, k, n):
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+    x = rng.standard_normal((m, k))
+    y = rng.standard_normal((k, n))
+    want = program(x, y)
+    f = mlc.jit(program, tiered=True)
+    np.testing.assert_allclose(f(x, y), want, rtol=1e-10, atol=1e-10)
+    assert mlc.tiering.wait(timeout=SWAP_BOUND_S), "the optimised build was not swapped in in time"
+    compiled, slot = _function(f)
+    assert not compiled.lib.is_quick  # steady state: every kernel optimised
+    assert slot.run is compiled.run is compiled.function.run
+    np.testing.assert_allclose(f(x, y), want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(compiled(x, y), want, rtol=1e-10, atol=1e-10)
+    assert f.trace_count == 1
+
+
+def test_the_first_build_is_quick_and_the_swap_replaces_every_entry():
+    x = np.linspace(-1, 1, 12).reshape(3, 4)
+    y = np.ones((4, 2))
+    f = mlc.jit(program, tiered=True)
+    with override(num_threads=2, cache_dir=""):
+        f(x, y)
+        compiled, slot = _function(f)
+        first = compiled.function
+        assert first.lib.is_quick
+        assert mlc.tiering.wait(timeout=SWAP_BOUND_S)
+    assert compiled.function is not first and not compiled.function.lib.is_quick
+    assert slot.run is compiled.function.run
+    np.testing.assert_allclose(f(x, y), program(x, y), rtol=1e-12)
+
+
+def test_tiered_false_and_the_configuration_build_the_optimised_program_at_once():
+    x = np.arange(6.0).reshape(2, 3)
+    y = np.ones((3, 2))
+    for f, setting in ((mlc.jit(program, tiered=False), True), (mlc.jit(program), False)):
+        with override(tiered=setting):
+            f(x, y)
+        compiled, slot = _function(f)
+        assert not compiled.lib.is_quick
+        np.testing.assert_allclose(f(x, y), program(x, y), rtol=1e-12)
+
+
+def test_tiered_must_be_a_bool():
+    with pytest.raises(mlc.TraceError, match="tiered must be True, False or None"):
+        mlc.jit(program, tiered="yes")
+
+
+def test_mlc_tiered_is_read_from_the_environment(monkeypatch):
+    from mlc import config as config_module
+    for value, want in (("0", False), ("off", False), ("1", True), ("", True)):
+        monkeypatch.setenv("MLC_TIERED", value)
+        config_module._from_environment.cache_clear()
+        try:
+            assert config_module.config().tiered is want
+        finally:
+            config_module._from_environment.cache_clear()
+    monkeypatch.setenv("MLC_TIERED", "maybe")
+    try:
+        with pytest.raises(mlc.ConfigError, match="MLC_TIERED"):
+            config_module.config()
+    finally:
+        monkeypatch.undo()
+        config_module._from_environment.cache_clear()
+
+
+def _elementwise(n):
+    a = te.placeholder((n,), "float32", "A")
+    return mlc.IRModule({"k": te.create_prim_func([a, te.compute((n,), lambda i: te.exp(a[i]) * 2 + a[i], "B")])})
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.sampled_from([1, 7, 64, 1000, 20000]))
+def test_a_quick_build_computes_what_the_optimised_one_does(n):
+    a = np.linspace(-3, 3, n).astype("float32")
+    with override(num_threads=2, cache_dir=""):
+        lib = mlc.build(_elementwise(n), "llvm", quick=True)
+        assert lib.is_quick
+        b = np.empty_like(a)
+        lib["k"](a, b)
+        np.testing.assert_allclose(b, np.exp(a) * 2 + a, rtol=1e-5, atol=1e-6)
+        optimized = lib.optimized()
+    assert not optimized.is_quick and optimized.optimized() is optimized
+    c = np.empty_like(a)
+    optimized["k"](a, c)
+    np.testing.assert_allclose(c, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_long_kernel_is_optimised_at_once():
+    n = QUICK_WORK_LIMIT  # (several nodes an element)
+    with override(num_threads=2, cache_dir=""):
+        lib = mlc.build(_elementwise(n), "llvm", quick=True)
+    assert not lib.is_quick
+
+
+def test_estimated_work_counts_stores_per_iteration_and_refuses_unknown_trip_counts():
+    lowered = run_passes(_elementwise(100)["k"], LLVM_TIR_PASSES)
+    assert 100 * 3 <= estimated_work(lowered) <= 100 * 20 and quick_enough(lowered)
+    n = te.var("n")
+    a = te.placeholder((n,), "float32", "A")
+    symbolic = te.create_prim_func([a, te.compute((n,), lambda i: a[i] + 1, "B")])
+    assert estimated_work(run_passes(symbolic, LLVM_TIR_PASSES)) == UNKNOWN_WORK
+
+
+@pytest.mark.skipif(not any(shutil.which(c) for c in ("cc", "gcc", "clang")), reason="no C compiler to export with")
+def test_an_export_of_a_quick_build_is_the_optimised_code(tmp_path):
+    x = np.linspace(0, 1, 8).reshape(2, 4)
+    y = np.ones((4, 3))
+    f = mlc.jit(program, tiered=True)
+    with override(num_threads=2, cache_dir=""):
+        f(x, y)
+    compiled, _ = _function(f)
+    path = compiled.export(os.path.join(tmp_path, "program.so"))
+    mlc.tiering.wait(timeout=SWAP_BOUND_S)
+    np.testing.assert_allclose(mlc.runtime.load(path)(x, y), program(x, y), rtol=1e-12)
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_calls_running_while_the_optimised_build_is_swapped_in_stay_right():
+    """Calls go on (from two threads) while the optimised build is swapped in: a call that
+    began in the quick program finishes in it (its code stays loaded)."""
+    import threading
+    x = np.random.default_rng(1).standard_normal((48, 64)).astype("float32")
+    want = softmax(x)
+    f = mlc.jit(softmax, tiered=True)
+    failures = []
+
+    def calls():
+        for _ in range(200):
+            got = f(x)
+            if not np.allclose(got, want, rtol=1e-5, atol=1e-6):
+                failures.append(got)
+            if not mlc.tiering.pending():
+                break
+
+    with override(num_threads=2, cache_dir=""):
+        f(x)
+        threads = [threading.Thread(target=calls) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert mlc.tiering.wait(timeout=SWAP_BOUND_S)
+    compiled, _ = _function(f)
+    assert compiled.function.replaced is not None and compiled.function.replaced.lib.is_quick
+    assert not failures
+    np.testing.assert_allclose(f(x), want, rtol=1e-5, atol=1e-6)
