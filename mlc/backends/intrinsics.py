@@ -32,7 +32,7 @@ from ..errors import CompileError, MLCError
 from ..ir.ops import MATH_CALLS
 
 __all__ = ["register_intrinsic_lowering", "unregister_intrinsic_lowering", "intrinsic_lowering",
-           "lowered_ops"]
+           "has_intrinsic_lowering", "lowered_ops"]
 
 #: (backend, op) -> [(dtypes or None for all, lowering)], in registration order.
 _LOWERINGS: dict[tuple[str, str], list[tuple[frozenset[str] | None, Callable]]] = {}
@@ -81,6 +81,12 @@ def intrinsic_lowering(backend: str, op: str, dtype: str) -> Callable:
     raise CompileError(f"the {backend} backend has no lowering of math call {op} for {dtype} ({why}); "
                        f"register one with mlc.backends.intrinsics.register_intrinsic_lowering("
                        f"{backend!r}, {op!r}, ...){fix}")
+
+
+def has_intrinsic_lowering(backend: str, op: str, dtype: str) -> bool:
+    """Whether ``backend`` registered a lowering of ``op`` for operands of ``dtype`` (the TIR
+    lowering passes write out in float TIR what a backend has no native lowering of)."""
+    return any(have is None or dtype in have for have, _ in _LOWERINGS.get((backend, op), ()))
 
 
 def lowered_ops(backend: str) -> frozenset[str]:

@@ -521,6 +521,10 @@ def call(op: str, *args) -> PrimExpr:
         args = _operands(*args)
     elif arity == 1:
         args = (convert(args[0]),)
+    elif op == "fma":  # three floats of one dtype, promoted together
+        x, y = _operands(args[0], args[1])
+        x, z = _operands(x, args[2])
+        args = (x, cast(y, x.dtype), z)
     else:  # threefry2x32's four words: one dtype, no promotion
         args = tuple(convert(a, "uint32") for a in args)
         if len({a.dtype for a in args}) != 1:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import builtins
 import math
+from fractions import Fraction
 from collections.abc import Callable
 
 import numpy as np
@@ -202,6 +203,74 @@ def _make_complex(re, im):
     return out[()] if out.ndim == 0 else out
 
 
+def _fma(x, y, z):
+    """``x * y + z`` rounded once (C's ``fma``; NumPy has none), by Boldo and Melquiond's
+    emulation: the exact product ``x * y = p + e`` (Dekker's, float32's in float64 outright),
+    the exact sum ``p + z = s + t`` (Knuth's), then ``s + (t + e)`` with the inner sum rounded
+    to odd. float64 operands out of the range where those steps are exact (infinities,
+    products that overflow or lose digits below the normal range) are computed in rationals."""
+    dtype = np.result_type(x, y, z)
+    with np.errstate(all="ignore"):
+        if dtype != np.float64:  # float32's product is exact in float64; its sum rounded to odd
+            p, z = np.multiply(np.float64(x), np.float64(y)), np.float64(z)
+            return np.asarray(_odd(*_two_sum(p, z))).astype(dtype)[()]
+        x, y, z = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in (x, y, z)))
+        (xh, xl), (yh, yl) = _halves(x), _halves(y)
+        p = x * y
+        e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+        s, t = _two_sum(p, z)
+        out = _odd(*_two_sum(t, e))
+        out = np.where(out == 0, s, s + out)  # (s's zero keeps its sign)
+        safe = (_in_range(x, 450) & _in_range(y, 450) & _in_range(z, 900) & _in_range(out, 960)
+                & np.isfinite(out))
+        if not safe.all():
+            out = np.array(out, np.float64)
+            out[~safe] = [_fma_exact(*v) for v in zip(x[~safe], y[~safe], z[~safe])]
+        return out[()]
+
+
+def _in_range(v, k: int):
+    """Zero, or finite with a magnitude in [2**-k, 2**k]."""
+    a = np.abs(v)
+    return (a == 0) | (a >= 2.0 ** -k) & (a <= 2.0 ** k)
+
+
+def _fma_exact(x: float, y: float, z: float) -> float:
+    """``fma`` of Python floats in rationals (the rare operands :func:`_fma` cannot split)."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return x * y + z  # an infinite or NaN factor: the IEEE product and sum are exact
+    if not math.isfinite(z):
+        return z  # (a finite product, however large, does not overflow inside an fma)
+    exact = Fraction(x) * Fraction(y) + Fraction(z)
+    if exact == 0:  # an exact zero: -0 only when both terms are -0 (round to nearest)
+        return (x * y) + z if x * y == 0 else 0.0
+    try:
+        return float(exact)
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
+
+
+def _halves(v):
+    """Dekker's split of float64 ``v`` into two halves of 26 bits: ``v = high + low`` exactly."""
+    big = v * np.float64(134217729.0)  # 2**27 + 1
+    high = big - (big - v)
+    return high, v - high
+
+
+def _two_sum(a, b):
+    """(s, t): ``s = a + b`` rounded, ``t`` its error (``a + b = s + t`` exactly)."""
+    s = a + b
+    back = s - a
+    return s, (a - (s - back)) + (b - back)
+
+
+def _odd(s, t):
+    """``s + t`` (``s`` its rounding) rounded to odd: ``s``, or its neighbour towards ``t`` where
+    ``t`` is not zero and ``s``'s last bit is even."""
+    even = (np.asarray(s, np.float64).view(np.int64) & 1) == 0
+    return np.where((t != 0) & even & np.isfinite(s), np.nextafter(s, np.where(t > 0, np.inf, -np.inf)), s)
+
+
 def _power(x, y):
     """``x ** y`` as the IR's ``pow`` means it: NumPy's ``power`` for floats; for integers
     NumPy's too (squaring and multiplying, wrapping on overflow), where a negative ``y``
@@ -304,6 +373,7 @@ _TABLE = (
     _call("copysign", np.copysign, 2),
     _call("nextafter", np.nextafter, 2, float_dtypes=("float32", "float64")),  # no half nextafter
     _call("erfc", _via_float64(math.erfc), ulps=4, float_dtypes=("float32", "float64")),
+    _call("fma", _fma, 3, ulps=1, float_dtypes=("float32", "float64")),  # x * y + z, rounded once
     # complex numbers: made of two float parts, taken apart, conjugated
     _call("complex", _make_complex, 2, result="complex", float_dtypes=("float32", "float64")),
     _call("real", np.real, operands="complex", result="real", float_dtypes=()),

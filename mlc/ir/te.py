@@ -39,7 +39,7 @@ __all__ = [
     "floormod", "truncdiv", "truncmod", "const", "var", "all", "any", "unique_name", "KEEP_TAG",
     "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log2", "log10",
     "atan2", "hypot", "copysign", "nextafter", "erfc", "cbrt", "complex", "real", "imag", "conj",
-    "erfinv", "threefry2x32",
+    "erfinv", "threefry2x32", "fma",
 ]
 
 # Math and constructors re-exported so a te program needs one import.
@@ -47,7 +47,7 @@ from .expr import (abs, ceil, cos, erf, exp, expm1, floor, floordiv, floormod,  
                    if_then_else, isfinite, isinf, isnan, log, log1p, pow, round, rsqrt,
                    select, sigmoid, sin, sqrt, tanh, truncdiv, truncmod)
 from .expr import (acos, acosh, asin, asinh, atan, atan2, atanh, copysign, cosh, hypot,  # noqa: E402,F401
-                   cbrt, erfc, erfinv, log2, log10, nextafter, sinh, tan, threefry2x32)
+                   cbrt, erfc, erfinv, fma, log2, log10, nextafter, sinh, tan, threefry2x32)
 from .expr import complex, conj, imag, real  # noqa: E402,F401,A004 - te.complex(re, im) as T.complex
 
 

@@ -23,9 +23,8 @@ buffers are rendered by :mod:`.wmma` (``nvcuda::wmma``, ``#include <mma.h>``).
 Vector IR (``T.Ramp`` indices, ``float32x4`` values) becomes ``float4``-style
 loads and stores where aligned (:mod:`.vector`); vectorized loops the
 vectorizer left as loops are rendered as scalar loops. complex64 and
-complex128 values are the structs of :mod:`.complex`, whose helpers (added to
-the source of a function that uses them) compute their arithmetic, casts,
-shuffles and math calls.
+complex128 values are the structs of :mod:`.complex` (their arithmetic and math
+are float TIR by now: :mod:`mlc.passes.tir.lower_complex`).
 """
 from __future__ import annotations
 
@@ -350,9 +349,6 @@ class _KernelWriter:
         if isinstance(e, Select):
             return f"({self.expr(e.cond)} ? {self.expr(e.true_value, wide)} : {self.expr(e.false_value, wide)})"
         if isinstance(e, Cast):
-            if dt.is_complex(e.dtype) or dt.is_complex(e.value.dtype):
-                real = None if dt.is_complex(e.dtype) else _ctype(e.dtype)
-                return complex_c.cast(self.expr(e.value), e.value.dtype, e.dtype, real)
             target = "int64" if wide and e.dtype == "int32" else e.dtype
             if dt.is_float(e.value.dtype) and dt.is_int(e.dtype) and e.dtype != "bool":
                 return f"(({_ctype(target)}){_float_to_int(self.expr(e.value), e.value.dtype, e.dtype)})"
@@ -389,8 +385,6 @@ class _KernelWriter:
             inner = Binary(op, cast(e.a, "float32"), cast(e.b, "float32"), "float32")
             return f"((half)({self._binary(inner, wide)}))"
         a, b = self.expr(e.a, wide), self.expr(e.b, wide)
-        if dt.is_complex(dtype):
-            return complex_c.binary(op, a, b, dtype)
         is_float = dtype.startswith("float")
         narrow = _NARROW.get(dtype)  # C computes these in int: the result wraps back, as the IR's does
         if op in _BINARY_C:

@@ -47,7 +47,7 @@ FLOAT_COMPUTE = ("float32", "float64")
 PRECISE_CALLS = {op: (op + "f", op) for op in (
     "exp", "log", "sqrt", "rsqrt", "tanh", "erf", "erfc", "sin", "cos", "pow", "floor", "ceil",
     "expm1", "log1p", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-    "log2", "log10", "atan2", "hypot", "copysign", "nextafter", "cbrt", "erfinv")}
+    "log2", "log10", "atan2", "hypot", "copysign", "nextafter", "cbrt", "erfinv", "fma")}
 PRECISE_CALLS.update({"abs": ("fabsf", "fabs"), "round": ("rintf", "rint")})  # rint: half to even, as NumPy
 #: With ``fast_math``: the hardware approximations of float32 functions.
 FAST_MATH_CALLS = {"exp": "__expf", "log": "__logf", "sin": "__sinf", "cos": "__cosf", "tan": "__tanf",

@@ -18,6 +18,7 @@ from ...passes.tir.empty_reductions import expand_empty_reductions
 from ...passes.tir.flatten_buffers import flatten_buffers
 from ...passes.tir.fold_constants import fold_constants
 from ...passes.tir.gpu_buffers import compact_gpu_buffers, note_storage_align
+from ...passes.tir.lower_complex import lower_complex
 from ...passes.tir.lower_init_block import lower_init_block
 from ...passes.tir.lower_intrinsics import lower_intrinsics
 from ...passes.tir.pipeline import run_passes
@@ -54,6 +55,7 @@ GPU_PIPELINE = [
     flatten_buffers,
     inject_software_pipeline,
     simplify,
+    lower_complex,
     insert_thread_sync,
     vectorize_for_gpu,
     fold_constants,

@@ -50,7 +50,7 @@ from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFun
 from ...ir.extern import AddressOf, CallExtern
 from ...passes.tir.horizontal import HORIZONTAL_OPS
 from ...ir.shape_vars import size_params
-from . import arith, complex as complex_math, extern, streaming
+from . import arith, complex as _complex_values, extern, streaming  # noqa: F401 (.complex registers)
 from .arith import REDUCTION_FLAGS
 from .addressing import AddressCodegen, Checks, operand_key
 from .graph_calls import CALLBACK_TABLE_SYMBOL, CallCodegen, FunctionCalls
@@ -327,9 +327,8 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         if dt.is_vector(e.dtype):
             return self._lane_by_lane(e)
         v = self.expr(e.value)
-        convert = complex_math.cast if dt.is_complex(e.dtype) or dt.is_complex(e.value.dtype) else arith.cast
         return self._reuse(("cast", e.value.dtype, e.dtype, operand_key(v)),
-                           lambda: convert(self.builder, v, e.value.dtype, e.dtype))
+                           lambda: arith.cast(self.builder, v, e.value.dtype, e.dtype))
 
     def _binary(self, e: Binary, flags: tuple[str, ...] = ()) -> ir.Value:
         op, dtype = e.op, dt.element(e.a.dtype)
@@ -353,10 +352,6 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
     def _binary_value(self, op: str, a: ir.Value, b: ir.Value, dtype: str, out: str,
                       flags: tuple[str, ...]) -> ir.Value:
         """``a op b`` of operands of the element type ``dtype``, as ``out``."""
-        if dt.is_complex(dtype):
-            if op in COMPARE_OPS:
-                return complex_math.compare(self.builder, op, a, b, dtype)
-            return complex_math.binary(self.builder, op, a, b, dtype)
         cdtype = compute_dtype(dtype)
         if op in COMPARE_OPS:
             return arith.compare(self.builder, op, a, b, cdtype)
@@ -426,7 +421,8 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
     def _loads(self, e: PrimExpr) -> bool:
         hit = self._has_load.get(id(e))
         if hit is None:  # the node kept alive beside the answer, so that its id is not reused
-            hit = self._has_load[id(e)] = (e, any(isinstance(n, BufferLoad) for n in pre_order_nodes(e)))
+            hit = self._has_load[id(e)] = (e, any(isinstance(n, BufferLoad) and not _local_scalar(n)
+                                                  for n in pre_order_nodes(e)))
         return hit[1]
 
     def _load(self, e: BufferLoad) -> ir.Value:
@@ -453,6 +449,17 @@ _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _F
 
 
 
+
+
+def _local_scalar(e: BufferLoad) -> bool:
+    """Whether ``e`` reads a constant element of a local buffer of a static shape (a scalar a
+    pass computed before its statement): a load that cannot fault, which a select may
+    compute on both sides."""
+    if e.buffer.scope != "local" or not all(isinstance(n, IntImm) for n in e.buffer.shape):
+        return False
+    shape = e.buffer.static_shape()
+    return (len(shape) == len(e.indices)
+            and all(isinstance(i, IntImm) and 0 <= i.value < n for i, n in zip(e.indices, shape)))
 
 
 def _is_reduction_update(s: BufferStore) -> bool:

@@ -17,11 +17,14 @@ from ...ir.calls import is_graph_main
 from ...ir.expr import IntImm
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
+from ...passes.tir.lower_complex import complex_lowering_for, lower_complex
 from ...passes.tir.vectorize import vectorize_loops
 from ...runtime.arguments import written_params
 from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT
 from ...target import Target
+from ..intrinsics import has_intrinsic_lowering
 from .bounds import SiteTable
+from .intrinsics import BACKEND
 from .codegen import FunctionCalls, emit_function
 from .entries import emit_checked_entry
 from .streaming import streaming_threshold
@@ -57,8 +60,14 @@ def vectorize_loops_for_llvm(func: PrimFunc) -> PrimFunc:
 
 
 #: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm` takes.
-LLVM_TIR_PASSES = (*(vectorize_loops_for_llvm if p is vectorize_loops else p for p in LOWER_PIPELINE),
-                   verify_lowered_when_debugging)
+def _native(op: str, dtype: str) -> bool:
+    return has_intrinsic_lowering(BACKEND, op, dtype)
+
+
+#: The passes of LOWER_PIPELINE the llvm backend runs its own way: vectorize as above, and
+#: lower_complex keeping libm's complex functions (:mod:`.complex`).
+_REPLACED = {vectorize_loops: vectorize_loops_for_llvm, lower_complex: complex_lowering_for(_native)}
+LLVM_TIR_PASSES = (*(_REPLACED.get(p, p) for p in LOWER_PIPELINE), verify_lowered_when_debugging)
 
 _RESERVED = (frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
              | {PARALLEL_STATE_SYMBOL, PARALLEL_HOMES_SYMBOL, PLACEMENT_KEY_SYMBOL})

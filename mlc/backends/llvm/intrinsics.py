@@ -41,7 +41,7 @@ LIBM_CALLS = {name: (name + "f", name) for name in (
 #: Call ops that are exactly one LLVM intrinsic of the same arity.
 _INTRINSIC_CALLS = {"sqrt": "sqrt", "sin": "sin", "cos": "cos",
                     "floor": "floor", "ceil": "ceil", "round": "roundeven",
-                    "abs": "fabs", "copysign": "copysign"}
+                    "abs": "fabs", "copysign": "copysign", "fma": "fma"}
 
 
 def declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:

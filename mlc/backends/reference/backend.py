@@ -11,6 +11,7 @@ import numpy as np
 from ...ir.calls import is_graph_main
 from ...ir.shape_vars import shape_vars, specialize
 from ...ir.tir import IRModule
+from ...passes.tir.lower_complex import lower_complex
 from ...runtime.module import Function, Module
 from ..registry import BuildOptions
 from ...runtime.graph_main import GraphMainProgram
@@ -66,7 +67,9 @@ class ReferenceBackend:
         return None
 
     def tir_passes(self, target, options: BuildOptions):
-        return ()  # the interpreter runs blocks, loops and multi-dimensional buffers as written
+        # the interpreter runs blocks, loops and multi-dimensional buffers as written, and the
+        # complex arithmetic as every backend computes it
+        return (lower_complex,)
 
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> dict[str, Program]:
         return {name: Program(func, name=name) for name, func in mod.items() if not is_graph_main(func)}

@@ -25,6 +25,7 @@ from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
 from .fold_constants import fold_constants
 from .horizontal import fold_horizontal
+from .lower_complex import lower_complex
 from .lower_init_block import lower_init_block
 from .lower_intrinsics import lower_intrinsics
 from .partition_selects import partition_selects
@@ -46,6 +47,7 @@ LOWER_PIPELINE: list[Pass] = [
     compact_buffers,
     flatten_buffers,
     simplify,
+    lower_complex,
     partition_tiles,
     partition_selects,
     vectorize_loops,
