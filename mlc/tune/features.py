@@ -50,11 +50,12 @@ import math
 import numpy as np
 
 from ..backends.registry import BuildOptions, get_backend
-from ..driver.build import tir_stage
+from ..ir.calls import is_graph_main
 from ..ir import dtype as dt
 from ..ir.expr import Binary, Broadcast, BufferLoad, Call, IntImm, Ramp, Select, Var
 from ..ir.functor import pre_order_nodes
-from ..ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IfThenElse, SeqStmt
+from ..ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IfThenElse, IRModule, SeqStmt
+from ..passes.tir.pipeline import RENDER_PASSES, run_passes
 from ..target import Target
 
 __all__ = ["store_features", "extract", "lower", "FEATURE_NAMES", "estimate_flops"]
@@ -73,9 +74,12 @@ FEATURE_NAMES = tuple(f"sum_{k}" for k in _STORE_KEYS) + tuple(f"max_{k}" for k 
 
 def lower(mod, target):
     """``mod``, already scheduled (``mlc.driver.schedule_module``, a Schedule's ``mod``),
-    through ``target``'s TIR passes, as ``mlc.build`` lowers it before code generation."""
+    through ``target``'s TIR passes, as ``mlc.build`` lowers it before code generation, but
+    for the passes that write loops out for the renderer (``RENDER_PASSES``: an unrolled loop
+    stays a loop of kind "unroll", as the cost model's features count it)."""
     target = Target.from_str(target)
-    return tir_stage(mod, get_backend(target.kind), target, BuildOptions())
+    passes = tuple(p for p in get_backend(target.kind).tir_passes(target, BuildOptions()) if p not in RENDER_PASSES)
+    return IRModule({name: func if is_graph_main(func) else run_passes(func, passes) for name, func in mod.items()})
 
 
 def _extent(loop: For) -> int:

@@ -615,9 +615,18 @@ def lower_complex_expr(e: PrimExpr, native: Callable[[str, str], bool] = lambda 
     return _LowerComplex(native).visit(e)
 
 
+def _has_complex(func: PrimFunc) -> bool:
+    """Whether any value of ``func`` is complex (a walk on an explicit stack: a real function's
+    expression thousands of operations deep is left as it is, never recursed into)."""
+    return any(dt.is_complex(d) for n in pre_order_nodes(func.body)
+               if isinstance(d := getattr(n, "dtype", None), str))
+
+
 def lower_complex(func: PrimFunc) -> PrimFunc:
     """Every complex operation of ``func`` as float arithmetic on the parts; only loads, stores,
     ``T.complex``, ``T.real`` and ``T.imag`` handle complex values after it."""
+    if not _has_complex(func):
+        return func
     return _LowerComplex(lambda op, dtype: False).visit(func)
 
 
@@ -629,5 +638,7 @@ def complex_lowering_for(native: Callable[[str, str], bool]) -> Callable[[PrimFu
         return op in COMPLEX_MATH and native(op, dtype)
 
     def lower_complex_natively(func: PrimFunc) -> PrimFunc:
+        if not _has_complex(func):
+            return func
         return _LowerComplex(keeps).visit(func)
     return lower_complex_natively

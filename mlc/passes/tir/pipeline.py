@@ -56,6 +56,10 @@ LOWER_PIPELINE: list[Pass] = [
     fold_constants,
 ]
 
+#: The passes that write loops out for a renderer (unrolled copies, horizontal folds): the IR
+#: before them is the one a cost model reads (an unrolled loop is a loop of kind "unroll").
+RENDER_PASSES: tuple[Pass, ...] = (fold_horizontal, unroll_loops)
+
 
 def run_passes(func: PrimFunc, passes: Sequence[Pass], verify: bool | None = None) -> PrimFunc:
     """Apply ``passes`` in order; with ``verify`` (default: the debug flag) check the IR after each."""
