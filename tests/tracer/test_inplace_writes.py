@@ -18,6 +18,8 @@ from mlc.ir.calls import CallPrimFunc
 from mlc.ir.tir import For, Stmt, While
 from mlc.passes.graph.emit_main import main_name
 
+from tests.cuda.conftest import needs_gpu
+
 #: 1, odd, and above the loop-unrolling threshold (8): the compiled loops are the ones tested
 SIZES = st.sampled_from([1, 3, 9, 13])
 
@@ -246,11 +248,9 @@ def test_a_traced_column_write_on_a_dynamic_axis_is_still_a_mask():
         np.testing.assert_array_equal(g(x.copy(), np.int64(-2)), f(x.copy(), -2))
 
 
+@needs_gpu
 def test_writes_in_place_on_the_gpu():
     """The same programs on a GPU (cupy arrays in and out), where there is one."""
-    from tests.cuda.conftest import DEVICE_MISSING
-    if DEVICE_MISSING is not None:
-        pytest.skip(str(DEVICE_MISSING))
     import cupy
     rng = np.random.default_rng(3)
     for fn, args in ((cholesky, [_spd(13, 3)]), (columns, [rng.random((12, 11)), rng.random((12, 11))]),
