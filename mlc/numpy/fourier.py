@@ -137,24 +137,25 @@ def _axes(t, s, axes):
     return axes, sizes
 
 
-@numpy_function("a")
-def fftn(a, s=None, axes=None, norm=None, out=None):
-    """NumPy's ``np.fft.fftn``: the DFT along each of ``axes`` (all by default)."""
+def _transform_axes(a, s, axes, norm, inverse: bool):
+    """The (inverse) DFT along each of ``axes``, one axis after another."""
     t = as_tracer(a)
     axes, sizes = _axes(t, s, axes)
     for ax, n in zip(axes, sizes):
-        t = _transform(t, n, ax, norm, inverse=False)
+        t = _transform(t, n, ax, norm, inverse)
     return t
+
+
+@numpy_function("a")
+def fftn(a, s=None, axes=None, norm=None, out=None):
+    """NumPy's ``np.fft.fftn``: the DFT along each of ``axes`` (all by default)."""
+    return _transform_axes(a, s, axes, norm, inverse=False)
 
 
 @numpy_function("a")
 def ifftn(a, s=None, axes=None, norm=None, out=None):
     """NumPy's ``np.fft.ifftn``: the inverse DFT along each of ``axes`` (all by default)."""
-    t = as_tracer(a)
-    axes, sizes = _axes(t, s, axes)
-    for ax, n in zip(axes, sizes):
-        t = _transform(t, n, ax, norm, inverse=True)
-    return t
+    return _transform_axes(a, s, axes, norm, inverse=True)
 
 
 @numpy_function("a")
