@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError
 from ..ir import dtype as dt
 from ..runtime import ndarray as nd
+from ..runtime.memory import dlpack_memory_kind
 from ..tracer.operands import as_tracer, as_tracers, holds_tracer
 from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
@@ -235,7 +236,7 @@ def triu(x, /, k=0):
 def from_dlpack(x, /, *, device=None, copy=None):
     """An array sharing ``x``'s memory through DLPack: a NumPy array for host memory, a CuPy
     array for GPU memory (``device=`` copies it to the device asked for)."""
-    kind = nd.dlpack_on_device(x)
+    kind = dlpack_memory_kind(x)
     if kind is not None:
         out = nd.to_device(x, nd.device(kind, int(x.__dlpack_device__()[1])))  # (the same memory)
     else:

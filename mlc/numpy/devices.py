@@ -23,7 +23,7 @@ from ..errors import DeviceError
 from ..runtime import ndarray as nd
 from ..runtime.memory import device_object_kind, memory_kind_of, memory_requirement
 
-__all__ = ["devices", "normalize", "place", "on_device", "on_gpu", "device_of"]
+__all__ = ["devices", "normalize", "place", "on_device", "device_of"]
 
 
 def devices() -> list[str]:
@@ -78,12 +78,6 @@ def on_device(args, kwargs=None) -> str | None:
                 if (kind := memory_kind_of(b)) is not None:
                     return kind
     return None
-
-
-def on_gpu(args, kwargs=None) -> bool:
-    """Whether any array among ``args`` (and lists or tuples of them) and ``kwargs``' values
-    is in a device's memory (:func:`on_device`)."""
-    return on_device(args, kwargs) is not None
 
 
 def place(x, device: str):

@@ -101,10 +101,6 @@ class DeviceMemory(ABC):
     def synchronize(self, dev) -> None:
         """Wait until the work queued on ``dev`` (by this thread's stream) is done."""
 
-    def device_index(self, x) -> int:
-        """The index of the device whose memory holds array ``x``."""
-        return 0
-
 
 _KINDS: dict[str, MemoryKind] = {}
 _MEMORIES: dict[str, DeviceMemory] = {}

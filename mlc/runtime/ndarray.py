@@ -24,13 +24,13 @@ import numpy as np
 from ..errors import DTypeError, MLCError, ShapeError
 from ..ir import dtype as dt
 from . import host_pool
-from .memory import dlpack_memory_kind, memory, memory_kind_of, memory_kinds
+from .memory import memory, memory_kind_of, memory_kinds
 from .pointers import data_pointer
 
 __all__ = ["c_contiguous", "Device", "cpu", "device", "NDArray", "DeviceArray", "array", "empty", "check_device",
            "allocator", "host_empty", "aligned_empty", "empty_maker", "module_device", "to_device", "is_masked_array",
            "redefined_operators", "subclass_refusal", "device_count", "device_kinds",
-           "in_device_memory", "dlpack_on_device", "FAST_DEVICE_ARRAYS",
+           "in_device_memory", "FAST_DEVICE_ARRAYS",
            "device_array_type"]
 
 
@@ -356,11 +356,6 @@ def in_device_memory(x) -> bool:
     """Whether ``x`` is an array in a device's memory (CuPy's, PyTorch's on a GPU...);
     a NumPy array never is."""
     return memory_kind_of(x) is not None
-
-
-def dlpack_on_device(x) -> str | None:
-    """The device memory kind DLPack object ``x`` lives in, or None for host memory."""
-    return dlpack_memory_kind(x)
 
 
 def module_device(target) -> Device:

@@ -92,8 +92,5 @@ class CuPyMemory(DeviceMemory):
     def synchronize(self, dev) -> None:
         _cupy(dev).cuda.get_current_stream().synchronize()
 
-    def device_index(self, x) -> int:
-        return int(x.device.id)
-
 
 register_memory("cuda", CuPyMemory())
