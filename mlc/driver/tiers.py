@@ -2,9 +2,10 @@
 
 A tiered build (``mlc.build(..., quick=True)``, what ``@mlc.jit``'s first call of a
 signature uses: :mod:`mlc.tracer.tiering`) emits a kernel without LLVM's O3 when
-:func:`quick_enough` says its run costs little: unoptimised code runs some 3-20 times
-slower, and O3 costs 10-25 ms a kernel, so a kernel of a few thousand element operations
-is ready and run sooner unoptimised. A kernel whose work is large, or unknown (a
+:func:`quick_enough` says its run costs little: unoptimised code runs several times
+slower, but O3 costs more than such a kernel's run, so a kernel of a few thousand element
+operations is ready and run sooner unoptimised (the measurements behind the limit:
+``benchmarks/results/decisions.md``, "Tiered first builds"). A kernel whose work is large, or unknown (a
 symbolic extent, a ``while``), is optimised at once. Work is counted in expression nodes
 evaluated: a store of a long expression (a complex matrix inverse written out) weighs
 its length.
