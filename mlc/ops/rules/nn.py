@@ -98,9 +98,10 @@ def _layer_norm_jvp(primals, tangents, out, *, axis=-1, eps=1e-5):
     return total
 
 
-#: The rows of x that ``nn.layer_norm_vjp`` sums gamma's and beta's gradients over in one part:
-#: the most of these dividing the row count (a part's rows of x and ct stay in cache).
-PART_ROWS = (16, 8, 4, 2, 1)
+#: The blocks of consecutive rows whose column sums ``nn.layer_norm_vjp`` keeps apart (the
+#: most of these dividing the row count): each is a row of partial sums that one thread adds
+#: its rows to, and the rows' parts run in parallel.
+PARTS = (16, 8, 4, 2, 1)
 
 
 def _fused_layer_norm_vjp(ct, x, gamma, out, axes, eps):
@@ -111,11 +112,11 @@ def _fused_layer_norm_vjp(ct, x, gamma, out, axes, eps):
             or not (x.dtype == gamma.dtype == ct.dtype == out.dtype) or not differentiable(x.dtype):
         return None
     n = x.size // m
-    rows = next(r for r in PART_ROWS if n % r == 0)
+    parts = next(p for p in PARTS if n % p == 0)
     dx, dg, db = apply_op("nn.layer_norm_vjp", np.reshape(x, (n, m)), np.reshape(gamma, (m,)),
-                          np.reshape(ct, (n, m)), eps=float(eps), rows=rows)
-    return (np.reshape(dx, x.shape), np.reshape(np.sum(dg, axis=(0, 1)), gamma.shape),
-            np.reshape(np.sum(db, axis=(0, 1)), gamma.shape))
+                          np.reshape(ct, (n, m)), eps=float(eps), parts=parts)
+    return (np.reshape(dx, x.shape), np.reshape(np.sum(dg, axis=0), gamma.shape),
+            np.reshape(np.sum(db, axis=0), gamma.shape))
 
 
 def _layer_norm_vjp(ct, primals, out, *, axis=-1, eps=1e-5):
@@ -145,17 +146,17 @@ def _layer_norm_vjp(ct, primals, out, *, axis=-1, eps=1e-5):
     return dx, dgamma, dbeta
 
 
-def _layer_norm_vjp_composite(x, gamma, ct, *, eps=1e-5, rows=1):
+def _layer_norm_vjp_composite(x, gamma, ct, *, eps=1e-5, parts=1):
     """``nn.layer_norm_vjp`` in other ops (its derivatives and batching)."""
     mean = np.mean(x, axis=1, keepdims=True)
     rstd = 1 / np.sqrt(np.var(x, axis=1, keepdims=True) + eps)
     xhat = (x - mean) * rstd
     g = ct * gamma
     dx = rstd * (g - np.mean(g, axis=1, keepdims=True) - xhat * np.mean(g * xhat, axis=1, keepdims=True))
-    parts, m = x.shape[0] // rows, x.shape[1]
-    dgamma = np.sum(np.reshape(ct * xhat, (parts, rows, m)), axis=1, keepdims=True)
-    dbeta = np.sum(np.reshape(ct, (parts, rows, m)), axis=1, keepdims=True)
-    return np.reshape(dx, (parts, rows, m)), dgamma, dbeta
+    rows, m = x.shape[0] // parts, x.shape[1]
+    dgamma = np.sum(np.reshape(ct * xhat, (parts, rows, m)), axis=1)
+    dbeta = np.sum(np.reshape(ct, (parts, rows, m)), axis=1)
+    return dx, dgamma, dbeta
 
 
 def _layer_norm_batch(args, dims, *, axis=-1, eps=1e-5):

@@ -42,8 +42,8 @@ import itertools
 import numpy as np
 
 from ...errors import ScheduleError
-from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, make_binary
-from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars
+from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, floordiv, floormod, make_binary
+from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars, linear
 from ...ir.functor import Mutator, substitute
 from ...ir.structural import structural_equal
 from ...ir.tir import BlockRealize, For, PrimFunc
@@ -206,12 +206,16 @@ class _Move:
         what = "reads" if self.reverse else "writes"
         for region in regions:
             pattern = point_pattern(region, self.block.iter_vars)
+            if pattern is not None:
+                pattern = [(var, offset, s) for (var, offset), s in zip(pattern, needed[id(region.buffer)])]
+            elif self.reverse:
+                pattern = self._fused_points(region, needed[id(region.buffer)])
             if pattern is None:
                 raise self.error(f"the block {what} {region!r}, not one point per block iterator "
                                  f"(like {region.buffer.name}[vi, vj]); cannot derive its domain",
                                  self.realize)
             own: dict[int, IntSet] = {}
-            for (var, offset), s in zip(pattern, needed[id(region.buffer)]):
+            for var, offset, s in pattern:
                 shifted = IntSet(None if s.min is None else canonical(s.min - offset),
                                  None if s.max is None else canonical(s.max - offset))
                 own[id(var)] = shifted if id(var) not in own else own[id(var)].intersect(shifted)
@@ -223,6 +227,44 @@ class _Move:
             if id(region.buffer) in partial:
                 per_region.append((region, own))
         return doms, per_region
+
+    def _fused_points(self, region, needed: list[IntSet]):
+        """reverse_compute_at: a read of one point per iterator, or of two iterators fused
+        (``stats[vp * 256 + vq]``, ``vq`` running over 0..255: a row of a part of 256 rows),
+        where what the loop produces of that dimension is one point ``e`` per iteration:
+        ``(iterator, offset, needed set)`` for each iterator read, the fused pair's sets the
+        points ``e // 256`` and ``e % 256`` (simplified by the loops' ranges: ``p`` and ``q``
+        for ``e = p * 256 + q``). None for any other read."""
+        ids = {id(iv.var): iv for iv in self.block.iter_vars}
+        outer = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
+        ana = Analyzer(loop_ranges(outer))
+        out, seen = [], set()
+        for r, s in zip(region.region, needed):
+            if not (isinstance(r.extent, IntImm) and r.extent.value == 1):
+                return None
+            lin = linear(r.min)
+            terms = [(atom, coef) for atom, coef in lin.terms.values()]
+            if any(not isinstance(a, Var) or id(a) not in ids or id(a) in seen for a, _ in terms) \
+                    or len({id(a) for a, _ in terms}) != len(terms):
+                return None
+            if len(terms) == 1 and terms[0][1] == 1:
+                out.append((terms[0][0], lin.const, s))
+                seen.add(id(terms[0][0]))
+                continue
+            if len(terms) != 2 or s.min is None or s.max is None or not structural_equal(s.min, s.max):
+                return None
+            (outer_var, size), (inner_var, one) = sorted(terms, key=lambda t: -t[1])
+            dom = ids[id(inner_var)].dom
+            if one != 1 or not (isinstance(dom.min, IntImm) and dom.min.value == 0 and isinstance(dom.extent, IntImm)
+                                and dom.extent.value == size):
+                return None
+            point = s.min - lin.const
+            # offsets such that (the needed point) - offset is the iterator's share of it
+            for var, share in ((outer_var, floordiv(point, size)), (inner_var, floormod(point, size))):
+                value = ana.simplify(share)
+                out.append((var, const(0), IntSet(value, value)))
+            seen.update((id(outer_var), id(inner_var)))
+        return out
 
     def _shared_over(self, scope: str) -> list[For]:
         """The thread-bound loops around the target loop (itself included) whose threads
