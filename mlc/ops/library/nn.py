@@ -278,33 +278,36 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
 
     count = _e.const(m, acc)
     total = reduce_compute((n,), (m,), lambda i, k: xv(i[0], k[0]), te.sum, zero, "T_lnv_sum", acc)
+    mean = te.compute((n,), lambda i: total[i] / count, name="T_lnv_mean", tag=te.KEEP_TAG)
 
     def deviation(i, j):
-        return xv(i, j) - total[i] / count
+        return xv(i, j) - mean[i]
 
     squares = reduce_compute((n,), (m,), lambda i, k: deviation(i[0], k[0]) * deviation(i[0], k[0]),
                              te.sum, zero, "T_lnv_sq", acc)
     rstd = te.compute((n,), lambda i: _e.rsqrt(squares[i] / count + _e.const(eps, acc)), name="T_lnv_rstd")
-
-    def xhat(i, j):
-        return deviation(i, j) * rstd[i]
-
-    # (+ 0 * the row's sum: the stage reads the first one's result, which the CPU schedule
-    # follows to put every stage under the row loop; exact for finite x, and a row with an
-    # infinite or NaN element has a NaN dx anyway)
-    sg = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) + total[i[0]] * _e.const(0, acc),
+    # (+ 0 * the row's mean: the stage reads a result of the row's first stages, which the CPU
+    # schedule follows to put every stage under the row loop; exact for finite x, and a row
+    # with an infinite or NaN element has a NaN dx anyway)
+    sg = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) + mean[i[0]] * _e.const(0, acc),
                         te.sum, zero, "T_lnv_g", acc)
-    sgx = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) * xhat(i[0], k[0]), te.sum, zero, "T_lnv_gx", acc)
+    sgd = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) * deviation(i[0], k[0]), te.sum, zero,
+                         "T_lnv_gd", acc)
+    # dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with xhat = (x - mean) * rstd, as
+    # rstd * g - slope * (x - mean) + shift: the row's factors once, three operations an element
+    slope = te.compute((n,), lambda i: rstd[i] * rstd[i] * rstd[i] * (sgd[i] / count), name="T_lnv_slope",
+                       tag=te.KEEP_TAG)
+    shift = te.compute((n,), lambda i: -(rstd[i] * (sg[i] / count)), name="T_lnv_shift", tag=te.KEEP_TAG)
     dx = te.compute((n, m), lambda i, j: _e.cast(
-        rstd[i] * (gv(i, j) - sg[i] / count - xhat(i, j) * (sgx[i] / count)), out), name="T_lnv_dx")
+        rstd[i] * gv(i, j) - slope[i] * deviation(i, j) + shift[i], out), name="T_lnv_dx")
 
     def row(p, q):
         return p * rows + q
 
-    dgamma = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1]) * xhat(row(i[0], k[0]), i[1]),
-                            te.sum, zero, "T_lnv_dgamma", acc)
+    dgamma = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1]) * (
+        deviation(row(i[0], k[0]), i[1]) * rstd[row(i[0], k[0])]), te.sum, zero, "T_lnv_dgamma", acc)
     dbeta = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1])
-                           + total[row(i[0], k[0])] * _e.const(0, acc), te.sum, zero, "T_lnv_dbeta", acc)
+                           + mean[row(i[0], k[0])] * _e.const(0, acc), te.sum, zero, "T_lnv_dbeta", acc)
     if acc != out:
         dgamma = te.compute((parts, m), lambda *i: _e.cast(dgamma[i], out), name="T_lnv_dgamma_cast")
         dbeta = te.compute((parts, m), lambda *i: _e.cast(dbeta[i], out), name="T_lnv_dbeta_cast")
