@@ -290,6 +290,8 @@ class _Move:
         """
         outer = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
         ranges = loop_ranges(outer)
+        if not partial_reads and self._loops_run_once(doms, outer):
+            return
         if not all(isinstance(e, IntImm) for iv in self.block.iter_vars
                    for e in (iv.dom.min, iv.dom.extent)):
             self._check_symbolic_coverage(doms, partial_reads, outer, ranges)
@@ -409,6 +411,32 @@ class _Move:
                                      f"around the new place visit its iterations out of order ({why})",
                                      self.realize)
                 last = int(np.ravel_multi_index([w.stop - 1 for w in window], shape))
+
+    def _loops_run_once(self, doms, outer: list[For]) -> bool:
+        """Whether the windows provably run every iteration of the block once, in order, without
+        visiting them: each iterator's window is its whole domain or the one point a loop of
+        ``outer`` is, every loop of ``outer`` one iterator's, over that iterator's domain; a
+        reduce iterator's loop serial (its pieces in order, the first, with the init, first).
+        (A point may be several loops fused, ``p * 256 + q``, whose values run over the domain
+        once.) Each output then belongs to one iteration of the non-serial loops, and a reduction of
+        a part of 256 rows moved under the rows' loop (a column sum of each part, added up a
+        row at a time) needs no enumeration of its 4096 windows of 1024 points."""
+        loop_by_var = {id(f.loop_var): f for f in outer}
+        used: set[int] = set()
+        for iv in self.block.iter_vars:
+            full = IntSet.from_range(iv.dom)
+            w = doms.get(id(iv.var), full)
+            lo = full.min if w.min is None else w.min
+            hi = full.max if w.max is None else w.max
+            if structural_equal(lo, full.min) and structural_equal(hi, full.max):
+                continue
+            loops = _radix_loops(lo, iv.dom, loop_by_var) if structural_equal(lo, hi) else None
+            if loops is None or any(id(f.loop_var) in used for f in loops):
+                return False
+            if iv.iter_type != "spatial" and any(f.kind not in ("serial", "unrolled") for f in loops):
+                return False
+            used.update(id(f.loop_var) for f in loops)
+        return len(used) == len(outer)
 
     def _check_symbolic_coverage(self, doms, partial_reads, outer, ranges) -> None:
         """:meth:`_check_coverage` for a domain of symbolic extent (``n = te.var("n")``), or one
@@ -671,6 +699,25 @@ class _Move:
         func = remove_block(self.func, self.loc)
         loop = find_loop(func, self.loop.loop_var, self.prim).node
         return replace(func, loop, insert_at(loop, nest, idx))
+
+
+def _radix_loops(point: PrimExpr, dom: Range, loop_by_var: dict[int, For]) -> list[For] | None:
+    """The loops whose values ``point`` takes as digits of a mixed radix number running over
+    ``dom`` once (``p * 256 + q`` with ``q`` over 0..255 and ``p`` over 0..15 for a domain of
+    4096), innermost first; None where it is no such number."""
+    lin = linear(point)
+    if not isinstance(dom.min, IntImm) or not isinstance(dom.extent, IntImm) or lin.const != dom.min.value:
+        return None
+    terms = sorted(lin.terms.values(), key=lambda t: t[1])
+    loops, step = [], 1
+    for atom, coef in terms:
+        f = loop_by_var.get(id(atom)) if isinstance(atom, Var) else None
+        if f is None or coef != step or not (isinstance(f.min, IntImm) and f.min.value == 0
+                                             and isinstance(f.extent, IntImm)):
+            return None
+        loops.append(f)
+        step *= f.extent.value
+    return loops if loops and step == dom.extent.value else None
 
 
 def _vars(e) -> list[Var]:
