@@ -138,6 +138,36 @@ def test_layer_norm_gradient_reads_its_input_in_one_kernel(rows, cols):
     check_grads(lambda v, g, b: f(v, g, b, c), (x, gamma, beta), modes=("rev",))
 
 
+@settings(max_examples=4, deadline=None)
+@given(st.sampled_from([(64, 48), (96, 33), (4096, 16)]))
+def test_layer_norm_gradient_adds_each_row_to_its_parts_column_sums(shape):
+    """The kernel writes dx in x's shape (no copy of it after the kernel) and gamma's and beta's
+    column sums in one row of partial sums per part of rows (parts, m), which the CPU schedule
+    adds each row to as it goes: every stage under one row loop, the parts in parallel."""
+    rows, cols = shape
+    rng = np.random.default_rng(rows + cols)
+    x, c = rng.standard_normal((rows, cols), "float32"), rng.standard_normal((rows, cols), "float32")
+    gamma, beta = rng.standard_normal(cols, "float32"), rng.standard_normal(cols, "float32")
+    f = mlc.jit(lambda v, g, b, w: mlc.grad(lambda *p: np.sum(mlc.nn.layer_norm(*p, axis=1) * w),
+                                             argnums=(0, 1, 2))(v, g, b))
+    lowered = f.lower(x, gamma, beta, c)
+    full = [b for b in lowered.graph.bindings if b.op == "call_tir" and any(
+        tuple(o.type.shape) == x.shape for o in b.outputs)]
+    assert len(full) == 1, lowered.graph.script()  # the gradient's kernel, no reshape copying dx
+    kernel = lowered.scheduled()[full[0].attr("func")].script()
+    assert "T_lnv_dgamma: T.Buffer((16, %d)" % cols in kernel, kernel
+    assert kernel.count("T.parallel(") == (1 if rows * cols >= 1 << 14 else 0), kernel
+    dx, dg, db = f(x, gamma, beta, c)
+    v, w = x.astype("float64"), c.astype("float64")
+    mean = v.mean(axis=1, keepdims=True)
+    rstd = 1 / np.sqrt(v.var(axis=1, keepdims=True) + 1e-5)
+    xhat, g = (v - mean) * rstd, w * gamma
+    want = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+    np.testing.assert_allclose(dx, want, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(dg, (w * xhat).sum(axis=0), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(db, w.sum(axis=0), rtol=1e-4, atol=1e-3)
+
+
 def test_initialisers_draw_from_the_key():
     k1, k2 = mr.split(mr.key(0))
     w = mlc.nn.init.kaiming_uniform(k1, (64, 256))
