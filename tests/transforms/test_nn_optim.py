@@ -88,6 +88,29 @@ def test_conv_and_pooling_gradients(n, c, size, k, stride, padding, seed):
     check_grads(net, (x, w))
 
 
+@FEW
+@given(st.integers(1, 2), st.integers(1, 5), st.integers(1, 6), st.integers(2, 3), st.integers(1, 2),
+       st.tuples(st.integers(1, 2), *[st.integers(0, 2)] * 3), st.sampled_from([1, 2]), st.integers(0, 2**31 - 1))
+def test_stride_one_conv_input_gradient_is_one_convolution_of_x_shape(n, size, width, k, dilation, pads, groups,
+                                                                       seed):
+    """A stride-1 convolution's input cotangent is the cotangent padded and convolved with the
+    flipped kernel straight to x's shape (before, a full correlation of the padded input's
+    size, then cropped: a 3x3 kernel with padding 1 on 4x4 images computed 6x6 for 4x4),
+    asymmetric padding, dilation and groups included; against finite differences."""
+    span = dilation * (k - 1)
+    top, left, bottom, right = (min(p, span) for p in pads)
+    size, width = max(size, span + 1 - top - bottom), max(width, span + 1 - left - right)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 2 * groups, size, width))
+    w = rng.standard_normal((2 * groups, 2, k, k))
+    f = lambda x, w: np.sum(np.sin(mlc.nn.conv2d(x, w, padding=(top, left, bottom, right),  # noqa: E731
+                                                 dilation=dilation, groups=groups)))
+    graph = mlc.jit(mlc.grad(f)).lower(x, w).graph
+    convs = [b for b in graph.bindings if b.op == "call_tir" and "conv2d" in b.attr("func")]
+    assert x.shape in [tuple(b.outputs[0].type.shape) for b in convs], graph.script()
+    check_grads(f, (x, w), modes=("rev",))
+
+
 def test_log_softmax_and_layer_norm_gradients_to_second_order():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 5))

@@ -189,11 +189,17 @@ def _conv_input_cotangent(ct, x, w, attrs):
     ho, wo = ct.shape[2:]
     hp, wp = h + top + bottom, wd + left + right
     lo_h, lo_w = dh * (kh - 1), dw * (kw - 1)
-    spread = scatter_slice(ct, (n, o, hp + lo_h, wp + lo_w), (None, None, lo_h, lo_w),
-                           (None, None, lo_h + (ho - 1) * sh + 1, lo_w + (wo - 1) * sw + 1), (1, 1, sh, sw))
     kernel = np.reshape(w, (groups, o // groups, cg, kh, kw))
     kernel = np.reshape(np.transpose(kernel, (0, 2, 1, 3, 4)), (groups * cg, o // groups, kh, kw))
     kernel = apply_op("flip", kernel, axis=(2, 3))
+    pads = (lo_h - top, lo_w - left, lo_h - bottom, lo_w - right)
+    if sh == sw == 1 and min(pads) >= 0:
+        # the cotangent padded so that the convolution gives x's own rows and columns: no
+        # full-size result cropped afterwards (a 3x3 kernel with padding 1 on 4x4 images
+        # computed 6x6 of which 4x4 were kept)
+        return apply_op("nn.conv2d", ct, kernel, stride=1, padding=pads, dilation=(dh, dw), groups=groups)
+    spread = scatter_slice(ct, (n, o, hp + lo_h, wp + lo_w), (None, None, lo_h, lo_w),
+                           (None, None, lo_h + (ho - 1) * sh + 1, lo_w + (wo - 1) * sw + 1), (1, 1, sh, sw))
     full = apply_op("nn.conv2d", spread, kernel, stride=1, padding=0, dilation=(dh, dw), groups=groups)
     return apply_op("slice", full, starts=(None, None, top, left), stops=(None, None, top + h, left + wd),
                     steps=(None,) * 4)
