@@ -111,6 +111,28 @@ def test_stride_one_conv_input_gradient_is_one_convolution_of_x_shape(n, size, w
     check_grads(f, (x, w), modes=("rev",))
 
 
+@FEW
+@given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(0, 3), st.integers(0, 3),
+       st.integers(0, 2**31 - 1))
+def test_tiling_pools_give_each_element_its_windows_share(n, kh, kw, extra_h, extra_w, seed):
+    """Pools whose windows tile the input (stride = kernel, the default; rows and columns past
+    the last window included, sizes 1 and odd): each input element takes its own window's
+    share of the cotangent in one elementwise kernel (the windows' strided scatters indexed
+    through reshapes that divided and took remainders hundreds of times a kernel); against
+    finite differences (distinct values: no ties in the maxima)."""
+    rng = np.random.default_rng(seed)
+    h, w = 2 * kh + extra_h, kw + extra_w
+    x = rng.permutation(n * 2 * h * w).reshape(n, 2, h, w) / 7.0
+    c = rng.standard_normal((n, 2, h // kh, w // kw))
+    for pool in (mlc.nn.max_pool2d, mlc.nn.avg_pool2d):
+        f = lambda x, c, pool=pool: np.sum(np.sin(pool(x, (kh, kw))) * c)  # noqa: E731
+        check_grads(f, (x, c), modes=("rev",))
+        lowered = mlc.jit(mlc.grad(f)).lower(x, c)
+        kernels = [fn.script() for name, fn in lowered.mod.items() if name != "main"]
+        assert sum(k.count("//") for k in kernels) < 100, kernels
+    assert len([b for b in lowered.graph.bindings if b.op == "call_tir"]) <= 2, lowered.graph.script()
+
+
 def test_log_softmax_and_layer_norm_gradients_to_second_order():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 5))

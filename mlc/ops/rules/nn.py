@@ -313,8 +313,41 @@ def _max_pool_jvp(primals, tangents, out, *, kernel, **attrs):
     return total
 
 
+def _tiles(name, x, kernel, attrs) -> tuple[int, int] | None:
+    """(kh, kw) where the pooling windows tile the input without overlap, gap or padding
+    (stride = kernel, dilation 1, no padding: each input element in at most one window);
+    else None."""
+    (kh, kw), (sh, sw), (dh, dw), pads = _pool_geometry(name, x, kernel, attrs)
+    return (kh, kw) if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1) and not any(pads) else None
+
+
+def _upsampled(g, x_shape, kh: int, kw: int):
+    """Each element of ``g`` (n, c, ho, wo) repeated over its window's kh x kw elements, and
+    zeros past the last window (to x's height and width): the elementwise form of placing a
+    window's value back on the input, where the windows tile it."""
+    n, c, ho, wo = g.shape
+    g = np.broadcast_to(np.reshape(g, (n, c, ho, 1, wo, 1)), (n, c, ho, kh, wo, kw))
+    g = np.reshape(g, (n, c, ho * kh, wo * kw))
+    rest = (x_shape[2] - ho * kh, x_shape[3] - wo * kw)
+    if any(rest):
+        g = apply_op("pad", g, pad_width=((0, 0), (0, 0), (0, rest[0]), (0, rest[1])), constant_values=0)
+    return g
+
+
 def _max_pool_vjp(ct, primals, out, *, kernel, **attrs):
     (x,) = primals
+    tiles = _tiles("nn.max_pool2d", x, kernel, attrs)
+    if tiles is not None and 0 not in ct.shape:
+        # one elementwise kernel: each input element compared with its own window's maximum
+        # and given its share of the window's cotangent (the windows' strided scatters spread
+        # the cotangent through reshapes whose indices divided and took remainders several
+        # times an element); the share is weights' 1 / count, as the window's elements have it
+        count = None
+        for s, e, st in _windows("nn.max_pool2d", x.shape, out.shape, kernel, attrs)[0]:
+            hit = (apply_op("slice", x, starts=s, stops=e, steps=st) == out).astype(out.dtype)
+            count = hit if count is None else count + hit
+        share = _upsampled(ct / count, x.shape, *tiles)
+        return ((x == _upsampled(out, x.shape, *tiles)).astype(ct.dtype) * share,)
     offsets, padded, pads, weights = _max_pool_hits(x, out, kernel, attrs)
     total = None
     for (s, e, st), wgt in zip(offsets, weights):
@@ -341,6 +374,9 @@ def _avg_divisor(x, out, kernel, attrs, offsets, padded, pads):
 
 def _avg_pool_vjp(ct, primals, out, *, kernel, **attrs):
     (x,) = primals
+    tiles = _tiles("nn.avg_pool2d", x, kernel, attrs)
+    if tiles is not None and 0 not in ct.shape:
+        return (_upsampled(ct / float(tiles[0] * tiles[1]), x.shape, *tiles),)
     offsets, padded, pads = _windows("nn.avg_pool2d", x.shape, out.shape, kernel, attrs)
     g = ct / _avg_divisor(x, out, kernel, attrs, offsets, padded, pads)
     total = None
