@@ -5,7 +5,6 @@ another exception's). The ones that pass and matter most are in :mod:`.programs`
 tests/corpus, and run from there); the tests of each construct are in tests/tracer/test_numpy_idioms.py.
 """
 import copy
-import math
 import signal
 import sys
 import time
