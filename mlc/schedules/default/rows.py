@@ -482,27 +482,6 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
 MIN_PARALLEL_WORK_PARTS = 1 << 14
 
 
-def _placed_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
-    """An rf block moved under a part loop (:func:`schedule_row_parts`), whose loops follow its
-    iterators (the accumulators' first, as rfactor makes them): the rows, then the reduction,
-    then the accumulators in unrolled vectors, their init before the reduction."""
-    rf = sch.get_block(rf_name, func_name)
-    v = view(sch, rf)
-    loops = sch.get_loops(rf)[1:]
-    kinds = {id(val): iv for iv, val in zip(v.block.iter_vars, v.realize.iter_values)}
-    bound = [kinds.get(id(f.loop_var)) for f in v.loops[1:]]
-    if len(loops) != 3 or any(iv is None for iv in bound):
-        return False
-    red = [n for n, iv in enumerate(bound) if iv.iter_type == "reduce"]
-    acc = [n for n, iv in enumerate(bound) if iv.iter_type == "spatial" and iv is v.block.iter_vars[0]]
-    if len(red) != 1 or len(acc) != 1:
-        return False
-    row = 3 - red[0] - acc[0]
-    sch.reorder(loops[row], loops[red[0]], loops[acc[0]])
-    init = sch.decompose_reduction(rf, loops[red[0]])
-    return _vectorize_partial_sums(sch, rf, init, lanes)
-
-
 def _vectorize_partial_sums(sch, rf, init, lanes: int) -> bool:
     """Vectorizes the partial sums of an rfactor block ``rf`` and their ``init``: the innermost
     loop in vectors of ``lanes`` (halved until it divides the extent, as row_accumulators
