@@ -6,11 +6,15 @@ elementwise expression, as the forward is); ``log_softmax``'s is
 ``rstd * (g' - mean(g') - xhat * mean(g' * xhat))`` with ``g' = g * gamma``.
 ``conv2d``'s input cotangent is a convolution of the cotangent, spread by the
 stride, with the flipped kernel (each group's input and output channels
-swapped), and its kernel's a convolution of the input with the cotangent as
-kernel (stride and dilation swapping roles). A pool's cotangent goes back
-through each of its window's offsets: a strided slice of the padded input, so
-its adjoint is :func:`~.shape.scatter_slice`; max pooling shares it among the
-window's elements equal to the maximum.
+swapped; at stride 1 the cotangent is only padded, to give x's shape directly),
+and its kernel's a convolution of the input with the cotangent as kernel
+(stride and dilation swapping roles), or for a small kernel summing many
+products the cotangent's rows times the input's patches (one matmul). A pool's
+cotangent goes back through each of its window's offsets: a strided slice of
+the padded input, so its adjoint is :func:`~.shape.scatter_slice`; max pooling
+shares it among the window's elements equal to the maximum. Where the windows
+tile the input (stride = kernel), each element takes its own window's share
+elementwise instead.
 """
 from __future__ import annotations
 
@@ -235,8 +239,9 @@ def _conv_kernel_cotangent_by_patches(ct, x, w, attrs):
 #: products (``n * ho * wo``): too few outputs for the convolution's schedule to share among
 #: vector lanes and threads, and long sums, which the product puts in the lanes. The small
 #: CNN's first convolution (8 x 1 x 3 x 3 = 72 outputs of 8192 products): 290 us as a
-#: convolution, 35 us by patches; its second (16 x 8 x 3 x 3 = 1152 of 2048): 46 us as a
-#: convolution, 80 us by patches (2 cores, loaded).
+#: convolution, about 75 us by patches (the patches' copy and the product); its second
+#: (16 x 8 x 3 x 3 = 1152 of 2048): 46 us as a convolution, about 41 us by patches, so left
+#: as it was (kernels' best of 200 calls, 2 cores under a load of 10).
 PATCHES_MIN_TERMS, PATCHES_MAX_OUTPUTS = 1024, 256
 
 
