@@ -133,28 +133,6 @@ def test_tiling_pools_give_each_element_its_windows_share(n, kh, kw, extra_h, ex
     assert len([b for b in lowered.graph.bindings if b.op == "call_tir"]) <= 2, lowered.graph.script()
 
 
-@FEW
-@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 7), st.integers(1, 6), st.integers(1, 3),
-       st.integers(1, 2), st.integers(1, 2), st.tuples(*[st.integers(0, 2)] * 4), st.integers(0, 2**31 - 1))
-def test_conv_kernel_gradient_by_patches(n, c, size, width, k, stride, dilation, pads, seed):
-    """The kernel's cotangent as the cotangent's rows times the input's patches (used for
-    small kernels summing many products, here forced on small shapes: sizes 1 and odd,
-    strides, dilation, asymmetric padding) against finite differences; the product is one
-    matmul over n * ho * wo."""
-    import mlc.ops.rules.nn as rules
-    span = dilation * (k - 1)
-    top, left, bottom, right = pads
-    size, width = max(size, span + 1 - top - bottom), max(width, span + 1 - left - right)
-    rng = np.random.default_rng(seed)
-    x, w = rng.standard_normal((n, c, size, width)), rng.standard_normal((2, c, k, k))
-    f = lambda x, w: np.sum(np.sin(mlc.nn.conv2d(x, w, stride=stride, padding=pads, dilation=dilation)))  # noqa: E731
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rules, "PATCHES_MIN_TERMS", 1)
-        graph = mlc.jit(mlc.grad(f, argnums=1)).lower(x, w).graph
-        assert any("matmul" in str(b.attr("func")) for b in graph.bindings if b.op == "call_tir"), graph.script()
-        check_grads(f, (x, w), modes=("rev",))
-
-
 def test_log_softmax_and_layer_norm_gradients_to_second_order():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 5))

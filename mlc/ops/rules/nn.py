@@ -8,8 +8,7 @@ elementwise expression, as the forward is); ``log_softmax``'s is
 stride, with the flipped kernel (each group's input and output channels
 swapped; at stride 1 the cotangent is only padded, to give x's shape directly),
 and its kernel's a convolution of the input with the cotangent as kernel
-(stride and dilation swapping roles), or for a small kernel summing many
-products the cotangent's rows times the input's patches (one matmul). A pool's
+(stride and dilation swapping roles). A pool's
 cotangent goes back through each of its window's offsets: a strided slice of
 the padded input, so its adjoint is :func:`~.shape.scatter_slice`; max pooling
 shares it among the window's elements equal to the maximum. Where the windows
@@ -209,48 +208,10 @@ def _conv_input_cotangent(ct, x, w, attrs):
                     steps=(None,) * 4)
 
 
-def _conv_kernel_cotangent_by_patches(ct, x, w, attrs):
-    """The kernel's cotangent as one product of two matrices whose shared axis is every output
-    position of every image (``n * ho * wo``, contiguous in both): the cotangent ``(o, n * ho *
-    wo)`` times the input's patches ``(kh * kw * c, n * ho * wo)``, each patch row a strided
-    slice of the padded input. As a convolution with the cotangent for kernel, its reduction's
-    innermost axis was a row of the cotangent (8 long for 8x8 images: no vector of 16 lanes
-    fits), and it ran scalar."""
-    (sh, sw), (dh, dw), (top, left, bottom, right), _ = _conv_attrs(attrs)
-    n, c, h, wd = x.shape
-    o, _, kh, kw = w.shape
-    ho, wo = ct.shape[2:]
-    xp = apply_op("pad", x, pad_width=((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=0) \
-        if any((top, left, bottom, right)) else x
-    patches = []
-    for a in range(kh):
-        for b in range(kw):
-            part = apply_op("slice", xp, starts=(None, None, a * dh, b * dw),
-                            stops=(None, None, a * dh + (ho - 1) * sh + 1, b * dw + (wo - 1) * sw + 1),
-                            steps=(None, None, sh, sw))
-            patches.append(np.reshape(np.transpose(part, (1, 0, 2, 3)), (c, n * ho * wo)))
-    rows = np.reshape(np.transpose(ct, (1, 0, 2, 3)), (o, n * ho * wo))
-    product = rows @ np.transpose(np.concatenate(patches, axis=0))            # (o, kh * kw * c)
-    return np.transpose(np.reshape(product, (o, kh, kw, c)), (0, 3, 1, 2))
-
-
-#: The kernel's cotangent is computed by patches (:func:`_conv_kernel_cotangent_by_patches`)
-#: where it has at most PATCHES_MAX_OUTPUTS elements, each a sum of at least PATCHES_MIN_TERMS
-#: products (``n * ho * wo``): too few outputs for the convolution's schedule to share among
-#: vector lanes and threads, and long sums, which the product puts in the lanes. The small
-#: CNN's first convolution (8 x 1 x 3 x 3 = 72 outputs of 8192 products): 290 us as a
-#: convolution, about 75 us by patches (the patches' copy and the product); its second
-#: (16 x 8 x 3 x 3 = 1152 of 2048): 46 us as a convolution, about 41 us by patches, so left
-#: as it was (kernels' best of 200 calls, 2 cores under a load of 10).
-PATCHES_MIN_TERMS, PATCHES_MAX_OUTPUTS = 1024, 256
-
-
 def _conv_kernel_cotangent(ct, x, w, attrs):
     (sh, sw), (dh, dw), padding, groups = _conv_attrs(attrs)
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
-    if groups == 1 and n * ct.shape[2] * ct.shape[3] >= PATCHES_MIN_TERMS and w.size <= PATCHES_MAX_OUTPUTS:
-        return _conv_kernel_cotangent_by_patches(ct, x, w, attrs)
     inputs = np.reshape(np.transpose(np.reshape(x, (n, groups, cg, h, wd)), (2, 1, 0, 3, 4)),
                         (cg, groups * n, h, wd))
     kernel = np.reshape(np.transpose(np.reshape(ct, (n, groups, o // groups) + tuple(ct.shape[2:])),
