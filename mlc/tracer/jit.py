@@ -126,6 +126,14 @@ class JitFunction:
     # ------------------------------------------------------------------ call
 
     def __call__(self, *args, **kwargs):
+        hot = self._specs.hot  # the last signature of arrays called: checked natively, run
+        if hot is not None and not kwargs:
+            fast = hot.fast
+            if fast is not None:
+                out = fast[1]()
+                if fast[0](*args, out) is out:
+                    hot.used = True
+                    return out
         try:
             return self._call(args, kwargs)
         except AliasMismatch as mismatch:  # arguments sharing memory, into which the function writes
@@ -154,7 +162,10 @@ class JitFunction:
                 if slot is not None:
                     slot.used = True  # (for the cache's eviction: .specializations)
                     if not scalars:
+                        if slot.fast is not None:  # the next call tries it first
+                            self._specs.hot = slot
                         return slot.run(args)
+                    self._specs.hot = None  # (its entry takes arrays: not tried before the next)
                     leaves = fast_leaves(args)
                     if leaves is not None:
                         return slot.run(leaves)
@@ -184,7 +195,7 @@ class JitFunction:
                     compiled = self._compile(key, call, database, quick)
                     if compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
-                    slot = self._specs.add(key, compiled, compiled.run)
+                    slot = self._specs.add(key, compiled, compiled.run, compiled.function.fast)
                     if quick:  # the optimised build, swapped in when ready (.tiering)
                         tiering.upgrade(compiled, slot)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
@@ -193,6 +204,8 @@ class JitFunction:
             runs = self._runs if where is None else self._keyed_runs
             if not (self._dynamic and len(runs) >= MAX_FAST_KEYS):
                 self._specs.alias(slot, fast, where)
+            if where is None and slot.fast is not None and all(type(a) is _ndarray for a in args):
+                self._specs.hot = slot
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         return slot.run(leaves)

@@ -118,6 +118,7 @@ def _swap_in(compiled, slot) -> None:
     compiled.function = optimized
     compiled.run = optimized.run
     if slot is not None and slot.compiled is compiled:
+        slot.fast = optimized.fast  # (either program's fast entry runs with either's run)
         slot.run = optimized.run
 
 

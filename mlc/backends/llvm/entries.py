@@ -41,7 +41,8 @@ from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ArrayLayout
 from .types import I32, I64, PTR
 
-__all__ = ["emit_checked_entry", "expected_objects", "required_flags", "table_symbol", "MAX_DIMS"]
+__all__ = ["emit_checked_entry", "emit_fast_entry", "expected_objects", "fast_symbol", "required_flags", "table_symbol",
+           "MAX_DIMS"]
 
 
 def table_symbol(entry: str) -> str:
@@ -187,3 +188,46 @@ def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayou
         current = base
         current_flags = _field(b, base, layout.flags, I32, f"{name}_base_flags")
     b.position_at_end(found)
+
+
+def fast_symbol(checked: str) -> str:
+    """The symbol of the Python-callable entry wrapping the checked entry ``checked``."""
+    return f"{checked}__fast"
+
+
+def emit_fast_entry(module: ir.Module, checked: ir.Function) -> ir.Function:
+    """Add ``ptr @<checked>__fast(ptr self, ptr args, i64 nargs)``: a function Python calls
+    directly (CPython's ``METH_FASTCALL`` convention, made a builtin by the loader:
+    :func:`mlc.runtime.fast_calls.python_function`), with no ctypes between. It hands the
+    ``nargs`` objects at ``args`` to ``checked`` (:func:`emit_checked_entry`) and returns a
+    new reference to the last one (the output the caller made) where the checked entry ran
+    the function, else to ``self`` (a marker object of the caller's: nothing ran), so the
+    caller asks ``fast(x, y, out) is out``::
+
+        define ptr @main__checked__fast(ptr %self, ptr %args, i64 %nargs) {
+          ; nargs == 2 + 1, else decline
+          %rc = call i32 @main__checked(ptr %x, ptr %y, ptr %out)
+          ; rc == 0: ++out.ob_refcnt, ret %out; else ++self.ob_refcnt, ret %self
+
+    It reads and writes nothing but the objects' reference counts and what the checked
+    entry reads, and calls no Python API: it runs holding the GIL, as a builtin does."""
+    n = len(checked.args)
+    entry = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64]), name=fast_symbol(checked.name))
+    entry.attributes.add("noinline")
+    entry.attributes.add("optnone")
+    self_obj, args, nargs = entry.args
+    self_obj.name, args.name, nargs.name = "self", "args", "nargs"
+    b = ir.IRBuilder(entry.append_basic_block("entry"))
+    go, ran, decline = (entry.append_basic_block(name) for name in ("go", "ran", "decline"))
+    b.cbranch(b.icmp_signed("==", nargs, ir.Constant(I64, n)), go, decline)
+    b.position_at_end(go)
+    objects = [b.load(b.gep(args, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR, name=f"arg{k}")
+               for k in range(n)]
+    rc = b.call(checked, objects)
+    b.cbranch(b.icmp_signed("==", rc, ir.Constant(I32, 0)), ran, decline)
+    for block, obj in ((ran, objects[-1] if objects else self_obj), (decline, self_obj)):
+        b.position_at_end(block)
+        count = b.load(obj, typ=I64)  # ob_refcnt, the object's first field: Py_INCREF
+        b.store(b.add(count, ir.Constant(I64, 1)), obj)
+        b.ret(obj)
+    return entry

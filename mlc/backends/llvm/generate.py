@@ -26,7 +26,7 @@ from ..intrinsics import has_intrinsic_lowering
 from .bounds import SiteTable
 from .intrinsics import BACKEND
 from .codegen import FunctionCalls, emit_function
-from .entries import emit_checked_entry
+from .entries import emit_checked_entry, emit_fast_entry
 from .streaming import streaming_threshold
 from .jit import target_layout
 from .parallel import PREFIX as PARALLEL_PREFIX
@@ -187,6 +187,12 @@ class Emitter:
             entry = emit_object_entry(module, main, ARRAY_DATA_OFFSET)
             if self.objects is not None:
                 self.objects[name] = entry.name
+            # and one Python calls as a builtin, checking its arrays natively (.entries): a
+            # jitted call's cache hit (mlc.runtime.fast_calls)
+            if self.checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func):
+                checked = emit_checked_entry(module, main, ARRAY_LAYOUT, False, frozenset())
+                emit_fast_entry(module, checked)
+                self.checked[name] = checked.name
 
 
 def _static_shapes(func: PrimFunc) -> bool:

@@ -17,15 +17,19 @@ LLVM knows (``Target("llvm", "skylake-avx512")``) on any machine.
 from __future__ import annotations
 
 import ctypes
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ...config import config
 from ...errors import CompileError, MLCError
 from ...ir.calls import CallPacked, is_graph_main
 from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
+from ...runtime import fast_calls
 from ...runtime.callbacks import CallbackTable
 from ...runtime.exported import function_entry
 from ...runtime.arguments import param_specs, written_params
@@ -39,7 +43,7 @@ from .cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from . import parallel
 from .codegen import CALLBACK_TABLE_SYMBOL, launch_only
-from .entries import expected_objects, required_flags, table_symbol
+from .entries import expected_objects, fast_symbol, required_flags, table_symbol
 from .export.library import export_library
 from .generate import (LLVM_TIR_PASSES, BodyPlacement, Emitter, emit_object_entry, generate_ir, generate_units,
                        instructions, lower_for_llvm, symbol_names, vectorize_loops_for_llvm)
@@ -223,13 +227,15 @@ def _loaded(source: LLVMSource, mod: IRModule, target: Target, compiled: Compile
         entry = _entry(compiled, objects[name], len(func.params)) if name in objects else None
         kernel, native, pointer_kernel = _kernel(compiled, symbols[name], func, sites,
                                                  table if is_graph_main(func) else None)
-        checked_kernel = None
+        checked_kernel = fast = None
         if entry is not None and not is_graph_main(func):  # lib[name](...): the object entry
             kernel = _object_kernel(entry, compiled)
             if name in source.checked:
                 checked_kernel = _checked_kernel(compiled, source.checked[name], func)
+        elif entry is not None and name in source.checked:  # a main's: a jitted call's cache hit
+            fast = _fast_entry(compiled, source.checked[name], func)
         functions[name] = Function(name, func, kernel, native, pointer_kernel, object_entry=entry,
-                                   checked_kernel=checked_kernel)
+                                   checked_kernel=checked_kernel, fast_entry=fast)
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
@@ -355,6 +361,19 @@ def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
     objects, True where it ran the function, False where it declined (nothing ran). Its
     table (the array types, each parameter's dtype object, rank, flags and extents, from
     ``func`` as scheduled) is filled here, for this process."""
+    dtypes = _fill_table(compiled, symbol, func)
+    cfunc = _entry(compiled, symbol, len(func.params), restype=ctypes.c_int32)
+
+    # (_dtypes: the dtype objects whose addresses the table holds, kept alive with it)
+    def kernel(arrays, _cfunc=cfunc, _owner=compiled, _dtypes=dtypes):
+        set_num_threads(config().num_threads)
+        return not _cfunc(*map(id, arrays))
+    return kernel
+
+
+def _fill_table(compiled: CompiledModule, symbol: str, func: PrimFunc) -> list:
+    """Fill the table of the checked entry ``symbol`` (:mod:`.entries`) from ``func`` as
+    scheduled, for this process; the dtype objects whose addresses it holds."""
     written = written_params(func)
     specs = [(dtype, shape, required_flags(n in written)) for n, (_, _, dtype, shape) in enumerate(param_specs(func.params))]
     table = expected_objects(specs)
@@ -362,13 +381,20 @@ def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
     if not address:
         raise CompileError(f"the checked entry {symbol} has no table {table_symbol(symbol)}")
     (ctypes.c_int64 * len(table)).from_address(address)[:] = table
-    cfunc = _entry(compiled, symbol, len(func.params), restype=ctypes.c_int32)
+    return [spec[0] for spec in specs]
 
-    # (_dtypes: the dtype objects whose addresses the table holds, kept alive with it)
-    def kernel(arrays, _cfunc=cfunc, _owner=compiled, _dtypes=[spec[0] for spec in specs]):
-        set_num_threads(config().num_threads)
-        return not _cfunc(*map(id, arrays))
-    return kernel
+
+def _fast_entry(compiled: CompiledModule, symbol: str, func: PrimFunc):
+    """The builtin calling the fast entry of a main whose checked entry is ``symbol``
+    (:func:`~.entries.emit_fast_entry`, :mod:`mlc.runtime.fast_calls`), or None where this
+    interpreter allows none, or its arrays are too large to hold the GIL through a run; with
+    the dtype objects whose addresses the table holds, to keep alive with it."""
+    if sum(np.dtype(dtype).itemsize * math.prod(shape) for _, _, dtype, shape in param_specs(func.params)) \
+            > fast_calls.MAX_BYTES:
+        return None
+    dtypes = _fill_table(compiled, symbol, func)
+    fast = fast_calls.python_function(compiled.address(fast_symbol(symbol)), symbol)
+    return None if fast is None else (fast, dtypes)
 
 
 _SIZE_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
