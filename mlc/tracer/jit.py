@@ -168,7 +168,7 @@ class JitFunction:
                     self._specs.hot = None  # (its entry takes arrays: not tried before the next)
                     leaves = fast_leaves(args)
                     if leaves is not None:
-                        return slot.run(leaves)
+                        return _run(slot, leaves)
         else:  # keywords or static arguments: a hit path keyed by their names and values too
             hit = self._keyed_runs.get(self._spec.call_key(args, kwargs))
             if hit is not None:
@@ -176,7 +176,7 @@ class JitFunction:
                 slot.used = True
                 leaves = fast_leaves(keyed_arguments(args, kwargs, where))
                 if leaves is not None:
-                    return slot.run(leaves)
+                    return _run(slot, leaves)
         if is_tracing():  # called from another traced function: inline
             return self.fn(*args, **kwargs)
         return self._call_general(args, kwargs)
@@ -394,6 +394,17 @@ class _CheckedJitFunction(JitFunction):
 
 
 _ndarray = np.ndarray
+
+
+def _run(slot, leaves):
+    """Run ``slot`` on a hit's ``leaves``: through its fast entry where it has one and takes
+    them (:attr:`~.specializations.Slot.fast`), else its run."""
+    fast = slot.fast
+    if fast is not None:
+        out = fast[1]()
+        if fast[0](*leaves, out) is out:
+            return out
+    return slot.run(leaves)
 
 
 def _numpy_write_error(err: ValueError) -> TraceError:
