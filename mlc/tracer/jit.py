@@ -134,6 +134,20 @@ class JitFunction:
                 if fast[0](*args, out) is out:
                     hot.used = True
                     return out
+        elif kwargs:  # the same for the last call of arrays with keywords, by their names
+            keyed = self._specs.hot_keyed
+            if keyed is not None and len(kwargs) == len(keyed[1]) and keyed[0].fast is not None:
+                slot, names = keyed
+                try:
+                    named = [kwargs[name] for name in names]
+                except KeyError:
+                    named = None
+                if named is not None:
+                    fast = slot.fast
+                    out = fast[1]()
+                    if fast[0](*args, *named, out) is out:
+                        slot.used = True
+                        return out
         try:
             return self._call(args, kwargs)
         except AliasMismatch as mismatch:  # arguments sharing memory, into which the function writes
@@ -174,8 +188,11 @@ class JitFunction:
             if hit is not None:
                 slot, where = hit
                 slot.used = True
-                leaves = fast_leaves(keyed_arguments(args, kwargs, where))
+                dynamic = keyed_arguments(args, kwargs, where)
+                leaves = fast_leaves(dynamic)
                 if leaves is not None:
+                    self._specs.hot_keyed = (slot, where[1]) if (
+                        leaves is dynamic and self._fast and slot.fast is not None) else None
                     return _run(slot, leaves)
         if is_tracing():  # called from another traced function: inline
             return self.fn(*args, **kwargs)
@@ -204,8 +221,12 @@ class JitFunction:
             runs = self._runs if where is None else self._keyed_runs
             if not (self._dynamic and len(runs) >= MAX_FAST_KEYS):
                 self._specs.alias(slot, fast, where)
-            if where is None and slot.fast is not None and all(type(a) is _ndarray for a in args):
-                self._specs.hot = slot
+            if slot.fast is not None and self._fast and all(type(a) is _ndarray for a in args) \
+                    and all(type(a) is _ndarray for a in kwargs.values()):  # (every argument an array)
+                if where is None:
+                    self._specs.hot = slot
+                else:
+                    self._specs.hot_keyed = (slot, where[1])
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         return slot.run(leaves)

@@ -66,6 +66,9 @@ class Specializations:
         #: the slot of the last positional call of arrays found, where it has a fast entry
         #: (:attr:`Slot.fast`): a call tries it before computing any key
         self.hot: Slot | None = None
+        #: the same for a call with keywords: (slot, the keywords' names in the order the
+        #: signature passes them, :meth:`~.arguments.ArgumentSpec.dynamic_of`)
+        self.hot_keyed: tuple | None = None
 
     def get(self, key) -> Slot | None:
         """The slot of the full ``key``, marked used and sent to the back; None if absent."""
@@ -107,7 +110,7 @@ class Specializations:
             self._slots.clear()
             self.runs.clear()
             self.keyed_runs.clear()
-            self.hot = None
+            self.hot = self.hot_keyed = None
 
     def _drop_one(self) -> None:
         """Drop the first signature in line not used since it came to the front (CLOCK; the
@@ -122,6 +125,8 @@ class Specializations:
             del self.compiled[key], self._slots[key]
             if self.hot is slot:
                 self.hot = None
+            if self.hot_keyed is not None and self.hot_keyed[0] is slot:
+                self.hot_keyed = None
             for runs, alias in slot.aliases:
                 found = runs.get(alias)
                 if found is slot or (type(found) is tuple and found[0] is slot):

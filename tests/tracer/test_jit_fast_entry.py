@@ -173,3 +173,29 @@ def test_large_arrays_keep_the_ctypes_entry():
     x = np.ones(fast_calls.MAX_BYTES // 8 + 1)
     np.testing.assert_array_equal(f(x), x * 2)
     assert f._specs.hot is None
+
+
+@needs_fast
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(1, 6), other=st.sampled_from(["same", "dtype", "shape", "scalar", "names", "positional"]))
+def test_a_keyword_hit_runs_the_fast_entry_and_declines_the_rest(n, other):
+    f = mlc.jit(lambda x, y, z=None: x * 2 - y if z is None else x * 2 - y + z)
+    x, y = np.arange(n, dtype="float64"), np.ones(n)
+    np.testing.assert_array_equal(f(x, y=y), x * 2 - y)
+    assert f._specs.hot_keyed is not None
+    calls = _counted(f)
+    np.testing.assert_array_equal(f(x + 1, y=y), x * 2 + 2 - y)
+    assert calls == []  # native
+    kwargs, a = {"y": y}, x
+    if other == "dtype":
+        kwargs = {"y": y.astype("float32")}
+    elif other == "shape":
+        a, kwargs = np.arange(n + 1.0), {"y": np.ones(n + 1)}
+    elif other == "scalar":
+        kwargs = {"y": 1.5}
+    elif other == "names":
+        kwargs = {"y": y, "z": y}
+    got = f(a, y) if other == "positional" else f(a, **kwargs)
+    want = a * 2 - (y if other == "positional" else kwargs["y"]) + kwargs.get("z", 0)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
