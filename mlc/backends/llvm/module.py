@@ -17,12 +17,10 @@ LLVM knows (``Target("llvm", "skylake-avx512")``) on any machine.
 from __future__ import annotations
 
 import ctypes
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from ...config import config
 from ...errors import CompileError, MLCError
@@ -43,7 +41,7 @@ from .cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from . import parallel
 from .codegen import CALLBACK_TABLE_SYMBOL, launch_only
-from .entries import expected_objects, fast_symbol, required_flags, table_symbol
+from .entries import expected_objects, fast_table, required_flags, table_symbol
 from .export.library import export_library
 from .generate import (LLVM_TIR_PASSES, BodyPlacement, Emitter, emit_object_entry, generate_ir, generate_units,
                        instructions, lower_for_llvm, symbol_names, vectorize_loops_for_llvm)
@@ -385,15 +383,16 @@ def _fill_table(compiled: CompiledModule, symbol: str, func: PrimFunc) -> list:
 
 
 def _fast_entry(compiled: CompiledModule, symbol: str, func: PrimFunc):
-    """The builtin calling the fast entry of a main whose checked entry is ``symbol``
-    (:func:`~.entries.emit_fast_entry`, :mod:`mlc.runtime.fast_calls`), or None where this
-    interpreter allows none, or its arrays are too large to hold the GIL through a run; with
-    the dtype objects whose addresses the table holds, to keep alive with it."""
-    if sum(np.dtype(dtype).itemsize * math.prod(shape) for _, _, dtype, shape in param_specs(func.params)) \
-            > fast_calls.MAX_BYTES:
-        return None
-    dtypes = _fill_table(compiled, symbol, func)
-    fast = fast_calls.python_function(compiled.address(fast_symbol(symbol)), symbol)
+    """The builtin calling the fast entry ``symbol`` of a main (:func:`~.entries.emit_fast_entry`,
+    :mod:`mlc.runtime.fast_calls`), its table filled for this process, and the dtype objects
+    the table names (to keep alive with it); None where this interpreter allows none."""
+    dtypes = [spec[2] for spec in param_specs(func.params)]
+    table = fast_table(dtypes)
+    address = compiled.global_address(table_symbol(symbol))
+    if not address:
+        raise CompileError(f"the fast entry {symbol} has no table {table_symbol(symbol)}")
+    (ctypes.c_int64 * len(table)).from_address(address)[:] = table
+    fast = fast_calls.python_function(compiled.address(symbol), symbol)
     return None if fast is None else (fast, dtypes)
 
 
