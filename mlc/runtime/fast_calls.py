@@ -2,24 +2,25 @@
 
 A ctypes call costs some 300 ns (its arguments converted, the GIL released and
 taken again), a third of a jitted call of ``a + b`` on small arrays. The llvm backend
-emits, beside a graph's ``main``, an entry in CPython's ``METH_FASTCALL`` convention
-(:func:`mlc.backends.llvm.entries.emit_fast_entry`) that checks its array arguments
-natively and runs ``main``; :func:`python_function` makes it a builtin function
-object, which Python calls as it calls ``len``::
+builds, once per process, a function in CPython's ``METH_FASTCALL`` convention that
+checks a call's arrays against a *descriptor* and runs a graph's ``main``
+(:mod:`mlc.backends.llvm.fast_entry`); :func:`python_function` makes it a builtin
+function object whose ``self`` is that descriptor (a bytes object), which Python calls
+as it calls ``len``::
 
-    fast = python_function(address, "main")
+    fast = python_function(address, descriptor)
     out = np.empty(...)
     if fast(x, y, out) is out:   # ran: x and y were what main was compiled for
         return out
-    # else it ran nothing (and returned its own marker object): take the checks in Python
+    # else it ran nothing (and returned its descriptor): take the checks in Python
 
 A builtin runs holding the GIL, so callers keep it for small arrays
 (:data:`MAX_BYTES`), where a kernel runs in microseconds. It is made only where
 CPython's objects are laid out as expected (a reference count first, no free
-threading), checked once on each function made (:func:`python_function` returns None
-otherwise).
+threading, a bytes object's data where :data:`BYTES_OFFSET` says), checked once on
+each function made (:func:`python_function` returns None otherwise).
 
->>> python_function(0, "f") is None   # (no code at address 0)
+>>> python_function(0, b"") is None   # (no code at address 0)
 True
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ import ctypes
 import sys
 import sysconfig
 
-__all__ = ["python_function", "MAX_BYTES"]
+__all__ = ["python_function", "MAX_BYTES", "BYTES_OFFSET"]
 
 #: The most bytes a call's arrays may hold, together, for the fast entry to be used: a
 #: kernel on more may run long enough that holding the GIL through it matters.
@@ -56,29 +57,38 @@ if _SUPPORTED:
     _new_function.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
 
 
-class _Builtin:
-    """The builtin's ``self``, which it keeps alive: its method table (CPython keeps a pointer
-    to it), and what a declined call returns."""
-    __slots__ = ("definition", "name")
-
-    def __init__(self, address: int, name: str):
-        self.name = name.encode()
-        self.definition = _MethodDef(self.name, address, _METH_FASTCALL, None)
-
-
-def python_function(address: int, name: str):
-    """The builtin calling the fast entry at ``address`` (``fn(*arrays, out)`` returns ``out``
-    where it ran, another object where it declined), or None where this interpreter does
-    not allow it or the entry does not behave (a declined call must hand its ``self`` back
-    with its reference counted once). The caller keeps the machine code loaded while the
-    builtin lives."""
-    if not _SUPPORTED or not address:
+def _bytes_offset() -> int | None:
+    """Where a bytes object's data lies in it (``PyBytesObject.ob_sval``), if found."""
+    probe = b"mlc fast call probe"
+    offset = sys.getsizeof(b"") - 1  # the header, then the terminating NUL of an empty one
+    try:
+        return offset if ctypes.string_at(id(probe) + offset, len(probe)) == probe else None
+    except (ValueError, OSError):  # pragma: no cover
         return None
-    marker = _Builtin(address, name)
-    fn = _new_function(ctypes.addressof(marker.definition), marker, None)
-    before = sys.getrefcount(marker)
-    got = fn()  # no arguments: declined, ``marker`` returned
-    if got is not marker:
+
+
+#: Where a bytes object's data lies in it: native code given the object reads it there.
+BYTES_OFFSET = _bytes_offset() if _SUPPORTED else None
+
+_NAME = b"mlc_fast_call"
+_DEFINITIONS: dict[int, _MethodDef] = {}  # address -> its method table (CPython keeps a pointer)
+
+
+def python_function(address: int, descriptor: bytes):
+    """The builtin calling the native function at ``address`` (``fn(*arrays, out)`` returns
+    ``out`` where it ran, ``descriptor`` where it declined) with ``descriptor`` as its
+    ``self``; or None where this interpreter does not allow it or the function does not
+    behave (a declined call must hand ``descriptor`` back with its reference counted once).
+    The caller keeps the machine code loaded while the builtin lives."""
+    if not _SUPPORTED or not address or type(descriptor) is not bytes:
+        return None
+    definition = _DEFINITIONS.get(address)
+    if definition is None:
+        definition = _DEFINITIONS.setdefault(address, _MethodDef(_NAME, address, _METH_FASTCALL, None))
+    fn = _new_function(ctypes.addressof(definition), descriptor, None)
+    before = sys.getrefcount(descriptor)
+    got = fn()  # no arguments: declined, ``descriptor`` returned
+    if got is not descriptor:
         return None
     del got
-    return fn if sys.getrefcount(marker) == before else None
+    return fn if sys.getrefcount(descriptor) == before else None

@@ -41,8 +41,7 @@ from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ArrayLayout
 from .types import I32, I64, PTR
 
-__all__ = ["emit_checked_entry", "emit_fast_entry", "expected_objects", "fast_symbol", "required_flags", "table_symbol",
-           "fast_table", "MAX_DIMS"]
+__all__ = ["emit_checked_entry", "expected_objects", "required_flags", "table_symbol", "MAX_DIMS"]
 
 
 def table_symbol(entry: str) -> str:
@@ -188,88 +187,3 @@ def _find_owner(b: ir.IRBuilder, entry: ir.Function, decline, layout: ArrayLayou
         current = base
         current_flags = _field(b, base, layout.flags, I32, f"{name}_base_flags")
     b.position_at_end(found)
-
-
-def fast_symbol(main: str) -> str:
-    """The symbol of the Python-callable entry of ``main`` (:func:`emit_fast_entry`)."""
-    return f"{main}__fast"
-
-
-def fast_table(dtypes) -> list[int]:
-    """The table of a fast entry (:func:`emit_fast_entry`) whose parameters have the NumPy
-    ``dtypes``: the two array types an argument may be, then each parameter's dtype object."""
-    return [id(np.ndarray), id(NDArray), *map(id, dtypes)]
-
-
-def emit_fast_entry(module: ir.Module, fn: ir.Function, layout: ArrayLayout,
-                    shapes: Sequence[tuple[int, ...]]) -> ir.Function:
-    """Add ``ptr @<fn>__fast(ptr self, ptr args, i64 nargs)``: ``fn`` (a graph's main, whose
-    parameters have the static ``shapes``) called from Python directly, in CPython's
-    ``METH_FASTCALL`` convention (the loader makes it a builtin:
-    :func:`mlc.runtime.fast_calls.python_function`), with no ctypes between. It checks the
-    ``nargs`` objects at ``args`` as :func:`emit_checked_entry` does (an ndarray or mlc's
-    NDArray, of the parameter's dtype object, rank and extents, C-contiguous; the last, the
-    output the caller made, writeable), the rank and extents compared with constants and the
-    type and dtype objects with its table (:func:`fast_table`, filled by the loader); then
-    runs ``fn`` on their data pointers and returns a new reference to the last object; or,
-    where any check fails, runs nothing and returns a new reference to ``self`` (a marker
-    object of the caller's), so the caller asks ``fast(x, y, out) is out``::
-
-        define ptr @main__fast(ptr %self, ptr %args, i64 %nargs) {
-          ; nargs == 3, each argument's type, dtype, rank, flags, extents; else ret self
-          call void @main(ptr %x, ptr %y, ptr %out) noinline
-          ; ++out.ob_refcnt, ret %out
-
-    It reads and writes nothing but the objects' fields and reference counts, and calls no
-    Python API: it runs holding the GIL, as a builtin does."""
-    n = len(fn.args)
-    entry = ir.Function(module, ir.FunctionType(PTR, [PTR, PTR, I64]), name=fast_symbol(fn.name))
-    entry.attributes.add("noinline")  # a few loads and compares an argument: nothing to optimise
-    entry.attributes.add("optnone")
-    size = 2 + n
-    table = ir.GlobalVariable(module, ir.ArrayType(I64, size), name=table_symbol(entry.name))
-    table.initializer = ir.Constant(ir.ArrayType(I64, size), None)  # written by the loader
-    self_obj, args, nargs = entry.args
-    self_obj.name, args.name, nargs.name = "self", "args", "nargs"
-    b = ir.IRBuilder(entry.append_basic_block("entry"))
-    decline = entry.append_basic_block("decline")
-
-    def expected(k: int):
-        return b.load(b.gep(table, [ir.Constant(I64, 0), ir.Constant(I64, k)],
-                            source_etype=ir.ArrayType(I64, size)), typ=I64)
-
-    def require(condition, name: str) -> None:
-        passed = entry.append_basic_block(name)
-        b.cbranch(condition, passed, decline)
-        b.position_at_end(passed)
-
-    require(b.icmp_signed("==", nargs, ir.Constant(I64, n)), "count")
-    objects = []
-    for p, (arg, shape) in enumerate(zip(fn.args, shapes)):
-        obj = b.load(b.gep(args, [ir.Constant(I64, p)], source_etype=PTR), typ=PTR, name=f"{arg.name}_object")
-        objects.append(obj)
-        kind = b.ptrtoint(_field(b, obj, layout.type, PTR), I64)
-        require(b.or_(b.icmp_unsigned("==", kind, expected(0)), b.icmp_unsigned("==", kind, expected(1))),
-                f"{arg.name}_array")  # (any object has a type; only an array the rest)
-        need = required_flags(p == n - 1)
-        ok = b.icmp_unsigned("==", b.ptrtoint(_field(b, obj, layout.descr, PTR), I64), expected(2 + p))
-        ok = b.and_(ok, b.icmp_signed("==", _field(b, obj, layout.nd, I32), ir.Constant(I32, len(shape))))
-        flags = b.and_(_field(b, obj, layout.flags, I32), ir.Constant(I32, need))
-        require(b.and_(ok, b.icmp_unsigned("==", flags, ir.Constant(I32, need))), f"{arg.name}_rank")
-        if shape:  # (its rank known: its extents may be read)
-            dims = _field(b, obj, layout.dimensions, PTR)
-            ok = None
-            for d, extent in enumerate(shape):
-                got = b.load(b.gep(dims, [ir.Constant(I64, d)], source_etype=I64), typ=I64)
-                same = b.icmp_signed("==", got, ir.Constant(I64, extent))
-                ok = same if ok is None else b.and_(ok, same)
-            require(ok, f"{arg.name}_shape")
-    b.call(fn, [_field(b, obj, layout.data, PTR) for obj in objects], attrs=("noinline",))
-    ran = objects[-1] if objects else self_obj
-    for block, obj in ((None, ran), (decline, self_obj)):
-        if block is not None:
-            b.position_at_end(block)
-        count = b.load(obj, typ=I64)  # ob_refcnt, the object's first field: Py_INCREF
-        b.store(b.add(count, ir.Constant(I64, 1)), obj)
-        b.ret(obj)
-    return entry

@@ -9,20 +9,16 @@ function its LLVM symbol. The JIT (:mod:`.module`) and the exporter
 """
 from __future__ import annotations
 
-import math
-
 from llvmlite import ir
 
 from ...config import config
 from ...errors import IRError
-from ...ir import dtype as dt
 from ...ir.calls import is_graph_main
 from ...ir.expr import IntImm
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...passes.tir.lower_complex import complex_lowering_for, lower_complex
 from ...passes.tir.vectorize import vectorize_loops
-from ...runtime import fast_calls
 from ...runtime.arguments import written_params
 from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT
 from ...target import Target
@@ -30,7 +26,7 @@ from ..intrinsics import has_intrinsic_lowering
 from .bounds import SiteTable
 from .intrinsics import BACKEND
 from .codegen import FunctionCalls, emit_function
-from .entries import emit_checked_entry, emit_fast_entry
+from .entries import emit_checked_entry
 from .streaming import streaming_threshold
 from .jit import target_layout
 from .parallel import PREFIX as PARALLEL_PREFIX
@@ -191,23 +187,6 @@ class Emitter:
             entry = emit_object_entry(module, main, ARRAY_DATA_OFFSET)
             if self.objects is not None:
                 self.objects[name] = entry.name
-            # and one Python calls as a builtin, checking its arrays natively (.entries): a
-            # jitted call's cache hit (mlc.runtime.fast_calls)
-            if self.checked is not None and ARRAY_LAYOUT is not None and _fast_enough(func):
-                self.checked[name] = emit_fast_entry(module, main, ARRAY_LAYOUT,
-                                                     [p.static_shape() for p in func.params]).name
-
-
-#: The most parameters a main with a fast entry has (its checks are code in the main's module).
-MAX_FAST_PARAMS = 16
-
-
-def _fast_enough(func: PrimFunc) -> bool:
-    """Whether a main may have a fast entry: static shapes, a few parameters, and arrays that
-    hold so little that a run is short while the entry holds the GIL (:mod:`mlc.runtime.fast_calls`)."""
-    if not _static_shapes(func) or len(func.params) > MAX_FAST_PARAMS:
-        return False
-    return sum(dt.bits(p.dtype) // 8 * math.prod(p.static_shape()) for p in func.params) <= fast_calls.MAX_BYTES
 
 
 def _static_shapes(func: PrimFunc) -> bool:

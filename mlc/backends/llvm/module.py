@@ -27,7 +27,6 @@ from ...errors import CompileError, MLCError
 from ...ir.calls import CallPacked, is_graph_main
 from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
-from ...runtime import fast_calls
 from ...runtime.callbacks import CallbackTable
 from ...runtime.exported import function_entry
 from ...runtime.arguments import param_specs, written_params
@@ -41,8 +40,9 @@ from .cpus import host_cpu, vector_bits
 from .bounds import BoundsRecord, SiteTable, raise_violation
 from . import parallel
 from .codegen import CALLBACK_TABLE_SYMBOL, launch_only
-from .entries import expected_objects, fast_table, required_flags, table_symbol
+from .entries import expected_objects, required_flags, table_symbol
 from .export.library import export_library
+from .fast_entry import fast_entry
 from .generate import (LLVM_TIR_PASSES, BodyPlacement, Emitter, emit_object_entry, generate_ir, generate_units,
                        instructions, lower_for_llvm, symbol_names, vectorize_loops_for_llvm)
 from .jit import CompiledModule, UnitBuild, compile_ir, emit_assembly, optimise, reoptimise
@@ -230,8 +230,8 @@ def _loaded(source: LLVMSource, mod: IRModule, target: Target, compiled: Compile
             kernel = _object_kernel(entry, compiled)
             if name in source.checked:
                 checked_kernel = _checked_kernel(compiled, source.checked[name], func)
-        elif entry is not None and name in source.checked:  # a main's: a jitted call's cache hit
-            fast = _fast_entry(compiled, source.checked[name], func)
+        elif entry is not None:  # a main's: a jitted call's cache hit calls it (.fast_entry)
+            fast = fast_entry(compiled.address(symbols[name]), func, target)
         functions[name] = Function(name, func, kernel, native, pointer_kernel, object_entry=entry,
                                    checked_kernel=checked_kernel, fast_entry=fast)
     sources = {"ll": compiled.optimized_ir}
@@ -380,20 +380,6 @@ def _fill_table(compiled: CompiledModule, symbol: str, func: PrimFunc) -> list:
         raise CompileError(f"the checked entry {symbol} has no table {table_symbol(symbol)}")
     (ctypes.c_int64 * len(table)).from_address(address)[:] = table
     return [spec[0] for spec in specs]
-
-
-def _fast_entry(compiled: CompiledModule, symbol: str, func: PrimFunc):
-    """The builtin calling the fast entry ``symbol`` of a main (:func:`~.entries.emit_fast_entry`,
-    :mod:`mlc.runtime.fast_calls`), its table filled for this process, and the dtype objects
-    the table names (to keep alive with it); None where this interpreter allows none."""
-    dtypes = [spec[2] for spec in param_specs(func.params)]
-    table = fast_table(dtypes)
-    address = compiled.global_address(table_symbol(symbol))
-    if not address:
-        raise CompileError(f"the fast entry {symbol} has no table {table_symbol(symbol)}")
-    (ctypes.c_int64 * len(table)).from_address(address)[:] = table
-    fast = fast_calls.python_function(compiled.address(symbol), symbol)
-    return None if fast is None else (fast, dtypes)
 
 
 _SIZE_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
