@@ -66,8 +66,9 @@ class Function:
         #: ``checked_kernel(arrays)``: the arguments checked in native code as ``_plain`` checks
         #: them, and the function run, True; or nothing run, False (the backend's, or None)
         self.checked_kernel = checked_kernel
-        #: a graph main's (builtin, what it keeps alive): ``builtin(*inputs, out) is out`` where
-        #: it checked the arrays natively and ran, else nothing ran (:mod:`.fast_calls`); or None
+        #: a graph main's ``fast_entry()``: (builtin, what it keeps alive), made on the first
+        #: call, ``builtin(*inputs, out) is out`` where it checked the arrays natively and ran,
+        #: else nothing ran (:mod:`.fast_calls`); or None
         self.fast_entry = fast_entry
         self._plain = self.check.plain
         self._count = len(self.specs)

@@ -176,8 +176,8 @@ class JitFunction:
                 if slot is not None:
                     slot.used = True  # (for the cache's eviction: .specializations)
                     if not scalars:
-                        if slot.fast is not None:  # the next call tries it first
-                            self._specs.hot = slot
+                        if slot.fast is not None or (slot.pending and slot.make_fast() is not None):
+                            self._specs.hot = slot  # the next call tries it first
                         return slot.run(args)
                     self._specs.hot = None  # (its entry takes arrays: not tried before the next)
                     leaves = fast_leaves(args)
@@ -190,6 +190,8 @@ class JitFunction:
                 slot.used = True
                 dynamic = keyed_arguments(args, kwargs, where)
                 leaves = fast_leaves(dynamic)
+                if slot.pending:
+                    slot.make_fast()
                 if leaves is not None:
                     self._specs.hot_keyed = (slot, where[1]) if (
                         leaves is dynamic and self._fast and slot.fast is not None) else None
@@ -212,7 +214,7 @@ class JitFunction:
                     compiled = self._compile(key, call, database, quick)
                     if compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
-                    slot = self._specs.add(key, compiled, compiled.run, compiled.function.fast)
+                    slot = self._specs.add(key, compiled, compiled.run, compiled.function.can_fast)
                     if quick:  # the optimised build, swapped in when ready (.tiering)
                         tiering.upgrade(compiled, slot)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
@@ -420,7 +422,7 @@ _ndarray = np.ndarray
 def _run(slot, leaves):
     """Run ``slot`` on a hit's ``leaves``: through its fast entry where it has one and takes
     them (:attr:`~.specializations.Slot.fast`), else its run."""
-    fast = slot.fast
+    fast = slot.fast if not slot.pending else slot.make_fast()
     if fast is not None:
         out = fast[1]()
         if fast[0](*leaves, out) is out:

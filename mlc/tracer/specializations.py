@@ -38,15 +38,24 @@ class Slot:
     """One compiled signature (full ``key``): its ``compiled`` function and ``run`` (leaves ->
     outputs), whether it was ``used`` since it last came to the front of the line, and the
     other keys it is found under."""
-    __slots__ = ("key", "compiled", "run", "used", "aliases", "fast")
+    __slots__ = ("key", "compiled", "run", "used", "aliases", "fast", "pending")
 
-    def __init__(self, key, compiled, run: Callable, fast=None):
+    def __init__(self, key, compiled, run: Callable, pending: bool = False):
         self.key, self.compiled, self.run = key, compiled, run
         #: (builtin, new output): ``builtin(*arrays, out) is out`` where the arrays were those
-        #: of this signature and it ran (:attr:`.compile.CompiledFunction.fast`); or None
-        self.fast = fast
+        #: of this signature and it ran (:meth:`.compile.CompiledFunction.make_fast`); or None
+        self.fast = None
+        #: whether ``fast`` is still to be made (on the first hit: :meth:`make_fast`)
+        self.pending = pending
         self.used = False
         self.aliases: list[tuple[dict, tuple]] = []  # (runs or keyed_runs, key)
+
+    def make_fast(self):
+        """``fast``, made now if it is still to be made."""
+        if self.pending:
+            self.pending = False
+            self.fast = self.compiled.function.make_fast()
+        return self.fast
 
 
 class Specializations:
@@ -79,14 +88,14 @@ class Specializations:
                 self.compiled.move_to_end(key)
             return slot
 
-    def add(self, key, compiled, run: Callable, fast=None) -> Slot:
+    def add(self, key, compiled, run: Callable, pending: bool = False) -> Slot:
         """Keep ``compiled`` (whose calls are ``run``) under ``key``, first dropping what must go
         for it to fit; its slot, also found in :attr:`runs` under ``key``."""
         with self._lock:
             if self.size is not None:
                 while len(self.compiled) >= self.size:
                     self._drop_one()
-            slot = Slot(key, compiled, run, fast)
+            slot = Slot(key, compiled, run, pending)
             self.compiled[key] = compiled
             self._slots[key] = slot
             self.alias(slot, key)

@@ -39,6 +39,7 @@ from ...runtime.arguments import C_CONTIGUOUS, WRITEABLE
 from ...runtime.ndarray import NDArray
 from ...runtime.pointers import ARRAY_LAYOUT, ArrayLayout
 from ...target import Target
+from .jit import UnitBuild, target_layout
 from .types import I32, I64, PTR
 
 __all__ = ["fast_entry", "fast_call_ir", "descriptor", "MAX_PARAMS", "MAX_DIMS", "SYMBOL"]
@@ -81,24 +82,38 @@ def qualifies(func: PrimFunc) -> bool:
 
 
 def fast_entry(main_address: int, func: PrimFunc, target: Target):
-    """(builtin, the dtypes its descriptor names) of main ``func`` loaded at
-    ``main_address``, or None where it does not :func:`qualify <qualifies>` or this
-    interpreter allows no builtin. The caller keeps main's code loaded while the builtin
-    lives."""
-    if not qualifies(func):
-        return None
-    address = _function_address(target)
-    dtypes = [np.dtype(p.dtype) for p in func.params]
-    data = descriptor(main_address, [(d, tuple(e.value for e in p.shape)) for d, p in zip(dtypes, func.params)])
-    fast = fast_calls.python_function(address, data)
-    return None if fast is None else (fast, dtypes)
+    """A :class:`FastEntry` of main ``func`` loaded at ``main_address``, or None where it
+    does not :func:`qualify <qualifies>`."""
+    return FastEntry(main_address, func, target) if qualifies(func) else None
+
+
+class FastEntry:
+    """``entry()``: (builtin, the dtypes its descriptor names) of one main, made the first
+    time it is asked for (a jitted signature's first cache hit: a first call makes no
+    builtin, and the process builds the native function at its first hit), or None where
+    this interpreter allows no builtin. The caller keeps main's code loaded while the
+    builtin lives."""
+
+    __slots__ = ("main_address", "func", "target", "_made")
+
+    def __init__(self, main_address: int, func: PrimFunc, target: Target):
+        self.main_address, self.func, self.target = main_address, func, target
+        self._made = None
+
+    def __call__(self):
+        if self._made is None:
+            dtypes = [np.dtype(p.dtype) for p in self.func.params]
+            shapes = [tuple(e.value for e in p.shape) for p in self.func.params]
+            fast = fast_calls.python_function(_function_address(self.target),
+                                              descriptor(self.main_address, list(zip(dtypes, shapes))))
+            self._made = (None if fast is None else (fast, dtypes),)
+        return self._made[0]
 
 
 def _function_address(target: Target) -> int:
     """The address of the native function, built (unoptimised) the first time."""
     with _LOCK:
         if not _BUILT:
-            from .jit import UnitBuild, target_layout  # (loaded with the backend's JIT)
             build = UnitBuild(target)
             build.submit(fast_call_ir(*target_layout(target), ARRAY_LAYOUT, fast_calls.BYTES_OFFSET), quick=True)
             compiled = build.finish([SYMBOL])
