@@ -28,7 +28,7 @@ from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
 from .trace import BELOW, BOUNDS, EXPONENT, INDEX, RAISES, STATUS
-from .writeback import AliasMismatch, alias_pattern, write_back
+from .writeback import AliasMismatch, alias_pattern, run_in_place, write_back
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
 
@@ -166,8 +166,9 @@ class CompiledFunction:
         #: the function this one replaced (a first tier, :mod:`.tiering`): its code stays loaded
         #: while this one lives, since a call that began before the swap may still run it
         self.replaced = None
+        in_place = {k: graph.inputs[k].dtype for _, k in graph.written}
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
-                                aliases)
+                                aliases, in_place)
 
     def with_lib(self, lib) -> CompiledFunction:
         """This function calling the kernels of ``lib`` instead (the same module built
@@ -176,11 +177,14 @@ class CompiledFunction:
                             self.key_sources, self.writes, self.aliases)
 
     @staticmethod
-    def _runner(run, order, out_tree, checks, copies=(), writes=(), aliases=None):
+    def _runner(run, order, out_tree, checks, copies=(), writes=(), aliases=None, in_place=None):
         """``run`` (main's outputs) made to return the output pytree. Main's last outputs are the
         ``len(checks)`` values to verify, then the ``len(writes)`` last versions of the arguments
         at ``writes``; both are dropped once used (the checks verified before any argument is
-        written). The outputs at ``copies`` (:func:`merged_outputs`) are copies."""
+        written). The outputs at ``copies`` (:func:`merged_outputs`) are copies. ``in_place``
+        (argument position -> dtype): main writes those arguments' new values into their own
+        memory (``Graph.written``) and returns none of them (:func:`.writeback.run_in_place`)."""
+        copies = tuple(k for k in copies if k < len(order))  # (outputs main writes in place: none)
         if order != tuple(range(len(order))) or copies:  # a value returned twice, one array each time
             main_run = run
 
@@ -190,7 +194,16 @@ class CompiledFunction:
                 for k in copies:
                     outs[k] = outs[k].copy()
                 return outs
-        if writes:  # the arguments written: checked for memory they share, then written back
+        if writes and in_place:  # main writes the arguments: the caller's arrays where it may
+            written, verified = run, checks
+
+            def run(leaves):
+                pattern = alias_pattern(leaves, writes)
+                if pattern != aliases:
+                    raise AliasMismatch(pattern)
+                return run_in_place(written, leaves, in_place, verified)
+            checks = ()  # verified by run_in_place
+        elif writes:  # the arguments written: checked for memory they share, then written back
             written, verified = run, checks
 
             def run(leaves):

@@ -16,7 +16,7 @@ the :class:`Compiled`; ``f.lower(x)`` is ``f.trace(x).lower()``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..driver import schedule_module
@@ -28,6 +28,7 @@ from ..passes.graph.emit_main import main_name
 from ..runtime.entry import MainEntry
 from ..runtime.exported import CallSpec, graph_entry, program_entry
 from ..runtime.ndarray import module_device
+from ..target import Target
 from .arguments import WideInt, fast_key, fast_leaves, keyed_arguments
 from .numpy_random import ENTROPY, GLOBAL, describe_source
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
@@ -69,10 +70,27 @@ class Traced:
     schedule: object = None
     _origin: _Origin | None = field(default=None, repr=False, compare=False)
 
-    def lower(self) -> Lowered:
-        """Run the graph passes (fusion, memory planning): the kernels as one IRModule."""
-        graph = lower_graph(self.graph)
-        return Lowered(self.graph, graph, graph.module, self.target, self.schedule, self._origin)
+    def lower(self, *, in_place: bool = True) -> Lowered:
+        """Run the graph passes (fusion, memory planning): the kernels as one IRModule.
+
+        ``in_place``: the arguments the function writes receive their new values in their own
+        memory, the caller's arrays (``Graph.written``), where the program takes host arrays
+        and has static shapes; otherwise ``main`` returns the new values last, and the call
+        copies them back (:mod:`.writeback`)."""
+        graph = self.graph
+        if in_place and self._origin is not None and self._origin.writes and self._writes_in_place():
+            writes = self._origin.writes
+            first = len(graph.outputs) - len(writes)
+            graph = replace(graph, written=tuple((first + n, k) for n, k in enumerate(writes)))
+        lowered = lower_graph(graph)
+        return Lowered(self.graph, lowered, lowered.module, self.target, self.schedule, self._origin)
+
+    def _writes_in_place(self) -> bool:
+        """Whether ``main`` may write the written arguments in place: a program on host arrays
+        (a GPU's takes device copies of NumPy arguments), with static shapes (a graph with
+        dynamic axes has no ``main``)."""
+        static = all(isinstance(d, int) for v in self.graph.inputs for d in v.shape)
+        return static and module_device(Target.from_str(self.target)).kind == "cpu"
 
     def as_text(self) -> str:
         """The traced graph, Relax-like."""

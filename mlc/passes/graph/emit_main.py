@@ -54,6 +54,7 @@ from ...ir.types import TensorType
 from ...ops.hand_written import REGION_WRITE
 from ...runtime.packed import list_funcs
 from .inplace import aliases, inplace_pairs
+from .pointwise import pointwise_update
 
 __all__ = ["emit_main", "main_name", "main_outputs", "check_runnable", "all_constants", "RUNNABLE"]
 
@@ -89,11 +90,14 @@ def main_name(graph: Graph) -> str:
 
 def main_outputs(graph: Graph) -> tuple[list, tuple[int, ...]]:
     """(the distinct returned values, in order of first return; for each graph output, the
-    index of its value among them): ``main``'s output parameters and how results map to them."""
+    index of its value among them): ``main``'s output parameters and how results map to them.
+    The outputs ``graph.written`` pairs with inputs are left out: ``main`` writes them into
+    those inputs' memory."""
     values: list = []
     index: dict[int, int] = {}
     order = []
-    for a in graph.outputs:
+    into_inputs = {o for o, _ in graph.written}
+    for a in (a for o, a in enumerate(graph.outputs) if o not in into_inputs):
         if id(a) not in index:
             index[id(a)] = len(values)
             values.append(a)
@@ -168,7 +172,9 @@ def _main(graph: Graph, module) -> tuple[PrimFunc, dict[str, PrimFunc]]:
     outputs = [_buffer(v, v.name if isinstance(v, Var) else "out") for v in returned]
     emitter = _Emitter(module, {id(c): env[id(c)] for c in constants})
     emitter.root.update((id(b), b) for b in [*params, *outputs])
-    body = emitter.graph(graph, env, list(zip(returned, outputs)))
+    # an input the graph writes receives its new value in its own memory (Graph.written)
+    written = [(graph.outputs[o], env[id(graph.inputs[k])]) for o, k in graph.written]
+    body = emitter.graph(graph, env, list(zip(returned, outputs)) + written)
     stmt = seq(*emitter.decls, *body)
     for buf in reversed(emitter.allocs):
         stmt = Allocate(buf, stmt)
@@ -310,10 +316,24 @@ class _Emitter:
                     direct[id(a)] = target
                 continue
             readers = memory.get(id(self.root.get(id(target), target)), [])
-            # a region write may write into its base's memory: it reads nothing else of it
-            if all(last_read.get(r, -1) < n or (last_read[r] == n and own.get(r) == n) for r in readers):
+            # a region write may write into its base's memory: it reads nothing else of it;
+            # a kernel may write into the memory of an input it reads element by element
+            if all(last_read.get(r, -1) < n or (last_read[r] == n and (own.get(r) == n or
+                                                                      self._pointwise(graph.bindings[n], a, r, root)))
+                   for r in readers):
                 direct[id(a)] = target
         return direct
+
+    def _pointwise(self, b, result, memory: int, root: dict[int, int]) -> bool:
+        """Whether call ``b`` may write its output ``result`` into ``memory`` (a value's id)
+        that it reads: each argument in that memory read element by element, at the indices
+        of the output's element (:func:`~.pointwise.pointwise_update`)."""
+        if b.op != "call_tir" or b.attr("func") not in self.module:
+            return False
+        func = self.module[b.attr("func")]
+        out = len(b.args) + next(o for o, v in enumerate(b.outputs) if v is result)
+        reading = [k for k, a in enumerate(b.args) if root.get(id(a), id(a)) == memory]
+        return bool(reading) and all(pointwise_update(func, k, out) for k in reading)
 
     def _region_base(self, b):
         """The operand whose memory region-write binding ``b`` may write its result into (main

@@ -36,8 +36,10 @@ __all__ = ["plan_memory"]
 def plan_memory(graph: Graph) -> Graph:
     """Assign storages to the results of ``call_tir`` bindings the graph does not return; an
     in-place kernel's output takes its argument's memory where that is legal (attribute
-    ``alias``, :mod:`.inplace`)."""
-    return _plan(graph, frozenset())
+    ``alias``, :mod:`.inplace`). The inputs the graph writes (``graph.written``) are writable
+    memory, as a loop's carries are: an in-place kernel may update such an input where nothing
+    reads its old value after it."""
+    return _plan(graph, frozenset(k for _, k in graph.written))
 
 
 def _plan_bodies(graph: Graph) -> Graph:
