@@ -133,7 +133,11 @@ class Lowered:
                                  origin.fast_math, origin.database, origin.nonempty,
                                  merged_outputs(self.traced, self.graph), origin.key_sources, origin.writes,
                                  origin.aliases, quick)
-        return Compiled(function, origin)
+        compiled = Compiled(function, origin)
+        if function.graph.written:  # a library returns the new values (its C signature): built apart
+            traced = Traced(self.traced, self.target, self.schedule, origin)
+            compiled._returning_writes = lambda: traced.lower(in_place=False).compile().function
+        return compiled
 
     def as_text(self) -> str:
         """The graph (Relax-like) followed by the kernels (TVMScript-like). The graph's
@@ -150,7 +154,7 @@ class Compiled:
     """A jitted function compiled for one signature: call it with arguments of that
     signature; :meth:`as_text` shows the generated code."""
 
-    __slots__ = ("function", "run", "_origin", "_matching")
+    __slots__ = ("function", "run", "_origin", "_matching", "_returning_writes")
 
     #: The most calls a Compiled remembers as its own signature (more than one where the
     #: signature has dynamic axes, or for each spelling of a call: keywords, their order).
@@ -163,6 +167,9 @@ class Compiled:
         #: calls found to be this signature, as the jit finds them again: a fast key -> None,
         #: a call key -> where its leaves are (ArgumentSpec.remembered)
         self._matching: dict[tuple, tuple | None] = {}
+        #: where ``function`` writes arguments in place (``Graph.written``): the same program
+        #: built to return their new values instead, made on demand (what :meth:`export` writes)
+        self._returning_writes = None
 
     @property
     def lib(self):
@@ -229,19 +236,21 @@ class Compiled:
         instead (cubins for ``archs``, a launcher's metadata: ``CudaModule.export``), which
         ``mlc.runtime.load`` loads with NumPy and CuPy only. Returns ``path``."""
         function = self.function
+        if self._returning_writes is not None:  # the library's entry copies the new values back
+            function = self._returning_writes()
         calls = self._call_spec()
         graph = function.graph
         if module_device(self.lib.target).kind != "cpu":  # a device's module: its backend's bundle
             return self._export_bundle(path, format, calls, archs)
         single = type(function.out_tree) is str
         if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels
-            functions = {n: self.lib[n].func for n in self.lib.function_names}
+            functions = {n: function.lib[n].func for n in function.lib.function_names}
             entry = program_entry("main", graph, functions, function.entry.executor.nonempty, single, calls)
         else:
             symbol = main_name(graph)
-            entry = graph_entry("main", symbol, self.lib[symbol].func, function.entry.n_inputs,
+            entry = graph_entry("main", symbol, function.lib[symbol].func, function.entry.n_inputs,
                                 function.entry.constants, function.order, single, calls)
-        return self.lib.export(path, cc=cc, format=format, entries=[entry])
+        return function.lib.export(path, cc=cc, format=format, entries=[entry])
 
     def _export_bundle(self, path, format, calls: CallSpec, archs):
         function = self.function

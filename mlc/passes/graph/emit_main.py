@@ -43,7 +43,7 @@ from __future__ import annotations
 from ...errors import IRError
 from ...ir import te
 from ...ir.buffer import Buffer, decl_buffer
-from ...ir.calls import GRAPH_MAIN_ATTR, CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
+from ...ir.calls import GRAPH_MAIN_ATTR, MAY_ALIAS, CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
 from ...ir.control import bodies, check_control, is_control
 from ...ir.expr import BufferLoad, Cast, IntImm, PrimExpr, const
 from ...ir.expr import Var as TirVar
@@ -179,7 +179,8 @@ def _main(graph: Graph, module) -> tuple[PrimFunc, dict[str, PrimFunc]]:
     for buf in reversed(emitter.allocs):
         stmt = Allocate(buf, stmt)
     attrs = ((GRAPH_MAIN_ATTR, (len(graph.inputs), len(constants))), ("tir.noalias", False))
-    return PrimFunc(tuple(params + outputs), stmt, attrs), emitter.copies
+    updated = {name: module[name].with_attr(MAY_ALIAS, tuple(sorted(pairs))) for name, pairs in emitter.aliased.items()}
+    return PrimFunc(tuple(params + outputs), stmt, attrs), {**emitter.copies, **updated}
 
 
 def all_constants(graph: Graph) -> list[Constant]:
@@ -204,6 +205,8 @@ class _Emitter:
 
     def __init__(self, module, constants: dict[int, Buffer]):
         self.copies: dict[str, PrimFunc] = {}
+        #: kernel name -> the (input, output) parameters main passes one memory (MAY_ALIAS)
+        self.aliased: dict[str, set] = {}
         self.module = module
         self.taken = set(module)
         self.constants = constants
@@ -318,22 +321,36 @@ class _Emitter:
             readers = memory.get(id(self.root.get(id(target), target)), [])
             # a region write may write into its base's memory: it reads nothing else of it;
             # a kernel may write into the memory of an input it reads element by element
-            if all(last_read.get(r, -1) < n or (last_read[r] == n and (own.get(r) == n or
-                                                                      self._pointwise(graph.bindings[n], a, r, root)))
-                   for r in readers):
+            b = graph.bindings[n]
+            shared = [r for r in readers if last_read.get(r, -1) == n and own.get(r) != n]
+            if all(last_read.get(r, -1) <= n for r in readers) and all(self._pointwise(b, a, r, root) for r in shared):
                 direct[id(a)] = target
+                for r in shared:  # the kernel runs with its output in the memory of that input
+                    self.may_alias(b, a, r, root)
         return direct
 
     def _pointwise(self, b, result, memory: int, root: dict[int, int]) -> bool:
         """Whether call ``b`` may write its output ``result`` into ``memory`` (a value's id)
         that it reads: each argument in that memory read element by element, at the indices
         of the output's element (:func:`~.pointwise.pointwise_update`)."""
-        if b.op != "call_tir" or b.attr("func") not in self.module:
+        pairs = self._shared_pairs(b, result, memory, root)
+        if not pairs:
             return False
         func = self.module[b.attr("func")]
+        return all(pointwise_update(func, k, out) for k, out in pairs)
+
+    def _shared_pairs(self, b, result, memory: int, root: dict[int, int]) -> list[tuple[int, int]]:
+        """(argument, output) parameter positions of call ``b`` whose argument is in ``memory``
+        and whose output is ``result``; none where ``b`` calls no kernel of the module."""
+        if b.op != "call_tir" or b.attr("func") not in self.module:
+            return []
         out = len(b.args) + next(o for o, v in enumerate(b.outputs) if v is result)
-        reading = [k for k, a in enumerate(b.args) if root.get(id(a), id(a)) == memory]
-        return bool(reading) and all(pointwise_update(func, k, out) for k in reading)
+        return [(k, out) for k, a in enumerate(b.args) if root.get(id(a), id(a)) == memory]
+
+    def may_alias(self, b, result, memory: int, root: dict[int, int]) -> None:
+        """Record that call ``b`` runs with its output ``result`` in ``memory``, which it reads
+        (the kernel's :data:`~mlc.ir.calls.MAY_ALIAS`, set by :func:`emit_main`)."""
+        self.aliased.setdefault(b.attr("func"), set()).update(self._shared_pairs(b, result, memory, root))
 
     def _region_base(self, b):
         """The operand whose memory region-write binding ``b`` may write its result into (main
