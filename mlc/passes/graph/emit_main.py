@@ -263,6 +263,9 @@ class _Emitter:
                     buffers[id(v)] = _buffer(v, v.name)
                     body.append(DeclBuffer(buffers[id(v)], storages[s]))
                     self.root[id(buffers[id(v)])] = storages[s]
+            if b.op == "call_tir":  # a kernel plan_memory let write into an input it reads pointwise
+                for o, k in set(alias.items()) - set(inplace_pairs(b)):
+                    self.aliased.setdefault(b.attr("func"), set()).add((k, len(b.args) + o))
             for o, k in inplace_pairs(b):  # the kernel updates its output: it must hold the argument first
                 src, dst = buffers[id(b.args[k])], buffers[id(b.outputs[o])]
                 if self.root.get(id(src), src) is not self.root.get(id(dst), dst):
