@@ -10,7 +10,8 @@ first argument changes its second. A trace assumes its arguments apart, so a
 function that writes is traced again for a call whose arguments share memory,
 with each group of identical arrays (the same memory, shape, strides and dtype)
 one array (:func:`alias_pattern`); arguments that overlap otherwise (one a
-shifted view of another) are refused when one of them is written.
+shifted view of another) are not compiled when one of them is written: the jitted call runs
+the function as NumPy does, uncompiled, with a PerformanceWarning (:class:`PartialOverlap`).
 
 >>> a = np.zeros(4)
 >>> alias_pattern([a, a, np.ones(2)], writes=(0,))
@@ -32,12 +33,17 @@ import numpy as np
 from ..errors import MLCError
 from ..runtime import loader
 
-__all__ = ["AliasMismatch", "WriteError", "alias_pattern", "write_back", "run_in_place", "STAGED"]
+__all__ = ["AliasMismatch", "PartialOverlap", "WriteError", "alias_pattern", "write_back", "run_in_place", "STAGED"]
 
 
 class WriteError(MLCError, ValueError):
     """An argument the function writes cannot be written as NumPy would (read-only, or
     overlapping another argument in part)."""
+
+
+class PartialOverlap(WriteError):
+    """Arguments overlap in memory in part (``f(a[1:], a[:-1])``) and the function writes one of
+    them. A jitted call runs the function uncompiled then, as NumPy (``JitFunction.__call__``)."""
 
 
 class AliasMismatch(MLCError):
@@ -59,10 +65,10 @@ def alias_pattern(leaves, writes) -> tuple[int, ...] | None:
 
 
 def _overlap(m: int, n: int) -> WriteError:
-    return WriteError(f"arguments {m} and {n} overlap in memory (one is a view into the other) and "
-                      "the jitted function writes into one of them; NumPy would see each write "
-                      "through the other, which mlc follows only for the very same array passed "
-                      "twice. Pass a copy of one of them")
+    return PartialOverlap(f"arguments {m} and {n} overlap in memory (one is a view into the other) and "
+                          "the jitted function writes into one of them; NumPy sees each write through "
+                          "the other, which compiled code follows only for the very same array passed "
+                          "twice.")
 
 
 def write_back(target, value) -> None:
