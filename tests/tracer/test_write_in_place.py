@@ -50,6 +50,14 @@ def add_into(x, y):
     x += y
 
 
+def reverse(x):  # reads the element another one writes: not in place
+    x[:] = x[::-1] * 2.0
+
+
+def shift(x):
+    x[1:] = x[:-1]
+
+
 def set_then_index(x, i):
     x[0] = 1.0
     x[i] = 2.0
@@ -151,7 +159,15 @@ def test_written_arguments_of_every_layout_match_numpy(n, m, layout):
     _check(gemm, [C, A, B], _JITTED[gemm])
 
 
-_JITTED = {fn: mlc.jit(fn) for fn in (heat_step, center, gemm)}
+_JITTED = {fn: mlc.jit(fn) for fn in (heat_step, center, gemm, reverse, shift)}
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=SIZES, m=SIZES, layout=st.sampled_from(["C", "F", "strided"]))
+def test_writes_that_read_other_elements_match_numpy(n, m, layout):
+    rng = np.random.default_rng(n * 10 + m)
+    for fn in (reverse, shift):
+        _check(fn, [_layouts(rng.uniform(size=(n, m)))[layout]], _JITTED[fn])
 
 
 def test_a_fortran_argument_is_staged_and_written_back():
@@ -226,3 +242,14 @@ def test_a_bounds_error_mid_call_leaves_the_arguments_unwritten():
     with pytest.raises(BoundsError, match="no argument was written"):
         jitted(x, 9)
     np.testing.assert_array_equal(x, np.zeros(4))  # mlc: all or nothing (the call is staged)
+
+
+@pytest.mark.parametrize("target", ["reference", "cuda-emulator"])
+def test_other_host_targets_write_in_place_too(target):
+    rng = np.random.default_rng(3)
+    for fn, shapes in ((center, [(5, 3)]), (heat_step, [(5, 4)]), (shift, [(6,)])):
+        args = [rng.uniform(size=s) for s in shapes]
+        jitted = mlc.jit(fn, target=target)
+        if fn is center:
+            assert _main_copies(jitted, *args) == 0
+        _check(fn, args, jitted)
