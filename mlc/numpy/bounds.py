@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import TraceError
+from ..ir.expr import PrimExpr
 from ..ops.library.shape import index_text
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import active_traces, current_trace
@@ -121,9 +123,13 @@ def check_index(index, n: int, what: str, axis: int) -> None:
     """Check the traced 0-d int ``index`` into axis ``axis`` of ``n`` elements when the
     function runs (``what``: the access, as ``a[i]``); nothing for a Python int or an index
     known to be in range."""
-    if not isinstance(index, Tracer) or not isinstance(n, (int, np.integer)):
+    if not isinstance(index, Tracer):
         return
     ctx = _trace_of(index)
+    if not isinstance(n, (int, np.integer)):  # a dynamic axis: its size is known when the function runs
+        if isinstance(n, PrimExpr) and ctx.bounds_checks:
+            _check_dynamic(ctx, index, n, (what, axis, describe_location(user_location())))
+        return
     if not ctx.bounds_checks or _known_inside(index, int(n)):
         return
     op = (what, axis, describe_location(user_location()))
@@ -140,20 +146,32 @@ def check_index(index, n: int, what: str, axis: int) -> None:
     ctx.check_index(value, int(n), op)
 
 
+def _check_dynamic(ctx, index: Tracer, n: PrimExpr, op: tuple) -> None:
+    """Check ``index`` into a dynamic axis of ``n`` elements (a size expression of the
+    function's dynamic axes), which the call evaluates from its arguments' shapes. Only a
+    jitted function's own trace returns such a check: a compiled loop or conditional checks its
+    body's indices against sizes known when it is traced, and there are none here."""
+    if ctx.captures:
+        raise TraceError(f"{op[0]}: a traced index into axis {op[1]}, a dynamic axis, inside a compiled loop or "
+                         "conditional: its bounds would not be checked. Index with a Python int, make the axis "
+                         f"static (no dynamic= for it), or pass bounds_check=False to mlc.jit{op[2]}")
+    ctx.check_index(_int64(index), n, op)
+
+
 def check_indices(indices, n: int, what: str, axis: int) -> None:
     """Check every element of the traced int array ``indices`` into axis ``axis`` of ``n``
     elements when the function runs, with one reduction of the indices: the largest of
     ``2 * j`` for each ``j >= 0`` and ``2 * ~j + 1`` for each ``j < 0`` (every index's
     distance past the axis, its sign in the low bit; beyond 2^61 saturated), decoded into the
     index the error names."""
-    if not isinstance(indices, Tracer) or not isinstance(n, (int, np.integer)):
+    if not isinstance(indices, Tracer) or not isinstance(n, (int, np.integer, PrimExpr)):
         return
     if indices.ndim == 0:
         check_index(indices, n, what, axis)
         return
     ctx = _trace_of(indices)
-    if not ctx.bounds_checks or indices.size == 0:
-        return
+    if not ctx.bounds_checks or not isinstance(indices.size, int) or indices.size == 0:
+        return  # (an index array of a dynamic size, unchecked: its maximum would refuse an empty one)
     t = indices.strong()  # (a uint64 index array wraps into int64, as NumPy's indexing converts it)
     if t.dtype != np.int64:
         t = emit("astype", [t], dtype="int64")
@@ -167,4 +185,8 @@ def check_indices(indices, n: int, what: str, axis: int) -> None:
     half = emit("right_shift", [worst, c(1)])
     odd = emit("bitwise_and", [worst, c(1)])
     index = emit("where", [emit("not_equal", [odd, c(0)]), emit("invert", [half]), half])
-    ctx.check_index(index.strong(), int(n), (what, axis, describe_location(user_location())))
+    op = (what, axis, describe_location(user_location()))
+    if isinstance(n, PrimExpr):
+        _check_dynamic(ctx, index, n, op)
+    else:
+        ctx.check_index(index.strong(), int(n), op)

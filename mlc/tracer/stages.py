@@ -279,6 +279,10 @@ class Compiled:
         if any(type(leaf) is WideInt for leaf in _leaf_kinds(self._origin.key)):
             raise MLCError(f"export: {name} was traced with a Python int that int64 cannot hold (a constant of "
                            "the trace); pass it as an array, or a value int64 holds")
+        if any(not isinstance(c.limit, int) for c in function.checks):
+            raise MLCError(f"export: {name} indexes a dynamic axis with a traced index, which a call checks "
+                           "against the axis's size at that call; an exported library does not check it yet. "
+                           "Export with mlc.jit(..., bounds_check=False), or with that axis static")
         scalars = tuple(_SCALAR_NAMES.get(kind) if isinstance(kind, type) else None
                         for kind in _leaf_kinds(self._origin.key))
         return CallSpec(scalars, tuple(keys), tuple((c.dtype, c.op, c.limit) for c in function.checks),
