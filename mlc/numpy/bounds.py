@@ -119,13 +119,23 @@ def _int64(t: Tracer) -> Tracer:
     return t if t.dtype == np.int64 else emit("astype", [t], dtype="int64")
 
 
-def check_index(index, n: int, what: str, axis: int) -> None:
+def check_index(index, n: int, what: str, axis: int, ctx=None) -> None:
     """Check the traced 0-d int ``index`` into axis ``axis`` of ``n`` elements when the
     function runs (``what``: the access, as ``a[i]``); nothing for a Python int or an index
     known to be in range."""
     if not isinstance(index, Tracer):
         return
-    ctx = _trace_of(index)
+    ctx = ctx or _trace_of(index)
+    if _transformed(ctx):  # inside mlc.grad, vmap, jvp...: checked by the jitted function around, or refused
+        if isinstance(n, (int, np.integer)) and _known_inside(index, int(n)):
+            return
+        outer = _outer_value(ctx, index)
+        if outer is not None:
+            with outer._ctx:  # (the check's ops recorded there)
+                check_index(outer, n, what, axis, outer._ctx)
+        elif _checked_around(ctx):
+            raise _unchecked_in_transformation(what, axis)
+        return
     if not isinstance(n, (int, np.integer)):  # a dynamic axis: its size is known when the function runs
         if isinstance(n, PrimExpr) and ctx.bounds_checks:
             _check_dynamic(ctx, index, n, (what, axis, describe_location(user_location())))
@@ -146,6 +156,43 @@ def check_index(index, n: int, what: str, axis: int) -> None:
     ctx.check_index(value, int(n), op)
 
 
+def _transformed(ctx) -> bool:
+    """Whether ``ctx`` is a transformation's trace (``mlc.grad``, ``vmap``...), which returns no
+    checks: its function's values only, which the transformation rewrites."""
+    return ctx.captures and not ctx.bounds_checks
+
+
+def _outer_value(ctx, index: Tracer):
+    """The value of the traces around ``ctx`` that ``index`` stands for (an index computed
+    outside the transformed function, which the trace around checks), or None where the
+    transformed function computes it."""
+    while True:
+        if index._ctx is not ctx:
+            if not index._ctx.is_active():
+                return None
+            ctx = index._ctx
+        else:
+            outer = next((o for o, var in ctx.captured if var is index._atom), None)
+            if outer is None:
+                return None
+            index, ctx = outer, outer._ctx
+        if not _transformed(ctx):
+            return index
+
+
+def _checked_around(ctx) -> bool:
+    """Whether a trace around ``ctx`` checks its indices (a jitted function's)."""
+    return any(t is not ctx and t.bounds_checks for t in active_traces())
+
+
+def _unchecked_in_transformation(what: str, axis: int) -> TraceError:
+    return TraceError(f"{what}: an index computed inside a transformed function (mlc.grad, mlc.vmap, mlc.jvp...) "
+                      f"into axis {axis}: its bounds cannot be checked there, and NumPy raises IndexError where "
+                      "it is out of bounds. Compute the index outside the transformed function and pass it in "
+                      "(it is checked then), clip it yourself (np.clip), or pass bounds_check=False to "
+                      f"mlc.jit to clip every index as JAX does{describe_location(user_location())}")
+
+
 def _check_dynamic(ctx, index: Tracer, n: PrimExpr, op: tuple) -> None:
     """Check ``index`` into a dynamic axis of ``n`` elements (a size expression of the
     function's dynamic axes), which the call evaluates from its arguments' shapes. Only a
@@ -158,7 +205,7 @@ def _check_dynamic(ctx, index: Tracer, n: PrimExpr, op: tuple) -> None:
     ctx.check_index(_int64(index), n, op)
 
 
-def check_indices(indices, n: int, what: str, axis: int) -> None:
+def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
     """Check every element of the traced int array ``indices`` into axis ``axis`` of ``n``
     elements when the function runs, with one reduction of the indices: the largest of
     ``2 * j`` for each ``j >= 0`` and ``2 * ~j + 1`` for each ``j < 0`` (every index's
@@ -167,9 +214,17 @@ def check_indices(indices, n: int, what: str, axis: int) -> None:
     if not isinstance(indices, Tracer) or not isinstance(n, (int, np.integer, PrimExpr)):
         return
     if indices.ndim == 0:
-        check_index(indices, n, what, axis)
+        check_index(indices, n, what, axis, ctx)
         return
-    ctx = _trace_of(indices)
+    ctx = ctx or _trace_of(indices)
+    if _transformed(ctx):
+        outer = _outer_value(ctx, indices)
+        if outer is not None:
+            with outer._ctx:
+                check_indices(outer, n, what, axis, outer._ctx)
+        elif _checked_around(ctx) and indices.size:
+            raise _unchecked_in_transformation(what, axis)
+        return
     if not ctx.bounds_checks or not isinstance(indices.size, int) or indices.size == 0:
         return  # (an index array of a dynamic size, unchecked: its maximum would refuse an empty one)
     t = indices.strong()  # (a uint64 index array wraps into int64, as NumPy's indexing converts it)
