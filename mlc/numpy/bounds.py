@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import TraceError
 from ..ir.expr import PrimExpr
+from ..ir.graph import Constant
 from ..ops.library.shape import index_text
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import active_traces, current_trace
@@ -131,8 +132,7 @@ def check_index(index, n: int, what: str, axis: int, ctx=None) -> None:
             return
         outer = _outer_value(ctx, index)
         if outer is not None:
-            with outer._ctx:  # (the check's ops recorded there)
-                check_index(outer, n, what, axis, outer._ctx)
+            _check_outer(outer, n, what, axis)
         elif _checked_around(ctx):
             raise _unchecked_in_transformation(what, axis)
         return
@@ -163,10 +163,13 @@ def _transformed(ctx) -> bool:
 
 
 def _outer_value(ctx, index: Tracer):
-    """The value of the traces around ``ctx`` that ``index`` stands for (an index computed
-    outside the transformed function, which the trace around checks), or None where the
+    """What ``index`` stands for around ``ctx``: a value of the traces around (an index
+    computed outside the transformed function, or every value of an argument it batches, which
+    the trace around checks), an array (an argument known when tracing), or None where the
     transformed function computes it."""
     while True:
+        if isinstance(index._atom, Constant):
+            return np.asarray(index._atom.data)
         if index._ctx is not ctx:
             if not index._ctx.is_active():
                 return None
@@ -174,10 +177,30 @@ def _outer_value(ctx, index: Tracer):
         else:
             outer = next((o for o, var in ctx.captured if var is index._atom), None)
             if outer is None:
+                outer = ctx.arguments.get(id(index._atom))
+            if outer is None or isinstance(outer, np.ndarray):
+                return outer
+            if not isinstance(outer, Tracer):
                 return None
             index, ctx = outer, outer._ctx
         if not _transformed(ctx):
             return index
+
+
+def _check_outer(outer, n, what: str, axis: int) -> None:
+    """Check what a transformed function's index stands for (:func:`_outer_value`): a value of
+    the trace around, there; an array, now."""
+    if isinstance(outer, np.ndarray):
+        if isinstance(n, (int, np.integer)) and outer.size and not (-n <= outer.min() and outer.max() < n):
+            bad = outer[(outer < -n) | (outer >= n)].flat[0]
+            raise IndexError(f"{what}: index {bad} is out of bounds for axis {axis} with size {n}"
+                             f"{describe_location(user_location())}")
+        return
+    with outer._ctx:  # (the check's ops recorded there)
+        if outer.ndim:  # every index of an argument vmap batches
+            check_indices(outer, n, what, axis, outer._ctx)
+        else:
+            check_index(outer, n, what, axis, outer._ctx)
 
 
 def _checked_around(ctx) -> bool:
@@ -220,8 +243,7 @@ def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
     if _transformed(ctx):
         outer = _outer_value(ctx, indices)
         if outer is not None:
-            with outer._ctx:
-                check_indices(outer, n, what, axis, outer._ctx)
+            _check_outer(outer, n, what, axis)
         elif _checked_around(ctx) and indices.size:
             raise _unchecked_in_transformation(what, axis)
         return

@@ -142,6 +142,10 @@ class TraceContext:
         self.captures = capture
         #: the outer value and the input standing for it, per captured value
         self.captured: list[tuple[Tracer, Var]] = []
+        #: a transformation's trace: id(input Var) -> the argument it stands for (a Tracer of a
+        #: trace around, or an array); the values of an argument the transformation batches
+        #: (vmap) are all of that argument's
+        self.arguments: dict[int, object] = {}
         self._captured_atoms: dict[int, Tracer] = {}
         #: where the ops recorded now come from, when not the user's line being traced: a
         #: transformation recording the derivative of a binding names that binding's line

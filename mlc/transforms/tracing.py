@@ -87,6 +87,7 @@ def trace_function(fn, leaves, treedef=None, name: str = "f", *, types=None, use
                 continue
             ttype, weak = types[n] if types is not None else leaf_type(leaf)
             args.append(ctx.new_input(ttype, f"x{n}", weak))
+            ctx.arguments[id(args[-1]._atom)] = leaf  # (where its indices' bounds are checked: mlc.numpy.bounds)
         result = fn(*unflatten(treedef, args))
         written = written_inputs(ctx)
         if written:

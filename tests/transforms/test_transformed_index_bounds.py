@@ -47,11 +47,20 @@ def test_vmap_gathers_with_indices_from_outside(idx):
     np.testing.assert_allclose(columns(X, idx), want)
 
 
-def test_an_index_computed_inside_vmap_is_refused_when_traced():
+def test_vmap_over_the_indices_checks_every_one():
     @mlc.jit
     def lookup(x, idx):
         return mlc.vmap(lambda i: x[i] * 2.0)(idx)
-    with pytest.raises(TraceError, match=r"(?s)index computed inside a transformed function.*x\[i\] \* 2.0"):
+    np.testing.assert_allclose(lookup(np.arange(4.0), np.array([1, -1])), [2.0, 6.0])
+    with pytest.raises(mlc.BoundsError, match="index 4 is out of bounds for axis 0 with size 4"):
+        lookup(np.arange(4.0), np.array([1, 4]))
+
+
+def test_an_index_computed_inside_vmap_is_refused_when_traced():
+    @mlc.jit
+    def lookup(x, idx):
+        return mlc.vmap(lambda i: x[i + 1] * 2.0)(idx)
+    with pytest.raises(TraceError, match=r"(?s)index computed inside a transformed function.*x\[i \+ 1\] \* 2.0"):
         lookup(np.arange(4.0), np.array([1, 2]))
     clipped = mlc.jit(lookup.fn, bounds_check=False)  # as JAX: clipped, by request
-    np.testing.assert_allclose(clipped(np.arange(4.0), np.array([1, 9])), [2.0, 6.0])
+    np.testing.assert_allclose(clipped(np.arange(4.0), np.array([1, 9])), [4.0, 6.0])
