@@ -159,7 +159,22 @@ def check_index(index, n: int, what: str, axis: int, ctx=None) -> None:
 def _transformed(ctx) -> bool:
     """Whether ``ctx`` is a transformation's trace (``mlc.grad``, ``vmap``...), which returns no
     checks: its function's values only, which the transformation rewrites."""
-    return ctx.captures and not ctx.bounds_checks
+    return ctx.transformation and not ctx.bounds_checks
+
+
+#: Ops whose result holds the values of their first operand, each once: an index made by one
+#: (``y[:, None]``) is in bounds where that operand is.
+_SAME_VALUES = frozenset({"reshape", "expand_dims", "squeeze", "transpose", "moveaxis", "swapaxes"})
+
+
+def _source(ctx, index: Tracer) -> Tracer:
+    """``index``, or the value of ``ctx`` it is a reshaping of (:data:`_SAME_VALUES`)."""
+    while index._ctx is ctx:
+        made = next((b for b in reversed(ctx.bindings) if any(v is index._atom for v in b.outputs)), None)
+        if made is None or made.op not in _SAME_VALUES or not made.args:
+            return index
+        index = ctx._tracer(made.args[0], index.weak)
+    return index
 
 
 def _outer_value(ctx, index: Tracer):
@@ -168,6 +183,7 @@ def _outer_value(ctx, index: Tracer):
     the trace around checks), an array (an argument known when tracing), or None where the
     transformed function computes it."""
     while True:
+        index = _source(ctx, index)
         if isinstance(index._atom, Constant):
             return np.asarray(index._atom.data)
         if index._ctx is not ctx:
@@ -183,8 +199,8 @@ def _outer_value(ctx, index: Tracer):
             if not isinstance(outer, Tracer):
                 return None
             index, ctx = outer, outer._ctx
-        if not _transformed(ctx):
-            return index
+        if not _transformed(ctx):  # the trace around: a jitted function's (or its loop's) checks it
+            return index if ctx.bounds_checks else None
 
 
 def _check_outer(outer, n, what: str, axis: int) -> None:
@@ -204,8 +220,14 @@ def _check_outer(outer, n, what: str, axis: int) -> None:
 
 
 def _checked_around(ctx) -> bool:
-    """Whether a trace around ``ctx`` checks its indices (a jitted function's)."""
-    return any(t is not ctx and t.bounds_checks for t in active_traces())
+    """Whether the trace around the transformations around ``ctx`` checks its indices (a
+    jitted function's, or its compiled loop's)."""
+    stack = active_traces()
+    inner = next((n for n, t in enumerate(stack) if t is ctx), len(stack))
+    for t in reversed(stack[:inner]):
+        if not t.transformation:
+            return t.bounds_checks
+    return False
 
 
 def _unchecked_in_transformation(what: str, axis: int) -> TraceError:

@@ -142,6 +142,9 @@ class TraceContext:
         self.captures = capture
         #: the outer value and the input standing for it, per captured value
         self.captured: list[tuple[Tracer, Var]] = []
+        #: whether this is a transformation's trace (``mlc.grad``, ``vmap``...: its function always
+        #: runs once its transformed function does), set by ``mlc.transforms.tracing.trace_function``
+        self.transformation = False
         #: a transformation's trace: id(input Var) -> the argument it stands for (a Tracer of a
         #: trace around, or an array); the values of an argument the transformation batches
         #: (vmap) are all of that argument's

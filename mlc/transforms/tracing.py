@@ -80,6 +80,7 @@ def trace_function(fn, leaves, treedef=None, name: str = "f", *, types=None, use
     if treedef is None:
         treedef = flatten(tuple(leaves))[1]
     with TraceContext(name, capture=True) as ctx, numpy_creation(fn if user is None else user):
+        ctx.transformation = True
         args = []
         for n, leaf in enumerate(leaves):
             if not is_array_leaf(leaf):
