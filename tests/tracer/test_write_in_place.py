@@ -20,6 +20,8 @@ from mlc.passes.graph.emit_main import main_name
 from mlc.tracer import writeback
 from mlc.tracer.writeback import WriteError
 
+from tests.cuda.conftest import needs_gpu
+
 SIZES = st.sampled_from([1, 2, 5, 7])
 
 
@@ -253,3 +255,20 @@ def test_other_host_targets_write_in_place_too(target):
         if fn is center:
             assert _main_copies(jitted, *args) == 0
         _check(fn, args, jitted)
+
+
+@needs_gpu
+def test_on_the_gpu_written_arguments_and_pointwise_carries_match_numpy():
+    """On a GPU the NumPy argument is written back from the device's copy; a loop's carry that
+    its kernel reads element by element is updated in its own device buffer."""
+    x = np.arange(1.0, 6.0)
+    mlc.jit(bump, target="cuda")(x)
+    np.testing.assert_array_equal(x, np.arange(2.0, 7.0))
+    u = np.random.default_rng(4).uniform(size=(7, 6))
+    _check(heat_step, [u], mlc.jit(heat_step, target="cuda"))
+    loop = mlc.jit(lambda x, n: mlc.fori_loop(0, n, lambda i, c: c * x + i, x), target="cuda")
+    want = x
+    for i in range(5):
+        want = want * x + i
+    got = loop(x, np.int64(5))
+    np.testing.assert_allclose(got.get() if hasattr(got, "get") else got, want, rtol=1e-12)
