@@ -137,7 +137,7 @@ def test_a_time_step_loop_updates_the_argument_in_its_own_buffer():
     jitted = mlc.jit(heat, static_argnames=("steps",))
     u = np.random.default_rng(2).uniform(size=(9, 8))
     assert _main_copies(jitted, u, 20) == 0  # an even count of steps: the two buffers end in u's
-    assert _main_copies(jitted, u, 21) == 1  # an odd one: the last step's buffer copied into u
+    assert _main_copies(jitted, u, 21) <= 1  # an odd one: at most the last step's buffer copied into u
     for steps in (20, 21):
         _check(lambda u, s=steps: heat(u, s), [u.copy()], mlc.jit(lambda u, s=steps: heat(u, s)))
 
