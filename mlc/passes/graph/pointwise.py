@@ -4,10 +4,15 @@ A jitted function that writes its argument (``x += 1``, ``C[:] = A @ B + C``) co
 argument's new value with a kernel that reads the old one. The graph's ``main`` may pass the
 argument's own buffer as that kernel's output (no copy in, no copy out) where every element
 of the output depends on the input's element at the same index only, read by the block that
-writes it, before it writes it: :func:`pointwise_update`. Any schedule keeps that order
-per element, so the kernel computes the same values whether or not the two buffers are one.
+writes it, before it writes it, and it has no reduction: :func:`pointwise_update`. A
+schedule of such a kernel keeps that order per element (it has no partial result to keep in
+the output's buffer), so the kernel computes the same values whether or not the two buffers
+are one.
 
 Exactly, the kernel (unscheduled, as the graph's lowering made it) must have:
+
+- no reduction: a schedule of a reduction may accumulate in the output's buffer before the
+  epilogue reads the input (``C[:] = A @ B + C`` tiled: ``out`` holds partial sums first);
 
 - one block that stores into the output, a spatial block with no ``init`` whose one store
   is at its iteration variables, in order, over the whole output (each element written once);
@@ -44,6 +49,8 @@ def pointwise_update(func: PrimFunc, src: int, dst: int) -> bool:
         return False
     seen = _Accesses()
     seen.visit(func.body)
+    if any(b.init is not None or any(iv.iter_type != "spatial" for iv in b.iter_vars) for b in seen.blocks):
+        return False  # a reduction's schedule may accumulate in the output's buffer before the input is read
     if any(s.buffer is x for _, s in seen.stores) or any(ld.buffer is out for _, ld in seen.loads):
         return False
     writes = [(block, s) for block, s in seen.stores if s.buffer is out]
@@ -59,9 +66,10 @@ class _Accesses(Mutator):
     """The loads and stores under a statement, each with the innermost block around it."""
 
     def __init__(self):
-        self.block, self.loads, self.stores = None, [], []
+        self.block, self.loads, self.stores, self.blocks = None, [], [], []
 
     def visit_Block(self, node: Block):
+        self.blocks.append(node)
         outer, self.block = self.block, node
         self.generic_visit(node)
         self.block = outer
