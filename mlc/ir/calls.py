@@ -38,7 +38,7 @@ from . import dtype as dt
 from .tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While
 
 __all__ = ["CallPrimFunc", "CallPacked", "DeclBuffer", "GRAPH_MAIN_ATTR", "is_graph_main",
-           "graph_main_layout", "verify_calls", "MAY_ALIAS", "checks_aliasing"]
+           "graph_main_layout", "verify_calls", "MAY_ALIAS", "checks_aliasing", "aliased_params"]
 
 #: The attribute that marks a graph's ``main``: ``(number of inputs, number of constants)``.
 GRAPH_MAIN_ATTR = "mlc.graph_main"
@@ -176,3 +176,11 @@ def checks_aliasing(func) -> bool:
     """Whether a call of ``func`` must pass arrays that share no memory where one is written:
     its ``tir.noalias`` promise, unless a graph's main calls it in place (:data:`MAY_ALIAS`)."""
     return bool(func.attr("tir.noalias", True)) and not func.attr(MAY_ALIAS)
+
+
+def aliased_params(func) -> frozenset[int]:
+    """The ids of ``func``'s parameters that a graph's ``main`` may pass one memory
+    (:data:`MAY_ALIAS`): code for them makes no ``noalias`` promise, and recomputes no element
+    (no overlapping last tile), since an element of the output may be the input's."""
+    pairs = func.attr(MAY_ALIAS) or ()
+    return frozenset(id(func.params[k]) for pair in pairs for k in pair)

@@ -45,7 +45,7 @@ from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, Int
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
 from ...ir.arith import same_expr
 from ...ir.functor import binary_chain, pre_order_nodes
-from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
+from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, aliased_params
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While)
 from ...ir.extern import AddressOf, CallExtern
 from ...passes.tir.horizontal import HORIZONTAL_OPS
@@ -110,7 +110,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     sizes = size_params(func)
     arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=symbol)
-    noalias = bool(func.attr("tir.noalias", True))
+    noalias, aliased = bool(func.attr("tir.noalias", True)), aliased_params(func)
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
     gen.calls = calls
@@ -120,7 +120,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
-        pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
+        pointer_attributes(arg, param.dtype, noalias and id(param) not in aliased, _static_nbytes(param))
         gen.buffers[param] = arg
     for arg, var in zip(fn.args[len(func.params):], sizes):  # symbolic extents, by value
         arg.name = var.name
