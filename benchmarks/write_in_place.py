@@ -70,7 +70,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     for n in args.sizes:
         x = np.zeros(n)
-        calls = max(1, 200_000 // n)
+        calls = max(10, 200_000 // n)
         compare(f"x += 1, {n} float64", bump, [x], rounds=args.rounds, calls=calls)
     u = np.random.default_rng(0).random((args.heat_size, args.heat_size), dtype=np.float32)
     compare(f"heat {args.heat_size}x{args.heat_size}, {args.heat_steps} steps", heat, [u, args.heat_steps],
