@@ -40,7 +40,7 @@ from llvmlite import ir
 from ...errors import CompileError
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
-from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp,
+from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, PrimExpr, Ramp,
                         Select, Var)
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
 from ...ir.arith import same_expr
@@ -221,12 +221,19 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         before (nothing is stored in between: see :meth:`_load_once`)."""
         outer, self._loaded = self._loaded, {}
         outer_windows, self._windows = self._windows, plan_windows(s.value) if dt.is_vector(s.value.dtype) else {}
+        value, bound = s.value, []
         try:
-            if in_loop and _is_reduction_update(s):
-                return self._binary(s.value, flags=REDUCTION_FLAGS)
-            return self.expr(s.value)
+            while type(value) is Let:  # (the values a reduction update reads, bound first)
+                self.vars[value.var] = self.expr(value.value)
+                bound.append(value.var)
+                value = value.body
+            if in_loop and _is_reduction_update(s, value):
+                return self._binary(value, flags=REDUCTION_FLAGS)
+            return self.expr(value)
         finally:
             self._loaded, self._windows = outer, outer_windows
+            for var in bound:
+                del self.vars[var]
 
     def _load_once(self, ptr: ir.Value, typ: ir.Type, align: int) -> ir.Value:
         """``load typ, ptr``: inside a stored value (:meth:`_stored_value`), once per block and
@@ -308,6 +315,14 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
             return self._reuse(("trunc", id(wide)),
                                lambda: self.builder.trunc(wide, reg_type("int32"), name=f"{e.name}.i32"))
         return v
+
+    def _let(self, e: Let) -> ir.Value:
+        """The value once, then the body, which reads it wherever it names the variable."""
+        self.vars[e.var] = self.expr(e.value)
+        try:
+            return self.expr(e.body)
+        finally:
+            del self.vars[e.var]
 
     def _reuse(self, key: tuple, make: Callable[[], ir.Value]) -> ir.Value:
         """The value ``make()`` emits, emitted once per basic block for each ``key`` (an
@@ -442,7 +457,7 @@ _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
 
 _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _FunctionCodegen._var,
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
-         Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
+         Call: _FunctionCodegen._call, Select: _FunctionCodegen._select, Let: _FunctionCodegen._let,
          BufferLoad: _FunctionCodegen._load, Ramp: VectorCodegen._ramp,
          Broadcast: VectorCodegen._broadcast, CallExtern: _FunctionCodegen._call_extern,
          AddressOf: extern.emit_address_of}
@@ -462,9 +477,9 @@ def _local_scalar(e: BufferLoad) -> bool:
             and all(isinstance(i, IntImm) and 0 <= i.value < n for i, n in zip(e.indices, shape)))
 
 
-def _is_reduction_update(s: BufferStore) -> bool:
-    """``X[i] = X[i] + v`` or ``X[i] = v * X[i]`` (float add/mul reading the stored element)."""
-    v = s.value
+def _is_reduction_update(s: BufferStore, v: PrimExpr) -> bool:
+    """``X[i] = X[i] + v`` or ``X[i] = v * X[i]`` (float add/mul reading the stored element),
+    ``v`` the stored value under its Lets."""
     if not (isinstance(v, Binary) and v.op in ("add", "mul") and dt.element(v.dtype) in ("float32", "float64")):
         return False
     return any(isinstance(x, BufferLoad) and x.buffer is s.buffer and len(x.indices) == len(s.indices)
