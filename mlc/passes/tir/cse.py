@@ -9,7 +9,8 @@ value or an ``if`` condition computes more than once to a variable
 
 What it binds and where:
 
-* a non-trivial scalar expression (no variable, constant or vector) that occurs twice or
+* a non-trivial scalar expression (no variable, constant, vector or constant element of a
+  local buffer) that occurs twice or
   more, compared structurally (``A[i] * 2`` twice is one value), counted where it is not
   already part of a bound value (of ``exp(x * y) + exp(x * y)`` only ``exp(x * y)`` is
   bound, not also ``x * y``);
@@ -42,12 +43,12 @@ from functools import lru_cache
 
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
-from ...ir.expr import Binary, Broadcast, Call, FloatImm, IntImm, Let, PrimExpr, Ramp, Select, Var
+from ...ir.expr import Binary, Broadcast, BufferLoad, Call, FloatImm, IntImm, Let, PrimExpr, Ramp, Select, Var
 from ...ir.extern import CallExtern
 from ...ir.functor import Mutator
 from ...ir.tir import BufferStore, IfThenElse, PrimFunc
 
-__all__ = ["eliminate_common_subexpressions", "cse_expr"]
+__all__ = ["eliminate_common_subexpressions", "cse_expr", "ValueNumbers"]
 
 #: Never bound: a variable or constant is no cheaper to read from another variable.
 _TRIVIAL = (Var, IntImm, FloatImm, Ramp, Broadcast)
@@ -66,16 +67,20 @@ def cse_expr(e: PrimExpr, names: list[int] | None = None) -> PrimExpr:
     counter of the variables made so far (they are named ``cse``, ``cse_1``, ...)."""
     if dt.is_vector(e.dtype) or not isinstance(e, PrimExpr):
         return e
-    keys = _number(e)
-    if keys is None:
+    numbers = ValueNumbers()
+    numbers.key(e)
+    if numbers.externs:
         return e
-    return _Region(keys, [0] if names is None else names).run(e, {})
+    return _Region(numbers, [0] if names is None else names).run(e, {})
 
 
 def _trivial(node: PrimExpr) -> bool:
-    """A variable, a constant (a complex one too) or a vector: never bound."""
+    """A variable, a constant (a complex one too), a vector, or a constant element of a
+    local buffer (a register: :mod:`.lower_complex` keeps its parts there): never bound."""
+    cls = type(node)
     return (isinstance(node, _TRIVIAL) or dt.is_vector(node.dtype)
-            or (type(node) is Call and all(isinstance(a, (IntImm, FloatImm)) for a in node.args)))
+            or (cls is Call and all(isinstance(a, (IntImm, FloatImm)) for a in node.args))
+            or (cls is BufferLoad and node.buffer.scope == "local" and all(type(x) is IntImm for x in node.indices)))
 
 
 class _Statements(Mutator):
@@ -153,25 +158,46 @@ def _children(node) -> list[tuple[PrimExpr, bool]]:
     return out
 
 
-def _number(root: PrimExpr) -> dict[int, tuple[int, PrimExpr]] | None:
-    """id of each node under ``root`` -> (its structural key, the node): equal keys, equal
-    values. A child's key is smaller than its parent's. None where ``root`` calls
-    external code."""
-    interned: dict[tuple, int] = {}
-    keys: dict[int, tuple[int, PrimExpr]] = {}
-    stack = [(root, False)]
-    while stack:
-        node, ready = stack.pop()
-        if id(node) in keys:
-            continue
-        if type(node) is CallExtern:
-            return None
-        kids = [c for c, _ in _children(node)]
-        if not ready:
-            stack.append((node, True))
-            stack.extend((c, False) for c in kids if id(c) not in keys)
-            continue
-        cls = type(node)
+class ValueNumbers:
+    """Numbers expressions by value: structurally equal ones (the same operations on the
+    same variables, buffers and constants; ``-0.0`` is not ``0.0``) get one number, and a
+    child's number is smaller than its parent's. Incremental: numbering a tree numbers its
+    nodes once, and nodes numbered before are not walked again (they are kept alive, so
+    their ids stay theirs). ``externs``: how many calls of external code were numbered.
+
+    >>> from mlc.ir.expr import Var
+    >>> x = Var("x", "float32")
+    >>> n = ValueNumbers()
+    >>> n.key(x * 2 + 1) == n.key(x * 2 + 1), n.key(x * 2) == n.key(x * 3)
+    (True, False)
+    """
+
+    def __init__(self):
+        self._interned: dict[tuple, int] = {}
+        self._keys: dict[int, tuple[int, PrimExpr]] = {}
+        self.externs = 0
+
+    def key(self, root: PrimExpr) -> int:
+        keys = self._keys
+        got = keys.get(id(root))
+        if got is not None:
+            return got[0]
+        stack = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if id(node) in keys:
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((c, False) for c, _ in _children(node) if id(c) not in keys)
+                continue
+            keys[id(node)] = (self._intern(node), node)
+        return keys[id(root)][0]
+
+    def _intern(self, node) -> int:
+        cls, keys = type(node), self._keys
+        if cls is CallExtern:
+            self.externs += 1
         if cls is Var or cls is Let:
             sig = (cls, id(node))
         else:
@@ -188,26 +214,18 @@ def _number(root: PrimExpr) -> dict[int, tuple[int, PrimExpr]] | None:
                 else:
                     parts.append(v)
             sig = tuple(parts)
-        key = interned.get(sig)
+        key = self._interned.get(sig)
         if key is None:
-            key = interned[sig] = len(interned)
-        keys[id(node)] = (key, node)
-    return keys
+            key = self._interned[sig] = len(self._interned)
+        return key
 
 
 class _Region:
     """Binds the repeats of one region (an expression and what it always evaluates); each
     conditional part is then a region of its own."""
 
-    def __init__(self, keys: dict[int, tuple[int, PrimExpr]], names: list[int]):
-        self.keys, self.names = keys, names
-
-    def key(self, node) -> int:
-        got = self.keys.get(id(node))
-        if got is None:  # (a node a rebuild made: numbered as its parts)
-            self.keys.update(_number(node))
-            got = self.keys[id(node)]
-        return got[0]
+    def __init__(self, numbers: ValueNumbers, names: list[int]):
+        self.key, self.names = numbers.key, names
 
     def run(self, root: PrimExpr, env: dict[int, Var]) -> PrimExpr:
         """``root`` with the values of ``env`` (key -> variable) read from their variables
