@@ -11,11 +11,12 @@ Loops: ``parallel`` ones are outlined into a body function run on the thread poo
 (:mod:`.outline`, :mod:`.parallel`); the others are LLVM loops whose metadata carries their
 kind (:func:`.loops.for_metadata`). Vector IR (``T.Ramp``, ``T.Broadcast``, ``float32x16``
 values) is rendered as LLVM vectors (:mod:`.vectorize`), a ``horizontal_<op>`` call as a tree
-of shufflevector halves. Pure values are emitted once per basic block
+of shufflevector halves. A value a statement computes twice is a ``Let`` by now
+(:mod:`~mlc.passes.tir.cse`: Black-Scholes' ``d1`` in both ``erf`` terms), rendered once.
+Across statements, pure values are emitted once per basic block
 (:meth:`_FunctionCodegen._reuse`, keyed by operation and operands: an unrolled register tile's
-``i * 784`` and row addresses), and within one stored value an element loaded twice is loaded
-once (:meth:`_FunctionCodegen._load_once`: an inlined producer repeated in every use of it,
-Black-Scholes' ``d1`` in both ``erf`` terms, is computed once). LLVM would fold all of it,
+``i * 784`` and row addresses, in every copy), and within one stored vector value a vector
+loaded twice is loaded once (:meth:`_FunctionCodegen._load_once`). LLVM would fold all of it,
 but not before paying to parse it.
 
 Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values), :mod:`.vecmath` and
@@ -217,10 +218,12 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
 
     def _stored_value(self, s: BufferStore, in_loop: bool) -> ir.Value:
         """The value ``s`` stores; in a loop, a reduction update carries REDUCTION_FLAGS.
-        While it is computed, an element loaded again in the same block is the load made
-        before (nothing is stored in between: see :meth:`_load_once`)."""
-        outer, self._loaded = self._loaded, {}
-        outer_windows, self._windows = self._windows, plan_windows(s.value) if dt.is_vector(s.value.dtype) else {}
+        While a vector value is computed, a vector loaded again in the same block is the load
+        made before (nothing is stored in between: see :meth:`_load_once`); a scalar value's
+        repeated loads are bound once by :mod:`~mlc.passes.tir.cse`."""
+        vector = dt.is_vector(s.value.dtype)
+        outer, self._loaded = self._loaded, {} if vector else None
+        outer_windows, self._windows = self._windows, plan_windows(s.value) if vector else {}
         value, bound = s.value, []
         try:
             while type(value) is Let:  # (the values a reduction update reads, bound first)
@@ -236,10 +239,10 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
                 del self.vars[var]
 
     def _load_once(self, ptr: ir.Value, typ: ir.Type, align: int) -> ir.Value:
-        """``load typ, ptr``: inside a stored value (:meth:`_stored_value`), once per block and
-        address. Inlined ops repeat their operands' subtrees (Black-Scholes' expression
-        loads its five inputs 138 times); with the loads shared, so are the operations on
-        them (:meth:`_reuse`)."""
+        """``load typ, ptr``: inside a stored vector value (:meth:`_stored_value`), once per
+        block and address (the CSE pass leaves vector statements as they are: an inlined
+        producer's vector loads repeat in each use of it); with the loads shared, so are
+        the operations on them (:meth:`_reuse`)."""
         if self._loaded is None:
             return self.builder.load(ptr, align=align, typ=typ)
         key = (id(self.builder.block), id(ptr), str(typ))
