@@ -124,6 +124,14 @@ def test_nothing_repeated_nothing_bound_and_variables_and_constants_never():
     assert structural_equal(bound.value, cast(i, "float32") * two)
 
 
+def test_equal_means_equal_bits_minus_zero_is_not_zero():
+    x = BufferLoad(A, (i,), "float32")
+    e = exp(x * const(-0.0, "float32")) + exp(x * const(0.0, "float32"))
+    assert [type(bound.value) for bound in lets(cse_expr(e))] == [BufferLoad]  # A[i] only
+    e = exp(x * const(-0.0, "float32")) + exp(x * const(-0.0, "float32"))
+    assert len(lets(cse_expr(e))) == 1
+
+
 def test_a_value_repeated_only_under_a_condition_is_bound_there():
     guard = Binary("lt", i, const(N - 1), "bool")
     far = lambda: BufferLoad(A, (i + 1,), "float32")  # noqa: E731
