@@ -226,3 +226,20 @@ def test_cuda_c_declares_a_bound_value_once_and_keeps_a_conditional_one_in_place
                                 thread_binding="threadIdx.x"))
     code = render(lower_for_gpu(func)).code
     assert code.count("const float cse = ") == 1 and "[&]() { const float t = " in code
+
+
+def _select_chain(depth):
+    x = BufferLoad(A, (i,), "float32")
+    e = x * x
+    for k in range(depth):
+        e = select(Binary("lt", x, const(k / 20, "float32"), "bool"), e + x * x, const(float(k), "float32"))
+    return e
+
+
+def test_a_chain_of_selects_as_deep_as_the_user_wrote_it_is_no_deeper_to_python():
+    out = cse_expr(_select_chain(3000))
+    assert isinstance(out, Let) and structural_equal(out.value, BufferLoad(A, (i,), "float32"))
+    e = _select_chain(60)  # deeper than MAX_DEPTH: the innermost branches are rebuilt, not searched
+    func = PrimFunc((A, B), For(i, const(0), const(N), "serial", BufferStore(B, e, (i,))))
+    arrays = [np.linspace(0, 4, N).astype("float32"), np.zeros(N, "float32")]
+    np.testing.assert_array_equal(run(eliminate_common_subexpressions(func), arrays)[1], run(func, arrays)[1])

@@ -50,6 +50,9 @@ from ...ir.tir import BufferStore, IfThenElse, PrimFunc
 
 __all__ = ["eliminate_common_subexpressions", "cse_expr", "ValueNumbers"]
 
+#: How many selects deep (conditions inside conditions) each branch is a region of its own.
+MAX_DEPTH = 40
+
 #: Never bound: a variable or constant is no cheaper to read from another variable.
 _TRIVIAL = (Var, IntImm, FloatImm, Ramp, Broadcast)
 
@@ -227,9 +230,13 @@ class _Region:
     def __init__(self, numbers: ValueNumbers, names: list[int]):
         self.key, self.names = numbers.key, names
 
-    def run(self, root: PrimExpr, env: dict[int, Var]) -> PrimExpr:
+    def run(self, root: PrimExpr, env: dict[int, Var], depth: int = 0) -> PrimExpr:
         """``root`` with the values of ``env`` (key -> variable) read from their variables
-        and its own repeats bound at its top."""
+        and its own repeats bound at its top; ``depth``: how many conditions it is under
+        (past :data:`MAX_DEPTH`, nothing more is bound: a chain of selects as deep as the
+        user wrote it is no deeper to Python)."""
+        if depth > MAX_DEPTH:
+            return self.rebuild(root, env, depth=depth)
         counts: dict[int, int] = {}
         first: dict[int, PrimExpr] = {}
         branches: list[PrimExpr] = []
@@ -238,17 +245,17 @@ class _Region:
             self._count(b, env, counts, first, None)
         bound = sorted(k for k, n in counts.items() if n > 1 and not _trivial(first[k]))
         if not bound and not branches:
-            return root if not env else self.rebuild(root, env)
+            return root if not env else self.rebuild(root, env, depth=depth)
         env = dict(env)
         lets = []
         for k in bound:
             node = first[k]
-            value = self.rebuild(node, env, inner=True)
+            value = self.rebuild(node, env, depth, inner=True)
             var = Var("cse" if self.names[0] == 0 else f"cse_{self.names[0]}", node.dtype)
             self.names[0] += 1
             env[k] = var
             lets.append((var, value))
-        body = self.rebuild(root, env)
+        body = self.rebuild(root, env, depth)
         for var, value in reversed(lets):
             body = Let(var, value, body, body.dtype)
         return body
@@ -284,9 +291,11 @@ class _Region:
                 else:
                     stack.append(child)
 
-    def rebuild(self, root: PrimExpr, env: dict[int, Var], inner: bool = False) -> PrimExpr:
+    def rebuild(self, root: PrimExpr, env: dict[int, Var], depth: int, inner: bool = False) -> PrimExpr:
         """``root`` with the values of ``env`` replaced by their variables (not ``root``
-        itself when ``inner``), its conditional parts regions of their own."""
+        itself when ``inner``), its conditional parts regions of their own (past
+        :data:`MAX_DEPTH`: parts like the others)."""
+        flat = depth > MAX_DEPTH
         done: dict[int, PrimExpr] = {}
         stack = [(root, False)]
         while stack:
@@ -301,15 +310,18 @@ class _Region:
             kids = _children(node)
             if not ready:
                 stack.append((node, True))
-                stack.extend((c, False) for c, conditional in kids if not conditional and id(c) not in done)
+                stack.extend((c, False) for c, conditional in kids if (flat or not conditional) and id(c) not in done)
                 continue
-            done[id(node)] = self._rebuilt(node, kids, done, env)
+            done[id(node)] = self._rebuilt(node, kids, done, env, None if flat else depth + 1)
         return done[id(root)]
 
-    def _rebuilt(self, node, kids, done, env) -> PrimExpr:
+    def _rebuilt(self, node, kids, done, env, depth: int | None) -> PrimExpr:
+        """``node`` of its rebuilt ``kids`` (``done``); each conditional kid a region at
+        ``depth`` (None: rebuilt in ``done`` too)."""
         if not kids:
             return node
-        new = {id(c): (self.run(c, env) if conditional else done[id(c)]) for c, conditional in kids}
+        new = {id(c): (self.run(c, env, depth) if conditional and depth is not None else done[id(c)])
+               for c, conditional in kids}
         if all(new[id(c)] is c for c, _ in kids):
             return node
         values = []
