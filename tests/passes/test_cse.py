@@ -243,3 +243,14 @@ def test_a_chain_of_selects_as_deep_as_the_user_wrote_it_is_no_deeper_to_python(
     func = PrimFunc((A, B), For(i, const(0), const(N), "serial", BufferStore(B, e, (i,))))
     arrays = [np.linspace(0, 4, N).astype("float32"), np.zeros(N, "float32")]
     np.testing.assert_array_equal(run(eliminate_common_subexpressions(func), arrays)[1], run(func, arrays)[1])
+
+
+def test_an_index_is_left_to_the_renderer_a_value_is_bound():
+    """``C[i*2] = C[i*2] + A[i*2] * A[i*2 + 1]``: the reduction update keeps its load at the
+    stored index (no ``cse`` for ``i * 2``); the product of a repeated load is bound."""
+    at = i * 2
+    e = BufferLoad(C, (at,), "float32") + BufferLoad(A, (i * 2,), "float32") * BufferLoad(A, (i * 2 + 1,), "float32")
+    assert cse_expr(e) is e
+    square = BufferLoad(A, (i * 2,), "float32") * BufferLoad(A, (i * 2,), "float32")
+    (bound,) = lets(cse_expr(square))
+    assert isinstance(bound.value, BufferLoad)

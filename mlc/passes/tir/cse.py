@@ -18,6 +18,9 @@ What it binds and where:
   ``Select`` or in the right side of ``and``/``or`` counts only beside one evaluated
   every time (a load under a condition may be out of bounds where the condition fails);
   each branch is then a region of its own, whose repeats are bound at its top;
+* not an index only (``i * 256 + j`` in two accesses): the renderers read an access by its
+  index expression (a reduction update ``C[i] = C[i] + ...``, a vector access), and their
+  compilers fold address arithmetic anyway;
 * within one statement: an expression evaluates no store, so a load repeated in it reads
   one value; a statement calling external code (``T.call_extern``, which may write
   memory) and vector statements are left alone.
@@ -239,12 +242,13 @@ class _Region:
             return self.rebuild(root, env, depth=depth)
         counts: dict[int, int] = {}
         first: dict[int, PrimExpr] = {}
+        valued: set[int] = set()
         branches: list[PrimExpr] = []
-        self._count(root, env, counts, first, branches)
-        for b in branches:
-            self._count(b, env, counts, first, None)
-        bound = sorted(k for k, n in counts.items() if n > 1 and not _trivial(first[k]))
-        if not bound and not branches:
+        self._count(root, env, counts, first, valued, branches)
+        for b, in_index in branches:
+            self._count(b, env, counts, first, valued, None, in_index)
+        bound = sorted(k for k, n in counts.items() if n > 1 and k in valued and not _trivial(first[k]))
+        if not bound and not branches:  # (nothing to bind, no region under it)
             return root if not env else self.rebuild(root, env, depth=depth)
         env = dict(env)
         lets = []
@@ -260,19 +264,23 @@ class _Region:
             body = Let(var, value, body, body.dtype)
         return body
 
-    def _count(self, root, env, counts, first, branches) -> None:
+    def _count(self, root, env, counts, first, valued, branches, in_index: bool = False) -> None:
         """Count each value's occurrences under ``root``, entering each value once (the
-        first time): those inside a repeated value count once. With ``branches`` (a list),
-        the region's own part: its conditional parts go to ``branches``; else everything
-        under ``root``, counting only the values the region's own part has."""
+        first time): those inside a repeated value count once; ``valued`` gets the values
+        that occur outside an index (an address is left to the renderer, which reads
+        accesses by their index expressions, and to its compiler). With ``branches`` (a
+        list), the region's own part: its conditional parts go to ``branches``; else
+        everything under ``root``, counting only the values the region's own part has."""
         always = branches is not None
         seen: set[int] = set()
-        stack = [root]
+        stack = [(root, in_index)]
         while stack:
-            node = stack.pop()
+            node, in_index = stack.pop()
             k = self.key(node)
             if k in env:
                 continue
+            if not in_index:
+                valued.add(k)
             if always:
                 counts[k] = counts.get(k, 0) + 1
                 if counts[k] > 1:
@@ -285,11 +293,12 @@ class _Region:
                 continue
             else:
                 seen.add(k)
+            index = in_index or type(node) is BufferLoad
             for child, conditional in _children(node):
                 if conditional and always:
-                    branches.append(child)
+                    branches.append((child, index))
                 else:
-                    stack.append(child)
+                    stack.append((child, index))
 
     def rebuild(self, root: PrimExpr, env: dict[int, Var], depth: int, inner: bool = False) -> PrimExpr:
         """``root`` with the values of ``env`` replaced by their variables (not ``root``
