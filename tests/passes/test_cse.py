@@ -254,3 +254,12 @@ def test_an_index_is_left_to_the_renderer_a_value_is_bound():
     square = BufferLoad(A, (i * 2,), "float32") * BufferLoad(A, (i * 2,), "float32")
     (bound,) = lets(cse_expr(square))
     assert isinstance(bound.value, BufferLoad)
+
+
+def test_a_function_with_lets_prints_and_parses_back():
+    from mlc.script.parser import parse
+    from mlc.ir.structural import assert_structural_equal
+    func = eliminate_common_subexpressions(PrimFunc((A, B), For(i, const(0), const(N), "serial", BufferStore(
+        B, exp(BufferLoad(A, (i,), "float32") * 2) + exp(BufferLoad(A, (i,), "float32") * 2), (i,)))))
+    assert "T.let(cse, T.exp(A[i] * T.float32(2)), cse + cse)" in func.script()
+    assert_structural_equal(parse(func.script()), func)
