@@ -10,9 +10,8 @@ value or an ``if`` condition computes more than once to a variable
 What it binds and where:
 
 * a non-trivial scalar expression (no variable, constant, vector or constant element of a
-  local buffer) that occurs twice or
-  more, compared structurally (``A[i] * 2`` twice is one value), counted where it is not
-  already part of a bound value (of ``exp(x * y) + exp(x * y)`` only ``exp(x * y)`` is
+  local buffer) that occurs twice or more, compared structurally (``A[i] * 2`` twice is
+  one value), counted where it is not already part of a bound value (of ``exp(x * y) + exp(x * y)`` only ``exp(x * y)`` is
   bound, not also ``x * y``);
 * only where the statement evaluates it every time: an occurrence in a branch of a
   ``Select`` or in the right side of ``and``/``or`` counts only beside one evaluated
@@ -116,9 +115,9 @@ _EXPR_FIELD, _TUPLE_FIELD, _BUFFER_FIELD, _FLOAT_FIELD, _PLAIN_FIELD = range(5)
 
 
 @lru_cache(maxsize=None)
-def _layout(cls) -> tuple[tuple[str, ...], tuple[int, ...] | None]:
-    """``cls``'s field names, and what each holds (None until a node's values tell)."""
-    return tuple(f.name for f in dataclasses.fields(cls)), None
+def _names(cls) -> tuple[str, ...]:
+    """``cls``'s field names, in order."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 _KINDS: dict[type, tuple[int, ...]] = {}
@@ -129,9 +128,8 @@ def _kinds(node) -> tuple[int, ...]:
     cls = type(node)
     kinds = _KINDS.get(cls)
     if kinds is None:
-        names = _layout(cls)[0]
         out = []
-        for name in names:
+        for name in _names(cls):
             v = getattr(node, name)
             out.append(_EXPR_FIELD if isinstance(v, PrimExpr) else
                        _TUPLE_FIELD if isinstance(v, tuple) else
@@ -142,7 +140,7 @@ def _kinds(node) -> tuple[int, ...]:
 
 
 def _values(node) -> tuple:
-    return tuple(getattr(node, name) for name in _layout(type(node))[0])
+    return tuple(getattr(node, name) for name in _names(type(node)))
 
 
 def _children(node) -> list[tuple[PrimExpr, bool]]:
