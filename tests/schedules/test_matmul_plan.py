@@ -75,3 +75,14 @@ def test_the_planned_schedule_computes_numpys_product(m, n, k):
     c = np.empty((m, n), "float32")
     lib["main"](a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_few_rows_of_a_large_b_stream_b_along_its_rows():
+    """Few rows (one row tile) and a B beyond its L2 share: blocks of the reduction, the column
+    panels inside them (STREAM_K_STEPS, the most steps up to it that divide k); not for a B
+    in L2, nor for rows enough to pack B."""
+    assert plan_matmul(None, _shape(8, 2000, 2000, 16), AVX512).stream == 25
+    assert plan_matmul(None, _shape(1, 2048, 4096, 16), AVX512).stream == 32  # a vector-matrix product
+    assert plan_matmul(None, _shape(4, 2000, 30000, 8), AVX2).stream == 30
+    assert plan_matmul(None, _shape(8, 256, 256, 16), AVX512).stream == 0  # B in L2
+    assert plan_matmul(None, _shape(PACK_MIN_ROWS, 2048, 2048, 16), AVX512).stream == 0  # B packed
