@@ -97,9 +97,8 @@ def _cholesky_func(x: TensorType, *, upper=False) -> object:
 
 #: Bytes of the partial sums of a row product in the Cholesky kernel (:func:`_minus_sum`): one
 #: 512-bit vector of them (two 256-bit ones), updated side by side, instead of one scalar
-#: accumulator that waits the FMA's latency at every step. A 1000 x 1000 float64 factor took
-#: 264 ms with one accumulator, 62 ms with 64 bytes, 61 with 128 and 73 with 256 (the rest of
-#: each row product, up to one vector, runs scalar); a 200 x 200 one 0.68, 0.19, 0.26, 0.42 ms.
+#: accumulator that waits the FMA's latency at every step (a 1000 x 1000 float64 factor 4.3x
+#: faster; wider sums leave a longer scalar rest: benchmarks/results/decisions.md, "Cholesky").
 _DOT_BYTES = 64
 
 

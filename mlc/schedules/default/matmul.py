@@ -123,13 +123,8 @@ COL_BLOCK_OPTIONS = (2, 4, 8, 16)
 #: A matmul of few rows whose B (unpacked) is larger than its L2 share reads B in blocks of
 #: about this many of its rows, each block along its rows, column panel after column panel
 #: (:func:`_streamed`): walking down one column panel, every step of the reduction is a row of
-#: B apart, a new page that no prefetcher follows. One AVX-512 core (Granite Rapids-class VM,
-#: CPU time, medians of 15 interleaved), float32, down the panels -> streamed (NumPy's
-#: OpenBLAS on one thread): 8 x 4000 by 4000 x 2000 10.6 -> 3.0 ms (5.6), 4 rows 6.7 -> 2.3
-#: (5.0), 12 rows 13.1 -> 3.4 (6.3), 1 row 1.46 -> 1.15 (1.24), 8 x 30000 by 30000 x 2000 (an
-#: MLP's layer) 100 -> 22 (41); float64 8 x 2000 by 2000 x 2000 8.7 -> 2.7 (4.2). Blocks of
-#: 16, 32 (25, dividing 2000) and 64 rows: 1.3, 0.8 and 8.0 ms for 8 x 2000 by 2000 x 2000 on
-#: two busy cores.
+#: B apart, a new page that no prefetcher follows (8 x 4000 by 4000 x 2000 on one AVX-512
+#: core: 3.5x faster, 1.9x NumPy's OpenBLAS).
 STREAM_K_STEPS = 32
 #: Matmuls whose columns no vector divides get one accumulator per column with vectors
 #: down the rows, in tiles of up to this many columns.
