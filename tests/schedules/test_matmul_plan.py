@@ -6,7 +6,8 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc import te
-from mlc.schedules.default.matmul import (PACK_MIN_ROWS, WIDE_TILE_REGISTERS, MatmulShape, plan_matmul)
+from mlc.schedules.default.matmul import (PACK_MIN_ROWS, WIDE_TILE_K_UNROLL, WIDE_TILE_REGISTERS, MatmulShape,
+                                          plan_matmul)
 from mlc.schedules.default.steps import CpuInfo
 
 AVX512 = CpuInfo(vector_bits=512, cores=2)
@@ -22,7 +23,9 @@ def _shape(m, n, k, lanes, batch=(), b_contiguous=True, rows_symbolic=False):
 def test_a_large_matmul_on_avx512_packs_b_for_the_wide_tile():
     plan = plan_matmul(None, _shape(1024, 1024, 1024, 16), AVX512)
     assert plan.pack and not plan.pack_a and plan.nr == 4 * 16 and plan.mr == 6
-    assert plan.depth >= 1 and plan.k_unroll == 1 and not plan.ragged
+    assert plan.depth >= 1 and plan.k_unroll == WIDE_TILE_K_UNROLL and not plan.ragged
+    assert plan_matmul(None, _shape(1024, 1024, 1022, 16), AVX512).k_unroll == 2  # the most that divides k
+    assert plan_matmul(None, _shape(1024, 1024, 1024, 8), AVX2).k_unroll == 1  # not the AVX2 tile
 
 
 def test_a_small_matmul_runs_on_b_as_stored():

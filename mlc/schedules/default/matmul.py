@@ -73,7 +73,7 @@ __all__ = ["schedule_matmul", "plan_matmul", "MatmulShape", "MatmulPlan", "ACCUM
            "PACK_A_MIN_PANELS", "ROW_BLOCK", "ROW_BLOCK_OPTIONS", "K_UNROLL_OPTIONS", "K_BLOCK_OPTIONS",
            "COL_BLOCK_OPTIONS",
            "ROW_BLOCKS_FROM", "PARALLEL_MIN_MACS", "MAX_NARROW_COLUMNS", "WIDE_TILE_REGISTERS",
-           "RAGGED_MIN_VECTORS", "STREAM_K_STEPS"]
+           "RAGGED_MIN_VECTORS", "STREAM_K_STEPS", "WIDE_TILE_K_UNROLL"]
 
 #: Vector registers of accumulators in the register tile: FMA latency (4 cycles) times
 #: the FMA units (2), so every unit always has an independent accumulator to update.
@@ -133,10 +133,12 @@ MAX_NARROW_COLUMNS = 12
 #: as the registers hold (6 rows, 24 accumulators with 32 registers) on CPUs with at least
 #: this many vector registers: each step of the reduction loads 4 vectors of B and
 #: broadcasts 6 values of A for 24 FMAs (0.42 loads an FMA, against 0.63 for 8 rows of 2
-#: vectors). No default tile unrolls its reduction loop (a design space may:
-#: K_UNROLL_OPTIONS): the 6 x 4 tile's step of 24 FMAs and 10 loads issues at one cycle per
-#: two FMAs whether unrolled or not, and the unrolled loop costs a first call compile time.
+#: vectors). Its reduction loop is unrolled by WIDE_TILE_K_UNROLL where that divides it:
+#: llvm-mca has the step issue at one cycle per two FMAs either way, but on Intel's AVX-512
+#: cores the loop's own instructions cost 7-13% (on Zen 5 nothing); the other tiles are not
+#: unrolled (a design space may: K_UNROLL_OPTIONS), the unrolled loop costing compile time.
 WIDE_TILE_REGISTERS = 32
+WIDE_TILE_K_UNROLL = 4
 #: A large matmul whose columns no vector divides keeps the usual register tile, its last
 #: panel ragged, from this many vectors of columns (fewer: vectors down the rows).
 RAGGED_MIN_VECTORS = 4
@@ -453,7 +455,9 @@ def plan_matmul(sch, s: MatmulShape, cpu: CpuInfo) -> MatmulPlan | None:
     if pack_in_panel:
         pack_in_panel = bool(choose(sch, cpu, "matmul.pack_in_panel", [1, 0], 1))
     k_inner = k_block or s.k
-    k_unroll = choose(sch, cpu, "matmul.k_unroll", [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner], 1)
+    unrolls = [u for u in K_UNROLL_OPTIONS if k_inner % u == 0 and u < k_inner]
+    k_unroll = max((u for u in unrolls if u <= WIDE_TILE_K_UNROLL), default=1) if wide_tile else 1
+    k_unroll = choose(sch, cpu, "matmul.k_unroll", unrolls, k_unroll)
     stream = 0
     if _streams_b(s, pack, ragged, nr, wide, mr, row_blocks, rows_first, col_block, k_block, cpu):
         stream = choose(sch, cpu, "matmul.stream", [0, *(c for c in K_BLOCK_OPTIONS if c < s.k)],
