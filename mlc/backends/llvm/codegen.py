@@ -110,7 +110,6 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     sizes = size_params(func)
     arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=symbol)
-    noalias = bool(func.attr("tir.noalias", True))
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
     gen.calls = calls
@@ -120,7 +119,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
-        pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
+        pointer_attributes(arg, param.dtype, not func.may_overlap(param), _static_nbytes(param))
         gen.buffers[param] = arg
     for arg, var in zip(fn.args[len(func.params):], sizes):  # symbolic extents, by value
         arg.name = var.name

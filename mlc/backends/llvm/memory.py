@@ -38,7 +38,7 @@ STACK_BUDGET_BYTES = 256 * 1024
 #: Alignment of stack and heap buffers (a cache line; enough for any vector).
 STACK_ALIGN = 64
 #: Heap buffers of constant size in [KEEP_MIN_BYTES, KEEP_MAX_BYTES] are kept between calls.
-KEEP_MIN_BYTES, KEEP_MAX_BYTES = 1 << 20, 1 << 28
+KEEP_MIN_BYTES, KEEP_MAX_BYTES = 1 << 17, 1 << 28
 #: The globals parking kept blocks are named ``__mlc_kept.<function>.<buffer>[.<n>]`` (unique
 #: across the LLVM modules of one build, whose objects share an engine).
 KEPT_PREFIX = "__mlc_kept."
