@@ -36,7 +36,7 @@ def _filter(x):
     return y + z
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(rows=SIZES, cols=SIZES, seed=st.integers(0, 99))
 def test_slice_recurrences_are_numpys(rows, cols, seed):
     x = np.random.default_rng(seed).random((max(rows, 2), max(cols, 2)))
