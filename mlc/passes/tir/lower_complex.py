@@ -44,6 +44,7 @@ from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, call, cast, const, select
 from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, PrimFunc, Stmt, seq
+from .cse import ValueNumbers
 
 __all__ = ["lower_complex", "complex_lowering_for", "lower_complex_expr", "COMPLEX_MATH"]
 
@@ -469,10 +470,11 @@ def _small_leaf(n: PrimExpr) -> bool:
 
 def _memoized(visit):
     def memoized(self, e):
-        hit = self.memo.get(id(e))
+        key = self.numbers.key(e)  # (by value: an inlined stage's copies are one)
+        hit = self.memo.get(key)
         if hit is None:
-            hit = self.memo[id(e)] = (e, visit(self, e))  # (e kept alive: its id is not reused)
-        return hit[1]
+            hit = self.memo[key] = visit(self, e)
+        return hit
     memoized.__name__ = visit.__name__
     return memoized
 
@@ -489,19 +491,23 @@ class _LowerComplex(Mutator):
         self.native = native
         #: the statement's scalars: dtype -> (its placeholder buffer, (when made, value) of its slots)
         self.pending: dict[str, tuple[Buffer, list[tuple[int, PrimExpr]]]] | None = None
-        #: the statement's rewritten nodes, by the identity of the node (an expression inlined
-        #: in many places is one node: rewritten, and its operands computed, once)
-        self.memo: dict[int, tuple[PrimExpr, PrimExpr]] = {}
+        #: the statement's rewritten nodes, by their value number (an expression inlined in
+        #: many places, as one node or as equal copies, is rewritten, and its operands
+        #: computed, once)
+        self.memo: dict[int, PrimExpr] = {}
+        self.numbers = ValueNumbers()
+        #: the statement's slots by the value number of what they hold (one slot a value)
+        self.slots: dict[int, PrimExpr] = {}
         self.count = self.count_slots = 0
 
     def visit_BufferStore(self, s: BufferStore):
-        outer, self.pending = (self.pending, self.memo), {}
-        self.memo = {}
+        outer, self.pending = (self.pending, self.memo, self.numbers, self.slots), {}
+        self.memo, self.numbers, self.slots = {}, ValueNumbers(), {}
         try:
             s = self.generic_visit(s)
             hoisted = self.pending
         finally:
-            self.pending, self.memo = outer
+            self.pending, self.memo, self.numbers, self.slots = outer
         if not hoisted:
             return s
         real = {}
@@ -547,6 +553,14 @@ class _LowerComplex(Mutator):
         return rebuild(e)
 
     def _slot(self, z: PrimExpr) -> PrimExpr:
+        key = self.numbers.key(z)
+        slot = self.slots.get(key)
+        if slot is not None:  # the value has a slot already
+            return slot
+        slot = self.slots[key] = self._new_slot(z)
+        return slot
+
+    def _new_slot(self, z: PrimExpr) -> PrimExpr:
         placeholder, values = self.pending.setdefault(z.dtype, (decl_buffer((1,), z.dtype, "complex_values",
                                                                             scope="local"), []))
         values.append((self.count_slots, z))
