@@ -111,7 +111,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     sizes = size_params(func)
     arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=symbol)
-    noalias, aliased = bool(func.attr("tir.noalias", True)), aliased_params(func)
+    aliased = aliased_params(func)
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
     gen.calls = calls
@@ -121,7 +121,8 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
-        pointer_attributes(arg, param.dtype, noalias and id(param) not in aliased, _static_nbytes(param))
+        distinct = not func.may_overlap(param) and id(param) not in aliased
+        pointer_attributes(arg, param.dtype, distinct, _static_nbytes(param))
         gen.buffers[param] = arg
     for arg, var in zip(fn.args[len(func.params):], sizes):  # symbolic extents, by value
         arg.name = var.name
