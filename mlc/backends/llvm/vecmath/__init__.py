@@ -95,11 +95,10 @@ from llvmlite import ir
 
 from ...intrinsics import register_intrinsic_lowering
 from ..intrinsics import BACKEND, emit_math
-from .emitter import FORMATS, FloatOps
+from .emitter import FORMATS, FloatOps, float_type
 from .fast import FAST_BOUNDS, FAST_FLAGS
 from .composite import COMPOSITE_ROUTINES
 from .functions import ROUTINES as _BASE_ROUTINES
-from .inverse_trig import INVERSE_TRIG_ROUTINES
 from .power import POWER_ROUTINES
 from .double_trig import vector_trig64
 from .trig import TRIG_ROUTINES, vector_trig
@@ -107,7 +106,7 @@ from .trig import TRIG_ROUTINES, vector_trig
 _FLOAT32_ONLY = dict(TRIG_ROUTINES)
 #: op name -> routine(FloatOps, *operands): the polynomial ones, those built from them, inverse
 #: trig, cbrt and pow, and float32 trig (pow and atan2 take two operands: :data:`ARITY`).
-ROUTINES = {**_BASE_ROUTINES, **COMPOSITE_ROUTINES, **INVERSE_TRIG_ROUTINES, **POWER_ROUTINES, **TRIG_ROUTINES}
+ROUTINES = {**_BASE_ROUTINES, **COMPOSITE_ROUTINES, **POWER_ROUTINES, **TRIG_ROUTINES}
 #: The number of operands of each routine.
 ARITY = {op: 2 if op in ("pow", "atan2") else 1 for op in ROUTINES}
 #: The compute dtypes each routine serves (a float64 sin, cos or tan of a scalar is libm's).
@@ -182,7 +181,7 @@ def _lane_by_lane(module: ir.Module, op: str, dtype: str, fast: bool, lanes: int
     fn = module.globals.get(name)
     if fn is not None:
         return fn
-    scalar = FORMATS[dtype].float_type
+    scalar = float_type(FORMATS[dtype])
     vector = ir.VectorType(scalar, lanes)
     fn = ir.Function(module, ir.FunctionType(vector, [vector]), name=name)
     fn.linkage = "internal"
@@ -232,7 +231,7 @@ def _define(module: ir.Module, op: str, dtype: str, fast: bool = False, lanes: i
     if fn is not None:
         return fn
     fmt = FORMATS[dtype]
-    value = fmt.float_type if lanes == 1 else ir.VectorType(fmt.float_type, lanes)
+    value = float_type(fmt) if lanes == 1 else ir.VectorType(float_type(fmt), lanes)
     fn = ir.Function(module, ir.FunctionType(value, [value] * ARITY[op]), name=name)
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
