@@ -54,9 +54,9 @@ def vectorize_loops_for_llvm(func: PrimFunc) -> PrimFunc:
     """:func:`~mlc.passes.tir.vectorize_loops` as the llvm backend runs it: calls of the
     math ops this backend emits as vector code (:data:`.vecmath.VECTOR_FORMS`: sin, cos and
     tan, and the lanewise routines such as exp, log and tanh, of float32 and float64) are
-    vectorized with the rest of their loop; loops calling other math ops (atan, asin, acos,
-    atan2, pow) stay loops, for LLVM's loop vectorizer to widen with the scalar routines
-    inlined."""
+    vectorized with the rest of their loop; loops calling other math ops (pow, cbrt of
+    float64...) stay loops, for LLVM's loop vectorizer to widen with the scalar routines
+    inlined (and so do loops computing what lower_math wrote out: atan, asin, acos, atan2)."""
     return vectorize_loops(func, math_calls=VECTOR_FORMS)
 
 

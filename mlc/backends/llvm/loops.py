@@ -168,7 +168,7 @@ def _interleave(module: ir.Module, s: For, kind: str, extent: int | None) -> tup
 #: Register-wide vectors a vectorized loop calling a vector math routine keeps in flight
 #: (``llvm.loop.interleave.count``; 1: LLVM's choice, which is one for such long bodies): the
 #: loops that reach the codegen as loops, calling a routine without a vector form
-#: (:data:`.vecmath.VECTOR_FORMS`: atan, pow, ...) or not made vector statements by the
+#: (:data:`.vecmath.VECTOR_FORMS`: pow, ...; or lower_math's: atan, ...) or not made vector statements by the
 #: vectorize pass.
 MATH_INTERLEAVE = 2
 
