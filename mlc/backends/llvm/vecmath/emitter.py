@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ....passes.tir.math.float_ops import FORMATS, Format, pi_fixed
+from ....passes.tir.math.float_ops import FORMATS, CompoundOps, Format, pi_fixed
 from ..intrinsics import call_intrinsic
 from ..targeting import converts_int64
 from ..vectorize import splat
@@ -33,7 +33,7 @@ def int_type(fmt: Format) -> ir.IntType:
     return ir.IntType(fmt.bits)
 
 
-class FloatOps:
+class FloatOps(CompoundOps):
     """Emit float operations of one :class:`Format` at ``builder``'s position, on scalars or,
     with ``lanes`` > 1, on vectors of that many lanes (``<8 x double>``: constants are
     splats, intrinsics their vector overloads)."""
@@ -80,25 +80,6 @@ class FloatOps:
         """x * y + z with one rounding."""
         return call_intrinsic(self.b, "fma", self._f(x), self._f(y), self._f(z))
 
-    def two_sum(self, a, b):
-        """(s, e): ``a + b`` rounded and its rounding error, exactly (Knuth's TwoSum: any
-        magnitudes, no branch)."""
-        s = self.add(a, b)
-        bb = self.sub(s, a)
-        return s, self.add(self.sub(a, self.sub(s, bb)), self.sub(b, bb))
-
-    def fast_two_sum(self, a, b):
-        """(s, e) as :meth:`two_sum`, in three operations, for ``|a| >= |b|`` or ``a = 0``."""
-        s = self.add(a, b)
-        return s, self.add(self.sub(a, s), b)
-
-    def horner(self, t, coeffs) -> ir.Value:
-        """sum(coeffs[k] * t**k), highest degree first, with FMAs."""
-        acc = self.c(coeffs[-1])
-        for c in reversed(coeffs[:-1]):
-            acc = self.fma(acc, t, c)
-        return acc
-
     def abs(self, x):
         return call_intrinsic(self.b, "fabs", x)
 
@@ -137,11 +118,6 @@ class FloatOps:
     def finite_or_zero(self, x):
         """``x`` with NaN replaced by 0, so later conversions to int stay defined."""
         return self.select(self.isnan(x), 0.0, x)
-
-    def clamp(self, x, lo: float, hi: float):
-        """``x`` limited to [lo, hi]; NaN passes through (both compares are false)."""
-        x = self.select(self.lt(x, lo), lo, x)
-        return self.select(self.gt(x, hi), hi, x)
 
     # ----------------------------------------------------- bits and powers
     def to_int(self, x):

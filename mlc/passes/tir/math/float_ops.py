@@ -21,7 +21,7 @@ import numpy as np
 
 from ....ir.expr import PrimExpr, call, cast, const, logical_and, logical_or, make_binary, reinterpret, select
 
-__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed"]
+__all__ = ["Format", "FORMATS", "FloatOps", "CompoundOps", "pi_fixed"]
 
 #: ln 2 to 40 digits, times 10**40 (the Cody-Waite split below needs more than a double holds).
 _LN2_E40 = 6931471805599453094172321214581765680755
@@ -78,7 +78,36 @@ FORMATS = {
 }
 
 
-class FloatOps:
+class CompoundOps:
+    """The steps built of a format's operations (``add``, ``sub``, ``fma``, ``c``, ``lt``,
+    ``gt``, ``select`` of the class it is mixed into): the same for the TIR of
+    :class:`FloatOps` and for a backend's own emitter of the same operations."""
+
+    def two_sum(self, a, b):
+        """(s, e): ``a + b`` rounded and its rounding error, exactly (Knuth's TwoSum)."""
+        s = self.add(a, b)
+        bb = self.sub(s, a)
+        return s, self.add(self.sub(a, self.sub(s, bb)), self.sub(b, bb))
+
+    def fast_two_sum(self, a, b):
+        """(s, e) as :meth:`two_sum`, in three operations, for ``|a| >= |b|`` or ``a = 0``."""
+        s = self.add(a, b)
+        return s, self.add(self.sub(a, s), b)
+
+    def horner(self, t, coeffs) -> PrimExpr:
+        """sum(coeffs[k] * t**k), highest degree first, with FMAs."""
+        acc = self.c(coeffs[-1])
+        for c in reversed(coeffs[:-1]):
+            acc = self.fma(acc, t, c)
+        return acc
+
+    def clamp(self, x, lo: float, hi: float):
+        """``x`` limited to [lo, hi]; NaN passes through (both compares are false)."""
+        x = self.select(self.lt(x, lo), lo, x)
+        return self.select(self.gt(x, hi), hi, x)
+
+
+class FloatOps(CompoundOps):
     """Build float expressions of one :class:`Format`; ``fast``: the routine's ``fast_math``
     variant is wanted (its coefficients, its arithmetic)."""
 
@@ -101,17 +130,7 @@ class FloatOps:
         return self.c(v) if isinstance(v, (int, float)) else v
 
     # --------------------------------------------------------- arithmetic
-    def add(self, x, y):
-        return make_binary("add", self._f(x), self._f(y))
-
-    def sub(self, x, y):
-        return make_binary("sub", self._f(x), self._f(y))
-
-    def mul(self, x, y):
-        return make_binary("mul", self._f(x), self._f(y))
-
-    def div(self, x, y):
-        return make_binary("div", self._f(x), self._f(y))
+    # add, sub, mul, div, lt, gt, ge, eq(x, y): the binary operations (after the class)
 
     def neg(self, x):
         """IEEE negation (``-0.0 - x``: the sign of a zero flips too)."""
@@ -120,24 +139,6 @@ class FloatOps:
     def fma(self, x, y, z):
         """x * y + z with one rounding."""
         return call("fma", self._f(x), self._f(y), self._f(z))
-
-    def two_sum(self, a, b):
-        """(s, e): ``a + b`` rounded and its rounding error, exactly (Knuth's TwoSum)."""
-        s = self.add(a, b)
-        bb = self.sub(s, a)
-        return s, self.add(self.sub(a, self.sub(s, bb)), self.sub(b, bb))
-
-    def fast_two_sum(self, a, b):
-        """(s, e) as :meth:`two_sum`, in three operations, for ``|a| >= |b|`` or ``a = 0``."""
-        s = self.add(a, b)
-        return s, self.add(self.sub(a, s), b)
-
-    def horner(self, t, coeffs) -> PrimExpr:
-        """sum(coeffs[k] * t**k), highest degree first, with FMAs."""
-        acc = self.c(coeffs[-1])
-        for c in reversed(coeffs[:-1]):
-            acc = self.fma(acc, t, c)
-        return acc
 
     def abs(self, x):
         return call("abs", x)
@@ -164,18 +165,6 @@ class FloatOps:
         return cast(x, self.dtype)
 
     # ------------------------------------------------- compares and selects
-    def lt(self, x, y):
-        return make_binary("lt", self._f(x), self._f(y))
-
-    def gt(self, x, y):
-        return make_binary("gt", self._f(x), self._f(y))
-
-    def ge(self, x, y):
-        return make_binary("ge", self._f(x), self._f(y))
-
-    def eq(self, x, y):
-        return make_binary("eq", self._f(x), self._f(y))
-
     def isnan(self, x):
         return call("isnan", x)
 
@@ -191,11 +180,6 @@ class FloatOps:
     def select(self, cond, x, y):
         return select(cond, self._f(x), self._f(y))
 
-    def clamp(self, x, lo: float, hi: float):
-        """``x`` limited to [lo, hi]; NaN passes through (both compares are false)."""
-        x = self.select(self.lt(x, lo), lo, x)
-        return self.select(self.gt(x, hi), hi, x)
-
     # ----------------------------------------------------- bits
     def bits(self, x):
         """``x``'s bits as a signed integer."""
@@ -207,3 +191,15 @@ class FloatOps:
 
     def from_bits(self, i):
         return reinterpret(i, self.dtype)
+
+
+def _binary(op: str):
+    def method(self, x, y):
+        return make_binary(op, self._f(x), self._f(y))
+    method.__name__ = method.__qualname__ = op
+    method.__doc__ = f"``x {op} y`` (a Python number is a constant of the format)."
+    return method
+
+
+for _op in ("add", "sub", "mul", "div", "lt", "gt", "ge", "eq"):
+    setattr(FloatOps, _op, _binary(_op))
