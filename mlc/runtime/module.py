@@ -93,6 +93,9 @@ class Function:
 class Module:
     """The result of ``mlc.build``: ``lib["name"](*arrays)``."""
 
+    #: The source :meth:`get_source` gives by default: the code the backend generates.
+    SOURCE_FORMAT = "ll"
+
     def __init__(self, target, functions: Mapping[str, Function], sources: Mapping[str, str] | None = None,
                  keepalive=None):
         self.target = target
@@ -125,9 +128,10 @@ class Module:
 
     def get_source(self, fmt: str | None = None) -> str:
         """The generated code: "ll" (LLVM IR), "asm", "cuda", ... as the backend offers; by
-        default the backend's own (CUDA C for cuda, LLVM IR for llvm, TIR for reference)."""
+        default the backend's own (:attr:`SOURCE_FORMAT`: LLVM IR for llvm, TIR for reference,
+        a GPU backend's kernel language)."""
         if fmt is None or fmt == "":
-            fmt = next((f for f in ("cuda", "ll", "tir") if f in self._sources), "ll")
+            fmt = self.SOURCE_FORMAT
         if fmt not in self._sources:
             raise MLCError(f"this {self.target} module has no {fmt!r} source; it has {sorted(self._sources)}")
         source = self._sources[fmt]

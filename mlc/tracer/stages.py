@@ -186,12 +186,10 @@ class Compiled:
         lib = self.lib
         if fmt is not None:
             return lib.get_source(fmt)
-        for candidate in ("ll", "cuda", "tir"):
-            try:
-                return lib.get_source(candidate)
-            except MLCError:
-                continue
-        return ""  # a signature with no kernels generates no code
+        try:
+            return lib.get_source()
+        except MLCError:
+            return ""  # a signature with no kernels generates no code
 
     def export(self, path, *, cc=None, format: str = "so", archs=None):
         """Write this compiled signature as a shared library that runs without mlc's compiler

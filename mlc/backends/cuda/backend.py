@@ -211,6 +211,8 @@ class EmulatorModule(Module):
         self._emulators = dict(emulators)
         self._lowered = lowered  # (the lowered IRModule, the build options)
 
+    SOURCE_FORMAT = "cuda"
+
     def get_source(self, fmt: str | None = None) -> str:
         if fmt in (None, "", "cuda") and "cuda" not in self._sources and self._lowered is not None:
             mod, options = self._lowered

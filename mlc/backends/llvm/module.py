@@ -444,7 +444,7 @@ class LLVMModule(Module):
             entries = [function_entry(name, f.func, f.name) for name, f in self._functions.items()]
         return export_library(self.scheduled, self.target, entries, path, cc=cc, fast_math=self.fast_math)
 
-    def get_source(self, fmt: str = "ll") -> str:
+    def get_source(self, fmt: str | None = None) -> str:
         if fmt == "asm" and "asm" not in self._sources:
             self._sources["asm"] = emit_assembly(self._units, self.target)
         return super().get_source(fmt)

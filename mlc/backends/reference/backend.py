@@ -24,7 +24,10 @@ __all__ = ["ReferenceBackend", "ReferenceModule"]
 class ReferenceModule(Module):
     """A runtime Module of interpreted functions; ``get_source("tir")`` is the TIR it runs."""
 
-    def get_source(self, fmt: str = "tir") -> str:
+    SOURCE_FORMAT = "tir"
+
+    def get_source(self, fmt: str | None = None) -> str:
+        fmt = fmt or self.SOURCE_FORMAT
         if fmt == "tir" and "tir" not in self._sources:
             names = self.function_names
             self._sources["tir"] = IRModule({n: self[n].func for n in names}).script()

@@ -194,18 +194,7 @@ def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
     acc, red = (loops[-2], loops[-1]) if drives_reduce else (loops[-1], loops[-2])
     sch.reorder(red, acc)
     init = sch.decompose_reduction(rf, red)
-    attempt(sch, lambda s: s.vectorize(s.get_loops(init)[-1]) or True)
-    inner = sch.get_loops(rf)[-1]
-    extent = view(sch, rf).loops[-1].extent.value
-    while lanes > 2 and extent % lanes:  # accumulators in half vectors (row_accumulators)
-        lanes //= 2
-    if extent == lanes:
-        sch.vectorize(inner)
-        return True
-    unrolled, vec = sch.split(inner, [None, lanes])
-    sch.vectorize(vec)
-    attempt(sch, lambda s: s.unroll(unrolled) or True)
-    return True
+    return _vectorize_partial_sums(sch, rf, init, lanes)
 
 
 def _rf_under_rows(sch, func_name: str, rfs: list[str], row_loop) -> bool:
@@ -496,6 +485,13 @@ def _placed_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
     row = 3 - red[0] - acc[0]
     sch.reorder(loops[row], loops[red[0]], loops[acc[0]])
     init = sch.decompose_reduction(rf, loops[red[0]])
+    return _vectorize_partial_sums(sch, rf, init, lanes)
+
+
+def _vectorize_partial_sums(sch, rf, init, lanes: int) -> bool:
+    """Vectorizes the partial sums of an rfactor block ``rf`` and their ``init``: the innermost
+    loop in vectors of ``lanes`` (halved until it divides the extent, as row_accumulators
+    does), the vectors unrolled."""
     attempt(sch, lambda s: s.vectorize(s.get_loops(init)[-1]) or True)
     inner = sch.get_loops(rf)[-1]
     extent = view(sch, rf).loops[-1].extent.value
