@@ -112,6 +112,8 @@ def _expands(e: Call, native: Native) -> bool:
 
 def _lowering(native: Native, fast: bool) -> Callable[[PrimFunc], PrimFunc]:
     def lower_math(func: PrimFunc) -> PrimFunc:
+        """Every math call of ``func`` that has a routine here and no native lowering, written
+        out as float TIR."""
         if not any(isinstance(n, Call) and _expands(n, native) for n in pre_order_nodes(func.body)):
             return func
         return _LowerMath(native, fast).visit(func)
@@ -127,4 +129,3 @@ def math_lowering_for(native: Native, fast: bool = False) -> Callable[[PrimFunc]
 
 #: Every routine's call written out (the reference interpreter's pass: no native routine).
 lower_math = _lowering(lambda op, dtype: False, False)
-lower_math.__doc__ = """Every math call of ``func`` that has a routine here, written out as float TIR."""
