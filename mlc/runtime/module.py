@@ -43,11 +43,11 @@ class Function:
     """One callable function of a module: ``f(*arrays)`` runs it in place."""
 
     __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native", "pointer_kernel",
-                 "object_entry", "checked_kernel", "check", "_plain", "_count")
+                 "object_entry", "checked_kernel", "fast_entry", "check", "_plain", "_count")
 
     def __init__(self, name: str, func: PrimFunc, kernel: Kernel, native=None,
                  pointer_kernel: PointerKernel | None = None, object_entry=None,
-                 checked_kernel: Callable[[Sequence], bool] | None = None):
+                 checked_kernel: Callable[[Sequence], bool] | None = None, fast_entry=None):
         self.name, self.func, self.kernel = name, func, kernel
         self.written = written_params(func)
         self.noalias = bool(func.attr("tir.noalias", True))
@@ -66,6 +66,10 @@ class Function:
         #: ``checked_kernel(arrays)``: the arguments checked in native code as ``_plain`` checks
         #: them, and the function run, True; or nothing run, False (the backend's, or None)
         self.checked_kernel = checked_kernel
+        #: a graph main's ``fast_entry()``: (builtin, what it keeps alive), made on the first
+        #: call, ``builtin(*inputs, out) is out`` where it checked the arrays natively and ran,
+        #: else nothing ran (:mod:`.fast_calls`); or None
+        self.fast_entry = fast_entry
         self._plain = self.check.plain
         self._count = len(self.specs)
 

@@ -150,7 +150,7 @@ class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
     __slots__ = ("graph", "lib", "entry", "run", "checks", "order", "out_tree", "key_sources", "writes",
-                 "aliases", "copies", "nonempty", "replaced")
+                 "aliases", "copies", "nonempty", "replaced", "can_fast")
 
     def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
                  checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = (), key_sources: tuple = (),
@@ -168,6 +168,14 @@ class CompiledFunction:
         self.replaced = None
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
                                 aliases)
+        #: whether :meth:`make_fast` may give a fast entry: ``run`` is the entry's own (one
+        #: array out, nothing verified, written back or drawn) and main has one
+        self.can_fast = self.run is entry.run and getattr(entry, "fast_maker", None) is not None
+
+    def make_fast(self):
+        """(builtin, new output): ``builtin(*leaves, out) is out`` where it ran
+        (:mod:`mlc.runtime.fast_calls`); None where there is none."""
+        return self.entry.make_fast() if self.can_fast else None
 
     def with_lib(self, lib) -> CompiledFunction:
         """This function calling the kernels of ``lib`` instead (the same module built
