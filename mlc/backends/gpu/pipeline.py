@@ -4,7 +4,8 @@
 passes in their places: cross-thread reductions are lowered while blocks
 still exist, shared and local buffers are shrunk to one block's (one
 thread's) tile before buffers are flattened, barriers go in, and last the
-vectorized loops of each thread become vector IR (4-lane accesses). Every GPU
+vectorized loops of each thread become vector IR (4-lane accesses), and the values a
+statement computes twice are bound once (:mod:`~mlc.passes.tir.cse`). Every GPU
 backend's codegen and the emulator run its output, so the emulator checks
 exactly what the GPU would run.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from ...ir.tir import PrimFunc
 from ...passes.tir.compact_buffers import compact_buffers
 from ...passes.tir.convert_blocks import convert_blocks_to_loops
+from ...passes.tir.cse import eliminate_common_subexpressions
 from ...passes.tir.cross_thread_reduction import lower_cross_thread_reduction
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from ...passes.tir.flatten_buffers import flatten_buffers
@@ -62,6 +64,7 @@ GPU_PIPELINE = [
     insert_thread_sync,
     vectorize_for_gpu,
     fold_constants,
+    eliminate_common_subexpressions,
 ]
 
 

@@ -13,7 +13,7 @@ from llvmlite import ir
 
 from ...config import config
 from ...errors import IRError
-from ...ir.calls import is_graph_main
+from ...ir.calls import checks_aliasing, is_graph_main
 from ...ir.expr import IntImm
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
@@ -179,7 +179,7 @@ class Emitter:
         if self.called and self.sites is None and self.objects is not None and _takes_arrays_only(fn):
             self.objects[name] = emit_object_entry(module, fn, ARRAY_DATA_OFFSET).name
             if self.checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func):
-                self.checked[name] = emit_checked_entry(module, fn, ARRAY_LAYOUT, bool(func.attr("tir.noalias", True)),
+                self.checked[name] = emit_checked_entry(module, fn, ARRAY_LAYOUT, checks_aliasing(func),
                                                         written_params(func)).name
 
     def main(self, module: ir.Module, name: str, func: PrimFunc) -> None:
