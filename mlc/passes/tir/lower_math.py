@@ -17,8 +17,10 @@ float32 routine and rounded back (NumPy's float16 math). ``fast_math``
 relative for float32 and 1e-13 for float64.
 
 Each value the algorithm uses more than once is computed once, into a local scalar
-before the statement (:class:`~.statement_scalars.StatementScalars`), and so is the
-call's operand (the selects then read no memory: a backend computes both sides). The
+before the statement (:class:`~.statement_scalars.StatementScalars`), and so are the
+call's operands (the selects then read no memory: a backend computes both sides) and
+its result: a statement calling ``atan2(y, x)`` in several places (lower_complex's
+``log z``, repeated in the formula of ``z ** w``) computes it once. The
 vectorized loop (``T.vectorized``) holding an expanded call is annotated
 ``(MATH_ANNOTATION, bits)`` with the widest dtype's bits: a backend's loop vectorizer may
 keep more vectors of such a long body in flight.
@@ -36,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...ir import dtype as dt
+from ...ir.arith import expr_key
 from ...ir.expr import BufferLoad, Call, FloatImm, IntImm, PrimExpr, Var, cast
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import For, PrimFunc
@@ -66,6 +69,7 @@ class _LowerMath(StatementScalars):
         super().__init__("math_values")
         self.native, self.fast = native, fast
         self.expanded_bits = 0  # the widest expanded call of the innermost loop being visited
+        self.written: dict = {}  # the store's calls written out: their key -> the scalar holding it
 
     def visit_For(self, s: For):
         outer, self.expanded_bits = self.expanded_bits, 0
@@ -80,16 +84,29 @@ class _LowerMath(StatementScalars):
         self.expanded_bits = max(self.expanded_bits, bits)  # (a serial loop inside a vectorized one)
         return s
 
+    def visit_BufferStore(self, s):
+        outer, self.written = self.written, {}
+        try:
+            return super().visit_BufferStore(s)
+        finally:
+            self.written = outer
+
     @memoized
     def visit_Call(self, e: Call):
         e = self.generic_visit(e)
         if not (isinstance(e, Call) and _expands(e, self.native)):
             return e
+        key = expr_key(e)  # (a formula repeats a call: lower_complex's log z in z ** w)
+        if self.pending is not None and key in self.written:
+            return self.written[key]
         compute = _compute_dtype(e.dtype)
         args = [self._operand(cast(a, compute)) for a in e.args]
         out = self.shared(ROUTINES[e.op](FloatOps(FORMATS[compute], self.fast), *args))
         self.expanded_bits = max(self.expanded_bits, dt.bits(e.dtype))
-        return cast(out, e.dtype) if compute != e.dtype else out
+        out = cast(out, e.dtype) if compute != e.dtype else out
+        if self.pending is not None:
+            out = self.written[key] = self.slot(out)
+        return out
 
     def _operand(self, x: PrimExpr) -> PrimExpr:
         """``x``, or (in a store, unless a constant, a variable or a local scalar) a load of the

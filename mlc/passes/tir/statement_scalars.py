@@ -32,6 +32,7 @@ from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, const
 from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Stmt, seq
+from .cse import ValueNumbers
 
 __all__ = ["StatementScalars", "memoized", "children", "with_children", "small", "small_leaf"]
 
@@ -83,13 +84,15 @@ def small_leaf(n: PrimExpr) -> bool:
 
 
 def memoized(visit):
-    """A ``visit_<Node>`` of a :class:`StatementScalars` run once per node object of the
-    statement (an expression inlined in many places is one node: rewritten once)."""
+    """A ``visit_<Node>`` of a :class:`StatementScalars` run once per value of the statement
+    (by value number: an expression inlined in many places, as one node or as equal copies,
+    is rewritten once)."""
     def memoized_visit(self, e):
-        hit = self.memo.get(id(e))
+        key = self.numbers.key(e)
+        hit = self.memo.get(key)
         if hit is None:
-            hit = self.memo[id(e)] = (e, visit(self, e))  # (e kept alive: its id is not reused)
-        return hit[1]
+            hit = self.memo[key] = visit(self, e)
+        return hit
     memoized_visit.__name__ = visit.__name__
     return memoized_visit
 
@@ -105,18 +108,21 @@ class StatementScalars(Mutator):
         self.prefix = prefix
         #: the statement's scalars: dtype -> (its placeholder buffer, (when made, value) of its slots)
         self.pending: dict[str, tuple[Buffer, list[tuple[int, PrimExpr]]]] | None = None
-        #: the statement's rewritten nodes, by the identity of the node (:func:`memoized`)
-        self.memo: dict[int, tuple[PrimExpr, PrimExpr]] = {}
+        #: the statement's rewritten nodes, by their value number (:func:`memoized`)
+        self.memo: dict[int, PrimExpr] = {}
+        self.numbers = ValueNumbers()
+        #: the statement's slots by the value number of what they hold (one slot a value)
+        self.slots: dict[int, PrimExpr] = {}
         self.count = self.count_slots = 0
 
     def visit_BufferStore(self, s: BufferStore):
-        outer, self.pending = (self.pending, self.memo), {}
-        self.memo = {}
+        outer, self.pending = (self.pending, self.memo, self.numbers, self.slots), {}
+        self.memo, self.numbers, self.slots = {}, ValueNumbers(), {}
         try:
             s = self.generic_visit(s)
             hoisted = self.pending
         finally:
-            self.pending, self.memo = outer
+            self.pending, self.memo, self.numbers, self.slots = outer
         if not hoisted:
             return s
         real = {}
@@ -166,7 +172,15 @@ class StatementScalars(Mutator):
         return done[id(e)]
 
     def slot(self, z: PrimExpr) -> PrimExpr:
-        """A load of a new local scalar that holds ``z``, computed before the statement."""
+        """A load of the local scalar that holds ``z``, computed before the statement (one
+        scalar a value)."""
+        key = self.numbers.key(z)
+        slot = self.slots.get(key)
+        if slot is None:
+            slot = self.slots[key] = self._new_slot(z)
+        return slot
+
+    def _new_slot(self, z: PrimExpr) -> PrimExpr:
         placeholder, values = self.pending.setdefault(z.dtype, (decl_buffer((1,), z.dtype, self.prefix,
                                                                             scope="local"), []))
         values.append((self.count_slots, z))
