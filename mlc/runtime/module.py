@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import MLCError
+from ..ir.calls import checks_aliasing
 from ..ir.shape_vars import shape_to_str
 from ..ir.tir import PrimFunc
 from .arguments import ArgumentChecker, written_params
@@ -50,7 +51,7 @@ class Function:
                  checked_kernel: Callable[[Sequence], bool] | None = None, fast_entry=None):
         self.name, self.func, self.kernel = name, func, kernel
         self.written = written_params(func)
-        self.noalias = bool(func.attr("tir.noalias", True))
+        self.noalias = checks_aliasing(func)
         #: the check of a call's arguments (:class:`~mlc.runtime.arguments.ArgumentChecker`)
         self.check = ArgumentChecker(name, func.params, self.written, self.noalias)
         self.specs = self.check.specs

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..config import config
 from ..driver import collector_paused
-from ..errors import DeviceError, DTypeError, GlobalChangedWarning, TraceError
+from ..errors import DeviceError, DTypeError, GlobalChangedWarning, PerformanceWarning, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.memory import memory_kind_of
@@ -54,7 +54,7 @@ from .specializations import Specializations
 from .stages import Compiled, Lowered, Traced, _Origin
 from .state import written_inputs
 from .trace import TraceContext, is_tracing
-from .writeback import AliasMismatch, alias_pattern
+from .writeback import AliasMismatch, PartialOverlap, alias_pattern
 from . import tiering
 
 __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
@@ -152,6 +152,17 @@ class JitFunction:
             return self._call(args, kwargs)
         except AliasMismatch as mismatch:  # arguments sharing memory, into which the function writes
             return self._call_general(args, kwargs, mismatch.pattern)
+        except PartialOverlap as overlap:  # views overlapping in part, one written: NumPy's own meaning
+            return self._run_uncompiled(args, kwargs, overlap)
+
+    def _run_uncompiled(self, args, kwargs, overlap: PartialOverlap):
+        """The function run as written, on the arguments themselves: the call's arguments overlap
+        in memory in part and it writes one of them, which NumPy's meaning (each write seen
+        through the other view, in program order) only running it as NumPy does keeps."""
+        warnings.warn(f"{self.__name__}: {overlap} The call runs uncompiled, as NumPy runs it (correct, "
+                      "not fast); pass a copy of one of them to run compiled code", PerformanceWarning,
+                      stacklevel=user_stacklevel())
+        return self.fn(*args, **kwargs)
 
     def _call(self, args, kwargs):
         if not kwargs and self._fast:  # the cache hit path: a few tuple operations

@@ -211,6 +211,12 @@ class _Lanes:
     def __init__(self, mask, env):
         self.mask, self.env = mask, env
 
+    def bind(self, var, value) -> _Lanes:
+        """The same lanes where ``var`` also has ``value`` (a ``Let``'s body)."""
+        env = dict(self.env)
+        env[var] = value
+        return _Lanes(self.mask, env)
+
     def narrow(self, cond) -> _Lanes | None:
         """The lanes where ``cond`` also holds; None when none is left."""
         mask = _narrow(self.mask, cond)

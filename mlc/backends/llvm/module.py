@@ -261,7 +261,7 @@ def compile_sources(mod: IRModule, target: Target, *, fast_math: bool = False) -
     the llvm TIR pipeline), without loading or running it: ``{"ll-unoptimized", "ll", "asm"}``.
     ``target`` may be any CPU LLVM knows, this machine's or not (golden IR and assembly
     tests pin theirs)."""
-    ir_text = codegen_llvm(lower_for_llvm(mod), target, fast_math=fast_math, units=1).ir_text
+    ir_text = codegen_llvm(lower_for_llvm(mod, fast_math), target, fast_math=fast_math, units=1).ir_text
     optimized = optimise(ir_text, target)
     return {"ll-unoptimized": ir_text, "ll": optimized, "asm": emit_assembly(optimized, target)}
 

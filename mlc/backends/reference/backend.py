@@ -12,6 +12,7 @@ from ...ir.calls import is_graph_main
 from ...ir.shape_vars import shape_vars, specialize
 from ...ir.tir import IRModule
 from ...passes.tir.lower_complex import lower_complex
+from ...passes.tir.lower_math import lower_math
 from ...runtime.module import Function, Module
 from ..registry import BuildOptions
 from ...runtime.graph_main import GraphMainProgram
@@ -71,8 +72,8 @@ class ReferenceBackend:
 
     def tir_passes(self, target, options: BuildOptions):
         # the interpreter runs blocks, loops and multi-dimensional buffers as written, and the
-        # complex arithmetic as every backend computes it
-        return (lower_complex,)
+        # complex arithmetic and the math routines as every backend computes them
+        return (lower_complex, lower_math)
 
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> dict[str, Program]:
         return {name: Program(func, name=name) for name, func in mod.items() if not is_graph_main(func)}

@@ -424,10 +424,7 @@ class _Move:
         loop_by_var = {id(f.loop_var): f for f in outer}
         used: set[int] = set()
         for iv in self.block.iter_vars:
-            full = IntSet.from_range(iv.dom)
-            w = doms.get(id(iv.var), full)
-            lo = full.min if w.min is None else w.min
-            hi = full.max if w.max is None else w.max
+            full, lo, hi = _window(iv, doms)
             if structural_equal(lo, full.min) and structural_equal(hi, full.max):
                 continue
             loops = _radix_loops(lo, iv.dom, loop_by_var) if structural_equal(lo, hi) else None
@@ -461,10 +458,7 @@ class _Move:
         loop_by_var = {id(f.loop_var): f for f in outer}
         used: set[int] = set()
         for iv in self.block.iter_vars:
-            full = IntSet.from_range(iv.dom)
-            w = doms.get(id(iv.var), full)
-            lo = full.min if w.min is None else w.min
-            hi = full.max if w.max is None else w.max
+            full, lo, hi = _window(iv, doms)
             moving = [v for v in free_vars(lo) + free_vars(hi) if id(v) in loop_by_var]
             moving = list({id(v): v for v in moving}.values())
             if len(moving) > 1:  # a window of a multi-level tiling (i_0 * 32 + i_1 * 4)
@@ -970,3 +964,11 @@ def _proven_ge(ana: Analyzer, a: PrimExpr, b: PrimExpr) -> bool:
     gap = canonical(_round_down_form(a - b))
     lo = ana.const_int_bound(gap).min
     return (lo is not None and lo >= 0) or ana.can_prove(a >= b)
+
+
+def _window(iv, doms) -> tuple[IntSet, PrimExpr, PrimExpr]:
+    """(the domain of iterator ``iv``, the first and last points of its window in ``doms``,
+    the domain's own where the window leaves them open)."""
+    full = IntSet.from_range(iv.dom)
+    w = doms.get(id(iv.var), full)
+    return full, (full.min if w.min is None else w.min), (full.max if w.max is None else w.max)
