@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 import mlc
-from mlc.backends.cuda.codegen import C_TYPES, PRELUDE, _float_to_int
+from mlc.backends.cuda.c_types import C_TYPES, float_to_int
+from mlc.backends.cuda.codegen import PRELUDE
 
 from .conftest import NVRTC_MISSING, needs_gpu
 
@@ -49,7 +50,7 @@ def host(tmp_path_factory):
     for src in FLOATS:
         for dst in INTS:
             lines.append(f'extern "C" void cvt_{src}_{dst}(const {C_TYPES[src]}* a, {C_TYPES[dst]}* out, long n) '
-                         f'{{ for (long i = 0; i < n; ++i) out[i] = ({C_TYPES[dst]}){_float_to_int("a[i]", src, dst)}; }}')
+                         f'{{ for (long i = 0; i < n; ++i) out[i] = ({C_TYPES[dst]}){float_to_int("a[i]", src, dst)}; }}')
     folder = tmp_path_factory.mktemp("float_to_int")
     (folder / "cvt.cpp").write_text("\n".join(lines))
     subprocess.run([COMPILER, "-O2", "-std=c++17", "-fPIC", "-shared", "cvt.cpp", "-o", "cvt.so"],

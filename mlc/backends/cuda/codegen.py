@@ -28,11 +28,7 @@ are float TIR by now: :mod:`mlc.passes.tir.lower_complex`).
 """
 from __future__ import annotations
 
-import math
-import struct
 from dataclasses import dataclass
-
-import numpy as np
 
 from ...errors import CompileError
 from ...ir import dtype as dt
@@ -49,19 +45,13 @@ from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND, THREEFRY_PRELUDE
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
 from . import complex as complex_c, wmma
+from .c_types import C_TYPES, ctype, float_literal, float_to_int, int_literal
 from .target_kind import CUDA_LIMITS
 from .async_copy import ASYNC_PRELUDE, async_targets, render_async_call, render_async_store, uses_async
 from ..gpu.launch import Kernel, kernels, workspace
 from .vector import copied_buffers, is_vector_store, render_vector_store
 
-__all__ = ["render", "CudaSource", "Launch", "C_TYPES"]
-
-C_TYPES = {
-    "bool": "bool", "int8": "signed char", "uint8": "unsigned char", "int16": "short",
-    "uint16": "unsigned short", "int32": "int", "uint32": "unsigned int", "int64": "long long",
-    "uint64": "unsigned long long", "float16": "half", "float32": "float", "float64": "double",
-    **complex_c.C_TYPES,
-}
+__all__ = ["render", "CudaSource", "Launch"]
 
 _BINARY_C = {"add": "+", "sub": "-", "mul": "*", "eq": "==", "ne": "!=", "lt": "<", "le": "<=",
              "gt": ">", "ge": ">=", "and": "&&", "or": "||", "bitand": "&", "bitor": "|",
@@ -137,22 +127,6 @@ class CudaSource:
     launches: tuple[Launch, ...]
 
 
-def _float_to_int(value: str, src: str, dst: str) -> str:
-    """C for float ``value`` converted to the int type ``dst`` as NumPy converts on x86, also
-    where it does not fit (the GPU's own conversions saturate instead: -1.0 as uint8 would be
-    0, NumPy's is 255): signed types and uint8/uint16 through a 32-bit truncation (int64 and
-    float16 to uint32: 64-bit) whose low bits are kept, NaN and out-of-range values giving the
-    lowest int of that width; uint32 and uint64 shifted down by half their range from there on.
-    The same rules as the LLVM backend's, so every backend gives NumPy's bits."""
-    if src == "float16":
-        value = f"__half2float({value})"
-    bits = dt.bits(dst)
-    if dt.is_signed(dst) or bits < 32 or (src == "float16" and dst == "uint32"):
-        through64 = bits == 64 or dst == "uint32"
-        return f"mlc_trunc{64 if through64 else 32}({value})"
-    return f"mlc_f2u{bits}({value})"
-
-
 def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> CudaSource:
     """CUDA C for lowered ``func`` (see the module docstring)."""
     name = name or func.attr("global_symbol", "main")
@@ -218,23 +192,23 @@ class _KernelWriter:
         for b in k.params:
             const = "" if id(b) in self.written else "const "
             restrict = " __restrict__" if self.noalias else ""
-            params.append(f"{const}{_ctype(b.dtype)}*{restrict} {self.names[id(b)]}")
+            params.append(f"{const}{ctype(b.dtype)}*{restrict} {self.names[id(b)]}")
         self.emit(f'extern "C" __global__ void __launch_bounds__({k.threads}) {k.name}({", ".join(params)}) {{')
         vectors = copied_buffers(k.body) | async_targets(k.body)
         if k.dynamic_shared_bytes:  # over the static limit: one dynamic allocation, carved up
             self.emit("  extern __shared__ __align__(128) unsigned char mlc_dynamic_shared[];")
         for b, offset in zip(k.shared, k.shared_offsets) if k.dynamic_shared_bytes else ():
-            ctype = _ctype(b.dtype)
-            self.emit(f"  {ctype}* {self.names[id(b)]} = ({ctype}*)(mlc_dynamic_shared + {offset});")
+            c = ctype(b.dtype)
+            self.emit(f"  {c}* {self.names[id(b)]} = ({c}*)(mlc_dynamic_shared + {offset});")
         for b in k.shared if not k.dynamic_shared_bytes else ():
             # 16-byte aligned where a vector copy (vector.py) moves up to 16 bytes at a time
             align = "__align__(16) " if id(b) in vectors else ""
-            self.emit(f"  __shared__ {align}{_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
+            self.emit(f"  __shared__ {align}{ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         for b in k.local:
             if b.scope in FRAGMENT_SCOPES:
                 self.emit("  " + wmma.fragment_declaration(b, self.names[id(b)], _elements(b), k.body))
             else:
-                self.emit(f"  {_ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
+                self.emit(f"  {ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         self.stmt(k.body, 1)
         self.emit("}")
         return "\n".join(self.lines) + "\n"
@@ -283,7 +257,7 @@ class _KernelWriter:
     def _for(self, loop: For, depth: int) -> None:
         pad = "  " * depth
         var = self._name(loop.loop_var, loop.loop_var.name)
-        ty = _ctype(loop.loop_var.dtype)
+        ty = ctype(loop.loop_var.dtype)
         if is_async_scope(loop):  # a unit loop: its body, its fetches asynchronous
             self.emit(f"{pad}{{  // cp.async")
             outer, self.in_async = self.in_async, True
@@ -339,9 +313,9 @@ class _KernelWriter:
                 raise CompileError(f"cuda codegen: variable {e.name} is used outside the loop that binds it")
             return f"((long long){name})" if wide and e.dtype == "int32" else name
         if isinstance(e, IntImm):
-            return _int_literal(e.value, "int64" if wide and e.dtype == "int32" else e.dtype)
+            return int_literal(e.value, "int64" if wide and e.dtype == "int32" else e.dtype)
         if isinstance(e, FloatImm):
-            return _float_literal(e.value, e.dtype)
+            return float_literal(e.value, e.dtype)
         if isinstance(e, Binary):
             ready = self._ready.pop((id(e), wide), None)
             if ready is not None:
@@ -357,8 +331,8 @@ class _KernelWriter:
         if isinstance(e, Cast):
             target = "int64" if wide and e.dtype == "int32" else e.dtype
             if dt.is_float(e.value.dtype) and dt.is_int(e.dtype) and e.dtype != "bool":
-                return f"(({_ctype(target)}){_float_to_int(self.expr(e.value), e.value.dtype, e.dtype)})"
-            return f"(({_ctype(target)})({self.expr(e.value)}))"
+                return f"(({ctype(target)}){float_to_int(self.expr(e.value), e.value.dtype, e.dtype)})"
+            return f"(({ctype(target)})({self.expr(e.value)}))"
         if isinstance(e, BufferLoad):
             return self._access(e.buffer, e.indices)
         if isinstance(e, Call):
@@ -389,7 +363,7 @@ class _KernelWriter:
         value = self.expr(e.value)
         self.names.pop(id(e.var), None)
         name = self._name(e.var, e.var.name)
-        line = f"const {_ctype(e.var.dtype)} {name} = {value};"
+        line = f"const {ctype(e.var.dtype)} {name} = {value};"
         if self.hoist:
             self.emit(f"{self.pad}{line}")
             return self.expr(e.body, wide)
@@ -443,7 +417,7 @@ class _KernelWriter:
     def _call(self, e: Call) -> str:
         op = e.op
         if op == REINTERPRET:
-            return f"mlc_bitcast<{_ctype(e.dtype)}>({self.expr(e.args[0])})"
+            return f"mlc_bitcast<{ctype(e.dtype)}>({self.expr(e.args[0])})"
         if op not in MATH_CALLS:
             raise CompileError(f"cuda codegen: cannot render a call of {op!r}: it is not a math call of the op "
                                "table (mlc.ir.ops.MATH_CALLS)")
@@ -477,41 +451,3 @@ def _elements(b: Buffer) -> int:
             raise CompileError(f"cuda codegen: buffer {b.name} has a symbolic extent {e!r}")
         n *= e.value
     return n
-
-
-def _ctype(dtype: str) -> str:
-    t = C_TYPES.get(dtype)
-    if t is None:
-        raise CompileError(f"cuda codegen: dtype {dtype} has no CUDA C type here")
-    return t
-
-
-def _int_literal(value: int, dtype: str) -> str:
-    if dtype == "bool":
-        return "true" if value else "false"
-    if dtype in ("int64",):
-        return f"{value}ll" if value != -(1 << 63) else "(-9223372036854775807ll - 1)"
-    if dtype == "uint64":
-        return f"{value}ull"
-    if dtype.startswith("uint"):
-        return f"{value}u"
-    if dtype == "int32" and value == -(1 << 31):
-        return "(-2147483647 - 1)"
-    if dtype in ("int8", "int16", "uint8", "uint16"):
-        return f"(({_ctype(dtype)}){value})"
-    return str(value)
-
-
-def _float_literal(value: float, dtype: str) -> str:
-    if dtype == "float64":
-        if math.isfinite(value):
-            return repr(float(value))
-        bits = struct.unpack("<q", struct.pack("<d", value))[0]
-        return f"__longlong_as_double({bits}ll)"
-    v32 = float(np.float32(value))
-    if math.isfinite(v32):
-        text = f"{v32!r}f" if "e" in repr(v32) or "." in repr(v32) else f"{v32!r}.0f"
-    else:
-        bits = struct.unpack("<I", struct.pack("<f", v32))[0]
-        text = f"__int_as_float({bits:#x})"
-    return f"((half)({text}))" if dtype == "float16" else text

@@ -25,7 +25,7 @@ Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values),
 * float16 values are widened to float32 for every operation and rounded
   back to half afterwards (NumPy's float16 arithmetic);
 * a ``Select`` whose branches load memory becomes branches and a phi, so the
-  untaken load never executes (it may be out of bounds);
+  untaken load never executes (it may be out of bounds: :mod:`.selects`);
 * the float add/mul of a reduction update ``X[i] = X[i] + ...`` inside a loop
   carries ``reassoc contract``, so LLVM may vectorise the reduction, and a
   product it sums carries ``contract``, so the two may become one FMA (as in
@@ -45,7 +45,7 @@ from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, Int
                         Select, Var)
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
 from ...ir.arith import same_expr
-from ...ir.functor import binary_chain, pre_order_nodes
+from ...ir.functor import binary_chain
 from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, aliased_params
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While)
 from ...ir.extern import AddressOf, CallExtern
@@ -60,9 +60,10 @@ from .intrinsics import emit_math  # registers the llvm math lowerings (mlc.back
 from .loops import NARROWED, LoopCodegen
 from .memory import BufferAllocator
 from .outline import ParallelCodegen, pointer_attributes
+from .selects import SelectCodegen
 from . import vecmath  # noqa: F401 - registers exp, expm1, log, log1p, tanh, sigmoid, erf
 from .types import PTR, alignment, compute_dtype, constant, itemsize, mem_type, reg_type
-from .vectorize import VectorCodegen, plan_windows, splat, vector_type
+from .vectorize import VectorCodegen, plan_windows, scalar_of, splat, vector_type
 
 __all__ = ["emit_function", "launch_only", "REDUCTION_FLAGS", "FunctionCalls", "PlaceBody", "CALLBACK_TABLE_SYMBOL"]
 
@@ -153,7 +154,7 @@ def launch_only(body: Stmt) -> bool:
     return isinstance(body, For) and body.kind == "parallel"
 
 
-class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen, VectorCodegen):
+class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen, SelectCodegen, VectorCodegen):
     """Emits statements into one LLVM function (a kernel, or the body of a parallel loop)."""
 
     def __init__(self, module: ir.Module, func: PrimFunc, fn: ir.Function, in_parallel: bool = False):
@@ -356,10 +357,10 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
             return self._reuse((op, operand_key(a), operand_key(b)),
                                lambda: arith.logical(self.builder, op, a, b))
         if flags and op == "add":  # a product summed by the reduction may fuse into an FMA
-            a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(_scalar_of(x))
+            a, b = (self._binary(x, ("contract",)) if _is_float_mul(x) else self._compute(scalar_of(x))
                     for x in (e.a, e.b))
         else:
-            a, b = self._compute(_scalar_of(e.a)), self._compute(_scalar_of(e.b))
+            a, b = self._compute(scalar_of(e.a)), self._compute(scalar_of(e.b))
         if dt.is_vector(e.a.dtype):  # broadcasts are splat once both operands are computed
             a, b = self._splat(a, dt.lanes(e.a.dtype)), self._splat(b, dt.lanes(e.a.dtype))
         if op not in ARITH_OPS and op not in BITWISE_OPS and op not in COMPARE_OPS:
@@ -411,39 +412,6 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
             self._loaded.clear()
         return value
 
-    def _select(self, e: Select) -> ir.Value:
-        cond = None
-        if not dt.is_vector(_scalar_of(e.cond).dtype):  # one condition for all lanes
-            cond = self.expr(_scalar_of(e.cond))
-        loads = self._loads(e.true_value) or self._loads(e.false_value)
-        if loads and dt.is_vector(e.dtype):  # each lane branches on its own condition
-            return self._lane_by_lane(e)
-        if cond is None:
-            cond = self.expr(_scalar_of(e.cond))
-        if not loads:
-            t, f = self.expr(_scalar_of(e.true_value)), self.expr(_scalar_of(e.false_value))
-            if dt.is_vector(e.dtype):
-                t, f = self._splat(t, dt.lanes(e.dtype)), self._splat(f, dt.lanes(e.dtype))
-            return self._reuse(("select", *map(operand_key, (cond, t, f))),
-                               lambda: self.builder.select(cond, t, f))
-        b = self.builder  # only the taken side runs: its loads may be out of bounds otherwise
-        with b.if_else(cond) as (then, otherwise):
-            with then:
-                t, t_block = self.expr(e.true_value), b.block
-            with otherwise:
-                f, f_block = self.expr(e.false_value), b.block
-        phi = b.phi(reg_type(e.dtype))
-        phi.add_incoming(t, t_block)
-        phi.add_incoming(f, f_block)
-        return phi
-
-    def _loads(self, e: PrimExpr) -> bool:
-        hit = self._has_load.get(id(e))
-        if hit is None:  # the node kept alive beside the answer, so that its id is not reused
-            hit = self._has_load[id(e)] = (e, any(isinstance(n, BufferLoad) and not _local_scalar(n)
-                                                  for n in pre_order_nodes(e)))
-        return hit[1]
-
     def _load(self, e: BufferLoad) -> ir.Value:
         if dt.is_vector(e.dtype):
             return self._vector_load(e)
@@ -461,24 +429,10 @@ _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
 
 _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _FunctionCodegen._var,
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
-         Call: _FunctionCodegen._call, Select: _FunctionCodegen._select, Let: _FunctionCodegen._let,
+         Call: _FunctionCodegen._call, Select: SelectCodegen._select, Let: _FunctionCodegen._let,
          BufferLoad: _FunctionCodegen._load, Ramp: VectorCodegen._ramp,
          Broadcast: VectorCodegen._broadcast, CallExtern: _FunctionCodegen._call_extern,
          AddressOf: extern.emit_address_of}
-
-
-
-
-
-def _local_scalar(e: BufferLoad) -> bool:
-    """Whether ``e`` reads a constant element of a local buffer of a static shape (a scalar a
-    pass computed before its statement): a load that cannot fault, which a select may
-    compute on both sides."""
-    if e.buffer.scope != "local" or not all(isinstance(n, IntImm) for n in e.buffer.shape):
-        return False
-    shape = e.buffer.static_shape()
-    return (len(shape) == len(e.indices)
-            and all(isinstance(i, IntImm) and 0 <= i.value < n for i, n in zip(e.indices, shape)))
 
 
 def _is_reduction_update(s: BufferStore, v: PrimExpr) -> bool:
@@ -488,12 +442,6 @@ def _is_reduction_update(s: BufferStore, v: PrimExpr) -> bool:
         return False
     return any(isinstance(x, BufferLoad) and x.buffer is s.buffer and len(x.indices) == len(s.indices)
                and all(same_expr(p, q) for p, q in zip(x.indices, s.indices)) for x in (v.a, v.b))
-
-
-def _scalar_of(e: PrimExpr) -> PrimExpr:
-    """The value ``e`` broadcasts (``e`` itself when it is no Broadcast): an operation on
-    vectors computes its broadcast operands as scalars and splats them last."""
-    return e.value if isinstance(e, Broadcast) else e
 
 
 def _is_float_mul(e: PrimExpr) -> bool:

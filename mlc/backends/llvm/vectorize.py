@@ -33,7 +33,7 @@ from ...ir import dtype as dt
 from ...ir.analysis import lane_of
 from ...ir.arith import linear
 from ...ir.buffer import Buffer
-from ...ir.expr import Broadcast, BufferLoad, PrimExpr, Ramp, Select
+from ...ir.expr import Broadcast, BufferLoad, Call, PrimExpr, Ramp, Select
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore
 from ...passes.tir.horizontal import HORIZONTAL_OPS, lane_tree
@@ -42,7 +42,7 @@ from .arith import REDUCTION_FLAGS
 from .types import I32, I64, compute_dtype, int_constant, itemsize, mem_type, reg_type, signed
 from .streaming import aligned_to, mark_nontemporal, streaming_alignment
 
-__all__ = ["VectorCodegen", "store_pieces", "vector_type", "undef_vector", "splat", "ramp", "build_vector", "vector_pointer",
+__all__ = ["VectorCodegen", "scalar_of", "store_pieces", "vector_type", "undef_vector", "splat", "ramp", "build_vector", "vector_pointer",
            "lane", "shuffle_mask"]
 
 
@@ -351,3 +351,9 @@ class VectorCodegen:
             if s.buffer.dtype == "bool":
                 v = b.zext(v, mem_type("bool"))
             self._access(s.buffer, (lane_of(index, k),), "store to", lambda ptr, v=v: b.store(v, ptr, align=align))
+
+
+def scalar_of(e: PrimExpr) -> PrimExpr:
+    """The value ``e`` broadcasts (``e`` itself when it is no Broadcast): an operation on
+    vectors computes its broadcast operands as scalars and splats them last."""
+    return e.value if isinstance(e, Broadcast) else e

@@ -1,0 +1,67 @@
+"""Selects in the llvm codegen (mixed into it as :class:`SelectCodegen`): a ``Select``
+whose branches load memory becomes branches and a phi, so that the load of the side not
+taken never runs (it may be out of bounds); one whose branches load nothing (or only a
+local scalar a pass computed before the statement) is LLVM's ``select``, emitted once
+per block.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ...ir import dtype as dt
+from ...ir.expr import BufferLoad, IntImm, PrimExpr, Select
+from ...ir.functor import pre_order_nodes
+from .addressing import operand_key
+from .types import reg_type
+from .vectorize import scalar_of
+
+__all__ = ["SelectCodegen"]
+
+
+class SelectCodegen:
+    """The select part of the function codegen (mixed into it): ``builder``, ``expr``,
+    ``_reuse``, ``_splat``, ``_lane_by_lane`` and ``_has_load``."""
+
+    def _select(self, e: Select) -> ir.Value:
+        cond = None
+        if not dt.is_vector(scalar_of(e.cond).dtype):  # one condition for all lanes
+            cond = self.expr(scalar_of(e.cond))
+        loads = self._loads(e.true_value) or self._loads(e.false_value)
+        if loads and dt.is_vector(e.dtype):  # each lane branches on its own condition
+            return self._lane_by_lane(e)
+        if cond is None:
+            cond = self.expr(scalar_of(e.cond))
+        if not loads:
+            t, f = self.expr(scalar_of(e.true_value)), self.expr(scalar_of(e.false_value))
+            if dt.is_vector(e.dtype):
+                t, f = self._splat(t, dt.lanes(e.dtype)), self._splat(f, dt.lanes(e.dtype))
+            return self._reuse(("select", *map(operand_key, (cond, t, f))),
+                               lambda: self.builder.select(cond, t, f))
+        b = self.builder  # only the taken side runs: its loads may be out of bounds otherwise
+        with b.if_else(cond) as (then, otherwise):
+            with then:
+                t, t_block = self.expr(e.true_value), b.block
+            with otherwise:
+                f, f_block = self.expr(e.false_value), b.block
+        phi = b.phi(reg_type(e.dtype))
+        phi.add_incoming(t, t_block)
+        phi.add_incoming(f, f_block)
+        return phi
+
+    def _loads(self, e: PrimExpr) -> bool:
+        hit = self._has_load.get(id(e))
+        if hit is None:  # the node kept alive beside the answer, so that its id is not reused
+            hit = self._has_load[id(e)] = (e, any(isinstance(n, BufferLoad) and not _local_scalar(n)
+                                                  for n in pre_order_nodes(e)))
+        return hit[1]
+
+
+def _local_scalar(e: BufferLoad) -> bool:
+    """Whether ``e`` reads a constant element of a local buffer of a static shape (a scalar a
+    pass computed before its statement): a load that cannot fault, which a select may
+    compute on both sides."""
+    if e.buffer.scope != "local" or not all(isinstance(n, IntImm) for n in e.buffer.shape):
+        return False
+    shape = e.buffer.static_shape()
+    return (len(shape) == len(e.indices)
+            and all(isinstance(i, IntImm) and 0 <= i.value < n for i, n in zip(e.indices, shape)))
