@@ -206,8 +206,8 @@ def constant_value(t: te.Tensor):
     else None; a lowering may then pick the case that number selects.
 
     >>> from mlc import te
-    >>> constant_value(te.compute((), lambda: _e.const(2.5, "float64"), name="c")), \
-    ...     constant_value(te.placeholder((), "float64", "x"))
+    >>> two = te.compute((), lambda: _e.const(2.5, "float64"), name="c")
+    >>> constant_value(two), constant_value(te.placeholder((), "float64", "x"))
     (2.5, None)
     """
     op = t.op
