@@ -152,9 +152,9 @@ class Timeline:
         def lines(text: str) -> dict:
             return {"lines": text.count("\n") + 1, "glue": bool(glue(text))}
 
-        def submitted(unit, ir_text: str):
+        def submitted(unit, ir_text: str, **kwargs):  # (quick=: a unit built unoptimised)
             timeline._event("handed to LLVM", timeline._now(), **lines(ir_text))
-            return submit(unit, ir_text)
+            return submit(unit, ir_text, **kwargs)
 
         def finished(unit, *args, **kwargs):
             began = timeline._now()

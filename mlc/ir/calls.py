@@ -38,10 +38,15 @@ from . import dtype as dt
 from .tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While
 
 __all__ = ["CallPrimFunc", "CallPacked", "DeclBuffer", "GRAPH_MAIN_ATTR", "is_graph_main",
-           "graph_main_layout", "verify_calls"]
+           "graph_main_layout", "verify_calls", "MAY_ALIAS", "checks_aliasing", "aliased_params"]
 
 #: The attribute that marks a graph's ``main``: ``(number of inputs, number of constants)``.
 GRAPH_MAIN_ATTR = "mlc.graph_main"
+#: The attribute of a kernel that a graph's ``main`` calls with an output in the memory of an
+#: input it reads element by element (``x += 1`` in place): ``((input, output), ...)``
+#: parameter positions. Its code is right for those pairs sharing memory
+#: (:func:`mlc.passes.graph.pointwise.pointwise_update`), so the argument checks let them.
+MAY_ALIAS = "mlc.may_alias"
 
 
 def _check_args(kind: str, name: str, args) -> None:
@@ -165,3 +170,17 @@ def _check_callee(main: str, call: CallPrimFunc, mod) -> None:
             raise IRError(f"{main}: call_prim_func({call.name!r}) passes {arg.name} "
                           f"({arg.dtype}{list(arg.static_shape())}) for parameter {param.name} "
                           f"({param.dtype}{list(param.static_shape())})")
+
+
+def checks_aliasing(func) -> bool:
+    """Whether a call of ``func`` must pass arrays that share no memory where one is written:
+    its ``tir.noalias`` promise, unless a graph's main calls it in place (:data:`MAY_ALIAS`)."""
+    return bool(func.attr("tir.noalias", True)) and not func.attr(MAY_ALIAS)
+
+
+def aliased_params(func) -> frozenset[int]:
+    """The ids of ``func``'s parameters that a graph's ``main`` may pass one memory
+    (:data:`MAY_ALIAS`): code for them makes no ``noalias`` promise, and recomputes no element
+    (no overlapping last tile), since an element of the output may be the input's."""
+    pairs = func.attr(MAY_ALIAS) or ()
+    return frozenset(id(func.params[k]) for pair in pairs for k in pair)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .buffer import Buffer
 
 __all__ = [
-    "PrimExpr", "Var", "IntImm", "FloatImm", "Cast", "Binary", "Not", "Select", "Call",
+    "PrimExpr", "Var", "IntImm", "FloatImm", "Cast", "Binary", "Not", "Select", "Let", "let", "Call",
     "BufferLoad", "Ramp", "Broadcast", "Reduce", "CommReducer", "Range", "IterVar", "const", "convert",
     "cast", "select", "if_then_else", "min", "max", "floordiv", "floormod", "truncdiv",
     "truncmod", "logical_and", "logical_or", "conjuncts", "and_all", "logical_not", "call", "MATH_OPS", "REINTERPRET", "reinterpret",
@@ -182,6 +182,25 @@ class Select(PrimExpr):
     cond: PrimExpr
     true_value: PrimExpr
     false_value: PrimExpr
+    dtype: str
+
+
+@node
+class Let(PrimExpr):
+    """``body`` with ``var`` bound to ``value``: the value is computed once, where the Let
+    is evaluated, and every occurrence of ``var`` in ``body`` reads it (TVM's ``Let``).
+    Immutable like every binding of the IR: ``var`` is bound by this node only and used
+    nowhere outside ``body`` (:mod:`mlc.passes.tir.cse` makes them).
+
+    >>> x = Var("x", "float32")
+    >>> t = Var("t", "float32")
+    >>> e = let(t, x * x, t + t)
+    >>> e.dtype, e.body.a is t
+    ('float32', True)
+    """
+    var: Var
+    value: PrimExpr
+    body: PrimExpr
     dtype: str
 
 
@@ -508,6 +527,15 @@ def select(cond, true_value, false_value) -> PrimExpr:
 
 
 if_then_else = select
+
+
+def let(var: Var, value, body) -> PrimExpr:
+    """``Let(var, value, body)``: ``body`` where ``var`` is ``value``, computed once."""
+    value, body = convert(value, var.dtype), convert(body)
+    if value.dtype != var.dtype:
+        raise DTypeError(f"a let binds {var.name} of dtype {var.dtype} to a {value.dtype} value; "
+                         "cast the value or declare the variable with its dtype")
+    return Let(var, value, body, body.dtype)
 
 
 def call(op: str, *args) -> PrimExpr:

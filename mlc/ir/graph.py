@@ -166,6 +166,11 @@ class Graph:
     name; after memory planning, ``storages`` lists the shared intermediate
     buffers and each ``call_tir`` binding's ``storage`` attribute gives, per
     result, the index of its storage (None: allocated per call, an output).
+
+    ``written`` pairs an output with an input, ``(output position, input position)``: that
+    output is the input's new value, which the graph's ``main`` leaves in the input's own
+    memory (the caller's array) instead of a buffer of its own: a jitted function that
+    writes into its argument (``x += 1``) writes the caller's array in place.
     """
     inputs: tuple[Var, ...]
     bindings: tuple[Binding, ...]
@@ -175,6 +180,7 @@ class Graph:
     name: str = field(default="main")
     #: printed with its bindings in ``with R.dataflow():`` (as a BlockBuilder writes it)
     dataflow: bool = False
+    written: tuple[tuple[int, int], ...] = ()
 
     #: mlc.ir.structural: a graph inside another (a fused group's body) is a function of its own
     STRUCTURAL_ROLE = "function"

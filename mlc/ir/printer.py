@@ -26,7 +26,7 @@ import math
 from . import dtype as dt
 from .buffer import Buffer, BufferRegion
 from .expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr,
-                   Ramp, Range, Reduce, Select, Var)
+                   Let, Ramp, Range, Reduce, Select, Var)
 from .functor import binary_chain, pre_order_nodes
 from .ops import BINARY_OPS, NEG_PRECEDENCE, SCALAR_OPS
 from .extern import AddressOf, CallExtern
@@ -123,6 +123,8 @@ class Printer:
         if isinstance(e, Select):
             return (f"T.if_then_else({self.expr(e.cond)}, {self.expr(e.true_value)}, "
                     f"{self.expr(e.false_value)})"), _ATOM
+        if isinstance(e, Let):
+            return (f"T.let({self.expr(e.var)}, {self.expr(e.value)}, {self.expr(e.body)})"), _ATOM
         if isinstance(e, Call):
             spec = SCALAR_OPS.get(e.op)
             name = spec.function if spec is not None else f"T.{e.op}"  # T.reinterpret

@@ -26,7 +26,7 @@ _NO_VALUE = object()  # with_attr's value when a dict is given
 
 __all__ = [
     "Stmt", "BufferStore", "SeqStmt", "For", "While", "IfThenElse", "Allocate", "Evaluate",
-    "Block", "BlockRealize", "PrimFunc", "IRModule", "GlobalVar", "FOR_KINDS", "seq",
+    "Block", "BlockRealize", "PrimFunc", "IRModule", "GlobalVar", "FOR_KINDS", "OVERLAPPING", "seq",
 ]
 
 
@@ -164,6 +164,11 @@ class BlockRealize(Stmt):
                           f"iterators but {len(self.iter_values)} bindings")
 
 
+#: The attribute naming the parameters of a ``"tir.noalias": False`` function that may share
+#: memory (:meth:`PrimFunc.may_overlap`); without it, every parameter may.
+OVERLAPPING = "mlc.overlapping"
+
+
 @node
 class PrimFunc:
     """A tensor program: buffer parameters (destination passing) and a body.
@@ -205,6 +210,23 @@ class PrimFunc:
 
     def with_body(self, body: Stmt) -> PrimFunc:
         return replace(self, body=body)
+
+    def may_overlap(self, buffer: Buffer) -> bool:
+        """Whether ``buffer``, a parameter, may share memory with another buffer of the function.
+        ``"tir.noalias"`` true (the default): none may. False: every parameter may, unless the
+        function names the ones that may (:data:`OVERLAPPING`); the others are then distinct
+        from every buffer, as an in-place kernel's operands are from the array it updates.
+
+        >>> from mlc.ir.buffer import decl_buffer
+        >>> x, v, out = (decl_buffer((4,), "float32", n) for n in ("x", "v", "out"))
+        >>> f = PrimFunc((x, v, out), SeqStmt(()), (("tir.noalias", False), (OVERLAPPING, ("x", "out"))))
+        >>> [f.may_overlap(b) for b in (x, v, out)]
+        [True, False, True]
+        """
+        if self.attr("tir.noalias", True):
+            return False
+        names = self.attr(OVERLAPPING)
+        return names is None or buffer.name in names
 
     @property
     def root_block(self) -> Block | None:

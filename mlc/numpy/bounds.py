@@ -30,6 +30,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import TraceError
+from ..ir.expr import PrimExpr
+from ..ir.graph import Constant
 from ..ops.library.shape import index_text
 from ..tracer.source import describe_location, user_location
 from ..tracer.trace import active_traces, current_trace
@@ -117,13 +120,26 @@ def _int64(t: Tracer) -> Tracer:
     return t if t.dtype == np.int64 else emit("astype", [t], dtype="int64")
 
 
-def check_index(index, n: int, what: str, axis: int) -> None:
+def check_index(index, n: int, what: str, axis: int, ctx=None) -> None:
     """Check the traced 0-d int ``index`` into axis ``axis`` of ``n`` elements when the
     function runs (``what``: the access, as ``a[i]``); nothing for a Python int or an index
     known to be in range."""
-    if not isinstance(index, Tracer) or not isinstance(n, (int, np.integer)):
+    if not isinstance(index, Tracer):
         return
-    ctx = _trace_of(index)
+    ctx = ctx or _trace_of(index)
+    if _transformed(ctx):  # inside mlc.grad, vmap, jvp...: checked by the jitted function around, or refused
+        if isinstance(n, (int, np.integer)) and _known_inside(index, int(n)):
+            return
+        outer = _outer_value(ctx, index)
+        if outer is not None:
+            _check_outer(outer, n, what, axis)
+        elif _checked_around(ctx):
+            raise _unchecked_in_transformation(what, axis)
+        return
+    if not isinstance(n, (int, np.integer)):  # a dynamic axis: its size is known when the function runs
+        if isinstance(n, PrimExpr) and ctx.bounds_checks:
+            _check_dynamic(ctx, index, n, (what, axis, describe_location(user_location())))
+        return
     if not ctx.bounds_checks or _known_inside(index, int(n)):
         return
     op = (what, axis, describe_location(user_location()))
@@ -140,20 +156,121 @@ def check_index(index, n: int, what: str, axis: int) -> None:
     ctx.check_index(value, int(n), op)
 
 
-def check_indices(indices, n: int, what: str, axis: int) -> None:
+def _transformed(ctx) -> bool:
+    """Whether ``ctx`` is a transformation's trace (``mlc.grad``, ``vmap``...), which returns no
+    checks: its function's values only, which the transformation rewrites."""
+    return ctx.transformation and not ctx.bounds_checks
+
+
+#: Ops whose result holds the values of their first operand, each once: an index made by one
+#: (``y[:, None]``) is in bounds where that operand is.
+_SAME_VALUES = frozenset({"reshape", "expand_dims", "squeeze", "transpose", "moveaxis", "swapaxes"})
+
+
+def _source(ctx, index: Tracer) -> Tracer:
+    """``index``, or the value of ``ctx`` it is a reshaping of (:data:`_SAME_VALUES`)."""
+    while index._ctx is ctx:
+        made = next((b for b in reversed(ctx.bindings) if any(v is index._atom for v in b.outputs)), None)
+        if made is None or made.op not in _SAME_VALUES or not made.args:
+            return index
+        index = ctx._tracer(made.args[0], index.weak)
+    return index
+
+
+def _outer_value(ctx, index: Tracer):
+    """What ``index`` stands for around ``ctx``: a value of the traces around (an index
+    computed outside the transformed function, or every value of an argument it batches, which
+    the trace around checks), an array (an argument known when tracing), or None where the
+    transformed function computes it."""
+    while True:
+        index = _source(ctx, index)
+        if isinstance(index._atom, Constant):
+            return np.asarray(index._atom.data)
+        if index._ctx is not ctx:
+            if not index._ctx.is_active():
+                return None
+            ctx = index._ctx
+        else:
+            outer = next((o for o, var in ctx.captured if var is index._atom), None)
+            if outer is None:
+                outer = ctx.arguments.get(id(index._atom))
+            if outer is None or isinstance(outer, np.ndarray):
+                return outer
+            if not isinstance(outer, Tracer):
+                return None
+            index, ctx = outer, outer._ctx
+        if not _transformed(ctx):  # the trace around: a jitted function's (or its loop's) checks it
+            return index if ctx.bounds_checks else None
+
+
+def _check_outer(outer, n, what: str, axis: int) -> None:
+    """Check what a transformed function's index stands for (:func:`_outer_value`): a value of
+    the trace around, there; an array, now."""
+    if isinstance(outer, np.ndarray):
+        if isinstance(n, (int, np.integer)) and outer.size and not (-n <= outer.min() and outer.max() < n):
+            bad = outer[(outer < -n) | (outer >= n)].flat[0]
+            raise IndexError(f"{what}: index {bad} is out of bounds for axis {axis} with size {n}"
+                             f"{describe_location(user_location())}")
+        return
+    with outer._ctx:  # (the check's ops recorded there)
+        if outer.ndim:  # every index of an argument vmap batches
+            check_indices(outer, n, what, axis, outer._ctx)
+        else:
+            check_index(outer, n, what, axis, outer._ctx)
+
+
+def _checked_around(ctx) -> bool:
+    """Whether the trace around the transformations around ``ctx`` checks its indices (a
+    jitted function's, or its compiled loop's)."""
+    stack = active_traces()
+    inner = next((n for n, t in enumerate(stack) if t is ctx), len(stack))
+    for t in reversed(stack[:inner]):
+        if not t.transformation:
+            return t.bounds_checks
+    return False
+
+
+def _unchecked_in_transformation(what: str, axis: int) -> TraceError:
+    return TraceError(f"{what}: an index computed inside a transformed function (mlc.grad, mlc.vmap, mlc.jvp...) "
+                      f"into axis {axis}: its bounds cannot be checked there, and NumPy raises IndexError where "
+                      "it is out of bounds. Compute the index outside the transformed function and pass it in "
+                      "(it is checked then), clip it yourself (np.clip), or pass bounds_check=False to "
+                      f"mlc.jit to clip every index as JAX does{describe_location(user_location())}")
+
+
+def _check_dynamic(ctx, index: Tracer, n: PrimExpr, op: tuple) -> None:
+    """Check ``index`` into a dynamic axis of ``n`` elements (a size expression of the
+    function's dynamic axes), which the call evaluates from its arguments' shapes. Only a
+    jitted function's own trace returns such a check: a compiled loop or conditional checks its
+    body's indices against sizes known when it is traced, and there are none here."""
+    if ctx.captures:
+        raise TraceError(f"{op[0]}: a traced index into axis {op[1]}, a dynamic axis, inside a compiled loop or "
+                         "conditional: its bounds would not be checked. Index with a Python int, make the axis "
+                         f"static (no dynamic= for it), or pass bounds_check=False to mlc.jit{op[2]}")
+    ctx.check_index(_int64(index), n, op)
+
+
+def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
     """Check every element of the traced int array ``indices`` into axis ``axis`` of ``n``
     elements when the function runs, with one reduction of the indices: the largest of
     ``2 * j`` for each ``j >= 0`` and ``2 * ~j + 1`` for each ``j < 0`` (every index's
     distance past the axis, its sign in the low bit; beyond 2^61 saturated), decoded into the
     index the error names."""
-    if not isinstance(indices, Tracer) or not isinstance(n, (int, np.integer)):
+    if not isinstance(indices, Tracer) or not isinstance(n, (int, np.integer, PrimExpr)):
         return
     if indices.ndim == 0:
-        check_index(indices, n, what, axis)
+        check_index(indices, n, what, axis, ctx)
         return
-    ctx = _trace_of(indices)
-    if not ctx.bounds_checks or indices.size == 0:
+    ctx = ctx or _trace_of(indices)
+    if _transformed(ctx):
+        outer = _outer_value(ctx, indices)
+        if outer is not None:
+            _check_outer(outer, n, what, axis)
+        elif _checked_around(ctx) and indices.size:
+            raise _unchecked_in_transformation(what, axis)
         return
+    if not ctx.bounds_checks or not isinstance(indices.size, int) or indices.size == 0:
+        return  # (an index array of a dynamic size, unchecked: its maximum would refuse an empty one)
     t = indices.strong()  # (a uint64 index array wraps into int64, as NumPy's indexing converts it)
     if t.dtype != np.int64:
         t = emit("astype", [t], dtype="int64")
@@ -167,4 +284,8 @@ def check_indices(indices, n: int, what: str, axis: int) -> None:
     half = emit("right_shift", [worst, c(1)])
     odd = emit("bitwise_and", [worst, c(1)])
     index = emit("where", [emit("not_equal", [odd, c(0)]), emit("invert", [half]), half])
-    ctx.check_index(index.strong(), int(n), (what, axis, describe_location(user_location())))
+    op = (what, axis, describe_location(user_location()))
+    if isinstance(n, PrimExpr):
+        _check_dynamic(ctx, index, n, op)
+    else:
+        ctx.check_index(index.strong(), int(n), op)

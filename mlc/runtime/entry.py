@@ -37,7 +37,7 @@ class MainEntry:
     """``entry(inputs) -> [output arrays]`` for graph main ``function``, whose first
     ``n_inputs`` parameters are inputs, the next ``len(constants)`` the ``constants``."""
 
-    __slots__ = ("function", "n_inputs", "constants", "outputs", "single", "run")
+    __slots__ = ("function", "n_inputs", "constants", "outputs", "single", "run", "fast_maker")
 
     def __init__(self, function: Function, n_inputs: int, constants: Sequence[np.ndarray] = (),
                  checked: bool = False, device=None, single: bool = False):
@@ -53,6 +53,9 @@ class MainEntry:
         #: (shape, dtype) of each output
         self.outputs = tuple((shape, np.dtype(dtype)) for _, dtype, _, shape in
                              function.specs[n_inputs + len(constants):])
+        #: (main's fast entry, new output) where main has one (:mod:`.fast_calls`), takes no
+        #: constants and returns one array (:meth:`make_fast`); None otherwise
+        self.fast_maker = None
         device = device or cpu()
         if device.kind != "cpu":
             self.run = self._on_device(device, checked)
@@ -64,6 +67,18 @@ class MainEntry:
                        (function.native, data_pointer))
         self.run = (self._checked(empty) if checked else
                     self._native(native, ptr, empty) if native is not None else self._arrays(empty))
+        fast = function.fast_entry
+        if fast is not None and not checked and not self.constants and len(self.outputs) == 1 and single:
+            self.fast_maker = (fast, empty_maker(empty, *self.outputs[0]))
+
+    def make_fast(self):
+        """(builtin, new output): ``builtin(*inputs, out) is out`` where it ran (``run`` returns
+        that ``out``, single), made now if not before; None where main has none."""
+        if self.fast_maker is None:
+            return None
+        entry, new_output = self.fast_maker
+        made = entry()
+        return None if made is None else (made[0], new_output)
 
     def __call__(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         return self.run(inputs)

@@ -42,6 +42,7 @@ import json
 import os
 import platform
 import struct
+import sys
 
 import numpy as np
 
@@ -183,24 +184,27 @@ _KINDS = frozenset({"graph", "function", "program"})
 
 
 def load(path, check_cpu: bool = True) -> Library:
-    """The library mlc exported at ``path``, checked (module docstring) and opened; a CUDA
-    bundle (a zip file or directory a ``cuda`` module's export wrote) is loaded by
-    :func:`mlc.runtime.cuda_loader.load_bundle`, with CuPy.
+    """The library mlc exported at ``path``, checked (module docstring) and opened; a
+    device bundle (a zip file or directory a GPU module's export wrote) is checked and
+    loaded by :func:`mlc.runtime.bundle.load_bundle`, with its device's array library.
 
     ``check_cpu=False`` skips the comparison of CPU features (for a machine whose
     /proc/cpuinfo does not tell the truth, an emulator say); the architecture is
     always checked."""
     path = os.fspath(path)
-    if os.path.isdir(path) or _starts_with(path, b"PK\x03\x04"):  # a CUDA bundle (a directory or a zip)
+    if os.path.isdir(path) or _starts_with(path, b"PK\x03\x04"):  # a device bundle (a directory or a zip)
         try:
-            from . import cuda_loader  # deferred: keeps loading a CPU library fast (no zipfile, no CuPy)
-        except ImportError:  # loaded by path
+            from . import bundle  # deferred: keeps loading a CPU library fast (no zipfile)
+            host = sys.modules[__name__]
+        except ImportError:  # loaded by path: the reader beside this file, and this copy's names
             import importlib.util
+            import types
             spec = importlib.util.spec_from_file_location(
-                "mlc_cuda_loader", os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda_loader.py"))
-            cuda_loader = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(cuda_loader)
-        return cuda_loader.load_bundle(path)
+                "mlc_bundle", os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundle.py"))
+            bundle = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(bundle)
+            host = types.SimpleNamespace(**globals())
+        return bundle.load_bundle(path, host)
     metadata = read_metadata(path)
     lacking = missing_features(metadata, flags=None if check_cpu else frozenset(
         CPUINFO_NAMES.get(host_arch(), {}).values()))

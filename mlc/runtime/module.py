@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import MLCError
+from ..ir.calls import checks_aliasing
 from ..ir.shape_vars import shape_to_str
 from ..ir.tir import PrimFunc
 from .arguments import ArgumentChecker, written_params
@@ -43,14 +44,14 @@ class Function:
     """One callable function of a module: ``f(*arrays)`` runs it in place."""
 
     __slots__ = ("name", "func", "kernel", "written", "noalias", "specs", "native", "pointer_kernel",
-                 "object_entry", "checked_kernel", "check", "_plain", "_count")
+                 "object_entry", "checked_kernel", "fast_entry", "check", "_plain", "_count")
 
     def __init__(self, name: str, func: PrimFunc, kernel: Kernel, native=None,
                  pointer_kernel: PointerKernel | None = None, object_entry=None,
-                 checked_kernel: Callable[[Sequence], bool] | None = None):
+                 checked_kernel: Callable[[Sequence], bool] | None = None, fast_entry=None):
         self.name, self.func, self.kernel = name, func, kernel
         self.written = written_params(func)
-        self.noalias = bool(func.attr("tir.noalias", True))
+        self.noalias = checks_aliasing(func)
         #: the check of a call's arguments (:class:`~mlc.runtime.arguments.ArgumentChecker`)
         self.check = ArgumentChecker(name, func.params, self.written, self.noalias)
         self.specs = self.check.specs
@@ -66,6 +67,10 @@ class Function:
         #: ``checked_kernel(arrays)``: the arguments checked in native code as ``_plain`` checks
         #: them, and the function run, True; or nothing run, False (the backend's, or None)
         self.checked_kernel = checked_kernel
+        #: a graph main's ``fast_entry()``: (builtin, what it keeps alive), made on the first
+        #: call, ``builtin(*inputs, out) is out`` where it checked the arrays natively and ran,
+        #: else nothing ran (:mod:`.fast_calls`); or None
+        self.fast_entry = fast_entry
         self._plain = self.check.plain
         self._count = len(self.specs)
 
@@ -92,6 +97,9 @@ class Function:
 
 class Module:
     """The result of ``mlc.build``: ``lib["name"](*arrays)``."""
+
+    #: The source :meth:`get_source` gives by default: the code the backend generates.
+    SOURCE_FORMAT = "ll"
 
     def __init__(self, target, functions: Mapping[str, Function], sources: Mapping[str, str] | None = None,
                  keepalive=None):
@@ -125,9 +133,10 @@ class Module:
 
     def get_source(self, fmt: str | None = None) -> str:
         """The generated code: "ll" (LLVM IR), "asm", "cuda", ... as the backend offers; by
-        default the backend's own (CUDA C for cuda, LLVM IR for llvm, TIR for reference)."""
+        default the backend's own (:attr:`SOURCE_FORMAT`: LLVM IR for llvm, TIR for reference,
+        a GPU backend's kernel language)."""
         if fmt is None or fmt == "":
-            fmt = next((f for f in ("cuda", "ll", "tir") if f in self._sources), "ll")
+            fmt = self.SOURCE_FORMAT
         if fmt not in self._sources:
             raise MLCError(f"this {self.target} module has no {fmt!r} source; it has {sorted(self._sources)}")
         source = self._sources[fmt]

@@ -105,6 +105,11 @@ class SymbolicGraphExecutor:
                                  "agree on it")
         return env
 
+    def sizes(self, inputs: Sequence[np.ndarray]) -> dict[int, int]:
+        """The sizes ``inputs`` bind (shape variable id -> int), checked as :meth:`run` checks
+        them: what a size expression of the graph (a bounds check's axis) is at this call."""
+        return self._bind(inputs)
+
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         env = self._bind(inputs)
         for size, message in self.nonempty:

@@ -19,8 +19,8 @@ from ..errors import MLCError, ParseError
 from ..ir import dtype as dt
 from ..ir.buffer import Buffer, BufferRegion
 from ..ir.extern import address_of, call_extern
-from ..ir.expr import (MATH_OPS, COMPARE_OPS, Binary, Broadcast, BufferLoad, Call, Cast, IterVar, Not, PrimExpr,
-                       Ramp, Range, Select, call, cast, const, convert, make_binary)
+from ..ir.expr import (MATH_OPS, COMPARE_OPS, Binary, Broadcast, BufferLoad, Call, Cast, IterVar, Let, Not,
+                       PrimExpr, Ramp, Range, Select, Var, call, cast, const, convert, make_binary)
 from ..ir.arith import difference
 from ..ir.ops import MATH_CALLS, SCALAR_OPS, python_operators
 from ._source import Scopes, Source, attr_path
@@ -323,6 +323,8 @@ class ExprParser:
         if name in _TWO_ARG:
             self.arity(node, 2)
             return self.binary(node, _TWO_ARG[name], self.value(args[0]), self.value(args[1]))
+        if name == "let":
+            return self.let(node)
         if name in ("if_then_else", "Select"):
             self.arity(node, 3)
             return self.select(node, *(self.value(a) for a in args))
@@ -339,6 +341,22 @@ class ExprParser:
             operands = tuple(convert(v) for v in values)  # call() simplified it; keep the call
             return Call(name, operands, MATH_CALLS[name].result_dtype(operands[0].dtype))
         raise self.error(node, f"T.{name} is not a TensorIR expression")
+
+    def let(self, node) -> PrimExpr:
+        """``T.let(v, value, body)``: ``body`` where the new variable ``v`` is ``value``."""
+        self.arity(node, 3)
+        target, value, body = node.args
+        if not isinstance(target, ast.Name):
+            raise self.error(node, "T.let binds a new variable: T.let(v, value, body)")
+        value = self.prim(value)
+        var = Var(target.id, value.dtype)
+        self.scopes.push()
+        try:
+            self.scopes.define(target.id, var)
+            out = self.prim(body)
+        finally:
+            self.scopes.pop()
+        return Let(var, value, out, out.dtype)
 
     def vector_node(self, node, name: str) -> PrimExpr:
         """``T.Ramp(base, stride, lanes)`` or ``T.Broadcast(value, lanes)`` (constant stride, lanes)."""

@@ -76,12 +76,22 @@ def fast_leaves(args) -> list | tuple | None:
     """What a cache-hit call of :func:`fast_key`'s arguments passes: its arrays as they
     are, its Python numbers as 0-d arrays of their dtypes (as :func:`leaf_signature` makes
     them); None for an int that int64 cannot hold (traced as a constant: the general path)."""
-    if all(type(a) is np.ndarray for a in args):
-        return args
-    try:
-        return [np.asarray(a, WEAK_DTYPES[type(a)]) if type(a) in WEAK_DTYPES else a for a in args]
-    except OverflowError:
-        return None
+    out = None  # (one loop, no generator: this is most of a hit's cost with a scalar)
+    for n, a in enumerate(args):
+        dtype = _WEAK_DTYPE_OBJECTS.get(type(a))
+        if dtype is not None:
+            if out is None:
+                out = list(args)
+            try:
+                out[n] = _asarray(a, dtype)
+            except OverflowError:
+                return None
+    return args if out is None else out
+
+
+#: WEAK_DTYPES as dtype objects (``np.asarray`` parses a dtype's name at every call)
+_WEAK_DTYPE_OBJECTS = {kind: np.dtype(name) for kind, name in WEAK_DTYPES.items()}
+_asarray = np.asarray
 
 
 def keyed_arguments(args: tuple, kwargs: dict, where) -> list:

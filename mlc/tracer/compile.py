@@ -16,6 +16,7 @@ import numpy as np
 
 from ..driver import build, main_entry
 from ..errors import BoundsError, DTypeError, ShapeError
+from ..ir.arith import eval_int
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
@@ -28,7 +29,7 @@ from .operands import numpy_on_overflow
 from .pytree import unflatten
 from .source import describe_location, user_location
 from .trace import BELOW, BOUNDS, EXPONENT, INDEX, RAISES, STATUS
-from .writeback import AliasMismatch, alias_pattern, write_back
+from .writeback import AliasMismatch, alias_pattern, run_in_place, write_back
 
 __all__ = ["lower_graph", "build_lowered", "CompiledFunction", "RangeCheck", "nonempty_axes"]
 
@@ -47,7 +48,12 @@ class RangeCheck(NamedTuple):
     op: object
     limit: int = 0
 
-    def verify(self, value: np.ndarray) -> None:
+    def verify(self, value: np.ndarray, sizes: dict | None = None) -> None:
+        """Raise where ``value`` fails the check. ``sizes``: the call's dynamic sizes
+        (shape variable id -> int), for a limit that is a size expression of them."""
+        if not isinstance(self.limit, int):
+            self._replace(limit=eval_int(self.limit, sizes)).verify(value)
+            return
         if self.dtype == STATUS:
             site, v = int(value[0]), int(value[1])  # (a NumPy or a CuPy array)
             if site:
@@ -150,7 +156,7 @@ class CompiledFunction:
     """One signature of a jitted function: ``compiled.run(leaves)`` -> the output pytree."""
 
     __slots__ = ("graph", "lib", "entry", "run", "checks", "order", "out_tree", "key_sources", "writes",
-                 "aliases", "copies", "nonempty", "replaced")
+                 "aliases", "copies", "nonempty", "replaced", "can_fast")
 
     def __init__(self, graph: Graph, lib, entry: MainEntry, order: tuple[int, ...], out_tree=None,
                  checks: tuple[RangeCheck, ...] = (), copies: tuple[int, ...] = (), key_sources: tuple = (),
@@ -166,8 +172,20 @@ class CompiledFunction:
         #: the function this one replaced (a first tier, :mod:`.tiering`): its code stays loaded
         #: while this one lives, since a call that began before the swap may still run it
         self.replaced = None
+        in_place = {k: graph.inputs[k].dtype for _, k in graph.written}
+        # checks of indices into dynamic axes: their limits evaluated at the call's sizes
+        sizes = (entry.executor.sizes if isinstance(entry, _SymbolicEntry)
+                 and any(not isinstance(c.limit, int) for c in checks) else None)
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
-                                aliases)
+                                aliases, in_place, sizes)
+        #: whether :meth:`make_fast` may give a fast entry: ``run`` is the entry's own (one
+        #: array out, nothing verified, written back or drawn) and main has one
+        self.can_fast = self.run is entry.run and getattr(entry, "fast_maker", None) is not None
+
+    def make_fast(self):
+        """(builtin, new output): ``builtin(*leaves, out) is out`` where it ran
+        (:mod:`mlc.runtime.fast_calls`); None where there is none."""
+        return self.entry.make_fast() if self.can_fast else None
 
     def with_lib(self, lib) -> CompiledFunction:
         """This function calling the kernels of ``lib`` instead (the same module built
@@ -176,11 +194,15 @@ class CompiledFunction:
                             self.key_sources, self.writes, self.aliases)
 
     @staticmethod
-    def _runner(run, order, out_tree, checks, copies=(), writes=(), aliases=None):
+    def _runner(run, order, out_tree, checks, copies=(), writes=(), aliases=None, in_place=None, sizes=None):
         """``run`` (main's outputs) made to return the output pytree. Main's last outputs are the
         ``len(checks)`` values to verify, then the ``len(writes)`` last versions of the arguments
         at ``writes``; both are dropped once used (the checks verified before any argument is
-        written). The outputs at ``copies`` (:func:`merged_outputs`) are copies."""
+        written). The outputs at ``copies`` (:func:`merged_outputs`) are copies. ``in_place``
+        (argument position -> dtype): main writes those arguments' new values into their own
+        memory (``Graph.written``) and returns none of them (:func:`.writeback.run_in_place`).
+        ``sizes(leaves)``: the call's dynamic sizes, for checks whose limits are size expressions."""
+        copies = tuple(k for k in copies if k < len(order))  # (outputs main writes in place: none)
         if order != tuple(range(len(order))) or copies:  # a value returned twice, one array each time
             main_run = run
 
@@ -190,7 +212,16 @@ class CompiledFunction:
                 for k in copies:
                     outs[k] = outs[k].copy()
                 return outs
-        if writes:  # the arguments written: checked for memory they share, then written back
+        if writes and in_place:  # main writes the arguments: the caller's arrays where it may
+            written, verified = run, checks
+
+            def run(leaves):
+                pattern = alias_pattern(leaves, writes)
+                if pattern != aliases:
+                    raise AliasMismatch(pattern)
+                return run_in_place(written, leaves, in_place, verified)
+            checks = ()  # verified by run_in_place
+        elif writes:  # the arguments written: checked for memory they share, then written back
             written, verified = run, checks
 
             def run(leaves):
@@ -200,8 +231,9 @@ class CompiledFunction:
                 outs = written(leaves)
                 n = len(outs) - len(writes)
                 m = n - len(verified)
+                bound = sizes(leaves) if sizes is not None else None
                 for check, value in zip(verified, outs[m:n]):  # before the caller's arrays change
-                    check.verify(value)
+                    check.verify(value, bound)
                 for k, value in zip(writes, outs[n:]):
                     write_back(leaves[k], value)
                 return outs[:m]
@@ -212,8 +244,9 @@ class CompiledFunction:
 
             def checked(leaves):
                 outputs = inner(leaves)
+                bound = sizes(leaves) if sizes is not None else None
                 for check, value in zip(checks, outputs[n:]):
-                    check.verify(value)
+                    check.verify(value, bound)
                 return unflatten(out_tree, outputs[:n])
             return checked
         if type(out_tree) is str:  # a single array

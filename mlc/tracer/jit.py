@@ -30,7 +30,7 @@ import numpy as np
 
 from ..config import config
 from ..driver import collector_paused
-from ..errors import DeviceError, DTypeError, GlobalChangedWarning, TraceError
+from ..errors import DeviceError, DTypeError, GlobalChangedWarning, PerformanceWarning, TraceError
 from ..ir.graph import Graph
 from ..ops.registry import TensorType
 from ..runtime.memory import memory_kind_of
@@ -54,7 +54,7 @@ from .specializations import Specializations
 from .stages import Compiled, Lowered, Traced, _Origin
 from .state import written_inputs
 from .trace import TraceContext, is_tracing
-from .writeback import AliasMismatch, alias_pattern
+from .writeback import AliasMismatch, PartialOverlap, alias_pattern
 from . import tiering
 
 __all__ = ["jit", "JitFunction", "Traced", "Lowered", "Compiled"]
@@ -126,10 +126,43 @@ class JitFunction:
     # ------------------------------------------------------------------ call
 
     def __call__(self, *args, **kwargs):
+        hot = self._specs.hot  # the last signature of arrays called: checked natively, run
+        if hot is not None and not kwargs:
+            fast = hot.fast
+            if fast is not None:
+                out = fast[1]()
+                if fast[0](*args, out) is out:
+                    hot.used = True
+                    return out
+        elif kwargs:  # the same for the last call of arrays with keywords, by their names
+            keyed = self._specs.hot_keyed
+            if keyed is not None and len(kwargs) == len(keyed[1]) and keyed[0].fast is not None:
+                slot, names = keyed
+                try:
+                    named = [kwargs[name] for name in names]
+                except KeyError:
+                    named = None
+                if named is not None:
+                    fast = slot.fast
+                    out = fast[1]()
+                    if fast[0](*args, *named, out) is out:
+                        slot.used = True
+                        return out
         try:
             return self._call(args, kwargs)
         except AliasMismatch as mismatch:  # arguments sharing memory, into which the function writes
             return self._call_general(args, kwargs, mismatch.pattern)
+        except PartialOverlap as overlap:  # views overlapping in part, one written: NumPy's own meaning
+            return self._run_uncompiled(args, kwargs, overlap)
+
+    def _run_uncompiled(self, args, kwargs, overlap: PartialOverlap):
+        """The function run as written, on the arguments themselves: the call's arguments overlap
+        in memory in part and it writes one of them, which NumPy's meaning (each write seen
+        through the other view, in program order) only running it as NumPy does keeps."""
+        warnings.warn(f"{self.__name__}: {overlap} The call runs uncompiled, as NumPy runs it (correct, "
+                      "not fast); pass a copy of one of them to run compiled code", PerformanceWarning,
+                      stacklevel=user_stacklevel())
+        return self.fn(*args, **kwargs)
 
     def _call(self, args, kwargs):
         if not kwargs and self._fast:  # the cache hit path: a few tuple operations
@@ -154,18 +187,26 @@ class JitFunction:
                 if slot is not None:
                     slot.used = True  # (for the cache's eviction: .specializations)
                     if not scalars:
+                        if slot.fast is not None or (slot.pending and slot.make_fast() is not None):
+                            self._specs.hot = slot  # the next call tries it first
                         return slot.run(args)
+                    self._specs.hot = None  # (its entry takes arrays: not tried before the next)
                     leaves = fast_leaves(args)
                     if leaves is not None:
-                        return slot.run(leaves)
+                        return _run(slot, leaves)
         else:  # keywords or static arguments: a hit path keyed by their names and values too
             hit = self._keyed_runs.get(self._spec.call_key(args, kwargs))
             if hit is not None:
                 slot, where = hit
                 slot.used = True
-                leaves = fast_leaves(keyed_arguments(args, kwargs, where))
+                dynamic = keyed_arguments(args, kwargs, where)
+                leaves = fast_leaves(dynamic)
+                if slot.pending:
+                    slot.make_fast()
                 if leaves is not None:
-                    return slot.run(leaves)
+                    self._specs.hot_keyed = (slot, where[1]) if (
+                        leaves is dynamic and self._fast and slot.fast is not None) else None
+                    return _run(slot, leaves)
         if is_tracing():  # called from another traced function: inline
             return self.fn(*args, **kwargs)
         return self._call_general(args, kwargs)
@@ -184,7 +225,7 @@ class JitFunction:
                     compiled = self._compile(key, call, database, quick)
                     if compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
-                    slot = self._specs.add(key, compiled, compiled.run)
+                    slot = self._specs.add(key, compiled, compiled.run, compiled.function.can_fast)
                     if quick:  # the optimised build, swapped in when ready (.tiering)
                         tiering.upgrade(compiled, slot)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
@@ -193,6 +234,12 @@ class JitFunction:
             runs = self._runs if where is None else self._keyed_runs
             if not (self._dynamic and len(runs) >= MAX_FAST_KEYS):
                 self._specs.alias(slot, fast, where)
+            if slot.fast is not None and self._fast and all(type(a) is _ndarray for a in args) \
+                    and all(type(a) is _ndarray for a in kwargs.values()):  # (every argument an array)
+                if where is None:
+                    self._specs.hot = slot
+                else:
+                    self._specs.hot_keyed = (slot, where[1])
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
         return slot.run(leaves)
@@ -381,6 +428,17 @@ class _CheckedJitFunction(JitFunction):
 
 
 _ndarray = np.ndarray
+
+
+def _run(slot, leaves):
+    """Run ``slot`` on a hit's ``leaves``: through its fast entry where it has one and takes
+    them (:attr:`~.specializations.Slot.fast`), else its run."""
+    fast = slot.fast if not slot.pending else slot.make_fast()
+    if fast is not None:
+        out = fast[1]()
+        if fast[0](*leaves, out) is out:
+            return out
+    return slot.run(leaves)
 
 
 def _numpy_write_error(err: ValueError) -> TraceError:

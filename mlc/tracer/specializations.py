@@ -38,12 +38,24 @@ class Slot:
     """One compiled signature (full ``key``): its ``compiled`` function and ``run`` (leaves ->
     outputs), whether it was ``used`` since it last came to the front of the line, and the
     other keys it is found under."""
-    __slots__ = ("key", "compiled", "run", "used", "aliases")
+    __slots__ = ("key", "compiled", "run", "used", "aliases", "fast", "pending")
 
-    def __init__(self, key, compiled, run: Callable):
+    def __init__(self, key, compiled, run: Callable, pending: bool = False):
         self.key, self.compiled, self.run = key, compiled, run
+        #: (builtin, new output): ``builtin(*arrays, out) is out`` where the arrays were those
+        #: of this signature and it ran (:meth:`.compile.CompiledFunction.make_fast`); or None
+        self.fast = None
+        #: whether ``fast`` is still to be made (on the first hit: :meth:`make_fast`)
+        self.pending = pending
         self.used = False
         self.aliases: list[tuple[dict, tuple]] = []  # (runs or keyed_runs, key)
+
+    def make_fast(self):
+        """``fast``, made now if it is still to be made."""
+        if self.pending:
+            self.pending = False
+            self.fast = self.compiled.function.make_fast()
+        return self.fast
 
 
 class Specializations:
@@ -60,6 +72,12 @@ class Specializations:
         #: dynamic arguments are: ArgumentSpec.dynamic_of)
         self.keyed_runs: dict = {}
         self._lock = threading.RLock()  # (the hit path only reads runs and keyed_runs: no lock)
+        #: the slot of the last positional call of arrays found, where it has a fast entry
+        #: (:attr:`Slot.fast`): a call tries it before computing any key
+        self.hot: Slot | None = None
+        #: the same for a call with keywords: (slot, the keywords' names in the order the
+        #: signature passes them, :meth:`~.arguments.ArgumentSpec.dynamic_of`)
+        self.hot_keyed: tuple | None = None
 
     def get(self, key) -> Slot | None:
         """The slot of the full ``key``, marked used and sent to the back; None if absent."""
@@ -70,14 +88,14 @@ class Specializations:
                 self.compiled.move_to_end(key)
             return slot
 
-    def add(self, key, compiled, run: Callable) -> Slot:
+    def add(self, key, compiled, run: Callable, pending: bool = False) -> Slot:
         """Keep ``compiled`` (whose calls are ``run``) under ``key``, first dropping what must go
         for it to fit; its slot, also found in :attr:`runs` under ``key``."""
         with self._lock:
             if self.size is not None:
                 while len(self.compiled) >= self.size:
                     self._drop_one()
-            slot = Slot(key, compiled, run)
+            slot = Slot(key, compiled, run, pending)
             self.compiled[key] = compiled
             self._slots[key] = slot
             self.alias(slot, key)
@@ -101,6 +119,7 @@ class Specializations:
             self._slots.clear()
             self.runs.clear()
             self.keyed_runs.clear()
+            self.hot = self.hot_keyed = None
 
     def _drop_one(self) -> None:
         """Drop the first signature in line not used since it came to the front (CLOCK; the
@@ -113,6 +132,10 @@ class Specializations:
                 self.compiled.move_to_end(key)
                 continue
             del self.compiled[key], self._slots[key]
+            if self.hot is slot:
+                self.hot = None
+            if self.hot_keyed is not None and self.hot_keyed[0] is slot:
+                self.hot_keyed = None
             for runs, alias in slot.aliases:
                 found = runs.get(alias)
                 if found is slot or (type(found) is tuple and found[0] is slot):

@@ -16,7 +16,7 @@ the :class:`Compiled`; ``f.lower(x)`` is ``f.trace(x).lower()``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..driver import schedule_module
@@ -28,6 +28,7 @@ from ..passes.graph.emit_main import main_name
 from ..runtime.entry import MainEntry
 from ..runtime.exported import CallSpec, graph_entry, program_entry
 from ..runtime.ndarray import module_device
+from ..target import Target
 from .arguments import WideInt, fast_key, fast_leaves, keyed_arguments
 from .numpy_random import ENTROPY, GLOBAL, describe_source
 from .compile import CompiledFunction, RangeCheck, build_lowered, lower_graph, merged_outputs
@@ -69,10 +70,27 @@ class Traced:
     schedule: object = None
     _origin: _Origin | None = field(default=None, repr=False, compare=False)
 
-    def lower(self) -> Lowered:
-        """Run the graph passes (fusion, memory planning): the kernels as one IRModule."""
-        graph = lower_graph(self.graph)
-        return Lowered(self.graph, graph, graph.module, self.target, self.schedule, self._origin)
+    def lower(self, *, in_place: bool = True) -> Lowered:
+        """Run the graph passes (fusion, memory planning): the kernels as one IRModule.
+
+        ``in_place``: the arguments the function writes receive their new values in their own
+        memory, the caller's arrays (``Graph.written``), where the program takes host arrays
+        and has static shapes; otherwise ``main`` returns the new values last, and the call
+        copies them back (:mod:`.writeback`)."""
+        graph = self.graph
+        if in_place and self._origin is not None and self._origin.writes and self._writes_in_place():
+            writes = self._origin.writes
+            first = len(graph.outputs) - len(writes)
+            graph = replace(graph, written=tuple((first + n, k) for n, k in enumerate(writes)))
+        lowered = lower_graph(graph)
+        return Lowered(self.graph, lowered, lowered.module, self.target, self.schedule, self._origin)
+
+    def _writes_in_place(self) -> bool:
+        """Whether ``main`` may write the written arguments in place: a program on host arrays
+        (a GPU's takes device copies of NumPy arguments), with static shapes (a graph with
+        dynamic axes has no ``main``)."""
+        static = all(isinstance(d, int) for v in self.graph.inputs for d in v.shape)
+        return static and module_device(Target.from_str(self.target)).kind == "cpu"
 
     def as_text(self) -> str:
         """The traced graph, Relax-like."""
@@ -115,7 +133,11 @@ class Lowered:
                                  origin.fast_math, origin.database, origin.nonempty,
                                  merged_outputs(self.traced, self.graph), origin.key_sources, origin.writes,
                                  origin.aliases, quick)
-        return Compiled(function, origin)
+        compiled = Compiled(function, origin)
+        if function.graph.written:  # a library returns the new values (its C signature): built apart
+            traced = Traced(self.traced, self.target, self.schedule, origin)
+            compiled._returning_writes = lambda: traced.lower(in_place=False).compile().function
+        return compiled
 
     def as_text(self) -> str:
         """The graph (Relax-like) followed by the kernels (TVMScript-like). The graph's
@@ -132,7 +154,7 @@ class Compiled:
     """A jitted function compiled for one signature: call it with arguments of that
     signature; :meth:`as_text` shows the generated code."""
 
-    __slots__ = ("function", "run", "_origin", "_matching")
+    __slots__ = ("function", "run", "_origin", "_matching", "_returning_writes")
 
     #: The most calls a Compiled remembers as its own signature (more than one where the
     #: signature has dynamic axes, or for each spelling of a call: keywords, their order).
@@ -145,6 +167,9 @@ class Compiled:
         #: calls found to be this signature, as the jit finds them again: a fast key -> None,
         #: a call key -> where its leaves are (ArgumentSpec.remembered)
         self._matching: dict[tuple, tuple | None] = {}
+        #: where ``function`` writes arguments in place (``Graph.written``): the same program
+        #: built to return their new values instead, made on demand (what :meth:`export` writes)
+        self._returning_writes = None
 
     @property
     def lib(self):
@@ -186,12 +211,10 @@ class Compiled:
         lib = self.lib
         if fmt is not None:
             return lib.get_source(fmt)
-        for candidate in ("ll", "cuda", "tir"):
-            try:
-                return lib.get_source(candidate)
-            except MLCError:
-                continue
-        return ""  # a signature with no kernels generates no code
+        try:
+            return lib.get_source()
+        except MLCError:
+            return ""  # a signature with no kernels generates no code
 
     def export(self, path, *, cc=None, format: str = "so", archs=None):
         """Write this compiled signature as a shared library that runs without mlc's compiler
@@ -211,19 +234,21 @@ class Compiled:
         instead (cubins for ``archs``, a launcher's metadata: ``CudaModule.export``), which
         ``mlc.runtime.load`` loads with NumPy and CuPy only. Returns ``path``."""
         function = self.function
+        if self._returning_writes is not None:  # the library's entry copies the new values back
+            function = self._returning_writes()
         calls = self._call_spec()
         graph = function.graph
         if module_device(self.lib.target).kind != "cpu":  # a device's module: its backend's bundle
             return self._export_bundle(path, format, calls, archs)
         single = type(function.out_tree) is str
         if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels
-            functions = {n: self.lib[n].func for n in self.lib.function_names}
+            functions = {n: function.lib[n].func for n in function.lib.function_names}
             entry = program_entry("main", graph, functions, function.entry.executor.nonempty, single, calls)
         else:
             symbol = main_name(graph)
-            entry = graph_entry("main", symbol, self.lib[symbol].func, function.entry.n_inputs,
+            entry = graph_entry("main", symbol, function.lib[symbol].func, function.entry.n_inputs,
                                 function.entry.constants, function.order, single, calls)
-        return self.lib.export(path, cc=cc, format=format, entries=[entry])
+        return function.lib.export(path, cc=cc, format=format, entries=[entry])
 
     def _export_bundle(self, path, format, calls: CallSpec, archs):
         function = self.function
@@ -254,6 +279,10 @@ class Compiled:
         if any(type(leaf) is WideInt for leaf in _leaf_kinds(self._origin.key)):
             raise MLCError(f"export: {name} was traced with a Python int that int64 cannot hold (a constant of "
                            "the trace); pass it as an array, or a value int64 holds")
+        if any(not isinstance(c.limit, int) for c in function.checks):
+            raise MLCError(f"export: {name} indexes a dynamic axis with a traced index, which a call checks "
+                           "against the axis's size at that call; an exported library does not check it yet. "
+                           "Export with mlc.jit(..., bounds_check=False), or with that axis static")
         scalars = tuple(_SCALAR_NAMES.get(kind) if isinstance(kind, type) else None
                         for kind in _leaf_kinds(self._origin.key))
         return CallSpec(scalars, tuple(keys), tuple((c.dtype, c.op, c.limit) for c in function.checks),

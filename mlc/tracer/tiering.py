@@ -118,6 +118,8 @@ def _swap_in(compiled, slot) -> None:
     compiled.function = optimized
     compiled.run = optimized.run
     if slot is not None and slot.compiled is compiled:
+        if slot.fast is not None:  # (either program's fast entry runs with either's run)
+            slot.fast = optimized.make_fast()
         slot.run = optimized.run
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import DTypeError, IRError, MLCError, ShapeError, TraceError
 from ..ir import dtype as dt
 from ..ir.control import CONTROL_OPS, result_types
+from ..ir.expr import PrimExpr
 from ..ir.graph import Binding, Constant, Graph, Var, constant
 from ..ops.registry import TensorType, get_op
 from .inline_calls import CALL, inline_calls
@@ -105,6 +106,13 @@ VIEW_OPS = frozenset({"slice", "reshape", "transpose", "moveaxis", "expand_dims"
                       "broadcast_to", "flip", "diagonal", "real", "imag"})
 
 
+def _same_limit(a, b) -> bool:
+    """Whether two checks' limits are one: ints equal, or the same size expression."""
+    if isinstance(a, PrimExpr) or isinstance(b, PrimExpr):
+        return a is b
+    return a == b
+
+
 def _same_contents(kept: np.ndarray, array: np.ndarray) -> bool:
     """Whether ``array`` still holds what ``kept`` copied (bit for bit: NaNs, -0.0)."""
     return (kept.shape == array.shape and kept.dtype == array.dtype
@@ -134,6 +142,13 @@ class TraceContext:
         self.captures = capture
         #: the outer value and the input standing for it, per captured value
         self.captured: list[tuple[Tracer, Var]] = []
+        #: whether this is a transformation's trace (``mlc.grad``, ``vmap``...: its function always
+        #: runs once its transformed function does), set by ``mlc.transforms.tracing.trace_function``
+        self.transformation = False
+        #: a transformation's trace: id(input Var) -> the argument it stands for (a Tracer of a
+        #: trace around, or an array); the values of an argument the transformation batches
+        #: (vmap) are all of that argument's
+        self.arguments: dict[int, object] = {}
         self._captured_atoms: dict[int, Tracer] = {}
         #: where the ops recorded now come from, when not the user's line being traced: a
         #: transformation recording the derivative of a binding names that binding's line
@@ -269,18 +284,19 @@ class TraceContext:
         dtype it is converted to; a traced int's value is known only at run
         time, so the compiled function returns it too and checks it then.
         """
-        if not any(c[1] == dtype and c[3] == limit and (c[0] is value or (
+        if not any(c[1] == dtype and _same_limit(c[3], limit) and (c[0] is value or (
                 isinstance(c[0], Tracer) and isinstance(value, Tracer) and c[0]._atom is value._atom))
                    for c in self.range_checks):
             self.range_checks.append((value, dtype, op, limit))
 
-    def check_index(self, value: Tracer, size: int, op: str) -> None:
+    def check_index(self, value: Tracer, size, op: str) -> None:
         """Require the traced 0-d int ``value`` to be an index into an axis of ``size``
         elements (in ``[-size, size)``) when the function runs, else raise BoundsError naming
         ``op`` (what the access is and the user's line). Nothing when this trace checks no
-        indices (:attr:`bounds_checks`)."""
+        indices (:attr:`bounds_checks`). ``size`` may be a size expression of the dynamic axes
+        (a PrimExpr), which the call evaluates from its arguments' shapes."""
         if self.bounds_checks:
-            self.check_range(value, INDEX, op, int(size))
+            self.check_range(value, INDEX, op, size if isinstance(size, PrimExpr) else int(size))
 
     def random_key(self, source=None) -> tuple[Tracer, int]:
         """The call's random key: a uint32[2] input of the compiled function that the jit draws

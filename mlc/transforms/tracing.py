@@ -80,6 +80,7 @@ def trace_function(fn, leaves, treedef=None, name: str = "f", *, types=None, use
     if treedef is None:
         treedef = flatten(tuple(leaves))[1]
     with TraceContext(name, capture=True) as ctx, numpy_creation(fn if user is None else user):
+        ctx.transformation = True
         args = []
         for n, leaf in enumerate(leaves):
             if not is_array_leaf(leaf):
@@ -87,6 +88,7 @@ def trace_function(fn, leaves, treedef=None, name: str = "f", *, types=None, use
                 continue
             ttype, weak = types[n] if types is not None else leaf_type(leaf)
             args.append(ctx.new_input(ttype, f"x{n}", weak))
+            ctx.arguments[id(args[-1]._atom)] = leaf  # (where its indices' bounds are checked: mlc.numpy.bounds)
         result = fn(*unflatten(treedef, args))
         written = written_inputs(ctx)
         if written:

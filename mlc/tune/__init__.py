@@ -19,7 +19,7 @@ from .cost_model import CostModel
 from .database import Database, Record, workload_key
 from .features import estimate_flops, extract, lower
 from .gpu_measure import resolve_measure
-from .gpu_runner import CudaRunner
+from .gpu_runner import GpuRunner
 from ..schedules.gpu.space import GpuInfo, ResourceLimitError, gpu_space
 from .integration import compile_tir
 from .job import Job, Outcome, Timing
@@ -34,7 +34,7 @@ __all__ = ["tune", "tune_jitted", "apply_database", "TuneConfig", "Database", "R
            "Candidate", "Task", "extract_tasks", "tasks_of", "GradientScheduler", "cpu_space", "replay",
            "decisions_of", "SPACES", "DEFAULT", "TILED", "RULES", "rules_space", "default_point", "lower",
            "extract", "estimate_flops", "make_runner", "summary",
-           "CudaRunner", "GpuInfo", "ResourceLimitError", "gpu_space", "resolve_measure", "compile_tir"]
+           "GpuRunner", "GpuInfo", "ResourceLimitError", "gpu_space", "resolve_measure", "compile_tir"]
 
 
 class _CallableModule(_types.ModuleType):

@@ -1,10 +1,11 @@
-"""The runner of the ``cuda`` targets: :class:`~mlc.tune.runner.LocalRunner`'s isolated worker
+"""The runner of the GPU targets: :class:`~mlc.tune.runner.LocalRunner`'s isolated worker
 processes, with every job measured as the runner's ``measure`` says.
 
-``CudaRunner(measure="time")`` checks each candidate's answer on the GPU and times it
-with CUDA events; where no GPU is present it cannot exist, and says why (a DeviceError
-naming CuPy's reason). ``CudaRunner(measure="check")`` works everywhere: candidates are
-compiled with NVRTC and checked on the CUDA emulator, and nothing is timed.
+``GpuRunner(measure="time")`` checks each candidate's answer on the GPU and times it
+with the device's events; where no GPU is present it cannot exist, and says why (a
+DeviceError naming the device library's reason). ``GpuRunner(measure="check")`` works
+everywhere: candidates are compiled (NVRTC for ``cuda``) and checked on the GPU
+emulator, and nothing is timed.
 ``measure="auto"`` (the default) is "time" where a GPU is present, else "check".
 """
 from __future__ import annotations
@@ -15,11 +16,11 @@ from .gpu_measure import resolve_measure
 from .job import Job, Outcome
 from .runner import LocalRunner
 
-__all__ = ["CudaRunner"]
+__all__ = ["GpuRunner"]
 
 
-class CudaRunner(LocalRunner):
-    """Measures jobs for ``target`` (a cuda or cuda-emulator target) in ``workers`` spawn
+class GpuRunner(LocalRunner):
+    """Measures jobs for ``target`` (a GPU target or its emulator) in ``workers`` spawn
     processes; :attr:`measure` is "time" or "check" (see the module docstring)."""
 
     def __init__(self, measure: str = "auto", target="cuda", workers: int = 1, build_timeout_s: float = 60.0,

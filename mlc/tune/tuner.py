@@ -24,7 +24,7 @@ from .confirm import confirm
 from .cost_model import CostModel
 from .database import Database
 from .gpu_measure import device_reason, resolve_measure
-from .gpu_runner import CudaRunner
+from .gpu_runner import GpuRunner
 from .job import Job, Timing
 from .ray_runner import RayRunner
 from .runner import LocalRunner, Runner
@@ -137,7 +137,7 @@ def make_runner(config: TuneConfig) -> Runner:
         return RayRunner(address=config.ray_address, build_timeout_s=config.build_timeout_s,
                          run_timeout_s=config.run_timeout_s)
     if Target.from_str(config.target).is_gpu:
-        return CudaRunner(config.measure, config.target, config.workers, config.build_timeout_s,
+        return GpuRunner(config.measure, config.target, config.workers, config.build_timeout_s,
                           config.run_timeout_s)
     return LocalRunner(config.workers, config.build_timeout_s, config.run_timeout_s)
 

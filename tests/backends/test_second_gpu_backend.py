@@ -22,7 +22,7 @@ from mlc.runtime.graph_main import GraphMainProgram
 from mlc.backends.registry import register_backend, unregister_backend
 from mlc.errors import CompileError
 from mlc.ir.calls import is_graph_main
-from mlc.ir.expr import Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Select, Var
+from mlc.ir.expr import Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, Ramp, Select, Var
 from mlc.ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, SeqStmt
 from mlc.passes.tir.thread_sync import SYNC_THREADS
 from mlc.passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
@@ -54,6 +54,7 @@ class OpenCLRenderer:
 
     def __init__(self, func, name: str, limits: DeviceLimits):
         self.func, self.name, self.limits = func, name, limits
+        self.lets = {}  # the variable of a Let -> the text of its value
 
     def render(self) -> str:
         out = []
@@ -106,7 +107,10 @@ class OpenCLRenderer:
         if isinstance(e, (IntImm, FloatImm)):
             return repr(e.value) if not isinstance(e.value, bool) else str(int(e.value))
         if isinstance(e, Var):
-            return e.name
+            return self.lets.get(e, e.name)
+        if isinstance(e, Let):  # (C has no let expression: the value written where the body reads it)
+            self.lets[e.var] = f"({self.expr(e.value)})"
+            return self.expr(e.body)
         if isinstance(e, BufferLoad) and isinstance(e.indices[0], Ramp):
             return f"vload{e.indices[0].lanes}(0, {e.buffer.name} + {self.dense(e.indices[0])})"
         if isinstance(e, BufferLoad) and "x" in e.dtype:  # a gather: lane by lane

@@ -102,10 +102,15 @@ def test_an_index_past_the_end_reaches_the_bounds_checker_when_not_clipped(targe
 @pytest.mark.parametrize("dtype", ["int8", "int64"])
 def test_a_gather_along_a_dynamic_axis_at_the_last_element_and_one_past_it(target, dtype):
     """The length is known only at the call (a symbolic n): n - 1 is the last row, n and
-    beyond are clipped to it, with every access checked (MLC_DEBUG's check_bounds)."""
+    beyond are clipped to it by the kernel (``bounds_check=False``), with every access
+    checked (MLC_DEBUG's check_bounds); with the jit's bounds check, n is a BoundsError."""
     with override(debug=True):
-        f = mlc.jit(lambda a, i: np.take(a, i, axis=0), dynamic=("a", 0), target=target)
+        f = mlc.jit(lambda a, i: np.take(a, i, axis=0), dynamic=("a", 0), target=target, bounds_check=False)
+        checked = mlc.jit(lambda a, i: np.take(a, i, axis=0), dynamic=("a", 0), target=target)
         for n in (1, 4, 9):
             x = np.arange(n * 2, dtype="float32").reshape(n, 2) + 1
             i = ends(n, dtype)
             np.testing.assert_array_equal(f(x, i), x[clipped(i, n)])
+            np.testing.assert_array_equal(checked(x, i[:2]), np.take(x, i[:2], axis=0))
+            with pytest.raises(mlc.BoundsError, match="out of bounds for axis 0"):
+                checked(x, i)

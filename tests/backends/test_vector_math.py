@@ -21,6 +21,7 @@ from scipy import special
 
 import mlc
 from mlc import te
+from mlc.ir.ops import MATH_CALLS
 
 from tests.targets import each_runnable_target
 
@@ -346,11 +347,18 @@ def _loop_ir(op, dtype, target):
     loop of 4096 elements, vectorized by the vectorize pass (the ops of ``VECTOR_FORMS``)
     or by LLVM's loop vectorizer (the others)."""
     from mlc.backends.llvm import compile_sources
-    from mlc.backends.llvm.vecmath import ARITY
     X = te.placeholder((4096,), dtype, "X")
     fn = getattr(te, op)
-    Y = te.compute((4096,), lambda i: fn(*[X[i]] * ARITY[op]), "Y")
+    Y = te.compute((4096,), lambda i: fn(*[X[i]] * MATH_CALLS[op].arity), "Y")
     return compile_sources(mlc.IRModule({"main": te.create_prim_func([X, Y])}), target)["ll"]
+
+
+def routine_dtypes():
+    """op -> the compute dtypes it has a branch-free routine for: the llvm backend's own
+    (vecmath) and lower_math's, which it writes out as TIR."""
+    from mlc.backends.llvm.vecmath import ROUTINE_DTYPES
+    from mlc.passes.tir.lower_math import ROUTINE_DTYPES as MATH_ROUTINE_DTYPES
+    return {**ROUTINE_DTYPES, **MATH_ROUTINE_DTYPES}
 
 
 _LIBM_INTRINSICS = {"sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "pow",
@@ -361,10 +369,9 @@ _LIBM_INTRINSICS = {"sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh"
 def test_every_routine_vectorises_without_a_libm_call(target_name):
     """Each vector math routine, for each dtype it serves, leaves a loop of vector
     arithmetic and no call (libm's scalar sinf, pow... were what kept loops scalar)."""
-    from mlc.backends.llvm.vecmath import ROUTINE_DTYPES
     from tests import targets
     target = getattr(targets, target_name)
-    for op, dtypes in ROUTINE_DTYPES.items():
+    for op, dtypes in routine_dtypes().items():
         for dtype in dtypes:
             ir = _loop_ir(op, dtype, target)
             defined = set(re.findall(r'define [^@]*@"?([\w.]+)', ir))
@@ -426,16 +433,15 @@ def test_no_routine_converts_lane_by_lane(target_name):
     go through a double's bits; AVX-512 converts whole vectors (``vcvttpd2qq``)."""
     from mlc.backends.llvm import compile_sources
     from mlc.backends.llvm.cpus import converts_int64_vectors
-    from mlc.backends.llvm.vecmath import ARITY, ROUTINE_DTYPES
     from tests import targets
     target = getattr(targets, target_name)
     assert converts_int64_vectors(target.cpu, target.features) == (target_name == "AVX512")
     vector_conversions = 0
-    for op, dtypes in ROUTINE_DTYPES.items():
+    for op, dtypes in routine_dtypes().items():
         for dtype in dtypes:
             X = te.placeholder((4096,), dtype, "X")
             fn = getattr(te, op)
-            Y = te.compute((4096,), lambda i: fn(*[X[i]] * ARITY[op]), "Y")
+            Y = te.compute((4096,), lambda i: fn(*[X[i]] * MATH_CALLS[op].arity), "Y")
             asm = compile_sources(mlc.IRModule({"main": te.create_prim_func([X, Y])}), target)["asm"]
             assert not _SCALAR_CONVERSION.search(asm), f"{op} {dtype}: {_SCALAR_CONVERSION.search(asm)[0]}"
             vector_conversions += len(re.findall(r"vcvttpd2qq|vcvtqq2pd", asm))

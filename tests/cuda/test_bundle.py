@@ -18,7 +18,8 @@ import mlc
 import mlc.numpy as mnp
 from mlc import te
 from mlc.errors import DeviceError, DTypeError, LoadError, ShapeError
-from mlc.runtime import cuda_loader
+from mlc.backends.cuda import bundle_loader
+from mlc.runtime import bundle
 
 from . import fake_cupy
 from .conftest import NVRTC_MISSING, needs_gpu
@@ -138,23 +139,23 @@ def test_the_bundle_holds_cubins_for_each_arch_and_ptx_for_the_lowest(fake_gpu, 
         cubins = {a: z.read(f"kernels.{a}.cubin") for a in ("sm_80", "sm_86", "sm_90")}
         metadata = json.loads(z.read("mlc-bundle.json"))
     assert names == {"kernels.sm_80.cubin", "kernels.sm_86.cubin", "kernels.sm_90.cubin", "kernels.compute_80.ptx",
-                     "mlc-bundle.json"}
+                     "loader.py", "mlc-bundle.json"}
     assert ".target sm_80" in ptx and all(c[:4] == b"\x7fELF" for c in cubins.values())
     assert len(set(cubins.values())) == 3 and metadata["archs"] == ["sm_80", "sm_86", "sm_90"]
     directory = lib.export(f"{tmp_path / 's_dir'}/", archs=["sm_90"])
     assert sorted(os.listdir(directory)) == ["kernels.compute_86.ptx", "kernels.sm_86.cubin", "kernels.sm_90.cubin",
-                                             "mlc-bundle.json"]
-    assert isinstance(mlc.runtime.load(directory), cuda_loader.Bundle)
+                                             "loader.py", "mlc-bundle.json"]
+    assert isinstance(mlc.runtime.load(directory), bundle_loader.Bundle)
 
 
 def test_the_image_is_the_gpus_cubin_an_older_minor_one_or_the_ptx():
     meta = {"archs": ["sm_80", "sm_86", "sm_90"], "ptx": "compute_80"}
     files = {"kernels.sm_80.cubin": b"80", "kernels.sm_86.cubin": b"86", "kernels.sm_90.cubin": b"90",
              "kernels.compute_80.ptx": b"ptx"}
-    pick = lambda arch: cuda_loader.pick_image(meta, files, arch)[0]
+    pick = lambda arch: bundle_loader.pick_image(meta, files, arch)[0]
     assert pick("sm_90") == "kernels.sm_90.cubin" and pick("sm_89") == "kernels.sm_86.cubin"
     assert pick("sm_80") == "kernels.sm_80.cubin" and pick("sm_100") == "kernels.compute_80.ptx"
-    assert cuda_loader.pick_image(meta, files, "sm_120")[1] == b"ptx\0"  # (the driver reads it as a C string)
+    assert bundle_loader.pick_image(meta, files, "sm_120")[1] == b"ptx\0"  # (the driver reads it as a C string)
     with pytest.raises(LoadError, match="this GPU is sm_75, which none of them runs on"):
         pick("sm_75")
 
@@ -178,7 +179,7 @@ def test_damaged_truncated_and_foreign_bundles_are_refused(fake_gpu, tmp_path):
     foreign = tmp_path / "foreign.zip"
     with zipfile.ZipFile(foreign, "w") as z:
         z.writestr("model.onnx", b"x")
-    with pytest.raises(LoadError, match="not a CUDA bundle exported by mlc"):
+    with pytest.raises(LoadError, match="not a bundle exported by mlc"):
         mlc.runtime.load(foreign)
     newer = tmp_path / "newer.zip"
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(newer, "w") as dst:
@@ -186,11 +187,25 @@ def test_damaged_truncated_and_foreign_bundles_are_refused(fake_gpu, tmp_path):
             content = src.read(info)
             if info.filename == "mlc-bundle.json":
                 meta = json.loads(content)
-                meta["format"] = cuda_loader.BUNDLE_FORMAT + 1
+                meta["format"] = bundle.BUNDLE_FORMAT + 1
                 content = json.dumps(meta).encode()
             dst.writestr(info, content)
-    with pytest.raises(LoadError, match="this loader reads format 1"):
+    with pytest.raises(LoadError, match=f"this loader reads format {bundle.BUNDLE_FORMAT}"):
         mlc.runtime.load(newer)
+    # the loader a bundle carries runs only as its checksum says, and only from mlc's backends
+    for name, change in [("loader.zip", lambda m, c: (c + b"\nimport os\n") if m == "loader.py" else c),
+                         ("older.zip", lambda m, c: _edit_metadata(c, format=1) if m == "mlc-bundle.json" else c),
+                         ("elsewhere.zip", lambda m, c: _edit_metadata(c, loader="os") if m == "mlc-bundle.json" else c)]:
+        edited = tmp_path / name
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(edited, "w") as dst:
+            for info in src.infolist():
+                dst.writestr(info, change(info.filename, src.read(info)))
+        with pytest.raises(LoadError, match="loader.py does not match its checksum|carries no loader of its own"):
+            mlc.runtime.load(edited)
+
+
+def _edit_metadata(content: bytes, **changes) -> bytes:
+    return json.dumps({**json.loads(content), **changes}).encode()
 
 
 @needs_nvrtc
@@ -302,10 +317,10 @@ def test_on_a_gpu_a_jitted_mlp_from_its_bundle_matches_the_jitted_call_and_numpy
     x, w, b = (rng.standard_normal(s).astype("float32") for s in ((16, 64), (64, 64), (64,)))
     loaded = mlc.runtime.load(mlc.export(f, x, w, b, path=tmp_path / "mlp.zip"))
     assert loaded.image.endswith(".cubin")
-    metadata, files = cuda_loader.read_bundle(loaded.path)  # the PTX alone: what a GPU newer than every cubin loads
+    metadata, files = bundle.read_bundle(loaded.path, mlc.runtime.loader)  # the PTX alone: what a GPU newer than every cubin loads
     module = cupy.cuda.function.Module()
     module.load(files[f"kernels.{metadata['ptx']}.ptx"] + b"\0")
-    from_ptx = cuda_loader.Bundle(loaded.path, metadata, files, module, cupy, "ptx")
+    from_ptx = bundle_loader.Bundle(loaded.path, metadata, files, module, cupy, "ptx")
     expected = cupy.asnumpy(f(cupy.asarray(x), cupy.asarray(w), b))
     np.testing.assert_allclose(expected, np.maximum(x @ w + b, 0) @ w * GAIN, rtol=1e-4, atol=1e-3)
     for bundle in (loaded, from_ptx):

@@ -183,7 +183,9 @@ def test_builtin_backends_are_registered_through_the_registry():
     assert default_rules(target, llvm) is not None and default_rules(Target.from_str("reference"), reference) is None
     assert not hasattr(llvm, "schedule_rules") and not hasattr(reference, "schedule_rules")
     from mlc.passes.tir.lower_complex import lower_complex
-    assert list(reference.tir_passes(target, BuildOptions())) == [lower_complex]  # the one algorithm every backend runs
+    from mlc.passes.tir.lower_math import lower_math
+    # the algorithms every backend runs (complex arithmetic, the math routines)
+    assert list(reference.tir_passes(target, BuildOptions())) == [lower_complex, lower_math]
     assert len(llvm.tir_passes(target, BuildOptions())) > 1
 
 

@@ -171,3 +171,29 @@ def test_channel_vectorized_write_back_is_a_loop_over_the_channels(isa, target):
     (_, channels), (_, columns) = loops[-2:]
     assert re.fullmatch(r"range\(\d+\)", channels), text   # serial, not T.unroll
     assert columns.startswith("T.vectorized("), text
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.sampled_from([1, 2, 3]), c=st.sampled_from([1, 3, 8]), hw=st.sampled_from([1, 3, 4, 5]),
+       o=st.sampled_from([8, 24]), padding=st.sampled_from([0, 1]))
+def test_channels_in_half_vectors_where_whole_ones_do_not_divide_them(n, c, hw, o, padding):
+    """8 (or 24) output channels of images narrower than a vector on AVX-512 (16 lanes): the
+    channels go in vectors of 8 (the reduction ran scalar else: the small CNN's input
+    gradient, 8 channels of 4x4 images); results against the reference interpreter."""
+    if hw + 2 * padding < 3:
+        return
+    mod, name = _scheduled_conv((n, c, hw, hw), (o, c, 3, 3), padding)
+    sch = Schedule(mod)
+    assert attempt(sch, schedule_conv, name, "T_conv2d", CpuInfo(512, 2)) is not None
+    assert "T.vectorized(8)" in sch.mod[name].script(), sch.mod[name].script()
+    _check_conv((n, c, hw, hw), (o, c, 3, 3), dict(padding=padding))
+
+
+def test_a_convolution_with_a_bias_goes_to_the_conv_rule_not_the_row_rule():
+    """conv + bias of 4x4 images: the output's leading axes are the bias's rows too, and the
+    row rule took the kernel, running the convolution scalar under its batch's rows; the conv
+    rule tiles it (channel vectors) and fuses the bias."""
+    bias = np.linspace(-1, 1, 16, dtype="float32").reshape(1, 16, 1, 1)
+    mod = _check_conv((8, 8, 4, 4), (16, 8, 3, 3), dict(padding=1), epilogue=lambda y: y + bias)
+    (text,) = [f.script() for f in mod.values() if not is_graph_main(f)]
+    assert "T_conv2d_local" in text and "T.vectorized" in text, text

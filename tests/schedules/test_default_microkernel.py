@@ -17,7 +17,7 @@ from mlc.backends.llvm import compile_sources
 from mlc.target import DEFAULT_CACHES, Target, host_caches
 from mlc.schedules import default_schedule
 from mlc.schedules.default import CpuInfo
-from mlc.schedules.default.matmul import _row_tile
+from mlc.schedules.default.matmul import WIDE_TILE_K_UNROLL, _row_tile
 from tests.targets import each_pinned_target, pinned_threads
 
 from .test_default_cpu import matmul
@@ -140,11 +140,12 @@ def test_avx2_row_tiles_take_the_fewest_row_tiles_of_up_to_12_accumulators(m, ro
 def test_rows_the_tile_does_not_divide_get_no_second_micro_kernel():
     """1024 rows in tiles of 6 are 170 tiles and 4 rows: the last tile overlaps the one
     before it (``partition_tiles``) instead of being a 4-row copy of the micro-kernel, so the
-    AVX-512 code has the FMAs of one kernel (a step of 24) and no more."""
+    AVX-512 code has the FMAs of one kernel (a step of 24, unrolled WIDE_TILE_K_UNROLL times)
+    and no more."""
     target = Target("llvm", "skylake-avx512")
     with pinned_threads():
         scheduled = default_schedule(matmul(1024, 1024, 1024), target).mod
     asm = compile_sources(scheduled, target)["asm"]
     loop = innermost_fma_loop(asm)
-    assert sum("vfmadd" in line for line in loop) == 24
-    assert sum("vfmadd" in line for line in asm.splitlines()) == 24
+    assert sum("vfmadd" in line for line in loop) == 24 * WIDE_TILE_K_UNROLL
+    assert sum("vfmadd" in line for line in asm.splitlines()) == 24 * WIDE_TILE_K_UNROLL

@@ -6,7 +6,8 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc import te
-from mlc.schedules.default.matmul import (PACK_MIN_ROWS, WIDE_TILE_REGISTERS, MatmulShape, plan_matmul)
+from mlc.schedules.default.matmul import (PACK_MIN_ROWS, WIDE_TILE_K_UNROLL, WIDE_TILE_REGISTERS, MatmulShape,
+                                          plan_matmul)
 from mlc.schedules.default.steps import CpuInfo
 
 AVX512 = CpuInfo(vector_bits=512, cores=2)
@@ -22,7 +23,9 @@ def _shape(m, n, k, lanes, batch=(), b_contiguous=True, rows_symbolic=False):
 def test_a_large_matmul_on_avx512_packs_b_for_the_wide_tile():
     plan = plan_matmul(None, _shape(1024, 1024, 1024, 16), AVX512)
     assert plan.pack and not plan.pack_a and plan.nr == 4 * 16 and plan.mr == 6
-    assert plan.depth >= 1 and plan.k_unroll == 1 and not plan.ragged
+    assert plan.depth >= 1 and plan.k_unroll == WIDE_TILE_K_UNROLL and not plan.ragged
+    assert plan_matmul(None, _shape(1024, 1024, 1022, 16), AVX512).k_unroll == 2  # the most that divides k
+    assert plan_matmul(None, _shape(1024, 1024, 1024, 8), AVX2).k_unroll == 1  # not the AVX2 tile
 
 
 def test_a_small_matmul_runs_on_b_as_stored():
@@ -75,3 +78,14 @@ def test_the_planned_schedule_computes_numpys_product(m, n, k):
     c = np.empty((m, n), "float32")
     lib["main"](a, b, c)
     np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_few_rows_of_a_large_b_stream_b_along_its_rows():
+    """Few rows (one row tile) and a B beyond its L2 share: blocks of the reduction, the column
+    panels inside them (STREAM_K_STEPS, the most steps up to it that divide k); not for a B
+    in L2, nor for rows enough to pack B."""
+    assert plan_matmul(None, _shape(8, 2000, 2000, 16), AVX512).stream == 25
+    assert plan_matmul(None, _shape(1, 2048, 4096, 16), AVX512).stream == 32  # a vector-matrix product
+    assert plan_matmul(None, _shape(4, 2000, 30000, 8), AVX2).stream == 30
+    assert plan_matmul(None, _shape(8, 256, 256, 16), AVX512).stream == 0  # B in L2
+    assert plan_matmul(None, _shape(PACK_MIN_ROWS, 2048, 2048, 16), AVX512).stream == 0  # B packed

@@ -157,3 +157,58 @@ def test_a_reduction_under_a_parallel_row_loop_is_accepted():
     sch.reverse_compute_at(sch.get_block("S"), i)
     sch.reverse_compute_at(sch.get_block("O"), i)
     assert_same_numerics(softmax(3, 5), sch.mod)
+
+
+def column_sums_by_parts(parts, rows, m):
+    """A row statistic ``R[i] = sum_k X[i, k]`` and, for each part of ``rows`` consecutive rows,
+    the column sums of ``X * R`` (layer_norm's gradient of gamma, by parts): the sums read the
+    statistic at ``p * rows + q``, two of their iterators fused."""
+    X = te.placeholder((parts * rows, m), "float32", "X")
+    k = te.reduce_axis((0, m), "k")
+    R = te.compute((parts * rows,), lambda i: te.sum(X[i, k], axis=k), "R")
+    q = te.reduce_axis((0, rows), "q")
+    C = te.compute((parts, m), lambda p, j: te.sum(X[p * rows + q, j] * R[p * rows + q], axis=q), "C")
+    return mlc.IRModule({"main": te.create_prim_func([X, C])})
+
+
+@settings(max_examples=10, deadline=None)
+@given(parts=st.integers(1, 4), rows=st.integers(1, 5), m=st.integers(1, 6), parallel=st.booleans())
+def test_column_sums_of_parts_move_under_the_rows_a_row_at_a_time(parts, rows, m, parallel):
+    """The statistic's row loop split into (part, row): the column sums, which read it at one
+    point of two fused iterators, move under the row loop and add one row each iteration
+    (their reduction in pieces, in order), the parts in parallel where asked."""
+    make = lambda: column_sums_by_parts(parts, rows, m)  # noqa: E731
+    sch = Schedule(make())
+    p, q = sch.split(sch.get_loops(sch.get_block("R"))[0], [parts, None])
+    if parallel:
+        sch.parallel(p)
+    sch.reverse_compute_at(sch.get_block("C"), q)
+    text = sch.mod["main"].script()
+    assert text.index('T.block("R")') < text.index('T.block("C")'), text
+    c_block = text[text.index('T.block("C")'):]
+    assert rows == 1 or "i_1" in c_block[:c_block.index("T.reads")], text  # a row of the part each iteration
+    assert_same_numerics(make(), sch.mod)
+    assert_replays(sch, make)
+
+
+def test_column_sums_past_the_enumeration_limit_are_proven_to_run_once():
+    """4096 x 2048 points: too many to enumerate, each still proven to run once and in order."""
+    sch = Schedule(column_sums_by_parts(16, 256, 2048))
+    _, q = sch.split(sch.get_loops(sch.get_block("R"))[0], [16, None])
+    sch.reverse_compute_at(sch.get_block("C"), q)
+    text = sch.mod["main"].script()
+    c_block = text[text.index('T.block("C")'):]
+    assert "i_1" in c_block[:c_block.index("T.reads")], text
+
+
+def test_column_sums_of_a_part_read_at_a_row_of_another_part_are_refused():
+    """C reads R two parts of rows apart: not the point the row loop produces, refused."""
+    X = te.placeholder((8, 3), "float32", "X")
+    k = te.reduce_axis((0, 3), "k")
+    R = te.compute((8,), lambda i: te.sum(X[i, k], axis=k), "R")
+    q = te.reduce_axis((0, 2), "q")
+    C = te.compute((2, 3), lambda p, j: te.sum(R[p * 4 + q], axis=q), "C")
+    sch = Schedule(mlc.IRModule({"main": te.create_prim_func([X, C])}))
+    _, r = sch.split(sch.get_loops(sch.get_block("R"))[0], [2, None])
+    with pytest.raises(ScheduleError):
+        sch.reverse_compute_at(sch.get_block("C"), r)

@@ -48,7 +48,8 @@ def test_fori_loop_is_one_loop_whatever_the_trip_count():
         jf = mlc.jit(f, static_argnames=("steps",))
         nodes, lowered = _main_nodes(jf, _data(5), steps=steps)
         loops = [s for s in nodes if isinstance(s, For)]
-        assert len(loops) == 1 and loops[0].extent.value == steps // 2  # two iterations a trip
+        # the carry's next value reads it element by element: updated in its own buffer
+        assert len(loops) == 1 and loops[0].extent.value == steps
         sizes.append(len(lowered.mod))
         assert lowered.graph.ops().count("for_loop") == 1
     assert sizes[0] == sizes[1]
@@ -62,13 +63,15 @@ def test_fori_loop_is_one_loop_whatever_the_trip_count():
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("n", [0, 1, 2, 5])
 def test_carries_are_updated_in_place_without_copies(target, n):
-    """A body whose new carry does not read the old one writes the carry's buffer directly;
-    one that reads it (c = c * x) alternates between two buffers, two iterations per trip of
-    the compiled loop: no copy inside the loop either way."""
+    """A body whose new carry does not read the old one, or reads it element by element at the
+    element it writes (c = c * x), writes the carry's buffer directly; one that reads other
+    elements of it (c = c[::-1] * x) alternates between two buffers, two iterations per trip
+    of the compiled loop: no copy inside the loop either way."""
     fresh = mlc.jit(lambda x, n: mlc.fori_loop(0, n, lambda i, c: x * i, x), target=target)
     reads = mlc.jit(lambda x, n: mlc.fori_loop(0, n, lambda i, c: c * x + i, x), target=target)
+    flips = mlc.jit(lambda x, n: mlc.fori_loop(0, n, lambda i, c: c[::-1] * x + i, x), target=target)
     stop = mlc.jit(lambda x: mlc.while_loop(lambda c: c.sum() < 100, lambda c: c * x, x), target=target)
-    for fn, kernels in ((fresh, 1), (reads, 2)):
+    for fn, kernels in ((fresh, 1), (reads, 1), (flips, 2)):
         nodes, lowered = _main_nodes(fn, _data(4), np.int64(3))
         (loop,) = [s for s in nodes if isinstance(s, For)]
         calls = [s.name for s in pre_order_nodes(loop.body) if isinstance(s, CallPrimFunc)]
@@ -79,6 +82,10 @@ def test_carries_are_updated_in_place_without_copies(target, n):
         want_fresh, want_reads = x * np.float32(i), want_reads * x + np.float32(i)
     np.testing.assert_allclose(fresh(x, np.int64(n)), want_fresh)
     np.testing.assert_allclose(reads(x, np.int64(n)), want_reads, rtol=1e-6)
+    want_flips = x
+    for i in range(n):
+        want_flips = want_flips[::-1] * x + np.float32(i)
+    np.testing.assert_allclose(flips(x, np.int64(n)), want_flips, rtol=1e-6)
     want = x
     while want.sum() < 100:
         want = want * x

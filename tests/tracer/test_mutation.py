@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 import mlc
 from mlc import ShapeError, TraceError
+from mlc.errors import PerformanceWarning
 from mlc.tracer.writeback import WriteError
 from ..cuda.fake_cupy import DeviceResult
 
@@ -257,10 +258,15 @@ def test_a_traced_index_out_of_bounds_is_an_index_error_before_the_write_back():
         np.testing.assert_array_equal(x, [1.0, 0.0, 0.0])  # unchanged, as NumPy leaves it
 
 
-def test_overlapping_arguments_written_are_refused():
-    a = np.zeros(5)
-    with pytest.raises(WriteError, match="overlap in memory"):
-        mlc.jit(lambda x, y: x.__iadd__(y))(a[1:], a[:-1])
+def test_overlapping_arguments_written_run_uncompiled_as_numpy():
+    a, want = np.arange(5.0), np.arange(5.0)
+    add = lambda x, y: x.__iadd__(y)  # noqa: E731
+    add(want[1:], want[:-1])  # NumPy (as if it had copied the operand first)
+    with pytest.warns(PerformanceWarning, match="overlap in memory"):
+        mlc.jit(add)(a[1:], a[:-1])
+    np.testing.assert_array_equal(a, want)
+    with pytest.raises(WriteError, match="overlap in memory"):  # a compiled signature: refused
+        mlc.jit(add).lower(a[1:], a[:-1]).compile()(a[1:], a[:-1])
 
 
 def test_a_read_only_argument_written_is_refused():

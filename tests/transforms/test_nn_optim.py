@@ -88,6 +88,51 @@ def test_conv_and_pooling_gradients(n, c, size, k, stride, padding, seed):
     check_grads(net, (x, w))
 
 
+@FEW
+@given(st.integers(1, 2), st.integers(1, 5), st.integers(1, 6), st.integers(2, 3), st.integers(1, 2),
+       st.tuples(st.integers(1, 2), *[st.integers(0, 2)] * 3), st.sampled_from([1, 2]), st.integers(0, 2**31 - 1))
+def test_stride_one_conv_input_gradient_is_one_convolution_of_x_shape(n, size, width, k, dilation, pads, groups,
+                                                                       seed):
+    """A stride-1 convolution's input cotangent is the cotangent padded and convolved with the
+    flipped kernel straight to x's shape (before, a full correlation of the padded input's
+    size, then cropped: a 3x3 kernel with padding 1 on 4x4 images computed 6x6 for 4x4),
+    asymmetric padding, dilation and groups included; against finite differences."""
+    span = dilation * (k - 1)
+    top, left, bottom, right = (min(p, span) for p in pads)
+    size, width = max(size, span + 1 - top - bottom), max(width, span + 1 - left - right)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 2 * groups, size, width))
+    w = rng.standard_normal((2 * groups, 2, k, k))
+    f = lambda x, w: np.sum(np.sin(mlc.nn.conv2d(x, w, padding=(top, left, bottom, right),  # noqa: E731
+                                                 dilation=dilation, groups=groups)))
+    graph = mlc.jit(mlc.grad(f)).lower(x, w).graph
+    convs = [b for b in graph.bindings if b.op == "call_tir" and "conv2d" in b.attr("func")]
+    assert x.shape in [tuple(b.outputs[0].type.shape) for b in convs], graph.script()
+    check_grads(f, (x, w), modes=("rev",))
+
+
+@FEW
+@given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(0, 3), st.integers(0, 3),
+       st.integers(0, 2**31 - 1))
+def test_tiling_pools_give_each_element_its_windows_share(n, kh, kw, extra_h, extra_w, seed):
+    """Pools whose windows tile the input (stride = kernel, the default; rows and columns past
+    the last window included, sizes 1 and odd): each input element takes its own window's
+    share of the cotangent in one elementwise kernel (the windows' strided scatters indexed
+    through reshapes that divided and took remainders hundreds of times a kernel); against
+    finite differences (distinct values: no ties in the maxima)."""
+    rng = np.random.default_rng(seed)
+    h, w = 2 * kh + extra_h, kw + extra_w
+    x = rng.permutation(n * 2 * h * w).reshape(n, 2, h, w) / 7.0
+    c = rng.standard_normal((n, 2, h // kh, w // kw))
+    for pool in (mlc.nn.max_pool2d, mlc.nn.avg_pool2d):
+        f = lambda x, c, pool=pool: np.sum(np.sin(pool(x, (kh, kw))) * c)  # noqa: E731
+        check_grads(f, (x, c), modes=("rev",))
+        lowered = mlc.jit(mlc.grad(f)).lower(x, c)
+        kernels = [fn.script() for name, fn in lowered.mod.items() if name != "main"]
+        assert sum(k.count("//") for k in kernels) < 100, kernels
+    assert len([b for b in lowered.graph.bindings if b.op == "call_tir"]) <= 2, lowered.graph.script()
+
+
 def test_log_softmax_and_layer_norm_gradients_to_second_order():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 5))
@@ -136,6 +181,36 @@ def test_layer_norm_gradient_reads_its_input_in_one_kernel(rows, cols):
     readers = [b for b in graph.bindings if b.op == "call_tir" and graph.inputs[0] in b.args]
     assert len(readers) == 1, graph.script()
     check_grads(lambda v, g, b: f(v, g, b, c), (x, gamma, beta), modes=("rev",))
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.sampled_from([(64, 48), (96, 33), (4096, 16)]))
+def test_layer_norm_gradient_adds_each_row_to_its_parts_column_sums(shape):
+    """The kernel writes dx in x's shape (no copy of it after the kernel) and gamma's and beta's
+    column sums in one row of partial sums per part of rows (parts, m), which the CPU schedule
+    adds each row to as it goes: every stage under one row loop, the parts in parallel."""
+    rows, cols = shape
+    rng = np.random.default_rng(rows + cols)
+    x, c = rng.standard_normal((rows, cols), "float32"), rng.standard_normal((rows, cols), "float32")
+    gamma, beta = rng.standard_normal(cols, "float32"), rng.standard_normal(cols, "float32")
+    f = mlc.jit(lambda v, g, b, w: mlc.grad(lambda *p: np.sum(mlc.nn.layer_norm(*p, axis=1) * w),
+                                             argnums=(0, 1, 2))(v, g, b))
+    lowered = f.lower(x, gamma, beta, c)
+    full = [b for b in lowered.graph.bindings if b.op == "call_tir" and any(
+        tuple(o.type.shape) == x.shape for o in b.outputs)]
+    assert len(full) == 1, lowered.graph.script()  # the gradient's kernel, no reshape copying dx
+    kernel = lowered.scheduled()[full[0].attr("func")].script()
+    assert "T_lnv_dgamma: T.Buffer((16, %d)" % cols in kernel, kernel
+    assert kernel.count("T.parallel(") == (1 if rows * cols >= 1 << 14 else 0), kernel
+    dx, dg, db = f(x, gamma, beta, c)
+    v, w = x.astype("float64"), c.astype("float64")
+    mean = v.mean(axis=1, keepdims=True)
+    rstd = 1 / np.sqrt(v.var(axis=1, keepdims=True) + 1e-5)
+    xhat, g = (v - mean) * rstd, w * gamma
+    want = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+    np.testing.assert_allclose(dx, want, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(dg, (w * xhat).sum(axis=0), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(db, w.sum(axis=0), rtol=1e-4, atol=1e-3)
 
 
 def test_initialisers_draw_from_the_key():

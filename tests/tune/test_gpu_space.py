@@ -14,7 +14,7 @@ from examples.ch7_gpu_acceleration import row_sum, vector_add
 from mlc.backends.cuda import kernels, lower
 from mlc.backends.cuda.nvrtc import nvrtc_unavailable_reason
 from mlc.backends.cuda.runtime import device_unavailable_reason
-from mlc.tune import (CudaRunner, Database, GpuInfo, Job, ResourceLimitError, Timing, gpu_space, resolve_measure,
+from mlc.tune import (GpuRunner, Database, GpuInfo, Job, ResourceLimitError, Timing, gpu_space, resolve_measure,
                       space)
 from mlc.tune.job import WorkerState
 from mlc.tune.search import EvolutionarySearch
@@ -189,10 +189,10 @@ def test_timing_needs_a_gpu_and_says_why():
     if DEVICE_MISSING is None:
         pytest.skip("a GPU is present here")
     with pytest.raises(DeviceError, match="needs a device: .*measure='check'"):
-        CudaRunner(measure="time")
+        GpuRunner(measure="time")
     with pytest.raises(DeviceError, match="emulator's run time"):
         resolve_measure("time", "cuda-emulator")
-    assert CudaRunner().measure == "check" and resolve_measure("auto", "llvm") == "time"
+    assert GpuRunner().measure == "check" and resolve_measure("auto", "llvm") == "time"
 
 
 @pytest.mark.cuda
@@ -200,7 +200,7 @@ def test_timing_needs_a_gpu_and_says_why():
 def test_gpu_runner_times_on_a_gpu():
     mod = matmul(64, 64, 64, name="main")
     trace = space.replay(mod, space.TILED, "cuda", seed=0).trace.to_json()
-    with CudaRunner(measure="time") as runner:
+    with GpuRunner(measure="time") as runner:
         (outcome,) = runner.run([Job("t", "mm", mod, trace, "cuda", FAST)])
     assert outcome.error is None and len(outcome.times) == 2 and all(t > 0 for t in outcome.times)
 

@@ -37,7 +37,9 @@ from ..gpu.emulator import Emulator, KernelStats
 from ..gpu.launch import workspace
 from .export import SIGNATURE_ATTR
 from .nvrtc import compile_cuda, nvrtc_unavailable_reason
-from ..gpu.pipeline import GPU_PIPELINE
+from ..gpu.pipeline import gpu_pipeline
+from ..intrinsics import has_intrinsic_lowering
+from .intrinsics import BACKEND as CUDA_INTRINSICS
 from .target_kind import CUDA_LIMITS
 from .runtime import (CudaFunction, CudaGraphMain, CudaModule, device_arch,
                       device_unavailable_reason, load_cubin)
@@ -46,6 +48,8 @@ __all__ = ["CudaBackend", "CudaEmulatorBackend", "CudaArtifact", "EmulatorModule
            "DEFAULT_ARCH", "arch_of"]
 
 DEFAULT_ARCH = "sm_80"
+#: The GPU pipeline, the math calls CUDA has a function for (all of them today) kept as calls.
+_CUDA_PIPELINE = gpu_pipeline(lambda op, dtype: has_intrinsic_lowering(CUDA_INTRINSICS, op, dtype))
 
 
 def keep_signature(func: PrimFunc) -> PrimFunc:
@@ -126,7 +130,7 @@ class CudaBackend:
         return device_unavailable_reason()
 
     def tir_passes(self, target, options: BuildOptions):
-        return [keep_signature, *GPU_PIPELINE]
+        return [keep_signature, *_CUDA_PIPELINE]
 
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> CudaArtifact:
         sources = _render_all(mod, options)
@@ -174,7 +178,7 @@ class CudaEmulatorBackend:
         return None
 
     def tir_passes(self, target, options: BuildOptions):
-        return [keep_signature, *GPU_PIPELINE]
+        return [keep_signature, *_CUDA_PIPELINE]
 
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> IRModule:
         return mod
@@ -206,6 +210,8 @@ class EmulatorModule(Module):
         super().__init__(target, functions, sources={})
         self._emulators = dict(emulators)
         self._lowered = lowered  # (the lowered IRModule, the build options)
+
+    SOURCE_FORMAT = "cuda"
 
     def get_source(self, fmt: str | None = None) -> str:
         if fmt in (None, "", "cuda") and "cuda" not in self._sources and self._lowered is not None:

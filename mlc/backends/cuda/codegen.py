@@ -37,9 +37,10 @@ import numpy as np
 from ...errors import CompileError
 from ...ir import dtype as dt
 from ...ir.buffer import FRAGMENT_SCOPES, Buffer
-from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Select, Var, cast)
+from ...ir.expr import (REINTERPRET, Binary, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, Select, Var,
+                        cast)
 from ...ir.extern import CallExtern
-from ...ir.functor import binary_chain, pre_order_nodes
+from ...ir.functor import always_evaluated, binary_chain, pre_order_nodes
 from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While)
 from ...passes.tir.async_copy import is_async_scope
@@ -179,6 +180,8 @@ class _KernelWriter:
         self.k, self.fast_math, self.noalias = kernel, fast_math, noalias
         self.lines: list[str] = []
         self.in_async = False  # inside an async scope: fetches into shared memory are cp.async
+        self.pad = "  "  # the indentation of the statement being written
+        self.hoist = True  # a Let here is evaluated before the statement: a line of its own (_let)
         self.names: dict[int, str] = {}
         self.taken: set[str] = {kernel.name}
         self.wide: set[int] = set()  # buffers indexed in 64 bits
@@ -240,14 +243,14 @@ class _KernelWriter:
         self.lines.append(line)
 
     def stmt(self, s, depth: int) -> None:
-        pad = "  " * depth
+        pad = self.pad = "  " * depth
         if isinstance(s, SeqStmt):
             for x in s.seq:
                 self.stmt(x, depth)
         elif isinstance(s, For):
             self._for(s, depth)
         elif isinstance(s, While):
-            self.emit(f"{pad}while ({self.expr(s.condition)}) {{")
+            self.emit(f"{pad}while ({self._in_place(s.condition)}) {{")  # evaluated at every iteration
             self.stmt(s.body, depth + 1)
             self.emit(f"{pad}}}")
         elif isinstance(s, IfThenElse):
@@ -347,7 +350,10 @@ class _KernelWriter:
         if isinstance(e, Not):
             return f"(!{self.expr(e.a, wide)})"
         if isinstance(e, Select):
-            return f"({self.expr(e.cond)} ? {self.expr(e.true_value, wide)} : {self.expr(e.false_value, wide)})"
+            return (f"({self.expr(e.cond)} ? {self._in_place(e.true_value, wide)} : "
+                    f"{self._in_place(e.false_value, wide)})")
+        if isinstance(e, Let):
+            return self._let(e, wide)
         if isinstance(e, Cast):
             target = "int64" if wide and e.dtype == "int32" else e.dtype
             if dt.is_float(e.value.dtype) and dt.is_int(e.dtype) and e.dtype != "bool":
@@ -366,12 +372,35 @@ class _KernelWriter:
             return self._call(e)
         raise CompileError(f"cuda codegen: cannot render {type(e).__name__} expressions")
 
+    def _in_place(self, e, wide: bool = False) -> str:
+        """``e`` where it is evaluated only sometimes (a branch of ``?:``, the right side of
+        ``&&``/``||``) or more than once (a ``while`` condition): its Lets stay in it."""
+        outer, self.hoist = self.hoist, False
+        try:
+            return self.expr(e, wide)
+        finally:
+            self.hoist = outer
+
+    def _let(self, e: Let, wide: bool) -> str:
+        """A ``const T v = value;`` line before the statement, where the statement evaluates
+        the Let every time (:attr:`hoist`); else an immediately called lambda. The variable
+        gets a name of its own at each rendering (a Let shared by two statements is declared
+        in each)."""
+        value = self.expr(e.value)
+        self.names.pop(id(e.var), None)
+        name = self._name(e.var, e.var.name)
+        line = f"const {_ctype(e.var.dtype)} {name} = {value};"
+        if self.hoist:
+            self.emit(f"{self.pad}{line}")
+            return self.expr(e.body, wide)
+        return f"([&]() {{ {line} return {self.expr(e.body, wide)}; }}())"
+
     def _chain(self, e: Binary, wide: bool) -> str:
         """A Binary over a chain of Binary nodes (:func:`~mlc.ir.functor.binary_chain`, as
         deep as the user wrote it), written from the bottom up on a loop instead of a
         recursion per level: each level's operand on the chain is ready when :meth:`_binary`
         asks for it."""
-        chain = binary_chain(e)
+        chain = binary_chain(e, always_evaluated)  # (the right side of && and ||: _in_place)
         text = self._binary(chain[-1], wide)
         for node, below in zip(reversed(chain[:-1]), reversed(chain[1:])):
             self._ready[(id(below), wide)] = text
@@ -384,7 +413,8 @@ class _KernelWriter:
         if dtype == "float16" and op in _HALF_IN_FLOAT:  # float's NaN-aware helpers and libm
             inner = Binary(op, cast(e.a, "float32"), cast(e.b, "float32"), "float32")
             return f"((half)({self._binary(inner, wide)}))"
-        a, b = self.expr(e.a, wide), self.expr(e.b, wide)
+        a = self.expr(e.a, wide)
+        b = self._in_place(e.b, wide) if op in ("and", "or") else self.expr(e.b, wide)
         is_float = dtype.startswith("float")
         narrow = _NARROW.get(dtype)  # C computes these in int: the result wraps back, as the IR's does
         if op in _BINARY_C:

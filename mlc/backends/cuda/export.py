@@ -2,14 +2,15 @@
 
 A bundle is a zip file (or a directory holding the same files) of:
 
-* ``mlc-bundle.json``: the metadata :mod:`mlc.runtime.cuda_loader` reads: each
+* ``mlc-bundle.json``: the metadata (:mod:`mlc.runtime.bundle`) :mod:`.bundle_loader` reads: each
   kernel function's parameters, workspace and launches (kernel name, grid, block,
   arguments), each graph ``main``'s steps (allocate, view, call), the entries a
   caller calls, the architectures, mlc's version and a SHA-256 of every other file;
 * ``kernels.sm_XX.cubin``: the kernels compiled by NVRTC for each architecture asked
   for (``archs=``; by default the build's and sm_90), and ``kernels.compute_XX.ptx``
   for the lowest one, which the driver compiles itself for a GPU no cubin fits;
-* ``const<k>_<n>.npy``: the constants of a jitted function's ``main``.
+* ``const<k>_<n>.npy``: the constants of a jitted function's ``main``;
+* ``loader.py``: :mod:`.bundle_loader`, which loads all this where mlc is not installed.
 
 The loader needs NumPy and CuPy only: it loads a cubin with the driver
 (``cuModuleLoadData`` through CuPy) and launches its kernels in the order and
@@ -41,9 +42,10 @@ from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
 from ...ir.expr import Binary, BufferLoad, Cast, FloatImm, IntImm
 from ...ir.expr import Var as TirVar
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, SeqStmt, While
-from ...runtime.cuda_loader import BUNDLE_FORMAT, METADATA_NAME
+from ...runtime.bundle import BUNDLE_FORMAT, LOADER_MEMBER, METADATA_NAME
 from ...version import __version__
 from ..gpu.launch import workspace
+from . import bundle_loader
 from .nvrtc import compile_cuda
 
 __all__ = ["export_bundle", "DEFAULT_ARCHS"]
@@ -178,7 +180,9 @@ def export_bundle(artifact, code: str, target, path, *, entries: Sequence[dict] 
             np.save(buf, np.ascontiguousarray(c), allow_pickle=False)
             files[member] = buf.getvalue()
             entry["constants"].append(member)
-    metadata = {"format": BUNDLE_FORMAT, "kind": "cuda-bundle", "mlc_version": __version__,
+    files[LOADER_MEMBER] = Path(bundle_loader.__file__).read_bytes()
+    metadata = {"format": BUNDLE_FORMAT, "kind": "cuda-bundle", "loader": bundle_loader.__name__,
+                "mlc_version": __version__,
                 "target": str(target), "archs": wanted, "ptx": f"compute_{lowest[3:]}",
                 "functions": functions, "entries": entries,
                 "checksums": {m: hashlib.sha256(data).hexdigest() for m, data in sorted(files.items())}}

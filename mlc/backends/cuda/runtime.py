@@ -219,6 +219,7 @@ class CudaModule(Module):
     ``time_evaluator`` timed with CUDA events, and :meth:`export` (built without a GPU too,
     whose functions then say when called that no device was found)."""
 
+    SOURCE_FORMAT = "cuda"
     #: what the backend's codegen made (a :class:`~.backend.CudaArtifact`), for :meth:`export`
     artifact = None
 

@@ -211,6 +211,12 @@ class _Lanes:
     def __init__(self, mask, env):
         self.mask, self.env = mask, env
 
+    def bind(self, var, value) -> _Lanes:
+        """The same lanes where ``var`` also has ``value`` (a ``Let``'s body)."""
+        env = dict(self.env)
+        env[var] = value
+        return _Lanes(self.mask, env)
+
     def narrow(self, cond) -> _Lanes | None:
         """The lanes where ``cond`` also holds; None when none is left."""
         mask = _narrow(self.mask, cond)
@@ -545,35 +551,34 @@ class _KernelRun(ExprEvaluator):
         if addr.ndim == 2:
             return self._store_vector(mem, addr, lanes, mask, value, self._is_async(stmt, mem))
         where = addr[lanes] if mask is not None else addr
-        if self._is_async(stmt, mem):
-            value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
-            return self._issue(mem, where, lanes, value[lanes] if mask is not None else value)
-        if mem.tracked:
-            self._check_write(mem, where, lanes)
-        elif mem.per == "thread" and mem.complete is not True:
-            mem.written[where] = True
-            mem.complete = None
-        if mem.per == "global":
-            self.stats.global_writes += lanes.size
         value = np.broadcast_to(np.asarray(value, mem.array.dtype), (self.lanes,))
-        mem.array[where] = value[lanes] if mask is not None else value
+        value = value[lanes] if mask is not None else value
+        if self._is_async(stmt, mem):
+            return self._issue(mem, where, lanes, value)
+        self._write(mem, where, lanes, value)
 
     def _store_vector(self, mem: _Memory, addr, lanes, mask, value, is_async: bool = False) -> None:
         width = addr.shape[1]
         where = (addr[lanes] if mask is not None else addr).reshape(-1)
         per_element = np.repeat(lanes, width)
+        value = np.broadcast_to(np.asarray(value, mem.array.dtype), addr.shape)
+        value = (value[lanes] if mask is not None else value).reshape(-1)
         if is_async:
-            value = np.broadcast_to(np.asarray(value, mem.array.dtype), addr.shape)
-            return self._issue(mem, where, per_element, (value[lanes] if mask is not None else value).reshape(-1))
+            return self._issue(mem, where, per_element, value)
+        self._write(mem, where, per_element, value)
+
+    def _write(self, mem: _Memory, where, owners, value) -> None:
+        """Stores ``value`` at the flat addresses ``where``, written by the threads ``owners``
+        (one per address): races are checked on tracked memory, a thread's own memory records
+        what it has written, and global writes are counted."""
         if mem.tracked:
-            self._check_write(mem, where, per_element)
+            self._check_write(mem, where, owners)
         elif mem.per == "thread" and mem.complete is not True:
             mem.written[where] = True
             mem.complete = None
         if mem.per == "global":
-            self.stats.global_writes += where.size
-        value = np.broadcast_to(np.asarray(value, mem.array.dtype), addr.shape)
-        mem.array[where] = (value[lanes] if mask is not None else value).reshape(-1)
+            self.stats.global_writes += owners.size
+        mem.array[where] = value
 
     # ------------------------------------------------------------ asynchronous copies
 

@@ -4,21 +4,26 @@
 passes in their places: cross-thread reductions are lowered while blocks
 still exist, shared and local buffers are shrunk to one block's (one
 thread's) tile before buffers are flattened, barriers go in, and last the
-vectorized loops of each thread become vector IR (4-lane accesses). Every GPU
+vectorized loops of each thread become vector IR (4-lane accesses), and the values a
+statement computes twice are bound once (:mod:`~mlc.passes.tir.cse`). Every GPU
 backend's codegen and the emulator run its output, so the emulator checks
 exactly what the GPU would run.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...ir.tir import PrimFunc
 from ...passes.tir.compact_buffers import compact_buffers
 from ...passes.tir.convert_blocks import convert_blocks_to_loops
+from ...passes.tir.cse import eliminate_common_subexpressions
 from ...passes.tir.cross_thread_reduction import lower_cross_thread_reduction
 from ...passes.tir.empty_reductions import expand_empty_reductions
 from ...passes.tir.flatten_buffers import flatten_buffers
 from ...passes.tir.fold_constants import fold_constants
 from ...passes.tir.gpu_buffers import compact_gpu_buffers, note_storage_align
 from ...passes.tir.lower_complex import lower_complex
+from ...passes.tir.lower_math import math_lowering_for
 from ...passes.tir.lower_init_block import lower_init_block
 from ...passes.tir.lower_intrinsics import lower_intrinsics
 from ...passes.tir.pipeline import run_passes
@@ -27,7 +32,7 @@ from ...passes.tir.software_pipeline import inject_software_pipeline
 from ...passes.tir.thread_sync import insert_thread_sync
 from ...passes.tir.vectorize import vectorize_loops
 
-__all__ = ["GPU_PIPELINE", "GPU_VECTOR_LANES", "GPU_COPY_DTYPES", "lower_for_gpu", "vectorize_for_gpu"]
+__all__ = ["GPU_PIPELINE", "gpu_pipeline", "GPU_VECTOR_LANES", "GPU_COPY_DTYPES", "lower_for_gpu", "vectorize_for_gpu"]
 
 #: A GPU thread's vector: 4 lanes (4 float32, 16 bytes: one load instruction).
 GPU_VECTOR_LANES = 4
@@ -59,7 +64,16 @@ GPU_PIPELINE = [
     insert_thread_sync,
     vectorize_for_gpu,
     fold_constants,
+    eliminate_common_subexpressions,
 ]
+
+
+def gpu_pipeline(native: Callable[[str, str], bool]) -> list:
+    """:data:`GPU_PIPELINE` for a backend whose native math calls ``native(op, dtype)`` says
+    (its registered lowerings): lower_math after lower_complex writes out the others
+    (:mod:`mlc.passes.tir.lower_math`)."""
+    at = GPU_PIPELINE.index(lower_complex) + 1
+    return [*GPU_PIPELINE[:at], math_lowering_for(native), *GPU_PIPELINE[at:]]
 
 
 def lower_for_gpu(func: PrimFunc) -> PrimFunc:

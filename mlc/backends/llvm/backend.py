@@ -14,6 +14,7 @@ import numpy as np
 from ...runtime.threads import get_num_threads
 from ..registry import BuildOptions
 from . import threaded
+from .generate import LLVM_TIR_PASSES_FAST_MATH
 from .module import LLVM_TIR_PASSES, LLVMBuild, LLVMSource, codegen_llvm, load_llvm
 
 __all__ = ["LLVMBackend"]
@@ -30,7 +31,7 @@ class LLVMBackend:
         return None  # llvmlite is a dependency of mlc
 
     def tir_passes(self, target, options: BuildOptions):
-        return LLVM_TIR_PASSES
+        return LLVM_TIR_PASSES_FAST_MATH if options.fast_math else LLVM_TIR_PASSES
 
     def codegen(self, mod, target, options: BuildOptions) -> LLVMSource:
         return codegen_llvm(mod, target, check_bounds=options.check_bounds, fast_math=options.fast_math)

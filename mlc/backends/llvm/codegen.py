@@ -11,11 +11,12 @@ Loops: ``parallel`` ones are outlined into a body function run on the thread poo
 (:mod:`.outline`, :mod:`.parallel`); the others are LLVM loops whose metadata carries their
 kind (:func:`.loops.for_metadata`). Vector IR (``T.Ramp``, ``T.Broadcast``, ``float32x16``
 values) is rendered as LLVM vectors (:mod:`.vectorize`), a ``horizontal_<op>`` call as a tree
-of shufflevector halves. Pure values are emitted once per basic block
+of shufflevector halves. A value a statement computes twice is a ``Let`` by now
+(:mod:`~mlc.passes.tir.cse`: Black-Scholes' ``d1`` in both ``erf`` terms), rendered once.
+Across statements, pure values are emitted once per basic block
 (:meth:`_FunctionCodegen._reuse`, keyed by operation and operands: an unrolled register tile's
-``i * 784`` and row addresses), and within one stored value an element loaded twice is loaded
-once (:meth:`_FunctionCodegen._load_once`: an inlined producer repeated in every use of it,
-Black-Scholes' ``d1`` in both ``erf`` terms, is computed once). LLVM would fold all of it,
+``i * 784`` and row addresses, in every copy), and within one stored vector value a vector
+loaded twice is loaded once (:meth:`_FunctionCodegen._load_once`). LLVM would fold all of it,
 but not before paying to parse it.
 
 Expressions map one to one onto :mod:`.arith`, :mod:`.complex` (complex values), :mod:`.vecmath` and
@@ -40,12 +41,12 @@ from llvmlite import ir
 from ...errors import CompileError
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
-from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp,
+from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, PrimExpr, Ramp,
                         Select, Var)
 from ...ir.expr import ARITH_OPS, BITWISE_OPS, COMPARE_OPS, LOGIC_OPS, REINTERPRET
 from ...ir.arith import same_expr
 from ...ir.functor import binary_chain, pre_order_nodes
-from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer
+from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, aliased_params
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While)
 from ...ir.extern import AddressOf, CallExtern
 from ...passes.tir.horizontal import HORIZONTAL_OPS
@@ -110,7 +111,7 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
     sizes = size_params(func)
     arg_types = [PTR] * len(func.params) + [reg_type(v.dtype) for v in sizes] + [PTR] * (sites is not None)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), arg_types), name=symbol)
-    noalias = bool(func.attr("tir.noalias", True))
+    aliased = aliased_params(func)
     gen = _FunctionCodegen(module, func, fn)
     gen.fast_math = fast_math
     gen.calls = calls
@@ -120,7 +121,8 @@ def emit_function(module: ir.Module, func: PrimFunc, symbol: str, name: str | No
         gen.streaming = streaming.streaming_buffers(func, streaming_bytes)
     for arg, param in zip(fn.args, func.params):
         arg.name = param.name
-        pointer_attributes(arg, param.dtype, noalias, _static_nbytes(param))
+        distinct = not func.may_overlap(param) and id(param) not in aliased
+        pointer_attributes(arg, param.dtype, distinct, _static_nbytes(param))
         gen.buffers[param] = arg
     for arg, var in zip(fn.args[len(func.params):], sizes):  # symbolic extents, by value
         arg.name = var.name
@@ -217,22 +219,31 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
 
     def _stored_value(self, s: BufferStore, in_loop: bool) -> ir.Value:
         """The value ``s`` stores; in a loop, a reduction update carries REDUCTION_FLAGS.
-        While it is computed, an element loaded again in the same block is the load made
-        before (nothing is stored in between: see :meth:`_load_once`)."""
-        outer, self._loaded = self._loaded, {}
-        outer_windows, self._windows = self._windows, plan_windows(s.value) if dt.is_vector(s.value.dtype) else {}
+        While a vector value is computed, a vector loaded again in the same block is the load
+        made before (nothing is stored in between: see :meth:`_load_once`); a scalar value's
+        repeated loads are bound once by :mod:`~mlc.passes.tir.cse`."""
+        vector = dt.is_vector(s.value.dtype)
+        outer, self._loaded = self._loaded, {} if vector else None
+        outer_windows, self._windows = self._windows, plan_windows(s.value) if vector else {}
+        value, bound = s.value, []
         try:
-            if in_loop and _is_reduction_update(s):
-                return self._binary(s.value, flags=REDUCTION_FLAGS)
-            return self.expr(s.value)
+            while type(value) is Let:  # (the values a reduction update reads, bound first)
+                self.vars[value.var] = self.expr(value.value)
+                bound.append(value.var)
+                value = value.body
+            if in_loop and _is_reduction_update(s, value):
+                return self._binary(value, flags=REDUCTION_FLAGS)
+            return self.expr(value)
         finally:
             self._loaded, self._windows = outer, outer_windows
+            for var in bound:
+                del self.vars[var]
 
     def _load_once(self, ptr: ir.Value, typ: ir.Type, align: int) -> ir.Value:
-        """``load typ, ptr``: inside a stored value (:meth:`_stored_value`), once per block and
-        address. Inlined ops repeat their operands' subtrees (Black-Scholes' expression
-        loads its five inputs 138 times); with the loads shared, so are the operations on
-        them (:meth:`_reuse`)."""
+        """``load typ, ptr``: inside a stored vector value (:meth:`_stored_value`), once per
+        block and address (the CSE pass leaves vector statements as they are: an inlined
+        producer's vector loads repeat in each use of it); with the loads shared, so are
+        the operations on them (:meth:`_reuse`)."""
         if self._loaded is None:
             return self.builder.load(ptr, align=align, typ=typ)
         key = (id(self.builder.block), id(ptr), str(typ))
@@ -308,6 +319,14 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
             return self._reuse(("trunc", id(wide)),
                                lambda: self.builder.trunc(wide, reg_type("int32"), name=f"{e.name}.i32"))
         return v
+
+    def _let(self, e: Let) -> ir.Value:
+        """The value once, then the body, which reads it wherever it names the variable."""
+        self.vars[e.var] = self.expr(e.value)
+        try:
+            return self.expr(e.body)
+        finally:
+            del self.vars[e.var]
 
     def _reuse(self, key: tuple, make: Callable[[], ir.Value]) -> ir.Value:
         """The value ``make()`` emits, emitted once per basic block for each ``key`` (an
@@ -442,7 +461,7 @@ _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
 
 _EXPR = {IntImm: _FunctionCodegen._imm, FloatImm: _FunctionCodegen._imm, Var: _FunctionCodegen._var,
          Cast: _FunctionCodegen._cast, Binary: _FunctionCodegen._binary, Not: _FunctionCodegen._not,
-         Call: _FunctionCodegen._call, Select: _FunctionCodegen._select,
+         Call: _FunctionCodegen._call, Select: _FunctionCodegen._select, Let: _FunctionCodegen._let,
          BufferLoad: _FunctionCodegen._load, Ramp: VectorCodegen._ramp,
          Broadcast: VectorCodegen._broadcast, CallExtern: _FunctionCodegen._call_extern,
          AddressOf: extern.emit_address_of}
@@ -462,9 +481,9 @@ def _local_scalar(e: BufferLoad) -> bool:
             and all(isinstance(i, IntImm) and 0 <= i.value < n for i, n in zip(e.indices, shape)))
 
 
-def _is_reduction_update(s: BufferStore) -> bool:
-    """``X[i] = X[i] + v`` or ``X[i] = v * X[i]`` (float add/mul reading the stored element)."""
-    v = s.value
+def _is_reduction_update(s: BufferStore, v: PrimExpr) -> bool:
+    """``X[i] = X[i] + v`` or ``X[i] = v * X[i]`` (float add/mul reading the stored element),
+    ``v`` the stored value under its Lets."""
     if not (isinstance(v, Binary) and v.op in ("add", "mul") and dt.element(v.dtype) in ("float32", "float64")):
         return False
     return any(isinstance(x, BufferLoad) and x.buffer is s.buffer and len(x.indices) == len(s.indices)

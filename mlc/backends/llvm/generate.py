@@ -13,11 +13,12 @@ from llvmlite import ir
 
 from ...config import config
 from ...errors import IRError
-from ...ir.calls import is_graph_main
+from ...ir.calls import checks_aliasing, is_graph_main
 from ...ir.expr import IntImm
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...passes.tir.lower_complex import complex_lowering_for, lower_complex
+from ...passes.tir.lower_math import math_lowering_for
 from ...passes.tir.vectorize import vectorize_loops
 from ...runtime.arguments import written_params
 from ...runtime.pointers import ARRAY_DATA_OFFSET, ARRAY_LAYOUT
@@ -35,7 +36,7 @@ from .types import PTR
 from .vecmath import VECTOR_FORMS
 from .targeting import set_module_target
 
-__all__ = ["LLVM_TIR_PASSES", "vectorize_loops_for_llvm", "lower_for_llvm", "generate_ir", "generate_units",
+__all__ = ["LLVM_TIR_PASSES", "LLVM_TIR_PASSES_FAST_MATH", "vectorize_loops_for_llvm", "lower_for_llvm", "generate_ir", "generate_units",
            "symbol_names", "emit_object_entry", "Emitter", "BodyPlacement", "instructions"]
 
 def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
@@ -53,9 +54,9 @@ def vectorize_loops_for_llvm(func: PrimFunc) -> PrimFunc:
     """:func:`~mlc.passes.tir.vectorize_loops` as the llvm backend runs it: calls of the
     math ops this backend emits as vector code (:data:`.vecmath.VECTOR_FORMS`: sin, cos and
     tan, and the lanewise routines such as exp, log and tanh, of float32 and float64) are
-    vectorized with the rest of their loop; loops calling other math ops (atan, asin, acos,
-    atan2, pow) stay loops, for LLVM's loop vectorizer to widen with the scalar routines
-    inlined."""
+    vectorized with the rest of their loop; loops calling other math ops (pow, cbrt of
+    float64...) stay loops, for LLVM's loop vectorizer to widen with the scalar routines
+    inlined (and so do loops computing what lower_math wrote out: atan, asin, acos, atan2)."""
     return vectorize_loops(func, math_calls=VECTOR_FORMS)
 
 
@@ -64,10 +65,18 @@ def _native(op: str, dtype: str) -> bool:
     return has_intrinsic_lowering(BACKEND, op, dtype)
 
 
-#: The passes of LOWER_PIPELINE the llvm backend runs its own way: vectorize as above, and
-#: lower_complex keeping libm's complex functions (:mod:`.complex`).
-_REPLACED = {vectorize_loops: vectorize_loops_for_llvm, lower_complex: complex_lowering_for(_native)}
-LLVM_TIR_PASSES = (*(_REPLACED.get(p, p) for p in LOWER_PIPELINE), verify_lowered_when_debugging)
+def _tir_passes(fast_math: bool) -> tuple:
+    """LOWER_PIPELINE as the llvm backend runs it: vectorize as above, lower_complex keeping
+    libm's complex functions (:mod:`.complex`), and after it lower_math writing out the math
+    calls this backend has no native lowering of (``fast_math``: their cheaper variants)."""
+    replaced = {vectorize_loops: (vectorize_loops_for_llvm,),
+                lower_complex: (complex_lowering_for(_native), math_lowering_for(_native, fast_math))}
+    return (*(q for p in LOWER_PIPELINE for q in replaced.get(p, (p,))), verify_lowered_when_debugging)
+
+
+LLVM_TIR_PASSES = _tir_passes(False)
+#: :data:`LLVM_TIR_PASSES` of a ``fast_math`` build.
+LLVM_TIR_PASSES_FAST_MATH = _tir_passes(True)
 
 _RESERVED = (frozenset(n for names in RUNTIME_SYMBOLS.values() for n in names)
              | {PARALLEL_STATE_SYMBOL, PARALLEL_HOMES_SYMBOL, PLACEMENT_KEY_SYMBOL})
@@ -170,7 +179,7 @@ class Emitter:
         if self.called and self.sites is None and self.objects is not None and _takes_arrays_only(fn):
             self.objects[name] = emit_object_entry(module, fn, ARRAY_DATA_OFFSET).name
             if self.checked is not None and ARRAY_LAYOUT is not None and _static_shapes(func):
-                self.checked[name] = emit_checked_entry(module, fn, ARRAY_LAYOUT, bool(func.attr("tir.noalias", True)),
+                self.checked[name] = emit_checked_entry(module, fn, ARRAY_LAYOUT, checks_aliasing(func),
                                                         written_params(func)).name
 
     def main(self, module: ir.Module, name: str, func: PrimFunc) -> None:
@@ -281,9 +290,11 @@ def emit_object_entry(module: ir.Module, fn: ir.Function, data_offset: int) -> i
     return entry
 
 
-def lower_for_llvm(mod: IRModule) -> IRModule:
-    """``mod`` through :data:`LLVM_TIR_PASSES` (what the driver's TIR stage does for llvm);
-    a graph's ``main`` only calls functions and stays as it is."""
-    return IRModule({name: func if is_graph_main(func) else run_passes(func, LLVM_TIR_PASSES)
+def lower_for_llvm(mod: IRModule, fast_math: bool = False) -> IRModule:
+    """``mod`` through :data:`LLVM_TIR_PASSES` (``fast_math``: :data:`LLVM_TIR_PASSES_FAST_MATH`),
+    what the driver's TIR stage does for llvm; a graph's ``main`` only calls functions and
+    stays as it is."""
+    passes = LLVM_TIR_PASSES_FAST_MATH if fast_math else LLVM_TIR_PASSES
+    return IRModule({name: func if is_graph_main(func) else run_passes(func, passes)
                      for name, func in mod.items()})
 

@@ -32,6 +32,7 @@ from ...ir import dtype as dt
 from ...ir.expr import Call, IntImm
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import BufferStore, For, While
+from ...passes.tir.lower_math import MATH_ANNOTATION
 from . import arith
 from .addressing import sext64
 from .targeting import module_target
@@ -151,22 +152,23 @@ def for_metadata(module: ir.Module, s: For) -> MDValue | None:
 
 def _interleave(module: ir.Module, s: For, kind: str, extent: int | None) -> tuple[int, int] | None:
     """(lanes, MATH_INTERLEAVE) for a vectorized loop of a constant ``extent`` whose body calls
-    a vector math routine, where that many register-wide vectors fit in the extent; else
+    a vector math routine (or computes one that lower_math wrote out), where that many register-wide vectors fit in the extent; else
     None (LLVM's own choice)."""
     if MATH_INTERLEAVE < 2 or kind != "vectorized" or extent is None:
         return None
     target = module_target(module)
-    calls = [n for n in pre_order_nodes(s.body) if isinstance(n, Call) and n.op in VECTOR_MATH_OPS]
-    if target is None or not calls:
+    bits = [dt.bits(dt.element(n.dtype)) for n in pre_order_nodes(s.body) if isinstance(n, Call) and n.op in VECTOR_MATH_OPS]
+    bits += [value for key, value in s.annotations if key == MATH_ANNOTATION]  # (lower_math's routines)
+    if target is None or not bits:
         return None
-    lanes = target.vector_bits // max(dt.bits(dt.element(c.dtype)) for c in calls)
+    lanes = target.vector_bits // max(bits)
     return (lanes, MATH_INTERLEAVE) if lanes > 1 and extent % (lanes * MATH_INTERLEAVE) == 0 else None
 
 
 #: Register-wide vectors a vectorized loop calling a vector math routine keeps in flight
 #: (``llvm.loop.interleave.count``; 1: LLVM's choice, which is one for such long bodies): the
 #: loops that reach the codegen as loops, calling a routine without a vector form
-#: (:data:`.vecmath.VECTOR_FORMS`: atan, pow, ...) or not made vector statements by the
+#: (:data:`.vecmath.VECTOR_FORMS`: pow, ...; or lower_math's: atan, ...) or not made vector statements by the
 #: vectorize pass.
 MATH_INTERLEAVE = 2
 

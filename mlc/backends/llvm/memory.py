@@ -37,8 +37,11 @@ MAX_STACK_BYTES = 64 * 1024
 STACK_BUDGET_BYTES = 256 * 1024
 #: Alignment of stack and heap buffers (a cache line; enough for any vector).
 STACK_ALIGN = 64
-#: Heap buffers of constant size in [KEEP_MIN_BYTES, KEEP_MAX_BYTES] are kept between calls.
-KEEP_MIN_BYTES, KEEP_MAX_BYTES = 1 << 20, 1 << 28
+#: Heap buffers of constant size in [KEEP_MIN_BYTES, KEEP_MAX_BYTES] are kept between calls. From
+#: 128 KiB, glibc's first mmap threshold: such a block may be a mapping of its own, or the top of
+#: a heap that is trimmed when it is freed, and its pages fault in again on the next call (the
+#: 640 KB intermediates of a Deriche filter on a 400 x 200 image: a third of its call).
+KEEP_MIN_BYTES, KEEP_MAX_BYTES = 1 << 17, 1 << 28
 #: The globals parking kept blocks are named ``__mlc_kept.<function>.<buffer>[.<n>]`` (unique
 #: across the LLVM modules of one build, whose objects share an engine).
 KEPT_PREFIX = "__mlc_kept."

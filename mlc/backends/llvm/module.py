@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+
 from ...config import config
 from ...errors import CompileError, MLCError
 from ...ir.calls import CallPacked, is_graph_main
@@ -41,6 +42,7 @@ from . import parallel
 from .codegen import CALLBACK_TABLE_SYMBOL, launch_only
 from .entries import expected_objects, required_flags, table_symbol
 from .export.library import export_library
+from .fast_entry import fast_entry
 from .generate import (LLVM_TIR_PASSES, BodyPlacement, Emitter, emit_object_entry, generate_ir, generate_units,
                        instructions, lower_for_llvm, symbol_names, vectorize_loops_for_llvm)
 from .jit import CompiledModule, UnitBuild, compile_ir, emit_assembly, optimise, reoptimise
@@ -223,13 +225,15 @@ def _loaded(source: LLVMSource, mod: IRModule, target: Target, compiled: Compile
         entry = _entry(compiled, objects[name], len(func.params)) if name in objects else None
         kernel, native, pointer_kernel = _kernel(compiled, symbols[name], func, sites,
                                                  table if is_graph_main(func) else None)
-        checked_kernel = None
+        checked_kernel = fast = None
         if entry is not None and not is_graph_main(func):  # lib[name](...): the object entry
             kernel = _object_kernel(entry, compiled)
             if name in source.checked:
                 checked_kernel = _checked_kernel(compiled, source.checked[name], func)
+        elif entry is not None:  # a main's: a jitted call's cache hit calls it (.fast_entry)
+            fast = fast_entry(compiled.address(symbols[name]), func, target)
         functions[name] = Function(name, func, kernel, native, pointer_kernel, object_entry=entry,
-                                   checked_kernel=checked_kernel)
+                                   checked_kernel=checked_kernel, fast_entry=fast)
     sources = {"ll": compiled.optimized_ir}
     if config().debug:  # MLC_DEBUG keeps what the optimiser started from
         sources["ll-unoptimized"] = source.ir_text
@@ -257,7 +261,7 @@ def compile_sources(mod: IRModule, target: Target, *, fast_math: bool = False) -
     the llvm TIR pipeline), without loading or running it: ``{"ll-unoptimized", "ll", "asm"}``.
     ``target`` may be any CPU LLVM knows, this machine's or not (golden IR and assembly
     tests pin theirs)."""
-    ir_text = codegen_llvm(lower_for_llvm(mod), target, fast_math=fast_math, units=1).ir_text
+    ir_text = codegen_llvm(lower_for_llvm(mod, fast_math), target, fast_math=fast_math, units=1).ir_text
     optimized = optimise(ir_text, target)
     return {"ll-unoptimized": ir_text, "ll": optimized, "asm": emit_assembly(optimized, target)}
 
@@ -355,6 +359,19 @@ def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
     objects, True where it ran the function, False where it declined (nothing ran). Its
     table (the array types, each parameter's dtype object, rank, flags and extents, from
     ``func`` as scheduled) is filled here, for this process."""
+    dtypes = _fill_table(compiled, symbol, func)
+    cfunc = _entry(compiled, symbol, len(func.params), restype=ctypes.c_int32)
+
+    # (_dtypes: the dtype objects whose addresses the table holds, kept alive with it)
+    def kernel(arrays, _cfunc=cfunc, _owner=compiled, _dtypes=dtypes):
+        set_num_threads(config().num_threads)
+        return not _cfunc(*map(id, arrays))
+    return kernel
+
+
+def _fill_table(compiled: CompiledModule, symbol: str, func: PrimFunc) -> list:
+    """Fill the table of the checked entry ``symbol`` (:mod:`.entries`) from ``func`` as
+    scheduled, for this process; the dtype objects whose addresses it holds."""
     written = written_params(func)
     specs = [(dtype, shape, required_flags(n in written)) for n, (_, _, dtype, shape) in enumerate(param_specs(func.params))]
     table = expected_objects(specs)
@@ -362,13 +379,7 @@ def _checked_kernel(compiled: CompiledModule, symbol: str, func: PrimFunc):
     if not address:
         raise CompileError(f"the checked entry {symbol} has no table {table_symbol(symbol)}")
     (ctypes.c_int64 * len(table)).from_address(address)[:] = table
-    cfunc = _entry(compiled, symbol, len(func.params), restype=ctypes.c_int32)
-
-    # (_dtypes: the dtype objects whose addresses the table holds, kept alive with it)
-    def kernel(arrays, _cfunc=cfunc, _owner=compiled, _dtypes=[spec[0] for spec in specs]):
-        set_num_threads(config().num_threads)
-        return not _cfunc(*map(id, arrays))
-    return kernel
+    return [spec[0] for spec in specs]
 
 
 _SIZE_CTYPES = {"int32": ctypes.c_int32, "int64": ctypes.c_int64}
@@ -444,7 +455,7 @@ class LLVMModule(Module):
             entries = [function_entry(name, f.func, f.name) for name, f in self._functions.items()]
         return export_library(self.scheduled, self.target, entries, path, cc=cc, fast_math=self.fast_math)
 
-    def get_source(self, fmt: str = "ll") -> str:
+    def get_source(self, fmt: str | None = None) -> str:
         if fmt == "asm" and "asm" not in self._sources:
             self._sources["asm"] = emit_assembly(self._units, self.target)
         return super().get_source(fmt)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from ...ir.calls import aliased_params
 from ...ir.tir import For
 from . import parallel
 from .types import I64, PTR, alignment, reg_type
@@ -46,7 +47,7 @@ class ParallelCodegen:
             module, self.fn.name,
             [PTR] * len(buffers) + [v.type for _, v in variables] + [I64] * len(extents)
             + [PTR] * len(checks) + [index_type, index_type], name)
-        noalias = bool(self.func.attr("tir.noalias", True))
+        aliased = aliased_params(self.func)
         child = type(self)(module, self.func, body_fn, in_parallel=True)
         child.fast_math = self.fast_math
         child.streaming = self.streaming
@@ -57,7 +58,7 @@ class ParallelCodegen:
         for buf, _ in buffers:
             arg = next(args)
             arg.name = buf.name
-            pointer_attributes(arg, buf.dtype, noalias, 0)
+            pointer_attributes(arg, buf.dtype, not self.func.may_overlap(buf) and id(buf) not in aliased, 0)
             child.buffers[buf] = arg
         for var, _ in variables:
             arg = next(args)

@@ -10,7 +10,8 @@ one store, or in a reduction block with an init (``Y[i] = 0`` then
 
 Inside a unit, the stored buffer may be read only by the update's own load
 (``Y[i]`` in ``Y[i] = Y[i] + A[i, k]``) or, for a plain store, at exactly the
-stored indices. Orderings between units are checked while the region runs
+stored indices; a buffer allocated inside the region (every lane has its own copy:
+the local scalars :mod:`mlc.passes.tir.statement_scalars` computes) anywhere. Orderings between units are checked while the region runs
 (see ``interpreter.Recorder``).
 """
 from __future__ import annotations
@@ -137,7 +138,8 @@ class Analysis:
                     return None
                 units.append((child, leaf))
                 inner = max(inner, _product(sub))
-        if not all(self._unit_ok(scope, leaf) for scope, leaf in units):
+        private = _lane_private(loop.body)
+        if not all(self._unit_ok(scope, leaf, private) for scope, leaf in units):
             return None
         weights, w = {}, 1
         for node in reversed([loop] + [l for l in chain if not is_lockstep(l)]):
@@ -177,10 +179,13 @@ class Analysis:
             return [end.block.init, end.block.body]
         return None
 
-    def _unit_ok(self, scope: Stmt, end: Stmt) -> bool:
+    def _unit_ok(self, scope: Stmt, end: Stmt, private: frozenset = frozenset()) -> bool:
         """Whether a unit may run as lanes: it ends in one store, and reads the
-        stored buffer only where its kind allows."""
+        stored buffer only where its kind allows (anywhere, for a buffer allocated inside
+        the region, of which every lane has its own copy: ``private``, their ids)."""
         if isinstance(end, Evaluate):
+            return True
+        if isinstance(end, BufferStore) and id(end.buffer) in private and not dt.is_vector(end.value.dtype):
             return True
         if isinstance(end, BlockRealize):
             pattern = self.init_reduction(end.block)
@@ -196,6 +201,18 @@ class Analysis:
             return False
         allowed_ids = {id(n) for n in allowed}
         return all(id(n) in allowed_ids for n in loads_of(scope, buffer))
+
+
+def _lane_private(body: Stmt) -> frozenset:
+    """The ids of the buffers allocated inside ``body``: one copy per lane when it runs as a
+    region (the scalars a lowering pass computes before a statement, a block's own buffers)."""
+    ids = set()
+    for n in pre_order_nodes(body):
+        if isinstance(n, Allocate):
+            ids.add(id(n.buffer))
+        elif isinstance(n, Block):
+            ids.update(id(b) for b in n.alloc_buffers)
+    return frozenset(ids)
 
 
 def _product(loops: list[For]) -> int:

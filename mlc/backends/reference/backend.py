@@ -12,6 +12,7 @@ from ...ir.calls import is_graph_main
 from ...ir.shape_vars import shape_vars, specialize
 from ...ir.tir import IRModule
 from ...passes.tir.lower_complex import lower_complex
+from ...passes.tir.lower_math import lower_math
 from ...runtime.module import Function, Module
 from ..registry import BuildOptions
 from ...runtime.graph_main import GraphMainProgram
@@ -23,7 +24,10 @@ __all__ = ["ReferenceBackend", "ReferenceModule"]
 class ReferenceModule(Module):
     """A runtime Module of interpreted functions; ``get_source("tir")`` is the TIR it runs."""
 
-    def get_source(self, fmt: str = "tir") -> str:
+    SOURCE_FORMAT = "tir"
+
+    def get_source(self, fmt: str | None = None) -> str:
+        fmt = fmt or self.SOURCE_FORMAT
         if fmt == "tir" and "tir" not in self._sources:
             names = self.function_names
             self._sources["tir"] = IRModule({n: self[n].func for n in names}).script()
@@ -68,8 +72,8 @@ class ReferenceBackend:
 
     def tir_passes(self, target, options: BuildOptions):
         # the interpreter runs blocks, loops and multi-dimensional buffers as written, and the
-        # complex arithmetic as every backend computes it
-        return (lower_complex,)
+        # complex arithmetic and the math routines as every backend computes them
+        return (lower_complex, lower_math)
 
     def codegen(self, mod: IRModule, target, options: BuildOptions) -> dict[str, Program]:
         return {name: Program(func, name=name) for name, func in mod.items() if not is_graph_main(func)}

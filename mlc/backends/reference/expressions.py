@@ -4,9 +4,10 @@
 reference interpreter's :class:`Evaluator` and the GPU emulator's kernel runs
 (:mod:`mlc.backends.gpu.emulator`, which adds threads, barriers and race detection)
 both derive from it. It evaluates constants, chains of binary operators, ``not``,
-``Select``, math calls and casts, the same way for both; a subclass says what a
+``Select``, ``Let``, math calls and casts, the same way for both; a subclass says what a
 context is (the lanes an expression runs on: ``ctx.narrow(cond)`` restricts them, None
-when none is left) and how variables, loads and vector nodes are read.
+when none is left; ``ctx.bind(var, value)`` the context of a ``Let``'s body) and how
+variables, loads and vector nodes are read.
 
 A condition (``and``/``or``, Select) evaluates the side it does not need only
 in the lanes where it matters, so an out-of-bounds load there never faults.
@@ -24,7 +25,7 @@ import numpy as np
 from ...errors import MLCError
 from ...ir.buffer import Buffer
 from ...ir import dtype as dt
-from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, Ramp, Reduce,
+from ...ir.expr import (Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Let, Not, Ramp, Reduce,
                         Select, Var)
 from ...ir.functor import always_evaluated, binary_chain
 from . import values as V
@@ -52,7 +53,7 @@ class ExprEvaluator(ABC):
         self.constants = constants
         self._expr = {
             Var: self._var, IntImm: self._const, FloatImm: self._const, Binary: self._binary,
-            Not: self._not, Select: self._select, Call: self._call, Cast: self._cast,
+            Not: self._not, Select: self._select, Let: self._let, Call: self._call, Cast: self._cast,
             BufferLoad: self._load, Reduce: self._reduce, Ramp: self._ramp, Broadcast: self._broadcast,
         }
 
@@ -104,6 +105,10 @@ class ExprEvaluator(ABC):
         if on_true is None:
             return self.evaluate(e.false_value, on_false)
         return np.where(cond, self.evaluate(e.true_value, on_true), self.evaluate(e.false_value, on_false))
+
+    def _let(self, e: Let, ctx):
+        """The value once, in ``ctx``; the body where the variable has it (``ctx.bind``)."""
+        return self.evaluate(e.body, ctx.bind(e.var, self.evaluate(e.value, ctx)))
 
     def _call(self, e: Call, ctx):
         return V.call(e.op, [self.evaluate(a, ctx) for a in e.args], dt.element(e.dtype))

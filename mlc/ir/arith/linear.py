@@ -19,7 +19,7 @@ import dataclasses
 
 from .. import dtype as dt
 from ..buffer import Buffer
-from ..expr import Binary, IntImm, PrimExpr, Var, const, make_binary
+from ..expr import Binary, IntImm, Let, PrimExpr, Var, const, make_binary
 from ..functor import node_fields, pre_order_nodes
 
 __all__ = ["expr_key", "same_expr", "free_vars", "uses_any", "Linear", "split_offset"]
@@ -87,9 +87,12 @@ def same_expr(a, b) -> bool:
 
 
 def free_vars(e) -> list[Var]:
-    """The variables of ``e`` in order of first appearance (each once)."""
+    """The free variables of ``e`` in order of first appearance (each once): those a
+    ``Let`` under ``e`` binds are not."""
     seen, out = set(), []
-    for node in pre_order_nodes(e):
+    nodes = list(pre_order_nodes(e))
+    seen.update(id(node.var) for node in nodes if type(node) is Let)
+    for node in nodes:
         if isinstance(node, Var) and id(node) not in seen:
             seen.add(id(node))
             out.append(node)

@@ -25,7 +25,7 @@ from ...ir import expr as _e
 from ...ir import te
 from ...ir.buffer import decl_buffer
 from ...ir.expr import cast, const
-from ...ir.tir import BufferStore, IfThenElse
+from ...ir.tir import OVERLAPPING, BufferStore, IfThenElse
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
 from ._kernel import batch_loop
@@ -99,8 +99,11 @@ def region_store_func(x: TensorType, v: TensorType, starts: list[TensorType], st
             return IfThenElse(ok, BufferStore(out, value, tuple(pos)))
         # batch loops: the positions are distinct, so a GPU build runs one per thread
         return batch_loop(f"k{d}", extents[d], lambda k: nest(ks + [k]))
-    # x and out are one buffer where the graph updates x in place: no promise of distinct arrays
-    return hand_written_func([xb, vb, *sb, out], nest([])).with_attr("tir.noalias", False)
+    # x and out are one buffer where the graph updates x in place; the value and the starts are
+    # other memory (a kernel never writes a storage it reads, but the one it updates): their
+    # loads stay out of the loops that store into out
+    return hand_written_func([xb, vb, *sb, out], nest([])).with_attr(
+        {"tir.noalias": False, OVERLAPPING: (xb.name, out.name)})
 
 
 

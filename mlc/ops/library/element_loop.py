@@ -18,9 +18,11 @@ newest (checked while building).
 Three things make the kernel what a careful C programmer writes. Constant bounds of the int
 scalars and loop indices are tracked (the optional ``bounds`` attribute gives the outer
 loop's when they are constants), so an element read or written at an index proven inside
-its axis has no negative-index wrap, clamp or guard. A loop that only adds a term into
-carried scalars (:func:`is_sum_loop`: a dot or sum over a slice) keeps :data:`SUM_LANES`
-partial sums. And the outer loop is ``parallel``, each iteration with its own scalars, where
+its axis has no negative-index wrap, clamp or guard, and is written in the loops' indices
+(:meth:`_Builder.loop_index`). A loop that only adds a term into carried scalars
+(:func:`is_sum_loop`: a dot or sum over a slice) keeps a vector of partial sums per scalar
+(:meth:`_Builder.vector_sum_loop`), or :data:`SUM_LANES` scalar ones where an iteration is
+more than one expression. And the outer loop is ``parallel``, each iteration with its own scalars, where
 :meth:`_Builder.independent` proves that no element one iteration writes is touched by
 another; otherwise it stays serial.
 
@@ -50,9 +52,9 @@ from ...ir.buffer import decl_buffer
 from ...ir.expr import BufferLoad, Var as TVar, cast, const
 from ...ir.arith.bounds import const_int_bound
 from ...ir.arith.rewrite import constant_difference
-from ...ir.functor import Mutator
+from ...ir.functor import Mutator, pre_order_nodes
 from ...ir.graph import Constant, Graph
-from ...ir.tir import Allocate, BufferStore, For, IfThenElse, While, seq
+from ...ir.tir import OVERLAPPING, Allocate, BufferStore, For, IfThenElse, While, seq
 from ..registry import TensorType, get_op, register_op
 from ._common import hand_written_func
 from ._kernel import Scalar
@@ -67,6 +69,8 @@ SCALAR_PATTERNS = ("elemwise", "broadcast", "injective")
 #: How many partial sums a sum loop keeps (:meth:`_Builder.sum_loop`): enough independent
 #: additions to hide an addition's latency (4 cycles on current x86 cores).
 SUM_LANES = 4
+#: The bytes of partial sums a vector sum loop keeps (:func:`sum_lanes`).
+SUM_VECTOR_BYTES = 128
 
 
 def is_sum_loop(body: Graph) -> bool:
@@ -101,6 +105,36 @@ def is_sum_loop(body: Graph) -> bool:
         adds[uses[0]] = b.outputs[0]
         fed.add(id(b.outputs[0]))
     return all(adds.get(id(c)) is out for c, out in zip(carry, body.outputs))
+
+
+def sum_lanes(dtypes) -> int:
+    """How many partial sums a vector sum loop keeps: two registers of 64 bytes of the widest
+    carried dtype (16 float64), so that two vector additions are in flight (AVX-512; four of
+    32 bytes on AVX2); at most 32 (int8 sums)."""
+    return max(2, min(32, SUM_VECTOR_BYTES // max(dt.bits(d) // 8 for d in dtypes)))
+
+
+def _forwarded(stmts, scalars: set) -> dict | None:
+    """The value each scalar of ``scalars`` (one-element buffers) holds after ``stmts``, every
+    load of a scalar the statements set replaced by its value there: ``{s17: s8[0] + a[i] *
+    b[i]}``; None where a statement is not a store into such a scalar."""
+    values: dict = {}
+    for st in stmts:
+        if not (isinstance(st, BufferStore) and st.buffer in scalars):
+            return None
+        values[st.buffer] = _Replace({b: v for b, v in values.items()}).visit(st.value)
+    return values
+
+
+class _Replace(Mutator):
+    """Each load of a buffer of ``values`` replaced by its expression there."""
+
+    def __init__(self, values: dict):
+        self.values = values
+
+    def visit_BufferLoad(self, node):
+        value = self.values.get(node.buffer)
+        return self.generic_visit(node) if value is None else value
 
 
 class NotElementCode(MLCError):
@@ -183,6 +217,7 @@ class _Builder:
         self.proxies: dict = {}   # scalar buffer -> its proxy variable
         self.ranges: dict = {}    # proxy variable -> inclusive constant (lo, hi)
         self.defs: dict = {}      # scalar buffer -> the one value it takes in an iteration
+        self.indices: dict = {}   # a loop index's scalar -> the index (a TIR loop's variables)
         #: (buffer, ((index expression, proven inside its axis), ...), whether a write)
         self.accesses: list = []
         self.top_index = None
@@ -217,8 +252,20 @@ class _Builder:
         itself where its bounds prove it inside, else counted from the end when negative."""
         lo, hi = self.bounds(k)
         if lo is not None and hi is not None and 0 <= lo and hi < n:
-            return cast(k, dt.INDEX), None
+            return self.loop_index(k), None
         return in_axis(k, n)
+
+    def loop_index(self, k):
+        """``k``, an int value proven inside an axis, as an INDEX: written in the loops' indices
+        where its scalars expand to them (``t * 4 + 1`` for ``s13`` where ``s13 = t * 4 + 1``),
+        index arithmetic that the codegen computes in 64 bits, so that the addresses of an
+        unrolled loop's reads are seen to be consecutive (and its additions vectorized); else
+        ``k`` cast (a scalar's load, which LLVM sees only through its sign extension)."""
+        e = _Expand({**self.defs, **self.indices}).visit(k)
+        nodes = [n for n in pre_order_nodes(e) if isinstance(n, _e.PrimExpr)]
+        if all(n.dtype in (dt.INDEX, "bool") and not isinstance(n, BufferLoad) for n in nodes):
+            return e  # (a 64-bit term left by the expansion: not one dtype, cast as it was)
+        return cast(k, dt.INDEX)
 
     def value(self, env: dict, version: dict, atom):
         """("expr", e) or ("buf", B) for ``atom``; a buffer only while ``atom`` is its newest version."""
@@ -379,6 +426,7 @@ class _Builder:
         values within ``span`` (inclusive constants, None where unknown)."""
         i = self.scalar(body.inputs[0].type.dtype)
         stmts = [i.set(cast(index, i.dtype))]
+        self.indices[i.buffer] = cast(index, i.dtype)
         if self.top_index is None:  # the outer loop's index (its first iteration is built first)
             self.top_index = _Proxies(self.proxies).visit(i.get())
         if None not in span:
@@ -391,9 +439,44 @@ class _Builder:
         lo, hi = cast(lower, dt.INDEX), cast(upper, dt.INDEX)
         count = _e.max(hi - lo, const(0, dt.INDEX))
         if all(k == "scalar" for k, _ in slots) and is_sum_loop(body):
-            return self.sum_loop(lo, count, body, slots, captured, span)
+            vector = self.vector_sum_loop(lo, count, body, slots, captured, span)
+            return vector if vector is not None else self.sum_loop(lo, count, body, slots, captured, span)
         v = TVar(f"i{next(self.names)}", dt.INDEX)
         return For(v, lo, count, "serial", seq(*self.trip(body, v, slots, captured, span)))
+
+    def vector_sum_loop(self, lo, count, body: Graph, slots, captured, span) -> object | None:
+        """A sum loop (:func:`is_sum_loop`) as vectors: each carried scalar gets a buffer of
+        :func:`sum_lanes` partial sums, and iterations ``lo + lanes * t + u`` add their terms
+        into partial sum ``u`` in a ``vectorized`` loop over ``u`` (the TIR vectorizer makes it
+        vector loads and additions where the term's reads move by a constant per lane: a dot of
+        two rows is two vector loads and a multiply-add per ``lanes`` elements), the remainder
+        into the scalar one by one, the partial sums added pairwise at the end. None where an
+        iteration is more than stores into its scalars (the term is then no expression)."""
+        lanes = sum_lanes([s.dtype for _, s in slots])
+        t, u = TVar(f"i{next(self.names)}", dt.INDEX), TVar(f"i{next(self.names)}", dt.INDEX)
+        lane = [("scalar", self.scalar(s.dtype)) for _, s in slots]
+        values = _forwarded(self.trip(body, lo + t * const(lanes, dt.INDEX) + u, lane, captured, span),
+                            set(self.scratch))
+        if values is None:
+            return None
+        partial = [decl_buffer((lanes,), s.dtype, f"s{next(self.names)}") for _, s in slots]
+        self.scratch.extend(partial)
+        starts = {s.buffer: p[u] for (_, s), p in zip(lane, partial)}
+        adds = [BufferStore(p, _Replace(starts).visit(values[s.buffer]), (u,)) for (_, s), p in zip(lane, partial)]
+        full = _e.floordiv(count, const(lanes, dt.INDEX))
+        zero = For(u, const(0, dt.INDEX), const(lanes, dt.INDEX), "vectorized",
+                   seq(*[BufferStore(p, const(0, p.dtype), (u,)) for p in partial]))
+        stmts = [zero, For(t, const(0, dt.INDEX), full, "serial",
+                           For(u, const(0, dt.INDEX), const(lanes, dt.INDEX), "vectorized", seq(*adds)))]
+        r = TVar(f"i{next(self.names)}", dt.INDEX)
+        done = full * const(lanes, dt.INDEX)
+        stmts.append(For(r, lo + done, count - done, "serial", seq(*self.trip(body, r, slots, captured, span))))
+        for (_, total), p in zip(slots, partial):
+            parts = [p[const(k, dt.INDEX)] for k in range(lanes)]
+            while len(parts) > 1:  # pairwise: (s0 + s1) + (s2 + s3) ...
+                parts = [parts[n] + parts[n + 1] if n + 1 < len(parts) else parts[n] for n in range(0, len(parts), 2)]
+            stmts.append(total.set(total.get() + parts[0]))
+        return seq(*stmts)
 
     def sum_loop(self, lo, count, body: Graph, slots, captured, span) -> object:
         """A loop that only adds a term of its index into each carried scalar (see
@@ -534,8 +617,12 @@ def element_kernel(types: list[TensorType], body: Graph, num_carry: int, bounds=
     for (kind, slot), dst in zip(slots, outs):
         if kind == "scalar":
             stmts.append(BufferStore(dst, slot.get(), ()))
-    # a carry's initial value and its result are one buffer where the graph updates it in place
-    return hand_written_func(ins + outs, seq(*stmts), builder.scratch).with_attr("tir.noalias", False)
+    # a carry's initial value and its result are one buffer where the graph updates it in place;
+    # the arrays it captures are other memory (a kernel never writes a storage it reads but the
+    # one it updates), and so are its scalars
+    carried = tuple(b.name for b in ins[2:2 + num_carry] + outs)
+    return hand_written_func(ins + outs, seq(*stmts), builder.scratch).with_attr(
+        {"tir.noalias": False, OVERLAPPING: carried})
 
 
 def _dims(buf) -> tuple[int, ...]:

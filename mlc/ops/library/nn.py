@@ -244,76 +244,77 @@ register_op("nn.layer_norm", pattern="opaque", infer=_layer_norm_infer, lower=_l
 
 # ------------------------------------------------------------------ layer_norm's backward
 
-def _layer_norm_vjp_infer(x: TensorType, gamma: TensorType, ct: TensorType, *, eps=1e-5, rows=1):
+def _layer_norm_vjp_infer(x: TensorType, gamma: TensorType, ct: TensorType, *, eps=1e-5, parts=1):
     if x.ndim != 2 or tuple(ct.shape) != tuple(x.shape) or tuple(gamma.shape) != (x.shape[1],):
         raise ShapeError(f"nn.layer_norm_vjp: x and ct must be matrices of one shape, gamma a row, got "
                          f"{tuple(x.shape)}, {tuple(ct.shape)} and {tuple(gamma.shape)}")
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1 or x.shape[0] % rows:
-        raise ShapeError(f"nn.layer_norm_vjp: rows must divide x's {x.shape[0]} rows, got {rows!r}")
+    if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1 or x.shape[0] % parts:
+        raise ShapeError(f"nn.layer_norm_vjp: parts must be a positive integer dividing x's {x.shape[0]} rows, "
+                         f"got {parts!r}; pick a divisor of the row count (1 always is one)")
     out = float_dtype("nn.layer_norm_vjp", result_type(x.dtype, gamma.dtype, ct.dtype, op="nn.layer_norm_vjp"))
-    parts, m = x.shape[0] // rows, x.shape[1]
-    part = TensorType((parts, 1, m), out)
-    return TensorType((parts, rows, m), out), part, part
+    part = TensorType((parts, x.shape[1]), out)
+    return TensorType(tuple(x.shape), out), part, part
 
 
-def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, rows=1):
-    """Row statistics, dx, and the column sums of gamma's and beta's gradients over each part of
-    ``rows`` rows: every stage keeps the
-    part's axis in front, so the kernel runs part by part (in parallel: the CPU schedule
-    ``schedule_row_parts``), reading each part's rows of x and ct from memory once; the parts'
-    sums are added up after it."""
-    dx_t, _, _ = _layer_norm_vjp_infer(x, gamma, ct, eps=eps, rows=rows)
+def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
+    """Row statistics as ``[n]`` vectors, dx row by row, and the column sums of gamma's and
+    beta's gradients over each of ``parts`` blocks of consecutive rows, ``(parts, m)``: the CPU
+    schedule (``schedule_row_parts``) runs the parts in parallel and, in a part, row after row
+    every stage of the row (from L1), adding the row's terms to the part's column sums."""
+    dx_t, _, _ = _layer_norm_vjp_infer(x, gamma, ct, eps=eps, parts=parts)
     out = dx_t.dtype
     acc = accumulate_dtype(out)
-    parts, m = x.shape[0] // rows, x.shape[1]
+    n, m = x.shape
+    rows = n // parts
 
-    def xv(p, r, j):
-        return _e.cast(x[p * rows + r, j], acc)
+    def xv(i, j):
+        return _e.cast(x[i, j], acc)
 
-    def cv(p, r, j):
-        return _e.cast(ct[p * rows + r, j], acc)
+    def cv(i, j):
+        return _e.cast(ct[i, j], acc)
 
-    def gv(p, r, j):
-        return cv(p, r, j) * _e.cast(gamma[j], acc)
+    def gv(i, j):
+        return cv(i, j) * _e.cast(gamma[j], acc)
 
-    n = _e.const(m, acc)
-    row = (parts, rows)
-    total = reduce_compute(row, (m,), lambda i, k: xv(i[0], i[1], k[0]), te.sum, zero, "T_lnv_sum", acc)
+    count = _e.const(m, acc)
+    total = reduce_compute((n,), (m,), lambda i, k: xv(i[0], k[0]), te.sum, zero, "T_lnv_sum", acc)
+    mean = te.compute((n,), lambda i: total[i] / count, name="T_lnv_mean", tag=te.KEEP_TAG)
 
-    def mean(p, r):
-        return total[p, r] / n
+    def deviation(i, j):
+        return xv(i, j) - mean[i]
 
-    def deviation(p, r, j):
-        return xv(p, r, j) - mean(p, r)
-
-    squares = reduce_compute(row, (m,), lambda i, k: deviation(i[0], i[1], k[0]) * deviation(i[0], i[1], k[0]),
+    squares = reduce_compute((n,), (m,), lambda i, k: deviation(i[0], k[0]) * deviation(i[0], k[0]),
                              te.sum, zero, "T_lnv_sq", acc)
-    rstd = te.compute(row, lambda p, r: _e.rsqrt(squares[p, r] / n + _e.const(eps, acc)), name="T_lnv_rstd")
-
-    def xhat(p, r, j):
-        return deviation(p, r, j) * rstd[p, r]
-
-    # (+ 0 * the row's sum: the stage reads the first one's result, which the CPU schedule
-    # follows to put every stage under the part's loop; exact for finite x, and a row with an
-    # infinite or NaN element has a NaN dx anyway)
-    sg = reduce_compute(row, (m,), lambda i, k: gv(i[0], i[1], k[0]) + total[i[0], i[1]] * _e.const(0, acc),
+    rstd = te.compute((n,), lambda i: _e.rsqrt(squares[i] / count + _e.const(eps, acc)), name="T_lnv_rstd")
+    # (+ 0 * the row's mean: the stage reads a result of the row's first stages, which the CPU
+    # schedule follows to put every stage under the row loop; exact for finite x, and a row
+    # with an infinite or NaN element has a NaN dx anyway)
+    sg = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) + mean[i[0]] * _e.const(0, acc),
                         te.sum, zero, "T_lnv_g", acc)
-    sgx = reduce_compute(row, (m,), lambda i, k: gv(i[0], i[1], k[0]) * xhat(i[0], i[1], k[0]), te.sum, zero,
-                         "T_lnv_gx", acc)
-    dx = te.compute((parts, rows, m), lambda p, r, j: _e.cast(
-        rstd[p, r] * (gv(p, r, j) - sg[p, r] / n - xhat(p, r, j) * (sgx[p, r] / n)), out), name="T_lnv_dx")
-    part = (parts, 1, m)
-    dgamma = reduce_compute(part, (rows,), lambda i, k: cv(i[0], k[0], i[2]) * xhat(i[0], k[0], i[2]), te.sum, zero,
-                            "T_lnv_dgamma", acc)
-    dbeta = reduce_compute(part, (rows,), lambda i, k: cv(i[0], k[0], i[2]) + total[i[0], k[0]] * _e.const(0, acc),
-                           te.sum, zero, "T_lnv_dbeta", acc)  # (+ 0 * the row's sum: as sg's)
+    sgd = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) * deviation(i[0], k[0]), te.sum, zero,
+                         "T_lnv_gd", acc)
+    # dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with xhat = (x - mean) * rstd, as
+    # rstd * g - slope * (x - mean) + shift: the row's factors once, three operations an element
+    slope = te.compute((n,), lambda i: rstd[i] * rstd[i] * rstd[i] * (sgd[i] / count), name="T_lnv_slope",
+                       tag=te.KEEP_TAG)
+    shift = te.compute((n,), lambda i: -(rstd[i] * (sg[i] / count)), name="T_lnv_shift", tag=te.KEEP_TAG)
+    dx = te.compute((n, m), lambda i, j: _e.cast(
+        rstd[i] * gv(i, j) - slope[i] * deviation(i, j) + shift[i], out), name="T_lnv_dx")
+
+    def row(p, q):
+        return p * rows + q
+
+    dgamma = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1]) * (
+        deviation(row(i[0], k[0]), i[1]) * rstd[row(i[0], k[0])]), te.sum, zero, "T_lnv_dgamma", acc)
+    dbeta = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1])
+                           + mean[row(i[0], k[0])] * _e.const(0, acc), te.sum, zero, "T_lnv_dbeta", acc)
     if acc != out:
-        dgamma = te.compute(part, lambda *i: _e.cast(dgamma[i], out), name="T_lnv_dgamma_cast")
-        dbeta = te.compute(part, lambda *i: _e.cast(dbeta[i], out), name="T_lnv_dbeta_cast")
+        dgamma = te.compute((parts, m), lambda *i: _e.cast(dgamma[i], out), name="T_lnv_dgamma_cast")
+        dbeta = te.compute((parts, m), lambda *i: _e.cast(dbeta[i], out), name="T_lnv_dbeta_cast")
     return dx, dgamma, dbeta
 
 
-def _layer_norm_vjp_reference(x, gamma, ct, *, eps=1e-5, rows=1):
+def _layer_norm_vjp_reference(x, gamma, ct, *, eps=1e-5, parts=1):
     out = float_dtype("nn.layer_norm_vjp", np.result_type(x.dtype, gamma.dtype, ct.dtype).name)
     v, c = x.astype(accumulate_dtype(out)), ct.astype(accumulate_dtype(out))
     mean = v.mean(axis=1, keepdims=True)
@@ -321,17 +322,17 @@ def _layer_norm_vjp_reference(x, gamma, ct, *, eps=1e-5, rows=1):
     xhat = (v - mean) * rstd
     g = c * gamma
     dx = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
-    parts, m = x.shape[0] // rows, x.shape[1]
-    dgamma = (c * xhat).reshape(parts, rows, m).sum(axis=1, keepdims=True)
-    dbeta = c.reshape(parts, rows, m).sum(axis=1, keepdims=True)
-    return dx.reshape(parts, rows, m).astype(out), dgamma.astype(out), dbeta.astype(out)
+    n, m = x.shape
+    dgamma = (c * xhat).reshape(parts, n // parts, m).sum(axis=1)
+    dbeta = c.reshape(parts, n // parts, m).sum(axis=1)
+    return dx.astype(out), dgamma.astype(out), dbeta.astype(out)
 
 
 register_op("nn.layer_norm_vjp", pattern="opaque", infer=_layer_norm_vjp_infer, lower=_layer_norm_vjp_lower,
             reference=_layer_norm_vjp_reference, num_outputs=3,
-            doc="layer_norm's VJP over the last axis of a matrix, from its input: dx as ``(parts, rows, m)``, "
-                "and gamma's and beta's gradients summed over each part of ``rows`` rows (``(parts, 1, m)`` "
-                "each), in one kernel that reads x and ct once.")
+            doc="layer_norm's VJP over the last axis of a matrix, from its input: dx, and gamma's and beta's "
+                "gradients summed over each of ``parts`` blocks of consecutive rows (``(parts, m)`` each), in "
+                "one kernel that reads x and ct once (the CPU schedule: parts in parallel, a part row by row).")
 
 
 # ------------------------------------------------------------------ dense

@@ -6,11 +6,14 @@ elementwise expression, as the forward is); ``log_softmax``'s is
 ``rstd * (g' - mean(g') - xhat * mean(g' * xhat))`` with ``g' = g * gamma``.
 ``conv2d``'s input cotangent is a convolution of the cotangent, spread by the
 stride, with the flipped kernel (each group's input and output channels
-swapped), and its kernel's a convolution of the input with the cotangent as
-kernel (stride and dilation swapping roles). A pool's cotangent goes back
-through each of its window's offsets: a strided slice of the padded input, so
-its adjoint is :func:`~.shape.scatter_slice`; max pooling shares it among the
-window's elements equal to the maximum.
+swapped; at stride 1 the cotangent is only padded, to give x's shape directly),
+and its kernel's a convolution of the input with the cotangent as kernel
+(stride and dilation swapping roles). A pool's
+cotangent goes back through each of its window's offsets: a strided slice of
+the padded input, so its adjoint is :func:`~.shape.scatter_slice`; max pooling
+shares it among the window's elements equal to the maximum. Where the windows
+tile the input (stride = kernel), each element takes its own window's share
+elementwise instead.
 """
 from __future__ import annotations
 
@@ -98,9 +101,10 @@ def _layer_norm_jvp(primals, tangents, out, *, axis=-1, eps=1e-5):
     return total
 
 
-#: The rows of x that ``nn.layer_norm_vjp`` sums gamma's and beta's gradients over in one part:
-#: the most of these dividing the row count (a part's rows of x and ct stay in cache).
-PART_ROWS = (16, 8, 4, 2, 1)
+#: The blocks of consecutive rows whose column sums ``nn.layer_norm_vjp`` keeps apart (the
+#: most of these dividing the row count): each is a row of partial sums that one thread adds
+#: its rows to, and the rows' parts run in parallel.
+PARTS = (16, 8, 4, 2, 1)
 
 
 def _fused_layer_norm_vjp(ct, x, gamma, out, axes, eps):
@@ -111,11 +115,11 @@ def _fused_layer_norm_vjp(ct, x, gamma, out, axes, eps):
             or not (x.dtype == gamma.dtype == ct.dtype == out.dtype) or not differentiable(x.dtype):
         return None
     n = x.size // m
-    rows = next(r for r in PART_ROWS if n % r == 0)
+    parts = next(p for p in PARTS if n % p == 0)
     dx, dg, db = apply_op("nn.layer_norm_vjp", np.reshape(x, (n, m)), np.reshape(gamma, (m,)),
-                          np.reshape(ct, (n, m)), eps=float(eps), rows=rows)
-    return (np.reshape(dx, x.shape), np.reshape(np.sum(dg, axis=(0, 1)), gamma.shape),
-            np.reshape(np.sum(db, axis=(0, 1)), gamma.shape))
+                          np.reshape(ct, (n, m)), eps=float(eps), parts=parts)
+    return (np.reshape(dx, x.shape), np.reshape(np.sum(dg, axis=0), gamma.shape),
+            np.reshape(np.sum(db, axis=0), gamma.shape))
 
 
 def _layer_norm_vjp(ct, primals, out, *, axis=-1, eps=1e-5):
@@ -145,17 +149,17 @@ def _layer_norm_vjp(ct, primals, out, *, axis=-1, eps=1e-5):
     return dx, dgamma, dbeta
 
 
-def _layer_norm_vjp_composite(x, gamma, ct, *, eps=1e-5, rows=1):
+def _layer_norm_vjp_composite(x, gamma, ct, *, eps=1e-5, parts=1):
     """``nn.layer_norm_vjp`` in other ops (its derivatives and batching)."""
     mean = np.mean(x, axis=1, keepdims=True)
     rstd = 1 / np.sqrt(np.var(x, axis=1, keepdims=True) + eps)
     xhat = (x - mean) * rstd
     g = ct * gamma
     dx = rstd * (g - np.mean(g, axis=1, keepdims=True) - xhat * np.mean(g * xhat, axis=1, keepdims=True))
-    parts, m = x.shape[0] // rows, x.shape[1]
-    dgamma = np.sum(np.reshape(ct * xhat, (parts, rows, m)), axis=1, keepdims=True)
-    dbeta = np.sum(np.reshape(ct, (parts, rows, m)), axis=1, keepdims=True)
-    return np.reshape(dx, (parts, rows, m)), dgamma, dbeta
+    rows, m = x.shape[0] // parts, x.shape[1]
+    dgamma = np.sum(np.reshape(ct * xhat, (parts, rows, m)), axis=1)
+    dbeta = np.sum(np.reshape(ct, (parts, rows, m)), axis=1)
+    return dx, dgamma, dbeta
 
 
 def _layer_norm_batch(args, dims, *, axis=-1, eps=1e-5):
@@ -188,11 +192,17 @@ def _conv_input_cotangent(ct, x, w, attrs):
     ho, wo = ct.shape[2:]
     hp, wp = h + top + bottom, wd + left + right
     lo_h, lo_w = dh * (kh - 1), dw * (kw - 1)
-    spread = scatter_slice(ct, (n, o, hp + lo_h, wp + lo_w), (None, None, lo_h, lo_w),
-                           (None, None, lo_h + (ho - 1) * sh + 1, lo_w + (wo - 1) * sw + 1), (1, 1, sh, sw))
     kernel = np.reshape(w, (groups, o // groups, cg, kh, kw))
     kernel = np.reshape(np.transpose(kernel, (0, 2, 1, 3, 4)), (groups * cg, o // groups, kh, kw))
     kernel = apply_op("flip", kernel, axis=(2, 3))
+    pads = (lo_h - top, lo_w - left, lo_h - bottom, lo_w - right)
+    if sh == sw == 1 and min(pads) >= 0:
+        # the cotangent padded so that the convolution gives x's own rows and columns: no
+        # full-size result cropped afterwards (a 3x3 kernel with padding 1 on 4x4 images
+        # computed 6x6 of which 4x4 were kept)
+        return apply_op("nn.conv2d", ct, kernel, stride=1, padding=pads, dilation=(dh, dw), groups=groups)
+    spread = scatter_slice(ct, (n, o, hp + lo_h, wp + lo_w), (None, None, lo_h, lo_w),
+                           (None, None, lo_h + (ho - 1) * sh + 1, lo_w + (wo - 1) * sw + 1), (1, 1, sh, sw))
     full = apply_op("nn.conv2d", spread, kernel, stride=1, padding=0, dilation=(dh, dw), groups=groups)
     return apply_op("slice", full, starts=(None, None, top, left), stops=(None, None, top + h, left + wd),
                     steps=(None,) * 4)
@@ -306,8 +316,41 @@ def _max_pool_jvp(primals, tangents, out, *, kernel, **attrs):
     return total
 
 
+def _tiles(name, x, kernel, attrs) -> tuple[int, int] | None:
+    """(kh, kw) where the pooling windows tile the input without overlap, gap or padding
+    (stride = kernel, dilation 1, no padding: each input element in at most one window);
+    else None."""
+    (kh, kw), (sh, sw), (dh, dw), pads = _pool_geometry(name, x, kernel, attrs)
+    return (kh, kw) if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1) and not any(pads) else None
+
+
+def _upsampled(g, x_shape, kh: int, kw: int):
+    """Each element of ``g`` (n, c, ho, wo) repeated over its window's kh x kw elements, and
+    zeros past the last window (to x's height and width): the elementwise form of placing a
+    window's value back on the input, where the windows tile it."""
+    n, c, ho, wo = g.shape
+    g = np.broadcast_to(np.reshape(g, (n, c, ho, 1, wo, 1)), (n, c, ho, kh, wo, kw))
+    g = np.reshape(g, (n, c, ho * kh, wo * kw))
+    rest = (x_shape[2] - ho * kh, x_shape[3] - wo * kw)
+    if any(rest):
+        g = apply_op("pad", g, pad_width=((0, 0), (0, 0), (0, rest[0]), (0, rest[1])), constant_values=0)
+    return g
+
+
 def _max_pool_vjp(ct, primals, out, *, kernel, **attrs):
     (x,) = primals
+    tiles = _tiles("nn.max_pool2d", x, kernel, attrs)
+    if tiles is not None and 0 not in ct.shape:
+        # one elementwise kernel: each input element compared with its own window's maximum
+        # and given its share of the window's cotangent (the windows' strided scatters spread
+        # the cotangent through reshapes whose indices divided and took remainders several
+        # times an element); the share is weights' 1 / count, as the window's elements have it
+        count = None
+        for s, e, st in _windows("nn.max_pool2d", x.shape, out.shape, kernel, attrs)[0]:
+            hit = (apply_op("slice", x, starts=s, stops=e, steps=st) == out).astype(out.dtype)
+            count = hit if count is None else count + hit
+        share = _upsampled(ct / count, x.shape, *tiles)
+        return ((x == _upsampled(out, x.shape, *tiles)).astype(ct.dtype) * share,)
     offsets, padded, pads, weights = _max_pool_hits(x, out, kernel, attrs)
     total = None
     for (s, e, st), wgt in zip(offsets, weights):
@@ -334,6 +377,9 @@ def _avg_divisor(x, out, kernel, attrs, offsets, padded, pads):
 
 def _avg_pool_vjp(ct, primals, out, *, kernel, **attrs):
     (x,) = primals
+    tiles = _tiles("nn.avg_pool2d", x, kernel, attrs)
+    if tiles is not None and 0 not in ct.shape:
+        return (_upsampled(ct / float(tiles[0] * tiles[1]), x.shape, *tiles),)
     offsets, padded, pads = _windows("nn.avg_pool2d", x.shape, out.shape, kernel, attrs)
     g = ct / _avg_divisor(x, out, kernel, attrs, offsets, padded, pads)
     total = None

@@ -43,7 +43,7 @@ from __future__ import annotations
 from ...errors import IRError
 from ...ir import te
 from ...ir.buffer import Buffer, decl_buffer
-from ...ir.calls import GRAPH_MAIN_ATTR, CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
+from ...ir.calls import GRAPH_MAIN_ATTR, MAY_ALIAS, CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
 from ...ir.control import bodies, check_control, is_control
 from ...ir.expr import BufferLoad, Cast, IntImm, PrimExpr, const
 from ...ir.expr import Var as TirVar
@@ -54,6 +54,7 @@ from ...ir.types import TensorType
 from ...ops.hand_written import REGION_WRITE
 from ...runtime.packed import list_funcs
 from .inplace import aliases, inplace_pairs
+from .pointwise import pointwise_update
 
 __all__ = ["emit_main", "main_name", "main_outputs", "check_runnable", "all_constants", "RUNNABLE"]
 
@@ -89,11 +90,14 @@ def main_name(graph: Graph) -> str:
 
 def main_outputs(graph: Graph) -> tuple[list, tuple[int, ...]]:
     """(the distinct returned values, in order of first return; for each graph output, the
-    index of its value among them): ``main``'s output parameters and how results map to them."""
+    index of its value among them): ``main``'s output parameters and how results map to them.
+    The outputs ``graph.written`` pairs with inputs are left out: ``main`` writes them into
+    those inputs' memory."""
     values: list = []
     index: dict[int, int] = {}
     order = []
-    for a in graph.outputs:
+    into_inputs = {o for o, _ in graph.written}
+    for a in (a for o, a in enumerate(graph.outputs) if o not in into_inputs):
         if id(a) not in index:
             index[id(a)] = len(values)
             values.append(a)
@@ -168,12 +172,15 @@ def _main(graph: Graph, module) -> tuple[PrimFunc, dict[str, PrimFunc]]:
     outputs = [_buffer(v, v.name if isinstance(v, Var) else "out") for v in returned]
     emitter = _Emitter(module, {id(c): env[id(c)] for c in constants})
     emitter.root.update((id(b), b) for b in [*params, *outputs])
-    body = emitter.graph(graph, env, list(zip(returned, outputs)))
+    # an input the graph writes receives its new value in its own memory (Graph.written)
+    written = [(graph.outputs[o], env[id(graph.inputs[k])]) for o, k in graph.written]
+    body = emitter.graph(graph, env, list(zip(returned, outputs)) + written)
     stmt = seq(*emitter.decls, *body)
     for buf in reversed(emitter.allocs):
         stmt = Allocate(buf, stmt)
     attrs = ((GRAPH_MAIN_ATTR, (len(graph.inputs), len(constants))), ("tir.noalias", False))
-    return PrimFunc(tuple(params + outputs), stmt, attrs), emitter.copies
+    updated = {name: module[name].with_attr(MAY_ALIAS, tuple(sorted(pairs))) for name, pairs in emitter.aliased.items()}
+    return PrimFunc(tuple(params + outputs), stmt, attrs), {**emitter.copies, **updated}
 
 
 def all_constants(graph: Graph) -> list[Constant]:
@@ -198,6 +205,8 @@ class _Emitter:
 
     def __init__(self, module, constants: dict[int, Buffer]):
         self.copies: dict[str, PrimFunc] = {}
+        #: kernel name -> the (input, output) parameters main passes one memory (MAY_ALIAS)
+        self.aliased: dict[str, set] = {}
         self.module = module
         self.taken = set(module)
         self.constants = constants
@@ -254,6 +263,9 @@ class _Emitter:
                     buffers[id(v)] = _buffer(v, v.name)
                     body.append(DeclBuffer(buffers[id(v)], storages[s]))
                     self.root[id(buffers[id(v)])] = storages[s]
+            if b.op == "call_tir":  # a kernel plan_memory let write into an input it reads pointwise
+                for o, k in set(alias.items()) - set(inplace_pairs(b)):
+                    self.aliased.setdefault(b.attr("func"), set()).add((k, len(b.args) + o))
             for o, k in inplace_pairs(b):  # the kernel updates its output: it must hold the argument first
                 src, dst = buffers[id(b.args[k])], buffers[id(b.outputs[o])]
                 if self.root.get(id(src), src) is not self.root.get(id(dst), dst):
@@ -310,10 +322,38 @@ class _Emitter:
                     direct[id(a)] = target
                 continue
             readers = memory.get(id(self.root.get(id(target), target)), [])
-            # a region write may write into its base's memory: it reads nothing else of it
-            if all(last_read.get(r, -1) < n or (last_read[r] == n and own.get(r) == n) for r in readers):
+            # a region write may write into its base's memory: it reads nothing else of it;
+            # a kernel may write into the memory of an input it reads element by element
+            b = graph.bindings[n]
+            shared = [r for r in readers if last_read.get(r, -1) == n and own.get(r) != n]
+            if all(last_read.get(r, -1) <= n for r in readers) and all(self._pointwise(b, a, r, root) for r in shared):
                 direct[id(a)] = target
+                for r in shared:  # the kernel runs with its output in the memory of that input
+                    self.may_alias(b, a, r, root)
         return direct
+
+    def _pointwise(self, b, result, memory: int, root: dict[int, int]) -> bool:
+        """Whether call ``b`` may write its output ``result`` into ``memory`` (a value's id)
+        that it reads: each argument in that memory read element by element, at the indices
+        of the output's element (:func:`~.pointwise.pointwise_update`)."""
+        pairs = self._shared_pairs(b, result, memory, root)
+        if not pairs:
+            return False
+        func = self.module[b.attr("func")]
+        return all(pointwise_update(func, k, out) for k, out in pairs)
+
+    def _shared_pairs(self, b, result, memory: int, root: dict[int, int]) -> list[tuple[int, int]]:
+        """(argument, output) parameter positions of call ``b`` whose argument is in ``memory``
+        and whose output is ``result``; none where ``b`` calls no kernel of the module."""
+        if b.op != "call_tir" or b.attr("func") not in self.module:
+            return []
+        out = len(b.args) + next(o for o, v in enumerate(b.outputs) if v is result)
+        return [(k, out) for k, a in enumerate(b.args) if root.get(id(a), id(a)) == memory]
+
+    def may_alias(self, b, result, memory: int, root: dict[int, int]) -> None:
+        """Record that call ``b`` runs with its output ``result`` in ``memory``, which it reads
+        (the kernel's :data:`~mlc.ir.calls.MAY_ALIAS`, set by :func:`emit_main`)."""
+        self.aliased.setdefault(b.attr("func"), set()).update(self._shared_pairs(b, result, memory, root))
 
     def _region_base(self, b):
         """The operand whose memory region-write binding ``b`` may write its result into (main

@@ -61,6 +61,9 @@ ELEMWISE, BROADCAST, INJECTIVE, REDUCTION, OUT_EWISE, OPAQUE = range(len(PATTERN
 #: different windows of one computed value would each inline its computation.
 WINDOW_OPS = frozenset({"slice", "pad", "flip", "take"})
 
+#: Ops that compute nothing: each element of the result is an element of the operand.
+DATA_MOVEMENT_OPS = frozenset({"slice", "reshape", "transpose", "flip", "squeeze", "expand_dims", "broadcast_to"})
+
 #: Binding forms that are not registry ops: fusion leaves them as they are.
 NOT_OPS = frozenset({"fused", "call_tir", "call_dps_packed", "view"}) | CONTROL_OPS
 
@@ -345,14 +348,66 @@ def _make_group(members: list[Binding], used_outside: set[int]) -> Binding:
                    members[-1].loc)
 
 
+def _input_window_copies(graph: Graph) -> Graph:
+    """``graph`` with each window of its inputs (a slice, reshape, transpose... of an input: it
+    computes nothing) that several injective ops read made once per reader, so that each
+    reader's group takes its own copy: read where it is used, the window costs the loads the
+    reader makes anyway, where made once it is a copy of the input on every call. A loop's body
+    reading ``wcon[1:, :, k]`` and ``wcon[1:, :, k + 1]`` copied all of ``wcon`` twice in each
+    iteration.
+
+    >>> from mlc.ops.registry import TensorType
+    >>> t, r = TensorType((5,), "float32"), TensorType((4,), "float32")
+    >>> x, w, a, b = Var("x", t), Var("w", r), Var("a", r), Var("b", r)
+    >>> g = Graph((x,), (Binding((w,), "slice", (x,), (("starts", (1,)), ("stops", (5,)), ("steps", (1,)))),
+    ...                  Binding((a,), "exp", (w,)), Binding((b,), "negative", (w,))), (a, b))
+    >>> _input_window_copies(g).ops()
+    ['slice', 'exp', 'slice', 'negative']
+    """
+    produced = {id(v) for b in graph.bindings for v in b.outputs}
+    returned = {id(v) for v in graph.outputs}
+    readers: dict[int, list[Binding]] = {}
+    for b in graph.bindings:
+        for a in b.args:
+            readers.setdefault(id(a), []).append(b)
+    windows = {}
+    for b in graph.bindings:
+        if b.op not in DATA_MOVEMENT_OPS or len(b.outputs) != 1 or id(b.outputs[0]) in returned \
+                or any(id(a) in produced for a in b.args):
+            continue
+        users = list({id(u): u for u in readers.get(id(b.outputs[0]), [])}.values())
+        if len(users) > 1 and all(_op_pattern(u) <= INJECTIVE for u in users):
+            windows[id(b.outputs[0])] = b
+    if not windows:
+        return graph
+    bindings = []
+    for n, b in enumerate(graph.bindings):
+        if len(b.outputs) == 1 and id(b.outputs[0]) in windows:
+            continue  # made again before each reader
+        args, copies = list(b.args), {}
+        for k, a in enumerate(args):
+            w = windows.get(id(a))
+            if w is None:
+                continue
+            if id(a) not in copies:
+                copies[id(a)] = Var(f"{a.name}_{n}", a.type)
+                bindings.append(Binding((copies[id(a)],), w.op, w.args, w.attrs, w.loc))
+            args[k] = copies[id(a)]
+        bindings.append(b if not copies else Binding(b.outputs, b.op, tuple(args), b.attrs, b.loc))
+    return graph.with_bindings(bindings)
+
+
 @nested
 def fuse_ops(graph: Graph) -> Graph:
     """Group the graph's ops into ``fused`` bindings (a single op is a group of one).
 
     Bindings that are not registry ops (``call_tir``, ``call_dps_packed``,
-    ``view``, ``fused``) are opaque: they end groups and are kept as they are."""
+    ``view``, ``fused``) are opaque: they end groups and are kept as they are.
+    A window of the inputs that several ops read is first made once per reader
+    (:func:`_input_window_copies`)."""
     if not graph.bindings:
         return graph
+    graph = _input_window_copies(graph)
     group_of = _Fuser(graph).run()
     members: dict[int, list[Binding]] = {}
     last: dict[int, int] = {}

@@ -29,6 +29,7 @@ from ...ir.expr import convert
 from ...ir.control import body_attrs, is_control
 from ...ir.graph import Binding, Graph, Storage
 from .inplace import ALIAS, carry_pairs, inplace_pairs, may_alias, writable_inputs
+from .pointwise import pointwise_update
 
 __all__ = ["plan_memory"]
 
@@ -36,8 +37,10 @@ __all__ = ["plan_memory"]
 def plan_memory(graph: Graph) -> Graph:
     """Assign storages to the results of ``call_tir`` bindings the graph does not return; an
     in-place kernel's output takes its argument's memory where that is legal (attribute
-    ``alias``, :mod:`.inplace`)."""
-    return _plan(graph, frozenset())
+    ``alias``, :mod:`.inplace`). The inputs the graph writes (``graph.written``) are writable
+    memory, as a loop's carries are: an in-place kernel may update such an input where nothing
+    reads its old value after it."""
+    return _plan(graph, frozenset(k for _, k in graph.written), graph.module)
 
 
 def _plan_bodies(graph: Graph) -> Graph:
@@ -60,7 +63,10 @@ def _plan_bodies(graph: Graph) -> Graph:
     return graph.with_bindings(bindings)
 
 
-def _plan(graph: Graph, writable_positions: frozenset) -> Graph:
+def _plan(graph: Graph, writable_positions: frozenset, module=None) -> Graph:
+    """``graph`` planned, the inputs at ``writable_positions`` its memory to write. With
+    ``module``, a kernel of it that reads such an input element by element may write its
+    output there, as an in-place kernel does (:func:`_pointwise_pairs`)."""
     graph = _plan_bodies(graph)
     returned = {id(a) for a in graph.outputs}
     root: dict[int, int] = {}     # a view's id -> the id of the value it views
@@ -79,7 +85,7 @@ def _plan(graph: Graph, writable_positions: frozenset) -> Graph:
     for n, b in enumerate(graph.bindings):
         if b.op in ("call_tir", "call_dps_packed") or is_control(b):
             slots, alias = [], []
-            pairs = dict(inplace_pairs(b) or carry_pairs(b))
+            pairs = dict(inplace_pairs(b) or carry_pairs(b) or _pointwise_pairs(b, module, carried, root))
             for o, v in enumerate(b.outputs):
                 k = pairs.get(o)
                 if k is not None and may_alias(b, n, k, root=lambda a: root.get(id(a), id(a)), last_use=last_use,
@@ -116,6 +122,22 @@ def _plan(graph: Graph, writable_positions: frozenset) -> Graph:
         bindings.append(b)
     storages = tuple(Storage(s, d) for s, d in zip(sizes, dtypes))
     return graph.with_bindings(bindings, storages=storages)
+
+
+def _pointwise_pairs(b: Binding, module, writable: set, root: dict) -> tuple[tuple[int, int], ...]:
+    """(output, argument) pairs of call ``b`` whose kernel (in ``module``) reads the argument,
+    which is ``writable`` memory, only at the indices of the output's element it writes
+    (:func:`~.pointwise.pointwise_update`): that output may be written into the argument."""
+    if module is None or b.op != "call_tir" or b.attr("func") not in module:
+        return ()
+    func = module[b.attr("func")]
+    pairs = []
+    for o in range(len(b.outputs)):
+        for k, a in enumerate(b.args):
+            if root.get(id(a), id(a)) in writable and pointwise_update(func, k, len(b.args) + o):
+                pairs.append((o, k))
+                break
+    return tuple(pairs)
 
 
 def _take(free: list[int], sizes: list, dtypes: list[str], size, dtype: str) -> int:

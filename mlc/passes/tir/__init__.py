@@ -2,12 +2,14 @@
 
 :func:`lower` runs :data:`LOWER_PIPELINE`: expand_empty_reductions, lower_init_block,
 convert_blocks_to_loops, lower_intrinsics, compact_buffers, flatten_buffers, simplify,
-partition_tiles, partition_selects, vectorize_loops, fold_horizontal, unroll_loops.
+lower_complex, partition_tiles, partition_selects, vectorize_loops, fold_horizontal, unroll_loops,
+fold_constants, eliminate_common_subexpressions (:mod:`.cse`).
 :func:`verify_bounds` (run by ``mlc.build`` for every backend) refuses accesses it
 proves out of bounds.
 """
 from .compact_buffers import compact_buffers
 from .convert_blocks import convert_blocks_to_loops
+from .cse import eliminate_common_subexpressions
 from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
 from .fold_constants import fold_constants
@@ -27,5 +29,5 @@ __all__ = [
     "LOWER_PIPELINE", "lower", "run_passes", "expand_empty_reductions", "lower_init_block", "convert_blocks_to_loops",
     "flatten_buffers", "compact_buffers", "lower_intrinsics", "simplify", "simplify_expr", "verify_well_formed", "verify_lowered",
     "verify_bounds", "vectorize_loops", "partition_tiles", "partition_selects", "fold_constants",
-    "fold_horizontal", "unroll_loops",
+    "fold_horizontal", "unroll_loops", "eliminate_common_subexpressions",
 ]

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from ...ir import dtype as dt
 from ...ir.analysis import lane_stride
 from ...ir.arith import same_expr
-from ...ir.calls import DeclBuffer, is_graph_main
+from ...ir.calls import MAY_ALIAS, DeclBuffer, is_graph_main
 from ...ir.expr import Binary, BufferLoad, Call, IntImm, Ramp
 from ...ir.functor import Mutator, pre_order_nodes, substitute, uses_var
 from ...ir.tir import BufferStore, For, IfThenElse, PrimFunc, SeqStmt, seq
@@ -68,7 +68,7 @@ def fold_horizontal(func: PrimFunc) -> PrimFunc:
     """Each loop :func:`match` accepts as its init (if any) and one update of the element
     by a ``horizontal_<op>`` call on one vector load (module docstring). Functions whose
     buffers may overlap (``tir.noalias`` false) and a graph's ``main`` are returned as they are."""
-    if is_graph_main(func) or not func.attr("tir.noalias", True):
+    if is_graph_main(func) or not func.attr("tir.noalias", True) or func.attr(MAY_ALIAS):
         return func
     if not any(isinstance(n, For) and n.kind in ("serial", "unrolled") for n in pre_order_nodes(func.body)):
         return func

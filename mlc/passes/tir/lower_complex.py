@@ -40,10 +40,10 @@ import math
 from collections.abc import Callable
 
 from ...ir import dtype as dt
-from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, call, cast, const, select
-from ...ir.functor import Mutator, pre_order_nodes
-from ...ir.tir import Allocate, BufferStore, PrimFunc, Stmt, seq
+from ...ir.functor import pre_order_nodes
+from ...ir.tir import PrimFunc
+from .statement_scalars import StatementScalars, memoized, small
 
 __all__ = ["lower_complex", "complex_lowering_for", "lower_complex_expr", "COMPLEX_MATH"]
 
@@ -422,136 +422,21 @@ def _math(op: str, z: PrimExpr) -> PrimExpr | None:
     return None
 
 
-#: Complex operands of at most this many nodes are repeated where a formula uses them again;
-#: larger ones are computed once into a local scalar before the statement.
-_INLINE_NODES = 12
 #: The ops whose formulas use each part of an operand more than once.
 _REUSING = frozenset({"mul", "div"}) | frozenset(_IN_DOUBLE) | frozenset(_OWN_DTYPE) - {"conj"}
 
 
-def _small(e: PrimExpr) -> bool:
-    for n, _ in enumerate(pre_order_nodes(e)):
-        if n >= _INLINE_NODES:
-            return False
-    return True
-
-
-def _children(n: PrimExpr) -> list[PrimExpr]:
-    if isinstance(n, Binary):
-        return [n.a, n.b]
-    if isinstance(n, Call):
-        return list(n.args)
-    if isinstance(n, Select):
-        return [n.cond, n.true_value, n.false_value]
-    if isinstance(n, Cast):
-        return [n.value]
-    if isinstance(n, Not):
-        return [n.a]
-    return []  # leaves (and loads: their indices are the statement's, small)
-
-
-def _with_children(n: PrimExpr, kids: list[PrimExpr]) -> PrimExpr:
-    if isinstance(n, Binary):
-        return Binary(n.op, kids[0], kids[1], n.dtype)
-    if isinstance(n, Call):
-        return Call(n.op, tuple(kids), n.dtype)
-    if isinstance(n, Select):
-        return Select(kids[0], kids[1], kids[2], n.dtype)
-    if isinstance(n, Cast):
-        return Cast(n.dtype, kids[0])
-    return Not(kids[0], n.dtype)
-
-
-def _small_leaf(n: PrimExpr) -> bool:
-    """A constant, a variable, a load, or one operation on such (cheaper than a slot)."""
-    return not _children(n) or all(not _children(k) for k in _children(n))
-
-
-def _memoized(visit):
-    def memoized(self, e):
-        hit = self.memo.get(id(e))
-        if hit is None:
-            hit = self.memo[id(e)] = (e, visit(self, e))  # (e kept alive: its id is not reused)
-        return hit[1]
-    memoized.__name__ = visit.__name__
-    return memoized
-
-
-class _LowerComplex(Mutator):
+class _LowerComplex(StatementScalars):
     """The rewrite; a store's complex operands that a formula would repeat (a product's, a
     quotient's, a math call's), when they are not small, are computed once into a local
-    one-element buffer just before the store, as :mod:`.integer_power` does: a formula
-    repeats its operand's parts (log's in exp's ten times: ``z ** w`` is exp(w log z)), and
-    without the scalar each repetition is the whole expression again, for every pass, the
-    codegen and the interpreters to walk."""
+    one-element buffer just before the store (:class:`~.statement_scalars.StatementScalars`):
+    a formula repeats its operand's parts (log's in exp's ten times: ``z ** w`` is exp(w log
+    z)), and without the scalar each repetition is the whole expression again, for every
+    pass, the codegen and the interpreters to walk."""
 
     def __init__(self, native: Callable[[str, str], bool]):
+        super().__init__("complex_values")
         self.native = native
-        #: the statement's scalars: dtype -> (its placeholder buffer, (when made, value) of its slots)
-        self.pending: dict[str, tuple[Buffer, list[tuple[int, PrimExpr]]]] | None = None
-        #: the statement's rewritten nodes, by the identity of the node (an expression inlined
-        #: in many places is one node: rewritten, and its operands computed, once)
-        self.memo: dict[int, tuple[PrimExpr, PrimExpr]] = {}
-        self.count = self.count_slots = 0
-
-    def visit_BufferStore(self, s: BufferStore):
-        outer, self.pending = (self.pending, self.memo), {}
-        self.memo = {}
-        try:
-            s = self.generic_visit(s)
-            hoisted = self.pending
-        finally:
-            self.pending, self.memo = outer
-        if not hoisted:
-            return s
-        real = {}
-        for dtype, (placeholder, values) in hoisted.items():
-            real[placeholder] = decl_buffer((len(values),), dtype, f"complex_values{self.count}", scope="local")
-            self.count += 1
-        rename = _Rename(real)
-        order = sorted(((n, p, k) for p, values in hoisted.values() for k, (n, _) in enumerate(values)),
-                       key=lambda t: t[0])  # (in the order computed: a scalar may use earlier ones)
-        stores = [BufferStore(real[p], rename.visit(hoisted[p.dtype][1][k][1]), (const(k, dt.INDEX),))
-                  for _, p, k in order]
-        out: Stmt = seq(*stores, rename.visit(s))
-        for b in real.values():
-            out = Allocate(b, out)
-        return out
-
-    def _shared(self, e: PrimExpr) -> PrimExpr:
-        """``e`` (a formula's result) with each float value it uses in several places (a
-        formula's ``sinh x``, its scale factors) computed once into a local scalar before the
-        statement: a DAG printed as a tree (CUDA C) or walked as one is the sum of its uses."""
-        if self.pending is None:
-            return e
-        uses: dict[int, int] = {}
-        stack = [e]
-        while stack:
-            n = stack.pop()
-            uses[id(n)] = uses.get(id(n), 0) + 1
-            if uses[id(n)] == 1:
-                stack.extend(_children(n))
-        done: dict[int, PrimExpr] = {}
-
-        def rebuild(n):
-            hit = done.get(id(n))
-            if hit is not None:
-                return hit
-            kids = _children(n)
-            new = kids and [rebuild(k) for k in kids]
-            out = n if not kids or all(a is b for a, b in zip(new, kids)) else _with_children(n, new)
-            if uses[id(n)] > 1 and n.dtype in ("float32", "float64") and not _small_leaf(out):
-                out = self._slot(out)
-            done[id(n)] = out
-            return out
-        return rebuild(e)
-
-    def _slot(self, z: PrimExpr) -> PrimExpr:
-        placeholder, values = self.pending.setdefault(z.dtype, (decl_buffer((1,), z.dtype, "complex_values",
-                                                                            scope="local"), []))
-        values.append((self.count_slots, z))
-        self.count_slots += 1
-        return BufferLoad(placeholder, (const(len(values) - 1, dt.INDEX),), z.dtype)
 
     def _once(self, z: PrimExpr, loads_too: bool = False) -> PrimExpr:
         """``z``, or a load of the local scalar it is computed into (see the class docstring);
@@ -560,21 +445,21 @@ class _LowerComplex(Mutator):
         select is a branch, the other side's load may be out of bounds)."""
         if self.pending is None or isinstance(z, BufferLoad) and z.buffer.scope == "local":
             return z
-        if _small(z) and not (loads_too and any(isinstance(n, BufferLoad) for n in pre_order_nodes(z))):
+        if small(z) and not (loads_too and any(isinstance(n, BufferLoad) for n in pre_order_nodes(z))):
             return z
-        return self._slot(z)
+        return self.slot(z)
 
-    @_memoized
+    @memoized
     def visit_Binary(self, e: Binary):
         e = self.generic_visit(e)
         if isinstance(e, Binary) and dt.is_complex(e.a.dtype) and not dt.is_vector(e.a.dtype):
             a, b = (self._once(e.a, e.op == "div"), self._once(e.b, e.op == "div")) if e.op in _REUSING else (e.a, e.b)
-            out = self._shared(_binary(e.op, a, b)) if e.op in _REUSING else _binary(e.op, a, b)
+            out = self.shared(_binary(e.op, a, b)) if e.op in _REUSING else _binary(e.op, a, b)
             if out is not None:
                 return out
         return e
 
-    @_memoized
+    @memoized
     def visit_Cast(self, e: Cast):
         e = self.generic_visit(e)
         if (isinstance(e, Cast) and (dt.is_complex(e.dtype) or dt.is_complex(e.value.dtype))
@@ -582,31 +467,23 @@ class _LowerComplex(Mutator):
             return _cast(e)
         return e
 
-    @_memoized
+    @memoized
     def visit_Select(self, e: Select):
         e = self.generic_visit(e)
         if isinstance(e, Select) and dt.is_complex(e.dtype) and not dt.is_vector(e.dtype):
             return _make(_parts(e))
         return e
 
-    @_memoized
+    @memoized
     def visit_Call(self, e: Call):
         e = self.generic_visit(e)
         if (isinstance(e, Call) and e.args and dt.is_complex(e.args[0].dtype)
                 and not dt.is_vector(e.args[0].dtype) and not self.native(e.op, e.args[0].dtype)):
             out = _math(e.op, self._once(e.args[0], True) if e.op in _REUSING else e.args[0])
-            out = self._shared(out) if e.op in _REUSING and out is not None else out
+            out = self.shared(out) if e.op in _REUSING and out is not None else out
             if out is not None:
                 return out
         return e
-
-
-class _Rename(Mutator):
-    def __init__(self, buffers: dict[Buffer, Buffer]):
-        self.buffers = buffers
-
-    def visit_buffer(self, buffer: Buffer) -> Buffer:
-        return self.buffers.get(buffer, buffer)
 
 
 def lower_complex_expr(e: PrimExpr, native: Callable[[str, str], bool] = lambda op, dtype: False) -> PrimExpr:

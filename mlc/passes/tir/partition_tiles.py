@@ -62,6 +62,7 @@ import math
 from dataclasses import replace
 
 from ...ir.arith import canonical, expr_key, free_vars, linear
+from ...ir.calls import MAY_ALIAS
 from ...ir.expr import Binary, BufferLoad, IntImm, PrimExpr, Ramp, Range, Var, conjuncts, const, logical_and
 from ...ir.expr import min as expr_min
 from ...ir.functor import Mutator, pre_order_nodes, substitute
@@ -74,7 +75,9 @@ __all__ = ["partition_tiles", "PARALLEL_SPLIT_MIN_RATIO", "OVERLAP_MAX_SHARE"]
 
 def partition_tiles(func: PrimFunc) -> PrimFunc:
     """Split each tile loop into full tiles without guards and the guarded rest."""
-    partition = _Partition(overlap=bool(func.attr("tir.noalias", True)))
+    # (a last tile overlapping the one before computes some elements twice: not where the
+    # output may be an input's memory, which the first computation changed: MAY_ALIAS)
+    partition = _Partition(overlap=bool(func.attr("tir.noalias", True)) and not func.attr(MAY_ALIAS))
     body = partition.visit(func.body)
     if body is func.body:
         return func

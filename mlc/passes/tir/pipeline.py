@@ -20,6 +20,7 @@ from ...errors import IRError
 from ...ir.calls import is_graph_main
 from ...ir.tir import PrimFunc
 from .compact_buffers import compact_buffers
+from .cse import eliminate_common_subexpressions
 from .convert_blocks import convert_blocks_to_loops
 from .empty_reductions import expand_empty_reductions
 from .flatten_buffers import flatten_buffers
@@ -54,11 +55,13 @@ LOWER_PIPELINE: list[Pass] = [
     fold_horizontal,
     unroll_loops,
     fold_constants,
+    eliminate_common_subexpressions,
 ]
 
-#: The passes that write loops out for a renderer (unrolled copies, horizontal folds): the IR
-#: before them is the one a cost model reads (an unrolled loop is a loop of kind "unroll").
-RENDER_PASSES: tuple[Pass, ...] = (fold_horizontal, unroll_loops)
+#: The passes that write loops out for a renderer (unrolled copies, horizontal folds, values
+#: bound once): the IR before them is the one a cost model reads (an unrolled loop is a loop
+#: of kind "unroll").
+RENDER_PASSES: tuple[Pass, ...] = (fold_horizontal, unroll_loops, eliminate_common_subexpressions)
 
 
 def run_passes(func: PrimFunc, passes: Sequence[Pass], verify: bool | None = None) -> PrimFunc:

@@ -7,6 +7,7 @@
   integer constants; ``True and c -> c``, ``False or c -> c``; float
   expressions are never reassociated;
 * ``Select``/``IfThenElse`` with a constant condition keep the taken side;
+* a ``Let`` of a constant or a variable is inlined, one whose variable is unused dropped;
 * loops of extent 0 disappear, loops of extent 1 become their body with the
   loop variable replaced by the loop's minimum (but for the unit loop that marks
   asynchronous copies, :func:`~mlc.passes.tir.async_copy.async_scope`).
@@ -27,9 +28,9 @@ from dataclasses import replace
 
 from ...ir.arith import Analyzer
 from ...ir import dtype as dt
-from ...ir.expr import (Binary, BufferLoad, Cast, IntImm, Not, PrimExpr, Range, Select, Var,
+from ...ir.expr import (Binary, BufferLoad, Cast, FloatImm, IntImm, Let, Not, PrimExpr, Range, Select, Var,
                         cast, const, logical_not, make_binary)
-from ...ir.functor import substitute
+from ...ir.functor import substitute, uses_var
 from ...ir.range_mutator import RangeMutator
 from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, seq
 from .async_copy import is_async_scope
@@ -125,6 +126,18 @@ class _Simplify(RangeMutator):
         if c is not None:
             return self.visit(node.true_value if c else node.false_value)
         return self.generic_visit(node)
+
+    def visit_Let(self, node: Let):
+        """A let of a constant or a variable is inlined; one whose variable is unused goes."""
+        value = self.visit(node.value)
+        if isinstance(value, (IntImm, FloatImm, Var)):
+            return self.visit(substitute(node.body, {node.var: value}))
+        body = self.visit(node.body)
+        if not uses_var(body, node.var):
+            return body
+        if value is node.value and body is node.body:
+            return node
+        return Let(node.var, value, body, body.dtype)
 
     def visit_BufferLoad(self, node: BufferLoad):
         indices = tuple(self.index(i) for i in node.indices)

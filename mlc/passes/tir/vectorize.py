@@ -87,8 +87,7 @@ def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES,
     for LLVM's loop vectorizer. ``copy_dtypes``: element types
     beyond float32/64 and int32/64 whose loops only copy (``S[i] = A[j]``) become vector
     copies too (CUDA: float16, moved as raw bytes)."""
-    noalias = bool(func.attr("tir.noalias", True))
-    body = _Vectorize(noalias, max_lanes, math_calls, frozenset(copy_dtypes)).visit(func.body)
+    body = _Vectorize(func.may_overlap, max_lanes, math_calls, frozenset(copy_dtypes)).visit(func.body)
     return func if body is func.body else func.with_body(body)
 
 
@@ -163,9 +162,11 @@ def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
 
 
 class _Vectorize(Mutator):
-    def __init__(self, noalias: bool, max_lanes: int = MAX_LANES,
+    def __init__(self, may_overlap, max_lanes: int = MAX_LANES,
                  math_calls: bool | Mapping[str, Collection[str]] = False, copy_dtypes: frozenset = frozenset()):
-        self.noalias, self.max_lanes, self.math_calls = noalias, max_lanes, math_calls
+        # a loop whose stores go to memory no other buffer may share vectorizes (the lanes'
+        # independence is proved buffer by buffer); ``may_overlap``: the function's answer
+        self.may_overlap, self.max_lanes, self.math_calls = may_overlap, max_lanes, math_calls
         self.copy_dtypes = copy_dtypes
 
     def visit_IfThenElse(self, s: IfThenElse) -> Stmt:
@@ -219,11 +220,10 @@ class _Vectorize(Mutator):
 
     def _plan(self, s: For) -> list[BufferStore] | None:
         """The stores of ``s``'s body when it can run as vector statements, else None."""
-        if not (isinstance(s.extent, IntImm) and 2 <= s.extent.value and s.loop_var.dtype == "int32"
-                and self.noalias):
+        if not (isinstance(s.extent, IntImm) and 2 <= s.extent.value and s.loop_var.dtype == "int32"):
             return None
         stores = _flatten(s.body)
-        if stores is None:
+        if stores is None or any(self.may_overlap(st.buffer) for st in stores):
             return None
         if s.extent.value > self.max_lanes:  # copies: as many lanes as COPY_BYTES hold
             if not all(self._copy(st) and s.extent.value * dt.bits(st.buffer.dtype) <= 8 * COPY_BYTES

@@ -16,7 +16,7 @@ from ...errors import IRError
 from ...ir.arith import free_vars
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
-from ...ir.expr import Binary, BufferLoad, PrimExpr, Reduce, Var
+from ...ir.expr import Binary, BufferLoad, Let, PrimExpr, Reduce, Var
 from ...ir.functor import node_fields
 from ...ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse,
                        PrimFunc, SeqStmt, Stmt)
@@ -155,6 +155,15 @@ class _Checker:
         stack = [root]
         while stack:
             e = stack.pop()
+            if type(e) is tuple:  # ("bind" or "unbind", the variable of a Let)
+                self._bind_var(e[1]) if e[0] == "bind" else self._release(self.vars, e[1])
+                continue
+            if isinstance(e, Let):  # its value, then its body with its variable bound
+                if e.var.dtype != e.value.dtype:
+                    self.fail(f"a let in {what} binds {e.var.name} of dtype {e.var.dtype} to a "
+                              f"{e.value.dtype} value")
+                stack.extend((("unbind", e.var), e.body, ("bind", e.var), e.value))
+                continue
             if isinstance(e, Var):
                 if e not in self.vars:
                     self.fail(f"variable {e.name} used in {what} is not bound by an enclosing "

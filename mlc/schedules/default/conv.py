@@ -222,6 +222,11 @@ def schedule_conv(sch, func_name: str, name: str, cpu: CpuInfo) -> set[str] | No
     ext = [iv.dom.extent.value for iv in v.block.iter_vars]
     lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
     tiles = _chosen_tiles(sch, cpu, ext[co], ext[ow], lanes, channel_tiles(ext[co], ext[ow], lanes))
+    if tiles is None and lanes >= 16 and vector_split(ext[ow], lanes) is None:
+        # channels in half vectors where whole ones do not divide them and the columns are
+        # fewer than a vector (8 channels of 4x4 images on AVX-512: a scalar reduction else)
+        half = lanes // 2
+        tiles = _chosen_tiles(sch, cpu, ext[co], ext[ow], half, channel_tiles(ext[co], ext[ow], half))
     if tiles is not None:
         handled = attempt(sch, _vector_channels, block, v, co, ow, w, tiles, cpu)
         if handled is not None:

@@ -120,6 +120,10 @@ def _is_zero(e: PrimExpr) -> bool:
     return isinstance(e, (IntImm, FloatImm)) and e.value == 0
 
 
+def _extent_one(iv) -> bool:
+    return isinstance(iv.dom.extent, IntImm) and iv.dom.extent.value == 1
+
+
 def match_matmul(v: BlockView) -> MatmulPattern | None:
     """The matmul pattern of the block, or None when it does not have that shape."""
     blk = v.block
@@ -154,7 +158,10 @@ def match_matmul(v: BlockView) -> MatmulPattern | None:
         return None
     (a, pa), (b, pb) = ((x, px), (y, py)) if j in py else ((y, py), (x, px))
     i_candidates = [n for n in out[:-1] if n in pa and n not in pb]
-    i = i_candidates[-1] if i_candidates else None
+    # the rows: the innermost such axis, passing over one of a single row (a stack of
+    # vector-matrix products, (b, 1, k) @ (k, n), has its rows in the batch axis B lacks)
+    longer = [n for n in i_candidates if not _extent_one(blk.iter_vars[n])]
+    i = (longer or i_candidates)[-1] if i_candidates else None
     batch = tuple(n for n in out if n not in (i, j))
     reads = [r.buffer for r in blk.reads]
     if a.buffer not in reads or b.buffer not in reads or a.buffer is b.buffer:

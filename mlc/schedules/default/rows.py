@@ -38,6 +38,7 @@ from ...ir.expr import IntImm
 from ...ir.functor import uses_var
 from ..analysis import is_param
 from ..state import all_blocks, loops_above
+from .conv import match_conv
 from .patterns import match_matmul, view, view_by_name
 from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restore, vectorize_innermost
 
@@ -194,18 +195,7 @@ def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
     acc, red = (loops[-2], loops[-1]) if drives_reduce else (loops[-1], loops[-2])
     sch.reorder(red, acc)
     init = sch.decompose_reduction(rf, red)
-    attempt(sch, lambda s: s.vectorize(s.get_loops(init)[-1]) or True)
-    inner = sch.get_loops(rf)[-1]
-    extent = view(sch, rf).loops[-1].extent.value
-    while lanes > 2 and extent % lanes:  # accumulators in half vectors (row_accumulators)
-        lanes //= 2
-    if extent == lanes:
-        sch.vectorize(inner)
-        return True
-    unrolled, vec = sch.split(inner, [None, lanes])
-    sch.vectorize(vec)
-    attempt(sch, lambda s: s.unroll(unrolled) or True)
-    return True
+    return _vectorize_partial_sums(sch, rf, init, lanes)
 
 
 def _rf_under_rows(sch, func_name: str, rfs: list[str], row_loop) -> bool:
@@ -364,7 +354,8 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
             or not is_param(func, last.block.writes[0].buffer):
         return None
     views = [view_by_name(func, n) for n in names[:-1]]
-    if any(len(v.loops) == 0 or (v.block.is_reduction and match_matmul(v) is not None) for v in views):
+    if any(len(v.loops) == 0 or (v.block.is_reduction and (match_matmul(v) is not None or _is_conv(v)))
+           for v in views):
         return None
     reductions = [v.name for v in views if v.block.is_reduction]
     depth = row_depth(func, names)
@@ -395,25 +386,34 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     return set(_block_names(sch, func_name))
 
 
+def _is_conv(v) -> bool:
+    """A convolution-like reduction (over input channels and a window: two reduce iterators or
+    more): the convolution rule tiles it in registers, its epilogue (a bias, a ReLU) fused in;
+    under the row rule its batch's rows ran it scalar (the small CNN's conv + bias: 150 us
+    where the convolution alone took 40)."""
+    return sum(iv.iter_type == "reduce" for iv in v.block.iter_vars) >= 2 and match_conv(v) is not None
+
+
 def _dtype(sch, func_name: str, name: str) -> str:
     return view_by_name(sch.mod[func_name], name).block.writes[0].buffer.dtype
 
 
 def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
-    """Rows in parts, each part's column sums beside its rows (``nn.layer_norm_vjp``): every
-    block's output has the parts' axis in front; one spatial output ``(parts, rows, m)``,
-    reductions ``(parts, 1, m)`` over each part's rows (gamma's and beta's partial
-    gradients), the other blocks row statistics ``(parts, rows)``. Each block in turn is
-    moved under the first block's part loop, so a part's rows are read from memory once and
-    then from cache; the parts run in parallel::
+    """Rows in parts, each part's column sums kept in one row of partial sums beside its rows
+    (``nn.layer_norm_vjp``): one spatial output over the rows ``(n, m)`` (the anchor), row
+    statistics ``(n,)`` before it, and column sums ``(parts, m)`` over each part's ``n //
+    parts`` consecutive rows (gamma's and beta's partial gradients). The anchor's rows are
+    split into parts, every statistic is computed under its row loop, and the column sums
+    are moved there too, adding one row's terms at a time; the parts run in parallel, so
+    each thread reads a row of x and ct from memory once and keeps its partial sums in
+    cache::
 
         for p in T.parallel(parts):
-            for r in range(rows):  # each statistic of the part's rows (vector accumulators)
-                ...
-            for r in range(rows):  # the part's rows of the spatial output, vectorized
-                ...
-            for r in range(rows):  # the part's column sums, vectorized along the row
-                ...
+            colsum[p, 0:m] = 0
+            for q in range(n // parts):     # row p * (n // parts) + q
+                ...                        # each statistic of the row (vector accumulators)
+                ...                        # the row of the spatial output, vectorized
+                colsum[p, 0:m] += ...      # the row's terms of the column sums, vectorized
 
     Returns the names of the blocks scheduled, or None where the function is not such a kernel."""
     func = sch.mod[func_name]
@@ -424,53 +424,67 @@ def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     if any(len(v.block.writes) != 1 or not _is_canonical(v) or not v.loops for v in views.values()):
         return None
     outputs = [n for n in names if is_param(func, views[n].block.writes[0].buffer)]
-    anchors = [n for n in outputs if not views[n].block.is_reduction]
-    tails = [n for n in outputs if views[n].block.is_reduction]
-    if len(anchors) != 1 or not tails or names[0] in outputs:
+    shapes = {n: views[n].block.writes[0].buffer.shape for n in names}
+    anchors = [n for n in outputs if not views[n].block.is_reduction and len(shapes[n]) == 2]
+    if len(anchors) != 1 or names[0] in outputs:
         return None
-    shape = views[anchors[0]].block.writes[0].buffer.shape
-    if len(shape) != 3:
+    anchor = anchors[0]
+    n_rows, m = shapes[anchor]
+    rows = [n for n in names if _same_extent(shapes[n][0], n_rows) and len(shapes[n]) in (1, 2)]
+    tails = [n for n in names if n not in rows]
+    if not tails or any(len(shapes[n]) != 2 or not _same_extent(shapes[n][1], m) for n in tails) \
+            or any(len(shapes[n]) != 1 for n in rows if n != anchor) or not isinstance(n_rows, IntImm):
         return None
-    for name in tails:
-        tail = views[name].block.writes[0].buffer.shape
-        if len(tail) != 3 or len(views[name].loops) != 4 \
-                or not (_same_extent(tail[0], shape[0]) and _same_extent(tail[2], shape[2])):
-            return None
-    if any(not _same_extent(views[n].block.writes[0].buffer.shape[0], shape[0]) for n in names) \
+    parts = shapes[tails[0]][0]
+    if not isinstance(parts, IntImm) or n_rows.value % parts.value \
+            or any(not _same_extent(shapes[n][0], parts) for n in tails) \
+            or not all(views[n].block.is_reduction for n in tails if n not in outputs) \
             or any(views[n].block.is_reduction and match_matmul(views[n]) is not None for n in names):
         return None
-    return attempt(sch, _row_parts, func_name, names, outputs, anchors[0], tails, cpu)
+    return attempt(sch, _row_parts, func_name, rows, tails, anchor, parts.value, cpu)
 
 
-def _row_parts(sch, func_name: str, names, outputs, anchor: str, tails, cpu: CpuInfo) -> set[str] | None:
+def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: CpuInfo) -> set[str] | None:
     """:func:`schedule_row_parts`'s steps, once its kernel is recognised (None, undone, where
     a step does not apply)."""
-    views = {n: view_by_name(sch.mod[func_name], n) for n in names}
     work = _largest_block(sch.mod[func_name])
     rfs: list[str] = []  # the row statistics in vector accumulators (one rfactor: the sum of the
-    for name in names:   # accumulators reads them one point per iterator, as moving it needs)
-        if views[name].block.is_reduction and name not in outputs:
+    for name in rows:    # accumulators reads them one point per iterator, as moving it needs)
+        if name != anchor and view_by_name(sch.mod[func_name], name).block.is_reduction:
             rfs += attempt(sch, _rfactor_inner, func_name, name, cpu, True) or []
+    before = _instances(sch.mod[func_name])
     order = _block_names(sch, func_name)
-    part_loop = sch.get_loops(sch.get_block(order[0], func_name))[0]
+    first = sch.get_block(order[0], func_name)
+    v = view(sch, first)
+    row_var = v.block.writes[0].region[0].min  # (the rows' iterator: the first index it writes)
+    bound = {id(iv.var): val for iv, val in zip(v.block.iter_vars, v.realize.iter_values)}
+    loops = sch.get_loops(first)
+    row_loops = [l for l, f in zip(loops, v.loops) if f.loop_var is bound.get(id(row_var))]
+    if not row_loops:
+        return None
+    if row_loops[0] is not loops[0]:
+        sch.reorder(row_loops[0], loops[0])
+    part_loop, row_loop = sch.split(sch.get_loops(first)[0], [parts, None])
     for name in order[1:]:
-        sch.reverse_compute_at(sch.get_block(name, func_name), part_loop)
-    lanes = cpu.lanes(views[anchor].block.writes[0].buffer.dtype)
-    for name in tails:
         block = sch.get_block(name, func_name)
-        loops = sch.get_loops(block)
-        if len(loops) < 3:
-            return None
-        sch.reorder(loops[-1], loops[-2])
-        vectorize_innermost(sch, block, lanes)
-        sch.decompose_reduction(block, sch.get_loops(block)[-3])
+        if name in tails and not view_by_name(sch.mod[func_name], name).block.is_reduction:
+            sch.reverse_compute_at(block, part_loop)  # (a cast of a column sum, once its part is added up)
+        else:
+            sch.reverse_compute_at(block, row_loop)
+    if _instances(sch.mod[func_name]) > before:
+        return None   # some stage would be computed more than once per row
     for name in _block_names(sch, func_name):
+        lanes = cpu.lanes(_dtype(sch, func_name, name))
         if name in rfs:
-            attempt(sch, _placed_accumulators, func_name, name, cpu.lanes(_dtype(sch, func_name, name)))
-        elif not view_by_name(sch.mod[func_name], name).block.is_reduction and name.rsplit("_", 1)[0] not in tails:
-            attempt(sch, vectorize_innermost, sch.get_block(name, func_name), cpu.lanes(_dtype(sch, func_name, name)))
+            attempt(sch, _vector_accumulators, func_name, name, lanes)
+        elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
+            attempt(sch, vectorize_innermost, sch.get_block(name, func_name), lanes)
+        elif name in tails:  # the part's column sums: set before its first row, a row added at a time
+            block = sch.get_block(name, func_name)
+            attempt(sch, vectorize_innermost, block, lanes)
+            sch.decompose_reduction(block, row_loop)
     if work >= MIN_PARALLEL_WORK_PARTS and cpu.cores >= 2:
-        sch.parallel(sch.get_loops(sch.get_block(anchor, func_name))[0])
+        sch.parallel(part_loop)
     return set(_block_names(sch, func_name))
 
 
@@ -478,24 +492,10 @@ def _row_parts(sch, func_name: str, names, outputs, anchor: str, tails, cpu: Cpu
 MIN_PARALLEL_WORK_PARTS = 1 << 14
 
 
-def _placed_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
-    """An rf block moved under a part loop (:func:`schedule_row_parts`), whose loops follow its
-    iterators (the accumulators' first, as rfactor makes them): the rows, then the reduction,
-    then the accumulators in unrolled vectors, their init before the reduction."""
-    rf = sch.get_block(rf_name, func_name)
-    v = view(sch, rf)
-    loops = sch.get_loops(rf)[1:]
-    kinds = {id(val): iv for iv, val in zip(v.block.iter_vars, v.realize.iter_values)}
-    bound = [kinds.get(id(f.loop_var)) for f in v.loops[1:]]
-    if len(loops) != 3 or any(iv is None for iv in bound):
-        return False
-    red = [n for n, iv in enumerate(bound) if iv.iter_type == "reduce"]
-    acc = [n for n, iv in enumerate(bound) if iv.iter_type == "spatial" and iv is v.block.iter_vars[0]]
-    if len(red) != 1 or len(acc) != 1:
-        return False
-    row = 3 - red[0] - acc[0]
-    sch.reorder(loops[row], loops[red[0]], loops[acc[0]])
-    init = sch.decompose_reduction(rf, loops[red[0]])
+def _vectorize_partial_sums(sch, rf, init, lanes: int) -> bool:
+    """Vectorizes the partial sums of an rfactor block ``rf`` and their ``init``: the innermost
+    loop in vectors of ``lanes`` (halved until it divides the extent, as row_accumulators
+    does), the vectors unrolled."""
     attempt(sch, lambda s: s.vectorize(s.get_loops(init)[-1]) or True)
     inner = sch.get_loops(rf)[-1]
     extent = view(sch, rf).loops[-1].extent.value

@@ -42,8 +42,8 @@ import itertools
 import numpy as np
 
 from ...errors import ScheduleError
-from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, make_binary
-from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars
+from ...ir.expr import Binary, IntImm, PrimExpr, Range, Var, const, floordiv, floormod, make_binary
+from ...ir.arith import Analyzer, IntSet, canonical, constant_difference, eval_int, free_vars, linear
 from ...ir.functor import Mutator, substitute
 from ...ir.structural import structural_equal
 from ...ir.tir import BlockRealize, For, PrimFunc
@@ -206,12 +206,16 @@ class _Move:
         what = "reads" if self.reverse else "writes"
         for region in regions:
             pattern = point_pattern(region, self.block.iter_vars)
+            if pattern is not None:
+                pattern = [(var, offset, s) for (var, offset), s in zip(pattern, needed[id(region.buffer)])]
+            elif self.reverse:
+                pattern = self._fused_points(region, needed[id(region.buffer)])
             if pattern is None:
                 raise self.error(f"the block {what} {region!r}, not one point per block iterator "
                                  f"(like {region.buffer.name}[vi, vj]); cannot derive its domain",
                                  self.realize)
             own: dict[int, IntSet] = {}
-            for (var, offset), s in zip(pattern, needed[id(region.buffer)]):
+            for var, offset, s in pattern:
                 shifted = IntSet(None if s.min is None else canonical(s.min - offset),
                                  None if s.max is None else canonical(s.max - offset))
                 own[id(var)] = shifted if id(var) not in own else own[id(var)].intersect(shifted)
@@ -223,6 +227,44 @@ class _Move:
             if id(region.buffer) in partial:
                 per_region.append((region, own))
         return doms, per_region
+
+    def _fused_points(self, region, needed: list[IntSet]):
+        """reverse_compute_at: a read of one point per iterator, or of two iterators fused
+        (``stats[vp * 256 + vq]``, ``vq`` running over 0..255: a row of a part of 256 rows),
+        where what the loop produces of that dimension is one point ``e`` per iteration:
+        ``(iterator, offset, needed set)`` for each iterator read, the fused pair's sets the
+        points ``e // 256`` and ``e % 256`` (simplified by the loops' ranges: ``p`` and ``q``
+        for ``e = p * 256 + q``). None for any other read."""
+        ids = {id(iv.var): iv for iv in self.block.iter_vars}
+        outer = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
+        ana = Analyzer(loop_ranges(outer))
+        out, seen = [], set()
+        for r, s in zip(region.region, needed):
+            if not (isinstance(r.extent, IntImm) and r.extent.value == 1):
+                return None
+            lin = linear(r.min)
+            terms = [(atom, coef) for atom, coef in lin.terms.values()]
+            if any(not isinstance(a, Var) or id(a) not in ids or id(a) in seen for a, _ in terms) \
+                    or len({id(a) for a, _ in terms}) != len(terms):
+                return None
+            if len(terms) == 1 and terms[0][1] == 1:
+                out.append((terms[0][0], lin.const, s))
+                seen.add(id(terms[0][0]))
+                continue
+            if len(terms) != 2 or s.min is None or s.max is None or not structural_equal(s.min, s.max):
+                return None
+            (outer_var, size), (inner_var, one) = sorted(terms, key=lambda t: -t[1])
+            dom = ids[id(inner_var)].dom
+            if one != 1 or not (isinstance(dom.min, IntImm) and dom.min.value == 0 and isinstance(dom.extent, IntImm)
+                                and dom.extent.value == size):
+                return None
+            point = s.min - lin.const
+            # offsets such that (the needed point) - offset is the iterator's share of it
+            for var, share in ((outer_var, floordiv(point, size)), (inner_var, floormod(point, size))):
+                value = ana.simplify(share)
+                out.append((var, const(0), IntSet(value, value)))
+            seen.update((id(outer_var), id(inner_var)))
+        return out
 
     def _shared_over(self, scope: str) -> list[For]:
         """The thread-bound loops around the target loop (itself included) whose threads
@@ -248,6 +290,8 @@ class _Move:
         """
         outer = [n for n in self.lloc.path if isinstance(n, For)] + [self.loop]
         ranges = loop_ranges(outer)
+        if not partial_reads and self._loops_run_once(doms, outer):
+            return
         if not all(isinstance(e, IntImm) for iv in self.block.iter_vars
                    for e in (iv.dom.min, iv.dom.extent)):
             self._check_symbolic_coverage(doms, partial_reads, outer, ranges)
@@ -368,6 +412,29 @@ class _Move:
                                      self.realize)
                 last = int(np.ravel_multi_index([w.stop - 1 for w in window], shape))
 
+    def _loops_run_once(self, doms, outer: list[For]) -> bool:
+        """Whether the windows provably run every iteration of the block once, in order, without
+        visiting them: each iterator's window is its whole domain or the one point a loop of
+        ``outer`` is, every loop of ``outer`` one iterator's, over that iterator's domain; a
+        reduce iterator's loop serial (its pieces in order, the first, with the init, first).
+        (A point may be several loops fused, ``p * 256 + q``, whose values run over the domain
+        once.) Each output then belongs to one iteration of the non-serial loops, and a reduction of
+        a part of 256 rows moved under the rows' loop (a column sum of each part, added up a
+        row at a time) needs no enumeration of its 4096 windows of 1024 points."""
+        loop_by_var = {id(f.loop_var): f for f in outer}
+        used: set[int] = set()
+        for iv in self.block.iter_vars:
+            full, lo, hi = _window(iv, doms)
+            if structural_equal(lo, full.min) and structural_equal(hi, full.max):
+                continue
+            loops = _radix_loops(lo, iv.dom, loop_by_var) if structural_equal(lo, hi) else None
+            if loops is None or any(id(f.loop_var) in used for f in loops):
+                return False
+            if iv.iter_type != "spatial" and any(f.kind not in ("serial", "unrolled") for f in loops):
+                return False
+            used.update(id(f.loop_var) for f in loops)
+        return len(used) == len(outer)
+
     def _check_symbolic_coverage(self, doms, partial_reads, outer, ranges) -> None:
         """:meth:`_check_coverage` for a domain of symbolic extent (``n = te.var("n")``), or one
         too large to enumerate, proven instead of enumerated, for a spatial consumer reading
@@ -391,10 +458,7 @@ class _Move:
         loop_by_var = {id(f.loop_var): f for f in outer}
         used: set[int] = set()
         for iv in self.block.iter_vars:
-            full = IntSet.from_range(iv.dom)
-            w = doms.get(id(iv.var), full)
-            lo = full.min if w.min is None else w.min
-            hi = full.max if w.max is None else w.max
+            full, lo, hi = _window(iv, doms)
             moving = [v for v in free_vars(lo) + free_vars(hi) if id(v) in loop_by_var]
             moving = list({id(v): v for v in moving}.values())
             if len(moving) > 1:  # a window of a multi-level tiling (i_0 * 32 + i_1 * 4)
@@ -629,6 +693,25 @@ class _Move:
         func = remove_block(self.func, self.loc)
         loop = find_loop(func, self.loop.loop_var, self.prim).node
         return replace(func, loop, insert_at(loop, nest, idx))
+
+
+def _radix_loops(point: PrimExpr, dom: Range, loop_by_var: dict[int, For]) -> list[For] | None:
+    """The loops whose values ``point`` takes as digits of a mixed radix number running over
+    ``dom`` once (``p * 256 + q`` with ``q`` over 0..255 and ``p`` over 0..15 for a domain of
+    4096), innermost first; None where it is no such number."""
+    lin = linear(point)
+    if not isinstance(dom.min, IntImm) or not isinstance(dom.extent, IntImm) or lin.const != dom.min.value:
+        return None
+    terms = sorted(lin.terms.values(), key=lambda t: t[1])
+    loops, step = [], 1
+    for atom, coef in terms:
+        f = loop_by_var.get(id(atom)) if isinstance(atom, Var) else None
+        if f is None or coef != step or not (isinstance(f.min, IntImm) and f.min.value == 0
+                                             and isinstance(f.extent, IntImm)):
+            return None
+        loops.append(f)
+        step *= f.extent.value
+    return loops if loops and step == dom.extent.value else None
 
 
 def _vars(e) -> list[Var]:
@@ -881,3 +964,11 @@ def _proven_ge(ana: Analyzer, a: PrimExpr, b: PrimExpr) -> bool:
     gap = canonical(_round_down_form(a - b))
     lo = ana.const_int_bound(gap).min
     return (lo is not None and lo >= 0) or ana.can_prove(a >= b)
+
+
+def _window(iv, doms) -> tuple[IntSet, PrimExpr, PrimExpr]:
+    """(the domain of iterator ``iv``, the first and last points of its window in ``doms``,
+    the domain's own where the window leaves them open)."""
+    full = IntSet.from_range(iv.dom)
+    w = doms.get(id(iv.var), full)
+    return full, (full.min if w.min is None else w.min), (full.max if w.max is None else w.max)

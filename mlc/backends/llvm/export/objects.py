@@ -30,7 +30,7 @@ def export_objects(mod: IRModule, target, fast_math: bool = False) -> tuple[list
 
     A graph ``main`` that calls Python (``mlc.register_func`` library calls) cannot
     leave the process: a CompileError says so."""
-    lowered = lower_for_llvm(mod)
+    lowered = lower_for_llvm(mod, fast_math)
     symbols = symbol_names(lowered)
     library: list = []
     kernels = sum(1 for f in lowered.values() if not is_graph_main(f))

@@ -8,20 +8,14 @@ only ever see finite, in-range values (callers clamp first).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 from llvmlite import ir
 
+from ....passes.tir.math.float_ops import FORMATS, CompoundOps, Format, pi_fixed
 from ..intrinsics import call_intrinsic
 from ..targeting import converts_int64
 from ..vectorize import splat
 
-__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed"]
-
-#: ln 2 to 40 digits, times 10**40 (the Cody-Waite split below needs more than a double holds).
-_LN2_E40 = 6931471805599453094172321214581765680755
-
+__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed", "float_type", "int_type"]
 
 #: 1.5 * 2^52 and its bits: a double integer k with |k| < 2^51 added to it lands in [2^52, 2^53),
 #: where doubles are the integers, and the sum's bits are the shifter's plus k.
@@ -29,58 +23,17 @@ _SHIFTER64 = 6755399441055744.0
 _SHIFTER64_BITS = 0x4338000000000000
 
 
-def pi_fixed(bits: int) -> int:
-    """floor(pi 2^bits) (Machin's formula in integers, with guard bits)."""
-    guard = bits + 32
-
-    def arctan_inverse(n: int) -> int:  # arctan(1/n) 2^guard
-        total, term, k, sign = 0, (1 << guard) // n, 1, 1
-        while term:
-            total += sign * (term // k)
-            term //= n * n
-            k += 2
-            sign = -sign
-        return total
-
-    return (16 * arctan_inverse(5) - 4 * arctan_inverse(239)) >> 32
+def float_type(fmt: Format) -> ir.Type:
+    """The LLVM type of ``fmt``'s values."""
+    return ir.FloatType() if fmt.bits == 32 else ir.DoubleType()
 
 
-@dataclass(frozen=True)
-class Format:
-    """An IEEE binary format: its dtype, widths and the constants the routines share."""
-    dtype: str
-    bits: int
-    mant: int  # explicit mantissa bits
-    bias: int
-    ln2_hi_bits: int  # significant bits of ln2_hi: k * ln2_hi is exact for the k exp/log see
-
-    @property
-    def float_type(self) -> ir.Type:
-        return ir.FloatType() if self.bits == 32 else ir.DoubleType()
-
-    @property
-    def int_type(self) -> ir.IntType:
-        return ir.IntType(self.bits)
-
-    def ln2_split(self) -> tuple[float, float]:
-        """(hi, lo): hi has ``ln2_hi_bits`` significant bits, hi + lo = ln 2 to 2 * mant bits."""
-        scale, unit = 1 << self.ln2_hi_bits, 10 ** 40
-        hi = _LN2_E40 * scale // unit  # ln 2 * scale, rounded down
-        lo = _LN2_E40 * scale - hi * unit  # (ln 2 - hi / scale) * scale * unit, exactly
-        return hi / scale, self.round(lo / (scale * unit))  # int / int rounds correctly
-
-    def round(self, value: float) -> float:
-        """``value`` rounded to this format (as a Python float)."""
-        return float(np.array(value, "float64").astype(self.dtype))
+def int_type(fmt: Format) -> ir.IntType:
+    """The LLVM integer type of ``fmt``'s bits."""
+    return ir.IntType(fmt.bits)
 
 
-FORMATS = {
-    "float32": Format("float32", 32, 23, 127, 16),
-    "float64": Format("float64", 64, 52, 1023, 32),
-}
-
-
-class FloatOps:
+class FloatOps(CompoundOps):
     """Emit float operations of one :class:`Format` at ``builder``'s position, on scalars or,
     with ``lanes`` > 1, on vectors of that many lanes (``<8 x double>``: constants are
     splats, intrinsics their vector overloads)."""
@@ -88,7 +41,7 @@ class FloatOps:
     def __init__(self, builder: ir.IRBuilder, fmt: Format, fast: bool = False,
                  flags: tuple[str, ...] = (), lanes: int = 1):
         self.b, self.fmt, self.lanes = builder, fmt, lanes
-        self.ty, self.ity = fmt.float_type, fmt.int_type
+        self.ty, self.ity = float_type(fmt), int_type(fmt)
         if lanes > 1:
             self.ty, self.ity = ir.VectorType(self.ty, lanes), ir.VectorType(self.ity, lanes)
         self.fast = fast  # the fast_math variant (see .fast): its coefficients are used
@@ -96,10 +49,10 @@ class FloatOps:
 
     # ---------------------------------------------------------- constants
     def c(self, value: float) -> ir.Constant:
-        return self._splat(ir.Constant(self.fmt.float_type, self.fmt.round(value)))
+        return self._splat(ir.Constant(float_type(self.fmt), self.fmt.round(value)))
 
     def ci(self, value: int) -> ir.Constant:
-        return self._splat(ir.Constant(self.fmt.int_type, value))
+        return self._splat(ir.Constant(int_type(self.fmt), value))
 
     def _splat(self, scalar: ir.Constant) -> ir.Constant:
         return scalar if self.lanes == 1 else splat(self.b, scalar, self.lanes)
@@ -126,25 +79,6 @@ class FloatOps:
     def fma(self, x, y, z):
         """x * y + z with one rounding."""
         return call_intrinsic(self.b, "fma", self._f(x), self._f(y), self._f(z))
-
-    def two_sum(self, a, b):
-        """(s, e): ``a + b`` rounded and its rounding error, exactly (Knuth's TwoSum: any
-        magnitudes, no branch)."""
-        s = self.add(a, b)
-        bb = self.sub(s, a)
-        return s, self.add(self.sub(a, self.sub(s, bb)), self.sub(b, bb))
-
-    def fast_two_sum(self, a, b):
-        """(s, e) as :meth:`two_sum`, in three operations, for ``|a| >= |b|`` or ``a = 0``."""
-        s = self.add(a, b)
-        return s, self.add(self.sub(a, s), b)
-
-    def horner(self, t, coeffs) -> ir.Value:
-        """sum(coeffs[k] * t**k), highest degree first, with FMAs."""
-        acc = self.c(coeffs[-1])
-        for c in reversed(coeffs[:-1]):
-            acc = self.fma(acc, t, c)
-        return acc
 
     def abs(self, x):
         return call_intrinsic(self.b, "fabs", x)
@@ -184,11 +118,6 @@ class FloatOps:
     def finite_or_zero(self, x):
         """``x`` with NaN replaced by 0, so later conversions to int stay defined."""
         return self.select(self.isnan(x), 0.0, x)
-
-    def clamp(self, x, lo: float, hi: float):
-        """``x`` limited to [lo, hi]; NaN passes through (both compares are false)."""
-        x = self.select(self.lt(x, lo), lo, x)
-        return self.select(self.gt(x, hi), hi, x)
 
     # ----------------------------------------------------- bits and powers
     def to_int(self, x):

@@ -16,8 +16,8 @@ Some float32 routines take another algorithm:
 * log (and log2, log10, log1p built on it): ``x = 2^k (1 + f)`` with ``1 + f``
   in [2/3, 4/3) and ``log(1 + f) = f + f^2 P(f)``, P of degree 7, where the
   accurate routine divides (``s = f / (2 + f)``);
-* atan, asin, acos, atan2 (:mod:`.inverse_trig`): the accurate steps in float,
-  not double;
+* atan, asin, acos, atan2 (:mod:`mlc.passes.tir.math.inverse_trig`, written out as TIR
+  by lower_math): the accurate steps in float, not double;
 * sin, cos, tan of whole vectors (:func:`.trig.vector_trig`): the reduction in
   double, the polynomials in float;
 * cbrt (:mod:`.power`): the accurate Newton steps without the last, exact one;

@@ -1,7 +1,8 @@
-"""atan, asin, acos and atan2 as branch-free code (float32 computed in double).
+"""atan, asin, acos and atan2 as branch-free float TIR (float32 computed in double).
 
 libm's ``atanf``, ``asin``... are scalar calls (a loop calling them stays scalar,
-3 to 11 times slower than NumPy's SIMD loops on an AVX-512 machine). A float
+3 to 11 times slower than NumPy's SIMD loops on an AVX-512 machine); this code has
+no branch, so LLVM's loop vectorizer widens a loop computing it. A float
 argument is widened, everything runs in double and the result is rounded once, so
 it is all but correctly rounded; double runs the same steps with more terms:
 
@@ -24,7 +25,7 @@ within 2 ulps of libm's.
 
 ``fast_math`` float32 runs the same steps in float itself (16 lanes where double has
 8, float's division and square root instead of double's, the series to degree 9),
-within :data:`~.fast.FAST_BOUNDS` (1e-6 relative; 2.4e-7 measured), at about three
+within 1e-6 relative (2.4e-7 measured), at about three
 times the speed (benchmarks/results/decisions.md, "LLVM backend").
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 from fractions import Fraction
 from math import floor, pi, sqrt
 
-from .emitter import FORMATS, FloatOps, pi_fixed
+from .float_ops import FloatOps, pi_fixed
 
 __all__ = ["atan", "asin", "acos", "atan2", "INVERSE_TRIG_ROUTINES"]
 
@@ -67,18 +68,17 @@ def _arithmetic(o: FloatOps):
         return o, (lambda v: v), (lambda v: v), 64
     if o.fast:
         return o, (lambda v: v), (lambda v: v), FAST
-    d = FloatOps(o.b, FORMATS["float64"], o.fast, o.flags)
-    return d, (lambda v: o.b.fpext(v, d.ty)), (lambda v: o.b.fptrunc(v, o.ty)), 32
+    d = o.with_format("float64")
+    return d, (lambda v: o.widen(v, d.dtype)), o.narrow, 32
 
 
 def _atan_ratio(d: FloatOps, n, m, series, left=None):
-    """atan(n / m) for ``n, m >= 0`` of ``d``'s format (``pi`` minus it where the i1 ``left``) with
-    one division: the smaller over the larger (``pi/2`` minus the angle when n is the
+    """atan(n / m) for ``n, m >= 0`` of ``d``'s format (``pi`` minus it where the bool ``left``)
+    with one division: the smaller over the larger (``pi/2`` minus the angle when n is the
     larger), shifted by pi/6 past tan(pi/12): ``(t sqrt 3 - 1) / (t + sqrt 3)`` with
     ``t = num / den`` is ``(num sqrt 3 - den) / (num + den sqrt 3)``. The angle is then
     ``k pi/6 +- atan(u)``, k in 0..6, added once with pi/6 in two words. NaN where
     n / m is 0 / 0 or inf / inf."""
-    b = d.b
     inverted = d.gt(n, m)
     num, den = d.select(inverted, m, n), d.select(inverted, n, m)
     shifted = d.gt(num, d.mul(den, _TAN_PI_12))
@@ -91,7 +91,7 @@ def _atan_ratio(d: FloatOps, n, m, series, left=None):
     negate = inverted
     if left is not None:
         k = d.select(left, d.sub(6.0, k), k)
-        negate = b.xor(negate, left)
+        negate = d.xor(negate, left)
     sixth_hi, sixth_lo = _sixth_of_pi(d)
     return d.fma(k, sixth_hi, d.fma(k, sixth_lo, d.select(negate, d.neg(p), p)))
 
@@ -130,20 +130,19 @@ def atan2(o: FloatOps, y, x):
     """The angle of the point (x, y): atan(|y| / |x|), pi minus it in the left half plane
     (x < 0 or x = -0), the sign of y; C99's values at zeros and infinities."""
     d, widen, narrow, series = _arithmetic(o)
-    b = o.b
     wy, wx = widen(y), widen(x)
     ay, ax = d.abs(wy), d.abs(wx)
     # both scaled alike where their sums could overflow or lose bits to gradual underflow
     larger = d.select(d.gt(ay, ax), ay, ax)
     top, bottom = _SCALED_FROM[d.fmt.bits]
     scale = d.select(d.gt(larger, top), 2.0 ** -64, d.select(d.lt(larger, bottom), 2.0 ** 64, 1.0))
-    left = b.icmp_signed("<", o.bits(x), o.ci(0))
+    left = o.sign_bit(x)
     t = _atan_ratio(d, d.mul(ay, scale), d.mul(ax, scale), series, left)
     inf = float("inf")
-    t = d.select(b.and_(d.eq(ay, 0.0), d.eq(ax, 0.0)), d.select(left, pi, 0.0), t)
-    t = d.select(b.and_(d.eq(ay, inf), d.eq(ax, inf)), d.select(left, 3 * pi / 4, pi / 4), t)
+    t = d.select(d.and_(d.eq(ay, 0.0), d.eq(ax, 0.0)), d.select(left, pi, 0.0), t)
+    t = d.select(d.and_(d.eq(ay, inf), d.eq(ax, inf)), d.select(left, 3 * pi / 4, pi / 4), t)
     t = d.copysign(t, wy)
-    return narrow(d.select(b.or_(d.isnan(wx), d.isnan(wy)), d.add(wx, wy), t))
+    return narrow(d.select(d.or_(d.isnan(wx), d.isnan(wy)), d.add(wx, wy), t))
 
 
 #: op name -> routine(FloatOps, *operands)

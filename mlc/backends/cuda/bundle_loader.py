@@ -1,12 +1,12 @@
 """Load a CUDA bundle ``lib.export`` wrote for a ``cuda`` module, with NumPy and CuPy only.
 
 No compiler runs: neither mlc's nor NVRTC. The bundle (:mod:`mlc.backends.cuda.export`)
-holds cubins, a PTX fallback and the launches of each function; :func:`load_bundle`
-checks every file against the SHA-256 the metadata lists (a damaged, truncated or
-foreign bundle is refused before anything of it reaches the driver), picks the cubin
-for this GPU (the same architecture, or an older minor one of the same major; else the
-PTX, which the driver compiles), loads it through CuPy (``cuModuleLoadData``) and
-launches the kernels in the order and geometry the metadata says:
+holds cubins, a PTX fallback, the launches of each function and this file, which
+:mod:`mlc.runtime.bundle` runs after it has checked every file against its SHA-256.
+:func:`load` picks the cubin for this GPU (the same architecture, or an older minor one
+of the same major; else the PTX, which the driver compiles), loads it through CuPy
+(``cuModuleLoadData``) and launches the kernels in the order and geometry the metadata
+says:
 
 * ``lib[name](*cupy_arrays)`` for a function of ``mlc.build``: destination passing,
   arguments checked as the in-process CUDA module checks them;
@@ -15,101 +15,30 @@ launches the kernels in the order and geometry the metadata says:
   on the GPU, Python numbers, random keys, checks of traced ints and write-back as the
   jitted call does them (:class:`~mlc.runtime.loader._Around`).
 
-Like :mod:`.loader`, this module imports only the standard library and NumPy (CuPy
-when a bundle is loaded), and can be loaded by path without mlc.
+This module imports only the standard library and NumPy (CuPy when a bundle is
+loaded): a bundle carries it, and a process without mlc runs that copy, with the
+host loader's names as ``HOST_LOADER``.
 """
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import os
-import zipfile
 
 import numpy as np
 
 try:
-    from . import loader as _loader
-except ImportError:  # loaded by path, outside the mlc package: the loader beside this file
-    import importlib.util as _util
-    _spec = _util.spec_from_file_location("mlc_loader", os.path.join(os.path.dirname(__file__), "loader.py"))
-    _loader = _util.module_from_spec(_spec)
-    _spec.loader.exec_module(_loader)
+    from ...runtime import loader as _loader
+    from ...errors import DeviceError
+except ImportError:  # run from a bundle's own copy, outside the mlc package
+    _loader = HOST_LOADER  # noqa: F821 - set by mlc.runtime.bundle before this file runs
+
+    class DeviceError(_loader.MLCError):
+        """No GPU, or an array on the wrong device."""
 
 LoadError, ShapeError, DTypeError, MLCError = _loader.LoadError, _loader.ShapeError, _loader.DTypeError, \
     _loader.MLCError
-try:
-    from ..errors import DeviceError
-except ImportError:
-    class DeviceError(MLCError):
-        """No GPU, or an array on the wrong device."""
 
-__all__ = ["load_bundle", "is_bundle", "read_bundle", "Bundle", "BUNDLE_FORMAT", "METADATA_NAME"]
-
-#: The bundle format this loader reads (and export writes).
-BUNDLE_FORMAT = 1
-METADATA_NAME = "mlc-bundle.json"
-#: The most bytes a bundle's members may hold in all (a zip bomb is refused).
-MAX_BUNDLE = 4 << 30
-
-
-def is_bundle(path) -> bool:
-    """Whether ``path`` is a CUDA bundle (a directory with its metadata, or a zip file)."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        return os.path.exists(os.path.join(path, METADATA_NAME))
-    try:
-        with open(path, "rb") as f:
-            return f.read(4) == b"PK\x03\x04"
-    except OSError:
-        return False
-
-
-def read_bundle(path) -> tuple[dict, dict[str, bytes]]:
-    """(metadata, files) of the bundle at ``path``, every file checked against its SHA-256;
-    a LoadError for anything else."""
-    path = os.fspath(path)
-    files: dict[str, bytes] = {}
-    try:
-        if os.path.isdir(path):
-            for member in os.listdir(path):
-                full = os.path.join(path, member)
-                if os.path.isfile(full) and not member.startswith("."):
-                    with open(full, "rb") as f:
-                        files[member] = f.read()
-        else:
-            with zipfile.ZipFile(path) as z:
-                if sum(i.file_size for i in z.infolist()) > MAX_BUNDLE:
-                    raise LoadError(f"{path} is not a bundle mlc exported: its files would take more than "
-                                    f"{MAX_BUNDLE >> 30} GiB")
-                files = {i.filename: z.read(i) for i in z.infolist()}
-    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as err:
-        raise LoadError(f"cannot read bundle {path}: it is damaged or truncated ({err}); export it again") from None
-    if METADATA_NAME not in files:
-        raise LoadError(f"{path} is not a CUDA bundle exported by mlc (no {METADATA_NAME}); export one with "
-                        "lib.export(path) of a module built for 'cuda'")
-    try:
-        metadata = json.loads(files.pop(METADATA_NAME))
-    except ValueError as err:
-        raise LoadError(f"{path} is damaged: its metadata is not JSON ({err})") from None
-    if not isinstance(metadata, dict) or metadata.get("kind") != "cuda-bundle" or \
-            not isinstance(metadata.get("format"), int):
-        raise LoadError(f"{path} is not a CUDA bundle exported by mlc (its metadata says otherwise)")
-    if metadata["format"] > BUNDLE_FORMAT:
-        raise LoadError(f"{path} was exported by mlc {metadata.get('mlc_version', '?')} in bundle format "
-                        f"{metadata['format']}; this loader reads format {BUNDLE_FORMAT} and older: upgrade mlc "
-                        "here, or export it with this machine's mlc")
-    sums = metadata.get("checksums", {})
-    for member, digest in sums.items():
-        if member not in files:
-            raise LoadError(f"{path} is damaged: it lacks {member}; export it again")
-        if hashlib.sha256(files[member]).hexdigest() != digest:
-            raise LoadError(f"{path} is damaged: {member} does not match its checksum; export it again")
-    extra = sorted(set(files) - set(sums))
-    if extra:
-        raise LoadError(f"{path} holds files its metadata does not list ({', '.join(extra)}); a bundle mlc "
-                        "exported holds only its own")
-    return metadata, files
+__all__ = ["load", "pick_image", "Bundle"]
 
 
 def _cupy():
@@ -142,9 +71,11 @@ def pick_image(metadata: dict, files: dict, arch: str) -> tuple[str, bytes]:
                     f"GPU is {arch}, which none of them runs on: export it with archs=['{arch}']")
 
 
-def load_bundle(path, cupy=None) -> Bundle:
-    """The CUDA bundle at ``path``, checked and loaded on the current GPU."""
-    metadata, files = read_bundle(path)
+def load(path: str, metadata: dict, files: dict, cupy=None) -> Bundle:
+    """The CUDA bundle at ``path`` (its checked ``metadata`` and ``files``), loaded on the
+    current GPU."""
+    if metadata.get("kind") != "cuda-bundle":
+        raise LoadError(f"{path} is not a CUDA bundle exported by mlc (its metadata says otherwise)")
     cupy = cupy or _cupy()
     try:
         count = cupy.cuda.runtime.getDeviceCount()

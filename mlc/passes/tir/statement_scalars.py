@@ -1,0 +1,196 @@
+"""Values a formula uses more than once, computed once per statement into local scalars.
+
+The lowering passes that write an operation out as a formula (:mod:`.lower_complex`,
+:mod:`.lower_math`) build it as a DAG: one Python node used in several places (a
+reduction's ``k`` in every later step). Printed as a tree (CUDA C) or walked as one
+(every later pass, the interpreters), a DAG costs the sum of its uses, which grows with
+the formula's depth. :class:`StatementScalars` gives each such pass what it needs to keep
+the DAG's size: while it rewrites a store's value, :meth:`~StatementScalars.shared` turns
+each node used more than once into a load of a one-element ``local`` buffer stored just
+before the store (as :mod:`.integer_power` does), which a backend keeps in a register.
+
+>>> from mlc.ir.buffer import decl_buffer
+>>> from mlc.ir.expr import call, const
+>>> from mlc.ir.tir import BufferStore, PrimFunc
+>>> class Square(StatementScalars):
+...     def visit_Call(self, e):
+...         y = (e.args[0] + const(1.0, "float32")) * e.args[0]
+...         return self.shared(y * y)
+>>> X, B = decl_buffer((1,), "float32", "X"), decl_buffer((1,), "float32", "B")
+>>> store = BufferStore(B, call("exp", X[0]), (const(0, "int32"),))
+>>> print(PrimFunc((X, B), Square().visit(store)).script())
+@T.prim_func
+def main(X: T.Buffer((1,), "float32"), B: T.Buffer((1,), "float32")):
+    values0 = T.allocate([1], "float32", "local")
+    values0[0] = (X[0] + T.float32(1)) * X[0]
+    B[0] = values0[0] * values0[0]
+"""
+from __future__ import annotations
+
+from ...ir import dtype as dt
+from ...ir.buffer import Buffer, decl_buffer
+from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, const
+from ...ir.functor import Mutator, pre_order_nodes
+from ...ir.tir import Allocate, BufferStore, Stmt, seq
+from .cse import ValueNumbers
+
+__all__ = ["StatementScalars", "memoized", "children", "with_children", "small", "small_leaf"]
+
+#: Expressions of at most this many nodes are repeated where a formula uses them again;
+#: larger ones are computed once into a local scalar before the statement.
+INLINE_NODES = 12
+
+
+def small(e: PrimExpr) -> bool:
+    """Whether ``e`` has at most :data:`INLINE_NODES` nodes."""
+    for n, _ in enumerate(pre_order_nodes(e)):
+        if n >= INLINE_NODES:
+            return False
+    return True
+
+
+def children(n: PrimExpr) -> list[PrimExpr]:
+    """The operands of an arithmetic node (none for leaves and loads: a load's indices are
+    the statement's, small)."""
+    if isinstance(n, Binary):
+        return [n.a, n.b]
+    if isinstance(n, Call):
+        return list(n.args)
+    if isinstance(n, Select):
+        return [n.cond, n.true_value, n.false_value]
+    if isinstance(n, Cast):
+        return [n.value]
+    if isinstance(n, Not):
+        return [n.a]
+    return []
+
+
+def with_children(n: PrimExpr, kids: list[PrimExpr]) -> PrimExpr:
+    """``n`` with the operands ``kids`` (:func:`children`'s order)."""
+    if isinstance(n, Binary):
+        return Binary(n.op, kids[0], kids[1], n.dtype)
+    if isinstance(n, Call):
+        return Call(n.op, tuple(kids), n.dtype)
+    if isinstance(n, Select):
+        return Select(kids[0], kids[1], kids[2], n.dtype)
+    if isinstance(n, Cast):
+        return Cast(n.dtype, kids[0])
+    return Not(kids[0], n.dtype)
+
+
+def small_leaf(n: PrimExpr) -> bool:
+    """A constant, a variable, a load, or one operation on such (cheaper than a slot)."""
+    return not children(n) or all(not children(k) for k in children(n))
+
+
+def memoized(visit):
+    """A ``visit_<Node>`` of a :class:`StatementScalars` run once per value of the statement
+    (by value number: an expression inlined in many places, as one node or as equal copies,
+    is rewritten once)."""
+    def memoized_visit(self, e):
+        key = self.numbers.key(e)
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = self.memo[key] = visit(self, e)
+        return hit
+    memoized_visit.__name__ = visit.__name__
+    return memoized_visit
+
+
+class StatementScalars(Mutator):
+    """A rewrite of stores' values whose repeated values go into local scalars (see the
+    module docstring); ``prefix`` names their buffers (``<prefix>0``, ...)."""
+
+    #: The dtypes of the values :meth:`shared` computes into scalars.
+    slot_dtypes = frozenset({"float32", "float64"})
+
+    def __init__(self, prefix: str = "values"):
+        self.prefix = prefix
+        #: the statement's scalars: dtype -> (its placeholder buffer, (when made, value) of its slots)
+        self.pending: dict[str, tuple[Buffer, list[tuple[int, PrimExpr]]]] | None = None
+        #: the statement's rewritten nodes, by their value number (:func:`memoized`)
+        self.memo: dict[int, PrimExpr] = {}
+        self.numbers = ValueNumbers()
+        #: the statement's slots by the value number of what they hold (one slot a value)
+        self.slots: dict[int, PrimExpr] = {}
+        self.count = self.count_slots = 0
+
+    def visit_BufferStore(self, s: BufferStore):
+        outer, self.pending = (self.pending, self.memo, self.numbers, self.slots), {}
+        self.memo, self.numbers, self.slots = {}, ValueNumbers(), {}
+        try:
+            s = self.generic_visit(s)
+            hoisted = self.pending
+        finally:
+            self.pending, self.memo, self.numbers, self.slots = outer
+        if not hoisted:
+            return s
+        real = {}
+        for dtype, (placeholder, values) in hoisted.items():
+            real[placeholder] = decl_buffer((len(values),), dtype, f"{self.prefix}{self.count}", scope="local")
+            self.count += 1
+        rename = _Rename(real)
+        order = sorted(((n, p, k) for p, values in hoisted.values() for k, (n, _) in enumerate(values)),
+                       key=lambda t: t[0])  # (in the order computed: a scalar may use earlier ones)
+        stores = [BufferStore(real[p], rename.visit(hoisted[p.dtype][1][k][1]), (const(k, dt.INDEX),))
+                  for _, p, k in order]
+        out: Stmt = seq(*stores, rename.visit(s))
+        for b in real.values():
+            out = Allocate(b, out)
+        return out
+
+    def shared(self, e: PrimExpr) -> PrimExpr:
+        """``e`` (a formula's result) with each value of :attr:`slot_dtypes` it uses in
+        several places, unless a :func:`small_leaf`, computed once into a local scalar before
+        the statement. Outside a store, ``e`` as it is."""
+        if self.pending is None:
+            return e
+        uses: dict[int, int] = {}
+        stack = [e]
+        while stack:
+            n = stack.pop()
+            uses[id(n)] = uses.get(id(n), 0) + 1
+            if uses[id(n)] == 1:
+                stack.extend(children(n))
+        done: dict[int, PrimExpr] = {}
+        # (post order on an explicit stack: a formula may be deeper than Python's recursion)
+        stack = [(e, False)]
+        while stack:
+            n, ready = stack.pop()
+            if id(n) in done:
+                continue
+            kids = children(n)
+            if not ready and kids:
+                stack.append((n, True))
+                stack.extend((k, False) for k in reversed(kids) if id(k) not in done)  # (first kid first)
+                continue
+            new = [done[id(k)] for k in kids]
+            out = n if not kids or all(a is b for a, b in zip(new, kids)) else with_children(n, new)
+            if uses[id(n)] > 1 and n.dtype in self.slot_dtypes and not small_leaf(out):
+                out = self.slot(out)
+            done[id(n)] = out
+        return done[id(e)]
+
+    def slot(self, z: PrimExpr) -> PrimExpr:
+        """A load of the local scalar that holds ``z``, computed before the statement (one
+        scalar a value)."""
+        key = self.numbers.key(z)
+        slot = self.slots.get(key)
+        if slot is None:
+            slot = self.slots[key] = self._new_slot(z)
+        return slot
+
+    def _new_slot(self, z: PrimExpr) -> PrimExpr:
+        placeholder, values = self.pending.setdefault(z.dtype, (decl_buffer((1,), z.dtype, self.prefix,
+                                                                            scope="local"), []))
+        values.append((self.count_slots, z))
+        self.count_slots += 1
+        return BufferLoad(placeholder, (const(len(values) - 1, dt.INDEX),), z.dtype)
+
+
+class _Rename(Mutator):
+    def __init__(self, buffers: dict[Buffer, Buffer]):
+        self.buffers = buffers
+
+    def visit_buffer(self, buffer: Buffer) -> Buffer:
+        return self.buffers.get(buffer, buffer)

@@ -1,0 +1,94 @@
+"""Native code made a Python builtin: what a jitted call's cache hit calls, without ctypes.
+
+A ctypes call costs some 300 ns (its arguments converted, the GIL released and
+taken again), a third of a jitted call of ``a + b`` on small arrays. The llvm backend
+builds, once per process, a function in CPython's ``METH_FASTCALL`` convention that
+checks a call's arrays against a *descriptor* and runs a graph's ``main``
+(:mod:`mlc.backends.llvm.fast_entry`); :func:`python_function` makes it a builtin
+function object whose ``self`` is that descriptor (a bytes object), which Python calls
+as it calls ``len``::
+
+    fast = python_function(address, descriptor)
+    out = np.empty(...)
+    if fast(x, y, out) is out:   # ran: x and y were what main was compiled for
+        return out
+    # else it ran nothing (and returned its descriptor): take the checks in Python
+
+A builtin runs holding the GIL, so callers keep it for small arrays
+(:data:`MAX_BYTES`), where a kernel runs in microseconds. It is made only where
+CPython's objects are laid out as expected (a reference count first, no free
+threading, a bytes object's data where :data:`BYTES_OFFSET` says), checked once on
+each function made (:func:`python_function` returns None otherwise).
+
+>>> python_function(0, b"") is None   # (no code at address 0)
+True
+"""
+from __future__ import annotations
+
+import ctypes
+import sys
+import sysconfig
+
+__all__ = ["python_function", "MAX_BYTES", "BYTES_OFFSET"]
+
+#: The most bytes a call's arrays may hold, together, for the fast entry to be used: a
+#: kernel on more may run long enough that holding the GIL through it matters.
+MAX_BYTES = 1 << 18
+
+_METH_FASTCALL = 0x0080
+
+
+class _MethodDef(ctypes.Structure):  # CPython's PyMethodDef
+    _fields_ = [("ml_name", ctypes.c_char_p), ("ml_meth", ctypes.c_void_p), ("ml_flags", ctypes.c_int),
+                ("ml_doc", ctypes.c_char_p)]
+
+
+def _supported() -> bool:
+    """Whether this interpreter's objects begin with a plain reference count that native
+    code may increment holding the GIL (not a free-threaded build)."""
+    return (sys.implementation.name == "cpython" and (3, 9) <= sys.version_info[:2] < (3, 15)
+            and not sysconfig.get_config_var("Py_GIL_DISABLED") and ctypes.sizeof(ctypes.c_void_p) == 8)
+
+
+_SUPPORTED = _supported()
+if _SUPPORTED:
+    _new_function = ctypes.pythonapi.PyCFunction_NewEx
+    _new_function.restype = ctypes.py_object
+    _new_function.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
+
+
+def _bytes_offset() -> int | None:
+    """Where a bytes object's data lies in it (``PyBytesObject.ob_sval``), if found."""
+    probe = b"mlc fast call probe"
+    offset = sys.getsizeof(b"") - 1  # the header, then the terminating NUL of an empty one
+    try:
+        return offset if ctypes.string_at(id(probe) + offset, len(probe)) == probe else None
+    except (ValueError, OSError):  # pragma: no cover
+        return None
+
+
+#: Where a bytes object's data lies in it: native code given the object reads it there.
+BYTES_OFFSET = _bytes_offset() if _SUPPORTED else None
+
+_NAME = b"mlc_fast_call"
+_DEFINITIONS: dict[int, _MethodDef] = {}  # address -> its method table (CPython keeps a pointer)
+
+
+def python_function(address: int, descriptor: bytes):
+    """The builtin calling the native function at ``address`` (``fn(*arrays, out)`` returns
+    ``out`` where it ran, ``descriptor`` where it declined) with ``descriptor`` as its
+    ``self``; or None where this interpreter does not allow it or the function does not
+    behave (a declined call must hand ``descriptor`` back with its reference counted once).
+    The caller keeps the machine code loaded while the builtin lives."""
+    if not _SUPPORTED or not address or type(descriptor) is not bytes:
+        return None
+    definition = _DEFINITIONS.get(address)
+    if definition is None:
+        definition = _DEFINITIONS.setdefault(address, _MethodDef(_NAME, address, _METH_FASTCALL, None))
+    fn = _new_function(ctypes.addressof(definition), descriptor, None)
+    before = sys.getrefcount(descriptor)
+    got = fn()  # no arguments: declined, ``descriptor`` returned
+    if got is not descriptor:
+        return None
+    del got
+    return fn if sys.getrefcount(descriptor) == before else None

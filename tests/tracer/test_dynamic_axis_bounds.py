@@ -1,0 +1,74 @@
+"""Traced indices into dynamic axes (``mlc.jit(dynamic=...)``) are checked when the function
+runs, against the size of the axis at that call: out of bounds raises BoundsError as NumPy
+raises IndexError, naming the index, the axis, the size and the line (they were clipped)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+
+SIZES = st.sampled_from([1, 2, 5, 8])
+
+
+def pick(x, i):
+    return x[i] * 2.0 + np.take(x, i)
+
+
+def gather(x, idx):
+    return x[idx]
+
+
+def columns(x, j):
+    return x[:, j].sum()
+
+
+_PICK = mlc.jit(pick, dynamic=("x", 0))
+_GATHER = mlc.jit(gather, dynamic=("x", 0))
+_COLUMNS = mlc.jit(columns, dynamic=[("x", 0), ("x", 1)])
+
+
+def _like_numpy(jitted, fn, *args):
+    try:
+        want = fn(*args)
+    except IndexError:
+        with pytest.raises(mlc.BoundsError, match="is out of bounds for axis .* with size"):
+            jitted(*args)
+        return
+    np.testing.assert_allclose(jitted(*args), want)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=SIZES, i=st.integers(-10, 10))
+def test_a_traced_index_into_a_dynamic_axis_reads_as_numpy_or_raises(n, i):
+    x = np.arange(float(n))
+    _like_numpy(_PICK, pick, x, i)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=SIZES, idx=st.lists(st.integers(-9, 9), min_size=1, max_size=3))
+def test_an_index_array_into_a_dynamic_axis_gathers_as_numpy_or_raises(n, idx):
+    x = np.arange(float(n))
+    _like_numpy(_GATHER, gather, x, np.array(idx, dtype=np.int64))
+
+
+@settings(max_examples=15, deadline=None)
+@given(m=SIZES, n=SIZES, j=st.integers(-9, 9))
+def test_the_second_dynamic_axis_is_checked_against_its_own_size(m, n, j):
+    x = np.arange(float(m * n)).reshape(m, n)
+    _like_numpy(_COLUMNS, columns, x, j)
+
+
+def test_the_error_names_the_index_the_axis_the_size_and_the_line():
+    with pytest.raises(mlc.BoundsError, match=r"(?s)x\[i\]: index 7 is out of bounds for axis 0 with size 6.*"
+                                              r"return x\[i\] \* 2.0"):
+        _PICK(np.zeros(6), 7)
+
+
+def test_bounds_check_false_still_clips():
+    clipped = mlc.jit(gather, dynamic=("x", 0), bounds_check=False)
+    assert clipped(np.arange(4.0), np.array([9]))[0] == 3.0
+
+
+def test_export_refuses_a_check_it_cannot_make(tmp_path):
+    with pytest.raises(mlc.MLCError, match="dynamic axis with a traced index"):
+        mlc.export(_PICK, np.zeros(3), 1, path=str(tmp_path / "pick.so"))

@@ -1,0 +1,215 @@
+"""A jitted call's cache hit through main's fast entry (mlc.runtime.fast_calls): the arrays
+checked natively, the same results as NumPy, and anything the entry was not compiled for
+(another dtype, shape, rank, layout, a scalar, a subclass) still takes the Python checks,
+with their results and errors."""
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+from mlc.errors import ShapeError
+from mlc.runtime import fast_calls
+from mlc.tracer import tiering
+
+needs_fast = pytest.mark.skipif(not fast_calls._SUPPORTED, reason="this interpreter has no fast entries")
+
+shapes = st.lists(st.integers(1, 5), min_size=0, max_size=3).map(tuple)
+dtypes = st.sampled_from(["float32", "float64", "int32", "int64"])
+
+
+def _descriptor_of(function):
+    """The descriptor a fast entry of ``function`` (a CompiledFunction) would have."""
+    from mlc.backends.llvm.fast_entry import descriptor
+    entry = function.entry.fast_maker[0]
+    dtypes = [np.dtype(p.dtype) for p in entry.func.params]
+    return descriptor(entry.main_address, [(d, tuple(e.value for e in p.shape))
+                                           for d, p in zip(dtypes, entry.func.params)])
+
+
+def _counted(jitted):
+    """The jit's slots' runs counted: the Python entry (the fast entry is not counted)."""
+    calls = []
+    for slot in jitted._specs._slots.values():
+        run = slot.run
+        slot.run = lambda leaves, _run=run: (calls.append(1), _run(leaves))[1]
+    return calls
+
+
+@needs_fast
+@settings(max_examples=15, deadline=None)
+@given(shape=shapes, dtype=dtypes)
+def test_a_hit_runs_the_fast_entry_and_matches_numpy(shape, dtype):
+    f = mlc.jit(lambda x, y: x * y - x)
+    rng = np.random.default_rng(0)
+    x = rng.integers(-5, 5, shape).astype(dtype)
+    y = rng.integers(-5, 5, shape).astype(dtype)
+    np.testing.assert_array_equal(f(x, y), x * y - x)  # compiles
+    assert f._specs.hot is None  # (a first call makes no fast entry: the first hit does)
+    np.testing.assert_array_equal(f(x, y), x * y - x)
+    slot = f._specs.hot
+    assert slot is not None and slot.fast is not None
+    calls = _counted(f)
+    for _ in range(3):
+        x2, y2 = np.asarray(x + 1), np.asarray(y - 2)  # (0-d: NumPy makes scalars)
+        np.testing.assert_array_equal(f(x2, y2), x2 * y2 - x2)
+    assert calls == [] and f.trace_count == 1  # every hit native
+
+
+@needs_fast
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(2, 6), other=st.sampled_from(["dtype", "shape", "rank", "strided", "readonly",
+                                                    "scalar", "subclass", "list"]))
+def test_what_the_entry_was_not_compiled_for_takes_the_python_path(n, other):
+    f = mlc.jit(lambda x, y: x + 2 * y)
+    x, y = np.arange(n, dtype="float32"), np.ones(n, "float32")
+    f(x, y), f(x, y)
+    assert f._specs.hot is not None
+    if other == "dtype":
+        a, b = x.astype("float64"), y
+    elif other == "shape":
+        a, b = np.arange(n + 1, dtype="float32"), np.ones(n + 1, "float32")
+    elif other == "rank":
+        a, b = x.reshape(1, n), y
+    elif other == "strided":  # the same shape and dtype, not contiguous
+        a, b = np.arange(2 * n, dtype="float32")[::2], y
+    elif other == "readonly":  # read only: the entry may take it
+        a, b = x.copy(), y
+        a.flags.writeable = False
+    elif other == "scalar":
+        a, b = x, 1.5
+    elif other == "subclass":
+        a, b = x.view(np.ma.MaskedArray).data, y  # a plain view: same as x
+    else:
+        a, b = list(x), y
+    got = f(a, b)
+    want = (np.asarray(a) if type(a) is list else a) + 2 * b  # (NumPy: a Python float is weak)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(f(x, y), x + 2 * y)  # and back
+
+
+@needs_fast
+def test_wrong_input_raises_the_python_paths_error():
+    f = mlc.jit(lambda x, y: x + y)
+    x = np.ones(4, "float32")
+    f(x, x), f(x, x)
+    assert f._specs.hot is not None
+    with pytest.raises(ShapeError) as hot:
+        f(x, np.ones(3, "float32"))
+    g = mlc.jit(lambda x, y: x + y)
+    with pytest.raises(ShapeError) as fresh:
+        g(x, np.ones(3, "float32"))
+    assert str(hot.value).split("\n")[0] == str(fresh.value).split("\n")[0]
+    with pytest.raises(TypeError):
+        f(x)  # too few arguments: the function's own error, not the entry's
+
+
+@needs_fast
+def test_no_fast_entry_where_the_run_does_more():
+    x = np.arange(5, dtype="float32")
+    checks = {
+        "two outputs": mlc.jit(lambda x: (x + 1, x * 2)),
+        "writes its argument": mlc.jit(_add_in_place),
+        "an int checked after the run": mlc.jit(lambda x, n: x[n]),
+    }
+    for what, f in checks.items():
+        args = (x.copy(), 2) if what.startswith("an int") else (x.copy(),)
+        f(*args), f(*args)
+        assert f._specs.hot is None, what
+    out = x.copy()
+    f = checks["writes its argument"]
+    f(out)
+    f(out)
+    np.testing.assert_array_equal(out, x + 2)
+
+
+def _add_in_place(x):
+    x += 1
+    return x * 1
+
+
+@needs_fast
+def test_reference_counts_stay_balanced():
+    f = mlc.jit(lambda x, y: x - y)
+    x = np.ones(3)
+    f(x, x), f(x, x)
+    slot = f._specs.hot
+    fast, new_output = slot.fast
+    marker = fast.__self__
+    before = sys.getrefcount(marker), sys.getrefcount(x)
+    ran = declined = 0
+    for _ in range(1000):  # (no assert on the calls: pytest's rewriting keeps what they return)
+        out = new_output()
+        ran += fast(x, x, out) is out and sys.getrefcount(out) == 2  # out, and getrefcount's argument
+        declined += fast(x, out) is marker  # too few
+        declined += fast(x, 1.0, out) is marker  # not an array
+    assert (ran, declined) == (1000, 2000)
+    assert (sys.getrefcount(marker), sys.getrefcount(x)) == before
+
+
+@needs_fast
+def test_clearing_and_eviction_forget_the_hot_signature():
+    f = mlc.jit(lambda x: x + 1, cache_size=1)
+    a, b = np.ones(2), np.ones(3)
+    f(a), f(a)
+    assert f._specs.hot is not None
+    f.clear_cache()
+    assert f._specs.hot is None
+    f(a), f(a)
+    assert f._specs.hot is not None
+    assert f(1.5) == 2.5  # evicts a's signature
+    assert f._specs.hot is None
+    f(b), f(b)
+    assert f._specs.hot.key in f._specs.compiled
+    np.testing.assert_array_equal(f(a), a + 1)
+    assert f.trace_count == 5
+
+
+@needs_fast
+def test_the_optimised_tier_brings_its_fast_entry():
+    f = mlc.jit(lambda x, y: x * y + 1, tiered=True)
+    x = np.arange(6.0)
+    np.testing.assert_array_equal(f(x, x), x * x + 1)
+    np.testing.assert_array_equal(f(x, x), x * x + 1)  # (may be before the swap or after)
+    assert tiering.wait(timeout=120)
+    slot = f._specs.hot
+    assert slot.fast is not None and not slot.compiled.function.lib.is_quick
+    assert slot.fast[0].__self__ == _descriptor_of(slot.compiled.function)  # the optimised main's
+    np.testing.assert_array_equal(f(x, x), x * x + 1)
+
+
+def test_large_arrays_keep_the_ctypes_entry():
+    f = mlc.jit(lambda x: x * 2)
+    x = np.ones(fast_calls.MAX_BYTES // 8 + 1)
+    np.testing.assert_array_equal(f(x), x * 2)
+    np.testing.assert_array_equal(f(x), x * 2)
+    assert f._specs.hot is None
+
+
+@needs_fast
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(1, 6), other=st.sampled_from(["same", "dtype", "shape", "scalar", "names", "positional"]))
+def test_a_keyword_hit_runs_the_fast_entry_and_declines_the_rest(n, other):
+    f = mlc.jit(lambda x, y, z=None: x * 2 - y if z is None else x * 2 - y + z)
+    x, y = np.arange(n, dtype="float64"), np.ones(n)
+    np.testing.assert_array_equal(f(x, y=y), x * 2 - y)
+    np.testing.assert_array_equal(f(x, y=y), x * 2 - y)
+    assert f._specs.hot_keyed is not None
+    calls = _counted(f)
+    np.testing.assert_array_equal(f(x + 1, y=y), x * 2 + 2 - y)
+    assert calls == []  # native
+    kwargs, a = {"y": y}, x
+    if other == "dtype":
+        kwargs = {"y": y.astype("float32")}
+    elif other == "shape":
+        a, kwargs = np.arange(n + 1.0), {"y": np.ones(n + 1)}
+    elif other == "scalar":
+        kwargs = {"y": 1.5}
+    elif other == "names":
+        kwargs = {"y": y, "z": y}
+    got = f(a, y) if other == "positional" else f(a, **kwargs)
+    want = a * 2 - (y if other == "positional" else kwargs["y"]) + kwargs.get("z", 0)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
