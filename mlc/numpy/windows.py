@@ -383,9 +383,16 @@ class Window(Tracer):
 
     def __array_function__(self, func, types, args, kwargs):
         impl = _FUNCTIONS.get(func)
+        if impl is None and func in _REDUCTIONS and self._static_length():
+            return func(*[_data(a) for a in args], **kwargs)
         if impl is None:
             raise _refusal(f"np.{func.__name__}")
         return impl(*args, **kwargs)
+
+    def _static_length(self) -> bool:
+        """Whether every axis holds a number of elements known when tracing (``x[2 * i:2 * i +
+        2]``: a gather of 2 elements from a traced start), so that its data is NumPy's slice."""
+        return all(b is None for b in self._bounds)
 
     def sum(self, axis=None, dtype=None, keepdims=False):
         return sum_(self, axis, dtype, keepdims=keepdims)
@@ -453,6 +460,26 @@ for _name in ("lt", "le", "gt", "ge", "eq", "ne", "and", "or", "xor", "invert", 
         raise _refusal(f"the operator __{_name}__")
     setattr(Window, f"__{_name}__", _refused)
 Window.__imatmul__ = Window.__matmul__
+
+
+#: NumPy's reductions, which return new arrays (never a view of their operand): on a slice
+#: of traced start and static length they reduce its data.
+_REDUCTIONS = frozenset({np.max, np.amax, np.min, np.amin, np.mean, np.prod, np.any, np.all, np.argmax,
+                         np.argmin, np.std, np.var, np.ptp, np.median, np.nanmax, np.nanmin, np.nansum,
+                         np.nanmean, np.count_nonzero, np.average})
+
+
+def _reduction_method(func):
+    def method(self, *args, **kwargs):
+        if not self._static_length():
+            raise _refusal(f"the method .{func.__name__}()")
+        return func(self.data(), *args, **kwargs)
+    method.__name__ = func.__name__
+    return method
+
+
+for _func in (np.max, np.min, np.mean, np.prod, np.any, np.all, np.argmax, np.argmin, np.std, np.var):
+    setattr(Window, _func.__name__, _reduction_method(_func))
 
 
 def _data(x):

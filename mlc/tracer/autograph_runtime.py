@@ -29,11 +29,24 @@ from .trace import RAISES, TraceContext, current_trace
 from .tracer import Tracer
 
 __all__ = ["UNDEFINED", "call", "values", "if_stmt", "while_stmt", "for_range", "for_iter", "python_test", "if_exp",
-           "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL"]
+           "and_", "or_", "not_", "builtin_max", "builtin_min", "builtin_scalar", "scalar_call", "raise_if", "assert_", "bound_or", "index_trick", "helper_stmt", "UNROLL",
+           "UNROLL_NEST"]
 
 #: A loop over a static ``range`` of at most this many iterations runs as Python (its body
 #: traced once per iteration): for a few iterations, straight-line code is as fast.
 UNROLL = 8
+
+#: The most copies of a loop body that Python loops nested in one another may trace: a loop
+#: runs as Python only while its trip count times those of the loops around it that run as
+#: Python stays within this (a nest of eight loops of two trips each would otherwise trace
+#: its body 256 times, and compile time grows with the product); past it the loop is compiled,
+#: its body traced once, whatever loops are inside it. A 4 x 4 nest (a stencil's offsets)
+#: still unrolls.
+UNROLL_NEST = 16
+
+#: The product of the trip counts of the loops around the statement being traced that run as
+#: Python (each of their iterations traces the statement again); 1 outside any.
+_copies = [1]
 
 
 class _Undefined:
@@ -309,15 +322,16 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
     loop (the trace unrolled)."""
     if range_fn is not builtins.range or not any(_traced(a) for a in args):
         r = range_fn(*args)
-        if range_fn is builtins.range and len(r) > UNROLL and not effects and (
+        if range_fn is builtins.range and _compiled_if_traced(len(r)) and not effects and (
                 any(_traced(v) for v in vals) or _numbers_meet_traced(body_fn, r.start, vals)):
             r, vals = _peel(body_fn, r, vals, names, read_after)
             try:
                 return _graph_for(r.start, r.stop, r.step, body_fn, vals, names, lineno, maybe)
             except (TraceError, ShapeError):
                 pass  # the body needs its index as a Python int (a slice's bound, a list's index)
-        for i in r:
-            vals = tuple(body_fn(i, *vals))
+        with _unrolled(len(r) if range_fn is builtins.range else 1):
+            for i in r:
+                vals = tuple(body_fn(i, *vals))
         return vals
     if effects:
         raise TraceError(f"the for loop at line {lineno} runs over a traced range, so it becomes "
@@ -325,6 +339,34 @@ def for_range(range_fn, args: tuple, body_fn, vals: tuple, names: tuple, lineno:
                          "Python objects (a bare call such as list.append or print), which a "
                          "compiled loop would run once; compute arrays instead" + _where(lineno))
     return _graph_for(*_range_args(args, lineno), body_fn, vals, names, lineno, maybe)
+
+
+def _compiled_if_traced(trips: int) -> bool:
+    """Whether a static loop of ``trips`` iterations is compiled where its body carries traced
+    values: past :data:`UNROLL` iterations, or past :data:`UNROLL_NEST` copies of its body with
+    the loops around it that run as Python (see there).
+
+    >>> _compiled_if_traced(8), _compiled_if_traced(9)
+    (False, True)
+    >>> with _unrolled(4):
+    ...     _compiled_if_traced(4), _compiled_if_traced(5)
+    (False, True)
+    """
+    return trips > UNROLL or (trips > 1 and _copies[-1] * trips > UNROLL_NEST)
+
+
+class _unrolled:
+    """``with _unrolled(trips):`` around a loop run as Python: the statements of its body are
+    traced ``trips`` times more (:data:`_copies`)."""
+
+    def __init__(self, trips: int):
+        self.trips = max(trips, 1)
+
+    def __enter__(self):
+        _copies.append(_copies[-1] * self.trips)
+
+    def __exit__(self, *exc):
+        _copies.pop()
 
 
 def _numbers_meet_traced(body_fn, first, vals: tuple) -> bool:
@@ -347,7 +389,7 @@ def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects:
     """``for item in iterable: body``: over a traced array of more than :data:`UNROLL` rows
     (whose body has no effects on Python objects) one compiled loop, ``item`` the ``i``-th
     row; else Python's loop."""
-    if _traced(iterable) and iterable.ndim and len(iterable) > UNROLL and not effects:
+    if _traced(iterable) and iterable.ndim and _compiled_if_traced(len(iterable)) and not effects:
         rows = iterable
         order, vals = _peel(lambda i, *v: body_fn(rows[i], *v), range(len(rows)), vals, names, read_after)
         try:
@@ -355,11 +397,13 @@ def for_iter(iterable, body_fn, vals: tuple, names: tuple, lineno: int, effects:
                               lineno, maybe)
         except (TraceError, ShapeError):
             pass  # the body needs a Python value of the row (traced once per row instead)
-        for i in order:
-            vals = tuple(body_fn(rows[i], *vals))
+        with _unrolled(len(order)):
+            for i in order:
+                vals = tuple(body_fn(rows[i], *vals))
         return vals
-    for item in iterable:
-        vals = tuple(body_fn(item, *vals))
+    with _unrolled(len(iterable) if _traced(iterable) and iterable.ndim else 1):
+        for item in iterable:
+            vals = tuple(body_fn(item, *vals))
     return vals
 
 

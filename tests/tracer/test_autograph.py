@@ -418,3 +418,52 @@ def test_a_static_loop_writing_python_containers_runs_as_python():
     f = mlc.jit(fills_a_dict)
     np.testing.assert_allclose(f(x), x * 11)
     assert "for_loop" not in f.lower(x).graph.ops()
+
+
+def _nested_updates(g, d, s):
+    for k in range(g.shape[0]):
+        for e in range(g.shape[1]):
+            for q in range(d.shape[0]):
+                for w in range(d.shape[1]):
+                    for a in range(s.shape[2]):
+                        if e - w >= 0:
+                            s[k, e, a] += g[k, e - w, a] @ d[q, w, a]
+
+
+@settings(max_examples=3, deadline=None)
+@given(sizes=st.tuples(*[st.sampled_from([1, 2, 3])] * 4), seed=st.integers(0, 2**16))
+def test_nested_static_loops_trace_a_bounded_number_of_copies(sizes, seed):
+    """Five loops of a few trips each nested in one another: the loops run as Python only while
+    their trips multiplied stay within UNROLL_NEST copies of the body, the inner ones compiled
+    (the body traced 2**5 times with 2-trip loops otherwise, and 1,536 times with NPBench's
+    sizes). Results as NumPy's."""
+    from mlc.tracer.autograph_runtime import UNROLL_NEST
+    nk, ne, nq, na = sizes
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(-1, 1, (nk, ne, na, 2, 2))
+    d = rng.uniform(-1, 1, (nq, 2, na, 2, 2))
+    s = rng.uniform(-1, 1, (nk, ne, na, 2, 2))
+    want, got = s.copy(), s.copy()
+    _nested_updates(g, d, want)
+    f = mlc.jit(_nested_updates)
+    f(g, d, got)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    g, d, s = np.zeros((2, 3, 2, 2, 2)), np.zeros((2, 2, 2, 2, 2)), np.zeros((2, 3, 2, 2, 2))
+    traced = f.trace(g, d, s)  # 48 copies of the body, were every loop Python
+    matmuls = sum(1 for gr in _graphs(traced.graph) for b in gr.bindings if b.op == "matmul")
+    assert matmuls <= UNROLL_NEST, matmuls
+
+
+def _graphs(graph):
+    """``graph`` and the graphs of its loops and conditionals, nested ones too."""
+    stack, out = [graph], []
+    while stack:
+        gr = stack.pop()
+        out.append(gr)
+        for b in gr.bindings:
+            for key in ("body", "cond"):
+                if b.op in ("for_loop", "while_loop") and b.attr(key, None) is not None:
+                    stack.append(b.attr(key))
+            if b.op == "switch":
+                stack.extend(b.attr("branches"))
+    return out

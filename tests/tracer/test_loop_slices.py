@@ -301,3 +301,22 @@ def test_windows_on_the_cuda_emulator(n, seed):
     np.testing.assert_allclose(got, back_solve(np.triu(A), b), rtol=1e-9)
     r = rng.uniform(0, 0.2, n)
     np.testing.assert_allclose(mlc.jit(levinson, target="cuda-emulator")(r), levinson(r), rtol=1e-7)
+
+
+def max_pool(x):
+    out = np.empty((x.shape[0] // 2, x.shape[1] // 2, x.shape[2]), dtype=x.dtype)
+    for i in range(x.shape[0] // 2):
+        for j in range(x.shape[1] // 2):
+            out[i, j, :] = np.max(x[2 * i:2 * i + 2, 2 * j:2 * j + 2, :], axis=(0, 1))
+    return out
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=SIZES, m=SIZES, c=st.sampled_from([1, 3]), seed=st.integers(0, 2**16))
+def test_reductions_of_windows_of_static_length_compile_as_one_loop(n, m, c, seed):
+    """``np.max(x[2 * i:2 * i + 2, ...])`` (a pooling layer): a slice of traced start and static
+    length reduces as NumPy's, and the loop nest is compiled, not unrolled."""
+    x = np.random.default_rng(seed).uniform(-1, 1, (2 * n + 1, 2 * m, c))
+    _run(max_pool, [x])
+    ops = [b.op for b in mlc.jit(max_pool).trace(np.zeros((19, 18, 2))).graph.bindings]
+    assert "for_loop" in ops and len(ops) < 5, ops

@@ -34,7 +34,7 @@ __all__ = [
     "np_erf", "np_sigmoid",
     "broadcast_shapes", "result_type", "weak_result_type", "ufunc_dtypes", "float_dtype",
     "normalize_axis", "normalize_axes", "broadcast_indices", "check_int_attr", "check_ndim",
-    "shape_size", "bind_scalar", "canonical_dtype", "reduce_compute", "index", "accumulate_dtype",
+    "shape_size", "bind_scalar", "constant_value", "canonical_dtype", "reduce_compute", "index", "accumulate_dtype",
     "lowest", "highest", "zero", "one", "prod_reducer", "any_reducer", "all_reducer", "multiply",
     "cast_stage", "contract",
 ]
@@ -198,6 +198,28 @@ def shape_size(shape: Sequence[int]) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def constant_value(t: te.Tensor):
+    """The Python number a 0-d tensor holds when it is a constant of the graph (a fused
+    function's 0-d constant is a stage computing one literal: ``np.power(z, 2.0)``'s 2.0),
+    else None; a lowering may then pick the case that number selects.
+
+    >>> from mlc import te
+    >>> two = te.compute((), lambda: _e.const(2.5, "float64"), name="c")
+    >>> constant_value(two), constant_value(te.placeholder((), "float64", "x"))
+    (2.5, None)
+    """
+    op = t.op
+    if t.ndim != 0 or not isinstance(op, te.ComputeOp) or len(op.body) != 1:
+        return None
+    body = op.body[0]
+    if isinstance(body, (_e.IntImm, _e.FloatImm)):
+        return body.value
+    if isinstance(body, _e.Call) and body.op == "complex" and \
+            all(isinstance(a, _e.FloatImm) for a in body.args):
+        return complex(body.args[0].value, body.args[1].value)
+    return None
 
 
 def bind_scalar(value, dtype: str) -> PrimExpr:

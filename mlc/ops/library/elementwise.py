@@ -27,6 +27,7 @@ from ...ir import te
 from ...ir.erfinv import erfinv
 from ..registry import TensorType, register_alias, register_op
 from ._common import (np_erf, np_sigmoid, bind_scalar, broadcast_indices, broadcast_shapes, canonical_dtype,
+                      constant_value,
                       result_type, ufunc_dtypes, weak_result_type)
 
 __all__: list[str] = []
@@ -521,6 +522,9 @@ def _power_lower(a, b):
         return _e.cast(t[broadcast_indices(t.shape, idx)], d)
 
     if dt.is_complex(out):
+        exponent = constant_value(b)
+        if exponent is not None:
+            return _constant_complex_power(shape, lambda i: load(a, out, i), complex(exponent), out)
         return _complex_power(shape, lambda i: load(a, out, i), lambda i: load(b, out, i), out)
     if dt.is_float(out):
         if out in _SCALAR_EXPONENT_LOOPS and _exponent_is_one_number(a, b, da, db, shape):
@@ -669,6 +673,64 @@ def _complex_power(shape, z_at, w_at, out: str):
         return _e.select(_e.logical_and(wr == zero, wi == zero), c_one, _e.select(z_zero, at_zero, value))
 
     return te.compute(shape, finish, name="T_power")
+
+
+def _constant_complex_power(shape, z_at, w: complex, out: str):
+    """Complex ``z ** w`` for an exponent known when lowering (``np.power(z, 2.0)``, a Python
+    number): the case of :func:`_complex_power` that ``w`` selects, chosen here, so that the
+    kernel computes that case only: 1 for ``w == 0``; for an integral real ``w = n`` with
+    ``|n| <`` :data:`_COMPLEX_POWER_LOOP`, ``z``, ``z * z`` or ``z * (z * z)`` for n = 1, 2, 3 and
+    otherwise exponentiation by squaring, one stage per bit of ``|n|`` (the reciprocal for
+    n < 0), each product NumPy's unfused one; else ``exp(w * log(z))``. ``z == 0`` gives 0 for
+    ``w.real > 0`` and NaN otherwise, as in :func:`_complex_power`, whose kernel computes every
+    case and selects one per element: thousands of operations however simple ``w`` is.
+
+    >>> from mlc import te
+    >>> z = te.placeholder((3,), "complex128", "z")
+    >>> [t.op.name for t in (_constant_complex_power((3,), lambda i: z[i], complex(-5), "complex128"),)]
+    ['T_power']
+    """
+    part = dt.component(out)
+    zero, one, nan = (_e.const(v, part) for v in (0.0, 1.0, float("nan")))
+    c_one = _e.complex(one, zero)
+    if w == 0:
+        return te.compute(shape, lambda *i: c_one, name="T_power")
+    if w.imag != 0 or math.floor(w.real) != w.real or abs(w.real) >= _COMPLEX_POWER_LOOP:
+        log_z = te.compute(shape, lambda *i: _e.log(z_at(i)), name="T_power_log")
+        w_log_z = te.compute(shape, lambda *i: _c99_product(_e.const(w, out), log_z[i]), name="T_power_exponent")
+        power = te.compute(shape, lambda *i: _e.exp(w_log_z[i]), name="T_power_general")
+    elif w.real in (1.0, 2.0, 3.0):
+        small = {1.0: lambda z: z, 2.0: lambda z: _plain_product(z, z),
+                 3.0: lambda z: _plain_product(z, _plain_product(z, z))}[w.real]
+        power = te.compute(shape, lambda *i: small(z_at(i)), name="T_power_integral")
+    else:
+        power = _squarings(shape, z_at, int(abs(w.real)), c_one)
+        if w.real < 0:
+            squared = power
+            power = te.compute(shape, lambda *i: c_one / squared[i], name="T_power_reciprocal")
+    at_zero = _e.complex(zero, zero) if w.real > 0 else _e.complex(nan, nan)
+
+    def finish(*i):
+        z = z_at(i)
+        return _e.select(_e.logical_and(_e.real(z) == zero, _e.imag(z) == zero), at_zero, power[i])
+
+    return te.compute(shape, finish, name="T_power")
+
+
+def _squarings(shape, z_at, n: int, c_one):
+    """``z ** n`` (n >= 1 a Python int) as NumPy's loop multiplies: from 1, times ``z ** 2 ** k``
+    for each set bit ``k`` of ``n``, the squares ``z ** 2 ** k`` computed alongside; a stage per
+    bit (a product reads each part of its operands twice)."""
+    res, base = None, te.compute(shape, lambda *i: z_at(i), name="T_power_base")
+    bits = n.bit_length()
+    for k in range(bits):
+        def step(*i, res=res, base=base, k=k):
+            now = c_one if res is None else res[i]
+            new = _plain_product(now, base[i]) if (n >> k) & 1 else now
+            return new if k == bits - 1 else (new, _plain_product(base[i], base[i]))
+        state = te.compute(shape, step, name=f"T_power_bit{k}")
+        res, base = (state, None) if k == bits - 1 else state
+    return res
 
 
 def _power_infer(a: TensorType, b: TensorType) -> TensorType:

@@ -439,6 +439,12 @@ class _Emitter:
         def settle() -> list[Stmt]:  # the carries that are in their other buffers, moved back
             return [self.copy(other[k], results[k]) for k in swapped]
 
+        if swapped and _has_loops(loop):
+            # a body with loops inside runs once a trip, its swapped carries copied back after it:
+            # written out two or three times a level, a nest's main would grow threefold per level
+            def once(carries, targets, both=half) -> list[Stmt]:
+                return both(results, other) + settle()
+            half, swapped = once, []
         if b.op == "for_loop":
             return body + self._for_loop(b, buffers, index_buffer, half, results, other, bool(swapped), settle)
         return body + self._while_loop(b, results, other, outer, half, bool(swapped), settle)
@@ -502,6 +508,18 @@ class _Emitter:
             return head + [While(go, seq(*half(results, results), *test(results)))]
         back = IfThenElse(go, seq(*half(other, results), *test(results)), seq(*settle()))
         return head + [While(go, seq(*half(results, other), *test(other), back))]
+
+
+def _has_loops(g: Graph) -> bool:
+    """Whether graph ``g`` runs a loop (its own bindings, or a conditional's branches)."""
+    stack = [g]
+    while stack:
+        for b in stack.pop().bindings:
+            if b.op in ("for_loop", "while_loop"):
+                return True
+            if b.op == "switch":
+                stack.extend(b.attr("branches"))
+    return False
 
 
 def _copy_kernel(value: TensorType, copies: dict[str, PrimFunc], taken: set[str]) -> str:
