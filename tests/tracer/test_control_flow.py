@@ -230,3 +230,24 @@ def test_reverse_mode_refuses_a_loop_of_unknown_trip_count_clearly_and_dynamic_a
     g = mlc.jit(lambda x: mlc.fori_loop(0, 3, lambda i, c: c * 2, x), dynamic=("x", 0))
     with pytest.raises(mlc.ShapeError, match="does not run with dynamic axes"):
         g(_data(2))
+
+
+def test_a_nest_of_compiled_loops_each_updating_the_carry_out_of_order():
+    """Three levels of traced-bound loops, each level reading the carry reversed before its
+    inner loop: one compiled loop a level, and NumPy's values at every trip count."""
+    def f(x, n):
+        u = x * 0
+        for i in range(n):
+            u = u[::-1] * 0.5 + x * i
+            for j in range(n):
+                u = u[::-1] * 0.5 + x * j
+                for k in range(n):
+                    u = u[::-1] * 0.5 + x * k
+        return u
+
+    x = _data(5)
+    jf = mlc.jit(f)
+    nodes, _ = _main_nodes(jf, x, np.int64(3))
+    assert sum(isinstance(s, For) for s in nodes) == 3
+    for n in (0, 1, 2, 3):
+        np.testing.assert_allclose(jf(x, np.int64(n)), f(x, n), rtol=1e-5)

@@ -442,8 +442,10 @@ class _Emitter:
         if swapped and _has_loops(loop):
             # a body with loops inside runs once a trip, its swapped carries copied back after it:
             # written out two or three times a level, a nest's main would grow threefold per level
+            moved = list(swapped)
+
             def once(carries, targets, both=half) -> list[Stmt]:
-                return both(results, other) + settle()
+                return both(results, other) + [self.copy(other[k], results[k]) for k in moved]
             half, swapped = once, []
         if b.op == "for_loop":
             return body + self._for_loop(b, buffers, index_buffer, half, results, other, bool(swapped), settle)
