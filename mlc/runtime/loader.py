@@ -64,7 +64,7 @@ except ImportError:  # loaded by path, outside the mlc package
     class BoundsError(MLCError, IndexError):
         """An index out of bounds when the function ran."""
 
-__all__ = ["load", "alias_pattern", "Library", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
+__all__ = ["load", "returned", "alias_pattern", "Library", "LibraryFunction", "host_array", "pack_trailer", "read_metadata", "host_cpu_features", "evaluate_size",
            "MAGIC", "FORMAT_VERSION"]
 
 #: The last 8 bytes of every library mlc exports.
@@ -364,13 +364,7 @@ class LibraryFunction:
         self._cfunc(*map(data_pointer, inputs), *map(data_pointer, outs))
         if self._plain_outputs:
             return outs[0] if self.single else tuple(outs)
-        results = [outs[k] for k in self.outputs]
-        seen = set()
-        for k, index in enumerate(self.outputs):  # a value returned twice: an array each time
-            if index in seen:
-                results[k] = results[k].copy()
-            seen.add(index)
-        return results[0] if self.single else tuple(results)
+        return returned(outs, self.outputs, self.single)
 
     def _call_program(self, args):
         args = tuple(map(host_array, args))
@@ -582,6 +576,22 @@ def _verify(name: str, check, value) -> None:
 
 _SIZE_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
              "//": lambda a, b: a // b, "%": lambda a, b: a % b, "min": min, "max": max}
+
+
+def returned(outs, order, single: bool):
+    """A call's results from its output arrays ``outs``: result ``k`` is ``outs[order[k]]``, a
+    copy where that value was returned before (one array each time); the lone result where
+    ``single``, else a tuple.
+
+    >>> a, b = returned([np.zeros(1), np.ones(1)], (1, 1), False)
+    >>> a is b
+    False
+    """
+    results, seen = [], set()
+    for index in order:
+        results.append(outs[index].copy() if index in seen else outs[index])
+        seen.add(index)
+    return results[0] if single else tuple(results)
 
 
 def evaluate_size(tree, sizes: dict) -> int:

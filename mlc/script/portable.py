@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..driver import build
 from ..runtime.entry import MainEntry
+from ..runtime.loader import returned
 from ..runtime.portable import decode_array, read_portable
 from .parser import parse
 
@@ -46,12 +47,7 @@ class PortableFunction:
         self.outputs, self.single = tuple(graph["outputs"]), bool(graph["single"])
 
     def __call__(self, *inputs):
-        outs = self.entry(list(inputs))
-        results, seen = [], set()
-        for index in self.outputs:  # a value returned twice: an array each time
-            results.append(outs[index].copy() if index in seen else outs[index])
-            seen.add(index)
-        return results[0] if self.single else tuple(results)
+        return returned(self.entry(list(inputs)), self.outputs, self.single)
 
     def __repr__(self) -> str:
         return f"<mlc PortableFunction {self.name} for {self.lib.target}>"

@@ -359,13 +359,7 @@ class GraphEntry:
             arrays.append(a if a.flags.c_contiguous else self.cupy.ascontiguousarray(a))
         outs = [self.cupy.empty(shape, dtype) for _, dtype, shape in self.outputs]
         self.main.launch(arrays + list(self.constants) + outs)
-        results = [outs[k] for k in self.order]
-        seen = set()
-        for k, index in enumerate(self.order):  # a value returned twice: an array each time
-            if index in seen:
-                results[k] = results[k].copy()
-            seen.add(index)
-        return results[0] if self.single else tuple(results)
+        return _loader.returned(outs, self.order, self.single)
 
     def __call__(self, *args):
         if self._around is not None:
