@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import struct
 import threading
+from contextlib import contextmanager
 
 import numpy as np
 from llvmlite import ir
@@ -146,45 +147,39 @@ def fast_call_ir(triple: str, data_layout: str, layout: ArrayLayout, bytes_offse
         b.cbranch(condition, passed, decline)
         b.position_at_end(passed)
 
+    @contextmanager
+    def counting(name, limit):  # for name in range(limit): the with block's body
+        slot = b.alloca(I64, name=name)
+        b.store(ir.Constant(I64, 0), slot)
+        head, body, done = (fn.append_basic_block(f"{name}_{part}") for part in ("test", "body", "done"))
+        b.branch(head)
+        b.position_at_end(head)
+        i = b.load(slot, typ=I64)
+        b.cbranch(b.icmp_signed("<", i, limit), body, done)
+        b.position_at_end(body)
+        yield i
+        b.store(b.add(i, ir.Constant(I64, 1)), slot)
+        b.branch(head)
+        b.position_at_end(done)
+
     count = word(0)
     require(b.icmp_signed("==", nargs, count), "counted")
-    # for p in range(count): check args[p], keep its data pointer
-    index = b.alloca(I64, name="p")
-    b.store(ir.Constant(I64, 0), index)
-    head, body, done = (fn.append_basic_block(n) for n in ("param", "check", "checked"))
-    b.branch(head)
-    b.position_at_end(head)
-    p = b.load(index, typ=I64)
-    b.cbranch(b.icmp_signed("<", p, count), body, done)
-    b.position_at_end(body)
-    obj = b.load(b.gep(args, [p], source_etype=PTR), typ=PTR)
-    kind = b.ptrtoint(field(obj, layout.type, PTR), I64)
-    require(b.or_(b.icmp_unsigned("==", kind, word(2)), b.icmp_unsigned("==", kind, word(3))), "array")
-    at = b.add(ir.Constant(I64, _HEAD), b.mul(p, ir.Constant(I64, _SLOTS)))
-    rank = word(b.add(at, ir.Constant(I64, 1)))
-    need = b.trunc(word(b.add(at, ir.Constant(I64, 2))), I32)
-    ok = b.icmp_unsigned("==", b.ptrtoint(field(obj, layout.descr, PTR), I64), word(at))
-    ok = b.and_(ok, b.icmp_signed("==", b.sext(field(obj, layout.nd, I32), I64), rank))
-    ok = b.and_(ok, b.icmp_unsigned("==", b.and_(field(obj, layout.flags, I32), need), need))
-    require(ok, "described")
-    dims = field(obj, layout.dimensions, PTR)
-    d_slot = b.alloca(I64, name="d")
-    b.store(ir.Constant(I64, 0), d_slot)
-    dim_head, dim_body, dim_done = (fn.append_basic_block(n) for n in ("dim", "extent", "shaped"))
-    b.branch(dim_head)
-    b.position_at_end(dim_head)
-    d = b.load(d_slot, typ=I64)
-    b.cbranch(b.icmp_signed("<", d, rank), dim_body, dim_done)
-    b.position_at_end(dim_body)
-    got = b.load(b.gep(dims, [d], source_etype=I64), typ=I64)
-    require(b.icmp_signed("==", got, word(b.add(b.add(at, ir.Constant(I64, 3)), d))), "extent_ok")
-    b.store(b.add(d, ir.Constant(I64, 1)), d_slot)
-    b.branch(dim_head)
-    b.position_at_end(dim_done)
-    b.store(field(obj, layout.data, PTR), b.gep(pointers, [p], source_etype=PTR))
-    b.store(b.add(p, ir.Constant(I64, 1)), index)
-    b.branch(head)
-    b.position_at_end(done)
+    with counting("p", count) as p:  # check args[p], keep its data pointer
+        obj = b.load(b.gep(args, [p], source_etype=PTR), typ=PTR)
+        kind = b.ptrtoint(field(obj, layout.type, PTR), I64)
+        require(b.or_(b.icmp_unsigned("==", kind, word(2)), b.icmp_unsigned("==", kind, word(3))), "array")
+        at = b.add(ir.Constant(I64, _HEAD), b.mul(p, ir.Constant(I64, _SLOTS)))
+        rank = word(b.add(at, ir.Constant(I64, 1)))
+        need = b.trunc(word(b.add(at, ir.Constant(I64, 2))), I32)
+        ok = b.icmp_unsigned("==", b.ptrtoint(field(obj, layout.descr, PTR), I64), word(at))
+        ok = b.and_(ok, b.icmp_signed("==", b.sext(field(obj, layout.nd, I32), I64), rank))
+        ok = b.and_(ok, b.icmp_unsigned("==", b.and_(field(obj, layout.flags, I32), need), need))
+        require(ok, "described")
+        dims = field(obj, layout.dimensions, PTR)
+        with counting("d", rank) as d:
+            got = b.load(b.gep(dims, [d], source_etype=I64), typ=I64)
+            require(b.icmp_signed("==", got, word(b.add(b.add(at, ir.Constant(I64, 3)), d))), "extent_ok")
+        b.store(field(obj, layout.data, PTR), b.gep(pointers, [p], source_etype=PTR))
     # main(pointers[0], ..., pointers[count - 1]), one call site per count
     main = word(1)
     loaded = [b.load(b.gep(pointers, [ir.Constant(I64, k)], source_etype=PTR), typ=PTR) for k in range(MAX_PARAMS)]
