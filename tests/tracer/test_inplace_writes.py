@@ -19,6 +19,7 @@ from mlc.ir.tir import For, Stmt, While
 from mlc.passes.graph.emit_main import main_name
 
 from tests.cuda.conftest import needs_gpu
+from tests.tracer.test_loop_slices import cholesky  # npbench's: an element write in a double loop
 
 #: 1, odd, and above the loop-unrolling threshold (8): the compiled loops are the ones tested
 SIZES = st.sampled_from([1, 3, 9, 13])
@@ -44,14 +45,6 @@ def _spd(n, seed):
 
 # ---------------------------------------------------------------- programs (NumPy as written)
 
-def cholesky(A):  # npbench's: an element write in a double loop, the argument written back
-    A[0, 0] = np.sqrt(A[0, 0])
-    for i in range(1, A.shape[0]):
-        for j in range(i):
-            A[i, j] -= np.dot(A[i, :j], A[j, :j])
-            A[i, j] /= A[j, j]
-        A[i, i] -= np.dot(A[i, :i], A[i, :i])
-        A[i, i] = np.sqrt(A[i, i])
 
 
 def columns(p, q):  # deriche/adi's column writes with a traced column
