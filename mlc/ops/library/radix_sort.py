@@ -137,7 +137,7 @@ def _starts(plan: _Plan, hist: Buffer, acc: Scalar, alike: Scalar) -> Stmt:
     notes a digit that holds the whole row."""
     def chunk(d, t):
         at = t * _i(RADIX) + d
-        return seq(BufferStore(hist, acc.get(), (at,)), acc.set(acc.get() + hist[at]))
+        return seq(acc.set(acc.get() + hist[at]), BufferStore(hist, acc.get() - hist[at], (at,)))
 
     def digit(d):
         whole = logical_and(hist[d] == const(0, "int32"), acc.get() == const(plan.n, "int32"))
