@@ -1,27 +1,28 @@
 """The CPU kernel of ``sort`` and ``argsort``: a stable LSD radix sort, one byte a pass.
 
 Each element becomes an unsigned key of its width whose integer order is the sort
-order (:mod:`._sort_keys`). A pass sorts the keys stably by one byte, least
-significant first, in three steps over ``chunks`` parallel pieces of the row:
+order (:mod:`._sort_keys`). The keys (and, for ``argsort``, the positions they came
+from) live in the two halves of a scratch buffer; a pass sorts them stably by one
+byte, least significant first, from one half into the other, in three steps over
+``chunks`` parallel pieces of the row:
 
-1. **count**: each chunk counts its elements' digits into a histogram of its own;
+1. **count**: each chunk counts its elements' digits into a histogram of its own
+   (the first pass counts while it loads the keys from the input);
 2. **starts**: a serial prefix sum turns the counts into each (digit, chunk)'s first
    slot, digit by digit and chunk by chunk within a digit (so equal digits keep
-   their order), and notes a pass whose digit is one for the whole row (the high
-   bytes of small integers): its stable scatter is the identity, so it is skipped;
+   their order), and notes a digit that holds the whole row (the high bytes of
+   small integers): the pass would not move anything, so it is skipped;
 3. **scatter**: each chunk moves its elements, in order, to their bucket's next slot.
 
-``sort`` carries the keys alone and decodes them in the last pass, ``argsort`` the
-keys and the int64 positions. The first pass reads the input and the last writes
-the output; the passes between run in a loop (not unrolled: the kernel stays
-small and compiles fast) over the two halves of a scratch buffer.
+The passes run in one loop, not unrolled, and a last parallel loop stores the
+values (decoded from the keys) or the positions: four parallel loops whatever the
+dtype, a small kernel that compiles fast.
 
 A float ``sort`` carries its values' bits as keys (:func:`~._sort_keys.float_bits`,
 which decode back), where -0.0 sorts before 0.0 and NaNs by sign and payload.
 NumPy's stable order ties the zeros and puts every NaN last, in input order, so
-a row holding a NaN or a -0.0 (the first count notes them) is repaired after the
-last pass: the numbers move up to their final place, then one read of the input
-writes its NaNs and zeros, in order, into their blocks.
+a row holding a NaN or a -0.0 (the load notes them) is repaired after the store
+(:func:`_repair_floats`).
 
 >>> from mlc.ops import TensorType
 >>> f = radix_sort_func(TensorType((5,), "float32"), descending=False, indices=True)
@@ -42,21 +43,23 @@ from ._common import hand_written_func
 from ._kernel import Scalar, batched, loop, when
 from ._sort_keys import float_bits, float_value, int_value, key_dtype, sort_key
 
-__all__ = ["radix_sort_func", "DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS"]
+__all__ = ["radix_sort_func", "DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS", "PREFETCH_BYTES"]
 
 #: The bits a pass sorts by: 256 buckets keep the scatter's write streams in L1 and its
-#: pages in the TLB (3 passes of 11 bits measured slower, benchmarks/results/decisions.md).
+#: pages in the TLB (3 passes of 11 bits measured slower).
 DIGIT_BITS = 8
 RADIX = 1 << DIGIT_BITS
 
 #: How far ahead of a bucket's next slot the scatter asks for the cache line it will write:
-#: each bucket is one write stream, far more than the hardware prefetchers follow; without the
-#: hint every new line of every bucket waits on memory (a pass took twice as long).
+#: each bucket is a write stream of its own, far more than the hardware prefetchers follow, and
+#: without the hint every new line of every bucket waited on memory (a pass took twice as long).
 PREFETCH_BYTES = 128
 
 #: A row of n elements is counted and scattered in min(MAX_CHUNKS, n // MIN_CHUNK) parallel
 #: chunks (enough for the threads of a large machine); shorter rows in one.
 MIN_CHUNK, MAX_CHUNKS = 1 << 16, 16
+
+_ZERO, _ONE = const(0, "int32"), const(1, "int32")
 
 
 def _i(value: int) -> PrimExpr:
@@ -84,6 +87,11 @@ class _Plan:
         return max(1, min(MAX_CHUNKS, self.n // MIN_CHUNK))
 
     @property
+    def half(self) -> int:
+        """The length of each half of the scratch buffers (at least 1)."""
+        return max(self.n, 1)
+
+    @property
     def float_bits(self) -> bool:
         """Whether the keys are the values' bits (a float ``sort``; repaired after, see above)."""
         return not self.indices and dt.is_float(self.dtype)
@@ -107,22 +115,32 @@ class _Plan:
 
 
 @dataclass(frozen=True)
-class _Side:
-    """Where a pass reads its elements or writes them: ``read(i)`` gives element ``i``'s (key,
-    position or None); ``write(slot, key, position)`` the stores putting an element at ``slot``;
-    ``lines(slot)`` the buffer elements whose cache lines a write at ``slot`` soon needs."""
-    read: object
-    write: object
-    lines: object = None
+class _Scratch:
+    """The two halves of the scratch buffers: ``keys`` and, for ``argsort``, ``where`` (the
+    positions); ``cur`` holds which half the keys are in."""
+    plan: _Plan
+    keys: Buffer
+    where: Buffer | None
+    cur: Scalar
 
+    def at(self, half: PrimExpr, i: PrimExpr) -> PrimExpr:
+        return half * _i(self.plan.half) + i
 
-def _prefetch(load) -> Stmt:
-    return Evaluate(call_extern("int32", "mlc_prefetch_for_write", address_of(load)))
+    def read(self, half: PrimExpr, i: PrimExpr) -> tuple[PrimExpr, PrimExpr | None]:
+        """(key, position or None) of element ``i`` of ``half``."""
+        return self.keys[self.at(half, i)], self.where[self.at(half, i)] if self.where else None
 
+    def write(self, half: PrimExpr, i: PrimExpr, key: PrimExpr, position: PrimExpr | None) -> Stmt:
+        stores = [BufferStore(self.keys, key, (self.at(half, i),))]
+        return seq(*stores, BufferStore(self.where, position, (self.at(half, i),)) if self.where else None)
 
-def _ahead(slot: PrimExpr, dtype: str, last: int) -> PrimExpr:
-    """The slot ``PREFETCH_BYTES`` after ``slot`` (at most ``last``)."""
-    return _e_min(slot + _i(max(1, PREFETCH_BYTES * 8 // dt.bits(dtype))), _i(last))
+    def prefetch(self, half: PrimExpr, slot: PrimExpr) -> Stmt:
+        """Ask for the cache lines ``PREFETCH_BYTES`` after ``slot`` of ``half``, to be written."""
+        def ahead(buffer):
+            step = max(1, PREFETCH_BYTES * 8 // dt.bits(buffer.dtype))
+            element = buffer[self.at(half, _e_min(slot + _i(step), _i(self.plan.half - 1)))]
+            return Evaluate(call_extern("int32", "mlc_prefetch_for_write", address_of(element)))
+        return seq(*(ahead(b) for b in (self.keys, self.where) if b is not None))
 
 
 def _digit(key: PrimExpr, shift: PrimExpr) -> PrimExpr:
@@ -131,52 +149,70 @@ def _digit(key: PrimExpr, shift: PrimExpr) -> PrimExpr:
 
 def _over_chunks(plan: _Plan, prologue, body) -> For:
     """For each chunk ``t``, in parallel: ``prologue(t)``, then ``body(i, t)`` for its elements."""
-    t = Var("t", dt.INDEX)
+    t, j = Var("t", dt.INDEX), Var("j", dt.INDEX)
     start, length = plan.chunk(t)
-    j = Var("j", dt.INDEX)
     elements = For(j, _i(0), length, "serial", body(start + j, t))
     return For(t, _i(0), _i(plan.chunks), "parallel", seq(prologue(t), elements))
 
 
-def _count(plan: _Plan, hist: Buffer, side: _Side, shift: PrimExpr, note=None) -> For:
-    """Each chunk's histogram of the digits at ``shift`` (``note(i, t)``: more stores an element)."""
-    def prologue(t):
-        return loop("d", 0, RADIX, lambda d: BufferStore(hist, const(0, "int32"), (t * _i(RADIX) + d,)))
+def _tally(hist: Buffer, t: PrimExpr, digit: PrimExpr) -> Stmt:
+    at = t * _i(RADIX) + digit
+    return BufferStore(hist, hist[at] + _ONE, (at,))
 
+
+def _zero(hist: Buffer, t: PrimExpr) -> Stmt:
+    return loop("d", 0, RADIX, lambda d: BufferStore(hist, _ZERO, (t * _i(RADIX) + d,)))
+
+
+def _load(plan: _Plan, s: _Scratch, hist: Buffer, x, note=None) -> For:
+    """The first read: each element's key (and position) into half 0, its low digit counted
+    in its chunk's histogram; ``note(i, t)``: more stores an element."""
     def body(i, t):
-        at = t * _i(RADIX) + _digit(side.read(i)[0], shift)
-        return seq(BufferStore(hist, hist[at] + const(1, "int32"), (at,)), note(i, t) if note else None)
-    return _over_chunks(plan, prologue, body)
+        key = plan.key(x(i))
+        return seq(s.write(_i(0), i, key, cast(i, "int64") if plan.indices else None),
+                   _tally(hist, t, _digit(key, _i(0))), note(i, t) if note else None)
+    return _over_chunks(plan, lambda t: _zero(hist, t), body)
+
+
+def _count(plan: _Plan, s: _Scratch, hist: Buffer, shift: PrimExpr) -> For:
+    """Each chunk's histogram of the digits at ``shift`` of the keys in the current half."""
+    return _over_chunks(plan, lambda t: _zero(hist, t),
+                        lambda i, t: _tally(hist, t, _digit(s.read(s.cur.get(), i)[0], shift)))
 
 
 def _starts(plan: _Plan, hist: Buffer, acc: Scalar, alike: Scalar) -> Stmt:
     """The counts to bucket starts, digit by digit and chunk by chunk within a digit; ``alike``
-    notes a digit that holds the whole row."""
+    notes a digit holding the whole row (its chunk 0 starts at 0, its last chunk ends at n)."""
     def chunk(d, t):
         at = t * _i(RADIX) + d
         return seq(acc.set(acc.get() + hist[at]), BufferStore(hist, acc.get() - hist[at], (at,)))
 
     def digit(d):
-        whole = logical_and(hist[d] == const(0, "int32"), acc.get() == const(plan.n, "int32"))
+        whole = logical_and(hist[d] == _ZERO, acc.get() == const(plan.n, "int32"))
         return seq(loop("t", 0, plan.chunks, lambda t: chunk(d, t)), when(whole, alike.set(1)))
     return seq(acc.set(0), alike.set(0), loop("d", 0, RADIX, digit))
 
 
-def _scatter(plan: _Plan, hist: Buffer, source: _Side, target: _Side, shift: PrimExpr) -> For:
-    """Each chunk's elements, in order, to their bucket's next slot."""
+def _scatter(plan: _Plan, s: _Scratch, hist: Buffer, shift: PrimExpr) -> For:
+    """Each chunk's elements, in order, from the current half to their bucket's next slot in
+    the other."""
+    here, there = s.cur.get(), _i(1) - s.cur.get()
+
     def body(i, t):
-        key, position = source.read(i)
+        key, position = s.read(here, i)
         at = t * _i(RADIX) + _digit(key, shift)
-        slot = hist[at]
-        slot_ = cast(slot, dt.INDEX)
-        return seq(*target.write(slot_, key, position), BufferStore(hist, slot + const(1, "int32"), (at,)),
-                   *(_prefetch(line) for line in target.lines(slot_)))
+        slot = cast(hist[at], dt.INDEX)
+        return seq(s.write(there, slot, key, position), BufferStore(hist, hist[at] + _ONE, (at,)),
+                   s.prefetch(there, slot))
     return _over_chunks(plan, lambda t: None, body)
 
 
-def _copy(plan: _Plan, source: _Side, target: _Side) -> For:
-    """Each element to its own slot: the last pass when its digit is one for the whole row."""
-    return _over_chunks(plan, lambda t: None, lambda i, t: seq(*target.write(i, *source.read(i))))
+def _store(plan: _Plan, s: _Scratch, out) -> For:
+    """The sorted values (decoded from their keys) or positions into the output."""
+    def body(i, t):
+        key, position = s.read(s.cur.get(), i)
+        return BufferStore(out.buffer, position if plan.indices else plan.value(key), out.index(i))
+    return _over_chunks(plan, lambda t: None, body)
 
 
 def _repair_floats(plan: _Plan, x, out, counts: Buffer) -> Stmt:
@@ -207,13 +243,14 @@ def _repair_floats(plan: _Plan, x, out, counts: Buffer) -> Stmt:
 
     def place(i):
         v = x(i)
-        nan_slot, zero_slot = cast(nan_at, dt.INDEX), cast(zero_at, dt.INDEX)
-        return when(isnan(v), seq(BufferStore(out.buffer, v, out.index(nan_slot)), set_(3, nan_at + const(1, "int32"))),
-                    when(v == const(0, plan.dtype),
-                         seq(BufferStore(out.buffer, v, out.index(zero_slot)), set_(4, zero_at + const(1, "int32")))))
-    return seq(*(set_(k, const(0, "int32")) for k in range(3)), loop("i", 0, plan.n, tally),
+
+        def put(k):  # v at the slot counts[k] names, which moves on
+            return seq(BufferStore(out.buffer, v, out.index(cast(counts[_i(k)], dt.INDEX))),
+                       set_(k, counts[_i(k)] + _ONE))
+        return when(isnan(v), put(3), when(v == const(0, plan.dtype), put(4)))
+    return seq(*(set_(k, _ZERO) for k in range(3)), loop("i", 0, plan.n, tally),
                loop("j", 0, numbers, move),
-               set_(3, const(0, "int32") if plan.descending else cast(numbers, "int32")),
+               set_(3, _ZERO if plan.descending else cast(numbers, "int32")),
                set_(4, cast(first, "int32") + before),
                loop("i", 0, plan.n, place))
 
@@ -235,68 +272,37 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     """The PrimFunc ``(x, out)`` sorting ``x`` along its last axis into ``out`` (the values, or
     with ``indices`` their int64 positions)."""
     plan = _Plan(x.shape[-1], x.dtype, descending, indices)
-    n, kdt, passes = plan.n, plan.key_dtype, plan.passes
     X = decl_buffer(x.shape, x.dtype, "x")
     OUT = decl_buffer(x.shape, "int64" if indices else x.dtype, "out")
-    half = max(n, 1)
-    keys = decl_buffer((2 * half,), kdt, "keys")
-    where = decl_buffer((2 * half,), "int64", "where") if indices else None
+    s = _Scratch(plan, decl_buffer((2 * plan.half,), plan.key_dtype, "keys"),
+                 decl_buffer((2 * plan.half,), "int64", "where") if indices else None, Scalar("cur", dt.INDEX))
     hist = decl_buffer((plan.chunks * RADIX,), "int32", "hist")
-    acc, alike, cur = Scalar("acc", "int32"), Scalar("alike", "int32"), Scalar("cur", dt.INDEX)
-    special = decl_buffer((plan.chunks,), "int32", "special")
-    counts = decl_buffer((5,), "int32", "counts")
-
-    def scratch(h) -> _Side:
-        """Half ``h`` (an index expression) of the scratch buffers."""
-        def read(i):
-            return keys[h * _i(half) + i], where[h * _i(half) + i] if indices else None
-
-        def write(slot, key, position):
-            stores = [BufferStore(keys, key, (h * _i(half) + slot,))]
-            return stores + ([BufferStore(where, position, (h * _i(half) + slot,))] if indices else [])
-
-        def lines(slot):
-            return [b[h * _i(half) + _ahead(slot, b.dtype, half - 1)] for b in (keys, where) if b is not None]
-        return _Side(read, write, lines)
+    acc, alike = Scalar("acc", "int32"), Scalar("alike", "int32")
+    special = decl_buffer((plan.chunks,), "int32", "special")  # a chunk's NaN or -0.0 (float sort)
+    counts = decl_buffer((5,), "int32", "counts")  # _repair_floats's
 
     def row(r):
         xs, out = _RowView(X, r), _RowView(OUT, r)
-        source = _Side(lambda i: (plan.key(xs(i)), cast(i, "int64") if indices else None), None)
-        target = _Side(None, lambda slot, key, position: [
-            BufferStore(OUT, position if indices else plan.value(key), out.index(slot))],
-            lambda slot: [out(_ahead(slot, OUT.dtype, n - 1))])
 
-        def note(i, t):  # a NaN or a -0.0 in a float row sorted by its bits
+        def note(i, t):
             v = xs(i)
-            odd = isnan(v) | (reinterpret(v, kdt) == const(1 << (dt.bits(kdt) - 1), kdt))
+            odd = isnan(v) | (reinterpret(v, plan.key_dtype) == const(1 << (dt.bits(plan.key_dtype) - 1),
+                                                                      plan.key_dtype))
             return BufferStore(special, special[t] | cast(odd, "int32"), (t,))
 
-        def first_count():
-            if not plan.float_bits:
-                return _count(plan, hist, source, _i(0))
-            clear = loop("t", 0, plan.chunks, lambda t: BufferStore(special, const(0, "int32"), (t,)))
-            return seq(clear, _count(plan, hist, source, _i(0), note))
+        def one_pass(p):
+            shift = p * _i(DIGIT_BITS)
+            move = seq(_scatter(plan, s, hist, shift), s.cur.set(_i(1) - s.cur.get()))
+            return seq(when(p > _i(0), _count(plan, s, hist, shift)), _starts(plan, hist, acc, alike),
+                       when(alike.get() == _ZERO, move))
+        if not plan.float_bits:
+            return seq(_load(plan, s, hist, xs), s.cur.set(0), loop("p", 0, plan.passes, one_pass),
+                       _store(plan, s, out))
+        clear = loop("t", 0, plan.chunks, lambda t: BufferStore(special, _ZERO, (t,)))
+        flagged = seq(acc.set(0), loop("t", 0, plan.chunks, lambda t: acc.set(acc.get() | special[t])))
+        return seq(clear, _load(plan, s, hist, xs, note), s.cur.set(0), loop("p", 0, plan.passes, one_pass),
+                   _store(plan, s, out), flagged, when(acc.get() != _ZERO, _repair_floats(plan, xs, out, counts)))
 
-        if passes == 1:
-            body = seq(first_count(), _starts(plan, hist, acc, alike), _scatter(plan, hist, source, target, _i(0)))
-        else:
-            here, there = scratch(cur.get()), scratch(_i(1) - cur.get())
-
-            def middle(p):
-                shift = p * _i(DIGIT_BITS)
-                move = seq(_scatter(plan, hist, here, there, shift), cur.set(_i(1) - cur.get()))
-                return seq(_count(plan, hist, here, shift), _starts(plan, hist, acc, alike),
-                           when(logical_and(p < _i(passes - 1), alike.get() == const(0, "int32")), move))
-            last = when(alike.get() != const(0, "int32"), _copy(plan, here, target),
-                        _scatter(plan, hist, here, target, _i((passes - 1) * DIGIT_BITS)))
-            body = seq(first_count(), _starts(plan, hist, acc, alike),
-                       _scatter(plan, hist, source, scratch(_i(0)), _i(0)), cur.set(_i(0)),
-                       loop("p", 1, passes, middle), last)
-        if plan.float_bits:
-            flagged = acc.set(0), loop("t", 0, plan.chunks, lambda t: acc.set(acc.get() | special[t]))
-            body = seq(body, *flagged, when(acc.get() != const(0, "int32"), _repair_floats(plan, xs, out, counts)))
-        return body
-
-    allocs = (keys, hist, acc.buffer, alike.buffer, cur.buffer) + ((where,) if indices else ()) + \
+    allocs = (s.keys, hist, acc.buffer, alike.buffer, s.cur.buffer) + ((s.where,) if indices else ()) + \
         ((special, counts) if plan.float_bits else ())
-    return hand_written_func((X, OUT), batched(x.shape[:-1], row, "r") if n else seq(), allocs)
+    return hand_written_func((X, OUT), batched(x.shape[:-1], row, "r") if plan.n else seq(), allocs)
