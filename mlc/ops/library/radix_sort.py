@@ -18,11 +18,9 @@ The passes run in one loop, not unrolled, and a last parallel loop stores the
 values (decoded from the keys) or the positions: four parallel loops whatever the
 dtype, a small kernel that compiles fast.
 
-A float ``sort`` carries its values' bits as keys (:func:`~._sort_keys.float_bits`,
-which decode back), where -0.0 sorts before 0.0 and NaNs by sign and payload.
-NumPy's stable order ties the zeros and puts every NaN last, in input order, so
-a row holding a NaN or a -0.0 (the load notes them) is repaired after the store
-(:func:`_repair_floats`).
+A float ``sort`` decodes its values from their keys, which tie -0.0 with 0.0 and
+every NaN with every other: a row holding a NaN or a -0.0 (the load notes them)
+is repaired after the store (:func:`_repair_floats`).
 
 >>> from mlc.ops import TensorType
 >>> f = radix_sort_func(TensorType((5,), "float32"), descending=False, indices=True)
@@ -41,7 +39,7 @@ from ...ir.tir import BufferStore, Evaluate, For, PrimFunc, Stmt, seq
 from ..registry import TensorType
 from ._common import hand_written_func
 from ._kernel import Scalar, batched, loop, when
-from ._sort_keys import float_bits, float_value, int_value, key_dtype, sort_key
+from ._sort_keys import float_value, int_value, key_dtype, sort_key
 
 __all__ = ["radix_sort_func", "DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS", "PREFETCH_BYTES"]
 
@@ -92,8 +90,8 @@ class _Plan:
         return max(self.n, 1)
 
     @property
-    def float_bits(self) -> bool:
-        """Whether the keys are the values' bits (a float ``sort``; repaired after, see above)."""
+    def repairs(self) -> bool:
+        """Whether the row is repaired after its store (a float ``sort``, see above)."""
         return not self.indices and dt.is_float(self.dtype)
 
     def chunk(self, t: PrimExpr) -> tuple[PrimExpr, PrimExpr]:
@@ -103,12 +101,10 @@ class _Plan:
         return start, _i(base) + cast(t < _i(rem), dt.INDEX) if rem else _i(base)
 
     def key(self, x: PrimExpr) -> PrimExpr:
-        if self.float_bits:
-            return float_bits(x, self.key_dtype, self.descending)
         return sort_key(x, self.descending)
 
     def value(self, key: PrimExpr) -> PrimExpr:
-        """The value whose key is ``key`` (``sort``'s keys are a bijection of the values)."""
+        """The value whose key is ``key`` (one of them for a NaN's or a zero's key)."""
         if dt.is_float(self.dtype):
             return float_value(key, self.dtype, self.descending)
         return int_value(key, self.dtype, self.descending)
@@ -216,42 +212,28 @@ def _store(plan: _Plan, s: _Scratch, out) -> For:
 
 
 def _repair_floats(plan: _Plan, x, out, counts: Buffer) -> Stmt:
-    """NumPy's order for a float row sorted by its bits: NaNs last (first, descending) and zeros
-    tied, both in input order. The bits' order is [NaNs of one sign | numbers, -0.0 and 0.0 apart |
-    the other NaNs]; the numbers move to their place, then one read of ``x`` writes the NaNs and
-    the zeros into their blocks in input order."""
-    kdt = plan.key_dtype
-    front_sign = 0 if plan.descending else 1  # the sign of the NaNs the bits' order puts first
-    front, nans, before, nan_at, zero_at = (counts[_i(k)] for k in range(5))
+    """NaNs and zeros as NumPy's stable sort leaves them. Their keys tie (every NaN one key, both
+    zeros one key), so the sort put them in the right blocks (the NaNs last, first descending)
+    but decoded each block as one value; one read of ``x`` counts the NaNs and the numbers
+    before the zeros, a second writes the NaNs and zeros, in input order, into their blocks."""
+    nans, before = counts[_i(0)], counts[_i(1)]
 
     def set_(k, value):
         return BufferStore(counts, value, (_i(k),))
 
     def tally(i):
-        v = x(i)
-        sign = reinterpret(v, kdt) >> const(dt.bits(kdt) - 1, kdt)
-        number_before = v > const(0, plan.dtype) if plan.descending else v < const(0, plan.dtype)
-        return seq(set_(0, front + cast(logical_and(isnan(v), sign == const(front_sign, kdt)), "int32")),
-                   set_(1, nans + cast(isnan(v), "int32")),
-                   set_(2, before + cast(number_before, "int32")))
-    numbers = _i(plan.n) - cast(nans, dt.INDEX)
-    first = cast(nans, dt.INDEX) if plan.descending else _i(0)  # where the numbers go
-
-    def move(j):  # forward when they move down, backward when up: no element is overwritten unread
-        j = numbers - _i(1) - j if plan.descending else j
-        return BufferStore(out.buffer, out(cast(front, dt.INDEX) + j), out.index(first + j))
+        v, zero = x(i), const(0, plan.dtype)
+        return seq(set_(0, nans + cast(isnan(v), "int32")),
+                   set_(1, before + cast(v > zero if plan.descending else v < zero, "int32")))
 
     def place(i):
-        v = x(i)
-
-        def put(k):  # v at the slot counts[k] names, which moves on
-            return seq(BufferStore(out.buffer, v, out.index(cast(counts[_i(k)], dt.INDEX))),
+        def put(k):  # x[i] at the slot counts[k] names, which moves on
+            return seq(BufferStore(out.buffer, x(i), out.index(cast(counts[_i(k)], dt.INDEX))),
                        set_(k, counts[_i(k)] + _ONE))
-        return when(isnan(v), put(3), when(v == const(0, plan.dtype), put(4)))
-    return seq(*(set_(k, _ZERO) for k in range(3)), loop("i", 0, plan.n, tally),
-               loop("j", 0, numbers, move),
-               set_(3, _ZERO if plan.descending else cast(numbers, "int32")),
-               set_(4, cast(first, "int32") + before),
+        return when(isnan(x(i)), put(2), when(x(i) == const(0, plan.dtype), put(3)))
+    nan_at = _ZERO if plan.descending else const(plan.n, "int32") - nans
+    zero_at = nans + before if plan.descending else before
+    return seq(set_(0, _ZERO), set_(1, _ZERO), loop("i", 0, plan.n, tally), set_(2, nan_at), set_(3, zero_at),
                loop("i", 0, plan.n, place))
 
 
@@ -279,7 +261,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
     hist = decl_buffer((plan.chunks * RADIX,), "int32", "hist")
     acc, alike = Scalar("acc", "int32"), Scalar("alike", "int32")
     special = decl_buffer((plan.chunks,), "int32", "special")  # a chunk's NaN or -0.0 (float sort)
-    counts = decl_buffer((5,), "int32", "counts")  # _repair_floats's
+    counts = decl_buffer((4,), "int32", "counts")  # _repair_floats's
 
     def row(r):
         xs, out = _RowView(X, r), _RowView(OUT, r)
@@ -295,7 +277,7 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
             move = seq(_scatter(plan, s, hist, shift), s.cur.set(_i(1) - s.cur.get()))
             return seq(when(p > _i(0), _count(plan, s, hist, shift)), _starts(plan, hist, acc, alike),
                        when(alike.get() == _ZERO, move))
-        if not plan.float_bits:
+        if not plan.repairs:
             return seq(_load(plan, s, hist, xs), s.cur.set(0), loop("p", 0, plan.passes, one_pass),
                        _store(plan, s, out))
         clear = loop("t", 0, plan.chunks, lambda t: BufferStore(special, _ZERO, (t,)))
@@ -304,5 +286,5 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
                    _store(plan, s, out), flagged, when(acc.get() != _ZERO, _repair_floats(plan, xs, out, counts)))
 
     allocs = (s.keys, hist, acc.buffer, alike.buffer, s.cur.buffer) + ((s.where,) if indices else ()) + \
-        ((special, counts) if plan.float_bits else ())
+        ((special, counts) if plan.repairs else ())
     return hand_written_func((X, OUT), batched(x.shape[:-1], row, "r") if plan.n else seq(), allocs)
