@@ -160,20 +160,17 @@ def _zero(hist: Buffer, t: PrimExpr) -> Stmt:
     return loop("d", 0, RADIX, lambda d: BufferStore(hist, _ZERO, (t * _i(RADIX) + d,)))
 
 
-def _load(plan: _Plan, s: _Scratch, hist: Buffer, x, note=None) -> For:
-    """The first read: each element's key (and position) into half 0, its low digit counted
-    in its chunk's histogram; ``note(i, t)``: more stores an element."""
+def _count(plan: _Plan, s: _Scratch, hist: Buffer, p: PrimExpr, x, note=None) -> For:
+    """Each chunk's histogram of the digits of pass ``p`` of the keys in the current half. The
+    first pass reads the keys from the input instead, and stores them (and their positions) in
+    half 0; ``note(i, t)``: more stores it makes for an element."""
     def body(i, t):
         key = plan.key(x(i))
-        return seq(s.write(_i(0), i, key, cast(i, "int64") if plan.indices else None),
+        load = seq(s.write(_i(0), i, key, cast(i, "int64") if plan.indices else None),
                    _tally(hist, t, _digit(key, _i(0))), note(i, t) if note else None)
+        again = _tally(hist, t, _digit(s.read(s.cur.get(), i)[0], p * _i(DIGIT_BITS)))
+        return when(p == _i(0), load, again)
     return _over_chunks(plan, lambda t: _zero(hist, t), body)
-
-
-def _count(plan: _Plan, s: _Scratch, hist: Buffer, shift: PrimExpr) -> For:
-    """Each chunk's histogram of the digits at ``shift`` of the keys in the current half."""
-    return _over_chunks(plan, lambda t: _zero(hist, t),
-                        lambda i, t: _tally(hist, t, _digit(s.read(s.cur.get(), i)[0], shift)))
 
 
 def _starts(plan: _Plan, hist: Buffer, acc: Scalar, alike: Scalar) -> Stmt:
@@ -275,15 +272,14 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
         def one_pass(p):
             shift = p * _i(DIGIT_BITS)
             move = seq(_scatter(plan, s, hist, shift), s.cur.set(_i(1) - s.cur.get()))
-            return seq(when(p > _i(0), _count(plan, s, hist, shift)), _starts(plan, hist, acc, alike),
+            return seq(_count(plan, s, hist, p, xs, note if plan.repairs else None), _starts(plan, hist, acc, alike),
                        when(alike.get() == _ZERO, move))
+        sort = seq(s.cur.set(0), loop("p", 0, plan.passes, one_pass), _store(plan, s, out))
         if not plan.repairs:
-            return seq(_load(plan, s, hist, xs), s.cur.set(0), loop("p", 0, plan.passes, one_pass),
-                       _store(plan, s, out))
+            return sort
         clear = loop("t", 0, plan.chunks, lambda t: BufferStore(special, _ZERO, (t,)))
         flagged = seq(acc.set(0), loop("t", 0, plan.chunks, lambda t: acc.set(acc.get() | special[t])))
-        return seq(clear, _load(plan, s, hist, xs, note), s.cur.set(0), loop("p", 0, plan.passes, one_pass),
-                   _store(plan, s, out), flagged, when(acc.get() != _ZERO, _repair_floats(plan, xs, out, counts)))
+        return seq(clear, sort, flagged, when(acc.get() != _ZERO, _repair_floats(plan, xs, out, counts)))
 
     allocs = (s.keys, hist, acc.buffer, alike.buffer, s.cur.buffer) + ((s.where,) if indices else ()) + \
         ((special, counts) if plan.repairs else ())
