@@ -134,11 +134,12 @@ class _Scratch:
 
     def read(self, half: PrimExpr, i: PrimExpr) -> tuple[PrimExpr, PrimExpr | None]:
         """(key, position or None) of element ``i`` of ``half``."""
-        return self.keys[self.at(half, i)], self.where[self.at(half, i)] if self.where else None
+        return self.keys[self.at(half, i)], None if self.where is None else self.where[self.at(half, i)]
 
     def write(self, half: PrimExpr, i: PrimExpr, key: PrimExpr, position: PrimExpr | None) -> Stmt:
-        stores = [BufferStore(self.keys, key, (self.at(half, i),))]
-        return seq(*stores, BufferStore(self.where, position, (self.at(half, i),)) if self.where else None)
+        at = (self.at(half, i),)
+        positions = None if self.where is None else BufferStore(self.where, position, at)
+        return seq(BufferStore(self.keys, key, at), positions)
 
     def prefetch(self, half: PrimExpr, slot: PrimExpr) -> Stmt:
         """Ask for the cache lines ``PREFETCH_BYTES`` after ``slot`` of ``half``, to be written."""
