@@ -42,13 +42,15 @@ from ._common import hand_written_func
 from ._kernel import Scalar, batched, loop, when
 from ._sort_keys import float_value, int_value, key_dtype, sort_key
 
-__all__ = ["radix_sort_func", "DIGIT_BITS", "NARROW_DIGIT_BITS", "MIN_CHUNK", "MAX_CHUNKS", "PREFETCH_BYTES"]
+__all__ = ["radix_sort_func", "DIGIT_BITS", "NARROW_DIGITS", "MIN_CHUNK", "MAX_CHUNKS", "PREFETCH_BYTES"]
 
-#: The bits a pass sorts by: 2048 buckets (3 passes for 4-byte keys) for rows of MIN_CHUNK
-#: elements or more, 256 (4 passes, 1/8 the histogram to clear and sum each pass) for shorter
-#: ones. With the prefetch below, 3 passes of 11 bits sorted 2^22 float32 values 12% faster than
-#: 4 of 8 (one thread, an AVX-512 Intel host).
-DIGIT_BITS, NARROW_DIGIT_BITS = 11, 8
+#: The bits a pass sorts by, by the row's length: (longest row, bits), the first that fits;
+#: longer rows DIGIT_BITS. Long rows take 11 bits, 2048 buckets (3 passes for 4-byte keys):
+#: with the prefetch below, 3 passes of 11 bits sorted 2^22 float32 values 12% faster than 4 of
+#: 8 (one thread, an AVX-512 Intel host). Shorter rows take bytes, 1/8 the histogram to clear and
+#: sum each pass (narrower digits, more passes, measured slower for rows of 64 and 1000).
+NARROW_DIGITS = ((1 << 16, 8),)
+DIGIT_BITS = 11
 
 #: How far ahead of a bucket's next slot the scatter asks for the cache line it will write:
 #: each bucket is a write stream of its own, far more than the hardware prefetchers follow, and
@@ -80,7 +82,7 @@ class _Plan:
 
     @property
     def digit_bits(self) -> int:
-        return DIGIT_BITS if self.n >= MIN_CHUNK else NARROW_DIGIT_BITS
+        return next((bits for longest, bits in NARROW_DIGITS if self.n <= longest), DIGIT_BITS)
 
     @property
     def radix(self) -> int:
@@ -141,8 +143,11 @@ class _Scratch:
         positions = None if self.where is None else BufferStore(self.where, position, at)
         return seq(BufferStore(self.keys, key, at), positions)
 
-    def prefetch(self, half: PrimExpr, slot: PrimExpr) -> Stmt:
-        """Ask for the cache lines ``PREFETCH_BYTES`` after ``slot`` of ``half``, to be written."""
+    def prefetch(self, half: PrimExpr, slot: PrimExpr) -> Stmt | None:
+        """Ask for the cache lines ``PREFETCH_BYTES`` after ``slot`` of ``half``, to be written
+        (a long row's: a short one stays in the caches)."""
+        if self.plan.n < MIN_CHUNK:
+            return None
         def ahead(buffer):
             step = max(1, PREFETCH_BYTES * 8 // dt.bits(buffer.dtype))
             element = buffer[self.at(half, _e_min(slot + _i(step), _i(self.plan.half - 1)))]
@@ -157,11 +162,15 @@ def _digit(plan: _Plan, key: PrimExpr, p: PrimExpr) -> PrimExpr:
 
 
 def _over_chunks(plan: _Plan, prologue, body) -> For:
-    """For each chunk ``t``, in parallel: ``prologue(t)``, then ``body(i, t)`` for its elements."""
+    """For each chunk ``t``, in parallel (when several): ``prologue(t)``, then ``body(i, t)`` for
+    its elements."""
     t, j = Var("t", dt.INDEX), Var("j", dt.INDEX)
     start, length = plan.chunk(t)
     elements = For(j, _i(0), length, "serial", body(start + j, t))
-    return For(t, _i(0), _i(plan.chunks), "parallel", seq(prologue(t), elements))
+    # one chunk: a serial loop, no launch (a row's passes launch two loops each: rows of 64
+    # elements took three times as long), and the rows' batch loop stays free to run in parallel
+    kind = "parallel" if plan.chunks > 1 else "serial"
+    return For(t, _i(0), _i(plan.chunks), kind, seq(prologue(t), elements))
 
 
 def _tally(plan: _Plan, hist: Buffer, t: PrimExpr, digit: PrimExpr) -> Stmt:
