@@ -48,8 +48,10 @@ __all__ = ["radix_sort_func", "DIGIT_BITS", "NARROW_DIGITS", "MIN_CHUNK", "MAX_C
 #: longer rows DIGIT_BITS. Long rows take 11 bits, 2048 buckets (3 passes for 4-byte keys):
 #: with the prefetch below, 3 passes of 11 bits sorted 2^22 float32 values 12% faster than 4 of
 #: 8 (one thread, an AVX-512 Intel host). Shorter rows take bytes, 1/8 the histogram to clear and
-#: sum each pass (narrower digits, more passes, measured slower for rows of 64 and 1000).
-NARROW_DIGITS = ((1 << 16, 8),)
+#: sum each pass (narrower digits, more passes, measured slower for rows of 64 and 1000); rows of
+#: a few elements 4 bits, where the buckets are all the work (and the reference interpreter steps
+#: through each: a 9-element row of int64 took 0.5 s with bytes, 0.08 s with 4 bits).
+NARROW_DIGITS = ((16, 4), (1 << 16, 8))
 DIGIT_BITS = 11
 
 #: How far ahead of a bucket's next slot the scatter asks for the cache line it will write:
