@@ -151,8 +151,9 @@ class CudaBackend:
             module = CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
             module.artifact = artifact
             return module
-        raw = load_cubin(artifact.cubin if artifact.arch == device_arch() else compile_cuda(code, device_arch()),
-                         code)
+        # a cubin for "sm_90a" (wgmma, the architecture-specific features) runs on the sm_90 it names
+        same = artifact.arch.removesuffix("a") == device_arch()
+        raw = load_cubin(artifact.cubin if same else compile_cuda(code, device_arch()), code)
         functions = {}
         for name, func in artifact.module.items():
             if is_graph_main(func):

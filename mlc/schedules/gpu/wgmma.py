@@ -1,0 +1,237 @@
+"""Hopper (sm_90a) float16 GEMM with warpgroup MMA: ``C = f32(A) @ f32(B)`` of float16 A (M x K)
+and B (K x N) into float32 C, as one kernel written out in TIR.
+
+A thread block of ``warpgroups`` x 128 threads computes a ``block_m x block_n`` tile of C:
+warpgroup ``g`` its rows ``[g * block_m / warpgroups, ...)``, each 64 of them one
+``wgmma.mma_async m64n{block_n}k16`` accumulator (``block_n / 2`` floats a thread).
+Per 64-wide step of k the block's threads copy A's ``block_m x 64`` tile and B's
+``64 x block_n`` tile into shared memory with ``cp.async`` (16 bytes a copy),
+``stages - 1`` steps ahead of the one the tensor cores read (a ring of ``stages``
+copies in one shared buffer), laid out as the MMAs' descriptors describe them:
+
+- A K-major with the 128-byte swizzle: row ``r``'s 64 halves are 128 bytes, its
+  16-byte chunk ``c`` stored at chunk ``c ^ (r % 8)``; 8 rows (1024 bytes) a
+  swizzle atom, the stride byte offset between atoms 1024;
+- B MN-major (``imm-trans-b``; a row-major ``B[k, n]`` has n contiguous) with the
+  128-byte swizzle, in blocks of 64 columns: row ``k`` of a block is 128 bytes,
+  chunk ``c`` at ``c ^ (k % 8)``; the stride byte offset 1024 (8 rows of k), the
+  leading byte offset the distance between column blocks (``64 * 128`` bytes).
+
+A step: wait for its copies (``cp.async.wait_group stages - 2``), make them
+visible to the tensor cores (``fence.proxy.async``) and to every thread
+(``__syncthreads``), issue the copies of step ``k + stages - 1`` into the copy
+the previous step read (all its MMAs finished, see below), then ``wgmma.fence``,
+four ``k16`` MMAs per accumulator, ``wgmma.commit_group`` and
+``wgmma.wait_group 0``. The epilogue writes each thread's registers to C by the
+accumulator's fragment layout (:func:`mlc.backends.cuda.wgmma.accumulator_coords`).
+No TMA: ``cp.async`` needs no tensor map (a driver object made on the host for each
+operand's address and shape), which mlc's launch path would need to build and pass
+per call; the pipeline's copies are the same bytes.
+
+>>> t = WgmmaTile(128, 128, 3, 2)
+>>> t.threads, t.shared_bytes, t.shape
+(256, 98304, (128, 128, 64))
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ...backends.cuda import wgmma as W
+from ...errors import ScheduleError
+from ...ir import dtype as dt
+from ...ir.buffer import decl_buffer
+from ...ir.expr import Var, const
+from ...ir.extern import address_of, call_extern
+from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, seq
+from ...passes.tir.async_copy import async_scope, commit, wait
+from ...passes.tir.thread_sync import MANUAL_BARRIERS, syncthreads
+
+__all__ = ["WgmmaTile", "WGMMA_TILES", "wgmma_matmul_func", "BLOCK_K", "schedule_wgmma_matmul"]
+
+#: The k step: one 128-byte swizzle row of float16.
+BLOCK_K = 64
+_CHUNK = 8  # float16 elements of one 16-byte copy
+_SWIZZLE_128B = 1
+
+
+class WgmmaTile(NamedTuple):
+    """A thread block of the wgmma GEMM: its C tile (``block_m`` a multiple of 64 per warpgroup,
+    ``block_n`` one of 64, 128, 256), the pipeline's stages (copies of the k step in shared
+    memory, at least 2) and its warpgroups."""
+    block_m: int = 128
+    block_n: int = 128
+    stages: int = 3
+    warpgroups: int = 2
+
+    @property
+    def threads(self) -> int:
+        return W.WARPGROUP * self.warpgroups
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.block_m, self.block_n, BLOCK_K
+
+    @property
+    def shared_bytes(self) -> int:
+        return 2 * self.stages * BLOCK_K * (self.block_m + self.block_n)
+
+    @property
+    def m_tiles(self) -> int:
+        """The 64-row accumulators of a warpgroup."""
+        return self.block_m // (64 * self.warpgroups)
+
+    def check(self) -> None:
+        if self.block_n not in W.WGMMA_N or self.block_m % (64 * self.warpgroups) or self.stages < 2 or \
+                self.warpgroups < 1:
+            raise ScheduleError(f"wgmma: tile {self} is not one the kernel has: block_n one of {W.WGMMA_N}, "
+                                "block_m a multiple of 64 per warpgroup, at least 2 stages")
+
+    def schedule(self, sch, block: str = "C", func_name: str | None = None) -> None:
+        schedule_wgmma_matmul(sch, block, func_name, self)
+
+
+#: The blocks the benchmarks' variant rows and the default (behind its flag) choose among,
+#: largest first: CUTLASS's Hopper GEMMs use 128 x 128 and 128 x 256 tiles with two
+#: consumer warpgroups.
+WGMMA_TILES = (WgmmaTile(128, 256, 3, 2), WgmmaTile(128, 128, 4, 2), WgmmaTile(128, 128, 3, 2),
+               WgmmaTile(128, 128, 2, 2), WgmmaTile(64, 128, 4, 1))
+
+
+def _i(v: int):
+    return const(v, dt.INDEX)
+
+
+def _copy(smem, to, src, at):
+    """One 16-byte copy (8 float16): ``smem[to + l] = src[at[0], at[1] + l]``, a vectorized loop."""
+    lane = Var("l", dt.INDEX)
+    return For(lane, _i(0), _i(_CHUNK), "vectorized",
+               BufferStore(smem, src[at[0], at[1] + lane], (to + lane,)))
+
+
+def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=None, b=None, c=None,
+                      name: str = "main") -> PrimFunc:
+    """The PrimFunc ``(A, B, C)`` computing ``C = f32(A) @ f32(B)`` (module docstring); ``a``,
+    ``b``, ``c`` are the buffers to use as parameters (made where None). A ScheduleError where
+    the tile does not divide the shape."""
+    tile.check()
+    bm, bn, s = tile.block_m, tile.block_n, tile.stages
+    if m % bm or n % bn or k % BLOCK_K:
+        raise ScheduleError(f"wgmma: a {m}x{n}x{k} matmul is not whole {bm}x{bn}x{BLOCK_K} tiles; the wgmma "
+                            "kernel needs M, N and K multiples of its block (pad the operands, or use the "
+                            "default tensor-core schedule)")
+    A = a if a is not None else decl_buffer((m, k), "float16", "A")
+    B = b if b is not None else decl_buffer((k, n), "float16", "B")
+    C = c if c is not None else decl_buffer((m, n), "float32", "C")
+    threads = tile.threads
+    kt_count = k // BLOCK_K
+    a_stage, b_stage = bm * BLOCK_K, BLOCK_K * bn
+    b_base = s * a_stage
+    smem = decl_buffer((s * (a_stage + b_stage),), "float16", "AB_shared", scope="shared")
+    regs = bn // 2
+    acc = decl_buffer((tile.m_tiles * regs,), "float32", "acc", scope="local")
+    by, bx, tx = Var("by", dt.INDEX), Var("bx", dt.INDEX), Var("tx", dt.INDEX)
+    row0, col0 = by * _i(bm), bx * _i(bn)
+    lanes8 = _CHUNK
+
+    def fetch(kt, stage):
+        """The cp.async copies of k step ``kt`` into copy ``stage`` of the ring."""
+        out = []
+        a_per, b_per = a_stage // lanes8 // threads, b_stage // lanes8 // threads
+        for i in range(a_per):
+            ch = tx + _i(threads * i)
+            r, c8 = ch // _i(BLOCK_K // lanes8), ch % _i(BLOCK_K // lanes8)
+            to = stage * _i(a_stage) + r * _i(BLOCK_K) + (c8 ^ (r % _i(8))) * _i(lanes8)
+            out.append(_copy(smem, to, A, (row0 + r, kt * _i(BLOCK_K) + c8 * _i(lanes8))))
+        for i in range(b_per):
+            ch = tx + _i(threads * i)
+            kr, j = ch // _i(bn // lanes8), ch % _i(bn // lanes8)
+            to = (_i(b_base) + stage * _i(b_stage) + (j // _i(8)) * _i(BLOCK_K * 64) + kr * _i(64)
+                  + ((j % _i(8)) ^ (kr % _i(8))) * _i(lanes8))
+            out.append(_copy(smem, to, B, (kt * _i(BLOCK_K) + kr, col0 + j * _i(lanes8))))
+        if a_stage % (lanes8 * threads) or b_stage % (lanes8 * threads):
+            raise ScheduleError(f"wgmma: tile {tile}'s k step is not whole 16-byte copies for {threads} threads")
+        return async_scope(seq(*out))
+
+    def ext(name, *args):
+        return Evaluate(call_extern("int32", name, *args))
+
+    kt = Var("kt", dt.INDEX)
+    stage = kt % _i(s)
+    group = tx // _i(W.WARPGROUP)
+    mmas = []
+    for mt in range(tile.m_tiles):
+        for kk in range(BLOCK_K // 16):
+            a_at = stage * _i(a_stage) + (group * _i(tile.m_tiles) + _i(mt)) * _i(64 * BLOCK_K) + _i(kk * 16)
+            b_at = _i(b_base) + stage * _i(b_stage) + _i(kk * 16 * 64)
+            mmas.append(ext(W.mma_name(bn), address_of(acc[_i(mt * regs)]), address_of(smem[a_at]),
+                            address_of(smem[b_at]), 16, 1024, _SWIZZLE_128B, 64 * BLOCK_K * 2, 1024, _SWIZZLE_128B,
+                            0, 1))
+    ahead = kt + _i(s - 1)
+    main = For(kt, _i(0), _i(kt_count), "serial", seq(
+        wait(s - 2), ext("mlc_fence_proxy_async"), syncthreads(),
+        IfThenElse(ahead < _i(kt_count), fetch(ahead, ahead % _i(s))), commit(),
+        ext("mlc_wgmma_fence"), *mmas, ext("mlc_wgmma_commit"),
+        ext("mlc_wgmma_wait", 0, address_of(acc[_i(0)]), tile.m_tiles * regs)))
+    v = Var("v", dt.INDEX)
+    init = For(v, _i(0), _i(tile.m_tiles * regs), "unrolled", BufferStore(acc, const(0.0, "float32"), (v,)))
+    prologue = [seq(fetch(_i(p), _i(p)), commit()) if p < kt_count else commit() for p in range(s - 1)]
+    # epilogue: register e = mt * regs + v of thread tx holds C[row, col] (the fragment layout)
+    lane, warp = tx % _i(32), (tx % _i(W.WARPGROUP)) // _i(32)
+    mt_v, e = Var("mt", dt.INDEX), Var("e", dt.INDEX)
+    row = (row0 + (group * _i(tile.m_tiles) + mt_v) * _i(64) + warp * _i(16) + lane // _i(4)
+           + ((e // _i(2)) % _i(2)) * _i(8))
+    col = col0 + (e // _i(4)) * _i(8) + (lane % _i(4)) * _i(2) + e % _i(2)
+    store = For(mt_v, _i(0), _i(tile.m_tiles), "unrolled", For(e, _i(0), _i(regs), "unrolled", BufferStore(
+        C, acc[mt_v * _i(regs) + e], (row, col))))
+    body = seq(init, *prologue, main, wait(0), store)
+    kernel = For(tx, _i(0), _i(threads), "thread_binding", Allocate(smem, Allocate(acc, body)), "threadIdx.x")
+    kernel = For(bx, _i(0), _i(n // bn), "thread_binding", kernel, "blockIdx.x")
+    kernel = For(by, _i(0), _i(m // bm), "thread_binding", kernel, "blockIdx.y")
+    from ...ir.tir import Block, BlockRealize
+    root = Block("root", (), (), (), kernel)
+    return PrimFunc((A, B, C), BlockRealize((), const(True, "bool"), root),
+                    (("global_symbol", name), ("mlc.scheduled", "wgmma"), ("tir.noalias", True),
+                     (MANUAL_BARRIERS, True)))
+
+
+def schedule_wgmma_matmul(sch, block: str = "C", func_name: str | None = None, tile: WgmmaTile = WgmmaTile()) -> None:
+    """Replace function ``func_name`` of ``sch``, a float16 matmul ``C[i, j] += f32(A[i, k]) *
+    f32(B[k, j])`` and nothing else (parameters A, B, C), by :func:`wgmma_matmul_func` on its
+    parameters. A ScheduleError where it is not such a function or the tile does not divide it."""
+    from ..analysis import view  # noqa: F401  (the block must exist)
+    name = sch._func_name(func_name, "schedule_wgmma_matmul")
+    func = sch.mod[name]
+    sch.get_block(block, name)
+    ext = _plain_matmul(func, block)
+    if ext is None:
+        raise ScheduleError(f"schedule_wgmma_matmul: function {name} is not a float16 matmul C = A @ B into "
+                            "float32 with parameters (A, B, C) and one block; the wgmma kernel computes only that")
+    m, n, k = ext
+    new = wgmma_matmul_func(m, n, k, tile, *func.params, name=func.attr("global_symbol", name))
+    attrs = tuple((key, val) for key, val in func.attrs if key not in dict(new.attrs)) + new.attrs
+    sch._commit(name, PrimFunc(func.params, new.body, attrs))
+
+
+def _plain_matmul(func: PrimFunc, block: str):
+    """(M, N, K) where ``func`` is exactly ``C[i, j] += f32(A[i, k]) * f32(B[k, j])`` over (A, B, C)."""
+    from ...ir.tir import Block as _Block
+    from ...ir.functor import pre_order_nodes
+    blocks = [b for b in pre_order_nodes(func.body) if isinstance(b, _Block) and b.name_hint != "root"]
+    if len(blocks) != 1 or blocks[0].name_hint != block or len(func.params) != 3:
+        return None
+    a, b, c = func.params
+    if (a.dtype, b.dtype, c.dtype) != ("float16", "float16", "float32") or len(a.shape) != 2 or \
+            len(b.shape) != 2 or len(c.shape) != 2:
+        return None
+    try:
+        (m, k), (k2, n), (m2, n2) = [[int(e.value) for e in x.shape] for x in (a, b, c)]
+    except AttributeError:
+        return None
+    blk = blocks[0]
+    if (k, m, n) != (k2, m2, n2) or blk.init is None or [r.buffer for r in blk.reads] != [a, b] or \
+            [w.buffer for w in blk.writes] != [c]:
+        return None
+    kinds = [iv.iter_type for iv in blk.iter_vars]
+    if kinds != ["spatial", "spatial", "reduce"]:
+        return None
+    return m, n, k
