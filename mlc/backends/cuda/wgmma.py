@@ -44,21 +44,24 @@ gives a wrong answer on the CPU. A shared buffer an MMA reads is declared
 >>> d = descriptor(2048 + 64, lbo=16, sbo=1024, mode=1)
 >>> decode(d)
 (2112, 16, 1024, 1)
->>> accumulator_coords(128)[0][:4], accumulator_coords(128)[1][:4]   # thread 0, registers 0..3
+>>> rows, cols = accumulator_coords(128)
+>>> rows[0, :4], cols[0, :4]   # thread 0, registers 0..3
 (array([0, 0, 8, 8]), array([0, 1, 0, 1]))
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
-from ...errors import CompileError, MLCError
+from ...errors import CompileError, MLCError, RaceError
 from ...ir.expr import BufferLoad, IntImm
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.functor import pre_order_nodes
 from ..gpu.emulator import ExternEmulation, register_extern_emulation
 
 __all__ = ["WGMMA_N", "WARPGROUP", "mma_name", "descriptor", "decode", "operand_addresses", "accumulator_coords",
-           "is_wgmma_call", "headers", "render_call", "operands_of", "writes_of", "emulate_call",
+           "is_wgmma_call", "headers", "render_call", "operands_of", "writes_of", "emulate_call", "check_retired",
            "SWIZZLE_BYTES", "SHARED_ALIGN_BYTES"]
 
 WARPGROUP = 128
@@ -284,53 +287,128 @@ def _uniform(run, e, what: str, values, groups):
     return v[:, 0]
 
 
-def emulate_call(run, e: CallExtern, mask, env) -> None:
-    """Run call ``e`` (module docstring) for the active lanes of ``run``: the controls are
-    checked to be made by whole warpgroups; an MMA is applied at once (its result is what
-    the wait makes visible)."""
-    _check(e)
-    groups = _warpgroups(run, e, mask)
-    if groups.size == 0 or e.name not in _MMAS:
-        return
+class _InFlight:
+    """One kernel run's MMAs not yet retired, per warpgroup (by its first lane): the batch
+    being issued and the committed batches, oldest first. An MMA is (accumulator memory,
+    its elements (128, regs), operand memories, their elements (rows, 16) each, the
+    operands' values when issued)."""
+
+    def __init__(self):
+        self.open: dict[int, list] = {}
+        self.committed: dict[int, list[list]] = {}
+
+
+_RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _state(run) -> _InFlight:
+    state = _RUNS.get(run)
+    if state is None:
+        state = _RUNS[run] = _InFlight()
+    return state
+
+
+def _issue(run, e: CallExtern, groups, env) -> None:
+    """Record the MMA ``e`` of each warpgroup in ``groups``: its operands' elements and
+    their values now, checked as reads of shared memory."""
     n = _MMAS[e.name]
+    regs = n // 2
     lanes = (groups[:, None] + np.arange(WARPGROUP)[None, :]).reshape(-1)
     full = np.zeros(run.lanes, bool)
     full[lanes] = True
     d, a, b = (x.load for x in e.args[:3])
     acc, acc_at, _ = run._address(d.buffer, d.indices, full, env)
-    acc_at = acc_at[lanes]
-    regs = n // 2
-    if (acc_at - acc.offset[lanes]).max() + regs > acc.size:
+    acc_at = acc_at[lanes].reshape(-1, WARPGROUP)
+    if (acc_at - acc.offset[lanes].reshape(-1, WARPGROUP)).max() + regs > acc.size:
         _refuse(run, f"{e.name}: accumulator {acc.buffer.name} has {acc.size} elements, fewer than the "
                      f"{regs} from the one addressed")
     a_lbo, a_sbo, a_mode, b_lbo, b_sbo, b_mode, a_mn, b_mn = (x.value for x in e.args[3:])
     itemsize = 2
-    tiles = []
-    for load, rows, (lbo, sbo, mode), mn in ((a, 64, (a_lbo, a_sbo, a_mode), a_mn), (b, n, (b_lbo, b_sbo, b_mode), b_mn)):
+    operands = []
+    for load, rows, (lbo, sbo, mode), mn in ((a, 64, (a_lbo, a_sbo, a_mode), a_mn),
+                                               (b, n, (b_lbo, b_sbo, b_mode), b_mn)):
         mem, at, _ = run._address(load.buffer, load.indices, full, env)
         rel = _uniform(run, e, f"addresses of {load.buffer.name}", at[lanes] - mem.offset[lanes], groups)
-        base = mem.offset[groups]
         elems = []
         for g, start in enumerate(rel):
             addr = operand_addresses(descriptor(int(start) * itemsize, lbo, sbo, mode), rows, bool(mn), itemsize)
-            if (addr % itemsize).any() or addr.min() < 0 or addr.max() // itemsize >= mem.size:
+            if addr.min() < 0 or addr.max() // itemsize >= mem.size:
                 _refuse(run, f"{e.name}: the descriptor of {load.buffer.name} (start byte {int(start) * itemsize}, "
                              f"LBO {lbo}, SBO {sbo}, layout type {mode}) reaches bytes "
                              f"{int(addr.min())}..{int(addr.max())}, outside its {mem.size * itemsize}")
-            elems.append(addr // itemsize + base[g])
-        where = np.stack(elems)  # (groups, rows, 16)
-        if mem.tracked:
-            run._check_read(mem, where.reshape(-1), np.repeat(groups, rows * 16))
-        tiles.append(mem.array[where].astype(np.float32))
-    prod = np.matmul(tiles[0], np.swapaxes(tiles[1], 1, 2))  # (groups, 64, n)
+            elems.append(addr // itemsize + mem.offset[groups[g]])
+        operands.append((mem, np.stack(elems)))  # (groups, rows, 16)
+    state = _state(run)
+    for g, first in enumerate(groups):
+        flat = acc_at[g][:, None] + np.arange(regs)[None, :]
+        if acc.written is not None and not acc.written[flat].all():
+            _refuse(run, f"{e.name}: accumulator {acc.buffer.name} is read before it is written (initialize it)")
+        ops = []
+        for mem, where in operands:
+            w = where[g]
+            if mem.tracked:
+                run._check_read(mem, w.reshape(-1), np.full(w.size, first))
+            ops.append((mem, w, mem.array[w].copy()))
+        state.open.setdefault(int(first), []).append((e.name, acc, flat, n, ops))
+
+
+def _retire(run, first: int, mma) -> None:
+    """Apply an MMA at the wait that retires it: its operands as it read them, which must
+    still be what shared memory holds (else a write overwrote them while it was in flight)."""
+    name, acc, flat, n, ops = mma
+    for mem, where, issued in ops:
+        now = mem.array[where]
+        if not np.array_equal(now, issued, equal_nan=True):
+            bad = np.argwhere(now != issued)[0]
+            raise RaceError(f"emulator: {run.fname}: {name} of warpgroup {(first % run.nt) // WARPGROUP} of block "
+                            f"{run._block_name(first // run.nt)} reads {mem.buffer.name}[{int(where[tuple(bad)]) % mem.size}] "
+                            "(flat index), which was overwritten after the MMA was issued and before "
+                            "wgmma.wait_group retired it; wait for the MMAs that read a stage before refetching it")
+    a, b = (issued.astype(np.float32) for _, _, issued in ops)
+    prod = a @ b.T  # (64, n)
     rows, cols = accumulator_coords(n)
-    g_of = np.repeat(np.arange(groups.size), WARPGROUP)
-    flat = acc_at[:, None] + np.arange(regs)[None, :]  # (lanes, regs)
-    if acc.written is not None and not acc.written[flat].all():
-        _refuse(run, f"{e.name}: accumulator {acc.buffer.name} is read before it is written (initialize it)")
-    acc.array[flat] += prod[g_of[:, None], np.tile(rows, (groups.size, 1)), np.tile(cols, (groups.size, 1))]
+    acc.array[flat] += prod[rows, cols]
+
+
+def emulate_call(run, e: CallExtern, mask, env) -> None:
+    """Run call ``e`` (module docstring) for the active lanes of ``run`` (whole warpgroups): an
+    MMA is recorded with its operands' values when issued, a commit closes each warpgroup's
+    batch, and a wait retires all but the newest ``n`` batches, adding their products into the
+    accumulators then, after checking that no operand changed in flight (a RaceError)."""
+    _check(e)
+    groups = _warpgroups(run, e, mask)
+    if groups.size == 0:
+        return
+    state = _state(run)
+    if e.name in _MMAS:
+        _issue(run, e, groups, env)
+    elif e.name == _COMMIT:
+        for first in groups:
+            state.committed.setdefault(int(first), []).append(state.open.pop(int(first), []))
+    elif e.name == _WAIT:
+        keep = e.args[0].value
+        for first in groups:
+            batches = state.committed.get(int(first), [])
+            done, state.committed[int(first)] = batches[:max(len(batches) - keep, 0)], batches[len(batches) - keep:] \
+                if keep else []
+            for batch in done:
+                for mma in batch:
+                    _retire(run, int(first), mma)
+
+
+def check_retired(run) -> None:
+    """Refuse a kernel that ends with MMAs never retired by a wait (their results are lost)."""
+    state = _RUNS.pop(run, None)
+    if state is None:
+        return
+    left = [f for f, b in state.open.items() if b] + [f for f, bs in state.committed.items() if any(bs)]
+    if left:
+        f = left[0]
+        raise RaceError(f"emulator: {run.fname}: warpgroup {(f % run.nt) // WARPGROUP} of block "
+                        f"{run._block_name(f // run.nt)} ends the kernel with wgmma MMAs never committed and "
+                        "waited for (wgmma.commit_group, wgmma.wait_group 0)")
 
 
 #: The emulator runs the calls as :func:`emulate_call` says.
 EMULATION = register_extern_emulation(ExternEmulation(frozenset(_MMAS) | frozenset(_CONTROL), writes_of,
-                                                      emulate_call))
+                                                      emulate_call, check_retired))

@@ -62,6 +62,7 @@ class WgmmaTile(NamedTuple):
     block_n: int = 128
     stages: int = 3
     warpgroups: int = 2
+    in_flight: int = 1
 
     @property
     def threads(self) -> int:
@@ -81,10 +82,11 @@ class WgmmaTile(NamedTuple):
         return self.block_m // (64 * self.warpgroups)
 
     def check(self) -> None:
-        if self.block_n not in W.WGMMA_N or self.block_m % (64 * self.warpgroups) or self.stages < 2 or \
-                self.warpgroups < 1:
+        if self.block_n not in W.WGMMA_N or self.block_m % (64 * self.warpgroups) or self.warpgroups < 1 or \
+                self.in_flight not in (0, 1) or self.stages < 2 + self.in_flight:
             raise ScheduleError(f"wgmma: tile {self} is not one the kernel has: block_n one of {W.WGMMA_N}, "
-                                "block_m a multiple of 64 per warpgroup, at least 2 stages")
+                                "block_m a multiple of 64 per warpgroup, in_flight 0 or 1 and at least "
+                                "2 + in_flight stages")
 
     def schedule(self, sch, block: str = "C", func_name: str | None = None) -> None:
         schedule_wgmma_matmul(sch, block, func_name, self)
@@ -166,15 +168,17 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
             mmas.append(ext(W.mma_name(bn), address_of(acc[_i(mt * regs)]), address_of(smem[a_at]),
                             address_of(smem[b_at]), 16, 1024, _SWIZZLE_128B, 64 * BLOCK_K * 2, 1024, _SWIZZLE_128B,
                             0, 1))
-    ahead = kt + _i(s - 1)
+    depth = s - 1 - tile.in_flight  # k steps fetched ahead of the one computed
+    ahead = kt + _i(depth)
+    acc_regs = (address_of(acc[_i(0)]), tile.m_tiles * regs)
     main = For(kt, _i(0), _i(kt_count), "serial", seq(
-        wait(s - 2), ext("mlc_fence_proxy_async"), syncthreads(),
+        wait(depth - 1), ext("mlc_fence_proxy_async"), syncthreads(),
         IfThenElse(ahead < _i(kt_count), fetch(ahead, ahead % _i(s))), commit(),
         ext("mlc_wgmma_fence"), *mmas, ext("mlc_wgmma_commit"),
-        ext("mlc_wgmma_wait", 0, address_of(acc[_i(0)]), tile.m_tiles * regs)))
+        ext("mlc_wgmma_wait", tile.in_flight, *acc_regs)))
     v = Var("v", dt.INDEX)
     init = For(v, _i(0), _i(tile.m_tiles * regs), "unrolled", BufferStore(acc, const(0.0, "float32"), (v,)))
-    prologue = [seq(fetch(_i(p), _i(p)), commit()) if p < kt_count else commit() for p in range(s - 1)]
+    prologue = [seq(fetch(_i(p), _i(p)), commit()) if p < kt_count else commit() for p in range(depth)]
     # epilogue: register e = mt * regs + v of thread tx holds C[row, col] (the fragment layout)
     lane, warp = tx % _i(32), (tx % _i(W.WARPGROUP)) // _i(32)
     mt_v, e = Var("mt", dt.INDEX), Var("e", dt.INDEX)
@@ -183,7 +187,8 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     col = col0 + (e // _i(4)) * _i(8) + (lane % _i(4)) * _i(2) + e % _i(2)
     store = For(mt_v, _i(0), _i(tile.m_tiles), "unrolled", For(e, _i(0), _i(regs), "unrolled", BufferStore(
         C, acc[mt_v * _i(regs) + e], (row, col))))
-    body = seq(init, *prologue, main, wait(0), store)
+    last = [ext("mlc_wgmma_wait", 0, *acc_regs)] if tile.in_flight else []
+    body = seq(init, *prologue, main, *last, wait(0), store)
     kernel = For(tx, _i(0), _i(threads), "thread_binding", Allocate(smem, Allocate(acc, body)), "threadIdx.x")
     kernel = For(bx, _i(0), _i(n // bn), "thread_binding", kernel, "blockIdx.x")
     kernel = For(by, _i(0), _i(m // bm), "thread_binding", kernel, "blockIdx.y")
@@ -233,5 +238,15 @@ def _plain_matmul(func: PrimFunc, block: str):
         return None
     kinds = [iv.iter_type for iv in blk.iter_vars]
     if kinds != ["spatial", "spatial", "reduce"]:
+        return None
+    from ... import te
+    from ...ir.structural import structural_equal
+    ta, tb = te.placeholder((m, k), "float16", name="A"), te.placeholder((k, n), "float16", name="B")
+    r = te.reduce_axis((0, k), name="k")
+    tc = te.compute((m, n), lambda i, j: te.sum(ta[i, r].astype("float32") * tb[r, j].astype("float32"), axis=r),
+                    name="C")
+    want = [b for b in pre_order_nodes(te.create_prim_func([ta, tb, tc]).body)
+            if isinstance(b, _Block) and b.name_hint != "root"][0]
+    if not structural_equal((blk.iter_vars, blk.init, blk.body), (want.iter_vars, want.init, want.body)):
         return None
     return m, n, k
