@@ -136,6 +136,9 @@ class CudaBackend:
         sources = _render_all(mod, options)
         arch = arch_of(target)
         code = "\n".join(s.code for s in sources.values())
+        if "wgmma.mma_async" in code and not arch.endswith("a"):
+            raise CompileError(f"the kernels use Hopper's warpgroup MMA (wgmma), which needs the architecture-"
+                               f"specific target, not {arch}: build with target 'cuda -arch=sm_90a'", code)
         cubin = compile_cuda(_one_prelude(code), arch)
         return CudaArtifact(mod, sources, cubin, arch)
 

@@ -358,12 +358,15 @@ def _retire(run, first: int, mma) -> None:
     name, acc, flat, n, ops = mma
     for mem, where, issued in ops:
         now = mem.array[where]
-        if not np.array_equal(now, issued, equal_nan=True):
-            bad = np.argwhere(now != issued)[0]
+        changed = ~((now == issued) | (np.isnan(now) & np.isnan(issued)))
+        if mem.in_flight is not None:  # a cp.async issued since, landing some time before its wait
+            changed |= mem.in_flight[where]
+        if changed.any():
+            bad = np.argwhere(changed)[0]
             raise RaceError(f"emulator: {run.fname}: {name} of warpgroup {(first % run.nt) // WARPGROUP} of block "
                             f"{run._block_name(first // run.nt)} reads {mem.buffer.name}[{int(where[tuple(bad)]) % mem.size}] "
                             "(flat index), which was overwritten after the MMA was issued and before "
-                            "wgmma.wait_group retired it; wait for the MMAs that read a stage before refetching it")
+                            "wgmma.wait_group retired it (by a store, or a cp.async in flight); wait for the MMAs that read a stage before refetching it")
     a, b = (issued.astype(np.float32) for _, _, issued in ops)
     prod = a @ b.T  # (64, n)
     rows, cols = accumulator_coords(n)

@@ -42,7 +42,9 @@ from ...ir import dtype as dt
 from ...ir.buffer import decl_buffer
 from ...ir.expr import Var, const
 from ...ir.extern import address_of, call_extern
-from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, seq
+from ...ir.functor import pre_order_nodes
+from ...ir.structural import structural_equal
+from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, PrimFunc, seq
 from ...passes.tir.async_copy import async_scope, commit, wait
 from ...passes.tir.thread_sync import MANUAL_BARRIERS, syncthreads
 
@@ -192,7 +194,6 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     kernel = For(tx, _i(0), _i(threads), "thread_binding", Allocate(smem, Allocate(acc, body)), "threadIdx.x")
     kernel = For(bx, _i(0), _i(n // bn), "thread_binding", kernel, "blockIdx.x")
     kernel = For(by, _i(0), _i(m // bm), "thread_binding", kernel, "blockIdx.y")
-    from ...ir.tir import Block, BlockRealize
     root = Block("root", (), (), (), kernel)
     return PrimFunc((A, B, C), BlockRealize((), const(True, "bool"), root),
                     (("global_symbol", name), ("mlc.scheduled", "wgmma"), ("tir.noalias", True),
@@ -203,7 +204,6 @@ def schedule_wgmma_matmul(sch, block: str = "C", func_name: str | None = None, t
     """Replace function ``func_name`` of ``sch``, a float16 matmul ``C[i, j] += f32(A[i, k]) *
     f32(B[k, j])`` and nothing else (parameters A, B, C), by :func:`wgmma_matmul_func` on its
     parameters. A ScheduleError where it is not such a function or the tile does not divide it."""
-    from ..analysis import view  # noqa: F401  (the block must exist)
     name = sch._func_name(func_name, "schedule_wgmma_matmul")
     func = sch.mod[name]
     sch.get_block(block, name)
@@ -219,9 +219,7 @@ def schedule_wgmma_matmul(sch, block: str = "C", func_name: str | None = None, t
 
 def _plain_matmul(func: PrimFunc, block: str):
     """(M, N, K) where ``func`` is exactly ``C[i, j] += f32(A[i, k]) * f32(B[k, j])`` over (A, B, C)."""
-    from ...ir.tir import Block as _Block
-    from ...ir.functor import pre_order_nodes
-    blocks = [b for b in pre_order_nodes(func.body) if isinstance(b, _Block) and b.name_hint != "root"]
+    blocks = [b for b in pre_order_nodes(func.body) if isinstance(b, Block) and b.name_hint != "root"]
     if len(blocks) != 1 or blocks[0].name_hint != block or len(func.params) != 3:
         return None
     a, b, c = func.params
@@ -240,13 +238,12 @@ def _plain_matmul(func: PrimFunc, block: str):
     if kinds != ["spatial", "spatial", "reduce"]:
         return None
     from ... import te
-    from ...ir.structural import structural_equal
     ta, tb = te.placeholder((m, k), "float16", name="A"), te.placeholder((k, n), "float16", name="B")
     r = te.reduce_axis((0, k), name="k")
     tc = te.compute((m, n), lambda i, j: te.sum(ta[i, r].astype("float32") * tb[r, j].astype("float32"), axis=r),
                     name="C")
     want = [b for b in pre_order_nodes(te.create_prim_func([ta, tb, tc]).body)
-            if isinstance(b, _Block) and b.name_hint != "root"][0]
+            if isinstance(b, Block) and b.name_hint != "root"][0]
     if not structural_equal((blk.iter_vars, blk.init, blk.body), (want.iter_vars, want.init, want.body)):
         return None
     return m, n, k
