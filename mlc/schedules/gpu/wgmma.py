@@ -97,8 +97,8 @@ class WgmmaTile(NamedTuple):
 #: The blocks the benchmarks' variant rows and the default (behind its flag) choose among,
 #: largest first: CUTLASS's Hopper GEMMs use 128 x 128 and 128 x 256 tiles with two
 #: consumer warpgroups.
-WGMMA_TILES = (WgmmaTile(128, 256, 3, 2), WgmmaTile(128, 128, 4, 2), WgmmaTile(128, 128, 3, 2),
-               WgmmaTile(128, 128, 2, 2), WgmmaTile(64, 128, 4, 1))
+WGMMA_TILES = (WgmmaTile(128, 256, 3, 2, 1), WgmmaTile(256, 128, 3, 2, 1), WgmmaTile(128, 128, 4, 2, 1),
+               WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(128, 128, 2, 2, 0), WgmmaTile(64, 128, 4, 1, 1))
 
 
 def _i(v: int):
