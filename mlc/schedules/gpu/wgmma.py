@@ -48,12 +48,10 @@ from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, Evaluate, For,
 from ...passes.tir.async_copy import async_scope, commit, wait
 from ...passes.tir.thread_sync import MANUAL_BARRIERS, syncthreads
 
-__all__ = ["WgmmaTile", "WGMMA_TILES", "wgmma_matmul_func", "BLOCK_K", "schedule_wgmma_matmul"]
+__all__ = ["WgmmaTile", "WGMMA_TILES", "wgmma_matmul_func", "schedule_wgmma_matmul"]
 
-#: The k step: one 128-byte swizzle row of float16.
-BLOCK_K = 64
 _CHUNK = 8  # float16 elements of one 16-byte copy
-_SWIZZLE_128B = 1
+_SWIZZLE_128B, _SWIZZLE_64B = 1, 2
 
 
 class WgmmaTile(NamedTuple):
@@ -65,6 +63,7 @@ class WgmmaTile(NamedTuple):
     stages: int = 3
     warpgroups: int = 2
     in_flight: int = 1
+    block_k: int = 64
 
     @property
     def threads(self) -> int:
@@ -72,11 +71,11 @@ class WgmmaTile(NamedTuple):
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.block_m, self.block_n, BLOCK_K
+        return self.block_m, self.block_n, self.block_k
 
     @property
     def shared_bytes(self) -> int:
-        return 2 * self.stages * BLOCK_K * (self.block_m + self.block_n)
+        return 2 * self.stages * self.block_k * (self.block_m + self.block_n)
 
     @property
     def m_tiles(self) -> int:
@@ -85,10 +84,10 @@ class WgmmaTile(NamedTuple):
 
     def check(self) -> None:
         if self.block_n not in W.WGMMA_N or self.block_m % (64 * self.warpgroups) or self.warpgroups < 1 or \
-                self.in_flight not in (0, 1) or self.stages < 2 + self.in_flight:
+                self.in_flight not in (0, 1) or self.stages < 2 + self.in_flight or self.block_k not in (32, 64):
             raise ScheduleError(f"wgmma: tile {self} is not one the kernel has: block_n one of {W.WGMMA_N}, "
-                                "block_m a multiple of 64 per warpgroup, in_flight 0 or 1 and at least "
-                                "2 + in_flight stages")
+                                "block_m a multiple of 64 per warpgroup, block_k 32 or 64, in_flight 0 or 1 and "
+                                "at least 2 + in_flight stages")
 
     def schedule(self, sch, block: str = "C", func_name: str | None = None) -> None:
         schedule_wgmma_matmul(sch, block, func_name, self)
@@ -96,9 +95,11 @@ class WgmmaTile(NamedTuple):
 
 #: The blocks the benchmarks' variant rows and the default (behind its flag) choose among,
 #: largest first: CUTLASS's Hopper GEMMs use 128 x 128 and 128 x 256 tiles with two
-#: consumer warpgroups.
-WGMMA_TILES = (WgmmaTile(128, 256, 3, 2, 1), WgmmaTile(256, 128, 3, 2, 1), WgmmaTile(128, 128, 4, 2, 1),
-               WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(128, 128, 2, 2, 0), WgmmaTile(64, 128, 4, 1, 1))
+#: consumer warpgroups. k steps of 32 (A's rows 64 bytes, the 64-byte swizzle) fit 6 stages
+#: in 144 KiB, four steps fetched ahead of the MMAs; steps of 64 halve the barriers a k.
+WGMMA_TILES = (WgmmaTile(128, 256, 6, 2, 1, 32), WgmmaTile(128, 256, 3, 2, 1, 64), WgmmaTile(256, 128, 6, 2, 1, 32),
+               WgmmaTile(128, 128, 6, 2, 1, 32), WgmmaTile(128, 128, 4, 2, 1, 64), WgmmaTile(128, 128, 3, 2, 1, 64),
+               WgmmaTile(128, 128, 2, 2, 0, 64), WgmmaTile(64, 128, 4, 1, 1, 64))
 
 
 def _i(v: int):
@@ -118,17 +119,19 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     ``b``, ``c`` are the buffers to use as parameters (made where None). A ScheduleError where
     the tile does not divide the shape."""
     tile.check()
-    bm, bn, s = tile.block_m, tile.block_n, tile.stages
-    if m % bm or n % bn or k % BLOCK_K:
-        raise ScheduleError(f"wgmma: a {m}x{n}x{k} matmul is not whole {bm}x{bn}x{BLOCK_K} tiles; the wgmma "
+    bm, bn, s, bk = tile.block_m, tile.block_n, tile.stages, tile.block_k
+    if m % bm or n % bn or k % bk:
+        raise ScheduleError(f"wgmma: a {m}x{n}x{k} matmul is not whole {bm}x{bn}x{bk} tiles; the wgmma "
                             "kernel needs M, N and K multiples of its block (pad the operands, or use the "
                             "default tensor-core schedule)")
     A = a if a is not None else decl_buffer((m, k), "float16", "A")
     B = b if b is not None else decl_buffer((k, n), "float16", "B")
     C = c if c is not None else decl_buffer((m, n), "float32", "C")
     threads = tile.threads
-    kt_count = k // BLOCK_K
-    a_stage, b_stage = bm * BLOCK_K, BLOCK_K * bn
+    kt_count = k // bk
+    a_stage, b_stage = bm * bk, bk * bn
+    # A's rows are bk halves (64 or 128 bytes): the swizzle of that many bytes, 8 rows an atom
+    a_mode, a_row_bytes = (_SWIZZLE_128B, 128) if bk == 64 else (_SWIZZLE_64B, 64)
     b_base = s * a_stage
     smem = decl_buffer((s * (a_stage + b_stage),), "float16", "AB_shared", scope="shared")
     regs = bn // 2
@@ -143,15 +146,18 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
         a_per, b_per = a_stage // lanes8 // threads, b_stage // lanes8 // threads
         for i in range(a_per):
             ch = tx + _i(threads * i)
-            r, c8 = ch // _i(BLOCK_K // lanes8), ch % _i(BLOCK_K // lanes8)
-            to = stage * _i(a_stage) + r * _i(BLOCK_K) + (c8 ^ (r % _i(8))) * _i(lanes8)
-            out.append(_copy(smem, to, A, (row0 + r, kt * _i(BLOCK_K) + c8 * _i(lanes8))))
+            r, c8 = ch // _i(bk // lanes8), ch % _i(bk // lanes8)
+            # the 16-byte chunk's address bits [4, 7) (128-byte) or [4, 6) (64-byte swizzle) XOR
+            # bits [7, 10) or [7, 9) of its unswizzled byte address r * row_bytes + c8 * 16
+            phase = (r * _i(a_row_bytes) // _i(128)) % _i(a_row_bytes // 16)
+            to = stage * _i(a_stage) + r * _i(bk) + (c8 ^ phase) * _i(lanes8)
+            out.append(_copy(smem, to, A, (row0 + r, kt * _i(bk) + c8 * _i(lanes8))))
         for i in range(b_per):
             ch = tx + _i(threads * i)
             kr, j = ch // _i(bn // lanes8), ch % _i(bn // lanes8)
-            to = (_i(b_base) + stage * _i(b_stage) + (j // _i(8)) * _i(BLOCK_K * 64) + kr * _i(64)
+            to = (_i(b_base) + stage * _i(b_stage) + (j // _i(8)) * _i(bk * 64) + kr * _i(64)
                   + ((j % _i(8)) ^ (kr % _i(8))) * _i(lanes8))
-            out.append(_copy(smem, to, B, (kt * _i(BLOCK_K) + kr, col0 + j * _i(lanes8))))
+            out.append(_copy(smem, to, B, (kt * _i(bk) + kr, col0 + j * _i(lanes8))))
         if a_stage % (lanes8 * threads) or b_stage % (lanes8 * threads):
             raise ScheduleError(f"wgmma: tile {tile}'s k step is not whole 16-byte copies for {threads} threads")
         return async_scope(seq(*out))
@@ -164,11 +170,13 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     group = tx // _i(W.WARPGROUP)
     mmas = []
     for mt in range(tile.m_tiles):
-        for kk in range(BLOCK_K // 16):
-            a_at = stage * _i(a_stage) + (group * _i(tile.m_tiles) + _i(mt)) * _i(64 * BLOCK_K) + _i(kk * 16)
+        for kk in range(bk // 16):
+            a_at = stage * _i(a_stage) + (group * _i(tile.m_tiles) + _i(mt)) * _i(64 * bk) + _i(kk * 16)
             b_at = _i(b_base) + stage * _i(b_stage) + _i(kk * 16 * 64)
+            # A: K-major, 8 rows of a_row_bytes an atom (SBO), LBO unused; B: MN-major, 8 rows of
+            # k 1024 bytes apart (SBO), 64-column blocks bk * 128 bytes apart (LBO)
             mmas.append(ext(W.mma_name(bn), address_of(acc[_i(mt * regs)]), address_of(smem[a_at]),
-                            address_of(smem[b_at]), 16, 1024, _SWIZZLE_128B, 64 * BLOCK_K * 2, 1024, _SWIZZLE_128B,
+                            address_of(smem[b_at]), 16, 8 * a_row_bytes, a_mode, 64 * bk * 2, 1024, _SWIZZLE_128B,
                             0, 1))
     depth = s - 1 - tile.in_flight  # k steps fetched ahead of the one computed
     ahead = kt + _i(depth)
