@@ -191,12 +191,13 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     prologue = [seq(fetch(_i(p), _i(p)), commit()) if p < kt_count else commit() for p in range(depth)]
     # epilogue: register e = mt * regs + v of thread tx holds C[row, col] (the fragment layout)
     lane, warp = tx % _i(32), (tx % _i(W.WARPGROUP)) // _i(32)
-    mt_v, e = Var("mt", dt.INDEX), Var("e", dt.INDEX)
+    mt_v, pair, half = Var("mt", dt.INDEX), Var("p", dt.INDEX), Var("h", dt.INDEX)
+    e = pair * _i(2) + half  # registers 2p and 2p + 1 hold adjacent columns: one 8-byte store
     row = (row0 + (group * _i(tile.m_tiles) + mt_v) * _i(64) + warp * _i(16) + lane // _i(4)
-           + ((e // _i(2)) % _i(2)) * _i(8))
-    col = col0 + (e // _i(4)) * _i(8) + (lane % _i(4)) * _i(2) + e % _i(2)
-    store = For(mt_v, _i(0), _i(tile.m_tiles), "unrolled", For(e, _i(0), _i(regs), "unrolled", BufferStore(
-        C, acc[mt_v * _i(regs) + e], (row, col))))
+           + (pair % _i(2)) * _i(8))
+    col = col0 + (pair // _i(2)) * _i(8) + (lane % _i(4)) * _i(2) + half
+    store = For(mt_v, _i(0), _i(tile.m_tiles), "unrolled", For(pair, _i(0), _i(regs // 2), "unrolled", For(
+        half, _i(0), _i(2), "vectorized", BufferStore(C, acc[mt_v * _i(regs) + e], (row, col)))))
     last = [ext("mlc_wgmma_wait", 0, *acc_regs)] if tile.in_flight else []
     body = seq(init, *prologue, main, *last, wait(0), store)
     kernel = For(tx, _i(0), _i(threads), "thread_binding", Allocate(smem, Allocate(acc, body)), "threadIdx.x")
