@@ -4,29 +4,41 @@ and B (K x N) into float32 C, as one kernel written out in TIR.
 A thread block of ``warpgroups`` x 128 threads computes a ``block_m x block_n`` tile of C:
 warpgroup ``g`` its rows ``[g * block_m / warpgroups, ...)``, each 64 of them one
 ``wgmma.mma_async m64n{block_n}k16`` accumulator (``block_n / 2`` floats a thread).
-Per 64-wide step of k the block's threads copy A's ``block_m x 64`` tile and B's
-``64 x block_n`` tile into shared memory with ``cp.async`` (16 bytes a copy),
-``stages - 1`` steps ahead of the one the tensor cores read (a ring of ``stages``
-copies in one shared buffer), laid out as the MMAs' descriptors describe them:
+Per ``block_k``-wide step of k (32 or 64) the block's threads copy A's ``block_m x
+block_k`` tile and B's ``block_k x block_n`` tile into shared memory with ``cp.async``
+(16 bytes a copy), into a ring of ``stages`` copies in one shared buffer (1024-byte
+aligned), laid out as the MMAs' descriptors describe them:
 
-- A K-major with the 128-byte swizzle: row ``r``'s 64 halves are 128 bytes, its
-  16-byte chunk ``c`` stored at chunk ``c ^ (r % 8)``; 8 rows (1024 bytes) a
-  swizzle atom, the stride byte offset between atoms 1024;
+- A K-major, its rows ``block_k`` halves (128 or 64 bytes) with the swizzle of that
+  many bytes: the 16-byte chunk at unswizzled byte address ``o`` is stored at chunk
+  ``(o // 16) ^ ((o // 128) % 8)`` (128-byte) or ``^ ((o // 128) % 4)`` (64-byte) of its
+  row; 8 rows a swizzle atom, the stride byte offset between atoms 8 rows' bytes;
 - B MN-major (``imm-trans-b``; a row-major ``B[k, n]`` has n contiguous) with the
   128-byte swizzle, in blocks of 64 columns: row ``k`` of a block is 128 bytes,
   chunk ``c`` at ``c ^ (k % 8)``; the stride byte offset 1024 (8 rows of k), the
-  leading byte offset the distance between column blocks (``64 * 128`` bytes).
+  leading byte offset the distance between column blocks (``block_k * 128`` bytes).
 
-A step: wait for its copies (``cp.async.wait_group stages - 2``), make them
-visible to the tensor cores (``fence.proxy.async``) and to every thread
-(``__syncthreads``), issue the copies of step ``k + stages - 1`` into the copy
-the previous step read (all its MMAs finished, see below), then ``wgmma.fence``,
-four ``k16`` MMAs per accumulator, ``wgmma.commit_group`` and
-``wgmma.wait_group 0``. The epilogue writes each thread's registers to C by the
-accumulator's fragment layout (:func:`mlc.backends.cuda.wgmma.accumulator_coords`).
-No TMA: ``cp.async`` needs no tensor map (a driver object made on the host for each
-operand's address and shape), which mlc's launch path would need to build and pass
-per call; the pipeline's copies are the same bytes.
+With ``in_flight`` MMA batches left running (0 or 1), the copies run ``depth = stages
+- 1 - in_flight`` steps ahead. Step ``kt``: wait for its copies (``cp.async.wait_group
+depth - 1``), make them visible to the tensor cores (``fence.proxy.async``) and to
+every thread (``__syncthreads``), issue the copies of step ``kt + depth`` into the copy
+step ``kt - 1 - in_flight`` read (whose MMAs every warpgroup has retired before the
+barrier), then ``wgmma.fence``, ``block_k / 16`` MMAs per accumulator,
+``wgmma.commit_group`` and ``wgmma.wait_group in_flight``: with one batch in flight the
+tensor cores run step ``kt``'s MMAs while the threads wait for and issue step ``kt +
+1``'s. The epilogue writes each thread's registers to C by the accumulator's fragment
+layout (:func:`mlc.backends.cuda.wgmma.accumulator_coords`), two adjacent columns a
+store. The emulator checks all of it: the descriptors against the placement, the
+fragment layout against the epilogue, and that no copy overwrites a stage an MMA in
+flight still reads.
+
+No TMA: a bulk tensor copy needs a tensor map (a 128-byte driver object made on the
+host by ``cuTensorMapEncodeTiled`` for each operand's address, shape and box) passed
+as a ``__grid_constant__`` kernel parameter, and an mbarrier per stage to wait on;
+mlc's launch path passes only buffer pointers, and the emulator would need the bulk
+copy's and the mbarrier's semantics. ``cp.async`` moves the same bytes from the threads
+(what TMA would save: the address arithmetic and issue slots of 8 to 12 copies a thread
+a step, and the 2-CTA multicast of cuBLAS's clusters).
 
 >>> t = WgmmaTile(128, 128, 3, 2)
 >>> t.threads, t.shared_bytes, t.shape
