@@ -198,8 +198,9 @@ class _KernelWriter:
         vectors = copied_buffers(k.body) | async_targets(k.body)
         wgmma_operands = wgmma.operands_of(k.body)
         if k.dynamic_shared_bytes:  # over the static limit: one dynamic allocation, carved up
-            # 1024-byte aligned: the period of the 128-byte swizzle wgmma descriptors assume
-            self.emit("  extern __shared__ __align__(1024) unsigned char mlc_dynamic_shared[];")
+            # wgmma's operands 1024-byte aligned: the period of the 128-byte swizzle
+            base = wgmma.SHARED_ALIGN_BYTES if wgmma_operands else 128
+            self.emit(f"  extern __shared__ __align__({base}) unsigned char mlc_dynamic_shared[];")
         for b, offset in zip(k.shared, k.shared_offsets) if k.dynamic_shared_bytes else ():
             c = ctype(b.dtype)
             self.emit(f"  {c}* {self.names[id(b)]} = ({c}*)(mlc_dynamic_shared + {offset});")
