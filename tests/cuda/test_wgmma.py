@@ -29,9 +29,10 @@ from .conftest import NVRTC_MISSING
 CUOBJDUMP_MISSING = NVRTC_MISSING or cuobjdump_unavailable_reason()
 SM90A = Target.from_str("cuda -arch=sm_90a")
 #: Small blocks the emulator runs in well under a second: one warpgroup of 64 x 64, two of
-#: 128 x 128 (one batch in flight or none), the 128 x 256 block.
+#: 128 x 128 (one batch in flight or none), the 128 x 256 block, k steps of 32 (A's 64-byte
+#: swizzle).
 SMALL_TILES = [WgmmaTile(64, 64, 2, 1, 0), WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(128, 64, 2, 2, 0),
-               WgmmaTile(128, 256, 3, 2, 1)]
+               WgmmaTile(128, 256, 3, 2, 1), WgmmaTile(64, 128, 4, 1, 1, 32)]
 
 
 def _matmul(m, n, k):
@@ -65,7 +66,7 @@ def test_the_wgmma_gemm_matches_numpy_on_the_emulator(tile):
     """Two blocks along M, the k loop longer than the pipeline: every descriptor, the swizzled
     placement and the epilogue's fragment indexing agree."""
     m, n = 2 * tile.block_m, tile.block_n
-    k = 64 * (tile.stages + 1)
+    k = tile.block_k * (tile.stages + 1)
     c, want = _run(_wgmma(m, n, k, tile), m, n, k)
     np.testing.assert_array_equal(c, want)
 
@@ -131,10 +132,17 @@ def _mutated(mutator, tile=WgmmaTile(128, 128, 3, 2, 1), shape=(128, 128, 256)):
 @pytest.mark.parametrize("at, value, what", [(4, 2048, "A's stride byte offset"), (5, 0, "A's swizzle"),
                                              (7, 2048, "B's stride byte offset"), (6, 4096, "B's leading byte offset"),
                                              (8, 2, "B's swizzle (64-byte)"), (10, 0, "B read K-major")])
-def test_a_wrong_descriptor_or_swizzle_gives_a_wrong_answer(at, value, what):
+@pytest.mark.parametrize("tile", [WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(64, 128, 4, 1, 1, 32)], ids=str)
+def test_a_wrong_descriptor_or_swizzle_gives_a_wrong_answer(at, value, what, tile):
     """The emulator reads the operands through the descriptor's fields: one wrong field and
     the product is not NumPy's (or the descriptor reaches outside the buffer)."""
-    mod, (m, n, k) = _mutated(_Args("mlc_wgmma_m64", at, value))
+    if tile.block_k == 32 and at == 4:
+        value = 1024  # A's atoms are 8 rows of 64 bytes: 512 apart
+    if tile.block_k == 32 and at == 5:
+        value = 1  # the 128-byte swizzle where A's rows are 64 bytes
+    if tile.block_k == 32 and at == 6:
+        value = 8192  # B's column blocks are 32 rows of 128 bytes: 4096 apart
+    mod, (m, n, k) = _mutated(_Args("mlc_wgmma_m64", at, value), tile, (2 * tile.block_m, tile.block_n, 256))
     try:
         c, want = _run(mod, m, n, k)
     except (MLCError, RaceError) as e:  # reads outside the tile: of a copy in flight, or unwritten

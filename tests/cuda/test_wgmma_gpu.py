@@ -134,7 +134,7 @@ def probe(tile: WgmmaTile, build=None, run=None) -> tuple[bool, str]:
 @needs_gpu
 @needs_hopper
 @pytest.mark.parametrize("tile", [WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(64, 64, 2, 1, 0),
-                                  WgmmaTile(128, 256, 3, 2, 1)], ids=str)
+                                  WgmmaTile(128, 256, 3, 2, 1), WgmmaTile(128, 256, 6, 2, 1, 32)], ids=str)
 def test_probe_each_element_comes_from_the_right_place(tile):
     ok, text = probe(tile)
     print(f"\n--- wgmma probe {tile}\n{text}", flush=True)
@@ -147,7 +147,9 @@ CASES = [((128, 128, 64), WgmmaTile(64, 64, 2, 1, 0)),
          ((256, 512, 1024), WgmmaTile(128, 256, 3, 2, 1)),
          ((512, 256, 320), WgmmaTile(256, 128, 3, 2, 1)),
          ((128, 256, 128), WgmmaTile(128, 128, 2, 2, 0)),
-         ((192, 384, 256), WgmmaTile(64, 128, 4, 1, 1))]
+         ((192, 384, 256), WgmmaTile(64, 128, 4, 1, 1)),
+         ((256, 512, 512), WgmmaTile(128, 256, 6, 2, 1, 32)),
+         ((256, 256, 224), WgmmaTile(128, 128, 6, 2, 1, 32))]
 
 
 @needs_gpu
