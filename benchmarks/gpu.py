@@ -326,7 +326,9 @@ def run(args) -> int:
                          for v in ("wmma", "mma")]
             if arch == "sm_90":  # Hopper: warpgroup MMA, built for the architecture-specific sm_90a
                 from mlc.schedules.gpu.wgmma import WGMMA_TILES
-                variants += [(_wgmma_label(t), _wgmma_variant(t), "cuda -arch=sm_90a") for t in WGMMA_TILES]
+                from mlc.schedules.gpu.wgmma import WgmmaTile
+                extra = (WgmmaTile(128, 256, 6, 2, 1, 32, False), WgmmaTile(128, 128, 6, 2, 1, 32, False))
+                variants += [(_wgmma_label(t), _wgmma_variant(t), "cuda -arch=sm_90a") for t in WGMMA_TILES + extra]
                 variants += [("wgmma default rule (WGMMA_DEFAULT = True)", _wgmma_default(), "cuda -arch=sm_90a")]
         gemm("hgemm", "float16", "float32", variants)
 
@@ -402,7 +404,7 @@ def _wgmma_label(t) -> str:
     1 MMA batch in flight'."""
     m, n, k = t.shape
     return (f"wgmma {m}x{n}x{k} ({t.warpgroups} warpgroup{'s' if t.warpgroups > 1 else ''}) {t.stages}-stage "
-            f"cp.async, {t.in_flight} MMA batch in flight")
+            f"cp.async, {t.in_flight} MMA batch in flight" + ("" if t.proxy_fence else ", no proxy fence"))
 
 
 def _wgmma_variant(tile):

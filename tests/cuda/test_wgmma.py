@@ -71,6 +71,13 @@ def test_the_wgmma_gemm_matches_numpy_on_the_emulator(tile):
     np.testing.assert_array_equal(c, want)
 
 
+@pytest.mark.parametrize("shape", [(512, 128, 64), (256, 320, 64), (192, 192, 64)])
+def test_the_blocks_in_bands_cover_c_once(shape):
+    """Blocks run in bands of 8, 4, 2 or 1 block rows (for L2): every tile of C is computed."""
+    c, want = _run(_wgmma(*shape, WgmmaTile(64, 64, 2, 1, 0)), *shape)
+    np.testing.assert_array_equal(c, want)
+
+
 @settings(max_examples=6, deadline=None)
 @given(st.sampled_from([1, 64, 100, 128, 192]), st.sampled_from([1, 64, 96, 128]),
        st.sampled_from([1, 64, 80, 128]), st.integers(0, 3))

@@ -76,6 +76,9 @@ class WgmmaTile(NamedTuple):
     warpgroups: int = 2
     in_flight: int = 1
     block_k: int = 64
+    #: ``fence.proxy.async`` after each step's copies land (the PTX memory model's order
+    #: between the copies' generic-proxy writes and the MMAs' reads); False only to measure it
+    proxy_fence: bool = True
 
     @property
     def threads(self) -> int:
@@ -148,7 +151,13 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     smem = decl_buffer((s * (a_stage + b_stage),), "float16", "AB_shared", scope="shared")
     regs = bn // 2
     acc = decl_buffer((tile.m_tiles * regs,), "float32", "acc", scope="local")
-    by, bx, tx = Var("by", dt.INDEX), Var("bx", dt.INDEX), Var("tx", dt.INDEX)
+    bid, tx = Var("bid", dt.INDEX), Var("tx", dt.INDEX)
+    # blocks in bands of `band` block rows, column by column within a band: the blocks
+    # running at once share rows of A and columns of B in L2
+    m_blocks, n_blocks = m // bm, n // bn
+    band = next(g for g in (8, 4, 2, 1) if m_blocks % g == 0)
+    by = bid // _i(band * n_blocks) * _i(band) + bid % _i(band)
+    bx = bid % _i(band * n_blocks) // _i(band)
     row0, col0 = by * _i(bm), bx * _i(bn)
     lanes8 = _CHUNK
 
@@ -194,7 +203,7 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     ahead = kt + _i(depth)
     acc_regs = (address_of(acc[_i(0)]), tile.m_tiles * regs)
     main = For(kt, _i(0), _i(kt_count), "serial", seq(
-        wait(depth - 1), ext("mlc_fence_proxy_async"), syncthreads(),
+        wait(depth - 1), *([ext("mlc_fence_proxy_async")] if tile.proxy_fence else []), syncthreads(),
         IfThenElse(ahead < _i(kt_count), fetch(ahead, ahead % _i(s))), commit(),
         ext("mlc_wgmma_fence"), *mmas, ext("mlc_wgmma_commit"),
         ext("mlc_wgmma_wait", tile.in_flight, *acc_regs)))
@@ -213,8 +222,7 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     last = [ext("mlc_wgmma_wait", 0, *acc_regs)] if tile.in_flight else []
     body = seq(init, *prologue, main, *last, wait(0), store)
     kernel = For(tx, _i(0), _i(threads), "thread_binding", Allocate(smem, Allocate(acc, body)), "threadIdx.x")
-    kernel = For(bx, _i(0), _i(n // bn), "thread_binding", kernel, "blockIdx.x")
-    kernel = For(by, _i(0), _i(m // bm), "thread_binding", kernel, "blockIdx.y")
+    kernel = For(bid, _i(0), _i(m_blocks * n_blocks), "thread_binding", kernel, "blockIdx.x")
     root = Block("root", (), (), (), kernel)
     return PrimFunc((A, B, C), BlockRealize((), const(True, "bool"), root),
                     (("global_symbol", name), ("mlc.scheduled", "wgmma"), ("tir.noalias", True),
