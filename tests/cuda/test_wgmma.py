@@ -224,3 +224,26 @@ def test_the_main_loop_runs_hgmma_and_ldgsts_without_local_memory(tile):
     ops = [op.split(".")[0] for op in main[0]]
     assert ops.count("HGMMA") == tile.block_k // 16 * tile.m_tiles and "LDGSTS" in ops
     assert not re.search(r"\b(LDL|STL)\b", sass), "local memory (spills)"
+
+
+def test_the_tuner_space_samples_wgmma_blocks_only_on_sm90a():
+    """On sm_90a the tensor-core rule of the GPU space samples the wgmma blocks too: a point that
+    takes one replays from its trace's JSON (``wgmma_gemm``) and matches NumPy on the emulator;
+    on sm_90 no point does."""
+    from mlc.tune import space
+    mod = _matmul(128, 128, 128)
+    found = None
+    for seed in range(12):
+        sch = space.replay(mod, space.TILED, "cuda -arch=sm_90a", seed=seed)
+        if any(i.kind == "wgmma_gemm" for i in sch.trace.insts):
+            found = sch
+            break
+    assert found is not None, "no point of 12 took a wgmma block"
+    trace = mlc.Trace.from_json(found.trace.to_json())
+    replayed = trace.apply(Schedule(mod)).mod
+    assert _uses_wgmma(replayed)
+    c, want = _run(replayed, 128, 128, 128)
+    np.testing.assert_array_equal(c, want)
+    for seed in range(6):
+        sch = space.replay(mod, space.TILED, "cuda -arch=sm_90", seed=seed)
+        assert not any(i.kind == "wgmma_gemm" for i in sch.trace.insts)

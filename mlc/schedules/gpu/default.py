@@ -85,7 +85,7 @@ from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from ..default.cpu import inline_injective
 from .hand_written import hand_written_for_gpu
-from .wgmma import WGMMA_TILES, WgmmaTile, schedule_wgmma_matmul
+from .wgmma import WGMMA_TILES, WgmmaTile
 from ..default.patterns import view
 from ..default.rules import TargetRules
 from ..default.steps import attempt
@@ -287,7 +287,7 @@ def _wgmma_rule(sch, func_name: str, target) -> bool:
     if tile is None:
         return False
     try:
-        schedule_wgmma_matmul(sch, names[0], func_name, tile)
+        tile.schedule(sch, names[0], func_name)
     except ScheduleError:
         return False
     return True

@@ -60,7 +60,7 @@ from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, Evaluate, For,
 from ...passes.tir.async_copy import async_scope, commit, wait
 from ...passes.tir.thread_sync import MANUAL_BARRIERS, syncthreads
 
-__all__ = ["WgmmaTile", "WGMMA_TILES", "wgmma_matmul_func", "schedule_wgmma_matmul"]
+__all__ = ["WgmmaTile", "WGMMA_TILES", "wgmma_matmul_func", "schedule_wgmma_matmul", "plain_matmul_shape"]
 
 _CHUNK = 8  # float16 elements of one 16-byte copy
 _SWIZZLE_128B, _SWIZZLE_64B = 1, 2
@@ -105,7 +105,8 @@ class WgmmaTile(NamedTuple):
                                 "at least 2 + in_flight stages")
 
     def schedule(self, sch, block: str = "C", func_name: str | None = None) -> None:
-        schedule_wgmma_matmul(sch, block, func_name, self)
+        """``sch.wgmma_gemm`` of this block (recorded in the trace)."""
+        sch.wgmma_gemm(sch.get_block(block, func_name), *self)
 
 
 #: The blocks the benchmarks' variant rows and the default (behind its flag) choose among,
@@ -236,7 +237,7 @@ def schedule_wgmma_matmul(sch, block: str = "C", func_name: str | None = None, t
     name = sch._func_name(func_name, "schedule_wgmma_matmul")
     func = sch.mod[name]
     sch.get_block(block, name)
-    ext = _plain_matmul(func, block)
+    ext = plain_matmul_shape(func, block)
     if ext is None:
         raise ScheduleError(f"schedule_wgmma_matmul: function {name} is not a float16 matmul C = A @ B into "
                             "float32 with parameters (A, B, C) and one block; the wgmma kernel computes only that")
@@ -246,7 +247,7 @@ def schedule_wgmma_matmul(sch, block: str = "C", func_name: str | None = None, t
     sch._commit(name, PrimFunc(func.params, new.body, attrs))
 
 
-def _plain_matmul(func: PrimFunc, block: str):
+def plain_matmul_shape(func: PrimFunc, block: str):
     """(M, N, K) where ``func`` is exactly ``C[i, j] += f32(A[i, k]) * f32(B[k, j])`` over (A, B, C)."""
     blocks = [b for b in pre_order_nodes(func.body) if isinstance(b, Block) and b.name_hint != "root"]
     if len(blocks) != 1 or blocks[0].name_hint != block or len(func.params) != 3:
