@@ -32,9 +32,25 @@ class KernelPrimitives(ScheduleBase):
         >>> C = te.compute((128, 128), lambda i, j: te.sum(A[i, k].astype("float32") * B[k, j].astype("float32"),
         ...                                                  axis=k), "C")
         >>> sch = mlc.Schedule(mlc.IRModule({"main": te.create_prim_func([A, B, C])}))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((128, 64), "float16"), B: T.Buffer((64, 128), "float16"), C: T.Buffer((128, 128), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i, j, k in T.grid(128, 128, 64):
+                with T.block("C"):
+                    vi, vj, vk = T.axis.remap("SSR", [i, j, k])
+                    T.reads(A[vi, vk], B[vk, vj])
+                    T.writes(C[vi, vj])
+                    with T.init():
+                        C[vi, vj] = T.float32(0)
+                    C[vi, vj] = C[vi, vj] + T.Cast("float32", A[vi, vk]) * T.Cast("float32", B[vk, vj])
         >>> sch.wgmma_gemm(sch.get_block("C"), 64, 64, 2, 1, 0)
-        >>> "mlc_wgmma_m64n64k16_f32f16" in sch.mod["main"].script(), [i.kind for i in sch.trace.insts]
-        (True, ['get_block', 'wgmma_gemm'])
+        >>> from mlc.ir.extern import CallExtern
+        >>> from mlc.ir.functor import pre_order_nodes
+        >>> print(sorted({n.name for n in pre_order_nodes(sch.mod["main"].body) if isinstance(n, CallExtern)}))
+        ['mlc_fence_proxy_async', 'mlc_wgmma_commit', 'mlc_wgmma_fence', 'mlc_wgmma_m64n64k16_f32f16', 'mlc_wgmma_wait']
+        >>> [i.kind for i in sch.trace.insts]
+        ['get_block', 'wgmma_gemm']
         """
         from ..gpu.wgmma import WgmmaTile, schedule_wgmma_matmul
         fname, _, loc = self._block(block, "wgmma_gemm")
