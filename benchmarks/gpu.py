@@ -325,8 +325,8 @@ def run(args) -> int:
             variants += [(_tile_label(t, v), _wmma_variant(t, v)) for t in TENSOR_CORE_VARIANTS
                          for v in ("wmma", "mma")]
             if arch == "sm_90":  # Hopper: warpgroup MMA, built for the architecture-specific sm_90a
-                from mlc.schedules.gpu.wgmma import WGMMA_TILES
-                from mlc.schedules.gpu.wgmma import WgmmaTile
+                from mlc.schedules.gpu.wgmma import WGMMA_TILES, WgmmaTile
+                # the two likeliest blocks without fence.proxy.async: what the fence costs
                 extra = (WgmmaTile(128, 256, 6, 2, 1, 32, False), WgmmaTile(128, 128, 6, 2, 1, 32, False))
                 variants += [(_wgmma_label(t), _wgmma_variant(t), "cuda -arch=sm_90a") for t in WGMMA_TILES + extra]
                 variants += [("wgmma default rule (WGMMA_DEFAULT = True)", _wgmma_default(), "cuda -arch=sm_90a")]

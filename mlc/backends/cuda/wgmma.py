@@ -55,7 +55,7 @@ import weakref
 import numpy as np
 
 from ...errors import CompileError, MLCError, RaceError
-from ...ir.expr import BufferLoad, IntImm
+from ...ir.expr import IntImm
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.functor import pre_order_nodes
 from ..gpu.emulator import ExternEmulation, register_extern_emulation
@@ -362,11 +362,11 @@ def _retire(run, first: int, mma) -> None:
         if mem.in_flight is not None:  # a cp.async issued since, landing some time before its wait
             changed |= mem.in_flight[where]
         if changed.any():
-            bad = np.argwhere(changed)[0]
+            at = int(where[tuple(np.argwhere(changed)[0])]) % mem.size
             raise RaceError(f"emulator: {run.fname}: {name} of warpgroup {(first % run.nt) // WARPGROUP} of block "
-                            f"{run._block_name(first // run.nt)} reads {mem.buffer.name}[{int(where[tuple(bad)]) % mem.size}] "
-                            "(flat index), which was overwritten after the MMA was issued and before "
-                            "wgmma.wait_group retired it (by a store, or a cp.async in flight); wait for the MMAs that read a stage before refetching it")
+                            f"{run._block_name(first // run.nt)} reads {mem.buffer.name}[{at}] (flat index), which "
+                            "was overwritten after the MMA was issued and before wgmma.wait_group retired it (by a "
+                            "store, or a cp.async in flight); wait for the MMAs that read a stage before refetching it")
     a, b = (issued.astype(np.float32) for _, _, issued in ops)
     prod = a @ b.T  # (64, n)
     rows, cols = accumulator_coords(n)
