@@ -195,11 +195,13 @@ def _uses_wgmma(mod) -> bool:
     return any(W.is_wgmma_call(n) for n in pre_order_nodes(mod["main"].body))
 
 
-def test_the_default_takes_wgmma_only_behind_its_flag_on_sm90a(monkeypatch):
+def test_the_default_takes_wgmma_only_behind_its_flag_on_sm90(monkeypatch):
     mod = _matmul(128, 128, 64)
     assert not _uses_wgmma(schedule_module(mod, SM90A))
     monkeypatch.setattr(gpu_default, "WGMMA_DEFAULT", True)
-    assert not _uses_wgmma(schedule_module(mod, "cuda -arch=sm_90"))
+    assert not _uses_wgmma(schedule_module(mod, "cuda -arch=sm_80"))
+    assert not _uses_wgmma(schedule_module(mod, "cuda-emulator"))
+    assert _uses_wgmma(schedule_module(mod, "cuda -arch=sm_90"))
     got = schedule_module(mod, SM90A)
     assert _uses_wgmma(got)
     c, want = _run(got, 128, 128, 64)
@@ -208,9 +210,13 @@ def test_the_default_takes_wgmma_only_behind_its_flag_on_sm90a(monkeypatch):
 
 
 @pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
-def test_wgmma_needs_the_sm90a_target():
+def test_wgmma_compiles_for_sm90a_only():
+    """sm_90 builds it for the architecture-specific sm_90a; an earlier GPU has no wgmma."""
+    mod = _wgmma(128, 128, 64, WgmmaTile(64, 64, 2, 1, 0))
     with pytest.raises(CompileError, match="sm_90a"):
-        compile_sources(_wgmma(128, 128, 64, WgmmaTile(64, 64, 2, 1, 0)), "cuda -arch=sm_90")
+        compile_sources(mod, "cuda -arch=sm_80")
+    _, cubin = compile_sources(mod, "cuda -arch=sm_90")
+    assert cubin[:4] == b"\x7fELF"
 
 
 @pytest.mark.skipif(CUOBJDUMP_MISSING is not None, reason=str(CUOBJDUMP_MISSING))
@@ -226,10 +232,10 @@ def test_the_main_loop_runs_hgmma_and_ldgsts_without_local_memory(tile):
     assert not re.search(r"\b(LDL|STL)\b", sass), "local memory (spills)"
 
 
-def test_the_tuner_space_samples_wgmma_blocks_only_on_sm90a():
+def test_the_tuner_space_samples_wgmma_blocks_only_on_sm90():
     """On sm_90a the tensor-core rule of the GPU space samples the wgmma blocks too: a point that
     takes one replays from its trace's JSON (``wgmma_gemm``) and matches NumPy on the emulator;
-    on sm_90 no point does."""
+    on sm_80 no point does."""
     from mlc.tune import space
     mod = _matmul(128, 128, 128)
     found = None
@@ -245,5 +251,5 @@ def test_the_tuner_space_samples_wgmma_blocks_only_on_sm90a():
     c, want = _run(replayed, 128, 128, 128)
     np.testing.assert_array_equal(c, want)
     for seed in range(6):
-        sch = space.replay(mod, space.TILED, "cuda -arch=sm_90", seed=seed)
+        sch = space.replay(mod, space.TILED, "cuda -arch=sm_80", seed=seed)
         assert not any(i.kind == "wgmma_gemm" for i in sch.trace.insts)

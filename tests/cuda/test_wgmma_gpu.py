@@ -177,10 +177,12 @@ def test_the_default_with_its_wgmma_rule_on(monkeypatch):
     divides (and a shape with an epilogue) keeps the tensor-core rule; both give NumPy's result."""
     monkeypatch.setattr(gpu_default, "WGMMA_DEFAULT", True)
     rng = np.random.default_rng(1)
-    for m, n, k in [(1024, 1024, 1024), (200, 136, 96)]:
+    for (m, n, k), target, wgmma in [((1024, 1024, 1024), SM90A, True), ((200, 136, 96), SM90A, False),
+                                     ((512, 768, 256), "cuda", True)]:  # "cuda": the GPU's sm_90
         a = rng.standard_normal((m, k)).astype("float16")
         b = rng.standard_normal((k, n)).astype("float16")
-        lib = mlc.build(_matmul(m, n, k), SM90A)
+        lib = mlc.build(_matmul(m, n, k), target)
+        assert ("wgmma.mma_async" in lib.get_source("cuda")) == wgmma, (m, n, k, target)
         np.testing.assert_allclose(_gpu(lib, a, b), a.astype("float32") @ b.astype("float32"), rtol=1e-4, atol=1e-3,
                                    err_msg=str((m, n, k)))
 

@@ -136,9 +136,12 @@ class CudaBackend:
         sources = _render_all(mod, options)
         arch = arch_of(target)
         code = "\n".join(s.code for s in sources.values())
-        if "wgmma.mma_async" in code and not arch.endswith("a"):
-            raise CompileError(f"the kernels use Hopper's warpgroup MMA (wgmma), which needs the architecture-"
-                               f"specific target, not {arch}: build with target 'cuda -arch=sm_90a'", code)
+        if "wgmma.mma_async" in code:  # Hopper's warpgroup MMA: the architecture-specific sm_90a
+            if arch == "sm_90":
+                arch = "sm_90a"  # (its cubin runs on the sm_90 it names)
+            elif not arch.endswith("a"):
+                raise CompileError(f"the kernels use Hopper's warpgroup MMA (wgmma), which {arch} does not have: "
+                                   "build with target 'cuda -arch=sm_90a' (an H100 or H200)", code)
         cubin = compile_cuda(_one_prelude(code), arch)
         return CudaArtifact(mod, sources, cubin, arch)
 

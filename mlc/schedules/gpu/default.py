@@ -44,7 +44,7 @@ and 48 KiB of shared memory for the tensor-core tiles, 256 and 16 KiB for the
 matmul's), and the tensor-core rule only where the target's kind has the ``"wmma"`` key
 (its calls are one backend's external functions).
 
-On a Hopper target that names the architecture-specific features (``cuda -arch=sm_90a``)
+On a Hopper target (``cuda -arch=sm_90`` or ``sm_90a``, or ``cuda`` on an H100 or H200)
 and with :data:`WGMMA_DEFAULT` set, a function that is exactly a float16 matmul into float32
 (``C = A @ B``, parameters A, B, C, no epilogue) whose shape a block of :data:`WGMMA_TILES`
 divides becomes the warpgroup-MMA kernel instead (:mod:`.wgmma`; :func:`wgmma_tile`
@@ -93,7 +93,7 @@ from ..default.steps import attempt
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
            "TENSOR_CORE_WARPS", "tensor_core_tile", "split_k", "split_k_factor", "SPLIT_K_MIN_BLOCKS", "tensor_core_matmul_extents", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
-           "MATMUL_STAGES", "gpu_rows", "ROW_SHARED_BYTES", "WGMMA_DEFAULT", "WGMMA_ARCHS", "wgmma_tile"]
+           "MATMUL_STAGES", "gpu_rows", "ROW_SHARED_BYTES", "WGMMA_DEFAULT", "WGMMA_ARCHS", "wgmma_tile", "target_arch"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -250,8 +250,9 @@ def _tensor_core_block(m: int, n: int, k: int, batch: int) -> TensorCoreTile:
 #: (wgmma) kernel of :mod:`.wgmma`: False until its benchmark rows (``python -m benchmarks
 #: --target cuda hgemm --variants``) show it ahead of the tensor-core rule on an H100.
 WGMMA_DEFAULT = False
-#: The architectures whose targets can run wgmma (the "a" features of compute capability 9.0).
-WGMMA_ARCHS = ("sm_90a",)
+#: The architectures whose targets can run wgmma (compute capability 9.0; the CUDA backend
+#: compiles such a kernel for the architecture-specific sm_90a).
+WGMMA_ARCHS = ("sm_90", "sm_90a")
 #: The wgmma rule takes the largest block of WGMMA_TILES that still gives this many thread
 #: blocks (about one per streaming multiprocessor), else the first that divides the shape.
 WGMMA_MIN_BLOCKS = 128
@@ -272,9 +273,21 @@ def wgmma_tile(m: int, n: int, k: int, tiles=WGMMA_TILES) -> WgmmaTile | None:
     return fitting[0] if fitting else None
 
 
+def target_arch(target) -> str:
+    """The architecture a CUDA build of ``target`` compiles for: the one it names, else the
+    GPU's present (the backend's ``arch_of``); "" for other kinds."""
+    kind = getattr(target, "kind", None)
+    if kind not in ("cuda", "cuda-emulator"):
+        return ""
+    if target.arch or kind != "cuda":
+        return target.arch
+    from ...backends.cuda.backend import arch_of
+    return arch_of(target)
+
+
 def _wgmma_rule(sch, func_name: str, target) -> bool:
     """Whether the function became the wgmma kernel (module docstring)."""
-    if not WGMMA_DEFAULT or target is None or getattr(target, "arch", "") not in WGMMA_ARCHS:
+    if not WGMMA_DEFAULT or target is None or target_arch(target) not in WGMMA_ARCHS:
         return False
     func = sch.mod[func_name]
     names = _names(sch, func_name)

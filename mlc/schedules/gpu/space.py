@@ -9,9 +9,9 @@ takes it:
    multiples of 16) gets one of the blocks of
    :data:`~mlc.schedules.gpu.default.TENSOR_CORE_VARIANTS` that divide it (warps,
    fragments a warp, k step, cp.async pipeline depth), sampled, as WMMA calls or
-   as ldmatrix + mma.sync (sampled); on an sm_90a target a function that is exactly such a
-   matmul also samples among the warpgroup-MMA blocks (:data:`~mlc.schedules.gpu.wgmma.WGMMA_TILES`,
-   ``sch.wgmma_gemm``);
+   as ldmatrix + mma.sync (sampled); on a target naming sm_90 or sm_90a a function that
+   is exactly such a matmul also samples among the warpgroup-MMA blocks
+   (:data:`~mlc.schedules.gpu.wgmma.WGMMA_TILES`, ``sch.wgmma_gemm``);
 1. **multi-level tiling** of a reduction with reuse (a read that some spatial
    iterator does not index: matmul, batch matmul, conv): spatial loops in four
    levels ``S0 S1 S2 S3`` (grid blocks, threads, and a per-thread register tile
@@ -81,7 +81,8 @@ class GpuInfo:
     warp: int = _LIMITS.warp_size
     #: shared memory per block with the opt-in (the tensor-core pipelines' tiles)
     max_dynamic_shared_bytes: int = _LIMITS.max_dynamic_shared_memory_per_block
-    #: the target's architecture ("sm_90a": the wgmma blocks join the tensor-core choices)
+    #: the architecture the target names ("sm_90", "sm_90a": the wgmma blocks join the
+    #: tensor-core choices; a target naming none keeps the space the same on every machine)
     arch: str = ""
 
     @staticmethod
