@@ -55,7 +55,7 @@ from ..schedule import Schedule
 from ..default.cpu import inline_injective
 from ..default.patterns import view, view_by_name
 from .default import TENSOR_CORE_VARIANTS, WGMMA_ARCHS, tensor_core_matmul_extents, tensor_core_tiles
-from .wgmma import WGMMA_TILES, WgmmaTile, plain_matmul_shape
+from .wgmma import HOPPER_SHARED_BYTES, WGMMA_TILES, WgmmaTile, plain_matmul_shape
 from ..default.steps import attempt
 
 __all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES"]
@@ -151,10 +151,12 @@ def _tensor_core(sch: Schedule, func_name: str, name: str, info: GpuInfo):
         return None
     tile = (tiles + hopper)[int(sch.sample_categorical(list(range(len(tiles) + len(hopper))),
                                                        [1.0] * (len(tiles) + len(hopper))))]
-    _check("bytes of shared memory", tile.shared_bytes, info.max_dynamic_shared_bytes, name)
-    if isinstance(tile, WgmmaTile):
+    if isinstance(tile, WgmmaTile):  # a Hopper kernel: an sm_90 GPU's shared memory
+        _check("bytes of shared memory", tile.shared_bytes, max(info.max_dynamic_shared_bytes, HOPPER_SHARED_BYTES),
+               name)
         tile.schedule(sch, name, func_name)
         return True
+    _check("bytes of shared memory", tile.shared_bytes, info.max_dynamic_shared_bytes, name)
     intrinsics = TENSOR_CORE_INTRINSICS[int(sch.sample_categorical([0, 1], [0.5, 0.5]))]
     tile.schedule(sch, name, func_name, variant=intrinsics)
     return True

@@ -59,11 +59,15 @@ from ...ir.structural import structural_equal
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, PrimFunc, seq
 from ...passes.tir.async_copy import async_scope, commit, wait
 from ...passes.tir.thread_sync import MANUAL_BARRIERS, syncthreads
+from ...backends.gpu.launch import MAX_SHARED_ATTR
 
-__all__ = ["WgmmaTile", "WGMMA_TILES", "wgmma_matmul_func", "schedule_wgmma_matmul", "plain_matmul_shape"]
+__all__ = ["WgmmaTile", "WGMMA_TILES", "wgmma_matmul_func", "schedule_wgmma_matmul", "plain_matmul_shape",
+           "HOPPER_SHARED_BYTES"]
 
 _CHUNK = 8  # float16 elements of one 16-byte copy
 _SWIZZLE_128B, _SWIZZLE_64B = 1, 2
+#: Shared memory a block of an sm_90 GPU may opt into (227 KiB): the kernel runs only there.
+HOPPER_SHARED_BYTES = 227 * 1024
 
 
 class WgmmaTile(NamedTuple):
@@ -112,8 +116,10 @@ class WgmmaTile(NamedTuple):
 #: The blocks the benchmarks' variant rows and the default (behind its flag) choose among,
 #: largest first: CUTLASS's Hopper GEMMs use 128 x 128 and 128 x 256 tiles with two
 #: consumer warpgroups. k steps of 32 (A's rows 64 bytes, the 64-byte swizzle) fit 6 stages
-#: in 144 KiB, four steps fetched ahead of the MMAs; steps of 64 halve the barriers a k.
-WGMMA_TILES = (WgmmaTile(128, 256, 6, 2, 1, 32), WgmmaTile(128, 256, 3, 2, 1, 64), WgmmaTile(256, 128, 6, 2, 1, 32),
+#: in 144 KiB (8 in 192), four (six) steps fetched ahead of the MMAs; steps of 64 halve the
+#: barriers a k. Up to :data:`HOPPER_SHARED_BYTES` a block.
+WGMMA_TILES = (WgmmaTile(128, 256, 4, 2, 1, 64), WgmmaTile(128, 256, 8, 2, 1, 32), WgmmaTile(128, 256, 6, 2, 1, 32),
+               WgmmaTile(128, 256, 3, 2, 1, 64), WgmmaTile(256, 128, 4, 2, 1, 64), WgmmaTile(256, 128, 6, 2, 1, 32),
                WgmmaTile(128, 128, 6, 2, 1, 32), WgmmaTile(128, 128, 4, 2, 1, 64), WgmmaTile(128, 128, 3, 2, 1, 64),
                WgmmaTile(128, 128, 2, 2, 0, 64), WgmmaTile(64, 128, 4, 1, 1, 64))
 
@@ -227,7 +233,7 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     root = Block("root", (), (), (), kernel)
     return PrimFunc((A, B, C), BlockRealize((), const(True, "bool"), root),
                     (("global_symbol", name), ("mlc.scheduled", "wgmma"), ("tir.noalias", True),
-                     (MANUAL_BARRIERS, True)))
+                     (MANUAL_BARRIERS, True), (MAX_SHARED_ATTR, HOPPER_SHARED_BYTES)))
 
 
 def schedule_wgmma_matmul(sch, block: str = "C", func_name: str | None = None, tile: WgmmaTile = WgmmaTile()) -> None:
