@@ -264,7 +264,7 @@ def wgmma_tile(m: int, n: int, k: int, tiles=WGMMA_TILES) -> WgmmaTile | None:
     None where none does.
 
     >>> wgmma_tile(4096, 4096, 4096).shape, wgmma_tile(256, 128, 64).shape, wgmma_tile(100, 64, 64)
-    ((128, 256, 64), (128, 128, 64), None)
+    ((128, 256, 64), (256, 128, 64), None)
     """
     fitting = [t for t in tiles if m % t.block_m == 0 and n % t.block_n == 0 and k % t.block_k == 0]
     for t in fitting:
