@@ -15,6 +15,9 @@ import pytest
 import mlc
 from mlc import te
 from mlc.errors import ScheduleError
+from mlc.ir.expr import IntImm
+from mlc.ir.extern import CallExtern
+from mlc.ir.functor import Mutator
 from mlc.schedules import Schedule
 from mlc.schedules.gpu import default as gpu_default
 from mlc.schedules.gpu.wgmma import WgmmaTile, schedule_wgmma_matmul
@@ -121,6 +124,8 @@ def probe(tile: WgmmaTile, build=None, run=None) -> tuple[bool, str]:
     good, text = _report("A probe (B = I, C[i, j] must be A[i, j])", got_r, got_c, rows_c, cols_c)
     ok &= good
     out.append(text)
+    if not ok and build is _build:  # on the GPU: which other B descriptor encodings would read B right
+        out.append(_b_alternatives(tile, run))
     verdict = []
     text = "\n".join(out)
     if not ok:
@@ -129,6 +134,47 @@ def probe(tile: WgmmaTile, build=None, run=None) -> tuple[bool, str]:
                        "permuted alike with valid indices -> the accumulator fragment layout (epilogue); "
                        "chunk XORs of 1..7 in both -> swizzle phase (shared base not 1024-byte aligned)")
     return ok, text + ("\n" + "\n".join(verdict) if verdict else "")
+
+
+class _Args(Mutator):
+    """The MMA calls with arguments replaced: ``{position: value}`` (0-based, as the call takes
+    them: D, A, B, a_lbo, a_sbo, a_mode, b_lbo, b_sbo, b_mode, a_mn, b_mn)."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def visit_CallExtern(self, node):
+        if not node.name.startswith("mlc_wgmma_m64"):
+            return node
+        args = list(node.args)
+        for at, value in self.values.items():
+            args[at] = IntImm(value(args) if callable(value) else value, args[at].dtype)
+        return CallExtern(node.name, tuple(args), node.dtype)
+
+
+def _b_alternatives(tile, run) -> str:
+    """The B probe with other encodings of B's descriptor (its LBO and SBO swapped; B read as
+    K-major), to name the one the GPU reads right."""
+    m, n = tile.block_m, tile.block_n
+    lines = ["B descriptor alternatives (B probe, A = I):"]
+    for what, values in [("LBO and SBO swapped", {6: lambda a: a[7].value, 7: lambda a: a[6].value}),
+                         ("SBO = LBO's value, LBO 16", {6: 16, 7: lambda a: a[6].value})]:
+        sch = Schedule(_matmul(m, n, m))
+        schedule_wgmma_matmul(sch, "C", tile=tile)
+        func = sch.mod["main"]
+        mod = mlc.IRModule({"main": func.with_body(_Args(values).visit(func.body))})
+        try:
+            lib = mlc.build(mod, SM90A)
+            a = np.eye(m, dtype="float16")
+            got_r = _mapping(run(lib, a, np.repeat(np.arange(m, dtype="float16")[:, None], n, 1)), True)
+            got_c = _mapping(run(lib, a, np.repeat(np.arange(n, dtype="float16")[None, :], m, 0)), False)
+            rows_c, cols_c = np.indices((m, n))
+            wrong = int(((got_r != rows_c) | (got_c != cols_c)).sum())
+            lines.append(f"  {what}: {wrong} of {m * n} wrong")
+        except Exception as err:  # noqa: BLE001 - a diagnostic: report and go on
+            lines.append(f"  {what}: {type(err).__name__}: {str(err)[:200]}")
+    return "\n".join(lines)
 
 
 @needs_gpu
