@@ -8,10 +8,10 @@ digit (``digit_bits`` wide), least significant first, from one half into the oth
 
 1. **count**: each chunk counts its elements' digits into a histogram of its own
    (the first pass counts while it loads the keys from the input);
-2. **starts**: a serial prefix sum turns the counts into each (digit, chunk)'s first
-   slot, digit by digit and chunk by chunk within a digit (so equal digits keep
-   their order), and notes a digit that holds the whole row (the high digits of
-   small integers): the pass would not move anything, so it is skipped;
+2. **starts**: unless the first element's digit counts the whole row (the high
+   digits of small integers: the pass would move nothing, so it is skipped), a
+   serial prefix sum turns the counts into each (digit, chunk)'s first slot, digit
+   by digit and chunk by chunk within a digit (so equal digits keep their order);
 3. **scatter**: each chunk moves its elements, in order, to their bucket's next slot.
 
 The passes run in one loop, not unrolled, and a last parallel loop stores the
@@ -197,17 +197,25 @@ def _count(plan: _Plan, s: _Scratch, hist: Buffer, p: PrimExpr, x, note=None) ->
     return _over_chunks(plan, lambda t: _zero(plan, hist, t), body)
 
 
-def _starts(plan: _Plan, hist: Buffer, acc: Scalar, alike: Scalar) -> Stmt:
-    """The counts to bucket starts, digit by digit and chunk by chunk within a digit; ``alike``
-    notes a digit holding the whole row (its chunk 0 starts at 0, its last chunk ends at n)."""
+def _alike(plan: _Plan, s: _Scratch, hist: Buffer, acc: Scalar, alike: Scalar, p: PrimExpr) -> Stmt:
+    """``alike`` = whether pass ``p``'s digit is one for the whole row: whether the first
+    element's digit counts all n (over every chunk)."""
+    first = _digit(plan, s.read(s.cur.get(), _i(0))[0], p)
+    return seq(acc.set(0), _each_chunk(plan, lambda t: acc.set(acc.get() + hist[t * _i(plan.radix) + first])),
+               alike.set(cast(acc.get() == const(plan.n, "int32"), "int32")))
+
+
+def _starts(plan: _Plan, hist: Buffer, acc: Scalar) -> Stmt:
+    """The counts to bucket starts, digit by digit and chunk by chunk within a digit."""
     def chunk(d, t):
         at = t * _i(plan.radix) + d
         return seq(acc.set(acc.get() + hist[at]), BufferStore(hist, acc.get() - hist[at], (at,)))
+    return seq(acc.set(0), loop("d", 0, plan.radix, lambda d: _each_chunk(plan, lambda t: chunk(d, t))))
 
-    def digit(d):
-        whole = logical_and(hist[d] == _ZERO, acc.get() == const(plan.n, "int32"))
-        return seq(loop("t", 0, plan.chunks, lambda t: chunk(d, t)), when(whole, alike.set(1)))
-    return seq(acc.set(0), alike.set(0), loop("d", 0, plan.radix, digit))
+
+def _each_chunk(plan: _Plan, body) -> Stmt:
+    """``body(t)`` for each chunk ``t`` in order (no loop for one chunk)."""
+    return body(_i(0)) if plan.chunks == 1 else loop("t", 0, plan.chunks, body)
 
 
 def _scatter(plan: _Plan, s: _Scratch, hist: Buffer, p: PrimExpr) -> For:
@@ -295,8 +303,9 @@ def radix_sort_func(x: TensorType, *, descending: bool, indices: bool) -> PrimFu
 
         def one_pass(p):
             move = seq(_scatter(plan, s, hist, p), s.cur.set(_i(1) - s.cur.get()))
-            return seq(_count(plan, s, hist, p, xs, note if plan.repairs else None), _starts(plan, hist, acc, alike),
-                       when(alike.get() == _ZERO, move))
+            return seq(_count(plan, s, hist, p, xs, note if plan.repairs else None),
+                       _alike(plan, s, hist, acc, alike, p),
+                       when(alike.get() == _ZERO, seq(_starts(plan, hist, acc), move)))
         sort = seq(s.cur.set(0), loop("p", 0, plan.passes, one_pass), _store(plan, s, out))
         if not plan.repairs:
             return sort
