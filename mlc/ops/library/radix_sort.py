@@ -3,8 +3,8 @@
 Each element becomes an unsigned key of its width whose integer order is the sort
 order (:mod:`._sort_keys`). The keys (and, for ``argsort``, the positions they came
 from) live in the two halves of a scratch buffer; a pass sorts them stably by one
-digit (``digit_bits`` wide), least significant first, from one half into the other, in three steps over
-``chunks`` parallel pieces of the row:
+digit (``digit_bits`` wide), least significant first, from one half into the
+other, in three steps over ``chunks`` parallel pieces of the row:
 
 1. **count**: each chunk counts its elements' digits into a histogram of its own
    (the first pass counts while it loads the keys from the input);
