@@ -35,7 +35,7 @@ from ..ir.expr import PrimExpr
 from ..ir.graph import Constant
 from ..ops.library.shape import index_text
 from ..tracer.source import describe_location, user_location
-from ..tracer.trace import active_traces, current_trace
+from ..tracer.trace import INDEX, STATUS, active_traces, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit
 
@@ -244,10 +244,14 @@ def _check_dynamic(ctx, index: Tracer, n: PrimExpr, op: tuple) -> None:
     jitted function's own trace returns such a check: a compiled loop or conditional checks its
     body's indices against sizes known when it is traced, and there are none here."""
     if ctx.captures:
-        raise TraceError(f"{op[0]}: a traced index into axis {op[1]}, a dynamic axis, inside a compiled loop or "
-                         "conditional: its bounds would not be checked. Index with a Python int, make the axis "
-                         f"static (no dynamic= for it), or pass bounds_check=False to mlc.jit{op[2]}")
+        raise _dynamic_in_body(op)
     ctx.check_index(_int64(index), n, op)
+
+
+def _dynamic_in_body(op: tuple) -> TraceError:
+    return TraceError(f"{op[0]}: a traced index into axis {op[1]}, a dynamic axis, inside a compiled loop or "
+                      "conditional: its bounds would not be checked. Index with a Python int, make the axis "
+                      f"static (no dynamic= for it), or pass bounds_check=False to mlc.jit{op[2]}")
 
 
 def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
@@ -255,7 +259,9 @@ def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
     elements when the function runs, with one reduction of the indices: the largest of
     ``2 * j`` for each ``j >= 0`` and ``2 * ~j + 1`` for each ``j < 0`` (every index's
     distance past the axis, its sign in the low bit; beyond 2^61 saturated), decoded into the
-    index the error names."""
+    index the error names. An array whose length is dynamic may be empty at a call: its
+    reduction starts at -1 (no index), and the check is a status (:mod:`mlc.tracer.checks`)
+    that fails only where the array holds an index out of bounds."""
     if not isinstance(indices, Tracer) or not isinstance(n, (int, np.integer, PrimExpr)):
         return
     if indices.ndim == 0:
@@ -269,8 +275,9 @@ def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
         elif _checked_around(ctx) and indices.size:
             raise _unchecked_in_transformation(what, axis)
         return
-    if not ctx.bounds_checks or not isinstance(indices.size, int) or indices.size == 0:
-        return  # (an index array of a dynamic size, unchecked: its maximum would refuse an empty one)
+    if not ctx.bounds_checks or (isinstance(indices.size, int) and indices.size == 0):
+        return
+    sized = isinstance(indices.size, int)  # (else its size is dynamic: it may be empty at a call)
     t = indices.strong()  # (a uint64 index array wraps into int64, as NumPy's indexing converts it)
     if t.dtype != np.int64:
         t = emit("astype", [t], dtype="int64")
@@ -280,12 +287,18 @@ def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
     top = c(2 ** 61)
     up = emit("multiply", [emit("minimum", [t, top]), c(2)])
     down = emit("add", [emit("multiply", [emit("minimum", [emit("invert", [t]), top]), c(2)]), c(1)])
-    worst = emit("max", [emit("where", [emit("less", [t, c(0)]), down, up])])
+    encoded = emit("where", [emit("less", [t, c(0)]), down, up])
+    worst = emit("max", [encoded]) if sized else emit("max", [encoded], initial=-1)  # (-1: no index)
     half = emit("right_shift", [worst, c(1)])
     odd = emit("bitwise_and", [worst, c(1)])
-    index = emit("where", [emit("not_equal", [odd, c(0)]), emit("invert", [half]), half])
+    index = emit("where", [emit("not_equal", [odd, c(0)]), emit("invert", [half]), half]).strong()
     op = (what, axis, describe_location(user_location()))
-    if isinstance(n, PrimExpr):
+    if not sized:  # checked where the call's array holds an index: a status (mlc.tracer.checks)
+        if isinstance(n, PrimExpr) and ctx.captures:
+            raise _dynamic_in_body(op)
+        holds = emit("astype", [emit("greater_equal", [worst, c(0)])], dtype="int64").strong()
+        ctx.check_range((holds, index), STATUS, ((INDEX, op, n if isinstance(n, PrimExpr) else int(n)),))
+    elif isinstance(n, PrimExpr):
         _check_dynamic(ctx, index, n, op)
     else:
-        ctx.check_index(index.strong(), int(n), op)
+        ctx.check_index(index, int(n), op)
