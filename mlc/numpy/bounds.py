@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import TraceError
+from ..errors import BoundsError, TraceError
 from ..ir.expr import PrimExpr
-from ..ir.graph import Constant
 from ..ops.library.shape import index_text
 from ..tracer.source import describe_location, user_location
+from ..tracer.checks import checking_trace, outer_value, transformed, transformed_body, unchecked_in_transformation
 from ..tracer.trace import INDEX, STATUS, active_traces, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit
@@ -127,14 +127,17 @@ def check_index(index, n: int, what: str, axis: int, ctx=None) -> None:
     if not isinstance(index, Tracer):
         return
     ctx = ctx or _trace_of(index)
-    if _transformed(ctx):  # inside mlc.grad, vmap, jvp...: checked by the jitted function around, or refused
+    if transformed(ctx) or transformed_body(ctx):  # in mlc.grad, vmap...: checked around, or refused
         if isinstance(n, (int, np.integer)) and _known_inside(index, int(n)):
             return
-        outer = _outer_value(ctx, index)
+        if not transformed(ctx):
+            _check_in_transformed_body(ctx, index, n, (what, axis, describe_location(user_location())))
+            return
+        outer = outer_value(ctx, index)
         if outer is not None:
             _check_outer(outer, n, what, axis)
-        elif _checked_around(ctx):
-            raise _unchecked_in_transformation(what, axis)
+        elif checking_trace(ctx) is not None:
+            raise unchecked_in_transformation((what, axis, describe_location(user_location())))
         return
     if not isinstance(n, (int, np.integer)):  # a dynamic axis: its size is known when the function runs
         if isinstance(n, PrimExpr) and ctx.bounds_checks:
@@ -156,51 +159,25 @@ def check_index(index, n: int, what: str, axis: int, ctx=None) -> None:
     ctx.check_index(value, int(n), op)
 
 
-def _transformed(ctx) -> bool:
-    """Whether ``ctx`` is a transformation's trace (``mlc.grad``, ``vmap``...), which returns no
-    checks: its function's values only, which the transformation rewrites."""
-    return ctx.transformation and not ctx.bounds_checks
-
-
-#: Ops whose result holds the values of their first operand, each once: an index made by one
-#: (``y[:, None]``) is in bounds where that operand is.
-_SAME_VALUES = frozenset({"reshape", "expand_dims", "squeeze", "transpose", "moveaxis", "swapaxes"})
-
-
-def _source(ctx, index: Tracer) -> Tracer:
-    """``index``, or the value of ``ctx`` it is a reshaping of (:data:`_SAME_VALUES`)."""
-    while index._ctx is ctx:
-        made = next((b for b in reversed(ctx.bindings) if any(v is index._atom for v in b.outputs)), None)
-        if made is None or made.op not in _SAME_VALUES or not made.args:
-            return index
-        index = ctx._tracer(made.args[0], index.weak)
-    return index
-
-
-def _outer_value(ctx, index: Tracer):
-    """What ``index`` stands for around ``ctx``: a value of the traces around (an index
-    computed outside the transformed function, or every value of an argument it batches, which
-    the trace around checks), an array (an argument known when tracing), or None where the
-    transformed function computes it."""
-    while True:
-        index = _source(ctx, index)
-        if isinstance(index._atom, Constant):
-            return np.asarray(index._atom.data)
-        if index._ctx is not ctx:
-            if not index._ctx.is_active():
-                return None
-            ctx = index._ctx
-        else:
-            outer = next((o for o, var in ctx.captured if var is index._atom), None)
-            if outer is None:
-                outer = ctx.arguments.get(id(index._atom))
-            if outer is None or isinstance(outer, np.ndarray):
-                return outer
-            if not isinstance(outer, Tracer):
-                return None
-            index, ctx = outer, outer._ctx
-        if not _transformed(ctx):  # the trace around: a jitted function's (or its loop's) checks it
-            return index if ctx.bounds_checks else None
+def _check_in_transformed_body(ctx, index: Tracer, n, op: tuple) -> None:
+    """Check ``index``, used in a compiled loop's body or a conditional's branch inside a
+    transformed function, whose status that function cannot return: ``i + c`` of a for loop's
+    index ``i``, or an index computed around the loop, is checked once around the loop by the
+    trace around the transformation (:func:`mlc.tracer.checks.checked_around`), where the loop's
+    bounds come from there; any other index is a TraceError (it was clipped silently)."""
+    if checking_trace(ctx) is None:  # nothing checks around (bounds_check=False): clipped, as JAX does
+        return
+    if isinstance(n, (int, np.integer)) and ctx.loop_index is not None:
+        offset = _loop_offset(ctx, index)
+        if offset is not None:
+            if not any(h[0] == offset and h[1] == int(n) for h in ctx.hoisted):
+                ctx.hoisted.append((offset, int(n), op))
+            return
+        if index._ctx is not ctx:  # the same at every iteration
+            if not any(v._atom is index._atom and m == int(n) for v, m, _ in ctx.invariant):
+                ctx.invariant.append((index, int(n), op))
+            return
+    raise unchecked_in_transformation(op, body=True)
 
 
 def _check_outer(outer, n, what: str, axis: int) -> None:
@@ -209,7 +186,7 @@ def _check_outer(outer, n, what: str, axis: int) -> None:
     if isinstance(outer, np.ndarray):
         if isinstance(n, (int, np.integer)) and outer.size and not (-n <= outer.min() and outer.max() < n):
             bad = outer[(outer < -n) | (outer >= n)].flat[0]
-            raise IndexError(f"{what}: index {bad} is out of bounds for axis {axis} with size {n}"
+            raise BoundsError(f"{what}: index {bad} is out of bounds for axis {axis} with size {n}"
                              f"{describe_location(user_location())}")
         return
     with outer._ctx:  # (the check's ops recorded there)
@@ -217,25 +194,6 @@ def _check_outer(outer, n, what: str, axis: int) -> None:
             check_indices(outer, n, what, axis, outer._ctx)
         else:
             check_index(outer, n, what, axis, outer._ctx)
-
-
-def _checked_around(ctx) -> bool:
-    """Whether the trace around the transformations around ``ctx`` checks its indices (a
-    jitted function's, or its compiled loop's)."""
-    stack = active_traces()
-    inner = next((n for n, t in enumerate(stack) if t is ctx), len(stack))
-    for t in reversed(stack[:inner]):
-        if not t.transformation:
-            return t.bounds_checks
-    return False
-
-
-def _unchecked_in_transformation(what: str, axis: int) -> TraceError:
-    return TraceError(f"{what}: an index computed inside a transformed function (mlc.grad, mlc.vmap, mlc.jvp...) "
-                      f"into axis {axis}: its bounds cannot be checked there, and NumPy raises IndexError where "
-                      "it is out of bounds. Compute the index outside the transformed function and pass it in "
-                      "(it is checked then), clip it yourself (np.clip), or pass bounds_check=False to "
-                      f"mlc.jit to clip every index as JAX does{describe_location(user_location())}")
 
 
 def _check_dynamic(ctx, index: Tracer, n: PrimExpr, op: tuple) -> None:
@@ -246,6 +204,13 @@ def _check_dynamic(ctx, index: Tracer, n: PrimExpr, op: tuple) -> None:
     if ctx.captures:
         raise _dynamic_in_body(op)
     ctx.check_index(_int64(index), n, op)
+
+
+def _constant_inside(ctx, indices: Tracer, n) -> bool:
+    """Whether ``indices`` are constants, each in ``[-n, n)``."""
+    values = outer_value(ctx, indices)
+    return (isinstance(values, np.ndarray) and isinstance(n, (int, np.integer))
+            and bool(np.all((-n <= values) & (values < n))))
 
 
 def _dynamic_in_body(op: tuple) -> TraceError:
@@ -268,12 +233,16 @@ def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
         check_index(indices, n, what, axis, ctx)
         return
     ctx = ctx or _trace_of(indices)
-    if _transformed(ctx):
-        outer = _outer_value(ctx, indices)
+    if transformed(ctx):
+        outer = outer_value(ctx, indices)
         if outer is not None:
             _check_outer(outer, n, what, axis)
-        elif _checked_around(ctx) and indices.size:
-            raise _unchecked_in_transformation(what, axis)
+        elif checking_trace(ctx) is not None and indices.size:
+            raise unchecked_in_transformation((what, axis, describe_location(user_location())))
+        return
+    if transformed_body(ctx):  # in a loop or branch of a transformed function: refused unless known
+        if checking_trace(ctx) is not None and indices.size != 0 and not _constant_inside(ctx, indices, n):
+            raise unchecked_in_transformation((what, axis, describe_location(user_location())), body=True)
         return
     if not ctx.bounds_checks or (isinstance(indices.size, int) and indices.size == 0):
         return

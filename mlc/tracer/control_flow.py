@@ -26,7 +26,7 @@ from ..ir.types import TensorType
 from . import pytree
 from .operands import as_tracer, is_weak_scalar
 from .source import describe_location, user_location
-from .checks import body_status, carried_status, zero_status
+from .checks import body_status, carried_status, checked_around, zero_status
 from .trace import STATUS, TraceContext, current_trace
 from .tracer import Tracer
 
@@ -275,6 +275,12 @@ def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted, invariant=(
     around the loop, where it runs an iteration."""
     if not hoisted and not invariant:
         return
+    if not ctx.bounds_checks:  # a loop of a transformed function (mlc.grad, vmap...): checked around it
+        around = checked_around(ctx, bounds, hoisted, invariant)
+        if around is not None:
+            with around[0]:
+                _check_hoisted(*around[:2], hoisted, around[2])
+        return
     lower, upper = (b if b.dtype == np.int64 else ctx.emit("astype", [b], {"dtype": "int64"}) for b in bounds)
 
     def c(v):
@@ -507,8 +513,9 @@ def scan(f: Callable, init, xs=None, length: int | None = None):
     x_tracers = [_leaf_tracer(ctx, leaf, "scan: xs") for leaf in x_leaves]
 
     def step(i, carry):  # NumPy's functions on Tracers record mlc.numpy's
-        x = pytree.unflatten(x_tree, [np.reshape(np.take(leaf, np.reshape(i, (1,)), axis=0), leaf.shape[1:])
-                                      for leaf in x_tracers])
+        at = np.reshape(i, (1,))  # (the loop's index, in [0, length): the gather checks nothing)
+        x = pytree.unflatten(x_tree, [np.reshape(current_trace().emit("take", [leaf, at], {"axis": 0}),
+                                                 leaf.shape[1:]) for leaf in x_tracers])
         return f(carry, x)
 
     # the types of y: f traced once on its own (that graph is dropped)
