@@ -8,7 +8,10 @@ operations is ready and run sooner unoptimised (the measurements behind the limi
 ``benchmarks/results/decisions.md``, "Tiered first builds"). A kernel whose work is large, or unknown (a
 symbolic extent, a ``while``), is optimised at once. Work is counted in expression nodes
 evaluated: a store of a long expression (a complex matrix inverse written out) weighs
-its length.
+its length. A kernel that a graph's ``main`` calls inside its loops runs once per trip
+(:func:`calls_per_run`): a time-step loop of 10,000 trips around a small stencil is
+10,000 runs of it, optimised at once, so a first call costs no more with the trip count
+than the run itself.
 
 >>> from mlc import te
 >>> from mlc.passes.tir import run_passes
@@ -21,12 +24,13 @@ its length.
 from __future__ import annotations
 
 from ..ir import dtype as dt
+from ..ir.calls import CallPrimFunc
 from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, PrimFunc,
                       SeqStmt, Stmt, While)
 
-__all__ = ["estimated_work", "quick_enough", "QUICK_WORK_LIMIT", "UNKNOWN_WORK"]
+__all__ = ["estimated_work", "quick_enough", "calls_per_run", "QUICK_WORK_LIMIT", "UNKNOWN_WORK"]
 
 #: The most expression nodes a kernel may evaluate to be emitted unoptimised by a first build
 #: (unoptimised, some milliseconds).
@@ -44,9 +48,44 @@ def estimated_work(func: PrimFunc) -> int:
     return min(_work(func.body), UNKNOWN_WORK)
 
 
-def quick_enough(func: PrimFunc, limit: int = QUICK_WORK_LIMIT) -> bool:
-    """Whether ``func`` (lowered) runs so little that unoptimised code serves a first call."""
-    return estimated_work(func) <= limit
+def quick_enough(func: PrimFunc, limit: int = QUICK_WORK_LIMIT, runs: int = 1) -> bool:
+    """Whether ``func`` (lowered), run ``runs`` times, runs so little that unoptimised code
+    serves a first call."""
+    return estimated_work(func) * runs <= limit
+
+
+def calls_per_run(main: PrimFunc) -> dict[str, int]:
+    """How many times one run of a graph's ``main`` calls each kernel (by name): the trip
+    counts of the loops around each call multiplied, :data:`UNKNOWN_WORK` under a loop of
+    unknown trip count or a ``while``; both sides of a branch.
+
+    >>> from mlc.ir.calls import CallPrimFunc
+    >>> from mlc.ir.buffer import decl_buffer
+    >>> from mlc.ir.expr import Var, const
+    >>> a = decl_buffer((4,), "float32", "a")
+    >>> step = For(Var("t", "int64"), const(0, "int64"), const(1000, "int64"), "serial",
+    ...            CallPrimFunc("stencil", (a,)))
+    >>> calls_per_run(PrimFunc((a,), SeqStmt((CallPrimFunc("init", (a,)), step))))
+    {'init': 1, 'stencil': 1000}
+    """
+    counts: dict[str, int] = {}
+    stack = [(main.body, 1)]
+    while stack:
+        stmt, times = stack.pop()
+        if isinstance(stmt, CallPrimFunc):
+            counts[stmt.name] = min(UNKNOWN_WORK, counts.get(stmt.name, 0) + times)
+        elif isinstance(stmt, SeqStmt):
+            stack.extend((s, times) for s in stmt.seq)
+        elif isinstance(stmt, IfThenElse):
+            stack.extend((s, times) for s in (stmt.then_case, stmt.else_case) if s is not None)
+        elif isinstance(stmt, For):
+            trips = max(0, stmt.extent.value) if isinstance(stmt.extent, IntImm) else UNKNOWN_WORK
+            stack.append((stmt.body, min(UNKNOWN_WORK, times * trips)))
+        elif isinstance(stmt, While):
+            stack.append((stmt.body, UNKNOWN_WORK))
+        elif isinstance(getattr(stmt, "body", None), Stmt):
+            stack.append((stmt.body, times))
+    return dict(sorted(counts.items()))
 
 
 def _work(stmt: Stmt | None) -> int:
