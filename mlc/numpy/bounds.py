@@ -159,19 +159,42 @@ def check_index(index, n: int, what: str, axis: int, ctx=None) -> None:
     ctx.check_index(value, int(n), op)
 
 
+def _loop_shift(ctx, index: Tracer):
+    """``(k, sign, c)`` where ``index`` is ``(i + c) + k`` or ``(i + c) - k`` (``sign`` -1), ``i``
+    the index of the for loop whose body ``ctx`` traces and ``k`` a 0-d int computed around the
+    loop (a Tracer of the trace around), else None."""
+    if index._ctx is not ctx:
+        return None
+    made = next((b for b in reversed(ctx.bindings) if any(v is index._atom for v in b.outputs)), None)
+    if made is None or made.op not in ("add", "subtract") or len(made.args) != 2:
+        return None
+    a, b = made.args
+    orders = ((a, b, 1), (b, a, 1)) if made.op == "add" else ((a, b, -1),)
+    for own, around, sign in orders:
+        offset = _loop_offset(ctx, ctx._tracer(own))
+        outer = next((o for o, var in ctx.captured if var is around), None)
+        if offset is not None and outer is not None and outer.ndim == 0 and outer.dtype.kind in "iu":
+            return outer, sign, offset
+    return None
+
+
 def _check_in_transformed_body(ctx, index: Tracer, n, op: tuple) -> None:
     """Check ``index``, used in a compiled loop's body or a conditional's branch inside a
-    transformed function, whose status that function cannot return: ``i + c`` of a for loop's
-    index ``i``, or an index computed around the loop, is checked once around the loop by the
-    trace around the transformation (:func:`mlc.tracer.checks.checked_around`), where the loop's
+    transformed function, whose status that function cannot return: ``i + c`` or ``i + k`` of a
+    for loop's index ``i`` (``k`` computed around the loop), or an index computed around the
+    loop, is checked once around the loop by the trace around the transformation (:func:`mlc.tracer.checks.checked_around`), where the loop's
     bounds come from there; any other index is a TraceError (it was clipped silently)."""
     if checking_trace(ctx) is None:  # nothing checks around (bounds_check=False): clipped, as JAX does
         return
     if isinstance(n, (int, np.integer)) and ctx.loop_index is not None:
         offset = _loop_offset(ctx, index)
         if offset is not None:
-            if not any(h[0] == offset and h[1] == int(n) for h in ctx.hoisted):
+            if not any(h[0] == offset and h[1] == int(n) for h in ctx.hoisted if isinstance(h[0], int)):
                 ctx.hoisted.append((offset, int(n), op))
+            return
+        shift = _loop_shift(ctx, index)
+        if shift is not None:  # i + k, k computed around the loop
+            ctx.hoisted.append((shift, int(n), op))
             return
         if index._ctx is not ctx:  # the same at every iteration
             if not any(v._atom is index._atom and m == int(n) for v, m, _ in ctx.invariant):

@@ -224,9 +224,10 @@ def unchecked_in_transformation(op: tuple, body: bool = False) -> TraceError:
 
 def checked_around(ctx: TraceContext, bounds, hoisted, invariant):
     """For a for loop of a transformed function (recorded in ``ctx``, a transformation's trace
-    or a body in one), whose checks its trace cannot return: ``(trace, bounds, invariant)``,
-    the trace around that checks instead (:func:`checking_trace`), with the loop's ``bounds``
-    and the ``invariant`` indices as its values; None where no trace around checks. A bound or
+    or a body in one), whose checks its trace cannot return: ``(trace, bounds, hoisted,
+    invariant)``, the trace around that checks instead (:func:`checking_trace`), with the loop's
+    ``bounds``, the values ``k`` of its ``hoisted`` checks of ``i + k`` and its ``invariant``
+    indices as values of that trace; None where no trace around checks. A bound or
     index the transformed function computes is a TraceError (naming the first access)."""
     target = checking_trace(ctx)
     if target is None:
@@ -241,5 +242,7 @@ def checked_around(ctx: TraceContext, bounds, hoisted, invariant):
         return target.scalar(int(v), "int64")
     with target:
         outer_bounds = [around(b, (hoisted or invariant)[0][-1]) for b in bounds]
+        outer_hoisted = [((around(o[0], op), *o[1:]) if isinstance(o, tuple) else o, size, op)
+                         for o, size, op in hoisted]
         outer_invariant = [(around(index, op), size, op) for index, size, op in invariant]
-    return target, outer_bounds, outer_invariant
+    return target, outer_bounds, outer_hoisted, outer_invariant

@@ -269,7 +269,8 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
 
 def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted, invariant=()) -> None:
     """Check, once around the loop, the indices ``i + offset`` its body reads or writes at
-    every iteration ``i`` of ``range(lower, upper)``: the first that NumPy would find out of
+    every iteration ``i`` of ``range(lower, upper)`` (``offset`` an int, or ``(k, sign, c)`` for
+    ``c + sign * k``, ``k`` a value around the loop): the first that NumPy would find out of
     bounds is ``lower + offset`` when that is below ``-size``, else the first one at or past
     ``size`` (none where the loop runs no iteration); and the ``invariant`` indices, computed
     around the loop, where it runs an iteration."""
@@ -279,7 +280,7 @@ def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted, invariant=(
         around = checked_around(ctx, bounds, hoisted, invariant)
         if around is not None:
             with around[0]:
-                _check_hoisted(*around[:2], hoisted, around[2])
+                _check_hoisted(*around)
         return
     lower, upper = (b if b.dtype == np.int64 else ctx.emit("astype", [b], {"dtype": "int64"}) for b in bounds)
 
@@ -289,8 +290,15 @@ def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted, invariant=(
     for index, size, op in invariant:
         ctx.check_index(ctx.emit("where", [runs, index, c(0)]).strong(), size, op)
     for offset, size, op in hoisted:
-        lo = ctx.emit("add", [lower, c(offset)])
-        hi = ctx.emit("add", [upper, c(offset - 1)])
+        if isinstance(offset, tuple):  # i + c + k (sign 1) or i + c - k (-1), k computed around the loop
+            k, sign, offset = offset
+            k = k if k.dtype == np.int64 else ctx.emit("astype", [k.strong()], {"dtype": "int64"})
+            k = k if sign > 0 else ctx.emit("negative", [k])
+            lo = ctx.emit("add", [ctx.emit("add", [lower, k]), c(offset)])
+            hi = ctx.emit("add", [ctx.emit("add", [upper, k]), c(offset - 1)])
+        else:
+            lo = ctx.emit("add", [lower, c(offset)])
+            hi = ctx.emit("add", [upper, c(offset - 1)])
         past = ctx.emit("where", [ctx.emit("greater_equal", [hi, c(size)]), ctx.emit("maximum", [lo, c(size)]), c(0)])
         first = ctx.emit("where", [ctx.emit("less", [lo, c(-size)]), lo, past])
         ctx.check_index(ctx.emit("where", [runs, first, c(0)]).strong(), size, op)

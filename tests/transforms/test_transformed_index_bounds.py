@@ -186,3 +186,44 @@ def test_an_index_array_in_a_loop_of_vmap_is_refused_when_traced():
         return mlc.vmap(lambda r: mlc.fori_loop(0, 2, lambda i, s: s + r[idx].sum(), 0.0))(X)
     with pytest.raises(TraceError, match="index array|in a loop or a branch"):
         f(np.ones((2, 4)), np.array([0, 5]))
+
+
+@mlc.jit
+def _window_sums(X, k, n):
+    return mlc.vmap(lambda r: mlc.fori_loop(0, n, lambda i, s: s + r[i + k] * 2.0 - r[i - k], 0.0))(X)
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.sampled_from([1, 4, 5]), k=st.integers(-7, 7), n=st.integers(0, 5))
+def test_vmap_of_a_loop_reading_its_index_shifted_by_a_value_from_outside(m, k, n):
+    X = np.arange(2.0 * m).reshape(2, m) + 1.0
+    try:
+        want = np.array([_numpy_loop(n, lambda i: row[i + k] * 2.0 - row[i - k]) for row in X])
+    except IndexError:
+        with pytest.raises(mlc.BoundsError, match=f"is out of bounds for axis 0 with size {m}"):
+            _window_sums(X, np.int64(k), np.int64(n))
+        return
+    np.testing.assert_allclose(_window_sums(X, np.int64(k), np.int64(n)), want)
+
+
+@mlc.jit
+def _gradients_in_a_loop(x, n):
+    def step(k, acc):  # the jitted function's loop around a transformation with a loop inside
+        return acc + mlc.grad(lambda x: mlc.fori_loop(0, 2, lambda i, s: s + x[i + k] ** 2, 0.0))(x)
+    return mlc.fori_loop(0, n, step, np.zeros_like(x))
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(0, 5))
+def test_a_loop_inside_grad_inside_a_jitted_loop_is_checked_by_that_loop(n):
+    x = np.arange(1.0, 5.0)
+    try:
+        want = np.zeros(4)
+        for k in range(n):
+            for i in range(2):
+                want[i + k] += 2 * x[i + k]
+    except IndexError:
+        with pytest.raises(mlc.BoundsError, match="index 4 is out of bounds for axis 0 with size 4"):
+            _gradients_in_a_loop(x, np.int64(n))
+        return
+    np.testing.assert_allclose(_gradients_in_a_loop(x, np.int64(n)), want)
