@@ -34,7 +34,8 @@ from ..errors import BoundsError, TraceError
 from ..ir.expr import PrimExpr
 from ..ops.library.shape import index_text
 from ..tracer.source import describe_location, user_location
-from ..tracer.checks import checking_trace, outer_value, transformed, transformed_body, unchecked_in_transformation
+from ..tracer.checks import (checking_trace, outer_value, transformed, transformed_body,
+                             unchecked_in_transformation)
 from ..tracer.trace import INDEX, STATUS, active_traces, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit
@@ -182,8 +183,9 @@ def _check_in_transformed_body(ctx, index: Tracer, n, op: tuple) -> None:
     """Check ``index``, used in a compiled loop's body or a conditional's branch inside a
     transformed function, whose status that function cannot return: ``i + c`` or ``i + k`` of a
     for loop's index ``i`` (``k`` computed around the loop), or an index computed around the
-    loop, is checked once around the loop by the trace around the transformation (:func:`mlc.tracer.checks.checked_around`), where the loop's
-    bounds come from there; any other index is a TraceError (it was clipped silently)."""
+    loop, is checked once around the loop by the trace around the transformation, where the
+    loop's bounds come from (:func:`mlc.tracer.checks.checked_around`); any other index is a
+    TraceError (it was clipped silently)."""
     if checking_trace(ctx) is None:  # nothing checks around (bounds_check=False): clipped, as JAX does
         return
     if isinstance(n, (int, np.integer)) and ctx.loop_index is not None:
@@ -210,7 +212,7 @@ def _check_outer(outer, n, what: str, axis: int) -> None:
         if isinstance(n, (int, np.integer)) and outer.size and not (-n <= outer.min() and outer.max() < n):
             bad = outer[(outer < -n) | (outer >= n)].flat[0]
             raise BoundsError(f"{what}: index {bad} is out of bounds for axis {axis} with size {n}"
-                             f"{describe_location(user_location())}")
+                              f"{describe_location(user_location())}")
         return
     with outer._ctx:  # (the check's ops recorded there)
         if outer.ndim:  # every index of an argument vmap batches

@@ -216,8 +216,9 @@ def unchecked_in_transformation(op: tuple, body: bool = False) -> TraceError:
     place = ("a traced index used in a loop or a branch of a transformed function (mlc.grad, mlc.vmap, "
              "mlc.jvp...), which returns no checks," if body else
              "an index computed inside a transformed function (mlc.grad, mlc.vmap, mlc.jvp...)")
+    instead = _IN_BODY if body else _OUTSIDE
     return TraceError(f"{what}: {place} into axis {axis}: its bounds cannot be checked there, "
-                      f"and NumPy raises IndexError where it is out of bounds. Either {_IN_BODY if body else _OUTSIDE}, "
+                      f"and NumPy raises IndexError where it is out of bounds. Either {instead}, "
                       "keep it in range yourself (np.clip(i, 0, n - 1), i % n), or pass bounds_check=False to "
                       f"mlc.jit to clip every index as JAX does{where}")
 
