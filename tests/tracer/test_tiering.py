@@ -200,12 +200,13 @@ def test_a_time_step_loop_is_one_loop_whose_kernels_a_long_run_optimises_at_once
     """The first call of a compiled time-step loop costs about the same at 10 and 10,000 steps:
     main is one loop whatever the trip count (an unrolled loop grows main and its build with the
     trip count), and a first build optimises a kernel main runs 10,000 times at once instead of
-    running it 10,000 times unoptimised (the quick build serves kernels whose total run is short)."""
+    running it 10,000 times unoptimised (the quick build serves kernels whose total run is short:
+    here 10 runs are, 10,000 are not)."""
     added = []  # (kernel names, quick) of each part of a build
     add = LLVMBuild.add
     monkeypatch.setattr(LLVMBuild, "add", lambda self, lowered, quick=False: (
         added.append((set(lowered.keys()), quick)), add(self, lowered, quick))[1])
-    u = np.linspace(0.0, 1.0, 48).reshape(6, 8)
+    u = np.linspace(0.0, 1.0, 256).reshape(16, 16)
     mains = []
     for steps, quick in ((10, True), (10_000, False)):
         assert _HEAT.trace(u, steps=steps).graph.ops().count("for_loop") == 1
