@@ -1,6 +1,9 @@
 """Traced indices into dynamic axes (``mlc.jit(dynamic=...)``) are checked when the function
 runs, against the size of the axis at that call: out of bounds raises BoundsError as NumPy
-raises IndexError, naming the index, the axis, the size and the line (they were clipped)."""
+raises IndexError, naming the index, the axis, the size and the line (they were clipped). So are
+index arrays whose own length is dynamic, empty ones included."""
+import shutil
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -120,3 +123,19 @@ def test_an_empty_index_array_of_dynamic_length_checks_nothing():
 def test_bounds_check_false_clips_an_index_array_of_dynamic_length():
     clipped = mlc.jit(gather, dynamic=("idx", 0), bounds_check=False)
     np.testing.assert_array_equal(clipped(np.arange(4.0), np.array([9, 1, -9])), [3.0, 1.0, 0.0])
+
+
+def test_export_refuses_the_check_of_an_index_array_into_a_dynamic_axis(tmp_path):
+    with pytest.raises(mlc.MLCError, match="dynamic axis with a traced index"):
+        mlc.export(_GATHER_BOTH, np.zeros(3), np.zeros(2, np.int64), path=str(tmp_path / "gather.so"))
+
+
+@pytest.mark.skipif(not any(shutil.which(c) for c in ("cc", "gcc", "clang")), reason="no C compiler to export with")
+def test_an_exported_gather_checks_its_index_array_of_dynamic_length(tmp_path):
+    path = tmp_path / "gather.so"
+    mlc.export(_GATHER_ANY_LENGTH, np.zeros(4), np.zeros(2, np.int64), path=str(path))
+    loaded = mlc.runtime.load(str(path))
+    np.testing.assert_array_equal(loaded(np.arange(4.0), np.array([1, -1, 3])), [1.0, 3.0, 3.0])
+    assert loaded(np.arange(4.0), np.zeros(0, np.int64)).shape == (0,)
+    with pytest.raises(mlc.BoundsError, match="index 4 is out of bounds for axis 0 with size 4"):
+        loaded(np.arange(4.0), np.array([1, 4]))
