@@ -241,9 +241,9 @@ class Compiled:
         if module_device(self.lib.target).kind != "cpu":  # a device's module: its backend's bundle
             return self._export_bundle(path, format, calls, archs)
         single = type(function.out_tree) is str
-        if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels
+        if function.entry.sizes is not None:  # dynamic axes: a main in C calls the kernels
             functions = {n: function.lib[n].func for n in function.lib.function_names}
-            entry = program_entry("main", graph, functions, function.entry.executor.nonempty, single, calls)
+            entry = program_entry("main", graph, functions, function.entry.sizes.nonempty, single, calls)
         else:
             symbol = main_name(graph)
             entry = graph_entry("main", symbol, function.lib[symbol].func, function.entry.n_inputs,
@@ -252,7 +252,7 @@ class Compiled:
 
     def _export_bundle(self, path, format, calls: CallSpec, archs):
         function = self.function
-        if not isinstance(function.entry, MainEntry):
+        if function.entry.sizes is not None:
             raise MLCError("export: a program with dynamic axes runs its kernels from Python on cuda; export it "
                            "for 'llvm', or jit it without dynamic= for cuda")
         symbol = main_name(function.graph)
