@@ -21,8 +21,8 @@ from .buffer import Buffer, BufferRegion
 from .expr import Binary, CommReducer, IterVar, PrimExpr, Range, Var
 from .tir import Stmt
 
-__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "uses_var", "substitute", "binary_chain",
-           "always_evaluated", "NODE_TYPES"]
+__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "post_order_dag", "uses_var", "substitute",
+           "binary_chain", "always_evaluated", "NODE_TYPES"]
 
 NODE_TYPES = (PrimExpr, Stmt, IterVar, Range, BufferRegion, CommReducer)
 
@@ -311,6 +311,36 @@ def always_evaluated(node: Binary, side: str) -> bool:
     all but the second operand of ``and``/``or``, which an evaluator runs only where the
     first leaves the result open (a :func:`binary_chain` ``enter`` for them)."""
     return side == "a" or node.op not in ("and", "or")
+
+
+def post_order_dag(root, children: Callable[[Any], list]):
+    """Yield each node of the DAG under ``root`` once (by identity), after the nodes
+    ``children(node)`` lists, which are taken in that order: the walk of a rewrite of an
+    expression whose nodes are shared (a formula's value used in several places), on an
+    explicit stack (a formula may be deeper than Python's recursion). ``children`` decides
+    what is entered: a node it gives none for is a leaf of the walk.
+
+    >>> from mlc.ir.expr import Var
+    >>> x = Var("x")
+    >>> y = x * 2
+    >>> [str(n) for n in post_order_dag(y + y, lambda n: [n.a, n.b] if hasattr(n, "a") else [])]
+    ['x', '2', 'x * 2', 'x * 2 + x * 2']
+    """
+    done: set[int] = set()
+    stack = [(root, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, ready = pop()
+        if id(node) in done:
+            continue
+        if not ready:
+            kids = children(node)
+            if kids:
+                push((node, True))
+                stack.extend((k, False) for k in reversed(kids) if id(k) not in done)
+                continue
+        done.add(id(node))
+        yield node
 
 
 def post_order_visit(root, fn: Callable[[Any], None]) -> None:

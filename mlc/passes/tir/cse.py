@@ -47,7 +47,7 @@ from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import Binary, Broadcast, BufferLoad, Call, FloatImm, IntImm, Let, PrimExpr, Ramp, Select, Var
 from ...ir.extern import CallExtern
-from ...ir.functor import Mutator
+from ...ir.functor import Mutator, post_order_dag
 from ...ir.tir import BufferStore, IfThenElse, PrimFunc
 
 __all__ = ["eliminate_common_subexpressions", "cse_expr", "ValueNumbers"]
@@ -186,15 +186,8 @@ class ValueNumbers:
         got = keys.get(id(root))
         if got is not None:
             return got[0]
-        stack = [(root, False)]
-        while stack:
-            node, ready = stack.pop()
-            if id(node) in keys:
-                continue
-            if not ready:
-                stack.append((node, True))
-                stack.extend((c, False) for c, _ in _children(node) if id(c) not in keys)
-                continue
+        # (the nodes numbered before are not entered; the last operand first, as numbered always)
+        for node in post_order_dag(root, lambda n: [c for c, _ in reversed(_children(n)) if id(c) not in keys]):
             keys[id(node)] = (self._intern(node), node)
         return keys[id(root)][0]
 
@@ -304,22 +297,19 @@ class _Region:
         :data:`MAX_DEPTH`: parts like the others)."""
         flat = depth > MAX_DEPTH
         done: dict[int, PrimExpr] = {}
-        stack = [(root, False)]
-        while stack:
-            node, ready = stack.pop()
-            if id(node) in done:
-                continue
-            if not (inner and node is root):
-                var = env.get(self.key(node))
-                if var is not None:
-                    done[id(node)] = var
-                    continue
-            kids = _children(node)
-            if not ready:
-                stack.append((node, True))
-                stack.extend((c, False) for c, conditional in kids if (flat or not conditional) and id(c) not in done)
-                continue
-            done[id(node)] = self._rebuilt(node, kids, done, env, None if flat else depth + 1)
+
+        def bound(node) -> Var | None:  # the variable ``node``'s value is read from, if any
+            return None if inner and node is root else env.get(self.key(node))
+
+        def entered(node) -> list:  # (a bound value is a leaf; the last operand first, as always)
+            if bound(node) is not None:
+                return []
+            return [c for c, conditional in reversed(_children(node)) if flat or not conditional]
+
+        for node in post_order_dag(root, entered):
+            var = bound(node)
+            done[id(node)] = var if var is not None else self._rebuilt(node, _children(node), done, env,
+                                                                         None if flat else depth + 1)
         return done[id(root)]
 
     def _rebuilt(self, node, kids, done, env, depth: int | None) -> PrimExpr:
