@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -313,33 +313,35 @@ def always_evaluated(node: Binary, side: str) -> bool:
     return side == "a" or node.op not in ("and", "or")
 
 
-def post_order_dag(root, children: Callable[[Any], list]):
-    """Yield each node of the DAG under ``root`` once (by identity), after the nodes
-    ``children(node)`` lists, which are taken in that order: the walk of a rewrite of an
-    expression whose nodes are shared (a formula's value used in several places), on an
-    explicit stack (a formula may be deeper than Python's recursion). ``children`` decides
-    what is entered: a node it gives none for is a leaf of the walk.
+def post_order_dag(roots, children: Callable[[Any], Sequence], key: Callable[[Any], Any] = id):
+    """Yield each node of the DAG under ``roots`` (in their order) once, after the nodes
+    ``children(node)`` lists, taken in that order: producers before their consumers, on an
+    explicit stack (a formula, or a chain of stages, may be deeper than Python's recursion).
+    ``children`` decides what is entered: a node it gives none for is a leaf of the walk.
+    Nodes are one node where ``key`` says so (their identity by default; a tensor's buffer,
+    say). The walk of every rewrite of an expression whose nodes are shared (a formula's
+    value used in several places) and of every topological order of stages.
 
     >>> from mlc.ir.expr import Var
     >>> x = Var("x")
     >>> y = x * 2
-    >>> [str(n) for n in post_order_dag(y + y, lambda n: [n.a, n.b] if hasattr(n, "a") else [])]
+    >>> [str(n) for n in post_order_dag([y + y], lambda n: [n.a, n.b] if hasattr(n, "a") else [])]
     ['x', '2', 'x * 2', 'x * 2 + x * 2']
     """
-    done: set[int] = set()
-    stack = [(root, False)]
+    done: set = set()
+    stack = [(r, False) for r in reversed(roots)]
     pop, push = stack.pop, stack.append
     while stack:
         node, ready = pop()
-        if id(node) in done:
+        if key(node) in done:
             continue
         if not ready:
             kids = children(node)
             if kids:
                 push((node, True))
-                stack.extend((k, False) for k in reversed(kids) if id(k) not in done)
+                stack.extend((k, False) for k in reversed(kids) if key(k) not in done)
                 continue
-        done.add(id(node))
+        done.add(key(node))
         yield node
 
 

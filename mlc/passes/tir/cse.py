@@ -187,7 +187,7 @@ class ValueNumbers:
         if got is not None:
             return got[0]
         # (the nodes numbered before are not entered; the last operand first, as numbered always)
-        for node in post_order_dag(root, lambda n: [c for c, _ in reversed(_children(n)) if id(c) not in keys]):
+        for node in post_order_dag((root,), lambda n: [c for c, _ in reversed(_children(n)) if id(c) not in keys]):
             keys[id(node)] = (self._intern(node), node)
         return keys[id(root)][0]
 
@@ -306,7 +306,7 @@ class _Region:
                 return []
             return [c for c, conditional in reversed(_children(node)) if flat or not conditional]
 
-        for node in post_order_dag(root, entered):
+        for node in post_order_dag((root,), entered):
             var = bound(node)
             done[id(node)] = var if var is not None else self._rebuilt(node, _children(node), done, env,
                                                                          None if flat else depth + 1)

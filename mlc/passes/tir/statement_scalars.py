@@ -153,7 +153,7 @@ class StatementScalars(Mutator):
             if uses[id(n)] == 1:
                 stack.extend(children(n))
         done: dict[int, PrimExpr] = {}
-        for n in post_order_dag(e, children):
+        for n in post_order_dag((e,), children):
             kids = children(n)
             new = [done[id(k)] for k in kids]
             out = n if not kids or all(a is b for a, b in zip(new, kids)) else with_children(n, new)
