@@ -535,9 +535,10 @@ def _count(shape) -> PrimExpr | int:
         for e in shape:
             size *= e.value
         return size
-    size = const(1, "int64")
-    for e in shape:
-        size = size * (e if e.dtype == "int64" else Cast("int64", e))
+    extents = [e if e.dtype == "int64" else Cast("int64", e) for e in shape]
+    size = extents[0]
+    for e in extents[1:]:
+        size = size * e
     return size
 
 
