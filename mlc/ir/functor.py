@@ -22,7 +22,7 @@ from .expr import Binary, CommReducer, IterVar, PrimExpr, Range, Var
 from .tir import Stmt
 
 __all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "post_order_dag", "uses_var", "substitute",
-           "binary_chain", "always_evaluated", "NODE_TYPES"]
+           "binary_chain", "always_evaluated", "node_fields", "field_values", "NODE_TYPES"]
 
 NODE_TYPES = (PrimExpr, Stmt, IterVar, Range, BufferRegion, CommReducer)
 
@@ -45,6 +45,13 @@ def _field_values(cls) -> Callable[[Any], tuple]:
 def node_fields(node) -> tuple[tuple[str, Any], ...]:
     cls = type(node)
     return tuple(zip(_field_names(cls), _field_values(cls)(node)))
+
+
+def field_values(node) -> tuple:
+    """The values of ``node``'s fields, in declaration order (a rewrite's rebuild)."""
+    cls = type(node)
+    getter = _GETTERS.get(cls)
+    return (getter or _getter(cls))(node)
 
 
 #: class -> its field-values getter (a dict lookup is cheaper than a cached call).

@@ -40,14 +40,11 @@ T.let(cse, A[i], T.let(cse_1, T.exp(cse * T.float32(2)), cse_1 + cse_1 * cse))
 """
 from __future__ import annotations
 
-import dataclasses
-from functools import lru_cache
-
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import Binary, Broadcast, BufferLoad, Call, FloatImm, IntImm, Let, PrimExpr, Ramp, Select, Var
 from ...ir.extern import CallExtern
-from ...ir.functor import Mutator, post_order_dag
+from ...ir.functor import Mutator, field_values, post_order_dag
 from ...ir.tir import BufferStore, IfThenElse, PrimFunc
 
 __all__ = ["eliminate_common_subexpressions", "cse_expr", "ValueNumbers"]
@@ -114,12 +111,6 @@ class _Statements(Mutator):
 _EXPR_FIELD, _TUPLE_FIELD, _BUFFER_FIELD, _FLOAT_FIELD, _PLAIN_FIELD = range(5)
 
 
-@lru_cache(maxsize=None)
-def _names(cls) -> tuple[str, ...]:
-    """``cls``'s field names, in order."""
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
 _KINDS: dict[type, tuple[int, ...]] = {}
 
 
@@ -129,8 +120,7 @@ def _kinds(node) -> tuple[int, ...]:
     kinds = _KINDS.get(cls)
     if kinds is None:
         out = []
-        for name in _names(cls):
-            v = getattr(node, name)
+        for v in field_values(node):
             out.append(_EXPR_FIELD if isinstance(v, PrimExpr) else
                        _TUPLE_FIELD if isinstance(v, tuple) else
                        _BUFFER_FIELD if isinstance(v, Buffer) else
@@ -138,9 +128,6 @@ def _kinds(node) -> tuple[int, ...]:
         kinds = _KINDS[cls] = tuple(out)
     return kinds
 
-
-def _values(node) -> tuple:
-    return tuple(getattr(node, name) for name in _names(type(node)))
 
 
 def _children(node) -> list[tuple[PrimExpr, bool]]:
@@ -154,7 +141,7 @@ def _children(node) -> list[tuple[PrimExpr, bool]]:
     if cls is Binary:
         return [(node.a, False), (node.b, node.op in ("and", "or"))]
     out = []
-    for kind, v in zip(_kinds(node), _values(node)):
+    for kind, v in zip(_kinds(node), field_values(node)):
         if kind == _EXPR_FIELD:
             out.append((v, False))
         elif kind == _TUPLE_FIELD:
@@ -199,7 +186,7 @@ class ValueNumbers:
             sig = (cls, id(node))
         else:
             parts = [cls]
-            for kind, v in zip(_kinds(node), _values(node)):
+            for kind, v in zip(_kinds(node), field_values(node)):
                 if kind == _EXPR_FIELD:
                     parts.append(keys[id(v)][0])
                 elif kind == _TUPLE_FIELD:
@@ -322,7 +309,7 @@ class _Region:
         if all(new[id(c)] is c for c, _ in kids):
             return node
         values = []
-        for kind, v in zip(_kinds(node), _values(node)):
+        for kind, v in zip(_kinds(node), field_values(node)):
             if kind == _EXPR_FIELD:
                 values.append(new[id(v)])
             elif kind == _TUPLE_FIELD:
