@@ -110,8 +110,9 @@ _float_unary("nn.silu", lambda v: v * _e.sigmoid(v), _silu_reference, "SiLU / sw
 
 # ------------------------------------------------------------------ softmax / log_softmax
 
-def _softmax_stages(x, axes, out, log):
-    acc = accumulate_dtype(out)
+def _softmax_parts(x, axes, acc):
+    """(the rows' max, ``exp(x - max)``, the rows' sum of it, keep): softmax's first stages,
+    ``keep(i)`` the index of the row statistic of element ``i``."""
     kept = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
 
     def keep(i):
@@ -120,6 +121,12 @@ def _softmax_stages(x, axes, out, log):
     m = reduce_over(x, axes, True, kept, acc, te.max, lowest, "T_softmax_max")
     e = te.compute(x.shape, lambda *i: _e.exp(_e.cast(x[i], acc) - m[keep(i)]), name="T_softmax_exp")
     s = reduce_over(e, axes, True, kept, acc, te.sum, zero, "T_softmax_sum")
+    return m, e, s, keep
+
+
+def _softmax_stages(x, axes, out, log):
+    m, e, s, keep = _softmax_parts(x, axes, accumulate_dtype(out))
+    acc = accumulate_dtype(out)
     if log:
         return te.compute(x.shape, lambda *i: _e.cast(_e.cast(x[i], acc) - m[keep(i)] - _e.log(s[keep(i)]), out),
                           name="T_log_softmax")
@@ -163,16 +170,19 @@ def _softmax_vjp_infer(x: TensorType, ct: TensorType, *, axis=-1) -> TensorType:
 
 def _softmax_vjp_lower(x, ct, *, axis=-1):
     """softmax's stages, then ``y * (ct - sum(ct * y))``: row by row in one kernel, ``y`` never
-    stored (softmax's own result is not an operand, so a gradient reads ``x`` and ``ct`` once)."""
+    stored (softmax's own result is not an operand, so a gradient reads ``x`` and ``ct`` once).
+    ``sum(ct * y)`` is taken as ``sum(ct * e) / sum(e)`` with ``e = exp(x - max)``: the two sums
+    are siblings, which the CPU row rule computes in one pass over the row."""
     out = float_dtype("nn.softmax_vjp", x.dtype)
     axes = normalize_axes("nn.softmax_vjp", axis, x.ndim)
     acc = accumulate_dtype(out)
     kept = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
-    y = _softmax_stages(x, axes, acc, False)
+    _, e, s, keep = _softmax_parts(x, axes, acc)
     dot = reduce_over(ct, axes, True, kept, acc, te.sum, zero, "T_softmax_vjp_dot",
-                      fn=lambda v, i: _e.cast(v, acc) * y[i])
-    return te.compute(x.shape, lambda *i: _e.cast(y[i] * (_e.cast(ct[i], acc) - dot[kept_indices(i, axes, True)]),
-                                                  out), name="T_softmax_vjp")
+                      fn=lambda v, i: _e.cast(v, acc) * e[i])
+    mean = te.compute(kept, lambda *k: dot[k] / s[k], name="T_softmax_vjp_mean")
+    return te.compute(x.shape, lambda *i: _e.cast(e[i] / s[keep(i)] * (_e.cast(ct[i], acc) - mean[keep(i)]), out),
+                      name="T_softmax_vjp")
 
 
 def _softmax_vjp_reference(x, ct, *, axis=-1):
