@@ -14,7 +14,11 @@ from mlc.schedules.analysis import stmt_blocks
 from mlc.schedules.edit import body_items
 from mlc.schedules.state import all_blocks, all_loops, loops_above
 
-from .block_programs import assert_replays, assert_same_numerics
+from mlc.ir.buffer import decl_buffer
+from mlc.ir.expr import const
+from mlc.ir.tir import BufferStore
+
+from .block_programs import V, assert_replays, assert_same_numerics, block, func, loops, module
 
 
 def _siblings(n: int, m: int, dependent: bool = False):
@@ -71,17 +75,41 @@ def test_a_loop_reading_what_an_earlier_one_writes_is_refused():
         sch2.merge(j, i)  # the order of the handles does not matter: S's loop comes first
 
 
-def test_a_loop_writing_what_a_statement_between_reads_is_refused():
-    """B = A * 2, then C = B + 1, then B2 = A * 3 written into... : a later loop that writes a
-    buffer read between the loops may not move above that read."""
+def test_a_consumer_loop_is_refused():
+    """C = B + 1 after B = A * 2: merged, C's loop would read B before B's loop wrote it
+    (buffer by buffer: merge does not prove that iteration k reads only what iteration k wrote)."""
     A = te.placeholder((4,), "float32", "A")
     B = te.compute((4,), lambda i: A[i] * 2, "B")
     C = te.compute((4,), lambda i: B[i] + 1, "C")
-    mod = mlc.IRModule({"main": te.create_prim_func([A, B, C])})
-    sch = Schedule(mod)
+    sch = Schedule(mlc.IRModule({"main": te.create_prim_func([A, B, C])}))
     (i,), (j,) = sch.get_loops(sch.get_block("B")), sch.get_loops(sch.get_block("C"))
     with pytest.raises(ScheduleError, match="loop i reads buffer B"):
         sch.merge(i, j)
+
+
+def test_a_loop_reading_what_a_statement_between_writes_is_refused():
+    """B = A * 2; C[0] = A[0] + 1; D = A + C[0]: D's loop may not move above C's (between)."""
+    A = te.placeholder((4,), "float32", "A")
+    B = te.compute((4,), lambda i: A[i] * 2, "B")
+    C = te.compute((1,), lambda i: A[0] + 1, "C")
+    D = te.compute((4,), lambda i: A[i] + C[0], "D")
+    sch = Schedule(mlc.IRModule({"main": te.create_prim_func([A, B, C, D])}))
+    (i,), (k,) = sch.get_loops(sch.get_block("B")), sch.get_loops(sch.get_block("D"))
+    with pytest.raises(ScheduleError, match="loop i reads buffer C, which an earlier loop or a statement between"):
+        sch.merge(i, k)
+
+
+def test_a_loop_overwriting_what_an_earlier_loop_reads_is_refused():
+    """B[i] = A[3 - i], then A[i] = 0: merged, B[3] would read the A[0] already zeroed."""
+    A, B = decl_buffer((4,), "float32", "A"), decl_buffer((4,), "float32", "B")
+    i, j = V("i"), V("j")
+    first = loops([(i, 4)], block("B", [("vi", 4, "S")], [i], lambda vi: BufferStore(B, A[3 - vi], (vi,))))
+    second = loops([(j, 4)], block("Z", [("vj", 4, "S")], [j], lambda vj: BufferStore(A, const(0.0, "float32"), (vj,))))
+    mod = module(func([A, B], [], first, second))
+    sch = Schedule(mod)
+    (li,), (lj,) = sch.get_loops(sch.get_block("B")), sch.get_loops(sch.get_block("Z"))
+    with pytest.raises(ScheduleError, match="loop j writes buffer A, which an earlier loop or a statement between"):
+        sch.merge(li, lj)
 
 
 @pytest.mark.parametrize("case, message", [
