@@ -296,11 +296,7 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
     squares = reduce_compute((n,), (m,), lambda i, k: deviation(i[0], k[0]) * deviation(i[0], k[0]),
                              te.sum, zero, "T_lnv_sq", acc)
     rstd = te.compute((n,), lambda i: _e.rsqrt(squares[i] / count + _e.const(eps, acc)), name="T_lnv_rstd")
-    # (+ 0 * the row's mean: the stage reads a result of the row's first stages, which the CPU
-    # schedule follows to put every stage under the row loop; exact for finite x, and a row
-    # with an infinite or NaN element has a NaN dx anyway)
-    sg = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) + mean[i[0]] * _e.const(0, acc),
-                        te.sum, zero, "T_lnv_g", acc)
+    sg = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]), te.sum, zero, "T_lnv_g", acc)
     sgd = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) * deviation(i[0], k[0]), te.sum, zero,
                          "T_lnv_gd", acc)
     # dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with xhat = (x - mean) * rstd, as

@@ -73,7 +73,7 @@ def align_to_steps(sch, func_name: str, name: str, row_loop, steps: int, lanes: 
 def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages) -> int:
     """Merge the loops of ``steps`` iterations directly under ``row_loop`` that hold one of the
     blocks ``stages`` (a pass over the row: a reduction's first accumulators or a spatial stage,
-    not the combining of accumulators), each into the group before it where
+    not the combining of accumulators), each into the earliest group before it that
     :meth:`~mlc.Schedule.merge` allows; returns how many loops were merged away."""
     fname, func, loc = sch._loop(row_loop, "default schedule")
     stages = set(stages)
@@ -81,11 +81,11 @@ def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages) -> int:
                   if isinstance(item, For) and item.kind == "serial" and isinstance(item.extent, IntImm)
                   and item.extent.value == steps
                   and any(r.block.name_hint in stages for r in stmt_blocks(item))]
-    merged, head = 0, None
+    merged, heads = 0, []
     for var in candidates:
         rv = sch._loop_rv(fname, var)
-        if head is not None and attempt(sch, lambda s: s.merge(head, rv)) is not None:
+        if any(attempt(sch, lambda s: s.merge(head, rv)) is not None for head in heads):
             merged += 1
-            continue
-        head = rv
+        else:
+            heads.append(rv)
     return merged

@@ -475,7 +475,8 @@ def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     if not isinstance(parts, IntImm) or n_rows.value % parts.value \
             or any(not _same_extent(shapes[n][0], parts) for n in tails) \
             or not all(views[n].block.is_reduction for n in tails if n not in outputs) \
-            or any(views[n].block.is_reduction and match_matmul(views[n]) is not None for n in names):
+            or any(views[n].block.is_reduction and len(shapes[n]) == 2 and match_matmul(views[n]) is not None
+                   for n in names):  # (a row statistic may be a matrix-vector product: ct @ gamma)
         return None
     return attempt(sch, _row_parts, func_name, rows, tails, anchor, parts.value, cpu)
 
@@ -500,8 +501,15 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
         return None
     if row_loops[0] is not loops[0]:
         sch.reorder(row_loops[0], loops[0])
-    part_loop, row_loop = sch.split(sch.get_loops(first)[0], [parts, None])
+    # a stage reading only the function's inputs (a row's sum of ct * gamma) has no producer to
+    # follow under the row loop: its row loop is merged into the first stage's instead
+    written = set().union(*(_written(sch.mod[func_name], name) for name in order))
+    inside = {name for name in order[1:] if name not in tails and not _reads_any(sch.mod[func_name], name, written)
+              and attempt(sch, _merge_rows, func_name, order[0], name)}
+    part_loop, row_loop = sch.split(sch.get_loops(sch.get_block(order[0], func_name))[0], [parts, None])
     for name in order[1:]:
+        if name in inside:
+            continue
         block = sch.get_block(name, func_name)
         if name in tails and not view_by_name(sch.mod[func_name], name).block.is_reduction:
             sch.reverse_compute_at(block, part_loop)  # (a cast of a column sum, once its part is added up)
@@ -525,6 +533,28 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
     if work >= MIN_PARALLEL_WORK_PARTS and cpu.cores >= 2:
         sch.parallel(part_loop)
     return set(_block_names(sch, func_name))
+
+
+def _merge_rows(sch, func_name: str, first: str, name: str) -> bool | None:
+    """Block ``name``'s outermost loop, over the rows as ``first``'s is, merged into ``first``'s."""
+    rows = sch.get_loops(sch.get_block(first, func_name))[0]
+    v = view(sch, sch.get_block(name, func_name))
+    row_var = v.block.writes[0].region[0].min
+    if not v.loops or not any(val is v.loops[0].loop_var and iv.var is row_var
+                              for iv, val in zip(v.block.iter_vars, v.realize.iter_values)):
+        return None
+    sch.merge(rows, sch.get_loops(sch.get_block(name, func_name))[0])
+    return True
+
+
+def _written(func, name: str) -> set[int]:
+    """The ids of the buffers block ``name`` writes."""
+    return {id(w.buffer) for w in view_by_name(func, name).block.writes}
+
+
+def _reads_any(func, name: str, buffers: set[int]) -> bool:
+    """Whether block ``name`` reads one of ``buffers`` (ids)."""
+    return any(id(r.buffer) in buffers for r in view_by_name(func, name).block.reads)
 
 
 #: The fewest block instances for which :func:`schedule_row_parts` runs its parts in parallel.

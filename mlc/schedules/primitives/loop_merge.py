@@ -9,10 +9,12 @@ iteration ``k`` runs iteration ``k`` of each loop's body, in their order::
     for k in range(16):                  T[0] = S[0] * 2
         Q[0] += A[k] * A[k]
 
-Statements between the loops move after the merged loop. A later loop's iterations then
-run before an earlier loop's later iterations and before the statements that were between
-them, so the request is refused unless those are independent: a later loop reads no buffer
-that an earlier loop or a statement between writes, and writes none that they access.
+Statements between the loops move after the merged loop, or before it where a later loop
+needs them (a row statistic that the next loop reads). A later loop's iterations then run
+before an earlier loop's later iterations and before the statements left after, so the
+request is refused unless those are independent: a later loop reads no buffer that an
+earlier loop or a statement left after writes, and writes none that they access; and a
+statement moved before needs nothing of the loops and statements it then precedes.
 Two reductions over the same rows (a row's sum and its sum of products) so read the rows
 from memory once instead of twice.
 """
@@ -84,7 +86,7 @@ def merge_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> tuple[PrimFunc, Var
     if first.kind == "thread_binding":
         raise schedule_error(prim, f"loop {first.loop_var.name} is bound to a thread; merge the "
                              "loops before binding them", func, first)
-    _check_independent(func, items, loops, position)
+    before, after = _placed_between(func, items, loops, position)
     ranges = outer_ranges(locs[0])
     ranges[first.loop_var] = Range(first.min, first.extent)
     bodies = [first.body] + [rebind(f.body, {f.loop_var: first.loop_var}, ranges) for f in loops[1:]]
@@ -92,33 +94,53 @@ def merge_loops(func: PrimFunc, loop_vars: Sequence[Var]) -> tuple[PrimFunc, Var
                  seq(*[s for b in bodies for s in (b.seq if isinstance(b, SeqStmt) else (b,))]),
                  first.thread_binding, first.annotations)
     start, end = position[id(first)], position[id(loops[-1])]
-    merged_ids = {id(f) for f in loops}
-    between = [s for s in items[start:end + 1] if id(s) not in merged_ids]
-    new_seq = seq(*items[:start], merged, *between, *items[end + 1:])
+    new_seq = seq(*items[:start], *before, merged, *after, *items[end + 1:])
     return replace(func, parent, new_seq), first.loop_var
 
 
-def _check_independent(func: PrimFunc, items: list[Stmt], loops: list[For], position: dict) -> None:
-    """Refuse when a later loop's iterations, run earlier by the merge, may see or change
-    what an earlier loop or a statement between them accesses."""
-    reads, writes = set(), set()
-    prev = position[id(loops[0])]
-    for f in loops:
-        here = position[id(f)]
-        for stmt in items[prev:here]:
-            r, w = accessed_buffers(stmt)
-            reads |= r
-            writes |= w
-        if f is not loops[0]:
-            r, w = accessed_buffers(f)
-            seen = sorted(r & writes)
-            changed = sorted(w & (reads | writes))
-            if seen or changed:
-                buf = (seen or changed)[0]
-                how = "reads" if seen else "writes"
-                raise schedule_error(
-                    "merge", f"loop {f.loop_var.name} {how} buffer {buf}, which an earlier loop or "
-                    f"a statement between the loops {'writes' if seen else 'accesses'}; merged, "
-                    "its iterations would run before those accesses, so it cannot move up to "
-                    f"loop {loops[0].loop_var.name}", func, f)
-        prev = here
+def _conflict(a: tuple[set, set], b: tuple[set, set]) -> str | None:
+    """A buffer that one of two (reads, writes) access sets writes and the other accesses."""
+    found = sorted((a[0] & b[1]) | (a[1] & (b[0] | b[1])))
+    return found[0] if found else None
+
+
+def _placed_between(func: PrimFunc, items: list[Stmt], loops: list[For], position: dict):
+    """(the statements between the loops that move before the merged loop, those after it).
+
+    The merged loop runs a later loop's iterations before an earlier loop's later ones and
+    before the statements that were between them. A statement between that a later loop
+    needs (it writes what the loop reads, or accesses what it writes) moves before the merged
+    loop instead, which it may only where it needs nothing of the loops and statements it
+    then precedes. Anything else is refused."""
+    start, end = position[id(loops[0])], position[id(loops[-1])]
+    merged_ids = {id(f) for f in loops}
+    access = {id(s): accessed_buffers(s) for s in items[start:end + 1]}
+    before, after = [], []
+    passed = (set(), set())  # what runs, once merged, after the statements and loops still to come
+    for n in range(start, end + 1):
+        stmt = items[n]
+        if id(stmt) in merged_ids:
+            if stmt is not loops[0]:
+                buf = _conflict(access[id(stmt)], passed)
+                if buf is not None:
+                    how = "reads" if buf in access[id(stmt)][0] and buf in passed[1] else "writes"
+                    raise schedule_error(
+                        "merge", f"loop {stmt.loop_var.name} {how} buffer {buf}, which an earlier loop or a "
+                        f"statement between the loops {'writes' if how == 'reads' else 'accesses'}; merged, "
+                        "its iterations would run before those accesses, so it cannot move up to loop "
+                        f"{loops[0].loop_var.name}", func, stmt)
+        else:
+            later = [items[k] for k in range(n + 1, end + 1) if id(items[k]) in merged_ids]
+            if any(_conflict(access[id(f)], access[id(stmt)]) for f in later):
+                buf = _conflict(access[id(stmt)], passed)
+                if buf is not None:
+                    raise schedule_error(
+                        "merge", f"a later loop needs a statement between the loops, which accesses buffer "
+                        f"{buf} that an earlier loop or statement also accesses (one of them writing it), "
+                        "so it can move neither before nor after the merged loop", func, stmt)
+                before.append(stmt)
+                continue
+            after.append(stmt)
+        passed[0].update(access[id(stmt)][0])
+        passed[1].update(access[id(stmt)][1])
+    return before, after

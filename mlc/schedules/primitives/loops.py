@@ -203,12 +203,14 @@ class LoopPrimitives(ScheduleBase):
         """Merge sibling loops (statements of one sequence with one range and kind, passed as a
         list or positionally) into the first of them; returns it. Iteration ``k`` of the merged
         loop runs iteration ``k`` of each loop's body in their order, and statements that were
-        between the loops follow it: two reductions over the same rows read them once.
+        between the loops follow it (or precede it, where a later loop needs them): two
+        reductions over the same rows read them once.
 
         Loops that are not siblings, of different ranges, kinds or annotations, bound to
-        threads, or a later loop that reads a buffer an earlier loop or a statement between
-        them writes (or writes one they access) are a :class:`~mlc.ScheduleError`: its
-        iterations would run before those accesses.
+        threads, a later loop that reads a buffer an earlier loop or a statement left after
+        writes (or writes one they access), and a statement a later loop needs that needs an
+        earlier loop are a :class:`~mlc.ScheduleError`: the merged loop would change what
+        some access sees.
 
         >>> from mlc.schedules import Schedule, examples
         >>> sch = Schedule(examples.two_sums(4))
