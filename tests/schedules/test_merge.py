@@ -11,6 +11,8 @@ from mlc import ScheduleError, te
 from mlc.ir.tir import For
 from mlc.schedules import Schedule, examples
 from mlc.schedules.analysis import stmt_blocks
+from mlc.schedules.default.cpu import schedule_cpu
+from mlc.schedules.default.steps import CpuInfo
 from mlc.schedules.edit import body_items
 from mlc.schedules.state import all_blocks, all_loops, loops_above
 
@@ -233,3 +235,30 @@ def test_merged_gradients_against_numpy(rows, cols, seed):
     e = np.exp(v - v.max(axis=1, keepdims=True))
     y = e / e.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(s, y * (w - (w * y).sum(axis=1, keepdims=True)), rtol=1e-4, atol=1e-5)
+
+
+def _three_moments(n: int, m: int):
+    """Three sibling row sums (of x, x^2, x^3) and an output reading them."""
+    A = te.placeholder((n, m), "float32", "A")
+    k1, k2, k3 = (te.reduce_axis((0, m), name=f"k{p}") for p in (1, 2, 3))
+    S1 = te.compute((n,), lambda i: te.sum(A[i, k1], axis=k1), "S1")
+    S2 = te.compute((n,), lambda i: te.sum(A[i, k2] * A[i, k2], axis=k2), "S2")
+    S3 = te.compute((n,), lambda i: te.sum(A[i, k3] * A[i, k3] * A[i, k3], axis=k3), "S3")
+    O = te.compute((n, m), lambda i, j: A[i, j] * S1[i] + S2[i] - S3[i], "O")
+    return mlc.IRModule({"main": te.create_prim_func([A, O])})
+
+
+@pytest.mark.parametrize("cpu, most, passes", [(CpuInfo(512, 2), 3, 2), (CpuInfo(256, 2), 2, 3)])
+def test_a_merged_pass_keeps_its_accumulators_in_half_the_vector_registers(cpu, most, passes):
+    """Three sibling sums of four vector accumulators each: one pass with 32 vector registers
+    (12 of them accumulators), two with 16 (at most 8); then the output's pass."""
+    sch = Schedule(_three_moments(64, 512))
+    schedule_cpu(sch, "main", cpu)
+    func = sch.mod["main"]
+    per_loop = [sum(1 for item in body_items(loc.node.body) if isinstance(item, For)
+                    and item.kind != "serial" and any(b.block.name_hint.endswith("_rf_update")
+                                                      for b in stmt_blocks(item)))
+                for loc in all_loops(func) if loc.node.kind == "serial"]
+    assert max(per_loop) == most, func.script()
+    assert _passes(func, "A") == passes, func.script()
+    assert_same_numerics(_three_moments(64, 512), sch.mod, rtol=1e-4, atol=1e-2)

@@ -70,22 +70,29 @@ def align_to_steps(sch, func_name: str, name: str, row_loop, steps: int, lanes: 
     return True
 
 
-def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages) -> int:
+def merge_row_passes(sch, func_name: str, row_loop, steps: int, stages, registers: dict[str, int],
+                     budget: int) -> int:
     """Merge the loops of ``steps`` iterations directly under ``row_loop`` that hold one of the
     blocks ``stages`` (a pass over the row: a reduction's first accumulators or a spatial stage,
     not the combining of accumulators), each into the earliest group before it that
-    :meth:`~mlc.Schedule.merge` allows; returns how many loops were merged away."""
+    :meth:`~mlc.Schedule.merge` allows and whose vector accumulators (``registers`` of a
+    block, 0 where absent) stay within ``budget`` registers; returns how many loops merged."""
     fname, func, loc = sch._loop(row_loop, "default schedule")
     stages = set(stages)
-    candidates = [item.loop_var for item in body_items(loc.node.body)
-                  if isinstance(item, For) and item.kind == "serial" and isinstance(item.extent, IntImm)
-                  and item.extent.value == steps
-                  and any(r.block.name_hint in stages for r in stmt_blocks(item))]
-    merged, heads = 0, []
-    for var in candidates:
+    candidates = []
+    for item in body_items(loc.node.body):
+        names = [r.block.name_hint for r in stmt_blocks(item)] if isinstance(item, For) else []
+        if names and item.kind == "serial" and isinstance(item.extent, IntImm) and item.extent.value == steps \
+                and any(n in stages for n in names):
+            candidates.append((item.loop_var, sum(registers.get(n, 0) for n in names)))
+    merged, heads = 0, []  # [handle, registers of its group]
+    for var, need in candidates:
         rv = sch._loop_rv(fname, var)
-        if any(attempt(sch, lambda s: s.merge(head, rv)) is not None for head in heads):
-            merged += 1
+        for head in heads:
+            if head[1] + need <= budget and attempt(sch, lambda s: s.merge(head[0], rv)) is not None:
+                head[1] += need
+                merged += 1
+                break
         else:
-            heads.append(rv)
+            heads.append([rv, need])
     return merged

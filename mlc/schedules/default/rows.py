@@ -224,7 +224,19 @@ def _aligned_and_merged(sch, func_name: str, firsts: list[str], spatial: list[st
     """:func:`_one_pass`'s splits and merges; None (undone) where no loop merged."""
     for name in spatial:
         attempt(sch, align_to_steps, func_name, name, row_loop, steps, cpu.lanes(_dtype(sch, func_name, name)))
-    return True if merge_row_passes(sch, func_name, row_loop, steps, firsts + spatial) else None
+    registers = {rf: _accumulator_vectors(sch, func_name, rf, cpu) for rf in firsts}
+    merged = merge_row_passes(sch, func_name, row_loop, steps, firsts + spatial, registers,
+                              cpu.vector_registers // 2)
+    return True if merged else None
+
+
+def _accumulator_vectors(sch, func_name: str, rf: str, cpu: CpuInfo) -> int:
+    """The vector registers rfactor block ``rf``'s accumulators take (its innermost loop's
+    extent in vectors)."""
+    v = view_by_name(sch.mod[func_name], rf)
+    extent = v.loops[-1].extent
+    lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
+    return -(-extent.value // lanes) if isinstance(extent, IntImm) else ACCUMULATORS
 
 
 def _rf_under_rows(sch, func_name: str, rfs: list[str], row_loop) -> bool:
