@@ -270,7 +270,10 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
     """Row statistics as ``[n]`` vectors, dx row by row, and the column sums of gamma's and
     beta's gradients over each of ``parts`` blocks of consecutive rows, ``(parts, m)``: the CPU
     schedule (``schedule_row_parts``) runs the parts in parallel and, in a part, row after row
-    every stage of the row (from L1), adding the row's terms to the part's column sums."""
+    every stage of the row (from L1), adding the row's terms to the part's column sums. The
+    stages that do not depend on one another share a pass over the row (``row_passes``): the
+    sums of x and of ct * gamma; then beta's terms and the sums of ct * gamma * (x - mean) and
+    of the squares; then dx and gamma's terms."""
     dx_t, _, _ = _layer_norm_vjp_infer(x, gamma, ct, eps=eps, parts=parts)
     out = dx_t.dtype
     acc = accumulate_dtype(out)
@@ -312,6 +315,9 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
 
     dgamma = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1]) * (
         deviation(row(i[0], k[0]), i[1]) * rstd[row(i[0], k[0])]), te.sum, zero, "T_lnv_dgamma", acc)
+    # (+ 0 * the row's mean: a column sum reads a result of the row's first stages, which the
+    # CPU schedule follows to put it under the row loop; exact for finite x, and a row with an
+    # infinite or NaN element has a NaN dx anyway)
     dbeta = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1])
                            + mean[row(i[0], k[0])] * _e.const(0, acc), te.sum, zero, "T_lnv_dbeta", acc)
     if acc != out:
