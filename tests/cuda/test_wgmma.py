@@ -195,10 +195,8 @@ def _uses_wgmma(mod) -> bool:
     return any(W.is_wgmma_call(n) for n in pre_order_nodes(mod["main"].body))
 
 
-def test_the_default_takes_wgmma_only_behind_its_flag_on_sm90(monkeypatch):
+def test_the_default_takes_wgmma_on_sm90_only_and_behind_its_flag(monkeypatch):
     mod = _matmul(128, 128, 64)
-    assert not _uses_wgmma(schedule_module(mod, SM90A))
-    monkeypatch.setattr(gpu_default, "WGMMA_DEFAULT", True)
     assert not _uses_wgmma(schedule_module(mod, "cuda -arch=sm_80"))
     assert not _uses_wgmma(schedule_module(mod, "cuda-emulator"))
     assert _uses_wgmma(schedule_module(mod, "cuda -arch=sm_90"))
@@ -207,6 +205,8 @@ def test_the_default_takes_wgmma_only_behind_its_flag_on_sm90(monkeypatch):
     c, want = _run(got, 128, 128, 64)
     np.testing.assert_array_equal(c, want)
     assert not _uses_wgmma(schedule_module(_matmul(100, 128, 64), SM90A))
+    monkeypatch.setattr(gpu_default, "WGMMA_DEFAULT", False)
+    assert not _uses_wgmma(schedule_module(mod, SM90A))
 
 
 @pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))

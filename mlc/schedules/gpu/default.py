@@ -246,10 +246,10 @@ def _tensor_core_block(m: int, n: int, k: int, batch: int) -> TensorCoreTile:
     return tile
 
 
-#: Whether the default schedule gives a float16 matmul on an sm_90a target the warpgroup-MMA
-#: (wgmma) kernel of :mod:`.wgmma`: False until its benchmark rows (``python -m benchmarks
-#: --target cuda hgemm --variants``) show it ahead of the tensor-core rule on an H100.
-WGMMA_DEFAULT = False
+#: Whether the default schedule gives a float16 matmul on an sm_90 target the warpgroup-MMA
+#: (wgmma) kernel of :mod:`.wgmma`: its benchmark rows (``python -m benchmarks --target cuda
+#: hgemm --variants``, in benchmarks/results) put it well ahead of the tensor-core rule on an H100.
+WGMMA_DEFAULT = True
 #: The architectures whose targets can run wgmma (compute capability 9.0; the CUDA backend
 #: compiles such a kernel for the architecture-specific sm_90a).
 WGMMA_ARCHS = ("sm_90", "sm_90a")
