@@ -97,6 +97,23 @@ def test_any_shape_matches_numpy_or_is_refused(m, n, k, seed):
     np.testing.assert_allclose(c, a.astype("float32") @ b.astype("float32"), rtol=1e-5, atol=1e-4)
 
 
+@settings(max_examples=8, deadline=None)
+@given(st.sampled_from([64, 128, 192, 320]), st.sampled_from([64, 128]), st.sampled_from([32, 64, 96, 160]),
+       st.integers(1, 7), st.sampled_from([WgmmaTile(64, 64, 2, 1, 0, 32), WgmmaTile(64, 64, 3, 1, 1, 32),
+                                           WgmmaTile(64, 64, 4, 1, 1, 32)]))
+def test_the_persistent_kernel_computes_every_tile_once(m, n, k, sms, tile):
+    """At most ``sms`` blocks, each running its tiles as one k loop whose copies run on into the
+    next tile (the pipeline deeper than a tile's k loop too): every tile of C once, each from
+    zeroed accumulators; blocks with a tile fewer than the others copy and compute nothing."""
+    tile = tile._replace(persistent=sms)
+    c, want = _run(_wgmma(m, n, k, tile), m, n, k, seed=sms)
+    np.testing.assert_array_equal(c, want)
+    kernel = [f for f in pre_order_nodes(_wgmma(m, n, k, tile)["main"].body)
+              if getattr(f, "thread_binding", None) == "blockIdx.x"][0]
+    tiles = m // 64 * (n // 64)
+    assert kernel.extent.value == -(-tiles // -(-tiles // sms)) <= sms
+
+
 def test_a_function_that_is_not_the_plain_matmul_is_refused():
     A = te.placeholder((64, 64), "float16", name="A")
     B = te.placeholder((64, 64), "float16", name="B")
@@ -220,7 +237,8 @@ def test_wgmma_compiles_for_sm90a_only():
 
 
 @pytest.mark.skipif(CUOBJDUMP_MISSING is not None, reason=str(CUOBJDUMP_MISSING))
-@pytest.mark.parametrize("tile", [WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(128, 256, 6, 2, 1, 32)], ids=str)
+@pytest.mark.parametrize("tile", [WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(128, 256, 6, 2, 1, 32),
+                                  WgmmaTile(128, 256, 6, 2, 1, 32, True, 3)], ids=str)
 def test_the_main_loop_runs_hgmma_and_ldgsts_without_local_memory(tile):
     code, cubin = compile_sources(_wgmma(256, 256, 1024, tile), SM90A)
     assert "wgmma.mma_async.sync.aligned.m64n" in code
