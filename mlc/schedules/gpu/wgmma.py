@@ -32,6 +32,15 @@ store. The emulator checks all of it: the descriptors against the placement, the
 fragment layout against the epilogue, and that no copy overwrites a stage an MMA in
 flight still reads.
 
+Persistent (``persistent = n``, the GPU's SMs): at most ``n`` blocks, as few as keep the
+waves (``ceil(tiles / n)`` tiles a block: 512 tiles on 132 SMs run on 128 blocks of 4),
+block ``bid`` computing tiles ``bid, bid + grid, ...`` in the banded order as one k loop of
+``waves * K / block_k`` steps over one ring: the copies run ``depth`` steps ahead across
+tile boundaries, so a tile's last step retires its MMAs, stores C and clears the
+accumulators while the next tile's first copies are in flight (no prologue a tile, no
+launch tail). Where the grid does not divide the tiles, a block's steps past its last
+tile copy and compute nothing but still reach the block's barriers.
+
 No TMA: a bulk tensor copy needs a tensor map (a 128-byte driver object made on the
 host by ``cuTensorMapEncodeTiled`` for each operand's address, shape and box) passed
 as a ``__grid_constant__`` kernel parameter, and an mbarrier per stage to wait on;
