@@ -18,7 +18,7 @@ aligned), laid out as the MMAs' descriptors describe them:
   chunk ``c`` at ``c ^ (k % 8)``; the stride byte offset 1024 (8 rows of k), the
   leading byte offset the distance between column blocks (``block_k * 128`` bytes).
 
-With ``in_flight`` MMA batches left running (0 or 1), the copies run ``depth = stages
+With ``in_flight`` MMA batches left running (0, 1 or 2), the copies run ``depth = stages
 - 1 - in_flight`` steps ahead. Step ``kt``: wait for its copies (``cp.async.wait_group
 depth - 1``), make them visible to the tensor cores (``fence.proxy.async``) and to
 every thread (``__syncthreads``), issue the copies of step ``kt + depth`` into the copy
@@ -26,7 +26,8 @@ step ``kt - 1 - in_flight`` read (whose MMAs every warpgroup has retired before 
 barrier), then ``wgmma.fence``, ``block_k / 16`` MMAs per accumulator,
 ``wgmma.commit_group`` and ``wgmma.wait_group in_flight``: with one batch in flight the
 tensor cores run step ``kt``'s MMAs while the threads wait for and issue step ``kt +
-1``'s. The epilogue writes each thread's registers to C by the accumulator's fragment
+1``'s; with two, the threads' barrier and copies may take a step's MMA time longer before
+the tensor cores run dry (the copies one step less ahead for the same stages). The epilogue writes each thread's registers to C by the accumulator's fragment
 layout (:func:`mlc.backends.cuda.wgmma.accumulator_coords`), two adjacent columns a
 store. The emulator checks all of it: the descriptors against the placement, the
 fragment layout against the epilogue, and that no copy overwrites a stage an MMA in
@@ -115,10 +116,10 @@ class WgmmaTile(NamedTuple):
 
     def check(self) -> None:
         if self.block_n not in W.WGMMA_N or self.block_m % (64 * self.warpgroups) or self.warpgroups < 1 or \
-                self.in_flight not in (0, 1) or self.stages < 2 + self.in_flight or self.block_k not in (32, 64) or \
+                self.in_flight not in (0, 1, 2) or self.stages < 2 + self.in_flight or self.block_k not in (32, 64) or \
                 self.persistent < 0:
             raise ScheduleError(f"wgmma: tile {self} is not one the kernel has: block_n one of {W.WGMMA_N}, "
-                                "block_m a multiple of 64 per warpgroup, block_k 32 or 64, in_flight 0 or 1 and "
+                                "block_m a multiple of 64 per warpgroup, block_k 32 or 64, in_flight 0, 1 or 2 and "
                                 "at least 2 + in_flight stages, persistent 0 or a number of blocks")
 
     def schedule(self, sch, block: str = "C", func_name: str | None = None) -> None:
