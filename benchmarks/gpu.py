@@ -410,7 +410,8 @@ def _wgmma_label(t) -> str:
     m, n, k = t.shape
     return (f"wgmma {m}x{n}x{k} ({t.warpgroups} warpgroup{'s' if t.warpgroups > 1 else ''}) {t.stages}-stage "
             f"cp.async, {t.in_flight} MMA batch{'es' if t.in_flight > 1 else ''} in flight"
-            + ("" if t.proxy_fence else ", no proxy fence") + (f", persistent (<= {t.persistent} blocks)" if t.persistent else ""))
+            + ("" if t.proxy_fence else ", no proxy fence")
+            + (f", persistent (<= {t.persistent} blocks)" if t.persistent else ""))
 
 
 def _wgmma_variant(tile):

@@ -28,8 +28,8 @@ barrier), then ``wgmma.fence``, ``block_k / 16`` MMAs per accumulator,
 tensor cores run step ``kt``'s MMAs while the threads wait for and issue step ``kt +
 1``'s; with two, the threads' barrier and copies may take a step's MMA time longer before
 the tensor cores run dry (the copies one step less ahead for the same stages). The
-epilogue writes each thread's registers to C by the accumulator's fragment layout (:func:`mlc.backends.cuda.wgmma.accumulator_coords`), two adjacent columns a
-store. The emulator checks all of it: the descriptors against the placement, the
+epilogue writes each thread's registers to C by the accumulator's fragment layout
+(:func:`mlc.backends.cuda.wgmma.accumulator_coords`), two adjacent columns a store. The emulator checks all of it: the descriptors against the placement, the
 fragment layout against the epilogue, and that no copy overwrites a stage an MMA in
 flight still reads.
 
