@@ -29,9 +29,9 @@ tensor cores run step ``kt``'s MMAs while the threads wait for and issue step ``
 1``'s; with two, the threads' barrier and copies may take a step's MMA time longer before
 the tensor cores run dry (the copies one step less ahead for the same stages). The
 epilogue writes each thread's registers to C by the accumulator's fragment layout
-(:func:`mlc.backends.cuda.wgmma.accumulator_coords`), two adjacent columns a store. The emulator checks all of it: the descriptors against the placement, the
-fragment layout against the epilogue, and that no copy overwrites a stage an MMA in
-flight still reads.
+(:func:`mlc.backends.cuda.wgmma.accumulator_coords`), two adjacent columns a store. The
+emulator checks all of it: the descriptors against the placement, the fragment layout
+against the epilogue, and that no copy overwrites a stage an MMA in flight still reads.
 
 Persistent (``persistent = n``, the GPU's SMs): at most ``n`` blocks, as few as keep the
 waves (``ceil(tiles / n)`` tiles a block: 512 tiles on 132 SMs run on 128 blocks of 4),
