@@ -197,10 +197,11 @@ def _live(graph: Graph) -> Graph:
 class EagerEntry:
     """``run(leaves)`` -> the list of ``graph``'s outputs, each binding computed by its op's
     NumPy reference: what a compiled ``main`` returns for the same leaves (the graph's inputs,
-    in order; Python numbers among them as 0-d arrays of the input's dtype)."""
+    in order; Python numbers among them as 0-d arrays of the input's dtype). ``single``: the
+    lone output itself instead of a list (as ``main_entry(..., single=True)`` gives it)."""
 
-    def __init__(self, graph: Graph):
-        self.graph = graph
+    def __init__(self, graph: Graph, single: bool = False):
+        self.graph, self.single = graph, single
         inputs = graph.inputs
         self._inputs = tuple((id(v), np.dtype(v.dtype)) for v in inputs)
         steps = []
@@ -251,4 +252,4 @@ class EagerEntry:
             seen[id(value)] = array
             returned.add(id(array))
             out.append(array)
-        return out
+        return out[0] if self.single else out

@@ -229,7 +229,7 @@ class JitFunction:
                     else:
                         compiled = self._compile(key, call, database, quick)
                     if eager is not None:
-                        _refuse_device_arrays(leaves, self.target, self.__name__)
+                        _refuse_device_arrays(leaves, self._target or settings.target, self.__name__)
                     elif compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     slot = self._specs.add(key, compiled, compiled.run, compiled.function.can_fast)

@@ -42,6 +42,7 @@ import collections
 import threading
 import warnings
 
+from ..config import config
 from ..driver import collector_paused
 from ..target import Target
 from .compile import CompiledFunction
@@ -147,8 +148,8 @@ class EagerTier:
     :meth:`optimised` (on the background thread after the first call: :meth:`start`, or at
     once where a reference fails: :class:`~.eager.EagerFailed`) builds the optimised program
     (``traced.lower().compile()``, as ``tiered=False`` builds it) and swaps it in: the
-    Compiled's function and run, and the jit's cache ``slot`` (whose fast entry is then made
-    on the next hit), each by one assignment."""
+    Compiled's function and run, and the jit's cache ``slot`` (and its fast entry), each by one
+    assignment."""
 
     def __init__(self, traced: Traced, graph):
         self._traced = traced
@@ -156,7 +157,8 @@ class EagerTier:
         self._built = False
         self.slot = None
         origin = traced._origin
-        function = CompiledFunction(graph, None, EagerEntry(graph), tuple(range(len(graph.outputs))),
+        single = type(origin.out_tree) is str and not origin.checks and not origin.writes and len(graph.outputs) == 1
+        function = CompiledFunction(graph, None, EagerEntry(graph, single), tuple(range(len(graph.outputs))),
                                     origin.out_tree, origin.checks, (), origin.key_sources, origin.writes,
                                     origin.aliases)
         eager = function.run
@@ -191,8 +193,9 @@ class EagerTier:
                 compiled._returning_writes = built._returning_writes
                 compiled.run = built.run
                 if slot is not None and slot.compiled is compiled:
+                    if built.function.can_fast:  # (the eager run has none)
+                        slot.fast, slot.pending = built.function.make_fast(), False
                     slot.run = built.run
-                    slot.pending = built.function.can_fast  # its fast entry: made on the next hit
                 self._built = True
         return self.compiled.function
 
@@ -201,13 +204,22 @@ def eager_tier(traced: Traced) -> EagerTier | None:
     """The eager first tier of ``traced`` (a jitted function's trace), where running its graph
     through NumPy gives the first result sooner than compiling it (:func:`.eager.plan`), the
     target is the CPU's (llvm) and its axes are static; None otherwise."""
-    if Target.from_str(traced.target).kind != "llvm":
+    if _kind(traced.target) != "llvm":
         return None
     graph = traced.graph
     if not all(isinstance(n, int) for v in (*graph.inputs, *graph.outputs) for n in v.shape):
         return None
     planned = plan(graph)
     return EagerTier(traced, planned) if planned is not None else None
+
+
+def _kind(target) -> str:
+    """The kind of ``target`` (a Target, a target string, None: ``MLC_TARGET``), read without
+    parsing the rest (parsing an llvm target loads LLVM: some 100 ms in a fresh process)."""
+    if isinstance(target, Target):
+        return target.kind
+    spec = target if target is not None else config().target
+    return spec.split()[0] if isinstance(spec, str) and spec.split() else ""
 
 
 @atexit.register
