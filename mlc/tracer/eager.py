@@ -52,7 +52,7 @@ from ..ir.control import CONTROL_OPS
 from ..ir.graph import Constant, Graph
 from ..ops.registry import get_op
 
-__all__ = ["plan", "estimated_cost", "compile_estimate", "EagerEntry", "EagerFailed", "SECONDS_PER_BYTE",
+__all__ = ["plan", "estimated_cost", "compile_estimate", "EagerEntry", "EagerFailed", "IN_PLACE_UFUNCS", "SECONDS_PER_BYTE",
            "SECONDS_PER_BLAS_FLOP", "SECONDS_PER_OPAQUE_ELEMENT", "COMPILE_BASE_S", "SLOW_MATH"]
 
 #: NumPy's element-wise loops and reductions: seconds per byte read or written (a float32
@@ -194,41 +194,90 @@ def _live(graph: Graph) -> Graph:
     return graph.with_bindings(reversed(kept))
 
 
+#: Element-wise ops that NumPy's ufunc of the same name computes as their references do (on
+#: floating-point results): the eager run writes them into a temporary that dies there.
+IN_PLACE_UFUNCS = {name: getattr(np, name) for name in (
+    "add", "subtract", "multiply", "divide", "maximum", "minimum", "negative", "exp", "log", "sqrt", "tanh",
+    "sin", "cos", "absolute", "square", "reciprocal")}
+
+
+def _root(array: np.ndarray):
+    """The array whose memory ``array`` views (itself when it owns its memory)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
 class EagerEntry:
     """``run(leaves)`` -> the list of ``graph``'s outputs, each binding computed by its op's
     NumPy reference: what a compiled ``main`` returns for the same leaves (the graph's inputs,
     in order; Python numbers among them as 0-d arrays of the input's dtype). ``single``: the
-    lone output itself instead of a list (as ``main_entry(..., single=True)`` gives it)."""
+    lone output itself instead of a list (as ``main_entry(..., single=True)`` gives it).
+
+    An element-wise op of :data:`IN_PLACE_UFUNCS` writes its floating-point result into the
+    memory of an argument that no later binding or output reads (a temporary of this run,
+    owning its memory, which nothing else views), as NumPy code normalised in place does:
+    no new memory to fault in (a 16 MB temporary costs some milliseconds)."""
 
     def __init__(self, graph: Graph, single: bool = False):
         self.graph, self.single = graph, single
         inputs = graph.inputs
         self._inputs = tuple((id(v), np.dtype(v.dtype)) for v in inputs)
+        last: dict[int, int] = {}
+        for n, b in enumerate(graph.bindings):
+            for a in b.args:
+                last[id(a)] = n
+        kept = {id(v) for v in graph.outputs}
+        produced: set[int] = set()
         steps = []
-        for b in graph.bindings:
+        for n, b in enumerate(graph.bindings):
             op = get_op(b.op)
-            steps.append((op.reference, tuple(b.args), dict(b.attrs),
-                          tuple((id(v), v.shape, np.dtype(v.dtype)) for v in b.outputs), op.num_outputs == 1, b))
+            outs = tuple((id(v), v.shape, np.dtype(v.dtype)) for v in b.outputs)
+            # the arguments whose last use this is: their vars are forgotten after it, and one of
+            # them, a temporary of the same type as the result, may take it (IN_PLACE_UFUNCS)
+            dying = tuple(dict.fromkeys(id(a) for a in b.args if last[id(a)] == n and id(a) in produced
+                                        and id(a) not in kept))
+            ufunc = IN_PLACE_UFUNCS.get(b.op) if len(outs) == 1 and outs[0][2].kind in "fc" else None
+            reusable = tuple(id(a) for a in b.args if id(a) in dying and a.shape == outs[0][1]
+                             and np.dtype(a.dtype) == outs[0][2]) if ufunc is not None else ()
+            steps.append((op.reference, tuple(b.args), dict(b.attrs), outs, op.num_outputs == 1, b,
+                          ufunc if reusable else None, reusable, dying))
+            produced.update(id(v) for v in b.outputs)
         self._steps = tuple(steps)
         self._outputs = tuple(graph.outputs)
 
     def run(self, leaves) -> list[np.ndarray]:
         env: dict[int, np.ndarray] = {}
         given: set[int] = set()
+        #: how many live values' memory each array (by id) holds: a temporary is overwritten
+        #: only where it holds its own value's alone (the arguments' roots: never)
+        holders: dict[int, int] = {}
         if len(leaves) != len(self._inputs):
             raise EagerFailed(f"the eager program takes {len(self._inputs)} arrays, got {len(leaves)}")
         for (key, dtype), leaf in zip(self._inputs, leaves):
             array = np.asarray(leaf, dtype=dtype)
             env[key] = array
             given.add(id(array))
+            holders[id(_root(array))] = 1 << 30
         with np.errstate(all="ignore"):
-            for reference, args, attrs, outs, single, binding in self._steps:
+            for reference, args, attrs, outs, single, binding, ufunc, reusable, dying in self._steps:
                 values = [a.data if type(a) is Constant else env[id(a)] for a in args]
-                try:
-                    result = reference(*values, **attrs)
-                except Exception as err:  # noqa: BLE001 - the compiled program computes it instead
-                    raise EagerFailed(f"{binding.describe()}: its NumPy reference raised "
-                                      f"{type(err).__name__}: {err}") from err
+                result = None
+                if ufunc is not None:
+                    for key in reusable:
+                        target = env[key]
+                        if target.base is None and holders.get(id(target)) == 1 and target.flags.writeable:
+                            try:
+                                result = ufunc(*values, out=target)
+                            except Exception:  # noqa: BLE001 - (a cast NumPy refuses): the reference
+                                result = None
+                            break
+                if result is None:
+                    try:
+                        result = reference(*values, **attrs)
+                    except Exception as err:  # noqa: BLE001 - the compiled program computes it instead
+                        raise EagerFailed(f"{binding.describe()}: its NumPy reference raised "
+                                          f"{type(err).__name__}: {err}") from err
                 results = (result,) if single else tuple(result)
                 if len(results) != len(outs):
                     raise EagerFailed(f"{binding.describe()}: its reference gave {len(results)} results")
@@ -240,6 +289,11 @@ class EagerEntry:
                     if array.dtype != dtype:
                         array = array.astype(dtype)
                     env[key] = array
+                    root = id(_root(array))
+                    holders[root] = holders.get(root, 0) + 1
+                for key in dying:
+                    root = id(_root(env.pop(key)))
+                    holders[root] -= 1
         out, seen, returned = [], {}, set()
         for value in self._outputs:
             if id(value) in seen:  # (one value returned twice: one array, as main returns it)

@@ -183,3 +183,31 @@ def test_mlc_eager_first_is_read_from_the_environment(monkeypatch):
     finally:
         monkeypatch.undo()
         config_module._from_environment.cache_clear()
+
+
+def _views_and_temporaries(x, y):
+    d = x - 1.0
+    v = d.reshape(-1)  # a view of d, alive after d's last use
+    e = np.exp(d)
+    same = y.astype(y.dtype)  # (may be y itself)
+    w = np.sqrt(np.abs(same)) * 2.0
+    return e + v.reshape(d.shape), w - 1.0, np.tanh(e * e)
+
+
+@settings(max_examples=10, deadline=None)
+@given(shape=st.sampled_from([(1,), (7,), (3, 5), (1, 4)]), dtype=st.sampled_from(["float32", "float64"]))
+def test_temporaries_written_in_place_never_clobber_a_value_still_read(shape, dtype):
+    rng = np.random.default_rng(len(shape) * 10 + shape[-1])
+    x, y = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    x0, y0 = x.copy(), y.copy()
+    want = _views_and_temporaries(x, y)
+    f = mlc.jit(_views_and_temporaries, tiered=True)
+    with override(eager_first=True):
+        got = f(x, y)
+        assert _compiled(f).function.lib is None
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(y, y0)  # the arguments are never written
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == "float32" else 1e-12)
+    assert tiering.wait(timeout=SWAP_BOUND_S)
