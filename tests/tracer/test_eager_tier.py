@@ -187,7 +187,7 @@ def test_mlc_eager_first_is_read_from_the_environment(monkeypatch):
 
 def _views_and_temporaries(x, y):
     d = x - 1.0
-    v = d.reshape(-1)  # a view of d, alive after d's last use
+    v = mlc.stop_gradient(d)  # (its reference returns d's array itself), alive after d's last use
     e = np.exp(d)
     same = y.astype(y.dtype)  # (may be y itself)
     w = np.sqrt(np.abs(same)) * 2.0
