@@ -180,14 +180,18 @@ class EagerTier:
         """Build the optimised program on the background thread, then make it what the
         Compiled and ``slot`` (the jit's cache slot) run."""
         self.slot = slot
-        return _submit(self.optimised)
+        return _submit(lambda: self.optimised(at_exit_too=False))
 
-    def optimised(self) -> CompiledFunction:
-        """The optimised program, built (once) and swapped in now if it is not yet."""
+    def optimised(self, at_exit_too: bool = True) -> CompiledFunction | None:
+        """The optimised program, built (once) and swapped in now if it is not yet (None where
+        the process is exiting and not ``at_exit_too``: its kernels are not built then)."""
         with self._lock:
             if not self._built:
                 with collector_paused():
-                    built = self._traced.lower().compile()
+                    lowered = self._traced.lower()
+                    if _STATE["closed"] and not at_exit_too:
+                        return None
+                    built = lowered.compile()
                 compiled, slot = self.compiled, self.slot
                 compiled.function = built.function
                 compiled._returning_writes = built._returning_writes
