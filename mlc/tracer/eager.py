@@ -52,7 +52,8 @@ from ..ir.control import CONTROL_OPS
 from ..ir.graph import Constant, Graph
 from ..ops.registry import get_op
 
-__all__ = ["plan", "estimated_cost", "compile_estimate", "EagerEntry", "EagerFailed", "IN_PLACE_UFUNCS", "SECONDS_PER_BYTE",
+__all__ = ["plan", "estimated_cost", "compile_estimate", "EagerEntry", "EagerFailed", "IN_PLACE_UFUNCS", "VIEWS",
+           "SECONDS_PER_BYTE",
            "SECONDS_PER_BLAS_FLOP", "SECONDS_PER_OPAQUE_ELEMENT", "COMPILE_BASE_S", "SLOW_MATH"]
 
 #: NumPy's element-wise loops and reductions: seconds per byte read or written (a float32
@@ -147,6 +148,8 @@ def estimated_cost(graph: Graph) -> tuple[float, float] | None:
             else:
                 cost = flops * SECONDS_PER_SLOW_FLOP
             eager += cost + sum(map(_nbytes, values)) * SECONDS_PER_BYTE
+        elif b.op in VIEWS:
+            continue
         elif op.pattern in _BYTE_PATTERNS:
             eager += sum(map(_nbytes, values)) * SECONDS_PER_BYTE * (SLOW_FACTOR if b.op in SLOW_MATH else 1)
         else:
@@ -201,6 +204,16 @@ IN_PLACE_UFUNCS = {name: getattr(np, name) for name in (
     "sin", "cos", "absolute", "square", "reciprocal")}
 
 
+#: Ops whose references copy what NumPy gives as a view: the eager run takes the view (a
+#: later op reads through it; an output that is one is copied; no temporary it views is
+#: written in place), and the estimate counts no bytes for them.
+VIEWS = {
+    "slice": lambda x, *, starts, stops, steps: x[tuple(slice(*d) for d in zip(starts, stops, steps))],
+    "reshape": lambda x, *, newshape: np.reshape(x, newshape),
+    "transpose": lambda x, *, axes=None: np.transpose(x, axes),
+}
+
+
 def _root(array: np.ndarray):
     """The array whose memory ``array`` views (itself when it owns its memory)."""
     while isinstance(array.base, np.ndarray):
@@ -232,6 +245,7 @@ class EagerEntry:
         steps = []
         for n, b in enumerate(graph.bindings):
             op = get_op(b.op)
+            reference = VIEWS.get(b.op, op.reference)
             outs = tuple((id(v), v.shape, np.dtype(v.dtype)) for v in b.outputs)
             # the arguments whose last use this is: their vars are forgotten after it, and one of
             # them, a temporary of the same type as the result, may take it (IN_PLACE_UFUNCS)
@@ -240,7 +254,7 @@ class EagerEntry:
             ufunc = IN_PLACE_UFUNCS.get(b.op) if len(outs) == 1 and outs[0][2].kind in "fc" else None
             reusable = tuple(id(a) for a in b.args if id(a) in dying and a.shape == outs[0][1]
                              and np.dtype(a.dtype) == outs[0][2]) if ufunc is not None else ()
-            steps.append((op.reference, tuple(b.args), dict(b.attrs), outs, op.num_outputs == 1, b,
+            steps.append((reference, tuple(b.args), dict(b.attrs), outs, op.num_outputs == 1, b,
                           ufunc if reusable else None, reusable, dying))
             produced.update(id(v) for v in b.outputs)
         self._steps = tuple(steps)

@@ -188,10 +188,11 @@ def test_mlc_eager_first_is_read_from_the_environment(monkeypatch):
 def _views_and_temporaries(x, y):
     d = x - 1.0
     v = mlc.stop_gradient(d)  # (its reference returns d's array itself), alive after d's last use
+    t = d.T[::-1]  # a view of d (VIEWS), alive after d's last use too
     e = np.exp(d)
     same = y.astype(y.dtype)  # (may be y itself)
     w = np.sqrt(np.abs(same)) * 2.0
-    return e + v.reshape(d.shape), w - 1.0, np.tanh(e * e)
+    return e + v.reshape(d.shape), w - 1.0, np.tanh(e * e), t[::-1].T * 3.0
 
 
 @settings(max_examples=10, deadline=None)
