@@ -212,3 +212,37 @@ def test_temporaries_written_in_place_never_clobber_a_value_still_read(shape, dt
         assert a.dtype == b.dtype
         np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == "float32" else 1e-12)
     assert tiering.wait(timeout=SWAP_BOUND_S)
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_calls_from_two_threads_while_the_optimised_program_is_swapped_in_stay_right():
+    import threading
+    x = np.random.default_rng(2).standard_normal((33, 40)).astype("float32")
+    want = _softmax(x)
+    f = mlc.jit(_softmax, tiered=True)
+    failures, eager_calls = [], []
+
+    def calls():
+        for _ in range(300):
+            eager_calls.append(_compiled(f).function.lib is None)
+            got = f(x)
+            if got.shape != want.shape or not np.allclose(got, want, rtol=1e-5, atol=1e-6):
+                failures.append(got)
+            if not tiering.pending():
+                break
+
+    with override(eager_first=True):
+        f(x)
+        threads = [threading.Thread(target=calls) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert tiering.wait(timeout=SWAP_BOUND_S)
+    assert not failures
+    assert _compiled(f).function.lib is not None
+    np.testing.assert_allclose(f(x), want, rtol=1e-5, atol=1e-6)
