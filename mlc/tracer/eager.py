@@ -19,9 +19,10 @@ NumPy's slower paths; an opaque op (a sort, a factorisation, a scan) its element
 :data:`SECONDS_PER_OPAQUE_ELEMENT`. A graph runs eagerly when what the eager run costs
 beyond the shared work is below what compiling costs at least
 (:func:`compile_estimate`: :data:`COMPILE_BASE_S` and a share per kernel-making op). A
-graph with a control-flow op, an op without a NumPy reference of the library (a user's
-``mlc.op``, whose reference interprets its te body), a dynamic axis, or a target other
-than the CPU is never run eagerly.
+graph with a control-flow op, a loop written element by element (:data:`NEVER_EAGER`), an
+op without a NumPy reference of the library (a user's ``mlc.op``, whose reference
+interprets its te body), a dynamic axis, or a target other than the CPU is never run
+eagerly.
 
 Results: what NumPy computes, in the dtype and shape the trace inferred. Outputs are
 arrays of their own (never an argument, a constant or a view of one), C-contiguous and
@@ -91,6 +92,12 @@ COMPILE_BASE_S = 0.015
 COMPILE_PER_KERNEL_S = 0.010
 COMPILE_PER_OP_S = 0.002
 
+#: What each binding costs the eager run besides its work: the reference's Python call.
+SECONDS_PER_BINDING = 10e-6
+#: Ops never run eagerly: a loop the user wrote element by element (its reference interprets
+#: the loop: its cost is its trip counts, not its arrays).
+NEVER_EAGER = frozenset({"element_loop"})
+
 _KERNEL_PATTERNS = ("reduction", "out_elemwise_fusable", "opaque")
 _BYTE_PATTERNS = ("elemwise", "broadcast", "injective", "reduction")
 _PRODUCTS = {"matmul", "dot", "nn.dense"}
@@ -129,8 +136,9 @@ def estimated_cost(graph: Graph) -> tuple[float, float] | None:
     matrix products at BLAS speed); None where ``graph`` cannot run eagerly."""
     eager = shared = 0.0
     for b in graph.bindings:
-        if b.op in CONTROL_OPS:
+        if b.op in CONTROL_OPS or b.op in NEVER_EAGER:
             return None
+        eager += SECONDS_PER_BINDING
         try:
             op = get_op(b.op)
         except MLCError:  # fused, call_tir, call_dps_packed, view: not a traced op
