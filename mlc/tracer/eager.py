@@ -11,8 +11,8 @@ compiled ``main`` is (the call's checks, write-back and output tree stay the jit
 
 The estimate (:func:`estimated_cost`) is a memory-traffic model: an element-wise,
 broadcast, injective or reduction op costs the bytes it reads and writes
-(:data:`SECONDS_PER_BYTE`; some math functions run several times slower in NumPy:
-:data:`SLOW_MATH`); a floating-point matrix product costs its flops at BLAS speed
+(:data:`SECONDS_PER_BYTE`; some math functions, and every op on float16, run several times
+slower in NumPy: :data:`SLOW_MATH`); a floating-point matrix product costs its flops at BLAS speed
 (:data:`SECONDS_PER_BLAS_FLOP`), which the compiled kernel pays too, so that part never
 counts against the eager run; an ``einsum`` or an integer product costs its flops at
 NumPy's slower paths; an opaque op (a sort, a factorisation, a scan) its elements at
@@ -159,7 +159,8 @@ def estimated_cost(graph: Graph) -> tuple[float, float] | None:
         elif b.op in VIEWS:
             continue
         elif op.pattern in _BYTE_PATTERNS:
-            eager += sum(map(_nbytes, values)) * SECONDS_PER_BYTE * (SLOW_FACTOR if b.op in SLOW_MATH else 1)
+            slow = b.op in SLOW_MATH or any(v.dtype == "float16" for v in values)  # (NumPy converts each half)
+            eager += sum(map(_nbytes, values)) * SECONDS_PER_BYTE * (SLOW_FACTOR if slow else 1)
         else:
             per_element = _CHEAP_OPAQUE.get(b.op, SECONDS_PER_OPAQUE_ELEMENT)
             eager += sum(v.type.size for v in values) * per_element
