@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import time
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -25,21 +26,13 @@ def _timed(contender, settings=None) -> float:
     from mlc.config import override
     from mlc.tracer import tiering
     with contender.cold():
-        with override(**settings) if settings is not None else _nothing():
+        with override(**settings) if settings is not None else nullcontext():
             start = time.perf_counter()
             contender.build()()
             seconds = time.perf_counter() - start
     if settings is not None:
         tiering.wait(timeout=300)
     return seconds
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def main(argv=None) -> int:
@@ -49,7 +42,6 @@ def main(argv=None) -> int:
     p.add_argument("names", nargs="*", default=ROWS)
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args(argv)
-    import mlc
     from benchmarks.first_call_profile import _warm_up as warm_up
     from benchmarks.workloads import WORKLOADS
     warm_up()
@@ -73,7 +65,6 @@ def main(argv=None) -> int:
         print(f"{name:<18}" + "".join(f"{np.median(t) * 1e3:>10.1f}" if t else f"{'-':>10}"
                                        for t in times.values()), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f}")
-    del mlc
     return 0
 
 
