@@ -83,14 +83,17 @@ SECONDS_PER_OPAQUE_ELEMENT = 150e-9
 _CHEAP_OPAQUE = {"cumsum": 5e-9, "cumprod": 5e-9, "index_add": 20e-9, "element_set": 2e-9,
                  "write_row": 2e-9, "dynamic_update_slice": 2e-9, "nn.softmax": 8e-9, "nn.log_softmax": 8e-9,
                  "nn.softmax_vjp": 8e-9, "nn.layer_norm": 10e-9, "nn.layer_norm_vjp": 20e-9}
-#: The least a compiled first call costs (tracing aside): the graph passes, one kernel's
-#: scheduling, lowering and code generation, LLVM (some 20 ms for one element-wise kernel
-#: on a 2-core Intel host, 50 to 80 ms for a row reduction or a matrix product).
-COMPILE_BASE_S = 0.015
-#: What each op adds to a compiled first call at least: a reduction, a product or an opaque
-#: op makes a kernel of its own (its schedule, its LLVM work); another op a part of one.
-COMPILE_PER_KERNEL_S = 0.010
+#: What a compiled first call costs at least (tracing aside): the graph passes, one kernel's
+#: scheduling, lowering and code generation, LLVM, loading. Measured on a quiet 2-core Intel
+#: host (first call minus the run): one element-wise kernel 20-25 ms, a cumulative sum 14, a
+#: matrix product 50-90, a row reduction 55-80, a convolution 90.
+COMPILE_BASE_S = 0.020
+#: What each op adds to it at least: a reduction, a product or an opaque op makes a kernel of
+#: its own (its schedule, its LLVM work); another op a part of one.
+COMPILE_PER_KERNEL_S = 0.030
 COMPILE_PER_OP_S = 0.002
+#: Kernels that cost more than :data:`COMPILE_PER_KERNEL_S` to compile: seconds each.
+COMPILE_KERNEL_S = {"nn.conv2d": 0.070}
 
 #: What each binding costs the eager run besides its work: the reference's Python call.
 SECONDS_PER_BINDING = 10e-6
@@ -169,8 +172,13 @@ def estimated_cost(graph: Graph) -> tuple[float, float] | None:
 
 def compile_estimate(graph: Graph) -> float:
     """Seconds a compiled first call of ``graph`` costs at least, tracing aside."""
-    kernels = sum(1 for b in graph.bindings if getattr(_op_or_none(b.op), "pattern", None) in _KERNEL_PATTERNS)
-    return COMPILE_BASE_S + COMPILE_PER_KERNEL_S * kernels + COMPILE_PER_OP_S * (len(graph.bindings) - kernels)
+    seconds = COMPILE_BASE_S
+    for b in graph.bindings:
+        if getattr(_op_or_none(b.op), "pattern", None) in _KERNEL_PATTERNS:
+            seconds += COMPILE_KERNEL_S.get(b.op, COMPILE_PER_KERNEL_S)
+        else:
+            seconds += COMPILE_PER_OP_S
+    return seconds
 
 
 def _op_or_none(name: str):
