@@ -157,7 +157,8 @@ class EagerTier:
         self._built = False
         self.slot = None
         origin = traced._origin
-        single = type(origin.out_tree) is str and not origin.checks and not origin.writes and len(graph.outputs) == 1
+        single = (type(origin.out_tree) is str and not origin.checks and not origin.writes
+                  and len(graph.outputs) == 1)
         function = CompiledFunction(graph, None, EagerEntry(graph, single), tuple(range(len(graph.outputs))),
                                     origin.out_tree, origin.checks, (), origin.key_sources, origin.writes,
                                     origin.aliases)
