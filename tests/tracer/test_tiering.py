@@ -1,5 +1,7 @@
 """Tiered compilation: a first call served by a quick build (short kernels without O3),
-the optimised build swapped in by a background thread within bounded time; against NumPy."""
+the optimised build swapped in by a background thread within bounded time; against NumPy.
+(The eager first tier, which serves small graphs' first calls otherwise, is off here:
+tests/tracer/test_eager_tier.py tests it.)"""
 import os
 import shutil
 
@@ -20,6 +22,16 @@ from mlc.backends.llvm.module import LLVMBuild
 
 #: The longest an optimised build may take to be swapped in, in seconds (a busy machine).
 SWAP_BOUND_S = 120
+
+
+@pytest.fixture(autouse=True)
+def _compiled_first_tier(monkeypatch):
+    from mlc import config as config_module
+    monkeypatch.setenv("MLC_EAGER_FIRST", "0")
+    config_module._from_environment.cache_clear()
+    yield
+    monkeypatch.undo()
+    config_module._from_environment.cache_clear()
 
 
 def program(x, y):
