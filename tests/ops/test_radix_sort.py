@@ -72,6 +72,7 @@ def test_the_kernel_is_three_parallel_loops_and_one_loop_over_the_digits(name, d
     assert sum(f.kind == "parallel" for f in loops) == 3
     passes = -(-8 * np.dtype(dtype).itemsize // radix_sort.DIGIT_BITS)
     assert [f.extent.value for f in loops if f.loop_var.name == "p"] == [passes]
+    assert "mlc_prefetch_for_write" in func.script()  # a long row's scatter asks for its lines
 
 
 def _prefetched_copy() -> PrimFunc:
