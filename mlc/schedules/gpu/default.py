@@ -80,7 +80,7 @@ from ...ir.arith import uses_any
 from ...errors import ScheduleError
 from ...ir.expr import IntImm
 from ...passes.tir.cross_thread_reduction import cross_thread_reducible
-from ...target import DeviceLimits
+from ...target import DeviceLimits, Target
 from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from ..default.cpu import inline_injective
@@ -274,15 +274,10 @@ def wgmma_tile(m: int, n: int, k: int, tiles=WGMMA_TILES) -> WgmmaTile | None:
 
 
 def target_arch(target) -> str:
-    """The architecture a CUDA build of ``target`` compiles for: the one it names, else the
-    GPU's present (the backend's ``arch_of``); "" for other kinds."""
-    kind = getattr(target, "kind", None)
-    if kind not in ("cuda", "cuda-emulator"):
-        return ""
-    if target.arch or kind != "cuda":
-        return target.arch
-    from ...backends.cuda.backend import arch_of
-    return arch_of(target)
+    """The architecture a build for GPU ``target`` compiles for (its kind's ``compile_arch``
+    property: the one it names, else the GPU's present); "" where its kind says none."""
+    getter = target.kind_info.properties.get("compile_arch") if isinstance(target, Target) else None
+    return getter(target) if getter is not None else ""
 
 
 def _wgmma_rule(sch, func_name: str, target) -> bool:
