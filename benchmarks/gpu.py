@@ -25,7 +25,9 @@ tensor-core issue's targets:
 
 ``--variants`` adds rows of schedules beside the defaults, to choose the defaults from:
 float32 tiles and cp.async pipeline depths (``sgemm``; ``bmm`` and ``mlp`` with the
-default rule's depth changed), every tensor-core block of the tuner's space
+default rule's depth changed), the warp-tiled float32 schedule (rows labelled ``simt``:
+:mod:`mlc.schedules.gpu.simt` at 1-4 stages and with each of its changes left out in
+``sgemm``; ``bmm`` and ``mlp`` with ``MATMUL_SIMT`` on at 3 and 2 stages), every tensor-core block of the tuner's space
 (``TENSOR_CORE_VARIANTS``: warps, fragments, k step, stages, cp.async) as WMMA and as
 ldmatrix + mma.sync, and the synchronous blocks the defaults were before, and on an sm_90 GPU the
 warpgroup-MMA blocks (``WGMMA_TILES``, built for sm_90a) and the default with its wgmma rule on
@@ -250,7 +252,10 @@ def run(args) -> int:
         guarded("layer_norm", "mlc jit", lambda: row_program("layer_norm", layer_norm, 2))
 
     # the float32 matmul rule's cp.async depth beside the default (1: ordinary loads, no pipeline)
-    stage_variants = [None] + ([1, 2, 4] if args.variants else [])
+    # and the warp-tiled (SIMT) rule beside them (MATMUL_SIMT), each kept where its label has
+    # --variant-filter's text
+    stage_variants = [None] + [v for v in ([1, 2, 4, ("simt", 3), ("simt", 2)] if args.variants else [])
+                               if args.variant_filter in _stages_label("", v)]
 
     def mlp_row(stages):
         b, d, h, o = (256, 128, 128, 64) if small else (4096, 1024, 1024, 256)
@@ -317,6 +322,10 @@ def run(args) -> int:
                                        ((16, 16, 8, 8, 16), 4), ((16, 16, 8, 8, 8), 3), ((16, 16, 8, 8, 8), 4),
                                        ((16, 16, 4, 4, 8), 1), ((16, 16, 4, 4, 8), 3), ((8, 8, 4, 4, 8), 3),
                                        ((16, 16, 4, 8, 8), 3), ((8, 16, 8, 8, 8), 3)]]
+            variants += [(f"{SIMT_LABEL} 128x128 (4x2 warps of 4x8 thr, 8x8 reg), k16, {st}-stage cp.async"
+                          + ("" if not off else f", without {off}"), _simt_variant(st, off))
+                         for st, off in [(3, ""), (2, ""), (4, ""), (1, ""), (3, "A^T"), (3, "B permuted"),
+                                         (3, "k unrolled")]]
         gemm("sgemm", "float32", "float32", variants)
     if "hgemm" in names:
         variants = [("default schedule", None)]
@@ -382,6 +391,19 @@ def _sgemm_variant(tile, stages=1):
     return schedule
 
 
+def _simt_variant(stages, without=""):
+    """The warp-tiled schedule (:func:`mlc.schedules.gpu.simt.schedule_simt_matmul`), with
+    one of its changes left out where ``without`` names it."""
+    def schedule(mod):
+        import mlc
+        from mlc.schedules.gpu.simt import schedule_simt_matmul
+        sch = mlc.Schedule(mod)
+        schedule_simt_matmul(sch, sch.get_block("C"), stages=stages, transpose_a=without != "A^T",
+                             permute_b=without != "B permuted", unroll_k=without != "k unrolled")
+        return sch
+    return schedule
+
+
 def _tile_label(t, variant: str) -> str:
     """A tensor-core block (TensorCoreTile) as a row label: 'mma 128x128x32 (warps 2x2 of 4x4)
     3-stage cp.async'."""
@@ -431,8 +453,16 @@ def _wgmma_default():
 
 
 def _stages_label(label: str, stages) -> str:
+    """The row label of a jitted program's variant: ``stages`` None (the default), a depth
+    of the shared-tiled rule, or ``("simt", depth)`` for the warp-tiled rule."""
+    if isinstance(stages, tuple):
+        return f"{label}, float32 matmuls {SIMT_LABEL} {stages[1]}-stage cp.async"
     return label if stages is None else f"{label}, float32 matmuls {stages}-stage" + (
         " (ordinary loads)" if stages == 1 else " cp.async")
+
+
+#: What the warp-tiled float32 rows' labels say (``--variant-filter simt`` keeps them).
+SIMT_LABEL = "simt warp-tiled (A^T, B permuted, k unrolled)"
 
 
 class _matmul_stages:
@@ -444,13 +474,15 @@ class _matmul_stages:
 
     def __enter__(self):
         from mlc.schedules.gpu import default as gpu
-        self.saved = gpu.MATMUL_STAGES
-        if self.stages is not None:
+        self.saved = gpu.MATMUL_STAGES, gpu.MATMUL_SIMT
+        if isinstance(self.stages, tuple):  # ("simt", depth): the warp-tiled rule
+            gpu.MATMUL_SIMT, gpu.MATMUL_STAGES = True, self.stages[1]
+        elif self.stages is not None:
             gpu.MATMUL_STAGES = self.stages
 
     def __exit__(self, *exc):
         from mlc.schedules.gpu import default as gpu
-        gpu.MATMUL_STAGES = self.saved
+        gpu.MATMUL_STAGES, gpu.MATMUL_SIMT = self.saved
 
 
 def static(args) -> int:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from ...errors import ScheduleError
 
-__all__ = ["SIMT_TILE", "schedule_simt_matmul"]
+__all__ = ["SIMT_TILE", "schedule_simt_matmul", "simt_fits", "SIMT_MIN_BLOCKS"]
 
 #: The block's M, N and k step.
 SIMT_TILE = (128, 128, 16)
@@ -41,6 +41,9 @@ SIMT_TILE = (128, 128, 16)
 WARP_THREADS = (4, 8)
 BLOCK_WARPS = (4, 2)
 REG = 8
+#: The fewest 128 x 128 blocks :func:`simt_fits` takes (the shared-tiled rule's smaller
+#: tiles keep an H100's 132 multiprocessors busier below).
+SIMT_MIN_BLOCKS = 256
 #: A's transposed tile rows padded by 4 floats: 16-byte aligned, and the 16 k rows of a
 #: fetch's stores fall on different banks.
 A_PAD = 4
@@ -56,6 +59,17 @@ def _permute(n):
 
 _PERMUTE = {0: lambda k, n: (k, *_permute(n)), 1: lambda b, k, n: (b, k, *_permute(n)),
             2: lambda b, c, k, n: (b, c, k, *_permute(n))}
+
+
+def simt_fits(m: int, n: int, k: int, batch: int = 1) -> bool:
+    """Whether :func:`schedule_simt_matmul` takes a ``batch`` of ``m x k @ k x n``: whole
+    blocks and k steps, and at least :data:`SIMT_MIN_BLOCKS` blocks.
+
+    >>> simt_fits(4096, 4096, 4096), simt_fits(512, 512, 512, 64), simt_fits(100, 128, 16)
+    (True, True, False)
+    """
+    bm, bn, bk = SIMT_TILE
+    return m % bm == 0 and n % bn == 0 and k % bk == 0 and batch * (m // bm) * (n // bn) >= SIMT_MIN_BLOCKS
 
 
 def schedule_simt_matmul(sch, block, stages: int = 3, transpose_a: bool = True, permute_b: bool = True,
