@@ -4,7 +4,7 @@ any depth and with each of its changes left out, the default rule with it switch
 SASS: a main loop of FFMA fed by LDS.128 only (no scalar shared loads), no spills."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from mlc.backends.cuda import compile_sources
 from mlc.backends.cuda.sass import disassemble, loops
@@ -31,6 +31,8 @@ def test_the_warp_tiled_matmul_matches_numpy(m, n, k, batch, stages, without):
 @settings(max_examples=4, deadline=None)
 @given(st.sampled_from([1, 33, 128, 256]), st.sampled_from([37, 128]), st.sampled_from([1, 20, 32]),
        st.sampled_from([0, 2]))
+@example(128, 128, 32, 2)  # the warp-tiled schedule
+@example(33, 37, 20, 0)  # the shared-tiled rule
 def test_the_default_rule_with_the_warp_tiled_matmul_on_matches_numpy(m, n, k, batch):
     """Whole 128 x 128 blocks and k steps take the warp-tiled schedule (its block minimum
     lowered to reach them at these sizes); any other shape the shared-tiled rule."""
@@ -38,8 +40,9 @@ def test_the_default_rule_with_the_warp_tiled_matmul_on_matches_numpy(m, n, k, b
         mp.setattr(gpu, "MATMUL_SIMT", True)
         mp.setattr(simt, "SIMT_MIN_BLOCKS", 1)
         mod = schedule_module(_matmul(m, n, k, batch=batch), "cuda")
+        fits = simt_fits(m, n, k)
     permuted = "% 8 // 4" in mod["main"].script()  # B's tile permuted: the warp-tiled schedule
-    assert permuted == simt_fits(m, n, k), (m, n, k)
+    assert permuted == fits, (m, n, k)
     _check(mod, m, n, k, batch=batch)
 
 
