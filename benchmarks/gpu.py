@@ -512,6 +512,7 @@ def static(args) -> int:
         for name, dtype, out in (("sgemm 4096", "float32", "float32"), ("hgemm 4096", "float16", "float32")):
             code = mlc.build(_matmul_module(4096, dtype, out), f"cuda -arch={arch}").get_source("cuda")
             _print_resources(f"{name} {arch}", kernel_resources(code, arch))
+    _print_sgemm_main_loops()
     print("global traffic on the emulator (elements moved / the minimal elements):")
     small = {"gelu": (gelu, (f32(1 << 16),)), "chain": (chain, (f32(1 << 16),) * 3),
              "softmax": (softmax, (f32(32, 4096),)), "layer_norm": (layer_norm, (f32(32, 4096), f32(4096), f32(4096)))}
@@ -530,6 +531,30 @@ def static(args) -> int:
     print(f"  sgemm {n}^3  {reads / (2 * n * n):5.1f} reads per input element (N / tile: "
           f"{n / (ti * ri):.0f} for A, {n / (tj * rj):.0f} for B)")
     return 0
+
+
+def _print_sgemm_main_loops() -> None:
+    """ptxas's resources of the warp-tiled sgemm and, where cuobjdump is installed, the
+    opcodes of its main loop beside the default's (FFMA against shared loads: how many
+    LDS / LDS.128 feed each 64 FFMA; a never-executed ``@!PT LDS RZ, [RZ]`` counts as an LDS;
+    the warp-tiled kernel's 3-stage tiles are dynamic shared memory, which ptxas does not count)."""
+    import collections
+    import mlc
+    from mlc.backends.cuda import compile_sources
+    from mlc.backends.cuda.resources import kernel_resources
+    from mlc.backends.cuda.sass import cuobjdump_unavailable_reason, disassemble, loops
+    mod = _matmul_module(4096, "float32", "float32")
+    from mlc.driver import schedule_module
+    kernels = {"default": schedule_module(mod, "cuda -arch=sm_90"), "simt": _simt_variant(3)(mod).mod}
+    print("sgemm 4096 main loop at sm_90 (opcode counts of the innermost loop that runs FFMA):")
+    for label, scheduled in kernels.items():
+        code, cubin = compile_sources(scheduled, "cuda -arch=sm_90")
+        _print_resources(f"sgemm {label}", kernel_resources(code, "sm_90"))
+        if cuobjdump_unavailable_reason() is None:
+            main = next(loop for loop in loops(disassemble(cubin)) if "FFMA" in loop)
+            counts = collections.Counter(op for op in main if not op.startswith(("FFMA", "LDS")))
+            print(f"    {len(main)} instructions: FFMA {main.count('FFMA')}, LDS {main.count('LDS')}, "
+                  f"LDS.128 {main.count('LDS.128')}, other {dict(counts.most_common(6))}")
 
 
 def _print_resources(label: str, report) -> None:
