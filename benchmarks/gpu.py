@@ -539,7 +539,6 @@ def _print_sgemm_main_loops() -> None:
     LDS / LDS.128 feed each 64 FFMA; a never-executed ``@!PT LDS RZ, [RZ]`` counts as an LDS;
     the warp-tiled kernel's 3-stage tiles are dynamic shared memory, which ptxas does not count)."""
     import collections
-    import mlc
     from mlc.backends.cuda import compile_sources
     from mlc.backends.cuda.resources import kernel_resources
     from mlc.backends.cuda.sass import cuobjdump_unavailable_reason, disassemble, loops

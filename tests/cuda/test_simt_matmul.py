@@ -2,7 +2,6 @@
 any depth and with each of its changes left out, the default rule with it switched on
 (MATMUL_SIMT) on shapes it takes and shapes it leaves to the shared-tiled rule, and its
 SASS: a main loop of FFMA fed by LDS.128 only (no scalar shared loads), no spills."""
-import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
