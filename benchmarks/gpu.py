@@ -322,7 +322,8 @@ def run(args) -> int:
                                        ((16, 16, 8, 8, 16), 4), ((16, 16, 8, 8, 8), 3), ((16, 16, 8, 8, 8), 4),
                                        ((16, 16, 4, 4, 8), 1), ((16, 16, 4, 4, 8), 3), ((8, 8, 4, 4, 8), 3),
                                        ((16, 16, 4, 8, 8), 3), ((8, 16, 8, 8, 8), 3)]]
-            variants += [(f"{SIMT_LABEL} 128x128 (4x2 warps of 4x8 thr, 8x8 reg), k16, {st}-stage cp.async"
+            variants += [(f"{SIMT_LABEL} 128x128 (4x2 warps of 4x8 thr, 8x8 reg), k16, "
+                          f"{'ordinary loads' if st == 1 else f'{st}-stage cp.async'}"
                           + ("" if not off else f", without {off}"), _simt_variant(st, off))
                          for st, off in [(3, ""), (2, ""), (4, ""), (1, ""), (3, "A^T"), (3, "B permuted"),
                                          (3, "k unrolled")]]
