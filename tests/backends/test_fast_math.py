@@ -100,8 +100,8 @@ def test_default_build_keeps_accurate_routines():
     assert ulps.max() <= MAX_ULPS["float32"]["exp"]
     fast_ir = compile_sources(mod, mlc.Target("llvm"), fast_math=True)["ll-unoptimized"]
     slow_ir = compile_sources(mod, mlc.Target("llvm"))["ll-unoptimized"]
-    assert "__mlc_math.exp.f32.fast" in fast_ir and ".fast" not in slow_ir
-    assert "contract afn" in fast_ir or "afn contract" in fast_ir
+    # (exp written out as TIR by lower_math: the fast polynomial is a degree shorter, one FMA fewer)
+    assert fast_ir.count("call") < slow_ir.count("call") and slow_ir.count("llvm.fma") > 0
 
 
 def test_jit_fast_and_default_coexist():
@@ -176,7 +176,7 @@ def test_fast_float32_tanh_is_the_fitted_rational_function():
     """fast_math's float32 tanh is x P(x^2) / Q(x^2) (no exponential: no round-to-integer
     in its code), with the coefficients that tools/fit_vecmath.py's fit_tanh_rational gives (rounded to float32),
     whose approximation error leaves room for the rounding under the stated bound."""
-    from mlc.backends.llvm.vecmath.fast import FAST_COEFFICIENTS
+    from mlc.passes.tir.math.fast import FAST_COEFFICIENTS
     spec = importlib.util.spec_from_file_location("mlc_tools_fit_vecmath",
                                                   Path(__file__).resolve().parents[2] / "tools" / "fit_vecmath.py")
     fit_tanh_rational = importlib.util.module_from_spec(spec)
@@ -290,9 +290,10 @@ def test_fast_float32_inverse_trig_runs_in_float_and_logs_do_not_divide(isa, tar
         for fast_math, passes in ((False, LLVM_TIR_PASSES), (True, LLVM_TIR_PASSES_FAST_MATH)):
             lowered = run_passes(mod[op], passes).script()
             assert f"T.{op}" not in lowered and ('"float64"' in lowered) != fast_math, (op, fast_math)
-    for op in ("log", "log2", "log10"):
-        assert "fdiv" in body(slow, f"__mlc_math.{op}.f32")
-        assert "fdiv" not in body(fast, f"__mlc_math.{op}.f32.fast")
+    for op in ("log", "log2", "log10"):  # (lower_math's too)
+        for fast_math, passes in ((False, LLVM_TIR_PASSES), (True, LLVM_TIR_PASSES_FAST_MATH)):
+            lowered = run_passes(mod[op], passes).script()
+            assert f"T.{op}" not in lowered and (" / " in lowered) != fast_math, (op, fast_math)
     for ir, name in ((slow, "__mlc_math.cbrt.f32"), (fast, "__mlc_math.cbrt.f32.fast")):
         assert "double" not in body(ir, name) and "fdiv" not in body(ir, name)  # (both)
 

@@ -1,94 +1,47 @@
-"""Vectorisable math written as LLVM IR: exp, expm1, log, log1p, tanh, sigmoid and erf,
-log2, log10, sinh, cosh, asinh, acosh, atanh and erfinv built from them, cbrt and pow, and
-float32 sin, cos and tan. (atan, asin, acos and atan2 are float TIR, written out by
-:mod:`mlc.passes.tir.lower_math` for every backend without a native routine; their bounds
-are this table's.)
+"""Vectorisable math written as LLVM IR: pow and cbrt, and float32 sin, cos and tan (the
+other transcendental functions, exp, log, tanh, erf, atan... are float TIR written out by
+:mod:`mlc.passes.tir.lower_math` for every backend without a native routine: their
+bounds are in :mod:`mlc.passes.tir.math`).
 
-A scalar libm call in a loop stops LLVM's loop vectorizer; these routines
-are branch-free polynomial code instead (:mod:`.functions`), so loops using
-them vectorise (:mod:`.composite`'s routines need no polynomial of their own;
-:mod:`.trig`'s reduce their argument exactly by a table and work in double, as
-float32 pow does; float32 cbrt takes Newton steps in float,
-the last with an exact residual). Each routine is defined once per
-LLVM module, for float and for double (the float32-only ones for float:
-:data:`ROUTINE_DTYPES`), as an internal ``alwaysinline`` function
-``@__mlc_math.<op>.<f32|f64>``; LLVM inlines it into every caller before the
-vectorizer runs. The :data:`LANEWISE_ROUTINES` are also defined on whole vectors
-(``@__mlc_math.<op>.<f32|f64>.v<N>``, the same operations on ``<N x float>``) for the
-vector statements the vectorize pass makes of their loops (:data:`VECTOR_FORMS`).
-float16 values arrive widened to float (NumPy's float16 arithmetic) and use the float
-routine.
+A scalar libm call in a loop stops LLVM's loop vectorizer; these routines are branch-free
+code instead: :mod:`.trig`'s reduce their argument exactly by a table and work in
+double, as float32 pow does; float32 cbrt takes Newton steps in float, the last with an
+exact residual. Each routine is defined once per LLVM module, for float and for double
+(the float32-only ones for float: :data:`ROUTINE_DTYPES`), as an internal
+``alwaysinline`` function ``@__mlc_math.<op>.<f32|f64>``; LLVM inlines it into every
+caller before the vectorizer runs. ``cbrt`` is also defined on whole vectors
+(``@__mlc_math.cbrt.<f32|f64>.v<N>``) for the vector statements the vectorize pass makes
+of its loops (:data:`VECTOR_FORMS`). float16 values arrive widened to float.
 
-Max errors in ulps of the result's format, measured against float64
-references (NumPy; SciPy's erf for float and float16, libm's for double)
-over the whole float32 range (every 1021st bit pattern of both signs, with
-subnormals, the extremes, NaN, infinities and zeros), over 1.3 million
-doubles spread over the whole exponent range, and over every float16
-(tests/backends/test_vector_math.py asserts exactly these bounds). For
-double the reference is itself rounded (and within 1 ulp), so the counts are
-whole ulps between two doubles:
+Max errors in ulps of the result's format (tests/backends/test_vector_math.py asserts
+them; float16: every result is the exact value correctly rounded, or off by the double
+rounding float -> half):
 
-=========  =======  ======================  =======
-op         float32  float64 (vs NumPy/libm)  float16
-=========  =======  ======================  =======
-exp        1.0      1                        0.51
-expm1      1.5      2                        0.51
-log        1.0      1                        0.51
-log1p      1.5      1                        0.51
-tanh       2.5      2                        0.51
-sigmoid    2.5      2                        0.51
-erf        1.5      1                        0.51
-log2       1.0      1                        0.51
-log10      1.0      1                        0.51
-sinh       2.0      2                        0.51
-cosh       1.5      1                        0.51
-asinh      2.0      2                        0.51
-acosh      2.0      2                        0.51
-atanh      2.0      2                        0.51
-sin        0.51     0.8 (vectors; else libm) 0.51
-cos        0.51     0.8 (vectors; else libm) 0.51
+=========  =======  ========================  =======
+op         float32  float64 (vs NumPy/libm)   float16
+=========  =======  ========================  =======
+sin        0.51     0.8 (vectors; else libm)  0.51
+cos        0.51     0.8 (vectors; else libm)  0.51
 tan        0.51     0.95 (vectors; else libm) 0.51
-atan       0.51     2                        0.51
-asin       0.51     2                        0.51
-acos       0.51     2                        0.51
-atan2      0.51     2                        0.51
-pow        0.51     1                        0.51
-cbrt       0.51     1                        0.51
-=========  =======  ======================  =======
+pow        0.51     1                         0.51
+cbrt       0.51     1                         0.51
+=========  =======  ========================  =======
 
-(0.51 for float16: every result is the exact value correctly rounded, or off by
-the double rounding float -> half. float64 sin, cos and tan of whole vectors, what
-the vectorize pass makes of a loop calling them, are :mod:`.double_trig`'s, bounded
-against the exact values (0.74, 0.75 and 0.89 measured over 25 million doubles);
-a scalar call, or a vector holding a lane of 2^20 or more, is libm's.)
+(float64 sin, cos and tan of whole vectors, what the vectorize pass makes of a loop
+calling them, are :mod:`.double_trig`'s, bounded against the exact values (0.74, 0.75
+and 0.89 measured over 25 million doubles); a scalar call, or a vector holding a lane
+of 2^20 or more, is libm's.) Special values follow NumPy: sin, cos and tan of +-inf are
+nan; pow has C99's (1 for pow(x, 0) and pow(1, y) even with NaN, nan for a negative x
+to a non-integer power, signed zeros and infinities by the sign of x and the parity of
+y), and NaN propagates.
 
-erfinv evaluates Giles' polynomials (:mod:`mlc.ir.erfinv`) after log's reduction: within 6 ulps of
-SciPy's in both formats (tests/ir/test_scalar_op_table.py).
+``fast_math=True`` selects cheaper variants (:mod:`mlc.passes.tir.math.fast`): cbrt
+without the default's exact last residual, pow with shorter polynomials, sin, cos and
+tan of whole vectors with the polynomials in float, all within 1e-6 relative for
+float32 and 1e-13 for float64, and the fast-math flags ``contract``/``afn``.
 
-Special values follow NumPy: exp(inf) = inf, exp(-inf) = 0, log(0) = -inf,
-log(x < 0) = nan, log(inf) = inf (log2 and log10 alike, exact at powers of 2
-and 10), tanh(+-inf) = erf(+-inf) = +-1, sigmoid saturates to 0 and 1,
-cosh(+-inf) = inf, acosh(x < 1) = nan, atanh(+-1) = +-inf, sin, cos and tan of
-+-inf are nan, asin and acos beyond +-1 are nan, atan2 and pow have C99's (atan2:
-+-pi, +-pi/2, +-pi/4, +-3pi/4 and signed zeros at zeros and infinities; pow: 1 for
-pow(x, 0) and pow(1, y) even with NaN, nan for a negative x to a non-integer power,
-signed zeros and infinities by the sign of x and the parity of y), and NaN propagates.
-
-``fast_math=True`` (``mlc.build``, ``@mlc.jit``) selects cheaper variants of
-exp, tanh, sigmoid and erf (and expm1, which shares exp's polynomial): lower
-polynomial degrees (float32 tanh: a rational function, no exponential) and the
-fast-math flags ``contract``/``afn``; for float32 also log, log1p, log2 and log10
-(a polynomial in f, no division), cbrt (without the default's exact last residual), pow (shorter
-polynomials) and sin, cos and tan (whole
-vectors: the polynomials in float); all within 1e-6
-relative for float32 and 1e-13 for float64 wherever the result is a normal
-number, with the same special values as above (:mod:`.fast`).
-
-Modules: ``emitter`` (float building blocks), ``functions`` (the routines),
-``composite`` (the routines built from them), ``trig`` (float32 sin, cos, tan),
-``double_trig`` (float64 sin, cos, tan of whole vectors),
-``power`` (pow, cbrt),
-``coefficients`` (generated by ``fit``, a development tool needing mpmath).
+Modules: ``emitter`` (float building blocks), ``trig`` (float32 sin, cos, tan),
+``double_trig`` (float64 sin, cos, tan of whole vectors), ``power`` (pow, cbrt).
 """
 from __future__ import annotations
 
@@ -96,18 +49,16 @@ from llvmlite import ir
 
 from ...intrinsics import register_intrinsic_lowering
 from ..intrinsics import BACKEND, emit_math
-from .emitter import FORMATS, FloatOps, float_type
-from .fast import FAST_BOUNDS, FAST_FLAGS
-from .composite import COMPOSITE_ROUTINES
-from .functions import ROUTINES as _BASE_ROUTINES
+from ....passes.tir.math.fast import FAST_BOUNDS
+from .emitter import FAST_FLAGS, FORMATS, FloatOps, float_type
 from .power import POWER_ROUTINES
 from .double_trig import vector_trig64
 from .trig import TRIG_ROUTINES, vector_trig
 
 _FLOAT32_ONLY = dict(TRIG_ROUTINES)
-#: op name -> routine(FloatOps, *operands): the polynomial ones, those built from them, cbrt
-#: and pow, and float32 trig (pow takes two operands: :data:`ARITY`).
-ROUTINES = {**_BASE_ROUTINES, **COMPOSITE_ROUTINES, **POWER_ROUTINES, **TRIG_ROUTINES}
+#: op name -> routine(FloatOps, *operands): cbrt and pow, and float32 trig (pow takes two
+#: operands: :data:`ARITY`).
+ROUTINES = {**POWER_ROUTINES, **TRIG_ROUTINES}
 #: The number of operands of each routine.
 ARITY = {op: 2 if op == "pow" else 1 for op in ROUTINES}
 #: The compute dtypes each routine serves (a float64 sin, cos or tan of a scalar is libm's).
@@ -138,8 +89,7 @@ def call_vector_math(builder: ir.IRBuilder, op: str, x: ir.Value | list[ir.Value
 #: The routines that are vector code as written: :class:`~.emitter.FloatOps` on vectors emits
 #: each of their operations on whole vectors (the others convert to double or look up a table
 #: lane by lane, and stay scalar routines that LLVM's loop vectorizer widens).
-LANEWISE_ROUTINES = ("exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "log2", "log10", "sinh", "cosh",
-                     "asinh", "acosh", "atanh", "cbrt", "erfinv")
+LANEWISE_ROUTINES = ("cbrt",)
 
 #: Ops (-> the element dtypes) whose calls on whole vectors are emitted as vector code here
 #: (:func:`call_vector_form`), rather than left to LLVM's loop vectorizer as scalar calls in

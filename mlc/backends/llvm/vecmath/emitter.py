@@ -15,7 +15,10 @@ from ..intrinsics import call_intrinsic
 from ..targeting import converts_int64
 from ..vectorize import splat
 
-__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed", "float_type", "int_type"]
+__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed", "float_type", "int_type", "FAST_FLAGS"]
+
+#: Fast-math flags on the arithmetic of the fast routines.
+FAST_FLAGS = ("contract", "afn")
 
 #: 1.5 * 2^52 and its bits: a double integer k with |k| < 2^51 added to it lands in [2^52, 2^53),
 #: where doubles are the integers, and the sum's bits are the shifter's plus k.
@@ -114,6 +117,28 @@ class FloatOps(CompoundOps):
 
     def select(self, cond, x, y):
         return self.b.select(cond, self._f(x), self._f(y))
+
+    def and_(self, p, q):
+        return self.b.and_(p, q)
+
+    def or_(self, p, q):
+        return self.b.or_(p, q)
+
+    # integers of the format's width (those of :class:`mlc.passes.tir.math.float_ops.FloatOps`)
+    def _i(self, v):
+        return self.ci(v) if isinstance(v, int) else v
+
+    def iadd(self, i, j):
+        return self.b.add(self._i(i), self._i(j))
+
+    def isub(self, i, j):
+        return self.b.sub(self._i(i), self._i(j))
+
+    def iand(self, i, j):
+        return self.b.and_(self._i(i), self._i(j))
+
+    def ishr(self, i, j):
+        return self.b.ashr(self._i(i), self._i(j))
 
     def finite_or_zero(self, x):
         """``x`` with NaN replaced by 0, so later conversions to int stay defined."""

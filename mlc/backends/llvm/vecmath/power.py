@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from math import factorial
 
-from .coefficients import COEFFICIENTS
+from ....passes.tir.math.coefficients import COEFFICIENTS
+from ....passes.tir.math.exp_log import EXP_RANGE, LOG2E, log_split
 from .emitter import FORMATS, FloatOps
-from .functions import EXP_RANGE, LOG2E, log_split
 
 __all__ = ["pow", "cbrt", "POWER_ROUTINES"]
 

@@ -33,8 +33,7 @@ from math import factorial
 
 from llvmlite import ir
 
-from .emitter import FORMATS, FloatOps, pi_fixed
-from .fast import FAST_FLAGS
+from .emitter import FAST_FLAGS, FORMATS, FloatOps, pi_fixed
 
 __all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "reduction_table", "vector_trig", "unless_slow_lanes",
            "pio2_parts", "combine_quadrants", "quadrant_bit", "FAST_LIMIT"]
