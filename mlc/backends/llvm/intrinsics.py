@@ -153,7 +153,7 @@ def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir
 
 
 #: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`): here only float64's
-#: (pow's, of both, is :mod:`.vecmath.power`'s).
+#: (pow and cbrt are lower_math's).
 _VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan"})
 
 

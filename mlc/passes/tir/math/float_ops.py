@@ -193,7 +193,7 @@ class FloatOps(CompoundOps):
         return reinterpret(i, self.dtype)
 
     # ------------------------------------------- integers of the format's width
-    # iadd, isub, iand, ior, ishl, ishr (arithmetic), igt, ilt(i, j): the integer operations
+    # iadd, isub, imul, iand, ior, ishl, ishr (arithmetic), igt, ilt(i, j): the integer operations
     # (after the class; a Python int is a constant of the format's integer dtype)
 
     def _i(self, v) -> PrimExpr:
@@ -219,6 +219,14 @@ class FloatOps(CompoundOps):
             return cast(k, self.dtype)
         shifter = 1.5 * 2.0 ** self.fmt.mant
         return self.sub(self.from_bits(make_binary("add", k, self.ci(self.bits_of(shifter)))), shifter)
+
+    def widen_int(self, i):
+        """A narrower signed integer as one of this format's width."""
+        return cast(i, self.fmt.int_dtype)
+
+    def narrow_int(self, i, dtype: str):
+        """An integer of this format's width that ``dtype`` holds, as a ``dtype``."""
+        return cast(i, dtype)
 
     def bits_of(self, value: float) -> int:
         """The bits of the constant ``value`` of this format, as a signed integer."""
@@ -255,6 +263,6 @@ def _integer(op: str):
     return method
 
 
-for _op, _name in (("add", "iadd"), ("sub", "isub"), ("bitand", "iand"), ("bitor", "ior"), ("shl", "ishl"),
+for _op, _name in (("add", "iadd"), ("sub", "isub"), ("mul", "imul"), ("bitand", "iand"), ("bitor", "ior"), ("shl", "ishl"),
                    ("shr", "ishr"), ("gt", "igt"), ("lt", "ilt")):
     setattr(FloatOps, _name, _integer(_op))
