@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 import mlc
 from mlc import te
 from mlc.backends.llvm import compile_sources
-from mlc.backends.llvm.vecmath import FAST_BOUNDS
+from mlc.passes.tir.math.fast import FAST_BOUNDS
 from mlc.schedules.default import default_schedule
 from mlc.target import Target
 from tests.backends.test_vector_math import (MAX_ULPS, build_atan2, build_pow, float32_sweep,

@@ -28,29 +28,21 @@ from llvmlite import ir
 
 from ...intrinsics import register_intrinsic_lowering
 from ..intrinsics import BACKEND, emit_math
-from ....passes.tir.math.fast import FAST_BOUNDS
 from .emitter import FAST_FLAGS, FORMATS, FloatOps, float_type
 from .double_trig import vector_trig64
 from .trig import TRIG_ROUTINES, vector_trig
 
-_FLOAT32_ONLY = dict(TRIG_ROUTINES)
 #: op name -> routine(FloatOps, x): float32 sin, cos and tan.
 ROUTINES = dict(TRIG_ROUTINES)
 #: The compute dtypes each routine serves (a float64 sin, cos or tan of a scalar is libm's).
-ROUTINE_DTYPES = {op: ("float32",) if op in _FLOAT32_ONLY else tuple(FORMATS) for op in ROUTINES}
+ROUTINE_DTYPES = {op: ("float32",) for op in ROUTINES}
 
-__all__ = ["VECTOR_MATH_OPS", "VECTOR_FORMS", "FAST_BOUNDS", "call_vector_math", "call_vector_form",
-           "has_vector_math"]
+__all__ = ["VECTOR_MATH_OPS", "VECTOR_FORMS", "ROUTINE_DTYPES", "call_vector_math", "call_vector_form"]
 
 #: Call ops with a vectorisable implementation here.
 VECTOR_MATH_OPS = frozenset(ROUTINES)
 
 _SUFFIX = {"float32": "f32", "float64": "f64"}
-
-
-def has_vector_math(op: str, dtype: str) -> bool:
-    """Whether ``op`` on compute dtype ``dtype`` is implemented here."""
-    return op in ROUTINES and dtype in ROUTINE_DTYPES[op]
 
 
 def call_vector_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str, fast: bool = False) -> ir.Value:
