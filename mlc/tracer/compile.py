@@ -23,7 +23,6 @@ from ..ir.tir import IRModule
 from ..passes.graph import run_graph_passes
 from ..runtime.entry import MainEntry
 from ..target import Target
-from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
 from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
@@ -174,7 +173,7 @@ class CompiledFunction:
         self.replaced = None
         in_place = {k: graph.inputs[k].dtype for _, k in graph.written}
         # checks of indices into dynamic axes: their limits evaluated at the call's sizes
-        sizes = (entry.executor.sizes if isinstance(entry, _SymbolicEntry)
+        sizes = (entry.sizes.bind if entry.sizes is not None
                  and any(not isinstance(c.limit, int) for c in checks) else None)
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
                                 aliases, in_place, sizes)
@@ -277,10 +276,9 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
     ``schedule``, or ``database``'s traces and the target's default rules when it is None. The
     graph's last ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify
-    after each run. A graph with symbolic input shapes (``@mlc.jit(dynamic=...)``) has no
-    ``main``: its sizes are bound per call and its kernels called one by one
-    (:class:`~mlc.runtime.symbolic_executor.SymbolicGraphExecutor`), which first checks that
-    the sizes ``nonempty`` lists (:func:`nonempty_axes`) are not 0. The outputs at ``copies``
+    after each run. A graph with symbolic input shapes (``@mlc.jit(dynamic=...)``) has a
+    ``main`` whose entry binds the sizes at each call and first checks that the sizes
+    ``nonempty`` lists (:func:`nonempty_axes`) are not 0. The outputs at ``copies``
     are returned as copies (:func:`merged_outputs`). A call draws one random key from each of
     ``key_sources`` for the graph's last inputs (:func:`_with_keys`). The graph's last
     ``len(writes)`` outputs are written into the arguments at ``writes`` after each run
@@ -293,25 +291,9 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
 
 def _function_of(graph: Graph, lib, out_tree, checks, nonempty, copies, key_sources, writes,
                  aliases) -> CompiledFunction:
-    """The CompiledFunction calling ``graph``'s main (or its kernels one by one) in ``lib``."""
-    if is_symbolic_graph(graph):
-        executor = SymbolicGraphExecutor(graph, lib, nonempty)
-        single = type(out_tree) is str and not checks and not writes and len(graph.outputs) == 1
-        entry = _SymbolicEntry(executor, single)
-        function = CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies,
-                                    key_sources, writes, aliases)
-    else:
-        entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks and not writes)
-        function = CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources, writes,
-                                    aliases)
+    """The CompiledFunction calling ``graph``'s main in ``lib``."""
+    entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks and not writes,
+                              nonempty=nonempty)
+    function = CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources, writes, aliases)
     function.nonempty = nonempty
     return function
-
-
-class _SymbolicEntry:
-    """A symbolic graph's executor as the entry :class:`CompiledFunction` calls: ``run``
-    returns the list of outputs, or the lone output itself when ``single``."""
-
-    def __init__(self, executor: SymbolicGraphExecutor, single: bool):
-        self.executor = executor
-        self.run = (lambda leaves: executor.run(leaves)[0]) if single else executor.run
