@@ -378,7 +378,7 @@ def test_the_ragged_tile_runs_in_vectors_of_a_power_of_two_lanes(n, width, inpla
         assert not any(isinstance(node, IfThenElse) for node in pre_order_nodes(lowered.body)), lowered
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(width=st.sampled_from([2, 3, 8, 16]), rows=st.integers(1, 3), dtype=st.sampled_from(["float32", "float64"]),
        op=st.sampled_from(["exp", "log1p", "tanh", "cbrt", "atan", "erf"]), data=st.data())
 def test_local_scalars_become_vector_lets(width, rows, dtype, op, data):
@@ -408,4 +408,5 @@ def test_local_scalars_become_vector_lets(width, rows, dtype, op, data):
     import scipy.special
     numpy = {"exp": np.exp, "log1p": np.log1p, "tanh": np.tanh, "cbrt": np.cbrt, "atan": np.arctan,
              "erf": scipy.special.erf}[op]
-    np.testing.assert_allclose(got[1], numpy(x.astype("float64")), rtol=4 * np.finfo(dtype).eps, atol=1e-300)
+    tiny = 2 * float(np.finfo(dtype).smallest_subnormal)  # (a subnormal result: within an ulp or two)
+    np.testing.assert_allclose(got[1], numpy(x.astype("float64")), rtol=4 * np.finfo(dtype).eps, atol=tiny)
