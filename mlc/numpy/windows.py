@@ -45,6 +45,7 @@ True
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -224,7 +225,13 @@ def _interval(value, depth: int = 12):
     if not _traced(value):
         v = operator.index(value)
         return v, v
-    return _atom_interval(value._ctx, value._atom, depth)
+    span = _atom_interval(value._ctx, value._atom, depth)
+    return None if span is None or not all(math.isfinite(v) for v in span) else span
+
+
+#: the span of an int known only by a clamp around it (np.minimum, np.maximum, np.clip): one
+#: of its ends may be infinite while the clamp makes the other finite
+_ANY = (-math.inf, math.inf)
 
 
 def _atom_interval(ctx, atom, depth: int):
@@ -235,8 +242,15 @@ def _atom_interval(ctx, atom, depth: int):
     if binding is None:
         return ctx.value_range(atom)
     parts = [_atom_interval(ctx, a, depth - 1) for a in binding.args]
+    if binding.op in ("minimum", "maximum") and len(parts) == 2:  # np.clip(i, 0, n - 1) is in [0, n - 1]
+        (a0, a1), (b0, b1) = (p or _ANY for p in parts)
+        return (min(a0, b0), min(a1, b1)) if binding.op == "minimum" else (max(a0, b0), max(a1, b1))
+    if binding.op == "remainder" and len(parts) == 2 and parts[1] is not None and parts[1][0] > 0:
+        return 0, parts[1][1] - 1  # (a positive divisor: NumPy's remainder takes its sign)
     if any(p is None for p in parts):
         return None
+    if binding.op == "multiply" and not all(math.isfinite(v) for p in parts for v in p):
+        return None  # (0 times an infinite end)
     if binding.op == "add" and len(parts) == 2:
         return parts[0][0] + parts[1][0], parts[0][1] + parts[1][1]
     if binding.op == "subtract" and len(parts) == 2:

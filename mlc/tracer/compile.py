@@ -17,6 +17,7 @@ import numpy as np
 from ..driver import build, main_entry
 from ..errors import BoundsError, DTypeError, ShapeError
 from ..ir.arith import eval_int
+from ..ir.expr import max as expr_max
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
@@ -47,6 +48,14 @@ class RangeCheck(NamedTuple):
     op: object
     limit: int = 0
 
+    @property
+    def sized(self) -> bool:
+        """Whether the check's limit (or that of a check in its status table) is a size
+        expression of the dynamic axes, which a call evaluates from its arguments' shapes."""
+        if self.dtype == STATUS:
+            return any(RangeCheck(*entry).sized for entry in self.op)
+        return not isinstance(self.limit, int)
+
     def verify(self, value: np.ndarray, sizes: dict | None = None) -> None:
         """Raise where ``value`` fails the check. ``sizes``: the call's dynamic sizes
         (shape variable id -> int), for a limit that is a size expression of them."""
@@ -56,7 +65,7 @@ class RangeCheck(NamedTuple):
         if self.dtype == STATUS:
             site, v = int(value[0]), int(value[1])  # (a NumPy or a CuPy array)
             if site:
-                RangeCheck(*self.op[site - 1]).verify(np.int64(v))
+                RangeCheck(*self.op[site - 1]).verify(np.int64(v), sizes)
             return
         v = int(value)
         if self.dtype == INDEX:
@@ -109,8 +118,12 @@ def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
         if b.op == "take" and len(b.args) == 2:  # no element to take from an empty axis
             shape = b.args[0].shape
             axis = b.attr("axis") % len(shape)
-            if not isinstance(shape[axis], int) and b.args[1].shape[0] != 0:
-                out.append((shape[axis], f"take: cannot take element(s) from an empty axis (axis {axis} of "
+            taken = b.args[1].shape[0]
+            if (isinstance(shape[axis], int) and isinstance(taken, int)) or (isinstance(taken, int) and taken == 0):
+                continue
+            # 0 exactly where the axis is empty and an element is taken (their number may be dynamic too)
+            size = shape[axis] if isinstance(taken, int) else shape[axis] + expr_max(1 - taken, 0)
+            out.append((size, f"take: cannot take element(s) from an empty axis (axis {axis} of "
                                          f"{getattr(b.args[0], 'name', 'its argument')}, of dynamic size "
                                          f"{shape[axis]}, is 0 on this call)" + describe_location(b.loc)))
             continue
@@ -174,7 +187,7 @@ class CompiledFunction:
         in_place = {k: graph.inputs[k].dtype for _, k in graph.written}
         # checks of indices into dynamic axes: their limits evaluated at the call's sizes
         sizes = (entry.sizes.bind if entry.sizes is not None
-                 and any(not isinstance(c.limit, int) for c in checks) else None)
+                 and any(c.sized for c in checks) else None)
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
                                 aliases, in_place, sizes)
         #: whether :meth:`make_fast` may give a fast entry: ``run`` is the entry's own (one

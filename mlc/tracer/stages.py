@@ -275,7 +275,7 @@ class Compiled:
         if any(type(leaf) is WideInt for leaf in _leaf_kinds(self._origin.key)):
             raise MLCError(f"export: {name} was traced with a Python int that int64 cannot hold (a constant of "
                            "the trace); pass it as an array, or a value int64 holds")
-        if any(not isinstance(c.limit, int) for c in function.checks):
+        if any(c.sized for c in function.checks):
             raise MLCError(f"export: {name} indexes a dynamic axis with a traced index, which a call checks "
                            "against the axis's size at that call; an exported library does not check it yet. "
                            "Export with mlc.jit(..., bounds_check=False), or with that axis static")
