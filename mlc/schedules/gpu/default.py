@@ -86,6 +86,7 @@ from ..state import all_blocks
 from ..default.cpu import inline_injective
 from .hand_written import hand_written_for_gpu
 from .wgmma import WGMMA_TILES, WgmmaTile
+from .fetch import VECTOR_LANES, vector_fetch
 from .simt import schedule_simt_matmul, simt_fits
 from ..default.patterns import view
 from ..default.rules import TargetRules
@@ -98,9 +99,6 @@ __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LA
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
-#: Elements per thread of a spatial block whose size they divide: one aligned vector
-#: (``float4``) per thread.
-VECTOR_LANES = 4
 #: Reductions shorter than this run in one thread each (the spatial rule).
 MIN_CROSS_THREAD = 64
 #: The longest row (in bytes) gpu_rows keeps in shared memory: 4096 float32, a quarter of
@@ -429,7 +427,7 @@ def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int], sta
         cache = sch.cache_read(block, index, "shared")
         sch.compute_at(cache, k0)
         fused = sch.fuse(*sch.get_loops(cache)[-2:])
-        if elements % (threads * VECTOR_LANES) or attempt(sch, _vector_fetch, fused, threads) is None:
+        if elements % (threads * VECTOR_LANES) or attempt(sch, vector_fetch, fused, threads) is None:
             _, fetch_tx = sch.split(fused, [None, threads])
             sch.bind(fetch_tx, "threadIdx.x")
     sch.decompose_reduction(block, k0)
@@ -448,17 +446,6 @@ def matmul_tile(m: int, n: int, batch: int = 1) -> tuple[int, int, int, int, int
         if batch * -(-m // (ti * ri)) * -(-n // (tj * rj)) >= MIN_BLOCKS:
             return tile
     return MATMUL_TILES[-1]
-
-
-def _vector_fetch(sch, fused, threads: int):
-    """A cooperative fetch into shared memory, each thread copying one aligned vector of
-    :data:`VECTOR_LANES` elements a step (``float4`` loads) where ``vectorize`` proves it
-    (the tile a whole number of steps: a partial step's predicate would hide the tile's
-    bounds from the shared buffer's compaction)."""
-    _, t, lanes = sch.split(fused, [None, threads, VECTOR_LANES])
-    sch.vectorize(lanes)
-    sch.bind(t, "threadIdx.x")
-    return t
 
 
 def gpu_reduction(sch, func_name: str, name: str, max_threads: int = THREADS):

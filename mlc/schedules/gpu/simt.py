@@ -30,6 +30,8 @@ Per k a warp then reads 4 ``LDS.128`` of one wavefront each for its 64 ``FFMA``.
 from __future__ import annotations
 
 from ...errors import ScheduleError
+from ..default.steps import attempt
+from .fetch import VECTOR_LANES, vector_fetch
 
 __all__ = ["SIMT_TILE", "schedule_simt_matmul", "simt_fits", "SIMT_MIN_BLOCKS"]
 
@@ -91,8 +93,6 @@ def schedule_simt_matmul(sch, block, stages: int = 3, transpose_a: bool = True, 
     """
     if stages < 1:
         raise ScheduleError(f"schedule_simt_matmul: stages={stages}: expected at least 1 (1: ordinary loads)")
-    from .default import VECTOR_LANES, _vector_fetch
-    from ..default.steps import attempt
     wi, wj = WARP_THREADS
     bi, bj = BLOCK_WARPS
     threads = wi * wj * bi * bj
@@ -116,7 +116,7 @@ def schedule_simt_matmul(sch, block, stages: int = 3, transpose_a: bool = True, 
         transposed = index == 0 and transpose_a
         sch.compute_at(cache, k0)
         fused = sch.fuse(*sch.get_loops(cache)[-2:])
-        if transposed or (ks * 128) % (threads * VECTOR_LANES) or attempt(sch, _vector_fetch, fused, threads) is None:
+        if transposed or (ks * 128) % (threads * VECTOR_LANES) or attempt(sch, vector_fetch, fused, threads) is None:
             _, fetch_tx = sch.split(fused, [None, threads])
             sch.bind(fetch_tx, "threadIdx.x")
         if transposed:  # A_shared[..., k, m], rows padded
