@@ -166,10 +166,10 @@ MATMUL_TILES = ((16, 16, 8, 8, 16), (16, 16, 4, 4, 8), (8, 8, 4, 4, 8))
 #: results file).
 MATMUL_STAGES = 3
 #: The matmul rule warp-tiles (:func:`~.simt.schedule_simt_matmul`: A's shared tile
-#: transposed, B's permuted, conflict-free ``LDS.128``) where :func:`~.simt.simt_fits`; off
-#: until measured on a GPU (the ``simt`` rows of ``python -m benchmarks --target cuda
-#: --variants``).
-MATMUL_SIMT = False
+#: transposed, B's permuted, conflict-free ``LDS.128``) where :func:`~.simt.simt_fits`: on an
+#: H100 well ahead of the thread-tiled rule on float32 GEMMs, batched ones and the MLP (the
+#: ``simt`` rows of ``python -m benchmarks --target cuda --variants``, in benchmarks/results).
+MATMUL_SIMT = True
 #: The most matrices of a batch the matmul rule puts on ``blockIdx.z`` (CUDA's limit).
 MAX_GRID_Z = 65535
 #: The matmul rule takes the largest tile that still gives this many thread blocks

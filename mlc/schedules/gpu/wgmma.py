@@ -132,7 +132,7 @@ class WgmmaTile(NamedTuple):
 #: consumer warpgroups. k steps of 32 (A's rows 64 bytes, the 64-byte swizzle) fit 6 stages
 #: in 144 KiB (8 in 192), four (six) steps fetched ahead of the MMAs; steps of 64 halve the
 #: barriers a k. Up to :data:`HOPPER_SHARED_BYTES` a block.
-WGMMA_TILES = (WgmmaTile(128, 256, 6, 2, 1, 32), WgmmaTile(128, 256, 8, 2, 1, 32), WgmmaTile(128, 256, 4, 2, 1, 64),
+WGMMA_TILES = (WgmmaTile(128, 256, 4, 2, 1, 64), WgmmaTile(128, 256, 8, 2, 1, 32), WgmmaTile(128, 256, 6, 2, 1, 32),
                WgmmaTile(128, 256, 3, 2, 1, 64), WgmmaTile(256, 128, 4, 2, 1, 64), WgmmaTile(256, 128, 6, 2, 1, 32),
                WgmmaTile(128, 128, 6, 2, 1, 32), WgmmaTile(128, 128, 4, 2, 1, 64), WgmmaTile(128, 128, 3, 2, 1, 64),
                WgmmaTile(128, 128, 2, 2, 0, 64), WgmmaTile(64, 128, 4, 1, 1, 64))
