@@ -23,10 +23,13 @@ by what may be done with one:
   enough for the masked form to win); the masked form for 2-D windows, windows
   contracted with a 2-D operand and windows of values not read element by element;
 - ``np.flip``: the elements reversed within the bounds (one gather);
-- assignment ``x[lo:hi] = value`` and ``x[lo:hi] += value``: ``where(mask,
+- assignment ``x[lo:hi] = value`` and ``x[lo:hi] += value``: for a 1-D window
+  whose value is a scalar or has an element recipe, a loop storing the window's
+  elements (:mod:`.window_stores`: ``C[i, :i + 1] *= beta`` is element code, so
+  the loops around it can be one element-loop kernel); otherwise ``where(mask,
   value, x[:])`` written back with the static index's machinery: a write of
-  the window's static bound at the traced ints beside it (``C[i, :i + 1] *=
-  beta`` stores row ``i`` only, in place: :mod:`.updates`).
+  the window's static bound at the traced ints beside it (row ``i`` only, in
+  place: :mod:`.updates`).
 
 Anything else (its length, indexing into it, a window next to an array whose
 size along that axis is not 1) is a :class:`~mlc.errors.TraceError`; the loop
@@ -60,6 +63,7 @@ from ._api import emit
 from .generated import GENERATED
 from .bounds import access_text, check_indices, use_interval
 from .indexing import take, unchecked_take
+from .window_stores import read_source, scalar_recipe, store_loop
 
 __all__ = ["Window", "has_traced_slice", "use_indexing", "window_getitem", "window_setitem", "window_take"]
 
@@ -722,8 +726,10 @@ def _element_read(t: Tracer, items: tuple, plan: _Plan):
 
     def elem(j):  # (unchecked: j lies in the axis, and the other indices were checked by the read)
         ctx = current_trace()
-        key = [j if n == at else k if _traced(k) else ctx.scalar(int(k), "int64") for n, k in enumerate(frozen)]
-        return emit("element_get", [source, *key])
+        spec = [j if n == at else k if _traced(k) else operator.index(k) % n_ for n, (k, n_) in
+                enumerate(zip(frozen, t.shape))]
+        key = [k if _traced(k) else ctx.scalar(k, "int64") for k in spec]
+        return emit("element_get", [read_source(source, spec), *key])
     return elem
 
 
@@ -748,7 +754,7 @@ def window_take(t: Tracer, items: tuple) -> Tracer:
     elem = None
     if t.ndim == 1 and w._elem is not None:  # x[cols]: element j is x[cols[j]]
         source, inner = t.fresh(), w._elem
-        elem = lambda j: _F.getitem(source, (inner(j),))  # noqa: E731
+        elem = lambda j: _F.getitem(read_source(source, None), (inner(j),))  # noqa: E731
 
     indices = Window(full, w._bounds)  # (as read now: the check may run after w's array is written)
 
@@ -768,6 +774,8 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
     plan = _Plan(target, items)
     if plan.fixed:
         raise _refusal("assigning into a slice x[i:i + c] of a traced start")
+    if _loop_store(target, items, plan, value):
+        return
     region = _F.getitem(target, plan.base).fresh()
     if isinstance(value, Window):
         v_bounds = _result_bounds([Window(region, plan.bounds), value], "assignment")
@@ -787,6 +795,28 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
     if tuple(new.shape) != tuple(region.shape):
         raise _refusal("assigning a value of more dimensions than the slice")
     _F.setitem(target, plan.base, new)
+
+
+def _loop_store(target: Tracer, items: tuple, plan: _Plan, value) -> bool:
+    """``target[items] = value`` as a loop over a 1-D window's elements where the value has an
+    element recipe or is a scalar (:mod:`.window_stores`); False where it is stored masked."""
+    slices = [n for n, k in enumerate(items) if isinstance(k, slice)]
+    if len(slices) != 1 or len(items) != target.ndim or any(k is None or k is Ellipsis for k in items):
+        return False
+    bounds = [b for b in plan.bounds if b is not None]
+    if len(bounds) != 1:
+        return False
+    bound = bounds[0]
+    if isinstance(value, Window):
+        if value.ndim != 1 or value._elem is None or value._bounds[0].key != bound.key:
+            return False
+        value.unchanged()  # (each element read is checked in the loop)
+        elem = value._elem
+    else:
+        elem = scalar_recipe(value)
+        if elem is None:
+            return False
+    return store_loop(target, items, slices[0], bound.lo, bound.hi, elem, _F.cast, _F.replace)
 
 
 use_interval(_interval, _affine)

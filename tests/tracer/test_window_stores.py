@@ -1,0 +1,102 @@
+"""Stores into slices of traced bounds loop over the slice's elements (mlc.numpy.window_stores).
+
+``C[i, :i + 1] *= beta`` and ``C[i, :i + 1] += alpha * A[i, k] * A[:i + 1, k]`` (a symmetric
+rank-k update, as written for NumPy) store element by element, so the loop nest around them
+is one element-loop kernel; a value that reads the stored array elsewhere than at the element
+stored (``y[:k] += alpha * np.flip(y[:k])``) keeps NumPy's meaning (the whole value before
+any of it is stored). Differential tests against NumPy, sizes 1, odd and even."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import mlc
+
+
+def syrk(alpha, beta, C, A):
+    for i in range(A.shape[0]):
+        C[i, :i + 1] *= beta
+        for k in range(A.shape[1]):
+            C[i, :i + 1] += alpha * A[i, k] * A[:i + 1, k]
+
+
+def syr2k(alpha, beta, C, A, B):
+    for i in range(A.shape[0]):
+        C[i, :i + 1] *= beta
+        for k in range(A.shape[1]):
+            C[i, :i + 1] += (A[:i + 1, k] * alpha * B[i, k] + B[:i + 1, k] * alpha * A[i, k])
+
+
+def reflect(y, alpha):
+    for k in range(1, y.shape[0]):
+        y[:k] += alpha * np.flip(y[:k])  # reads y[k - 1 - j] while y[j] is stored: a hazard
+    return y
+
+
+def transpose_lower(x):
+    for i in range(x.shape[0]):
+        x[i, :i] = x[:i, i] * 2 + x[i, :i]  # reads column i of the array it stores row i of
+    return x
+
+
+def fill_upper(x, v):
+    for i in range(x.shape[0]):
+        x[i, i + 1:] = v[i]       # a traced scalar
+        x[i, :i] = 3              # a Python int into a float array
+    return x
+
+
+def truncate(a):
+    for i in range(a.shape[0]):
+        a[i, :i] = a[i, :i] * 1.5  # a float value stored into an int array (NumPy's unsafe cast)
+    return a
+
+
+def _kernels(fn, *args):
+    lowered = mlc.jit(fn, static_argnums=tuple(n for n, a in enumerate(args) if np.ndim(a) == 0)).lower(*args)
+    assert not any(b.op in ("for_loop", "while_loop") for b in lowered.graph.bindings)
+    return [b.attr("func") for b in lowered.graph.bindings if b.op == "call_tir"]
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.sampled_from([1, 2, 7, 12]), m=st.sampled_from([1, 3, 8]), seed=st.integers(0, 9))
+def test_rank_k_updates_match_numpy(n, m, seed):
+    rng = np.random.default_rng(seed)
+    C, A, B = rng.random((n, n)), rng.random((n, m)), rng.random((n, m))
+    for fn, args in ((syrk, (1.5, 1.2, C, A)), (syr2k, (1.5, 1.2, C, A, B))):
+        want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        got = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        fn(*want)
+        mlc.jit(fn, static_argnums=(0, 1))(*got)
+        np.testing.assert_allclose(got[2], want[2], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [syrk, syr2k])
+def test_a_rank_k_update_is_one_element_loop_kernel(fn):
+    """Before, each store was three kernels per iteration (read the row, a masked where over
+    it, write it back) inside graph loops."""
+    rng = np.random.default_rng(0)
+    args = (1.5, 1.2, rng.random((9, 9))) + tuple(rng.random((9, 21)) for _ in range(fn.__code__.co_argcount - 3))
+    calls = _kernels(fn, *args)
+    assert len(calls) == 1 and "element_loop" in calls[0], calls
+
+
+@settings(max_examples=6, deadline=None)
+@given(n=st.sampled_from([1, 2, 5, 10, 13]), seed=st.integers(0, 9))
+def test_values_reading_the_stored_array_elsewhere_keep_numpy_meaning(n, seed):
+    rng = np.random.default_rng(seed)
+    y, x = rng.standard_normal(n), rng.standard_normal((n, n))
+    np.testing.assert_allclose(mlc.jit(reflect)(y.copy(), 0.5), reflect(y.copy(), 0.5), rtol=1e-12)
+    np.testing.assert_allclose(mlc.jit(transpose_lower)(x.copy()), transpose_lower(x.copy()), rtol=1e-12)
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=st.sampled_from([1, 3, 8]), seed=st.integers(0, 9))
+def test_scalar_values_and_casts_store_as_numpy(n, seed):
+    rng = np.random.default_rng(seed)
+    x, v = rng.standard_normal((n, n)), rng.standard_normal(n)
+    np.testing.assert_array_equal(mlc.jit(fill_upper)(x.copy(), v), fill_upper(x.copy(), v))
+    a = rng.integers(-50, 50, (n, n)).astype(np.int32)
+    got = mlc.jit(truncate)(a.copy())
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, truncate(a.copy()))
+    assert len(_kernels(fill_upper, np.zeros((9, 9)), np.zeros(9))) == 1
