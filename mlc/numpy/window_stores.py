@@ -11,8 +11,9 @@ NumPy computes the whole value before it stores any of it. The loop keeps that m
 the value reads ``x`` only at the element being stored, in the same iteration, before it is
 stored (``C[i, :i + 1] *= beta``): such a read sees the loop's own array, whose element ``j``
 is still the old one. A value that reads ``x`` anywhere else (``y[:k] += np.flip(y[:k])``
-reads ``y[k - 1 - j]``, which an earlier iteration may have written) is a *hazard*: the loop
-is given up and the store is made the masked way.
+reads ``y[k - 1 - j]``, which an earlier iteration may have written) is a *hazard*: the
+value's elements are stored into a new array of the axis's length first, then copied into
+``x`` (two loops of ``hi - lo`` iterations, both element code).
 
 >>> import numpy as np, mlc
 >>> @mlc.jit
@@ -104,19 +105,37 @@ def store_loop(target: Tracer, items: tuple, at: int, lo, hi, elem, cast, replac
             v = cast(x, elem(j))
         finally:
             store.carry = store.j = None
-        ctx = current_trace()
-        index = [j if n == at else k if isinstance(k, Tracer) else ctx.scalar(k, "int64") for n, k in enumerate(keys)]
-        return emit("element_set", [x, v, *index])
+        return _set(x, v, keys, at, j)
 
     _STORES.append(store)
     try:
         new = fori_loop(lo, hi, body, target.fresh(), _what="a store into a slice")
     finally:
         _STORES.pop()
-    if store.hazard:
-        return False  # (the loop is dead code: nothing reads it)
+    if store.hazard:  # (the loop above is dead code: nothing reads it)
+        new = _staged(target, keys, at, lo, hi, elem, cast)
     replace(target, new)
     return True
+
+
+def _set(x: Tracer, v: Tracer, keys: list, at: int, j: Tracer) -> Tracer:
+    """``x`` with ``x[keys]`` (``j`` at axis ``at``) set to ``v``."""
+    ctx = current_trace()
+    index = [j if n == at else k if isinstance(k, Tracer) else ctx.scalar(k, "int64") for n, k in enumerate(keys)]
+    return emit("element_set", [x, v, *index])
+
+
+def _staged(target: Tracer, keys: list, at: int, lo, hi, elem, cast) -> Tracer:
+    """The store of a value that reads ``target`` where it stores: its elements into a new
+    array first (one loop), then into ``target`` (a second loop): two loops of ``hi - lo``
+    iterations, element code both, and a new array of the axis's length."""
+    ctx = current_trace()
+    n, dtype = int(target.shape[at]), np.dtype(target.dtype).name
+    stage = ctx.emit("broadcast_to", [ctx.scalar(np.zeros((), dtype).item(), dtype)], {"shape": (n,)}, view=False)
+    stage = fori_loop(lo, hi, lambda j, s: emit("element_set", [s, cast(s, elem(j)), j]), stage,
+                      _what="a store into a slice")
+    return fori_loop(lo, hi, lambda j, x: _set(x, emit("element_get", [stage, j]), keys, at, j), target.fresh(),
+                     _what="a store into a slice")
 
 
 def scalar_recipe(value):

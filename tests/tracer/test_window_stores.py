@@ -32,6 +32,30 @@ def reflect(y, alpha):
     return y
 
 
+def durbin(r):
+    y = np.empty_like(r)
+    alpha = -r[0]
+    beta = 1.0
+    y[0] = -r[0]
+    for k in range(1, r.shape[0]):
+        beta *= 1.0 - alpha * alpha
+        alpha = -(r[k] + np.dot(np.flip(r[:k]), y[:k])) / beta
+        y[:k] += alpha * np.flip(y[:k])
+        y[k] = alpha
+    return y
+
+
+def scratch_rows(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        acc = np.zeros(x.shape[1])  # a new array in each iteration, written element by element
+        for j in range(x.shape[1]):
+            acc[j] = x[i, j] * 2 + acc[j - 1]
+        for j in range(x.shape[1]):
+            out[i, j] = acc[x.shape[1] - 1 - j]
+    return out
+
+
 def transpose_lower(x):
     for i in range(x.shape[0]):
         x[i, :i] = x[:i, i] * 2 + x[i, :i]  # reads column i of the array it stores row i of
@@ -100,3 +124,23 @@ def test_scalar_values_and_casts_store_as_numpy(n, seed):
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, truncate(a.copy()))
     assert len(_kernels(fill_upper, np.zeros((9, 9)), np.zeros(9))) == 1
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=st.sampled_from([1, 2, 7, 16]), m=st.sampled_from([1, 5]), seed=st.integers(0, 9))
+def test_loops_staging_values_and_making_arrays_match_numpy(n, m, seed):
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(0.0, 0.2, n)
+    np.testing.assert_allclose(mlc.jit(durbin)(r), durbin(r), rtol=1e-10, atol=1e-12)
+    x = rng.standard_normal((n, m))
+    np.testing.assert_allclose(mlc.jit(scratch_rows)(x), scratch_rows(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn, args", [(durbin, (np.linspace(0.01, 0.1, 12),)),
+                                      (scratch_rows, (np.ones((40, 5)),))])
+def test_staged_stores_and_new_arrays_are_element_code(fn, args):
+    """A store staged through a new array (the value reads the stored array elsewhere), and an
+    np.zeros made in a loop's body, keep the loop around them one element-loop kernel."""
+    calls = _kernels(fn, *args)
+    assert len([c for c in calls if "element_loop" in c]) == 1, calls
+    assert len(calls) <= 3, calls  # and the kernels writing y[0] before the loop
