@@ -56,6 +56,7 @@ from ..errors import DTypeError, TraceError
 from ..ir.graph import Constant
 from ..tracer.source import describe_location, user_location
 from ..tracer.control_flow import fori_loop
+from ..tracer.intervals import atom_interval, outermost as _outermost, producer as _producer
 from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
 from .elementwise import astype, clip, logical_and, maximum, minimum, where
@@ -160,16 +161,6 @@ def _affine(value, depth: int = 12):
     return _atom_affine(value._ctx, value._atom, depth)
 
 
-def _outermost(ctx, atom):
-    """``(trace, atom)`` of the value ``atom`` stands for: a loop body's captured input is the
-    value around it."""
-    while True:
-        outer = next((o for o, var in ctx.captured if var is atom), None)
-        if outer is None:
-            return ctx, atom
-        ctx, atom = outer._ctx, outer._atom
-
-
 def _atom_affine(ctx, atom, depth: int):
     ctx, atom = _outermost(ctx, atom)
     if isinstance(atom, Constant) and atom.data.ndim == 0 and atom.data.dtype.kind in "iu":
@@ -208,13 +199,6 @@ def _structure(ctx, atom, depth: int):
     return (binding.op, repr(binding.attrs)) + tuple(_structure(ctx, a, depth - 1) for a in binding.args)
 
 
-def _producer(ctx, atom):
-    for binding in reversed(ctx.bindings):
-        if any(out is atom for out in binding.outputs):
-            return binding
-    return None
-
-
 def _combine(a: frozenset, b: frozenset, sign: int) -> frozenset:
     terms = dict(a)
     for leaf, coef in b:
@@ -223,36 +207,12 @@ def _combine(a: frozenset, b: frozenset, sign: int) -> frozenset:
 
 
 def _interval(value, depth: int = 12):
-    """``(lowest, highest)`` of an int (a Python one, or traced from loop indices whose ranges
-    the loops noted, with +, -, negation, casts and products by constants), else None."""
+    """``(lowest, highest)`` of an int (a Python one, or traced: :mod:`mlc.tracer.intervals`),
+    else None."""
     if not _traced(value):
         v = operator.index(value)
         return v, v
-    return _atom_interval(value._ctx, value._atom, depth)
-
-
-def _atom_interval(ctx, atom, depth: int):
-    ctx, atom = _outermost(ctx, atom)
-    if isinstance(atom, Constant) and atom.data.ndim == 0 and atom.data.dtype.kind in "iu":
-        return int(atom.data), int(atom.data)
-    binding = _producer(ctx, atom) if depth > 0 else None
-    if binding is None:
-        return ctx.value_range(atom)
-    parts = [_atom_interval(ctx, a, depth - 1) for a in binding.args]
-    if any(p is None for p in parts):
-        return None
-    if binding.op == "add" and len(parts) == 2:
-        return parts[0][0] + parts[1][0], parts[0][1] + parts[1][1]
-    if binding.op == "subtract" and len(parts) == 2:
-        return parts[0][0] - parts[1][1], parts[0][1] - parts[1][0]
-    if binding.op == "negative":
-        return -parts[0][1], -parts[0][0]
-    if binding.op == "astype" and np.dtype(binding.attr("dtype")).kind in "iu":
-        return parts[0]
-    if binding.op == "multiply" and len(parts) == 2:
-        corners = [a * b for a in parts[0] for b in parts[1]]
-        return min(corners), max(corners)
-    return None
+    return atom_interval(value._ctx, value._atom, depth)
 
 
 def _fixed_length(k: slice, n: int):
