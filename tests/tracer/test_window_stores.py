@@ -10,13 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
-
-
-def syrk(alpha, beta, C, A):
-    for i in range(A.shape[0]):
-        C[i, :i + 1] *= beta
-        for k in range(A.shape[1]):
-            C[i, :i + 1] += alpha * A[i, k] * A[:i + 1, k]
+from tests.tracer.test_loop_slices import levinson as durbin, syrk  # npbench's, as written for NumPy
 
 
 def syr2k(alpha, beta, C, A, B):
@@ -29,19 +23,6 @@ def syr2k(alpha, beta, C, A, B):
 def reflect(y, alpha):
     for k in range(1, y.shape[0]):
         y[:k] += alpha * np.flip(y[:k])  # reads y[k - 1 - j] while y[j] is stored: a hazard
-    return y
-
-
-def durbin(r):
-    y = np.empty_like(r)
-    alpha = -r[0]
-    beta = 1.0
-    y[0] = -r[0]
-    for k in range(1, r.shape[0]):
-        beta *= 1.0 - alpha * alpha
-        alpha = -(r[k] + np.dot(np.flip(r[:k]), y[:k])) / beta
-        y[:k] += alpha * np.flip(y[:k])
-        y[k] = alpha
     return y
 
 
