@@ -323,9 +323,9 @@ def test_on_a_gpu_a_jitted_mlp_from_its_bundle_matches_the_jitted_call_and_numpy
     from_ptx = bundle_loader.Bundle(loaded.path, metadata, files, module, cupy, "ptx")
     expected = cupy.asnumpy(f(cupy.asarray(x), cupy.asarray(w), b))
     np.testing.assert_allclose(expected, np.maximum(x @ w + b, 0) @ w * GAIN, rtol=1e-4, atol=1e-3)
-    for bundle in (loaded, from_ptx):
-        assert np.array_equal(cupy.asnumpy(bundle(cupy.asarray(x), cupy.asarray(w), b)), expected)
-        assert np.array_equal(cupy.asnumpy(bundle(x, w, b)), expected)  # NumPy inputs, copied to the GPU
+    for run in (loaded, from_ptx):
+        assert np.array_equal(cupy.asnumpy(run(cupy.asarray(x), cupy.asarray(w), b)), expected)
+        assert np.array_equal(cupy.asnumpy(run(x, w, b)), expected)  # NumPy inputs, copied to the GPU
 
 
 @needs_gpu

@@ -194,6 +194,23 @@ def test_the_complex_helpers_come_once_and_only_where_used():
 
 
 @pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_complex_formulas_round_their_products_as_numpy_does(dtype):
+    """CUDA C contracts ``a + b * c`` into one fma by default: Smith's division would then
+    round differently from NumPy's loops. The formulas' products are rounded on their own
+    (``__fmul_rn``); a real kernel keeps the contraction its sums of products want."""
+    real = "float32" if dtype == "complex64" else "float64"
+    z = np.ones(4, dtype)
+    divide = mlc.jit(lambda a, b: a / b, target="cuda-emulator").lower(z, z).scheduled()
+    code = compile_sources(divide, TARGETS["sm_80"])[0]
+    rounded = "__fmul_rn(" if real == "float32" else "__dmul_rn("
+    assert code.count(rounded) >= 4, code  # ai * rat, ar * rat, bi * rat, br * rat2, ...
+    x = np.ones(4, real)
+    plain = mlc.jit(lambda a, b: a * b + a, target="cuda-emulator").lower(x, x).scheduled()
+    assert "mul_rn(" not in compile_sources(plain, TARGETS["sm_80"])[0]
+
+
+@pytest.mark.skipif(NVRTC_MISSING is not None, reason=str(NVRTC_MISSING))
 def test_a_vectorized_complex_loop_stays_a_loop_of_element_accesses():
     """The vectorizer leaves complex loops alone: no float4 access of interleaved pairs."""
     A = te.placeholder((64,), "complex64", "A")

@@ -40,6 +40,7 @@ from ...ir.functor import always_evaluated, binary_chain, pre_order_nodes
 from ...ir.ops import MATH_CALLS
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, While)
 from ...passes.tir.async_copy import is_async_scope
+from ...passes.tir.lower_complex import ROUNDED_PRODUCTS
 from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND, THREEFRY_PRELUDE
@@ -101,10 +102,14 @@ template <typename To, typename From> __device__ __forceinline__ To mlc_bitcast(
 _NARROW = {d: C_TYPES[d] for d in ("int8", "uint8", "int16", "uint16")}
 #: Ops whose C result on a promoted narrow int must be cast back to wrap as the IR's.
 _WRAPPING = frozenset({"add", "sub", "mul", "bitand", "bitor", "bitxor", "shl", "shr"})
+#: Bit ops on bools, which C computes in int: the result is made a bool again.
+_BOOL_BITWISE = frozenset({"bitand", "bitor", "bitxor"})
 #: float16 ops computed in float (its NaN-aware min/max, floor and fmod) and rounded back.
 _HALF_IN_FLOAT = frozenset({"min", "max", "floordiv", "floormod", "truncdiv", "truncmod"})
 
 _INT32_MAX = (1 << 31) - 1
+#: A product rounded on its own, which CUDA C never contracts into an add.
+_ROUNDED_MUL = {"float32": "__fmul_rn", "float64": "__dmul_rn"}
 
 
 @dataclass(frozen=True)
@@ -133,8 +138,9 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
     parts, launches = [], []
     noalias = bool(func.attr("tir.noalias", True))
     buffers = list(func.params) + workspace(func)
+    rounded = bool(func.attr(ROUNDED_PRODUCTS, False))
     for k in kernels(func, CUDA_LIMITS):
-        parts.append(_KernelWriter(k, fast_math, noalias).write())
+        parts.append(_KernelWriter(k, fast_math, noalias, rounded).write())
         launches.append(Launch(k.name, k.grid, k.block,
                                tuple(next(n for n, p in enumerate(buffers) if p is b) for b in k.params),
                                k.dynamic_shared_bytes))
@@ -149,9 +155,12 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
 
 
 class _KernelWriter:
-    def __init__(self, kernel: Kernel, fast_math: bool, noalias: bool):
+    def __init__(self, kernel: Kernel, fast_math: bool, noalias: bool, rounded: bool = False):
         self._ready: dict[tuple[int, bool], str] = {}  # (id of a Binary, wide) -> its text (_chain)
         self.k, self.fast_math, self.noalias = kernel, fast_math, noalias
+        #: float products rounded on their own (__fmul_rn: never contracted into an add), as
+        #: NumPy's step-by-step complex formulas (:data:`~mlc.passes.tir.lower_complex.ROUNDED_PRODUCTS`)
+        self.rounded = rounded
         self.lines: list[str] = []
         self.in_async = False  # inside an async scope: fetches into shared memory are cp.async
         self.pad = "  "  # the indentation of the statement being written
@@ -391,8 +400,12 @@ class _KernelWriter:
         b = self._in_place(e.b, wide) if op in ("and", "or") else self.expr(e.b, wide)
         is_float = dtype.startswith("float")
         narrow = _NARROW.get(dtype)  # C computes these in int: the result wraps back, as the IR's does
+        if op == "mul" and self.rounded and dtype in _ROUNDED_MUL:
+            return f"{_ROUNDED_MUL[dtype]}({a}, {b})"
         if op in _BINARY_C:
             text = f"({a} {_BINARY_C[op]} {b})"
+            if dtype == "bool" and op in _BOOL_BITWISE:  # C computes bools' bit ops in int
+                return f"((bool){text})"
             return f"(({narrow}){text})" if narrow and op in _WRAPPING else text
         if narrow:  # the helpers are templates of one type: both operands of it
             a, b = f"(({narrow})({a}))", f"(({narrow})({b}))"

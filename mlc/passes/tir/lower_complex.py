@@ -45,9 +45,15 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import PrimFunc
 from .statement_scalars import StatementScalars, memoized, small
 
-__all__ = ["lower_complex", "complex_lowering_for", "lower_complex_expr", "COMPLEX_MATH"]
+__all__ = ["lower_complex", "complex_lowering_for", "lower_complex_expr", "COMPLEX_MATH", "ROUNDED_PRODUCTS"]
 
 Pair = tuple[PrimExpr, PrimExpr]
+
+#: The attribute of a function whose complex values this pass wrote out: its formulas round
+#: each float product before any sum, as NumPy's loops do, so a backend that would fuse a
+#: product into an add (CUDA C's default contraction) must round its products on their own;
+#: only the formulas' explicit ``fma`` calls are fused.
+ROUNDED_PRODUCTS = "mlc.rounded_products"
 
 #: Above this x, exp(x) overflows (1023 ln 2): :func:`_exp_times` scales the factors first.
 EXP_EDGE = 1023 * math.log(2.0)
@@ -504,7 +510,7 @@ def lower_complex(func: PrimFunc) -> PrimFunc:
     ``T.complex``, ``T.real`` and ``T.imag`` handle complex values after it."""
     if not _has_complex(func):
         return func
-    return _LowerComplex(lambda op, dtype: False).visit(func)
+    return _LowerComplex(lambda op, dtype: False).visit(func).with_attr(ROUNDED_PRODUCTS, True)
 
 
 def complex_lowering_for(native: Callable[[str, str], bool]) -> Callable[[PrimFunc], PrimFunc]:
@@ -517,5 +523,5 @@ def complex_lowering_for(native: Callable[[str, str], bool]) -> Callable[[PrimFu
     def lower_complex_natively(func: PrimFunc) -> PrimFunc:
         if not _has_complex(func):
             return func
-        return _LowerComplex(keeps).visit(func)
+        return _LowerComplex(keeps).visit(func).with_attr(ROUNDED_PRODUCTS, True)
     return lower_complex_natively
