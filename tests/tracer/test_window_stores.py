@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
+from tests.cuda.conftest import needs_gpu
+from tests.tracer.test_call_overhead import crc16
 from tests.tracer.test_loop_slices import levinson as durbin, syrk  # npbench's, as written for NumPy
 
 
@@ -125,3 +127,24 @@ def test_staged_stores_and_new_arrays_are_element_code(fn, args):
     calls = _kernels(fn, *args)
     assert len([c for c in calls if "element_loop" in c]) == 1, calls
     assert len(calls) <= 3, calls  # and the kernels writing y[0] before the loop
+
+
+@needs_gpu
+def test_loop_stores_staged_stores_and_main_constants_on_the_gpu():
+    """The same programs with cupy arrays on a GPU, where there is one: element-loop kernels
+    of stores into slices, staged stores, arrays made in a loop, and main's own constants."""
+    import cupy
+    rng = np.random.default_rng(5)
+    C, A = rng.random((9, 9)), rng.random((9, 21))
+    want = C.copy()
+    syrk(1.5, 1.2, want, A)
+    got = cupy.asarray(C)
+    mlc.jit(syrk, static_argnums=(0, 1), target="cuda")(1.5, 1.2, got, cupy.asarray(A))
+    np.testing.assert_allclose(cupy.asnumpy(got), want, rtol=1e-12)
+    r, x = rng.uniform(0.0, 0.2, 33), rng.standard_normal((40, 5))
+    for fn, arg in ((durbin, r), (scratch_rows, x)):
+        f = mlc.jit(fn, target="cuda")
+        for _ in range(2):  # the second call reuses main's constants
+            np.testing.assert_allclose(cupy.asnumpy(f(cupy.asarray(arg))), fn(arg), rtol=1e-10, atol=1e-12)
+    data = rng.integers(0, 256, 300).astype(np.uint8)
+    assert int(mlc.jit(crc16, target="cuda")(cupy.asarray(data))) == crc16(data)
