@@ -27,7 +27,9 @@ tensor-core issue's targets:
 float32 tiles and cp.async pipeline depths (``sgemm``; ``bmm`` and ``mlp`` with the
 default rule's depth changed), every tensor-core block of the tuner's space
 (``TENSOR_CORE_VARIANTS``: warps, fragments, k step, stages, cp.async) as WMMA and as
-ldmatrix + mma.sync, and the synchronous blocks the defaults were before (``hgemm``). ``--static`` needs no GPU (NVRTC
+ldmatrix + mma.sync, and the synchronous blocks the defaults were before, and on an sm_90 GPU the
+warpgroup-MMA blocks (``WGMMA_TILES``, built for sm_90a) and the default with its wgmma rule on
+(``hgemm``); ``--variant-filter TEXT`` keeps the variant rows whose label has TEXT. ``--static`` needs no GPU (NVRTC
 only): ptxas's registers, spills and shared memory of every default kernel at sm_80 and
 sm_90, and the global-memory traffic the emulator counts.
 """
@@ -49,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="name", help=f"rows to run (default: all): {', '.join(NAMES)}")
     p.add_argument("--rounds", type=int, default=7, help="timed batches per contender (default 7)")
     p.add_argument("--variants", action="store_true", help="also time schedule variants beside the defaults")
+    p.add_argument("--variant-filter", metavar="TEXT", default="",
+                   help="with --variants: only the variant rows whose label contains TEXT (e.g. wgmma)")
     p.add_argument("--json", metavar="FILE", help="write every row as JSON")
     p.add_argument("--small", action="store_true", help="small sizes (a smoke test, not a benchmark)")
     p.add_argument("--static", action="store_true",
@@ -293,9 +297,10 @@ def run(args) -> int:
         tc = gpu_time(lambda: cp.matmul(a, b, out=cp_out), r)
         rows.add(name, f"cupy.matmul {dtype} (cuBLAS)", tc, f"{flops / tc / 1e12:.1f} TFLOP/s")
         mod = _matmul_module(n_mm, dtype, out)
-        for label, schedule in variants:
+        variants = [v for v in variants if v[1] is None or args.variant_filter in v[0]]
+        for label, schedule, *own_target in variants:
             def one():
-                lib = mlc.build(mod if schedule is None else schedule(mod).mod, target)
+                lib = mlc.build(mod if schedule is None else schedule(mod).mod, own_target[0] if own_target else target)
                 c = cp.empty((n_mm, n_mm), out)
                 lib["main"](a, b, c)
                 note = _check(f"{name} {label}", c, want, 2e-2 if dtype == "float16" else 1e-3, 1e-2)
@@ -319,6 +324,12 @@ def run(args) -> int:
             from mlc.schedules.gpu.default import TENSOR_CORE_VARIANTS
             variants += [(_tile_label(t, v), _wmma_variant(t, v)) for t in TENSOR_CORE_VARIANTS
                          for v in ("wmma", "mma")]
+            if arch == "sm_90":  # Hopper: warpgroup MMA, built for the architecture-specific sm_90a
+                from mlc.schedules.gpu.wgmma import WGMMA_TILES, WgmmaTile
+                # the two likeliest blocks without fence.proxy.async: what the fence costs
+                extra = (WgmmaTile(128, 256, 6, 2, 1, 32, False), WgmmaTile(128, 128, 6, 2, 1, 32, False))
+                variants += [(_wgmma_label(t), _wgmma_variant(t), "cuda -arch=sm_90a") for t in WGMMA_TILES + extra]
+                variants += [("wgmma default rule (WGMMA_DEFAULT = True)", _wgmma_default(), "cuda -arch=sm_90a")]
         gemm("hgemm", "float16", "float32", variants)
 
     if "compile" in names:
@@ -385,6 +396,37 @@ def _wmma_variant(tile, variant):
         sch = mlc.Schedule(mod)
         tile.schedule(sch, "C", variant=variant)
         return sch
+    return schedule
+
+
+def _wgmma_label(t) -> str:
+    """A wgmma block (WgmmaTile) as a row label: 'wgmma 128x256x64 (2 warpgroups) 3-stage cp.async,
+    1 MMA batch in flight'."""
+    m, n, k = t.shape
+    return (f"wgmma {m}x{n}x{k} ({t.warpgroups} warpgroup{'s' if t.warpgroups > 1 else ''}) {t.stages}-stage "
+            f"cp.async, {t.in_flight} MMA batch in flight" + ("" if t.proxy_fence else ", no proxy fence"))
+
+
+def _wgmma_variant(tile):
+    def schedule(mod):
+        import mlc
+        sch = mlc.Schedule(mod)
+        tile.schedule(sch, "C")
+        return sch
+    return schedule
+
+
+def _wgmma_default():
+    """The default schedule with the wgmma rule switched on (what flipping WGMMA_DEFAULT gives)."""
+    def schedule(mod):
+        import mlc
+        from mlc.driver import schedule_module
+        from mlc.schedules.gpu import default as gpu
+        saved, gpu.WGMMA_DEFAULT = gpu.WGMMA_DEFAULT, True
+        try:
+            return mlc.Schedule(schedule_module(mod, "cuda -arch=sm_90a"))
+        finally:
+            gpu.WGMMA_DEFAULT = saved
     return schedule
 
 

@@ -25,11 +25,12 @@ from .primitives.sampling import SamplingPrimitives
 from .primitives.transform_layout import LayoutTransformPrimitives
 from .primitives.reduction import ReductionPrimitives
 from .primitives.tensorize import TensorizePrimitives
+from .primitives.kernels import KernelPrimitives
 
 __all__ = ["Schedule", "BlockRV", "LoopRV", "ExprRV"]
 
 
 class Schedule(GetPrimitives, LoopPrimitives, SamplingPrimitives, ComputeLocationPrimitives,
                InlinePrimitives, CachePrimitives, ReductionPrimitives, LayoutPrimitives,
-               BlockizePrimitives, TensorizePrimitives, LayoutTransformPrimitives):
+               BlockizePrimitives, TensorizePrimitives, LayoutTransformPrimitives, KernelPrimitives):
     """Edit a copy of an IRModule; ``sch.mod`` is the result, ``sch.trace`` the record."""

@@ -17,10 +17,10 @@ import mlc
 from mlc.backends.cuda import compile_sources
 from mlc.driver import schedule_module
 from mlc.ops import TensorType, get_op, list_ops
-from mlc.ops.hand_written import REGION_WRITE, hand_written
+from mlc.ops.hand_written import hand_written
 from mlc.ops.library.scan_gpu import scan_chunks
 
-from ..ops._harness import arrays, run_op
+from ..ops._harness import arrays, output_starts, run_op
 from .conftest import ARCHS, DEVICE_MISSING, NVRTC_MISSING, TARGETS, needs_gpu
 
 EMU = "cuda-emulator"
@@ -204,13 +204,9 @@ def test_hand_written_ops_on_the_gpu(name):
     if name == "searchsorted":
         arrays_[0].sort()
     want = run_op(name, arrays_, "reference", **attrs)
-    func = hand_written(name, types, attrs)
-    lib = mlc.build(mlc.IRModule({"main": func}), "cuda")
+    lib = mlc.build(mlc.IRModule({"main": hand_written(name, types, attrs)}), "cuda")
     outs = [cp.zeros(w.shape, w.dtype) for w in want]
-    starts = list(get_op(name).inplace)  # an in-place kernel updates its output: it starts as the argument
-    if func.attr(REGION_WRITE) is not None:  # a region write: main gives it the argument's memory
-        starts.append((0, func.attr(REGION_WRITE)))
-    for o, k in starts:
+    for o, k in output_starts(name, types, attrs):
         outs[o][...] = cp.asarray(arrays_[k])
     lib["main"](*(cp.asarray(a) for a in arrays_), *outs)
     for got, w in zip(outs, want):

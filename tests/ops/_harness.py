@@ -20,7 +20,7 @@ import mlc
 import mlc.testing as mt
 from mlc import te
 from mlc.ops import TensorType, get_op
-from mlc.ops.hand_written import hand_written
+from mlc.ops.hand_written import REGION_WRITE, hand_written
 from mlc.testing import ALL, FLOATS, INTS, NUMERIC, SIGNED, UNSIGNED, numpy_call  # noqa: F401
 
 #: Every target an op's lowering runs on (the pytest option --mlc-target picks another).
@@ -57,14 +57,26 @@ def build_op(name: str, in_types, attrs: dict, target: str):
     return lib, out_types
 
 
+def output_starts(name: str, in_types, attrs: dict) -> list[tuple[int, int]]:
+    """(output, argument) pairs of the outputs a kernel of op ``name`` finds holding an
+    argument, as ``main`` gives them: an in-place kernel updates its output, a region write
+    (:data:`~mlc.ops.hand_written.REGION_WRITE`) writes only its region."""
+    op = get_op(name)
+    pairs = list(op.inplace(in_types, attrs) if callable(op.inplace) else op.inplace)
+    if op.prim_func is not None:
+        k = hand_written(name, in_types, attrs).attr(REGION_WRITE)
+        if k is not None:
+            pairs.append((0, k))
+    return pairs
+
+
 def run_op(name: str, arrays, target: str = "reference", **attrs) -> tuple[np.ndarray, ...]:
     """Run op ``name``'s te lowering on ``arrays`` with ``target``; returns its outputs."""
     arrays = [np.asarray(a).copy(order="C") for a in arrays]  # (ascontiguousarray makes 0-d 1-d)
     in_types = [TensorType(a.shape, a.dtype.name) for a in arrays]
     lib, out_types = build_op(name, in_types, attrs, target)
     outs = [np.empty(t.shape, t.dtype) for t in out_types]
-    pairs = get_op(name).inplace  # an in-place kernel updates its output: it starts as the argument
-    for o, k in (pairs(in_types, attrs) if callable(pairs) else pairs):
+    for o, k in output_starts(name, in_types, attrs):
         outs[o][...] = arrays[k]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

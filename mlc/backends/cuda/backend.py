@@ -136,6 +136,12 @@ class CudaBackend:
         sources = _render_all(mod, options)
         arch = arch_of(target)
         code = "\n".join(s.code for s in sources.values())
+        if "wgmma.mma_async" in code:  # Hopper's warpgroup MMA: the architecture-specific sm_90a
+            if arch == "sm_90":
+                arch = "sm_90a"  # (its cubin runs on the sm_90 it names)
+            elif not arch.endswith("a"):
+                raise CompileError(f"the kernels use Hopper's warpgroup MMA (wgmma), which {arch} does not have: "
+                                   "build with target 'cuda -arch=sm_90a' (an H100 or H200)", code)
         cubin = compile_cuda(_one_prelude(code), arch)
         return CudaArtifact(mod, sources, cubin, arch)
 
@@ -151,8 +157,9 @@ class CudaBackend:
             module = CudaModule(target, functions, {"cuda": code, "ptx": _ptx(code, artifact.arch)})
             module.artifact = artifact
             return module
-        raw = load_cubin(artifact.cubin if artifact.arch == device_arch() else compile_cuda(code, device_arch()),
-                         code)
+        # a cubin for "sm_90a" (wgmma, the architecture-specific features) runs on the sm_90 it names
+        same = artifact.arch.removesuffix("a") == device_arch()
+        raw = load_cubin(artifact.cubin if same else compile_cuda(code, device_arch()), code)
         functions = {}
         for name, func in artifact.module.items():
             if is_graph_main(func):

@@ -45,7 +45,7 @@ from ...passes.tir.thread_sync import SYNC_THREADS
 from ..intrinsics import intrinsic_lowering
 from .intrinsics import BACKEND, THREEFRY_PRELUDE
 from ...passes.tir.warp_shuffle import SHFL_DOWN, shfl_args
-from . import complex as complex_c, wmma
+from . import complex as complex_c, wgmma, wmma
 from .c_types import C_TYPES, ctype, float_literal, float_to_int, int_literal
 from .target_kind import CUDA_LIMITS
 from .async_copy import ASYNC_PRELUDE, async_targets, render_async_call, render_async_store, uses_async
@@ -149,6 +149,7 @@ def render(func: PrimFunc, fast_math: bool = False, name: str | None = None) -> 
                for n in pre_order_nodes(func.body))
     head = "#include <cuda_fp16.h>\n" if fp16 else ""
     head += wmma.headers(func.body)
+    head += wgmma.headers(func.body)
     head += ASYNC_PRELUDE if uses_async(func.body) else ""
     prelude = PRELUDE + (complex_c.PRELUDE if complex_c.uses_complex(buffers, func.body) else "")
     return CudaSource(name, head + prelude + "\n" + "\n".join(parts), tuple(launches))
@@ -170,7 +171,7 @@ class _KernelWriter:
         self.wide: set[int] = set()  # buffers indexed in 64 bits
         self._keep: list = []  # nodes named only while the kernel is written (vector lanes)
         written = {id(n.buffer) for n in pre_order_nodes(kernel.body) if isinstance(n, BufferStore)}
-        self.written = written | wmma.writes_of(kernel.body)
+        self.written = written | wmma.writes_of(kernel.body) | wgmma.writes_of(kernel.body)
         for b in kernel.params + kernel.shared + kernel.local:
             self._name(b, b.name)
             if _elements(b) > _INT32_MAX:
@@ -204,14 +205,18 @@ class _KernelWriter:
             params.append(f"{const}{ctype(b.dtype)}*{restrict} {self.names[id(b)]}")
         self.emit(f'extern "C" __global__ void __launch_bounds__({k.threads}) {k.name}({", ".join(params)}) {{')
         vectors = copied_buffers(k.body) | async_targets(k.body)
+        wgmma_operands = wgmma.operands_of(k.body)
         if k.dynamic_shared_bytes:  # over the static limit: one dynamic allocation, carved up
-            self.emit("  extern __shared__ __align__(128) unsigned char mlc_dynamic_shared[];")
+            # wgmma's operands 1024-byte aligned: the period of the 128-byte swizzle
+            base = wgmma.SHARED_ALIGN_BYTES if wgmma_operands else 128
+            self.emit(f"  extern __shared__ __align__({base}) unsigned char mlc_dynamic_shared[];")
         for b, offset in zip(k.shared, k.shared_offsets) if k.dynamic_shared_bytes else ():
             c = ctype(b.dtype)
             self.emit(f"  {c}* {self.names[id(b)]} = ({c}*)(mlc_dynamic_shared + {offset});")
         for b in k.shared if not k.dynamic_shared_bytes else ():
             # 16-byte aligned where a vector copy (vector.py) moves up to 16 bytes at a time
             align = "__align__(16) " if id(b) in vectors else ""
+            align = "__align__(1024) " if id(b) in wgmma_operands else align
             self.emit(f"  __shared__ {align}{ctype(b.dtype)} {self.names[id(b)]}[{_elements(b)}];")
         for b in k.local:
             if b.scope in FRAGMENT_SCOPES:
@@ -299,6 +304,9 @@ class _KernelWriter:
             if len(load.indices) != 1:
                 raise CompileError(f"cuda codegen: {e.name}: buffer {load.buffer.name} is not flattened")
             return load.indices[0]
+        if wgmma.is_wgmma_call(e):
+            return wgmma.render_call(e, lambda load: f"&{self.names[id(load.buffer)]}[{self.expr(index(load))}]",
+                                     self.expr)
         return wmma.render_call(e, lambda b: self.names[id(b)], index, self.expr)
 
     def _access(self, buffer: Buffer, indices) -> str:

@@ -131,8 +131,9 @@ def _nvrtc_compile(source: str, arch: str, ptx: bool, options: tuple[str, ...], 
     nvrtc = _nvrtc()
     if nvrtc is None:
         raise CompileError(nvrtc_unavailable_reason(), source)
-    if not (arch.startswith("sm_") and arch[3:].isdigit()):
-        raise CompileError(f"compile_cuda: arch must look like 'sm_80', got {arch!r}", source)
+    if not (arch.startswith("sm_") and arch[3:].removesuffix("a").isdigit()):
+        raise CompileError(f"compile_cuda: arch must look like 'sm_80' (or 'sm_90a', the architecture-specific "
+                           f"features such as wgmma), got {arch!r}", source)
     target = arch if not ptx else "compute_" + arch[3:]
     err, prog = nvrtc.nvrtcCreateProgram(source.encode(), name.encode(), 0, [], [])
     _check(nvrtc, err, "nvrtcCreateProgram", source)

@@ -86,10 +86,13 @@ class ExternEmulation:
     """How the emulator runs some external functions of a backend (``T.call_extern(name, ...)``
     statements): ``names`` it runs, ``writes(node)`` the ids of the buffers the calls under
     ``node`` write (race tracking starts from them), ``run(kernel_run, call, mask, env)``
-    executes one call for the active lanes ``mask`` of a kernel run."""
+    executes one call for the active lanes ``mask`` of a kernel run; ``finish(kernel_run)``,
+    where given, checks the run's end (asynchronous work left unfinished) and drops what the
+    calls kept about it."""
     names: frozenset
     writes: Callable
     run: Callable
+    finish: Callable | None = None
 
 
 _EXTERNS: dict[str, ExternEmulation] = {}
@@ -266,6 +269,9 @@ class _KernelRun(ExprEvaluator):
 
     def execute(self) -> None:
         self.exec(self.kernel.body, None, {})
+        for emulation in dict.fromkeys(_EXTERNS.values()):
+            if emulation.finish is not None:
+                emulation.finish(self)
         left = [c for c in self.open_copies + [c for g in self.groups for c in g] if c[1].size]
         if left:
             mem, where, lanes, _ = left[0]

@@ -25,8 +25,12 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt
 from ...target import DeviceLimits
 
-__all__ = ["Kernel", "kernels", "workspace", "unbound", "AXES", "DEFAULT_LIMITS", "SHARED_OFFSET_ALIGN"]
+__all__ = ["Kernel", "kernels", "workspace", "unbound", "AXES", "DEFAULT_LIMITS", "SHARED_OFFSET_ALIGN",
+           "MAX_SHARED_ATTR"]
 
+#: The attribute of a function written for one architecture whose blocks may use more shared
+#: memory than the target's limit (bytes): the wgmma kernel's, an H100's 227 KiB.
+MAX_SHARED_ATTR = "mlc.max_shared_bytes"
 #: Where each shared buffer of a dynamic allocation starts: a multiple of 128 bytes.
 SHARED_OFFSET_ALIGN = 128
 AXES = ("x", "y", "z")
@@ -256,7 +260,8 @@ def _kernel(func: PrimFunc, root: For, outer: list[Buffer], kname: str, limits: 
                    if id(p) in used)
     kernel = Kernel(kname, root, grid, block, shared, local, params, limits.max_shared_memory_per_block)
     shared_bytes = max(kernel.dynamic_shared_bytes, sum(_size(b) * np.dtype(b.dtype).itemsize for b in shared))
-    most = max(limits.max_shared_memory_per_block, limits.max_dynamic_shared_memory_per_block)
+    most = max(limits.max_shared_memory_per_block, limits.max_dynamic_shared_memory_per_block,
+               int(func.attr(MAX_SHARED_ATTR, 0)))
     if shared_bytes > most:
         raise CompileError(f"gpu: kernel {kname} declares {shared_bytes} bytes of shared memory "
                            f"({', '.join(f'{b.name}[{_size(b)}]' for b in shared)}); a block may use "

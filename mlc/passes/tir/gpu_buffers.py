@@ -53,6 +53,8 @@ After::
 """
 from __future__ import annotations
 
+from ...ir import dtype as dt
+
 from ...ir.buffer import DIM_ALIGN, FRAGMENT_SCOPES, Buffer, aligned_strides
 from ...ir.expr import Binary, IntImm, Var, const
 from ...ir.arith import IntSet, canonical, linear, relax, uses_any
@@ -201,10 +203,10 @@ def _plan(buffer: Buffer, body, threads: tuple[For, ...] = (), aligned=frozenset
             not all(isinstance(e, IntImm) for e in buffer.shape):
         return None
     accesses = buffer_accesses(buffer, body)
+    if not accesses or any(dt.lanes(i.dtype) > 1 for indices, _, _ in accesses for i in indices):
+        return None  # vector indices (T.Ramp): a kernel written per block and thread, left as it is
     if buffer.scope == "shared" and threads:
         accesses = [(indices, threads + loops, conds) for indices, loops, conds in accesses]
-    if not accesses:
-        return None
     prefix = []
     for f in loops_around_all(accesses):
         kind = _kind(f, buffer.scope)

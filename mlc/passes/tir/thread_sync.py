@@ -35,8 +35,12 @@ from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt, seq
 from .async_copy import is_async_scope, wait_count
 
-__all__ = ["SYNC_THREADS", "syncthreads", "is_sync", "insert_thread_sync"]
+__all__ = ["SYNC_THREADS", "MANUAL_BARRIERS", "syncthreads", "is_sync", "insert_thread_sync"]
 
+#: The attribute of a function whose kernels place their own barriers (a pipeline whose
+#: stages the per-buffer conflicts here cannot tell apart); the pass leaves it as it is and
+#: the emulator still refuses any race.
+MANUAL_BARRIERS = "mlc.manual_barriers"
 #: The Call op of a block-wide barrier (CUDA's ``__syncthreads()``).
 SYNC_THREADS = "syncthreads"
 
@@ -169,7 +173,10 @@ def _first_accesses(stmts: list[Stmt]) -> _Pending:
 
 
 def insert_thread_sync(func: PrimFunc) -> PrimFunc:
-    """Insert the barriers the module docstring describes into every kernel of ``func``."""
+    """Insert the barriers the module docstring describes into every kernel of ``func``
+    (none into a function marked :data:`MANUAL_BARRIERS`)."""
+    if func.attr(MANUAL_BARRIERS, False):
+        return func
     if not any(isinstance(n, BufferStore) and n.buffer.scope == "shared" for n in pre_order_nodes(func.body)):
         return func
     fetched = {id(n.buffer) for scope in pre_order_nodes(func.body) if is_async_scope(scope)

@@ -44,6 +44,12 @@ and 48 KiB of shared memory for the tensor-core tiles, 256 and 16 KiB for the
 matmul's), and the tensor-core rule only where the target's kind has the ``"wmma"`` key
 (its calls are one backend's external functions).
 
+On a Hopper target (``cuda -arch=sm_90`` or ``sm_90a``, or ``cuda`` on an H100 or H200)
+and with :data:`WGMMA_DEFAULT` set, a function that is exactly a float16 matmul into float32
+(``C = A @ B``, parameters A, B, C, no epilogue) whose shape a block of :data:`WGMMA_TILES`
+divides becomes the warpgroup-MMA kernel instead (:mod:`.wgmma`; :func:`wgmma_tile`
+picks the block). Off by default until measured on a GPU.
+
 A rule whose primitive refuses is undone (:func:`.steps.attempt`) and the
 next one tried; the last rule applies to any block with loops. A block the
 rules cannot bind stays as it is (a reduction whose combiner no cross-thread
@@ -79,6 +85,7 @@ from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from ..default.cpu import inline_injective
 from .hand_written import hand_written_for_gpu
+from .wgmma import WGMMA_TILES, WgmmaTile
 from ..default.patterns import view
 from ..default.rules import TargetRules
 from ..default.steps import attempt
@@ -86,7 +93,7 @@ from ..default.steps import attempt
 __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LANES", "MATMUL_TILES", "MIN_BLOCKS",
            "matmul_tile", "schedule_shared_matmul", "TENSOR_CORE_TILES", "TENSOR_CORE_MIN_BLOCKS",
            "TENSOR_CORE_WARPS", "tensor_core_tile", "split_k", "split_k_factor", "SPLIT_K_MIN_BLOCKS", "tensor_core_matmul_extents", "tensor_core_tiles", "TensorCoreTile", "TENSOR_CORE_VARIANTS",
-           "MATMUL_STAGES", "gpu_rows", "ROW_SHARED_BYTES"]
+           "MATMUL_STAGES", "gpu_rows", "ROW_SHARED_BYTES", "WGMMA_DEFAULT", "WGMMA_ARCHS", "wgmma_tile", "target_arch"]
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
@@ -237,6 +244,66 @@ def _tensor_core_block(m: int, n: int, k: int, batch: int) -> TensorCoreTile:
         warps = tuple(next(w for w in TENSOR_CORE_WARPS if e % (w * WMMA_TILE) == 0) for e in (m, n))
         tile = TensorCoreTile(warps, (1, 1), 1)
     return tile
+
+
+#: Whether the default schedule gives a float16 matmul on an sm_90 target the warpgroup-MMA
+#: (wgmma) kernel of :mod:`.wgmma`: its benchmark rows (``python -m benchmarks --target cuda
+#: hgemm --variants``, in benchmarks/results) put it well ahead of the tensor-core rule on an H100.
+WGMMA_DEFAULT = True
+#: The architectures whose targets can run wgmma (compute capability 9.0; the CUDA backend
+#: compiles such a kernel for the architecture-specific sm_90a).
+WGMMA_ARCHS = ("sm_90", "sm_90a")
+#: The wgmma rule takes the largest block of WGMMA_TILES that still gives this many thread
+#: blocks (about one per streaming multiprocessor), else the first that divides the shape.
+WGMMA_MIN_BLOCKS = 128
+
+
+def wgmma_tile(m: int, n: int, k: int, tiles=WGMMA_TILES) -> WgmmaTile | None:
+    """The block of ``tiles`` for an ``m x n x k`` float16 matmul: the first whose tile divides
+    the shape and gives :data:`WGMMA_MIN_BLOCKS` thread blocks, else the first that divides it;
+    None where none does.
+
+    >>> wgmma_tile(4096, 4096, 4096).shape, wgmma_tile(256, 128, 64).shape, wgmma_tile(100, 64, 64)
+    ((128, 256, 64), (256, 128, 64), None)
+    """
+    fitting = [t for t in tiles if m % t.block_m == 0 and n % t.block_n == 0 and k % t.block_k == 0]
+    for t in fitting:
+        if (m // t.block_m) * (n // t.block_n) >= WGMMA_MIN_BLOCKS:
+            return t
+    return fitting[0] if fitting else None
+
+
+def target_arch(target) -> str:
+    """The architecture a CUDA build of ``target`` compiles for: the one it names, else the
+    GPU's present (the backend's ``arch_of``); "" for other kinds."""
+    kind = getattr(target, "kind", None)
+    if kind not in ("cuda", "cuda-emulator"):
+        return ""
+    if target.arch or kind != "cuda":
+        return target.arch
+    from ...backends.cuda.backend import arch_of
+    return arch_of(target)
+
+
+def _wgmma_rule(sch, func_name: str, target) -> bool:
+    """Whether the function became the wgmma kernel (module docstring)."""
+    if not WGMMA_DEFAULT or target is None or target_arch(target) not in WGMMA_ARCHS:
+        return False
+    func = sch.mod[func_name]
+    names = _names(sch, func_name)
+    shapes = [p.shape for p in func.params]
+    if len(names) != 1 or len(shapes) != 3 or any(len(s) != 2 or not all(isinstance(e, IntImm) for e in s)
+                                                  for s in shapes):
+        return False
+    (m, k), (_, n) = ((e.value for e in s) for s in shapes[:2])
+    tile = wgmma_tile(m, n, k)
+    if tile is None:
+        return False
+    try:
+        tile.schedule(sch, names[0], func_name)
+    except ScheduleError:
+        return False
+    return True
 
 
 #: Split-K: a matmul whose tiles give fewer thread blocks than this (a GPU's multiprocessors
@@ -565,6 +632,8 @@ def schedule_gpu(sch, func_name: str, target=None) -> None:
     rules, limits = _rules_for(target)
     threads = limits.max_threads_per_block
     inline_injective(sch, func_name, None)  # the CPU's rule; it does not look at the CPU
+    if _wgmma_rule(sch, func_name, target):
+        return
     if attempt(sch, gpu_rows, func_name, threads, limits.max_shared_memory_per_block) is not None:
         return
     handled: set[str] = set()

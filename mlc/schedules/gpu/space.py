@@ -9,7 +9,9 @@ takes it:
    multiples of 16) gets one of the blocks of
    :data:`~mlc.schedules.gpu.default.TENSOR_CORE_VARIANTS` that divide it (warps,
    fragments a warp, k step, cp.async pipeline depth), sampled, as WMMA calls or
-   as ldmatrix + mma.sync (sampled);
+   as ldmatrix + mma.sync (sampled); on a target naming sm_90 or sm_90a a function that
+   is exactly such a matmul also samples among the warpgroup-MMA blocks
+   (:data:`~mlc.schedules.gpu.wgmma.WGMMA_TILES`, ``sch.wgmma_gemm``);
 1. **multi-level tiling** of a reduction with reuse (a read that some spatial
    iterator does not index: matmul, batch matmul, conv): spatial loops in four
    levels ``S0 S1 S2 S3`` (grid blocks, threads, and a per-thread register tile
@@ -52,7 +54,8 @@ from ...target import DeviceLimits
 from ..schedule import Schedule
 from ..default.cpu import inline_injective
 from ..default.patterns import view, view_by_name
-from .default import TENSOR_CORE_VARIANTS, tensor_core_matmul_extents, tensor_core_tiles
+from .default import TENSOR_CORE_VARIANTS, WGMMA_ARCHS, tensor_core_matmul_extents, tensor_core_tiles
+from .wgmma import HOPPER_SHARED_BYTES, WGMMA_TILES, WgmmaTile, plain_matmul_shape
 from ..default.steps import attempt
 
 __all__ = ["gpu_space", "GpuInfo", "ResourceLimitError", "THREAD_CHOICES"]
@@ -78,13 +81,17 @@ class GpuInfo:
     warp: int = _LIMITS.warp_size
     #: shared memory per block with the opt-in (the tensor-core pipelines' tiles)
     max_dynamic_shared_bytes: int = _LIMITS.max_dynamic_shared_memory_per_block
+    #: the architecture the target names ("sm_90", "sm_90a": the wgmma blocks join the
+    #: tensor-core choices; a target naming none keeps the space the same on every machine)
+    arch: str = ""
 
     @staticmethod
     def from_target(target) -> GpuInfo:
         """The limits of ``target``'s GPU, as its kind registers them (:attr:`mlc.target.Target.limits`)."""
         limits = target.limits
         return GpuInfo(limits.max_threads_per_block, limits.max_shared_memory_per_block,
-                       warp=limits.warp_size, max_dynamic_shared_bytes=limits.max_dynamic_shared_memory_per_block)
+                       warp=limits.warp_size, max_dynamic_shared_bytes=limits.max_dynamic_shared_memory_per_block,
+                       arch=getattr(target, "arch", "") or "")
 
 
 def _extent(loop) -> int | None:
@@ -139,13 +146,30 @@ def _tensor_core(sch: Schedule, func_name: str, name: str, info: GpuInfo):
     if ext is None:
         return None
     tiles = tensor_core_tiles(*ext[-3:], tiles=TENSOR_CORE_VARIANTS)
-    if not tiles:
+    hopper = _wgmma_tiles(sch, func_name, name, ext, info)
+    if not tiles and not hopper:
         return None
-    tile = tiles[int(sch.sample_categorical(list(range(len(tiles))), [1.0] * len(tiles)))]
-    intrinsics = TENSOR_CORE_INTRINSICS[int(sch.sample_categorical([0, 1], [0.5, 0.5]))]
+    tile = (tiles + hopper)[int(sch.sample_categorical(list(range(len(tiles) + len(hopper))),
+                                                       [1.0] * (len(tiles) + len(hopper))))]
+    if isinstance(tile, WgmmaTile):  # a Hopper kernel: an sm_90 GPU's shared memory
+        _check("bytes of shared memory", tile.shared_bytes, max(info.max_dynamic_shared_bytes, HOPPER_SHARED_BYTES),
+               name)
+        tile.schedule(sch, name, func_name)
+        return True
     _check("bytes of shared memory", tile.shared_bytes, info.max_dynamic_shared_bytes, name)
+    intrinsics = TENSOR_CORE_INTRINSICS[int(sch.sample_categorical([0, 1], [0.5, 0.5]))]
     tile.schedule(sch, name, func_name, variant=intrinsics)
     return True
+
+
+def _wgmma_tiles(sch: Schedule, func_name: str, name: str, ext: list[int], info: GpuInfo) -> list:
+    """The wgmma blocks (WGMMA_TILES) that divide a float16 matmul function of exactly one block
+    (the wgmma kernel's shape), on an sm_90a target; none elsewhere."""
+    if info.arch not in WGMMA_ARCHS or len(ext) != 3 or _names(sch.mod[func_name]) != [name] or \
+            plain_matmul_shape(sch.mod[func_name], name) is None:
+        return []
+    m, n, k = ext
+    return [t for t in WGMMA_TILES if m % t.block_m == 0 and n % t.block_n == 0 and k % t.block_k == 0]
 
 
 def _tile(sch: Schedule, func_name: str, name: str, info: GpuInfo):
