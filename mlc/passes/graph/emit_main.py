@@ -8,7 +8,9 @@ backend by interpreting it):
 
 - parameters: the graph inputs, then its constants (the caller binds them
   once), then one buffer per distinct returned value (the caller allocates
-  them for each call: every result is a fresh array);
+  them for each call: every result is a fresh array); a 0-d number constant
+  is no parameter: ``main`` stores it into a buffer of its own
+  (:func:`made_in_main`), so that a call binds nothing but its arguments;
 - one ``Allocate`` per planned storage; each intermediate value is a
   :class:`~mlc.ir.calls.DeclBuffer` of its storage, and a ``view`` binding a
   ``DeclBuffer`` of the memory it views: no copy;
