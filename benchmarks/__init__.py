@@ -13,6 +13,8 @@ extra is installed, Numba, JAX and Apache TVM, each with its first-call time.
 - :mod:`.startup`   import time and the MLP's first call, in fresh processes
 - :mod:`.first_call_profile`  a workload's first call split into its compile stages
   (``python -m benchmarks.first_call_profile softmax``)
+- :mod:`.first_calls`  first calls only, mlc's first tiers (compiled, eager) and JAX's
+  interleaved in one process (``python -m benchmarks.first_calls softmax mlp``)
 - :mod:`.numba_kernels`, :mod:`.tvm_kernels`  the peers' versions (imported only if installed)
 
 Importing this package imports nothing else: ``python -m benchmarks --threads N``

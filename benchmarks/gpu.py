@@ -328,6 +328,11 @@ def run(args) -> int:
                 from mlc.schedules.gpu.wgmma import WGMMA_TILES, WgmmaTile
                 # the two likeliest blocks without fence.proxy.async: what the fence costs
                 extra = (WgmmaTile(128, 256, 6, 2, 1, 32, False), WgmmaTile(128, 128, 6, 2, 1, 32, False))
+                # two MMA batches in flight; persistent: at most one block an SM, each running its
+                # C tiles as one k loop
+                sms = props["multiProcessorCount"]
+                extra += (WgmmaTile(128, 256, 8, 2, 2, 32), WgmmaTile(128, 256, 6, 2, 1, 32, True, sms),
+                          WgmmaTile(128, 256, 4, 2, 1, 64, True, sms), WgmmaTile(128, 256, 8, 2, 2, 32, True, sms))
                 variants += [(_wgmma_label(t), _wgmma_variant(t), "cuda -arch=sm_90a") for t in WGMMA_TILES + extra]
                 variants += [("wgmma default rule (WGMMA_DEFAULT = True)", _wgmma_default(), "cuda -arch=sm_90a")]
         gemm("hgemm", "float16", "float32", variants)
@@ -404,7 +409,9 @@ def _wgmma_label(t) -> str:
     1 MMA batch in flight'."""
     m, n, k = t.shape
     return (f"wgmma {m}x{n}x{k} ({t.warpgroups} warpgroup{'s' if t.warpgroups > 1 else ''}) {t.stages}-stage "
-            f"cp.async, {t.in_flight} MMA batch in flight" + ("" if t.proxy_fence else ", no proxy fence"))
+            f"cp.async, {t.in_flight} MMA batch{'es' if t.in_flight > 1 else ''} in flight"
+            + ("" if t.proxy_fence else ", no proxy fence")
+            + (f", persistent (<= {t.persistent} blocks)" if t.persistent else ""))
 
 
 def _wgmma_variant(tile):

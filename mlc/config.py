@@ -14,7 +14,9 @@ buffer access of llvm builds at run time: ``mlc.build(check_bounds=...)``'s defa
 check the globals a jitted function read at every call), ``MLC_TIERED`` (yes/no, default yes:
 a jitted function's first call of a signature runs a quickly built program while the
 optimised one is built in the background, :mod:`mlc.tracer.tiering`; ``mlc.jit(tiered=...)``
-decides for one function).
+decides for one function), ``MLC_EAGER_FIRST`` (yes/no, default yes: with tiers, a first
+call whose graph NumPy runs sooner than it compiles runs it eagerly through NumPy,
+:mod:`mlc.tracer.eager`).
 A value mlc does not accept is a :class:`~mlc.errors.ConfigError` naming the variable,
 what it holds and what it accepts, at the first use of the configuration
 (``MLC_TARGET`` is parsed, and refused, where a target is first asked for).
@@ -62,6 +64,7 @@ class Config:
     cache_size: int | None = CACHE_SIZE  # (None: no limit)
     jit_cache_size: int | None = JIT_CACHE_SIZE  # (None: no limit)
     tiered: bool = True
+    eager_first: bool = True
 
 
 def config() -> Config:
@@ -108,6 +111,7 @@ def _from_environment() -> Config:
         cache_size=_cache_size(env.get("MLC_CACHE_SIZE", "")),
         jit_cache_size=_count("MLC_JIT_CACHE_SIZE", env.get("MLC_JIT_CACHE_SIZE", ""), JIT_CACHE_SIZE),
         tiered=_flag("MLC_TIERED", env.get("MLC_TIERED") or "1"),  # (unset or empty: on)
+        eager_first=_flag("MLC_EAGER_FIRST", env.get("MLC_EAGER_FIRST") or "1"),
     )
 
 

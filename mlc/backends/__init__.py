@@ -17,6 +17,7 @@ import threading
 from collections.abc import Mapping
 from importlib import import_module
 
+from ..runtime.bundle_loaders import register_bundle_loader
 from ..runtime.memory import MemoryKind, register_memory_kind
 from ..target import add_kind_source
 from .registry import (Backend, BuildOptions, describe_targets, get_backend, register_backend,
@@ -44,6 +45,12 @@ BUILTIN_MEMORIES = (
 )
 for _memory in BUILTIN_MEMORIES:
     register_memory_kind(_memory)
+
+#: The bundles mlc's own device backends export (``lib.export`` of a GPU module): kind ->
+#: the module that loads them (:mod:`mlc.runtime.bundle`), imported when one is loaded.
+BUILTIN_BUNDLE_LOADERS = {"cuda-bundle": "mlc.backends.cuda.bundle_loader"}
+for _kind, _loader in BUILTIN_BUNDLE_LOADERS.items():
+    register_bundle_loader(_kind, _loader)
 
 
 def cuda_device(index: int = 0) -> Device:

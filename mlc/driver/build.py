@@ -27,7 +27,7 @@ from ..passes.tir import run_passes, verify_bounds
 from ..target import Target
 from .collector import collector_paused
 from .schedule import default_rules, schedule_stage
-from .tiers import quick_enough
+from .tiers import calls_per_run, quick_enough
 
 __all__ = ["build", "register_module_builder", "schedule_module", "verify_stage", "tir_stage", "codegen_stage", "load_stage", "STAGES"]
 
@@ -177,6 +177,17 @@ def _build(mod, target, schedule, database, check_bounds, fast_math, quick=False
     return load_stage(artifact, mod, backend, target, options)
 
 
+def _calls_per_run(mod: IRModule) -> dict[str, int]:
+    """How many times one call of the module's graph mains runs each kernel (the most over
+    its mains; a kernel that no main calls runs once a call of its own)."""
+    runs: dict[str, int] = {}
+    for func in mod.values():
+        if is_graph_main(func):
+            for name, n in calls_per_run(func).items():
+                runs[name] = max(n, runs.get(name, 0))
+    return runs
+
+
 def _build_by_parts(mod: IRModule, build, backend: Backend, target: Target, options: BuildOptions,
                     rules, database, quick: bool = False):
     """The stages of :func:`build`, one kernel at a time, handing each to ``build`` (what
@@ -188,12 +199,13 @@ def _build_by_parts(mod: IRModule, build, backend: Backend, target: Target, opti
     to be emitted unoptimised (``build.add(part, quick=True)``)."""
     try:
         scheduled = {}
+        runs = _calls_per_run(mod) if quick else {}
         for name, func in mod.items():
             if is_graph_main(func):
                 continue
             part = schedule_stage(IRModule({name: func}), target, rules, None, database)
             lowered = tir_stage(verify_stage(part), backend, target, options)
-            if quick and all(quick_enough(f) for f in lowered.values()):
+            if quick and all(quick_enough(f, runs=runs.get(name, 1)) for f in lowered.values()):
                 build.add(lowered, quick=True)
             else:
                 build.add(lowered)

@@ -18,13 +18,14 @@ from ..runtime.entry import MainEntry
 __all__ = ["main_entry"]
 
 
-def main_entry(graph: Graph, lib, single: bool = False) -> tuple[MainEntry, tuple[int, ...]]:
+def main_entry(graph: Graph, lib, single: bool = False, nonempty=()) -> tuple[MainEntry, tuple[int, ...]]:
     """(the entry calling ``graph``'s main in ``lib``, for each graph output the index of its
     array among main's outputs). With ``MLC_DEBUG`` every call is checked. ``single``: the
-    entry returns the graph's one output itself."""
+    entry returns the graph's one output itself. ``nonempty``: (size, message) of each
+    dynamic size a call must not make 0 (a graph with dynamic axes)."""
     function = lib[main_name(graph)]
     order = main_outputs(graph)[1]
     entry = MainEntry(function, len(graph.inputs), [c.data for c in all_constants(graph)],
                       checked=config().debug, device=getattr(lib, "device", None),
-                      single=single and order == (0,))
+                      single=single and order == (0,), nonempty=nonempty)
     return entry, order

@@ -8,7 +8,11 @@ operations is ready and run sooner unoptimised (the measurements behind the limi
 ``benchmarks/results/decisions.md``, "Tiered first builds"). A kernel whose work is large, or unknown (a
 symbolic extent, a ``while``), is optimised at once. Work is counted in expression nodes
 evaluated: a store of a long expression (a complex matrix inverse written out) weighs
-its length.
+its length. A kernel that a graph's ``main`` calls inside loops of known trip counts runs
+once per trip (:func:`calls_per_run`): where all its runs together pass
+:data:`REPEATED_WORK_LIMIT` (a time-step loop of 10,000 trips around a stencil) it is
+optimised at once, so that a first call does not grow with the trip count by running it
+unoptimised every trip.
 
 >>> from mlc import te
 >>> from mlc.passes.tir import run_passes
@@ -21,16 +25,27 @@ its length.
 from __future__ import annotations
 
 from ..ir import dtype as dt
+from ..ir.calls import CallPrimFunc
 from ..ir.expr import IntImm
 from ..ir.functor import pre_order_nodes
 from ..ir.tir import (Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, PrimFunc,
                       SeqStmt, Stmt, While)
 
-__all__ = ["estimated_work", "quick_enough", "QUICK_WORK_LIMIT", "UNKNOWN_WORK"]
+__all__ = ["estimated_work", "quick_enough", "calls_per_run", "QUICK_WORK_LIMIT", "REPEATED_WORK_LIMIT",
+           "UNKNOWN_WORK"]
 
 #: The most expression nodes a kernel may evaluate to be emitted unoptimised by a first build
 #: (unoptimised, some milliseconds).
 QUICK_WORK_LIMIT = 1 << 20
+
+#: The most expression nodes all the runs of a kernel in one call of main may evaluate (its work
+#: times the trips of main's loops around it) to be emitted unoptimised. Higher than
+#: :data:`QUICK_WORK_LIMIT`: O3 costs with the kernel's code, which a loop does not repeat, and
+#: a loop of few trips around a large kernel gains less than O3 costs. Measured on first calls
+#: of NPBench kernels (``benchmarks/results/decisions.md``, "Tiered first builds"): at 7e7
+#: (cavity_flow) and below, optimising at once was slower; at 2.7e8 (jacobi_1d) and above
+#: (heat 16x16 to 64x64 at 10,000 steps: 6e8 to 1.2e10), faster.
+REPEATED_WORK_LIMIT = 1 << 28
 
 #: The work of a loop whose trip count is not a constant, or of a ``while``: too much to guess.
 UNKNOWN_WORK = 1 << 62
@@ -44,9 +59,44 @@ def estimated_work(func: PrimFunc) -> int:
     return min(_work(func.body), UNKNOWN_WORK)
 
 
-def quick_enough(func: PrimFunc, limit: int = QUICK_WORK_LIMIT) -> bool:
-    """Whether ``func`` (lowered) runs so little that unoptimised code serves a first call."""
-    return estimated_work(func) <= limit
+def quick_enough(func: PrimFunc, limit: int = QUICK_WORK_LIMIT, runs: int = 1) -> bool:
+    """Whether ``func`` (lowered), run ``runs`` times by one call (:func:`calls_per_run`), runs so
+    little that unoptimised code serves a first call: each run within ``limit``, all of them
+    within :data:`REPEATED_WORK_LIMIT`."""
+    work = estimated_work(func)
+    return work <= limit and work * runs <= max(limit, REPEATED_WORK_LIMIT)
+
+
+def calls_per_run(main: PrimFunc) -> dict[str, int]:
+    """How many times one run of a graph's ``main`` calls each kernel (by name): the trip
+    counts of the loops around each call multiplied; both sides of a branch. A loop of unknown
+    trip count (a traced bound, a ``while``) counts one trip: nothing says that it runs long.
+
+    >>> from mlc.ir.calls import CallPrimFunc
+    >>> from mlc.ir.buffer import decl_buffer
+    >>> from mlc.ir.expr import Var, const
+    >>> a = decl_buffer((4,), "float32", "a")
+    >>> step = For(Var("t", "int64"), const(0, "int64"), const(1000, "int64"), "serial",
+    ...            CallPrimFunc("stencil", (a,)))
+    >>> calls_per_run(PrimFunc((a,), SeqStmt((CallPrimFunc("init", (a,)), step))))
+    {'init': 1, 'stencil': 1000}
+    """
+    counts: dict[str, int] = {}
+    stack = [(main.body, 1)]
+    while stack:
+        stmt, times = stack.pop()
+        if isinstance(stmt, CallPrimFunc):
+            counts[stmt.name] = min(UNKNOWN_WORK, counts.get(stmt.name, 0) + times)
+        elif isinstance(stmt, SeqStmt):
+            stack.extend((s, times) for s in stmt.seq)
+        elif isinstance(stmt, IfThenElse):
+            stack.extend((s, times) for s in (stmt.then_case, stmt.else_case) if s is not None)
+        elif isinstance(stmt, For):
+            trips = max(0, stmt.extent.value) if isinstance(stmt.extent, IntImm) else 1
+            stack.append((stmt.body, min(UNKNOWN_WORK, times * trips)))
+        elif isinstance(getattr(stmt, "body", None), Stmt):
+            stack.append((stmt.body, times))
+    return dict(sorted(counts.items()))
 
 
 def _work(stmt: Stmt | None) -> int:

@@ -26,11 +26,10 @@ from ..driver import build as build_prims
 from ..driver import main_entry, register_module_builder
 from ..target import Target
 from ..errors import DTypeError, MLCError, ShapeError
-from ..ir.graph import Graph
+from ..ir.graph import Graph, is_symbolic_graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..passes.graph import run_graph_passes
 from ..runtime.dlpack import host_array
-from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
 from .module import GraphModule
 
 __all__ = ["build", "GraphLibrary", "GraphFunction", "lower_module"]
@@ -82,12 +81,8 @@ class GraphFunction:
     def __init__(self, graph: Graph, lib, nonempty=()):
         self.graph = graph
         self._types = [(v.name, v.shape, np.dtype(v.dtype)) for v in graph.inputs]
-        self.symbolic = is_symbolic_graph(graph)
-        if self.symbolic:  # sizes bound per call, kernels called one by one
-            self._executor = SymbolicGraphExecutor(graph, lib, nonempty)
-            self._order = None
-            return
-        self.entry, order = main_entry(graph, lib)
+        self.symbolic = is_symbolic_graph(graph)  # main binds its sizes and checks the shapes
+        self.entry, order = main_entry(graph, lib, nonempty=nonempty)
         self._order = None if order == tuple(range(len(order))) else order
 
     def __call__(self, *args):
@@ -102,7 +97,7 @@ class GraphFunction:
             if hasattr(a, "numpy") and not isinstance(a, np.ndarray):
                 a = a.numpy()
             a = np.asarray(a)
-            if self.symbolic:  # the executor checks shapes against the bound sizes
+            if self.symbolic:  # the entry checks shapes against the sizes it binds
                 if a.dtype != dtype:
                     raise DTypeError(f"{self.graph.name}(): argument {name} must have dtype {dtype}, "
                                      f"got {a.dtype}; convert it with .astype('{dtype}')")
@@ -115,7 +110,7 @@ class GraphFunction:
                 raise DTypeError(f"{self.graph.name}(): argument {name} must have dtype {dtype}, "
                                  f"got {a.dtype}; convert it with .astype('{dtype}')")
             arrays.append(a)
-        out = self._executor.run(arrays) if self.symbolic else self.entry(arrays)
+        out = self.entry(arrays)
         if self._order is not None:
             out = [out[k] for k in self._order]
         return out[0] if len(out) == 1 else tuple(out)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from ..errors import IRError
 from .buffer import Buffer
+from .expr import IntImm
 from .node import node
 from . import dtype as dt
 from .tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While
@@ -119,7 +120,7 @@ def verify_calls(mod) -> None:
                 stack.append(s.body)
             elif isinstance(s, DeclBuffer):
                 _known(name, "decl_buffer", s.data, known)
-                if _nbytes(s.buffer) > _nbytes(s.data):
+                if _static(s.buffer) and _static(s.data) and _nbytes(s.buffer) > _nbytes(s.data):
                     raise IRError(f"{name}: decl_buffer {s.buffer.name} needs {_nbytes(s.buffer)} bytes, "
                                   f"its data {s.data.name} has {_nbytes(s.data)}")
                 known.add(s.buffer)
@@ -145,6 +146,10 @@ def _known(main: str, where: str, buffer: Buffer, known: set) -> None:
                       "allocated, nor declared before it")
 
 
+def _static(buffer: Buffer) -> bool:
+    return all(isinstance(e, IntImm) for e in buffer.shape)
+
+
 def _nbytes(buffer: Buffer) -> int:
     n = 1
     for extent in buffer.static_shape():
@@ -157,19 +162,26 @@ def _check_callee(main: str, call: CallPrimFunc, mod) -> None:
     if callee is None or is_graph_main(callee):
         raise IRError(f"{main}: call_prim_func({call.name!r}): the module has no such kernel; it has "
                       f"{sorted(n for n, f in mod.items() if not is_graph_main(f))}")
-    symbolic = [p.name for p in callee.params if not all(type(e).__name__ == "IntImm" for e in p.shape)]
-    if symbolic:
-        raise IRError(f"{main}: call_prim_func({call.name!r}): {call.name}'s parameters {symbolic} have "
-                      "symbolic shapes, and a graph's main passes buffers only; call such kernels one by "
-                      "one with arrays (as @mlc.jit(dynamic=...) does)")
     if len(call.args) != len(callee.params):
         raise IRError(f"{main}: call_prim_func({call.name!r}) passes {len(call.args)} buffers; "
                       f"{call.name} takes {len(callee.params)}")
     for arg, param in zip(call.args, callee.params):
-        if arg.dtype != param.dtype or arg.static_shape() != param.static_shape():
+        if arg.dtype != param.dtype or not _same_shape(arg, param):
             raise IRError(f"{main}: call_prim_func({call.name!r}) passes {arg.name} "
-                          f"({arg.dtype}{list(arg.static_shape())}) for parameter {param.name} "
-                          f"({param.dtype}{list(param.static_shape())})")
+                          f"({arg.dtype}{_extents(arg)}) for parameter {param.name} "
+                          f"({param.dtype}{_extents(param)})")
+
+
+def _extents(buffer: Buffer) -> str:
+    return "[" + ", ".join(str(e.value) if isinstance(e, IntImm) else str(e) for e in buffer.shape) + "]"
+
+
+def _same_shape(arg: Buffer, param: Buffer) -> bool:
+    """Whether ``arg`` fits ``param``: the same rank and static extents (a symbolic extent of
+    the callee is what the argument has: a call passes its arguments' sizes)."""
+    return len(arg.shape) == len(param.shape) and all(
+        isinstance(a, IntImm) and a.value == p.value for a, p in zip(arg.shape, param.shape)
+        if isinstance(p, IntImm))
 
 
 def checks_aliasing(func) -> bool:

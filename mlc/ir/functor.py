@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -21,8 +21,8 @@ from .buffer import Buffer, BufferRegion
 from .expr import Binary, CommReducer, IterVar, PrimExpr, Range, Var
 from .tir import Stmt
 
-__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "uses_var", "substitute", "binary_chain",
-           "always_evaluated", "NODE_TYPES"]
+__all__ = ["Mutator", "post_order_visit", "pre_order_nodes", "post_order_dag", "uses_var", "substitute",
+           "binary_chain", "always_evaluated", "node_fields", "field_values", "NODE_TYPES"]
 
 NODE_TYPES = (PrimExpr, Stmt, IterVar, Range, BufferRegion, CommReducer)
 
@@ -45,6 +45,13 @@ def _field_values(cls) -> Callable[[Any], tuple]:
 def node_fields(node) -> tuple[tuple[str, Any], ...]:
     cls = type(node)
     return tuple(zip(_field_names(cls), _field_values(cls)(node)))
+
+
+def field_values(node) -> tuple:
+    """The values of ``node``'s fields, in declaration order (a rewrite's rebuild)."""
+    cls = type(node)
+    getter = _GETTERS.get(cls)
+    return (getter or _getter(cls))(node)
 
 
 #: class -> its field-values getter (a dict lookup is cheaper than a cached call).
@@ -311,6 +318,38 @@ def always_evaluated(node: Binary, side: str) -> bool:
     all but the second operand of ``and``/``or``, which an evaluator runs only where the
     first leaves the result open (a :func:`binary_chain` ``enter`` for them)."""
     return side == "a" or node.op not in ("and", "or")
+
+
+def post_order_dag(roots, children: Callable[[Any], Sequence], key: Callable[[Any], Any] = id):
+    """Yield each node of the DAG under ``roots`` (in their order) once, after the nodes
+    ``children(node)`` lists, taken in that order: producers before their consumers, on an
+    explicit stack (a formula, or a chain of stages, may be deeper than Python's recursion).
+    ``children`` decides what is entered: a node it gives none for is a leaf of the walk.
+    Nodes are one node where ``key`` says so (their identity by default; a tensor's buffer,
+    say). The walk of every rewrite of an expression whose nodes are shared (a formula's
+    value used in several places) and of every topological order of stages.
+
+    >>> from mlc.ir.expr import Var
+    >>> x = Var("x")
+    >>> y = x * 2
+    >>> [str(n) for n in post_order_dag([y + y], lambda n: [n.a, n.b] if hasattr(n, "a") else [])]
+    ['x', '2', 'x * 2', 'x * 2 + x * 2']
+    """
+    done: set = set()
+    stack = [(r, False) for r in reversed(roots)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, ready = pop()
+        if key(node) in done:
+            continue
+        if not ready:
+            kids = children(node)
+            if kids:
+                push((node, True))
+                stack.extend((k, False) for k in reversed(kids) if key(k) not in done)
+                continue
+        done.add(key(node))
+        yield node
 
 
 def post_order_visit(root, fn: Callable[[Any], None]) -> None:

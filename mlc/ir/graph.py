@@ -35,10 +35,11 @@ from typing import Any, Union
 import numpy as np
 
 from . import dtype as dt
+from .expr import PrimExpr
 from .tir import IRModule
 from .types import TensorType
 
-__all__ = ["Var", "Constant", "Atom", "Binding", "Storage", "Graph", "SourceLoc", "constant"]
+__all__ = ["Var", "Constant", "Atom", "Binding", "Storage", "Graph", "SourceLoc", "constant", "is_symbolic_graph"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +221,8 @@ class Graph:
 
     def __repr__(self) -> str:
         return self.script()
+
+
+def is_symbolic_graph(graph: Graph) -> bool:
+    """True when some input of ``graph`` has a symbolic dimension (``@mlc.jit(dynamic=...)``)."""
+    return any(isinstance(d, PrimExpr) for v in graph.inputs for d in v.shape)

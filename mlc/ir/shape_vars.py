@@ -30,7 +30,7 @@ from .printer import expr_to_str
 from .tir import PrimFunc
 
 __all__ = ["shape_vars", "is_static", "bind_shapes", "check_shape_vars_bound", "dim_to_str", "shape_to_str",
-           "size_params", "SIZE_PARAMS_ATTR",            "specialize"]
+           "size_params", "SIZE_PARAMS_ATTR", "size_sources", "SIZE_SOURCES_ATTR", "specialize"]
 
 
 def is_static(params: Sequence[Buffer]) -> bool:
@@ -53,6 +53,20 @@ def shape_vars(params: Sequence[Buffer]) -> tuple[tuple[Var, int, int], ...]:
 #: The attribute in which lowering keeps a function's shape variables once its parameters
 #: are flat (``flatten_buffers``): the variables' order is the calling convention.
 SIZE_PARAMS_ATTR = "mlc.size_params"
+
+
+#: The attribute in which lowering keeps where each of :data:`SIZE_PARAMS_ATTR` is read from,
+#: ``((parameter, dimension), ...)``: a caller holding the arguments passes their sizes.
+SIZE_SOURCES_ATTR = "mlc.size_sources"
+
+
+def size_sources(func: PrimFunc) -> tuple[tuple[int, int], ...]:
+    """(parameter, dimension) of each of :func:`size_params`: the argument extent a call
+    passes as that size (the ``"mlc.size_sources"`` attribute of a lowered function)."""
+    kept = func.attr(SIZE_SOURCES_ATTR)
+    if kept is not None:
+        return tuple(kept)
+    return tuple((n, d) for _, n, d in shape_vars(func.params))
 
 
 def size_params(func: PrimFunc) -> tuple[Var, ...]:

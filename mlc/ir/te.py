@@ -24,7 +24,7 @@ from .arith.linear import split_offset
 from .buffer import Buffer, BufferRegion, decl_buffer
 from .expr import (BufferLoad, CommReducer, IntImm, IterVar, PrimExpr, Range, Reduce, Var,
                    const, convert)
-from .functor import pre_order_nodes, substitute
+from .functor import post_order_dag, pre_order_nodes, substitute
 from .names import unique_name
 from .node import node
 from .arith.linear import expr_key
@@ -374,24 +374,7 @@ def create_prim_func(args: Sequence[Tensor]) -> PrimFunc:
 
 def _topo_ops(args: Sequence[Tensor]) -> list:
     """Producer-first order of the ops reachable from ``args`` (explicit stack)."""
-    order, state = [], {}
-    for root in args:
-        stack = [(root.op, False)]
-        while stack:
-            op, expanded = stack.pop()
-            if expanded:
-                if state.get(id(op)) != "done":
-                    state[id(op)] = "done"
-                    order.append(op)
-                continue
-            if id(op) in state:
-                continue
-            state[id(op)] = "open"
-            stack.append((op, True))
-            for t in reversed(getattr(op, "inputs", ())):
-                if id(t.op) not in state:
-                    stack.append((t.op, False))
-    return order
+    return list(post_order_dag([t.op for t in args], lambda op: [t.op for t in getattr(op, "inputs", ())]))
 
 
 def _all_tensors(ops, args) -> list[Tensor]:

@@ -36,7 +36,7 @@ from .arith.linear import expr_key, uses_any
 from .arith.rewrite import linear
 from .expr import (Binary, BufferLoad, Call, Cast, FloatImm, IntImm, IterVar, Not, PrimExpr, Reduce, Select,
                    Var, and_all, const)
-from .functor import Mutator, pre_order_nodes, substitute
+from .functor import Mutator, post_order_dag, pre_order_nodes, substitute
 from .te import ComputeOp, PlaceholderOp, Tensor, compute, reduce_axis
 from .te import sum as _te_sum_op
 
@@ -52,25 +52,8 @@ class TeAutodiffError(MLCError):
 
 def stages_of(outputs) -> list[Tensor]:
     """Every tensor ``outputs`` depend on (placeholders included), producers first."""
-    order, state = [], {}
-    for root in outputs:
-        stack = [(root, False)]
-        while stack:
-            t, expanded = stack.pop()
-            key = id(t.buffer)
-            if expanded:
-                if state.get(key) != "done":
-                    state[key] = "done"
-                    order.append(t)
-                continue
-            if key in state:
-                continue
-            state[key] = "open"
-            stack.append((t, True))
-            for src in reversed(getattr(t.op, "inputs", ())):
-                if id(src.buffer) not in state:
-                    stack.append((src, False))
-    return order
+    return list(post_order_dag(list(outputs), lambda t: list(getattr(t.op, "inputs", ())),
+                               key=lambda t: id(t.buffer)))
 
 
 def _body(t: Tensor) -> PrimExpr:

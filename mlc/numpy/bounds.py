@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import TraceError
+from ..errors import BoundsError, TraceError
 from ..ir.expr import PrimExpr
-from ..ir.graph import Constant
 from ..ops.library.shape import index_text
 from ..tracer.source import describe_location, user_location
-from ..tracer.trace import active_traces, current_trace
+from ..tracer.checks import (checking_trace, outer_value, transformed, transformed_body,
+                             unchecked_in_transformation)
+from ..tracer.trace import INDEX, STATUS, active_traces, current_trace
 from ..tracer.tracer import Tracer
 from ._api import emit
 
@@ -127,14 +128,17 @@ def check_index(index, n: int, what: str, axis: int, ctx=None) -> None:
     if not isinstance(index, Tracer):
         return
     ctx = ctx or _trace_of(index)
-    if _transformed(ctx):  # inside mlc.grad, vmap, jvp...: checked by the jitted function around, or refused
+    if transformed(ctx) or transformed_body(ctx):  # in mlc.grad, vmap...: checked around, or refused
         if isinstance(n, (int, np.integer)) and _known_inside(index, int(n)):
             return
-        outer = _outer_value(ctx, index)
+        if not transformed(ctx):
+            _check_in_transformed_body(ctx, index, n, (what, axis, describe_location(user_location())))
+            return
+        outer = outer_value(ctx, index)
         if outer is not None:
             _check_outer(outer, n, what, axis)
-        elif _checked_around(ctx):
-            raise _unchecked_in_transformation(what, axis)
+        elif checking_trace(ctx) is not None:
+            raise unchecked_in_transformation((what, axis, describe_location(user_location())))
         return
     if not isinstance(n, (int, np.integer)):  # a dynamic axis: its size is known when the function runs
         if isinstance(n, PrimExpr) and ctx.bounds_checks:
@@ -156,51 +160,49 @@ def check_index(index, n: int, what: str, axis: int, ctx=None) -> None:
     ctx.check_index(value, int(n), op)
 
 
-def _transformed(ctx) -> bool:
-    """Whether ``ctx`` is a transformation's trace (``mlc.grad``, ``vmap``...), which returns no
-    checks: its function's values only, which the transformation rewrites."""
-    return ctx.transformation and not ctx.bounds_checks
+def _loop_shift(ctx, index: Tracer):
+    """``(k, sign, c)`` where ``index`` is ``(i + c) + k`` or ``(i + c) - k`` (``sign`` -1), ``i``
+    the index of the for loop whose body ``ctx`` traces and ``k`` a 0-d int computed around the
+    loop (a Tracer of the trace around), else None."""
+    if index._ctx is not ctx:
+        return None
+    made = next((b for b in reversed(ctx.bindings) if any(v is index._atom for v in b.outputs)), None)
+    if made is None or made.op not in ("add", "subtract") or len(made.args) != 2:
+        return None
+    a, b = made.args
+    orders = ((a, b, 1), (b, a, 1)) if made.op == "add" else ((a, b, -1),)
+    for own, around, sign in orders:
+        offset = _loop_offset(ctx, ctx._tracer(own))
+        outer = next((o for o, var in ctx.captured if var is around), None)
+        if offset is not None and outer is not None and outer.ndim == 0 and outer.dtype.kind in "iu":
+            return outer, sign, offset
+    return None
 
 
-#: Ops whose result holds the values of their first operand, each once: an index made by one
-#: (``y[:, None]``) is in bounds where that operand is.
-_SAME_VALUES = frozenset({"reshape", "expand_dims", "squeeze", "transpose", "moveaxis", "swapaxes"})
-
-
-def _source(ctx, index: Tracer) -> Tracer:
-    """``index``, or the value of ``ctx`` it is a reshaping of (:data:`_SAME_VALUES`)."""
-    while index._ctx is ctx:
-        made = next((b for b in reversed(ctx.bindings) if any(v is index._atom for v in b.outputs)), None)
-        if made is None or made.op not in _SAME_VALUES or not made.args:
-            return index
-        index = ctx._tracer(made.args[0], index.weak)
-    return index
-
-
-def _outer_value(ctx, index: Tracer):
-    """What ``index`` stands for around ``ctx``: a value of the traces around (an index
-    computed outside the transformed function, or every value of an argument it batches, which
-    the trace around checks), an array (an argument known when tracing), or None where the
-    transformed function computes it."""
-    while True:
-        index = _source(ctx, index)
-        if isinstance(index._atom, Constant):
-            return np.asarray(index._atom.data)
-        if index._ctx is not ctx:
-            if not index._ctx.is_active():
-                return None
-            ctx = index._ctx
-        else:
-            outer = next((o for o, var in ctx.captured if var is index._atom), None)
-            if outer is None:
-                outer = ctx.arguments.get(id(index._atom))
-            if outer is None or isinstance(outer, np.ndarray):
-                return outer
-            if not isinstance(outer, Tracer):
-                return None
-            index, ctx = outer, outer._ctx
-        if not _transformed(ctx):  # the trace around: a jitted function's (or its loop's) checks it
-            return index if ctx.bounds_checks else None
+def _check_in_transformed_body(ctx, index: Tracer, n, op: tuple) -> None:
+    """Check ``index``, used in a compiled loop's body or a conditional's branch inside a
+    transformed function, whose status that function cannot return: ``i + c`` or ``i + k`` of a
+    for loop's index ``i`` (``k`` computed around the loop), or an index computed around the
+    loop, is checked once around the loop by the trace around the transformation, where the
+    loop's bounds come from (:func:`mlc.tracer.checks.checked_around`); any other index is a
+    TraceError (it was clipped silently)."""
+    if checking_trace(ctx) is None:  # nothing checks around (bounds_check=False): clipped, as JAX does
+        return
+    if isinstance(n, (int, np.integer)) and ctx.loop_index is not None:
+        offset = _loop_offset(ctx, index)
+        if offset is not None:
+            if not any(h[0] == offset and h[1] == int(n) for h in ctx.hoisted if isinstance(h[0], int)):
+                ctx.hoisted.append((offset, int(n), op))
+            return
+        shift = _loop_shift(ctx, index)
+        if shift is not None:  # i + k, k computed around the loop
+            ctx.hoisted.append((shift, int(n), op))
+            return
+        if index._ctx is not ctx:  # the same at every iteration
+            if not any(v._atom is index._atom and m == int(n) for v, m, _ in ctx.invariant):
+                ctx.invariant.append((index, int(n), op))
+            return
+    raise unchecked_in_transformation(op, body=True)
 
 
 def _check_outer(outer, n, what: str, axis: int) -> None:
@@ -209,8 +211,8 @@ def _check_outer(outer, n, what: str, axis: int) -> None:
     if isinstance(outer, np.ndarray):
         if isinstance(n, (int, np.integer)) and outer.size and not (-n <= outer.min() and outer.max() < n):
             bad = outer[(outer < -n) | (outer >= n)].flat[0]
-            raise IndexError(f"{what}: index {bad} is out of bounds for axis {axis} with size {n}"
-                             f"{describe_location(user_location())}")
+            raise BoundsError(f"{what}: index {bad} is out of bounds for axis {axis} with size {n}"
+                              f"{describe_location(user_location())}")
         return
     with outer._ctx:  # (the check's ops recorded there)
         if outer.ndim:  # every index of an argument vmap batches
@@ -219,35 +221,27 @@ def _check_outer(outer, n, what: str, axis: int) -> None:
             check_index(outer, n, what, axis, outer._ctx)
 
 
-def _checked_around(ctx) -> bool:
-    """Whether the trace around the transformations around ``ctx`` checks its indices (a
-    jitted function's, or its compiled loop's)."""
-    stack = active_traces()
-    inner = next((n for n, t in enumerate(stack) if t is ctx), len(stack))
-    for t in reversed(stack[:inner]):
-        if not t.transformation:
-            return t.bounds_checks
-    return False
-
-
-def _unchecked_in_transformation(what: str, axis: int) -> TraceError:
-    return TraceError(f"{what}: an index computed inside a transformed function (mlc.grad, mlc.vmap, mlc.jvp...) "
-                      f"into axis {axis}: its bounds cannot be checked there, and NumPy raises IndexError where "
-                      "it is out of bounds. Compute the index outside the transformed function and pass it in "
-                      "(it is checked then), clip it yourself (np.clip), or pass bounds_check=False to "
-                      f"mlc.jit to clip every index as JAX does{describe_location(user_location())}")
-
-
 def _check_dynamic(ctx, index: Tracer, n: PrimExpr, op: tuple) -> None:
     """Check ``index`` into a dynamic axis of ``n`` elements (a size expression of the
     function's dynamic axes), which the call evaluates from its arguments' shapes. Only a
     jitted function's own trace returns such a check: a compiled loop or conditional checks its
     body's indices against sizes known when it is traced, and there are none here."""
     if ctx.captures:
-        raise TraceError(f"{op[0]}: a traced index into axis {op[1]}, a dynamic axis, inside a compiled loop or "
-                         "conditional: its bounds would not be checked. Index with a Python int, make the axis "
-                         f"static (no dynamic= for it), or pass bounds_check=False to mlc.jit{op[2]}")
+        raise _dynamic_in_body(op)
     ctx.check_index(_int64(index), n, op)
+
+
+def _constant_inside(ctx, indices: Tracer, n) -> bool:
+    """Whether ``indices`` are constants, each in ``[-n, n)``."""
+    values = outer_value(ctx, indices)
+    return (isinstance(values, np.ndarray) and isinstance(n, (int, np.integer))
+            and bool(np.all((-n <= values) & (values < n))))
+
+
+def _dynamic_in_body(op: tuple) -> TraceError:
+    return TraceError(f"{op[0]}: a traced index into axis {op[1]}, a dynamic axis, inside a compiled loop or "
+                      "conditional: its bounds would not be checked. Index with a Python int, make the axis "
+                      f"static (no dynamic= for it), or pass bounds_check=False to mlc.jit{op[2]}")
 
 
 def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
@@ -255,22 +249,29 @@ def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
     elements when the function runs, with one reduction of the indices: the largest of
     ``2 * j`` for each ``j >= 0`` and ``2 * ~j + 1`` for each ``j < 0`` (every index's
     distance past the axis, its sign in the low bit; beyond 2^61 saturated), decoded into the
-    index the error names."""
+    index the error names. An array whose length is dynamic may be empty at a call: its
+    reduction starts at -1 (no index), and the check is a status (:mod:`mlc.tracer.checks`)
+    that fails only where the array holds an index out of bounds."""
     if not isinstance(indices, Tracer) or not isinstance(n, (int, np.integer, PrimExpr)):
         return
     if indices.ndim == 0:
         check_index(indices, n, what, axis, ctx)
         return
     ctx = ctx or _trace_of(indices)
-    if _transformed(ctx):
-        outer = _outer_value(ctx, indices)
+    if transformed(ctx):
+        outer = outer_value(ctx, indices)
         if outer is not None:
             _check_outer(outer, n, what, axis)
-        elif _checked_around(ctx) and indices.size:
-            raise _unchecked_in_transformation(what, axis)
+        elif checking_trace(ctx) is not None and indices.size:
+            raise unchecked_in_transformation((what, axis, describe_location(user_location())))
         return
-    if not ctx.bounds_checks or not isinstance(indices.size, int) or indices.size == 0:
-        return  # (an index array of a dynamic size, unchecked: its maximum would refuse an empty one)
+    if transformed_body(ctx):  # in a loop or branch of a transformed function: refused unless known
+        if checking_trace(ctx) is not None and indices.size != 0 and not _constant_inside(ctx, indices, n):
+            raise unchecked_in_transformation((what, axis, describe_location(user_location())), body=True)
+        return
+    if not ctx.bounds_checks or (isinstance(indices.size, int) and indices.size == 0):
+        return
+    sized = isinstance(indices.size, int)  # (else its size is dynamic: it may be empty at a call)
     t = indices.strong()  # (a uint64 index array wraps into int64, as NumPy's indexing converts it)
     if t.dtype != np.int64:
         t = emit("astype", [t], dtype="int64")
@@ -280,12 +281,18 @@ def check_indices(indices, n: int, what: str, axis: int, ctx=None) -> None:
     top = c(2 ** 61)
     up = emit("multiply", [emit("minimum", [t, top]), c(2)])
     down = emit("add", [emit("multiply", [emit("minimum", [emit("invert", [t]), top]), c(2)]), c(1)])
-    worst = emit("max", [emit("where", [emit("less", [t, c(0)]), down, up])])
+    encoded = emit("where", [emit("less", [t, c(0)]), down, up])
+    worst = emit("max", [encoded]) if sized else emit("max", [encoded], initial=-1)  # (-1: no index)
     half = emit("right_shift", [worst, c(1)])
     odd = emit("bitwise_and", [worst, c(1)])
-    index = emit("where", [emit("not_equal", [odd, c(0)]), emit("invert", [half]), half])
+    index = emit("where", [emit("not_equal", [odd, c(0)]), emit("invert", [half]), half]).strong()
     op = (what, axis, describe_location(user_location()))
-    if isinstance(n, PrimExpr):
+    if not sized:  # checked where the call's array holds an index: a status (mlc.tracer.checks)
+        if isinstance(n, PrimExpr) and ctx.captures:
+            raise _dynamic_in_body(op)
+        holds = emit("astype", [emit("greater_equal", [worst, c(0)])], dtype="int64").strong()
+        ctx.check_range((holds, index), STATUS, ((INDEX, op, n if isinstance(n, PrimExpr) else int(n)),))
+    elif isinstance(n, PrimExpr):
         _check_dynamic(ctx, index, n, op)
     else:
-        ctx.check_index(index.strong(), int(n), op)
+        ctx.check_index(index, int(n), op)

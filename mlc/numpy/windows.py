@@ -48,6 +48,7 @@ True
 """
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -212,7 +213,8 @@ def _interval(value, depth: int = 12):
     if not _traced(value):
         v = operator.index(value)
         return v, v
-    return atom_interval(value._ctx, value._atom, depth)
+    span = atom_interval(value._ctx, value._atom, depth)
+    return None if span is None or not all(math.isfinite(v) for v in span) else span
 
 
 def _fixed_length(k: slice, n: int):

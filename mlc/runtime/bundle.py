@@ -2,13 +2,15 @@
 
 A bundle is a zip file, or a directory holding the same files: its metadata
 (``mlc-bundle.json``), the device code and constants its backend's export wrote, and
-``loader.py``, the device's own loader. The metadata names that loader's module
-(``"loader": "mlc.backends.<device>.bundle_loader"``) and lists a SHA-256 of every
-other file. :func:`load_bundle` checks every file before anything of it is used (a
-damaged, truncated or foreign bundle is refused), then hands the metadata and the
-files to the device's loader: the module itself where mlc is installed, else the copy
-the bundle carries. So a process that loaded :mod:`mlc.runtime.loader` by path, without
-mlc, loads a bundle of any device with NumPy and the device's array library only.
+``loader.py``, the device's own loader. The metadata says the bundle's kind
+(``"kind": "cuda-bundle"``) and the name of that loader's module, and lists a SHA-256
+of every other file. :func:`load_bundle` checks every file before anything of it is
+used (a damaged, truncated or foreign bundle is refused), then hands the metadata and
+the files to the device's loader: where mlc is installed, the one its backend
+registered for the kind (:mod:`.bundle_loaders`: the runtime names no
+backend), else the copy the bundle carries. So a process that loaded
+:mod:`mlc.runtime.loader` by path, without mlc, loads a bundle of any device with
+NumPy and the device's array library only.
 
 >>> import tempfile, os
 >>> is_bundle(tempfile.mkdtemp())
@@ -19,11 +21,13 @@ Like :mod:`.loader`, this module imports only the standard library and NumPy.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import types
 import zipfile
+
+if __package__:  # in mlc (not a copy loaded by path): the loaders the backends registered
+    from .bundle_loaders import registered_loader
 
 __all__ = ["BUNDLE_FORMAT", "METADATA_NAME", "LOADER_MEMBER", "MAX_BUNDLE", "is_bundle", "read_bundle",
            "load_bundle"]
@@ -35,10 +39,6 @@ METADATA_NAME = "mlc-bundle.json"
 LOADER_MEMBER = "loader.py"
 #: The most bytes a bundle's members may hold in all (a zip bomb is refused).
 MAX_BUNDLE = 4 << 30
-#: Where a device loader's module may live: a bundle's metadata names no other.
-_LOADER_PACKAGE = "mlc.backends."
-
-
 def is_bundle(path) -> bool:
     """Whether ``path`` is a bundle (a directory with its metadata, or a zip file)."""
     path = os.fspath(path)
@@ -88,7 +88,8 @@ def read_bundle(path, errors) -> tuple[dict, dict[str, bytes]]:
                         f"{metadata['format']}; this loader reads format {BUNDLE_FORMAT} and older: upgrade mlc "
                         "here, or export it with this machine's mlc")
     loader = metadata.get("loader")
-    if metadata["format"] < BUNDLE_FORMAT or not (isinstance(loader, str) and loader.startswith(_LOADER_PACKAGE)):
+    if metadata["format"] < BUNDLE_FORMAT or not (isinstance(loader, str) and loader.isascii()
+                                                   and all(p.isidentifier() for p in loader.split("."))):
         raise LoadError(f"{path} was exported by mlc {metadata.get('mlc_version', '?')} in bundle format "
                         f"{metadata['format']}, which carries no loader of its own; export it again")
     sums = metadata.get("checksums", {})
@@ -115,10 +116,12 @@ def load_bundle(path, host):
 
 
 def device_loader(metadata: dict, files: dict, host):
-    """The module that loads bundles of ``metadata``'s device: imported where mlc is,
-    else run from the bundle's own ``loader.py`` with ``host`` as its ``HOST_LOADER``."""
+    """The loader of bundles of ``metadata``'s kind: the one registered for it where mlc
+    is (:func:`~.bundle_loaders.registered_loader`; an ``errors.LoadError`` of ``host``
+    where none is), else the bundle's own ``loader.py`` run with ``host`` as its
+    ``HOST_LOADER``."""
     if __package__:
-        return importlib.import_module(metadata["loader"])
+        return registered_loader(metadata["kind"], host.LoadError)
     module = types.ModuleType(metadata["loader"].rsplit(".", 1)[-1])
     module.HOST_LOADER = host
     exec(compile(files[LOADER_MEMBER], LOADER_MEMBER, "exec"), module.__dict__)  # noqa: S102 - checksummed above

@@ -7,6 +7,11 @@ outputs on the host (:func:`~mlc.runtime.ndarray.allocator`), runs ``main``
 (one native call on the llvm backend; ``main`` allocates its own
 workspace, so concurrent calls share nothing) and returns the outputs.
 
+A ``main`` with symbolic shapes (``@mlc.jit(dynamic=...)``) binds its sizes from
+the inputs at each call (:class:`~mlc.runtime.sizes.SizeBinder`: a ShapeError
+where the inputs disagree, or a size that must not be 0 is) and allocates each
+output at them.
+
 ``single=True``: ``entry(inputs)`` returns the one output itself, not a list.
 ``checked=True`` (``MLC_DEBUG``) calls ``main`` as ``lib[name](...)`` does,
 checking every array against its parameter; otherwise the backend's C
@@ -29,18 +34,21 @@ from ..errors import MLCError
 from .module import Function
 from .ndarray import allocator, c_contiguous, cpu, device_array_type, empty_maker, to_device
 from .pointers import data_pointer
+from .sizes import SizeBinder, is_symbolic
 
 __all__ = ["MainEntry"]
 
 
 class MainEntry:
     """``entry(inputs) -> [output arrays]`` for graph main ``function``, whose first
-    ``n_inputs`` parameters are inputs, the next ``len(constants)`` the ``constants``."""
+    ``n_inputs`` parameters are inputs, the next ``len(constants)`` the ``constants``.
+    ``nonempty``: (size, message) of each size of a main with symbolic shapes that a call
+    must not make 0 (:class:`~mlc.runtime.sizes.SizeBinder`)."""
 
-    __slots__ = ("function", "n_inputs", "constants", "outputs", "single", "run", "fast_maker")
+    __slots__ = ("function", "n_inputs", "constants", "outputs", "single", "run", "fast_maker", "sizes")
 
     def __init__(self, function: Function, n_inputs: int, constants: Sequence[np.ndarray] = (),
-                 checked: bool = False, device=None, single: bool = False):
+                 checked: bool = False, device=None, single: bool = False, nonempty=()):
         n_params = len(function.specs)
         if not 0 <= n_inputs <= n_params - len(constants):
             raise MLCError(f"{function.name} takes {n_params} arrays; {n_inputs} inputs and "
@@ -56,7 +64,14 @@ class MainEntry:
         #: (main's fast entry, new output) where main has one (:mod:`.fast_calls`), takes no
         #: constants and returns one array (:meth:`make_fast`); None otherwise
         self.fast_maker = None
+        params = function.func.params
+        #: the binder of a call's sizes where main has symbolic shapes (:meth:`sizes.bind`), else None
+        self.sizes = (SizeBinder(function.name, params[:n_inputs], nonempty) if is_symbolic(params)
+                      else None)
         device = device or cpu()
+        if self.sizes is not None and device.kind == "cpu":
+            self.run = self._sized(allocator(device), checked)
+            return
         if device.kind != "cpu":
             self.run = self._on_device(device, checked)
             return
@@ -105,6 +120,20 @@ class MainEntry:
         def run(inputs):
             outs = [empty(shape, dtype) for shape, dtype in types]
             kernel([a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in inputs] + consts + outs)
+            return outs[0] if single else outs
+        return run
+
+    def _sized(self, empty, checked: bool):
+        """The sizes bound from the inputs (and checked) first, each output allocated at them."""
+        function, consts, single, bind = self.function, list(self.constants), self.single, self.sizes.bind
+        kernel = function if checked else (lambda *arrays, _k=function.kernel: _k(arrays))
+        shape = SizeBinder.shape
+        types = [(p.shape, np.dtype(p.dtype)) for p in function.func.params[self.n_inputs + len(consts):]]
+
+        def run(inputs):
+            sizes = bind(inputs)
+            outs = [empty(shape(extents, sizes), dtype) for extents, dtype in types]
+            kernel(*[c_contiguous(a) for a in inputs], *consts, *outs)
             return outs[0] if single else outs
         return run
 

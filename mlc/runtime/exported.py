@@ -8,11 +8,11 @@ An :class:`EntrySpec` is one function the library exports, ``<prefix><name>``:
 * ``kind="function"``: a PrimFunc of an ``mlc.build`` module, called in destination
   passing style like ``lib[name](...)``; symbolic extents come after the pointers,
   one ``int64_t`` each (``void f(float *A, float *B, int64_t n)``);
-* ``kind="program"``: a jitted function with dynamic axes, whose graph has no
-  ``main`` (Python calls its kernels one by one in-process, allocating each result
-  at this call's sizes): the library gets a C main doing the same (a
-  :class:`ProgramSpec`), ``int f(const float *x, float *out0, int64_t n)``, returning
-  0, 1 when memory ran out, or ``2 + k`` when the ``k``-th size that must not be 0 was.
+* ``kind="program"``: a jitted function with dynamic axes, whose ``main`` has symbolic
+  shapes: the C entry takes each dynamic size after the arrays and checks the sizes
+  that must not be 0 before it calls ``main`` (which allocates what its kernels pass
+  each other at this call's sizes), ``int f(const float *x, float *out0, int64_t n)``,
+  returning 0, or ``2 + k`` when the ``k``-th size that must not be 0 was.
 
 Shapes hold ints, the names of symbolic extents, and (a program's results) size
 expressions as JSON trees, ``["*", "n", 2]`` (:func:`size_expr`, :func:`expr_source`).
@@ -27,14 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import MLCError
-from .ndarray import c_contiguous
 from ..ir.expr import Binary, BufferLoad, Cast, IntImm, Var
 from ..ir.functor import pre_order_nodes
 from ..ir.shape_vars import shape_vars
 from ..ir.tir import BufferStore
 
-__all__ = ["ParamSpec", "EntrySpec", "CallSpec", "ProgramSpec", "c_type", "c_identifier", "function_entry", "graph_entry",
-           "program_entry", "size_expr", "expr_source"]
+__all__ = ["ParamSpec", "EntrySpec", "CallSpec", "c_type", "c_identifier", "function_entry", "graph_entry",
+           "size_expr", "expr_source"]
 
 #: dtype name -> the C type of one element.
 C_TYPES = {"float32": "float", "float64": "double", "int8": "int8_t", "int16": "int16_t",
@@ -87,7 +86,8 @@ class EntrySpec:
     result the index of its buffer among the output parameters (a value returned twice
     is one buffer, copied by the loader); ``single``: the result is one array, not a tuple;
     ``size_vars``: (name, dtype, parameter, dimension) of each symbolic extent, in the
-    order the function takes them."""
+    order the function takes them; ``nonempty`` (a program's): (size expression tree,
+    message) of each size a call must not make 0."""
     name: str
     symbol: str
     kind: str
@@ -96,15 +96,15 @@ class EntrySpec:
     outputs: tuple[int, ...] = ()
     single: bool = False
     size_vars: tuple[tuple[str, str, int, int], ...] = ()
-    program: ProgramSpec | None = field(default=None, compare=False)
+    nonempty: tuple[tuple[object, str], ...] = field(default=(), compare=False)
     calls: CallSpec | None = None
 
     def metadata(self, prefix: str) -> dict:
         out = {"name": self.name, "symbol": prefix + c_identifier(self.name), "kind": self.kind,
                "params": [p.metadata() for p in self.params], "outputs": list(self.outputs),
                "single": self.single, "size_vars": [list(v) for v in self.size_vars]}
-        if self.program is not None:
-            out["nonempty"] = [message for _, message in self.program.nonempty]
+        if self.kind == "program":
+            out["nonempty"] = [message for _, message in self.nonempty]
         if self.calls is not None and self.calls.needed():
             out["call"] = self.calls.metadata()
         return out
@@ -141,22 +141,6 @@ class CallSpec:
     def metadata(self) -> dict:
         return {"scalars": list(self.scalars), "keys": list(self.keys), "checks": [list(c) for c in self.checks],
                 "writes": list(self.writes), "aliases": None if self.aliases is None else list(self.aliases)}
-
-
-@dataclass(frozen=True)
-class ProgramSpec:
-    """The C main of a ``kind="program"`` entry: ``values`` ((dtype, shape) of each array
-    the program handles, shapes as :func:`size_expr` trees); which of them are the
-    ``inputs``, the ``constants`` ((value, array) pairs) and the ``outputs``; the ``steps``,
-    ``("call", function, args, outs, sizes)`` (``sizes``: (expression, dtype) of each size
-    argument the function takes) or ``("view", source, value)``; and ``nonempty``,
-    (expression, message) of each size that must not be 0."""
-    values: tuple[tuple[str, tuple], ...]
-    inputs: tuple[int, ...]
-    constants: tuple[tuple[int, np.ndarray], ...]
-    steps: tuple[tuple, ...]
-    outputs: tuple[int, ...]
-    nonempty: tuple[tuple[object, str], ...] = ()
 
 
 #: Size arithmetic a shape may hold -> its operator in a :func:`size_expr` tree.
@@ -253,67 +237,24 @@ def function_entry(name: str, func, symbol: str | None = None) -> EntrySpec:
 
 
 def graph_entry(name: str, symbol: str, main, n_inputs: int, constants, outputs, single: bool,
-                calls: CallSpec | None = None) -> EntrySpec:
+                calls: CallSpec | None = None, nonempty=()) -> EntrySpec:
     """The entry ``name`` of a graph's ``main`` (PrimFunc ``main``, called ``symbol`` in its
     module, as built): its first ``n_inputs``
     parameters are the inputs, the next ``len(constants)`` the ``constants`` (held by the
-    library), the rest the outputs; ``outputs`` maps each result to its output buffer."""
+    library), the rest the outputs; ``outputs`` maps each result to its output buffer. A
+    ``main`` with symbolic shapes (dynamic axes) is a ``kind="program"`` entry, which takes
+    each size after the arrays and checks the sizes ``nonempty`` lists ((size, message)) first."""
     params = list(main.params)
     kept = params[:n_inputs] + params[n_inputs + len(constants):]
     names = _unique([p.name for p in kept[:n_inputs]] + [f"out{k}" for k in range(len(kept) - n_inputs)])
     specs = []
     for n, (cname, p) in enumerate(zip(names, kept)):
-        if not all(isinstance(e, IntImm) for e in p.shape):
-            raise MLCError(f"export: graph main {name}: parameter {p.name} has a symbolic shape; a graph "
-                           "exports with static shapes")
-        specs.append(ParamSpec(cname, p.dtype, tuple(e.value for e in p.shape), "in" if n < n_inputs else "out"))
-    return EntrySpec(name, symbol, "graph", tuple(specs), tuple(constants), tuple(outputs), single, calls=calls)
-
-
-def program_entry(name: str, graph, functions, nonempty=(), single: bool = False,
-                  calls: CallSpec | None = None) -> EntrySpec:
-    """The entry ``name`` of a lowered ``graph`` with dynamic axes (no ``main``): its
-    kernels are ``functions`` (name -> PrimFunc, as built), ``nonempty`` holds (size,
-    message) of each size that must not be 0. The C main binds each dynamic size from
-    the first input dimension that is it."""
-    index: dict[int, int] = {}
-    values: list = []
-
-    def value(v) -> int:
-        if id(v) not in index:
-            index[id(v)] = len(values)
-            values.append((v.dtype, tuple(size_expr(d) for d in v.shape)))
-        return index[id(v)]
-
-    inputs = tuple(value(v) for v in graph.inputs)
-    constants = tuple((value(c), c_contiguous(c.data)) for c in graph.constants())
-    steps = []
-    for b in graph.bindings:
-        if b.op == "call_tir":
-            func = functions[b.attr("func")]
-            arrays = [*b.args, *b.outputs]
-            sizes = tuple((size_expr(arrays[n].shape[d]), v.dtype) for v, n, d in shape_vars(func.params))
-            steps.append(("call", b.attr("func"), tuple(map(value, b.args)), tuple(map(value, b.outputs)), sizes))
-        elif b.op == "view":
-            (source,), (view,) = b.args, b.outputs
-            steps.append(("view", value(source), value(view)))
-        else:
-            raise MLCError(f"export: {graph.name} runs {b.describe()}, a call of Python; an exported library "
-                           "runs without Python. Write it as an mlc op, or keep the program in-process")
-    outputs = tuple(value(v) for v in graph.outputs)
-    binders, seen = [], set()
-    for n, v in enumerate(graph.inputs):
-        for d, e in enumerate(v.shape):
-            if not isinstance(e, (int, IntImm, Var)):
-                raise MLCError(f"export: input {v.name} of {graph.name} has the size {e!r}; a program exports "
-                               "with inputs whose dynamic sizes are plain variables")
-            if isinstance(e, Var) and str(e.name) not in seen:
-                seen.add(str(e.name))
-                binders.append((str(e.name), "int64", n, d))
-    names = _unique([v.name for v in graph.inputs] + [f"out{k}" for k in range(len(outputs))])
-    params = tuple(ParamSpec(names[k], *values[v], "in") for k, v in enumerate(inputs)) + tuple(
-        ParamSpec(names[len(inputs) + k], *values[v], "out") for k, v in enumerate(outputs))
-    program = ProgramSpec(tuple(values), inputs, constants, tuple(steps), outputs,
-                          tuple((size_expr(e), message) for e, message in nonempty))
-    return EntrySpec(name, name, "program", params, outputs=tuple(range(len(outputs))), single=single,
-                     size_vars=tuple(binders), program=program, calls=calls)
+        role = "in" if n < n_inputs else "out"
+        if role == "in" and not all(isinstance(e, (IntImm, Var)) for e in p.shape):
+            raise MLCError(f"export: input {p.name} of {name} has the size {p.shape}; a program exports with "
+                           "inputs whose dynamic sizes are plain variables")
+        specs.append(ParamSpec(cname, p.dtype, tuple(size_expr(e) for e in p.shape), role))
+    sizes = tuple((str(v.name), v.dtype, n, d) for v, n, d in shape_vars(kept[:n_inputs]))
+    kind = "program" if sizes else "graph"
+    return EntrySpec(name, symbol, kind, tuple(specs), tuple(constants), tuple(outputs), single, size_vars=sizes,
+                     nonempty=tuple((size_expr(e), message) for e, message in nonempty), calls=calls)

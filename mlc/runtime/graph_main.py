@@ -8,7 +8,8 @@ against its parameters, as ``lib[name](...)`` checks them) and
 ``CallPacked`` calls the registered library function with them. The
 statements are walked once, when the program is made, into a list of steps
 that each call runs through (a ``main`` that only calls one function on its
-own parameters calls it directly).
+own parameters calls it directly). A ``main`` with symbolic shapes binds its sizes from
+its arguments at each call, and allocates and views at them.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ import numpy as np
 from ..errors import MLCError
 from ..ir.buffer import Buffer
 from ..ir.calls import CallPacked, CallPrimFunc, DeclBuffer
+from ..ir.arith import eval_int
 from ..ir.functor import pre_order_nodes
+from ..ir.shape_vars import shape_vars
 from ..ir.expr import Binary, BufferLoad, Cast, FloatImm, IntImm
 from ..ir.expr import Var as TirVar
 from ..ir.ops import BINARY_OPS
@@ -44,6 +47,7 @@ class GraphMainProgram:
         #: buffer -> (shape, dtype, ((index, value), ...)) of the constants main fills itself
         self.constants = _constant_buffers(func.body)
         self._made: dict = {}  # buffer -> its array, made on the first call
+        self.sizes = shape_vars(func.params)
         self.steps = self._steps()
         calls = [step for step in self.steps if step[0] is _CALL]
         positions = {b: n for n, b in enumerate(func.params)}
@@ -86,7 +90,7 @@ class GraphMainProgram:
                 steps.append((_CONSTANT, s.buffer, None, ()))
                 stack.append(s.body)
             elif isinstance(s, Allocate):
-                steps.append((_ALLOCATE, s.buffer, (tuple(s.buffer.static_shape()), s.buffer.dtype), ()))
+                steps.append((_ALLOCATE, s.buffer, (_extents(s.buffer.shape), s.buffer.dtype), ()))
                 stack.append(s.body)
             elif isinstance(s, BufferStore) and s.buffer in self.constants:
                 continue  # made with the constant's array
@@ -112,6 +116,8 @@ class GraphMainProgram:
 
     def run(self, args: Sequence[np.ndarray]) -> None:
         arrays: dict = dict(zip(self.func.params, args))
+        if self.sizes:  # symbolic shapes: each size from the first argument dimension that is it
+            arrays[_SIZES] = {id(v): args[n].shape[d] for v, n, d in self.sizes}
         self._run(self.steps, arrays)
 
     def _run(self, steps, arrays: dict) -> None:
@@ -120,11 +126,12 @@ class GraphMainProgram:
             if kind is _CALL:
                 what(*[arrays[b] for b in call_args])
             elif kind is _ALLOCATE:
-                arrays[buffer] = empty(*what)
+                shape, dtype = what
+                arrays[buffer] = empty(shape if type(shape) is tuple else shape(arrays[_SIZES]), dtype)
             elif kind is _CONSTANT:
                 arrays[buffer] = self._constant(buffer)
             elif kind is _VIEW:
-                arrays[buffer] = _view(arrays[what], buffer)
+                arrays[buffer] = _view(arrays[what], buffer, arrays.get(_SIZES))
             elif kind is _FOR:
                 begin = int(_scalar(what[0], arrays))
                 for i in range(begin, begin + int(_scalar(what[1], arrays))):
@@ -141,6 +148,14 @@ class GraphMainProgram:
 
 
 _ALLOCATE, _VIEW, _CALL, _CONSTANT = "allocate", "view", "call", "constant"
+_SIZES = "sizes"  # the key of a call's sizes (shape variable id -> int) among its arrays
+
+
+def _extents(shape):
+    """``shape`` as ints where it is static, else a function of the call's sizes giving them."""
+    if all(isinstance(e, IntImm) for e in shape):
+        return tuple(e.value for e in shape)
+    return lambda sizes: tuple(eval_int(e, sizes) for e in shape)
 _FOR, _WHILE, _IF, _STORE = "for", "while", "if", "store"
 
 
@@ -203,10 +218,12 @@ def _direct_call(function, where: list[int], n_params: int):
     return lambda args: function(*[args[n] for n in where])
 
 
-def _view(data, buffer: Buffer):
+def _view(data, buffer: Buffer, sizes: dict | None = None):
     """The first elements of ``data``'s memory (a NumPy or CuPy array) seen as ``buffer``'s
-    shape and dtype."""
-    shape = buffer.static_shape()
+    shape (at the call's ``sizes`` where it is symbolic) and dtype."""
+    shape = _extents(buffer.shape)
+    if type(shape) is not tuple:
+        shape = shape(sizes)
     dtype = np.dtype(buffer.dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     flat = data.reshape(-1).view(np.uint8)

@@ -373,12 +373,14 @@ class LibraryFunction:
         outs = [_empty(tuple(evaluate_size(d, sizes) for d in shape), dtype) for dtype, shape in self._output_specs]
         status = self._cfunc(*map(data_pointer, inputs), *map(data_pointer, outs),
                              *[sizes[name] for name, _, _, _ in self.size_vars])
-        if status == 1:
+        if status == 1:  # (a library whose C main allocated the intermediates: an earlier mlc's)
             raise MemoryError(f"{self.name}(): the library could not allocate its intermediate arrays")
         if status:
             raise ShapeError(self._nonempty[status - 2] if 0 <= status - 2 < len(self._nonempty) else
                              f"{self.name}(): the library refused these sizes (status {status})")
-        return outs[0] if self.single else tuple(outs)
+        if self._plain_outputs:
+            return outs[0] if self.single else tuple(outs)
+        return returned(outs, self.outputs, self.single)
 
     def _call_function(self, args) -> None:
         if any(type(a) is not _ndarray for a in args):

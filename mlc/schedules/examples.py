@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..ir import te
 from ..ir.tir import IRModule
 
-__all__ = ["add_one", "scale_2d", "two_stage", "two_stage_2d", "row_sum", "matmul", "dot"]
+__all__ = ["add_one", "scale_2d", "two_stage", "two_stage_2d", "row_sum", "two_sums", "matmul", "dot"]
 
 
 def _module(*tensors) -> IRModule:
@@ -54,6 +54,16 @@ def row_sum(m: int = 2, n: int = 8) -> IRModule:
     k = te.reduce_axis((0, n), name="k")
     B = te.compute((m,), lambda i: te.sum(A[i, k], axis=k), "B")
     return _module(A, B)
+
+
+def two_sums(n: int = 8) -> IRModule:
+    """``S[0] = sum(A)`` and ``Q[0] = sum(A * A)``: two reductions over the same elements."""
+    A = te.placeholder((n,), "float32", "A")
+    k = te.reduce_axis((0, n), name="k")
+    S = te.compute((1,), lambda i: te.sum(A[k], axis=k), "S")
+    r = te.reduce_axis((0, n), name="r")
+    Q = te.compute((1,), lambda i: te.sum(A[r] * A[r], axis=r), "Q")
+    return _module(A, S, Q)
 
 
 def matmul(n: int = 4, m: int = 4, k: int = 4) -> IRModule:

@@ -17,13 +17,13 @@ import numpy as np
 from ..driver import build, main_entry
 from ..errors import BoundsError, DTypeError, ShapeError
 from ..ir.arith import eval_int
+from ..ir.expr import max as expr_max
 from ..ir.graph import Graph
 from ..ops.library.reduce import EMPTY_REDUCTION
 from ..ir.tir import IRModule
 from ..passes.graph import run_graph_passes
 from ..runtime.entry import MainEntry
 from ..target import Target
-from ..runtime.symbolic_executor import SymbolicGraphExecutor, is_symbolic_graph
 from .numpy_random import draw_key
 from .operands import numpy_on_overflow
 from .pytree import unflatten
@@ -48,6 +48,14 @@ class RangeCheck(NamedTuple):
     op: object
     limit: int = 0
 
+    @property
+    def sized(self) -> bool:
+        """Whether the check's limit (or that of a check in its status table) is a size
+        expression of the dynamic axes, which a call evaluates from its arguments' shapes."""
+        if self.dtype == STATUS:
+            return any(RangeCheck(*entry).sized for entry in self.op)
+        return not isinstance(self.limit, int)
+
     def verify(self, value: np.ndarray, sizes: dict | None = None) -> None:
         """Raise where ``value`` fails the check. ``sizes``: the call's dynamic sizes
         (shape variable id -> int), for a limit that is a size expression of them."""
@@ -57,7 +65,7 @@ class RangeCheck(NamedTuple):
         if self.dtype == STATUS:
             site, v = int(value[0]), int(value[1])  # (a NumPy or a CuPy array)
             if site:
-                RangeCheck(*self.op[site - 1]).verify(np.int64(v))
+                RangeCheck(*self.op[site - 1]).verify(np.int64(v), sizes)
             return
         v = int(value)
         if self.dtype == INDEX:
@@ -110,8 +118,12 @@ def nonempty_axes(traced: Graph) -> tuple[tuple[object, str], ...]:
         if b.op == "take" and len(b.args) == 2:  # no element to take from an empty axis
             shape = b.args[0].shape
             axis = b.attr("axis") % len(shape)
-            if not isinstance(shape[axis], int) and b.args[1].shape[0] != 0:
-                out.append((shape[axis], f"take: cannot take element(s) from an empty axis (axis {axis} of "
+            taken = b.args[1].shape[0]
+            if (isinstance(shape[axis], int) and isinstance(taken, int)) or (isinstance(taken, int) and taken == 0):
+                continue
+            # 0 exactly where the axis is empty and an element is taken (their number may be dynamic too)
+            size = shape[axis] if isinstance(taken, int) else shape[axis] + expr_max(1 - taken, 0)
+            out.append((size, f"take: cannot take element(s) from an empty axis (axis {axis} of "
                                          f"{getattr(b.args[0], 'name', 'its argument')}, of dynamic size "
                                          f"{shape[axis]}, is 0 on this call)" + describe_location(b.loc)))
             continue
@@ -174,8 +186,8 @@ class CompiledFunction:
         self.replaced = None
         in_place = {k: graph.inputs[k].dtype for _, k in graph.written}
         # checks of indices into dynamic axes: their limits evaluated at the call's sizes
-        sizes = (entry.executor.sizes if isinstance(entry, _SymbolicEntry)
-                 and any(not isinstance(c.limit, int) for c in checks) else None)
+        sizes = (entry.sizes.bind if entry.sizes is not None
+                 and any(c.sized for c in checks) else None)
         self.run = self._runner(_with_keys(entry.run, key_sources), order, out_tree, checks, copies, writes,
                                 aliases, in_place, sizes)
         #: whether :meth:`make_fast` may give a fast entry: ``run`` is the entry's own (one
@@ -277,10 +289,9 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
     """Build ``graph.module`` (kernels and main) in one ``mlc.build`` call, which applies
     ``schedule``, or ``database``'s traces and the target's default rules when it is None. The
     graph's last ``len(checks)`` outputs are the traced ints the :class:`RangeCheck` s verify
-    after each run. A graph with symbolic input shapes (``@mlc.jit(dynamic=...)``) has no
-    ``main``: its sizes are bound per call and its kernels called one by one
-    (:class:`~mlc.runtime.symbolic_executor.SymbolicGraphExecutor`), which first checks that
-    the sizes ``nonempty`` lists (:func:`nonempty_axes`) are not 0. The outputs at ``copies``
+    after each run. A graph with symbolic input shapes (``@mlc.jit(dynamic=...)``) has a
+    ``main`` whose entry binds the sizes at each call and first checks that the sizes
+    ``nonempty`` lists (:func:`nonempty_axes`) are not 0. The outputs at ``copies``
     are returned as copies (:func:`merged_outputs`). A call draws one random key from each of
     ``key_sources`` for the graph's last inputs (:func:`_with_keys`). The graph's last
     ``len(writes)`` outputs are written into the arguments at ``writes`` after each run
@@ -293,25 +304,9 @@ def build_lowered(graph: Graph, out_tree, target, schedule, checks: tuple[RangeC
 
 def _function_of(graph: Graph, lib, out_tree, checks, nonempty, copies, key_sources, writes,
                  aliases) -> CompiledFunction:
-    """The CompiledFunction calling ``graph``'s main (or its kernels one by one) in ``lib``."""
-    if is_symbolic_graph(graph):
-        executor = SymbolicGraphExecutor(graph, lib, nonempty)
-        single = type(out_tree) is str and not checks and not writes and len(graph.outputs) == 1
-        entry = _SymbolicEntry(executor, single)
-        function = CompiledFunction(graph, lib, entry, tuple(range(len(graph.outputs))), out_tree, checks, copies,
-                                    key_sources, writes, aliases)
-    else:
-        entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks and not writes)
-        function = CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources, writes,
-                                    aliases)
+    """The CompiledFunction calling ``graph``'s main in ``lib``."""
+    entry, order = main_entry(graph, lib, single=type(out_tree) is str and not checks and not writes,
+                              nonempty=nonempty)
+    function = CompiledFunction(graph, lib, entry, order, out_tree, checks, copies, key_sources, writes, aliases)
     function.nonempty = nonempty
     return function
-
-
-class _SymbolicEntry:
-    """A symbolic graph's executor as the entry :class:`CompiledFunction` calls: ``run``
-    returns the list of outputs, or the lone output itself when ``single``."""
-
-    def __init__(self, executor: SymbolicGraphExecutor, single: bool):
-        self.executor = executor
-        self.run = (lambda leaves: executor.run(leaves)[0]) if single else executor.run

@@ -26,7 +26,7 @@ from ..ir.types import TensorType
 from . import pytree
 from .operands import as_tracer, is_weak_scalar
 from .source import describe_location, user_location
-from .checks import body_status, carried_status, zero_status
+from .checks import body_status, carried_status, checked_around, zero_status
 from .trace import STATUS, TraceContext, current_trace
 from .tracer import Tracer
 
@@ -269,11 +269,18 @@ def fori_loop(lower, upper, body_fun: Callable, init_val, *, _what: str = "fori_
 
 def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted, invariant=()) -> None:
     """Check, once around the loop, the indices ``i + offset`` its body reads or writes at
-    every iteration ``i`` of ``range(lower, upper)``: the first that NumPy would find out of
+    every iteration ``i`` of ``range(lower, upper)`` (``offset`` an int, or ``(k, sign, c)`` for
+    ``c + sign * k``, ``k`` a value around the loop): the first that NumPy would find out of
     bounds is ``lower + offset`` when that is below ``-size``, else the first one at or past
     ``size`` (none where the loop runs no iteration); and the ``invariant`` indices, computed
     around the loop, where it runs an iteration."""
     if not hoisted and not invariant:
+        return
+    if not ctx.bounds_checks:  # a loop of a transformed function (mlc.grad, vmap...): checked around it
+        around = checked_around(ctx, bounds, hoisted, invariant)
+        if around is not None:
+            with around[0]:
+                _check_hoisted(*around)
         return
     lower, upper = (b if b.dtype == np.int64 else ctx.emit("astype", [b], {"dtype": "int64"}) for b in bounds)
 
@@ -283,8 +290,15 @@ def _check_hoisted(ctx: TraceContext, bounds: list[Tracer], hoisted, invariant=(
     for index, size, op in invariant:
         ctx.check_index(ctx.emit("where", [runs, index, c(0)]).strong(), size, op)
     for offset, size, op in hoisted:
-        lo = ctx.emit("add", [lower, c(offset)])
-        hi = ctx.emit("add", [upper, c(offset - 1)])
+        if isinstance(offset, tuple):  # i + c + k (sign 1) or i + c - k (-1), k computed around the loop
+            k, sign, offset = offset
+            k = k if k.dtype == np.int64 else ctx.emit("astype", [k.strong()], {"dtype": "int64"})
+            k = k if sign > 0 else ctx.emit("negative", [k])
+            lo = ctx.emit("add", [ctx.emit("add", [lower, k]), c(offset)])
+            hi = ctx.emit("add", [ctx.emit("add", [upper, k]), c(offset - 1)])
+        else:
+            lo = ctx.emit("add", [lower, c(offset)])
+            hi = ctx.emit("add", [upper, c(offset - 1)])
         past = ctx.emit("where", [ctx.emit("greater_equal", [hi, c(size)]), ctx.emit("maximum", [lo, c(size)]), c(0)])
         first = ctx.emit("where", [ctx.emit("less", [lo, c(-size)]), lo, past])
         ctx.check_index(ctx.emit("where", [runs, first, c(0)]).strong(), size, op)
@@ -507,8 +521,9 @@ def scan(f: Callable, init, xs=None, length: int | None = None):
     x_tracers = [_leaf_tracer(ctx, leaf, "scan: xs") for leaf in x_leaves]
 
     def step(i, carry):  # NumPy's functions on Tracers record mlc.numpy's
-        x = pytree.unflatten(x_tree, [np.reshape(np.take(leaf, np.reshape(i, (1,)), axis=0), leaf.shape[1:])
-                                      for leaf in x_tracers])
+        at = np.reshape(i, (1,))  # (the loop's index, in [0, length): the gather checks nothing)
+        x = pytree.unflatten(x_tree, [np.reshape(current_trace().emit("take", [leaf, at], {"axis": 0}),
+                                                 leaf.shape[1:]) for leaf in x_tracers])
         return f(carry, x)
 
     # the types of y: f traced once on its own (that graph is dropped)

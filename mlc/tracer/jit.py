@@ -216,17 +216,24 @@ class JitFunction:
         if aliases is not None:  # traced with the arguments that are one array as one (.writeback)
             key, call = key + (("aliases", aliases),), call + (aliases,)
         slot = self._specs.get(key)
+        eager = None
         if slot is None:
             with self._lock:
                 slot = self._specs.get(key)
                 if slot is None:
                     database = self._database_for(args, kwargs)
-                    quick = self._tiered if self._tiered is not None else config().tiered
-                    compiled = self._compile(key, call, database, quick)
-                    if compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
+                    settings = config()
+                    quick = self._tiered if self._tiered is not None else settings.tiered
+                    if quick and settings.eager_first and not self._dynamic:  # NumPy's run first
+                        compiled, eager = self._compile_eager(key, call, database)
+                    else:
+                        compiled = self._compile(key, call, database, quick)
+                    if eager is not None:
+                        _refuse_device_arrays(leaves, self._target or settings.target, self.__name__)
+                    elif compiled.lib.device.kind == "cpu":  # GPU arrays have keys of their own
                         _refuse_device_arrays(leaves, compiled.lib.target, self.__name__)
                     slot = self._specs.add(key, compiled, compiled.run, compiled.function.can_fast)
-                    if quick:  # the optimised build, swapped in when ready (.tiering)
+                    if quick and eager is None:  # the optimised build, swapped in when ready (.tiering)
                         tiering.upgrade(compiled, slot)
         found = self._spec.remembered(args, kwargs, leaves)  # how this call can be found again
         if found is not None and aliases is None:
@@ -242,7 +249,12 @@ class JitFunction:
                     self._specs.hot_keyed = (slot, where[1])
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
-        return slot.run(leaves)
+        if eager is None:
+            return slot.run(leaves)
+        try:  # the first call runs eagerly; then the optimised program is built (.tiering)
+            return slot.run(leaves)
+        finally:
+            eager.start(slot)
 
     def _signature(self, args, kwargs):
         """(cache key, arrays to pass, what tracing needs) for a call."""
@@ -348,6 +360,17 @@ class JitFunction:
         tier (:mod:`.tiering`)."""
         with collector_paused():
             return self._stage(key, call, database).lower().compile(quick=quick)
+
+    def _compile_eager(self, key, call, database=None):
+        """(Compiled, its :class:`~.tiering.EagerTier`): the trace run eagerly through NumPy,
+        where that gives the first result sooner than compiling (:mod:`.eager`); otherwise
+        (the Compiled of a quick build, None), as :meth:`_compile` with ``quick``."""
+        with collector_paused():
+            traced = self._stage(key, call, database)
+            tier = tiering.eager_tier(traced)
+            if tier is not None:
+                return tier.compiled, tier
+            return traced.lower().compile(quick=True), None
 
     def _database_for(self, args, kwargs):
         """The tuning database a new signature builds with: the jit's ``database``, after

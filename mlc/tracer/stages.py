@@ -26,7 +26,7 @@ from ..ir.graph import Graph
 from ..ir.tir import IRModule
 from ..passes.graph.emit_main import main_name
 from ..runtime.entry import MainEntry
-from ..runtime.exported import CallSpec, graph_entry, program_entry
+from ..runtime.exported import CallSpec, graph_entry
 from ..runtime.ndarray import module_device
 from ..target import Target
 from .arguments import WideInt, fast_key, fast_leaves, keyed_arguments
@@ -222,9 +222,8 @@ class Compiled:
         beside it): its ``main`` with the constants and parameters the trace captured,
         as one C function ``mlc_<name>_main(inputs..., outputs...)``. ``cc``: the C
         compiler/linker (default: cc, gcc or clang on PATH). With dynamic axes
-        (``mlc.jit(dynamic=...)``) the library's main, written in C, takes each dynamic
-        size after the arrays and allocates what the kernels pass each other at the
-        call's sizes. The loaded library takes
+        (``mlc.jit(dynamic=...)``) the library's main takes each dynamic size after the
+        arrays and allocates what the kernels pass each other at the call's sizes. The loaded library takes
         the array arguments in the order the function's array leaves are traced, and
         returns one array or a tuple. As a jitted call, the loaded entry takes Python numbers
         where the trace had them, verifies traced Python ints, draws random keys from NumPy's
@@ -241,18 +240,15 @@ class Compiled:
         if module_device(self.lib.target).kind != "cpu":  # a device's module: its backend's bundle
             return self._export_bundle(path, format, calls, archs)
         single = type(function.out_tree) is str
-        if not isinstance(function.entry, MainEntry):  # dynamic axes: a main in C calls the kernels
-            functions = {n: function.lib[n].func for n in function.lib.function_names}
-            entry = program_entry("main", graph, functions, function.entry.executor.nonempty, single, calls)
-        else:
-            symbol = main_name(graph)
-            entry = graph_entry("main", symbol, function.lib[symbol].func, function.entry.n_inputs,
-                                function.entry.constants, function.order, single, calls)
+        symbol, sizes = main_name(graph), function.entry.sizes
+        entry = graph_entry("main", symbol, function.lib[symbol].func, function.entry.n_inputs,
+                            function.entry.constants, function.order, single, calls,
+                            nonempty=sizes.nonempty if sizes is not None else ())
         return function.lib.export(path, cc=cc, format=format, entries=[entry])
 
     def _export_bundle(self, path, format, calls: CallSpec, archs):
         function = self.function
-        if not isinstance(function.entry, MainEntry):
+        if function.entry.sizes is not None:
             raise MLCError("export: a program with dynamic axes runs its kernels from Python on cuda; export it "
                            "for 'llvm', or jit it without dynamic= for cuda")
         symbol = main_name(function.graph)
@@ -279,7 +275,7 @@ class Compiled:
         if any(type(leaf) is WideInt for leaf in _leaf_kinds(self._origin.key)):
             raise MLCError(f"export: {name} was traced with a Python int that int64 cannot hold (a constant of "
                            "the trace); pass it as an array, or a value int64 holds")
-        if any(not isinstance(c.limit, int) for c in function.checks):
+        if any(c.sized for c in function.checks):
             raise MLCError(f"export: {name} indexes a dynamic axis with a traced index, which a call checks "
                            "against the axis's size at that call; an exported library does not check it yet. "
                            "Export with mlc.jit(..., bounds_check=False), or with that axis static")

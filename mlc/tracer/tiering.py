@@ -1,7 +1,13 @@
-"""Tiered compilation: a jitted function's first call runs a quickly built program; the
-optimised one replaces it when ready.
+"""Tiered compilation: a jitted function's first call runs what is ready soonest; the
+optimised program replaces it when ready.
 
-A first call of a signature builds with ``mlc.build(..., quick=True)``: every kernel whose
+A first call of a signature whose graph NumPy runs sooner than it compiles (:mod:`.eager`
+estimates both) runs the graph as traced, op by op, through NumPy (:class:`EagerTier`);
+once the call has returned, one background thread runs the passes and builds the
+optimised program, and swaps it in as below. Calls that come before the swap run eagerly
+too. ``MLC_EAGER_FIRST=0`` (``config().eager_first``) turns this tier off.
+
+Otherwise a first call of a signature builds with ``mlc.build(..., quick=True)``: every kernel whose
 run is short (:func:`mlc.driver.tiers.quick_enough`) is emitted without LLVM's O3, some
 ten times less LLVM work, and the call runs that program. Then one background thread
 builds those kernels at O3 (:meth:`~mlc.backends.llvm.module.LLVMModule.optimized`: LLVM
@@ -36,9 +42,14 @@ import collections
 import threading
 import warnings
 
+from ..config import config
 from ..driver import collector_paused
+from ..target import Target
+from .compile import CompiledFunction
+from .eager import EagerEntry, EagerFailed, plan
+from .stages import Compiled, Traced
 
-__all__ = ["upgrade", "wait", "pending"]
+__all__ = ["upgrade", "wait", "pending", "EagerTier", "eager_tier"]
 
 _COND = threading.Condition()
 _QUEUE: collections.deque = collections.deque()
@@ -52,10 +63,15 @@ def upgrade(compiled, slot=None) -> bool:
     lib = compiled.function.lib
     if not getattr(lib, "is_quick", False):
         return False
+    return _submit(lambda: _swap_in(compiled, slot))
+
+
+def _submit(job) -> bool:
+    """Run ``job()`` on the background thread (started on the first job); False at exit."""
     with _COND:
         if _STATE["closed"]:
             return False
-        _QUEUE.append((compiled, slot))
+        _QUEUE.append(job)
         _STATE["pending"] += 1
         if _STATE["thread"] is None:
             thread = threading.Thread(target=_work, name="mlc-tier-up", daemon=True)
@@ -88,9 +104,9 @@ def _work() -> None:
                 _STATE["pending"] = 0
                 _COND.notify_all()
                 return
-            compiled, slot = _QUEUE.popleft()
+            job = _QUEUE.popleft()
         try:
-            _swap_in(compiled, slot)
+            job()
         except BaseException as err:  # the quick program stays: slower, still right
             if not _STATE["warned"]:
                 _STATE["warned"] = True
@@ -121,6 +137,94 @@ def _swap_in(compiled, slot) -> None:
         if slot.fast is not None:  # (either program's fast entry runs with either's run)
             slot.fast = optimized.make_fast()
         slot.run = optimized.run
+
+
+class EagerTier:
+    """A signature's first tier that runs its traced graph eagerly through NumPy
+    (:class:`~.eager.EagerEntry`), and its way to the optimised program.
+
+    :attr:`compiled` is the :class:`~.stages.Compiled` the jit keeps: its calls run eagerly,
+    with the call's checks, write-back and output tree as compiled code has them, until
+    :meth:`optimised` (on the background thread after the first call: :meth:`start`, or at
+    once where a reference fails: :class:`~.eager.EagerFailed`) builds the optimised program
+    (``traced.lower().compile()``, as ``tiered=False`` builds it) and swaps it in: the
+    Compiled's function and run, and the jit's cache ``slot`` (and its fast entry), each by one
+    assignment."""
+
+    def __init__(self, traced: Traced, graph):
+        self._traced = traced
+        self._lock = threading.Lock()
+        self._built = False
+        self.slot = None
+        origin = traced._origin
+        single = (type(origin.out_tree) is str and not origin.checks and not origin.writes
+                  and len(graph.outputs) == 1)
+        function = CompiledFunction(graph, None, EagerEntry(graph, single), tuple(range(len(graph.outputs))),
+                                    origin.out_tree, origin.checks, (), origin.key_sources, origin.writes,
+                                    origin.aliases)
+        eager = function.run
+
+        def run(leaves):
+            try:
+                return eager(leaves)
+            except EagerFailed:  # a reference cannot compute it: the optimised program does
+                return self.optimised().run(leaves)
+        function.run = run
+        self.compiled = Compiled(function, origin)
+
+    @property
+    def eager(self) -> bool:
+        """Whether the calls still run eagerly (the optimised program is not in use yet)."""
+        return not self._built
+
+    def start(self, slot) -> bool:
+        """Build the optimised program on the background thread, then make it what the
+        Compiled and ``slot`` (the jit's cache slot) run."""
+        self.slot = slot
+        return _submit(lambda: self.optimised(at_exit_too=False))
+
+    def optimised(self, at_exit_too: bool = True) -> CompiledFunction | None:
+        """The optimised program, built (once) and swapped in now if it is not yet (None where
+        the process is exiting and not ``at_exit_too``: its kernels are not built then)."""
+        with self._lock:
+            if not self._built:
+                with collector_paused():
+                    lowered = self._traced.lower()
+                    if _STATE["closed"] and not at_exit_too:
+                        return None
+                    built = lowered.compile()
+                compiled, slot = self.compiled, self.slot
+                compiled.function = built.function
+                compiled._returning_writes = built._returning_writes
+                compiled.run = built.run
+                if slot is not None and slot.compiled is compiled:
+                    if built.function.can_fast:  # (the eager run has none)
+                        slot.fast, slot.pending = built.function.make_fast(), False
+                    slot.run = built.run
+                self._built = True
+        return self.compiled.function
+
+
+def eager_tier(traced: Traced) -> EagerTier | None:
+    """The eager first tier of ``traced`` (a jitted function's trace), where running its graph
+    through NumPy gives the first result sooner than compiling it (:func:`.eager.plan`), the
+    target is the CPU's (llvm) and its axes are static; None otherwise."""
+    if _kind(traced.target) != "llvm":
+        return None
+    graph = traced.graph
+    if not all(isinstance(n, int) for v in (*graph.inputs, *graph.outputs) for n in v.shape):
+        return None
+    planned = plan(graph)
+    return EagerTier(traced, planned) if planned is not None else None
+
+
+def _kind(target) -> str:
+    """The kind of ``target`` (a Target, a target string, None: ``MLC_TARGET``), read without
+    parsing the rest (parsing an llvm target loads LLVM: some 100 ms in a fresh process)."""
+    if isinstance(target, Target):
+        return target.kind
+    spec = target if target is not None else config().target
+    return spec.split()[0] if isinstance(spec, str) and spec.split() else ""
 
 
 @atexit.register

@@ -250,7 +250,8 @@ def _loop_vjp(b, xs, outs, cts_out, extra, active, vjp_eval):
         ct, acc = state
         row = count - 1 - j
         i = (row + lower).astype(index_dtype)
-        stored = [np.reshape(np.take(s, np.reshape(row, (1,)), axis=0), s.shape[1:]) for s in stacks]
+        at = np.reshape(row, (1,))  # (in [0, count): the gather checks nothing)
+        stored = [np.reshape(apply_op("take", s, at, axis=0), s.shape[1:]) for s in stacks]
         carry = _fill(kept, stored, [instantiate(None, c) for c in init])  # unread carries: any value
         _, backward = vjp_eval(body, [i, *carry, *captured], wrt)
         res = backward(_fill(carry_wrt, ct, [Z(o) for o in body.outputs]))

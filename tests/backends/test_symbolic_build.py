@@ -170,13 +170,28 @@ def test_an_access_in_bounds_for_every_size_builds():
     np.testing.assert_array_equal(b, a[::-1])
 
 
-def test_a_graph_main_calling_symbolic_kernels_is_refused_with_the_way_out():
+@pytest.mark.parametrize("target", TARGETS)
+@settings(max_examples=8, deadline=None)
+@given(m=st.integers(0, 70))
+def test_a_graph_main_passes_a_symbolic_kernel_its_arguments_sizes(target, m):
+    """``main(x, y)`` of shape ``(m,)`` calls kernel ``f`` (its own size ``n``) twice through
+    a workspace of ``m`` elements, and a static ``(8,)`` call of it: each call passes the
+    extent of its arguments as ``n``."""
     from mlc.ir.buffer import decl_buffer
     from mlc.ir.calls import GRAPH_MAIN_ATTR, CallPrimFunc
-    from mlc.ir.tir import PrimFunc
-    func, _ = _vector_1d(te.var("n"))
-    a, b = decl_buffer((8,), "float32", "a"), decl_buffer((8,), "float32", "b")
-    main = PrimFunc((a, b), CallPrimFunc("f", (a, b))).with_attr(GRAPH_MAIN_ATTR, (1, 0))
-    with pytest.raises(mlc.IRError, match=r"call_prim_func\('f'\): f's parameters \['A', 'B'\] have "
-                                          r"symbolic shapes.*dynamic="):
-        mlc.build(mlc.IRModule({"f": func, "g": main}))
+    from mlc.ir.tir import Allocate, PrimFunc, seq
+    key = ("main", target)
+    if key not in _BUILT:
+        func, _ = _vector_1d(te.var("n"))
+        size = te.var("m")
+        x, y, t = (decl_buffer((size,), "float32", name) for name in "xyt")
+        a, b = decl_buffer((8,), "float32", "a"), decl_buffer((8,), "float32", "b")
+        body = Allocate(t, seq(CallPrimFunc("f", (x, t)), CallPrimFunc("f", (t, y)), CallPrimFunc("f", (a, b))))
+        main = PrimFunc((x, a, y, b), body).with_attr(GRAPH_MAIN_ATTR, (2, 0))
+        _BUILT[key] = mlc.build(mlc.IRModule({"f": func, "g": main}), target=target)["g"]
+    g = _BUILT[key]
+    x, a = np.random.default_rng(m).standard_normal((2, max(m, 8))).astype("float32")
+    x, y, b = x[:m], np.empty(m, "float32"), np.empty(8, "float32")
+    g(x, a[:8], y, b)
+    np.testing.assert_allclose(y, (x * 3 - 1) * 3 - 1, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(b, a[:8] * 3 - 1, rtol=1e-6)

@@ -29,10 +29,10 @@ from .conftest import NVRTC_MISSING
 CUOBJDUMP_MISSING = NVRTC_MISSING or cuobjdump_unavailable_reason()
 SM90A = Target.from_str("cuda -arch=sm_90a")
 #: Small blocks the emulator runs in well under a second: one warpgroup of 64 x 64, two of
-#: 128 x 128 (one batch in flight or none), the 128 x 256 block (192 KiB of shared memory,
+#: 128 x 128 (one batch in flight, none or two), the 128 x 256 block (192 KiB of shared memory,
 #: past the target's 163 KiB: the kernel's Hopper limit), k steps of 32 (A's 64-byte swizzle).
 SMALL_TILES = [WgmmaTile(64, 64, 2, 1, 0), WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(128, 64, 2, 2, 0),
-               WgmmaTile(128, 256, 4, 2, 1), WgmmaTile(64, 128, 4, 1, 1, 32)]
+               WgmmaTile(128, 256, 4, 2, 1), WgmmaTile(64, 128, 4, 1, 1, 32), WgmmaTile(128, 128, 5, 2, 2, 32)]
 
 
 def _matmul(m, n, k):
@@ -97,6 +97,23 @@ def test_any_shape_matches_numpy_or_is_refused(m, n, k, seed):
     np.testing.assert_allclose(c, a.astype("float32") @ b.astype("float32"), rtol=1e-5, atol=1e-4)
 
 
+@settings(max_examples=8, deadline=None)
+@given(st.sampled_from([64, 128, 192, 320]), st.sampled_from([64, 128]), st.sampled_from([32, 64, 96, 160]),
+       st.integers(1, 7), st.sampled_from([WgmmaTile(64, 64, 2, 1, 0, 32), WgmmaTile(64, 64, 3, 1, 1, 32),
+                                           WgmmaTile(64, 64, 4, 1, 1, 32), WgmmaTile(64, 64, 4, 1, 2, 32)]))
+def test_the_persistent_kernel_computes_every_tile_once(m, n, k, sms, tile):
+    """At most ``sms`` blocks, each running its tiles as one k loop whose copies run on into the
+    next tile (the pipeline deeper than a tile's k loop too): every tile of C once, each from
+    zeroed accumulators; blocks with a tile fewer than the others copy and compute nothing."""
+    tile = tile._replace(persistent=sms)
+    c, want = _run(_wgmma(m, n, k, tile), m, n, k, seed=sms)
+    np.testing.assert_array_equal(c, want)
+    kernel = [f for f in pre_order_nodes(_wgmma(m, n, k, tile)["main"].body)
+              if getattr(f, "thread_binding", None) == "blockIdx.x"][0]
+    tiles = m // 64 * (n // 64)
+    assert kernel.extent.value == -(-tiles // -(-tiles // sms)) <= sms
+
+
 def test_a_function_that_is_not_the_plain_matmul_is_refused():
     A = te.placeholder((64, 64), "float16", name="A")
     B = te.placeholder((64, 64), "float16", name="B")
@@ -158,11 +175,12 @@ def test_a_wrong_descriptor_or_swizzle_gives_a_wrong_answer(at, value, what, til
     assert not np.array_equal(c, want), what
 
 
-def test_refetching_a_stage_an_mma_still_reads_is_a_race():
-    """With no MMA batch in flight the ring is refetched one step behind; keeping one in flight
-    there (wait_group 1) lets the copies overwrite what the MMA has not read yet."""
-    tile = WgmmaTile(128, 128, 3, 2, 0)
-    mod, (m, n, k) = _mutated(_Args("mlc_wgmma_wait", 0, 1), tile, (128, 128, 256))
+@pytest.mark.parametrize("tile, shape", [(WgmmaTile(128, 128, 3, 2, 0), (128, 128, 256)),
+                                         (WgmmaTile(64, 64, 4, 1, 1, 32), (64, 64, 256))], ids=str)
+def test_refetching_a_stage_an_mma_still_reads_is_a_race(tile, shape):
+    """The ring is refetched ``1 + in_flight`` steps behind; keeping one more batch in flight
+    there (wait_group in_flight + 1) lets the copies overwrite what the MMA has not read yet."""
+    mod, (m, n, k) = _mutated(_Args("mlc_wgmma_wait", 0, tile.in_flight + 1), tile, shape)
     with pytest.raises(RaceError, match="overwritten after the MMA was issued"):
         _run(mod, m, n, k)
 
@@ -220,7 +238,8 @@ def test_wgmma_compiles_for_sm90a_only():
 
 
 @pytest.mark.skipif(CUOBJDUMP_MISSING is not None, reason=str(CUOBJDUMP_MISSING))
-@pytest.mark.parametrize("tile", [WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(128, 256, 6, 2, 1, 32)], ids=str)
+@pytest.mark.parametrize("tile", [WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(128, 256, 6, 2, 1, 32),
+                                  WgmmaTile(128, 256, 8, 2, 2, 32, True, 3)], ids=str)
 def test_the_main_loop_runs_hgmma_and_ldgsts_without_local_memory(tile):
     code, cubin = compile_sources(_wgmma(256, 256, 1024, tile), SM90A)
     assert "wgmma.mma_async.sync.aligned.m64n" in code

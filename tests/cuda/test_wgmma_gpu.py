@@ -180,7 +180,8 @@ def _b_alternatives(tile, run) -> str:
 @needs_gpu
 @needs_hopper
 @pytest.mark.parametrize("tile", [WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(64, 64, 2, 1, 0),
-                                  WgmmaTile(128, 256, 3, 2, 1), WgmmaTile(128, 256, 6, 2, 1, 32)], ids=str)
+                                  WgmmaTile(128, 256, 3, 2, 1), WgmmaTile(128, 256, 6, 2, 1, 32),
+                                  WgmmaTile(128, 256, 8, 2, 2, 32, True, 132)], ids=str)
 def test_probe_each_element_comes_from_the_right_place(tile):
     ok, text = probe(tile)
     print(f"\n--- wgmma probe {tile}\n{text}", flush=True)
@@ -197,7 +198,13 @@ CASES = [((128, 128, 64), WgmmaTile(64, 64, 2, 1, 0)),
          ((256, 512, 512), WgmmaTile(128, 256, 6, 2, 1, 32)),
          ((256, 768, 640), WgmmaTile(128, 256, 4, 2, 1, 64)),
          ((256, 256, 576), WgmmaTile(128, 256, 8, 2, 1, 32)),
-         ((256, 256, 224), WgmmaTile(128, 128, 6, 2, 1, 32))]
+         ((256, 256, 224), WgmmaTile(128, 128, 6, 2, 1, 32)),
+         ((512, 512, 736), WgmmaTile(128, 256, 8, 2, 2, 32)),  # two MMA batches in flight
+         # persistent: 10 tiles on 4 blocks (two of them a tile fewer), 8 on 8, 16 on 3, 128 on 128
+         ((640, 512, 640), WgmmaTile(128, 256, 6, 2, 1, 32, True, 4)),
+         ((512, 1024, 1024), WgmmaTile(128, 256, 4, 2, 1, 64, True, 132)),
+         ((1024, 512, 512), WgmmaTile(256, 128, 6, 2, 1, 32, True, 3)),
+         ((2048, 2048, 512), WgmmaTile(128, 256, 8, 2, 2, 32, True, 132))]
 
 
 @needs_gpu

@@ -113,3 +113,32 @@ def test_a_te_var_dimension_through_emit_te_and_a_registry_op():
     for n in (1, 6):
         a = np.arange(3 * n, dtype="float32").reshape(n, 3)
         np.testing.assert_allclose(lib["main"](a), (a + 1).sum(axis=1))
+
+
+@pytest.fixture(scope="module")
+def library_call_libs():
+    """``exp(x) -> cumsum along rows (a NumPy library function) -> * 2`` for ``x`` of shape
+    ``(n, 3)``, built for both targets: main passes the library function arrays of this call's
+    size."""
+    def cumsum(x, out):
+        np.cumsum(x, axis=0, out=out)
+    mlc.register_func("test.symbolic.cumsum", cumsum, override=True)
+    bb = BlockBuilder()
+    x = Var("x", Tensor(("n", 3), "float32"))
+    with bb.function("main", [x]):
+        with bb.dataflow():
+            e = bb.emit(op("exp", x))
+            c = bb.emit(bb.call_dps_packed("test.symbolic.cumsum", (e,), Tensor(("n", 3), "float32")))
+            gv = bb.emit_output(op("multiply", c, c))
+        bb.emit_func_output(gv)
+    mod = bb.get()
+    return {target: mlc.build(mod, target) for target in ("llvm", "reference")}
+
+
+@pytest.mark.parametrize("target", ["llvm", "reference"])
+@settings(max_examples=6, deadline=None)
+@given(n=st.integers(0, 40))
+def test_a_library_call_takes_arrays_of_the_calls_size(library_call_libs, target, n):
+    x = np.random.default_rng(n).standard_normal((n, 3)).astype("float32")
+    expected = np.cumsum(np.exp(x), axis=0) ** 2
+    np.testing.assert_allclose(library_call_libs[target]["main"](x), expected, rtol=1e-5)

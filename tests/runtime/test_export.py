@@ -417,3 +417,27 @@ def test_the_benchmark_workloads_built_for_aarch64_pass_their_numpy_checks_under
     assert cross.main(["mm_relu", "softmax"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("mm_relu", "softmax"))]
     assert len(rows) >= 4 and all(" ok " in row for row in rows), rows
+
+
+@needs_cc
+@settings(max_examples=3, deadline=None)
+@given(n=st.integers(1, 9))
+def test_a_dynamic_program_returning_a_value_twice_gives_two_arrays(tmp_path_factory, n):
+    """The library's main writes the value once; the loader returns it twice, two arrays."""
+    def twice(x):
+        y = np.tanh(x) * 3
+        return y, y, x.sum(axis=0)
+    key = "twice"
+    if key not in _TWICE:
+        f = mlc.jit(twice, dynamic=("x", 0))
+        _TWICE[key] = f, mlc.runtime.load(mlc.export(f, np.ones((2, 4), "float32"),
+                                                     path=tmp_path_factory.mktemp("t") / "twice.so"))
+    f, loaded = _TWICE[key]
+    x = np.random.default_rng(n).standard_normal((n, 4), "float32")
+    got, want = loaded(x), f(x)
+    assert len(got) == 3 and got[0] is not got[1]
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+_TWICE: dict = {}

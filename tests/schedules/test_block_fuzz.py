@@ -31,13 +31,26 @@ def shifted(n, m):
     return mlc.IRModule({"main": te.create_prim_func([A, C])})
 
 
+def moments(n, m):
+    """Two sibling row sums (merge joins their loops) and a stage reading both."""
+    A = te.placeholder((n, m), "float32", name="A")
+    k = te.reduce_axis((0, m), name="k")
+    S = te.compute((n,), lambda i: te.sum(A[i, k], axis=k), name="S")
+    r = te.reduce_axis((0, m), name="r")
+    Q = te.compute((n,), lambda i: te.sum(A[i, r] * A[i, r], axis=r), name="Q")
+    E = te.compute((n, m), lambda i, j: A[i, j] * S[i] + Q[i], name="E")
+    return mlc.IRModule({"main": te.create_prim_func([A, E])})
+
+
 PROGRAMS = {
     "mm_relu": lambda n, m: course_module(n, m=m, k=3),
     "normalize": normalize,
     "shifted": shifted,
+    "moments": moments,
 }
 ACTIONS = ["compute_at", "reverse_compute_at", "compute_inline", "reverse_compute_inline", "split",
-           "fuse", "decompose_reduction", "rfactor", "cache_read", "cache_write", "blockize", "storage_align"]
+           "fuse", "decompose_reduction", "rfactor", "cache_read", "cache_write", "blockize", "storage_align",
+           "merge"]
 
 
 def act(sch: Schedule, data) -> None:
@@ -73,6 +86,8 @@ def act(sch: Schedule, data) -> None:
         sch.blockize(loop)
     elif action == "storage_align":
         sch.storage_align(block, index, 0, 4, 1)
+    elif action == "merge" and loop is not None:
+        sch.merge(loop, data.draw(st.sampled_from(loops), label="other loop"))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,7 +18,7 @@ from mlc.schedules.state import all_blocks
 from tests.targets import RUNNABLE
 from tests.test_random_programs import assert_close, build_te, programs, random_inputs
 
-LOOP_ACTIONS = ["split", "fuse", "reorder", "parallel", "vectorize", "unroll", "annotate"]
+LOOP_ACTIONS = ["split", "fuse", "reorder", "parallel", "vectorize", "unroll", "annotate", "merge"]
 BLOCK_ACTIONS = ["compute_at", "reverse_compute_at", "compute_inline", "reverse_compute_inline",
                  "cache_read", "cache_write", "decompose_reduction", "rfactor", "storage_align",
                  "blockize"]
@@ -69,6 +69,9 @@ def _apply(sch: Schedule, action: str, block, data) -> None:
         getattr(sch, action)(pick(nest, "loop"))
     elif action == "annotate":
         sch.annotate(pick(nest, "loop"), "pragma_note", index)
+    elif action == "merge":
+        if other_loops:
+            sch.merge(pick(nest, "loop"), pick(other_loops, "other loop"))
     elif action in ("compute_at", "reverse_compute_at"):
         if other_loops:
             getattr(sch, action)(block, pick(other_loops, "target loop"),

@@ -251,3 +251,41 @@ def test_a_nest_of_compiled_loops_each_updating_the_carry_out_of_order():
     assert sum(isinstance(s, For) for s in nodes) == 3
     for n in (0, 1, 2, 3):
         np.testing.assert_allclose(jf(x, np.int64(n)), f(x, n), rtol=1e-5)
+
+
+def _nest_swapping_each_level(x, n):
+    """Three levels of traced-bound loops; after its inner loop, each outer level makes its
+    carry's next value reading the carry reversed (so that value goes to the carry's other
+    buffer and is copied back after the level's body)."""
+    u = x * 0
+    for i in range(n):
+        for j in range(n):
+            for k in range(n):
+                u = u * 0.5 + x * k
+            u = u[::-1] * 0.75 + x * j
+        u = u[::-1] + x * i
+    return u
+
+
+def test_main_runs_the_body_of_a_loop_with_loops_inside_once_a_trip_and_copies_its_carry_back():
+    """main's structure for a nest whose outer levels swap their carry: one For per level (the
+    body of a loop that has loops inside is not written out twice a trip, with an odd last trip
+    after: that grew main threefold per level), each level's kernel called once, and the carry
+    of each swapping level copied back from its other buffer once per trip, after the kernel
+    that wrote it (without that copy the next trip read a stale value)."""
+    jf = mlc.jit(_nest_swapping_each_level)
+    x = _data(5)
+    nodes, _ = _main_nodes(jf, x, np.int64(3))
+    loops = [s for s in nodes if isinstance(s, For)]
+    assert len(loops) == 3
+    calls = [s for s in nodes if isinstance(s, CallPrimFunc)]
+    kernels = [c.name for c in calls if not c.name.startswith("copy")]
+    assert len(kernels) == len(set(kernels)) == 4  # u * 0 and one kernel per level
+    for outer, inner in zip(loops, loops[1:]):  # a swapping level's trip: its inner loop, its kernel, a copy
+        trip = [s for s in outer.body.seq if isinstance(s, (For, CallPrimFunc))]
+        assert [type(s) for s in trip] == [For, CallPrimFunc, CallPrimFunc] and trip[0] is inner
+        kernel, copy = trip[1:]
+        assert not kernel.name.startswith("copy") and copy.name.startswith("copy")
+        assert copy.args[0] is kernel.args[-1] and copy.args[1] is not kernel.args[-1]
+    for n in (0, 1, 2, 3):
+        np.testing.assert_allclose(jf(x, np.int64(n)), _nest_swapping_each_level(x, n), rtol=1e-5)

@@ -174,6 +174,7 @@ def test_the_optimised_tier_brings_its_fast_entry():
     np.testing.assert_array_equal(f(x, x), x * x + 1)
     np.testing.assert_array_equal(f(x, x), x * x + 1)  # (may be before the swap or after)
     assert tiering.wait(timeout=120)
+    np.testing.assert_array_equal(f(x, x), x * x + 1)  # (a first tier run eagerly has no fast entry)
     slot = f._specs.hot
     assert slot.fast is not None and not slot.compiled.function.lib.is_quick
     assert slot.fast[0].__self__ == _descriptor_of(slot.compiled.function)  # the optimised main's

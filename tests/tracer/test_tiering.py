@@ -1,5 +1,7 @@
 """Tiered compilation: a first call served by a quick build (short kernels without O3),
-the optimised build swapped in by a background thread within bounded time; against NumPy."""
+the optimised build swapped in by a background thread within bounded time; against NumPy.
+(The eager first tier, which serves small graphs' first calls otherwise, is off here:
+tests/tracer/test_eager_tier.py tests it.)"""
 import os
 import shutil
 
@@ -11,12 +13,25 @@ from hypothesis import strategies as st
 import mlc
 from mlc import te
 from mlc.config import override
-from mlc.driver.tiers import QUICK_WORK_LIMIT, UNKNOWN_WORK, estimated_work, quick_enough
+from mlc.driver.tiers import QUICK_WORK_LIMIT, UNKNOWN_WORK, calls_per_run, estimated_work, quick_enough
+from mlc.ir.functor import pre_order_nodes
+from mlc.passes.graph.emit_main import main_name
 from mlc.passes.tir import run_passes
 from mlc.backends.llvm import LLVM_TIR_PASSES
+from mlc.backends.llvm.module import LLVMBuild
 
 #: The longest an optimised build may take to be swapped in, in seconds (a busy machine).
 SWAP_BOUND_S = 120
+
+
+@pytest.fixture(autouse=True)
+def _compiled_first_tier(monkeypatch):
+    from mlc import config as config_module
+    monkeypatch.setenv("MLC_EAGER_FIRST", "0")
+    config_module._from_environment.cache_clear()
+    yield
+    monkeypatch.undo()
+    config_module._from_environment.cache_clear()
 
 
 def program(x, y):
@@ -182,3 +197,48 @@ def test_calls_running_while_the_optimised_build_is_swapped_in_stay_right():
     assert compiled.function.replaced is not None and compiled.function.replaced.lib.is_quick
     assert not failures
     np.testing.assert_allclose(f(x), want, rtol=1e-5, atol=1e-6)
+
+
+def heat(u, steps):
+    """A time-step loop as NumPy users write it: the caller's u is updated in place."""
+    for t in range(steps):
+        u[1:-1, 1:-1] += 0.1 * (u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2] - 4 * u[1:-1, 1:-1])
+
+
+_HEAT = mlc.jit(heat, static_argnames=("steps",))
+
+
+def test_a_time_step_loop_is_one_loop_whose_kernels_a_long_run_optimises_at_once(monkeypatch):
+    """The first call of a compiled time-step loop costs about the same at 10 and 10,000 steps:
+    main is one loop whatever the trip count (an unrolled loop grows main and its build with the
+    trip count), and a first build optimises a kernel main runs 10,000 times at once instead of
+    running it 10,000 times unoptimised (the quick build serves kernels whose total run is short:
+    here 10 runs are, 10,000 are not)."""
+    added = []  # (kernel names, quick) of each part of a build
+    add = LLVMBuild.add
+    monkeypatch.setattr(LLVMBuild, "add", lambda self, lowered, quick=False: (
+        added.append((set(lowered.keys()), quick)), add(self, lowered, quick))[1])
+    u = np.linspace(0.0, 1.0, 256).reshape(16, 16)
+    mains = []
+    for steps, quick in ((10, True), (10_000, False)):
+        assert _HEAT.trace(u, steps=steps).graph.ops().count("for_loop") == 1
+        lowered = _HEAT.lower(u, steps=steps)
+        main = lowered.mod[main_name(lowered.graph)]
+        mains.append(sum(1 for _ in pre_order_nodes(main.body)))
+        (stencil,) = calls_per_run(main)
+        assert calls_per_run(main)[stencil] == steps
+        added.clear()
+        with override(num_threads=2, cache_dir=""):
+            mlc.build(lowered.mod, "llvm", quick=True)
+        assert [q for names, q in added if stencil in names] == [quick]
+    assert mains[0] == mains[1] < 100  # IR nodes of main: one loop, the trip count only its extent
+
+
+@settings(max_examples=6, deadline=None)
+@given(m=st.sampled_from([3, 4, 7]), n=st.sampled_from([3, 5, 8]), steps=st.sampled_from([0, 1, 5, 10_000]))
+def test_a_time_step_loop_updates_the_callers_array_as_numpy_does(m, n, steps):
+    u = np.random.default_rng(m * 10 + n).random((m, n))
+    want = u.copy()
+    heat(want, steps)
+    _HEAT(u, steps=steps)
+    np.testing.assert_allclose(u, want, rtol=1e-12, atol=1e-12)

@@ -15,6 +15,7 @@ from ...config import config
 from ...errors import IRError
 from ...ir.calls import checks_aliasing, is_graph_main
 from ...ir.expr import IntImm
+from ...ir.shape_vars import size_params, size_sources
 from ...ir.tir import IRModule, PrimFunc
 from ...passes.tir import LOWER_PIPELINE, run_passes, verify_lowered
 from ...passes.tir.lower_complex import complex_lowering_for, lower_complex
@@ -160,6 +161,7 @@ class Emitter:
         self.symbols, self.sites, self.fast_math = symbols, sites, fast_math
         self.library, self.objects, self.checked, self.called = library, objects, checked, called
         self.kernels: dict[str, ir.Function] = {}
+        self.sizes: dict[str, tuple[tuple[int, int], ...]] = {}  # the size sources of each kernel
         self.streaming_bytes = streaming_threshold(self.triple, target.caches)
         self.vector_bytes = target.vector_bits // 8
 
@@ -173,6 +175,8 @@ class Emitter:
     def kernel(self, module: ir.Module, name: str, func: PrimFunc, place_body) -> None:
         """Kernel ``name`` into ``module`` (its parallel loops' functions where ``place_body``
         says), and, in a build without a main, its object and checked entries beside it."""
+        if size_params(func):
+            self.sizes[name] = size_sources(func)
         fn = self.kernels[name] = emit_function(
             module, func, self.symbols[name], name, self.sites, self.fast_math,
             streaming_bytes=self.streaming_bytes, place_body=place_body, vector_bytes=self.vector_bytes)
@@ -185,7 +189,7 @@ class Emitter:
     def main(self, module: ir.Module, name: str, func: PrimFunc) -> None:
         """A graph's main ``name`` into ``module``, after every kernel it calls."""
         calls = FunctionCalls({k: fn if fn.module is module else _declaration(module, fn)
-                               for k, fn in self.kernels.items()}, self.library)
+                               for k, fn in self.kernels.items()}, self.library, self.sizes)
         n_library = len(self.library)
         main = emit_function(module, func, self.symbols[name], name, self.sites, self.fast_math, calls,
                              vector_bytes=self.vector_bytes)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from ...config import config
 from ...errors import CompileError, MLCError
 from ...ir.calls import CallPacked, is_graph_main
+from ...ir.expr import IntImm
 from ...ir.shape_vars import shape_vars
 from ...ir.tir import IRModule, PrimFunc
 from ...runtime.callbacks import CallbackTable
@@ -245,12 +246,17 @@ def _loaded(source: LLVMSource, mod: IRModule, target: Target, compiled: Compile
     return lib
 
 
+def _extents(buffer) -> tuple:
+    """``buffer``'s shape, each dynamic extent None (main passes it with the pointers)."""
+    return tuple(e.value if isinstance(e, IntImm) else None for e in buffer.shape)
+
+
 def _callback_table(compiled: CompiledModule, library) -> CallbackTable | None:
     """The library functions the module's mains call back, looked up now (a function must be
     registered before the build); its token goes into the module's table global."""
     if not library:
         return None
-    table = CallbackTable(compiled, [(get_func(call.name), [(b.static_shape(), b.dtype) for b in call.args])
+    table = CallbackTable(compiled, [(get_func(call.name), [(_extents(b), b.dtype) for b in call.args])
                                      for call in library])
     ctypes.c_void_p.from_address(compiled.global_address(CALLBACK_TABLE_SYMBOL)).value = table.token
     return table
@@ -322,7 +328,7 @@ def _kernel(compiled: CompiledModule, symbol: str, func: PrimFunc, sites: SiteTa
     if table is not None:
         def calling_kernel(arrays, _cfunc=cfunc, _owner=compiled, _raise=table.raise_pending):
             set_num_threads(config().num_threads)
-            _cfunc(*[data_pointer(a) for a in arrays])
+            _cfunc(*[data_pointer(a) for a in arrays], *[arrays[n].shape[d] for n, d in sizes])
             _raise()
 
         return calling_kernel, None, None

@@ -110,8 +110,9 @@ _float_unary("nn.silu", lambda v: v * _e.sigmoid(v), _silu_reference, "SiLU / sw
 
 # ------------------------------------------------------------------ softmax / log_softmax
 
-def _softmax_stages(x, axes, out, log):
-    acc = accumulate_dtype(out)
+def _softmax_parts(x, axes, acc):
+    """(the rows' max, ``exp(x - max)``, the rows' sum of it, keep): softmax's first stages,
+    ``keep(i)`` the index of the row statistic of element ``i``."""
     kept = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
 
     def keep(i):
@@ -120,6 +121,12 @@ def _softmax_stages(x, axes, out, log):
     m = reduce_over(x, axes, True, kept, acc, te.max, lowest, "T_softmax_max")
     e = te.compute(x.shape, lambda *i: _e.exp(_e.cast(x[i], acc) - m[keep(i)]), name="T_softmax_exp")
     s = reduce_over(e, axes, True, kept, acc, te.sum, zero, "T_softmax_sum")
+    return m, e, s, keep
+
+
+def _softmax_stages(x, axes, out, log):
+    m, e, s, keep = _softmax_parts(x, axes, accumulate_dtype(out))
+    acc = accumulate_dtype(out)
     if log:
         return te.compute(x.shape, lambda *i: _e.cast(_e.cast(x[i], acc) - m[keep(i)] - _e.log(s[keep(i)]), out),
                           name="T_log_softmax")
@@ -163,16 +170,19 @@ def _softmax_vjp_infer(x: TensorType, ct: TensorType, *, axis=-1) -> TensorType:
 
 def _softmax_vjp_lower(x, ct, *, axis=-1):
     """softmax's stages, then ``y * (ct - sum(ct * y))``: row by row in one kernel, ``y`` never
-    stored (softmax's own result is not an operand, so a gradient reads ``x`` and ``ct`` once)."""
+    stored (softmax's own result is not an operand, so a gradient reads ``x`` and ``ct`` once).
+    ``sum(ct * y)`` is taken as ``sum(ct * e) / sum(e)`` with ``e = exp(x - max)``: the two sums
+    are siblings, which the CPU row rule computes in one pass over the row."""
     out = float_dtype("nn.softmax_vjp", x.dtype)
     axes = normalize_axes("nn.softmax_vjp", axis, x.ndim)
     acc = accumulate_dtype(out)
     kept = tuple(1 if d in axes else n for d, n in enumerate(x.shape))
-    y = _softmax_stages(x, axes, acc, False)
+    _, e, s, keep = _softmax_parts(x, axes, acc)
     dot = reduce_over(ct, axes, True, kept, acc, te.sum, zero, "T_softmax_vjp_dot",
-                      fn=lambda v, i: _e.cast(v, acc) * y[i])
-    return te.compute(x.shape, lambda *i: _e.cast(y[i] * (_e.cast(ct[i], acc) - dot[kept_indices(i, axes, True)]),
-                                                  out), name="T_softmax_vjp")
+                      fn=lambda v, i: _e.cast(v, acc) * e[i])
+    mean = te.compute(kept, lambda *k: dot[k] / s[k], name="T_softmax_vjp_mean")
+    return te.compute(x.shape, lambda *i: _e.cast(e[i] / s[keep(i)] * (_e.cast(ct[i], acc) - mean[keep(i)]), out),
+                      name="T_softmax_vjp")
 
 
 def _softmax_vjp_reference(x, ct, *, axis=-1):
@@ -260,7 +270,10 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
     """Row statistics as ``[n]`` vectors, dx row by row, and the column sums of gamma's and
     beta's gradients over each of ``parts`` blocks of consecutive rows, ``(parts, m)``: the CPU
     schedule (``schedule_row_parts``) runs the parts in parallel and, in a part, row after row
-    every stage of the row (from L1), adding the row's terms to the part's column sums."""
+    every stage of the row (from L1), adding the row's terms to the part's column sums. The
+    stages that do not depend on one another share a pass over the row (``row_passes``): the
+    sums of x and of ct * gamma; then beta's terms and the sums of ct * gamma * (x - mean) and
+    of the squares; then dx and gamma's terms."""
     dx_t, _, _ = _layer_norm_vjp_infer(x, gamma, ct, eps=eps, parts=parts)
     out = dx_t.dtype
     acc = accumulate_dtype(out)
@@ -286,11 +299,7 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
     squares = reduce_compute((n,), (m,), lambda i, k: deviation(i[0], k[0]) * deviation(i[0], k[0]),
                              te.sum, zero, "T_lnv_sq", acc)
     rstd = te.compute((n,), lambda i: _e.rsqrt(squares[i] / count + _e.const(eps, acc)), name="T_lnv_rstd")
-    # (+ 0 * the row's mean: the stage reads a result of the row's first stages, which the CPU
-    # schedule follows to put every stage under the row loop; exact for finite x, and a row
-    # with an infinite or NaN element has a NaN dx anyway)
-    sg = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) + mean[i[0]] * _e.const(0, acc),
-                        te.sum, zero, "T_lnv_g", acc)
+    sg = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]), te.sum, zero, "T_lnv_g", acc)
     sgd = reduce_compute((n,), (m,), lambda i, k: gv(i[0], k[0]) * deviation(i[0], k[0]), te.sum, zero,
                          "T_lnv_gd", acc)
     # dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with xhat = (x - mean) * rstd, as
@@ -306,6 +315,9 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
 
     dgamma = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1]) * (
         deviation(row(i[0], k[0]), i[1]) * rstd[row(i[0], k[0])]), te.sum, zero, "T_lnv_dgamma", acc)
+    # (+ 0 * the row's mean: a column sum reads a result of the row's first stages, which the
+    # CPU schedule follows to put it under the row loop; exact for finite x, and a row with an
+    # infinite or NaN element has a NaN dx anyway)
     dbeta = reduce_compute((parts, m), (rows,), lambda i, k: cv(row(i[0], k[0]), i[1])
                            + mean[row(i[0], k[0])] * _e.const(0, acc), te.sum, zero, "T_lnv_dbeta", acc)
     if acc != out:

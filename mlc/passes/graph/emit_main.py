@@ -42,17 +42,16 @@ registered, a value used before it is defined) raises IRError naming the binding
 """
 from __future__ import annotations
 
-from ...errors import IRError
+from ...errors import IRError, ShapeError
 from ...ir import te
 from ...ir.buffer import Buffer, decl_buffer
 from ...ir.calls import GRAPH_MAIN_ATTR, MAY_ALIAS, CallPacked, CallPrimFunc, DeclBuffer, is_graph_main
 from ...ir.control import bodies, check_control, is_control
 from ...ir.expr import BufferLoad, Cast, IntImm, PrimExpr, const
 from ...ir.expr import Var as TirVar
-from ...ir.graph import Constant, Graph, Var
+from ...ir.graph import Constant, Graph, Var, is_symbolic_graph
 from ...ir.names import unique_name
 from ...ir.tir import Allocate, BufferStore, For, IfThenElse, IRModule, PrimFunc, Stmt, While, seq
-from ...ir.types import TensorType
 from ...ops.hand_written import REGION_WRITE
 from ...runtime.packed import list_funcs
 from .inplace import aliases, inplace_pairs
@@ -66,17 +65,27 @@ RUNNABLE = ("call_tir", "call_dps_packed", "view", "for_loop", "while_loop", "sw
 
 def emit_main(graph: Graph) -> Graph:
     """``graph`` with its ``main`` PrimFunc (named ``graph.name``) added to ``graph.module``.
-    A graph whose inputs have symbolic dimensions (``@mlc.jit(dynamic=...)``) is returned as
-    it is: its sizes are known only per call, and its kernels are called one by one
-    (:mod:`mlc.runtime.symbolic_executor`)."""
-    if any(isinstance(d, PrimExpr) for v in graph.inputs for d in v.shape):
-        return graph
+    A graph whose inputs have symbolic dimensions (``@mlc.jit(dynamic=...)``) has a ``main``
+    of symbolic shapes: its sizes are bound from its inputs at each call, and the memory it
+    allocates has the size of this call's values."""
+    if is_symbolic_graph(graph):
+        _check_symbolic(graph)
     module = graph.module if graph.module is not None else IRModule({})
     check_runnable(graph, module)
     name = _free_name(graph.name, module)
     func, copies = _main(graph, module)
     module = IRModule({**module, **copies, name: func})
     return graph.with_bindings(graph.bindings, module=module)
+
+
+def _check_symbolic(graph: Graph) -> None:
+    """ShapeError where symbolic-shaped ``graph`` holds a loop or conditional: its main
+    does not run those with dynamic axes yet."""
+    for b in graph.bindings:
+        if is_control(b):
+            raise ShapeError(f"graph {graph.name!r}: a compiled loop or conditional ({b.op}) does "
+                             "not run with dynamic axes yet; call the function without dynamic=, "
+                             "or with the loop unrolled" + (f"\n  at {b.loc}" if b.loc else ""))
 
 
 def main_name(graph: Graph) -> str:
@@ -242,15 +251,11 @@ class _Emitter:
     def alloc(self, buffer: Buffer) -> Buffer:
         """``buffer``, allocated for the whole call: a flat Allocate (as backends allocate),
         which a buffer of another shape names through a DeclBuffer at main's top."""
-        shape = buffer.static_shape()
-        if len(shape) == 1:
+        if len(buffer.shape) == 1:
             self.allocs.append(buffer)
             self.root[id(buffer)] = buffer
             return buffer
-        size = 1
-        for extent in shape:
-            size *= extent
-        flat = decl_buffer((size,), buffer.dtype, f"{buffer.name}_data")
+        flat = decl_buffer((_count(buffer.shape),), buffer.dtype, f"{buffer.name}_data")
         self.allocs.append(flat)
         self.decls.append(DeclBuffer(buffer, flat))
         self.root[id(buffer)] = self.root[id(flat)] = flat
@@ -408,8 +413,7 @@ class _Emitter:
         return first + second
 
     def copy(self, src: Buffer, dst: Buffer) -> Stmt:
-        return CallPrimFunc(_copy_kernel(TensorType(dst.static_shape(), dst.dtype), self.copies, self.taken),
-                            (src, dst))
+        return CallPrimFunc(_copy_kernel(dst.shape, dst.dtype, self.copies, self.taken), (src, dst))
 
     def scalar(self, atom, buffers: dict[int, Buffer], body: list[Stmt]) -> PrimExpr:
         """The value of 0-d ``atom`` as an expression: a constant's value, or a load of its
@@ -549,14 +553,31 @@ def _has_loops(g: Graph) -> bool:
     return False
 
 
-def _copy_kernel(value: TensorType, copies: dict[str, PrimFunc], taken: set[str]) -> str:
-    """The name of a kernel copying an array of ``value``'s type (made once per type)."""
+def _count(shape) -> PrimExpr | int:
+    """How many elements an array of ``shape`` (extents that may be symbolic) holds."""
+    if all(isinstance(e, IntImm) for e in shape):
+        size = 1
+        for e in shape:
+            size *= e.value
+        return size
+    extents = [e if e.dtype == "int64" else Cast("int64", e) for e in shape]
+    size = extents[0]
+    for e in extents[1:]:
+        size = size * e
+    return size
+
+
+def _copy_kernel(shape, dtype: str, copies: dict[str, PrimFunc], taken: set[str]) -> str:
+    """The name of a kernel copying an array of ``shape`` and ``dtype`` (made once per dtype
+    and static shape; each symbolic extent is a size of the kernel's own)."""
+    pattern = tuple(e.value if isinstance(e, IntImm) else e.dtype for e in shape)  # a size: its dtype
     for name, func in copies.items():
         p = func.params[0]
-        if p.dtype == value.dtype and p.static_shape() == tuple(value.shape):
+        if p.dtype == dtype and tuple(e.value if isinstance(e, IntImm) else e.dtype for e in p.shape) == pattern:
             return name
-    src = te.placeholder(value.shape, value.dtype, "src")
-    dst = te.compute(value.shape, lambda *i: src[i] if i else src[()], name="dst")
+    extents = [e if isinstance(e, int) else TirVar(f"n{k}", e) for k, e in enumerate(pattern)]
+    src = te.placeholder(extents, dtype, "src")
+    dst = te.compute(extents, lambda *i: src[i] if i else src[()], name="dst")
     name = unique_name("copy", taken)
     taken.add(name)
     copies[name] = te.create_prim_func([src, dst])

@@ -25,7 +25,7 @@ T.exp(A[i] + T.float32(1))
 from __future__ import annotations
 
 from ...ir.expr import BufferLoad, Call, Reduce
-from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.functor import Mutator, post_order_dag, pre_order_nodes, substitute
 from ...ir.te import KEEP_TAG, ComputeOp, PlaceholderOp, Tensor
 
 __all__ = ["inline_stages", "INLINE_MAX_NODES"]
@@ -36,21 +36,7 @@ INLINE_MAX_NODES = 24
 
 def _stages(outputs: list[Tensor]) -> list[Tensor]:
     """Every tensor reachable from ``outputs``, producers first (explicit stack)."""
-    order, seen = [], set()
-    stack = [(t, False) for t in reversed(outputs)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t.buffer) in seen:
-            continue
-        seen.add(id(t.buffer))
-        stack.append((t, True))
-        for u in reversed(getattr(t.op, "inputs", ())):
-            if id(u.buffer) not in seen:
-                stack.append((u, False))
-    return order
+    return list(post_order_dag(outputs, lambda t: list(getattr(t.op, "inputs", ())), key=lambda t: id(t.buffer)))
 
 
 def _load_counts(stages: list[Tensor]) -> tuple[dict[int, int], set[int]]:

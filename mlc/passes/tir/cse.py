@@ -40,14 +40,11 @@ T.let(cse, A[i], T.let(cse_1, T.exp(cse * T.float32(2)), cse_1 + cse_1 * cse))
 """
 from __future__ import annotations
 
-import dataclasses
-from functools import lru_cache
-
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import Binary, Broadcast, BufferLoad, Call, FloatImm, IntImm, Let, PrimExpr, Ramp, Select, Var
 from ...ir.extern import CallExtern
-from ...ir.functor import Mutator
+from ...ir.functor import Mutator, field_values, post_order_dag
 from ...ir.tir import BufferStore, IfThenElse, PrimFunc
 
 __all__ = ["eliminate_common_subexpressions", "cse_expr", "ValueNumbers"]
@@ -114,12 +111,6 @@ class _Statements(Mutator):
 _EXPR_FIELD, _TUPLE_FIELD, _BUFFER_FIELD, _FLOAT_FIELD, _PLAIN_FIELD = range(5)
 
 
-@lru_cache(maxsize=None)
-def _names(cls) -> tuple[str, ...]:
-    """``cls``'s field names, in order."""
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
 _KINDS: dict[type, tuple[int, ...]] = {}
 
 
@@ -129,8 +120,7 @@ def _kinds(node) -> tuple[int, ...]:
     kinds = _KINDS.get(cls)
     if kinds is None:
         out = []
-        for name in _names(cls):
-            v = getattr(node, name)
+        for v in field_values(node):
             out.append(_EXPR_FIELD if isinstance(v, PrimExpr) else
                        _TUPLE_FIELD if isinstance(v, tuple) else
                        _BUFFER_FIELD if isinstance(v, Buffer) else
@@ -138,9 +128,6 @@ def _kinds(node) -> tuple[int, ...]:
         kinds = _KINDS[cls] = tuple(out)
     return kinds
 
-
-def _values(node) -> tuple:
-    return tuple(getattr(node, name) for name in _names(type(node)))
 
 
 def _children(node) -> list[tuple[PrimExpr, bool]]:
@@ -154,7 +141,7 @@ def _children(node) -> list[tuple[PrimExpr, bool]]:
     if cls is Binary:
         return [(node.a, False), (node.b, node.op in ("and", "or"))]
     out = []
-    for kind, v in zip(_kinds(node), _values(node)):
+    for kind, v in zip(_kinds(node), field_values(node)):
         if kind == _EXPR_FIELD:
             out.append((v, False))
         elif kind == _TUPLE_FIELD:
@@ -186,15 +173,8 @@ class ValueNumbers:
         got = keys.get(id(root))
         if got is not None:
             return got[0]
-        stack = [(root, False)]
-        while stack:
-            node, ready = stack.pop()
-            if id(node) in keys:
-                continue
-            if not ready:
-                stack.append((node, True))
-                stack.extend((c, False) for c, _ in _children(node) if id(c) not in keys)
-                continue
+        # (the nodes numbered before are not entered; the last operand first, as numbered always)
+        for node in post_order_dag((root,), lambda n: [c for c, _ in reversed(_children(n)) if id(c) not in keys]):
             keys[id(node)] = (self._intern(node), node)
         return keys[id(root)][0]
 
@@ -206,7 +186,7 @@ class ValueNumbers:
             sig = (cls, id(node))
         else:
             parts = [cls]
-            for kind, v in zip(_kinds(node), _values(node)):
+            for kind, v in zip(_kinds(node), field_values(node)):
                 if kind == _EXPR_FIELD:
                     parts.append(keys[id(v)][0])
                 elif kind == _TUPLE_FIELD:
@@ -304,22 +284,19 @@ class _Region:
         :data:`MAX_DEPTH`: parts like the others)."""
         flat = depth > MAX_DEPTH
         done: dict[int, PrimExpr] = {}
-        stack = [(root, False)]
-        while stack:
-            node, ready = stack.pop()
-            if id(node) in done:
-                continue
-            if not (inner and node is root):
-                var = env.get(self.key(node))
-                if var is not None:
-                    done[id(node)] = var
-                    continue
-            kids = _children(node)
-            if not ready:
-                stack.append((node, True))
-                stack.extend((c, False) for c, conditional in kids if (flat or not conditional) and id(c) not in done)
-                continue
-            done[id(node)] = self._rebuilt(node, kids, done, env, None if flat else depth + 1)
+
+        def bound(node) -> Var | None:  # the variable ``node``'s value is read from, if any
+            return None if inner and node is root else env.get(self.key(node))
+
+        def entered(node) -> list:  # (a bound value is a leaf; the last operand first, as always)
+            if bound(node) is not None:
+                return []
+            return [c for c, conditional in reversed(_children(node)) if flat or not conditional]
+
+        for node in post_order_dag((root,), entered):
+            var = bound(node)
+            done[id(node)] = var if var is not None else self._rebuilt(node, _children(node), done, env,
+                                                                         None if flat else depth + 1)
         return done[id(root)]
 
     def _rebuilt(self, node, kids, done, env, depth: int | None) -> PrimExpr:
@@ -332,7 +309,7 @@ class _Region:
         if all(new[id(c)] is c for c, _ in kids):
             return node
         values = []
-        for kind, v in zip(_kinds(node), _values(node)):
+        for kind, v in zip(_kinds(node), field_values(node)):
             if kind == _EXPR_FIELD:
                 values.append(new[id(v)])
             elif kind == _TUPLE_FIELD:

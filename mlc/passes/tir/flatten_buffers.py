@@ -6,7 +6,8 @@ buffer declares ``strides``. Parameters stay the function's arguments, in
 order, as one-dimensional views of the same memory; ``Allocate`` nodes
 allocate the flat buffer. The shape variables the parameters bind (symbolic
 shapes, :mod:`mlc.ir.shape_vars`) are kept in the ``"mlc.size_params"`` attribute,
-since the flat parameters no longer show them.
+since the flat parameters no longer show them, and the parameter dimension each is read
+from in ``"mlc.size_sources"`` (what a graph's ``main`` passes a call).
 
 Before::
 
@@ -31,7 +32,7 @@ from ...ir import dtype as dt
 from ...ir.buffer import Buffer
 from ...ir.expr import BufferLoad, IntImm, PrimExpr, cast, const, make_binary
 from ...ir.functor import Mutator
-from ...ir.shape_vars import SIZE_PARAMS_ATTR, size_params
+from ...ir.shape_vars import SIZE_PARAMS_ATTR, SIZE_SOURCES_ATTR, size_params, size_sources
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, PrimFunc
 
 __all__ = ["flatten_buffers", "flat_buffer", "flat_index"]
@@ -130,9 +131,9 @@ class _Flatten(Mutator):
 
 def flatten_buffers(func: PrimFunc) -> PrimFunc:
     """Make every buffer (parameters included) one-dimensional; see the module docstring."""
-    sizes = size_params(func)
+    sizes, sources = size_params(func), size_sources(func)
     mutator = _Flatten()
     params = tuple(mutator.buffer(p) for p in func.params)
     body = mutator.visit(func.body)
     out = replace(func, params=params, body=body)
-    return out.with_attr(SIZE_PARAMS_ATTR, sizes) if sizes else out
+    return out.with_attr(SIZE_PARAMS_ATTR, sizes).with_attr(SIZE_SOURCES_ATTR, sources) if sizes else out

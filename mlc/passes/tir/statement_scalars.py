@@ -30,7 +30,7 @@ from __future__ import annotations
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer, decl_buffer
 from ...ir.expr import Binary, BufferLoad, Call, Cast, Not, PrimExpr, Select, const
-from ...ir.functor import Mutator, pre_order_nodes
+from ...ir.functor import Mutator, post_order_dag, pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Stmt, seq
 from .cse import ValueNumbers
 
@@ -153,17 +153,8 @@ class StatementScalars(Mutator):
             if uses[id(n)] == 1:
                 stack.extend(children(n))
         done: dict[int, PrimExpr] = {}
-        # (post order on an explicit stack: a formula may be deeper than Python's recursion)
-        stack = [(e, False)]
-        while stack:
-            n, ready = stack.pop()
-            if id(n) in done:
-                continue
+        for n in post_order_dag((e,), children):
             kids = children(n)
-            if not ready and kids:
-                stack.append((n, True))
-                stack.extend((k, False) for k in reversed(kids) if id(k) not in done)  # (first kid first)
-                continue
             new = [done[id(k)] for k in kids]
             out = n if not kids or all(a is b for a, b in zip(new, kids)) else with_children(n, new)
             if uses[id(n)] > 1 and n.dtype in self.slot_dtypes and not small_leaf(out):

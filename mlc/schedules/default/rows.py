@@ -40,6 +40,7 @@ from ..analysis import is_param
 from ..state import all_blocks, loops_above
 from .conv import match_conv
 from .patterns import match_matmul, view, view_by_name
+from .row_passes import align_to_steps, merge_row_passes, reduction_steps
 from .steps import CpuInfo, attempt, estimated_extent, parallelize_outer, restore, vectorize_innermost
 
 __all__ = ["schedule_rows", "schedule_row_parts", "schedule_row_reduction", "row_depth", "accumulator_width", "row_accumulators",
@@ -181,21 +182,61 @@ def row_accumulators(extent: int, lanes: int) -> tuple[int | None, int]:
     return width, lanes
 
 
-def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int) -> bool:
-    """Order an rf block (outer reduction, inner accumulators), move its init out,
-    and keep the accumulators in vector registers (unrolled vectors)."""
+def _accumulators_inside(sch, func_name: str, rf_name: str) -> bool:
+    """Order an rf block's two inner loops: the reduction outside, the accumulators inside
+    (rfactor leaves them outside it, except under the rows of a ragged split,
+    :func:`_ragged_rows`)."""
     rf = sch.get_block(rf_name, func_name)
     loops = sch.get_loops(rf)
     v = view(sch, rf)
     innermost = v.loops[-1].loop_var
     drives_reduce = any(iv.iter_type == "reduce" and value is innermost
                         for value, iv in zip(v.realize.iter_values, v.block.iter_vars))
-    # the accumulators go inside the reduction (rfactor leaves them outside it, except
-    # under the rows of a ragged split, :func:`_ragged_rows`)
     acc, red = (loops[-2], loops[-1]) if drives_reduce else (loops[-1], loops[-2])
     sch.reorder(red, acc)
-    init = sch.decompose_reduction(rf, red)
+    return True
+
+
+def _vector_accumulators(sch, func_name: str, rf_name: str, lanes: int, ordered: bool = False) -> bool:
+    """Order an rf block (outer reduction, inner accumulators: already so where ``ordered``),
+    move its init out, and keep the accumulators in vector registers (unrolled vectors)."""
+    if not ordered:
+        _accumulators_inside(sch, func_name, rf_name)
+    rf = sch.get_block(rf_name, func_name)
+    init = sch.decompose_reduction(rf, sch.get_loops(rf)[-2])
     return _vectorize_partial_sums(sch, rf, init, lanes)
+
+
+def _one_pass(sch, func_name: str, firsts: list[str], spatial: list[str], row_loop, cpu: CpuInfo) -> set[str]:
+    """Sibling stages of the row in one loop (:mod:`.row_passes`): the accumulators of the
+    rfactor blocks ``firsts`` (the first of each reduction's) put inside their reduction
+    loops, the ``spatial`` blocks split to the reductions' steps, and the loops under
+    ``row_loop`` merged where they may be; returns the rfactor blocks already ordered."""
+    ordered = {rf for rf in firsts if attempt(sch, _accumulators_inside, func_name, rf)}
+    steps = reduction_steps(sch, func_name, ordered)
+    if steps is not None:
+        attempt(sch, _aligned_and_merged, func_name, firsts, spatial, row_loop, steps, cpu)
+    return ordered
+
+
+def _aligned_and_merged(sch, func_name: str, firsts: list[str], spatial: list[str], row_loop, steps: int,
+                        cpu: CpuInfo):
+    """:func:`_one_pass`'s splits and merges; None (undone) where no loop merged."""
+    for name in spatial:
+        attempt(sch, align_to_steps, func_name, name, row_loop, steps, cpu.lanes(_dtype(sch, func_name, name)))
+    registers = {rf: _accumulator_vectors(sch, func_name, rf, cpu) for rf in firsts}
+    merged = merge_row_passes(sch, func_name, row_loop, steps, firsts + spatial, registers,
+                              cpu.vector_registers // 2)
+    return True if merged else None
+
+
+def _accumulator_vectors(sch, func_name: str, rf: str, cpu: CpuInfo) -> int:
+    """The vector registers rfactor block ``rf``'s accumulators take (its innermost loop's
+    extent in vectors)."""
+    v = view_by_name(sch.mod[func_name], rf)
+    extent = v.loops[-1].extent
+    lanes = cpu.lanes(v.block.writes[0].buffer.dtype)
+    return -(-extent.value // lanes) if isinstance(extent, IntImm) else ACCUMULATORS
 
 
 def _rf_under_rows(sch, func_name: str, rfs: list[str], row_loop) -> bool:
@@ -362,8 +403,11 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     if not reductions or depth < 1:
         return None
     rfs: list[str] = []
+    firsts: list[str] = []
     for name in reductions:
-        rfs += attempt(sch, _rfactor_inner, func_name, name, cpu) or []
+        made = attempt(sch, _rfactor_inner, func_name, name, cpu) or []
+        rfs += made
+        firsts += made[:1]
     before = _instances(sch.mod[func_name])
     anchor = sch.get_block(names[-1], func_name)
     row_loop = sch.get_loops(anchor)[depth - 1]
@@ -372,9 +416,13 @@ def schedule_rows(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
         sch.compute_at(sch.get_block(name, func_name), row_loop)
     if _instances(sch.mod[func_name]) > before:
         return None   # some stage would be computed more than once per row
+    spatial = [n for n in producers + [names[-1]]
+               if n not in rfs and not view_by_name(sch.mod[func_name], n).block.is_reduction]
+    ordered = _one_pass(sch, func_name, firsts, spatial, row_loop, cpu)
     for name in producers + [names[-1]]:
         if name in rfs:
-            attempt(sch, _vector_accumulators, func_name, name, cpu.lanes(_dtype(sch, func_name, name)))
+            attempt(sch, _vector_accumulators, func_name, name, cpu.lanes(_dtype(sch, func_name, name)),
+                    name in ordered)
         elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
             attempt(sch, vectorize_innermost, sch.get_block(name, func_name),
                     cpu.lanes(_dtype(sch, func_name, name)))
@@ -439,7 +487,8 @@ def schedule_row_parts(sch, func_name: str, cpu: CpuInfo) -> set[str] | None:
     if not isinstance(parts, IntImm) or n_rows.value % parts.value \
             or any(not _same_extent(shapes[n][0], parts) for n in tails) \
             or not all(views[n].block.is_reduction for n in tails if n not in outputs) \
-            or any(views[n].block.is_reduction and match_matmul(views[n]) is not None for n in names):
+            or any(views[n].block.is_reduction and len(shapes[n]) == 2 and match_matmul(views[n]) is not None
+                   for n in names):  # (a row statistic may be a matrix-vector product: ct @ gamma)
         return None
     return attempt(sch, _row_parts, func_name, rows, tails, anchor, parts.value, cpu)
 
@@ -464,8 +513,15 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
         return None
     if row_loops[0] is not loops[0]:
         sch.reorder(row_loops[0], loops[0])
-    part_loop, row_loop = sch.split(sch.get_loops(first)[0], [parts, None])
+    # a stage reading only the function's inputs (a row's sum of ct * gamma) has no producer to
+    # follow under the row loop: its row loop is merged into the first stage's instead
+    written = set().union(*(_written(sch.mod[func_name], name) for name in order))
+    inside = {name for name in order[1:] if name not in tails and not _reads_any(sch.mod[func_name], name, written)
+              and attempt(sch, _merge_rows, func_name, order[0], name)}
+    part_loop, row_loop = sch.split(sch.get_loops(sch.get_block(order[0], func_name))[0], [parts, None])
     for name in order[1:]:
+        if name in inside:
+            continue
         block = sch.get_block(name, func_name)
         if name in tails and not view_by_name(sch.mod[func_name], name).block.is_reduction:
             sch.reverse_compute_at(block, part_loop)  # (a cast of a column sum, once its part is added up)
@@ -473,10 +529,13 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
             sch.reverse_compute_at(block, row_loop)
     if _instances(sch.mod[func_name]) > before:
         return None   # some stage would be computed more than once per row
+    spatial = [n for n in _block_names(sch, func_name) if n not in rfs and (
+        n in tails or not view_by_name(sch.mod[func_name], n).block.is_reduction)]
+    ordered = _one_pass(sch, func_name, rfs, spatial, row_loop, cpu)
     for name in _block_names(sch, func_name):
         lanes = cpu.lanes(_dtype(sch, func_name, name))
         if name in rfs:
-            attempt(sch, _vector_accumulators, func_name, name, lanes)
+            attempt(sch, _vector_accumulators, func_name, name, lanes, name in ordered)
         elif not view_by_name(sch.mod[func_name], name).block.is_reduction:
             attempt(sch, vectorize_innermost, sch.get_block(name, func_name), lanes)
         elif name in tails:  # the part's column sums: set before its first row, a row added at a time
@@ -486,6 +545,28 @@ def _row_parts(sch, func_name: str, rows, tails, anchor: str, parts: int, cpu: C
     if work >= MIN_PARALLEL_WORK_PARTS and cpu.cores >= 2:
         sch.parallel(part_loop)
     return set(_block_names(sch, func_name))
+
+
+def _merge_rows(sch, func_name: str, first: str, name: str) -> bool | None:
+    """Block ``name``'s outermost loop, over the rows as ``first``'s is, merged into ``first``'s."""
+    rows = sch.get_loops(sch.get_block(first, func_name))[0]
+    v = view(sch, sch.get_block(name, func_name))
+    row_var = v.block.writes[0].region[0].min
+    if not v.loops or not any(val is v.loops[0].loop_var and iv.var is row_var
+                              for iv, val in zip(v.block.iter_vars, v.realize.iter_values)):
+        return None
+    sch.merge(rows, sch.get_loops(sch.get_block(name, func_name))[0])
+    return True
+
+
+def _written(func, name: str) -> set[int]:
+    """The ids of the buffers block ``name`` writes."""
+    return {id(w.buffer) for w in view_by_name(func, name).block.writes}
+
+
+def _reads_any(func, name: str, buffers: set[int]) -> bool:
+    """Whether block ``name`` reads one of ``buffers`` (ids)."""
+    return any(id(r.buffer) in buffers for r in view_by_name(func, name).block.reads)
 
 
 #: The fewest block instances for which :func:`schedule_row_parts` runs its parts in parallel.

@@ -18,7 +18,7 @@ aligned), laid out as the MMAs' descriptors describe them:
   chunk ``c`` at ``c ^ (k % 8)``; the stride byte offset 1024 (8 rows of k), the
   leading byte offset the distance between column blocks (``block_k * 128`` bytes).
 
-With ``in_flight`` MMA batches left running (0 or 1), the copies run ``depth = stages
+With ``in_flight`` MMA batches left running (0, 1 or 2), the copies run ``depth = stages
 - 1 - in_flight`` steps ahead. Step ``kt``: wait for its copies (``cp.async.wait_group
 depth - 1``), make them visible to the tensor cores (``fence.proxy.async``) and to
 every thread (``__syncthreads``), issue the copies of step ``kt + depth`` into the copy
@@ -26,11 +26,21 @@ step ``kt - 1 - in_flight`` read (whose MMAs every warpgroup has retired before 
 barrier), then ``wgmma.fence``, ``block_k / 16`` MMAs per accumulator,
 ``wgmma.commit_group`` and ``wgmma.wait_group in_flight``: with one batch in flight the
 tensor cores run step ``kt``'s MMAs while the threads wait for and issue step ``kt +
-1``'s. The epilogue writes each thread's registers to C by the accumulator's fragment
-layout (:func:`mlc.backends.cuda.wgmma.accumulator_coords`), two adjacent columns a
-store. The emulator checks all of it: the descriptors against the placement, the
-fragment layout against the epilogue, and that no copy overwrites a stage an MMA in
-flight still reads.
+1``'s; with two, the threads' barrier and copies may take a step's MMA time longer before
+the tensor cores run dry (the copies one step less ahead for the same stages). The
+epilogue writes each thread's registers to C by the accumulator's fragment layout
+(:func:`mlc.backends.cuda.wgmma.accumulator_coords`), two adjacent columns a store. The
+emulator checks all of it: the descriptors against the placement, the fragment layout
+against the epilogue, and that no copy overwrites a stage an MMA in flight still reads.
+
+Persistent (``persistent = n``, the GPU's SMs): at most ``n`` blocks, as few as keep the
+waves (``ceil(tiles / n)`` tiles a block: 512 tiles on 132 SMs run on 128 blocks of 4),
+block ``bid`` computing tiles ``bid, bid + grid, ...`` in the banded order as one k loop of
+``waves * K / block_k`` steps over one ring: the copies run ``depth`` steps ahead across
+tile boundaries, so a tile's last step retires its MMAs, stores C and clears the
+accumulators while the next tile's first copies are in flight (no prologue a tile, no
+launch tail). Where the grid does not divide the tiles, a block's steps past its last
+tile copy and compute nothing but still reach the block's barriers.
 
 No TMA: a bulk tensor copy needs a tensor map (a 128-byte driver object made on the
 host by ``cuTensorMapEncodeTiled`` for each operand's address, shape and box) passed
@@ -83,6 +93,9 @@ class WgmmaTile(NamedTuple):
     #: ``fence.proxy.async`` after each step's copies land (the PTX memory model's order
     #: between the copies' generic-proxy writes and the MMAs' reads); False only to measure it
     proxy_fence: bool = True
+    #: 0: one block per C tile; n > 0: persistent, at most ``n`` blocks (the GPU's SMs), each
+    #: running its tiles ``bid, bid + grid, ...`` as one k loop (module docstring)
+    persistent: int = 0
 
     @property
     def threads(self) -> int:
@@ -103,10 +116,11 @@ class WgmmaTile(NamedTuple):
 
     def check(self) -> None:
         if self.block_n not in W.WGMMA_N or self.block_m % (64 * self.warpgroups) or self.warpgroups < 1 or \
-                self.in_flight not in (0, 1) or self.stages < 2 + self.in_flight or self.block_k not in (32, 64):
+                self.in_flight not in (0, 1, 2) or self.stages < 2 + self.in_flight or self.block_k not in (32, 64) or \
+                self.persistent < 0:
             raise ScheduleError(f"wgmma: tile {self} is not one the kernel has: block_n one of {W.WGMMA_N}, "
-                                "block_m a multiple of 64 per warpgroup, block_k 32 or 64, in_flight 0 or 1 and "
-                                "at least 2 + in_flight stages")
+                                "block_m a multiple of 64 per warpgroup, block_k 32 or 64, in_flight 0, 1 or 2 and "
+                                "at least 2 + in_flight stages, persistent 0 or a number of blocks")
 
     def schedule(self, sch, block: str = "C", func_name: str | None = None) -> None:
         """``sch.wgmma_gemm`` of this block (recorded in the trace)."""
@@ -159,17 +173,23 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     regs = bn // 2
     acc = decl_buffer((tile.m_tiles * regs,), "float32", "acc", scope="local")
     bid, tx = Var("bid", dt.INDEX), Var("tx", dt.INDEX)
-    # blocks in bands of `band` block rows, column by column within a band: the blocks
-    # running at once share rows of A and columns of B in L2
+    # C tiles in bands of `band` tile rows, column by column within a band: the tiles
+    # computed at once share rows of A and columns of B in L2
     m_blocks, n_blocks = m // bm, n // bn
+    tiles = m_blocks * n_blocks
     band = next(g for g in (8, 4, 2, 1) if m_blocks % g == 0)
-    by = bid // _i(band * n_blocks) * _i(band) + bid % _i(band)
-    bx = bid % _i(band * n_blocks) // _i(band)
-    row0, col0 = by * _i(bm), bx * _i(bn)
+
+    def origin(t):
+        """The first row and column of C tile ``t`` (the banded order)."""
+        by = t // _i(band * n_blocks) * _i(band) + t % _i(band)
+        bx = t % _i(band * n_blocks) // _i(band)
+        return by * _i(bm), bx * _i(bn)
+
     lanes8 = _CHUNK
 
-    def fetch(kt, stage):
-        """The cp.async copies of k step ``kt`` into copy ``stage`` of the ring."""
+    def fetch(kt, stage, row0, col0):
+        """The cp.async copies of k step ``kt`` of the tile at ``(row0, col0)`` into copy
+        ``stage`` of the ring."""
         out = []
         a_per, b_per = a_stage // lanes8 // threads, b_stage // lanes8 // threads
         for i in range(a_per):
@@ -193,8 +213,10 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     def ext(name, *args):
         return Evaluate(call_extern("int32", name, *args))
 
-    kt = Var("kt", dt.INDEX)
-    stage = kt % _i(s)
+    # step g of the k loop: k step g % kt_count of the block's tile g // kt_count (one tile
+    # a block unless persistent), its copies in stage g % s of the ring
+    g = Var("kt", dt.INDEX)
+    stage = g % _i(s)
     group = tx // _i(W.WARPGROUP)
     mmas = []
     for mt in range(tile.m_tiles):
@@ -206,30 +228,65 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
             mmas.append(ext(W.mma_name(bn), address_of(acc[_i(mt * regs)]), address_of(smem[a_at]),
                             address_of(smem[b_at]), 16, 8 * a_row_bytes, a_mode, 64 * bk * 2, 1024, _SWIZZLE_128B,
                             0, 1))
+    if tile.persistent:
+        # as many blocks as SMs at most, as few as give the same waves: every block runs `waves`
+        # tiles' steps (its barriers reached by all blocks alike), the tiles bid, bid + grid, ...;
+        # where the grid does not divide the tiles, a block's steps past the last tile copy and
+        # compute nothing
+        waves = -(-tiles // tile.persistent)
+        grid = -(-tiles // waves)
+        steps = _i(waves * kt_count)
+    else:
+        grid, steps = tiles, _i(kt_count)
+
+    def tile_of(step):
+        return bid + step // _i(kt_count) * _i(grid) if tile.persistent else bid
+
+    def in_range(step):
+        """Whether ``step`` copies anything: a step of the loop, of a tile of C."""
+        if tile.persistent and tiles % grid:
+            return (step < steps) & (tile_of(step) < _i(tiles))
+        return step < steps
+
+    def fetch_step(step):
+        row0, col0 = origin(tile_of(step))
+        return fetch(step % _i(kt_count) if tile.persistent else step, step % _i(s), row0, col0)
+
     depth = s - 1 - tile.in_flight  # k steps fetched ahead of the one computed
-    ahead = kt + _i(depth)
+    ahead = g + _i(depth)
     acc_regs = (address_of(acc[_i(0)]), tile.m_tiles * regs)
-    main = For(kt, _i(0), _i(kt_count), "serial", seq(
-        wait(depth - 1), *([ext("mlc_fence_proxy_async")] if tile.proxy_fence else []), syncthreads(),
-        IfThenElse(ahead < _i(kt_count), fetch(ahead, ahead % _i(s))), commit(),
-        ext("mlc_wgmma_fence"), *mmas, ext("mlc_wgmma_commit"),
-        ext("mlc_wgmma_wait", tile.in_flight, *acc_regs)))
     v = Var("v", dt.INDEX)
     init = For(v, _i(0), _i(tile.m_tiles * regs), "unrolled", BufferStore(acc, const(0.0, "float32"), (v,)))
-    prologue = [seq(fetch(_i(p), _i(p)), commit()) if p < kt_count else commit() for p in range(depth)]
     # epilogue: register e = mt * regs + v of thread tx holds C[row, col] (the fragment layout)
     lane, warp = tx % _i(32), (tx % _i(W.WARPGROUP)) // _i(32)
     mt_v, pair, half = Var("mt", dt.INDEX), Var("p", dt.INDEX), Var("h", dt.INDEX)
     e = pair * _i(2) + half  # registers 2p and 2p + 1 hold adjacent columns: one 8-byte store
+    row0, col0 = origin(tile_of(g))
     row = (row0 + (group * _i(tile.m_tiles) + mt_v) * _i(64) + warp * _i(16) + lane // _i(4)
            + (pair % _i(2)) * _i(8))
     col = col0 + (pair // _i(2)) * _i(8) + (lane % _i(4)) * _i(2) + half
     store = For(mt_v, _i(0), _i(tile.m_tiles), "unrolled", For(pair, _i(0), _i(regs // 2), "unrolled", For(
         half, _i(0), _i(2), "vectorized", BufferStore(C, acc[mt_v * _i(regs) + e], (row, col)))))
-    last = [ext("mlc_wgmma_wait", 0, *acc_regs)] if tile.in_flight else []
-    body = seq(init, *prologue, main, *last, wait(0), store)
+    step_body = [wait(depth - 1), *([ext("mlc_fence_proxy_async")] if tile.proxy_fence else []), syncthreads(),
+                 IfThenElse(in_range(ahead), fetch_step(ahead)), commit()]
+    compute = [ext("mlc_wgmma_fence"), *mmas, ext("mlc_wgmma_commit"), ext("mlc_wgmma_wait", tile.in_flight, *acc_regs)]
+    if tile.persistent:
+        # a tile's last step: retire its MMAs, store and clear the accumulators while the copies
+        # of the next tile's first steps (issued by the steps before) are in flight
+        compute.append(IfThenElse(g % _i(kt_count) == _i(kt_count - 1), seq(
+            *([ext("mlc_wgmma_wait", 0, *acc_regs)] if tile.in_flight else []), store, init)))
+        if tiles % grid:
+            compute = [IfThenElse(tile_of(g) < _i(tiles), seq(*compute))]
+    main = For(g, _i(0), steps, "serial", seq(*step_body, *compute))
+    if tile.persistent:
+        prologue = [seq(IfThenElse(in_range(_i(p)), fetch_step(_i(p))), commit()) for p in range(depth)]
+        body = seq(init, *prologue, main, wait(0))
+    else:
+        prologue = [seq(fetch_step(_i(p)), commit()) if p < kt_count else commit() for p in range(depth)]
+        last = [ext("mlc_wgmma_wait", 0, *acc_regs)] if tile.in_flight else []
+        body = seq(init, *prologue, main, *last, wait(0), store)
     kernel = For(tx, _i(0), _i(threads), "thread_binding", Allocate(smem, Allocate(acc, body)), "threadIdx.x")
-    kernel = For(bid, _i(0), _i(m_blocks * n_blocks), "thread_binding", kernel, "blockIdx.x")
+    kernel = For(bid, _i(0), _i(grid), "thread_binding", kernel, "blockIdx.x")
     root = Block("root", (), (), (), kernel)
     return PrimFunc((A, B, C), BlockRealize((), const(True, "bool"), root),
                     (("global_symbol", name), ("mlc.scheduled", "wgmma"), ("tir.noalias", True),

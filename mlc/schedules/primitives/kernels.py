@@ -19,7 +19,7 @@ class KernelPrimitives(ScheduleBase):
 
     @instruction
     def wgmma_gemm(self, block, block_m: int, block_n: int, stages: int, warpgroups: int, in_flight: int = 1,
-                   block_k: int = 64, proxy_fence: bool = True) -> None:
+                   block_k: int = 64, proxy_fence: bool = True, persistent: int = 0) -> None:
         """Replace the function of matmul ``block`` (``C[i, j] += f32(A[i, k]) * f32(B[k, j])``,
         float16 A and B, float32 C, nothing else) by the wgmma kernel of that block
         (:class:`~mlc.schedules.gpu.wgmma.WgmmaTile`). A ScheduleError where the function is
@@ -54,5 +54,5 @@ class KernelPrimitives(ScheduleBase):
         """
         from ..gpu.wgmma import WgmmaTile, schedule_wgmma_matmul
         fname, _, loc = self._block(block, "wgmma_gemm")
-        tile = WgmmaTile(block_m, block_n, stages, warpgroups, in_flight, block_k, proxy_fence)
+        tile = WgmmaTile(block_m, block_n, stages, warpgroups, in_flight, block_k, proxy_fence, persistent)
         schedule_wgmma_matmul(self, loc.node.block.name_hint, fname, tile)

@@ -1,4 +1,4 @@
-"""Loop primitives: split, fuse, reorder, parallel, vectorize, unroll, bind, annotate.
+"""Loop primitives: split, fuse, reorder, merge, parallel, vectorize, unroll, bind, annotate.
 
 The mixin resolves handles and arguments and records the call; the IR work
 and its legality checks live in pure functions (:mod:`.loop_transforms`,
@@ -38,6 +38,7 @@ from ...ir.tir import BlockRealize, For, PrimFunc
 from ..base import BlockRV, LoopRV, ScheduleBase, instruction, schedule_error
 from ..state import replace
 from .loop_kinds import THREAD_AXES, set_loop_kind
+from .loop_merge import merge_loops
 from .loop_transforms import const_extent, fuse_loops, reorder_loops, split_loop
 
 __all__ = ["LoopPrimitives", "set_annotation", "THREAD_AXES"]
@@ -195,6 +196,71 @@ class LoopPrimitives(ScheduleBase):
         """
         fname, func, vars_ = self._loop_vars(loops, "reorder")
         self._commit(fname, reorder_loops(func, vars_))
+
+    @_loops_positional
+    @instruction
+    def merge(self, loops: list[LoopRV]) -> LoopRV:
+        """Merge sibling loops (statements of one sequence with one range and kind, passed as a
+        list or positionally) into the first of them; returns it. Iteration ``k`` of the merged
+        loop runs iteration ``k`` of each loop's body in their order, and statements that were
+        between the loops follow it (or precede it, where a later loop needs them): two
+        reductions over the same rows read them once.
+
+        Loops that are not siblings, of different ranges, kinds or annotations, bound to
+        threads, a later loop that reads a buffer an earlier loop or a statement left after
+        writes (or writes one they access), and a statement a later loop needs that needs an
+        earlier loop are a :class:`~mlc.ScheduleError`: the merged loop would change what
+        some access sees.
+
+        >>> from mlc.schedules import Schedule, examples
+        >>> sch = Schedule(examples.two_sums(4))
+        >>> (i, k), (j, r) = sch.get_loops(sch.get_block("S")), sch.get_loops(sch.get_block("Q"))
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), S: T.Buffer((1,), "float32"), Q: T.Buffer((1,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i, k in T.grid(1, 4):
+                with T.block("S"):
+                    vi, vk = T.axis.remap("SR", [i, k])
+                    T.reads(A[vk])
+                    T.writes(S[vi])
+                    with T.init():
+                        S[vi] = T.float32(0)
+                    S[vi] = S[vi] + A[vk]
+            for i, r in T.grid(1, 4):
+                with T.block("Q"):
+                    vi, vr = T.axis.remap("SR", [i, r])
+                    T.reads(A[vr])
+                    T.writes(Q[vi])
+                    with T.init():
+                        Q[vi] = T.float32(0)
+                    Q[vi] = Q[vi] + A[vr] * A[vr]
+        >>> i = sch.merge(i, j)
+        >>> k = sch.merge(k, r)
+        >>> print(sch.mod["main"].script())
+        @T.prim_func
+        def main(A: T.Buffer((4,), "float32"), S: T.Buffer((1,), "float32"), Q: T.Buffer((1,), "float32")):
+            T.func_attr({"global_symbol": "main", "tir.noalias": True})
+            for i, k in T.grid(1, 4):
+                with T.block("S"):
+                    vi, vk = T.axis.remap("SR", [i, k])
+                    T.reads(A[vk])
+                    T.writes(S[vi])
+                    with T.init():
+                        S[vi] = T.float32(0)
+                    S[vi] = S[vi] + A[vk]
+                with T.block("Q"):
+                    vi, vr = T.axis.remap("SR", [i, k])
+                    T.reads(A[vr])
+                    T.writes(Q[vi])
+                    with T.init():
+                        Q[vi] = T.float32(0)
+                    Q[vi] = Q[vi] + A[vr] * A[vr]
+        """
+        fname, func, vars_ = self._loop_vars(loops, "merge")
+        new_func, merged = merge_loops(func, vars_)
+        self._commit(fname, new_func)
+        return self._loop_rv(fname, merged)
 
     # ------------------------------------------------------------------ kind
     @instruction
