@@ -25,7 +25,9 @@ tensor-core issue's targets:
 
 ``--variants`` adds rows of schedules beside the defaults, to choose the defaults from:
 float32 tiles and cp.async pipeline depths (``sgemm``; ``bmm`` and ``mlp`` with the
-default rule's depth changed), every tensor-core block of the tuner's space
+default rule's depth changed), the warp-tiled float32 schedule (rows labelled ``simt``:
+:mod:`mlc.schedules.gpu.simt` at 1-4 stages and with each of its changes left out in
+``sgemm``; ``bmm`` and ``mlp`` with ``MATMUL_SIMT`` on at 3 and 2 stages), every tensor-core block of the tuner's space
 (``TENSOR_CORE_VARIANTS``: warps, fragments, k step, stages, cp.async) as WMMA and as
 ldmatrix + mma.sync, and the synchronous blocks the defaults were before, and on an sm_90 GPU the
 warpgroup-MMA blocks (``WGMMA_TILES``, built for sm_90a) and the default with its wgmma rule on
@@ -250,7 +252,10 @@ def run(args) -> int:
         guarded("layer_norm", "mlc jit", lambda: row_program("layer_norm", layer_norm, 2))
 
     # the float32 matmul rule's cp.async depth beside the default (1: ordinary loads, no pipeline)
-    stage_variants = [None] + ([1, 2, 4] if args.variants else [])
+    # and the warp-tiled (SIMT) rule beside them (MATMUL_SIMT), each kept where its label has
+    # --variant-filter's text
+    stage_variants = [None] + [v for v in ([1, 2, 4, ("simt", 3), ("simt", 2)] if args.variants else [])
+                               if args.variant_filter in _stages_label("", v)]
 
     def mlp_row(stages):
         b, d, h, o = (256, 128, 128, 64) if small else (4096, 1024, 1024, 256)
@@ -317,6 +322,11 @@ def run(args) -> int:
                                        ((16, 16, 8, 8, 16), 4), ((16, 16, 8, 8, 8), 3), ((16, 16, 8, 8, 8), 4),
                                        ((16, 16, 4, 4, 8), 1), ((16, 16, 4, 4, 8), 3), ((8, 8, 4, 4, 8), 3),
                                        ((16, 16, 4, 8, 8), 3), ((8, 16, 8, 8, 8), 3)]]
+            variants += [(f"{SIMT_LABEL} 128x128 (4x2 warps of 4x8 thr, 8x8 reg), k16, "
+                          f"{'ordinary loads' if st == 1 else f'{st}-stage cp.async'}"
+                          + ("" if not off else f", without {off}"), _simt_variant(st, off))
+                         for st, off in [(3, ""), (2, ""), (4, ""), (1, ""), (3, "A^T"), (3, "B permuted"),
+                                         (3, "k unrolled")]]
         gemm("sgemm", "float32", "float32", variants)
     if "hgemm" in names:
         variants = [("default schedule", None)]
@@ -387,6 +397,19 @@ def _sgemm_variant(tile, stages=1):
     return schedule
 
 
+def _simt_variant(stages, without=""):
+    """The warp-tiled schedule (:func:`mlc.schedules.gpu.simt.schedule_simt_matmul`), with
+    one of its changes left out where ``without`` names it."""
+    def schedule(mod):
+        import mlc
+        from mlc.schedules.gpu.simt import schedule_simt_matmul
+        sch = mlc.Schedule(mod)
+        schedule_simt_matmul(sch, sch.get_block("C"), stages=stages, transpose_a=without != "A^T",
+                             permute_b=without != "B permuted", unroll_k=without != "k unrolled")
+        return sch
+    return schedule
+
+
 def _tile_label(t, variant: str) -> str:
     """A tensor-core block (TensorCoreTile) as a row label: 'mma 128x128x32 (warps 2x2 of 4x4)
     3-stage cp.async'."""
@@ -438,8 +461,16 @@ def _wgmma_default():
 
 
 def _stages_label(label: str, stages) -> str:
+    """The row label of a jitted program's variant: ``stages`` None (the default), a depth
+    of the shared-tiled rule, or ``("simt", depth)`` for the warp-tiled rule."""
+    if isinstance(stages, tuple):
+        return f"{label}, float32 matmuls {SIMT_LABEL} {stages[1]}-stage cp.async"
     return label if stages is None else f"{label}, float32 matmuls {stages}-stage" + (
         " (ordinary loads)" if stages == 1 else " cp.async")
+
+
+#: What the warp-tiled float32 rows' labels say (``--variant-filter simt`` keeps them).
+SIMT_LABEL = "simt warp-tiled (A^T, B permuted, k unrolled)"
 
 
 class _matmul_stages:
@@ -451,13 +482,15 @@ class _matmul_stages:
 
     def __enter__(self):
         from mlc.schedules.gpu import default as gpu
-        self.saved = gpu.MATMUL_STAGES
-        if self.stages is not None:
+        self.saved = gpu.MATMUL_STAGES, gpu.MATMUL_SIMT
+        if isinstance(self.stages, tuple):  # ("simt", depth): the warp-tiled rule
+            gpu.MATMUL_SIMT, gpu.MATMUL_STAGES = True, self.stages[1]
+        elif self.stages is not None:
             gpu.MATMUL_STAGES = self.stages
 
     def __exit__(self, *exc):
         from mlc.schedules.gpu import default as gpu
-        gpu.MATMUL_STAGES = self.saved
+        gpu.MATMUL_STAGES, gpu.MATMUL_SIMT = self.saved
 
 
 def static(args) -> int:
@@ -487,6 +520,7 @@ def static(args) -> int:
         for name, dtype, out in (("sgemm 4096", "float32", "float32"), ("hgemm 4096", "float16", "float32")):
             code = mlc.build(_matmul_module(4096, dtype, out), f"cuda -arch={arch}").get_source("cuda")
             _print_resources(f"{name} {arch}", kernel_resources(code, arch))
+    _print_sgemm_main_loops()
     print("global traffic on the emulator (elements moved / the minimal elements):")
     small = {"gelu": (gelu, (f32(1 << 16),)), "chain": (chain, (f32(1 << 16),) * 3),
              "softmax": (softmax, (f32(32, 4096),)), "layer_norm": (layer_norm, (f32(32, 4096), f32(4096), f32(4096)))}
@@ -505,6 +539,29 @@ def static(args) -> int:
     print(f"  sgemm {n}^3  {reads / (2 * n * n):5.1f} reads per input element (N / tile: "
           f"{n / (ti * ri):.0f} for A, {n / (tj * rj):.0f} for B)")
     return 0
+
+
+def _print_sgemm_main_loops() -> None:
+    """ptxas's resources of the warp-tiled sgemm and, where cuobjdump is installed, the
+    opcodes of its main loop beside the default's (FFMA against shared loads: how many
+    LDS / LDS.128 feed each 64 FFMA; a never-executed ``@!PT LDS RZ, [RZ]`` counts as an LDS;
+    the warp-tiled kernel's 3-stage tiles are dynamic shared memory, which ptxas does not count)."""
+    import collections
+    from mlc.backends.cuda import compile_sources
+    from mlc.backends.cuda.resources import kernel_resources
+    from mlc.backends.cuda.sass import cuobjdump_unavailable_reason, disassemble, loops
+    mod = _matmul_module(4096, "float32", "float32")
+    from mlc.driver import schedule_module
+    kernels = {"default": schedule_module(mod, "cuda -arch=sm_90"), "simt": _simt_variant(3)(mod).mod}
+    print("sgemm 4096 main loop at sm_90 (opcode counts of the innermost loop that runs FFMA):")
+    for label, scheduled in kernels.items():
+        code, cubin = compile_sources(scheduled, "cuda -arch=sm_90")
+        _print_resources(f"sgemm {label}", kernel_resources(code, "sm_90"))
+        if cuobjdump_unavailable_reason() is None:
+            main = next(loop for loop in loops(disassemble(cubin)) if "FFMA" in loop)
+            counts = collections.Counter(op for op in main if not op.startswith(("FFMA", "LDS")))
+            print(f"    {len(main)} instructions: FFMA {main.count('FFMA')}, LDS {main.count('LDS')}, "
+                  f"LDS.128 {main.count('LDS.128')}, other {dict(counts.most_common(6))}")
 
 
 def _print_resources(label: str, report) -> None:

@@ -38,9 +38,9 @@ from .config import config
 from .errors import ConfigError, MLCError
 from .frozen import frozen
 
-__all__ = ["Target", "TargetKind", "DeviceLimits", "register_target_kind", "unregister_target_kind", "target_kind",
-           "registered_target_kinds", "add_kind_source", "known_target_kinds", "load_kind", "host_caches",
-           "DEFAULT_CACHES"]
+__all__ = ["Target", "TargetKind", "DeviceLimits", "MAX_SHARED_ATTR", "register_target_kind",
+           "unregister_target_kind", "target_kind", "registered_target_kinds", "add_kind_source",
+           "known_target_kinds", "load_kind", "host_caches", "DEFAULT_CACHES"]
 
 #: Data cache sizes in bytes (L1, L2, L3) of a CPU that is not this machine, by vector
 #: width: AVX-512 CPUs (Skylake-SP and later, Zen 4/5) have 1-2 MiB of L2 per core,
@@ -68,6 +68,11 @@ def host_caches() -> tuple[int, int, int] | None:
     if not {1, 2} <= sizes.keys():
         return None
     return sizes[1], sizes[2], sizes.get(3, sizes[2])
+
+
+#: The attribute of a function written for one architecture whose blocks may use more shared
+#: memory than its target's limits say (bytes): the wgmma kernel's, an H100's 227 KiB.
+MAX_SHARED_ATTR = "mlc.max_shared_bytes"
 
 
 @frozen

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..target import Target
-from ..config import config
+from ..config import config, override
 from ..custom_op import CustomOp
 from ..errors import MLCError
 from ..ir import te
@@ -114,7 +114,8 @@ class _Jitted:
             own = fn._target or config().target
             variants = {t: fn if Target.from_str(t) == Target.from_str(own) else
                         jit(fn.fn, static_argnums=tuple(spec.static_nums),
-                            static_argnames=tuple(spec.static_names), target=t, schedule=fn._schedule)
+                            static_argnames=tuple(spec.static_names), target=t, schedule=fn._schedule,
+                            tiered=False)
                         for t in targets}
             return _Jitted(fn.__name__, fn, kwargs, variants)
         name = getattr(fn, "__name__", "fn")
@@ -123,10 +124,12 @@ class _Jitted:
             return fn(*args, **kwargs)
 
         call.__name__ = call.__qualname__ = name
-        return _Jitted(name, fn, {}, {t: jit(call, target=t) for t in targets})
+        return _Jitted(name, fn, {}, {t: jit(call, target=t, tiered=False) for t in targets})
 
     def run(self, target, args):
-        return _outputs(self.variants[target](*args, **self.kwargs))
+        # the compiled program, never a first tier that runs the graph through NumPy (.tiering)
+        with override(tiered=False):
+            return _outputs(self.variants[target](*args, **self.kwargs))
 
     def arg_names(self, n: int) -> list[str]:
         fn = self.fn.fn if isinstance(self.fn, JitFunction) else self.fn

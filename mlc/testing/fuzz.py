@@ -191,7 +191,7 @@ def run_program(prog: Program, target: str, rng: random.Random) -> Mismatch | st
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            got = host_array(jit(fn, target=target)(**{k: v.copy() for k, v in arrays.items()}))
+            got = host_array(jit(fn, target=target, tiered=False)(**{k: v.copy() for k, v in arrays.items()}))
     except MLCError as err:
         return Mismatch(prog, target, f"mlc refused what NumPy computes ({want.dtype}{want.shape}): "
                                       f"{type(err).__name__}: {str(err).splitlines()[0]}", arrays)

@@ -72,7 +72,7 @@ def check_grads(f, args, order: int = 1, modes=("fwd", "rev"), *, eps=None, rtol
     eps, rtol, atol = _tolerances(leaves, eps, rtol, atol)
     rng = np.random.default_rng(seed)
     u = [rng.standard_normal(leaf.shape).astype(leaf.dtype) for leaf in leaves]
-    call = jit(lambda *xs: f(*unflatten(treedef, list(xs))), target=target)
+    call = jit(lambda *xs: f(*unflatten(treedef, list(xs))), target=target, tiered=False)
     out_leaves, out_tree = flatten(call(*leaves))
     outs = [np.asarray(o) for o in out_leaves]
     v = [rng.standard_normal(o.shape).astype(o.dtype) if o.dtype.kind == "f" else np.zeros_like(o) for o in outs]
@@ -90,12 +90,12 @@ def check_grads(f, args, order: int = 1, modes=("fwd", "rev"), *, eps=None, rtol
 
     tangent = cotangent = None
     if "fwd" in modes:
-        tangent = flatten(jit(tangent_of, target=target)(*leaves))[0]
+        tangent = flatten(jit(tangent_of, target=target, tiered=False)(*leaves))[0]
         for n in floats:
             _close(tangent[n], numeric[n], rtol, atol, f"check_grads: forward mode (jvp) vs finite differences, "
                                                         f"output leaf {n}")
     if "rev" in modes:
-        cotangent = flatten(jit(cotangent_of, target=target)(*leaves))[0]
+        cotangent = flatten(jit(cotangent_of, target=target, tiered=False)(*leaves))[0]
         rev, fd = _inner(cotangent, u), _inner([v[n] for n in floats], [numeric[n] for n in floats])
         _close(rev, fd, rtol, atol, "check_grads: reverse mode (vjp): <vjp(v), u> vs <v, finite differences>")
         if tangent is not None:

@@ -249,6 +249,9 @@ class EagerEntry:
     owning its memory, which nothing else views), as NumPy code normalised in place does:
     no new memory to fault in (a 16 MB temporary costs some milliseconds)."""
 
+    #: the sizes a call binds (a main's of dynamic axes): none, the eager tier's axes are static
+    sizes = None
+
     def __init__(self, graph: Graph, single: bool = False):
         self.graph, self.single = graph, single
         inputs = graph.inputs

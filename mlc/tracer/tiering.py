@@ -208,8 +208,9 @@ class EagerTier:
 def eager_tier(traced: Traced) -> EagerTier | None:
     """The eager first tier of ``traced`` (a jitted function's trace), where running its graph
     through NumPy gives the first result sooner than compiling it (:func:`.eager.plan`), the
-    target is the CPU's (llvm) and its axes are static; None otherwise."""
-    if _kind(traced.target) != "llvm":
+    target is the CPU's (llvm), its axes are static and no schedule was given (a user's own
+    schedule is what the call is for: its errors come from the call); None otherwise."""
+    if _kind(traced.target) != "llvm" or traced.schedule is not None:
         return None
     graph = traced.graph
     if not all(isinstance(n, int) for v in (*graph.inputs, *graph.outputs) for n in v.shape):

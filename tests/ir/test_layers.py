@@ -14,7 +14,7 @@ import mlc
 IR = pathlib.Path(mlc.__file__).parent / "ir"
 
 LAYERS = [
-    {"dtype", "types", "threefry", "erfinv", "names"},
+    {"dtype", "types", "threefry", "erfinv", "names", "warpgroup_mma"},
     {"ops", "node"},
     {"expr", "buffer", "tir", "calls", "extern"},
     {"functor"},

@@ -248,3 +248,31 @@ def test_calls_from_two_threads_while_the_optimised_program_is_swapped_in_stay_r
     assert not failures
     assert _compiled(f).function.lib is not None
     np.testing.assert_allclose(f(x), want, rtol=1e-5, atol=1e-6)
+
+
+def test_mlc_testing_checks_the_compiled_program_never_the_numpy_tier(monkeypatch):
+    """mlc.testing compares compiled code with NumPy: a first tier that runs NumPy's references
+    would compare NumPy with itself. With tiers on, none of its checks asks for that tier."""
+    from mlc.testing import check_against_numpy, check_grads
+    from mlc.testing import fuzz
+    import random
+
+    def refused(traced):
+        raise AssertionError("mlc.testing ran a NumPy first tier")
+
+    monkeypatch.setattr(tiering, "eager_tier", refused)
+    x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    with override(tiered=True, eager_first=True):
+        check_against_numpy(mlc.jit(lambda a: np.exp(a) * 2.0), lambda a: np.exp(a) * 2.0,
+                            mlc.testing.arrays("float64", (3, 4), bound=3.0), targets=["llvm"], max_examples=2)
+        check_grads(lambda a: np.sum(np.tanh(a)), (x,))
+        prog = fuzz.Program("lambda a: a * 2 + 1", {"a": ((3,), "float64")})
+        assert fuzz.run_program(prog, "llvm", random.Random(0)) is None
+
+
+def test_a_given_schedule_is_compiled_on_the_first_call():
+    x = np.ones((64, 64))
+    f = mlc.jit(lambda a: a + 1.0, tiered=True, schedule=lambda sch: None)
+    with override(eager_first=True):
+        np.testing.assert_array_equal(f(x), x + 1.0)
+    assert _compiled(f).function.lib is not None

@@ -32,7 +32,15 @@ def _validate(target: Target) -> None:
                        "like -arch=sm_80 (A100) or -arch=sm_90 (H100)")
 
 
+def _compile_arch(target: Target) -> str:
+    """The architecture a build for ``target`` compiles for: the one it names, else the present
+    GPU's, else sm_80."""
+    from .backend import arch_of  # deferred: keeps registering the kind fast (the backend is a build's)
+    return arch_of(target)
+
+
 CUDA_KIND = TargetKind("cuda", options=("arch",), validate=_validate, keys=("gpu", "wmma"), limits=CUDA_LIMITS,
-                       device="cuda", emulator="cuda-emulator")
+                       device="cuda", emulator="cuda-emulator", properties={"compile_arch": _compile_arch})
+#: The emulator runs what the architecture it names would run (none named: what every one runs).
 CUDA_EMULATOR_KIND = TargetKind("cuda-emulator", options=("arch",), validate=_validate, keys=("gpu", "wmma"),
-                                limits=CUDA_LIMITS)
+                                limits=CUDA_LIMITS, properties={"compile_arch": lambda target: target.arch})

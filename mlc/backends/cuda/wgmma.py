@@ -58,26 +58,19 @@ from ...errors import CompileError, MLCError, RaceError
 from ...ir.expr import IntImm
 from ...ir.extern import AddressOf, CallExtern
 from ...ir.functor import pre_order_nodes
+from ...ir.warpgroup_mma import COMMIT, FENCE, PROXY_FENCE, WAIT, WARPGROUP, WGMMA_N, mma_name
 from ..gpu.emulator import ExternEmulation, register_extern_emulation
 
 __all__ = ["WGMMA_N", "WARPGROUP", "mma_name", "descriptor", "decode", "operand_addresses", "accumulator_coords",
            "is_wgmma_call", "headers", "render_call", "operands_of", "writes_of", "emulate_call", "check_retired",
            "SWIZZLE_BYTES", "SHARED_ALIGN_BYTES"]
 
-WARPGROUP = 128
-#: The N of the MMAs the backend renders (m64nNk16, float32 += float16 x float16).
-WGMMA_N = (64, 128, 256)
 #: Bytes of each layout type's swizzle row: 0 interleaved (none), 1 128-byte, 2 64-byte, 3 32-byte.
 SWIZZLE_BYTES = {0: 0, 1: 128, 2: 64, 3: 32}
 #: The alignment of a shared buffer an MMA reads: the 128-byte swizzle's period.
 SHARED_ALIGN_BYTES = 1024
-_FENCE, _COMMIT, _WAIT, _PROXY = "mlc_wgmma_fence", "mlc_wgmma_commit", "mlc_wgmma_wait", "mlc_fence_proxy_async"
+_FENCE, _COMMIT, _WAIT, _PROXY = FENCE, COMMIT, WAIT, PROXY_FENCE
 _CONTROL = (_FENCE, _COMMIT, _WAIT, _PROXY)
-
-
-def mma_name(n: int) -> str:
-    """The external function of ``wgmma ... m64n{n}k16.f32.f16.f16``."""
-    return f"mlc_wgmma_m64n{n}k16_f32f16"
 
 
 _MMAS = {mma_name(n): n for n in WGMMA_N}

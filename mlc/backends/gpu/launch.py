@@ -23,14 +23,11 @@ from ...ir.buffer import FRAGMENT_SCOPES, Buffer
 from ...ir.expr import BufferLoad, FloatImm, IntImm, Var, const
 from ...ir.functor import pre_order_nodes
 from ...ir.tir import Allocate, BufferStore, Evaluate, For, PrimFunc, SeqStmt, Stmt
-from ...target import DeviceLimits
+from ...target import MAX_SHARED_ATTR, DeviceLimits
 
 __all__ = ["Kernel", "kernels", "workspace", "unbound", "AXES", "DEFAULT_LIMITS", "SHARED_OFFSET_ALIGN",
            "MAX_SHARED_ATTR"]
 
-#: The attribute of a function written for one architecture whose blocks may use more shared
-#: memory than the target's limit (bytes): the wgmma kernel's, an H100's 227 KiB.
-MAX_SHARED_ATTR = "mlc.max_shared_bytes"
 #: Where each shared buffer of a dynamic allocation starts: a multiple of 128 bytes.
 SHARED_OFFSET_ALIGN = 128
 AXES = ("x", "y", "z")

@@ -80,12 +80,14 @@ from ...ir.arith import uses_any
 from ...errors import ScheduleError
 from ...ir.expr import IntImm
 from ...passes.tir.cross_thread_reduction import cross_thread_reducible
-from ...target import DeviceLimits
+from ...target import DeviceLimits, Target
 from ..intrinsics.cuda import WMMA_TILE, schedule_wmma_matmul
 from ..state import all_blocks
 from ..default.cpu import inline_injective
 from .hand_written import hand_written_for_gpu
 from .wgmma import WGMMA_TILES, WgmmaTile
+from .fetch import VECTOR_LANES, vector_fetch
+from .simt import schedule_simt_matmul, simt_fits
 from ..default.patterns import view
 from ..default.rules import TargetRules
 from ..default.steps import attempt
@@ -97,9 +99,6 @@ __all__ = ["schedule_gpu", "GPU_RULES", "GPU_BLOCK_RULES", "THREADS", "VECTOR_LA
 
 #: Threads per block of the elementwise rule.
 THREADS = 256
-#: Elements per thread of a spatial block whose size they divide: one aligned vector
-#: (``float4``) per thread.
-VECTOR_LANES = 4
 #: Reductions shorter than this run in one thread each (the spatial rule).
 MIN_CROSS_THREAD = 64
 #: The longest row (in bytes) gpu_rows keeps in shared memory: 4096 float32, a quarter of
@@ -166,6 +165,11 @@ MATMUL_TILES = ((16, 16, 8, 8, 16), (16, 16, 4, 4, 8), (8, 8, 4, 4, 8))
 #: static limit); within noise of two and four stages, ahead of ordinary loads (the same
 #: results file).
 MATMUL_STAGES = 3
+#: The matmul rule warp-tiles (:func:`~.simt.schedule_simt_matmul`: A's shared tile
+#: transposed, B's permuted, conflict-free ``LDS.128``) where :func:`~.simt.simt_fits`; off
+#: until measured on a GPU (the ``simt`` rows of ``python -m benchmarks --target cuda
+#: --variants``).
+MATMUL_SIMT = False
 #: The most matrices of a batch the matmul rule puts on ``blockIdx.z`` (CUDA's limit).
 MAX_GRID_Z = 65535
 #: The matmul rule takes the largest tile that still gives this many thread blocks
@@ -274,15 +278,10 @@ def wgmma_tile(m: int, n: int, k: int, tiles=WGMMA_TILES) -> WgmmaTile | None:
 
 
 def target_arch(target) -> str:
-    """The architecture a CUDA build of ``target`` compiles for: the one it names, else the
-    GPU's present (the backend's ``arch_of``); "" for other kinds."""
-    kind = getattr(target, "kind", None)
-    if kind not in ("cuda", "cuda-emulator"):
-        return ""
-    if target.arch or kind != "cuda":
-        return target.arch
-    from ...backends.cuda.backend import arch_of
-    return arch_of(target)
+    """The architecture a build for GPU ``target`` compiles for (its kind's ``compile_arch``
+    property: the one it names, else the GPU's present); "" where its kind says none."""
+    getter = target.kind_info.properties.get("compile_arch") if isinstance(target, Target) else None
+    return getter(target) if getter is not None else ""
 
 
 def _wgmma_rule(sch, func_name: str, target) -> bool:
@@ -384,7 +383,10 @@ def gpu_matmul(sch, func_name: str, name: str):
                                async_copy=MATMUL_STAGES > 1)
         gpu_spatial(sch, func_name, name)
         return {name, partial}
-    copy = schedule_shared_matmul(sch, block, tile, stages=MATMUL_STAGES, async_copy=MATMUL_STAGES > 1)
+    if MATMUL_SIMT and simt_fits(ext[nb], ext[nb + 1], ext[-1], math.prod(ext[:nb])):
+        copy = schedule_simt_matmul(sch, block, stages=MATMUL_STAGES)
+    else:
+        copy = schedule_shared_matmul(sch, block, tile, stages=MATMUL_STAGES, async_copy=MATMUL_STAGES > 1)
     handled = {name}
     for consumer in sch.get_consumers(copy):  # an elementwise epilogue (bias, relu) joins the write-back
         consumer_name = view(sch, consumer).block.name_hint
@@ -425,7 +427,7 @@ def schedule_shared_matmul(sch, block, tile: tuple[int, int, int, int, int], sta
         cache = sch.cache_read(block, index, "shared")
         sch.compute_at(cache, k0)
         fused = sch.fuse(*sch.get_loops(cache)[-2:])
-        if elements % (threads * VECTOR_LANES) or attempt(sch, _vector_fetch, fused, threads) is None:
+        if elements % (threads * VECTOR_LANES) or attempt(sch, vector_fetch, fused, threads) is None:
             _, fetch_tx = sch.split(fused, [None, threads])
             sch.bind(fetch_tx, "threadIdx.x")
     sch.decompose_reduction(block, k0)
@@ -444,17 +446,6 @@ def matmul_tile(m: int, n: int, batch: int = 1) -> tuple[int, int, int, int, int
         if batch * -(-m // (ti * ri)) * -(-n // (tj * rj)) >= MIN_BLOCKS:
             return tile
     return MATMUL_TILES[-1]
-
-
-def _vector_fetch(sch, fused, threads: int):
-    """A cooperative fetch into shared memory, each thread copying one aligned vector of
-    :data:`VECTOR_LANES` elements a step (``float4`` loads) where ``vectorize`` proves it
-    (the tile a whole number of steps: a partial step's predicate would hide the tile's
-    bounds from the shared buffer's compaction)."""
-    _, t, lanes = sch.split(fused, [None, threads, VECTOR_LANES])
-    sch.vectorize(lanes)
-    sch.bind(t, "threadIdx.x")
-    return t
 
 
 def gpu_reduction(sch, func_name: str, name: str, max_threads: int = THREADS):

@@ -58,9 +58,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ...backends.cuda import wgmma as W
 from ...errors import ScheduleError
-from ...ir import dtype as dt
+from ...ir import dtype as dt, te
 from ...ir.buffer import decl_buffer
 from ...ir.expr import Var, const
 from ...ir.extern import address_of, call_extern
@@ -69,7 +68,8 @@ from ...ir.structural import structural_equal
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, Evaluate, For, IfThenElse, PrimFunc, seq
 from ...passes.tir.async_copy import async_scope, commit, wait
 from ...passes.tir.thread_sync import MANUAL_BARRIERS, syncthreads
-from ...backends.gpu.launch import MAX_SHARED_ATTR
+from ...ir import warpgroup_mma as W
+from ...target import MAX_SHARED_ATTR
 
 __all__ = ["WgmmaTile", "WGMMA_TILES", "wgmma_matmul_func", "schedule_wgmma_matmul", "plain_matmul_shape",
            "HOPPER_SHARED_BYTES"]
@@ -267,14 +267,14 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
     col = col0 + (pair // _i(2)) * _i(8) + (lane % _i(4)) * _i(2) + half
     store = For(mt_v, _i(0), _i(tile.m_tiles), "unrolled", For(pair, _i(0), _i(regs // 2), "unrolled", For(
         half, _i(0), _i(2), "vectorized", BufferStore(C, acc[mt_v * _i(regs) + e], (row, col)))))
-    step_body = [wait(depth - 1), *([ext("mlc_fence_proxy_async")] if tile.proxy_fence else []), syncthreads(),
+    step_body = [wait(depth - 1), *([ext(W.PROXY_FENCE)] if tile.proxy_fence else []), syncthreads(),
                  IfThenElse(in_range(ahead), fetch_step(ahead)), commit()]
-    compute = [ext("mlc_wgmma_fence"), *mmas, ext("mlc_wgmma_commit"), ext("mlc_wgmma_wait", tile.in_flight, *acc_regs)]
+    compute = [ext(W.FENCE), *mmas, ext(W.COMMIT), ext(W.WAIT, tile.in_flight, *acc_regs)]
     if tile.persistent:
         # a tile's last step: retire its MMAs, store and clear the accumulators while the copies
         # of the next tile's first steps (issued by the steps before) are in flight
         compute.append(IfThenElse(g % _i(kt_count) == _i(kt_count - 1), seq(
-            *([ext("mlc_wgmma_wait", 0, *acc_regs)] if tile.in_flight else []), store, init)))
+            *([ext(W.WAIT, 0, *acc_regs)] if tile.in_flight else []), store, init)))
         if tiles % grid:
             compute = [IfThenElse(tile_of(g) < _i(tiles), seq(*compute))]
     main = For(g, _i(0), steps, "serial", seq(*step_body, *compute))
@@ -283,7 +283,7 @@ def wgmma_matmul_func(m: int, n: int, k: int, tile: WgmmaTile = WgmmaTile(), a=N
         body = seq(init, *prologue, main, wait(0))
     else:
         prologue = [seq(fetch_step(_i(p)), commit()) if p < kt_count else commit() for p in range(depth)]
-        last = [ext("mlc_wgmma_wait", 0, *acc_regs)] if tile.in_flight else []
+        last = [ext(W.WAIT, 0, *acc_regs)] if tile.in_flight else []
         body = seq(init, *prologue, main, *last, wait(0), store)
     kernel = For(tx, _i(0), _i(threads), "thread_binding", Allocate(smem, Allocate(acc, body)), "threadIdx.x")
     kernel = For(bid, _i(0), _i(grid), "thread_binding", kernel, "blockIdx.x")
@@ -330,7 +330,6 @@ def plain_matmul_shape(func: PrimFunc, block: str):
     kinds = [iv.iter_type for iv in blk.iter_vars]
     if kinds != ["spatial", "spatial", "reduce"]:
         return None
-    from ... import te
     ta, tb = te.placeholder((m, k), "float16", name="A"), te.placeholder((k, n), "float16", name="B")
     r = te.reduce_axis((0, k), name="k")
     tc = te.compute((m, n), lambda i, j: te.sum(ta[i, r].astype("float32") * tb[r, j].astype("float32"), axis=r),

@@ -11,6 +11,7 @@ blocks and a database record replays it::
 from __future__ import annotations
 
 from ..base import ScheduleBase, instruction
+from ..gpu.wgmma import WgmmaTile, schedule_wgmma_matmul
 
 __all__ = ["KernelPrimitives"]
 
@@ -52,7 +53,6 @@ class KernelPrimitives(ScheduleBase):
         >>> [i.kind for i in sch.trace.insts]
         ['get_block', 'wgmma_gemm']
         """
-        from ..gpu.wgmma import WgmmaTile, schedule_wgmma_matmul
         fname, _, loc = self._block(block, "wgmma_gemm")
         tile = WgmmaTile(block_m, block_n, stages, warpgroups, in_flight, block_k, proxy_fence, persistent)
         schedule_wgmma_matmul(self, loc.node.block.name_hint, fname, tile)
