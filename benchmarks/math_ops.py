@@ -10,7 +10,7 @@ to AVX2 code (:mod:`.isa`). The two are timed in alternation, ``--rounds``
 times, a batch of calls of about 20 ms each; the table shows the medians and NumPy's
 over mlc's. By default on one thread (NumPy's ufuncs use one): ``--threads 0`` gives
 mlc every core. ``--fast-math`` adds a column: the same program built with
-``fast_math=True`` (cheaper routines within 1e-6 relative, :mod:`mlc.backends.llvm.vecmath.fast`),
+``fast_math=True`` (cheaper routines within 1e-6 relative, :mod:`mlc.passes.tir.math.fast`),
 timed in the same alternation. What it shows is where a jitted NumPy function that calls
 one of these gains or loses against NumPy, op by op.
 """

@@ -1,6 +1,6 @@
-"""Regenerate :mod:`mlc.backends.llvm.vecmath.coefficients`:
-``python tools/fit_vecmath.py > mlc/backends/llvm/vecmath/coefficients.py``
-(and, with ``--fast-tanh``, print the rational tanh of :mod:`mlc.backends.llvm.vecmath.fast`).
+"""Regenerate :mod:`mlc.passes.tir.math.coefficients`:
+``python tools/fit_vecmath.py > mlc/passes/tir/math/coefficients.py``
+(and, with ``--fast-tanh``, print the rational tanh of :mod:`mlc.passes.tir.math.fast`).
 
 A development tool, not used at run time (it needs mpmath). Each polynomial
 is a weighted least-squares fit, in 200-bit arithmetic, on Chebyshev nodes of
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlc.backends.llvm.vecmath.fast import TANH_RATIONAL_END
+from mlc.passes.tir.math.fast import TANH_RATIONAL_END
 
 #: (name, float dtype) -> degree
 DEGREES = {

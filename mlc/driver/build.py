@@ -112,8 +112,8 @@ def build(mod, target="llvm", schedule=None, *, database=None, check_bounds=None
     ``fast_math=True`` lets the llvm backend use cheaper exp, expm1, tanh, sigmoid
     and erf (and for float32 log, log1p, log2, log10, atan, asin, acos, atan2, sin, cos, tan, cbrt, pow): within 1e-6 relative for float32 and 1e-13 for float64 wherever the
     result is a normal number, with NaN, infinities, overflow to inf and underflow
-    to 0 as by default (:mod:`mlc.backends.llvm.vecmath.fast`). By default the math
-    stays within the ulp bounds of :mod:`mlc.backends.llvm.vecmath`. The reference
+    to 0 as by default (:mod:`mlc.passes.tir.math.fast`). By default the math
+    stays within the ulp bounds of :mod:`mlc.passes.tir.math`. The reference
     target ignores it.
 
     A module may hold a graph's ``main`` (:mod:`mlc.ir.calls`, what ``@mlc.jit`` and

@@ -2,7 +2,7 @@
 
 ``sort`` and ``argsort`` move the sorted axis last and emit the ``sort`` /
 ``argsort`` ops: a stable LSD radix sort, O(n) per byte of the key
-(:mod:`mlc.ops.library.sorting`). NaN sorts after every number (before, when
+(:mod:`mlc.ops.library.radix_sort`). NaN sorts after every number (before, when
 ``descending``), -0.0 and 0.0 tie, and ties keep their input order in both
 directions, as NumPy's stable sort does. Complex numbers sort as NumPy's do:
 by real part, then imaginary part, in the classes ``R + Rj``, ``R + nanj``,

@@ -193,14 +193,19 @@ def _divmod_by_constant(b, op, x, d: int, dtype):
 
 
 def _shift(b, op, x, y, dtype):
-    """NumPy shifts: an amount outside [0, bits) shifts everything out."""
+    """NumPy shifts: an amount outside [0, bits) shifts everything out (on scalars or vectors)."""
     bits = dt.bits(dtype)
-    in_range = b.icmp_unsigned("<", y, ir.Constant(x.type, bits))
+
+    def c(value: int) -> ir.Constant:
+        if isinstance(x.type, ir.VectorType):
+            return ir.Constant(x.type, [ir.Constant(x.type.element, value)] * x.type.count)
+        return ir.Constant(x.type, value)
+    in_range = b.icmp_unsigned("<", y, c(bits))
     if op == "shr" and dt.is_signed(dtype):
-        return b.ashr(x, b.select(in_range, y, ir.Constant(x.type, bits - 1)))
-    amount = b.select(in_range, y, ir.Constant(x.type, 0))
+        return b.ashr(x, b.select(in_range, y, c(bits - 1)))
+    amount = b.select(in_range, y, c(0))
     shifted = b.shl(x, amount) if op == "shl" else b.lshr(x, amount)
-    return b.select(in_range, shifted, ir.Constant(x.type, 0))
+    return b.select(in_range, shifted, c(0))
 
 
 # ------------------------------------------------------------------- casts

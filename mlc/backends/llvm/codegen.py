@@ -50,6 +50,7 @@ from ...ir.calls import CallPacked, CallPrimFunc, DeclBuffer, aliased_params
 from ...ir.tir import (Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, While)
 from ...ir.extern import AddressOf, CallExtern
 from ...passes.tir.horizontal import HORIZONTAL_OPS
+from ...passes.tir.vectorize import ELEMENTWISE_CALLS
 from ...ir.shape_vars import size_params
 from . import arith, complex as _complex_values, extern, streaming  # noqa: F401 (.complex registers)
 from .arith import REDUCTION_FLAGS
@@ -61,7 +62,7 @@ from .loops import NARROWED, LoopCodegen
 from .memory import BufferAllocator
 from .outline import ParallelCodegen, pointer_attributes
 from .selects import SelectCodegen
-from . import vecmath  # noqa: F401 - registers exp, expm1, log, log1p, tanh, sigmoid, erf
+from . import vecmath  # noqa: F401 - registers pow, cbrt, float32 sin, cos, tan
 from .types import PTR, alignment, compute_dtype, constant, itemsize, mem_type, reg_type
 from .vectorize import VectorCodegen, plan_windows, scalar_of, splat, vector_type
 
@@ -345,6 +346,11 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
 
     def _cast(self, e: Cast) -> ir.Value:
         if dt.is_vector(e.dtype):
+            src, dst = dt.element(e.value.dtype), dt.element(e.dtype)
+            if src in _WIDE_CASTS and dst in _WIDE_CASTS and not (dt.is_float(src) and dt.is_int(dst)):
+                v = self.expr(e.value)  # (a float widened or narrowed, a signed int to a float or a width)
+                return self._reuse(("cast", e.value.dtype, e.dtype, operand_key(v)),
+                                   lambda: _vector_cast(self.builder, v, src, dst, vector_type(e.dtype)))
             return self._lane_by_lane(e)
         v = self.expr(e.value)
         return self._reuse(("cast", e.value.dtype, e.dtype, operand_key(v)),
@@ -389,6 +395,12 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
             return self._horizontal(e)
         if dt.is_vector(e.dtype):
             element = dt.element(e.dtype)
+            if e.op == REINTERPRET:
+                return self.builder.bitcast(self.expr(e.args[0]), vector_type(e.dtype))
+            if e.op in ELEMENTWISE_CALLS and dt.element(e.args[0].dtype) in ("float32", "float64"):
+                args = [self._splat(self.expr(a), dt.lanes(e.dtype)) for a in e.args]
+                return self._reuse(("call", e.op, e.dtype, *map(operand_key, args)), lambda: emit_math(
+                    self.builder, e.op, args, dt.element(e.args[0].dtype), self.fast_math))
             if element in vecmath.VECTOR_FORMS.get(e.op, ()) and dt.element(e.args[0].dtype) == element:
                 x = self.expr(e.args[0])  # (the value is reused in the block it ends in, after its branch)
                 return self._reuse(("vector call", e.op, e.dtype, operand_key(x)), lambda: vecmath.call_vector_form(
@@ -420,6 +432,22 @@ class _FunctionCodegen(AddressCodegen, CallCodegen, LoopCodegen, ParallelCodegen
         if e.buffer.dtype == "bool":  # any nonzero byte is True
             v = self.builder.icmp_unsigned("!=", v, ir.Constant(v.type, 0))
         return v
+
+#: The element dtypes of the vector casts emitted as one instruction.
+_WIDE_CASTS = frozenset({"float32", "float64", "int32", "int64"})
+
+
+def _vector_cast(b: ir.IRBuilder, v: ir.Value, src: str, dst: str, ty: ir.Type) -> ir.Value:
+    """A vector of ``src`` elements converted to ``dst`` ones (floats, signed ints; not float
+    to int), lane for lane as the scalar cast."""
+    if dt.is_float(src) and dt.is_float(dst):
+        return b.fpext(v, ty) if dt.bits(src) < dt.bits(dst) else b.fptrunc(v, ty)
+    if dt.is_float(dst):
+        return b.sitofp(v, ty)
+    if dt.bits(src) == dt.bits(dst):
+        return v
+    return b.sext(v, ty) if dt.bits(src) < dt.bits(dst) else b.trunc(v, ty)
+
 
 _STMT = {SeqStmt: _FunctionCodegen._seq, Evaluate: _FunctionCodegen._evaluate,
          BufferStore: _FunctionCodegen._store, IfThenElse: _FunctionCodegen._if,

@@ -19,6 +19,12 @@ bytes, four products summed into each of 16 int32 lanes)::
 reads A as signed bytes: it flips A's sign bits (``a + 128`` as unsigned)
 and subtracts ``128 * sum(B[4l:4l+4])`` (one more ``vpdpbusd`` of the
 bytes 0x80 with B), which is exact in wrapping int32 arithmetic.
+
+``mlc_prefetch_for_write(T.address_of(A[i]))`` asks the cache for the line
+holding ``A[i]``, to be written soon (``llvm.prefetch``, a hint that never
+faults and changes no value): a radix sort's scatter writes each bucket's
+next line before the hardware prefetchers, which follow a few streams, would
+have fetched it.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from llvmlite import ir
 
 from ...errors import CompileError
 from ...ir.extern import AddressOf, CallExtern
+from .intrinsics import declare
 from .targeting import lacks_features, module_target
 from .types import PTR
 
@@ -77,10 +84,19 @@ def _vnni_dot(signed: bool) -> Callable[[ir.Function], None]:
     return define
 
 
-#: name -> kernel. Each takes (C, A, B) element addresses and returns 0.
+def _prefetch_for_write(fn: ir.Function) -> None:
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    i32 = [ir.Constant(_I32, v) for v in (1, 3, 1)]  # write, keep in every cache level, data
+    b.call(declare(fn.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, _I32, _I32, _I32])),
+           [fn.args[0], *i32])
+    b.ret(ir.Constant(_I32, 0))
+
+
+#: name -> kernel. Each takes element addresses and returns 0.
 EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel("mlc_x86_vnni_dot_16x4_u8s8", 3, ("avx512vnni",), _vnni_dot(signed=False)),
     ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
+    ExternKernel("mlc_prefetch_for_write", 1, (), _prefetch_for_write),
 )}
 
 

@@ -53,12 +53,13 @@ def verify_lowered_when_debugging(func: PrimFunc) -> PrimFunc:
 
 def vectorize_loops_for_llvm(func: PrimFunc) -> PrimFunc:
     """:func:`~mlc.passes.tir.vectorize_loops` as the llvm backend runs it: calls of the
-    math ops this backend emits as vector code (:data:`.vecmath.VECTOR_FORMS`: sin, cos and
-    tan, and the lanewise routines such as exp, log and tanh, of float32 and float64) are
-    vectorized with the rest of their loop; loops calling other math ops (pow, cbrt of
-    float64...) stay loops, for LLVM's loop vectorizer to widen with the scalar routines
-    inlined (and so do loops computing what lower_math wrote out: atan, asin, acos, atan2)."""
-    return vectorize_loops(func, math_calls=VECTOR_FORMS)
+    math ops this backend emits as vector code (:data:`.vecmath.VECTOR_FORMS`: sin, cos,
+    tan and cbrt of float32 and float64) are vectorized with the rest of their loop, and so
+    are the routines lower_math wrote out before (exp, log, tanh, atan...: their local
+    scalars become vector ``Let``s, their fma, abs, casts... vector instructions); loops
+    calling other math ops (pow) stay loops, for LLVM's loop vectorizer to widen with the
+    scalar routines inlined."""
+    return vectorize_loops(func, math_calls=VECTOR_FORMS, vector_lets=True)
 
 
 #: The TIR passes, in order, that turn a scheduled PrimFunc into what :func:`codegen_llvm` takes.
@@ -128,7 +129,7 @@ def generate_units(funcs: dict[str, PrimFunc], target: Target, symbols: dict[str
     ``checked`` the symbol of its checked entry where it has static shapes and NumPy's
     object layout is known (:mod:`.entries`). With ``sites``,
     every access is bounds-checked at run time and listed there (:mod:`.bounds`).
-    ``fast_math``: the cheaper math routines (:mod:`.vecmath.fast`); the IR differs, so
+    ``fast_math``: the cheaper math routines (:mod:`mlc.passes.tir.math.fast`); the IR differs, so
     the object cache (keyed by the IR text) keeps both builds apart."""
     emit = Emitter(target, symbols or symbol_names(funcs), sites, fast_math,
                     library if library is not None else [], objects, checked,

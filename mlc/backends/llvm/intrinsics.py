@@ -3,9 +3,10 @@
 Each math call of the op table (:data:`mlc.ir.ops.MATH_CALLS`) gets its llvm
 lowering from :mod:`mlc.backends.intrinsics`; this module registers those of
 LLVM intrinsics, libm functions and short compositions, and
-:mod:`.vecmath` registers exp, expm1, log, log1p, tanh, sigmoid and erf on floats
-(vectorisable IR). A lowering is ``lowering(builder, args, dtype, fast_math)``
-with ``args`` in compute dtype ``dtype`` (float16 already widened to float32).
+:mod:`.vecmath` registers pow, cbrt and float32 sin, cos and tan (vectorisable IR;
+exp, log, tanh, atan... are written out as TIR by :mod:`mlc.passes.tir.lower_math`).
+A lowering is ``lowering(builder, args, dtype, fast_math)`` with ``args`` in compute
+dtype ``dtype`` (float16 already widened to float32).
 
 Every external function a kernel may call is declared here and nowhere else,
 so the list of external symbols a module can need is known: LLVM intrinsics
@@ -152,7 +153,7 @@ def _integer_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str) -> ir
 
 
 #: Ops whose float32 lowering is vector math's (:mod:`.vecmath.trig`): here only float64's
-#: (pow's, of both, is :mod:`.vecmath.power`'s).
+#: (pow and cbrt are lower_math's).
 _VECMATH_FLOAT32 = frozenset({"sin", "cos", "tan"})
 
 

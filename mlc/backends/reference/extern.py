@@ -29,8 +29,13 @@ def _vnni_dot_16x4(c, a, b) -> None:
     c_arr[c_at:c_at + _LANES] = ((total + 2**31) % 2**32 - 2**31).astype(np.int32)
 
 
+def _prefetch(_) -> None:
+    """A cache hint: nothing to compute."""
+
+
 #: name -> (number of address arguments, elements each reads or writes, function).
 REFERENCE_EXTERNS: dict[str, tuple[tuple[int, ...], Callable]] = {
     "mlc_x86_vnni_dot_16x4_u8s8": ((_LANES, _GROUP, _LANES * _GROUP), _vnni_dot_16x4),
     "mlc_x86_vnni_dot_16x4_s8s8": ((_LANES, _GROUP, _LANES * _GROUP), _vnni_dot_16x4),
+    "mlc_prefetch_for_write": ((1,), _prefetch),
 }

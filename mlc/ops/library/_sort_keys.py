@@ -1,6 +1,6 @@
 """Sort keys: each value as an unsigned integer whose integer order is the sort order.
 
-The CPU radix sort (:mod:`.sorting`) sorts these keys digit by digit and the GPU
+The CPU radix sort (:mod:`.radix_sort`) sorts these keys digit by digit and the GPU
 bitonic sort (:mod:`.sorting_gpu`) compares them whole; both get one order from
 here. A value of ``b`` bits has a ``uint<b>`` key (bool: ``uint8``):
 
@@ -24,7 +24,7 @@ from ...ir import dtype as dt
 from ...ir.expr import PrimExpr, cast, const, isnan, reinterpret
 from ..registry import TensorType
 
-__all__ = ["check_sortable", "key_dtype", "sort_key", "float_bits", "float_value", "int_value"]
+__all__ = ["check_sortable", "key_dtype", "sort_key", "float_value", "int_value"]
 
 
 def check_sortable(op: str, x: TensorType) -> None:
@@ -62,17 +62,9 @@ def sort_key(x: PrimExpr, descending: bool) -> PrimExpr:
     return ~key if descending else key
 
 
-def float_bits(x: PrimExpr, kdt: str, descending: bool) -> PrimExpr:
-    """The key of float ``x`` from its bits alone, a bijection (so the value decodes back):
-    :func:`sort_key` where ``x`` is neither NaN nor -0.0."""
-    top, zero = const(1 << (dt.bits(kdt) - 1), kdt), const(0, kdt)
-    u = reinterpret(x, kdt)
-    key = u ^ ((zero - (u >> const(dt.bits(kdt) - 1, kdt))) | top)
-    return ~key if descending else key
-
-
 def float_value(key: PrimExpr, dtype: str, descending: bool) -> PrimExpr:
-    """The float whose :func:`float_bits` is ``key``."""
+    """The float whose :func:`sort_key` is ``key``: the value itself, except that the key of
+    both zeros gives 0.0 and the key of every NaN one NaN."""
     kdt = key.dtype
     top, zero, one = const(1 << (dt.bits(kdt) - 1), kdt), const(0, kdt), const(1, kdt)
     key = ~key if descending else key

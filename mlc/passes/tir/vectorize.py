@@ -51,13 +51,14 @@ from dataclasses import replace
 from ...ir import dtype as dt
 from ...ir.analysis import lane_stride, lanes_independent
 from ...ir.arith import same_expr
-from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not,
-                        PrimExpr, Ramp, Select, Var, and_all, conjuncts, const)
+from ...ir.expr import (COMPARE_OPS, LOGIC_OPS, REINTERPRET, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm,
+                        IntImm, Let, Not, PrimExpr, Ramp, Select, Var, and_all, conjuncts, const)
 from ...ir.functor import Mutator, binary_chain, pre_order_nodes, substitute
-from ...ir.tir import BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
+from ...ir.tir import Allocate, BufferStore, Evaluate, For, IfThenElse, PrimFunc, SeqStmt, Stmt, seq
 from .simplify import simplify_expr
 
-__all__ = ["vectorize_loops", "hoist_invariant_guard", "full_vector_guard", "constant_lanes", "MAX_LANES"]
+__all__ = ["vectorize_loops", "hoist_invariant_guard", "full_vector_guard", "constant_lanes", "scalars_as_lets",
+           "ELEMENTWISE_CALLS", "MAX_LANES"]
 
 #: Vectorized loops with a constant extent from 2 up to this many lanes become vector IR.
 MAX_LANES = 64
@@ -67,27 +68,36 @@ _MEMORY_DTYPES = frozenset({"float32", "float64", "int32", "int64"})
 #: up to this many bytes (8 float16: one 16-byte access on a GPU).
 COPY_BYTES = 16
 _FLOAT_OPS = frozenset({"add", "sub", "mul", "div", "min", "max"})
-_INT_OPS = frozenset({"add", "sub", "mul", "min", "max", "bitand", "bitor", "bitxor"})
+_INT_OPS = frozenset({"add", "sub", "mul", "min", "max", "bitand", "bitor", "bitxor", "shl", "shr"})
 #: The nodes :meth:`_Lanes.value` gives a vector form (those a gather's index may hold).
-_VECTOR_NODES = (Var, IntImm, FloatImm, BufferLoad, Binary, Select, Cast, Not, Call)
+_VECTOR_NODES = (Var, IntImm, FloatImm, BufferLoad, Binary, Select, Cast, Not, Call, Let)
+#: Math calls computed on vectors lane for lane as on scalars where a backend asks for
+#: ``vector_lets`` (:func:`vectorize_loops`: what the routines of :mod:`.lower_math` are built of).
+ELEMENTWISE_CALLS = frozenset({"fma", "abs", "sqrt", "copysign", "round", "floor", "isnan"})
+#: The dtypes of a vector Let's value (a statement's local scalar, see :func:`scalars_as_lets`).
+_LET_DTYPES = frozenset({"float32", "float64", "int32", "int64", "bool"})
 
 
 def vectorize_loops(func: PrimFunc, max_lanes: int = MAX_LANES,
                     math_calls: bool | Mapping[str, Collection[str]] = False,
-                    copy_dtypes: Collection[str] = ()) -> PrimFunc:
+                    copy_dtypes: Collection[str] = (), vector_lets: bool = False) -> PrimFunc:
     """Turn each ``vectorized`` loop of lowered ``func`` that can run as lockstep lanes into
     vector statements (see the module docstring); the other loops stay as they are.
 
     ``max_lanes``: loops of more lanes stay loops (a GPU thread's vector is 4 floats: 16
     bytes). ``math_calls``: float math calls (``T.tanh``, ...) get a vector form too, for a
     backend that renders them lane by lane (CUDA: True); or a mapping of op names to the
-    dtypes whose calls do (the LLVM backend's ``sin``, ``cos``, ``tan``, ``exp``, ``tanh``, ...
+    dtypes whose calls do (the LLVM backend's ``sin``, ``cos``, ``tan`` and ``cbrt``
     of float32 and float64, which it emits as vector code:
     :data:`mlc.backends.llvm.vecmath.VECTOR_FORMS`), the other math calls keeping their loop
     for LLVM's loop vectorizer. ``copy_dtypes``: element types
     beyond float32/64 and int32/64 whose loops only copy (``S[i] = A[j]``) become vector
-    copies too (CUDA: float16, moved as raw bytes)."""
-    body = _Vectorize(func.may_overlap, max_lanes, math_calls, frozenset(copy_dtypes)).visit(func.body)
+    copies too (CUDA: float16, moved as raw bytes). ``vector_lets``: a statement's local
+    scalars (:func:`scalars_as_lets`) become vector ``Let``s, and the :data:`ELEMENTWISE_CALLS`,
+    ``reinterpret``, casts between floats and from signed ints, and shifts get vector forms:
+    what the routines :mod:`.lower_math` writes out are built of (the LLVM backend)."""
+    body = _Vectorize(func.may_overlap, max_lanes, math_calls, frozenset(copy_dtypes),
+                      vector_lets).visit(func.body)
     return func if body is func.body else func.with_body(body)
 
 
@@ -163,11 +173,12 @@ def full_vector_guard(s: For) -> tuple[PrimExpr, For] | None:
 
 class _Vectorize(Mutator):
     def __init__(self, may_overlap, max_lanes: int = MAX_LANES,
-                 math_calls: bool | Mapping[str, Collection[str]] = False, copy_dtypes: frozenset = frozenset()):
+                 math_calls: bool | Mapping[str, Collection[str]] = False, copy_dtypes: frozenset = frozenset(),
+                 vector_lets: bool = False):
         # a loop whose stores go to memory no other buffer may share vectorizes (the lanes'
         # independence is proved buffer by buffer); ``may_overlap``: the function's answer
         self.may_overlap, self.max_lanes, self.math_calls = may_overlap, max_lanes, math_calls
-        self.copy_dtypes = copy_dtypes
+        self.copy_dtypes, self.vector_lets = copy_dtypes, vector_lets
 
     def visit_IfThenElse(self, s: IfThenElse) -> Stmt:
         """The split of a guarded loop is made once: its else branch, the guarded loop, is
@@ -230,7 +241,7 @@ class _Vectorize(Mutator):
                        for st in stores):
                 return None
         var = s.loop_var
-        depends = _Dependence(var, self.math_calls)
+        depends = _Dependence(var, self.math_calls, self.vector_lets)
         for st in stores:
             if self._copy(st):
                 continue
@@ -312,9 +323,13 @@ def _monotone_in(cond: PrimExpr, var: Var) -> bool:
 
 
 def _flatten(stmt) -> list[BufferStore] | None:
-    """The scalar stores of a body made of stores only, in order; else None."""
+    """The scalar stores of a body made of stores only, in order (a store computing local
+    scalars first: one store whose value binds them, :func:`scalars_as_lets`); else None."""
     if isinstance(stmt, BufferStore):
         return [stmt] if not dt.is_vector(stmt.value.dtype) else None
+    if isinstance(stmt, Allocate):
+        store = scalars_as_lets(stmt)
+        return None if store is None else [store]
     if isinstance(stmt, SeqStmt):
         out = []
         for child in stmt.seq:
@@ -326,24 +341,150 @@ def _flatten(stmt) -> list[BufferStore] | None:
     return None
 
 
-class _Dependence:
-    """Whether an expression depends on the lane variable (memoised by node identity)."""
+def scalars_as_lets(stmt: Allocate) -> BufferStore | None:
+    """A statement computing local scalars before a store (what :mod:`.statement_scalars`
+    makes: ``Allocate``s of ``local`` buffers around stores to them at constant indices, each
+    element written once, then one store reading them) as that one store, its value binding
+    each scalar by a ``Let`` (whose variable's dtype becomes a vector's with the lanes); else
+    None.
 
-    def __init__(self, var: Var, math_calls: bool | Mapping[str, Collection[str]] = False):
-        self.var, self.memo, self.math_calls = var, {}, math_calls
+    >>> from mlc.ir.buffer import decl_buffer
+    >>> from mlc.ir.expr import call
+    >>> X, Y = decl_buffer((4,), "float32", "X"), decl_buffer((4,), "float32", "Y")
+    >>> t = decl_buffer((1,), "float32", "t", scope="local")
+    >>> i = Var("i")
+    >>> block = Allocate(t, seq(BufferStore(t, call("abs", X[i]), (const(0),)),
+    ...                         BufferStore(Y, t[0] * t[0], (i,))))
+    >>> scalars_as_lets(block).value
+    T.let(t_0, T.abs(X[i]), t_0 * t_0)
+    """
+    local = set()
+    while isinstance(stmt, Allocate):
+        if stmt.buffer.scope != "local" or stmt.buffer.dtype not in _LET_DTYPES or len(stmt.buffer.shape) != 1:
+            return None
+        local.add(stmt.buffer)
+        stmt = stmt.body
+    stores = list(stmt.seq) if isinstance(stmt, SeqStmt) else [stmt]
+    if not all(isinstance(st, BufferStore) for st in stores):
+        return None
+    *scalars, last = stores
+    bound: dict[tuple, Var] = {}
+    rewrite = _ScalarLoads(bound)
+    lets = []
+    for st in scalars:
+        key = (st.buffer, st.indices[0].value if isinstance(st.indices[0], IntImm) else None)
+        if st.buffer not in local or key[1] is None or key in bound:
+            return None
+        value = rewrite.visit(st.value)
+        if rewrite.failed:
+            return None
+        bound[key] = Var(f"{st.buffer.name}_{key[1]}", st.buffer.dtype)
+        lets.append((bound[key], value))
+    if last.buffer in local:
+        return None
+    value = rewrite.visit(last.value)
+    indices = tuple(rewrite.visit(i) for i in last.indices)
+    if rewrite.failed:
+        return None
+    for var, v in reversed(lets):
+        value = Let(var, v, value, value.dtype)
+    return BufferStore(last.buffer, value, indices)
+
+
+class _ScalarLoads(Mutator):
+    """Loads of the local scalars bound so far replaced by their variables (``failed``: one
+    read before it was written, or at an index not a constant)."""
+
+    def __init__(self, bound: dict):
+        self.bound, self.failed = bound, False
+        self.local = set()
+
+    def visit_BufferLoad(self, e: BufferLoad):
+        if e.buffer.scope != "local":
+            return self.generic_visit(e)
+        index = e.indices[0]
+        var = self.bound.get((e.buffer, index.value if isinstance(index, IntImm) else None))
+        if var is None:
+            self.failed = True
+            return e
+        return var
+
+
+class _Dependence:
+    """Whether an expression depends on the lane variable (memoised by node identity); a
+    variable a ``Let`` binds to a value that does depends on it too."""
+
+    def __init__(self, var: Var, math_calls: bool | Mapping[str, Collection[str]] = False,
+                 vector_lets: bool = False):
+        self.var, self.memo, self.math_calls, self.vector_lets = var, {}, math_calls, vector_lets
+        self.lane_vars: set = set()
 
     def vector_call(self, e: Call) -> bool:
-        """Whether math call ``e`` gets a vector form (see :func:`vectorize_loops`)."""
+        """Whether math call ``e`` gets a vector form (see :func:`vectorize_loops`): the
+        :data:`ELEMENTWISE_CALLS` and ``reinterpret`` wherever math calls have one."""
+        if e.op == REINTERPRET:
+            return self.vector_lets and e.dtype in _LET_DTYPES
+        if e.op in ELEMENTWISE_CALLS and self.vector_lets:
+            return dt.element(e.args[0].dtype) in ("float32", "float64")
         if self.math_calls is True:
             return e.dtype in ("float32", "float64")
         return bool(self.math_calls) and e.dtype in self.math_calls.get(e.op, ())
 
     def __call__(self, e: PrimExpr) -> bool:
-        key = id(e)
-        hit = self.memo.get(key)
-        if hit is None:
-            hit = self.memo[key] = any(n is self.var for n in pre_order_nodes(e))
-        return hit
+        memo = self.memo
+        hit = memo.get(id(e))
+        if hit is not None:
+            return hit
+        # post order on an explicit stack (a Let chain is as long as the formula): a Let's
+        # value first, then its variable is known to depend or not, then its body
+        stack = [(e, 0)]
+        while stack:
+            n, stage = stack.pop()
+            if id(n) in memo:
+                continue
+            if type(n) is Let:
+                if stage == 0:
+                    stack += ((n, 1), (n.value, 0))
+                elif stage == 1:
+                    if memo[id(n.value)]:
+                        self.lane_vars.add(n.var)
+                    stack += ((n, 2), (n.body, 0))
+                else:
+                    memo[id(n)] = memo[id(n.value)] or memo[id(n.body)]
+                continue
+            if type(n) is Var:
+                memo[id(n)] = n is self.var or n in self.lane_vars
+                continue
+            kids = _operands(n)
+            if kids is None:
+                memo[id(n)] = any(m is self.var or (type(m) is Var and m in self.lane_vars)
+                                  for m in pre_order_nodes(n))
+            elif stage == 0 and kids:
+                stack.append((n, 1))
+                stack.extend((k, 0) for k in kids if id(k) not in memo)
+            else:
+                memo[id(n)] = any(memo[id(k)] for k in kids)
+        return memo[id(e)]
+
+
+def _operands(n: PrimExpr) -> tuple | None:
+    """The operands of an expression node (None for a kind not listed here)."""
+    cls = type(n)
+    if cls is Binary:
+        return n.a, n.b
+    if cls in (IntImm, FloatImm):
+        return ()
+    if cls is Call:
+        return n.args
+    if cls is Select:
+        return n.cond, n.true_value, n.false_value
+    if cls is BufferLoad:
+        return n.indices
+    if cls is Cast:
+        return (n.value,)
+    if cls is Not:
+        return (n.a,)
+    return None
 
 
 def _loads(e: PrimExpr) -> bool:
@@ -361,22 +502,35 @@ def _supported(e: PrimExpr, depends: _Dependence) -> bool:
         if isinstance(e, BufferLoad):
             if not (e.buffer.dtype in _MEMORY_DTYPES and len(e.indices) == 1):
                 return False
+        elif isinstance(e, Let):
+            if not depends.vector_lets or e.var.dtype not in _LET_DTYPES:
+                return False
+            stack += (e.body, e.value)
+        elif isinstance(e, Cast):
+            # (float widened or narrowed, a signed int to float or to another width)
+            if not (depends.vector_lets and e.dtype in _LET_DTYPES and e.value.dtype in _LET_DTYPES and e.dtype != "bool"
+                    and e.value.dtype != "bool" and not (dt.is_float(e.value.dtype) and dt.is_int(e.dtype))):
+                return False
+            stack.append(e.value)
+        elif isinstance(e, Not):
+            stack.append(e.a)
         elif isinstance(e, Binary):
             operand = e.a.dtype
             if e.op in COMPARE_OPS:
-                ok = operand in _MEMORY_DTYPES
+                ok = operand in _MEMORY_DTYPES or (operand == "bool" and e.op in ("eq", "ne"))
             elif e.op in LOGIC_OPS:
                 ok = operand == "bool"
             elif operand in ("float32", "float64"):
                 ok = e.op in _FLOAT_OPS
             else:
-                ok = operand in ("int32", "int64") and e.op in _INT_OPS
+                ok = operand in ("int32", "int64") and e.op in _INT_OPS and (
+                    e.op not in ("shl", "shr") or depends.vector_lets)  # (shifts: where casts are)
             if not ok:
                 return False
             stack += (e.b, e.a)
         elif isinstance(e, Select):
             # a vector select evaluates both sides; a scalar one may skip the load of the untaken side
-            if not (e.dtype in _MEMORY_DTYPES and not _loads(e.true_value) and not _loads(e.false_value)):
+            if not (e.dtype in _LET_DTYPES and not _loads(e.true_value) and not _loads(e.false_value)):
                 return False
             stack += (e.false_value, e.true_value, e.cond)
         elif isinstance(e, Call) and depends.vector_call(e):
@@ -392,6 +546,7 @@ class _Lanes:
     def __init__(self, s: For):
         self.var, self.min, self.lanes = s.loop_var, s.min, s.extent.value
         self.depends = _Dependence(self.var)
+        self.renamed: dict[Var, Var] = {}  # a Let's variable -> that of its vector value
 
     def store(self, st: BufferStore) -> BufferStore:
         return BufferStore(st.buffer, self.broadcast(self.value(st.value)), (self.index(st.indices[0]),))
@@ -408,10 +563,25 @@ class _Lanes:
 
     def value(self, e: PrimExpr) -> PrimExpr:
         """``e`` over the lanes: a vector when it depends on the lane variable, else ``e``."""
+        if type(e) is Var and e in self.renamed:
+            return self.renamed[e]
         if not self.depends(e):
             return e
         if e is self.var:
             return Ramp(self.min, 1, self.lanes)
+        if isinstance(e, Let):  # (a chain of them, as long as the formula, on a loop)
+            bindings = []
+            while isinstance(e, Let):
+                value = self.value(e.value)
+                var = e.var
+                if dt.is_vector(value.dtype):
+                    var = self.renamed[e.var] = Var(e.var.name, value.dtype)
+                bindings.append((var, value))
+                e = e.body
+            out = self.value(e)
+            for var, value in reversed(bindings):
+                out = Let(var, value, out, out.dtype)
+            return out
         vector = dt.vector(dt.element(e.dtype), self.lanes)
         if isinstance(e, BufferLoad):
             return BufferLoad(e.buffer, tuple(self.index(i) for i in e.indices), vector)

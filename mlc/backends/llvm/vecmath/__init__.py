@@ -1,94 +1,26 @@
-"""Vectorisable math written as LLVM IR: exp, expm1, log, log1p, tanh, sigmoid and erf,
-log2, log10, sinh, cosh, asinh, acosh, atanh and erfinv built from them, cbrt and pow, and
-float32 sin, cos and tan. (atan, asin, acos and atan2 are float TIR, written out by
-:mod:`mlc.passes.tir.lower_math` for every backend without a native routine; their bounds
-are this table's.)
+"""Vectorisable float32 sin, cos and tan, and float64 sin, cos and tan of whole vectors,
+written as LLVM IR (every other transcendental function, exp, log, tanh, erf, pow, cbrt,
+atan..., is float TIR that :mod:`mlc.passes.tir.lower_math` writes out for every backend
+without a native routine: its bounds are in :mod:`mlc.passes.tir.math`).
 
-A scalar libm call in a loop stops LLVM's loop vectorizer; these routines
-are branch-free polynomial code instead (:mod:`.functions`), so loops using
-them vectorise (:mod:`.composite`'s routines need no polynomial of their own;
-:mod:`.trig`'s reduce their argument exactly by a table and work in double, as
-float32 pow does; float32 cbrt takes Newton steps in float,
-the last with an exact residual). Each routine is defined once per
-LLVM module, for float and for double (the float32-only ones for float:
-:data:`ROUTINE_DTYPES`), as an internal ``alwaysinline`` function
-``@__mlc_math.<op>.<f32|f64>``; LLVM inlines it into every caller before the
-vectorizer runs. The :data:`LANEWISE_ROUTINES` are also defined on whole vectors
-(``@__mlc_math.<op>.<f32|f64>.v<N>``, the same operations on ``<N x float>``) for the
-vector statements the vectorize pass makes of their loops (:data:`VECTOR_FORMS`).
-float16 values arrive widened to float (NumPy's float16 arithmetic) and use the float
-routine.
+A scalar libm call in a loop stops LLVM's loop vectorizer; :mod:`.trig`'s routines are
+branch-free code instead that reduce their argument exactly by a table and work in
+double. Each is defined once per LLVM module as an internal ``alwaysinline`` function
+``@__mlc_math.<op>.f32``; LLVM inlines it into every caller before the vectorizer runs.
+A call on a whole vector (what the vectorize pass makes of a loop: :data:`VECTOR_FORMS`)
+is :func:`.trig.vector_trig`'s (float32) or :func:`.double_trig.vector_trig64`'s
+(float64); a lane they do not serve goes to the scalar routine (float64: libm's).
 
-Max errors in ulps of the result's format, measured against float64
-references (NumPy; SciPy's erf for float and float16, libm's for double)
-over the whole float32 range (every 1021st bit pattern of both signs, with
-subnormals, the extremes, NaN, infinities and zeros), over 1.3 million
-doubles spread over the whole exponent range, and over every float16
-(tests/backends/test_vector_math.py asserts exactly these bounds). For
-double the reference is itself rounded (and within 1 ulp), so the counts are
-whole ulps between two doubles:
+Max errors in ulps of the result's format (tests/backends/test_vector_math.py and
+test_vector_trig.py assert them): sin and cos 0.51 for float32 and float16, 0.8 for
+float64 vectors (0.74 and 0.75 measured over 25 million doubles against the exact
+values), tan 0.51 and 0.95 (0.89 measured); a scalar float64 call, or a vector holding
+a lane of 2^20 or more, is libm's. sin, cos and tan of +-inf are nan, NaN propagates.
+``fast_math=True``: the vector forms' polynomials in float (within 1e-6 relative for
+float32, 1e-13 for float64), with the fast-math flags ``contract``/``afn``.
 
-=========  =======  ======================  =======
-op         float32  float64 (vs NumPy/libm)  float16
-=========  =======  ======================  =======
-exp        1.0      1                        0.51
-expm1      1.5      2                        0.51
-log        1.0      1                        0.51
-log1p      1.5      1                        0.51
-tanh       2.5      2                        0.51
-sigmoid    2.5      2                        0.51
-erf        1.5      1                        0.51
-log2       1.0      1                        0.51
-log10      1.0      1                        0.51
-sinh       2.0      2                        0.51
-cosh       1.5      1                        0.51
-asinh      2.0      2                        0.51
-acosh      2.0      2                        0.51
-atanh      2.0      2                        0.51
-sin        0.51     0.8 (vectors; else libm) 0.51
-cos        0.51     0.8 (vectors; else libm) 0.51
-tan        0.51     0.95 (vectors; else libm) 0.51
-atan       0.51     2                        0.51
-asin       0.51     2                        0.51
-acos       0.51     2                        0.51
-atan2      0.51     2                        0.51
-pow        0.51     1                        0.51
-cbrt       0.51     1                        0.51
-=========  =======  ======================  =======
-
-(0.51 for float16: every result is the exact value correctly rounded, or off by
-the double rounding float -> half. float64 sin, cos and tan of whole vectors, what
-the vectorize pass makes of a loop calling them, are :mod:`.double_trig`'s, bounded
-against the exact values (0.74, 0.75 and 0.89 measured over 25 million doubles);
-a scalar call, or a vector holding a lane of 2^20 or more, is libm's.)
-
-erfinv evaluates Giles' polynomials (:mod:`mlc.ir.erfinv`) after log's reduction: within 6 ulps of
-SciPy's in both formats (tests/ir/test_scalar_op_table.py).
-
-Special values follow NumPy: exp(inf) = inf, exp(-inf) = 0, log(0) = -inf,
-log(x < 0) = nan, log(inf) = inf (log2 and log10 alike, exact at powers of 2
-and 10), tanh(+-inf) = erf(+-inf) = +-1, sigmoid saturates to 0 and 1,
-cosh(+-inf) = inf, acosh(x < 1) = nan, atanh(+-1) = +-inf, sin, cos and tan of
-+-inf are nan, asin and acos beyond +-1 are nan, atan2 and pow have C99's (atan2:
-+-pi, +-pi/2, +-pi/4, +-3pi/4 and signed zeros at zeros and infinities; pow: 1 for
-pow(x, 0) and pow(1, y) even with NaN, nan for a negative x to a non-integer power,
-signed zeros and infinities by the sign of x and the parity of y), and NaN propagates.
-
-``fast_math=True`` (``mlc.build``, ``@mlc.jit``) selects cheaper variants of
-exp, tanh, sigmoid and erf (and expm1, which shares exp's polynomial): lower
-polynomial degrees (float32 tanh: a rational function, no exponential) and the
-fast-math flags ``contract``/``afn``; for float32 also log, log1p, log2 and log10
-(a polynomial in f, no division), cbrt (without the default's exact last residual), pow (shorter
-polynomials) and sin, cos and tan (whole
-vectors: the polynomials in float); all within 1e-6
-relative for float32 and 1e-13 for float64 wherever the result is a normal
-number, with the same special values as above (:mod:`.fast`).
-
-Modules: ``emitter`` (float building blocks), ``functions`` (the routines),
-``composite`` (the routines built from them), ``trig`` (float32 sin, cos, tan),
-``double_trig`` (float64 sin, cos, tan of whole vectors),
-``power`` (pow, cbrt),
-``coefficients`` (generated by ``fit``, a development tool needing mpmath).
+Modules: ``emitter`` (float building blocks), ``trig`` (float32 sin, cos, tan),
+``double_trig`` (float64 sin, cos, tan of whole vectors).
 """
 from __future__ import annotations
 
@@ -96,25 +28,16 @@ from llvmlite import ir
 
 from ...intrinsics import register_intrinsic_lowering
 from ..intrinsics import BACKEND, emit_math
-from .emitter import FORMATS, FloatOps, float_type
-from .fast import FAST_BOUNDS, FAST_FLAGS
-from .composite import COMPOSITE_ROUTINES
-from .functions import ROUTINES as _BASE_ROUTINES
-from .power import POWER_ROUTINES
+from .emitter import FAST_FLAGS, FORMATS, FloatOps, float_type
 from .double_trig import vector_trig64
 from .trig import TRIG_ROUTINES, vector_trig
 
-_FLOAT32_ONLY = dict(TRIG_ROUTINES)
-#: op name -> routine(FloatOps, *operands): the polynomial ones, those built from them, cbrt
-#: and pow, and float32 trig (pow takes two operands: :data:`ARITY`).
-ROUTINES = {**_BASE_ROUTINES, **COMPOSITE_ROUTINES, **POWER_ROUTINES, **TRIG_ROUTINES}
-#: The number of operands of each routine.
-ARITY = {op: 2 if op == "pow" else 1 for op in ROUTINES}
+#: op name -> routine(FloatOps, x): float32 sin, cos and tan.
+ROUTINES = dict(TRIG_ROUTINES)
 #: The compute dtypes each routine serves (a float64 sin, cos or tan of a scalar is libm's).
-ROUTINE_DTYPES = {op: ("float32",) if op in _FLOAT32_ONLY else tuple(FORMATS) for op in ROUTINES}
+ROUTINE_DTYPES = {op: ("float32",) for op in ROUTINES}
 
-__all__ = ["VECTOR_MATH_OPS", "VECTOR_FORMS", "LANEWISE_ROUTINES", "FAST_BOUNDS", "call_vector_math",
-           "call_vector_form", "has_vector_math"]
+__all__ = ["VECTOR_MATH_OPS", "VECTOR_FORMS", "ROUTINE_DTYPES", "call_vector_math", "call_vector_form"]
 
 #: Call ops with a vectorisable implementation here.
 VECTOR_MATH_OPS = frozenset(ROUTINES)
@@ -122,52 +45,31 @@ VECTOR_MATH_OPS = frozenset(ROUTINES)
 _SUFFIX = {"float32": "f32", "float64": "f64"}
 
 
-def has_vector_math(op: str, dtype: str) -> bool:
-    """Whether ``op`` on compute dtype ``dtype`` is implemented here."""
-    return op in ROUTINES and dtype in ROUTINE_DTYPES[op]
-
-
-def call_vector_math(builder: ir.IRBuilder, op: str, x: ir.Value | list[ir.Value], dtype: str,
-                     fast: bool = False) -> ir.Value:
-    """``op(x)`` (``op(*x)`` for a list: pow's two operands) for values of compute dtype
-    ``dtype`` (float32 or float64); ``fast``: the ``fast_math`` variant (:mod:`.fast`),
+def call_vector_math(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str, fast: bool = False) -> ir.Value:
+    """``op(x)`` for a value of compute dtype ``dtype``; ``fast``: the ``fast_math`` variant,
     ``@__mlc_math.<op>.<f32|f64>.fast``."""
-    return builder.call(_define(builder.module, op, dtype, fast), list(x) if isinstance(x, list) else [x])
+    return builder.call(_define(builder.module, op, dtype, fast), [x])
 
-
-#: The routines that are vector code as written: :class:`~.emitter.FloatOps` on vectors emits
-#: each of their operations on whole vectors (the others convert to double or look up a table
-#: lane by lane, and stay scalar routines that LLVM's loop vectorizer widens).
-LANEWISE_ROUTINES = ("exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "log2", "log10", "sinh", "cosh",
-                     "asinh", "acosh", "atanh", "cbrt", "erfinv")
 
 #: Ops (-> the element dtypes) whose calls on whole vectors are emitted as vector code here
 #: (:func:`call_vector_form`), rather than left to LLVM's loop vectorizer as scalar calls in
 #: a loop: float32 sin, cos and tan, whose reduction the scalar routine makes by a table
 #: (gathers, in a vectorized loop) and the vector form, for every lane of ordinary size,
-#: without one (:func:`.trig.vector_trig`); float64 sin, cos and tan, whose scalar
+#: without one (:func:`.trig.vector_trig`); and float64 sin, cos and tan, whose scalar
 #: routine is libm's, a call LLVM cannot widen (:func:`.double_trig.vector_trig64`: 4 times
-#: the speed on an AVX-512 Zen 4 core); and the :data:`LANEWISE_ROUTINES`, the same
-#: routine on vectors (``@__mlc_math.<op>.<f32|f64>.v<N>``), which LLVM then need not
-#: widen itself: its loop vectorizer's analysis, the vector copy of the loop and the scalar
-#: loop of its remainder cost compile time, and the kernels ran as fast or faster
-#: (benchmarks/results/decisions.md, "LLVM backend"). The llvm backend's
-#: vectorize pass makes vector calls of these
-#: (:func:`mlc.backends.llvm.module.vectorize_loops_for_llvm`).
-VECTOR_FORMS = {**{op: ("float32", "float64") for op in TRIG_ROUTINES},
-                **{op: ROUTINE_DTYPES[op] for op in LANEWISE_ROUTINES}}
+#: the speed on an AVX-512 Zen 4 core). The llvm backend's vectorize pass makes vector
+#: calls of these (:func:`mlc.backends.llvm.generate.vectorize_loops_for_llvm`).
+VECTOR_FORMS = {op: ("float32", "float64") for op in TRIG_ROUTINES}
 
 
 def call_vector_form(builder: ir.IRBuilder, op: str, x: ir.Value, dtype: str, fast: bool = False) -> ir.Value:
     """``op(x)`` for a vector ``x`` of compute dtype ``dtype`` (``VECTOR_FORMS[op]``) as
-    vector code: a lanewise routine on the whole vector; sin, cos and tan (float32:
-    :func:`.trig.vector_trig`, float64: :func:`.double_trig.vector_trig64`), where a vector
+    vector code (float32: :func:`.trig.vector_trig`, float64:
+    :func:`.double_trig.vector_trig64`), where a vector
     holding lanes the vector form does not serve goes to the scalar routine (for float64
     libm's) lane by lane, out of line (``@__mlc_math.<op>.<f32|f64>.lanes.v<N>``)."""
     if dtype not in VECTOR_FORMS.get(op, ()):
         raise ValueError(f"no vector form of {op} on {dtype}")
-    if op in LANEWISE_ROUTINES:
-        return builder.call(_define(builder.module, op, dtype, fast, x.type.count), [x])
     lanes = _lane_by_lane(builder.module, op, dtype, fast, x.type.count)
     if dtype == "float32":
         return vector_trig(builder, op, x, lanes, fast)
@@ -214,7 +116,7 @@ def _lane_by_lane(module: ir.Module, op: str, dtype: str, fast: bool, lanes: int
 
 def _lower(op: str):
     def lowering(builder: ir.IRBuilder, args: list[ir.Value], dtype: str, fast_math: bool) -> ir.Value:
-        return call_vector_math(builder, op, list(args[:ARITY[op]]), dtype, fast_math)
+        return call_vector_math(builder, op, args[0], dtype, fast_math)
     lowering.__name__ = f"vecmath_{op}"
     return lowering
 
@@ -224,20 +126,19 @@ for _op in ROUTINES:
     register_intrinsic_lowering(BACKEND, _op, _lower(_op), dtypes=ROUTINE_DTYPES[_op])
 
 
-def _define(module: ir.Module, op: str, dtype: str, fast: bool = False, lanes: int = 1) -> ir.Function:
-    """``@__mlc_math.<op>.<f32|f64>[.fast][.v<lanes>]`` in ``module`` (defined on first use):
-    the routine on a scalar, or on vectors of ``lanes`` (a :data:`LANEWISE_ROUTINES` one)."""
-    name = f"__mlc_math.{op}.{_SUFFIX[dtype]}" + (".fast" if fast else "") + (f".v{lanes}" if lanes > 1 else "")
+def _define(module: ir.Module, op: str, dtype: str, fast: bool = False) -> ir.Function:
+    """``@__mlc_math.<op>.<f32|f64>[.fast]`` in ``module`` (defined on first use)."""
+    name = f"__mlc_math.{op}.{_SUFFIX[dtype]}" + (".fast" if fast else "")
     fn = module.globals.get(name)
     if fn is not None:
         return fn
     fmt = FORMATS[dtype]
-    value = float_type(fmt) if lanes == 1 else ir.VectorType(float_type(fmt), lanes)
-    fn = ir.Function(module, ir.FunctionType(value, [value] * ARITY[op]), name=name)
+    value = float_type(fmt)
+    fn = ir.Function(module, ir.FunctionType(value, [value]), name=name)
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
     fn.attributes.add("nounwind")
     builder = ir.IRBuilder(fn.append_basic_block("entry"))
-    ops = FloatOps(builder, fmt, fast, FAST_FLAGS if fast else (), lanes=lanes)
+    ops = FloatOps(builder, fmt, fast, FAST_FLAGS if fast else ())
     builder.ret(ROUTINES[op](ops, *fn.args))
     return fn

@@ -2,8 +2,9 @@
 
 :class:`FloatOps` emits scalar LLVM IR for one float format (float or double)
 using only instructions LLVM's loop vectorizer widens one to one: arithmetic,
-``llvm.fma``/``fabs``/``sqrt``/``copysign``/``roundeven``/``floor``, compares, selects, bitcasts
-and integer shifts. Nothing here can produce poison: float -> int conversions
+``llvm.fma``/``fabs``/``roundeven``/``floor``, selects and bitcasts (what :mod:`.trig` and
+:mod:`.double_trig` are built of; the math written once as TIR has its own,
+:class:`mlc.passes.tir.math.float_ops.FloatOps`). Nothing here can produce poison: float -> int conversions
 only ever see finite, in-range values (callers clamp first).
 """
 from __future__ import annotations
@@ -15,7 +16,10 @@ from ..intrinsics import call_intrinsic
 from ..targeting import converts_int64
 from ..vectorize import splat
 
-__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed", "float_type", "int_type"]
+__all__ = ["Format", "FORMATS", "FloatOps", "pi_fixed", "float_type", "int_type", "FAST_FLAGS"]
+
+#: Fast-math flags on the arithmetic of the fast routines.
+FAST_FLAGS = ("contract", "afn")
 
 #: 1.5 * 2^52 and its bits: a double integer k with |k| < 2^51 added to it lands in [2^52, 2^53),
 #: where doubles are the integers, and the sum's bits are the shifter's plus k.
@@ -83,13 +87,6 @@ class FloatOps(CompoundOps):
     def abs(self, x):
         return call_intrinsic(self.b, "fabs", x)
 
-    def sqrt(self, x):
-        """The correctly rounded square root (``llvm.sqrt``)."""
-        return call_intrinsic(self.b, "sqrt", x)
-
-    def copysign(self, magnitude, sign):
-        return call_intrinsic(self.b, "copysign", magnitude, sign)
-
     def roundeven(self, x):
         return call_intrinsic(self.b, "roundeven", x)
 
@@ -97,27 +94,8 @@ class FloatOps(CompoundOps):
         return call_intrinsic(self.b, "floor", x)
 
     # ------------------------------------------------- compares and selects
-    def lt(self, x, y):
-        return self.b.fcmp_ordered("<", self._f(x), self._f(y))
-
-    def gt(self, x, y):
-        return self.b.fcmp_ordered(">", self._f(x), self._f(y))
-
-    def ge(self, x, y):
-        return self.b.fcmp_ordered(">=", self._f(x), self._f(y))
-
-    def eq(self, x, y):
-        return self.b.fcmp_ordered("==", self._f(x), self._f(y))
-
-    def isnan(self, x):
-        return self.b.fcmp_unordered("uno", x, x)
-
     def select(self, cond, x, y):
         return self.b.select(cond, self._f(x), self._f(y))
-
-    def finite_or_zero(self, x):
-        """``x`` with NaN replaced by 0, so later conversions to int stay defined."""
-        return self.select(self.isnan(x), 0.0, x)
 
     # ----------------------------------------------------- bits and powers
     def to_int(self, x):
@@ -131,27 +109,5 @@ class FloatOps(CompoundOps):
         shifted = self.bits(self.b.fadd(x, self.c(_SHIFTER64)))  # exact: 2^52 <= |sum| < 2^53
         return self.b.sub(shifted, self.ci(_SHIFTER64_BITS))
 
-    def to_float(self, k):
-        """A signed integer as a float (for double, ``|k|`` below 2^51: the reverse of
-        :meth:`to_int`'s bits, exactly)."""
-        if self.fmt.bits != 64 or converts_int64(self.b.module):
-            return self.b.sitofp(k, self.ty)
-        return self.b.fsub(self.from_bits(self.b.add(k, self.ci(_SHIFTER64_BITS))), self.c(_SHIFTER64))
-
     def bits(self, x):
         return self.b.bitcast(x, self.ity)
-
-    def from_bits(self, i):
-        return self.b.bitcast(i, self.ty)
-
-    def pow2(self, k):
-        """2**k for an integer ``k`` in the normal exponent range."""
-        biased = self.b.add(k, self.ci(self.fmt.bias))
-        return self.from_bits(self.b.shl(biased, self.ci(self.fmt.mant)))
-
-    def scale(self, p, k):
-        """p * 2**k in two exact-then-rounded steps, so results that overflow
-        give inf and results in the subnormal range round once, as they should
-        (``|k| <= 2 * (bias - 1)``)."""
-        half = self.b.ashr(k, self.ci(1))
-        return self.mul(self.mul(p, self.pow2(half)), self.pow2(self.b.sub(k, half)))

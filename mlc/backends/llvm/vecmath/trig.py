@@ -33,8 +33,7 @@ from math import factorial
 
 from llvmlite import ir
 
-from .emitter import FORMATS, FloatOps, pi_fixed
-from .fast import FAST_FLAGS
+from .emitter import FAST_FLAGS, FORMATS, FloatOps, pi_fixed
 
 __all__ = ["sin", "cos", "tan", "TRIG_ROUTINES", "reduction_table", "vector_trig", "unless_slow_lanes",
            "pio2_parts", "combine_quadrants", "quadrant_bit", "FAST_LIMIT"]
@@ -228,7 +227,7 @@ def vector_trig(builder: ir.IRBuilder, op: str, x: ir.Value, lane_by_lane: ir.Fu
 
     ``fast`` (fast_math): ``r`` is rounded to float after the reduction and the polynomials,
     quadrants and tan's quotient run in float, 16 lanes where double has 8 (within
-    :data:`~.fast.FAST_BOUNDS`, 1e-6 relative: the reduction stays double's).
+    :data:`mlc.passes.tir.math.fast.FAST_BOUNDS`, 1e-6 relative: the reduction stays double's).
 
     Where any lane is larger, infinite or NaN (``|x| >= FAST_LIMIT`` or unordered), a
     branch LLVM is told is rarely taken computes the vector by ``lane_by_lane`` instead (the

@@ -192,6 +192,56 @@ class FloatOps(CompoundOps):
     def from_bits(self, i):
         return reinterpret(i, self.dtype)
 
+    # ------------------------------------------- integers of the format's width
+    # iadd, isub, imul, iand, ior, ishl, ishr (arithmetic), igt, ilt(i, j): the integer operations
+    # (after the class; a Python int is a constant of the format's integer dtype)
+
+    def _i(self, v) -> PrimExpr:
+        return self.ci(v) if isinstance(v, int) else v
+
+    def finite_or_zero(self, x):
+        """``x`` with NaN replaced by 0, so later conversions to int stay defined."""
+        return self.select(self.isnan(x), 0.0, x)
+
+    def to_int(self, x):
+        """A finite, integral float of magnitude below 2^(mant - 1) as a signed integer, exactly:
+        the bits of ``x + 1.5 * 2^mant`` (whose significand's low bits then hold ``x``) less
+        the shifter's bits. No float -> int conversion: every backend's vector code has the
+        addition (AVX2 has no vector conversion of double to int64)."""
+        shifter = 1.5 * 2.0 ** self.fmt.mant
+        return make_binary("sub", self.bits(self.add(x, shifter)), self.ci(self.bits_of(shifter)))
+
+    def to_float(self, k):
+        """A signed integer of magnitude below 2^(mant - 1) as a float, exactly (the reverse of
+        :meth:`to_int`: float32 converts, float64 goes through the shifter's bits, which
+        AVX2's vectors can)."""
+        if self.fmt.bits == 32:
+            return cast(k, self.dtype)
+        shifter = 1.5 * 2.0 ** self.fmt.mant
+        return self.sub(self.from_bits(make_binary("add", k, self.ci(self.bits_of(shifter)))), shifter)
+
+    def widen_int(self, i):
+        """A narrower signed integer as one of this format's width."""
+        return cast(i, self.fmt.int_dtype)
+
+    def narrow_int(self, i, dtype: str):
+        """An integer of this format's width that ``dtype`` holds, as a ``dtype``."""
+        return cast(i, dtype)
+
+    def bits_of(self, value: float) -> int:
+        """The bits of the constant ``value`` of this format, as a signed integer."""
+        return int(np.array(value, self.dtype).view(self.fmt.int_dtype))
+
+    def pow2(self, k):
+        """2**k for an integer ``k`` in the normal exponent range."""
+        return self.from_bits(self.ishl(self.iadd(k, self.fmt.bias), self.fmt.mant))
+
+    def scale(self, p, k):
+        """p * 2**k in two exact-then-rounded steps, so results that overflow give inf and
+        results in the subnormal range round once, as they should (``|k| <= 2 * (bias - 1)``)."""
+        half = self.ishr(k, 1)
+        return self.mul(self.mul(p, self.pow2(half)), self.pow2(self.isub(k, half)))
+
 
 def _binary(op: str):
     def method(self, x, y):
@@ -203,3 +253,16 @@ def _binary(op: str):
 
 for _op in ("add", "sub", "mul", "div", "lt", "gt", "ge", "eq"):
     setattr(FloatOps, _op, _binary(_op))
+
+
+def _integer(op: str):
+    def method(self, i, j):
+        return make_binary(op, self._i(i), self._i(j))
+    method.__name__ = method.__qualname__ = "i" + op
+    method.__doc__ = f"Integer ``i {op} j`` (a Python int is a constant of the format's integer dtype)."
+    return method
+
+
+for _op, _name in (("add", "iadd"), ("sub", "isub"), ("mul", "imul"), ("bitand", "iand"), ("bitor", "ior"), ("shl", "ishl"),
+                   ("shr", "ishr"), ("gt", "igt"), ("lt", "ilt")):
+    setattr(FloatOps, _name, _integer(_op))

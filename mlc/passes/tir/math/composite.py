@@ -1,7 +1,7 @@
 """log2, log10, sinh, cosh, asinh, acosh, atanh and erfinv built from exp, expm1, log and log1p.
 
 No polynomial of their own: each is a few operations around the routines of
-:mod:`.functions`, so they vectorise as those do (libm's ``sinhf``, ``log10f``...
+:mod:`.exp_log`, so they vectorise as those do (libm's ``sinhf``, ``log10f``...
 are scalar calls, and kept a loop calling them scalar: 4 to 20 times slower than
 NumPy's SIMD loops on an AVX-512 machine).
 
@@ -35,8 +35,8 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 
 from ....ir.erfinv import BRANCHES as ERFINV_BRANCHES
-from .emitter import FloatOps
-from .functions import _reduce, fast_log, fast_log1p_f, log, log1p, log_reduce, log_specials
+from .float_ops import FloatOps
+from .exp_log import _reduce, fast_log, fast_log1p_f, log, log1p, log_reduce, log_specials
 
 __all__ = ["log2", "log10", "sinh", "cosh", "asinh", "acosh", "atanh", "erfinv", "COMPOSITE_ROUTINES"]
 
@@ -57,7 +57,7 @@ def _constant(name: str) -> Decimal:
 
 def _log_words(o: FloatOps, x):
     """(k as a float, hi, lo) with log(x) = k ln 2 + hi + lo, ``hi`` the rounded
-    ``f - f^2/2`` (:func:`~.functions.log_reduce`) and ``lo`` its rounding error (exact,
+    ``f - f^2/2`` (:func:`~.exp_log.log_reduce`) and ``lo`` its rounding error (exact,
     as |f| > f^2/2), the rounding error of f^2/2 (an FMA) and the series' remaining
     terms; for positive finite ``x``."""
     kf, f, s, hfsq, r = log_reduce(o, x)
@@ -112,7 +112,7 @@ def _half_exp(o: FloatOps, a):
     """e^a / 2 for ``a >= 0`` (NaN and inf give inf: they are clamped to where it overflows)."""
     top = _HALF_EXP_TOP[o.fmt.dtype]
     k, t = _reduce(o, o.select(o.lt(a, top), a, top))
-    return o.scale(o.add(t, 1.0), o.b.sub(k, o.ci(1)))
+    return o.scale(o.add(t, 1.0), o.isub(k, 1))
 
 
 def cosh(o: FloatOps, x):
@@ -129,10 +129,9 @@ def sinh(o: FloatOps, x):
     a = o.abs(x)
     top = _HALF_EXP_TOP[o.fmt.dtype]
     k, t = _reduce(o, o.select(o.lt(a, top), a, top))
-    b = o.b
-    s = o.pow2(b.select(b.icmp_signed(">", k, o.ci(1)), o.ci(1), k))  # (k > 1: unused)
+    s = o.pow2(o.select(o.igt(k, 1), o.ci(1), k))  # (k > 1: unused)
     m1 = o.fma(s, t, o.sub(s, 1.0))  # e^|x| - 1 for |x| < 1
-    h = o.scale(o.add(t, 1.0), b.sub(k, o.ci(1)))
+    h = o.scale(o.add(t, 1.0), o.isub(k, 1))
     below = o.lt(a, 1.0)
     # one division for both forms: m1^2 / (m1 + 1) below 1, 1/4 / h above
     q = o.div(o.select(below, o.mul(m1, m1), 0.25), o.select(below, o.add(m1, 1.0), h))

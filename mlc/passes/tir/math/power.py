@@ -29,8 +29,8 @@ from __future__ import annotations
 from math import factorial
 
 from .coefficients import COEFFICIENTS
-from .emitter import FORMATS, FloatOps
-from .functions import EXP_RANGE, LOG2E, log_split
+from .exp_log import EXP_RANGE, LOG2E, log_split
+from .float_ops import FloatOps
 
 __all__ = ["pow", "cbrt", "POWER_ROUTINES"]
 
@@ -52,19 +52,18 @@ def _magnitude_via_double(o: FloatOps, ax, y):
     from the double routines': ``ax`` widened is a normal double (no subnormal path), ``log
     m = 2s + s^3 R(s^2)`` to 2^-44, ``e^r`` by Taylor to degree 9 (2^-37), and ``2^n`` always a
     normal double (|n| < 160), one exact product."""
-    d = FloatOps(o.b, FORMATS["float64"], o.fast, o.flags, o.lanes)
-    b = d.b
-    k, f = log_split(d, b.fpext(ax, d.ty), subnormals=False)
+    d = o.with_format("float64")
+    k, f = log_split(d, o.widen(ax, d.dtype), subnormals=False)
     s = d.div(f, d.add(f, 2.0))
     z = d.mul(s, s)
     log_m = d.fma(d.mul(s, z), d.horner(z, _ATANH_FLOAT_FAST if o.fast else _ATANH_FLOAT), d.add(s, s))
     ln2_hi, ln2_lo = d.fmt.ln2_split()
     log_x = d.fma(k, ln2_hi, d.fma(k, ln2_lo, log_m))
-    v = d.clamp(d.mul(log_x, b.fpext(y, d.ty)), *_FLOAT_EXP_RANGE)
+    v = d.clamp(d.mul(log_x, o.widen(y, d.dtype)), *_FLOAT_EXP_RANGE)
     n = d.roundeven(d.mul(v, LOG2E))
     r = d.fma(d.neg(n), ln2_lo, d.fma(d.neg(n), ln2_hi, v))
     e = d.fma(d.mul(r, r), d.horner(r, _EXP_FLOAT_FAST if o.fast else _EXP_FLOAT), d.add(r, 1.0))
-    return b.fptrunc(d.mul(e, d.pow2(d.to_int(n))), o.ty)
+    return o.narrow(d.mul(e, d.pow2(d.to_int(n))))
 
 
 #: 2 / (2n + 1) for n = 3..13: log m = 2s + 2s^3/3 + 2s^5/5 + s^7 R(s^2) with R(z) = sum 2
@@ -120,7 +119,7 @@ def _exp_double_double(d: FloatOps, v, v_lo):
     (1 + r + c))`` with ``c = r^2 q(r)`` of exp's polynomial and ``1 + r`` as two doubles,
     so that the last addition is the one rounding of weight; scaled in two steps."""
     lo_end, hi_end = EXP_RANGE["float64"]
-    out = d.b.or_(d.lt(v, lo_end), d.gt(v, hi_end))
+    out = d.or_(d.lt(v, lo_end), d.gt(v, hi_end))
     v_lo = d.select(out, 0.0, v_lo)
     v = d.clamp(v, lo_end, hi_end)
     ln2_hi, ln2_lo = d.fmt.ln2_split()
@@ -147,32 +146,31 @@ def _magnitude64(d: FloatOps, ax, y):
 def pow(o: FloatOps, x, y):
     """x ** y with NumPy's (C99's) special values: float in double (:func:`_magnitude_via_double`),
     double by :func:`_magnitude64`."""
-    b = o.b
     inf = float("inf")
     ax, ay = o.abs(x), o.abs(y)
     finite_x = o.lt(ax, inf)
     finite_y = o.lt(ay, inf)
-    usable = b.and_(finite_x, o.gt(ax, 0.0))  # (false for NaN)
+    usable = o.and_(finite_x, o.gt(ax, 0.0))  # (false for NaN)
     sx = o.select(usable, ax, 1.0)
     sy = o.select(finite_y, y, 0.0)
     magnitude = _magnitude64(o, sx, sy) if o.fmt.bits == 64 else _magnitude_via_double(o, sx, sy)
     half = o.floor(o.mul(sy, 0.5))
-    integer = b.and_(finite_y, o.eq(o.floor(sy), sy))
-    odd = b.and_(integer, o.eq(o.sub(sy, o.mul(half, 2.0)), 1.0))
-    negative_x = b.icmp_signed("<", o.bits(x), o.ci(0))  # (-0 and -inf too)
+    integer = o.and_(finite_y, o.eq(o.floor(sy), sy))
+    odd = o.and_(integer, o.eq(o.sub(sy, o.mul(half, 2.0)), 1.0))
+    negative_x = o.sign_bit(x)  # (-0 and -inf too)
     signed = o.select(odd, o.neg(magnitude), magnitude)
     # the NaN an invalid operation gives on x86 (sign bit set), as libm's and NumPy's
     invalid = o.from_bits(o.ci(-(1 << (o.fmt.mant - 1))))
     r = o.select(o.lt(x, 0.0), o.select(integer, signed, invalid), magnitude)
     # x = +-0 or +-inf: 0 or inf, negative for a negative x and an odd integer y
-    zero_or_inf = o.select(b.xor(o.eq(ax, inf), o.gt(y, 0.0)), 0.0, inf)
-    zero_or_inf = o.select(b.and_(negative_x, odd), o.neg(zero_or_inf), zero_or_inf)
-    r = o.select(b.or_(o.eq(ax, 0.0), o.eq(ax, inf)), zero_or_inf, r)
+    zero_or_inf = o.select(o.xor(o.eq(ax, inf), o.gt(y, 0.0)), 0.0, inf)
+    zero_or_inf = o.select(o.and_(negative_x, odd), o.neg(zero_or_inf), zero_or_inf)
+    r = o.select(o.or_(o.eq(ax, 0.0), o.eq(ax, inf)), zero_or_inf, r)
     # y = +-inf: 0, 1 or inf by |x| against 1
-    by_size = o.select(b.xor(o.gt(ax, 1.0), o.gt(y, 0.0)), 0.0, inf)
+    by_size = o.select(o.xor(o.gt(ax, 1.0), o.gt(y, 0.0)), 0.0, inf)
     r = o.select(o.eq(ay, inf), o.select(o.eq(ax, 1.0), 1.0, by_size), r)
-    r = o.select(b.or_(o.isnan(x), o.isnan(y)), o.add(x, y), r)  # (a NaN operand, quieted)
-    return o.select(b.or_(o.eq(y, 0.0), o.eq(x, 1.0)), 1.0, r)
+    r = o.select(o.or_(o.isnan(x), o.isnan(y)), o.add(x, y), r)  # (a NaN operand, quieted)
+    return o.select(o.or_(o.eq(y, 0.0), o.eq(x, 1.0)), 1.0, r)
 
 
 def _cube_residual(o: FloatOps, y, a):
@@ -209,15 +207,19 @@ def _cbrt_halley(d: FloatOps, a):
     """The cube root of a normal double ``a`` > 0 to some 47 bits: a first guess from the
     bits (the high word divided by 3, within some 5 bits), then two Halley steps
     ``t (2a + t^3) / (a + 2 t^3)`` (cubic: to 16, then 47 bits)."""
-    b = d.b
-    words = FloatOps(b, FORMATS["float32"], lanes=d.lanes)  # (its ints: the 32-bit high words)
-    high = b.trunc(b.lshr(d.bits(a), d.ci(32)), words.ity)
-    guess = b.add(b.udiv(high, words.ci(3)), words.ci(_CBRT_BIAS))
-    t = d.from_bits(b.shl(b.zext(guess, d.ity), d.ci(32)))
+    high = d.ishr(d.bits(a), 32)  # (a > 0: the high word, below 2^31)
+    guess = d.iadd(_third(d, high), _CBRT_BIAS)
+    t = d.from_bits(d.ishl(guess, 32))
     for _ in range(2):
         t3 = d.mul(d.mul(t, t), t)
         t = d.mul(t, d.div(d.add(d.add(a, a), t3), d.add(a, d.add(t3, t3))))
     return t
+
+
+def _third(w: FloatOps, i):
+    """``i // 3`` for an integer ``0 <= i < 2^32`` of ``w``'s 64-bit integers: ``(i ceil(2^33 /
+    3)) >> 33``, exact over that range (no division: every backend multiplies vectors)."""
+    return w.ishr(w.imul(i, 0xAAAAAAAB), 33)
 
 
 #: fast_math float32's first guess of a^(-1/3) from the bits of a float ``a``: ``K - bits / 3``
@@ -232,10 +234,11 @@ def _cbrt_float_scaled(o: FloatOps, ax):
     (4 - a t^3) / 3`` (no division: 3.5% -> 5e-3 -> 2e-5), ``y = a t^2`` and one
     correction ``y - (y^3 - a) t^2 / 3`` (which squares the error): ``y`` within 8e-8 of
     ``a^(1/3)``."""
-    b = o.b
     big, tiny = o.gt(ax, 2.0 ** 100), o.lt(ax, 2.0 ** -100)
     a = o.mul(ax, o.select(big, 2.0 ** -102, o.select(tiny, 2.0 ** 102, 1.0)))
-    t = o.from_bits(b.sub(o.ci(_RCBRT_FLOAT), b.udiv(o.bits(a), o.ci(3))))
+    words = o.with_format("float64")  # (its ints: the quotient of 32-bit bits by 3 in 64)
+    third = words.narrow_int(_third(words, words.widen_int(o.bits(a))), o.fmt.int_dtype)
+    t = o.from_bits(o.isub(_RCBRT_FLOAT, third))
     for _ in range(2):  # (a t and t^2 side by side: a shorter chain)
         t = o.mul(t, o.fma(o.mul(o.mul(a, t), o.mul(t, t)), -1.0 / 3.0, 4.0 / 3.0))
     y = o.mul(o.mul(a, t), t)
@@ -272,7 +275,7 @@ def cbrt(o: FloatOps, x):
     (:func:`_cbrt_float`; fast_math: :func:`_cbrt_float_fast`, without it);
     zeros, infinities and NaN as they are."""
     ax = o.abs(x)
-    usable = o.b.and_(o.lt(ax, float("inf")), o.gt(ax, 0.0))  # (false for NaN)
+    usable = o.and_(o.lt(ax, float("inf")), o.gt(ax, 0.0))  # (false for NaN)
     safe = o.select(usable, ax, 1.0)
     if o.fmt.bits == 64:
         root = _cbrt_double(o, safe)
@@ -281,5 +284,5 @@ def cbrt(o: FloatOps, x):
     return o.select(usable, o.copysign(root, x), x)
 
 
-#: op name -> routine(FloatOps, *operands) (pow: float32 only)
+#: op name -> routine(FloatOps, *operands)
 POWER_ROUTINES = {"pow": pow, "cbrt": cbrt}

@@ -1,8 +1,7 @@
 """Coefficients of the ``fast_math`` variants of the vector math routines.
 
 ``mlc.build(..., fast_math=True)`` (and ``@mlc.jit(fast_math=True)``) emit the
-same algorithms as :mod:`.functions` with these lower-degree polynomials (and
-the LLVM fast-math flags ``contract`` and ``afn`` on their arithmetic); a
+same algorithms as :mod:`.exp_log` with these lower-degree polynomials; a
 polynomial not listed here keeps its accurate coefficients. The float32 ones
 are weighted least-squares fits of relative error (done in float64 with
 NumPy, coefficients rounded to float32; the comment gives the max relative
@@ -18,10 +17,10 @@ Some float32 routines take another algorithm:
   accurate routine divides (``s = f / (2 + f)``);
 * atan, asin, acos, atan2 (:mod:`mlc.passes.tir.math.inverse_trig`, written out as TIR
   by lower_math): the accurate steps in float, not double;
-* sin, cos, tan of whole vectors (:func:`.trig.vector_trig`): the reduction in
-  double, the polynomials in float;
-* cbrt (:mod:`.power`): the accurate Newton steps without the last, exact one;
-* pow (:mod:`.power`): its double logarithm and exponential shortened to 2^-29
+* sin, cos, tan of whole vectors (the llvm backend's :func:`mlc.backends.llvm.vecmath.trig.vector_trig`):
+  the reduction in double, the polynomials in float;
+* cbrt (:mod:`mlc.backends.llvm.vecmath.power`): the accurate Newton steps without the last, exact one;
+* pow (the same module): its double logarithm and exponential shortened to 2^-29
   and degree 7.
 
 Error bounds, relative to the exact result, for finite inputs whose result is
@@ -72,6 +71,3 @@ FAST_LOG_LOW = 2.0 / 3.0
 #: fast_math's float32 tanh is x P(x^2) / Q(x^2) with x clamped to [-END, END], where tanh
 #: rounds to +-1 in float32 (the coefficients above are fitted on [0, END]).
 TANH_RATIONAL_END = 9.0
-
-#: Fast-math flags on the arithmetic of the fast routines.
-FAST_FLAGS = ("contract", "afn")

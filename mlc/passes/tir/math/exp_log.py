@@ -2,8 +2,8 @@
 
 Each routine takes and returns a value of one :class:`~.emitter.Format`,
 handles NaN, infinities, zeros and subnormals the way NumPy does, and uses
-only operations LLVM vectorises, so a loop calling it becomes SIMD code.
-Coefficients come from :mod:`.coefficients` (fitted by :mod:`.fit`).
+only operations every backend has on vectors too, so a loop calling it becomes SIMD code.
+Coefficients come from :mod:`.coefficients` (fitted by ``tools/fit_vecmath.py``).
 
 Algorithms (``r``, ``k`` from the Cody-Waite reduction ``x = k ln2 + r``,
 ``|r| <= ln2 / 2``, with ``ln2_hi`` short enough that ``k * ln2_hi`` is exact):
@@ -29,10 +29,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .coefficients import COEFFICIENTS, ERF_LARGE_END, TANH_SMALL_END
-from .emitter import FloatOps
+from .float_ops import FloatOps
 from .fast import FAST_COEFFICIENTS, FAST_LOG_LOW, TANH_RATIONAL_END
 
-__all__ = ["ROUTINES", "exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "log_split", "log_reduce",
+__all__ = ["EXP_LOG_ROUTINES", "exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "log_split", "log_reduce",
            "fast_log", "fast_log1p_f",
            "LOG2E", "EXP_RANGE"]
 
@@ -77,12 +77,11 @@ def _expm1_finite(o: FloatOps, x):
     _, hi = EXP_RANGE[o.fmt.dtype]
     lo = -float(mant + 3) * 0.6931471805599453  # below, e^x < ulp(1) / 4: the result rounds to -1
     k, t = _reduce(o, o.clamp(x, lo, hi))
-    b = o.b
-    exact_k = b.select(b.icmp_signed(">", k, o.ci(mant + 1)), o.ci(mant + 1), k)
+    exact_k = o.select(o.igt(k, mant + 1), o.ci(mant + 1), k)
     s = o.pow2(exact_k)
     near = o.fma(s, t, o.sub(s, 1.0))
     far = o.scale(o.add(t, 1.0), k)
-    return b.select(b.icmp_signed(">", k, o.ci(mant + 1)), far, near)
+    return o.select(o.igt(k, mant + 1), far, near)
 
 
 def expm1(o: FloatOps, x):
@@ -97,17 +96,17 @@ def log_split(o: FloatOps, x, subnormals: bool = True, low: float = 0.7071067811
     [sqrt(1/2), sqrt 2)) and ``f`` exact, for ``x`` positive and finite; a subnormal ``x``
     is scaled into the normal range first, unless the caller knows there is none
     (``subnormals=False``: a float widened to double)."""
-    fmt, b = o.fmt, o.b
+    fmt = o.fmt
     if subnormals:
         subnormal = o.lt(x, 2.0 ** (1 - fmt.bias))
         x = o.select(subnormal, o.mul(x, 2.0 ** fmt.mant), x)
     offset = o.bits(o.c(low))  # bits of low: m lands in [low, 2 low)
-    ix = b.sub(o.bits(x), offset)
-    k = b.ashr(ix, o.ci(fmt.mant))
+    ix = o.isub(o.bits(x), offset)
+    k = o.ishr(ix, fmt.mant)
     if subnormals:
-        k = b.add(k, b.select(subnormal, o.ci(-fmt.mant), o.ci(0)))
+        k = o.iadd(k, o.select(subnormal, o.ci(-fmt.mant), o.ci(0)))
     kf = o.to_float(k)
-    m = o.from_bits(b.add(b.and_(ix, o.ci((1 << fmt.mant) - 1)), offset))
+    m = o.from_bits(o.iadd(o.iand(ix, (1 << fmt.mant) - 1), offset))
     return kf, o.sub(m, 1.0)
 
 
@@ -161,7 +160,7 @@ def log1p(o: FloatOps, x):
     keep their sign, log1p(inf) = inf)."""
     u = o.add(x, 1.0)
     lost = o.div(o.sub(x, o.sub(u, 1.0)), u)  # 0 where u is exact; nan at u = 0 or inf
-    no_correction = o.b.or_(o.eq(u, 0.0), o.eq(u, float("inf")))
+    no_correction = o.or_(o.eq(u, 0.0), o.eq(u, float("inf")))
     y = o.add(log(o, u), o.select(no_correction, 0.0, lost))
     y = o.select(o.eq(x, 0.0), x, y)
     return o.select(o.isnan(x), x, y)
@@ -197,7 +196,7 @@ def tanh(o: FloatOps, x):
     large = o.div(e, o.add(e, 2.0))
     if ("tanh_small", o.fmt.dtype) not in COEFFICIENTS:  # float32
         # large >= 0: x's sign bit or'ed in (one instruction fewer than copysign)
-        signed = o.from_bits(o.b.or_(o.bits(large), o.b.and_(o.bits(x), o.ci(1 << (o.fmt.bits - 1)))))
+        signed = o.from_bits(o.ior(o.bits(large), o.iand(o.bits(x), -(1 << (o.fmt.bits - 1)))))
         return o.select(o.isnan(x), x, signed)
     z = o.mul(a, a)
     small = o.fma(o.mul(a, z), o.horner(z, _coeffs(o, "tanh_small")), a)
@@ -226,6 +225,6 @@ def erf(o: FloatOps, x):
     return o.select(o.isnan(x), x, y)
 
 
-#: op name -> routine(FloatOps, x) (with :mod:`.composite`'s: :data:`ROUTINES` of the package)
-ROUTINES: dict[str, Callable] = {"exp": exp, "expm1": expm1, "log": log, "log1p": log1p, "tanh": tanh,
+#: op name -> routine(FloatOps, x)
+EXP_LOG_ROUTINES: dict[str, Callable] = {"exp": exp, "expm1": expm1, "log": log, "log1p": log1p, "tanh": tanh,
                                  "sigmoid": sigmoid, "erf": erf}
