@@ -650,4 +650,4 @@ def put(a, ind, v, mode="raise"):
     setitem(flat, ind, v)
 
 
-use_indexing(setitem=setitem, cast=_cast)
+use_indexing(setitem=setitem, cast=_cast, replace=lambda target, new: write(target, new, update_slice))

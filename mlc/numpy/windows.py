@@ -23,10 +23,13 @@ by what may be done with one:
   enough for the masked form to win); the masked form for 2-D windows, windows
   contracted with a 2-D operand and windows of values not read element by element;
 - ``np.flip``: the elements reversed within the bounds (one gather);
-- assignment ``x[lo:hi] = value`` and ``x[lo:hi] += value``: ``where(mask,
+- assignment ``x[lo:hi] = value`` and ``x[lo:hi] += value``: for a 1-D window
+  whose value is a scalar or has an element recipe, a loop storing the window's
+  elements (:mod:`.window_stores`: ``C[i, :i + 1] *= beta`` is element code, so
+  the loops around it can be one element-loop kernel); otherwise ``where(mask,
   value, x[:])`` written back with the static index's machinery: a write of
-  the window's static bound at the traced ints beside it (``C[i, :i + 1] *=
-  beta`` stores row ``i`` only, in place: :mod:`.updates`).
+  the window's static bound at the traced ints beside it (row ``i`` only, in
+  place: :mod:`.updates`).
 
 Anything else (its length, indexing into it, a window next to an array whose
 size along that axis is not 1) is a :class:`~mlc.errors.TraceError`; the loop
@@ -54,6 +57,7 @@ from ..errors import DTypeError, TraceError
 from ..ir.graph import Constant
 from ..tracer.source import describe_location, user_location
 from ..tracer.control_flow import fori_loop
+from ..tracer.intervals import atom_interval, outermost as _outermost, producer as _producer
 from ..tracer.trace import current_trace
 from ..tracer.tracer import Tracer
 from .elementwise import astype, clip, logical_and, maximum, minimum, where
@@ -61,6 +65,7 @@ from ._api import emit
 from .generated import GENERATED
 from .bounds import access_text, check_indices, use_interval
 from .indexing import take, unchecked_take
+from .window_stores import read_source, scalar_recipe, store_loop
 
 __all__ = ["Window", "has_traced_slice", "use_indexing", "window_getitem", "window_setitem", "window_take"]
 
@@ -157,16 +162,6 @@ def _affine(value, depth: int = 12):
     return _atom_affine(value._ctx, value._atom, depth)
 
 
-def _outermost(ctx, atom):
-    """``(trace, atom)`` of the value ``atom`` stands for: a loop body's captured input is the
-    value around it."""
-    while True:
-        outer = next((o for o, var in ctx.captured if var is atom), None)
-        if outer is None:
-            return ctx, atom
-        ctx, atom = outer._ctx, outer._atom
-
-
 def _atom_affine(ctx, atom, depth: int):
     ctx, atom = _outermost(ctx, atom)
     if isinstance(atom, Constant) and atom.data.ndim == 0 and atom.data.dtype.kind in "iu":
@@ -205,13 +200,6 @@ def _structure(ctx, atom, depth: int):
     return (binding.op, repr(binding.attrs)) + tuple(_structure(ctx, a, depth - 1) for a in binding.args)
 
 
-def _producer(ctx, atom):
-    for binding in reversed(ctx.bindings):
-        if any(out is atom for out in binding.outputs):
-            return binding
-    return None
-
-
 def _combine(a: frozenset, b: frozenset, sign: int) -> frozenset:
     terms = dict(a)
     for leaf, coef in b:
@@ -220,49 +208,13 @@ def _combine(a: frozenset, b: frozenset, sign: int) -> frozenset:
 
 
 def _interval(value, depth: int = 12):
-    """``(lowest, highest)`` of an int (a Python one, or traced from loop indices whose ranges
-    the loops noted, with +, -, negation, casts and products by constants), else None."""
+    """``(lowest, highest)`` of an int (a Python one, or traced: :mod:`mlc.tracer.intervals`),
+    else None."""
     if not _traced(value):
         v = operator.index(value)
         return v, v
-    span = _atom_interval(value._ctx, value._atom, depth)
+    span = atom_interval(value._ctx, value._atom, depth)
     return None if span is None or not all(math.isfinite(v) for v in span) else span
-
-
-#: the span of an int known only by a clamp around it (np.minimum, np.maximum, np.clip): one
-#: of its ends may be infinite while the clamp makes the other finite
-_ANY = (-math.inf, math.inf)
-
-
-def _atom_interval(ctx, atom, depth: int):
-    ctx, atom = _outermost(ctx, atom)
-    if isinstance(atom, Constant) and atom.data.ndim == 0 and atom.data.dtype.kind in "iu":
-        return int(atom.data), int(atom.data)
-    binding = _producer(ctx, atom) if depth > 0 else None
-    if binding is None:
-        return ctx.value_range(atom)
-    parts = [_atom_interval(ctx, a, depth - 1) for a in binding.args]
-    if binding.op in ("minimum", "maximum") and len(parts) == 2:  # np.clip(i, 0, n - 1) is in [0, n - 1]
-        (a0, a1), (b0, b1) = (p or _ANY for p in parts)
-        return (min(a0, b0), min(a1, b1)) if binding.op == "minimum" else (max(a0, b0), max(a1, b1))
-    if binding.op == "remainder" and len(parts) == 2 and parts[1] is not None and parts[1][0] > 0:
-        return 0, parts[1][1] - 1  # (a positive divisor: NumPy's remainder takes its sign)
-    if any(p is None for p in parts):
-        return None
-    if binding.op == "multiply" and not all(math.isfinite(v) for p in parts for v in p):
-        return None  # (0 times an infinite end)
-    if binding.op == "add" and len(parts) == 2:
-        return parts[0][0] + parts[1][0], parts[0][1] + parts[1][1]
-    if binding.op == "subtract" and len(parts) == 2:
-        return parts[0][0] - parts[1][1], parts[0][1] - parts[1][0]
-    if binding.op == "negative":
-        return -parts[0][1], -parts[0][0]
-    if binding.op == "astype" and np.dtype(binding.attr("dtype")).kind in "iu":
-        return parts[0]
-    if binding.op == "multiply" and len(parts) == 2:
-        corners = [a * b for a in parts[0] for b in parts[1]]
-        return min(corners), max(corners)
-    return None
 
 
 def _fixed_length(k: slice, n: int):
@@ -736,8 +688,10 @@ def _element_read(t: Tracer, items: tuple, plan: _Plan):
 
     def elem(j):  # (unchecked: j lies in the axis, and the other indices were checked by the read)
         ctx = current_trace()
-        key = [j if n == at else k if _traced(k) else ctx.scalar(int(k), "int64") for n, k in enumerate(frozen)]
-        return emit("element_get", [source, *key])
+        spec = [j if n == at else k if _traced(k) else operator.index(k) % n_ for n, (k, n_) in
+                enumerate(zip(frozen, t.shape))]
+        key = [k if _traced(k) else ctx.scalar(k, "int64") for k in spec]
+        return emit("element_get", [read_source(source, spec), *key])
     return elem
 
 
@@ -762,7 +716,7 @@ def window_take(t: Tracer, items: tuple) -> Tracer:
     elem = None
     if t.ndim == 1 and w._elem is not None:  # x[cols]: element j is x[cols[j]]
         source, inner = t.fresh(), w._elem
-        elem = lambda j: _F.getitem(source, (inner(j),))  # noqa: E731
+        elem = lambda j: _F.getitem(read_source(source, None), (inner(j),))  # noqa: E731
 
     indices = Window(full, w._bounds)  # (as read now: the check may run after w's array is written)
 
@@ -782,6 +736,8 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
     plan = _Plan(target, items)
     if plan.fixed:
         raise _refusal("assigning into a slice x[i:i + c] of a traced start")
+    if _loop_store(target, items, plan, value):
+        return
     region = _F.getitem(target, plan.base).fresh()
     if isinstance(value, Window):
         v_bounds = _result_bounds([Window(region, plan.bounds), value], "assignment")
@@ -801,6 +757,28 @@ def window_setitem(target: Tracer, items: tuple, value) -> None:
     if tuple(new.shape) != tuple(region.shape):
         raise _refusal("assigning a value of more dimensions than the slice")
     _F.setitem(target, plan.base, new)
+
+
+def _loop_store(target: Tracer, items: tuple, plan: _Plan, value) -> bool:
+    """``target[items] = value`` as a loop over a 1-D window's elements where the value has an
+    element recipe or is a scalar (:mod:`.window_stores`); False where it is stored masked."""
+    slices = [n for n, k in enumerate(items) if isinstance(k, slice)]
+    if len(slices) != 1 or len(items) != target.ndim or any(k is None or k is Ellipsis for k in items):
+        return False
+    bounds = [b for b in plan.bounds if b is not None]
+    if len(bounds) != 1:
+        return False
+    bound = bounds[0]
+    if isinstance(value, Window):
+        if value.ndim != 1 or value._elem is None or value._bounds[0].key != bound.key:
+            return False
+        value.unchanged()  # (each element read is checked in the loop)
+        elem = value._elem
+    else:
+        elem = scalar_recipe(value)
+        if elem is None:
+            return False
+    return store_loop(target, items, slices[0], bound.lo, bound.hi, elem, _F.cast, _F.replace)
 
 
 use_interval(_interval, _affine)

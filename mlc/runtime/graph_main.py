@@ -44,13 +44,37 @@ class GraphMainProgram:
         self.func, self.functions, self.name, self.empty = func, functions, name, empty
         self.library = {n.name: get_func(n.name) for n in pre_order_nodes(func.body)
                         if isinstance(n, CallPacked)}
+        #: buffer -> (shape, dtype, ((index, value), ...)) of the constants main fills itself
+        self.constants = _constant_buffers(func.body)
+        self._made: dict = {}  # buffer -> its array, made on the first call
         self.sizes = shape_vars(func.params)
         self.steps = self._steps()
         calls = [step for step in self.steps if step[0] is _CALL]
         positions = {b: n for n, b in enumerate(func.params)}
-        if len(self.steps) == 1 and calls and all(b in positions for b in calls[0][3]):
-            # main is one call on its own parameters (a graph of one kernel): make it directly
-            self.run = _direct_call(calls[0][2], [positions[b] for b in calls[0][3]], len(func.params))
+        rest = [step for step in self.steps if step[0] is not _CONSTANT]
+        if len(rest) == 1 and calls and all(b in positions or b in self.constants for b in calls[0][3]):
+            # main is one call on its own parameters and constants (a graph of one kernel):
+            # make it directly
+            where = [positions.get(b, b) for b in calls[0][3]]
+            self.run = (_direct_call(calls[0][2], where, len(func.params)) if len(rest) == len(self.steps) else
+                        self._direct_with_constants(calls[0][2], where))
+
+    def _constant(self, buffer):
+        """The array of constant ``buffer``, filled on the first call and kept (nothing writes it)."""
+        made = self._made.get(buffer)
+        if made is None:
+            shape, dtype, fills = self.constants[buffer]
+            made = self.empty(shape, dtype)
+            flat = made.reshape(-1)
+            for index, value in fills:
+                flat[index] = value
+            self._made[buffer] = made
+        return made
+
+    def _direct_with_constants(self, function, where: list):
+        def run(args):
+            function(*[args[n] if isinstance(n, int) else self._constant(n) for n in where])
+        return run
 
     def _steps(self, body=None) -> list[tuple]:
         """``main``'s statements in the order they run, each as ``(kind, buffer, what, args)``:
@@ -62,9 +86,14 @@ class GraphMainProgram:
             s = stack.pop()
             if isinstance(s, SeqStmt):
                 stack.extend(reversed(s.seq))
+            elif isinstance(s, Allocate) and s.buffer in self.constants:
+                steps.append((_CONSTANT, s.buffer, None, ()))
+                stack.append(s.body)
             elif isinstance(s, Allocate):
                 steps.append((_ALLOCATE, s.buffer, (_extents(s.buffer.shape), s.buffer.dtype), ()))
                 stack.append(s.body)
+            elif isinstance(s, BufferStore) and s.buffer in self.constants:
+                continue  # made with the constant's array
             elif isinstance(s, DeclBuffer):
                 steps.append((_VIEW, s.buffer, s.data, ()))
             elif isinstance(s, CallPrimFunc):
@@ -99,6 +128,8 @@ class GraphMainProgram:
             elif kind is _ALLOCATE:
                 shape, dtype = what
                 arrays[buffer] = empty(shape if type(shape) is tuple else shape(arrays[_SIZES]), dtype)
+            elif kind is _CONSTANT:
+                arrays[buffer] = self._constant(buffer)
             elif kind is _VIEW:
                 arrays[buffer] = _view(arrays[what], buffer, arrays.get(_SIZES))
             elif kind is _FOR:
@@ -116,7 +147,7 @@ class GraphMainProgram:
                 target[int(_scalar(call_args[0], arrays))] = _scalar(what, arrays)
 
 
-_ALLOCATE, _VIEW, _CALL = "allocate", "view", "call"
+_ALLOCATE, _VIEW, _CALL, _CONSTANT = "allocate", "view", "call", "constant"
 _SIZES = "sizes"  # the key of a call's sizes (shape variable id -> int) among its arrays
 
 
@@ -126,6 +157,40 @@ def _extents(shape):
         return tuple(e.value for e in shape)
     return lambda sizes: tuple(eval_int(e, sizes) for e in shape)
 _FOR, _WHILE, _IF, _STORE = "for", "while", "if", "store"
+
+
+def _constant_buffers(body) -> dict:
+    """The buffers ``main`` allocates and fills with numbers at its top level, outside its
+    loops and branches, and stores nothing else into (the 0-d constants it makes itself:
+    :func:`mlc.passes.graph.emit_main.made_in_main`): made once, on the first call, then kept
+    (a GPU's main would otherwise copy each to the device at every call)."""
+    stores: dict = {}
+    for n in pre_order_nodes(body):
+        if isinstance(n, BufferStore):
+            stores.setdefault(n.buffer, []).append(n)
+    allocated = {n.buffer for n in pre_order_nodes(body) if isinstance(n, Allocate)}
+    top = {id(n) for n in _top_stores(body)}
+    out = {}
+    for buffer, found in stores.items():
+        if buffer in allocated and all(id(n) in top and isinstance(n.value, (IntImm, FloatImm)) and
+                                       all(isinstance(i, IntImm) for i in n.indices) for n in found):
+            out[buffer] = (tuple(buffer.static_shape()), buffer.dtype,
+                           tuple((int(n.indices[0].value) if n.indices else 0, n.value.value) for n in found))
+    return out
+
+
+def _top_stores(body) -> list:
+    """``main``'s stores outside its loops and branches."""
+    out, stack = [], [body]
+    while stack:
+        s = stack.pop()
+        if isinstance(s, SeqStmt):
+            stack.extend(s.seq)
+        elif isinstance(s, Allocate):
+            stack.append(s.body)
+        elif isinstance(s, BufferStore):
+            out.append(s)
+    return out
 
 
 def _scalar(expr, arrays: dict):

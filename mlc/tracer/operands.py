@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import DTypeError, ShapeError, TraceError
 from ..ir import dtype as dt
 from ..runtime.ndarray import is_masked_array, subclass_refusal
+from .intervals import atom_interval
 from .source import describe_location, user_location
 from .trace import TraceContext, current_trace
 from .tracer import Tracer
@@ -101,9 +102,16 @@ def _weak_int_tracer(ctx: TraceContext, v: Tracer, target: str, op: str | None):
         return v.strong()  # compared exactly in int64 (or int64 against uint64)
     if op in _BOOL_LOOP:
         target = "bool"
-    if dt.is_int(target) and target != "int64":
+    if dt.is_int(target) and target != "int64" and not _fits(v, target):
         ctx.check_range(v, target, op or "operation")
     return (ctx.emit("astype", [v], {"dtype": target}) if target != v._atom.type.dtype else v).strong()
+
+
+def _fits(v: Tracer, target: str) -> bool:
+    """Whether the traced int ``v`` is known to fit ``target`` (``crc & 1`` fits uint8)."""
+    span = atom_interval(v._ctx, v._atom)
+    info = np.iinfo(target)
+    return span is not None and info.min <= span[0] and span[1] <= info.max
 
 
 def _loop_dtypes(op: str | None, values) -> list[str | None] | None:

@@ -42,6 +42,22 @@ def _concrete_error(what: str, tracer: Tracer) -> TraceError:
         "when tracing (each new value compiles again).")
 
 
+def _mask_values_error(tracer: Tracer) -> TraceError:
+    """NumPy asked for a traced boolean array's values: most often ``np_array[mask]``, a NumPy
+    array (not traced) indexed by a traced mask, whose length is the mask's count."""
+    return TraceError(
+        f"np_array[mask] (or np.asarray(mask)): {tracer!r} is a traced boolean mask, and NumPy asked for "
+        f"its values, which exist only when the compiled function runs{describe_location(user_location(3))}\n"
+        "A NumPy array (not a traced one: made by a NumPy function that mlc does not trace, such as "
+        "np.mgrid, or captured from outside the function) indexed by a traced mask would hold as many "
+        "elements as the mask has True values: a shape known only when the function runs, and mlc compiles "
+        "shapes known while tracing. Make the array traced (an argument, or made inside the function with mlc.numpy's "
+        "functions) and use x[mask] where it is reduced (x[mask].sum()) or written under the same mask "
+        "(x[mask] = v). A loop that compacts its arrays to the points still active (z = z[mask], "
+        "xs = xs[mask]) compiles as a loop over the whole arrays with a mask of the active points: "
+        "z = np.where(active, z * z + c, z); active &= np.abs(z) <= 2.")
+
+
 def _immutable_error(what: str, instead: str) -> TraceError:
     return TraceError(
         f"{what} changes an array in place, but traced arrays are immutable{describe_location(user_location(3))}\n"
@@ -184,13 +200,7 @@ class Tracer:
 
     def __array__(self, dtype=None, copy=None):
         if self._atom.type.dtype == "bool" and self._atom.type.shape:  # most often np_array[mask]
-            raise _concrete_error("the data (np.asarray / np.array; or a NumPy array indexed by this traced "
-                                  "boolean mask, np_array[mask], whose elements and count are known only when "
-                                  "the function runs: make that array inside the function with mlc.numpy's "
-                                  "functions or pass it as an argument, then reduce x[mask] or write "
-                                  "x[mask] = ... under the same mask; a result compacted by a mask "
-                                  "(z = z[mask]) has a data-dependent shape and is not compiled: keep the "
-                                  "shape with np.where(mask, z, 0))", self)
+            raise _mask_values_error(self)
         raise _concrete_error("the data (np.asarray / np.array, or a write into a NumPy array: pass that "
                               "array as an argument of the jitted function instead)", self)
 

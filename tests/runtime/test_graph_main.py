@@ -224,3 +224,30 @@ def test_graph_without_kernels():
     a, b = f(X)
     np.testing.assert_array_equal(a, X)
     assert b == 3.0
+
+
+def test_numbers_main_stores_itself_are_made_on_the_first_call_only():
+    """A 0-d constant main makes itself (mlc.passes.graph.emit_main.made_in_main) is filled once
+    by the runner of a main without a native entry (reference, GPUs), then kept."""
+    from mlc.ir.buffer import decl_buffer
+    from mlc.ir.expr import const
+    from mlc.ir.tir import BufferStore, seq
+    from mlc.runtime.graph_main import GraphMainProgram
+    x, out, k = decl_buffer((4,), "float32", "x"), decl_buffer((4,), "float32", "out"), decl_buffer((1,), "float32", "k")
+    body = Allocate(k, seq(BufferStore(k, const(2.5, "float32"), (const(0, "int32"),)),
+                           CallPrimFunc("scale", (x, k, out))))
+    main = mlc.PrimFunc((x, out), body, (("mlc.graph_main", (1, 0)),))
+    made = []
+
+    def empty(shape, dtype):
+        made.append(shape)
+        return np.empty(shape, dtype)
+
+    def scale(a, s, o):
+        o[:] = a * s[0]
+    program = GraphMainProgram(main, {"scale": scale}, empty=empty)
+    for _ in range(3):
+        o = np.empty(4, "float32")
+        program.run([np.arange(4, dtype="float32"), o])
+        np.testing.assert_array_equal(o, np.arange(4) * 2.5)
+    assert made == [(1,)]

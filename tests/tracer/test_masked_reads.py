@@ -135,5 +135,43 @@ _GRID = np.arange(5.0)
 def test_a_numpy_array_indexed_by_a_traced_mask_says_what_to_write():
     def f(x):
         return _GRID[x > 0].sum()
-    with pytest.raises(mlc.TraceError, match=r"(?s)np_array\[mask\].*inside the function with mlc.numpy.*_GRID\[x > 0\]"):
+    with pytest.raises(mlc.TraceError, match=r"(?s)np_array\[mask\].*_GRID\[x > 0\].*inside the function with mlc.numpy"):
         mlc.jit(f)(np.arange(-2.0, 3.0))
+
+
+def compacting_escape(cs, steps):
+    """The escape-time loop that compacts its arrays to the points still active (as published
+    for NumPy): a shape that shrinks with the data."""
+    xi = np.mgrid[0:cs.shape[0]]  # np.mgrid is NumPy's: a NumPy array, not a traced one
+    counts = np.zeros(cs.shape, np.int64)
+    z = np.zeros(cs.shape, cs.dtype)
+    for i in range(steps):
+        z = z * z + cs
+        escaped = np.abs(z) > 2.0
+        counts[xi[escaped]] = i + 1
+        z, cs, xi = z[~escaped], cs[~escaped], xi[~escaped]
+    return counts
+
+
+def masked_escape(cs, steps):
+    """The same loop over the whole arrays, with a mask of the active points: what the
+    refusal of the compacting one says to write."""
+    counts = np.zeros(cs.shape, np.int64)
+    z = np.zeros(cs.shape, cs.dtype)
+    active = np.ones(cs.shape, bool)
+    for i in range(steps):
+        z = np.where(active, z * z + cs, z)
+        escaped = active & (np.abs(z) > 2.0)
+        counts[escaped] = i + 1
+        active &= ~escaped
+    return counts
+
+
+def test_a_compacting_loop_is_refused_saying_how_to_keep_the_shape():
+    cs = np.linspace(-2.0, 1.0, 9) + 0.5j
+    with pytest.raises(mlc.errors.TraceError) as err:
+        mlc.jit(compacting_escape, static_argnums=1)(cs, 30)
+    text = str(err.value)
+    assert "np_array[mask]" in text and "np.mgrid" in text and "counts[xi[escaped]]" in text
+    assert "z = np.where(active, z * z + c, z)" in text and "bool()/float()/int()" not in text
+    np.testing.assert_array_equal(mlc.jit(masked_escape, static_argnums=1)(cs, 30), compacting_escape(cs, 30))

@@ -221,6 +221,7 @@ class _Builder:
         #: (buffer, ((index expression, proven inside its axis), ...), whether a write)
         self.accesses: list = []
         self.top_index = None
+        self.made: set = set()    # ids of the arrays the body makes (:meth:`new_array`)
 
     def scalar(self, dtype: str) -> Scalar:
         s = Scalar(f"s{next(self.names)}", dtype)
@@ -296,7 +297,9 @@ class _Builder:
         """The statements of ``graph``'s bindings (``env`` and ``version`` updated in place)."""
         out = []
         for b in graph.bindings:
-            if b.op == "element_get":
+            if b.op == "element_get" and _array_constant(b.args[0]):  # an element of np.zeros(n)
+                env[b.outputs[0]] = ("expr", _uniform(b.args[0]))
+            elif b.op == "element_get":
                 base = self.buf(env, version, b.args[0])
                 keys = [self.expr(env, version, k) for k in b.args[1:]]
                 self.accesses.append((base, tuple((e, self.index(e, n)[1] is None)
@@ -307,7 +310,11 @@ class _Builder:
                 out.append(s.set(BufferLoad(base, at, base.dtype)))
                 env[b.outputs[0]] = ("expr", s.get())
             elif b.op == "element_set":
-                base = self.buf(env, version, b.args[0])
+                if _array_constant(b.args[0]):  # written into: a new array holding the constant
+                    base, fill = self.new_array(b.args[0].type, _uniform(b.args[0]))
+                    out.append(fill)
+                else:
+                    base = self.buf(env, version, b.args[0])
                 value = self.expr(env, version, b.args[1])
                 keys = [self.expr(env, version, k) for k in b.args[2:]]
                 at = [self.index(e, n) for e, n in zip(keys, _dims(base))]
@@ -324,6 +331,11 @@ class _Builder:
                 out.append(self.switch(b, env, version))
             elif b.op == "while_loop":
                 out.append(self.while_loop(b, env, version))
+            elif b.op == "broadcast_to" and b.args[0].type.shape == () and b.outputs[0].type.shape != ():
+                buf, fill = self.new_array(b.outputs[0].type, self.expr(env, version, b.args[0]))
+                out.append(fill)
+                env[b.outputs[0]] = ("buf", buf)
+                version[buf] = b.outputs[0]
             elif b.op in ("reshape", "astype", "squeeze", "broadcast_to") and all(
                     a.type.shape == () for a in b.args) and b.outputs[0].type.shape == ():
                 e = self.expr(env, version, b.args[0])
@@ -341,10 +353,31 @@ class _Builder:
                 env[b.outputs[0]] = ("expr", s.get())
         return out
 
+    def new_array(self, t: TensorType, value) -> tuple:
+        """(a new buffer of type ``t``, the loop nest filling it with ``value``): an array the body
+        makes (``np.zeros(n)``, a slice's value staged before it is stored). Its memory is the
+        kernel's, each thread's own in a parallel loop (made in an iteration, it is that
+        iteration's alone: :meth:`independent` leaves it out)."""
+        if not all(isinstance(n, (int, np.integer)) for n in t.shape):
+            raise NotElementCode("an array of symbolic shape")
+        buf = decl_buffer(tuple(int(n) for n in t.shape), t.dtype, f"a{next(self.names)}")
+        self.scratch.append(buf)
+        self.made.add(id(buf))
+        index = [TVar(f"f{next(self.names)}", dt.INDEX) for _ in t.shape]
+        stmt = BufferStore(buf, value if value.dtype == t.dtype else cast(value, t.dtype), tuple(index))
+        for v, n in reversed(list(zip(index, t.shape))):
+            stmt = For(v, const(0, dt.INDEX), const(int(n), dt.INDEX), "serial", stmt)
+        return buf, stmt
+
     def _slots(self, init, env, version, what: str):
         """A slot per carried value: its buffer (an array, written in place) or a new scalar."""
         slots, stmts, taken = [], [], set()
         for a in init:
+            if _array_constant(a):  # a new array (np.zeros(n)) the loop writes
+                buf, fill = self.new_array(a.type, _uniform(a))
+                stmts.append(fill)
+                slots.append(("buf", buf))
+                continue
             kind, v = self.value(env, version, a)
             if kind == "buf":
                 if v in taken:
@@ -406,7 +439,7 @@ class _Builder:
         index = self.top_index
         if index is None:
             return False
-        written = {id(buf) for buf, _, write in self.accesses if write}
+        written = {id(buf) for buf, _, write in self.accesses if write and id(buf) not in self.made}
         for target in written:
             keys = [at for buf, at, _ in self.accesses if id(buf) == target]
             if not any(self._same_offset(index, [at[d] for at in keys]) for d in range(len(keys[0]))):
@@ -623,6 +656,19 @@ def element_kernel(types: list[TensorType], body: Graph, num_carry: int, bounds=
     carried = tuple(b.name for b in ins[2:2 + num_carry] + outs)
     return hand_written_func(ins + outs, seq(*stmts), builder.scratch).with_attr(
         {"tir.noalias": False, OVERLAPPING: carried})
+
+
+def _array_constant(atom) -> bool:
+    return isinstance(atom, Constant) and atom.type.shape != ()
+
+
+def _uniform(atom: Constant):
+    """The one value every element of array constant ``atom`` holds (the graph folds
+    ``np.zeros(n)`` into such a constant), as an immediate; NotElementCode where they differ."""
+    data = np.asarray(atom.data)
+    if data.size == 0 or data.tobytes() != np.full_like(data, data.flat[0]).tobytes():
+        raise NotElementCode("an array constant")
+    return const(data.flat[0].item(), atom.type.dtype)
 
 
 def _dims(buf) -> tuple[int, ...]:

@@ -8,7 +8,9 @@ backend by interpreting it):
 
 - parameters: the graph inputs, then its constants (the caller binds them
   once), then one buffer per distinct returned value (the caller allocates
-  them for each call: every result is a fresh array);
+  them for each call: every result is a fresh array); a 0-d number constant
+  is no parameter: ``main`` stores it into a buffer of its own
+  (:func:`made_in_main`), so that a call binds nothing but its arguments;
 - one ``Allocate`` per planned storage; each intermediate value is a
   :class:`~mlc.ir.calls.DeclBuffer` of its storage, and a ``view`` binding a
   ``DeclBuffer`` of the memory it views: no copy;
@@ -181,9 +183,15 @@ def _main(graph: Graph, module) -> tuple[PrimFunc, dict[str, PrimFunc]]:
     outputs = [_buffer(v, v.name if isinstance(v, Var) else "out") for v in returned]
     emitter = _Emitter(module, {id(c): env[id(c)] for c in constants})
     emitter.root.update((id(b), b) for b in [*params, *outputs])
+    inits = []
+    for n, c in enumerate(_every_constant(graph)):
+        if made_in_main(c):  # stored by main itself: a call binds no constant for it
+            env[id(c)] = emitter.constants[id(c)] = emitter.alloc(_buffer(c, f"k{n}"))
+            inits.append(BufferStore(emitter.root[id(env[id(c)])], const(c.data.item(), c.dtype),
+                                     (const(0, "int32"),)))
     # an input the graph writes receives its new value in its own memory (Graph.written)
     written = [(graph.outputs[o], env[id(graph.inputs[k])]) for o, k in graph.written]
-    body = emitter.graph(graph, env, list(zip(returned, outputs)) + written)
+    body = inits + emitter.graph(graph, env, list(zip(returned, outputs)) + written)
     stmt = seq(*emitter.decls, *body)
     for buf in reversed(emitter.allocs):
         stmt = Allocate(buf, stmt)
@@ -192,9 +200,26 @@ def _main(graph: Graph, module) -> tuple[PrimFunc, dict[str, PrimFunc]]:
     return PrimFunc(tuple(params + outputs), stmt, attrs), {**emitter.copies, **updated}
 
 
+#: The dtypes of the 0-d constants ``main`` stores into buffers of its own (:func:`made_in_main`).
+_MAIN_SCALARS = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                           "float32", "float64"})
+
+
+def made_in_main(c: Constant) -> bool:
+    """Whether ``main`` makes constant ``c`` itself (a 0-d number a kernel takes as an argument:
+    a loop's bounds, a carry's first value): stored into a one-element buffer of its own, so
+    that a call binds no constants (the call's fast entry takes only the arguments)."""
+    return c.data.ndim == 0 and c.data.dtype.name in _MAIN_SCALARS
+
+
 def all_constants(graph: Graph) -> list[Constant]:
-    """The constants of ``graph`` and of the bodies of its loops and branches, in order of
-    first use, each once."""
+    """The constants ``main`` takes as parameters, after the graph's inputs: those of
+    ``graph`` and of the bodies of its loops and branches, in order of first use, each once,
+    but those it makes itself (:func:`made_in_main`)."""
+    return [c for c in _every_constant(graph) if not made_in_main(c)]
+
+
+def _every_constant(graph: Graph) -> list[Constant]:
     seen: dict[int, Constant] = {}
     stack = [graph]
     while stack:
