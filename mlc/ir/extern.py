@@ -18,10 +18,14 @@ from . import dtype as dt
 from .expr import BufferLoad, PrimExpr, convert
 from .node import node
 
-__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE"]
+__all__ = ["CallExtern", "AddressOf", "call_extern", "address_of", "HANDLE", "PREFETCH_FOR_WRITE"]
 
 #: The dtype of an address (an opaque pointer).
 HANDLE = "handle"
+#: ``T.call_extern("int32", PREFETCH_FOR_WRITE, T.address_of(A[i]))``: a hint that A[i]'s cache
+#: line will be written soon. It computes nothing: a backend without such an instruction (a
+#: GPU's, the interpreters) drops it.
+PREFETCH_FOR_WRITE = "mlc_prefetch_for_write"
 
 
 @node

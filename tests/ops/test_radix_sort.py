@@ -93,3 +93,16 @@ def test_a_prefetch_hint_changes_no_value(target):
     np.testing.assert_array_equal(b, 2 * a)
     if target == "llvm":
         assert "llvm.prefetch" in lib.get_source("ll")
+
+
+def test_the_prefetch_hint_is_dropped_by_the_gpu_backend_and_emulator():
+    """The sort's cache hint is a CPU's: the CUDA C and the emulator leave it out (the emulator
+    refused an external function no GPU backend registered)."""
+    from mlc.backends.cuda import compile_sources
+    from mlc.ir.extern import PREFETCH_FOR_WRITE
+    x = np.random.default_rng(0).standard_normal(70_000).astype("float32")
+    f = mlc.jit(np.sort, target="cuda-emulator")
+    lowered = f.lower(x)
+    assert PREFETCH_FOR_WRITE in lowered.mod.script()
+    np.testing.assert_array_equal(f(x), np.sort(x))
+    assert PREFETCH_FOR_WRITE not in compile_sources(lowered.scheduled(), "cuda -arch=sm_80")[0]

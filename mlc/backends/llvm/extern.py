@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ...errors import CompileError
-from ...ir.extern import AddressOf, CallExtern
+from ...ir.extern import PREFETCH_FOR_WRITE, AddressOf, CallExtern
 from .intrinsics import declare
 from .targeting import lacks_features, module_target
 from .types import PTR
@@ -96,7 +96,7 @@ def _prefetch_for_write(fn: ir.Function) -> None:
 EXTERN_KERNELS: dict[str, ExternKernel] = {k.name: k for k in (
     ExternKernel("mlc_x86_vnni_dot_16x4_u8s8", 3, ("avx512vnni",), _vnni_dot(signed=False)),
     ExternKernel("mlc_x86_vnni_dot_16x4_s8s8", 3, ("avx512vnni",), _vnni_dot(signed=True)),
-    ExternKernel("mlc_prefetch_for_write", 1, (), _prefetch_for_write),
+    ExternKernel(PREFETCH_FOR_WRITE, 1, (), _prefetch_for_write),
 )}
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ...ir.extern import PREFETCH_FOR_WRITE
+
 __all__ = ["REFERENCE_EXTERNS"]
 
 _LANES, _GROUP = 16, 4
@@ -37,5 +39,5 @@ def _prefetch(_) -> None:
 REFERENCE_EXTERNS: dict[str, tuple[tuple[int, ...], Callable]] = {
     "mlc_x86_vnni_dot_16x4_u8s8": ((_LANES, _GROUP, _LANES * _GROUP), _vnni_dot_16x4),
     "mlc_x86_vnni_dot_16x4_s8s8": ((_LANES, _GROUP, _LANES * _GROUP), _vnni_dot_16x4),
-    "mlc_prefetch_for_write": ((1,), _prefetch),
+    PREFETCH_FOR_WRITE: ((1,), _prefetch),
 }

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 from ...ir import dtype as dt
 from ...ir.buffer import Buffer, decl_buffer
-from ...ir.expr import PrimExpr, Var, cast, const, isnan, logical_and, min as _e_min, reinterpret
-from ...ir.extern import address_of, call_extern
+from ...ir.expr import PrimExpr, Var, cast, const, isnan, min as _e_min, reinterpret
+from ...ir.extern import PREFETCH_FOR_WRITE, address_of, call_extern
 from ...ir.tir import BufferStore, Evaluate, For, PrimFunc, Stmt, seq
 from ..registry import TensorType
 from ._common import hand_written_func
@@ -153,7 +153,7 @@ class _Scratch:
         def ahead(buffer):
             step = max(1, PREFETCH_BYTES * 8 // dt.bits(buffer.dtype))
             element = buffer[self.at(half, _e_min(slot + _i(step), _i(self.plan.half - 1)))]
-            return Evaluate(call_extern("int32", "mlc_prefetch_for_write", address_of(element)))
+            return Evaluate(call_extern("int32", PREFETCH_FOR_WRITE, address_of(element)))
         return seq(*(ahead(b) for b in (self.keys, self.where) if b is not None))
 
 
