@@ -696,7 +696,10 @@ def _element_read(t: Tracer, items: tuple, plan: _Plan):
 
 
 def _same_key(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+    """Whether two index tuples are one: the same objects, slices by their parts (Python 3.12
+    builds ``x[lo:hi] += v``'s slice anew for the store: BINARY_SLICE, STORE_SLICE)."""
+    return len(a) == len(b) and all(x is y or type(x) is slice and type(y) is slice and x.start is y.start
+                                    and x.stop is y.stop and x.step is y.step for x, y in zip(a, b))
 
 
 def window_take(t: Tracer, items: tuple) -> Tracer:

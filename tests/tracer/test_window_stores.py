@@ -148,3 +148,13 @@ def test_loop_stores_staged_stores_and_main_constants_on_the_gpu():
             np.testing.assert_allclose(cupy.asnumpy(f(cupy.asarray(arg))), fn(arg), rtol=1e-10, atol=1e-12)
     data = rng.integers(0, 256, 300).astype(np.uint8)
     assert int(mlc.jit(crc16, target="cuda")(cupy.asarray(data))) == crc16(data)
+
+
+def test_an_augmented_store_is_found_written_when_python_builds_its_slice_twice():
+    """Python 3.12 builds ``x[:k] += v``'s slice once for the read and again for the store
+    (BINARY_SLICE, STORE_SLICE): the store must still see that ``+=`` wrote the window."""
+    from mlc.numpy.windows import _same_key
+    k = object()
+    assert _same_key((slice(None, k),), (slice(None, k),))
+    assert not _same_key((slice(None, k),), (slice(None, object()),))
+    assert not _same_key((slice(0, k),), (slice(None, k),))
