@@ -2,35 +2,24 @@
 copies, 2 to 4 stages deep, match NumPy on the emulator (which writes a copy only at the wait
 that completes its group and refuses any earlier access), compile with NVRTC for sm_80 and
 sm_90, and what a missing wait, a too-lax wait or a missing barrier would break is refused."""
-import dataclasses
-
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 import mlc
-from mlc import te
 from mlc.backends.cuda import compile_sources, emulate, lower
 from mlc.backends.gpu.emulator import Emulator
 from mlc.errors import CompileError, RaceError, ScheduleError
 from mlc.ir.expr import Call, const
 from mlc.ir.functor import Mutator
-from mlc.ir.tir import Evaluate, SeqStmt, seq
+from mlc.ir.tir import Evaluate, seq
 from mlc.passes.tir.async_copy import CP_ASYNC_WAIT, is_commit, wait_count
 from mlc.passes.tir.thread_sync import is_sync
 from mlc.schedules import Schedule
 from mlc.schedules.intrinsics.cuda import schedule_wmma_matmul
 
 from .conftest import ARCHS, NVRTC_MISSING, TARGETS
-
-
-def _matmul(m, n, k):
-    A = te.placeholder((m, k), "float16", name="A")
-    B = te.placeholder((k, n), "float16", name="B")
-    r = te.reduce_axis((0, k), name="k")
-    C = te.compute((m, n), lambda i, j: te.sum(A[i, r].astype("float32") * B[r, j].astype("float32"), axis=r),
-                   name="C")
-    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+from .programs import half_matmul as _matmul
 
 
 #: (warps, fragments, k fragments, variant): one warp (its fragment loads in the compute's

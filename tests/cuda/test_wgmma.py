@@ -25,6 +25,7 @@ from mlc.schedules.gpu.wgmma import WgmmaTile, schedule_wgmma_matmul, wgmma_matm
 from mlc.target import Target
 
 from .conftest import NVRTC_MISSING
+from .programs import half_matmul as _matmul
 
 CUOBJDUMP_MISSING = NVRTC_MISSING or cuobjdump_unavailable_reason()
 SM90A = Target.from_str("cuda -arch=sm_90a")
@@ -33,15 +34,6 @@ SM90A = Target.from_str("cuda -arch=sm_90a")
 #: past the target's 163 KiB: the kernel's Hopper limit), k steps of 32 (A's 64-byte swizzle).
 SMALL_TILES = [WgmmaTile(64, 64, 2, 1, 0), WgmmaTile(128, 128, 3, 2, 1), WgmmaTile(128, 64, 2, 2, 0),
                WgmmaTile(128, 256, 4, 2, 1), WgmmaTile(64, 128, 4, 1, 1, 32), WgmmaTile(128, 128, 5, 2, 2, 32)]
-
-
-def _matmul(m, n, k):
-    A = te.placeholder((m, k), "float16", name="A")
-    B = te.placeholder((k, n), "float16", name="B")
-    r = te.reduce_axis((0, k), name="k")
-    C = te.compute((m, n), lambda i, j: te.sum(A[i, r].astype("float32") * B[r, j].astype("float32"), axis=r),
-                   name="C")
-    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
 
 
 def _run(mod, m, n, k, seed=0):

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import mlc
-from mlc import te
 from mlc.errors import ScheduleError
 from mlc.ir.expr import IntImm
 from mlc.ir.extern import CallExtern
@@ -23,6 +22,7 @@ from mlc.schedules.gpu import default as gpu_default
 from mlc.schedules.gpu.wgmma import WgmmaTile, schedule_wgmma_matmul
 
 from .conftest import DEVICE_MISSING, needs_gpu
+from .programs import half_matmul as _matmul
 
 SM90A = "cuda -arch=sm_90a"
 
@@ -37,15 +37,6 @@ def _hopper() -> str | None:
 
 HOPPER_MISSING = _hopper()
 needs_hopper = pytest.mark.skipif(HOPPER_MISSING is not None, reason=str(HOPPER_MISSING))
-
-
-def _matmul(m, n, k):
-    A = te.placeholder((m, k), "float16", name="A")
-    B = te.placeholder((k, n), "float16", name="B")
-    r = te.reduce_axis((0, k), name="k")
-    C = te.compute((m, n), lambda i, j: te.sum(A[i, r].astype("float32") * B[r, j].astype("float32"), axis=r),
-                   name="C")
-    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
 
 
 def _build(m, n, k, tile):

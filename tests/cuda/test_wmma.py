@@ -22,15 +22,7 @@ from mlc.schedules import Schedule
 from mlc.schedules.intrinsics.cuda import WMMA_LOAD_A, schedule_wmma_matmul
 
 from .conftest import ARCHS, NVRTC_MISSING, TARGETS
-
-
-def _matmul(m, n, k):
-    A = te.placeholder((m, k), "float16", name="A")
-    B = te.placeholder((k, n), "float16", name="B")
-    r = te.reduce_axis((0, k), name="k")
-    C = te.compute((m, n), lambda i, j: te.sum(A[i, r].astype("float32") * B[r, j].astype("float32"), axis=r),
-                   name="C")
-    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
+from .programs import half_matmul as _matmul
 
 
 def _tensor_core(m, n, k, warps=(2, 2)):

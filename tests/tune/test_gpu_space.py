@@ -20,6 +20,7 @@ from mlc.tune.job import WorkerState
 from mlc.tune.search import EvolutionarySearch
 
 from .workloads import matmul
+from ..cuda.programs import half_matmul as _half_matmul
 
 NVRTC_MISSING = nvrtc_unavailable_reason()
 DEVICE_MISSING = device_unavailable_reason()
@@ -233,16 +234,6 @@ def test_a_jitted_function_tuned_for_the_emulator_is_checked_once_then_reused(tm
     db = tune_jitted(f, (x,), config)
     assert len(db.records()) == 2 and all(r.unmeasured for r in db.records())
     assert len(tune_jitted(f, (x,), config).records()) == 2
-
-
-def _half_matmul(m, n, k):
-    from mlc import te
-    A = te.placeholder((m, k), "float16", name="A")
-    B = te.placeholder((k, n), "float16", name="B")
-    r = te.reduce_axis((0, k), name="k")
-    C = te.compute((m, n), lambda i, j: te.sum(A[i, r].astype("float32") * B[r, j].astype("float32"), axis=r),
-                   name="C")
-    return mlc.IRModule({"main": te.create_prim_func([A, B, C])})
 
 
 @settings(max_examples=4, deadline=None)
