@@ -2,7 +2,6 @@
 the traced graph through the ops' NumPy references, then the optimised program is built in
 the background and swapped in; against NumPy."""
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -167,24 +166,6 @@ def test_a_control_flow_graph_or_dynamic_axes_are_compiled():
     for f in (loop, dynamic):
         assert all(c.function.lib is not None for c in f._specs.compiled.values())
     assert tiering.wait(timeout=SWAP_BOUND_S)
-
-
-def test_mlc_eager_first_is_read_from_the_environment(monkeypatch):
-    from mlc import config as config_module
-    for value, want in (("0", False), ("no", False), ("1", True), ("", True)):
-        monkeypatch.setenv("MLC_EAGER_FIRST", value)
-        config_module._from_environment.cache_clear()
-        try:
-            assert config_module.config().eager_first is want
-        finally:
-            config_module._from_environment.cache_clear()
-    monkeypatch.setenv("MLC_EAGER_FIRST", "maybe")
-    try:
-        with pytest.raises(mlc.ConfigError, match="MLC_EAGER_FIRST"):
-            config_module.config()
-    finally:
-        monkeypatch.undo()
-        config_module._from_environment.cache_clear()
 
 
 def _views_and_temporaries(x, y):

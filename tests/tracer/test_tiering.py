@@ -94,18 +94,19 @@ def test_tiered_must_be_a_bool():
         mlc.jit(program, tiered="yes")
 
 
-def test_mlc_tiered_is_read_from_the_environment(monkeypatch):
+@pytest.mark.parametrize("variable, field", [("MLC_TIERED", "tiered"), ("MLC_EAGER_FIRST", "eager_first")])
+def test_the_tier_switches_are_read_from_the_environment(monkeypatch, variable, field):
     from mlc import config as config_module
-    for value, want in (("0", False), ("off", False), ("1", True), ("", True)):
-        monkeypatch.setenv("MLC_TIERED", value)
+    for value, want in (("0", False), ("off", False), ("no", False), ("1", True), ("", True)):
+        monkeypatch.setenv(variable, value)
         config_module._from_environment.cache_clear()
         try:
-            assert config_module.config().tiered is want
+            assert getattr(config_module.config(), field) is want
         finally:
             config_module._from_environment.cache_clear()
-    monkeypatch.setenv("MLC_TIERED", "maybe")
+    monkeypatch.setenv(variable, "maybe")
     try:
-        with pytest.raises(mlc.ConfigError, match="MLC_TIERED"):
+        with pytest.raises(mlc.ConfigError, match=variable):
             config_module.config()
     finally:
         monkeypatch.undo()
