@@ -9,10 +9,11 @@ import mlc
 from mlc.driver import schedule_module
 import mlc.numpy as mnp
 from mlc import te
-from mlc.backends.cuda import compile_sources
+from mlc.backends.cuda import compile_sources, lower, render
 from mlc.backends.cuda.resources import kernel_resources
 from mlc.errors import CompileError
 from mlc.schedules.gpu.default import MATMUL_STAGES, matmul_tile
+from mlc.schedules.gpu.simt import A_PAD, SIMT_TILE, simt_fits
 
 from .conftest import ARCHS, TARGETS
 
@@ -89,11 +90,17 @@ def test_the_default_sgemm_tiles_use_the_shared_memory_of_their_tiles_and_no_spi
     B = te.placeholder((n, n), "float32", "B")
     k = te.reduce_axis((0, n), "k")
     C = te.compute((n, n), lambda i, j: te.sum(A[i, k] * B[k, j], axis=k), "C")
-    code, _ = compile_sources(schedule_module(mlc.IRModule({"sgemm": te.create_prim_func([A, B, C])}), "cuda"),
-                              TARGETS[arch])
+    mod = schedule_module(mlc.IRModule({"sgemm": te.create_prim_func([A, B, C])}), "cuda")
+    code, _ = compile_sources(mod, TARGETS[arch])
     (r,) = _check(code, arch).values()
-    ti, tj, ri, rj, ks = matmul_tile(n, n)  # 1024: 64 x 64 blocks; 4096: 128 x 128
-    assert (ti * ri, ks) == ((64, 8) if n == 1024 else (128, 16))
+    if simt_fits(n, n, n):  # 4096: warp-tiled 128 x 128 blocks, the stages in dynamic shared memory
+        (launch,) = render(lower(mod, TARGETS[arch])["sgemm"]).launches
+        bm, bn, ks = SIMT_TILE  # A's tile transposed, its rows padded
+        assert r.shared_bytes == 0
+        assert launch.shared_bytes == (ks * (bm + A_PAD) + ks * bn) * 4 * MATMUL_STAGES
+        return
+    ti, tj, ri, rj, ks = matmul_tile(n, n)  # 1024: 64 x 64 blocks
+    assert (ti * ri, ks) == (64, 8)
     # a tile of A and one of B per pipeline stage
     assert r.shared_bytes == (ti * ri * ks + ks * tj * rj) * 4 * MATMUL_STAGES
 
