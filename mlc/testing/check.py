@@ -29,6 +29,7 @@ from ..ir import te
 from ..runtime.module import Function
 from ..runtime.ndarray import c_contiguous
 from .. import numpy as _numpy  # noqa: F401 - gives traced arrays their methods before jit traces
+from ..tracer import tiering
 from ..tracer.jit import JitFunction, jit
 from . import strategies as mts
 from ._hypothesis import hypothesis, st
@@ -127,7 +128,9 @@ class _Jitted:
         return _Jitted(name, fn, {}, {t: jit(call, target=t, tiered=False) for t in targets})
 
     def run(self, target, args):
-        # the compiled program, never a first tier that runs the graph through NumPy (.tiering)
+        # the compiled program, never a first tier that runs the graph through NumPy: a new
+        # signature is built untiered, one the caller ran already is swapped in first (.tiering)
+        tiering.wait()
         with override(tiered=False):
             return _outputs(self.variants[target](*args, **self.kwargs))
 

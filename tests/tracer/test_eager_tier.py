@@ -257,3 +257,18 @@ def test_a_given_schedule_is_compiled_on_the_first_call():
     with override(eager_first=True):
         np.testing.assert_array_equal(f(x), x + 1.0)
     assert _compiled(f).function.lib is not None
+
+
+def test_mlc_testing_checks_the_optimised_build_of_a_signature_the_caller_ran_first(monkeypatch):
+    from mlc.testing import check_against_numpy
+    runs = []
+    eager_run = eager.EagerEntry.run
+    monkeypatch.setattr(eager.EagerEntry, "run", lambda self, *a: runs.append(1) or eager_run(self, *a))
+    f = mlc.jit(lambda a: np.exp(a) * 2.0, tiered=True)
+    x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    with override(eager_first=True):
+        f(x)  # the eager tier serves this signature until the optimised build is swapped in
+        assert len(runs) == 1
+        check_against_numpy(f, lambda a: np.exp(a) * 2.0, mlc.testing.arrays("float64", (3, 4), bound=3.0),
+                            targets=["llvm"], max_examples=2)
+    assert len(runs) == 1  # every run of the check was the compiled program's
