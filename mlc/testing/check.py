@@ -130,7 +130,7 @@ class _Jitted:
     def run(self, target, args):
         # the compiled program, never a first tier that runs the graph through NumPy: a new
         # signature is built untiered, one the caller ran already is swapped in first (.tiering)
-        tiering.wait()
+        tiering.wait(timeout=300)
         with override(tiered=False):
             return _outputs(self.variants[target](*args, **self.kwargs))
 
