@@ -48,7 +48,7 @@ On a Hopper target (``cuda -arch=sm_90`` or ``sm_90a``, or ``cuda`` on an H100 o
 and with :data:`WGMMA_DEFAULT` set, a function that is exactly a float16 matmul into float32
 (``C = A @ B``, parameters A, B, C, no epilogue) whose shape a block of :data:`WGMMA_TILES`
 divides becomes the warpgroup-MMA kernel instead (:mod:`.wgmma`; :func:`wgmma_tile`
-picks the block). Off by default until measured on a GPU.
+picks the block). On by default: its benchmark rows lead the tensor-core rule's.
 
 A rule whose primitive refuses is undone (:func:`.steps.attempt`) and the
 next one tried; the last rule applies to any block with loops. A block the

@@ -8,7 +8,7 @@ row-major (``A_shared[m, k]``). Per k each thread then reads 8 scalars of A 16 f
 each) and 8 floats of B as 2 ``LDS.128`` 32 bytes apart (four wavefronts each): 24 shared
 wavefronts a warp per 64 ``FFMA`` a thread, where an SM issues 4 warp ``FFMA`` a cycle and
 serves one wavefront. Shared memory, not the pipeline depth, bounds it to about 16 / 24 of
-the ``FFMA`` peak (an H100 measured 59% of cuBLAS at 4096^3).
+the ``FFMA`` peak (the rows in benchmarks/results).
 
 :func:`schedule_simt_matmul` keeps each thread's 8 x 8 register tile and changes where
 things are:
