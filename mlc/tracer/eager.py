@@ -52,6 +52,7 @@ from ..errors import MLCError
 from ..ir.control import CONTROL_OPS
 from ..ir.graph import Constant, Graph
 from ..ops.registry import get_op
+from ..passes.graph.dce import dead_code_elimination
 
 __all__ = ["plan", "estimated_cost", "compile_estimate", "EagerEntry", "EagerFailed", "IN_PLACE_UFUNCS", "VIEWS",
            "SECONDS_PER_BYTE",
@@ -192,26 +193,12 @@ def plan(graph: Graph) -> Graph | None:
     """``graph`` without the bindings no output needs, where running it eagerly gives the
     first result sooner than compiling it would (:func:`estimated_cost` against
     :func:`compile_estimate`); None where it does not, or cannot run eagerly."""
-    graph = _live(graph)
+    graph = dead_code_elimination(graph)  # (dead code computes nothing a call returns)
     cost = estimated_cost(graph)
     if cost is None:
         return None
     eager, shared = cost
     return graph if eager - shared <= compile_estimate(graph) else None
-
-
-def _live(graph: Graph) -> Graph:
-    """``graph`` without the bindings whose results nothing uses (dead code computes nothing
-    a call returns; its reference would only cost time)."""
-    needed = {id(v) for v in graph.outputs}
-    kept = []
-    for b in reversed(graph.bindings):
-        if any(id(v) in needed for v in b.outputs):
-            kept.append(b)
-            needed.update(id(a) for a in b.args)
-    if len(kept) == len(graph.bindings):
-        return graph
-    return graph.with_bindings(reversed(kept))
 
 
 #: Element-wise ops that NumPy's ufunc of the same name computes as their references do (on
