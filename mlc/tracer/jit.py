@@ -249,12 +249,11 @@ class JitFunction:
                     self._specs.hot_keyed = (slot, where[1])
         if any(type(a) is WideInt for a in leaves):  # traced as constants, not passed
             leaves = [a for a in leaves if type(a) is not WideInt]
-        if eager is None:
-            return slot.run(leaves)
-        try:  # the first call runs eagerly; then the optimised program is built (.tiering)
+        try:
             return slot.run(leaves)
         finally:
-            eager.start(slot)
+            if eager is not None:  # the first call ran eagerly: now the optimised build (.tiering)
+                eager.start(slot)
 
     def _signature(self, args, kwargs):
         """(cache key, arrays to pass, what tracing needs) for a call."""
