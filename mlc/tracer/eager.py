@@ -58,9 +58,9 @@ __all__ = ["plan", "estimated_cost", "compile_estimate", "EagerEntry", "EagerFai
            "SECONDS_PER_BYTE",
            "SECONDS_PER_BLAS_FLOP", "SECONDS_PER_OPAQUE_ELEMENT", "COMPILE_BASE_S", "SLOW_MATH"]
 
-#: NumPy's element-wise loops and reductions: seconds per byte read or written (a float32
-#: subtract of 4M elements, 32 MB moved, took 4 ms on a 2-core Intel host; a float64
-#: multiply of 96 MB 7 ms).
+#: NumPy's element-wise loops and reductions: seconds per byte read or written. The cost
+#: model's constants were measured on a 2-core Intel host (benchmarks/results/decisions.md,
+#: "The eager first tier"); they decide only which first tier is sooner.
 SECONDS_PER_BYTE = 0.1e-9
 #: The ops NumPy evaluates several times slower than a memory-bound loop (scalar library
 #: calls, several passes): their bytes weigh :data:`SLOW_FACTOR` times more.
@@ -71,8 +71,8 @@ SLOW_MATH = frozenset({
     "random.bits", "random.unit", "take", "take_along_axis", "nn.gelu", "nn.silu", "sigmoid",
 })
 SLOW_FACTOR = 8
-#: A float matrix product through BLAS (``np.matmul``): seconds per flop (about 300 GFLOP/s
-#: measured on 2 AVX-512 cores: halved, to be safe).
+#: A float matrix product through BLAS (``np.matmul``): seconds per flop (half the rate
+#: measured, to be safe).
 SECONDS_PER_BLAS_FLOP = 0.007e-9
 #: ``np.einsum`` (whose inner loops are NumPy's own unless it finds a BLAS call) and integer
 #: or boolean matrix products (NumPy's plain loops): seconds per flop.
@@ -85,9 +85,8 @@ _CHEAP_OPAQUE = {"cumsum": 5e-9, "cumprod": 5e-9, "index_add": 20e-9, "element_s
                  "write_row": 2e-9, "dynamic_update_slice": 2e-9, "nn.softmax": 8e-9, "nn.log_softmax": 8e-9,
                  "nn.softmax_vjp": 8e-9, "nn.layer_norm": 10e-9, "nn.layer_norm_vjp": 20e-9}
 #: What a compiled first call costs at least (tracing aside): the graph passes, one kernel's
-#: scheduling, lowering and code generation, LLVM, loading. Measured on a quiet 2-core Intel
-#: host (first call minus the run): one element-wise kernel 20-25 ms, a cumulative sum 14, a
-#: matrix product 50-90, a row reduction 55-80, a convolution 90.
+#: scheduling, lowering and code generation, LLVM, loading: the fastest of the compile times
+#: measured (first call minus the run), so that an eager run is chosen only where it wins.
 COMPILE_BASE_S = 0.020
 #: What each op adds to it at least: a reduction, a product or an opaque op makes a kernel of
 #: its own (its schedule, its LLVM work); another op a part of one.
