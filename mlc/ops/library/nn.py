@@ -272,8 +272,8 @@ def _layer_norm_vjp_lower(x, gamma, ct, *, eps=1e-5, parts=1):
     schedule (``schedule_row_parts``) runs the parts in parallel and, in a part, row after row
     every stage of the row (from L1), adding the row's terms to the part's column sums. The
     stages that do not depend on one another share a pass over the row (``row_passes``): the
-    sums of x and of ct * gamma; then beta's terms and the sums of ct * gamma * (x - mean) and
-    of the squares; then dx and gamma's terms."""
+    sums of x and of ct * gamma; then the sums of ct * gamma * (x - mean) and of the squares;
+    then, for a few rows side by side (``row_jam``), dx and gamma's and beta's terms."""
     dx_t, _, _ = _layer_norm_vjp_infer(x, gamma, ct, eps=eps, parts=parts)
     out = dx_t.dtype
     acc = accumulate_dtype(out)
