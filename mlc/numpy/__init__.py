@@ -52,6 +52,10 @@ from .refusals import compress, extract  # noqa: F401
 from .selection import piecewise, place, put_along_axis, select  # noqa: F401
 from .signal import convolve, correlate, interp  # noqa: F401
 from .stacking import atleast_1d, atleast_2d, atleast_3d, block, column_stack, dstack, hstack, vstack  # noqa: F401
+from .kinds import (asanyarray, ascontiguousarray, asfortranarray, iscomplex, iscomplexobj, isfortran,  # noqa: F401
+                    isreal, isrealobj, isscalar, iterable, real_if_close, require)
+from .arithmetic import (bitwise_count, divmod, fix, frexp, gcd, i0, isneginf, isposinf, lcm, modf,  # noqa: F401
+                         sinc)
 from .statistics import average, corrcoef, cov, median, percentile, ptp, quantile  # noqa: F401
 
 globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
@@ -82,6 +86,11 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "atleast_3d", "block", "column_stack", "dstack", "hstack", "vstack", "average", "corrcoef", "cov", "median",
     "percentile", "ptp", "quantile", "compress", "extract", "gradient", "polyval", "ravel_multi_index",
     "trapezoid", "unravel_index", "cross", "fliplr", "flipud", "rot90",
+    # kinds and conversions
+    "asanyarray", "ascontiguousarray", "asfortranarray", "iscomplex", "iscomplexobj", "isfortran", "isreal",
+    "isrealobj", "isscalar", "iterable", "real_if_close", "require",
+    # arithmetic beyond the registry's ufuncs
+    "bitwise_count", "divmod", "fix", "frexp", "gcd", "i0", "isneginf", "isposinf", "lcm", "modf", "sinc",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
