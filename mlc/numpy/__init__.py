@@ -56,6 +56,9 @@ from .kinds import (asanyarray, ascontiguousarray, asfortranarray, iscomplex, is
                     isreal, isrealobj, isscalar, iterable, real_if_close, require)
 from .arithmetic import (bitwise_count, divmod, fix, frexp, gcd, i0, isneginf, isposinf, lcm, modf,  # noqa: F401
                          sinc)
+from .editing import (append, apply_over_axes, array_split, choose, delete, diag_indices_from, dsplit,  # noqa: F401
+                      ediff1d, hsplit, insert, resize, rollaxis, row_stack, tril_indices_from,
+                      triu_indices_from, vsplit)
 from .statistics import average, corrcoef, cov, median, percentile, ptp, quantile  # noqa: F401
 
 globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
@@ -91,6 +94,9 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "isrealobj", "isscalar", "iterable", "real_if_close", "require",
     # arithmetic beyond the registry's ufuncs
     "bitwise_count", "divmod", "fix", "frexp", "gcd", "i0", "isneginf", "isposinf", "lcm", "modf", "sinc",
+    # editing at static positions
+    "append", "apply_over_axes", "array_split", "choose", "delete", "diag_indices_from", "dsplit", "ediff1d",
+    "hsplit", "insert", "resize", "rollaxis", "row_stack", "tril_indices_from", "triu_indices_from", "vsplit",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
