@@ -59,6 +59,8 @@ from .arithmetic import (bitwise_count, divmod, fix, frexp, gcd, i0, isneginf, i
 from .editing import (append, apply_over_axes, array_split, choose, delete, diag_indices_from, dsplit,  # noqa: F401
                       ediff1d, hsplit, insert, resize, rollaxis, row_stack, tril_indices_from,
                       triu_indices_from, vsplit)
+from .ordering import (argpartition, lexsort, nanargmax, nanargmin, nanmedian, nanpercentile,  # noqa: F401
+                       nanquantile, partition)
 from .statistics import average, corrcoef, cov, median, percentile, ptp, quantile  # noqa: F401
 
 globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
@@ -97,6 +99,8 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     # editing at static positions
     "append", "apply_over_axes", "array_split", "choose", "delete", "diag_indices_from", "dsplit", "ediff1d",
     "hsplit", "insert", "resize", "rollaxis", "row_stack", "tril_indices_from", "triu_indices_from", "vsplit",
+    # orders
+    "argpartition", "lexsort", "nanargmax", "nanargmin", "nanmedian", "nanpercentile", "nanquantile", "partition",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
