@@ -50,7 +50,7 @@ from .nan_functions import (nan_to_num, nancumprod, nancumsum, nanmax, nanmean, 
                             nanstd, nansum, nanvar)
 from .refusals import compress, extract  # noqa: F401
 from .selection import piecewise, place, put_along_axis, select  # noqa: F401
-from .signal import convolve, correlate, interp  # noqa: F401
+from .signal import convolve, correlate, interp, unwrap  # noqa: F401
 from .stacking import atleast_1d, atleast_2d, atleast_3d, block, column_stack, dstack, hstack, vstack  # noqa: F401
 from .kinds import (asanyarray, ascontiguousarray, asfortranarray, iscomplex, iscomplexobj, isfortran,  # noqa: F401
                     isreal, isrealobj, isscalar, iterable, real_if_close, require)
@@ -61,6 +61,7 @@ from .editing import (append, apply_over_axes, array_split, choose, delete, diag
                       triu_indices_from, vsplit)
 from .ordering import (argpartition, lexsort, nanargmax, nanargmin, nanmedian, nanpercentile,  # noqa: F401
                        nanquantile, partition)
+from .polynomials import poly, polyadd, polyder, polyfit, polyint, polymul, polysub  # noqa: F401
 from .statistics import average, corrcoef, cov, median, percentile, ptp, quantile  # noqa: F401
 
 globals().update(_GENERATED)  # every op declaring a NumpyAPI, new ones included
@@ -101,6 +102,8 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "hsplit", "insert", "resize", "rollaxis", "row_stack", "tril_indices_from", "triu_indices_from", "vsplit",
     # orders
     "argpartition", "lexsort", "nanargmax", "nanargmin", "nanmedian", "nanpercentile", "nanquantile", "partition",
+    # polynomials, signals
+    "poly", "polyadd", "polyder", "polyfit", "polyint", "polymul", "polysub", "unwrap",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
