@@ -44,7 +44,7 @@ from .calculus import gradient, polyval, ravel_multi_index, trapezoid, unravel_i
 from . import fourier as _fourier
 from .rearranging import cross, fliplr, flipud, rot90, sliding_window_view  # noqa: F401
 from .closeness import allclose, array_equal, array_equiv, isclose  # noqa: F401
-from .histograms import bincount, digitize, histogram, histogram_bin_edges  # noqa: F401
+from .histograms import bincount, digitize, histogram, histogram2d, histogram_bin_edges, histogramdd  # noqa: F401
 from .matrices import diag, diagflat, kron, outer, vander  # noqa: F401
 from .nan_functions import (nan_to_num, nancumprod, nancumsum, nanmax, nanmean, nanmin, nanprod,  # noqa: F401
                             nanstd, nansum, nanvar)
@@ -104,6 +104,7 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "argpartition", "lexsort", "nanargmax", "nanargmin", "nanmedian", "nanpercentile", "nanquantile", "partition",
     # polynomials, signals
     "poly", "polyadd", "polyder", "polyfit", "polyint", "polymul", "polysub", "unwrap",
+    "histogram2d", "histogramdd",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))
