@@ -35,7 +35,7 @@ from .reductions import (all, amax, amin, any, argmax, argmin, count_nonzero, ma
 from .searching import nonzero, where  # noqa: F401,F811
 from .sorting import argsort, searchsorted, sort  # noqa: F401
 from .updates import copyto, fill_diagonal, put  # noqa: F401
-from .sets import unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
+from .sets import isin, unique_all, unique_counts, unique_inverse, unique_values  # noqa: F401
 from . import dispatch as _dispatch, methods as _methods, numpy_linalg as _numpy_linalg, refusals as _refusals
 from ..tracer import autograph_runtime as _autograph_runtime, numpy_creation as _numpy_creation
 from .shapes import (broadcast_to, concatenate, expand_dims, flip, getitem, moveaxis, pad,  # noqa: F401
@@ -59,7 +59,8 @@ from .arithmetic import (bitwise_count, divmod, fix, frexp, gcd, i0, isneginf, i
 from .editing import (append, apply_over_axes, array_split, choose, delete, diag_indices_from, dsplit,  # noqa: F401
                       ediff1d, hsplit, insert, resize, rollaxis, row_stack, tril_indices_from,
                       triu_indices_from, vsplit)
-from .ordering import (argpartition, lexsort, nanargmax, nanargmin, nanmedian, nanpercentile,  # noqa: F401
+from .bits import packbits, unpackbits  # noqa: F401
+from .ordering import (argpartition, lexsort, sort_complex, nanargmax, nanargmin, nanmedian, nanpercentile,  # noqa: F401
                        nanquantile, partition)
 from .polynomials import poly, polyadd, polyder, polyfit, polyint, polymul, polysub  # noqa: F401
 from .statistics import average, corrcoef, cov, median, percentile, ptp, quantile  # noqa: F401
@@ -104,7 +105,7 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "argpartition", "lexsort", "nanargmax", "nanargmin", "nanmedian", "nanpercentile", "nanquantile", "partition",
     # polynomials, signals
     "poly", "polyadd", "polyder", "polyfit", "polyint", "polymul", "polysub", "unwrap",
-    "histogram2d", "histogramdd",
+    "histogram2d", "histogramdd", "isin", "packbits", "sort_complex", "unpackbits",
 ]
 
 _PUBLIC += sorted(set(_GENERATED) - set(_PUBLIC))

@@ -1,4 +1,4 @@
-"""Orders beyond ``sort``: ``partition``, ``argpartition``, ``lexsort``, and the NaN-ignoring
+"""Orders beyond ``sort``: ``partition``, ``argpartition``, ``lexsort``, ``sort_complex``, and the NaN-ignoring
 positions and order statistics ``nanargmax``, ``nanargmin``, ``nanmedian``, ``nanquantile``,
 ``nanpercentile``.
 
@@ -31,7 +31,7 @@ from .shapes import reshape, squeeze
 from .sorting import argsort, sort
 from .statistics import METHODS, _lerp, _to_front, median, percentile, quantile
 
-__all__ = ["partition", "argpartition", "lexsort", "nanargmax", "nanargmin", "nanmedian", "nanquantile",
+__all__ = ["partition", "argpartition", "lexsort", "sort_complex", "nanargmax", "nanargmin", "nanmedian", "nanquantile",
            "nanpercentile"]
 
 
@@ -86,6 +86,15 @@ def lexsort(keys, axis=-1):
         ranked = argsort(take_along_axis(key, order, axis=axis), axis=axis)
         order = take_along_axis(order, ranked, axis=axis)
     return order
+
+
+@numpy_function("a")
+def sort_complex(a):
+    """``np.sort_complex``: ``a`` sorted along its last axis by real part, then imaginary part,
+    as a complex array (complex64 for 8- and 16-bit integers, complex128 for other real types)."""
+    t = as_tracer(a)
+    kind = t.dtype if t.dtype.kind == "c" else np.dtype("complex64" if t.dtype.char in "bBhH" else "complex128")
+    return sort(t.astype(kind) if t.dtype != kind else t, axis=-1)
 
 
 def _nan_position(name: str, a, axis, keepdims, extreme):
