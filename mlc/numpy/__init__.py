@@ -52,7 +52,7 @@ from .refusals import compress, extract  # noqa: F401
 from .selection import piecewise, place, put_along_axis, select  # noqa: F401
 from .signal import convolve, correlate, interp, unwrap  # noqa: F401
 from .stacking import atleast_1d, atleast_2d, atleast_3d, block, column_stack, dstack, hstack, vstack  # noqa: F401
-from .kinds import (asanyarray, ascontiguousarray, asfortranarray, iscomplex, iscomplexobj, isfortran,  # noqa: F401
+from .kinds import (asanyarray, asarray_chkfinite, ascontiguousarray, asfortranarray, iscomplex, iscomplexobj, isfortran,  # noqa: F401
                     isreal, isrealobj, isscalar, iterable, real_if_close, require)
 from .arithmetic import (bitwise_count, divmod, fix, frexp, gcd, i0, isneginf, isposinf, lcm, modf,  # noqa: F401
                          sinc)
@@ -94,7 +94,7 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "percentile", "ptp", "quantile", "compress", "extract", "gradient", "polyval", "ravel_multi_index",
     "trapezoid", "unravel_index", "cross", "fliplr", "flipud", "rot90",
     # kinds and conversions
-    "asanyarray", "ascontiguousarray", "asfortranarray", "iscomplex", "iscomplexobj", "isfortran", "isreal",
+    "asanyarray", "asarray_chkfinite", "ascontiguousarray", "asfortranarray", "iscomplex", "iscomplexobj", "isfortran", "isreal",
     "isrealobj", "isscalar", "iterable", "real_if_close", "require",
     # arithmetic beyond the registry's ufuncs
     "bitwise_count", "divmod", "fix", "frexp", "gcd", "i0", "isneginf", "isposinf", "lcm", "modf", "sinc",

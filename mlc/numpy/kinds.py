@@ -3,7 +3,7 @@
 values: a traced array's dtype and shape are known), ``iscomplex``, ``isreal``,
 ``real_if_close`` (decided by the dtype), and ``asanyarray``, ``ascontiguousarray``,
 ``asfortranarray``, ``require`` (a traced array has no memory layout: each is its value, in
-the dtype asked for).
+the dtype asked for); ``asarray_chkfinite`` checks at every call (NumPy's ValueError).
 
 >>> import numpy as np, mlc
 >>> @mlc.jit
@@ -19,14 +19,16 @@ import numpy as np
 from ..errors import TraceError
 from ..tracer.operands import as_tracer
 from ..tracer.source import describe_location, user_location
+from ..tracer.trace import RAISES
 from ..tracer.tracer import Tracer
 from ._api import numpy_function
 from .creation import asarray
-from .elementwise import equal, imag, not_equal
+from .elementwise import equal, imag, isfinite, not_equal
+from .reductions import all as _all
 from .shapes import reshape
 
 __all__ = ["iscomplexobj", "isrealobj", "isfortran", "isscalar", "iterable", "iscomplex", "isreal",
-           "real_if_close", "asanyarray", "ascontiguousarray", "asfortranarray", "require"]
+           "real_if_close", "asanyarray", "ascontiguousarray", "asfortranarray", "require", "asarray_chkfinite"]
 
 
 def _where() -> str:
@@ -129,3 +131,20 @@ def require(a, dtype=None, requirements=None, *, like=None):
     if unknown:
         raise TraceError(f"np.require: unknown requirements {unknown}; use C, F, A, W, O, E{_where()}")
     return asarray(a, dtype)
+
+
+def raise_where(flag, error: str, message: str) -> None:
+    """Raise ``error`` (a builtin exception's name) with ``message`` when the traced bool ``flag``
+    is true at a call of the compiled function."""
+    flag._ctx.check_range(flag.astype("int64"), RAISES, f"{error}\x00{message}{_where()}")
+
+
+def asarray_chkfinite(a, dtype=None, order=None):
+    """``np.asarray_chkfinite``: :func:`asarray`; each call of the compiled function raises
+    ValueError, as NumPy does, when the array holds an infinity or a NaN."""
+    if not isinstance(a, Tracer):
+        return np.asarray_chkfinite(a, dtype, order)
+    t = asarray(a, dtype)
+    if t.dtype.kind in "fc":
+        raise_where(~_all(isfinite(t)), "ValueError", "array must not contain infs or NaNs")
+    return t

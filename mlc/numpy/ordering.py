@@ -26,7 +26,8 @@ from ._api import numpy_function
 from .elementwise import ceil, floor, isnan, logical_not, maximum, minimum, rint, where
 from .indexing import take_along_axis
 from .nan_functions import nanmax, nanmin
-from .reductions import _no_out, argmax, argmin, sum as _sum
+from .kinds import raise_where
+from .reductions import _no_out, all as _all, any as _any, argmax, argmin, sum as _sum
 from .shapes import reshape, squeeze
 from .sorting import argsort, sort
 from .statistics import METHODS, _lerp, _to_front, median, percentile, quantile
@@ -103,23 +104,25 @@ def _nan_position(name: str, a, axis, keepdims, extreme):
         raise TraceError(f"np.{name} of complex values is not supported inside @mlc.jit{_where()}")
     if t.dtype.kind != "f":  # no NaN
         return (argmax if name == "nanargmax" else argmin)(t, axis=axis, keepdims=keepdims)
+    nan = isnan(t)
+    raise_where(_any(_all(nan, axis=axis)), "ValueError", "All-NaN slice encountered")
     target = extreme(t, axis=axis, keepdims=True)
-    hits = where(isnan(t), False, t == target)
+    hits = where(nan, False, t == target)
     return argmax(hits, axis=axis, keepdims=keepdims)
 
 
 @numpy_function("a", "out")
 def nanargmax(a, axis=None, out=None, *, keepdims=False):
-    """``np.nanargmax``: the position of the first largest element that is not NaN (NumPy raises
-    for a slice of NaNs only; its position is 0 here)."""
+    """``np.nanargmax``: the position of the first largest element that is not NaN (ValueError at
+    the call when a slice holds NaNs only, as NumPy's)."""
     _no_out("nanargmax", out)
     return _nan_position("nanargmax", a, axis, keepdims, nanmax)
 
 
 @numpy_function("a", "out")
 def nanargmin(a, axis=None, out=None, *, keepdims=False):
-    """``np.nanargmin``: the position of the first smallest element that is not NaN (0 for a
-    slice of NaNs only, where NumPy raises)."""
+    """``np.nanargmin``: the position of the first smallest element that is not NaN (ValueError at
+    the call when a slice holds NaNs only)."""
     _no_out("nanargmin", out)
     return _nan_position("nanargmin", a, axis, keepdims, nanmin)
 

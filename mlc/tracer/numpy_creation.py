@@ -39,11 +39,12 @@ from .trace import is_tracing
 
 __all__ = ["NAMES", "register", "numpy_creation"]
 
-#: NumPy's functions that make a new array, which a traced function gets as traced arrays.
+#: NumPy's functions that make a new array, which a traced function gets as traced arrays; and
+#: NumPy's plain functions (no ``__array_function__``) whose own code cannot take a traced array.
 NAMES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "arange",
          "eye", "copy", "linspace", "array", "asarray",
-         # NumPy's plain functions (no __array_function__) whose own code cannot take a traced array
-         "asanyarray", "ascontiguousarray", "asfortranarray", "require", "isfortran", "isscalar", "iterable")
+         "asanyarray", "asarray_chkfinite", "ascontiguousarray", "asfortranarray", "require", "isfortran",
+         "isscalar", "iterable")
 
 _lock = threading.Lock()
 _wrappers: dict = {}   # NumPy's function -> the wrapper choosing mlc.numpy's inside a trace
