@@ -19,7 +19,7 @@ from .creation import (arange, array, asarray, copy, empty, empty_like, eye, fro
                        full_like, linspace, meshgrid, ones, ones_like, tril, triu, zeros, zeros_like)
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import UFUNCS, __all__ as _elementwise_all
-from .contractions import dot, einsum, inner, matmul, matvec, tensordot, vdot, vecdot, vecmat  # noqa: F401
+from .contractions import dot, einsum, einsum_path, inner, matmul, matvec, tensordot, vdot, vecdot, vecmat  # noqa: F401
 from .cumulative import cumprod, cumsum, cumulative_prod, cumulative_sum, diff  # noqa: F401
 from . import linalg  # noqa: F401 - the linalg extension (in part)
 from .datatypes import *  # noqa: F401,F403
@@ -72,7 +72,7 @@ _PUBLIC = [n for n in _elementwise_all if n != "UFUNCS"] + [
     "arange", "array", "asarray", "copy", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like",
     "linspace", "meshgrid", "ones", "ones_like", "tril", "triu", "zeros", "zeros_like",
     # contractions
-    "dot", "einsum", "inner", "matmul", "matvec", "tensordot", "vdot", "vecdot", "vecmat",
+    "dot", "einsum", "einsum_path", "inner", "matmul", "matvec", "tensordot", "vdot", "vecdot", "vecmat",
     # reductions and scans
     "all", "amax", "amin", "any", "argmax", "argmin", "count_nonzero", "max", "mean", "min", "prod",
     "std", "sum", "var", "cumprod", "cumsum", "cumulative_prod", "cumulative_sum", "diff",

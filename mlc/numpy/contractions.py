@@ -10,6 +10,8 @@ array([[1.],
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import AxisError, ShapeError
 from ..tracer.operands import as_tracers
 from .shapes import expand_dims, reshape, squeeze
@@ -18,16 +20,25 @@ from .elementwise import conj, multiply
 from .generated import GENERATED
 from .reductions import sum as _sum
 
-__all__ = ["matmul", "dot", "einsum", "vecdot", "tensordot", "inner", "vdot", "matvec", "vecmat"]
+__all__ = ["matmul", "dot", "einsum", "einsum_path", "vecdot", "tensordot", "inner", "vdot", "matvec", "vecmat"]
 
 
 matmul, dot = GENERATED["matmul"], GENERATED["dot"]
 
 
 @numpy_function()
-def einsum(subscripts, *operands):
-    """``np.einsum(subscripts, *operands)`` (explicit letters, no ellipsis)."""
+def einsum(subscripts, *operands, optimize=False):
+    """``np.einsum(subscripts, *operands)`` (explicit letters, no ellipsis); ``optimize`` (a
+    contraction order, as ``np.einsum_path`` gives) is accepted and left to the compiler."""
     return emit("einsum", as_tracers(list(operands)), subscripts=subscripts)
+
+
+def einsum_path(subscripts, *operands, optimize="greedy", einsum_call=False):
+    """``np.einsum_path``: NumPy's contraction order and its report, which depend only on the
+    operands' shapes (computed by NumPy while tracing, on stand-ins of those shapes)."""
+    stand_ins = [np.broadcast_to(np.zeros((), o.dtype), o.shape) if hasattr(o, "shape") and hasattr(o, "dtype")
+                 else o for o in operands]
+    return np.einsum_path(subscripts, *stand_ins, optimize=optimize, einsum_call=einsum_call)
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"

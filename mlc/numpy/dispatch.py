@@ -17,6 +17,7 @@ from ..errors import TraceError
 from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 from .loops import loop_dtypes, refuse_out
+from .refusals import REFUSED as _REFUSED_BY_NAME
 from .updates import assign
 from .ufunc_methods import ufunc_method
 
@@ -88,6 +89,9 @@ def ufunc_call(ufunc, method: str, inputs, kwargs, ufuncs: dict, functions: dict
                 raise _unsupported(f"np.{name} with keyword(s) {unknown}")
             return ufuncs[name](*inputs, **kwargs)
         fn = functions.get(name)
+        if fn is None and name in _REFUSED_BY_NAME:
+            raise TraceError(f"np.{name} cannot be traced inside @mlc.jit: {_REFUSED_BY_NAME[name]}"
+                             f"{describe_location(user_location())}")
         if fn is None:
             raise _unsupported(f"the ufunc np.{name}")
         dtype, casting = kwargs.pop("dtype", None), kwargs.pop("casting", "same_kind")
