@@ -205,12 +205,13 @@ def choose(a, choices, out=None, mode="raise"):
     index = as_tracer(a)
     if index.dtype.kind not in "iub":
         raise TraceError(f"np.choose: a must hold integers, got {index.dtype}{_where()}")
-    options = [as_tracer(c, index._ctx) for c in (choices if isinstance(choices, (list, tuple)) else
-                                                 [getitem(as_tracer(choices), k) for k in range(choices.shape[0])])]
-    if not options:
+    given = list(choices) if isinstance(choices, (list, tuple)) else \
+        [getitem(as_tracer(choices), k) for k in range(choices.shape[0])]
+    if not given:
         raise ShapeError(f"np.choose: choices must not be empty{_where()}")
+    options = [as_tracer(c, index._ctx) for c in given]
     n = len(options)
-    dtype = np.result_type(*(o.dtype for o in options))
+    dtype = np.result_type(*(c if type(c) in (int, float, complex) else o.dtype for c, o in zip(given, options)))
     shape = np.broadcast_shapes(index.shape, *(o.shape for o in options))
     index = index.astype("int64")
     if mode == "raise":

@@ -160,7 +160,11 @@ def histogramdd(sample, bins=10, range=None, density=None, weights=None):  # noq
     for x, b, r in zip(coords, per_dim, ranges):
         if x.shape != coords[0].shape:
             raise ShapeError(f"np.histogramdd: every dimension needs the same number of values{_where()}")
-        edges = _edges_and_type(x, b, r)[0]
+        if r is not None and isinstance(b, (int, np.integer)):  # np.linspace of the range: float64
+            first, last = _edges_and_type(as_tracer(np.zeros(0), x._ctx), b, r)[2:]
+            edges = as_tracer(np.linspace(first, last, int(b) + 1), x._ctx)
+        else:
+            edges = _edges_and_type(x, b, r)[0]
         n = edges.shape[0] - 1
         position = searchsorted(edges, x, side="right")
         position = where(x == edges[-1], position - 1, position)  # the last edge closes the last bin

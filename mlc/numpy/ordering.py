@@ -142,7 +142,7 @@ def _at(ordered, positions):
     return take_along_axis(ordered, positions, axis=0)
 
 
-def _nanquantile(name: str, a, q, axis, method: str, keepdims: bool):
+def _nanquantile(name: str, a, q, axis, method: str, keepdims: bool, weak: bool):
     if method not in METHODS:
         raise TraceError(f"np.{name}(method={method!r}) is not supported inside @mlc.jit; use one of "
                          f"{', '.join(METHODS)}{_where()}")
@@ -169,8 +169,8 @@ def _nanquantile(name: str, a, q, axis, method: str, keepdims: bool):
     if method in ("lower", "higher", "nearest"):
         result = lower
     else:
-        gamma = virtual - previous
-        result = _lerp(lower, _at(ordered, following), gamma)
+        gamma = virtual - previous  # float64, as NumPy's, unless q is a Python number (weak)
+        result = _lerp(lower, _at(ordered, following), gamma.astype(ordered.dtype) if weak else gamma)
     result = where(reshape(count, (1, *rest)) == 0, np.nan, result)
     result = reshape(result, qs.shape + rest)
     return reshape(result, qs.shape + kept) if keepdims else result
@@ -185,7 +185,7 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear
         raise TraceError(f"np.nanquantile: weights= is not supported inside @mlc.jit{_where()}")
     if as_tracer(a).dtype.kind != "f":
         return quantile(a, q, axis, method=method, keepdims=keepdims)
-    return _nanquantile("nanquantile", a, q, axis, method, keepdims)
+    return _nanquantile("nanquantile", a, q, axis, method, keepdims, weak=type(q) in (int, float))
 
 
 @numpy_function("a", "out")
@@ -199,7 +199,7 @@ def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="line
         return percentile(a, q, axis, method=method, keepdims=keepdims)
     weak = type(q) in (int, float)
     fraction = np.true_divide(np.asarray(q, dtype=np.float64) if not weak else q, 100)
-    return _nanquantile("nanpercentile", a, float(fraction) if weak else fraction, axis, method, keepdims)
+    return _nanquantile("nanpercentile", a, float(fraction) if weak else fraction, axis, method, keepdims, weak)
 
 
 @numpy_function("a", "out")

@@ -18,6 +18,7 @@ from ..tracer.source import describe_location, user_location
 from ..tracer.tracer import Tracer
 from ._api import numpy_function
 from .elementwise import sqrt
+from .kinds import raise_where
 from .matrices import vander
 from .numpy_linalg import pinv
 from .reductions import sum as _sum
@@ -60,8 +61,15 @@ def polysub(a1, a2):
 
 @numpy_function("a1", "a2")
 def polymul(a1, a2):
-    """``np.polymul``: the product, the convolution of the coefficients."""
+    """``np.polymul``: the product, the convolution of the coefficients. NumPy drops leading zero
+    coefficients first (the product's length then depends on the values): each call raises
+    ValueError when a leading coefficient is zero."""
     x, y = (_coefficients("polymul", a) for a in as_tracers([a1, a2], op="polymul"))
+    leading = [t[0] == 0 for t in (x, y) if t.shape[0] > 1]
+    if leading:
+        raise_where(leading[0] | leading[-1], "ValueError",
+                    "np.polymul inside @mlc.jit: a leading coefficient is zero, which NumPy drops (its result "
+                    "would be shorter); drop leading zeros before the call")
     return convolve(x, y)
 
 
