@@ -53,6 +53,7 @@ def _qualified(func) -> str:
     module = getattr(func, "__module__", "") or ""
     sub = module.split(".")[1] if module.startswith("numpy.") else ""
     sub = {"_core": "", "lib": "", "linalg": "linalg", "fft": "fft"}.get(sub, sub)
+    sub = "emath" if module == "numpy.lib.scimath" else sub  # (np.emath.sqrt is not np.sqrt)
     return f"np.{sub + '.' if sub else ''}{getattr(func, '__name__', func)}"
 
 
