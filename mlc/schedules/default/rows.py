@@ -59,27 +59,27 @@ ROW_TILE_ACCUMULATORS = 8
 MAX_TILE_ROWS = 8
 
 
-def _instances(func) -> int:
-    """Block instances the function executes (product of the loop extents above each block)."""
-    total = 0
+def _instances_per_block(func) -> list[int]:
+    """How many instances of each block the function executes (the product of the loop
+    extents above it)."""
+    out = []
     for loc in all_blocks(func):
         n = 1
         for f in loops_above(loc):
             n *= estimated_extent(f.extent)
-        total += n
-    return total
+        out.append(n)
+    return out
+
+
+def _instances(func) -> int:
+    """Block instances the function executes (product of the loop extents above each block)."""
+    return sum(_instances_per_block(func))
 
 
 def _largest_block(func) -> int:
     """The instances of the block the function executes most often (product of the loop
     extents above it): the work that decides whether its rows are shared among threads."""
-    most = 0
-    for loc in all_blocks(func):
-        n = 1
-        for f in loops_above(loc):
-            n *= estimated_extent(f.extent)
-        most = max(most, n)
-    return most
+    return max(_instances_per_block(func), default=0)
 
 
 def _has_empty_loop(func) -> bool:
