@@ -102,6 +102,8 @@ def ufunc_call(ufunc, method: str, inputs, kwargs, ufuncs: dict, functions: dict
             return fn(*inputs)
         ins, result = loop_dtypes(name, inputs, dtype, casting)  # matmul: computed in its loop's dtype
         out = fn(*(functions["astype"](x, d) for x, d in zip(inputs, ins)))
+        if ufunc.nout > 1:  # divmod, modf, frexp: inputs in the loop's dtypes give its outputs' dtypes
+            return out
         return functions["astype"](out, result)
     call = ufuncs.get(ufunc.__name__) or functions.get(ufunc.__name__)
     if call is None:

@@ -143,7 +143,7 @@ def test_numpy_functions_composed_inside_jit_match_numpy(name, data):
 INTEGERS = {
     "gcd": lambda a, b: np.gcd(a, b),
     "lcm": lambda a, b: np.lcm(a, b),
-    "divmod": lambda a, b: np.divmod(a, np.where(b == 0, 3, b)),
+    "divmod": lambda a, b: (np.divmod(a, np.where(b == 0, 3, b)), np.divmod(a, 3, dtype=np.float64)),
     "bitwise_count": lambda a, b: (np.bitwise_count(a), np.bitwise_count(b.astype(np.int64) * 1000003)),
     "unpackbits": lambda a, b: (np.unpackbits(a.astype(np.uint8)),
                                 np.unpackbits(a.astype(np.uint8), axis=-1, count=-3, bitorder="little")),
