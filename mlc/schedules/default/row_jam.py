@@ -23,9 +23,8 @@ the run of rows a group produces (``_fused_points``).
 """
 from __future__ import annotations
 
-from ...ir.expr import IntImm
 from ...ir.functor import uses_var
-from .patterns import view
+from .patterns import loop_extents, view
 
 __all__ = ["jam_rows", "jam_last_pass", "JAM_ROWS", "JAM_VECTORS"]
 
@@ -60,7 +59,7 @@ def jam_last_pass(sch, func_name: str, names: list[str], group_loop, jam: int, c
         block = sch.get_block(name, func_name)
         v = view(sch, block)
         at = next((k for k, f in enumerate(v.loops) if f.loop_var is group_var), None)
-        if at is None or len(v.loops) != at + 3 or any(not isinstance(f.extent, IntImm) for f in v.loops[at + 1:]):
+        if at is None or len(v.loops) != at + 3 or None in loop_extents(v)[at + 1:]:
             return None
         nest, handles = v.loops[at + 1:], sch.get_loops(block)[at + 1:]
         r = _row_position(v, nest, jam)
