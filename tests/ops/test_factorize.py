@@ -95,6 +95,33 @@ def test_solve_and_inv(x, data):
     check_op("inv", [x], np.linalg.inv(x), rtol=rtol, atol=rtol / n)
 
 
+@settings(max_examples=10, deadline=None)
+@given(x=well_conditioned(max_batch=1, max_n=12), data=st.data())
+def test_solve_of_many_right_hand_sides(x, data):
+    """Right-hand sides of up to 40 columns (1, odd, not multiples of a vector), substituted a
+    row at a time along the columns (a complex one in separate real and imaginary planes)."""
+    n = x.shape[-1]
+    k = data.draw(st.integers(1, 40), label="k")
+    b = data.draw(arrays(x.dtype.name, x.shape[:-1] + (k,), special=False, bound=1.0))
+    rtol = _bound(x.dtype.name, n)
+    check_op("solve", [x, b], np.linalg.solve(x, b), rtol=rtol, atol=rtol / n)
+
+
+@pytest.mark.parametrize("dtype", FLOAT)
+def test_solve_and_inv_with_a_subnormal_pivot(dtype):
+    """A pivot whose reciprocal overflows divides instead, as LAPACK's getf2 does (x * (1 / p)
+    would be inf; NumPy's OpenBLAS gives inf here too, so the expected values are exact ones)."""
+    t = float(np.finfo(dtype).tiny) / 4   # subnormal
+    a = np.array([[t, 0, 0], [0, 2, 1], [0, 1, 3]], dtype)
+    b = np.array([[t, 2 * t], [1, 0], [0, 1]], dtype)
+    inverse = np.array([[0.6, -0.2], [-0.2, 0.4]])   # of [[2, 1], [1, 3]]
+    for target in TARGETS:
+        (got,) = run_op("solve", [a, b], target)
+        np.testing.assert_allclose(got, np.vstack([[1, 2], inverse]), rtol=1e-5)
+        (inv,) = run_op("inv", [a[1:, 1:] * np.asarray(t, dtype)], target)   # pivots of subnormal size
+        np.testing.assert_allclose(inv, inverse / t, rtol=1e-5)
+
+
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("dtype", INEXACT)
 def test_singular_and_indefinite_matrices(target, dtype):

@@ -12,7 +12,8 @@ transposes for real matrices):
   ``<= 0`` or NaN) gives an all-NaN factor: NumPy raises LinAlgError, the Array
   API leaves it to the implementation, and a kernel cannot raise.
 - ``det``, ``slogdet``, ``solve``, ``inv``: LU with partial pivoting (the row
-  of largest magnitude in the column), on a scratch copy. A singular matrix (an
+  of largest magnitude in the column: ``|re| + |im|`` for complex, as LAPACK measures it), on a
+  scratch copy; ``solve`` and ``inv`` then substitute a row of the right-hand side at a time. A singular matrix (an
   exactly zero pivot) has ``det`` 0 and ``slogdet`` (0, -inf), as NumPy's; for
   ``solve`` and ``inv`` (NumPy: LinAlgError) the result is all NaN. A complex
   matrix's ``slogdet`` sign is a complex number of modulus 1 and its log|det| real.
@@ -159,19 +160,39 @@ def lu_steps(M, r, n: int, sign: Scalar, piv: Scalar, best: Scalar, tmp: Scalar,
         return seq(*stmts)
 
     def eliminate(k):
-        def row(i):
-            return seq(BufferStore(M, M[at(i, k)] / M[at(k, k)], at(i, k)),
-                       loop("j", k + 1, n, lambda j: BufferStore(M, M[at(i, j)] - M[at(i, k)] * M[at(k, j)], at(i, j))))
-        return when(M[at(k, k)] != const(0, f), loop("i", k + 1, n, row), singular.set(1))
+        def rows(over):  # the multipliers M[i, k] over the pivot, each row updated by its own
+            return loop("i", k + 1, n, lambda i: seq(
+                BufferStore(M, over(M[at(i, k)]), at(i, k)),
+                loop("j", k + 1, n, lambda j: BufferStore(M, M[at(i, j)] - M[at(i, k)] * M[at(k, j)], at(i, j)))))
+        return when(M[at(k, k)] != const(0, f), by_pivot(M[at(k, k)], tmp, rows), singular.set(1))
 
     def step(k):
         def search(i):
-            magnitude = _e.abs(M[at(i, k)])
+            magnitude = _pivot_size(M[at(i, k)])
             return when(magnitude > best.get(), seq(best.set(magnitude), piv.set(_e.cast(i, "int32"))))
-        return seq(piv.set(_e.cast(k, "int32")), best.set(_e.abs(M[at(k, k)])),
+        return seq(piv.set(_e.cast(k, "int32")), best.set(_pivot_size(M[at(k, k)])),
                    loop("i", k + 1, n, search), swap(k), eliminate(k))
 
     return seq(sign.set(1.0), singular.set(0), loop("k", 0, n, step))
+
+
+def by_pivot(pivot, inverse: Scalar, body):
+    """``body(over)``, ``over(x)`` being ``x / pivot`` (a Stmt): as ``x * (1 / pivot)``, one
+    division for all the ``x``, where the reciprocal is finite (LAPACK's getf2 does the same,
+    for a pivot of at least the smallest normal size), ``inverse`` holding it."""
+    f = pivot.dtype
+    tiny = const(float(np.finfo(np.dtype(real_dtype(f))).tiny), real_dtype(f))
+    return when(_pivot_size(pivot) >= tiny, seq(inverse.set(const(1, f) / pivot), body(lambda x: x * inverse.get())),
+                body(lambda x: x / pivot))
+
+
+def _pivot_size(x):
+    """The size partial pivoting compares: ``|x|``, and ``|re| + |im|`` for a complex ``x``, as
+    LAPACK's ``izamax`` (``dcabs1``) measures it in the ``zgetrf`` NumPy calls (the same pivots
+    as NumPy's, without a ``hypot`` per candidate)."""
+    if not dt.is_complex(x.dtype):
+        return _e.abs(x)
+    return _e.abs(_e.real(x)) + _e.abs(_e.imag(x))
 
 
 def _lu_scalars(f: str):
@@ -251,8 +272,63 @@ def _solve_infer(a: TensorType, b: TensorType) -> TensorType:
     return TensorType(b.shape, b.dtype)
 
 
-def _solve_steps(M, B, r, n: int, k: int, scalars, acc: Scalar):
-    """Factor ``M`` (one matrix) and overwrite ``B[r]`` (n x k) with ``M^-1 B``; NaN if singular."""
+def _planes(f: str, n: int, k: int) -> tuple:
+    """The work buffers of a complex right-hand side's substitutions, its real parts and its
+    imaginary parts (see :func:`_substitutions`); none for a real dtype."""
+    if not dt.is_complex(f):
+        return ()
+    part = real_dtype(f)
+    return decl_buffer(_scratch(n, k), part, "re"), decl_buffer(_scratch(n, k), part, "im")
+
+
+def _substitutions(M, B, r, n: int, k: int, acc: Scalar, planes: tuple):
+    """Statements overwriting ``B[r]`` (n x k) with ``U^-1 L^-1 B[r]``, where ``M`` holds the
+    unit lower L and the upper U.
+
+    Row after row, each row of B updated by a multiple of an earlier (later) one along its k
+    contiguous elements: independent updates a vector unit runs side by side, where a column at
+    a time waits on one accumulator's latency at every step (and strides across B); each
+    element's terms are subtracted in the same order either way. A complex B is worked on in
+    two real ``planes`` (:func:`_planes`), where the products are plain vector multiply-adds
+    instead of shuffles of interleaved pairs. Each row is scaled by its pivot's reciprocal, one
+    division a row (as OpenBLAS's trsm kernels do): a complex division per element is a scalar
+    Smith's algorithm the vector unit cannot share.
+    """
+    f = M.dtype
+    columns = lambda body: loop("j", 0, k, body)  # noqa: E731
+    if not planes:
+        def axpy(i, t):  # B[i, :] -= M[i, t] * B[t, :]
+            return columns(lambda j: BufferStore(B, B[r + (i, j)] - M[(i, t)] * B[r + (t, j)], r + (i, j)))
+
+        def scale(i):
+            return by_pivot(M[(i, i)], acc, lambda over: columns(
+                lambda j: BufferStore(B, over(B[r + (i, j)]), r + (i, j))))
+        split = ()
+    else:
+        re, im = planes
+
+        def axpy(i, t):  # (re + i im)[i, :] -= (a + i b) * (re + i im)[t, :]
+            a, b = _e.real(M[(i, t)]), _e.imag(M[(i, t)])
+            return columns(lambda j: seq(
+                BufferStore(re, re[(i, j)] - (a * re[(t, j)] - b * im[(t, j)]), (i, j)),
+                BufferStore(im, im[(i, j)] - (a * im[(t, j)] + b * re[(t, j)]), (i, j))))
+
+        def scale(i):  # the row's result into B, and from there into the planes for the rows above
+            return seq(by_pivot(M[(i, i)], acc, lambda over: columns(lambda j: BufferStore(
+                           B, over(_e.complex(re[(i, j)], im[(i, j)])), r + (i, j)))),
+                       columns(lambda j: seq(BufferStore(re, _e.real(B[r + (i, j)]), (i, j)),
+                                             BufferStore(im, _e.imag(B[r + (i, j)]), (i, j)))))
+        split = (loop("i", 0, n, lambda i: columns(lambda j: seq(
+            BufferStore(re, _e.real(B[r + (i, j)]), (i, j)), BufferStore(im, _e.imag(B[r + (i, j)]), (i, j))))),)
+    forward = loop("i", 0, n, lambda i: loop("t", 0, i, lambda t: axpy(i, t)))  # L y = P b, L unit lower
+    backward = loop("q", 0, n, lambda q: seq(  # U x = y, from the last row up
+        loop("t", n - q, n, lambda t: axpy(n - 1 - q, t)), scale(n - 1 - q)))
+    return seq(*split, forward, backward)
+
+
+def _solve_steps(M, B, r, n: int, k: int, scalars, acc: Scalar, planes: tuple):
+    """Factor ``M`` (one matrix) and overwrite ``B[r]`` (n x k) with ``M^-1 B``; NaN if singular
+    (``planes``: :func:`_planes`)."""
     f = M.dtype
     _, _, _, tmp, singular = scalars
 
@@ -262,23 +338,8 @@ def _solve_steps(M, B, r, n: int, k: int, scalars, acc: Scalar):
                        BufferStore(B, tmp.get(), r + (p, j)))
         return loop("jb", 0, k, col)
 
-    def forward(j):  # L y = P b, L unit lower
-        return loop("i", 0, n, lambda i: seq(
-            acc.set(B[r + (i, j)]),
-            loop("t", 0, i, lambda t: acc.set(acc.get() - M[(i, t)] * B[r + (t, j)])),
-            BufferStore(B, acc.get(), r + (i, j))))
-
-    def backward(j):  # U x = y
-        def row(q):
-            i = n - 1 - q
-            return seq(acc.set(B[r + (i, j)]),
-                       loop("t", i + 1, n, lambda t: acc.set(acc.get() - M[(i, t)] * B[r + (t, j)])),
-                       BufferStore(B, acc.get() / M[(i, i)], r + (i, j)))
-        return loop("q", 0, n, row)
-
     poison = loop("i", 0, n, lambda i: loop("j", 0, k, lambda j: BufferStore(B, _nan(f), r + (i, j))))
-    return seq(lu_steps(M, (), n, *scalars, rhs=rhs),
-               loop("j", 0, k, lambda j: seq(forward(j), backward(j))),
+    return seq(lu_steps(M, (), n, *scalars, rhs=rhs), _substitutions(M, B, r, n, k, acc, planes),
                when(singular.get() != 0, poison))
 
 
@@ -292,9 +353,10 @@ def _solve_func(a: TensorType, b: TensorType):
 
     def matrix(r):
         copy = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: BufferStore(M, A[r + (i, j)], (i, j))))
-        return seq(copy, _copy(Bin, OUT, r, n, k), _solve_steps(M, OUT, r, n, k, scalars, acc))
+        return seq(copy, _copy(Bin, OUT, r, n, k), _solve_steps(M, OUT, r, n, k, scalars, acc, planes))
 
-    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars)
+    planes = _planes(f, n, k)
+    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars) + planes
     return hand_written_func((A, Bin, OUT), batched(a.shape[:-2], matrix), allocs)
 
 
@@ -314,9 +376,10 @@ def _inv_func(x: TensorType):
         copy = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: seq(
             BufferStore(M, X[r + (i, j)], (i, j)),
             BufferStore(OUT, _e.select(i == j, const(1, f), const(0, f)), r + (i, j)))))
-        return seq(copy, _solve_steps(M, OUT, r, n, n, scalars, acc))
+        return seq(copy, _solve_steps(M, OUT, r, n, n, scalars, acc, planes))
 
-    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars)
+    planes = _planes(f, n, n)
+    allocs = (M, acc.buffer) + tuple(s.buffer for s in scalars) + planes
     return hand_written_func((X, OUT), batched(x.shape[:-2], matrix), allocs)
 
 
