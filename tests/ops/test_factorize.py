@@ -61,6 +61,20 @@ def test_cholesky_of_rows_longer_than_a_vector(x, upper):
     test_cholesky.hypothesis.inner_test(x, upper)
 
 
+@settings(max_examples=4, deadline=None)
+@given(x=well_conditioned(max_batch=1, max_n=3, real=True), n=st.integers(64, 83), data=st.data())
+def test_cholesky_in_parallel_panels(x, n, data):
+    """A real lower factor of order 64 and more: panels of columns whose row updates run in
+    parallel (orders not a multiple of the panel nor of the vector leave a narrower last panel
+    and scalar rests)."""
+    dtype = x.dtype.name
+    y = data.draw(arrays(dtype, x.shape[:-2] + (n, n), special=False, bound=1.0))
+    spd = np.ascontiguousarray(y @ _adjoint(y) + n * np.eye(n, dtype=dtype))
+    expected = np.linalg.cholesky(spd)
+    bound = _bound(dtype, n) * 4
+    check_op("cholesky", [spd], expected, targets=("llvm",), rtol=bound, atol=bound * float(np.abs(expected).max()))
+
+
 @pytest.mark.parametrize("dtype, vector", [("float32", True), ("float64", True), ("complex64", False)])
 def test_cholesky_sums_real_row_products_in_vectors(dtype, vector):
     """A real factor's row products run in a vectorized loop of partial sums (one accumulator

@@ -31,7 +31,7 @@ from ...ir import dtype as dt
 from ...ir import expr as _e
 from ...ir.buffer import decl_buffer
 from ...ir.expr import const
-from ...ir.tir import BufferStore, For, seq
+from ...ir.tir import Allocate, BufferStore, For, seq
 from ..registry import TensorType, register_op
 from ._common import hand_written_func
 from ._kernel import (Scalar, abs2, batched, check_matrix, conj, div_real, ix, lift, loop, real, real_dtype,
@@ -90,7 +90,11 @@ def _cholesky_func(x: TensorType, *, upper=False) -> object:
         zeros = loop("i", 0, n, lambda i: loop("j", 0, i, lambda j: zero(i, j)) if upper else
                      loop("j", i + 1, n, lambda j: zero(i, j)))
         poison = loop("i", 0, n, lambda i: loop("j", 0, n, lambda j: BufferStore(OUT, _nan(f), r + (i, j))))
-        return seq(zeros, bad.set(0), loop("j", 0, n, column), when(bad.get() != 0, poison))
+        if parts is not None and not upper:
+            factor = _panels(X, OUT, r, n, acc, diag, bad)
+        else:
+            factor = loop("j", 0, n, column)
+        return seq(zeros, bad.set(0), factor, when(bad.get() != 0, poison))
 
     allocs = (acc.buffer, diag.buffer, bad.buffer) + ((parts,) if parts is not None else ())
     return hand_written_func((X, OUT), batched(x.shape[:-2], matrix), allocs)
@@ -101,6 +105,82 @@ def _cholesky_func(x: TensorType, *, upper=False) -> object:
 #: accumulator that waits the FMA's latency at every step (a 1000 x 1000 float64 factor 4.3x
 #: faster; wider sums leave a longer scalar rest: benchmarks/results/decisions.md, "Cholesky").
 _DOT_BYTES = 64
+
+
+#: Columns of a real lower factor computed together (:func:`_panels`): each row of the matrix
+#: read once for this many row products instead of once for each.
+_PANEL = 8
+
+#: The least order of a real lower factor whose panel updates run in parallel.
+_PARALLEL_ORDER = 64
+
+
+def _panels(X, OUT, r, n: int, acc: Scalar, diag: Scalar, bad: Scalar):
+    """The real lower Cholesky factor of ``X[r]`` into ``OUT[r]`` (its upper triangle zero
+    already), :data:`_PANEL` columns at a time (left-looking, as LAPACK's blocked ``potrf``).
+
+    For the panel of columns ``j0 .. j0 + w``, each row ``i >= j0`` first takes its products
+    with the panel's rows over the columns ``k < j0``, all finished (``L[i, j0 + t] = A[i, j0 +
+    t] - sum L[i, k] L[j0 + t, k]``): ``w`` sums in vector partial sums (:func:`_minus_sum`)
+    from one pass over the row, where a column at a time reads the whole lower left block once
+    per column (1000 x 1000: 1.3 GB from memory); the rows are independent, and run in
+    parallel from order :data:`_PARALLEL_ORDER`. Then the panel's own columns, one after
+    another, as the unblocked recurrence over ``k`` in ``j0 .. j`` only. Reassociates the sums
+    as a blocked LAPACK factorization does.
+    """
+    f = OUT.dtype
+    width = _DOT_BYTES * 8 // dt.bits(f)
+    at = lambda i, j: r + (i, j)  # noqa: E731
+
+    def lanes(body):
+        v = _e.Var("l", dt.INDEX)
+        return For(v, ix(0), ix(width), "vectorized", body(v))
+
+    def update(j0, w: int):  # the panel's columns less the finished columns' products
+        parts = decl_buffer((w * width,), f, "parts")
+        rest = decl_buffer((1,), f, "rest")
+        whole = ix(j0) // ix(width)
+
+        def row(i):
+            def chunk(c):
+                return seq(*[lanes(lambda l, t=t: BufferStore(
+                    parts, parts[(t * width + l,)] + OUT[at(i, c * ix(width) + l)] * OUT[at(j0 + t, c * ix(width) + l)],
+                    (t * width + l,))) for t in range(w)])
+
+            def finish(t):
+                sums = [parts[(ix(t * width + l),)] for l in range(width)]
+                while len(sums) > 1:  # a tree: the partial sums pairwise
+                    sums = [a + b for a, b in zip(sums[::2], sums[1::2])]
+                k0 = whole * ix(width)
+                return when(j0 + t <= i, seq(
+                    BufferStore(rest, X[at(i, j0 + t)] - sums[0], (ix(0),)),
+                    loop("k", k0, j0, lambda k: BufferStore(
+                        rest, rest[(ix(0),)] - OUT[at(i, k)] * OUT[at(j0 + t, k)], (ix(0),))),
+                    BufferStore(OUT, rest[(ix(0),)], at(i, j0 + t))))
+            body = seq(*[lanes(lambda l, t=t: BufferStore(parts, const(0, f), (t * width + l,))) for t in range(w)],
+                       loop("c", 0, whole, chunk), *[finish(t) for t in range(w)])
+            return Allocate(parts, Allocate(rest, body))
+        v = _e.Var("i", dt.INDEX)
+        kind = "parallel" if n >= _PARALLEL_ORDER else "serial"
+        return For(v, ix(j0), ix(n) - ix(j0), kind, row(v))
+
+    def column(j0, j):  # L[j, j], then L[i, j] below it, over the panel's earlier columns
+        def below(i):
+            return seq(acc.set(OUT[at(i, j)]),
+                       loop("k", j0, j, lambda k: acc.set(acc.get() - OUT[at(i, k)] * OUT[at(j, k)])),
+                       BufferStore(OUT, acc.get() / diag.get(), at(i, j)))
+        return seq(diag.set(OUT[at(j, j)]),
+                   loop("k", j0, j, lambda k: diag.set(diag.get() - OUT[at(j, k)] * OUT[at(j, k)])),
+                   when(_e.logical_not(diag.get() > const(0, f)), bad.set(1)),
+                   diag.set(_e.sqrt(diag.get())), BufferStore(OUT, diag.get(), at(j, j)),
+                   loop("i", j + 1, n, below))
+
+    def panel(j0, w: int):
+        return seq(update(j0, w), *[column(j0, j0 + t) for t in range(w)])
+
+    full, left = divmod(n, _PANEL)
+    return seq(loop("p", 0, full, lambda p: panel(p * ix(_PANEL), _PANEL)),
+               panel(ix(full * _PANEL), left) if left else None)
 
 
 def _minus_sum(acc: Scalar, start, parts, stop, term):
