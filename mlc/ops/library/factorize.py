@@ -8,7 +8,8 @@ transposes for real matrices):
 
 - ``cholesky``: the Cholesky-Banachiewicz recurrence on the lower triangle of a
   symmetric (Hermitian) matrix (``upper``: the conjugate transpose), a real matrix's row
-  products summed in a vector of partial sums. A matrix that is not positive definite (a pivot
+  products summed in a vector of partial sums; a real lower factor a panel of columns at a
+  time, the rows' updates in parallel (:func:`_panels`). A matrix that is not positive definite (a pivot
   ``<= 0`` or NaN) gives an all-NaN factor: NumPy raises LinAlgError, the Array
   API leaves it to the implementation, and a kernel cannot raise.
 - ``det``, ``slogdet``, ``solve``, ``inv``: LU with partial pivoting (the row
