@@ -34,11 +34,13 @@ from collections.abc import Iterable, Sequence
 from .. import dtype as dt
 from ..arith import same_expr
 from ..buffer import Buffer
-from ..expr import Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp, Select, Var
+from ..expr import (VECTOR_WINDOW, Binary, Broadcast, BufferLoad, Call, Cast, FloatImm, IntImm, Not, PrimExpr, Ramp,
+                    Select, Var)
 from ..functor import pre_order_nodes
 from ..tir import BufferStore
 
-__all__ = ["lane_stride", "written_points", "reads_only_written_points", "lanes_independent", "lane_of"]
+__all__ = ["lane_stride", "written_points", "reads_only_written_points", "lanes_independent", "lane_of",
+           "window_source"]
 
 
 def lane_stride(e: PrimExpr, var: Var) -> int | None:
@@ -99,6 +101,18 @@ def lanes_independent(stores: Sequence[BufferStore], var: Var) -> bool:
     return reads_only_written_points((root for st in stores for root in (st.value, *st.indices)), written)
 
 
+def window_source(offset: int, span: int, lanes: int, k: int) -> tuple[int, int]:
+    """(0 for ``lo``, 1 for ``hi``; the lane there) of lane ``k`` of
+    ``vector_window(lo, hi, offset, span)`` (:data:`~mlc.ir.expr.VECTOR_WINDOW`), whose lanes
+    are ``lo``'s from ``offset`` on, then ``hi``'s from ``lanes - span`` on: the vector
+    ``offset`` elements past ``lo`` where ``hi`` starts ``span`` elements past it.
+
+    >>> [window_source(1, 2, 4, k) for k in range(4)]
+    [(0, 1), (0, 2), (0, 3), (1, 2)]
+    """
+    return (0, offset + k) if offset + k < lanes else (1, offset + k - span)
+
+
 def lane_of(e: PrimExpr, k: int) -> PrimExpr:
     """The scalar expression of lane ``k`` of vector expression ``e`` (``e`` when scalar).
 
@@ -129,5 +143,8 @@ def lane_of(e: PrimExpr, k: int) -> PrimExpr:
     if isinstance(e, Not):
         return Not(lane_of(e.a, k), scalar)
     if isinstance(e, Call):
+        if e.op == VECTOR_WINDOW:  # (lo, hi, offset, span): lane k is a lane of lo or of hi
+            source, lane = window_source(e.args[2].value, e.args[3].value, dt.lanes(e.dtype), k)
+            return lane_of(e.args[source], lane)
         return Call(e.op, tuple(lane_of(a, k) for a in e.args), scalar)
     raise TypeError(f"lane_of: {type(e).__name__} has no vector form")
