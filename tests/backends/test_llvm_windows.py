@@ -101,3 +101,15 @@ def test_the_window_sum_loads_each_element_once(monkeypatch, target):
     loads = [text.count("= load <") for text in (with_windows, without)]
     assert loads[0] * 3 == loads[1] * 2, loads
     assert "shufflevector" in with_windows
+
+
+@pytest.mark.parametrize("offsets", [(0, 1, 2), (0, 3, 5, 16)])
+def test_a_bounds_checked_stencil_builds_its_windows_from_checked_loads(offsets):
+    """With every access checked, a window's two loads are checked lane by lane and the
+    window shuffles them: the same values, no violation."""
+    n = 203
+    a = np.random.default_rng(5).standard_normal(n).astype("float32")
+    weights = (1.0,) * len(offsets)
+    out = np.empty(n - max(offsets), "float32")
+    mlc.build(stencil(n, offsets, weights), "llvm", check_bounds=True)["main"](a, out)
+    np.testing.assert_allclose(out, reference(a, offsets, weights), rtol=1e-5, atol=1e-5)
