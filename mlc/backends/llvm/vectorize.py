@@ -167,8 +167,8 @@ def store_pieces(lanes: int, size: int, vector_bytes: int) -> list[tuple[int, in
 
 
 class VectorCodegen:
-    """The vector IR part of the function codegen (mixed into it; ``horizontal_<op>`` calls
-    too): ``expr``,
+    """The vector IR part of the function codegen (mixed into it; ``horizontal_<op>`` and
+    ``vector_window`` calls too): ``expr``, ``_reuse``,
     ``_element_ptr``, ``_access``, ``_load``, ``_load_once``, ``_stored_value``, ``builder``, ``checks``,
     ``module``, ``streaming``, ``made_nontemporal`` and ``vector_bytes`` are the codegen's."""
 
