@@ -1,0 +1,428 @@
+"""temporal_blocking: a time-step loop over a row stencil, several steps per sweep over cache-sized tiles.
+
+A loop ``for t in range(n): u = K(u)`` whose kernel ``K`` computes each row ``i`` of its
+result from rows ``i - h .. i + h`` of its argument only (a Jacobi step of a stencil, as
+``u[1:-1, 1:-1] += f(u[2:, 1:-1], u[:-2, 1:-1], ...)`` traces: the right-hand side reads
+the old ``u``) streams the whole array through memory once per step. When the array is
+larger than a core's cache, each step runs at the memory's bandwidth, not the core's.
+Overlapped tiling runs ``T`` steps per sweep instead: each tile of rows ``[r, r + R)``
+reads rows ``[r - T*h, r + R + T*h)`` once into two scratch buffers of its own (a tile's
+working set fits a core's cache), runs the ``T`` steps there, the rows a step computes
+shrinking by ``h`` on each side (what a row needs is always there), and writes its ``R``
+rows of the result. The halo rows are computed by both neighbouring tiles (a few percent
+more arithmetic); tiles are independent, so they run in parallel::
+
+    for_loop(0, 1000, u, body: v = call_tir(K, (u,)))
+        ->
+    for_loop(0, 125, u, body: v = call_tir(K_blocked8, (u,)))   # 8 steps a call
+    (then the 1000 % 8 steps left, with K itself, when there are any)
+
+The rewrite is exact, not approximate: every element of a step is computed by ``K``'s
+own expression from the same values. It applies only where that is proven: ``K`` (after
+inlining its intermediate stages) is one block whose iterators are exactly the
+indices it stores, reading only its one argument (no constants, no loop index), where
+every read's row index is a function of the block's row iterator alone that stays
+within ``h`` of it for every row (checked on every row). Anything else, a loop whose
+body does more than one call, or a trip count that is not a constant, is left as it
+is. :func:`blocking_plan` decides whether it is worth it (an array larger than a
+core's cache).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...ir import dtype as dt
+from ...ir.analysis.dependence import evaluate_index
+from ...ir.buffer import Buffer, decl_buffer
+from ...ir.expr import Binary, BufferLoad, IntImm, Not, Range, Var, const
+from ...ir.expr import max as emax
+from ...ir.expr import min as emin
+from ...ir.functor import Mutator, pre_order_nodes, substitute
+from ...ir.graph import Binding, Constant, Graph, constant
+from ...ir.names import unique_name
+from ...ir.range_mutator import RangeMutator
+from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IRModule, PrimFunc, SeqStmt, seq
+
+__all__ = ["temporal_blocking", "find_stencil", "blocked_kernel", "blocking_plan", "Stencil", "Plan",
+           "TEMPORAL_BLOCKED"]
+
+#: The ``"mlc.scheduled"`` mark of a blocked kernel: written as loops, the schedules leave it.
+TEMPORAL_BLOCKED = "temporal-blocked"
+
+#: An array smaller than this stays in a core's cache from one step to the next: no blocking.
+MIN_ARRAY_BYTES = 1 << 21
+#: One scratch buffer of a tile (two per tile): two of them and the rows read and written
+#: stay within a core's L2 (1-2 MiB on current x86 and Arm server cores).
+SCRATCH_BYTES = 1 << 19
+#: Steps per sweep: memory traffic falls by this factor; the halo rows computed twice grow
+#: with it. Even (the steps alternate between the two scratch buffers).
+STEPS = 8
+#: Where a tile would compute more than this fraction of its rows twice, fewer steps a sweep.
+MAX_REDUNDANCY = 0.25
+#: The widest vector a loop over a row is cut into (bytes).
+VECTOR_BYTES = 64
+#: The most rows whose read rows are checked one by one.
+MAX_CHECKED_ROWS = 1 << 20
+
+
+@dataclass(frozen=True)
+class Stencil:
+    """A kernel ``y = K(x)`` whose row ``i`` of ``y`` reads rows ``i - halo .. i + halo`` of ``x``:
+    ``value`` (over ``iters``, the block's iterators, one per axis) is stored at ``y[iters]``."""
+    x: Buffer
+    y: Buffer
+    iters: tuple[Var, ...]
+    value: object
+    halo: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``steps`` time steps per sweep over tiles of ``rows`` output rows."""
+    steps: int
+    rows: int
+
+
+def blocking_plan(shape: tuple[int, ...], itemsize: int, halo: int, trips: int,
+                  min_bytes: int = MIN_ARRAY_BYTES, scratch_bytes: int = SCRATCH_BYTES,
+                  steps: int = STEPS) -> Plan | None:
+    """How to block ``trips`` steps of a stencil of ``halo`` rows on an array of ``shape``, or
+    None where it does not pay: an array that fits a core's cache (``min_bytes``), rows too
+    long for a tile of a few of them in ``scratch_bytes``, fewer than two steps.
+
+    >>> blocking_plan((1024, 1024), 4, 1, 1000)
+    Plan(steps=8, rows=112)
+    >>> blocking_plan((256, 256), 4, 1, 1000) is None   # 256 KiB: in cache anyway
+    True
+    """
+    row_bytes = itemsize * int(np.prod(shape[1:], dtype=np.int64))
+    if len(shape) < 2 or row_bytes * shape[0] < min_bytes or trips < 2 or row_bytes == 0:
+        return None
+    scratch_rows = scratch_bytes // row_bytes
+    while steps >= 2:
+        rows = min(scratch_rows - 2 * steps * halo, shape[0])
+        if rows > 0 and 2 * steps * halo <= MAX_REDUNDANCY * 2 * rows and steps <= trips:
+            return Plan(steps, rows)
+        steps -= 2
+    return None
+
+
+def find_stencil(func: PrimFunc) -> Stencil | None:
+    """``func`` as a :class:`Stencil` over its first axis, or None where it is not one (see the
+    module docstring for what is checked).
+
+    >>> from mlc import te
+    >>> A = te.placeholder((6, 5), "float32", "A")
+    >>> B = te.compute((6, 5), lambda i, j: A[te.max(i - 1, 0), j] + A[i, j], name="B")
+    >>> find_stencil(te.create_prim_func([A, B])).halo
+    1
+    >>> C = te.compute((6, 5), lambda i, j: A[5 - i, j], name="C")   # row 0 reads row 5
+    >>> find_stencil(te.create_prim_func([A, C])).halo
+    5
+    """
+    if len(func.params) != 2 or func.attr("mlc.scheduled") or func.root_block is None:
+        return None
+    x, y = func.params
+    shape = _shape(x)
+    if shape is None or shape != _shape(y) or x.dtype != y.dtype or not shape or min(shape) <= 0:
+        return None
+    root = func.root_block
+    items = root.body.seq if isinstance(root.body, SeqStmt) else (root.body,)
+    made = {id(buf) for buf in root.alloc_buffers}
+    values: dict[int, tuple[tuple[Var, ...], object]] = {}  # an intermediate buffer -> its stage
+    for k, item in enumerate(items):
+        stage = _stage(item)
+        if stage is None:
+            return None
+        buffer, iters, value = stage
+        value = _Inline(values).visit(value)
+        if buffer is y and k == len(items) - 1:
+            halo = _halo(value, x, iters)
+            return None if halo is None else Stencil(x, y, iters, value, halo)
+        if id(buffer) not in made or id(buffer) in values:
+            return None
+        values[id(buffer)] = (iters, value)
+    return None
+
+
+def _stage(stmt) -> tuple[Buffer, tuple[Var, ...], object] | None:
+    """(the buffer, the iterators, the value) of a canonical loop nest around one block storing
+    ``buffer[iterators] = value`` over all of ``buffer``, or None."""
+    loops = []
+    while isinstance(stmt, For):
+        loops.append(stmt)
+        stmt = stmt.body
+    if not isinstance(stmt, BlockRealize) or not (isinstance(stmt.predicate, IntImm) and stmt.predicate.value):
+        return None
+    block = stmt.block
+    store = block.body
+    if not isinstance(store, BufferStore) or block.init is not None or block.alloc_buffers:
+        return None
+    iters = tuple(iv.var for iv in block.iter_vars)
+    shape = _shape(store.buffer)
+    if shape is None or len(loops) != len(iters) or len(iters) != len(shape) or \
+            any(a is not b for a, b in zip(store.indices, iters)) or len(store.indices) != len(iters):
+        return None
+    for loop, value, iv, extent in zip(loops, stmt.iter_values, block.iter_vars, shape):
+        if loop.kind != "serial" or loop.annotations or _int(loop.min) != 0 or _int(loop.extent) != extent \
+                or value is not loop.loop_var or iv.iter_type != "spatial" or _int(iv.dom.min) != 0 \
+                or _int(iv.dom.extent) != extent:
+            return None
+    return store.buffer, iters, store.value
+
+
+def _shape(buffer: Buffer) -> tuple[int, ...] | None:
+    """``buffer``'s shape as ints, or None where an extent is symbolic."""
+    out = tuple(_int(d) for d in buffer.shape)
+    return None if None in out else out
+
+
+def _int(e) -> int | None:
+    if isinstance(e, int):
+        return e
+    return e.value if isinstance(e, IntImm) else None
+
+
+class _Inline(Mutator):
+    """Loads of an intermediate buffer become its stage's value at the load's indices."""
+
+    def __init__(self, values: dict):
+        self.values = values
+
+    def visit_BufferLoad(self, node: BufferLoad):
+        node = self.generic_visit(node)
+        found = self.values.get(id(node.buffer))
+        if found is None:
+            return node
+        iters, value = found
+        return substitute(value, dict(zip(iters, node.indices)))
+
+
+def _halo(value, x: Buffer, iters: tuple[Var, ...]) -> int | None:
+    """The most rows any read of ``x`` in ``value`` is away from the row it computes (checked
+    on every row), or None where a read is of another buffer, its row depends on more than the
+    row iterator, or cannot be evaluated."""
+    if any(isinstance(n, BufferLoad) and (n.buffer is not x or len(n.indices) != len(iters))
+           for n in pre_order_nodes(value)):
+        return None
+    if any(isinstance(n, Var) and not any(n is v for v in iters) for n in pre_order_nodes(value)):
+        return None  # a variable of its own (a let): not proven
+    return _reach(value, x, iters, 0)
+
+
+def _reach(value, x: Buffer, iters: tuple[Var, ...], axis: int) -> int | None:
+    """The most that a read of ``x`` in ``value`` is away along ``axis`` from the element it
+    computes, over every index of that axis; None where a read's index along ``axis`` depends
+    on another iterator, leaves the array, or cannot be evaluated."""
+    size = _shape(x)[axis]
+    if size > MAX_CHECKED_ROWS:
+        return None
+    points = np.arange(size, dtype=np.int64)
+    var, reach = iters[axis], 0
+    for node in pre_order_nodes(value):
+        if not isinstance(node, BufferLoad) or node.buffer is not x:
+            continue
+        index = node.indices[axis]
+        if any(isinstance(v, Var) and v is not var for v in pre_order_nodes(index)):
+            return None
+        if axis == 0 and any(v is var for i in node.indices[1:] for v in pre_order_nodes(i)):
+            return None  # a column that moves with the row: rows of a tile are not enough
+        read = evaluate_index(index, {var: points})
+        if read is None:
+            return None
+        read = np.broadcast_to(read, points.shape)
+        if np.any(read < 0) or np.any(read >= size):
+            return None
+        reach = max(reach, int(np.max(np.abs(read - points))))
+    return reach
+
+
+class _Reads(Mutator):
+    """Loads of ``x`` at row ``e`` become loads of ``scratch`` at row ``e - base``."""
+
+    def __init__(self, x: Buffer, scratch: Buffer, base):
+        self.x, self.scratch, self.base = x, scratch, base
+
+    def visit_BufferLoad(self, node: BufferLoad):
+        node = self.generic_visit(node)
+        if node.buffer is not self.x:
+            return node
+        first, *rest = node.indices
+        return BufferLoad(self.scratch, (first - self.base, *rest), node.dtype)
+
+
+class _Resolve(RangeMutator):
+    """Index arithmetic and conditions simplified under known ranges of the iterators: in a
+    region away from the array's edges, ``max(min(i - 1, n - 3), 0)`` is ``i - 1`` and an
+    edge test is True, so the region's loop reads contiguous vectors."""
+
+    def visit_Binary(self, node):
+        node = self.generic_visit(node)
+        return self.analyzer.simplify(node) if _index_arithmetic(node) else node
+
+    def visit_Select(self, node):
+        node = self.generic_visit(node)
+        if isinstance(node.cond, IntImm):
+            return node.true_value if node.cond.value else node.false_value
+        return node
+
+
+def _index_arithmetic(expr) -> bool:
+    """Whether ``expr`` is integer (or bool) arithmetic on iterators and constants alone."""
+    return all(isinstance(n, (Var, IntImm, Binary, Not)) and (dt.is_int(n.dtype) or dt.is_bool(n.dtype))
+               for n in pre_order_nodes(expr))
+
+
+def _regions(size: int, edge: int) -> list[tuple[int, int]]:
+    """``[0, size)`` cut into the ``edge`` first indices, the middle, the ``edge`` last ones
+    (the empty ones left out)."""
+    a = min(edge, size)
+    b = max(a, size - edge)
+    return [(lo, hi) for lo, hi in ((0, a), (a, b), (b, size)) if hi > lo]
+
+
+def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
+    """The kernel running ``plan.steps`` steps of ``st`` (see the module docstring): tiles of
+    ``plan.rows`` rows in parallel, each with two scratch buffers of its own. Each step's rows
+    and each row's last axis are cut where the stencil reaches past the array's edges, so the
+    middle regions run without the edge tests."""
+    n, *rest = _shape(st.x)
+    rest = tuple(rest)
+    idx = dt.INDEX
+    steps, rows, h = plan.steps, plan.rows, st.halo
+    x, y = decl_buffer(_shape(st.x), st.x.dtype, "x"), decl_buffer(_shape(st.y), st.y.dtype, "y")
+    span = rows + 2 * (steps - 1) * h  # the rows of the first step's result
+    a, b = (decl_buffer((span, *rest), st.x.dtype, name) for name in ("a", "b"))
+    tile = Var("tile", idx)
+    start = tile * const(rows, idx)
+    base = start - const((steps - 1) * h, idx)  # the row of the scratch buffers' row 0
+    last = len(rest)
+    edge = _reach(st.value, st.x, st.iters, last) if rest else None
+    col_regions = _regions(rest[-1], edge or 0) if rest else []
+
+    def step(src: Buffer, dst: Buffer, reach, name: str):
+        """One step: rows [start - reach, start + rows + reach) of the array, read from src."""
+        lo = emax(start - reach, const(0, idx))
+        hi = emin(start + const(rows, idx) + reach, const(n, idx))
+        value = _Reads(st.x, x if src is st.x else src, const(0, idx) if src is st.x else base).visit(st.value)
+        parts = []
+        for k, (first, end) in enumerate(_regions(n, h)):
+            g = Var(f"{name}_{k}", idx)
+            begin, stop = emax(lo, const(first, idx)), emin(hi, const(end, idx))
+            cols = [Var(f"{name}_{k}_c{j}", idx) for j in range(len(rest))]
+            known = {g: Range(const(first, idx), const(end - first, idx)),
+                     **{c: Range(const(0, idx), const(e, idx)) for c, e in zip(cols, rest)}}
+            at = substitute(value, {st.iters[0]: g, **dict(zip(st.iters[1:], cols))})
+            where = (g - base,) if dst is not y else (g,)
+            body = _row_loops(dst, at, where, cols, rest, col_regions, known, st.x.dtype)
+            parts.append(For(g, begin, emax(stop - begin, const(0, idx)), "serial", body))
+        return seq(*parts)
+
+    def reach(s):  # the rows beyond the tile that step s (0-based) computes, each side
+        return s * const(-h, idx) + const((steps - 1) * h, idx)
+
+    pair = Var("pair", idx)
+    middle = For(pair, const(0, idx), const((steps - 2) // 2, idx), "serial",
+                 seq(step(a, b, reach(pair * const(2, idx) + const(1, idx)), "r1"),
+                     step(b, a, reach(pair * const(2, idx) + const(2, idx)), "r2")))
+    body = seq(step(st.x, a, reach(const(0, idx)), "r0"), middle, step(a, y, const(0, idx), "r3"))
+    tiles = -(-n // rows)
+    loop = For(tile, const(0, idx), const(tiles, idx), "parallel", Allocate(a, Allocate(b, body)))
+    root = Block("root", (), (), (), loop)
+    return PrimFunc((x, y), BlockRealize((), const(True, "bool"), root),
+                    (("global_symbol", "main"), ("mlc.scheduled", TEMPORAL_BLOCKED), ("tir.noalias", True)))
+
+
+def _row_loops(dst: Buffer, value, where: tuple, cols: list[Var], rest: tuple[int, ...],
+               col_regions: list[tuple[int, int]], known: dict, dtype: str):
+    """The loops over a row's columns storing ``value`` into ``dst``: serial, the last axis cut
+    into ``col_regions``, the middle one into vectors (and a serial tail)."""
+    if not cols:
+        return BufferStore(dst, _Resolve(known).visit(value), where)
+    idx = dt.INDEX
+    last = cols[-1]
+    lanes = max(1, VECTOR_BYTES * 8 // max(8, dt.bits(dtype)))
+    parts = []
+    for k, (first, end) in enumerate(col_regions):
+        ranges = {**known, last: Range(const(first, idx), const(end - first, idx))}
+        store = BufferStore(dst, _Resolve(ranges).visit(value), (*where, *cols))
+        width = end - first
+        if width >= lanes and (len(col_regions) == 1 or k == 1):
+            # vectors of the region, the last one ending at its end (it may recompute a few of
+            # the one before: the same values, and the step reads none of what it writes)
+            outer, lane = Var(f"{last.name}_{k}o", idx), Var(f"{last.name}_{k}v", idx)
+            vectors = -(-width // lanes)
+            at = emin(outer * const(lanes, idx), const(width - lanes, idx)) + const(first, idx) + lane
+            parts.append(For(outer, const(0, idx), const(vectors, idx), "serial",
+                             For(lane, const(0, idx), const(lanes, idx), "vectorized", substitute(store, {last: at}))))
+        else:
+            var = Var(f"{last.name}_{k}", idx)
+            parts.append(For(var, const(first, idx), const(width, idx), "serial", substitute(store, {last: var})))
+    stmt = seq(*parts)
+    for var, extent in zip(reversed(cols[:-1]), reversed(rest[:-1])):
+        stmt = For(var, const(0, idx), const(extent, idx), "serial", stmt)
+    return stmt
+
+
+def temporal_blocking(graph: Graph) -> Graph:
+    """``graph`` with each time-step loop over a row stencil (see the module docstring) run
+    :func:`blocking_plan`'s steps per sweep: the kernels it adds join ``graph.module``."""
+    if graph.module is None:
+        return graph
+    functions = dict(graph.module.items())
+    bindings, changed = [], False
+    for b in graph.bindings:
+        new = _blocked(b, functions)
+        changed |= new is not None
+        bindings.extend(new if new is not None else (b,))
+    if not changed:
+        return graph
+    return graph.with_bindings(tuple(bindings), module=IRModule(functions))
+
+
+def _blocked(b: Binding, functions: dict[str, PrimFunc]) -> list[Binding] | None:
+    """The bindings running loop ``b`` blocked, or None where it is no time-step loop over a
+    row stencil, or blocking does not pay."""
+    if b.op != "for_loop" or b.attr("num_carry") != 1 or len(b.args) != 3:
+        return None
+    lower, upper, init = b.args
+    if not (isinstance(lower, Constant) and isinstance(upper, Constant)):
+        return None
+    trips = int(upper.data.item()) - int(lower.data.item())
+    loop = b.attr("body")
+    if len(loop.bindings) != 1 or len(loop.inputs) != 2:
+        return None
+    (call,) = loop.bindings
+    index, carry = loop.inputs
+    if call.op != "call_tir" or call.args != (carry,) or call.outputs != loop.outputs or \
+            len(call.attrs) != 1 or call.attr("func") not in functions:
+        return None
+    stencil = find_stencil(functions[call.attr("func")])
+    if stencil is None:
+        return None
+    plan = blocking_plan(_shape(stencil.x), max(1, dt.bits(stencil.x.dtype) // 8), stencil.halo, trips)
+    if plan is None:
+        return None
+    name = unique_name(f"{call.attr('func')}_blocked{plan.steps}", set(functions))
+    functions[name] = blocked_kernel(stencil, plan).with_attr("global_symbol", name)
+    sweep = Binding(call.outputs, "call_tir", call.args, (("func", name),), call.loc)
+    sweeps, left = divmod(trips, plan.steps)
+    dtype = lower.data.dtype
+    blocked_loop = _loop(b, np.array(0, dtype), np.array(sweeps, dtype), init, loop.with_bindings((sweep,)))
+    if not left:
+        return [_with_outputs(blocked_loop, b.outputs)]
+    mid = type(b.outputs[0])(unique_name(b.outputs[0].name + "_swept", set()), b.outputs[0].type)
+    return [_with_outputs(blocked_loop, (mid,)),
+            _loop(b, np.array(0, dtype), np.array(left, dtype), mid, loop)]
+
+
+def _loop(b: Binding, lower, upper, init, body: Graph) -> Binding:
+    attrs = tuple((k, body if k == "body" else v) for k, v in b.attrs)
+    return Binding(b.outputs, "for_loop", (constant(lower), constant(upper), init), attrs, b.loc)
+
+
+def _with_outputs(b: Binding, outputs) -> Binding:
+    return Binding(tuple(outputs), b.op, b.args, b.attrs, b.loc)
+
