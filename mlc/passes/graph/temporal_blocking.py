@@ -51,6 +51,8 @@ __all__ = ["temporal_blocking", "find_stencil", "blocked_kernel", "blocking_plan
 #: The ``"mlc.scheduled"`` mark of a blocked kernel: written as loops, the schedules leave it.
 TEMPORAL_BLOCKED = "temporal-blocked"
 
+#: The scope of a tile's scratch buffers: global memory, allocated per tile.
+SCRATCH_SCOPE = "global.tile"
 #: An array smaller than this stays in a core's cache from one step to the next: no blocking.
 MIN_ARRAY_BYTES = 1 << 21
 #: One scratch buffer of a tile (two per tile): two of them and the rows read and written
@@ -87,7 +89,7 @@ class Plan:
 
 def blocking_plan(shape: tuple[int, ...], itemsize: int, halo: int, trips: int,
                   min_bytes: int = MIN_ARRAY_BYTES, scratch_bytes: int = SCRATCH_BYTES,
-                  steps: int = STEPS) -> Plan | None:
+                  steps: int = STEPS, redundancy: float = MAX_REDUNDANCY) -> Plan | None:
     """How to block ``trips`` steps of a stencil of ``halo`` rows on an array of ``shape``, or
     None where it does not pay: an array that fits a core's cache (``min_bytes``), rows too
     long for a tile of a few of them in ``scratch_bytes``, fewer than two steps.
@@ -101,9 +103,10 @@ def blocking_plan(shape: tuple[int, ...], itemsize: int, halo: int, trips: int,
     if len(shape) < 2 or row_bytes * shape[0] < min_bytes or trips < 2 or row_bytes == 0:
         return None
     scratch_rows = scratch_bytes // row_bytes
+    steps -= steps % 2
     while steps >= 2:
         rows = min(scratch_rows - 2 * steps * halo, shape[0])
-        if rows > 0 and 2 * steps * halo <= MAX_REDUNDANCY * 2 * rows and steps <= trips:
+        if rows > 0 and steps * halo <= redundancy * rows and steps <= trips:
             return Plan(steps, rows)
         steps -= 2
     return None
@@ -294,7 +297,9 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
     steps, rows, h = plan.steps, plan.rows, st.halo
     x, y = decl_buffer(_shape(st.x), st.x.dtype, "x"), decl_buffer(_shape(st.y), st.y.dtype, "y")
     span = rows + 2 * (steps - 1) * h  # the rows of the first step's result
-    a, b = (decl_buffer((span, *rest), st.x.dtype, name) for name in ("a", "b"))
+    # (a tagged scope: compact_buffers, which would shrink them to what one tile touches,
+    # leaves them as they are: they are that already)
+    a, b = (decl_buffer((span, *rest), st.x.dtype, name, SCRATCH_SCOPE) for name in ("a", "b"))
     tile = Var("tile", idx)
     start = tile * const(rows, idx)
     base = start - const((steps - 1) * h, idx)  # the row of the scratch buffers' row 0
@@ -402,7 +407,8 @@ def _blocked(b: Binding, functions: dict[str, PrimFunc]) -> list[Binding] | None
     stencil = find_stencil(functions[call.attr("func")])
     if stencil is None:
         return None
-    plan = blocking_plan(_shape(stencil.x), max(1, dt.bits(stencil.x.dtype) // 8), stencil.halo, trips)
+    plan = blocking_plan(_shape(stencil.x), max(1, dt.bits(stencil.x.dtype) // 8), stencil.halo, trips,
+                         MIN_ARRAY_BYTES, SCRATCH_BYTES, STEPS, MAX_REDUNDANCY)
     if plan is None:
         return None
     name = unique_name(f"{call.attr('func')}_blocked{plan.steps}", set(functions))
