@@ -29,7 +29,7 @@ core's cache).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,7 +45,7 @@ from ...ir.names import unique_name
 from ...ir.range_mutator import RangeMutator
 from ...ir.tir import Allocate, Block, BlockRealize, BufferStore, For, IRModule, PrimFunc, SeqStmt, seq
 
-__all__ = ["temporal_blocking", "find_stencil", "blocked_kernel", "blocking_plan", "Stencil", "Plan",
+__all__ = ["temporal_blocking", "find_stencil", "blocked_kernel", "blocking_plan", "covers", "Stencil", "Plan",
            "TEMPORAL_BLOCKED"]
 
 #: The ``"mlc.scheduled"`` mark of a blocked kernel: written as loops, the schedules leave it.
@@ -63,6 +63,8 @@ SCRATCH_BYTES = 1 << 19
 STEPS = 8
 #: Where a tile would compute more than this fraction of its rows twice, fewer steps a sweep.
 MAX_REDUNDANCY = 0.25
+#: From this many tiles on, their number is a multiple of 4 (below it, of 2).
+EVEN_TILES = 6
 #: The widest vector a loop over a row is cut into (bytes).
 VECTOR_BYTES = 64
 #: The most rows whose read rows are checked one by one.
@@ -71,20 +73,25 @@ MAX_CHECKED_ROWS = 1 << 20
 
 @dataclass(frozen=True)
 class Stencil:
-    """A kernel ``y = K(x)`` whose row ``i`` of ``y`` reads rows ``i - halo .. i + halo`` of ``x``:
-    ``value`` (over ``iters``, the block's iterators, one per axis) is stored at ``y[iters]``."""
+    """A kernel ``y = K(x)`` whose row ``i`` of ``y`` reads rows ``first[i] .. last[i]`` of ``x``,
+    at most ``halo`` rows away: ``value`` (over ``iters``, the block's iterators, one per axis)
+    is stored at ``y[iters]``."""
     x: Buffer
     y: Buffer
     iters: tuple[Var, ...]
     value: object
     halo: int
+    first: np.ndarray = field(repr=False, compare=False)
+    last: np.ndarray = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """``steps`` time steps per sweep over tiles of ``rows`` output rows."""
+    """``steps`` time steps per sweep over tiles of ``rows`` output rows, each step computing
+    ``halo`` rows fewer on each side than the one before."""
     steps: int
     rows: int
+    halo: int = 1
 
 
 def blocking_plan(shape: tuple[int, ...], itemsize: int, halo: int, trips: int,
@@ -95,7 +102,7 @@ def blocking_plan(shape: tuple[int, ...], itemsize: int, halo: int, trips: int,
     long for a tile of a few of them in ``scratch_bytes``, fewer than two steps.
 
     >>> blocking_plan((1024, 1024), 4, 1, 1000)
-    Plan(steps=8, rows=112)
+    Plan(steps=8, rows=86, halo=1)
     >>> blocking_plan((256, 256), 4, 1, 1000) is None   # 256 KiB: in cache anyway
     True
     """
@@ -107,9 +114,20 @@ def blocking_plan(shape: tuple[int, ...], itemsize: int, halo: int, trips: int,
     while steps >= 2:
         rows = min(scratch_rows - 2 * steps * halo, shape[0])
         if rows > 0 and steps * halo <= redundancy * rows and steps <= trips:
-            return Plan(steps, rows)
+            return Plan(steps, _balanced(shape[0], rows), halo)
         steps -= 2
     return None
+
+
+def _balanced(n: int, rows: int) -> int:
+    """At most ``rows`` rows a tile, in a number of tiles that 2 and 4 threads share evenly
+    (from :data:`EVEN_TILES` tiles on): 11 tiles on 2 cores take as long as 12 would."""
+    tiles = -(-n // rows)
+    if tiles < 2:
+        return rows
+    multiple = 4 if tiles >= EVEN_TILES else 2
+    tiles = -(-tiles // multiple) * multiple
+    return -(-n // tiles)
 
 
 def find_stencil(func: PrimFunc) -> Stencil | None:
@@ -142,8 +160,12 @@ def find_stencil(func: PrimFunc) -> Stencil | None:
         buffer, iters, value = stage
         value = _Inline(values).visit(value)
         if buffer is y and k == len(items) - 1:
-            halo = _halo(value, x, iters)
-            return None if halo is None else Stencil(x, y, iters, value, halo)
+            reads = _row_reads(value, x, iters)
+            if reads is None:
+                return None
+            points = np.arange(shape[0])
+            halo = int(max(np.max(points - reads[0]), np.max(reads[1] - points)))
+            return Stencil(x, y, iters, value, halo, *reads)
         if id(buffer) not in made or id(buffer) in values:
             return None
         values[id(buffer)] = (iters, value)
@@ -203,27 +225,38 @@ class _Inline(Mutator):
         return substitute(value, dict(zip(iters, node.indices)))
 
 
-def _halo(value, x: Buffer, iters: tuple[Var, ...]) -> int | None:
-    """The most rows any read of ``x`` in ``value`` is away from the row it computes (checked
-    on every row), or None where a read is of another buffer, its row depends on more than the
-    row iterator, or cannot be evaluated."""
+def _row_reads(value, x: Buffer, iters: tuple[Var, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the first, the last row of ``x`` that ``value`` reads) for each row it computes (read
+    off every row), or None where a read is of another buffer, its row depends on more than
+    the row iterator, leaves the array, or cannot be evaluated."""
     if any(isinstance(n, BufferLoad) and (n.buffer is not x or len(n.indices) != len(iters))
            for n in pre_order_nodes(value)):
         return None
     if any(isinstance(n, Var) and not any(n is v for v in iters) for n in pre_order_nodes(value)):
         return None  # a variable of its own (a let): not proven
-    return _reach(value, x, iters, 0)
+    return _reads_along(value, x, iters, 0)
 
 
 def _reach(value, x: Buffer, iters: tuple[Var, ...], axis: int) -> int | None:
     """The most that a read of ``x`` in ``value`` is away along ``axis`` from the element it
-    computes, over every index of that axis; None where a read's index along ``axis`` depends
-    on another iterator, leaves the array, or cannot be evaluated."""
+    computes, or None (see :func:`_reads_along`)."""
+    reads = _reads_along(value, x, iters, axis)
+    if reads is None:
+        return None
+    points = np.arange(len(reads[0]))
+    return int(max(np.max(points - reads[0]), np.max(reads[1] - points)))
+
+
+def _reads_along(value, x: Buffer, iters: tuple[Var, ...], axis: int):
+    """(the least, the greatest index along ``axis`` that a read of ``x`` in ``value`` takes) for
+    each index of that axis; None where a read's index along ``axis`` depends on another
+    iterator, leaves the array, or cannot be evaluated."""
     size = _shape(x)[axis]
     if size > MAX_CHECKED_ROWS:
         return None
     points = np.arange(size, dtype=np.int64)
-    var, reach = iters[axis], 0
+    var = iters[axis]
+    first, last = points.copy(), points.copy()
     for node in pre_order_nodes(value):
         if not isinstance(node, BufferLoad) or node.buffer is not x:
             continue
@@ -238,8 +271,28 @@ def _reach(value, x: Buffer, iters: tuple[Var, ...], axis: int) -> int | None:
         read = np.broadcast_to(read, points.shape)
         if np.any(read < 0) or np.any(read >= size):
             return None
-        reach = max(reach, int(np.max(np.abs(read - points))))
-    return reach
+        first, last = np.minimum(first, read), np.maximum(last, read)
+    return first, last
+
+
+def covers(st: Stencil, plan: Plan) -> bool:
+    """Whether every row each step of each tile of ``plan`` computes reads only rows the step
+    before computed (the first step: rows of the array), checked tile by tile and step by step
+    on ``st``'s reads of each row. A plan whose ``halo`` is the stencil's own always does; a
+    smaller one may, where only the rows at the array's edges reach further (a clamped index
+    of a boundary row: the tiles at the edges hold those rows anyway)."""
+    n = len(st.first)
+    for tile in range(-(-n // plan.rows)):
+        start, before = tile * plan.rows, (0, n)
+        for s in range(plan.steps):
+            reach = (plan.steps - 1 - s) * plan.halo
+            lo, hi = max(start - reach, 0), min(start + plan.rows + reach, n)
+            if lo >= hi:
+                break
+            if st.first[lo:hi].min() < before[0] or st.last[lo:hi].max() >= before[1]:
+                return False
+            before = (lo, hi)
+    return True
 
 
 class _Reads(Mutator):
@@ -294,7 +347,7 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
     n, *rest = _shape(st.x)
     rest = tuple(rest)
     idx = dt.INDEX
-    steps, rows, h = plan.steps, plan.rows, st.halo
+    steps, rows, h = plan.steps, plan.rows, plan.halo
     x, y = decl_buffer(_shape(st.x), st.x.dtype, "x"), decl_buffer(_shape(st.y), st.y.dtype, "y")
     span = rows + 2 * (steps - 1) * h  # the rows of the first step's result
     # (a tagged scope: compact_buffers, which would shrink them to what one tile touches,
@@ -313,7 +366,7 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
         hi = emin(start + const(rows, idx) + reach, const(n, idx))
         value = _Reads(st.x, x if src is st.x else src, const(0, idx) if src is st.x else base).visit(st.value)
         parts = []
-        for k, (first, end) in enumerate(_regions(n, h)):
+        for k, (first, end) in enumerate(_regions(n, st.halo)):
             g = Var(f"{name}_{k}", idx)
             begin, stop = emax(lo, const(first, idx)), emin(hi, const(end, idx))
             cols = [Var(f"{name}_{k}_c{j}", idx) for j in range(len(rest))]
@@ -407,8 +460,7 @@ def _blocked(b: Binding, functions: dict[str, PrimFunc]) -> list[Binding] | None
     stencil = find_stencil(functions[call.attr("func")])
     if stencil is None:
         return None
-    plan = blocking_plan(_shape(stencil.x), max(1, dt.bits(stencil.x.dtype) // 8), stencil.halo, trips,
-                         MIN_ARRAY_BYTES, SCRATCH_BYTES, STEPS, MAX_REDUNDANCY)
+    plan = _plan(stencil, trips)
     if plan is None:
         return None
     name = unique_name(f"{call.attr('func')}_blocked{plan.steps}", set(functions))
@@ -422,6 +474,18 @@ def _blocked(b: Binding, functions: dict[str, PrimFunc]) -> list[Binding] | None
     mid = type(b.outputs[0])(unique_name(b.outputs[0].name + "_swept", set()), b.outputs[0].type)
     return [_with_outputs(blocked_loop, (mid,)),
             _loop(b, np.array(0, dtype), np.array(left, dtype), mid, loop)]
+
+
+def _plan(st: Stencil, trips: int) -> Plan | None:
+    """The plan of the smallest reach per step that :func:`covers` ``st`` (the stencil's own
+    reach always does)."""
+    itemsize = max(1, dt.bits(st.x.dtype) // 8)
+    for halo in range(min(1, st.halo), st.halo + 1):
+        plan = blocking_plan(_shape(st.x), itemsize, halo, trips, MIN_ARRAY_BYTES, SCRATCH_BYTES, STEPS,
+                             MAX_REDUNDANCY)
+        if plan is not None and (halo == st.halo or covers(st, plan)):
+            return plan
+    return None
 
 
 def _loop(b: Binding, lower, upper, init, body: Graph) -> Binding:
