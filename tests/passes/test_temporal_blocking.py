@@ -155,3 +155,13 @@ def test_blocking_plan_leaves_small_arrays_and_few_steps_alone():
     assert tb.blocking_plan((4096,), 4, 1, 1000) is None              # one axis
     plan = tb.blocking_plan((2048, 2048), 4, 1, 1000)
     assert plan.steps % 2 == 0 and plan.rows > 0
+
+
+def test_covers_allows_a_smaller_reach_only_where_the_edge_rows_alone_reach_further():
+    A = te.placeholder((40, 4), "float32", "A")
+    clamped = te.compute((40, 4), lambda i, j: A[te.max(te.min(i - 1, 37), 0) + 2, j], name="B")  # row 0 reads 2
+    two_away = te.compute((40, 4), lambda i, j: A[te.min(i + 2, 39), j], name="C")
+    st_clamped, st_two = (tb.find_stencil(te.create_prim_func([A, t])) for t in (clamped, two_away))
+    assert (st_clamped.halo, st_two.halo) == (2, 2)
+    assert tb.covers(st_clamped, tb.Plan(4, 6, 1)) and not tb.covers(st_two, tb.Plan(4, 6, 1))
+    assert tb.covers(st_two, tb.Plan(4, 6, 2))
