@@ -87,9 +87,10 @@ class Traced:
         return Lowered(self.graph, lowered, lowered.module, self.target, self.schedule, self._origin)
 
     def _pipeline(self):
-        """The graph passes for this target: a CPU's, unless a user schedule takes charge of the
+        """The graph passes for this target: a CPU's (the reference interpreter's too), unless
+        the target is a GPU (the emulator's included) or a user schedule takes charge of the
         whole module (it would meet kernels it did not expect)."""
-        if self.schedule is None and module_device(Target.from_str(self.target)).kind == "cpu":
+        if self.schedule is None and "gpu" not in Target.from_str(self.target).keys:
             return CPU_GRAPH_PIPELINE
         return GRAPH_PIPELINE
 

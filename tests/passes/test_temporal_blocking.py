@@ -105,6 +105,11 @@ def test_blocked_heat_matches_numpy_on_the_reference_backend(small_tiles, n, m, 
     _check(heat, u, steps, "reference")
 
 
+def test_a_gpu_target_keeps_its_loop_as_it_is(small_tiles):
+    small_tiles(40, 4 * 5, 2)
+    _check(heat, np.random.default_rng(4).random((6, 5), dtype=np.float32), 9, "cuda-emulator", blocked=False)
+
+
 @pytest.mark.parametrize("steps, per_sweep", [(9, 8), (11, 10)])
 def test_a_sweep_has_no_more_steps_than_the_loop(small_tiles, steps, per_sweep):
     small_tiles(60, 4 * 5, 12)
