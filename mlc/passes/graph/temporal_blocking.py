@@ -21,11 +21,17 @@ The rewrite is exact, not approximate: every element of a step is computed by ``
 own expression from the same values. It applies only where that is proven: ``K`` (after
 inlining its intermediate stages) is one block whose iterators are exactly the
 indices it stores, reading only its one argument (no constants, no loop index), where
-every read's row index is a function of the block's row iterator alone that stays
-within ``h`` of it for every row (checked on every row). Anything else, a loop whose
-body does more than one call, or a trip count that is not a constant, is left as it
-is. :func:`blocking_plan` decides whether it is worth it (an array larger than a
-core's cache).
+every read's row index is a function of the block's row iterator alone, inside the
+array, read off for every row (:func:`find_stencil`). Each step of a tile computes
+``h`` rows fewer on each side than the one before, ``h`` the least for which every row a
+step computes reads only rows the step before computed, checked tile by tile
+(:func:`covers`: a clamped boundary row may read further than the rows inside, and the
+tiles at the edges hold it anyway). Anything else, a loop whose body does more than one
+call, or a trip count that is not a constant, is left as it is, and so is a loop nested
+in another's body. :func:`blocking_plan` decides whether it is worth it (an array larger
+than a core's cache, two axes or more) and the sizes (benchmarks/results/decisions.md,
+"Temporal blocking"). The pass runs for CPU targets (``CPU_GRAPH_PIPELINE``): its kernels
+are loops for a CPU's threads.
 """
 from __future__ import annotations
 
