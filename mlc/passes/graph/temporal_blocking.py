@@ -167,7 +167,7 @@ def find_stencil(func: PrimFunc) -> Stencil | None:
         value = _Inline(values).visit(value)
         if buffer is y and k == len(items) - 1:
             reads = _row_reads(value, x, iters)
-            if reads is None:
+            if reads is None or len({v.dtype for v in iters}) != 1:
                 return None
             points = np.arange(shape[0])
             halo = int(max(np.max(points - reads[0]), np.max(reads[1] - points)))
@@ -352,7 +352,7 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
     middle regions run without the edge tests."""
     n, *rest = _shape(st.x)
     rest = tuple(rest)
-    idx = dt.INDEX
+    idx = st.iters[0].dtype  # the index type of the kernel's own iterators
     steps, rows, h = plan.steps, plan.rows, plan.halo
     x, y = decl_buffer(_shape(st.x), st.x.dtype, "x"), decl_buffer(_shape(st.y), st.y.dtype, "y")
     span = rows + 2 * (steps - 1) * h  # the rows of the first step's result
@@ -402,10 +402,10 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
 def _row_loops(dst: Buffer, value, where: tuple, cols: list[Var], rest: tuple[int, ...],
                col_regions: list[tuple[int, int]], known: dict, dtype: str):
     """The loops over a row's columns storing ``value`` into ``dst``: serial, the last axis cut
-    into ``col_regions``, the middle one into vectors (and a serial tail)."""
+    into ``col_regions``, the middle one into vectors (the last vector ending at its end)."""
     if not cols:
         return BufferStore(dst, _Resolve(known).visit(value), where)
-    idx = dt.INDEX
+    idx = cols[-1].dtype
     last = cols[-1]
     lanes = max(1, VECTOR_BYTES * 8 // max(8, dt.bits(dtype)))
     parts = []
