@@ -362,9 +362,8 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
     tile = Var("tile", idx)
     start = tile * const(rows, idx)
     base = start - const((steps - 1) * h, idx)  # the row of the scratch buffers' row 0
-    last = len(rest)
-    edge = _reach(st.value, st.x, st.iters, last) if rest else None
-    col_regions = _regions(rest[-1], edge or 0) if rest else []
+    col_regions = [_regions(extent, _reach(st.value, st.x, st.iters, axis) or 0)
+                   for axis, extent in enumerate(rest, start=1)]
 
     def step(src: Buffer, dst: Buffer, reach, name: str):
         """One step: rows [start - reach, start + rows + reach) of the array, read from src."""
@@ -380,7 +379,7 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
                      **{c: Range(const(0, idx), const(e, idx)) for c, e in zip(cols, rest)}}
             at = substitute(value, {st.iters[0]: g, **dict(zip(st.iters[1:], cols))})
             where = (g - base,) if dst is not y else (g,)
-            body = _row_loops(dst, at, where, cols, rest, col_regions, known, st.x.dtype)
+            body = _row_loops(dst, at, where, cols, col_regions, known, st.x.dtype)
             parts.append(For(g, begin, emax(stop - begin, const(0, idx)), "serial", body))
         return seq(*parts)
 
@@ -399,35 +398,42 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
                     (("global_symbol", "main"), ("mlc.scheduled", TEMPORAL_BLOCKED), ("tir.noalias", True)))
 
 
-def _row_loops(dst: Buffer, value, where: tuple, cols: list[Var], rest: tuple[int, ...],
-               col_regions: list[tuple[int, int]], known: dict, dtype: str):
-    """The loops over a row's columns storing ``value`` into ``dst``: serial, the last axis cut
-    into ``col_regions``, the middle one into vectors (the last vector ending at its end)."""
+def _row_loops(dst: Buffer, value, where: tuple, cols: list[Var], col_regions: list[list[tuple[int, int]]],
+               known: dict, dtype: str, axis: int = 0):
+    """The loops over a row's elements storing ``value`` into ``dst``: serial, each axis from
+    ``axis`` on cut into its ``col_regions`` (each region's copy of ``value`` simplified under
+    its ranges), the middle region of the last axis into vectors (the last vector ending at
+    the region's end)."""
     if not cols:
         return BufferStore(dst, _Resolve(known).visit(value), where)
-    idx = cols[-1].dtype
-    last = cols[-1]
-    lanes = max(1, VECTOR_BYTES * 8 // max(8, dt.bits(dtype)))
+    var = cols[axis]
+    idx = var.dtype
     parts = []
-    for k, (first, end) in enumerate(col_regions):
-        ranges = {**known, last: Range(const(first, idx), const(end - first, idx))}
+    if axis < len(cols) - 1:
+        for k, (first, end) in enumerate(col_regions[axis]):
+            inner = _row_loops(dst, value, where, cols, col_regions,
+                               {**known, var: Range(const(first, idx), const(end - first, idx))}, dtype, axis + 1)
+            own = Var(f"{var.name}_{k}", idx)
+            parts.append(For(own, const(first, idx), const(end - first, idx), "serial", substitute(inner, {var: own})))
+        return seq(*parts)
+    lanes = max(1, VECTOR_BYTES * 8 // max(8, dt.bits(dtype)))
+    regions = col_regions[axis]
+    for k, (first, end) in enumerate(regions):
+        ranges = {**known, var: Range(const(first, idx), const(end - first, idx))}
         store = BufferStore(dst, _Resolve(ranges).visit(value), (*where, *cols))
         width = end - first
-        if width >= lanes and (len(col_regions) == 1 or k == 1):
+        if width >= lanes and (len(regions) == 1 or k == 1):
             # vectors of the region, the last one ending at its end (it may recompute a few of
             # the one before: the same values, and the step reads none of what it writes)
-            outer, lane = Var(f"{last.name}_{k}o", idx), Var(f"{last.name}_{k}v", idx)
+            outer, lane = Var(f"{var.name}_{k}o", idx), Var(f"{var.name}_{k}v", idx)
             vectors = -(-width // lanes)
             at = emin(outer * const(lanes, idx), const(width - lanes, idx)) + const(first, idx) + lane
             parts.append(For(outer, const(0, idx), const(vectors, idx), "serial",
-                             For(lane, const(0, idx), const(lanes, idx), "vectorized", substitute(store, {last: at}))))
+                             For(lane, const(0, idx), const(lanes, idx), "vectorized", substitute(store, {var: at}))))
         else:
-            var = Var(f"{last.name}_{k}", idx)
-            parts.append(For(var, const(first, idx), const(width, idx), "serial", substitute(store, {last: var})))
-    stmt = seq(*parts)
-    for var, extent in zip(reversed(cols[:-1]), reversed(rest[:-1])):
-        stmt = For(var, const(0, idx), const(extent, idx), "serial", stmt)
-    return stmt
+            own = Var(f"{var.name}_{k}", idx)
+            parts.append(For(own, const(first, idx), const(width, idx), "serial", substitute(store, {var: own})))
+    return seq(*parts)
 
 
 def temporal_blocking(graph: Graph) -> Graph:
