@@ -320,9 +320,10 @@ class _Resolve(RangeMutator):
     region away from the array's edges, ``max(min(i - 1, n - 3), 0)`` is ``i - 1`` and an
     edge test is True, so the region's loop reads contiguous vectors."""
 
-    def visit_Binary(self, node):
-        node = self.generic_visit(node)
-        return self.analyzer.simplify(node) if _index_arithmetic(node) else node
+    def visit_Binary(self, node):  # each index expression simplified once, as a whole
+        if (dt.is_int(node.dtype) or dt.is_bool(node.dtype)) and _index_arithmetic(node):
+            return self.analyzer.simplify(node)
+        return self.generic_visit(node)
 
     def visit_Select(self, node):
         node = self.generic_visit(node)
@@ -365,21 +366,35 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
     col_regions = [_regions(extent, _reach(st.value, st.x, st.iters, axis) or 0)
                    for axis, extent in enumerate(rest, start=1)]
 
+    row_regions = _regions(n, st.halo)
+    middle = row_regions[len(row_regions) // 2]
+    resolved: dict[tuple, object] = {}
+
+    def simplified(bounds: tuple) -> object:
+        """``st.value`` where each axis's iterator is in ``bounds[axis]`` (once per region)."""
+        if bounds not in resolved:
+            ranges = {v: Range(const(lo, idx), const(end - lo, idx)) for v, (lo, end) in zip(st.iters, bounds)}
+            resolved[bounds] = _Resolve(ranges).visit(st.value)
+        return resolved[bounds]
+
     def step(src: Buffer, dst: Buffer, reach, name: str):
         """One step: rows [start - reach, start + rows + reach) of the array, read from src."""
         lo = emax(start - reach, const(0, idx))
         hi = emin(start + const(rows, idx) + reach, const(n, idx))
-        value = _Reads(st.x, x if src is st.x else src, const(0, idx) if src is st.x else base).visit(st.value)
+        reads = _Reads(st.x, x if src is st.x else src, const(0, idx) if src is st.x else base)
         parts = []
-        for k, (first, end) in enumerate(_regions(n, st.halo)):
+        for k, (first, end) in enumerate(row_regions):
             g = Var(f"{name}_{k}", idx)
             begin, stop = emax(lo, const(first, idx)), emin(hi, const(end, idx))
             cols = [Var(f"{name}_{k}_c{j}", idx) for j in range(len(rest))]
-            known = {g: Range(const(first, idx), const(end - first, idx)),
-                     **{c: Range(const(0, idx), const(e, idx)) for c, e in zip(cols, rest)}}
-            at = substitute(value, {st.iters[0]: g, **dict(zip(st.iters[1:], cols))})
+            names = {st.iters[0]: g, **dict(zip(st.iters[1:], cols))}
+
+            def value_at(bounds, names=names):
+                return reads.visit(substitute(simplified(bounds), names))
             where = (g - base,) if dst is not y else (g,)
-            body = _row_loops(dst, at, where, cols, col_regions, known, st.x.dtype)
+            # the edge rows (a few of the array's) in one region each way: less code to compile
+            regions = col_regions if (first, end) == middle else [[(0, e)] for e in rest]
+            body = _row_loops(dst, where, cols, regions, ((first, end),), st.x.dtype, value_at)
             parts.append(For(g, begin, emax(stop - begin, const(0, idx)), "serial", body))
         return seq(*parts)
 
@@ -398,29 +413,27 @@ def blocked_kernel(st: Stencil, plan: Plan) -> PrimFunc:
                     (("global_symbol", "main"), ("mlc.scheduled", TEMPORAL_BLOCKED), ("tir.noalias", True)))
 
 
-def _row_loops(dst: Buffer, value, where: tuple, cols: list[Var], col_regions: list[list[tuple[int, int]]],
-               known: dict, dtype: str, axis: int = 0):
-    """The loops over a row's elements storing ``value`` into ``dst``: serial, each axis from
-    ``axis`` on cut into its ``col_regions`` (each region's copy of ``value`` simplified under
-    its ranges), the middle region of the last axis into vectors (the last vector ending at
-    the region's end)."""
+def _row_loops(dst: Buffer, where: tuple, cols: list[Var], col_regions: list[list[tuple[int, int]]],
+               bounds: tuple, dtype: str, value_at, axis: int = 0):
+    """The loops over a row's elements storing into ``dst``: serial, each axis from ``axis`` on
+    cut into its ``col_regions``, each region storing ``value_at(bounds)`` (``bounds``: each
+    axis's region so far), the middle region of the last axis in vectors (the last vector
+    ending at the region's end)."""
     if not cols:
-        return BufferStore(dst, _Resolve(known).visit(value), where)
+        return BufferStore(dst, value_at(bounds), where)
     var = cols[axis]
     idx = var.dtype
     parts = []
     if axis < len(cols) - 1:
         for k, (first, end) in enumerate(col_regions[axis]):
-            inner = _row_loops(dst, value, where, cols, col_regions,
-                               {**known, var: Range(const(first, idx), const(end - first, idx))}, dtype, axis + 1)
+            inner = _row_loops(dst, where, cols, col_regions, bounds + ((first, end),), dtype, value_at, axis + 1)
             own = Var(f"{var.name}_{k}", idx)
             parts.append(For(own, const(first, idx), const(end - first, idx), "serial", substitute(inner, {var: own})))
         return seq(*parts)
     lanes = max(1, VECTOR_BYTES * 8 // max(8, dt.bits(dtype)))
     regions = col_regions[axis]
     for k, (first, end) in enumerate(regions):
-        ranges = {**known, var: Range(const(first, idx), const(end - first, idx))}
-        store = BufferStore(dst, _Resolve(ranges).visit(value), (*where, *cols))
+        store = BufferStore(dst, value_at(bounds + ((first, end),)), (*where, *cols))
         width = end - first
         if width >= lanes and (len(regions) == 1 or k == 1):
             # vectors of the region, the last one ending at its end (it may recompute a few of
